@@ -19,4 +19,5 @@ export * from "./messages.ts";
 export * from "./reason_request.ts";
 export * from "./generate_request.ts";
 export * from "./rollout_request.ts";
+export * from "./results.ts";
 export * from "./validate.ts";

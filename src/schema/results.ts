@@ -1,0 +1,125 @@
+/**
+ * What `reason()`, `generate()` and `rollout()` return, and the progress and token
+ * events they report while they work. Both backends (native and remote) return these.
+ *
+ * @example
+ * ```ts
+ * import type { ReasonResult } from "./results.ts";
+ * function show(r: ReasonResult) {
+ *   if (r.parsed.kind === "boxes") console.log(r.parsed.boxes.length, "boxes");
+ * }
+ * ```
+ * @module
+ */
+import { z } from "zod";
+import type { ActionChunk, ActionMode, EmbodimentId } from "./embodiments.ts";
+import type { GenerationMode } from "./generate_request.ts";
+import type { ReasonTask } from "./reason_request.ts";
+
+/** A box with its label; coordinates in the model's convention (Qwen3-VL: 0–1000 grid). */
+export const LabeledBox = z.object({
+  label: z.string(),
+  box: z.tuple([z.number(), z.number(), z.number(), z.number()]),
+});
+export type LabeledBox = z.infer<typeof LabeledBox>;
+
+/** A temporal event in seconds. */
+export const TimedEvent = z.object({ start: z.number(), end: z.number(), label: z.string() });
+export type TimedEvent = z.infer<typeof TimedEvent>;
+
+/** The Reasoner's answer parsed by workflow; `unparsed` keeps why parsing failed. */
+export const ParsedOutput = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("text"), text: z.string() }),
+  z.object({ kind: z.literal("events"), events: z.array(TimedEvent) }),
+  z.object({ kind: z.literal("boxes"), boxes: z.array(LabeledBox) }),
+  z.object({
+    kind: z.literal("subjects"),
+    subjects: z.array(z.object({ index: z.number().int(), label: z.string().optional(), description: z.string() })),
+  }),
+  z.object({ kind: z.literal("trajectory"), points: z.array(z.tuple([z.number(), z.number()])) }),
+  z.object({ kind: z.literal("label"), label: z.string() }),
+  z.object({ kind: z.literal("unparsed"), error: z.string() }),
+]);
+export type ParsedOutput = z.infer<typeof ParsedOutput>;
+
+/** Token counts as OpenAI-compatible servers report them. */
+export const Usage = z.object({
+  promptTokens: z.number().int(),
+  completionTokens: z.number().int(),
+  totalTokens: z.number().int(),
+});
+export type Usage = z.infer<typeof Usage>;
+
+/** The result of `reason()`. `text` is always the raw model output. */
+export interface ReasonResult {
+  task: ReasonTask;
+  text: string;
+  /** The `<think>` part, when the model reasoned explicitly. */
+  reasoning?: string;
+  /** The final answer (the text after `</think>`, or all of it). */
+  answer: string;
+  parsed: ParsedOutput;
+  usage?: Usage;
+  finishReason?: string;
+  /** e.g. `"remote:http://host:8000/v1 (nvidia/cosmos3-nano-reasoner)"` or `"native:cuda (/ckpt)"`. */
+  backend: string;
+}
+
+/** A media file written by a generation. */
+export interface MediaFile {
+  path: string;
+  mimeType: "image/png" | "image/jpeg" | "video/mp4";
+  width: number;
+  height: number;
+  numFrames?: number;
+  fps?: number;
+  hasSound: boolean;
+}
+
+/** The result of `generate()`. */
+export interface GenerateResult {
+  mode: GenerationMode;
+  media: MediaFile;
+  seed?: number;
+  backend: string;
+}
+
+/** The result of `rollout()`. */
+export interface RolloutResult {
+  mode: ActionMode;
+  embodiment: EmbodimentId;
+  video?: MediaFile;
+  /** Predicted action chunk (policy, inverse dynamics). */
+  actions?: ActionChunk;
+  backend: string;
+}
+
+/** Progress of long work (loading, denoising steps, decoding frames, polling a job). */
+export interface ProgressEvent {
+  stage: "load" | "preprocess" | "prefill" | "decode" | "denoise" | "encode" | "upload" | "queue" | "download";
+  /** Steps done and total, when known. */
+  done?: number;
+  total?: number;
+  message?: string;
+}
+
+/** A streamed piece of Reasoner output. */
+export interface TokenEvent {
+  text: string;
+  /** `reasoning` inside `<think>…</think>`, `answer` after it. */
+  channel: "reasoning" | "answer";
+}
+
+/** Options every call takes besides its request. */
+export interface RunOptions {
+  /** Native checkpoint (folder or HF repo id) or server URL; defaults from the environment. */
+  backend?: string | BackendSpec;
+  signal?: AbortSignal;
+  onProgress?: (event: ProgressEvent) => void;
+  onToken?: (event: TokenEvent) => void;
+}
+
+/** An explicit backend choice. */
+export type BackendSpec =
+  | { kind: "native"; checkpoint: string; device?: "cpu" | "cuda" | "auto" }
+  | { kind: "remote"; url: string; model?: string; apiKey?: string; allowedLocalMediaPath?: string };
