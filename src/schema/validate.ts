@@ -52,9 +52,25 @@ function describeAllowed(issue: z.core.$ZodIssue): string {
   }
 }
 
+/**
+ * A union fails as a whole; when exactly one of its branches matched the value's
+ * type (e.g. the array branch of `string | Part[]` for an array), its deeper issues
+ * say more than "no branch matched", so they replace the union issue.
+ */
+function flattenUnions(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  return issues.flatMap((issue) => {
+    if (issue.code !== "invalid_union") return [issue];
+    const matching = issue.errors.filter((branch) =>
+      !branch.some((sub) => sub.code === "invalid_type" && sub.path.length === 0)
+    );
+    if (matching.length !== 1) return [issue];
+    return flattenUnions(matching[0].map((sub) => ({ ...sub, path: [...issue.path, ...sub.path] })));
+  });
+}
+
 /** Converts a zod error into our issues list; `prefix` is prepended to every field path. */
 export function toIssues(error: z.ZodError, input: unknown, prefix = ""): ValidationIssue[] {
-  return error.issues.map((issue) => {
+  return flattenUnions(error.issues).map((issue) => {
     const path = issue.path.map(String).join(".");
     const field = [prefix, path].filter(Boolean).join(".");
     const value = issue.code === "unrecognized_keys"

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): set-up, type check, then every test file on
+# Node (tsx) and the pure-TS ones on Deno too. Prints "N passed, N failed" at the end.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh || { echo "set-up failed"; exit 1; }
+export PATH="$PWD/node_modules/.bin:$PATH"
+logs=$(mktemp -d)
+status=0
+
+echo "== type check (tsc --noEmit)"
+if ! tsc --noEmit -p tsconfig.json; then echo "type check failed"; status=1; fi
+
+mapfile -t all < <(find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+mapfile -t deno_files < <(printf '%s\n' "${all[@]}" | grep -v '\.node\.test\.ts$')
+
+echo "== Node ${#all[@]} test files"
+node --import tsx --test --test-reporter=spec "${all[@]}" 2>&1 | tee "$logs/node.txt"
+node_rc=${PIPESTATUS[0]}
+echo "== Deno ${#deno_files[@]} test files"
+deno test -A --no-check "${deno_files[@]}" 2>&1 | tee "$logs/deno.txt"
+deno_rc=${PIPESTATUS[0]}
+
+strip() { sed -E 's/\x1b\[[0-9;]*m//g' "$1"; }
+node_pass=$(strip "$logs/node.txt" | grep -E '^ℹ pass [0-9]+' | awk '{print $3}' | tail -1)
+node_fail=$(strip "$logs/node.txt" | grep -E '^ℹ fail [0-9]+' | awk '{print $3}' | tail -1)
+deno_line=$(strip "$logs/deno.txt" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -1)
+deno_pass=$(echo "$deno_line" | sed -E 's/.*\| ([0-9]+) passed.*/\1/')
+deno_fail=$(echo "$deno_line" | sed -E 's/.*\| ([0-9]+) failed.*/\1/')
+passed=$(( ${node_pass:-0} + ${deno_pass:-0} ))
+failed=$(( ${node_fail:-0} + ${deno_fail:-0} ))
+[ "$node_rc" = 0 ] || { status=1; [ "$failed" -gt 0 ] || failed=1; }
+[ "$deno_rc" = 0 ] || { status=1; [ "$failed" -gt 0 ] || failed=1; }
+[ "$passed" -gt 0 ] || status=1
+echo "node: ${node_pass:-0} passed, ${node_fail:-0} failed; deno: ${deno_pass:-0} passed, ${deno_fail:-0} failed"
+echo "${passed} passed, ${failed} failed"
+exit $status
