@@ -1,0 +1,40 @@
+/**
+ * `rollout()`: vision + action chunks in, predicted video and/or action chunks out —
+ * policy, forward dynamics and inverse dynamics for an embodiment, on a vLLM-Omni server.
+ *
+ * @example
+ * ```ts
+ * import { rollout } from "./rollout.ts";
+ * const r = await rollout(
+ *   { mode: "policy", embodiment: "droid", image: "assets/images/tabletop.png", prompt: "Pick up the red cube." },
+ *   { backend: "http://127.0.0.1:8000" },
+ * );
+ * console.log(r.actions?.length);
+ * ```
+ * @module
+ */
+import { resolveBackend } from "../backend/resolve.ts";
+import { throwIfAborted, UnsupportedError } from "../errors.ts";
+import { RolloutRequest, type RolloutRequestInput } from "../schema/rollout_request.ts";
+import type { RolloutResult, RunOptions } from "../schema/results.ts";
+import { parseWith } from "../schema/validate.ts";
+import { checkRunOptions } from "./options.ts";
+
+/**
+ * Runs one world-model request.
+ * @throws {ValidationError} for invalid requests, {@link UnsupportedError} on the native engine.
+ */
+export async function rollout(request: RolloutRequestInput, options: RunOptions = {}): Promise<RolloutResult> {
+  const req = parseWith(RolloutRequest, request, "request");
+  checkRunOptions(options);
+  throwIfAborted(options.signal);
+  const backend = resolveBackend(options.backend, "generator");
+  if (backend.kind === "remote") {
+    const { remoteRollout } = await import("../remote/mod.ts");
+    return await remoteRollout(req, backend, options);
+  }
+  throw new UnsupportedError(
+    `The native engine has no Cosmos 3 action model yet, so ${req.mode} for ${req.embodiment} cannot run in-process.`,
+    { hint: "Set COSMOS_GENERATOR_BACKEND (or pass backend) to a vLLM-Omni server URL with action support." },
+  );
+}

@@ -1,0 +1,19 @@
+/**
+ * cosmos-ts: typed `reason()`, `generate()` and `rollout()` for NVIDIA Cosmos 3 world
+ * models, on the embedded native engine or on vLLM / NIM / vLLM-Omni servers.
+ *
+ * @example
+ * ```ts
+ * import { reason } from "./mod.ts";
+ * const r = await reason(
+ *   { task: "grounding_2d", image: "assets/images/tabletop.png", prompt: "Locate the red cube." },
+ *   { backend: "http://127.0.0.1:8000/v1" },
+ * );
+ * if (r.parsed.kind === "boxes") console.log(r.parsed.boxes);
+ * ```
+ * @module
+ */
+export * from "./api/mod.ts";
+export * from "./schema/mod.ts";
+export * from "./errors.ts";
+export * from "./backend/mod.ts";
