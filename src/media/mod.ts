@@ -1,0 +1,22 @@
+/**
+ * Media I/O of cosmos-ts: images (sharp), video and audio (ffmpeg through pipes), the
+ * Qwen3-VL vision preprocessing rules, and JSON action chunks.
+ *
+ * @example
+ * ```ts
+ * import { decodeVideoFrames, qwenVideoPlan, probeVideo, readImage } from "./mod.ts";
+ * const info = await probeVideo("clip.mp4");
+ * const plan = qwenVideoPlan({ totalFrames: info.frameCount, fps: info.fps, height: info.height, width: info.width });
+ * const frames = await decodeVideoFrames("clip.mp4", { frameIndices: plan.indices, width: plan.width, height: plan.height });
+ * ```
+ * @module
+ */
+export { resetFfmpegResolution, resolveFfmpeg, resolveFfprobe } from "./ffmpeg_path.ts";
+export * from "./limits.ts";
+export { parseDataUri, toDataUri, type MediaSource } from "./source.ts";
+export * from "./images.ts";
+export * from "./video.ts";
+export * from "./audio.ts";
+export * from "./qwen_vision.ts";
+export * from "./actions.ts";
+export { DEFAULT_IDLE_TIMEOUT_MS, type ProcessOptions } from "./process.ts";

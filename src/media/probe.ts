@@ -1,0 +1,257 @@
+/**
+ * Probes a video: duration, fps, size, frame count, audio track. Uses ffprobe, or
+ * parses `ffmpeg -i` output when there is no ffprobe (ffmpeg-static ships none).
+ *
+ * @example
+ * ```ts
+ * import { probeVideo } from "./probe.ts";
+ * const info = await probeVideo("clip.mp4");
+ * console.log(info.width, info.height, info.fps, info.frameCount, info.audio?.sampleRate);
+ * ```
+ * @module
+ */
+import { MediaError } from "../errors.ts";
+import { resolveFfprobe } from "./ffmpeg_path.ts";
+import { checkDimensions } from "./limits.ts";
+import { DEFAULT_IDLE_TIMEOUT_MS, type ProcessOptions, relevantStderr, runFfmpeg } from "./process.ts";
+import { materialize, type MediaSource } from "./source.ts";
+
+/** The audio track of a video (or an audio file). */
+export interface AudioTrackInfo {
+  codec: string;
+  sampleRate: number;
+  channels: number;
+  /** Seconds; NaN when unknown. */
+  durationS: number;
+}
+
+/** What {@link probeVideo} finds. */
+export interface VideoInfo {
+  /** Container format, e.g. "mov,mp4,m4a,3gp,3g2,mj2". */
+  format: string;
+  /** Video codec, e.g. "h264". */
+  codec: string;
+  width: number;
+  height: number;
+  /** Frames per second (average frame rate). */
+  fps: number;
+  /** Seconds. */
+  durationS: number;
+  /** Number of frames of the video stream. */
+  frameCount: number;
+  hasAudio: boolean;
+  audio?: AudioTrackInfo;
+  /** "ffprobe" or "ffmpeg" (the fallback). */
+  probedWith: "ffprobe" | "ffmpeg";
+}
+
+/** Options of {@link probeVideo}. */
+export interface ProbeOptions extends ProcessOptions {
+  /** Use ffprobe when available (default true); false forces the `ffmpeg -i` fallback. */
+  useFfprobe?: boolean;
+  /** Reject more than 16384 px a side / 100 MP (default true). */
+  checkSize?: boolean;
+  /** Reject files whose video stream holds no frame (default true). */
+  requireFrames?: boolean;
+}
+
+/** Parses "30000/1001" or "24" to a number (NaN when unknown). */
+export function parseRate(rate: string | undefined): number {
+  if (!rate) return NaN;
+  const [n, d] = rate.split("/").map(Number);
+  if (d === undefined) return n;
+  return d === 0 || n === 0 ? NaN : n / d;
+}
+
+function num(v: unknown): number {
+  const n = typeof v === "string" ? Number(v) : typeof v === "number" ? v : NaN;
+  return Number.isFinite(n) ? n : NaN;
+}
+
+interface FfprobeStream {
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  avg_frame_rate?: string;
+  r_frame_rate?: string;
+  nb_frames?: string;
+  nb_read_packets?: string;
+  duration?: string;
+  sample_rate?: string;
+  channels?: number;
+}
+
+/** Builds a {@link VideoInfo} from `ffprobe -print_format json -show_streams -show_format -count_packets`. */
+export function fromFfprobeJson(json: {
+  streams?: FfprobeStream[];
+  format?: { format_name?: string; duration?: string };
+}, label: string): VideoInfo {
+  const streams = json.streams ?? [];
+  const v = streams.find((s) => s.codec_type === "video");
+  const a = streams.find((s) => s.codec_type === "audio");
+  if (!v) throw new MediaError(`${label} has no video stream.`, { hint: "Pass an MP4 file that contains video." });
+  let fps = parseRate(v.avg_frame_rate);
+  if (!Number.isFinite(fps)) fps = parseRate(v.r_frame_rate);
+  const formatDuration = num(json.format?.duration);
+  const durationS = Number.isFinite(num(v.duration)) ? num(v.duration) : formatDuration;
+  const nbFrames = num(v.nb_frames);
+  const nbPackets = num(v.nb_read_packets);
+  let frameCount = Number.isFinite(nbFrames) && nbFrames > 0
+    ? nbFrames
+    : Number.isFinite(nbPackets)
+    ? nbPackets
+    : Math.round(durationS * fps);
+  if (!Number.isFinite(frameCount)) frameCount = 0;
+  return {
+    format: json.format?.format_name ?? "",
+    codec: v.codec_name ?? "",
+    width: v.width ?? 0,
+    height: v.height ?? 0,
+    fps,
+    durationS,
+    frameCount,
+    hasAudio: !!a,
+    audio: a
+      ? {
+        codec: a.codec_name ?? "",
+        sampleRate: num(a.sample_rate),
+        channels: a.channels ?? 0,
+        durationS: Number.isFinite(num(a.duration)) ? num(a.duration) : formatDuration,
+      }
+      : undefined,
+    probedWith: "ffprobe",
+  };
+}
+
+function hms(s: string): number {
+  const [h, m, sec] = s.split(":").map(Number);
+  return h * 3600 + m * 60 + sec;
+}
+
+/**
+ * Builds a {@link VideoInfo} from the stderr of
+ * `ffmpeg -i FILE -map 0:v:0 -c copy -f null - -progress pipe:2` (the ffprobe-less fallback).
+ * The frame count is the last `frame=N` of the progress report, or duration x fps.
+ */
+export function parseFfmpegInfo(stderr: string, label: string): VideoInfo {
+  const inputAt = stderr.indexOf("Input #0");
+  const head = inputAt >= 0 ? stderr.slice(inputAt) : stderr;
+  const fmt = /Input #0, ([^ ]+), from/.exec(head)?.[1]?.replace(/,$/, "") ?? "";
+  const dur = /Duration: (\d+:\d+:\d+(?:\.\d+)?)/.exec(head);
+  const vLine = /Stream #0:\d+[^:]*: Video: ([^\n]+)/.exec(head);
+  if (!vLine) {
+    const why = relevantStderr(stderr);
+    throw new MediaError(`${label} has no readable video stream${why ? `; ffmpeg says: ${why}` : ""}.`, {
+      hint: "Pass an MP4 file that contains video.",
+    });
+  }
+  const codec = /^(\w+)/.exec(vLine[1])?.[1] ?? "";
+  const size = /(?:^|[ ,])(\d{1,6})x(\d{1,6})(?:[ ,\]]|$)/.exec(vLine[1]);
+  const fpsM = /([\d.]+)(k?) fps/.exec(vLine[1]) ?? /([\d.]+)(k?) tbr/.exec(vLine[1]);
+  const fps = fpsM ? Number(fpsM[1]) * (fpsM[2] ? 1000 : 1) : NaN;
+  const aLine = /Stream #0:\d+[^:]*: Audio: ([^\n]+)/.exec(head);
+  const durationS = dur ? hms(dur[1]) : NaN;
+  const frames = [...stderr.matchAll(/^frame=\s*(\d+)/gm)].map((m) => Number(m[1]));
+  const frameCount = frames.length ? frames[frames.length - 1] : Math.round(durationS * fps) || 0;
+  let audio: AudioTrackInfo | undefined;
+  if (aLine) {
+    const hz = /(\d+) Hz/.exec(aLine[1]);
+    const layout = /Hz, ([^,]+)/.exec(aLine[1])?.[1]?.trim() ?? "";
+    const ch = layout === "mono" ? 1 : layout === "stereo" ? 2 : /(\d+) channels/.exec(layout)
+      ? Number(/(\d+) channels/.exec(layout)![1])
+      : /^(\d)\.(\d)/.exec(layout)
+      ? Number(/^(\d)\.(\d)/.exec(layout)![1]) + Number(/^(\d)\.(\d)/.exec(layout)![2])
+      : 0;
+    audio = {
+      codec: /^(\w+)/.exec(aLine[1])?.[1] ?? "",
+      sampleRate: hz ? Number(hz[1]) : NaN,
+      channels: ch,
+      durationS,
+    };
+  }
+  return {
+    format: fmt,
+    codec,
+    width: size ? Number(size[1]) : 0,
+    height: size ? Number(size[2]) : 0,
+    fps,
+    durationS,
+    frameCount,
+    hasAudio: !!audio,
+    audio,
+    probedWith: "ffmpeg",
+  };
+}
+
+/**
+ * Probes a video file, bytes or data URI.
+ * @throws {MediaError} for unreadable, truncated or frame-less files, and huge dimensions.
+ */
+export async function probeVideo(input: MediaSource, opts: ProbeOptions = {}): Promise<VideoInfo> {
+  const file = await materialize(input, ".mp4");
+  try {
+    return await probeFile(file.path, file.label, opts);
+  } finally {
+    await file.cleanup();
+  }
+}
+
+/** {@link probeVideo} on a local path. */
+export async function probeFile(path: string, label: string, opts: ProbeOptions = {}): Promise<VideoInfo> {
+  const idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const ffprobe = opts.useFfprobe === false ? undefined : resolveFfprobe();
+  let info: VideoInfo;
+  if (ffprobe) {
+    const r = await runFfmpeg(
+      ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", "-count_packets", "--", path],
+      { what: `Probing ${label}`, bin: ffprobe, signal: opts.signal, idleTimeoutMs, allowFailure: true, maxStdout: 16 << 20 },
+    );
+    if (r.code !== 0) {
+      throw new MediaError(`Cannot read ${label}: ffprobe says: ${relevantStderr(r.stderr) || `exit ${r.code}`}.`, {
+        hint: "The file is corrupt, truncated or not a video; re-export it as MP4 (H.264).",
+      });
+    }
+    let json: Parameters<typeof fromFfprobeJson>[0];
+    try {
+      json = JSON.parse(new TextDecoder().decode(r.stdout));
+    } catch (e) {
+      throw new MediaError(`ffprobe printed unreadable JSON for ${label}.`, { cause: e });
+    }
+    info = fromFfprobeJson(json, label);
+    const v = json.streams?.find((s) => s.codec_type === "video");
+    const declared = num(v?.nb_frames);
+    const readable = num(v?.nb_read_packets);
+    if (/partial file/i.test(r.stderr) || (declared > 0 && readable < declared)) {
+      throw new MediaError(
+        `${label} is truncated: ${readable} of ${declared} video packets are readable; ffprobe says: ${
+          relevantStderr(r.stderr) || "partial file"
+        }.`,
+        { hint: "The download or copy was cut short; fetch the file again." },
+      );
+    }
+  } else {
+    const r = await runFfmpeg(
+      ["-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:2", "-i", path, "-map", "0:v:0?", "-c", "copy", "-f", "null", "-"],
+      { what: `Probing ${label}`, signal: opts.signal, idleTimeoutMs, allowFailure: true, maxStdout: 1 << 20 },
+    );
+    if (!/Input #0/.test(r.rawStderr)) {
+      throw new MediaError(`Cannot read ${label}: ffmpeg says: ${relevantStderr(r.stderr) || `exit ${r.code}`}.`, {
+        hint: "The file is corrupt, truncated or not a video; re-export it as MP4 (H.264).",
+      });
+    }
+    info = parseFfmpegInfo(r.rawStderr, label);
+    if (/partial file/i.test(r.stderr)) {
+      throw new MediaError(`${label} is truncated; ffmpeg says: ${relevantStderr(r.stderr)}.`, {
+        hint: "The download or copy was cut short; fetch the file again.",
+      });
+    }
+  }
+  if (opts.checkSize !== false) checkDimensions(info.width, info.height, label);
+  if (opts.requireFrames !== false && !(info.frameCount > 0)) {
+    throw new MediaError(`${label} has a video stream with no frames.`, {
+      hint: "The file holds no picture; check the export settings of whatever produced it.",
+    });
+  }
+  return info;
+}
