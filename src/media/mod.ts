@@ -6,7 +6,7 @@
  * ```ts
  * import { decodeVideoFrames, qwenVideoPlan, probeVideo, readImage } from "./mod.ts";
  * const info = await probeVideo("clip.mp4");
- * const plan = qwenVideoPlan({ totalFrames: info.frameCount, fps: info.fps, height: info.height, width: info.width });
+ * const plan = qwenVideoPlan({ totalFrames: info.frameCount, fps: info.fps, height: info.height, width: info.width }, { fps: 2 });
  * const frames = await decodeVideoFrames("clip.mp4", { frameIndices: plan.indices, width: plan.width, height: plan.height });
  * ```
  * @module

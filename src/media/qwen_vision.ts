@@ -349,19 +349,20 @@ export interface QwenVideoPlan {
 
 /**
  * Frame indices, frame size, grid, timestamps and token count for a video, as
- * `Qwen3VLVideoProcessor` + `Qwen3VLProcessor` compute them.
+ * `Qwen3VLVideoProcessor` + `Qwen3VLProcessor` compute them. `sampling` is the per-request
+ * choice (vLLM's `media_io_kwargs` fps / num_frames; mutually exclusive), `settings` the
+ * processor config (default: Qwen3-VL checkpoint values, whose `fps` 2 applies when neither
+ * is given).
  */
 export function qwenVideoPlan(
   meta: VideoMeta & { height: number; width: number },
-  opts: Partial<QwenVideoSettings> & { numFrames?: number } = {},
+  sampling: { fps?: number; numFrames?: number } = {},
+  settings: Partial<QwenVideoSettings> = {},
 ): QwenVideoPlan {
-  if (opts.fps !== undefined && opts.numFrames !== undefined) {
-    throw new MediaError("`numFrames` and `fps` are mutually exclusive; pass only one.");
-  }
-  const s: QwenVideoSettings = { ...QWEN3_VL_VIDEO_DEFAULTS, ...opts };
+  const s: QwenVideoSettings = { ...QWEN3_VL_VIDEO_DEFAULTS, ...settings };
   const indices = sampleFrameIndices(meta, {
-    fps: opts.numFrames === undefined ? s.fps : undefined,
-    numFrames: opts.numFrames,
+    fps: sampling.numFrames === undefined ? (sampling.fps ?? s.fps) : sampling.fps,
+    numFrames: sampling.numFrames,
     minFrames: s.minFrames,
     maxFrames: s.maxFrames,
   });
