@@ -72,7 +72,8 @@ export async function readImage(input: MediaSource, opts: ReadImageOptions = {})
   }
   let meta;
   try {
-    meta = await sharp(data, { limitInputPixels: MAX_FRAME_PIXELS, failOn: "none" }).metadata();
+    // header only: no pixel limit here, our own check below names the size
+    meta = await sharp(data, { limitInputPixels: false, failOn: "none" }).metadata();
   } catch (e) {
     throw new MediaError(`${label} is a corrupt ${format.toUpperCase()} image: ${(e as Error).message}`, {
       hint: "Re-export or re-download the image.",

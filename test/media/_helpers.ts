@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
 import { resolveFfmpeg } from "../../src/media/ffmpeg_path.ts";
 
 /** A fresh temp folder; `cleanup()` removes it. */
