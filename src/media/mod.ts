@@ -20,3 +20,4 @@ export * from "./audio.ts";
 export * from "./qwen_vision.ts";
 export * from "./actions.ts";
 export { DEFAULT_IDLE_TIMEOUT_MS, type ProcessOptions } from "./process.ts";
+export * from "./qwen_media.ts";

@@ -31,8 +31,12 @@ export interface VideoInfo {
   format: string;
   /** Video codec, e.g. "h264". */
   codec: string;
+  /** Width of the decoded frames (the display orientation: rotation already applied). */
   width: number;
+  /** Height of the decoded frames. */
   height: number;
+  /** Display rotation in degrees from the container (ffmpeg applies it when decoding). */
+  rotation: number;
   /** Frames per second (average frame rate). */
   fps: number;
   /** Seconds. */
@@ -80,6 +84,13 @@ interface FfprobeStream {
   duration?: string;
   sample_rate?: string;
   channels?: number;
+  tags?: { rotate?: string };
+  side_data_list?: { rotation?: number }[];
+}
+
+/** Swaps width and height for a quarter-turn rotation (what ffmpeg's autorotate outputs). */
+function oriented(width: number, height: number, rotation: number): [number, number] {
+  return Math.abs(Math.round(rotation)) % 180 === 90 ? [height, width] : [width, height];
 }
 
 /** Builds a {@link VideoInfo} from `ffprobe -print_format json -show_streams -show_format -count_packets`. */
@@ -103,11 +114,15 @@ export function fromFfprobeJson(json: {
     ? nbPackets
     : Math.round(durationS * fps);
   if (!Number.isFinite(frameCount)) frameCount = 0;
+  const rot = v.side_data_list?.find((d) => typeof d.rotation === "number")?.rotation ?? num(v.tags?.rotate);
+  const rotation = Number.isFinite(rot) ? rot : 0;
+  const [width, height] = oriented(v.width ?? 0, v.height ?? 0, rotation);
   return {
     format: json.format?.format_name ?? "",
     codec: v.codec_name ?? "",
-    width: v.width ?? 0,
-    height: v.height ?? 0,
+    width,
+    height,
+    rotation,
     fps,
     durationS,
     frameCount,
@@ -170,11 +185,15 @@ export function parseFfmpegInfo(stderr: string, label: string): VideoInfo {
       durationS,
     };
   }
+  const rotM = /displaymatrix: rotation of (-?[\d.]+) degrees/.exec(head) ?? /^\s*rotate\s*:\s*(-?\d+)/m.exec(head);
+  const rotation = rotM ? Number(rotM[1]) : 0;
+  const [width, height] = oriented(size ? Number(size[1]) : 0, size ? Number(size[2]) : 0, rotation);
   return {
     format: fmt,
     codec,
-    width: size ? Number(size[1]) : 0,
-    height: size ? Number(size[2]) : 0,
+    width,
+    height,
+    rotation,
     fps,
     durationS,
     frameCount,

@@ -4,7 +4,9 @@
 //   qwen3_vl/video_processing_qwen3_vl.py  smart_resize (video), sample_frames, resize, defaults
 //   qwen3_vl/processing_qwen3_vl.py         _calculate_timestamps, "<{t:.1f} seconds>"
 // Python's round()/np.round round half to even; that is where a naive port goes wrong.
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
+import { join } from "node:path";
+import sharp from "sharp";
 import assert from "node:assert/strict";
 import {
   formatFixed1,
@@ -23,6 +25,8 @@ import {
   videoMaxPixels,
 } from "../../src/media/qwen_vision.ts";
 import { MediaError } from "../../src/errors.ts";
+import { prepareQwenImage, prepareQwenVideo } from "../../src/media/qwen_media.ts";
+import { makeVideo, tempDir } from "./_helpers.ts";
 
 describe("constants", () => {
   test("factor = patch_size 16 * merge_size 2 = 32", () => assert.equal(QWEN3_VL_FACTOR, 32));
@@ -156,5 +160,30 @@ describe("qwenVideoPlan", () => {
     const p = qwenVideoPlan({ totalFrames: 120, fps: 24, height: 480, width: 832 }, { numFrames: 4 }, QWEN3_VL_VIDEO_CLASS_DEFAULTS);
     assert.deepEqual([p.height, p.width], [320, 576]);
     assert.deepEqual(p.indices, [0, 40, 79, 119]); // linspace(0,119,4): 0, 39.67, 79.33, 119
+  });
+});
+
+describe("prepareQwenImage / prepareQwenVideo (real files)", () => {
+  const tmp = tempDir("cosmos-media-qwen-");
+  after(() => tmp.cleanup());
+  test("a 60x40 image -> 224x320: round(1.25)=1, round(1.875)=2 -> 32x64 < 65536; beta=sqrt(65536/2400)=5.2256; ceil(6.53)=7, ceil(9.80)=10", async () => {
+    const png = await sharp({ create: { width: 60, height: 40, channels: 3, background: "#336699" } }).png().toBuffer();
+    const { image, plan, source } = await prepareQwenImage(new Uint8Array(png));
+    assert.deepEqual(source, { width: 60, height: 40 });
+    assert.deepEqual([image.width, image.height, image.data.length], [320, 224, 320 * 224 * 3]);
+    assert.deepEqual(plan.gridThw, [1, 14, 20]);
+    assert.equal(plan.numTokens, 70);
+  });
+  test("a 64x48, 48-frame 24 fps clip at 2 fps: int(4)=4 frames, linspace(0,47,4) -> 0,16,31,47; 64x64; grid [2,4,4]", async () => {
+    const clip = makeVideo(join(tmp.dir, "c.mp4"), { width: 64, height: 48, fps: 24, seconds: 2 });
+    // size: round(48/32)=round(1.5)=2 -> 64, round(2)=2 -> 64; t_bar 4: 4*64*64=16384 within 4096..25165824
+    const { frames, plan } = await prepareQwenVideo(clip, { fps: 2 });
+    assert.deepEqual(plan.indices, [0, 16, 31, 47]);
+    assert.deepEqual(frames.map((f) => f.sourceIndex), [0, 16, 31, 47]);
+    assert.deepEqual(frames.map((f) => [f.width, f.height]), [[64, 64], [64, 64], [64, 64], [64, 64]]);
+    assert.deepEqual(plan.gridThw, [2, 4, 4]);
+    assert.equal(plan.numTokens, 8);
+    // (0+16)/2/24 = 0.333 -> "0.3"; (31+47)/2/24 = 1.625 -> "1.6"
+    assert.deepEqual(plan.timestampLabels, ["<0.3 seconds>", "<1.6 seconds>"]);
   });
 });

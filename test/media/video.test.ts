@@ -14,7 +14,7 @@ import {
 } from "../../src/media/video.ts";
 import { parseWav, rms, sineWave } from "../../src/media/audio.ts";
 import { toDataUri } from "../../src/media/source.ts";
-import { makeVideo, mean, meanRgb, partialFiles, solid, tempDir } from "./_helpers.ts";
+import { ffmpegSync, makeVideo, mean, meanRgb, partialFiles, solid, tempDir } from "./_helpers.ts";
 
 const tmp = tempDir();
 let clip = ""; // 64x48, 24 fps, 2 s, AAC 48 kHz stereo
@@ -89,6 +89,28 @@ describe("decode", () => {
     // contain letterboxes 64x48 into 32x32: rows 0..islands are black padding
     const [c] = await decodeVideoFrames(clip, { numFrames: 1, width: 32, height: 32, fit: "contain" });
     assert.ok(mean(c.data.subarray(0, 32 * 3 * 3)) < 2, "top rows are black");
+  });
+  test("a quarter-turn display rotation is applied: 64x48 stored -> 48x64 frames, pixels rotated", async () => {
+    const base = makeVideo(join(tmp.dir, "base.mp4"), { width: 64, height: 48, fps: 10, seconds: 0.5 });
+    const rot = join(tmp.dir, "rot.mp4");
+    try {
+      ffmpegSync(["-display_rotation", "90", "-i", base, "-c", "copy", rot]); // ffmpeg >= 6.1
+    } catch {
+      ffmpegSync(["-i", base, "-c", "copy", "-metadata:s:v:0", "rotate=90", rot]); // older ffmpeg
+    }
+    for (const useFfprobe of [true, false]) {
+      const i = await probeVideo(rot, { useFfprobe });
+      assert.deepEqual([i.width, i.height, Math.abs(i.rotation)], [48, 64, 90], `ffprobe ${useFfprobe}`);
+    }
+    const [a] = await decodeVideoFrames(base, { numFrames: 1 });
+    const [b] = await decodeVideoFrames(rot, { numFrames: 1 });
+    assert.deepEqual([b.width, b.height], [48, 64]);
+    // b is a 90° turn of a, one way or the other: b(x, y) = a(y, 47 - x) or a(63 - y, x)
+    const px = (f: typeof a, x: number, y: number) => [...f.data.subarray((y * f.width + x) * 3, (y * f.width + x) * 3 + 3)];
+    const ccw = (x: number, y: number) => px(a, 63 - y, x);
+    const cw = (x: number, y: number) => px(a, y, 47 - x);
+    const turn = JSON.stringify(px(b, 5, 9)) === JSON.stringify(ccw(5, 9)) ? ccw : cw;
+    for (const [x, y] of [[0, 0], [47, 63], [10, 50], [30, 5]]) assert.deepEqual(px(b, x, y), turn(x, y), `pixel ${x},${y}`);
   });
   test("streaming: breaking out after 2 frames stops early", async () => {
     let n = 0;

@@ -117,6 +117,17 @@ describe("encode errors leave no output", () => {
     await mediaError(encodeVideo([], { output: p("enc/h.mp4"), fps: 24, width: 20000, height: 8 }), /above the limit/);
     await mediaError(encodeVideo([], { output: p("enc/z.mp4"), fps: 24, width: 0, height: 8 }), /invalid size/);
   });
+  test("a frame source that throws mid-stream: its error surfaces, the child dies, nothing is written", async () => {
+    const dir = p("enc_throw");
+    async function* frames() {
+      yield solid(32, 32, [1, 1, 1]);
+      yield solid(32, 32, [2, 2, 2]);
+      throw new Error("model crashed");
+    }
+    await assert.rejects(encodeVideo(frames(), { output: join(dir, "o.mp4"), fps: 24, width: 32, height: 32 }), /model crashed/);
+    assert.deepEqual(readdirSync(dir), []);
+    assert.deepEqual(processesMentioning(dir), []);
+  });
   test("an unreadable soundtrack fails with ffmpeg's words, and keeps an existing output untouched", async () => {
     const out = p("enc/keep.mp4");
     writeFileSync(out, "old");

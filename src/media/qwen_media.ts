@@ -1,0 +1,63 @@
+/**
+ * Reads an image or a video the way the Qwen3-VL processor will see it: frames sampled
+ * and resized by the rules of qwen_vision.ts, bicubic, to the exact smart-resized size.
+ * The pixels come from sharp/ffmpeg, so they are close to, not bit-identical with,
+ * torchvision's bicubic resize in transformers; sizes, frame choice and timestamps match.
+ *
+ * @example
+ * ```ts
+ * import { prepareQwenVideo } from "./qwen_media.ts";
+ * const { frames, plan } = await prepareQwenVideo("clip.mp4", { fps: 2 });
+ * console.log(frames.length, plan.height, plan.width, plan.timestampLabels);
+ * ```
+ * @module
+ */
+import { type ReadImageOptions, readImage, resizeImage, type RgbImage } from "./images.ts";
+import { probeVideo, type VideoInfo } from "./probe.ts";
+import type { ProcessOptions } from "./process.ts";
+import {
+  qwenImagePlan,
+  type QwenImagePlan,
+  qwenVideoPlan,
+  type QwenVideoPlan,
+  type QwenVideoSettings,
+  type SmartResizeOptions,
+} from "./qwen_vision.ts";
+import type { MediaSource } from "./source.ts";
+import { decodeVideoFrames, type VideoFrame } from "./video_decode.ts";
+
+/** An image resized as the Qwen3-VL image processor resizes it. */
+export async function prepareQwenImage(
+  input: MediaSource,
+  opts: SmartResizeOptions & ReadImageOptions = {},
+): Promise<{ image: RgbImage; plan: QwenImagePlan; source: { width: number; height: number } }> {
+  const src = await readImage(input, opts);
+  const plan = qwenImagePlan(src.height, src.width, opts);
+  const image = plan.width === src.width && plan.height === src.height
+    ? src
+    : { ...(await resizeImage(src, { width: plan.width, height: plan.height, fit: "fill", kernel: "cubic" })), format: src.format };
+  return { image, plan, source: { width: src.width, height: src.height } };
+}
+
+/**
+ * The frames of a video as the Qwen3-VL video processor samples and resizes them, with the
+ * plan (indices, size, grid, timestamps, token count). `sampling` is fps or numFrames
+ * (default: the processor's 2 fps).
+ */
+export async function prepareQwenVideo(
+  input: MediaSource,
+  sampling: { fps?: number; numFrames?: number } = {},
+  settings: Partial<QwenVideoSettings> = {},
+  opts: ProcessOptions = {},
+): Promise<{ frames: VideoFrame[]; plan: QwenVideoPlan; info: VideoInfo }> {
+  const info = await probeVideo(input, opts);
+  const plan = qwenVideoPlan({ totalFrames: info.frameCount, fps: info.fps, height: info.height, width: info.width }, sampling, settings);
+  const frames = await decodeVideoFrames(input, {
+    ...opts,
+    frameIndices: plan.indices,
+    width: plan.width,
+    height: plan.height,
+    fit: "fill",
+  });
+  return { frames, plan, info };
+}
