@@ -12,7 +12,6 @@
  * ```
  * @module
  */
-import { once } from "node:events";
 import { randomBytes } from "node:crypto";
 import { rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -80,6 +79,28 @@ async function audioFile(audio: AudioInput): Promise<{ path: string; cleanup: ()
   return { path, cleanup: () => rm(path, { force: true }) };
 }
 
+function toAsyncIterator<T>(src: Iterable<T> | AsyncIterable<T>): AsyncIterator<T> {
+  const a = src as AsyncIterable<T>;
+  if (typeof a[Symbol.asyncIterator] === "function") return a[Symbol.asyncIterator]();
+  const it = (src as Iterable<T>)[Symbol.iterator]();
+  return {
+    next: () => Promise.resolve(it.next()),
+    return: (v?: unknown) => Promise.resolve(it.return?.(v as T) ?? { done: true as const, value: v as T }),
+  };
+}
+
+/** Awaits `p`, or rejects with AbortError as soon as `signal` aborts. */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(new AbortError(`${what} was aborted.`, { cause: signal.reason }));
+  let onAbort!: () => void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new AbortError(`${what} was aborted.`, { cause: signal.reason }));
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([p, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
+}
+
 function frameBytes(f: FrameInput, width: number, height: number, i: number): Uint8Array {
   const data = f instanceof Uint8Array ? f : f.data;
   if (!(f instanceof Uint8Array) && (f.width !== width || f.height !== height)) {
@@ -138,24 +159,39 @@ export async function encodeVideo(
       const stdin = child.proc.stdin;
       let stdinBroken = false;
       stdin.on("error", () => (stdinBroken = true));
+      const it = toAsyncIterator(frames);
+      let finished = false;
       try {
-        for await (const f of frames as AsyncIterable<FrameInput>) {
-          throwIfAborted(opts.signal);
-          const data = frameBytes(f, width, height, count);
+        for (;;) {
+          // the source may be slow (a model producing frames): wait for it, but not past an abort
+          const next = await raceAbort(it.next(), opts.signal, `Encoding ${opts.output}`);
+          if (next.done) {
+            finished = true;
+            break;
+          }
+          const data = frameBytes(next.value, width, height, count);
           if (!child.isRunning || stdinBroken) break;
           child.touch();
           if (!stdin.write(data)) {
-            await child.watch(Promise.race([once(stdin, "drain"), child.exited]), idleMs, opts.signal);
+            // resolves on drain or when ffmpeg exits (then the exit status explains why)
+            await child.watch(new Promise<void>((res) => {
+              stdin.once("drain", () => res());
+              child.exited.then(() => res());
+            }), idleMs, opts.signal);
           }
           count++;
         }
-        if (count === 0) {
+        if (count === 0 && finished) {
           throw new MediaError("No frames to encode.", { hint: "Pass at least one frame." });
         }
         stdin.end();
         const { code } = await child.watch(child.exited, idleMs, opts.signal);
         if (opts.signal?.aborted) throw new AbortError(`Encoding ${opts.output} was aborted.`);
         if (code !== 0) throw child.failure(code);
+        if (!finished) throw child.failure(code, "ffmpeg stopped reading frames");
+      } catch (e) {
+        if (!finished) void Promise.resolve(it.return?.()).catch(() => {}); // stop the source (e.g. kill its decoder)
+        throw e;
       } finally {
         await child.dispose();
       }

@@ -101,6 +101,16 @@ describe("read", () => {
       assert.deepEqual(img.data, bands);
     }
   });
+  test("16-bit and greyscale PNGs come out as 8-bit RGB", async () => {
+    const rgb16 = await sharp({ create: { width: 5, height: 4, channels: 3, background: { r: 10, g: 200, b: 30 } } })
+      .toColourspace("rgb16").png().toBuffer();
+    const a = await readImage(new Uint8Array(rgb16));
+    assert.deepEqual([a.data.length, ...pixel(a, 2, 2)], [60, 10, 200, 30]);
+    const grey = await sharp({ create: { width: 5, height: 4, channels: 3, background: { r: 90, g: 90, b: 90 } } })
+      .toColourspace("b-w").png().toBuffer();
+    const b = await readImage(new Uint8Array(grey));
+    assert.deepEqual([b.data.length, ...pixel(b, 0, 0)], [60, 90, 90, 90]);
+  });
   test("transparency is composited on white (as vLLM and qwen-vl-utils do)", async () => {
     const img = await readImage(p("rgba.png"));
     assert.equal(img.channels, 3);

@@ -185,6 +185,20 @@ describe("abort and early exit kill ffmpeg", () => {
     await it.return(undefined);
     assert.deepEqual(processesMentioning(good), []);
   });
+  test("abort while the frame source is stalled still ends the encode at once", async () => {
+    const dir = p("abort_stalled");
+    const ac = new AbortController();
+    async function* frames() {
+      yield solid(32, 32, [0, 0, 0]);
+      await new Promise(() => {}); // a producer that never delivers again
+    }
+    setTimeout(() => ac.abort(), 200);
+    const t0 = Date.now();
+    await assert.rejects(encodeVideo(frames(), { output: join(dir, "o.mp4"), fps: 24, width: 32, height: 32, signal: ac.signal }), AbortError);
+    assert.ok(Date.now() - t0 < 3000);
+    assert.deepEqual(readdirSync(dir), []);
+    assert.deepEqual(processesMentioning(dir), []);
+  });
   test("an already aborted signal starts nothing", async () => {
     const ac = new AbortController();
     ac.abort();
