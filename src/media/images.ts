@@ -16,7 +16,7 @@
  * @module
  */
 import sharp from "sharp";
-import { MediaError } from "../errors.ts";
+import { AbortError, MediaError, throwIfAborted } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { checkDimensions, MAX_FRAME_PIXELS } from "./limits.ts";
 import { type MediaSource, readSourceBytes } from "./source.ts";
@@ -52,6 +52,8 @@ function describe(bytes: Uint8Array): string {
 
 /** Options of {@link readImage}. */
 export interface ReadImageOptions {
+  /** Checked before and after the (uninterruptible) sharp work. */
+  signal?: AbortSignal;
   /** Apply the EXIF orientation (default false, like PIL). */
   autoOrient?: boolean;
   /** Colour behind transparent pixels (default white, like vLLM/qwen-vl-utils). */
@@ -63,6 +65,7 @@ export interface ReadImageOptions {
  * @throws {MediaError} for other formats, corrupt bytes, zero size and more than 16384 px a side / 100 MP.
  */
 export async function readImage(input: MediaSource, opts: ReadImageOptions = {}): Promise<RgbImage> {
+  throwIfAborted(opts.signal);
   const { data, label } = await readSourceBytes(input);
   const format = detectImageFormat(data);
   if (!format) {
@@ -96,6 +99,7 @@ export async function readImage(input: MediaSource, opts: ReadImageOptions = {})
       .raw()
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    throwIfAborted(opts.signal);
     return {
       width: info.width,
       height: info.height,
@@ -104,6 +108,7 @@ export async function readImage(input: MediaSource, opts: ReadImageOptions = {})
       format,
     };
   } catch (e) {
+    if (e instanceof AbortError) throw e;
     throw new MediaError(`${label} is a corrupt ${format.toUpperCase()} image: ${(e as Error).message}`, {
       hint: "Re-export or re-download the image.",
       cause: e,
@@ -124,6 +129,8 @@ export type ImageFit =
 
 /** Options of {@link resizeImage}. */
 export interface ResizeOptions {
+  /** Checked before and after the (uninterruptible) sharp work. */
+  signal?: AbortSignal;
   width: number;
   height: number;
   fit?: ImageFit;
@@ -142,6 +149,7 @@ function rawInput(img: RgbFrame) {
 
 /** Resizes (and crops or pads) an RGB image to a target size. */
 export async function resizeImage(img: RgbFrame, opts: ResizeOptions): Promise<RgbImage> {
+  throwIfAborted(opts.signal);
   checkDimensions(opts.width, opts.height, "The requested image size");
   const fit = opts.fit ?? "cover";
   const sharpFit = fit === "fit" ? "inside" : fit;
@@ -154,11 +162,14 @@ export async function resizeImage(img: RgbFrame, opts: ResizeOptions): Promise<R
     })
     .raw()
     .toBuffer({ resolveWithObject: true });
+  throwIfAborted(opts.signal);
   return { width: info.width, height: info.height, channels: 3, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
 /** Options of {@link encodeImage} / {@link writeImage}. */
 export interface WriteImageOptions {
+  /** Checked before encoding and before the file is renamed into place. */
+  signal?: AbortSignal;
   /** Output format; default from the file extension (JPG unless `.png`). */
   format?: "jpeg" | "png";
   /** JPEG quality 1..100 (default 92). */
@@ -167,6 +178,7 @@ export interface WriteImageOptions {
 
 /** Encodes an RGB image to JPG or PNG bytes. */
 export async function encodeImage(img: RgbFrame, opts: WriteImageOptions = {}): Promise<Uint8Array> {
+  throwIfAborted(opts.signal);
   const fmt = opts.format ?? "jpeg";
   const pipe = rawInput(img);
   const buf = fmt === "png"
@@ -188,5 +200,6 @@ export async function writeImage(img: RgbFrame, path: string, opts: WriteImageOp
     });
   }
   const bytes = await encodeImage(img, { ...opts, format });
+  throwIfAborted(opts.signal);
   return await writeFileAtomic(path, bytes);
 }

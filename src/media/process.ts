@@ -118,7 +118,9 @@ export class MediaChild {
   /** Kills the child and waits (bounded) until it is gone. */
   async dispose(): Promise<void> {
     this.kill();
-    await Promise.race([this.exited, new Promise((r) => setTimeout(r, 5000))]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.exited, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
   }
 
   /**

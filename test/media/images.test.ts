@@ -9,7 +9,7 @@ import { deflateSync } from "node:zlib";
 import sharp from "sharp";
 import { detectImageFormat, encodeImage, readImage, resizeImage, writeImage } from "../../src/media/images.ts";
 import { toDataUri } from "../../src/media/source.ts";
-import { MediaError } from "../../src/errors.ts";
+import { AbortError, MediaError } from "../../src/errors.ts";
 import { meanRgb, partialFiles, tempDir } from "./_helpers.ts";
 
 const tmp = tempDir("cosmos-media-img-");
@@ -144,6 +144,15 @@ describe("bad images -> MediaError", () => {
   }
   test("random bytes", async () => {
     await assert.rejects(readImage(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9])), MediaError);
+  });
+  test("an aborted signal stops read, resize and write", async () => {
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(readImage(p("bands.png"), { signal: ac.signal }), AbortError);
+    const img = await readImage(p("bands.png"));
+    await assert.rejects(resizeImage(img, { width: 8, height: 8, signal: ac.signal }), AbortError);
+    await assert.rejects(writeImage(img, p("aborted.png"), { signal: ac.signal }), AbortError);
+    assert.equal(existsSync(p("aborted.png")), false);
   });
   test("a malformed data URI", async () => {
     await assert.rejects(readImage("data:image/png;base64"), /Malformed data URI/);
