@@ -17,6 +17,7 @@
  */
 import sharp from "sharp";
 import { AbortError, MediaError, throwIfAborted } from "../errors.ts";
+import { type AspectRatio, pixelSize, type Resolution } from "../schema/settings.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { checkDimensions, MAX_FRAME_PIXELS } from "./limits.ts";
 import { type MediaSource, readSourceBytes } from "./source.ts";
@@ -164,6 +165,24 @@ export async function resizeImage(img: RgbFrame, opts: ResizeOptions): Promise<R
     .toBuffer({ resolveWithObject: true });
   throwIfAborted(opts.signal);
   return { width: info.width, height: info.height, channels: 3, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+
+/**
+ * Resizes to a Cosmos 3 tier size (`pixelSize` of src/schema: 720p 16:9 = 1280x720, 480p =
+ * 832x480, 256p = 320x192, …), cover + centre crop by default.
+ * @example
+ * ```ts
+ * import { readImage, resizeToTier } from "./images.ts";
+ * const cond = await resizeToTier(await readImage("scene.jpg"), "480p", "16:9"); // 832x480
+ * ```
+ */
+export async function resizeToTier(
+  img: RgbFrame,
+  resolution: Resolution,
+  aspectRatio: AspectRatio,
+  opts: Omit<ResizeOptions, "width" | "height"> = {},
+): Promise<RgbImage> {
+  return await resizeImage(img, { ...opts, ...pixelSize(resolution, aspectRatio) });
 }
 
 /** Options of {@link encodeImage} / {@link writeImage}. */

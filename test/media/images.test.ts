@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { deflateSync } from "node:zlib";
 import sharp from "sharp";
-import { detectImageFormat, encodeImage, readImage, resizeImage, writeImage } from "../../src/media/images.ts";
+import { detectImageFormat, encodeImage, readImage, resizeImage, resizeToTier, writeImage } from "../../src/media/images.ts";
 import { toDataUri } from "../../src/media/source.ts";
 import { AbortError, MediaError } from "../../src/errors.ts";
 import { meanRgb, partialFiles, tempDir } from "./_helpers.ts";
@@ -168,6 +168,14 @@ describe("resize", () => {
       const r = await resizeImage(big, { width: w, height: h });
       assert.deepEqual([r.width, r.height, r.data.length], [w, h, w * h * 3]);
     }
+  });
+  test("resizeToTier gives the seed's vision-conditioning sizes (720p 1280x720, 480p 832x480, 256p 320x192)", async () => {
+    for (const [tier, w, h] of [["720p", 1280, 720], ["480p", 832, 480], ["256p", 320, 192]] as const) {
+      const r = await resizeToTier(img, tier, "16:9");
+      assert.deepEqual([r.width, r.height], [w, h], tier);
+    }
+    const portrait = await resizeToTier(img, "480p", "9:16");
+    assert.deepEqual([portrait.width, portrait.height], [480, 832]);
   });
   test("cover centre-crops: 60x40 -> 10x20 scales to 30x20 and keeps columns 10..19, the green band", async () => {
     const r = await resizeImage(img, { width: 10, height: 20, fit: "cover" });
