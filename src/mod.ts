@@ -17,3 +17,4 @@ export * from "./api/mod.ts";
 export * from "./schema/mod.ts";
 export * from "./errors.ts";
 export * from "./backend/mod.ts";
+export * from "./media/mod.ts";

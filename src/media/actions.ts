@@ -16,9 +16,7 @@ import { readFile } from "node:fs/promises";
 import { MediaError, ValidationError, type ValidationIssue } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { localPath, parseDataUri } from "./source.ts";
-
-/** An action chunk: T rows of D numbers. */
-export type ActionChunk = number[][];
+import type { ActionChunk } from "../schema/embodiments.ts";
 
 /** Options of the action readers/validators. */
 export interface ActionShapeOptions {
