@@ -1,0 +1,366 @@
+/**
+ * plotly.js figures for action trajectories (3D end-effector path, per-dimension time series,
+ * gripper state, 2D bird's-eye waypoints for driving, several trajectories overlaid) and their
+ * MIME bundle: `application/vnd.plotly.v1+json` for JupyterLab / VS Code plus a `text/html`
+ * fallback that embeds plotly.js once per kernel session (later plots reuse the loaded script),
+ * so nbconvert HTML renders offline too.
+ *
+ * @example
+ * ```ts
+ * import { showPlot, trajectory3dFigure } from "./plotly.ts";
+ * await showPlot(trajectory3dFigure([
+ *   { name: "predicted", points: [[0, 0, 0], [0.1, 0.05, 0.2], [0.2, 0.1, 0.3]] },
+ *   { name: "given", points: [[0, 0, 0], [0.12, 0.04, 0.18], [0.21, 0.12, 0.28]] },
+ * ]));
+ * ```
+ * @module
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import process from "node:process";
+import { ValidationError } from "../src/errors.ts";
+import { display } from "./runtime.ts";
+import { type Displayable, displayable, escapeHtml, type MimeBundle, uniqueId } from "./mime.ts";
+
+/** A plotly trace (`{ type: "scatter3d", x, y, z, ... }`); plain JSON. */
+export type PlotlyTrace = { type: string; name?: string } & Record<string, unknown>;
+
+/** A plotly figure: traces, layout and config (plain JSON). */
+export interface PlotlyFigure {
+  data: PlotlyTrace[];
+  layout: Record<string, unknown>;
+  config?: Record<string, unknown>;
+}
+
+/** A named series of points (rows); e.g. predicted vs given. */
+export interface NamedTrajectory {
+  name: string;
+  /** One row per time step. */
+  points: readonly (readonly number[])[];
+}
+
+/** Colours used for overlaid trajectories (first = predicted, second = given, …). */
+export const TRACE_COLORS: readonly string[] = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
+
+const DEFAULT_CONFIG = { responsive: true, displaylogo: false };
+
+function check(trajs: readonly NamedTrajectory[], minDim: number, what: string): void {
+  if (trajs.length === 0) {
+    throw new ValidationError([{ field: "trajectories", value: trajs, allowed: "≥ 1 trajectory", message: `nothing to plot` }]);
+  }
+  trajs.forEach((t, i) => {
+    t.points.forEach((p, j) => {
+      if (p.length < minDim || !p.every(Number.isFinite)) {
+        throw new ValidationError([{
+          field: `trajectories.${i}.points.${j}`,
+          value: p,
+          allowed: `≥ ${minDim} finite numbers (${what})`,
+          message: "bad point",
+        }]);
+      }
+    });
+  });
+}
+
+const col = (pts: readonly (readonly number[])[], k: number) => pts.map((p) => p[k]);
+
+/** Options of the figure builders. */
+export interface FigureOptions {
+  title?: string;
+  /** Height in pixels. */
+  height?: number;
+}
+
+/**
+ * A 3D end-effector path per trajectory (lines + markers; start ○ and end ◆ marked).
+ * Points are `[x, y, z, ...]`; extra columns are ignored.
+ * @example
+ * ```ts
+ * import { trajectory3dFigure } from "./plotly.ts";
+ * trajectory3dFigure([{ name: "ee", points: [[0, 0, 0], [1, 1, 1]] }]).data[0].type; // "scatter3d"
+ * ```
+ */
+export function trajectory3dFigure(trajs: readonly NamedTrajectory[], o: FigureOptions = {}): PlotlyFigure {
+  check(trajs, 3, "x, y, z");
+  const data: PlotlyTrace[] = trajs.map((t, i) => ({
+    type: "scatter3d",
+    mode: "lines+markers",
+    name: t.name,
+    x: col(t.points, 0),
+    y: col(t.points, 1),
+    z: col(t.points, 2),
+    line: { color: TRACE_COLORS[i % TRACE_COLORS.length], width: 5 },
+    marker: {
+      size: t.points.map((_, j) => (j === 0 || j === t.points.length - 1 ? 6 : 2.5)),
+      symbol: t.points.map((_, j) => (j === t.points.length - 1 ? "diamond" : "circle")),
+      color: TRACE_COLORS[i % TRACE_COLORS.length],
+    },
+  }));
+  return {
+    data,
+    layout: {
+      title: { text: o.title ?? "End-effector path" },
+      height: o.height ?? 480,
+      margin: { l: 0, r: 0, t: 40, b: 0 },
+      scene: { xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } }, zaxis: { title: { text: "z" } }, aspectmode: "data" },
+      legend: { orientation: "h" },
+    },
+    config: DEFAULT_CONFIG,
+  };
+}
+
+/** Options of {@link timeSeriesFigure}. */
+export interface TimeSeriesOptions extends FigureOptions {
+  /** Names of the dimensions (default `d0, d1, …`). */
+  dimNames?: readonly string[];
+  /** Which dimensions to plot (default all). */
+  dims?: readonly number[];
+  /** Steps per second: the x axis is in seconds when given, in steps otherwise. */
+  fps?: number;
+}
+
+/**
+ * One subplot per action dimension, each trajectory overlaid (shared x axis).
+ * @example
+ * ```ts
+ * import { timeSeriesFigure } from "./plotly.ts";
+ * const f = timeSeriesFigure([{ name: "pred", points: [[0, 1], [1, 2]] }]);
+ * f.data.length; // 2 (one trace per dimension)
+ * ```
+ */
+export function timeSeriesFigure(trajs: readonly NamedTrajectory[], o: TimeSeriesOptions = {}): PlotlyFigure {
+  check(trajs, 1, "one value per dimension");
+  const width = Math.min(...trajs.map((t) => Math.min(...t.points.map((p) => p.length))));
+  const dims = o.dims ?? Array.from({ length: width }, (_, k) => k);
+  for (const d of dims) {
+    if (!(Number.isInteger(d) && d >= 0 && d < width)) {
+      throw new ValidationError([{ field: "dims", value: d, allowed: `0..${width - 1}`, message: "no such dimension" }]);
+    }
+  }
+  const data: PlotlyTrace[] = [];
+  const layout: Record<string, unknown> = {
+    title: { text: o.title ?? "Actions per dimension" },
+    height: o.height ?? Math.max(300, 110 * dims.length + 80),
+    margin: { l: 60, r: 10, t: 40, b: 40 },
+    grid: { rows: dims.length, columns: 1, pattern: "coupled" },
+    showlegend: true,
+    legend: { orientation: "h" },
+  };
+  dims.forEach((d, row) => {
+    const axis = row === 0 ? "" : String(row + 1);
+    trajs.forEach((t, i) => {
+      data.push({
+        type: "scatter",
+        mode: "lines",
+        name: t.name,
+        legendgroup: t.name,
+        showlegend: row === 0,
+        x: t.points.map((_, j) => (o.fps ? j / o.fps : j)),
+        y: col(t.points, d),
+        xaxis: "x",
+        yaxis: `y${axis}`,
+        line: { color: TRACE_COLORS[i % TRACE_COLORS.length] },
+      });
+    });
+    layout[`yaxis${axis}`] = { title: { text: o.dimNames?.[d] ?? `d${d}` } };
+  });
+  layout.xaxis = { title: { text: o.fps ? "time (s)" : "step" } };
+  return { data, layout, config: DEFAULT_CONFIG };
+}
+
+/**
+ * Gripper state over time as a step line (0 = open, 1 = closed, or the raw command).
+ * @example
+ * ```ts
+ * import { gripperFigure } from "./plotly.ts";
+ * gripperFigure([{ name: "pred", values: [0, 0, 1, 1] }]).data[0].line; // { shape: "hv", ... }
+ * ```
+ */
+export function gripperFigure(
+  series: readonly { name: string; values: readonly number[] }[],
+  o: FigureOptions & { fps?: number } = {},
+): PlotlyFigure {
+  check(series.map((s) => ({ name: s.name, points: s.values.map((v) => [v]) })), 1, "gripper value");
+  return {
+    data: series.map((s, i) => ({
+      type: "scatter",
+      mode: "lines",
+      name: s.name,
+      x: s.values.map((_, j) => (o.fps ? j / o.fps : j)),
+      y: [...s.values],
+      line: { shape: "hv", color: TRACE_COLORS[i % TRACE_COLORS.length], width: 3 },
+    })),
+    layout: {
+      title: { text: o.title ?? "Gripper" },
+      height: o.height ?? 260,
+      margin: { l: 60, r: 10, t: 40, b: 40 },
+      xaxis: { title: { text: o.fps ? "time (s)" : "step" } },
+      yaxis: { title: { text: "open ↔ closed" } },
+    },
+    config: DEFAULT_CONFIG,
+  };
+}
+
+/**
+ * Bird's-eye view of 2D waypoints (driving): `[x, y]` per step, equal axis scales, the ego
+ * start marked. Several trajectories overlay (e.g. predicted vs given).
+ * @example
+ * ```ts
+ * import { birdsEyeFigure } from "./plotly.ts";
+ * birdsEyeFigure([{ name: "plan", points: [[0, 0], [1, 5], [3, 10]] }]).layout.yaxis; // scaleanchor "x"
+ * ```
+ */
+export function birdsEyeFigure(trajs: readonly NamedTrajectory[], o: FigureOptions = {}): PlotlyFigure {
+  check(trajs, 2, "x, y");
+  const data: PlotlyTrace[] = trajs.map((t, i) => ({
+    type: "scatter",
+    mode: "lines+markers",
+    name: t.name,
+    x: col(t.points, 0),
+    y: col(t.points, 1),
+    line: { color: TRACE_COLORS[i % TRACE_COLORS.length], width: 3 },
+    marker: { size: 6 },
+  }));
+  data.push({
+    type: "scatter",
+    mode: "markers",
+    name: "start",
+    x: [trajs[0].points[0]?.[0] ?? 0],
+    y: [trajs[0].points[0]?.[1] ?? 0],
+    marker: { size: 14, symbol: "triangle-up", color: "#333" },
+  });
+  return {
+    data,
+    layout: {
+      title: { text: o.title ?? "Waypoints (bird's-eye)" },
+      height: o.height ?? 480,
+      margin: { l: 60, r: 10, t: 40, b: 40 },
+      xaxis: { title: { text: "x (m)" } },
+      yaxis: { title: { text: "y (m)" }, scaleanchor: "x", scaleratio: 1 },
+    },
+    config: DEFAULT_CONFIG,
+  };
+}
+
+// --- plotly.js embedding -------------------------------------------------------
+
+let embedded = false;
+let cachedScript: string | undefined;
+
+/**
+ * Forgets that plotly.js was embedded, so the next plot embeds it again (e.g. after clearing
+ * the outputs of the cell that carried it).
+ * @example
+ * ```ts
+ * import { resetPlotlyEmbedding } from "./plotly.ts";
+ * resetPlotlyEmbedding();
+ * ```
+ */
+export function resetPlotlyEmbedding(): void {
+  embedded = false;
+}
+
+/**
+ * Path of `plotly.min.js`: `COSMOS_PLOTLY_JS`, else `node_modules/plotly.js/dist/plotly.min.js`
+ * in the working directory or a parent; undefined when not found.
+ * @example
+ * ```ts
+ * import { findPlotlyJs } from "./plotly.ts";
+ * console.log(findPlotlyJs());
+ * ```
+ */
+export function findPlotlyJs(from: string = process.cwd()): string | undefined {
+  const env = process.env.COSMOS_PLOTLY_JS;
+  if (env && existsSync(env)) return env;
+  let dir = resolve(from);
+  for (;;) {
+    const p = join(dir, "node_modules", "plotly.js", "dist", "plotly.min.js");
+    if (existsSync(p)) return p;
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+function plotlyScript(): string | undefined {
+  if (cachedScript === undefined) {
+    const path = findPlotlyJs();
+    if (!path) return undefined;
+    cachedScript = readFileSync(path, "utf8").replace(/<\/script/gi, "<\\/script");
+  }
+  return cachedScript;
+}
+
+/** Options of {@link plotlyBundle}. */
+export interface PlotlyBundleOptions {
+  /**
+   * Embed plotly.js in the HTML fallback: `"auto"` (default) the first time in this kernel
+   * session, `"always"`, or `"never"` (the page must load plotly.js itself).
+   */
+  embed?: "auto" | "always" | "never";
+}
+
+/**
+ * The MIME bundle of a figure: plotly JSON, an HTML fallback (`<div>` + script; plotly.js
+ * embedded once per session) and a `text/plain` summary.
+ * @example
+ * ```ts
+ * import { gripperFigure, plotlyBundle } from "./plotly.ts";
+ * const b = plotlyBundle(gripperFigure([{ name: "g", values: [0, 1] }]));
+ * Object.keys(b); // ["application/vnd.plotly.v1+json", "text/html", "text/plain"]
+ * ```
+ */
+export function plotlyBundle(fig: PlotlyFigure, o: PlotlyBundleOptions = {}): MimeBundle {
+  const embed = o.embed ?? "auto";
+  const id = uniqueId("cosmos-plot");
+  const json = JSON.stringify({ data: fig.data, layout: fig.layout, config: fig.config ?? DEFAULT_CONFIG })
+    .replace(/</g, "\\u003c");
+  let lib = "";
+  if (embed === "always" || (embed === "auto" && !embedded)) {
+    const script = plotlyScript();
+    if (script) {
+      lib = `<script type="text/javascript">${script}</script>`;
+      embedded = true;
+    } else {
+      lib = `<!-- plotly.js not found: set COSMOS_PLOTLY_JS or install plotly.js -->`;
+    }
+  }
+  const height = typeof fig.layout.height === "number" ? fig.layout.height : 450;
+  const html = `<div class="cosmos-plot" id="${id}" style="width:100%;min-height:${height}px"></div>${lib}` +
+    `<script type="text/javascript">(function(){var fig=${json};var tries=0;function draw(){` +
+    `var el=document.getElementById(${JSON.stringify(id)});if(!el)return;` +
+    `if(window.Plotly){window.Plotly.newPlot(el,fig.data,fig.layout,fig.config);}` +
+    `else if(++tries<100){setTimeout(draw,100);}` +
+    `else{el.textContent="plotly.js is not loaded on this page: re-run the notebook from the top.";}}draw();})();</script>`;
+  const names = fig.data.map((t) => t.name).filter((n): n is string => Boolean(n));
+  const title = (fig.layout.title as { text?: string } | undefined)?.text ?? "plot";
+  return {
+    "application/vnd.plotly.v1+json": { data: fig.data, layout: fig.layout, config: fig.config ?? DEFAULT_CONFIG },
+    "text/html": html,
+    "text/plain": `<plot "${escapeHtml(title)}": ${fig.data.length} traces (${[...new Set(names)].join(", ")})>`,
+  };
+}
+
+/**
+ * A figure as a value that renders itself in Deno's kernel.
+ * @example
+ * ```ts
+ * import { gripperFigure, plot } from "./plotly.ts";
+ * plot(gripperFigure([{ name: "g", values: [0, 1, 1] }])); // last expression of a Deno cell
+ * ```
+ */
+export function plot(fig: PlotlyFigure, o: PlotlyBundleOptions = {}): Displayable {
+  return displayable(plotlyBundle(fig, o));
+}
+
+/**
+ * Shows a figure in the notebook.
+ * @example
+ * ```ts
+ * import { birdsEyeFigure, showPlot } from "./plotly.ts";
+ * await showPlot(birdsEyeFigure([{ name: "plan", points: [[0, 0], [0.5, 4], [2, 9]] }]));
+ * ```
+ */
+export async function showPlot(fig: PlotlyFigure, o: PlotlyBundleOptions = {}): Promise<void> {
+  await display(plotlyBundle(fig, o));
+}

@@ -1,0 +1,145 @@
+/**
+ * Temporal localization as a timeline: events (start/end seconds, label) drawn as bars over
+ * the video's duration, overlapping events stacked in lanes, with a time axis.
+ *
+ * @example
+ * ```ts
+ * import { showTimeline } from "./timeline.ts";
+ * await showTimeline([{ start: 0.5, end: 2, label: "pick up cup" }, { start: 2.5, end: 4, label: "place" }], { duration: 5 });
+ * ```
+ * @module
+ */
+import { ValidationError } from "../src/errors.ts";
+import { labelColor } from "./boxes.ts";
+import { display } from "./runtime.ts";
+import { escapeHtml, type MimeBundle, num } from "./mime.ts";
+
+/** An event in seconds. */
+export interface TimelineEvent {
+  start: number;
+  end: number;
+  label: string;
+}
+
+/** Options of {@link timelineBundle}. */
+export interface TimelineOptions {
+  /** The video's duration in seconds (default: the last event's end). */
+  duration?: number;
+  /** Drawing width in pixels (default 720). */
+  width?: number;
+  /** A title above the timeline. */
+  title?: string;
+}
+
+/**
+ * Assigns each event (sorted by start) to the first lane where it does not overlap.
+ * @example
+ * ```ts
+ * import { assignLanes } from "./timeline.ts";
+ * assignLanes([{ start: 0, end: 2, label: "a" }, { start: 1, end: 3, label: "b" }]); // [0, 1]
+ * ```
+ */
+export function assignLanes(events: readonly TimelineEvent[]): number[] {
+  const order = events.map((_, i) => i).sort((a, b) => events[a].start - events[b].start);
+  const laneEnds: number[] = [];
+  const lanes = new Array<number>(events.length).fill(0);
+  for (const i of order) {
+    let lane = laneEnds.findIndex((end) => end <= events[i].start);
+    if (lane < 0) lane = laneEnds.push(0) - 1;
+    laneEnds[lane] = events[i].end;
+    lanes[i] = lane;
+  }
+  return lanes;
+}
+
+function tickStep(duration: number): number {
+  const raw = duration / 8;
+  const pow = 10 ** Math.floor(Math.log10(raw || 1));
+  for (const m of [1, 2, 5, 10]) if (raw <= m * pow) return m * pow;
+  return 10 * pow;
+}
+
+function fmt(t: number): string {
+  return t >= 60 ? `${Math.floor(t / 60)}:${(t % 60).toFixed(1).padStart(4, "0")}` : `${num(t)}s`;
+}
+
+/**
+ * The timeline's MIME bundle: `text/html` with an SVG (one `<rect class="cosmos-event">` per
+ * event) and `text/plain` (one line per event).
+ * @example
+ * ```ts
+ * import { timelineBundle } from "./timeline.ts";
+ * timelineBundle([{ start: 1, end: 2, label: "wave" }], { duration: 4 })["text/plain"]; // includes "1s–2s wave"
+ * ```
+ */
+export function timelineBundle(events: readonly TimelineEvent[], o: TimelineOptions = {}): MimeBundle {
+  events.forEach((e, i) => {
+    if (!Number.isFinite(e.start) || !Number.isFinite(e.end) || e.end < e.start || e.start < 0) {
+      throw new ValidationError([{
+        field: `events.${i}`,
+        value: e,
+        allowed: "0 ≤ start ≤ end (seconds)",
+        message: "bad event times",
+      }]);
+    }
+  });
+  const duration = o.duration ?? Math.max(0, ...events.map((e) => e.end));
+  if (!(duration > 0)) {
+    throw new ValidationError([{ field: "duration", value: duration, allowed: "> 0 seconds", message: "no duration" }]);
+  }
+  const width = o.width ?? 720;
+  const pad = 12;
+  const laneH = 26;
+  const lanes = assignLanes(events);
+  const nLanes = Math.max(1, ...lanes.map((l) => l + 1));
+  const top = o.title ? 22 : 6;
+  const axisY = top + nLanes * laneH + 6;
+  const height = axisY + 24;
+  const x = (t: number) => pad + (Math.min(t, duration) / duration) * (width - 2 * pad);
+  const bars = events.map((e, i) => {
+    const color = labelColor(e.label);
+    const y = top + lanes[i] * laneH;
+    const w = Math.max(2, x(e.end) - x(e.start));
+    const clip = `<title>${escapeHtml(`${e.label}: ${fmt(e.start)}–${fmt(e.end)}`)}</title>`;
+    const showText = w > e.label.length * 6.5 + 6;
+    return `<g class="cosmos-event-g"><rect class="cosmos-event" data-start="${e.start}" data-end="${e.end}" ` +
+      `x="${num(x(e.start))}" y="${y}" width="${num(w)}" height="${laneH - 6}" rx="4" fill="${color}">${clip}</rect>` +
+      (showText
+        ? `<text x="${num(x(e.start) + 5)}" y="${y + laneH - 11}" font-size="12" font-family="sans-serif" fill="#fff">${
+          escapeHtml(e.label)
+        }</text>`
+        : "") + "</g>";
+  });
+  const step = tickStep(duration);
+  const ticks: string[] = [];
+  for (let t = 0; t <= duration + 1e-9; t += step) {
+    ticks.push(`<line x1="${num(x(t))}" x2="${num(x(t))}" y1="${axisY}" y2="${axisY + 5}" stroke="#666"/>` +
+      `<text x="${num(x(t))}" y="${axisY + 17}" font-size="11" font-family="sans-serif" fill="#444" text-anchor="middle">${
+        fmt(Math.round(t * 1000) / 1000)
+      }</text>`);
+  }
+  const title = o.title
+    ? `<text x="${pad}" y="15" font-size="13" font-family="sans-serif" font-weight="bold">${escapeHtml(o.title)}</text>`
+    : "";
+  const svg = `<svg class="cosmos-timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" ` +
+    `width="${width}" height="${height}" style="max-width:100%;height:auto">${title}` +
+    `<rect x="${pad}" y="${top - 2}" width="${width - 2 * pad}" height="${nLanes * laneH + 2}" fill="#f4f4f4"/>` +
+    `${bars.join("")}<line x1="${pad}" x2="${width - pad}" y1="${axisY}" y2="${axisY}" stroke="#666"/>${ticks.join("")}</svg>`;
+  const lines = events.map((e) => `  ${fmt(e.start)}–${fmt(e.end)} ${e.label}`);
+  return {
+    "text/html": svg,
+    "text/plain": `<timeline ${events.length} event${events.length === 1 ? "" : "s"} over ${fmt(duration)}>\n${lines.join("\n")}`,
+  };
+}
+
+/**
+ * Shows a timeline of events in the notebook.
+ * @example
+ * ```ts
+ * import { showTimeline } from "./timeline.ts";
+ * await showTimeline([{ start: 0, end: 1.5, label: "door opens" }], { duration: 6 });
+ * ```
+ */
+export async function showTimeline(events: readonly TimelineEvent[], o: TimelineOptions = {}): Promise<void> {
+  await display(timelineBundle(events, o));
+}
