@@ -139,6 +139,15 @@ export function hasRichDisplay(): boolean {
 /** MIME types tslab's public API can send alone, richest first. */
 const SINGLE_MIME_ORDER = ["text/html", "image/svg+xml", "image/png", "image/jpeg", "text/markdown", "text/plain"];
 
+/** Bundles above this size (bytes) are followed by a pause under Deno's kernel. */
+const LARGE_MESSAGE_BYTES = 256_000;
+
+function bundleSize(bundle: MimeBundle): number {
+  let n = 0;
+  for (const v of Object.values(bundle)) n += typeof v === "string" ? v.length : JSON.stringify(v).length;
+  return n;
+}
+
 /**
  * Sends a MIME bundle to the notebook (or prints its `text/plain` outside one).
  * With `displayId` the output can later be replaced with `update: true`.
@@ -158,6 +167,11 @@ export async function display(bundle: MimeBundle, options: DisplayOptions = {}):
       ...(options.displayId ? { display_id: options.displayId } : {}),
       ...(options.update ? { update: true } : {}),
     });
+    // Deno 2.x resolves display() before a large message is on the wire; output sent right
+    // after it (or the cell's "idle") then overtakes it, is dropped or corrupts its signature.
+    // Give the kernel time to send it: ~20 ms per MB (measured: 25 MB needs ≥ 200 ms).
+    const size = bundleSize(bundle);
+    if (size > LARGE_MESSAGE_BYTES) await new Promise((r) => setTimeout(r, 50 + Math.ceil(size / 50_000)));
     return;
   }
   const write = tslabWriter();
