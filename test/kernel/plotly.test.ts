@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  birdsEyeFigure, findPlotlyJs, gripperFigure, plotlyBundle, type PlotlyFigure, resetPlotlyEmbedding, timeSeriesFigure,
+  trajectory3dFigure,
+} from "../../kernel/mod.ts";
+import { str } from "./_sink.ts";
+
+const pred = [[0, 0, 0, 1], [1, 2, 3, 1], [2, 4, 6, 0]];
+const given = [[0, 0, 1, 1], [1, 1, 2, 0], [2, 2, 3, 0]];
+
+function plotlyJson(fig: PlotlyFigure): { data: Record<string, unknown>[]; layout: Record<string, unknown> } {
+  return plotlyBundle(fig, { embed: "never" })["application/vnd.plotly.v1+json"] as never;
+}
+
+describe("plotly figures", () => {
+  test("3D end-effector path: one scatter3d per trajectory with its x, y, z columns", () => {
+    const j = plotlyJson(trajectory3dFigure([{ name: "predicted", points: pred }, { name: "given", points: given }]));
+    assert.equal(j.data.length, 2);
+    assert.deepEqual(j.data.map((t) => [t.type, t.name]), [["scatter3d", "predicted"], ["scatter3d", "given"]]);
+    assert.deepEqual([j.data[0].x, j.data[0].y, j.data[0].z], [[0, 1, 2], [0, 2, 4], [0, 3, 6]]);
+    assert.notDeepEqual((j.data[0].line as { color: string }).color, (j.data[1].line as { color: string }).color);
+  });
+  test("per-dimension time series: a trace per dimension and trajectory on stacked y axes", () => {
+    const j = plotlyJson(timeSeriesFigure([{ name: "predicted", points: pred }, { name: "given", points: given }], {
+      fps: 2,
+      dimNames: ["x", "y", "z", "grip"],
+    }));
+    assert.equal(j.data.length, 8);
+    assert.deepEqual(j.data.map((t) => t.yaxis), ["y", "y", "y2", "y2", "y3", "y3", "y4", "y4"]);
+    assert.deepEqual(j.data[6].y, [1, 1, 0]);
+    assert.deepEqual(j.data[0].x, [0, 0.5, 1]);
+    assert.deepEqual((j.layout.yaxis4 as { title: { text: string } }).title.text, "grip");
+    assert.deepEqual(j.data.filter((t) => t.showlegend).map((t) => t.name), ["predicted", "given"]);
+    assert.throws(() => timeSeriesFigure([{ name: "p", points: pred }], { dims: [4] }), { name: "ValidationError" });
+  });
+  test("gripper step line and bird's-eye waypoints with equal axes", () => {
+    const g = plotlyJson(gripperFigure([{ name: "pred", values: [0, 0, 1] }]));
+    assert.deepEqual([g.data[0].y, (g.data[0].line as { shape: string }).shape], [[0, 0, 1], "hv"]);
+    const b = plotlyJson(birdsEyeFigure([{ name: "plan", points: [[0, 0], [1, 5]] }, { name: "gt", points: [[0, 0], [2, 6]] }]));
+    assert.deepEqual(b.data.map((t) => t.name), ["plan", "gt", "start"]);
+    assert.deepEqual([b.data[1].x, b.data[1].y], [[0, 2], [0, 6]]);
+    assert.equal((b.layout.yaxis as { scaleanchor: string }).scaleanchor, "x");
+    assert.throws(() => birdsEyeFigure([{ name: "bad", points: [[1]] }]), { name: "ValidationError" });
+    assert.throws(() => trajectory3dFigure([]), { name: "ValidationError" });
+  });
+});
+
+describe("plotly bundle", () => {
+  test("carries the plotly MIME type, an HTML fallback and plotly.js embedded only once", () => {
+    assert.ok(findPlotlyJs(), "node_modules/plotly.js/dist/plotly.min.js");
+    resetPlotlyEmbedding();
+    const fig = gripperFigure([{ name: "g", values: [0, 1] }]);
+    const first = plotlyBundle(fig);
+    const second = plotlyBundle(fig);
+    assert.deepEqual(Object.keys(first).sort(), ["application/vnd.plotly.v1+json", "text/html", "text/plain"]);
+    const h1 = str(first, "text/html");
+    const h2 = str(second, "text/html");
+    assert.ok(h1.length > 1_000_000 && /plotly\.js v\d/.test(h1), "first HTML embeds plotly.min.js");
+    assert.ok(h2.length < 10_000 && !/plotly\.js v\d/.test(h2), "second HTML reuses it");
+    assert.match(h2, /Plotly\.newPlot/);
+    const id = h2.match(/<div class="cosmos-plot" id="([^"]+)"/)?.[1];
+    assert.ok(id && h2.includes(JSON.stringify(id)));
+    assert.ok(plotlyBundle(fig, { embed: "always" })["text/html"].toString().length > 1_000_000);
+    assert.equal(str(first, "text/plain"), `<plot "Gripper": 1 traces (g)>`);
+  });
+  test("figure JSON cannot close the script tag", () => {
+    const html = str(plotlyBundle(gripperFigure([{ name: "</script><b>", values: [1] }]), { embed: "never" }), "text/html");
+    assert.equal(html.match(/<\/script>/g)?.length, 1);
+    assert.match(html, /\\u003c\/script>\\u003cb>/);
+  });
+});
