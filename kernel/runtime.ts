@@ -168,10 +168,11 @@ export async function display(bundle: MimeBundle, options: DisplayOptions = {}):
       ...(options.update ? { update: true } : {}),
     });
     // Deno 2.x resolves display() before a large message is on the wire; output sent right
-    // after it (or the cell's "idle") then overtakes it, is dropped or corrupts its signature.
-    // Give the kernel time to send it: ~20 ms per MB (measured: 25 MB needs ≥ 200 ms).
+    // after it (other displays, console.log, the cell's "idle") then overtakes it, is lost or
+    // corrupts its signature (seen with 5 MB and 25 MB messages). Give the kernel time to send
+    // it: 100 ms + 40 ms per MB (a 5 MB plotly.js embed waits 0.3 s, a 20 MB video 1.2 s).
     const size = bundleSize(bundle);
-    if (size > LARGE_MESSAGE_BYTES) await new Promise((r) => setTimeout(r, 50 + Math.ceil(size / 50_000)));
+    if (size > LARGE_MESSAGE_BYTES) await new Promise((r) => setTimeout(r, 100 + Math.ceil(size / 25_000)));
     return;
   }
   const write = tslabWriter();
