@@ -33,6 +33,7 @@ export interface DisplayOptions {
 
 interface DenoJupyter {
   display(obj: unknown, options?: { raw?: boolean; update?: boolean; display_id?: string }): Promise<void>;
+  broadcast?(msgType: string, content: Record<string, unknown>): Promise<void>;
 }
 
 type WriteDisplayData = (
@@ -148,6 +149,22 @@ function bundleSize(bundle: MimeBundle): number {
   return n;
 }
 
+async function drainDeno(deno: DenoJupyter, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 30));
+    try {
+      await deno.broadcast?.("update_display_data", {
+        data: { "text/plain": "" },
+        metadata: {},
+        transient: { display_id: "cosmos-kernel-flush" },
+      });
+    } catch {
+      // a nudge that fails changes nothing
+    }
+  }
+}
+
 /**
  * Sends a MIME bundle to the notebook (or prints its `text/plain` outside one).
  * With `displayId` the output can later be replaced with `update: true`.
@@ -167,12 +184,14 @@ export async function display(bundle: MimeBundle, options: DisplayOptions = {}):
       ...(options.displayId ? { display_id: options.displayId } : {}),
       ...(options.update ? { update: true } : {}),
     });
-    // Deno 2.x resolves display() before a large message is on the wire; output sent right
-    // after it (other displays, console.log, the cell's "idle") then overtakes it, is lost or
-    // corrupts its signature (seen with 5 MB and 25 MB messages). Give the kernel time to send
-    // it: 100 ms + 40 ms per MB (a 5 MB plotly.js embed waits 0.3 s, a 20 MB video 1.2 s).
+    // Deno 2.x's IOPub socket (zeromq-rs PUB) resolves display() before a large message is
+    // on the wire; messages sent while it is still being written (other displays,
+    // console.log) are dropped or arrive with a bad signature (seen with 5 MB and 25 MB
+    // messages, most often on a busy machine). No flush can be awaited from JS: wait
+    // 250 ms + 60 ms per MB, sending tiny updates of an unused display id meanwhile (front
+    // ends ignore them; each one makes the socket write more of the pending message).
     const size = bundleSize(bundle);
-    if (size > LARGE_MESSAGE_BYTES) await new Promise((r) => setTimeout(r, 100 + Math.ceil(size / 25_000)));
+    if (size > LARGE_MESSAGE_BYTES) await drainDeno(deno, 250 + Math.ceil(size * 6e-5));
     return;
   }
   const write = tslabWriter();

@@ -12,7 +12,7 @@
 import { ValidationError } from "../src/errors.ts";
 import { labelColor } from "./boxes.ts";
 import { display } from "./runtime.ts";
-import { escapeHtml, type MimeBundle, num } from "./mime.ts";
+import { type Displayable, displayable, escapeHtml, type MimeBundle, num } from "./mime.ts";
 
 /** An event in seconds. */
 export interface TimelineEvent {
@@ -142,4 +142,16 @@ export function timelineBundle(events: readonly TimelineEvent[], o: TimelineOpti
  */
 export async function showTimeline(events: readonly TimelineEvent[], o: TimelineOptions = {}): Promise<void> {
   await display(timelineBundle(events, o));
+}
+
+/**
+ * A timeline as a value that renders itself in Deno's kernel (a cell's last expression).
+ * @example
+ * ```ts
+ * import { timelineOutput } from "./timeline.ts";
+ * timelineOutput([{ start: 0, end: 2, label: "wave" }], { duration: 4 });
+ * ```
+ */
+export function timelineOutput(events: readonly TimelineEvent[], o: TimelineOptions = {}): Displayable {
+  return displayable(timelineBundle(events, o));
 }

@@ -39,6 +39,10 @@ def main():
     nb = nbformat.read(src, as_version=4)
     client = RecordingClient(
         nb, kernel_name=kernel, timeout=timeout, allow_errors=False,
+        # nbclient stops reading a cell's outputs 4 s (default) after the kernel's reply and
+        # drops the rest with only a log line; large outputs (plotly.js, inline video) on a busy
+        # machine take longer, so wait longer and fail loudly instead.
+        iopub_timeout=60, raise_on_iopub_timeout=True,
         resources={"metadata": {"path": os.path.dirname(os.path.abspath(src))}},
     )
     try:
