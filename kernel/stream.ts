@@ -162,7 +162,7 @@ export function streamText(o: StreamTextOptions = {}): TextStream {
     if (plain) {
       const text = typeof token === "string" ? token : token.text;
       const ch = typeof token === "string" ? undefined : token.channel;
-      if (ch && ch !== plainChannel) process.stdout.write(`\n[${ch}] `);
+      if (ch && ch !== plainChannel) process.stdout.write(`${plainChannel ? "\n" : ""}[${ch}] `);
       plainChannel = ch ?? plainChannel;
       process.stdout.write(text);
       return;
