@@ -1,0 +1,134 @@
+/**
+ * Finds JSON in model output: inside ```json code fences (closed or cut off) or bare in
+ * the text, several top-level values in a row, and truncated values repaired by
+ * dropping the incomplete tail and closing the open brackets.
+ *
+ * @example
+ * ```ts
+ * import { extractJsonValues } from "./json_extract.ts";
+ * extractJsonValues('```json\n[{"bbox_2d": [1, 2, 30, 40], "label": "cup"}, {"bbox_2d": [5,');
+ * // [[{ bbox_2d: [1, 2, 30, 40], label: "cup" }]]
+ * ```
+ * @module
+ */
+
+/** JSON values found in `text`, in order; empty when there is none. */
+export function extractJsonValues(text: string): unknown[] {
+  const fenced = fencedBlocks(text);
+  for (const block of fenced) {
+    const values = scanValues(block);
+    if (values.length) return values;
+  }
+  return scanValues(text);
+}
+
+/** Bodies of ``` fences (a last fence left open by truncation included). */
+export function fencedBlocks(text: string): string[] {
+  const blocks: string[] = [];
+  const re = /```[a-zA-Z0-9_-]*[ \t]*\r?\n?/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) {
+    const start = m.index + m[0].length;
+    const end = text.indexOf("```", start);
+    blocks.push(end < 0 ? text.slice(start) : text.slice(start, end));
+    if (end < 0) break;
+    re.lastIndex = end + 3;
+  }
+  return blocks;
+}
+
+/** Top-level `{…}` / `[…]` values of a text; the last one repaired if cut off. */
+function scanValues(text: string): unknown[] {
+  const out: unknown[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const start = nextOpen(text, i);
+    if (start < 0) break;
+    const end = matchingEnd(text, start);
+    if (end < 0) {
+      const repaired = repairTruncated(text.slice(start));
+      if (repaired !== undefined) out.push(repaired);
+      break;
+    }
+    const parsed = tryParse(text.slice(start, end));
+    if (parsed !== undefined) {
+      out.push(parsed);
+      i = end;
+    } else {
+      i = start + 1; // not JSON (e.g. "[1] the cup"); look further
+    }
+  }
+  return out;
+}
+
+function nextOpen(text: string, from: number): number {
+  const a = text.indexOf("[", from);
+  const b = text.indexOf("{", from);
+  return a < 0 ? b : b < 0 ? a : Math.min(a, b);
+}
+
+/** Index after the bracket closing the one at `start`, or -1 when it never closes. */
+function matchingEnd(text: string, start: number): number {
+  const stack: string[] = [];
+  let inString = false;
+  let escape = false;
+  for (let i = start; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (escape) escape = false;
+      else if (c === "\\") escape = true;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === "[" || c === "{") stack.push(c === "[" ? "]" : "}");
+    else if (c === "]" || c === "}") {
+      if (stack.pop() !== c) return i + 1; // mismatched: let the parser reject it
+      if (stack.length === 0) return i + 1;
+    }
+  }
+  return -1;
+}
+
+function tryParse(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    try {
+      return JSON.parse(s.replace(/,\s*([\]}])/g, "$1")); // trailing commas
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/**
+ * Repairs a value cut off mid-way: keeps everything up to the last complete element and
+ * closes the brackets open at that point.
+ */
+export function repairTruncated(s: string): unknown {
+  const stack: string[] = [];
+  let inString = false;
+  let escape = false;
+  let safe: { pos: number; stack: string[] } | undefined;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (inString) {
+      if (escape) escape = false;
+      else if (c === "\\") escape = true;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === "[" || c === "{") {
+      stack.push(c === "[" ? "]" : "}");
+      if (c === "[") safe = { pos: i + 1, stack: [...stack] }; // an empty array is complete
+    } else if (c === "]" || c === "}") {
+      stack.pop();
+      safe = { pos: i + 1, stack: [...stack] };
+    } else if (c === ",") safe = { pos: i, stack: [...stack] };
+  }
+  if (!safe) return undefined;
+  const candidate = s.slice(0, safe.pos).replace(/,\s*$/, "") + safe.stack.reverse().join("");
+  return tryParse(candidate);
+}
