@@ -34,6 +34,28 @@ build() { # build <out> <entry source>
 }
 
 build dist/kernel.cjs 'export * from "./kernel/mod.ts";'
+
+# Type declarations for the kernel bundle (tslab type-checks cells, so `import … from
+# "<repo>/dist/kernel.cjs"` gets full types): tsc emits .d.ts next to dist/types/, relative
+# ".ts" specifiers rewritten to ".js", and dist/kernel.d.cts re-exports them.
+if stale dist/kernel.d.cts; then
+  rm -rf dist/types
+  cat >dist/.types-tsconfig.json <<'JSON'
+{
+  "compilerOptions": {
+    "target": "ES2022", "module": "NodeNext", "moduleResolution": "NodeNext",
+    "allowImportingTsExtensions": true, "declaration": true, "emitDeclarationOnly": true,
+    "strict": true, "skipLibCheck": true, "types": ["node"], "typeRoots": ["../node_modules/@types"],
+    "lib": ["ES2022", "DOM"], "rootDir": "..", "outDir": "types"
+  },
+  "files": ["../kernel/mod.ts"]
+}
+JSON
+  node_modules/.bin/tsc -p dist/.types-tsconfig.json
+  find dist/types -name '*.d.ts' -exec sed -i -E 's#(from "\.\.?/[^"]*)\.ts"#\1.js"#g' {} +
+  printf '%s\n' 'export * from "./types/kernel/mod.js";' >dist/kernel.d.cts
+  echo "[bundle] dist/kernel.d.cts (types in dist/types/)"
+fi
 if [ -f src/mod.ts ]; then
   # src/ is still growing: a failed library bundle is reported but does not stop the set-up
   # (the kernel bundle above is enough for the display layer).
