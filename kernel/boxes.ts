@@ -12,7 +12,7 @@
  * @module
  */
 import { ValidationError } from "../src/errors.ts";
-import { type ImageInput, loadImage } from "./image_input.ts";
+import { type OverlayImage, loadImage } from "./image_input.ts";
 import { display } from "./runtime.ts";
 import { type Displayable, displayable, escapeHtml, type MimeBundle, num, toBase64 } from "./mime.ts";
 
@@ -23,7 +23,7 @@ export type BoxConvention = "norm1000" | "norm1" | "pixel";
 export type Box = [number, number, number, number];
 
 /** A box with its label (the Reasoner's grounding output). */
-export interface LabeledBox {
+export interface OverlayBox {
   label: string;
   box: Box | readonly [number, number, number, number];
   /** Optional confidence shown after the label. */
@@ -106,12 +106,12 @@ interface Geometry {
   font: number;
 }
 
-function geometry(img: ImageInput): Geometry {
+function geometry(img: OverlayImage): Geometry {
   const short = Math.min(img.width, img.height);
   return { stroke: Math.max(2, Math.round(short / 200)), font: Math.max(12, Math.round(short / 28)) };
 }
 
-function labelTag(x: number, y: number, text: string, color: string, g: Geometry, img: ImageInput): string {
+function labelTag(x: number, y: number, text: string, color: string, g: Geometry, img: OverlayImage): string {
   const w = Math.ceil(text.length * g.font * 0.6) + 8;
   const h = g.font + 6;
   const lx = Math.min(Math.max(0, x), Math.max(0, img.width - w));
@@ -121,7 +121,7 @@ function labelTag(x: number, y: number, text: string, color: string, g: Geometry
     `font-family="sans-serif" fill="#fff">${escapeHtml(text)}</text>`;
 }
 
-function svgOpen(img: ImageInput, cls: string): string {
+function svgOpen(img: OverlayImage, cls: string): string {
   return `<svg class="${cls}" xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" ` +
     `viewBox="0 0 ${img.width} ${img.height}" width="${img.width}" height="${img.height}" ` +
     `style="max-width:100%;height:auto">` +
@@ -145,7 +145,7 @@ export interface BoxesOptions {
  * boxesSvg(img, [{ label: "cup", box: [0, 0, 500, 500] }]).includes('width="320"'); // true
  * ```
  */
-export function boxesSvg(img: ImageInput, boxes: readonly LabeledBox[], o: BoxesOptions = {}): string {
+export function boxesSvg(img: OverlayImage, boxes: readonly OverlayBox[], o: BoxesOptions = {}): string {
   const convention = o.convention ?? "norm1000";
   const g = geometry(img);
   const parts = boxes.map((b) => {
@@ -173,7 +173,7 @@ function caption(text: string | undefined): string {
  * boxesBundle(img, [{ label: "a", box: [0, 0, 1000, 1000] }])["text/plain"]; // includes "a: [0, 0, 100, 100]"
  * ```
  */
-export function boxesBundle(img: ImageInput, boxes: readonly LabeledBox[], o: BoxesOptions = {}): MimeBundle {
+export function boxesBundle(img: OverlayImage, boxes: readonly OverlayBox[], o: BoxesOptions = {}): MimeBundle {
   const convention = o.convention ?? "norm1000";
   const lines = boxes.map((b) => `  ${b.label}: [${toPixelBox(b.box, convention, img.width, img.height).map(num).join(", ")}]`);
   return {
@@ -206,7 +206,7 @@ export interface SubjectRegion {
  * subjectsSvg(img, [{ box: [100, 100, 500, 500] }]).includes(">1</text>"); // true
  * ```
  */
-export function subjectsSvg(img: ImageInput, regions: readonly SubjectRegion[], o: BoxesOptions = {}): string {
+export function subjectsSvg(img: OverlayImage, regions: readonly SubjectRegion[], o: BoxesOptions = {}): string {
   const convention = o.convention ?? "norm1000";
   const g = geometry(img);
   const parts = regions.map((r, i) => {
@@ -252,7 +252,7 @@ export function subjectsSvg(img: ImageInput, regions: readonly SubjectRegion[], 
  * subjectsBundle(img, [{ box: [0, 0, 500, 500], description: "a red cube" }]);
  * ```
  */
-export function subjectsBundle(img: ImageInput, regions: readonly SubjectRegion[], o: BoxesOptions = {}): MimeBundle {
+export function subjectsBundle(img: OverlayImage, regions: readonly SubjectRegion[], o: BoxesOptions = {}): MimeBundle {
   const items = regions.map((r, i) => {
     const n = r.index ?? i + 1;
     const color = PALETTE[(n - 1 + PALETTE.length) % PALETTE.length];
@@ -282,8 +282,8 @@ export function subjectsBundle(img: ImageInput, regions: readonly SubjectRegion[
  * ```
  */
 export async function boxesOutput(
-  image: string | Uint8Array | ImageInput,
-  boxes: readonly LabeledBox[],
+  image: string | Uint8Array | OverlayImage,
+  boxes: readonly OverlayBox[],
   o: BoxesOptions = {},
 ): Promise<Displayable> {
   return displayable(boxesBundle(await loadImage(image), boxes, o));
@@ -298,8 +298,8 @@ export async function boxesOutput(
  * ```
  */
 export async function showBoxes(
-  image: string | Uint8Array | ImageInput,
-  boxes: readonly LabeledBox[],
+  image: string | Uint8Array | OverlayImage,
+  boxes: readonly OverlayBox[],
   o: BoxesOptions = {},
 ): Promise<void> {
   await display((await boxesOutput(image, boxes, o)).bundle);
@@ -314,7 +314,7 @@ export async function showBoxes(
  * ```
  */
 export async function showSubjects(
-  image: string | Uint8Array | ImageInput,
+  image: string | Uint8Array | OverlayImage,
   regions: readonly SubjectRegion[],
   o: BoxesOptions = {},
 ): Promise<void> {

@@ -14,7 +14,7 @@ import { readFile } from "node:fs/promises";
 import { MediaError } from "../src/errors.ts";
 
 /** An image ready to draw over: encoded bytes, MIME type and size in pixels. */
-export interface ImageInput {
+export interface OverlayImage {
   bytes: Uint8Array;
   mimeType: string;
   width: number;
@@ -30,7 +30,7 @@ export interface ImageInput {
  * const { width, height } = await loadImage("scene.jpg");
  * ```
  */
-export async function loadImage(input: string | Uint8Array | ImageInput): Promise<ImageInput> {
+export async function loadImage(input: string | Uint8Array | OverlayImage): Promise<OverlayImage> {
   if (typeof input === "object" && "bytes" in input) return input;
   let bytes: Uint8Array;
   try {

@@ -35,30 +35,38 @@ build() { # build <out> <entry source>
 
 build dist/kernel.cjs 'export * from "./kernel/mod.ts";'
 
-# Type declarations for the kernel bundle (tslab type-checks cells, so `import … from
-# "<repo>/dist/kernel.cjs"` gets full types): tsc emits .d.ts next to dist/types/, relative
-# ".ts" specifiers rewritten to ".js", and dist/kernel.d.cts re-exports them.
-if stale dist/kernel.d.cts; then
-  rm -rf dist/types
-  cat >dist/.types-tsconfig.json <<'JSON'
+# Type declarations for the bundles (tslab type-checks cells, so `import … from
+# "<repo>/dist/kernel.cjs"` gets full types): tsc emits .d.ts under dist/types/ with relative
+# ".ts" specifiers rewritten to ".js"; dist/<name>.d.cts re-exports them.
+types() { # types <out.d.cts> <entry .ts files...>
+  local out=$1; shift
+  stale "$out" || return 0
+  local name files=() exports=()
+  name=$(basename "$out" .d.cts)
+  for f in "$@"; do files+=("\"../$f\""); exports+=("export * from \"./types/${name}/${f%.ts}.js\";"); done
+  rm -rf "dist/types/$name"
+  cat >"dist/.types-$name.json" <<JSON
 {
   "compilerOptions": {
     "target": "ES2022", "module": "NodeNext", "moduleResolution": "NodeNext",
     "allowImportingTsExtensions": true, "declaration": true, "emitDeclarationOnly": true,
     "strict": true, "skipLibCheck": true, "types": ["node"], "typeRoots": ["../node_modules/@types"],
-    "lib": ["ES2022", "DOM"], "rootDir": "..", "outDir": "types"
+    "lib": ["ES2022", "DOM"], "rootDir": "..", "outDir": "types/$name"
   },
-  "files": ["../kernel/mod.ts"]
+  "files": [$(IFS=,; echo "${files[*]}")]
 }
 JSON
-  node_modules/.bin/tsc -p dist/.types-tsconfig.json
-  find dist/types -name '*.d.ts' -exec sed -i -E 's#(from "\.\.?/[^"]*)\.ts"#\1.js"#g' {} +
-  printf '%s\n' 'export * from "./types/kernel/mod.js";' >dist/kernel.d.cts
-  echo "[bundle] dist/kernel.d.cts (types in dist/types/)"
-fi
+  node_modules/.bin/tsc -p "dist/.types-$name.json" || return 1
+  find "dist/types/$name" -name '*.d.ts' -exec sed -i -E 's#(from "\.\.?/[^"]*)\.ts"#\1.js"#g' {} +
+  printf '%s\n' "${exports[@]}" >"$out"
+  echo "[bundle] $out (types in dist/types/$name/)"
+}
+
+types dist/kernel.d.cts kernel/mod.ts
 if [ -f src/mod.ts ]; then
   # src/ is still growing: a failed library bundle is reported but does not stop the set-up
   # (the kernel bundle above is enough for the display layer).
-  build dist/cosmos.cjs 'export * from "./src/mod.ts"; export * from "./kernel/mod.ts";' ||
+  { build dist/cosmos.cjs 'export * from "./src/mod.ts"; export * from "./kernel/mod.ts";' &&
+    types dist/cosmos.d.cts src/mod.ts kernel/mod.ts; } ||
     echo "[bundle] WARNING: dist/cosmos.cjs not built (src/mod.ts does not bundle yet, see above)" >&2
 fi

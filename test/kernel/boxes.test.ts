@@ -3,11 +3,11 @@ import { Buffer } from "node:buffer";
 import { describe, test } from "node:test";
 import sharp from "sharp";
 import {
-  boxesBundle, boxesSvg, type ImageInput, labelColor, loadImage, PALETTE, subjectsBundle, toPixelBox, toPixelPoint,
+  boxesBundle, boxesSvg, type OverlayImage, labelColor, loadImage, PALETTE, subjectsBundle, toPixelBox, toPixelPoint,
 } from "../../kernel/mod.ts";
 import { elements, str } from "./_sink.ts";
 
-const img: ImageInput = { bytes: new Uint8Array([1, 2, 3]), mimeType: "image/png", width: 640, height: 480 };
+const img: OverlayImage = { bytes: new Uint8Array([1, 2, 3]), mimeType: "image/png", width: 640, height: 480 };
 
 describe("coordinate conversion", () => {
   test("norm1000 (Qwen3-VL), norm1 and pixel conventions", () => {
