@@ -52,6 +52,29 @@ export function labelColor(label: string): string {
   return PALETTE[h % PALETTE.length];
 }
 
+/**
+ * Colours for a set of labels: each label's {@link labelColor}, except that labels whose hash
+ * collides take the next free palette colour (decided in sorted label order, so the result
+ * does not depend on the order of the boxes). Distinct as long as there are ≤ 10 labels.
+ * @example
+ * ```ts
+ * import { labelColors } from "./boxes.ts";
+ * const colors = labelColors(["cup", "plate", "fork"]);
+ * colors.get("cup"); // e.g. "#4e79a7"
+ * ```
+ */
+export function labelColors(labels: Iterable<string>): Map<string, string> {
+  const out = new Map<string, string>();
+  const used = new Set<number>();
+  for (const label of [...new Set(labels)].sort()) {
+    let i = PALETTE.indexOf(labelColor(label));
+    for (let k = 0; k < PALETTE.length && used.has(i); k++) i = (i + 1) % PALETTE.length;
+    used.add(i);
+    out.set(label, PALETTE[i]);
+  }
+  return out;
+}
+
 function checkConvention(c: string): BoxConvention {
   if (c === "norm1000" || c === "norm1" || c === "pixel") return c;
   throw new ValidationError([{
@@ -148,9 +171,10 @@ export interface BoxesOptions {
 export function boxesSvg(img: OverlayImage, boxes: readonly OverlayBox[], o: BoxesOptions = {}): string {
   const convention = o.convention ?? "norm1000";
   const g = geometry(img);
+  const colors = labelColors(boxes.map((b) => b.label));
   const parts = boxes.map((b) => {
     const [x1, y1, x2, y2] = toPixelBox(b.box, convention, img.width, img.height);
-    const color = labelColor(b.label);
+    const color = colors.get(b.label) as string;
     const text = b.score === undefined ? b.label : `${b.label} ${b.score.toFixed(2)}`;
     return `<g class="cosmos-box" data-label="${escapeHtml(b.label)}">` +
       `<rect class="cosmos-box-rect" x="${num(x1)}" y="${num(y1)}" width="${num(x2 - x1)}" height="${num(y2 - y1)}" ` +

@@ -10,7 +10,7 @@
  * @module
  */
 import { ValidationError } from "../src/errors.ts";
-import { labelColor } from "./boxes.ts";
+import { labelColors } from "./boxes.ts";
 import { display } from "./runtime.ts";
 import { type Displayable, displayable, escapeHtml, type MimeBundle, num } from "./mime.ts";
 
@@ -96,8 +96,9 @@ export function timelineBundle(events: readonly TimelineEvent[], o: TimelineOpti
   const axisY = top + nLanes * laneH + 6;
   const height = axisY + 24;
   const x = (t: number) => pad + (Math.min(t, duration) / duration) * (width - 2 * pad);
+  const colors = labelColors(events.map((e) => e.label));
   const bars = events.map((e, i) => {
-    const color = labelColor(e.label);
+    const color = colors.get(e.label) as string;
     const y = top + lanes[i] * laneH;
     const w = Math.max(2, x(e.end) - x(e.start));
     const clip = `<title>${escapeHtml(`${e.label}: ${fmt(e.start)}–${fmt(e.end)}`)}</title>`;

@@ -3,7 +3,7 @@ import { Buffer } from "node:buffer";
 import { describe, test } from "node:test";
 import sharp from "sharp";
 import {
-  boxesBundle, boxesSvg, type OverlayImage, labelColor, loadImage, PALETTE, subjectsBundle, toPixelBox, toPixelPoint,
+  boxesBundle, boxesSvg, type OverlayImage, labelColor, labelColors, loadImage, PALETTE, subjectsBundle, toPixelBox, toPixelPoint,
 } from "../../kernel/mod.ts";
 import { elements, str } from "./_sink.ts";
 
@@ -38,9 +38,9 @@ describe("boxes overlay", () => {
     const rects = elements(svg, "rect", "cosmos-box-rect");
     assert.equal(rects.length, 3);
     assert.deepEqual(rects.map((r) => [r.x, r.y, r.width, r.height].map(Number)), [[64, 96, 128, 96], [320, 240, 320, 240], [0, 0, 32, 24]]);
-    assert.equal(rects[0].stroke, labelColor("cup"));
     assert.equal(rects[2].stroke, rects[0].stroke);
-    assert.equal(rects[1].stroke, labelColor("plate"));
+    assert.notEqual(rects[1].stroke, rects[0].stroke);
+    assert.deepEqual([rects[0].stroke, rects[1].stroke], [labelColors(["cup", "plate"]).get("cup"), labelColors(["plate", "cup"]).get("plate")]);
     assert.match(svg, /viewBox="0 0 640 480"/);
     assert.match(svg, /<image href="data:image\/png;base64,AQID"/);
     assert.equal([...svg.matchAll(/class="cosmos-label"[^>]*>cup</g)].length, 2);
@@ -49,6 +49,12 @@ describe("boxes overlay", () => {
     assert.equal(labelColor("red cube"), labelColor("red cube"));
     assert.ok(PALETTE.includes(labelColor("anything")));
     assert.ok(new Set(["a", "b", "c", "d", "e", "f"].map(labelColor)).size >= 3);
+    // colliding hashes get distinct colours within one figure, whatever the order
+    const ten = Array.from({ length: 10 }, (_, i) => `label ${i}`);
+    const colors = labelColors(ten);
+    assert.equal(new Set(colors.values()).size, 10);
+    assert.deepEqual(labelColors([...ten].reverse()), colors);
+    assert.ok(ten.some((l) => colors.get(l) === labelColor(l)));
     const b = boxesBundle(img, [{ label: "<b>&", box: [0, 0, 1000, 1000], score: 0.5 }], { caption: "x" });
     assert.match(str(b, "text/html"), /&lt;b&gt;&amp; 0\.50/);
     assert.equal(str(b, "text/plain"), "<image 640x480 with 1 box (pixels)>\n  <b>&: [0, 0, 640, 480]");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { assignLanes, labelColor, timelineBundle } from "../../kernel/mod.ts";
+import { assignLanes, labelColors, timelineBundle } from "../../kernel/mod.ts";
 import { elements, str } from "./_sink.ts";
 
 describe("timeline", () => {
@@ -16,7 +16,8 @@ describe("timeline", () => {
     // drawing area: 12 px padding each side → 500 px for 10 s
     assert.deepEqual(bars.map((r) => [Number(r.x), Number(r.width)]), [[12, 250], [137, 375]]);
     assert.notEqual(bars[0].y, bars[1].y);
-    assert.equal(bars[1].fill, labelColor("walk"));
+    assert.equal(bars[1].fill, labelColors(["open door", "walk"]).get("walk"));
+    assert.notEqual(bars[0].fill, bars[1].fill);
     assert.match(str(b, "text/plain"), /^<timeline 2 events over 10s>\n {2}0s–5s open door\n {2}2\.5s–10s walk$/);
     assert.match(str(b, "text/html"), />Events</);
   });
