@@ -152,7 +152,7 @@ function bundleSize(bundle: MimeBundle): number {
 async function drainDeno(deno: DenoJupyter, ms: number): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 30));
+    await new Promise((r) => setTimeout(r, 10));
     try {
       await deno.broadcast?.("update_display_data", {
         data: { "text/plain": "" },
@@ -184,14 +184,15 @@ export async function display(bundle: MimeBundle, options: DisplayOptions = {}):
       ...(options.displayId ? { display_id: options.displayId } : {}),
       ...(options.update ? { update: true } : {}),
     });
-    // Deno 2.x's IOPub socket (zeromq-rs PUB) resolves display() before a large message is
-    // on the wire; messages sent while it is still being written (other displays,
-    // console.log) are dropped or arrive with a bad signature (seen with 5 MB and 25 MB
-    // messages, most often on a busy machine). No flush can be awaited from JS: wait
-    // 250 ms + 60 ms per MB, sending tiny updates of an unused display id meanwhile (front
-    // ends ignore them; each one makes the socket write more of the pending message).
+    // Deno 2.x's IOPub socket (zeromq-rs PUB) writes a message with a non-blocking try_send:
+    // whatever the OS socket does not take at once stays buffered and is written only when a
+    // later message is sent, and every message sent while more than 128 kB is still buffered
+    // is silently dropped (ZeroMQ's PUB rule). After a multi-MB output, the next displays,
+    // console.log lines or the cell's result can therefore vanish. No flush can be awaited
+    // from JS, so we keep sending tiny updates of an unused display id (front ends ignore them;
+    // each one writes more of the buffered message) for 250 ms + 150 ms per MB.
     const size = bundleSize(bundle);
-    if (size > LARGE_MESSAGE_BYTES) await drainDeno(deno, 250 + Math.ceil(size * 6e-5));
+    if (size > LARGE_MESSAGE_BYTES) await drainDeno(deno, 250 + Math.ceil(size * 1.5e-4));
     return;
   }
   const write = tslabWriter();
