@@ -104,13 +104,15 @@ function tryParse(s: string): unknown {
 
 /**
  * Repairs a value cut off mid-way: keeps everything up to the last complete element and
- * closes the brackets open at that point.
+ * closes the brackets open at that point. An object left open inside a list (a box or an
+ * event whose fields were cut) is dropped whole rather than kept with missing fields; an
+ * open top-level object (a wrapper such as `{"events": [...]`) is kept.
  */
 export function repairTruncated(s: string): unknown {
-  const stack: string[] = [];
+  const stack: { closer: string; pos: number }[] = [];
   let inString = false;
   let escape = false;
-  let safe: { pos: number; stack: string[] } | undefined;
+  let safe: { pos: number; stack: { closer: string; pos: number }[] } | undefined;
   for (let i = 0; i < s.length; i++) {
     const c = s[i];
     if (inString) {
@@ -121,7 +123,7 @@ export function repairTruncated(s: string): unknown {
     }
     if (c === '"') inString = true;
     else if (c === "[" || c === "{") {
-      stack.push(c === "[" ? "]" : "}");
+      stack.push({ closer: c === "[" ? "]" : "}", pos: i });
       if (c === "[") safe = { pos: i + 1, stack: [...stack] }; // an empty array is complete
     } else if (c === "]" || c === "}") {
       stack.pop();
@@ -129,6 +131,12 @@ export function repairTruncated(s: string): unknown {
     } else if (c === ",") safe = { pos: i, stack: [...stack] };
   }
   if (!safe) return undefined;
-  const candidate = s.slice(0, safe.pos).replace(/,\s*$/, "") + safe.stack.reverse().join("");
+  let { pos, stack: open } = safe;
+  const k = open.findIndex((e, idx) => idx >= 1 && e.closer === "}");
+  if (k >= 1) {
+    pos = open[k].pos;
+    open = open.slice(0, k);
+  }
+  const candidate = s.slice(0, pos).replace(/,\s*$/, "") + open.map((e) => e.closer).reverse().join("");
   return tryParse(candidate);
 }

@@ -7,7 +7,7 @@ const CASES: [string, string, unknown[]][] = [
   ["fenced json", '```json\n[{"a": 1}]\n```', [[{ a: 1 }]]],
   ["fence without language", "Here:\n```\n{\"a\": [1, 2]}\n```\nDone.", [{ a: [1, 2] }]],
   ["bare with prose", 'The boxes are [{"a": 1}, {"a": 2}] as requested.', [[{ a: 1 }, { a: 2 }]]],
-  ["unclosed fence, truncated mid-object", '```json\n[\n  {"bbox_2d": [1, 2, 3, 4], "label": "cup"},\n  {"bbox_2d": [5, 6', [[{ bbox_2d: [1, 2, 3, 4], label: "cup" }, { bbox_2d: [5] }]]],
+  ["unclosed fence, truncated mid-object", '```json\n[\n  {"bbox_2d": [1, 2, 3, 4], "label": "cup"},\n  {"bbox_2d": [5, 6', [[{ bbox_2d: [1, 2, 3, 4], label: "cup" }]]],
   ["truncated inside a string", '[{"label": "red cup"}, {"label": "blu', [[{ label: "red cup" }]]],
   ["truncated after a key", '{"events": [{"start": 1, "end": 2}], "summ', [{ events: [{ start: 1, end: 2 }] }]],
   ["JSON lines", '{"a": 1}\n{"a": 2}\n', [{ a: 1 }, { a: 2 }]],
