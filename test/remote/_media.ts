@@ -7,7 +7,7 @@ import sharp from "sharp";
 import { resolveFfmpeg } from "../../src/media/ffmpeg_path.ts";
 
 /** A tiny H.264 MP4 (64x48, `frames` frames at 24 fps), with a 48 kHz stereo AAC track when `sound`. */
-export function makeMp4(frames = 5, sound = false): Uint8Array {
+export function makeMp4(frames = 5, sound = false): Uint8Array<ArrayBuffer> {
   const dir = mkdtempSync(join(tmpdir(), "cosmos-remote-test-"));
   try {
     const out = join(dir, "v.mp4");
@@ -24,6 +24,6 @@ export function makeMp4(frames = 5, sound = false): Uint8Array {
 }
 
 /** A PNG of the given size. */
-export async function makePng(width = 32, height = 24): Promise<Uint8Array> {
+export async function makePng(width = 32, height = 24): Promise<Uint8Array<ArrayBuffer>> {
   return new Uint8Array(await sharp({ create: { width, height, channels: 3, background: "#3366cc" } }).png().toBuffer());
 }
