@@ -1,18 +1,20 @@
 /**
  * multipart/form-data bodies for vLLM-Omni's `/v1/videos` endpoints with curl's
- * `--form-string` semantics: every text field is sent verbatim (a `;` in a prompt is
- * never read as a content-type separator, as `curl -F` would), and the conditioning
- * image or video goes up as the `input_reference` file.
+ * `--form-string` semantics: every text field is sent byte for byte (a `;` in a prompt
+ * is never read as a content-type separator, as `curl -F` would, and newlines are not
+ * rewritten to CRLF, as the WHATWG FormData encoder does), and the conditioning image or
+ * video goes up as the `input_reference` file. The body is built by hand for that reason.
  *
  * @example
  * ```ts
  * import { videoForm } from "./form.ts";
  * const form = videoForm([["prompt", "A robot; then a box."], ["num_frames", "21"]]);
- * form.get("prompt"); // "A robot; then a box."
+ * form.contentType; // "multipart/form-data; boundary=----cosmos-ts-…"
  * ```
  * @module
  */
 import { Buffer } from "node:buffer";
+import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { basename, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,15 +29,58 @@ export interface FilePart {
   mimeType: string;
 }
 
-/** Text fields in order, then the optional `input_reference` file. */
-export function videoForm(fields: [string, string][], file?: FilePart): FormData {
-  const form = new FormData();
-  for (const [name, value] of fields) form.append(name, value);
-  if (file) {
-    const blob = new Blob([file.data.slice()], { type: file.mimeType });
-    form.append("input_reference", blob, file.filename);
+/** A ready multipart body and its Content-Type (with the boundary). */
+export interface MultipartBody {
+  body: Uint8Array<ArrayBuffer>;
+  contentType: string;
+}
+
+/** Quotes a name / filename for Content-Disposition as browsers do (`"`, CR, LF percent-encoded). */
+function quoted(v: string): string {
+  return `"${v.replace(/"/g, "%22").replace(/\r/g, "%0D").replace(/\n/g, "%0A")}"`;
+}
+
+function contains(hay: Uint8Array, needle: Uint8Array): boolean {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return true;
   }
-  return form;
+  return false;
+}
+
+/** Text fields in order, then the optional `input_reference` file, values byte for byte. */
+export function videoForm(fields: [string, string][], file?: FilePart): MultipartBody {
+  const enc = new TextEncoder();
+  const values = fields.map(([, v]) => enc.encode(v));
+  for (;;) {
+    const boundary = `----cosmos-ts-${randomBytes(12).toString("hex")}`;
+    const b = enc.encode(boundary);
+    if (values.some((v) => contains(v, b)) || (file && contains(file.data, b))) continue;
+    const chunks: Uint8Array[] = [];
+    fields.forEach(([name], i) => {
+      chunks.push(enc.encode(`--${boundary}\r\nContent-Disposition: form-data; name=${quoted(name)}\r\n\r\n`), values[i], enc.encode("\r\n"));
+    });
+    if (file) {
+      chunks.push(
+        enc.encode(`--${boundary}\r\nContent-Disposition: form-data; name="input_reference"; filename=${quoted(file.filename)}\r\nContent-Type: ${file.mimeType}\r\n\r\n`),
+        file.data,
+        enc.encode("\r\n"),
+      );
+    }
+    chunks.push(enc.encode(`--${boundary}--\r\n`));
+    const body = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let off = 0;
+    for (const c of chunks) {
+      body.set(c, off);
+      off += c.length;
+    }
+    return { body, contentType: `multipart/form-data; boundary=${boundary}` };
+  }
+}
+
+/** Fetch init of a multipart POST. */
+export function multipartInit(m: MultipartBody): RequestInit {
+  return { method: "POST", headers: { "Content-Type": m.contentType }, body: m.body };
 }
 
 const EXT_BY_MIME: Record<string, string> = { "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "video/mp4": "mp4" };

@@ -24,7 +24,7 @@ import { type DiffusionParams, type GenerateRequest, generationMode } from "../s
 import type { GenerateResult } from "../schema/results.ts";
 import { pixelSize, sizeString } from "../schema/settings.ts";
 import type { z } from "zod";
-import { filePartOf, videoForm } from "./form.ts";
+import { filePartOf, multipartInit, videoForm } from "./form.ts";
 import { apiBase, type HttpOptions, readBytes, readJson, request } from "./http.ts";
 import type { RemoteBackend, RemoteOptions } from "./options.ts";
 import { defaultOutputPath, writeImageOutput, writeVideoOutput } from "./output.ts";
@@ -128,7 +128,7 @@ export async function remoteGenerate(req: GenerateRequest, backend: RemoteBacken
   const file = ref !== undefined ? await filePartOf(ref, opts.signal) : undefined;
   const res = await request(
     `${base}/videos/sync`,
-    { method: "POST", body: videoForm(fields, file) },
+    multipartInit(videoForm(fields, file)),
     generatorHttp(backend, opts, "Generating a video", VIDEO_SYNC_TIMEOUT_MS),
   );
   opts.onProgress?.({ stage: "download", message: "Receiving the video" });

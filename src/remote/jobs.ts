@@ -12,14 +12,15 @@
  * @example
  * ```ts
  * import { runVideoJob } from "./jobs.ts";
- * const form = new FormData();
- * form.append("prompt", "Pick up the cup.");
+ * import { videoForm } from "./form.ts";
+ * const form = videoForm([["prompt", "Pick up the cup."]]);
  * const { job, video } = await runVideoJob("http://127.0.0.1:8000/v1", form, { what: "Policy rollout" });
  * ```
  * @module
  */
 import { AbortError, RemoteError } from "../errors.ts";
 import type { ProgressEvent } from "../schema/results.ts";
+import { type MultipartBody, multipartInit } from "./form.ts";
 import { type HttpOptions, readBytes, readJson, request, sleep } from "./http.ts";
 
 /** A video job as the server reports it. */
@@ -77,9 +78,9 @@ export async function deleteVideoJob(base: string, id: string, opts: Pick<HttpOp
  * On abort (or the job timeout) the job is deleted on the server.
  * @throws {RemoteError} when the job fails; {@link AbortError} on abort.
  */
-export async function runVideoJob(base: string, form: FormData, opts: VideoJobOptions): Promise<{ job: VideoJob; video: Uint8Array }> {
+export async function runVideoJob(base: string, form: MultipartBody, opts: VideoJobOptions): Promise<{ job: VideoJob; video: Uint8Array }> {
   const created = asJob(
-    await readJson(await request(`${base}/videos`, { method: "POST", body: form }, opts), opts.what, opts.signal),
+    await readJson(await request(`${base}/videos`, multipartInit(form), opts), opts.what, opts.signal),
     opts.what,
   );
   const id = created.id;

@@ -17,5 +17,5 @@ export { actionFileFor, remoteRollout, rolloutExtraParams } from "./rollout_clie
 export { deleteVideoJob, findActionChunk, runVideoJob, type VideoJob, type VideoJobOptions } from "./jobs.ts";
 export { apiBase, DEFAULT_TIMEOUT_MS, hintFor, type HttpOptions, request, retryAfterMs, serverMessageOf, sleep } from "./http.ts";
 export { chatChunks, type ChatChunk, type SseEvent, sseEvents, SseParser } from "./sse.ts";
-export { type FilePart, filePartOf, videoForm } from "./form.ts";
+export { type FilePart, filePartOf, type MultipartBody, multipartInit, videoForm } from "./form.ts";
 export { defaultOutputPath, writeImageOutput, writeVideoOutput } from "./output.ts";

@@ -28,7 +28,7 @@ import { isUnderRoot } from "../reasoner/messages.ts";
 import { EMBODIMENTS } from "../schema/embodiments.ts";
 import type { RolloutResult } from "../schema/results.ts";
 import type { RolloutRequest } from "../schema/rollout_request.ts";
-import { filePartOf, videoForm } from "./form.ts";
+import { filePartOf, multipartInit, videoForm } from "./form.ts";
 import { diffusionFields, generatorHttp, VIDEO_SYNC_TIMEOUT_MS } from "./generator_client.ts";
 import { apiBase, readBytes, request } from "./http.ts";
 import { findActionChunk, runVideoJob } from "./jobs.ts";
@@ -100,7 +100,7 @@ export async function remoteRollout(req: RolloutRequest, backend: RemoteBackend,
       fields.push(["extra_params", JSON.stringify(extra)]);
       const res = await request(
         `${base}/videos/sync`,
-        { method: "POST", body: videoForm(fields, file) },
+        multipartInit(videoForm(fields, file)),
         generatorHttp(backend, opts, "Forward dynamics", VIDEO_SYNC_TIMEOUT_MS),
       );
       opts.onProgress?.({ stage: "download", message: "Receiving the video" });

@@ -24,7 +24,7 @@ import { type Recorded, startTestServer, type TestServer } from "./_server.ts";
 const FAST = { retryBaseMs: 5, timeoutMs: 20_000, pollIntervalMs: 5 };
 const gen = (r: GenerateRequestInput) => GenerateRequest.parse(r);
 const roll = (r: RolloutRequestInput) => RolloutRequest.parse(r);
-const PROMPT = "A robot arm; it stacks a red cube on a blue one; then it waves. Lighting: soft; 'quoted' \"double\" \u00e9";
+const PROMPT = "A robot arm; it stacks a red cube on a blue one;\nthen it waves.\r\nLighting: soft; 'quoted' \"double\" \u00e9 --boundary";
 
 function fields(rec: Recorded): [string, string][] {
   return (rec.form ?? []).filter((p) => p.filename === undefined).map((p) => [p.name, p.text]);
@@ -187,6 +187,28 @@ describe("remoteGenerate", () => {
     assert.ok(Date.now() - t0 < 1000, "abort is prompt");
     srv.behaviour.syncDelayMs = 0;
     assert.equal(existsSync(out), false);
+  });
+
+  test("503 on the sync endpoint is retried with the whole form again", async () => {
+    srv.requests.length = 0;
+    srv.behaviour.faults.push({ match: "POST /v1/videos/sync", status: 503, body: '{"detail":"busy"}', headers: { "Retry-After": "0" } });
+    const r = await remoteGenerate(gen({ prompt: PROMPT, image: { data: png, mimeType: "image/png" }, outputPath: join(dir, "retry.mp4") }), { url: srv.url }, FAST);
+    assert.equal(srv.requests.length, 2);
+    assert.deepEqual(srv.requests[1].body, srv.requests[0].body);
+    assert.deepEqual(fields(srv.requests[1])[0], ["prompt", PROMPT]);
+    assert.deepEqual(srv.requests[1].form!.find((p) => p.name === "input_reference")!.data, png);
+    assert.equal(r.media.numFrames, 5);
+  });
+
+  test("a server slower than timeoutMs gives a RemoteError that says it timed out (no retry)", async () => {
+    srv.requests.length = 0;
+    srv.behaviour.syncDelayMs = 3000;
+    const err = await remoteGenerate(gen({ prompt: "x", outputPath: join(dir, "slow.mp4") }), { url: srv.url }, { ...FAST, timeoutMs: 150 }).catch((e) => e);
+    srv.behaviour.syncDelayMs = 0;
+    assert.ok(err instanceof RemoteError, String(err));
+    assert.match(err.message, /timed out/);
+    assert.equal(srv.requests.length, 1);
+    assert.equal(existsSync(join(dir, "slow.mp4")), false);
   });
 
   test("429 with Retry-After is retried; 400 is not", async () => {
