@@ -13,7 +13,9 @@
  */
 import type { TokenEvent } from "../schema/results.ts";
 
+/** Opening reasoning tag of Cosmos 3 / Qwen3 output. */
 export const THINK_OPEN = "<think>";
+/** Closing reasoning tag; the answer follows it. */
 export const THINK_CLOSE = "</think>";
 
 /** Options of {@link splitThink}. */

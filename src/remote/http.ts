@@ -34,6 +34,7 @@ export interface HttpOptions {
   hint?: string;
 }
 
+/** Default time to wait for response headers: 10 minutes (a long non-streamed answer). */
 export const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 
 /** `{url}` normalised to end in `/v1` (accepts `http://host:8000` and `http://host:8000/v1/`). */
