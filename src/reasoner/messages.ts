@@ -80,7 +80,7 @@ async function readLocal(path: string): Promise<Uint8Array> {
   }
 }
 
-async function imageBytes(ref: ImageInput): Promise<Uint8Array> {
+async function imageBytes(ref: ImageInput, signal?: AbortSignal): Promise<Uint8Array> {
   if (typeof ref !== "string") return ref.data;
   if (ref.startsWith("data:")) {
     const comma = ref.indexOf(",");
@@ -91,7 +91,7 @@ async function imageBytes(ref: ImageInput): Promise<Uint8Array> {
       : new TextEncoder().encode(decodeURIComponent(payload));
   }
   if (isRemoteUrl(ref)) {
-    const res = await fetch(ref);
+    const res = await fetch(ref, { signal });
     if (!res.ok) throw new MediaError(`Cannot download ${ref}: HTTP ${res.status}.`, { hint: "Check the URL, or pass a local file." });
     return new Uint8Array(await res.arrayBuffer());
   }
@@ -110,7 +110,7 @@ export async function buildMessages(req: ReasonRequest, opts: BuildMessagesOptio
   const parts: ContentPart[] = [];
   if (req.image !== undefined) {
     const url = req.subjects
-      ? bytesToDataUri(await drawSubjectMarks(await imageBytes(req.image), req.subjects), "image/png")
+      ? bytesToDataUri(await drawSubjectMarks(await imageBytes(req.image, opts.signal), req.subjects), "image/png")
       : await mediaUrl(req.image, opts);
     parts.push({ type: "image_url", image_url: { url } });
   }

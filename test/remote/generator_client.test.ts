@@ -33,7 +33,7 @@ function fields(rec: Recorded): [string, string][] {
 describe("remoteGenerate", () => {
   let srv: TestServer;
   let dir: string;
-  let png: Uint8Array;
+  let png: Uint8Array<ArrayBuffer>;
   before(async () => {
     png = await makePng(48, 32);
     srv = await startTestServer({ png, mp4: makeMp4(5) });
@@ -228,7 +228,7 @@ describe("remoteGenerate", () => {
 describe("remoteRollout", () => {
   let srv: TestServer;
   let dir: string;
-  let png: Uint8Array;
+  let png: Uint8Array<ArrayBuffer>;
   const policyActions = Array.from({ length: 4 }, (_, t) => Array.from({ length: 10 }, (_, d) => t * 0.1 + d));
   before(async () => {
     png = await makePng(32, 32);

@@ -213,6 +213,14 @@ describe("remoteReason", () => {
     assert.equal(srv.requests.length, 3);
   });
 
+  test("Retry-After is honoured over the (shorter) backoff", async () => {
+    srv.behaviour.chat = { content: "ok" };
+    srv.behaviour.faults.push({ match: "POST /v1/chat", status: 429, body: "{}", headers: { "Retry-After": "0.3" } });
+    const t0 = Date.now();
+    await remoteReason(parse({ task: "custom", prompt: "Hi", stream: false }), { url: srv.url, model: "m" }, FAST);
+    assert.ok(Date.now() - t0 >= 280, `waited ${Date.now() - t0} ms`);
+  });
+
   test("gives up after the retries, with the server's message", async () => {
     srv.requests.length = 0;
     for (let i = 0; i < 3; i++) srv.behaviour.faults.push({ match: "POST /v1/chat", status: 503, body: '{"detail":"model is loading"}' });
