@@ -5,11 +5,20 @@
  *
  * Source (huggingface/transformers `processing_qwen3_vl.py`, `Qwen3VLProcessor.__call__`):
  * - each `<|image_pad|>` becomes `grid_t * grid_h * grid_w / merge²` image pads;
- * - each `<|vision_start|><|video_pad|><|vision_end|>` (or a bare `<|video_pad|>`) becomes,
- *   per temporal patch t, `<{ts:.1f} seconds><|vision_start|>` + `grid_h * grid_w / merge²`
- *   video pads + `<|vision_end|>`, where ts is the mean time of the patch's two frames
- *   (`_calculate_timestamps`, here `frameTimestamps` / `timestampLabel` of src/media).
+ * - each video placeholder becomes, per temporal patch t, `<{ts:.1f} seconds><|vision_start|>`
+ *   + `grid_h * grid_w / merge²` video pads + `<|vision_end|>`, where ts is the mean time of
+ *   the patch's two frames (`_calculate_timestamps`, here `frameTimestamps` /
+ *   `timestampLabel` of src/media).
  * Images are matched to image placeholders in text order, videos likewise.
+ *
+ * What the video placeholder is differs between implementations (`videoWrap`):
+ * - `"replace"` (default): the whole `<|vision_start|><|video_pad|><|vision_end|>` is replaced
+ *   (a bare `<|video_pad|>` when there is no such triple). This is the original Qwen3-VL
+ *   processor (transformers 4.57) and vLLM's Qwen3-VL prompt update, i.e. what the remote path
+ *   and the model's training see.
+ * - `"keep"`: only `<|video_pad|>` is replaced and the template's outer vision_start/end stay
+ *   around the timestamped blocks: transformers 5.17 (`replace_video_token`, probed on the
+ *   device), which made the committed reference fixtures.
  *
  * @example
  * ```ts
@@ -92,6 +101,7 @@ export function expandVisionPlaceholders(
   text: string,
   media: { images?: readonly ImageItem[]; videos?: readonly VideoItem[] },
   mergeSize = 2,
+  videoWrap: "replace" | "keep" = "replace",
 ): string {
   const images = media.images ?? [];
   const videos = media.videos ?? [];
@@ -120,8 +130,8 @@ export function expandVisionPlaceholders(
     const rep = videoPlaceholder(videos[v], mergeSize).split(T.videoPad).join(VID);
     const c = s.indexOf(compound);
     const b = s.indexOf(T.videoPad);
-    // transformers replaces the first compound if the text has one, else the first bare pad.
-    if (c >= 0) s = s.slice(0, c) + rep + s.slice(c + compound.length);
+    // "replace": the first triple if the text has one, else the first bare pad; "keep": the pad.
+    if (c >= 0 && videoWrap === "replace") s = s.slice(0, c) + rep + s.slice(c + compound.length);
     else s = s.slice(0, b) + rep + s.slice(b + T.videoPad.length);
     v++;
   }

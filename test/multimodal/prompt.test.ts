@@ -27,6 +27,16 @@ describe("expandVisionPlaceholders", () => {
     assert.equal(videoPlaceholder({ gridThw: [3, 4, 4], timestamps: ts }), out.slice(1, -1));
   });
 
+  test("videoWrap keep: the template's outer vision_start/end stay (transformers 5.17)", () => {
+    // Probed on the device (test/multimodal/fixtures/probe_processor.py, transformers 5.17.0):
+    // "A<|vision_start|><0.1 seconds><|vision_start|>[pads]<|vision_end|>...<|vision_end|>B"
+    const ts = frameTimestamps([0, 6, 12, 18, 24], 24);
+    const text = "A<|vision_start|><|video_pad|><|vision_end|>B";
+    const out = expandVisionPlaceholders(text, { videos: [{ gridThw: [3, 4, 4], timestamps: ts }] }, 2, "keep");
+    const block = "<|vision_start|>" + "<|video_pad|>".repeat(4) + "<|vision_end|>";
+    assert.equal(out, `A<|vision_start|><0.1 seconds>${block}<0.6 seconds>${block}<1.0 seconds>${block}<|vision_end|>B`);
+  });
+
   test("a bare <|video_pad|> is replaced too; images and videos mixed", () => {
     const out = expandVisionPlaceholders("<|video_pad|>|<|vision_start|><|image_pad|><|vision_end|>", {
       images: [{ gridThw: [1, 2, 4] }],
