@@ -18,3 +18,4 @@ export * from "./schema/mod.ts";
 export * from "./errors.ts";
 export * from "./backend/mod.ts";
 export * from "./media/mod.ts";
+export * from "./reasoner/mod.ts";
