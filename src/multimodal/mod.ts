@@ -17,3 +17,4 @@
 export * from "./patchify.ts";
 export * from "./prompt.ts";
 export * from "./rope_index.ts";
+export * from "./inputs.ts";
