@@ -56,7 +56,7 @@ types() { # types <out.d.cts> <entry .ts files...>
   "files": [$(IFS=,; echo "${files[*]}")]
 }
 JSON
-  node_modules/.bin/tsc -p "dist/.types-$name.json" || return 1
+  node node_modules/typescript/bin/tsc -p "dist/.types-$name.json" || return 1
   find "dist/types/$name" -name '*.d.ts' -exec sed -i -E 's#(from "\.\.?/[^"]*)\.ts"#\1.js"#g' {} +
   printf '%s\n' "${exports[@]}" >"$out"
   echo "[bundle] $out (types in dist/types/$name/)"

@@ -8,8 +8,8 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 logs=$(mktemp -d)
 status=0
 
-echo "== type check (tsc --noEmit)"
-if ! tsc --noEmit -p tsconfig.json; then echo "type check failed"; status=1; fi
+echo "== type check (TypeScript 5.9 from node_modules/typescript; .bin/tsc may be tslab's 5.0)"
+if ! node node_modules/typescript/bin/tsc --noEmit -p tsconfig.json; then echo "type check failed"; status=1; fi
 
 mapfile -t all < <(find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 mapfile -t deno_files < <(printf '%s\n' "${all[@]}" | grep -v '\.node\.test\.ts$')
