@@ -190,9 +190,11 @@ export async function display(bundle: MimeBundle, options: DisplayOptions = {}):
     // is silently dropped (ZeroMQ's PUB rule). After a multi-MB output, the next displays,
     // console.log lines or the cell's result can therefore vanish. No flush can be awaited
     // from JS, so we keep sending tiny updates of an unused display id (front ends ignore them;
-    // each one writes more of the buffered message) for 250 ms + 150 ms per MB.
+    // each one writes more of the buffered message) for 500 ms + 600 ms per MB. (250 ms + 150 ms
+    // per MB lost one of four plotly outputs on a busy 2-core machine: the reader, not the
+    // socket, sets the pace.)
     const size = bundleSize(bundle);
-    if (size > LARGE_MESSAGE_BYTES) await drainDeno(deno, 250 + Math.ceil(size * 1.5e-4));
+    if (size > LARGE_MESSAGE_BYTES) await drainDeno(deno, 500 + Math.ceil(size * 6e-4));
     return;
   }
   const write = tslabWriter();
