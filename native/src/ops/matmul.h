@@ -1,0 +1,16 @@
+// matmul: out[n,m] = x[n,k] · w[m,k]^T (+ bias[m]) — the PyTorch nn.Linear weight layout,
+// so checkpoint weights are used as stored (no transpose copy).
+#pragma once
+#ifdef COSMOS_CUDA
+#include <cuda_runtime.h>
+#endif
+
+// CPU reference: cache-blocked, split across std::thread workers by output rows/columns.
+void matmul_cpu(float* out, const float* x, const float* w, const float* bias /*nullable*/, int n, int k, int m);
+
+#ifdef COSMOS_CUDA
+enum class WType { F32, BF16 };
+// Device pointers. GEMV kernel for small n, cuBLAS/cuBLASLt otherwise. scratch: caller-provided device workspace.
+void matmul_cuda(float* out, const float* x, const void* w, WType wt, const float* bias, int n, int k, int m,
+                 void* scratch, cudaStream_t stream);
+#endif
