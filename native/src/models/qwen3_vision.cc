@@ -1,0 +1,276 @@
+#include "qwen3_vision.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "../ops/add.h"
+#include "../ops/attention.h"
+#include "../ops/gelu.h"
+#include "../ops/layernorm.h"
+#include "../ops/matmul.h"
+#include "../ops/rope.h"
+
+namespace {
+
+struct Binder {
+    const Qwen3VisionLookup& lookup;
+    std::string& error;
+    const std::string& prefix;
+    bool ok = true;
+    const float* get(const std::string& name, const std::vector<int64_t>& shape) {
+        if (!ok) return nullptr;
+        const float* p = lookup(prefix + name, shape);
+        if (!p) {
+            ok = false;
+            std::string s = "[";
+            for (size_t i = 0; i < shape.size(); i++) s += (i ? ", " : "") + std::to_string(shape[i]);
+            error = "missing or mis-shaped vision tensor " + prefix + name + " (expected " + s + "])";
+        }
+        return p;
+    }
+    Qwen3VisionLinear linear(const std::string& name, int in, int out) {
+        Qwen3VisionLinear l;
+        l.in = in;
+        l.out = out;
+        l.w = get(name + ".weight", {out, in});
+        l.b = get(name + ".bias", {out});
+        return l;
+    }
+    Qwen3VisionNorm norm(const std::string& name, int d) {
+        Qwen3VisionNorm n;
+        n.d = d;
+        n.g = get(name + ".weight", {d});
+        n.b = get(name + ".bias", {d});
+        return n;
+    }
+    Qwen3VisionMerger merger(const std::string& name, int D, int unit, int out, bool post) {
+        Qwen3VisionMerger m;
+        m.postshuffle = post;
+        m.norm = norm(name + ".norm", post ? D * unit : D);
+        m.fc1 = linear(name + ".linear_fc1", D * unit, D * unit);
+        m.fc2 = linear(name + ".linear_fc2", D * unit, out);
+        return m;
+    }
+};
+
+// PatchMerger.forward: x [N, D] -> [N/unit, out]. The unit rows of one merge block are contiguous,
+// so "concat the block" is just viewing [N, D] as [N/unit, unit*D].
+void run_merger(const Qwen3VisionMerger& m, const float* x, int N, int D, int unit, float eps, std::vector<float>& out) {
+    const int T = N / unit;
+    const int H = D * unit;
+    std::vector<float> normed((size_t)N * D), hid((size_t)T * H);
+    // Post-shuffle: LayerNorm over the concatenated block; pre-shuffle: per patch. Same rows either
+    // way, only the normalised span differs.
+    if (m.postshuffle) layernorm_cpu(normed.data(), x, m.norm.g, m.norm.b, T, H, eps);
+    else layernorm_cpu(normed.data(), x, m.norm.g, m.norm.b, N, D, eps);
+    matmul_cpu(hid.data(), normed.data(), m.fc1.w, m.fc1.b, T, H, H);
+    gelu_erf_cpu(hid.data(), T * H);  // nn.GELU(): exact erf form
+    out.resize((size_t)T * m.fc2.out);
+    matmul_cpu(out.data(), hid.data(), m.fc2.w, m.fc2.b, T, H, m.fc2.out);
+}
+
+// Calls f(row, col) for every patch of a grid in merged order (t, bh, bw, mh, mw).
+template <typename F>
+void for_each_patch(const Qwen3VisionGrid& g, int m, F f) {
+    for (int t = 0; t < g.t; t++)
+        for (int bh = 0; bh < g.h / m; bh++)
+            for (int bw = 0; bw < g.w / m; bw++)
+                for (int mh = 0; mh < m; mh++)
+                    for (int mw = 0; mw < m; mw++) f(bh * m + mh, bw * m + mw);
+}
+
+}  // namespace
+
+bool qwen3_vision_bind(const Qwen3VisionConfig& cfg, const Qwen3VisionLookup& lookup, Qwen3VisionWeights& w,
+                       std::string& error, const std::string& prefix) {
+    if (cfg.num_heads <= 0 || cfg.hidden_size % cfg.num_heads != 0 || cfg.head_dim() % 4 != 0) {
+        error = "vision_config: hidden_size must split into num_heads heads whose size is a multiple of 4 (2D rotary)";
+        return false;
+    }
+    Binder b{lookup, error, prefix};
+    const int D = cfg.hidden_size, I = cfg.intermediate_size, unit = cfg.merge_unit();
+    w.patch_embed.in = cfg.patch_dim();
+    w.patch_embed.out = D;
+    w.patch_embed.w = b.get("patch_embed.proj.weight",
+                            {D, cfg.in_channels, cfg.temporal_patch_size, cfg.patch_size, cfg.patch_size});
+    w.patch_embed.b = b.get("patch_embed.proj.bias", {D});
+    w.pos_embed = b.get("pos_embed.weight", {cfg.num_position_embeddings, D});
+    w.blocks.resize(cfg.depth);
+    for (int i = 0; i < cfg.depth && b.ok; i++) {
+        const std::string p = "blocks." + std::to_string(i) + ".";
+        Qwen3VisionBlock& bw = w.blocks[i];
+        bw.norm1 = b.norm(p + "norm1", D);
+        bw.norm2 = b.norm(p + "norm2", D);
+        bw.qkv = b.linear(p + "attn.qkv", D, 3 * D);
+        bw.proj = b.linear(p + "attn.proj", D, D);
+        bw.fc1 = b.linear(p + "mlp.linear_fc1", D, I);
+        bw.fc2 = b.linear(p + "mlp.linear_fc2", I, D);
+    }
+    w.merger = b.merger("merger", D, unit, cfg.out_hidden_size, false);
+    w.deepstack.resize(cfg.deepstack_visual_indexes.size());
+    for (size_t k = 0; k < w.deepstack.size() && b.ok; k++)
+        w.deepstack[k] = b.merger("deepstack_merger_list." + std::to_string(k), D, unit, cfg.out_hidden_size, true);
+    return b.ok;
+}
+
+bool qwen3_vision_check_grids(const Qwen3VisionConfig& cfg, const std::vector<Qwen3VisionGrid>& grids,
+                              std::string& error) {
+    const int m = cfg.spatial_merge_size;
+    int64_t n = 0;
+    for (size_t i = 0; i < grids.size(); i++) {
+        const Qwen3VisionGrid& g = grids[i];
+        if (g.t <= 0 || g.h <= 0 || g.w <= 0 || g.h % m != 0 || g.w % m != 0) {
+            error = "grid " + std::to_string(i) + " (" + std::to_string(g.t) + ", " + std::to_string(g.h) + ", " +
+                    std::to_string(g.w) + ") must be positive with h and w divisible by spatial_merge_size " +
+                    std::to_string(m);
+            return false;
+        }
+        n += (int64_t)g.t * g.h * g.w;
+    }
+    if (grids.empty()) { error = "no grids"; return false; }
+    // The ops take int sizes; the widest buffer is [patches, max(3D, I)].
+    const int64_t width = std::max({3 * cfg.hidden_size, cfg.intermediate_size, cfg.patch_dim()});
+    if (n * width >= (int64_t)1 << 31) { error = "too many patches (" + std::to_string(n) + ") for one tower call"; return false; }
+    return true;
+}
+
+void qwen3_vision_forward_cpu(const Qwen3VisionConfig& cfg, const Qwen3VisionWeights& w, const float* pixel_values,
+                              const std::vector<Qwen3VisionGrid>& grids, Qwen3VisionOutput& out) {
+    const int D = cfg.hidden_size, I = cfg.intermediate_size, H = cfg.num_heads, hd = cfg.head_dim();
+    const int m = cfg.spatial_merge_size, unit = cfg.merge_unit();
+    const float eps = cfg.layer_norm_eps;
+    const int N = (int)qwen3_vision_num_patches(grids);
+    const size_t ND = (size_t)N * D;
+
+    // Patch embedding + interpolated position embedding.
+    std::vector<float> x(ND), tmp(ND);
+    matmul_cpu(x.data(), pixel_values, w.patch_embed.w, w.patch_embed.b, N, cfg.patch_dim(), D);
+    qwen3_vision_pos_embed_cpu(w.pos_embed, cfg.num_position_embeddings, D, grids, m, tmp.data());
+    add_cpu(x.data(), x.data(), tmp.data(), (int)ND);
+
+    std::vector<float> cosv((size_t)N * hd), sinv((size_t)N * hd);
+    qwen3_vision_rotary_cpu(grids, m, hd, cfg.rope_theta, cosv.data(), sinv.data());
+    std::vector<int32_t> cu;
+    qwen3_vision_cu_seqlens(grids, cu);
+
+    // The fused qkv projection gives rows [q | k | v]; the shared rope/attention ops want each of
+    // q, k, v as its own contiguous [N, heads, hd] buffer, so the rows are split once per block.
+    std::vector<float> qkv(ND * 3), q(ND), k(ND), v(ND), att(ND), mlp((size_t)N * I);
+    const float scale = 1.0f / std::sqrt((float)hd);
+    out.deepstack.assign(cfg.deepstack_visual_indexes.size(), {});
+    for (int l = 0; l < cfg.depth; l++) {
+        const Qwen3VisionBlock& b = w.blocks[l];
+        layernorm_cpu(tmp.data(), x.data(), b.norm1.g, b.norm1.b, N, D, eps);
+        matmul_cpu(qkv.data(), tmp.data(), b.qkv.w, b.qkv.b, N, D, 3 * D);
+        for (int r = 0; r < N; r++) {
+            const float* src = qkv.data() + (size_t)r * 3 * D;
+            std::copy(src, src + D, q.data() + (size_t)r * D);
+            std::copy(src + D, src + 2 * D, k.data() + (size_t)r * D);
+            std::copy(src + 2 * D, src + 3 * D, v.data() + (size_t)r * D);
+        }
+        rope_apply_cpu(q.data(), cosv.data(), sinv.data(), N, H, hd);
+        rope_apply_cpu(k.data(), cosv.data(), sinv.data(), N, H, hd);
+        // Full attention inside each frame: every segment is its own non-causal attention call.
+        for (size_t s = 0; s + 1 < cu.size(); s++) {
+            const size_t o = (size_t)cu[s] * D;
+            const int L = cu[s + 1] - cu[s];
+            attention_cpu(att.data() + o, q.data() + o, k.data() + o, v.data() + o, L, L, H, H, hd, 0, false, scale);
+        }
+        matmul_cpu(tmp.data(), att.data(), b.proj.w, b.proj.b, N, D, D);
+        add_cpu(x.data(), x.data(), tmp.data(), (int)ND);
+        layernorm_cpu(tmp.data(), x.data(), b.norm2.g, b.norm2.b, N, D, eps);
+        matmul_cpu(mlp.data(), tmp.data(), b.fc1.w, b.fc1.b, N, D, I);
+        gelu_tanh_cpu(mlp.data(), N * I);  // hidden_act gelu_pytorch_tanh
+        matmul_cpu(tmp.data(), mlp.data(), b.fc2.w, b.fc2.b, N, I, D);
+        add_cpu(x.data(), x.data(), tmp.data(), (int)ND);
+        const auto& idx = cfg.deepstack_visual_indexes;
+        const auto it = std::find(idx.begin(), idx.end(), l);
+        if (it != idx.end()) run_merger(w.deepstack[it - idx.begin()], x.data(), N, D, unit, eps, out.deepstack[it - idx.begin()]);
+    }
+    run_merger(w.merger, x.data(), N, D, unit, eps, out.embeds);
+    out.tokens = N / unit;
+    out.out_dim = cfg.out_hidden_size;
+}
+
+// ---- Position helpers
+
+int64_t qwen3_vision_num_patches(const std::vector<Qwen3VisionGrid>& grids) {
+    int64_t n = 0;
+    for (const auto& g : grids) n += (int64_t)g.t * g.h * g.w;
+    return n;
+}
+
+void torch_linspace_f32(float start, float end, int steps, float* out) {
+    if (steps <= 0) return;
+    if (steps == 1) { out[0] = start; return; }
+    // ATen (RangeFactoriesKernel.cpp): step = (end - start) / (steps - 1) in the output dtype;
+    // idx < halfway -> start + step * idx, else end - step * (steps - idx - 1).
+    const float step = (end - start) / (float)(steps - 1);
+    const int halfway = steps / 2;
+    for (int i = 0; i < steps; i++) out[i] = i < halfway ? start + step * (float)i : end - step * (float)(steps - i - 1);
+}
+
+void qwen3_vision_pos_embed_cpu(const float* pos_embed, int num_pos, int D, const std::vector<Qwen3VisionGrid>& grids,
+                                int merge, float* out) {
+    const int side = (int)std::lround(std::sqrt((double)num_pos));  // int(num_position_embeddings ** 0.5)
+    std::vector<float> hs, ws;
+    int64_t o = 0;
+    for (const auto& g : grids) {
+        hs.resize(g.h);
+        ws.resize(g.w);
+        torch_linspace_f32(0.0f, (float)(side - 1), g.h, hs.data());
+        torch_linspace_f32(0.0f, (float)(side - 1), g.w, ws.data());
+        for_each_patch(g, merge, [&](int r, int c) {
+            // fast_pos_embed_interpolate: floor / ceil (clipped) corners, float32 weights
+            // (1-dh)(1-dw), (1-dh)dw, dh(1-dw), dh*dw, summed in that order.
+            const int h0 = (int)hs[r], w0 = (int)ws[c];
+            const int h1 = h0 + 1 < side ? h0 + 1 : side - 1;
+            const int w1 = w0 + 1 < side ? w0 + 1 : side - 1;
+            const float dh = hs[r] - (float)h0, dw = ws[c] - (float)w0;
+            const float wt[4] = {(1.0f - dh) * (1.0f - dw), (1.0f - dh) * dw, dh * (1.0f - dw), dh * dw};
+            const int64_t idx[4] = {h0 * side + w0, h0 * side + w1, h1 * side + w0, h1 * side + w1};
+            float* y = out + o * D;
+            for (int d = 0; d < D; d++) {
+                float acc = pos_embed[idx[0] * D + d] * wt[0];
+                acc = acc + pos_embed[idx[1] * D + d] * wt[1];
+                acc = acc + pos_embed[idx[2] * D + d] * wt[2];
+                acc = acc + pos_embed[idx[3] * D + d] * wt[3];
+                y[d] = acc;
+            }
+            o++;
+        });
+    }
+}
+
+void qwen3_vision_rotary_cpu(const std::vector<Qwen3VisionGrid>& grids, int merge, int head_dim, float theta,
+                             float* cos_out, float* sin_out) {
+    // Qwen3VLVisionRotaryEmbedding(head_dim // 2): inv_freq = 1 / theta^(arange(0, dim, 2) / dim) with
+    // dim = head_dim / 2, i.e. head_dim / 4 frequencies per axis. (Not the text mRoPE table: the
+    // exponent's denominator is head_dim/2 and the halves are row | col, so rope.h's tables don't fit;
+    // rope_apply_cpu applies these.)
+    const int dim = head_dim / 2;
+    const int nf = dim / 2;
+    std::vector<float> inv(nf);
+    for (int i = 0; i < nf; i++) inv[i] = 1.0f / std::pow(theta, (float)(2 * i) / (float)dim);
+    int64_t o = 0;
+    for (const auto& g : grids) {
+        for_each_patch(g, merge, [&](int r, int c) {
+            float* co = cos_out + o * head_dim;
+            float* si = sin_out + o * head_dim;
+            for (int i = 0; i < nf; i++) {
+                const float fr = (float)r * inv[i], fc = (float)c * inv[i];
+                co[i] = co[dim + i] = std::cos(fr);
+                si[i] = si[dim + i] = std::sin(fr);
+                co[nf + i] = co[dim + nf + i] = std::cos(fc);
+                si[nf + i] = si[dim + nf + i] = std::sin(fc);
+            }
+            o++;
+        });
+    }
+}
+
+void qwen3_vision_cu_seqlens(const std::vector<Qwen3VisionGrid>& grids, std::vector<int32_t>& out) {
+    out.assign(1, 0);
+    for (const auto& g : grids)
+        for (int t = 0; t < g.t; t++) out.push_back(out.back() + g.h * g.w);
+}

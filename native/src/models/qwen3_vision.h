@@ -1,0 +1,118 @@
+// Qwen3-VL vision tower (transformers' Qwen3VLVisionModel) on the engine's shared ops.
+//
+//   pixel_values [N, C*tp*p*p] --patch_embed (Conv3d k=s=(tp,p,p) == matmul)--> [N, D]
+//   + learned pos_embed bilinearly interpolated to each grid
+//   depth x block: x += proj(attn(LN1(x))) ; x += fc2(gelu_tanh(fc1(LN2(x))))
+//       attention is full (non-causal) within each frame (cu_seqlens), 2D rotary on (row, col)
+//   deepstack_merger_list[k](x) after block deepstack_visual_indexes[k]  -> [N/4, out]
+//   merger(x) -> [N/4, out]: LN(D) per patch, concat the 4 patches of a 2x2 block, fc1, GELU, fc2
+//
+// Weights are bound by checkpoint name exactly as transformers saves Qwen3VLForConditionalGeneration
+// (`model.visual.patch_embed.proj.weight`, `model.visual.blocks.N.attn.qkv.weight`, ...), through a
+// lookup callback so any loader (the engine's safetensors loader, a test reader) can serve them.
+// Rows of pixel_values and of every output are in the processor's merged patch order
+// (t, h/m, w/m, m, m): the 4 rows of one 2x2 merge block are contiguous.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+// config.json "vision_config", as transformers' Qwen3VLVisionConfig names it. The TS side validates
+// config.json (zod) and fills this in; defaults are Qwen3-VL-8B's.
+struct Qwen3VisionConfig {
+    int depth = 27;                  // transformer blocks
+    int hidden_size = 1152;          // D
+    int intermediate_size = 4304;    // MLP width
+    int num_heads = 16;              // head_dim = D / num_heads
+    int in_channels = 3;
+    int patch_size = 16;
+    int temporal_patch_size = 2;
+    int spatial_merge_size = 2;
+    int out_hidden_size = 4096;      // text hidden size the mergers project to
+    int num_position_embeddings = 2304;  // a square grid (48 x 48) of learned embeddings
+    std::vector<int> deepstack_visual_indexes = {8, 16, 24};
+    float layer_norm_eps = 1e-6f;    // nn.LayerNorm(eps=1e-6) in blocks and mergers
+    float rope_theta = 10000.0f;     // Qwen3VLVisionRotaryEmbedding default
+
+    int head_dim() const { return hidden_size / num_heads; }
+    int patch_dim() const { return in_channels * temporal_patch_size * patch_size * patch_size; }
+    int merge_unit() const { return spatial_merge_size * spatial_merge_size; }
+};
+
+// One image or video in the batch: grid in patches (t, h, w), as image_grid_thw rows.
+struct Qwen3VisionGrid {
+    int t, h, w;
+};
+
+struct Qwen3VisionLinear { const float* w = nullptr; const float* b = nullptr; int in = 0, out = 0; };
+struct Qwen3VisionNorm { const float* g = nullptr; const float* b = nullptr; int d = 0; };
+
+struct Qwen3VisionBlock {
+    Qwen3VisionNorm norm1, norm2;
+    Qwen3VisionLinear qkv, proj;   // attn.qkv [3D, D] (q | k | v, heads contiguous), attn.proj [D, D]
+    Qwen3VisionLinear fc1, fc2;    // mlp.linear_fc1 [I, D], mlp.linear_fc2 [D, I]
+};
+
+struct Qwen3VisionMerger {
+    bool postshuffle = false;      // deepstack mergers normalise the concatenated 4D vector
+    Qwen3VisionNorm norm;
+    Qwen3VisionLinear fc1, fc2;    // linear_fc1 [4D, 4D], linear_fc2 [out, 4D]
+};
+
+struct Qwen3VisionWeights {
+    Qwen3VisionLinear patch_embed;      // proj.weight [D, C, tp, p, p] viewed as [D, patch_dim]
+    const float* pos_embed = nullptr;   // [num_position_embeddings, D]
+    std::vector<Qwen3VisionBlock> blocks;
+    Qwen3VisionMerger merger;
+    std::vector<Qwen3VisionMerger> deepstack;
+};
+
+// Returns the fp32 data of a tensor with this exact name and shape, or nullptr if missing or
+// shaped otherwise.
+using Qwen3VisionLookup = std::function<const float*(const std::string& name, const std::vector<int64_t>& shape)>;
+
+// Binds every weight of the tower; on failure returns false and names the first bad tensor.
+bool qwen3_vision_bind(const Qwen3VisionConfig& cfg, const Qwen3VisionLookup& lookup, Qwen3VisionWeights& w,
+                       std::string& error, const std::string& prefix = "model.visual.");
+
+// Checks grids against the config (positive, h and w divisible by the merge size); on failure
+// returns false with a sentence in `error`.
+bool qwen3_vision_check_grids(const Qwen3VisionConfig& cfg, const std::vector<Qwen3VisionGrid>& grids,
+                              std::string& error);
+
+struct Qwen3VisionOutput {
+    int64_t tokens = 0;                        // merged tokens = patches / merge^2
+    int out_dim = 0;
+    std::vector<float> embeds;                 // [tokens, out_hidden_size]
+    std::vector<std::vector<float>> deepstack; // one [tokens, out_hidden_size] per deepstack index
+};
+
+// Runs the tower on pixel_values [patches, patch_dim] of the given grids (images and/or videos,
+// in the order their rows are concatenated). Grids must pass qwen3_vision_check_grids.
+void qwen3_vision_forward_cpu(const Qwen3VisionConfig& cfg, const Qwen3VisionWeights& w, const float* pixel_values,
+                              const std::vector<Qwen3VisionGrid>& grids, Qwen3VisionOutput& out);
+
+// ---- Position helpers (cheap index math that runs once per request; a CUDA path uploads the
+// results as inputs, so they have no device twin). All in merged patch order.
+
+// Total patches (rows of pixel_values) of a batch of grids.
+int64_t qwen3_vision_num_patches(const std::vector<Qwen3VisionGrid>& grids);
+
+// Learned position embeddings bilinearly interpolated to each grid
+// (Qwen3VLVisionModel.fast_pos_embed_interpolate): out [patches, D].
+void qwen3_vision_pos_embed_cpu(const float* pos_embed, int num_pos, int D, const std::vector<Qwen3VisionGrid>& grids,
+                                int merge, float* out);
+
+// cos / sin of the 2D rotary embedding per patch: [patches, head_dim] each
+// (emb = cat(freqs, freqs), freqs = [row * inv_freq, col * inv_freq]).
+void qwen3_vision_rotary_cpu(const std::vector<Qwen3VisionGrid>& grids, int merge, int head_dim, float theta,
+                             float* cos_out, float* sin_out);
+
+// Attention segment boundaries: one segment per frame (t) of every grid, h*w patches each
+// (cu_seqlens with a leading 0).
+void qwen3_vision_cu_seqlens(const std::vector<Qwen3VisionGrid>& grids, std::vector<int32_t>& out);
+
+// torch.linspace(start, end, steps) in float32, bit for bit (ATen's two-sided kernel), so floor()
+// of the values agrees with PyTorch at the grid points.
+void torch_linspace_f32(float start, float end, int steps, float* out);
