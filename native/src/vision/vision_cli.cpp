@@ -1,4 +1,4 @@
-// Test driver of the vision tower (not part of the addon): runs vision_forward_cpu on a
+// Test driver of the vision tower (not part of the addon): runs qwen3_vision_forward_cpu on a
 // checkpoint and raw pixel_values so the TS tests can compare with transformers' references
 // before the tower is wired into the engine's binding.
 //
@@ -17,7 +17,7 @@
 #include <sstream>
 #include <string>
 #include <vector>
-#include "vision_encoder.h"
+#include "../models/qwen3_vision.h"
 
 namespace {
 
@@ -118,7 +118,7 @@ int main(int argc, char** argv) {
         return t.f32.data();
     };
 
-    VisionConfig cfg;
+    Qwen3VisionConfig cfg;
     cfg.depth = atoi(argv[5]);
     cfg.hidden_size = atoi(argv[6]);
     cfg.intermediate_size = atoi(argv[7]);
@@ -130,19 +130,19 @@ int main(int argc, char** argv) {
     if (argc > 13) cfg.spatial_merge_size = atoi(argv[13]);
     if (argc > 14) cfg.temporal_patch_size = atoi(argv[14]);
 
-    std::vector<VisionGrid> grids;
+    std::vector<Qwen3VisionGrid> grids;
     { std::stringstream ss(argv[3]); std::string g; while (std::getline(ss, g, ';')) { auto v = ints(g); grids.push_back({v[0], v[1], v[2]}); } }
 
-    VisionWeights w;
+    Qwen3VisionWeights w;
     std::string err;
-    if (!vision_bind_weights(cfg, lookup, w, err)) { fprintf(stderr, "%s\n", err.c_str()); return 3; }
+    if (!qwen3_vision_bind(cfg, lookup, w, err) || !qwen3_vision_check_grids(cfg, grids, err)) { fprintf(stderr, "%s\n", err.c_str()); return 3; }
     std::vector<char> px = read_all(argv[2]);
     const int64_t need = 0;
     (void)need;
     int64_t patches = 0; for (auto& g : grids) patches += (int64_t)g.t * g.h * g.w;
     if ((int64_t)px.size() != patches * cfg.patch_dim() * 4) { fprintf(stderr, "pixel_values: %zu bytes, expected %lld\n", px.size(), (long long)(patches * cfg.patch_dim() * 4)); return 4; }
-    VisionOutput out;
-    vision_forward_cpu(cfg, w, reinterpret_cast<const float*>(px.data()), grids, out);
+    Qwen3VisionOutput out;
+    qwen3_vision_forward_cpu(cfg, w, reinterpret_cast<const float*>(px.data()), grids, out);
     const std::string dir = argv[4];
     auto save = [&](const std::string& name, const std::vector<float>& v) {
         std::ofstream f(dir + "/" + name, std::ios::binary);
