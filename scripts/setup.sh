@@ -44,4 +44,5 @@ if [ -f scripts/build-native.sh ]; then bash scripts/build-native.sh; fi
 # --- 4. tslab bundle and Jupyter kernels --------------------------------------
 if [ -f scripts/build-bundle.sh ]; then bash scripts/build-bundle.sh; fi
 if [ -f kernel/install.sh ]; then bash kernel/install.sh; fi
+if [ -f assets/make.ts ]; then node --import tsx assets/make.ts; fi  # the cookbooks' synthetic inputs
 log "ready"

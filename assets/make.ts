@@ -1,0 +1,438 @@
+/**
+ * Makes the cookbooks' inputs: synthetic robot-like scenes drawn as SVG, rasterised with sharp
+ * and encoded with ffmpeg through src/media. Nothing is downloaded; the outputs are
+ * deterministic and git-ignored (see assets/README.md for what each file is).
+ *
+ * - `images/tabletop.{png,jpg,webp}`: a table with a red cube, a blue bowl, a green can and a
+ *   two-link robot arm, 832x480 (the 480p 16:9 conditioning size of the spec).
+ * - `videos/pick_place.mp4`: the arm picks up the cube and drops it into the bowl, 832x480,
+ *   24 fps, 4 s, H.264 + a 48 kHz stereo AAC track (motor whine panned with the gripper, a click
+ *   at the grasp, a thud at the drop).
+ * - `videos/driving.mp4`: a road seen from a car following a lead vehicle, 832x480, 24 fps, 3 s.
+ * - `actions/*.json`: one action chunk per embodiment family (single-arm 10D, AV 9D, camera 9D,
+ *   dual-arm 20D, humanoid 29D), checked against `EMBODIMENTS` from src/schema.
+ * - `scene.json`: object boxes (Qwen3-VL 0–1000 grid), event times and the layouts of the chunks.
+ *
+ * Idempotent: skipped when every output exists and `.stamp` holds this script's hash.
+ *
+ * @example
+ * ```sh
+ * node --import tsx assets/make.ts          # make what is missing
+ * node --import tsx assets/make.ts --force  # remake everything
+ * ```
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import sharp from "sharp";
+import { encodeVideo, writeActionChunk, writeImage } from "../src/media/mod.ts";
+import type { RgbFrame } from "../src/media/mod.ts";
+import { EMBODIMENTS, type EmbodimentId } from "../src/schema/mod.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const W = 832;
+const H = 480;
+const FPS = 24;
+const RATE = 48_000;
+
+/** Every file this script writes, relative to assets/. */
+export const OUTPUTS = [
+  "images/tabletop.png",
+  "images/tabletop.jpg",
+  "images/tabletop.webp",
+  "videos/pick_place.mp4",
+  "videos/driving.mp4",
+  "actions/droid_10d.json",
+  "actions/av_9d.json",
+  "actions/camera_pose_9d.json",
+  "actions/dual_droid_20d.json",
+  "actions/agibot_29d.json",
+  "scene.json",
+] as const;
+
+// ---------------------------------------------------------------- deterministic noise
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const r1 = (v: number) => Math.round(v * 10) / 10;
+const smooth = (t: number) => t * t * (3 - 2 * t);
+
+/** SVG → RGB frame (sharp / librsvg). */
+async function rasterise(svg: string): Promise<RgbFrame> {
+  const { data, info } = await sharp(Buffer.from(svg)).flatten({ background: "#000" }).removeAlpha().raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+}
+
+// ---------------------------------------------------------------- table scene
+/** Where things are on the table (pixels). */
+const CUBE = { x: 300, y: 262, s: 56 }; // top-left corner and side of the front face
+const BOWL = { cx: 560, cy: 300, rx: 70, ry: 22, depth: 44 };
+const CAN = { x: 150, y: 236, w: 44, h: 78 };
+const SHOULDER = { x: 740, y: 150 };
+const L1 = 240;
+const L2 = 225;
+
+function tableBackground(): string {
+  return `
+  <defs>
+    <linearGradient id="wall" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#d9dde3"/><stop offset="1" stop-color="#b9bfc8"/></linearGradient>
+    <linearGradient id="top" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#a4784f"/><stop offset="1" stop-color="#8a6038"/></linearGradient>
+    <linearGradient id="can" x1="0" y1="0" x2="1" y2="0"><stop offset="0" stop-color="#1f7a3a"/><stop offset="0.45" stop-color="#43b564"/><stop offset="1" stop-color="#1a5e2d"/></linearGradient>
+  </defs>
+  <rect width="${W}" height="${H}" fill="url(#wall)"/>
+  <rect y="380" width="${W}" height="${H - 380}" fill="#6b6f76"/>
+  <polygon points="60,220 772,220 812,340 20,340" fill="url(#top)"/>
+  <rect x="20" y="340" width="792" height="16" fill="#6e4a2a"/>
+  <rect x="40" y="356" width="22" height="110" fill="#5a3b20"/><rect x="770" y="356" width="22" height="110" fill="#5a3b20"/>
+  <ellipse cx="${CAN.x + CAN.w / 2}" cy="${CAN.y + CAN.h}" rx="${CAN.w / 2 + 6}" ry="6" fill="#000" opacity="0.18"/>
+  <rect x="${CAN.x}" y="${CAN.y}" width="${CAN.w}" height="${CAN.h}" fill="url(#can)"/>
+  <ellipse cx="${CAN.x + CAN.w / 2}" cy="${CAN.y}" rx="${CAN.w / 2}" ry="6" fill="#5fcf80"/>
+  <ellipse cx="${CAN.x + CAN.w / 2}" cy="${CAN.y + CAN.h}" rx="${CAN.w / 2}" ry="6" fill="#1a5e2d"/>`;
+}
+
+function bowlBack(): string {
+  const b = BOWL;
+  return `<ellipse cx="${b.cx}" cy="${b.cy + b.depth}" rx="${b.rx * 0.8}" ry="7" fill="#000" opacity="0.2"/>
+  <ellipse cx="${b.cx}" cy="${b.cy}" rx="${b.rx}" ry="${b.ry}" fill="#163d8c"/>`;
+}
+
+function bowlFront(): string {
+  const b = BOWL;
+  return `<path d="M ${b.cx - b.rx} ${b.cy} A ${b.rx} ${b.ry} 0 0 0 ${b.cx + b.rx} ${b.cy} Q ${b.cx + b.rx * 0.8} ${b.cy + b.depth} ${b.cx} ${b.cy + b.depth} Q ${b.cx - b.rx * 0.8} ${b.cy + b.depth} ${b.cx - b.rx} ${b.cy} Z" fill="#2d6be0"/>
+  <path d="M ${b.cx - b.rx} ${b.cy} A ${b.rx} ${b.ry} 0 0 0 ${b.cx + b.rx} ${b.cy}" fill="none" stroke="#7fa8f5" stroke-width="3"/>`;
+}
+
+/** The cube with its top-left front corner at (x, y). */
+function cube(x: number, y: number, shadow: boolean): string {
+  const s = CUBE.s;
+  const d = 14;
+  return `${shadow ? `<ellipse cx="${r1(x + s / 2 + 4)}" cy="${r1(CUBE.y + s + 2)}" rx="${s / 2 + 6}" ry="6" fill="#000" opacity="0.2"/>` : ""}
+  <polygon points="${r1(x)},${r1(y)} ${r1(x + d)},${r1(y - d)} ${r1(x + s + d)},${r1(y - d)} ${r1(x + s)},${r1(y)}" fill="#f0605a"/>
+  <polygon points="${r1(x + s)},${r1(y)} ${r1(x + s + d)},${r1(y - d)} ${r1(x + s + d)},${r1(y + s - d)} ${r1(x + s)},${r1(y + s)}" fill="#a5221d"/>
+  <rect x="${r1(x)}" y="${r1(y)}" width="${s}" height="${s}" fill="#d8342c"/>`;
+}
+
+/** Two-link planar IK (elbow up) from the shoulder to the wrist point. */
+function ik(tx: number, ty: number): { ex: number; ey: number } {
+  const dx = tx - SHOULDER.x;
+  const dy = ty - SHOULDER.y;
+  const dist = Math.min(Math.hypot(dx, dy), L1 + L2 - 1e-3);
+  const a = Math.atan2(dy, dx);
+  const cosB = (L1 * L1 + dist * dist - L2 * L2) / (2 * L1 * dist);
+  const b = Math.acos(Math.max(-1, Math.min(1, cosB)));
+  const ang = a + b; // elbow above the line (image y grows downwards)
+  return { ex: SHOULDER.x + L1 * Math.cos(ang), ey: SHOULDER.y + L1 * Math.sin(ang) };
+}
+
+/** The arm with its wrist at (wx, wy); `open` 0 (closed on the cube) to 1 (open). */
+function arm(wx: number, wy: number, open: number): string {
+  const { ex, ey } = ik(wx, wy);
+  const gap = 10 + open * 18;
+  const finger = (side: number) =>
+    `<rect x="${r1(wx + side * gap - 5)}" y="${r1(wy)}" width="10" height="34" rx="3" fill="#3c4350"/>`;
+  return `<rect x="${SHOULDER.x - 34}" y="${SHOULDER.y}" width="68" height="${380 - SHOULDER.y}" fill="#5d6673"/>
+  <rect x="${SHOULDER.x - 50}" y="368" width="100" height="20" rx="4" fill="#444b55"/>
+  <line x1="${SHOULDER.x}" y1="${SHOULDER.y}" x2="${r1(ex)}" y2="${r1(ey)}" stroke="#f2a81d" stroke-width="30" stroke-linecap="round"/>
+  <line x1="${r1(ex)}" y1="${r1(ey)}" x2="${r1(wx)}" y2="${r1(wy - 14)}" stroke="#f2c14e" stroke-width="22" stroke-linecap="round"/>
+  <circle cx="${SHOULDER.x}" cy="${SHOULDER.y}" r="24" fill="#2e343d"/><circle cx="${r1(ex)}" cy="${r1(ey)}" r="17" fill="#2e343d"/>
+  <rect x="${r1(wx - gap - 9)}" y="${r1(wy - 16)}" width="${r1(2 * gap + 18)}" height="16" rx="4" fill="#2e343d"/>
+  ${finger(-1)}${finger(1)}`;
+}
+
+interface ArmState {
+  wx: number;
+  wy: number;
+  open: number;
+  /** Cube's top-left front corner. */
+  cx: number;
+  cy: number;
+  cubeInBowl: boolean;
+}
+
+/** Key poses of the pick-and-place (time in seconds, wrist point, gripper opening). */
+const KEYS: [number, number, number, number][] = [
+  [0.0, 600, 140, 1],
+  [0.9, CUBE.x + CUBE.s / 2, 190, 1],
+  [1.25, CUBE.x + CUBE.s / 2, CUBE.y - 6, 1],
+  [1.45, CUBE.x + CUBE.s / 2, CUBE.y - 6, 0],
+  [1.8, CUBE.x + CUBE.s / 2, 170, 0],
+  [2.7, BOWL.cx, 190, 0],
+  [3.0, BOWL.cx, 222, 0],
+  [3.15, BOWL.cx, 222, 1],
+  [4.0, 600, 140, 1],
+];
+export const PICK_PLACE_SECONDS = 4;
+/** Events of the clip (seconds), as a temporal-localization reference. */
+export const PICK_PLACE_EVENTS = [
+  { start: 0.0, end: 1.25, label: "arm reaches over the red cube" },
+  { start: 1.25, end: 1.45, label: "gripper closes on the cube" },
+  { start: 1.45, end: 3.0, label: "arm carries the cube to the blue bowl" },
+  { start: 3.0, end: 3.15, label: "gripper opens, cube drops into the bowl" },
+  { start: 3.15, end: 4.0, label: "arm returns home" },
+];
+
+function armAt(t: number): ArmState {
+  let i = 0;
+  while (i < KEYS.length - 2 && t > KEYS[i + 1][0]) i++;
+  const [t0, x0, y0, o0] = KEYS[i];
+  const [t1, x1, y1, o1] = KEYS[i + 1];
+  const u = smooth(Math.max(0, Math.min(1, (t - t0) / (t1 - t0))));
+  const wx = x0 + (x1 - x0) * u;
+  const wy = y0 + (y1 - y0) * u;
+  const open = o0 + (o1 - o0) * u;
+  const holding = t >= 1.45 && t < 3.1;
+  const released = t >= 3.1;
+  const cx = holding ? wx - CUBE.s / 2 : released ? BOWL.cx - CUBE.s / 2 : CUBE.x;
+  const cy = holding ? wy + 8 : released ? BOWL.cy - CUBE.s * 0.55 : CUBE.y;
+  return { wx, wy, open, cx, cy, cubeInBowl: released };
+}
+
+function tableSvg(s: ArmState): string {
+  const cubeSvg = cube(s.cx, s.cy, !s.cubeInBowl && s.cy === CUBE.y);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${tableBackground()}${bowlBack()}
+  ${s.cubeInBowl ? cubeSvg + bowlFront() : bowlFront() + cubeSvg}${arm(s.wx, s.wy, s.open)}</svg>`;
+}
+
+/** Boxes of the still scene on the 0–1000 grid (x1, y1, x2, y2). */
+function sceneBoxes(): { label: string; box: [number, number, number, number] }[] {
+  const n = (x: number, y: number, x2: number, y2: number): [number, number, number, number] =>
+    [Math.round((x / W) * 1000), Math.round((y / H) * 1000), Math.round((x2 / W) * 1000), Math.round((y2 / H) * 1000)];
+  const home = armAt(0);
+  const { ex, ey } = ik(home.wx, home.wy);
+  return [
+    { label: "red cube", box: n(CUBE.x, CUBE.y - 14, CUBE.x + CUBE.s + 14, CUBE.y + CUBE.s) },
+    { label: "blue bowl", box: n(BOWL.cx - BOWL.rx, BOWL.cy - BOWL.ry, BOWL.cx + BOWL.rx, BOWL.cy + BOWL.depth) },
+    { label: "green can", box: n(CAN.x, CAN.y - 6, CAN.x + CAN.w, CAN.y + CAN.h + 6) },
+    { label: "robot gripper", box: n(home.wx - 46, home.wy - 16, home.wx + 46, home.wy + 34) },
+    { label: "robot arm", box: n(Math.min(ex, home.wx) - 20, Math.min(ey, SHOULDER.y) - 20, SHOULDER.x + 50, 388) },
+  ];
+}
+
+// ---------------------------------------------------------------- pick-and-place sound
+/** Interleaved stereo PCM at 48 kHz: whine following the wrist speed, panned by its x. */
+function pickPlaceSound(seconds: number): Float32Array {
+  const n = Math.round(seconds * RATE);
+  const out = new Float32Array(n * 2);
+  const rnd = prng(7);
+  let phase = 0;
+  for (let i = 0; i < n; i++) {
+    const t = i / RATE;
+    const a = armAt(t);
+    const b = armAt(t + 1 / FPS);
+    const speed = Math.hypot(b.wx - a.wx, b.wy - a.wy) * FPS; // px/s
+    const level = Math.min(1, speed / 400);
+    phase += (2 * Math.PI * (140 + 260 * level)) / RATE;
+    let s = 0.18 * level * (Math.sin(phase) + 0.35 * Math.sin(2 * phase));
+    const click = t - 1.42; // gripper closing on the cube
+    if (click >= 0 && click < 0.04) s += 0.5 * (rnd() * 2 - 1) * Math.exp(-click * 120);
+    const thud = t - 3.18; // cube landing in the bowl
+    if (thud >= 0 && thud < 0.3) s += 0.6 * Math.sin(2 * Math.PI * 95 * thud) * Math.exp(-thud * 18) + 0.15 * (rnd() * 2 - 1) * Math.exp(-thud * 60);
+    const pan = Math.max(0, Math.min(1, a.wx / W)); // 0 = left, 1 = right
+    out[2 * i] = s * Math.cos((pan * Math.PI) / 2);
+    out[2 * i + 1] = s * Math.sin((pan * Math.PI) / 2);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- driving clip
+export const DRIVING_SECONDS = 3;
+
+function drivingSvg(t: number): string {
+  const hx = 416 + 18 * Math.sin(t * 1.3); // horizon point drifts: a gentle curve
+  const hy = 200;
+  const rnd = prng(11);
+  const lanes: string[] = [];
+  // dashes: world distance z (m) → screen y = hy + k / z
+  const speed = 14; // m/s
+  for (let i = 0; i < 12; i++) {
+    const z0 = ((i * 6 - t * speed) % 72 + 72) % 72 + 4;
+    const z1 = z0 + 3;
+    const y0 = hy + 1100 / z0;
+    const y1 = hy + 1100 / z1;
+    if (y0 > H + 40) continue;
+    const w0 = 60 / z0;
+    const w1 = 60 / z1;
+    const x0 = hx + (416 - hx) * (1 - 4 / z0);
+    const x1 = hx + (416 - hx) * (1 - 4 / z1);
+    lanes.push(`<polygon points="${r1(x0 - w0)},${r1(y0)} ${r1(x0 + w0)},${r1(y0)} ${r1(x1 + w1)},${r1(y1)} ${r1(x1 - w1)},${r1(y1)}" fill="#f4f1e6"/>`);
+  }
+  const poles: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const z = ((i * 10 - t * speed) % 80 + 80) % 80 + 3;
+    const y = hy + 1100 / z;
+    const h = 3200 / z;
+    const side = i % 2 === 0 ? -1 : 1;
+    const x = hx + side * (7000 / z);
+    const green = 90 + Math.floor(rnd() * 60);
+    poles.push(`<rect x="${r1(x - 90 / z)}" y="${r1(y - h)}" width="${r1(180 / z)}" height="${r1(h)}" fill="#5b4630"/>
+      <circle cx="${r1(x)}" cy="${r1(y - h)}" r="${r1(1400 / z)}" fill="rgb(40,${green},50)"/>`);
+  }
+  const leadZ = 16 - 3 * Math.sin(t * 0.9); // the lead car closes in a little, then pulls away
+  const ly = hy + 1100 / leadZ;
+  const lw = 2600 / leadZ;
+  const lh = 1500 / leadZ;
+  const lx = hx + (416 - hx) * (1 - 4 / leadZ);
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">
+  <defs><linearGradient id="sky" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#6fa8dc"/><stop offset="1" stop-color="#dbe9f5"/></linearGradient></defs>
+  <rect width="${W}" height="${hy}" fill="url(#sky)"/>
+  <rect y="${hy}" width="${W}" height="${H - hy}" fill="#5f8a4a"/>
+  <polygon points="${r1(hx - 6)},${hy} ${r1(hx + 6)},${hy} ${W + 300},${H} -300,${H}" fill="#55585e"/>
+  <polygon points="${r1(hx - 5)},${hy} ${r1(hx - 3)},${hy} ${-180},${H} ${-210},${H}" fill="#f4f1e6"/>
+  <polygon points="${r1(hx + 3)},${hy} ${r1(hx + 5)},${hy} ${W + 210},${H} ${W + 180},${H}" fill="#f4f1e6"/>
+  ${lanes.join("")}${poles.join("")}
+  <rect x="${r1(lx - lw / 2)}" y="${r1(ly - lh)}" width="${r1(lw)}" height="${r1(lh)}" rx="${r1(lw / 10)}" fill="#e8e8ea"/>
+  <rect x="${r1(lx - lw * 0.38)}" y="${r1(ly - lh * 0.95)}" width="${r1(lw * 0.76)}" height="${r1(lh * 0.35)}" fill="#3a4a5a"/>
+  <rect x="${r1(lx - lw * 0.46)}" y="${r1(ly - lh * 0.45)}" width="${r1(lw * 0.16)}" height="${r1(lh * 0.12)}" fill="#d0201a"/>
+  <rect x="${r1(lx + lw * 0.30)}" y="${r1(ly - lh * 0.45)}" width="${r1(lw * 0.16)}" height="${r1(lh * 0.12)}" fill="#d0201a"/>
+  <rect x="${r1(lx - lw * 0.5)}" y="${r1(ly - 4)}" width="${r1(lw)}" height="6" fill="#1d1d20"/>
+  <rect y="${H - 46}" width="${W}" height="46" fill="#202328"/>
+  </svg>`;
+}
+
+// ---------------------------------------------------------------- action chunks
+const STEPS = 16;
+
+/** 6D rotation (first two columns of R) of a yaw angle about z. */
+function rot6Yaw(yaw: number): number[] {
+  const c = Math.cos(yaw);
+  const s = Math.sin(yaw);
+  return [c, s, 0, -s, c, 0];
+}
+
+const f4 = (v: number) => Math.round(v * 1e4) / 1e4;
+
+/** Single-arm 10D: end-effector xyz (m, robot base frame) + 6D rotation + gripper (0 open, 1 closed). */
+function singleArmChunk(): number[][] {
+  return Array.from({ length: STEPS }, (_, i) => {
+    const t = (i / (STEPS - 1)) * PICK_PLACE_SECONDS;
+    const a = armAt(t);
+    // image → a metric frame in front of the robot: x forward, y left, z up
+    const x = f4(0.35 + (SHOULDER.x - a.wx) / 1000);
+    const y = f4((a.wx - 416) / 1200);
+    const z = f4(0.05 + (300 - a.wy) / 900);
+    return [x, y, z, ...rot6Yaw(0.1 * Math.sin(t)).map(f4), f4(1 - a.open)];
+  });
+}
+
+/** AV 9D: ego position xyz (m, start frame) + 6D rotation, 10 Hz, gentle left curve at 14 m/s. */
+function avChunk(): number[][] {
+  let x = 0;
+  let y = 0;
+  let yaw = 0;
+  return Array.from({ length: STEPS }, () => {
+    const row = [f4(x), f4(y), 0, ...rot6Yaw(yaw).map(f4)];
+    yaw += 0.012;
+    x += 1.4 * Math.cos(yaw);
+    y += 1.4 * Math.sin(yaw);
+    return row;
+  });
+}
+
+/** Camera 9D: camera position xyz (m) + 6D rotation: a slow orbit around the table looking at it. */
+function cameraChunk(): number[][] {
+  return Array.from({ length: STEPS }, (_, i) => {
+    const a = (i / (STEPS - 1)) * 0.6 - 0.3;
+    return [f4(1.2 * Math.sin(a)), f4(-1.2 * Math.cos(a) + 1.2), 0.6, ...rot6Yaw(a).map(f4)];
+  });
+}
+
+/** Dual-arm 20D: two single-arm rows (left then right); the right arm mirrors the left. */
+function dualArmChunk(): number[][] {
+  return singleArmChunk().map((r) => [...r, r[0], f4(-r[1]), ...r.slice(2)]);
+}
+
+/** Humanoid 29D: joint angles (rad), a slow wave through the joints. */
+function humanoidChunk(): number[][] {
+  return Array.from({ length: STEPS }, (_, i) =>
+    Array.from({ length: 29 }, (_, j) => f4(0.3 * Math.sin(i * 0.25 + j * 0.5) * (j % 3 === 0 ? 1 : 0.5))));
+}
+
+const CHUNKS: { file: string; embodiment: EmbodimentId; rows: () => number[][]; layout: string }[] = [
+  { file: "actions/droid_10d.json", embodiment: "droid", rows: singleArmChunk, layout: "x, y, z (m) + 6D rotation + gripper (0 open … 1 closed); follows the pick-and-place clip" },
+  { file: "actions/av_9d.json", embodiment: "av", rows: avChunk, layout: "ego x, y, z (m) + 6D rotation; 1.4 m a step, gentle left curve" },
+  { file: "actions/camera_pose_9d.json", embodiment: "camera_pose", rows: cameraChunk, layout: "camera x, y, z (m) + 6D rotation; slow orbit" },
+  { file: "actions/dual_droid_20d.json", embodiment: "dual_droid", rows: dualArmChunk, layout: "left arm 10D then right arm 10D (mirrored)" },
+  { file: "actions/agibot_29d.json", embodiment: "agibot", rows: humanoidChunk, layout: "29 joint angles (rad), a slow wave" },
+];
+
+// ---------------------------------------------------------------- main
+async function* frames(seconds: number, draw: (t: number) => string): AsyncGenerator<RgbFrame> {
+  const n = Math.round(seconds * FPS);
+  for (let i = 0; i < n; i++) yield await rasterise(draw(i / FPS));
+}
+
+/** Writes every output under `dir` (default: this folder). */
+export async function makeAssets(dir = here): Promise<string[]> {
+  for (const sub of ["images", "videos", "actions"]) await mkdir(join(dir, sub), { recursive: true });
+  const still = await rasterise(tableSvg(armAt(0)));
+  await writeImage(still, join(dir, "images/tabletop.png"));
+  await writeImage(still, join(dir, "images/tabletop.jpg"), { quality: 90 });
+  await sharp(still.data, { raw: { width: W, height: H, channels: 3 } }).webp({ quality: 85 }).toFile(join(dir, "images/tabletop.webp"));
+
+  await encodeVideo(frames(PICK_PLACE_SECONDS, (t) => tableSvg(armAt(t))), {
+    output: join(dir, "videos/pick_place.mp4"),
+    fps: FPS,
+    width: W,
+    height: H,
+    crf: 26,
+    audio: { pcm: pickPlaceSound(PICK_PLACE_SECONDS), sampleRate: RATE, channels: 2 },
+    audioBitrate: "96k",
+  });
+  await encodeVideo(frames(DRIVING_SECONDS, drivingSvg), {
+    output: join(dir, "videos/driving.mp4"),
+    fps: FPS,
+    width: W,
+    height: H,
+    crf: 26,
+  });
+
+  for (const c of CHUNKS) {
+    await writeActionChunk(join(dir, c.file), c.rows(), { dim: EMBODIMENTS[c.embodiment].actionDim });
+  }
+  const scene = {
+    note: "Synthetic scenes drawn by assets/make.ts; boxes are [x1, y1, x2, y2] on the Qwen3-VL 0–1000 grid.",
+    image: { path: "images/tabletop.png", width: W, height: H, boxes: sceneBoxes() },
+    pickPlace: { path: "videos/pick_place.mp4", seconds: PICK_PLACE_SECONDS, fps: FPS, events: PICK_PLACE_EVENTS, sound: "48 kHz stereo AAC" },
+    driving: { path: "videos/driving.mp4", seconds: DRIVING_SECONDS, fps: FPS },
+    actions: Object.fromEntries(CHUNKS.map((c) => [c.embodiment, {
+      path: c.file,
+      dim: EMBODIMENTS[c.embodiment].actionDim,
+      steps: STEPS,
+      layout: c.layout,
+    }])),
+  };
+  await writeFile(join(dir, "scene.json"), JSON.stringify(scene, null, 2) + "\n");
+  return OUTPUTS.map((o) => join(dir, o));
+}
+
+function scriptHash(): string {
+  return createHash("sha256").update(readFileSync(fileURLToPath(import.meta.url))).digest("hex");
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const stamp = join(here, ".stamp");
+  const force = process.argv.includes("--force");
+  const fresh = !force && existsSync(stamp) && readFileSync(stamp, "utf8").trim() === scriptHash() &&
+    OUTPUTS.every((o) => existsSync(join(here, o)));
+  if (fresh) {
+    console.log("[assets] up to date");
+  } else {
+    const t0 = Date.now();
+    await makeAssets();
+    await writeFile(stamp, scriptHash() + "\n");
+    console.log(`[assets] wrote ${OUTPUTS.length} files to ${here} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }
+}
