@@ -73,7 +73,7 @@ const smooth = (t: number) => t * t * (3 - 2 * t);
 async function rasterise(svg: string): Promise<RgbFrame> {
   const { data, info } = await sharp(Buffer.from(svg)).flatten({ background: "#000" }).removeAlpha().raw()
     .toBuffer({ resolveWithObject: true });
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
 }
 
 // ---------------------------------------------------------------- table scene
