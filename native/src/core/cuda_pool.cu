@@ -1,0 +1,87 @@
+#include "cuda_pool.h"
+
+#include "cuda_common.h"
+
+namespace cosmos {
+
+CudaStream::CudaStream() { CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
+CudaStream::~CudaStream() {
+  if (s_) cudaStreamDestroy(s_);  // no throw from a destructor
+}
+void CudaStream::sync() const { CUDA_CHECK(cudaStreamSynchronize(s_)); }
+
+size_t CudaPool::round(size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  const size_t mib = size_t(1) << 20;
+  if (bytes >= mib) return (bytes + mib - 1) / mib * mib;
+  return (bytes + 255) / 256 * 256;
+}
+
+CudaPool::~CudaPool() {
+  release_cached();
+  for (auto& kv : live_) cudaFree(kv.first);
+}
+
+void* CudaPool::alloc(size_t bytes) {
+  size_t r = round(bytes);
+  std::lock_guard<std::mutex> lock(mu_);
+  void* p = nullptr;
+  // Exact-size reuse only: handing a 64 MiB block to a 1 MiB request would hide memory from later
+  // large requests, and the decode loop asks for the same sizes every step anyway.
+  auto it = free_.find(r);
+  if (it != free_.end()) {
+    p = it->second;
+    free_.erase(it);
+    cached_ -= r;
+  } else {
+    cudaError_t e = cudaMalloc(&p, r);
+    if (e == cudaErrorMemoryAllocation && !free_.empty()) {
+      cudaGetLastError();  // clear the sticky-free error state of the failed call
+      for (auto& kv : free_) cudaFree(kv.second);
+      free_.clear();
+      cached_ = 0;
+      e = cudaMalloc(&p, r);
+    }
+    CUDA_CHECK(e);
+  }
+  live_[p] = r;
+  in_use_ += r;
+  if (in_use_ > peak_) peak_ = in_use_;
+  return p;
+}
+
+void CudaPool::free(void* p) {
+  if (!p) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(p);
+  if (it == live_.end()) return;  // not ours: ignore rather than corrupt the accounting
+  size_t r = it->second;
+  live_.erase(it);
+  in_use_ -= r;
+  free_.emplace(r, p);
+  cached_ += r;
+}
+
+void CudaPool::release_cached() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& kv : free_) cudaFree(kv.second);
+  free_.clear();
+  cached_ = 0;
+}
+
+size_t CudaPool::bytes_in_use() const { std::lock_guard<std::mutex> l(mu_); return in_use_; }
+size_t CudaPool::peak_bytes() const { std::lock_guard<std::mutex> l(mu_); return peak_; }
+size_t CudaPool::bytes_cached() const { std::lock_guard<std::mutex> l(mu_); return cached_; }
+void CudaPool::reset_peak() { std::lock_guard<std::mutex> l(mu_); peak_ = in_use_; }
+
+int cuda_device_count() {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+}  // namespace cosmos

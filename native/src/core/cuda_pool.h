@@ -1,0 +1,91 @@
+// Device memory for the CUDA path: a stream wrapper and a caching pool with byte accounting.
+//
+// Why a pool: cudaMalloc/cudaFree synchronise the device and cost ~10-100 us each; a decode step
+// allocates the same activation sizes every token, so freed blocks are kept in per-size free lists
+// and handed out again. bytes_in_use() / peak_bytes() are what the engine reports as GPU memory.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace cosmos {
+
+// Owns one cudaStream_t (non-blocking w.r.t. the legacy default stream).
+class CudaStream {
+ public:
+  CudaStream();
+  ~CudaStream();
+  CudaStream(const CudaStream&) = delete;
+  CudaStream& operator=(const CudaStream&) = delete;
+  cudaStream_t get() const { return s_; }
+  void sync() const;
+
+ private:
+  cudaStream_t s_ = nullptr;
+};
+
+class CudaPool {
+ public:
+  CudaPool() = default;
+  ~CudaPool();  // frees every block, cached or not
+  CudaPool(const CudaPool&) = delete;
+  CudaPool& operator=(const CudaPool&) = delete;
+
+  // Returns a device block of at least `bytes` (rounded up to 256 B; blocks >= 1 MiB to 1 MiB so
+  // slightly different sizes share a free list). Throws std::runtime_error when CUDA is out of memory
+  // even after the cache is released.
+  void* alloc(size_t bytes);
+  // Returns a block to the cache (not to CUDA). nullptr is ignored.
+  void free(void* p);
+  // Gives every cached (free) block back to CUDA.
+  void release_cached();
+
+  size_t bytes_in_use() const;   // handed out and not freed
+  size_t peak_bytes() const;     // max of bytes_in_use since construction / reset_peak
+  size_t bytes_cached() const;   // held in free lists
+  void reset_peak();
+
+ private:
+  static size_t round(size_t bytes);
+  mutable std::mutex mu_;
+  std::unordered_map<void*, size_t> live_;        // pointer -> rounded size
+  std::multimap<size_t, void*> free_;             // rounded size -> cached block
+  size_t in_use_ = 0, peak_ = 0, cached_ = 0;
+};
+
+// A device array owned through a pool (RAII); typed view over the bytes.
+template <typename T>
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(CudaPool& pool, size_t count) : pool_(&pool), n_(count) {
+    p_ = count ? static_cast<T*>(pool.alloc(count * sizeof(T))) : nullptr;
+  }
+  ~DeviceBuffer() { reset(); }
+  DeviceBuffer(DeviceBuffer&& o) noexcept : pool_(o.pool_), p_(o.p_), n_(o.n_) { o.p_ = nullptr; o.n_ = 0; }
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    if (this != &o) { reset(); pool_ = o.pool_; p_ = o.p_; n_ = o.n_; o.p_ = nullptr; o.n_ = 0; }
+    return *this;
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void reset() { if (p_ && pool_) pool_->free(p_); p_ = nullptr; n_ = 0; }
+  T* get() const { return p_; }
+  size_t size() const { return n_; }
+  size_t bytes() const { return n_ * sizeof(T); }
+
+ private:
+  CudaPool* pool_ = nullptr;
+  T* p_ = nullptr;
+  size_t n_ = 0;
+};
+
+// Number of CUDA devices usable by this process; 0 when there is no driver or no GPU (a static
+// cudart on a machine without a driver reports cudaErrorInsufficientDriver: that means "no GPU").
+int cuda_device_count();
+
+}  // namespace cosmos
