@@ -19,3 +19,6 @@ export * from "./errors.ts";
 export * from "./backend/mod.ts";
 export * from "./media/mod.ts";
 export * from "./reasoner/mod.ts";
+export * from "./tokenizer/mod.ts";
+export * from "./chat_template/mod.ts";
+export * from "./checkpoint/mod.ts";

@@ -20,11 +20,27 @@ import { Template } from "@huggingface/jinja";
 import { z } from "zod";
 import { CheckpointError, ValidationError } from "../errors.ts";
 
-/** One content part a chat template can see (text, image, video, or our *_url forms). */
+/**
+ * One content part a chat template can see (text, image, video, or our *_url forms).
+ *
+ * @example
+ * ```ts
+ * import { TemplatePart } from "./apply.ts";
+ * TemplatePart.parse({ type: "image" }); // { type: "image" }
+ * ```
+ */
 export const TemplatePart = z.looseObject({ type: z.string() });
 export type TemplatePart = z.infer<typeof TemplatePart>;
 
-/** One chat message as the template sees it (extra keys such as `tool_calls` pass through). */
+/**
+ * One chat message as the template sees it (extra keys such as `tool_calls` pass through).
+ *
+ * @example
+ * ```ts
+ * import { TemplateMessage } from "./apply.ts";
+ * TemplateMessage.parse({ role: "user", content: [{ type: "text", text: "Hi" }] });
+ * ```
+ */
 export const TemplateMessage = z.looseObject({
   role: z.string().min(1),
   content: z.union([z.string(), z.array(TemplatePart)]).nullish(),

@@ -20,7 +20,15 @@ import { parseJsonValue, readJsonFile } from "./json.ts";
 const PosInt = z.number().int().positive();
 const TokenId = z.number().int().nonnegative();
 
-/** `rope_parameters` (transformers 5) or `rope_scaling` (4.57) of the text model. */
+/**
+ * `rope_parameters` (transformers 5) or `rope_scaling` (4.57) of the text model.
+ *
+ * @example
+ * ```ts
+ * import { RopeParametersJson } from "./config.ts";
+ * RopeParametersJson.parse({ rope_theta: 5e6, mrope_section: [24, 20, 20], mrope_interleaved: true });
+ * ```
+ */
 export const RopeParametersJson = z.looseObject({
   rope_type: z.string().optional(),
   type: z.string().optional(),
@@ -29,7 +37,17 @@ export const RopeParametersJson = z.looseObject({
   mrope_interleaved: z.boolean().optional(),
 });
 
-/** `config.json` → `text_config` of Qwen3-VL (dense). */
+/**
+ * `config.json` → `text_config` of Qwen3-VL (dense).
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { Qwen3VLTextConfigJson } from "./config.ts";
+ * const cfg = JSON.parse(readFileSync("test/fixtures/qwen3vl-tiny/config.json", "utf8"));
+ * Qwen3VLTextConfigJson.parse(cfg.text_config).num_hidden_layers; // 3
+ * ```
+ */
 export const Qwen3VLTextConfigJson = z.looseObject({
   vocab_size: PosInt,
   hidden_size: PosInt,
@@ -67,7 +85,17 @@ export const Qwen3VLTextConfigJson = z.looseObject({
   }
 });
 
-/** `config.json` → `vision_config` of Qwen3-VL. */
+/**
+ * `config.json` → `vision_config` of Qwen3-VL.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { Qwen3VLVisionConfigJson } from "./config.ts";
+ * const cfg = JSON.parse(readFileSync("test/fixtures/qwen3vl-tiny/config.json", "utf8"));
+ * Qwen3VLVisionConfigJson.parse(cfg.vision_config).depth; // 2
+ * ```
+ */
 export const Qwen3VLVisionConfigJson = z.looseObject({
   depth: PosInt,
   hidden_size: PosInt,
@@ -88,7 +116,17 @@ export const Qwen3VLVisionConfigJson = z.looseObject({
   });
 });
 
-/** The whole Qwen3-VL `config.json`. */
+/**
+ * The whole Qwen3-VL `config.json` (see {@link parseQwen3VLConfig} for the resolved form).
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { Qwen3VLConfigJson } from "./config.ts";
+ * const cfg = Qwen3VLConfigJson.parse(JSON.parse(readFileSync("test/fixtures/qwen3vl-tiny/config.json", "utf8")));
+ * cfg.image_token_id; // 1412
+ * ```
+ */
 export const Qwen3VLConfigJson = z.looseObject({
   model_type: z.literal("qwen3_vl", { error: 'expected "qwen3_vl" (a dense Qwen3-VL checkpoint)' }),
   text_config: Qwen3VLTextConfigJson,
@@ -213,7 +251,15 @@ export async function loadQwen3VLConfig(dir: string): Promise<Qwen3VLConfig> {
   return parseQwen3VLConfig(await readJsonFile(path), path);
 }
 
-/** `generation_config.json` (the fields used for sampling and stopping). */
+/**
+ * `generation_config.json` (the fields used for sampling and stopping).
+ *
+ * @example
+ * ```ts
+ * import { GenerationConfigJson } from "./config.ts";
+ * GenerationConfigJson.parse({ eos_token_id: [1402, 1400], top_k: 20 }).top_k; // 20
+ * ```
+ */
 export const GenerationConfigJson = z.looseObject({
   bos_token_id: TokenId.nullish(),
   eos_token_id: z.union([TokenId, z.array(TokenId)]).nullish(),

@@ -19,7 +19,15 @@ import { z } from "zod";
 import { CheckpointError } from "../errors.ts";
 import { parseJsonValue, readJsonFile } from "./json.ts";
 
-/** `model.safetensors.index.json`. */
+/**
+ * `model.safetensors.index.json`.
+ *
+ * @example
+ * ```ts
+ * import { SafetensorsIndexJson } from "./files.ts";
+ * SafetensorsIndexJson.parse({ weight_map: { "lm_head.weight": "model-00002-of-00002.safetensors" } });
+ * ```
+ */
 export const SafetensorsIndexJson = z.looseObject({
   metadata: z.looseObject({}).nullish(),
   weight_map: z.record(z.string(), z.string().min(1)).refine((m) => Object.keys(m).length > 0, "is empty"),

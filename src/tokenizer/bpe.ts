@@ -19,7 +19,15 @@ import type { BpeModelJson } from "./schema.ts";
 
 const CACHE_LIMIT = 10_000;
 
-/** A BPE model built from `tokenizer.json`'s `model` (see the module docs). */
+/**
+ * A BPE model built from `tokenizer.json`'s `model` (see the module docs).
+ *
+ * @example
+ * ```ts
+ * import { BpeModel } from "./bpe.ts";
+ * new BpeModel({ vocab: { a: 0, b: 1, ab: 2 }, merges: ["a b"] }).tokenize("abab"); // [2, 2]
+ * ```
+ */
 export class BpeModel {
   /** Token string → id. */
   readonly vocab: Map<string, number>;

@@ -25,7 +25,16 @@ export type PreTokenizer = (pieces: string[]) => string[];
 /** A decoder: token strings in, bytes out (UTF-8 decoded by the caller). */
 export type Decoder = (tokens: string[]) => Uint8Array;
 
-/** GPT-2's pre-tokenization regex (ByteLevel `use_regex: true`). */
+/**
+ * GPT-2's pre-tokenization regex (ByteLevel `use_regex: true`).
+ *
+ * @example
+ * ```ts
+ * import { GPT2_PATTERN } from "./pipeline.ts";
+ * import { translateRegex } from "./regex.ts";
+ * "I've 2 cats".match(translateRegex(GPT2_PATTERN)); // ["I", "'ve", " 2", " cats"]
+ * ```
+ */
 export const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 function unsupported(where: string, type: string): never {
@@ -105,7 +114,15 @@ export function buildNormalizer(c: ComponentJson | null | undefined, where = "no
 
 type Behavior = "Removed" | "Isolated" | "MergedWithPrevious" | "MergedWithNext" | "Contiguous";
 
-/** Splits one piece by a regex the way `Split` does (tokenizers `split_with_behavior`). */
+/**
+ * Splits one piece by a regex the way `Split` does (tokenizers `split_with_behavior`).
+ *
+ * @example
+ * ```ts
+ * import { splitPiece } from "./pipeline.ts";
+ * splitPiece("a-b", /-/gu, "MergedWithPrevious"); // ["a-", "b"]
+ * ```
+ */
 export function splitPiece(text: string, re: RegExp, behavior: Behavior, invert = false): string[] {
   // (start, end, isMatch) spans covering the text.
   const spans: [number, number, boolean][] = [];
@@ -212,7 +229,15 @@ export function buildPreTokenizer(c: ComponentJson | null | undefined, where = "
   }
 }
 
-/** Bytes of one token for the ByteLevel decoder: its byte-level bytes, else its own UTF-8. */
+/**
+ * Bytes of one token for the ByteLevel decoder: its byte-level bytes, else its own UTF-8.
+ *
+ * @example
+ * ```ts
+ * import { tokenBytes } from "./pipeline.ts";
+ * tokenBytes("Ġa"); // Uint8Array [32, 97]
+ * ```
+ */
 export function tokenBytes(token: string): Uint8Array {
   return byteLevelToBytes(token) ?? ENC.encode(token);
 }

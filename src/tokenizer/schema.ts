@@ -19,7 +19,15 @@
  */
 import { z } from "zod";
 
-/** One entry of `added_tokens`. */
+/**
+ * One entry of `added_tokens`.
+ *
+ * @example
+ * ```ts
+ * import { AddedTokenJson } from "./schema.ts";
+ * AddedTokenJson.parse({ id: 5, content: "<|im_end|>", special: true }).lstrip; // false
+ * ```
+ */
 export const AddedTokenJson = z.looseObject({
   id: z.number().int().nonnegative(),
   content: z.string().min(1),
@@ -31,11 +39,27 @@ export const AddedTokenJson = z.looseObject({
 });
 export type AddedTokenJson = z.infer<typeof AddedTokenJson>;
 
-/** A normalizer, pre-tokenizer, decoder or post-processor: `{ type, ...fields }`. */
+/**
+ * A normalizer, pre-tokenizer, decoder or post-processor: `{ type, ...fields }`.
+ *
+ * @example
+ * ```ts
+ * import { ComponentJson } from "./schema.ts";
+ * ComponentJson.parse({ type: "NFC" }).type; // "NFC"
+ * ```
+ */
 export const ComponentJson = z.looseObject({ type: z.string() });
 export type ComponentJson = z.infer<typeof ComponentJson>;
 
-/** `model` of a BPE tokenizer; merges as `"a b"` strings or `["a", "b"]` pairs. */
+/**
+ * `model` of a BPE tokenizer; merges as `"a b"` strings or `["a", "b"]` pairs.
+ *
+ * @example
+ * ```ts
+ * import { BpeModelJson } from "./schema.ts";
+ * BpeModelJson.parse({ vocab: { a: 0, b: 1, ab: 2 }, merges: [["a", "b"]] }).merges.length; // 1
+ * ```
+ */
 export const BpeModelJson = z.looseObject({
   type: z.literal("BPE").optional(),
   vocab: z.record(z.string(), z.number().int().nonnegative()),
@@ -50,7 +74,17 @@ export const BpeModelJson = z.looseObject({
 });
 export type BpeModelJson = z.infer<typeof BpeModelJson>;
 
-/** The whole `tokenizer.json`. */
+/**
+ * The whole `tokenizer.json`.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { TokenizerJson } from "./schema.ts";
+ * const tj = TokenizerJson.parse(JSON.parse(readFileSync("test/fixtures/qwen3vl-tiny/tokenizer.json", "utf8")));
+ * tj.added_tokens.length; // 26
+ * ```
+ */
 export const TokenizerJson = z.looseObject({
   added_tokens: z.array(AddedTokenJson).default([]),
   normalizer: ComponentJson.nullish(),
@@ -61,7 +95,15 @@ export const TokenizerJson = z.looseObject({
 });
 export type TokenizerJson = z.infer<typeof TokenizerJson>;
 
-/** The fields of `tokenizer_config.json` the tokenizer and chat template use. */
+/**
+ * The fields of `tokenizer_config.json` the tokenizer and chat template use.
+ *
+ * @example
+ * ```ts
+ * import { TokenizerConfigJson } from "./schema.ts";
+ * TokenizerConfigJson.parse({ eos_token: "<|im_end|>" }).eos_token; // "<|im_end|>"
+ * ```
+ */
 export const TokenizerConfigJson = z.looseObject({
   bos_token: z.union([z.string(), z.looseObject({ content: z.string() })]).nullish(),
   eos_token: z.union([z.string(), z.looseObject({ content: z.string() })]).nullish(),

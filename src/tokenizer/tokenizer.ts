@@ -38,13 +38,13 @@ export interface AddedToken {
 }
 
 /** Options of {@link Tokenizer.encode}. */
-export interface EncodeOptions {
+export interface TokenizerEncodeOptions {
   /** Add the post-processor's template tokens (e.g. a BOS). Default true, like transformers. */
   addSpecialTokens?: boolean;
 }
 
 /** Options of {@link Tokenizer.decode}. */
-export interface DecodeOptions {
+export interface TokenizerDecodeOptions {
   /** Leave out special added tokens (`special: true`). Default false. */
   skipSpecial?: boolean;
   /** transformers' `clean_up_tokenization` (" ." → "." …). Default: tokenizer_config.json's value, else false. */
@@ -323,7 +323,7 @@ export class Tokenizer {
   }
 
   /** Token ids of `text` (transformers: `tokenizer(text).input_ids`). */
-  encode(text: string, options: EncodeOptions = {}): number[] {
+  encode(text: string, options: TokenizerEncodeOptions = {}): number[] {
     const ids: number[] = [];
     for (const piece of this.#split(text)) {
       if (piece.id !== undefined) ids.push(piece.id);
@@ -338,7 +338,7 @@ export class Tokenizer {
   }
 
   /** Text of `ids` (transformers: `tokenizer.decode(ids, skip_special_tokens)`). Unknown ids are left out. */
-  decode(ids: readonly number[], options: DecodeOptions = {}): string {
+  decode(ids: readonly number[], options: TokenizerDecodeOptions = {}): string {
     const tokens: string[] = [];
     for (const id of ids) {
       if (options.skipSpecial && this.specialIds.has(id)) continue;
