@@ -265,8 +265,16 @@ export function buildDecoder(c: ComponentJson | null | undefined, where = "decod
   };
   if (!c) return (tokens) => concat(tokens.map((t) => ENC.encode(t)));
   switch (c.type) {
-    case "ByteLevel":
-      return (tokens) => concat(tokens.map(tokenBytes));
+    case "ByteLevel": {
+      // Token strings come from a fixed vocabulary: remember each one's bytes.
+      const memo = new Map<string, Uint8Array>();
+      const bytesOf = (t: string) => {
+        let b = memo.get(t);
+        if (!b) memo.set(t, (b = tokenBytes(t)));
+        return b;
+      };
+      return (tokens) => concat(tokens.map(bytesOf));
+    }
     case "Sequence": {
       const list = (c.decoders ?? []) as ComponentJson[];
       if (list.length === 1) return buildDecoder(list[0], `${where}.decoders[0]`);
