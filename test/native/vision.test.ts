@@ -21,36 +21,21 @@ function readF32(path: string): Float32Array {
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const FULL = join(root, "test/fixtures/");
 
-interface TowerConfig {
-  depth: number;
-  hidden_size: number;
-  intermediate_size: number;
-  num_heads: number;
-  out_hidden_size: number;
-  num_position_embeddings: number;
-  deepstack_visual_indexes: number[];
-  patch_size: number;
-  spatial_merge_size: number;
-  temporal_patch_size: number;
-}
-
 let cliPath: string | undefined;
 function cli(): string {
   cliPath ??= execFileSync("bash", [join(root, "native/src/vision/build_cli.sh")], { encoding: "utf8" }).trim().split("\n").pop()!;
   return cliPath;
 }
 
-/** Runs the tower CLI; returns merged embeds and deepstack features. */
-function runTower(model: string, pv: Float32Array, grids: number[][], c: TowerConfig): { embeds: Float32Array; deepstack: Float32Array[] } {
+/** Runs the tower CLI (config: a JSON file with a vision_config); returns merged embeds and deepstack features. */
+function runTower(model: string, config: string, pv: Float32Array, grids: number[][]): { embeds: Float32Array; deepstack: Float32Array[] } {
   const dir = mkdtempSync(join(tmpdir(), "vision-"));
   try {
     writeFileSync(join(dir, "pv.f32"), new Uint8Array(pv.buffer, pv.byteOffset, pv.byteLength));
-    const out = execFileSync(cli(), [
-      model, join(dir, "pv.f32"), grids.map((g) => g.join(",")).join(";"), dir,
-      String(c.depth), String(c.hidden_size), String(c.intermediate_size), String(c.num_heads), String(c.out_hidden_size),
-      String(c.num_position_embeddings), c.deepstack_visual_indexes.join(","), String(c.patch_size), String(c.spatial_merge_size),
-      String(c.temporal_patch_size),
-    ], { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: "2" } });
+    const out = execFileSync(cli(), [model, config, join(dir, "pv.f32"), grids.map((g) => g.join(",")).join(";"), dir], {
+      encoding: "utf8",
+      env: { ...process.env, COSMOS_THREADS: "2" },
+    });
     const info = JSON.parse(out) as { tokens: number; out_dim: number; deepstack: number };
     const embeds = readF32(join(dir, "embeds.f32"));
     assert.equal(embeds.length, info.tokens * info.out_dim);
@@ -73,20 +58,20 @@ describe("vision tower (CPU) vs transformers", () => {
     const meta = visionMeta();
     const st = readSafetensors(FIXTURE_DIR + "vision-tiny.safetensors");
     const c = meta.vision_config;
-    const r = runTower(FIXTURE_DIR + "vision-tiny.safetensors", f32(st.get("vision.pixel_values")), meta.vision_grid_thw, c);
+    const r = runTower(FIXTURE_DIR + "vision-tiny.safetensors", FIXTURE_DIR + "vision-tiny.json", f32(st.get("vision.pixel_values")), meta.vision_grid_thw);
     const d0 = assertClose(r.embeds, f32(st.get("vision.embeds")), "embeds");
     assert.equal(r.deepstack.length, c.deepstack_visual_indexes.length);
     r.deepstack.forEach((g, k) => assertClose(g, f32(st.get(`vision.deepstack.${k}`)), `deepstack ${k}`));
     console.log(`vision-tiny embeds max-abs-diff ${d0.toExponential(2)}`);
   });
 
-  const config = JSON.parse(readFileSync(FULL + "qwen3vl-tiny/config.json", "utf8")) as { vision_config: TowerConfig };
+  const config = JSON.parse(readFileSync(FULL + "qwen3vl-tiny/config.json", "utf8")) as { vision_config: { deepstack_visual_indexes: number[] } };
   const ref = JSON.parse(readFileSync(FULL + "qwen3vl-tiny-reference.json", "utf8")) as Record<"image" | "video", { grid_thw: number[][]; pixel_values_tensor: string }>;
   const st = readSafetensors(FULL + "qwen3vl-tiny-reference.safetensors");
   for (const kind of ["image", "video"] as const) {
     test(`qwen3vl-tiny checkpoint, ${kind} grid ${JSON.stringify(ref[kind].grid_thw)}: embeds and deepstack match to 1e-3`, () => {
       const c = config.vision_config;
-      const r = runTower(FULL + "qwen3vl-tiny/model.safetensors", f32(st.get(ref[kind].pixel_values_tensor)), ref[kind].grid_thw, c);
+      const r = runTower(FULL + "qwen3vl-tiny", FULL + "qwen3vl-tiny/config.json", f32(st.get(ref[kind].pixel_values_tensor)), ref[kind].grid_thw);
       const d0 = assertClose(r.embeds, f32(st.get(`${kind}.vision_embeds`)), `${kind} embeds`);
       assert.equal(r.deepstack.length, c.deepstack_visual_indexes.length);
       const dk = r.deepstack.map((g, k) => assertClose(g, f32(st.get(`${kind}.deepstack.${k}`)), `${kind} deepstack ${k}`));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../core/json.h"
 #include "../ops/add.h"
 #include "../ops/attention.h"
 #include "../ops/gelu.h"
@@ -10,7 +11,17 @@
 #include "../ops/matmul.h"
 #include "../ops/rope.h"
 
+namespace cosmos {
+
 namespace {
+
+int pos_int(const Json& o, const char* key, int fallback) {
+    const Json* v = o.get(key);
+    if (!v) return fallback;
+    if (!v->is_num() || !v->is_integer || v->i64 <= 0 || v->i64 > (1 << 30))
+        throw ModelError(std::string("vision_config.") + key + " must be a positive integer");
+    return (int)v->i64;
+}
 
 struct Binder {
     const Qwen3VisionLookup& lookup;
@@ -134,8 +145,100 @@ bool qwen3_vision_check_grids(const Qwen3VisionConfig& cfg, const std::vector<Qw
     return true;
 }
 
+Qwen3VisionConfig Qwen3VisionConfig::from_json(const std::string& text) {
+    Json root;
+    try {
+        root = json_parse(text.data(), text.size(), 64);
+    } catch (const JsonError& e) {
+        throw ModelError(std::string("config JSON: ") + e.what());
+    }
+    if (!root.is_obj()) throw ModelError("config JSON is not an object");
+    const Json* vc = root.get("vision_config");
+    if (!vc && root.get("text_config")) throw ModelError("config.json has no vision_config (a text-only checkpoint?)");
+    const Json& c = (vc && vc->is_obj()) ? *vc : root;
+    Qwen3VisionConfig k;
+    // Every size is required: a default from another model size would bind the wrong shapes.
+    auto req = [&](const char* key) {
+        if (!c.get(key)) throw ModelError(std::string("vision_config.") + key + " is missing");
+        return pos_int(c, key, 0);
+    };
+    k.depth = req("depth");
+    k.hidden_size = req("hidden_size");
+    k.intermediate_size = req("intermediate_size");
+    k.num_heads = req("num_heads");
+    k.out_hidden_size = req("out_hidden_size");
+    k.num_position_embeddings = req("num_position_embeddings");
+    k.in_channels = pos_int(c, "in_channels", k.in_channels);
+    k.patch_size = pos_int(c, "patch_size", k.patch_size);
+    k.temporal_patch_size = pos_int(c, "temporal_patch_size", k.temporal_patch_size);
+    k.spatial_merge_size = pos_int(c, "spatial_merge_size", k.spatial_merge_size);
+    if (const Json* a = c.get("hidden_act"); a && (!a->is_str() || a->str != "gelu_pytorch_tanh"))
+        throw ModelError("vision_config.hidden_act '" + (a->is_str() ? a->str : std::string("?")) +
+                         "' is not supported (only gelu_pytorch_tanh)");
+    k.deepstack_visual_indexes.clear();
+    if (const Json* d = c.get("deepstack_visual_indexes")) {
+        if (!d->is_arr()) throw ModelError("vision_config.deepstack_visual_indexes must be an array");
+        for (const Json& e : d->arr) {
+            if (!e.is_num() || !e.is_integer || e.i64 < 0 || e.i64 >= k.depth)
+                throw ModelError("vision_config.deepstack_visual_indexes entries must be block indexes 0..depth-1");
+            k.deepstack_visual_indexes.push_back((int)e.i64);
+        }
+    }
+    const Json* rp = c.get("rope_parameters");
+    if (rp && rp->is_obj())
+        if (const Json* t = rp->get("rope_theta"); t && t->is_num() && t->num > 0) k.rope_theta = (float)t->num;
+    const int side = (int)std::lround(std::sqrt((double)k.num_position_embeddings));
+    if (side * side != k.num_position_embeddings)
+        throw ModelError("vision_config.num_position_embeddings must be a square (the learned grid is side x side)");
+    if (k.hidden_size % k.num_heads != 0 || k.head_dim() % 4 != 0)
+        throw ModelError("vision_config: hidden_size / num_heads must be a multiple of 4 (2D rotary)");
+    return k;
+}
+
+std::unique_ptr<Qwen3Vision> Qwen3Vision::load(const Checkpoint& ck, const Qwen3VisionConfig& cfg) {
+    auto m = std::unique_ptr<Qwen3Vision>(new Qwen3Vision());
+    m->cfg_ = cfg;
+    std::string err;
+    std::string bad_shape;
+    auto lookup = [&](const std::string& name, const std::vector<int64_t>& shape) -> const float* {
+        const TensorInfo& ti = ck.info(name);  // throws SafetensorsError(Missing) naming the tensor
+        if (ti.shape != shape) {
+            Tensor want, got;
+            want.shape = shape;
+            got.shape = ti.shape;
+            bad_shape = "tensor '" + name + "' has shape " + got.shape_str() + ", vision_config expects " + want.shape_str();
+            return nullptr;
+        }
+        OwnedTensor t = OwnedTensor::make(DType::F32, shape);
+        ck.read_f32(name, t.f32(), (size_t)t.t.numel());
+        const float* p = t.f32();
+        m->store_[name] = std::move(t);  // the map node keeps the buffer where p points
+        return p;
+    };
+    if (!qwen3_vision_bind(cfg, lookup, m->w_, err)) throw ModelError(bad_shape.empty() ? err : bad_shape);
+    return m;
+}
+
+size_t Qwen3Vision::weight_bytes() const {
+    size_t n = 0;
+    for (const auto& kv : store_) n += kv.second.t.nbytes();
+    return n;
+}
+
+void Qwen3Vision::forward(const float* pixel_values, size_t n_floats, const std::vector<Qwen3VisionGrid>& grids,
+                          Qwen3VisionOutput& out) const {
+    std::string err;
+    if (!qwen3_vision_check_grids(cfg_, grids, err)) throw ModelError(err);
+    const size_t want = (size_t)qwen3_vision_num_patches(grids) * (size_t)cfg_.patch_dim();
+    if (n_floats != want)
+        throw ModelError("pixel_values has " + std::to_string(n_floats) + " floats; the grids need " + std::to_string(want) +
+                         " (patches x " + std::to_string(cfg_.patch_dim()) + ")");
+    qwen3_vision_forward_cpu(cfg_, w_, pixel_values, grids, out, abort_);
+}
+
 void qwen3_vision_forward_cpu(const Qwen3VisionConfig& cfg, const Qwen3VisionWeights& w, const float* pixel_values,
-                              const std::vector<Qwen3VisionGrid>& grids, Qwen3VisionOutput& out) {
+                              const std::vector<Qwen3VisionGrid>& grids, Qwen3VisionOutput& out,
+                              const std::atomic<bool>* abort) {
     const int D = cfg.hidden_size, I = cfg.intermediate_size, H = cfg.num_heads, hd = cfg.head_dim();
     const int m = cfg.spatial_merge_size, unit = cfg.merge_unit();
     const float eps = cfg.layer_norm_eps;
@@ -159,6 +262,7 @@ void qwen3_vision_forward_cpu(const Qwen3VisionConfig& cfg, const Qwen3VisionWei
     const float scale = 1.0f / std::sqrt((float)hd);
     out.deepstack.assign(cfg.deepstack_visual_indexes.size(), {});
     for (int l = 0; l < cfg.depth; l++) {
+        if (abort && abort->load(std::memory_order_relaxed)) throw AbortedError();
         const Qwen3VisionBlock& b = w.blocks[l];
         layernorm_cpu(tmp.data(), x.data(), b.norm1.g, b.norm1.b, N, D, eps);
         matmul_cpu(qkv.data(), tmp.data(), b.qkv.w, b.qkv.b, N, D, 3 * D);
@@ -274,3 +378,5 @@ void qwen3_vision_cu_seqlens(const std::vector<Qwen3VisionGrid>& grids, std::vec
     for (const auto& g : grids)
         for (int t = 0; t < g.t; t++) out.push_back(out.back() + g.h * g.w);
 }
+
+}  // namespace cosmos

@@ -8,15 +8,24 @@
 //   merger(x) -> [N/4, out]: LN(D) per patch, concat the 4 patches of a 2x2 block, fc1, GELU, fc2
 //
 // Weights are bound by checkpoint name exactly as transformers saves Qwen3VLForConditionalGeneration
-// (`model.visual.patch_embed.proj.weight`, `model.visual.blocks.N.attn.qkv.weight`, ...), through a
-// lookup callback so any loader (the engine's safetensors loader, a test reader) can serve them.
+// (`model.visual.patch_embed.proj.weight`, `model.visual.blocks.N.attn.qkv.weight`, ...): Qwen3Vision::load
+// reads them (as f32) from the engine's safetensors Checkpoint; qwen3_vision_bind takes any lookup.
 // Rows of pixel_values and of every output are in the processor's merged patch order
 // (t, h/m, w/m, m, m): the 4 rows of one 2x2 merge block are contiguous.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "../core/tensor.h"
+#include "../safetensors/safetensors.h"
+#include "qwen3_text.h"  // ModelError, AbortedError
+
+namespace cosmos {
 
 // config.json "vision_config", as transformers' Qwen3VLVisionConfig names it. The TS side validates
 // config.json (zod) and fills this in; defaults are Qwen3-VL-8B's.
@@ -34,6 +43,10 @@ struct Qwen3VisionConfig {
     std::vector<int> deepstack_visual_indexes = {8, 16, 24};
     float layer_norm_eps = 1e-6f;    // nn.LayerNorm(eps=1e-6) in blocks and mergers
     float rope_theta = 10000.0f;     // Qwen3VLVisionRotaryEmbedding default
+
+    // Accepts a full Qwen3-VL config.json (uses vision_config) or a bare vision config. Throws
+    // ModelError naming the field; only hidden_act gelu_pytorch_tanh (every Qwen3-VL) is supported.
+    static Qwen3VisionConfig from_json(const std::string& json_text);
 
     int head_dim() const { return hidden_size / num_heads; }
     int patch_dim() const { return in_channels * temporal_patch_size * patch_size * patch_size; }
@@ -90,8 +103,36 @@ struct Qwen3VisionOutput {
 
 // Runs the tower on pixel_values [patches, patch_dim] of the given grids (images and/or videos,
 // in the order their rows are concatenated). Grids must pass qwen3_vision_check_grids.
+// `abort` (nullable) is checked between blocks; when set the call throws AbortedError.
 void qwen3_vision_forward_cpu(const Qwen3VisionConfig& cfg, const Qwen3VisionWeights& w, const float* pixel_values,
-                              const std::vector<Qwen3VisionGrid>& grids, Qwen3VisionOutput& out);
+                              const std::vector<Qwen3VisionGrid>& grids, Qwen3VisionOutput& out,
+                              const std::atomic<bool>* abort = nullptr);
+
+// The tower with its weights (f32 copies, converted from BF16/F16 checkpoints when needed).
+class Qwen3Vision {
+ public:
+    // Reads every model.visual.* tensor the config names; throws ModelError (bad shape) or
+    // SafetensorsError (missing tensor, unreadable dtype).
+    static std::unique_ptr<Qwen3Vision> load(const Checkpoint& ck, const Qwen3VisionConfig& cfg);
+
+    const Qwen3VisionConfig& config() const { return cfg_; }
+    // Bytes of weights held.
+    size_t weight_bytes() const;
+
+    // Checks grids and the pixel_values length (patches x patch_dim floats), then runs the tower.
+    // Throws ModelError on bad input, AbortedError when the abort flag is set between blocks.
+    void forward(const float* pixel_values, size_t n_floats, const std::vector<Qwen3VisionGrid>& grids,
+                 Qwen3VisionOutput& out) const;
+
+    // Checked between transformer blocks.
+    void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
+
+ private:
+    Qwen3VisionConfig cfg_;
+    std::map<std::string, OwnedTensor> store_;
+    Qwen3VisionWeights w_;
+    const std::atomic<bool>* abort_ = nullptr;
+};
 
 // ---- Position helpers (cheap index math that runs once per request; a CUDA path uploads the
 // results as inputs, so they have no device twin). All in merged patch order.
@@ -116,3 +157,5 @@ void qwen3_vision_cu_seqlens(const std::vector<Qwen3VisionGrid>& grids, std::vec
 // torch.linspace(start, end, steps) in float32, bit for bit (ATen's two-sided kernel), so floor()
 // of the values agrees with PyTorch at the grid points.
 void torch_linspace_f32(float start, float end, int steps, float* out);
+
+}  // namespace cosmos
