@@ -1,0 +1,87 @@
+// Qwen3 text decoder of Qwen3VLForConditionalGeneration (CPU backend, f32 compute).
+// Per layer: x += o_proj(attn(rope(q_norm(q)), rope(k_norm(k)), v)) on input_layernorm(x);
+//            x += down(silu(gate(h)) * up(h)) on h = post_attention_layernorm(x).
+// q_norm/k_norm are per-head RMSNorms applied BEFORE rotary, as in transformers' Qwen3VLTextAttention.
+// Rotary is interleaved mRoPE driven by 3D position ids (t, h, w); text tokens have t = h = w.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../core/tensor.h"
+#include "../safetensors/safetensors.h"
+
+namespace cosmos {
+
+struct ModelError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct AbortedError : std::runtime_error {
+  AbortedError() : std::runtime_error("aborted") {}
+};
+
+struct Qwen3TextConfig {
+  int vocab_size = 0, hidden_size = 0, intermediate_size = 0, num_layers = 0;
+  int num_heads = 0, num_kv_heads = 0, head_dim = 0;
+  float rms_norm_eps = 1e-6f, rope_theta = 5000000.f;
+  int mrope_section[3] = {0, 0, 0};
+  bool mrope_interleaved = true;
+  bool tie_word_embeddings = false;
+  // Accepts a full Qwen3-VL config.json (uses text_config) or a bare text config. Throws ModelError naming the field.
+  static Qwen3TextConfig from_json(const std::string& json_text);
+};
+
+// Visual rows for the multimodal prefill hook (filled by the vision tower's caller).
+struct VisualInputs {
+  const int* rows = nullptr;       // row indices within this prefill call (ascending, unique)
+  int n_rows = 0;
+  const float* embeds = nullptr;   // [n_rows, hidden]: replaces the token embedding at those rows (nullable)
+  // deepstack[l] ([n_rows, hidden]) is added to the hidden state at those rows after decoder layer l,
+  // for l = 0..n_deepstack-1 (transformers' _deepstack_process).
+  std::vector<const float*> deepstack;
+};
+
+class Qwen3Text {
+ public:
+  // Loads weights from the checkpoint (F32/BF16/F16 -> f32). Tensor names as transformers saves them:
+  // model.language_model.* (Qwen3-VL) or model.* (plain Qwen3); lm_head.weight unless tied.
+  static std::unique_ptr<Qwen3Text> load(const Checkpoint& ck, const Qwen3TextConfig& cfg);
+
+  const Qwen3TextConfig& config() const { return cfg_; }
+
+  // Appends n tokens to the KV cache. pos3: [3][n] (t row, h row, w row). logits: [n, vocab] when
+  // all_logits, else [vocab] for the last token. vis may be null.
+  void prefill(const int* ids, int n, const int* pos3, const VisualInputs* vis, float* logits, bool all_logits);
+  // One token at position next_pos() (t = h = w), appended to the cache. logits: [vocab].
+  void decode(int id, float* logits);
+
+  // Clears the KV cache (weights stay).
+  void reset();
+  int n_past() const { return n_past_; }
+  // Position for the next decoded token: max position id seen so far + 1 (transformers' rope_deltas rule).
+  int next_pos() const { return next_pos_; }
+
+  // Checked between layers and tokens; when set, the running call throws AbortedError.
+  void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
+
+ private:
+  struct Layer {
+    OwnedTensor in_ln, post_ln, q, k, v, o, q_norm, k_norm, gate, up, down;
+    Buffer kcache, vcache;  // [capacity, kv_heads, head_dim]
+  };
+  Qwen3TextConfig cfg_;
+  OwnedTensor embed_, norm_, lm_head_;
+  std::vector<Layer> layers_;
+  int n_past_ = 0, capacity_ = 0, next_pos_ = 0;
+  const std::atomic<bool>* abort_ = nullptr;
+
+  void ensure_capacity(int tokens);
+  void forward(const int* ids, int n, const int* pos3, const VisualInputs* vis, float* logits, bool all_logits);
+  void check_abort() const {
+    if (abort_ && abort_->load(std::memory_order_relaxed)) throw AbortedError();
+  }
+};
+
+}  // namespace cosmos
