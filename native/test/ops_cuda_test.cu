@@ -1,0 +1,333 @@
+// CUDA ops vs their CPU references (native/src/ops/*_cpu.cc): seeded random inputs, one row per
+// case with the max-abs-diff, the diff relative to the reference's max |value|, the tolerance, and
+// PASS/FAIL. Exit status 1 if any case fails. Build: native/test/build_ops_test.sh; run on a GPU.
+//
+// Tolerances: f32 kernels 1e-4 relative. bf16 weights: the CPU reference gets the same bf16-rounded
+// weights (as f32); the GEMV path keeps x in f32, so it is held to 1e-4 too; the tensor-core GEMM
+// also rounds x to bf16, so it is held to 1e-2. Sampling must pick the identical token.
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../src/core/cuda_common.h"
+#include "../src/core/cuda_pool.h"
+#include "../src/ops/add.h"
+#include "../src/ops/argmax.h"
+#include "../src/ops/attention.h"
+#include "../src/ops/embedding.h"
+#include "../src/ops/gelu.h"
+#include "../src/ops/layernorm.h"
+#include "../src/ops/matmul.h"
+#include "../src/ops/rmsnorm.h"
+#include "../src/ops/rope.h"
+#include "../src/ops/sample_cuda.h"
+#include "../src/ops/softmax.h"
+#include "../src/ops/swiglu.h"
+
+namespace {
+std::mt19937 rng(1234);
+int failures = 0;
+cosmos::CudaPool* pool;
+cudaStream_t st;
+
+std::vector<float> randv(size_t n, float scale = 1.f) {
+  std::normal_distribution<float> d(0.f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+float* up(const std::vector<float>& h) {
+  float* d = (float*)pool->alloc(h.size() * sizeof(float) + 16);
+  CUDA_CHECK(cudaMemcpy(d, h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice));
+  return d;
+}
+int* upi(const std::vector<int>& h) {
+  int* d = (int*)pool->alloc(h.size() * sizeof(int) + 16);
+  CUDA_CHECK(cudaMemcpy(d, h.data(), h.size() * sizeof(int), cudaMemcpyHostToDevice));
+  return d;
+}
+std::vector<float> down(const float* d, size_t n) {
+  CUDA_CHECK(cudaStreamSynchronize(st));
+  std::vector<float> h(n);
+  CUDA_CHECK(cudaMemcpy(h.data(), d, n * sizeof(float), cudaMemcpyDeviceToHost));
+  return h;
+}
+void report(const char* op, const std::string& cs, const std::vector<float>& ref, const std::vector<float>& got,
+            double tol) {
+  double mad = 0, mref = 0;
+  bool bad = false;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    double d = std::fabs((double)ref[i] - got[i]);
+    if (!(d == d)) bad = true;  // NaN
+    mad = std::max(mad, d);
+    mref = std::max(mref, (double)std::fabs(ref[i]));
+  }
+  double rel = mad / std::max(mref, 1e-30);
+  bool ok = !bad && rel <= tol;
+  if (!ok) ++failures;
+  std::printf("| %-10s | %-44s | %10.3e | %10.3e | %7.0e | %s |\n", op, cs.c_str(), mad, rel, tol, ok ? "PASS" : "FAIL");
+}
+void report_exact(const char* op, const std::string& cs, bool ok, const std::string& detail) {
+  if (!ok) ++failures;
+  std::printf("| %-10s | %-44s | %-32s | %s |\n", op, cs.c_str(), detail.c_str(), ok ? "PASS" : "FAIL");
+}
+uint16_t f2bf(float f) {  // round to nearest even, as __float2bfloat16_rn
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u += 0x7fff + ((u >> 16) & 1);
+  return (uint16_t)(u >> 16);
+}
+float bf2f(uint16_t b) {
+  uint32_t u = (uint32_t)b << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+std::string shape(const char* fmt, int a, int b = 0, int c = 0, int d = 0) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, fmt, a, b, c, d);
+  return buf;
+}
+
+void test_matmul(int n, int k, int m, bool bf16, bool bias) {
+  auto x = randv((size_t)n * k), w = randv((size_t)m * k, 0.05f), b = randv(m);
+  std::vector<uint16_t> wb;
+  if (bf16) {
+    wb.resize(w.size());
+    for (size_t i = 0; i < w.size(); ++i) { wb[i] = f2bf(w[i]); w[i] = bf2f(wb[i]); }
+  }
+  std::vector<float> ref((size_t)n * m);
+  matmul_cpu(ref.data(), x.data(), w.data(), bias ? b.data() : nullptr, n, k, m);
+  float* dx = up(x);
+  float* db = bias ? up(b) : nullptr;
+  void* dw;
+  if (bf16) {
+    dw = pool->alloc(wb.size() * 2);
+    CUDA_CHECK(cudaMemcpy(dw, wb.data(), wb.size() * 2, cudaMemcpyHostToDevice));
+  } else {
+    dw = up(w);
+  }
+  float* dout = (float*)pool->alloc(ref.size() * 4);
+  matmul_cuda(dout, dx, dw, bf16 ? WType::BF16 : WType::F32, db, n, k, m, nullptr, st);
+  auto got = down(dout, ref.size());
+  bool tc = bf16 && n > 8 && k % 8 == 0;  // tensor-core path rounds x to bf16
+  report(bf16 ? "matmul_bf16" : "matmul_f32", shape("n=%d k=%d m=%d", n, k, m) + (bias ? " +bias" : "") +
+                                                   (n <= 8 ? " gemv" : (tc ? " wmma" : " simt")),
+         ref, got, tc ? 1e-2 : 1e-4);
+  pool->free(dx); pool->free(dw); pool->free(dout); if (db) pool->free(db);
+}
+
+void test_rmsnorm(int rows, int dim) {
+  auto x = randv((size_t)rows * dim, 3.f), w = randv(dim);
+  std::vector<float> ref(x.size());
+  rmsnorm_cpu(ref.data(), x.data(), w.data(), rows, dim, 1e-6f);
+  float *dx = up(x), *dw = up(w), *dout = (float*)pool->alloc(x.size() * 4);
+  rmsnorm_cuda(dout, dx, dw, rows, dim, 1e-6f, st);
+  report("rmsnorm", shape("rows=%d dim=%d", rows, dim), ref, down(dout, ref.size()), 1e-4);
+  pool->free(dx); pool->free(dw); pool->free(dout);
+}
+
+void test_layernorm(int rows, int dim, bool affine) {
+  auto x = randv((size_t)rows * dim, 2.f), w = randv(dim), b = randv(dim);
+  for (auto& v : x) v += 5.f;  // a large mean: exercises the two-pass variance
+  std::vector<float> ref(x.size());
+  layernorm_cpu(ref.data(), x.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr, rows, dim, 1e-6f);
+  float *dx = up(x), *dw = up(w), *db = up(b), *dout = (float*)pool->alloc(x.size() * 4);
+  layernorm_cuda(dout, dx, affine ? dw : nullptr, affine ? db : nullptr, rows, dim, 1e-6f, st);
+  report("layernorm", shape("rows=%d dim=%d", rows, dim) + (affine ? " w,b" : " no w,b"), ref, down(dout, ref.size()),
+         1e-4);
+  pool->free(dx); pool->free(dw); pool->free(db); pool->free(dout);
+}
+
+void test_rope(int tokens, int heads, int hd, float theta, std::vector<int> section, bool inter) {
+  std::vector<int> pos3(3 * tokens);
+  std::uniform_int_distribution<int> pd(0, 5000);
+  for (auto& p : pos3) p = pd(rng);
+  std::vector<float> c((size_t)tokens * hd), s((size_t)tokens * hd);
+  mrope_tables_cpu(c.data(), s.data(), pos3.data(), tokens, hd, theta, section.data(), inter);
+  int* dp = upi(pos3);
+  float* dc = (float*)pool->alloc(c.size() * 4);
+  float* ds = (float*)pool->alloc(s.size() * 4);
+  mrope_tables_cuda(dc, ds, dp, tokens, hd, theta, section.data(), inter, st);
+  std::string cs = shape("tok=%d hd=%d sec=%d,%d", tokens, hd, section[0], section[1]) + (inter ? " interleaved" : " chunked");
+  report("mrope_tab", cs + " cos", c, down(dc, c.size()), 1e-4);
+  report("mrope_tab", cs + " sin", s, down(ds, s.size()), 1e-4);
+  auto x = randv((size_t)tokens * heads * hd);
+  float* dx = up(x);
+  rope_apply_cpu(x.data(), c.data(), s.data(), tokens, heads, hd);
+  rope_apply_cuda(dx, dc, ds, tokens, heads, hd, st);  // CUDA tables: also checks they compose
+  report("rope_apply", shape("tok=%d heads=%d hd=%d", tokens, heads, hd), x, down(dx, x.size()), 1e-4);
+  pool->free(dp); pool->free(dc); pool->free(ds); pool->free(dx);
+}
+
+void test_attention(int n_q, int n_kv, int qh, int kvh, int hd, int q_off, bool causal) {
+  auto q = randv((size_t)n_q * qh * hd), k = randv((size_t)n_kv * kvh * hd), v = randv((size_t)n_kv * kvh * hd);
+  float scale = 1.0f / std::sqrt((float)hd);
+  std::vector<float> ref((size_t)n_q * qh * hd);
+  attention_cpu(ref.data(), q.data(), k.data(), v.data(), n_q, n_kv, qh, kvh, hd, q_off, causal, scale);
+  float *dq = up(q), *dk = up(k), *dv = up(v), *dout = (float*)pool->alloc(ref.size() * 4);
+  attention_cuda(dout, dq, dk, dv, n_q, n_kv, qh, kvh, hd, q_off, causal, scale, st);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "nq=%d nkv=%d h=%d/%d hd=%d off=%d %s", n_q, n_kv, qh, kvh, hd, q_off,
+                causal ? "causal" : "full");
+  report("attention", buf, ref, down(dout, ref.size()), 1e-4);
+  pool->free(dq); pool->free(dk); pool->free(dv); pool->free(dout);
+}
+
+void test_elementwise(int n) {
+  auto a = randv(n, 3.f), b = randv(n, 3.f);
+  float *da = up(a), *db = up(b), *dout = (float*)pool->alloc(n * 4);
+  std::vector<float> ref(n);
+  swiglu_cpu(ref.data(), a.data(), b.data(), n);
+  swiglu_cuda(dout, da, db, n, st);
+  report("swiglu", shape("n=%d", n), ref, down(dout, n), 1e-4);
+  add_cpu(ref.data(), a.data(), b.data(), n);
+  add_cuda(dout, da, db, n, st);
+  report("add", shape("n=%d", n), ref, down(dout, n), 1e-4);
+  add_cuda(da, da, db, n, st);  // aliasing out == a
+  report("add", shape("n=%d out aliases a", n), ref, down(da, n), 1e-4);
+  CUDA_CHECK(cudaMemcpy(da, a.data(), n * 4, cudaMemcpyHostToDevice));
+  ref = a;
+  gelu_tanh_cpu(ref.data(), n);
+  gelu_tanh_cuda(da, n, st);
+  report("gelu_tanh", shape("n=%d", n), ref, down(da, n), 1e-4);
+  CUDA_CHECK(cudaMemcpy(da, a.data(), n * 4, cudaMemcpyHostToDevice));
+  ref = a;
+  gelu_erf_cpu(ref.data(), n);
+  gelu_erf_cuda(da, n, st);
+  report("gelu_erf", shape("n=%d", n), ref, down(da, n), 1e-4);
+  pool->free(da); pool->free(db); pool->free(dout);
+}
+
+void test_softmax(int rows, int cols) {
+  auto x = randv((size_t)rows * cols, 4.f);
+  float* dx = up(x);
+  softmax_cpu(x.data(), rows, cols);
+  softmax_cuda(dx, rows, cols, st);
+  report("softmax", shape("rows=%d cols=%d", rows, cols), x, down(dx, x.size()), 1e-4);
+  pool->free(dx);
+}
+
+void test_embedding(int vocab, int dim, int n) {
+  auto t = randv((size_t)vocab * dim);
+  std::vector<int> ids(n);
+  std::uniform_int_distribution<int> d(0, vocab - 1);
+  for (auto& i : ids) i = d(rng);
+  std::vector<float> ref((size_t)n * dim);
+  embedding_cpu(ref.data(), t.data(), ids.data(), n, dim);
+  float *dt = up(t), *dout = (float*)pool->alloc(ref.size() * 4);
+  int* di = upi(ids);
+  embedding_cuda(dout, dt, di, n, dim, st);
+  report("embedding", shape("vocab=%d dim=%d n=%d", vocab, dim, n), ref, down(dout, ref.size()), 0);
+  pool->free(dt); pool->free(dout); pool->free(di);
+}
+
+void test_argmax(int n, bool tie) {
+  auto x = randv(n);
+  if (tie) {  // two equal maxima: the first must win
+    x[n / 3] = 100.f;
+    x[2 * n / 3] = 100.f;
+  }
+  int ref = argmax_cpu(x.data(), n);
+  float* dx = up(x);
+  int* di = (int*)pool->alloc(4);
+  argmax_cuda(di, dx, n, st);
+  int got = -1;
+  CUDA_CHECK(cudaMemcpy(&got, di, 4, cudaMemcpyDeviceToHost));
+  report_exact("argmax", shape("n=%d", n) + (tie ? " tie" : ""), got == ref,
+               "cpu " + std::to_string(ref) + " cuda " + std::to_string(got));
+  pool->free(dx); pool->free(di);
+}
+
+void test_sample(int vocab, SamplingParams p, const char* name) {
+  std::vector<int> hist(300);
+  std::uniform_int_distribution<int> d(0, vocab - 1);
+  for (auto& h : hist) h = d(rng) % 500;  // repeats: each token must be penalised once
+  int same = 0, draws = 20;
+  uint64_t s_cpu = 42, s_gpu = 42;
+  int* dh = upi(hist);
+  int* dtmp = (int*)pool->alloc(4);
+  std::string first;
+  for (int r = 0; r < draws; ++r) {
+    auto x = randv(vocab, 2.f);
+    float* dx = up(x);
+    int a = sample_cpu(x.data(), vocab, p, hist.data(), (int)hist.size(), &s_cpu);
+    int b = sample_cuda(dx, vocab, p, dh, (int)hist.size(), &s_gpu, nullptr, dtmp, st);
+    same += a == b;
+    if (r == 0) first = std::to_string(a) + "/" + std::to_string(b);
+    pool->free(dx);
+  }
+  report_exact("sample", std::string(name), same == draws && s_cpu == s_gpu,
+               std::to_string(same) + "/" + std::to_string(draws) + " same (first " + first + ")");
+  pool->free(dh); pool->free(dtmp);
+}
+}  // namespace
+
+int main() {
+  if (cosmos::cuda_device_count() == 0) {
+    std::printf("no CUDA device\n");
+    return 2;
+  }
+  cudaDeviceProp prop;
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+  std::printf("device: %s (sm_%d%d)\n\n", prop.name, prop.major, prop.minor);
+  cosmos::CudaPool p;
+  pool = &p;
+  cosmos::CudaStream stream;
+  st = stream.get();
+  std::printf("| op         | case                                         | max-abs-diff | rel (/max|ref|) | tol | result |\n");
+  std::printf("|---|---|---|---|---|---|\n");
+  // matmul: GEMV (n<=8), tensor-core GEMM (bf16, n>8), SIMT GEMM (f32 or odd k), scalar GEMV (odd k)
+  test_matmul(1, 64, 1426, false, false);
+  test_matmul(1, 4096, 4096, false, false);
+  test_matmul(5, 4096, 1000, false, true);
+  test_matmul(37, 136, 200, false, true);
+  test_matmul(130, 1152, 1000, false, false);
+  test_matmul(3, 13, 17, false, true);
+  test_matmul(1, 4096, 4096, true, false);
+  test_matmul(8, 12288, 1024, true, true);
+  test_matmul(9, 1024, 777, true, false);
+  test_matmul(100, 512, 300, true, true);
+  test_matmul(257, 4096, 1000, true, false);
+  test_matmul(20, 13, 33, true, false);
+  test_rmsnorm(7, 4096);
+  test_rmsnorm(3, 64);
+  test_rmsnorm(5, 16);
+  test_layernorm(5, 1152, true);
+  test_layernorm(3, 100, false);
+  test_rope(50, 8, 128, 5e6f, {24, 20, 20}, true);
+  test_rope(33, 4, 16, 5e6f, {4, 2, 2}, true);
+  test_rope(20, 2, 64, 1e4f, {16, 8, 8}, false);
+  test_attention(77, 77, 8, 2, 128, 0, true);
+  test_attention(1, 300, 32, 8, 128, 299, true);
+  test_attention(20, 60, 32, 8, 128, 40, true);
+  test_attention(100, 100, 16, 16, 72, 0, false);
+  test_attention(13, 13, 4, 2, 16, 0, true);
+  test_attention(5, 40, 4, 1, 256, 35, true);
+  test_attention(3, 10, 2, 2, 64, 20, true);  // queries past the cache end: sees all 10 keys
+  test_elementwise(100003);
+  test_elementwise(7);
+  test_softmax(4, 151936);
+  test_softmax(3, 17);
+  test_embedding(1426, 64, 19);
+  test_embedding(151936, 4096, 5);
+  test_argmax(151936, false);
+  test_argmax(151936, true);
+  test_argmax(5, false);
+  test_sample(151936, {0.f, 0, 1.f, 1.f, 0.f}, "greedy");
+  test_sample(151936, {0.f, 0, 1.f, 1.3f, 0.5f}, "greedy + rep 1.3 + presence 0.5");
+  test_sample(151936, {0.7f, 20, 0.8f, 1.0f, 0.f}, "T=0.7 top_k=20 top_p=0.8");
+  test_sample(151936, {1.0f, 0, 0.95f, 1.1f, 1.5f}, "T=1 top_p=0.95 rep 1.1 presence 1.5");
+  test_sample(1426, {0.6f, 0, 1.f, 1.0f, 0.f}, "T=0.6 full vocab");
+  std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
+  std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
+  return failures ? 1 : 0;
+}
