@@ -23,18 +23,22 @@ else
 fi
 jobs="${COSMOS_NATIVE_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 
-# A configured build folder with the other CUDA setting must be reconfigured, not reused.
-cache=native/build/CMakeCache.txt
-if [ -f "$cache" ] && ! grep -q "^COSMOS_NATIVE_CUDA:BOOL=$cuda\$" "$cache"; then
-  rm -rf native/build/CMakeCache.txt native/build/CMakeFiles
-fi
+# One cmake folder per setting (CPU-only vs CUDA), so switching never reconfigures or wipes the other.
+work="native/build/cmake-$( [ "$cuda" = ON ] && echo cuda || echo cpu )"
+mkdir -p "$work" native/build/Release
 
 start=$(date +%s)
-node node_modules/cmake-js/bin/cmake-js build --directory native --out native/build --parallel "$jobs" \
-  --CDCOSMOS_NATIVE_CUDA="$cuda" --log-level warn >native/build.log 2>&1 || {
-  tail -n 60 native/build.log >&2
-  echo "native build failed; full log: native/build.log" >&2
+node node_modules/cmake-js/bin/cmake-js build --directory native --out "$work" --parallel "$jobs" \
+  --CDCOSMOS_NATIVE_CUDA="$cuda" --log-level warn >"$work/build.log" 2>&1 || {
+  tail -n 60 "$work/build.log" >&2
+  echo "native build failed; full log: $work/build.log" >&2
   exit 1
 }
+# Install by rename, never by overwriting in place: a process that has the old .node mapped keeps it.
+dst=native/build/Release/cosmos_native.node
+if ! cmp -s "$work/Release/cosmos_native.node" "$dst"; then
+  cp "$work/Release/cosmos_native.node" "$dst.tmp.$$"
+  mv -f "$dst.tmp.$$" "$dst"
+fi
 test -f native/build/Release/cosmos_native.node
 log "native/build/Release/cosmos_native.node ready ($(( $(date +%s) - start )) s)"

@@ -1,0 +1,272 @@
+/**
+ * Typed wrapper over the native Qwen3 text decoder (the text half of Qwen3-VL): load a checkpoint,
+ * run prefill/decode with the KV cache, or stream a whole generation off the JS thread.
+ *
+ * @example
+ * ```ts
+ * import { NativeTextModel } from "./model.ts";
+ * const m = NativeTextModel.load("test/fixtures/qwen3vl-tiny");
+ * const r = await m.generate({ ids: [1401, 872, 198], maxTokens: 8, onToken: (t) => console.log(t) });
+ * m.free();
+ * ```
+ * @module
+ */
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { AbortError, CheckpointError } from "../errors.ts";
+import { fromNative } from "./errors.ts";
+import { loadAddon } from "./load.ts";
+import type { NativeModelInfo, RawModel, RawVisualInputs } from "./types.ts";
+
+/** Sampling settings; temperature 0 (the default) is greedy decoding. */
+export const NativeSampling = z.object({
+  temperature: z.number().min(0).default(0),
+  topK: z.number().int().min(0).default(0),
+  topP: z.number().gt(0).max(1).default(1),
+  repetitionPenalty: z.number().gt(0).default(1),
+  presencePenalty: z.number().default(0),
+  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
+});
+/** @see {@link NativeSampling} */
+export type NativeSampling = z.input<typeof NativeSampling>;
+
+/** Options of {@link NativeTextModel.generate}. */
+export const NativeGenerateOptions = z.object({
+  /** Prompt token ids (appended to whatever is already in the KV cache). */
+  ids: z.union([z.instanceof(Int32Array), z.array(z.number().int())]),
+  /** 3D positions [t row | h row | w row] (3 × ids.length); default: sequential after the cache. */
+  pos3: z.union([z.instanceof(Int32Array), z.array(z.number().int())]).optional(),
+  maxTokens: z.number().int().min(0),
+  stopIds: z.array(z.number().int()).default([]),
+  sampling: NativeSampling.default({} as never),
+});
+/** @see {@link NativeGenerateOptions} */
+export type NativeGenerateOptions = z.input<typeof NativeGenerateOptions> & RawVisualInputs & {
+  onToken?: (id: number) => void;
+  signal?: AbortSignal;
+};
+
+/** Result of a generation: the sampled ids (stop id included) and why it ended. */
+export interface NativeGenerateResult {
+  tokens: number[];
+  stopReason: "stop" | "length";
+}
+
+function i32(a: Int32Array | number[]): Int32Array {
+  return a instanceof Int32Array ? a : Int32Array.from(a);
+}
+
+function readConfig(pathOrFiles: string | string[], configJson?: string): string {
+  if (configJson !== undefined) return configJson;
+  const base = Array.isArray(pathOrFiles) ? join(pathOrFiles[0] ?? ".", "..") : pathOrFiles;
+  let dir = base;
+  try {
+    if (!statSync(base).isDirectory()) dir = join(base, "..");
+  } catch {
+    throw new CheckpointError(`Checkpoint path ${base} does not exist.`, { hint: "pass a Hugging Face checkpoint folder" });
+  }
+  try {
+    return readFileSync(join(dir, "config.json"), "utf8");
+  } catch (e) {
+    throw new CheckpointError(`No config.json next to ${base}.`, { hint: "pass configJson explicitly or use a Hugging Face checkpoint folder", cause: e });
+  }
+}
+
+/** A loaded Qwen3 text decoder (CPU backend; f32 compute). Call {@link NativeTextModel.free} when done. */
+export class NativeTextModel {
+  private constructor(private readonly raw: RawModel) {}
+
+  /**
+   * Loads a checkpoint synchronously: a folder (sharded index or model.safetensors), one .safetensors
+   * file or a list of them. `configJson` defaults to the folder's config.json.
+   *
+   * @example
+   * ```ts
+   * import { NativeTextModel } from "./model.ts";
+   * const m = NativeTextModel.load("test/fixtures/qwen3vl-tiny");
+   * ```
+   */
+  static load(pathOrFiles: string | string[], configJson?: string): NativeTextModel {
+    const cfg = readConfig(pathOrFiles, configJson);
+    const addon = loadAddon();
+    try {
+      return new NativeTextModel(addon.loadModel(pathOrFiles, cfg));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /**
+   * Like {@link NativeTextModel.load}, but reads the weights on a worker thread.
+   *
+   * @example
+   * ```ts
+   * import { NativeTextModel } from "./model.ts";
+   * const m = await NativeTextModel.loadAsync("test/fixtures/qwen3vl-tiny");
+   * ```
+   */
+  static async loadAsync(pathOrFiles: string | string[], configJson?: string): Promise<NativeTextModel> {
+    const cfg = readConfig(pathOrFiles, configJson);
+    const addon = loadAddon();
+    try {
+      return new NativeTextModel(await addon.loadModelAsync(pathOrFiles, cfg));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /**
+   * Runs the prompt through the decoder, appending it to the KV cache. Returns the last row's logits,
+   * or every row's ([n × vocab]) with `allLogits`. Visual rows (embeddings, deepstack) are the hook for
+   * the vision tower.
+   *
+   * @example
+   * ```ts
+   * import { NativeTextModel } from "./model.ts";
+   * const m = NativeTextModel.load("test/fixtures/qwen3vl-tiny");
+   * const logits = m.prefill([1401, 872]);
+   * ```
+   */
+  prefill(ids: Int32Array | number[], pos3?: Int32Array | number[], opts: RawVisualInputs & { allLogits?: boolean } = {}): Float32Array {
+    try {
+      return this.raw.prefill(i32(ids), pos3 ? i32(pos3) : null, opts);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /**
+   * Feeds one token at the next position (t = h = w = {@link NativeTextModel.info}().nextPos); returns its logits.
+   *
+   * @example
+   * ```ts
+   * import { NativeTextModel } from "./model.ts";
+   * const m = NativeTextModel.load("test/fixtures/qwen3vl-tiny");
+   * m.prefill([1401]);
+   * m.decode(872);
+   * ```
+   */
+  decode(id: number): Float32Array {
+    try {
+      return this.raw.decode(id);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /**
+   * Clears the cache and returns the logits of every prompt row ([n × vocab]); for tests and scoring.
+   *
+   * @example
+   * ```ts
+   * import { NativeTextModel } from "./model.ts";
+   * const m = NativeTextModel.load("test/fixtures/qwen3vl-tiny");
+   * m.forwardLogits([1401, 872]).length; // 2 * 1426
+   * ```
+   */
+  forwardLogits(ids: Int32Array | number[], pos3?: Int32Array | number[], opts: RawVisualInputs = {}): Float32Array {
+    try {
+      return this.raw.forwardLogits(i32(ids), pos3 ? i32(pos3) : null, opts);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /**
+   * Prefills `ids` and samples up to `maxTokens` tokens on a worker thread, calling `onToken` for each.
+   * Stops at a token in `stopIds` (which is included). `signal` aborts between tokens: the promise then
+   * rejects with {@link AbortError}. The last sampled token is not yet in the KV cache.
+   *
+   * @example
+   * ```ts
+   * import { NativeTextModel } from "./model.ts";
+   * const m = NativeTextModel.load("test/fixtures/qwen3vl-tiny");
+   * const { tokens } = await m.generate({ ids: [1401, 872], maxTokens: 4, stopIds: [1402] });
+   * ```
+   */
+  async generate(options: NativeGenerateOptions): Promise<NativeGenerateResult> {
+    const o = NativeGenerateOptions.parse(options);
+    const { signal, onToken, visualRows, embeds, deepstack } = options;
+    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    const onAbort = () => this.raw.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const r = await this.raw.generate({
+        ids: i32(o.ids),
+        pos3: o.pos3 ? i32(o.pos3) : undefined,
+        maxTokens: o.maxTokens,
+        stopIds: Int32Array.from(o.stopIds),
+        sampling: o.sampling,
+        onToken,
+        visualRows,
+        embeds,
+        deepstack,
+      });
+      if (r.stopReason === "abort") throw new AbortError(undefined, { cause: signal?.reason });
+      return { tokens: Array.from(r.tokens), stopReason: r.stopReason };
+    } catch (e) {
+      throw fromNative(e);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * Asks a running {@link NativeTextModel.generate} to stop after the current token.
+   *
+   * @example
+   * ```ts
+   * import { NativeTextModel } from "./model.ts";
+   * const m = NativeTextModel.load("test/fixtures/qwen3vl-tiny");
+   * m.abort();
+   * ```
+   */
+  abort(): void {
+    this.raw.abort();
+  }
+
+  /**
+   * Empties the KV cache (weights stay loaded).
+   *
+   * @example
+   * ```ts
+   * import { NativeTextModel } from "./model.ts";
+   * const m = NativeTextModel.load("test/fixtures/qwen3vl-tiny");
+   * m.reset();
+   * ```
+   */
+  reset(): void {
+    try {
+      this.raw.reset();
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /**
+   * Releases weights and cache now (or when a running generation ends, which it aborts).
+   *
+   * @example
+   * ```ts
+   * import { NativeTextModel } from "./model.ts";
+   * NativeTextModel.load("test/fixtures/qwen3vl-tiny").free();
+   * ```
+   */
+  free(): void {
+    this.raw.free();
+  }
+
+  /**
+   * Cache length, next position, sizes, and whether it is freed or busy.
+   *
+   * @example
+   * ```ts
+   * import { NativeTextModel } from "./model.ts";
+   * NativeTextModel.load("test/fixtures/qwen3vl-tiny").info().vocabSize; // 1426
+   * ```
+   */
+  info(): NativeModelInfo {
+    return this.raw.info();
+  }
+}

@@ -1,0 +1,240 @@
+/**
+ * The Qwen3-VL vision tower of the native engine: `pixel_values` of images and videos (from
+ * `buildMultimodalPrompt`) to merged visual embeddings and deepstack features, computed on a libuv
+ * worker thread, then laid out for the decoder's prefill hook ({@link toVisualInputs}).
+ *
+ * transformers scatters image features into `<|image_pad|>` rows and video features into
+ * `<|video_pad|>` rows and adds deepstack feature k to those rows after decoder layer k; the
+ * decoder's `visualRows` / `embeds` / `deepstack` options do the same.
+ *
+ * @example
+ * ```ts
+ * import { loadVisionTower, toVisualInputs } from "./vision.ts";
+ * const tower = await loadVisionTower("test/fixtures/qwen3vl-tiny");
+ * const grids: [number, number, number][] = [[1, 4, 6]];
+ * const out = await tower.run(new Float32Array(24 * tower.info().patchDim!), grids);
+ * const vis = toVisualInputs(Int32Array.from([5, 6, 7, 8, 9, 10]), out); // rows of the 6 <|image_pad|> ids
+ * tower.free();
+ * ```
+ * @module
+ */
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { AbortError, NativeError, ValidationError } from "../errors.ts";
+import { loadAddon } from "./load.ts";
+import type { RawVisualInputs } from "./types.ts";
+
+/** State of one loaded vision tower. */
+export const NativeVisionInfo = z.object({
+  freed: z.boolean(),
+  busy: z.boolean(),
+  depth: z.number().optional(),
+  hiddenSize: z.number().optional(),
+  /** Text hidden size the mergers project to (the decoder's hidden size). */
+  outHiddenSize: z.number().optional(),
+  /** Floats per `pixel_values` row: channels × temporal patch × patch². */
+  patchDim: z.number().optional(),
+  mergeSize: z.number().optional(),
+  /** Deepstack features per run (decoder layers 0..n-1 receive them). */
+  deepstackLayers: z.number().optional(),
+  weightBytes: z.number().optional(),
+  backend: z.string().optional(),
+});
+/** @see {@link NativeVisionInfo} */
+export type NativeVisionInfo = z.infer<typeof NativeVisionInfo>;
+
+/** Output of one tower run: rows in `pixel_values` order (images, then videos), merged 2×2. */
+export interface VisionTowerOutput {
+  /** Merged visual tokens (patches / merge²). */
+  tokens: number;
+  /** Floats per token (the decoder's hidden size). */
+  outDim: number;
+  /** `[tokens × outDim]` embeddings that replace the pad tokens' embeddings. */
+  embeds: Float32Array;
+  /** One `[tokens × outDim]` array per deepstack layer. */
+  deepstack: Float32Array[];
+}
+
+/** The raw tower object `loadVision` returns (binding/vision.cc). */
+export interface RawVisionTower {
+  run(pixelValues: Float32Array, grids: Int32Array): Promise<VisionTowerOutput>;
+  abort(): void;
+  free(): void;
+  info(): NativeVisionInfo;
+}
+
+/** The tower's exports of the raw module. */
+export interface RawVisionAddon {
+  loadVision(pathOrFiles: string | string[], configJson: string): RawVisionTower;
+  loadVisionAsync(pathOrFiles: string | string[], configJson: string): Promise<RawVisionTower>;
+}
+
+const REBUILD = "rebuild the native module: bash scripts/build-native.sh";
+
+function visionAddon(): RawVisionAddon {
+  const a = loadAddon() as unknown as Partial<RawVisionAddon>;
+  if (typeof a.loadVisionAsync !== "function" || typeof a.loadVision !== "function") {
+    throw new NativeError("The loaded native module has no vision tower (it was built before the tower was added).", { hint: REBUILD });
+  }
+  return a as RawVisionAddon;
+}
+
+function nativeError(e: unknown, what: string): Error {
+  const code = (e as { code?: unknown })?.code;
+  const msg = (e as Error)?.message ?? String(e);
+  if (code === "ABORTED") return new AbortError(`${what} was aborted.`, { cause: e });
+  const hint = code === "ARGUMENT"
+    ? "pass pixelValues and grids from buildMultimodalPrompt (rows = sum of t·h·w, each row patchDim floats)"
+    : code === "FREED"
+    ? "load the tower again with loadVisionTower()"
+    : code === "BUSY"
+    ? "await the running run() (one run per tower at a time) or load a second tower"
+    : typeof code === "string" && (code.startsWith("SAFETENSORS_") || code === "MODEL" || code === "CONFIG")
+    ? "check that the checkpoint is a Qwen3-VL checkpoint with model.visual.* tensors matching config.json's vision_config"
+    : "report this with the checkpoint and input shapes";
+  return new NativeError(`${what} failed${typeof code === "string" ? ` (${code})` : ""}: ${msg}`, { hint, cause: e });
+}
+
+/** A loaded vision tower. Free it with {@link NativeVisionTower.free} when done (weights are f32 host memory). */
+export class NativeVisionTower {
+  readonly #raw: RawVisionTower;
+
+  /** Wraps a raw tower (use {@link loadVisionTower}). */
+  constructor(raw: RawVisionTower) {
+    this.#raw = raw;
+  }
+
+  /**
+   * Runs the tower on a libuv worker. `grids` are `[t, h, w]` per image / video in the order of
+   * `pixelValues` rows; `signal` aborts between transformer blocks (rejects with AbortError).
+   *
+   * @example
+   * ```ts
+   * import { loadVisionTower } from "./vision.ts";
+   * const tower = await loadVisionTower("test/fixtures/qwen3vl-tiny");
+   * const out = await tower.run(new Float32Array(24 * 1536), [[1, 4, 6]]);
+   * out.tokens; // 6
+   * ```
+   */
+  async run(
+    pixelValues: Float32Array,
+    grids: readonly (readonly [number, number, number])[],
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<VisionTowerOutput> {
+    if (opts.signal?.aborted) throw new AbortError("The vision tower run was aborted before it started.");
+    const flat = Int32Array.from(grids.flat());
+    let p: Promise<VisionTowerOutput>;
+    try {
+      p = this.#raw.run(pixelValues, flat);
+    } catch (e) {
+      throw nativeError(e, "The vision tower run");
+    }
+    const onAbort = () => this.#raw.abort();
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      return await p;
+    } catch (e) {
+      throw nativeError(e, "The vision tower run");
+    } finally {
+      opts.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * Sizes and state of the tower.
+   *
+   * @example
+   * ```ts
+   * import { loadVisionTower } from "./vision.ts";
+   * const tower = await loadVisionTower("test/fixtures/qwen3vl-tiny");
+   * tower.info().outHiddenSize; // 64
+   * ```
+   */
+  info(): NativeVisionInfo {
+    return NativeVisionInfo.parse(this.#raw.info());
+  }
+
+  /**
+   * Releases the weights now (during a run: aborts it and frees when it ends).
+   *
+   * @example
+   * ```ts
+   * import { loadVisionTower } from "./vision.ts";
+   * const tower = await loadVisionTower("test/fixtures/qwen3vl-tiny");
+   * tower.free();
+   * tower.info().freed; // true
+   * ```
+   */
+  free(): void {
+    this.#raw.free();
+  }
+}
+
+/**
+ * Loads the vision tower (`model.visual.*`) of a Qwen3-VL checkpoint: a directory with config.json
+ * and model.safetensors (or a sharded index), or explicit `.safetensors` files with `configJson`.
+ * Reads happen on a worker thread.
+ *
+ * @example
+ * ```ts
+ * import { loadVisionTower } from "./vision.ts";
+ * const tower = await loadVisionTower("test/fixtures/qwen3vl-tiny");
+ * console.log(tower.info());
+ * ```
+ */
+export async function loadVisionTower(path: string | string[], opts: { configJson?: string } = {}): Promise<NativeVisionTower> {
+  let configJson = opts.configJson;
+  if (configJson === undefined) {
+    if (Array.isArray(path) || !(await stat(path).catch(() => undefined))?.isDirectory()) {
+      throw new ValidationError([{
+        field: "configJson",
+        value: String(path),
+        allowed: "a checkpoint directory, or configJson with the config.json text",
+        message: "without a directory there is no config.json to read",
+      }]);
+    }
+    configJson = await readFile(join(path, "config.json"), "utf8");
+  }
+  const addon = visionAddon();
+  try {
+    return new NativeVisionTower(await addon.loadVisionAsync(path, configJson));
+  } catch (e) {
+    throw nativeError(e, `Loading the vision tower of ${String(path)}`);
+  }
+}
+
+/**
+ * The decoder's visual inputs from tower output and each output row's sequence index
+ * (`MultimodalPrompt.visualRowPositions`): rows sorted ascending (an image after a video in the
+ * prompt still comes after it), with embeddings and deepstack rows permuted to match.
+ *
+ * @example
+ * ```ts
+ * import { toVisualInputs } from "./vision.ts";
+ * const out = { tokens: 2, outDim: 1, embeds: Float32Array.of(1, 2), deepstack: [Float32Array.of(3, 4)] };
+ * toVisualInputs(Int32Array.of(9, 4), out).embeds; // Float32Array [2, 1]: row 4 first
+ * ```
+ */
+export function toVisualInputs(rowPositions: Int32Array, out: VisionTowerOutput): Required<RawVisualInputs> {
+  if (rowPositions.length !== out.tokens) {
+    throw new ValidationError([{
+      field: "rowPositions",
+      value: `${rowPositions.length} rows`,
+      allowed: `${out.tokens} (the tower's merged tokens)`,
+      message: "each merged visual token needs one sequence position",
+    }]);
+  }
+  const order = Array.from(rowPositions.keys()).sort((a, b) => rowPositions[a] - rowPositions[b]);
+  const D = out.outDim;
+  const permute = (src: Float32Array) => {
+    const dst = new Float32Array(src.length);
+    order.forEach((from, to) => dst.set(src.subarray(from * D, (from + 1) * D), to * D));
+    return dst;
+  };
+  return {
+    visualRows: Int32Array.from(order, (i) => rowPositions[i]),
+    embeds: permute(out.embeds),
+    deepstack: out.deepstack.map(permute),
+  };
+}
