@@ -8,6 +8,7 @@
  * - `videos/pick_place.mp4`: the arm picks up the cube and drops it into the bowl, 832x480,
  *   24 fps, 4 s, H.264 + a 48 kHz stereo AAC track (motor whine panned with the gripper, a click
  *   at the grasp, a thud at the drop).
+ * - `images/road.jpg`: the first frame of the driving clip (an AV observation for policy requests).
  * - `videos/driving.mp4`: a road seen from a car following a lead vehicle, 832x480, 24 fps, 3 s.
  * - `actions/*.json`: one action chunk per embodiment family (single-arm 10D, AV 9D, camera 9D,
  *   dual-arm 20D, humanoid 29D), checked against `EMBODIMENTS` from src/schema.
@@ -44,6 +45,7 @@ export const OUTPUTS = [
   "images/tabletop.png",
   "images/tabletop.jpg",
   "images/tabletop.webp",
+  "images/road.jpg",
   "videos/pick_place.mp4",
   "videos/driving.mp4",
   "actions/droid_10d.json",
@@ -381,6 +383,7 @@ export async function makeAssets(dir = here): Promise<string[]> {
   await writeImage(still, join(dir, "images/tabletop.png"));
   await writeImage(still, join(dir, "images/tabletop.jpg"), { quality: 90 });
   await sharp(still.data, { raw: { width: W, height: H, channels: 3 } }).webp({ quality: 85 }).toFile(join(dir, "images/tabletop.webp"));
+  await writeImage(await rasterise(drivingSvg(0)), join(dir, "images/road.jpg"), { quality: 90 });
 
   await encodeVideo(frames(PICK_PLACE_SECONDS, (t) => tableSvg(armAt(t))), {
     output: join(dir, "videos/pick_place.mp4"),
@@ -406,7 +409,7 @@ export async function makeAssets(dir = here): Promise<string[]> {
     note: "Synthetic scenes drawn by assets/make.ts; boxes are [x1, y1, x2, y2] on the Qwen3-VL 0–1000 grid.",
     image: { path: "images/tabletop.png", width: W, height: H, boxes: sceneBoxes() },
     pickPlace: { path: "videos/pick_place.mp4", seconds: PICK_PLACE_SECONDS, fps: FPS, events: PICK_PLACE_EVENTS, sound: "48 kHz stereo AAC" },
-    driving: { path: "videos/driving.mp4", seconds: DRIVING_SECONDS, fps: FPS },
+    driving: { path: "videos/driving.mp4", firstFrame: "images/road.jpg", seconds: DRIVING_SECONDS, fps: FPS },
     actions: Object.fromEntries(CHUNKS.map((c) => [c.embodiment, {
       path: c.file,
       dim: EMBODIMENTS[c.embodiment].actionDim,
