@@ -20,6 +20,8 @@ export { fromNative, nativeCode } from "./errors.ts";
 export { NativeGenerateOptions, NativeSampling, NativeTextModel } from "./model.ts";
 export type { NativeGenerateResult } from "./model.ts";
 export { NativeDeviceInfo, NativeMemory, NativeModelInfo } from "./types.ts";
+export { loadVisionTower, NativeVisionInfo, NativeVisionTower, toVisualInputs } from "./vision.ts";
+export type { RawVisionAddon, RawVisionTower, VisionTowerOutput } from "./vision.ts";
 export type { RawAddon, RawModel, RawVisualInputs } from "./types.ts";
 
 /**

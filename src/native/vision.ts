@@ -21,7 +21,8 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { AbortError, NativeError, ValidationError } from "../errors.ts";
+import { AbortError, CheckpointError, NativeError, ValidationError } from "../errors.ts";
+import { fromNative, nativeCode } from "./errors.ts";
 import { loadAddon } from "./load.ts";
 import type { RawVisualInputs } from "./types.ts";
 
@@ -80,20 +81,16 @@ function visionAddon(): RawVisionAddon {
   return a as RawVisionAddon;
 }
 
+// The decoder's mapping (errors.ts), except that checkpoint problems name the vision tower.
 function nativeError(e: unknown, what: string): Error {
-  const code = (e as { code?: unknown })?.code;
-  const msg = (e as Error)?.message ?? String(e);
-  if (code === "ABORTED") return new AbortError(`${what} was aborted.`, { cause: e });
-  const hint = code === "ARGUMENT"
-    ? "pass pixelValues and grids from buildMultimodalPrompt (rows = sum of t·h·w, each row patchDim floats)"
-    : code === "FREED"
-    ? "load the tower again with loadVisionTower()"
-    : code === "BUSY"
-    ? "await the running run() (one run per tower at a time) or load a second tower"
-    : typeof code === "string" && (code.startsWith("SAFETENSORS_") || code === "MODEL" || code === "CONFIG")
-    ? "check that the checkpoint is a Qwen3-VL checkpoint with model.visual.* tensors matching config.json's vision_config"
-    : "report this with the checkpoint and input shapes";
-  return new NativeError(`${what} failed${typeof code === "string" ? ` (${code})` : ""}: ${msg}`, { hint, cause: e });
+  const code = nativeCode(e);
+  if (code === "MODEL" || code === "CONFIG") {
+    return new CheckpointError(`${what}: the checkpoint does not fit the Qwen3-VL vision tower (${code}): ${(e as Error)?.message ?? e}`, {
+      hint: "check config.json's vision_config against the model.visual.* tensor names and shapes",
+      cause: e,
+    });
+  }
+  return fromNative(e);
 }
 
 /** A loaded vision tower. Free it with {@link NativeVisionTower.free} when done (weights are f32 host memory). */

@@ -21,6 +21,8 @@
 
 using namespace cosmos;
 
+void register_vision(Napi::Env env, Napi::Object exports);  // binding/vision.cc (Qwen3-VL vision tower)
+
 namespace {
 
 Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& msg) {
@@ -582,6 +584,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memory", Napi::Function::New(env, Memory, "memory"));
   exports.Set("deviceInfo", Napi::Function::New(env, DeviceInfo, "deviceInfo"));
   exports.Set("inspectSafetensors", Napi::Function::New(env, InspectSafetensors, "inspectSafetensors"));
+  register_vision(env, exports);
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   return exports;
 }

@@ -1,0 +1,334 @@
+// Node-API face of the Qwen3-VL vision tower (models/qwen3_vision.h). Registered from addon.cc's Init
+// through register_vision(). Errors carry the same `code`s as addon.cc (SAFETENSORS_*, MODEL, CONFIG,
+// ABORTED, BUSY, FREED, ARGUMENT, OUT_OF_MEMORY, NATIVE).
+//
+//   loadVision(pathOrFiles, configJson) -> NativeQwen3Vision                (synchronous)
+//   loadVisionAsync(pathOrFiles, configJson) -> Promise<NativeQwen3Vision>  (libuv worker)
+//   tower.run(pixelValues: Float32Array [patches*patchDim], grids: Int32Array|number[] [t,h,w,...])
+//       -> Promise<{ tokens, outDim, embeds: Float32Array [tokens*outDim], deepstack: Float32Array[] }>
+//     The tower runs on a libuv worker; the pixel values are copied first, so the caller may reuse them.
+//   tower.abort(), tower.free(), tower.info()
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/json.h"
+#include "../models/qwen3_vision.h"
+#include "../safetensors/safetensors.h"
+
+using namespace cosmos;
+
+namespace {
+
+Napi::Error vis_error(Napi::Env env, const std::string& code, const std::string& msg) {
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, code));
+  return e;
+}
+
+// Same classes as addon.cc's classify (kept local: that one is file-private). Runs on workers too.
+std::pair<std::string, std::string> vis_classify(const std::exception_ptr& ep) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const SafetensorsError& e) {
+    return {std::string("SAFETENSORS_") + st_err_code(e.code), e.what()};
+  } catch (const ModelError& e) {
+    return {"MODEL", e.what()};
+  } catch (const JsonError& e) {
+    return {"CONFIG", e.what()};
+  } catch (const AbortedError& e) {
+    return {"ABORTED", e.what()};
+  } catch (const std::bad_alloc&) {
+    return {"OUT_OF_MEMORY", "out of host memory"};
+  } catch (const Napi::Error& e) {
+    return {"JS", e.Message()};
+  } catch (const std::exception& e) {
+    return {"NATIVE", e.what()};
+  } catch (...) {
+    return {"NATIVE", "unknown native error"};
+  }
+}
+
+#define VGUARD_BEGIN try {
+#define VGUARD_END(env)                                \
+  }                                                    \
+  catch (const Napi::Error&) {                         \
+    throw;                                             \
+  }                                                    \
+  catch (...) {                                        \
+    auto ce = vis_classify(std::current_exception());  \
+    throw vis_error(env, ce.first, ce.second);         \
+  }
+
+// Paths argument: one path (file, index.json or directory) or a list of .safetensors files.
+struct CkPaths {
+  std::string single;
+  std::vector<std::string> files;
+  std::unique_ptr<Checkpoint> open() const { return single.empty() ? Checkpoint::open_files(files) : Checkpoint::open(single); }
+};
+
+CkPaths ck_paths(Napi::Env env, const Napi::Value& v, const char* fn) {
+  CkPaths p;
+  if (v.IsString()) {
+    p.single = v.As<Napi::String>().Utf8Value();
+  } else if (v.IsArray()) {
+    auto a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      if (!a.Get(i).IsString()) throw vis_error(env, "ARGUMENT", std::string(fn) + ": file list entries must be strings");
+      p.files.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    }
+    if (p.files.empty()) throw vis_error(env, "ARGUMENT", std::string(fn) + ": the file list is empty");
+  } else {
+    throw vis_error(env, "ARGUMENT", std::string(fn) + ": first argument must be a path or an array of .safetensors paths");
+  }
+  return p;
+}
+
+std::vector<Qwen3VisionGrid> grids_from(Napi::Env env, const Napi::Value& v) {
+  std::vector<int> flat;
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+    auto a = v.As<Napi::Int32Array>();
+    flat.assign(a.Data(), a.Data() + a.ElementLength());
+  } else if (v.IsArray()) {
+    auto a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value e = a.Get(i);
+      if (!e.IsNumber()) throw vis_error(env, "ARGUMENT", "grids[" + std::to_string(i) + "] is not a number");
+      double d = e.As<Napi::Number>().DoubleValue();
+      if (d != (double)(int)d) throw vis_error(env, "ARGUMENT", "grids[" + std::to_string(i) + "] is not a 32-bit integer");
+      flat.push_back((int)d);
+    }
+  } else {
+    throw vis_error(env, "ARGUMENT", "grids must be an Int32Array or an array of integers: t, h, w per image or video");
+  }
+  if (flat.empty() || flat.size() % 3) throw vis_error(env, "ARGUMENT", "grids must hold 3 integers (t, h, w) per image or video");
+  std::vector<Qwen3VisionGrid> g(flat.size() / 3);
+  for (size_t i = 0; i < g.size(); ++i) g[i] = {flat[3 * i], flat[3 * i + 1], flat[3 * i + 2]};
+  return g;
+}
+
+Napi::Float32Array f32_to_js(Napi::Env env, const std::vector<float>& v) {
+  auto a = Napi::Float32Array::New(env, v.size());
+  std::copy(v.begin(), v.end(), a.Data());
+  return a;
+}
+
+class VisionWrap : public Napi::ObjectWrap<VisionWrap> {
+ public:
+  static Napi::FunctionReference ctor;
+  static Napi::Function Init(Napi::Env env) {
+    Napi::Function f = DefineClass(env, "NativeQwen3Vision",
+                                   {InstanceMethod("run", &VisionWrap::Run), InstanceMethod("abort", &VisionWrap::Abort),
+                                    InstanceMethod("free", &VisionWrap::Free), InstanceMethod("info", &VisionWrap::Info)});
+    ctor = Napi::Persistent(f);
+    ctor.SuppressDestruct();
+    return f;
+  }
+  VisionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VisionWrap>(info) {}
+
+  std::unique_ptr<Qwen3Vision> tower;
+  std::atomic<bool> abort_flag{false};
+  bool busy = false;
+  bool free_pending = false;
+
+  Napi::Value Run(const Napi::CallbackInfo& info);
+
+  Napi::Value Abort(const Napi::CallbackInfo& info) {
+    abort_flag = true;
+    return info.Env().Undefined();
+  }
+
+  // free(): releases the weights now; during run(), aborts it and frees when it ends.
+  Napi::Value Free(const Napi::CallbackInfo& info) {
+    if (busy) {
+      abort_flag = true;
+      free_pending = true;
+    } else {
+      tower.reset();
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("freed", Napi::Boolean::New(env, !tower));
+    o.Set("busy", Napi::Boolean::New(env, busy));
+    if (tower) {
+      const auto& c = tower->config();
+      o.Set("depth", c.depth);
+      o.Set("hiddenSize", c.hidden_size);
+      o.Set("outHiddenSize", c.out_hidden_size);
+      o.Set("patchDim", c.patch_dim());
+      o.Set("mergeSize", c.spatial_merge_size);
+      o.Set("deepstackLayers", (int)c.deepstack_visual_indexes.size());
+      o.Set("weightBytes", Napi::Number::New(env, (double)tower->weight_bytes()));
+      o.Set("backend", "cpu");
+    }
+    return o;
+  }
+};
+Napi::FunctionReference VisionWrap::ctor;
+
+class VisionRunWorker : public Napi::AsyncWorker {
+ public:
+  VisionRunWorker(Napi::Env env, VisionWrap* vw, Napi::Object self, std::vector<float> pv, std::vector<Qwen3VisionGrid> grids)
+      : Napi::AsyncWorker(env, "cosmos.vision.run"), vw_(vw), pv_(std::move(pv)), grids_(std::move(grids)),
+        deferred_(Napi::Promise::Deferred::New(env)) {
+    self_ = Napi::Persistent(self);  // keeps the tower object alive while we run
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      vw_->tower->set_abort_flag(&vw_->abort_flag);
+      vw_->tower->forward(pv_.data(), pv_.size(), grids_, out_);
+    } catch (...) {
+      err_ = vis_classify(std::current_exception());
+      failed_ = true;
+    }
+    vw_->tower->set_abort_flag(nullptr);
+    pv_.clear();
+    pv_.shrink_to_fit();  // the input copy goes before the outputs are handed to JS
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    vw_->busy = false;
+    if (vw_->free_pending) {
+      vw_->tower.reset();
+      vw_->free_pending = false;
+    }
+    if (failed_) {
+      deferred_.Reject(vis_error(env, err_.first, err_.second).Value());
+    } else {
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("tokens", Napi::Number::New(env, (double)out_.tokens));
+      r.Set("outDim", out_.out_dim);
+      r.Set("embeds", f32_to_js(env, out_.embeds));
+      Napi::Array ds = Napi::Array::New(env, out_.deepstack.size());
+      for (uint32_t k = 0; k < out_.deepstack.size(); ++k) ds.Set(k, f32_to_js(env, out_.deepstack[k]));
+      r.Set("deepstack", ds);
+      deferred_.Resolve(r);
+    }
+    self_.Reset();
+  }
+  void OnError(const Napi::Error& e) override {
+    vw_->busy = false;
+    if (vw_->free_pending) {
+      vw_->tower.reset();
+      vw_->free_pending = false;
+    }
+    deferred_.Reject(e.Value());
+    self_.Reset();
+  }
+
+ private:
+  VisionWrap* vw_;
+  std::vector<float> pv_;
+  std::vector<Qwen3VisionGrid> grids_;
+  Qwen3VisionOutput out_;
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference self_;
+  bool failed_ = false;
+  std::pair<std::string, std::string> err_;
+};
+
+Napi::Value VisionWrap::Run(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  VGUARD_BEGIN
+  if (!tower) throw vis_error(env, "FREED", "this vision tower was freed");
+  if (busy) throw vis_error(env, "BUSY", "a run() call is running on this tower; await it or abort() first");
+  Napi::Value pv = info[0];
+  if (!(pv.IsTypedArray() && pv.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array))
+    throw vis_error(env, "ARGUMENT", "run(pixelValues, grids): pixelValues must be a Float32Array");
+  std::vector<Qwen3VisionGrid> grids = grids_from(env, info[1]);
+  // Validate on the JS thread so bad input rejects with a clear message before any work is queued.
+  std::string err;
+  if (!qwen3_vision_check_grids(tower->config(), grids, err)) throw vis_error(env, "ARGUMENT", err);
+  auto a = pv.As<Napi::Float32Array>();
+  const size_t want = (size_t)qwen3_vision_num_patches(grids) * (size_t)tower->config().patch_dim();
+  if (a.ElementLength() != want)
+    throw vis_error(env, "ARGUMENT", "pixelValues has " + std::to_string(a.ElementLength()) + " floats; the grids need " +
+                                         std::to_string(want) + " (patches x " + std::to_string(tower->config().patch_dim()) + ")");
+  std::vector<float> copy(a.Data(), a.Data() + a.ElementLength());
+  busy = true;
+  abort_flag = false;
+  auto* w = new VisionRunWorker(env, this, info.This().As<Napi::Object>(), std::move(copy), std::move(grids));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+  VGUARD_END(env)
+}
+
+Napi::Object wrap_tower(Napi::Env env, std::unique_ptr<Qwen3Vision> t) {
+  Napi::Object obj = VisionWrap::ctor.New({});
+  VisionWrap::Unwrap(obj)->tower = std::move(t);
+  return obj;
+}
+
+Napi::Value LoadVision(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  VGUARD_BEGIN
+  if (!info[1].IsString()) throw vis_error(env, "ARGUMENT", "loadVision: second argument must be the config.json text");
+  CkPaths p = ck_paths(env, info[0], "loadVision");
+  Qwen3VisionConfig cfg = Qwen3VisionConfig::from_json(info[1].As<Napi::String>().Utf8Value());
+  auto ck = p.open();
+  return wrap_tower(env, Qwen3Vision::load(*ck, cfg));
+  VGUARD_END(env)
+}
+
+class VisionLoadWorker : public Napi::AsyncWorker {
+ public:
+  VisionLoadWorker(Napi::Env env, CkPaths paths, std::string cfg)
+      : Napi::AsyncWorker(env, "cosmos.vision.load"), paths_(std::move(paths)), cfg_(std::move(cfg)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      Qwen3VisionConfig c = Qwen3VisionConfig::from_json(cfg_);
+      auto ck = paths_.open();
+      tower_ = Qwen3Vision::load(*ck, c);
+    } catch (...) {
+      err_ = vis_classify(std::current_exception());
+      failed_ = true;
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (failed_) deferred_.Reject(vis_error(env, err_.first, err_.second).Value());
+    else deferred_.Resolve(wrap_tower(env, std::move(tower_)));
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  CkPaths paths_;
+  std::string cfg_;
+  Napi::Promise::Deferred deferred_;
+  std::unique_ptr<Qwen3Vision> tower_;
+  bool failed_ = false;
+  std::pair<std::string, std::string> err_;
+};
+
+Napi::Value LoadVisionAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  VGUARD_BEGIN
+  if (!info[1].IsString()) throw vis_error(env, "ARGUMENT", "loadVisionAsync: second argument must be the config.json text");
+  auto* w = new VisionLoadWorker(env, ck_paths(env, info[0], "loadVisionAsync"), info[1].As<Napi::String>().Utf8Value());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+  VGUARD_END(env)
+}
+
+}  // namespace
+
+// Called from addon.cc's Init.
+void register_vision(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeQwen3Vision", VisionWrap::Init(env));
+  exports.Set("loadVision", Napi::Function::New(env, LoadVision, "loadVision"));
+  exports.Set("loadVisionAsync", Napi::Function::New(env, LoadVisionAsync, "loadVisionAsync"));
+}
