@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds the CPU test binaries (no Node needed) into native/build/cpu_tests/ (or $1):
+#   safetensors_fuzz  seeded mutation fuzz of the safetensors header parser
+#   ops_cpu_test      CPU ops against direct (unblocked, single-thread) formulas
+# ASAN=1 builds them with -fsanitize=address,undefined into native/build/cpu_tests_asan/.
+# Rebuilds only when a source is newer than the binary. Prints the output folder.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+src="$here/../src"
+flags=(-std=c++17 -O2 -Wall -pthread)
+out="${1:-$here/../build/cpu_tests}"
+if [ "${ASAN:-0}" = 1 ]; then
+  flags=(-std=c++17 -O1 -g -Wall -pthread -fsanitize=address,undefined -fno-omit-frame-pointer)
+  out="${1:-$here/../build/cpu_tests_asan}"
+fi
+mkdir -p "$out"
+build() {  # name, sources...
+  local name=$1; shift
+  local newest
+  newest=$(ls -t "$@" "$here/build_cpu_tests.sh" | head -1)
+  if [ ! -x "$out/$name" ] || [ "$newest" -nt "$out/$name" ]; then
+    "${CXX:-g++}" "${flags[@]}" -o "$out/$name.tmp" "$@"
+    mv -f "$out/$name.tmp" "$out/$name"
+  fi
+}
+build safetensors_fuzz "$here/safetensors_fuzz.cc" "$src/safetensors/safetensors.cc" "$src/core/json.cc" \
+  "$src/core/tensor.cc" "$src/core/memory.cc" &
+p1=$!
+build ops_cpu_test "$here/ops_cpu_test.cc" "$src"/ops/*_cpu.cc "$src/core/parallel.cc" &
+p2=$!
+wait $p1
+wait $p2
+echo "$out"
