@@ -307,6 +307,9 @@ class GenerateWorker : public Napi::AsyncWorker {
  public:
   GenerateWorker(Napi::Env env, ModelWrap* mw, Napi::Object self, std::unique_ptr<GenerateJob> job, Napi::Value on_token)
       : Napi::AsyncWorker(env, "cosmos.generate"), mw_(mw), job_(std::move(job)), deferred_(Napi::Promise::Deferred::New(env)) {
+    // AsyncWorker deletes itself after OnOK by default, but the TSFN finalizer (which settles the
+    // promise) runs later and needs `this`: Settle() deletes it instead.
+    SuppressDestruct();
     self_ = Napi::Persistent(self);  // keeps the model object alive while we run
     // The TSFN exists even without onToken: its finalizer is what settles the promise.
     Napi::Function cb = on_token.IsFunction() ? on_token.As<Napi::Function>() : Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
@@ -388,6 +391,7 @@ class GenerateWorker : public Napi::AsyncWorker {
       deferred_.Resolve(r);
     }
     self_.Reset();
+    delete this;
   }
 
  private:
