@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Builds native/test/ops_cuda_test (CUDA ops vs CPU references) into native/build/ops_test/ (ignored).
-# Needs nvcc (CUDA 12.x/13) and g++; runs only where a GPU is (the device machine). Usage:
+# Builds the CUDA test drivers into native/build/ops_test/ (ignored):
+#   ops_cuda_test        every CUDA op vs its CPU reference (native/test/ops_cuda_test.cu)
+#   qwen3_cuda_test      CUDA Qwen3 text decoder vs CPU vs transformers on the tiny fixture
+#   qwen3_decode_bench   decode tokens/s at the Qwen3-VL-8B text shape (bench/qwen3_decode_bench.cu)
+# Needs nvcc (CUDA 12.x/13) and g++; the programs run only where a GPU is (the device machine):
 #   bash native/test/build_ops_test.sh && native/build/ops_test/ops_cuda_test
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -8,21 +11,25 @@ src="$here/../src"
 out="${1:-$here/../build/ops_test}"
 mkdir -p "$out/obj"
 NVCC="${NVCC:-nvcc}"
-
 NVFLAGS=(-std=c++17 -O3 -DCOSMOS_CUDA -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90)
 # The CPU references are built without COSMOS_CUDA: they need no CUDA header.
 CXXFLAGS=(-std=c++17 -O2 -pthread)
-objs=()
+common=()
 pids=()
-# The CUDA twins + CUDA core helpers, and the CPU references they are checked against.
-for f in "$src"/ops/*.cu "$src"/core/cuda_*.cu "$here/ops_cuda_test.cu"; do
-  o="$out/obj/$(basename "$f").o"; objs+=("$o")
-  "$NVCC" "${NVFLAGS[@]}" -c "$f" -o "$o" & pids+=($!)
+build() {  # build <compiler: nv|cxx> <file> -> appends the object to $common unless it is a driver
+  local o="$out/obj/$(basename "$2").o"
+  if [ "$1" = nv ]; then "$NVCC" "${NVFLAGS[@]}" -c "$2" -o "$o" & else "${CXX:-g++}" "${CXXFLAGS[@]}" -c "$2" -o "$o" & fi
+  pids+=($!)
+}
+for f in "$src"/ops/*.cu "$src"/core/cuda_*.cu "$src"/models/qwen3_text_cuda.cu; do build nv "$f"; common+=("$out/obj/$(basename "$f").o"); done
+for f in "$src"/ops/*_cpu.cc "$src"/core/{parallel,json,tensor,memory}.cc "$src"/safetensors/safetensors.cc "$src"/models/qwen3_text.cc; do
+  build cxx "$f"; common+=("$out/obj/$(basename "$f").o")
 done
-for f in "$src"/ops/*_cpu.cc "$src"/core/parallel.cc; do
-  o="$out/obj/$(basename "$f").o"; objs+=("$o")
-  "${CXX:-g++}" "${CXXFLAGS[@]}" -c "$f" -o "$o" & pids+=($!)
-done
+drivers=("$here/ops_cuda_test.cu" "$here/qwen3_cuda_test.cu" "$here/../../bench/qwen3_decode_bench.cu")
+for f in "${drivers[@]}"; do build nv "$f"; done
 for p in "${pids[@]}"; do wait "$p"; done
-"$NVCC" "${NVFLAGS[@]}" -o "$out/ops_cuda_test" "${objs[@]}" -lpthread
-echo "$out/ops_cuda_test"
+for f in "${drivers[@]}"; do
+  name="$(basename "$f" .cu)"
+  "$NVCC" "${NVFLAGS[@]}" -o "$out/$name" "$out/obj/$name.cu.o" "${common[@]}" -lpthread
+  echo "$out/$name"
+done

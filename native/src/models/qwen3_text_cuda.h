@@ -1,0 +1,96 @@
+// Qwen3 text decoder, CUDA backend: the same forward as qwen3_text.cc (Qwen3Text), on the GPU.
+//
+// Weights are uploaded once (matmul weights in bf16 or f32, norms and the embedding table in f32),
+// the KV cache lives on the GPU ([capacity, kv_heads, head_dim] f32 per layer), activations come from
+// a caching pool. Prefill and decode share one forward; decode (n = 1) uses fused q|k|v and gate|up
+// weight matrices so each is one GEMV launch. Two model-private fused kernels (per-head q/k RMSNorm +
+// rotary + KV-cache write, and residual add + RMSNorm) cut the launches per layer; everything else is
+// the shared ops (native/src/ops/*.cu), each checked against its CPU twin by native/test/ops_cuda_test.
+//
+// Entry points for the binding: Qwen3TextCuda::load (from the same Checkpoint + config as the CPU
+// model), then prefill / decode (host logits) or decode_greedy / decode_sample (logits stay on the
+// GPU). Include only in code built with COSMOS_CUDA.
+#pragma once
+#ifndef COSMOS_CUDA
+#define COSMOS_CUDA 1
+#endif
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "../core/cuda_pool.h"
+#include "../ops/matmul.h"
+#include "../ops/sample.h"
+#include "qwen3_text.h"
+
+namespace cosmos {
+
+class Qwen3TextCuda {
+ public:
+  // Uploads the text decoder's weights from the checkpoint (names as Qwen3Text::load). wt: dtype of the
+  // matmul weights on the GPU (BF16 halves memory and the per-token weight stream; F32 is exact).
+  static std::unique_ptr<Qwen3TextCuda> load(const Checkpoint& ck, const Qwen3TextConfig& cfg, WType wt);
+  // Random weights generated on the GPU (uniform, given std; norms = 1) — for benchmarks only.
+  static std::unique_ptr<Qwen3TextCuda> random(const Qwen3TextConfig& cfg, WType wt, uint64_t seed, float std = 0.02f);
+  ~Qwen3TextCuda();
+
+  const Qwen3TextConfig& config() const { return cfg_; }
+
+  // Same contract as Qwen3Text::prefill / decode (host ids, pos3 and logits; vis on the host).
+  void prefill(const int* ids, int n, const int* pos3, const VisualInputs* vis, float* logits, bool all_logits);
+  void decode(int id, float* logits);
+  // Decode one token and return the argmax of its logits (only 4 bytes leave the GPU).
+  int decode_greedy(int id);
+  // Decode one token and sample the next with sample_cuda (penalties/temperature on the GPU).
+  int decode_sample(int id, const SamplingParams& p, const int* history, int hist_len, uint64_t* rng_state);
+  // Argmax of the last logits row computed (after prefill with all_logits = false, say).
+  int last_argmax();
+
+  void reset();
+  void reserve(int tokens);  // grows the KV cache now (else it grows on demand, doubling)
+  int n_past() const { return n_past_; }
+  int next_pos() const { return next_pos_; }
+  void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
+
+  size_t weight_bytes() const { return weight_bytes_; }
+  const CudaPool& pool() const { return pool_; }
+  cudaStream_t stream() const { return stream_.get(); }
+  void sync() const { stream_.sync(); }
+
+ private:
+  struct Layer {
+    float *in_ln = nullptr, *post_ln = nullptr, *q_norm = nullptr, *k_norm = nullptr;
+    void* qkv = nullptr;     // [QH + 2 KH, H]: q_proj rows, then k_proj, then v_proj
+    void* o = nullptr;       // [H, QH]
+    void* gateup = nullptr;  // [2 I, H]: gate_proj rows, then up_proj
+    void* down = nullptr;    // [H, I]
+    float *kc = nullptr, *vc = nullptr;  // [capacity, KVH, D]
+  };
+  Qwen3TextConfig cfg_;
+  WType wt_ = WType::BF16;
+  CudaStream stream_;
+  CudaPool pool_;
+  float* embed_ = nullptr;  // [V, H] f32
+  float* norm_ = nullptr;
+  void* lm_head_ = nullptr;  // [V, H] in wt_
+  std::vector<Layer> layers_;
+  float* logits_ = nullptr;  // [logits_rows_, V]
+  int logits_rows_ = 0, last_rows_ = 0;
+  int* tmp_int_ = nullptr;
+  int* hist_ = nullptr;
+  int hist_cap_ = 0;
+  int n_past_ = 0, capacity_ = 0, next_pos_ = 0;
+  size_t weight_bytes_ = 0;
+  const std::atomic<bool>* abort_ = nullptr;
+
+  Qwen3TextCuda(const Qwen3TextConfig& cfg, WType wt);
+  void alloc_weights();
+  void ensure_capacity(int tokens);
+  void forward(const int* ids, int n, const int* pos3, const VisualInputs* vis, bool all_logits);
+  size_t wsize() const { return wt_ == WType::BF16 ? 2 : 4; }
+};
+
+}  // namespace cosmos
