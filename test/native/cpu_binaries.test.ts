@@ -1,0 +1,40 @@
+// Drives the C++ test binaries built by native/test/build_cpu_tests.sh:
+//  - ops_cpu_test: every CPU op against a direct double-precision formula at awkward sizes;
+//  - safetensors_fuzz: seeded random mutations of real checkpoint headers; every outcome must be a
+//    valid header or a typed SafetensorsError (no crash, no other exception), and the hand-made
+//    corruptions must map to their error codes. (Also run once under ASAN=1; see native/test/.)
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import process from "node:process";
+import { join } from "node:path";
+import { ROOT } from "./_reference.ts";
+
+let outDir: string | undefined;
+function bin(name: string): string {
+  outDir ??= execFileSync("bash", [join(ROOT, "native/test/build_cpu_tests.sh")], { encoding: "utf8" }).trim().split("\n").pop()!;
+  return join(outDir, name);
+}
+
+describe("native C++ tests (CPU)", () => {
+  test("ops_cpu_test: ops match direct formulas", () => {
+    const out = execFileSync(bin("ops_cpu_test"), { encoding: "utf8", env: { ...process.env, COSMOS_THREADS: "2" } });
+    const r = JSON.parse(out) as { checks: number; failures: number; worst: Record<string, number> };
+    assert.equal(r.failures, 0);
+    assert.ok(r.checks >= 30);
+    assert.ok(r.worst.matmul < 1e-4 && r.worst.attention_causal < 1e-5 && r.worst.mrope_interleaved_cos < 1e-5);
+  });
+
+  test("safetensors_fuzz: 5000 mutated headers, typed errors only", () => {
+    const files = ["test/fixtures/qwen3vl-tiny/model.safetensors", "test/fixtures/qwen3vl-tiny-reference.safetensors"].map((f) => join(ROOT, f));
+    const out = execFileSync(bin("safetensors_fuzz"), [...files, "--iters", "5000", "--seed", "2024"], { encoding: "utf8" });
+    const r = JSON.parse(out) as { iterations: number; failures: number; outcomes: Record<string, number> };
+    assert.equal(r.failures, 0);
+    assert.equal(r.iterations, 5000);
+    assert.equal(r.outcomes.OTHER, undefined);
+    // The mutations reach every validation stage, not just the JSON parser.
+    for (const code of ["HEADER_SIZE", "HEADER_JSON", "HEADER_SCHEMA", "DTYPE", "SHAPE_BYTES", "OFFSETS", "OK"]) {
+      assert.ok((r.outcomes[code] ?? 0) > 0, `no ${code} outcome: ${out}`);
+    }
+  });
+});
