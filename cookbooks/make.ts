@@ -170,7 +170,7 @@ function reasonerBackendCells(): Cell[] {
         const stream = streamText({ title });
         const onProgress = progressReporter();
         try {
-          const result = await reason(sent, { backend, onToken: stream.onToken, onProgress });
+          const result = await reason(sent, { backend: backend, onToken: stream.onToken, onProgress }); // \`backend: backend\`: tslab misses earlier cells' variables in shorthand properties
           await stream.done({ reasoning: result.reasoning, answer: result.answer });
           return result;
         } catch (e) {
@@ -191,7 +191,12 @@ function reasonRequestCell(name: string, literal: string): Cell {
     const ${name}: ReasonRequestInput = ${literal.split("\n").join("\n    ")};
     const ${name}Parsed = parseWith(ReasonRequest, ${name}, "request");
     await showJson("${name}: validated, with the defaults filled in", ${name}Parsed);
-    await showJson(\`sampling preset (reasoning: \${${name}Parsed.reasoning})\`, { ...reasonerSampling(${name}Parsed.reasoning), max_tokens: ${name}Parsed.maxTokens });
+    // The spec's preset for this mode, then the request's own overrides (what a server receives).
+    await showJson(\`sampling sent (preset with reasoning: \${${name}Parsed.reasoning}, then the request's overrides)\`, {
+      ...reasonerSampling(${name}Parsed.reasoning),
+      max_tokens: ${name}Parsed.maxTokens,
+      ...${name}Parsed.sampling,
+    });
   `);
 }
 
@@ -611,7 +616,7 @@ function generatorNotebook(s: GeneratorSpec): NotebookSpec {
       async function run(request: GenerateRequestInput): Promise<GenerateResult | undefined> {
         const onProgress = progressReporter();
         try {
-          return await generate(request, { backend, onProgress });
+          return await generate(request, { backend: backend, onProgress });
         } catch (e) {
           await explain(e);
           return undefined;
@@ -814,7 +819,7 @@ function actionNotebook(s: ActionSpec): NotebookSpec {
       async function run(request: RolloutRequestInput): Promise<RolloutResult | undefined> {
         const onProgress = progressReporter();
         try {
-          return await rollout(request, { backend, onProgress });
+          return await rollout(request, { backend: backend, onProgress });
         } catch (e) {
           await explain(e);
           return undefined;

@@ -1,0 +1,306 @@
+// Executes every cookbook headless with real Jupyter (Debian's nbclient through
+// test/kernel/run_notebook.py, allow_errors=False) in Deno's kernel, and fails on any cell error.
+//
+// 1. No backend configured (COSMOS_* unset): each notebook must show its backend line, its inputs
+//    (image / video / action plots), the validated request, and for every call either the
+//    backend's own "cannot run this" message (UnsupportedError: the native Generator / action
+//    models do not exist, the native Reasoner is being built) or, once the native Reasoner runs
+//    the tiny checkpoint, its streamed answer under the untrained-weights warning — never a result
+//    from nowhere.
+// 2. A sample (caption, 2D grounding, temporal localization, text-to-video, policy) with
+//    COSMOS_REASONER_BACKEND / COSMOS_GENERATOR_BACKEND pointing at test/remote/_server.ts. That
+//    server follows the documented vLLM (OpenAI chat completions, SSE) and vLLM-Omni (videos/sync,
+//    async video jobs) wire formats; it is NOT a model: it answers with scripted text, our own
+//    synthetic clip and an action chunk of the requested dimension. The test checks that the
+//    notebooks render what came back (streamed text, boxes, a timeline, the video, action plots).
+// 3. The tslab variant (reasoner/caption.tslab.ipynb, CommonJS bundle dist/cosmos.cjs) against the
+//    same server.
+// Node only (tslab, nbclient).
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, test } from "node:test";
+import { promisify } from "node:util";
+import { elements } from "../kernel/_sink.ts";
+import { startTestServer, type TestServer } from "../remote/_server.ts";
+import { EMBODIMENTS } from "../../src/schema/embodiments.ts";
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, "..", "..");
+const cookbooks = join(repo, "cookbooks");
+const dir = mkdtempSync(join(tmpdir(), "cosmos-cookbooks-"));
+
+interface Output {
+  output_type: string;
+  data?: Record<string, string | string[] | object>;
+  text?: string | string[];
+  ename?: string;
+  evalue?: string;
+}
+interface Cell {
+  cell_type: string;
+  source: string | string[];
+  outputs?: Output[];
+}
+
+const str = (v: string | string[] | object | undefined) => (Array.isArray(v) ? v.join("") : typeof v === "string" ? v : "");
+const html = (o: Output) => str(o.data?.["text/html"]);
+const plain = (o: Output) => str(o.data?.["text/plain"]);
+const displays = (c: Cell) => (c.outputs ?? []).filter((o) => o.output_type === "display_data" || o.output_type === "execute_result");
+
+/** The environment without any COSMOS_* variable, plus `extra`. */
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  const e: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("COSMOS_") && v !== undefined) e[k] = v;
+  return { ...e, PYTHONWARNINGS: "ignore", ...extra };
+}
+
+/** Executes a cookbook (path under cookbooks/) and returns its executed cells. */
+async function execute(path: string, kernel: string, extraEnv: Record<string, string> = {}, tag = "plain"): Promise<Cell[]> {
+  const name = `${path.replaceAll("/", "_")}.${tag}`;
+  const out = join(dir, `${name}.ipynb`);
+  try {
+    const r = await run("/usr/bin/python3", [join(repo, "test", "kernel", "run_notebook.py"), join(cookbooks, path), kernel, out, join(dir, `${name}.messages.json`), "240"], {
+      env: env(extraEnv),
+      timeout: 300_000,
+      maxBuffer: 64 << 20,
+    });
+    writeFileSync(join(dir, `${name}.stderr.txt`), r.stderr);
+  } catch (e) {
+    const err = e as { stderr?: string };
+    throw new Error(`executing cookbooks/${path} with kernel "${kernel}" failed:\n${(err.stderr ?? String(e)).slice(-4000)}`);
+  }
+  const cells = (JSON.parse(readFileSync(out, "utf8")) as { cells: Cell[] }).cells;
+  for (const c of cells) {
+    for (const o of c.outputs ?? []) assert.notEqual(o.output_type, "error", `cookbooks/${path}: ${o.ename}: ${o.evalue}`);
+  }
+  return cells;
+}
+
+/** Outputs of the code cells whose source includes `needle` (all of them, in order). */
+function outputsOf(cells: Cell[], needle: string): Output[] {
+  const hit = cells.filter((c) => c.cell_type === "code" && str(c.source).includes(needle));
+  assert.ok(hit.length > 0, `a cell with ${needle}`);
+  return hit.flatMap(displays);
+}
+
+const all = (cells: Cell[]) => cells.flatMap(displays);
+const notes = (cells: Cell[], kind: string) => all(cells).filter((o) => html(o).includes(`class="cosmos-note cosmos-${kind}"`));
+
+/** The backend line the backend cell shows. */
+function backendLine(cells: Cell[]): string {
+  const line = all(cells).map(plain).find((t) => t.startsWith("backend: "));
+  assert.ok(line, "the backend line");
+  return line;
+}
+
+/** What each notebook must show of its inputs. */
+type InputKind = "video" | "image" | "boxes" | "subjects" | "timeline" | "plot" | "text";
+const INPUTS: Record<string, InputKind[]> = {
+  "reasoner/caption.ipynb": ["video"],
+  "reasoner/temporal_localization.ipynb": ["video", "timeline"],
+  "reasoner/embodied_reasoning.ipynb": ["video"],
+  "reasoner/common_sense.ipynb": ["video"],
+  "reasoner/grounding_2d.ipynb": ["image", "boxes"],
+  "reasoner/describe_anything.ipynb": ["image", "subjects"],
+  "reasoner/action_cot.ipynb": ["image", "video"],
+  "reasoner/physical_plausibility.ipynb": ["video"],
+  "reasoner/situation_understanding.ipynb": ["video"],
+  "generator/text_to_image.ipynb": ["text"],
+  "generator/text_to_video.ipynb": ["text"],
+  "generator/text_to_video_sound.ipynb": ["text"],
+  "generator/image_to_video.ipynb": ["image"],
+  "generator/video_to_video.ipynb": ["video"],
+  "generator/prompt_upsampling.ipynb": ["text"],
+  "action/policy.ipynb": ["image"],
+  "action/forward_dynamics.ipynb": ["image", "plot"],
+  "action/inverse_dynamics.ipynb": ["video"],
+};
+
+function assertInputs(path: string, cells: Cell[]): void {
+  const shown = all(cells);
+  for (const kind of INPUTS[path]) {
+    const ok = {
+      video: () => shown.some((o) => elements(html(o), "video", "cosmos-video").length === 1 && html(o).includes("data:video/mp4;base64,")),
+      image: () => shown.some((o) => /<figure class="cosmos-input"[^>]*><img src="data:image\/(png|jpeg|webp);base64,/.test(html(o))),
+      boxes: () => shown.some((o) => elements(html(o), "rect", "cosmos-box-rect").length === 5),
+      subjects: () => shown.some((o) => (html(o).match(/class="cosmos-subject-outline"/g) ?? []).length === 2),
+      timeline: () => shown.some((o) => elements(html(o), "rect", "cosmos-event").length === 5),
+      plot: () => shown.some((o) => o.data?.["application/vnd.plotly.v1+json"]),
+      text: () => true,
+    }[kind];
+    assert.ok(ok(), `${path} shows its input: ${kind}`);
+  }
+  const validated = shown.filter((o) => o.data?.["application/json"] && /validated|· \{"width"/.test(plain(o)));
+  assert.ok(validated.length >= 1, `${path} shows the validated request`);
+}
+
+/** Every call either says plainly why it cannot run, or (native Reasoner on the tiny checkpoint) streams under the untrained warning. */
+function assertHonestWithoutBackend(path: string, cells: Cell[]): void {
+  const surface = path.split("/")[0];
+  const line = backendLine(cells);
+  const calls = cells.filter((c) => c.cell_type === "code" && /^const \w+ = await run\(/.test(str(c.source)));
+  assert.ok(calls.length >= 1, `${path} makes at least one call`);
+  const unavailable = notes(cells, "unavailable").map(plain);
+  if (surface === "reasoner" || path.endsWith("prompt_upsampling.ipynb")) {
+    assert.match(line, /^backend: native:\w+ \(.*test\/fixtures\/qwen3vl-tiny\) · embedded native engine/);
+    assert.ok(notes(cells, "untrained").some((o) => plain(o).includes("RANDOM, UNTRAINED weights")), "says the weights are untrained");
+    for (const c of calls) {
+      const out = displays(c);
+      const refused = out.some((o) => /^(UnsupportedError|NativeError|CheckpointError|MediaError) \(\w+\): /.test(plain(o)));
+      const streamed = out.some((o) => html(o).includes('class="cosmos-answer"'));
+      assert.ok(refused || streamed, `${path}: "${str(c.source)}" shows the engine's message or its streamed answer`);
+    }
+    if (unavailable.length === 0) {
+      // the native Reasoner ran: every rendered result carries the untrained warning
+      assert.ok(notes(cells, "untrained").some((o) => plain(o).startsWith("Untrained weights:")), "result marked untrained");
+    }
+  } else {
+    assert.match(line, /^backend: native:\w+ \(nvidia\/Cosmos3-Nano\) · embedded native engine/);
+    assert.ok(unavailable.some((t) => /The native engine has no Cosmos 3 .* yet/.test(t) && t.includes("COSMOS_GENERATOR_BACKEND=http://")), "says what is missing and how to point at vLLM-Omni");
+    for (const c of calls) {
+      const out = displays(c).map(plain);
+      assert.ok(out.some((t) => /^UnsupportedError \(unsupported\): The native engine has no Cosmos 3 (diffusion|action) model yet/.test(t)), `${path}: the engine's own message`);
+      assert.ok(!displays(c).some((o) => html(o).includes("cosmos-video")), "no video from nowhere");
+    }
+  }
+}
+
+const notebooks = readdirSync(cookbooks, { recursive: true, encoding: "utf8" })
+  .filter((p) => p.endsWith(".ipynb") && !p.includes(".tslab.") && !p.includes(".ipynb_checkpoints"))
+  .sort();
+
+let server: TestServer;
+const served = { mp4: new Uint8Array(), png: new Uint8Array() };
+
+before(async () => {
+  await run("bash", [join(repo, "scripts", "build-bundle.sh")], { cwd: repo });
+  await run("bash", [join(repo, "kernel", "install.sh")], { cwd: repo });
+  await run(process.execPath, ["--import", "tsx", join(repo, "assets", "make.ts")], { cwd: repo });
+  served.mp4 = new Uint8Array(readFileSync(join(repo, "assets", "videos", "pick_place.mp4")));
+  served.png = new Uint8Array(readFileSync(join(repo, "assets", "images", "tabletop.png")));
+});
+after(async () => {
+  await server?.close();
+  if (!process.env.COSMOS_KEEP_COOKBOOK_TEST_DIR) rmSync(dir, { recursive: true, force: true });
+});
+
+test("the committed notebooks are what cookbooks/make.ts writes, one per workflow", async () => {
+  await run(process.execPath, ["--import", "tsx", join(cookbooks, "make.ts"), "--check"], { cwd: repo });
+  assert.deepEqual(notebooks, Object.keys(INPUTS).sort());
+});
+
+describe("every cookbook, no backend configured (Deno kernel)", () => {
+  for (const path of Object.keys(INPUTS)) {
+    test(path, async () => {
+      const cells = await execute(path, "deno");
+      assertInputs(path, cells);
+      assertHonestWithoutBackend(path, cells);
+    });
+  }
+});
+
+describe("a sample against the local wire-format test server (not a model)", () => {
+  let reasonerEnv: Record<string, string>;
+  let generatorEnv: Record<string, string>;
+  before(async () => {
+    server = await startTestServer({
+      mp4: served.mp4,
+      png: served.png,
+      jobStatuses: [{ status: "in_progress", progress: 50 }],
+      // A completed action job carries a chunk of the dimension the request named.
+      onRecord: (rec) => {
+        if (rec.method !== "POST" || rec.path !== "/v1/videos") return;
+        const extra = JSON.parse(rec.form?.find((p) => p.name === "extra_params")?.text ?? "{}") as { raw_action_dim?: number; action_chunk_size?: number };
+        const dim = extra.raw_action_dim ?? 1;
+        const steps = extra.action_chunk_size ?? 8;
+        server.behaviour.jobResult = { actions: Array.from({ length: steps }, (_, t) => Array.from({ length: dim }, (_, d) => Math.sin(t / 3 + d) / (d + 1))) };
+      },
+    });
+    reasonerEnv = { COSMOS_REASONER_BACKEND: `${server.url}/v1` };
+    generatorEnv = { COSMOS_GENERATOR_BACKEND: server.url };
+  });
+
+  test("caption: the streamed caption comes back over SSE", async () => {
+    server.behaviour.chat = { content: "A yellow robot arm lifts a red cube and drops it into a blue bowl.", chunkChars: 4 };
+    const before = server.requests.length;
+    const cells = await execute("reasoner/caption.ipynb", "deno", reasonerEnv, "server");
+    assert.match(backendLine(cells), new RegExp(`^backend: remote:${server.url}/v1 · vLLM / NIM server`));
+    const out = outputsOf(cells, 'await run(request, "caption")');
+    assert.ok(out.some((o) => /<div class="cosmos-answer"[^>]*>A yellow robot arm lifts a red cube and drops it into a blue bowl\.<\/div>/.test(html(o))));
+    const chat = server.requests.slice(before).find((r) => r.path === "/v1/chat/completions");
+    const body = chat?.json as { stream: boolean; messages: { content: { type: string; video_url?: { url: string } }[] }[] };
+    assert.equal(body.stream, true);
+    assert.ok(body.messages[1].content.some((p) => p.type === "video_url" && (p.video_url?.url ?? "").startsWith("data:video/mp4;base64,")));
+    assert.equal(notes(cells, "untrained").length, 0, "no untrained warning for a server");
+  });
+
+  test("2D grounding: the parsed boxes are drawn over the image", async () => {
+    server.behaviour.chat = {
+      content: '```json\n[{"bbox_2d": [361, 517, 445, 663], "label": "red cube"}, {"bbox_2d": [589, 579, 757, 717], "label": "blue bowl"}, {"bbox_2d": [180, 479, 233, 667], "label": "green can"}]\n```',
+    };
+    const cells = await execute("reasoner/grounding_2d.ipynb", "deno", reasonerEnv, "server");
+    const out = outputsOf(cells, "await show(result");
+    const rects = out.flatMap((o) => elements(html(o), "rect", "cosmos-box-rect"));
+    assert.equal(rects.length, 3);
+    assert.ok(out.some((o) => plain(o).startsWith("parsed as boxes")));
+  });
+
+  test("temporal localization: the parsed events are drawn on a timeline", async () => {
+    server.behaviour.chat = {
+      content: '[{"start": 0.0, "end": 1.2, "event": "arm reaches over the cube"}, {"start": 1.2, "end": 3.0, "event": "arm carries the cube"}, {"start": 3.0, "end": 4.0, "event": "cube drops into the bowl"}]',
+    };
+    const cells = await execute("reasoner/temporal_localization.ipynb", "deno", reasonerEnv, "server");
+    const out = outputsOf(cells, "await show(result");
+    assert.equal(out.flatMap((o) => elements(html(o), "rect", "cosmos-event")).length, 3);
+  });
+
+  test("text-to-video: the MP4 the server sent plays inline", async () => {
+    const before = server.requests.length;
+    const cells = await execute("generator/text_to_video.ipynb", "deno", generatorEnv, "server");
+    assert.match(backendLine(cells), new RegExp(`^backend: remote:${server.url} · vLLM-Omni server`));
+    const out = outputsOf(cells, "await show(result");
+    const video = out.find((o) => elements(html(o), "video", "cosmos-video").length === 1);
+    assert.ok(video, "a video player");
+    assert.ok(html(video).includes(`data:video/mp4;base64,${Buffer.from(served.mp4).toString("base64")}`), "the served MP4, inline");
+    assert.ok(out.some((o) => /^text-to-video: 832x480 · 96 frames at 24 fps · sound: true/.test(plain(o))));
+    const form = server.requests.slice(before).find((r) => r.path === "/v1/videos/sync")?.form ?? [];
+    const field = (n: string) => form.find((p) => p.name === n)?.text;
+    assert.deepEqual([field("size"), field("num_frames"), field("fps"), field("num_inference_steps"), field("guidance_scale"), field("flow_shift")], ["832x480", "189", "24", "35", "6", "10"]);
+  });
+
+  test("policy: video and predicted actions for DROID 10D, AV 9D and camera 9D", async () => {
+    const before = server.requests.length;
+    const cells = await execute("action/policy.ipynb", "deno", generatorEnv, "server");
+    const jobs = server.requests.slice(before).filter((r) => r.method === "POST" && r.path === "/v1/videos");
+    const extras = jobs.map((j) => JSON.parse(j.form!.find((p) => p.name === "extra_params")!.text) as Record<string, unknown>);
+    assert.deepEqual(extras.map((e) => [e.action_mode, e.domain_name, e.raw_action_dim, e.action_chunk_size]), [
+      ["policy", EMBODIMENTS.droid.domainName, 10, 16],
+      ["policy", EMBODIMENTS.av.domainName, 9, 16],
+      ["policy", EMBODIMENTS.camera_pose.domainName, 9, 16],
+    ]);
+    for (const [name, dim] of [["droid", 10], ["av", 9], ["camera", 9]] as const) {
+      const out = outputsOf(cells, `await show(${name}Result`);
+      assert.ok(out.some((o) => elements(html(o), "video", "cosmos-video").length === 1), `${name}: rollout video`);
+      const plots = out.map((o) => o.data?.["application/vnd.plotly.v1+json"] as { data: unknown[] } | undefined).filter((p) => p !== undefined);
+      assert.equal(plots[0]?.data.length, dim, `${name}: one trace per action dimension`);
+      assert.ok(out.some((o) => plain(o).includes(`16 predicted steps × ${dim}D`)));
+    }
+  });
+
+  test("tslab kernel (CommonJS bundle): the caption variant streams and renders", async () => {
+    server.behaviour.chat = { content: "A robot arm puts a red cube into a blue bowl.", reasoningContent: "The arm moves left, grasps, lifts.", chunkChars: 5 };
+    const cells = await execute("reasoner/caption.tslab.ipynb", "tslab", reasonerEnv, "server");
+    assert.match(backendLine(cells), /^backend: remote:http:\/\/127\.0\.0\.1:\d+\/v1 · vLLM \/ NIM server/);
+    assert.ok(all(cells).some((o) => elements(html(o), "video", "cosmos-video").length === 1), "input video");
+    const out = outputsOf(cells, 'await run(request, "caption")');
+    assert.ok(out.some((o) => /<details class="cosmos-reasoning".*The arm moves left, grasps, lifts\..*<\/details>/s.test(html(o))));
+    assert.ok(out.some((o) => /<div class="cosmos-answer"[^>]*>A robot arm puts a red cube into a blue bowl\.<\/div>/.test(html(o))));
+  });
+});
