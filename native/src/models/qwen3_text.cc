@@ -54,7 +54,10 @@ Qwen3TextConfig Qwen3TextConfig::from_json(const std::string& text) {
   k.mrope_section[0] = half;  // default: plain 1D rope (all frequencies on the t row)
   if (rp && rp->is_obj()) {
     if (const Json* t = rp->get("rope_theta"); t && t->is_num()) k.rope_theta = (float)t->num;
-    if (const Json* ty = rp->get("rope_type"); ty && ty->is_str() && ty->str != "default")
+    // "mrope" (Qwen2-VL era configs, also under the key "type") means the same default frequencies.
+    const Json* ty = rp->get("rope_type");
+    if (!ty) ty = rp->get("type");
+    if (ty && ty->is_str() && ty->str != "default" && ty->str != "mrope")
       throw ModelError(std::string(w) + ".rope_parameters.rope_type '" + ty->str + "' is not supported (only 'default')");
     if (const Json* s = rp->get("mrope_section"); s && s->is_arr()) {
       if (s->arr.size() != 3) throw ModelError(std::string(w) + ".rope_parameters.mrope_section must have 3 entries");
