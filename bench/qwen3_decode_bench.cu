@@ -13,6 +13,9 @@
 
 #include "../native/src/core/cuda_common.h"
 #include "../native/src/models/qwen3_text_cuda.h"
+#include "../native/src/ops/attention.h"
+#include "../native/src/ops/rmsnorm.h"
+#include "../native/src/ops/swiglu.h"
 
 using namespace cosmos;
 
@@ -61,6 +64,22 @@ static double gemv_bandwidth(int k, int m) {
   cudaFree(x);
   cudaFree(y);
   return (double)wb * reps / (ms * 1e-3);
+}
+
+// Mean device time of fn over reps launches (microseconds).
+template <typename F>
+static double time_us(F fn, int reps = 200) {
+  fn();
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  cudaEventRecord(e0);
+  for (int i = 0; i < reps; ++i) fn();
+  cudaEventRecord(e1);
+  cudaEventSynchronize(e1);
+  float ms;
+  cudaEventElapsedTime(&ms, e0, e1);
+  return ms * 1e3 / reps;
 }
 
 int main(int argc, char** argv) {
@@ -129,6 +148,37 @@ int main(int argc, char** argv) {
               tps);
   std::printf("roofline (weight bytes / D2D bandwidth): %.2f ms/token = %.1f tokens/s; achieved %.0f%%\n", roof_ms,
               1e3 / roof_ms, 100.0 * roof_ms / (dec_s / gen * 1e3));
+  {
+    // Per-op device time at the decode shape (back-to-back launches of one op, so launch gaps that a
+    // real step has between different kernels are not in these numbers).
+    float *q, *kc, *vc, *o, *x, *w;
+    int nkv = prompt + gen / 2;
+    cudaMalloc(&q, 32 * 128 * 4);
+    cudaMalloc(&o, 32 * 128 * 4);
+    cudaMalloc(&kc, (size_t)nkv * 8 * 128 * 4);
+    cudaMalloc(&vc, (size_t)nkv * 8 * 128 * 4);
+    cudaMalloc(&x, 2 * 12288 * 4);
+    cudaMalloc(&w, 12288 * 4);
+    cudaMemset(q, 0, 32 * 128 * 4);
+    cudaMemset(kc, 0, (size_t)nkv * 8 * 128 * 4);
+    cudaMemset(vc, 0, (size_t)nkv * 8 * 128 * 4);
+    cudaMemset(x, 0, 2 * 12288 * 4);
+    cudaMemset(w, 0, 12288 * 4);
+    double ta = time_us([&] { attention_cuda(o, q, kc, vc, 1, nkv, 32, 8, 128, nkv - 1, true, 0.088f, 0); });
+    double tr = time_us([&] { rmsnorm_cuda(o, x, w, 1, 4096, 1e-6f, 0); });
+    double ts = time_us([&] { swiglu_cuda(x, x, x + 12288, 12288, 0); });
+    double g_qkv = 4096.0 * 6144 * 2 / gemv_qkv * 1e6, g_o = 4096.0 * 4096 * 2 / gemv_qkv * 1e6,
+           g_gu = 4096.0 * 24576 * 2 / gemv_gu * 1e6, g_dn = 4096.0 * 12288 * 2 / gemv_dn * 1e6,
+           g_lm = 4096.0 * 151936 * 2 / gemv_lm * 1e6;
+    double layer = g_qkv + g_o + g_gu + g_dn + ta + 4 * tr + ts;  // 4 row kernels ~ rmsnorm-sized
+    std::printf("decode op times (us): attention n_kv=%d %.1f, rmsnorm 4096 %.1f, swiglu 12288 %.1f, GEMVs qkv %.0f "
+                "o~%.0f gate|up %.0f down %.0f lm_head %.0f\n",
+                nkv, ta, tr, ts, g_qkv, g_o, g_gu, g_dn, g_lm);
+    std::printf("sum of op times per token: %.2f ms (36 layers x %.0f us + lm_head); measured %.2f ms -> %.2f ms of "
+                "launch gaps / host work per token\n",
+                (36 * layer + g_lm) / 1e3, layer, dec_s / gen * 1e3, dec_s / gen * 1e3 - (36 * layer + g_lm) / 1e3);
+    cudaFree(q); cudaFree(o); cudaFree(kc); cudaFree(vc); cudaFree(x); cudaFree(w);
+  }
   std::printf("pool peak %.2f GB\n", m->pool().peak_bytes() / 1e9);
   std::printf("{\"bench\":\"qwen3_8b_text_decode_cuda\",\"device\":\"%s\",\"prompt\":%d,\"gen\":%d,\"ms_per_token\":%.3f,"
               "\"tokens_per_s\":%.2f,\"d2d_gbps\":%.1f,\"roofline_tokens_per_s\":%.2f,\"prefill_tokens_per_s\":%.1f}\n",

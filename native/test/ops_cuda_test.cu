@@ -240,6 +240,7 @@ void test_argmax(int n, bool tie) {
   float* dx = up(x);
   int* di = (int*)pool->alloc(4);
   argmax_cuda(di, dx, n, st);
+  CUDA_CHECK(cudaStreamSynchronize(st));  // st is non-blocking: the plain cudaMemcpy below does not wait for it
   int got = -1;
   CUDA_CHECK(cudaMemcpy(&got, di, 4, cudaMemcpyDeviceToHost));
   report_exact("argmax", shape("n=%d", n) + (tie ? " tie" : ""), got == ref,
