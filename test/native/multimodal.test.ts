@@ -115,6 +115,11 @@ describe("native Qwen3-VL (CPU) vs transformers 5.17, multimodal", () => {
       r.dDs.forEach((d, k) => assert.ok(d <= 1e-3, `deepstack ${k} max-abs-diff ${d}`));
       assert.ok(r.dLogits <= 1e-3, `logits max-abs-diff ${r.dLogits}`);
       assert.deepEqual(r.greedy, c.greedy_ids);
+
+      // The same through generate() (worker thread, temperature 0, no stop ids) with the visual inputs.
+      const g = await model.generate({ ids, pos3: pos3Of(c.position_ids), maxTokens: 16, stopIds: [], sampling: { temperature: 0 }, ...r.vis });
+      assert.deepEqual(g.tokens, c.greedy_ids);
+      model.reset();
     });
   }
 
