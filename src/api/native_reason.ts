@@ -1,28 +1,107 @@
 /**
- * `reason()` on the embedded native engine (Node-API module in `native/`).
- *
- * Until the in-process Qwen3-VL engine is built and loaded, this says so plainly and
- * tells the caller how to reach a vLLM / NIM server instead; it never fakes an answer.
+ * `reason()` on the embedded native engine: the request's image / video go through the same
+ * Qwen3-VL preprocessing as transformers (src/media, src/multimodal), the checkpoint's chat
+ * template and tokenizer build the prompt, the Node-API module runs the vision tower and the
+ * text decoder, and the output is parsed exactly as on the remote path (src/reasoner).
  *
  * @example
  * ```ts
  * import { nativeReason } from "./native_reason.ts";
  * import { ReasonRequest } from "../schema/reason_request.ts";
- * const req = ReasonRequest.parse({ task: "caption", image: "assets/images/table.png" });
- * await nativeReason(req, { kind: "native", model: "models/qwen3vl-tiny" }, {}).catch((e) => console.log(e.message));
+ * const req = ReasonRequest.parse({ task: "custom", prompt: "Describe a robot arm.", maxTokens: 16 });
+ * const r = await nativeReason(req, { kind: "native", checkpoint: "test/fixtures/qwen3vl-tiny" }, {});
+ * console.log(r.answer); // gibberish: the fixture's weights are random
  * ```
  * @module
  */
-import { UnsupportedError } from "../errors.ts";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describeBackend } from "../backend/resolve.ts";
+import { NativeError, throwIfAborted } from "../errors.ts";
+import type { MediaSource } from "../media/source.ts";
+import { prepareQwenImage, prepareQwenVideo } from "../media/qwen_media.ts";
+import type { PromptImage, PromptVideo } from "../multimodal/mod.ts";
+import { nativeDeviceInfo } from "../native/mod.ts";
+import type { TemplatePart } from "../chat_template/mod.ts";
+import { openQwen3VL, type TemplateMessages } from "../native/qwen3vl.ts";
+import { drawSubjectMarks } from "../reasoner/marks.ts";
+import { mediaBytes, userText } from "../reasoner/messages.ts";
+import { reasonResult } from "../reasoner/result.ts";
+import { ThinkStreamSplitter } from "../reasoner/think.ts";
+import { isRemoteUrl } from "../schema/media_input.ts";
+import type { ImageInput, VideoInput } from "../schema/media_input.ts";
 import type { ReasonRequest } from "../schema/reason_request.ts";
 import type { BackendSpec, ReasonResult, RunOptions } from "../schema/results.ts";
+import { reasonerSampling } from "../schema/sampling.ts";
 
-/** Runs a validated Reasoner request in-process. */
-export function nativeReason(req: ReasonRequest, backend: BackendSpec, _options: RunOptions): Promise<ReasonResult> {
-  return Promise.reject(
-    new UnsupportedError(
-      `The native Reasoner engine is not available in this build, so task "${req.task}" cannot run in-process (backend ${JSON.stringify(backend)}).`,
-      { hint: "Set COSMOS_REASONER_BACKEND (or pass backend) to a vLLM / NIM server URL, e.g. http://127.0.0.1:8000/v1." },
-    ),
-  );
+/** A local path stays a path (ffmpeg and sharp read it); anything else becomes bytes. */
+async function sourceOf(ref: ImageInput | VideoInput, signal?: AbortSignal): Promise<MediaSource> {
+  if (typeof ref === "string" && !ref.startsWith("data:") && !isRemoteUrl(ref)) {
+    return resolve(ref.startsWith("file://") ? fileURLToPath(ref) : ref);
+  }
+  return await mediaBytes(ref, signal);
+}
+
+/** Runs a validated Reasoner request in-process on the checkpoint `backend.checkpoint`. */
+export async function nativeReason(req: ReasonRequest, backend: BackendSpec, options: RunOptions): Promise<ReasonResult> {
+  if (backend.kind !== "native") throw new TypeError("nativeReason needs a native backend");
+  const { signal, onProgress, onToken } = options;
+  const device = nativeDeviceInfo();
+  if (backend.device === "cuda" && device.modelBackend !== "cuda") {
+    throw new NativeError(`COSMOS_DEVICE=cuda, but the Reasoner's decoder runs on ${device.modelBackend} here (${device.reason}).`, {
+      hint: "Unset COSMOS_DEVICE (or set it to cpu) to run on the CPU, or use a machine with an NVIDIA GPU and a CUDA build (bash scripts/build-native.sh with nvcc).",
+    });
+  }
+  const session = await openQwen3VL(backend.checkpoint, onProgress);
+  throwIfAborted(signal);
+
+  onProgress?.({ stage: "preprocess", message: "Reading and resizing the media" });
+  const parts: TemplatePart[] = [];
+  const images: PromptImage[] = [];
+  const videos: PromptVideo[] = [];
+  if (req.image !== undefined) {
+    const src = req.subjects
+      ? await drawSubjectMarks(await mediaBytes(req.image, signal), req.subjects)
+      : await sourceOf(req.image, signal);
+    const { image } = await prepareQwenImage(src, { ...session.processor.image, signal });
+    images.push({ frames: [image] });
+    parts.push({ type: "image" });
+  }
+  if (req.video !== undefined) {
+    const { frames, plan } = await prepareQwenVideo(await sourceOf(req.video, signal), req.videoSampling ?? {}, session.processor.video, { signal });
+    videos.push({ frames, timestamps: plan.timestamps });
+    parts.push({ type: "video" });
+  }
+  parts.push({ type: "text", text: userText(req) });
+  const messages: TemplateMessages = [
+    { role: "system", content: [{ type: "text", text: req.system }] },
+    { role: "user", content: parts },
+  ];
+  const prompt = await session.prepare(messages, { images, videos }, { signal });
+
+  const s = { ...reasonerSampling(req.reasoning), ...req.sampling };
+  const splitter = new ThinkStreamSplitter(req.reasoning);
+  const stream = req.stream && onToken;
+  const out = await session.generate(prompt, {
+    maxTokens: s.max_tokens ?? req.maxTokens,
+    sampling: {
+      temperature: s.temperature,
+      topK: Math.max(0, s.top_k), // vLLM's -1 (off) is the engine's 0
+      topP: s.top_p,
+      repetitionPenalty: s.repetition_penalty,
+      presencePenalty: s.presence_penalty,
+      // vLLM draws a fresh seed per request when none is given; so do we.
+      seed: s.seed ?? Math.floor(Math.random() * 2 ** 31),
+    },
+    stop: req.stop,
+    signal,
+    onProgress,
+    onText: stream ? (t) => splitter.push(t).forEach(onToken) : undefined,
+  });
+  if (stream) splitter.end().forEach(onToken);
+  return reasonResult(req, out.text, {
+    backend: describeBackend({ ...backend, device: device.modelBackend === "cuda" ? "cuda" : "cpu" }),
+    usage: { promptTokens: prompt.ids.length, completionTokens: out.tokens.length, totalTokens: prompt.ids.length + out.tokens.length },
+    finishReason: out.finishReason,
+  });
 }

@@ -17,3 +17,4 @@ export * from "./config.ts";
 export * from "./files.ts";
 export * from "./load.ts";
 export { parseJsonFile, parseJsonValue, readJsonFile } from "./json.ts";
+export * from "./processor.ts";

@@ -80,7 +80,17 @@ async function readLocal(path: string): Promise<Uint8Array> {
   }
 }
 
-async function imageBytes(ref: ImageInput, signal?: AbortSignal): Promise<Uint8Array> {
+/**
+ * The bytes of an image or video reference: `{ data }`, a data URI, an http(s) URL (downloaded,
+ * honouring `signal`) or a local path / file:// URL.
+ * @throws {MediaError} when a file cannot be read or a download fails.
+ * @example
+ * ```ts
+ * import { mediaBytes } from "./messages.ts";
+ * (await mediaBytes("data:image/png;base64,iVBORw0KGgo=")).length; // 8
+ * ```
+ */
+export async function mediaBytes(ref: ImageInput | VideoInput, signal?: AbortSignal): Promise<Uint8Array> {
   if (typeof ref !== "string") return ref.data;
   if (ref.startsWith("data:")) {
     const comma = ref.indexOf(",");
@@ -110,7 +120,7 @@ export async function buildMessages(req: ReasonRequest, opts: BuildMessagesOptio
   const parts: ContentPart[] = [];
   if (req.image !== undefined) {
     const url = req.subjects
-      ? bytesToDataUri(await drawSubjectMarks(await imageBytes(req.image, opts.signal), req.subjects), "image/png")
+      ? bytesToDataUri(await drawSubjectMarks(await mediaBytes(req.image, opts.signal), req.subjects), "image/png")
       : await mediaUrl(req.image, opts);
     parts.push({ type: "image_url", image_url: { url } });
   }

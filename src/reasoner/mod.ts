@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-export { buildMessages, type BuildMessagesOptions, bytesToDataUri, isUnderRoot, mediaUrl, userText } from "./messages.ts";
+export { buildMessages, type BuildMessagesOptions, bytesToDataUri, isUnderRoot, mediaBytes, mediaUrl, userText } from "./messages.ts";
 export { boxToPixels, drawSubjectMarks, MARK_COLORS, marksSvg } from "./marks.ts";
 export { splitThink, type SplitThinkOptions, THINK_CLOSE, THINK_OPEN, type ThinkSplit, ThinkStreamSplitter } from "./think.ts";
 export { extractJsonValues, fencedBlocks, repairTruncated } from "./json_extract.ts";
