@@ -313,7 +313,11 @@ int main() {
   test_attention(100, 100, 16, 16, 72, 0, false);
   test_attention(13, 13, 4, 2, 16, 0, true);
   test_attention(5, 40, 4, 1, 256, 35, true);
-  test_attention(3, 10, 2, 2, 64, 20, true);  // queries past the cache end: sees all 10 keys
+  test_attention(3, 10, 2, 2, 64, 20, true);
+  test_attention(1, 1152, 32, 8, 128, 1151, true);   // split-KV (flash-decoding) path
+  test_attention(1, 500, 32, 8, 128, 100, true);     // split-KV, later splits see no key
+  test_attention(4, 1000, 8, 8, 64, 996, true);      // split-KV, several queries
+  test_attention(2, 700, 4, 4, 16, 0, false);        // split-KV, non-causal, tiny head_dim  // queries past the cache end: sees all 10 keys
   test_elementwise(100003);
   test_elementwise(7);
   test_softmax(4, 151936);

@@ -8,14 +8,16 @@
 // product against the query held in shared memory), then the 32 probabilities are broadcast with
 // shuffles while each lane accumulates its head_dim/32 output dimensions.
 //
-// Known limit: decode (n_q = 1) runs kv_heads x ceil(group/8) blocks, e.g. 8 blocks for Qwen3-8B,
-// each walking the whole cache. That is fine for the contexts we serve (the weight stream dominates)
-// but a split-KV ("flash-decoding") variant would be needed for very long contexts.
+// Decode (n_q = 1) alone would run only kv_heads x ceil(group/8) blocks (8 on Qwen3-8B), each walking
+// the whole cache; there the keys are split across blocks and the partial softmaxes merged (below).
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
 #include "attention.h"
 
+#include <algorithm>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
 #include "../core/cuda_common.h"
@@ -29,7 +31,7 @@ template <int DPL>  // output dims per lane: head_dim <= 32 * DPL
 __global__ void __launch_bounds__(kWarps * 32) attention_kernel(float* out, const float* q, const float* k,
                                                                 const float* v, int n_q, int n_kv, int q_heads,
                                                                 int kv_heads, int hd, int q_offset, bool causal,
-                                                                float scale) {
+                                                                float scale, int chunk, float* part) {
   extern __shared__ float sm[];
   float* Qs = sm;                          // [kWarps][hd], pre-scaled queries
   float* Ks = Qs + kWarps * hd;            // [kTile][hd + 1] (odd stride: conflict-free per-lane rows)
@@ -42,10 +44,13 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(float* out, cons
   const bool active = f < items;
   const int i = active ? (int)(f / group) : 0;
   const int h = kh * group + (active ? (int)(f % group) : 0);
-  const int last = !active ? 0 : (causal ? min(n_kv, q_offset + i + 1) : n_kv);
+  // Split-KV: this block sees keys [j_lo, j_lo + chunk) only (chunk = n_kv and part = nullptr when
+  // not split).
+  const int j_lo = blockIdx.z * chunk, j_hi = min(n_kv, j_lo + chunk);
+  const int last = !active ? 0 : min(j_hi, causal ? min(n_kv, q_offset + i + 1) : n_kv);
   // Keys the block needs: those of its last (largest) query row.
   long long f_end = min(items - 1, (long long)blockIdx.x * kWarps + kWarps - 1);
-  const int block_last = causal ? min(n_kv, q_offset + (int)(f_end / group) + 1) : n_kv;
+  const int block_last = min(j_hi, causal ? min(n_kv, q_offset + (int)(f_end / group) + 1) : n_kv);
 
   if (active)
     for (int d = lane; d < hd; d += 32) Qs[warp * hd + d] = q[((long long)i * q_heads + h) * hd + d] * scale;
@@ -55,7 +60,7 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(float* out, cons
   for (int t = 0; t < DPL; ++t) acc[t] = 0.f;
   float m = -INFINITY, l = 0.f;
 
-  for (int j0 = 0; j0 < block_last; j0 += kTile) {
+  for (int j0 = j_lo; j0 < block_last; j0 += kTile) {
     __syncthreads();  // the previous tile is consumed (and Qs is visible on the first pass)
     for (int e = threadIdx.x; e < kTile * hd; e += blockDim.x) {
       int r = e / hd, d = e - r * hd, j = j0 + r;
@@ -99,6 +104,19 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(float* out, cons
     m = m_new;
   }
   if (!active) return;
+  if (part) {  // unnormalised partial result: [acc(hd) | m | l] per (split, query, head)
+    float* pp = part + ((long long)blockIdx.z * n_q * q_heads + (long long)i * q_heads + h) * (hd + 2);
+#pragma unroll
+    for (int t = 0; t < DPL; ++t) {
+      int d = lane + 32 * t;
+      if (d < hd) pp[d] = acc[t];
+    }
+    if (lane == 0) {
+      pp[hd] = last > j_lo ? m : -INFINITY;  // a split with no visible key contributes nothing
+      pp[hd + 1] = l;
+    }
+    return;
+  }
   float inv = last > 0 ? 1.0f / l : 0.f;  // no visible key: zeros, as attention_cpu
   float* o = out + ((long long)i * q_heads + h) * hd;
 #pragma unroll
@@ -106,6 +124,49 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(float* out, cons
     int d = lane + 32 * t;
     if (d < hd) o[d] = acc[t] * inv;
   }
+}
+
+// Merges the split partials: out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s. One warp per
+// (query, head).
+__global__ void attention_combine_kernel(float* out, const float* part, int rows, int splits, int hd) {
+  int row = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+  if (row >= rows) return;
+  float M = -INFINITY;
+  for (int s = 0; s < splits; ++s) M = fmaxf(M, part[((long long)s * rows + row) * (hd + 2) + hd]);
+  float L = 0.f;
+  for (int s = 0; s < splits; ++s) {
+    const float* pp = part + ((long long)s * rows + row) * (hd + 2);
+    if (pp[hd] != -INFINITY) L += expf(pp[hd] - M) * pp[hd + 1];
+  }
+  float inv = (M == -INFINITY || L == 0.f) ? 0.f : 1.0f / L;
+  for (int d = lane; d < hd; d += 32) {
+    float o = 0.f;
+    for (int s = 0; s < splits; ++s) {
+      const float* pp = part + ((long long)s * rows + row) * (hd + 2);
+      if (pp[hd] != -INFINITY) o += expf(pp[hd] - M) * pp[d];
+    }
+    out[(long long)row * hd + d] = o * inv;
+  }
+}
+
+// Split-KV workspace, one per stream (kernels on one stream run in order, so reuse is safe), grown on
+// demand and kept for the process: at most a few MB (splits x q rows x heads x (head_dim + 2) floats).
+float* split_workspace(cudaStream_t s, size_t floats) {
+  static std::mutex mu;
+  static std::map<cudaStream_t, std::pair<float*, size_t>> ws;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& e = ws[s];
+  if (e.second < floats) {
+    if (e.first) {
+      CUDA_CHECK(cudaStreamSynchronize(s));  // the old block may still be in use by this stream
+      cudaFree(e.first);
+    }
+    e.first = nullptr;
+    e.second = 0;
+    CUDA_CHECK(cudaMalloc(&e.first, floats * sizeof(float)));
+    e.second = floats;
+  }
+  return e.first;
 }
 
 template <int DPL>
@@ -117,9 +178,32 @@ void launch(float* out, const float* q, const float* k, const float* v, int n_q,
     CUDA_CHECK(cudaFuncSetAttribute(attention_kernel<DPL>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   }
   int group = q_heads / kv_heads;
-  dim3 grid(cosmos::ceil_div((long long)n_q * group, kWarps), kv_heads);
-  attention_kernel<DPL><<<grid, kWarps * 32, smem, stream>>>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, hd, q_offset,
-                                                             causal, scale);
+  unsigned int xb = cosmos::ceil_div((long long)n_q * group, kWarps);
+  // Flash-decoding: when the (query, head) items fill few blocks (decode: kv_heads blocks, e.g. 8 on
+  // Qwen3-8B), split the keys over blockIdx.z so ~2 blocks per SM stream the cache, then merge.
+  // Unsplit, decode attention at 1k context read the KV cache at ~40 GB/s.
+  long long base = (long long)xb * kv_heads;
+  int splits = 1;
+  if (base < 132 && n_kv > 2 * kTile) {
+    splits = (int)std::min<long long>({(264 + base - 1) / base, (n_kv + kTile - 1) / kTile, 64});
+  }
+  int chunk = n_kv;
+  if (splits > 1) {
+    chunk = ((n_kv + splits - 1) / splits + kTile - 1) / kTile * kTile;
+    splits = (n_kv + chunk - 1) / chunk;
+  }
+  if (splits <= 1) {
+    attention_kernel<DPL><<<dim3(xb, kv_heads, 1), kWarps * 32, smem, stream>>>(
+        out, q, k, v, n_q, n_kv, q_heads, kv_heads, hd, q_offset, causal, scale, n_kv > 0 ? n_kv : 1, nullptr);
+    CUDA_CHECK_LAUNCH();
+    return;
+  }
+  int rows = n_q * q_heads;
+  float* part = split_workspace(stream, (size_t)splits * rows * (hd + 2));
+  attention_kernel<DPL><<<dim3(xb, kv_heads, splits), kWarps * 32, smem, stream>>>(
+      out, q, k, v, n_q, n_kv, q_heads, kv_heads, hd, q_offset, causal, scale, chunk, part);
+  CUDA_CHECK_LAUNCH();
+  attention_combine_kernel<<<cosmos::ceil_div(rows, 4), 128, 0, stream>>>(out, part, rows, splits, hd);
   CUDA_CHECK_LAUNCH();
 }
 }  // namespace
