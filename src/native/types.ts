@@ -11,11 +11,23 @@
  */
 import { z } from "zod";
 
-/** Byte accounting of the native engine (host memory for the CPU backend). */
+/** Bytes in use now and at the high-water mark. */
+export const NativeByteCount = z.object({ bytesInUse: z.number(), peakBytes: z.number() });
+/** @see {@link NativeByteCount} */
+export type NativeByteCount = z.infer<typeof NativeByteCount>;
+
+/**
+ * Byte accounting of the native engine. The top-level figures are those of the device models run on
+ * (`device`): host memory on the CPU backend, the CUDA pools on the GPU backend. `host` is always
+ * there; `cuda` when the module was built with CUDA (`cachedBytes`: freed blocks a pool still holds;
+ * `pools`: loaded GPU models).
+ */
 export const NativeMemory = z.object({
   bytesInUse: z.number(),
   peakBytes: z.number(),
   device: z.string(),
+  host: NativeByteCount.optional(),
+  cuda: NativeByteCount.extend({ cachedBytes: z.number(), pools: z.number() }).optional(),
 });
 /** @see {@link NativeMemory} */
 export type NativeMemory = z.infer<typeof NativeMemory>;
@@ -40,7 +52,16 @@ export const NativeModelInfo = z.object({
   vocabSize: z.number().optional(),
   hiddenSize: z.number().optional(),
   numLayers: z.number().optional(),
+  /** "cpu" or "cuda". */
   backend: z.string().optional(),
+  /** CUDA backend: dtype of the matmul weights on the GPU ("bf16" or "f32"). */
+  weightType: z.string().optional(),
+  /** CUDA backend: bytes of weights on the GPU. */
+  weightBytes: z.number().optional(),
+  /** CUDA backend: bytes this model's pool hands out now (weights, KV cache, logits). */
+  gpuBytesInUse: z.number().optional(),
+  /** CUDA backend: freed scratch blocks the pool keeps for reuse. */
+  gpuCachedBytes: z.number().optional(),
 });
 /** @see {@link NativeModelInfo} */
 export type NativeModelInfo = z.infer<typeof NativeModelInfo>;

@@ -40,7 +40,14 @@ export const NativeVisionInfo = z.object({
   /** Deepstack features per run (decoder layers 0..n-1 receive them). */
   deepstackLayers: z.number().optional(),
   weightBytes: z.number().optional(),
+  /** "cpu" or "cuda". */
   backend: z.string().optional(),
+  /** CUDA backend: dtype of the matmul weights on the GPU ("bf16" or "f32"). */
+  weightType: z.string().optional(),
+  /** CUDA backend: bytes the tower holds on the GPU between runs (its weights). */
+  gpuBytesInUse: z.number().optional(),
+  /** CUDA backend: GPU bytes at the high-water mark of the last run (weights + activations). */
+  lastRunPeakBytes: z.number().optional(),
 });
 /** @see {@link NativeVisionInfo} */
 export type NativeVisionInfo = z.infer<typeof NativeVisionInfo>;

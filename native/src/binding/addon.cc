@@ -2,6 +2,10 @@
 // C++ exception becomes a JS Error with a `code` (SAFETENSORS_*, MODEL, CONFIG, BUSY, FREED, ARGUMENT);
 // nothing here may take the process down.
 //
+// Backend: the decoder runs on the GPU (models/qwen3_text_cuda) when the addon was built with CUDA and
+// choose_device() picked CUDA (a GPU is present and COSMOS_DEVICE is not cpu), else on the CPU
+// (models/qwen3_text). Both sit behind TextEngine, so every method below is backend-agnostic.
+//
 // Long work: generate() and loadModelAsync() run on a libuv worker (Napi::AsyncWorker). Tokens are sent
 // to JS through a Napi::ThreadSafeFunction; the Promise is settled from that TSFN's finalizer, which
 // Node runs only after every queued token callback has run, so onToken always sees all tokens first.
@@ -18,6 +22,10 @@
 #include "../models/qwen3_text.h"
 #include "../ops/sample.h"
 #include "../safetensors/safetensors.h"
+#include "gpu_backend.h"
+#ifdef COSMOS_CUDA
+#include "../models/qwen3_text_cuda.h"
+#endif
 
 using namespace cosmos;
 
@@ -48,6 +56,8 @@ std::pair<std::string, std::string> classify(const std::exception_ptr& ep) {
   } catch (const Napi::Error& e) {
     return {"JS", e.Message()};
   } catch (const std::exception& e) {
+    // cuda_check's message names the CUDA error; a failed cudaMalloc is an out-of-memory condition.
+    if (std::string(e.what()).find("cudaErrorMemoryAllocation") != std::string::npos) return {"OUT_OF_MEMORY", e.what()};
     return {"NATIVE", e.what()};
   } catch (...) {
     return {"NATIVE", "unknown native error"};
@@ -155,6 +165,108 @@ std::unique_ptr<VisualOwned> visual_from(Napi::Env env, const Napi::Object& o, i
   return vis;
 }
 
+// The decoder behind one JS model object.
+class TextEngine {
+ public:
+  virtual ~TextEngine() = default;
+  virtual const Qwen3TextConfig& config() const = 0;
+  // Same contract as Qwen3Text::prefill / decode (host ids, positions and logits).
+  virtual void prefill(const int* ids, int n, const int* pos3, const VisualInputs* vis, float* logits, bool all) = 0;
+  virtual void decode(int id, float* logits) = 0;
+  virtual void reset() = 0;
+  virtual int n_past() const = 0;
+  virtual int next_pos() const = 0;
+  virtual void set_abort_flag(const std::atomic<bool>* f) = 0;
+  virtual const char* backend() const = 0;
+  // Greedy without logits on the host (CUDA: only the argmax leaves the GPU). greedy_first() is the
+  // argmax of the last prefill row; prefill may then be called with logits = nullptr.
+  virtual bool device_greedy() const { return false; }
+  virtual int greedy_first() { throw ModelError("greedy_first: not supported by this backend"); }
+  virtual int greedy_next(int) { throw ModelError("greedy_next: not supported by this backend"); }
+  // Called when a run ends by abort or error: drop cached scratch memory.
+  virtual void after_failed_run() {}
+  virtual void describe(Napi::Env, Napi::Object&) const {}
+};
+
+class CpuEngine : public TextEngine {
+ public:
+  explicit CpuEngine(std::unique_ptr<Qwen3Text> m) : m_(std::move(m)) {}
+  const Qwen3TextConfig& config() const override { return m_->config(); }
+  void prefill(const int* ids, int n, const int* pos3, const VisualInputs* vis, float* logits, bool all) override {
+    m_->prefill(ids, n, pos3, vis, logits, all);
+  }
+  void decode(int id, float* logits) override { m_->decode(id, logits); }
+  void reset() override { m_->reset(); }
+  int n_past() const override { return m_->n_past(); }
+  int next_pos() const override { return m_->next_pos(); }
+  void set_abort_flag(const std::atomic<bool>* f) override { m_->set_abort_flag(f); }
+  const char* backend() const override { return "cpu"; }
+
+ private:
+  std::unique_ptr<Qwen3Text> m_;
+};
+
+#ifdef COSMOS_CUDA
+// Every call brackets itself with GpuCallScope so memory()'s process peak sees its activations.
+class CudaEngine : public TextEngine {
+ public:
+  explicit CudaEngine(std::unique_ptr<Qwen3TextCuda> m) : m_(std::move(m)) { gpu_pool_register(pool()); }
+  ~CudaEngine() override {
+    gpu_pool_unregister(pool());
+    m_.reset();  // the pool (weights, KV cache, cached blocks) goes back to CUDA here
+  }
+  const Qwen3TextConfig& config() const override { return m_->config(); }
+  void prefill(const int* ids, int n, const int* pos3, const VisualInputs* vis, float* logits, bool all) override {
+    GpuCallScope g(pool());
+    m_->prefill(ids, n, pos3, vis, logits, all);
+  }
+  void decode(int id, float* logits) override {
+    GpuCallScope g(pool());
+    m_->decode(id, logits);
+  }
+  void reset() override { m_->reset(); }
+  int n_past() const override { return m_->n_past(); }
+  int next_pos() const override { return m_->next_pos(); }
+  void set_abort_flag(const std::atomic<bool>* f) override { m_->set_abort_flag(f); }
+  const char* backend() const override { return "cuda"; }
+  bool device_greedy() const override { return true; }
+  int greedy_first() override { return m_->last_argmax(); }
+  int greedy_next(int id) override {
+    GpuCallScope g(pool());
+    return m_->decode_greedy(id);
+  }
+  void after_failed_run() override {
+    m_->sync();
+    pool()->release_cached();
+  }
+  void describe(Napi::Env env, Napi::Object& o) const override {
+    o.Set("weightType", wt_bf16_ ? "bf16" : "f32");
+    o.Set("weightBytes", Napi::Number::New(env, (double)m_->weight_bytes()));
+    o.Set("gpuBytesInUse", Napi::Number::New(env, (double)m_->pool().bytes_in_use()));
+    o.Set("gpuCachedBytes", Napi::Number::New(env, (double)m_->pool().bytes_cached()));
+  }
+  bool wt_bf16_ = false;
+
+ private:
+  std::unique_ptr<Qwen3TextCuda> m_;
+  // The model exposes its pool read-only; the pool object itself is not const (peak reset, release).
+  CudaPool* pool() const { return const_cast<CudaPool*>(&m_->pool()); }
+};
+#endif
+
+// CPU or CUDA, as choose_device() says.
+std::unique_ptr<TextEngine> load_engine(const Checkpoint& ck, const Qwen3TextConfig& cfg) {
+#ifdef COSMOS_CUDA
+  if (choose_device().kind == DeviceKind::CUDA) {
+    WType wt = gpu_weight_type(ck, "self_attn.q_proj.weight");
+    auto e = std::make_unique<CudaEngine>(Qwen3TextCuda::load(ck, cfg, wt));
+    e->wt_bf16_ = wt == WType::BF16;
+    return e;
+  }
+#endif
+  return std::make_unique<CpuEngine>(Qwen3Text::load(ck, cfg));
+}
+
 class ModelWrap;
 
 struct GenerateJob {
@@ -187,12 +299,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   }
   ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {}
 
-  std::unique_ptr<Qwen3Text> model;
+  std::unique_ptr<TextEngine> model;
   std::atomic<bool> abort_flag{false};
   bool busy = false;
   bool free_pending = false;
 
-  Qwen3Text& ready(Napi::Env env) {
+  TextEngine& ready(Napi::Env env) {
     if (!model) throw make_error(env, "FREED", "this model was freed");
     if (busy) throw make_error(env, "BUSY", "a generate() call is running on this model; await it or abort() first");
     return *model;
@@ -202,7 +314,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Prefill(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     GUARD_BEGIN
-    Qwen3Text& m = ready(env);
+    TextEngine& m = ready(env);
     std::vector<int> ids = to_ints(env, info[0], "ids");
     int n = (int)ids.size();
     if (n == 0) throw make_error(env, "ARGUMENT", "ids is empty");
@@ -226,7 +338,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Decode(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     GUARD_BEGIN
-    Qwen3Text& m = ready(env);
+    TextEngine& m = ready(env);
     if (!info[0].IsNumber()) throw make_error(env, "ARGUMENT", "decode(id): id must be a number");
     int id = info[0].As<Napi::Number>().Int32Value();
     std::vector<float> logits(m.config().vocab_size);
@@ -240,7 +352,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value ForwardLogits(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     GUARD_BEGIN
-    Qwen3Text& m = ready(env);
+    TextEngine& m = ready(env);
     std::vector<int> ids = to_ints(env, info[0], "ids");
     int n = (int)ids.size();
     if (n == 0) throw make_error(env, "ARGUMENT", "ids is empty");
@@ -295,7 +407,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       o.Set("vocabSize", c.vocab_size);
       o.Set("hiddenSize", c.hidden_size);
       o.Set("numLayers", c.num_layers);
-      o.Set("backend", "cpu");
+      o.Set("backend", model->backend());
+      model->describe(env, o);
     }
     return o;
   }
@@ -319,19 +432,25 @@ class GenerateWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     GenerateJob& j = *job_;
-    Qwen3Text& m = *mw_->model;
+    TextEngine& m = *mw_->model;
     try {
       int vocab = m.config().vocab_size;
       std::vector<float> logits(vocab);
       VisualInputs vi;
       if (j.vis) vi = j.vis->view();
       m.set_abort_flag(&mw_->abort_flag);
-      m.prefill(j.ids.data(), (int)j.ids.size(), j.pos3.data(), j.vis ? &vi : nullptr, logits.data(), false);
+      // Plain greedy (no penalties) on a GPU engine: only the argmax leaves the device per step; the
+      // result equals sample_cpu's (temperature 0 = argmax, first max wins on both).
+      const bool dev_greedy = m.device_greedy() && j.sp.temperature == 0.f && j.sp.repetition_penalty == 1.f &&
+                              j.sp.presence_penalty == 0.f;
+      m.prefill(j.ids.data(), (int)j.ids.size(), j.pos3.data(), j.vis ? &vi : nullptr, dev_greedy ? nullptr : logits.data(), false);
       std::vector<int> history = j.ids;
       uint64_t rng = j.seed ? j.seed : 0x853c49e6748fea9bull;
+      int next = -1;
+      if (dev_greedy && j.max_tokens > 0) next = m.greedy_first();
       for (int step = 0; step < j.max_tokens; ++step) {
         if (mw_->abort_flag.load()) { j.stop_reason = "abort"; break; }
-        int tok = sample_cpu(logits.data(), vocab, j.sp, history.data(), (int)history.size(), &rng);
+        int tok = dev_greedy ? next : sample_cpu(logits.data(), vocab, j.sp, history.data(), (int)history.size(), &rng);
         j.tokens.push_back(tok);
         history.push_back(tok);
         int* boxed = new int(tok);
@@ -353,7 +472,8 @@ class GenerateWorker : public Napi::AsyncWorker {
         for (int s : j.stop_ids) stop |= (s == tok);
         if (stop) { j.stop_reason = "stop"; break; }
         if (step + 1 == j.max_tokens) break;
-        m.decode(tok, logits.data());
+        if (dev_greedy) next = m.greedy_next(tok);
+        else m.decode(tok, logits.data());
       }
     } catch (const AbortedError&) {
       j.stop_reason = "abort";
@@ -362,6 +482,12 @@ class GenerateWorker : public Napi::AsyncWorker {
       j.failed = true;
       j.err_code = ce.first;
       j.err_msg = ce.second;
+    }
+    if (j.failed || j.stop_reason == "abort") {
+      try {
+        m.after_failed_run();
+      } catch (...) {
+      }
     }
     m.set_abort_flag(nullptr);
   }
@@ -414,7 +540,7 @@ float num_or(const Napi::Object& o, const char* k, float d) {
 Napi::Value ModelWrap::Generate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   GUARD_BEGIN
-  Qwen3Text& m = ready(env);
+  TextEngine& m = ready(env);
   if (!info[0].IsObject()) throw make_error(env, "ARGUMENT", "generate(options): options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
   auto job = std::make_unique<GenerateJob>();
@@ -467,7 +593,7 @@ std::unique_ptr<Checkpoint> open_checkpoint(Napi::Env env, const Napi::Value& v)
   throw make_error(env, "ARGUMENT", "loadModel(path | files[], configJson): first argument must be a path or an array of .safetensors paths");
 }
 
-Napi::Object wrap_model(Napi::Env env, std::unique_ptr<Qwen3Text> m) {
+Napi::Object wrap_model(Napi::Env env, std::unique_ptr<TextEngine> m) {
   Napi::Object obj = ModelWrap::ctor.New({});
   ModelWrap::Unwrap(obj)->model = std::move(m);
   return obj;
@@ -480,7 +606,7 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   if (!info[1].IsString()) throw make_error(env, "ARGUMENT", "loadModel: second argument must be the config.json text");
   Qwen3TextConfig cfg = Qwen3TextConfig::from_json(info[1].As<Napi::String>().Utf8Value());
   auto ck = open_checkpoint(env, info[0]);
-  return wrap_model(env, Qwen3Text::load(*ck, cfg));
+  return wrap_model(env, load_engine(*ck, cfg));
   GUARD_END(env)
 }
 
@@ -494,7 +620,7 @@ class LoadWorker : public Napi::AsyncWorker {
     try {
       Qwen3TextConfig c = Qwen3TextConfig::from_json(cfg_);
       auto ck = single_.empty() ? Checkpoint::open_files(files_) : Checkpoint::open(single_);
-      model_ = Qwen3Text::load(*ck, c);
+      model_ = load_engine(*ck, c);
     } catch (...) {
       err_ = classify(std::current_exception());
       failed_ = true;
@@ -511,7 +637,7 @@ class LoadWorker : public Napi::AsyncWorker {
   std::vector<std::string> files_;
   std::string single_, cfg_;
   Napi::Promise::Deferred deferred_;
-  std::unique_ptr<Qwen3Text> model_;
+  std::unique_ptr<TextEngine> model_;
   bool failed_ = false;
   std::pair<std::string, std::string> err_;
 };
@@ -537,13 +663,29 @@ Napi::Value LoadModelAsync(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// memory(): top-level figures are those of the device models run on (host bytes on the CPU backend,
+// the CUDA pools' bytes on the GPU backend); `host` always, `cuda` when built with CUDA.
 Napi::Value Memory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   MemoryStats s = memory_stats(DeviceKind::CPU);
   Napi::Object o = Napi::Object::New(env);
-  o.Set("bytesInUse", Napi::Number::New(env, (double)s.bytes_in_use));
-  o.Set("peakBytes", Napi::Number::New(env, (double)s.peak_bytes));
-  o.Set("device", "cpu");
+  Napi::Object host = Napi::Object::New(env);
+  host.Set("bytesInUse", Napi::Number::New(env, (double)s.bytes_in_use));
+  host.Set("peakBytes", Napi::Number::New(env, (double)s.peak_bytes));
+  o.Set("host", host);
+  const bool gpu = built_with_cuda() && choose_device().kind == DeviceKind::CUDA;
+  GpuMemory g = gpu_memory();
+  if (built_with_cuda()) {
+    Napi::Object c = Napi::Object::New(env);
+    c.Set("bytesInUse", Napi::Number::New(env, (double)g.bytes_in_use));
+    c.Set("peakBytes", Napi::Number::New(env, (double)g.peak_bytes));
+    c.Set("cachedBytes", Napi::Number::New(env, (double)g.cached_bytes));
+    c.Set("pools", g.pools);
+    o.Set("cuda", c);
+  }
+  o.Set("bytesInUse", Napi::Number::New(env, (double)(gpu ? g.bytes_in_use : s.bytes_in_use)));
+  o.Set("peakBytes", Napi::Number::New(env, (double)(gpu ? g.peak_bytes : s.peak_bytes)));
+  o.Set("device", gpu ? "cuda" : "cpu");
   return o;
 }
 
@@ -555,8 +697,8 @@ Napi::Value DeviceInfo(const Napi::CallbackInfo& info) {
   o.Set("reason", d.reason);
   o.Set("cudaDevices", d.cuda_devices);
   o.Set("builtWithCuda", Napi::Boolean::New(env, built_with_cuda()));
-  // The decoder itself runs the CPU backend until the CUDA model path lands.
-  o.Set("modelBackend", "cpu");
+  // Backend of models loaded from now on (decoder and vision tower alike).
+  o.Set("modelBackend", built_with_cuda() && d.kind == DeviceKind::CUDA ? "cuda" : "cpu");
   return o;
 }
 

@@ -8,6 +8,9 @@
 //       -> Promise<{ tokens, outDim, embeds: Float32Array [tokens*outDim], deepstack: Float32Array[] }>
 //     The tower runs on a libuv worker; the pixel values are copied first, so the caller may reuse them.
 //   tower.abort(), tower.free(), tower.info()
+//
+// Backend: the CUDA tower (models/qwen3_vision_cuda) when the addon was built with CUDA and
+// choose_device() picked CUDA, else the CPU tower; same rule as the decoder in addon.cc.
 #include <napi.h>
 
 #include <atomic>
@@ -15,9 +18,15 @@
 #include <string>
 #include <vector>
 
+#include "../core/device.h"
 #include "../core/json.h"
 #include "../models/qwen3_vision.h"
 #include "../safetensors/safetensors.h"
+#include "gpu_backend.h"
+#ifdef COSMOS_CUDA
+#include "../core/cuda_pool.h"
+#include "../models/qwen3_vision_cuda.h"
+#endif
 
 using namespace cosmos;
 
@@ -46,6 +55,7 @@ std::pair<std::string, std::string> vis_classify(const std::exception_ptr& ep) {
   } catch (const Napi::Error& e) {
     return {"JS", e.Message()};
   } catch (const std::exception& e) {
+    if (std::string(e.what()).find("cudaErrorMemoryAllocation") != std::string::npos) return {"OUT_OF_MEMORY", e.what()};
     return {"NATIVE", e.what()};
   } catch (...) {
     return {"NATIVE", "unknown native error"};
@@ -116,6 +126,68 @@ Napi::Float32Array f32_to_js(Napi::Env env, const std::vector<float>& v) {
   return a;
 }
 
+// The tower behind one JS object: CPU (Qwen3Vision) or CUDA (Qwen3VisionCuda).
+class VisionEngine {
+ public:
+  virtual ~VisionEngine() = default;
+  virtual const Qwen3VisionConfig& config() const = 0;
+  virtual size_t weight_bytes() const = 0;
+  virtual void forward(const float* pv, size_t n, const std::vector<Qwen3VisionGrid>& grids, Qwen3VisionOutput& out) = 0;
+  virtual void set_abort_flag(const std::atomic<bool>* f) = 0;
+  virtual const char* backend() const = 0;
+  virtual void describe(Napi::Env, Napi::Object&) const {}
+};
+
+class CpuVision : public VisionEngine {
+ public:
+  explicit CpuVision(std::unique_ptr<Qwen3Vision> t) : t_(std::move(t)) {}
+  const Qwen3VisionConfig& config() const override { return t_->config(); }
+  size_t weight_bytes() const override { return t_->weight_bytes(); }
+  void forward(const float* pv, size_t n, const std::vector<Qwen3VisionGrid>& grids, Qwen3VisionOutput& out) override {
+    t_->forward(pv, n, grids, out);
+  }
+  void set_abort_flag(const std::atomic<bool>* f) override { t_->set_abort_flag(f); }
+  const char* backend() const override { return "cpu"; }
+
+ private:
+  std::unique_ptr<Qwen3Vision> t_;
+};
+
+#ifdef COSMOS_CUDA
+class CudaVision : public VisionEngine {
+ public:
+  explicit CudaVision(std::unique_ptr<Qwen3VisionCuda> t) : t_(std::move(t)) { gpu_pool_register(&t_->pool()); }
+  ~CudaVision() override {
+    gpu_pool_unregister(&t_->pool());
+    t_.reset();
+  }
+  const Qwen3VisionConfig& config() const override { return t_->config(); }
+  size_t weight_bytes() const override { return t_->weight_bytes(); }
+  void forward(const float* pv, size_t n, const std::vector<Qwen3VisionGrid>& grids, Qwen3VisionOutput& out) override {
+    GpuCallScope g(&t_->pool());
+    t_->forward(pv, n, grids, out);  // activations go back to CUDA when it returns or throws
+  }
+  void set_abort_flag(const std::atomic<bool>* f) override { t_->set_abort_flag(f); }
+  const char* backend() const override { return "cuda"; }
+  void describe(Napi::Env env, Napi::Object& o) const override {
+    o.Set("weightType", t_->weight_type() == WType::BF16 ? "bf16" : "f32");
+    o.Set("gpuBytesInUse", Napi::Number::New(env, (double)t_->pool().bytes_in_use()));
+    o.Set("lastRunPeakBytes", Napi::Number::New(env, (double)t_->last_run_peak_bytes()));
+  }
+
+ private:
+  std::unique_ptr<Qwen3VisionCuda> t_;
+};
+#endif
+
+std::unique_ptr<VisionEngine> load_vision_engine(const Checkpoint& ck, const Qwen3VisionConfig& cfg) {
+#ifdef COSMOS_CUDA
+  if (choose_device().kind == DeviceKind::CUDA)
+    return std::make_unique<CudaVision>(Qwen3VisionCuda::load(ck, cfg, gpu_weight_type(ck, "attn.qkv.weight")));
+#endif
+  return std::make_unique<CpuVision>(Qwen3Vision::load(ck, cfg));
+}
+
 class VisionWrap : public Napi::ObjectWrap<VisionWrap> {
  public:
   static Napi::FunctionReference ctor;
@@ -129,7 +201,7 @@ class VisionWrap : public Napi::ObjectWrap<VisionWrap> {
   }
   VisionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VisionWrap>(info) {}
 
-  std::unique_ptr<Qwen3Vision> tower;
+  std::unique_ptr<VisionEngine> tower;
   std::atomic<bool> abort_flag{false};
   bool busy = false;
   bool free_pending = false;
@@ -166,7 +238,8 @@ class VisionWrap : public Napi::ObjectWrap<VisionWrap> {
       o.Set("mergeSize", c.spatial_merge_size);
       o.Set("deepstackLayers", (int)c.deepstack_visual_indexes.size());
       o.Set("weightBytes", Napi::Number::New(env, (double)tower->weight_bytes()));
-      o.Set("backend", "cpu");
+      o.Set("backend", tower->backend());
+      tower->describe(env, o);
     }
     return o;
   }
@@ -264,7 +337,7 @@ Napi::Value VisionWrap::Run(const Napi::CallbackInfo& info) {
   VGUARD_END(env)
 }
 
-Napi::Object wrap_tower(Napi::Env env, std::unique_ptr<Qwen3Vision> t) {
+Napi::Object wrap_tower(Napi::Env env, std::unique_ptr<VisionEngine> t) {
   Napi::Object obj = VisionWrap::ctor.New({});
   VisionWrap::Unwrap(obj)->tower = std::move(t);
   return obj;
@@ -277,7 +350,7 @@ Napi::Value LoadVision(const Napi::CallbackInfo& info) {
   CkPaths p = ck_paths(env, info[0], "loadVision");
   Qwen3VisionConfig cfg = Qwen3VisionConfig::from_json(info[1].As<Napi::String>().Utf8Value());
   auto ck = p.open();
-  return wrap_tower(env, Qwen3Vision::load(*ck, cfg));
+  return wrap_tower(env, load_vision_engine(*ck, cfg));
   VGUARD_END(env)
 }
 
@@ -291,7 +364,7 @@ class VisionLoadWorker : public Napi::AsyncWorker {
     try {
       Qwen3VisionConfig c = Qwen3VisionConfig::from_json(cfg_);
       auto ck = paths_.open();
-      tower_ = Qwen3Vision::load(*ck, c);
+      tower_ = load_vision_engine(*ck, c);
     } catch (...) {
       err_ = vis_classify(std::current_exception());
       failed_ = true;
@@ -308,7 +381,7 @@ class VisionLoadWorker : public Napi::AsyncWorker {
   CkPaths paths_;
   std::string cfg_;
   Napi::Promise::Deferred deferred_;
-  std::unique_ptr<Qwen3Vision> tower_;
+  std::unique_ptr<VisionEngine> tower_;
   bool failed_ = false;
   std::pair<std::string, std::string> err_;
 };

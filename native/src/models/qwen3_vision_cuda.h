@@ -1,0 +1,79 @@
+// Qwen3-VL vision tower, CUDA backend: the same forward as qwen3_vision.cc (qwen3_vision_forward_cpu),
+// on the GPU, over the shared CUDA ops (native/src/ops/*.cu).
+//
+// Weights are uploaded once into the tower's own CudaPool: the matmul weights (patch embedding, qkv,
+// proj, fc1/fc2, merger fc1/fc2) in bf16 or f32, biases / LayerNorm parameters / the learned position
+// table in f32. Names and shapes are bound by qwen3_vision_bind, the CPU tower's binder, so both
+// backends read exactly the same tensors.
+//
+// Per run, the index math that depends only on the grids (bilinear corners of the position table,
+// 2D rotary cos/sin, per-frame segments) is done on the host with the CPU tower's helpers and uploaded;
+// everything else runs on the GPU. Activations come from the pool and are handed back to CUDA at the
+// end of every run (success, error or abort), so between runs the tower holds only its weights:
+// towers run once per image/video and their activations (hundreds of MB at 16 frames) should not stay
+// reserved next to the decoder's KV cache.
+//
+// Include only in code built with COSMOS_CUDA.
+#pragma once
+#ifndef COSMOS_CUDA
+#define COSMOS_CUDA 1
+#endif
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "../core/cuda_pool.h"
+#include "../ops/matmul.h"
+#include "qwen3_vision.h"
+
+namespace cosmos {
+
+class Qwen3VisionCuda {
+ public:
+  // Uploads every model.visual.* tensor the config names (shape-checked through qwen3_vision_bind;
+  // ModelError / SafetensorsError as Qwen3Vision::load). wt: dtype of the matmul weights on the GPU.
+  static std::unique_ptr<Qwen3VisionCuda> load(const Checkpoint& ck, const Qwen3VisionConfig& cfg, WType wt);
+  // Random weights generated on the GPU (uniform with the given std; LayerNorm gains 1, biases 0) —
+  // for benchmarks only.
+  static std::unique_ptr<Qwen3VisionCuda> random(const Qwen3VisionConfig& cfg, WType wt, uint64_t seed,
+                                                 float std = 0.02f);
+  ~Qwen3VisionCuda();
+  Qwen3VisionCuda(const Qwen3VisionCuda&) = delete;
+  Qwen3VisionCuda& operator=(const Qwen3VisionCuda&) = delete;
+
+  const Qwen3VisionConfig& config() const { return cfg_; }
+  WType weight_type() const { return wt_; }
+  size_t weight_bytes() const { return weight_bytes_; }
+
+  // Same contract as Qwen3Vision::forward: checks the grids and the pixel_values length (host
+  // floats, patches x patch_dim), runs the tower, fills `out` on the host. Throws ModelError on bad
+  // input, AbortedError when the abort flag is seen between blocks. Not thread-safe per object.
+  void forward(const float* pixel_values, size_t n_floats, const std::vector<Qwen3VisionGrid>& grids,
+               Qwen3VisionOutput& out);
+
+  void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
+
+  CudaPool& pool() { return pool_; }
+  // Pool bytes at the high-water mark of the last forward() (weights + that run's activations).
+  size_t last_run_peak_bytes() const { return last_peak_; }
+  cudaStream_t stream() const { return stream_.get(); }
+
+ private:
+  Qwen3VisionConfig cfg_;
+  WType wt_ = WType::F32;
+  CudaStream stream_;
+  CudaPool pool_;
+  // Device pointers bound by name. Matmul weights (Qwen3VisionLinear::w) point at wt_ data even though
+  // the struct types them as float*: cast to void* before use, never dereference on the host.
+  Qwen3VisionWeights w_;
+  size_t weight_bytes_ = 0, last_peak_ = 0;
+  const std::atomic<bool>* abort_ = nullptr;
+
+  explicit Qwen3VisionCuda(const Qwen3VisionConfig& cfg, WType wt) : cfg_(cfg), wt_(wt) {}
+  void merger(const Qwen3VisionMerger& m, const float* x, int N, float* out_dev);
+};
+
+}  // namespace cosmos
