@@ -140,6 +140,9 @@ export function hasRichDisplay(): boolean {
 /** MIME types tslab's public API can send alone, richest first. */
 const SINGLE_MIME_ORDER = ["text/html", "image/svg+xml", "image/png", "image/jpeg", "text/markdown", "text/plain"];
 
+/** Pause (ms) after each display under Deno's kernel (see {@link display}); 5 ms was enough in a probe. */
+const DENO_DISPLAY_YIELD_MS = 10;
+
 /** Bundles above this size (bytes) are followed by a pause under Deno's kernel. */
 const LARGE_MESSAGE_BYTES = 256_000;
 
@@ -195,6 +198,12 @@ export async function display(bundle: MimeBundle, options: DisplayOptions = {}):
     // socket, sets the pace.)
     const size = bundleSize(bundle);
     if (size > LARGE_MESSAGE_BYTES) await drainDeno(deno, 500 + Math.ceil(size * 6e-4));
+    // The kernel reports the cell done (status idle) on its own path, which can overtake displays
+    // still queued for IOPub: headless runners (nbclient, nbconvert) then drop a cell's last
+    // displays (1-4 of 5 lost in a probe; JupyterLab still shows them). Yielding to the event loop
+    // for a moment after each display lets the queue drain first; live displays are throttled, so
+    // this costs little.
+    else await new Promise((r) => setTimeout(r, DENO_DISPLAY_YIELD_MS));
     return;
   }
   const write = tslabWriter();
