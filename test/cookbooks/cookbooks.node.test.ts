@@ -2,11 +2,11 @@
 // test/kernel/run_notebook.py, allow_errors=False) in Deno's kernel, and fails on any cell error.
 //
 // 1. No backend configured (COSMOS_* unset): each notebook must show its backend line, its inputs
-//    (image / video / action plots), the validated request, and for every call either the
-//    backend's own "cannot run this" message (UnsupportedError: the native Generator / action
-//    models do not exist, the native Reasoner is being built) or, once the native Reasoner runs
-//    the tiny checkpoint, its streamed answer under the untrained-weights warning — never a result
-//    from nowhere.
+//    (image / video / action plots), the validated request, and for every call: Reasoner
+//    notebooks stream the native engine's answer on the tiny checkpoint under the
+//    untrained-weights warning; Generator / action notebooks show the engine's own "cannot run
+//    this" message (UnsupportedError: no native Cosmos 3 diffusion / action model) — never a
+//    result from nowhere.
 // 2. A sample (caption, 2D grounding, temporal localization, text-to-video, policy) with
 //    COSMOS_REASONER_BACKEND / COSMOS_GENERATOR_BACKEND pointing at test/remote/_server.ts. That
 //    server follows the documented vLLM (OpenAI chat completions, SSE) and vLLM-Omni (videos/sync,
