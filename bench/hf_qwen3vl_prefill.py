@@ -1,0 +1,79 @@
+"""transformers baseline for bench/qwen3vl_prefill_bench.cu: the same Qwen3-VL-8B shapes
+(Qwen3VLForConditionalGeneration, bf16, random init on the GPU, default attention = sdpa, eager PyTorch),
+one forward (vision tower + prefill, logits of the last token only) for a 1280x720 image (grid [1, 44, 80])
+and a 16-frame 854x480 video (grid [8, 30, 54], one <t seconds> label + vision_start/end per frame group as
+the processor lays it out), with the same token counts as the CUDA bench. Prints time, tokens/s and
+torch.cuda.max_memory_allocated. Run on the GPU machine: python3 bench/hf_qwen3vl_prefill.py"""
+import json
+import time
+
+import torch
+from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
+
+IMG, VID, START, END = 151655, 151656, 151652, 151653
+cfg = Qwen3VLConfig(
+    text_config=dict(vocab_size=151936, hidden_size=4096, intermediate_size=12288, num_hidden_layers=36,
+                     num_attention_heads=32, num_key_value_heads=8, head_dim=128, rms_norm_eps=1e-6,
+                     max_position_embeddings=262144, tie_word_embeddings=False,
+                     rope_parameters=dict(rope_type="default", rope_theta=5e6, mrope_section=[24, 20, 20],
+                                          mrope_interleaved=True)),
+    vision_config=dict(depth=27, hidden_size=1152, intermediate_size=4304, num_heads=16, out_hidden_size=4096,
+                       patch_size=16, spatial_merge_size=2, temporal_patch_size=2, num_position_embeddings=2304,
+                       deepstack_visual_indexes=[8, 16, 24], hidden_act="gelu_pytorch_tanh"),
+    image_token_id=IMG, video_token_id=VID, vision_start_token_id=START, vision_end_token_id=END,
+    tie_word_embeddings=False)
+torch.manual_seed(0)
+torch.set_default_dtype(torch.bfloat16)
+t0 = time.time()
+with torch.device("cuda"):
+    model = Qwen3VLForConditionalGeneration(cfg).eval()
+torch.cuda.synchronize()
+weights = torch.cuda.memory_allocated()
+print(f"init {time.time() - t0:.1f} s, weights {weights / 2**30:.2f} GiB, attn {model.config._attn_implementation}",
+      flush=True)
+
+
+def text(n):
+    return torch.randint(0, 150000, (n,)).tolist()
+
+
+def image_case():
+    ids = text(14) + [START] + [IMG] * 880 + [END] + text(14)
+    px = torch.rand(3520, 1536, device="cuda") * 2 - 1
+    return ids, dict(pixel_values=px, image_grid_thw=torch.tensor([[1, 44, 80]], device="cuda"))
+
+
+def video_case():
+    ids = text(15)
+    for _ in range(8):  # per frame group: "<t seconds>" label, then its 405 merged patches
+        ids += text(4) + [START] + [VID] * 405 + [END]
+    ids += text(15)
+    px = torch.rand(12960, 1536, device="cuda") * 2 - 1
+    return ids, dict(pixel_values_videos=px, video_grid_thw=torch.tensor([[8, 30, 54]], device="cuda"))
+
+
+@torch.inference_mode()
+def run(ids, media):
+    x = torch.tensor([ids], device="cuda")
+    torch.cuda.synchronize()
+    t = time.time()
+    out = model(input_ids=x, attention_mask=torch.ones_like(x), use_cache=True, logits_to_keep=1, **media)
+    out.logits.argmax(-1)
+    torch.cuda.synchronize()
+    return time.time() - t
+
+
+rows = []
+for name, make in (("image 1280x720", image_case), ("video 16 x 854x480", video_case)):
+    ids, media = make()
+    run(ids, media)  # warm-up
+    torch.cuda.empty_cache()
+    torch.cuda.reset_peak_memory_stats()
+    dt = run(ids, media)
+    peak = torch.cuda.max_memory_allocated()
+    print(f"{name:20s} tokens {len(ids)}: tower+prefill {dt * 1e3:.1f} ms = {len(ids) / dt:.0f} tokens/s, "
+          f"peak allocated {peak / 2**30:.2f} GiB (weights {weights / 2**30:.2f})", flush=True)
+    rows.append({"case": name, "tokens": len(ids), "ms": round(dt * 1e3, 1), "tokens_per_s": round(len(ids) / dt),
+                 "peak_bytes": peak})
+print(json.dumps({"bench": "qwen3vl_8b_tower_prefill_transformers", "device": torch.cuda.get_device_name(),
+                  "weight_bytes": weights, "cases": rows}))

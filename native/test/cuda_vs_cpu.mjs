@@ -1,0 +1,190 @@
+// CUDA backend vs CPU backend vs transformers on the tiny Qwen3-VL fixture, through the addon only (no
+// TypeScript, no npm packages: runs wherever node and native/build/Release/cosmos_native.node are).
+//
+//   COSMOS_DEVICE=cpu  node native/test/cuda_vs_cpu.mjs dump cpu.json
+//   COSMOS_DEVICE=cuda node native/test/cuda_vs_cpu.mjs dump cuda.json
+//   COSMOS_DEVICE=cuda COSMOS_CUDA_WEIGHTS=bf16 node native/test/cuda_vs_cpu.mjs dump cuda_bf16.json
+//   node native/test/cuda_vs_cpu.mjs compare cpu.json cuda.json [cuda_bf16.json ...]
+//
+// dump: text prefill logits of the 3 reference prompts + 32 greedy tokens (generate), the vision tower
+// on the reference image and video pixels, image/video prefill logits with the tower's own outputs at
+// the visual rows + 16 greedy tokens; each checked against the transformers reference (max-abs-diff,
+// token ids). On the CUDA backend also the GPU memory rules: a cancelled generate() and a cancelled
+// tower run leave the CUDA bytes in use at their baseline, free() returns everything.
+// compare: max-abs-diff of every array between the first dump and each other one, and token equality.
+// Exit status 1 when a check fails (f32 runs: 1e-3 and identical tokens; bf16 runs are reported only).
+import { createRequire } from "node:module";
+import { readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const CKPT = ROOT + "test/fixtures/qwen3vl-tiny";
+const require = createRequire(import.meta.url);
+
+function readSafetensors(path) {
+  const b = readFileSync(path);
+  const n = Number(b.readBigUInt64LE(0));
+  const h = JSON.parse(b.subarray(8, 8 + n).toString("utf8"));
+  const out = new Map();
+  for (const [k, v] of Object.entries(h)) {
+    if (k === "__metadata__" || v.dtype !== "F32") continue;
+    const [s, e] = v.data_offsets;
+    const bytes = b.subarray(8 + n + s, 8 + n + e);
+    out.set(k, new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)));
+  }
+  return out;
+}
+
+function maxAbsDiff(a, b) {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}
+
+const b64 = (f) => Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString("base64");
+const unb64 = (s) => {
+  const b = Buffer.from(s, "base64");
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+};
+
+async function dump(file) {
+  const addon = require(ROOT + "native/build/Release/cosmos_native.node");
+  const dev = addon.deviceInfo();
+  const cuda = dev.modelBackend === "cuda";
+  const bf16 = process.env.COSMOS_CUDA_WEIGHTS === "bf16";
+  const strict = !bf16;  // bf16 weights are not expected to meet the f32 tolerance
+  const cfgText = readFileSync(CKPT + "/config.json", "utf8");
+  const cfg = JSON.parse(cfgText);
+  const ref = JSON.parse(readFileSync(ROOT + "test/fixtures/qwen3vl-tiny-reference.json", "utf8"));
+  const T = readSafetensors(ROOT + "test/fixtures/qwen3vl-tiny-reference.safetensors");
+  const arrays = {}, tokens = {}, vsRef = {}, fails = [], mem = {};
+  const check = (name, got, want) => {
+    const d = maxAbsDiff(got, want);
+    vsRef[name] = d;
+    if (strict && !(d <= 1e-3)) fails.push(`${name}: max-abs-diff vs transformers ${d}`);
+  };
+  const checkTokens = (name, got, want) => {
+    tokens[name] = Array.from(got);
+    const same = want.every((t, i) => t === got[i]) && got.length === want.length;
+    vsRef[name] = same ? "identical" : `differs: got ${Array.from(got).join(",")} want ${want.join(",")}`;
+    if (strict && !same) fails.push(`${name}: tokens differ from transformers`);
+  };
+  mem.start = addon.memory();
+
+  const m = addon.loadModel(CKPT, cfgText);
+  const modelInfo = m.info();
+  mem.afterLoad = addon.memory();
+  ref.text_prompts.forEach((p, i) => {
+    const logits = m.forwardLogits(Int32Array.from(p.input_ids));
+    arrays[`text.${i}.logits`] = logits;
+    check(`text.${i}.logits`, logits, T.get(`text.${i}.logits`));
+  });
+  for (const [i, p] of ref.text_prompts.entries()) {
+    m.reset();
+    const r = await m.generate({ ids: Int32Array.from(p.input_ids), maxTokens: 32 });
+    checkTokens(`text.${i}.greedy`, r.tokens, p.greedy_ids);
+  }
+
+  const tower = addon.loadVision(CKPT, cfgText);
+  const towerInfo = tower.info();
+  const vis = {};
+  for (const [kind, key, grid] of [["image", "image.pixel_values", [1, 4, 6]], ["video", "video.pixel_values_videos", [4, 6, 4]]]) {
+    const o = await tower.run(T.get(key), grid);
+    vis[kind] = o;
+    arrays[`${kind}.embeds`] = o.embeds;
+    check(`${kind}.embeds`, o.embeds, T.get(`${kind}.vision_embeds`));
+    o.deepstack.forEach((d, k) => {
+      arrays[`${kind}.deepstack.${k}`] = d;
+      check(`${kind}.deepstack.${k}`, d, T.get(`${kind}.deepstack.${k}`));
+    });
+  }
+  const towerRunInfo = tower.info();
+
+  for (const kind of ["image", "video"]) {
+    const p = ref[kind];
+    const tok = kind === "image" ? cfg.image_token_id : cfg.video_token_id;
+    const ids = Int32Array.from(p.input_ids);
+    const pos3 = Int32Array.from(p.position_ids.flat());
+    const visualRows = Int32Array.from(p.input_ids.flatMap((t, i) => (t === tok ? [i] : [])));
+    const o = vis[kind];
+    const opts = { visualRows, embeds: o.embeds, deepstack: o.deepstack };
+    const logits = m.forwardLogits(ids, pos3, opts);
+    arrays[`${kind}.logits`] = logits;
+    check(`${kind}.logits`, logits, T.get(`${kind}.logits`));
+    m.reset();
+    const r = await m.generate({ ids, pos3, maxTokens: 16, ...opts });
+    checkTokens(`${kind}.greedy`, r.tokens, p.greedy_ids);
+  }
+
+  if (cuda) {
+    // Cancelled runs: bytes in use back at the baseline. The baseline is taken after one full run of
+    // the same prompt, so the KV cache (model state, kept across runs until free) already has its size.
+    const ids = Int32Array.from(ref.text_prompts[0].input_ids);
+    m.reset();
+    await m.generate({ ids, maxTokens: 40 });
+    m.reset();
+    const base = addon.memory().cuda.bytesInUse;
+    let seen = 0;
+    const r = await m.generate({ ids, maxTokens: 1_000_000, onToken: () => { if (++seen === 3) m.abort(); } });
+    mem.abortGenerate = { stopReason: r.stopReason, tokens: r.tokens.length, base, after: addon.memory().cuda.bytesInUse };
+    if (r.stopReason !== "abort" || mem.abortGenerate.after !== base) fails.push(`aborted generate: ${JSON.stringify(mem.abortGenerate)}`);
+    const tbase = addon.memory().cuda.bytesInUse;
+    const pr = tower.run(T.get("video.pixel_values_videos"), [4, 6, 4]);
+    tower.abort();
+    let code = "resolved";
+    try { await pr; } catch (e) { code = e.code; }
+    const after = addon.memory().cuda;
+    mem.abortTower = { code, base: tbase, after: after.bytesInUse, cachedAfter: after.cachedBytes };
+    if (code !== "ABORTED" || after.bytesInUse !== tbase) fails.push(`aborted tower run: ${JSON.stringify(mem.abortTower)}`);
+    mem.beforeFree = addon.memory();
+    tower.free();
+    m.free();
+    mem.afterFree = addon.memory();
+    if (mem.afterFree.cuda.bytesInUse !== mem.start.cuda.bytesInUse || mem.afterFree.cuda.pools !== 0)
+      fails.push(`free(): cuda bytes ${mem.afterFree.cuda.bytesInUse}, pools ${mem.afterFree.cuda.pools}`);
+  } else {
+    tower.free();
+    m.free();
+  }
+  const report = { device: dev, weights: process.env.COSMOS_CUDA_WEIGHTS ?? "checkpoint dtype", modelInfo, towerInfo, towerRunInfo, vsRef, mem, fails };
+  console.log(JSON.stringify(report, null, 1));
+  writeFileSync(file, JSON.stringify({ report, tokens, arrays: Object.fromEntries(Object.entries(arrays).map(([k, v]) => [k, b64(v)])) }));
+  if (fails.length) {
+    console.error("FAILED:\n  " + fails.join("\n  "));
+    process.exitCode = 1;
+  }
+}
+
+function compare(files) {
+  const [base, ...rest] = files.map((f) => [f, JSON.parse(readFileSync(f, "utf8"))]);
+  let bad = false;
+  for (const [f, d] of rest) {
+    console.log(`\n${base[0]} (${base[1].report.device.modelBackend}) vs ${f} (${d.report.device.modelBackend}, weights ${d.report.weights})`);
+    let worst = 0;
+    for (const [k, v] of Object.entries(base[1].arrays)) {
+      const diff = maxAbsDiff(unb64(v), unb64(d.arrays[k]));
+      worst = Math.max(worst, diff);
+      console.log(`  ${k.padEnd(20)} max-abs-diff ${diff.toExponential(2)}`);
+    }
+    for (const [k, v] of Object.entries(base[1].tokens)) {
+      const same = JSON.stringify(v) === JSON.stringify(d.tokens[k]);
+      console.log(`  ${k.padEnd(20)} tokens ${same ? "identical" : "DIFFER: " + JSON.stringify(d.tokens[k])}`);
+      if (!same && d.report.weights !== "bf16") bad = true;
+    }
+    console.log(`  worst array diff ${worst.toExponential(2)}`);
+    if (d.report.weights !== "bf16" && !(worst <= 1e-3)) bad = true;
+  }
+  if (bad) process.exitCode = 1;
+}
+
+const [mode, ...args] = process.argv.slice(2);
+if (mode === "dump") await dump(args[0]);
+else if (mode === "compare") compare(args);
+else {
+  console.error("usage: cuda_vs_cpu.mjs dump OUT.json | compare A.json B.json [C.json ...]");
+  process.exitCode = 2;
+}
