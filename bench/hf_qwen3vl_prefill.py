@@ -55,9 +55,15 @@ def video_case():
 @torch.inference_mode()
 def run(ids, media):
     x = torch.tensor([ids], device="cuda")
+    # What the processor returns beside input_ids (transformers 5 needs it for the M-RoPE positions):
+    # 1 at image pads, 2 at video pads.
+    tt = torch.zeros_like(x)
+    tt[x == IMG] = 1
+    tt[x == VID] = 2
     torch.cuda.synchronize()
     t = time.time()
-    out = model(input_ids=x, attention_mask=torch.ones_like(x), use_cache=True, logits_to_keep=1, **media)
+    out = model(input_ids=x, attention_mask=torch.ones_like(x), mm_token_type_ids=tt, use_cache=True,
+                logits_to_keep=1, **media)
     out.logits.argmax(-1)
     torch.cuda.synchronize()
     return time.time() - t

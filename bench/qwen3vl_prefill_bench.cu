@@ -25,6 +25,7 @@
 #include "../native/src/core/cuda_common.h"
 #include "../native/src/models/qwen3_text_cuda.h"
 #include "../native/src/models/qwen3_vision_cuda.h"
+#include "../native/src/ops/attention.h"
 
 using namespace cosmos;
 
@@ -36,6 +37,74 @@ static size_t device_used() {
   size_t f = 0, t = 0;
   CUDA_CHECK(cudaMemGetInfo(&f, &t));
   return t - f;
+}
+
+// Mean device milliseconds of fn over reps calls (after one warm-up call).
+template <typename F>
+static double time_ms(F fn, int reps = 5) {
+  fn();
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  cudaEventRecord(e0);
+  for (int i = 0; i < reps; ++i) fn();
+  cudaEventRecord(e1);
+  cudaEventSynchronize(e1);
+  float ms = 0;
+  cudaEventElapsedTime(&ms, e0, e1);
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  return ms / reps;
+}
+
+// Where the time goes: the whole-model attention and GEMM time of each case, measured op by op on
+// the default stream with zeroed inputs (the ops' speed does not depend on the values).
+static void breakdown(int n_img_tokens, int n_vid_tokens) {
+  auto buf = [](size_t bytes) {
+    void* p = nullptr;
+    CUDA_CHECK(cudaMalloc(&p, bytes));
+    CUDA_CHECK(cudaMemset(p, 0, bytes));
+    return p;
+  };
+  const size_t big = (size_t)12960 * 4304 * 4;  // largest activation below
+  float *a = (float*)buf(big), *b = (float*)buf(big), *c = (float*)buf(big), *o = (float*)buf(big);
+  void* w = buf((size_t)12288 * 4096 * 2);
+  // Vision tower: 27 blocks, 16 heads of 72, full attention per frame.
+  double img_att = 27 * time_ms([&] { attention_cuda(o, a, b, c, 3520, 3520, 16, 16, 72, 0, false, 0.117851f, 0); });
+  double vid_att = 27 * 8 * time_ms([&] { attention_cuda(o, a, b, c, 1620, 1620, 16, 16, 72, 0, false, 0.117851f, 0); });
+  auto tower_gemm = [&](int N) {
+    return 27 * (time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 1152, 3456, nullptr, 0); }) +
+                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 1152, 1152, nullptr, 0); }) +
+                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 1152, 4304, nullptr, 0); }) +
+                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 4304, 1152, nullptr, 0); }));
+  };
+  // Decoder: 36 layers, causal GQA 32/8 heads of 128; q|k|v, o, gate, up, down GEMMs.
+  auto dec_att = [&](int n) { return 36 * time_ms([&] { attention_cuda(o, a, b, c, n, n, 32, 8, 128, 0, true, 0.0883883f, 0); }); };
+  auto dec_gemm = [&](int n) {
+    return 36 * (time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 4096, nullptr, 0); }) +
+                 2 * time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 1024, nullptr, 0); }) +
+                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 4096, nullptr, 0); }) +
+                 2 * time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 12288, nullptr, 0); }) +
+                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 12288, 4096, nullptr, 0); }));
+  };
+  auto tflops = [](double flop, double ms) { return flop / (ms * 1e-3) / 1e12; };
+  const double tg_img = tower_gemm(3520), tg_vid = tower_gemm(12960);
+  const double dg_img = dec_gemm(n_img_tokens), dg_vid = dec_gemm(n_vid_tokens);
+  const double da_img = dec_att(n_img_tokens), da_vid = dec_att(n_vid_tokens);
+  const double tw = 2.0 * 27 * (1152.0 * 3456 + 1152.0 * 1152 + 2 * 1152.0 * 4304);
+  const double dw = 2.0 * 36 * (4096.0 * 6144 + 4096.0 * 4096 + 3 * 4096.0 * 12288);
+  std::printf("breakdown (op by op, whole model):\n");
+  std::printf("  tower image: attention %.1f ms (%.1f TFLOP/s), GEMMs %.1f ms (%.0f TFLOP/s)\n", img_att,
+              tflops(27 * 4.0 * 3520 * 3520 * 1152, img_att), tg_img, tflops(tw * 3520, tg_img));
+  std::printf("  tower video: attention %.1f ms (%.1f TFLOP/s), GEMMs %.1f ms (%.0f TFLOP/s)\n", vid_att,
+              tflops(27 * 8 * 4.0 * 1620 * 1620 * 1152, vid_att), tg_vid, tflops(tw * 12960, tg_vid));
+  std::printf("  decoder %4d tokens: attention %.1f ms (%.1f TFLOP/s causal), GEMMs %.1f ms (%.0f TFLOP/s)\n",
+              n_img_tokens, da_img, tflops(36 * 2.0 * n_img_tokens * n_img_tokens * 4096, da_img), dg_img,
+              tflops(dw * n_img_tokens, dg_img));
+  std::printf("  decoder %4d tokens: attention %.1f ms (%.1f TFLOP/s causal), GEMMs %.1f ms (%.0f TFLOP/s)\n",
+              n_vid_tokens, da_vid, tflops(36 * 2.0 * n_vid_tokens * n_vid_tokens * 4096, da_vid), dg_vid,
+              tflops(dw * n_vid_tokens, dg_vid));
+  for (void* p : {(void*)a, (void*)b, (void*)c, (void*)o, w}) cudaFree(p);
 }
 
 struct Case {
@@ -158,6 +227,7 @@ int main() {
     json += buf;
   }
   json += "]";
+  if (!std::getenv("NO_BREAKDOWN")) breakdown(910, 3318);
   std::printf("{\"bench\":\"qwen3vl_8b_tower_prefill\",\"device\":\"%s\",\"tower_weight_bytes\":%zu,"
               "\"decoder_weight_bytes\":%zu,\"cases\":%s}\n",
               prop.name, tower->weight_bytes(), dec->weight_bytes(), json.c_str());
