@@ -23,84 +23,17 @@
 #include "../ops/sample.h"
 #include "../safetensors/safetensors.h"
 #include "gpu_backend.h"
+#include "napi_common.h"
 #ifdef COSMOS_CUDA
 #include "../models/qwen3_text_cuda.h"
 #endif
 
 using namespace cosmos;
+using namespace cosmos::binding;
 
 void register_vision(Napi::Env env, Napi::Object exports);  // binding/vision.cc (Qwen3-VL vision tower)
 
 namespace {
-
-Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& msg) {
-  Napi::Error e = Napi::Error::New(env, msg);
-  e.Set("code", Napi::String::New(env, code));
-  return e;
-}
-
-// Classifies a C++ exception into (code, message). Used on the worker thread too (no Napi there).
-std::pair<std::string, std::string> classify(const std::exception_ptr& ep) {
-  try {
-    std::rethrow_exception(ep);
-  } catch (const SafetensorsError& e) {
-    return {std::string("SAFETENSORS_") + st_err_code(e.code), e.what()};
-  } catch (const ModelError& e) {
-    return {"MODEL", e.what()};
-  } catch (const JsonError& e) {
-    return {"CONFIG", e.what()};
-  } catch (const AbortedError& e) {
-    return {"ABORTED", e.what()};
-  } catch (const std::bad_alloc&) {
-    return {"OUT_OF_MEMORY", "out of host memory"};
-  } catch (const Napi::Error& e) {
-    return {"JS", e.Message()};
-  } catch (const std::exception& e) {
-    // cuda_check's message names the CUDA error; a failed cudaMalloc is an out-of-memory condition.
-    if (std::string(e.what()).find("cudaErrorMemoryAllocation") != std::string::npos) return {"OUT_OF_MEMORY", e.what()};
-    return {"NATIVE", e.what()};
-  } catch (...) {
-    return {"NATIVE", "unknown native error"};
-  }
-}
-
-#define GUARD_BEGIN try {
-#define GUARD_END(env)                                      \
-  }                                                         \
-  catch (const Napi::Error&) {                              \
-    throw;                                                  \
-  }                                                         \
-  catch (...) {                                             \
-    auto ce = classify(std::current_exception());           \
-    throw make_error(env, ce.first, ce.second);             \
-  }
-
-std::vector<int> to_ints(Napi::Env env, const Napi::Value& v, const char* what) {
-  std::vector<int> out;
-  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
-    auto a = v.As<Napi::Int32Array>();
-    out.assign(a.Data(), a.Data() + a.ElementLength());
-  } else if (v.IsArray()) {
-    auto a = v.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      Napi::Value e = a.Get(i);
-      if (!e.IsNumber()) throw make_error(env, "ARGUMENT", std::string(what) + "[" + std::to_string(i) + "] is not a number");
-      double d = e.As<Napi::Number>().DoubleValue();
-      if (d != (double)(int)d) throw make_error(env, "ARGUMENT", std::string(what) + "[" + std::to_string(i) + "] is not a 32-bit integer");
-      out.push_back((int)d);
-    }
-  } else {
-    throw make_error(env, "ARGUMENT", std::string(what) + " must be an Int32Array or an array of integers");
-  }
-  return out;
-}
-
-std::vector<float> to_floats(Napi::Env env, const Napi::Value& v, const char* what) {
-  if (!(v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array))
-    throw make_error(env, "ARGUMENT", std::string(what) + " must be a Float32Array");
-  auto a = v.As<Napi::Float32Array>();
-  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
-}
 
 // pos3 given ([3*n], rows t,h,w) or sequential from start (t = h = w).
 std::vector<int> positions(Napi::Env env, const Napi::Value& v, int n, int start) {
@@ -114,12 +47,6 @@ std::vector<int> positions(Napi::Env env, const Napi::Value& v, int n, int start
   if ((int)p.size() != 3 * n)
     throw make_error(env, "ARGUMENT", "pos3 must have 3 x " + std::to_string(n) + " = " + std::to_string(3 * n) + " entries (t row, h row, w row), got " + std::to_string(p.size()));
   return p;
-}
-
-Napi::Float32Array to_js(Napi::Env env, const std::vector<float>& v) {
-  auto a = Napi::Float32Array::New(env, v.size());
-  std::copy(v.begin(), v.end(), a.Data());
-  return a;
 }
 
 struct VisualOwned {
@@ -313,7 +240,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   // prefill(ids, pos3?, opts?) -> Float32Array logits of the last token ([vocab]), or all rows with opts.allLogits.
   Napi::Value Prefill(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    GUARD_BEGIN
+    COSMOS_GUARD_BEGIN
     TextEngine& m = ready(env);
     std::vector<int> ids = to_ints(env, info[0], "ids");
     int n = (int)ids.size();
@@ -332,12 +259,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     abort_flag = false;
     m.prefill(ids.data(), n, p.data(), vis ? &vi : nullptr, logits.data(), all);
     return to_js(env, logits);
-    GUARD_END(env)
+    COSMOS_GUARD_END(env)
   }
 
   Napi::Value Decode(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    GUARD_BEGIN
+    COSMOS_GUARD_BEGIN
     TextEngine& m = ready(env);
     if (!info[0].IsNumber()) throw make_error(env, "ARGUMENT", "decode(id): id must be a number");
     int id = info[0].As<Napi::Number>().Int32Value();
@@ -345,13 +272,13 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     abort_flag = false;
     m.decode(id, logits.data());
     return to_js(env, logits);
-    GUARD_END(env)
+    COSMOS_GUARD_END(env)
   }
 
   // forwardLogits(ids, pos3?, opts?) -> Float32Array [n * vocab]; starts from an empty cache (for tests).
   Napi::Value ForwardLogits(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    GUARD_BEGIN
+    COSMOS_GUARD_BEGIN
     TextEngine& m = ready(env);
     std::vector<int> ids = to_ints(env, info[0], "ids");
     int n = (int)ids.size();
@@ -366,7 +293,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     abort_flag = false;
     m.prefill(ids.data(), n, p.data(), vis ? &vi : nullptr, logits.data(), true);
     return to_js(env, logits);
-    GUARD_END(env)
+    COSMOS_GUARD_END(env)
   }
 
   Napi::Value Generate(const Napi::CallbackInfo& info);
@@ -378,10 +305,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   Napi::Value Reset(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    GUARD_BEGIN
+    COSMOS_GUARD_BEGIN
     ready(env).reset();
     return env.Undefined();
-    GUARD_END(env)
+    COSMOS_GUARD_END(env)
   }
 
   // free(): releases weights and cache now. During generate(), aborts it and frees when it ends.
@@ -539,7 +466,7 @@ float num_or(const Napi::Object& o, const char* k, float d) {
 //            presencePenalty, seed}, onToken?, visualRows?, embeds?, deepstack? }) -> Promise<{tokens, stopReason}>
 Napi::Value ModelWrap::Generate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  GUARD_BEGIN
+  COSMOS_GUARD_BEGIN
   TextEngine& m = ready(env);
   if (!info[0].IsObject()) throw make_error(env, "ARGUMENT", "generate(options): options must be an object");
   Napi::Object o = info[0].As<Napi::Object>();
@@ -575,22 +502,11 @@ Napi::Value ModelWrap::Generate(const Napi::CallbackInfo& info) {
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
-  GUARD_END(env)
+  COSMOS_GUARD_END(env)
 }
 
 std::unique_ptr<Checkpoint> open_checkpoint(Napi::Env env, const Napi::Value& v) {
-  if (v.IsString()) return Checkpoint::open(v.As<Napi::String>().Utf8Value());
-  if (v.IsArray()) {
-    auto a = v.As<Napi::Array>();
-    std::vector<std::string> fs;
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      Napi::Value e = a.Get(i);
-      if (!e.IsString()) throw make_error(env, "ARGUMENT", "file list entries must be strings");
-      fs.push_back(e.As<Napi::String>().Utf8Value());
-    }
-    return Checkpoint::open_files(fs);
-  }
-  throw make_error(env, "ARGUMENT", "loadModel(path | files[], configJson): first argument must be a path or an array of .safetensors paths");
+  return checkpoint_paths(env, v, "loadModel").open();
 }
 
 Napi::Object wrap_model(Napi::Env env, std::unique_ptr<TextEngine> m) {
@@ -602,25 +518,24 @@ Napi::Object wrap_model(Napi::Env env, std::unique_ptr<TextEngine> m) {
 // loadModel(pathOrFiles, configJson) -> model (synchronous; fine for small checkpoints and tests).
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  GUARD_BEGIN
+  COSMOS_GUARD_BEGIN
   if (!info[1].IsString()) throw make_error(env, "ARGUMENT", "loadModel: second argument must be the config.json text");
   Qwen3TextConfig cfg = Qwen3TextConfig::from_json(info[1].As<Napi::String>().Utf8Value());
   auto ck = open_checkpoint(env, info[0]);
   return wrap_model(env, load_engine(*ck, cfg));
-  GUARD_END(env)
+  COSMOS_GUARD_END(env)
 }
 
 class LoadWorker : public Napi::AsyncWorker {
  public:
-  LoadWorker(Napi::Env env, std::vector<std::string> files, std::string single, std::string cfg)
-      : Napi::AsyncWorker(env, "cosmos.loadModel"), files_(std::move(files)), single_(std::move(single)), cfg_(std::move(cfg)),
+  LoadWorker(Napi::Env env, CheckpointPaths paths, std::string cfg)
+      : Napi::AsyncWorker(env, "cosmos.loadModel"), paths_(std::move(paths)), cfg_(std::move(cfg)),
         deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
     try {
       Qwen3TextConfig c = Qwen3TextConfig::from_json(cfg_);
-      auto ck = single_.empty() ? Checkpoint::open_files(files_) : Checkpoint::open(single_);
-      model_ = load_engine(*ck, c);
+      model_ = load_engine(*paths_.open(), c);
     } catch (...) {
       err_ = classify(std::current_exception());
       failed_ = true;
@@ -634,8 +549,8 @@ class LoadWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  std::vector<std::string> files_;
-  std::string single_, cfg_;
+  CheckpointPaths paths_;
+  std::string cfg_;
   Napi::Promise::Deferred deferred_;
   std::unique_ptr<TextEngine> model_;
   bool failed_ = false;
@@ -645,19 +560,7 @@ class LoadWorker : public Napi::AsyncWorker {
 Napi::Value LoadModelAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[1].IsString()) throw make_error(env, "ARGUMENT", "loadModelAsync: second argument must be the config.json text");
-  std::vector<std::string> files;
-  std::string single;
-  if (info[0].IsString()) single = info[0].As<Napi::String>().Utf8Value();
-  else if (info[0].IsArray()) {
-    auto a = info[0].As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      if (!a.Get(i).IsString()) throw make_error(env, "ARGUMENT", "file list entries must be strings");
-      files.push_back(a.Get(i).As<Napi::String>().Utf8Value());
-    }
-  } else {
-    throw make_error(env, "ARGUMENT", "loadModelAsync: first argument must be a path or an array of paths");
-  }
-  auto* w = new LoadWorker(env, std::move(files), std::move(single), info[1].As<Napi::String>().Utf8Value());
+  auto* w = new LoadWorker(env, checkpoint_paths(env, info[0], "loadModelAsync"), info[1].As<Napi::String>().Utf8Value());
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
@@ -705,7 +608,7 @@ Napi::Value DeviceInfo(const Napi::CallbackInfo& info) {
 // inspectSafetensors(path) -> [{name, dtype, shape}] after full validation (for tests and tools).
 Napi::Value InspectSafetensors(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  GUARD_BEGIN
+  COSMOS_GUARD_BEGIN
   auto ck = open_checkpoint(env, info[0]);
   Napi::Array out = Napi::Array::New(env);
   uint32_t i = 0;
@@ -720,7 +623,7 @@ Napi::Value InspectSafetensors(const Napi::CallbackInfo& info) {
     out.Set(i++, o);
   }
   return out;
-  GUARD_END(env)
+  COSMOS_GUARD_END(env)
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

@@ -23,107 +23,23 @@
 #include "../models/qwen3_vision.h"
 #include "../safetensors/safetensors.h"
 #include "gpu_backend.h"
+#include "napi_common.h"
 #ifdef COSMOS_CUDA
 #include "../core/cuda_pool.h"
 #include "../models/qwen3_vision_cuda.h"
 #endif
 
 using namespace cosmos;
+using namespace cosmos::binding;
 
 namespace {
 
-Napi::Error vis_error(Napi::Env env, const std::string& code, const std::string& msg) {
-  Napi::Error e = Napi::Error::New(env, msg);
-  e.Set("code", Napi::String::New(env, code));
-  return e;
-}
-
-// Same classes as addon.cc's classify (kept local: that one is file-private). Runs on workers too.
-std::pair<std::string, std::string> vis_classify(const std::exception_ptr& ep) {
-  try {
-    std::rethrow_exception(ep);
-  } catch (const SafetensorsError& e) {
-    return {std::string("SAFETENSORS_") + st_err_code(e.code), e.what()};
-  } catch (const ModelError& e) {
-    return {"MODEL", e.what()};
-  } catch (const JsonError& e) {
-    return {"CONFIG", e.what()};
-  } catch (const AbortedError& e) {
-    return {"ABORTED", e.what()};
-  } catch (const std::bad_alloc&) {
-    return {"OUT_OF_MEMORY", "out of host memory"};
-  } catch (const Napi::Error& e) {
-    return {"JS", e.Message()};
-  } catch (const std::exception& e) {
-    if (std::string(e.what()).find("cudaErrorMemoryAllocation") != std::string::npos) return {"OUT_OF_MEMORY", e.what()};
-    return {"NATIVE", e.what()};
-  } catch (...) {
-    return {"NATIVE", "unknown native error"};
-  }
-}
-
-#define VGUARD_BEGIN try {
-#define VGUARD_END(env)                                \
-  }                                                    \
-  catch (const Napi::Error&) {                         \
-    throw;                                             \
-  }                                                    \
-  catch (...) {                                        \
-    auto ce = vis_classify(std::current_exception());  \
-    throw vis_error(env, ce.first, ce.second);         \
-  }
-
-// Paths argument: one path (file, index.json or directory) or a list of .safetensors files.
-struct CkPaths {
-  std::string single;
-  std::vector<std::string> files;
-  std::unique_ptr<Checkpoint> open() const { return single.empty() ? Checkpoint::open_files(files) : Checkpoint::open(single); }
-};
-
-CkPaths ck_paths(Napi::Env env, const Napi::Value& v, const char* fn) {
-  CkPaths p;
-  if (v.IsString()) {
-    p.single = v.As<Napi::String>().Utf8Value();
-  } else if (v.IsArray()) {
-    auto a = v.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      if (!a.Get(i).IsString()) throw vis_error(env, "ARGUMENT", std::string(fn) + ": file list entries must be strings");
-      p.files.push_back(a.Get(i).As<Napi::String>().Utf8Value());
-    }
-    if (p.files.empty()) throw vis_error(env, "ARGUMENT", std::string(fn) + ": the file list is empty");
-  } else {
-    throw vis_error(env, "ARGUMENT", std::string(fn) + ": first argument must be a path or an array of .safetensors paths");
-  }
-  return p;
-}
-
 std::vector<Qwen3VisionGrid> grids_from(Napi::Env env, const Napi::Value& v) {
-  std::vector<int> flat;
-  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
-    auto a = v.As<Napi::Int32Array>();
-    flat.assign(a.Data(), a.Data() + a.ElementLength());
-  } else if (v.IsArray()) {
-    auto a = v.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      Napi::Value e = a.Get(i);
-      if (!e.IsNumber()) throw vis_error(env, "ARGUMENT", "grids[" + std::to_string(i) + "] is not a number");
-      double d = e.As<Napi::Number>().DoubleValue();
-      if (d != (double)(int)d) throw vis_error(env, "ARGUMENT", "grids[" + std::to_string(i) + "] is not a 32-bit integer");
-      flat.push_back((int)d);
-    }
-  } else {
-    throw vis_error(env, "ARGUMENT", "grids must be an Int32Array or an array of integers: t, h, w per image or video");
-  }
-  if (flat.empty() || flat.size() % 3) throw vis_error(env, "ARGUMENT", "grids must hold 3 integers (t, h, w) per image or video");
+  std::vector<int> flat = to_ints(env, v, "grids");
+  if (flat.empty() || flat.size() % 3) throw make_error(env, "ARGUMENT", "grids must hold 3 integers (t, h, w) per image or video");
   std::vector<Qwen3VisionGrid> g(flat.size() / 3);
   for (size_t i = 0; i < g.size(); ++i) g[i] = {flat[3 * i], flat[3 * i + 1], flat[3 * i + 2]};
   return g;
-}
-
-Napi::Float32Array f32_to_js(Napi::Env env, const std::vector<float>& v) {
-  auto a = Napi::Float32Array::New(env, v.size());
-  std::copy(v.begin(), v.end(), a.Data());
-  return a;
 }
 
 // The tower behind one JS object: CPU (Qwen3Vision) or CUDA (Qwen3VisionCuda).
@@ -260,7 +176,7 @@ class VisionRunWorker : public Napi::AsyncWorker {
       vw_->tower->set_abort_flag(&vw_->abort_flag);
       vw_->tower->forward(pv_.data(), pv_.size(), grids_, out_);
     } catch (...) {
-      err_ = vis_classify(std::current_exception());
+      err_ = classify(std::current_exception());
       failed_ = true;
     }
     vw_->tower->set_abort_flag(nullptr);
@@ -276,14 +192,14 @@ class VisionRunWorker : public Napi::AsyncWorker {
       vw_->free_pending = false;
     }
     if (failed_) {
-      deferred_.Reject(vis_error(env, err_.first, err_.second).Value());
+      deferred_.Reject(make_error(env, err_.first, err_.second).Value());
     } else {
       Napi::Object r = Napi::Object::New(env);
       r.Set("tokens", Napi::Number::New(env, (double)out_.tokens));
       r.Set("outDim", out_.out_dim);
-      r.Set("embeds", f32_to_js(env, out_.embeds));
+      r.Set("embeds", to_js(env, out_.embeds));
       Napi::Array ds = Napi::Array::New(env, out_.deepstack.size());
-      for (uint32_t k = 0; k < out_.deepstack.size(); ++k) ds.Set(k, f32_to_js(env, out_.deepstack[k]));
+      for (uint32_t k = 0; k < out_.deepstack.size(); ++k) ds.Set(k, to_js(env, out_.deepstack[k]));
       r.Set("deepstack", ds);
       deferred_.Resolve(r);
     }
@@ -312,20 +228,20 @@ class VisionRunWorker : public Napi::AsyncWorker {
 
 Napi::Value VisionWrap::Run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  VGUARD_BEGIN
-  if (!tower) throw vis_error(env, "FREED", "this vision tower was freed");
-  if (busy) throw vis_error(env, "BUSY", "a run() call is running on this tower; await it or abort() first");
+  COSMOS_GUARD_BEGIN
+  if (!tower) throw make_error(env, "FREED", "this vision tower was freed");
+  if (busy) throw make_error(env, "BUSY", "a run() call is running on this tower; await it or abort() first");
   Napi::Value pv = info[0];
   if (!(pv.IsTypedArray() && pv.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array))
-    throw vis_error(env, "ARGUMENT", "run(pixelValues, grids): pixelValues must be a Float32Array");
+    throw make_error(env, "ARGUMENT", "run(pixelValues, grids): pixelValues must be a Float32Array");
   std::vector<Qwen3VisionGrid> grids = grids_from(env, info[1]);
   // Validate on the JS thread so bad input rejects with a clear message before any work is queued.
   std::string err;
-  if (!qwen3_vision_check_grids(tower->config(), grids, err)) throw vis_error(env, "ARGUMENT", err);
+  if (!qwen3_vision_check_grids(tower->config(), grids, err)) throw make_error(env, "ARGUMENT", err);
   auto a = pv.As<Napi::Float32Array>();
   const size_t want = (size_t)qwen3_vision_num_patches(grids) * (size_t)tower->config().patch_dim();
   if (a.ElementLength() != want)
-    throw vis_error(env, "ARGUMENT", "pixelValues has " + std::to_string(a.ElementLength()) + " floats; the grids need " +
+    throw make_error(env, "ARGUMENT", "pixelValues has " + std::to_string(a.ElementLength()) + " floats; the grids need " +
                                          std::to_string(want) + " (patches x " + std::to_string(tower->config().patch_dim()) + ")");
   std::vector<float> copy(a.Data(), a.Data() + a.ElementLength());
   busy = true;
@@ -334,7 +250,7 @@ Napi::Value VisionWrap::Run(const Napi::CallbackInfo& info) {
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
-  VGUARD_END(env)
+  COSMOS_GUARD_END(env)
 }
 
 Napi::Object wrap_tower(Napi::Env env, std::unique_ptr<VisionEngine> t) {
@@ -345,18 +261,18 @@ Napi::Object wrap_tower(Napi::Env env, std::unique_ptr<VisionEngine> t) {
 
 Napi::Value LoadVision(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  VGUARD_BEGIN
-  if (!info[1].IsString()) throw vis_error(env, "ARGUMENT", "loadVision: second argument must be the config.json text");
-  CkPaths p = ck_paths(env, info[0], "loadVision");
+  COSMOS_GUARD_BEGIN
+  if (!info[1].IsString()) throw make_error(env, "ARGUMENT", "loadVision: second argument must be the config.json text");
+  CheckpointPaths p = checkpoint_paths(env, info[0], "loadVision");
   Qwen3VisionConfig cfg = Qwen3VisionConfig::from_json(info[1].As<Napi::String>().Utf8Value());
   auto ck = p.open();
   return wrap_tower(env, load_vision_engine(*ck, cfg));
-  VGUARD_END(env)
+  COSMOS_GUARD_END(env)
 }
 
 class VisionLoadWorker : public Napi::AsyncWorker {
  public:
-  VisionLoadWorker(Napi::Env env, CkPaths paths, std::string cfg)
+  VisionLoadWorker(Napi::Env env, CheckpointPaths paths, std::string cfg)
       : Napi::AsyncWorker(env, "cosmos.vision.load"), paths_(std::move(paths)), cfg_(std::move(cfg)),
         deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
@@ -366,19 +282,19 @@ class VisionLoadWorker : public Napi::AsyncWorker {
       auto ck = paths_.open();
       tower_ = load_vision_engine(*ck, c);
     } catch (...) {
-      err_ = vis_classify(std::current_exception());
+      err_ = classify(std::current_exception());
       failed_ = true;
     }
   }
   void OnOK() override {
     Napi::Env env = Env();
-    if (failed_) deferred_.Reject(vis_error(env, err_.first, err_.second).Value());
+    if (failed_) deferred_.Reject(make_error(env, err_.first, err_.second).Value());
     else deferred_.Resolve(wrap_tower(env, std::move(tower_)));
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  CkPaths paths_;
+  CheckpointPaths paths_;
   std::string cfg_;
   Napi::Promise::Deferred deferred_;
   std::unique_ptr<VisionEngine> tower_;
@@ -388,13 +304,13 @@ class VisionLoadWorker : public Napi::AsyncWorker {
 
 Napi::Value LoadVisionAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  VGUARD_BEGIN
-  if (!info[1].IsString()) throw vis_error(env, "ARGUMENT", "loadVisionAsync: second argument must be the config.json text");
-  auto* w = new VisionLoadWorker(env, ck_paths(env, info[0], "loadVisionAsync"), info[1].As<Napi::String>().Utf8Value());
+  COSMOS_GUARD_BEGIN
+  if (!info[1].IsString()) throw make_error(env, "ARGUMENT", "loadVisionAsync: second argument must be the config.json text");
+  auto* w = new VisionLoadWorker(env, checkpoint_paths(env, info[0], "loadVisionAsync"), info[1].As<Napi::String>().Utf8Value());
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
-  VGUARD_END(env)
+  COSMOS_GUARD_END(env)
 }
 
 }  // namespace

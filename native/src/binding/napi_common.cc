@@ -1,0 +1,91 @@
+#include "napi_common.h"
+
+#include <new>
+
+#include "../core/json.h"
+#include "../core/memory.h"
+#include "../models/qwen3_text.h"
+
+namespace cosmos::binding {
+
+Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& msg) {
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, code));
+  return e;
+}
+
+std::pair<std::string, std::string> classify(const std::exception_ptr& ep) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const SafetensorsError& e) {
+    return {std::string("SAFETENSORS_") + st_err_code(e.code), e.what()};
+  } catch (const ModelError& e) {
+    return {"MODEL", e.what()};
+  } catch (const JsonError& e) {
+    return {"CONFIG", e.what()};
+  } catch (const AbortedError& e) {
+    return {"ABORTED", e.what()};
+  } catch (const std::bad_alloc&) {
+    return {"OUT_OF_MEMORY", "out of host memory"};
+  } catch (const Napi::Error& e) {
+    return {"JS", e.Message()};
+  } catch (const std::exception& e) {
+    // cuda_check's message names the CUDA error; a failed cudaMalloc is an out-of-memory condition.
+    if (std::string(e.what()).find("cudaErrorMemoryAllocation") != std::string::npos) return {"OUT_OF_MEMORY", e.what()};
+    return {"NATIVE", e.what()};
+  } catch (...) {
+    return {"NATIVE", "unknown native error"};
+  }
+}
+
+std::vector<int> to_ints(Napi::Env env, const Napi::Value& v, const char* what) {
+  std::vector<int> out;
+  if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+    auto a = v.As<Napi::Int32Array>();
+    out.assign(a.Data(), a.Data() + a.ElementLength());
+  } else if (v.IsArray()) {
+    auto a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value e = a.Get(i);
+      if (!e.IsNumber()) throw make_error(env, "ARGUMENT", std::string(what) + "[" + std::to_string(i) + "] is not a number");
+      double d = e.As<Napi::Number>().DoubleValue();
+      if (d != (double)(int)d) throw make_error(env, "ARGUMENT", std::string(what) + "[" + std::to_string(i) + "] is not a 32-bit integer");
+      out.push_back((int)d);
+    }
+  } else {
+    throw make_error(env, "ARGUMENT", std::string(what) + " must be an Int32Array or an array of integers");
+  }
+  return out;
+}
+
+std::vector<float> to_floats(Napi::Env env, const Napi::Value& v, const char* what) {
+  if (!(v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array))
+    throw make_error(env, "ARGUMENT", std::string(what) + " must be a Float32Array");
+  auto a = v.As<Napi::Float32Array>();
+  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+}
+
+Napi::Float32Array to_js(Napi::Env env, const std::vector<float>& v) {
+  auto a = Napi::Float32Array::New(env, v.size());
+  std::copy(v.begin(), v.end(), a.Data());
+  return a;
+}
+
+CheckpointPaths checkpoint_paths(Napi::Env env, const Napi::Value& v, const char* fn) {
+  CheckpointPaths p;
+  if (v.IsString()) {
+    p.single = v.As<Napi::String>().Utf8Value();
+  } else if (v.IsArray()) {
+    auto a = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      if (!a.Get(i).IsString()) throw make_error(env, "ARGUMENT", std::string(fn) + ": file list entries must be strings");
+      p.files.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    }
+    if (p.files.empty()) throw make_error(env, "ARGUMENT", std::string(fn) + ": the file list is empty");
+  } else {
+    throw make_error(env, "ARGUMENT", std::string(fn) + ": first argument must be a path or an array of .safetensors paths");
+  }
+  return p;
+}
+
+}  // namespace cosmos::binding
