@@ -526,44 +526,16 @@ Napi::Value LoadModel(const Napi::CallbackInfo& info) {
   COSMOS_GUARD_END(env)
 }
 
-class LoadWorker : public Napi::AsyncWorker {
- public:
-  LoadWorker(Napi::Env env, CheckpointPaths paths, std::string cfg)
-      : Napi::AsyncWorker(env, "cosmos.loadModel"), paths_(std::move(paths)), cfg_(std::move(cfg)),
-        deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
-    try {
-      Qwen3TextConfig c = Qwen3TextConfig::from_json(cfg_);
-      model_ = load_engine(*paths_.open(), c);
-    } catch (...) {
-      err_ = classify(std::current_exception());
-      failed_ = true;
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (failed_) deferred_.Reject(make_error(env, err_.first, err_.second).Value());
-    else deferred_.Resolve(wrap_model(env, std::move(model_)));
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  CheckpointPaths paths_;
-  std::string cfg_;
-  Napi::Promise::Deferred deferred_;
-  std::unique_ptr<TextEngine> model_;
-  bool failed_ = false;
-  std::pair<std::string, std::string> err_;
-};
-
 Napi::Value LoadModelAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  COSMOS_GUARD_BEGIN
   if (!info[1].IsString()) throw make_error(env, "ARGUMENT", "loadModelAsync: second argument must be the config.json text");
-  auto* w = new LoadWorker(env, checkpoint_paths(env, info[0], "loadModelAsync"), info[1].As<Napi::String>().Utf8Value());
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  CheckpointPaths paths = checkpoint_paths(env, info[0], "loadModelAsync");
+  std::string cfg = info[1].As<Napi::String>().Utf8Value();
+  return load_on_worker<TextEngine>(
+      env, "cosmos.loadModel", [paths, cfg] { return load_engine(*paths.open(), Qwen3TextConfig::from_json(cfg)); },
+      [](Napi::Env e, std::unique_ptr<TextEngine> m) -> Napi::Value { return wrap_model(e, std::move(m)); });
+  COSMOS_GUARD_END(env)
 }
 
 // memory(): top-level figures are those of the device models run on (host bytes on the CPU backend,

@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -48,5 +49,45 @@ struct CheckpointPaths {
   std::unique_ptr<Checkpoint> open() const { return single.empty() ? Checkpoint::open_files(files) : Checkpoint::open(single); }
 };
 CheckpointPaths checkpoint_paths(Napi::Env env, const Napi::Value& v, const char* fn);
+
+// Runs `load` on a libuv worker and settles the returned Promise with wrap(result), or rejects it with
+// the typed error of whatever `load` threw. Used by loadModelAsync and loadVisionAsync.
+template <class T>
+Napi::Promise load_on_worker(Napi::Env env, const char* name, std::function<std::unique_ptr<T>()> load,
+                             std::function<Napi::Value(Napi::Env, std::unique_ptr<T>)> wrap) {
+  class Worker : public Napi::AsyncWorker {
+   public:
+    Worker(Napi::Env env, const char* name, std::function<std::unique_ptr<T>()> load,
+           std::function<Napi::Value(Napi::Env, std::unique_ptr<T>)> wrap)
+        : Napi::AsyncWorker(env, name), load_(std::move(load)), wrap_(std::move(wrap)), deferred_(Napi::Promise::Deferred::New(env)) {}
+    Napi::Promise Promise() { return deferred_.Promise(); }
+    void Execute() override {
+      try {
+        result_ = load_();
+      } catch (...) {
+        err_ = classify(std::current_exception());
+        failed_ = true;
+      }
+    }
+    void OnOK() override {
+      Napi::Env env = Env();
+      if (failed_) deferred_.Reject(make_error(env, err_.first, err_.second).Value());
+      else deferred_.Resolve(wrap_(env, std::move(result_)));
+    }
+    void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+   private:
+    std::function<std::unique_ptr<T>()> load_;
+    std::function<Napi::Value(Napi::Env, std::unique_ptr<T>)> wrap_;
+    Napi::Promise::Deferred deferred_;
+    std::unique_ptr<T> result_;
+    bool failed_ = false;
+    std::pair<std::string, std::string> err_;
+  };
+  auto* w = new Worker(env, name, std::move(load), std::move(wrap));
+  Napi::Promise p = w->Promise();
+  w->Queue();  // libuv owns and deletes the worker after OnOK / OnError
+  return p;
+}
 
 }  // namespace cosmos::binding

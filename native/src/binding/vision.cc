@@ -270,46 +270,15 @@ Napi::Value LoadVision(const Napi::CallbackInfo& info) {
   COSMOS_GUARD_END(env)
 }
 
-class VisionLoadWorker : public Napi::AsyncWorker {
- public:
-  VisionLoadWorker(Napi::Env env, CheckpointPaths paths, std::string cfg)
-      : Napi::AsyncWorker(env, "cosmos.vision.load"), paths_(std::move(paths)), cfg_(std::move(cfg)),
-        deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
-    try {
-      Qwen3VisionConfig c = Qwen3VisionConfig::from_json(cfg_);
-      auto ck = paths_.open();
-      tower_ = load_vision_engine(*ck, c);
-    } catch (...) {
-      err_ = classify(std::current_exception());
-      failed_ = true;
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (failed_) deferred_.Reject(make_error(env, err_.first, err_.second).Value());
-    else deferred_.Resolve(wrap_tower(env, std::move(tower_)));
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  CheckpointPaths paths_;
-  std::string cfg_;
-  Napi::Promise::Deferred deferred_;
-  std::unique_ptr<VisionEngine> tower_;
-  bool failed_ = false;
-  std::pair<std::string, std::string> err_;
-};
-
 Napi::Value LoadVisionAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   COSMOS_GUARD_BEGIN
   if (!info[1].IsString()) throw make_error(env, "ARGUMENT", "loadVisionAsync: second argument must be the config.json text");
-  auto* w = new VisionLoadWorker(env, checkpoint_paths(env, info[0], "loadVisionAsync"), info[1].As<Napi::String>().Utf8Value());
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  CheckpointPaths paths = checkpoint_paths(env, info[0], "loadVisionAsync");
+  std::string cfg = info[1].As<Napi::String>().Utf8Value();
+  return load_on_worker<VisionEngine>(
+      env, "cosmos.vision.load", [paths, cfg] { return load_vision_engine(*paths.open(), Qwen3VisionConfig::from_json(cfg)); },
+      [](Napi::Env e, std::unique_ptr<VisionEngine> t) -> Napi::Value { return wrap_tower(e, std::move(t)); });
   COSMOS_GUARD_END(env)
 }
 
