@@ -314,11 +314,12 @@ void torch_linspace_f32(float start, float end, int steps, float* out) {
     for (int i = 0; i < steps; i++) out[i] = i < halfway ? start + step * (float)i : end - step * (float)(steps - i - 1);
 }
 
-void qwen3_vision_pos_embed_cpu(const float* pos_embed, int num_pos, int D, const std::vector<Qwen3VisionGrid>& grids,
-                                int merge, float* out) {
+void qwen3_vision_pos_corners(int num_pos, const std::vector<Qwen3VisionGrid>& grids, int merge, std::vector<int>& idx,
+                               std::vector<float>& wt) {
     const int side = (int)std::lround(std::sqrt((double)num_pos));  // int(num_position_embeddings ** 0.5)
     std::vector<float> hs, ws;
-    int64_t o = 0;
+    idx.clear();
+    wt.clear();
     for (const auto& g : grids) {
         hs.resize(g.h);
         ws.resize(g.w);
@@ -326,23 +327,34 @@ void qwen3_vision_pos_embed_cpu(const float* pos_embed, int num_pos, int D, cons
         torch_linspace_f32(0.0f, (float)(side - 1), g.w, ws.data());
         for_each_patch(g, merge, [&](int r, int c) {
             // fast_pos_embed_interpolate: floor / ceil (clipped) corners, float32 weights
-            // (1-dh)(1-dw), (1-dh)dw, dh(1-dw), dh*dw, summed in that order.
+            // (1-dh)(1-dw), (1-dh)dw, dh(1-dw), dh*dw.
             const int h0 = (int)hs[r], w0 = (int)ws[c];
             const int h1 = h0 + 1 < side ? h0 + 1 : side - 1;
             const int w1 = w0 + 1 < side ? w0 + 1 : side - 1;
             const float dh = hs[r] - (float)h0, dw = ws[c] - (float)w0;
-            const float wt[4] = {(1.0f - dh) * (1.0f - dw), (1.0f - dh) * dw, dh * (1.0f - dw), dh * dw};
-            const int64_t idx[4] = {h0 * side + w0, h0 * side + w1, h1 * side + w0, h1 * side + w1};
-            float* y = out + o * D;
-            for (int d = 0; d < D; d++) {
-                float acc = pos_embed[idx[0] * D + d] * wt[0];
-                acc = acc + pos_embed[idx[1] * D + d] * wt[1];
-                acc = acc + pos_embed[idx[2] * D + d] * wt[2];
-                acc = acc + pos_embed[idx[3] * D + d] * wt[3];
-                y[d] = acc;
-            }
-            o++;
+            wt.insert(wt.end(), {(1.0f - dh) * (1.0f - dw), (1.0f - dh) * dw, dh * (1.0f - dw), dh * dw});
+            idx.insert(idx.end(), {h0 * side + w0, h0 * side + w1, h1 * side + w0, h1 * side + w1});
         });
+    }
+}
+
+void qwen3_vision_pos_embed_cpu(const float* pos_embed, int num_pos, int D, const std::vector<Qwen3VisionGrid>& grids,
+                                int merge, float* out) {
+    std::vector<int> idx;
+    std::vector<float> wt;
+    qwen3_vision_pos_corners(num_pos, grids, merge, idx, wt);
+    const int64_t n = (int64_t)wt.size() / 4;
+    for (int64_t o = 0; o < n; o++) {
+        const int* ix = &idx[4 * o];
+        const float* w = &wt[4 * o];
+        float* y = out + o * D;
+        for (int d = 0; d < D; d++) {  // summed in transformers' order
+            float acc = pos_embed[(int64_t)ix[0] * D + d] * w[0];
+            acc = acc + pos_embed[(int64_t)ix[1] * D + d] * w[1];
+            acc = acc + pos_embed[(int64_t)ix[2] * D + d] * w[2];
+            acc = acc + pos_embed[(int64_t)ix[3] * D + d] * w[3];
+            y[d] = acc;
+        }
     }
 }
 

@@ -140,6 +140,12 @@ class Qwen3Vision {
 // Total patches (rows of pixel_values) of a batch of grids.
 int64_t qwen3_vision_num_patches(const std::vector<Qwen3VisionGrid>& grids);
 
+// Corner indexes (4 per patch, into the side x side table) and float32 weights of
+// Qwen3VLVisionModel.fast_pos_embed_interpolate, patches in the processor's merged order. Shared by
+// the CPU tower and the CUDA tower (which does only the D-wide weighted sum on the GPU).
+void qwen3_vision_pos_corners(int num_pos, const std::vector<Qwen3VisionGrid>& grids, int merge, std::vector<int>& idx,
+                              std::vector<float>& wt);
+
 // Learned position embeddings bilinearly interpolated to each grid
 // (Qwen3VLVisionModel.fast_pos_embed_interpolate): out [patches, D].
 void qwen3_vision_pos_embed_cpu(const float* pos_embed, int num_pos, int D, const std::vector<Qwen3VisionGrid>& grids,

@@ -84,41 +84,6 @@ __global__ void fill_kernel(void* p, long long n, bool bf16, uint64_t seed, floa
   }
 }
 
-// Calls f(row, col) for every patch of a grid in merged order (t, bh, bw, mh, mw) — the processor's
-// row order, as for_each_patch in qwen3_vision.cc.
-template <typename F>
-void for_each_patch(const Qwen3VisionGrid& g, int m, F f) {
-  for (int t = 0; t < g.t; t++)
-    for (int bh = 0; bh < g.h / m; bh++)
-      for (int bw = 0; bw < g.w / m; bw++)
-        for (int mh = 0; mh < m; mh++)
-          for (int mw = 0; mw < m; mw++) f(bh * m + mh, bw * m + mw);
-}
-
-// Corner indexes and weights of Qwen3VLVisionModel.fast_pos_embed_interpolate, per patch (the same
-// float32 arithmetic as qwen3_vision_pos_embed_cpu; only the D-wide weighted sum moves to the GPU).
-void pos_embed_corners(int num_pos, const std::vector<Qwen3VisionGrid>& grids, int merge, std::vector<int>& idx,
-                       std::vector<float>& wt) {
-  const int side = (int)std::lround(std::sqrt((double)num_pos));
-  std::vector<float> hs, ws;
-  idx.clear();
-  wt.clear();
-  for (const auto& g : grids) {
-    hs.resize(g.h);
-    ws.resize(g.w);
-    torch_linspace_f32(0.0f, (float)(side - 1), g.h, hs.data());
-    torch_linspace_f32(0.0f, (float)(side - 1), g.w, ws.data());
-    for_each_patch(g, merge, [&](int r, int c) {
-      const int h0 = (int)hs[r], w0 = (int)ws[c];
-      const int h1 = h0 + 1 < side ? h0 + 1 : side - 1;
-      const int w1 = w0 + 1 < side ? w0 + 1 : side - 1;
-      const float dh = hs[r] - (float)h0, dw = ws[c] - (float)w0;
-      wt.insert(wt.end(), {(1.0f - dh) * (1.0f - dw), (1.0f - dh) * dw, dh * (1.0f - dw), dh * dw});
-      idx.insert(idx.end(), {h0 * side + w0, h0 * side + w1, h1 * side + w0, h1 * side + w1});
-    });
-  }
-}
-
 // Matmul weights are the 2-D+ ".weight" tensors other than the learned position table.
 bool is_matmul_weight(const std::string& name, const std::vector<int64_t>& shape) {
   const std::string suffix = "pos_embed.weight";
@@ -254,7 +219,7 @@ void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const 
   // Grid-only index math on the host (cheap, once per run), uploaded as inputs.
   std::vector<int> pidx;
   std::vector<float> pwt, cosv((size_t)N * hd), sinv((size_t)N * hd);
-  pos_embed_corners(c.num_position_embeddings, grids, m, pidx, pwt);
+  qwen3_vision_pos_corners(c.num_position_embeddings, grids, m, pidx, pwt);
   qwen3_vision_rotary_cpu(grids, m, hd, c.rope_theta, cosv.data(), sinv.data());
   std::vector<int32_t> cu;
   qwen3_vision_cu_seqlens(grids, cu);
