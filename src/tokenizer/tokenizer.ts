@@ -18,8 +18,8 @@
  * ```
  * @module
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { readJsonFile } from "../checkpoint/json.ts";
 import { CheckpointError } from "../errors.ts";
 import { BpeModel } from "./bpe.ts";
 import { buildDecoder, buildNormalizer, buildPreTokenizer, type Decoder, type Normalizer, type PreTokenizer } from "./pipeline.ts";
@@ -381,27 +381,6 @@ export class Tokenizer {
   }
 }
 
-/** Reads and parses a JSON file, with a {@link CheckpointError} naming it on failure. */
-async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    throw new CheckpointError(`Cannot read ${path}.`, {
-      hint: "Point to a Hugging Face checkpoint folder (with tokenizer.json), or download the model first.",
-      cause: e,
-    });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new CheckpointError(`${path} is not valid JSON: ${(e as Error).message}`, {
-      hint: "The file is corrupt or truncated; download it again.",
-      cause: e,
-    });
-  }
-}
-
 /**
  * Loads `tokenizer.json` (and `tokenizer_config.json` when present) from a checkpoint folder.
  *
@@ -414,18 +393,9 @@ async function readJson(path: string): Promise<unknown> {
  * ```
  */
 export async function loadTokenizer(dir: string): Promise<Tokenizer> {
-  const tj = await readJson(join(dir, "tokenizer.json"));
-  let cfg: unknown;
-  try {
-    cfg = JSON.parse(await readFile(join(dir, "tokenizer_config.json"), "utf8"));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOENT") {
-      throw new CheckpointError(`Cannot read ${join(dir, "tokenizer_config.json")}: ${(e as Error).message}`, {
-        hint: "The file is corrupt; download it again (or remove it: tokenizer.json alone is enough).",
-        cause: e,
-      });
-    }
-  }
+  const tj = await readJsonFile(join(dir, "tokenizer.json"));
+  // tokenizer_config.json is optional: tokenizer.json alone is enough.
+  const cfg = await readJsonFile(join(dir, "tokenizer_config.json"), true);
   return Tokenizer.fromJSON(tj, cfg);
 }
 
