@@ -22,3 +22,5 @@ export * from "./reasoner/mod.ts";
 export * from "./tokenizer/mod.ts";
 export * from "./chat_template/mod.ts";
 export * from "./checkpoint/mod.ts";
+export * from "./multimodal/mod.ts";
+export * from "./native/mod.ts";

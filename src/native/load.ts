@@ -22,7 +22,10 @@ const HINT = "run bash scripts/build-native.sh (or bash scripts/setup.sh) to bui
 export function addonPath(): string {
   const env = process.env.COSMOS_NATIVE_PATH;
   if (env) return env;
-  return fileURLToPath(new URL("../../native/build/Release/cosmos_native.node", import.meta.url));
+  // From src/native/ (TypeScript) or from dist/ (the CommonJS bundle tslab loads).
+  const candidates = ["../../native/build/Release/cosmos_native.node", "../native/build/Release/cosmos_native.node"]
+    .map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+  return candidates.find((p) => existsSync(p)) ?? candidates[0];
 }
 
 let cached: RawAddon | undefined;

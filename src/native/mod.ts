@@ -21,6 +21,8 @@ export { NativeGenerateOptions, NativeSampling, NativeTextModel } from "./model.
 export type { NativeGenerateResult } from "./model.ts";
 export { NativeDeviceInfo, NativeMemory, NativeModelInfo } from "./types.ts";
 export { loadVisionTower, NativeVisionInfo, NativeVisionTower, toVisualInputs } from "./vision.ts";
+export { closeQwen3VL, openQwen3VL, Qwen3VLSession } from "./qwen3vl.ts";
+export type { PreparedPrompt, SessionGenerateOptions, SessionGenerateResult, TemplateMessages } from "./qwen3vl.ts";
 export type { RawVisionAddon, RawVisionTower, VisionTowerOutput } from "./vision.ts";
 export type { RawAddon, RawModel, RawVisualInputs } from "./types.ts";
 
