@@ -9,9 +9,11 @@
  *   24 fps, 4 s, H.264 + a 48 kHz stereo AAC track (motor whine panned with the gripper, a click
  *   at the grasp, a thud at the drop).
  * - `images/road.jpg`: the first frame of the driving clip (an AV observation for policy requests).
+ * - `images/egocentric.jpg`: the same table seen by a person, both hands in view (an egocentric
+ *   observation for policy requests).
  * - `videos/driving.mp4`: a road seen from a car following a lead vehicle, 832x480, 24 fps, 3 s.
  * - `actions/*.json`: one action chunk per embodiment family (single-arm 10D, AV 9D, camera 9D,
- *   dual-arm 20D, humanoid 29D), checked against `EMBODIMENTS` from src/schema.
+ *   egocentric 57D, dual-arm 20D, humanoid 29D), checked against `EMBODIMENTS` from src/schema.
  * - `scene.json`: object boxes (Qwen3-VL 0–1000 grid), event times and the layouts of the chunks.
  *
  * Idempotent: skipped when every output exists and `.stamp` holds this script's hash.
@@ -46,11 +48,13 @@ export const OUTPUTS = [
   "images/tabletop.jpg",
   "images/tabletop.webp",
   "images/road.jpg",
+  "images/egocentric.jpg",
   "videos/pick_place.mp4",
   "videos/driving.mp4",
   "actions/droid_10d.json",
   "actions/av_9d.json",
   "actions/camera_pose_9d.json",
+  "actions/egocentric_57d.json",
   "actions/dual_droid_20d.json",
   "actions/agibot_29d.json",
   "scene.json",
@@ -223,6 +227,28 @@ function sceneBoxes(): { label: string; box: [number, number, number, number] }[
   ];
 }
 
+// ---------------------------------------------------------------- egocentric view
+/** Wrist points of the two hands in the egocentric image (pixels). */
+const HANDS = { left: { sx: 150, sy: 520, x: 250, y: 372 }, right: { sx: 690, sy: 520, x: 470, y: 318 } };
+
+/** One forearm from off-screen (sx, sy) to the wrist (x, y), with a palm and four fingers pointing along it. */
+function hand(h: { sx: number; sy: number; x: number; y: number }): string {
+  const a = Math.atan2(h.y - h.sy, h.x - h.sx);
+  const deg = r1((a * 180) / Math.PI);
+  const fingers = [-13, -4, 5, 14].map((o, i) =>
+    `<rect x="28" y="${o - 4}" width="${26 - Math.abs(i - 1.5) * 4}" height="8" rx="4" fill="#d99a70"/>`
+  ).join("");
+  return `<line x1="${h.sx}" y1="${h.sy}" x2="${h.x}" y2="${h.y}" stroke="#3b5b92" stroke-width="64" stroke-linecap="round"/>
+  <g transform="translate(${h.x} ${h.y}) rotate(${deg})"><ellipse cx="14" cy="0" rx="26" ry="22" fill="#e0ac83"/>${fingers}
+  <rect x="4" y="${h.x < W / 2 ? -30 : 18}" width="22" height="9" rx="4" fill="#d99a70"/></g>`;
+}
+
+/** The table scene without the robot arm, seen from a person standing at it, both hands in view. */
+function egocentricSvg(): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${tableBackground()}${bowlBack()}${bowlFront()}
+  ${cube(CUBE.x, CUBE.y, true)}${hand(HANDS.left)}${hand(HANDS.right)}</svg>`;
+}
+
 // ---------------------------------------------------------------- pick-and-place sound
 /** Interleaved stereo PCM at 48 kHz: whine following the wrist speed, panned by its x. */
 function pickPlaceSound(seconds: number): Float32Array {
@@ -351,6 +377,23 @@ function cameraChunk(): number[][] {
   });
 }
 
+/**
+ * Egocentric 57D: head pose (x, y, z in m + 6D rotation) then 8 keypoints × xyz of the left hand
+ * and 8 of the right (m, start head frame); the right hand reaches for the cube and lifts it while
+ * the head tilts down to follow. The spec gives only the dimension: this split is ours.
+ */
+function egocentricChunk(): number[][] {
+  const keypoints = (cx: number, cy: number, cz: number, spread: number) =>
+    Array.from({ length: 8 }, (_, k) => [f4(cx + 0.012 * (k % 4)), f4(cy + spread * ((k % 4) - 1.5) * 0.01), f4(cz - 0.02 * Math.floor(k / 4))]).flat();
+  return Array.from({ length: STEPS }, (_, i) => {
+    const u = smooth(i / (STEPS - 1));
+    const lift = Math.max(0, (i - 10) / (STEPS - 11));
+    const pitch = -0.15 * u;
+    const head = [0, 0, 1.6, f4(Math.cos(pitch)), 0, f4(-Math.sin(pitch)), 0, 1, 0];
+    return [...head, ...keypoints(0.35, 0.2, 1.05, 1), ...keypoints(0.35 + 0.2 * u, -0.2 + 0.12 * u, 1.05 - 0.12 * u + 0.1 * lift, 1 - 0.5 * u)];
+  });
+}
+
 /** Dual-arm 20D: two single-arm rows (left then right); the right arm mirrors the left. */
 function dualArmChunk(): number[][] {
   return singleArmChunk().map((r) => [...r, r[0], f4(-r[1]), ...r.slice(2)]);
@@ -366,6 +409,7 @@ const CHUNKS: { file: string; embodiment: EmbodimentId; rows: () => number[][]; 
   { file: "actions/droid_10d.json", embodiment: "droid", rows: singleArmChunk, layout: "x, y, z (m) + 6D rotation + gripper (0 open … 1 closed); follows the pick-and-place clip" },
   { file: "actions/av_9d.json", embodiment: "av", rows: avChunk, layout: "ego x, y, z (m) + 6D rotation; 1.4 m a step, gentle left curve" },
   { file: "actions/camera_pose_9d.json", embodiment: "camera_pose", rows: cameraChunk, layout: "camera x, y, z (m) + 6D rotation; slow orbit" },
+  { file: "actions/egocentric_57d.json", embodiment: "egocentric", rows: egocentricChunk, layout: "head x, y, z (m) + 6D rotation, then 8 left-hand and 8 right-hand keypoints × x, y, z (m); the right hand reaches for the cube (our layout: the spec gives only 57D)" },
   { file: "actions/dual_droid_20d.json", embodiment: "dual_droid", rows: dualArmChunk, layout: "left arm 10D then right arm 10D (mirrored)" },
   { file: "actions/agibot_29d.json", embodiment: "agibot", rows: humanoidChunk, layout: "29 joint angles (rad), a slow wave" },
 ];
@@ -384,6 +428,7 @@ export async function makeAssets(dir = here): Promise<string[]> {
   await writeImage(still, join(dir, "images/tabletop.jpg"), { quality: 90 });
   await sharp(still.data, { raw: { width: W, height: H, channels: 3 } }).webp({ quality: 85 }).toFile(join(dir, "images/tabletop.webp"));
   await writeImage(await rasterise(drivingSvg(0)), join(dir, "images/road.jpg"), { quality: 90 });
+  await writeImage(await rasterise(egocentricSvg()), join(dir, "images/egocentric.jpg"), { quality: 90 });
 
   await encodeVideo(frames(PICK_PLACE_SECONDS, (t) => tableSvg(armAt(t))), {
     output: join(dir, "videos/pick_place.mp4"),
