@@ -3,7 +3,9 @@
  * specs below, so the notebooks share one structure: what the workflow is (from the Cosmos 3
  * README), its inputs (from `assets/`, made by `assets/make.ts`), the typed request with the
  * spec's defaults filled in, the backend picked from the environment, the call (streamed
- * tokens / progress bars) and the inline rendering. The notebooks are committed without
+ * tokens / progress bars) and the inline rendering. Each notebook's first cell imports what the
+ * notebook uses, including the shared helpers of `cookbooks/_notebook.ts` (the tslab variant keeps
+ * copies: tslab cannot load that module). The notebooks are committed without
  * outputs; `--check` fails when a committed notebook differs from what this script writes.
  *
  * @example
@@ -44,81 +46,137 @@ function dedent(s: string): string {
 
 // --------------------------------------------------------------------------- shared cells
 
-/** Where the API comes from: the ESM sources (Deno) or the CommonJS bundle (tslab). */
-function importCell(kernel: "deno" | "tslab", surface: "reasoner" | "generator" | "action", extra = ""): Cell {
-  const api = extra + {
-    reasoner: "CosmosError, describeBackend, parseWith, reason, ReasonRequest, reasonerSampling, resolveBackend,\n  type BackendSpec, type ReasonRequestInput, type ReasonResult,",
-    generator:
-      "CosmosError, describeBackend, generate, GenerateRequest, generationMode, parseWith, pixelSize, resolveBackend,\n  type BackendSpec, type GenerateRequestInput, type GenerateResult,",
-    action:
-      "ACTION_MODES, CosmosError, describeBackend, EMBODIMENTS, parseWith, pixelSize, readActionChunk, resolveBackend, rollout,\n  RolloutRequest, type BackendSpec, type RolloutRequestInput, type RolloutResult,",
-  }[surface];
-  const kernelApi = {
-    reasoner: "display, escapeHtml, progressReporter, show, showBoxes, showSubjects, showTimeline, showVideo, streamText",
-    generator: "display, escapeHtml, progressReporter, show, showVideo",
-    action: "display, escapeHtml, progressReporter, show, showPlot, showVideo, timeSeriesFigure, trajectory3dFigure",
-  }[surface];
-  const imports = kernel === "deno"
-    ? `import {\n  ${api}\n} from "../../src/mod.ts";\nimport { ${kernelApi} } from "../../kernel/mod.ts";`
-    : `// tslab compiles cells to CommonJS, so it loads the bundle built by scripts/build-bundle.sh\n// (dist/cosmos.cjs = src/ + kernel/, with type declarations).\nimport {\n  ${api}\n  ${kernelApi},\n} from "../../dist/cosmos.cjs";`;
-  return code(`
-    ${imports.split("\n").join("\n    ")}
-    import { readFileSync } from "node:fs";
-    import { resolve } from "node:path";
-    // \`process\` is a global in Deno 2 and Node. (Importing "node:process" after the modules above
-    // breaks Deno's kernel: its REPL hoists the binding, and npm CommonJS code then sees no process.)
+/** Stands for the first cell until {@link withImports} writes it from what the notebook uses. */
+const IMPORTS = "// <imports>";
+const importCell = (): Cell => ({ type: "code", source: IMPORTS });
 
-    // Inputs: synthetic scenes made by assets/make.ts (scripts/setup.sh runs it), never downloaded.
-    const asset = (p: string) => resolve("../../assets", p);
-    const scene = JSON.parse(readFileSync(asset("scene.json"), "utf8")) as {
-      image: { boxes: { label: string; box: [number, number, number, number] }[] };
-      pickPlace: { seconds: number; events: { start: number; end: number; label: string }[] };
-      driving: { seconds: number };
-      actions: Record<string, { path: string; dim: number; steps: number; layout: string }>;
-    };
+/** Names the notebooks may take from src/mod.ts (types marked), kernel/mod.ts and cookbooks/_notebook.ts. */
+const SRC_NAMES = [
+  "ACTION_MODES", "CosmosError", "describeBackend", "EMBODIMENTS", "generate", "GenerateRequest", "generationMode",
+  "parseWith", "pixelSize", "PROMPT_UPSAMPLING_SAMPLING", "readActionChunk", "reason", "ReasonRequest",
+  "reasonerSampling", "resolveBackend", "rollout", "RolloutRequest",
+  "type BackendSpec", "type GenerateRequestInput", "type GenerateResult", "type ReasonRequestInput",
+  "type ReasonResult", "type RolloutRequestInput", "type RolloutResult",
+];
+const KERNEL_NAMES = [
+  "birdsEyeFigure", "display", "escapeHtml", "progressReporter", "show", "showBoxes", "showPlot", "showSubjects",
+  "showTimeline", "showVideo", "streamText", "timeSeriesFigure", "trajectory3dFigure",
+];
+const HELPER_NAMES = ["asset", "explain", "fromRepo", "note", "readScene", "showImage", "showJson", "showParsed"];
 
-    /** A note under a cell: plain information, what the backend lacks, or the untrained-weights warning. */
-    async function note(kind: "info" | "unavailable" | "untrained", text: string): Promise<void> {
-      const colour = { info: "#2563eb", unavailable: "#b45309", untrained: "#b91c1c" }[kind];
-      await display({
-        "text/html": \`<div class="cosmos-note cosmos-\${kind}" style="border-left:4px solid \${colour};padding:4px 10px;margin:4px 0;white-space:pre-wrap">\${escapeHtml(text)}</div>\`,
-        "text/plain": text,
-      });
+/**
+ * tslab compiles cells to CommonJS and cannot import `../_notebook.ts` (it rejects `.ts` import
+ * paths and files outside the notebook's folder; the ESM sources behind it would not load
+ * either), so its notebook keeps copies of the helpers it uses, built on the bundle.
+ */
+const TSLAB_HELPERS = `
+// tslab cannot import ../_notebook.ts (the Deno notebooks' helpers), so this notebook keeps copies.
+const asset = (p: string) => resolve("../../assets", p);
+
+/** A note under a cell: plain information, what the backend lacks, or the untrained-weights warning. */
+async function note(kind: "info" | "unavailable" | "untrained", text: string): Promise<void> {
+  const colour = { info: "#2563eb", unavailable: "#b45309", untrained: "#b91c1c" }[kind];
+  await display({
+    "text/html": \`<div class="cosmos-note cosmos-\${kind}" style="border-left:4px solid \${colour};padding:4px 10px;margin:4px 0;white-space:pre-wrap">\${escapeHtml(text)}</div>\`,
+    "text/plain": text,
+  });
+}
+
+/** Shows a CosmosError's message and hint; anything else is a bug and fails the cell. */
+async function explain(e: unknown): Promise<void> {
+  if (!(e instanceof CosmosError)) throw e;
+  await note("unavailable", \`\${e.name} (\${e.code}): \${e.message}\`);
+}
+
+/** Shows a value as JSON (collapsible HTML, JSON and plain text). */
+async function showJson(title: string, value: unknown): Promise<void> {
+  const text = JSON.stringify(value, (_k, v) => (typeof v === "number" ? Math.round(v * 1e4) / 1e4 : v), 2);
+  await display({
+    "text/html": \`<details class="cosmos-json" open><summary>\${escapeHtml(title)}</summary><pre>\${escapeHtml(text)}</pre></details>\`,
+    "application/json": JSON.parse(text),
+    "text/plain": \`\${title}\\n\${text}\`,
+  });
+}
+
+/** What was parsed out of the (already streamed) answer, then one summary line. Caption answers parse as text. */
+async function showParsed(result: ReasonResult): Promise<void> {
+  const p = result.parsed;
+  const detail = p.kind === "label" ? \`: \${p.label}\` : p.kind === "unparsed" ? \` (\${p.error})\` : "";
+  await note("info", \`parsed as \${p.kind}\${detail} · finish: \${result.finishReason ?? "?"} · \${result.backend}\`);
+}
+`;
+
+/** `import { a, b } from "x";` on one line, or wrapped when it is long. */
+function importLine(names: string[], from: string): string {
+  const one = `import { ${names.join(", ")} } from "${from}";`;
+  if (one.length <= 110) return one;
+  const lines: string[] = [];
+  let line = "";
+  for (const n of names) {
+    if (line && line.length + n.length + 2 > 100) {
+      lines.push(line.trimEnd());
+      line = "";
     }
+    line += `${n}, `;
+  }
+  lines.push(line.trimEnd());
+  return `import {\n${lines.map((l) => `  ${l}`).join("\n")}\n} from "${from}";`;
+}
 
-    /**
-     * Deno's kernel can publish a cell's last displays after the cell has finished; JupyterLab still
-     * shows them, but headless runners (nbclient, nbconvert) have moved on and drop them. Cells that
-     * display end with this short pause so everything is out first.
-     */
-    const settle = () => new Promise((r) => setTimeout(r, 100));
-
-    /** Shows a CosmosError's message and hint; anything else is a bug and fails the cell. */
-    async function explain(e: unknown): Promise<void> {
-      if (!(e instanceof CosmosError)) throw e;
-      await note("unavailable", \`\${e.name} (\${e.code}): \${e.message}\`);
+/** The code of `src` without comments and the text of its string literals (template `${…}` parts kept). */
+function codeOnly(src: string): string {
+  let out = "";
+  const stack: string[] = []; // open template literals ("`") and the braces of their ${…} parts ("{")
+  for (let i = 0; i < src.length; i++) {
+    const ch = src[i];
+    if (stack.at(-1) === "`") {
+      if (ch === "\\") i++;
+      else if (ch === "`") stack.pop();
+      else if (ch === "$" && src[i + 1] === "{") (stack.push("{"), i++);
+      continue;
     }
-
-    /** Shows an input image (PNG, JPG or WEBP) with a caption. */
-    async function showImage(path: string, caption: string): Promise<void> {
-      const mime = path.endsWith(".png") ? "image/png" : path.endsWith(".webp") ? "image/webp" : "image/jpeg";
-      const uri = \`data:\${mime};base64,\${readFileSync(path).toString("base64")}\`;
-      await display({
-        "text/html": \`<figure class="cosmos-input" style="margin:4px 0"><img src="\${uri}" style="max-width:100%"><figcaption>\${escapeHtml(caption)}</figcaption></figure>\`,
-        "text/plain": \`<image \${caption}>\`,
-      });
+    if (ch === "/" && src[i + 1] === "/") {
+      while (i < src.length && src[i] !== "\n") i++;
+    } else if (ch === '"' || ch === "'") {
+      for (i++; i < src.length && src[i] !== ch; i++) if (src[i] === "\\") i++;
+    } else if (ch === "`") {
+      stack.push("`");
+    } else {
+      if (ch === "{") stack.push("{");
+      else if (ch === "}" && stack.at(-1) === "{") stack.pop();
+      out += ch;
     }
+  }
+  return out;
+}
 
-    /** Shows a value as JSON (collapsible HTML, JSON and plain text). */
-    async function showJson(title: string, value: unknown): Promise<void> {
-      const text = JSON.stringify(value, (_k, v) => (typeof v === "number" ? Math.round(v * 1e4) / 1e4 : v), 2);
-      await display({
-        "text/html": \`<details class="cosmos-json" open><summary>\${escapeHtml(title)}</summary><pre>\${escapeHtml(text)}</pre></details>\`,
-        "application/json": JSON.parse(text),
-        "text/plain": \`\${title}\\n\${text}\`,
-      });
-    }
-  `);
+/** The first code cell of a notebook: the imports it uses (and, on tslab, its copies of the helpers). */
+function withImports(nb: NotebookSpec): NotebookSpec {
+  const body = nb.cells.filter((c) => c.type === "code" && c.source !== IMPORTS).map((c) => c.source).join("\n");
+  const scanned = codeOnly(nb.kernel === "tslab" ? `${body}\n${TSLAB_HELPERS}` : body);
+  const uses = (name: string) => new RegExp(`\\b${name.replace(/^type /, "")}\\b`).test(scanned);
+  const src = SRC_NAMES.filter(uses);
+  const kernel = KERNEL_NAMES.filter(uses);
+  const node = uses("resolve") ? [importLine(["resolve"], "node:path")] : [];
+  const scene = /\bscene\./.test(scanned);
+  const helpers = HELPER_NAMES.filter((n) => uses(n) || (n === "readScene" && scene));
+  const lines = nb.kernel === "deno"
+    ? [
+      importLine(src, "../../src/mod.ts"),
+      importLine(kernel, "../../kernel/mod.ts"),
+      ...node,
+      "// The cookbooks' shared helpers (asset paths, notes, JSON and image displays): cookbooks/_notebook.ts.",
+      importLine(helpers, "../_notebook.ts"),
+      ...(scene ? ["", "// What the synthetic inputs contain (assets/make.ts drew them): references, not model output.", "const scene = readScene();"] : []),
+    ]
+    : [
+      "// tslab compiles cells to CommonJS, so it loads the bundle built by scripts/build-bundle.sh",
+      "// (dist/cosmos.cjs = src/ + kernel/, with type declarations).",
+      importLine([...src, ...kernel], "../../dist/cosmos.cjs"),
+      ...node,
+      TSLAB_HELPERS.trimEnd(),
+    ];
+  return { ...nb, cells: nb.cells.map((c) => (c.source === IMPORTS ? { type: "code", source: lines.join("\n") } : c)) };
 }
 
 const TINY_NOTE =
@@ -139,7 +197,7 @@ function reasonerBackendCells(): Cell[] {
       With neither set, this cookbook runs the tiny test checkpoint natively.
     `),
     code(`
-      const TINY = resolve("../../test/fixtures/qwen3vl-tiny");
+      const TINY = resolve("../../test/fixtures/qwen3vl-tiny"); // the tiny test checkpoint, from this notebook's folder
       const configured = process.env.COSMOS_REASONER_BACKEND?.trim() || process.env.COSMOS_BACKEND?.trim();
       const backend: BackendSpec = resolveBackend(configured || TINY, "reasoner");
       const untrained = backend.kind === "native" && resolve(backend.checkpoint) === TINY;
@@ -200,13 +258,16 @@ function reasonRequestCell(name: string, literal: string): Cell {
   `);
 }
 
-/** Shows the result, or says why there is none. */
-function reasonRenderCell(resultName: string, showOptions: string, extra = ""): Cell {
+/**
+ * Shows what was parsed out of the answer (boxes, events, subjects, a trajectory, a label) and a
+ * summary line, or says why there is no result. The answer's text is not shown again: `run()`
+ * streamed it in the cell above.
+ */
+function reasonRenderCell(resultName: string, parsedOptions: string): Cell {
   return code(`
     if (${resultName}) {
-      await show(${resultName}${showOptions ? `, ${showOptions}` : ""});
-      await note("info", \`parsed as \${${resultName}.parsed.kind} · finish: \${${resultName}.finishReason ?? "?"} · \${${resultName}.backend}\`);
-      if (untrained) await note("untrained", "Untrained weights: the text above is gibberish by construction, not a Cosmos 3 answer.");${extra ? "\n      " + extra.split("\n").join("\n      ") : ""}
+      await showParsed(${resultName}${parsedOptions ? `, ${parsedOptions}` : ""});
+      if (untrained) await note("untrained", "Untrained weights: the text above is gibberish by construction, not a Cosmos 3 answer.");
     } else {
       await note("unavailable", "No result to render: the backend could not run this request (see the message above).");
     }
@@ -244,7 +305,8 @@ interface ReasonerSpec {
   extra?: string;
   inputCells: Cell[];
   /** request name → object literal source. */
-  requests: { name: string; literal: string; title: string; show: string; after?: string }[];
+  /** `parsed`: the options of `showParsed` (the image, regions or duration the answer refers to). */
+  requests: { name: string; literal: string; title: string; parsed: string }[];
 }
 
 const CLIP_CELL = code(`
@@ -270,7 +332,7 @@ const REASONERS: ReasonerSpec[] = [
   video: asset("videos/pick_place.mp4"),
   // prompt: the workflow's default ("Describe this video in detail.")
 }`,
-      show: "",
+      parsed: "",
     }],
   },
   {
@@ -295,7 +357,7 @@ const REASONERS: ReasonerSpec[] = [
   // prompt: the workflow's default asks for JSON [{"start": s, "end": s, "event": "..."}]
   videoSampling: { fps: 4 },
 }`,
-      show: "{ duration: scene.pickPlace.seconds }",
+      parsed: "{ duration: scene.pickPlace.seconds }",
     }],
   },
   {
@@ -314,7 +376,7 @@ const REASONERS: ReasonerSpec[] = [
   prompt: "The robot's task is to put the red cube into the blue bowl. Which step is the robot doing at the end of the clip, and what should it do next?",
   reasoning: true,
 }`,
-      show: "",
+      parsed: "",
     }],
   },
   {
@@ -332,7 +394,7 @@ const REASONERS: ReasonerSpec[] = [
   video: asset("videos/pick_place.mp4"),
   prompt: "If the robot let go of the cube while carrying it over the table, where would the cube end up? Answer from what is visible.",
 }`,
-      show: "",
+      parsed: "",
     }],
   },
   {
@@ -354,7 +416,7 @@ const REASONERS: ReasonerSpec[] = [
   image: asset("images/tabletop.png"),
   prompt: 'Locate the red cube, the blue bowl and the green can. Answer as JSON: [{"bbox_2d": [x1, y1, x2, y2], "label": "..."}].',
 }`,
-      show: `{ image: asset("images/tabletop.png") }`,
+      parsed: `{ image: asset("images/tabletop.png") }`,
     }],
   },
   {
@@ -377,7 +439,7 @@ const REASONERS: ReasonerSpec[] = [
   subjects,
   prompt: "Describe each marked subject: its colour, shape and material.",
 }`,
-      show: `{ image: asset("images/tabletop.png"), regions: subjects }`,
+      parsed: `{ image: asset("images/tabletop.png"), regions: subjects }`,
     }],
   },
   {
@@ -399,7 +461,7 @@ const REASONERS: ReasonerSpec[] = [
   image: asset("images/tabletop.jpg"),
   prompt: 'Plan the gripper\\'s path to pick up the red cube and drop it into the blue bowl. Answer with the 2D waypoints as JSON: [[x, y], ...] on the 0-1000 image grid.',
 }`,
-        show: "",
+        parsed: "",
       },
       {
         name: "driving",
@@ -410,7 +472,7 @@ const REASONERS: ReasonerSpec[] = [
   prompt: 'You are driving this car. Describe the scene and the lead vehicle, then give the ego trajectory for the next 3 seconds as JSON waypoints [[x, y], ...] in metres (x forward, y left).',
   reasoning: true,
 }`,
-        show: "",
+        parsed: "",
       },
     ],
   },
@@ -429,8 +491,7 @@ const REASONERS: ReasonerSpec[] = [
   video: asset("videos/pick_place.mp4"),
   // prompt: the workflow's default (plausible | implausible)
 }`,
-      show: "",
-      after: 'if (RESULT.parsed.kind === "label") await note("info", `label: ${RESULT.parsed.label}`);',
+      parsed: "",
     }],
   },
   {
@@ -448,7 +509,7 @@ const REASONERS: ReasonerSpec[] = [
   video: asset("videos/driving.mp4"),
   prompt: "What is the situation on this road, and what will the ego car most likely do in the next few seconds?",
 }`,
-      show: "",
+      parsed: "",
     }],
   },
 ];
@@ -456,7 +517,7 @@ const REASONERS: ReasonerSpec[] = [
 function reasonerNotebook(s: ReasonerSpec, kernel: "deno" | "tslab" = "deno"): NotebookSpec {
   const cells: Cell[] = [
     intro(s.title, s.what, s.inputs, s.outputs, s.extra),
-    importCell(kernel, "reasoner"),
+    importCell(),
     md("## Inputs"),
     ...s.inputCells,
     md(`
@@ -471,7 +532,7 @@ function reasonerNotebook(s: ReasonerSpec, kernel: "deno" | "tslab" = "deno"): N
   for (const r of s.requests) {
     const res = s.requests.length === 1 ? "result" : `${r.name}Result`;
     cells.push(code(`const ${res} = await run(${r.name}, "${r.title}");`));
-    cells.push(reasonRenderCell(res, r.show, r.after?.replaceAll("RESULT", res)));
+    cells.push(reasonRenderCell(res, r.parsed));
   }
   cells.push(REASONER_FOOTER);
   return { path: `reasoner/${s.name}${kernel === "tslab" ? ".tslab" : ""}.ipynb`, kernel, cells };
@@ -589,7 +650,7 @@ const GENERATORS: GeneratorSpec[] = [
 function generatorNotebook(s: GeneratorSpec): NotebookSpec {
   const cells: Cell[] = [
     intro(s.title, s.what, s.inputs, s.outputs),
-    importCell("deno", "generator"),
+    importCell(),
     md("## Inputs"),
     ...(s.inputCells.length ? s.inputCells : [md("Text only: the prompt is in the request below (the spec recommends fewer than 300 words).")]),
     md(`
@@ -650,7 +711,7 @@ function promptUpsamplingNotebook(): NotebookSpec {
       "Text",
       "Text (a dense prompt, < 300 words recommended)",
     ),
-    importCell("deno", "reasoner", "GenerateRequest, PROMPT_UPSAMPLING_SAMPLING, "),
+    importCell(),
     md("## Input\n\nA short scene description, as a user would type it."),
     code(`
       const short = "a robot arm puts a red cube into a blue bowl on a wooden table";
@@ -702,7 +763,7 @@ function promptUpsamplingNotebook(): NotebookSpec {
 
 interface ActionCase {
   name: string;
-  embodiment: "droid" | "av" | "camera_pose";
+  embodiment: "droid" | "av" | "camera_pose" | "egocentric";
   literal: string;
 }
 interface ActionSpec {
@@ -714,6 +775,20 @@ interface ActionSpec {
   inputCells: Cell[];
   cases: ActionCase[];
 }
+
+/** The section heading of an embodiment's call. */
+const EMBODIMENT_HEADINGS: Record<ActionCase["embodiment"], string> = {
+  droid: "Single-arm robot (DROID, 10D)",
+  av: "Autonomous vehicle (9D)",
+  camera_pose: "Camera motion (9D)",
+  egocentric: "Egocentric human motion (57D)",
+};
+const EMBODIMENT_SHORT: Record<ActionCase["embodiment"], string> = {
+  droid: "single-arm (DROID) 10D",
+  av: "AV 9D",
+  camera_pose: "camera 9D",
+  egocentric: "egocentric 57D",
+};
 
 const ACTION_INPUTS = code(`
   await showImage(asset("images/tabletop.png"), "tabletop.png: single-arm (DROID) and camera observation");
@@ -744,11 +819,14 @@ const ACTIONS: ActionSpec[] = [
     what: "Cosmos 3 as a vision-language policy: from the current observation image and an instruction it predicts an action chunk for the embodiment, plus a rollout video. On vLLM-Omni it is an asynchronous `POST /v1/videos` job (`extra_params.action_mode: \"policy\"`, `domain_name`, `raw_action_dim`, `action_chunk_size`); the action data is read from the completed job.",
     inputs: "Text, vision",
     outputs: "Action, vision",
-    inputCells: [ACTION_INPUTS],
+    inputCells: [ACTION_INPUTS, code(`
+      await showImage(asset("images/egocentric.jpg"), "egocentric.jpg: first-person observation (a person's hands over the same table)");
+    `)],
     cases: [
       { name: "droid", embodiment: "droid", literal: `{\n  mode: "policy",\n  embodiment: "droid",\n  image: asset("images/tabletop.png"),\n  prompt: "Pick up the red cube and put it in the blue bowl.",\n  actionChunkSize: 16,\n}` },
       { name: "av", embodiment: "av", literal: `{\n  mode: "policy",\n  embodiment: "av",\n  image: asset("images/road.jpg"),\n  prompt: "Keep the lane and follow the white car at a safe distance.",\n  actionChunkSize: 16,\n}` },
       { name: "camera", embodiment: "camera_pose", literal: `{\n  mode: "policy",\n  embodiment: "camera_pose",\n  image: asset("images/tabletop.png"),\n  prompt: "Orbit slowly to the left around the table, keeping the bowl in view.",\n  actionChunkSize: 16,\n}` },
+      { name: "egocentric", embodiment: "egocentric", literal: `{\n  mode: "policy",\n  embodiment: "egocentric",\n  image: asset("images/egocentric.jpg"),\n  prompt: "Reach out with the right hand, pick up the red cube and put it in the blue bowl.",\n  actionChunkSize: 16,\n}` },
     ],
   },
   {
@@ -786,9 +864,9 @@ function actionNotebook(s: ActionSpec): NotebookSpec {
       s.what,
       s.inputs,
       s.outputs,
-      "Embodiments (spec): camera motion 9D, autonomous vehicle 9D, egocentric motion 57D, single-arm robot 10D (DROID/UR/Fractal/Bridge/UMI), dual-arm robot 20D, humanoid 29D (AgiBot). This cookbook covers single-arm (DROID) 10D, AV 9D and camera 9D.",
+      `Embodiments (spec): camera motion 9D, autonomous vehicle 9D, egocentric motion 57D, single-arm robot 10D (DROID/UR/Fractal/Bridge/UMI), dual-arm robot 20D, humanoid 29D (AgiBot). This cookbook covers ${s.cases.map((c) => EMBODIMENT_SHORT[c.embodiment]).join(", ")}.`,
     ),
-    importCell("deno", "action"),
+    importCell(),
     code(`
       await showJson("embodiments", Object.fromEntries(Object.entries(EMBODIMENTS).map(([id, e]) => [id, \`\${e.description} · domain_name \${e.domainName}\`])));
       await showJson("${s.name}", ACTION_MODES.${s.name});
@@ -830,7 +908,7 @@ function actionNotebook(s: ActionSpec): NotebookSpec {
     `),
   ];
   for (const c of s.cases) {
-    cells.push(md(`### ${c.embodiment === "droid" ? "Single-arm robot (DROID, 10D)" : c.embodiment === "av" ? "Autonomous vehicle (9D)" : "Camera motion (9D)"}`));
+    cells.push(md(`### ${EMBODIMENT_HEADINGS[c.embodiment]}`));
     cells.push(code(`const ${c.name}Result = await run(${c.name});`));
     cells.push(code(`
       if (${c.name}Result) {
@@ -846,19 +924,6 @@ function actionNotebook(s: ActionSpec): NotebookSpec {
 
 // --------------------------------------------------------------------------- writing
 
-/** Ends every code cell that displays something (all but the first and the function cells) with `await settle();`. */
-function withSettle(nb: NotebookSpec): NotebookSpec {
-  const first = nb.cells.findIndex((c) => c.type === "code");
-  return {
-    ...nb,
-    cells: nb.cells.map((c, i) =>
-      c.type === "code" && i !== first && !c.source.startsWith("async function") && c.source.includes("await ")
-        ? { ...c, source: `${c.source}\nawait settle();` }
-        : c
-    ),
-  };
-}
-
 /** Every cookbook notebook. */
 export function allNotebooks(): NotebookSpec[] {
   return [
@@ -867,7 +932,7 @@ export function allNotebooks(): NotebookSpec[] {
     ...GENERATORS.map(generatorNotebook),
     promptUpsamplingNotebook(),
     ...ACTIONS.map(actionNotebook),
-  ].map(withSettle);
+  ].map(withImports);
 }
 
 /** The .ipynb JSON of a spec (nbformat 4.5, no outputs). */

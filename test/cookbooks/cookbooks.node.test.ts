@@ -158,7 +158,15 @@ function assertHonestWithoutBackend(path: string, cells: Cell[]): void {
       assert.ok(out.some((o) => html(o).includes('class="cosmos-answer"')), `${path}: "${str(c.source)}" streams its answer`);
     }
     assert.deepEqual(unavailable, [], `${path}: the native Reasoner ran`);
-    assert.ok(notes(cells, "untrained").some((o) => plain(o).startsWith("Untrained weights:")), "result marked untrained");
+    // One answer box per call (the streamed one): the result cells show the parsed part only.
+    assert.equal(all(cells).filter((o) => html(o).includes('class="cosmos-answer"')).length, calls.length, `${path}: each answer shown once`);
+    // Each result cell's last display (the untrained note) arrives: nothing is lost when a cell ends
+    // (the notebooks have no pause of their own; kernel/runtime.ts display() yields after each display).
+    for (const c of cells.filter((c) => c.cell_type === "code" && /^if \(\w+\) \{\n  await showParsed\(/.test(str(c.source)))) {
+      const out = displays(c).map(plain);
+      assert.ok(out.some((t) => t.startsWith("parsed as ")), `${path}: the parsed summary`);
+      assert.ok(out.at(-1)?.startsWith("Untrained weights:"), `${path}: the result marked untrained, last`);
+    }
   } else {
     assert.match(line, /^backend: native:\w+ \(nvidia\/Cosmos3-Nano\) · embedded native engine/);
     assert.ok(unavailable.some((t) => /The native engine has no Cosmos 3 .* yet/.test(t) && t.includes("COSMOS_GENERATOR_BACKEND=http://")), "says what is missing and how to point at vLLM-Omni");
@@ -167,6 +175,9 @@ function assertHonestWithoutBackend(path: string, cells: Cell[]): void {
       assert.ok(out.some((t) => /^UnsupportedError \(unsupported\): The native engine has no Cosmos 3 (diffusion|action) model yet/.test(t)), `${path}: the engine's own message`);
       assert.ok(!displays(c).some((o) => html(o).includes("cosmos-video")), "no video from nowhere");
     }
+    const results = cells.filter((c) => c.cell_type === "code" && /^if \(\w+\) \{\n  await show\(/.test(str(c.source)));
+    assert.equal(results.length, calls.length, `${path}: a result cell per call`);
+    for (const c of results) assert.ok(displays(c).map(plain).at(-1)?.startsWith("No result to render"), `${path}: the result cell's last display arrives`);
   }
 }
 
@@ -232,6 +243,9 @@ describe("a sample against the local wire-format test server (not a model)", () 
     assert.match(backendLine(cells), new RegExp(`^backend: remote:${server.url}/v1 · vLLM / NIM server`));
     const out = outputsOf(cells, 'await run(request, "caption")');
     assert.ok(out.some((o) => /<div class="cosmos-answer"[^>]*>A yellow robot arm lifts a red cube and drops it into a blue bowl\.<\/div>/.test(html(o))));
+    // The streamed answer is the only one: the result cell shows what was parsed, not the text again.
+    assert.equal(all(cells).filter((o) => html(o).includes('class="cosmos-answer"')).length, 1, "the answer is shown once");
+    assert.ok(outputsOf(cells, "await showParsed(result").some((o) => plain(o).startsWith("parsed as text · finish: ")));
     const chat = server.requests.slice(before).find((r) => r.path === "/v1/chat/completions");
     const body = chat?.json as { stream: boolean; messages: { content: { type: string; video_url?: { url: string } }[] }[] };
     assert.equal(body.stream, true);
@@ -244,7 +258,7 @@ describe("a sample against the local wire-format test server (not a model)", () 
       content: '```json\n[{"bbox_2d": [361, 517, 445, 663], "label": "red cube"}, {"bbox_2d": [589, 579, 757, 717], "label": "blue bowl"}, {"bbox_2d": [180, 479, 233, 667], "label": "green can"}]\n```',
     };
     const cells = await execute("reasoner/grounding_2d.ipynb", "deno", reasonerEnv, "server");
-    const out = outputsOf(cells, "await show(result");
+    const out = outputsOf(cells, "await showParsed(result");
     const rects = out.flatMap((o) => elements(html(o), "rect", "cosmos-box-rect"));
     assert.equal(rects.length, 3);
     assert.ok(out.some((o) => plain(o).startsWith("parsed as boxes")));
@@ -255,8 +269,9 @@ describe("a sample against the local wire-format test server (not a model)", () 
       content: '[{"start": 0.0, "end": 1.2, "event": "arm reaches over the cube"}, {"start": 1.2, "end": 3.0, "event": "arm carries the cube"}, {"start": 3.0, "end": 4.0, "event": "cube drops into the bowl"}]',
     };
     const cells = await execute("reasoner/temporal_localization.ipynb", "deno", reasonerEnv, "server");
-    const out = outputsOf(cells, "await show(result");
+    const out = outputsOf(cells, "await showParsed(result");
     assert.equal(out.flatMap((o) => elements(html(o), "rect", "cosmos-event")).length, 3);
+    assert.ok(out.some((o) => plain(o).startsWith("parsed as events (3 events)")));
   });
 
   test("text-to-video: the MP4 the server sent plays inline", async () => {
@@ -273,7 +288,7 @@ describe("a sample against the local wire-format test server (not a model)", () 
     assert.deepEqual([field("size"), field("num_frames"), field("fps"), field("num_inference_steps"), field("guidance_scale"), field("flow_shift")], ["832x480", "189", "24", "35", "6", "10"]);
   });
 
-  test("policy: video and predicted actions for DROID 10D, AV 9D and camera 9D", async () => {
+  test("policy: video and predicted actions for DROID 10D, AV 9D, camera 9D and egocentric 57D", async () => {
     const before = server.requests.length;
     const cells = await execute("action/policy.ipynb", "deno", generatorEnv, "server");
     const jobs = server.requests.slice(before).filter((r) => r.method === "POST" && r.path === "/v1/videos");
@@ -282,8 +297,9 @@ describe("a sample against the local wire-format test server (not a model)", () 
       ["policy", EMBODIMENTS.droid.domainName, 10, 16],
       ["policy", EMBODIMENTS.av.domainName, 9, 16],
       ["policy", EMBODIMENTS.camera_pose.domainName, 9, 16],
+      ["policy", EMBODIMENTS.egocentric.domainName, 57, 16],
     ]);
-    for (const [name, dim] of [["droid", 10], ["av", 9], ["camera", 9]] as const) {
+    for (const [name, dim] of [["droid", 10], ["av", 9], ["camera", 9], ["egocentric", 57]] as const) {
       const out = outputsOf(cells, `await show(${name}Result`);
       assert.ok(out.some((o) => elements(html(o), "video", "cosmos-video").length === 1), `${name}: rollout video`);
       const plots = out.map((o) => o.data?.["application/vnd.plotly.v1+json"] as { data: unknown[] } | undefined).filter((p) => p !== undefined);
