@@ -49,5 +49,11 @@ export function fromNative(e: unknown): CosmosError {
   }
   if (code === "BUSY") return new NativeError(msg, { hint: "await the running generate() or call abort() first", cause: e });
   if (code === "FREED") return new NativeError(msg, { hint: "load the model again", cause: e });
+  if (code === "OUT_OF_MEMORY") {
+    return new NativeError(`Out of memory: ${msg}`, {
+      hint: "free loaded checkpoints (closeQwen3VL()), shorten the prompt or the video (fewer frames, a smaller tier), or use a smaller checkpoint",
+      cause: e,
+    });
+  }
   return new NativeError(`Native engine error${code ? ` (${code})` : ""}: ${msg}`, { cause: e });
 }
