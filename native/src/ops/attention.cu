@@ -10,12 +10,23 @@
 //
 // Decode (n_q = 1) alone would run only kv_heads x ceil(group/8) blocks (8 on Qwen3-8B), each walking
 // the whole cache; there the keys are split across blocks and the partial softmaxes merged (below).
+//
+// Many queries (prefill, vision tower: n_q >= kFlashMinQ, 64 <= head_dim <= 128) take a tensor-core
+// flash attention instead (flash_mma_kernel, FlashAttention-2 style): Q/K/V are rounded to bf16 as
+// they are copied into shared memory, QK^T and PV run on mma.sync m16n8k16 (bf16 in, f32 accumulate),
+// the online softmax stays in f32. The f32 SIMT kernel above ran at 5-7 TFLOP/s there. bf16 rounding
+// of Q, K, V and P costs ~1e-3 relative on the output (see native/test/README.md); COSMOS_ATTENTION_F32=1
+// forces the exact f32 kernel everywhere.
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
 #include "attention.h"
 
+#include <cuda_bf16.h>
+
 #include <algorithm>
+#include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -206,12 +217,233 @@ void launch(float* out, const float* q, const float* k, const float* v, int n_q,
   attention_combine_kernel<<<cosmos::ceil_div(rows, 4), 128, 0, stream>>>(out, part, rows, splits, hd);
   CUDA_CHECK_LAUNCH();
 }
+
+// ---- Tensor-core flash attention for many queries -------------------------------------------------
+// Block: 4 warps, 64 query rows (16 per warp) of one q head; K/V tiles of 64 keys. head_dim is padded
+// with zeros to DP (a multiple of 16: 72 -> 80) in shared memory, so any head_dim in [64, 128] works.
+// Fragment layouts are those of PTX mma.m16n8k16 (.row.col): the S accumulator of two adjacent 8-key
+// n-tiles is exactly the A operand of the 16-key PV step, so P never leaves registers.
+constexpr int kFlashMinQ = 128;  // below this the f32 kernel is kept (decode, short chunks; exact)
+constexpr int kFM = 64, kFN = 64, kFWarps = 4;
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) {
+  return (uint32_t)__cvta_generic_to_shared(p);
+}
+__device__ __forceinline__ void ldsm_x4(uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(smem_u32(p)));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(smem_u32(p)));
+}
+// d += a * b, 16x8x16, bf16 inputs, f32 accumulators.
+__device__ __forceinline__ void mma_bf16(float* d, const uint32_t* a, uint32_t b0, uint32_t b1) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+               "{%0,%1,%2,%3};\n"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+  __nv_bfloat162 t = __floats2bfloat162_rn(lo, hi);  // .x (low half) = lo: the lower column index
+  return *reinterpret_cast<uint32_t*>(&t);
+}
+__device__ __forceinline__ float fast_exp2(float x) {  // ex2.approx: 2 ulp, exp2(-inf) = 0
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// Copies rows [r0, r0 + 64) of one head of an f32 [rows, heads, hd] tensor into a bf16 [64][DP + 8]
+// tile; rows >= n_rows and dims >= hd are zero (zeros, not garbage: P = 0 times V must stay 0).
+template <int DP>
+__device__ __forceinline__ void load_tile_bf16(__nv_bfloat16* dst, const float* src, int r0, int n_rows, int heads,
+                                               int head, int hd, bool vec4) {
+  constexpr int S = DP + 8;
+  if (vec4) {  // hd % 4 == 0 and 16-byte aligned rows: a 4-float chunk is wholly inside or outside hd
+    constexpr int C = DP / 4;
+    for (int e = threadIdx.x; e < kFN * C; e += kFWarps * 32) {
+      int r = e / C, c = (e - r * C) * 4, row = r0 + r;
+      float4 x = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (row < n_rows && c < hd) x = *reinterpret_cast<const float4*>(src + ((long long)row * heads + head) * hd + c);
+      uint2 pk = make_uint2(pack_bf16(x.x, x.y), pack_bf16(x.z, x.w));
+      *reinterpret_cast<uint2*>(dst + r * S + c) = pk;
+    }
+  } else {
+    for (int e = threadIdx.x; e < kFN * DP; e += kFWarps * 32) {
+      int r = e / DP, c = e - r * DP, row = r0 + r;
+      float x = (row < n_rows && c < hd) ? src[((long long)row * heads + head) * hd + c] : 0.f;
+      dst[r * S + c] = __float2bfloat16_rn(x);
+    }
+  }
+}
+
+template <int DP>
+__global__ void __launch_bounds__(kFWarps * 32) flash_mma_kernel(float* out, const float* q, const float* k,
+                                                                 const float* v, int n_q, int n_kv, int q_heads,
+                                                                 int kv_heads, int hd, int q_offset, bool causal,
+                                                                 float scale_log2, bool vec4) {
+  constexpr int S = DP + 8;  // bf16 row stride: +16 bytes keeps the 8 rows of an ldmatrix on distinct banks
+  constexpr int KC = DP / 16, NT = kFN / 8, DT = DP / 8;
+  extern __shared__ __align__(16) unsigned char fsm[];
+  __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(fsm);  // [kFM][S]
+  __nv_bfloat16* Ks = Qs + kFM * S;                            // [kFN][S]
+  __nv_bfloat16* Vs = Ks + kFN * S;                            // [kFN][S]
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tig = lane & 3;
+  const int q0 = (gridDim.x - 1 - blockIdx.x) * kFM;  // longest (causal) query tiles start first
+  const int h = blockIdx.y, kh = h / (q_heads / kv_heads);
+  const int q_last = min(n_q, q0 + kFM) - 1;
+  const int kv_end = causal ? min(n_kv, q_offset + q_last + 1) : n_kv;
+
+  load_tile_bf16<DP>(Qs, q, q0, n_q, q_heads, h, hd, vec4);
+  __syncthreads();
+  uint32_t qf[KC][4];
+  {
+    const int mi = lane >> 3, r = lane & 7;  // x4: matrices (rows 0-7 | 8-15) x (cols 0-7 | 8-15)
+#pragma unroll
+    for (int kc = 0; kc < KC; ++kc)
+      ldsm_x4(qf[kc][0], qf[kc][1], qf[kc][2], qf[kc][3],
+              Qs + (warp * 16 + r + (mi & 1) * 8) * S + kc * 16 + (mi >> 1) * 8);
+  }
+  float o[DT][4];
+#pragma unroll
+  for (int t = 0; t < DT; ++t) o[t][0] = o[t][1] = o[t][2] = o[t][3] = 0.f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+  const int row0 = q0 + warp * 16 + g;  // this thread's rows: row0 and row0 + 8
+
+  for (int j0 = 0; j0 < kv_end; j0 += kFN) {
+    __syncthreads();  // the previous K/V tile is consumed
+    load_tile_bf16<DP>(Ks, k, j0, n_kv, kv_heads, kh, hd, vec4);
+    load_tile_bf16<DP>(Vs, v, j0, n_kv, kv_heads, kh, hd, vec4);
+    __syncthreads();
+
+    float s[NT][4];
+#pragma unroll
+    for (int t = 0; t < NT; ++t) s[t][0] = s[t][1] = s[t][2] = s[t][3] = 0.f;
+    {
+      const int mi = lane >> 3, r = lane & 7;
+#pragma unroll
+      for (int kc = 0; kc < KC; ++kc)
+#pragma unroll
+        for (int np = 0; np < NT / 2; ++np) {
+          uint32_t b0, b1, b2, b3;  // (keys 0-7: dims 0-7, 8-15), (keys 8-15: dims 0-7, 8-15)
+          ldsm_x4(b0, b1, b2, b3, Ks + (np * 16 + r + (mi >> 1) * 8) * S + kc * 16 + (mi & 1) * 8);
+          mma_bf16(s[2 * np], qf[kc], b0, b1);
+          mma_bf16(s[2 * np + 1], qf[kc], b2, b3);
+        }
+    }
+    // Scale into the log2 domain and mask (keys past the cache, causal future) only where needed.
+    const bool need_mask = j0 + kFN > n_kv || (causal && j0 + kFN - 1 > q_offset + q0 + warp * 16);
+#pragma unroll
+    for (int t = 0; t < NT; ++t)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        float x = s[t][e] * scale_log2;
+        if (need_mask) {
+          int j = j0 + t * 8 + tig * 2 + (e & 1), i = row0 + (e >> 1) * 8;
+          if (j >= n_kv || (causal && j > q_offset + i)) x = -INFINITY;
+        }
+        s[t][e] = x;
+      }
+    // Online softmax for the two rows (a row lives in the 4 threads of a quad).
+#pragma unroll
+    for (int rr = 0; rr < 2; ++rr) {
+      float mx = -INFINITY;
+#pragma unroll
+      for (int t = 0; t < NT; ++t) mx = fmaxf(mx, fmaxf(s[t][2 * rr], s[t][2 * rr + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float m_new = fmaxf(m[rr], mx);
+      const float m_use = m_new == -INFINITY ? 0.f : m_new;  // a row with no visible key yet
+      const float alpha = fast_exp2(m[rr] - m_use);           // 0 on the first tile
+      float sum = 0.f;
+#pragma unroll
+      for (int t = 0; t < NT; ++t) {
+        float p0 = fast_exp2(s[t][2 * rr] - m_use), p1 = fast_exp2(s[t][2 * rr + 1] - m_use);
+        s[t][2 * rr] = p0;
+        s[t][2 * rr + 1] = p1;
+        sum += p0 + p1;
+      }
+      l[rr] = l[rr] * alpha + sum;  // per-thread partial row sum; the quad is summed at the end
+      m[rr] = m_new;
+#pragma unroll
+      for (int t = 0; t < DT; ++t) {
+        o[t][2 * rr] *= alpha;
+        o[t][2 * rr + 1] *= alpha;
+      }
+    }
+    // O += P V: P (16 x 64 keys) from registers, V^T fragments via ldmatrix.trans.
+    {
+      const int mi = lane >> 3, r = lane & 7;
+#pragma unroll
+      for (int kc = 0; kc < kFN / 16; ++kc) {
+        uint32_t a[4] = {pack_bf16(s[2 * kc][0], s[2 * kc][1]), pack_bf16(s[2 * kc][2], s[2 * kc][3]),
+                         pack_bf16(s[2 * kc + 1][0], s[2 * kc + 1][1]), pack_bf16(s[2 * kc + 1][2], s[2 * kc + 1][3])};
+#pragma unroll
+        for (int dp = 0; dp < DP / 16; ++dp) {
+          uint32_t b0, b1, b2, b3;  // (dims 0-7: keys 0-7, 8-15), (dims 8-15: keys 0-7, 8-15)
+          ldsm_x4_t(b0, b1, b2, b3, Vs + (kc * 16 + r + (mi & 1) * 8) * S + dp * 16 + (mi >> 1) * 8);
+          mma_bf16(o[2 * dp], a, b0, b1);
+          mma_bf16(o[2 * dp + 1], a, b2, b3);
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int rr = 0; rr < 2; ++rr) {
+    float L = l[rr];
+    L += __shfl_xor_sync(0xffffffffu, L, 1);
+    L += __shfl_xor_sync(0xffffffffu, L, 2);
+    const int i = row0 + rr * 8;
+    if (i >= n_q) continue;
+    const float inv = L > 0.f ? 1.0f / L : 0.f;  // no visible key: zeros, as attention_cpu
+    float* orow = out + ((long long)i * q_heads + h) * hd;
+#pragma unroll
+    for (int t = 0; t < DT; ++t) {
+      int d = t * 8 + tig * 2;
+      if (d < hd) orow[d] = o[t][2 * rr] * inv;
+      if (d + 1 < hd) orow[d + 1] = o[t][2 * rr + 1] * inv;
+    }
+  }
+}
+
+template <int DP>
+void launch_flash(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
+                  int kv_heads, int hd, int q_offset, bool causal, float scale, cudaStream_t stream) {
+  const size_t smem = sizeof(__nv_bfloat16) * (size_t)(kFM + 2 * kFN) * (DP + 8);  // 52 KiB at DP = 128
+  // Opt in to more than the 48 KiB default; idempotent and cheap (and per device, so not cached here).
+  CUDA_CHECK(cudaFuncSetAttribute(flash_mma_kernel<DP>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  const bool vec4 = hd % 4 == 0 && ((uintptr_t)q | (uintptr_t)k | (uintptr_t)v) % 16 == 0;
+  dim3 grid(cosmos::ceil_div(n_q, kFM), q_heads);
+  flash_mma_kernel<DP><<<grid, kFWarps * 32, smem, stream>>>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, hd,
+                                                               q_offset, causal, scale * 1.4426950408889634f, vec4);
+  CUDA_CHECK_LAUNCH();
+}
+
+bool force_f32_attention() {
+  static const bool f = [] {
+    const char* e = std::getenv("COSMOS_ATTENTION_F32");
+    return e && *e && *e != '0';
+  }();
+  return f;
+}
 }  // namespace
 
 void attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
                     int kv_heads, int head_dim, int q_offset, bool causal, float scale, cudaStream_t stream) {
   if (n_q <= 0) return;
   if (kv_heads <= 0 || q_heads % kv_heads != 0) throw std::runtime_error("attention_cuda: q_heads % kv_heads != 0");
+  if (n_q >= kFlashMinQ && head_dim >= 64 && head_dim <= 128 && n_kv > 0 && !force_f32_attention()) {
+    // Tensor-core path (prefill, vision tower). head_dim < 64 (the tiny test model's 16) stays on the
+    // exact f32 kernel: little to gain there, and it keeps the f32 fixture comparisons exact.
+    const int dp = (head_dim + 15) / 16 * 16;
+    if (dp == 64) launch_flash<64>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
+    else if (dp == 80) launch_flash<80>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
+    else if (dp == 96) launch_flash<96>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
+    else if (dp == 112) launch_flash<112>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
+    else launch_flash<128>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
+    return;
+  }
   if (head_dim <= 32) launch<1>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
   else if (head_dim <= 64) launch<2>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
   else if (head_dim <= 128) launch<4>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
