@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up on a fresh Debian 12 machine with Node 20 and npm:
-#   1. system tools from Debian apt (ffmpeg, Jupyter nbconvert/nbclient, Chromium) when missing;
+#   1. system tools from Debian apt (ffmpeg, Jupyter nbconvert/nbclient, Chromium, cmake and g++ for
+#      the native build) when missing;
 #   2. npm dependencies from the committed lock file (deno comes from the `deno` npm package);
 #   3. the native Node-API module (CUDA kernels too when nvcc is present);
 #   4. the CommonJS bundle tslab loads, and the Jupyter kernels (Deno's and tslab's).
@@ -17,6 +18,9 @@ command -v ffmpeg >/dev/null 2>&1 || [ -n "${FFMPEG_BIN:-}" ] || missing+=(ffmpe
 /usr/bin/python3 -c 'import ipykernel' >/dev/null 2>&1 || missing+=(python3-ipykernel)
 [ -x /usr/bin/jupyter-notebook ] || missing+=(jupyter-notebook)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v make >/dev/null 2>&1 || missing+=(make)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing Debian packages: ${missing[*]}"
@@ -39,10 +43,10 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
 fi
 
 # --- 3. native module ----------------------------------------------------------
-if [ -f scripts/build-native.sh ]; then bash scripts/build-native.sh; fi
+bash scripts/build-native.sh
 
-# --- 4. tslab bundle and Jupyter kernels --------------------------------------
-if [ -f scripts/build-bundle.sh ]; then bash scripts/build-bundle.sh; fi
-if [ -f kernel/install.sh ]; then bash kernel/install.sh; fi
-if [ -f assets/make.ts ]; then node --import tsx assets/make.ts; fi  # the cookbooks' synthetic inputs
+# --- 4. tslab bundle, Jupyter kernels, the cookbooks' synthetic inputs ----------
+bash scripts/build-bundle.sh
+bash kernel/install.sh
+node --import tsx assets/make.ts
 log "ready"
