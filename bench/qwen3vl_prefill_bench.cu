@@ -8,8 +8,8 @@
 // The path is the engine's: Qwen3VisionCuda::forward (pixels from the host, embeddings + deepstack
 // features back to the host, activations returned to CUDA after the run), then Qwen3TextCuda::prefill
 // with those rows (uploaded again) — the same hand-off the Node binding does.
-// Memory: the two models' pools (exact bytes handed out; CUDA context and the attention op's split-KV
-// workspace, which is cudaMalloc'd outside the pools, are not included) and cudaMemGetInfo's device-wide
+// Memory: the two models' pools (exact bytes handed out; CUDA context, the attention op's split-KV
+// workspace and the GEMM's bf16 copy of x (up to 64 MiB), cudaMalloc'd outside the pools, are not included) and cudaMemGetInfo's device-wide
 // figure for comparison. Each case runs twice; the figures are the second run's (first-launch costs
 // and pool growth excluded), the peaks hold for both.
 //   bash bench/build_qwen3vl_prefill_bench.sh && native/build/ops_test/qwen3vl_prefill_bench
@@ -104,6 +104,21 @@ static void breakdown(int n_img_tokens, int n_vid_tokens) {
   std::printf("  decoder %4d tokens: attention %.1f ms (%.1f TFLOP/s causal), GEMMs %.1f ms (%.0f TFLOP/s)\n",
               n_vid_tokens, da_vid, tflops(36 * 2.0 * n_vid_tokens * n_vid_tokens * 4096, da_vid), dg_vid,
               tflops(dw * n_vid_tokens, dg_vid));
+  // Each GEMM shape on its own (COSMOS_MATMUL_WMMA=1 gives the previous WMMA kernel's figures).
+  struct Shape { const char* what; int n, k, m; };
+  const Shape shapes[] = {
+      {"tower img qkv", 3520, 1152, 3456},   {"tower img proj", 3520, 1152, 1152}, {"tower img fc1", 3520, 1152, 4304},
+      {"tower img fc2", 3520, 4304, 1152},   {"tower vid qkv", 12960, 1152, 3456}, {"tower vid fc2", 12960, 4304, 1152},
+      {"dec 910 q/o", n_img_tokens, 4096, 4096}, {"dec 910 k/v", n_img_tokens, 4096, 1024},
+      {"dec 910 gate/up", n_img_tokens, 4096, 12288}, {"dec 910 down", n_img_tokens, 12288, 4096},
+      {"dec 3318 q/o", n_vid_tokens, 4096, 4096}, {"dec 3318 gate/up", n_vid_tokens, 4096, 12288},
+      {"dec 3318 down", n_vid_tokens, 12288, 4096}};
+  std::printf("GEMM shapes (bf16 weights, f32 x/out%s):\n", std::getenv("COSMOS_MATMUL_WMMA") ? ", WMMA kernel" : "");
+  for (const Shape& sh : shapes) {
+    double ms = time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, sh.n, sh.k, sh.m, nullptr, 0); }, 10);
+    std::printf("  %-17s n=%5d k=%5d m=%5d: %7.3f ms %6.1f TFLOP/s\n", sh.what, sh.n, sh.k, sh.m, ms,
+                tflops(2.0 * sh.n * sh.k * sh.m, ms));
+  }
   for (void* p : {(void*)a, (void*)b, (void*)c, (void*)o, w}) cudaFree(p);
 }
 

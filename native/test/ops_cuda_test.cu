@@ -120,7 +120,7 @@ void test_matmul(int n, int k, int m, bool bf16, bool bias) {
   auto got = down(dout, ref.size());
   bool tc = bf16 && n > 8 && k % 8 == 0;  // tensor-core path rounds x to bf16
   report(bf16 ? "matmul_bf16" : "matmul_f32", shape("n=%d k=%d m=%d", n, k, m) + (bias ? " +bias" : "") +
-                                                   (n <= 8 ? " gemv" : (tc ? " wmma" : " simt")),
+                                                   (n <= 8 ? " gemv" : (tc ? " mma" : " simt")),
          ref, got, tc ? 1e-2 : 1e-4);
   pool->free(dx); pool->free(dw); pool->free(dout); if (db) pool->free(db);
 }
@@ -302,6 +302,16 @@ int main() {
   test_matmul(9, 1024, 777, true, false);
   test_matmul(100, 512, 300, true, true);
   test_matmul(257, 4096, 1000, true, false);
+  // mma.sync GEMM: ragged edges in every dimension (n, m not multiples of 128, k not a multiple of the
+  // 64-wide k-tile, k shorter than one tile), odd m (scalar epilogue), several full waves, and an x
+  // taller than the 64 MiB bf16 workspace (two row chunks).
+  test_matmul(129, 72, 129, true, true);
+  test_matmul(300, 1000, 517, true, true);
+  test_matmul(1030, 4104, 1100, true, false);
+  test_matmul(64, 8, 130, true, true);
+  test_matmul(200, 24, 256, true, false);
+  test_matmul(2048, 1152, 1152, true, true);
+  test_matmul(4200, 8192, 136, true, false);
   test_matmul(20, 13, 33, true, false);
   test_rmsnorm(7, 4096);
   test_rmsnorm(3, 64);

@@ -1,17 +1,22 @@
 // matmul on the GPU: out[n,m] = x[n,k] · w[m,k]^T (+ bias), x and out f32, w f32 or bf16.
 //
-// Three kernels, picked by shape:
+// Three paths, picked by shape:
 //  * n <= 8 (decode, small batches): GEMV. Each warp owns one weight row and streams it once with
 //    16-byte loads, dotting it against all n rows of x (which sit in L1/L2), f32 accumulate. Decode is
 //    bound by the weight stream, so the only goal is bytes in flight; tensor cores would not help.
-//  * n > 8, bf16 weights: tensor-core GEMM (WMMA bf16 m16n16k16, f32 accumulate), 64x128x32 block
-//    tiles. x is rounded to bf16 while it is staged into shared memory rather than in a separate
-//    cast pass into `scratch`: same numbers (bf16 x bf16 -> f32 accumulate, as cuBLAS GemmEx with a
-//    bf16 copy of x would give), one less kernel and no workspace. We write our own GEMM because
-//    cuBLAS is not available to this build (CI and the dev machine ship cudart only).
+//  * n > 8, bf16 weights (k % 8 == 0, 16-byte aligned x and w): tensor-core GEMM. x is first rounded to
+//    bf16 by a small cast kernel into a per-stream workspace (bf16 x bf16 -> f32 accumulate, as cuBLAS
+//    GemmEx with a bf16 copy of x would give), then gemm_mma_kernel: 128x128x64 block tiles, 8 warps of
+//    64x32, mma.sync m16n8k16 fed by ldmatrix from XOR-swizzled shared memory (conflict-free, no
+//    padding), and a 3-stage cp.async pipeline so the copies of the next two k-tiles of both operands
+//    overlap the MMAs (96 KiB of shared memory: two blocks per SM). We write our own GEMM because
+//    cuBLAS is not available to this build (CI and the dev machine ship cudart only). The previous
+//    WMMA kernel (64x128x32, x rounded while staged, ~120 TFLOP/s on an H100) is kept behind
+//    COSMOS_MATMUL_WMMA=1 for comparison (bench/README.md).
 //  * n > 8, f32 weights (the tiny test checkpoint, the f32 vision tower): f32 SIMT GEMM, 64x64
 //    tiles, 4x4 outputs per thread — exact f32 so the CUDA path matches the CPU reference to 1e-5.
-// `scratch` is accepted for the contract but unused by all three.
+// `scratch` is accepted for the contract but unused: the bf16 copy of x lives in the op's own workspace
+// (no caller passes one).
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
@@ -21,6 +26,9 @@
 #include <mma.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <mutex>
 
 #include "../core/cuda_common.h"
 #include "../core/cuda_reduce.h"
@@ -112,7 +120,7 @@ __global__ void gemv_scalar_kernel(float* out, const float* x, const void* w, co
   }
 }
 
-// ---------------------------------------------------------------- bf16 tensor-core GEMM
+// ---------------------------------------------------------------- bf16 WMMA GEMM (previous kernel)
 constexpr int TM = 64, TN = 128, TK = 32, TPAD = 8;  // pad keeps WMMA ldm a multiple of 8 and spreads banks
 constexpr int kGemmThreads = 256;                   // 8 warps: 2 (rows of x) x 4 (rows of w), 32x32 each
 
@@ -198,6 +206,214 @@ __global__ void __launch_bounds__(kGemmThreads) gemm_bf16_kernel(float* __restri
     }
 }
 
+// ---------------------------------------------------------------- bf16 tensor-core GEMM, mma.sync pipeline
+// Operands in shared memory: per stage an A tile (GM rows of bf16 x, GK = 64 values = 128 bytes each)
+// and a B tile (GN weight rows, same layout). Both are k-contiguous, which is what ldmatrix (no .trans)
+// hands to mma.sync's row-major A and col-major B. The 16-byte chunk c of row r is stored at chunk
+// c ^ (r & 7): the 8 rows one ldmatrix reads (same logical chunk, consecutive rows) land on 8 distinct
+// bank groups, and the cp.async writes of a warp (4 rows x 8 chunks) do too.
+constexpr int GM = 128, GN = 128, GK = 64, kStages = 3;
+constexpr int kMmaThreads = 256;                        // 8 warps: 2 (x rows, 64 each) x 4 (w rows, 32 each)
+constexpr int kTileBytes = GM * GK * 2;                 // 16 KiB per operand tile (GM == GN)
+constexpr int kMmaSmem = kStages * 2 * kTileBytes;      // 96 KiB
+// Largest bf16 copy of x made at once; taller x is done in row chunks (multiples of GM).
+constexpr size_t kCastCapBytes = (size_t)64 << 20;
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
+// 16-byte global -> shared copy that bypasses L1; with pred false it writes 16 zero bytes and reads nothing.
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool pred) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(pred ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+__device__ __forceinline__ void ldsm_x4(uint32_t* r, uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+// d += a * b, 16x8x16, bf16 inputs, f32 accumulators.
+__device__ __forceinline__ void mma_bf16(float* d, const uint32_t* a, uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ uint32_t swz(int row, int chunk) { return row * (GK * 2) + ((chunk ^ (row & 7)) << 4); }
+
+// xb [n, k] bf16, w [m, k] bf16 (k % 8 == 0, rows 16-byte aligned). Block (bx, by) computes out rows
+// [bx*GM, +GM) x columns [by*GN, +GN): blockIdx.x walks the rows of x, so the blocks resident at once
+// share a few weight tiles (read from HBM about once) while all of x sits in L2.
+__global__ void __launch_bounds__(kMmaThreads, 2) gemm_mma_kernel(float* __restrict__ out, const bf16* __restrict__ xb,
+                                                                  const bf16* __restrict__ w,
+                                                                  const float* __restrict__ bias, int n, int k, int m) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const uint32_t sbase = smem_u32(smem);
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int wm = warp >> 2, wn = warp & 3;
+  const int row0 = blockIdx.x * GM, col0 = blockIdx.y * GN;
+  const int ktiles = (k + GK - 1) / GK;
+
+  // Copy assignment: 1024 chunks per operand tile, 4 per thread: rows (tid >> 3) + 32 i, chunk tid & 7.
+  const int ld_r = tid >> 3, ld_c = tid & 7;
+  auto load = [&](int stage, int kt) {
+    const int gk = kt * GK + ld_c * 8;
+    const bool kin = gk < k;
+    const uint32_t sa = sbase + stage * 2 * kTileBytes, sb = sa + kTileBytes;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int r = ld_r + 32 * i;
+      const int gr = row0 + r, gc = col0 + r;
+      const bool pa = kin && gr < n, pb = kin && gc < m;
+      cp_async16(sa + swz(r, ld_c), pa ? xb + (long long)gr * k + gk : xb, pa);
+      cp_async16(sb + swz(r, ld_c), pb ? w + (long long)gc * k + gk : w, pb);
+    }
+  };
+
+  float acc[4][4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < ktiles) load(s, s);
+    cp_async_commit();  // always commit (maybe empty) so the group count stays in step
+  }
+
+  // ldmatrix lane roles. A (x4 = one m16k16 fragment): lanes 0-15 rows 0-15 at k 0-7, lanes 16-31 the
+  // same rows at k 8-15. B (x4 = two n8k16 fragments): lanes 0-7 / 8-15 rows 0-7 at k 0-7 / 8-15,
+  // lanes 16-31 the same for rows 8-15.
+  const int a_row = wm * 64 + (lane & 15), a_kc = lane >> 4;
+  const int b_row = wn * 32 + (lane & 7) + ((lane >> 4) << 3), b_kc = (lane >> 3) & 1;
+
+  for (int kt = 0; kt < ktiles; ++kt) {
+    cp_async_wait<kStages - 2>();  // tile kt has landed (for this thread's copies) ...
+    __syncthreads();               // ... for everyone's, and all warps are done with tile kt - 1's stage
+    {
+      const int nk = kt + kStages - 1;
+      if (nk < ktiles) load(nk % kStages, nk);  // refill the stage consumed in iteration kt - 1
+      cp_async_commit();
+    }
+    const uint32_t sa = sbase + (kt % kStages) * 2 * kTileBytes, sb = sa + kTileBytes;
+#pragma unroll
+    for (int kk = 0; kk < GK / 16; ++kk) {
+      uint32_t a[4][4], b[4][2];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) ldsm_x4(a[i], sa + swz(a_row + 16 * i, 2 * kk + a_kc));
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        uint32_t r[4];
+        ldsm_x4(r, sb + swz(b_row + 16 * j, 2 * kk + b_kc));
+        b[2 * j][0] = r[0];
+        b[2 * j][1] = r[1];
+        b[2 * j + 1][0] = r[2];
+        b[2 * j + 1][1] = r[3];
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) mma_bf16(acc[i][j], a[i], b[j][0], b[j][1]);
+    }
+  }
+  cp_async_wait<0>();  // nothing real is left in flight (only empty groups), but leave no copy behind
+
+  // Epilogue straight from the accumulators: c0,c1 at (lane/4, 2*(lane%4) + {0,1}) of each 16x8 tile,
+  // c2,c3 eight rows below. Pairs go out as float2 when m is even (then 8-byte aligned).
+  const bool pair = (m & 1) == 0;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const int c = col0 + wn * 32 + j * 8 + (lane & 3) * 2;
+    if (c >= m) continue;
+    const bool c1ok = c + 1 < m;
+    const float b0 = bias ? bias[c] : 0.f, b1 = (bias && c1ok) ? bias[c + 1] : 0.f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int r = row0 + wm * 64 + i * 16 + (lane >> 2) + h * 8;
+        if (r >= n) continue;
+        float* o = out + (long long)r * m + c;
+        const float v0 = acc[i][j][2 * h] + b0, v1 = acc[i][j][2 * h + 1] + b1;
+        if (pair) {
+          *reinterpret_cast<float2*>(o) = make_float2(v0, v1);
+        } else {
+          o[0] = v0;
+          if (c1ok) o[1] = v1;
+        }
+      }
+  }
+}
+
+// x f32 -> bf16 (round to nearest even), 8 values per thread step; count8 = elements / 8.
+__global__ void cast_bf16_kernel(bf16* __restrict__ dst, const float* __restrict__ src, long long count8) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count8; i += (long long)gridDim.x * blockDim.x) {
+    const float4* s = reinterpret_cast<const float4*>(src) + 2 * i;
+    const float4 a = __ldg(s), b = __ldg(s + 1);
+    __nv_bfloat162 p0 = __floats2bfloat162_rn(a.x, a.y), p1 = __floats2bfloat162_rn(a.z, a.w),
+                   p2 = __floats2bfloat162_rn(b.x, b.y), p3 = __floats2bfloat162_rn(b.z, b.w);
+    uint4 u;
+    u.x = *reinterpret_cast<uint32_t*>(&p0);
+    u.y = *reinterpret_cast<uint32_t*>(&p1);
+    u.z = *reinterpret_cast<uint32_t*>(&p2);
+    u.w = *reinterpret_cast<uint32_t*>(&p3);
+    reinterpret_cast<uint4*>(dst)[i] = u;
+  }
+}
+
+// The bf16 copy of x: one buffer per stream (kernels on one stream run in order, so reuse is safe),
+// grown on demand up to kCastCapBytes and kept for the process, like attention's split-KV workspace.
+bf16* cast_workspace(cudaStream_t s, size_t bytes) {
+  static std::mutex mu;
+  static std::map<cudaStream_t, std::pair<void*, size_t>> ws;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& e = ws[s];
+  if (e.second < bytes) {
+    if (e.first) {
+      CUDA_CHECK(cudaStreamSynchronize(s));  // the old buffer may still be read by this stream
+      cudaFree(e.first);
+    }
+    e.first = nullptr;
+    e.second = 0;
+    CUDA_CHECK(cudaMalloc(&e.first, bytes));
+    e.second = bytes;
+  }
+  return static_cast<bf16*>(e.first);
+}
+
+void gemm_mma(float* out, const float* x, const bf16* w, const float* bias, int n, int k, int m, cudaStream_t s) {
+  static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once
+    CUDA_CHECK(cudaFuncSetAttribute(gemm_mma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMmaSmem));
+    return true;
+  }();
+  (void)attr;
+  long long chunk = (long long)(kCastCapBytes / ((size_t)k * 2)) / GM * GM;
+  if (chunk < GM) chunk = GM;
+  if (chunk > n) chunk = n;
+  bf16* xb = cast_workspace(s, (size_t)chunk * k * 2);
+  for (long long r0 = 0; r0 < n; r0 += chunk) {
+    const int rows = (int)(n - r0 < chunk ? n - r0 : chunk);
+    const long long count8 = (long long)rows * k / 8;
+    cast_bf16_kernel<<<cosmos::elementwise_blocks(count8), 256, 0, s>>>(xb, x + r0 * k, count8);
+    CUDA_CHECK_LAUNCH();
+    dim3 grid(cosmos::ceil_div(rows, GM), cosmos::ceil_div(m, GN));
+    gemm_mma_kernel<<<grid, kMmaThreads, kMmaSmem, s>>>(out + r0 * m, xb, w, bias, rows, k, m);
+    CUDA_CHECK_LAUNCH();
+  }
+}
+
+bool force_wmma() {  // COSMOS_MATMUL_WMMA=1: the previous WMMA kernel, for before/after comparisons
+  static const bool f = [] {
+    const char* e = std::getenv("COSMOS_MATMUL_WMMA");
+    return e && e[0] == '1';
+  }();
+  return f;
+}
+
 // ---------------------------------------------------------------- f32 SIMT GEMM (any k)
 constexpr int SM_ = 64, SN = 64, SK = 16;
 
@@ -274,6 +490,9 @@ void matmul_cuda(float* out, const float* x, const void* w, WType wt, const floa
   if (n <= 8) {
     if (bf) gemv<true>(out, x, w, bias, n, k, m, vec, stream);
     else gemv<false>(out, x, w, bias, n, k, m, vec, stream);
+  } else if (bf && vec && !force_wmma()) {
+    gemm_mma(out, x, static_cast<const bf16*>(w), bias, n, k, m, stream);
+    return;
   } else if (bf && vec) {
     dim3 grid(cosmos::ceil_div(m, TN), cosmos::ceil_div(n, TM));
     gemm_bf16_kernel<<<grid, kGemmThreads, 0, stream>>>(out, x, static_cast<const bf16*>(w), bias, n, k, m);
