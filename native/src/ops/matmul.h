@@ -10,8 +10,9 @@ void matmul_cpu(float* out, const float* x, const float* w, const float* bias /*
 
 #ifdef COSMOS_CUDA
 enum class WType { F32, BF16 };
-// Device pointers. GEMV kernel for n <= 8; otherwise a WMMA tensor-core GEMM (bf16 weights) or an exact
-// f32 GEMM (no cuBLAS: the build machines have only cudart). scratch: unused, kept for a tuned GEMM.
+// Device pointers. GEMV kernel for n <= 8; otherwise an mma.sync tensor-core GEMM (bf16 weights; x is
+// rounded to bf16 into the op's own per-stream workspace) or an exact f32 GEMM (no cuBLAS: the build
+// machines have only cudart). scratch: unused (nullptr is fine), kept for the contract.
 void matmul_cuda(float* out, const float* x, const void* w, WType wt, const float* bias, int n, int k, int m,
                  void* scratch, cudaStream_t stream);
 #endif
