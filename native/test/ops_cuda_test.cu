@@ -24,6 +24,8 @@
 #include "../src/ops/attention.h"
 #include "../src/ops/embedding.h"
 #include "../src/ops/gelu.h"
+#include "../src/ops/gemv_decode.h"
+#include "../src/ops/gemv_swiglu.h"
 #include "../src/ops/layernorm.h"
 #include "../src/ops/matmul.h"
 #include "../src/ops/rmsnorm.h"
@@ -234,6 +236,120 @@ void test_embedding(int vocab, int dim, int n) {
   pool->free(dt); pool->free(dout); pool->free(di);
 }
 
+// bf16 embedding table: rows must equal embedding_cpu on the same bf16 values exactly.
+void test_embedding_bf16(int vocab, int dim, int n) {
+  auto t = randv((size_t)vocab * dim);
+  std::vector<uint16_t> tb(t.size());
+  for (size_t i = 0; i < t.size(); ++i) { tb[i] = f2bf(t[i]); t[i] = bf2f(tb[i]); }
+  std::vector<int> ids(n);
+  std::uniform_int_distribution<int> d(0, vocab - 1);
+  for (auto& i : ids) i = d(rng);
+  std::vector<float> ref((size_t)n * dim);
+  embedding_cpu(ref.data(), t.data(), ids.data(), n, dim);
+  void* dt = pool->alloc(tb.size() * 2);
+  CUDA_CHECK(cudaMemcpy(dt, tb.data(), tb.size() * 2, cudaMemcpyHostToDevice));
+  float* dout = (float*)pool->alloc(ref.size() * 4);
+  int* di = upi(ids);
+  embedding_bf16_cuda(dout, dt, di, n, dim, st);
+  report("embed_bf16", shape("vocab=%d dim=%d n=%d", vocab, dim, n), ref, down(dout, ref.size()), 0);
+  pool->free(dt); pool->free(dout); pool->free(di);
+}
+
+// Fused gate|up GEMV + SwiGLU vs gemv_swiglu_cpu (matmul_cpu + swiglu_cpu), and vs the unfused CUDA
+// pair (matmul_cuda n = 1, swiglu_cuda), which it is meant to reproduce.
+void test_gemv_swiglu(int k, int inter, bool bf16) {
+  auto x = randv(k), w = randv((size_t)2 * inter * k, 0.05f);
+  std::vector<uint16_t> wb;
+  if (bf16) {
+    wb.resize(w.size());
+    for (size_t i = 0; i < w.size(); ++i) { wb[i] = f2bf(w[i]); w[i] = bf2f(wb[i]); }
+  }
+  std::vector<float> ref(inter);
+  gemv_swiglu_cpu(ref.data(), x.data(), w.data(), k, inter);
+  float* dx = up(x);
+  void* dw;
+  if (bf16) {
+    dw = pool->alloc(wb.size() * 2);
+    CUDA_CHECK(cudaMemcpy(dw, wb.data(), wb.size() * 2, cudaMemcpyHostToDevice));
+  } else {
+    dw = up(w);
+  }
+  float *dout = (float*)pool->alloc(inter * 4), *dgu = (float*)pool->alloc(2 * inter * 4);
+  WType wt = bf16 ? WType::BF16 : WType::F32;
+  gemv_swiglu_cuda(dout, dx, dw, wt, k, inter, st);
+  auto got = down(dout, inter);
+  report("gemv_swiglu", shape(bf16 ? "k=%d inter=%d bf16" : "k=%d inter=%d f32", k, inter), ref, got, 1e-4);
+  matmul_cuda(dgu, dx, dw, wt, nullptr, 1, k, 2 * inter, nullptr, st);
+  swiglu_cuda(dgu, dgu, dgu + inter, inter, st);
+  report("gemv_swiglu", shape("k=%d inter=%d vs matmul+swiglu", k, inter), down(dgu, inter), got, 1e-6);
+  pool->free(dx); pool->free(dw); pool->free(dout); pool->free(dgu);
+}
+
+// Decode GEMV (8 loads in flight per lane) vs matmul_cpu, and identical to matmul_cuda's GEMV (n = 1).
+void test_gemv_decode(int k, int m, bool bf16) {
+  auto x = randv(k), w = randv((size_t)m * k, 0.05f);
+  std::vector<uint16_t> wb;
+  if (bf16) {
+    wb.resize(w.size());
+    for (size_t i = 0; i < w.size(); ++i) { wb[i] = f2bf(w[i]); w[i] = bf2f(wb[i]); }
+  }
+  std::vector<float> ref(m);
+  matmul_cpu(ref.data(), x.data(), w.data(), nullptr, 1, k, m);
+  float* dx = up(x);
+  void* dw;
+  if (bf16) {
+    dw = pool->alloc(wb.size() * 2);
+    CUDA_CHECK(cudaMemcpy(dw, wb.data(), wb.size() * 2, cudaMemcpyHostToDevice));
+  } else {
+    dw = up(w);
+  }
+  float *dout = (float*)pool->alloc(m * 4), *dmm = (float*)pool->alloc(m * 4);
+  WType wt = bf16 ? WType::BF16 : WType::F32;
+  gemv_decode_cuda(dout, dx, dw, wt, k, m, st);
+  auto got = down(dout, m);
+  report("gemv_dec", shape(bf16 ? "k=%d m=%d bf16" : "k=%d m=%d f32", k, m), ref, got, 1e-4);
+  matmul_cuda(dmm, dx, dw, wt, nullptr, 1, k, m, nullptr, st);
+  report("gemv_dec", shape("k=%d m=%d vs matmul_cuda gemv", k, m), down(dmm, m), got, 0);
+  pool->free(dx); pool->free(dw); pool->free(dout); pool->free(dmm);
+}
+
+// Device-length decode attention (the CUDA graph's kernel): vs attention_cpu and bit-identical to
+// attention_cuda(n_q = 1, q_offset = n_kv - 1), for cache lengths from 1 to max_kv (split plans of
+// 1 .. max splits, surplus z-blocks exiting).
+void test_attention_decode(int max_kv, int qh, int kvh, int hd, std::vector<int> lens) {
+  auto q = randv((size_t)qh * hd), k = randv((size_t)max_kv * kvh * hd), v = randv((size_t)max_kv * kvh * hd);
+  float scale = 1.0f / std::sqrt((float)hd);
+  float *dq = up(q), *dk = up(k), *dv = up(v), *dout = (float*)pool->alloc(qh * hd * 4),
+        *dref = (float*)pool->alloc(qh * hd * 4);
+  float* part = (float*)pool->alloc(std::max<size_t>(attention_decode_workspace(max_kv, qh, kvh, hd), 1) * 4);
+  int* dn = upi({0});
+  double worst = 0;
+  bool same = true;
+  std::vector<float> ref((size_t)qh * hd);
+  for (int n : lens) {
+    attention_cpu(ref.data(), q.data(), k.data(), v.data(), 1, n, qh, kvh, hd, n - 1, true, scale);
+    CUDA_CHECK(cudaMemcpy(dn, &n, 4, cudaMemcpyHostToDevice));
+    attention_decode_cuda(dout, dq, dk, dv, dn, max_kv, qh, kvh, hd, scale, part, st);
+    auto got = down(dout, ref.size());
+    attention_cuda(dref, dq, dk, dv, 1, n, qh, kvh, hd, n - 1, true, scale, st);
+    auto eager = down(dref, ref.size());
+    same = same && std::memcmp(got.data(), eager.data(), got.size() * 4) == 0;
+    double mad = 0, mref = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      mad = std::max(mad, (double)std::fabs(ref[i] - got[i]));
+      mref = std::max(mref, (double)std::fabs(ref[i]));
+    }
+    if (!(mad / std::max(mref, 1e-30) <= worst)) worst = mad / std::max(mref, 1e-30);  // NaN sticks
+    if (!(worst <= 1e-4)) break;
+  }
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "max_kv=%d h=%d/%d hd=%d, %zu lengths", max_kv, qh, kvh, hd, lens.size());
+  report_exact("att_decode", buf, worst <= 1e-4 && same,
+               (same ? std::string("== attention_cuda, rel ") : std::string("DIFFERS from attention_cuda, rel ")) +
+                   std::to_string(worst));
+  pool->free(dq); pool->free(dk); pool->free(dv); pool->free(dout); pool->free(dref); pool->free(part); pool->free(dn);
+}
+
 void test_argmax(int n, bool tie) {
   auto x = randv(n);
   if (tie) {  // two equal maxima: the first must win
@@ -356,6 +472,21 @@ int main() {
   test_sample(151936, {0.7f, 20, 0.8f, 1.0f, 0.f}, "T=0.7 top_k=20 top_p=0.8");
   test_sample(151936, {1.0f, 0, 0.95f, 1.1f, 1.5f}, "T=1 top_p=0.95 rep 1.1 presence 1.5");
   test_sample(1426, {0.6f, 0, 1.f, 1.0f, 0.f}, "T=0.6 full vocab");
+  // Decode-graph ops (added last so the cases above keep their random inputs).
+  test_embedding_bf16(151936, 4096, 5);
+  test_embedding_bf16(1426, 64, 19);
+  test_gemv_swiglu(4096, 3000, true);
+  test_gemv_swiglu(64, 200, false);
+  test_gemv_swiglu(4096, 1000, false);
+  test_gemv_swiglu(13, 33, true);  // scalar path
+  test_gemv_decode(12288, 1000, true);  // down-projection k: the 8-load loop, then the tails
+  test_gemv_decode(4096, 777, true);
+  test_gemv_decode(64, 1426, false);    // the tiny fixture's lm_head shape, f32
+  test_gemv_decode(4096, 500, false);
+  test_gemv_decode(1000, 300, true);    // chunks = 125: every loop's tail
+  test_gemv_decode(13, 33, true);       // scalar fallback (matmul's)
+  test_attention_decode(2048, 32, 8, 128, {1, 2, 31, 32, 33, 64, 65, 100, 300, 1152, 2047, 2048});
+  test_attention_decode(300, 4, 2, 16, {1, 17, 64, 65, 129, 256, 299});
   std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
   std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;

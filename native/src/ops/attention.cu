@@ -38,11 +38,54 @@ namespace {
 constexpr int kWarps = 8;   // items per block
 constexpr int kTile = 32;   // keys per tile = lanes per warp
 
-template <int DPL>  // output dims per lane: head_dim <= 32 * DPL
+// Flash-decoding split plan: when the (query, head) items fill few blocks (`base` = blocks without a
+// split; decode: kv_heads blocks, e.g. 8 on Qwen3-8B), the keys are split over blockIdx.z so ~2 blocks
+// per SM stream the cache, then merged. Unsplit, decode attention at 1k context read the KV cache at
+// ~40 GB/s. Returns the number of splits and sets *chunk (keys per split, a multiple of kTile when split).
+// Shared by the host launch and by the device-length decode kernel (attention_decode_cuda), which
+// therefore split exactly alike and give identical results.
+__host__ __device__ __forceinline__ int split_plan(int n_kv, long long base, int* chunk) {
+  int splits = 1;
+  if (base < 132 && n_kv > 2 * kTile) {
+    long long s = (264 + base - 1) / base, t = (n_kv + kTile - 1) / kTile;
+    s = s < t ? s : t;
+    splits = (int)(s < 64 ? s : 64);
+  }
+  int c = n_kv > 0 ? n_kv : 1;
+  if (splits > 1) {
+    c = ((n_kv + splits - 1) / splits + kTile - 1) / kTile * kTile;
+    splits = (n_kv + c - 1) / c;
+  }
+  *chunk = c;
+  return splits;
+}
+// Upper bound of split_plan's splits for any n_kv <= max_kv (the grid depth of the decode kernel).
+__host__ __device__ __forceinline__ int max_splits(int max_kv, long long base) {
+  if (!(base < 132 && max_kv > 2 * kTile)) return 1;
+  long long s = (264 + base - 1) / base, t = (max_kv + kTile - 1) / kTile;
+  s = s < t ? s : t;
+  return (int)(s < 64 ? s : 64);
+}
+
+// DYN: device-length decode (attention_decode_cuda); a separate instantiation so the host-length
+// kernel keeps its registers (the runtime n_kv / split plan cost 8 more).
+template <int DPL, bool DYN>  // output dims per lane: head_dim <= 32 * DPL
 __global__ void __launch_bounds__(kWarps * 32) attention_kernel(float* out, const float* q, const float* k,
                                                                 const float* v, int n_q, int n_kv, int q_heads,
                                                                 int kv_heads, int hd, int q_offset, bool causal,
-                                                                float scale, int chunk, float* part) {
+                                                                float scale, int chunk, float* part,
+                                                                const int* dyn_n_kv) {
+  // Device-length decode (attention_decode_cuda): n_kv comes from device memory so a captured launch
+  // serves every step; the split plan is the host's, computed here; surplus z-blocks exit.
+  if (DYN) {
+    n_kv = *dyn_n_kv;
+    q_offset = n_kv - n_q;
+    int c;
+    const int sp = split_plan(n_kv, (long long)gridDim.x * kv_heads, &c);
+    if ((int)blockIdx.z >= sp) return;
+    chunk = c;
+    if (sp <= 1) part = nullptr;  // unsplit: write the output directly, as the host launch does
+  }
   extern __shared__ float sm[];
   float* Qs = sm;                          // [kWarps][hd], pre-scaled queries
   float* Ks = Qs + kWarps * hd;            // [kTile][hd + 1] (odd stride: conflict-free per-lane rows)
@@ -139,7 +182,14 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(float* out, cons
 
 // Merges the split partials: out = sum_s e^(m_s - M) acc_s / sum_s e^(m_s - M) l_s. One warp per
 // (query, head).
-__global__ void attention_combine_kernel(float* out, const float* part, int rows, int splits, int hd) {
+template <bool DYN>
+__global__ void attention_combine_kernel(float* out, const float* part, int rows, int splits, int hd,
+                                         const int* dyn_n_kv, long long base) {
+  if (DYN) {  // device-length decode: the same plan as attention_kernel; unsplit wrote out already
+    int c;
+    splits = split_plan(*dyn_n_kv, base, &c);
+    if (splits <= 1) return;
+  }
   int row = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
   if (row >= rows) return;
   float M = -INFINITY;
@@ -186,36 +236,49 @@ void launch(float* out, const float* q, const float* k, const float* v, int n_q,
   size_t smem = sizeof(float) * ((size_t)kWarps * hd + (size_t)kTile * (hd + 1) + (size_t)kTile * hd);
   if (smem > 48 * 1024) {
     // Opt in to more than the 48 KiB default (head_dim > ~170); idempotent and cheap.
-    CUDA_CHECK(cudaFuncSetAttribute(attention_kernel<DPL>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    CUDA_CHECK(cudaFuncSetAttribute(attention_kernel<DPL, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   }
   int group = q_heads / kv_heads;
   unsigned int xb = cosmos::ceil_div((long long)n_q * group, kWarps);
-  // Flash-decoding: when the (query, head) items fill few blocks (decode: kv_heads blocks, e.g. 8 on
-  // Qwen3-8B), split the keys over blockIdx.z so ~2 blocks per SM stream the cache, then merge.
-  // Unsplit, decode attention at 1k context read the KV cache at ~40 GB/s.
-  long long base = (long long)xb * kv_heads;
-  int splits = 1;
-  if (base < 132 && n_kv > 2 * kTile) {
-    splits = (int)std::min<long long>({(264 + base - 1) / base, (n_kv + kTile - 1) / kTile, 64});
-  }
-  int chunk = n_kv;
-  if (splits > 1) {
-    chunk = ((n_kv + splits - 1) / splits + kTile - 1) / kTile * kTile;
-    splits = (n_kv + chunk - 1) / chunk;
-  }
+  // Flash-decoding split (split_plan, above).
+  const long long base = (long long)xb * kv_heads;
+  int chunk;
+  const int splits = split_plan(n_kv, base, &chunk);
   if (splits <= 1) {
-    attention_kernel<DPL><<<dim3(xb, kv_heads, 1), kWarps * 32, smem, stream>>>(
-        out, q, k, v, n_q, n_kv, q_heads, kv_heads, hd, q_offset, causal, scale, n_kv > 0 ? n_kv : 1, nullptr);
+    attention_kernel<DPL, false><<<dim3(xb, kv_heads, 1), kWarps * 32, smem, stream>>>(
+        out, q, k, v, n_q, n_kv, q_heads, kv_heads, hd, q_offset, causal, scale, chunk, nullptr, nullptr);
     CUDA_CHECK_LAUNCH();
     return;
   }
   int rows = n_q * q_heads;
   float* part = split_workspace(stream, (size_t)splits * rows * (hd + 2));
-  attention_kernel<DPL><<<dim3(xb, kv_heads, splits), kWarps * 32, smem, stream>>>(
-      out, q, k, v, n_q, n_kv, q_heads, kv_heads, hd, q_offset, causal, scale, chunk, part);
+  attention_kernel<DPL, false><<<dim3(xb, kv_heads, splits), kWarps * 32, smem, stream>>>(
+      out, q, k, v, n_q, n_kv, q_heads, kv_heads, hd, q_offset, causal, scale, chunk, part, nullptr);
   CUDA_CHECK_LAUNCH();
-  attention_combine_kernel<<<cosmos::ceil_div(rows, 4), 128, 0, stream>>>(out, part, rows, splits, hd);
+  attention_combine_kernel<false><<<cosmos::ceil_div(rows, 4), 128, 0, stream>>>(out, part, rows, splits, hd, nullptr, 0);
   CUDA_CHECK_LAUNCH();
+}
+
+// Decode with the cache length in device memory (see attention_decode_cuda): fixed grid, no host
+// decision that depends on n_kv, no allocation or sync — so the launch can live in a CUDA graph.
+template <int DPL>
+void launch_decode(float* out, const float* q, const float* k, const float* v, const int* n_kv_dev, int max_kv,
+                   int q_heads, int kv_heads, int hd, float scale, float* part, cudaStream_t stream) {
+  size_t smem = sizeof(float) * ((size_t)kWarps * hd + (size_t)kTile * (hd + 1) + (size_t)kTile * hd);
+  if (smem > 48 * 1024)
+    CUDA_CHECK(cudaFuncSetAttribute(attention_kernel<DPL, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  const int group = q_heads / kv_heads;
+  const unsigned int xb = cosmos::ceil_div(group, kWarps);
+  const long long base = (long long)xb * kv_heads;
+  const int zmax = max_splits(max_kv, base);
+  attention_kernel<DPL, true><<<dim3(xb, kv_heads, zmax), kWarps * 32, smem, stream>>>(
+      out, q, k, v, 1, max_kv, q_heads, kv_heads, hd, 0, true, scale, 1, part, n_kv_dev);
+  CUDA_CHECK_LAUNCH();
+  if (zmax > 1) {
+    attention_combine_kernel<true><<<cosmos::ceil_div(q_heads, 4), 128, 0, stream>>>(out, part, q_heads, 0, hd,
+                                                                                    n_kv_dev, base);
+    CUDA_CHECK_LAUNCH();
+  }
 }
 
 // ---- Tensor-core flash attention for many queries -------------------------------------------------
@@ -428,6 +491,24 @@ bool force_f32_attention() {
   return f;
 }
 }  // namespace
+
+size_t attention_decode_workspace(int max_kv, int q_heads, int kv_heads, int head_dim) {
+  if (kv_heads <= 0 || q_heads % kv_heads != 0) return 0;
+  const long long base = (long long)cosmos::ceil_div(q_heads / kv_heads, kWarps) * kv_heads;
+  return (size_t)max_splits(max_kv, base) * q_heads * (head_dim + 2);
+}
+
+void attention_decode_cuda(float* out, const float* q, const float* k, const float* v, const int* n_kv_dev, int max_kv,
+                           int q_heads, int kv_heads, int head_dim, float scale, float* part, cudaStream_t stream) {
+  if (kv_heads <= 0 || q_heads % kv_heads != 0)
+    throw std::runtime_error("attention_decode_cuda: q_heads % kv_heads != 0");
+  if (max_kv <= 0) throw std::runtime_error("attention_decode_cuda: max_kv must be > 0");
+  if (head_dim <= 32) launch_decode<1>(out, q, k, v, n_kv_dev, max_kv, q_heads, kv_heads, head_dim, scale, part, stream);
+  else if (head_dim <= 64) launch_decode<2>(out, q, k, v, n_kv_dev, max_kv, q_heads, kv_heads, head_dim, scale, part, stream);
+  else if (head_dim <= 128) launch_decode<4>(out, q, k, v, n_kv_dev, max_kv, q_heads, kv_heads, head_dim, scale, part, stream);
+  else if (head_dim <= 256) launch_decode<8>(out, q, k, v, n_kv_dev, max_kv, q_heads, kv_heads, head_dim, scale, part, stream);
+  else throw std::runtime_error("attention_decode_cuda: head_dim > 256 is not supported");
+}
 
 void attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
                     int kv_heads, int head_dim, int q_offset, bool causal, float scale, cudaStream_t stream) {

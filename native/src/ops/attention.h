@@ -13,4 +13,13 @@ void attention_cpu(float* out, const float* q, const float* k, const float* v, i
 #ifdef COSMOS_CUDA
 void attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
                     int kv_heads, int head_dim, int q_offset, bool causal, float scale, cudaStream_t stream);
+
+// Decode step (one query, causal, at position n_kv - 1) with n_kv read from device memory (*n_kv_dev,
+// 1 <= n_kv <= max_kv) when the kernel runs, so a CUDA graph can replay the launch at every step.
+// Same kernel and split plan as attention_cuda(n_q = 1, q_offset = n_kv - 1): identical results.
+// part: attention_decode_workspace(...) floats of device memory, owned by the caller (no allocation,
+// no sync here). The grid is sized for max_kv: relaunch (re-capture) when max_kv grows.
+void attention_decode_cuda(float* out, const float* q, const float* k, const float* v, const int* n_kv_dev, int max_kv,
+                           int q_heads, int kv_heads, int head_dim, float scale, float* part, cudaStream_t stream);
+size_t attention_decode_workspace(int max_kv, int q_heads, int kv_heads, int head_dim);  // in floats
 #endif

@@ -8,4 +8,7 @@ void embedding_cpu(float* out, const float* table, const int* ids, int n, int di
 
 #ifdef COSMOS_CUDA
 void embedding_cuda(float* out, const float* table, const int* ids, int n, int dim, cudaStream_t stream);
+// Same gather from a bf16 table ([vocab, dim] __nv_bfloat16), rows widened to f32 (exact). Its CPU twin
+// is embedding_cpu on the table's values as f32.
+void embedding_bf16_cuda(float* out, const void* table, const int* ids, int n, int dim, cudaStream_t stream);
 #endif
