@@ -6,6 +6,9 @@
 //     max-abs-diff vs CPU <= 1e-3
 //   * bf16 weights: greedy tokens and logits diff vs CPU, printed (not a pass criterion: the tiny
 //     random model has near-ties, margin 0.004, that bf16 rounding may flip)
+//   * decode through the CUDA graph (the default) vs the eager forward (set_decode_graph(false)):
+//     identical logits at every step, also across a KV-cache growth (re-capture) and prefills that
+//     move the logits buffer
 // Usage: qwen3_cuda_test [repo root] (default: .). Exit 1 on failure.
 #include <algorithm>
 #include <cmath>
@@ -60,6 +63,9 @@ int main(int argc, char** argv) {
   auto cpu = Qwen3Text::load(*ck, cfg);
   auto g32 = Qwen3TextCuda::load(*ck, cfg, WType::F32);
   auto g16 = Qwen3TextCuda::load(*ck, cfg, WType::BF16);
+  auto g32e = Qwen3TextCuda::load(*ck, cfg, WType::F32);  // eager decode: the graph path's reference
+  g32e->set_decode_graph(false);
+  double graph_vs_eager = 0;
   const int V = cfg.vocab_size, steps = 32;
   int fails = 0;
   auto check = [&](bool ok, const char* what, double val) {
@@ -79,6 +85,8 @@ int main(int argc, char** argv) {
     cpu->reset();
     g32->reset();
     g16->reset();
+    g32e->reset();
+    g32e->prefill(ids.data(), n, pos3.data(), nullptr, nullptr, false);
     cpu->prefill(ids.data(), n, pos3.data(), nullptr, lc.data(), true);
     g32->prefill(ids.data(), n, pos3.data(), nullptr, lg.data(), true);
     g16->prefill(ids.data(), n, pos3.data(), nullptr, lb.data(), true);
@@ -118,13 +126,15 @@ int main(int argc, char** argv) {
     int nb = g16->last_argmax();
     double worst = 0;
     double worst_b = 0;
-    std::vector<float> sc(V), sg(V), sb(V);
+    std::vector<float> sc(V), sg(V), sb(V), se(V);
     for (int t = 0; t < steps; ++t) {
       tc.push_back(nc);
       tg.push_back(ng);
       tb.push_back(nb);
       cpu->decode(nc, sc.data());
       g32->decode(ng, sg.data());
+      g32e->decode(ng, se.data());
+      graph_vs_eager = std::max(graph_vs_eager, max_abs_diff(sg.data(), se.data(), V));
       if (nc == ng) worst = std::max(worst, max_abs_diff(sc.data(), sg.data(), V));
       g16->decode(nb, sb.data());
       if (nb == nc) worst_b = std::max(worst_b, max_abs_diff(sc.data(), sb.data(), V));
@@ -143,6 +153,35 @@ int main(int argc, char** argv) {
     check(same_hf == steps && (int)want.size() >= steps, "greedy tokens CUDA f32 == transformers (count of 32)", same_hf);
     std::printf("  %-58s %12d  (info)\n", "greedy tokens CUDA bf16 == CPU (count of 32)", same_b);
     std::printf("  %-58s %12.3e  (info)\n", "decode logits CUDA bf16 vs CPU, worst matching step", worst_b);
+  }
+  check(g32->decode_graph() && g32->graph_captures() >= 1 && graph_vs_eager == 0,
+        "decode CUDA graph == eager forward, 3 x 32 steps (max-abs-diff)", graph_vs_eager);
+  std::printf("  %-58s %12d  (info)\n", "decode graph captures (f32 model, 3 prompts)", g32->graph_captures());
+  // A long decode: the KV cache grows past its first 256 rows (moves: the graph is captured again).
+  {
+    auto gg = Qwen3TextCuda::load(*ck, cfg, WType::F32);
+    auto ge = Qwen3TextCuda::load(*ck, cfg, WType::F32);
+    ge->set_decode_graph(false);
+    std::vector<int> ids = {1401, 82, 88, 818, 13, 502, 77};
+    int n = (int)ids.size(), pos[21];
+    for (int r = 0; r < 3; ++r)
+      for (int i = 0; i < n; ++i) pos[r * n + i] = i;
+    gg->prefill(ids.data(), n, pos, nullptr, nullptr, false);
+    ge->prefill(ids.data(), n, pos, nullptr, nullptr, false);
+    int a = gg->last_argmax(), b = ge->last_argmax(), same = 0, total = 300;
+    double worst = 0;
+    std::vector<float> la(V), lb(V);
+    for (int t = 0; t < total; ++t) {
+      gg->decode(a, la.data());
+      ge->decode(b, lb.data());
+      worst = std::max(worst, max_abs_diff(la.data(), lb.data(), V));
+      same += a == b;
+      a = argmax_cpu(la.data(), V);
+      b = argmax_cpu(lb.data(), V);
+    }
+    check(same == total && worst == 0 && gg->graph_captures() >= 2 && gg->n_past() == n + total,
+          "300 steps past the 256-row cache: graph == eager (max-abs-diff)", worst);
+    std::printf("  %-58s %12d  (info)\n", "decode graph captures (cache grew 256 -> 512)", gg->graph_captures());
   }
   // decode_greedy / decode_sample smoke: greedy through the GPU argmax matches the host argmax path.
   {

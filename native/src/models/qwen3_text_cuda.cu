@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -15,6 +16,8 @@
 #include "../ops/argmax.h"
 #include "../ops/attention.h"
 #include "../ops/embedding.h"
+#include "../ops/gemv_decode.h"
+#include "../ops/gemv_swiglu.h"
 #include "../ops/rmsnorm.h"
 #include "../ops/rope.h"
 #include "../ops/sample_cuda.h"
@@ -30,10 +33,12 @@ namespace {
 // Grid (n, NH + 2 KVH); block = head_dim rounded up to a warp multiple.
 __global__ void qk_norm_rope_cache_kernel(float* q, const float* k, const float* v, int q_stride, int kv_stride,
                                           const float* qw, const float* kw, const float* cos, const float* sin,
-                                          float* kc, float* vc, int row0, int NH, int KVH, int D, float eps) {
+                                          float* kc, float* vc, int row0, const int* row0_dev, int NH, int KVH, int D,
+                                          float eps) {
   extern __shared__ float y[];
   __shared__ float red[32];
   const int i = blockIdx.x, hh = blockIdx.y, d = threadIdx.x;
+  if (row0_dev) row0 = *row0_dev;  // decode graph: the cache row is read when the kernel runs
   if (hh >= NH + KVH) {  // v head: plain copy into the cache
     int h = hh - NH - KVH;
     if (d < D) vc[((long long)(row0 + i) * KVH + h) * D + d] = v[(long long)i * kv_stride + h * D + d];
@@ -109,9 +114,10 @@ Qwen3TextCuda::Qwen3TextCuda(const Qwen3TextConfig& cfg, WType wt) : cfg_(cfg), 
 
 Qwen3TextCuda::~Qwen3TextCuda() {
   cudaStreamSynchronize(stream_.get());  // kernels may still read the pool's memory
+  if (graph_) cudaGraphExecDestroy(graph_);
 }
 
-void Qwen3TextCuda::alloc_weights() {
+void Qwen3TextCuda::alloc_weights(bool embed_bf16, bool share_lm_head) {
   const Qwen3TextConfig& c = cfg_;
   const size_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size, D = c.head_dim;
   const size_t QH = c.num_heads * D, KH = c.num_kv_heads * D, ws = wsize();
@@ -120,9 +126,10 @@ void Qwen3TextCuda::alloc_weights() {
     weight_bytes_ += bytes;
     return pool_.alloc(bytes);
   };
-  embed_ = (float*)take(V * H * 4);
+  embed_bf16_ = embed_bf16;
+  embed_ = take(V * H * (embed_bf16 ? 2 : 4));
   norm_ = (float*)take(H * 4);
-  lm_head_ = take(V * H * ws);
+  lm_head_ = share_lm_head ? embed_ : take(V * H * ws);
   layers_.resize(c.num_layers);
   for (auto& L : layers_) {
     L.in_ln = (float*)take(H * 4);
@@ -135,6 +142,8 @@ void Qwen3TextCuda::alloc_weights() {
     L.down = take(H * I * ws);
   }
   tmp_int_ = (int*)pool_.alloc(sizeof(int));
+  step_ = (int*)pool_.alloc(sizeof(int) * 8);
+  if (const char* e = std::getenv("COSMOS_CUDA_GRAPH")) graph_on_ = !(*e == '0' && e[1] == 0);
 }
 
 std::unique_ptr<Qwen3TextCuda> Qwen3TextCuda::load(const Checkpoint& ck, const Qwen3TextConfig& cfg, WType wt) {
@@ -143,7 +152,12 @@ std::unique_ptr<Qwen3TextCuda> Qwen3TextCuda::load(const Checkpoint& ck, const Q
   else if (ck.has("model.embed_tokens.weight")) pre = "model.";
   else throw ModelError("checkpoint has neither model.language_model.embed_tokens.weight (Qwen3-VL) nor model.embed_tokens.weight (Qwen3)");
   std::unique_ptr<Qwen3TextCuda> m(new Qwen3TextCuda(cfg, wt));
-  m->alloc_weights();
+  // A bf16 embedding table stays bf16 on the GPU (bf16 -> f32 is exact, so nothing changes but the
+  // memory); f32 / f16 tables are kept in f32. Tied lm_head: the same bf16 matrix serves both.
+  const std::string ename = pre + "embed_tokens.weight";
+  const bool ebf = ck.info(ename).dtype == StDType::BF16;
+  const bool share = ebf && wt == WType::BF16 && !ck.has("lm_head.weight") && cfg.tie_word_embeddings;
+  m->alloc_weights(ebf, share);
   const int64_t H = cfg.hidden_size, I = cfg.intermediate_size, V = cfg.vocab_size, D = cfg.head_dim;
   const int64_t QH = cfg.num_heads * D, KH = cfg.num_kv_heads * D;
   std::vector<float> host;
@@ -151,7 +165,7 @@ std::unique_ptr<Qwen3TextCuda> Qwen3TextCuda::load(const Checkpoint& ck, const Q
   cudaStream_t s = m->stream_.get();
   // Reads one tensor (shape-checked) and copies it to dst + offset rows, in `as` dtype. Synchronous per
   // tensor so one host staging buffer serves all (loading is I/O bound anyway).
-  auto put = [&](const std::string& name, std::vector<int64_t> shape, void* dst, bool as_w) {
+  auto put = [&](const std::string& name, std::vector<int64_t> shape, void* dst, bool as_bf16) {
     const TensorInfo& ti = ck.info(name);
     if (ti.shape != shape) {
       Tensor want, got;
@@ -163,7 +177,7 @@ std::unique_ptr<Qwen3TextCuda> Qwen3TextCuda::load(const Checkpoint& ck, const Q
     for (auto d : shape) n *= (size_t)d;
     host.resize(n);
     ck.read_f32(name, host.data(), n);
-    if (as_w && wt == WType::BF16) {
+    if (as_bf16) {
       hb.resize(n);
       for (size_t i = 0; i < n; ++i) hb[i] = f32_to_bf16(host[i]);
       CUDA_CHECK(cudaMemcpyAsync(dst, hb.data(), n * 2, cudaMemcpyHostToDevice, s));
@@ -175,11 +189,12 @@ std::unique_ptr<Qwen3TextCuda> Qwen3TextCuda::load(const Checkpoint& ck, const Q
   auto at = [&](void* base, int64_t rows, int64_t cols) {  // row offset inside a fused weight
     return (void*)((char*)base + (size_t)rows * cols * m->wsize());
   };
-  put(pre + "embed_tokens.weight", {V, H}, m->embed_, false);
+  const bool wb = wt == WType::BF16;  // matmul weights in bf16
+  put(ename, {V, H}, m->embed_, ebf);
   put(pre + "norm.weight", {H}, m->norm_, false);
-  if (ck.has("lm_head.weight")) put("lm_head.weight", {V, H}, m->lm_head_, true);
-  else if (cfg.tie_word_embeddings) put(pre + "embed_tokens.weight", {V, H}, m->lm_head_, true);
-  else throw ModelError("checkpoint has no lm_head.weight and tie_word_embeddings is false");
+  if (ck.has("lm_head.weight")) put("lm_head.weight", {V, H}, m->lm_head_, wb);
+  else if (!cfg.tie_word_embeddings) throw ModelError("checkpoint has no lm_head.weight and tie_word_embeddings is false");
+  else if (!share) put(ename, {V, H}, m->lm_head_, wb);  // (shared: lm_head_ is embed_, already filled)
   for (int l = 0; l < cfg.num_layers; ++l) {
     std::string p = pre + "layers." + std::to_string(l) + ".";
     Layer& L = m->layers_[l];
@@ -187,25 +202,25 @@ std::unique_ptr<Qwen3TextCuda> Qwen3TextCuda::load(const Checkpoint& ck, const Q
     put(p + "post_attention_layernorm.weight", {H}, L.post_ln, false);
     put(p + "self_attn.q_norm.weight", {D}, L.q_norm, false);
     put(p + "self_attn.k_norm.weight", {D}, L.k_norm, false);
-    put(p + "self_attn.q_proj.weight", {QH, H}, L.qkv, true);
-    put(p + "self_attn.k_proj.weight", {KH, H}, at(L.qkv, QH, H), true);
-    put(p + "self_attn.v_proj.weight", {KH, H}, at(L.qkv, QH + KH, H), true);
-    put(p + "self_attn.o_proj.weight", {H, QH}, L.o, true);
-    put(p + "mlp.gate_proj.weight", {I, H}, L.gateup, true);
-    put(p + "mlp.up_proj.weight", {I, H}, at(L.gateup, I, H), true);
-    put(p + "mlp.down_proj.weight", {H, I}, L.down, true);
+    put(p + "self_attn.q_proj.weight", {QH, H}, L.qkv, wb);
+    put(p + "self_attn.k_proj.weight", {KH, H}, at(L.qkv, QH, H), wb);
+    put(p + "self_attn.v_proj.weight", {KH, H}, at(L.qkv, QH + KH, H), wb);
+    put(p + "self_attn.o_proj.weight", {H, QH}, L.o, wb);
+    put(p + "mlp.gate_proj.weight", {I, H}, L.gateup, wb);
+    put(p + "mlp.up_proj.weight", {I, H}, at(L.gateup, I, H), wb);
+    put(p + "mlp.down_proj.weight", {H, I}, L.down, wb);
   }
   return m;
 }
 
 std::unique_ptr<Qwen3TextCuda> Qwen3TextCuda::random(const Qwen3TextConfig& cfg, WType wt, uint64_t seed, float std) {
   std::unique_ptr<Qwen3TextCuda> m(new Qwen3TextCuda(cfg, wt));
-  m->alloc_weights();
+  const bool bf = wt == WType::BF16;
+  m->alloc_weights(bf, false);  // bf16 weights stand for a bf16 checkpoint: embedding table in bf16 too
   const long long H = cfg.hidden_size, I = cfg.intermediate_size, V = cfg.vocab_size, D = cfg.head_dim;
   const long long QH = cfg.num_heads * D, KH = cfg.num_kv_heads * D;
   cudaStream_t s = m->stream_.get();
   const float a = std * std::sqrt(3.0f);  // uniform [-a, a] has this std
-  const bool bf = wt == WType::BF16;
   uint64_t k = seed;
   auto rnd = [&](void* p, long long n, bool w) {
     fill_random_kernel<<<elementwise_blocks(n), 256, 0, s>>>(p, n, w && bf, ++k, a);
@@ -215,7 +230,7 @@ std::unique_ptr<Qwen3TextCuda> Qwen3TextCuda::random(const Qwen3TextConfig& cfg,
     fill_const_kernel<<<elementwise_blocks(n), 256, 0, s>>>(p, n, 1.0f);
     CUDA_CHECK_LAUNCH();
   };
-  rnd(m->embed_, V * H, false);
+  rnd(m->embed_, V * H, true);
   one(m->norm_, H);
   rnd(m->lm_head_, V * H, true);
   for (auto& L : m->layers_) {
@@ -296,7 +311,8 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
   float* Vv = dec ? Q + QH + KH : K + (size_t)n * KH;
   const int q_stride = dec ? QH + 2 * KH : QH, kv_stride = dec ? QH + 2 * KH : KH;
 
-  embedding_cuda(X, embed_, io.get(), n, H, s);
+  if (embed_bf16_) embedding_bf16_cuda(X, embed_, io.get(), n, H, s);
+  else embedding_cuda(X, (const float*)embed_, io.get(), n, H, s);
   DeviceBuffer<int> vrows;
   DeviceBuffer<float> vtmp;
   if (vis && vis->n_rows > 0) {
@@ -329,8 +345,8 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
     }
     int bd = warp_round(D);
     qk_norm_rope_cache_kernel<<<dim3(n, NH + 2 * KVH), bd, sizeof(float) * bd, s>>>(
-        Q, K, Vv, q_stride, kv_stride, L.q_norm, L.k_norm, cs.get(), sn.get(), L.kc, L.vc, n_past_, NH, KVH, D,
-        c.rms_norm_eps);
+        Q, K, Vv, q_stride, kv_stride, L.q_norm, L.k_norm, cs.get(), sn.get(), L.kc, L.vc, n_past_, nullptr, NH, KVH,
+        D, c.rms_norm_eps);
     CUDA_CHECK_LAUNCH();
     // Q rows are strided in decode only when n = 1, where the stride does not matter (one row).
     attention_cuda(A, Q, L.kc, L.vc, n, n_past_ + n, NH, KVH, D, n_past_, true, scale, s);
@@ -338,8 +354,7 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
     add_rmsnorm_kernel<<<n, nthr, 0, s>>>(Hh, X, Hh, L.post_ln, H, c.rms_norm_eps);  // X += o; Hh = post_ln(X)
     CUDA_CHECK_LAUNCH();
     if (dec) {
-      matmul_cuda(G, Hh, L.gateup, wt_, nullptr, 1, H, 2 * I, nullptr, s);
-      swiglu_cuda(G, G, G + I, I, s);
+      gemv_swiglu_cuda(G, Hh, L.gateup, wt_, H, I, s);  // G[:I] = silu(gate) * up, one launch
     } else {
       float* U = G + (size_t)n * I;
       matmul_cuda(G, Hh, L.gateup, wt_, nullptr, n, H, I, nullptr, s);
@@ -369,7 +384,10 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
     logits_ = (float*)pool_.alloc(sizeof(float) * rows * (size_t)V);
     logits_rows_ = rows;
   }
-  matmul_cuda(logits_, all_logits ? Hh : Hh + (size_t)(n - 1) * H, lm_head_, wt_, nullptr, rows, H, V, nullptr, s);
+  // One logits row: the lm_head GEMV with 8 loads in flight per lane (gemv_decode.h; 3.1 vs 2.8 TB/s on an
+  // H100, the same numbers as matmul_cuda's GEMV). It is slower on the layers' 4096..6144-row GEMVs.
+  if (rows == 1) gemv_decode_cuda(logits_, Hh + (size_t)(n - 1) * H, lm_head_, wt_, H, V, s);
+  else matmul_cuda(logits_, Hh, lm_head_, wt_, nullptr, rows, H, V, nullptr, s);
   last_rows_ = rows;
   CUDA_CHECK(cudaStreamSynchronize(s));  // surfaces any kernel fault here, before the state moves on
   int mx = next_pos_ - 1;
@@ -387,9 +405,131 @@ void Qwen3TextCuda::prefill(const int* ids, int n, const int* pos3, const Visual
                           cudaMemcpyDeviceToHost));
 }
 
+void Qwen3TextCuda::drop_graph() {
+  if (graph_) cudaGraphExecDestroy(graph_);
+  graph_ = nullptr;
+  graph_cap_ = -1;
+  graph_logits_ = nullptr;
+}
+
+// The decode step of forward() (n = 1, no visual rows) with every per-step number read from step_.
+// Any change here must keep forward()'s decode path in step (the test compares the two exactly).
+void Qwen3TextCuda::record_decode_step(cudaStream_t s) {
+  const Qwen3TextConfig& c = cfg_;
+  const int H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size, D = c.head_dim;
+  const int NH = c.num_heads, KVH = c.num_kv_heads, QH = NH * D, KH = KVH * D;
+  float* X = dec_;
+  float* Hh = X + H;
+  float* Q = Hh + H;  // [q | k | v]
+  float* A = Q + QH + 2 * KH;
+  float* G = A + QH;
+  float* cs = G + I;
+  float* sn = cs + D;
+  if (embed_bf16_) embedding_bf16_cuda(X, embed_, step_, 1, H, s);
+  else embedding_cuda(X, (const float*)embed_, step_, 1, H, s);
+  mrope_tables_cuda(cs, sn, step_ + 1, 1, D, c.rope_theta, c.mrope_section, c.mrope_interleaved, s);
+  const float scale = 1.0f / std::sqrt((float)D);
+  const int nthr = row_threads(H), bd = warp_round(D);
+  rmsnorm_cuda(Hh, X, layers_[0].in_ln, 1, H, c.rms_norm_eps, s);
+  for (int l = 0; l < c.num_layers; ++l) {
+    Layer& L = layers_[l];
+    matmul_cuda(Q, Hh, L.qkv, wt_, nullptr, 1, H, QH + 2 * KH, nullptr, s);
+    qk_norm_rope_cache_kernel<<<dim3(1, NH + 2 * KVH), bd, sizeof(float) * bd, s>>>(
+        Q, Q + QH, Q + QH + KH, QH + 2 * KH, QH + 2 * KH, L.q_norm, L.k_norm, cs, sn, L.kc, L.vc, 0, step_ + 4, NH,
+        KVH, D, c.rms_norm_eps);
+    CUDA_CHECK_LAUNCH();
+    attention_decode_cuda(A, Q, L.kc, L.vc, step_ + 5, capacity_, NH, KVH, D, scale, att_part_, s);
+    matmul_cuda(Hh, A, L.o, wt_, nullptr, 1, QH, H, nullptr, s);
+    add_rmsnorm_kernel<<<1, nthr, 0, s>>>(Hh, X, Hh, L.post_ln, H, c.rms_norm_eps);
+    CUDA_CHECK_LAUNCH();
+    gemv_swiglu_cuda(G, Hh, L.gateup, wt_, H, I, s);
+    matmul_cuda(Hh, G, L.down, wt_, nullptr, 1, I, H, nullptr, s);
+    const float* next_w = l + 1 < c.num_layers ? layers_[l + 1].in_ln : norm_;
+    add_rmsnorm_kernel<<<1, nthr, 0, s>>>(Hh, X, Hh, next_w, H, c.rms_norm_eps);
+    CUDA_CHECK_LAUNCH();
+  }
+  gemv_decode_cuda(logits_, Hh, lm_head_, wt_, H, V, s);  // as forward() for one logits row
+}
+
+bool Qwen3TextCuda::capture_decode_graph() {
+  drop_graph();
+  cudaStream_t s = stream_.get();
+  // Thread-local mode: other threads' CUDA calls (a vision tower on its own stream) are not affected.
+  if (cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  bool ok = true;
+  try {
+    record_decode_step(s);
+  } catch (...) {
+    ok = false;
+  }
+  cudaGraph_t g = nullptr;
+  cudaError_t e = cudaStreamEndCapture(s, &g);
+  ok = ok && e == cudaSuccess && g;
+  cudaGraphExec_t ex = nullptr;
+  if (ok) ok = cudaGraphInstantiate(&ex, g, 0) == cudaSuccess;
+  if (g) cudaGraphDestroy(g);
+  cudaGetLastError();  // clear a capture/instantiate error: the eager path takes over
+  if (!ok) return false;
+  graph_ = ex;
+  graph_cap_ = capacity_;
+  graph_logits_ = logits_;
+  ++graph_captures_;
+  return true;
+}
+
+bool Qwen3TextCuda::decode_graph_step(int id, bool sync) {
+  if (!graph_on_ || graph_broken_) return false;
+  const Qwen3TextConfig& c = cfg_;
+  if (id < 0 || id >= c.vocab_size)
+    throw ModelError("token id " + std::to_string(id) + " at row 0 is outside the vocabulary [0, " +
+                     std::to_string(c.vocab_size) + ")");
+  if (abort_ && abort_->load(std::memory_order_relaxed)) throw AbortedError();
+  ensure_capacity(n_past_ + 1);
+  cudaStream_t s = stream_.get();
+  if (!logits_) {
+    logits_ = (float*)pool_.alloc(sizeof(float) * (size_t)c.vocab_size);
+    logits_rows_ = 1;
+  }
+  if (!dec_) {
+    const size_t H = c.hidden_size, D = c.head_dim, QH = (size_t)c.num_heads * D, KH = (size_t)c.num_kv_heads * D;
+    dec_ = (float*)pool_.alloc(sizeof(float) * (2 * H + QH + 2 * KH + QH + c.intermediate_size + 2 * D));
+  }
+  if (att_part_cap_ != capacity_) {
+    CUDA_CHECK(cudaStreamSynchronize(s));  // the old workspace may still be read by the last step
+    pool_.free(att_part_);
+    size_t fl = attention_decode_workspace(capacity_, c.num_heads, c.num_kv_heads, c.head_dim);
+    att_part_ = (float*)pool_.alloc(sizeof(float) * std::max<size_t>(fl, 1));
+    att_part_cap_ = capacity_;
+  }
+  if (!graph_ || graph_cap_ != capacity_ || graph_logits_ != logits_) {
+    if (!capture_decode_graph()) {
+      graph_broken_ = true;  // stay eager from now on (capture is not retried every token)
+      return false;
+    }
+  }
+  const int pos = next_pos_;
+  host_step_[0] = id;
+  host_step_[1] = host_step_[2] = host_step_[3] = pos;
+  host_step_[4] = n_past_;
+  host_step_[5] = n_past_ + 1;
+  // Pageable source: the call returns once the 24 bytes are staged, so host_step_ may change after it.
+  CUDA_CHECK(cudaMemcpyAsync(step_, host_step_, sizeof(host_step_), cudaMemcpyHostToDevice, s));
+  CUDA_CHECK(cudaGraphLaunch(graph_, s));
+  if (sync) CUDA_CHECK(cudaStreamSynchronize(s));
+  last_rows_ = 1;
+  n_past_ += 1;
+  next_pos_ = pos + 1;
+  return true;
+}
+
 void Qwen3TextCuda::decode(int id, float* logits) {
-  int p3[3] = {next_pos_, next_pos_, next_pos_};
-  forward(&id, 1, p3, nullptr, false);
+  if (!decode_graph_step(id, true)) {
+    int p3[3] = {next_pos_, next_pos_, next_pos_};
+    forward(&id, 1, p3, nullptr, false);
+  }
   if (logits) CUDA_CHECK(cudaMemcpy(logits, logits_, sizeof(float) * cfg_.vocab_size, cudaMemcpyDeviceToHost));
 }
 
@@ -402,14 +542,16 @@ int Qwen3TextCuda::last_argmax() {
 }
 
 int Qwen3TextCuda::decode_greedy(int id) {
-  decode(id, nullptr);
+  // The argmax runs on the same stream after the step; its sync covers both.
+  if (!decode_graph_step(id, false)) decode(id, nullptr);
   return last_argmax();
 }
 
 int Qwen3TextCuda::decode_sample(int id, const SamplingParams& p, const int* history, int hist_len,
                                  uint64_t* rng_state) {
-  decode(id, nullptr);
+  if (!decode_graph_step(id, false)) decode(id, nullptr);
   if (hist_len > hist_cap_) {
+    CUDA_CHECK(cudaStreamSynchronize(stream_.get()));  // a pending copy may still read the old history block
     pool_.free(hist_);
     hist_cap_ = std::max(hist_len, 2 * hist_cap_);
     hist_ = (int*)pool_.alloc(sizeof(int) * hist_cap_);

@@ -1,6 +1,7 @@
 // Qwen3 text decoder, CUDA backend: the same forward as qwen3_text.cc (Qwen3Text), on the GPU.
 //
-// Weights are uploaded once (matmul weights in bf16 or f32, norms and the embedding table in f32),
+// Weights are uploaded once (matmul weights in bf16 or f32, norms in f32, the embedding table in bf16
+// when the checkpoint stores it in bf16 — exact, and 1.2 GB less at Qwen3-VL-8B's vocab — else f32),
 // the KV cache lives on the GPU ([capacity, kv_heads, head_dim] f32 per layer), activations come from
 // a caching pool. Prefill and decode share one forward; decode (n = 1) uses fused q|k|v and gate|up
 // weight matrices so each is one GEMV launch. Two model-private fused kernels (per-head q/k RMSNorm +
@@ -10,6 +11,13 @@
 // Entry points for the binding: Qwen3TextCuda::load (from the same Checkpoint + config as the CPU
 // model), then prefill / decode (host logits) or decode_greedy / decode_sample (logits stay on the
 // GPU). Include only in code built with COSMOS_CUDA.
+//
+// Decode steps run as one CUDA graph (328 kernels per token at 36 layers, one launch): the token id,
+// its position, the KV-cache row and length are read from a small device array (step_) that is written
+// before each replay, so the same graph serves every step. It is captured on the first decode and again
+// whenever what it baked in changes (KV-cache capacity — the cache moves when it grows — or the logits
+// buffer). If capture or instantiation fails, or COSMOS_CUDA_GRAPH=0, decode takes the eager forward;
+// both paths launch the same kernels on the same numbers and give identical logits.
 #pragma once
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
@@ -51,6 +59,10 @@ class Qwen3TextCuda {
 
   void reset();
   void reserve(int tokens);  // grows the KV cache now (else it grows on demand, doubling)
+  // Decode through the CUDA graph (default; COSMOS_CUDA_GRAPH=0 turns it off) or the eager forward.
+  void set_decode_graph(bool on) { graph_on_ = on; }
+  bool decode_graph() const { return graph_on_ && !graph_broken_; }
+  int graph_captures() const { return graph_captures_; }  // how many times the decode graph was (re)captured
   int n_past() const { return n_past_; }
   int next_pos() const { return next_pos_; }
   void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
@@ -73,9 +85,10 @@ class Qwen3TextCuda {
   WType wt_ = WType::BF16;
   CudaStream stream_;
   CudaPool pool_;
-  float* embed_ = nullptr;  // [V, H] f32
+  void* embed_ = nullptr;  // [V, H]: bf16 if embed_bf16_ (16-bit checkpoints) else f32
+  bool embed_bf16_ = false;
   float* norm_ = nullptr;
-  void* lm_head_ = nullptr;  // [V, H] in wt_
+  void* lm_head_ = nullptr;  // [V, H] in wt_ (shares embed_'s memory when tied and both bf16)
   std::vector<Layer> layers_;
   float* logits_ = nullptr;  // [logits_rows_, V]
   int logits_rows_ = 0, last_rows_ = 0;
@@ -86,10 +99,31 @@ class Qwen3TextCuda {
   size_t weight_bytes_ = 0;
   const std::atomic<bool>* abort_ = nullptr;
 
+  // Decode graph state. step_ = [id, pos, pos, pos, cache row (n_past), n_kv (n_past + 1)] on the GPU;
+  // dec_ holds the step's activations (fixed addresses, as the graph needs); att_part_ the split-KV
+  // partials for up to capacity_ keys.
+  bool graph_on_ = true, graph_broken_ = false;
+  int graph_captures_ = 0;
+  cudaGraphExec_t graph_ = nullptr;
+  int graph_cap_ = -1;
+  const float* graph_logits_ = nullptr;
+  int* step_ = nullptr;
+  int host_step_[6] = {};
+  float* dec_ = nullptr;
+  float* att_part_ = nullptr;
+  int att_part_cap_ = -1;
+
   Qwen3TextCuda(const Qwen3TextConfig& cfg, WType wt);
-  void alloc_weights();
+  void alloc_weights(bool embed_bf16, bool share_lm_head);
   void ensure_capacity(int tokens);
   void forward(const int* ids, int n, const int* pos3, const VisualInputs* vis, bool all_logits);
+  // One decode step through the graph (capturing it first when needed). false: the graph path is off or
+  // could not be captured; the caller runs forward() instead. sync: wait for the step (else the caller's
+  // next stream operation + sync does).
+  bool decode_graph_step(int id, bool sync);
+  void record_decode_step(cudaStream_t s);  // the launches of one decode step, all inputs in step_
+  bool capture_decode_graph();
+  void drop_graph();
   size_t wsize() const { return wt_ == WType::BF16 ? 2 : 4; }
 };
 
