@@ -1,7 +1,8 @@
 // Decode tokens/s of the CUDA Qwen3 text decoder at Qwen3-VL-8B's text shape (hidden 4096, 36 layers,
 // 32 q heads / 8 KV heads of 128, intermediate 12288, vocab 151936), random bf16 weights generated on
 // the GPU, versus the bandwidth roofline: (matmul weight bytes read per token) / (measured D2D copy
-// bandwidth). Also times the GEMV alone on two of the model's shapes. Build + run:
+// bandwidth). Decode runs through the CUDA graph (the default), then again on the eager path
+// (set_decode_graph(false)) for comparison. Also times the GEMV alone on the model's shapes. Build + run:
 //   bash native/test/build_ops_test.sh && native/build/ops_test/qwen3_decode_bench [prompt] [new]
 #include <cuda_runtime.h>
 
@@ -14,6 +15,8 @@
 #include "../native/src/core/cuda_common.h"
 #include "../native/src/models/qwen3_text_cuda.h"
 #include "../native/src/ops/attention.h"
+#include "../native/src/ops/gemv_decode.h"
+#include "../native/src/ops/gemv_swiglu.h"
 #include "../native/src/ops/rmsnorm.h"
 #include "../native/src/ops/swiglu.h"
 
@@ -40,7 +43,8 @@ static double d2d_bandwidth(size_t bytes) {
   return 2.0 * bytes * reps / (ms * 1e-3);  // read + write traffic
 }
 
-static double gemv_bandwidth(int k, int m) {
+// Weight-read bandwidth of one n = 1 GEMV: matmul_cuda's GEMV, or gemv_decode_cuda (what decode uses).
+static double gemv_bandwidth(int k, int m, bool decode_kernel = false) {
   size_t wb = (size_t)k * m * 2;
   void* w;
   float *x, *y;
@@ -49,13 +53,17 @@ static double gemv_bandwidth(int k, int m) {
   CUDA_CHECK(cudaMalloc(&y, m * 4));
   cudaMemset(w, 0, wb);
   cudaMemset(x, 0, k * 4);
-  matmul_cuda(y, x, w, WType::BF16, nullptr, 1, k, m, nullptr, 0);
+  auto run = [&] {
+    if (decode_kernel) gemv_decode_cuda(y, x, w, WType::BF16, k, m, 0);
+    else matmul_cuda(y, x, w, WType::BF16, nullptr, 1, k, m, nullptr, 0);
+  };
+  run();
   cudaEvent_t e0, e1;
   cudaEventCreate(&e0);
   cudaEventCreate(&e1);
   const int reps = 20;
   cudaEventRecord(e0);
-  for (int i = 0; i < reps; ++i) matmul_cuda(y, x, w, WType::BF16, nullptr, 1, k, m, nullptr, 0);
+  for (int i = 0; i < reps; ++i) run();
   cudaEventRecord(e1);
   cudaEventSynchronize(e1);
   float ms;
@@ -109,6 +117,8 @@ int main(int argc, char** argv) {
   double bw = d2d_bandwidth((size_t)2 << 30);
   double gemv_lm = gemv_bandwidth(4096, 151936), gemv_gu = gemv_bandwidth(4096, 2 * 12288),
          gemv_dn = gemv_bandwidth(12288, 4096), gemv_qkv = gemv_bandwidth(4096, 6144);
+  double dgemv_lm = gemv_bandwidth(4096, 151936, true), dgemv_dn = gemv_bandwidth(12288, 4096, true),
+         dgemv_qkv = gemv_bandwidth(4096, 6144, true);
   const double H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
   const double QH = c.num_heads * 128.0, KH = c.num_kv_heads * 128.0;
   const double per_layer = (QH + 2 * KH) * H + H * QH + 2 * I * H + H * I;
@@ -136,16 +146,33 @@ int main(int argc, char** argv) {
   auto t5 = std::chrono::steady_clock::now();
   auto sec = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
   double dec_s = sec(t4, t5), tps = gen / dec_s, roof_ms = wbytes / bw * 1e3;
+  const int captures = m->graph_captures();
+  const bool graph = m->decode_graph();
+  // The same decode on the eager path (one launch per kernel), same prompt and cache state.
+  m->set_decode_graph(false);
+  m->reset();
+  m->prefill(ids.data(), prompt, pos3.data(), nullptr, nullptr, false);
+  int tok_e = m->last_argmax();
+  for (int i = 0; i < 4; ++i) tok_e = m->decode_greedy(tok_e);
+  auto t6 = std::chrono::steady_clock::now();
+  for (int i = 0; i < gen; ++i) tok_e = m->decode_greedy(tok_e);
+  auto t7 = std::chrono::steady_clock::now();
+  const double eager_ms = sec(t6, t7) / gen * 1e3;
+  m->set_decode_graph(true);
   std::printf("device: %s\n", prop.name);
   std::printf("D2D copy bandwidth (read+write): %.0f GB/s\n", bw / 1e9);
   std::printf("GEMV bf16 n=1 weight-read bandwidth: lm_head 4096x151936 %.0f GB/s, gate|up 4096x24576 %.0f GB/s, "
               "down 12288x4096 %.0f GB/s, qkv 4096x6144 %.0f GB/s\n",
               gemv_lm / 1e9, gemv_gu / 1e9, gemv_dn / 1e9, gemv_qkv / 1e9);
-  std::printf("weights: %.2f GB on GPU (embedding f32), %.2f GB bf16 matmul weights read per token; random init %.2f s\n",
+  std::printf("decode GEMV (gemv_decode_cuda, 8 loads/lane): lm_head %.0f GB/s, down %.0f GB/s, qkv %.0f GB/s\n",
+              dgemv_lm / 1e9, dgemv_dn / 1e9, dgemv_qkv / 1e9);
+  std::printf("weights: %.2f GB on GPU (embedding bf16), %.2f GB bf16 matmul weights read per token; random init %.2f s\n",
               m->weight_bytes() / 1e9, wbytes / 1e9, sec(t0, t1));
   std::printf("prefill %d tokens: %.1f ms (%.0f tokens/s)\n", prompt, sec(t2, t3) * 1e3, prompt / sec(t2, t3));
-  std::printf("decode %d tokens after a %d-token prompt: %.2f ms/token, %.1f tokens/s\n", gen, prompt, dec_s / gen * 1e3,
-              tps);
+  std::printf("decode %d tokens after a %d-token prompt: %.2f ms/token, %.1f tokens/s (%s, %d capture(s))\n", gen,
+              prompt, dec_s / gen * 1e3, tps, graph ? "CUDA graph" : "eager: graph capture failed", captures);
+  std::printf("same decode on the eager path: %.2f ms/token, %.1f tokens/s; last token graph %d, eager %d (%s)\n",
+              eager_ms, 1e3 / eager_ms, tok, tok_e, tok == tok_e ? "same" : "DIFFERENT");
   std::printf("roofline (weight bytes / D2D bandwidth): %.2f ms/token = %.1f tokens/s; achieved %.0f%%\n", roof_ms,
               1e3 / roof_ms, 100.0 * roof_ms / (dec_s / gen * 1e3));
   {
@@ -167,21 +194,37 @@ int main(int argc, char** argv) {
     double ta = time_us([&] { attention_cuda(o, q, kc, vc, 1, nkv, 32, 8, 128, nkv - 1, true, 0.088f, 0); });
     double tr = time_us([&] { rmsnorm_cuda(o, x, w, 1, 4096, 1e-6f, 0); });
     double ts = time_us([&] { swiglu_cuda(x, x, x + 12288, 12288, 0); });
+    double tgs;
+    {
+      void* wgu;
+      float* gx;
+      CUDA_CHECK(cudaMalloc(&wgu, (size_t)2 * 12288 * 4096 * 2));
+      CUDA_CHECK(cudaMalloc(&gx, 4096 * 4));
+      cudaMemset(wgu, 0, (size_t)2 * 12288 * 4096 * 2);
+      cudaMemset(gx, 0, 4096 * 4);
+      tgs = time_us([&] { gemv_swiglu_cuda(x, gx, wgu, WType::BF16, 4096, 12288, 0); }, 50);
+      cudaFree(wgu);
+      cudaFree(gx);
+    }
     double g_qkv = 4096.0 * 6144 * 2 / gemv_qkv * 1e6, g_o = 4096.0 * 4096 * 2 / gemv_qkv * 1e6,
            g_gu = 4096.0 * 24576 * 2 / gemv_gu * 1e6, g_dn = 4096.0 * 12288 * 2 / gemv_dn * 1e6,
            g_lm = 4096.0 * 151936 * 2 / gemv_lm * 1e6;
-    double layer = g_qkv + g_o + g_gu + g_dn + ta + 4 * tr + ts;  // 4 row kernels ~ rmsnorm-sized
-    std::printf("decode op times (us): attention n_kv=%d %.1f, rmsnorm 4096 %.1f, swiglu 12288 %.1f, GEMVs qkv %.0f "
-                "o~%.0f gate|up %.0f down %.0f lm_head %.0f\n",
-                nkv, ta, tr, ts, g_qkv, g_o, g_gu, g_dn, g_lm);
+    // The decoder uses matmul's GEMV for qkv / o / down, gemv_decode for the lm_head, the fused gate|up.
+    const double d_lm = 4096.0 * 151936 * 2 / dgemv_lm * 1e6;
+    double layer = g_qkv + g_o + tgs + g_dn + ta + 4 * tr;  // 4 row kernels ~ rmsnorm-sized
+    std::printf("decode op times (us): attention n_kv=%d %.1f, rmsnorm 4096 %.1f, swiglu 12288 %.1f, matmul GEMVs qkv %.0f "
+                "o~%.0f gate|up %.0f (+swiglu fused: %.0f, %.0f GB/s) down %.0f lm_head %.0f (gemv_decode: %.0f)\n",
+                nkv, ta, tr, ts, g_qkv, g_o, g_gu, tgs, 4096.0 * 24576 * 2 / tgs / 1e3, g_dn, g_lm, d_lm);
     std::printf("sum of op times per token: %.2f ms (36 layers x %.0f us + lm_head); measured %.2f ms -> %.2f ms of "
                 "launch gaps / host work per token\n",
-                (36 * layer + g_lm) / 1e3, layer, dec_s / gen * 1e3, dec_s / gen * 1e3 - (36 * layer + g_lm) / 1e3);
+                (36 * layer + d_lm) / 1e3, layer, dec_s / gen * 1e3, dec_s / gen * 1e3 - (36 * layer + d_lm) / 1e3);
     cudaFree(q); cudaFree(o); cudaFree(kc); cudaFree(vc); cudaFree(x); cudaFree(w);
   }
   std::printf("pool peak %.2f GB\n", m->pool().peak_bytes() / 1e9);
   std::printf("{\"bench\":\"qwen3_8b_text_decode_cuda\",\"device\":\"%s\",\"prompt\":%d,\"gen\":%d,\"ms_per_token\":%.3f,"
-              "\"tokens_per_s\":%.2f,\"d2d_gbps\":%.1f,\"roofline_tokens_per_s\":%.2f,\"prefill_tokens_per_s\":%.1f}\n",
-              prop.name, prompt, gen, dec_s / gen * 1e3, tps, bw / 1e9, 1e3 / roof_ms, prompt / sec(t2, t3));
+              "\"tokens_per_s\":%.2f,\"eager_tokens_per_s\":%.2f,\"graph\":%s,\"d2d_gbps\":%.1f,\"roofline_tokens_per_s\":%.2f,"
+              "\"prefill_tokens_per_s\":%.1f,\"weight_gb\":%.3f}\n",
+              prop.name, prompt, gen, dec_s / gen * 1e3, tps, 1e3 / eager_ms, graph ? "true" : "false", bw / 1e9,
+              1e3 / roof_ms, prompt / sec(t2, t3), m->weight_bytes() / 1e9);
   return 0;
 }
