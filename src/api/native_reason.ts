@@ -52,6 +52,12 @@ export async function nativeReason(req: ReasonRequest, backend: BackendSpec, opt
       hint: "Unset COSMOS_DEVICE (or set it to cpu) to run on the CPU, or use a machine with an NVIDIA GPU and a CUDA build (bash scripts/build-native.sh with nvcc).",
     });
   }
+  if (backend.device === "cpu" && device.modelBackend !== "cpu") {
+    // The engine picks its device once per process, from COSMOS_DEVICE, at the first native call.
+    throw new NativeError(`The native engine already runs on ${device.modelBackend} in this process; it cannot switch to the CPU per call.`, {
+      hint: "Set COSMOS_DEVICE=cpu before the first native call (restart the notebook's kernel), or leave device unset.",
+    });
+  }
   const session = await openQwen3VL(backend.checkpoint, onProgress);
   throwIfAborted(signal);
 
