@@ -207,6 +207,11 @@ int main() {
       tower->forward(px.data(), px.size(), grids, out);
       t_tower = sec_since(a);
       tower_peak = tower->last_run_peak_bytes();
+      const Qwen3VisionCuda::Phases& ph = tower->last_phases();
+      std::printf("  run %d tower %.1f ms: pixels %.1f, tables %.1f, blocks %.1f, last output %.1f, release %.1f ms "
+                  "(host pinned staging %.1f MiB)\n",
+                  rep, t_tower * 1e3, ph.pixels, ph.tables, ph.blocks, ph.outputs, ph.release,
+                  tower->host_pinned_bytes() / 1048576.0);
       VisualInputs vis;
       vis.rows = rows.data();
       vis.n_rows = T;

@@ -89,6 +89,7 @@ class CudaVision : public VisionEngine {
     o.Set("weightType", t_->weight_type() == WType::BF16 ? "bf16" : "f32");
     o.Set("gpuBytesInUse", Napi::Number::New(env, (double)t_->pool().bytes_in_use()));
     o.Set("lastRunPeakBytes", Napi::Number::New(env, (double)t_->last_run_peak_bytes()));
+    o.Set("hostPinnedBytes", Napi::Number::New(env, (double)t_->host_pinned_bytes()));  // staging, kept between runs
   }
 
  private:

@@ -7,10 +7,13 @@
 #include <cuda_bf16.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "../core/cuda_common.h"
+#include "../core/parallel.h"
 #include "../core/tensor.h"
 #include "../ops/add.h"
 #include "../ops/attention.h"
@@ -97,26 +100,63 @@ size_t numel(const std::vector<int64_t>& shape) {
   return n;
 }
 
-template <typename T>
-void upload(CudaPool& pool, DeviceBuffer<T>& buf, const std::vector<T>& host, cudaStream_t s) {
-  buf = DeviceBuffer<T>(pool, host.size());
-  if (!host.empty()) CUDA_CHECK(cudaMemcpyAsync(buf.get(), host.data(), sizeof(T) * host.size(), cudaMemcpyHostToDevice, s));
+double ms_since(std::chrono::steady_clock::time_point a) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count();
 }
+
+// memcpy over the host's threads: one thread copies ~6 GB/s, short of what the copy engines take, and
+// these are tens of MB per run.
+void copy_host(void* dst, const void* src, size_t bytes) {
+  const size_t chunk = (size_t)1 << 20;
+  parallel_for((int)((bytes + chunk - 1) / chunk), 4, [&](int b, int e) {
+    const size_t o = (size_t)b * chunk, len = std::min((size_t)e * chunk, bytes) - o;
+    std::memcpy(static_cast<char*>(dst) + o, static_cast<const char*>(src) + o, len);
+  });
+}
+
+// Events of one run (timing disabled: they only order the host against the stream).
+struct RunEvents {
+  std::vector<cudaEvent_t> ev;
+  explicit RunEvents(int n) : ev(n, nullptr) {
+    for (auto& e : ev) CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  }
+  ~RunEvents() {
+    for (auto e : ev)
+      if (e) cudaEventDestroy(e);
+  }
+};
 
 // Syncs the stream and gives the pool's cached (freed) blocks back to CUDA when a run ends, however it
 // ends. Declared before the run's buffers, so it runs after their destructors returned them.
 struct ReleaseOnExit {
   CudaPool& pool;
   cudaStream_t s;
+  double* ms;
   ~ReleaseOnExit() {
+    auto a = std::chrono::steady_clock::now();
     cudaStreamSynchronize(s);
     pool.release_cached();
+    *ms = ms_since(a);
   }
 };
 
 }  // namespace
 
 Qwen3VisionCuda::~Qwen3VisionCuda() { cudaStreamSynchronize(stream_.get()); }
+
+void* Qwen3VisionCuda::Pinned::get(size_t want) {
+  if (want <= bytes) return p;
+  if (p) CUDA_CHECK(cudaFreeHost(p));
+  p = nullptr;
+  bytes = 0;
+  CUDA_CHECK(cudaHostAlloc(&p, want, cudaHostAllocDefault));
+  bytes = want;
+  return p;
+}
+
+Qwen3VisionCuda::Pinned::~Pinned() {
+  if (p) cudaFreeHost(p);
+}
 
 std::unique_ptr<Qwen3VisionCuda> Qwen3VisionCuda::load(const Checkpoint& ck, const Qwen3VisionConfig& cfg, WType wt) {
   std::unique_ptr<Qwen3VisionCuda> m(new Qwen3VisionCuda(cfg, wt));
@@ -213,40 +253,100 @@ void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const 
   };
 
   pool_.reset_peak();
-  ReleaseOnExit release{pool_, s};
+  phases_ = Phases{};
+  ReleaseOnExit release{pool_, s, &phases_.release};
   check_abort();
+  auto t = std::chrono::steady_clock::now();
 
-  // Grid-only index math on the host (cheap, once per run), uploaded as inputs.
-  std::vector<int> pidx;
-  std::vector<float> pwt, cosv((size_t)N * hd), sinv((size_t)N * hd);
-  qwen3_vision_pos_corners(c.num_position_embeddings, grids, m, pidx, pwt);
-  qwen3_vision_rotary_cpu(grids, m, hd, c.rope_theta, cosv.data(), sinv.data());
-  std::vector<int32_t> cu;
-  qwen3_vision_cu_seqlens(grids, cu);
+  // Host staging, page-locked and kept between runs (the previous run ended with a stream sync):
+  // [pixels | position corners idx | weights | rotary cos | sin], all 4-byte elements. Copies from
+  // pageable memory would go through the driver's small bounce buffers and block the host.
+  const size_t n_corner = (size_t)4 * N, n_rot = (size_t)N * hd;
+  float* pin = static_cast<float*>(in_pin_.get(sizeof(float) * (n_floats + 2 * n_corner + 2 * n_rot)));
+  float* pin_px = pin;
+  int* pin_idx = reinterpret_cast<int*>(pin + n_floats);
+  float* pin_wt = pin + n_floats + n_corner;
+  float* pin_cos = pin_wt + n_corner;
+  float* pin_sin = pin_cos + n_rot;
 
   DeviceBuffer<float> x(pool_, ND), tmp(pool_, ND);
-  DeviceBuffer<int> d_pidx;
-  DeviceBuffer<float> d_pwt, d_cos, d_sin;
-  upload(pool_, d_pidx, pidx, s);
-  upload(pool_, d_pwt, pwt, s);
-  upload(pool_, d_cos, cosv, s);
-  upload(pool_, d_sin, sinv, s);
   {
-    // Patch embedding (Conv3d with kernel = stride = patch: a matmul over the flattened patch).
+    // Patch embedding (Conv3d with kernel = stride = patch: a matmul over the flattened patch). The
+    // pixels go up in slices, each copied into the staging buffer while the previous one is in flight.
     DeviceBuffer<float> px(pool_, n_floats);
-    CUDA_CHECK(cudaMemcpyAsync(px.get(), pixel_values, sizeof(float) * n_floats, cudaMemcpyHostToDevice, s));
+    const size_t slice = (size_t)4 << 20;  // floats (16 MB)
+    for (size_t o = 0; o < n_floats; o += slice) {
+      const size_t len = std::min(slice, n_floats - o);
+      copy_host(pin_px + o, pixel_values + o, sizeof(float) * len);
+      CUDA_CHECK(cudaMemcpyAsync(px.get() + o, pin_px + o, sizeof(float) * len, cudaMemcpyHostToDevice, s));
+    }
     matmul_cuda(x.get(), px.get(), w_.patch_embed.w, wt_, w_.patch_embed.b, N, c.patch_dim(), D, nullptr, s);
-    CUDA_CHECK(cudaStreamSynchronize(s));  // px goes back to the pool (and its host source may be freed)
+    // px goes back to the pool here: the pool only reuses it for work later on this stream.
   }
+  phases_.pixels = ms_since(t);
+  t = std::chrono::steady_clock::now();
+
+  // Grid-only index math on the host (cheap, once per run) while the GPU embeds the patches.
+  {
+    std::vector<int> pidx;
+    std::vector<float> pwt;
+    qwen3_vision_pos_corners(c.num_position_embeddings, grids, m, pidx, pwt);
+    if (pidx.size() != n_corner || pwt.size() != n_corner) throw ModelError("qwen3 vision: position corner count");
+    std::memcpy(pin_idx, pidx.data(), sizeof(int) * n_corner);
+    std::memcpy(pin_wt, pwt.data(), sizeof(float) * n_corner);
+    qwen3_vision_rotary_cpu(grids, m, hd, c.rope_theta, pin_cos, pin_sin);
+  }
+  std::vector<int32_t> cu;
+  qwen3_vision_cu_seqlens(grids, cu);
+  DeviceBuffer<int> d_pidx(pool_, n_corner);
+  DeviceBuffer<float> d_pwt(pool_, n_corner), d_cos(pool_, n_rot), d_sin(pool_, n_rot);
+  CUDA_CHECK(cudaMemcpyAsync(d_pidx.get(), pin_idx, sizeof(int) * n_corner, cudaMemcpyHostToDevice, s));
+  CUDA_CHECK(cudaMemcpyAsync(d_pwt.get(), pin_wt, sizeof(float) * n_corner, cudaMemcpyHostToDevice, s));
+  CUDA_CHECK(cudaMemcpyAsync(d_cos.get(), pin_cos, sizeof(float) * n_rot, cudaMemcpyHostToDevice, s));
+  CUDA_CHECK(cudaMemcpyAsync(d_sin.get(), pin_sin, sizeof(float) * n_rot, cudaMemcpyHostToDevice, s));
   pos_embed_add_kernel<<<elementwise_blocks((long long)ND), 256, 0, s>>>(x.get(), w_.pos_embed, d_pidx.get(),
                                                                           d_pwt.get(), N, D);
   CUDA_CHECK_LAUNCH();
+  phases_.tables = ms_since(t);
+  t = std::chrono::steady_clock::now();
 
   DeviceBuffer<float> qkv(pool_, ND * 3), q(pool_, ND), k(pool_, ND), v(pool_, ND), att(pool_, ND),
       mlp(pool_, (size_t)N * I), merged(pool_, (size_t)T * OUT);
   const float scale = 1.0f / std::sqrt((float)hd);
   const auto& idx = c.deepstack_visual_indexes;
-  out.deepstack.assign(idx.size(), {});
+  const size_t n_out = (size_t)T * OUT;
+  out.deepstack.resize(idx.size());  // keeps the caller's capacity when `out` is reused
+
+  // Outputs leave through two page-locked slabs used in turn: merger -> slab (async, on the stream)
+  // -> the host vector, copied by the host once the slab's event fired. The host enqueues the blocks
+  // without waiting; it first waits when it needs a slab back (two outputs later), by which time it
+  // has queued most of the run, so its copies and the sizing of the output vectors (page faults)
+  // overlap GPU work. Abort is checked while enqueueing and after every wait.
+  RunEvents ev(2);
+  float* slabs = static_cast<float*>(out_pin_.get(2 * sizeof(float) * n_out));
+  std::vector<float>* pending[2] = {nullptr, nullptr};  // the vector each slab's contents belong to
+  int n_sent = 0;
+  std::vector<std::vector<float>*> to_size;
+  for (auto& d : out.deepstack) to_size.push_back(&d);
+  to_size.push_back(&out.embeds);
+  auto drain = [&](int j) {
+    if (!pending[j]) return;
+    if (cudaEventQuery(ev.ev[j]) == cudaErrorNotReady)
+      for (auto* v : to_size) v->resize(n_out);  // host work while the GPU catches up (no-op once sized)
+    CUDA_CHECK(cudaEventSynchronize(ev.ev[j]));
+    check_abort();
+    pending[j]->resize(n_out);
+    copy_host(pending[j]->data(), slabs + (size_t)j * n_out, sizeof(float) * n_out);
+    pending[j] = nullptr;
+  };
+  auto send = [&](std::vector<float>& dst) {
+    const int j = n_sent++ & 1;
+    drain(j);  // the slab is free again
+    CUDA_CHECK(cudaMemcpyAsync(slabs + (size_t)j * n_out, merged.get(), sizeof(float) * n_out, cudaMemcpyDeviceToHost, s));
+    CUDA_CHECK(cudaEventRecord(ev.ev[j], s));
+    pending[j] = &dst;
+  };
+
   for (int l = 0; l < c.depth; l++) {
     check_abort();
     const Qwen3VisionBlock& b = w_.blocks[l];
@@ -272,17 +372,17 @@ void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const 
     if (it != idx.end()) {
       const size_t kk = it - idx.begin();
       merger(w_.deepstack[kk], x.get(), N, merged.get());
-      out.deepstack[kk].resize((size_t)T * OUT);
-      // Synchronous copy: the host result is ready and `merged` is free for the next merger.
-      CUDA_CHECK(cudaMemcpyAsync(out.deepstack[kk].data(), merged.get(), sizeof(float) * T * OUT,
-                                 cudaMemcpyDeviceToHost, s));
-      CUDA_CHECK(cudaStreamSynchronize(s));
+      send(out.deepstack[kk]);
     }
   }
   merger(w_.merger, x.get(), N, merged.get());
-  out.embeds.resize((size_t)T * OUT);
-  CUDA_CHECK(cudaMemcpyAsync(out.embeds.data(), merged.get(), sizeof(float) * T * OUT, cudaMemcpyDeviceToHost, s));
+  send(out.embeds);
+  phases_.blocks = ms_since(t);
+  t = std::chrono::steady_clock::now();
+  drain(n_sent & 1);  // the older of the two outputs in flight, then the last
+  drain((n_sent - 1) & 1);
   CUDA_CHECK(cudaStreamSynchronize(s));  // surfaces any kernel fault of the run here
+  phases_.outputs = ms_since(t);
   out.tokens = T;
   out.out_dim = OUT;
   last_peak_ = pool_.peak_bytes();

@@ -60,8 +60,24 @@ class Qwen3VisionCuda {
   // Pool bytes at the high-water mark of the last forward() (weights + that run's activations).
   size_t last_run_peak_bytes() const { return last_peak_; }
   cudaStream_t stream() const { return stream_.get(); }
+  // Page-locked host staging (pixels in, one output slab out), kept between runs and grown as needed:
+  // host memory the tower holds beyond its GPU pool. Freed by the destructor.
+  size_t host_pinned_bytes() const { return in_pin_.bytes + out_pin_.bytes; }
+  // Host wall time of the last forward()'s phases, ms: grid tables, pixel staging + upload enqueue,
+  // the blocks (host paced a few blocks behind the GPU), the last output's wait + copy, and giving
+  // the activations back to CUDA.
+  struct Phases {
+    double tables = 0, pixels = 0, blocks = 0, outputs = 0, release = 0;
+  };
+  const Phases& last_phases() const { return phases_; }
 
  private:
+  struct Pinned {
+    void* p = nullptr;
+    size_t bytes = 0;
+    void* get(size_t want);  // grows (cudaFreeHost + cudaHostAlloc) when too small
+    ~Pinned();
+  };
   Qwen3VisionConfig cfg_;
   WType wt_ = WType::F32;
   CudaStream stream_;
@@ -71,6 +87,8 @@ class Qwen3VisionCuda {
   Qwen3VisionWeights w_;
   size_t weight_bytes_ = 0, last_peak_ = 0;
   const std::atomic<bool>* abort_ = nullptr;
+  Pinned in_pin_, out_pin_;
+  Phases phases_;
 
   explicit Qwen3VisionCuda(const Qwen3VisionConfig& cfg, WType wt) : cfg_(cfg), wt_(wt) {}
   void merger(const Qwen3VisionMerger& m, const float* x, int N, float* out_dev);
