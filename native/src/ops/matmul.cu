@@ -30,14 +30,15 @@
 #include <map>
 #include <mutex>
 
+#include "gemv_common.cuh"
 #include "../core/cuda_common.h"
 #include "../core/cuda_reduce.h"
 
 namespace {
 using bf16 = __nv_bfloat16;
 
-__device__ __forceinline__ float bf_lo(uint32_t u) { return __uint_as_float(u << 16); }
-__device__ __forceinline__ float bf_hi(uint32_t u) { return __uint_as_float(u & 0xffff0000u); }
+using cosmos::gemv::bf_hi;
+using cosmos::gemv::bf_lo;
 
 // ---------------------------------------------------------------- GEMV (n <= 8)
 constexpr int kGemvWarps = 4;
