@@ -29,30 +29,13 @@ import { promisify } from "node:util";
 import { elements } from "../kernel/_sink.ts";
 import { startTestServer, type TestServer } from "../remote/_server.ts";
 import { EMBODIMENTS } from "../../src/schema/embodiments.ts";
+import { type Cell, displays, html, type Output, plain, str } from "../kernel/_nbformat.ts";
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "..", "..");
 const cookbooks = join(repo, "cookbooks");
 const dir = mkdtempSync(join(tmpdir(), "cosmos-cookbooks-"));
-
-interface Output {
-  output_type: string;
-  data?: Record<string, string | string[] | object>;
-  text?: string | string[];
-  ename?: string;
-  evalue?: string;
-}
-interface Cell {
-  cell_type: string;
-  source: string | string[];
-  outputs?: Output[];
-}
-
-const str = (v: string | string[] | object | undefined) => (Array.isArray(v) ? v.join("") : typeof v === "string" ? v : "");
-const html = (o: Output) => str(o.data?.["text/html"]);
-const plain = (o: Output) => str(o.data?.["text/plain"]);
-const displays = (c: Cell) => (c.outputs ?? []).filter((o) => o.output_type === "display_data" || o.output_type === "execute_result");
 
 /** The environment without any COSMOS_* variable, plus `extra`. */
 function env(extra: Record<string, string> = {}): Record<string, string> {

@@ -17,6 +17,7 @@ import { promisify } from "node:util";
 import { chromium } from "playwright-core";
 import { type KernelInputs, makeInputs } from "./_inputs.ts";
 import { elements } from "./_sink.ts";
+import { type Cell, displays, html, type Output, str } from "./_nbformat.ts";
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -24,26 +25,12 @@ const repo = join(here, "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "cosmos-kernel-nb-"));
 let inputs: KernelInputs;
 
-interface Output {
-  output_type: string;
-  data?: Record<string, string | string[] | object>;
-  text?: string | string[];
-  ename?: string;
-  evalue?: string;
-}
-interface Cell {
-  cell_type: string;
-  source: string | string[];
-  outputs?: Output[];
-}
 interface Recorded {
   msg_type: string;
   display_id: string | null;
   mimes: string[];
   text: string | null;
 }
-
-const join_ = (v: string | string[] | object | undefined) => (Array.isArray(v) ? v.join("") : typeof v === "string" ? v : "");
 
 /** Runs a notebook through run_notebook.py; returns its executed cells and recorded messages. */
 async function execute(name: string, kernel: string): Promise<{ cells: Cell[]; messages: Record<string, Recorded[]>; path: string }> {
@@ -66,17 +53,9 @@ async function execute(name: string, kernel: string): Promise<{ cells: Cell[]; m
 
 /** Index of the code cell whose source includes `needle`. */
 function cellOf(cells: Cell[], needle: string): number {
-  const i = cells.findIndex((c) => c.cell_type === "code" && join_(c.source).includes(needle));
+  const i = cells.findIndex((c) => c.cell_type === "code" && str(c.source).includes(needle));
   assert.ok(i >= 0, `a cell with ${needle}`);
   return i;
-}
-
-function displays(cell: Cell): Output[] {
-  return (cell.outputs ?? []).filter((o) => o.output_type === "display_data" || o.output_type === "execute_result");
-}
-
-function html(o: Output): string {
-  return join_(o.data?.["text/html"]);
 }
 
 /**
@@ -84,7 +63,7 @@ function html(o: Output): string {
  * task, so a line printed at the end of a cell can land in the next cell's outputs.
  */
 function allStreams(cells: Cell[]): string {
-  return cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === "stream").map((o) => join_(o.text)).join("");
+  return cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === "stream").map((o) => str(o.text)).join("");
 }
 
 function assertNoErrors(cells: Cell[]): void {
@@ -132,7 +111,7 @@ function assertCommon(cells: Cell[], messages: Record<string, Recorded[]>): void
   assert.ok(pm.filter((m) => m.msg_type === "update_display_data").length >= 2, "progress updated in place");
   const progressOut = displays(cells[pi]);
   assert.equal(progressOut.length, 1);
-  assert.match(join_(progressOut[0].data?.["text/plain"]), /20\/20 \(100%\).*done in/);
+  assert.match(str(progressOut[0].data?.["text/plain"]), /20\/20 \(100%\).*done in/);
 }
 
 /** What the page probe reports. */
