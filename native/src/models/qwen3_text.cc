@@ -24,7 +24,7 @@ int req_int(const Json& o, const char* key, const char* where) {
 }
 }  // namespace
 
-Qwen3TextConfig Qwen3TextConfig::from_json(const std::string& text) {
+Json parse_config_object(const std::string& text) {
   Json root;
   try {
     root = json_parse(text.data(), text.size(), 64);
@@ -32,6 +32,11 @@ Qwen3TextConfig Qwen3TextConfig::from_json(const std::string& text) {
     throw ModelError(std::string("config JSON: ") + e.what());
   }
   if (!root.is_obj()) throw ModelError("config JSON is not an object");
+  return root;
+}
+
+Qwen3TextConfig Qwen3TextConfig::from_json(const std::string& text) {
+  const Json root = parse_config_object(text);
   const Json* tc = root.get("text_config");
   const Json& c = (tc && tc->is_obj()) ? *tc : root;
   const char* w = (tc && tc->is_obj()) ? "text_config" : "config";

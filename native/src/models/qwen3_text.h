@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/json.h"
 #include "../core/tensor.h"
 #include "../safetensors/safetensors.h"
 
@@ -21,6 +22,10 @@ struct ModelError : std::runtime_error {
 struct AbortedError : std::runtime_error {
   AbortedError() : std::runtime_error("aborted") {}
 };
+
+// A model config.json parsed as a JSON object (depth-limited); ModelError when it is not one.
+// Shared by Qwen3TextConfig and Qwen3VisionConfig.
+Json parse_config_object(const std::string& text);
 
 struct Qwen3TextConfig {
   int vocab_size = 0, hidden_size = 0, intermediate_size = 0, num_layers = 0;

@@ -146,13 +146,7 @@ bool qwen3_vision_check_grids(const Qwen3VisionConfig& cfg, const std::vector<Qw
 }
 
 Qwen3VisionConfig Qwen3VisionConfig::from_json(const std::string& text) {
-    Json root;
-    try {
-        root = json_parse(text.data(), text.size(), 64);
-    } catch (const JsonError& e) {
-        throw ModelError(std::string("config JSON: ") + e.what());
-    }
-    if (!root.is_obj()) throw ModelError("config JSON is not an object");
+    const Json root = parse_config_object(text);
     const Json* vc = root.get("vision_config");
     if (!vc && root.get("text_config")) throw ModelError("config.json has no vision_config (a text-only checkpoint?)");
     const Json& c = (vc && vc->is_obj()) ? *vc : root;
@@ -195,6 +189,14 @@ Qwen3VisionConfig Qwen3VisionConfig::from_json(const std::string& text) {
     return k;
 }
 
+std::string qwen3_vision_shape_error(const std::string& name, const std::vector<int64_t>& got,
+                                     const std::vector<int64_t>& want) {
+    Tensor g, w;
+    g.shape = got;
+    w.shape = want;
+    return "tensor '" + name + "' has shape " + g.shape_str() + ", vision_config expects " + w.shape_str();
+}
+
 std::unique_ptr<Qwen3Vision> Qwen3Vision::load(const Checkpoint& ck, const Qwen3VisionConfig& cfg) {
     auto m = std::unique_ptr<Qwen3Vision>(new Qwen3Vision());
     m->cfg_ = cfg;
@@ -203,10 +205,7 @@ std::unique_ptr<Qwen3Vision> Qwen3Vision::load(const Checkpoint& ck, const Qwen3
     auto lookup = [&](const std::string& name, const std::vector<int64_t>& shape) -> const float* {
         const TensorInfo& ti = ck.info(name);  // throws SafetensorsError(Missing) naming the tensor
         if (ti.shape != shape) {
-            Tensor want, got;
-            want.shape = shape;
-            got.shape = ti.shape;
-            bad_shape = "tensor '" + name + "' has shape " + got.shape_str() + ", vision_config expects " + want.shape_str();
+            bad_shape = qwen3_vision_shape_error(name, ti.shape, shape);
             return nullptr;
         }
         OwnedTensor t = OwnedTensor::make(DType::F32, shape);

@@ -140,6 +140,11 @@ class Qwen3Vision {
 // Total patches (rows of pixel_values) of a batch of grids.
 int64_t qwen3_vision_num_patches(const std::vector<Qwen3VisionGrid>& grids);
 
+// The load error for a checkpoint tensor whose shape differs from what vision_config implies
+// (shared by the CPU and CUDA towers' weight lookups).
+std::string qwen3_vision_shape_error(const std::string& name, const std::vector<int64_t>& got,
+                                     const std::vector<int64_t>& want);
+
 // Corner indexes (4 per patch, into the side x side table) and float32 weights of
 // Qwen3VLVisionModel.fast_pos_embed_interpolate, patches in the processor's merged order. Shared by
 // the CPU tower and the CUDA tower (which does only the D-wide weighted sum on the GPU).

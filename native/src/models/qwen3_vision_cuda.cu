@@ -167,10 +167,7 @@ std::unique_ptr<Qwen3VisionCuda> Qwen3VisionCuda::load(const Checkpoint& ck, con
   auto lookup = [&](const std::string& name, const std::vector<int64_t>& shape) -> const float* {
     const TensorInfo& ti = ck.info(name);  // throws SafetensorsError(Missing) naming the tensor
     if (ti.shape != shape) {
-      Tensor want, got;
-      want.shape = shape;
-      got.shape = ti.shape;
-      bad_shape = "tensor '" + name + "' has shape " + got.shape_str() + ", vision_config expects " + want.shape_str();
+      bad_shape = qwen3_vision_shape_error(name, ti.shape, shape);
       return nullptr;
     }
     const size_t n = numel(shape);
