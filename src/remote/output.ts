@@ -1,29 +1,49 @@
 /**
  * Writes what a Generator server sends back — PNG images, MP4 videos — atomically
  * (temp file + rename, via src/media/atomic.ts) to the request's `outputPath` or a fresh
- * temp file, and describes it as a {@link MediaFile}. A body that is not a readable
- * image / video is rejected before anything is renamed into place.
+ * file in the outputs folder ({@link outputDir}: `COSMOS_OUTPUT_DIR`, default `./outputs`),
+ * and describes it as a {@link MediaFile}. A body that is not a readable image / video is
+ * rejected before anything is renamed into place, and no partial file is left behind.
  *
  * @example
  * ```ts
  * import { defaultOutputPath } from "./output.ts";
- * defaultOutputPath("text-to-video", "mp4"); // "/tmp/cosmos-ts/text-to-video-….mp4"
+ * defaultOutputPath("text-to-video", "mp4"); // "<cwd>/outputs/text-to-video-1764427200000-1a2b3c4d.mp4"
  * ```
  * @module
  */
 import { randomBytes } from "node:crypto";
 import { writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import process from "node:process";
 import sharp from "sharp";
 import { MediaError, RemoteError } from "../errors.ts";
 import { withAtomicOutput } from "../media/atomic.ts";
 import { probeFile } from "../media/probe.ts";
 import type { MediaFile } from "../schema/results.ts";
 
-/** A fresh path under the OS temp folder (`<tmp>/cosmos-ts/<name>-<time>-<rand>.<ext>`). */
+/** The environment variable that names the folder generated files go to. */
+export const OUTPUT_DIR_ENV = "COSMOS_OUTPUT_DIR";
+
+/**
+ * The absolute folder generated files go to: `COSMOS_OUTPUT_DIR`, or `./outputs` when it is
+ * unset or empty, resolved against the current working directory at the time of the call (in
+ * a notebook that is the notebook's folder). Not the OS temp folder: results are meant to be
+ * kept and found again, and a temp folder would silently fill up.
+ * @example
+ * ```ts
+ * import { outputDir } from "./output.ts";
+ * outputDir(); // "/home/me/notebooks/outputs"
+ * ```
+ */
+export function outputDir(): string {
+  const fromEnv = process.env[OUTPUT_DIR_ENV];
+  return resolve(fromEnv ? fromEnv : "outputs");
+}
+
+/** A fresh absolute path in {@link outputDir}: `<dir>/<name>-<time>-<rand>.<ext>`. */
 export function defaultOutputPath(name: string, ext: string): string {
-  return join(tmpdir(), "cosmos-ts", `${name}-${Date.now()}-${randomBytes(4).toString("hex")}.${ext}`);
+  return join(outputDir(), `${name}-${Date.now()}-${randomBytes(4).toString("hex")}.${ext}`);
 }
 
 /**

@@ -14,6 +14,7 @@ import sharp from "sharp";
 import { AbortError, RemoteError, UnsupportedError } from "../../src/errors.ts";
 import { remoteGenerate } from "../../src/remote/generator_client.ts";
 import { findActionChunk } from "../../src/remote/jobs.ts";
+import { outputDir } from "../../src/remote/output.ts";
 import { remoteRollout } from "../../src/remote/rollout_client.ts";
 import { GenerateRequest, type GenerateRequestInput } from "../../src/schema/generate_request.ts";
 import type { ProgressEvent } from "../../src/schema/results.ts";
@@ -126,7 +127,7 @@ describe("remoteGenerate", () => {
     assert.deepEqual(fields(rec).find(([n]) => n === "prompt"), ["prompt", PROMPT]);
     assert.equal(r.mode, "image-to-video-with-sound");
     assert.equal(r.media.hasSound, true);
-    assert.ok(r.media.path.startsWith(join(tmpdir(), "cosmos-ts")), r.media.path);
+    assert.ok(r.media.path.startsWith(join(outputDir(), "image-to-video-with-sound-")), r.media.path);
     rmSync(r.media.path);
     srv.behaviour.mp4 = makeMp4(5);
   });
