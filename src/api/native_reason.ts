@@ -42,6 +42,15 @@ async function sourceOf(ref: ImageInput | VideoInput, signal?: AbortSignal): Pro
   return await mediaBytes(ref, signal);
 }
 
+/**
+ * The request's `imageSize` as smart-resize pixel bounds: the same `size` `{shortest_edge,
+ * longest_edge}` a remote server gets in `mm_processor_kwargs` (both are areas in pixels, not
+ * side lengths). Unset: the checkpoint's own bounds apply.
+ */
+function imageBounds(size: ReasonRequest["imageSize"]): { minPixels?: number; maxPixels?: number } {
+  return size ? { minPixels: size.shortestEdge, maxPixels: size.longestEdge } : {};
+}
+
 /** Runs a validated Reasoner request in-process on the checkpoint `backend.checkpoint`. */
 export async function nativeReason(req: ReasonRequest, backend: BackendSpec, options: RunOptions): Promise<ReasonResult> {
   if (backend.kind !== "native") throw new TypeError("nativeReason needs a native backend");
@@ -69,7 +78,7 @@ export async function nativeReason(req: ReasonRequest, backend: BackendSpec, opt
     const src = req.subjects
       ? await drawSubjectMarks(await mediaBytes(req.image, signal), req.subjects)
       : await sourceOf(req.image, signal);
-    const { image } = await prepareQwenImage(src, { ...session.processor.image, signal });
+    const { image } = await prepareQwenImage(src, { ...session.processor.image, ...imageBounds(req.imageSize), signal });
     images.push({ frames: [image] });
     parts.push({ type: "image" });
   }

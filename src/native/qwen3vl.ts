@@ -19,7 +19,7 @@
  */
 import { applyChatTemplate, type ChatTemplateOptions, loadChatTemplate, type TemplateMessage } from "../chat_template/mod.ts";
 import { loadQwen3VLCheckpoint, loadProcessorSettings, type ProcessorSettings, type Qwen3VLCheckpoint } from "../checkpoint/mod.ts";
-import { AbortError, throwIfAborted } from "../errors.ts";
+import { AbortError, throwIfAborted, ValidationError } from "../errors.ts";
 import { buildMultimodalPrompt, type PromptImage, type PromptVideo } from "../multimodal/mod.ts";
 import type { ProgressEvent } from "../schema/results.ts";
 import { loadTokenizer, type Tokenizer } from "../tokenizer/mod.ts";
@@ -133,6 +133,7 @@ export class Qwen3VLSession {
       videoWrap: "keep",
     });
     throwIfAborted(opts.signal);
+    checkPromptLength(prompt.inputIds.length, prompt.imageTokens, prompt.videoTokens, cfg.text.maxPositionEmbeddings, this.checkpoint.dir);
     let visual: RawVisualInputs = {};
     if (prompt.grids.length > 0) {
       const tower = await this.tower();
@@ -223,6 +224,29 @@ export class Qwen3VLSession {
     this.model.free();
     if (this.#tower) (await this.#tower.catch(() => undefined))?.free();
   }
+}
+
+/**
+ * A prompt longer than the checkpoint's `max_position_embeddings` is refused before the vision
+ * tower or the decoder runs: past that length the model's positions are untrained (its answers
+ * degrade silently), and the KV cache for it may not fit. The message breaks the count down so
+ * the user knows what to shrink. No limit in config.json: nothing to check.
+ * @throws {ValidationError} naming `prompt`, the token count and the limit.
+ */
+export function checkPromptLength(tokens: number, imageTokens: number, videoTokens: number, limit: number | undefined, checkpoint: string): void {
+  if (limit === undefined || tokens <= limit) return;
+  const textTokens = tokens - imageTokens - videoTokens;
+  const shrink = [
+    "a shorter prompt or system text",
+    ...(imageTokens > 0 ? ["a smaller image (imageSize.longestEdge)"] : []),
+    ...(videoTokens > 0 ? ["fewer or smaller video frames (videoSampling.fps / numFrames)"] : []),
+  ];
+  throw new ValidationError([{
+    field: "prompt",
+    value: `${tokens} tokens (${textTokens} text, ${imageTokens} image, ${videoTokens} video)`,
+    allowed: `at most ${limit} tokens (max_position_embeddings of ${checkpoint})`,
+    message: `the prompt is longer than the checkpoint's context; use ${shrink.join(", or ")}`,
+  }]);
 }
 
 function firstStop(text: string, stops: readonly string[], from: number): number | undefined {

@@ -12,8 +12,10 @@ import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { reason } from "../../src/api/reason.ts";
-import { AbortError, NativeError } from "../../src/errors.ts";
+import sharp from "sharp";
+import { AbortError, NativeError, ValidationError } from "../../src/errors.ts";
 import { resolveFfmpeg } from "../../src/media/ffmpeg_path.ts";
+import { qwenImagePlan, qwenVideoPlan } from "../../src/media/qwen_vision.ts";
 import { closeQwen3VL } from "../../src/native/qwen3vl.ts";
 import { loadTokenizer } from "../../src/tokenizer/mod.ts";
 
@@ -134,6 +136,73 @@ describe("reason() on the native engine vs transformers (tiny Qwen3-VL, CPU)", (
     assert.equal(r.parsed.kind, "unparsed");
     // 6 merged image tokens (grid 1x4x6) sit in the prompt.
     assert.ok(r.usage && r.usage.promptTokens > 6);
+  });
+
+  test("imageSize sets the image's resize bounds: fewer pixels, fewer prompt tokens (as transformers counts them)", async () => {
+    const png = join(tmp, "640x480.png");
+    await sharp({ create: { width: 640, height: 480, channels: 3, background: "#808040" } }).png().toFile(png);
+    const tokensWith = async (imageSize?: { shortestEdge: number; longestEdge: number }) =>
+      (await reason({ task: "custom", prompt: "Describe.", image: png, maxTokens: 1, ...(imageSize ? { imageSize } : {}) }, { backend: CKPT })).usage!.promptTokens;
+    // The fixture's processor_config.json bounds the image to 4096..262144 px.
+    const byDefault = await tokensWith();
+    const small = await tokensWith({ shortestEdge: 4096, longestEdge: 16384 });
+    const large = await tokensWith({ shortestEdge: 4096, longestEdge: 1 << 20 });
+    const planDefault = qwenImagePlan(480, 640, { minPixels: 4096, maxPixels: 262144 });
+    const planSmall = qwenImagePlan(480, 640, { minPixels: 4096, maxPixels: 16384 });
+    const planLarge = qwenImagePlan(480, 640, { minPixels: 4096, maxPixels: 1 << 20 });
+    assert.ok(planSmall.numTokens < planDefault.numTokens && planDefault.numTokens < planLarge.numTokens);
+    // Only the image's placeholder count changes; the text around it stays the same.
+    assert.equal(byDefault - small, planDefault.numTokens - planSmall.numTokens);
+    assert.equal(large - byDefault, planLarge.numTokens - planDefault.numTokens);
+  });
+
+  test("videoSampling picks the frames: more frames, more prompt tokens", async () => {
+    const mp4 = join(tmp, "testsrc-2s.mp4");
+    execFileSync(resolveFfmpeg(), ["-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=24", "-frames:v", "48", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-y", mp4]);
+    const tokensWith = async (videoSampling?: { fps?: number; numFrames?: number }) =>
+      (await reason({ task: "custom", prompt: "Describe.", video: mp4, maxTokens: 1, ...(videoSampling ? { videoSampling } : {}) }, { backend: CKPT })).usage!.promptTokens;
+    const meta = { totalFrames: 48, fps: 24, height: 240, width: 320 };
+    // The fixture's video processor: 2 fps, 4..64 frames, 4096..1048576 px over all frames.
+    const settings = { fps: 2, minFrames: 4, maxFrames: 64, minPixels: 4096, maxPixels: 1048576 };
+    const visual = (sampling: { fps?: number; numFrames?: number }) => qwenVideoPlan(meta, sampling, settings).numTokens;
+    const byDefault = await tokensWith(); // 2 fps over 2 s: 4 frames
+    const four = await tokensWith({ numFrames: 4 });
+    const sixteen = await tokensWith({ numFrames: 16 });
+    const fps4 = await tokensWith({ fps: 4 }); // 8 frames
+    assert.equal(four, byDefault, "numFrames 4 is what 2 fps gives on a 2 s clip");
+    // Each extra temporal patch also brings its timestamp text, so at least the visual tokens' difference.
+    assert.ok(sixteen - four >= visual({ numFrames: 16 }) - visual({ numFrames: 4 }) && visual({ numFrames: 16 }) > visual({ numFrames: 4 }), `${four} -> ${sixteen}`);
+    assert.ok(fps4 - byDefault >= visual({ fps: 4 }) - visual({}) && fps4 > byDefault, `${byDefault} -> ${fps4}`);
+    assert.ok(fps4 < sixteen);
+  });
+
+  test("a prompt longer than max_position_embeddings is a ValidationError with the count, before any model work", async () => {
+    const limit = (JSON.parse(readFileSync(join(CKPT, "config.json"), "utf8")) as { text_config: { max_position_embeddings: number } })
+      .text_config.max_position_embeddings;
+    const prompt = "Describe the robot arm and the red cube on the table. ".repeat(Math.ceil(limit / 4));
+    const count = tok.encode(prompt).length;
+    assert.ok(count > limit, `${count} text tokens > ${limit}`);
+    const stages: string[] = [];
+    let thrown: unknown;
+    try {
+      await reason(
+        { task: "custom", prompt, image: join(FIX, "qwen3vl-tiny-media/image.png"), maxTokens: 4 },
+        { backend: CKPT, onProgress: (e) => stages.push(e.stage) },
+      );
+    } catch (e) {
+      thrown = e;
+    }
+    assert.ok(thrown instanceof ValidationError, String(thrown));
+    assert.equal(thrown.field, "prompt");
+    const total = Number(/^(\d+) tokens/.exec(String(thrown.value))?.[1]);
+    assert.ok(total > count, `the whole prompt (${total}) has the system text, template and image too`);
+    assert.match(String(thrown.value), /\b6 image, 0 video\)$/, "the image's 6 merged tokens are counted apart");
+    assert.match(thrown.allowed, new RegExp(`at most ${limit} tokens \\(max_position_embeddings`));
+    assert.match(thrown.message, /shorter prompt.*imageSize\.longestEdge/);
+    assert.ok(!stages.includes("prefill") && !stages.includes("decode"), `no model work: ${stages.join(",")}`);
+    // The session is unharmed: the next call runs.
+    const r = await reason({ task: "custom", prompt: "Hi", maxTokens: 2 }, { backend: CKPT });
+    assert.ok(r.usage!.promptTokens < limit);
   });
 
   test("COSMOS_DEVICE=cuda on a machine whose build has no GPU decoder says so", async () => {
