@@ -8,8 +8,17 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 logs=$(mktemp -d)
 status=0
 
-echo "== type check (TypeScript 5.9 from node_modules/typescript; .bin/tsc may be tslab's 5.0)"
+echo "== type check (TypeScript 5.9 from node_modules/typescript)"
 if ! node node_modules/typescript/bin/tsc --noEmit -p tsconfig.json; then echo "type check failed"; status=1; fi
+# A user's script (test/typecheck/user_script.ts imports src/mod.ts and kernel/mod.ts) checked with
+# what a user runs: `npx tsc` must be our TypeScript, not tslab's 5.0 fork that also ships a `tsc`
+# bin (scripts/link-typescript.sh, npm's postinstall, fixes the link), and `deno check`.
+echo "== type check of a user script: npx tsc $(npx --no-install tsc -v 2>&1), deno check"
+if ! npx --no-install tsc -v | grep -qx "Version $(node -p 'require("typescript/package.json").version')"; then
+  echo "npx tsc is not node_modules/typescript (tslab's fork?): run npm ci or bash scripts/link-typescript.sh"; status=1
+fi
+if ! npx --no-install tsc -p test/typecheck; then echo "npx tsc: the user script does not type-check"; status=1; fi
+if ! deno check test/typecheck/user_script.ts; then echo "deno check: the user script does not type-check"; status=1; fi
 
 mapfile -t all < <(find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 mapfile -t deno_files < <(printf '%s\n' "${all[@]}" | grep -v '\.node\.test\.ts$')
