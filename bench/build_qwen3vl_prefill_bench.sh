@@ -17,7 +17,7 @@ for f in "$src"/ops/*.cu "$src"/core/cuda_*.cu "$src"/models/qwen3_text_cuda.cu 
   o="$out/obj_vlbench/$(basename "$f").o"; objs+=("$o")
   "$NVCC" "${NVFLAGS[@]}" -c "$f" -o "$o" & pids+=($!)
 done
-for f in "$src"/ops/*_cpu.cc "$src"/core/{parallel,json,tensor,memory}.cc "$src"/safetensors/safetensors.cc \
+for f in "$src"/ops/*_cpu.cc "$src"/core/{parallel,json,config,tensor,memory}.cc "$src"/safetensors/safetensors.cc \
          "$src"/models/qwen3_text.cc "$src"/models/qwen3_vision.cc; do
   o="$out/obj_vlbench/$(basename "$f").o"; objs+=("$o")
   "${CXX:-g++}" "${CXXFLAGS[@]}" -c "$f" -o "$o" & pids+=($!)

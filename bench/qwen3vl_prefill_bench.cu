@@ -104,7 +104,7 @@ static void breakdown(int n_img_tokens, int n_vid_tokens) {
   std::printf("  decoder %4d tokens: attention %.1f ms (%.1f TFLOP/s causal), GEMMs %.1f ms (%.0f TFLOP/s)\n",
               n_vid_tokens, da_vid, tflops(36 * 2.0 * n_vid_tokens * n_vid_tokens * 4096, da_vid), dg_vid,
               tflops(dw * n_vid_tokens, dg_vid));
-  // Each GEMM shape on its own (COSMOS_MATMUL_WMMA=1 gives the previous WMMA kernel's figures).
+  // Each GEMM shape on its own (bench/gemm_bench.cu compares them with the previous WMMA kernel).
   struct Shape { const char* what; int n, k, m; };
   const Shape shapes[] = {
       {"tower img qkv", 3520, 1152, 3456},   {"tower img proj", 3520, 1152, 1152}, {"tower img fc1", 3520, 1152, 4304},
@@ -113,7 +113,7 @@ static void breakdown(int n_img_tokens, int n_vid_tokens) {
       {"dec 910 gate/up", n_img_tokens, 4096, 12288}, {"dec 910 down", n_img_tokens, 12288, 4096},
       {"dec 3318 q/o", n_vid_tokens, 4096, 4096}, {"dec 3318 gate/up", n_vid_tokens, 4096, 12288},
       {"dec 3318 down", n_vid_tokens, 12288, 4096}};
-  std::printf("GEMM shapes (bf16 weights, f32 x/out%s):\n", std::getenv("COSMOS_MATMUL_WMMA") ? ", WMMA kernel" : "");
+  std::printf("GEMM shapes (bf16 weights, f32 x/out):\n");
   for (const Shape& sh : shapes) {
     double ms = time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, sh.n, sh.k, sh.m, nullptr, 0); }, 10);
     std::printf("  %-17s n=%5d k=%5d m=%5d: %7.3f ms %6.1f TFLOP/s\n", sh.what, sh.n, sh.k, sh.m, ms,

@@ -2,9 +2,9 @@
 
 #include <new>
 
+#include "../core/errors.h"
 #include "../core/json.h"
 #include "../core/memory.h"
-#include "../models/qwen3_text.h"
 
 namespace cosmos::binding {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "../core/json.h"
+#include "../core/config.h"
 #include "../ops/add.h"
 #include "../ops/attention.h"
 #include "../ops/embedding.h"
@@ -16,24 +16,8 @@
 namespace cosmos {
 
 namespace {
-int req_int(const Json& o, const char* key, const char* where) {
-  const Json* v = o.get(key);
-  if (!v || !v->is_num() || !v->is_integer || v->i64 <= 0 || v->i64 > (1 << 30))
-    throw ModelError(std::string(where) + "." + key + " must be a positive integer");
-  return (int)v->i64;
-}
+int req_int(const Json& o, const char* key, const char* where) { return config_positive_int(o, key, where); }
 }  // namespace
-
-Json parse_config_object(const std::string& text) {
-  Json root;
-  try {
-    root = json_parse(text.data(), text.size(), 64);
-  } catch (const JsonError& e) {
-    throw ModelError(std::string("config JSON: ") + e.what());
-  }
-  if (!root.is_obj()) throw ModelError("config JSON is not an object");
-  return root;
-}
 
 Qwen3TextConfig Qwen3TextConfig::from_json(const std::string& text) {
   const Json root = parse_config_object(text);

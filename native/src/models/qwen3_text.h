@@ -6,26 +6,15 @@
 #pragma once
 #include <atomic>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "../core/json.h"
+#include "../core/config.h"  // parse_config_object
+#include "../core/errors.h"  // ModelError, AbortedError
 #include "../core/tensor.h"
 #include "../safetensors/safetensors.h"
 
 namespace cosmos {
-
-struct ModelError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-struct AbortedError : std::runtime_error {
-  AbortedError() : std::runtime_error("aborted") {}
-};
-
-// A model config.json parsed as a JSON object (depth-limited); ModelError when it is not one.
-// Shared by Qwen3TextConfig and Qwen3VisionConfig.
-Json parse_config_object(const std::string& text);
 
 struct Qwen3TextConfig {
   int vocab_size = 0, hidden_size = 0, intermediate_size = 0, num_layers = 0;

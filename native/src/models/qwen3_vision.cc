@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "../core/json.h"
+#include "../core/config.h"
 #include "../ops/add.h"
 #include "../ops/attention.h"
 #include "../ops/gelu.h"
@@ -16,11 +16,7 @@ namespace cosmos {
 namespace {
 
 int pos_int(const Json& o, const char* key, int fallback) {
-    const Json* v = o.get(key);
-    if (!v) return fallback;
-    if (!v->is_num() || !v->is_integer || v->i64 <= 0 || v->i64 > (1 << 30))
-        throw ModelError(std::string("vision_config.") + key + " must be a positive integer");
-    return (int)v->i64;
+    return config_positive_int(o, key, "vision_config", fallback);
 }
 
 struct Binder {

@@ -21,9 +21,9 @@
 #include <string>
 #include <vector>
 
+#include "../core/errors.h"  // ModelError, AbortedError
 #include "../core/tensor.h"
 #include "../safetensors/safetensors.h"
-#include "qwen3_text.h"  // ModelError, AbortedError
 
 namespace cosmos {
 
