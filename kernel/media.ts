@@ -214,3 +214,68 @@ export async function showVideo(input: string | Uint8Array, o: MediaOutputOption
 export async function showAudio(input: string | Uint8Array, o: MediaOutputOptions = {}): Promise<void> {
   await display(mediaOutput("audio", input, o).bundle);
 }
+
+/**
+ * The MIME type of image bytes from their magic numbers: `image/png`, `image/jpeg`,
+ * `image/webp`, `image/gif`, or undefined.
+ * @example
+ * ```ts
+ * import { sniffImageType } from "./media.ts";
+ * sniffImageType(new Uint8Array([0xff, 0xd8, 0xff, 0xe0])); // "image/jpeg"
+ * ```
+ */
+export function sniffImageType(bytes: Uint8Array): string | undefined {
+  const ascii = (a: number, b: number) => String.fromCharCode(...bytes.subarray(a, b));
+  if (bytes.length >= 8 && bytes[0] === 0x89 && ascii(1, 4) === "PNG") return "image/png";
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "image/jpeg";
+  if (bytes.length >= 12 && ascii(0, 4) === "RIFF" && ascii(8, 12) === "WEBP") return "image/webp";
+  if (bytes.length >= 6 && ascii(0, 3) === "GIF") return "image/gif";
+  return undefined;
+}
+
+/**
+ * A MIME bundle showing an image inline (`<figure>` with a data URI) with a caption.
+ * @example
+ * ```ts
+ * import { imageBundle } from "./media.ts";
+ * const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+ * imageBundle(png, "a picture")["text/plain"]; // "<image a picture>"
+ * ```
+ */
+export function imageBundle(bytes: Uint8Array, caption: string): MimeBundle {
+  const mime = sniffImageType(bytes);
+  if (!mime) {
+    throw new MediaError(`"${caption}" is not a PNG, JPEG, WEBP or GIF image.`, {
+      hint: "Pass the path or the bytes of an encoded image file.",
+    });
+  }
+  return {
+    "text/html": `<figure class="cosmos-input" style="margin:4px 0"><img src="data:${mime};base64,${
+      toBase64(bytes)
+    }" style="max-width:100%"><figcaption>${escapeHtml(caption)}</figcaption></figure>`,
+    "text/plain": `<image ${caption}>`,
+  };
+}
+
+/**
+ * Shows an image (a path or bytes: PNG, JPEG, WEBP, GIF) inline, with a caption (default: the
+ * file's name).
+ * @example
+ * ```ts
+ * import { showImage } from "./media.ts";
+ * await showImage("assets/images/tabletop.png", "input: tabletop.png · 832x480");
+ * ```
+ */
+export async function showImage(input: string | Uint8Array, caption?: string): Promise<void> {
+  let bytes: Uint8Array;
+  if (typeof input === "string") {
+    try {
+      bytes = readFileSync(input);
+    } catch (cause) {
+      throw new MediaError(`Cannot read image file "${input}".`, { hint: "Check the path.", cause });
+    }
+  } else {
+    bytes = input;
+  }
+  await display(imageBundle(bytes, caption ?? (typeof input === "string" ? basename(input) : "image")));
+}

@@ -1,24 +1,34 @@
 /**
- * `show(result)`: renders what `reason()`, `generate()` and `rollout()` return — the reasoning
- * and answer apart, then the parsed output (timeline of events, boxes or marked subjects over the
- * input image, waypoints), the generated image / video with its sound, the predicted actions.
+ * `show()`: renders what `reason()`, `generate()` and `rollout()` return, the IPython way — one
+ * call per result, whatever its kind. A Reasoner result shows its reasoning and answer apart (unless
+ * the notebook-aware `reason()` of `kernel/calls.ts` already streamed them), then the parsed output
+ * (timeline of events, boxes or marked subjects over the input image, waypoints, a label) and one
+ * summary line; a Generator result its image or video with sound; a rollout its video and the
+ * predicted actions as plots. Given the pending call instead of its result, `show()` awaits it and
+ * shows a typed error (`CosmosError`: name, code, message and hint) in place of a result, so a
+ * backend that cannot run a request does not stop the notebook.
+ *
+ * Also here: `note()` (a short line under a cell), `showJson()` and `showError()`.
  *
  * @example
  * ```ts
  * import { show } from "./show.ts";
- * // const r = await reason({ task: "grounding_2d", image: "scene.png", prompt: "..." });
- * // await show(r, { image: "scene.png" });
+ * await show({ task: "caption", answer: "A cat.", parsed: { kind: "text", text: "A cat." } });
+ * // In a notebook, with the calls of kernel/notebook.ts:
+ * // await show(reason({ task: "grounding_2d", image: "scene.png", prompt: "Locate the cup." }), { image: "scene.png" });
  * ```
  * @module
  */
 import { readFile } from "node:fs/promises";
+import { CosmosError } from "../src/errors.ts";
 import { showBoxes, showSubjects, type BoxConvention } from "./boxes.ts";
 import { showVideo, type MediaOutputOptions } from "./media.ts";
 import { birdsEyeFigure, showPlot, timeSeriesFigure, trajectory3dFigure } from "./plotly.ts";
 import { display } from "./runtime.ts";
 import { streamBundle } from "./stream.ts";
 import { showTimeline } from "./timeline.ts";
-import { toBase64 } from "./mime.ts";
+import type { ItemProblem } from "./notes.ts";
+import { escapeHtml, type MimeBundle, toBase64 } from "./mime.ts";
 
 /** The parts of a `reason()` result that `show` uses. */
 export interface ReasonLike {
@@ -27,12 +37,14 @@ export interface ReasonLike {
   reasoning?: string;
   parsed:
     | { kind: "text"; text: string }
-    | { kind: "events"; events: { start: number; end: number; label: string }[] }
-    | { kind: "boxes"; boxes: { label: string; box: [number, number, number, number] }[] }
+    | { kind: "events"; events: { start: number; end: number; label: string }[]; invalid?: ItemProblem[] }
+    | { kind: "boxes"; boxes: { label: string; box: [number, number, number, number]; problem?: string }[]; invalid?: ItemProblem[] }
     | { kind: "subjects"; subjects: { index: number; label?: string; description: string }[] }
-    | { kind: "trajectory"; points: [number, number][] }
+    | { kind: "trajectory"; points: [number, number][]; invalid?: ItemProblem[] }
     | { kind: "label"; label: string }
     | { kind: "unparsed"; error: string };
+  finishReason?: string;
+  backend?: string;
 }
 
 /** The parts of a media file that `show` uses. */
@@ -41,6 +53,9 @@ export interface MediaLike {
   mimeType: string;
   width?: number;
   height?: number;
+  numFrames?: number;
+  fps?: number;
+  hasSound?: boolean;
 }
 
 /** Options of {@link show}. */
@@ -57,8 +72,130 @@ export interface ShowOptions extends MediaOutputOptions {
   fps?: number;
 }
 
+// ------------------------------------------------------------------------------ notes
+
+/** What a {@link note} says: plain information, what the backend lacks, or an untrained-weights warning. */
+export type NoteKind = "info" | "unavailable" | "untrained";
+
+const NOTE_COLOURS: Record<NoteKind, string> = { info: "#2563eb", unavailable: "#b45309", untrained: "#b91c1c" };
+
+/**
+ * The MIME bundle of a note: HTML with a coloured bar (`class="cosmos-note cosmos-<kind>"`) and plain text.
+ * @example
+ * ```ts
+ * import { noteBundle } from "./show.ts";
+ * noteBundle("info", "backend: native")["text/plain"]; // "backend: native"
+ * ```
+ */
+export function noteBundle(kind: NoteKind, text: string): MimeBundle {
+  return {
+    "text/html": `<div class="cosmos-note cosmos-${kind}" style="border-left:4px solid ${
+      NOTE_COLOURS[kind]
+    };padding:4px 10px;margin:4px 0;white-space:pre-wrap">${escapeHtml(text)}</div>`,
+    "text/plain": text,
+  };
+}
+
+/**
+ * Shows a short note under the cell.
+ * @example
+ * ```ts
+ * import { note } from "./show.ts";
+ * await note("info", "backend: remote:http://127.0.0.1:8000/v1");
+ * ```
+ */
+export async function note(kind: NoteKind, text: string): Promise<void> {
+  await display(noteBundle(kind, text));
+}
+
+/**
+ * Shows a `CosmosError` — name, code, message and hint — as an "unavailable" note; anything else
+ * is a bug and is rethrown, so the cell fails with it.
+ * @example
+ * ```ts
+ * import { showError } from "./show.ts";
+ * import { UnsupportedError } from "../src/errors.ts";
+ * await showError(new UnsupportedError("No diffusion model here.", { hint: "Use a vLLM-Omni server." }));
+ * ```
+ */
+export async function showError(e: unknown): Promise<void> {
+  if (!(e instanceof CosmosError)) throw e;
+  await note("unavailable", `${e.name} (${e.code}): ${e.message}`);
+}
+
+/**
+ * Shows a value as JSON under a title (a collapsible HTML block, `application/json` and plain
+ * text); numbers are rounded to 4 decimals.
+ * @example
+ * ```ts
+ * import { showJson } from "./show.ts";
+ * await showJson("request: validated, with the defaults filled in", { task: "caption", maxTokens: 4096 });
+ * ```
+ */
+export async function showJson(title: string, value: unknown): Promise<void> {
+  const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === "number" ? Math.round(v * 1e4) / 1e4 : v), 2) ?? "null";
+  await display({
+    "text/html": `<details class="cosmos-json" open><summary>${escapeHtml(title)}</summary><pre>${escapeHtml(text)}</pre></details>`,
+    "application/json": JSON.parse(text) as object,
+    "text/plain": `${title}\n${text}`,
+  });
+}
+
+// ------------------------------------------------------------------------------ results
+
+/** Reasoner results whose text a live output already showed (see {@link markStreamed}). */
+const streamed = new WeakSet<object>();
+
+/**
+ * Records that a Reasoner result's reasoning and answer were already streamed into the notebook,
+ * so that {@link show} renders only what was parsed out of them, not the text a second time.
+ * The notebook-aware `reason()` (kernel/calls.ts) calls it.
+ * @example
+ * ```ts
+ * import { markStreamed } from "./show.ts";
+ * const result = { task: "caption", answer: "A cat.", parsed: { kind: "text", text: "A cat." } };
+ * markStreamed(result); // show(result) now prints only the summary line
+ * ```
+ */
+export function markStreamed<T extends object>(result: T): T {
+  streamed.add(result);
+  return result;
+}
+
 function isReason(v: object): v is ReasonLike {
   return "answer" in v && "parsed" in v && "task" in v;
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** The parsed part of a Reasoner answer, then `parsed as … · finish: … · backend`. */
+async function showReason(r: ReasonLike, o: ShowOptions): Promise<void> {
+  if (!streamed.has(r)) {
+    await display(streamBundle({ title: r.task, reasoning: r.reasoning ?? "", answer: r.answer, streaming: false }));
+  }
+  const p = r.parsed;
+  let detail = "";
+  if (p.kind === "events") {
+    if (p.events.length > 0 || p.invalid?.length) await showTimeline(p.events, { duration: o.duration, title: "Events in the answer", invalid: p.invalid });
+    detail = ` (${plural(p.events.length, "event")})`;
+  } else if (p.kind === "boxes") {
+    if (o.image && (p.boxes.length > 0 || p.invalid?.length)) await showBoxes(o.image, p.boxes, { convention: o.convention, caption: "boxes in the answer", invalid: p.invalid });
+    detail = ` (${plural(p.boxes.length, "box", "boxes")})`;
+  } else if (p.kind === "subjects") {
+    if (o.image && o.regions) {
+      const regions = o.regions.map((region, i) => ({ ...region, index: i + 1, ...p.subjects.find((s) => s.index === i + 1) }));
+      await showSubjects(o.image, regions, { convention: o.convention, caption: "the marked subjects, described" });
+    }
+    detail = ` (${plural(p.subjects.length, "subject")})`;
+  } else if (p.kind === "trajectory") {
+    if (p.points.length > 0 || p.invalid?.length) await showPlot(birdsEyeFigure([{ name: "trajectory", points: p.points }], { title: "Trajectory in the answer", invalid: p.invalid }));
+    detail = ` (${p.points.length} waypoints)`;
+  } else if (p.kind === "label") {
+    detail = `: ${p.label}`;
+  } else if (p.kind === "unparsed") {
+    detail = ` (${p.error})`;
+  }
+  await note("info", `parsed as ${p.kind}${detail} · finish: ${r.finishReason ?? "?"} · ${r.backend ?? "?"}`);
 }
 
 async function showMedia(m: MediaLike, o: ShowOptions): Promise<void> {
@@ -70,42 +207,74 @@ async function showMedia(m: MediaLike, o: ShowOptions): Promise<void> {
   });
 }
 
+/** `832x480 · 189 frames at 24 fps · sound: true` */
+function mediaSummary(m: MediaLike): string {
+  const frames = m.numFrames ? ` · ${m.numFrames} frames at ${m.fps} fps` : "";
+  return `${m.width}x${m.height}${frames}${m.hasSound === undefined ? "" : ` · sound: ${m.hasSound}`}`;
+}
+
+interface GenerateLike {
+  mode: string;
+  media: MediaLike;
+  backend?: string;
+}
+
+interface RolloutLike {
+  mode: string;
+  embodiment: string;
+  video?: MediaLike;
+  actions?: number[][];
+  backend?: string;
+}
+
+const isGenerate = (v: object): v is GenerateLike => "media" in v && "mode" in v;
+const isRollout = (v: object): v is RolloutLike => "embodiment" in v && "mode" in v;
+
+function isPending(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
+}
+
 /**
- * Shows a result of `reason()`, `generate()` or `rollout()` (anything else: its JSON).
+ * Shows a result of `reason()`, `generate()` or `rollout()` (anything else: its JSON) and returns
+ * it. Given the pending call (a promise), it awaits it first; a `CosmosError` is then shown with
+ * its hint instead of a result and `undefined` is returned (any other error is rethrown).
  * @example
  * ```ts
  * import { show } from "./show.ts";
  * await show({ task: "caption", answer: "A cat.", parsed: { kind: "text", text: "A cat." } });
+ * // the pending call: errors are shown, not thrown
+ * const clip = await show(Promise.resolve({ mode: "policy", embodiment: "droid", actions: [[0, 0, 1]] }));
  * ```
  */
-export async function show(result: unknown, o: ShowOptions = {}): Promise<void> {
-  if (typeof result !== "object" || result === null) {
-    await display({ "text/plain": String(result) });
-    return;
-  }
-  if (isReason(result)) {
-    await display(streamBundle({ title: result.task, reasoning: result.reasoning ?? "", answer: result.answer, streaming: false }));
-    const p = result.parsed;
-    if (p.kind === "events" && p.events.length > 0) await showTimeline(p.events, { duration: o.duration });
-    if (p.kind === "boxes" && o.image) await showBoxes(o.image, p.boxes, { convention: o.convention });
-    if (p.kind === "subjects" && o.image && o.regions) {
-      await showSubjects(
-        o.image,
-        o.regions.map((r, i) => ({ ...r, index: i + 1, ...p.subjects.find((s) => s.index === i + 1) })),
-        { convention: o.convention },
-      );
+export async function show<T>(pending: PromiseLike<T>, o?: ShowOptions): Promise<T | undefined>;
+export async function show<T>(result: T, o?: ShowOptions): Promise<T>;
+export async function show<T>(result: T | PromiseLike<T>, o: ShowOptions = {}): Promise<T | undefined> {
+  let value: T;
+  if (isPending(result)) {
+    try {
+      value = await result;
+    } catch (e) {
+      await showError(e);
+      return undefined;
     }
-    if (p.kind === "trajectory" && p.points.length > 0) {
-      await showPlot(birdsEyeFigure([{ name: "trajectory", points: p.points }], { title: "Trajectory" }));
-    }
-    return;
+  } else {
+    value = result;
   }
-  const r = result as { media?: MediaLike; video?: MediaLike; actions?: number[][] };
+  if (typeof value !== "object" || value === null) {
+    await display({ "text/plain": String(value) });
+    return value;
+  }
+  if (isReason(value)) {
+    await showReason(value, o);
+    return value;
+  }
+  if (isGenerate(value)) {
+    await showMedia(value.media, o);
+    await note("info", `${value.mode}: ${mediaSummary(value.media)} · ${value.media.path}${value.backend ? ` · ${value.backend}` : ""}`);
+    return value;
+  }
+  const r = value as Partial<RolloutLike>;
   let shown = false;
-  if (r.media) {
-    await showMedia(r.media, o);
-    shown = true;
-  }
   if (r.video) {
     await showMedia(r.video, o);
     shown = true;
@@ -116,5 +285,12 @@ export async function show(result: unknown, o: ShowOptions = {}): Promise<void> 
     if ((r.actions[0]?.length ?? 0) >= 3) await showPlot(trajectory3dFigure([actions], { title: "Path (first 3 dims)" }));
     shown = true;
   }
-  if (!shown) await display({ "application/json": result, "text/plain": JSON.stringify(result, null, 2) });
+  if (isRollout(value)) {
+    const steps = r.actions?.length ? ` · ${r.actions.length} predicted steps × ${r.actions[0].length}D` : "";
+    const video = r.video ? ` · video ${r.video.width}x${r.video.height}` : "";
+    await note("info", `${value.mode} · ${value.embodiment}${steps}${video}${value.backend ? ` · ${value.backend}` : ""}`);
+    return value;
+  }
+  if (!shown) await display({ "application/json": value, "text/plain": JSON.stringify(value, null, 2) });
+  return value;
 }

@@ -70,7 +70,9 @@ export async function nativeReason(req: ReasonRequest, backend: BackendSpec, opt
   const session = await openQwen3VL(backend.checkpoint, onProgress);
   throwIfAborted(signal);
 
-  onProgress?.({ stage: "preprocess", message: "Reading and resizing the media" });
+  // A text-only request has no media to read: its preprocessing is the prompt alone.
+  const hasMedia = req.image !== undefined || req.video !== undefined;
+  onProgress?.({ stage: "preprocess", message: hasMedia ? "Reading and resizing the media" : "Building the prompt" });
   const parts: TemplatePart[] = [];
   const images: PromptImage[] = [];
   const videos: PromptVideo[] = [];

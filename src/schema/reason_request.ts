@@ -15,6 +15,9 @@ import { ImageInput, VideoInput } from "./media_input.ts";
 import { DEFAULT_SYSTEM_PROMPT } from "./messages.ts";
 import { SamplingParams } from "./sampling.ts";
 
+/** The most tokens a Reasoner call generates when neither `maxTokens` nor `sampling.max_tokens` is given. */
+export const DEFAULT_MAX_TOKENS = 4096;
+
 /** What media a workflow takes. */
 export type TaskMedia = "video" | "image" | "image_or_video" | "any";
 
@@ -72,9 +75,14 @@ const RequestShape = z.object({
   subjects: z.array(MarkedSubject).min(1).max(16).optional(),
   /** Explicit reasoning: appends the seed's format instruction and uses its sampling preset. */
   reasoning: z.boolean().default(false),
-  /** Overrides on top of the preset. */
+  /** Overrides on top of the preset. `sampling.max_tokens` is the same knob as `maxTokens`. */
   sampling: SamplingParams.partial().optional(),
-  maxTokens: z.number().int().min(1).max(131072).default(4096),
+  /**
+   * The most tokens to generate (default {@link DEFAULT_MAX_TOKENS}). One knob with
+   * `sampling.max_tokens` (the name a preset such as `PROMPT_UPSAMPLING_SAMPLING` carries): give
+   * either, or both with the same value; two different values are a `ValidationError`.
+   */
+  maxTokens: z.number().int().min(1).max(131072).optional(),
   /** Video frame sampling (`media_io_kwargs.video`): fps or a frame count, not both. */
   videoSampling: z.object({
     fps: z.number().gt(0).max(60).optional(),
@@ -120,6 +128,15 @@ export const ReasonRequest = RequestShape.superRefine((r, ctx) => {
       params: { allowed: "{ fps } or { numFrames }" },
     });
   }
+  const presetMax = r.sampling?.max_tokens;
+  if (r.maxTokens !== undefined && presetMax !== undefined && r.maxTokens !== presetMax) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["maxTokens"],
+      message: `maxTokens (${r.maxTokens}) and sampling.max_tokens (${presetMax}) disagree; they are the same limit`,
+      params: { allowed: "maxTokens or sampling.max_tokens, or both with the same value" },
+    });
+  }
   if (r.imageSize && r.imageSize.shortestEdge > r.imageSize.longestEdge) {
     ctx.addIssue({
       code: "custom",
@@ -128,6 +145,15 @@ export const ReasonRequest = RequestShape.superRefine((r, ctx) => {
       params: { allowed: "shortestEdge <= longestEdge" },
     });
   }
+}).transform((r) => {
+  // One limit after validation: `maxTokens`, whichever of the two names gave it.
+  const { max_tokens: presetMax, ...sampling } = r.sampling ?? {};
+  const { sampling: _given, ...rest } = r;
+  return {
+    ...rest,
+    maxTokens: r.maxTokens ?? presetMax ?? DEFAULT_MAX_TOKENS,
+    ...(r.sampling ? { sampling: sampling as Partial<Omit<SamplingParams, "max_tokens">> } : {}),
+  };
 });
 export type ReasonRequestInput = z.input<typeof ReasonRequest>;
 export type ReasonRequest = z.output<typeof ReasonRequest>;
@@ -135,4 +161,42 @@ export type ReasonRequest = z.output<typeof ReasonRequest>;
 /** The prompt a request sends: its own, or the workflow's default. */
 export function promptOf(r: ReasonRequest): string {
   return r.prompt ?? (REASON_TASKS[r.task] as TaskInfo).defaultPrompt ?? "";
+}
+
+/**
+ * What a tiny or untrained test checkpoint (such as `test/fixtures/qwen3vl-tiny`) gets per call:
+ * random weights never emit an end token, so without a cap they decode up to `maxTokens` (minutes
+ * on a CPU, for more gibberish); a video is sampled at a few frames. A real checkpoint never needs
+ * these: they are opted into with {@link withTinyCheckpointCaps} (the notebook calls' option
+ * `tinyCheckpoint: true`, see kernel/calls.ts).
+ */
+export const TINY_CHECKPOINT_CAPS: Readonly<{ maxTokens: number; videoFrames: number }> = Object.freeze({
+  maxTokens: 48,
+  videoFrames: 4,
+});
+
+/**
+ * The request with {@link TINY_CHECKPOINT_CAPS} applied: the token limit lowered to the cap
+ * (through `maxTokens`, whichever name the request used), and a video sampled at the cap's frame
+ * count. Everything else is sent as given. A request whose `maxTokens` and `sampling.max_tokens`
+ * disagree is returned as is, so that validation still reports it.
+ * @example
+ * ```ts
+ * import { withTinyCheckpointCaps } from "./reason_request.ts";
+ * withTinyCheckpointCaps({ task: "custom", prompt: "Hi", sampling: { max_tokens: 20000, seed: 1 } });
+ * // { task: "custom", prompt: "Hi", sampling: { seed: 1 }, maxTokens: 48 }
+ * ```
+ */
+export function withTinyCheckpointCaps(request: ReasonRequestInput): ReasonRequestInput {
+  const given = request.maxTokens ?? request.sampling?.max_tokens;
+  if (request.maxTokens !== undefined && request.sampling?.max_tokens !== undefined && request.maxTokens !== request.sampling.max_tokens) {
+    return request;
+  }
+  const { max_tokens: _limit, ...sampling } = request.sampling ?? {};
+  return {
+    ...request,
+    ...(request.sampling ? { sampling } : {}),
+    maxTokens: Math.min(given ?? DEFAULT_MAX_TOKENS, TINY_CHECKPOINT_CAPS.maxTokens),
+    ...(request.video !== undefined ? { videoSampling: { numFrames: TINY_CHECKPOINT_CAPS.videoFrames } } : {}),
+  };
 }

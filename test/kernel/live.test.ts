@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   detectRuntime, display, etaSeconds, formatDuration, hasRichDisplay, progressBar, progressBundle, progressLine,
-  progressReporter, show, splitThink, streamBundle, streamText,
+  markStreamed, progressReporter, show, splitThink, streamBundle, streamText,
 } from "../../kernel/mod.ts";
+import { UnsupportedError } from "../../src/errors.ts";
 import { captureDisplays, elements, str } from "./_sink.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -94,6 +95,10 @@ describe("progress", () => {
     const html = str(progressBundle(s), "text/html");
     assert.match(html, /<progress value="5" max="20"/);
     assert.doesNotMatch(str(progressBundle({ ...s, total: undefined }), "text/html"), /max=/);
+    // Finished without a count: drawn done (full), not as an indeterminate (half-filled) bar.
+    const finished = progressBundle({ label: "preprocess", done: 0, elapsedMs: 1200, finished: true });
+    assert.match(str(finished, "text/html"), /<progress value="1" max="1"/);
+    assert.equal(str(finished, "text/plain"), "preprocess · done in 1s");
   });
 
   test("a bar updates one display in place, throttled, and ends at 100%", async () => {
@@ -143,9 +148,10 @@ describe("show()", () => {
         answer: "[...]",
         parsed: { kind: "events", events: [{ start: 0, end: 1, label: "a" }, { start: 1, end: 2, label: "b" }] },
       }, { duration: 3 });
-      assert.equal(cap.sent.length, 2);
+      assert.equal(cap.sent.length, 3);
       assert.match(str(cap.sent[0].bundle, "text/html"), /I watched it\./);
       assert.equal(elements(str(cap.sent[1].bundle, "text/html"), "rect", "cosmos-event").length, 2);
+      assert.equal(str(cap.sent[2].bundle, "text/plain"), "parsed as events (2 events) · finish: ? · ?");
     } finally {
       cap.restore();
     }
@@ -154,7 +160,33 @@ describe("show()", () => {
     const cap = captureDisplays();
     try {
       await show({ mode: "policy", embodiment: "droid", actions: [[0, 0, 0, 1], [1, 1, 1, 0]], backend: "x" });
-      assert.deepEqual(cap.sent.map((c) => Object.keys(c.bundle).includes("application/vnd.plotly.v1+json")), [true, true]);
+      assert.deepEqual(cap.sent.map((c) => Object.keys(c.bundle).includes("application/vnd.plotly.v1+json")), [true, true, false]);
+      assert.equal(str(cap.sent[2].bundle, "text/plain"), "policy · droid · 2 predicted steps × 4D · x");
+    } finally {
+      cap.restore();
+    }
+  });
+  test("a result already streamed (markStreamed): only the parsed part and the summary, not the text again", async () => {
+    const cap = captureDisplays();
+    try {
+      const result = markStreamed({ task: "custom", answer: "plausible", parsed: { kind: "label", label: "plausible" }, finishReason: "stop", backend: "b" });
+      assert.equal(await show(result), result);
+      assert.deepEqual(cap.sent.map((c) => str(c.bundle, "text/plain")), ["parsed as label: plausible · finish: stop · b"]);
+    } finally {
+      cap.restore();
+    }
+  });
+  test("the pending call: a CosmosError is shown with its hint instead of a result; other errors fail the cell", async () => {
+    const cap = captureDisplays();
+    try {
+      const failed = Promise.reject(new UnsupportedError("No diffusion model here.", { hint: "Use a vLLM-Omni server." }));
+      assert.equal(await show(failed), undefined);
+      assert.equal(cap.sent.length, 1);
+      assert.match(str(cap.sent[0].bundle, "text/html"), /class="cosmos-note cosmos-unavailable"/);
+      assert.equal(str(cap.sent[0].bundle, "text/plain"), "UnsupportedError (unsupported): No diffusion model here.\n→ Use a vLLM-Omni server.");
+      await assert.rejects(show(Promise.reject(new TypeError("a bug"))), TypeError);
+      const image = { mode: "text-to-image", media: { path: "/nonexistent.png", mimeType: "image/png", width: 2, height: 1 } };
+      await assert.rejects(show(Promise.resolve(image)), /ENOENT|nonexistent/, "a result that cannot be read is not hidden");
     } finally {
       cap.restore();
     }

@@ -7,8 +7,9 @@ import process from "node:process";
 import { after, describe, test } from "node:test";
 import {
   DEFAULT_MAX_INLINE_BYTES, displayable, escapeHtml, formatBytes, inlineMediaBundle, JUPYTER_DISPLAY,
-  linkedMediaBundle, mediaOutput, sniffMediaType, toBase64,
+  imageBundle, linkedMediaBundle, mediaOutput, showImage, sniffImageType, sniffMediaType, toBase64,
 } from "../../kernel/mod.ts";
+import { captureDisplays } from "./_sink.ts";
 import { elements, str } from "./_sink.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cosmos-kernel-media-"));
@@ -105,5 +106,24 @@ describe("video and audio bundles", () => {
 
   test("a missing file is a MediaError naming it", () => {
     assert.throws(() => mediaOutput("video", join(dir, "nope.mp4")), (e: Error) => e.name === "MediaError" && /nope\.mp4/.test(e.message));
+  });
+
+  test("showImage: the image file inline with its caption; a file that is not an image is a MediaError", async () => {
+    const png = readFileSync(resolve("assets/images/tabletop.png"));
+    assert.equal(sniffImageType(new Uint8Array(png)), "image/png");
+    assert.equal(sniffImageType(new Uint8Array(readFileSync(resolve("assets/images/tabletop.jpg")))), "image/jpeg");
+    assert.equal(sniffImageType(new Uint8Array(readFileSync(resolve("assets/images/tabletop.webp")))), "image/webp");
+    const cap = captureDisplays();
+    try {
+      await showImage(resolve("assets/images/tabletop.png"), "input · 832x480");
+      const html = str(cap.sent[0].bundle, "text/html");
+      assert.match(html, /^<figure class="cosmos-input"[^>]*><img src="data:image\/png;base64,/);
+      assert.deepEqual(dataUriBytes(html), new Uint8Array(png));
+      assert.match(html, /<figcaption>input · 832x480<\/figcaption>/);
+    } finally {
+      cap.restore();
+    }
+    assert.throws(() => imageBundle(new TextEncoder().encode("not an image"), "x"), (e: Error) => e.name === "MediaError");
+    await assert.rejects(showImage(join(dir, "nope.png")), (e: Error) => e.name === "MediaError" && /nope\.png/.test(e.message));
   });
 });

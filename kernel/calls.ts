@@ -1,0 +1,137 @@
+/**
+ * `reason()`, `generate()` and `rollout()` for notebooks: the library's calls (`src/api`), plus the
+ * live output a notebook user expects while they run — the Reasoner's tokens streamed into one
+ * output updated in place (reasoning and answer apart) and one progress bar per stage (load,
+ * preprocess, prefill, decode; upload, queue, denoise, download). Pass the result to `show()`; it
+ * renders only what the stream has not shown yet (the parsed boxes, events, … and a summary line).
+ * A cell is then one line, as in IPython:
+ *
+ * ```ts
+ * await show(reason({ task: "caption", video: "clip.mp4" }));
+ * ```
+ *
+ * Outside a notebook (plain `node`, `deno run`, tests without a display sink) they are exactly the
+ * library's calls: no output of their own. Import them from `kernel/notebook.ts` (which also
+ * re-exports `src/mod.ts` and `kernel/mod.ts`), or from this module.
+ *
+ * @example
+ * ```ts
+ * import { reason, show } from "./notebook.ts";
+ * // backend: a checkpoint folder / HF repo id (native engine) or a vLLM / NIM URL.
+ * const result = await reason(
+ *   { task: "custom", prompt: "Name three things a robot arm can pick up." },
+ *   { backend: "test/fixtures/qwen3vl-tiny", tinyCheckpoint: true },
+ * );
+ * await show(result); // "parsed as text · finish: length · native:cpu (…)"
+ * ```
+ * @module
+ */
+import { generate as libraryGenerate, reason as libraryReason, rollout as libraryRollout } from "../src/api/mod.ts";
+import type { GenerateRequestInput } from "../src/schema/generate_request.ts";
+import { type ReasonRequestInput, TINY_CHECKPOINT_CAPS, withTinyCheckpointCaps } from "../src/schema/reason_request.ts";
+import type { GenerateResult, ProgressEvent, ReasonResult, RolloutResult, RunOptions, TokenEvent } from "../src/schema/results.ts";
+import type { RolloutRequestInput } from "../src/schema/rollout_request.ts";
+import { progressReporter } from "./progress.ts";
+import { hasRichDisplay } from "./runtime.ts";
+import { markStreamed, note } from "./show.ts";
+import { streamText } from "./stream.ts";
+
+/** Options of the notebook calls: the library's {@link RunOptions}, plus what a notebook adds. */
+export interface NotebookRunOptions extends RunOptions {
+  /**
+   * The backend is a tiny or untrained test checkpoint (such as `test/fixtures/qwen3vl-tiny`):
+   * `reason()` applies `TINY_CHECKPOINT_CAPS` (at most 48 tokens, a video at 4 frames) so that the
+   * call ends in about a second instead of decoding gibberish up to the token limit, and says so
+   * under the answer. Leave it unset for a real checkpoint or server. Default `false`.
+   */
+  tinyCheckpoint?: boolean;
+  /** The title above the streamed text (default: the request's task). */
+  title?: string;
+}
+
+/** The library's options without the notebook's own. */
+function libraryOptions(o: NotebookRunOptions): RunOptions {
+  const { tinyCheckpoint: _tiny, title: _title, ...rest } = o;
+  return rest;
+}
+
+/** Calls both callbacks (the notebook's display first, then the caller's own). */
+function both<E>(mine: (e: E) => void, theirs: ((e: E) => void) | undefined): (e: E) => void {
+  return theirs ? (e) => (mine(e), theirs(e)) : mine;
+}
+
+/**
+ * Runs `work` with one progress bar per stage, and closes every bar when it ends (also on an error).
+ */
+async function withProgress<T>(o: RunOptions, work: (onProgress: (e: ProgressEvent) => void) => Promise<T>): Promise<T> {
+  const bars = progressReporter();
+  try {
+    return await work(both(bars, o.onProgress));
+  } finally {
+    await bars.finish();
+  }
+}
+
+/**
+ * The library's `reason()` with live output in a notebook: streamed tokens and a progress bar per
+ * stage. The result is marked as streamed, so `show(result)` adds only the parsed part.
+ * @throws whatever the library's `reason()` throws (`ValidationError`, `RemoteError`, …); with
+ *   `show(reason(…))` a `CosmosError` is shown with its hint instead.
+ * @example
+ * ```ts
+ * import { reason } from "./calls.ts";
+ * import { show } from "./show.ts";
+ * await show(reason({ task: "grounding_2d", image: "scene.png", prompt: "Locate the cup." }), { image: "scene.png" });
+ * ```
+ */
+export async function reason(request: ReasonRequestInput, options: NotebookRunOptions = {}): Promise<ReasonResult> {
+  const sent = options.tinyCheckpoint ? withTinyCheckpointCaps(request) : request;
+  if (!hasRichDisplay()) return await libraryReason(sent, libraryOptions(options));
+  const text = streamText({ title: options.title ?? sent.task ?? "custom" });
+  let result: ReasonResult;
+  try {
+    result = await withProgress(options, (onProgress) =>
+      libraryReason(sent, { ...libraryOptions(options), onProgress, onToken: both<TokenEvent>(text.onToken, options.onToken) }));
+  } catch (e) {
+    if (text.messages > 0) await text.done();
+    throw e;
+  }
+  // The final text replaces the streamed one: the same, unless the stream was cut or off.
+  await text.done({ reasoning: result.reasoning, answer: result.answer });
+  if (options.tinyCheckpoint) {
+    await note(
+      "untrained",
+      `Tiny test checkpoint: capped at ${TINY_CHECKPOINT_CAPS.maxTokens} tokens` +
+        `${sent.video !== undefined ? ` and ${TINY_CHECKPOINT_CAPS.videoFrames} video frames` : ""} (tinyCheckpoint: true).`,
+    );
+  }
+  return markStreamed(result);
+}
+
+/**
+ * The library's `generate()` with a progress bar per stage (upload, denoise, download) in a notebook.
+ * @example
+ * ```ts
+ * import { generate } from "./calls.ts";
+ * import { show } from "./show.ts";
+ * await show(generate({ prompt: "A robot arm stacks two cubes." }, { backend: "http://127.0.0.1:8000" }));
+ * ```
+ */
+export async function generate(request: GenerateRequestInput, options: NotebookRunOptions = {}): Promise<GenerateResult> {
+  if (!hasRichDisplay()) return await libraryGenerate(request, libraryOptions(options));
+  return await withProgress(options, (onProgress) => libraryGenerate(request, { ...libraryOptions(options), onProgress }));
+}
+
+/**
+ * The library's `rollout()` with a progress bar per stage (upload, queue, denoise, download) in a notebook.
+ * @example
+ * ```ts
+ * import { rollout } from "./calls.ts";
+ * import { show } from "./show.ts";
+ * await show(rollout({ mode: "policy", embodiment: "droid", image: "scene.png", prompt: "Pick up the cube." }), { fps: 10 });
+ * ```
+ */
+export async function rollout(request: RolloutRequestInput, options: NotebookRunOptions = {}): Promise<RolloutResult> {
+  if (!hasRichDisplay()) return await libraryRollout(request, libraryOptions(options));
+  return await withProgress(options, (onProgress) => libraryRollout(request, { ...libraryOptions(options), onProgress }));
+}
