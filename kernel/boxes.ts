@@ -3,6 +3,10 @@
  * from a stable palette), and "marked subjects" for describe-anything (numbered outlines).
  * Coordinates are converted from the model's convention to pixels: Qwen3-VL grounding boxes
  * are `[x1, y1, x2, y2]` on a 0–1000 grid (`"norm1000"`); `"norm1"` is 0–1; `"pixel"` is as is.
+ * A box the model got wrong never costs the others: one with a NaN, no area or lying wholly
+ * outside the image is left out, one that sticks out is drawn clipped and dashed (so is one the
+ * parser flagged with a `problem`), and a note under the image lists them (with the parser's
+ * `invalid` items).
  *
  * @example
  * ```ts
@@ -15,6 +19,7 @@ import { ValidationError } from "../src/errors.ts";
 import { type OverlayImage, loadImage } from "./image_input.ts";
 import { display } from "./runtime.ts";
 import { type Displayable, displayable, escapeHtml, type MimeBundle, num, toBase64 } from "./mime.ts";
+import { type ItemProblem, notesHtml, notesText, type RenderNotes } from "./notes.ts";
 
 /** How box coordinates are expressed. Qwen3-VL (Cosmos Reasoner) uses `"norm1000"`. */
 export type BoxConvention = "norm1000" | "norm1" | "pixel";
@@ -28,6 +33,8 @@ export interface OverlayBox {
   box: Box | readonly [number, number, number, number];
   /** Optional confidence shown after the label. */
   score?: number;
+  /** Set by the parser when the box is kept but suspect (drawn dashed, listed in the note). */
+  problem?: string;
 }
 
 /** A stable palette (Tableau 10, readable on photos). */
@@ -124,6 +131,56 @@ export function toPixelBox(box: readonly number[], convention: BoxConvention, wi
   return [cx(Math.min(ax, bx)), cy(Math.min(ay, by)), cx(Math.max(ax, bx)), cy(Math.max(ay, by))];
 }
 
+/** Where a box goes on the image: its pixel box (with a `problem` when drawn cut), or why not at all. */
+export type BoxPlacement = { pixel: Box; problem?: string } | { problem: string };
+
+/**
+ * Places a box on a `width`×`height` image without throwing on model mistakes: a NaN or a
+ * wrong length, a box with no area, or one wholly outside the image gets only a `problem`; a
+ * box that sticks out gets its clipped pixel box and a `problem`.
+ * @example
+ * ```ts
+ * import { placeBox } from "./boxes.ts";
+ * placeBox([900, 100, 1200, 300], "norm1000", 640, 480); // { pixel: [576, 48, 640, 144], problem: "partly outside the image: drawn clipped" }
+ * placeBox([1200, 100, 1400, 300], "norm1000", 640, 480); // { problem: "outside the image" }
+ * ```
+ */
+export function placeBox(box: readonly number[], convention: BoxConvention, width: number, height: number): BoxPlacement {
+  if (!Array.isArray(box) || box.length !== 4 || !box.every(Number.isFinite)) return { problem: "not 4 numbers [x1, y1, x2, y2]" };
+  const [ax, ay] = toPixelPoint([box[0], box[1]], convention, width, height);
+  const [bx, by] = toPixelPoint([box[2], box[3]], convention, width, height);
+  const [x1, y1, x2, y2] = [Math.min(ax, bx), Math.min(ay, by), Math.max(ax, bx), Math.max(ay, by)];
+  if (!(x2 > x1 && y2 > y1)) return { problem: "empty box (no width or height)" };
+  const pixel = toPixelBox(box, convention, width, height);
+  if (!(pixel[2] > pixel[0] && pixel[3] > pixel[1])) return { problem: "outside the image" };
+  const clipped = pixel[0] !== x1 || pixel[1] !== y1 || pixel[2] !== x2 || pixel[3] !== y2;
+  return clipped ? { pixel, problem: "partly outside the image: drawn clipped" } : { pixel };
+}
+
+/** The drawable boxes with their pixel boxes, and the note on the others. */
+function placeAll(img: OverlayImage, boxes: readonly OverlayBox[], o: BoxesOptions): {
+  drawn: { box: OverlayBox; pixel: Box; flagged: boolean }[];
+  notes: RenderNotes;
+} {
+  const convention = o.convention ?? "norm1000";
+  const notes: RenderNotes = { skipped: [...(o.invalid ?? [])], flagged: [] };
+  const drawn: { box: OverlayBox; pixel: Box; flagged: boolean }[] = [];
+  for (const b of boxes) {
+    const place = placeBox(b.box as readonly number[], convention, img.width, img.height);
+    const coords = Array.isArray(b.box) ? `[${b.box.map((v) => String(v)).join(", ")}]` : String(b.box);
+    const item = `${b.label || "(no label)"} ${coords}`;
+    if (!("pixel" in place)) {
+      notes.skipped.push({ item, problem: place.problem });
+      continue;
+    }
+    // The renderer's own finding (drawn clipped) is the more concrete one; else the parser's.
+    const problem = place.problem ?? b.problem;
+    if (problem) notes.flagged.push({ item, problem });
+    drawn.push({ box: b, pixel: place.pixel, flagged: problem !== undefined });
+  }
+  return { drawn, notes };
+}
+
 interface Geometry {
   stroke: number;
   font: number;
@@ -157,10 +214,13 @@ export interface BoxesOptions {
   convention?: BoxConvention;
   /** A caption under the image. */
   caption?: string;
+  /** Items the parser already left out (`parsed.invalid`), listed in the note. */
+  invalid?: readonly ItemProblem[];
 }
 
 /**
- * The SVG (image + one `<rect class="cosmos-box-rect">` per box + labels) as a string.
+ * The SVG (image + one `<rect class="cosmos-box-rect">` per drawable box + labels) as a string;
+ * boxes drawn cut or flagged also have the class `cosmos-flagged` and a dashed outline.
  * @example
  * ```ts
  * import { boxesSvg } from "./boxes.ts";
@@ -169,16 +229,19 @@ export interface BoxesOptions {
  * ```
  */
 export function boxesSvg(img: OverlayImage, boxes: readonly OverlayBox[], o: BoxesOptions = {}): string {
-  const convention = o.convention ?? "norm1000";
+  return svgOf(img, placeAll(img, boxes, o).drawn);
+}
+
+function svgOf(img: OverlayImage, drawn: { box: OverlayBox; pixel: Box; flagged: boolean }[]): string {
   const g = geometry(img);
-  const colors = labelColors(boxes.map((b) => b.label));
-  const parts = boxes.map((b) => {
-    const [x1, y1, x2, y2] = toPixelBox(b.box, convention, img.width, img.height);
+  const colors = labelColors(drawn.map((d) => d.box.label));
+  const parts = drawn.map(({ box: b, pixel: [x1, y1, x2, y2], flagged }) => {
     const color = colors.get(b.label) as string;
     const text = b.score === undefined ? b.label : `${b.label} ${b.score.toFixed(2)}`;
+    const dash = flagged ? ` stroke-dasharray="${g.stroke * 3} ${g.stroke * 2}"` : "";
     return `<g class="cosmos-box" data-label="${escapeHtml(b.label)}">` +
-      `<rect class="cosmos-box-rect" x="${num(x1)}" y="${num(y1)}" width="${num(x2 - x1)}" height="${num(y2 - y1)}" ` +
-      `fill="none" stroke="${color}" stroke-width="${g.stroke}"/>${labelTag(x1, y1, text, color, g, img)}</g>`;
+      `<rect class="cosmos-box-rect${flagged ? " cosmos-flagged" : ""}" x="${num(x1)}" y="${num(y1)}" width="${num(x2 - x1)}" height="${num(y2 - y1)}" ` +
+      `fill="none" stroke="${color}" stroke-width="${g.stroke}"${dash}/>${labelTag(x1, y1, text, color, g, img)}</g>`;
   });
   return `${svgOpen(img, "cosmos-boxes")}${parts.join("")}</svg>`;
 }
@@ -188,8 +251,8 @@ function caption(text: string | undefined): string {
 }
 
 /**
- * The MIME bundle of an image with boxes: `text/html` (figure with the SVG) and `text/plain`
- * (one line per box, in pixels).
+ * The MIME bundle of an image with boxes: `text/html` (figure with the SVG and the note on bad
+ * boxes) and `text/plain` (one line per drawn box, in pixels, then the note's lines).
  * @example
  * ```ts
  * import { boxesBundle } from "./boxes.ts";
@@ -198,13 +261,15 @@ function caption(text: string | undefined): string {
  * ```
  */
 export function boxesBundle(img: OverlayImage, boxes: readonly OverlayBox[], o: BoxesOptions = {}): MimeBundle {
-  const convention = o.convention ?? "norm1000";
-  const lines = boxes.map((b) => `  ${b.label}: [${toPixelBox(b.box, convention, img.width, img.height).map(num).join(", ")}]`);
+  checkConvention(o.convention ?? "norm1000");
+  const { drawn, notes } = placeAll(img, boxes, o);
+  const lines = drawn.map((d) => `  ${d.box.label}: [${d.pixel.map(num).join(", ")}]`);
+  const note = notesText(notes);
   return {
-    "text/html": `<figure class="cosmos-figure" style="margin:0">${boxesSvg(img, boxes, o)}${caption(o.caption)}</figure>`,
-    "text/plain": `<image ${img.width}x${img.height} with ${boxes.length} box${boxes.length === 1 ? "" : "es"} (pixels)>\n${
+    "text/html": `<figure class="cosmos-figure" style="margin:0">${svgOf(img, drawn)}${caption(o.caption)}${notesHtml(notes, "box")}</figure>`,
+    "text/plain": `<image ${img.width}x${img.height} with ${drawn.length} box${drawn.length === 1 ? "" : "es"} (pixels)>\n${
       lines.join("\n")
-    }`,
+    }${note ? `\n${note}` : ""}`,
   };
 }
 

@@ -5,6 +5,10 @@
  * fallback that embeds plotly.js once per kernel session (later plots reuse the loaded script),
  * so nbconvert HTML renders offline too.
  *
+ * Action chunks from a model can hold NaN, Infinity or null: such a value is plotted as a gap
+ * (null), every other value is drawn, and the figure carries a note (a plotly annotation, and
+ * `notes` listed under the HTML and in `text/plain`) saying which steps and dimensions.
+ *
  * @example
  * ```ts
  * import { showPlot, trajectory3dFigure } from "./plotly.ts";
@@ -21,6 +25,7 @@ import process from "node:process";
 import { ValidationError } from "../src/errors.ts";
 import { display } from "./runtime.ts";
 import { type Displayable, displayable, escapeHtml, type MimeBundle, uniqueId } from "./mime.ts";
+import { hasNotes, type ItemProblem, notesHtml, notesText, type RenderNotes } from "./notes.ts";
 
 /** A plotly trace (`{ type: "scatter3d", x, y, z, ... }`); plain JSON. */
 export type PlotlyTrace = { type: string; name?: string } & Record<string, unknown>;
@@ -30,13 +35,15 @@ export interface PlotlyFigure {
   data: PlotlyTrace[];
   layout: Record<string, unknown>;
   config?: Record<string, unknown>;
+  /** What could not be drawn (bad values); shown under the plot, not sent to plotly. */
+  notes?: RenderNotes;
 }
 
 /** A named series of points (rows); e.g. predicted vs given. */
 export interface NamedTrajectory {
   name: string;
-  /** One row per time step. */
-  points: readonly (readonly number[])[];
+  /** One row per time step; a NaN, Infinity or null (JSON's NaN) is drawn as a gap. */
+  points: readonly (readonly (number | null)[])[];
 }
 
 /** Colours used for overlaid trajectories (first = predicted, second = given, …). */
@@ -44,31 +51,72 @@ export const TRACE_COLORS: readonly string[] = ["#1f77b4", "#ff7f0e", "#2ca02c",
 
 const DEFAULT_CONFIG = { responsive: true, displaylogo: false };
 
-function check(trajs: readonly NamedTrajectory[], minDim: number, what: string): void {
+/** Trajectories with every non-finite or missing value as null (a gap), and the note on them. */
+interface Cleaned {
+  trajs: { name: string; points: (number | null)[][] }[];
+  notes: RenderNotes;
+}
+
+/**
+ * Keeps every finite value of the first `cols` columns; a NaN / Infinity / null / missing value
+ * becomes null (plotly draws a gap) and is listed (`name step j: d1, d3`). Only "nothing to plot at all" is an error: that is the
+ * caller's mistake, not the model's.
+ */
+function clean(trajs: readonly NamedTrajectory[], cols: number, what: string, invalid?: readonly ItemProblem[]): Cleaned {
   if (trajs.length === 0) {
     throw new ValidationError([{ field: "trajectories", value: trajs, allowed: "≥ 1 trajectory", message: `nothing to plot` }]);
   }
-  trajs.forEach((t, i) => {
-    t.points.forEach((p, j) => {
-      if (p.length < minDim || !p.every(Number.isFinite)) {
-        throw new ValidationError([{
-          field: `trajectories.${i}.points.${j}`,
-          value: p,
-          allowed: `≥ ${minDim} finite numbers (${what})`,
-          message: "bad point",
-        }]);
+  const notes: RenderNotes = { skipped: [...(invalid ?? [])], flagged: [] };
+  const out = trajs.map((t) => ({
+    name: t.name,
+    points: t.points.map((p, j) => {
+      // Exactly the columns the figure draws: extra ones are ignored, missing ones are gaps.
+      const row = Array.from({ length: cols }, (_, k) => {
+        const v = p?.[k];
+        return typeof v === "number" && Number.isFinite(v) ? v : null;
+      });
+      const bad = row.flatMap((v, k) => (v === null ? [k] : []));
+      if (bad.length) {
+        const missing = bad.filter((k) => k >= (p?.length ?? 0));
+        notes.skipped.push({
+          item: `${t.name} step ${j}: ${bad.map((k) => `d${k}`).join(", ")}`,
+          problem: missing.length === bad.length ? `missing (needs ${what})` : "not a number (NaN, Infinity or null)",
+        });
       }
-    });
-  });
+      return row;
+    }),
+  }));
+  return { trajs: out, notes };
 }
 
-const col = (pts: readonly (readonly number[])[], k: number) => pts.map((p) => p[k]);
+/** The figure's plotly annotation for its notes (a visible line above the plot area). */
+function withNotes(fig: PlotlyFigure, notes: RenderNotes): PlotlyFigure {
+  if (!hasNotes(notes)) return fig;
+  const n = notes.skipped.length;
+  const annotation = {
+    text: `⚠ ${n} value${n === 1 ? "" : "s"} not drawn (see the note below the plot)`,
+    xref: "paper",
+    yref: "paper",
+    x: 0,
+    y: 1.02,
+    xanchor: "left",
+    yanchor: "bottom",
+    showarrow: false,
+    font: { color: "#8a4b00", size: 12 },
+  };
+  const annotations = [...((fig.layout.annotations as unknown[] | undefined) ?? []), annotation];
+  return { ...fig, layout: { ...fig.layout, annotations }, notes };
+}
+
+const col = (pts: readonly (readonly (number | null)[])[], k: number) => pts.map((p) => p[k] ?? null);
 
 /** Options of the figure builders. */
 export interface FigureOptions {
   title?: string;
   /** Height in pixels. */
   height?: number;
+  /** Items the parser already left out (`parsed.invalid`), listed in the note. */
+  invalid?: readonly ItemProblem[];
 }
 
 /**
@@ -81,8 +129,8 @@ export interface FigureOptions {
  * ```
  */
 export function trajectory3dFigure(trajs: readonly NamedTrajectory[], o: FigureOptions = {}): PlotlyFigure {
-  check(trajs, 3, "x, y, z");
-  const data: PlotlyTrace[] = trajs.map((t, i) => ({
+  const { trajs: clean3, notes } = clean(trajs, 3, "x, y, z", o.invalid);
+  const data: PlotlyTrace[] = clean3.map((t, i) => ({
     type: "scatter3d",
     mode: "lines+markers",
     name: t.name,
@@ -96,7 +144,7 @@ export function trajectory3dFigure(trajs: readonly NamedTrajectory[], o: FigureO
       color: TRACE_COLORS[i % TRACE_COLORS.length],
     },
   }));
-  return {
+  return withNotes({
     data,
     layout: {
       title: { text: o.title ?? "End-effector path" },
@@ -106,7 +154,7 @@ export function trajectory3dFigure(trajs: readonly NamedTrajectory[], o: FigureO
       legend: { orientation: "h" },
     },
     config: DEFAULT_CONFIG,
-  };
+  }, notes);
 }
 
 /** Options of {@link timeSeriesFigure}. */
@@ -129,8 +177,9 @@ export interface TimeSeriesOptions extends FigureOptions {
  * ```
  */
 export function timeSeriesFigure(trajs: readonly NamedTrajectory[], o: TimeSeriesOptions = {}): PlotlyFigure {
-  check(trajs, 1, "one value per dimension");
-  const width = Math.min(...trajs.map((t) => Math.min(...t.points.map((p) => p.length))));
+  // As wide as the widest row: a short row (a model mistake) shows as gaps, not fewer plots.
+  const width = Math.max(1, ...trajs.flatMap((t) => t.points.map((p) => p?.length ?? 0)));
+  const cleaned = clean(trajs, width, "one value per dimension", o.invalid);
   const dims = o.dims ?? Array.from({ length: width }, (_, k) => k);
   for (const d of dims) {
     if (!(Number.isInteger(d) && d >= 0 && d < width)) {
@@ -148,7 +197,7 @@ export function timeSeriesFigure(trajs: readonly NamedTrajectory[], o: TimeSerie
   };
   dims.forEach((d, row) => {
     const axis = row === 0 ? "" : String(row + 1);
-    trajs.forEach((t, i) => {
+    cleaned.trajs.forEach((t, i) => {
       data.push({
         type: "scatter",
         mode: "lines",
@@ -165,7 +214,7 @@ export function timeSeriesFigure(trajs: readonly NamedTrajectory[], o: TimeSerie
     layout[`yaxis${axis}`] = { title: { text: o.dimNames?.[d] ?? `d${d}` } };
   });
   layout.xaxis = { title: { text: o.fps ? "time (s)" : "step" } };
-  return { data, layout, config: DEFAULT_CONFIG };
+  return withNotes({ data, layout, config: DEFAULT_CONFIG }, cleaned.notes);
 }
 
 /**
@@ -177,17 +226,17 @@ export function timeSeriesFigure(trajs: readonly NamedTrajectory[], o: TimeSerie
  * ```
  */
 export function gripperFigure(
-  series: readonly { name: string; values: readonly number[] }[],
+  series: readonly { name: string; values: readonly (number | null)[] }[],
   o: FigureOptions & { fps?: number } = {},
 ): PlotlyFigure {
-  check(series.map((s) => ({ name: s.name, points: s.values.map((v) => [v]) })), 1, "gripper value");
-  return {
-    data: series.map((s, i) => ({
+  const cleaned = clean(series.map((s) => ({ name: s.name, points: s.values.map((v) => [v]) })), 1, "gripper value", o.invalid);
+  return withNotes({
+    data: cleaned.trajs.map((s, i) => ({
       type: "scatter",
       mode: "lines",
       name: s.name,
-      x: s.values.map((_, j) => (o.fps ? j / o.fps : j)),
-      y: [...s.values],
+      x: s.points.map((_, j) => (o.fps ? j / o.fps : j)),
+      y: col(s.points, 0),
       line: { shape: "hv", color: TRACE_COLORS[i % TRACE_COLORS.length], width: 3 },
     })),
     layout: {
@@ -198,7 +247,7 @@ export function gripperFigure(
       yaxis: { title: { text: "open ↔ closed" } },
     },
     config: DEFAULT_CONFIG,
-  };
+  }, cleaned.notes);
 }
 
 /**
@@ -211,8 +260,8 @@ export function gripperFigure(
  * ```
  */
 export function birdsEyeFigure(trajs: readonly NamedTrajectory[], o: FigureOptions = {}): PlotlyFigure {
-  check(trajs, 2, "x, y");
-  const data: PlotlyTrace[] = trajs.map((t, i) => ({
+  const { trajs: clean2, notes } = clean(trajs, 2, "x, y", o.invalid);
+  const data: PlotlyTrace[] = clean2.map((t, i) => ({
     type: "scatter",
     mode: "lines+markers",
     name: t.name,
@@ -221,15 +270,16 @@ export function birdsEyeFigure(trajs: readonly NamedTrajectory[], o: FigureOptio
     line: { color: TRACE_COLORS[i % TRACE_COLORS.length], width: 3 },
     marker: { size: 6 },
   }));
+  const start = clean2[0].points.find((p) => p[0] !== null && p[1] !== null); // the first drawable point
   data.push({
     type: "scatter",
     mode: "markers",
     name: "start",
-    x: [trajs[0].points[0]?.[0] ?? 0],
-    y: [trajs[0].points[0]?.[1] ?? 0],
+    x: [start?.[0] ?? 0],
+    y: [start?.[1] ?? 0],
     marker: { size: 14, symbol: "triangle-up", color: "#333" },
   });
-  return {
+  return withNotes({
     data,
     layout: {
       title: { text: o.title ?? "Waypoints (bird's-eye)" },
@@ -239,7 +289,7 @@ export function birdsEyeFigure(trajs: readonly NamedTrajectory[], o: FigureOptio
       yaxis: { title: { text: "y (m)" }, scaleanchor: "x", scaleratio: 1 },
     },
     config: DEFAULT_CONFIG,
-  };
+  }, notes);
 }
 
 // --- plotly.js embedding -------------------------------------------------------
@@ -302,7 +352,8 @@ export interface PlotlyBundleOptions {
 
 /**
  * The MIME bundle of a figure: plotly JSON, an HTML fallback (`<div>` + script; plotly.js
- * embedded once per session) and a `text/plain` summary.
+ * embedded once per session) and a `text/plain` summary; a figure's `notes` (bad values) are
+ * listed under the HTML and in the summary.
  * @example
  * ```ts
  * import { gripperFigure, plotlyBundle } from "./plotly.ts";
@@ -334,10 +385,12 @@ export function plotlyBundle(fig: PlotlyFigure, o: PlotlyBundleOptions = {}): Mi
     `else{el.textContent="plotly.js is not loaded on this page: re-run the notebook from the top.";}}draw();})();</script>`;
   const names = fig.data.map((t) => t.name).filter((n): n is string => Boolean(n));
   const title = (fig.layout.title as { text?: string } | undefined)?.text ?? "plot";
+  const notes = fig.notes ?? { skipped: [], flagged: [] };
+  const noteText = notesText(notes);
   return {
     "application/vnd.plotly.v1+json": { data: fig.data, layout: fig.layout, config: fig.config ?? DEFAULT_CONFIG },
-    "text/html": html,
-    "text/plain": `<plot "${escapeHtml(title)}": ${fig.data.length} traces (${[...new Set(names)].join(", ")})>`,
+    "text/html": html + notesHtml(notes, "value"),
+    "text/plain": `<plot "${escapeHtml(title)}": ${fig.data.length} traces (${[...new Set(names)].join(", ")})>${noteText ? `\n${noteText}` : ""}`,
   };
 }
 

@@ -1,6 +1,10 @@
 /**
  * Temporal localization as a timeline: events (start/end seconds, label) drawn as bars over
- * the video's duration, overlapping events stacked in lanes, with a time axis.
+ * the video's duration, overlapping events stacked in lanes, with a time axis. Model output is
+ * often imperfect: an event with NaN times, a negative time or an end before its start, or one
+ * that starts after the video ends, is left out; one that runs past the end is drawn cut and
+ * dashed; a note under the timeline lists both (with the parser's `invalid` items). The
+ * valid events are always drawn.
  *
  * @example
  * ```ts
@@ -13,6 +17,7 @@ import { ValidationError } from "../src/errors.ts";
 import { labelColors } from "./boxes.ts";
 import { display } from "./runtime.ts";
 import { type Displayable, displayable, escapeHtml, type MimeBundle, num } from "./mime.ts";
+import { hasNotes, type ItemProblem, notesHtml, notesText, type RenderNotes } from "./notes.ts";
 
 /** An event in seconds. */
 export interface TimelineEvent {
@@ -29,6 +34,8 @@ export interface TimelineOptions {
   width?: number;
   /** A title above the timeline. */
   title?: string;
+  /** Items the parser already left out (`parsed.invalid`), listed in the note. */
+  invalid?: readonly ItemProblem[];
 }
 
 /**
@@ -65,26 +72,30 @@ function fmt(t: number): string {
 
 /**
  * The timeline's MIME bundle: `text/html` with an SVG (one `<rect class="cosmos-event">` per
- * event) and `text/plain` (one line per event).
+ * drawn event) and the note on bad events (`<div class="cosmos-problems">`, see the module doc), and
+ * `text/plain` (one line per event, then the note's lines). Only a bad `duration` option throws.
  * @example
  * ```ts
  * import { timelineBundle } from "./timeline.ts";
  * timelineBundle([{ start: 1, end: 2, label: "wave" }], { duration: 4 })["text/plain"]; // includes "1s–2s wave"
  * ```
  */
-export function timelineBundle(events: readonly TimelineEvent[], o: TimelineOptions = {}): MimeBundle {
-  events.forEach((e, i) => {
-    if (!Number.isFinite(e.start) || !Number.isFinite(e.end) || e.end < e.start || e.start < 0) {
-      throw new ValidationError([{
-        field: `events.${i}`,
-        value: e,
-        allowed: "0 ≤ start ≤ end (seconds)",
-        message: "bad event times",
-      }]);
+export function timelineBundle(allEvents: readonly TimelineEvent[], o: TimelineOptions = {}): MimeBundle {
+  if (o.duration !== undefined && !(Number.isFinite(o.duration) && o.duration > 0)) {
+    throw new ValidationError([{ field: "duration", value: o.duration, allowed: "> 0 seconds", message: "bad duration" }]);
+  }
+  const notes: RenderNotes = { skipped: [...(o.invalid ?? [])], flagged: [] };
+  const events = allEvents.filter((e) => {
+    const problem = eventProblem(e, o.duration);
+    if (problem) notes.skipped.push({ item: eventText(e), problem });
+    else if (o.duration !== undefined && e.end > o.duration) {
+      notes.flagged.push({ item: eventText(e), problem: `runs past the end (${fmt(o.duration)}): drawn cut` });
     }
+    return problem === undefined;
   });
   const duration = o.duration ?? Math.max(0, ...events.map((e) => e.end));
   if (!(duration > 0)) {
+    if (hasNotes(notes)) return notesOnly(notes); // nothing drawable: say why rather than fail
     throw new ValidationError([{ field: "duration", value: duration, allowed: "> 0 seconds", message: "no duration" }]);
   }
   const width = o.width ?? 720;
@@ -103,8 +114,10 @@ export function timelineBundle(events: readonly TimelineEvent[], o: TimelineOpti
     const w = Math.max(2, x(e.end) - x(e.start));
     const clip = `<title>${escapeHtml(`${e.label}: ${fmt(e.start)}–${fmt(e.end)}`)}</title>`;
     const showText = w > e.label.length * 6.5 + 6;
-    return `<g class="cosmos-event-g"><rect class="cosmos-event" data-start="${e.start}" data-end="${e.end}" ` +
-      `x="${num(x(e.start))}" y="${y}" width="${num(w)}" height="${laneH - 6}" rx="4" fill="${color}">${clip}</rect>` +
+    const cut = e.end > duration;
+    return `<g class="cosmos-event-g"><rect class="cosmos-event${cut ? " cosmos-flagged" : ""}" data-start="${e.start}" data-end="${e.end}" ` +
+      `x="${num(x(e.start))}" y="${y}" width="${num(w)}" height="${laneH - 6}" rx="4" fill="${color}"` +
+      `${cut ? ` stroke="#8a4b00" stroke-width="2" stroke-dasharray="5 3"` : ""}>${clip}</rect>` +
       (showText
         ? `<text x="${num(x(e.start) + 5)}" y="${y + laneH - 11}" font-size="12" font-family="sans-serif" fill="#fff">${
           escapeHtml(e.label)
@@ -127,9 +140,31 @@ export function timelineBundle(events: readonly TimelineEvent[], o: TimelineOpti
     `<rect x="${pad}" y="${top - 2}" width="${width - 2 * pad}" height="${nLanes * laneH + 2}" fill="#f4f4f4"/>` +
     `${bars.join("")}<line x1="${pad}" x2="${width - pad}" y1="${axisY}" y2="${axisY}" stroke="#666"/>${ticks.join("")}</svg>`;
   const lines = events.map((e) => `  ${fmt(e.start)}–${fmt(e.end)} ${e.label}`);
+  const note = notesText(notes);
   return {
-    "text/html": svg,
-    "text/plain": `<timeline ${events.length} event${events.length === 1 ? "" : "s"} over ${fmt(duration)}>\n${lines.join("\n")}`,
+    "text/html": svg + notesHtml(notes, "event"),
+    "text/plain": `<timeline ${events.length} event${events.length === 1 ? "" : "s"} over ${fmt(duration)}>\n${lines.join("\n")}${note ? `\n${note}` : ""}`,
+  };
+}
+
+/** Why an event cannot be drawn at all, or undefined. */
+function eventProblem(e: TimelineEvent, duration: number | undefined): string | undefined {
+  if (!Number.isFinite(e.start) || !Number.isFinite(e.end)) return "a time is not a number (NaN, Infinity or missing)";
+  if (e.start < 0 || e.end < 0) return "negative time";
+  if (e.end < e.start) return "ends before it starts";
+  if (duration !== undefined && e.start > duration) return `starts after the end (${fmt(duration)})`;
+  return undefined;
+}
+
+function eventText(e: TimelineEvent): string {
+  const t = (v: number) => (Number.isFinite(v) ? fmt(v) : String(v));
+  return `${e.label || "(no label)"} ${t(e.start)}–${t(e.end)}`;
+}
+
+function notesOnly(notes: RenderNotes): MimeBundle {
+  return {
+    "text/html": `<div class="cosmos-timeline-empty">${notesHtml(notes, "event")}</div>`,
+    "text/plain": `<timeline 0 events>\n${notesText(notes)}`,
   };
 }
 

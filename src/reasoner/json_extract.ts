@@ -1,7 +1,8 @@
 /**
  * Finds JSON in model output: inside ```json code fences (closed or cut off) or bare in
  * the text, several top-level values in a row, and truncated values repaired by
- * dropping the incomplete tail and closing the open brackets.
+ * dropping the incomplete tail and closing the open brackets. `NaN`, `Infinity` and `None`
+ * become `null` (the parsers report such items instead of losing the whole value).
  *
  * @example
  * ```ts
@@ -90,16 +91,57 @@ function matchingEnd(text: string, start: number): number {
   return -1;
 }
 
+const HAS_NON_FINITE = /NaN|nan|Infinity|inf|None/;
+const NON_FINITE = /^-?(?:NaN|nan|Infinity|inf|None)\b/;
+
 function tryParse(s: string): unknown {
-  try {
-    return JSON.parse(s);
-  } catch {
-    try {
-      return JSON.parse(s.replace(/,\s*([\]}])/g, "$1")); // trailing commas
-    } catch {
-      return undefined;
+  for (const candidate of [s, s.replace(/,\s*([\]}])/g, "$1")]) { // as is, then without trailing commas
+    for (const text of HAS_NON_FINITE.test(candidate) ? [candidate, nonFiniteToNull(candidate)] : [candidate]) {
+      try {
+        return JSON.parse(text);
+      } catch {
+        // try the next repair
+      }
     }
   }
+  return undefined;
+}
+
+/**
+ * Replaces the non-JSON number words models write (`NaN`, `Infinity`, `-inf`, Python's `None`)
+ * with `null`, outside strings, so one bad value costs one item and not the whole list; the
+ * parsers then report that item as invalid.
+ * @example
+ * ```ts
+ * import { nonFiniteToNull } from "./json_extract.ts";
+ * nonFiniteToNull('[[1, 2], [NaN, 3], "NaN"]'); // '[[1, 2], [null, 3], "NaN"]'
+ * ```
+ */
+export function nonFiniteToNull(text: string): string {
+  let out = "";
+  let inString = false;
+  let escape = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (escape) escape = false;
+      else if (c === "\\") escape = true;
+      else if (c === '"') inString = false;
+      out += c;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if ((c === "-" || c === "N" || c === "n" || c === "I" || c === "i") && !/[\w.]/.test(text[i - 1] ?? "")) {
+      const m = NON_FINITE.exec(text.slice(i, i + 10));
+      if (m) {
+        out += "null";
+        i += m[0].length - 1;
+        continue;
+      }
+    }
+    out += c;
+  }
+  return out;
 }
 
 /**

@@ -5,16 +5,24 @@
  * truncated JSON and the usual text forms; never throws — a failure is
  * `{ kind: "unparsed", error }` and the raw text stays in the result.
  *
+ * One bad item never costs the others: an event that ends before it starts, an empty or
+ * reversed box, a box wholly outside the 0–1000 grid, a point with NaN / null is left out and
+ * listed in `invalid` (`{ item, problem }`), and a box that sticks out of the grid is kept with
+ * a `problem`. Overlapping events are all kept (a timeline stacks them in lanes).
+ *
  * @example
  * ```ts
  * import { parseAnswer } from "./parse.ts";
  * parseAnswer("grounding_2d", '```json\n[{"bbox_2d": [10, 20, 300, 400], "label": "cup"}]\n```');
  * // { kind: "boxes", boxes: [{ label: "cup", box: [10, 20, 300, 400] }] }
+ * parseAnswer("temporal_localization", '[{"start": 5, "end": 3, "event": "x"}, {"start": 0, "end": 2, "event": "y"}]');
+ * // { kind: "events", events: [{ start: 0, end: 2, label: "y" }],
+ * //   invalid: [{ item: '{"start":5,"end":3,"event":"x"}', problem: "ends (3s) before it starts (5s)" }] }
  * ```
  * @module
  */
 import { REASON_TASKS, type ReasonTask, type TaskInfo } from "../schema/reason_request.ts";
-import type { LabeledBox, ParsedOutput, TimedEvent } from "../schema/results.ts";
+import type { InvalidItem, LabeledBox, ParsedOutput, TimedEvent } from "../schema/results.ts";
 import { extractJsonValues } from "./json_extract.ts";
 
 /** Options of {@link parseAnswer}. */
@@ -47,13 +55,25 @@ const isObj = (v: Json): v is Record<string, Json> => typeof v === "object" && v
 const isNum = (v: Json): v is number => typeof v === "number" && Number.isFinite(v);
 const num = (v: Json): number | undefined => isNum(v) ? v : typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : undefined;
 
+/** The item as the model wrote it, compact and short enough for a note. */
+function itemText(v: Json): string {
+  const text = typeof v === "string" ? v : JSON.stringify(v) ?? String(v);
+  return text.length > 160 ? `${text.slice(0, 159)}…` : text;
+}
+
+/** `invalid` only when something was left out, so clean answers parse to the same shape as before. */
+function withInvalid<T extends object>(parsed: T, invalid: InvalidItem[]): T & { invalid?: InvalidItem[] } {
+  return invalid.length ? { ...parsed, invalid } : parsed;
+}
+
 /** Flattens arrays and common wrappers ({"objects": [...]}, {"boxes": [...]}, …) into a list of items. */
 function items(values: Json[], wrapperKeys: string[]): Json[] {
   const out: Json[] = [];
   const visit = (v: Json, depth: number) => {
     if (depth > 4) return;
     if (Array.isArray(v)) {
-      for (const x of v) Array.isArray(x) && x.some((y) => !isNum(y)) ? visit(x, depth + 1) : out.push(x);
+      // A list of scalars (numbers, or a NaN turned null) is one item, e.g. a bare box.
+      for (const x of v) Array.isArray(x) && x.some((y) => typeof y === "object" && y !== null) ? visit(x, depth + 1) : out.push(x);
       return;
     }
     if (isObj(v)) {
@@ -71,13 +91,20 @@ function items(values: Json[], wrapperKeys: string[]): Json[] {
 const BOX_KEYS = ["bbox_2d", "bbox", "box", "box_2d"];
 const LABEL_KEYS = ["label", "name", "object", "category", "class", "text"];
 
-function asBox(v: Json): LabeledBox["box"] | undefined {
-  if (!Array.isArray(v) || v.length !== 4) return undefined;
+/** Side of the Qwen3-VL grounding grid: boxes are `[x1, y1, x2, y2]` in 0..1000. */
+const GRID = 1000;
+
+/** A box value → the box (with a `problem` when it sticks out of the grid) or why it is unusable. */
+function checkBox(v: Json): { box: LabeledBox["box"]; problem?: string } | { problem: string } {
+  if (!Array.isArray(v) || v.length !== 4) return { problem: "not a box: needs 4 numbers [x1, y1, x2, y2]" };
   const n = v.map(num);
-  if (n.some((x) => x === undefined)) return undefined;
+  if (n.some((x) => x === undefined)) return { problem: "a coordinate is not a number (NaN, null or text)" };
   const [x1, y1, x2, y2] = n as number[];
-  if (!(x2 > x1 && y2 > y1)) return undefined;
-  return [x1, y1, x2, y2];
+  if (!(x2 > x1 && y2 > y1)) return { problem: `empty or reversed box (x2 ≤ x1 or y2 ≤ y1)` };
+  if (x2 <= 0 || y2 <= 0 || x1 >= GRID || y1 >= GRID) return { problem: `outside the image (the grid is 0–${GRID})` };
+  const box: LabeledBox["box"] = [x1, y1, x2, y2];
+  if (x1 < 0 || y1 < 0 || x2 > GRID || y2 > GRID) return { box, problem: `partly outside the image (the grid is 0–${GRID})` };
+  return { box };
 }
 
 function labelOf(o: Record<string, Json>): string {
@@ -85,34 +112,37 @@ function labelOf(o: Record<string, Json>): string {
   return "";
 }
 
-/** Qwen3-VL grounding output → boxes. */
+/** Qwen3-VL grounding output → boxes (bad ones in `invalid`, see the module doc). */
 export function parseBoxes(answer: string): ParsedOutput {
   const boxes: LabeledBox[] = [];
+  const invalid: InvalidItem[] = [];
+  const take = (raw: Json, value: Json, label: string) => {
+    const c = checkBox(value);
+    if ("box" in c) boxes.push({ label, box: c.box, ...(c.problem ? { problem: c.problem } : {}) });
+    else invalid.push({ item: itemText(raw), problem: c.problem });
+  };
   for (const it of items(extractJsonValues(answer), ["objects", "boxes", "detections", "results", "annotations"])) {
     if (isObj(it)) {
       const key = BOX_KEYS.find((k) => k in it);
-      const box = key ? asBox(it[key]) : undefined;
-      if (box) boxes.push({ label: labelOf(it), box });
-    } else {
-      const box = asBox(it);
-      if (box) boxes.push({ label: "", box });
-    }
+      if (key) take(it, it[key], labelOf(it));
+      else if (labelOf(it)) invalid.push({ item: itemText(it), problem: "no bbox_2d" });
+    } else if (Array.isArray(it) && it.length === 4) take(it, it, "");
   }
-  if (boxes.length) return { kind: "boxes", boxes };
+  if (boxes.length || invalid.length) return withInvalid({ kind: "boxes" as const, boxes }, invalid);
   // Text forms: "cup: [10, 20, 300, 400]", "<box>(10,20),(300,400)</box>".
-  const re = /(?:([A-Za-z][\w -]{0,40}?)\s*[:=]\s*)?[[(]\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*[\]),]\s*,?\s*[[(]?\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*[\])]/g;
-  for (const m of answer.matchAll(re)) {
-    const box = asBox([m[2], m[3], m[4], m[5]].map(Number));
-    if (box) boxes.push({ label: (m[1] ?? "").trim(), box });
-  }
-  return boxes.length ? { kind: "boxes", boxes } : { kind: "unparsed", error: "no bounding box (bbox_2d) found in the answer" };
+  const re = /(?:([A-Za-z][\w -]{0,40}?)\s*[:=]\s*)?[[(]\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*[\]),]\s*,?\s*[[(]?\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*[\])]/g;
+  for (const m of answer.matchAll(re)) take(m[0].trim(), [m[2], m[3], m[4], m[5]].map(Number), (m[1] ?? "").trim());
+  return boxes.length || invalid.length
+    ? withInvalid({ kind: "boxes" as const, boxes }, invalid)
+    : { kind: "unparsed", error: "no bounding box (bbox_2d) found in the answer" };
 }
 
 // ---------------------------------------------------------------- events
 
 /** "75", "75.5s", "1:15", "01:15.5", "0:01:15" → seconds. */
-export function parseTimestamp(s: string | number): number | undefined {
+export function parseTimestamp(s: unknown): number | undefined {
   if (typeof s === "number") return Number.isFinite(s) ? s : undefined;
+  if (typeof s !== "string") return undefined; // null (a NaN the JSON repair turned null), objects
   const t = s.trim().replace(/\s*(?:s|sec|secs|seconds?)$/i, "");
   if (/^\d+(?:\.\d+)?$/.test(t)) return Number(t);
   const m = /^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$/.exec(t);
@@ -125,17 +155,26 @@ const END_KEYS = ["end", "end_time", "stop", "to", "t1", "end_sec", "end_seconds
 const EVENT_KEYS = ["event", "label", "description", "caption", "action", "text", "name", "activity"];
 const RANGE_KEYS = ["timestamp", "timestamps", "time", "interval", "span", "time_range"];
 
-function eventFromObject(o: Record<string, Json>): TimedEvent | undefined {
+/** Why an event cannot be drawn, or undefined when it can (overlaps are fine: lanes). */
+function eventProblem(start: number, end: number): string | undefined {
+  if (start < 0 || end < 0) return `negative time (${start}s–${end}s)`;
+  if (end < start) return `ends (${end}s) before it starts (${start}s)`;
+  return undefined;
+}
+
+/** An object → an event, why it is unusable, or undefined when it is not event-like at all. */
+function eventFromObject(o: Record<string, Json>): TimedEvent | { problem: string } | undefined {
   let start: number | undefined;
   let end: number | undefined;
-  for (const k of START_KEYS) if (start === undefined && k in o) start = parseTimestamp(o[k] as string | number);
-  for (const k of END_KEYS) if (end === undefined && k in o) end = parseTimestamp(o[k] as string | number);
+  const has = (keys: string[]) => keys.some((k) => k in o);
+  for (const k of START_KEYS) if (start === undefined && k in o) start = parseTimestamp(o[k]);
+  for (const k of END_KEYS) if (end === undefined && k in o) end = parseTimestamp(o[k]);
   if (start === undefined) {
     for (const k of RANGE_KEYS) {
       const r = o[k];
       if (Array.isArray(r) && r.length >= 1) {
-        start = parseTimestamp(r[0] as string | number);
-        end = r.length > 1 ? parseTimestamp(r[1] as string | number) : start;
+        start = parseTimestamp(r[0]);
+        end = r.length > 1 ? parseTimestamp(r[1]) : start;
       } else if (typeof r === "string") {
         const span = textSpan(r);
         if (span) [start, end] = span;
@@ -144,10 +183,16 @@ function eventFromObject(o: Record<string, Json>): TimedEvent | undefined {
       if (start !== undefined) break;
     }
   }
-  if (start === undefined) return undefined;
   let label = "";
   for (const k of EVENT_KEYS) if (!label && typeof o[k] === "string") label = (o[k] as string).trim();
-  return { start, end: end ?? start, label };
+  if (start === undefined) {
+    // Times given but unreadable (null, NaN, "soon"), or a described event with no time at all.
+    if (has(START_KEYS) || has(RANGE_KEYS)) return { problem: "no readable start time" };
+    return label ? { problem: "no timestamps" } : undefined;
+  }
+  if (end === undefined && has(END_KEYS)) return { problem: "no readable end time" };
+  const problem = eventProblem(start, end ?? start);
+  return problem ? { problem } : { start, end: end ?? start, label };
 }
 
 const TS = String.raw`(?:\d+:)?\d{1,2}:\d{1,2}(?:\.\d+)?|\d+(?:\.\d+)?`;
@@ -161,16 +206,21 @@ function textSpan(s: string): [number, number] | undefined {
   return a === undefined || b === undefined ? undefined : [a, b];
 }
 
-/** Temporal localization output → events (JSON or "mm:ss–mm:ss: text" / "t1-t2 seconds" lines). */
+/**
+ * Temporal localization output → events (JSON or "mm:ss–mm:ss: text" / "t1-t2 seconds" lines);
+ * unusable ones in `invalid` (see the module doc).
+ */
 export function parseEvents(answer: string): ParsedOutput {
   const events: TimedEvent[] = [];
+  const invalid: InvalidItem[] = [];
   for (const it of items(extractJsonValues(answer), ["events", "results", "segments", "timeline"])) {
     if (isObj(it)) {
       const e = eventFromObject(it);
-      if (e) events.push(e);
+      if (e && "problem" in e) invalid.push({ item: itemText(it), problem: e.problem });
+      else if (e) events.push(e);
     }
   }
-  if (events.length) return { kind: "events", events };
+  if (events.length || invalid.length) return withInvalid({ kind: "events" as const, events }, invalid);
   for (const rawLine of answer.split(/\r?\n/)) {
     const line = rawLine.replace(/^\s*(?:[-*•]|\d+[.)])\s+/, "");
     const m = SPAN_RE.exec(line);
@@ -182,9 +232,13 @@ export function parseEvents(answer: string): ParsedOutput {
     const after = line.slice(m.index + m[0].length);
     const label = (after.replace(/^[\s\]):,.-]+/, "").trim() || before.replace(/[\s[(:,-]+$/, "").replace(/^(?:from|between)\s*$/i, "").trim())
       .replace(/^(?:\*\*)?\s*|\s*(?:\*\*)?$/g, "");
-    events.push({ start, end, label });
+    const problem = eventProblem(start, end);
+    if (problem) invalid.push({ item: itemText(line.trim()), problem });
+    else events.push({ start, end, label });
   }
-  return events.length ? { kind: "events", events } : { kind: "unparsed", error: "no timestamps found in the answer" };
+  return events.length || invalid.length
+    ? withInvalid({ kind: "events" as const, events }, invalid)
+    : { kind: "unparsed", error: "no timestamps found in the answer" };
 }
 
 // ---------------------------------------------------------------- labels
@@ -204,43 +258,53 @@ export function parseLabel(answer: string): ParsedOutput {
 
 // ---------------------------------------------------------------- trajectories
 
-function asPoint(v: Json): [number, number] | undefined {
-  if (Array.isArray(v) && v.length >= 2 && v.length <= 3) {
+const POINT_KEYS = ["point_2d", "point", "xy", "coordinate", "coordinates"];
+
+/** A point, `"bad"` when it is point-shaped but a coordinate is not a number, else undefined. */
+function asPoint(v: Json): [number, number] | "bad" | undefined {
+  // Point-shaped: 2-3 numbers, where null stands for a NaN / Infinity the JSON repair replaced.
+  if (Array.isArray(v) && v.length >= 2 && v.length <= 3 && v.every((c) => c === null || num(c) !== undefined)) {
     const x = num(v[0]);
     const y = num(v[1]);
-    return x === undefined || y === undefined ? undefined : [x, y];
+    return x === undefined || y === undefined ? "bad" : [x, y];
   }
   if (isObj(v)) {
-    for (const k of ["point_2d", "point", "xy", "coordinate", "coordinates"]) if (k in v) return asPoint(v[k]);
-    const x = num(v.x);
-    const y = num(v.y);
-    if (x !== undefined && y !== undefined) return [x, y];
+    for (const k of POINT_KEYS) if (k in v) return asPoint(v[k]) ?? "bad";
+    if ("x" in v && "y" in v) {
+      const x = num(v.x);
+      const y = num(v.y);
+      return x !== undefined && y !== undefined ? [x, y] : "bad";
+    }
   }
   return undefined;
 }
 
-/** Action CoT output → trajectory points ([[x, y], …] in JSON, or "(x, y)" pairs in text). */
+/**
+ * Action CoT output → trajectory points ([[x, y], …] in JSON, or "(x, y)" pairs in text); a
+ * point with NaN / null / text goes to `invalid`, the others stay in order.
+ */
 export function parseTrajectory(answer: string): ParsedOutput {
   const points: [number, number][] = [];
+  const invalid: InvalidItem[] = [];
   const visit = (v: Json, depth: number) => {
     if (depth > 5) return;
     const p = asPoint(v);
-    if (p && !(Array.isArray(v) && v.some(Array.isArray))) {
-      points.push(p);
-      return;
-    }
-    if (Array.isArray(v)) v.forEach((x) => visit(x, depth + 1));
+    if (p === "bad") invalid.push({ item: itemText(v), problem: "a coordinate is not a number (NaN, null or text)" });
+    else if (p) points.push(p);
+    else if (Array.isArray(v)) v.forEach((x) => visit(x, depth + 1));
     else if (isObj(v)) {
       const key = ["trajectory", "points", "waypoints", "path", "trajectory_2d"].find((k) => Array.isArray(v[k]));
       if (key) visit(v[key], depth + 1);
     }
   };
   for (const v of extractJsonValues(answer)) visit(v, 0);
-  if (points.length) return { kind: "trajectory", points };
+  if (points.length) return withInvalid({ kind: "trajectory" as const, points }, invalid);
   for (const m of answer.matchAll(/[([]\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*[)\]]/g)) {
     points.push([Number(m[1]), Number(m[2])]);
   }
-  return points.length ? { kind: "trajectory", points } : { kind: "unparsed", error: "no trajectory points found in the answer" };
+  return points.length || invalid.length
+    ? withInvalid({ kind: "trajectory" as const, points }, invalid)
+    : { kind: "unparsed", error: "no trajectory points found in the answer" };
 }
 
 // ---------------------------------------------------------------- describe anything

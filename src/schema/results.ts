@@ -20,6 +20,8 @@ import type { ReasonTask } from "./reason_request.ts";
 export const LabeledBox = z.object({
   label: z.string(),
   box: z.tuple([z.number(), z.number(), z.number(), z.number()]),
+  /** Kept but suspect, e.g. "partly outside the image (0–1000 grid)"; renderers draw it dashed. */
+  problem: z.string().optional(),
 });
 export type LabeledBox = z.infer<typeof LabeledBox>;
 
@@ -27,16 +29,27 @@ export type LabeledBox = z.infer<typeof LabeledBox>;
 export const TimedEvent = z.object({ start: z.number(), end: z.number(), label: z.string() });
 export type TimedEvent = z.infer<typeof TimedEvent>;
 
-/** The Reasoner's answer parsed by workflow; `unparsed` keeps why parsing failed. */
+/**
+ * An item of the model's output left out of the parsed result (an event that ends before it
+ * starts, an empty box, a NaN point…): the item as the model wrote it (compact, cut at 160
+ * characters) and why. The valid items are kept; renderers list these under the output.
+ */
+export const InvalidItem = z.object({ item: z.string(), problem: z.string() });
+export type InvalidItem = z.infer<typeof InvalidItem>;
+
+/**
+ * The Reasoner's answer parsed by workflow; `unparsed` keeps why parsing failed. `invalid`
+ * (only when non-empty) lists the items left out because they were unusable.
+ */
 export const ParsedOutput = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("text"), text: z.string() }),
-  z.object({ kind: z.literal("events"), events: z.array(TimedEvent) }),
-  z.object({ kind: z.literal("boxes"), boxes: z.array(LabeledBox) }),
+  z.object({ kind: z.literal("events"), events: z.array(TimedEvent), invalid: z.array(InvalidItem).optional() }),
+  z.object({ kind: z.literal("boxes"), boxes: z.array(LabeledBox), invalid: z.array(InvalidItem).optional() }),
   z.object({
     kind: z.literal("subjects"),
     subjects: z.array(z.object({ index: z.number().int(), label: z.string().optional(), description: z.string() })),
   }),
-  z.object({ kind: z.literal("trajectory"), points: z.array(z.tuple([z.number(), z.number()])) }),
+  z.object({ kind: z.literal("trajectory"), points: z.array(z.tuple([z.number(), z.number()])), invalid: z.array(InvalidItem).optional() }),
   z.object({ kind: z.literal("label"), label: z.string() }),
   z.object({ kind: z.literal("unparsed"), error: z.string() }),
 ]);

@@ -5,6 +5,8 @@ import sharp from "sharp";
 import {
   boxesBundle, boxesSvg, type OverlayImage, labelColor, labelColors, loadImage, PALETTE, subjectsBundle, toPixelBox, toPixelPoint,
 } from "../../kernel/mod.ts";
+import { placeBox } from "../../kernel/boxes.ts";
+import { parseAnswer } from "../../src/reasoner/parse.ts";
 import { elements, str } from "./_sink.ts";
 
 const img: OverlayImage = { bytes: new Uint8Array([1, 2, 3]), mimeType: "image/png", width: 640, height: 480 };
@@ -82,5 +84,62 @@ describe("boxes overlay", () => {
     assert.deepEqual([loaded.width, loaded.height, loaded.mimeType], [48, 32, "image/png"]);
     assert.equal(Buffer.from(loaded.bytes).equals(png), true);
     await assert.rejects(loadImage(new Uint8Array([1, 2, 3])), { name: "MediaError" });
+  });
+});
+
+describe("boxes of imperfect model output", () => {
+  test("placeBox: inside, partly outside (clipped), wholly outside, empty, NaN", () => {
+    assert.deepEqual(placeBox([100, 200, 300, 400], "norm1000", 640, 480), { pixel: [64, 96, 192, 192] });
+    assert.deepEqual(placeBox([900, -100, 1200, 300], "norm1000", 640, 480), { pixel: [576, 0, 640, 144], problem: "partly outside the image: drawn clipped" });
+    assert.deepEqual(placeBox([1200, 100, 1400, 300], "norm1000", 640, 480), { problem: "outside the image" });
+    assert.deepEqual(placeBox([-300, -300, -100, -100], "norm1000", 640, 480), { problem: "outside the image" });
+    assert.deepEqual(placeBox([400, 400, 400, 600], "norm1000", 640, 480), { problem: "empty box (no width or height)" });
+    assert.deepEqual(placeBox([1, Number.NaN, 3, 4], "pixel", 640, 480), { problem: "not 4 numbers [x1, y1, x2, y2]" });
+    assert.deepEqual(placeBox([1, 2, 3], "pixel", 640, 480), { problem: "not 4 numbers [x1, y1, x2, y2]" });
+    assert.deepEqual(placeBox([700, 10, 800, 20], "pixel", 640, 480), { problem: "outside the image" });
+  });
+
+  test("the valid boxes are drawn, the cut one dashed, the rest listed in a note", () => {
+    const b = boxesBundle(img, [
+      { label: "cup", box: [100, 200, 300, 400] },
+      { label: "edge", box: [900, -100, 1200, 300] },
+      { label: "gone", box: [1200, 100, 1400, 300] },
+      { label: "flat", box: [400, 400, 400, 600] },
+      { label: "nan", box: [1, Number.NaN, 3, 4] },
+    ]);
+    const html = str(b, "text/html");
+    const rects = elements(html, "rect", "cosmos-box-rect");
+    assert.deepEqual(rects.map((r) => [r.x, r.y, r.width, r.height].map(Number)), [[64, 96, 128, 96], [576, 0, 64, 144]]);
+    const dashed = elements(html, "rect", "cosmos-flagged");
+    assert.equal(dashed.length, 1);
+    assert.ok(dashed[0]["stroke-dasharray"]);
+    assert.match(html, /⚠ 3 boxes not drawn:.*⚠ 1 box drawn dashed:/);
+    for (const s of ["gone [1200, 100, 1400, 300]</code>: outside the image", "flat [400, 400, 400, 600]</code>: empty box", "nan [1, NaN, 3, 4]</code>: not 4 numbers", "edge [900, -100, 1200, 300]</code>: partly outside the image: drawn clipped"]) {
+      assert.ok(html.includes(s), s);
+    }
+    assert.equal(
+      str(b, "text/plain"),
+      "<image 640x480 with 2 boxes (pixels)>\n  cup: [64, 96, 192, 192]\n  edge: [576, 0, 640, 144]\n" +
+        "  ⚠ not drawn: gone [1200, 100, 1400, 300]: outside the image\n  ⚠ not drawn: flat [400, 400, 400, 600]: empty box (no width or height)\n" +
+        "  ⚠ not drawn: nan [1, NaN, 3, 4]: not 4 numbers [x1, y1, x2, y2]\n  ⚠ drawn dashed: edge [900, -100, 1200, 300]: partly outside the image: drawn clipped",
+    );
+  });
+
+  test("from the parser: kept boxes with a problem are dashed, its invalid items are listed", () => {
+    const parsed = parseAnswer("grounding_2d", '[{"bbox_2d": [100, 100, 300, 300], "label": "cup"}, {"bbox_2d": [-50, 900, 200, 1100], "label": "edge"}, {"bbox_2d": [5, 5, 1, 1], "label": "bad"}]');
+    assert.equal(parsed.kind, "boxes");
+    if (parsed.kind !== "boxes") return;
+    const html = str(boxesBundle(img, parsed.boxes, { invalid: parsed.invalid }), "text/html");
+    assert.equal(elements(html, "rect", "cosmos-box-rect").length, 2);
+    assert.equal(elements(html, "rect", "cosmos-flagged").length, 1);
+    assert.match(html, /1 box not drawn:.*bad.*empty or reversed box/);
+    assert.match(html, /1 box drawn dashed:.*edge \[-50, 900, 200, 1100\]<\/code>: partly outside the image: drawn clipped/);
+    // A box the parser flagged that still fits the image is dashed with the parser's reason.
+    const flagged = str(boxesBundle(img, [{ label: "odd", box: [10, 10, 50, 50], problem: "the model said so" }]), "text/html");
+    assert.equal(elements(flagged, "rect", "cosmos-flagged").length, 1);
+    assert.match(flagged, /odd \[10, 10, 50, 50\]<\/code>: the model said so/);
+    // Nothing drawable at all: the image is still shown, with the note.
+    const none = boxesBundle(img, [], { invalid: parsed.invalid });
+    assert.match(str(none, "text/html"), /<image href=.*1 box not drawn/);
   });
 });

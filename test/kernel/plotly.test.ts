@@ -41,8 +41,57 @@ describe("plotly figures", () => {
     assert.deepEqual(b.data.map((t) => t.name), ["plan", "gt", "start"]);
     assert.deepEqual([b.data[1].x, b.data[1].y], [[0, 2], [0, 6]]);
     assert.equal((b.layout.yaxis as { scaleanchor: string }).scaleanchor, "x");
-    assert.throws(() => birdsEyeFigure([{ name: "bad", points: [[1]] }]), { name: "ValidationError" });
     assert.throws(() => trajectory3dFigure([]), { name: "ValidationError" });
+  });
+});
+
+describe("action chunks with NaN, Infinity or null", () => {
+  // As a server's JSON gives them: null where the model produced NaN.
+  const chunk = [[0, 0, 0, 1], [1, Number.NaN, 3, 1], [2, 4, Number.POSITIVE_INFINITY, 0], [3, 6, 9, null], [4, 8, 12, 0]] as (number | null)[][];
+
+  test("time series: every finite value plotted, bad ones as gaps (null), a note in the figure and under it", () => {
+    const fig = timeSeriesFigure([{ name: "predicted", points: chunk }]);
+    const j = plotlyJson(fig);
+    assert.equal(j.data.length, 4);
+    assert.deepEqual(j.data.map((t) => t.y), [[0, 1, 2, 3, 4], [0, null, 4, 6, 8], [0, 3, null, 9, 12], [1, 1, 0, null, 0]]);
+    const notes = (j.layout.annotations as { text: string }[]).map((a) => a.text);
+    assert.deepEqual(notes, ["⚠ 3 values not drawn (see the note below the plot)"]);
+    const b = plotlyBundle(fig, { embed: "never" });
+    assert.match(str(b, "text/html"), /<div class="cosmos-problems"[^>]*><b>⚠ 3 values not drawn:<\/b>/);
+    assert.ok(str(b, "text/html").includes("<code>predicted step 1: d1</code>: not a number (NaN, Infinity or null)"));
+    assert.match(str(b, "text/plain"), /\n {2}⚠ not drawn: predicted step 2: d2: not a number \(NaN, Infinity or null\)\n {2}⚠ not drawn: predicted step 3: d3: /);
+    assert.doesNotMatch(JSON.stringify(j), /NaN|Infinity/, "the plotly JSON is valid JSON");
+  });
+
+  test("3D path and bird's-eye view keep the good points; a short row is a gap, not an exception", () => {
+    const p3 = plotlyJson(trajectory3dFigure([{ name: "predicted", points: chunk }]));
+    assert.deepEqual([p3.data[0].x, p3.data[0].y, p3.data[0].z], [[0, 1, 2, 3, 4], [0, null, 4, 6, 8], [0, 3, null, 9, 12]]);
+    assert.equal((p3.layout.annotations as unknown[]).length, 1);
+    const bird = birdsEyeFigure([{ name: "plan", points: [[null, 1], [1, 5], [2]] as (number | null)[][] }]);
+    const b = plotlyJson(bird);
+    assert.deepEqual([b.data[0].x, b.data[0].y], [[null, 1, 2], [1, 5, null]]);
+    assert.deepEqual([b.data[1].x, b.data[1].y], [[1], [5]], "start marker on the first drawable point");
+    assert.deepEqual(bird.notes?.skipped.map((n) => `${n.item}: ${n.problem}`), [
+      "plan step 0: d0: not a number (NaN, Infinity or null)",
+      "plan step 2: d1: missing (needs x, y)",
+    ]);
+  });
+
+  test("a clean figure has no note; the parser's invalid points are listed", () => {
+    const clean = plotlyBundle(birdsEyeFigure([{ name: "plan", points: [[0, 0], [1, 5]] }]), { embed: "never" });
+    assert.doesNotMatch(str(clean, "text/html"), /cosmos-problems/);
+    assert.equal((plotlyJson(birdsEyeFigure([{ name: "plan", points: [[0, 0], [1, 5]] }])).layout.annotations), undefined);
+    const withParser = plotlyBundle(
+      birdsEyeFigure([{ name: "trajectory", points: [[0, 0], [1, 5]] }], { invalid: [{ item: "[null,3]", problem: "a coordinate is not a number (NaN, null or text)" }] }),
+      { embed: "never" },
+    );
+    assert.ok(str(withParser, "text/html").includes("<code>[null,3]</code>: a coordinate is not a number"));
+  });
+
+  test("gripper values with NaN", () => {
+    const g = gripperFigure([{ name: "pred", values: [0, Number.NaN, 1] }]);
+    assert.deepEqual(plotlyJson(g).data[0].y, [0, null, 1]);
+    assert.equal(g.notes?.skipped.length, 1);
   });
 });
 

@@ -21,10 +21,79 @@ describe("timeline", () => {
     assert.match(str(b, "text/plain"), /^<timeline 2 events over 10s>\n {2}0s–5s open door\n {2}2\.5s–10s walk$/);
     assert.match(str(b, "text/html"), />Events</);
   });
-  test("duration defaults to the last end; bad events are ValidationErrors", () => {
+  test("duration defaults to the last end; only a bad duration option or nothing at all throws", () => {
     const bars = elements(str(timelineBundle([{ start: 1, end: 4, label: "x" }]), "text/html"), "rect", "cosmos-event");
     assert.equal(Number(bars[0].x) + Number(bars[0].width), 720 - 12);
-    assert.throws(() => timelineBundle([{ start: 3, end: 1, label: "x" }]), { name: "ValidationError" });
     assert.throws(() => timelineBundle([], {}), { name: "ValidationError" });
+    assert.throws(() => timelineBundle([{ start: 0, end: 1, label: "x" }], { duration: -1 }), { name: "ValidationError" });
+    assert.throws(() => timelineBundle([{ start: 0, end: 1, label: "x" }], { duration: Number.NaN }), { name: "ValidationError" });
+  });
+});
+
+describe("timeline of imperfect model output", () => {
+  /** The `<li>` texts of the problems note, tags stripped. */
+  const noteItems = (html: string) =>
+    [...html.matchAll(/<li>(.*?)<\/li>/g)].map((m) => m[1].replace(/<[^>]+>/g, "").replaceAll("&quot;", '"').replaceAll("&amp;", "&"));
+
+  test("an event that ends before it starts is left out and noted; the others are drawn", () => {
+    const b = timelineBundle([
+      { start: 0, end: 2, label: "reach" },
+      { start: 5, end: 3, label: "grasp" },
+      { start: 6, end: 8, label: "lift" },
+    ], { duration: 10 });
+    const html = str(b, "text/html");
+    const bars = elements(html, "rect", "cosmos-event");
+    assert.deepEqual(bars.map((r) => [Number(r["data-start"]), Number(r["data-end"])]), [[0, 2], [6, 8]]);
+    assert.match(html, /<div class="cosmos-problems"[^>]*><b>⚠ 1 event not drawn:<\/b>/);
+    assert.deepEqual(noteItems(html), ["grasp 5s–3s: ends before it starts"]);
+    assert.match(str(b, "text/plain"), /^<timeline 2 events over 10s>\n {2}0s–2s reach\n {2}6s–8s lift\n {2}⚠ not drawn: grasp 5s–3s: ends before it starts$/);
+  });
+
+  test("overlapping and identical events are all drawn, each in its own lane", () => {
+    const events = [{ start: 0, end: 4, label: "arm moves" }, { start: 1, end: 3, label: "gripper closes" }, { start: 1, end: 3, label: "gripper closes" }];
+    const html = str(timelineBundle(events, { duration: 4 }), "text/html");
+    const bars = elements(html, "rect", "cosmos-event");
+    assert.equal(bars.length, 3);
+    assert.equal(new Set(bars.map((r) => r.y)).size, 3, "three lanes");
+    assert.doesNotMatch(html, /cosmos-problems/);
+  });
+
+  test("NaN, Infinity, null and negative times are noted; past the end is drawn cut and dashed", () => {
+    const b = timelineBundle([
+      { start: Number.NaN, end: 2, label: "a" },
+      { start: 1, end: Number.POSITIVE_INFINITY, label: "b" },
+      { start: null as unknown as number, end: 1, label: "c" },
+      { start: -1, end: 1, label: "d" },
+      { start: 12, end: 14, label: "after" },
+      { start: 8, end: 12, label: "runs over" },
+      { start: 2, end: 3, label: "ok" },
+    ], { duration: 10, width: 524 });
+    const html = str(b, "text/html");
+    const bars = elements(html, "rect", "cosmos-event");
+    assert.deepEqual(bars.map((r) => r["data-start"]), ["8", "2"]);
+    const cut = elements(html, "rect", "cosmos-flagged");
+    assert.equal(cut.length, 1);
+    assert.equal(Number(cut[0].x) + Number(cut[0].width), 524 - 12, "cut at the end of the axis");
+    assert.ok(cut[0]["stroke-dasharray"]);
+    assert.deepEqual(noteItems(html), [
+      "a NaN–2s: a time is not a number (NaN, Infinity or missing)",
+      "b 1s–Infinity: a time is not a number (NaN, Infinity or missing)",
+      "c null–1s: a time is not a number (NaN, Infinity or missing)",
+      "d -1s–1s: negative time",
+      "after 12s–14s: starts after the end (10s)",
+      "runs over 8s–12s: runs past the end (10s): drawn cut",
+    ]);
+    assert.match(html, /5 events not drawn:.*1 event drawn dashed:/);
+  });
+
+  test("the parser's invalid items join the note; with no drawable event the note alone is shown", () => {
+    const invalid = [{ item: '{"start":5,"end":3,"event":"grasp"}', problem: "ends (3s) before it starts (5s)" }];
+    const withBars = str(timelineBundle([{ start: 0, end: 1, label: "ok" }], { invalid }), "text/html");
+    assert.equal(elements(withBars, "rect", "cosmos-event").length, 1);
+    assert.deepEqual(noteItems(withBars), ['{"start":5,"end":3,"event":"grasp"}: ends (3s) before it starts (5s)']);
+    const only = timelineBundle([], { invalid });
+    assert.equal(elements(str(only, "text/html"), "rect", "cosmos-event").length, 0);
+    assert.match(str(only, "text/html"), /1 event not drawn/);
+    assert.match(str(only, "text/plain"), /^<timeline 0 events>\n {2}⚠ not drawn: /);
   });
 });

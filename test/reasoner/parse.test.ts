@@ -36,8 +36,8 @@ const CASES: Case[] = [
     { kind: "boxes", boxes: [{ label: "", box: [10, 10, 50, 50] }, { label: "", box: [60, 60, 90, 95] }] }],
   ["text form", "grounding_2d", "cup: [12, 34, 56, 78]\nplate: (100, 200), (300, 400)",
     { kind: "boxes", boxes: [{ label: "cup", box: [12, 34, 56, 78] }, { label: "plate", box: [100, 200, 300, 400] }] }],
-  ["inverted box dropped", "grounding_2d", '[{"bbox_2d": [500, 500, 100, 100], "label": "x"}]',
-    { kind: "unparsed", error: "no bounding box (bbox_2d) found in the answer" }],
+  ["inverted box: left out and reported, not silently dropped", "grounding_2d", '[{"bbox_2d": [500, 500, 100, 100], "label": "x"}]',
+    { kind: "boxes", boxes: [], invalid: [{ item: '{"bbox_2d":[500,500,100,100],"label":"x"}', problem: "empty or reversed box (x2 ≤ x1 or y2 ≤ y1)" }] }],
   ["no boxes", "grounding_2d", "I cannot find any cup in the image.", { kind: "unparsed", error: "no bounding box (bbox_2d) found in the answer" }],
   // ---- temporal localization
   ["events JSON seconds", "temporal_localization",
@@ -97,6 +97,85 @@ describe("parseAnswer", () => {
   for (const [name, task, answer, want, subjects] of CASES) {
     test(`${task}: ${name}`, () => assert.deepEqual(parseAnswer(task, answer, { subjects }), want));
   }
+});
+
+// Imperfect model output: the valid items stay, each bad one is reported with its problem.
+const IMPERFECT: Case[] = [
+  ["an event that ends before it starts, among good ones", "temporal_localization",
+    '[{"start": 0, "end": 2, "event": "reach"}, {"start": 5, "end": 3, "event": "grasp"}, {"start": 6, "end": 8, "event": "lift"}]',
+    {
+      kind: "events",
+      events: [{ start: 0, end: 2, label: "reach" }, { start: 6, end: 8, label: "lift" }],
+      invalid: [{ item: '{"start":5,"end":3,"event":"grasp"}', problem: "ends (3s) before it starts (5s)" }],
+    }],
+  ["overlapping and identical events are all kept", "temporal_localization",
+    '[{"start": 0, "end": 4, "event": "arm moves"}, {"start": 1, "end": 3, "event": "gripper closes"}, {"start": 1, "end": 3, "event": "gripper closes"}]',
+    { kind: "events", events: [{ start: 0, end: 4, label: "arm moves" }, { start: 1, end: 3, label: "gripper closes" }, { start: 1, end: 3, label: "gripper closes" }] }],
+  ["NaN / null / negative / unreadable event times", "temporal_localization",
+    '[{"start": NaN, "end": 2, "event": "a"}, {"start": 1, "end": null, "event": "b"}, {"start": -2, "end": 1, "event": "c"}, {"event": "d"}, {"start": "soon", "end": 3, "event": "e"}, {"start": 3, "end": 3, "event": "instant"}]',
+    {
+      kind: "events",
+      events: [{ start: 3, end: 3, label: "instant" }],
+      invalid: [
+        { item: '{"start":null,"end":2,"event":"a"}', problem: "no readable start time" },
+        { item: '{"start":1,"end":null,"event":"b"}', problem: "no readable end time" },
+        { item: '{"start":-2,"end":1,"event":"c"}', problem: "negative time (-2s–1s)" },
+        { item: '{"event":"d"}', problem: "no timestamps" },
+        { item: '{"start":"soon","end":3,"event":"e"}', problem: "no readable start time" },
+      ],
+    }],
+  ["text lines: a reversed span is reported, the rest kept", "temporal_localization",
+    "- 00:00–00:03: approach\n- 00:09–00:05: grasp\n- 00:10–00:12: leave",
+    {
+      kind: "events",
+      events: [{ start: 0, end: 3, label: "approach" }, { start: 10, end: 12, label: "leave" }],
+      invalid: [{ item: "00:09–00:05: grasp", problem: "ends (5s) before it starts (9s)" }],
+    }],
+  ["boxes outside the grid, degenerate, negative, NaN", "grounding_2d",
+    '[{"bbox_2d": [100, 100, 300, 300], "label": "cup"}, {"bbox_2d": [-50, 900, 200, 1100], "label": "edge"}, {"bbox_2d": [1200, 100, 1400, 300], "label": "gone"}, ' +
+    '{"bbox_2d": [400, 400, 400, 600], "label": "flat"}, {"bbox_2d": [-300, -300, -100, -100], "label": "neg"}, {"bbox_2d": [1, NaN, 3, 4], "label": "nan"}, {"bbox_2d": [1, 2, 3], "label": "short"}, {"label": "nobox"}]',
+    {
+      kind: "boxes",
+      boxes: [{ label: "cup", box: [100, 100, 300, 300] }, { label: "edge", box: [-50, 900, 200, 1100], problem: "partly outside the image (the grid is 0–1000)" }],
+      invalid: [
+        { item: '{"bbox_2d":[1200,100,1400,300],"label":"gone"}', problem: "outside the image (the grid is 0–1000)" },
+        { item: '{"bbox_2d":[400,400,400,600],"label":"flat"}', problem: "empty or reversed box (x2 ≤ x1 or y2 ≤ y1)" },
+        { item: '{"bbox_2d":[-300,-300,-100,-100],"label":"neg"}', problem: "outside the image (the grid is 0–1000)" },
+        { item: '{"bbox_2d":[1,null,3,4],"label":"nan"}', problem: "a coordinate is not a number (NaN, null or text)" },
+        { item: '{"bbox_2d":[1,2,3],"label":"short"}', problem: "not a box: needs 4 numbers [x1, y1, x2, y2]" },
+        { item: '{"label":"nobox"}', problem: "no bbox_2d" },
+      ],
+    }],
+  ["bare box lists with a null", "grounding_2d", "[[10, 10, 50, 50], [null, 1, 2, 3]]",
+    { kind: "boxes", boxes: [{ label: "", box: [10, 10, 50, 50] }], invalid: [{ item: "[null,1,2,3]", problem: "a coordinate is not a number (NaN, null or text)" }] }],
+  ["text form with a negative corner", "grounding_2d", "cup: [-20, 34, 56, 78]",
+    { kind: "boxes", boxes: [{ label: "cup", box: [-20, 34, 56, 78], problem: "partly outside the image (the grid is 0–1000)" }] }],
+  ["trajectory with NaN, Infinity and null points", "action_cot", "[[1, 2], [NaN, 3], [4, Infinity], [5, 6], {\"x\": null, \"y\": 1}, [7, 8]]",
+    {
+      kind: "trajectory",
+      points: [[1, 2], [5, 6], [7, 8]],
+      invalid: [
+        { item: "[null,3]", problem: "a coordinate is not a number (NaN, null or text)" },
+        { item: "[4,null]", problem: "a coordinate is not a number (NaN, null or text)" },
+        { item: '{"x":null,"y":1}', problem: "a coordinate is not a number (NaN, null or text)" },
+      ],
+    }],
+  ["a list of words is not a trajectory", "action_cot", '["Turn left", "Go straight"]', { kind: "unparsed", error: "no trajectory points found in the answer" }],
+];
+
+describe("parseAnswer on imperfect model output", () => {
+  for (const [name, task, answer, want] of IMPERFECT) {
+    test(`${task}: ${name}`, () => assert.deepEqual(parseAnswer(task, answer), want));
+  }
+  test("a long bad item is cut for the note", () => {
+    const label = "x".repeat(400);
+    const p = parseAnswer("grounding_2d", JSON.stringify([{ bbox_2d: [1, 1, 9, 9], label: "ok" }, { bbox_2d: [9, 9, 1, 1], label }]));
+    assert.equal(p.kind, "boxes");
+    if (p.kind !== "boxes") return;
+    assert.equal(p.boxes.length, 1);
+    assert.equal(p.invalid?.[0].item.length, 160);
+    assert.ok(p.invalid?.[0].item.endsWith("…"));
+  });
 });
 
 describe("parseTimestamp", () => {
