@@ -6,6 +6,8 @@ import {
   boxesBundle, boxesSvg, type OverlayImage, labelColor, labelColors, loadImage, PALETTE, subjectsBundle, toPixelBox, toPixelPoint,
 } from "../../kernel/mod.ts";
 import { placeBox } from "../../kernel/boxes.ts";
+import { show } from "../../kernel/show.ts";
+import { captureDisplays } from "./_sink.ts";
 import { parseAnswer } from "../../src/reasoner/parse.ts";
 import { elements, str } from "./_sink.ts";
 
@@ -141,5 +143,24 @@ describe("boxes of imperfect model output", () => {
     // Nothing drawable at all: the image is still shown, with the note.
     const none = boxesBundle(img, [], { invalid: parsed.invalid });
     assert.match(str(none, "text/html"), /<image href=.*1 box not drawn/);
+  });
+});
+
+describe("show() of a grounding answer with bad boxes", () => {
+  test("the image with the good boxes, the cut one dashed, and the note", async () => {
+    const png = new Uint8Array(await sharp({ create: { width: 200, height: 100, channels: 3, background: "#336699" } }).png().toBuffer());
+    const answer = '[{"bbox_2d": [100, 100, 500, 500], "label": "cup"}, {"bbox_2d": [800, 800, 1200, 1100], "label": "edge"}, ' +
+      '{"bbox_2d": [600, 600, 500, 700], "label": "reversed"}, {"bbox_2d": [2000, 0, 2100, 50], "label": "gone"}]';
+    const cap = captureDisplays();
+    try {
+      await show({ task: "grounding_2d", answer, parsed: parseAnswer("grounding_2d", answer) }, { image: png });
+    } finally {
+      cap.restore();
+    }
+    const html = cap.sent.map((c) => c.bundle["text/html"]).filter((h): h is string => typeof h === "string").join("\n");
+    const rects = elements(html, "rect", "cosmos-box-rect");
+    assert.deepEqual(rects.map((r) => [r.x, r.y, r.width, r.height].map(Number)), [[20, 10, 80, 40], [160, 80, 40, 20]]);
+    assert.equal(elements(html, "rect", "cosmos-flagged").length, 1);
+    assert.match(html, /2 boxes not drawn:.*reversed.*empty or reversed box.*gone.*outside the image/);
   });
 });

@@ -4,7 +4,9 @@ import {
   birdsEyeFigure, findPlotlyJs, gripperFigure, plotlyBundle, type PlotlyFigure, resetPlotlyEmbedding, timeSeriesFigure,
   trajectory3dFigure,
 } from "../../kernel/mod.ts";
-import { str } from "./_sink.ts";
+import { show } from "../../kernel/show.ts";
+import { parseAnswer } from "../../src/reasoner/parse.ts";
+import { captureDisplays, str } from "./_sink.ts";
 
 const pred = [[0, 0, 0, 1], [1, 2, 3, 1], [2, 4, 6, 0]];
 const given = [[0, 0, 1, 1], [1, 1, 2, 0], [2, 2, 3, 0]];
@@ -92,6 +94,38 @@ describe("action chunks with NaN, Infinity or null", () => {
     const g = gripperFigure([{ name: "pred", values: [0, Number.NaN, 1] }]);
     assert.deepEqual(plotlyJson(g).data[0].y, [0, null, 1]);
     assert.equal(g.notes?.skipped.length, 1);
+  });
+});
+
+describe("show() with NaN in the data", () => {
+  async function shown(result: unknown): Promise<{ plots: { data: { y?: unknown }[]; layout: Record<string, unknown> }[]; html: string }> {
+    const cap = captureDisplays();
+    try {
+      await show(result);
+    } finally {
+      cap.restore();
+    }
+    return {
+      plots: cap.sent.map((c) => c.bundle["application/vnd.plotly.v1+json"]).filter(Boolean) as never,
+      html: cap.sent.map((c) => c.bundle["text/html"]).filter((h): h is string => typeof h === "string").join("\n"),
+    };
+  }
+
+  test("a rollout() action chunk with NaN / null: both plots drawn, with the note", async () => {
+    const actions = [[0, 0, 0, 1], [1, null, 1, 0], [2, 2, Number.NaN, 1]];
+    const { plots, html } = await shown({ mode: "policy", embodiment: "droid", actions, backend: "x" });
+    assert.equal(plots.length, 2, "time series and 3D path");
+    assert.deepEqual(plots[0].data[1].y, [0, null, 2]);
+    for (const p of plots) assert.equal((p.layout.annotations as unknown[]).length, 1);
+    assert.match(html, /2 values not drawn:.*predicted step 1: d1.*predicted step 2: d2/);
+  });
+
+  test("a trajectory answer with a NaN point: the other points and the note", async () => {
+    const answer = "[[0, 0], [NaN, 3], [1, 5]]";
+    const { plots, html } = await shown({ task: "action_cot", answer, parsed: parseAnswer("action_cot", answer) });
+    assert.equal(plots.length, 1);
+    assert.deepEqual(plots[0].data[0].y, [0, 5]);
+    assert.ok(html.includes("<code>[null,3]</code>: a coordinate is not a number"));
   });
 });
 

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { assignLanes, labelColors, timelineBundle } from "../../kernel/mod.ts";
-import { elements, str } from "./_sink.ts";
+import { assignLanes, labelColors, show, timelineBundle } from "../../kernel/mod.ts";
+import { parseAnswer } from "../../src/reasoner/parse.ts";
+import { captureDisplays, elements, str } from "./_sink.ts";
 
 describe("timeline", () => {
   test("overlapping events go to separate lanes, touching ones share", () => {
@@ -95,5 +96,29 @@ describe("timeline of imperfect model output", () => {
     assert.equal(elements(str(only, "text/html"), "rect", "cosmos-event").length, 0);
     assert.match(str(only, "text/html"), /1 event not drawn/);
     assert.match(str(only, "text/plain"), /^<timeline 0 events>\n {2}⚠ not drawn: /);
+  });
+});
+
+describe("show() of a temporal-localization answer with bad events", () => {
+  async function shownHtml(answer: string, duration?: number): Promise<string> {
+    const cap = captureDisplays();
+    try {
+      await show({ task: "temporal_localization", answer, parsed: parseAnswer("temporal_localization", answer) }, { duration });
+    } finally {
+      cap.restore();
+    }
+    return cap.sent.map((c) => c.bundle["text/html"]).filter((h): h is string => typeof h === "string").join("\n");
+  }
+
+  test("the good events are drawn, the bad ones listed", async () => {
+    const html = await shownHtml('[{"start": 0, "end": 2, "event": "reach"}, {"start": 5, "end": 3, "event": "grasp"}, {"start": 1, "end": 3, "event": "look"}]', 4);
+    assert.equal(elements(html, "rect", "cosmos-event").length, 2);
+    assert.match(html, /1 event not drawn:.*grasp.*ends \(3s\) before it starts \(5s\)/);
+  });
+
+  test("no usable event at all: the note is still shown", async () => {
+    const html = await shownHtml('[{"start": 5, "end": 3, "event": "grasp"}, {"start": NaN, "end": 1, "event": "x"}]');
+    assert.equal(elements(html, "rect", "cosmos-event").length, 0);
+    assert.match(html, /2 events not drawn:/);
   });
 });
