@@ -125,7 +125,8 @@ export function parseBoxes(answer: string): ParsedOutput {
     if (isObj(it)) {
       const key = BOX_KEYS.find((k) => k in it);
       if (key) take(it, it[key], labelOf(it));
-      else if (labelOf(it)) invalid.push({ item: itemText(it), problem: "no bbox_2d" });
+      // An object naming a thing but with no box is a box the model forgot; a bare {"text": …} is prose.
+      else if (LABEL_KEYS.some((k) => k !== "text" && typeof it[k] === "string")) invalid.push({ item: itemText(it), problem: "no bbox_2d" });
     } else if (Array.isArray(it) && it.length === 4) take(it, it, "");
   }
   if (boxes.length || invalid.length) return withInvalid({ kind: "boxes" as const, boxes }, invalid);

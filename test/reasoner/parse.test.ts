@@ -160,6 +160,7 @@ const IMPERFECT: Case[] = [
         { item: '{"x":null,"y":1}', problem: "a coordinate is not a number (NaN, null or text)" },
       ],
     }],
+  ["a JSON object of prose is not a box", "grounding_2d", '{"text": "I cannot see a cup."}', { kind: "unparsed", error: "no bounding box (bbox_2d) found in the answer" }],
   ["a list of words is not a trajectory", "action_cot", '["Turn left", "Go straight"]', { kind: "unparsed", error: "no trajectory points found in the answer" }],
 ];
 
