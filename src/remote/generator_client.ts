@@ -1,9 +1,17 @@
 /**
  * The Generator over HTTP (vLLM-Omni): text-to-image through
  * `POST /v1/images/generations` (JSON in, base64 PNG back in `data[0].b64_json`,
- * Cosmos options in `extra_args`), and text/image/video-to-video (± sound) through
+ * Cosmos options in `extra_params`), and text/image/video-to-video (± sound) through
  * `POST /v1/videos/sync` (multipart form with `--form-string` semantics, MP4 bytes back,
  * Cosmos options as the `extra_params` JSON string).
+ *
+ * Only the settings a request sets are sent; the server applies its own per-mode default
+ * to the rest (src/schema/diffusion_defaults.ts). Field names follow vLLM-Omni's source:
+ * the form fields of `_parse_video_form` (`entrypoints/openai/api_server.py:2938-2968`), the
+ * JSON fields of `ImageGenerationRequest` (`protocol/images.py:33-190`), and the
+ * `extra_params` keys the Cosmos 3 pipeline reads (`model_extras/cosmos3.py:32-67`);
+ * `max_sequence_length` is one of the latter on both endpoints (neither route has it as a
+ * field of its own).
  *
  * @example
  * ```ts
@@ -20,9 +28,9 @@
 import { Buffer } from "node:buffer";
 import { describeBackend } from "../backend/resolve.ts";
 import { RemoteError } from "../errors.ts";
-import { type DiffusionParams, type GenerateRequest, generationMode } from "../schema/generate_request.ts";
+import { type DiffusionParams, type GenerateRequest, generationMode, requestedSize } from "../schema/generate_request.ts";
 import type { GenerateResult } from "../schema/results.ts";
-import { pixelSize, sizeString } from "../schema/settings.ts";
+import { sizeString } from "../schema/settings.ts";
 import type { z } from "zod";
 import { filePartOf, multipartInit, videoForm } from "./form.ts";
 import { apiBase, type HttpOptions, readBytes, readJson, request } from "./http.ts";
@@ -31,8 +39,12 @@ import { defaultOutputPath, writeImageOutput, writeVideoOutput } from "./output.
 
 type Diffusion = z.output<typeof DiffusionParams>;
 
-/** Default timeout of the blocking `/v1/videos/sync` call: 30 minutes. */
-export const VIDEO_SYNC_TIMEOUT_MS = 30 * 60_000;
+/**
+ * Default timeout of the blocking `/v1/videos/sync` call: 11 minutes, a little over the
+ * server's own 600 s (`VLLM_OMNI_VIDEO_SYNC_TIMEOUT`, api_server.py:2935), after which it
+ * answers 504 itself.
+ */
+export const VIDEO_SYNC_TIMEOUT_MS = 11 * 60_000;
 
 /** HTTP options of one Generator call. */
 export function generatorHttp(backend: RemoteBackend, opts: RemoteOptions, what: string, timeoutMs?: number): HttpOptions {
@@ -43,35 +55,65 @@ export function generatorHttp(backend: RemoteBackend, opts: RemoteOptions, what:
     retryBaseMs: opts.retryBaseMs,
     apiKey: backend.apiKey,
     what,
-    hint: "Check the fields against the vLLM-Omni Videos / Image Generation API; action_path and local files need --allowed-local-media-path on the server.",
+    hint: "Check the fields against vLLM-Omni's Videos / Image Generation API (its log names the field).",
   };
 }
 
-/** The text fields of a video request shared by generate() and rollout(), in curl's order. */
-export function diffusionFields(req: Diffusion & { prompt: string }, model?: string): [string, string][] {
+/**
+ * A 504 from `/v1/videos/sync`: the server stopped waiting after its own timeout (600 s
+ * unless VLLM_OMNI_VIDEO_SYNC_TIMEOUT says otherwise, api_server.py:2935, :3176-3181).
+ */
+export function syncTimeoutError(e: RemoteError, what: string): RemoteError {
+  return new RemoteError(`${what}: the server gave up waiting for the video (HTTP 504${e.serverMessage ? `: ${e.serverMessage}` : ""}).`, {
+    status: e.status,
+    serverMessage: e.serverMessage,
+    hint: "Long videos outlast vLLM-Omni's synchronous endpoint: use fewer frames or steps, or start the server with a larger VLLM_OMNI_VIDEO_SYNC_TIMEOUT (seconds); rollout() policy and inverse dynamics already run as async jobs (POST /v1/videos).",
+    cause: e,
+  });
+}
+
+/** `POST` on `/v1/videos/sync`, turning the server's own 504 into {@link syncTimeoutError}. */
+export async function postVideoSync(url: string, init: RequestInit, http: HttpOptions): Promise<Response> {
+  try {
+    return await request(url, init, http);
+  } catch (e) {
+    if (e instanceof RemoteError && e.status === 504) throw syncTimeoutError(e, http.what);
+    throw e;
+  }
+}
+
+/** The form fields of a video request shared by generate() and rollout(): only those the request sets, in curl's order. */
+export function diffusionFields(req: Diffusion & { prompt: string }, model?: string, opts: { size?: boolean } = {}): [string, string][] {
   const f: [string, string][] = [["prompt", req.prompt]];
-  if (model) f.push(["model", model]);
-  f.push(
-    ["negative_prompt", req.negativePrompt],
-    ["size", sizeString(pixelSize(req.resolution, req.aspectRatio))],
-    ["num_frames", String(req.numFrames)],
-    ["fps", String(req.fps)],
-    ["num_inference_steps", String(req.numInferenceSteps)],
-    ["guidance_scale", String(req.guidanceScale)],
-    ["flow_shift", String(req.flowShift)],
-  );
-  if (req.seed !== undefined) f.push(["seed", String(req.seed)]);
-  f.push(["max_sequence_length", String(req.maxSequenceLength)]);
+  const add = (name: string, v: string | number | undefined) => {
+    if (v !== undefined) f.push([name, String(v)]);
+  };
+  add("model", model);
+  add("negative_prompt", req.negativePrompt);
+  const size = opts.size === false ? undefined : requestedSize(req);
+  if (size) add("size", sizeString(size));
+  add("num_frames", req.numFrames);
+  add("fps", req.fps);
+  add("num_inference_steps", req.numInferenceSteps);
+  add("guidance_scale", req.guidanceScale);
+  add("flow_shift", req.flowShift);
+  add("seed", req.seed);
   return f;
 }
 
-/** `extra_params` of a generate() request. */
+/** The `extra_params` both generate() and rollout() may carry: prompt templates, guardrails, prompt length. */
+export function commonExtraParams(req: Diffusion): Record<string, unknown> {
+  const p: Record<string, unknown> = {};
+  if (req.useResolutionTemplate !== undefined) p.use_resolution_template = req.useResolutionTemplate;
+  if (req.useDurationTemplate !== undefined) p.use_duration_template = req.useDurationTemplate;
+  if (req.guardrails !== undefined) p.guardrails = req.guardrails;
+  if (req.maxSequenceLength !== undefined) p.max_sequence_length = req.maxSequenceLength;
+  return p;
+}
+
+/** `extra_params` of a generate() video request (video-to-video conditioning included). */
 export function generateExtraParams(req: GenerateRequest): Record<string, unknown> {
-  const p: Record<string, unknown> = {
-    use_resolution_template: req.useResolutionTemplate,
-    use_duration_template: req.useDurationTemplate,
-    guardrails: req.guardrails,
-  };
+  const p = commonExtraParams(req);
   if (req.conditionFrameIndexes) p.condition_frame_indexes_vision = req.conditionFrameIndexes;
   if (req.conditionVideoKeep !== undefined) p.condition_video_keep = req.conditionVideoKeep;
   return p;
@@ -79,20 +121,19 @@ export function generateExtraParams(req: GenerateRequest): Record<string, unknow
 
 /** JSON body of `POST /v1/images/generations`. */
 export function imageRequestBody(req: GenerateRequest, model?: string): Record<string, unknown> {
-  const body: Record<string, unknown> = {
-    prompt: req.prompt,
-    ...(model ? { model } : {}),
-    n: 1,
-    size: sizeString(pixelSize(req.resolution, req.aspectRatio)),
-    response_format: "b64_json",
-    negative_prompt: req.negativePrompt,
-    num_inference_steps: req.numInferenceSteps,
-    guidance_scale: req.guidanceScale,
-    flow_shift: req.flowShift,
-    max_sequence_length: req.maxSequenceLength,
-    extra_args: { use_resolution_template: req.useResolutionTemplate, guardrails: req.guardrails },
-  };
+  const body: Record<string, unknown> = { prompt: req.prompt };
+  if (model) body.model = model;
+  body.n = 1;
+  const size = requestedSize(req);
+  if (size) body.size = sizeString(size);
+  body.response_format = "b64_json";
+  if (req.negativePrompt !== undefined) body.negative_prompt = req.negativePrompt;
+  if (req.numInferenceSteps !== undefined) body.num_inference_steps = req.numInferenceSteps;
+  if (req.guidanceScale !== undefined) body.guidance_scale = req.guidanceScale;
+  if (req.flowShift !== undefined) body.flow_shift = req.flowShift;
   if (req.seed !== undefined) body.seed = req.seed;
+  const extra = commonExtraParams(req);
+  if (Object.keys(extra).length) body.extra_params = extra;
   return body;
 }
 
@@ -122,11 +163,12 @@ export async function remoteGenerate(req: GenerateRequest, backend: RemoteBacken
   }
   const fields = diffusionFields(req, backend.model);
   if (req.sound) fields.push(["generate_sound", "true"]);
-  fields.push(["extra_params", JSON.stringify(generateExtraParams(req))]);
+  const extra = generateExtraParams(req);
+  if (Object.keys(extra).length) fields.push(["extra_params", JSON.stringify(extra)]);
   const ref = req.image ?? req.video;
   opts.onProgress?.({ stage: "upload", message: ref ? "Uploading the conditioning input" : "Sending the request" });
   const file = ref !== undefined ? await filePartOf(ref, opts.signal) : undefined;
-  const res = await request(
+  const res = await postVideoSync(
     `${base}/videos/sync`,
     multipartInit(videoForm(fields, file)),
     generatorHttp(backend, opts, "Generating a video", VIDEO_SYNC_TIMEOUT_MS),

@@ -12,9 +12,17 @@
  */
 export type { RemoteBackend, RemoteOptions } from "./options.ts";
 export { chatRequestBody, remoteReason, servedModel } from "./reasoner_client.ts";
-export { diffusionFields, generateExtraParams, imageRequestBody, remoteGenerate, VIDEO_SYNC_TIMEOUT_MS } from "./generator_client.ts";
-export { actionFileFor, remoteRollout, rolloutExtraParams } from "./rollout_client.ts";
-export { deleteVideoJob, findActionChunk, runVideoJob, type VideoJob, type VideoJobOptions } from "./jobs.ts";
+export {
+  commonExtraParams,
+  diffusionFields,
+  generateExtraParams,
+  imageRequestBody,
+  remoteGenerate,
+  syncTimeoutError,
+  VIDEO_SYNC_TIMEOUT_MS,
+} from "./generator_client.ts";
+export { forwardDynamicsChunk, remoteRollout, rolloutExtraParams } from "./rollout_client.ts";
+export { actionChunkOf, deleteVideoJob, failedJobError, parseVideoJob, runVideoJob, VideoAction, VideoJob, type VideoJobOptions } from "./jobs.ts";
 export { apiBase, DEFAULT_TIMEOUT_MS, hintFor, type HttpOptions, request, retryAfterMs, serverMessageOf, sleep } from "./http.ts";
 export { chatChunks, type ChatChunk, type SseEvent, sseEvents, SseParser } from "./sse.ts";
 export { type FilePart, filePartOf, type MultipartBody, multipartInit, videoForm } from "./form.ts";

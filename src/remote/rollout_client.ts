@@ -1,9 +1,14 @@
 /**
- * Cosmos 3 as a world model on vLLM-Omni (seed, "action modes"): policy and inverse
- * dynamics run as asynchronous `POST /v1/videos` jobs (video + predicted action chunk
- * back); forward dynamics runs on `POST /v1/videos/sync` with the action chunk given as
- * `extra_params.action_path` — a JSON file the server reads, so it must lie under the
- * server's `--allowed-local-media-path` (`backend.allowedLocalMediaPath`).
+ * Cosmos 3 as a world model on vLLM-Omni: policy and inverse dynamics run as asynchronous
+ * `POST /v1/videos` jobs (video + predicted action chunk back, the chunk in the completed
+ * job's `action`); forward dynamics runs on `POST /v1/videos/sync` with the action chunk
+ * inline as `extra_params.action`, a JSON array of shape [T, D] (the only way the server
+ * takes it: `pipeline_cosmos3.py:2371-2372`, `cosmos3/action.py:188-202`). Nothing is read
+ * from the server's disk, so no `--allowed-local-media-path` is needed for actions.
+ *
+ * `extra_params` carries `action_mode`, `domain_name` (the server's table,
+ * src/schema/embodiments.ts), `raw_action_dim`, `action_chunk_size` and, when set,
+ * `resolution` (the tier the server sizes the observation to; a rollout sends no `size`).
  *
  * @example
  * ```ts
@@ -17,114 +22,129 @@
  * ```
  * @module
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describeBackend } from "../backend/resolve.ts";
-import { RemoteError, UnsupportedError } from "../errors.ts";
-import { parseActionChunk } from "../media/actions.ts";
-import { isUnderRoot } from "../reasoner/messages.ts";
+import { RemoteError, ValidationError } from "../errors.ts";
+import { parseActionChunk, readActionChunk } from "../media/actions.ts";
 import { EMBODIMENTS } from "../schema/embodiments.ts";
+import type { ActionChunk } from "../schema/embodiments.ts";
 import type { RolloutResult } from "../schema/results.ts";
 import type { RolloutRequest } from "../schema/rollout_request.ts";
+import { RESOLUTION_KEY } from "../schema/settings.ts";
 import { filePartOf, multipartInit, videoForm } from "./form.ts";
-import { diffusionFields, generatorHttp, VIDEO_SYNC_TIMEOUT_MS } from "./generator_client.ts";
-import { apiBase, readBytes, request } from "./http.ts";
-import { findActionChunk, runVideoJob } from "./jobs.ts";
+import { commonExtraParams, diffusionFields, generatorHttp, postVideoSync, VIDEO_SYNC_TIMEOUT_MS } from "./generator_client.ts";
+import { apiBase, readBytes } from "./http.ts";
+import { actionChunkOf, runVideoJob } from "./jobs.ts";
 import type { RemoteBackend, RemoteOptions } from "./options.ts";
 import { defaultOutputPath, writeVideoOutput } from "./output.ts";
 
-/** `extra_params` of a rollout request (`action_path` added by the caller for forward dynamics). */
-export function rolloutExtraParams(req: RolloutRequest): Record<string, unknown> {
-  const emb = EMBODIMENTS[req.embodiment];
-  const p: Record<string, unknown> = {
-    action_mode: req.mode,
-    domain_name: req.domainName ?? emb.domainName,
-    raw_action_dim: emb.actionDim,
-  };
-  const chunk = req.actionChunkSize ?? (Array.isArray(req.actions) ? req.actions.length : undefined);
-  if (chunk !== undefined) p.action_chunk_size = chunk;
-  p.use_resolution_template = req.useResolutionTemplate;
-  p.use_duration_template = req.useDurationTemplate;
-  p.guardrails = req.guardrails;
-  return p;
+/**
+ * The forward-dynamics chunk: the request's rows, or the JSON file / data URI it names read
+ * and checked here (width, finite values), and its length checked against
+ * `actionChunkSize` / `numFrames` as the schema does for inline rows.
+ */
+export async function forwardDynamicsChunk(req: RolloutRequest): Promise<ActionChunk> {
+  const dim = EMBODIMENTS[req.embodiment].actionDim;
+  const rows = typeof req.actions === "string"
+    ? await readActionChunk(req.actions, { dim, field: "actions" })
+    : parseActionChunk(req.actions, { dim, field: "actions" });
+  const issues = [];
+  if (req.actionChunkSize !== undefined && req.actionChunkSize !== rows.length) {
+    issues.push({
+      field: "request.actionChunkSize",
+      value: req.actionChunkSize,
+      allowed: String(rows.length),
+      message: `actionChunkSize ${req.actionChunkSize} differs from the ${rows.length} rows of the action file (the server would pad or cut the chunk)`,
+    });
+  }
+  if (req.numFrames !== undefined && req.numFrames !== rows.length && req.numFrames !== rows.length + 1) {
+    issues.push({
+      field: "request.numFrames",
+      value: req.numFrames,
+      allowed: `${rows.length} or ${rows.length + 1} with ${rows.length} action rows`,
+      message: `numFrames ${req.numFrames} does not fit the ${rows.length} action rows (numFrames and actions are tied)`,
+    });
+  }
+  if (issues.length) throw new ValidationError(issues);
+  return rows;
 }
 
 /**
- * The server-visible action file of a forward-dynamics request: a given path under the
- * allowed root is used as-is; otherwise the (validated) chunk is written to
- * `<allowedLocalMediaPath>/.cosmos-ts/actions-<random>.json` and removed afterwards.
- * @throws {UnsupportedError} when no allowed root is configured.
+ * `extra_params` of a rollout request; `chunk` is the forward-dynamics action chunk, sent
+ * inline as `action`.
  */
-export async function actionFileFor(req: RolloutRequest, root: string | undefined): Promise<{ path: string; cleanup: () => Promise<void> }> {
-  const dim = EMBODIMENTS[req.embodiment].actionDim;
-  if (!root) {
-    throw new UnsupportedError("Forward dynamics on vLLM-Omni reads the action chunk from a file on the server (extra_params.action_path).", {
-      hint: "Set allowedLocalMediaPath (COSMOS_ALLOWED_LOCAL_MEDIA_PATH) to a folder this machine and the server share, and start the server with --allowed-local-media-path covering it.",
-    });
-  }
-  if (typeof req.actions === "string" && !req.actions.startsWith("data:")) {
-    const path = resolve(req.actions.startsWith("file://") ? fileURLToPath(req.actions) : req.actions);
-    if (isUnderRoot(path, root)) return { path, cleanup: async () => {} };
-  }
-  const chunk = typeof req.actions === "string"
-    ? parseActionChunk(JSON.parse(new TextDecoder().decode(await readFile(resolve(req.actions.startsWith("file://") ? fileURLToPath(req.actions) : req.actions)))), { dim })
-    : parseActionChunk(req.actions, { dim });
-  const dir = join(resolve(root), ".cosmos-ts");
-  await mkdir(dir, { recursive: true });
-  const path = join(dir, `actions-${Date.now()}-${randomBytes(4).toString("hex")}.json`);
-  await writeFile(path, JSON.stringify(chunk));
-  return { path, cleanup: () => rm(path, { force: true }) };
+export function rolloutExtraParams(req: RolloutRequest, chunk?: ActionChunk): Record<string, unknown> {
+  const eff = req.effective;
+  const p: Record<string, unknown> = {
+    action_mode: req.mode,
+    domain_name: eff.domainName,
+    raw_action_dim: eff.rawActionDim,
+  };
+  const chunkSize = chunk?.length ?? (eff.defaulted.includes("actionChunkSize") ? undefined : eff.actionChunkSize);
+  if (chunkSize !== undefined) p.action_chunk_size = chunkSize;
+  if (chunk) p.action = chunk;
+  if (req.resolution !== undefined) p.resolution = RESOLUTION_KEY[req.resolution];
+  return { ...p, ...commonExtraParams(req) };
+}
+
+/** The form fields of a rollout: no `size` (the server sizes the observation), and `num_frames` tied to the chunk. */
+function rolloutFields(req: RolloutRequest, model: string | undefined, chunk?: ActionChunk): [string, string][] {
+  const frames = chunk
+    ? (req.numFrames ?? chunk.length + 1)
+    : (req.effective.defaulted.includes("numFrames") ? undefined : req.effective.numFrames);
+  return diffusionFields({ ...req, numFrames: frames }, model, { size: false });
 }
 
 /**
  * Runs a rollout on a vLLM-Omni server.
- * @throws {RemoteError} when the server refuses or fails; {@link AbortError} on abort.
+ * @throws {RemoteError} when the server refuses or fails; {@link AbortError} on abort;
+ * {@link ValidationError} when an action file does not fit the request.
  */
 export async function remoteRollout(req: RolloutRequest, backend: RemoteBackend, opts: RemoteOptions = {}): Promise<RolloutResult> {
   const base = apiBase(backend.url);
   const label = describeBackend({ kind: "remote", url: backend.url, ...(backend.model ? { model: backend.model } : {}) });
   const dim = EMBODIMENTS[req.embodiment].actionDim;
-  const extra = rolloutExtraParams(req);
-  const fields = diffusionFields(req, backend.model);
+  const chunk = req.mode === "forward_dynamics" ? await forwardDynamicsChunk(req) : undefined;
+  const fields = rolloutFields(req, backend.model, chunk);
+  fields.push(["extra_params", JSON.stringify(rolloutExtraParams(req, chunk))]);
   const ref = req.image ?? req.video;
   opts.onProgress?.({ stage: "upload", message: "Uploading the observation" });
   const file = ref !== undefined ? await filePartOf(ref, opts.signal) : undefined;
   const out = req.outputPath ?? defaultOutputPath(req.mode, "mp4");
 
   if (req.mode === "forward_dynamics") {
-    const action = await actionFileFor(req, backend.allowedLocalMediaPath);
-    try {
-      extra.action_path = action.path;
-      fields.push(["extra_params", JSON.stringify(extra)]);
-      const res = await request(
-        `${base}/videos/sync`,
-        multipartInit(videoForm(fields, file)),
-        generatorHttp(backend, opts, "Forward dynamics", VIDEO_SYNC_TIMEOUT_MS),
-      );
-      opts.onProgress?.({ stage: "download", message: "Receiving the video" });
-      const video = await writeVideoOutput(await readBytes(res, opts.signal), out, opts.signal);
-      return { mode: req.mode, embodiment: req.embodiment, video, backend: label };
-    } finally {
-      await action.cleanup();
-    }
+    const res = await postVideoSync(
+      `${base}/videos/sync`,
+      multipartInit(videoForm(fields, file)),
+      generatorHttp(backend, opts, "Forward dynamics", VIDEO_SYNC_TIMEOUT_MS),
+    );
+    opts.onProgress?.({ stage: "download", message: "Receiving the video" });
+    const video = await writeVideoOutput(await readBytes(res, opts.signal), out, opts.signal);
+    return { mode: req.mode, embodiment: req.embodiment, video, backend: label };
   }
 
-  fields.push(["extra_params", JSON.stringify(extra)]);
-  const { job, video } = await runVideoJob(base, videoForm(fields, file), {
+  let actions: ActionChunk | undefined;
+  const { video } = await runVideoJob(base, videoForm(fields, file), {
     ...generatorHttp(backend, opts, req.mode === "policy" ? "Policy rollout" : "Inverse dynamics"),
     pollIntervalMs: opts.pollIntervalMs,
     jobTimeoutMs: opts.jobTimeoutMs,
     onProgress: opts.onProgress,
+    checkCompleted: (job) => {
+      const raw = actionChunkOf(job);
+      if (!raw) {
+        throw new RemoteError(`The completed ${req.mode} job ${job.id} carries no action chunk (the server returned no "action" object).`, {
+          hint: "Check that the server runs a Cosmos 3 checkpoint with action support (vLLM-Omni with Cosmos 3 action modes).",
+        });
+      }
+      try {
+        actions = parseActionChunk(raw, { dim, field: "actions" });
+      } catch (e) {
+        throw new RemoteError(`The server returned an action chunk that does not fit ${req.embodiment} (${dim} values per row): ${(e as Error).message.split("\n")[0]}`, {
+          hint: "Check the embodiment and the server's domain_name / raw_action_dim handling.",
+          cause: e,
+        });
+      }
+    },
   });
-  const raw = findActionChunk(job, dim) ?? findActionChunk(job);
-  if (!raw) {
-    throw new RemoteError(`The completed ${req.mode} job ${job.id} carries no action chunk.`, {
-      hint: "Check that the server supports action modes (vLLM-Omni with Cosmos 3 action support) and the embodiment settings.",
-    });
-  }
-  const actions = parseActionChunk(raw, { dim, field: "actions (server)" });
   const written = await writeVideoOutput(video, out, opts.signal);
   return { mode: req.mode, embodiment: req.embodiment, video: written, actions, backend: label };
 }

@@ -2,25 +2,33 @@
  * Embodiments and their action dimensions (seed, "Action conditioning"), and the
  * action modes of the Generator's world-model workflows.
  *
- * `domainName` is what vLLM-Omni's `extra_params.domain_name` wants. The seed names
- * `bridge_orig_lerobot`, `av` and `camera_pose`; the others follow the same pattern and
- * can be overridden per request when a server names them differently.
+ * `domainName` / `domainId` are the names and ids Cosmos 3 was trained with, as vLLM-Omni
+ * resolves them (`vllm_omni/diffusion/models/cosmos3/action.py:28-46`
+ * `EMBODIMENT_TO_DOMAIN_ID`; an unknown name fails the request, :92-117). Raw action widths
+ * are cosmos-framework's (`cosmos_framework/data/generator/action/utils/domain_utils.py`
+ * `EMBODIMENT_TO_RAW_ACTION_DIM`); the egocentric 57D layout is the `hand_pose` domain
+ * (`datasets/human_hand_pose_lerobot_dataset.py:35,77`).
+ *
+ * Left out on purpose: `libero` (its width is 7, 10 or 13 depending on the dataset's rotation
+ * space, so no one width can be checked) and `galbot` (domain 9, whose raw width neither
+ * table gives).
  *
  * @example
  * ```ts
  * import { EMBODIMENTS } from "./embodiments.ts";
  * EMBODIMENTS.droid.actionDim; // 10
+ * EMBODIMENTS.egocentric.domainName; // "hand_pose"
  * ```
  * @module
  */
 import { z } from "zod";
 
-/** Families of embodiment with one action dimension each. */
-export const EmbodimentFamily = z.enum(["camera", "av", "egocentric", "single_arm", "dual_arm", "humanoid"]);
+/** Families of embodiment (the seed's, plus the planar PushT task the model also knows). */
+export const EmbodimentFamily = z.enum(["camera", "av", "egocentric", "single_arm", "dual_arm", "humanoid", "planar"]);
 export type EmbodimentFamily = z.infer<typeof EmbodimentFamily>;
 
-/** Action dimension per family (seed). */
-export const ACTION_DIMS: Readonly<Record<EmbodimentFamily, number>> = Object.freeze({
+/** Action dimension per family of the seed. */
+export const ACTION_DIMS: Readonly<Record<Exclude<EmbodimentFamily, "planar">, number>> = Object.freeze({
   camera: 9,
   av: 9,
   egocentric: 57,
@@ -32,27 +40,61 @@ export const ACTION_DIMS: Readonly<Record<EmbodimentFamily, number>> = Object.fr
 /** One embodiment. */
 export interface EmbodimentInfo {
   family: EmbodimentFamily;
+  /** Raw action width D of one row. */
   actionDim: number;
-  domainName: string;
+  /** vLLM-Omni's `extra_params.domain_name`. */
+  domainName: DomainName;
+  /** The domain id that name resolves to (shared ids mean a shared action embedding). */
+  domainId: number;
   description: string;
 }
 
-function info(family: EmbodimentFamily, domainName: string, description: string): EmbodimentInfo {
-  return { family, actionDim: ACTION_DIMS[family], domainName, description };
+/**
+ * vLLM-Omni's domain table (`cosmos3/action.py:28-46`); `no_action` is the domain of
+ * plain video generation.
+ */
+export const DOMAIN_IDS = Object.freeze({
+  no_action: 0,
+  av: 1,
+  camera_pose: 2,
+  hand_pose: 3,
+  pusht: 4,
+  libero: 5,
+  umi: 6,
+  bridge_orig_lerobot: 7,
+  droid_lerobot: 8,
+  "robomind-franka": 8,
+  galbot: 9,
+  "robomind-franka-dual": 12,
+  "robomind-ur": 13,
+  agibotworld: 15,
+  agibot_gear_gripper: 15,
+  agibot_gear_gripper_ext: 15,
+  fractal: 20,
+} as const);
+export type DomainName = keyof typeof DOMAIN_IDS;
+export const DomainName = z.enum(Object.keys(DOMAIN_IDS) as [DomainName, ...DomainName[]]);
+
+function info(family: EmbodimentFamily, domainName: DomainName, actionDim: number, description: string): EmbodimentInfo {
+  return { family, actionDim, domainName, domainId: DOMAIN_IDS[domainName], description };
 }
 
-/** Every embodiment the seed names, keyed by our id. */
+/** Every embodiment the seed names (and the server's other fixed-width domains), keyed by our id. */
 export const EMBODIMENTS = {
-  camera_pose: info("camera", "camera_pose", "Camera motion (9D)"),
-  av: info("av", "av", "Autonomous vehicle ego-motion (9D)"),
-  egocentric: info("egocentric", "egocentric", "Egocentric human motion (57D)"),
-  droid: info("single_arm", "droid_lerobot", "Single-arm robot, DROID (10D)"),
-  ur: info("single_arm", "ur_lerobot", "Single-arm robot, UR (10D)"),
-  fractal: info("single_arm", "fractal_lerobot", "Single-arm robot, Fractal (10D)"),
-  bridge: info("single_arm", "bridge_orig_lerobot", "Single-arm robot, Bridge (10D)"),
-  umi: info("single_arm", "umi_lerobot", "Single-arm gripper, UMI (10D)"),
-  dual_droid: info("dual_arm", "dual_droid_lerobot", "Dual-arm robot, two DROID arms (20D)"),
-  agibot: info("humanoid", "agibot", "Humanoid robot, AgiBot (29D)"),
+  camera_pose: info("camera", "camera_pose", 9, "Camera motion (9D)"),
+  av: info("av", "av", 9, "Autonomous vehicle ego-motion (9D)"),
+  egocentric: info("egocentric", "hand_pose", 57, "Egocentric human motion: head pose and hand keypoints (57D)"),
+  droid: info("single_arm", "droid_lerobot", 10, "Single-arm robot, DROID (10D)"),
+  robomind_franka: info("single_arm", "robomind-franka", 10, "Single-arm robot, RoboMIND Franka (10D; same domain as DROID)"),
+  ur: info("single_arm", "robomind-ur", 10, "Single-arm robot, RoboMIND UR (10D)"),
+  fractal: info("single_arm", "fractal", 10, "Single-arm robot, Fractal (10D)"),
+  bridge: info("single_arm", "bridge_orig_lerobot", 10, "Single-arm robot, Bridge (10D)"),
+  umi: info("single_arm", "umi", 10, "Single-arm gripper, UMI (10D)"),
+  dual_droid: info("dual_arm", "robomind-franka-dual", 20, "Dual-arm robot, two Franka arms as in DROID (20D)"),
+  agibot: info("humanoid", "agibotworld", 29, "Humanoid robot, AgiBot World (29D)"),
+  agibot_gear_gripper: info("humanoid", "agibot_gear_gripper", 29, "Humanoid robot, AgiBot gear gripper (29D; AgiBot's domain)"),
+  agibot_gear_gripper_ext: info("humanoid", "agibot_gear_gripper_ext", 29, "Humanoid robot, AgiBot gear gripper, extended (29D; AgiBot's domain)"),
+  pusht: info("planar", "pusht", 2, "PushT planar pushing (2D)"),
 } as const satisfies Record<string, EmbodimentInfo>;
 
 export type EmbodimentId = keyof typeof EMBODIMENTS;

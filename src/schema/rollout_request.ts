@@ -3,20 +3,39 @@
  * policy (image + instruction → actions + video), forward dynamics
  * (image + action chunk → video) and inverse dynamics (video → actions + video).
  *
+ * ## Chunk size and frame count
+ * The model predicts one action per video transition, so a request's frame count must be
+ * the chunk size or the chunk size + 1 (vLLM-Omni `pipeline_cosmos3.py:3300-3317`). Give
+ * either one (or, for forward dynamics, just the actions) and the other follows:
+ * `numFrames = actionChunkSize + 1`, `actionChunkSize = numFrames - 1`, and a forward-dynamics
+ * chunk of T rows has `actionChunkSize = T`. Give neither and the model's default applies
+ * (16 actions, 17 frames). A pair that breaks the rule is a ValidationError naming both.
+ *
+ * ## Size
+ * The server sizes an action request from the observation: the entry of the resolution
+ * tier's table whose aspect ratio is closest to the image's (`cosmos3/action.py:205-220`,
+ * tier 480p unless `resolution` is set, `pipeline_cosmos3.py:286-298`), so a rollout takes a
+ * `resolution` but no `aspectRatio`.
+ *
  * @example
  * ```ts
  * import { RolloutRequest } from "./rollout_request.ts";
- * RolloutRequest.parse({
+ * const r = RolloutRequest.parse({
  *   mode: "forward_dynamics", embodiment: "av", image: "assets/road.png",
  *   actions: Array.from({ length: 16 }, () => Array(9).fill(0)),
  * });
+ * r.effective.actionChunkSize; // 16
+ * r.effective.numFrames; // 17
+ * r.effective.guidanceScale; // 1, the action modes' default
  * ```
  * @module
  */
 import { z } from "zod";
-import { ActionChunk, ActionMode, Embodiment, EMBODIMENTS } from "./embodiments.ts";
-import { DiffusionParams } from "./generate_request.ts";
+import { DEFAULT_ACTION_CHUNK, DEFAULT_OUTPUT_FPS, MODE_DEFAULTS } from "./diffusion_defaults.ts";
+import { ActionChunk, ActionMode, DOMAIN_IDS, DomainName, Embodiment, EMBODIMENTS } from "./embodiments.ts";
+import { DiffusionParams, type EffectiveDiffusion, effectiveDenoising } from "./generate_request.ts";
 import { ImageInput, VideoInput } from "./media_input.ts";
+import { DEFAULT_RESOLUTION, type Resolution } from "./settings.ts";
 
 const RolloutShape = DiffusionParams.extend({
   mode: ActionMode,
@@ -27,13 +46,58 @@ const RolloutShape = DiffusionParams.extend({
   video: VideoInput.optional(),
   /** Forward dynamics: the action chunk, rows of the embodiment's dimension, or a path to a JSON file of it. */
   actions: z.union([ActionChunk, z.string().min(1)]).optional(),
-  /** Actions per chunk predicted (policy / inverse dynamics) or consumed. */
+  /** Actions per chunk predicted (policy / inverse dynamics) or consumed (forward dynamics). */
   actionChunkSize: z.number().int().min(1).max(512).optional(),
-  /** Overrides the embodiment's `domain_name` for servers that name it differently. */
-  domainName: z.string().min(1).optional(),
+  /** Another domain of the server's table than the embodiment's own (same action width). */
+  domainName: DomainName.optional(),
 }).strict();
 
-/** `rollout()` request with each mode's input rules and the action-dimension check. */
+type RolloutShape = z.output<typeof RolloutShape>;
+
+/** The settings a rollout will run with. */
+export interface EffectiveRollout extends Omit<EffectiveDiffusion, "numFrames"> {
+  /** Actions in the chunk; undefined when it comes from an action file not read yet. */
+  actionChunkSize?: number;
+  /** Frames of the predicted video (chunk + 1 unless set); undefined while the action file is unread. */
+  numFrames?: number;
+  /** The tier whose table the server picks the size from. */
+  resolution: Resolution;
+  domainName: DomainName;
+  domainId: number;
+  rawActionDim: number;
+}
+
+/** Chunk size and frame count of a rollout: the request's, derived one from the other, or the model's (16 / 17). */
+export function rolloutLength(r: Pick<RolloutShape, "actions" | "actionChunkSize" | "numFrames">): { actionChunkSize?: number; numFrames?: number } {
+  const rows = Array.isArray(r.actions) ? r.actions.length : undefined;
+  const chunk = r.actionChunkSize ?? rows ?? (r.numFrames !== undefined ? r.numFrames - 1 : undefined);
+  if (chunk === undefined) return typeof r.actions === "string" ? {} : { actionChunkSize: DEFAULT_ACTION_CHUNK, numFrames: DEFAULT_ACTION_CHUNK + 1 };
+  return { actionChunkSize: chunk, numFrames: r.numFrames ?? chunk + 1 };
+}
+
+/** What a validated rollout will run with: its own settings, or the action modes' defaults. */
+export function effectiveRollout(r: RolloutShape): EffectiveRollout {
+  const defaulted: string[] = [];
+  const denoise = effectiveDenoising(r, MODE_DEFAULTS.action, defaulted);
+  const length = rolloutLength(r);
+  if (r.actionChunkSize === undefined && r.numFrames === undefined && !r.actions) defaulted.push("actionChunkSize", "numFrames");
+  if (r.resolution === undefined) defaulted.push("resolution");
+  if (r.fps === undefined) defaulted.push("fps");
+  const emb = EMBODIMENTS[r.embodiment];
+  const domainName = r.domainName ?? emb.domainName;
+  return {
+    ...length,
+    fps: r.fps ?? DEFAULT_OUTPUT_FPS,
+    resolution: r.resolution ?? DEFAULT_RESOLUTION,
+    domainName,
+    domainId: DOMAIN_IDS[domainName],
+    rawActionDim: emb.actionDim,
+    ...denoise,
+    defaulted,
+  };
+}
+
+/** `rollout()` request with each mode's input rules, the action-dimension check and the chunk / frame rule. */
 export const RolloutRequest = RolloutShape.superRefine((r, ctx) => {
   const bad = (path: (string | number)[], message: string, allowed: string) =>
     ctx.addIssue({ code: "custom", path, message, params: { allowed } });
@@ -58,10 +122,29 @@ export const RolloutRequest = RolloutShape.superRefine((r, ctx) => {
       }
     });
     if (r.actionChunkSize !== undefined && r.actionChunkSize !== r.actions.length) {
-      bad(["actionChunkSize"], `actionChunkSize ${r.actionChunkSize} differs from the ${r.actions.length} rows given`, String(r.actions.length));
+      bad(["actionChunkSize"], `actionChunkSize ${r.actionChunkSize} differs from the ${r.actions.length} rows given (the server would pad or cut the chunk)`, String(r.actions.length));
+    }
+  }
+  const { actionChunkSize: chunk } = rolloutLength(r);
+  if (chunk !== undefined && r.numFrames !== undefined && r.numFrames !== chunk && r.numFrames !== chunk + 1) {
+    const from = r.actionChunkSize !== undefined ? "actionChunkSize" : "actions";
+    bad(
+      ["numFrames"],
+      `numFrames ${r.numFrames} does not fit ${from === "actions" ? `the ${chunk} action rows` : `actionChunkSize ${chunk}`}: the model takes one action per frame transition (numFrames and ${from} are tied)`,
+      `numFrames ${chunk} or ${chunk + 1} with ${from === "actions" ? `${chunk} rows` : `actionChunkSize ${chunk}`}`,
+    );
+  }
+  if (r.aspectRatio !== undefined) {
+    bad(["aspectRatio"], "a rollout's size follows the observation: the server picks the tier's size closest to its aspect ratio", "no aspectRatio (set resolution only)");
+  }
+  if (r.domainName !== undefined) {
+    const own = EMBODIMENTS[r.embodiment].domainName;
+    const sameWidth = Object.values(EMBODIMENTS).some((e) => e.domainName === r.domainName && e.actionDim === dim);
+    if (!sameWidth && r.domainName !== own) {
+      bad(["domainName"], `domain ${r.domainName} does not take ${dim}-wide ${r.embodiment} actions`, `a domain of ${dim}-wide actions, e.g. ${own}`);
     }
   }
   if (r.image && r.video) bad(["video"], "give an image or a video, not both", "image or video");
-});
+}).transform((r) => ({ ...r, effective: effectiveRollout(r) }));
 export type RolloutRequestInput = z.input<typeof RolloutRequest>;
 export type RolloutRequest = z.output<typeof RolloutRequest>;

@@ -3,18 +3,20 @@
  * frame rates, frame counts and their defaults (seed: "Supported Generation Settings"
  * and "Input and Output" tables).
  *
- * ## Size rule
- * The seed gives the 16:9 sizes: 720p → 1280x720, 480p → 832x480, 256p → 320x192.
- * We keep each tier's short side (720, 480, 192) and set the long side to
- * `short × ratio`, rounded down to a multiple of 64 (never below the short side); portrait ratios are the
- * transposed landscape ones. This reproduces the three seed sizes exactly
- * (720·16/9 = 1280, 480·16/9 = 853 → 832, 192·16/9 = 341 → 320) and gives
- * 960x720 / 640x480 / 256x192 for 4:3 and square 720x720 / 480x480 / 192x192.
+ * ## Sizes
+ * Pixel sizes come from Cosmos 3's own resolution tables, not from a rule: cosmos-framework
+ * `docs/inference.md` "Resolution tiers" (authoritative: `IMAGE_RES_SIZE_INFO` /
+ * `VIDEO_RES_SIZE_INFO` in `cosmos_framework/data/generator/utils.py`) and the same table in
+ * vLLM-Omni `vllm_omni/diffusion/models/cosmos3/action.py:49-77` (`VIDEO_RES_SIZE_INFO`).
+ * The 16:9 sizes are the seed's (1280x720, 832x480, 320x192); the others are not a fixed
+ * short side: 480p 1:1 is 640x640 and 4:3 is 736x544, and the 256p tier is 256 pixels on
+ * its short side only for 1:1 and 4:3.
  *
  * @example
  * ```ts
  * import { pixelSize } from "./settings.ts";
  * pixelSize("480p", "9:16"); // { width: 480, height: 832 }
+ * pixelSize("480p", "1:1"); // { width: 640, height: 640 }
  * ```
  * @module
  */
@@ -52,29 +54,50 @@ export const FrameCount = z.number().int().min(MIN_FRAMES).max(MAX_FRAMES);
 /** Video conditioning uses this many frames at the matching resolution (seed). */
 export const CONDITIONING_FRAMES = 5;
 
-/** The short side of each tier (the 16:9 sizes of the seed). */
-const SHORT_SIDE: Record<Resolution, number> = { "720p": 720, "480p": 480, "256p": 192 };
-const RATIO: Record<AspectRatio, [number, number]> = {
-  "16:9": [16, 9],
-  "4:3": [4, 3],
-  "1:1": [1, 1],
-  "3:4": [3, 4],
-  "9:16": [9, 16],
-};
-
 /** A width × height in pixels. */
 export interface PixelSize {
   width: number;
   height: number;
 }
 
-/** Pixel size of a tier at an aspect ratio, by the rule in this module's doc. */
+/**
+ * Width × height per tier and aspect ratio: cosmos-framework `docs/inference.md` "Resolution
+ * tiers" = vLLM-Omni `cosmos3/action.py:49-77` `VIDEO_RES_SIZE_INFO` (its tuples are (W, H)).
+ */
+export const RESOLUTION_TABLE: Readonly<Record<Resolution, Readonly<Record<AspectRatio, PixelSize>>>> = Object.freeze({
+  "256p": {
+    "1:1": { width: 256, height: 256 },
+    "4:3": { width: 320, height: 256 },
+    "3:4": { width: 256, height: 320 },
+    "16:9": { width: 320, height: 192 },
+    "9:16": { width: 192, height: 320 },
+  },
+  "480p": {
+    "1:1": { width: 640, height: 640 },
+    "4:3": { width: 736, height: 544 },
+    "3:4": { width: 544, height: 736 },
+    "16:9": { width: 832, height: 480 },
+    "9:16": { width: 480, height: 832 },
+  },
+  "720p": {
+    "1:1": { width: 960, height: 960 },
+    "4:3": { width: 1104, height: 832 },
+    "3:4": { width: 832, height: 1104 },
+    "16:9": { width: 1280, height: 720 },
+    "9:16": { width: 720, height: 1280 },
+  },
+});
+
+/** The tier key vLLM-Omni's `extra_params.resolution` and cosmos-framework's `resolution` take. */
+export const RESOLUTION_KEY: Readonly<Record<Resolution, "256" | "480" | "720">> = Object.freeze({
+  "256p": "256",
+  "480p": "480",
+  "720p": "720",
+});
+
+/** Pixel size of a tier at an aspect ratio (Cosmos 3's table). */
 export function pixelSize(resolution: Resolution, aspectRatio: AspectRatio): PixelSize {
-  const short = SHORT_SIDE[resolution];
-  const [a, b] = RATIO[aspectRatio];
-  // Square sizes keep the short side; elsewhere the long side is floored to a multiple of 64.
-  const long = Math.max(short, Math.floor((short * Math.max(a, b)) / Math.min(a, b) / 64) * 64);
-  return a >= b ? { width: long, height: short } : { width: short, height: long };
+  return { ...RESOLUTION_TABLE[resolution][aspectRatio] };
 }
 
 /** Every (tier, ratio) pair with its pixel size, e.g. for documentation tables. */

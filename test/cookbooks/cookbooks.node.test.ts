@@ -124,43 +124,45 @@ function assertInputs(path: string, cells: Cell[]): void {
   assert.ok(validated.length >= 1, `${path} shows the validated request`);
 }
 
+/** The call cells: `await show(reason(…))`, `await show(generate(…))`, `await show(rollout(…))` (or their result kept). */
+const CALL = /^(const \w+ = )?await show\((reason|generate|rollout)\(/;
+
 /** Reasoner calls stream on the tiny checkpoint under the untrained warning; Generator / action calls say plainly why they cannot run. */
 function assertHonestWithoutBackend(path: string, cells: Cell[]): void {
   const surface = path.split("/")[0];
   const line = backendLine(cells);
-  const calls = cells.filter((c) => c.cell_type === "code" && /^const \w+ = await run\(/.test(str(c.source)));
+  const calls = cells.filter((c) => c.cell_type === "code" && CALL.test(str(c.source)));
   assert.ok(calls.length >= 1, `${path} makes at least one call`);
+  for (const c of calls) assert.equal(str(c.source).split("\n").length, 1, `${path}: a call is one line: ${str(c.source)}`);
   const unavailable = notes(cells, "unavailable").map(plain);
   if (surface === "reasoner" || path.endsWith("prompt_upsampling.ipynb")) {
     assert.match(line, /^backend: native:\w+ \(.*test\/fixtures\/qwen3vl-tiny\) · embedded native engine/);
     assert.ok(notes(cells, "untrained").some((o) => plain(o).includes("RANDOM, UNTRAINED weights")), "says the weights are untrained");
     // The native Reasoner is built (scripts/build-native.sh): every call streams an answer on the
-    // tiny checkpoint, and nothing is reported unavailable.
+    // tiny checkpoint, capped by the library (tinyCheckpoint: true), and nothing is reported unavailable.
     for (const c of calls) {
       const out = displays(c);
       assert.ok(out.some((o) => html(o).includes('class="cosmos-answer"')), `${path}: "${str(c.source)}" streams its answer`);
+      assert.ok(out.some((o) => /^Tiny test checkpoint: capped at 48 tokens/.test(plain(o))), `${path}: the tiny-checkpoint caps are said`);
+      assert.ok(out.some((o) => html(o).includes('class="cosmos-progress"') && html(o).includes('data-finished="true"')), `${path}: progress bars`);
+      // The cell's last display (show()'s summary) arrives: nothing is lost when a cell ends (the
+      // notebooks have no pause of their own; kernel/runtime.ts display() yields after each display).
+      assert.match(plain(out.at(-1)!), /^parsed as \w+/, `${path}: the parsed summary comes last`);
+      if (!str(c.source).includes("video")) {
+        assert.ok(!out.some((o) => plain(o).includes("Reading and resizing the media")), `${path}: a text-only call reads no media`);
+      }
     }
     assert.deepEqual(unavailable, [], `${path}: the native Reasoner ran`);
-    // One answer box per call (the streamed one): the result cells show the parsed part only.
+    // One answer box per call (the streamed one): show() adds the parsed part only.
     assert.equal(all(cells).filter((o) => html(o).includes('class="cosmos-answer"')).length, calls.length, `${path}: each answer shown once`);
-    // Each result cell's last display (the untrained note) arrives: nothing is lost when a cell ends
-    // (the notebooks have no pause of their own; kernel/runtime.ts display() yields after each display).
-    for (const c of cells.filter((c) => c.cell_type === "code" && /^if \(\w+\) \{\n  await showParsed\(/.test(str(c.source)))) {
-      const out = displays(c).map(plain);
-      assert.ok(out.some((t) => t.startsWith("parsed as ")), `${path}: the parsed summary`);
-      assert.ok(out.at(-1)?.startsWith("Untrained weights:"), `${path}: the result marked untrained, last`);
-    }
   } else {
     assert.match(line, /^backend: native:\w+ \(nvidia\/Cosmos3-Nano\) · embedded native engine/);
     assert.ok(unavailable.some((t) => /The native engine has no Cosmos 3 .* yet/.test(t) && t.includes("COSMOS_GENERATOR_BACKEND=http://")), "says what is missing and how to point at vLLM-Omni");
     for (const c of calls) {
       const out = displays(c).map(plain);
-      assert.ok(out.some((t) => /^UnsupportedError \(unsupported\): The native engine has no Cosmos 3 (diffusion|action) model yet/.test(t)), `${path}: the engine's own message`);
+      assert.match(out.at(-1) ?? "", /^UnsupportedError \(unsupported\): The native engine has no Cosmos 3 (diffusion|action) model yet/, `${path}: the engine's own message, last`);
       assert.ok(!displays(c).some((o) => html(o).includes("cosmos-video")), "no video from nowhere");
     }
-    const results = cells.filter((c) => c.cell_type === "code" && /^if \(\w+\) \{\n  await show\(/.test(str(c.source)));
-    assert.equal(results.length, calls.length, `${path}: a result cell per call`);
-    for (const c of results) assert.ok(displays(c).map(plain).at(-1)?.startsWith("No result to render"), `${path}: the result cell's last display arrives`);
   }
 }
 
@@ -205,15 +207,8 @@ describe("a sample against the local wire-format test server (not a model)", () 
     server = await startTestServer({
       mp4: served.mp4,
       png: served.png,
-      jobStatuses: [{ status: "in_progress", progress: 50 }],
-      // A completed action job carries a chunk of the dimension the request named.
-      onRecord: (rec) => {
-        if (rec.method !== "POST" || rec.path !== "/v1/videos") return;
-        const extra = JSON.parse(rec.form?.find((p) => p.name === "extra_params")?.text ?? "{}") as { raw_action_dim?: number; action_chunk_size?: number };
-        const dim = extra.raw_action_dim ?? 1;
-        const steps = extra.action_chunk_size ?? 8;
-        server.behaviour.jobResult = { actions: Array.from({ length: steps }, (_, t) => Array.from({ length: dim }, (_, d) => Math.sin(t / 3 + d) / (d + 1))) };
-      },
+      // The strict server answers action jobs with a chunk of the requested width and length.
+      models: ["nvidia/Cosmos3-Nano"],
     });
     reasonerEnv = { COSMOS_REASONER_BACKEND: `${server.url}/v1` };
     generatorEnv = { COSMOS_GENERATOR_BACKEND: server.url };
@@ -224,11 +219,11 @@ describe("a sample against the local wire-format test server (not a model)", () 
     const before = server.requests.length;
     const cells = await execute("reasoner/caption.ipynb", "deno", reasonerEnv, "server");
     assert.match(backendLine(cells), new RegExp(`^backend: remote:${server.url}/v1 · vLLM / NIM server`));
-    const out = outputsOf(cells, 'await run(request, "caption")');
+    const out = outputsOf(cells, "await show(reason(request, options))");
     assert.ok(out.some((o) => /<div class="cosmos-answer"[^>]*>A yellow robot arm lifts a red cube and drops it into a blue bowl\.<\/div>/.test(html(o))));
-    // The streamed answer is the only one: the result cell shows what was parsed, not the text again.
+    // The streamed answer is the only one: show() adds what was parsed, not the text again.
     assert.equal(all(cells).filter((o) => html(o).includes('class="cosmos-answer"')).length, 1, "the answer is shown once");
-    assert.ok(outputsOf(cells, "await showParsed(result").some((o) => plain(o).startsWith("parsed as text · finish: ")));
+    assert.ok(out.some((o) => plain(o).startsWith("parsed as text · finish: ")));
     const chat = server.requests.slice(before).find((r) => r.path === "/v1/chat/completions");
     const body = chat?.json as { stream: boolean; messages: { content: { type: string; video_url?: { url: string } }[] }[] };
     assert.equal(body.stream, true);
@@ -241,7 +236,7 @@ describe("a sample against the local wire-format test server (not a model)", () 
       content: '```json\n[{"bbox_2d": [361, 517, 445, 663], "label": "red cube"}, {"bbox_2d": [589, 579, 757, 717], "label": "blue bowl"}, {"bbox_2d": [180, 479, 233, 667], "label": "green can"}]\n```',
     };
     const cells = await execute("reasoner/grounding_2d.ipynb", "deno", reasonerEnv, "server");
-    const out = outputsOf(cells, "await showParsed(result");
+    const out = outputsOf(cells, "await show(reason(request, options)");
     const rects = out.flatMap((o) => elements(html(o), "rect", "cosmos-box-rect"));
     assert.equal(rects.length, 3);
     assert.ok(out.some((o) => plain(o).startsWith("parsed as boxes")));
@@ -252,7 +247,7 @@ describe("a sample against the local wire-format test server (not a model)", () 
       content: '[{"start": 0.0, "end": 1.2, "event": "arm reaches over the cube"}, {"start": 1.2, "end": 3.0, "event": "arm carries the cube"}, {"start": 3.0, "end": 4.0, "event": "cube drops into the bowl"}]',
     };
     const cells = await execute("reasoner/temporal_localization.ipynb", "deno", reasonerEnv, "server");
-    const out = outputsOf(cells, "await showParsed(result");
+    const out = outputsOf(cells, "await show(reason(request, options)");
     assert.equal(out.flatMap((o) => elements(html(o), "rect", "cosmos-event")).length, 3);
     assert.ok(out.some((o) => plain(o).startsWith("parsed as events (3 events)")));
   });
@@ -261,14 +256,13 @@ describe("a sample against the local wire-format test server (not a model)", () 
     const before = server.requests.length;
     const cells = await execute("generator/text_to_video.ipynb", "deno", generatorEnv, "server");
     assert.match(backendLine(cells), new RegExp(`^backend: remote:${server.url} · vLLM-Omni server`));
-    const out = outputsOf(cells, "await show(result");
+    const out = outputsOf(cells, "await show(generate(request, options))");
     const video = out.find((o) => elements(html(o), "video", "cosmos-video").length === 1);
     assert.ok(video, "a video player");
     assert.ok(html(video).includes(`data:video/mp4;base64,${Buffer.from(served.mp4).toString("base64")}`), "the served MP4, inline");
     assert.ok(out.some((o) => /^text-to-video: 832x480 · 96 frames at 24 fps · sound: true/.test(plain(o))));
     const form = server.requests.slice(before).find((r) => r.path === "/v1/videos/sync")?.form ?? [];
-    const field = (n: string) => form.find((p) => p.name === n)?.text;
-    assert.deepEqual([field("size"), field("num_frames"), field("fps"), field("num_inference_steps"), field("guidance_scale"), field("flow_shift")], ["832x480", "189", "24", "35", "6", "10"]);
+    assert.match(form.find((p) => p.name === "prompt")?.text ?? "", /^A wide shot of an industrial workcell/);
   });
 
   test("policy: video and predicted actions for DROID 10D, AV 9D, camera 9D and egocentric 57D", async () => {
@@ -283,7 +277,7 @@ describe("a sample against the local wire-format test server (not a model)", () 
       ["policy", EMBODIMENTS.egocentric.domainName, 57, 16],
     ]);
     for (const [name, dim] of [["droid", 10], ["av", 9], ["camera", 9], ["egocentric", 57]] as const) {
-      const out = outputsOf(cells, `await show(${name}Result`);
+      const out = outputsOf(cells, `await show(rollout(${name}, options)`);
       assert.ok(out.some((o) => elements(html(o), "video", "cosmos-video").length === 1), `${name}: rollout video`);
       const plots = out.map((o) => o.data?.["application/vnd.plotly.v1+json"] as { data: unknown[] } | undefined).filter((p) => p !== undefined);
       assert.equal(plots[0]?.data.length, dim, `${name}: one trace per action dimension`);
@@ -296,7 +290,7 @@ describe("a sample against the local wire-format test server (not a model)", () 
     const cells = await execute("reasoner/caption.tslab.ipynb", "tslab", reasonerEnv, "server");
     assert.match(backendLine(cells), /^backend: remote:http:\/\/127\.0\.0\.1:\d+\/v1 · vLLM \/ NIM server/);
     assert.ok(all(cells).some((o) => elements(html(o), "video", "cosmos-video").length === 1), "input video");
-    const out = outputsOf(cells, 'await run(request, "caption")');
+    const out = outputsOf(cells, "await show(reason(request, options))");
     assert.ok(out.some((o) => /<details class="cosmos-reasoning".*The arm moves left, grasps, lifts\..*<\/details>/s.test(html(o))));
     assert.ok(out.some((o) => /<div class="cosmos-answer"[^>]*>A robot arm puts a red cube into a blue bowl\.<\/div>/.test(html(o))));
   });

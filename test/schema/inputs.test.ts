@@ -91,22 +91,31 @@ describe("input types → Generator workflows", () => {
       assert.equal(e.field, field ? `request.${field}` : "request");
     });
   }
-  test("diffusion defaults follow the seed's examples", () => {
+  test("diffusion settings left out stay unset (not sent); effective shows the model's per-mode defaults", () => {
     const r = GenerateRequest.parse({ prompt: "A robot." });
     assert.deepEqual(
-      [r.guidanceScale, r.numInferenceSteps, r.flowShift, r.maxSequenceLength, r.negativePrompt, r.sound, r.guardrails],
-      [6.0, 35, 10.0, 512, "", false, true],
+      [r.guidanceScale, r.numInferenceSteps, r.flowShift, r.maxSequenceLength, r.negativePrompt, r.guardrails, r.useResolutionTemplate, r.useDurationTemplate],
+      [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined],
     );
-    assert.equal(r.useResolutionTemplate, false);
-    assert.equal(r.useDurationTemplate, false);
+    assert.equal(r.sound, false);
+    // vLLM-Omni pipeline_cosmos3.py:159-170: video 35 / 6.0 / 10.0 at 1280x720, image 50 / 7.0 / 3.0 at 1024x1024.
+    const e = r.effective;
+    assert.deepEqual([e.numInferenceSteps, e.guidanceScale, e.flowShift, e.maxSequenceLength, e.width, e.height, e.numFrames], [35, 6, 10, 4096, 1280, 720, 189]);
+    const i = GenerateRequest.parse({ prompt: "A robot.", output: "image" }).effective;
+    assert.deepEqual([i.numInferenceSteps, i.guidanceScale, i.flowShift, i.width, i.height, i.numFrames], [50, 7, 3, 1024, 1024, 1]);
+    const a = RolloutRequest.parse({ mode: "policy", embodiment: "droid", image: "o.png", prompt: "Go." }).effective;
+    assert.deepEqual([a.numInferenceSteps, a.guidanceScale, a.flowShift, a.actionChunkSize, a.numFrames], [30, 1, 5, 16, 17]);
+    const set = GenerateRequest.parse({ prompt: "A robot.", guidanceScale: 3, resolution: "256p" }).effective;
+    assert.deepEqual([set.guidanceScale, set.width, set.height], [3, 320, 192]);
+    assert.equal(set.defaulted.includes("guidanceScale"), false);
   });
 });
 
 describe("action dimensions per embodiment (seed)", () => {
   const table: [EmbodimentId, number][] = [
     ["camera_pose", 9], ["av", 9], ["egocentric", 57],
-    ["droid", 10], ["ur", 10], ["fractal", 10], ["bridge", 10], ["umi", 10],
-    ["dual_droid", 20], ["agibot", 29],
+    ["droid", 10], ["robomind_franka", 10], ["ur", 10], ["fractal", 10], ["bridge", 10], ["umi", 10],
+    ["dual_droid", 20], ["agibot", 29], ["agibot_gear_gripper", 29], ["agibot_gear_gripper_ext", 29], ["pusht", 2],
   ];
   test("the table covers every embodiment", () => {
     assert.deepEqual(Object.keys(EMBODIMENTS).sort(), table.map(([id]) => id).sort());
@@ -126,10 +135,21 @@ describe("action dimensions per embodiment (seed)", () => {
       assert.equal(ok.success, true);
     });
   }
-  test("seed domain names", () => {
-    assert.equal(EMBODIMENTS.bridge.domainName, "bridge_orig_lerobot");
-    assert.equal(EMBODIMENTS.av.domainName, "av");
-    assert.equal(EMBODIMENTS.camera_pose.domainName, "camera_pose");
+  test("domain names are vLLM-Omni's (cosmos3/action.py:28-46); the 57D egocentric layout is hand_pose", () => {
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(EMBODIMENTS).map(([id, e]) => [id, `${e.domainName}=${e.domainId}`])),
+      {
+        camera_pose: "camera_pose=2", av: "av=1", egocentric: "hand_pose=3", droid: "droid_lerobot=8", robomind_franka: "robomind-franka=8",
+        ur: "robomind-ur=13", fractal: "fractal=20", bridge: "bridge_orig_lerobot=7", umi: "umi=6", dual_droid: "robomind-franka-dual=12",
+        agibot: "agibotworld=15", agibot_gear_gripper: "agibot_gear_gripper=15", agibot_gear_gripper_ext: "agibot_gear_gripper_ext=15", pusht: "pusht=4",
+      },
+    );
+  });
+  test("a domainName override must be a known domain of the same action width", () => {
+    const base = { mode: "policy", embodiment: "droid", image: "o.png", prompt: "Go." } as const;
+    assert.equal(RolloutRequest.safeParse({ ...base, domainName: "robomind-ur" }).success, true);
+    assert.equal(RolloutRequest.safeParse({ ...base, domainName: "ur_lerobot" }).success, false);
+    assert.equal(RolloutRequest.safeParse({ ...base, domainName: "av" }).success, false);
   });
   test("NaN / Infinity / ragged rows are rejected", () => {
     assert.equal(actionChunkFor("av").safeParse([Array(9).fill(NaN)]).success, false);
