@@ -91,6 +91,34 @@ export class RemoteError extends CosmosError {
   }
 }
 
+/** The network phase whose bound ran out (see the `DEFAULT_*_TIMEOUT_MS` constants of src/remote/http.ts). */
+export type TimeoutPhase = "connect" | "first_byte" | "idle" | "download" | "job";
+
+/**
+ * A wait ran past its bound: opening the connection, the response headers, the gap between
+ * two stream events or body chunks, a whole download, or an asynchronous job. A
+ * {@link RemoteError} (the server did not answer in time) with the `phase` and the option
+ * that raises the bound, so `catch (e) { if (e instanceof TimeoutError) … }` can retry.
+ */
+export class TimeoutError extends RemoteError {
+  override readonly code: string = "timeout";
+  /** Which wait ran out. */
+  readonly phase: TimeoutPhase;
+  /** The bound that ran out, in milliseconds. */
+  readonly timeoutMs: number;
+  /** The option that sets this bound, e.g. `"idleTimeoutMs"`. */
+  readonly option: string;
+  constructor(
+    message: string,
+    options: { phase: TimeoutPhase; timeoutMs: number; option: string; hint?: string; cause?: unknown },
+  ) {
+    super(message, { hint: options.hint, cause: options.cause });
+    this.phase = options.phase;
+    this.timeoutMs = options.timeoutMs;
+    this.option = options.option;
+  }
+}
+
 /** The native engine failed (out of memory, no device, internal error). */
 export class NativeError extends CosmosError {
   constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {

@@ -4,16 +4,24 @@
  * @example
  * ```ts
  * import { checkRunOptions } from "./options.ts";
- * checkRunOptions({ signal: new AbortController().signal }); // ok
+ * checkRunOptions({ signal: new AbortController().signal, timeoutMs: 60_000 }); // ok
+ * checkRunOptions({ idleTimeoutMs: -1 }); // throws ValidationError naming options.idleTimeoutMs
  * ```
  * @module
  */
-import { ValidationError } from "../errors.ts";
+import { ValidationError, type ValidationIssue } from "../errors.ts";
+import { boundIssues, BOUND_OPTIONS } from "../remote/http.ts";
 import type { RunOptions } from "../schema/results.ts";
+
+/** The option names that are bounds in milliseconds (each must be > 0 and fit a timer). */
+export const RUN_BOUND_OPTIONS = [...BOUND_OPTIONS, "jobTimeoutMs", "pollIntervalMs"] as const;
 
 /** Throws a {@link ValidationError} naming the option when one has the wrong type. */
 export function checkRunOptions(options: RunOptions): void {
-  const issues = [];
+  const issues: ValidationIssue[] = [];
+  if (options === null || typeof options !== "object") {
+    throw new ValidationError([{ field: "options", value: options, allowed: "an object such as { backend, signal, onToken }", message: "not an object" }]);
+  }
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     issues.push({ field: "options.signal", value: options.signal, allowed: "an AbortSignal", message: "not an AbortSignal" });
   }
@@ -22,5 +30,6 @@ export function checkRunOptions(options: RunOptions): void {
       issues.push({ field: `options.${key}`, value: options[key], allowed: "a function", message: "not a function" });
     }
   }
+  issues.push(...boundIssues(options as Record<string, unknown>, RUN_BOUND_OPTIONS));
   if (issues.length) throw new ValidationError(issues);
 }

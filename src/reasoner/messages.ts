@@ -23,7 +23,8 @@ import { readFile } from "node:fs/promises";
 import { extname, isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Buffer } from "node:buffer";
-import { MediaError, throwIfAborted } from "../errors.ts";
+import { MediaError, throwIfAborted, ValidationError } from "../errors.ts";
+import { downloadMedia, type HttpBounds } from "../remote/http.ts";
 import { dataUriMime, type ImageInput, isRemoteUrl, type VideoInput } from "../schema/media_input.ts";
 import type { ChatMessages, ContentPart } from "../schema/messages.ts";
 import { promptOf, type ReasonRequest } from "../schema/reason_request.ts";
@@ -31,10 +32,60 @@ import { withReasoningInstruction } from "../schema/sampling.ts";
 import { drawSubjectMarks } from "./marks.ts";
 
 /** Options of {@link buildMessages}. */
-export interface BuildMessagesOptions {
+export interface BuildMessagesOptions extends HttpBounds {
   /** Folder the server may read local files from; files under it are sent as `file://` URLs. */
   allowedLocalMediaPath?: string;
   signal?: AbortSignal;
+  /** The request field the reference came from, for messages (default "media"). */
+  field?: string;
+}
+
+/** Options of {@link mediaBytes}: the bounds of an http(s) download, and the field for messages. */
+export interface MediaBytesOptions extends HttpBounds {
+  /** The request field the reference came from (default "media"). */
+  field?: string;
+}
+
+/**
+ * The local path of a path or `file://` URL.
+ * @throws {ValidationError} naming `field` for a malformed `file://` URL (a host, bad percent-encoding).
+ */
+export function localPathOf(ref: string, field = "media"): string {
+  if (!ref.startsWith("file://")) return resolve(ref);
+  try {
+    return resolve(fileURLToPath(ref));
+  } catch (e) {
+    throw new ValidationError([{
+      field,
+      value: ref,
+      allowed: "a file:///absolute/path URL (no host; %-escapes only for bytes that are not a /)",
+      message: `malformed file:// URL (${(e as Error).message})`,
+    }]);
+  }
+}
+
+/**
+ * The bytes of a data URI.
+ * @throws {ValidationError} naming `field` when it has no comma or its percent-encoding is malformed.
+ */
+export function dataUriBytes(ref: string, field = "media"): Uint8Array {
+  const comma = ref.indexOf(",");
+  if (comma < 0) {
+    throw new ValidationError([{ field, value: ref, allowed: "data:<mime>;base64,<data>", message: "malformed data URI (no comma)" }]);
+  }
+  const meta = ref.slice(0, comma);
+  const payload = ref.slice(comma + 1);
+  if (/;base64$/i.test(meta)) return new Uint8Array(Buffer.from(payload, "base64"));
+  try {
+    return new TextEncoder().encode(decodeURIComponent(payload));
+  } catch {
+    throw new ValidationError([{
+      field,
+      value: ref,
+      allowed: "a base64 data URI (data:<mime>;base64,…) or valid %XX escapes",
+      message: "malformed percent-encoding in the data URI",
+    }]);
+  }
 }
 
 const MIME_BY_EXT: Record<string, string> = {
@@ -63,17 +114,32 @@ export function bytesToDataUri(data: Uint8Array, mimeType: string): string {
 export async function mediaUrl(ref: ImageInput | VideoInput, opts: BuildMessagesOptions = {}): Promise<string> {
   if (typeof ref !== "string") return bytesToDataUri(ref.data, ref.mimeType);
   if (isRemoteUrl(ref) || dataUriMime(ref) !== undefined || ref.startsWith("data:")) return ref;
-  const path = resolve(ref.startsWith("file://") ? fileURLToPath(ref) : ref);
+  const path = localPathOf(ref, opts.field);
   if (opts.allowedLocalMediaPath && isUnderRoot(path, opts.allowedLocalMediaPath)) return pathToFileURL(path).href;
   const mime = MIME_BY_EXT[extname(path).toLowerCase()] ?? "application/octet-stream";
-  return bytesToDataUri(await readLocal(path), mime);
+  return bytesToDataUri(await readLocalMedia(path, opts.field), mime);
 }
 
-async function readLocal(path: string): Promise<Uint8Array> {
+const FS_REASONS: Record<string, string> = {
+  ENOENT: "does not exist",
+  EACCES: "cannot be read (permission denied)",
+  EPERM: "cannot be read (permission denied)",
+  EISDIR: "is a folder, not a file",
+  ENOTDIR: "has a path through something that is not a folder",
+  ENAMETOOLONG: "has a name that is too long",
+  ELOOP: "has a symbolic link loop",
+};
+
+/**
+ * Reads a local media file.
+ * @throws {MediaError} naming `field` and saying why in words (no raw `ENOENT`), with a hint.
+ */
+export async function readLocalMedia(path: string, field = "media"): Promise<Uint8Array> {
   try {
     return new Uint8Array(await readFile(path));
   } catch (e) {
-    throw new MediaError(`Cannot read "${path}": ${(e as Error).message}`, {
+    const code = String((e as { code?: unknown }).code ?? "");
+    throw new MediaError(`${field}: the file "${path}" ${FS_REASONS[code] ?? `cannot be read (${code || (e as Error).message})`}.`, {
       hint: "Check the path (relative paths start at the current folder), or pass an http(s):// URL.",
       cause: e,
     });
@@ -82,30 +148,20 @@ async function readLocal(path: string): Promise<Uint8Array> {
 
 /**
  * The bytes of an image or video reference: `{ data }`, a data URI, an http(s) URL (downloaded,
- * honouring `signal`) or a local path / file:// URL.
- * @throws {MediaError} when a file cannot be read or a download fails.
+ * under the bounds of src/remote/http.ts and honouring `signal`) or a local path / file:// URL.
+ * @throws {MediaError} when a file cannot be read or a download fails; {@link ValidationError}
+ * for a malformed data URI or file:// URL; `TimeoutError` when a download stalls.
  * @example
  * ```ts
  * import { mediaBytes } from "./messages.ts";
  * (await mediaBytes("data:image/png;base64,iVBORw0KGgo=")).length; // 8
  * ```
  */
-export async function mediaBytes(ref: ImageInput | VideoInput, signal?: AbortSignal): Promise<Uint8Array> {
+export async function mediaBytes(ref: ImageInput | VideoInput, signal?: AbortSignal, opts: MediaBytesOptions = {}): Promise<Uint8Array> {
   if (typeof ref !== "string") return ref.data;
-  if (ref.startsWith("data:")) {
-    const comma = ref.indexOf(",");
-    const meta = ref.slice(0, comma);
-    const payload = ref.slice(comma + 1);
-    return /;base64$/i.test(meta)
-      ? new Uint8Array(Buffer.from(payload, "base64"))
-      : new TextEncoder().encode(decodeURIComponent(payload));
-  }
-  if (isRemoteUrl(ref)) {
-    const res = await fetch(ref, { signal });
-    if (!res.ok) throw new MediaError(`Cannot download ${ref}: HTTP ${res.status}.`, { hint: "Check the URL, or pass a local file." });
-    return new Uint8Array(await res.arrayBuffer());
-  }
-  return await readLocal(resolve(ref.startsWith("file://") ? fileURLToPath(ref) : ref));
+  if (ref.startsWith("data:")) return dataUriBytes(ref, opts.field);
+  if (isRemoteUrl(ref)) return await downloadMedia(ref, { ...opts, signal });
+  return await readLocalMedia(localPathOf(ref, opts.field), opts.field);
 }
 
 /** The user prompt text: the request's (or the workflow's default), plus the reasoning instruction. */
@@ -120,11 +176,11 @@ export async function buildMessages(req: ReasonRequest, opts: BuildMessagesOptio
   const parts: ContentPart[] = [];
   if (req.image !== undefined) {
     const url = req.subjects
-      ? bytesToDataUri(await drawSubjectMarks(await mediaBytes(req.image, opts.signal), req.subjects), "image/png")
-      : await mediaUrl(req.image, opts);
+      ? bytesToDataUri(await drawSubjectMarks(await mediaBytes(req.image, opts.signal, { ...opts, field: "image" }), req.subjects), "image/png")
+      : await mediaUrl(req.image, { ...opts, field: "image" });
     parts.push({ type: "image_url", image_url: { url } });
   }
-  if (req.video !== undefined) parts.push({ type: "video_url", video_url: { url: await mediaUrl(req.video, opts) } });
+  if (req.video !== undefined) parts.push({ type: "video_url", video_url: { url: await mediaUrl(req.video, { ...opts, field: "video" }) } });
   parts.push({ type: "text", text: userText(req) });
   throwIfAborted(opts.signal);
   return [

@@ -13,14 +13,10 @@
  * ```
  * @module
  */
-import { Buffer } from "node:buffer";
 import { randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { basename, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { MediaError } from "../errors.ts";
+import { basename } from "node:path";
+import { dataUriBytes, mediaBytes, type MediaBytesOptions } from "../reasoner/messages.ts";
 import type { ImageInput, VideoInput } from "../schema/media_input.ts";
-import { isRemoteUrl } from "../schema/media_input.ts";
 
 /** A file part. */
 export interface FilePart {
@@ -88,36 +84,21 @@ const MIME_BY_EXT: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jp
 
 /**
  * The bytes of a conditioning image or video as a file part (remote URLs are downloaded
- * here, since the endpoint wants an upload).
- * @throws {MediaError} when it cannot be read.
+ * here, under the bounds of ./http.ts, since the endpoint wants an upload).
+ * @throws {MediaError} when it cannot be read or downloaded; {@link ValidationError} for a
+ * malformed data URI or file:// URL; `TimeoutError` when a download stalls.
  */
-export async function filePartOf(ref: ImageInput | VideoInput, signal?: AbortSignal): Promise<FilePart> {
+export async function filePartOf(ref: ImageInput | VideoInput, signal?: AbortSignal, opts: MediaBytesOptions = {}): Promise<FilePart> {
   if (typeof ref !== "string") {
     return { data: ref.data, mimeType: ref.mimeType, filename: `input_reference.${EXT_BY_MIME[ref.mimeType] ?? "bin"}` };
   }
   if (ref.startsWith("data:")) {
-    const comma = ref.indexOf(",");
-    const meta = ref.slice(5, comma);
-    const mimeType = meta.split(";")[0].toLowerCase();
-    const payload = ref.slice(comma + 1);
-    const data = /;base64$/i.test(meta) ? new Uint8Array(Buffer.from(payload, "base64")) : new TextEncoder().encode(decodeURIComponent(payload));
-    return { data, mimeType, filename: `input_reference.${EXT_BY_MIME[mimeType] ?? "bin"}` };
+    const mimeType = ref.slice(5, Math.max(5, ref.indexOf(","))).split(";")[0].toLowerCase();
+    return { data: dataUriBytes(ref, opts.field ?? "input_reference"), mimeType, filename: `input_reference.${EXT_BY_MIME[mimeType] ?? "bin"}` };
   }
   const name = basename(ref.split(/[?#]/)[0]) || "input_reference";
   const ext = name.split(".").pop()?.toLowerCase() ?? "";
   const mimeType = MIME_BY_EXT[ext] ?? "application/octet-stream";
-  if (isRemoteUrl(ref)) {
-    const res = await fetch(ref, { signal });
-    if (!res.ok) throw new MediaError(`Cannot download ${ref}: HTTP ${res.status}.`, { hint: "Check the URL, or pass a local file." });
-    return { data: new Uint8Array(await res.arrayBuffer()), mimeType, filename: name };
-  }
-  const path = resolve(ref.startsWith("file://") ? fileURLToPath(ref) : ref);
-  try {
-    return { data: new Uint8Array(await readFile(path)), mimeType, filename: name };
-  } catch (e) {
-    throw new MediaError(`Cannot read "${path}": ${(e as Error).message}`, {
-      hint: "Check the path (relative paths start at the current folder).",
-      cause: e,
-    });
-  }
+  const data = await mediaBytes(ref, signal, { ...opts, field: opts.field ?? "input_reference" });
+  return { data, mimeType, filename: name };
 }

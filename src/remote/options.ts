@@ -5,11 +5,12 @@
  * ```ts
  * import type { RemoteBackend, RemoteOptions } from "./options.ts";
  * const backend: RemoteBackend = { url: "http://127.0.0.1:8000/v1" };
- * const opts: RemoteOptions = { timeoutMs: 60_000, onProgress: (p) => console.log(p.stage) };
+ * const opts: RemoteOptions = { timeoutMs: 60_000, idleTimeoutMs: 30_000, onProgress: (p) => console.log(p.stage) };
  * ```
  * @module
  */
 import type { ProgressEvent, TokenEvent } from "../schema/results.ts";
+import type { HttpBounds } from "./http.ts";
 
 /** A remote server: vLLM / NIM (Reasoner) or vLLM-Omni (Generator). */
 export interface RemoteBackend {
@@ -22,13 +23,15 @@ export interface RemoteBackend {
   allowedLocalMediaPath?: string;
 }
 
-/** Options of the remote calls. */
-export interface RemoteOptions {
+/**
+ * Options of the remote calls. The bounds (`connectTimeoutMs`, `timeoutMs`: until the
+ * response headers of each request, default 10 min, video sync 30 min; `idleTimeoutMs`,
+ * `downloadTimeoutMs`) are documented on {@link HttpBounds}.
+ */
+export interface RemoteOptions extends HttpBounds {
   signal?: AbortSignal;
   onToken?: (event: TokenEvent) => void;
   onProgress?: (event: ProgressEvent) => void;
-  /** Per HTTP request, until the response headers arrive (default 10 min; video sync 30 min). */
-  timeoutMs?: number;
   /** Retries on 429 / 503 (default 4). */
   retries?: number;
   /** First backoff delay in ms (default 1000). */

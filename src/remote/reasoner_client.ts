@@ -20,7 +20,7 @@
  * @module
  */
 import { describeBackend } from "../backend/resolve.ts";
-import { AbortError, RemoteError } from "../errors.ts";
+import { AbortError, CosmosError, RemoteError } from "../errors.ts";
 import { buildMessages } from "../reasoner/messages.ts";
 import { reasonResult } from "../reasoner/result.ts";
 import { ThinkStreamSplitter } from "../reasoner/think.ts";
@@ -28,12 +28,18 @@ import type { ChatMessages } from "../schema/messages.ts";
 import type { ReasonRequest } from "../schema/reason_request.ts";
 import type { ReasonResult, Usage } from "../schema/results.ts";
 import { reasonerSampling } from "../schema/sampling.ts";
-import { apiBase, type HttpOptions, readJson, request } from "./http.ts";
+import { z } from "zod";
+import { apiBase, boundsOf, type HttpOptions, readJson, request } from "./http.ts";
 import type { RemoteBackend, RemoteOptions } from "./options.ts";
-import { chatChunks, sseEvents } from "./sse.ts";
+import { ChatChunk, chatChunks, type SseStats, sseEvents } from "./sse.ts";
 
 const LOCAL_MEDIA_HINT =
   "If the request sends file:// media, start the server with --allowed-local-media-path covering allowedLocalMediaPath (or leave it unset so files are sent as data URIs).";
+
+/** The `max_tokens` a request asks for: the sampling override or preset, else `maxTokens`. */
+function maxTokensOf(req: ReasonRequest): number | undefined {
+  return { ...reasonerSampling(req.reasoning), ...req.sampling }.max_tokens ?? req.maxTokens;
+}
 
 /** Body of `POST /chat/completions` for a request. */
 export function chatRequestBody(req: ReasonRequest, messages: ChatMessages, model: string): Record<string, unknown> {
@@ -46,7 +52,7 @@ export function chatRequestBody(req: ReasonRequest, messages: ChatMessages, mode
     top_k: s.top_k,
     repetition_penalty: s.repetition_penalty,
     presence_penalty: s.presence_penalty,
-    max_tokens: s.max_tokens ?? req.maxTokens,
+    max_tokens: maxTokensOf(req),
   };
   if (s.seed !== undefined) body.seed = s.seed;
   if (req.stop?.length) body.stop = req.stop;
@@ -79,10 +85,21 @@ export async function servedModel(backend: RemoteBackend, opts: RemoteOptions = 
 }
 
 function httpOpts(backend: RemoteBackend, opts: RemoteOptions, what: string, hint?: string): HttpOptions {
-  return { signal: opts.signal, timeoutMs: opts.timeoutMs, retries: opts.retries, retryBaseMs: opts.retryBaseMs, apiKey: backend.apiKey, what, hint };
+  return { ...boundsOf(opts), signal: opts.signal, retries: opts.retries, retryBaseMs: opts.retryBaseMs, apiKey: backend.apiKey, what, hint };
 }
 
-function usageOf(u: { prompt_tokens?: number; completion_tokens?: number; total_tokens?: number } | null | undefined): Usage | undefined {
+const OptionalText = z.string().nullish();
+
+/** A non-streamed chat completion: the fields we read, checked. */
+const ChatCompletion = z.object({
+  choices: z.array(z.object({
+    message: z.object({ content: OptionalText, reasoning_content: OptionalText, reasoning: OptionalText }),
+    finish_reason: OptionalText,
+  })).min(1),
+  usage: ChatChunk.shape.usage,
+});
+
+function usageOf(u: ChatChunk["usage"]): Usage | undefined {
   if (!u || typeof u.prompt_tokens !== "number") return undefined;
   const completion = u.completion_tokens ?? 0;
   return { promptTokens: u.prompt_tokens, completionTokens: completion, totalTokens: u.total_tokens ?? u.prompt_tokens + completion };
@@ -106,16 +123,19 @@ export async function remoteReason(req: ReasonRequest, backend: RemoteBackend, o
     httpOpts(backend, opts, "The Reasoner request", LOCAL_MEDIA_HINT),
   );
   if (!req.stream) {
-    const json = await readJson(res, "The Reasoner request", opts.signal) as {
-      choices?: { message?: { content?: string | null; reasoning_content?: string | null; reasoning?: string | null }; finish_reason?: string | null }[];
-      usage?: Parameters<typeof usageOf>[0];
-    };
-    const choice = json.choices?.[0];
-    if (!choice) throw new RemoteError("The Reasoner answered without choices.", { hint: "Check the server's log." });
-    const reasoning = choice.message?.reasoning_content ?? choice.message?.reasoning ?? undefined;
-    return reasonResult(req, choice.message?.content ?? "", {
+    const json = ChatCompletion.safeParse(await readJson(res, "The Reasoner request", opts.signal));
+    if (!json.success) {
+      const issue = json.error.issues[0];
+      throw new RemoteError(
+        `The Reasoner request: the server returned a body that is not a chat completion (${issue.path.join(".") || "(body)"}: ${issue.message}).`,
+        { status: res.status, hint: "Check that the URL points at an OpenAI-compatible server (vLLM or NIM), and its log." },
+      );
+    }
+    const choice = json.data.choices[0];
+    const reasoning = choice.message.reasoning_content ?? choice.message.reasoning ?? undefined;
+    return reasonResult(req, choice.message.content ?? "", {
       backend: label,
-      usage: usageOf(json.usage),
+      usage: usageOf(json.data.usage),
       finishReason: choice.finish_reason ?? undefined,
       ...(reasoning ? { reasoning } : {}),
     });
@@ -123,26 +143,43 @@ export async function remoteReason(req: ReasonRequest, backend: RemoteBackend, o
   return await readStream(req, res, label, opts);
 }
 
+/**
+ * Reads the token stream. Each non-empty delta holds at least one token, so a server that
+ * sends more than `maxTokens` of them has gone past the limit: the client stops reading
+ * there, and the result says so (`finishReason: "length"`, `truncatedByClient`).
+ */
 async function readStream(req: ReasonRequest, res: Response, label: string, opts: RemoteOptions): Promise<ReasonResult> {
   if (!res.body) throw new RemoteError("The Reasoner sent an empty stream.", { hint: "Check the server's log." });
+  const maxTokens = maxTokensOf(req);
   const splitter = new ThinkStreamSplitter(req.reasoning);
   let content = "";
   let reasoning = "";
   let finishReason: string | undefined;
   let usage: Usage | undefined;
   let chunks = 0;
+  let deltas = 0;
+  let cut = false;
+  let stats: SseStats | undefined;
   try {
-    for await (const chunk of chatChunks(sseEvents(res.body))) {
+    const events = sseEvents(res.body, { stats: (s) => (stats = s) });
+    read: for await (const chunk of chatChunks(events, { stats: () => stats })) {
       const u = usageOf(chunk.usage);
       if (u) usage = u;
       for (const choice of chunk.choices ?? []) {
         if ((choice.index ?? 0) !== 0) continue;
         const r = choice.delta?.reasoning_content ?? choice.delta?.reasoning;
+        const c = choice.delta?.content;
+        if (r || c) {
+          if (maxTokens !== undefined && deltas >= maxTokens) {
+            cut = true;
+            break read; // ends the body stream: the connection is closed
+          }
+          deltas++;
+        }
         if (r) {
           reasoning += r;
           opts.onToken?.({ text: r, channel: "reasoning" });
         }
-        const c = choice.delta?.content;
         if (c) {
           content += c;
           // A server-side reasoning parser already split the reasoning off: content is the answer.
@@ -155,9 +192,15 @@ async function readStream(req: ReasonRequest, res: Response, label: string, opts
     }
   } catch (e) {
     if (opts.signal?.aborted) throw new AbortError(undefined, { cause: opts.signal.reason });
-    if (e instanceof RemoteError || e instanceof AbortError) throw e;
+    if (e instanceof CosmosError) throw e;
     throw new RemoteError(`The Reasoner stream broke: ${(e as Error).message}`, { hint: "Check the server's log; retry.", cause: e });
   }
   for (const ev of splitter.end()) opts.onToken?.(ev);
-  return reasonResult(req, content, { backend: label, usage, finishReason, ...(reasoning ? { reasoning } : {}) });
+  const result = reasonResult(req, content, {
+    backend: label,
+    usage,
+    finishReason: cut ? "length" : finishReason,
+    ...(reasoning ? { reasoning } : {}),
+  });
+  return cut ? { ...result, truncatedByClient: { maxTokens: maxTokens! } } : result;
 }

@@ -74,6 +74,11 @@ export interface ReasonResult {
   parsed: ParsedOutput;
   usage?: Usage;
   finishReason?: string;
+  /**
+   * Set when the client stopped reading a stream because the server went on past
+   * `maxTokens` (a misbehaving server); `finishReason` is then `"length"`.
+   */
+  truncatedByClient?: { maxTokens: number };
   /** e.g. `"remote:http://host:8000/v1 (nvidia/cosmos3-nano-reasoner)"` or `"native:cuda (/ckpt)"`. */
   backend: string;
 }
@@ -130,6 +135,21 @@ export interface RunOptions {
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;
   onToken?: (event: TokenEvent) => void;
+  /**
+   * Remote calls and http(s) media downloads: ms to open a connection (default 30 s). Every
+   * bound below has a default, and an expired one throws a `TimeoutError` naming it.
+   */
+  connectTimeoutMs?: number;
+  /** Remote calls: ms from the open connection to the response headers, per request (default 10 min; a synchronous video 30 min). */
+  timeoutMs?: number;
+  /** Remote calls and downloads: longest gap between two stream events or body chunks (default 2 min). */
+  idleTimeoutMs?: number;
+  /** Remote calls and downloads: ms for a whole response body (default 30 min). */
+  downloadTimeoutMs?: number;
+  /** rollout() on a server: give up on an asynchronous job after this many ms (default 2 h). */
+  jobTimeoutMs?: number;
+  /** rollout() on a server: ms between two status polls of a job (default 2 s). */
+  pollIntervalMs?: number;
 }
 
 /** An explicit backend choice. */
