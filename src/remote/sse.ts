@@ -172,13 +172,21 @@ export async function* sseEvents(
   body: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   opts: SseOptions & { stats?: (stats: SseStats) => void } = {},
 ): AsyncGenerator<SseEvent> {
-  const decoder = new TextDecoder("utf-8");
+  // The spec drops one leading BOM. We drop it ourselves: Deno's streaming decoder also drops
+  // a BOM that merely starts a later chunk (found by test/remote/sse_fuzz.test.ts).
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   const parser = new SseParser(opts);
   opts.stats?.(parser.stats);
+  let first = true;
+  const decode = (text: string): string => {
+    if (!first || text === "") return text;
+    first = false;
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  };
   for await (const chunk of body as AsyncIterable<Uint8Array>) {
-    yield* parser.push(decoder.decode(chunk, { stream: true }));
+    yield* parser.push(decode(decoder.decode(chunk, { stream: true })));
   }
-  yield* parser.push(decoder.decode());
+  yield* parser.push(decode(decoder.decode()));
   yield* parser.end();
 }
 

@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { after, before, describe, test } from "node:test";
-import { AbortError, RemoteError } from "../../src/errors.ts";
+import { createServer } from "node:http";
+import { AbortError, RemoteError, ValidationError } from "../../src/errors.ts";
 import { remoteReason } from "../../src/remote/reasoner_client.ts";
 import { ReasonRequest, type ReasonRequestInput } from "../../src/schema/reason_request.ts";
 import { REASONING_INSTRUCTION } from "../../src/schema/sampling.ts";
@@ -279,5 +280,128 @@ describe("remoteReason", () => {
     assert.ok(err instanceof RemoteError);
     assert.match(err.message, /cannot reach/);
     assert.match(err.hint!, /server started/);
+  });
+});
+
+/** A one-purpose server on 127.0.0.1 for the bad-answer cases below. */
+async function withServer(handler: Parameters<typeof createServer>[1], run: (url: string) => Promise<void>): Promise<void> {
+  const s = createServer(handler);
+  const sockets = new Set<import("node:net").Socket>();
+  s.on("connection", (c) => {
+    sockets.add(c);
+    c.on("close", () => sockets.delete(c));
+  });
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  try {
+    await run(`http://127.0.0.1:${(s.address() as { port: number }).port}`);
+  } finally {
+    for (const c of sockets) c.destroy();
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+}
+
+const sse = (body: string) => (_q: unknown, res: import("node:http").ServerResponse) => {
+  res.writeHead(200, { "Content-Type": "text/event-stream" });
+  res.end(body);
+};
+const json200 = (body: string) => (_q: unknown, res: import("node:http").ServerResponse) => {
+  res.writeHead(200, { "Content-Type": "application/json" });
+  res.end(body);
+};
+const delta = (content: unknown, finish: string | null = null) =>
+  `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", model: "m", choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
+
+async function rejectsRemote(url: string, r: ReasonRequestInput, pattern: RegExp): Promise<RemoteError> {
+  const err = await remoteReason(parse(r), { url, model: "m" }, FAST).catch((e) => e);
+  assert.ok(err instanceof RemoteError, `expected a RemoteError, got ${err}`);
+  assert.ok(!(err instanceof ValidationError));
+  assert.doesNotMatch(err.message, /Invalid request/);
+  assert.match(err.message, pattern);
+  assert.ok(err.hint, "with a hint");
+  return err;
+}
+
+describe("remoteReason: bad answers are RemoteErrors ('the server returned …'), never an empty answer", () => {
+  for (const [name, body, pattern] of [
+    ["a JSON body sent as text/event-stream", '{"choices":[{"message":{"content":"hi"}}]}', /not a server-sent event stream; it starts with "\{\\"choices/],
+    ["an HTML page sent as text/event-stream", "<html><body><h1>502 Bad Gateway</h1></body></html>\n", /not a server-sent event stream; it starts with "<html>/],
+    ["an empty event stream", "", /empty event stream/],
+    ["a stream cut before finish_reason and [DONE]", delta("Hel") + delta("lo"), /ended before the server finished/],
+    ["a chunk whose content is a number", delta(42) + "data: [DONE]\n\n", /the server returned a stream chunk .*choices\.0\.delta\.content/i],
+    ["a chunk whose choices is not a list", 'data: {"choices": {"0": 1}}\n\ndata: [DONE]\n\n', /the server returned a stream chunk .*choices/i],
+    ["an event that is not JSON", "data: <b>oops</b>\n\n", /the server returned a stream event that is not JSON/i],
+  ] as const) {
+    test(`stream: ${name}`, () => withServer(sse(body), (url) => rejectsRemote(url, { task: "custom", prompt: "Hi" }, pattern).then(() => {})));
+  }
+
+  for (const [name, body, pattern] of [
+    ["no choices", '{"id":"x","object":"chat.completion"}', /the server returned a body that is not a chat completion \(choices: /],
+    ["empty choices", '{"choices":[]}', /not a chat completion \(choices: /],
+    ["content not a string", '{"choices":[{"message":{"content":{"text":"hi"}},"finish_reason":"stop"}]}', /choices\.0\.message\.content/],
+    ["message missing", '{"choices":[{"finish_reason":"stop"}]}', /choices\.0\.message/],
+    ["a JSON array", "[1,2]", /not a chat completion/],
+    ["JSON null", "null", /not a chat completion/],
+    ["usage of the wrong type", '{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":"many"}}', /usage\.prompt_tokens/],
+    ["not JSON", "<html>Service unavailable</html>", /the server returned something other than JSON: "<html>Service unavailable/],
+    ["an empty body", "", /the server returned something other than JSON: an empty body/],
+  ] as const) {
+    test(`non-streamed: ${name}`, () => withServer(json200(body), (url) => rejectsRemote(url, { task: "custom", prompt: "Hi", stream: false }, pattern).then(() => {})));
+  }
+
+  test("a stream past maxTokens is cut by the client at maxTokens, and the result says so", async () => {
+    let closedEarly = false;
+    await withServer((_q, res) => {
+      res.writeHead(200, { "Content-Type": "text/event-stream" });
+      let i = 0;
+      const timer = setInterval(() => {
+        if (i === 200) {
+          clearInterval(timer);
+          return res.end(delta("", "stop") + "data: [DONE]\n\n");
+        }
+        res.write(delta(`t${i++} `));
+      }, 2);
+      res.on("close", () => {
+        clearInterval(timer);
+        if (i < 200) closedEarly = true;
+      });
+    }, async (url) => {
+      const tokens: TokenEvent[] = [];
+      const r = await remoteReason(parse({ task: "custom", prompt: "Hi", maxTokens: 5 }), { url, model: "m" }, { ...FAST, onToken: (t) => tokens.push(t) });
+      assert.equal(r.text, "t0 t1 t2 t3 t4 ");
+      assert.equal(r.answer, "t0 t1 t2 t3 t4");
+      assert.equal(tokens.map((t) => t.text).join("").trim(), "t0 t1 t2 t3 t4");
+      assert.equal(r.finishReason, "length");
+      assert.deepEqual(r.truncatedByClient, { maxTokens: 5 });
+      await new Promise((res) => setTimeout(res, 50));
+      assert.ok(closedEarly, "the client closed the connection");
+    });
+  });
+
+  test("a server that stops at maxTokens itself is not marked as cut", async () => {
+    await withServer(sse(delta("a") + delta("b") + delta("", "length") + "data: [DONE]\n\n"), async (url) => {
+      const r = await remoteReason(parse({ task: "custom", prompt: "Hi", maxTokens: 2 }), { url, model: "m" }, FAST);
+      assert.equal(r.answer, "ab");
+      assert.equal(r.finishReason, "length");
+      assert.equal(r.truncatedByClient, undefined);
+    });
+  });
+
+  test("connection refused: a RemoteError whose hint asks whether the server runs at that URL", async () => {
+    const { createServer: net } = await import("node:net");
+    const s = net();
+    await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    const port = (s.address() as { port: number }).port;
+    await new Promise<void>((r) => s.close(() => r()));
+    const err = await remoteReason(parse({ task: "custom", prompt: "Hi" }), { url: `http://127.0.0.1:${port}`, model: "m" }, FAST).catch((e) => e);
+    assert.ok(err instanceof RemoteError);
+    assert.match(err.message, /connection refused/);
+    assert.ok(err.hint!.includes(`listening at http://127.0.0.1:${port}?`), err.hint);
+    assert.ok(!(err.cause instanceof TypeError) || !/fetch failed/.test(String(err.message)));
+  });
+
+  test("an unknown host name: a RemoteError naming the host", async () => {
+    const err = await remoteReason(parse({ task: "custom", prompt: "Hi" }), { url: "http://no-such-host.invalid:8000", model: "m" }, FAST).catch((e) => e);
+    assert.ok(err instanceof RemoteError, String(err));
+    assert.match(err.message, /no-such-host\.invalid/);
   });
 });

@@ -1,11 +1,13 @@
 /**
  * SSE parsing across arbitrary chunk boundaries: the same stream split at every byte
  * offset (inside UTF-8 characters, CRLF pairs and field names) and byte by byte gives the
- * same events; `[DONE]` ends the chat stream and the usage chunk is read.
+ * same events; `[DONE]` ends the chat stream and the usage chunk is read. The parser is linear
+ * and caps a line (MAX_SSE_LINE_CHARS), so a stream without line breaks cannot grow memory.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { chatChunks, type SseEvent, sseEvents, SseParser } from "../../src/remote/sse.ts";
+import { RemoteError } from "../../src/errors.ts";
+import { chatChunks, MAX_SSE_LINE_CHARS, type SseEvent, sseEvents, SseParser } from "../../src/remote/sse.ts";
 import { chatSse } from "./_server.ts";
 
 const enc = new TextEncoder();
@@ -84,5 +86,70 @@ describe("chatChunks", () => {
       assert.equal(finish, "stop");
       assert.deepEqual(usage, script.usage);
     }
+  });
+});
+
+describe("SSE parser bounds: a line cap, linear time", () => {
+  /** `total` bytes of "a" with no line break, in 64 KiB chunks; counts what the parser pulled. */
+  function* noNewline(total: number, pulled: { bytes: number }): Generator<Uint8Array> {
+    const piece = new Uint8Array(64 * 1024).fill(97);
+    for (let sent = 0; sent < total; sent += piece.length) {
+      pulled.bytes += piece.length;
+      yield piece;
+    }
+  }
+
+  test("50 MB without a newline is rejected fast, with a RemoteError, having read no more than the cap", async () => {
+    const pulled = { bytes: 0 };
+    const t0 = Date.now();
+    const err = await (async () => {
+      for await (const _ of sseEvents(noNewline(50 << 20, pulled))) { /* none */ }
+    })().catch((e) => e);
+    const ms = Date.now() - t0;
+    assert.ok(err instanceof RemoteError, String(err));
+    assert.match(err.message, /line longer than 16777216 characters/);
+    assert.ok(pulled.bytes <= MAX_SSE_LINE_CHARS + 64 * 1024, `pulled ${pulled.bytes} bytes`);
+    assert.ok(ms < 3000, `took ${ms} ms`);
+  });
+
+  test("many data lines without a blank line are capped too (one event's data)", () => {
+    const p = new SseParser({ maxLineChars: 1000 });
+    assert.throws(() => {
+      for (let i = 0; i < 100; i++) p.push("data: " + "x".repeat(20) + "\n");
+    }, RemoteError);
+  });
+
+  /** Best of 5 times of parsing `chunks` (the machine is shared: the best run is the least disturbed). */
+  function timeParse(chunks: string[]): number {
+    let best = Infinity;
+    for (let k = 0; k < 5; k++) {
+      const t0 = performance.now();
+      const p = new SseParser();
+      let n = 0;
+      for (const c of chunks) n += p.push(c).length;
+      n += p.end().length;
+      best = Math.min(best, performance.now() - t0);
+      assert.ok(n >= 1);
+    }
+    return best;
+  }
+
+  const split = (s: string, size: number) => Array.from({ length: Math.ceil(s.length / size) }, (_, i) => s.slice(i * size, i * size + size));
+
+  test("one long line in small chunks: 4x the size takes about 4x the time (not 16x)", () => {
+    const line = (n: number) => split("data: " + "x".repeat(n) + "\n\n", 1024);
+    timeParse(line(1 << 18)); // warm-up
+    const small = timeParse(line(1 << 20));
+    const big = timeParse(line(1 << 22));
+    assert.ok(big / Math.max(small, 2) < 8, `1 MiB ${small.toFixed(1)} ms, 4 MiB ${big.toFixed(1)} ms`);
+  });
+
+  test("many events: 4x the events take about 4x the time", () => {
+    const events = (n: number) => split(Array.from({ length: n }, (_, i) => `data: {"i":${i},"t":"${"y".repeat(60)}"}\r\n\r\n`).join(""), 1000);
+    timeParse(events(10_000));
+    const small = timeParse(events(40_000));
+    const big = timeParse(events(160_000));
+    // Linear gives ~4; quadratic would give ~16. The margin absorbs GC and a busy machine.
+    assert.ok(big / Math.max(small, 5) < 10, `40k ${small.toFixed(1)} ms, 160k ${big.toFixed(1)} ms`);
   });
 });
