@@ -104,24 +104,66 @@ export function parseActionJson(text: string | Uint8Array, opts: ActionShapeOpti
       value = JSON.parse(marked, (_k, v) =>
         typeof v === "string" && v.startsWith("__nonfinite__") ? Number(v.slice(13)) : v);
     } catch (e) {
-      throw new MediaError(`Action file is not valid JSON: ${(e as Error).message}`, {
+      // Only where it breaks: the parser's own message quotes the text, and an action path
+      // pointed at the wrong file must not print that file's content.
+      throw new MediaError(`${opts.field ?? "actions"}: the action file is not valid JSON${jsonErrorPlace(src, e)}.`, {
         hint: `Write it as a JSON array of rows, e.g. [[${Array(Math.min(opts.dim, 3)).fill(0).join(", ")}, …]].`,
-        cause: e,
       });
     }
   }
   return parseActionChunk(value, opts);
 }
 
-/** Reads an action chunk from a JSON file path, `file://` URL or `data:application/json` URI. */
+/** " (line L, column C)" of a JSON.parse error, from the position V8 reports; "" when it reports none. */
+function jsonErrorPlace(text: string, e: unknown): string {
+  const m = /position (\d+)/.exec((e as Error)?.message ?? "");
+  if (!m) {
+    if (!/^\s*[[{]/.test(text)) return " (it does not start with [ or {)";
+    return /end of JSON input/.test((e as Error)?.message ?? "") ? " (it ends too early)" : "";
+  }
+  const before = text.slice(0, Number(m[1]));
+  const line = before.split("\n").length;
+  return ` (line ${line}, column ${before.length - before.lastIndexOf("\n")})`;
+}
+
+const FS_REASONS: Record<string, string> = {
+  ENOENT: "does not exist",
+  EACCES: "cannot be read (permission denied)",
+  EPERM: "cannot be read (permission denied)",
+  EISDIR: "is a folder, not a file",
+};
+
+/**
+ * Reads an action chunk from a JSON file path, `file://` URL or `data:application/json` URI.
+ * @throws {MediaError} when the file is missing, unreadable or not JSON (never quoting its
+ * content); {@link ValidationError} for a malformed `file://` URL or data URI, or bad rows.
+ */
 export async function readActionChunk(source: string, opts: ActionShapeOptions): Promise<ActionChunk> {
-  const path = localPath(source);
-  if (path === undefined) return parseActionJson(parseDataUri(source).data, opts);
+  const field = opts.field ?? "actions";
+  let path: string | undefined;
+  let data: Uint8Array | undefined;
+  try {
+    path = localPath(source);
+    if (path === undefined) data = parseDataUri(source).data;
+  } catch (e) {
+    if (e instanceof MediaError) throw e;
+    throw new ValidationError([{
+      field,
+      value: source.length > 80 ? source.slice(0, 77) + "..." : source,
+      allowed: "a JSON file path, a file:///absolute/path URL or a data:application/json URI",
+      message: `malformed ${source.startsWith("data:") ? "data URI" : "file:// URL"} (${(e as Error).message})`,
+    }]);
+  }
+  if (data) return parseActionJson(data, opts);
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readFile(path!, "utf8");
   } catch (e) {
-    throw new MediaError(`Cannot read action file "${path}": ${(e as Error).message}`, { cause: e });
+    const code = String((e as { code?: unknown }).code ?? "");
+    throw new MediaError(`${field}: the action file "${path}" ${FS_REASONS[code] ?? `cannot be read (${code || (e as Error).message})`}.`, {
+      hint: "Check the path (relative paths start at the current folder), or pass the rows inline.",
+      cause: e,
+    });
   }
   return parseActionJson(text, opts);
 }

@@ -176,11 +176,11 @@ export async function buildMessages(req: ReasonRequest, opts: BuildMessagesOptio
   const parts: ContentPart[] = [];
   if (req.image !== undefined) {
     const url = req.subjects
-      ? bytesToDataUri(await drawSubjectMarks(await mediaBytes(req.image, opts.signal, { ...opts, field: "image" }), req.subjects), "image/png")
-      : await mediaUrl(req.image, { ...opts, field: "image" });
+      ? bytesToDataUri(await drawSubjectMarks(await mediaBytes(req.image, opts.signal, { ...opts, field: "request.image" }), req.subjects), "image/png")
+      : await mediaUrl(req.image, { ...opts, field: "request.image" });
     parts.push({ type: "image_url", image_url: { url } });
   }
-  if (req.video !== undefined) parts.push({ type: "video_url", video_url: { url: await mediaUrl(req.video, { ...opts, field: "video" }) } });
+  if (req.video !== undefined) parts.push({ type: "video_url", video_url: { url: await mediaUrl(req.video, { ...opts, field: "request.video" }) } });
   parts.push({ type: "text", text: userText(req) });
   throwIfAborted(opts.signal);
   return [

@@ -94,11 +94,11 @@ export async function filePartOf(ref: ImageInput | VideoInput, signal?: AbortSig
   }
   if (ref.startsWith("data:")) {
     const mimeType = ref.slice(5, Math.max(5, ref.indexOf(","))).split(";")[0].toLowerCase();
-    return { data: dataUriBytes(ref, opts.field ?? "input_reference"), mimeType, filename: `input_reference.${EXT_BY_MIME[mimeType] ?? "bin"}` };
+    return { data: dataUriBytes(ref, opts.field ?? (mimeType === "video/mp4" ? "request.video" : "request.image")), mimeType, filename: `input_reference.${EXT_BY_MIME[mimeType] ?? "bin"}` };
   }
   const name = basename(ref.split(/[?#]/)[0]) || "input_reference";
   const ext = name.split(".").pop()?.toLowerCase() ?? "";
   const mimeType = MIME_BY_EXT[ext] ?? "application/octet-stream";
-  const data = await mediaBytes(ref, signal, { ...opts, field: opts.field ?? "input_reference" });
+  const data = await mediaBytes(ref, signal, { ...opts, field: opts.field ?? (mimeType === "video/mp4" ? "request.video" : "request.image") });
   return { data, mimeType, filename: name };
 }
