@@ -1,30 +1,25 @@
 /**
- * The few helpers every cookbook notebook shares, so that the notebooks themselves show only the
- * workflow: where the inputs are (`asset`, `readScene`), short notes under a cell (`note`), a
- * `CosmosError` shown with its hint instead of a failed cell (`explain`), an input image
- * (`showImage`), a value as JSON (`showJson`), and the parsed part of a Reasoner answer whose text
- * was already streamed (`showParsed`).
+ * Where the cookbooks' files are: the repository root (`fromRepo`), the synthetic inputs in
+ * `assets/` (`asset`) and what they contain (`readScene`). Everything else a notebook uses —
+ * the calls with live output, `show()`, notes, JSON and image displays — comes from the library,
+ * `kernel/notebook.ts`.
  *
  * Deno's kernel resolves this module from the notebook's folder (`../_notebook.ts`). The tslab
- * variant (`reasoner/caption.tslab.ipynb`) cannot load it: tslab compiles local `.ts` files to
- * CommonJS but not the ESM sources of `src/` and `kernel/` this module imports, so that notebook
- * keeps its own copies of these helpers (written by `cookbooks/make.ts`).
+ * variant (`reasoner/caption.tslab.ipynb`) does not need it: it runs in its folder, so its inputs
+ * are relative paths (`../../assets/…`).
  *
  * @example
  * ```ts
- * import { asset, note, readScene, showImage } from "../_notebook.ts";
+ * import { asset, readScene } from "../_notebook.ts";
  * const scene = readScene();
- * await showImage(asset("images/tabletop.png"), `input: ${scene.image.boxes.length} objects`);
- * await note("info", "backend: native");
+ * asset("images/tabletop.png"); // "/…/cosmos-ts/assets/images/tabletop.png"
+ * scene.image.boxes.length; // 5
  * ```
  * @module
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { CosmosError } from "../src/errors.ts";
-import type { ReasonResult } from "../src/schema/results.ts";
-import { birdsEyeFigure, type BoxConvention, display, escapeHtml, showBoxes, showPlot, showSubjects, showTimeline } from "../kernel/mod.ts";
 
 /** The repository root (this file is `cookbooks/_notebook.ts`). */
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
@@ -77,131 +72,4 @@ export interface Scene {
  */
 export function readScene(): Scene {
   return JSON.parse(readFileSync(asset("scene.json"), "utf8")) as Scene;
-}
-
-/** What a {@link note} says: plain information, what the backend lacks, or the untrained-weights warning. */
-export type NoteKind = "info" | "unavailable" | "untrained";
-
-const NOTE_COLOURS: Record<NoteKind, string> = { info: "#2563eb", unavailable: "#b45309", untrained: "#b91c1c" };
-
-/**
- * Shows a short note under the cell (HTML with a coloured bar, and plain text).
- * @example
- * ```ts
- * import { note } from "../_notebook.ts";
- * await note("info", "backend: remote:http://127.0.0.1:8000/v1");
- * ```
- */
-export async function note(kind: NoteKind, text: string): Promise<void> {
-  await display({
-    "text/html": `<div class="cosmos-note cosmos-${kind}" style="border-left:4px solid ${
-      NOTE_COLOURS[kind]
-    };padding:4px 10px;margin:4px 0;white-space:pre-wrap">${escapeHtml(text)}</div>`,
-    "text/plain": text,
-  });
-}
-
-/**
- * Shows a `CosmosError`'s name, code, message and hint as an "unavailable" note; anything else is
- * a bug and is rethrown, so the cell fails.
- * @example
- * ```ts
- * import { explain } from "../_notebook.ts";
- * try {
- *   await rollout(request, { backend });
- * } catch (e) {
- *   await explain(e);
- * }
- * ```
- */
-export async function explain(e: unknown): Promise<void> {
-  if (!(e instanceof CosmosError)) throw e;
-  await note("unavailable", `${e.name} (${e.code}): ${e.message}`);
-}
-
-/**
- * Shows an input image (PNG, JPG or WEBP) inline, with a caption.
- * @example
- * ```ts
- * import { asset, showImage } from "../_notebook.ts";
- * await showImage(asset("images/tabletop.png"), "input: images/tabletop.png · 832x480");
- * ```
- */
-export async function showImage(path: string, caption: string): Promise<void> {
-  const mime = path.endsWith(".png") ? "image/png" : path.endsWith(".webp") ? "image/webp" : "image/jpeg";
-  const uri = `data:${mime};base64,${readFileSync(path).toString("base64")}`;
-  await display({
-    "text/html": `<figure class="cosmos-input" style="margin:4px 0"><img src="${uri}" style="max-width:100%"><figcaption>${
-      escapeHtml(caption)
-    }</figcaption></figure>`,
-    "text/plain": `<image ${caption}>`,
-  });
-}
-
-/**
- * Shows a value as JSON under a title (a collapsible HTML block, `application/json` and plain
- * text); numbers are rounded to 4 decimals.
- * @example
- * ```ts
- * import { showJson } from "../_notebook.ts";
- * await showJson("request: validated, with the defaults filled in", { task: "caption", maxTokens: 4096 });
- * ```
- */
-export async function showJson(title: string, value: unknown): Promise<void> {
-  const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === "number" ? Math.round(v * 1e4) / 1e4 : v), 2);
-  await display({
-    "text/html": `<details class="cosmos-json" open><summary>${escapeHtml(title)}</summary><pre>${escapeHtml(text)}</pre></details>`,
-    "application/json": JSON.parse(text) as object,
-    "text/plain": `${title}\n${text}`,
-  });
-}
-
-/** Options of {@link showParsed}. */
-export interface ParsedOptions {
-  /** The image the Reasoner saw, to draw boxes or marked subjects on. */
-  image?: string;
-  /** The regions sent to describe-anything, numbered 1… like the answer's subjects. */
-  regions?: { box?: [number, number, number, number]; polygon?: [number, number][] }[];
-  /** The video's length in seconds, for the timeline of events. */
-  duration?: number;
-  /** Box convention (default `"norm1000"`, the Reasoner's 0–1000 grid). */
-  convention?: BoxConvention;
-}
-
-/**
- * Renders what was parsed out of a `reason()` answer — boxes over the image, marked subjects, a
- * timeline of events, a bird's-eye trajectory, a label — then one summary line
- * (`parsed as … · finish: … · backend`). The answer's text is not repeated: the call already
- * streamed it.
- * @example
- * ```ts
- * import { asset, showParsed } from "../_notebook.ts";
- * const result = await reason({ task: "grounding_2d", image: asset("images/tabletop.png"), prompt: "Locate the cube." });
- * await showParsed(result, { image: asset("images/tabletop.png") }); // boxes, then "parsed as boxes · …"
- * ```
- */
-export async function showParsed(result: ReasonResult, o: ParsedOptions = {}): Promise<void> {
-  const p = result.parsed;
-  let detail = "";
-  if (p.kind === "events") {
-    if (p.events.length > 0) await showTimeline(p.events, { duration: o.duration, title: "Events in the answer" });
-    detail = ` (${p.events.length} event${p.events.length === 1 ? "" : "s"})`;
-  } else if (p.kind === "boxes") {
-    if (o.image && p.boxes.length > 0) await showBoxes(o.image, p.boxes, { convention: o.convention, caption: "boxes in the answer" });
-    detail = ` (${p.boxes.length} box${p.boxes.length === 1 ? "" : "es"})`;
-  } else if (p.kind === "subjects") {
-    if (o.image && o.regions) {
-      const regions = o.regions.map((r, i) => ({ ...r, index: i + 1, ...p.subjects.find((s) => s.index === i + 1) }));
-      await showSubjects(o.image, regions, { convention: o.convention, caption: "the marked subjects, described" });
-    }
-    detail = ` (${p.subjects.length} subject${p.subjects.length === 1 ? "" : "s"})`;
-  } else if (p.kind === "trajectory") {
-    if (p.points.length > 0) await showPlot(birdsEyeFigure([{ name: "trajectory", points: p.points }], { title: "Trajectory in the answer" }));
-    detail = ` (${p.points.length} waypoints)`;
-  } else if (p.kind === "label") {
-    detail = `: ${p.label}`;
-  } else if (p.kind === "unparsed") {
-    detail = ` (${p.error})`;
-  }
-  await note("info", `parsed as ${p.kind}${detail} · finish: ${result.finishReason ?? "?"} · ${result.backend}`);
 }

@@ -26,7 +26,9 @@
  * ```
  * @module
  */
+import process from "node:process";
 import { generate as libraryGenerate, reason as libraryReason, rollout as libraryRollout } from "../src/api/mod.ts";
+import { describeBackend, resolveBackend } from "../src/backend/resolve.ts";
 import type { GenerateRequestInput } from "../src/schema/generate_request.ts";
 import { type ReasonRequestInput, TINY_CHECKPOINT_CAPS, withTinyCheckpointCaps } from "../src/schema/reason_request.ts";
 import type { GenerateResult, ProgressEvent, ReasonResult, RolloutResult, RunOptions, TokenEvent } from "../src/schema/results.ts";
@@ -134,4 +136,58 @@ export async function generate(request: GenerateRequestInput, options: NotebookR
 export async function rollout(request: RolloutRequestInput, options: NotebookRunOptions = {}): Promise<RolloutResult> {
   if (!hasRichDisplay()) return await libraryRollout(request, libraryOptions(options));
   return await withProgress(options, (onProgress) => libraryRollout(request, { ...libraryOptions(options), onProgress }));
+}
+
+/** Options of {@link notebookBackend}. */
+export interface NotebookBackendOptions {
+  /** The backend when the environment names none: a checkpoint folder, HF repo id or URL. */
+  fallback: string;
+  /**
+   * The fallback is a tiny test checkpoint with random weights (such as `test/fixtures/qwen3vl-tiny`):
+   * when it is used, the notebook says so and the calls get `tinyCheckpoint: true`.
+   */
+  fallbackIsTinyCheckpoint?: boolean;
+}
+
+const SERVER_KIND = { reason: "vLLM / NIM server (OpenAI chat completions)", generate: "vLLM-Omni server", rollout: "vLLM-Omni server" };
+const NATIVE_LACKS = { generate: "Generator (diffusion) model", rollout: "action (world-model) model" };
+
+/**
+ * Picks the backend of a notebook's calls from the environment — `COSMOS_REASONER_BACKEND` (for
+ * `reason`) or `COSMOS_GENERATOR_BACKEND` (for `generate` / `rollout`), then `COSMOS_BACKEND`, then
+ * `o.fallback` — says in the notebook which one runs and what it cannot do (the native engine has
+ * no Cosmos 3 diffusion or action model yet; a tiny test checkpoint answers gibberish), and
+ * returns the options to pass to the calls.
+ * @example
+ * ```ts
+ * import { notebookBackend, reason } from "./calls.ts";
+ * import { show } from "./show.ts";
+ * const options = await notebookBackend("reason", { fallback: "test/fixtures/qwen3vl-tiny", fallbackIsTinyCheckpoint: true });
+ * await show(reason({ task: "custom", prompt: "Hello." }, options));
+ * ```
+ */
+export async function notebookBackend(call: "reason" | "generate" | "rollout", o: NotebookBackendOptions): Promise<NotebookRunOptions> {
+  const names = call === "reason" ? ["COSMOS_REASONER_BACKEND", "COSMOS_BACKEND"] : ["COSMOS_GENERATOR_BACKEND", "COSMOS_BACKEND"];
+  const configured = names.map((n) => process.env[n]?.trim()).find((v) => v);
+  const backend = resolveBackend(configured || o.fallback, call === "reason" ? "reasoner" : "generator");
+  const where = backend.kind === "remote" ? SERVER_KIND[call] : "embedded native engine (in-process)";
+  await note("info", `backend: ${describeBackend(backend)} · ${where}${configured ? "" : ` · default: ${names.join(" and ")} are unset`}`);
+  const tinyCheckpoint = !configured && o.fallbackIsTinyCheckpoint === true && backend.kind === "native";
+  if (tinyCheckpoint && backend.kind === "native") {
+    await note(
+      "untrained",
+      `${backend.checkpoint} is a tiny checkpoint with RANDOM, UNTRAINED weights, made for the tests. It runs the whole ` +
+        "native path (tokenizer, chat template, vision tower, decoding) but its text is gibberish, so parsed outputs (boxes, " +
+        `events, labels) will usually be missing; each call is capped at ${TINY_CHECKPOINT_CAPS.maxTokens} tokens. For real ` +
+        `answers set ${names[0]} to a Cosmos 3 checkpoint folder or to a vLLM / NIM URL such as http://127.0.0.1:8000/v1.`,
+    );
+  }
+  if (call !== "reason" && backend.kind === "native") {
+    await note(
+      "unavailable",
+      `The native engine has no Cosmos 3 ${NATIVE_LACKS[call]} yet, so ${call}() cannot run here. To run it, start a ` +
+        `vLLM-Omni server (see this notebook's Backend section) and set ${names[0]}=http://<host>:8000.`,
+    );
+  }
+  return { backend, tinyCheckpoint };
 }

@@ -235,43 +235,43 @@ function isPending(v: unknown): v is PromiseLike<unknown> {
 }
 
 /**
- * Shows a result of `reason()`, `generate()` or `rollout()` (anything else: its JSON) and returns
- * it. Given the pending call (a promise), it awaits it first; a `CosmosError` is then shown with
- * its hint instead of a result and `undefined` is returned (any other error is rethrown).
+ * Shows a result of `reason()`, `generate()` or `rollout()` (anything else: its JSON). Like
+ * IPython's `display()` it returns nothing, so a cell ending in `await show(…)` prints no value of
+ * its own. Given the pending call (a promise), it awaits it first; a `CosmosError` is then shown
+ * with its hint instead of a result (any other error is rethrown, failing the cell). To keep a
+ * result for later cells, await the call, then show it: `const r = await reason(…); await show(r);`.
  * @example
  * ```ts
  * import { show } from "./show.ts";
  * await show({ task: "caption", answer: "A cat.", parsed: { kind: "text", text: "A cat." } });
- * // the pending call: errors are shown, not thrown
- * const clip = await show(Promise.resolve({ mode: "policy", embodiment: "droid", actions: [[0, 0, 1]] }));
+ * // the pending call: a CosmosError is shown, not thrown
+ * await show(Promise.resolve({ mode: "policy", embodiment: "droid", actions: [[0, 0, 1]] }));
  * ```
  */
-export async function show<T>(pending: PromiseLike<T>, o?: ShowOptions): Promise<T | undefined>;
-export async function show<T>(result: T, o?: ShowOptions): Promise<T>;
-export async function show<T>(result: T | PromiseLike<T>, o: ShowOptions = {}): Promise<T | undefined> {
-  let value: T;
+export async function show(result: unknown, o: ShowOptions = {}): Promise<void> {
+  let value: unknown;
   if (isPending(result)) {
     try {
       value = await result;
     } catch (e) {
       await showError(e);
-      return undefined;
+      return;
     }
   } else {
     value = result;
   }
   if (typeof value !== "object" || value === null) {
     await display({ "text/plain": String(value) });
-    return value;
+    return;
   }
   if (isReason(value)) {
     await showReason(value, o);
-    return value;
+    return;
   }
   if (isGenerate(value)) {
     await showMedia(value.media, o);
     await note("info", `${value.mode}: ${mediaSummary(value.media)} · ${value.media.path}${value.backend ? ` · ${value.backend}` : ""}`);
-    return value;
+    return;
   }
   const r = value as Partial<RolloutLike>;
   let shown = false;
@@ -289,8 +289,7 @@ export async function show<T>(result: T | PromiseLike<T>, o: ShowOptions = {}): 
     const steps = r.actions?.length ? ` · ${r.actions.length} predicted steps × ${r.actions[0].length}D` : "";
     const video = r.video ? ` · video ${r.video.width}x${r.video.height}` : "";
     await note("info", `${value.mode} · ${value.embodiment}${steps}${video}${value.backend ? ` · ${value.backend}` : ""}`);
-    return value;
+    return;
   }
   if (!shown) await display({ "application/json": value, "text/plain": JSON.stringify(value, null, 2) });
-  return value;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the CommonJS bundles that tslab notebooks `require` (tslab compiles cells to CommonJS
 # and cannot load our ESM .ts sources): dist/kernel.cjs from kernel/mod.ts and, when src/mod.ts
-# exists, dist/cosmos.cjs from src/mod.ts + kernel/mod.ts. npm packages stay external (resolved
+# exists, dist/cosmos.cjs from kernel/notebook.ts (src/mod.ts + kernel/mod.ts + the notebook calls). npm packages stay external (resolved
 # from node_modules at run time). Idempotent: skipped when the bundles are newer than every source.
 # Usage: bash scripts/build-bundle.sh [--force]
 set -euo pipefail
@@ -66,7 +66,9 @@ types dist/kernel.d.cts kernel/mod.ts
 if [ -f src/mod.ts ]; then
   # src/ is still growing: a failed library bundle is reported but does not stop the set-up
   # (the kernel bundle above is enough for the display layer).
-  { build dist/cosmos.cjs 'export * from "./src/mod.ts"; export * from "./kernel/mod.ts";' &&
-    types dist/cosmos.d.cts src/mod.ts kernel/mod.ts; } ||
+  # kernel/notebook.ts = src/mod.ts + kernel/mod.ts + the notebook calls (reason/generate/rollout
+  # with live output), with the names both have resolved explicitly.
+  { build dist/cosmos.cjs 'export * from "./kernel/notebook.ts";' &&
+    types dist/cosmos.d.cts kernel/notebook.ts; } ||
     echo "[bundle] WARNING: dist/cosmos.cjs not built (src/mod.ts does not bundle yet, see above)" >&2
 fi

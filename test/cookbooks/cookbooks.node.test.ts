@@ -26,6 +26,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
+import { chromium } from "playwright-core";
 import { elements } from "../kernel/_sink.ts";
 import { startTestServer, type TestServer } from "../remote/_server.ts";
 import { EMBODIMENTS } from "../../src/schema/embodiments.ts";
@@ -124,8 +125,8 @@ function assertInputs(path: string, cells: Cell[]): void {
   assert.ok(validated.length >= 1, `${path} shows the validated request`);
 }
 
-/** The call cells: `await show(reason(…))`, `await show(generate(…))`, `await show(rollout(…))` (or their result kept). */
-const CALL = /^(const \w+ = )?await show\((reason|generate|rollout)\(/;
+/** The call cells: `await show(reason(…))`, `await show(generate(…))`, `await show(rollout(…))`, or a result kept and shown. */
+const CALL = /^(await show\((reason|generate|rollout)\(.*\);|const (\w+) = await (reason|generate|rollout)\(.*\);\nawait show\(\3\);)$/;
 
 /** Reasoner calls stream on the tiny checkpoint under the untrained warning; Generator / action calls say plainly why they cannot run. */
 function assertHonestWithoutBackend(path: string, cells: Cell[]): void {
@@ -133,7 +134,9 @@ function assertHonestWithoutBackend(path: string, cells: Cell[]): void {
   const line = backendLine(cells);
   const calls = cells.filter((c) => c.cell_type === "code" && CALL.test(str(c.source)));
   assert.ok(calls.length >= 1, `${path} makes at least one call`);
-  for (const c of calls) assert.equal(str(c.source).split("\n").length, 1, `${path}: a call is one line: ${str(c.source)}`);
+  const code = cells.filter((c) => c.cell_type === "code").map((c) => str(c.source));
+  assert.ok(!code.some((src) => /\b(reason|generate|rollout)\((?!\))/.test(src) && !CALL.test(src) && !/^(\/\/|import)/.test(src)), `${path}: every call is a one-line cell`);
+  assert.ok(!code.some((src) => /maxTokens: 48|function run\(/.test(src)), `${path}: no caps or run() helper in the cells`);
   const unavailable = notes(cells, "unavailable").map(plain);
   if (surface === "reasoner" || path.endsWith("prompt_upsampling.ipynb")) {
     assert.match(line, /^backend: native:\w+ \(.*test\/fixtures\/qwen3vl-tiny\) · embedded native engine/);
@@ -148,7 +151,7 @@ function assertHonestWithoutBackend(path: string, cells: Cell[]): void {
       // The cell's last display (show()'s summary) arrives: nothing is lost when a cell ends (the
       // notebooks have no pause of their own; kernel/runtime.ts display() yields after each display).
       assert.match(plain(out.at(-1)!), /^parsed as \w+/, `${path}: the parsed summary comes last`);
-      if (!str(c.source).includes("video")) {
+      if (path.endsWith("prompt_upsampling.ipynb")) {
         assert.ok(!out.some((o) => plain(o).includes("Reading and resizing the media")), `${path}: a text-only call reads no media`);
       }
     }
@@ -188,6 +191,34 @@ after(async () => {
 test("the committed notebooks are what cookbooks/make.ts writes, one per workflow", async () => {
   await run(process.execPath, ["--import", "tsx", join(cookbooks, "make.ts"), "--check"], { cwd: repo });
   assert.deepEqual(notebooks, Object.keys(INPUTS).sort());
+});
+
+test("the exported HTML (nbconvert) of every notebook: its title as <h1>, long code lines wrapped", async () => {
+  const paths = readdirSync(cookbooks, { recursive: true, encoding: "utf8" }).filter((p) => p.endsWith(".ipynb") && !p.includes(".ipynb_checkpoints")).sort();
+  const htmlDir = join(dir, "html");
+  await run("/usr/bin/jupyter", ["nbconvert", "--to", "html", "--output-dir", htmlDir, ...paths.map((p) => join(cookbooks, p))], { env: env(), maxBuffer: 16 << 20 });
+  for (const p of paths) {
+    const nb = JSON.parse(readFileSync(join(cookbooks, p), "utf8")) as { cells: Cell[] };
+    const title = str(nb.cells[0].source).split("\n")[0].replace(/^# /, "");
+    const page = readFileSync(join(htmlDir, p.split("/").at(-1)!.replace(/\.ipynb$/, ".html")), "utf8");
+    const h1 = page.match(/<h1 id="[^"]*">(.*?)<a class="anchor-link"/)?.[1];
+    assert.equal(h1 && h1.replace(/&#(\d+);/g, (_m, n: string) => String.fromCodePoint(Number(n))).replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&"), title, `${p}: the title is the page's <h1>, not a code block`);
+  }
+  // In a real browser, no code line of the widest notebook overflows its box: long lines wrap.
+  const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 900, height: 800 } });
+    await page.goto(`file://${join(htmlDir, "forward_dynamics.html")}`);
+    const overflow = await page.$$eval(".jp-InputArea-editor .highlight pre", (pres) => pres.map((e) => e.scrollWidth - e.clientWidth));
+    assert.ok(overflow.length > 5, "code cells found");
+    assert.deepEqual(overflow.filter((px) => px > 1), [], "code lines wrap instead of overflowing");
+  } finally {
+    await browser.close();
+  }
 });
 
 describe("every cookbook, no backend configured (Deno kernel)", () => {

@@ -1,0 +1,161 @@
+/**
+ * The action notebooks (`cookbooks/action/*.ipynb`): policy, forward dynamics and inverse dynamics
+ * for several embodiments, on a vLLM-Omni server. Each call is one cell,
+ * `await show(rollout(request, options), { fps: 10 })`: a progress bar per stage, then the rollout
+ * video, the predicted actions as plots and a summary line (or the backend's typed error and its hint).
+ *
+ * @example
+ * ```ts
+ * import { actionNotebooks } from "./spec.ts";
+ * actionNotebooks().map((nb) => nb.path); // ["action/policy.ipynb", "action/forward_dynamics.ipynb", "action/inverse_dynamics.ipynb"]
+ * ```
+ * @module
+ */
+import { type Cell, CLIP_CELL, code, DRIVE_CELL, generatorBackendCells, importCell, intro, md, type NotebookSpec } from "../toolkit.ts";
+
+interface ActionCase {
+  name: string;
+  embodiment: "droid" | "av" | "camera_pose" | "egocentric";
+  literal: string;
+}
+interface ActionSpec {
+  name: "policy" | "forward_dynamics" | "inverse_dynamics";
+  title: string;
+  what: string;
+  inputs: string;
+  outputs: string;
+  inputCells: Cell[];
+  cases: ActionCase[];
+}
+
+/** The section heading of an embodiment's call. */
+const EMBODIMENT_HEADINGS: Record<ActionCase["embodiment"], string> = {
+  droid: "Single-arm robot (DROID, 10D)",
+  av: "Autonomous vehicle (9D)",
+  camera_pose: "Camera motion (9D)",
+  egocentric: "Egocentric human motion (57D)",
+};
+const EMBODIMENT_SHORT: Record<ActionCase["embodiment"], string> = {
+  droid: "single-arm (DROID) 10D",
+  av: "AV 9D",
+  camera_pose: "camera 9D",
+  egocentric: "egocentric 57D",
+};
+
+const ACTION_INPUTS = code(`
+  await showImage(asset("images/tabletop.png"), "tabletop.png: single-arm (DROID) and camera observation");
+  await showImage(asset("images/road.jpg"), "road.jpg: autonomous-vehicle observation (first frame of driving.mp4)");
+`);
+
+const ACTION_CHUNKS_CELL = code(`
+  // The action chunks (assets/actions/*.json), read and checked against each embodiment's dimension.
+  const chunks = {
+    droid: await readActionChunk(asset(scene.actions.droid.path), { dim: EMBODIMENTS.droid.actionDim }),
+    av: await readActionChunk(asset(scene.actions.av.path), { dim: EMBODIMENTS.av.actionDim }),
+    camera_pose: await readActionChunk(asset(scene.actions.camera_pose.path), { dim: EMBODIMENTS.camera_pose.actionDim }),
+  };
+  for (const [id, rows] of Object.entries(chunks)) {
+    await note("info", \`\${id}: \${rows.length} steps × \${rows[0].length}D · \${scene.actions[id].layout}\`);
+  }
+  await showPlot(trajectory3dFigure(
+    Object.entries(chunks).map(([id, rows]) => ({ name: id, points: rows })),
+    { title: "Given action chunks: first three columns (position)" },
+  ));
+  await showPlot(timeSeriesFigure([{ name: "droid", points: chunks.droid }], { title: "DROID chunk, every dimension" }));
+`);
+
+const ACTIONS: ActionSpec[] = [
+  {
+    name: "policy",
+    title: "Action policy: actions and rollout video from an observation",
+    what: "Cosmos 3 as a vision-language policy: from the current observation image and an instruction it predicts an action chunk for the embodiment, plus a rollout video. On vLLM-Omni it is an asynchronous `POST /v1/videos` job (`extra_params.action_mode: \"policy\"`, `domain_name`, `raw_action_dim`, `action_chunk_size`); the action data is read from the completed job.",
+    inputs: "Text, vision",
+    outputs: "Action, vision",
+    inputCells: [ACTION_INPUTS, code(`
+      await showImage(asset("images/egocentric.jpg"), "egocentric.jpg: first-person observation (a person's hands over the same table)");
+    `)],
+    cases: [
+      { name: "droid", embodiment: "droid", literal: `{\n  mode: "policy",\n  embodiment: "droid",\n  image: asset("images/tabletop.png"),\n  prompt: "Pick up the red cube and put it in the blue bowl.",\n  actionChunkSize: 16,\n}` },
+      { name: "av", embodiment: "av", literal: `{\n  mode: "policy",\n  embodiment: "av",\n  image: asset("images/road.jpg"),\n  prompt: "Keep the lane and follow the white car at a safe distance.",\n  actionChunkSize: 16,\n}` },
+      { name: "camera", embodiment: "camera_pose", literal: `{\n  mode: "policy",\n  embodiment: "camera_pose",\n  image: asset("images/tabletop.png"),\n  prompt: "Orbit slowly to the left around the table, keeping the bowl in view.",\n  actionChunkSize: 16,\n}` },
+      { name: "egocentric", embodiment: "egocentric", literal: `{\n  mode: "policy",\n  embodiment: "egocentric",\n  image: asset("images/egocentric.jpg"),\n  prompt: "Reach out with the right hand, pick up the red cube and put it in the blue bowl.",\n  actionChunkSize: 16,\n}` },
+    ],
+  },
+  {
+    name: "forward_dynamics",
+    title: "Forward dynamics: future observations from actions",
+    what: "Action-conditioned future-state rollout: from a start image (or video) and an action chunk, Cosmos 3 predicts the video that the actions would produce. On vLLM-Omni it runs on `POST /v1/videos/sync` with `extra_params.action_mode: \"forward_dynamics\"` and the action chunk sent inline in the request, as `extra_params.action` (a JSON array of shape [T, D]): the server needs no shared folder and no `COSMOS_ALLOWED_LOCAL_MEDIA_PATH` for it.",
+    inputs: "Text, vision, action",
+    outputs: "Vision",
+    inputCells: [ACTION_INPUTS, ACTION_CHUNKS_CELL],
+    cases: [
+      { name: "droid", embodiment: "droid", literal: `{\n  mode: "forward_dynamics",\n  embodiment: "droid",\n  image: asset("images/tabletop.png"),\n  actions: chunks.droid,\n  prompt: "A robot arm over a wooden table with a red cube and a blue bowl.",\n}` },
+      { name: "av", embodiment: "av", literal: `{\n  mode: "forward_dynamics",\n  embodiment: "av",\n  video: asset("videos/driving.mp4"),\n  actions: chunks.av,\n  prompt: "A two-lane country road behind a white car.",\n}` },
+      { name: "camera", embodiment: "camera_pose", literal: `{\n  mode: "forward_dynamics",\n  embodiment: "camera_pose",\n  image: asset("images/tabletop.png"),\n  actions: chunks.camera_pose,\n}` },
+    ],
+  },
+  {
+    name: "inverse_dynamics",
+    title: "Inverse dynamics: the actions behind a video",
+    what: "Inverse dynamics predicts the action chunk that explains an input video (e.g. the ego-motion trajectory of an AV clip). On vLLM-Omni it is an asynchronous `POST /v1/videos` job with `extra_params.action_mode: \"inverse_dynamics\"`; the action data is read from the completed job.",
+    inputs: "Video, instruction",
+    outputs: "Action, vision",
+    inputCells: [CLIP_CELL, DRIVE_CELL],
+    cases: [
+      { name: "droid", embodiment: "droid", literal: `{\n  mode: "inverse_dynamics",\n  embodiment: "droid",\n  video: asset("videos/pick_place.mp4"),\n  prompt: "The arm puts the red cube into the blue bowl.",\n  actionChunkSize: 16,\n}` },
+      { name: "av", embodiment: "av", literal: `{\n  mode: "inverse_dynamics",\n  embodiment: "av",\n  video: asset("videos/driving.mp4"),\n  prompt: "Ego vehicle following a white car.",\n  actionChunkSize: 16,\n}` },
+      { name: "camera", embodiment: "camera_pose", literal: `{\n  mode: "inverse_dynamics",\n  embodiment: "camera_pose",\n  video: asset("videos/driving.mp4"),\n  prompt: "Camera mounted on a car.",\n  actionChunkSize: 16,\n}` },
+    ],
+  },
+];
+
+function actionNotebook(s: ActionSpec): NotebookSpec {
+  const cells: Cell[] = [
+    intro({
+      title: s.title,
+      what: s.what,
+      inputs: s.inputs,
+      outputs: s.outputs,
+      extra: `Embodiments (spec): camera motion 9D, autonomous vehicle 9D, egocentric motion 57D, single-arm robot 10D (DROID/UR/Fractal/Bridge/UMI), dual-arm robot 20D, humanoid 29D (AgiBot). This cookbook covers ${s.cases.map((c) => EMBODIMENT_SHORT[c.embodiment]).join(", ")}.`,
+    }),
+    importCell(),
+    code(`
+      await showJson("embodiments", Object.fromEntries(Object.entries(EMBODIMENTS).map(([id, e]) => [id, \`\${e.description} · domain_name \${e.domainName}\`])));
+      await showJson("${s.name}", ACTION_MODES.${s.name});
+    `),
+    md("## Inputs"),
+    ...s.inputCells,
+    md(`
+      ## The requests
+
+      Typed as \`RolloutRequestInput\`; validation checks each mode's inputs and every action row
+      against the embodiment's dimension, and fills in the diffusion defaults.
+    `),
+    ...s.cases.map((c) =>
+      code(`
+        const ${c.name}: RolloutRequestInput = ${c.literal.split("\n").join("\n        ")};
+        const ${c.name}Parsed = parseWith(RolloutRequest, ${c.name}, "request");
+        await showJson(\`${c.name}: \${${c.name}Parsed.mode} · \${EMBODIMENTS.${c.embodiment}.description} · validated\`, { ...${c.name}Parsed, actions: Array.isArray(${c.name}Parsed.actions) ? \`\${${c.name}Parsed.actions.length} rows × \${${c.name}Parsed.actions[0].length}\` : ${c.name}Parsed.actions });
+      `)
+    ),
+    ...generatorBackendCells("rollout"),
+    md(`
+      ## The calls
+
+      One cell per call: \`rollout()\` shows a progress bar per stage (upload, queue, denoise,
+      download), and \`show()\` plays the rollout video, plots the predicted actions and adds a
+      summary line. A \`CosmosError\` is shown with its hint instead of a result; no result is ever
+      made up.
+    `),
+  ];
+  for (const c of s.cases) {
+    cells.push(md(`### ${EMBODIMENT_HEADINGS[c.embodiment]}`));
+    cells.push(code(`await show(rollout(${c.name}, options), { fps: 10 });`));
+  }
+  return { path: `action/${s.name}.ipynb`, kernel: "deno", cells };
+}
+
+/** Every action notebook. */
+export function actionNotebooks(): NotebookSpec[] {
+  return ACTIONS.map(actionNotebook);
+}

@@ -1,0 +1,199 @@
+/**
+ * The Generator notebooks (`cookbooks/generator/*.ipynb`): text, image or video (± sound) in, an
+ * image or a video (± sound) out, on a vLLM-Omni server; and prompt upsampling, the text-only
+ * Reasoner call that writes a dense generation prompt. Each call is one cell,
+ * `await show(generate(request, options))`: a progress bar per stage, then the image or video and a
+ * summary line (or the backend's typed error and its hint).
+ *
+ * @example
+ * ```ts
+ * import { generatorNotebooks } from "./spec.ts";
+ * generatorNotebooks().map((nb) => nb.path); // ["generator/text_to_image.ipynb", …, "generator/prompt_upsampling.ipynb"]
+ * ```
+ * @module
+ */
+import {
+  type Cell, CLIP_CELL, code, generatorBackendCells, importCell, intro, md, type NotebookSpec, REASONER_FOOTER,
+  reasonerBackendCells, reasonRequestCell,
+} from "../toolkit.ts";
+
+interface GeneratorSpec {
+  name: string;
+  title: string;
+  what: string;
+  inputs: string;
+  outputs: string;
+  inputCells: Cell[];
+  requests: { name: string; literal: string }[];
+}
+
+const T2V_PROMPT =
+  "A wide shot of an industrial workcell: a yellow six-axis robot arm lifts a red metal part from a conveyor and places it on a pallet, sparks from a welding station flicker in the background, overhead lights reflect on the concrete floor, steady camera.";
+
+const GENERATORS: GeneratorSpec[] = [
+  {
+    name: "text_to_image",
+    title: "Text-to-image",
+    what: "Robotics laboratory scene generation from a text prompt (`output: \"image\"`). On vLLM-Omni this is `POST /v1/images/generations` (a base64 PNG back).",
+    inputs: "Text",
+    outputs: "Vision (JPG/PNG image)",
+    inputCells: [],
+    requests: [{
+      name: "request",
+      literal: `{
+  prompt: "A bright robotics laboratory: a white dual-arm robot stands at a workbench covered with colourful parts, monitors show joint plots, soft daylight from tall windows.",
+  output: "image",
+  resolution: "720p",
+  aspectRatio: "16:9",
+  seed: 1234,
+}`,
+    }],
+  },
+  {
+    name: "text_to_video",
+    title: "Text-to-video",
+    what: "Industrial video generation from a dense scene description. On vLLM-Omni this is `POST /v1/videos/sync` (multipart form, MP4 bytes back). 189 frames at 24 fps is about 7.9 s.",
+    inputs: "Text",
+    outputs: "Vision (MP4)",
+    inputCells: [],
+    requests: [{ name: "request", literal: `{\n  prompt: ${JSON.stringify(T2V_PROMPT)},\n  seed: 0,\n}` }],
+  },
+  {
+    name: "text_to_video_sound",
+    title: "Text-to-video with sound",
+    what: "Synchronized visual and audio generation: `sound: true` (vLLM-Omni's `generate_sound=true`) adds a stereo 48 kHz AAC track muxed into the MP4. The notebook shows the same prompt with and without sound.",
+    inputs: "Text",
+    outputs: "Vision, sound (MP4 + AAC)",
+    inputCells: [],
+    requests: [
+      { name: "withSound", literal: `{\n  prompt: ${JSON.stringify(T2V_PROMPT + " The arm's motors whine and the part clanks onto the pallet.")},\n  sound: true,\n  seed: 0,\n}` },
+      { name: "silent", literal: `{\n  prompt: ${JSON.stringify(T2V_PROMPT)},\n  sound: false,\n  seed: 0,\n}` },
+    ],
+  },
+  {
+    name: "image_to_video",
+    title: "Image-to-video (± sound)",
+    what: "Robot manipulation animation from a starting image and a prompt; with `sound: true`, image-conditioned motion with synchronized audio. The image is uploaded as `input_reference` (vision conditioning at the matching resolution: 832x480 for 480p).",
+    inputs: "Text, image",
+    outputs: "Vision (± sound)",
+    inputCells: [code(`await showImage(asset("images/tabletop.jpg"), "input: images/tabletop.jpg · 832x480");`)],
+    requests: [
+      { name: "silent", literal: `{\n  prompt: "The yellow robot arm reaches down, grasps the red cube and drops it into the blue bowl.",\n  image: asset("images/tabletop.jpg"),\n}` },
+      { name: "withSound", literal: `{\n  prompt: "The yellow robot arm reaches down, grasps the red cube and drops it into the blue bowl; its motors whine and the cube thuds into the bowl.",\n  image: asset("images/tabletop.jpg"),\n  sound: true,\n}` },
+    ],
+  },
+  {
+    name: "video_to_video",
+    title: "Video-to-video (± sound)",
+    what: "Prompt-guided transformation of a robot manipulation video. `conditionFrameIndexes` picks which frames of the source stay as clean conditioning (vLLM-Omni `extra_params.condition_frame_indexes_vision`); they are **latent-frame** indexes, each covering 4 video frames, not video-frame numbers. `conditionVideoKeep` (`\"first\"` or `\"last\"`) says which end of a longer source video is kept. The spec marks vLLM-Omni's video-to-video as planned, so a server may refuse it.",
+    inputs: "Text, video (± sound)",
+    outputs: "Vision (± sound)",
+    inputCells: [CLIP_CELL],
+    requests: [
+      { name: "silent", literal: `{\n  prompt: "The same pick-and-place in a steel factory at night, under orange sodium lights.",\n  video: asset("videos/pick_place.mp4"),\n  conditionFrameIndexes: [0, 1, 2, 3, 4],\n}` },
+      { name: "withSound", literal: `{\n  prompt: "The same pick-and-place in a steel factory at night, under orange sodium lights; machines hum, the cube clanks into a steel bowl.",\n  video: asset("videos/pick_place.mp4"),\n  conditionFrameIndexes: [0, 1, 2, 3, 4],\n  sound: true,\n}` },
+    ],
+  },
+];
+
+
+function generatorNotebook(s: GeneratorSpec): NotebookSpec {
+  const cells: Cell[] = [
+    intro({ title: s.title, what: s.what, inputs: s.inputs, outputs: s.outputs }),
+    importCell(),
+    md("## Inputs"),
+    ...(s.inputCells.length ? s.inputCells : [md("Text only: the prompt is in the request below (the spec recommends fewer than 300 words).")]),
+    md(`
+      ## The request
+
+      Typed as \`GenerateRequestInput\`; validation fills in the spec's defaults (480p, 16:9, 24 fps,
+      189 frames; the seed examples' 35 steps, guidance 6.0, flow shift 10.0, guardrails on).
+    `),
+    ...s.requests.map((r) =>
+      code(`
+        const ${r.name}: GenerateRequestInput = ${r.literal.split("\n").join("\n        ")};
+        const ${r.name}Parsed = parseWith(GenerateRequest, ${r.name}, "request");
+        await showJson(\`${r.name}: \${generationMode(${r.name}Parsed)}, validated with the defaults filled in\`, ${r.name}Parsed);
+      `)
+    ),
+    ...generatorBackendCells("generate"),
+    md(`
+      ## The call
+
+      One cell per call: \`generate()\` shows a progress bar per stage (upload, denoise, download), and
+      \`show()\` plays the result with a summary line. A \`CosmosError\` is shown with its hint instead
+      of a result; no result is ever made up.
+    `),
+  ];
+  for (const r of s.requests) cells.push(code(`await show(generate(${r.name}, options));`));
+  return { path: `generator/${s.name}.ipynb`, kernel: "deno", cells };
+}
+
+/** Prompt upsampling: a text-only Reasoner call with the spec's upsampling preset (the main job). */
+function promptUpsamplingNotebook(): NotebookSpec {
+  const cells: Cell[] = [
+    intro({
+      title: "Prompt upsampling: a short scene description → a dense generation prompt",
+      what: "Generator prompt upsampling expands a short scene description into a dense, structured prompt for world generation. It is a **text-only Reasoner call** with the spec's upsampling sampling defaults (`PROMPT_UPSAMPLING_SAMPLING`: max_tokens 20000, temperature 0.7, top_p 0.8, top_k 20, repetition_penalty 1.0, presence_penalty 1.5, seed 3407). The upsampled prompt then feeds `generate()`.\n\nThe spec gives the sampling defaults but not the instruction text; the instruction below is this cookbook's own.",
+      inputs: "Text",
+      outputs: "Text (a dense prompt, < 300 words recommended)",
+    }),
+    importCell(),
+    md("## Input\n\nA short scene description, as a user would type it."),
+    code(`
+      const short = "a robot arm puts a red cube into a blue bowl on a wooden table";
+      await note("info", \`short description: "\${short}"\`);
+    `),
+    md(`
+      ## The request
+
+      Text only (\`task: "custom"\`, no image or video), with \`PROMPT_UPSAMPLING_SAMPLING\` as the
+      sampling parameters. Its \`max_tokens\` is the request's token limit (\`maxTokens\` is the same
+      knob: giving both with different values is a \`ValidationError\`).
+    `),
+    reasonRequestCell(
+      "request",
+      `{
+  task: "custom",
+  prompt: \`Rewrite this short scene description as one dense, concrete video-generation prompt of 120 to 250 words: the setting, objects with colours and materials, the robot and its motion step by step, lighting, camera and sound. Output only the prompt.\\n\\nDescription: \${short}\`,
+  sampling: { ...PROMPT_UPSAMPLING_SAMPLING },
+}`,
+    ),
+    ...reasonerBackendCells(),
+    md(`
+      ## The call
+
+      On the tiny untrained checkpoint the call caps the answer at a few tokens instead of the
+      preset's 20000 (\`tinyCheckpoint: true\`, set by the backend cell): random weights never emit an
+      end token, so they would generate until the limit, which takes minutes on a CPU and only
+      produces more gibberish. Every other preset value is sent as is. The result is kept for the
+      next step.
+    `),
+    code(`
+      const result = await reason(request, options);
+      await show(result);
+    `),
+    md(`
+      ## Next step: the Generator request
+
+      The upsampled prompt becomes the \`prompt\` of a \`generate()\` request (see
+      \`generator/text_to_video.ipynb\`, which needs a vLLM-Omni server).
+    `),
+    code(`
+      if (result.answer.trim()) {
+        const next = parseWith(GenerateRequest, { prompt: result.answer.trim(), seed: 0 }, "request");
+        await showJson(\`generate() request with the upsampled prompt (\${result.answer.trim().split(/\\s+/).length} words)\`, next);
+        if (options.tinyCheckpoint) await note("untrained", "This prompt came from untrained weights: it is gibberish and would not make a meaningful video.");
+      } else {
+        await note("unavailable", "No upsampled prompt to hand to generate(): the Reasoner call did not return one (see above).");
+      }
+    `),
+    REASONER_FOOTER,
+  ];
+  return { path: "generator/prompt_upsampling.ipynb", kernel: "deno", cells };
+}
+
+/** Every Generator notebook, prompt upsampling last. */
+export function generatorNotebooks(): NotebookSpec[] {
+  return [...GENERATORS.map(generatorNotebook), promptUpsamplingNotebook()];
+}

@@ -1,0 +1,265 @@
+/**
+ * The small toolkit the notebook specs (`cookbooks/{reasoner,generator,action}/spec.ts`) are
+ * written with: cells (`md`, `code`), the parts every notebook shares (the title cell, the import
+ * cell written from what the notebook uses, the backend cell), and the `.ipynb` JSON. `make.ts`
+ * writes the notebooks with it.
+ *
+ * @example
+ * ```ts
+ * import { code, importCell, intro, md, type NotebookSpec, withImports } from "./toolkit.ts";
+ * const nb: NotebookSpec = withImports({
+ *   path: "reasoner/hello.ipynb",
+ *   kernel: "deno",
+ *   cells: [intro({ title: "Hello", what: "A text-only call.", inputs: "Text", outputs: "Text" }), importCell(), md("## The call"),
+ *     code(`await show(reason({ task: "custom", prompt: "Hello." }))`)],
+ * });
+ * ```
+ * @module
+ */
+
+/** One notebook cell before it is written. */
+export interface Cell {
+  type: "markdown" | "code";
+  source: string;
+}
+
+/** A notebook to write. */
+export interface NotebookSpec {
+  /** Path under cookbooks/, e.g. "reasoner/caption.ipynb". */
+  path: string;
+  kernel: "deno" | "tslab";
+  cells: Cell[];
+}
+
+/**
+ * Removes the indentation the source has in a template literal (the smallest of its lines), and
+ * the blank lines around it. Only for literal text: a multi-line value interpolated into the
+ * template would change the smallest indentation (that made four notebooks' first cell a code
+ * block), so parts built from values are joined as lines instead (see {@link intro}).
+ */
+export function dedent(s: string): string {
+  const lines = s.replace(/^\n+/, "").replace(/\s+$/, "").split("\n");
+  const indent = Math.min(...lines.filter((l) => l.trim()).map((l) => l.match(/^ */)![0].length));
+  return lines.map((l) => l.slice(indent)).join("\n");
+}
+
+/** A markdown cell from an indented template literal. */
+export const md = (s: string): Cell => ({ type: "markdown", source: dedent(s) });
+/** A code cell from an indented template literal. */
+export const code = (s: string): Cell => ({ type: "code", source: dedent(s) });
+
+/**
+ * Makes nbconvert's HTML wrap long code lines instead of cutting them off behind a scroll bar.
+ * JupyterLab's sanitizer drops a `<style>` in markdown, so it only affects exported pages.
+ */
+const EXPORT_STYLE =
+  "<style>.jp-InputArea-editor .highlight pre, .jp-OutputArea-output pre { white-space: pre-wrap; overflow-wrap: anywhere; }</style>";
+
+/** What the first (title) cell of a notebook says. */
+export interface IntroSpec {
+  title: string;
+  /** What the workflow is (markdown; may have several paragraphs). */
+  what: string;
+  inputs: string;
+  outputs: string;
+  /** A paragraph after the table. */
+  extra?: string;
+}
+
+/** The first cell: the title as a heading, what the workflow is, its inputs and outputs. */
+export function intro(s: IntroSpec): Cell {
+  const lines = [`# ${s.title}`, "", s.what, "", "| Inputs | Outputs |", "| --- | --- |", `| ${s.inputs} | ${s.outputs} |`];
+  if (s.extra) lines.push("", s.extra);
+  lines.push("", EXPORT_STYLE);
+  return { type: "markdown", source: lines.join("\n") };
+}
+
+// --------------------------------------------------------------------------- the import cell
+
+/** Stands for the first code cell until {@link withImports} writes it from what the notebook uses. */
+const IMPORTS = "// <imports>";
+/** The import cell (written by {@link withImports}). */
+export const importCell = (): Cell => ({ type: "code", source: IMPORTS });
+
+/** Names the notebooks may take from kernel/notebook.ts (src/mod.ts + kernel/mod.ts + the notebook calls; types marked). */
+const LIBRARY_NAMES = [
+  "ACTION_MODES", "birdsEyeFigure", "EMBODIMENTS", "generate", "GenerateRequest", "generationMode", "notebookBackend", "parseWith",
+  "pixelSize", "PROMPT_UPSAMPLING_SAMPLING", "readActionChunk", "reason", "ReasonRequest", "reasonerSampling", "rollout",
+  "RolloutRequest", "show", "showBoxes", "showImage", "showJson", "showPlot", "showSubjects", "showTimeline", "showVideo", "note",
+  "timeSeriesFigure", "trajectory3dFigure",
+  "type GenerateRequestInput", "type ReasonRequestInput", "type RolloutRequestInput",
+];
+/** Names the Deno notebooks may take from cookbooks/_notebook.ts (repository paths and the assets' scene). */
+const HELPER_NAMES = ["asset", "fromRepo", "readScene"];
+
+/** `import { a, b } from "x";` on one line, or wrapped when it is long. */
+function importLine(names: string[], from: string): string {
+  const one = `import { ${names.join(", ")} } from "${from}";`;
+  if (one.length <= 100) return one;
+  const lines: string[] = [];
+  let line = "";
+  for (const n of names) {
+    if (line && line.length + n.length + 2 > 90) {
+      lines.push(line.trimEnd());
+      line = "";
+    }
+    line += `${n}, `;
+  }
+  lines.push(line.trimEnd());
+  return `import {\n${lines.map((l) => `  ${l}`).join("\n")}\n} from "${from}";`;
+}
+
+/** The code of `src` without comments and the text of its string literals (template `${…}` parts kept). */
+export function codeOnly(src: string): string {
+  let out = "";
+  const stack: string[] = []; // open template literals ("`") and the braces of their ${…} parts ("{")
+  for (let i = 0; i < src.length; i++) {
+    const ch = src[i];
+    if (stack.at(-1) === "`") {
+      if (ch === "\\") i++;
+      else if (ch === "`") stack.pop();
+      else if (ch === "$" && src[i + 1] === "{") (stack.push("{"), i++);
+      continue;
+    }
+    if (ch === "/" && src[i + 1] === "/") {
+      while (i < src.length && src[i] !== "\n") i++;
+    } else if (ch === '"' || ch === "'") {
+      for (i++; i < src.length && src[i] !== ch; i++) if (src[i] === "\\") i++;
+    } else if (ch === "`") {
+      stack.push("`");
+    } else {
+      if (ch === "{") stack.push("{");
+      else if (ch === "}" && stack.at(-1) === "{") stack.pop();
+      out += ch;
+    }
+  }
+  return out;
+}
+
+/**
+ * Writes the import cell of a notebook from the names its code uses. Deno notebooks import the
+ * library and the notebook calls from `kernel/notebook.ts` and the repository paths from
+ * `cookbooks/_notebook.ts`; the tslab one (CommonJS) imports the same names from the bundle built
+ * from `kernel/notebook.ts` (`dist/cosmos.cjs`), and `resolve` from `node:path` for its paths.
+ */
+export function withImports(nb: NotebookSpec): NotebookSpec {
+  const body = nb.cells.filter((c) => c.type === "code" && c.source !== IMPORTS).map((c) => c.source).join("\n");
+  const scanned = codeOnly(body);
+  const uses = (name: string) => new RegExp(`\\b${name.replace(/^type /, "")}\\b`).test(scanned);
+  const library = LIBRARY_NAMES.filter(uses);
+  const scene = /\bscene\./.test(scanned);
+  const helpers = HELPER_NAMES.filter((n) => uses(n) || (n === "readScene" && scene));
+  const node = uses("resolve") ? [importLine(["resolve"], "node:path")] : [];
+  const lines = nb.kernel === "deno"
+    ? [
+      "// The library and the notebook calls (reason/generate/rollout with live output, show()): kernel/notebook.ts.",
+      importLine(library, "../../kernel/notebook.ts"),
+      "// Where the cookbooks' inputs are (assets/, made by assets/make.ts): cookbooks/_notebook.ts.",
+      importLine(helpers, "../_notebook.ts"),
+      ...(scene ? ["", "// What the synthetic inputs contain (assets/make.ts drew them): references, not model output.", "const scene = readScene();"] : []),
+    ]
+    : [
+      "// tslab compiles cells to CommonJS, so it loads the bundle of kernel/notebook.ts that",
+      "// scripts/build-bundle.sh builds (dist/cosmos.cjs, with type declarations).",
+      importLine(library, "../../dist/cosmos.cjs"),
+      ...node,
+    ];
+  return { ...nb, cells: nb.cells.map((c) => (c.source === IMPORTS ? { type: "code", source: lines.join("\n") } : c)) };
+}
+
+// --------------------------------------------------------------------------- shared cells
+
+/** The backend cell of a Reasoner notebook: the environment's backend, or the tiny test checkpoint. */
+export function reasonerBackendCells(kernel: "deno" | "tslab" = "deno"): Cell[] {
+  const tiny = kernel === "deno" ? `fromRepo("test/fixtures/qwen3vl-tiny")` : `resolve("../../test/fixtures/qwen3vl-tiny")`;
+  return [
+    md(`
+      ## Backend
+
+      \`COSMOS_REASONER_BACKEND\` (then \`COSMOS_BACKEND\`) picks where the calls run: a checkpoint
+      folder or Hugging Face repo id runs on the **embedded native engine** (in-process, no Python);
+      an \`http(s)://\` URL runs on a **vLLM** or **NIM** server (OpenAI chat completions, e.g.
+      \`vllm serve nvidia/Cosmos3-Nano --hf-overrides '{"architectures": ["Cosmos3ReasonerForConditionalGeneration"]}' --port 8000\`).
+      With neither set, this cookbook runs the tiny test checkpoint natively; the calls then get
+      \`tinyCheckpoint: true\` (a few tokens and video frames per call, since random weights never stop).
+    `),
+    code(`const options = await notebookBackend("reason", { fallback: ${tiny}, fallbackIsTinyCheckpoint: true });`),
+  ];
+}
+
+/** The request cell of a Reasoner notebook: the typed input, then what validation fills in. */
+export function reasonRequestCell(name: string, literal: string): Cell {
+  return code(`
+    const ${name}: ReasonRequestInput = ${literal.split("\n").join("\n    ")};
+    const ${name}Parsed = parseWith(ReasonRequest, ${name}, "request");
+    await showJson("${name}: validated, with the defaults filled in", ${name}Parsed);
+    // The spec's preset for this mode, then the request's own overrides (what a server receives).
+    await showJson(\`sampling sent (preset with reasoning: \${${name}Parsed.reasoning}, then the request's overrides)\`, {
+      ...reasonerSampling(${name}Parsed.reasoning),
+      max_tokens: ${name}Parsed.maxTokens,
+      ...${name}Parsed.sampling,
+    });
+  `);
+}
+
+/** Shows the pick-and-place clip (assets/videos/pick_place.mp4). */
+export const CLIP_CELL = code(`
+  await showVideo(asset("videos/pick_place.mp4"), { caption: "input: videos/pick_place.mp4 · 832x480 · 24 fps · 4 s · 48 kHz stereo AAC" });
+`);
+/** Shows the driving clip (assets/videos/driving.mp4). */
+export const DRIVE_CELL = code(`
+  await showVideo(asset("videos/driving.mp4"), { caption: "input: videos/driving.mp4 · 832x480 · 24 fps · 3 s" });
+`);
+
+/** The last cell of the Reasoner notebooks. */
+export const REASONER_FOOTER = md(`
+  ---
+  Sampling presets come from the spec's Reasoner table (without reasoning: temperature 0.7, top_p 0.8,
+  top_k 20, presence_penalty 1.5; with reasoning: 0.6, 0.95, 20, 0.0). Run this notebook headless with
+  \`bash scripts/run-cookbook.sh <this notebook>\` (see cookbooks/README.md).
+`);
+
+/** The vLLM-Omni command the Generator and action notebooks suggest (media from the assets folder only). */
+export const VLLM_OMNI =
+  `vllm serve nvidia/Cosmos3-Nano --omni --model-class-name Cosmos3OmniDiffusersPipeline --allowed-local-media-path "$PWD/assets" --port 8000 --init-timeout 1800`;
+
+/** The backend cell of a Generator or action notebook. */
+export function generatorBackendCells(call: "generate" | "rollout"): Cell[] {
+  const lacks = call === "generate" ? "Generator (diffusion) model" : "action (world-model) model";
+  return [
+    md(`
+      ## Backend
+
+      \`COSMOS_GENERATOR_BACKEND\` (then \`COSMOS_BACKEND\`) picks where the calls run: an \`http(s)://\`
+      URL runs on a **vLLM-Omni** server, started from the repository's root with
+      \`${VLLM_OMNI}\` (\`--allowed-local-media-path\` lets the server read files from the assets
+      folder only; leave it out and the inputs are uploaded). A checkpoint folder or repo id would
+      run on the embedded native engine, which **has no Cosmos 3 ${lacks} yet**. With neither set,
+      this cookbook names \`nvidia/Cosmos3-Nano\` on the native engine, and each call shows the
+      engine's own message instead of a result.
+    `),
+    code(`const options = await notebookBackend("${call}", { fallback: "nvidia/Cosmos3-Nano" });`),
+  ];
+}
+
+/** The `.ipynb` JSON of a spec (nbformat 4.5, no outputs). */
+export function notebookJson(nb: NotebookSpec): string {
+  const stem = nb.path.replace(/\.ipynb$/, "").replaceAll("/", "-").replaceAll(".", "-");
+  const json = {
+    cells: nb.cells.map((c, i) => {
+      const source = c.source.split(/(?<=\n)/);
+      return c.type === "markdown"
+        ? { cell_type: "markdown", id: `${stem}-${i}`, metadata: {}, source }
+        : { cell_type: "code", execution_count: null, id: `${stem}-${i}`, metadata: {}, outputs: [], source };
+    }),
+    metadata: {
+      kernelspec: nb.kernel === "deno"
+        ? { display_name: "Deno", language: "typescript", name: "deno" }
+        : { display_name: "TypeScript (tslab)", language: "typescript", name: "tslab" },
+      language_info: { name: "typescript" },
+    },
+    nbformat: 4,
+    nbformat_minor: 5,
+  };
+  return JSON.stringify(json, null, 1) + "\n";
+}
