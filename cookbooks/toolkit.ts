@@ -232,8 +232,9 @@ export function generatorBackendCells(call: "generate" | "rollout"): Cell[] {
 
       \`COSMOS_GENERATOR_BACKEND\` (then \`COSMOS_BACKEND\`) picks where the calls run: an \`http(s)://\`
       URL runs on a **vLLM-Omni** server, started from the repository's root with
-      \`${VLLM_OMNI}\` (\`--allowed-local-media-path\` lets the server read files from the assets
-      folder only; leave it out and the inputs are uploaded). A checkpoint folder or repo id would
+      \`${VLLM_OMNI}\` (\`--allowed-local-media-path\` lets it read files from the assets folder
+      only; set \`COSMOS_ALLOWED_LOCAL_MEDIA_PATH\` to the same folder for the inputs to be read there,
+      otherwise they are uploaded). A checkpoint folder or repo id would
       run on the embedded native engine, which **has no Cosmos 3 ${lacks} yet**. With neither set,
       this cookbook names \`nvidia/Cosmos3-Nano\` on the native engine, and each call shows the
       engine's own message instead of a result.
