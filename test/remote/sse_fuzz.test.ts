@@ -10,20 +10,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { RemoteError } from "../../src/errors.ts";
 import { ChatChunk, chatChunks, type SseEvent, sseEvents, SseParser } from "../../src/remote/sse.ts";
+import { rng } from "./_fuzz.ts";
 
 const SEED = 20261129;
-
-/** mulberry32: a small seeded PRNG (same sequence on Node and Deno). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PIECES = [
   "data", "data:", "data: ", "data:  ", "event:", "event: message", "event: error", "id: 7", "id:", "id: a\0b", "retry: 300",
