@@ -41,6 +41,9 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
 fi
+# npx tsc = our TypeScript, not tslab's fork (npm's postinstall does it; again here for node_modules
+# installed before that script existed, which the lock stamp above does not reinstall).
+bash scripts/link-typescript.sh
 
 # --- 3. native module ----------------------------------------------------------
 bash scripts/build-native.sh
