@@ -81,6 +81,7 @@ int main() {
   CudaStream stream;
   CudaPool pool;
   const cudaStream_t s = stream.get();
+  const CudaContext ctx{s, &pool};  // the GEMM's bf16 copy of x comes from this pool
   DeviceBuffer<float> x(pool, max_x), o_mma(pool, max_o), o_wmma(pool, max_o);
   DeviceBuffer<__nv_bfloat16> w(pool, max_w);
   fill_kernel<<<1024, 256, 0, s>>>(x.get(), (long long)max_x, 17u);
@@ -89,7 +90,7 @@ int main() {
   std::printf("| shape (n x k x m) | WMMA | mma.sync | speed-up | max|diff| / max|out| |\n|---|---:|---:|---:|---:|\n");
   int fails = 0;
   for (const Shape& sh : shapes) {
-    auto mma = [&] { matmul_cuda(o_mma.get(), x.get(), w.get(), WType::BF16, nullptr, sh.n, sh.k, sh.m, nullptr, s); };
+    auto mma = [&] { matmul_cuda(o_mma.get(), x.get(), w.get(), WType::BF16, nullptr, sh.n, sh.k, sh.m, ctx); };
     auto wmma = [&] { matmul_wmma_cuda(o_wmma.get(), x.get(), w.get(), nullptr, sh.n, sh.k, sh.m, s); };
     mma();
     wmma();

@@ -29,6 +29,14 @@
 
 using namespace cosmos;
 
+// Ops timed on their own run on the legacy default stream (the events time that stream); their
+// workspaces come from this pool, which serves that stream only.
+static const CudaContext& default_stream_ctx() {
+  static CudaPool pool;
+  static const CudaContext ctx{0, &pool};
+  return ctx;
+}
+
 static double sec_since(std::chrono::steady_clock::time_point a) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - a).count();
 }
@@ -70,22 +78,22 @@ static void breakdown(int n_img_tokens, int n_vid_tokens) {
   float *a = (float*)buf(big), *b = (float*)buf(big), *c = (float*)buf(big), *o = (float*)buf(big);
   void* w = buf((size_t)12288 * 4096 * 2);
   // Vision tower: 27 blocks, 16 heads of 72, full attention per frame.
-  double img_att = 27 * time_ms([&] { attention_cuda(o, a, b, c, 3520, 3520, 16, 16, 72, 0, false, 0.117851f, 0); });
-  double vid_att = 27 * 8 * time_ms([&] { attention_cuda(o, a, b, c, 1620, 1620, 16, 16, 72, 0, false, 0.117851f, 0); });
+  double img_att = 27 * time_ms([&] { attention_cuda(o, a, b, c, 3520, 3520, 16, 16, 72, 0, false, 0.117851f, default_stream_ctx()); });
+  double vid_att = 27 * 8 * time_ms([&] { attention_cuda(o, a, b, c, 1620, 1620, 16, 16, 72, 0, false, 0.117851f, default_stream_ctx()); });
   auto tower_gemm = [&](int N) {
-    return 27 * (time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 1152, 3456, nullptr, 0); }) +
-                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 1152, 1152, nullptr, 0); }) +
-                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 1152, 4304, nullptr, 0); }) +
-                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 4304, 1152, nullptr, 0); }));
+    return 27 * (time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 1152, 3456, default_stream_ctx()); }) +
+                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 1152, 1152, default_stream_ctx()); }) +
+                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 1152, 4304, default_stream_ctx()); }) +
+                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 4304, 1152, default_stream_ctx()); }));
   };
   // Decoder: 36 layers, causal GQA 32/8 heads of 128; q|k|v, o, gate, up, down GEMMs.
-  auto dec_att = [&](int n) { return 36 * time_ms([&] { attention_cuda(o, a, b, c, n, n, 32, 8, 128, 0, true, 0.0883883f, 0); }); };
+  auto dec_att = [&](int n) { return 36 * time_ms([&] { attention_cuda(o, a, b, c, n, n, 32, 8, 128, 0, true, 0.0883883f, default_stream_ctx()); }); };
   auto dec_gemm = [&](int n) {
-    return 36 * (time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 4096, nullptr, 0); }) +
-                 2 * time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 1024, nullptr, 0); }) +
-                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 4096, nullptr, 0); }) +
-                 2 * time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 12288, nullptr, 0); }) +
-                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 12288, 4096, nullptr, 0); }));
+    return 36 * (time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 4096, default_stream_ctx()); }) +
+                 2 * time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 1024, default_stream_ctx()); }) +
+                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 4096, default_stream_ctx()); }) +
+                 2 * time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 12288, default_stream_ctx()); }) +
+                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 12288, 4096, default_stream_ctx()); }));
   };
   auto tflops = [](double flop, double ms) { return flop / (ms * 1e-3) / 1e12; };
   const double tg_img = tower_gemm(3520), tg_vid = tower_gemm(12960);
@@ -115,7 +123,7 @@ static void breakdown(int n_img_tokens, int n_vid_tokens) {
       {"dec 3318 down", n_vid_tokens, 12288, 4096}};
   std::printf("GEMM shapes (bf16 weights, f32 x/out):\n");
   for (const Shape& sh : shapes) {
-    double ms = time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, sh.n, sh.k, sh.m, nullptr, 0); }, 10);
+    double ms = time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, sh.n, sh.k, sh.m, default_stream_ctx()); }, 10);
     std::printf("  %-17s n=%5d k=%5d m=%5d: %7.3f ms %6.1f TFLOP/s\n", sh.what, sh.n, sh.k, sh.m, ms,
                 tflops(2.0 * sh.n * sh.k * sh.m, ms));
   }

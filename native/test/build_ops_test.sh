@@ -2,6 +2,7 @@
 # Builds the CUDA test drivers into native/build/ops_test/ (ignored):
 #   ops_cuda_test        every CUDA op vs its CPU reference (native/test/ops_cuda_test.cu)
 #   qwen3_cuda_test      CUDA Qwen3 text decoder vs CPU vs transformers on the tiny fixture
+#   lifecycle_cuda_test  op workspaces are pool bytes; load -> run -> free x20 returns every byte
 #   qwen3_decode_bench   decode tokens/s at the Qwen3-VL-8B text shape (bench/qwen3_decode_bench.cu)
 #   gemm_bench           the bf16 mma.sync GEMM vs the previous WMMA kernel (bench/gemm_bench.cu)
 # Needs nvcc (CUDA 12.x/13) and g++; the programs run only where a GPU is (the device machine):
@@ -22,11 +23,13 @@ build() {  # build <compiler: nv|cxx> <file> -> appends the object to $common un
   if [ "$1" = nv ]; then "$NVCC" "${NVFLAGS[@]}" -c "$2" -o "$o" & else "${CXX:-g++}" "${CXXFLAGS[@]}" -c "$2" -o "$o" & fi
   pids+=($!)
 }
-for f in "$src"/ops/*.cu "$src"/core/cuda_*.cu "$src"/models/qwen3_text_cuda.cu "$here/../../bench/matmul_wmma.cu"; do build nv "$f"; common+=("$out/obj/$(basename "$f").o"); done
-for f in "$src"/ops/*_cpu.cc "$src"/core/{parallel,json,config,tensor,memory}.cc "$src"/safetensors/safetensors.cc "$src"/models/qwen3_text.cc; do
+for f in "$src"/ops/*.cu "$src"/core/cuda_*.cu "$src"/models/qwen3_text_cuda.cu "$src"/models/qwen3_vision_cuda.cu \
+         "$here/../../bench/matmul_wmma.cu"; do build nv "$f"; common+=("$out/obj/$(basename "$f").o"); done
+for f in "$src"/ops/*_cpu.cc "$src"/core/{parallel,json,config,tensor,memory}.cc "$src"/safetensors/safetensors.cc "$src"/models/qwen3_text.cc \
+         "$src"/models/qwen3_vision.cc; do
   build cxx "$f"; common+=("$out/obj/$(basename "$f").o")
 done
-drivers=("$here/ops_cuda_test.cu" "$here/qwen3_cuda_test.cu" "$here/../../bench/qwen3_decode_bench.cu"
+drivers=("$here/ops_cuda_test.cu" "$here/qwen3_cuda_test.cu" "$here/lifecycle_cuda_test.cu" "$here/../../bench/qwen3_decode_bench.cu"
          "$here/../../bench/gemm_bench.cu")
 for f in "${drivers[@]}"; do build nv "$f"; done
 for p in "${pids[@]}"; do wait "$p"; done

@@ -39,6 +39,7 @@ std::mt19937 rng(1234);
 int failures = 0;
 cosmos::CudaPool* pool;
 cudaStream_t st;
+cosmos::CudaContext ctx;  // {st, pool}: every op under test runs on st, its workspaces from pool
 
 std::vector<float> randv(size_t n, float scale = 1.f) {
   std::normal_distribution<float> d(0.f, scale);
@@ -46,12 +47,16 @@ std::vector<float> randv(size_t n, float scale = 1.f) {
   for (auto& x : v) x = d(rng);
   return v;
 }
+// Inputs go up with a plain cudaMemcpy (legacy stream), so st is drained first: a block the pool hands
+// out here may have been an op's workspace that a kernel on st still reads (the pool's one-stream rule).
 float* up(const std::vector<float>& h) {
+  CUDA_CHECK(cudaStreamSynchronize(st));
   float* d = (float*)pool->alloc(h.size() * sizeof(float) + 16);
   CUDA_CHECK(cudaMemcpy(d, h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice));
   return d;
 }
 int* upi(const std::vector<int>& h) {
+  CUDA_CHECK(cudaStreamSynchronize(st));
   int* d = (int*)pool->alloc(h.size() * sizeof(int) + 16);
   CUDA_CHECK(cudaMemcpy(d, h.data(), h.size() * sizeof(int), cudaMemcpyHostToDevice));
   return d;
@@ -118,7 +123,7 @@ void test_matmul(int n, int k, int m, bool bf16, bool bias) {
     dw = up(w);
   }
   float* dout = (float*)pool->alloc(ref.size() * 4);
-  matmul_cuda(dout, dx, dw, bf16 ? WType::BF16 : WType::F32, db, n, k, m, nullptr, st);
+  matmul_cuda(dout, dx, dw, bf16 ? WType::BF16 : WType::F32, db, n, k, m, ctx);
   auto got = down(dout, ref.size());
   bool tc = bf16 && n > 8 && k % 8 == 0;  // tensor-core path rounds x to bf16
   report(bf16 ? "matmul_bf16" : "matmul_f32", shape("n=%d k=%d m=%d", n, k, m) + (bias ? " +bias" : "") +
@@ -132,7 +137,7 @@ void test_rmsnorm(int rows, int dim) {
   std::vector<float> ref(x.size());
   rmsnorm_cpu(ref.data(), x.data(), w.data(), rows, dim, 1e-6f);
   float *dx = up(x), *dw = up(w), *dout = (float*)pool->alloc(x.size() * 4);
-  rmsnorm_cuda(dout, dx, dw, rows, dim, 1e-6f, st);
+  rmsnorm_cuda(dout, dx, dw, rows, dim, 1e-6f, ctx);
   report("rmsnorm", shape("rows=%d dim=%d", rows, dim), ref, down(dout, ref.size()), 1e-4);
   pool->free(dx); pool->free(dw); pool->free(dout);
 }
@@ -143,7 +148,7 @@ void test_layernorm(int rows, int dim, bool affine) {
   std::vector<float> ref(x.size());
   layernorm_cpu(ref.data(), x.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr, rows, dim, 1e-6f);
   float *dx = up(x), *dw = up(w), *db = up(b), *dout = (float*)pool->alloc(x.size() * 4);
-  layernorm_cuda(dout, dx, affine ? dw : nullptr, affine ? db : nullptr, rows, dim, 1e-6f, st);
+  layernorm_cuda(dout, dx, affine ? dw : nullptr, affine ? db : nullptr, rows, dim, 1e-6f, ctx);
   report("layernorm", shape("rows=%d dim=%d", rows, dim) + (affine ? " w,b" : " no w,b"), ref, down(dout, ref.size()),
          1e-4);
   pool->free(dx); pool->free(dw); pool->free(db); pool->free(dout);
@@ -158,14 +163,14 @@ void test_rope(int tokens, int heads, int hd, float theta, std::vector<int> sect
   int* dp = upi(pos3);
   float* dc = (float*)pool->alloc(c.size() * 4);
   float* ds = (float*)pool->alloc(s.size() * 4);
-  mrope_tables_cuda(dc, ds, dp, tokens, hd, theta, section.data(), inter, st);
+  mrope_tables_cuda(dc, ds, dp, tokens, hd, theta, section.data(), inter, ctx);
   std::string cs = shape("tok=%d hd=%d sec=%d,%d", tokens, hd, section[0], section[1]) + (inter ? " interleaved" : " chunked");
   report("mrope_tab", cs + " cos", c, down(dc, c.size()), 1e-4);
   report("mrope_tab", cs + " sin", s, down(ds, s.size()), 1e-4);
   auto x = randv((size_t)tokens * heads * hd);
   float* dx = up(x);
   rope_apply_cpu(x.data(), c.data(), s.data(), tokens, heads, hd);
-  rope_apply_cuda(dx, dc, ds, tokens, heads, hd, st);  // CUDA tables: also checks they compose
+  rope_apply_cuda(dx, dc, ds, tokens, heads, hd, ctx);  // CUDA tables: also checks they compose
   report("rope_apply", shape("tok=%d heads=%d hd=%d", tokens, heads, hd), x, down(dx, x.size()), 1e-4);
   pool->free(dp); pool->free(dc); pool->free(ds); pool->free(dx);
 }
@@ -180,7 +185,7 @@ void test_attention(int n_q, int n_kv, int qh, int kvh, int hd, int q_off, bool 
   std::vector<float> ref((size_t)n_q * qh * hd);
   attention_cpu(ref.data(), q.data(), k.data(), v.data(), n_q, n_kv, qh, kvh, hd, q_off, causal, scale);
   float *dq = up(q), *dk = up(k), *dv = up(v), *dout = (float*)pool->alloc(ref.size() * 4);
-  attention_cuda(dout, dq, dk, dv, n_q, n_kv, qh, kvh, hd, q_off, causal, scale, st);
+  attention_cuda(dout, dq, dk, dv, n_q, n_kv, qh, kvh, hd, q_off, causal, scale, ctx);
   char buf[96];
   std::snprintf(buf, sizeof buf, "nq=%d nkv=%d h=%d/%d hd=%d off=%d %s%s", n_q, n_kv, qh, kvh, hd, q_off,
                 causal ? "causal" : "full", tol > 1e-4 ? " mma" : "");
@@ -193,22 +198,22 @@ void test_elementwise(int n) {
   float *da = up(a), *db = up(b), *dout = (float*)pool->alloc(n * 4);
   std::vector<float> ref(n);
   swiglu_cpu(ref.data(), a.data(), b.data(), n);
-  swiglu_cuda(dout, da, db, n, st);
+  swiglu_cuda(dout, da, db, n, ctx);
   report("swiglu", shape("n=%d", n), ref, down(dout, n), 1e-4);
   add_cpu(ref.data(), a.data(), b.data(), n);
-  add_cuda(dout, da, db, n, st);
+  add_cuda(dout, da, db, n, ctx);
   report("add", shape("n=%d", n), ref, down(dout, n), 1e-4);
-  add_cuda(da, da, db, n, st);  // aliasing out == a
+  add_cuda(da, da, db, n, ctx);  // aliasing out == a
   report("add", shape("n=%d out aliases a", n), ref, down(da, n), 1e-4);
   CUDA_CHECK(cudaMemcpy(da, a.data(), n * 4, cudaMemcpyHostToDevice));
   ref = a;
   gelu_tanh_cpu(ref.data(), n);
-  gelu_tanh_cuda(da, n, st);
+  gelu_tanh_cuda(da, n, ctx);
   report("gelu_tanh", shape("n=%d", n), ref, down(da, n), 1e-4);
   CUDA_CHECK(cudaMemcpy(da, a.data(), n * 4, cudaMemcpyHostToDevice));
   ref = a;
   gelu_erf_cpu(ref.data(), n);
-  gelu_erf_cuda(da, n, st);
+  gelu_erf_cuda(da, n, ctx);
   report("gelu_erf", shape("n=%d", n), ref, down(da, n), 1e-4);
   pool->free(da); pool->free(db); pool->free(dout);
 }
@@ -217,7 +222,7 @@ void test_softmax(int rows, int cols) {
   auto x = randv((size_t)rows * cols, 4.f);
   float* dx = up(x);
   softmax_cpu(x.data(), rows, cols);
-  softmax_cuda(dx, rows, cols, st);
+  softmax_cuda(dx, rows, cols, ctx);
   report("softmax", shape("rows=%d cols=%d", rows, cols), x, down(dx, x.size()), 1e-4);
   pool->free(dx);
 }
@@ -231,7 +236,7 @@ void test_embedding(int vocab, int dim, int n) {
   embedding_cpu(ref.data(), t.data(), ids.data(), n, dim);
   float *dt = up(t), *dout = (float*)pool->alloc(ref.size() * 4);
   int* di = upi(ids);
-  embedding_cuda(dout, dt, di, n, dim, st);
+  embedding_cuda(dout, dt, di, n, dim, ctx);
   report("embedding", shape("vocab=%d dim=%d n=%d", vocab, dim, n), ref, down(dout, ref.size()), 0);
   pool->free(dt); pool->free(dout); pool->free(di);
 }
@@ -250,7 +255,7 @@ void test_embedding_bf16(int vocab, int dim, int n) {
   CUDA_CHECK(cudaMemcpy(dt, tb.data(), tb.size() * 2, cudaMemcpyHostToDevice));
   float* dout = (float*)pool->alloc(ref.size() * 4);
   int* di = upi(ids);
-  embedding_bf16_cuda(dout, dt, di, n, dim, st);
+  embedding_bf16_cuda(dout, dt, di, n, dim, ctx);
   report("embed_bf16", shape("vocab=%d dim=%d n=%d", vocab, dim, n), ref, down(dout, ref.size()), 0);
   pool->free(dt); pool->free(dout); pool->free(di);
 }
@@ -276,11 +281,11 @@ void test_gemv_swiglu(int k, int inter, bool bf16) {
   }
   float *dout = (float*)pool->alloc(inter * 4), *dgu = (float*)pool->alloc(2 * inter * 4);
   WType wt = bf16 ? WType::BF16 : WType::F32;
-  gemv_swiglu_cuda(dout, dx, dw, wt, k, inter, st);
+  gemv_swiglu_cuda(dout, dx, dw, wt, k, inter, ctx);
   auto got = down(dout, inter);
   report("gemv_swiglu", shape(bf16 ? "k=%d inter=%d bf16" : "k=%d inter=%d f32", k, inter), ref, got, 1e-4);
-  matmul_cuda(dgu, dx, dw, wt, nullptr, 1, k, 2 * inter, nullptr, st);
-  swiglu_cuda(dgu, dgu, dgu + inter, inter, st);
+  matmul_cuda(dgu, dx, dw, wt, nullptr, 1, k, 2 * inter, ctx);
+  swiglu_cuda(dgu, dgu, dgu + inter, inter, ctx);
   report("gemv_swiglu", shape("k=%d inter=%d vs matmul+swiglu", k, inter), down(dgu, inter), got, 1e-6);
   pool->free(dx); pool->free(dw); pool->free(dout); pool->free(dgu);
 }
@@ -305,10 +310,10 @@ void test_gemv_decode(int k, int m, bool bf16) {
   }
   float *dout = (float*)pool->alloc(m * 4), *dmm = (float*)pool->alloc(m * 4);
   WType wt = bf16 ? WType::BF16 : WType::F32;
-  gemv_decode_cuda(dout, dx, dw, wt, k, m, st);
+  gemv_decode_cuda(dout, dx, dw, wt, k, m, ctx);
   auto got = down(dout, m);
   report("gemv_dec", shape(bf16 ? "k=%d m=%d bf16" : "k=%d m=%d f32", k, m), ref, got, 1e-4);
-  matmul_cuda(dmm, dx, dw, wt, nullptr, 1, k, m, nullptr, st);
+  matmul_cuda(dmm, dx, dw, wt, nullptr, 1, k, m, ctx);
   report("gemv_dec", shape("k=%d m=%d vs matmul_cuda gemv", k, m), down(dmm, m), got, 0);
   pool->free(dx); pool->free(dw); pool->free(dout); pool->free(dmm);
 }
@@ -329,9 +334,9 @@ void test_attention_decode(int max_kv, int qh, int kvh, int hd, std::vector<int>
   for (int n : lens) {
     attention_cpu(ref.data(), q.data(), k.data(), v.data(), 1, n, qh, kvh, hd, n - 1, true, scale);
     CUDA_CHECK(cudaMemcpy(dn, &n, 4, cudaMemcpyHostToDevice));
-    attention_decode_cuda(dout, dq, dk, dv, dn, max_kv, qh, kvh, hd, scale, part, st);
+    attention_decode_cuda(dout, dq, dk, dv, dn, max_kv, qh, kvh, hd, scale, part, ctx);
     auto got = down(dout, ref.size());
-    attention_cuda(dref, dq, dk, dv, 1, n, qh, kvh, hd, n - 1, true, scale, st);
+    attention_cuda(dref, dq, dk, dv, 1, n, qh, kvh, hd, n - 1, true, scale, ctx);
     auto eager = down(dref, ref.size());
     same = same && std::memcmp(got.data(), eager.data(), got.size() * 4) == 0;
     double mad = 0, mref = 0;
@@ -359,7 +364,7 @@ void test_argmax(int n, bool tie) {
   int ref = argmax_cpu(x.data(), n);
   float* dx = up(x);
   int* di = (int*)pool->alloc(4);
-  argmax_cuda(di, dx, n, st);
+  argmax_cuda(di, dx, n, ctx);
   CUDA_CHECK(cudaStreamSynchronize(st));  // st is non-blocking: the plain cudaMemcpy below does not wait for it
   int got = -1;
   CUDA_CHECK(cudaMemcpy(&got, di, 4, cudaMemcpyDeviceToHost));
@@ -381,7 +386,7 @@ void test_sample(int vocab, SamplingParams p, const char* name) {
     auto x = randv(vocab, 2.f);
     float* dx = up(x);
     int a = sample_cpu(x.data(), vocab, p, hist.data(), (int)hist.size(), &s_cpu);
-    int b = sample_cuda(dx, vocab, p, dh, (int)hist.size(), &s_gpu, nullptr, dtmp, st);
+    int b = sample_cuda(dx, vocab, p, dh, (int)hist.size(), &s_gpu, nullptr, dtmp, ctx);
     same += a == b;
     if (r == 0) first = std::to_string(a) + "/" + std::to_string(b);
     pool->free(dx);
@@ -404,6 +409,7 @@ int main() {
   pool = &p;
   cosmos::CudaStream stream;
   st = stream.get();
+  ctx = {st, pool};
   std::printf("| op         | case                                         | max-abs-diff | rel (/max|ref|) | tol | result |\n");
   std::printf("|---|---|---|---|---|---|\n");
   // matmul: GEMV (n<=8), tensor-core GEMM (bf16, n>8), SIMT GEMM (f32 or odd k), scalar GEMV (odd k)

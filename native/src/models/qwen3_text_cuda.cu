@@ -311,8 +311,8 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
   float* Vv = dec ? Q + QH + KH : K + (size_t)n * KH;
   const int q_stride = dec ? QH + 2 * KH : QH, kv_stride = dec ? QH + 2 * KH : KH;
 
-  if (embed_bf16_) embedding_bf16_cuda(X, embed_, io.get(), n, H, s);
-  else embedding_cuda(X, (const float*)embed_, io.get(), n, H, s);
+  if (embed_bf16_) embedding_bf16_cuda(X, embed_, io.get(), n, H, ctx_);
+  else embedding_cuda(X, (const float*)embed_, io.get(), n, H, ctx_);
   DeviceBuffer<int> vrows;
   DeviceBuffer<float> vtmp;
   if (vis && vis->n_rows > 0) {
@@ -324,11 +324,11 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
         CUDA_CHECK(cudaMemcpyAsync(X + (size_t)vis->rows[r] * H, vis->embeds + (size_t)r * H, sizeof(float) * H,
                                    cudaMemcpyHostToDevice, s));
   }
-  mrope_tables_cuda(cs.get(), sn.get(), io.get() + n, n, D, c.rope_theta, c.mrope_section, c.mrope_interleaved, s);
+  mrope_tables_cuda(cs.get(), sn.get(), io.get() + n, n, D, c.rope_theta, c.mrope_section, c.mrope_interleaved, ctx_);
   const float scale = 1.0f / std::sqrt((float)D);
   const int nthr = row_threads(H);
 
-  rmsnorm_cuda(Hh, X, layers_[0].in_ln, n, H, c.rms_norm_eps, s);
+  rmsnorm_cuda(Hh, X, layers_[0].in_ln, n, H, c.rms_norm_eps, ctx_);
   for (int l = 0; l < c.num_layers; ++l) {
     if (abort_ && abort_->load(std::memory_order_relaxed)) {
       cudaStreamSynchronize(s);
@@ -337,11 +337,11 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
     Layer& L = layers_[l];
     // Hh = input_layernorm(X) here (fused into the previous layer's last residual add).
     if (dec) {
-      matmul_cuda(Q, Hh, L.qkv, wt_, nullptr, 1, H, QH + 2 * KH, nullptr, s);
+      matmul_cuda(Q, Hh, L.qkv, wt_, nullptr, 1, H, QH + 2 * KH, ctx_);
     } else {
-      matmul_cuda(Q, Hh, L.qkv, wt_, nullptr, n, H, QH, nullptr, s);
-      matmul_cuda(K, Hh, (char*)L.qkv + (size_t)QH * H * wsize(), wt_, nullptr, n, H, KH, nullptr, s);
-      matmul_cuda(Vv, Hh, (char*)L.qkv + (size_t)(QH + KH) * H * wsize(), wt_, nullptr, n, H, KH, nullptr, s);
+      matmul_cuda(Q, Hh, L.qkv, wt_, nullptr, n, H, QH, ctx_);
+      matmul_cuda(K, Hh, (char*)L.qkv + (size_t)QH * H * wsize(), wt_, nullptr, n, H, KH, ctx_);
+      matmul_cuda(Vv, Hh, (char*)L.qkv + (size_t)(QH + KH) * H * wsize(), wt_, nullptr, n, H, KH, ctx_);
     }
     int bd = warp_round(D);
     qk_norm_rope_cache_kernel<<<dim3(n, NH + 2 * KVH), bd, sizeof(float) * bd, s>>>(
@@ -349,28 +349,28 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
         D, c.rms_norm_eps);
     CUDA_CHECK_LAUNCH();
     // Q rows are strided in decode only when n = 1, where the stride does not matter (one row).
-    attention_cuda(A, Q, L.kc, L.vc, n, n_past_ + n, NH, KVH, D, n_past_, true, scale, s);
-    matmul_cuda(Hh, A, L.o, wt_, nullptr, n, QH, H, nullptr, s);
+    attention_cuda(A, Q, L.kc, L.vc, n, n_past_ + n, NH, KVH, D, n_past_, true, scale, ctx_);
+    matmul_cuda(Hh, A, L.o, wt_, nullptr, n, QH, H, ctx_);
     add_rmsnorm_kernel<<<n, nthr, 0, s>>>(Hh, X, Hh, L.post_ln, H, c.rms_norm_eps);  // X += o; Hh = post_ln(X)
     CUDA_CHECK_LAUNCH();
     if (dec) {
-      gemv_swiglu_cuda(G, Hh, L.gateup, wt_, H, I, s);  // G[:I] = silu(gate) * up, one launch
+      gemv_swiglu_cuda(G, Hh, L.gateup, wt_, H, I, ctx_);  // G[:I] = silu(gate) * up, one launch
     } else {
       float* U = G + (size_t)n * I;
-      matmul_cuda(G, Hh, L.gateup, wt_, nullptr, n, H, I, nullptr, s);
-      matmul_cuda(U, Hh, (char*)L.gateup + (size_t)I * H * wsize(), wt_, nullptr, n, H, I, nullptr, s);
-      swiglu_cuda(G, G, U, n * I, s);
+      matmul_cuda(G, Hh, L.gateup, wt_, nullptr, n, H, I, ctx_);
+      matmul_cuda(U, Hh, (char*)L.gateup + (size_t)I * H * wsize(), wt_, nullptr, n, H, I, ctx_);
+      swiglu_cuda(G, G, U, n * I, ctx_);
     }
-    matmul_cuda(Hh, G, L.down, wt_, nullptr, n, I, H, nullptr, s);
+    matmul_cuda(Hh, G, L.down, wt_, nullptr, n, I, H, ctx_);
     bool ds = vis && l < (int)vis->deepstack.size() && vis->deepstack[l] && vis->n_rows > 0;
     const float* next_w = l + 1 < c.num_layers ? layers_[l + 1].in_ln : norm_;
     if (ds) {
-      add_cuda(X, X, Hh, n * H, s);
+      add_cuda(X, X, Hh, n * H, ctx_);
       CUDA_CHECK(cudaMemcpyAsync(vtmp.get(), vis->deepstack[l], sizeof(float) * vis->n_rows * H,
                                  cudaMemcpyHostToDevice, s));
       scatter_add_rows_kernel<<<vis->n_rows, 256, 0, s>>>(X, vrows.get(), vtmp.get(), H);
       CUDA_CHECK_LAUNCH();
-      rmsnorm_cuda(Hh, X, next_w, n, H, c.rms_norm_eps, s);
+      rmsnorm_cuda(Hh, X, next_w, n, H, c.rms_norm_eps, ctx_);
     } else {
       // X += mlp; Hh = next layer's input_layernorm(X) (or the final norm after the last layer).
       add_rmsnorm_kernel<<<n, nthr, 0, s>>>(Hh, X, Hh, next_w, H, c.rms_norm_eps);
@@ -386,8 +386,8 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
   }
   // One logits row: the lm_head GEMV with 8 loads in flight per lane (gemv_decode.h; 3.1 vs 2.8 TB/s on an
   // H100, the same numbers as matmul_cuda's GEMV). It is slower on the layers' 4096..6144-row GEMVs.
-  if (rows == 1) gemv_decode_cuda(logits_, Hh + (size_t)(n - 1) * H, lm_head_, wt_, H, V, s);
-  else matmul_cuda(logits_, Hh, lm_head_, wt_, nullptr, rows, H, V, nullptr, s);
+  if (rows == 1) gemv_decode_cuda(logits_, Hh + (size_t)(n - 1) * H, lm_head_, wt_, H, V, ctx_);
+  else matmul_cuda(logits_, Hh, lm_head_, wt_, nullptr, rows, H, V, ctx_);
   last_rows_ = rows;
   CUDA_CHECK(cudaStreamSynchronize(s));  // surfaces any kernel fault here, before the state moves on
   int mx = next_pos_ - 1;
@@ -425,30 +425,30 @@ void Qwen3TextCuda::record_decode_step(cudaStream_t s) {
   float* G = A + QH;
   float* cs = G + I;
   float* sn = cs + D;
-  if (embed_bf16_) embedding_bf16_cuda(X, embed_, step_, 1, H, s);
-  else embedding_cuda(X, (const float*)embed_, step_, 1, H, s);
-  mrope_tables_cuda(cs, sn, step_ + 1, 1, D, c.rope_theta, c.mrope_section, c.mrope_interleaved, s);
+  if (embed_bf16_) embedding_bf16_cuda(X, embed_, step_, 1, H, ctx_);
+  else embedding_cuda(X, (const float*)embed_, step_, 1, H, ctx_);
+  mrope_tables_cuda(cs, sn, step_ + 1, 1, D, c.rope_theta, c.mrope_section, c.mrope_interleaved, ctx_);
   const float scale = 1.0f / std::sqrt((float)D);
   const int nthr = row_threads(H), bd = warp_round(D);
-  rmsnorm_cuda(Hh, X, layers_[0].in_ln, 1, H, c.rms_norm_eps, s);
+  rmsnorm_cuda(Hh, X, layers_[0].in_ln, 1, H, c.rms_norm_eps, ctx_);
   for (int l = 0; l < c.num_layers; ++l) {
     Layer& L = layers_[l];
-    matmul_cuda(Q, Hh, L.qkv, wt_, nullptr, 1, H, QH + 2 * KH, nullptr, s);
+    matmul_cuda(Q, Hh, L.qkv, wt_, nullptr, 1, H, QH + 2 * KH, ctx_);
     qk_norm_rope_cache_kernel<<<dim3(1, NH + 2 * KVH), bd, sizeof(float) * bd, s>>>(
         Q, Q + QH, Q + QH + KH, QH + 2 * KH, QH + 2 * KH, L.q_norm, L.k_norm, cs, sn, L.kc, L.vc, 0, step_ + 4, NH,
         KVH, D, c.rms_norm_eps);
     CUDA_CHECK_LAUNCH();
-    attention_decode_cuda(A, Q, L.kc, L.vc, step_ + 5, capacity_, NH, KVH, D, scale, att_part_, s);
-    matmul_cuda(Hh, A, L.o, wt_, nullptr, 1, QH, H, nullptr, s);
+    attention_decode_cuda(A, Q, L.kc, L.vc, step_ + 5, capacity_, NH, KVH, D, scale, att_part_, ctx_);
+    matmul_cuda(Hh, A, L.o, wt_, nullptr, 1, QH, H, ctx_);
     add_rmsnorm_kernel<<<1, nthr, 0, s>>>(Hh, X, Hh, L.post_ln, H, c.rms_norm_eps);
     CUDA_CHECK_LAUNCH();
-    gemv_swiglu_cuda(G, Hh, L.gateup, wt_, H, I, s);
-    matmul_cuda(Hh, G, L.down, wt_, nullptr, 1, I, H, nullptr, s);
+    gemv_swiglu_cuda(G, Hh, L.gateup, wt_, H, I, ctx_);
+    matmul_cuda(Hh, G, L.down, wt_, nullptr, 1, I, H, ctx_);
     const float* next_w = l + 1 < c.num_layers ? layers_[l + 1].in_ln : norm_;
     add_rmsnorm_kernel<<<1, nthr, 0, s>>>(Hh, X, Hh, next_w, H, c.rms_norm_eps);
     CUDA_CHECK_LAUNCH();
   }
-  gemv_decode_cuda(logits_, Hh, lm_head_, wt_, H, V, s);  // as forward() for one logits row
+  gemv_decode_cuda(logits_, Hh, lm_head_, wt_, H, V, ctx_);  // as forward() for one logits row
 }
 
 bool Qwen3TextCuda::capture_decode_graph() {
@@ -534,7 +534,7 @@ void Qwen3TextCuda::decode(int id, float* logits) {
 }
 
 int Qwen3TextCuda::last_argmax() {
-  argmax_cuda(tmp_int_, logits_ + (size_t)(last_rows_ - 1) * cfg_.vocab_size, cfg_.vocab_size, stream_.get());
+  argmax_cuda(tmp_int_, logits_ + (size_t)(last_rows_ - 1) * cfg_.vocab_size, cfg_.vocab_size, ctx_);
   int idx = 0;
   CUDA_CHECK(cudaMemcpyAsync(&idx, tmp_int_, sizeof(int), cudaMemcpyDeviceToHost, stream_.get()));
   CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
@@ -558,7 +558,7 @@ int Qwen3TextCuda::decode_sample(int id, const SamplingParams& p, const int* his
   }
   if (hist_len > 0)
     CUDA_CHECK(cudaMemcpyAsync(hist_, history, sizeof(int) * hist_len, cudaMemcpyHostToDevice, stream_.get()));
-  return sample_cuda(logits_, cfg_.vocab_size, p, hist_, hist_len, rng_state, nullptr, tmp_int_, stream_.get());
+  return sample_cuda(logits_, cfg_.vocab_size, p, hist_, hist_len, rng_state, nullptr, tmp_int_, ctx_);
 }
 
 }  // namespace cosmos

@@ -29,6 +29,7 @@
 #include <memory>
 #include <vector>
 
+#include "../core/cuda_context.h"
 #include "../core/cuda_pool.h"
 #include "../ops/matmul.h"
 #include "../ops/sample.h"
@@ -70,6 +71,8 @@ class Qwen3TextCuda {
   size_t weight_bytes() const { return weight_bytes_; }
   const CudaPool& pool() const { return pool_; }
   cudaStream_t stream() const { return stream_.get(); }
+  // The op context of this model (its stream and pool): for ops run on its buffers from outside.
+  const CudaContext& ctx() const { return ctx_; }
   void sync() const { stream_.sync(); }
 
  private:
@@ -85,6 +88,8 @@ class Qwen3TextCuda {
   WType wt_ = WType::BF16;
   CudaStream stream_;
   CudaPool pool_;
+  // What every op call of this model gets: its stream, and its pool for the ops' workspaces.
+  CudaContext ctx_{stream_.get(), &pool_};
   void* embed_ = nullptr;  // [V, H]: bf16 if embed_bf16_ (16-bit checkpoints) else f32
   bool embed_bf16_ = false;
   float* norm_ = nullptr;

@@ -221,13 +221,12 @@ std::unique_ptr<Qwen3VisionCuda> Qwen3VisionCuda::random(const Qwen3VisionConfig
 void Qwen3VisionCuda::merger(const Qwen3VisionMerger& mg, const float* x, int N, float* out_dev) {
   const int D = cfg_.hidden_size, unit = cfg_.merge_unit(), T = N / unit, H = D * unit;
   const float eps = cfg_.layer_norm_eps;
-  cudaStream_t s = stream_.get();
   DeviceBuffer<float> normed(pool_, (size_t)N * D), hid(pool_, (size_t)T * H);
-  if (mg.postshuffle) layernorm_cuda(normed.get(), x, mg.norm.g, mg.norm.b, T, H, eps, s);
-  else layernorm_cuda(normed.get(), x, mg.norm.g, mg.norm.b, N, D, eps, s);
-  matmul_cuda(hid.get(), normed.get(), mg.fc1.w, wt_, mg.fc1.b, T, H, H, nullptr, s);
-  gelu_erf_cuda(hid.get(), T * H, s);  // nn.GELU(): exact erf form
-  matmul_cuda(out_dev, hid.get(), mg.fc2.w, wt_, mg.fc2.b, T, H, mg.fc2.out, nullptr, s);
+  if (mg.postshuffle) layernorm_cuda(normed.get(), x, mg.norm.g, mg.norm.b, T, H, eps, ctx_);
+  else layernorm_cuda(normed.get(), x, mg.norm.g, mg.norm.b, N, D, eps, ctx_);
+  matmul_cuda(hid.get(), normed.get(), mg.fc1.w, wt_, mg.fc1.b, T, H, H, ctx_);
+  gelu_erf_cuda(hid.get(), T * H, ctx_);  // nn.GELU(): exact erf form
+  matmul_cuda(out_dev, hid.get(), mg.fc2.w, wt_, mg.fc2.b, T, H, mg.fc2.out, ctx_);
 }
 
 void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const std::vector<Qwen3VisionGrid>& grids,
@@ -277,7 +276,7 @@ void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const 
       copy_host(pin_px + o, pixel_values + o, sizeof(float) * len);
       CUDA_CHECK(cudaMemcpyAsync(px.get() + o, pin_px + o, sizeof(float) * len, cudaMemcpyHostToDevice, s));
     }
-    matmul_cuda(x.get(), px.get(), w_.patch_embed.w, wt_, w_.patch_embed.b, N, c.patch_dim(), D, nullptr, s);
+    matmul_cuda(x.get(), px.get(), w_.patch_embed.w, wt_, w_.patch_embed.b, N, c.patch_dim(), D, ctx_);
     // px goes back to the pool here: the pool only reuses it for work later on this stream.
   }
   phases_.pixels = ms_since(t);
@@ -347,8 +346,8 @@ void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const 
   for (int l = 0; l < c.depth; l++) {
     check_abort();
     const Qwen3VisionBlock& b = w_.blocks[l];
-    layernorm_cuda(tmp.get(), x.get(), b.norm1.g, b.norm1.b, N, D, eps, s);
-    matmul_cuda(qkv.get(), tmp.get(), b.qkv.w, wt_, b.qkv.b, N, D, 3 * D, nullptr, s);
+    layernorm_cuda(tmp.get(), x.get(), b.norm1.g, b.norm1.b, N, D, eps, ctx_);
+    matmul_cuda(qkv.get(), tmp.get(), b.qkv.w, wt_, b.qkv.b, N, D, 3 * D, ctx_);
     split_rope_kernel<<<elementwise_blocks((long long)N * H * (hd / 2)), 256, 0, s>>>(
         q.get(), k.get(), v.get(), qkv.get(), d_cos.get(), d_sin.get(), N, H, hd);
     CUDA_CHECK_LAUNCH();
@@ -356,15 +355,15 @@ void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const 
     for (size_t sg = 0; sg + 1 < cu.size(); sg++) {
       const size_t o = (size_t)cu[sg] * D;
       const int L = cu[sg + 1] - cu[sg];
-      attention_cuda(att.get() + o, q.get() + o, k.get() + o, v.get() + o, L, L, H, H, hd, 0, false, scale, s);
+      attention_cuda(att.get() + o, q.get() + o, k.get() + o, v.get() + o, L, L, H, H, hd, 0, false, scale, ctx_);
     }
-    matmul_cuda(tmp.get(), att.get(), b.proj.w, wt_, b.proj.b, N, D, D, nullptr, s);
-    add_cuda(x.get(), x.get(), tmp.get(), (int)ND, s);
-    layernorm_cuda(tmp.get(), x.get(), b.norm2.g, b.norm2.b, N, D, eps, s);
-    matmul_cuda(mlp.get(), tmp.get(), b.fc1.w, wt_, b.fc1.b, N, D, I, nullptr, s);
-    gelu_tanh_cuda(mlp.get(), N * I, s);  // hidden_act gelu_pytorch_tanh
-    matmul_cuda(tmp.get(), mlp.get(), b.fc2.w, wt_, b.fc2.b, N, I, D, nullptr, s);
-    add_cuda(x.get(), x.get(), tmp.get(), (int)ND, s);
+    matmul_cuda(tmp.get(), att.get(), b.proj.w, wt_, b.proj.b, N, D, D, ctx_);
+    add_cuda(x.get(), x.get(), tmp.get(), (int)ND, ctx_);
+    layernorm_cuda(tmp.get(), x.get(), b.norm2.g, b.norm2.b, N, D, eps, ctx_);
+    matmul_cuda(mlp.get(), tmp.get(), b.fc1.w, wt_, b.fc1.b, N, D, I, ctx_);
+    gelu_tanh_cuda(mlp.get(), N * I, ctx_);  // hidden_act gelu_pytorch_tanh
+    matmul_cuda(tmp.get(), mlp.get(), b.fc2.w, wt_, b.fc2.b, N, I, D, ctx_);
+    add_cuda(x.get(), x.get(), tmp.get(), (int)ND, ctx_);
     const auto it = std::find(idx.begin(), idx.end(), l);
     if (it != idx.end()) {
       const size_t kk = it - idx.begin();

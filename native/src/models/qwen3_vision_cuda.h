@@ -25,6 +25,7 @@
 #include <memory>
 #include <vector>
 
+#include "../core/cuda_context.h"
 #include "../core/cuda_pool.h"
 #include "../ops/matmul.h"
 #include "qwen3_vision.h"
@@ -60,6 +61,8 @@ class Qwen3VisionCuda {
   // Pool bytes at the high-water mark of the last forward() (weights + that run's activations).
   size_t last_run_peak_bytes() const { return last_peak_; }
   cudaStream_t stream() const { return stream_.get(); }
+  // The op context of this model (its stream and pool): for ops run on its buffers from outside.
+  const CudaContext& ctx() const { return ctx_; }
   // Page-locked host staging (pixels in, one output slab out), kept between runs and grown as needed:
   // host memory the tower holds beyond its GPU pool. Freed by the destructor.
   size_t host_pinned_bytes() const { return in_pin_.bytes + out_pin_.bytes; }
@@ -82,6 +85,8 @@ class Qwen3VisionCuda {
   WType wt_ = WType::F32;
   CudaStream stream_;
   CudaPool pool_;
+  // What every op call of this model gets: its stream, and its pool for the ops' workspaces.
+  CudaContext ctx_{stream_.get(), &pool_};
   // Device pointers bound by name. Matmul weights (Qwen3VisionLinear::w) point at wt_ data even though
   // the struct types them as float*: cast to void* before use, never dereference on the host.
   Qwen3VisionWeights w_;

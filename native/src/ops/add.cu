@@ -13,7 +13,8 @@ __global__ void add_kernel(float* out, const float* a, const float* b, long long
 }
 }  // namespace
 
-void add_cuda(float* out, const float* a, const float* b, int n, cudaStream_t stream) {
+void add_cuda(float* out, const float* a, const float* b, int n, const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   if (n <= 0) return;
   add_kernel<<<cosmos::elementwise_blocks(n), 256, 0, stream>>>(out, a, b, n);
   CUDA_CHECK_LAUNCH();

@@ -44,7 +44,8 @@ __global__ void argmax_kernel(int* out_idx, const float* x, int n) {
 }
 }  // namespace
 
-void argmax_cuda(int* out_idx, const float* x, int n, cudaStream_t stream) {
+void argmax_cuda(int* out_idx, const float* x, int n, const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   argmax_kernel<<<1, 1024, 0, stream>>>(out_idx, x, n);
   CUDA_CHECK_LAUNCH();
 }

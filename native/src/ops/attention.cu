@@ -27,8 +27,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <map>
-#include <mutex>
 #include <stdexcept>
 
 #include "../core/cuda_common.h"
@@ -210,29 +208,10 @@ __global__ void attention_combine_kernel(float* out, const float* part, int rows
   }
 }
 
-// Split-KV workspace, one per stream (kernels on one stream run in order, so reuse is safe), grown on
-// demand and kept for the process: at most a few MB (splits x q rows x heads x (head_dim + 2) floats).
-float* split_workspace(cudaStream_t s, size_t floats) {
-  static std::mutex mu;
-  static std::map<cudaStream_t, std::pair<float*, size_t>> ws;
-  std::lock_guard<std::mutex> lock(mu);
-  auto& e = ws[s];
-  if (e.second < floats) {
-    if (e.first) {
-      CUDA_CHECK(cudaStreamSynchronize(s));  // the old block may still be in use by this stream
-      cudaFree(e.first);
-    }
-    e.first = nullptr;
-    e.second = 0;
-    CUDA_CHECK(cudaMalloc(&e.first, floats * sizeof(float)));
-    e.second = floats;
-  }
-  return e.first;
-}
-
 template <int DPL>
 void launch(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads, int kv_heads,
-            int hd, int q_offset, bool causal, float scale, cudaStream_t stream) {
+            int hd, int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   size_t smem = sizeof(float) * ((size_t)kWarps * hd + (size_t)kTile * (hd + 1) + (size_t)kTile * hd);
   if (smem > 48 * 1024) {
     // Opt in to more than the 48 KiB default (head_dim > ~170); idempotent and cheap.
@@ -251,7 +230,11 @@ void launch(float* out, const float* q, const float* k, const float* v, int n_q,
     return;
   }
   int rows = n_q * q_heads;
-  float* part = split_workspace(stream, (size_t)splits * rows * (hd + 2));
+  // The partials are a workspace from the context's pool, handed back once the two launches are
+  // enqueued (stream order keeps it alive for them: core/cuda_context.h).
+  cosmos::DeviceBuffer<float> ws(cosmos::workspace_pool(ctx, "attention_cuda (split-KV)"),
+                                 (size_t)splits * rows * (hd + 2));
+  float* part = ws.get();
   attention_kernel<DPL, false><<<dim3(xb, kv_heads, splits), kWarps * 32, smem, stream>>>(
       out, q, k, v, n_q, n_kv, q_heads, kv_heads, hd, q_offset, causal, scale, chunk, part, nullptr);
   CUDA_CHECK_LAUNCH();
@@ -499,7 +482,9 @@ size_t attention_decode_workspace(int max_kv, int q_heads, int kv_heads, int hea
 }
 
 void attention_decode_cuda(float* out, const float* q, const float* k, const float* v, const int* n_kv_dev, int max_kv,
-                           int q_heads, int kv_heads, int head_dim, float scale, float* part, cudaStream_t stream) {
+                           int q_heads, int kv_heads, int head_dim, float scale, float* part,
+                           const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   if (kv_heads <= 0 || q_heads % kv_heads != 0)
     throw std::runtime_error("attention_decode_cuda: q_heads % kv_heads != 0");
   if (max_kv <= 0) throw std::runtime_error("attention_decode_cuda: max_kv must be > 0");
@@ -511,7 +496,9 @@ void attention_decode_cuda(float* out, const float* q, const float* k, const flo
 }
 
 void attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
-                    int kv_heads, int head_dim, int q_offset, bool causal, float scale, cudaStream_t stream) {
+                    int kv_heads, int head_dim, int q_offset, bool causal, float scale,
+                    const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   if (n_q <= 0) return;
   if (kv_heads <= 0 || q_heads % kv_heads != 0) throw std::runtime_error("attention_cuda: q_heads % kv_heads != 0");
   if (n_q >= kFlashMinQ && head_dim >= 64 && head_dim <= 128 && n_kv > 0 && !force_f32_attention()) {
@@ -525,9 +512,9 @@ void attention_cuda(float* out, const float* q, const float* k, const float* v, 
     else launch_flash<128>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
     return;
   }
-  if (head_dim <= 32) launch<1>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
-  else if (head_dim <= 64) launch<2>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
-  else if (head_dim <= 128) launch<4>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
-  else if (head_dim <= 256) launch<8>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
+  if (head_dim <= 32) launch<1>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+  else if (head_dim <= 64) launch<2>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+  else if (head_dim <= 128) launch<4>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+  else if (head_dim <= 256) launch<8>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
   else throw std::runtime_error("attention_cuda: head_dim > 256 is not supported");
 }

@@ -1,7 +1,7 @@
 // Scaled dot-product attention over a KV cache, GQA-aware.
 #pragma once
 #ifdef COSMOS_CUDA
-#include <cuda_runtime.h>
+#include "../core/cuda_context.h"
 #endif
 
 // q [n_q, q_heads, hd]; k,v [n_kv, kv_heads, hd] (KV cache rows 0..n_kv-1); query i is at position
@@ -11,15 +11,19 @@ void attention_cpu(float* out, const float* q, const float* k, const float* v, i
                    int kv_heads, int head_dim, int q_offset, bool causal, float scale);
 
 #ifdef COSMOS_CUDA
+// Split-KV launches (few queries over a long cache) take their partials from ctx.pool.
 void attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
-                    int kv_heads, int head_dim, int q_offset, bool causal, float scale, cudaStream_t stream);
+                    int kv_heads, int head_dim, int q_offset, bool causal, float scale,
+                    const cosmos::CudaContext& ctx);
 
 // Decode step (one query, causal, at position n_kv - 1) with n_kv read from device memory (*n_kv_dev,
 // 1 <= n_kv <= max_kv) when the kernel runs, so a CUDA graph can replay the launch at every step.
 // Same kernel and split plan as attention_cuda(n_q = 1, q_offset = n_kv - 1): identical results.
-// part: attention_decode_workspace(...) floats of device memory, owned by the caller (no allocation,
-// no sync here). The grid is sized for max_kv: relaunch (re-capture) when max_kv grows.
+// part: attention_decode_workspace(...) floats of device memory, owned by the caller, whose address a
+// captured graph keeps (no allocation, no sync here: ctx.pool is not used). The grid is sized for max_kv:
+// relaunch (re-capture) when max_kv grows.
 void attention_decode_cuda(float* out, const float* q, const float* k, const float* v, const int* n_kv_dev, int max_kv,
-                           int q_heads, int kv_heads, int head_dim, float scale, float* part, cudaStream_t stream);
+                           int q_heads, int kv_heads, int head_dim, float scale, float* part,
+                           const cosmos::CudaContext& ctx);
 size_t attention_decode_workspace(int max_kv, int q_heads, int kv_heads, int head_dim);  // in floats
 #endif

@@ -25,13 +25,16 @@ __global__ void embedding_bf16_kernel(float* out, const __nv_bfloat16* table, co
 }
 }  // namespace
 
-void embedding_cuda(float* out, const float* table, const int* ids, int n, int dim, cudaStream_t stream) {
+void embedding_cuda(float* out, const float* table, const int* ids, int n, int dim, const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   if (n <= 0 || dim <= 0) return;
   embedding_kernel<<<n, 256, 0, stream>>>(out, table, ids, dim);
   CUDA_CHECK_LAUNCH();
 }
 
-void embedding_bf16_cuda(float* out, const void* table, const int* ids, int n, int dim, cudaStream_t stream) {
+void embedding_bf16_cuda(float* out, const void* table, const int* ids, int n, int dim,
+                         const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   if (n <= 0 || dim <= 0) return;
   embedding_bf16_kernel<<<n, 256, 0, stream>>>(out, static_cast<const __nv_bfloat16*>(table), ids, dim);
   CUDA_CHECK_LAUNCH();

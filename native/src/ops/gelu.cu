@@ -22,12 +22,14 @@ __global__ void gelu_erf_kernel(float* x, long long n) {
 }
 }  // namespace
 
-void gelu_tanh_cuda(float* x, int n, cudaStream_t stream) {
+void gelu_tanh_cuda(float* x, int n, const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   if (n <= 0) return;
   gelu_tanh_kernel<<<cosmos::elementwise_blocks(n), 256, 0, stream>>>(x, n);
   CUDA_CHECK_LAUNCH();
 }
-void gelu_erf_cuda(float* x, int n, cudaStream_t stream) {
+void gelu_erf_cuda(float* x, int n, const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   if (n <= 0) return;
   gelu_erf_kernel<<<cosmos::elementwise_blocks(n), 256, 0, stream>>>(x, n);
   CUDA_CHECK_LAUNCH();

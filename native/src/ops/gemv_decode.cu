@@ -72,11 +72,13 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_decode_kernel(float* __restr
 }
 }  // namespace
 
-void gemv_decode_cuda(float* out, const float* x, const void* w, WType wt, int k, int m, cudaStream_t stream) {
+void gemv_decode_cuda(float* out, const float* x, const void* w, WType wt, int k, int m,
+                      const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   if (m <= 0) return;
   const bool vec = k % 8 == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0 && (reinterpret_cast<uintptr_t>(w) & 15) == 0;
   if (!vec) {  // odd shapes: matmul's scalar GEMV (same contract)
-    matmul_cuda(out, x, w, wt, nullptr, 1, k, m, nullptr, stream);
+    matmul_cuda(out, x, w, wt, nullptr, 1, k, m, ctx);
     return;
   }
   dim3 grid(cosmos::ceil_div(m, kWarps)), block(kWarps * 32);

@@ -6,10 +6,11 @@
 // 2.1-2.4 vs 2.47), so the decoder uses it for the lm_head only. CPU twin: matmul_cpu with n = 1.
 #pragma once
 #ifdef COSMOS_CUDA
-#include <cuda_runtime.h>
+#include "../core/cuda_context.h"
 
 #include "matmul.h"
 
 // Device pointers; x [k] f32 (16-byte aligned for the vector path), out [m] f32, must not alias x.
-void gemv_decode_cuda(float* out, const float* x, const void* w, WType wt, int k, int m, cudaStream_t stream);
+void gemv_decode_cuda(float* out, const float* x, const void* w, WType wt, int k, int m,
+                      const cosmos::CudaContext& ctx);
 #endif

@@ -88,7 +88,9 @@ __global__ void gemv_swiglu_scalar_kernel(float* out, const float* x, const void
 }
 }  // namespace
 
-void gemv_swiglu_cuda(float* out, const float* x, const void* w, WType wt, int k, int inter, cudaStream_t stream) {
+void gemv_swiglu_cuda(float* out, const float* x, const void* w, WType wt, int k, int inter,
+                      const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   if (inter <= 0) return;
   const bool bf = wt == WType::BF16;
   const bool vec = k % 8 == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0 && (reinterpret_cast<uintptr_t>(w) & 15) == 0;

@@ -3,7 +3,7 @@
 // into [gate | up] followed by swiglu, without the 2 * inter intermediate and the extra launch.
 #pragma once
 #ifdef COSMOS_CUDA
-#include <cuda_runtime.h>
+#include "../core/cuda_context.h"
 
 #include "matmul.h"
 #endif
@@ -12,5 +12,6 @@ void gemv_swiglu_cpu(float* out, const float* x, const float* w, int k, int inte
 
 #ifdef COSMOS_CUDA
 // Device pointers; x [k] f32, w [2 * inter, k] f32 or bf16, out [inter] f32 (must not alias x).
-void gemv_swiglu_cuda(float* out, const float* x, const void* w, WType wt, int k, int inter, cudaStream_t stream);
+void gemv_swiglu_cuda(float* out, const float* x, const void* w, WType wt, int k, int inter,
+                      const cosmos::CudaContext& ctx);
 #endif

@@ -31,7 +31,8 @@ __global__ void layernorm_kernel(float* out, const float* x, const float* w, con
 }  // namespace
 
 void layernorm_cuda(float* out, const float* x, const float* w, const float* b, int rows, int dim, float eps,
-                    cudaStream_t stream) {
+                    const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   if (rows <= 0 || dim <= 0) return;
   layernorm_kernel<<<rows, cosmos::row_threads(dim), 0, stream>>>(out, x, w, b, dim, eps);
   CUDA_CHECK_LAUNCH();

@@ -5,7 +5,7 @@
 //    16-byte loads, dotting it against all n rows of x (which sit in L1/L2), f32 accumulate. Decode is
 //    bound by the weight stream, so the only goal is bytes in flight; tensor cores would not help.
 //  * n > 8, bf16 weights (k % 8 == 0, 16-byte aligned x and w): tensor-core GEMM. x is first rounded to
-//    bf16 by a small cast kernel into a per-stream workspace (bf16 x bf16 -> f32 accumulate, as cuBLAS
+//    bf16 by a small cast kernel into a workspace from the context's pool (bf16 x bf16 -> f32 accumulate, as cuBLAS
 //    GemmEx with a bf16 copy of x would give), then gemm_mma_kernel: 128x128x64 block tiles, 8 warps of
 //    64x32, mma.sync m16n8k16 fed by ldmatrix from XOR-swizzled shared memory (conflict-free, no
 //    padding), and a 3-stage cp.async pipeline so the copies of the next two k-tiles of both operands
@@ -15,8 +15,6 @@
 //    bench/matmul_wmma.cu, compared by bench/gemm_bench.cu.
 //  * n > 8, f32 weights (the tiny test checkpoint, the f32 vision tower): f32 SIMT GEMM, 64x64
 //    tiles, 4x4 outputs per thread — exact f32 so the CUDA path matches the CPU reference to 1e-5.
-// `scratch` is accepted for the contract but unused: the bf16 copy of x lives in the op's own workspace
-// (no caller passes one).
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
@@ -26,8 +24,6 @@
 
 #include <cstdint>
 #include <cstdlib>
-#include <map>
-#include <mutex>
 
 #include "gemv_common.cuh"
 #include "../core/cuda_common.h"
@@ -279,27 +275,11 @@ __global__ void cast_bf16_kernel(bf16* __restrict__ dst, const float* __restrict
   }
 }
 
-// The bf16 copy of x: one buffer per stream (kernels on one stream run in order, so reuse is safe),
-// grown on demand up to kCastCapBytes and kept for the process, like attention's split-KV workspace.
-bf16* cast_workspace(cudaStream_t s, size_t bytes) {
-  static std::mutex mu;
-  static std::map<cudaStream_t, std::pair<void*, size_t>> ws;
-  std::lock_guard<std::mutex> lock(mu);
-  auto& e = ws[s];
-  if (e.second < bytes) {
-    if (e.first) {
-      CUDA_CHECK(cudaStreamSynchronize(s));  // the old buffer may still be read by this stream
-      cudaFree(e.first);
-    }
-    e.first = nullptr;
-    e.second = 0;
-    CUDA_CHECK(cudaMalloc(&e.first, bytes));
-    e.second = bytes;
-  }
-  return static_cast<bf16*>(e.first);
-}
-
-void gemm_mma(float* out, const float* x, const bf16* w, const float* bias, int n, int k, int m, cudaStream_t s) {
+// The bf16 copy of x is a workspace from the context's pool (at most kCastCapBytes; taller x is cast and
+// multiplied in row chunks), handed back when the launches are enqueued: see core/cuda_context.h.
+void gemm_mma(float* out, const float* x, const bf16* w, const float* bias, int n, int k, int m,
+              const cosmos::CudaContext& ctx) {
+  const cudaStream_t s = ctx.stream;
   static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once
     CUDA_CHECK(cudaFuncSetAttribute(gemm_mma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMmaSmem));
     return true;
@@ -308,7 +288,8 @@ void gemm_mma(float* out, const float* x, const bf16* w, const float* bias, int 
   long long chunk = (long long)(kCastCapBytes / ((size_t)k * 2)) / GM * GM;
   if (chunk < GM) chunk = GM;
   if (chunk > n) chunk = n;
-  bf16* xb = cast_workspace(s, (size_t)chunk * k * 2);
+  cosmos::DeviceBuffer<bf16> xbuf(cosmos::workspace_pool(ctx, "matmul_cuda (bf16 GEMM)"), (size_t)chunk * k);
+  bf16* xb = xbuf.get();
   for (long long r0 = 0; r0 < n; r0 += chunk) {
     const int rows = (int)(n - r0 < chunk ? n - r0 : chunk);
     const long long count8 = (long long)rows * k / 8;
@@ -389,7 +370,8 @@ inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 
 }  // namespace
 
 void matmul_cuda(float* out, const float* x, const void* w, WType wt, const float* bias, int n, int k, int m,
-                 void* /*scratch: unused, see top of file*/, cudaStream_t stream) {
+                 const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   if (n <= 0 || m <= 0) return;
   const bool bf = wt == WType::BF16;
   const bool vec = k % 8 == 0 && aligned16(x) && aligned16(w);
@@ -397,7 +379,7 @@ void matmul_cuda(float* out, const float* x, const void* w, WType wt, const floa
     if (bf) gemv<true>(out, x, w, bias, n, k, m, vec, stream);
     else gemv<false>(out, x, w, bias, n, k, m, vec, stream);
   } else if (bf && vec) {
-    gemm_mma(out, x, static_cast<const bf16*>(w), bias, n, k, m, stream);
+    gemm_mma(out, x, static_cast<const bf16*>(w), bias, n, k, m, ctx);
     return;
   } else {
     dim3 grid(cosmos::ceil_div(m, SN), cosmos::ceil_div(n, SM_));

@@ -2,7 +2,7 @@
 // so checkpoint weights are used as stored (no transpose copy).
 #pragma once
 #ifdef COSMOS_CUDA
-#include <cuda_runtime.h>
+#include "../core/cuda_context.h"
 #endif
 
 // CPU reference: cache-blocked, split across std::thread workers by output rows/columns.
@@ -11,8 +11,8 @@ void matmul_cpu(float* out, const float* x, const float* w, const float* bias /*
 #ifdef COSMOS_CUDA
 enum class WType { F32, BF16 };
 // Device pointers. GEMV kernel for n <= 8; otherwise an mma.sync tensor-core GEMM (bf16 weights; x is
-// rounded to bf16 into the op's own per-stream workspace) or an exact f32 GEMM (no cuBLAS: the build
-// machines have only cudart). scratch: unused (nullptr is fine), kept for the contract.
+// rounded to bf16 into a workspace from ctx.pool, at most 64 MiB at a time) or an exact f32 GEMM (no cuBLAS:
+// the build machines have only cudart). ctx.pool may be null when n <= 8 or the weights are f32.
 void matmul_cuda(float* out, const float* x, const void* w, WType wt, const float* bias, int n, int k, int m,
-                 void* scratch, cudaStream_t stream);
+                 const cosmos::CudaContext& ctx);
 #endif

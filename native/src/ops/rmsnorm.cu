@@ -21,7 +21,9 @@ __global__ void rmsnorm_kernel(float* out, const float* x, const float* w, int d
 }
 }  // namespace
 
-void rmsnorm_cuda(float* out, const float* x, const float* w, int rows, int dim, float eps, cudaStream_t stream) {
+void rmsnorm_cuda(float* out, const float* x, const float* w, int rows, int dim, float eps,
+                  const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   if (rows <= 0 || dim <= 0) return;
   rmsnorm_kernel<<<rows, cosmos::row_threads(dim), 0, stream>>>(out, x, w, dim, eps);
   CUDA_CHECK_LAUNCH();

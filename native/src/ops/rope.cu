@@ -56,7 +56,8 @@ __global__ void rope_apply_kernel(float* x, const float* cos, const float* sin, 
 }  // namespace
 
 void mrope_tables_cuda(float* cos, float* sin, const int* pos3, int tokens, int head_dim, float theta,
-                       const int* section, bool interleaved, cudaStream_t stream) {
+                       const int* section, bool interleaved, const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   int half = head_dim / 2;
   if (tokens <= 0 || half <= 0) return;
   if (half > kMaxHalf) throw std::runtime_error("mrope_tables_cuda: head_dim > 512 is not supported");
@@ -79,7 +80,8 @@ void mrope_tables_cuda(float* cos, float* sin, const int* pos3, int tokens, int 
 }
 
 void rope_apply_cuda(float* x, const float* cos, const float* sin, int tokens, int heads, int head_dim,
-                     cudaStream_t stream) {
+                     const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   long long total = (long long)tokens * heads * (head_dim / 2);
   if (total <= 0) return;
   rope_apply_kernel<<<cosmos::elementwise_blocks(total), 256, 0, stream>>>(x, cos, sin, tokens, heads, head_dim);

@@ -2,7 +2,7 @@
 // Plain 1D RoPE = all three rows of pos3 equal.
 #pragma once
 #ifdef COSMOS_CUDA
-#include <cuda_runtime.h>
+#include "../core/cuda_context.h"
 #endif
 
 // cos,sin: [tokens, head_dim]; pos3: [3][tokens] (t, h, w rows); section: 3 ints, sum = head_dim/2.
@@ -17,7 +17,7 @@ void rope_apply_cpu(float* x, const float* cos, const float* sin, int tokens, in
 
 #ifdef COSMOS_CUDA
 void mrope_tables_cuda(float* cos, float* sin, const int* pos3, int tokens, int head_dim, float theta,
-                       const int* section /*host pointer, 3 ints*/, bool interleaved, cudaStream_t stream);
+                       const int* section /*host pointer, 3 ints*/, bool interleaved, const cosmos::CudaContext& ctx);
 void rope_apply_cuda(float* x, const float* cos, const float* sin, int tokens, int heads, int head_dim,
-                     cudaStream_t stream);
+                     const cosmos::CudaContext& ctx);
 #endif

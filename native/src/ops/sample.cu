@@ -30,7 +30,8 @@ __global__ void scale_kernel(float* x, int n, float temperature) {
 }  // namespace
 
 int sample_cuda(float* d_logits, int vocab, const SamplingParams& p, const int* d_history, int hist_len,
-                uint64_t* rng_state, float* host_buf, int* d_tmp_int, cudaStream_t stream) {
+                uint64_t* rng_state, float* host_buf, int* d_tmp_int, const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   bool rep_on = p.repetition_penalty != 1.0f && p.repetition_penalty > 0;
   if ((rep_on || p.presence_penalty != 0.0f) && hist_len > 0) {
     penalty_kernel<<<cosmos::ceil_div(hist_len, 256), 256, 0, stream>>>(d_logits, vocab, d_history, hist_len,
@@ -39,7 +40,7 @@ int sample_cuda(float* d_logits, int vocab, const SamplingParams& p, const int* 
     CUDA_CHECK_LAUNCH();
   }
   if (!(p.temperature > 0)) {
-    argmax_cuda(d_tmp_int, d_logits, vocab, stream);
+    argmax_cuda(d_tmp_int, d_logits, vocab, ctx);
     int idx = 0;
     CUDA_CHECK(cudaMemcpyAsync(&idx, d_tmp_int, sizeof(int), cudaMemcpyDeviceToHost, stream));
     CUDA_CHECK(cudaStreamSynchronize(stream));

@@ -1,7 +1,7 @@
 // CUDA twin of sample_cpu (declared here, not in sample.h, because sample.h is the CPU helper's file
 // and this one is CUDA-only). Include only where COSMOS_CUDA is defined.
 #pragma once
-#include <cuda_runtime.h>
+#include "../core/cuda_context.h"
 
 #include <cstdint>
 
@@ -17,6 +17,6 @@
 //    (Qwen3 vocab) costs ~30-60 us over PCIe, small next to a decode step; a GPU top-k/top-p would
 //    remove it.
 // d_logits is modified (penalised, divided by temperature). d_history: device ints, hist_len of them.
-// d_tmp_int: one device int of scratch. Synchronises `stream` before returning.
+// d_tmp_int: one device int of scratch. Synchronises ctx.stream before returning (no pool needed).
 int sample_cuda(float* d_logits, int vocab, const SamplingParams& p, const int* d_history, int hist_len,
-                uint64_t* rng_state, float* host_buf, int* d_tmp_int, cudaStream_t stream);
+                uint64_t* rng_state, float* host_buf, int* d_tmp_int, const cosmos::CudaContext& ctx);

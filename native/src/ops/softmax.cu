@@ -26,7 +26,8 @@ __global__ void softmax_kernel(float* x, int cols) {
 }
 }  // namespace
 
-void softmax_cuda(float* x, int rows, int cols, cudaStream_t stream) {
+void softmax_cuda(float* x, int rows, int cols, const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   if (rows <= 0 || cols <= 0) return;
   softmax_kernel<<<rows, cosmos::row_threads(cols), 0, stream>>>(x, cols);
   CUDA_CHECK_LAUNCH();

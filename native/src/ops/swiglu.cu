@@ -15,7 +15,8 @@ __global__ void swiglu_kernel(float* out, const float* gate, const float* up, lo
 }
 }  // namespace
 
-void swiglu_cuda(float* out, const float* gate, const float* up, int n, cudaStream_t stream) {
+void swiglu_cuda(float* out, const float* gate, const float* up, int n, const cosmos::CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   if (n <= 0) return;
   swiglu_kernel<<<cosmos::elementwise_blocks(n), 256, 0, stream>>>(out, gate, up, n);
   CUDA_CHECK_LAUNCH();
