@@ -18,6 +18,10 @@ export const SamplingParams = z.object({
   top_k: z.number().int().min(-1),
   repetition_penalty: z.number().gt(0).max(2),
   presence_penalty: z.number().min(-2).max(2),
+  /**
+   * The token limit. In a `reason()` request it is the same knob as `maxTokens` (give either, or
+   * both equal; two different values are a `ValidationError`); after validation it lives in `maxTokens`.
+   */
   max_tokens: z.number().int().min(1).max(131072).optional(),
   seed: z.number().int().min(0).optional(),
 }).strict();
