@@ -33,7 +33,7 @@ import type { GenerateResult } from "../schema/results.ts";
 import { sizeString } from "../schema/settings.ts";
 import type { z } from "zod";
 import { filePartOf, multipartInit, videoForm } from "./form.ts";
-import { apiBase, type HttpOptions, readBytes, readJson, request } from "./http.ts";
+import { apiBase, boundsOf, type HttpOptions, readBytes, readJson, request } from "./http.ts";
 import type { RemoteBackend, RemoteOptions } from "./options.ts";
 import { defaultOutputPath, writeImageOutput, writeVideoOutput } from "./output.ts";
 
@@ -49,6 +49,7 @@ export const VIDEO_SYNC_TIMEOUT_MS = 11 * 60_000;
 /** HTTP options of one Generator call. */
 export function generatorHttp(backend: RemoteBackend, opts: RemoteOptions, what: string, timeoutMs?: number): HttpOptions {
   return {
+    ...boundsOf(opts),
     signal: opts.signal,
     timeoutMs: opts.timeoutMs ?? timeoutMs,
     retries: opts.retries,
@@ -167,7 +168,7 @@ export async function remoteGenerate(req: GenerateRequest, backend: RemoteBacken
   if (Object.keys(extra).length) fields.push(["extra_params", JSON.stringify(extra)]);
   const ref = req.image ?? req.video;
   opts.onProgress?.({ stage: "upload", message: ref ? "Uploading the conditioning input" : "Sending the request" });
-  const file = ref !== undefined ? await filePartOf(ref, opts.signal) : undefined;
+  const file = ref !== undefined ? await filePartOf(ref, opts.signal, boundsOf(opts)) : undefined;
   const res = await postVideoSync(
     `${base}/videos/sync`,
     multipartInit(videoForm(fields, file)),

@@ -32,7 +32,7 @@ import type { RolloutRequest } from "../schema/rollout_request.ts";
 import { RESOLUTION_KEY } from "../schema/settings.ts";
 import { filePartOf, multipartInit, videoForm } from "./form.ts";
 import { commonExtraParams, diffusionFields, generatorHttp, postVideoSync, VIDEO_SYNC_TIMEOUT_MS } from "./generator_client.ts";
-import { apiBase, readBytes } from "./http.ts";
+import { apiBase, boundsOf, readBytes } from "./http.ts";
 import { actionChunkOf, runVideoJob } from "./jobs.ts";
 import type { RemoteBackend, RemoteOptions } from "./options.ts";
 import { defaultOutputPath, writeVideoOutput } from "./output.ts";
@@ -108,7 +108,7 @@ export async function remoteRollout(req: RolloutRequest, backend: RemoteBackend,
   fields.push(["extra_params", JSON.stringify(rolloutExtraParams(req, chunk))]);
   const ref = req.image ?? req.video;
   opts.onProgress?.({ stage: "upload", message: "Uploading the observation" });
-  const file = ref !== undefined ? await filePartOf(ref, opts.signal) : undefined;
+  const file = ref !== undefined ? await filePartOf(ref, opts.signal, boundsOf(opts)) : undefined;
   const out = req.outputPath ?? defaultOutputPath(req.mode, "mp4");
 
   if (req.mode === "forward_dynamics") {

@@ -10,6 +10,7 @@ import { spawn } from "node:child_process";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { connect, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { generate } from "../../src/api/generate.ts";
 import { reason } from "../../src/api/reason.ts";
 import { rollout } from "../../src/api/rollout.ts";
 import { AbortError, CosmosError, MediaError, RemoteError, TimeoutError, ValidationError } from "../../src/errors.ts";
@@ -241,6 +242,24 @@ describe("bounds", () => {
     assert.ok(err instanceof MediaError, String(err));
     assert.match(err.message, /image .*HTTP 404/);
     assert.ok(err.hint);
+  });
+
+  test("generate() and rollout() hand the bounds on: a sync video that never sends its body, a stalled observation download", async () => {
+    srv.handle((_q, res) => {
+      res.writeHead(200, { "Content-Type": "video/mp4" });
+      res.flushHeaders();
+    });
+    await expectTimeout(
+      generate({ prompt: "A robot moves a box." }, { backend: srv.url, idleTimeoutMs: 300 }),
+      "idle",
+      "idleTimeoutMs",
+    );
+    srv.handle(() => {});
+    await expectTimeout(
+      rollout({ mode: "policy", embodiment: "droid", image: `${srv.url}/obs.png`, prompt: "Pick up the cup." }, { backend: srv.url, timeoutMs: 300 }),
+      "first_byte",
+      "timeoutMs",
+    );
   });
 
   test("job polling: a status request that never answers is bounded per request", async () => {
