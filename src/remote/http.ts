@@ -352,7 +352,10 @@ function once(target: URL, method: string, headers: Headers, body: Uint8Array | 
   return new Promise<Response>((resolveP, rejectP) => {
     let settled = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const req = (secure ? https : http).request(target, { method, headers: out });
+    // A fresh connection per request (no keep-alive agent): Deno's node:http re-sends a POST
+    // on a pooled connection after req.destroy() (a timed-out or aborted generation would run
+    // twice on the server); test/remote/generator_client.test.ts checks it on both runtimes.
+    const req = (secure ? https : http).request(target, { method, headers: out, agent: false });
     const fail = (err: unknown) => {
       if (settled) return;
       settled = true;
