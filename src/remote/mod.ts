@@ -23,7 +23,24 @@ export {
 } from "./generator_client.ts";
 export { forwardDynamicsChunk, remoteRollout, rolloutExtraParams } from "./rollout_client.ts";
 export { actionChunkOf, deleteVideoJob, failedJobError, parseVideoJob, runVideoJob, VideoAction, VideoJob, type VideoJobOptions } from "./jobs.ts";
-export { apiBase, DEFAULT_TIMEOUT_MS, hintFor, type HttpOptions, request, retryAfterMs, serverMessageOf, sleep } from "./http.ts";
-export { chatChunks, type ChatChunk, type SseEvent, sseEvents, SseParser } from "./sse.ts";
+export {
+  apiBase,
+  boundsOf,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_DOWNLOAD_TIMEOUT_MS,
+  DEFAULT_FIRST_BYTE_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_POLL_TIMEOUT_MS,
+  DEFAULT_TIMEOUT_MS,
+  downloadMedia,
+  hintFor,
+  type HttpBounds,
+  type HttpOptions,
+  request,
+  retryAfterMs,
+  serverMessageOf,
+  sleep,
+} from "./http.ts";
+export { ChatChunk, chatChunks, MAX_SSE_LINE_CHARS, type SseEvent, sseEvents, SseParser } from "./sse.ts";
 export { type FilePart, filePartOf, type MultipartBody, multipartInit, videoForm } from "./form.ts";
 export { defaultOutputPath, writeImageOutput, writeVideoOutput } from "./output.ts";
