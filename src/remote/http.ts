@@ -248,7 +248,12 @@ export async function request(url: string, init: RequestInit, opts: HttpOptions)
   if (issues.length) throw new ValidationError(issues);
   const retries = opts.retries ?? 4;
   const headers = new Headers(init.headers);
-  if (opts.apiKey) headers.set("Authorization", `Bearer ${opts.apiKey}`);
+  if (opts.apiKey) {
+    if (!/^[\x21-\x7e]+$/.test(opts.apiKey)) {
+      throw new ValidationError([{ field: "apiKey", value: "(hidden)", allowed: "printable ASCII without spaces or line breaks", message: "not usable in an Authorization header" }]);
+    }
+    headers.set("Authorization", `Bearer ${opts.apiKey}`);
+  }
   let target = parseUrl(url);
   let method = (init.method ?? "GET").toUpperCase();
   let body = bodyBytes(init.body);
@@ -258,7 +263,15 @@ export async function request(url: string, init: RequestInit, opts: HttpOptions)
     const location = res.headers.get("location");
     if ([301, 302, 303, 307, 308].includes(res.status) && location && redirects < MAX_REDIRECTS) {
       await res.body?.cancel().catch(() => {});
-      const next = parseUrl(new URL(location, target).href);
+      let next: URL;
+      try {
+        next = parseUrl(new URL(location, target).href);
+      } catch {
+        throw new RemoteError(`${opts.what}: the server redirected to an unusable URL (${JSON.stringify(location.slice(0, 200))}).`, {
+          status: res.status,
+          hint: "Check the server URL; the server (or a proxy in front of it) sent a bad Location header.",
+        });
+      }
       // As fetch does: 303 (and 301/302 after a POST) become a GET without a body; credentials stay on their origin.
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
         method = "GET";
@@ -355,7 +368,13 @@ function once(target: URL, method: string, headers: Headers, body: Uint8Array | 
     // A fresh connection per request (no keep-alive agent): Deno's node:http re-sends a POST
     // on a pooled connection after req.destroy() (a timed-out or aborted generation would run
     // twice on the server); test/remote/generator_client.test.ts checks it on both runtimes.
-    const req = (secure ? https : http).request(target, { method, headers: out, agent: false });
+    let req: http.ClientRequest;
+    try {
+      req = (secure ? https : http).request(target, { method, headers: out, agent: false });
+    } catch (e) {
+      // node checks the headers here (a character an HTTP header cannot carry).
+      return rejectP(new ValidationError([{ field: "headers", value: Object.keys(out), allowed: "HTTP header names and values", message: (e as Error).message }]));
+    }
     const fail = (err: unknown) => {
       if (settled) return;
       settled = true;

@@ -75,10 +75,16 @@ export async function servedModel(backend: RemoteBackend, opts: RemoteOptions = 
   if (cached) return cached;
   const what = `Listing the models of ${base}`;
   const res = await request(`${base}/models`, { method: "GET" }, { ...httpOpts(backend, opts, what), timeoutMs: opts.timeoutMs ?? 30_000 });
-  const json = await readJson(res, what, opts.signal) as { data?: { id?: unknown }[] };
-  const id = json?.data?.find((m) => typeof m?.id === "string")?.id;
+  const json = await readJson(res, what, opts.signal);
+  const data = json && typeof json === "object" ? (json as { data?: unknown }).data : undefined;
+  const id = Array.isArray(data)
+    ? data.map((m) => (m && typeof m === "object" ? (m as { id?: unknown }).id : undefined)).find((x) => typeof x === "string" && x)
+    : undefined;
   if (typeof id !== "string") {
-    throw new RemoteError(`${base}/models lists no model.`, { hint: "Pass the model name in the backend ({ url, model })." });
+    throw new RemoteError(
+      Array.isArray(data) ? `${base}/models lists no model.` : `${what}: the server returned a body without a "data" list of models.`,
+      { hint: "Check that the URL points at a vLLM / NIM server, or pass the model name in the backend ({ url, model })." },
+    );
   }
   modelCache.set(base, id);
   return id;

@@ -161,6 +161,34 @@ describe("typed errors through the public calls", () => {
     assert.match(r.message, /does not exist/);
   });
 
+  test("an API key a header cannot carry -> ValidationError naming apiKey (the key is not echoed)", async () => {
+    const err = await typed(reason({ task: "custom", prompt: "Hi" }, { backend: { kind: "remote", url, model: "m", apiKey: "sk-abc\nX-Evil: 1" } }), ValidationError);
+    assert.equal(err.field, "apiKey");
+    assert.doesNotMatch(err.message, /sk-abc/);
+  });
+
+  test("odd answers of a server: a model list that is not a list, a redirect to a bad URL -> RemoteError", async () => {
+    const odd = createServer((q, res) => {
+      if (q.url === "/v1/models") {
+        res.writeHead(200, { "Content-Type": "application/json" });
+        return res.end('{"object":"list","data":{"id":"m"}}');
+      }
+      res.writeHead(302, { Location: "http://[::1" });
+      res.end();
+    });
+    await new Promise<void>((r) => odd.listen(0, "127.0.0.1", r));
+    const oddUrl = `http://127.0.0.1:${(odd.address() as { port: number }).port}`;
+    try {
+      const m = await typed(reason({ task: "custom", prompt: "Hi" }, { backend: { kind: "remote", url: oddUrl } }), RemoteError);
+      assert.match(m.message, /the server returned a body without a "data" list of models/);
+      const r = await typed(reason({ task: "custom", prompt: "Hi" }, { backend: { kind: "remote", url: oddUrl, model: "m" } }), RemoteError);
+      assert.match(r.message, /redirected to an unusable URL/);
+    } finally {
+      odd.closeAllConnections?.();
+      await new Promise<void>((r) => odd.close(() => r()));
+    }
+  });
+
   test("bad options -> ValidationError naming the option (not a TypeError)", async () => {
     const err = await typed(reason({ task: "custom", prompt: "Hi" }, null as never), ValidationError);
     assert.equal(err.field, "options");
