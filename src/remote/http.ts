@@ -582,13 +582,13 @@ export interface DownloadOptions extends HttpBounds {
  */
 export async function downloadMedia(url: string, opts: DownloadOptions = {}): Promise<Uint8Array> {
   const field = opts.field ?? "media";
-  const what = `Downloading the ${field} ${url}`;
+  const what = `Downloading ${url} (${field})`;
   let res: Response;
   try {
     res = await request(url, { method: "GET" }, { ...boundsOf(opts), signal: opts.signal, what, retries: 2, retryBaseMs: 500 });
   } catch (e) {
     if (e instanceof RemoteError && !(e instanceof TimeoutError) && e.status !== undefined) {
-      throw new MediaError(`Cannot download the ${field} ${url}: HTTP ${e.status}${e.serverMessage ? ` (${e.serverMessage.slice(0, 200)})` : ""}.`, {
+      throw new MediaError(`${field}: cannot download ${url}: HTTP ${e.status}${e.serverMessage ? ` (${e.serverMessage.slice(0, 200)})` : ""}.`, {
         hint: "Check the URL (it must be reachable from this machine), or pass a local file.",
         cause: e,
       });

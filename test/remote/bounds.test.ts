@@ -240,7 +240,7 @@ describe("bounds", () => {
     assert.equal(new TextDecoder().decode(await mediaBytes(`${srv.url}/old.png`, undefined, { field: "image" })), "PNGDATA");
     const err = await mediaBytes(`${srv.url}/gone.png`, undefined, { field: "image" }).catch((e) => e);
     assert.ok(err instanceof MediaError, String(err));
-    assert.match(err.message, /image .*HTTP 404/);
+    assert.match(err.message, /^image: cannot download .*HTTP 404/);
     assert.ok(err.hint);
   });
 
