@@ -30,6 +30,9 @@ export function checkRunOptions(options: RunOptions): void {
       issues.push({ field: `options.${key}`, value: options[key], allowed: "a function", message: "not a function" });
     }
   }
+  if (options.videoJob !== undefined && typeof options.videoJob !== "boolean") {
+    issues.push({ field: "options.videoJob", value: options.videoJob, allowed: "true | false", message: "not a boolean" });
+  }
   issues.push(...boundIssues(options as Record<string, unknown>, RUN_BOUND_OPTIONS));
   if (issues.length) throw new ValidationError(issues);
 }

@@ -32,7 +32,8 @@ import { type DiffusionParams, type GenerateRequest, generationMode, requestedSi
 import type { GenerateResult } from "../schema/results.ts";
 import { sizeString } from "../schema/settings.ts";
 import type { z } from "zod";
-import { filePartOf, multipartInit, videoForm } from "./form.ts";
+import { filePartOf, type MultipartBody, multipartInit, videoForm } from "./form.ts";
+import { runVideoJob } from "./jobs.ts";
 import { apiBase, boundsOf, type HttpOptions, readBytes, readJson, request } from "./http.ts";
 import type { RemoteBackend, RemoteOptions } from "./options.ts";
 import { defaultOutputPath, writeImageOutput, writeVideoOutput } from "./output.ts";
@@ -68,7 +69,7 @@ export function syncTimeoutError(e: RemoteError, what: string): RemoteError {
   return new RemoteError(`${what}: the server gave up waiting for the video (HTTP 504${e.serverMessage ? `: ${e.serverMessage}` : ""}).`, {
     status: e.status,
     serverMessage: e.serverMessage,
-    hint: "Long videos outlast vLLM-Omni's synchronous endpoint: use fewer frames or steps, or start the server with a larger VLLM_OMNI_VIDEO_SYNC_TIMEOUT (seconds); rollout() policy and inverse dynamics already run as async jobs (POST /v1/videos).",
+    hint: "Long videos outlast vLLM-Omni's synchronous endpoint: pass { videoJob: true } to run it as an async job (POST /v1/videos, no server limit), or start the server with a larger VLLM_OMNI_VIDEO_SYNC_TIMEOUT (seconds).",
     cause: e,
   });
 }
@@ -81,6 +82,32 @@ export async function postVideoSync(url: string, init: RequestInit, http: HttpOp
     if (e instanceof RemoteError && e.status === 504) throw syncTimeoutError(e, http.what);
     throw e;
   }
+}
+
+/**
+ * Runs a video request: on `/v1/videos/sync` (the bytes in the answer), or, with
+ * `opts.videoJob`, as an async job polled to completion (no 600 s server limit).
+ */
+export async function videoBytes(
+  base: string,
+  form: MultipartBody,
+  backend: RemoteBackend,
+  opts: RemoteOptions,
+  what: string,
+): Promise<Uint8Array> {
+  const http = generatorHttp(backend, opts, what, VIDEO_SYNC_TIMEOUT_MS);
+  if (opts.videoJob) {
+    const { video } = await runVideoJob(base, form, {
+      ...generatorHttp(backend, opts, what),
+      pollIntervalMs: opts.pollIntervalMs,
+      jobTimeoutMs: opts.jobTimeoutMs,
+      onProgress: opts.onProgress,
+    });
+    return video;
+  }
+  const res = await postVideoSync(`${base}/videos/sync`, multipartInit(form), http);
+  opts.onProgress?.({ stage: "download", message: "Receiving the video" });
+  return await readBytes(res, opts.signal);
 }
 
 /** The form fields of a video request shared by generate() and rollout(): only those the request sets, in curl's order. */
@@ -169,13 +196,7 @@ export async function remoteGenerate(req: GenerateRequest, backend: RemoteBacken
   const ref = req.image ?? req.video;
   opts.onProgress?.({ stage: "upload", message: ref ? "Uploading the conditioning input" : "Sending the request" });
   const file = ref !== undefined ? await filePartOf(ref, opts.signal, boundsOf(opts)) : undefined;
-  const res = await postVideoSync(
-    `${base}/videos/sync`,
-    multipartInit(videoForm(fields, file)),
-    generatorHttp(backend, opts, "Generating a video", VIDEO_SYNC_TIMEOUT_MS),
-  );
-  opts.onProgress?.({ stage: "download", message: "Receiving the video" });
-  const bytes = await readBytes(res, opts.signal);
+  const bytes = await videoBytes(base, videoForm(fields, file), backend, opts, "Generating a video");
   const media = await writeVideoOutput(bytes, req.outputPath ?? defaultOutputPath(mode, "mp4"), opts.signal);
   return { mode, media, ...(req.seed !== undefined ? { seed: req.seed } : {}), backend: label };
 }

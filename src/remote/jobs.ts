@@ -22,7 +22,7 @@
  * @module
  */
 import { z } from "zod";
-import { AbortError, RemoteError } from "../errors.ts";
+import { AbortError, RemoteError, TimeoutError } from "../errors.ts";
 import type { ProgressEvent } from "../schema/results.ts";
 import { type MultipartBody, multipartInit } from "./form.ts";
 import { DEFAULT_POLL_TIMEOUT_MS, type HttpOptions, hintFor, readBytes, readJson, readText, request, serverMessageOf, sleep } from "./http.ts";
@@ -174,8 +174,11 @@ export async function runVideoJob(base: string, form: MultipartBody, opts: Video
       );
       if (Date.now() > deadline) {
         timedOut = true;
-        throw new RemoteError(`${opts.what}: job ${id} did not finish in ${Math.round(jobTimeoutMs / 1000)} s; it was cancelled on the server.`, {
-          hint: "Raise jobTimeoutMs, or check the server's queue.",
+        throw new TimeoutError(`${opts.what}: job ${id} timed out after ${Math.round(jobTimeoutMs / 1000)} s; it was cancelled on the server.`, {
+          phase: "job",
+          timeoutMs: jobTimeoutMs,
+          option: "jobTimeoutMs",
+          hint: "Raise jobTimeoutMs (default 2 h), or check the server's queue.",
         });
       }
       await sleep(poll, opts.signal);

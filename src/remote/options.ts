@@ -25,7 +25,7 @@ export interface RemoteBackend {
 
 /**
  * Options of the remote calls. The bounds (`connectTimeoutMs`, `timeoutMs`: until the
- * response headers of each request, default 10 min, video sync 30 min; `idleTimeoutMs`,
+ * response headers of each request, default 10 min, video sync 11 min; `idleTimeoutMs`,
  * `downloadTimeoutMs`) are documented on {@link HttpBounds}.
  */
 export interface RemoteOptions extends HttpBounds {
@@ -40,4 +40,6 @@ export interface RemoteOptions extends HttpBounds {
   pollIntervalMs?: number;
   /** Async video jobs: give up after this many ms (default 2 h). */
   jobTimeoutMs?: number;
+  /** Videos of generate() and forward dynamics as async jobs instead of `/v1/videos/sync` (default false). */
+  videoJob?: boolean;
 }

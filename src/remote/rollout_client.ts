@@ -30,9 +30,9 @@ import type { ActionChunk } from "../schema/embodiments.ts";
 import type { RolloutResult } from "../schema/results.ts";
 import type { RolloutRequest } from "../schema/rollout_request.ts";
 import { RESOLUTION_KEY } from "../schema/settings.ts";
-import { filePartOf, multipartInit, videoForm } from "./form.ts";
-import { commonExtraParams, diffusionFields, generatorHttp, postVideoSync, VIDEO_SYNC_TIMEOUT_MS } from "./generator_client.ts";
-import { apiBase, boundsOf, readBytes } from "./http.ts";
+import { filePartOf, videoForm } from "./form.ts";
+import { commonExtraParams, diffusionFields, generatorHttp, videoBytes } from "./generator_client.ts";
+import { apiBase, boundsOf } from "./http.ts";
 import { actionChunkOf, runVideoJob } from "./jobs.ts";
 import type { RemoteBackend, RemoteOptions } from "./options.ts";
 import { defaultOutputPath, writeVideoOutput } from "./output.ts";
@@ -112,13 +112,7 @@ export async function remoteRollout(req: RolloutRequest, backend: RemoteBackend,
   const out = req.outputPath ?? defaultOutputPath(req.mode, "mp4");
 
   if (req.mode === "forward_dynamics") {
-    const res = await postVideoSync(
-      `${base}/videos/sync`,
-      multipartInit(videoForm(fields, file)),
-      generatorHttp(backend, opts, "Forward dynamics", VIDEO_SYNC_TIMEOUT_MS),
-    );
-    opts.onProgress?.({ stage: "download", message: "Receiving the video" });
-    const video = await writeVideoOutput(await readBytes(res, opts.signal), out, opts.signal);
+    const video = await writeVideoOutput(await videoBytes(base, videoForm(fields, file), backend, opts, "Forward dynamics"), out, opts.signal);
     return { mode: req.mode, embodiment: req.embodiment, video, backend: label };
   }
 

@@ -140,7 +140,7 @@ export interface RunOptions {
    * bound below has a default, and an expired one throws a `TimeoutError` naming it.
    */
   connectTimeoutMs?: number;
-  /** Remote calls: ms from the open connection to the response headers, per request (default 10 min; a synchronous video 30 min). */
+  /** Remote calls: ms from the open connection to the response headers, per request (default 10 min; a synchronous video 11 min, past the server's own 600 s). */
   timeoutMs?: number;
   /** Remote calls and downloads: longest gap between two stream events or body chunks (default 2 min). */
   idleTimeoutMs?: number;
@@ -150,6 +150,12 @@ export interface RunOptions {
   jobTimeoutMs?: number;
   /** rollout() on a server: ms between two status polls of a job (default 2 s). */
   pollIntervalMs?: number;
+  /**
+   * generate() videos and forward dynamics on vLLM-Omni: run as an asynchronous job
+   * (`POST /v1/videos`, polled) instead of the blocking `POST /v1/videos/sync`, which the
+   * server gives up on after 600 s (`VLLM_OMNI_VIDEO_SYNC_TIMEOUT`). Default false.
+   */
+  videoJob?: boolean;
 }
 
 /** An explicit backend choice. */

@@ -272,6 +272,15 @@ describe("remoteGenerate", () => {
     assert.equal(existsSync(join(dir, "504.mp4")), false);
   });
 
+  test("videoJob: true runs the video as an async job (no 600 s sync limit) with the same fields", async () => {
+    srv.requests.length = 0;
+    const r = await remoteGenerate(gen({ prompt: PROMPT, resolution: "256p", outputPath: join(dir, "job.mp4") }), { url: srv.url }, { ...FAST, videoJob: true });
+    assert.deepEqual(srv.requests.map((x) => x.method + " " + x.path.replace(/video_gen_\w+/, "ID")), ["POST /v1/videos", "GET /v1/videos/ID", "GET /v1/videos/ID", "GET /v1/videos/ID/content"]);
+    assert.deepEqual(fields(srv.requests[0]), [["prompt", PROMPT], ["size", "320x192"]]);
+    assert.deepEqual(srv.requests[0].dropped, []);
+    assert.equal(r.media.numFrames, 5);
+  });
+
   test("bytes that are not an MP4 are refused and leave no file (no temp file either)", async () => {
     const sub = join(dir, "garbage");
     srv.behaviour.mp4 = new TextEncoder().encode('{"not":"a video"}');
@@ -510,6 +519,29 @@ describe("remoteRollout", () => {
     assert.equal(srv.requests.some((x) => x.path.endsWith("/content")), false);
     srv.behaviour.pollsInProgress = 1;
     srv.behaviour.cancelConflicts = 0;
+  });
+
+  test("a status vLLM-Omni does not have ends polling with an error (no endless poll)", async () => {
+    srv.requests.length = 0;
+    srv.behaviour.onRecord = (rec) => {
+      if (rec.method === "POST" && rec.path === "/v1/videos") {
+        srv.behaviour.faults.push({ match: "GET /v1/videos/video_gen", status: 200, body: JSON.stringify({ id: "x", object: "video", status: "paused", progress: 0 }) });
+        srv.behaviour.onRecord = undefined;
+      }
+    };
+    const err = await remoteRollout(roll({ mode: "policy", embodiment: "droid", image: join(dir, "obs.png"), prompt: "Go." }), { url: srv.url }, FAST).catch((e) => e);
+    assert.ok(err instanceof RemoteError, String(err));
+    assert.match(err.message, /status "paused", which vLLM-Omni does not have/);
+    assert.equal(polled(), 1);
+  });
+
+  test("forward dynamics with videoJob: true runs as an async job with the chunk inline", async () => {
+    srv.requests.length = 0;
+    const actions = [Array(10).fill(0.1), Array(10).fill(0.2)];
+    const r = await remoteRollout(roll({ mode: "forward_dynamics", embodiment: "droid", image: join(dir, "obs.png"), actions, outputPath: join(dir, "fdjob.mp4") }), { url: srv.url }, { ...FAST, videoJob: true });
+    assert.equal(`${srv.requests[0].method} ${srv.requests[0].path}`, "POST /v1/videos");
+    assert.deepEqual(extraOf(srv.requests[0])?.action, actions);
+    assert.equal(r.video?.numFrames, 5);
   });
 
   test("a completed job whose action data does not match its shape is a RemoteError, and no video is left", async () => {
