@@ -1,9 +1,11 @@
 // CPU ops against direct formulas (double precision, no blocking, no threads): catches tiling,
 // threading-split, GQA-indexing and mRoPE-axis mistakes at odd sizes. The model-level reference
 // (transformers) is test/native/qwen3_text.test.ts. Prints a JSON summary; exit 1 on any failure.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
@@ -52,7 +54,7 @@ int main() {
     std::vector<float> out((size_t)n * m);
     std::vector<double> ref((size_t)n * m);
     for (int bias = 0; bias < 2; ++bias) {
-      matmul_cpu(out.data(), x.data(), w.data(), bias ? b.data() : nullptr, n, k, m);
+      matmul_cpu(out.data(), x.data(), w.data(), bias ? b.data() : nullptr, n, k, m, cosmos::CpuContext{});
       for (int i = 0; i < n; ++i)
         for (int j = 0; j < m; ++j) {
           double a = bias ? b[j] : 0;
@@ -62,6 +64,37 @@ int main() {
       close("matmul", out, ref, 1e-4);
     }
   }
+  // The CPU context: parallel_for splits into exactly ctx.threads chunks (1: one inline call), and the
+  // thread count does not change matmul's or attention's numbers (each output is one thread's work).
+  {
+    for (int t : {1, 3}) {
+      std::mutex mu;
+      std::vector<std::pair<int, int>> chunks;
+      cosmos::parallel_for(cosmos::CpuContext{t}, 300, 1, [&](int b, int e) {
+        std::lock_guard<std::mutex> l(mu);
+        chunks.push_back({b, e});
+      });
+      std::sort(chunks.begin(), chunks.end());
+      bool cover = !chunks.empty() && chunks.front().first == 0 && chunks.back().second == 300;
+      for (size_t i = 1; i < chunks.size(); ++i) cover = cover && chunks[i].first == chunks[i - 1].second;
+      truth(t == 1 ? "parallel_for ctx.threads=1: one chunk" : "parallel_for ctx.threads=3: three chunks",
+            (int)chunks.size() == t && cover);
+    }
+    int n = 37, k = 600, m = 129;
+    auto x = randv((size_t)n * k), w = randv((size_t)m * k);
+    std::vector<float> one((size_t)n * m), many((size_t)n * m);
+    matmul_cpu(one.data(), x.data(), w.data(), nullptr, n, k, m, cosmos::CpuContext{1});
+    matmul_cpu(many.data(), x.data(), w.data(), nullptr, n, k, m, cosmos::CpuContext{4});
+    truth("matmul_cpu: 1 thread == 4 threads (bitwise)", one == many);
+    int nq = 9, nkv = 40, qh = 4, kvh = 2, hd = 16;
+    auto q = randv((size_t)nq * qh * hd), kk = randv((size_t)nkv * kvh * hd), vv = randv((size_t)nkv * kvh * hd);
+    std::vector<float> a1((size_t)nq * qh * hd), a4(a1.size());
+    attention_cpu(a1.data(), q.data(), kk.data(), vv.data(), nq, nkv, qh, kvh, hd, nkv - nq, true, 0.25f,
+                  cosmos::CpuContext{1});
+    attention_cpu(a4.data(), q.data(), kk.data(), vv.data(), nq, nkv, qh, kvh, hd, nkv - nq, true, 0.25f,
+                  cosmos::CpuContext{4});
+    truth("attention_cpu: 1 thread == 4 threads (bitwise)", a1 == a4);
+  }
   // attention: GQA 6 q heads / 2 kv heads, causal with a cache offset, and full (non-causal).
   {
     int nq = 5, off = 7, nkv = off + nq, qh = 6, kvh = 2, hd = 8;
@@ -69,7 +102,8 @@ int main() {
     for (int causal = 0; causal < 2; ++causal) {
       std::vector<float> out((size_t)nq * qh * hd);
       float scale = 1.f / std::sqrt((float)hd);
-      attention_cpu(out.data(), q.data(), k.data(), v.data(), nq, nkv, qh, kvh, hd, off, causal, scale);
+      attention_cpu(out.data(), q.data(), k.data(), v.data(), nq, nkv, qh, kvh, hd, off, causal, scale,
+                    cosmos::CpuContext{});
       std::vector<double> ref(out.size(), 0);
       for (int i = 0; i < nq; ++i)
         for (int h = 0; h < qh; ++h) {

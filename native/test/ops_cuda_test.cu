@@ -112,7 +112,7 @@ void test_matmul(int n, int k, int m, bool bf16, bool bias) {
     for (size_t i = 0; i < w.size(); ++i) { wb[i] = f2bf(w[i]); w[i] = bf2f(wb[i]); }
   }
   std::vector<float> ref((size_t)n * m);
-  matmul_cpu(ref.data(), x.data(), w.data(), bias ? b.data() : nullptr, n, k, m);
+  matmul_cpu(ref.data(), x.data(), w.data(), bias ? b.data() : nullptr, n, k, m, cosmos::CpuContext{});
   float* dx = up(x);
   float* db = bias ? up(b) : nullptr;
   void* dw;
@@ -183,7 +183,7 @@ void test_attention(int n_q, int n_kv, int qh, int kvh, int hd, int q_off, bool 
   auto q = randv((size_t)n_q * qh * hd), k = randv((size_t)n_kv * kvh * hd), v = randv((size_t)n_kv * kvh * hd);
   float scale = 1.0f / std::sqrt((float)hd);
   std::vector<float> ref((size_t)n_q * qh * hd);
-  attention_cpu(ref.data(), q.data(), k.data(), v.data(), n_q, n_kv, qh, kvh, hd, q_off, causal, scale);
+  attention_cpu(ref.data(), q.data(), k.data(), v.data(), n_q, n_kv, qh, kvh, hd, q_off, causal, scale, cosmos::CpuContext{});
   float *dq = up(q), *dk = up(k), *dv = up(v), *dout = (float*)pool->alloc(ref.size() * 4);
   attention_cuda(dout, dq, dk, dv, n_q, n_kv, qh, kvh, hd, q_off, causal, scale, ctx);
   char buf[96];
@@ -270,7 +270,7 @@ void test_gemv_swiglu(int k, int inter, bool bf16) {
     for (size_t i = 0; i < w.size(); ++i) { wb[i] = f2bf(w[i]); w[i] = bf2f(wb[i]); }
   }
   std::vector<float> ref(inter);
-  gemv_swiglu_cpu(ref.data(), x.data(), w.data(), k, inter);
+  gemv_swiglu_cpu(ref.data(), x.data(), w.data(), k, inter, cosmos::CpuContext{});
   float* dx = up(x);
   void* dw;
   if (bf16) {
@@ -299,7 +299,7 @@ void test_gemv_decode(int k, int m, bool bf16) {
     for (size_t i = 0; i < w.size(); ++i) { wb[i] = f2bf(w[i]); w[i] = bf2f(wb[i]); }
   }
   std::vector<float> ref(m);
-  matmul_cpu(ref.data(), x.data(), w.data(), nullptr, 1, k, m);
+  matmul_cpu(ref.data(), x.data(), w.data(), nullptr, 1, k, m, cosmos::CpuContext{});
   float* dx = up(x);
   void* dw;
   if (bf16) {
@@ -332,7 +332,7 @@ void test_attention_decode(int max_kv, int qh, int kvh, int hd, std::vector<int>
   bool same = true;
   std::vector<float> ref((size_t)qh * hd);
   for (int n : lens) {
-    attention_cpu(ref.data(), q.data(), k.data(), v.data(), 1, n, qh, kvh, hd, n - 1, true, scale);
+    attention_cpu(ref.data(), q.data(), k.data(), v.data(), 1, n, qh, kvh, hd, n - 1, true, scale, cosmos::CpuContext{});
     CUDA_CHECK(cudaMemcpy(dn, &n, 4, cudaMemcpyHostToDevice));
     attention_decode_cuda(dout, dq, dk, dv, dn, max_kv, qh, kvh, hd, scale, part, ctx);
     auto got = down(dout, ref.size());

@@ -13,6 +13,8 @@
 #   `run`, kind nvidia-h200, carry [.dev/node.xz, .dev/before, .dev/bin, native/build/Release]:
 #           bash tools/device/engine_check.sh device
 #
+# ENGINE_CHECK_BENCH=0 skips BEFORE's build and the decode benches (tests only).
+#
 # Results under $OUT (at most 8 files come back): summary.txt (the lines that matter), build.log,
 # tests.log, node.log, bench.log. Every step has a timeout, and a failing step does not stop the
 # others: the summary says which failed.
@@ -49,8 +51,12 @@ device)
   note "device: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader) ; $(nproc) cores"
   note "before: $(cat .dev/before/COMMIT 2>/dev/null || echo missing)"
   # BEFORE builds in the background (CPU only) while the correctness tests run; the benches wait for it.
-  (bash .dev/before/native/test/build_ops_test.sh .dev/before/build > "$out/build.log" 2>&1; echo "rc=$?" >> "$out/build.log") &
-  before_build=$!
+  bench=${ENGINE_CHECK_BENCH:-1}
+  before_build=
+  if [ "$bench" != 0 ]; then
+    (bash .dev/before/native/test/build_ops_test.sh .dev/before/build > "$out/build.log" 2>&1; echo "rc=$?" >> "$out/build.log") &
+    before_build=$!
+  fi
   b=.dev/bin
   if [ ! -x $b/ops_cuda_test ]; then
     b=native/build/ops_test
@@ -75,6 +81,7 @@ device)
   step "cuda_vs_cpu dump cuda bf16" 240 "$out/node.log" env COSMOS_DEVICE=cuda COSMOS_CUDA_WEIGHTS=bf16 $n native/test/cuda_vs_cpu.mjs dump /tmp/cuda_bf16.json
   step "cuda_vs_cpu compare" 120 "$out/node.log" $n native/test/cuda_vs_cpu.mjs compare /tmp/cpu.json /tmp/cuda.json /tmp/cuda_eager.json /tmp/cuda_bf16.json
   grep -iE "fail|worst|memory|identical|tokens" "$out/node.log" | tail -25 | tee -a "$sum"
+  [ "$bench" = 0 ] && exit 0
   wait $before_build
   note "build (before): $(tail -1 "$out/build.log")"
   # Decode bench: this tree (after) and BEFORE alternated, twice per shape.

@@ -19,9 +19,10 @@ int num_threads() {
   return n;
 }
 
-void parallel_for(int n, int min_chunk, const std::function<void(int, int)>& fn) {
+void parallel_for(const CpuContext& ctx, int n, int min_chunk, const std::function<void(int, int)>& fn) {
   if (n <= 0) return;
-  int t = std::min(num_threads(), std::max(1, n / std::max(1, min_chunk)));
+  const int threads = ctx.threads > 0 ? ctx.threads : num_threads();
+  int t = std::min(threads, std::max(1, n / std::max(1, min_chunk)));
   if (t <= 1) {
     fn(0, n);
     return;

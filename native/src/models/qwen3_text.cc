@@ -176,9 +176,9 @@ void Qwen3Text::forward(const int* ids, int n, const int* pos3, const VisualInpu
     check_abort();
     Layer& L = layers_[l];
     rmsnorm_cpu(Hh, X, L.in_ln.f32(), n, H, c.rms_norm_eps);
-    matmul_cpu(Q, Hh, L.q.f32(), nullptr, n, H, QH);
-    matmul_cpu(K, Hh, L.k.f32(), nullptr, n, H, KH);
-    matmul_cpu(Vv, Hh, L.v.f32(), nullptr, n, H, KH);
+    matmul_cpu(Q, Hh, L.q.f32(), nullptr, n, H, QH, cpu_);
+    matmul_cpu(K, Hh, L.k.f32(), nullptr, n, H, KH, cpu_);
+    matmul_cpu(Vv, Hh, L.v.f32(), nullptr, n, H, KH, cpu_);
     rmsnorm_cpu(Q, Q, L.q_norm.f32(), n * NH, D, c.rms_norm_eps);
     rmsnorm_cpu(K, K, L.k_norm.f32(), n * KVH, D, c.rms_norm_eps);
     rope_apply_cpu(Q, cs.f32(), sn.f32(), n, NH, D);
@@ -187,14 +187,14 @@ void Qwen3Text::forward(const int* ids, int n, const int* pos3, const VisualInpu
     float* vc = static_cast<float*>(L.vcache.data());
     std::memcpy(kc + (size_t)n_past_ * KH, K, sizeof(float) * n * KH);
     std::memcpy(vc + (size_t)n_past_ * KH, Vv, sizeof(float) * n * KH);
-    attention_cpu(A, Q, kc, vc, n, n_past_ + n, NH, KVH, D, n_past_, true, scale);
-    matmul_cpu(Hh, A, L.o.f32(), nullptr, n, QH, H);
+    attention_cpu(A, Q, kc, vc, n, n_past_ + n, NH, KVH, D, n_past_, true, scale, cpu_);
+    matmul_cpu(Hh, A, L.o.f32(), nullptr, n, QH, H, cpu_);
     add_cpu(X, X, Hh, n * H);
     rmsnorm_cpu(Hh, X, L.post_ln.f32(), n, H, c.rms_norm_eps);
-    matmul_cpu(G, Hh, L.gate.f32(), nullptr, n, H, I);
-    matmul_cpu(U, Hh, L.up.f32(), nullptr, n, H, I);
+    matmul_cpu(G, Hh, L.gate.f32(), nullptr, n, H, I, cpu_);
+    matmul_cpu(U, Hh, L.up.f32(), nullptr, n, H, I, cpu_);
     swiglu_cpu(G, G, U, n * I);
-    matmul_cpu(Hh, G, L.down.f32(), nullptr, n, I, H);
+    matmul_cpu(Hh, G, L.down.f32(), nullptr, n, I, H, cpu_);
     add_cpu(X, X, Hh, n * H);
     if (vis && l < (int)vis->deepstack.size() && vis->deepstack[l])
       for (int r = 0; r < vis->n_rows; ++r) add_cpu(X + (size_t)vis->rows[r] * H, X + (size_t)vis->rows[r] * H, vis->deepstack[l] + (size_t)r * H, H);
@@ -202,10 +202,10 @@ void Qwen3Text::forward(const int* ids, int n, const int* pos3, const VisualInpu
   const float* head = lm_head_.t.data ? lm_head_.f32() : embed_.f32();
   if (all_logits) {
     rmsnorm_cpu(Hh, X, norm_.f32(), n, H, c.rms_norm_eps);
-    matmul_cpu(logits, Hh, head, nullptr, n, H, V);
+    matmul_cpu(logits, Hh, head, nullptr, n, H, V, cpu_);
   } else {
     rmsnorm_cpu(Hh, X + (size_t)(n - 1) * H, norm_.f32(), 1, H, c.rms_norm_eps);
-    matmul_cpu(logits, Hh, head, nullptr, 1, H, V);
+    matmul_cpu(logits, Hh, head, nullptr, 1, H, V, cpu_);
   }
   // Commit the tokens only after the whole pass succeeded, so an abort leaves the cache as it was.
   int mx = next_pos_ - 1;

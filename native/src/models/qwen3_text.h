@@ -11,6 +11,7 @@
 
 #include "../core/config.h"  // parse_config_object
 #include "../core/errors.h"  // ModelError, AbortedError
+#include "../core/parallel.h"  // CpuContext
 #include "../core/tensor.h"
 #include "../safetensors/safetensors.h"
 
@@ -70,6 +71,7 @@ class Qwen3Text {
   std::vector<Layer> layers_;
   int n_past_ = 0, capacity_ = 0, next_pos_ = 0;
   const std::atomic<bool>* abort_ = nullptr;
+  CpuContext cpu_;  // passed to every op: the default thread count (COSMOS_THREADS or all cores)
 
   void ensure_capacity(int tokens);
   void forward(const int* ids, int n, const int* pos3, const VisualInputs* vis, float* logits, bool all_logits);

@@ -62,7 +62,8 @@ struct Binder {
 
 // PatchMerger.forward: x [N, D] -> [N/unit, out]. The unit rows of one merge block are contiguous,
 // so "concat the block" is just viewing [N, D] as [N/unit, unit*D].
-void run_merger(const Qwen3VisionMerger& m, const float* x, int N, int D, int unit, float eps, std::vector<float>& out) {
+void run_merger(const Qwen3VisionMerger& m, const float* x, int N, int D, int unit, float eps, std::vector<float>& out,
+                const CpuContext& ctx) {
     const int T = N / unit;
     const int H = D * unit;
     std::vector<float> normed((size_t)N * D), hid((size_t)T * H);
@@ -70,10 +71,10 @@ void run_merger(const Qwen3VisionMerger& m, const float* x, int N, int D, int un
     // way, only the normalised span differs.
     if (m.postshuffle) layernorm_cpu(normed.data(), x, m.norm.g, m.norm.b, T, H, eps);
     else layernorm_cpu(normed.data(), x, m.norm.g, m.norm.b, N, D, eps);
-    matmul_cpu(hid.data(), normed.data(), m.fc1.w, m.fc1.b, T, H, H);
+    matmul_cpu(hid.data(), normed.data(), m.fc1.w, m.fc1.b, T, H, H, ctx);
     gelu_erf_cpu(hid.data(), T * H);  // nn.GELU(): exact erf form
     out.resize((size_t)T * m.fc2.out);
-    matmul_cpu(out.data(), hid.data(), m.fc2.w, m.fc2.b, T, H, m.fc2.out);
+    matmul_cpu(out.data(), hid.data(), m.fc2.w, m.fc2.b, T, H, m.fc2.out, ctx);
 }
 
 // Calls f(row, col) for every patch of a grid in merged order (t, bh, bw, mh, mw).
@@ -228,12 +229,12 @@ void Qwen3Vision::forward(const float* pixel_values, size_t n_floats, const std:
     if (n_floats != want)
         throw ModelError("pixel_values has " + std::to_string(n_floats) + " floats; the grids need " + std::to_string(want) +
                          " (patches x " + std::to_string(cfg_.patch_dim()) + ")");
-    qwen3_vision_forward_cpu(cfg_, w_, pixel_values, grids, out, abort_);
+    qwen3_vision_forward_cpu(cfg_, w_, pixel_values, grids, out, cpu_, abort_);
 }
 
 void qwen3_vision_forward_cpu(const Qwen3VisionConfig& cfg, const Qwen3VisionWeights& w, const float* pixel_values,
                               const std::vector<Qwen3VisionGrid>& grids, Qwen3VisionOutput& out,
-                              const std::atomic<bool>* abort) {
+                              const CpuContext& ctx, const std::atomic<bool>* abort) {
     const int D = cfg.hidden_size, I = cfg.intermediate_size, H = cfg.num_heads, hd = cfg.head_dim();
     const int m = cfg.spatial_merge_size, unit = cfg.merge_unit();
     const float eps = cfg.layer_norm_eps;
@@ -242,7 +243,7 @@ void qwen3_vision_forward_cpu(const Qwen3VisionConfig& cfg, const Qwen3VisionWei
 
     // Patch embedding + interpolated position embedding.
     std::vector<float> x(ND), tmp(ND);
-    matmul_cpu(x.data(), pixel_values, w.patch_embed.w, w.patch_embed.b, N, cfg.patch_dim(), D);
+    matmul_cpu(x.data(), pixel_values, w.patch_embed.w, w.patch_embed.b, N, cfg.patch_dim(), D, ctx);
     qwen3_vision_pos_embed_cpu(w.pos_embed, cfg.num_position_embeddings, D, grids, m, tmp.data());
     add_cpu(x.data(), x.data(), tmp.data(), (int)ND);
 
@@ -260,7 +261,7 @@ void qwen3_vision_forward_cpu(const Qwen3VisionConfig& cfg, const Qwen3VisionWei
         if (abort && abort->load(std::memory_order_relaxed)) throw AbortedError();
         const Qwen3VisionBlock& b = w.blocks[l];
         layernorm_cpu(tmp.data(), x.data(), b.norm1.g, b.norm1.b, N, D, eps);
-        matmul_cpu(qkv.data(), tmp.data(), b.qkv.w, b.qkv.b, N, D, 3 * D);
+        matmul_cpu(qkv.data(), tmp.data(), b.qkv.w, b.qkv.b, N, D, 3 * D, ctx);
         for (int r = 0; r < N; r++) {
             const float* src = qkv.data() + (size_t)r * 3 * D;
             std::copy(src, src + D, q.data() + (size_t)r * D);
@@ -273,20 +274,21 @@ void qwen3_vision_forward_cpu(const Qwen3VisionConfig& cfg, const Qwen3VisionWei
         for (size_t s = 0; s + 1 < cu.size(); s++) {
             const size_t o = (size_t)cu[s] * D;
             const int L = cu[s + 1] - cu[s];
-            attention_cpu(att.data() + o, q.data() + o, k.data() + o, v.data() + o, L, L, H, H, hd, 0, false, scale);
+            attention_cpu(att.data() + o, q.data() + o, k.data() + o, v.data() + o, L, L, H, H, hd, 0, false, scale, ctx);
         }
-        matmul_cpu(tmp.data(), att.data(), b.proj.w, b.proj.b, N, D, D);
+        matmul_cpu(tmp.data(), att.data(), b.proj.w, b.proj.b, N, D, D, ctx);
         add_cpu(x.data(), x.data(), tmp.data(), (int)ND);
         layernorm_cpu(tmp.data(), x.data(), b.norm2.g, b.norm2.b, N, D, eps);
-        matmul_cpu(mlp.data(), tmp.data(), b.fc1.w, b.fc1.b, N, D, I);
+        matmul_cpu(mlp.data(), tmp.data(), b.fc1.w, b.fc1.b, N, D, I, ctx);
         gelu_tanh_cpu(mlp.data(), N * I);  // hidden_act gelu_pytorch_tanh
-        matmul_cpu(tmp.data(), mlp.data(), b.fc2.w, b.fc2.b, N, I, D);
+        matmul_cpu(tmp.data(), mlp.data(), b.fc2.w, b.fc2.b, N, I, D, ctx);
         add_cpu(x.data(), x.data(), tmp.data(), (int)ND);
         const auto& idx = cfg.deepstack_visual_indexes;
         const auto it = std::find(idx.begin(), idx.end(), l);
-        if (it != idx.end()) run_merger(w.deepstack[it - idx.begin()], x.data(), N, D, unit, eps, out.deepstack[it - idx.begin()]);
+        if (it != idx.end())
+            run_merger(w.deepstack[it - idx.begin()], x.data(), N, D, unit, eps, out.deepstack[it - idx.begin()], ctx);
     }
-    run_merger(w.merger, x.data(), N, D, unit, eps, out.embeds);
+    run_merger(w.merger, x.data(), N, D, unit, eps, out.embeds, ctx);
     out.tokens = N / unit;
     out.out_dim = cfg.out_hidden_size;
 }

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "../core/errors.h"  // ModelError, AbortedError
+#include "../core/parallel.h"  // CpuContext
 #include "../core/tensor.h"
 #include "../safetensors/safetensors.h"
 
@@ -103,10 +104,11 @@ struct Qwen3VisionOutput {
 
 // Runs the tower on pixel_values [patches, patch_dim] of the given grids (images and/or videos,
 // in the order their rows are concatenated). Grids must pass qwen3_vision_check_grids.
-// `abort` (nullable) is checked between blocks; when set the call throws AbortedError.
+// The matmuls and attention run on ctx's threads. `abort` (nullable) is checked between blocks; when set
+// the call throws AbortedError.
 void qwen3_vision_forward_cpu(const Qwen3VisionConfig& cfg, const Qwen3VisionWeights& w, const float* pixel_values,
                               const std::vector<Qwen3VisionGrid>& grids, Qwen3VisionOutput& out,
-                              const std::atomic<bool>* abort = nullptr);
+                              const CpuContext& ctx, const std::atomic<bool>* abort = nullptr);
 
 // The tower with its weights (f32 copies, converted from BF16/F16 checkpoints when needed).
 class Qwen3Vision {
@@ -132,6 +134,7 @@ class Qwen3Vision {
     std::map<std::string, OwnedTensor> store_;
     Qwen3VisionWeights w_;
     const std::atomic<bool>* abort_ = nullptr;
+    CpuContext cpu_;  // passed to every op: the default thread count (COSMOS_THREADS or all cores)
 };
 
 // ---- Position helpers (cheap index math that runs once per request; a CUDA path uploads the

@@ -108,7 +108,7 @@ double ms_since(std::chrono::steady_clock::time_point a) {
 // these are tens of MB per run.
 void copy_host(void* dst, const void* src, size_t bytes) {
   const size_t chunk = (size_t)1 << 20;
-  parallel_for((int)((bytes + chunk - 1) / chunk), 4, [&](int b, int e) {
+  parallel_for(CpuContext{}, (int)((bytes + chunk - 1) / chunk), 4, [&](int b, int e) {  // default thread count
     const size_t o = (size_t)b * chunk, len = std::min((size_t)e * chunk, bytes) - o;
     std::memcpy(static_cast<char*>(dst) + o, static_cast<const char*>(src) + o, len);
   });

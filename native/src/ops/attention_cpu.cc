@@ -9,11 +9,11 @@
 #include "../core/parallel.h"
 
 void attention_cpu(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
-                   int kv_heads, int head_dim, int q_offset, bool causal, float scale) {
+                   int kv_heads, int head_dim, int q_offset, bool causal, float scale, const cosmos::CpuContext& ctx) {
   int group = q_heads / kv_heads;
   int work = n_q * q_heads;
   int min_chunk = std::max(1, 16384 / std::max(1, n_kv * head_dim));
-  cosmos::parallel_for(work, min_chunk, [&](int w0, int w1) {
+  cosmos::parallel_for(ctx, work, min_chunk, [&](int w0, int w1) {
     std::vector<float> sc(std::max(1, n_kv));
     for (int w = w0; w < w1; ++w) {
       int i = w / q_heads, h = w % q_heads, kh = h / group;

@@ -1,12 +1,14 @@
 // matmul: out[n,m] = x[n,k] · w[m,k]^T (+ bias[m]) — the PyTorch nn.Linear weight layout,
 // so checkpoint weights are used as stored (no transpose copy).
 #pragma once
+#include "../core/parallel.h"  // CpuContext
 #ifdef COSMOS_CUDA
 #include "../core/cuda_context.h"
 #endif
 
-// CPU reference: cache-blocked, split across std::thread workers by output rows/columns.
-void matmul_cpu(float* out, const float* x, const float* w, const float* bias /*nullable*/, int n, int k, int m);
+// CPU reference: cache-blocked, split across ctx's threads by output columns.
+void matmul_cpu(float* out, const float* x, const float* w, const float* bias /*nullable*/, int n, int k, int m,
+                const cosmos::CpuContext& ctx);
 
 #ifdef COSMOS_CUDA
 enum class WType { F32, BF16 };

@@ -58,11 +58,12 @@ void tile(float* out, const float* x, const float* w, int n, int k, int m, int m
 }
 }  // namespace
 
-void matmul_cpu(float* out, const float* x, const float* w, const float* bias, int n, int k, int m) {
+void matmul_cpu(float* out, const float* x, const float* w, const float* bias, int n, int k, int m,
+                const cosmos::CpuContext& ctx) {
   // Chunks of w rows, rounded to the 4-wide tile; ~64k multiply-adds minimum per thread.
   int min_rows = std::max(4, (int)(65536 / std::max(1L, (long)n * k)));
   int groups = (m + 3) / 4;
-  cosmos::parallel_for(groups, (min_rows + 3) / 4, [&](int g0, int g1) {
+  cosmos::parallel_for(ctx, groups, (min_rows + 3) / 4, [&](int g0, int g1) {
     tile(out, x, w, n, k, m, g0 * 4, std::min(m, g1 * 4));
   });
   if (bias)
