@@ -128,8 +128,11 @@ function actionNotebook(s: ActionSpec): NotebookSpec {
     md(`
       ## The requests
 
-      Typed as \`RolloutRequestInput\`; validation checks each mode's inputs and every action row
-      against the embodiment's dimension, and fills in the diffusion defaults.
+      Typed as \`RolloutRequestInput\`; validation checks each mode's inputs, every action row
+      against the embodiment's width, and that the frame count fits the chunk (one action per frame
+      transition: \`numFrames\` is the chunk or the chunk + 1). A setting left out is not sent;
+      \`effective\` shows what the model uses (action modes: 30 steps, guidance 1.0, flow shift 5.0;
+      the size is the 480p table entry closest to the observation's aspect ratio).
     `),
     ...s.cases.map((c) =>
       code(`

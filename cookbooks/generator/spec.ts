@@ -56,7 +56,7 @@ const GENERATORS: GeneratorSpec[] = [
     inputs: "Text",
     outputs: "Vision (MP4)",
     inputCells: [],
-    requests: [{ name: "request", literal: `{\n  prompt: ${JSON.stringify(T2V_PROMPT)},\n  seed: 0,\n}` }],
+    requests: [{ name: "request", literal: `{\n  prompt: ${JSON.stringify(T2V_PROMPT)},\n  resolution: "480p",\n  seed: 0,\n}` }],
   },
   {
     name: "text_to_video_sound",
@@ -66,8 +66,8 @@ const GENERATORS: GeneratorSpec[] = [
     outputs: "Vision, sound (MP4 + AAC)",
     inputCells: [],
     requests: [
-      { name: "withSound", literal: `{\n  prompt: ${JSON.stringify(T2V_PROMPT + " The arm's motors whine and the part clanks onto the pallet.")},\n  sound: true,\n  seed: 0,\n}` },
-      { name: "silent", literal: `{\n  prompt: ${JSON.stringify(T2V_PROMPT)},\n  sound: false,\n  seed: 0,\n}` },
+      { name: "withSound", literal: `{\n  prompt: ${JSON.stringify(T2V_PROMPT + " The arm's motors whine and the part clanks onto the pallet.")},\n  resolution: "480p",\n  sound: true,\n  seed: 0,\n}` },
+      { name: "silent", literal: `{\n  prompt: ${JSON.stringify(T2V_PROMPT)},\n  resolution: "480p",\n  sound: false,\n  seed: 0,\n}` },
     ],
   },
   {
@@ -78,20 +78,20 @@ const GENERATORS: GeneratorSpec[] = [
     outputs: "Vision (± sound)",
     inputCells: [code(`await showImage(asset("images/tabletop.jpg"), "input: images/tabletop.jpg · 832x480");`)],
     requests: [
-      { name: "silent", literal: `{\n  prompt: "The yellow robot arm reaches down, grasps the red cube and drops it into the blue bowl.",\n  image: asset("images/tabletop.jpg"),\n}` },
-      { name: "withSound", literal: `{\n  prompt: "The yellow robot arm reaches down, grasps the red cube and drops it into the blue bowl; its motors whine and the cube thuds into the bowl.",\n  image: asset("images/tabletop.jpg"),\n  sound: true,\n}` },
+      { name: "silent", literal: `{\n  prompt: "The yellow robot arm reaches down, grasps the red cube and drops it into the blue bowl.",\n  image: asset("images/tabletop.jpg"),\n  resolution: "480p",\n}` },
+      { name: "withSound", literal: `{\n  prompt: "The yellow robot arm reaches down, grasps the red cube and drops it into the blue bowl; its motors whine and the cube thuds into the bowl.",\n  image: asset("images/tabletop.jpg"),\n  resolution: "480p",\n  sound: true,\n}` },
     ],
   },
   {
     name: "video_to_video",
     title: "Video-to-video (± sound)",
-    what: "Prompt-guided transformation of a robot manipulation video. `conditionFrameIndexes` picks which frames of the source stay as clean conditioning (vLLM-Omni `extra_params.condition_frame_indexes_vision`); they are **latent-frame** indexes, each covering 4 video frames, not video-frame numbers. `conditionVideoKeep` (`\"first\"` or `\"last\"`) says which end of a longer source video is kept. The spec marks vLLM-Omni's video-to-video as planned, so a server may refuse it.",
+    what: "Prompt-guided transformation of a robot manipulation video. `conditionFrameIndexes` picks which frames of the source stay as clean conditioning (vLLM-Omni `extra_params.condition_frame_indexes_vision`); they are **latent-frame** indexes, each covering 4 video frames, not video-frame numbers. `[0, 1]` (the model's default) keeps source frames 0-4 clean, the spec's 5 conditioning frames. `conditionVideoKeep` (`\"first\"` or `\"last\"`) says which end of a longer source video is decoded. vLLM-Omni has served video-to-video since its Cosmos 3 video-to-video PR (#4266); the spec's \"planned\" is out of date.",
     inputs: "Text, video (± sound)",
     outputs: "Vision (± sound)",
     inputCells: [CLIP_CELL],
     requests: [
-      { name: "silent", literal: `{\n  prompt: "The same pick-and-place in a steel factory at night, under orange sodium lights.",\n  video: asset("videos/pick_place.mp4"),\n  conditionFrameIndexes: [0, 1, 2, 3, 4],\n}` },
-      { name: "withSound", literal: `{\n  prompt: "The same pick-and-place in a steel factory at night, under orange sodium lights; machines hum, the cube clanks into a steel bowl.",\n  video: asset("videos/pick_place.mp4"),\n  conditionFrameIndexes: [0, 1, 2, 3, 4],\n  sound: true,\n}` },
+      { name: "silent", literal: `{\n  prompt: "The same pick-and-place in a steel factory at night, under orange sodium lights.",\n  video: asset("videos/pick_place.mp4"),\n  resolution: "480p",\n  conditionFrameIndexes: [0, 1],\n  conditionVideoKeep: "first",\n}` },
+      { name: "withSound", literal: `{\n  prompt: "The same pick-and-place in a steel factory at night, under orange sodium lights; machines hum, the cube clanks into a steel bowl.",\n  video: asset("videos/pick_place.mp4"),\n  resolution: "480p",\n  conditionFrameIndexes: [0, 1],\n  conditionVideoKeep: "first",\n  sound: true,\n}` },
     ],
   },
 ];
@@ -106,14 +106,16 @@ function generatorNotebook(s: GeneratorSpec): NotebookSpec {
     md(`
       ## The request
 
-      Typed as \`GenerateRequestInput\`; validation fills in the spec's defaults (480p, 16:9, 24 fps,
-      189 frames; the seed examples' 35 steps, guidance 6.0, flow shift 10.0, guardrails on).
+      Typed as \`GenerateRequestInput\`. A setting left out is not sent: the model applies its own
+      per-mode default, and the validated request shows it in \`effective\` (text-to-image: 50 steps,
+      guidance 7.0, flow shift 3.0 at 1024x1024; video: 35 steps, 6.0, 10.0 at 1280x720, 189 frames).
+      These cookbooks ask for 480p (832x480 at 16:9) to keep the runs short.
     `),
     ...s.requests.map((r) =>
       code(`
         const ${r.name}: GenerateRequestInput = ${r.literal.split("\n").join("\n        ")};
         const ${r.name}Parsed = parseWith(GenerateRequest, ${r.name}, "request");
-        await showJson(\`${r.name}: \${generationMode(${r.name}Parsed)}, validated with the defaults filled in\`, ${r.name}Parsed);
+        await showJson(\`${r.name}: \${generationMode(${r.name}Parsed)}, validated; effective = what the run uses\`, ${r.name}Parsed);
       `)
     ),
     ...generatorBackendCells("generate"),

@@ -28,7 +28,7 @@ import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { chromium } from "playwright-core";
 import { elements } from "../kernel/_sink.ts";
-import { startTestServer, type TestServer } from "../remote/_server.ts";
+import { type Recorded, startTestServer, type TestServer } from "../remote/_server.ts";
 import { EMBODIMENTS } from "../../src/schema/embodiments.ts";
 import { type Cell, displays, html, type Output, plain, str } from "../kernel/_nbformat.ts";
 
@@ -231,7 +231,7 @@ describe("every cookbook, no backend configured (Deno kernel)", () => {
   }
 });
 
-describe("a sample against the local wire-format test server (not a model)", () => {
+describe("a sample of Reasoner notebooks and every Generator / action notebook against the strict local servers (not a model)", () => {
   let reasonerEnv: Record<string, string>;
   let generatorEnv: Record<string, string>;
   before(async () => {
@@ -283,7 +283,35 @@ describe("a sample against the local wire-format test server (not a model)", () 
     assert.ok(out.some((o) => plain(o).startsWith("parsed as events (3 events)")));
   });
 
-  test("text-to-video: the MP4 the server sent plays inline", async () => {
+  /**
+   * The Generator requests one notebook sent to the strict vLLM-Omni server: every one accepted
+   * (a 200: the real server's rules, test/remote/_vllm_omni.ts) and nothing in it that the real
+   * server would silently drop.
+   */
+  function generatorRequests(since: number, path: string): Recorded[] {
+    const recs = server.requests.slice(since).filter((r) => r.method === "POST" && /^\/v1\/(videos|images)/.test(r.path));
+    assert.ok(recs.length > 0, `${path}: the notebook called the server`);
+    for (const r of recs) {
+      assert.equal(r.status, 200, `${path}: ${r.path} accepted by the strict server`);
+      assert.deepEqual(r.dropped, [], `${path}: nothing the real server would drop`);
+    }
+    return recs;
+  }
+  const extraOf = (r: Recorded) => JSON.parse(r.form?.find((p) => p.name === "extra_params")?.text ?? "{}") as Record<string, unknown>;
+  const field = (r: Recorded, n: string) => r.form?.find((p) => p.name === n)?.text;
+  const videosShown = (out: Output[]) => out.filter((o) => elements(html(o), "video", "cosmos-video").length === 1).length;
+
+  test("text-to-image: the PNG the server sent is shown", async () => {
+    const before = server.requests.length;
+    const cells = await execute("generator/text_to_image.ipynb", "deno", generatorEnv, "server");
+    const [req] = generatorRequests(before, "text_to_image");
+    assert.equal(req.path, "/v1/images/generations");
+    assert.deepEqual(req.json, { prompt: (req.json as { prompt: string }).prompt, n: 1, size: "1280x720", response_format: "b64_json", seed: 1234 });
+    const out = outputsOf(cells, "await show(generate(request, options))");
+    assert.ok(out.some((o) => o.data?.["image/png"] === Buffer.from(served.png).toString("base64")), "the served PNG");
+  });
+
+  test("text-to-video and with sound: the MP4s the server sent play inline; only the set fields are sent", async () => {
     const before = server.requests.length;
     const cells = await execute("generator/text_to_video.ipynb", "deno", generatorEnv, "server");
     assert.match(backendLine(cells), new RegExp(`^backend: remote:${server.url} · vLLM-Omni server`));
@@ -292,20 +320,41 @@ describe("a sample against the local wire-format test server (not a model)", () 
     assert.ok(video, "a video player");
     assert.ok(html(video).includes(`data:video/mp4;base64,${Buffer.from(served.mp4).toString("base64")}`), "the served MP4, inline");
     assert.ok(out.some((o) => /^text-to-video: 832x480 · 96 frames at 24 fps · sound: true/.test(plain(o))));
-    const form = server.requests.slice(before).find((r) => r.path === "/v1/videos/sync")?.form ?? [];
-    assert.match(form.find((p) => p.name === "prompt")?.text ?? "", /^A wide shot of an industrial workcell/);
+    const [req] = generatorRequests(before, "text_to_video");
+    assert.deepEqual(req.form?.map((p) => p.name), ["prompt", "size", "seed"]);
+    assert.match(field(req, "prompt") ?? "", /^A wide shot of an industrial workcell/);
+    // The pipeline ran the model's video defaults, as the notebook's validated request showed.
+    assert.deepEqual([req.plan?.steps, req.plan?.guidance, req.plan?.flowShift, req.plan?.numFrames], [35, 6, 10, 189]);
+    const before2 = server.requests.length;
+    const sound = await execute("generator/text_to_video_sound.ipynb", "deno", generatorEnv, "server");
+    const reqs = generatorRequests(before2, "text_to_video_sound");
+    assert.deepEqual(reqs.map((r) => field(r, "generate_sound")), ["true", undefined]);
+    assert.equal(videosShown(all(sound)), 2);
+  });
+
+  test("image-to-video and video-to-video: the input uploaded, latent conditioning in extra_params, results play", async () => {
+    let before = server.requests.length;
+    const i2v = await execute("generator/image_to_video.ipynb", "deno", generatorEnv, "server");
+    for (const r of generatorRequests(before, "image_to_video")) assert.equal(r.form?.find((p) => p.name === "input_reference")?.contentType, "image/jpeg");
+    assert.equal(videosShown(outputsOf(i2v, "await show(generate(")), 2);
+    before = server.requests.length;
+    const v2v = await execute("generator/video_to_video.ipynb", "deno", generatorEnv, "server");
+    for (const r of generatorRequests(before, "video_to_video")) {
+      assert.deepEqual(extraOf(r), { condition_frame_indexes_vision: [0, 1], condition_video_keep: "first" });
+      assert.equal(r.form?.find((p) => p.name === "input_reference")?.contentType, "video/mp4");
+    }
+    assert.equal(videosShown(outputsOf(v2v, "await show(generate(")), 2);
   });
 
   test("policy: video and predicted actions for DROID 10D, AV 9D, camera 9D and egocentric 57D", async () => {
     const before = server.requests.length;
     const cells = await execute("action/policy.ipynb", "deno", generatorEnv, "server");
-    const jobs = server.requests.slice(before).filter((r) => r.method === "POST" && r.path === "/v1/videos");
-    const extras = jobs.map((j) => JSON.parse(j.form!.find((p) => p.name === "extra_params")!.text) as Record<string, unknown>);
-    assert.deepEqual(extras.map((e) => [e.action_mode, e.domain_name, e.raw_action_dim, e.action_chunk_size]), [
-      ["policy", EMBODIMENTS.droid.domainName, 10, 16],
-      ["policy", EMBODIMENTS.av.domainName, 9, 16],
-      ["policy", EMBODIMENTS.camera_pose.domainName, 9, 16],
-      ["policy", EMBODIMENTS.egocentric.domainName, 57, 16],
+    const jobs = generatorRequests(before, "policy");
+    assert.deepEqual(jobs.map((j) => { const e = extraOf(j); return [e.action_mode, e.domain_name, e.raw_action_dim, e.action_chunk_size, field(j, "num_frames")]; }), [
+      ["policy", EMBODIMENTS.droid.domainName, 10, 16, "17"],
+      ["policy", EMBODIMENTS.av.domainName, 9, 16, "17"],
+      ["policy", EMBODIMENTS.camera_pose.domainName, 9, 16, "17"],
+      ["policy", EMBODIMENTS.egocentric.domainName, 57, 16, "17"],
     ]);
     for (const [name, dim] of [["droid", 10], ["av", 9], ["camera", 9], ["egocentric", 57]] as const) {
       const out = outputsOf(cells, `await show(rollout(${name}, options)`);
@@ -313,6 +362,39 @@ describe("a sample against the local wire-format test server (not a model)", () 
       const plots = out.map((o) => o.data?.["application/vnd.plotly.v1+json"] as { data: unknown[] } | undefined).filter((p) => p !== undefined);
       assert.equal(plots[0]?.data.length, dim, `${name}: one trace per action dimension`);
       assert.ok(out.some((o) => plain(o).includes(`16 predicted steps × ${dim}D`)));
+    }
+  });
+
+  test("forward dynamics: each chunk sent inline as extra_params.action, frames = rows + 1; the videos play", async () => {
+    const before = server.requests.length;
+    const cells = await execute("action/forward_dynamics.ipynb", "deno", generatorEnv, "server");
+    const reqs = generatorRequests(before, "forward_dynamics");
+    assert.deepEqual(reqs.map((r) => r.path), ["/v1/videos/sync", "/v1/videos/sync", "/v1/videos/sync"]);
+    for (const r of reqs) {
+      const e = extraOf(r);
+      const rows = e.action as number[][];
+      assert.ok(Array.isArray(rows) && rows.length > 0, "the chunk inline");
+      assert.equal(e.action_chunk_size, rows.length);
+      assert.equal(field(r, "num_frames"), String(rows.length + 1));
+      assert.equal(rows[0].length, e.raw_action_dim);
+      assert.equal("action_path" in e, false);
+    }
+    assert.equal(videosShown(all(cells)) >= 3, true);
+  });
+
+  test("inverse dynamics: the video uploaded, the recovered actions plotted", async () => {
+    const before = server.requests.length;
+    const cells = await execute("action/inverse_dynamics.ipynb", "deno", generatorEnv, "server");
+    const jobs = generatorRequests(before, "inverse_dynamics");
+    assert.deepEqual(jobs.map((j) => [extraOf(j).action_mode, extraOf(j).domain_name]), [
+      ["inverse_dynamics", "droid_lerobot"],
+      ["inverse_dynamics", "av"],
+      ["inverse_dynamics", "camera_pose"],
+    ]);
+    for (const [name, dim] of [["droid", 10], ["av", 9], ["camera", 9]] as const) {
+      const out = outputsOf(cells, `await show(rollout(${name}, options)`);
+      const plots = out.map((o) => o.data?.["application/vnd.plotly.v1+json"] as { data: unknown[] } | undefined).filter((p) => p !== undefined);
+      assert.equal(plots[0]?.data.length, dim, `${name}: one trace per action dimension`);
     }
   });
 
