@@ -14,7 +14,7 @@ import { boundIssues, BOUND_OPTIONS } from "../remote/http.ts";
 import type { RunOptions } from "../schema/results.ts";
 
 /** The option names that are bounds in milliseconds (each must be > 0 and fit a timer). */
-export const RUN_BOUND_OPTIONS = [...BOUND_OPTIONS, "jobTimeoutMs", "pollIntervalMs"] as const;
+export const RUN_BOUND_OPTIONS = [...BOUND_OPTIONS, "jobTimeoutMs", "pollIntervalMs", "retryBaseMs"] as const;
 
 /** Throws a {@link ValidationError} naming the option when one has the wrong type. */
 export function checkRunOptions(options: RunOptions): void {
@@ -29,6 +29,9 @@ export function checkRunOptions(options: RunOptions): void {
     if (options[key] !== undefined && typeof options[key] !== "function") {
       issues.push({ field: `options.${key}`, value: options[key], allowed: "a function", message: "not a function" });
     }
+  }
+  if (options.retries !== undefined && !(Number.isInteger(options.retries) && options.retries >= 0 && options.retries <= 10)) {
+    issues.push({ field: "options.retries", value: options.retries, allowed: "a whole number 0-10", message: "not a retry count" });
   }
   if (options.videoJob !== undefined && typeof options.videoJob !== "boolean") {
     issues.push({ field: "options.videoJob", value: options.videoJob, allowed: "true | false", message: "not a boolean" });

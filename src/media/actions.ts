@@ -15,7 +15,7 @@
 import { readFile } from "node:fs/promises";
 import { MediaError, ValidationError, type ValidationIssue } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
-import { localPath, parseDataUri } from "./source.ts";
+import { fsReason, localPath, parseDataUri } from "./source.ts";
 import type { ActionChunk } from "../schema/embodiments.ts";
 
 /** Options of the action readers/validators. */
@@ -126,12 +126,6 @@ function jsonErrorPlace(text: string, e: unknown): string {
   return ` (line ${line}, column ${before.length - before.lastIndexOf("\n")})`;
 }
 
-const FS_REASONS: Record<string, string> = {
-  ENOENT: "does not exist",
-  EACCES: "cannot be read (permission denied)",
-  EPERM: "cannot be read (permission denied)",
-  EISDIR: "is a folder, not a file",
-};
 
 /**
  * Reads an action chunk from a JSON file path, `file://` URL or `data:application/json` URI.
@@ -146,7 +140,7 @@ export async function readActionChunk(source: string, opts: ActionShapeOptions):
     path = localPath(source);
     if (path === undefined) data = parseDataUri(source).data;
   } catch (e) {
-    if (e instanceof MediaError) throw e;
+    if (/^https?:\/\//i.test(source)) throw e; // a URL is not read here: localPath's MediaError says so
     throw new ValidationError([{
       field,
       value: source.length > 80 ? source.slice(0, 77) + "..." : source,
@@ -159,8 +153,7 @@ export async function readActionChunk(source: string, opts: ActionShapeOptions):
   try {
     text = await readFile(path!, "utf8");
   } catch (e) {
-    const code = String((e as { code?: unknown }).code ?? "");
-    throw new MediaError(`${field}: the action file "${path}" ${FS_REASONS[code] ?? `cannot be read (${code || (e as Error).message})`}.`, {
+    throw new MediaError(`${field}: the action file "${path}" ${fsReason(e)}.`, {
       hint: "Check the path (relative paths start at the current folder), or pass the rows inline.",
       cause: e,
     });

@@ -32,10 +32,31 @@ export function parseDataUri(uri: string): { mimeType: string; data: Uint8Array 
   const mimeType = (m[1] || "text/plain").toLowerCase();
   const isBase64 = /;base64$/i.test(m[2]);
   const payload = m[3];
-  const data = isBase64
-    ? new Uint8Array(Buffer.from(payload.replace(/\s+/g, ""), "base64"))
-    : new TextEncoder().encode(decodeURIComponent(payload));
-  return { mimeType, data };
+  if (isBase64) return { mimeType, data: new Uint8Array(Buffer.from(payload.replace(/\s+/g, ""), "base64")) };
+  try {
+    return { mimeType, data: new TextEncoder().encode(decodeURIComponent(payload)) };
+  } catch (e) {
+    throw new MediaError("Malformed data URI: its percent-encoding is not valid (a % not followed by two hex digits).", {
+      hint: "Encode the bytes as base64 instead: `data:<mime>;base64,` followed by the base64 bytes.",
+      cause: e,
+    });
+  }
+}
+
+const FS_REASONS: Record<string, string> = {
+  ENOENT: "does not exist",
+  EACCES: "cannot be read (permission denied)",
+  EPERM: "cannot be read (permission denied)",
+  EISDIR: "is a folder, not a file",
+  ENOTDIR: "has a path through something that is not a folder",
+  ENAMETOOLONG: "has a name that is too long",
+  ELOOP: "has a symbolic link loop",
+};
+
+/** Why a file operation failed, in words (`"does not exist"`), never a raw `ENOENT`. */
+export function fsReason(e: unknown): string {
+  const code = String((e as { code?: unknown })?.code ?? "");
+  return FS_REASONS[code] ?? `cannot be read (${code || (e as Error)?.message || String(e)})`;
 }
 
 /** Encodes bytes as a base64 data URI. */
@@ -51,7 +72,15 @@ export function localPath(ref: string): string | undefined {
       hint: "Download it first, or pass the URL to a remote backend which fetches it itself.",
     });
   }
-  return ref.startsWith("file://") ? fileURLToPath(ref) : ref;
+  if (!ref.startsWith("file://")) return ref;
+  try {
+    return fileURLToPath(ref);
+  } catch (e) {
+    throw new MediaError(`Malformed file:// URL "${ref.length > 80 ? ref.slice(0, 77) + "..." : ref}": ${(e as Error).message}`, {
+      hint: "Write it as file:///absolute/path (no host; %-escapes only for bytes that are not a /), or pass the plain path.",
+      cause: e,
+    });
+  }
 }
 
 /** Reads any media reference to bytes. */
@@ -63,7 +92,7 @@ export async function readSourceBytes(src: MediaSource): Promise<{ data: Uint8Ar
   try {
     return { data: new Uint8Array(await readFile(path)), label: path };
   } catch (e) {
-    throw new MediaError(`Cannot read "${path}": ${(e as Error).message}`, {
+    throw new MediaError(`The file "${path}" ${fsReason(e)}.`, {
       hint: "Check the path (relative paths start at the current folder).",
       cause: e,
     });

@@ -24,6 +24,7 @@ import { extname, isAbsolute, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Buffer } from "node:buffer";
 import { MediaError, throwIfAborted, ValidationError } from "../errors.ts";
+import { fsReason } from "../media/source.ts";
 import { downloadMedia, type HttpBounds } from "../remote/http.ts";
 import { dataUriMime, type ImageInput, isRemoteUrl, type VideoInput } from "../schema/media_input.ts";
 import type { ChatMessages, ContentPart } from "../schema/messages.ts";
@@ -120,15 +121,6 @@ export async function mediaUrl(ref: ImageInput | VideoInput, opts: BuildMessages
   return bytesToDataUri(await readLocalMedia(path, opts.field), mime);
 }
 
-const FS_REASONS: Record<string, string> = {
-  ENOENT: "does not exist",
-  EACCES: "cannot be read (permission denied)",
-  EPERM: "cannot be read (permission denied)",
-  EISDIR: "is a folder, not a file",
-  ENOTDIR: "has a path through something that is not a folder",
-  ENAMETOOLONG: "has a name that is too long",
-  ELOOP: "has a symbolic link loop",
-};
 
 /**
  * Reads a local media file.
@@ -138,8 +130,7 @@ export async function readLocalMedia(path: string, field = "media"): Promise<Uin
   try {
     return new Uint8Array(await readFile(path));
   } catch (e) {
-    const code = String((e as { code?: unknown }).code ?? "");
-    throw new MediaError(`${field}: the file "${path}" ${FS_REASONS[code] ?? `cannot be read (${code || (e as Error).message})`}.`, {
+    throw new MediaError(`${field}: the file "${path}" ${fsReason(e)}.`, {
       hint: "Check the path (relative paths start at the current folder), or pass an http(s):// URL.",
       cause: e,
     });

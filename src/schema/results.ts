@@ -150,6 +150,10 @@ export interface RunOptions {
   jobTimeoutMs?: number;
   /** rollout() on a server: ms between two status polls of a job (default 2 s). */
   pollIntervalMs?: number;
+  /** Remote calls: how many times a 429 / 503 answer is retried, 0-10 (default 4). */
+  retries?: number;
+  /** Remote calls: the first backoff delay in ms, doubled per retry (default 1000; a server's Retry-After wins). */
+  retryBaseMs?: number;
   /**
    * generate() videos and forward dynamics on vLLM-Omni: run as an asynchronous job
    * (`POST /v1/videos`, polled) instead of the blocking `POST /v1/videos/sync`, which the

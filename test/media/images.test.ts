@@ -135,7 +135,7 @@ describe("bad images -> MediaError", () => {
     ["wide.png", /20000x1 px, above the limit of 16384 px/],
     ["huge_area.png", /12000x9000 px, above the limit .* 100 MP/],
     ["zero.png", /corrupt PNG|invalid size/],
-    ["missing.png", /Cannot read/],
+    ["missing.png", /missing\.png" does not exist\.$/m],
   ];
   for (const [name, pattern] of cases) {
     test(name, async () => {
@@ -156,6 +156,16 @@ describe("bad images -> MediaError", () => {
   });
   test("a malformed data URI", async () => {
     await assert.rejects(readImage("data:image/png;base64"), /Malformed data URI/);
+  });
+  test("no raw TypeError / URIError / ENOENT: a file:// URL with a host, bad %-escapes, a missing file are MediaErrors in words", async () => {
+    const cases: [string, RegExp][] = [
+      ["file://server/share/a.png", /Malformed file:\/\/ URL/],
+      ["data:image/png,%E0%A4%A", /percent-encoding is not valid/],
+      [p("nowhere.png"), /does not exist/],
+    ];
+    for (const [ref, pattern] of cases) {
+      await assert.rejects(readImage(ref), (e: unknown) => e instanceof MediaError && pattern.test(e.message) && !/ENOENT/.test(e.message), ref);
+    }
   });
 });
 

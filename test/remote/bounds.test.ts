@@ -310,6 +310,15 @@ describe("bounds", () => {
     await assert.rejects(rollout({ mode: "policy", embodiment: "droid", image: "x.png", prompt: "p" }, { backend: srv.url, jobTimeoutMs: -1 }), ValidationError);
   });
 
+  test("retries, retryBaseMs and videoJob are typed options, validated by name", async () => {
+    for (const [key, value, allowed] of [["retries", -1, /0-10/], ["retries", 2.5, /0-10/], ["retryBaseMs", 0, /milliseconds/], ["videoJob", "yes", /true \| false/]] as const) {
+      const err = await reason({ task: "custom", prompt: "Hi" }, { backend: { kind: "remote", url: srv.url, model: "m" }, [key]: value }).catch((e) => e);
+      assert.ok(err instanceof ValidationError, `${key}: ${err}`);
+      assert.equal(err.field, `options.${key}`);
+      assert.match(err.allowed, allowed);
+    }
+  });
+
   test("a bound given but not expired changes nothing: the answer arrives", async () => {
     srv.handle((_q, res) => {
       res.writeHead(200, { "Content-Type": "application/json" });
