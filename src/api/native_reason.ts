@@ -14,8 +14,6 @@
  * ```
  * @module
  */
-import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describeBackend } from "../backend/resolve.ts";
 import { NativeError, throwIfAborted } from "../errors.ts";
 import type { MediaSource } from "../media/source.ts";
@@ -25,7 +23,8 @@ import { nativeDeviceInfo } from "../native/mod.ts";
 import type { TemplatePart } from "../chat_template/mod.ts";
 import { openQwen3VL, type TemplateMessages } from "../native/qwen3vl.ts";
 import { drawSubjectMarks } from "../reasoner/marks.ts";
-import { mediaBytes, userText } from "../reasoner/messages.ts";
+import { localPathOf, mediaBytes, userText } from "../reasoner/messages.ts";
+import { boundsOf } from "../remote/http.ts";
 import { reasonResult } from "../reasoner/result.ts";
 import { ThinkStreamSplitter } from "../reasoner/think.ts";
 import { isRemoteUrl } from "../schema/media_input.ts";
@@ -34,12 +33,14 @@ import type { ReasonRequest } from "../schema/reason_request.ts";
 import type { BackendSpec, ReasonResult, RunOptions } from "../schema/results.ts";
 import { reasonerSampling } from "../schema/sampling.ts";
 
-/** A local path stays a path (ffmpeg and sharp read it); anything else becomes bytes. */
-async function sourceOf(ref: ImageInput | VideoInput, signal?: AbortSignal): Promise<MediaSource> {
-  if (typeof ref === "string" && !ref.startsWith("data:") && !isRemoteUrl(ref)) {
-    return resolve(ref.startsWith("file://") ? fileURLToPath(ref) : ref);
-  }
-  return await mediaBytes(ref, signal);
+/**
+ * A local path stays a path (ffmpeg and sharp read it); anything else becomes bytes (an
+ * http(s) download under the call's bounds). A malformed `file://` URL or data URI is a
+ * ValidationError naming `field`.
+ */
+async function sourceOf(ref: ImageInput | VideoInput, field: string, opts: RunOptions): Promise<MediaSource> {
+  if (typeof ref === "string" && !ref.startsWith("data:") && !isRemoteUrl(ref)) return localPathOf(ref, field);
+  return await mediaBytes(ref, opts.signal, { ...boundsOf(opts), field });
 }
 
 /**
@@ -78,14 +79,14 @@ export async function nativeReason(req: ReasonRequest, backend: BackendSpec, opt
   const videos: PromptVideo[] = [];
   if (req.image !== undefined) {
     const src = req.subjects
-      ? await drawSubjectMarks(await mediaBytes(req.image, signal), req.subjects)
-      : await sourceOf(req.image, signal);
+      ? await drawSubjectMarks(await mediaBytes(req.image, signal, { ...boundsOf(options), field: "request.image" }), req.subjects)
+      : await sourceOf(req.image, "request.image", options);
     const { image } = await prepareQwenImage(src, { ...session.processor.image, ...imageBounds(req.imageSize), signal });
     images.push({ frames: [image] });
     parts.push({ type: "image" });
   }
   if (req.video !== undefined) {
-    const { frames, plan } = await prepareQwenVideo(await sourceOf(req.video, signal), req.videoSampling ?? {}, session.processor.video, { signal });
+    const { frames, plan } = await prepareQwenVideo(await sourceOf(req.video, "request.video", options), req.videoSampling ?? {}, session.processor.video, { signal });
     videos.push({ frames, timestamps: plan.timestamps });
     parts.push({ type: "video" });
   }
