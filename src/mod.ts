@@ -23,4 +23,18 @@ export * from "./tokenizer/mod.ts";
 export * from "./chat_template/mod.ts";
 export * from "./checkpoint/mod.ts";
 export * from "./multimodal/mod.ts";
-export * from "./native/mod.ts";
+// The native engine's user-facing part; the raw Node-API module and its typed wrappers stay in
+// src/native/mod.ts.
+export {
+  addonPath,
+  closeNative,
+  closeQwen3VL,
+  nativeAvailable,
+  NativeDeviceInfo,
+  nativeDeviceInfo,
+  NativeMemory,
+  nativeMemory,
+  openQwen3VL,
+  Qwen3VLSession,
+} from "./native/mod.ts";
+export type { PreparedPrompt, SessionGenerateOptions, SessionGenerateResult, TemplateMessages } from "./native/mod.ts";

@@ -51,7 +51,7 @@ export function fromNative(e: unknown): CosmosError {
   if (code === "FREED") return new NativeError(msg, { hint: "load the model again", cause: e });
   if (code === "OUT_OF_MEMORY") {
     return new NativeError(`Out of memory: ${msg}`, {
-      hint: "free loaded checkpoints (closeQwen3VL()), shorten the prompt or the video (fewer frames, a smaller tier), or use a smaller checkpoint",
+      hint: "free loaded checkpoints (closeNative()), shorten the prompt or the video (fewer frames, a smaller tier), or use a smaller checkpoint",
       cause: e,
     });
   }

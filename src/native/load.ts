@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { nativeAvailable, loadAddon } from "./load.ts";
- * if (nativeAvailable().ok) console.log(loadAddon().deviceInfo());
+ * if (nativeAvailable().ok) console.log(loadAddon().abiVersion);
  * ```
  * @module
  */
@@ -14,9 +14,9 @@ import { existsSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { NativeError } from "../errors.ts";
-import type { RawAddon } from "./types.ts";
+import { checkAbi, NativeDeviceInfo, type RawAddon, REBUILD_HINT } from "./addon_types.ts";
 
-const HINT = "run bash scripts/build-native.sh (or bash scripts/setup.sh) to build native/build/Release/cosmos_native.node";
+const HINT = REBUILD_HINT;
 
 /** Path of the module this checkout builds, or `COSMOS_NATIVE_PATH` when set. */
 export function addonPath(): string {
@@ -32,25 +32,27 @@ let cached: RawAddon | undefined;
 
 /**
  * Loads (once) and returns the raw module; throws {@link NativeError} with a build hint when it is
- * missing or cannot be loaded.
+ * missing, cannot be loaded, or was built for another ABI than `addon_types.ts` describes.
  *
  * @example
  * ```ts
  * import { loadAddon } from "./load.ts";
  * const addon = loadAddon();
- * addon.memory().bytesInUse;
+ * addon.abiVersion; // 2
  * ```
  */
 export function loadAddon(): RawAddon {
   if (cached) return cached;
   const path = addonPath();
   if (!existsSync(path)) throw new NativeError(`The native module is not built (${path} is missing).`, { hint: HINT });
+  let raw: unknown;
   try {
     const require = createRequire(import.meta.url);
-    cached = require(path) as RawAddon;
+    raw = require(path);
   } catch (e) {
     throw new NativeError(`The native module at ${path} could not be loaded: ${(e as Error).message}`, { hint: HINT, cause: e });
   }
+  cached = checkAbi(raw, path);
   return cached;
 }
 
@@ -66,7 +68,7 @@ export function loadAddon(): RawAddon {
 export function nativeAvailable(): { ok: boolean; reason: string } {
   try {
     const a = loadAddon();
-    const d = a.deviceInfo();
+    const d = NativeDeviceInfo.parse(a.deviceInfo());
     return { ok: true, reason: `${d.device}: ${d.reason}` };
   } catch (e) {
     return { ok: false, reason: (e as Error).message };

@@ -1,30 +1,43 @@
 /**
- * The native engine from TypeScript: load the Node-API module ({@link loadAddon}), run the Qwen3 text
- * decoder ({@link NativeTextModel}), read memory use and the chosen device.
+ * The native engine from TypeScript: load the Node-API module ({@link loadAddon}, its contract typed
+ * in `addon_types.ts`), run the Qwen3 text decoder ({@link NativeTextModel}) and the vision tower,
+ * share one session per checkpoint ({@link openQwen3VL}), free everything ({@link closeNative}),
+ * read memory use and the chosen device. `src/mod.ts` re-exports the user-facing part of this.
  *
  * @example
  * ```ts
- * import { NativeTextModel, nativeDeviceInfo, nativeMemory } from "./mod.ts";
+ * import { closeNative, NativeTextModel, nativeDeviceInfo, nativeMemory } from "./mod.ts";
  * console.log(nativeDeviceInfo());           // { device: "cpu", reason: "...", ... }
  * const m = NativeTextModel.load("test/fixtures/qwen3vl-tiny");
  * console.log(nativeMemory().bytesInUse);
  * m.free();
+ * await closeNative(); // frees whatever is still loaded
  * ```
  * @module
  */
+import { NativeDeviceInfo, NativeMemory } from "./addon_types.ts";
 import { loadAddon } from "./load.ts";
-import type { NativeDeviceInfo, NativeMemory } from "./types.ts";
 
 export { addonPath, loadAddon, nativeAvailable } from "./load.ts";
 export { fromNative, nativeCode } from "./errors.ts";
 export { NativeGenerateOptions, NativeSampling, NativeTextModel } from "./model.ts";
 export type { NativeGenerateResult } from "./model.ts";
-export { NativeDeviceInfo, NativeMemory, NativeModelInfo } from "./types.ts";
-export { loadVisionTower, NativeVisionInfo, NativeVisionTower, toVisualInputs } from "./vision.ts";
-export { closeQwen3VL, openQwen3VL, Qwen3VLSession } from "./qwen3vl.ts";
+export {
+  ADDON_ABI_VERSION,
+  checkAbi,
+  NativeDeviceInfo,
+  NativeMemory,
+  NativeModelInfo,
+  NativeTextConfig,
+  NativeVisionConfig,
+  NativeVisionInfo,
+} from "./addon_types.ts";
+export type { RawAddon, RawGenerateOptions, RawModel, RawVisionTower, RawVisualInputs, VisionTowerOutput } from "./addon_types.ts";
+export { nativeTextConfig, nativeVisionConfig, readCheckpointConfig } from "./config.ts";
+export { loadVisionTower, NativeVisionTower, toVisualInputs } from "./vision.ts";
+export { RunQueue } from "./queue.ts";
+export { checkpointKey, closeNative, closeQwen3VL, openQwen3VL, Qwen3VLSession } from "./qwen3vl.ts";
 export type { PreparedPrompt, SessionGenerateOptions, SessionGenerateResult, TemplateMessages } from "./qwen3vl.ts";
-export type { RawVisionAddon, RawVisionTower, VisionTowerOutput } from "./vision.ts";
-export type { RawAddon, RawModel, RawVisualInputs } from "./types.ts";
 
 /**
  * Bytes the engine holds now and at its peak.
@@ -36,7 +49,7 @@ export type { RawAddon, RawModel, RawVisualInputs } from "./types.ts";
  * ```
  */
 export function nativeMemory(): NativeMemory {
-  return loadAddon().memory();
+  return NativeMemory.parse(loadAddon().memory());
 }
 
 /**
@@ -49,5 +62,5 @@ export function nativeMemory(): NativeMemory {
  * ```
  */
 export function nativeDeviceInfo(): NativeDeviceInfo {
-  return loadAddon().deviceInfo();
+  return NativeDeviceInfo.parse(loadAddon().deviceInfo());
 }

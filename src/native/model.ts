@@ -11,13 +11,13 @@
  * ```
  * @module
  */
-import { readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { z } from "zod";
-import { AbortError, CheckpointError } from "../errors.ts";
+import { AbortError } from "../errors.ts";
+import { NativeModelInfo, type NativeTextConfig, type RawModel, type RawVisualInputs } from "./addon_types.ts";
+import { nativeTextConfig, readCheckpointConfig } from "./config.ts";
 import { fromNative } from "./errors.ts";
 import { loadAddon } from "./load.ts";
-import type { NativeModelInfo, RawModel, RawVisualInputs } from "./types.ts";
+import { track, untrack } from "./registry.ts";
 
 /** Sampling settings; temperature 0 (the default) is greedy decoding. */
 export const NativeSampling = z.object({
@@ -57,25 +57,20 @@ function i32(a: Int32Array | number[]): Int32Array {
   return a instanceof Int32Array ? a : Int32Array.from(a);
 }
 
-function readConfig(pathOrFiles: string | string[], configJson?: string): string {
-  if (configJson !== undefined) return configJson;
-  const base = Array.isArray(pathOrFiles) ? join(pathOrFiles[0] ?? ".", "..") : pathOrFiles;
-  let dir = base;
-  try {
-    if (!statSync(base).isDirectory()) dir = join(base, "..");
-  } catch {
-    throw new CheckpointError(`Checkpoint path ${base} does not exist.`, { hint: "pass a Hugging Face checkpoint folder" });
-  }
-  try {
-    return readFileSync(join(dir, "config.json"), "utf8");
-  } catch (e) {
-    throw new CheckpointError(`No config.json next to ${base}.`, { hint: "pass configJson explicitly or use a Hugging Face checkpoint folder", cause: e });
-  }
+/** The validated config object C++ takes (config.json is parsed here, once). */
+function textConfig(pathOrFiles: string | string[], configJson?: string): NativeTextConfig {
+  return nativeTextConfig(readCheckpointConfig(pathOrFiles, configJson));
 }
 
-/** A loaded Qwen3 text decoder (CPU backend; f32 compute). Call {@link NativeTextModel.free} when done. */
+/**
+ * A loaded Qwen3 text decoder (CPU or CUDA backend). Call {@link NativeTextModel.free} when done
+ * (or `closeNative()`, which frees every loaded object); its weights are reported to V8 as
+ * external memory until then.
+ */
 export class NativeTextModel {
-  private constructor(private readonly raw: RawModel) {}
+  private constructor(private readonly raw: RawModel) {
+    track(this);
+  }
 
   /**
    * Loads a checkpoint synchronously: a folder (sharded index or model.safetensors), one .safetensors
@@ -88,7 +83,7 @@ export class NativeTextModel {
    * ```
    */
   static load(pathOrFiles: string | string[], configJson?: string): NativeTextModel {
-    const cfg = readConfig(pathOrFiles, configJson);
+    const cfg = textConfig(pathOrFiles, configJson);
     const addon = loadAddon();
     try {
       return new NativeTextModel(addon.loadModel(pathOrFiles, cfg));
@@ -107,7 +102,7 @@ export class NativeTextModel {
    * ```
    */
   static async loadAsync(pathOrFiles: string | string[], configJson?: string): Promise<NativeTextModel> {
-    const cfg = readConfig(pathOrFiles, configJson);
+    const cfg = textConfig(pathOrFiles, configJson);
     const addon = loadAddon();
     try {
       return new NativeTextModel(await addon.loadModelAsync(pathOrFiles, cfg));
@@ -254,7 +249,24 @@ export class NativeTextModel {
    * ```
    */
   free(): void {
+    untrack(this);
     this.raw.free();
+  }
+
+  /**
+   * Frees the model (`await using m = await NativeTextModel.loadAsync(dir)` frees it at scope end).
+   *
+   * @example
+   * ```ts
+   * import { NativeTextModel } from "./model.ts";
+   * const m = NativeTextModel.load("test/fixtures/qwen3vl-tiny");
+   * await m[Symbol.asyncDispose]();
+   * m.info().freed; // true
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.free();
+    return Promise.resolve();
   }
 
   /**
@@ -267,6 +279,6 @@ export class NativeTextModel {
    * ```
    */
   info(): NativeModelInfo {
-    return this.raw.info();
+    return NativeModelInfo.parse(this.raw.info());
   }
 }

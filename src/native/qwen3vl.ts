@@ -1,7 +1,15 @@
 /**
  * A loaded Qwen3-VL checkpoint on the native engine: tokenizer, chat template, processor
- * settings, text decoder and (loaded on first use) vision tower, kept per checkpoint folder so
- * a notebook pays the load once. One generation runs at a time per checkpoint; later calls wait.
+ * settings, text decoder and (loaded on first use) vision tower, kept per checkpoint so a notebook
+ * pays the load once. The checkpoint's key is its canonical real path, so `dir`, `dir/` and
+ * `a/../dir` share one load.
+ *
+ * Every call that runs a model (the tower in {@link Qwen3VLSession.prepare}, the decoder in
+ * {@link Qwen3VLSession.generate}) goes through one first-in first-out queue per session
+ * (`queue.ts`): concurrent calls run one after the other in arrival order, and a call whose signal
+ * aborts while it waits leaves the queue and rejects with AbortError at once. A session is closed
+ * by `free()` / `[Symbol.asyncDispose]()` / {@link closeNative}; a closed session refuses calls
+ * with a NativeError.
  *
  * {@link Qwen3VLSession.prepare} turns chat messages and decoded media into prompt ids, 3D
  * positions and visual rows exactly as transformers' Qwen3VLProcessor + model do (the fidelity
@@ -19,13 +27,17 @@
  */
 import { applyChatTemplate, type ChatTemplateOptions, loadChatTemplate, type TemplateMessage } from "../chat_template/mod.ts";
 import { loadQwen3VLCheckpoint, loadProcessorSettings, type ProcessorSettings, type Qwen3VLCheckpoint } from "../checkpoint/mod.ts";
-import { AbortError, throwIfAborted, ValidationError } from "../errors.ts";
+import { existsSync, realpathSync } from "node:fs";
+import { resolve } from "node:path";
+import { AbortError, NativeError, throwIfAborted, ValidationError } from "../errors.ts";
 import { buildMultimodalPrompt, type PromptImage, type PromptVideo } from "../multimodal/mod.ts";
 import type { ProgressEvent } from "../schema/results.ts";
 import { loadTokenizer, type Tokenizer } from "../tokenizer/mod.ts";
 import { type NativeSampling, NativeTextModel } from "./model.ts";
+import type { RawVisualInputs } from "./addon_types.ts";
+import { RunQueue } from "./queue.ts";
+import { freeTracked } from "./registry.ts";
 import { loadVisionTower, type NativeVisionTower, toVisualInputs } from "./vision.ts";
-import type { RawVisualInputs } from "./types.ts";
 
 /** Chat messages as the checkpoint's template takes them (`applyChatTemplate`). */
 export type TemplateMessages = TemplateMessage[];
@@ -65,8 +77,8 @@ export interface SessionGenerateResult {
 /** A loaded checkpoint (see the module docs). */
 export class Qwen3VLSession {
   #tower?: Promise<NativeVisionTower>;
-  #queue: Promise<unknown> = Promise.resolve();
-  #freed = false;
+  readonly #queue = new RunQueue();
+  #closing?: Promise<void>;
 
   private constructor(
     readonly checkpoint: Qwen3VLCheckpoint,
@@ -99,10 +111,31 @@ export class Qwen3VLSession {
     return [...ids];
   }
 
+  /** Whether the session was closed (its weights freed); it refuses calls from then on. */
+  get disposed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** Calls waiting for the running one (for tests and progress displays). */
+  get queued(): number {
+    return this.#queue.waiting;
+  }
+
   /** The vision tower, loaded on first use. */
   tower(): Promise<NativeVisionTower> {
+    this.#checkOpen();
     this.#tower ??= loadVisionTower(this.checkpoint.dir);
     return this.#tower;
+  }
+
+  #closedError(): NativeError {
+    return new NativeError(`The Qwen3-VL session of ${this.checkpoint.dir} was closed (its weights are freed).`, {
+      hint: "open it again with openQwen3VL(); reason() reopens the checkpoint by itself",
+    });
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw this.#closedError();
   }
 
   /**
@@ -115,6 +148,7 @@ export class Qwen3VLSession {
     media: { images?: readonly PromptImage[]; videos?: readonly PromptVideo[] },
     opts: { signal?: AbortSignal; template?: ChatTemplateOptions } = {},
   ): Promise<PreparedPrompt> {
+    this.#checkOpen();
     const text = applyChatTemplate(this.template, messages, { addGenerationPrompt: true, ...opts.template });
     const cfg = this.checkpoint.config;
     const prompt = await buildMultimodalPrompt({
@@ -136,8 +170,11 @@ export class Qwen3VLSession {
     checkPromptLength(prompt.inputIds.length, prompt.imageTokens, prompt.videoTokens, cfg.text.maxPositionEmbeddings, this.checkpoint.dir);
     let visual: RawVisualInputs = {};
     if (prompt.grids.length > 0) {
-      const tower = await this.tower();
-      const out = await tower.run(prompt.pixelValues, prompt.grids, { signal: opts.signal });
+      const out = await this.#queue.run(async () => {
+        this.#checkOpen();
+        const tower = await this.tower();
+        return await tower.run(prompt.pixelValues, prompt.grids, { signal: opts.signal });
+      }, opts.signal);
       visual = toVisualInputs(prompt.visualRowPositions, out);
     }
     return {
@@ -150,11 +187,13 @@ export class Qwen3VLSession {
     };
   }
 
-  /** Samples a reply to a prepared prompt (the KV cache starts empty each time). */
+  /**
+   * Samples a reply to a prepared prompt (the KV cache starts empty each time). Waits in the
+   * session's queue behind the calls that came first.
+   */
   generate(prompt: PreparedPrompt, opts: SessionGenerateOptions): Promise<SessionGenerateResult> {
-    const run = this.#queue.then(() => this.#generate(prompt, opts));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    if (this.#closing) return Promise.reject(this.#closedError());
+    return this.#queue.run(() => this.#generate(prompt, opts), opts.signal);
   }
 
   async #generate(prompt: PreparedPrompt, opts: SessionGenerateOptions): Promise<SessionGenerateResult> {
@@ -216,13 +255,24 @@ export class Qwen3VLSession {
     return { text, tokens, finishReason: stoppedByString ? "stop" : finish };
   }
 
-  /** Frees the decoder and the tower now; the session cannot be used afterwards. */
-  async free(): Promise<void> {
-    if (this.#freed) return;
-    this.#freed = true;
-    await this.#queue;
-    this.model.free();
-    if (this.#tower) (await this.#tower.catch(() => undefined))?.free();
+  /**
+   * Closes the session: calls still waiting reject with a NativeError, the running one ends
+   * normally, then the decoder and the tower are freed. Later calls are refused; the next
+   * {@link openQwen3VL} of the checkpoint loads it again.
+   */
+  free(): Promise<void> {
+    this.#closing ??= (async () => {
+      forget(this);
+      await this.#queue.close(() => this.#closedError());
+      this.model.free();
+      if (this.#tower) (await this.#tower.catch(() => undefined))?.free();
+    })();
+    return this.#closing;
+  }
+
+  /** {@link Qwen3VLSession.free}, for `await using session = await openQwen3VL(dir)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.free();
   }
 }
 
@@ -258,11 +308,35 @@ function firstStop(text: string, stops: readonly string[], from: number): number
   return best;
 }
 
-const sessions = new Map<string, Promise<Qwen3VLSession>>();
+interface SessionEntry {
+  promise: Promise<Qwen3VLSession>;
+  session?: Qwen3VLSession;
+}
+const sessions = new Map<string, SessionEntry>();
+
+/**
+ * The key of a checkpoint: the canonical real path of a local folder (so `dir`, `dir/`, `a/../dir`
+ * and a symlink to it are one checkpoint), else the Hugging Face repo id as given.
+ *
+ * @example
+ * ```ts
+ * import { checkpointKey } from "./qwen3vl.ts";
+ * checkpointKey("test/fixtures/qwen3vl-tiny/") === checkpointKey("test/fixtures/../fixtures/qwen3vl-tiny"); // true
+ * ```
+ */
+export function checkpointKey(idOrPath: string): string {
+  const local = resolve(idOrPath);
+  return existsSync(local) ? realpathSync(local) : idOrPath;
+}
+
+/** Drops a closing session from the shared map (when it is the one there). */
+function forget(s: Qwen3VLSession): void {
+  for (const [k, e] of sessions) if (e.session === s) sessions.delete(k);
+}
 
 /**
  * The shared session of a checkpoint (a folder or an HF repo id in the cache), loading it on
- * first use. A failed load is not cached.
+ * first use; paths are compared by {@link checkpointKey}. A failed load is not cached.
  * @example
  * ```ts
  * import { openQwen3VL } from "./qwen3vl.ts";
@@ -271,28 +345,50 @@ const sessions = new Map<string, Promise<Qwen3VLSession>>();
  * ```
  */
 export function openQwen3VL(idOrPath: string, onProgress?: (e: ProgressEvent) => void): Promise<Qwen3VLSession> {
-  let s = sessions.get(idOrPath);
-  if (!s) {
-    s = Qwen3VLSession.load(idOrPath, onProgress);
-    sessions.set(idOrPath, s);
-    s.catch(() => sessions.delete(idOrPath));
+  const key = checkpointKey(idOrPath);
+  let entry = sessions.get(key);
+  if (!entry) {
+    const promise = Qwen3VLSession.load(key === idOrPath ? idOrPath : key, onProgress);
+    const e: SessionEntry = { promise };
+    entry = e;
+    sessions.set(key, e);
+    promise.then((s) => void (e.session = s), () => {
+      if (sessions.get(key) === e) sessions.delete(key);
+    });
   }
-  return s;
+  return entry.promise;
 }
 
 /**
- * Frees the shared sessions (all, or one checkpoint's): weights and caches are released now.
+ * Closes the shared session of one checkpoint (see {@link Qwen3VLSession.free}); without an
+ * argument, does what {@link closeNative} does.
  * @example
  * ```ts
  * import { closeQwen3VL } from "./qwen3vl.ts";
- * await closeQwen3VL();
+ * await closeQwen3VL("test/fixtures/qwen3vl-tiny");
  * ```
  */
 export async function closeQwen3VL(idOrPath?: string): Promise<void> {
-  const keys = idOrPath === undefined ? [...sessions.keys()] : [idOrPath];
-  for (const k of keys) {
-    const s = sessions.get(k);
-    sessions.delete(k);
-    await (await s?.catch(() => undefined))?.free();
-  }
+  if (idOrPath === undefined) return await closeNative();
+  const key = checkpointKey(idOrPath);
+  const entry = sessions.get(key);
+  sessions.delete(key);
+  await (await entry?.promise.catch(() => undefined))?.free();
+}
+
+/**
+ * Closes everything the native engine holds in this process: every shared session (waiting calls
+ * reject, running ones end first), then every model or tower loaded on its own and not freed.
+ * Native memory (`nativeMemory().bytesInUse`) is back at its baseline afterwards.
+ * @example
+ * ```ts
+ * import { closeNative } from "./qwen3vl.ts";
+ * await closeNative();
+ * ```
+ */
+export async function closeNative(): Promise<void> {
+  const all = [...sessions.values()];
+  sessions.clear();
+  await Promise.all(all.map(async (e) => (await e.promise.catch(() => undefined))?.free()));
+  freeTracked();
 }

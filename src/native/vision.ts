@@ -20,73 +20,15 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
-import { AbortError, CheckpointError, NativeError, ValidationError } from "../errors.ts";
+import { AbortError, CheckpointError, ValidationError } from "../errors.ts";
+import { NativeVisionInfo, type RawVisionTower, type RawVisualInputs, type VisionTowerOutput } from "./addon_types.ts";
+import { nativeVisionConfig } from "./config.ts";
 import { fromNative, nativeCode } from "./errors.ts";
 import { loadAddon } from "./load.ts";
-import type { RawVisualInputs } from "./types.ts";
+import { track, untrack } from "./registry.ts";
 
-/** State of one loaded vision tower. */
-export const NativeVisionInfo = z.object({
-  freed: z.boolean(),
-  busy: z.boolean(),
-  depth: z.number().optional(),
-  hiddenSize: z.number().optional(),
-  /** Text hidden size the mergers project to (the decoder's hidden size). */
-  outHiddenSize: z.number().optional(),
-  /** Floats per `pixel_values` row: channels × temporal patch × patch². */
-  patchDim: z.number().optional(),
-  mergeSize: z.number().optional(),
-  /** Deepstack features per run (decoder layers 0..n-1 receive them). */
-  deepstackLayers: z.number().optional(),
-  weightBytes: z.number().optional(),
-  /** "cpu" or "cuda". */
-  backend: z.string().optional(),
-  /** CUDA backend: dtype of the matmul weights on the GPU ("bf16" or "f32"). */
-  weightType: z.string().optional(),
-  /** CUDA backend: bytes the tower holds on the GPU between runs (its weights). */
-  gpuBytesInUse: z.number().optional(),
-  /** CUDA backend: GPU bytes at the high-water mark of the last run (weights + activations). */
-  lastRunPeakBytes: z.number().optional(),
-});
-/** @see {@link NativeVisionInfo} */
-export type NativeVisionInfo = z.infer<typeof NativeVisionInfo>;
-
-/** Output of one tower run: rows in `pixel_values` order (images, then videos), merged 2×2. */
-export interface VisionTowerOutput {
-  /** Merged visual tokens (patches / merge²). */
-  tokens: number;
-  /** Floats per token (the decoder's hidden size). */
-  outDim: number;
-  /** `[tokens × outDim]` embeddings that replace the pad tokens' embeddings. */
-  embeds: Float32Array;
-  /** One `[tokens × outDim]` array per deepstack layer. */
-  deepstack: Float32Array[];
-}
-
-/** The raw tower object `loadVision` returns (binding/vision.cc). */
-export interface RawVisionTower {
-  run(pixelValues: Float32Array, grids: Int32Array): Promise<VisionTowerOutput>;
-  abort(): void;
-  free(): void;
-  info(): NativeVisionInfo;
-}
-
-/** The tower's exports of the raw module. */
-export interface RawVisionAddon {
-  loadVision(pathOrFiles: string | string[], configJson: string): RawVisionTower;
-  loadVisionAsync(pathOrFiles: string | string[], configJson: string): Promise<RawVisionTower>;
-}
-
-const REBUILD = "rebuild the native module: bash scripts/build-native.sh";
-
-function visionAddon(): RawVisionAddon {
-  const a = loadAddon() as unknown as Partial<RawVisionAddon>;
-  if (typeof a.loadVisionAsync !== "function" || typeof a.loadVision !== "function") {
-    throw new NativeError("The loaded native module has no vision tower (it was built before the tower was added).", { hint: REBUILD });
-  }
-  return a as RawVisionAddon;
-}
+export { NativeVisionInfo } from "./addon_types.ts";
+export type { RawVisionTower, VisionTowerOutput } from "./addon_types.ts";
 
 // The decoder's mapping (errors.ts), except that checkpoint problems name the vision tower.
 function nativeError(e: unknown, what: string): Error {
@@ -107,6 +49,7 @@ export class NativeVisionTower {
   /** Wraps a raw tower (use {@link loadVisionTower}). */
   constructor(raw: RawVisionTower) {
     this.#raw = raw;
+    track(this);
   }
 
   /**
@@ -171,7 +114,24 @@ export class NativeVisionTower {
    * ```
    */
   free(): void {
+    untrack(this);
     this.#raw.free();
+  }
+
+  /**
+   * Frees the tower (`await using t = await loadVisionTower(dir)` frees it at scope end).
+   *
+   * @example
+   * ```ts
+   * import { loadVisionTower } from "./vision.ts";
+   * const tower = await loadVisionTower("test/fixtures/qwen3vl-tiny");
+   * await tower[Symbol.asyncDispose]();
+   * tower.info().freed; // true
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.free();
+    return Promise.resolve();
   }
 }
 
@@ -200,9 +160,16 @@ export async function loadVisionTower(path: string | string[], opts: { configJso
     }
     configJson = await readFile(join(path, "config.json"), "utf8");
   }
-  const addon = visionAddon();
+  let json: unknown;
   try {
-    return new NativeVisionTower(await addon.loadVisionAsync(path, configJson));
+    json = JSON.parse(configJson);
+  } catch (e) {
+    throw new CheckpointError(`The config.json of ${String(path)} is not JSON: ${(e as Error).message}`, { hint: "re-download config.json or fix the configJson text", cause: e });
+  }
+  const config = nativeVisionConfig(json);
+  const addon = loadAddon();
+  try {
+    return new NativeVisionTower(await addon.loadVisionAsync(path, config));
   } catch (e) {
     throw nativeError(e, `Loading the vision tower of ${String(path)}`);
   }

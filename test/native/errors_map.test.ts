@@ -14,7 +14,7 @@ const CASES: [string, new (...a: never[]) => CosmosError, RegExp | undefined][] 
   ["ARGUMENT", ValidationError, undefined],
   ["BUSY", NativeError, /abort\(\)/],
   ["FREED", NativeError, /load the model again/],
-  ["OUT_OF_MEMORY", NativeError, /closeQwen3VL/],
+  ["OUT_OF_MEMORY", NativeError, /closeNative/],
   ["NATIVE", NativeError, undefined],
 ];
 

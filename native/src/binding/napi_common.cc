@@ -71,6 +71,27 @@ Napi::Float32Array to_js(Napi::Env env, const std::vector<float>& v) {
   return a;
 }
 
+int obj_int(Napi::Env env, const Napi::Object& o, const char* key, const char* where) {
+  Napi::Value v = o.Get(key);
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
+  if (!(d >= 1 && d <= (double)(1 << 30) && d == (double)(int)d))
+    throw make_error(env, "CONFIG", std::string(where) + "." + key + " must be a positive integer");
+  return (int)d;
+}
+
+double obj_num(Napi::Env env, const Napi::Object& o, const char* key, const char* where) {
+  Napi::Value v = o.Get(key);
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
+  if (!(d > 0 && d < 1e300)) throw make_error(env, "CONFIG", std::string(where) + "." + key + " must be a positive number");
+  return d;
+}
+
+bool obj_bool(Napi::Env env, const Napi::Object& o, const char* key, const char* where) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsBoolean()) throw make_error(env, "CONFIG", std::string(where) + "." + key + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
 CheckpointPaths checkpoint_paths(Napi::Env env, const Napi::Value& v, const char* fn) {
   CheckpointPaths p;
   if (v.IsString()) {

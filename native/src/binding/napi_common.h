@@ -1,4 +1,4 @@
-// Helpers shared by the Node-API files (addon.cc: text decoder, vision.cc: vision tower): typed JS
+// Helpers shared by the Node-API files (one per model family: qwen3_text_binding.cc, qwen3_vision_binding.cc): typed JS
 // errors with a `code`, the mapping of C++ exceptions to codes (usable on worker threads, where no
 // Napi call is allowed), argument conversion and checkpoint path arguments.
 #pragma once
@@ -41,6 +41,13 @@ std::vector<float> to_floats(Napi::Env env, const Napi::Value& v, const char* wh
 // A new Float32Array holding v.
 Napi::Float32Array to_js(Napi::Env env, const std::vector<float>& v);
 
+// Fields of a config object built by TypeScript (addon_types.ts); a missing or mistyped field is a
+// CONFIG error "<where>.<key> must be ...". obj_int: an integer in [1, 2^30]; obj_num: a finite
+// number > 0; obj_bool: a boolean.
+int obj_int(Napi::Env env, const Napi::Object& o, const char* key, const char* where);
+double obj_num(Napi::Env env, const Napi::Object& o, const char* key, const char* where);
+bool obj_bool(Napi::Env env, const Napi::Object& o, const char* key, const char* where);
+
 // A checkpoint argument: one path (file, index.json or directory) or a list of .safetensors files.
 // Parsed on the JS thread; opened wherever the work runs (a worker, for the async loaders).
 struct CheckpointPaths {
@@ -51,7 +58,7 @@ struct CheckpointPaths {
 CheckpointPaths checkpoint_paths(Napi::Env env, const Napi::Value& v, const char* fn);
 
 // Runs `load` on a libuv worker and settles the returned Promise with wrap(result), or rejects it with
-// the typed error of whatever `load` threw. Used by loadModelAsync and loadVisionAsync.
+// the typed error of whatever `load` threw. Used by every family's async loader.
 template <class T>
 Napi::Promise load_on_worker(Napi::Env env, const char* name, std::function<std::unique_ptr<T>()> load,
                              std::function<Napi::Value(Napi::Env, std::unique_ptr<T>)> wrap) {
