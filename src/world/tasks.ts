@@ -1,0 +1,174 @@
+/**
+ * What a world sample teaches and tests: for each Reasoner workflow, the prompt (the one
+ * `reason()` sends, or the cookbooks' style) and the reference answer in the format the parsers
+ * read (src/reasoner/parse.ts): Qwen3-VL `bbox_2d` boxes on the 0–1000 grid, events with start
+ * and end seconds, a plausibility label, 2D waypoints on the 0–1000 grid, per-subject
+ * descriptions. Also the Generator's text prompt for a clip ("The red cube slides to the left.").
+ *
+ * Shared by the training-data writer (tools/train/world_data.ts) and the held-out evaluation.
+ *
+ * @example
+ * ```ts
+ * import { makeSample, renderClip } from "./sample.ts";
+ * import { groundingTask, temporalTask } from "./tasks.ts";
+ * const sample = makeSample(3, { frames: 33, fps: 8 });
+ * temporalTask(sample).answer; // '[{"start": 1.12, "end": 1.62, "event": "the robot arm picks up …"}, …]'
+ * const clip = renderClip(sample, { width: 320, height: 192 }, [0]);
+ * groundingTask(sample, clip.views[0], clip.size, 0).answer; // '```json\n[{"bbox_2d": [...], "label": "red cube"}, …]\n```'
+ * ```
+ * @module
+ */
+import { REASON_TASKS } from "../schema/reason_request.ts";
+import { cameraForFrame, type ObjectView, type Size } from "./render.ts";
+import { project } from "./geometry.ts";
+import { gridBox, gridPoint, type WorldSample } from "./sample.ts";
+import { Prng, subSeed } from "./prng.ts";
+import { DIRECTION_WORDS } from "./sim.ts";
+import type { WorldEvent } from "./events.ts";
+
+/** Objects showing fewer pixels than this are not asked about (hidden behind the arm). */
+export const MIN_VISIBLE_PIXELS = 24;
+
+/** One Reasoner item: the prompt, the reference answer and what it parses to. */
+export interface TaskItem<R> {
+  prompt: string;
+  answer: string;
+  reference: R;
+}
+
+const list = (xs: string[]) => xs.length <= 1 ? xs.join("") : `${xs.slice(0, -1).join(", ")} and ${xs[xs.length - 1]}`;
+const withArticle = (label: string) => `${/^[aeiou]/.test(label) ? "an" : "a"} ${label}`;
+const round2 = (v: number) => Math.round(v * 100) / 100;
+const sentence = (s: string) => s.charAt(0).toUpperCase() + s.slice(1) + ".";
+
+/** The camera in words. */
+function cameraWords(sample: WorldSample): string {
+  const sweep = sample.scene.camera.toDeg - sample.scene.camera.fromDeg;
+  if (sweep === 0) return "The camera stays still.";
+  return `The camera slowly circles the table to the ${sweep > 0 ? "left" : "right"}.`;
+}
+
+/** A detailed caption of the clip: the table, the objects, what happens, the camera. */
+export function captionOf(sample: WorldSample): string {
+  const objs = sample.scene.objects.map((o) => withArticle(o.label));
+  const events = sample.events.map((e) => sentence(e.label));
+  const what = events.length ? events.join(" ") : "Nothing on the table moves.";
+  return `A grey robot arm with a dark gripper works over a wooden table with ${list(objs)} on it. ${what} ${cameraWords(sample)}`;
+}
+
+/** caption: the workflow's default prompt, the caption. */
+export function captionTask(sample: WorldSample): TaskItem<string> {
+  const text = captionOf(sample);
+  return { prompt: REASON_TASKS.caption.defaultPrompt, answer: text, reference: text };
+}
+
+/** temporal localization: the default prompt (JSON events), the events with seconds to 0.01. */
+export function temporalTask(sample: WorldSample): TaskItem<{ start: number; end: number; label: string }[]> {
+  const ref = sample.events.map((e: WorldEvent) => ({ start: round2(e.start), end: round2(e.end), label: e.label }));
+  const answer = `[${ref.map((e) => `{"start": ${e.start}, "end": ${e.end}, "event": ${JSON.stringify(e.label)}}`).join(", ")}]`;
+  return { prompt: REASON_TASKS.temporal_localization.defaultPrompt, answer, reference: ref };
+}
+
+/** physical plausibility: the default prompt, the label and one sentence of why. */
+export function plausibilityTask(sample: WorldSample): TaskItem<"plausible" | "implausible"> {
+  const p = sample.plausibility;
+  const label = p.label;
+  const why = label === "plausible"
+    ? "Objects move only when the robot arm moves them, and released objects fall onto the table."
+    : sentence(sample.plausibility.violations[0]?.detail ?? "an object moves without a cause");
+  return { prompt: REASON_TASKS.physical_plausibility.defaultPrompt, answer: `${label}. ${why}`, reference: label };
+}
+
+/** The objects that show in a frame (enough pixels), with their grid boxes. */
+export function visibleObjects(sample: WorldSample, views: readonly ObjectView[], size: Size): { label: string; box: [number, number, number, number] }[] {
+  return sample.scene.objects.flatMap((o, i) => {
+    const v = views[i];
+    return v.box && v.pixels >= MIN_VISIBLE_PIXELS ? [{ label: o.label, box: gridBox(v.box, size) }] : [];
+  });
+}
+
+const boxesJson = (boxes: { label: string; box: number[] }[]) =>
+  "```json\n[" + boxes.map((b) => `{"bbox_2d": [${b.box.join(", ")}], "label": ${JSON.stringify(b.label)}}`).join(", ") + "]\n```";
+
+/**
+ * 2D grounding on a frame: half the items ask for one object, half for every object (from
+ * `variant`'s seed); the answer is Qwen3-VL's JSON of `bbox_2d` boxes on the 0–1000 grid.
+ */
+export function groundingTask(
+  sample: WorldSample,
+  views: readonly ObjectView[],
+  size: Size,
+  variant: number,
+): TaskItem<{ label: string; box: [number, number, number, number] }[]> {
+  const rng = new Prng(subSeed(sample.seed, `grounding:${variant}`));
+  const visible = visibleObjects(sample, views, size);
+  const one = visible.length > 0 && rng.chance(0.5);
+  const asked = one ? [rng.pick(visible)] : visible;
+  const names = one ? `the ${asked[0].label}` : "every object on the table";
+  const prompt = `Locate ${names}. Answer as JSON: [{"bbox_2d": [x1, y1, x2, y2], "label": "..."}].`;
+  return { prompt, answer: boxesJson(asked), reference: asked };
+}
+
+/** Where an object is on the table, in words (seen from the camera at the start). */
+function placeWords(x: number, y: number): string {
+  const side = x < -0.1 ? "on the left" : x > 0.1 ? "on the right" : "in the middle";
+  const depth = y < 0.3 ? "near the camera" : y > 0.45 ? "towards the back" : "";
+  return [side, depth].filter(Boolean).join(", ");
+}
+
+const SHAPE_WORDS = { cube: "a cube with flat faces", ball: "a round ball", cylinder: "an upright cylinder" } as const;
+
+/**
+ * describe anything: 1–3 visible objects marked (grid boxes; the writer draws the marks), each
+ * described by colour, shape, material and place.
+ */
+export function describeTask(
+  sample: WorldSample,
+  views: readonly ObjectView[],
+  size: Size,
+  variant: number,
+): TaskItem<{ index: number; label: string; description: string }[]> & { subjects: { box: [number, number, number, number] }[] } {
+  const rng = new Prng(subSeed(sample.seed, `describe:${variant}`));
+  const visible = sample.scene.objects.filter((o, i) => views[i].box && views[i].pixels >= MIN_VISIBLE_PIXELS);
+  const chosen = rng.shuffle(visible).slice(0, Math.max(1, rng.int(1, Math.min(3, visible.length))));
+  const ref = chosen.map((o, k) => {
+    const [x, y] = sample.trace.frames[0].objects[o.id].pos;
+    return { index: k + 1, label: o.label, description: `${withArticle(o.label)}: ${o.color}, ${SHAPE_WORDS[o.shape]}, matte plastic, standing ${placeWords(x, y)} of the table` };
+  });
+  const subjects = chosen.map((o) => ({ box: gridBox(views[o.id].box!, size) }));
+  const answer = `[${ref.map((r) => `{"index": ${r.index}, "description": ${JSON.stringify(r.description)}}`).join(", ")}]`;
+  return { prompt: "Describe each marked subject: its colour, shape and material.", answer, reference: ref, subjects };
+}
+
+/** Every how many action rows a waypoint is given (a 16-row chunk gives 8 waypoints). */
+const WAYPOINT_STRIDE = 2;
+
+/**
+ * action CoT / next action on the first frame: the scenario's instruction, a one-line plan, and
+ * the gripper's path (the action chunk's positions seen by the first frame's camera) as 2D
+ * waypoints on the 0–1000 grid.
+ */
+export function actionTask(sample: WorldSample, size: Size): TaskItem<[number, number][]> {
+  const cam = cameraForFrame(sample.scene, 0, sample.frames, size);
+  const rows = sample.actions.filter((_, k) => (k + 1) % WAYPOINT_STRIDE === 0 || k === sample.actions.length - 1);
+  const points = rows.map((r) => {
+    const p = project(cam, [r[0], r[1], r[2]]);
+    return gridPoint(p.u, p.v, size);
+  });
+  const s = sample.scenario;
+  const target = sample.scene.objects[s.target].label;
+  const plan = s.kind === "push"
+    ? `Close the gripper, lower it behind the ${target} and push it ${DIRECTION_WORDS[s.direction]}, then lift the gripper.`
+    : s.kind === "drop"
+    ? `Move above the ${target}, lower the gripper, close it, lift the ${target} high, open the gripper to drop it.`
+    : `Move above the ${target}, lower the gripper, close it, lift and carry the ${target} ${DIRECTION_WORDS[s.direction]}, lower it and open the gripper.`;
+  const prompt = `${s.instruction} Answer with the gripper's 2D waypoints as JSON: [[x, y], ...] on the 0-1000 image grid.`;
+  return { prompt, answer: `${plan}\n[${points.map((p) => `[${p[0]}, ${p[1]}]`).join(", ")}]`, reference: points };
+}
+
+/** The Generator's prompt for a clip: the scene and what moves, e.g. "… The red cube slides to the left." */
+export function generatorPrompt(sample: WorldSample): string {
+  const objs = sample.scene.objects.map((o) => withArticle(o.label));
+  const events = sample.events.map((e) => sentence(e.label));
+  return `A wooden table with ${list(objs)}, a grey robot arm above it. ${events.join(" ")}`.trim();
+}

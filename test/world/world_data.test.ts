@@ -1,0 +1,162 @@
+// The training-data writer (tools/train/world_data.ts): every answer it writes parses with the
+// Reasoner's own parser into the expected kind and equals the reference; the conversations are
+// valid chat messages; media exist and are what they claim; the seed split is enforced.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ValidationError } from "../../src/errors.ts";
+import { probeVideo, readActionChunk, readImage } from "../../src/media/mod.ts";
+import { parseAnswer } from "../../src/reasoner/parse.ts";
+import { ChatMessages } from "../../src/schema/messages.ts";
+import { REASON_TASKS, type ReasonTask } from "../../src/schema/reason_request.ts";
+import { SEED_SPLITS, splitOfSeed } from "../../src/world/mod.ts";
+import { type DataRecord, DataTask, parseArgs, writeWorldData } from "../../tools/train/world_data.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "cosmos-world-data-"));
+const train = join(dir, "train");
+const evalDir = join(dir, "eval");
+const COUNT = 6;
+let summary: Awaited<ReturnType<typeof writeWorldData>>;
+before(async () => {
+  summary = await writeWorldData({ out: train, split: "train", count: COUNT, offset: 40 });
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const records = (task: string): DataRecord[] =>
+  readFileSync(join(train, `${task}.jsonl`), "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+
+describe("world data: the JSONL files", () => {
+  test("one file per task, one record per seed (grounding / describe-anything skip a frame with nothing visible)", () => {
+    for (const t of DataTask.options) {
+      const n = records(t).length;
+      assert.ok(n === COUNT || (n >= COUNT - 1 && (t === "grounding_2d" || t === "describe_anything")), `${t}: ${n}`);
+    }
+    const manifest = JSON.parse(readFileSync(join(train, "manifest.json"), "utf8"));
+    assert.equal(manifest.split, "train");
+    assert.deepEqual(manifest.seeds, { from: 40, to: 46 });
+    assert.deepEqual(manifest.records, summary.records);
+  });
+  test("every Reasoner answer parses with src/reasoner/parse.ts into its workflow's kind, equal to the reference", () => {
+    const kinds: Record<string, string> = { text: "text", boxes: "boxes", events: "events", label: "label", trajectory: "trajectory", subjects: "subjects" };
+    for (const t of DataTask.options.filter((x) => x !== "generator")) {
+      for (const r of records(t)) {
+        const task = t as ReasonTask;
+        const parsed = parseAnswer(task, r.answer, task === "describe_anything" ? { subjects: (r.subjects as unknown[]).map(() => ({})) } : {});
+        assert.equal(parsed.kind, kinds[REASON_TASKS[task].output], `${r.id}: ${r.answer}`);
+        assert.ok(!("invalid" in parsed), `${r.id}: ${JSON.stringify(parsed)}`);
+        switch (parsed.kind) {
+          case "boxes":
+            assert.deepEqual(parsed.boxes.map((b) => ({ label: b.label, box: b.box })), r.reference);
+            assert.ok(parsed.boxes.every((b) => !b.problem));
+            break;
+          case "events":
+            assert.deepEqual(parsed.events, r.reference);
+            break;
+          case "label":
+            assert.equal(parsed.label, r.reference);
+            break;
+          case "trajectory":
+            assert.deepEqual(parsed.points, r.reference);
+            assert.ok(parsed.points.length >= 8);
+            break;
+          case "subjects": {
+            const ref = r.reference as { index: number; description: string }[];
+            assert.deepEqual(parsed.subjects.map((s) => [s.index, s.description]), ref.map((s) => [s.index, s.description]));
+            break;
+          }
+          case "text":
+            assert.equal(parsed.text, r.reference);
+            assert.match(parsed.text, /robot arm/);
+            break;
+        }
+      }
+    }
+  });
+  test("conversations are valid chat messages: system, user (media, then the prompt), assistant (the answer)", () => {
+    for (const t of DataTask.options.filter((x) => x !== "generator")) {
+      for (const r of records(t)) {
+        const msgs = ChatMessages.parse(r.messages);
+        assert.deepEqual(msgs.map((m) => m.role), ["system", "user", "assistant"]);
+        const user = msgs[1].content as { type: string; text?: string }[];
+        assert.equal(user[0].type, REASON_TASKS[t as ReasonTask].media === "video" ? "video_url" : "image_url");
+        assert.equal(user[1].type, "text");
+        const fromUser = REASON_TASKS[t as ReasonTask] as { defaultPrompt?: string };
+        if (fromUser.defaultPrompt) assert.equal(user[1].text, fromUser.defaultPrompt);
+        assert.deepEqual(msgs[2].content, [{ type: "text", text: r.answer }]);
+        assert.equal(r.split, "train");
+      }
+    }
+  });
+});
+
+describe("world data: the media", () => {
+  test("videos, images and action chunks exist and have the promised shape", async () => {
+    const cap = records("caption")[0];
+    const v = await probeVideo(join(train, cap.media.video));
+    assert.deepEqual([v.width, v.height, v.frameCount, v.fps], [320, 192, 33, 8]);
+    const g = records("generator")[0];
+    const gv = await probeVideo(join(train, g.media.video));
+    assert.deepEqual([gv.width, gv.height, gv.frameCount, gv.fps], [320, 192, 17, 10]);
+    const chunk = await readActionChunk(join(train, g.media.actions), { dim: 10 });
+    assert.equal(chunk.length, 16);
+    assert.equal(g.domainName, "droid_lerobot");
+    assert.match(String(g.prompt), /^A wooden table with .+ a grey robot arm above it\. .+\.$/);
+    const img = await readImage(join(train, records("grounding_2d")[0].media.image));
+    assert.deepEqual([img.width, img.height, img.format], [320, 192, "png"]);
+    for (const t of DataTask.options) {
+      for (const r of records(t)) for (const p of Object.values(r.media)) assert.ok(existsSync(join(train, p)), `${r.id}: ${p}`);
+    }
+  });
+  test("implausible samples point at their own clip; plausible ones reuse the clean clip", () => {
+    for (const r of records("physical_plausibility")) {
+      if (r.reference === "implausible") {
+        assert.match(r.media.video, /plausibility\.mp4$/);
+        assert.ok(r.anomaly);
+      } else assert.match(r.media.video, /reasoner\.mp4$/);
+    }
+  });
+  test("the grounding boxes hold their object's pixels in the written PNG", async () => {
+    for (const r of records("grounding_2d")) {
+      const img = await readImage(join(train, r.media.image));
+      for (const b of r.reference as { label: string; box: number[] }[]) {
+        const [x1, y1, x2, y2] = [b.box[0] * 0.32, b.box[1] * 0.192, b.box[2] * 0.32, b.box[3] * 0.192];
+        // the box centre area is mostly the object's hue, its outside ring is not
+        const cx = Math.floor((x1 + x2) / 2);
+        const cy = Math.floor((y1 + y2) / 2);
+        const o = (cy * img.width + cx) * 3;
+        const [r0, g0, b0] = img.data.subarray(o, o + 3);
+        const sat = Math.max(r0, g0, b0) - Math.min(r0, g0, b0);
+        assert.ok(sat > 60, `${r.id} ${b.label}: centre pixel ${[r0, g0, b0]} is not an object colour`);
+      }
+    }
+  });
+});
+
+describe("world data: the seed split", () => {
+  test("a training set holds only training seeds; an eval set only held-out seeds", async () => {
+    for (const t of DataTask.options) for (const r of records(t)) assert.equal(splitOfSeed(r.seed), "train");
+    const s = await writeWorldData({ out: evalDir, split: "eval", count: 2, tasks: ["grounding_2d"] });
+    assert.deepEqual(s.seeds, { from: SEED_SPLITS.eval.from, to: SEED_SPLITS.eval.from + 2 });
+    for (const l of readFileSync(join(evalDir, "grounding_2d.jsonl"), "utf8").trim().split("\n")) assert.equal(splitOfSeed(JSON.parse(l).seed), "eval");
+  });
+  test("seeds past the split's end, bad tasks or sizes are ValidationErrors naming the option", async () => {
+    const size = SEED_SPLITS.train.to - SEED_SPLITS.train.from;
+    await assert.rejects(writeWorldData({ out: join(dir, "x"), split: "train", count: 2, offset: size - 1 }), (e: unknown) => e instanceof ValidationError && /seeds run past the split/.test(e.message));
+    await assert.rejects(writeWorldData({ out: join(dir, "x"), split: "train", count: 1, tasks: ["dance" as never] }), (e: unknown) => e instanceof ValidationError && e.field.startsWith("tasks"));
+    await assert.rejects(writeWorldData({ out: join(dir, "x"), split: "test" as never, count: 1 }), (e: unknown) => e instanceof ValidationError && e.field === "split");
+    await assert.rejects(writeWorldData({ out: join(dir, "x"), split: "train", count: 1, size: "big" as never }), (e: unknown) => e instanceof ValidationError && e.field === "size");
+  });
+  test("the command line's arguments", () => {
+    assert.deepEqual(parseArgs(["--out", "/d", "--split", "eval", "--count", "5", "--tasks", "caption,generator", "--frames-png", "--generator-fps", "16"]), {
+      out: "/d",
+      split: "eval",
+      count: 5,
+      tasks: ["caption", "generator"],
+      framesPng: true,
+      generatorFps: 16,
+    });
+    assert.throws(() => parseArgs(["stray"]), ValidationError);
+  });
+});

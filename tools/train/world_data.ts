@@ -1,0 +1,271 @@
+/**
+ * The training-data writer of the mini models (issue 16): N world samples per task, written as
+ * files a PyTorch trainer reads — PNG / MP4 media and one JSONL file per task whose lines hold
+ * the chat-format conversation (system, user with the media and the prompt, assistant with the
+ * answer in the format our parsers read) and the reference.
+ *
+ * Tasks: `caption`, `grounding_2d`, `temporal_localization`, `action_cot` (next action: the
+ * gripper's waypoints), `physical_plausibility` (about half implausible), `describe_anything`
+ * (marks drawn on the image), and `generator` (a clip, its first frame, its single-arm 10D action
+ * chunk and a text prompt such as "… The red cube slides to the left.": text-to-video, forward
+ * and inverse dynamics, policy).
+ *
+ * Seeds come from one split only (src/world/seeds.ts): `--split train` can never write a
+ * held-out seed.
+ *
+ * @example
+ * ```sh
+ * node --import tsx tools/train/world_data.ts --out /tmp/world_train --split train --count 1000
+ * node --import tsx tools/train/world_data.ts --out /tmp/world_eval --split eval --count 200 --tasks caption,grounding_2d
+ * ```
+ * @module
+ */
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+import { ValidationError } from "../../src/errors.ts";
+import { drawSubjectMarks } from "../../src/reasoner/marks.ts";
+import { EMBODIMENTS } from "../../src/schema/embodiments.ts";
+import { DEFAULT_SYSTEM_PROMPT } from "../../src/schema/messages.ts";
+import type { ChatMessages } from "../../src/schema/messages.ts";
+import {
+  actionTask,
+  assertSeedInSplit,
+  captionTask,
+  describeTask,
+  generatorPrompt,
+  groundingTask,
+  makeSample,
+  plausibilityTask,
+  renderClip,
+  SEED_SPLITS,
+  SeedSplit,
+  seedsOf,
+  temporalTask,
+  writeClip,
+} from "../../src/world/mod.ts";
+
+export const DataTask = z.enum(["caption", "grounding_2d", "temporal_localization", "action_cot", "physical_plausibility", "describe_anything", "generator"]);
+export type DataTask = z.infer<typeof DataTask>;
+
+const Size = z.string().regex(/^\d+x\d+$/).transform((s) => {
+  const [width, height] = s.split("x").map(Number);
+  return { width, height };
+});
+
+/** Options of {@link writeWorldData} (and the command line, `--name value`). */
+export const WorldDataOptions = z.object({
+  out: z.string().min(1),
+  split: SeedSplit,
+  /** Samples (seeds) per task. */
+  count: z.number().int().min(1).max(100_000),
+  /** Where in the split the seeds start (to write more data later without repeating seeds). */
+  offset: z.number().int().min(0).default(0),
+  tasks: z.array(DataTask).min(1).default([...DataTask.options]),
+  /** Image and clip size (default the smallest tier, 320x192). */
+  size: Size.default({ width: 320, height: 192 }),
+  /** Reasoner clips: frames and fps (4 s at 8 fps by default: events a quarter second apart). */
+  reasonerFrames: z.number().int().min(2).max(300).default(33),
+  reasonerFps: z.number().positive().max(60).default(8),
+  /** Generator clips: 17 frames (a 16-row action chunk) at 10 fps by default. */
+  generatorFrames: z.number().int().min(2).max(300).default(17),
+  generatorFps: z.number().positive().max(60).default(10),
+  /** Also write every frame of every clip as PNG (for trainers without a video decoder). */
+  framesPng: z.boolean().default(false),
+  /** Progress lines on stderr. */
+  verbose: z.boolean().default(false),
+}).strict();
+export type WorldDataOptions = z.input<typeof WorldDataOptions>;
+
+/** One line of a task's JSONL file. */
+export interface DataRecord {
+  id: string;
+  task: DataTask;
+  seed: number;
+  split: SeedSplit;
+  /** The conversation, in the project's chat-message format (media URLs relative to the data folder). */
+  messages: ChatMessages;
+  /** The assistant's answer (also the last message's text). */
+  answer: string;
+  /** What the answer parses to (boxes, events, label, points, subjects, text), for evaluation. */
+  reference: unknown;
+  /** Media files, relative to the data folder. */
+  media: Record<string, string>;
+  /** Extra fields per task: describe-anything's subjects; the generator's prompt, fps, frames, embodiment. */
+  [extra: string]: unknown;
+}
+
+function conversation(mediaKind: "image" | "video", url: string, prompt: string, answer: string): ChatMessages {
+  const part = mediaKind === "image" ? { type: "image_url" as const, image_url: { url } } : { type: "video_url" as const, video_url: { url } };
+  return [
+    { role: "system", content: [{ type: "text", text: DEFAULT_SYSTEM_PROMPT }] },
+    { role: "user", content: [part, { type: "text", text: prompt }] },
+    { role: "assistant", content: [{ type: "text", text: answer }] },
+  ];
+}
+
+/** What {@link writeWorldData} wrote. */
+export interface WorldDataSummary {
+  out: string;
+  split: SeedSplit;
+  seeds: { from: number; to: number };
+  records: Record<string, number>;
+  seconds: number;
+}
+
+/**
+ * Writes the data set: `manifest.json`, `<task>.jsonl` per task and `media/<seed>/…`.
+ * @throws {ValidationError} for bad options, or a seed outside the split.
+ */
+export async function writeWorldData(options: WorldDataOptions): Promise<WorldDataSummary> {
+  const parsed = WorldDataOptions.safeParse(options);
+  if (!parsed.success) {
+    throw new ValidationError(parsed.error.issues.map((i) => ({
+      field: i.path.join(".") || "(options)",
+      value: i.path.reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k as string], options),
+      allowed: "see WorldDataOptions in tools/train/world_data.ts",
+      message: i.message,
+    })));
+  }
+  const o = parsed.data;
+  const t0 = performance.now();
+  const seeds = seedsOf(o.split, o.count, o.offset);
+  const tasks = new Set(o.tasks);
+  await mkdir(o.out, { recursive: true });
+  const lines: Record<string, string[]> = Object.fromEntries([...tasks].map((t) => [t, []]));
+  const rel = (p: string) => relative(o.out, p).split("\\").join("/");
+  const reasonerTasks = [...tasks].filter((t) => t !== "generator" && t !== "physical_plausibility");
+  for (const [n, seed] of seeds.entries()) {
+    assertSeedInSplit(o.split, seed); // belt and braces: seedsOf already draws from the split
+    const dir = join(o.out, "media", String(seed));
+    const base = { seed, split: o.split };
+    const push = (task: DataTask, rec: Omit<DataRecord, "id" | "task" | "seed" | "split">) =>
+      lines[task].push(JSON.stringify({ id: `${task}-${seed}`, task, ...base, ...rec }));
+    if (reasonerTasks.length || tasks.has("physical_plausibility")) {
+      const sample = makeSample(seed, { frames: o.reasonerFrames, fps: o.reasonerFps });
+      const needVideo = tasks.has("caption") || tasks.has("temporal_localization") || tasks.has("physical_plausibility");
+      const clip = renderClip(sample, o.size);
+      const files = await writeClip(clip, sample, {
+        dir,
+        firstFrame: "frame0.png",
+        ...(needVideo ? { video: "reasoner.mp4" } : {}),
+        ...(o.framesPng ? { framePattern: "reasoner/{k}.png" } : {}),
+      });
+      const image = rel(files.firstFrame);
+      const video = files.video ? rel(files.video) : "";
+      if (tasks.has("caption")) {
+        const t = captionTask(sample);
+        push("caption", { messages: conversation("video", video, t.prompt, t.answer), answer: t.answer, reference: t.reference, media: { video } });
+      }
+      if (tasks.has("temporal_localization")) {
+        const t = temporalTask(sample);
+        push("temporal_localization", { messages: conversation("video", video, t.prompt, t.answer), answer: t.answer, reference: t.reference, media: { video }, seconds: sample.seconds, fps: sample.fps });
+      }
+      if (tasks.has("grounding_2d")) {
+        const t = groundingTask(sample, clip.views[0], clip.size, 0);
+        if (t.reference.length) push("grounding_2d", { messages: conversation("image", image, t.prompt, t.answer), answer: t.answer, reference: t.reference, media: { image } });
+      }
+      if (tasks.has("action_cot")) {
+        const t = actionTask(sample, clip.size);
+        push("action_cot", { messages: conversation("image", image, t.prompt, t.answer), answer: t.answer, reference: t.reference, media: { image }, actions: sample.actions });
+      }
+      if (tasks.has("describe_anything")) {
+        const t = describeTask(sample, clip.views[0], clip.size, 0);
+        if (t.subjects.length) {
+          const marked = join(dir, "marked.png");
+          await writeFile(marked, await drawSubjectMarks(new Uint8Array(await readFile(files.firstFrame)), t.subjects));
+          push("describe_anything", { messages: conversation("image", rel(marked), t.prompt, t.answer), answer: t.answer, reference: t.reference, media: { image: rel(marked), unmarked: image }, subjects: t.subjects });
+        }
+      }
+      if (tasks.has("physical_plausibility")) {
+        const p = makeSample(seed, { frames: o.reasonerFrames, fps: o.reasonerFps, anomaly: "auto" });
+        let pv = video;
+        if (p.plausibility.label === "implausible") {
+          const f = await writeClip(renderClip(p, o.size), p, { dir, video: "plausibility.mp4" });
+          pv = rel(f.video);
+        }
+        const t = plausibilityTask(p);
+        push("physical_plausibility", {
+          messages: conversation("video", pv, t.prompt, t.answer),
+          answer: t.answer,
+          reference: t.reference,
+          media: { video: pv },
+          ...(p.plausibility.anomaly ? { anomaly: p.plausibility.anomaly } : {}),
+        });
+      }
+    }
+    if (tasks.has("generator")) {
+      const g = makeSample(seed, { frames: o.generatorFrames, fps: o.generatorFps });
+      const f = await writeClip(renderClip(g, o.size), g, {
+        dir,
+        video: "generator.mp4",
+        firstFrame: "generator_frame0.png",
+        actions: "generator_actions.json",
+        ...(o.framesPng ? { framePattern: "generator/{k}.png" } : {}),
+      });
+      const prompt = generatorPrompt(g);
+      lines.generator.push(JSON.stringify({
+        id: `generator-${seed}`,
+        task: "generator",
+        ...base,
+        prompt,
+        media: { video: rel(f.video), image: rel(f.firstFrame), actions: rel(f.actions) },
+        embodiment: "droid",
+        domainName: EMBODIMENTS.droid.domainName,
+        actionDim: EMBODIMENTS.droid.actionDim,
+        frames: g.frames,
+        fps: g.fps,
+        width: o.size.width,
+        height: o.size.height,
+        instruction: g.scenario.instruction,
+        events: g.events.map((e) => ({ start: e.start, end: e.end, label: e.label, object: g.scene.objects[e.object].label, direction: e.direction })),
+      }));
+    }
+    if (o.verbose && (n + 1) % 10 === 0) process.stderr.write(`[world_data] ${n + 1}/${seeds.length} seeds\n`);
+  }
+  const records: Record<string, number> = {};
+  for (const [task, ls] of Object.entries(lines)) {
+    await writeFile(join(o.out, `${task}.jsonl`), ls.length ? ls.join("\n") + "\n" : "");
+    records[task] = ls.length;
+  }
+  const range = { from: seeds[0], to: seeds[seeds.length - 1] + 1 };
+  await writeFile(join(o.out, "manifest.json"), JSON.stringify({
+    format: "cosmos-ts world data 1",
+    split: o.split,
+    seeds: range,
+    seedSplits: SEED_SPLITS,
+    size: o.size,
+    reasoner: { frames: o.reasonerFrames, fps: o.reasonerFps },
+    generator: { frames: o.generatorFrames, fps: o.generatorFps },
+    records,
+    note: "Made by tools/train/world_data.ts from src/world. Media paths are relative to this folder. Boxes and waypoints are on the Qwen3-VL 0-1000 grid.",
+  }, null, 2) + "\n");
+  return { out: o.out, split: o.split, seeds: range, records, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** `--name value` / `--flag` arguments → options (numbers and lists converted). */
+export function parseArgs(argv: readonly string[]): WorldDataOptions {
+  const raw: Record<string, unknown> = {};
+  const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith("--")) {
+      throw new ValidationError([{ field: "argv", value: a, allowed: "--name value or --flag", message: "unexpected argument" }]);
+    }
+    const key = camel(a.slice(2));
+    if (key === "framesPng" || key === "verbose") raw[key] = true;
+    else {
+      const v = argv[++i];
+      raw[key] = key === "tasks" ? v?.split(",") : ["count", "offset", "reasonerFrames", "reasonerFps", "generatorFrames", "generatorFps"].includes(key) ? Number(v) : v;
+    }
+  }
+  return raw as WorldDataOptions;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const opts = parseArgs(process.argv.slice(2));
+  const s = await writeWorldData({ verbose: true, ...opts });
+  console.log(`[world_data] ${s.split} seeds [${s.seeds.from}, ${s.seeds.to}): ${Object.entries(s.records).map(([t, n]) => `${t} ${n}`).join(", ")} in ${s.seconds.toFixed(1)} s → ${s.out}`);
+}
