@@ -90,12 +90,15 @@ describe("native sessions", () => {
     const tower = await s.tower();
     const held = s.model.info().externalBytes + tower.info().externalBytes;
     assert.equal(tower.info().externalBytes, tower.info().weightBytes, "the tower reports its weights to V8");
-    assert.ok(nativeMemory().bytesInUse > before);
-    const external = nativeMemory().v8ExternalBytes;
+    const mem = nativeMemory();
+    assert.ok(mem.bytesInUse > before);
+    if (mem.device === "cpu") assert.equal(held, mem.bytesInUse - before, "what V8 was told is what the CPU engine holds");
+    const external = mem.v8ExternalBytes;
     assert.equal(s.disposed, false);
     await s[Symbol.asyncDispose]();
     assert.equal(s.disposed, true);
     assert.equal(nativeMemory().bytesInUse, before);
+    assert.equal(before, 0, "nothing else is loaded in this process");
     assert.equal(s.model.info().freed, true);
     assert.equal(s.model.info().externalBytes, 0);
     const dropped = external - nativeMemory().v8ExternalBytes;
