@@ -1,8 +1,8 @@
 /**
  * A loaded Qwen3-VL checkpoint on the native engine: tokenizer, chat template, processor
  * settings, text decoder and (loaded on first use) vision tower, kept per checkpoint so a notebook
- * pays the load once. The checkpoint's key is its canonical real path, so `dir`, `dir/` and
- * `a/../dir` share one load.
+ * pays the load once. The checkpoint's key is the canonical real path it resolves to, so `dir`,
+ * `dir/`, `a/../dir` and a Hugging Face repo id cached as that folder share one load.
  *
  * Every call that runs a model (the tower in {@link Qwen3VLSession.prepare}, the decoder in
  * {@link Qwen3VLSession.generate}) goes through one first-in first-out queue per session
@@ -26,9 +26,14 @@
  * @module
  */
 import { applyChatTemplate, type ChatTemplateOptions, loadChatTemplate, type TemplateMessage } from "../chat_template/mod.ts";
-import { loadQwen3VLCheckpoint, loadProcessorSettings, type ProcessorSettings, type Qwen3VLCheckpoint } from "../checkpoint/mod.ts";
-import { existsSync, realpathSync } from "node:fs";
-import { resolve } from "node:path";
+import {
+  loadProcessorSettings,
+  loadQwen3VLCheckpoint,
+  type ProcessorSettings,
+  type Qwen3VLCheckpoint,
+  resolveCheckpoint,
+} from "../checkpoint/mod.ts";
+import { realpath } from "node:fs/promises";
 import { AbortError, NativeError, throwIfAborted, ValidationError } from "../errors.ts";
 import { buildMultimodalPrompt, type PromptImage, type PromptVideo } from "../multimodal/mod.ts";
 import type { ProgressEvent } from "../schema/results.ts";
@@ -315,18 +320,19 @@ interface SessionEntry {
 const sessions = new Map<string, SessionEntry>();
 
 /**
- * The key of a checkpoint: the canonical real path of a local folder (so `dir`, `dir/`, `a/../dir`
- * and a symlink to it are one checkpoint), else the Hugging Face repo id as given.
+ * The key of a checkpoint: the canonical real path of the folder it resolves to, so `dir`, `dir/`,
+ * `a/../dir`, a symlink to it and a Hugging Face repo id whose cached snapshot it is are one
+ * checkpoint. Repo ids are looked up in the local hub cache only (`resolveCheckpoint`).
+ * @throws {CheckpointError} when `idOrPath` is neither a folder nor a cached repo id.
  *
  * @example
  * ```ts
  * import { checkpointKey } from "./qwen3vl.ts";
- * checkpointKey("test/fixtures/qwen3vl-tiny/") === checkpointKey("test/fixtures/../fixtures/qwen3vl-tiny"); // true
+ * (await checkpointKey("test/fixtures/qwen3vl-tiny/")) === (await checkpointKey("test/fixtures/../fixtures/qwen3vl-tiny")); // true
  * ```
  */
-export function checkpointKey(idOrPath: string): string {
-  const local = resolve(idOrPath);
-  return existsSync(local) ? realpathSync(local) : idOrPath;
+export async function checkpointKey(idOrPath: string): Promise<string> {
+  return await realpath((await resolveCheckpoint(idOrPath)).dir);
 }
 
 /** Drops a closing session from the shared map (when it is the one there). */
@@ -336,7 +342,7 @@ function forget(s: Qwen3VLSession): void {
 
 /**
  * The shared session of a checkpoint (a folder or an HF repo id in the cache), loading it on
- * first use; paths are compared by {@link checkpointKey}. A failed load is not cached.
+ * first use; checkpoints are compared by {@link checkpointKey}. A failed load is not cached.
  * @example
  * ```ts
  * import { openQwen3VL } from "./qwen3vl.ts";
@@ -344,19 +350,19 @@ function forget(s: Qwen3VLSession): void {
  * s.stopIds; // [1402, 1401]
  * ```
  */
-export function openQwen3VL(idOrPath: string, onProgress?: (e: ProgressEvent) => void): Promise<Qwen3VLSession> {
-  const key = checkpointKey(idOrPath);
+export async function openQwen3VL(idOrPath: string, onProgress?: (e: ProgressEvent) => void): Promise<Qwen3VLSession> {
+  const key = await checkpointKey(idOrPath);
+  // No await between this lookup and the set below: concurrent opens of one checkpoint share a load.
   let entry = sessions.get(key);
   if (!entry) {
-    const promise = Qwen3VLSession.load(key === idOrPath ? idOrPath : key, onProgress);
-    const e: SessionEntry = { promise };
+    const e: SessionEntry = { promise: Qwen3VLSession.load(key, onProgress) };
     entry = e;
     sessions.set(key, e);
-    promise.then((s) => void (e.session = s), () => {
+    e.promise.then((s) => void (e.session = s), () => {
       if (sessions.get(key) === e) sessions.delete(key);
     });
   }
-  return entry.promise;
+  return await entry.promise;
 }
 
 /**
@@ -370,7 +376,7 @@ export function openQwen3VL(idOrPath: string, onProgress?: (e: ProgressEvent) =>
  */
 export async function closeQwen3VL(idOrPath?: string): Promise<void> {
   if (idOrPath === undefined) return await closeNative();
-  const key = checkpointKey(idOrPath);
+  const key = await checkpointKey(idOrPath).catch(() => idOrPath);
   const entry = sessions.get(key);
   sessions.delete(key);
   await (await entry?.promise.catch(() => undefined))?.free();

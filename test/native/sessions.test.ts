@@ -9,7 +9,8 @@
 //    the config object C++ takes is checked again there.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -62,7 +63,7 @@ describe("native sessions", () => {
     assert.ok((a1.usage?.promptTokens ?? 0) > (b1.usage?.completionTokens ?? 0), "the image's rows are in the prompt");
   });
 
-  test("dir, dir/ and a/../dir are one load", async () => {
+  test("dir, dir/, a/../dir and a cached repo id of it are one load", async () => {
     const before = await baseline();
     const rel = relative(process.cwd(), CKPT);
     const [s1, s2, s3] = await Promise.all([
@@ -73,6 +74,22 @@ describe("native sessions", () => {
     assert.equal(s2, s1);
     assert.equal(s3, s1);
     assert.equal(await openQwen3VL(rel), s1, `relative path ${rel}`);
+    // A repo id whose hub-cache snapshot is (a symlink to) the folder is the same checkpoint.
+    const hub = mkdtempSync(join(tmpdir(), "hub-"));
+    const commit = "0123456789abcdef0123456789abcdef01234567";
+    mkdirSync(join(hub, "models--test--tiny/refs"), { recursive: true });
+    mkdirSync(join(hub, "models--test--tiny/snapshots"), { recursive: true });
+    writeFileSync(join(hub, "models--test--tiny/refs/main"), commit);
+    symlinkSync(CKPT, join(hub, "models--test--tiny/snapshots", commit));
+    const saved = process.env.HF_HUB_CACHE;
+    process.env.HF_HUB_CACHE = hub;
+    try {
+      assert.equal(await openQwen3VL("test/tiny"), s1, "repo id test/tiny in the hub cache");
+    } finally {
+      if (saved === undefined) delete process.env.HF_HUB_CACHE;
+      else process.env.HF_HUB_CACHE = saved;
+      rmSync(hub, { recursive: true, force: true });
+    }
     const one = nativeMemory().bytesInUse - before;
     assert.ok(one > 1_000_000, `one decoder's weights: ${one} bytes`);
     await closeNative();
