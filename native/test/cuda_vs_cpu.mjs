@@ -51,14 +51,34 @@ const unb64 = (s) => {
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 };
 
+// The config objects the addon takes (ABI 2), as src/native/config.ts builds them from config.json.
+function textConfig(cfg) {
+  const t = cfg.text_config;
+  const rope = t.rope_parameters ?? t.rope_scaling;
+  return {
+    vocabSize: t.vocab_size, hiddenSize: t.hidden_size, intermediateSize: t.intermediate_size, numLayers: t.num_hidden_layers,
+    numHeads: t.num_attention_heads, numKvHeads: t.num_key_value_heads, headDim: t.head_dim ?? t.hidden_size / t.num_attention_heads,
+    rmsNormEps: t.rms_norm_eps, ropeTheta: rope.rope_theta ?? t.rope_theta, mropeSection: rope.mrope_section,
+    mropeInterleaved: rope.mrope_interleaved ?? true, tieWordEmbeddings: t.tie_word_embeddings ?? cfg.tie_word_embeddings ?? false,
+  };
+}
+function visionConfig(cfg) {
+  const v = cfg.vision_config;
+  return {
+    depth: v.depth, hiddenSize: v.hidden_size, intermediateSize: v.intermediate_size, numHeads: v.num_heads, inChannels: v.in_channels ?? 3,
+    patchSize: v.patch_size, temporalPatchSize: v.temporal_patch_size, spatialMergeSize: v.spatial_merge_size, outHiddenSize: v.out_hidden_size,
+    numPositionEmbeddings: v.num_position_embeddings, deepstackVisualIndexes: v.deepstack_visual_indexes ?? [], layerNormEps: 1e-6,
+    ropeTheta: v.rope_parameters?.rope_theta ?? 10000,
+  };
+}
+
 async function dump(file) {
   const addon = require(ROOT + "native/build/Release/cosmos_native.node");
   const dev = addon.deviceInfo();
   const cuda = dev.modelBackend === "cuda";
   const bf16 = process.env.COSMOS_CUDA_WEIGHTS === "bf16";
   const strict = !bf16;  // bf16 weights are not expected to meet the f32 tolerance
-  const cfgText = readFileSync(CKPT + "/config.json", "utf8");
-  const cfg = JSON.parse(cfgText);
+  const cfg = JSON.parse(readFileSync(CKPT + "/config.json", "utf8"));
   const ref = JSON.parse(readFileSync(ROOT + "test/fixtures/qwen3vl-tiny-reference.json", "utf8"));
   const T = readSafetensors(ROOT + "test/fixtures/qwen3vl-tiny-reference.safetensors");
   const arrays = {}, tokens = {}, vsRef = {}, fails = [], mem = {};
@@ -75,7 +95,7 @@ async function dump(file) {
   };
   mem.start = addon.memory();
 
-  const m = addon.loadModel(CKPT, cfgText);
+  const m = addon.loadModel(CKPT, textConfig(cfg));
   const modelInfo = m.info();
   mem.afterLoad = addon.memory();
   ref.text_prompts.forEach((p, i) => {
@@ -89,7 +109,7 @@ async function dump(file) {
     checkTokens(`text.${i}.greedy`, r.tokens, p.greedy_ids);
   }
 
-  const tower = addon.loadVision(CKPT, cfgText);
+  const tower = addon.loadVision(CKPT, visionConfig(cfg));
   const towerInfo = tower.info();
   const vis = {};
   for (const [kind, key, grid] of [["image", "image.pixel_values", [1, 4, 6]], ["video", "video.pixel_values_videos", [4, 6, 4]]]) {
