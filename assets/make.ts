@@ -15,8 +15,14 @@
  * - `actions/*.json`: one action chunk per embodiment family (single-arm 10D, AV 9D, camera 9D,
  *   egocentric 57D, dual-arm 20D, humanoid 29D), checked against `EMBODIMENTS` from src/schema.
  * - `scene.json`: object boxes (Qwen3-VL 0–1000 grid), event times and the layouts of the chunks.
+ * - `images/world_*.png`, `videos/world_*.mp4`, `actions/world_droid_10d.json` and `scene.json`'s
+ *   `world` key: clips of the procedural world (`src/world/`, the mini checkpoints' training
+ *   world), from held-out evaluation seeds, with their ground truth (boxes, events, chunk,
+ *   plausibility). The hand-drawn scenes above stay as they are: the cookbooks' prompts name
+ *   their objects (bowl, can).
  *
- * Idempotent: skipped when every output exists and `.stamp` holds this script's hash.
+ * Idempotent: skipped when every output exists and `.stamp` holds the hash of this script and
+ * of `src/world/`.
  *
  * @example
  * ```sh
@@ -26,7 +32,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import process from "node:process";
@@ -35,6 +41,20 @@ import sharp from "sharp";
 import { encodeVideo, writeActionChunk, writeImage } from "../src/media/mod.ts";
 import type { RgbFrame } from "../src/media/mod.ts";
 import { EMBODIMENTS, type EmbodimentId } from "../src/schema/mod.ts";
+import { Prng } from "../src/world/prng.ts";
+import {
+  COOKBOOK,
+  gridBox,
+  makeSample,
+  type SampleOptions,
+  SEED_SPLITS,
+  SMALL,
+  generatorPrompt,
+  renderClip,
+  visibleObjects,
+  type WorldSample,
+  writeClip,
+} from "../src/world/mod.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const W = 832;
@@ -57,19 +77,20 @@ export const OUTPUTS = [
   "actions/egocentric_57d.json",
   "actions/dual_droid_20d.json",
   "actions/agibot_29d.json",
+  "images/world_tabletop.png",
+  "images/world_push_start.png",
+  "videos/world_pick_place.mp4",
+  "videos/world_push.mp4",
+  "videos/world_implausible.mp4",
+  "actions/world_droid_10d.json",
   "scene.json",
 ] as const;
 
 // ---------------------------------------------------------------- deterministic noise
+/** The world's seeded PRNG (mulberry32, the same numbers this script always drew) as a function. */
 function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Prng(seed);
+  return () => r.next();
 }
 
 const r1 = (v: number) => Math.round(v * 10) / 10;
@@ -414,6 +435,75 @@ const CHUNKS: { file: string; embodiment: EmbodimentId; rows: () => number[][]; 
   { file: "actions/agibot_29d.json", embodiment: "agibot", rows: humanoidChunk, layout: "29 joint angles (rad), a slow wave" },
 ];
 
+// ---------------------------------------------------------------- the procedural world
+/** Held-out seeds only: the cookbooks show what the mini models never trained on. */
+const WORLD_SEARCH = { from: SEED_SPLITS.eval.from, tries: 20_000 } as const;
+
+/** The first held-out seed whose sample passes `ok` (the search is cheap: no pixels). */
+function worldSeed(what: string, options: SampleOptions, ok: (s: WorldSample) => boolean): WorldSample {
+  for (let seed = WORLD_SEARCH.from; seed < WORLD_SEARCH.from + WORLD_SEARCH.tries; seed++) {
+    const s = makeSample(seed, options);
+    if (ok(s)) return s;
+  }
+  throw new Error(`no held-out world seed gives ${what} in ${WORLD_SEARCH.tries} tries (src/world changed?)`);
+}
+
+/** Every object shows in the first frame at `size` (nothing hidden behind the arm). */
+function allVisible(s: WorldSample, size: { width: number; height: number }): boolean {
+  const views = renderClip(s, size, [0]).views[0];
+  return visibleObjects(s, views, size).length === s.scene.objects.length;
+}
+
+const eventJson = (s: WorldSample) => s.events.map((e) => ({ start: e.start, end: e.end, label: e.label }));
+
+/** Clips of the world with their ground truth (the `world` key of scene.json). */
+async function makeWorldAssets(dir: string): Promise<Record<string, unknown>> {
+  // A pick-and-place at the cookbooks' size: three objects, fixed camera, 4 s at 8 fps.
+  const pick = worldSeed("a pick-and-place", { frames: 33, fps: 8, scenario: "pick_place", objects: 3, movingCamera: false }, (s) =>
+    new Set(s.scene.objects.map((o) => o.shape)).size === 3 && allVisible(s, COOKBOOK));
+  const pickClip = renderClip(pick, COOKBOOK);
+  await writeClip(pickClip, pick, { dir, video: "videos/world_pick_place.mp4", firstFrame: "images/world_tabletop.png" });
+  // The Generator's example at the smallest tier: "the red cube slides to the left", 17 frames (a 16-row chunk).
+  const push = worldSeed("a red cube pushed left", { frames: 17, fps: 10, scenario: "push", objects: 3, movingCamera: false }, (s) =>
+    s.scene.objects[s.scenario.target].label === "red cube" && s.scenario.direction === "left" && allVisible(s, SMALL));
+  await writeClip(renderClip(push, SMALL), push, { dir, video: "videos/world_push.mp4", firstFrame: "images/world_push_start.png", actions: "actions/world_droid_10d.json" });
+  // A physically implausible clip: an object jumps to another spot.
+  const odd = worldSeed("a teleport", { frames: 33, fps: 8, objects: 3, movingCamera: false, anomaly: "teleport" }, (s) =>
+    s.plausibility.anomaly?.kind === "teleport" && allVisible(s, SMALL));
+  await writeClip(renderClip(odd, SMALL), odd, { dir, video: "videos/world_implausible.mp4" });
+  const clip = (s: WorldSample, path: string) => ({ path, seed: s.seed, seconds: s.seconds, fps: s.fps, frames: s.frames });
+  return {
+    note: "The procedural world of src/world (the mini checkpoints' training world), held-out eval seeds; boxes are [x1, y1, x2, y2] on the 0–1000 grid.",
+    image: {
+      path: "images/world_tabletop.png",
+      seed: pick.seed,
+      width: COOKBOOK.width,
+      height: COOKBOOK.height,
+      boxes: pick.scene.objects.map((o, i) => ({ label: o.label, box: gridBox(pickClip.views[0][i].box!, COOKBOOK) })),
+    },
+    pickPlace: { ...clip(pick, "videos/world_pick_place.mp4"), width: COOKBOOK.width, height: COOKBOOK.height, instruction: pick.scenario.instruction, events: eventJson(pick), prompt: generatorPrompt(pick) },
+    push: {
+      ...clip(push, "videos/world_push.mp4"),
+      width: SMALL.width,
+      height: SMALL.height,
+      firstFrame: "images/world_push_start.png",
+      actions: "actions/world_droid_10d.json",
+      embodiment: "droid",
+      instruction: push.scenario.instruction,
+      prompt: generatorPrompt(push),
+      events: eventJson(push),
+    },
+    implausible: {
+      ...clip(odd, "videos/world_implausible.mp4"),
+      width: SMALL.width,
+      height: SMALL.height,
+      label: odd.plausibility.label,
+      why: odd.plausibility.violations.map((v) => v.detail),
+      events: eventJson(odd),
+    },
+  };
+}
+
 // ---------------------------------------------------------------- main
 async function* frames(seconds: number, draw: (t: number) => string): AsyncGenerator<RgbFrame> {
   const n = Math.round(seconds * FPS);
@@ -461,13 +551,18 @@ export async function makeAssets(dir = here): Promise<string[]> {
       steps: STEPS,
       layout: c.layout,
     }])),
+    world: await makeWorldAssets(dir),
   };
   await writeFile(join(dir, "scene.json"), JSON.stringify(scene, null, 2) + "\n");
   return OUTPUTS.map((o) => join(dir, o));
 }
 
+/** Hash of this script and of the world's modules (a change to either remakes the assets). */
 function scriptHash(): string {
-  return createHash("sha256").update(readFileSync(fileURLToPath(import.meta.url))).digest("hex");
+  const h = createHash("sha256").update(readFileSync(fileURLToPath(import.meta.url)));
+  const world = join(here, "..", "src", "world");
+  for (const f of readdirSync(world).filter((n) => n.endsWith(".ts")).sort()) h.update(f).update(readFileSync(join(world, f)));
+  return h.digest("hex");
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

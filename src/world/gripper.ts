@@ -32,7 +32,8 @@ export interface GripperPose {
   grip: number;
 }
 
-const r5 = (v: number) => Math.round(v * 1e5) / 1e5;
+/** Rounded to 1e-5, and never -0 (JSON would write it as 0: a chunk read back must equal it). */
+const r5 = (v: number) => Math.round(v * 1e5) / 1e5 || 0;
 
 /** The 10D action row of a pose (rounded to 1e-5, as written to JSON). */
 export function actionRow(p: GripperPose): number[] {
