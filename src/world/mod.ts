@@ -35,3 +35,4 @@ export { cameraForFrame, type ObjectView, type RenderedFrame, renderFrame, type 
 export { COOKBOOK, gridBox, gridPoint, makeSample, type RenderedClip, renderClip, SampleOptions, SMALL, type WorldSample } from "./sample.ts";
 export { actionTask, captionOf, captionTask, describeTask, generatorPrompt, groundingTask, plausibilityTask, type TaskItem, temporalTask, visibleObjects } from "./tasks.ts";
 export { pngOf, writeClip, type WriteClipOptions } from "./io.ts";
+export { classifyPixel, type FrameSegments, hsv, type Motion, motionOf, type Segment, SEGMENT_THRESHOLDS, segmentFrame, trackColors } from "./segment.ts";

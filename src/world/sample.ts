@@ -138,8 +138,24 @@ export interface RenderedClip {
   gripper: { u: number; v: number }[];
 }
 
-/** Renders every frame of a sample (or the frames listed in `only`). */
+/** Largest side rendered (px): 720p's long side and then some. */
+const MAX_SIDE = 4096;
+
+/**
+ * Renders every frame of a sample (or the frames listed in `only`).
+ * @throws {ValidationError} for a size that is not whole pixels in 16..4096, or a frame index out of the clip.
+ */
 export function renderClip(sample: WorldSample, size: Size = SMALL, only?: readonly number[]): RenderedClip {
+  for (const side of ["width", "height"] as const) {
+    const v = size[side];
+    if (!Number.isInteger(v) || v < 16 || v > MAX_SIDE) {
+      throw new ValidationError([{ field: `size.${side}`, value: v, allowed: `an integer in 16..${MAX_SIDE}`, message: "not a frame size" }]);
+    }
+  }
+  const bad = only?.find((k) => !Number.isInteger(k) || k < 0 || k >= sample.frames);
+  if (bad !== undefined) {
+    throw new ValidationError([{ field: "only", value: bad, allowed: `frame indexes 0..${sample.frames - 1}`, message: "no such frame" }]);
+  }
   const ks = only ?? sample.trace.frames.map((_, k) => k);
   const out: RenderedClip = { size: { ...size }, frames: [], views: [], gripper: [] };
   for (const k of ks) {

@@ -20,6 +20,7 @@
  * @module
  */
 import { z } from "zod";
+import { ValidationError } from "../errors.ts";
 import { FINGER_HALF, FINGER_LENGTH, fingerCenters, fingerGap, type GripperPose, actionRow, poseOfRow } from "./gripper.ts";
 import { Prng, subSeed } from "./prng.ts";
 import { freeSpot, PLACE_AREA, reach, type Scene, type WorldObject } from "./scene.ts";
@@ -236,8 +237,14 @@ export function planScenario(scene: Scene, opts: PlanOptions): Plan {
       return { scenario: { kind, target: id, direction, instruction }, actions };
     }
   }
-  // Always reachable in practice (an empty table edge exists); kept for the type checker and odd options.
-  throw new Error(`no feasible scenario for seed ${scene.seed}`);
+  // Rare: a crowded table (5–6 objects) with no free spot to put the object down or push it to.
+  const asked = opts.kind ?? "any scenario";
+  throw new ValidationError([{
+    field: opts.kind ? "options.scenario" : "options.objects",
+    value: opts.kind ?? scene.objects.length,
+    allowed: "another scenario, fewer objects or another seed",
+    message: `seed ${scene.seed}: ${asked} has no free path or spot on a table with ${scene.objects.length} objects`,
+  }]);
 }
 
 /** Options of {@link simulate}. */

@@ -18,6 +18,7 @@ import {
   SMALL,
 } from "../../src/world/mod.ts";
 import { FINGER_LENGTH, fingerCenters, PALM_HEIGHT } from "../../src/world/gripper.ts";
+import { ValidationError } from "../../src/errors.ts";
 import { colorMask, nearestPixel } from "./_pixels.ts";
 
 const gripperShades = shadesOf(SCENERY.gripper);
@@ -155,5 +156,28 @@ describe("the action chunk drives the arm", () => {
       assert.ok(cb[0] - ca[0] > 8, `frame ${k}: ${ca[0].toFixed(1)} → ${cb[0].toFixed(1)}`);
       assert.ok(Math.abs(cb[1] - ca[1]) < 12, `frame ${k}: y ${ca[1].toFixed(1)} vs ${cb[1].toFixed(1)}`);
     }
+  });
+});
+
+describe("bad input", () => {
+  test("a size or frame that cannot be rendered is a ValidationError naming it", () => {
+    const s = makeSample(1, { frames: 5, fps: 8 });
+    assert.throws(() => renderClip(s, { width: 0, height: 192 }), (e: unknown) => e instanceof ValidationError && e.field === "size.width");
+    assert.throws(() => renderClip(s, { width: 320, height: 19.5 }), (e: unknown) => e instanceof ValidationError && e.field === "size.height");
+    assert.throws(() => renderClip(s, SMALL, [5]), (e: unknown) => e instanceof ValidationError && e.field === "only" && /0\.\.4/.test(e.allowed));
+  });
+  test("a scenario with no room on a crowded table is a ValidationError with what to change", () => {
+    let found = false;
+    for (let seed = 0; seed < 400 && !found; seed++) {
+      try {
+        makeSample(seed, { objects: 6, scenario: "pick_place" });
+      } catch (e) {
+        assert.ok(e instanceof ValidationError);
+        assert.equal(e.field, "options.scenario");
+        assert.match(e.allowed, /another scenario, fewer objects or another seed/);
+        found = true;
+      }
+    }
+    assert.ok(found, "no crowded table found in 400 seeds");
   });
 });
