@@ -45,7 +45,8 @@ const sentence = (s: string) => s.charAt(0).toUpperCase() + s.slice(1) + ".";
 function cameraWords(sample: WorldSample): string {
   const sweep = sample.scene.camera.toDeg - sample.scene.camera.fromDeg;
   if (sweep === 0) return "The camera stays still.";
-  return `The camera slowly circles the table to the ${sweep > 0 ? "left" : "right"}.`;
+  // a growing orbit angle moves the camera towards +x, its right (geometry.ts cameraAt)
+  return `The camera slowly circles the table to the ${sweep > 0 ? "right" : "left"}.`;
 }
 
 /** A detailed caption of the clip: the table, the objects, what happens, the camera. */

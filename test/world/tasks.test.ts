@@ -1,0 +1,107 @@
+// The tasks' prompts and reference answers say what the sample holds: the caption names every
+// object and event and the camera's motion, grounding asks for visible objects only, the action
+// waypoints are the chunk seen by the first frame's camera, describe-anything marks real objects.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  actionTask,
+  captionTask,
+  describeTask,
+  generatorPrompt,
+  gridBox,
+  groundingTask,
+  makeSample,
+  renderClip,
+  SMALL,
+  temporalTask,
+} from "../../src/world/mod.ts";
+import { parseAnswer } from "../../src/reasoner/parse.ts";
+
+describe("world tasks", () => {
+  test("the caption names every object, every event in order, and which way the camera moves", () => {
+    let drifts = 0;
+    for (let seed = 50; seed < 110; seed++) {
+      const s = makeSample(seed, { frames: 33, fps: 8 });
+      const text = captionTask(s).answer;
+      for (const o of s.scene.objects) assert.match(text, new RegExp(`\\b${o.label}\\b`));
+      let at = 0;
+      for (const e of s.events) {
+        const i = text.toLowerCase().indexOf(e.label, at);
+        assert.ok(i >= at, `seed ${seed}: "${e.label}" missing or out of order`);
+        at = i;
+      }
+      const sweep = s.scene.camera.toDeg - s.scene.camera.fromDeg;
+      if (sweep === 0) assert.match(text, /camera stays still/);
+      else {
+        assert.match(text, new RegExp(`circles the table to the ${sweep > 0 ? "right" : "left"}`));
+        // the right way: a point nearer than the centre drifts the other way in the image
+        const first = renderClip(s, SMALL, [0]).views[0];
+        const last = renderClip(s, SMALL, [s.frames - 1]).views[0];
+        const still = s.scene.objects.findIndex((_, i) => !s.events.some((e) => e.object === i) && s.trace.frames[0].objects[i].pos[1] < 0.3);
+        if (still >= 0 && first[still].outline && last[still].outline) {
+          const du = last[still].outline![0] - first[still].outline![0];
+          assert.ok(sweep > 0 ? du < 0 : du > 0, `seed ${seed}: sweep ${sweep}, near object drifts ${du}`);
+          drifts++;
+        }
+      }
+    }
+    assert.ok(drifts >= 3, `${drifts} camera drifts checked`);
+  });
+  test("grounding asks for one visible object or all; boxes are the visible pixels' on the grid", () => {
+    let one = 0;
+    let all = 0;
+    for (let seed = 80; seed < 120; seed++) {
+      const s = makeSample(seed, { frames: 9, fps: 8 });
+      const clip = renderClip(s, SMALL, [0]);
+      const t = groundingTask(s, clip.views[0], SMALL, 0);
+      const labels = t.reference.map((b) => b.label);
+      if (/Locate every object/.test(t.prompt)) all++;
+      else {
+        one++;
+        assert.equal(labels.length, 1);
+        assert.match(t.prompt, new RegExp(`Locate the ${labels[0]}\\.`));
+      }
+      for (const b of t.reference) {
+        const i = s.scene.objects.findIndex((o) => o.label === b.label);
+        assert.deepEqual(b.box, gridBox(clip.views[0][i].box!, SMALL));
+        assert.ok(clip.views[0][i].pixels >= 24);
+      }
+    }
+    assert.ok(one > 8 && all > 8, `${one} single, ${all} all`);
+  });
+  test("action waypoints: the chunk's TCP path on the first frame, ending where the scenario ends", () => {
+    for (let seed = 120; seed < 140; seed++) {
+      const s = makeSample(seed, { frames: 17, fps: 10, movingCamera: false });
+      const t = actionTask(s, SMALL);
+      assert.equal(t.reference.length, 8);
+      const parsed = parseAnswer("action_cot", t.answer);
+      assert.equal(parsed.kind, "trajectory");
+      assert.match(t.prompt, new RegExp(s.scenario.instruction.replace(/[.]/g, "\\.")));
+      // the last waypoint is the last row, seen from the first frame: the gripper in the last frame
+      const last = renderClip(s, SMALL, [s.frames - 1]).gripper[0];
+      const [x, y] = t.reference[t.reference.length - 1];
+      assert.ok(Math.abs(x - (last.u / SMALL.width) * 1000) <= 1 && Math.abs(y - (last.v / SMALL.height) * 1000) <= 1);
+    }
+  });
+  test("describe-anything marks visible objects and describes each by its colour and shape", () => {
+    for (let seed = 140; seed < 160; seed++) {
+      const s = makeSample(seed, { frames: 9, fps: 8 });
+      const clip = renderClip(s, SMALL, [0]);
+      const t = describeTask(s, clip.views[0], SMALL, 0);
+      assert.equal(t.subjects.length, t.reference.length);
+      t.reference.forEach((r, k) => {
+        const o = s.scene.objects.find((x) => x.label === r.label)!;
+        assert.deepEqual(t.subjects[k].box, gridBox(clip.views[0][o.id].box!, SMALL));
+        assert.match(r.description, new RegExp(`^an? ${o.label}: ${o.color}, `));
+      });
+    }
+  });
+  test("temporal answers round to 0.01 s; the generator prompt says what moves", () => {
+    const s = makeSample(161, { frames: 33, fps: 8, scenario: "push", movingCamera: false });
+    const t = temporalTask(s);
+    assert.deepEqual(t.reference.map((e) => e.label), s.events.map((e) => e.label));
+    assert.ok(t.reference.every((e, i) => Math.abs(e.start - s.events[i].start) <= 0.005));
+    const o = s.scene.objects[s.scenario.target];
+    assert.match(generatorPrompt(s), new RegExp(`The ${o.label} slides (to the left|to the right|away from the camera|towards the camera)\\.`));
+  });
+});
