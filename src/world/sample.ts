@@ -100,12 +100,15 @@ export function makeSample(seed: number, options: SampleOptions = {}): WorldSamp
   const plan = planScenario(scene, { frames: o.frames, fps: o.fps, kind: o.scenario });
   let trace = simulate(scene, plan.actions, { fps: o.fps });
   const rng = new Prng(subSeed(seed, "plausibility"));
+  // Only a push can pass through its object: "auto" draws among the kinds this clip can show,
+  // and falls back in a random order, so that no kind dominates the implausible share.
+  const possible = AnomalyKind.options.filter((k) => k !== "pass_through" || plan.scenario.kind === "push");
   let wanted: AnomalyKind | undefined;
-  if (o.anomaly === "auto") wanted = rng.chance(o.implausibleShare) ? rng.pick(AnomalyKind.options) : undefined;
+  if (o.anomaly === "auto") wanted = rng.chance(o.implausibleShare) ? rng.pick(possible) : undefined;
   else if (o.anomaly !== "none") wanted = o.anomaly;
   let anomaly: Anomaly | undefined;
   if (wanted) {
-    for (const kind of [wanted, ...AnomalyKind.options.filter((k) => k !== wanted)]) {
+    for (const kind of [wanted, ...rng.shuffle(possible.filter((k) => k !== wanted))]) {
       const made = injectAnomaly(scene, plan, trace, kind, seed);
       if (made) {
         trace = made.trace;
