@@ -120,21 +120,23 @@ function placeWords(x: number, y: number): string {
 const SHAPE_WORDS = { cube: "a cube with flat faces", ball: "a round ball", cylinder: "an upright cylinder" } as const;
 
 /**
- * describe anything: 1–3 visible objects marked (grid boxes; the writer draws the marks), each
- * described by colour, shape, material and place.
+ * describe anything on frame `frame` (whose `views` are given): 1–3 visible objects marked (grid
+ * boxes; the writer draws the marks), each described by colour, shape, material and place.
  */
 export function describeTask(
   sample: WorldSample,
   views: readonly ObjectView[],
   size: Size,
   variant: number,
+  frame = 0,
 ): TaskItem<{ index: number; label: string; description: string }[]> & { subjects: { box: [number, number, number, number] }[] } {
   const rng = new Prng(subSeed(sample.seed, `describe:${variant}`));
   const visible = sample.scene.objects.filter((o, i) => views[i].box && views[i].pixels >= MIN_VISIBLE_PIXELS);
   const chosen = rng.shuffle(visible).slice(0, Math.max(1, rng.int(1, Math.min(3, visible.length))));
   const ref = chosen.map((o, k) => {
-    const [x, y] = sample.trace.frames[0].objects[o.id].pos;
-    return { index: k + 1, label: o.label, description: `${withArticle(o.label)}: ${o.color}, ${SHAPE_WORDS[o.shape]}, matte plastic, standing ${placeWords(x, y)} of the table` };
+    const st = sample.trace.frames[frame].objects[o.id];
+    const where = st.held ? "held up by the robot's gripper" : st.pos[2] > 0.002 ? "falling towards the table" : `standing ${placeWords(st.pos[0], st.pos[1])} of the table`;
+    return { index: k + 1, label: o.label, description: `${withArticle(o.label)}: ${o.color}, ${SHAPE_WORDS[o.shape]}, matte plastic, ${where}` };
   });
   const subjects = chosen.map((o) => ({ box: gridBox(views[o.id].box!, size) }));
   const answer = `[${ref.map((r) => `{"index": ${r.index}, "description": ${JSON.stringify(r.description)}}`).join(", ")}]`;

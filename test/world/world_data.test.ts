@@ -6,12 +6,13 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ValidationError } from "../../src/errors.ts";
+import { AbortError, ValidationError } from "../../src/errors.ts";
 import { probeVideo, readActionChunk, readImage } from "../../src/media/mod.ts";
 import { parseAnswer } from "../../src/reasoner/parse.ts";
 import { ChatMessages } from "../../src/schema/messages.ts";
 import { REASON_TASKS, type ReasonTask } from "../../src/schema/reason_request.ts";
-import { SEED_SPLITS, splitOfSeed } from "../../src/world/mod.ts";
+import { gridBox, OBJECT_COLORS, type ObjectColor, SEED_SPLITS, shadesOf, splitOfSeed } from "../../src/world/mod.ts";
+import { colorMask } from "./_pixels.ts";
 import { type DataRecord, DataTask, parseArgs, writeWorldData } from "../../tools/train/world_data.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cosmos-world-data-"));
@@ -117,20 +118,27 @@ describe("world data: the media", () => {
       } else assert.match(r.media.video, /reasoner\.mp4$/);
     }
   });
-  test("the grounding boxes hold their object's pixels in the written PNG", async () => {
+  test("the grounding boxes are exactly their object's pixels in the written PNG (first frame or mid-task)", async () => {
+    const frames = new Set<number>();
     for (const r of records("grounding_2d")) {
+      frames.add(r.frame as number);
       const img = await readImage(join(train, r.media.image));
       for (const b of r.reference as { label: string; box: number[] }[]) {
-        const [x1, y1, x2, y2] = [b.box[0] * 0.32, b.box[1] * 0.192, b.box[2] * 0.32, b.box[3] * 0.192];
-        // the box centre area is mostly the object's hue, its outside ring is not
-        const cx = Math.floor((x1 + x2) / 2);
-        const cy = Math.floor((y1 + y2) / 2);
-        const o = (cy * img.width + cx) * 3;
-        const [r0, g0, b0] = img.data.subarray(o, o + 3);
-        const sat = Math.max(r0, g0, b0) - Math.min(r0, g0, b0);
-        assert.ok(sat > 60, `${r.id} ${b.label}: centre pixel ${[r0, g0, b0]} is not an object colour`);
+        const mask = colorMask(img, shadesOf(OBJECT_COLORS[b.label.split(" ")[0] as ObjectColor]));
+        assert.deepEqual(gridBox(mask.box!, img), b.box, `${r.id} ${b.label}`);
       }
     }
+    assert.ok(frames.has(0) && [...frames].some((k) => k > 0), `frames used: ${[...frames]}`);
+  });
+  test("--frames-png writes every frame; an aborted run stops with an AbortError", async () => {
+    const out = join(dir, "png");
+    await writeWorldData({ out, split: "train", count: 1, tasks: ["generator"], framesPng: true });
+    const g = JSON.parse(readFileSync(join(out, "generator.jsonl"), "utf8"));
+    for (let k = 0; k < g.frames; k++) assert.ok(existsSync(join(out, "media", String(g.seed), "generator", `${String(k).padStart(3, "0")}.png`)), `frame ${k}`);
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(writeWorldData({ out: join(dir, "aborted"), split: "train", count: 2 }, { signal: ac.signal }), AbortError);
+    assert.ok(!existsSync(join(dir, "aborted", "manifest.json")));
   });
 });
 

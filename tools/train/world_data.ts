@@ -25,7 +25,8 @@ import { join, relative } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { ValidationError } from "../../src/errors.ts";
+import { throwIfAborted, ValidationError } from "../../src/errors.ts";
+import { writeImage } from "../../src/media/mod.ts";
 import { drawSubjectMarks } from "../../src/reasoner/marks.ts";
 import { EMBODIMENTS } from "../../src/schema/embodiments.ts";
 import { DEFAULT_SYSTEM_PROMPT } from "../../src/schema/messages.ts";
@@ -39,10 +40,12 @@ import {
   groundingTask,
   makeSample,
   plausibilityTask,
+  Prng,
   renderClip,
   SEED_SPLITS,
   SeedSplit,
   seedsOf,
+  subSeed,
   temporalTask,
   writeClip,
 } from "../../src/world/mod.ts";
@@ -116,10 +119,12 @@ export interface WorldDataSummary {
 }
 
 /**
- * Writes the data set: `manifest.json`, `<task>.jsonl` per task and `media/<seed>/…`.
+ * Writes the data set: `manifest.json`, `<task>.jsonl` per task and `media/<seed>/…`. Every
+ * ffmpeg encode is bounded by src/media's idle timeout; `signal` stops between and within seeds.
  * @throws {ValidationError} for bad options, or a seed outside the split.
+ * @throws {AbortError} when `signal` aborts (the JSONL files and manifest are then not written).
  */
-export async function writeWorldData(options: WorldDataOptions): Promise<WorldDataSummary> {
+export async function writeWorldData(options: WorldDataOptions, run: { signal?: AbortSignal } = {}): Promise<WorldDataSummary> {
   const parsed = WorldDataOptions.safeParse(options);
   if (!parsed.success) {
     throw new ValidationError(parsed.error.issues.map((i) => ({
@@ -138,6 +143,7 @@ export async function writeWorldData(options: WorldDataOptions): Promise<WorldDa
   const rel = (p: string) => relative(o.out, p).split("\\").join("/");
   const reasonerTasks = [...tasks].filter((t) => t !== "generator" && t !== "physical_plausibility");
   for (const [n, seed] of seeds.entries()) {
+    throwIfAborted(run.signal);
     assertSeedInSplit(o.split, seed); // belt and braces: seedsOf already draws from the split
     const dir = join(o.out, "media", String(seed));
     const base = { seed, split: o.split };
@@ -150,6 +156,7 @@ export async function writeWorldData(options: WorldDataOptions): Promise<WorldDa
       const files = await writeClip(clip, sample, {
         dir,
         firstFrame: "frame0.png",
+        signal: run.signal,
         ...(needVideo ? { video: "reasoner.mp4" } : {}),
         ...(o.framesPng ? { framePattern: "reasoner/{k}.png" } : {}),
       });
@@ -163,27 +170,39 @@ export async function writeWorldData(options: WorldDataOptions): Promise<WorldDa
         const t = temporalTask(sample);
         push("temporal_localization", { messages: conversation("video", video, t.prompt, t.answer), answer: t.answer, reference: t.reference, media: { video }, seconds: sample.seconds, fps: sample.fps });
       }
+      // Grounding and describe-anything look at the first frame half the time, else at a frame
+      // mid-task (objects held, moved, partly behind the arm): more varied stills to learn from.
+      const frames = new Prng(subSeed(seed, "writer:stills"));
+      const still = async (): Promise<number> => {
+        const k = frames.chance(0.5) ? 0 : frames.int(1, sample.frames - 1);
+        if (k > 0) await writeImage(clip.frames[k], join(dir, `frame${k}.png`), { format: "png" });
+        return k;
+      };
       if (tasks.has("grounding_2d")) {
-        const t = groundingTask(sample, clip.views[0], clip.size, 0);
-        if (t.reference.length) push("grounding_2d", { messages: conversation("image", image, t.prompt, t.answer), answer: t.answer, reference: t.reference, media: { image } });
+        const k = await still();
+        const img = k === 0 ? image : rel(join(dir, `frame${k}.png`));
+        const t = groundingTask(sample, clip.views[k], clip.size, 0);
+        if (t.reference.length) push("grounding_2d", { messages: conversation("image", img, t.prompt, t.answer), answer: t.answer, reference: t.reference, media: { image: img }, frame: k });
       }
       if (tasks.has("action_cot")) {
         const t = actionTask(sample, clip.size);
         push("action_cot", { messages: conversation("image", image, t.prompt, t.answer), answer: t.answer, reference: t.reference, media: { image }, actions: sample.actions });
       }
       if (tasks.has("describe_anything")) {
-        const t = describeTask(sample, clip.views[0], clip.size, 0);
+        const k = await still();
+        const unmarked = k === 0 ? files.firstFrame : join(dir, `frame${k}.png`);
+        const t = describeTask(sample, clip.views[k], clip.size, 0, k);
         if (t.subjects.length) {
           const marked = join(dir, "marked.png");
-          await writeFile(marked, await drawSubjectMarks(new Uint8Array(await readFile(files.firstFrame)), t.subjects));
-          push("describe_anything", { messages: conversation("image", rel(marked), t.prompt, t.answer), answer: t.answer, reference: t.reference, media: { image: rel(marked), unmarked: image }, subjects: t.subjects });
+          await writeFile(marked, await drawSubjectMarks(new Uint8Array(await readFile(unmarked)), t.subjects));
+          push("describe_anything", { messages: conversation("image", rel(marked), t.prompt, t.answer), answer: t.answer, reference: t.reference, media: { image: rel(marked), unmarked: rel(unmarked) }, subjects: t.subjects, frame: k });
         }
       }
       if (tasks.has("physical_plausibility")) {
         const p = makeSample(seed, { frames: o.reasonerFrames, fps: o.reasonerFps, anomaly: "auto" });
         let pv = video;
         if (p.plausibility.label === "implausible") {
-          const f = await writeClip(renderClip(p, o.size), p, { dir, video: "plausibility.mp4" });
+          const f = await writeClip(renderClip(p, o.size), p, { dir, video: "plausibility.mp4", signal: run.signal });
           pv = rel(f.video);
         }
         const t = plausibilityTask(p);
@@ -203,6 +222,7 @@ export async function writeWorldData(options: WorldDataOptions): Promise<WorldDa
         video: "generator.mp4",
         firstFrame: "generator_frame0.png",
         actions: "generator_actions.json",
+        signal: run.signal,
         ...(o.framesPng ? { framePattern: "generator/{k}.png" } : {}),
       });
       const prompt = generatorPrompt(g);
