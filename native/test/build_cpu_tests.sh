@@ -2,6 +2,8 @@
 # Builds the CPU test binaries (no Node needed) into native/build/cpu_tests/ (or $1):
 #   safetensors_fuzz  seeded mutation fuzz of the safetensors header parser
 #   ops_cpu_test      CPU ops against direct (unblocked, single-thread) formulas
+#   layers_cpu_test   the shared layers (attention block: KV cache, segments, extra K/V; MLPs; weight
+#                     binding) against direct double-precision computations
 # ASAN=1 builds them with -fsanitize=address,undefined into native/build/cpu_tests_asan/.
 # Rebuilds only when a source is newer than the binary. Prints the output folder.
 set -euo pipefail
@@ -28,6 +30,10 @@ build safetensors_fuzz "$here/safetensors_fuzz.cc" "$src/safetensors/safetensors
 p1=$!
 build ops_cpu_test "$here/ops_cpu_test.cc" "$src"/ops/*_cpu.cc "$src/core/parallel.cc" &
 p2=$!
+build layers_cpu_test "$here/layers_cpu_test.cc" "$src"/layers/*.cc "$src"/ops/*_cpu.cc "$src/core/parallel.cc" \
+  "$src/safetensors/safetensors.cc" "$src/core/json.cc" "$src/core/tensor.cc" "$src/core/memory.cc" &
+p3=$!
 wait $p1
 wait $p2
+wait $p3
 echo "$out"

@@ -23,9 +23,9 @@ build() {  # build <compiler: nv|cxx> <file> -> appends the object to $common un
   if [ "$1" = nv ]; then "$NVCC" "${NVFLAGS[@]}" -c "$2" -o "$o" & else "${CXX:-g++}" "${CXXFLAGS[@]}" -c "$2" -o "$o" & fi
   pids+=($!)
 }
-for f in "$src"/ops/*.cu "$src"/core/cuda_*.cu "$src"/models/qwen3_text_cuda.cu "$src"/models/qwen3_vision_cuda.cu \
+for f in "$src"/ops/*.cu "$src"/layers/*.cu "$src"/core/cuda_*.cu "$src"/models/qwen3_text_cuda.cu "$src"/models/qwen3_vision_cuda.cu \
          "$here/../../bench/matmul_wmma.cu"; do build nv "$f"; common+=("$out/obj/$(basename "$f").o"); done
-for f in "$src"/ops/*_cpu.cc "$src"/core/{parallel,json,config,tensor,memory}.cc "$src"/safetensors/safetensors.cc "$src"/models/qwen3_text.cc \
+for f in "$src"/ops/*_cpu.cc "$src"/layers/*.cc "$src"/core/{parallel,json,config,tensor,memory}.cc "$src"/safetensors/safetensors.cc "$src"/models/qwen3_text.cc \
          "$src"/models/qwen3_vision.cc; do
   build cxx "$f"; common+=("$out/obj/$(basename "$f").o")
 done

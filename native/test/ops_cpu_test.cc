@@ -11,6 +11,11 @@
 #include <vector>
 
 #include "../src/ops/add.h"
+#include "../src/ops/add_rmsnorm.h"
+#include "../src/ops/fill_uniform.h"
+#include "../src/ops/gather4_add.h"
+#include "../src/ops/qkv_rope.h"
+#include "../src/ops/scatter_add_rows.h"
 #include "../src/ops/argmax.h"
 #include "../src/ops/attention.h"
 #include "../src/ops/embedding.h"
@@ -262,6 +267,122 @@ int main() {
       in2 &= (x == 1 || x == 4);
     }
     truth("top_k 2 stays in the top 2", in2);
+  }
+  // qkv_rope (the attention block's fused prep): per-head RMSNorm (optional) + rotate_half rotary + k/v
+  // to their rows, from strided inputs, against the formulas in double. Cases: the decoder's prefill
+  // (separate q/k/v, in place, k/v to cache rows from row0, GQA), the tower's (fused [q|k|v] rows, no
+  // norm, split into new buffers) and decode (one fused row, q in place).
+  {
+    struct Case { int n, heads, kv, hd, row0; bool norm, fused, inplace; const char* what; };
+    const Case cases[] = {{5, 4, 2, 16, 3, true, false, true, "qkv_rope_norm_cache"},
+                          {7, 3, 3, 12, 0, false, true, false, "qkv_rope_split"},
+                          {1, 4, 1, 8, 9, true, true, true, "qkv_rope_decode"}};
+    for (const Case& c : cases) {
+      const int QH = c.heads * c.hd, KH = c.kv * c.hd, W = QH + 2 * KH;
+      auto proj = randv((size_t)c.n * W), cs = randv((size_t)c.n * c.hd), sn = randv((size_t)c.n * c.hd);
+      auto qw = randv(c.hd), kw = randv(c.hd);
+      // Inputs: fused rows [q | k | v] of width W, or three dense blocks [n, QH] [n, KH] [n, KH].
+      std::vector<float> buf = proj;
+      float* qi = buf.data();
+      float* ki = c.fused ? qi + QH : qi + (size_t)c.n * QH;
+      float* vi = c.fused ? qi + QH + KH : ki + (size_t)c.n * KH;
+      const int qs = c.fused ? W : QH, kvs = c.fused ? W : KH;
+      auto in_at = [&](const float* base, int stride, int t, int h, int d) { return (double)base[(size_t)t * stride + h * c.hd + d]; };
+      std::vector<float> qo((size_t)c.n * QH, -7.f), ko((size_t)(c.row0 + c.n) * KH, -7.f), vo = ko;
+      // The expected values come from the inputs before the op runs (in place overwrites them).
+      std::vector<double> rq((size_t)c.n * QH), rk((size_t)c.n * KH), rv((size_t)c.n * KH);
+      auto prep = [&](const float* base, int stride, const float* w, int heads, std::vector<double>& out) {
+        for (int t = 0; t < c.n; ++t)
+          for (int h = 0; h < heads; ++h) {
+            std::vector<double> y(c.hd);
+            double ss = 0;
+            for (int d = 0; d < c.hd; ++d) ss += in_at(base, stride, t, h, d) * in_at(base, stride, t, h, d);
+            const double inv = c.norm ? 1.0 / std::sqrt(ss / c.hd + 1e-6) : 1.0;
+            for (int d = 0; d < c.hd; ++d) y[d] = (c.norm ? w[d] : 1.0) * in_at(base, stride, t, h, d) * inv;
+            const int half = c.hd / 2;
+            for (int d = 0; d < c.hd; ++d) {
+              const double rot = d < half ? -y[d + half] : y[d - half];
+              out[((size_t)t * heads + h) * c.hd + d] = y[d] * cs[(size_t)t * c.hd + d] + rot * sn[(size_t)t * c.hd + d];
+            }
+          }
+      };
+      prep(qi, qs, qw.data(), c.heads, rq);
+      prep(ki, kvs, kw.data(), c.kv, rk);
+      for (int t = 0; t < c.n; ++t)
+        for (int i = 0; i < KH; ++i) rv[(size_t)t * KH + i] = vi[(size_t)t * kvs + i];
+      float* q_out = c.inplace ? qi : qo.data();
+      qkv_rope_cpu(q_out, ko.data(), vo.data(), qi, ki, vi, qs, kvs, c.norm ? qw.data() : nullptr,
+                   c.norm ? kw.data() : nullptr, cs.data(), sn.data(), c.n, c.heads, c.kv, c.hd, 1e-6f, c.row0);
+      std::vector<float> gq(q_out, q_out + (size_t)c.n * QH);
+      close(c.what, gq, rq, 1e-5);
+      close(c.what, std::vector<float>(ko.begin() + (size_t)c.row0 * KH, ko.end()), rk, 1e-5);
+      close(c.what, std::vector<float>(vo.begin() + (size_t)c.row0 * KH, vo.end()), rv, 0);
+      bool untouched = true;  // rows before row0 are not written
+      for (size_t i = 0; i < (size_t)c.row0 * KH; ++i) untouched = untouched && ko[i] == -7.f && vo[i] == -7.f;
+      truth("qkv_rope: cache rows before row0 untouched", untouched);
+    }
+  }
+  // add_rmsnorm: x += h; out = rmsnorm(x) * w (out aliasing h, as the decoder calls it).
+  {
+    const int rows = 3, dim = 100;
+    auto x = randv(rows * dim), h = randv(rows * dim), w = randv(dim);
+    std::vector<double> rx(rows * dim), ro(rows * dim);
+    for (int r = 0; r < rows; ++r) {
+      double ss = 0;
+      for (int i = 0; i < dim; ++i) {
+        rx[r * dim + i] = (double)x[r * dim + i] + h[r * dim + i];
+        ss += rx[r * dim + i] * rx[r * dim + i];
+      }
+      for (int i = 0; i < dim; ++i) ro[r * dim + i] = w[i] * rx[r * dim + i] / std::sqrt(ss / dim + 1e-6);
+    }
+    add_rmsnorm_cpu(h.data(), x.data(), h.data(), w.data(), rows, dim, 1e-6f);
+    close("add_rmsnorm_x", x, rx, 1e-6);
+    close("add_rmsnorm", h, ro, 1e-5);
+  }
+  // scatter_add_rows (deepstack) and gather4_add (the tower's interpolated position table).
+  {
+    const int dim = 9, n_rows = 3;
+    auto x = randv(6 * dim), add = randv(n_rows * dim);
+    const int rows[n_rows] = {4, 0, 2};
+    std::vector<double> ref(x.begin(), x.end());
+    for (int r = 0; r < n_rows; ++r)
+      for (int i = 0; i < dim; ++i) ref[rows[r] * dim + i] += add[r * dim + i];
+    scatter_add_rows_cpu(x.data(), rows, add.data(), n_rows, dim);
+    close("scatter_add_rows", x, ref, 1e-6);
+
+    const int n = 5, table_rows = 16;
+    auto table = randv(table_rows * dim), y = randv(n * dim), wt = randv(4 * n);
+    std::vector<int> idx(4 * n);
+    for (auto& i : idx) i = (int)(rng() % table_rows);
+    std::vector<double> gref(y.begin(), y.end());
+    for (int p = 0; p < n; ++p)
+      for (int d = 0; d < dim; ++d)
+        for (int c = 0; c < 4; ++c) gref[p * dim + d] += (double)table[idx[4 * p + c] * dim + d] * wt[4 * p + c];
+    gather4_add_cpu(y.data(), table.data(), idx.data(), wt.data(), n, dim);
+    close("gather4_add", y, gref, 1e-5);
+  }
+  // fill_uniform: reproducible per element, in [c - a, c + a), mean ~c and std ~a/sqrt(3); a = 0 is c.
+  {
+    const long long n = 100000;
+    std::vector<float> p(n), q(n);
+    fill_uniform_cpu(p.data(), n, 7, 0.5f, 1.0f);
+    fill_uniform_cpu(q.data(), n, 7, 0.5f, 1.0f);
+    double mean = 0, var = 0;
+    bool in_range = true;
+    for (long long i = 0; i < n; ++i) {
+      mean += p[i];
+      in_range = in_range && p[i] >= 0.5f && p[i] < 1.5f;
+    }
+    mean /= n;
+    for (long long i = 0; i < n; ++i) var += (p[i] - mean) * (p[i] - mean);
+    const double sd = std::sqrt(var / n);
+    truth("fill_uniform: same seed, same values", p == q);
+    truth("fill_uniform: range, mean and std", in_range && std::fabs(mean - 1.0) < 0.01 &&
+                                                    std::fabs(sd - 0.5 / std::sqrt(3.0)) < 0.01);
+    fill_uniform_cpu(q.data(), 10, 8, 0.5f, 1.0f);
+    truth("fill_uniform: another seed, other values", q[0] != p[0] || q[1] != p[1]);
+    fill_uniform_cpu(q.data(), 10, 8, 0.0f, 1.0f);
+    truth("fill_uniform: a = 0 gives the constant", q[0] == 1.0f && q[9] == 1.0f);
   }
   std::printf("{\"checks\":%d,\"failures\":%d,\"worst\":{", checks, failures);
   bool first = true;

@@ -19,7 +19,14 @@
 
 #include "../src/core/cuda_common.h"
 #include "../src/core/cuda_pool.h"
+#include "../src/layers/attention_block.h"
+#include "../src/layers/mlp.h"
 #include "../src/ops/add.h"
+#include "../src/ops/add_rmsnorm.h"
+#include "../src/ops/fill_uniform.h"
+#include "../src/ops/gather4_add.h"
+#include "../src/ops/qkv_rope.h"
+#include "../src/ops/scatter_add_rows.h"
 #include "../src/ops/argmax.h"
 #include "../src/ops/attention.h"
 #include "../src/ops/embedding.h"
@@ -397,6 +404,224 @@ void test_sample(int vocab, SamplingParams p, const char* name) {
 }
 }  // namespace
 
+// ---- Ops moved out of the models (issue 11 item 2) and the shared layers' CUDA paths vs their CPU twins.
+
+// qkv_rope: decoder prefill (separate q/k/v, in place, k/v to cache rows, GQA), the tower's split (fused
+// rows, no norm), and the decode graph's step (fused row, cache row read from device memory).
+void test_qkv_rope(int n, int heads, int kv, int hd, int row0, bool norm, bool fused, bool row_dev) {
+  const int QH = heads * hd, KH = kv * hd, W = QH + 2 * KH;
+  auto proj = randv((size_t)n * W), cs = randv((size_t)n * hd), sn = randv((size_t)n * hd);
+  auto qw = randv(hd), kw = randv(hd);
+  const size_t q_off = 0, k_off = fused ? QH : (size_t)n * QH, v_off = fused ? QH + KH : (size_t)n * (QH + KH);
+  const int qs = fused ? W : QH, kvs = fused ? W : KH;
+  const bool inplace = !fused || n == 1;
+  std::vector<float> rin = proj, rq((size_t)n * QH), rk((size_t)(row0 + n) * KH, 0.f), rv = rk;
+  float* rqo = inplace ? rin.data() : rq.data();
+  qkv_rope_cpu(rqo, rk.data(), rv.data(), rin.data() + q_off, rin.data() + k_off, rin.data() + v_off, qs, kvs,
+               norm ? qw.data() : nullptr, norm ? kw.data() : nullptr, cs.data(), sn.data(), n, heads, kv, hd, 1e-6f, row0);
+  std::vector<float> refq(rqo, rqo + (size_t)n * QH);
+  float* dp = up(proj);
+  float* dq = inplace ? dp : up(rq);
+  float* dk = up(std::vector<float>(rk.size(), 0.f));
+  float* dv = up(std::vector<float>(rv.size(), 0.f));
+  int* drow = row_dev ? upi({row0}) : nullptr;
+  qkv_rope_cuda(dq, dk, dv, dp + q_off, dp + k_off, dp + v_off, qs, kvs, norm ? up(qw) : nullptr, norm ? up(kw) : nullptr,
+                up(cs), up(sn), n, heads, kv, hd, 1e-6f, row_dev ? 0 : row0, drow, ctx);
+  const std::string c = shape("n=%d h=%d/%d hd=%d", n, heads, kv, hd) + (norm ? " norm" : "") + (fused ? " fused" : "") +
+                        shape(" row0=%d", row0) + (row_dev ? " (on device)" : "");
+  report("qkv_rope", c + " q", refq, down(dq, refq.size()), 1e-4);
+  report("qkv_rope", c + " k", rk, down(dk, rk.size()), 1e-4);
+  report("qkv_rope", c + " v", rv, down(dv, rv.size()), 0);
+}
+
+void test_add_rmsnorm(int rows, int dim) {
+  auto x = randv((size_t)rows * dim), h = randv((size_t)rows * dim), w = randv(dim);
+  float *dx = up(x), *dh = up(h), *dw = up(w);
+  add_rmsnorm_cpu(h.data(), x.data(), h.data(), w.data(), rows, dim, 1e-6f);
+  add_rmsnorm_cuda(dh, dx, dh, dw, rows, dim, 1e-6f, ctx);
+  report("add_rmsnrm", shape("rows=%d dim=%d x", rows, dim), x, down(dx, x.size()), 1e-6);
+  report("add_rmsnrm", shape("rows=%d dim=%d out (aliases h)", rows, dim), h, down(dh, h.size()), 1e-4);
+}
+
+void test_scatter_gather(int n, int dim, int table_rows) {
+  auto x = randv((size_t)n * dim), add = randv((size_t)3 * dim);
+  std::vector<int> rows = {n - 1, 0, n / 2};
+  float* dx = up(x);
+  scatter_add_rows_cpu(x.data(), rows.data(), add.data(), 3, dim);
+  scatter_add_rows_cuda(dx, upi(rows), up(add), 3, dim, ctx);
+  report("scatter_add", shape("n=%d dim=%d 3 rows", n, dim), x, down(dx, x.size()), 0);
+  auto table = randv((size_t)table_rows * dim), y = randv((size_t)n * dim), wt = randv((size_t)4 * n);
+  std::vector<int> idx(4 * (size_t)n);
+  for (auto& i : idx) i = (int)(rng() % table_rows);
+  float* dy = up(y);
+  gather4_add_cpu(y.data(), table.data(), idx.data(), wt.data(), n, dim);
+  gather4_add_cuda(dy, up(table), upi(idx), up(wt), n, dim, ctx);
+  report("gather4_add", shape("n=%d dim=%d table=%d (bitwise)", n, dim, table_rows), y, down(dy, y.size()), 0);
+}
+
+void test_fill_uniform(long long n) {
+  std::vector<float> ref(n);
+  fill_uniform_cpu(ref.data(), n, 99, 0.3f, 0.5f);
+  float* d = (float*)pool->alloc(n * 4);
+  fill_uniform_cuda(d, n, false, 99, 0.3f, 0.5f, ctx);
+  report("fill_unif", shape("n=%d f32 (bitwise)", (int)n), ref, down(d, n), 0);
+  uint16_t* b = (uint16_t*)pool->alloc(n * 2);
+  fill_uniform_cuda(b, n, true, 99, 0.3f, 0.5f, ctx);
+  CUDA_CHECK(cudaStreamSynchronize(st));
+  std::vector<uint16_t> hb(n);
+  CUDA_CHECK(cudaMemcpy(hb.data(), b, n * 2, cudaMemcpyDeviceToHost));
+  std::vector<float> got(n), rb(n);
+  for (long long i = 0; i < n; ++i) got[i] = bf2f(hb[i]), rb[i] = bf2f(f2bf(ref[i]));
+  report("fill_unif", shape("n=%d bf16 = rounded f32", (int)n), rb, got, 0);
+}
+
+// The attention block (layers/attention_block.h) on the GPU vs the CPU, f32 weights: a Qwen3 stream prefilled
+// in two calls over a KV cache with extra K/V from another stream (GQA, q/k norm, causal), the tower's
+// case (fused GEMM, no norm, MHA, two full segments), and a decode step with the row and length on the
+// device (the graph's) vs the same step on the host values.
+struct BlockWeights {
+  std::vector<float> wqkv, wo, qn, kn, bqkv, bo;
+  cosmos::AttentionBlock cpu, gpu;
+};
+BlockWeights make_block(int width, int heads, int kv, int hd, bool norm, bool bias, bool fused) {
+  BlockWeights b;
+  const int W = (heads + 2 * kv) * hd;
+  b.wqkv = randv((size_t)W * width, 0.2f);
+  b.wo = randv((size_t)width * heads * hd, 0.2f);
+  b.qn = randv(hd, 0.2f);
+  b.kn = randv(hd, 0.2f);
+  b.bqkv = randv(W);
+  b.bo = randv(width);
+  for (auto& v : b.qn) v += 1.f;
+  for (auto& v : b.kn) v += 1.f;
+  auto fill = [&](cosmos::AttentionBlock& a, bool dev) {
+    auto p = [&](std::vector<float>& h) -> float* { return dev ? up(h) : h.data(); };
+    a.qkv = cosmos::Linear{p(b.wqkv), WType::F32, bias ? p(b.bqkv) : nullptr, width, W};
+    a.o = cosmos::Linear{p(b.wo), WType::F32, bias ? p(b.bo) : nullptr, heads * hd, width};
+    a.q_norm = norm ? p(b.qn) : nullptr;
+    a.k_norm = norm ? p(b.kn) : nullptr;
+    a.heads = heads;
+    a.kv_heads = kv;
+    a.head_dim = hd;
+    a.fused_prefill_gemm = fused;
+  };
+  fill(b.cpu, false);
+  fill(b.gpu, true);
+  return b;
+}
+
+void test_attention_block_stream() {
+  const int width = 96, heads = 8, kv = 2, hd = 32, KH = kv * hd, ne = 40, cap = 64;
+  BlockWeights b = make_block(width, heads, kv, hd, true, false, false);
+  auto ek = randv((size_t)ne * KH), ev = randv((size_t)ne * KH);
+  const int n = 37, first = 30;
+  auto x = randv((size_t)n * width), cs = randv((size_t)n * hd), sn = randv((size_t)n * hd);
+  std::vector<float> kc((size_t)cap * KH), vc((size_t)cap * KH), y((size_t)n * width);
+  float *dkc = up(kc), *dvc = up(vc), *dx = up(x), *dcs = up(cs), *dsn = up(sn), *dek = up(ek), *dev = up(ev);
+  float* dy = up(y);
+  cosmos::KvCache hc{kc.data(), vc.data(), cap, 0}, gc{dkc, dvc, cap, 0};
+  for (int done = 0; done < n;) {
+    const int m = done == 0 ? first : n - first;
+    auto call = [&](cosmos::KvCache* c, const float* cs_, const float* sn_, const float* k, const float* v) {
+      cosmos::AttentionCall a;
+      a.n = m;
+      a.cos = cs_ + (size_t)done * hd;
+      a.sin = sn_ + (size_t)done * hd;
+      a.cache = c;
+      a.extra = cosmos::ExtraKv{k, v, ne};
+      return a;
+    };
+    std::vector<float> hs(cosmos::attention_scratch_floats(b.cpu, m, true));
+    cosmos::attention_block_cpu(y.data() + (size_t)done * width, x.data() + (size_t)done * width, b.cpu,
+                                call(&hc, cs.data(), sn.data(), ek.data(), ev.data()), hs.data(), cosmos::CpuContext{});
+    float* ds = (float*)pool->alloc(sizeof(float) * cosmos::attention_scratch_floats(b.gpu, m, true));
+    cosmos::attention_block_cuda(dy + (size_t)done * width, dx + (size_t)done * width, b.gpu,
+                                 call(&gc, dcs, dsn, dek, dev), ds, ctx);
+    done += m;
+    hc.n_past = gc.n_past = done;
+  }
+  report("attn_block", "30 + 7 tokens over a KV cache, extra K/V 40, GQA 8/2 hd 32", y, down(dy, y.size()), 1e-4);
+  report("attn_block", "  the cache's K rows", kc, down(dkc, kc.size()), 1e-4);
+}
+
+void test_attention_block_segments() {
+  const int width = 64, heads = 4, hd = 16, n = 50;
+  BlockWeights b = make_block(width, heads, heads, hd, false, true, true);
+  auto x = randv((size_t)n * width), cs = randv((size_t)n * hd), sn = randv((size_t)n * hd);
+  const int seg[3] = {0, 20, n};
+  cosmos::AttentionCall a;
+  a.n = n;
+  a.causal = false;
+  a.segments = seg;
+  a.n_segments = 2;
+  std::vector<float> y((size_t)n * width), hs(cosmos::attention_scratch_floats(b.cpu, n, false));
+  a.cos = cs.data();
+  a.sin = sn.data();
+  cosmos::attention_block_cpu(y.data(), x.data(), b.cpu, a, hs.data(), cosmos::CpuContext{});
+  float* dx = up(x);
+  a.cos = up(cs);
+  a.sin = up(sn);
+  float* ds = (float*)pool->alloc(sizeof(float) * cosmos::attention_scratch_floats(b.gpu, n, false));
+  cosmos::attention_block_cuda(dx, dx, b.gpu, a, ds, ctx);  // y aliases x
+  report("attn_block", "tower: 2 full segments (20, 30), MHA 4 hd 16, biases", y, down(dx, y.size()), 1e-4);
+}
+
+void test_attention_block_decode_graph() {
+  const int width = 128, heads = 8, kv = 4, hd = 32, KH = kv * hd, cap = 300, past = 257;
+  BlockWeights b = make_block(width, heads, kv, hd, true, false, false);
+  auto kc = randv((size_t)cap * KH), vc = randv((size_t)cap * KH), x = randv(width), cs = randv(hd), sn = randv(hd);
+  float *k1 = up(kc), *v1 = up(vc), *k2 = up(kc), *v2 = up(vc), *dx = up(x), *dcs = up(cs), *dsn = up(sn);
+  cosmos::KvCache c1{k1, v1, cap, past}, c2{k2, v2, cap, past};
+  cosmos::AttentionCall a;
+  a.n = 1;
+  a.cos = dcs;
+  a.sin = dsn;
+  a.cache = &c1;
+  float* y1 = up(std::vector<float>(width));
+  float* y2 = up(std::vector<float>(width));
+  float* s1 = (float*)pool->alloc(sizeof(float) * cosmos::attention_scratch_floats(b.gpu, 1, true));
+  float* s2 = (float*)pool->alloc(sizeof(float) * cosmos::attention_scratch_floats(b.gpu, 1, true));
+  cosmos::attention_block_cuda(y1, dx, b.gpu, a, s1, ctx);
+  int* step = upi({past, past + 1});
+  float* part = (float*)pool->alloc(sizeof(float) * std::max<size_t>(attention_decode_workspace(cap, heads, kv, hd), 1));
+  a.cache = &c2;
+  a.row_dev = step;
+  a.n_kv_dev = step + 1;
+  a.decode_part = part;
+  c2.n_past = 0;  // the host value is ignored: the row and the length come from step
+  cosmos::attention_block_cuda(y2, dx, b.gpu, a, s2, ctx);
+  report("attn_block", "decode, row and length on the device vs host (bitwise)", down(y1, width), down(y2, width), 0);
+  std::vector<float> ref(width), hs(cosmos::attention_scratch_floats(b.cpu, 1, true));
+  cosmos::KvCache hc{kc.data(), vc.data(), cap, past};
+  cosmos::AttentionCall h;
+  h.n = 1;
+  h.cos = cs.data();
+  h.sin = sn.data();
+  h.cache = &hc;
+  cosmos::attention_block_cpu(ref.data(), x.data(), b.cpu, h, hs.data(), cosmos::CpuContext{});
+  report("attn_block", "decode at 257 cached keys vs CPU", ref, down(y1, width), 1e-4);
+}
+
+void test_mlp_layers(int n) {
+  const int width = 200, inter = 300;
+  auto gu = randv((size_t)2 * inter * width, 0.1f), dn = randv((size_t)width * inter, 0.1f), x = randv((size_t)n * width);
+  auto b1 = randv(inter), b2 = randv(width);
+  cosmos::SwiGluMlp hc{{gu.data(), WType::F32, nullptr, width, 2 * inter}, {dn.data(), WType::F32, nullptr, inter, width}};
+  cosmos::SwiGluMlp gc{{up(gu), WType::F32, nullptr, width, 2 * inter}, {up(dn), WType::F32, nullptr, inter, width}};
+  std::vector<float> y((size_t)n * width), hs(cosmos::mlp_scratch_floats(hc, n));
+  cosmos::mlp_cpu(y.data(), x.data(), hc, n, hs.data(), cosmos::CpuContext{});
+  float* dx = up(x);
+  float* ds = (float*)pool->alloc(sizeof(float) * cosmos::mlp_scratch_floats(gc, n));
+  cosmos::mlp_cuda(dx, dx, gc, n, ds, ctx);
+  report("mlp_swiglu", shape(n == 1 ? "n=%d (fused GEMV)" : "n=%d", n), y, down(dx, y.size()), 1e-4);
+  cosmos::GeluMlp hg{{gu.data(), WType::F32, b1.data(), width, inter}, {dn.data(), WType::F32, b2.data(), inter, width}, true};
+  cosmos::GeluMlp gg{{up(gu), WType::F32, up(b1), width, inter}, {up(dn), WType::F32, up(b2), inter, width}, true};
+  cosmos::mlp_cpu(y.data(), x.data(), hg, n, hs.data(), cosmos::CpuContext{});
+  dx = up(x);
+  cosmos::mlp_cuda(dx, dx, gg, n, ds, ctx);
+  report("mlp_gelu", shape("n=%d tanh, biases", n), y, down(dx, y.size()), 1e-4);
+}
+
 int main() {
   if (cosmos::cuda_device_count() == 0) {
     std::printf("no CUDA device\n");
@@ -493,6 +718,19 @@ int main() {
   test_gemv_decode(13, 33, true);       // scalar fallback (matmul's)
   test_attention_decode(2048, 32, 8, 128, {1, 2, 31, 32, 33, 64, 65, 100, 300, 1152, 2047, 2048});
   test_attention_decode(300, 4, 2, 16, {1, 17, 64, 65, 129, 256, 299});
+  // Ops moved out of the models and the shared layers (added last: the rows above keep their inputs).
+  test_qkv_rope(47, 4, 2, 16, 10, true, false, false);   // decoder prefill into cache rows
+  test_qkv_rope(1, 32, 8, 128, 300, true, true, true);    // decode step, row from the device
+  test_qkv_rope(500, 16, 16, 72, 0, false, true, false);  // tower split, no norm
+  test_add_rmsnorm(7, 4096);
+  test_add_rmsnorm(1, 64);
+  test_scatter_gather(33, 1152, 2304);
+  test_fill_uniform(100003);
+  test_attention_block_stream();
+  test_attention_block_segments();
+  test_attention_block_decode_graph();
+  test_mlp_layers(1);
+  test_mlp_layers(9);
   std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
   std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;

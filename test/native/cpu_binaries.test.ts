@@ -1,5 +1,7 @@
 // Drives the C++ test binaries built by native/test/build_cpu_tests.sh:
 //  - ops_cpu_test: every CPU op against a direct double-precision formula at awkward sizes;
+//  - layers_cpu_test: the shared layers (native/src/layers) against direct computations, the attention
+//    block's extra K/V from another stream included;
 //  - safetensors_fuzz: seeded random mutations of real checkpoint headers; every outcome must be a
 //    valid header or a typed SafetensorsError (no crash, no other exception), and the hand-made
 //    corruptions must map to their error codes. (Also run once under ASAN=1; see native/test/.)
@@ -23,6 +25,14 @@ describe("native C++ tests (CPU)", () => {
     assert.equal(r.failures, 0);
     assert.ok(r.checks >= 30);
     assert.ok(r.worst.matmul < 1e-4 && r.worst.attention_causal < 1e-5 && r.worst.mrope_interleaved_cos < 1e-5);
+  });
+
+  test("layers_cpu_test: attention block (KV cache, segments, extra K/V), MLPs, weight binding match direct formulas", () => {
+    const out = execFileSync(bin("layers_cpu_test"), { encoding: "utf8", env: { ...process.env, COSMOS_THREADS: "2" } });
+    const r = JSON.parse(out) as { checks: number; failures: number; worst: Record<string, number> };
+    assert.equal(r.failures, 0);
+    assert.ok(r.checks >= 20);
+    assert.ok(r.worst.attention_extra_kv_full < 1e-5 && r.worst.attention_extra_kv_causal < 1e-5);
   });
 
   test("safetensors_fuzz: 5000 mutated headers, typed errors only", () => {

@@ -3,7 +3,9 @@
 # the decoder fidelity test, the memory lifecycle test (op workspaces in the pools; load -> run -> free
 # x20 back at the baseline), the GEMM comparison (mma.sync vs the old WMMA kernel), the addon's CUDA vs
 # CPU vs transformers check (cuda_vs_cpu.mjs: f32 graph and eager, bf16), and the decode bench of this
-# tree against a BEFORE commit's, built in the same call and alternated (128/128 and 1024/256, twice).
+# tree against a BEFORE commit's, built in the same call and alternated (128/128 and 1024/256, twice),
+# then the vision tower + multimodal prefill bench (bench/qwen3vl_prefill_bench.cu, NO_BREAKDOWN=1) of
+# both, alternated (after, before, after, before).
 #
 #   here:   bash tools/device/engine_check.sh prepare [BEFORE]   # BEFORE: a commit (default HEAD~1);
 #           writes .dev/before (its native/ and bench/ sources), .dev/node.xz and, when nvcc is here,
@@ -16,7 +18,7 @@
 # ENGINE_CHECK_BENCH=0 skips BEFORE's build and the decode benches (tests only).
 #
 # Results under $OUT (at most 8 files come back): summary.txt (the lines that matter), build.log,
-# tests.log, node.log, bench.log. Every step has a timeout, and a failing step does not stop the
+# tests.log, node.log, bench.log, vision.log. Every step has a timeout, and a failing step does not stop the
 # others: the summary says which failed.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -30,7 +32,8 @@ prepare)
   [ -f native/build/Release/cosmos_native.node ] || { echo "build the addon first: bash scripts/build-native.sh" >&2; exit 1; }
   if command -v nvcc >/dev/null 2>&1; then
     rm -rf .dev/bin && bash native/test/build_ops_test.sh .dev/bin-build >/dev/null && mkdir -p .dev/bin &&
-      cp .dev/bin-build/{ops_cuda_test,qwen3_cuda_test,lifecycle_cuda_test,qwen3_decode_bench,gemm_bench} .dev/bin/
+      cp .dev/bin-build/{ops_cuda_test,qwen3_cuda_test,lifecycle_cuda_test,qwen3_decode_bench,gemm_bench} .dev/bin/ &&
+      bash bench/build_qwen3vl_prefill_bench.sh .dev/bin-build >/dev/null && cp .dev/bin-build/qwen3vl_prefill_bench .dev/bin/
   fi
   du -sh .dev/before .dev/node.xz .dev/bin native/build/Release ;;
 device)
@@ -54,7 +57,9 @@ device)
   bench=${ENGINE_CHECK_BENCH:-1}
   before_build=
   if [ "$bench" != 0 ]; then
-    (bash .dev/before/native/test/build_ops_test.sh .dev/before/build > "$out/build.log" 2>&1; echo "rc=$?" >> "$out/build.log") &
+    (bash .dev/before/native/test/build_ops_test.sh .dev/before/build > "$out/build.log" 2>&1 &&
+      bash .dev/before/bench/build_qwen3vl_prefill_bench.sh .dev/before/build >> "$out/build.log" 2>&1
+     echo "rc=$?" >> "$out/build.log") &
     before_build=$!
   fi
   b=.dev/bin
@@ -98,6 +103,21 @@ device)
       done
     done
   done
-  grep -E "^(D2D|weights|pool|same decode)" "$out/bench.log" | sort | uniq -c | head -20 >> "$sum" ;;
+  grep -E "^(D2D|weights|pool|same decode)" "$out/bench.log" | sort | uniq -c | head -20 >> "$sum"
+  # Vision tower + multimodal prefill (image 1280x720, video 16 x 854x480): each bench runs each case
+  # twice and reports the second; this tree and BEFORE alternated, twice.
+  for rep in 1 2; do
+    for which in after before; do
+      bin=$b/qwen3vl_prefill_bench
+      [ $which = before ] && bin=.dev/before/build/qwen3vl_prefill_bench
+      [ -x $bin ] || { note "vision bench $which: no binary"; continue; }
+      echo "=== vision $which (rep $rep)" >> "$out/vision.log"
+      timeout 240 env NO_BREAKDOWN=1 $bin > /tmp/vbench.txt 2>&1
+      rc=$?
+      cat /tmp/vbench.txt >> "$out/vision.log"
+      note "vision bench $which rep $rep (rc=$rc):"
+      grep -E "^(image|video)" /tmp/vbench.txt | sed -E 's/ +/ /g' | tee -a "$sum"
+    done
+  done ;;
 *) echo "usage: engine_check.sh prepare [BEFORE] | device" >&2; exit 2 ;;
 esac

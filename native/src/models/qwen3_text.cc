@@ -6,12 +6,9 @@
 
 #include "../core/config.h"
 #include "../ops/add.h"
-#include "../ops/attention.h"
 #include "../ops/embedding.h"
-#include "../ops/matmul.h"
-#include "../ops/rmsnorm.h"
 #include "../ops/rope.h"
-#include "../ops/swiglu.h"
+#include "../ops/scatter_add_rows.h"
 
 namespace cosmos {
 
@@ -65,51 +62,54 @@ Qwen3TextConfig Qwen3TextConfig::from_json(const std::string& text) {
   return k;
 }
 
-namespace {
-OwnedTensor load_w(const Checkpoint& ck, const std::string& name, std::vector<int64_t> shape) {
-  const TensorInfo& ti = ck.info(name);
-  if (ti.shape != shape) {
-    Tensor want;
-    want.shape = shape;
-    Tensor got;
-    got.shape = ti.shape;
-    throw ModelError("tensor '" + name + "' has shape " + got.shape_str() + ", config expects " + want.shape_str());
-  }
-  OwnedTensor t = OwnedTensor::make(DType::F32, std::move(shape));
-  ck.read_f32(name, t.f32(), (size_t)t.t.numel());
-  return t;
-}
-}  // namespace
-
-std::unique_ptr<Qwen3Text> Qwen3Text::load(const Checkpoint& ck, const Qwen3TextConfig& cfg) {
+void qwen3_text_bind(const Qwen3TextConfig& cfg, WeightBinder& wb, Qwen3TextWeights& w) {
   std::string pre;
-  if (ck.has("model.language_model.embed_tokens.weight")) pre = "model.language_model.";
-  else if (ck.has("model.embed_tokens.weight")) pre = "model.";
+  if (wb.has("model.language_model.embed_tokens.weight")) pre = "model.language_model.";
+  else if (wb.has("model.embed_tokens.weight")) pre = "model.";
   else throw ModelError("checkpoint has neither model.language_model.embed_tokens.weight (Qwen3-VL) nor model.embed_tokens.weight (Qwen3)");
-  auto m = std::unique_ptr<Qwen3Text>(new Qwen3Text());
-  m->cfg_ = cfg;
   const int64_t H = cfg.hidden_size, I = cfg.intermediate_size, V = cfg.vocab_size, D = cfg.head_dim;
   const int64_t QH = cfg.num_heads * D, KH = cfg.num_kv_heads * D;
-  m->embed_ = load_w(ck, pre + "embed_tokens.weight", {V, H});
-  m->norm_ = load_w(ck, pre + "norm.weight", {H});
-  if (ck.has("lm_head.weight")) m->lm_head_ = load_w(ck, "lm_head.weight", {V, H});
-  else if (!cfg.tie_word_embeddings) throw ModelError("checkpoint has no lm_head.weight and tie_word_embeddings is false");
-  m->layers_.resize(cfg.num_layers);
-  for (int l = 0; l < cfg.num_layers; ++l) {
-    std::string p = pre + "layers." + std::to_string(l) + ".";
-    Layer& L = m->layers_[l];
-    L.in_ln = load_w(ck, p + "input_layernorm.weight", {H});
-    L.post_ln = load_w(ck, p + "post_attention_layernorm.weight", {H});
-    L.q = load_w(ck, p + "self_attn.q_proj.weight", {QH, H});
-    L.k = load_w(ck, p + "self_attn.k_proj.weight", {KH, H});
-    L.v = load_w(ck, p + "self_attn.v_proj.weight", {KH, H});
-    L.o = load_w(ck, p + "self_attn.o_proj.weight", {H, QH});
-    L.q_norm = load_w(ck, p + "self_attn.q_norm.weight", {D});
-    L.k_norm = load_w(ck, p + "self_attn.k_norm.weight", {D});
-    L.gate = load_w(ck, p + "mlp.gate_proj.weight", {I, H});
-    L.up = load_w(ck, p + "mlp.up_proj.weight", {I, H});
-    L.down = load_w(ck, p + "mlp.down_proj.weight", {H, I});
+  const float eps = cfg.rms_norm_eps;
+  w.embed = wb.table(pre + "embed_tokens.weight", {V, H}, &w.embed_bf16);
+  w.norm = RmsNorm{wb.param(pre + "norm.weight", {H}), (int)H, eps};
+  if (wb.has("lm_head.weight")) {
+    w.lm_head = wb.linear("lm_head.weight", {V, H});
+  } else if (!cfg.tie_word_embeddings) {
+    throw ModelError("checkpoint has no lm_head.weight and tie_word_embeddings is false");
+  } else if (w.embed_bf16 == (wb.store().matmul_type() == WType::BF16)) {
+    // Tied, and the table is already in the matmul dtype: the same matrix serves both.
+    w.lm_head = Linear{w.embed, wb.store().matmul_type(), nullptr, (int)H, (int)V};
+  } else {
+    w.lm_head = wb.linear(pre + "embed_tokens.weight", {V, H});  // a copy in the matmul dtype
   }
+  w.layers.resize(cfg.num_layers);
+  for (int l = 0; l < cfg.num_layers; ++l) {
+    const std::string p = pre + "layers." + std::to_string(l) + ".";
+    Qwen3DecoderLayer& L = w.layers[l];
+    L.in_ln = RmsNorm{wb.param(p + "input_layernorm.weight", {H}), (int)H, eps};
+    L.post_ln = RmsNorm{wb.param(p + "post_attention_layernorm.weight", {H}), (int)H, eps};
+    AttentionBlock& a = L.attn;
+    a.qkv = wb.linear({{p + "self_attn.q_proj.weight", {QH, H}, ""},
+                       {p + "self_attn.k_proj.weight", {KH, H}, ""},
+                       {p + "self_attn.v_proj.weight", {KH, H}, ""}});
+    a.o = wb.linear(p + "self_attn.o_proj.weight", {H, QH});
+    a.q_norm = wb.param(p + "self_attn.q_norm.weight", {D});
+    a.k_norm = wb.param(p + "self_attn.k_norm.weight", {D});
+    a.heads = cfg.num_heads;
+    a.kv_heads = cfg.num_kv_heads;
+    a.head_dim = (int)D;
+    a.eps = eps;
+    L.mlp.gate_up = wb.linear({{p + "mlp.gate_proj.weight", {I, H}, ""}, {p + "mlp.up_proj.weight", {I, H}, ""}});
+    L.mlp.down = wb.linear(p + "mlp.down_proj.weight", {H, I});
+  }
+}
+
+std::unique_ptr<Qwen3Text> Qwen3Text::load(const Checkpoint& ck, const Qwen3TextConfig& cfg) {
+  auto m = std::unique_ptr<Qwen3Text>(new Qwen3Text());
+  m->cfg_ = cfg;
+  WeightBinder wb(ck, m->store_);
+  qwen3_text_bind(cfg, wb, m->w_);
+  m->cache_.resize(cfg.num_layers);
   return m;
 }
 
@@ -122,14 +122,14 @@ void Qwen3Text::ensure_capacity(int tokens) {
   if (tokens <= capacity_) return;
   int cap = std::max(tokens, std::max(256, capacity_ * 2));
   size_t row = (size_t)cfg_.num_kv_heads * cfg_.head_dim * sizeof(float);
-  for (auto& L : layers_) {
+  for (auto& C : cache_) {
     Buffer k(row * cap), v(row * cap);
     if (n_past_ > 0) {
-      std::memcpy(k.data(), L.kcache.data(), row * n_past_);
-      std::memcpy(v.data(), L.vcache.data(), row * n_past_);
+      std::memcpy(k.data(), C.k.data(), row * n_past_);
+      std::memcpy(v.data(), C.v.data(), row * n_past_);
     }
-    L.kcache = std::move(k);
-    L.vcache = std::move(v);
+    C.k = std::move(k);
+    C.v = std::move(v);
   }
   capacity_ = cap;
 }
@@ -146,8 +146,7 @@ void Qwen3Text::decode(int id, float* logits) {
 
 void Qwen3Text::forward(const int* ids, int n, const int* pos3, const VisualInputs* vis, float* logits, bool all_logits) {
   const Qwen3TextConfig& c = cfg_;
-  const int H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size, D = c.head_dim;
-  const int NH = c.num_heads, KVH = c.num_kv_heads, QH = NH * D, KH = KVH * D;
+  const int H = c.hidden_size, V = c.vocab_size, D = c.head_dim;
   for (int i = 0; i < n; ++i)
     if (ids[i] < 0 || ids[i] >= V) throw ModelError("token id " + std::to_string(ids[i]) + " at row " + std::to_string(i) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
   if (vis) {
@@ -159,54 +158,43 @@ void Qwen3Text::forward(const int* ids, int n, const int* pos3, const VisualInpu
   check_abort();
   ensure_capacity(n_past_ + n);
 
-  OwnedTensor x = OwnedTensor::make(DType::F32, {n, H}), h = OwnedTensor::make(DType::F32, {n, H});
-  OwnedTensor q = OwnedTensor::make(DType::F32, {n, QH}), k = OwnedTensor::make(DType::F32, {n, KH}), v = OwnedTensor::make(DType::F32, {n, KH});
-  OwnedTensor att = OwnedTensor::make(DType::F32, {n, QH});
-  OwnedTensor g = OwnedTensor::make(DType::F32, {n, I}), u = OwnedTensor::make(DType::F32, {n, I});
-  OwnedTensor cs = OwnedTensor::make(DType::F32, {n, D}), sn = OwnedTensor::make(DType::F32, {n, D});
-  float *X = x.f32(), *Hh = h.f32(), *Q = q.f32(), *K = k.f32(), *Vv = v.f32(), *A = att.f32(), *G = g.f32(), *U = u.f32();
+  // x: the residual stream; h: the normed input of the next layer piece, then that piece's output.
+  // One scratch serves the attention and the MLP in turn.
+  const Qwen3DecoderLayer& L0 = w_.layers[0];
+  std::vector<float> x((size_t)n * H), h((size_t)n * H), cs((size_t)n * D), sn((size_t)n * D);
+  std::vector<float> scratch(std::max(attention_scratch_floats(L0.attn, n, true), mlp_scratch_floats(L0.mlp, n)));
+  float *X = x.data(), *Hh = h.data();
 
-  embedding_cpu(X, embed_.f32(), ids, n, H);
+  embedding_cpu(X, static_cast<const float*>(w_.embed), ids, n, H);
   if (vis && vis->embeds)
     for (int r = 0; r < vis->n_rows; ++r) std::memcpy(X + (size_t)vis->rows[r] * H, vis->embeds + (size_t)r * H, sizeof(float) * H);
-  mrope_tables_cpu(cs.f32(), sn.f32(), pos3, n, D, c.rope_theta, c.mrope_section, c.mrope_interleaved);
-  const float scale = 1.0f / std::sqrt((float)D);
+  mrope_tables_cpu(cs.data(), sn.data(), pos3, n, D, c.rope_theta, c.mrope_section, c.mrope_interleaved);
 
+  norm_cpu(Hh, X, L0.in_ln, n);
   for (int l = 0; l < c.num_layers; ++l) {
     check_abort();
-    Layer& L = layers_[l];
-    rmsnorm_cpu(Hh, X, L.in_ln.f32(), n, H, c.rms_norm_eps);
-    matmul_cpu(Q, Hh, L.q.f32(), nullptr, n, H, QH, cpu_);
-    matmul_cpu(K, Hh, L.k.f32(), nullptr, n, H, KH, cpu_);
-    matmul_cpu(Vv, Hh, L.v.f32(), nullptr, n, H, KH, cpu_);
-    rmsnorm_cpu(Q, Q, L.q_norm.f32(), n * NH, D, c.rms_norm_eps);
-    rmsnorm_cpu(K, K, L.k_norm.f32(), n * KVH, D, c.rms_norm_eps);
-    rope_apply_cpu(Q, cs.f32(), sn.f32(), n, NH, D);
-    rope_apply_cpu(K, cs.f32(), sn.f32(), n, KVH, D);
-    float* kc = static_cast<float*>(L.kcache.data());
-    float* vc = static_cast<float*>(L.vcache.data());
-    std::memcpy(kc + (size_t)n_past_ * KH, K, sizeof(float) * n * KH);
-    std::memcpy(vc + (size_t)n_past_ * KH, Vv, sizeof(float) * n * KH);
-    attention_cpu(A, Q, kc, vc, n, n_past_ + n, NH, KVH, D, n_past_, true, scale, cpu_);
-    matmul_cpu(Hh, A, L.o.f32(), nullptr, n, QH, H, cpu_);
-    add_cpu(X, X, Hh, n * H);
-    rmsnorm_cpu(Hh, X, L.post_ln.f32(), n, H, c.rms_norm_eps);
-    matmul_cpu(G, Hh, L.gate.f32(), nullptr, n, H, I, cpu_);
-    matmul_cpu(U, Hh, L.up.f32(), nullptr, n, H, I, cpu_);
-    swiglu_cpu(G, G, U, n * I);
-    matmul_cpu(Hh, G, L.down.f32(), nullptr, n, I, H, cpu_);
-    add_cpu(X, X, Hh, n * H);
-    if (vis && l < (int)vis->deepstack.size() && vis->deepstack[l])
-      for (int r = 0; r < vis->n_rows; ++r) add_cpu(X + (size_t)vis->rows[r] * H, X + (size_t)vis->rows[r] * H, vis->deepstack[l] + (size_t)r * H, H);
+    const Qwen3DecoderLayer& L = w_.layers[l];
+    KvCache cache{static_cast<float*>(cache_[l].k.data()), static_cast<float*>(cache_[l].v.data()), capacity_, n_past_};
+    AttentionCall call;
+    call.n = n;
+    call.cos = cs.data();
+    call.sin = sn.data();
+    call.causal = true;
+    call.cache = &cache;
+    attention_block_cpu(Hh, Hh, L.attn, call, scratch.data(), cpu_);
+    add_norm_cpu(Hh, X, Hh, L.post_ln, n);  // X += attn; Hh = post_attention_layernorm(X)
+    mlp_cpu(Hh, Hh, L.mlp, n, scratch.data(), cpu_);
+    const RmsNorm& next = l + 1 < c.num_layers ? w_.layers[l + 1].in_ln : w_.norm;
+    if (vis && l < (int)vis->deepstack.size() && vis->deepstack[l] && vis->n_rows > 0) {
+      add_cpu(X, X, Hh, n * H);
+      scatter_add_rows_cpu(X, vis->rows, vis->deepstack[l], vis->n_rows, H);
+      norm_cpu(Hh, X, next, n);
+    } else {
+      add_norm_cpu(Hh, X, Hh, next, n);  // X += mlp; Hh = next layer's input norm (or the final norm)
+    }
   }
-  const float* head = lm_head_.t.data ? lm_head_.f32() : embed_.f32();
-  if (all_logits) {
-    rmsnorm_cpu(Hh, X, norm_.f32(), n, H, c.rms_norm_eps);
-    matmul_cpu(logits, Hh, head, nullptr, n, H, V, cpu_);
-  } else {
-    rmsnorm_cpu(Hh, X + (size_t)(n - 1) * H, norm_.f32(), 1, H, c.rms_norm_eps);
-    matmul_cpu(logits, Hh, head, nullptr, 1, H, V, cpu_);
-  }
+  if (all_logits) linear_cpu(logits, Hh, w_.lm_head, n, cpu_);
+  else linear_cpu(logits, Hh + (size_t)(n - 1) * H, w_.lm_head, 1, cpu_);
   // Commit the tokens only after the whole pass succeeded, so an abort leaves the cache as it was.
   int mx = next_pos_ - 1;
   for (int i = 0; i < 3 * n; ++i) mx = std::max(mx, pos3[i]);

@@ -13,6 +13,10 @@
 #include "../core/errors.h"  // ModelError, AbortedError
 #include "../core/parallel.h"  // CpuContext
 #include "../core/tensor.h"
+#include "../layers/attention_block.h"
+#include "../layers/mlp.h"
+#include "../layers/norm.h"
+#include "../layers/weights.h"
 #include "../safetensors/safetensors.h"
 
 namespace cosmos {
@@ -38,6 +42,26 @@ struct VisualInputs {
   std::vector<const float*> deepstack;
 };
 
+// One Qwen3 decoder layer on the shared layers: x += attn(in_ln(x)); x += mlp(post_ln(x)).
+struct Qwen3DecoderLayer {
+  RmsNorm in_ln, post_ln;
+  AttentionBlock attn;  // q_proj | k_proj | v_proj fused by rows, q_norm / k_norm, causal
+  SwiGluMlp mlp;        // gate_proj | up_proj fused by rows, down_proj
+};
+
+// The decoder's weights, wherever they live (host f32 for Qwen3Text, the GPU pool for Qwen3TextCuda).
+struct Qwen3TextWeights {
+  const void* embed = nullptr;  // [vocab, hidden], bf16 if embed_bf16 else f32
+  bool embed_bf16 = false;
+  RmsNorm norm;
+  Linear lm_head;  // its own tensor, or the embedding table itself when tied and of the matmul dtype
+  std::vector<Qwen3DecoderLayer> layers;
+};
+
+// Binds every decoder tensor by its transformers name (model.language_model.* for Qwen3-VL, model.* for
+// plain Qwen3 — from a checkpoint; random binders use the Qwen3-VL names) into the binder's store.
+void qwen3_text_bind(const Qwen3TextConfig& cfg, WeightBinder& wb, Qwen3TextWeights& w);
+
 class Qwen3Text {
  public:
   // Loads weights from the checkpoint (F32/BF16/F16 -> f32). Tensor names as transformers saves them:
@@ -45,6 +69,7 @@ class Qwen3Text {
   static std::unique_ptr<Qwen3Text> load(const Checkpoint& ck, const Qwen3TextConfig& cfg);
 
   const Qwen3TextConfig& config() const { return cfg_; }
+  size_t weight_bytes() const { return store_.bytes(); }
 
   // Appends n tokens to the KV cache. pos3: [3][n] (t row, h row, w row). logits: [n, vocab] when
   // all_logits, else [vocab] for the last token. vis may be null.
@@ -62,13 +87,13 @@ class Qwen3Text {
   void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
 
  private:
-  struct Layer {
-    OwnedTensor in_ln, post_ln, q, k, v, o, q_norm, k_norm, gate, up, down;
-    Buffer kcache, vcache;  // [capacity, kv_heads, head_dim]
+  struct Cache {
+    Buffer k, v;  // [capacity, kv_heads, head_dim]
   };
   Qwen3TextConfig cfg_;
-  OwnedTensor embed_, norm_, lm_head_;
-  std::vector<Layer> layers_;
+  HostWeightStore store_;  // owns the weights' memory
+  Qwen3TextWeights w_;
+  std::vector<Cache> cache_;  // one per layer
   int n_past_ = 0, capacity_ = 0, next_pos_ = 0;
   const std::atomic<bool>* abort_ = nullptr;
   CpuContext cpu_;  // passed to every op: the default thread count (COSMOS_THREADS or all cores)

@@ -4,9 +4,10 @@
 // when the checkpoint stores it in bf16 — exact, and 1.2 GB less at Qwen3-VL-8B's vocab — else f32),
 // the KV cache lives on the GPU ([capacity, kv_heads, head_dim] f32 per layer), activations come from
 // a caching pool. Prefill and decode share one forward; decode (n = 1) uses fused q|k|v and gate|up
-// weight matrices so each is one GEMV launch. Two model-private fused kernels (per-head q/k RMSNorm +
-// rotary + KV-cache write, and residual add + RMSNorm) cut the launches per layer; everything else is
-// the shared ops (native/src/ops/*.cu), each checked against its CPU twin by native/test/ops_cuda_test.
+// weight matrices so each is one GEMV launch. The layers are the shared ones (native/src/layers/: the
+// attention block, the SwiGLU MLP, RMSNorm) with the same weights struct as the CPU model
+// (Qwen3TextWeights, bound by qwen3_text_bind); their fused ops (qkv_rope: q/k RMSNorm + rotary +
+// KV-cache write; add_rmsnorm) are in native/src/ops with CPU twins, checked by native/test/ops_cuda_test.
 //
 // Entry points for the binding: Qwen3TextCuda::load (from the same Checkpoint + config as the CPU
 // model), then prefill / decode (host logits) or decode_greedy / decode_sample (logits stay on the
@@ -31,6 +32,7 @@
 
 #include "../core/cuda_context.h"
 #include "../core/cuda_pool.h"
+#include "../layers/weights.h"
 #include "../ops/matmul.h"
 #include "../ops/sample.h"
 #include "qwen3_text.h"
@@ -68,7 +70,7 @@ class Qwen3TextCuda {
   int next_pos() const { return next_pos_; }
   void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
 
-  size_t weight_bytes() const { return weight_bytes_; }
+  size_t weight_bytes() const { return store_.bytes(); }
   const CudaPool& pool() const { return pool_; }
   cudaStream_t stream() const { return stream_.get(); }
   // The op context of this model (its stream and pool): for ops run on its buffers from outside.
@@ -76,32 +78,21 @@ class Qwen3TextCuda {
   void sync() const { stream_.sync(); }
 
  private:
-  struct Layer {
-    float *in_ln = nullptr, *post_ln = nullptr, *q_norm = nullptr, *k_norm = nullptr;
-    void* qkv = nullptr;     // [QH + 2 KH, H]: q_proj rows, then k_proj, then v_proj
-    void* o = nullptr;       // [H, QH]
-    void* gateup = nullptr;  // [2 I, H]: gate_proj rows, then up_proj
-    void* down = nullptr;    // [H, I]
-    float *kc = nullptr, *vc = nullptr;  // [capacity, KVH, D]
-  };
   Qwen3TextConfig cfg_;
   WType wt_ = WType::BF16;
   CudaStream stream_;
   CudaPool pool_;
   // What every op call of this model gets: its stream, and its pool for the ops' workspaces.
   CudaContext ctx_{stream_.get(), &pool_};
-  void* embed_ = nullptr;  // [V, H]: bf16 if embed_bf16_ (16-bit checkpoints) else f32
-  bool embed_bf16_ = false;
-  float* norm_ = nullptr;
-  void* lm_head_ = nullptr;  // [V, H] in wt_ (shares embed_'s memory when tied and both bf16)
-  std::vector<Layer> layers_;
+  CudaWeightStore store_{pool_, stream_.get(), wt_};  // weights: blocks of pool_
+  Qwen3TextWeights w_;
+  std::vector<float*> kc_, vc_;  // per layer: [capacity, kv_heads, head_dim] K and V cache
   float* logits_ = nullptr;  // [logits_rows_, V]
   int logits_rows_ = 0, last_rows_ = 0;
   int* tmp_int_ = nullptr;
   int* hist_ = nullptr;
   int hist_cap_ = 0;
   int n_past_ = 0, capacity_ = 0, next_pos_ = 0;
-  size_t weight_bytes_ = 0;
   const std::atomic<bool>* abort_ = nullptr;
 
   // Decode graph state. step_ = [id, pos, pos, pos, cache row (n_past), n_kv (n_past + 1)] on the GPU;
@@ -119,7 +110,7 @@ class Qwen3TextCuda {
   int att_part_cap_ = -1;
 
   Qwen3TextCuda(const Qwen3TextConfig& cfg, WType wt);
-  void alloc_weights(bool embed_bf16, bool share_lm_head);
+  void finish_load();  // after binding: the per-layer cache slots, small device buffers, the graph switch
   void ensure_capacity(int tokens);
   void forward(const int* ids, int n, const int* pos3, const VisualInputs* vis, bool all_logits);
   // One decode step through the graph (capturing it first when needed). false: the graph path is off or
@@ -129,7 +120,12 @@ class Qwen3TextCuda {
   void record_decode_step(cudaStream_t s);  // the launches of one decode step, all inputs in step_
   bool capture_decode_graph();
   void drop_graph();
-  size_t wsize() const { return wt_ == WType::BF16 ? 2 : 4; }
+  // One decoder pass over n tokens on the shared layers: x holds the embedded tokens, h the scratch row
+  // block; leaves norm(x) in h. Used by forward() and, with the device-side step (step_), by the graph.
+  void layers_forward(float* x, float* h, float* scratch, const float* cos, const float* sin, int n,
+                      const int* row_dev, const int* n_kv_dev, const VisualInputs* vis, const int* vis_rows_dev,
+                      float* vis_tmp);
+  size_t scratch_floats(int n) const;
 };
 
 }  // namespace cosmos

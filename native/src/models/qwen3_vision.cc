@@ -5,11 +5,7 @@
 
 #include "../core/config.h"
 #include "../ops/add.h"
-#include "../ops/attention.h"
-#include "../ops/gelu.h"
-#include "../ops/layernorm.h"
-#include "../ops/matmul.h"
-#include "../ops/rope.h"
+#include "../ops/gather4_add.h"
 
 namespace cosmos {
 
@@ -19,62 +15,17 @@ int pos_int(const Json& o, const char* key, int fallback) {
     return config_positive_int(o, key, "vision_config", fallback);
 }
 
-struct Binder {
-    const Qwen3VisionLookup& lookup;
-    std::string& error;
-    const std::string& prefix;
-    bool ok = true;
-    const float* get(const std::string& name, const std::vector<int64_t>& shape) {
-        if (!ok) return nullptr;
-        const float* p = lookup(prefix + name, shape);
-        if (!p) {
-            ok = false;
-            std::string s = "[";
-            for (size_t i = 0; i < shape.size(); i++) s += (i ? ", " : "") + std::to_string(shape[i]);
-            error = "missing or mis-shaped vision tensor " + prefix + name + " (expected " + s + "])";
-        }
-        return p;
-    }
-    Qwen3VisionLinear linear(const std::string& name, int in, int out) {
-        Qwen3VisionLinear l;
-        l.in = in;
-        l.out = out;
-        l.w = get(name + ".weight", {out, in});
-        l.b = get(name + ".bias", {out});
-        return l;
-    }
-    Qwen3VisionNorm norm(const std::string& name, int d) {
-        Qwen3VisionNorm n;
-        n.d = d;
-        n.g = get(name + ".weight", {d});
-        n.b = get(name + ".bias", {d});
-        return n;
-    }
-    Qwen3VisionMerger merger(const std::string& name, int D, int unit, int out, bool post) {
-        Qwen3VisionMerger m;
-        m.postshuffle = post;
-        m.norm = norm(name + ".norm", post ? D * unit : D);
-        m.fc1 = linear(name + ".linear_fc1", D * unit, D * unit);
-        m.fc2 = linear(name + ".linear_fc2", D * unit, out);
-        return m;
-    }
-};
-
-// PatchMerger.forward: x [N, D] -> [N/unit, out]. The unit rows of one merge block are contiguous,
-// so "concat the block" is just viewing [N, D] as [N/unit, unit*D].
-void run_merger(const Qwen3VisionMerger& m, const float* x, int N, int D, int unit, float eps, std::vector<float>& out,
-                const CpuContext& ctx) {
+// PatchMerger.forward: x [N, D] -> out [N/unit, out]. The unit rows of one merge block are contiguous,
+// so "concat the block" is just viewing [N, D] as [N/unit, unit*D]. scratch: N*D + T*unit*D floats.
+void run_merger(const Qwen3VisionMerger& m, const float* x, int N, int D, int unit, std::vector<float>& out,
+                float* scratch, const CpuContext& ctx) {
     const int T = N / unit;
-    const int H = D * unit;
-    std::vector<float> normed((size_t)N * D), hid((size_t)T * H);
+    float* normed = scratch;
     // Post-shuffle: LayerNorm over the concatenated block; pre-shuffle: per patch. Same rows either
     // way, only the normalised span differs.
-    if (m.postshuffle) layernorm_cpu(normed.data(), x, m.norm.g, m.norm.b, T, H, eps);
-    else layernorm_cpu(normed.data(), x, m.norm.g, m.norm.b, N, D, eps);
-    matmul_cpu(hid.data(), normed.data(), m.fc1.w, m.fc1.b, T, H, H, ctx);
-    gelu_erf_cpu(hid.data(), T * H);  // nn.GELU(): exact erf form
-    out.resize((size_t)T * m.fc2.out);
-    matmul_cpu(out.data(), hid.data(), m.fc2.w, m.fc2.b, T, H, m.fc2.out, ctx);
+    norm_cpu(normed, x, m.norm, m.postshuffle ? T : N);
+    out.resize((size_t)T * m.mlp.fc2.out);
+    mlp_cpu(out.data(), normed, m.mlp, T, scratch + (size_t)N * D, ctx);
 }
 
 // Calls f(row, col) for every patch of a grid in merged order (t, bh, bw, mh, mw).
@@ -89,36 +40,51 @@ void for_each_patch(const Qwen3VisionGrid& g, int m, F f) {
 
 }  // namespace
 
-bool qwen3_vision_bind(const Qwen3VisionConfig& cfg, const Qwen3VisionLookup& lookup, Qwen3VisionWeights& w,
-                       std::string& error, const std::string& prefix) {
-    if (cfg.num_heads <= 0 || cfg.hidden_size % cfg.num_heads != 0 || cfg.head_dim() % 4 != 0) {
-        error = "vision_config: hidden_size must split into num_heads heads whose size is a multiple of 4 (2D rotary)";
-        return false;
-    }
-    Binder b{lookup, error, prefix};
+void qwen3_vision_bind(const Qwen3VisionConfig& cfg, WeightBinder& wb, Qwen3VisionWeights& w,
+                       const std::string& prefix) {
+    if (cfg.num_heads <= 0 || cfg.hidden_size % cfg.num_heads != 0 || cfg.head_dim() % 4 != 0)
+        throw ModelError("vision_config: hidden_size must split into num_heads heads whose size is a multiple of 4 (2D rotary)");
     const int D = cfg.hidden_size, I = cfg.intermediate_size, unit = cfg.merge_unit();
-    w.patch_embed.in = cfg.patch_dim();
-    w.patch_embed.out = D;
-    w.patch_embed.w = b.get("patch_embed.proj.weight",
-                            {D, cfg.in_channels, cfg.temporal_patch_size, cfg.patch_size, cfg.patch_size});
-    w.patch_embed.b = b.get("patch_embed.proj.bias", {D});
-    w.pos_embed = b.get("pos_embed.weight", {cfg.num_position_embeddings, D});
+    const float eps = cfg.layer_norm_eps;
+    auto ln = [&](const std::string& name, int d) {
+        const float* g = wb.param(prefix + name + ".weight", {d});
+        return LayerNorm{g, wb.param(prefix + name + ".bias", {d}), d, eps};
+    };
+    auto lin = [&](const std::string& name, int in, int out) {
+        return wb.linear(prefix + name + ".weight", {out, in}, prefix + name + ".bias");
+    };
+    auto merger = [&](const std::string& name, bool post) {
+        Qwen3VisionMerger m;
+        m.postshuffle = post;
+        m.norm = ln(name + ".norm", post ? D * unit : D);
+        m.mlp.fc1 = lin(name + ".linear_fc1", D * unit, D * unit);
+        m.mlp.fc2 = lin(name + ".linear_fc2", D * unit, cfg.out_hidden_size);
+        m.mlp.tanh = false;  // nn.GELU(): exact erf form
+        return m;
+    };
+    w.patch_embed = wb.linear(prefix + "patch_embed.proj.weight",
+                              {D, cfg.in_channels, cfg.temporal_patch_size, cfg.patch_size, cfg.patch_size},
+                              prefix + "patch_embed.proj.bias");
+    w.pos_embed = wb.param(prefix + "pos_embed.weight", {cfg.num_position_embeddings, D});
     w.blocks.resize(cfg.depth);
-    for (int i = 0; i < cfg.depth && b.ok; i++) {
+    for (int i = 0; i < cfg.depth; i++) {
         const std::string p = "blocks." + std::to_string(i) + ".";
-        Qwen3VisionBlock& bw = w.blocks[i];
-        bw.norm1 = b.norm(p + "norm1", D);
-        bw.norm2 = b.norm(p + "norm2", D);
-        bw.qkv = b.linear(p + "attn.qkv", D, 3 * D);
-        bw.proj = b.linear(p + "attn.proj", D, D);
-        bw.fc1 = b.linear(p + "mlp.linear_fc1", D, I);
-        bw.fc2 = b.linear(p + "mlp.linear_fc2", I, D);
+        Qwen3VisionBlock& b = w.blocks[i];
+        b.norm1 = ln(p + "norm1", D);
+        b.norm2 = ln(p + "norm2", D);
+        b.attn.qkv = lin(p + "attn.qkv", D, 3 * D);
+        b.attn.o = lin(p + "attn.proj", D, D);
+        b.attn.heads = b.attn.kv_heads = cfg.num_heads;
+        b.attn.head_dim = cfg.head_dim();
+        b.attn.fused_prefill_gemm = true;  // one [N, 3D] GEMM, then q / k / v split out with the rotary
+        b.mlp.fc1 = lin(p + "mlp.linear_fc1", D, I);
+        b.mlp.fc2 = lin(p + "mlp.linear_fc2", I, D);
+        b.mlp.tanh = true;  // hidden_act gelu_pytorch_tanh
     }
-    w.merger = b.merger("merger", D, unit, cfg.out_hidden_size, false);
+    w.merger = merger("merger", false);
     w.deepstack.resize(cfg.deepstack_visual_indexes.size());
-    for (size_t k = 0; k < w.deepstack.size() && b.ok; k++)
-        w.deepstack[k] = b.merger("deepstack_merger_list." + std::to_string(k), D, unit, cfg.out_hidden_size, true);
-    return b.ok;
+    for (size_t k = 0; k < w.deepstack.size(); k++)
+        w.deepstack[k] = merger("deepstack_merger_list." + std::to_string(k), true);
 }
 
 bool qwen3_vision_check_grids(const Qwen3VisionConfig& cfg, const std::vector<Qwen3VisionGrid>& grids,
@@ -186,40 +152,15 @@ Qwen3VisionConfig Qwen3VisionConfig::from_json(const std::string& text) {
     return k;
 }
 
-std::string qwen3_vision_shape_error(const std::string& name, const std::vector<int64_t>& got,
-                                     const std::vector<int64_t>& want) {
-    Tensor g, w;
-    g.shape = got;
-    w.shape = want;
-    return "tensor '" + name + "' has shape " + g.shape_str() + ", vision_config expects " + w.shape_str();
-}
-
 std::unique_ptr<Qwen3Vision> Qwen3Vision::load(const Checkpoint& ck, const Qwen3VisionConfig& cfg) {
     auto m = std::unique_ptr<Qwen3Vision>(new Qwen3Vision());
     m->cfg_ = cfg;
-    std::string err;
-    std::string bad_shape;
-    auto lookup = [&](const std::string& name, const std::vector<int64_t>& shape) -> const float* {
-        const TensorInfo& ti = ck.info(name);  // throws SafetensorsError(Missing) naming the tensor
-        if (ti.shape != shape) {
-            bad_shape = qwen3_vision_shape_error(name, ti.shape, shape);
-            return nullptr;
-        }
-        OwnedTensor t = OwnedTensor::make(DType::F32, shape);
-        ck.read_f32(name, t.f32(), (size_t)t.t.numel());
-        const float* p = t.f32();
-        m->store_[name] = std::move(t);  // the map node keeps the buffer where p points
-        return p;
-    };
-    if (!qwen3_vision_bind(cfg, lookup, m->w_, err)) throw ModelError(bad_shape.empty() ? err : bad_shape);
+    WeightBinder wb(ck, m->store_, "vision_config");
+    qwen3_vision_bind(cfg, wb, m->w_);
     return m;
 }
 
-size_t Qwen3Vision::weight_bytes() const {
-    size_t n = 0;
-    for (const auto& kv : store_) n += kv.second.t.nbytes();
-    return n;
-}
+size_t Qwen3Vision::weight_bytes() const { return store_.bytes(); }
 
 void Qwen3Vision::forward(const float* pixel_values, size_t n_floats, const std::vector<Qwen3VisionGrid>& grids,
                           Qwen3VisionOutput& out) const {
@@ -235,60 +176,55 @@ void Qwen3Vision::forward(const float* pixel_values, size_t n_floats, const std:
 void qwen3_vision_forward_cpu(const Qwen3VisionConfig& cfg, const Qwen3VisionWeights& w, const float* pixel_values,
                               const std::vector<Qwen3VisionGrid>& grids, Qwen3VisionOutput& out,
                               const CpuContext& ctx, const std::atomic<bool>* abort) {
-    const int D = cfg.hidden_size, I = cfg.intermediate_size, H = cfg.num_heads, hd = cfg.head_dim();
+    const int D = cfg.hidden_size, hd = cfg.head_dim();
     const int m = cfg.spatial_merge_size, unit = cfg.merge_unit();
-    const float eps = cfg.layer_norm_eps;
     const int N = (int)qwen3_vision_num_patches(grids);
     const size_t ND = (size_t)N * D;
 
-    // Patch embedding + interpolated position embedding.
+    // Patch embedding (Conv3d with kernel = stride = patch: a matmul over the flattened patch) plus the
+    // interpolated position embedding.
     std::vector<float> x(ND), tmp(ND);
-    matmul_cpu(x.data(), pixel_values, w.patch_embed.w, w.patch_embed.b, N, cfg.patch_dim(), D, ctx);
-    qwen3_vision_pos_embed_cpu(w.pos_embed, cfg.num_position_embeddings, D, grids, m, tmp.data());
-    add_cpu(x.data(), x.data(), tmp.data(), (int)ND);
+    linear_cpu(x.data(), pixel_values, w.patch_embed, N, ctx);
+    {
+        std::vector<int> pidx;
+        std::vector<float> pwt;
+        qwen3_vision_pos_corners(cfg.num_position_embeddings, grids, m, pidx, pwt);
+        gather4_add_cpu(x.data(), w.pos_embed, pidx.data(), pwt.data(), N, D);
+    }
 
     std::vector<float> cosv((size_t)N * hd), sinv((size_t)N * hd);
     qwen3_vision_rotary_cpu(grids, m, hd, cfg.rope_theta, cosv.data(), sinv.data());
     std::vector<int32_t> cu;
     qwen3_vision_cu_seqlens(grids, cu);
+    AttentionCall call;
+    call.n = N;
+    call.cos = cosv.data();
+    call.sin = sinv.data();
+    call.causal = false;  // full attention inside each frame
+    call.segments = cu.data();
+    call.n_segments = (int)cu.size() - 1;
 
-    // The fused qkv projection gives rows [q | k | v]; the shared rope/attention ops want each of
-    // q, k, v as its own contiguous [N, heads, hd] buffer, so the rows are split once per block.
-    std::vector<float> qkv(ND * 3), q(ND), k(ND), v(ND), att(ND), mlp((size_t)N * I);
-    const float scale = 1.0f / std::sqrt((float)hd);
+    // One scratch for the attention, the MLP and the mergers in turn.
+    const Qwen3VisionBlock& b0 = w.blocks[0];
+    std::vector<float> scratch(std::max({attention_scratch_floats(b0.attn, N, false), mlp_scratch_floats(b0.mlp, N),
+                                         2 * ND}));
     out.deepstack.assign(cfg.deepstack_visual_indexes.size(), {});
     for (int l = 0; l < cfg.depth; l++) {
         if (abort && abort->load(std::memory_order_relaxed)) throw AbortedError();
         const Qwen3VisionBlock& b = w.blocks[l];
-        layernorm_cpu(tmp.data(), x.data(), b.norm1.g, b.norm1.b, N, D, eps);
-        matmul_cpu(qkv.data(), tmp.data(), b.qkv.w, b.qkv.b, N, D, 3 * D, ctx);
-        for (int r = 0; r < N; r++) {
-            const float* src = qkv.data() + (size_t)r * 3 * D;
-            std::copy(src, src + D, q.data() + (size_t)r * D);
-            std::copy(src + D, src + 2 * D, k.data() + (size_t)r * D);
-            std::copy(src + 2 * D, src + 3 * D, v.data() + (size_t)r * D);
-        }
-        rope_apply_cpu(q.data(), cosv.data(), sinv.data(), N, H, hd);
-        rope_apply_cpu(k.data(), cosv.data(), sinv.data(), N, H, hd);
-        // Full attention inside each frame: every segment is its own non-causal attention call.
-        for (size_t s = 0; s + 1 < cu.size(); s++) {
-            const size_t o = (size_t)cu[s] * D;
-            const int L = cu[s + 1] - cu[s];
-            attention_cpu(att.data() + o, q.data() + o, k.data() + o, v.data() + o, L, L, H, H, hd, 0, false, scale, ctx);
-        }
-        matmul_cpu(tmp.data(), att.data(), b.proj.w, b.proj.b, N, D, D, ctx);
+        norm_cpu(tmp.data(), x.data(), b.norm1, N);
+        attention_block_cpu(tmp.data(), tmp.data(), b.attn, call, scratch.data(), ctx);
         add_cpu(x.data(), x.data(), tmp.data(), (int)ND);
-        layernorm_cpu(tmp.data(), x.data(), b.norm2.g, b.norm2.b, N, D, eps);
-        matmul_cpu(mlp.data(), tmp.data(), b.fc1.w, b.fc1.b, N, D, I, ctx);
-        gelu_tanh_cpu(mlp.data(), N * I);  // hidden_act gelu_pytorch_tanh
-        matmul_cpu(tmp.data(), mlp.data(), b.fc2.w, b.fc2.b, N, I, D, ctx);
+        norm_cpu(tmp.data(), x.data(), b.norm2, N);
+        mlp_cpu(tmp.data(), tmp.data(), b.mlp, N, scratch.data(), ctx);
         add_cpu(x.data(), x.data(), tmp.data(), (int)ND);
         const auto& idx = cfg.deepstack_visual_indexes;
         const auto it = std::find(idx.begin(), idx.end(), l);
         if (it != idx.end())
-            run_merger(w.deepstack[it - idx.begin()], x.data(), N, D, unit, eps, out.deepstack[it - idx.begin()], ctx);
+            run_merger(w.deepstack[it - idx.begin()], x.data(), N, D, unit, out.deepstack[it - idx.begin()],
+                       scratch.data(), ctx);
     }
-    run_merger(w.merger, x.data(), N, D, unit, eps, out.embeds, ctx);
+    run_merger(w.merger, x.data(), N, D, unit, out.embeds, scratch.data(), ctx);
     out.tokens = N / unit;
     out.out_dim = cfg.out_hidden_size;
 }
@@ -341,18 +277,8 @@ void qwen3_vision_pos_embed_cpu(const float* pos_embed, int num_pos, int D, cons
     std::vector<float> wt;
     qwen3_vision_pos_corners(num_pos, grids, merge, idx, wt);
     const int64_t n = (int64_t)wt.size() / 4;
-    for (int64_t o = 0; o < n; o++) {
-        const int* ix = &idx[4 * o];
-        const float* w = &wt[4 * o];
-        float* y = out + o * D;
-        for (int d = 0; d < D; d++) {  // summed in transformers' order
-            float acc = pos_embed[(int64_t)ix[0] * D + d] * w[0];
-            acc = acc + pos_embed[(int64_t)ix[1] * D + d] * w[1];
-            acc = acc + pos_embed[(int64_t)ix[2] * D + d] * w[2];
-            acc = acc + pos_embed[(int64_t)ix[3] * D + d] * w[3];
-            y[d] = acc;
-        }
-    }
+    std::fill(out, out + n * D, 0.0f);  // 0 + the weighted sum is the sum, exactly
+    gather4_add_cpu(out, pos_embed, idx.data(), wt.data(), n, D);
 }
 
 void qwen3_vision_rotary_cpu(const std::vector<Qwen3VisionGrid>& grids, int merge, int head_dim, float theta,

@@ -8,15 +8,14 @@
 //   merger(x) -> [N/4, out]: LN(D) per patch, concat the 4 patches of a 2x2 block, fc1, GELU, fc2
 //
 // Weights are bound by checkpoint name exactly as transformers saves Qwen3VLForConditionalGeneration
-// (`model.visual.patch_embed.proj.weight`, `model.visual.blocks.N.attn.qkv.weight`, ...): Qwen3Vision::load
-// reads them (as f32) from the engine's safetensors Checkpoint; qwen3_vision_bind takes any lookup.
+// (`model.visual.patch_embed.proj.weight`, `model.visual.blocks.N.attn.qkv.weight`, ...) through
+// qwen3_vision_bind and a WeightBinder (layers/weights.h): the same listing serves the CPU tower (f32
+// host copies), the CUDA tower and its random benchmark weights.
 // Rows of pixel_values and of every output are in the processor's merged patch order
 // (t, h/m, w/m, m, m): the 4 rows of one 2x2 merge block are contiguous.
 #pragma once
 #include <atomic>
 #include <cstdint>
-#include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +23,10 @@
 #include "../core/errors.h"  // ModelError, AbortedError
 #include "../core/parallel.h"  // CpuContext
 #include "../core/tensor.h"
+#include "../layers/attention_block.h"
+#include "../layers/mlp.h"
+#include "../layers/norm.h"
+#include "../layers/weights.h"
 #include "../safetensors/safetensors.h"
 
 namespace cosmos {
@@ -59,36 +62,35 @@ struct Qwen3VisionGrid {
     int t, h, w;
 };
 
-struct Qwen3VisionLinear { const float* w = nullptr; const float* b = nullptr; int in = 0, out = 0; };
-struct Qwen3VisionNorm { const float* g = nullptr; const float* b = nullptr; int d = 0; };
-
+// One ViT block on the shared layers: x += attn(norm1(x)); x += mlp(norm2(x)). The attention is the
+// shared block with no q/k norm, full (non-causal) within each frame, MHA, biased projections and the
+// 2D rotary's tables; attn.qkv [3D, D] (q | k | v, heads contiguous), attn.proj [D, D].
 struct Qwen3VisionBlock {
-    Qwen3VisionNorm norm1, norm2;
-    Qwen3VisionLinear qkv, proj;   // attn.qkv [3D, D] (q | k | v, heads contiguous), attn.proj [D, D]
-    Qwen3VisionLinear fc1, fc2;    // mlp.linear_fc1 [I, D], mlp.linear_fc2 [D, I]
+    LayerNorm norm1, norm2;
+    AttentionBlock attn;
+    GeluMlp mlp;                   // mlp.linear_fc1 [I, D], mlp.linear_fc2 [D, I], gelu_pytorch_tanh
 };
 
+// PatchMerger: LayerNorm (per patch, or over the concatenated 2x2 block for the deepstack mergers),
+// then linear_fc1 [4D, 4D], exact GELU, linear_fc2 [out, 4D] on each 2x2 block of patches.
 struct Qwen3VisionMerger {
     bool postshuffle = false;      // deepstack mergers normalise the concatenated 4D vector
-    Qwen3VisionNorm norm;
-    Qwen3VisionLinear fc1, fc2;    // linear_fc1 [4D, 4D], linear_fc2 [out, 4D]
+    LayerNorm norm;
+    GeluMlp mlp;
 };
 
 struct Qwen3VisionWeights {
-    Qwen3VisionLinear patch_embed;      // proj.weight [D, C, tp, p, p] viewed as [D, patch_dim]
+    Linear patch_embed;                 // proj.weight [D, C, tp, p, p] used as [D, patch_dim], with its bias
     const float* pos_embed = nullptr;   // [num_position_embeddings, D]
     std::vector<Qwen3VisionBlock> blocks;
     Qwen3VisionMerger merger;
     std::vector<Qwen3VisionMerger> deepstack;
 };
 
-// Returns the fp32 data of a tensor with this exact name and shape, or nullptr if missing or
-// shaped otherwise.
-using Qwen3VisionLookup = std::function<const float*(const std::string& name, const std::vector<int64_t>& shape)>;
-
-// Binds every weight of the tower; on failure returns false and names the first bad tensor.
-bool qwen3_vision_bind(const Qwen3VisionConfig& cfg, const Qwen3VisionLookup& lookup, Qwen3VisionWeights& w,
-                       std::string& error, const std::string& prefix = "model.visual.");
+// Binds every weight of the tower by name (prefix + "blocks.N.attn.qkv.weight", ...) into the binder's
+// store; throws ModelError naming the first bad tensor (or the config), SafetensorsError for a missing one.
+void qwen3_vision_bind(const Qwen3VisionConfig& cfg, WeightBinder& wb, Qwen3VisionWeights& w,
+                       const std::string& prefix = "model.visual.");
 
 // Checks grids against the config (positive, h and w divisible by the merge size); on failure
 // returns false with a sentence in `error`.
@@ -131,7 +133,7 @@ class Qwen3Vision {
 
  private:
     Qwen3VisionConfig cfg_;
-    std::map<std::string, OwnedTensor> store_;
+    HostWeightStore store_;  // owns the weights' memory
     Qwen3VisionWeights w_;
     const std::atomic<bool>* abort_ = nullptr;
     CpuContext cpu_;  // passed to every op: the default thread count (COSMOS_THREADS or all cores)
@@ -142,11 +144,6 @@ class Qwen3Vision {
 
 // Total patches (rows of pixel_values) of a batch of grids.
 int64_t qwen3_vision_num_patches(const std::vector<Qwen3VisionGrid>& grids);
-
-// The load error for a checkpoint tensor whose shape differs from what vision_config implies
-// (shared by the CPU and CUDA towers' weight lookups).
-std::string qwen3_vision_shape_error(const std::string& name, const std::vector<int64_t>& got,
-                                     const std::vector<int64_t>& want);
 
 // Corner indexes (4 per patch, into the side x side table) and float32 weights of
 // Qwen3VLVisionModel.fast_pos_embed_interpolate, patches in the processor's merged order. Shared by

@@ -1,10 +1,7 @@
 // CUDA forward of the Qwen3-VL vision tower; mirrors qwen3_vision_forward_cpu (qwen3_vision.cc) step
-// by step. Two tower-private kernels (the position-table gather and the qkv split + 2D rotary) replace
-// host loops of the CPU version; every other step is a shared op checked against its CPU twin by
-// native/test/ops_cuda_test.
+// by step on the shared layers' CUDA paths. Every op (the position-table gather gather4_add, the qkv
+// split + 2D rotary qkv_rope included) has a CPU twin, checked by native/test/ops_cuda_test.
 #include "qwen3_vision_cuda.h"
-
-#include <cuda_bf16.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,90 +12,16 @@
 #include "../core/cuda_common.h"
 #include "../core/parallel.h"
 #include "../core/tensor.h"
+#include "../layers/attention_block.h"
+#include "../layers/linear.h"
+#include "../layers/mlp.h"
+#include "../layers/norm.h"
 #include "../ops/add.h"
-#include "../ops/attention.h"
-#include "../ops/gelu.h"
-#include "../ops/layernorm.h"
+#include "../ops/gather4_add.h"
 
 namespace cosmos {
 
 namespace {
-
-// x[p, :] += interpolated learned position embedding of patch p: the four bilinear corners (idx) and
-// weights (wt) come from the host (same float32 math as qwen3_vision_pos_embed_cpu), summed in the
-// CPU order so the two backends agree to rounding.
-__global__ void pos_embed_add_kernel(float* x, const float* table, const int* idx, const float* wt, long long N,
-                                     int D) {
-  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < N * D; e += (long long)gridDim.x * blockDim.x) {
-    const long long p = e / D;
-    const int d = (int)(e - p * D);
-    const int* ix = idx + 4 * p;
-    const float* w = wt + 4 * p;
-    float acc = __fmul_rn(table[(long long)ix[0] * D + d], w[0]);
-    acc = __fadd_rn(acc, __fmul_rn(table[(long long)ix[1] * D + d], w[1]));
-    acc = __fadd_rn(acc, __fmul_rn(table[(long long)ix[2] * D + d], w[2]));
-    acc = __fadd_rn(acc, __fmul_rn(table[(long long)ix[3] * D + d], w[3]));
-    x[e] = __fadd_rn(x[e], acc);
-  }
-}
-
-// qkv [N, 3D] (rows q | k | v, heads contiguous) -> q, k, v [N, D] each, with the 2D rotary applied
-// to q and k (rotate_half: x*cos + cat(-x2, x1)*sin, as rope_apply_cpu). One thread per (patch, head,
-// pair j / j + hd/2). The CPU version copies the three slices first and then rotates in place; here
-// that is one pass.
-__global__ void split_rope_kernel(float* q, float* k, float* v, const float* qkv, const float* cos, const float* sin,
-                                  long long N, int H, int hd) {
-  const int half = hd / 2, D = H * hd;
-  const long long total = N * H * half;
-  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
-    const int j = (int)(e % half);
-    const long long th = e / half;
-    const int h = (int)(th % H);
-    const long long t = th / H;
-    const float* src = qkv + t * 3 * D + (long long)h * hd;
-    const float* c = cos + t * hd;
-    const float* s = sin + t * hd;
-    const long long o = t * D + (long long)h * hd;
-    float x1 = src[j], x2 = src[j + half];
-    q[o + j] = x1 * c[j] - x2 * s[j];
-    q[o + j + half] = x2 * c[j + half] + x1 * s[j + half];
-    x1 = src[D + j];
-    x2 = src[D + j + half];
-    k[o + j] = x1 * c[j] - x2 * s[j];
-    k[o + j + half] = x2 * c[j + half] + x1 * s[j + half];
-    v[o + j] = src[2 * D + j];
-    v[o + j + half] = src[2 * D + j + half];
-  }
-}
-
-// Random weights for benchmarks (splitmix64 of the element index: reproducible, no generator state).
-__device__ __forceinline__ float hash_uniform(uint64_t i, uint64_t seed) {
-  uint64_t z = i + seed * 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return (float)(z >> 40) * (2.0f / 16777216.0f) - 1.0f;
-}
-__global__ void fill_kernel(void* p, long long n, bool bf16, uint64_t seed, float a, float c) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    float v = a != 0.f ? a * hash_uniform((uint64_t)i, seed) : c;
-    if (bf16) static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
-    else static_cast<float*>(p)[i] = v;
-  }
-}
-
-// Matmul weights are the 2-D+ ".weight" tensors other than the learned position table.
-bool is_matmul_weight(const std::string& name, const std::vector<int64_t>& shape) {
-  const std::string suffix = "pos_embed.weight";
-  bool pos = name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-  return shape.size() >= 2 && !pos;
-}
-
-size_t numel(const std::vector<int64_t>& shape) {
-  size_t n = 1;
-  for (auto d : shape) n *= (size_t)d;
-  return n;
-}
 
 double ms_since(std::chrono::steady_clock::time_point a) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count();
@@ -160,73 +83,26 @@ Qwen3VisionCuda::Pinned::~Pinned() {
 
 std::unique_ptr<Qwen3VisionCuda> Qwen3VisionCuda::load(const Checkpoint& ck, const Qwen3VisionConfig& cfg, WType wt) {
   std::unique_ptr<Qwen3VisionCuda> m(new Qwen3VisionCuda(cfg, wt));
-  cudaStream_t s = m->stream_.get();
-  std::vector<float> host;
-  std::vector<uint16_t> hb;
-  std::string bad_shape, err;
-  auto lookup = [&](const std::string& name, const std::vector<int64_t>& shape) -> const float* {
-    const TensorInfo& ti = ck.info(name);  // throws SafetensorsError(Missing) naming the tensor
-    if (ti.shape != shape) {
-      bad_shape = qwen3_vision_shape_error(name, ti.shape, shape);
-      return nullptr;
-    }
-    const size_t n = numel(shape);
-    host.resize(n);
-    ck.read_f32(name, host.data(), n);
-    const bool bf = wt == WType::BF16 && is_matmul_weight(name, shape);
-    const size_t bytes = n * (bf ? 2 : 4);
-    void* d = m->pool_.alloc(bytes);
-    m->weight_bytes_ += bytes;
-    if (bf) {
-      hb.resize(n);
-      for (size_t i = 0; i < n; ++i) hb[i] = f32_to_bf16(host[i]);
-      CUDA_CHECK(cudaMemcpyAsync(d, hb.data(), bytes, cudaMemcpyHostToDevice, s));
-    } else {
-      CUDA_CHECK(cudaMemcpyAsync(d, host.data(), bytes, cudaMemcpyHostToDevice, s));
-    }
-    CUDA_CHECK(cudaStreamSynchronize(s));  // one staging buffer serves every tensor
-    return static_cast<const float*>(d);
-  };
-  if (!qwen3_vision_bind(cfg, lookup, m->w_, err)) throw ModelError(bad_shape.empty() ? err : bad_shape);
+  WeightBinder wb(ck, m->store_, "vision_config");
+  qwen3_vision_bind(cfg, wb, m->w_);
   return m;
 }
 
 std::unique_ptr<Qwen3VisionCuda> Qwen3VisionCuda::random(const Qwen3VisionConfig& cfg, WType wt, uint64_t seed,
                                                          float std) {
   std::unique_ptr<Qwen3VisionCuda> m(new Qwen3VisionCuda(cfg, wt));
-  cudaStream_t s = m->stream_.get();
-  const float a = std * std::sqrt(3.0f);  // uniform [-a, a] has this std
-  uint64_t k = seed;
-  std::string err;
-  auto lookup = [&](const std::string& name, const std::vector<int64_t>& shape) -> const float* {
-    const size_t n = numel(shape);
-    const bool mm = is_matmul_weight(name, shape);
-    const bool bf = wt == WType::BF16 && mm;
-    const size_t bytes = n * (bf ? 2 : 4);
-    void* d = m->pool_.alloc(bytes);
-    m->weight_bytes_ += bytes;
-    const bool bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
-    const bool norm_gain = shape.size() == 1 && !bias;  // LayerNorm weight
-    float amp = norm_gain ? 0.f : (bias && name.find("norm") != std::string::npos ? 0.f : a);
-    fill_kernel<<<elementwise_blocks((long long)n), 256, 0, s>>>(d, (long long)n, bf, ++k, amp, norm_gain ? 1.f : 0.f);
-    CUDA_CHECK_LAUNCH();
-    return static_cast<const float*>(d);
-  };
-  if (!qwen3_vision_bind(cfg, lookup, m->w_, err)) throw ModelError(err);
-  CUDA_CHECK(cudaStreamSynchronize(s));
+  WeightBinder wb(seed, std, m->store_);  // LayerNorm gains 1, their biases 0, the rest uniform
+  qwen3_vision_bind(cfg, wb, m->w_);
+  CUDA_CHECK(cudaStreamSynchronize(m->stream_.get()));
   return m;
 }
 
 // PatchMerger.forward on the GPU: x [N, D] -> out_dev [N/unit, out] (see run_merger in qwen3_vision.cc).
-void Qwen3VisionCuda::merger(const Qwen3VisionMerger& mg, const float* x, int N, float* out_dev) {
-  const int D = cfg_.hidden_size, unit = cfg_.merge_unit(), T = N / unit, H = D * unit;
-  const float eps = cfg_.layer_norm_eps;
-  DeviceBuffer<float> normed(pool_, (size_t)N * D), hid(pool_, (size_t)T * H);
-  if (mg.postshuffle) layernorm_cuda(normed.get(), x, mg.norm.g, mg.norm.b, T, H, eps, ctx_);
-  else layernorm_cuda(normed.get(), x, mg.norm.g, mg.norm.b, N, D, eps, ctx_);
-  matmul_cuda(hid.get(), normed.get(), mg.fc1.w, wt_, mg.fc1.b, T, H, H, ctx_);
-  gelu_erf_cuda(hid.get(), T * H, ctx_);  // nn.GELU(): exact erf form
-  matmul_cuda(out_dev, hid.get(), mg.fc2.w, wt_, mg.fc2.b, T, H, mg.fc2.out, ctx_);
+void Qwen3VisionCuda::merger(const Qwen3VisionMerger& mg, const float* x, int N, float* out_dev, float* scratch) {
+  const int unit = cfg_.merge_unit(), T = N / unit;
+  float* normed = scratch;
+  norm_cuda(normed, x, mg.norm, mg.postshuffle ? T : N, ctx_);
+  mlp_cuda(out_dev, normed, mg.mlp, T, scratch + (size_t)N * cfg_.hidden_size, ctx_);
 }
 
 void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const std::vector<Qwen3VisionGrid>& grids,
@@ -238,9 +114,8 @@ void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const 
     throw ModelError("pixel_values has " + std::to_string(n_floats) + " floats; the grids need " + std::to_string(want) +
                      " (patches x " + std::to_string(cfg_.patch_dim()) + ")");
   const Qwen3VisionConfig& c = cfg_;
-  const int D = c.hidden_size, I = c.intermediate_size, H = c.num_heads, hd = c.head_dim();
+  const int D = c.hidden_size, hd = c.head_dim();
   const int m = c.spatial_merge_size, unit = c.merge_unit(), OUT = c.out_hidden_size;
-  const float eps = c.layer_norm_eps;
   const int N = (int)qwen3_vision_num_patches(grids), T = N / unit;
   const size_t ND = (size_t)N * D;
   cudaStream_t s = stream_.get();
@@ -276,7 +151,7 @@ void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const 
       copy_host(pin_px + o, pixel_values + o, sizeof(float) * len);
       CUDA_CHECK(cudaMemcpyAsync(px.get() + o, pin_px + o, sizeof(float) * len, cudaMemcpyHostToDevice, s));
     }
-    matmul_cuda(x.get(), px.get(), w_.patch_embed.w, wt_, w_.patch_embed.b, N, c.patch_dim(), D, ctx_);
+    linear_cuda(x.get(), px.get(), w_.patch_embed, N, ctx_);
     // px goes back to the pool here: the pool only reuses it for work later on this stream.
   }
   phases_.pixels = ms_since(t);
@@ -300,15 +175,22 @@ void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const 
   CUDA_CHECK(cudaMemcpyAsync(d_pwt.get(), pin_wt, sizeof(float) * n_corner, cudaMemcpyHostToDevice, s));
   CUDA_CHECK(cudaMemcpyAsync(d_cos.get(), pin_cos, sizeof(float) * n_rot, cudaMemcpyHostToDevice, s));
   CUDA_CHECK(cudaMemcpyAsync(d_sin.get(), pin_sin, sizeof(float) * n_rot, cudaMemcpyHostToDevice, s));
-  pos_embed_add_kernel<<<elementwise_blocks((long long)ND), 256, 0, s>>>(x.get(), w_.pos_embed, d_pidx.get(),
-                                                                          d_pwt.get(), N, D);
-  CUDA_CHECK_LAUNCH();
+  gather4_add_cuda(x.get(), w_.pos_embed, d_pidx.get(), d_pwt.get(), N, D, ctx_);
   phases_.tables = ms_since(t);
   t = std::chrono::steady_clock::now();
 
-  DeviceBuffer<float> qkv(pool_, ND * 3), q(pool_, ND), k(pool_, ND), v(pool_, ND), att(pool_, ND),
-      mlp(pool_, (size_t)N * I), merged(pool_, (size_t)T * OUT);
-  const float scale = 1.0f / std::sqrt((float)hd);
+  // One scratch for the attention block, the MLP and the mergers in turn (stream order keeps them apart).
+  const Qwen3VisionBlock& b0 = w_.blocks[0];
+  DeviceBuffer<float> scratch(pool_, std::max({attention_scratch_floats(b0.attn, N, false),
+                                               mlp_scratch_floats(b0.mlp, N), 2 * ND})),
+      merged(pool_, (size_t)T * OUT);
+  AttentionCall call;
+  call.n = N;
+  call.cos = d_cos.get();
+  call.sin = d_sin.get();
+  call.causal = false;  // full attention inside each frame (cu_seqlens)
+  call.segments = cu.data();
+  call.n_segments = (int)cu.size() - 1;
   const auto& idx = c.deepstack_visual_indexes;
   const size_t n_out = (size_t)T * OUT;
   out.deepstack.resize(idx.size());  // keeps the caller's capacity when `out` is reused
@@ -346,32 +228,20 @@ void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const 
   for (int l = 0; l < c.depth; l++) {
     check_abort();
     const Qwen3VisionBlock& b = w_.blocks[l];
-    layernorm_cuda(tmp.get(), x.get(), b.norm1.g, b.norm1.b, N, D, eps, ctx_);
-    matmul_cuda(qkv.get(), tmp.get(), b.qkv.w, wt_, b.qkv.b, N, D, 3 * D, ctx_);
-    split_rope_kernel<<<elementwise_blocks((long long)N * H * (hd / 2)), 256, 0, s>>>(
-        q.get(), k.get(), v.get(), qkv.get(), d_cos.get(), d_sin.get(), N, H, hd);
-    CUDA_CHECK_LAUNCH();
-    // Full attention inside each frame: one non-causal attention call per segment (cu_seqlens).
-    for (size_t sg = 0; sg + 1 < cu.size(); sg++) {
-      const size_t o = (size_t)cu[sg] * D;
-      const int L = cu[sg + 1] - cu[sg];
-      attention_cuda(att.get() + o, q.get() + o, k.get() + o, v.get() + o, L, L, H, H, hd, 0, false, scale, ctx_);
-    }
-    matmul_cuda(tmp.get(), att.get(), b.proj.w, wt_, b.proj.b, N, D, D, ctx_);
+    norm_cuda(tmp.get(), x.get(), b.norm1, N, ctx_);
+    attention_block_cuda(tmp.get(), tmp.get(), b.attn, call, scratch.get(), ctx_);
     add_cuda(x.get(), x.get(), tmp.get(), (int)ND, ctx_);
-    layernorm_cuda(tmp.get(), x.get(), b.norm2.g, b.norm2.b, N, D, eps, ctx_);
-    matmul_cuda(mlp.get(), tmp.get(), b.fc1.w, wt_, b.fc1.b, N, D, I, ctx_);
-    gelu_tanh_cuda(mlp.get(), N * I, ctx_);  // hidden_act gelu_pytorch_tanh
-    matmul_cuda(tmp.get(), mlp.get(), b.fc2.w, wt_, b.fc2.b, N, I, D, ctx_);
+    norm_cuda(tmp.get(), x.get(), b.norm2, N, ctx_);
+    mlp_cuda(tmp.get(), tmp.get(), b.mlp, N, scratch.get(), ctx_);
     add_cuda(x.get(), x.get(), tmp.get(), (int)ND, ctx_);
     const auto it = std::find(idx.begin(), idx.end(), l);
     if (it != idx.end()) {
       const size_t kk = it - idx.begin();
-      merger(w_.deepstack[kk], x.get(), N, merged.get());
+      merger(w_.deepstack[kk], x.get(), N, merged.get(), scratch.get());
       send(out.deepstack[kk]);
     }
   }
-  merger(w_.merger, x.get(), N, merged.get());
+  merger(w_.merger, x.get(), N, merged.get(), scratch.get());
   send(out.embeds);
   phases_.blocks = ms_since(t);
   t = std::chrono::steady_clock::now();

@@ -3,8 +3,9 @@
 //
 // Weights are uploaded once into the tower's own CudaPool: the matmul weights (patch embedding, qkv,
 // proj, fc1/fc2, merger fc1/fc2) in bf16 or f32, biases / LayerNorm parameters / the learned position
-// table in f32. Names and shapes are bound by qwen3_vision_bind, the CPU tower's binder, so both
-// backends read exactly the same tensors.
+// table in f32. Names and shapes are bound by qwen3_vision_bind through a WeightBinder with a
+// CudaWeightStore (layers/weights.h), the CPU tower's listing, so both backends read exactly the same
+// tensors; the blocks run on the shared layers' CUDA paths (layers/: attention block, GELU MLP, LayerNorm).
 //
 // Per run, the index math that depends only on the grids (bilinear corners of the position table,
 // 2D rotary cos/sin, per-frame segments) is done on the host with the CPU tower's helpers and uploaded;
@@ -27,6 +28,7 @@
 
 #include "../core/cuda_context.h"
 #include "../core/cuda_pool.h"
+#include "../layers/weights.h"
 #include "../ops/matmul.h"
 #include "qwen3_vision.h"
 
@@ -47,7 +49,7 @@ class Qwen3VisionCuda {
 
   const Qwen3VisionConfig& config() const { return cfg_; }
   WType weight_type() const { return wt_; }
-  size_t weight_bytes() const { return weight_bytes_; }
+  size_t weight_bytes() const { return store_.bytes(); }
 
   // Same contract as Qwen3Vision::forward: checks the grids and the pixel_values length (host
   // floats, patches x patch_dim), runs the tower, fills `out` on the host. Throws ModelError on bad
@@ -87,16 +89,16 @@ class Qwen3VisionCuda {
   CudaPool pool_;
   // What every op call of this model gets: its stream, and its pool for the ops' workspaces.
   CudaContext ctx_{stream_.get(), &pool_};
-  // Device pointers bound by name. Matmul weights (Qwen3VisionLinear::w) point at wt_ data even though
-  // the struct types them as float*: cast to void* before use, never dereference on the host.
-  Qwen3VisionWeights w_;
-  size_t weight_bytes_ = 0, last_peak_ = 0;
+  CudaWeightStore store_{pool_, stream_.get(), wt_};  // weights: blocks of pool_
+  Qwen3VisionWeights w_;  // device pointers bound by name
+  size_t last_peak_ = 0;
   const std::atomic<bool>* abort_ = nullptr;
   Pinned in_pin_, out_pin_;
   Phases phases_;
 
   explicit Qwen3VisionCuda(const Qwen3VisionConfig& cfg, WType wt) : cfg_(cfg), wt_(wt) {}
-  void merger(const Qwen3VisionMerger& m, const float* x, int N, float* out_dev);
+  // scratch: 2 N x hidden floats.
+  void merger(const Qwen3VisionMerger& m, const float* x, int N, float* out_dev, float* scratch);
 };
 
 }  // namespace cosmos

@@ -10,8 +10,11 @@
 void matmul_cpu(float* out, const float* x, const float* w, const float* bias /*nullable*/, int n, int k, int m,
                 const cosmos::CpuContext& ctx);
 
-#ifdef COSMOS_CUDA
+// Dtype of a matmul weight in memory. Declared for both builds: layers (layers/linear.h) carry it on
+// the CPU too, where only F32 runs.
 enum class WType { F32, BF16 };
+
+#ifdef COSMOS_CUDA
 // Device pointers. GEMV kernel for n <= 8; otherwise an mma.sync tensor-core GEMM (bf16 weights; x is
 // rounded to bf16 into a workspace from ctx.pool, at most 64 MiB at a time) or an exact f32 GEMM (no cuBLAS:
 // the build machines have only cudart). ctx.pool may be null when n <= 8 or the weights are f32.

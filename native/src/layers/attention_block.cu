@@ -1,0 +1,59 @@
+// CUDA path of the attention block (attention.h); the same plan and steps as attention_block_cpu.
+#ifndef COSMOS_CUDA
+#define COSMOS_CUDA 1
+#endif
+#include <cmath>
+
+#include "../core/cuda_common.h"
+#include "../core/errors.h"
+#include "../ops/attention.h"
+#include "../ops/qkv_rope.h"
+#include "attention_block.h"
+
+namespace cosmos {
+
+void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, const AttentionCall& call, float* scratch,
+                          const CudaContext& ctx) {
+  attention_check(b, call);
+  const int n = call.n, H = b.heads, KVH = b.kv_heads, D = b.head_dim, QH = H * D, KH = KVH * D;
+  const AttentionPlan p = attention_plan(b, call, scratch);
+  if (p.fused) {
+    linear_cuda(p.proj, x, b.qkv, n, ctx);
+  } else {
+    linear_cuda(p.q_in, x, b.qkv.rows(0, QH), n, ctx);
+    linear_cuda(p.k_in, x, b.qkv.rows(QH, KH), n, ctx);
+    linear_cuda(p.v_in, x, b.qkv.rows(QH + KH, KH), n, ctx);
+  }
+  qkv_rope_cuda(p.q, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos, call.sin,
+                n, H, KVH, D, b.eps, p.kv_row0, call.row_dev, ctx);
+  const float scale = 1.0f / std::sqrt((float)D);
+  const int own = p.kv_row0 + n;
+  if (call.n_kv_dev) {
+    attention_decode_cuda(p.att, p.q, p.k, p.v, call.n_kv_dev, call.cache->capacity, H, KVH, D, scale,
+                          call.decode_part, ctx);
+  } else if (call.segments) {
+    for (int s = 0; s < call.n_segments; ++s) {
+      const size_t o = (size_t)call.segments[s];
+      const int len = call.segments[s + 1] - call.segments[s];
+      attention_cuda(p.att + o * QH, p.q + o * QH, p.k + o * KH, p.v + o * KH, len, len, H, KVH, D, 0, call.causal,
+                     scale, ctx);
+    }
+  } else if (call.extra.n > 0) {
+    // Keys [extra | own] in a workspace from ctx.pool (given back once the attention is enqueued: the
+    // pool serves this stream only, so later work that reuses the block runs after it).
+    const int e = call.extra.n, total = e + own;
+    CudaPool& pool = workspace_pool(ctx, "attention_block_cuda (extra K/V)");
+    DeviceBuffer<float> k(pool, (size_t)total * KH), v(pool, (size_t)total * KH);
+    const size_t eb = sizeof(float) * e * KH, ob = sizeof(float) * own * KH;
+    CUDA_CHECK(cudaMemcpyAsync(k.get(), call.extra.k, eb, cudaMemcpyDeviceToDevice, ctx.stream));
+    CUDA_CHECK(cudaMemcpyAsync(v.get(), call.extra.v, eb, cudaMemcpyDeviceToDevice, ctx.stream));
+    CUDA_CHECK(cudaMemcpyAsync(k.get() + (size_t)e * KH, p.k, ob, cudaMemcpyDeviceToDevice, ctx.stream));
+    CUDA_CHECK(cudaMemcpyAsync(v.get() + (size_t)e * KH, p.v, ob, cudaMemcpyDeviceToDevice, ctx.stream));
+    attention_cuda(p.att, p.q, k.get(), v.get(), n, total, H, KVH, D, e + p.kv_row0, call.causal, scale, ctx);
+  } else {
+    attention_cuda(p.att, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
+  }
+  linear_cuda(y, p.att, b.o, n, ctx);
+}
+
+}  // namespace cosmos

@@ -1,0 +1,98 @@
+// The Qwen3 attention block, shared by every stream that runs a Qwen3 decoder layer and by the Qwen3-VL
+// vision tower: fused q|k|v projection, optional per-head q/k RMSNorm, rotary from precomputed cos/sin
+// tables (the decoder's interleaved mRoPE or the tower's 2D rotary — rope.h, qwen3_vision_rotary_cpu),
+// GQA, causal or full, an optional KV cache, optional extra K/V from another stream, output projection.
+//
+// As llama.cpp's build_attn serves every model, this is the one place the attention sequence is
+// written; models differ only in the struct's weights and flags and in the call's arguments. The extra
+// K/V is the Cosmos 3 Generator's joint attention (../shared/reference/cosmos3-generator.md §1.1): the
+// gen stream's queries see cat(K_und, K_gen) — the und stream's keys in full, then their own — and the
+// und stream never sees gen keys (it simply gets no extra).
+//
+// Scratch is the caller's (attention_scratch_floats), not allocated here, so a captured CUDA graph can
+// keep its addresses; only the extra-K/V concatenation takes a workspace (CPU: heap, CUDA: ctx.pool).
+#pragma once
+#include <cstddef>
+
+#include "../core/parallel.h"
+#include "linear.h"
+#ifdef COSMOS_CUDA
+#include "../core/cuda_context.h"
+#endif
+
+namespace cosmos {
+
+struct AttentionBlock {
+  Linear qkv;  // rows [q: heads * hd | k: kv_heads * hd | v: kv_heads * hd], input width = model width
+  Linear o;    // [model width, heads * hd]
+  const float* q_norm = nullptr;  // [hd] per-head RMSNorm weights of q and k (Qwen3), or both null
+  const float* k_norm = nullptr;
+  int heads = 0, kv_heads = 0, head_dim = 0;
+  float eps = 1e-6f;
+  // Prefill (n > 1) projection: one GEMM over q|k|v then a split into q, k, v buffers (the tower: its
+  // [N, 3D] GEMM beats three narrower ones, and its parts are copied out anyway), or one GEMM per part
+  // (the decoder: q is then normed and rotated in place, so no second n x heads*hd buffer). Decode
+  // (n = 1) always runs the single fused GEMV.
+  bool fused_prefill_gemm = false;
+};
+
+// Keys and values of earlier tokens, [capacity, kv_heads, hd] each; rows [0, n_past) are filled.
+struct KvCache {
+  float* k = nullptr;
+  float* v = nullptr;
+  int capacity = 0, n_past = 0;
+};
+
+// Another stream's keys and values ([n, kv_heads, hd], already normed and rotated), seen by every query
+// of this call, before this stream's own keys.
+struct ExtraKv {
+  const float* k = nullptr;
+  const float* v = nullptr;
+  int n = 0;
+};
+
+struct AttentionCall {
+  int n = 0;                                          // tokens of this call
+  const float* cos = nullptr, *sin = nullptr;         // [n, hd] rotary tables of these tokens
+  bool causal = true;                                 // over this stream's own keys
+  const KvCache* cache = nullptr;                     // set: k/v go to rows n_past.., keys = rows [0, n_past + n)
+  ExtraKv extra;                                      // extra.n > 0: see ExtraKv
+  // Attention within segments [seg[i], seg[i+1]) of the call's rows only (the tower's per-frame
+  // cu_seqlens, host memory, n_segments + 1 offsets); not with a cache or extra K/V.
+  const int* segments = nullptr;
+  int n_segments = 0;
+  // CUDA decode graph (n = 1, causal, with a cache, no extra): the cache row and the KV length are read
+  // from device memory when the kernels run; decode_part: attention_decode_workspace floats for
+  // cache->capacity keys.
+  const int* row_dev = nullptr;
+  const int* n_kv_dev = nullptr;
+  float* decode_part = nullptr;
+};
+
+// Floats of scratch one call of n tokens needs (projections, split q/k/v when not in place, attention).
+size_t attention_scratch_floats(const AttentionBlock& b, int n, bool has_cache);
+
+// y [n, o.out] = o(attention(...)) for x [n, qkv.in]; y may alias x. Throws ModelError on arguments that
+// do not fit together (a cache too small, segments with a cache, ...).
+void attention_block_cpu(float* y, const float* x, const AttentionBlock& b, const AttentionCall& call, float* scratch,
+                         const CpuContext& ctx);
+
+#ifdef COSMOS_CUDA
+void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, const AttentionCall& call, float* scratch,
+                          const CudaContext& ctx);
+#endif
+
+// Where the pieces of one call live in the scratch (shared by both backends).
+struct AttentionPlan {
+  float *proj, *q_in, *k_in, *v_in;  // projection output and the q/k/v parts in it
+  int q_stride, kv_stride;           // row strides of the parts, in floats
+  float *q, *k, *v;                  // normed + rotated q [n, heads, hd]; k/v rows of this call
+  int kv_row0;                       // first row of this call in k / v (n_past with a cache, else 0)
+  float* att;                        // attention output [n, heads * hd]
+  bool fused;                        // one projection GEMM(V) over q|k|v
+};
+AttentionPlan attention_plan(const AttentionBlock& b, const AttentionCall& call, float* scratch);
+// Checks the call against the block; throws ModelError naming what does not fit.
+void attention_check(const AttentionBlock& b, const AttentionCall& call);
+
+}  // namespace cosmos

@@ -1,0 +1,35 @@
+// Linear layer: y[n, out] = x[n, in] · w[out, in]^T (+ b) — nn.Linear's layout, weights used as stored.
+//
+// A plain struct of pointers into memory the model owns (host for the CPU backend, the model's pool for
+// CUDA), as llm.c keeps its parameters. Fused projections (Qwen3's q | k | v, gate | up) are one Linear
+// whose rows are the parts stacked; rows() views one part without a copy, so a caller can run one GEMV
+// over all parts at decode and one GEMM per part at prefill.
+#pragma once
+#include "../core/parallel.h"
+#include "../ops/matmul.h"  // WType
+#ifdef COSMOS_CUDA
+#include "../core/cuda_context.h"
+#endif
+
+namespace cosmos {
+
+struct Linear {
+  const void* w = nullptr;   // [out, in] in wt
+  WType wt = WType::F32;     // the CPU backend holds f32 only
+  const float* b = nullptr;  // [out] or null
+  int in = 0, out = 0;
+
+  // Output rows [first, first + count): the weight rows and bias entries of that part.
+  Linear rows(int first, int count) const;
+};
+
+// x, y: [n, in], [n, out] f32; y must not alias x. Throws ModelError for bf16 weights (the CPU
+// backend converts checkpoints to f32 at load).
+void linear_cpu(float* y, const float* x, const Linear& l, int n, const CpuContext& ctx);
+
+#ifdef COSMOS_CUDA
+// Device pointers; the GEMV (n <= 8) or GEMM of matmul_cuda, workspaces from ctx.pool.
+void linear_cuda(float* y, const float* x, const Linear& l, int n, const CudaContext& ctx);
+#endif
+
+}  // namespace cosmos

@@ -1,0 +1,32 @@
+#ifndef COSMOS_CUDA
+#define COSMOS_CUDA 1
+#endif
+#include "../ops/gelu.h"
+#include "../ops/gemv_swiglu.h"
+#include "../ops/swiglu.h"
+#include "mlp.h"
+
+namespace cosmos {
+
+void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx) {
+  const int inter = m.gate_up.out / 2;
+  float* g = scratch;
+  if (n == 1 && !m.gate_up.b) {
+    gemv_swiglu_cuda(g, x, m.gate_up.w, m.gate_up.wt, m.gate_up.in, inter, ctx);
+  } else {
+    float* u = scratch + (size_t)n * inter;
+    linear_cuda(g, x, m.gate_up.rows(0, inter), n, ctx);
+    linear_cuda(u, x, m.gate_up.rows(inter, inter), n, ctx);
+    swiglu_cuda(g, g, u, n * inter, ctx);
+  }
+  linear_cuda(y, g, m.down, n, ctx);
+}
+
+void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx) {
+  linear_cuda(scratch, x, m.fc1, n, ctx);
+  if (m.tanh) gelu_tanh_cuda(scratch, n * m.fc1.out, ctx);
+  else gelu_erf_cuda(scratch, n * m.fc1.out, ctx);
+  linear_cuda(y, scratch, m.fc2, n, ctx);
+}
+
+}  // namespace cosmos

@@ -1,0 +1,38 @@
+// MLP layers: the SwiGLU MLP of Qwen3 decoder layers (down(silu(gate(x)) * up(x))) and the GELU MLP
+// of the vision tower (fc2(gelu(fc1(x)))). Like linear.h: plain structs over the model's weights,
+// scratch from the caller (mlp_scratch_floats) so a captured CUDA graph keeps its addresses.
+#pragma once
+#include <cstddef>
+
+#include "../core/parallel.h"
+#include "linear.h"
+#ifdef COSMOS_CUDA
+#include "../core/cuda_context.h"
+#endif
+
+namespace cosmos {
+
+struct SwiGluMlp {
+  Linear gate_up;  // rows [gate: inter | up: inter]: one weight, so decode streams both in one GEMV
+  Linear down;     // [width, inter]
+};
+
+struct GeluMlp {
+  Linear fc1, fc2;
+  bool tanh = true;  // gelu_pytorch_tanh (Qwen3-VL's hidden_act); false: exact erf GELU (nn.GELU())
+};
+
+size_t mlp_scratch_floats(const SwiGluMlp& m, int n);  // n x 2 inter
+size_t mlp_scratch_floats(const GeluMlp& m, int n);    // n x inter
+
+// y [n, width] = mlp(x [n, width]); y may alias x.
+void mlp_cpu(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CpuContext& ctx);
+void mlp_cpu(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CpuContext& ctx);
+
+#ifdef COSMOS_CUDA
+// SwiGLU at n = 1: gemv_swiglu_cuda (gate and up rows streamed together, silu(g) * u written directly).
+void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx);
+void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx);
+#endif
+
+}  // namespace cosmos

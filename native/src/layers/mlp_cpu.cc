@@ -1,0 +1,27 @@
+#include "../ops/gelu.h"
+#include "../ops/swiglu.h"
+#include "mlp.h"
+
+namespace cosmos {
+
+size_t mlp_scratch_floats(const SwiGluMlp& m, int n) { return (size_t)n * m.gate_up.out; }
+size_t mlp_scratch_floats(const GeluMlp& m, int n) { return (size_t)n * m.fc1.out; }
+
+void mlp_cpu(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CpuContext& ctx) {
+  const int inter = m.gate_up.out / 2;
+  float* g = scratch;
+  float* u = scratch + (size_t)n * inter;
+  linear_cpu(g, x, m.gate_up.rows(0, inter), n, ctx);
+  linear_cpu(u, x, m.gate_up.rows(inter, inter), n, ctx);
+  swiglu_cpu(g, g, u, n * inter);
+  linear_cpu(y, g, m.down, n, ctx);
+}
+
+void mlp_cpu(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CpuContext& ctx) {
+  linear_cpu(scratch, x, m.fc1, n, ctx);
+  if (m.tanh) gelu_tanh_cpu(scratch, n * m.fc1.out);
+  else gelu_erf_cpu(scratch, n * m.fc1.out);
+  linear_cpu(y, scratch, m.fc2, n, ctx);
+}
+
+}  // namespace cosmos

@@ -1,0 +1,36 @@
+// Normalisation layers: RMSNorm (Qwen3's decoder) and LayerNorm (the vision tower), per row.
+// Plain structs over weights the model owns; the calls are the ops (rmsnorm, add_rmsnorm, layernorm)
+// with the layer's own sizes, so a model body reads as layers, not as argument lists.
+#pragma once
+#ifdef COSMOS_CUDA
+#include "../core/cuda_context.h"
+#endif
+
+namespace cosmos {
+
+struct RmsNorm {
+  const float* w = nullptr;  // [dim]
+  int dim = 0;
+  float eps = 1e-6f;
+};
+
+struct LayerNorm {
+  const float* w = nullptr;  // [dim] or null (gain 1)
+  const float* b = nullptr;  // [dim] or null (no shift)
+  int dim = 0;
+  float eps = 1e-6f;
+};
+
+// y [rows, dim] = norm(x); y may be x.
+void norm_cpu(float* y, const float* x, const RmsNorm& n, int rows);
+void norm_cpu(float* y, const float* x, const LayerNorm& n, int rows);
+// The residual step of a pre-norm block: x += h, then y = norm(x). y may be h.
+void add_norm_cpu(float* y, float* x, const float* h, const RmsNorm& n, int rows);
+
+#ifdef COSMOS_CUDA
+void norm_cuda(float* y, const float* x, const RmsNorm& n, int rows, const CudaContext& ctx);
+void norm_cuda(float* y, const float* x, const LayerNorm& n, int rows, const CudaContext& ctx);
+void add_norm_cuda(float* y, float* x, const float* h, const RmsNorm& n, int rows, const CudaContext& ctx);
+#endif
+
+}  // namespace cosmos

@@ -1,0 +1,121 @@
+// Weight binding: the one way a model gets its weights, whatever the backend and wherever the values
+// come from. A model lists its tensors once — checkpoint name, the shape its config implies, and what
+// the tensor is used as (a parameter, a matmul weight, an embedding table) — through a WeightBinder;
+// the binder checks each name and shape against the checkpoint and hands the values to a WeightStore,
+// which puts them in the backend's memory and dtype (host f32; GPU pool with bf16 or f32 matmul
+// weights). The same listing serves the CPU model, the CUDA model and the benchmarks' random weights.
+//
+// Replaces the three styles the models had: load-into-OwnedTensor (CPU decoder), upload lambdas into
+// preallocated fused buffers (CUDA decoder) and a lookup callback (both towers).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../core/tensor.h"
+#include "../safetensors/safetensors.h"
+#include "linear.h"
+#ifdef COSMOS_CUDA
+#include <cuda_runtime.h>
+
+#include "../core/cuda_pool.h"
+#endif
+
+namespace cosmos {
+
+// The backend half: memory for bound tensors, filled from f32 host values or generated in place.
+class WeightStore {
+ public:
+  virtual ~WeightStore() = default;
+  virtual void* alloc(size_t count, bool bf16) = 0;                              // count elements
+  virtual void put(void* dst, const float* src, size_t count, bool bf16) = 0;    // f32 host values in
+  virtual void fill(void* dst, size_t count, bool bf16, uint64_t seed, float a, float c) = 0;  // fill_uniform
+  virtual WType matmul_type() const = 0;
+  // Whether an embedding table stored in bf16 stays bf16 (exact either way; the GPU saves 1.2 GB at
+  // Qwen3-VL-8B's vocab); the host keeps f32 for its f32 ops.
+  virtual bool bf16_tables() const = 0;
+  size_t bytes() const { return bytes_; }
+
+ protected:
+  size_t bytes_ = 0;
+};
+
+// Host memory, f32 only (the CPU backend's ops are f32).
+class HostWeightStore : public WeightStore {
+ public:
+  void* alloc(size_t count, bool bf16) override;
+  void put(void* dst, const float* src, size_t count, bool bf16) override;
+  void fill(void* dst, size_t count, bool bf16, uint64_t seed, float a, float c) override;
+  WType matmul_type() const override { return WType::F32; }
+  bool bf16_tables() const override { return false; }
+
+ private:
+  std::vector<Buffer> blocks_;
+};
+
+#ifdef COSMOS_CUDA
+// Blocks of a model's CudaPool; matmul weights in wt, everything else f32. Uploads are synchronous per
+// tensor so one host staging buffer serves all (loading is I/O bound anyway).
+class CudaWeightStore : public WeightStore {
+ public:
+  CudaWeightStore(CudaPool& pool, cudaStream_t stream, WType wt) : pool_(pool), stream_(stream), wt_(wt) {}
+  void* alloc(size_t count, bool bf16) override;
+  void put(void* dst, const float* src, size_t count, bool bf16) override;
+  void fill(void* dst, size_t count, bool bf16, uint64_t seed, float a, float c) override;
+  WType matmul_type() const override { return wt_; }
+  bool bf16_tables() const override { return true; }
+
+ private:
+  CudaPool& pool_;
+  cudaStream_t stream_;
+  WType wt_;
+  std::vector<uint16_t> staging_;
+};
+#endif
+
+// One part of a (possibly fused) linear layer: a checkpoint weight [rows, ...in] and its bias (or "").
+struct LinearPart {
+  std::string weight;
+  std::vector<int64_t> shape;  // [rows, in] (or [rows, c, t, p, p] for a conv used as a matmul)
+  std::string bias;
+};
+
+class WeightBinder {
+ public:
+  // Values from a checkpoint; shape mismatches throw ModelError "tensor 'x' has shape [..], <config_name>
+  // expects [..]", missing tensors SafetensorsError (Missing) naming the tensor.
+  WeightBinder(const Checkpoint& ck, WeightStore& store, std::string config_name = "config");
+  // Random values for benchmarks (shapes trusted): matmul weights, tables, biases and other parameters
+  // uniform with this std, 1-D "*weight" parameters (norm gains) 1, norm biases 0. Each tensor its own seed.
+  WeightBinder(uint64_t seed, float std, WeightStore& store);
+
+  bool has(const std::string& name) const;  // random: every name exists
+  // An f32 parameter (norm gain, bias, position table).
+  const float* param(const std::string& name, const std::vector<int64_t>& shape);
+  // A matmul weight in the store's matmul dtype: the parts stacked by rows (q | k | v, gate | up) into one
+  // [sum rows, in] matrix, with their biases stacked the same way (all parts have one, or none has).
+  Linear linear(const std::vector<LinearPart>& parts);
+  Linear linear(const std::string& weight, const std::vector<int64_t>& shape, const std::string& bias = "") {
+    return linear({LinearPart{weight, shape, bias}});
+  }
+  // An embedding table [rows, dim]: bf16 when the checkpoint stores bf16 (random: when the store's matmul
+  // weights are bf16) and the store keeps bf16 tables, else f32. *bf16 says which.
+  const void* table(const std::string& name, const std::vector<int64_t>& shape, bool* bf16);
+  WeightStore& store() { return store_; }
+
+ private:
+  const Checkpoint* ck_ = nullptr;
+  WeightStore& store_;
+  std::string config_name_;
+  uint64_t seed_ = 0;
+  float amp_ = 0;  // uniform half-width of random values
+  std::vector<float> host_;
+
+  void check_shape(const std::string& name, const std::vector<int64_t>& shape) const;
+  // Writes one tensor's values (checkpoint or random) to dst; role_param: random rules for parameters.
+  void write(void* dst, const std::string& name, const std::vector<int64_t>& shape, bool bf16, bool is_param);
+};
+
+size_t numel_of(const std::vector<int64_t>& shape);
+
+}  // namespace cosmos

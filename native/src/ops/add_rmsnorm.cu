@@ -1,0 +1,33 @@
+// One block per row: the add and the sum of squares in one pass over the row, then the scaled write.
+#ifndef COSMOS_CUDA
+#define COSMOS_CUDA 1
+#endif
+#include "add_rmsnorm.h"
+
+#include "../core/cuda_common.h"
+#include "../core/cuda_reduce.h"
+
+namespace {
+__global__ void add_rmsnorm_kernel(float* out, float* x, const float* hres, const float* w, int dim, float eps) {
+  __shared__ float sh[32];
+  float* xr = x + (long long)blockIdx.x * dim;
+  const float* hr = hres + (long long)blockIdx.x * dim;
+  float* o = out + (long long)blockIdx.x * dim;
+  float ss = 0.f;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+    const float v = xr[i] + hr[i];
+    xr[i] = v;
+    ss += v * v;
+  }
+  ss = cosmos::block_sum(ss, sh);  // its __syncthreads also orders the xr writes before the reads below
+  const float inv = 1.0f / sqrtf(ss / (float)dim + eps);
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = w[i] * (xr[i] * inv);
+}
+}  // namespace
+
+void add_rmsnorm_cuda(float* out, float* x, const float* h, const float* w, int rows, int dim, float eps,
+                      const cosmos::CudaContext& ctx) {
+  if (rows <= 0 || dim <= 0) return;
+  add_rmsnorm_kernel<<<rows, cosmos::row_threads(dim), 0, ctx.stream>>>(out, x, h, w, dim, eps);
+  CUDA_CHECK_LAUNCH();
+}

@@ -1,0 +1,27 @@
+// qkv_rope: one attention call's q, k, v made ready from the projections — optional per-head RMSNorm
+// of q and k (Qwen3's q_norm / k_norm), rotate_half rotary on q and k, and k, v copied to their rows
+// (a KV cache, or plain buffers). One op because at decode each step alone is a ~3 us launch on a few KB
+// (it was 5 launches per layer), and in the vision tower it also splits the fused [q | k | v] rows.
+//
+// Inputs are rows with a stride (in floats): q row t at q_in + t * q_stride holds heads * hd values,
+// k / v rows (k_in, v_in + t * kv_stride) kv_heads * hd. Outputs are contiguous: q_out [n, heads, hd];
+// k_out, v_out [rows, kv_heads, hd] of which rows row0 .. row0 + n - 1 are written. q_out may be q_in
+// (in place) when q_stride == heads * hd or n == 1. qw, kw: [hd] RMSNorm weights, or both null (no
+// norm). cos, sin: [n, hd] (rope.h's tables). Same arithmetic as rmsnorm_cpu + rope_apply_cpu.
+#pragma once
+#ifdef COSMOS_CUDA
+#include "../core/cuda_context.h"
+#endif
+
+void qkv_rope_cpu(float* q_out, float* k_out, float* v_out, const float* q_in, const float* k_in, const float* v_in,
+                  int q_stride, int kv_stride, const float* qw, const float* kw, const float* cos, const float* sin,
+                  int n, int heads, int kv_heads, int head_dim, float eps, int row0);
+
+#ifdef COSMOS_CUDA
+// row0_dev (nullable): when set, the first output row is read from device memory when the kernel runs
+// (the decode CUDA graph replays one launch at every cache row). head_dim <= 1024.
+void qkv_rope_cuda(float* q_out, float* k_out, float* v_out, const float* q_in, const float* k_in, const float* v_in,
+                   int q_stride, int kv_stride, const float* qw, const float* kw, const float* cos, const float* sin,
+                   int n, int heads, int kv_heads, int head_dim, float eps, int row0, const int* row0_dev,
+                   const cosmos::CudaContext& ctx);
+#endif

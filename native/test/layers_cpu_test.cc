@@ -1,0 +1,350 @@
+// The shared layers (native/src/layers) on the CPU against direct double-precision computations on tiny
+// hand-made cases: the attention block with extra K/V from another stream (the Cosmos 3 Generator's gen
+// queries over cat(K_und, K_gen)), causal and full, with and without a KV cache; a prefill split over a
+// KV cache equals one call; segments equal separate calls; the SwiGLU and GELU MLPs; a fused Linear's
+// rows(); the weight binder stacking parts by rows. Prints a JSON summary; exit 1 on any failure.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../src/core/errors.h"
+#include "../src/layers/attention_block.h"
+#include "../src/layers/linear.h"
+#include "../src/layers/mlp.h"
+#include "../src/layers/weights.h"
+
+using namespace cosmos;
+
+static int checks = 0, failures = 0;
+static std::map<std::string, double> worst;
+static std::mt19937 rng(11);
+
+static std::vector<float> randv(size_t n, float s = 0.5f) {
+  std::normal_distribution<float> d(0.f, s);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+static void close(const std::string& what, const float* got, const std::vector<double>& ref, double tol) {
+  double m = 0;
+  for (size_t i = 0; i < ref.size(); ++i) m = std::max(m, std::fabs(got[i] - ref[i]) / (1.0 + std::fabs(ref[i])));
+  worst[what] = std::max(worst[what], m);
+  ++checks;
+  if (!(m <= tol)) {
+    ++failures;
+    std::fprintf(stderr, "%s: rel err %g > %g\n", what.c_str(), m, tol);
+  }
+}
+static void truth(const std::string& what, bool ok) {
+  ++checks;
+  if (!ok) {
+    ++failures;
+    std::fprintf(stderr, "%s failed\n", what.c_str());
+  }
+}
+
+// y[n, out] = x[n, in] . w[out, in]^T (+ b), in double.
+static std::vector<double> dlinear(const std::vector<double>& x, const float* w, const float* b, int n, int in, int out) {
+  std::vector<double> y((size_t)n * out);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < out; ++j) {
+      double a = b ? b[j] : 0;
+      for (int t = 0; t < in; ++t) a += x[(size_t)i * in + t] * w[(size_t)j * in + t];
+      y[(size_t)i * out + j] = a;
+    }
+  return y;
+}
+static std::vector<double> to_d(const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); }
+
+// One tiny Qwen3-style attention block with its weights (GQA 4 q heads over 2 kv heads of 8).
+struct Tiny {
+  int width = 12, heads = 4, kv = 2, hd = 8;
+  std::vector<float> wqkv, wo, qn, kn;
+  AttentionBlock b;
+  explicit Tiny(bool norm) {
+    const int QH = heads * hd, KH = kv * hd;
+    wqkv = randv((size_t)(QH + 2 * KH) * width);
+    wo = randv((size_t)width * QH);
+    qn = randv(hd, 0.3f);
+    kn = randv(hd, 0.3f);
+    for (auto& v : qn) v += 1.f;
+    for (auto& v : kn) v += 1.f;
+    b.qkv = Linear{wqkv.data(), WType::F32, nullptr, width, QH + 2 * KH};
+    b.o = Linear{wo.data(), WType::F32, nullptr, QH, width};
+    if (norm) b.q_norm = qn.data(), b.k_norm = kn.data();
+    b.heads = heads;
+    b.kv_heads = kv;
+    b.head_dim = hd;
+  }
+  // q or k of one stream, in double: projection, optional per-head RMSNorm, rotate_half rotary.
+  std::vector<double> prep(const std::vector<float>& x, int n, int row0, int heads_, const float* nw,
+                           const std::vector<float>& cs, const std::vector<float>& sn) const {
+    const std::vector<double> p = dlinear(to_d(x), wqkv.data() + (size_t)row0 * width, nullptr, n, width, heads_ * hd);
+    std::vector<double> out(p.size());
+    for (int t = 0; t < n; ++t)
+      for (int h = 0; h < heads_; ++h) {
+        const double* v = &p[((size_t)t * heads_ + h) * hd];
+        double ss = 0;
+        for (int d = 0; d < hd; ++d) ss += v[d] * v[d];
+        const double inv = nw ? 1.0 / std::sqrt(ss / hd + 1e-6) : 1.0;
+        std::vector<double> y(hd);
+        for (int d = 0; d < hd; ++d) y[d] = (nw ? nw[d] : 1.0) * v[d] * inv;
+        for (int d = 0; d < hd; ++d) {
+          const double rot = d < hd / 2 ? -y[d + hd / 2] : y[d - hd / 2];
+          out[((size_t)t * heads_ + h) * hd + d] = y[d] * cs[(size_t)t * hd + d] + rot * sn[(size_t)t * hd + d];
+        }
+      }
+    return out;
+  }
+};
+
+// softmax(q . k / sqrt(hd)) . v over the keys each query may see, then the output projection.
+// Query i sees keys [0, visible(i)). k, v: [n_keys, kv, hd].
+static std::vector<double> dattend(const Tiny& t, const std::vector<double>& q, int n, const std::vector<double>& k,
+                                   const std::vector<double>& v, int n_keys, const std::vector<int>& visible) {
+  const int QH = t.heads * t.hd, group = t.heads / t.kv;
+  std::vector<double> att((size_t)n * QH);
+  for (int i = 0; i < n; ++i)
+    for (int h = 0; h < t.heads; ++h) {
+      const int kh = h / group, m = std::min(visible[i], n_keys);
+      std::vector<double> s(m);
+      double mx = -1e300, sum = 0;
+      for (int j = 0; j < m; ++j) {
+        double a = 0;
+        for (int d = 0; d < t.hd; ++d) a += q[((size_t)i * t.heads + h) * t.hd + d] * k[((size_t)j * t.kv + kh) * t.hd + d];
+        s[j] = a / std::sqrt((double)t.hd);
+        mx = std::max(mx, s[j]);
+      }
+      for (int j = 0; j < m; ++j) sum += (s[j] = std::exp(s[j] - mx));
+      for (int d = 0; d < t.hd; ++d) {
+        double a = 0;
+        for (int j = 0; j < m; ++j) a += s[j] / sum * v[((size_t)j * t.kv + kh) * t.hd + d];
+        att[((size_t)i * t.heads + h) * t.hd + d] = a;
+      }
+    }
+  return dlinear(att, t.wo.data(), nullptr, n, QH, t.width);
+}
+
+// Values of a projection, not rotated (the v rows), in double.
+static std::vector<double> dproj(const Tiny& t, const std::vector<float>& x, int n, int row0, int rows) {
+  return dlinear(to_d(x), t.wqkv.data() + (size_t)row0 * t.width, nullptr, n, t.width, rows);
+}
+
+int main() {
+  const CpuContext ctx{2};
+
+  // 1. Extra K/V (the Generator's joint attention): a gen stream of 3 tokens attends over the und stream's
+  // 2 keys (normed and rotated by the und stream's own weights) and then its own. Full (the Generator's
+  // gen stream) and causal; and the gen stream run as 2 + 1 tokens over a KV cache equals one call.
+  for (int causal = 0; causal < 2; ++causal) {
+    Tiny und(true), gen(true);
+    const int ne = 2, n = 3, KH = gen.kv * gen.hd;
+    auto xu = randv((size_t)ne * und.width), xg = randv((size_t)n * gen.width);
+    auto csu = randv((size_t)ne * und.hd, 1.f), snu = randv((size_t)ne * und.hd, 1.f);
+    auto csg = randv((size_t)n * gen.hd, 1.f), sng = randv((size_t)n * gen.hd, 1.f);
+    // The und stream's keys and values as its attention block leaves them (prepared in double here).
+    const std::vector<double> ku = und.prep(xu, ne, und.heads * und.hd, und.kv, und.kn.data(), csu, snu);
+    const std::vector<double> vu = dproj(und, xu, ne, und.heads * und.hd + KH, KH);
+    std::vector<float> eku(ku.begin(), ku.end()), evu(vu.begin(), vu.end());
+    // Expected: gen queries over [K_und | K_gen], [V_und | V_gen].
+    const std::vector<double> q = gen.prep(xg, n, 0, gen.heads, gen.qn.data(), csg, sng);
+    std::vector<double> k = ku, v = vu;
+    const std::vector<double> kg = gen.prep(xg, n, gen.heads * gen.hd, gen.kv, gen.kn.data(), csg, sng);
+    const std::vector<double> vg = dproj(gen, xg, n, gen.heads * gen.hd + KH, KH);
+    k.insert(k.end(), kg.begin(), kg.end());
+    v.insert(v.end(), vg.begin(), vg.end());
+    std::vector<int> visible(n);
+    for (int i = 0; i < n; ++i) visible[i] = causal ? ne + i + 1 : ne + n;
+    const std::vector<double> ref = dattend(gen, q, n, k, v, ne + n, visible);
+
+    const std::string what = causal ? "attention_extra_kv_causal" : "attention_extra_kv_full";
+    for (int fused = 0; fused < 2; ++fused) {
+      gen.b.fused_prefill_gemm = fused;
+      AttentionCall call;
+      call.n = n;
+      call.cos = csg.data();
+      call.sin = sng.data();
+      call.causal = causal;
+      call.extra = ExtraKv{eku.data(), evu.data(), ne};
+      std::vector<float> scratch(attention_scratch_floats(gen.b, n, false)), y(xg);
+      attention_block_cpu(y.data(), y.data(), gen.b, call, scratch.data(), ctx);  // y aliases x
+      close(what, y.data(), ref, 1e-5);
+    }
+    // Over a KV cache, in two calls (2 tokens, then 1): the same rows.
+    gen.b.fused_prefill_gemm = false;
+    std::vector<float> kc((size_t)8 * KH), vc((size_t)8 * KH), y((size_t)n * gen.width);
+    KvCache cache{kc.data(), vc.data(), 8, 0};
+    for (int part = 0, done = 0; part < 2; ++part) {
+      const int m = part == 0 ? 2 : 1;
+      AttentionCall call;
+      call.n = m;
+      call.cos = csg.data() + (size_t)done * gen.hd;
+      call.sin = sng.data() + (size_t)done * gen.hd;
+      call.causal = causal;
+      call.cache = &cache;
+      call.extra = ExtraKv{eku.data(), evu.data(), ne};
+      std::vector<float> scratch(attention_scratch_floats(gen.b, m, true));
+      attention_block_cpu(y.data() + (size_t)done * gen.width, xg.data() + (size_t)done * gen.width, gen.b, call,
+                          scratch.data(), ctx);
+      done += m;
+      cache.n_past = done;
+    }
+    if (causal) close(what + "_cache", y.data(), ref, 1e-5);
+    // Full attention over a cache sees the keys cached so far (not later ones): only the last call's
+    // query matches the one-call result there.
+    else close(what + "_cache_last", y.data() + (size_t)2 * gen.width,
+               std::vector<double>(ref.begin() + 2 * gen.width, ref.end()), 1e-5);
+  }
+
+  // 2. The decoder's prefill split over its KV cache (5 tokens = 3 + 2) equals one 5-token call, and both
+  // match the direct causal computation (no extra K/V: the und stream).
+  {
+    Tiny t(true);
+    const int n = 5, KH = t.kv * t.hd;
+    auto x = randv((size_t)n * t.width), cs = randv((size_t)n * t.hd, 1.f), sn = randv((size_t)n * t.hd, 1.f);
+    const std::vector<double> q = t.prep(x, n, 0, t.heads, t.qn.data(), cs, sn);
+    const std::vector<double> k = t.prep(x, n, t.heads * t.hd, t.kv, t.kn.data(), cs, sn);
+    const std::vector<double> v = dproj(t, x, n, t.heads * t.hd + KH, KH);
+    std::vector<int> visible(n);
+    for (int i = 0; i < n; ++i) visible[i] = i + 1;
+    const std::vector<double> ref = dattend(t, q, n, k, v, n, visible);
+    std::vector<float> kc((size_t)16 * KH), vc((size_t)16 * KH), y((size_t)n * t.width);
+    KvCache cache{kc.data(), vc.data(), 16, 0};
+    for (int done = 0; done < n;) {
+      const int m = done == 0 ? 3 : 2;
+      AttentionCall call;
+      call.n = m;
+      call.cos = cs.data() + (size_t)done * t.hd;
+      call.sin = sn.data() + (size_t)done * t.hd;
+      call.cache = &cache;
+      std::vector<float> scratch(attention_scratch_floats(t.b, m, true));
+      attention_block_cpu(y.data() + (size_t)done * t.width, x.data() + (size_t)done * t.width, t.b, call,
+                          scratch.data(), ctx);
+      done += m;
+      cache.n_past = done;
+    }
+    close("attention_kv_cache_split", y.data(), ref, 1e-5);
+    std::vector<double> kref = k;  // the cache holds the normed, rotated keys
+    close("attention_kv_cache_rows", kc.data(), kref, 1e-5);
+    // A cache too small for the call is refused with a ModelError.
+    bool threw = false;
+    try {
+      KvCache small{kc.data(), vc.data(), 2, 0};
+      AttentionCall call;
+      call.n = 3;
+      call.cos = cs.data();
+      call.sin = sn.data();
+      call.cache = &small;
+      std::vector<float> scratch(attention_scratch_floats(t.b, 3, true));
+      attention_block_cpu(y.data(), x.data(), t.b, call, scratch.data(), ctx);
+    } catch (const ModelError&) {
+      threw = true;
+    }
+    truth("attention: a KV cache too small is a ModelError", threw);
+  }
+
+  // 3. Segments (the tower's per-frame attention, no norm, fused [q|k|v] GEMM, MHA): two segments equal
+  // two separate calls.
+  {
+    Tiny t(false);
+    t.kv = t.heads;
+    const int QH = t.heads * t.hd, W = 3 * QH;
+    t.wqkv = randv((size_t)W * t.width);
+    t.b.qkv = Linear{t.wqkv.data(), WType::F32, nullptr, t.width, W};
+    t.b.kv_heads = t.heads;
+    t.b.fused_prefill_gemm = true;
+    const int n = 7, split = 3;
+    auto x = randv((size_t)n * t.width), cs = randv((size_t)n * t.hd, 1.f), sn = randv((size_t)n * t.hd, 1.f);
+    const int seg[3] = {0, split, n};
+    AttentionCall call;
+    call.n = n;
+    call.cos = cs.data();
+    call.sin = sn.data();
+    call.causal = false;
+    call.segments = seg;
+    call.n_segments = 2;
+    std::vector<float> y((size_t)n * t.width), scratch(attention_scratch_floats(t.b, n, false));
+    attention_block_cpu(y.data(), x.data(), t.b, call, scratch.data(), ctx);
+    for (int s = 0; s < 2; ++s) {
+      const int o = seg[s], m = seg[s + 1] - seg[s];
+      std::vector<float> xs(x.begin() + (size_t)o * t.width, x.begin() + (size_t)(o + m) * t.width);
+      std::vector<float> cs_(cs.begin() + (size_t)o * t.hd, cs.begin() + (size_t)(o + m) * t.hd);
+      std::vector<float> sn_(sn.begin() + (size_t)o * t.hd, sn.begin() + (size_t)(o + m) * t.hd);
+      const std::vector<double> q = t.prep(xs, m, 0, t.heads, nullptr, cs_, sn_);
+      const std::vector<double> k = t.prep(xs, m, QH, t.heads, nullptr, cs_, sn_);
+      const std::vector<double> v = dproj(t, xs, m, 2 * QH, QH);
+      const std::vector<double> ref = dattend(t, q, m, k, v, m, std::vector<int>(m, m));
+      close("attention_segments", y.data() + (size_t)o * t.width, ref, 1e-5);
+    }
+  }
+
+  // 4. MLPs and Linear::rows: SwiGLU (gate | up fused by rows) and GELU (tanh and erf) vs double.
+  {
+    const int n = 3, width = 10, inter = 6;
+    auto gu = randv((size_t)2 * inter * width), down = randv((size_t)width * inter), x = randv((size_t)n * width);
+    SwiGluMlp m{Linear{gu.data(), WType::F32, nullptr, width, 2 * inter}, Linear{down.data(), WType::F32, nullptr, inter, width}};
+    std::vector<float> y((size_t)n * width), scratch(mlp_scratch_floats(m, n));
+    mlp_cpu(y.data(), x.data(), m, n, scratch.data(), ctx);
+    const std::vector<double> g = dlinear(to_d(x), gu.data(), nullptr, n, width, inter);
+    const std::vector<double> u = dlinear(to_d(x), gu.data() + (size_t)inter * width, nullptr, n, width, inter);
+    std::vector<double> a(g.size());
+    for (size_t i = 0; i < a.size(); ++i) a[i] = g[i] / (1 + std::exp(-g[i])) * u[i];
+    close("mlp_swiglu", y.data(), dlinear(a, down.data(), nullptr, n, inter, width), 1e-5);
+
+    std::vector<float> up((size_t)n * inter);
+    linear_cpu(up.data(), x.data(), m.gate_up.rows(inter, inter), n, ctx);
+    close("linear_rows", up.data(), u, 1e-5);
+
+    auto b1 = randv(inter), b2 = randv(width);
+    for (int tanh_form = 0; tanh_form < 2; ++tanh_form) {
+      GeluMlp gm{Linear{gu.data(), WType::F32, b1.data(), width, inter}, Linear{down.data(), WType::F32, b2.data(), inter, width},
+                 (bool)tanh_form};
+      std::vector<float> gy((size_t)n * width), gs(mlp_scratch_floats(gm, n));
+      mlp_cpu(gy.data(), x.data(), gm, n, gs.data(), ctx);
+      std::vector<double> h = dlinear(to_d(x), gu.data(), b1.data(), n, width, inter);
+      for (double& z : h)
+        z = tanh_form ? 0.5 * z * (1 + std::tanh(std::sqrt(2 / M_PI) * (z + 0.044715 * z * z * z)))
+                      : 0.5 * z * (1 + std::erf(z / std::sqrt(2.0)));
+      close(tanh_form ? "mlp_gelu_tanh" : "mlp_gelu_erf", gy.data(), dlinear(h, down.data(), b2.data(), n, inter, width), 1e-5);
+    }
+    bool threw = false;
+    try {
+      Linear bf = m.down;
+      bf.wt = WType::BF16;
+      linear_cpu(y.data(), scratch.data(), bf, n, ctx);
+    } catch (const ModelError&) {
+      threw = true;
+    }
+    truth("linear_cpu: bf16 weights are a ModelError", threw);
+  }
+
+  // 5. The weight binder (random source, host store): parts stacked by rows with their biases, each part
+  // its own values; norm gains 1 and norm biases 0; byte count.
+  {
+    HostWeightStore store;
+    WeightBinder wb(5, 0.02f, store);
+    const Linear l = wb.linear({{"a.q.weight", {4, 3}, "a.q.bias"}, {"a.k.weight", {2, 3}, "a.k.bias"}});
+    const float* gain = wb.param("a.norm.weight", {3});
+    const float* shift = wb.param("a.norm.bias", {3});
+    const float* w = static_cast<const float*>(l.w);
+    bool stacked = l.in == 3 && l.out == 6 && l.b != nullptr && w[0] != w[12] && std::fabs(w[0]) < 0.035f;
+    truth("weights: parts stacked by rows", stacked);
+    truth("weights: random norm gain 1, norm bias 0", gain[0] == 1.f && gain[2] == 1.f && shift[1] == 0.f);
+    truth("weights: bytes counted", store.bytes() == sizeof(float) * (18 + 6 + 3 + 3));
+    const Linear k = l.rows(4, 2);
+    truth("weights: rows() views one part", static_cast<const float*>(k.w) == w + 12 && k.b == l.b + 4 && k.out == 2);
+  }
+
+  std::printf("{\"checks\":%d,\"failures\":%d,\"worst\":{", checks, failures);
+  bool first = true;
+  for (auto& kv : worst) {
+    std::printf("%s\"%s\":%.3g", first ? "" : ",", kv.first.c_str(), kv.second);
+    first = false;
+  }
+  std::printf("}}\n");
+  return failures ? 1 : 0;
+}
