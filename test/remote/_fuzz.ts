@@ -2,17 +2,12 @@
  * Seeded randomness for the fuzz tests (the same seed gives the same cases on Node, Deno and
  * in CI): a PRNG and random JSON values.
  */
+import { Prng } from "../../src/world/prng.ts";
 
-/** mulberry32: a small seeded PRNG returning numbers in [0, 1). */
+/** A seeded PRNG returning numbers in [0, 1): the world's mulberry32 (src/world/prng.ts). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.next();
 }
 
 /** One of `items`, at random. */
