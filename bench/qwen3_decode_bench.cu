@@ -167,6 +167,33 @@ int main(int argc, char** argv) {
   auto t7 = std::chrono::steady_clock::now();
   const double eager_ms = sec(t6, t7) / gen * 1e3;
   m->set_decode_graph(true);
+  // Sampled decode at the Reasoner's default settings (T 0.7, top-k 20, top-p 0.8, presence 1.5), two
+  // ways on the same graph step: the logits row copied to the host and sample_cpu there (what the
+  // addon's token loop did before the GPU sampler), and decode_sample (this tree: the GPU sampler, only
+  // the id comes back). The history (prompt + sampled) feeds the penalty, as in the token loop.
+  const SamplingParams reasoner{0.7f, 20, 0.8f, 1.0f, 1.5f};
+  auto sampled_ms = [&](bool on_gpu) {
+    m->reset();
+    m->prefill(ids.data(), prompt, pos3.data(), nullptr, nullptr, false);
+    std::vector<int> hist = ids;
+    std::vector<float> row(c.vocab_size);
+    uint64_t rs = 42;
+    int t = m->last_argmax();
+    auto step = [&] {
+      hist.push_back(t);
+      if (on_gpu) {
+        t = m->decode_sample(t, reasoner, hist.data(), (int)hist.size(), &rs);
+      } else {
+        m->decode(t, row.data());
+        t = sample_cpu(row.data(), c.vocab_size, reasoner, hist.data(), (int)hist.size(), &rs);
+      }
+    };
+    for (int i = 0; i < 4; ++i) step();
+    auto a = std::chrono::steady_clock::now();
+    for (int i = 0; i < gen; ++i) step();
+    return sec(a, std::chrono::steady_clock::now()) / gen * 1e3;
+  };
+  const double host_ms = sampled_ms(false), gpu_ms = sampled_ms(true);
   std::printf("device: %s\n", prop.name);
   std::printf("D2D copy bandwidth (read+write): %.0f GB/s\n", bw / 1e9);
   std::printf("GEMV bf16 n=1 weight-read bandwidth: lm_head 4096x151936 %.0f GB/s, gate|up 4096x24576 %.0f GB/s, "
@@ -181,6 +208,9 @@ int main(int argc, char** argv) {
               prompt, dec_s / gen * 1e3, tps, graph ? "CUDA graph" : "eager: graph capture failed", captures);
   std::printf("same decode on the eager path: %.2f ms/token, %.1f tokens/s; last token graph %d, eager %d (%s)\n",
               eager_ms, 1e3 / eager_ms, tok, tok_e, tok == tok_e ? "same" : "DIFFERENT");
+  std::printf("sampled decode %d tokens (T 0.7 top-k 20 top-p 0.8 presence 1.5): host row + sample_cpu %.2f ms/token "
+              "%.1f tokens/s; decode_sample %.2f ms/token %.1f tokens/s\n",
+              gen, host_ms, 1e3 / host_ms, gpu_ms, 1e3 / gpu_ms);
   std::printf("roofline (weight bytes / D2D bandwidth): %.2f ms/token = %.1f tokens/s; achieved %.0f%%\n", roof_ms,
               1e3 / roof_ms, 100.0 * roof_ms / (dec_s / gen * 1e3));
   {

@@ -4,6 +4,7 @@
 #   ops_cpu_test      CPU ops against direct (unblocked, single-thread) formulas
 #   layers_cpu_test   the shared layers (attention block: KV cache, segments, extra K/V; MLPs; weight
 #                     binding) against direct double-precision computations
+#   runtime_cpu_test  the token loop (native/src/runtime) on the CPU decoder with the tiny fixture
 # ASAN=1 builds them with -fsanitize=address,undefined into native/build/cpu_tests_asan/.
 # Rebuilds only when a source is newer than the binary. Prints the output folder.
 set -euo pipefail
@@ -33,7 +34,12 @@ p2=$!
 build layers_cpu_test "$here/layers_cpu_test.cc" "$src"/layers/*.cc "$src"/ops/*_cpu.cc "$src/core/parallel.cc" \
   "$src/safetensors/safetensors.cc" "$src/core/json.cc" "$src/core/tensor.cc" "$src/core/memory.cc" &
 p3=$!
+build runtime_cpu_test "$here/runtime_cpu_test.cc" "$src"/runtime/*.cc "$src"/models/qwen3_text.cc "$src"/layers/*.cc \
+  "$src"/ops/*_cpu.cc "$src/core/parallel.cc" "$src/core/config.cc" "$src/safetensors/safetensors.cc" \
+  "$src/core/json.cc" "$src/core/tensor.cc" "$src/core/memory.cc" &
+p4=$!
 wait $p1
 wait $p2
 wait $p3
+wait $p4
 echo "$out"

@@ -9,7 +9,8 @@
 // dump: text prefill logits of the 3 reference prompts + 32 greedy tokens (generate), the vision tower
 // on the reference image and video pixels, image/video prefill logits with the tower's own outputs at
 // the visual rows + 16 greedy tokens; each checked against the transformers reference (max-abs-diff,
-// token ids). On the CUDA backend also the GPU memory rules: a cancelled generate() and a cancelled
+// token ids), and the sampler's rules through generate() (seeded repeat, top-k 1 / T -> 0 = greedy,
+// penalised greedy). On the CUDA backend also the GPU memory rules: a cancelled generate() and a cancelled
 // tower run leave the CUDA bytes in use at their baseline, free() returns everything.
 // compare: max-abs-diff of every array between the first dump and each other one, and token equality.
 // Exit status 1 when a check fails (f32 runs: 1e-3 and identical tokens; bf16 runs are reported only).
@@ -107,6 +108,32 @@ async function dump(file) {
     m.reset();
     const r = await m.generate({ ids: Int32Array.from(p.input_ids), maxTokens: 32 });
     checkTokens(`text.${i}.greedy`, r.tokens, p.greedy_ids);
+  }
+
+  // The token loop's sampler (runtime/token_loop + sample_cpu / sample_cuda): seeded sampling repeats
+  // run to run on this device; top-k 1 and a vanishing temperature are the greedy tokens; penalised
+  // greedy is compared across devices (compare: tokens identical) since the GPU penalties are sample_cpu's
+  // bit for bit. The seeded draws themselves may differ between devices (sample_cuda.h) and are reported.
+  {
+    const p = ref.text_prompts[0];
+    const ids = Int32Array.from(p.input_ids);
+    const gen = async (sampling, maxTokens = 24) => {
+      m.reset();
+      return Array.from((await m.generate({ ids, maxTokens, sampling })).tokens);
+    };
+    const reasoner = { temperature: 0.7, topK: 20, topP: 0.8, presencePenalty: 1.5, seed: 7 };
+    const a = await gen(reasoner), b = await gen(reasoner);
+    const full = { temperature: 1, seed: 11 }, fa = await gen(full), fb = await gen(full);
+    const capped = { temperature: 1, topP: 0.9, seed: 13 }, ca = await gen(capped), cb = await gen(capped);
+    mem.sampled = { reasoner: a, full: fa, topP: ca };
+    if (JSON.stringify(a) !== JSON.stringify(b) || JSON.stringify(fa) !== JSON.stringify(fb) || JSON.stringify(ca) !== JSON.stringify(cb))
+      fails.push(`seeded sampling does not repeat: ${a} / ${b}; ${fa} / ${fb}; ${ca} / ${cb}`);
+    const greedy = p.greedy_ids.slice(0, 24);
+    const k1 = await gen({ temperature: 0.9, topK: 1, seed: 3 });
+    const t0 = await gen({ temperature: 1e-4, topK: 20, topP: 0.95, seed: 3 });
+    if (strict && JSON.stringify(k1) !== JSON.stringify(greedy)) fails.push(`top-k 1 is not greedy: ${k1}`);
+    if (strict && JSON.stringify(t0) !== JSON.stringify(greedy)) fails.push(`temperature 1e-4 is not greedy: ${t0}`);
+    tokens["text.0.penalised_greedy"] = await gen({ temperature: 0, repetitionPenalty: 1.3, presencePenalty: 0.5 }, 32);
   }
 
   const tower = addon.loadVision(CKPT, visionConfig(cfg));

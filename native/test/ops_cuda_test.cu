@@ -9,6 +9,7 @@
 #include <cuda_bf16.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -380,27 +381,155 @@ void test_argmax(int n, bool tie) {
   pool->free(dx); pool->free(di);
 }
 
+// CUDA sampler vs sample_cpu on 20 random rows. Greedy (with or without penalties) must give the same
+// id bit for bit. Sampled: the same seed must repeat run to run on the GPU, the PRNG must advance as on
+// the CPU (one step per token), and the ids usually agree with the CPU's (reported; sample_cuda.h says
+// when they may not).
 void test_sample(int vocab, SamplingParams p, const char* name) {
   std::vector<int> hist(300);
   std::uniform_int_distribution<int> d(0, vocab - 1);
   for (auto& h : hist) h = d(rng) % 500;  // repeats: each token must be penalised once
-  int same = 0, draws = 20;
-  uint64_t s_cpu = 42, s_gpu = 42;
+  int same = 0, repeat = 0, draws = 20;
+  uint64_t s_cpu = 42, s_gpu = 42, s_gpu2 = 42;
   int* dh = upi(hist);
   int* dtmp = (int*)pool->alloc(4);
   std::string first;
   for (int r = 0; r < draws; ++r) {
     auto x = randv(vocab, 2.f);
     float* dx = up(x);
+    float* dx2 = up(x);
     int a = sample_cpu(x.data(), vocab, p, hist.data(), (int)hist.size(), &s_cpu);
     int b = sample_cuda(dx, vocab, p, dh, (int)hist.size(), &s_gpu, nullptr, dtmp, ctx);
+    int c = sample_cuda(dx2, vocab, p, dh, (int)hist.size(), &s_gpu2, nullptr, dtmp, ctx);
     same += a == b;
+    repeat += b == c;
     if (r == 0) first = std::to_string(a) + "/" + std::to_string(b);
     pool->free(dx);
+    pool->free(dx2);
   }
-  report_exact("sample", std::string(name), same == draws && s_cpu == s_gpu,
-               std::to_string(same) + "/" + std::to_string(draws) + " same (first " + first + ")");
+  const bool greedy = !(p.temperature > 0);
+  const bool ok = repeat == draws && s_cpu == s_gpu && s_gpu == s_gpu2 && (!greedy || same == draws);
+  report_exact("sample", std::string(name), ok,
+               std::to_string(same) + "/" + std::to_string(draws) + " = cpu, " + std::to_string(repeat) + "/" +
+                   std::to_string(draws) + " repeat (first " + first + ")");
   pool->free(dh); pool->free(dtmp);
+}
+
+// A forced distribution over 5 tokens (every other logit -1e4) drawn `n` times on the GPU and by
+// sample_cpu: both frequency vectors must match the probabilities the rules give (temperature, top-k,
+// top-p renormalised), within 5 standard errors + 0.002. vocab 151936 (the real row) or small.
+void test_sample_distribution(int vocab, SamplingParams p, const std::vector<double>& want, const char* name, int n,
+                              int n_cpu) {
+  const double base[5] = {0.4, 0.3, 0.15, 0.1, 0.05};
+  const int where[5] = {vocab / 2, 7, vocab - 1, 0, vocab / 3};  // scattered: index order != value order
+  std::vector<float> x(vocab, -1e4f);
+  for (int i = 0; i < 5; ++i) x[where[i]] = (float)std::log(base[i]);
+  float* dx = up(x);
+  int* dtmp = (int*)pool->alloc(4);
+  std::vector<int> gpu(5, 0), cpu(5, 0);
+  int stray = 0;
+  uint64_t sg = 777, sc = 777;
+  for (int r = 0; r < n; ++r) {
+    int g = sample_cuda(dx, vocab, p, nullptr, 0, &sg, nullptr, dtmp, ctx);
+    bool fg = false;
+    for (int i = 0; i < 5; ++i)
+      if (g == where[i]) gpu[i]++, fg = true;
+    stray += !fg;
+  }
+  std::vector<float> h(vocab);
+  for (int r = 0; r < n_cpu; ++r) {  // fewer: sample_cpu sorts the whole row when there is no top-k
+    h = x;
+    int c = sample_cpu(h.data(), vocab, p, nullptr, 0, &sc);
+    bool fc = false;
+    for (int i = 0; i < 5; ++i)
+      if (c == where[i]) cpu[i]++, fc = true;
+    stray += !fc;
+  }
+  double worst = 0;
+  bool ok = stray == 0;
+  for (int i = 0; i < 5; ++i) {
+    const double tg = 5 * std::sqrt(want[i] * (1 - want[i]) / n) + 0.002;
+    const double tc = 5 * std::sqrt(want[i] * (1 - want[i]) / n_cpu) + 0.002;
+    const double eg = std::fabs((double)gpu[i] / n - want[i]), ec = std::fabs((double)cpu[i] / n_cpu - want[i]);
+    worst = std::max(worst, std::max(eg / tg, ec / tc));
+    ok &= eg <= tg && ec <= tc;
+  }
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "gpu %.3f/%.3f/%.3f/%.3f/%.3f, worst %.2f tol", (double)gpu[0] / n, (double)gpu[1] / n,
+                (double)gpu[2] / n, (double)gpu[3] / n, (double)gpu[4] / n, worst);
+  report_exact("sample dist", shape("V=%d n=%d ", vocab, n) + name, ok, buf);
+  pool->free(dx); pool->free(dtmp);
+}
+
+// Penalties change exactly the tokens of the history, once each, as sample_cpu does (bitwise), and
+// top-k 1 / a vanishing temperature / a tiny top-p give the argmax.
+void test_sample_rules(int vocab) {
+  std::mt19937 g(99);
+  std::normal_distribution<float> nd(0.f, 2.f);
+  std::vector<float> x(vocab);
+  for (auto& v : x) v = nd(g);
+  x[vocab / 5] = 12.f;  // a clear maximum (a vanishing temperature must find it)
+  std::vector<int> hist = {3, 3, 17, vocab - 1, 17, 40000 % vocab, 5};
+  int* dh = upi(hist);
+  int* dtmp = (int*)pool->alloc(4);
+  {
+    SamplingParams p{0.f, 0, 1.f, 1.7f, 0.25f};
+    float* dx = up(x);
+    std::vector<float> h = x;
+    uint64_t s1 = 1, s2 = 1;
+    int a = sample_cpu(h.data(), vocab, p, hist.data(), (int)hist.size(), &s1);
+    int b = sample_cuda(dx, vocab, p, dh, (int)hist.size(), &s2, nullptr, dtmp, ctx);
+    auto got = down(dx, vocab);
+    int changed = 0;
+    bool only_hist = true, bitwise = std::memcmp(got.data(), h.data(), sizeof(float) * vocab) == 0;
+    for (int t = 0; t < vocab; ++t)
+      if (got[t] != x[t]) {
+        ++changed;
+        only_hist &= std::find(hist.begin(), hist.end(), t) != hist.end();
+      }
+    report_exact("sample rules", shape("V=%d penalties rep 1.7 presence 0.25", vocab),
+                 a == b && bitwise && only_hist && changed == 5,
+                 "changed " + std::to_string(changed) + " (5 distinct), " + (bitwise ? "== cpu bitwise" : "DIFFERS"));
+    pool->free(dx);
+  }
+  const int best = argmax_cpu(x.data(), vocab);
+  float* dx = up(x);
+  struct Case { SamplingParams p; const char* what; };
+  const Case cases[] = {{{0.8f, 1, 1.f, 1.f, 0.f}, "top_k 1 == argmax"},
+                        {{1e-3f, 0, 1.f, 1.f, 0.f}, "T 1e-3 == argmax"},
+                        {{1e-3f, 20, 0.9f, 1.f, 0.f}, "T 1e-3 top_k 20 == argmax"},
+                        {{1.f, 0, 1e-6f, 1.f, 0.f}, "top_p 1e-6 == argmax"}};
+  for (const auto& c : cases) {
+    int hits = 0;
+    uint64_t s = 5;
+    for (int r = 0; r < 50; ++r) hits += sample_cuda(dx, vocab, c.p, nullptr, 0, &s, nullptr, dtmp, ctx) == best;
+    report_exact("sample rules", shape("V=%d ", vocab) + c.what, hits == 50, std::to_string(hits) + "/50");
+  }
+  pool->free(dx); pool->free(dh); pool->free(dtmp);
+}
+
+// Device time of one draw on the 151936 row (the loop's per-token cost at the default settings).
+void bench_sample(SamplingParams p, const char* name) {
+  const int vocab = 151936;
+  auto x = randv(vocab, 2.f);
+  float* dx = up(x);
+  int* dtmp = (int*)pool->alloc(4);
+  uint64_t s = 3;
+  sample_cuda(dx, vocab, p, nullptr, 0, &s, nullptr, dtmp, ctx);
+  const int reps = 200;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int r = 0; r < reps; ++r) sample_cuda(dx, vocab, p, nullptr, 0, &s, nullptr, dtmp, ctx);
+  double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / reps;
+  std::vector<float> h = x;
+  t0 = std::chrono::steady_clock::now();
+  for (int r = 0; r < 20; ++r) {
+    h = x;
+    sample_cpu(h.data(), vocab, p, nullptr, 0, &s);
+  }
+  double cpu_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / 20;
+  std::printf("sample time V=151936 %s: GPU %.1f us per draw (launch to id on the host), sample_cpu %.1f us (+ the row's copy)\n",
+              name, us, cpu_us);
+  pool->free(dx); pool->free(dtmp);
 }
 }  // namespace
 
@@ -731,6 +860,27 @@ int main() {
   test_attention_block_decode_graph();
   test_mlp_layers(1);
   test_mlp_layers(9);
+  // The GPU sampler (issue 11 item 3): the rules on a forced distribution, penalties, greedy limits.
+  // Token probabilities 0.4/0.3/0.15/0.1/0.05 at scattered ids, every other logit -1e4.
+  test_sample_distribution(151936, {1.f, 0, 1.f, 1.f, 0.f}, {0.4, 0.3, 0.15, 0.1, 0.05}, "T=1 full vocab", 20000, 400);
+  test_sample_distribution(151936, {1.f, 3, 1.f, 1.f, 0.f}, {0.4 / 0.85, 0.3 / 0.85, 0.15 / 0.85, 0, 0}, "T=1 top_k=3",
+                           20000, 4000);
+  test_sample_distribution(151936, {1.f, 0, 0.8f, 1.f, 0.f}, {0.4 / 0.85, 0.3 / 0.85, 0.15 / 0.85, 0, 0},
+                           "T=1 top_p=0.8", 20000, 400);
+  test_sample_distribution(151936, {0.5f, 20, 0.95f, 1.f, 0.f}, {0.16 / 0.2725, 0.09 / 0.2725, 0.0225 / 0.2725, 0, 0},
+                           "T=0.5 top_k=20 top_p=0.95", 20000, 4000);
+  {
+    const double r[5] = {std::sqrt(0.4), std::sqrt(0.3), std::sqrt(0.15), std::sqrt(0.1), std::sqrt(0.05)};
+    const double z = r[0] + r[1] + r[2] + r[3] + r[4];
+    test_sample_distribution(1426, {2.f, 0, 1.f, 1.f, 0.f}, {r[0] / z, r[1] / z, r[2] / z, r[3] / z, r[4] / z},
+                             "T=2 full vocab", 20000, 20000);
+  }
+  test_sample_rules(151936);
+  test_sample_rules(1426);
+  bench_sample({0.7f, 20, 0.8f, 1.f, 0.f}, "T=0.7 top_k=20 top_p=0.8 (reasoner default)");
+  bench_sample({0.6f, 20, 0.95f, 1.f, 0.f}, "T=0.6 top_k=20 top_p=0.95");
+  bench_sample({1.f, 0, 1.f, 1.f, 0.f}, "T=1 full vocab");
+  bench_sample({1.f, 0, 0.95f, 1.f, 0.f}, "T=1 top_p=0.95 (no top-k)");
   std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
   std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;

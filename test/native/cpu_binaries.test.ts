@@ -2,6 +2,7 @@
 //  - ops_cpu_test: every CPU op against a direct double-precision formula at awkward sizes;
 //  - layers_cpu_test: the shared layers (native/src/layers) against direct computations, the attention
 //    block's extra K/V from another stream included;
+//  - runtime_cpu_test: the token loop (native/src/runtime) on the CPU decoder and the tiny checkpoint;
 //  - safetensors_fuzz: seeded random mutations of real checkpoint headers; every outcome must be a
 //    valid header or a typed SafetensorsError (no crash, no other exception), and the hand-made
 //    corruptions must map to their error codes. (Also run once under ASAN=1; see native/test/.)
@@ -33,6 +34,13 @@ describe("native C++ tests (CPU)", () => {
     assert.equal(r.failures, 0);
     assert.ok(r.checks >= 20);
     assert.ok(r.worst.attention_extra_kv_full < 1e-5 && r.worst.attention_extra_kv_causal < 1e-5);
+  });
+
+  test("runtime_cpu_test: the token loop (greedy, stop ids, max_tokens, abort, seeded sampling, penalties) on the tiny checkpoint", () => {
+    const out = execFileSync(bin("runtime_cpu_test"), [ROOT], { encoding: "utf8", env: { ...process.env, COSMOS_THREADS: "2" } });
+    const r = JSON.parse(out) as { checks: number; failures: number };
+    assert.equal(r.failures, 0);
+    assert.ok(r.checks >= 12);
   });
 
   test("safetensors_fuzz: 5000 mutated headers, typed errors only", () => {

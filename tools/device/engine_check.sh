@@ -4,7 +4,8 @@
 # x20 back at the baseline), the GEMM comparison (mma.sync vs the old WMMA kernel), the addon's CUDA vs
 # CPU vs transformers check (cuda_vs_cpu.mjs: f32 graph and eager, bf16), and the decode bench of this
 # tree against a BEFORE commit's, built in the same call and alternated (128/128 and 1024/256, twice),
-# then the vision tower + multimodal prefill bench (bench/qwen3vl_prefill_bench.cu, NO_BREAKDOWN=1) of
+# with the sampled decode at the Reasoner's default settings (host logits row + sample_cpu vs the GPU
+# sampler), then the vision tower + multimodal prefill bench (bench/qwen3vl_prefill_bench.cu, NO_BREAKDOWN=1) of
 # both, alternated (after, before, after, before).
 #
 #   here:   bash tools/device/engine_check.sh prepare [BEFORE]   # BEFORE: a commit (default HEAD~1);
@@ -15,7 +16,8 @@
 #   `run`, kind nvidia-h200, carry [.dev/node.xz, .dev/before, .dev/bin, native/build/Release]:
 #           bash tools/device/engine_check.sh device
 #
-# ENGINE_CHECK_BENCH=0 skips BEFORE's build and the decode benches (tests only).
+# ENGINE_CHECK_BENCH=0 skips BEFORE's build and the decode benches (tests only); ENGINE_CHECK_VISION=0
+# skips the vision bench.
 #
 # Results under $OUT (at most 8 files come back): summary.txt (the lines that matter), build.log,
 # tests.log, node.log, bench.log, vision.log. Every step has a timeout, and a failing step does not stop the
@@ -27,6 +29,9 @@ prepare)
   before="${2:-HEAD~1}"
   rm -rf .dev/before && mkdir -p .dev/before
   git archive "$before" native/src native/test bench | tar -x -C .dev/before
+  # BEFORE's engine runs this tree's decode bench driver (it only calls model methods both have), so
+  # the sampled-decode rows (host row + sample_cpu vs decode_sample) exist on both sides.
+  cp bench/qwen3_decode_bench.cu .dev/before/bench/
   git rev-parse "$before" > .dev/before/COMMIT
   [ -f .dev/node.xz ] || xz -9 < "$(command -v node)" > .dev/node.xz
   [ -f native/build/Release/cosmos_native.node ] || { echo "build the addon first: bash scripts/build-native.sh" >&2; exit 1; }
@@ -58,7 +63,8 @@ device)
   before_build=
   if [ "$bench" != 0 ]; then
     (bash .dev/before/native/test/build_ops_test.sh .dev/before/build > "$out/build.log" 2>&1 &&
-      bash .dev/before/bench/build_qwen3vl_prefill_bench.sh .dev/before/build >> "$out/build.log" 2>&1
+      { [ "${ENGINE_CHECK_VISION:-1}" = 0 ] ||
+        bash .dev/before/bench/build_qwen3vl_prefill_bench.sh .dev/before/build >> "$out/build.log" 2>&1; }
      echo "rc=$?" >> "$out/build.log") &
     before_build=$!
   fi
@@ -71,6 +77,8 @@ device)
   step ops_cuda_test 180 "$out/tests.log" $b/ops_cuda_test
   grep -c "| PASS" "$out/tests.log" | sed 's/^/  ops rows PASS: /' | tee -a "$sum"
   grep "FAIL" "$out/tests.log" | head -20 | tee -a "$sum"
+  grep -E "^\| (sample|sample dist|sample rules) " "$out/tests.log" | tee -a "$sum"
+  grep -E "^sample time" "$out/tests.log" | tee -a "$sum"
   step qwen3_cuda_test 180 "$out/tests.log" $b/qwen3_cuda_test .
   step lifecycle_cuda_test 300 "$out/tests.log" $b/lifecycle_cuda_test .
   sed -n '/^op workspaces/,$p' "$out/tests.log" | grep -v "^  round" | tee -a "$sum"
@@ -100,10 +108,13 @@ device)
         rc=$?
         cat /tmp/bench.txt >> "$out/bench.log"
         note "decode bench $which $args rep $rep (rc=$rc): $(grep -E '^decode [0-9]+ tokens' /tmp/bench.txt | sed 's/ after a.*prompt://') | $(grep -E '^prefill' /tmp/bench.txt)"
+        note "  $(grep -E '^sampled decode' /tmp/bench.txt | sed 's/ (T 0.7 top-k 20 top-p 0.8 presence 1.5)//')"
       done
     done
   done
   grep -E "^(D2D|weights|pool|same decode)" "$out/bench.log" | sort | uniq -c | head -20 >> "$sum"
+  # ENGINE_CHECK_VISION=0: stop here (a change that cannot move the vision figures).
+  [ "${ENGINE_CHECK_VISION:-1}" = 0 ] && exit 0
   # Vision tower + multimodal prefill (image 1280x720, video 16 x 854x480): each bench runs each case
   # twice and reports the second; this tree and BEFORE alternated, twice.
   for rep in 1 2; do

@@ -1,8 +1,8 @@
 // Node-API face of the Qwen3 text decoder (models/qwen3_text*): the JS class NativeQwen3Text and
 // loadModel / loadModelAsync. Registered from addon.cc through register_qwen3_text(). The object is a
 // ModelObject (model_object.h: abort, free, info, async run); this file adds prefill / decode /
-// forwardLogits / reset (synchronous, for tests and scoring) and generate (the token loop on a worker,
-// tokens streamed to onToken).
+// forwardLogits / reset (synchronous, for tests and scoring) and generate: argument conversion, then
+// the token loop of runtime/token_loop (plain C++) on a worker, tokens streamed to onToken.
 //
 // Backend: the decoder runs on the GPU (models/qwen3_text_cuda) when the addon was built with CUDA and
 // choose_device() picked CUDA (a GPU is present and COSMOS_DEVICE is not cpu), else on the CPU
@@ -20,6 +20,8 @@
 #include "../core/device.h"
 #include "../models/qwen3_text.h"
 #include "../ops/sample.h"
+#include "../runtime/text_decoders.h"
+#include "../runtime/token_loop.h"
 #include "../safetensors/safetensors.h"
 #include "gpu_backend.h"
 #include "model_object.h"
@@ -117,8 +119,9 @@ std::unique_ptr<VisualOwned> visual_from(Napi::Env env, const Napi::Object& o, i
   return vis;
 }
 
-// The decoder behind one JS model object.
-class TextEngine {
+// The decoder behind one JS model object; the token loop (runtime::generate) drives it through
+// runtime::TokenDecoder.
+class TextEngine : public runtime::TokenDecoder {
  public:
   virtual ~TextEngine() = default;
   virtual const Qwen3TextConfig& config() const = 0;
@@ -132,11 +135,7 @@ class TextEngine {
   virtual const char* backend() const = 0;
   // Bytes the engine holds for as long as it lives (its weights), reported to V8.
   virtual size_t resident_bytes() const = 0;
-  // Greedy without logits on the host (CUDA: only the argmax leaves the GPU). greedy_first() is the
-  // argmax of the last prefill row; prefill may then be called with logits = nullptr.
-  virtual bool device_greedy() const { return false; }
-  virtual int greedy_first() { throw ModelError("greedy_first: not supported by this backend"); }
-  virtual int greedy_next(int) { throw ModelError("greedy_next: not supported by this backend"); }
+  int vocab_size() const override { return config().vocab_size; }
   // Called when a run ends by abort or error: drop cached scratch memory.
   virtual void after_failed_run() {}
   virtual void describe(Napi::Env, Napi::Object&) const {}
@@ -168,10 +167,21 @@ class CpuEngine : public TextEngine {
   void set_abort_flag(const std::atomic<bool>* f) override { m_->set_abort_flag(f); }
   const char* backend() const override { return "cpu"; }
   size_t resident_bytes() const override { return bytes_; }
+  // runtime::TokenDecoder, by runtime::CpuTextDecoder.
+  void prefill_prompt(const int* ids, int n, const int* pos3, const VisualInputs* vis) override {
+    dec_.prefill_prompt(ids, n, pos3, vis);
+  }
+  int sample(const SamplingParams& p, const std::vector<int>& history, uint64_t* rng) override {
+    return dec_.sample(p, history, rng);
+  }
+  int decode_and_sample(int id, const SamplingParams& p, const std::vector<int>& history, uint64_t* rng) override {
+    return dec_.decode_and_sample(id, p, history, rng);
+  }
 
  private:
   std::unique_ptr<Qwen3Text> m_;
   size_t bytes_;
+  runtime::CpuTextDecoder dec_{*m_};
 };
 
 #ifdef COSMOS_CUDA
@@ -198,11 +208,18 @@ class CudaEngine : public TextEngine {
   void set_abort_flag(const std::atomic<bool>* f) override { m_->set_abort_flag(f); }
   const char* backend() const override { return "cuda"; }
   size_t resident_bytes() const override { return m_->weight_bytes(); }
-  bool device_greedy() const override { return true; }
-  int greedy_first() override { return m_->last_argmax(); }
-  int greedy_next(int id) override {
+  // runtime::TokenDecoder, by runtime::CudaTextDecoder (logits stay on the GPU; only ids come back).
+  void prefill_prompt(const int* ids, int n, const int* pos3, const VisualInputs* vis) override {
     GpuCallScope g(pool());
-    return m_->decode_greedy(id);
+    dec_.prefill_prompt(ids, n, pos3, vis);
+  }
+  int sample(const SamplingParams& p, const std::vector<int>& history, uint64_t* rng) override {
+    GpuCallScope g(pool());
+    return dec_.sample(p, history, rng);
+  }
+  int decode_and_sample(int id, const SamplingParams& p, const std::vector<int>& history, uint64_t* rng) override {
+    GpuCallScope g(pool());
+    return dec_.decode_and_sample(id, p, history, rng);
   }
   void after_failed_run() override {
     m_->sync();
@@ -218,6 +235,7 @@ class CudaEngine : public TextEngine {
 
  private:
   std::unique_ptr<Qwen3TextCuda> m_;
+  runtime::CudaTextDecoder dec_{*m_};
   // The model exposes its pool read-only; the pool object itself is not const (peak reset, release).
   CudaPool* pool() const { return const_cast<CudaPool*>(&m_->pool()); }
 };
@@ -236,62 +254,28 @@ std::unique_ptr<TextEngine> load_engine(const Checkpoint& ck, const Qwen3TextCon
   return std::make_unique<CpuEngine>(Qwen3Text::load(ck, cfg), cpu_text_bytes(ck));
 }
 
-// One generate() call: prefill + the sampling loop, on the worker (ModelObject::run_async).
+// One generate() call on the worker (ModelObject::run_async): the owned arguments and runtime::generate.
 struct GenerateJob {
-  std::vector<int> ids, pos3;
+  runtime::GenerateRequest req;
   std::unique_ptr<VisualOwned> vis;
-  SamplingParams sp{0, 0, 1, 1, 0};
-  uint64_t seed = 0;
-  int max_tokens = 0;
-  std::vector<int> stop_ids;
-  // results
-  std::vector<int> tokens;
-  std::string stop_reason = "length";
+  runtime::GenerateResult out;
 
   void run(TextEngine& m, const std::atomic<bool>& abort, const Emit& emit) {
-    try {
-      int vocab = m.config().vocab_size;
-      std::vector<float> logits(vocab);
-      VisualInputs vi;
-      if (vis) vi = vis->view();
-      // Plain greedy (no penalties) on a GPU engine: only the argmax leaves the device per step; the
-      // result equals sample_cpu's (temperature 0 = argmax, first max wins on both).
-      const bool dev_greedy = m.device_greedy() && sp.temperature == 0.f && sp.repetition_penalty == 1.f && sp.presence_penalty == 0.f;
-      m.prefill(ids.data(), (int)ids.size(), pos3.data(), vis ? &vi : nullptr, dev_greedy ? nullptr : logits.data(), false);
-      std::vector<int> history = ids;
-      uint64_t rng = seed ? seed : 0x853c49e6748fea9bull;
-      int next = -1;
-      if (dev_greedy && max_tokens > 0) next = m.greedy_first();
-      for (int step = 0; step < max_tokens; ++step) {
-        if (abort.load()) {
-          stop_reason = "abort";
-          break;
-        }
-        int tok = dev_greedy ? next : sample_cpu(logits.data(), vocab, sp, history.data(), (int)history.size(), &rng);
-        tokens.push_back(tok);
-        history.push_back(tok);
-        emit(tok);
-        bool stop = false;
-        for (int s : stop_ids) stop |= (s == tok);
-        if (stop) {
-          stop_reason = "stop";
-          break;
-        }
-        if (step + 1 == max_tokens) break;
-        if (dev_greedy) next = m.greedy_next(tok);
-        else m.decode(tok, logits.data());
-      }
-    } catch (const AbortedError&) {
-      stop_reason = "abort";
+    VisualInputs vi;
+    if (vis) {
+      vi = vis->view();
+      req.vis = &vi;
     }
+    out = runtime::generate(m, req, abort, emit);
+    req.vis = nullptr;
   }
   void after_failure(TextEngine& m) { m.after_failed_run(); }
   Napi::Value result(Napi::Env env) {
     Napi::Object r = Napi::Object::New(env);
-    auto toks = Napi::Int32Array::New(env, tokens.size());
-    std::copy(tokens.begin(), tokens.end(), toks.Data());
+    auto toks = Napi::Int32Array::New(env, out.tokens.size());
+    std::copy(out.tokens.begin(), out.tokens.end(), toks.Data());
     r.Set("tokens", toks);
-    r.Set("stopReason", stop_reason);
+    r.Set("stopReason", runtime::stop_reason_name(out.stop_reason));
     return r;
   }
 };
@@ -405,28 +389,28 @@ class TextObject : public ModelObject<TextObject, TextEngine> {
     if (!info[0].IsObject()) throw make_error(env, "ARGUMENT", "generate(options): options must be an object");
     Napi::Object o = info[0].As<Napi::Object>();
     auto job = std::make_unique<GenerateJob>();
-    job->ids = to_ints(env, o.Get("ids"), "ids");
-    int n = (int)job->ids.size();
+    job->req.ids = to_ints(env, o.Get("ids"), "ids");
+    int n = (int)job->req.ids.size();
     if (n == 0) throw make_error(env, "ARGUMENT", "ids is empty");
-    for (int id : job->ids)
+    for (int id : job->req.ids)
       if (id < 0 || id >= m.config().vocab_size) throw make_error(env, "ARGUMENT", "token id " + std::to_string(id) + " is outside the vocabulary");
-    job->pos3 = positions(env, o.Get("pos3"), n, m.next_pos());
+    job->req.pos3 = positions(env, o.Get("pos3"), n, m.next_pos());
     job->vis = visual_from(env, o, n, m.config().hidden_size);
     Napi::Value mt = o.Get("maxTokens");
     if (!mt.IsNumber() || mt.As<Napi::Number>().Int32Value() < 0) throw make_error(env, "ARGUMENT", "maxTokens must be a non-negative number");
-    job->max_tokens = mt.As<Napi::Number>().Int32Value();
+    job->req.max_tokens = mt.As<Napi::Number>().Int32Value();
     Napi::Value sv = o.Get("stopIds");
-    if (!sv.IsUndefined() && !sv.IsNull()) job->stop_ids = to_ints(env, sv, "stopIds");
+    if (!sv.IsUndefined() && !sv.IsNull()) job->req.stop_ids = to_ints(env, sv, "stopIds");
     Napi::Value spv = o.Get("sampling");
     if (spv.IsObject()) {
       Napi::Object s = spv.As<Napi::Object>();
-      job->sp.temperature = num_or(s, "temperature", 0.f);
-      job->sp.top_k = (int)num_or(s, "topK", 0.f);
-      job->sp.top_p = num_or(s, "topP", 1.f);
-      job->sp.repetition_penalty = num_or(s, "repetitionPenalty", 1.f);
-      job->sp.presence_penalty = num_or(s, "presencePenalty", 0.f);
+      job->req.sampling.temperature = num_or(s, "temperature", 0.f);
+      job->req.sampling.top_k = (int)num_or(s, "topK", 0.f);
+      job->req.sampling.top_p = num_or(s, "topP", 1.f);
+      job->req.sampling.repetition_penalty = num_or(s, "repetitionPenalty", 1.f);
+      job->req.sampling.presence_penalty = num_or(s, "presencePenalty", 0.f);
       Napi::Value seed = s.Get("seed");
-      if (seed.IsNumber()) job->seed = (uint64_t)seed.As<Napi::Number>().Int64Value();
+      if (seed.IsNumber()) job->req.seed = (uint64_t)seed.As<Napi::Number>().Int64Value();
     }
     Napi::Value cb = o.Get("onToken");
     if (!cb.IsUndefined() && !cb.IsFunction()) throw make_error(env, "ARGUMENT", "onToken must be a function");

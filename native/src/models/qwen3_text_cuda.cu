@@ -330,16 +330,24 @@ int Qwen3TextCuda::decode_greedy(int id) {
 
 int Qwen3TextCuda::decode_sample(int id, const SamplingParams& p, const int* history, int hist_len,
                                  uint64_t* rng_state) {
+  // The sampler runs on the same stream after the step; its sync covers both.
   if (!decode_graph_step(id, false)) decode(id, nullptr);
-  if (hist_len > hist_cap_) {
+  return sample_last(p, history, hist_len, rng_state);
+}
+
+int Qwen3TextCuda::sample_last(const SamplingParams& p, const int* history, int hist_len, uint64_t* rng_state) {
+  const bool penalties = (p.repetition_penalty != 1.0f && p.repetition_penalty > 0) || p.presence_penalty != 0.0f;
+  if (penalties && hist_len > hist_cap_) {
     CUDA_CHECK(cudaStreamSynchronize(stream_.get()));  // a pending copy may still read the old history block
     pool_.free(hist_);
     hist_cap_ = std::max(hist_len, 2 * hist_cap_);
     hist_ = (int*)pool_.alloc(sizeof(int) * hist_cap_);
   }
-  if (hist_len > 0)
+  // Only the penalties read the history; without them nothing crosses but the id.
+  if (penalties && hist_len > 0)
     CUDA_CHECK(cudaMemcpyAsync(hist_, history, sizeof(int) * hist_len, cudaMemcpyHostToDevice, stream_.get()));
-  return sample_cuda(logits_, cfg_.vocab_size, p, hist_, hist_len, rng_state, nullptr, tmp_int_, ctx_);
+  return sample_cuda(logits_ + (size_t)(last_rows_ - 1) * cfg_.vocab_size, cfg_.vocab_size, p, hist_, penalties ? hist_len : 0,
+                     rng_state, nullptr, tmp_int_, ctx_);
 }
 
 }  // namespace cosmos

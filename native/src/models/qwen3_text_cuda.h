@@ -55,8 +55,11 @@ class Qwen3TextCuda {
   void decode(int id, float* logits);
   // Decode one token and return the argmax of its logits (only 4 bytes leave the GPU).
   int decode_greedy(int id);
-  // Decode one token and sample the next with sample_cuda (penalties/temperature on the GPU).
+  // Decode one token and sample the next with sample_cuda (penalties, temperature, top-k, top-p and the
+  // draw on the GPU; only the id comes back).
   int decode_sample(int id, const SamplingParams& p, const int* history, int hist_len, uint64_t* rng_state);
+  // sample_cuda on the last logits row computed (after prefill, say); the row is penalised in place.
+  int sample_last(const SamplingParams& p, const int* history, int hist_len, uint64_t* rng_state);
   // Argmax of the last logits row computed (after prefill with all_logits = false, say).
   int last_argmax();
 

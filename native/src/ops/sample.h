@@ -18,3 +18,6 @@ struct SamplingParams {
 // (*rng_state advanced). temperature 0 -> argmax (after penalties). logits is modified.
 int sample_cpu(float* logits /*modified*/, int vocab, const SamplingParams& p, const int* history, int hist_len,
                uint64_t* rng_state);
+// The draw's uniform in [0, 1): the PRNG step sample_cpu takes once per sampled token (temperature > 0).
+// Exposed so the GPU sampler draws from the same seeded stream (one step per token, on the host).
+double sample_uniform(uint64_t* rng_state);

@@ -21,6 +21,8 @@ double next_uniform(uint64_t* s) {
 }
 }  // namespace
 
+double sample_uniform(uint64_t* rng_state) { return next_uniform(rng_state); }
+
 int sample_cpu(float* logits, int vocab, const SamplingParams& p, const int* history, int hist_len,
                uint64_t* rng_state) {
   if ((p.repetition_penalty != 1.0f && p.repetition_penalty > 0) || p.presence_penalty != 0.0f) {

@@ -7,16 +7,24 @@
 
 #include "sample.h"
 
-// Same result as sample_cpu on the same logits, history and rng state (bit for bit: the penalties
-// and the temperature divide are the same f32 operations, done on the GPU over d_logits; the draw
-// then runs sample_cpu on a host copy).
-//  * temperature 0: penalties on the GPU, argmax on the GPU, one int copied back.
-//  * otherwise: penalties and 1/temperature on the GPU, then the [vocab] logits are copied to
-//    `host_buf` (pinned memory of vocab floats, or nullptr to use an internal std::vector) and
-//    sample_cpu does top-k / top-p / the draw with temperature 1 and penalties off. Copying 600 KB
-//    (Qwen3 vocab) costs ~30-60 us over PCIe, small next to a decode step; a GPU top-k/top-p would
-//    remove it.
-// d_logits is modified (penalised, divided by temperature). d_history: device ints, hist_len of them.
-// d_tmp_int: one device int of scratch. Synchronises ctx.stream before returning (no pool needed).
+// Draws a token from d_logits with sample_cpu's rules, on the GPU; only the token id (4 bytes) comes
+// back to the host:
+//  * penalties (repetition, presence) in place on d_logits, each distinct history token once;
+//  * temperature 0: argmax on the GPU (first maximum wins) — the same id as sample_cpu, bit for bit;
+//  * otherwise one block selects the top-k candidates by radix select over 64-bit keys (the f32 value's
+//    order bits, then the index, so ties keep the lower index as sample_cpu's sort does), sorts them,
+//    and does the softmax, top-p cut and draw in double, in sample_cpu's order. The uniform comes from
+//    the same seeded stream as sample_cpu (sample_uniform, one step per token, drawn on the host), so
+//    seeded runs repeat exactly on one device. The id usually equals sample_cpu's on the same logits;
+//    it need not (exp rounding in the last bit can move a draw at a boundary).
+//  * no top-k and top_p >= 1: a draw over the whole vocabulary in index order (the same distribution,
+//    a different mapping from the uniform to the id than sample_cpu's sorted order).
+//  * no top-k (or top_k > kSampleGpuCandidates) with top_p < 1: the 1024 largest are taken; when their
+//    mass reaches top_p (the usual case for a trained model) the cut is exact, else the penalised
+//    logits row is copied to `host_buf` (pinned memory of vocab floats, or nullptr for an internal
+//    vector) and sample_cpu finishes — the only case where the row crosses to the host.
+// d_logits is modified (penalised). d_history: device ints, hist_len of them. d_tmp_int: one device int
+// of scratch. Synchronises ctx.stream before returning (no pool needed).
+constexpr int kSampleGpuCandidates = 1024;
 int sample_cuda(float* d_logits, int vocab, const SamplingParams& p, const int* d_history, int hist_len,
                 uint64_t* rng_state, float* host_buf, int* d_tmp_int, const cosmos::CudaContext& ctx);
