@@ -33,7 +33,7 @@ import type { GenerateResult } from "../schema/results.ts";
 import { sizeString } from "../schema/settings.ts";
 import type { z } from "zod";
 import { filePartOf, type MultipartBody, multipartInit, videoForm } from "./form.ts";
-import { runVideoJob } from "./jobs.ts";
+import { runVideoJob, type VideoJobOptions } from "./jobs.ts";
 import { apiBase, boundsOf, type HttpOptions, readBytes, readJson, request } from "./http.ts";
 import type { RemoteBackend, RemoteOptions } from "./options.ts";
 import { defaultOutputPath, writeImageOutput, writeVideoOutput } from "./output.ts";
@@ -84,6 +84,16 @@ export async function postVideoSync(url: string, init: RequestInit, http: HttpOp
   }
 }
 
+/** Options of an async video job of one Generator call: its HTTP options, polling and progress. */
+export function videoJobOptions(backend: RemoteBackend, opts: RemoteOptions, what: string): VideoJobOptions {
+  return {
+    ...generatorHttp(backend, opts, what),
+    pollIntervalMs: opts.pollIntervalMs,
+    jobTimeoutMs: opts.jobTimeoutMs,
+    onProgress: opts.onProgress,
+  };
+}
+
 /**
  * Runs a video request: on `/v1/videos/sync` (the bytes in the answer), or, with
  * `opts.videoJob`, as an async job polled to completion (no 600 s server limit).
@@ -95,17 +105,8 @@ export async function videoBytes(
   opts: RemoteOptions,
   what: string,
 ): Promise<Uint8Array> {
-  const http = generatorHttp(backend, opts, what, VIDEO_SYNC_TIMEOUT_MS);
-  if (opts.videoJob) {
-    const { video } = await runVideoJob(base, form, {
-      ...generatorHttp(backend, opts, what),
-      pollIntervalMs: opts.pollIntervalMs,
-      jobTimeoutMs: opts.jobTimeoutMs,
-      onProgress: opts.onProgress,
-    });
-    return video;
-  }
-  const res = await postVideoSync(`${base}/videos/sync`, multipartInit(form), http);
+  if (opts.videoJob) return (await runVideoJob(base, form, videoJobOptions(backend, opts, what))).video;
+  const res = await postVideoSync(`${base}/videos/sync`, multipartInit(form), generatorHttp(backend, opts, what, VIDEO_SYNC_TIMEOUT_MS));
   opts.onProgress?.({ stage: "download", message: "Receiving the video" });
   return await readBytes(res, opts.signal);
 }

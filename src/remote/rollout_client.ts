@@ -31,7 +31,7 @@ import type { RolloutResult } from "../schema/results.ts";
 import type { RolloutRequest } from "../schema/rollout_request.ts";
 import { RESOLUTION_KEY } from "../schema/settings.ts";
 import { filePartOf, videoForm } from "./form.ts";
-import { commonExtraParams, diffusionFields, generatorHttp, videoBytes } from "./generator_client.ts";
+import { commonExtraParams, diffusionFields, videoBytes, videoJobOptions } from "./generator_client.ts";
 import { apiBase, boundsOf } from "./http.ts";
 import { actionChunkOf, runVideoJob } from "./jobs.ts";
 import type { RemoteBackend, RemoteOptions } from "./options.ts";
@@ -118,10 +118,7 @@ export async function remoteRollout(req: RolloutRequest, backend: RemoteBackend,
 
   let actions: ActionChunk | undefined;
   const { video } = await runVideoJob(base, videoForm(fields, file), {
-    ...generatorHttp(backend, opts, req.mode === "policy" ? "Policy rollout" : "Inverse dynamics"),
-    pollIntervalMs: opts.pollIntervalMs,
-    jobTimeoutMs: opts.jobTimeoutMs,
-    onProgress: opts.onProgress,
+    ...videoJobOptions(backend, opts, req.mode === "policy" ? "Policy rollout" : "Inverse dynamics"),
     checkCompleted: (job) => {
       const raw = actionChunkOf(job);
       if (!raw) {
