@@ -69,9 +69,11 @@ export interface EffectiveRollout extends Omit<EffectiveDiffusion, "numFrames"> 
 
 /** Chunk size and frame count of a rollout: the request's, derived one from the other, or the model's (16 / 17). */
 export function rolloutLength(r: Pick<RolloutShape, "actions" | "actionChunkSize" | "numFrames">): { actionChunkSize?: number; numFrames?: number } {
+  // An action file is read at run time: its rows, not numFrames, give the chunk then.
+  if (typeof r.actions === "string" && r.actionChunkSize === undefined) return r.numFrames !== undefined ? { numFrames: r.numFrames } : {};
   const rows = Array.isArray(r.actions) ? r.actions.length : undefined;
   const chunk = r.actionChunkSize ?? rows ?? (r.numFrames !== undefined ? r.numFrames - 1 : undefined);
-  if (chunk === undefined) return typeof r.actions === "string" ? {} : { actionChunkSize: DEFAULT_ACTION_CHUNK, numFrames: DEFAULT_ACTION_CHUNK + 1 };
+  if (chunk === undefined) return { actionChunkSize: DEFAULT_ACTION_CHUNK, numFrames: DEFAULT_ACTION_CHUNK + 1 };
   return { actionChunkSize: chunk, numFrames: r.numFrames ?? chunk + 1 };
 }
 

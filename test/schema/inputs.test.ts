@@ -145,6 +145,13 @@ describe("action dimensions per embodiment (seed)", () => {
       },
     );
   });
+  test("an action file's chunk is unknown until it is read: effective leaves it out instead of guessing from numFrames", () => {
+    const e = RolloutRequest.parse({ mode: "forward_dynamics", embodiment: "droid", image: "o.png", actions: "chunk.json", numFrames: 9 }).effective;
+    assert.equal(e.actionChunkSize, undefined);
+    assert.equal(e.numFrames, 9);
+    const inline = RolloutRequest.parse({ mode: "forward_dynamics", embodiment: "droid", image: "o.png", actions: [Array(10).fill(0), Array(10).fill(0)] }).effective;
+    assert.deepEqual([inline.actionChunkSize, inline.numFrames], [2, 3]);
+  });
   test("a domainName override must be a known domain of the same action width", () => {
     const base = { mode: "policy", embodiment: "droid", image: "o.png", prompt: "Go." } as const;
     assert.equal(RolloutRequest.safeParse({ ...base, domainName: "robomind-ur" }).success, true);
