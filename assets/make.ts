@@ -40,17 +40,17 @@ import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { encodeVideo, writeActionChunk, writeImage } from "../src/media/mod.ts";
 import type { RgbFrame } from "../src/media/mod.ts";
-import { EMBODIMENTS, type EmbodimentId } from "../src/schema/mod.ts";
+import { type EmbodimentId, EMBODIMENTS } from "../src/schema/mod.ts";
 import { Prng } from "../src/world/prng.ts";
 import {
   COOKBOOK,
+  generatorPrompt,
   gridBox,
   makeSample,
+  renderClip,
   type SampleOptions,
   SEED_SPLITS,
   SMALL,
-  generatorPrompt,
-  renderClip,
   visibleObjects,
   type WorldSample,
   writeClip,
@@ -100,7 +100,12 @@ const smooth = (t: number) => t * t * (3 - 2 * t);
 async function rasterise(svg: string): Promise<RgbFrame> {
   const { data, info } = await sharp(Buffer.from(svg)).flatten({ background: "#000" }).removeAlpha().raw()
     .toBuffer({ resolveWithObject: true });
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    width: info.width,
+    height: info.height,
+    channels: 3,
+  };
 }
 
 // ---------------------------------------------------------------- table scene
@@ -138,17 +143,31 @@ function bowlBack(): string {
 
 function bowlFront(): string {
   const b = BOWL;
-  return `<path d="M ${b.cx - b.rx} ${b.cy} A ${b.rx} ${b.ry} 0 0 0 ${b.cx + b.rx} ${b.cy} Q ${b.cx + b.rx * 0.8} ${b.cy + b.depth} ${b.cx} ${b.cy + b.depth} Q ${b.cx - b.rx * 0.8} ${b.cy + b.depth} ${b.cx - b.rx} ${b.cy} Z" fill="#2d6be0"/>
-  <path d="M ${b.cx - b.rx} ${b.cy} A ${b.rx} ${b.ry} 0 0 0 ${b.cx + b.rx} ${b.cy}" fill="none" stroke="#7fa8f5" stroke-width="3"/>`;
+  return `<path d="M ${b.cx - b.rx} ${b.cy} A ${b.rx} ${b.ry} 0 0 0 ${b.cx + b.rx} ${b.cy} Q ${b.cx + b.rx * 0.8} ${
+    b.cy + b.depth
+  } ${b.cx} ${b.cy + b.depth} Q ${b.cx - b.rx * 0.8} ${b.cy + b.depth} ${b.cx - b.rx} ${b.cy} Z" fill="#2d6be0"/>
+  <path d="M ${b.cx - b.rx} ${b.cy} A ${b.rx} ${b.ry} 0 0 0 ${
+    b.cx + b.rx
+  } ${b.cy}" fill="none" stroke="#7fa8f5" stroke-width="3"/>`;
 }
 
 /** The cube with its top-left front corner at (x, y). */
 function cube(x: number, y: number, shadow: boolean): string {
   const s = CUBE.s;
   const d = 14;
-  return `${shadow ? `<ellipse cx="${r1(x + s / 2 + 4)}" cy="${r1(CUBE.y + s + 2)}" rx="${s / 2 + 6}" ry="6" fill="#000" opacity="0.2"/>` : ""}
-  <polygon points="${r1(x)},${r1(y)} ${r1(x + d)},${r1(y - d)} ${r1(x + s + d)},${r1(y - d)} ${r1(x + s)},${r1(y)}" fill="#f0605a"/>
-  <polygon points="${r1(x + s)},${r1(y)} ${r1(x + s + d)},${r1(y - d)} ${r1(x + s + d)},${r1(y + s - d)} ${r1(x + s)},${r1(y + s)}" fill="#a5221d"/>
+  return `${
+    shadow
+      ? `<ellipse cx="${r1(x + s / 2 + 4)}" cy="${r1(CUBE.y + s + 2)}" rx="${
+        s / 2 + 6
+      }" ry="6" fill="#000" opacity="0.2"/>`
+      : ""
+  }
+  <polygon points="${r1(x)},${r1(y)} ${r1(x + d)},${r1(y - d)} ${r1(x + s + d)},${r1(y - d)} ${r1(x + s)},${
+    r1(y)
+  }" fill="#f0605a"/>
+  <polygon points="${r1(x + s)},${r1(y)} ${r1(x + s + d)},${r1(y - d)} ${r1(x + s + d)},${r1(y + s - d)} ${r1(x + s)},${
+    r1(y + s)
+  }" fill="#a5221d"/>
   <rect x="${r1(x)}" y="${r1(y)}" width="${s}" height="${s}" fill="#d8342c"/>`;
 }
 
@@ -172,9 +191,15 @@ function arm(wx: number, wy: number, open: number): string {
     `<rect x="${r1(wx + side * gap - 5)}" y="${r1(wy)}" width="10" height="34" rx="3" fill="#3c4350"/>`;
   return `<rect x="${SHOULDER.x - 34}" y="${SHOULDER.y}" width="68" height="${380 - SHOULDER.y}" fill="#5d6673"/>
   <rect x="${SHOULDER.x - 50}" y="368" width="100" height="20" rx="4" fill="#444b55"/>
-  <line x1="${SHOULDER.x}" y1="${SHOULDER.y}" x2="${r1(ex)}" y2="${r1(ey)}" stroke="#f2a81d" stroke-width="30" stroke-linecap="round"/>
-  <line x1="${r1(ex)}" y1="${r1(ey)}" x2="${r1(wx)}" y2="${r1(wy - 14)}" stroke="#f2c14e" stroke-width="22" stroke-linecap="round"/>
-  <circle cx="${SHOULDER.x}" cy="${SHOULDER.y}" r="24" fill="#2e343d"/><circle cx="${r1(ex)}" cy="${r1(ey)}" r="17" fill="#2e343d"/>
+  <line x1="${SHOULDER.x}" y1="${SHOULDER.y}" x2="${r1(ex)}" y2="${
+    r1(ey)
+  }" stroke="#f2a81d" stroke-width="30" stroke-linecap="round"/>
+  <line x1="${r1(ex)}" y1="${r1(ey)}" x2="${r1(wx)}" y2="${
+    r1(wy - 14)
+  }" stroke="#f2c14e" stroke-width="22" stroke-linecap="round"/>
+  <circle cx="${SHOULDER.x}" cy="${SHOULDER.y}" r="24" fill="#2e343d"/><circle cx="${r1(ex)}" cy="${
+    r1(ey)
+  }" r="17" fill="#2e343d"/>
   <rect x="${r1(wx - gap - 9)}" y="${r1(wy - 16)}" width="${r1(2 * gap + 18)}" height="16" rx="4" fill="#2e343d"/>
   ${finger(-1)}${finger(1)}`;
 }
@@ -235,8 +260,17 @@ function tableSvg(s: ArmState): string {
 
 /** Boxes of the still scene on the 0–1000 grid (x1, y1, x2, y2). */
 function sceneBoxes(): { label: string; box: [number, number, number, number] }[] {
-  const n = (x: number, y: number, x2: number, y2: number): [number, number, number, number] =>
-    [Math.round((x / W) * 1000), Math.round((y / H) * 1000), Math.round((x2 / W) * 1000), Math.round((y2 / H) * 1000)];
+  const n = (
+    x: number,
+    y: number,
+    x2: number,
+    y2: number,
+  ): [number, number, number, number] => [
+    Math.round((x / W) * 1000),
+    Math.round((y / H) * 1000),
+    Math.round((x2 / W) * 1000),
+    Math.round((y2 / H) * 1000),
+  ];
   const home = armAt(0);
   const { ex, ey } = ik(home.wx, home.wy);
   return [
@@ -288,7 +322,10 @@ function pickPlaceSound(seconds: number): Float32Array {
     const click = t - 1.42; // gripper closing on the cube
     if (click >= 0 && click < 0.04) s += 0.5 * (rnd() * 2 - 1) * Math.exp(-click * 120);
     const thud = t - 3.18; // cube landing in the bowl
-    if (thud >= 0 && thud < 0.3) s += 0.6 * Math.sin(2 * Math.PI * 95 * thud) * Math.exp(-thud * 18) + 0.15 * (rnd() * 2 - 1) * Math.exp(-thud * 60);
+    if (thud >= 0 && thud < 0.3) {
+      s += 0.6 * Math.sin(2 * Math.PI * 95 * thud) * Math.exp(-thud * 18) +
+        0.15 * (rnd() * 2 - 1) * Math.exp(-thud * 60);
+    }
     const pan = Math.max(0, Math.min(1, a.wx / W)); // 0 = left, 1 = right
     out[2 * i] = s * Math.cos((pan * Math.PI) / 2);
     out[2 * i + 1] = s * Math.sin((pan * Math.PI) / 2);
@@ -316,7 +353,11 @@ function drivingSvg(t: number): string {
     const w1 = 60 / z1;
     const x0 = hx + (416 - hx) * (1 - 4 / z0);
     const x1 = hx + (416 - hx) * (1 - 4 / z1);
-    lanes.push(`<polygon points="${r1(x0 - w0)},${r1(y0)} ${r1(x0 + w0)},${r1(y0)} ${r1(x1 + w1)},${r1(y1)} ${r1(x1 - w1)},${r1(y1)}" fill="#f4f1e6"/>`);
+    lanes.push(
+      `<polygon points="${r1(x0 - w0)},${r1(y0)} ${r1(x0 + w0)},${r1(y0)} ${r1(x1 + w1)},${r1(y1)} ${r1(x1 - w1)},${
+        r1(y1)
+      }" fill="#f4f1e6"/>`,
+    );
   }
   const poles: string[] = [];
   for (let i = 0; i < 8; i++) {
@@ -342,10 +383,18 @@ function drivingSvg(t: number): string {
   <polygon points="${r1(hx - 5)},${hy} ${r1(hx - 3)},${hy} ${-180},${H} ${-210},${H}" fill="#f4f1e6"/>
   <polygon points="${r1(hx + 3)},${hy} ${r1(hx + 5)},${hy} ${W + 210},${H} ${W + 180},${H}" fill="#f4f1e6"/>
   ${lanes.join("")}${poles.join("")}
-  <rect x="${r1(lx - lw / 2)}" y="${r1(ly - lh)}" width="${r1(lw)}" height="${r1(lh)}" rx="${r1(lw / 10)}" fill="#e8e8ea"/>
-  <rect x="${r1(lx - lw * 0.38)}" y="${r1(ly - lh * 0.95)}" width="${r1(lw * 0.76)}" height="${r1(lh * 0.35)}" fill="#3a4a5a"/>
-  <rect x="${r1(lx - lw * 0.46)}" y="${r1(ly - lh * 0.45)}" width="${r1(lw * 0.16)}" height="${r1(lh * 0.12)}" fill="#d0201a"/>
-  <rect x="${r1(lx + lw * 0.30)}" y="${r1(ly - lh * 0.45)}" width="${r1(lw * 0.16)}" height="${r1(lh * 0.12)}" fill="#d0201a"/>
+  <rect x="${r1(lx - lw / 2)}" y="${r1(ly - lh)}" width="${r1(lw)}" height="${r1(lh)}" rx="${
+    r1(lw / 10)
+  }" fill="#e8e8ea"/>
+  <rect x="${r1(lx - lw * 0.38)}" y="${r1(ly - lh * 0.95)}" width="${r1(lw * 0.76)}" height="${
+    r1(lh * 0.35)
+  }" fill="#3a4a5a"/>
+  <rect x="${r1(lx - lw * 0.46)}" y="${r1(ly - lh * 0.45)}" width="${r1(lw * 0.16)}" height="${
+    r1(lh * 0.12)
+  }" fill="#d0201a"/>
+  <rect x="${r1(lx + lw * 0.30)}" y="${r1(ly - lh * 0.45)}" width="${r1(lw * 0.16)}" height="${
+    r1(lh * 0.12)
+  }" fill="#d0201a"/>
   <rect x="${r1(lx - lw * 0.5)}" y="${r1(ly - 4)}" width="${r1(lw)}" height="6" fill="#1d1d20"/>
   <rect y="${H - 46}" width="${W}" height="46" fill="#202328"/>
   </svg>`;
@@ -405,13 +454,20 @@ function cameraChunk(): number[][] {
  */
 function egocentricChunk(): number[][] {
   const keypoints = (cx: number, cy: number, cz: number, spread: number) =>
-    Array.from({ length: 8 }, (_, k) => [f4(cx + 0.012 * (k % 4)), f4(cy + spread * ((k % 4) - 1.5) * 0.01), f4(cz - 0.02 * Math.floor(k / 4))]).flat();
+    Array.from(
+      { length: 8 },
+      (_, k) => [f4(cx + 0.012 * (k % 4)), f4(cy + spread * ((k % 4) - 1.5) * 0.01), f4(cz - 0.02 * Math.floor(k / 4))],
+    ).flat();
   return Array.from({ length: STEPS }, (_, i) => {
     const u = smooth(i / (STEPS - 1));
     const lift = Math.max(0, (i - 10) / (STEPS - 11));
     const pitch = -0.15 * u;
     const head = [0, 0, 1.6, f4(Math.cos(pitch)), 0, f4(-Math.sin(pitch)), 0, 1, 0];
-    return [...head, ...keypoints(0.35, 0.2, 1.05, 1), ...keypoints(0.35 + 0.2 * u, -0.2 + 0.12 * u, 1.05 - 0.12 * u + 0.1 * lift, 1 - 0.5 * u)];
+    return [
+      ...head,
+      ...keypoints(0.35, 0.2, 1.05, 1),
+      ...keypoints(0.35 + 0.2 * u, -0.2 + 0.12 * u, 1.05 - 0.12 * u + 0.1 * lift, 1 - 0.5 * u),
+    ];
   });
 }
 
@@ -422,17 +478,50 @@ function dualArmChunk(): number[][] {
 
 /** Humanoid 29D: joint angles (rad), a slow wave through the joints. */
 function humanoidChunk(): number[][] {
-  return Array.from({ length: STEPS }, (_, i) =>
-    Array.from({ length: 29 }, (_, j) => f4(0.3 * Math.sin(i * 0.25 + j * 0.5) * (j % 3 === 0 ? 1 : 0.5))));
+  return Array.from(
+    { length: STEPS },
+    (_, i) => Array.from({ length: 29 }, (_, j) => f4(0.3 * Math.sin(i * 0.25 + j * 0.5) * (j % 3 === 0 ? 1 : 0.5))),
+  );
 }
 
 const CHUNKS: { file: string; embodiment: EmbodimentId; rows: () => number[][]; layout: string }[] = [
-  { file: "actions/droid_10d.json", embodiment: "droid", rows: singleArmChunk, layout: "x, y, z (m) + 6D rotation + gripper (0 open … 1 closed); follows the pick-and-place clip" },
-  { file: "actions/av_9d.json", embodiment: "av", rows: avChunk, layout: "ego x, y, z (m) + 6D rotation; 1.4 m a step, gentle left curve" },
-  { file: "actions/camera_pose_9d.json", embodiment: "camera_pose", rows: cameraChunk, layout: "camera x, y, z (m) + 6D rotation; slow orbit" },
-  { file: "actions/egocentric_57d.json", embodiment: "egocentric", rows: egocentricChunk, layout: "head x, y, z (m) + 6D rotation, then 8 left-hand and 8 right-hand keypoints × x, y, z (m); the right hand reaches for the cube (our layout: the spec gives only 57D)" },
-  { file: "actions/dual_droid_20d.json", embodiment: "dual_droid", rows: dualArmChunk, layout: "left arm 10D then right arm 10D (mirrored)" },
-  { file: "actions/agibot_29d.json", embodiment: "agibot", rows: humanoidChunk, layout: "29 joint angles (rad), a slow wave" },
+  {
+    file: "actions/droid_10d.json",
+    embodiment: "droid",
+    rows: singleArmChunk,
+    layout: "x, y, z (m) + 6D rotation + gripper (0 open … 1 closed); follows the pick-and-place clip",
+  },
+  {
+    file: "actions/av_9d.json",
+    embodiment: "av",
+    rows: avChunk,
+    layout: "ego x, y, z (m) + 6D rotation; 1.4 m a step, gentle left curve",
+  },
+  {
+    file: "actions/camera_pose_9d.json",
+    embodiment: "camera_pose",
+    rows: cameraChunk,
+    layout: "camera x, y, z (m) + 6D rotation; slow orbit",
+  },
+  {
+    file: "actions/egocentric_57d.json",
+    embodiment: "egocentric",
+    rows: egocentricChunk,
+    layout:
+      "head x, y, z (m) + 6D rotation, then 8 left-hand and 8 right-hand keypoints × x, y, z (m); the right hand reaches for the cube (our layout: the spec gives only 57D)",
+  },
+  {
+    file: "actions/dual_droid_20d.json",
+    embodiment: "dual_droid",
+    rows: dualArmChunk,
+    layout: "left arm 10D then right arm 10D (mirrored)",
+  },
+  {
+    file: "actions/agibot_29d.json",
+    embodiment: "agibot",
+    rows: humanoidChunk,
+    layout: "29 joint angles (rad), a slow wave",
+  },
 ];
 
 // ---------------------------------------------------------------- the procedural world
@@ -459,21 +548,50 @@ const eventJson = (s: WorldSample) => s.events.map((e) => ({ start: e.start, end
 /** Clips of the world with their ground truth (the `world` key of scene.json). */
 async function makeWorldAssets(dir: string): Promise<Record<string, unknown>> {
   // A pick-and-place at the cookbooks' size: three objects, fixed camera, 4 s at 8 fps.
-  const pick = worldSeed("a pick-and-place", { frames: 33, fps: 8, scenario: "pick_place", objects: 3, movingCamera: false }, (s) =>
-    new Set(s.scene.objects.map((o) => o.shape)).size === 3 && allVisible(s, COOKBOOK));
+  const pick = worldSeed("a pick-and-place", {
+    frames: 33,
+    fps: 8,
+    scenario: "pick_place",
+    objects: 3,
+    movingCamera: false,
+  }, (s) => new Set(s.scene.objects.map((o) => o.shape)).size === 3 && allVisible(s, COOKBOOK));
   const pickClip = renderClip(pick, COOKBOOK);
-  await writeClip(pickClip, pick, { dir, video: "videos/world_pick_place.mp4", firstFrame: "images/world_tabletop.png" });
+  await writeClip(pickClip, pick, {
+    dir,
+    video: "videos/world_pick_place.mp4",
+    firstFrame: "images/world_tabletop.png",
+  });
   // The Generator's example at the smallest tier: "the red cube slides to the left", 17 frames (a 16-row chunk).
-  const push = worldSeed("a red cube pushed left", { frames: 17, fps: 10, scenario: "push", objects: 3, movingCamera: false }, (s) =>
-    s.scene.objects[s.scenario.target].label === "red cube" && s.scenario.direction === "left" && allVisible(s, SMALL));
-  await writeClip(renderClip(push, SMALL), push, { dir, video: "videos/world_push.mp4", firstFrame: "images/world_push_start.png", actions: "actions/world_droid_10d.json" });
+  const push = worldSeed(
+    "a red cube pushed left",
+    { frames: 17, fps: 10, scenario: "push", objects: 3, movingCamera: false },
+    (s) =>
+      s.scene.objects[s.scenario.target].label === "red cube" && s.scenario.direction === "left" &&
+      allVisible(s, SMALL),
+  );
+  await writeClip(renderClip(push, SMALL), push, {
+    dir,
+    video: "videos/world_push.mp4",
+    firstFrame: "images/world_push_start.png",
+    actions: "actions/world_droid_10d.json",
+  });
   // A physically implausible clip: an object jumps to another spot.
-  const odd = worldSeed("a teleport", { frames: 33, fps: 8, objects: 3, movingCamera: false, anomaly: "teleport" }, (s) =>
-    s.plausibility.anomaly?.kind === "teleport" && allVisible(s, SMALL));
+  const odd = worldSeed(
+    "a teleport",
+    { frames: 33, fps: 8, objects: 3, movingCamera: false, anomaly: "teleport" },
+    (s) => s.plausibility.anomaly?.kind === "teleport" && allVisible(s, SMALL),
+  );
   await writeClip(renderClip(odd, SMALL), odd, { dir, video: "videos/world_implausible.mp4" });
-  const clip = (s: WorldSample, path: string) => ({ path, seed: s.seed, seconds: s.seconds, fps: s.fps, frames: s.frames });
+  const clip = (s: WorldSample, path: string) => ({
+    path,
+    seed: s.seed,
+    seconds: s.seconds,
+    fps: s.fps,
+    frames: s.frames,
+  });
   return {
-    note: "The procedural world of src/world (the mini checkpoints' training world), held-out eval seeds; boxes are [x1, y1, x2, y2] on the 0–1000 grid.",
+    note:
+      "The procedural world of src/world (the mini checkpoints' training world), held-out eval seeds; boxes are [x1, y1, x2, y2] on the 0–1000 grid.",
     image: {
       path: "images/world_tabletop.png",
       seed: pick.seed,
@@ -481,7 +599,14 @@ async function makeWorldAssets(dir: string): Promise<Record<string, unknown>> {
       height: COOKBOOK.height,
       boxes: pick.scene.objects.map((o, i) => ({ label: o.label, box: gridBox(pickClip.views[0][i].box!, COOKBOOK) })),
     },
-    pickPlace: { ...clip(pick, "videos/world_pick_place.mp4"), width: COOKBOOK.width, height: COOKBOOK.height, instruction: pick.scenario.instruction, events: eventJson(pick), prompt: generatorPrompt(pick) },
+    pickPlace: {
+      ...clip(pick, "videos/world_pick_place.mp4"),
+      width: COOKBOOK.width,
+      height: COOKBOOK.height,
+      instruction: pick.scenario.instruction,
+      events: eventJson(pick),
+      prompt: generatorPrompt(pick),
+    },
     push: {
       ...clip(push, "videos/world_push.mp4"),
       width: SMALL.width,
@@ -516,7 +641,9 @@ export async function makeAssets(dir = here): Promise<string[]> {
   const still = await rasterise(tableSvg(armAt(0)));
   await writeImage(still, join(dir, "images/tabletop.png"));
   await writeImage(still, join(dir, "images/tabletop.jpg"), { quality: 90 });
-  await sharp(still.data, { raw: { width: W, height: H, channels: 3 } }).webp({ quality: 85 }).toFile(join(dir, "images/tabletop.webp"));
+  await sharp(still.data, { raw: { width: W, height: H, channels: 3 } }).webp({ quality: 85 }).toFile(
+    join(dir, "images/tabletop.webp"),
+  );
   await writeImage(await rasterise(drivingSvg(0)), join(dir, "images/road.jpg"), { quality: 90 });
   await writeImage(await rasterise(egocentricSvg()), join(dir, "images/egocentric.jpg"), { quality: 90 });
 
@@ -543,7 +670,13 @@ export async function makeAssets(dir = here): Promise<string[]> {
   const scene = {
     note: "Synthetic scenes drawn by assets/make.ts; boxes are [x1, y1, x2, y2] on the Qwen3-VL 0–1000 grid.",
     image: { path: "images/tabletop.png", width: W, height: H, boxes: sceneBoxes() },
-    pickPlace: { path: "videos/pick_place.mp4", seconds: PICK_PLACE_SECONDS, fps: FPS, events: PICK_PLACE_EVENTS, sound: "48 kHz stereo AAC" },
+    pickPlace: {
+      path: "videos/pick_place.mp4",
+      seconds: PICK_PLACE_SECONDS,
+      fps: FPS,
+      events: PICK_PLACE_EVENTS,
+      sound: "48 kHz stereo AAC",
+    },
     driving: { path: "videos/driving.mp4", firstFrame: "images/road.jpg", seconds: DRIVING_SECONDS, fps: FPS },
     actions: Object.fromEntries(CHUNKS.map((c) => [c.embodiment, {
       path: c.file,
@@ -561,7 +694,9 @@ export async function makeAssets(dir = here): Promise<string[]> {
 function scriptHash(): string {
   const h = createHash("sha256").update(readFileSync(fileURLToPath(import.meta.url)));
   const world = join(here, "..", "src", "world");
-  for (const f of readdirSync(world).filter((n) => n.endsWith(".ts")).sort()) h.update(f).update(readFileSync(join(world, f)));
+  for (const f of readdirSync(world).filter((n) => n.endsWith(".ts")).sort()) {
+    h.update(f).update(readFileSync(join(world, f)));
+  }
   return h.digest("hex");
 }
 

@@ -72,7 +72,9 @@ async function main(): Promise<void> {
     },
   });
   if (!values.data || !values.checkpoint) {
-    console.error("usage: bench/mini_reasoner_eval.ts --data <world_data --split eval folder> --checkpoint <folder> [--count 50] [--tasks grounding_2d,caption]");
+    console.error(
+      "usage: bench/mini_reasoner_eval.ts --data <world_data --split eval folder> --checkpoint <folder> [--count 50] [--tasks grounding_2d,caption]",
+    );
     process.exit(2);
   }
   const data = resolve(values.data);
@@ -121,7 +123,13 @@ async function main(): Promise<void> {
     const n = records.length;
     summary[task] = task === "grounding_2d"
       ? { samples: n, mean_iou: sum / n, answers_with_a_box: parsed / n, seconds_per_call: seconds / n }
-      : { samples: n, colour_shape_accuracy: right / n, object_precision: hits / Math.max(1, predObjects), object_recall: hits / Math.max(1, refObjects), seconds_per_call: seconds / n };
+      : {
+        samples: n,
+        colour_shape_accuracy: right / n,
+        object_precision: hits / Math.max(1, predObjects),
+        object_recall: hits / Math.max(1, refObjects),
+        seconds_per_call: seconds / n,
+      };
   }
   console.log(JSON.stringify({ summary, checkpoint: values.checkpoint, data: values.data }));
 }

@@ -68,7 +68,15 @@ export interface IntroSpec {
 
 /** The first cell: the title as a heading, what the workflow is, its inputs and outputs. */
 export function intro(s: IntroSpec): Cell {
-  const lines = [`# ${s.title}`, "", s.what, "", "| Inputs | Outputs |", "| --- | --- |", `| ${s.inputs} | ${s.outputs} |`];
+  const lines = [
+    `# ${s.title}`,
+    "",
+    s.what,
+    "",
+    "| Inputs | Outputs |",
+    "| --- | --- |",
+    `| ${s.inputs} | ${s.outputs} |`,
+  ];
   if (s.extra) lines.push("", s.extra);
   lines.push("", EXPORT_STYLE);
   return { type: "markdown", source: lines.join("\n") };
@@ -83,11 +91,36 @@ export const importCell = (): Cell => ({ type: "code", source: IMPORTS });
 
 /** Names the notebooks may take from kernel/notebook.ts (src/mod.ts + kernel/mod.ts + the notebook calls; types marked). */
 const LIBRARY_NAMES = [
-  "ACTION_MODES", "birdsEyeFigure", "EMBODIMENTS", "generate", "GenerateRequest", "generationMode", "notebookBackend", "parseWith",
-  "pixelSize", "PROMPT_UPSAMPLING_SAMPLING", "readActionChunk", "reason", "ReasonRequest", "reasonerSampling", "rollout",
-  "RolloutRequest", "show", "showBoxes", "showImage", "showJson", "showPlot", "showSubjects", "showTimeline", "showVideo", "note",
-  "timeSeriesFigure", "trajectory3dFigure",
-  "type GenerateRequestInput", "type ReasonRequestInput", "type RolloutRequestInput",
+  "ACTION_MODES",
+  "birdsEyeFigure",
+  "EMBODIMENTS",
+  "generate",
+  "GenerateRequest",
+  "generationMode",
+  "notebookBackend",
+  "parseWith",
+  "pixelSize",
+  "PROMPT_UPSAMPLING_SAMPLING",
+  "readActionChunk",
+  "reason",
+  "ReasonRequest",
+  "reasonerSampling",
+  "rollout",
+  "RolloutRequest",
+  "show",
+  "showBoxes",
+  "showImage",
+  "showJson",
+  "showPlot",
+  "showSubjects",
+  "showTimeline",
+  "showVideo",
+  "note",
+  "timeSeriesFigure",
+  "trajectory3dFigure",
+  "type GenerateRequestInput",
+  "type ReasonRequestInput",
+  "type RolloutRequestInput",
 ];
 /** Names the Deno notebooks may take from cookbooks/_notebook.ts (repository paths and the assets' scene). */
 const HELPER_NAMES = ["asset", "fromRepo", "readScene"];
@@ -156,7 +189,13 @@ export function withImports(nb: NotebookSpec): NotebookSpec {
       importLine(library, "../../kernel/notebook.ts"),
       "// Where the cookbooks' inputs are (assets/, made by assets/make.ts): cookbooks/_notebook.ts.",
       importLine(helpers, "../_notebook.ts"),
-      ...(scene ? ["", "// What the synthetic inputs contain (assets/make.ts drew them): references, not model output.", "const scene = readScene();"] : []),
+      ...(scene
+        ? [
+          "",
+          "// What the synthetic inputs contain (assets/make.ts drew them): references, not model output.",
+          "const scene = readScene();",
+        ]
+        : []),
     ]
     : [
       "// tslab compiles cells to CommonJS, so it loads the bundle of kernel/notebook.ts that",
@@ -171,7 +210,9 @@ export function withImports(nb: NotebookSpec): NotebookSpec {
 
 /** The backend cell of a Reasoner notebook: the environment's backend, or the tiny test checkpoint. */
 export function reasonerBackendCells(kernel: "deno" | "tslab" = "deno"): Cell[] {
-  const tiny = kernel === "deno" ? `fromRepo("test/fixtures/qwen3vl-tiny")` : `resolve("../../test/fixtures/qwen3vl-tiny")`;
+  const tiny = kernel === "deno"
+    ? `fromRepo("test/fixtures/qwen3vl-tiny")`
+    : `resolve("../../test/fixtures/qwen3vl-tiny")`;
   return [
     md(`
       ## Backend

@@ -16,7 +16,7 @@
  * @module
  */
 import { ValidationError } from "../src/errors.ts";
-import { type OverlayImage, loadImage } from "./image_input.ts";
+import { loadImage, type OverlayImage } from "./image_input.ts";
 import { display } from "./runtime.ts";
 import { type Displayable, displayable, escapeHtml, type MimeBundle, num, toBase64 } from "./mime.ts";
 import { type ItemProblem, notesHtml, notesText, type RenderNotes } from "./notes.ts";
@@ -39,7 +39,16 @@ export interface OverlayBox {
 
 /** A stable palette (Tableau 10, readable on photos). */
 export const PALETTE: readonly string[] = [
-  "#e15759", "#4e79a7", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2", "#edc948", "#ff9da7", "#9c755f", "#bab0ac",
+  "#e15759",
+  "#4e79a7",
+  "#59a14f",
+  "#f28e2b",
+  "#b07aa1",
+  "#76b7b2",
+  "#edc948",
+  "#ff9da7",
+  "#9c755f",
+  "#bab0ac",
 ];
 
 /**
@@ -100,7 +109,12 @@ function checkConvention(c: string): BoxConvention {
  * toPixelPoint([500, 500], "norm1000", 640, 480); // [320, 240]
  * ```
  */
-export function toPixelPoint(p: readonly [number, number], convention: BoxConvention, width: number, height: number): [number, number] {
+export function toPixelPoint(
+  p: readonly [number, number],
+  convention: BoxConvention,
+  width: number,
+  height: number,
+): [number, number] {
   const c = checkConvention(convention);
   const sx = c === "norm1000" ? width / 1000 : c === "norm1" ? width : 1;
   const sy = c === "norm1000" ? height / 1000 : c === "norm1" ? height : 1;
@@ -145,8 +159,15 @@ export type BoxPlacement = { pixel: Box; problem?: string } | { problem: string 
  * placeBox([1200, 100, 1400, 300], "norm1000", 640, 480); // { problem: "outside the image" }
  * ```
  */
-export function placeBox(box: readonly number[], convention: BoxConvention, width: number, height: number): BoxPlacement {
-  if (!Array.isArray(box) || box.length !== 4 || !box.every(Number.isFinite)) return { problem: "not 4 numbers [x1, y1, x2, y2]" };
+export function placeBox(
+  box: readonly number[],
+  convention: BoxConvention,
+  width: number,
+  height: number,
+): BoxPlacement {
+  if (!Array.isArray(box) || box.length !== 4 || !box.every(Number.isFinite)) {
+    return { problem: "not 4 numbers [x1, y1, x2, y2]" };
+  }
   const [ax, ay] = toPixelPoint([box[0], box[1]], convention, width, height);
   const [bx, by] = toPixelPoint([box[2], box[3]], convention, width, height);
   const [x1, y1, x2, y2] = [Math.min(ax, bx), Math.min(ay, by), Math.max(ax, bx), Math.max(ay, by)];
@@ -205,7 +226,9 @@ function svgOpen(img: OverlayImage, cls: string): string {
   return `<svg class="${cls}" xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" ` +
     `viewBox="0 0 ${img.width} ${img.height}" width="${img.width}" height="${img.height}" ` +
     `style="max-width:100%;height:auto">` +
-    `<image href="data:${img.mimeType};base64,${toBase64(img.bytes)}" x="0" y="0" width="${img.width}" height="${img.height}"/>`;
+    `<image href="data:${img.mimeType};base64,${
+      toBase64(img.bytes)
+    }" x="0" y="0" width="${img.width}" height="${img.height}"/>`;
 }
 
 /** Options of {@link boxesSvg} and {@link boxesBundle}. */
@@ -240,7 +263,9 @@ function svgOf(img: OverlayImage, drawn: { box: OverlayBox; pixel: Box; flagged:
     const text = b.score === undefined ? b.label : `${b.label} ${b.score.toFixed(2)}`;
     const dash = flagged ? ` stroke-dasharray="${g.stroke * 3} ${g.stroke * 2}"` : "";
     return `<g class="cosmos-box" data-label="${escapeHtml(b.label)}">` +
-      `<rect class="cosmos-box-rect${flagged ? " cosmos-flagged" : ""}" x="${num(x1)}" y="${num(y1)}" width="${num(x2 - x1)}" height="${num(y2 - y1)}" ` +
+      `<rect class="cosmos-box-rect${flagged ? " cosmos-flagged" : ""}" x="${num(x1)}" y="${num(y1)}" width="${
+        num(x2 - x1)
+      }" height="${num(y2 - y1)}" ` +
       `fill="none" stroke="${color}" stroke-width="${g.stroke}"${dash}/>${labelTag(x1, y1, text, color, g, img)}</g>`;
   });
   return `${svgOpen(img, "cosmos-boxes")}${parts.join("")}</svg>`;
@@ -266,10 +291,12 @@ export function boxesBundle(img: OverlayImage, boxes: readonly OverlayBox[], o: 
   const lines = drawn.map((d) => `  ${d.box.label}: [${d.pixel.map(num).join(", ")}]`);
   const note = notesText(notes);
   return {
-    "text/html": `<figure class="cosmos-figure" style="margin:0">${svgOf(img, drawn)}${caption(o.caption)}${notesHtml(notes, "box")}</figure>`,
-    "text/plain": `<image ${img.width}x${img.height} with ${drawn.length} box${drawn.length === 1 ? "" : "es"} (pixels)>\n${
-      lines.join("\n")
-    }${note ? `\n${note}` : ""}`,
+    "text/html": `<figure class="cosmos-figure" style="margin:0">${svgOf(img, drawn)}${caption(o.caption)}${
+      notesHtml(notes, "box")
+    }</figure>`,
+    "text/plain": `<image ${img.width}x${img.height} with ${drawn.length} box${
+      drawn.length === 1 ? "" : "es"
+    } (pixels)>\n${lines.join("\n")}${note ? `\n${note}` : ""}`,
   };
 }
 
@@ -305,13 +332,19 @@ export function subjectsSvg(img: OverlayImage, regions: readonly SubjectRegion[]
     let anchor: [number, number];
     if (r.polygon && r.polygon.length >= 3) {
       const pts = r.polygon.map((p) => toPixelPoint(p, convention, img.width, img.height));
-      outline = `<polygon class="cosmos-subject-outline" points="${pts.map((p) => `${num(p[0])},${num(p[1])}`).join(" ")}" ` +
+      outline = `<polygon class="cosmos-subject-outline" points="${
+        pts.map((p) => `${num(p[0])},${num(p[1])}`).join(" ")
+      }" ` +
         `fill="${color}" fill-opacity="0.15" stroke="${color}" stroke-width="${g.stroke}"/>`;
       anchor = [pts.reduce((s, p) => s + p[0], 0) / pts.length, pts.reduce((s, p) => s + p[1], 0) / pts.length];
     } else if (r.box) {
       const [x1, y1, x2, y2] = toPixelBox(r.box, convention, img.width, img.height);
       outline = `<rect class="cosmos-subject-outline" x="${num(x1)}" y="${num(y1)}" width="${num(x2 - x1)}" ` +
-        `height="${num(y2 - y1)}" fill="${color}" fill-opacity="0.15" stroke="${color}" stroke-width="${g.stroke}" stroke-dasharray="${g.stroke * 3} ${g.stroke * 2}"/>`;
+        `height="${
+          num(y2 - y1)
+        }" fill="${color}" fill-opacity="0.15" stroke="${color}" stroke-width="${g.stroke}" stroke-dasharray="${
+          g.stroke * 3
+        } ${g.stroke * 2}"/>`;
       anchor = [x1, y1];
     } else {
       throw new ValidationError([{
@@ -325,7 +358,9 @@ export function subjectsSvg(img: OverlayImage, regions: readonly SubjectRegion[]
     const cx = Math.min(img.width - rad, Math.max(rad, anchor[0]));
     const cy = Math.min(img.height - rad, Math.max(rad, anchor[1]));
     return `<g class="cosmos-subject" data-index="${n}">${outline}` +
-      `<circle class="cosmos-subject-mark" cx="${num(cx)}" cy="${num(cy)}" r="${rad}" fill="${color}" stroke="#fff" stroke-width="2"/>` +
+      `<circle class="cosmos-subject-mark" cx="${num(cx)}" cy="${
+        num(cy)
+      }" r="${rad}" fill="${color}" stroke="#fff" stroke-width="2"/>` +
       `<text x="${num(cx)}" y="${num(cy + g.font * 0.35)}" font-size="${g.font}" font-family="sans-serif" ` +
       `font-weight="bold" fill="#fff" text-anchor="middle">${n}</text></g>`;
   });
@@ -355,10 +390,12 @@ export function subjectsBundle(img: OverlayImage, regions: readonly SubjectRegio
     : "";
   const text = regions.map((r, i) => `  ${r.index ?? i + 1}. ${[r.label, r.description].filter(Boolean).join(": ")}`);
   return {
-    "text/html": `<figure class="cosmos-figure" style="margin:0">${subjectsSvg(img, regions, o)}${caption(o.caption)}${list}</figure>`,
-    "text/plain": `<image ${img.width}x${img.height} with ${regions.length} marked subject${regions.length === 1 ? "" : "s"}>\n${
-      text.join("\n")
-    }`,
+    "text/html": `<figure class="cosmos-figure" style="margin:0">${subjectsSvg(img, regions, o)}${
+      caption(o.caption)
+    }${list}</figure>`,
+    "text/plain": `<image ${img.width}x${img.height} with ${regions.length} marked subject${
+      regions.length === 1 ? "" : "s"
+    }>\n${text.join("\n")}`,
   };
 }
 

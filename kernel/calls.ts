@@ -31,7 +31,14 @@ import { generate as libraryGenerate, reason as libraryReason, rollout as librar
 import { describeBackend, resolveBackend } from "../src/backend/resolve.ts";
 import type { GenerateRequestInput } from "../src/schema/generate_request.ts";
 import { type ReasonRequestInput, TINY_CHECKPOINT_CAPS, withTinyCheckpointCaps } from "../src/schema/reason_request.ts";
-import type { GenerateResult, ProgressEvent, ReasonResult, RolloutResult, RunOptions, TokenEvent } from "../src/schema/results.ts";
+import type {
+  GenerateResult,
+  ProgressEvent,
+  ReasonResult,
+  RolloutResult,
+  RunOptions,
+  TokenEvent,
+} from "../src/schema/results.ts";
 import type { RolloutRequestInput } from "../src/schema/rollout_request.ts";
 import { progressReporter } from "./progress.ts";
 import { hasRichDisplay } from "./runtime.ts";
@@ -65,7 +72,10 @@ function both<E>(mine: (e: E) => void, theirs: ((e: E) => void) | undefined): (e
 /**
  * Runs `work` with one progress bar per stage, and closes every bar when it ends (also on an error).
  */
-async function withProgress<T>(o: RunOptions, work: (onProgress: (e: ProgressEvent) => void) => Promise<T>): Promise<T> {
+async function withProgress<T>(
+  o: RunOptions,
+  work: (onProgress: (e: ProgressEvent) => void) => Promise<T>,
+): Promise<T> {
   const bars = progressReporter();
   try {
     return await work(both(bars, o.onProgress));
@@ -92,8 +102,15 @@ export async function reason(request: ReasonRequestInput, options: NotebookRunOp
   const text = streamText({ title: options.title ?? sent.task ?? "custom" });
   let result: ReasonResult;
   try {
-    result = await withProgress(options, (onProgress) =>
-      libraryReason(sent, { ...libraryOptions(options), onProgress, onToken: both<TokenEvent>(text.onToken, options.onToken) }));
+    result = await withProgress(
+      options,
+      (onProgress) =>
+        libraryReason(sent, {
+          ...libraryOptions(options),
+          onProgress,
+          onToken: both<TokenEvent>(text.onToken, options.onToken),
+        }),
+    );
   } catch (e) {
     if (text.messages > 0) await text.done();
     throw e;
@@ -104,7 +121,9 @@ export async function reason(request: ReasonRequestInput, options: NotebookRunOp
     await note(
       "untrained",
       `Tiny test checkpoint: capped at ${TINY_CHECKPOINT_CAPS.maxTokens} tokens` +
-        `${sent.video !== undefined ? ` and ${TINY_CHECKPOINT_CAPS.videoFrames} video frames` : ""} (tinyCheckpoint: true).`,
+        `${
+          sent.video !== undefined ? ` and ${TINY_CHECKPOINT_CAPS.videoFrames} video frames` : ""
+        } (tinyCheckpoint: true).`,
     );
   }
   return markStreamed(result);
@@ -119,9 +138,15 @@ export async function reason(request: ReasonRequestInput, options: NotebookRunOp
  * await show(generate({ prompt: "A robot arm stacks two cubes." }, { backend: "http://127.0.0.1:8000" }));
  * ```
  */
-export async function generate(request: GenerateRequestInput, options: NotebookRunOptions = {}): Promise<GenerateResult> {
+export async function generate(
+  request: GenerateRequestInput,
+  options: NotebookRunOptions = {},
+): Promise<GenerateResult> {
   if (!hasRichDisplay()) return await libraryGenerate(request, libraryOptions(options));
-  return await withProgress(options, (onProgress) => libraryGenerate(request, { ...libraryOptions(options), onProgress }));
+  return await withProgress(
+    options,
+    (onProgress) => libraryGenerate(request, { ...libraryOptions(options), onProgress }),
+  );
 }
 
 /**
@@ -135,7 +160,10 @@ export async function generate(request: GenerateRequestInput, options: NotebookR
  */
 export async function rollout(request: RolloutRequestInput, options: NotebookRunOptions = {}): Promise<RolloutResult> {
   if (!hasRichDisplay()) return await libraryRollout(request, libraryOptions(options));
-  return await withProgress(options, (onProgress) => libraryRollout(request, { ...libraryOptions(options), onProgress }));
+  return await withProgress(
+    options,
+    (onProgress) => libraryRollout(request, { ...libraryOptions(options), onProgress }),
+  );
 }
 
 /** Options of {@link notebookBackend}. */
@@ -149,7 +177,11 @@ export interface NotebookBackendOptions {
   fallbackIsTinyCheckpoint?: boolean;
 }
 
-const SERVER_KIND = { reason: "vLLM / NIM server (OpenAI chat completions)", generate: "vLLM-Omni server", rollout: "vLLM-Omni server" };
+const SERVER_KIND = {
+  reason: "vLLM / NIM server (OpenAI chat completions)",
+  generate: "vLLM-Omni server",
+  rollout: "vLLM-Omni server",
+};
 const NATIVE_LACKS = { generate: "Generator (diffusion) model", rollout: "action (world-model) model" };
 
 /**
@@ -166,12 +198,22 @@ const NATIVE_LACKS = { generate: "Generator (diffusion) model", rollout: "action
  * await show(reason({ task: "custom", prompt: "Hello." }, options));
  * ```
  */
-export async function notebookBackend(call: "reason" | "generate" | "rollout", o: NotebookBackendOptions): Promise<NotebookRunOptions> {
-  const names = call === "reason" ? ["COSMOS_REASONER_BACKEND", "COSMOS_BACKEND"] : ["COSMOS_GENERATOR_BACKEND", "COSMOS_BACKEND"];
+export async function notebookBackend(
+  call: "reason" | "generate" | "rollout",
+  o: NotebookBackendOptions,
+): Promise<NotebookRunOptions> {
+  const names = call === "reason"
+    ? ["COSMOS_REASONER_BACKEND", "COSMOS_BACKEND"]
+    : ["COSMOS_GENERATOR_BACKEND", "COSMOS_BACKEND"];
   const configured = names.map((n) => process.env[n]?.trim()).find((v) => v);
   const backend = resolveBackend(configured || o.fallback, call === "reason" ? "reasoner" : "generator");
   const where = backend.kind === "remote" ? SERVER_KIND[call] : "embedded native engine (in-process)";
-  await note("info", `backend: ${describeBackend(backend)} · ${where}${configured ? "" : ` · default: ${names.join(" and ")} are unset`}`);
+  await note(
+    "info",
+    `backend: ${describeBackend(backend)} · ${where}${
+      configured ? "" : ` · default: ${names.join(" and ")} are unset`
+    }`,
+  );
   const tinyCheckpoint = !configured && o.fallbackIsTinyCheckpoint === true && backend.kind === "native";
   if (tinyCheckpoint && backend.kind === "native") {
     await note(
@@ -179,7 +221,9 @@ export async function notebookBackend(call: "reason" | "generate" | "rollout", o
       `${backend.checkpoint} is a tiny checkpoint with RANDOM, UNTRAINED weights, made for the tests. It runs the whole ` +
         "native path (tokenizer, chat template, vision tower, decoding) but its text is gibberish, so parsed outputs (boxes, " +
         `events, labels) will usually be missing; each call is capped at ${TINY_CHECKPOINT_CAPS.maxTokens} tokens. For real ` +
-        `answers set ${names[0]} to a Cosmos 3 checkpoint folder or to a vLLM / NIM URL such as http://127.0.0.1:8000/v1.`,
+        `answers set ${
+          names[0]
+        } to a Cosmos 3 checkpoint folder or to a vLLM / NIM URL such as http://127.0.0.1:8000/v1.`,
     );
   }
   if (call !== "reason" && backend.kind === "native") {

@@ -43,7 +43,12 @@ export async function loadImage(input: string | Uint8Array | OverlayImage): Prom
     const meta = await sharp(bytes).metadata();
     const format = meta.format === "jpeg" ? "jpeg" : meta.format;
     if (!meta.width || !meta.height || !format) throw new Error("no size or format");
-    return { bytes, mimeType: `image/${format === "svg" ? "svg+xml" : format}`, width: meta.width, height: meta.height };
+    return {
+      bytes,
+      mimeType: `image/${format === "svg" ? "svg+xml" : format}`,
+      width: meta.width,
+      height: meta.height,
+    };
   } catch (cause) {
     throw new MediaError("The bytes are not an image sharp can read (PNG, JPEG, WEBP, GIF).", {
       hint: "Pass a PNG/JPEG/WEBP file or its bytes.",

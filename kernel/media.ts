@@ -183,7 +183,9 @@ export function mediaOutput(kind: MediaKind, input: string | Uint8Array, o: Medi
     const head = typeof input === "string" ? undefined : input.subarray(0, 16);
     const ext = (o.mimeType ?? (head && sniffMediaType(head, kind)) ?? "").includes("wav")
       ? ".wav"
-      : kind === "audio" && !path ? ".m4a" : ".mp4";
+      : kind === "audio" && !path
+      ? ".m4a"
+      : ".mp4";
     target = join(dir, name ?? `${kind}-${Date.now().toString(36)}${ext}`);
     if (typeof input === "string") copyFileSync(path as string, target);
     else writeFileSync(target, input);

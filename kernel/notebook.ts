@@ -16,6 +16,12 @@
 export * from "../src/mod.ts";
 export * from "./mod.ts";
 // Explicit exports win over the two `export *` above, which both have names these take.
-export { generate, notebookBackend, type NotebookBackendOptions, type NotebookRunOptions, reason, rollout } from "./calls.ts";
+export {
+  generate,
+  notebookBackend,
+  type NotebookBackendOptions,
+  type NotebookRunOptions,
+  reason,
+  rollout,
+} from "./calls.ts";
 export { splitThink, type ThinkSplit } from "./stream.ts"; // src/reasoner has its own; the display's one here
-

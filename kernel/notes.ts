@@ -48,9 +48,17 @@ function list(items: readonly ItemProblem[]): string {
 export function notesHtml(n: RenderNotes, noun: string): string {
   if (!hasNotes(n)) return "";
   const parts: string[] = [];
-  if (n.skipped.length) parts.push(`<b>⚠ ${plural(n.skipped.length, noun)} not drawn:</b><ul style="margin:2px 0">${list(n.skipped)}</ul>`);
-  if (n.flagged.length) parts.push(`<b>⚠ ${plural(n.flagged.length, noun)} drawn dashed:</b><ul style="margin:2px 0">${list(n.flagged)}</ul>`);
-  return `<div class="cosmos-problems" role="note" style="font:12px sans-serif;color:#8a4b00;margin:4px 0">${parts.join("")}</div>`;
+  if (n.skipped.length) {
+    parts.push(`<b>⚠ ${plural(n.skipped.length, noun)} not drawn:</b><ul style="margin:2px 0">${list(n.skipped)}</ul>`);
+  }
+  if (n.flagged.length) {
+    parts.push(
+      `<b>⚠ ${plural(n.flagged.length, noun)} drawn dashed:</b><ul style="margin:2px 0">${list(n.flagged)}</ul>`,
+    );
+  }
+  return `<div class="cosmos-problems" role="note" style="font:12px sans-serif;color:#8a4b00;margin:4px 0">${
+    parts.join("")
+  }</div>`;
 }
 
 /** The same note as `text/plain` lines (each starting with two spaces), or `""`. */

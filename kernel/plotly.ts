@@ -62,9 +62,19 @@ interface Cleaned {
  * becomes null (plotly draws a gap) and is listed (`name step j: d1, d3`). Only "nothing to plot at all" is an error: that is the
  * caller's mistake, not the model's.
  */
-function clean(trajs: readonly NamedTrajectory[], cols: number, what: string, invalid?: readonly ItemProblem[]): Cleaned {
+function clean(
+  trajs: readonly NamedTrajectory[],
+  cols: number,
+  what: string,
+  invalid?: readonly ItemProblem[],
+): Cleaned {
   if (trajs.length === 0) {
-    throw new ValidationError([{ field: "trajectories", value: trajs, allowed: "≥ 1 trajectory", message: `nothing to plot` }]);
+    throw new ValidationError([{
+      field: "trajectories",
+      value: trajs,
+      allowed: "≥ 1 trajectory",
+      message: `nothing to plot`,
+    }]);
   }
   const notes: RenderNotes = { skipped: [...(invalid ?? [])], flagged: [] };
   const out = trajs.map((t) => ({
@@ -150,7 +160,12 @@ export function trajectory3dFigure(trajs: readonly NamedTrajectory[], o: FigureO
       title: { text: o.title ?? "End-effector path" },
       height: o.height ?? 480,
       margin: { l: 0, r: 0, t: 40, b: 0 },
-      scene: { xaxis: { title: { text: "x" } }, yaxis: { title: { text: "y" } }, zaxis: { title: { text: "z" } }, aspectmode: "data" },
+      scene: {
+        xaxis: { title: { text: "x" } },
+        yaxis: { title: { text: "y" } },
+        zaxis: { title: { text: "z" } },
+        aspectmode: "data",
+      },
       legend: { orientation: "h" },
     },
     config: DEFAULT_CONFIG,
@@ -183,7 +198,12 @@ export function timeSeriesFigure(trajs: readonly NamedTrajectory[], o: TimeSerie
   const dims = o.dims ?? Array.from({ length: width }, (_, k) => k);
   for (const d of dims) {
     if (!(Number.isInteger(d) && d >= 0 && d < width)) {
-      throw new ValidationError([{ field: "dims", value: d, allowed: `0..${width - 1}`, message: "no such dimension" }]);
+      throw new ValidationError([{
+        field: "dims",
+        value: d,
+        allowed: `0..${width - 1}`,
+        message: "no such dimension",
+      }]);
     }
   }
   const data: PlotlyTrace[] = [];
@@ -229,7 +249,12 @@ export function gripperFigure(
   series: readonly { name: string; values: readonly (number | null)[] }[],
   o: FigureOptions & { fps?: number } = {},
 ): PlotlyFigure {
-  const cleaned = clean(series.map((s) => ({ name: s.name, points: s.values.map((v) => [v]) })), 1, "gripper value", o.invalid);
+  const cleaned = clean(
+    series.map((s) => ({ name: s.name, points: s.values.map((v) => [v]) })),
+    1,
+    "gripper value",
+    o.invalid,
+  );
   return withNotes({
     data: cleaned.trajs.map((s, i) => ({
       type: "scatter",
@@ -390,7 +415,9 @@ export function plotlyBundle(fig: PlotlyFigure, o: PlotlyBundleOptions = {}): Mi
   return {
     "application/vnd.plotly.v1+json": { data: fig.data, layout: fig.layout, config: fig.config ?? DEFAULT_CONFIG },
     "text/html": html + notesHtml(notes, "value"),
-    "text/plain": `<plot "${escapeHtml(title)}": ${fig.data.length} traces (${[...new Set(names)].join(", ")})>${noteText ? `\n${noteText}` : ""}`,
+    "text/plain": `<plot "${escapeHtml(title)}": ${fig.data.length} traces (${[...new Set(names)].join(", ")})>${
+      noteText ? `\n${noteText}` : ""
+    }`,
   };
 }
 

@@ -70,12 +70,22 @@ export function etaSeconds(s: ProgressState): number | undefined {
  */
 export function progressLine(s: ProgressState): string {
   const unit = s.unit ?? "it";
-  const count = s.total ? ` ${s.done}/${s.total} (${Math.floor((100 * s.done) / s.total)}%)` : s.done > 0 ? ` ${s.done}` : "";
+  const count = s.total
+    ? ` ${s.done}/${s.total} (${Math.floor((100 * s.done) / s.total)}%)`
+    : s.done > 0
+    ? ` ${s.done}`
+    : "";
   const parts: string[] = [`${s.label}${count}`];
   const secs = s.elapsedMs / 1000;
   if (s.done > 0 && secs > 0) parts.push(`${(s.done / secs).toFixed(s.done / secs < 10 ? 1 : 0)} ${unit}/s`);
   const eta = etaSeconds(s);
-  parts.push(s.finished ? `done in ${formatDuration(secs)}` : eta === undefined ? `${formatDuration(secs)} elapsed` : `ETA ${formatDuration(eta)}`);
+  parts.push(
+    s.finished
+      ? `done in ${formatDuration(secs)}`
+      : eta === undefined
+      ? `${formatDuration(secs)} elapsed`
+      : `ETA ${formatDuration(eta)}`,
+  );
   if (s.message) parts.push(s.message);
   return parts.join(" · ");
 }
@@ -93,7 +103,10 @@ export function progressBundle(s: ProgressState): MimeBundle {
   // half-filled), so a finished bar without a count is drawn full: done, not half-way.
   const value = s.total ? `value="${s.done}" max="${s.total}"` : s.finished ? `value="1" max="1"` : "";
   return {
-    "text/html": `<div class="cosmos-progress" data-done="${s.done}" data-total="${s.total ?? ""}" data-finished="${s.finished}" ` +
+    "text/html":
+      `<div class="cosmos-progress" data-done="${s.done}" data-total="${
+        s.total ?? ""
+      }" data-finished="${s.finished}" ` +
       `style="font:12px sans-serif;display:flex;gap:8px;align-items:center">` +
       `<progress ${value} style="width:260px;height:14px"></progress><span>${escapeHtml(progressLine(s))}</span></div>`,
     "text/plain": progressLine(s),

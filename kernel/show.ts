@@ -21,8 +21,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { CosmosError } from "../src/errors.ts";
-import { showBoxes, showSubjects, type BoxConvention } from "./boxes.ts";
-import { showVideo, type MediaOutputOptions } from "./media.ts";
+import { type BoxConvention, showBoxes, showSubjects } from "./boxes.ts";
+import { type MediaOutputOptions, showVideo } from "./media.ts";
 import { birdsEyeFigure, showPlot, timeSeriesFigure, trajectory3dFigure } from "./plotly.ts";
 import { display } from "./runtime.ts";
 import { streamBundle } from "./stream.ts";
@@ -38,7 +38,11 @@ export interface ReasonLike {
   parsed:
     | { kind: "text"; text: string }
     | { kind: "events"; events: { start: number; end: number; label: string }[]; invalid?: ItemProblem[] }
-    | { kind: "boxes"; boxes: { label: string; box: [number, number, number, number]; problem?: string }[]; invalid?: ItemProblem[] }
+    | {
+      kind: "boxes";
+      boxes: { label: string; box: [number, number, number, number]; problem?: string }[];
+      invalid?: ItemProblem[];
+    }
     | { kind: "subjects"; subjects: { index: number; label?: string; description: string }[] }
     | { kind: "trajectory"; points: [number, number][]; invalid?: ItemProblem[] }
     | { kind: "label"; label: string }
@@ -133,9 +137,12 @@ export async function showError(e: unknown): Promise<void> {
  * ```
  */
 export async function showJson(title: string, value: unknown): Promise<void> {
-  const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === "number" ? Math.round(v * 1e4) / 1e4 : v), 2) ?? "null";
+  const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === "number" ? Math.round(v * 1e4) / 1e4 : v), 2) ??
+    "null";
   await display({
-    "text/html": `<details class="cosmos-json" open><summary>${escapeHtml(title)}</summary><pre>${escapeHtml(text)}</pre></details>`,
+    "text/html": `<details class="cosmos-json" open><summary>${escapeHtml(title)}</summary><pre>${
+      escapeHtml(text)
+    }</pre></details>`,
     "application/json": JSON.parse(text) as object,
     "text/plain": `${title}\n${text}`,
   });
@@ -176,19 +183,38 @@ async function showReason(r: ReasonLike, o: ShowOptions): Promise<void> {
   const p = r.parsed;
   let detail = "";
   if (p.kind === "events") {
-    if (p.events.length > 0 || p.invalid?.length) await showTimeline(p.events, { duration: o.duration, title: "Events in the answer", invalid: p.invalid });
+    if (p.events.length > 0 || p.invalid?.length) {
+      await showTimeline(p.events, { duration: o.duration, title: "Events in the answer", invalid: p.invalid });
+    }
     detail = ` (${plural(p.events.length, "event")})`;
   } else if (p.kind === "boxes") {
-    if (o.image && (p.boxes.length > 0 || p.invalid?.length)) await showBoxes(o.image, p.boxes, { convention: o.convention, caption: "boxes in the answer", invalid: p.invalid });
+    if (o.image && (p.boxes.length > 0 || p.invalid?.length)) {
+      await showBoxes(o.image, p.boxes, {
+        convention: o.convention,
+        caption: "boxes in the answer",
+        invalid: p.invalid,
+      });
+    }
     detail = ` (${plural(p.boxes.length, "box", "boxes")})`;
   } else if (p.kind === "subjects") {
     if (o.image && o.regions) {
-      const regions = o.regions.map((region, i) => ({ ...region, index: i + 1, ...p.subjects.find((s) => s.index === i + 1) }));
+      const regions = o.regions.map((region, i) => ({
+        ...region,
+        index: i + 1,
+        ...p.subjects.find((s) => s.index === i + 1),
+      }));
       await showSubjects(o.image, regions, { convention: o.convention, caption: "the marked subjects, described" });
     }
     detail = ` (${plural(p.subjects.length, "subject")})`;
   } else if (p.kind === "trajectory") {
-    if (p.points.length > 0 || p.invalid?.length) await showPlot(birdsEyeFigure([{ name: "trajectory", points: p.points }], { title: "Trajectory in the answer", invalid: p.invalid }));
+    if (p.points.length > 0 || p.invalid?.length) {
+      await showPlot(
+        birdsEyeFigure([{ name: "trajectory", points: p.points }], {
+          title: "Trajectory in the answer",
+          invalid: p.invalid,
+        }),
+      );
+    }
     detail = ` (${p.points.length} waypoints)`;
   } else if (p.kind === "label") {
     detail = `: ${p.label}`;
@@ -270,7 +296,10 @@ export async function show(result: unknown, o: ShowOptions = {}): Promise<void> 
   }
   if (isGenerate(value)) {
     await showMedia(value.media, o);
-    await note("info", `${value.mode}: ${mediaSummary(value.media)} · ${value.media.path}${value.backend ? ` · ${value.backend}` : ""}`);
+    await note(
+      "info",
+      `${value.mode}: ${mediaSummary(value.media)} · ${value.media.path}${value.backend ? ` · ${value.backend}` : ""}`,
+    );
     return;
   }
   const r = value as Partial<RolloutLike>;
@@ -282,13 +311,18 @@ export async function show(result: unknown, o: ShowOptions = {}): Promise<void> 
   if (r.actions && r.actions.length > 0) {
     const actions = { name: "predicted", points: r.actions };
     await showPlot(timeSeriesFigure([actions], { fps: o.fps }));
-    if ((r.actions[0]?.length ?? 0) >= 3) await showPlot(trajectory3dFigure([actions], { title: "Path (first 3 dims)" }));
+    if ((r.actions[0]?.length ?? 0) >= 3) {
+      await showPlot(trajectory3dFigure([actions], { title: "Path (first 3 dims)" }));
+    }
     shown = true;
   }
   if (isRollout(value)) {
     const steps = r.actions?.length ? ` · ${r.actions.length} predicted steps × ${r.actions[0].length}D` : "";
     const video = r.video ? ` · video ${r.video.width}x${r.video.height}` : "";
-    await note("info", `${value.mode} · ${value.embodiment}${steps}${video}${value.backend ? ` · ${value.backend}` : ""}`);
+    await note(
+      "info",
+      `${value.mode} · ${value.embodiment}${steps}${video}${value.backend ? ` · ${value.backend}` : ""}`,
+    );
     return;
   }
   if (!shown) await display({ "application/json": value, "text/plain": JSON.stringify(value, null, 2) });

@@ -83,7 +83,9 @@ export function streamBundle(s: StreamState): MimeBundle {
     : "";
   const title = s.title ? `<div style="font:bold 13px sans-serif">${escapeHtml(s.title)}</div>` : "";
   const html = `<div class="cosmos-stream" data-streaming="${s.streaming}">${title}${reasoning}` +
-    `<div class="cosmos-answer" style="${pre};font-family:sans-serif;font-size:14px">${escapeHtml(s.answer)}</div>${status}</div>`;
+    `<div class="cosmos-answer" style="${pre};font-family:sans-serif;font-size:14px">${
+      escapeHtml(s.answer)
+    }</div>${status}</div>`;
   const plain = [
     s.title ? `${s.title}\n` : "",
     s.reasoning ? `Reasoning:\n${s.reasoning}\n\n` : "",

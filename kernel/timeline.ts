@@ -82,7 +82,12 @@ function fmt(t: number): string {
  */
 export function timelineBundle(allEvents: readonly TimelineEvent[], o: TimelineOptions = {}): MimeBundle {
   if (o.duration !== undefined && !(Number.isFinite(o.duration) && o.duration > 0)) {
-    throw new ValidationError([{ field: "duration", value: o.duration, allowed: "> 0 seconds", message: "bad duration" }]);
+    throw new ValidationError([{
+      field: "duration",
+      value: o.duration,
+      allowed: "> 0 seconds",
+      message: "bad duration",
+    }]);
   }
   const notes: RenderNotes = { skipped: [...(o.invalid ?? [])], flagged: [] };
   const events = allEvents.filter((e) => {
@@ -115,22 +120,29 @@ export function timelineBundle(allEvents: readonly TimelineEvent[], o: TimelineO
     const clip = `<title>${escapeHtml(`${e.label}: ${fmt(e.start)}–${fmt(e.end)}`)}</title>`;
     const showText = w > e.label.length * 6.5 + 6;
     const cut = e.end > duration;
-    return `<g class="cosmos-event-g"><rect class="cosmos-event${cut ? " cosmos-flagged" : ""}" data-start="${e.start}" data-end="${e.end}" ` +
+    return `<g class="cosmos-event-g"><rect class="cosmos-event${
+      cut ? " cosmos-flagged" : ""
+    }" data-start="${e.start}" data-end="${e.end}" ` +
       `x="${num(x(e.start))}" y="${y}" width="${num(w)}" height="${laneH - 6}" rx="4" fill="${color}"` +
       `${cut ? ` stroke="#8a4b00" stroke-width="2" stroke-dasharray="5 3"` : ""}>${clip}</rect>` +
       (showText
         ? `<text x="${num(x(e.start) + 5)}" y="${y + laneH - 11}" font-size="12" font-family="sans-serif" fill="#fff">${
           escapeHtml(e.label)
         }</text>`
-        : "") + "</g>";
+        : "") +
+      "</g>";
   });
   const step = tickStep(duration);
   const ticks: string[] = [];
   for (let t = 0; t <= duration + 1e-9; t += step) {
-    ticks.push(`<line x1="${num(x(t))}" x2="${num(x(t))}" y1="${axisY}" y2="${axisY + 5}" stroke="#666"/>` +
-      `<text x="${num(x(t))}" y="${axisY + 17}" font-size="11" font-family="sans-serif" fill="#444" text-anchor="middle">${
-        fmt(Math.round(t * 1000) / 1000)
-      }</text>`);
+    ticks.push(
+      `<line x1="${num(x(t))}" x2="${num(x(t))}" y1="${axisY}" y2="${axisY + 5}" stroke="#666"/>` +
+        `<text x="${num(x(t))}" y="${
+          axisY + 17
+        }" font-size="11" font-family="sans-serif" fill="#444" text-anchor="middle">${
+          fmt(Math.round(t * 1000) / 1000)
+        }</text>`,
+    );
   }
   const title = o.title
     ? `<text x="${pad}" y="15" font-size="13" font-family="sans-serif" font-weight="bold">${escapeHtml(o.title)}</text>`
@@ -138,12 +150,16 @@ export function timelineBundle(allEvents: readonly TimelineEvent[], o: TimelineO
   const svg = `<svg class="cosmos-timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" ` +
     `width="${width}" height="${height}" style="max-width:100%;height:auto">${title}` +
     `<rect x="${pad}" y="${top - 2}" width="${width - 2 * pad}" height="${nLanes * laneH + 2}" fill="#f4f4f4"/>` +
-    `${bars.join("")}<line x1="${pad}" x2="${width - pad}" y1="${axisY}" y2="${axisY}" stroke="#666"/>${ticks.join("")}</svg>`;
+    `${bars.join("")}<line x1="${pad}" x2="${width - pad}" y1="${axisY}" y2="${axisY}" stroke="#666"/>${
+      ticks.join("")
+    }</svg>`;
   const lines = events.map((e) => `  ${fmt(e.start)}–${fmt(e.end)} ${e.label}`);
   const note = notesText(notes);
   return {
     "text/html": svg + notesHtml(notes, "event"),
-    "text/plain": `<timeline ${events.length} event${events.length === 1 ? "" : "s"} over ${fmt(duration)}>\n${lines.join("\n")}${note ? `\n${note}` : ""}`,
+    "text/plain": `<timeline ${events.length} event${events.length === 1 ? "" : "s"} over ${fmt(duration)}>\n${
+      lines.join("\n")
+    }${note ? `\n${note}` : ""}`,
   };
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command (README, .ci/run): set-up, type check, then every test file on
+# The test command (README, .ci/run): set-up, type check, format check, then every test file on
 # Node (tsx) and the pure-TS ones on Deno too. Prints "N passed, N failed" at the end.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -19,6 +19,8 @@ if ! npx --no-install tsc -v | grep -qx "Version $(node -p 'require("typescript/
 fi
 if ! npx --no-install tsc -p test/typecheck; then echo "npx tsc: the user script does not type-check"; status=1; fi
 if ! deno check test/typecheck/user_script.ts; then echo "deno check: the user script does not type-check"; status=1; fi
+echo "== format: deno fmt --check (which files and the line width: deno.json)"
+if ! deno fmt --check >/dev/null 2>&1; then deno fmt --check 2>&1 | grep -E "^from " | head -20; echo "not formatted: run node_modules/.bin/deno fmt"; status=1; fi
 
 mapfile -t all < <(find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 mapfile -t deno_files < <(printf '%s\n' "${all[@]}" | grep -v '\.node\.test\.ts$')

@@ -11,7 +11,17 @@
  * ```
  * @module
  */
-import { type Cell, CLIP_CELL, code, DRIVE_CELL, generatorBackendCells, importCell, intro, md, type NotebookSpec } from "../toolkit.ts";
+import {
+  type Cell,
+  CLIP_CELL,
+  code,
+  DRIVE_CELL,
+  generatorBackendCells,
+  importCell,
+  intro,
+  md,
+  type NotebookSpec,
+} from "../toolkit.ts";
 
 interface ActionCase {
   name: string;
@@ -68,43 +78,99 @@ const ACTIONS: ActionSpec[] = [
   {
     name: "policy",
     title: "Action policy: actions and rollout video from an observation",
-    what: "Cosmos 3 as a vision-language policy: from the current observation image and an instruction it predicts an action chunk for the embodiment, plus a rollout video. On vLLM-Omni it is an asynchronous `POST /v1/videos` job (`extra_params.action_mode: \"policy\"`, `domain_name`, `raw_action_dim`, `action_chunk_size`); the action data is read from the completed job.",
+    what:
+      'Cosmos 3 as a vision-language policy: from the current observation image and an instruction it predicts an action chunk for the embodiment, plus a rollout video. On vLLM-Omni it is an asynchronous `POST /v1/videos` job (`extra_params.action_mode: "policy"`, `domain_name`, `raw_action_dim`, `action_chunk_size`); the action data is read from the completed job.',
     inputs: "Text, vision",
     outputs: "Action, vision",
-    inputCells: [ACTION_INPUTS, code(`
+    inputCells: [
+      ACTION_INPUTS,
+      code(`
       await showImage(asset("images/egocentric.jpg"), "egocentric.jpg: first-person observation (a person's hands over the same table)");
-    `)],
+    `),
+    ],
     cases: [
-      { name: "droid", embodiment: "droid", literal: `{\n  mode: "policy",\n  embodiment: "droid",\n  image: asset("images/tabletop.png"),\n  prompt: "Pick up the red cube and put it in the blue bowl.",\n  actionChunkSize: 16,\n}` },
-      { name: "av", embodiment: "av", literal: `{\n  mode: "policy",\n  embodiment: "av",\n  image: asset("images/road.jpg"),\n  prompt: "Keep the lane and follow the white car at a safe distance.",\n  actionChunkSize: 16,\n}` },
-      { name: "camera", embodiment: "camera_pose", literal: `{\n  mode: "policy",\n  embodiment: "camera_pose",\n  image: asset("images/tabletop.png"),\n  prompt: "Orbit slowly to the left around the table, keeping the bowl in view.",\n  actionChunkSize: 16,\n}` },
-      { name: "egocentric", embodiment: "egocentric", literal: `{\n  mode: "policy",\n  embodiment: "egocentric",\n  image: asset("images/egocentric.jpg"),\n  prompt: "Reach out with the right hand, pick up the red cube and put it in the blue bowl.",\n  actionChunkSize: 16,\n}` },
+      {
+        name: "droid",
+        embodiment: "droid",
+        literal:
+          `{\n  mode: "policy",\n  embodiment: "droid",\n  image: asset("images/tabletop.png"),\n  prompt: "Pick up the red cube and put it in the blue bowl.",\n  actionChunkSize: 16,\n}`,
+      },
+      {
+        name: "av",
+        embodiment: "av",
+        literal:
+          `{\n  mode: "policy",\n  embodiment: "av",\n  image: asset("images/road.jpg"),\n  prompt: "Keep the lane and follow the white car at a safe distance.",\n  actionChunkSize: 16,\n}`,
+      },
+      {
+        name: "camera",
+        embodiment: "camera_pose",
+        literal:
+          `{\n  mode: "policy",\n  embodiment: "camera_pose",\n  image: asset("images/tabletop.png"),\n  prompt: "Orbit slowly to the left around the table, keeping the bowl in view.",\n  actionChunkSize: 16,\n}`,
+      },
+      {
+        name: "egocentric",
+        embodiment: "egocentric",
+        literal:
+          `{\n  mode: "policy",\n  embodiment: "egocentric",\n  image: asset("images/egocentric.jpg"),\n  prompt: "Reach out with the right hand, pick up the red cube and put it in the blue bowl.",\n  actionChunkSize: 16,\n}`,
+      },
     ],
   },
   {
     name: "forward_dynamics",
     title: "Forward dynamics: future observations from actions",
-    what: "Action-conditioned future-state rollout: from a start image (or video) and an action chunk, Cosmos 3 predicts the video that the actions would produce. On vLLM-Omni it runs on `POST /v1/videos/sync` with `extra_params.action_mode: \"forward_dynamics\"` and the action chunk sent inline in the request, as `extra_params.action` (a JSON array of shape [T, D]): the server needs no shared folder and no `COSMOS_ALLOWED_LOCAL_MEDIA_PATH` for it.",
+    what:
+      'Action-conditioned future-state rollout: from a start image (or video) and an action chunk, Cosmos 3 predicts the video that the actions would produce. On vLLM-Omni it runs on `POST /v1/videos/sync` with `extra_params.action_mode: "forward_dynamics"` and the action chunk sent inline in the request, as `extra_params.action` (a JSON array of shape [T, D]): the server needs no shared folder and no `COSMOS_ALLOWED_LOCAL_MEDIA_PATH` for it.',
     inputs: "Text, vision, action",
     outputs: "Vision",
     inputCells: [ACTION_INPUTS, ACTION_CHUNKS_CELL],
     cases: [
-      { name: "droid", embodiment: "droid", literal: `{\n  mode: "forward_dynamics",\n  embodiment: "droid",\n  image: asset("images/tabletop.png"),\n  actions: chunks.droid,\n  prompt: "A robot arm over a wooden table with a red cube and a blue bowl.",\n}` },
-      { name: "av", embodiment: "av", literal: `{\n  mode: "forward_dynamics",\n  embodiment: "av",\n  video: asset("videos/driving.mp4"),\n  actions: chunks.av,\n  prompt: "A two-lane country road behind a white car.",\n}` },
-      { name: "camera", embodiment: "camera_pose", literal: `{\n  mode: "forward_dynamics",\n  embodiment: "camera_pose",\n  image: asset("images/tabletop.png"),\n  actions: chunks.camera_pose,\n}` },
+      {
+        name: "droid",
+        embodiment: "droid",
+        literal:
+          `{\n  mode: "forward_dynamics",\n  embodiment: "droid",\n  image: asset("images/tabletop.png"),\n  actions: chunks.droid,\n  prompt: "A robot arm over a wooden table with a red cube and a blue bowl.",\n}`,
+      },
+      {
+        name: "av",
+        embodiment: "av",
+        literal:
+          `{\n  mode: "forward_dynamics",\n  embodiment: "av",\n  video: asset("videos/driving.mp4"),\n  actions: chunks.av,\n  prompt: "A two-lane country road behind a white car.",\n}`,
+      },
+      {
+        name: "camera",
+        embodiment: "camera_pose",
+        literal:
+          `{\n  mode: "forward_dynamics",\n  embodiment: "camera_pose",\n  image: asset("images/tabletop.png"),\n  actions: chunks.camera_pose,\n}`,
+      },
     ],
   },
   {
     name: "inverse_dynamics",
     title: "Inverse dynamics: the actions behind a video",
-    what: "Inverse dynamics predicts the action chunk that explains an input video (e.g. the ego-motion trajectory of an AV clip). On vLLM-Omni it is an asynchronous `POST /v1/videos` job with `extra_params.action_mode: \"inverse_dynamics\"`; the action data is read from the completed job.",
+    what:
+      'Inverse dynamics predicts the action chunk that explains an input video (e.g. the ego-motion trajectory of an AV clip). On vLLM-Omni it is an asynchronous `POST /v1/videos` job with `extra_params.action_mode: "inverse_dynamics"`; the action data is read from the completed job.',
     inputs: "Video, instruction",
     outputs: "Action, vision",
     inputCells: [CLIP_CELL, DRIVE_CELL],
     cases: [
-      { name: "droid", embodiment: "droid", literal: `{\n  mode: "inverse_dynamics",\n  embodiment: "droid",\n  video: asset("videos/pick_place.mp4"),\n  prompt: "The arm puts the red cube into the blue bowl.",\n  actionChunkSize: 16,\n}` },
-      { name: "av", embodiment: "av", literal: `{\n  mode: "inverse_dynamics",\n  embodiment: "av",\n  video: asset("videos/driving.mp4"),\n  prompt: "Ego vehicle following a white car.",\n  actionChunkSize: 16,\n}` },
-      { name: "camera", embodiment: "camera_pose", literal: `{\n  mode: "inverse_dynamics",\n  embodiment: "camera_pose",\n  video: asset("videos/driving.mp4"),\n  prompt: "Camera mounted on a car.",\n  actionChunkSize: 16,\n}` },
+      {
+        name: "droid",
+        embodiment: "droid",
+        literal:
+          `{\n  mode: "inverse_dynamics",\n  embodiment: "droid",\n  video: asset("videos/pick_place.mp4"),\n  prompt: "The arm puts the red cube into the blue bowl.",\n  actionChunkSize: 16,\n}`,
+      },
+      {
+        name: "av",
+        embodiment: "av",
+        literal:
+          `{\n  mode: "inverse_dynamics",\n  embodiment: "av",\n  video: asset("videos/driving.mp4"),\n  prompt: "Ego vehicle following a white car.",\n  actionChunkSize: 16,\n}`,
+      },
+      {
+        name: "camera",
+        embodiment: "camera_pose",
+        literal:
+          `{\n  mode: "inverse_dynamics",\n  embodiment: "camera_pose",\n  video: asset("videos/driving.mp4"),\n  prompt: "Camera mounted on a car.",\n  actionChunkSize: 16,\n}`,
+      },
     ],
   },
 ];
@@ -116,7 +182,10 @@ function actionNotebook(s: ActionSpec): NotebookSpec {
       what: s.what,
       inputs: s.inputs,
       outputs: s.outputs,
-      extra: `Embodiments (spec): camera motion 9D, autonomous vehicle 9D, egocentric motion 57D, single-arm robot 10D (DROID/UR/Fractal/Bridge/UMI), dual-arm robot 20D, humanoid 29D (AgiBot). This cookbook covers ${s.cases.map((c) => EMBODIMENT_SHORT[c.embodiment]).join(", ")}.`,
+      extra:
+        `Embodiments (spec): camera motion 9D, autonomous vehicle 9D, egocentric motion 57D, single-arm robot 10D (DROID/UR/Fractal/Bridge/UMI), dual-arm robot 20D, humanoid 29D (AgiBot). This cookbook covers ${
+          s.cases.map((c) => EMBODIMENT_SHORT[c.embodiment]).join(", ")
+        }.`,
     }),
     importCell(),
     code(`

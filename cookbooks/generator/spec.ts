@@ -13,8 +13,17 @@
  * @module
  */
 import {
-  type Cell, CLIP_CELL, code, generatorBackendCells, importCell, intro, md, type NotebookSpec, REASONER_FOOTER,
-  reasonerBackendCells, reasonRequestCell,
+  type Cell,
+  CLIP_CELL,
+  code,
+  generatorBackendCells,
+  importCell,
+  intro,
+  md,
+  type NotebookSpec,
+  REASONER_FOOTER,
+  reasonerBackendCells,
+  reasonRequestCell,
 } from "../toolkit.ts";
 
 interface GeneratorSpec {
@@ -34,7 +43,8 @@ const GENERATORS: GeneratorSpec[] = [
   {
     name: "text_to_image",
     title: "Text-to-image",
-    what: "Robotics laboratory scene generation from a text prompt (`output: \"image\"`). On vLLM-Omni this is `POST /v1/images/generations` (a base64 PNG back).",
+    what:
+      'Robotics laboratory scene generation from a text prompt (`output: "image"`). On vLLM-Omni this is `POST /v1/images/generations` (a base64 PNG back).',
     inputs: "Text",
     outputs: "Vision (JPG/PNG image)",
     inputCells: [],
@@ -52,57 +62,89 @@ const GENERATORS: GeneratorSpec[] = [
   {
     name: "text_to_video",
     title: "Text-to-video",
-    what: "Industrial video generation from a dense scene description. On vLLM-Omni this is `POST /v1/videos/sync` (multipart form, MP4 bytes back). 189 frames at 24 fps is about 7.9 s.",
+    what:
+      "Industrial video generation from a dense scene description. On vLLM-Omni this is `POST /v1/videos/sync` (multipart form, MP4 bytes back). 189 frames at 24 fps is about 7.9 s.",
     inputs: "Text",
     outputs: "Vision (MP4)",
     inputCells: [],
-    requests: [{ name: "request", literal: `{\n  prompt: ${JSON.stringify(T2V_PROMPT)},\n  resolution: "480p",\n  seed: 0,\n}` }],
+    requests: [{
+      name: "request",
+      literal: `{\n  prompt: ${JSON.stringify(T2V_PROMPT)},\n  resolution: "480p",\n  seed: 0,\n}`,
+    }],
   },
   {
     name: "text_to_video_sound",
     title: "Text-to-video with sound",
-    what: "Synchronized visual and audio generation: `sound: true` (vLLM-Omni's `generate_sound=true`) adds a stereo 48 kHz AAC track muxed into the MP4. The notebook shows the same prompt with and without sound.",
+    what:
+      "Synchronized visual and audio generation: `sound: true` (vLLM-Omni's `generate_sound=true`) adds a stereo 48 kHz AAC track muxed into the MP4. The notebook shows the same prompt with and without sound.",
     inputs: "Text",
     outputs: "Vision, sound (MP4 + AAC)",
     inputCells: [],
     requests: [
-      { name: "withSound", literal: `{\n  prompt: ${JSON.stringify(T2V_PROMPT + " The arm's motors whine and the part clanks onto the pallet.")},\n  resolution: "480p",\n  sound: true,\n  seed: 0,\n}` },
-      { name: "silent", literal: `{\n  prompt: ${JSON.stringify(T2V_PROMPT)},\n  resolution: "480p",\n  sound: false,\n  seed: 0,\n}` },
+      {
+        name: "withSound",
+        literal: `{\n  prompt: ${
+          JSON.stringify(T2V_PROMPT + " The arm's motors whine and the part clanks onto the pallet.")
+        },\n  resolution: "480p",\n  sound: true,\n  seed: 0,\n}`,
+      },
+      {
+        name: "silent",
+        literal: `{\n  prompt: ${JSON.stringify(T2V_PROMPT)},\n  resolution: "480p",\n  sound: false,\n  seed: 0,\n}`,
+      },
     ],
   },
   {
     name: "image_to_video",
     title: "Image-to-video (± sound)",
-    what: "Robot manipulation animation from a starting image and a prompt; with `sound: true`, image-conditioned motion with synchronized audio. The image is uploaded as `input_reference` (vision conditioning at the matching resolution: 832x480 for 480p).",
+    what:
+      "Robot manipulation animation from a starting image and a prompt; with `sound: true`, image-conditioned motion with synchronized audio. The image is uploaded as `input_reference` (vision conditioning at the matching resolution: 832x480 for 480p).",
     inputs: "Text, image",
     outputs: "Vision (± sound)",
     inputCells: [code(`await showImage(asset("images/tabletop.jpg"), "input: images/tabletop.jpg · 832x480");`)],
     requests: [
-      { name: "silent", literal: `{\n  prompt: "The yellow robot arm reaches down, grasps the red cube and drops it into the blue bowl.",\n  image: asset("images/tabletop.jpg"),\n  resolution: "480p",\n}` },
-      { name: "withSound", literal: `{\n  prompt: "The yellow robot arm reaches down, grasps the red cube and drops it into the blue bowl; its motors whine and the cube thuds into the bowl.",\n  image: asset("images/tabletop.jpg"),\n  resolution: "480p",\n  sound: true,\n}` },
+      {
+        name: "silent",
+        literal:
+          `{\n  prompt: "The yellow robot arm reaches down, grasps the red cube and drops it into the blue bowl.",\n  image: asset("images/tabletop.jpg"),\n  resolution: "480p",\n}`,
+      },
+      {
+        name: "withSound",
+        literal:
+          `{\n  prompt: "The yellow robot arm reaches down, grasps the red cube and drops it into the blue bowl; its motors whine and the cube thuds into the bowl.",\n  image: asset("images/tabletop.jpg"),\n  resolution: "480p",\n  sound: true,\n}`,
+      },
     ],
   },
   {
     name: "video_to_video",
     title: "Video-to-video (± sound)",
-    what: "Prompt-guided transformation of a robot manipulation video. `conditionFrameIndexes` picks which frames of the source stay as clean conditioning (vLLM-Omni `extra_params.condition_frame_indexes_vision`); they are **latent-frame** indexes, each covering 4 video frames, not video-frame numbers. `[0, 1]` (the model's default) keeps source frames 0-4 clean, the spec's 5 conditioning frames. `conditionVideoKeep` (`\"first\"` or `\"last\"`) says which end of a longer source video is decoded. vLLM-Omni has served video-to-video since its Cosmos 3 video-to-video PR (#4266); the spec's \"planned\" is out of date.",
+    what:
+      'Prompt-guided transformation of a robot manipulation video. `conditionFrameIndexes` picks which frames of the source stay as clean conditioning (vLLM-Omni `extra_params.condition_frame_indexes_vision`); they are **latent-frame** indexes, each covering 4 video frames, not video-frame numbers. `[0, 1]` (the model\'s default) keeps source frames 0-4 clean, the spec\'s 5 conditioning frames. `conditionVideoKeep` (`"first"` or `"last"`) says which end of a longer source video is decoded. vLLM-Omni has served video-to-video since its Cosmos 3 video-to-video PR (#4266); the spec\'s "planned" is out of date.',
     inputs: "Text, video (± sound)",
     outputs: "Vision (± sound)",
     inputCells: [CLIP_CELL],
     requests: [
-      { name: "silent", literal: `{\n  prompt: "The same pick-and-place in a steel factory at night, under orange sodium lights.",\n  video: asset("videos/pick_place.mp4"),\n  resolution: "480p",\n  conditionFrameIndexes: [0, 1],\n  conditionVideoKeep: "first",\n}` },
-      { name: "withSound", literal: `{\n  prompt: "The same pick-and-place in a steel factory at night, under orange sodium lights; machines hum, the cube clanks into a steel bowl.",\n  video: asset("videos/pick_place.mp4"),\n  resolution: "480p",\n  conditionFrameIndexes: [0, 1],\n  conditionVideoKeep: "first",\n  sound: true,\n}` },
+      {
+        name: "silent",
+        literal:
+          `{\n  prompt: "The same pick-and-place in a steel factory at night, under orange sodium lights.",\n  video: asset("videos/pick_place.mp4"),\n  resolution: "480p",\n  conditionFrameIndexes: [0, 1],\n  conditionVideoKeep: "first",\n}`,
+      },
+      {
+        name: "withSound",
+        literal:
+          `{\n  prompt: "The same pick-and-place in a steel factory at night, under orange sodium lights; machines hum, the cube clanks into a steel bowl.",\n  video: asset("videos/pick_place.mp4"),\n  resolution: "480p",\n  conditionFrameIndexes: [0, 1],\n  conditionVideoKeep: "first",\n  sound: true,\n}`,
+      },
     ],
   },
 ];
-
 
 function generatorNotebook(s: GeneratorSpec): NotebookSpec {
   const cells: Cell[] = [
     intro({ title: s.title, what: s.what, inputs: s.inputs, outputs: s.outputs }),
     importCell(),
     md("## Inputs"),
-    ...(s.inputCells.length ? s.inputCells : [md("Text only: the prompt is in the request below (the spec recommends fewer than 300 words).")]),
+    ...(s.inputCells.length
+      ? s.inputCells
+      : [md("Text only: the prompt is in the request below (the spec recommends fewer than 300 words).")]),
     md(`
       ## The request
 
@@ -136,7 +178,8 @@ function promptUpsamplingNotebook(): NotebookSpec {
   const cells: Cell[] = [
     intro({
       title: "Prompt upsampling: a short scene description → a dense generation prompt",
-      what: "Generator prompt upsampling expands a short scene description into a dense, structured prompt for world generation. It is a **text-only Reasoner call** with the spec's upsampling sampling defaults (`PROMPT_UPSAMPLING_SAMPLING`: max_tokens 20000, temperature 0.7, top_p 0.8, top_k 20, repetition_penalty 1.0, presence_penalty 1.5, seed 3407). The upsampled prompt then feeds `generate()`.\n\nThe spec gives the sampling defaults but not the instruction text; the instruction below is this cookbook's own.",
+      what:
+        "Generator prompt upsampling expands a short scene description into a dense, structured prompt for world generation. It is a **text-only Reasoner call** with the spec's upsampling sampling defaults (`PROMPT_UPSAMPLING_SAMPLING`: max_tokens 20000, temperature 0.7, top_p 0.8, top_k 20, repetition_penalty 1.0, presence_penalty 1.5, seed 3407). The upsampled prompt then feeds `generate()`.\n\nThe spec gives the sampling defaults but not the instruction text; the instruction below is this cookbook's own.",
       inputs: "Text",
       outputs: "Text (a dense prompt, < 300 words recommended)",
     }),

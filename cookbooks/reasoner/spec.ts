@@ -13,7 +13,16 @@
  * @module
  */
 import {
-  type Cell, CLIP_CELL, code, DRIVE_CELL, importCell, intro, md, type NotebookSpec, REASONER_FOOTER, reasonerBackendCells,
+  type Cell,
+  CLIP_CELL,
+  code,
+  DRIVE_CELL,
+  importCell,
+  intro,
+  md,
+  type NotebookSpec,
+  REASONER_FOOTER,
+  reasonerBackendCells,
   reasonRequestCell,
 } from "../toolkit.ts";
 
@@ -36,7 +45,8 @@ const REASONERS: ReasonerSpec[] = [
   {
     name: "caption",
     title: "Caption: detailed video captioning",
-    what: "The Reasoner watches a video and writes a detailed caption. Cosmos 3's Reasoner follows the Qwen3-VL message conventions: a system turn, then a user turn with a `video_url` part and the text prompt.",
+    what:
+      "The Reasoner watches a video and writes a detailed caption. Cosmos 3's Reasoner follows the Qwen3-VL message conventions: a system turn, then a user turn with a `video_url` part and the text prompt.",
     inputs: "Video",
     outputs: "Text",
     inputCells: [CLIP_CELL],
@@ -54,7 +64,8 @@ const REASONERS: ReasonerSpec[] = [
   {
     name: "temporal_localization",
     title: "Temporal localization: events with timestamps",
-    what: "Event detection, timestamp queries and interval question answering: the Reasoner lists the notable events of a video with their start and end times (text or JSON). The answer is parsed into events and drawn on a timeline.",
+    what:
+      "Event detection, timestamp queries and interval question answering: the Reasoner lists the notable events of a video with their start and end times (text or JSON). The answer is parsed into events and drawn on a timeline.",
     inputs: "Video, query",
     outputs: "Text or JSON",
     inputCells: [
@@ -79,7 +90,8 @@ const REASONERS: ReasonerSpec[] = [
   {
     name: "embodied_reasoning",
     title: "Embodied reasoning: the robot's next action",
-    what: "Next-action prediction for robotics and assisted-task settings. This request asks for explicit reasoning (`reasoning: true`), which appends the spec's format instruction to the prompt and switches to the reasoning sampling preset; the `<think>` part streams separately from the answer.",
+    what:
+      "Next-action prediction for robotics and assisted-task settings. This request asks for explicit reasoning (`reasoning: true`), which appends the spec's format instruction to the prompt and switches to the reasoning sampling preset; the `<think>` part streams separately from the answer.",
     inputs: "Video, question",
     outputs: "Text",
     inputCells: [CLIP_CELL],
@@ -116,7 +128,8 @@ const REASONERS: ReasonerSpec[] = [
   {
     name: "grounding_2d",
     title: "2D grounding: bounding boxes from an image prompt",
-    what: "Bounding-box localization: the Reasoner answers with Qwen3-VL-style JSON (`bbox_2d` as `[x1, y1, x2, y2]` on a 0–1000 grid, plus `label`). The boxes are parsed and drawn over the image.",
+    what:
+      "Bounding-box localization: the Reasoner answers with Qwen3-VL-style JSON (`bbox_2d` as `[x1, y1, x2, y2]` on a 0–1000 grid, plus `label`). The boxes are parsed and drawn over the image.",
     inputs: "Image, prompt",
     outputs: "JSON boxes",
     inputCells: [code(`
@@ -138,7 +151,8 @@ const REASONERS: ReasonerSpec[] = [
   {
     name: "describe_anything",
     title: "Describe anything: attributes of marked subjects",
-    what: "Attribute captioning for marked subjects: the subjects are drawn onto the image as numbered marks, and the Reasoner describes each one (JSON or text). This cookbook sends the WEBP version of the table scene.",
+    what:
+      "Attribute captioning for marked subjects: the subjects are drawn onto the image as numbered marks, and the Reasoner describes each one (JSON or text). This cookbook sends the WEBP version of the table scene.",
     inputs: "Image, marked subjects",
     outputs: "JSON or text",
     inputCells: [code(`
@@ -161,7 +175,8 @@ const REASONERS: ReasonerSpec[] = [
   {
     name: "action_cot",
     title: "Action CoT: trajectories and driving-scene chain of thought",
-    what: "Trajectory prediction with chain of thought. Two requests: the gripper's 2D path on the table image, and the ego vehicle's waypoints from the driving clip with explicit reasoning. Parsed waypoints are drawn in a bird's-eye plot.",
+    what:
+      "Trajectory prediction with chain of thought. Two requests: the gripper's 2D path on the table image, and the ego vehicle's waypoints from the driving clip with explicit reasoning. Parsed waypoints are drawn in a bird's-eye plot.",
     inputs: "Image or video, prompt",
     outputs: "Text or JSON",
     inputCells: [
@@ -195,7 +210,8 @@ const REASONERS: ReasonerSpec[] = [
   {
     name: "physical_plausibility",
     title: "Physical plausibility analysis",
-    what: "Physical plausibility classification: the Reasoner labels a video `plausible` or `implausible`. The answer is parsed into a label.",
+    what:
+      "Physical plausibility classification: the Reasoner labels a video `plausible` or `implausible`. The answer is parsed into a label.",
     inputs: "Video, prompt",
     outputs: "Label",
     inputCells: [CLIP_CELL],
@@ -230,7 +246,6 @@ const REASONERS: ReasonerSpec[] = [
   },
 ];
 
-
 function reasonerNotebook(s: ReasonerSpec, kernel: "deno" | "tslab" = "deno"): NotebookSpec {
   const cells: Cell[] = [
     intro({ title: s.title, what: s.what, inputs: s.inputs, outputs: s.outputs, extra: s.extra }),
@@ -260,7 +275,11 @@ function reasonerNotebook(s: ReasonerSpec, kernel: "deno" | "tslab" = "deno"): N
   }
   cells.push(REASONER_FOOTER);
   // tslab has no cookbooks/_notebook.ts: its notebook runs in its folder, so an asset is a relative path.
-  const local = (c: Cell): Cell => (kernel === "tslab" ? { ...c, source: c.source.replace(/\basset\("([^"]+)"\)/g, `"../../assets/$1"`) } : c);
+  const local = (
+    c: Cell,
+  ): Cell => (kernel === "tslab"
+    ? { ...c, source: c.source.replace(/\basset\("([^"]+)"\)/g, `"../../assets/$1"`) }
+    : c);
   return { path: `reasoner/${s.name}${kernel === "tslab" ? ".tslab" : ""}.ipynb`, kernel, cells: cells.map(local) };
 }
 

@@ -53,20 +53,32 @@ function imageBounds(size: ReasonRequest["imageSize"]): { minPixels?: number; ma
 }
 
 /** Runs a validated Reasoner request in-process on the checkpoint `backend.checkpoint`. */
-export async function nativeReason(req: ReasonRequest, backend: BackendSpec, options: RunOptions): Promise<ReasonResult> {
+export async function nativeReason(
+  req: ReasonRequest,
+  backend: BackendSpec,
+  options: RunOptions,
+): Promise<ReasonResult> {
   if (backend.kind !== "native") throw new TypeError("nativeReason needs a native backend");
   const { signal, onProgress, onToken } = options;
   const device = nativeDeviceInfo();
   if (backend.device === "cuda" && device.modelBackend !== "cuda") {
-    throw new NativeError(`COSMOS_DEVICE=cuda, but the Reasoner's decoder runs on ${device.modelBackend} here (${device.reason}).`, {
-      hint: "Unset COSMOS_DEVICE (or set it to cpu) to run on the CPU, or use a machine with an NVIDIA GPU and a CUDA build (bash scripts/build-native.sh with nvcc).",
-    });
+    throw new NativeError(
+      `COSMOS_DEVICE=cuda, but the Reasoner's decoder runs on ${device.modelBackend} here (${device.reason}).`,
+      {
+        hint:
+          "Unset COSMOS_DEVICE (or set it to cpu) to run on the CPU, or use a machine with an NVIDIA GPU and a CUDA build (bash scripts/build-native.sh with nvcc).",
+      },
+    );
   }
   if (backend.device === "cpu" && device.modelBackend !== "cpu") {
     // The engine picks its device once per process, from COSMOS_DEVICE, at the first native call.
-    throw new NativeError(`The native engine already runs on ${device.modelBackend} in this process; it cannot switch to the CPU per call.`, {
-      hint: "Set COSMOS_DEVICE=cpu before the first native call (restart the notebook's kernel), or leave device unset.",
-    });
+    throw new NativeError(
+      `The native engine already runs on ${device.modelBackend} in this process; it cannot switch to the CPU per call.`,
+      {
+        hint:
+          "Set COSMOS_DEVICE=cpu before the first native call (restart the notebook's kernel), or leave device unset.",
+      },
+    );
   }
   const session = await openQwen3VL(backend.checkpoint, onProgress);
   throwIfAborted(signal);
@@ -79,14 +91,26 @@ export async function nativeReason(req: ReasonRequest, backend: BackendSpec, opt
   const videos: PromptVideo[] = [];
   if (req.image !== undefined) {
     const src = req.subjects
-      ? await drawSubjectMarks(await mediaBytes(req.image, signal, { ...boundsOf(options), field: "request.image" }), req.subjects)
+      ? await drawSubjectMarks(
+        await mediaBytes(req.image, signal, { ...boundsOf(options), field: "request.image" }),
+        req.subjects,
+      )
       : await sourceOf(req.image, "request.image", options);
-    const { image } = await prepareQwenImage(src, { ...session.processor.image, ...imageBounds(req.imageSize), signal });
+    const { image } = await prepareQwenImage(src, {
+      ...session.processor.image,
+      ...imageBounds(req.imageSize),
+      signal,
+    });
     images.push({ frames: [image] });
     parts.push({ type: "image" });
   }
   if (req.video !== undefined) {
-    const { frames, plan } = await prepareQwenVideo(await sourceOf(req.video, "request.video", options), req.videoSampling ?? {}, session.processor.video, { signal });
+    const { frames, plan } = await prepareQwenVideo(
+      await sourceOf(req.video, "request.video", options),
+      req.videoSampling ?? {},
+      session.processor.video,
+      { signal },
+    );
     videos.push({ frames, timestamps: plan.timestamps });
     parts.push({ type: "video" });
   }
@@ -119,7 +143,11 @@ export async function nativeReason(req: ReasonRequest, backend: BackendSpec, opt
   if (stream) splitter.end().forEach(onToken);
   return reasonResult(req, out.text, {
     backend: describeBackend({ ...backend, device: device.modelBackend === "cuda" ? "cuda" : "cpu" }),
-    usage: { promptTokens: prompt.ids.length, completionTokens: out.tokens.length, totalTokens: prompt.ids.length + out.tokens.length },
+    usage: {
+      promptTokens: prompt.ids.length,
+      completionTokens: out.tokens.length,
+      totalTokens: prompt.ids.length + out.tokens.length,
+    },
     finishReason: out.finishReason,
   });
 }

@@ -21,7 +21,10 @@ async function readIfExists(path: string): Promise<string | undefined> {
     return await readFile(path, "utf8");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new CheckpointError(`Cannot read ${path}: ${(e as Error).message}`, { hint: "Check the file's permissions.", cause: e });
+    throw new CheckpointError(`Cannot read ${path}: ${(e as Error).message}`, {
+      hint: "Check the file's permissions.",
+      cause: e,
+    });
   }
 }
 
@@ -30,7 +33,10 @@ function parseJson(path: string, text: string): Record<string, unknown> {
     const v: unknown = JSON.parse(text);
     if (v && typeof v === "object" && !Array.isArray(v)) return v as Record<string, unknown>;
   } catch (e) {
-    throw new CheckpointError(`${path} is not valid JSON: ${(e as Error).message}`, { hint: "Download the file again.", cause: e });
+    throw new CheckpointError(`${path} is not valid JSON: ${(e as Error).message}`, {
+      hint: "Download the file again.",
+      cause: e,
+    });
   }
   throw new CheckpointError(`${path} is not a JSON object.`, { hint: "Download the file again." });
 }
@@ -45,9 +51,12 @@ function pick(path: string, value: unknown, name: string): string | undefined {
       if (typeof o?.name === "string") names.push(o.name);
       if (o?.name === name && typeof o.template === "string") return o.template;
     }
-    throw new CheckpointError(`${path}: chat_template has no template named ${JSON.stringify(name)} (has: ${names.join(", ") || "none"}).`, {
-      hint: "Pass one of the listed names.",
-    });
+    throw new CheckpointError(
+      `${path}: chat_template has no template named ${JSON.stringify(name)} (has: ${names.join(", ") || "none"}).`,
+      {
+        hint: "Pass one of the listed names.",
+      },
+    );
   }
   throw new CheckpointError(`${path}: chat_template must be a string or a list of {name, template}.`, {
     hint: "Download the file again.",

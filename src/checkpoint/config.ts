@@ -68,19 +68,35 @@ export const Qwen3VLTextConfigJson = z.looseObject({
   eos_token_id: z.union([TokenId, z.array(TokenId)]).nullish(),
 }).superRefine((t, ctx) => {
   if (t.num_attention_heads % t.num_key_value_heads !== 0) {
-    ctx.addIssue({ code: "custom", path: ["num_key_value_heads"], message: `must divide num_attention_heads (${t.num_attention_heads})` });
+    ctx.addIssue({
+      code: "custom",
+      path: ["num_key_value_heads"],
+      message: `must divide num_attention_heads (${t.num_attention_heads})`,
+    });
   }
   const rope = t.rope_parameters ?? t.rope_scaling;
   if ((rope?.rope_theta ?? t.rope_theta) === undefined) {
-    ctx.addIssue({ code: "custom", path: ["rope_parameters", "rope_theta"], message: "rope_theta is missing (looked in rope_parameters, rope_scaling and text_config)" });
+    ctx.addIssue({
+      code: "custom",
+      path: ["rope_parameters", "rope_theta"],
+      message: "rope_theta is missing (looked in rope_parameters, rope_scaling and text_config)",
+    });
   }
   if (!rope?.mrope_section) {
-    ctx.addIssue({ code: "custom", path: [t.rope_parameters ? "rope_parameters" : "rope_scaling", "mrope_section"], message: "mrope_section ([t, h, w] frequencies) is missing" });
+    ctx.addIssue({
+      code: "custom",
+      path: [t.rope_parameters ? "rope_parameters" : "rope_scaling", "mrope_section"],
+      message: "mrope_section ([t, h, w] frequencies) is missing",
+    });
   } else {
     const headDim = t.head_dim ?? t.hidden_size / t.num_attention_heads;
     const sum = rope.mrope_section.reduce((a, b) => a + b, 0);
     if (sum !== headDim / 2) {
-      ctx.addIssue({ code: "custom", path: [t.rope_parameters ? "rope_parameters" : "rope_scaling", "mrope_section"], message: `must sum to head_dim / 2 = ${headDim / 2}` });
+      ctx.addIssue({
+        code: "custom",
+        path: [t.rope_parameters ? "rope_parameters" : "rope_scaling", "mrope_section"],
+        message: `must sum to head_dim / 2 = ${headDim / 2}`,
+      });
     }
   }
 });
@@ -110,9 +126,13 @@ export const Qwen3VLVisionConfigJson = z.looseObject({
   deepstack_visual_indexes: z.array(z.number().int().nonnegative()).default([]),
   hidden_act: z.string().default("gelu_pytorch_tanh"),
 }).superRefine((v, ctx) => {
-  if (v.hidden_size % v.num_heads !== 0) ctx.addIssue({ code: "custom", path: ["num_heads"], message: `must divide hidden_size (${v.hidden_size})` });
+  if (v.hidden_size % v.num_heads !== 0) {
+    ctx.addIssue({ code: "custom", path: ["num_heads"], message: `must divide hidden_size (${v.hidden_size})` });
+  }
   v.deepstack_visual_indexes.forEach((d, i) => {
-    if (d >= v.depth) ctx.addIssue({ code: "custom", path: ["deepstack_visual_indexes", i], message: `must be < depth (${v.depth})` });
+    if (d >= v.depth) {
+      ctx.addIssue({ code: "custom", path: ["deepstack_visual_indexes", i], message: `must be < depth (${v.depth})` });
+    }
   });
 });
 

@@ -76,7 +76,8 @@ export async function checkpointFiles(dir: string): Promise<CheckpointFiles> {
   const config = join(dir, "config.json");
   if (!(await isFile(config))) {
     throw new CheckpointError(`${dir} has no config.json, so it is not a Hugging Face model folder.`, {
-      hint: "Point to the folder that holds config.json, tokenizer.json and *.safetensors (a snapshot folder in the HF cache).",
+      hint:
+        "Point to the folder that holds config.json, tokenizer.json and *.safetensors (a snapshot folder in the HF cache).",
     });
   }
   let safetensors: string[];
@@ -92,15 +93,21 @@ export async function checkpointFiles(dir: string): Promise<CheckpointFiles> {
     const missing: string[] = [];
     for (const p of safetensors) if (!(await isFile(p))) missing.push(p);
     if (missing.length) {
-      throw new CheckpointError(`${indexPath}: weight_map names ${missing.length} shard(s) that are missing: ${missing.join(", ")}.`, {
-        hint: "The download is incomplete; download the model again (hf download <repo>).",
-      });
+      throw new CheckpointError(
+        `${indexPath}: weight_map names ${missing.length} shard(s) that are missing: ${missing.join(", ")}.`,
+        {
+          hint: "The download is incomplete; download the model again (hf download <repo>).",
+        },
+      );
     }
     weightMap = index.weight_map;
   } else {
-    throw new CheckpointError(`${dir} has no weights (looked for model.safetensors and model.safetensors.index.json).`, {
-      hint: "Download the full checkpoint (the *.safetensors files), not only its configs.",
-    });
+    throw new CheckpointError(
+      `${dir} has no weights (looked for model.safetensors and model.safetensors.index.json).`,
+      {
+        hint: "Download the full checkpoint (the *.safetensors files), not only its configs.",
+      },
+    );
   }
   const tokenizerConfig = await opt(join(dir, "tokenizer_config.json"));
   let chatTemplate = (await opt(join(dir, "chat_template.jinja"))) ?? (await opt(join(dir, "chat_template.json")));

@@ -50,7 +50,8 @@ export function parseJsonValue<S extends z.ZodType>(file: string, data: unknown,
     return `${field}: ${i.message} (got ${show(value)})`;
   });
   throw new CheckpointError(`${file}: ${lines.length === 1 ? lines[0] : "\n  " + lines.join("\n  ")}`, {
-    hint: "The checkpoint's file is not what this loader expects: use the files that came with the model (or fix the field named).",
+    hint:
+      "The checkpoint's file is not what this loader expects: use the files that came with the model (or fix the field named).",
   });
 }
 

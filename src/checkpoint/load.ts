@@ -16,7 +16,7 @@
 import { CheckpointError } from "../errors.ts";
 import { type GenerationDefaults, loadGenerationConfig, loadQwen3VLConfig, type Qwen3VLConfig } from "./config.ts";
 import { type CheckpointFiles, checkpointFiles } from "./files.ts";
-import { type ResolvedCheckpoint, type ResolveOptions, resolveCheckpoint } from "./resolve.ts";
+import { resolveCheckpoint, type ResolvedCheckpoint, type ResolveOptions } from "./resolve.ts";
 
 /** What {@link loadQwen3VLCheckpoint} returns. */
 export interface Qwen3VLCheckpoint extends ResolvedCheckpoint {
@@ -36,7 +36,10 @@ export interface Qwen3VLCheckpoint extends ResolvedCheckpoint {
  * const { dir, config } = await loadQwen3VLCheckpoint("test/fixtures/qwen3vl-tiny");
  * ```
  */
-export async function loadQwen3VLCheckpoint(idOrPath: string, options: ResolveOptions = {}): Promise<Qwen3VLCheckpoint> {
+export async function loadQwen3VLCheckpoint(
+  idOrPath: string,
+  options: ResolveOptions = {},
+): Promise<Qwen3VLCheckpoint> {
   const resolved = await resolveCheckpoint(idOrPath, options);
   const files = await checkpointFiles(resolved.dir);
   if (!files.tokenizer) {

@@ -75,18 +75,24 @@ export async function loadProcessorSettings(dir: string): Promise<ProcessorSetti
   const combinedPath = join(dir, "processor_config.json");
   const combined = await readJsonFile(combinedPath, true);
   if (combined !== undefined) {
-    const c = parseJsonValue(combinedPath, combined, z.looseObject({
-      image_processor: ProcessorSectionJson.optional(),
-      video_processor: ProcessorSectionJson.optional(),
-    }));
+    const c = parseJsonValue(
+      combinedPath,
+      combined,
+      z.looseObject({
+        image_processor: ProcessorSectionJson.optional(),
+        video_processor: ProcessorSectionJson.optional(),
+      }),
+    );
     if (c.image_processor) image = c.image_processor;
     if (c.video_processor) video = c.video_processor;
     sources.push(combinedPath);
   }
-  for (const [name, set] of [
-    ["preprocessor_config.json", (v: ProcessorSectionJson) => (image = { ...image, ...v })],
-    ["video_preprocessor_config.json", (v: ProcessorSectionJson) => (video = { ...video, ...v })],
-  ] as const) {
+  for (
+    const [name, set] of [
+      ["preprocessor_config.json", (v: ProcessorSectionJson) => (image = { ...image, ...v })],
+      ["video_preprocessor_config.json", (v: ProcessorSectionJson) => (video = { ...video, ...v })],
+    ] as const
+  ) {
     const path = join(dir, name);
     const json = await readJsonFile(path, true);
     if (json === undefined) continue;

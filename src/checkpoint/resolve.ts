@@ -83,24 +83,35 @@ async function isDir(path: string): Promise<boolean> {
  */
 export async function resolveCheckpoint(idOrPath: string, options: ResolveOptions = {}): Promise<ResolvedCheckpoint> {
   if (!idOrPath) {
-    throw new CheckpointError("No checkpoint given.", { hint: 'Pass a folder path or a Hugging Face repo id such as "Qwen/Qwen3-VL-2B-Instruct".' });
+    throw new CheckpointError("No checkpoint given.", {
+      hint: 'Pass a folder path or a Hugging Face repo id such as "Qwen/Qwen3-VL-2B-Instruct".',
+    });
   }
   const local = resolve(idOrPath.startsWith("~/") ? join(homedir(), idOrPath.slice(2)) : idOrPath);
   if (await isDir(local)) return { dir: local, source: "local" };
 
   if (!REPO_ID.test(idOrPath)) {
-    throw new CheckpointError(`Checkpoint folder ${local} does not exist (and ${JSON.stringify(idOrPath)} is not a Hugging Face repo id "org/name").`, {
-      hint: "Check the path, or pass a repo id such as \"Qwen/Qwen3-VL-2B-Instruct\" that is in your Hugging Face cache.",
-    });
+    throw new CheckpointError(
+      `Checkpoint folder ${local} does not exist (and ${
+        JSON.stringify(idOrPath)
+      } is not a Hugging Face repo id "org/name").`,
+      {
+        hint:
+          'Check the path, or pass a repo id such as "Qwen/Qwen3-VL-2B-Instruct" that is in your Hugging Face cache.',
+      },
+    );
   }
   const cache = options.cacheDir ?? hfHubCacheDir(options.env ?? process.env);
   const revision = options.revision ?? "main";
   const repoDir = join(cache, `models--${idOrPath.replace("/", "--")}`);
   const looked = [`folder ${local}`, `${repoDir}`];
-  const download = `Download it first, e.g. \`hf download ${idOrPath}\` (or \`huggingface-cli download ${idOrPath}\`), ` +
+  const download =
+    `Download it first, e.g. \`hf download ${idOrPath}\` (or \`huggingface-cli download ${idOrPath}\`), ` +
     "set HF_HUB_CACHE / HF_HOME to the cache that has it, or pass the checkpoint folder's path.";
   if (!(await isDir(repoDir))) {
-    throw new CheckpointError(`Checkpoint ${idOrPath} not found. Looked for: ${looked.join("; ")}.`, { hint: download });
+    throw new CheckpointError(`Checkpoint ${idOrPath} not found. Looked for: ${looked.join("; ")}.`, {
+      hint: download,
+    });
   }
   let commit: string;
   if (COMMIT.test(revision)) {
@@ -111,15 +122,23 @@ export async function resolveCheckpoint(idOrPath: string, options: ResolveOption
     try {
       commit = (await readFile(ref, "utf8")).trim();
     } catch {
-      throw new CheckpointError(`Checkpoint ${idOrPath}: no revision ${JSON.stringify(revision)} in the cache. Looked for: ${looked.join("; ")}.`, {
-        hint: download,
-      });
+      throw new CheckpointError(
+        `Checkpoint ${idOrPath}: no revision ${JSON.stringify(revision)} in the cache. Looked for: ${
+          looked.join("; ")
+        }.`,
+        {
+          hint: download,
+        },
+      );
     }
   }
   const dir = join(repoDir, "snapshots", commit);
   looked.push(dir);
   if (!(await isDir(dir))) {
-    throw new CheckpointError(`Checkpoint ${idOrPath}: snapshot ${commit} is missing. Looked for: ${looked.join("; ")}.`, { hint: download });
+    throw new CheckpointError(
+      `Checkpoint ${idOrPath}: snapshot ${commit} is missing. Looked for: ${looked.join("; ")}.`,
+      { hint: download },
+    );
   }
   return { dir, source: "hf-cache", repoId: idOrPath, revision, commit };
 }

@@ -39,7 +39,12 @@ export function parseActionChunk(value: unknown, opts: ActionShapeOptions): Acti
   const field = opts.field ?? "actions";
   const { dim } = opts;
   if (!Number.isInteger(dim) || dim <= 0) {
-    throw new ValidationError([{ field: "dim", value: dim, allowed: "a positive integer", message: "invalid action dimension" }]);
+    throw new ValidationError([{
+      field: "dim",
+      value: dim,
+      allowed: "a positive integer",
+      message: "invalid action dimension",
+    }]);
   }
   const rows = Array.isArray(value)
     ? value
@@ -48,26 +53,46 @@ export function parseActionChunk(value: unknown, opts: ActionShapeOptions): Acti
     : undefined;
   const shape = `[T, ${dim}]`;
   if (!rows) {
-    throw new ValidationError([{ field, value, allowed: `a JSON array of shape ${shape}`, message: "not an array of action rows" }]);
+    throw new ValidationError([{
+      field,
+      value,
+      allowed: `a JSON array of shape ${shape}`,
+      message: "not an array of action rows",
+    }]);
   }
   if (rows.length === 0) {
-    throw new ValidationError([{ field, value: rows, allowed: `at least one row of ${dim} numbers`, message: "empty action chunk" }]);
+    throw new ValidationError([{
+      field,
+      value: rows,
+      allowed: `at least one row of ${dim} numbers`,
+      message: "empty action chunk",
+    }]);
   }
   if (opts.steps !== undefined && rows.length !== opts.steps) {
     throw new ValidationError([{
-      field, value: `${rows.length} rows`, allowed: `${opts.steps} rows`, message: `expected ${opts.steps} steps, got ${rows.length}`,
+      field,
+      value: `${rows.length} rows`,
+      allowed: `${opts.steps} rows`,
+      message: `expected ${opts.steps} steps, got ${rows.length}`,
     }]);
   }
   const issues: ValidationIssue[] = [];
   for (let t = 0; t < rows.length && issues.length < MAX_ISSUES; t++) {
     const row = rows[t];
     if (!Array.isArray(row)) {
-      issues.push({ field: `${field}[${t}]`, value: row, allowed: `an array of ${dim} numbers`, message: `row ${t} is not an array` });
+      issues.push({
+        field: `${field}[${t}]`,
+        value: row,
+        allowed: `an array of ${dim} numbers`,
+        message: `row ${t} is not an array`,
+      });
       continue;
     }
     if (row.length !== dim) {
       issues.push({
-        field: `${field}[${t}]`, value: `${row.length} values`, allowed: `${dim} values (shape ${shape})`,
+        field: `${field}[${t}]`,
+        value: `${row.length} values`,
+        allowed: `${dim} values (shape ${shape})`,
         message: `row ${t} has ${row.length} values, expected ${dim}`,
       });
       continue;
@@ -76,8 +101,12 @@ export function parseActionChunk(value: unknown, opts: ActionShapeOptions): Acti
       const x = row[d];
       if (typeof x !== "number" || !Number.isFinite(x)) {
         issues.push({
-          field: `${field}[${t}][${d}]`, value: x, allowed: "a finite number",
-          message: `row ${t}, column ${d} is ${typeof x === "number" ? String(x) : typeof x === "string" ? `the string "${x}"` : String(x)}`,
+          field: `${field}[${t}][${d}]`,
+          value: x,
+          allowed: "a finite number",
+          message: `row ${t}, column ${d} is ${
+            typeof x === "number" ? String(x) : typeof x === "string" ? `the string "${x}"` : String(x)
+          }`,
         });
       }
     }
@@ -98,11 +127,14 @@ export function parseActionJson(text: string | Uint8Array, opts: ActionShapeOpti
   } catch {
     try {
       // Python writes bare NaN / Infinity / -Infinity; turn them into markers outside strings
-      const marked = src.replace(/("(?:[^"\\]|\\.)*")|(-?Infinity|NaN)/g, (m, str: string | undefined) =>
-        str !== undefined ? m : `"__nonfinite__${m}"`
+      const marked = src.replace(
+        /("(?:[^"\\]|\\.)*")|(-?Infinity|NaN)/g,
+        (m, str: string | undefined) => str !== undefined ? m : `"__nonfinite__${m}"`,
       );
-      value = JSON.parse(marked, (_k, v) =>
-        typeof v === "string" && v.startsWith("__nonfinite__") ? Number(v.slice(13)) : v);
+      value = JSON.parse(
+        marked,
+        (_k, v) => typeof v === "string" && v.startsWith("__nonfinite__") ? Number(v.slice(13)) : v,
+      );
     } catch (e) {
       // Only where it breaks: the parser's own message quotes the text, and an action path
       // pointed at the wrong file must not print that file's content.
@@ -125,7 +157,6 @@ function jsonErrorPlace(text: string, e: unknown): string {
   const line = before.split("\n").length;
   return ` (line ${line}, column ${before.length - before.lastIndexOf("\n")})`;
 }
-
 
 /**
  * Reads an action chunk from a JSON file path, `file://` URL or `data:application/json` URI.

@@ -88,7 +88,12 @@ export function parseWav(bytes: Uint8Array): PcmAudio {
     if (id === "fmt ") {
       let code = v.getUint16(body, true);
       if (code === 0xfffe && size >= 26) code = v.getUint16(body + 24, true); // WAVE_FORMAT_EXTENSIBLE
-      fmt = { code, channels: v.getUint16(body + 2, true), rate: v.getUint32(body + 4, true), bits: v.getUint16(body + 14, true) };
+      fmt = {
+        code,
+        channels: v.getUint16(body + 2, true),
+        rate: v.getUint32(body + 4, true),
+        bits: v.getUint16(body + 14, true),
+      };
     } else if (id === "data") {
       if (!fmt) throw new MediaError("WAV data chunk comes before its fmt chunk.");
       const end = Math.min(bytes.byteLength, body + (size === 0xffffffff ? bytes.byteLength : size));
@@ -100,7 +105,7 @@ export function parseWav(bytes: Uint8Array): PcmAudio {
         if (fmt.code === 3) out[i] = bps === 8 ? v.getFloat64(p, true) : v.getFloat32(p, true);
         else if (bps === 1) out[i] = (v.getUint8(p) - 128) / 128;
         else if (bps === 2) out[i] = v.getInt16(p, true) / 32768;
-        else if (bps === 3) out[i] = ((v.getUint8(p) | (v.getUint8(p + 1) << 8) | (v.getInt8(p + 2) << 16))) / 8388608;
+        else if (bps === 3) out[i] = (v.getUint8(p) | (v.getUint8(p + 1) << 8) | (v.getInt8(p + 2) << 16)) / 8388608;
         else out[i] = v.getInt32(p, true) / 2147483648;
       }
       if (fmt.code !== 1 && fmt.code !== 3) throw new MediaError(`Unsupported WAV encoding ${fmt.code}.`);

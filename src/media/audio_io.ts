@@ -36,7 +36,9 @@ async function requireAudio(path: string, label: string, opts: ProcessOptions) {
     throw e;
   });
   if (info && !info.hasAudio) {
-    throw new MediaError(`${label} has no audio track.`, { hint: "Generate the video with sound, or mux one in first." });
+    throw new MediaError(`${label} has no audio track.`, {
+      hint: "Generate the video with sound, or mux one in first.",
+    });
   }
 }
 
@@ -51,14 +53,36 @@ export async function extractAudio(input: MediaSource, opts: ExtractAudioOptions
   try {
     await requireAudio(file.path, file.label, opts);
     return await withAtomicOutput(opts.output, async (tmp) => {
-      const codec = format === "wav" ? ["-c:a", "pcm_s16le", "-f", "wav"] : ["-c:a", "aac", "-b:a", "192k", "-f", "mp4", "-movflags", "+faststart"];
+      const codec = format === "wav"
+        ? ["-c:a", "pcm_s16le", "-f", "wav"]
+        : ["-c:a", "aac", "-b:a", "192k", "-f", "mp4", "-movflags", "+faststart"];
       await runFfmpeg(
         [
-          "-hide_banner", "-nostdin", "-v", "error", "-nostats", "-progress", "pipe:2", "-y", "-i", file.path,
-          "-map", "0:a:0", "-vn", "-ar", String(opts.sampleRate ?? COSMOS_SAMPLE_RATE),
-          "-ac", String(opts.channels ?? COSMOS_CHANNELS), ...codec, tmp,
+          "-hide_banner",
+          "-nostdin",
+          "-v",
+          "error",
+          "-nostats",
+          "-progress",
+          "pipe:2",
+          "-y",
+          "-i",
+          file.path,
+          "-map",
+          "0:a:0",
+          "-vn",
+          "-ar",
+          String(opts.sampleRate ?? COSMOS_SAMPLE_RATE),
+          "-ac",
+          String(opts.channels ?? COSMOS_CHANNELS),
+          ...codec,
+          tmp,
         ],
-        { what: `Extracting audio from ${file.label}`, signal: opts.signal, idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS },
+        {
+          what: `Extracting audio from ${file.label}`,
+          signal: opts.signal,
+          idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+        },
       );
     });
   } finally {
@@ -79,10 +103,31 @@ export async function decodeAudio(
     await requireAudio(file.path, file.label, opts);
     const r = await runFfmpeg(
       [
-        "-hide_banner", "-nostdin", "-v", "error", "-nostats", "-progress", "pipe:2", "-i", file.path,
-        "-map", "0:a:0", "-vn", "-ar", String(sampleRate), "-ac", String(channels), "-f", "f32le", "pipe:1",
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-nostats",
+        "-progress",
+        "pipe:2",
+        "-i",
+        file.path,
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-ar",
+        String(sampleRate),
+        "-ac",
+        String(channels),
+        "-f",
+        "f32le",
+        "pipe:1",
       ],
-      { what: `Decoding audio of ${file.label}`, signal: opts.signal, idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS },
+      {
+        what: `Decoding audio of ${file.label}`,
+        signal: opts.signal,
+        idleTimeoutMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      },
     );
     const bytes = r.stdout;
     const samples = new Float32Array(Math.floor(bytes.byteLength / 4));

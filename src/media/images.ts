@@ -142,7 +142,9 @@ export interface ResizeOptions {
 function rawInput(img: RgbFrame) {
   if (img.data.byteLength !== img.width * img.height * 3) {
     throw new MediaError(
-      `Image data holds ${img.data.byteLength} bytes, expected ${img.width * img.height * 3} (${img.width}x${img.height} RGB).`,
+      `Image data holds ${img.data.byteLength} bytes, expected ${
+        img.width * img.height * 3
+      } (${img.width}x${img.height} RGB).`,
     );
   }
   return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } });
@@ -164,7 +166,12 @@ export async function resizeImage(img: RgbFrame, opts: ResizeOptions): Promise<R
     .raw()
     .toBuffer({ resolveWithObject: true });
   throwIfAborted(opts.signal);
-  return { width: info.width, height: info.height, channels: 3, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  return {
+    width: info.width,
+    height: info.height,
+    channels: 3,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  };
 }
 
 /**

@@ -13,7 +13,7 @@
  */
 export { resetFfmpegResolution, resolveFfmpeg, resolveFfprobe } from "./ffmpeg_path.ts";
 export * from "./limits.ts";
-export { parseDataUri, toDataUri, type MediaSource } from "./source.ts";
+export { type MediaSource, parseDataUri, toDataUri } from "./source.ts";
 export * from "./images.ts";
 export * from "./video.ts";
 export * from "./audio.ts";

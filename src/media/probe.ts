@@ -173,7 +173,11 @@ export function parseFfmpegInfo(stderr: string, label: string): VideoInfo {
   if (aLine) {
     const hz = /(\d+) Hz/.exec(aLine[1]);
     const layout = /Hz, ([^,]+)/.exec(aLine[1])?.[1]?.trim() ?? "";
-    const ch = layout === "mono" ? 1 : layout === "stereo" ? 2 : /(\d+) channels/.exec(layout)
+    const ch = layout === "mono"
+      ? 1
+      : layout === "stereo"
+      ? 2
+      : /(\d+) channels/.exec(layout)
       ? Number(/(\d+) channels/.exec(layout)![1])
       : /^(\d)\.(\d)/.exec(layout)
       ? Number(/^(\d)\.(\d)/.exec(layout)![1]) + Number(/^(\d)\.(\d)/.exec(layout)![2])
@@ -224,7 +228,14 @@ export async function probeFile(path: string, label: string, opts: ProbeOptions 
   if (ffprobe) {
     const r = await runFfmpeg(
       ["-v", "error", "-print_format", "json", "-show_streams", "-show_format", "-count_packets", "--", path],
-      { what: `Probing ${label}`, bin: ffprobe, signal: opts.signal, idleTimeoutMs, allowFailure: true, maxStdout: 16 << 20 },
+      {
+        what: `Probing ${label}`,
+        bin: ffprobe,
+        signal: opts.signal,
+        idleTimeoutMs,
+        allowFailure: true,
+        maxStdout: 16 << 20,
+      },
     );
     if (r.code !== 0) {
       throw new MediaError(`Cannot read ${label}: ffprobe says: ${relevantStderr(r.stderr) || `exit ${r.code}`}.`, {
@@ -251,7 +262,22 @@ export async function probeFile(path: string, label: string, opts: ProbeOptions 
     }
   } else {
     const r = await runFfmpeg(
-      ["-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:2", "-i", path, "-map", "0:v:0?", "-c", "copy", "-f", "null", "-"],
+      [
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        "-progress",
+        "pipe:2",
+        "-i",
+        path,
+        "-map",
+        "0:v:0?",
+        "-c",
+        "copy",
+        "-f",
+        "null",
+        "-",
+      ],
       { what: `Probing ${label}`, signal: opts.signal, idleTimeoutMs, allowFailure: true, maxStdout: 1 << 20 },
     );
     if (!/Input #0/.test(r.rawStderr)) {

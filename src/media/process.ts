@@ -161,7 +161,10 @@ export class MediaChild {
     const line = relevantStderr(this.stderr);
     return new MediaError(
       `${this.what} made no progress for ${idleMs} ms and was stopped${line ? `; ffmpeg says: ${line}` : ""}.`,
-      { hint: "The input may be a pipe that never delivers data, or unreadable; check the file, or raise idleTimeoutMs." },
+      {
+        hint:
+          "The input may be a pipe that never delivers data, or unreadable; check the file, or raise idleTimeoutMs.",
+      },
     );
   }
 
@@ -193,12 +196,16 @@ export function relevantStderr(stderr: string, maxLines = 3): string {
     /error|invalid|not found|no such|partial file|corrupt|unsupported|does not contain|could not|failed|truncat|moov|matches no streams/i
       .test(l)
   );
-  const pick = (important.length ? important : lines.slice(-maxLines));
+  const pick = important.length ? important : lines.slice(-maxLines);
   return [...new Set(pick)].slice(0, maxLines).join(" | ");
 }
 
 /** Starts ffmpeg (or another binary, e.g. ffprobe) with pipes. */
-export function startMedia(args: string[], what: string, opts: { signal?: AbortSignal; bin?: string } = {}): MediaChild {
+export function startMedia(
+  args: string[],
+  what: string,
+  opts: { signal?: AbortSignal; bin?: string } = {},
+): MediaChild {
   if (opts.signal?.aborted) throw new AbortError(`${what} was aborted.`, { cause: opts.signal.reason });
   return new MediaChild(opts.bin ?? resolveFfmpeg(), args, what, opts.signal);
 }

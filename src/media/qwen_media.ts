@@ -12,14 +12,14 @@
  * ```
  * @module
  */
-import { type ReadImageOptions, readImage, resizeImage, type RgbImage } from "./images.ts";
+import { readImage, type ReadImageOptions, resizeImage, type RgbImage } from "./images.ts";
 import { probeVideo, type VideoInfo } from "./probe.ts";
 import type { ProcessOptions } from "./process.ts";
 import {
-  qwenImagePlan,
   type QwenImagePlan,
-  qwenVideoPlan,
+  qwenImagePlan,
   type QwenVideoPlan,
+  qwenVideoPlan,
   type QwenVideoSettings,
   type SmartResizeOptions,
 } from "./qwen_vision.ts";
@@ -33,9 +33,10 @@ export async function prepareQwenImage(
 ): Promise<{ image: RgbImage; plan: QwenImagePlan; source: { width: number; height: number } }> {
   const src = await readImage(input, opts);
   const plan = qwenImagePlan(src.height, src.width, opts);
-  const image = plan.width === src.width && plan.height === src.height
-    ? src
-    : { ...(await resizeImage(src, { width: plan.width, height: plan.height, fit: "fill", kernel: "cubic" })), format: src.format };
+  const image = plan.width === src.width && plan.height === src.height ? src : {
+    ...(await resizeImage(src, { width: plan.width, height: plan.height, fit: "fill", kernel: "cubic" })),
+    format: src.format,
+  };
   return { image, plan, source: { width: src.width, height: src.height } };
 }
 
@@ -51,7 +52,11 @@ export async function prepareQwenVideo(
   opts: ProcessOptions = {},
 ): Promise<{ frames: VideoFrame[]; plan: QwenVideoPlan; info: VideoInfo }> {
   const info = await probeVideo(input, opts);
-  const plan = qwenVideoPlan({ totalFrames: info.frameCount, fps: info.fps, height: info.height, width: info.width }, sampling, settings);
+  const plan = qwenVideoPlan(
+    { totalFrames: info.frameCount, fps: info.fps, height: info.height, width: info.width },
+    sampling,
+    settings,
+  );
   const frames = await decodeVideoFrames(input, {
     ...opts,
     frameIndices: plan.indices,

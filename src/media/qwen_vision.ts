@@ -61,7 +61,11 @@ export const QWEN3_VL_IMAGE_DEFAULTS = Object.freeze({ factor: 32, minPixels: 65
  * {"shortest_edge": 56 * 56, "longest_edge": 28 * 28 * 1280}`, `patch_size = 14`) — used only
  * when a checkpoint gives no config; shown for reference.
  */
-export const QWEN2_VL_IMAGE_CLASS_DEFAULTS = Object.freeze({ factor: 28, minPixels: 56 * 56, maxPixels: 28 * 28 * 1280 });
+export const QWEN2_VL_IMAGE_CLASS_DEFAULTS = Object.freeze({
+  factor: 28,
+  minPixels: 56 * 56,
+  maxPixels: 28 * 28 * 1280,
+});
 
 /** Video sampling and pixel-budget settings. */
 export interface QwenVideoSettings {
@@ -131,9 +135,12 @@ function checkAspect(height: number, width: number): void {
   // "absolute aspect ratio must be smaller than 200" (both smart_resize versions)
   const ratio = Math.max(height, width) / Math.min(height, width);
   if (ratio > 200) {
-    throw new MediaError(`Aspect ratio ${ratio.toFixed(1)} of a ${width}x${height} picture is above 200, which Qwen3-VL rejects.`, {
-      hint: "Crop the picture to a less extreme shape.",
-    });
+    throw new MediaError(
+      `Aspect ratio ${ratio.toFixed(1)} of a ${width}x${height} picture is above 200, which Qwen3-VL rejects.`,
+      {
+        hint: "Crop the picture to a less extreme shape.",
+      },
+    );
   }
 }
 
@@ -216,7 +223,10 @@ export function smartResizeVideo(
  * `max(min(768 * factor², longest_edge // n), int(shortest_edge * 1.05)) * n`
  * (`Qwen3VLVideoProcessor.resize`).
  */
-export function videoMaxPixels(numFrames: number, s: Pick<QwenVideoSettings, "factor" | "minPixels" | "maxPixels" | "capPixelsPerFrame">): number {
+export function videoMaxPixels(
+  numFrames: number,
+  s: Pick<QwenVideoSettings, "factor" | "minPixels" | "maxPixels" | "capPixelsPerFrame">,
+): number {
   if (!s.capPixelsPerFrame) return s.maxPixels;
   const frameCap = 768 * s.factor * s.factor;
   const perFrame = Math.max(Math.min(frameCap, Math.floor(s.maxPixels / numFrames)), Math.trunc(s.minPixels * 1.05));
@@ -267,7 +277,11 @@ export function sampleFrameIndices(
     const fps = opts.fps ?? QWEN3_VL_VIDEO_DEFAULTS.fps;
     const videoFps = meta.fps ?? 24; // transformers: "Defaulting to `fps=24`"
     n = Math.trunc((total / videoFps) * fps);
-    n = Math.min(Math.max(n, opts.minFrames ?? QWEN3_VL_VIDEO_DEFAULTS.minFrames), opts.maxFrames ?? QWEN3_VL_VIDEO_DEFAULTS.maxFrames, total);
+    n = Math.min(
+      Math.max(n, opts.minFrames ?? QWEN3_VL_VIDEO_DEFAULTS.minFrames),
+      opts.maxFrames ?? QWEN3_VL_VIDEO_DEFAULTS.maxFrames,
+      total,
+    );
   }
   if (!Number.isInteger(n) || n < 1) throw new MediaError(`numFrames must be a positive integer, got ${n}.`);
   return linspaceIndices(total, n);
@@ -278,7 +292,11 @@ export function sampleFrameIndices(
  * (= temporal_patch_size 2) by repeating the last, convert to seconds (`idx / fps`), then
  * average the first and last timestamp of each temporal patch. One value per patch.
  */
-export function frameTimestamps(indices: readonly number[], videoFps: number, mergeSize = QWEN3_VL_TEMPORAL_PATCH_SIZE): number[] {
+export function frameTimestamps(
+  indices: readonly number[],
+  videoFps: number,
+  mergeSize = QWEN3_VL_TEMPORAL_PATCH_SIZE,
+): number[] {
   const idx = [...indices];
   if (idx.length % mergeSize !== 0) {
     const last = idx[idx.length - 1];

@@ -36,10 +36,13 @@ export function parseDataUri(uri: string): { mimeType: string; data: Uint8Array 
   try {
     return { mimeType, data: new TextEncoder().encode(decodeURIComponent(payload)) };
   } catch (e) {
-    throw new MediaError("Malformed data URI: its percent-encoding is not valid (a % not followed by two hex digits).", {
-      hint: "Encode the bytes as base64 instead: `data:<mime>;base64,` followed by the base64 bytes.",
-      cause: e,
-    });
+    throw new MediaError(
+      "Malformed data URI: its percent-encoding is not valid (a % not followed by two hex digits).",
+      {
+        hint: "Encode the bytes as base64 instead: `data:<mime>;base64,` followed by the base64 bytes.",
+        cause: e,
+      },
+    );
   }
 }
 
@@ -76,10 +79,14 @@ export function localPath(ref: string): string | undefined {
   try {
     return fileURLToPath(ref);
   } catch (e) {
-    throw new MediaError(`Malformed file:// URL "${ref.length > 80 ? ref.slice(0, 77) + "..." : ref}": ${(e as Error).message}`, {
-      hint: "Write it as file:///absolute/path (no host; %-escapes only for bytes that are not a /), or pass the plain path.",
-      cause: e,
-    });
+    throw new MediaError(
+      `Malformed file:// URL "${ref.length > 80 ? ref.slice(0, 77) + "..." : ref}": ${(e as Error).message}`,
+      {
+        hint:
+          "Write it as file:///absolute/path (no host; %-escapes only for bytes that are not a /), or pass the plain path.",
+        cause: e,
+      },
+    );
   }
 }
 

@@ -17,7 +17,13 @@ import { AbortError, MediaError, throwIfAborted } from "../errors.ts";
 import { checkDimensions } from "./limits.ts";
 import { linspaceIndices } from "./qwen_vision.ts";
 import { probeFile, type VideoInfo } from "./probe.ts";
-import { DEFAULT_IDLE_TIMEOUT_MS, type MediaChild, passthroughArgs, type ProcessOptions, startMedia } from "./process.ts";
+import {
+  DEFAULT_IDLE_TIMEOUT_MS,
+  type MediaChild,
+  passthroughArgs,
+  type ProcessOptions,
+  startMedia,
+} from "./process.ts";
 import { materialize, type MediaSource } from "./source.ts";
 
 /** An RGB picture: `data` holds `height * width * 3` bytes, row-major, RGB interleaved (HWC). */
@@ -185,7 +191,8 @@ class FrameReader {
   }
 }
 
-const FATAL_DECODE = /partial file|Invalid data found|Error while decoding|error reading header|moov atom not found|Invalid NAL unit|corrupt/i;
+const FATAL_DECODE =
+  /partial file|Invalid data found|Error while decoding|error reading header|moov atom not found|Invalid NAL unit|corrupt/i;
 
 /**
  * Decodes `input` (path, `file://` URL, bytes, data URI) to RGB frames, as an async iterator.
@@ -193,7 +200,10 @@ const FATAL_DECODE = /partial file|Invalid data found|Error while decoding|error
  * @throws {MediaError} for unreadable, truncated, frame-less or huge videos (quoting ffmpeg).
  * @throws {AbortError} when `signal` aborts.
  */
-export async function* decodeVideo(input: MediaSource, opts: DecodeOptions = {}): AsyncGenerator<VideoFrame, void, undefined> {
+export async function* decodeVideo(
+  input: MediaSource,
+  opts: DecodeOptions = {},
+): AsyncGenerator<VideoFrame, void, undefined> {
   throwIfAborted(opts.signal);
   const idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const file = await materialize(input, ".mp4");
@@ -213,11 +223,27 @@ export async function* decodeVideo(input: MediaSource, opts: DecodeOptions = {})
       filters.push(scaleChain(width, height, opts.fit ?? "fill"));
     }
     const args = [
-      "-hide_banner", "-nostdin", "-v", "error", "-nostats", "-progress", "pipe:2",
-      "-i", file.path, "-map", "0:v:0", "-an", "-sn", "-dn",
+      "-hide_banner",
+      "-nostdin",
+      "-v",
+      "error",
+      "-nostats",
+      "-progress",
+      "pipe:2",
+      "-i",
+      file.path,
+      "-map",
+      "0:v:0",
+      "-an",
+      "-sn",
+      "-dn",
       ...(filters.length ? ["-vf", filters.join(",")] : []),
       ...(await passthroughArgs(opts.signal)),
-      "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
+      "-f",
+      "rawvideo",
+      "-pix_fmt",
+      "rgb24",
+      "pipe:1",
     ];
     const child = startMedia(args, `Decoding ${file.label}`, { signal: opts.signal });
     child.proc.stdin.end();
@@ -247,8 +273,13 @@ export async function* decodeVideo(input: MediaSource, opts: DecodeOptions = {})
           const buf = byIndex.get(src)!;
           const later = p.indices.indexOf(src, emitted + 1) >= 0;
           yield {
-            width, height, channels: 3, data: later ? buf.slice() : buf,
-            index: emitted, sourceIndex: src, timestampS: p.timestamp(emitted),
+            width,
+            height,
+            channels: 3,
+            data: later ? buf.slice() : buf,
+            index: emitted,
+            sourceIndex: src,
+            timestampS: p.timestamp(emitted),
           };
           if (!later) byIndex.delete(src);
           emitted++;
@@ -260,14 +291,20 @@ export async function* decodeVideo(input: MediaSource, opts: DecodeOptions = {})
       const strict = opts.strict !== false;
       if (strict && FATAL_DECODE.test(child.stderr)) throw child.failure(code, "corrupt data");
       if (emitted === 0) {
-        throw new MediaError(`${file.label} decoded to zero frames${child.stderr ? `; ffmpeg says: ${child.stderr.split("\n")[0]}` : ""}.`, {
-          hint: "The video holds no decodable picture; re-export it.",
-        });
+        throw new MediaError(
+          `${file.label} decoded to zero frames${child.stderr ? `; ffmpeg says: ${child.stderr.split("\n")[0]}` : ""}.`,
+          {
+            hint: "The video holds no decodable picture; re-export it.",
+          },
+        );
       }
       if (strict && p.indices && emitted < p.indices.length) {
-        throw new MediaError(`${file.label} has fewer frames than its header says: got ${emitted} of ${p.indices.length} requested.`, {
-          hint: "The file is damaged or has a wrong frame count; re-export it, or pass strict: false.",
-        });
+        throw new MediaError(
+          `${file.label} has fewer frames than its header says: got ${emitted} of ${p.indices.length} requested.`,
+          {
+            hint: "The file is damaged or has a wrong frame count; re-export it, or pass strict: false.",
+          },
+        );
       }
     } finally {
       await child.dispose();

@@ -143,17 +143,52 @@ export async function encodeVideo(
         "format=yuv420p",
       ].join(",");
       const args = [
-        "-hide_banner", "-nostdin", "-v", "error", "-nostats", "-progress", "pipe:2", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", `${width}x${height}`, "-r", String(fps), "-i", "pipe:0",
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-nostats",
+        "-progress",
+        "pipe:2",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        `${width}x${height}`,
+        "-r",
+        String(fps),
+        "-i",
+        "pipe:0",
         ...(audio ? ["-i", audio.path] : []),
-        "-map", "0:v:0", ...(audio ? ["-map", "1:a:0"] : []),
-        "-vf", vf,
-        "-c:v", "libx264", "-preset", opts.preset ?? "medium", "-crf", String(opts.crf ?? 18),
-        "-pix_fmt", "yuv420p", "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+        "-map",
+        "0:v:0",
+        ...(audio ? ["-map", "1:a:0"] : []),
+        "-vf",
+        vf,
+        "-c:v",
+        "libx264",
+        "-preset",
+        opts.preset ?? "medium",
+        "-crf",
+        String(opts.crf ?? 18),
+        "-pix_fmt",
+        "yuv420p",
+        "-colorspace",
+        "bt709",
+        "-color_primaries",
+        "bt709",
+        "-color_trc",
+        "bt709",
         ...(audio
           ? ["-c:a", "aac", "-b:a", opts.audioBitrate ?? "192k", "-ar", "48000", "-ac", "2", "-af", "apad", "-shortest"]
           : []),
-        "-movflags", "+faststart", "-f", "mp4", tmp,
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+        tmp,
       ];
       const child = startMedia(args, `Encoding ${opts.output}`, { signal: opts.signal });
       const stdin = child.proc.stdin;
@@ -174,10 +209,14 @@ export async function encodeVideo(
           child.touch();
           if (!stdin.write(data)) {
             // resolves on drain or when ffmpeg exits (then the exit status explains why)
-            await child.watch(new Promise<void>((res) => {
-              stdin.once("drain", () => res());
-              child.exited.then(() => res());
-            }), idleMs, opts.signal);
+            await child.watch(
+              new Promise<void>((res) => {
+                stdin.once("drain", () => res());
+                child.exited.then(() => res());
+              }),
+              idleMs,
+              opts.signal,
+            );
           }
           count++;
         }

@@ -25,7 +25,7 @@
  * @module
  */
 import { ValidationError } from "../errors.ts";
-import { type PatchifyFrame, type PatchifyOptions, patchify } from "./patchify.ts";
+import { patchify, type PatchifyFrame, type PatchifyOptions } from "./patchify.ts";
 import { expandVisionPlaceholders, QWEN3_VL_TOKEN_IDS, type VisionTokenIds } from "./prompt.ts";
 import { getRopeIndex, type RopeIndex } from "./rope_index.ts";
 

@@ -94,12 +94,22 @@ export function patchify(frames: readonly PatchifyFrame[], opts: PatchifyOptions
   const { width: W, height: H } = frames[0];
   const factor = p * m;
   if (H % factor !== 0 || W % factor !== 0 || H <= 0 || W <= 0) {
-    throw bad("frames.0", `${W}x${H}`, `multiples of ${factor}`, "resize frames with smartResize / prepareQwenImage first");
+    throw bad(
+      "frames.0",
+      `${W}x${H}`,
+      `multiples of ${factor}`,
+      "resize frames with smartResize / prepareQwenImage first",
+    );
   }
   for (let i = 0; i < frames.length; i++) {
     const f = frames[i];
     if (f.width !== W || f.height !== H || f.channels !== 3 || f.data.length !== W * H * 3) {
-      throw bad(`frames.${i}`, `${f.width}x${f.height}x${f.channels}`, `${W}x${H}x3`, "all frames must be RGB of one size");
+      throw bad(
+        `frames.${i}`,
+        `${f.width}x${f.height}x${f.channels}`,
+        `${W}x${H}x3`,
+        "all frames must be RGB of one size",
+      );
     }
   }
   // Fused rescale + normalize in float32, as the fast processors do: (x - 255*mean) / (255*std).

@@ -75,7 +75,9 @@ function fail(field: string, value: unknown, allowed: string, message: string): 
 /** Placeholder tokens of one image or one temporal patch of a video. */
 export function mergedTokenCount(gridThw: readonly [number, number, number], mergeSize = 2): number {
   const [t, h, w] = gridThw;
-  if (h % mergeSize !== 0 || w % mergeSize !== 0) fail("gridThw", gridThw, `h, w multiples of ${mergeSize}`, "grid not mergeable");
+  if (h % mergeSize !== 0 || w % mergeSize !== 0) {
+    fail("gridThw", gridThw, `h, w multiples of ${mergeSize}`, "grid not mergeable");
+  }
   return (t * h * w) / (mergeSize * mergeSize);
 }
 
@@ -116,7 +118,9 @@ export function expandVisionPlaceholders(
   while (true) {
     const at = rest.indexOf(T.imagePad);
     if (at < 0) break;
-    if (i >= images.length) fail("images", images.length, `${i + 1} or more`, "more <|image_pad|> placeholders than images");
+    if (i >= images.length) {
+      fail("images", images.length, `${i + 1} or more`, "more <|image_pad|> placeholders than images");
+    }
     out += rest.slice(0, at) + IMG.repeat(mergedTokenCount(images[i].gridThw, mergeSize));
     rest = rest.slice(at + T.imagePad.length);
     i++;
@@ -126,7 +130,9 @@ export function expandVisionPlaceholders(
   const compound = T.visionStart + T.videoPad + T.visionEnd;
   let v = 0;
   while (s.includes(T.videoPad)) {
-    if (v >= videos.length) fail("videos", videos.length, `${v + 1} or more`, "more <|video_pad|> placeholders than videos");
+    if (v >= videos.length) {
+      fail("videos", videos.length, `${v + 1} or more`, "more <|video_pad|> placeholders than videos");
+    }
     const rep = videoPlaceholder(videos[v], mergeSize).split(T.videoPad).join(VID);
     const c = s.indexOf(compound);
     const b = s.indexOf(T.videoPad);
@@ -144,7 +150,10 @@ export function expandVisionPlaceholders(
  * `visual_pos_masks` of transformers, where vision features replace embeddings and
  * deepstack features are added.
  */
-export function visualPositions(inputIds: ArrayLike<number>, ids: Pick<VisionTokenIds, "imageTokenId" | "videoTokenId"> = QWEN3_VL_TOKEN_IDS): Int32Array {
+export function visualPositions(
+  inputIds: ArrayLike<number>,
+  ids: Pick<VisionTokenIds, "imageTokenId" | "videoTokenId"> = QWEN3_VL_TOKEN_IDS,
+): Int32Array {
   const pos: number[] = [];
   for (let i = 0; i < inputIds.length; i++) {
     if (inputIds[i] === ids.imageTokenId || inputIds[i] === ids.videoTokenId) pos.push(i);

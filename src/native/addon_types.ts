@@ -45,9 +45,12 @@ export function checkAbi(addon: unknown, path: string): RawAddon {
   const got = (addon as { abiVersion?: unknown } | null)?.abiVersion;
   if (got !== ADDON_ABI_VERSION) {
     const what = typeof got === "number" ? `ABI ${got}` : "no ABI version";
-    throw new NativeError(`The native module at ${path} was built for ${what}; this code needs ABI ${ADDON_ABI_VERSION}.`, {
-      hint: REBUILD_HINT,
-    });
+    throw new NativeError(
+      `The native module at ${path} was built for ${what}; this code needs ABI ${ADDON_ABI_VERSION}.`,
+      {
+        hint: REBUILD_HINT,
+      },
+    );
   }
   return addon as RawAddon;
 }
@@ -80,11 +83,17 @@ export const NativeTextConfig = z.strictObject({
   headDim: PosInt,
   rmsNormEps: z.number().positive(),
   ropeTheta: z.number().positive(),
-  mropeSection: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative(), z.number().int().nonnegative()]),
+  mropeSection: z.tuple([
+    z.number().int().nonnegative(),
+    z.number().int().nonnegative(),
+    z.number().int().nonnegative(),
+  ]),
   mropeInterleaved: z.boolean(),
   tieWordEmbeddings: z.boolean(),
 }).superRefine((c, ctx) => {
-  if (c.numHeads % c.numKvHeads !== 0) ctx.addIssue({ code: "custom", path: ["numKvHeads"], message: `must divide numHeads (${c.numHeads})` });
+  if (c.numHeads % c.numKvHeads !== 0) {
+    ctx.addIssue({ code: "custom", path: ["numKvHeads"], message: `must divide numHeads (${c.numHeads})` });
+  }
   if (c.headDim % 2 !== 0) ctx.addIssue({ code: "custom", path: ["headDim"], message: "must be even" });
   if (c.mropeSection[0] + c.mropeSection[1] + c.mropeSection[2] !== c.headDim / 2) {
     ctx.addIssue({ code: "custom", path: ["mropeSection"], message: `must sum to headDim / 2 = ${c.headDim / 2}` });
@@ -122,14 +131,24 @@ export const NativeVisionConfig = z.strictObject({
   ropeTheta: z.number().positive(),
 }).superRefine((c, ctx) => {
   c.deepstackVisualIndexes.forEach((d, i) => {
-    if (d >= c.depth) ctx.addIssue({ code: "custom", path: ["deepstackVisualIndexes", i], message: `must be < depth (${c.depth})` });
+    if (d >= c.depth) {
+      ctx.addIssue({ code: "custom", path: ["deepstackVisualIndexes", i], message: `must be < depth (${c.depth})` });
+    }
   });
   const side = Math.round(Math.sqrt(c.numPositionEmbeddings));
   if (side * side !== c.numPositionEmbeddings) {
-    ctx.addIssue({ code: "custom", path: ["numPositionEmbeddings"], message: "must be a square (the learned grid is side × side)" });
+    ctx.addIssue({
+      code: "custom",
+      path: ["numPositionEmbeddings"],
+      message: "must be a square (the learned grid is side × side)",
+    });
   }
   if (c.hiddenSize % c.numHeads !== 0 || (c.hiddenSize / c.numHeads) % 4 !== 0) {
-    ctx.addIssue({ code: "custom", path: ["numHeads"], message: "hiddenSize / numHeads must be a multiple of 4 (2D rotary)" });
+    ctx.addIssue({
+      code: "custom",
+      path: ["numHeads"],
+      message: "hiddenSize / numHeads must be a multiple of 4 (2D rotary)",
+    });
   }
 });
 /** @see {@link NativeVisionConfig} */

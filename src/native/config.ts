@@ -21,7 +21,9 @@ import { NativeTextConfig, NativeVisionConfig } from "./addon_types.ts";
 /** A section of config.json (`text_config`, `vision_config`) or, without it, the document itself (a bare section). */
 function section(json: unknown, key: string): { value: unknown; where: string } {
   const inner = (json as Record<string, unknown> | null)?.[key];
-  return inner !== null && typeof inner === "object" ? { value: inner, where: `config.json ${key}` } : { value: json, where: "config.json" };
+  return inner !== null && typeof inner === "object"
+    ? { value: inner, where: `config.json ${key}` }
+    : { value: json, where: "config.json" };
 }
 
 /**
@@ -40,9 +42,12 @@ export function nativeTextConfig(json: unknown): NativeTextConfig {
   const rope = (t.rope_parameters ?? t.rope_scaling)!; // the schema requires one with mrope_section
   const ropeType = rope.rope_type ?? rope.type ?? "default";
   if (ropeType !== "default" && ropeType !== "mrope") {
-    throw new CheckpointError(`${where}: rope_parameters.rope_type "${ropeType}" is not supported by the native engine (only "default").`, {
-      hint: "use a Qwen3-VL checkpoint (its text rope is the default interleaved mRoPE)",
-    });
+    throw new CheckpointError(
+      `${where}: rope_parameters.rope_type "${ropeType}" is not supported by the native engine (only "default").`,
+      {
+        hint: "use a Qwen3-VL checkpoint (its text rope is the default interleaved mRoPE)",
+      },
+    );
   }
   const top = (json as { tie_word_embeddings?: unknown } | null)?.tie_word_embeddings;
   return parseJsonValue(where, {
@@ -82,9 +87,12 @@ export function nativeVisionConfig(json: unknown): NativeVisionConfig {
   }
   const v = parseJsonValue(where, value, Qwen3VLVisionConfigJson);
   if (v.hidden_act !== "gelu_pytorch_tanh") {
-    throw new CheckpointError(`${where}: hidden_act "${v.hidden_act}" is not supported by the native engine (only gelu_pytorch_tanh).`, {
-      hint: "every Qwen3-VL vision tower uses gelu_pytorch_tanh; check that this is a Qwen3-VL checkpoint",
-    });
+    throw new CheckpointError(
+      `${where}: hidden_act "${v.hidden_act}" is not supported by the native engine (only gelu_pytorch_tanh).`,
+      {
+        hint: "every Qwen3-VL vision tower uses gelu_pytorch_tanh; check that this is a Qwen3-VL checkpoint",
+      },
+    );
   }
   const rope = (value as { rope_parameters?: { rope_theta?: unknown } }).rope_parameters?.rope_theta;
   return parseJsonValue(where, {
@@ -124,18 +132,26 @@ export function readCheckpointConfig(pathOrFiles: string | string[], configJson?
     try {
       dir = statSync(base).isDirectory() && !Array.isArray(pathOrFiles) ? base : dirname(base);
     } catch {
-      throw new CheckpointError(`Checkpoint path ${base} does not exist.`, { hint: "pass a Hugging Face checkpoint folder" });
+      throw new CheckpointError(`Checkpoint path ${base} does not exist.`, {
+        hint: "pass a Hugging Face checkpoint folder",
+      });
     }
     file = join(dir, "config.json");
     try {
       text = readFileSync(file, "utf8");
     } catch (e) {
-      throw new CheckpointError(`No config.json next to ${base}.`, { hint: "pass configJson explicitly or use a Hugging Face checkpoint folder", cause: e });
+      throw new CheckpointError(`No config.json next to ${base}.`, {
+        hint: "pass configJson explicitly or use a Hugging Face checkpoint folder",
+        cause: e,
+      });
     }
   }
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new CheckpointError(`${file} is not JSON: ${(e as Error).message}`, { hint: "re-download config.json or fix the configJson text", cause: e });
+    throw new CheckpointError(`${file} is not JSON: ${(e as Error).message}`, {
+      hint: "re-download config.json or fix the configJson text",
+      cause: e,
+    });
   }
 }

@@ -47,11 +47,14 @@ export function fromNative(e: unknown): CosmosError {
   if (code === "ARGUMENT") {
     return new ValidationError([{ field: "native", value: undefined, allowed: "see the message", message: msg }]);
   }
-  if (code === "BUSY") return new NativeError(msg, { hint: "await the running generate() or call abort() first", cause: e });
+  if (code === "BUSY") {
+    return new NativeError(msg, { hint: "await the running generate() or call abort() first", cause: e });
+  }
   if (code === "FREED") return new NativeError(msg, { hint: "load the model again", cause: e });
   if (code === "OUT_OF_MEMORY") {
     return new NativeError(`Out of memory: ${msg}`, {
-      hint: "free loaded checkpoints (closeNative()), shorten the prompt or the video (fewer frames, a smaller tier), or use a smaller checkpoint",
+      hint:
+        "free loaded checkpoints (closeNative()), shorten the prompt or the video (fewer frames, a smaller tier), or use a smaller checkpoint",
       cause: e,
     });
   }

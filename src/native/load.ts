@@ -50,7 +50,10 @@ export function loadAddon(): RawAddon {
     const require = createRequire(import.meta.url);
     raw = require(path);
   } catch (e) {
-    throw new NativeError(`The native module at ${path} could not be loaded: ${(e as Error).message}`, { hint: HINT, cause: e });
+    throw new NativeError(`The native module at ${path} could not be loaded: ${(e as Error).message}`, {
+      hint: HINT,
+      cause: e,
+    });
   }
   cached = checkAbi(raw, path);
   return cached;

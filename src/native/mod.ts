@@ -32,7 +32,14 @@ export {
   NativeVisionConfig,
   NativeVisionInfo,
 } from "./addon_types.ts";
-export type { RawAddon, RawGenerateOptions, RawModel, RawVisionTower, RawVisualInputs, VisionTowerOutput } from "./addon_types.ts";
+export type {
+  RawAddon,
+  RawGenerateOptions,
+  RawModel,
+  RawVisionTower,
+  RawVisualInputs,
+  VisionTowerOutput,
+} from "./addon_types.ts";
 export { nativeTextConfig, nativeVisionConfig, readCheckpointConfig } from "./config.ts";
 export { loadVisionTower, NativeVisionTower, toVisualInputs } from "./vision.ts";
 export { RunQueue } from "./queue.ts";

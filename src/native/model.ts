@@ -123,7 +123,11 @@ export class NativeTextModel {
    * const logits = m.prefill([1401, 872]);
    * ```
    */
-  prefill(ids: Int32Array | number[], pos3?: Int32Array | number[], opts: RawVisualInputs & { allLogits?: boolean } = {}): Float32Array {
+  prefill(
+    ids: Int32Array | number[],
+    pos3?: Int32Array | number[],
+    opts: RawVisualInputs & { allLogits?: boolean } = {},
+  ): Float32Array {
     try {
       return this.raw.prefill(i32(ids), pos3 ? i32(pos3) : null, opts);
     } catch (e) {

@@ -50,7 +50,9 @@ export class RunQueue {
         const i = this.#waiting.indexOf(entry);
         if (i < 0) return; // started meanwhile: the job answers the signal
         this.#waiting.splice(i, 1);
-        reject(new AbortError("The call was aborted while it waited for the calls ahead of it.", { cause: signal?.reason }));
+        reject(
+          new AbortError("The call was aborted while it waited for the calls ahead of it.", { cause: signal?.reason }),
+        );
       };
       const entry: Waiting = {
         start: () => {

@@ -25,7 +25,12 @@
  * ```
  * @module
  */
-import { applyChatTemplate, type ChatTemplateOptions, loadChatTemplate, type TemplateMessage } from "../chat_template/mod.ts";
+import {
+  applyChatTemplate,
+  type ChatTemplateOptions,
+  loadChatTemplate,
+  type TemplateMessage,
+} from "../chat_template/mod.ts";
 import {
   loadProcessorSettings,
   loadQwen3VLCheckpoint,
@@ -172,7 +177,13 @@ export class Qwen3VLSession {
       videoWrap: "keep",
     });
     throwIfAborted(opts.signal);
-    checkPromptLength(prompt.inputIds.length, prompt.imageTokens, prompt.videoTokens, cfg.text.maxPositionEmbeddings, this.checkpoint.dir);
+    checkPromptLength(
+      prompt.inputIds.length,
+      prompt.imageTokens,
+      prompt.videoTokens,
+      cfg.text.maxPositionEmbeddings,
+      this.checkpoint.dir,
+    );
     let visual: RawVisualInputs = {};
     if (prompt.grids.length > 0) {
       const out = await this.#queue.run(async () => {
@@ -232,7 +243,12 @@ export class Qwen3VLSession {
       emit(text.length - hold);
     };
     this.model.reset();
-    opts.onProgress?.({ stage: "prefill", done: 0, total: prompt.ids.length, message: `${prompt.ids.length} prompt tokens` });
+    opts.onProgress?.({
+      stage: "prefill",
+      done: 0,
+      total: prompt.ids.length,
+      message: `${prompt.ids.length} prompt tokens`,
+    });
     let tokens: number[] = [];
     let finish: "stop" | "length" = "stop";
     try {
@@ -288,7 +304,13 @@ export class Qwen3VLSession {
  * the user knows what to shrink. No limit in config.json: nothing to check.
  * @throws {ValidationError} naming `prompt`, the token count and the limit.
  */
-export function checkPromptLength(tokens: number, imageTokens: number, videoTokens: number, limit: number | undefined, checkpoint: string): void {
+export function checkPromptLength(
+  tokens: number,
+  imageTokens: number,
+  videoTokens: number,
+  limit: number | undefined,
+  checkpoint: string,
+): void {
   if (limit === undefined || tokens <= limit) return;
   const textTokens = tokens - imageTokens - videoTokens;
   const shrink = [

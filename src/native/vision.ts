@@ -34,10 +34,13 @@ export type { RawVisionTower, VisionTowerOutput } from "./addon_types.ts";
 function nativeError(e: unknown, what: string): Error {
   const code = nativeCode(e);
   if (code === "MODEL" || code === "CONFIG") {
-    return new CheckpointError(`${what}: the checkpoint does not fit the Qwen3-VL vision tower (${code}): ${(e as Error)?.message ?? e}`, {
-      hint: "check config.json's vision_config against the model.visual.* tensor names and shapes",
-      cause: e,
-    });
+    return new CheckpointError(
+      `${what}: the checkpoint does not fit the Qwen3-VL vision tower (${code}): ${(e as Error)?.message ?? e}`,
+      {
+        hint: "check config.json's vision_config against the model.visual.* tensor names and shapes",
+        cause: e,
+      },
+    );
   }
   return fromNative(e);
 }
@@ -147,7 +150,10 @@ export class NativeVisionTower {
  * console.log(tower.info());
  * ```
  */
-export async function loadVisionTower(path: string | string[], opts: { configJson?: string } = {}): Promise<NativeVisionTower> {
+export async function loadVisionTower(
+  path: string | string[],
+  opts: { configJson?: string } = {},
+): Promise<NativeVisionTower> {
   let configJson = opts.configJson;
   if (configJson === undefined) {
     if (Array.isArray(path) || !(await stat(path).catch(() => undefined))?.isDirectory()) {
@@ -164,7 +170,10 @@ export async function loadVisionTower(path: string | string[], opts: { configJso
   try {
     json = JSON.parse(configJson);
   } catch (e) {
-    throw new CheckpointError(`The config.json of ${String(path)} is not JSON: ${(e as Error).message}`, { hint: "re-download config.json or fix the configJson text", cause: e });
+    throw new CheckpointError(`The config.json of ${String(path)} is not JSON: ${(e as Error).message}`, {
+      hint: "re-download config.json or fix the configJson text",
+      cause: e,
+    });
   }
   const config = nativeVisionConfig(json);
   const addon = loadAddon();

@@ -17,10 +17,23 @@ import { MediaError } from "../errors.ts";
 import type { MarkedSubject } from "../schema/reason_request.ts";
 
 /** Outline colours, cycled per subject. */
-export const MARK_COLORS = ["#ff3b30", "#34c759", "#007aff", "#ffcc00", "#af52de", "#ff9500", "#5ac8fa", "#ff2d55"] as const;
+export const MARK_COLORS = [
+  "#ff3b30",
+  "#34c759",
+  "#007aff",
+  "#ffcc00",
+  "#af52de",
+  "#ff9500",
+  "#5ac8fa",
+  "#ff2d55",
+] as const;
 
 /** Pixel rectangle of a 0–1000 grid box on a `width`×`height` image. */
-export function boxToPixels(box: readonly number[], width: number, height: number): { left: number; top: number; right: number; bottom: number } {
+export function boxToPixels(
+  box: readonly number[],
+  width: number,
+  height: number,
+): { left: number; top: number; right: number; bottom: number } {
   const [x1, y1, x2, y2] = box;
   return {
     left: Math.round((x1 / 1000) * width),
@@ -41,9 +54,13 @@ export function marksSvg(subjects: readonly MarkedSubject[], width: number, heig
     const tw = Math.round(font * 0.65 * tag.length + font * 0.5);
     const th = Math.round(font * 1.25);
     const ty = r.top - th >= 0 ? r.top - th : r.top;
-    return `<rect x="${r.left}" y="${r.top}" width="${Math.max(1, r.right - r.left)}" height="${Math.max(1, r.bottom - r.top)}" fill="none" stroke="${color}" stroke-width="${stroke}"/>` +
+    return `<rect x="${r.left}" y="${r.top}" width="${Math.max(1, r.right - r.left)}" height="${
+      Math.max(1, r.bottom - r.top)
+    }" fill="none" stroke="${color}" stroke-width="${stroke}"/>` +
       `<rect x="${r.left}" y="${ty}" width="${tw}" height="${th}" fill="${color}"/>` +
-      `<text x="${r.left + tw / 2}" y="${ty + th * 0.8}" font-family="DejaVu Sans, Arial, sans-serif" font-size="${font}" font-weight="bold" fill="#ffffff" text-anchor="middle">${tag}</text>`;
+      `<text x="${r.left + tw / 2}" y="${
+        ty + th * 0.8
+      }" font-family="DejaVu Sans, Arial, sans-serif" font-size="${font}" font-weight="bold" fill="#ffffff" text-anchor="middle">${tag}</text>`;
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${parts.join("")}</svg>`;
 }

@@ -72,7 +72,12 @@ export function localPathOf(ref: string, field = "media"): string {
 export function dataUriBytes(ref: string, field = "media"): Uint8Array {
   const comma = ref.indexOf(",");
   if (comma < 0) {
-    throw new ValidationError([{ field, value: ref, allowed: "data:<mime>;base64,<data>", message: "malformed data URI (no comma)" }]);
+    throw new ValidationError([{
+      field,
+      value: ref,
+      allowed: "data:<mime>;base64,<data>",
+      message: "malformed data URI (no comma)",
+    }]);
   }
   const meta = ref.slice(0, comma);
   const payload = ref.slice(comma + 1);
@@ -121,7 +126,6 @@ export async function mediaUrl(ref: ImageInput | VideoInput, opts: BuildMessages
   return bytesToDataUri(await readLocalMedia(path, opts.field), mime);
 }
 
-
 /**
  * Reads a local media file.
  * @throws {MediaError} naming `field` and saying why in words (no raw `ENOENT`), with a hint.
@@ -148,7 +152,11 @@ export async function readLocalMedia(path: string, field = "media"): Promise<Uin
  * (await mediaBytes("data:image/png;base64,iVBORw0KGgo=")).length; // 8
  * ```
  */
-export async function mediaBytes(ref: ImageInput | VideoInput, signal?: AbortSignal, opts: MediaBytesOptions = {}): Promise<Uint8Array> {
+export async function mediaBytes(
+  ref: ImageInput | VideoInput,
+  signal?: AbortSignal,
+  opts: MediaBytesOptions = {},
+): Promise<Uint8Array> {
   if (typeof ref !== "string") return ref.data;
   if (ref.startsWith("data:")) return dataUriBytes(ref, opts.field);
   if (isRemoteUrl(ref)) return await downloadMedia(ref, { ...opts, signal });
@@ -167,11 +175,22 @@ export async function buildMessages(req: ReasonRequest, opts: BuildMessagesOptio
   const parts: ContentPart[] = [];
   if (req.image !== undefined) {
     const url = req.subjects
-      ? bytesToDataUri(await drawSubjectMarks(await mediaBytes(req.image, opts.signal, { ...opts, field: "request.image" }), req.subjects), "image/png")
+      ? bytesToDataUri(
+        await drawSubjectMarks(
+          await mediaBytes(req.image, opts.signal, { ...opts, field: "request.image" }),
+          req.subjects,
+        ),
+        "image/png",
+      )
       : await mediaUrl(req.image, { ...opts, field: "request.image" });
     parts.push({ type: "image_url", image_url: { url } });
   }
-  if (req.video !== undefined) parts.push({ type: "video_url", video_url: { url: await mediaUrl(req.video, { ...opts, field: "request.video" }) } });
+  if (req.video !== undefined) {
+    parts.push({
+      type: "video_url",
+      video_url: { url: await mediaUrl(req.video, { ...opts, field: "request.video" }) },
+    });
+  }
   parts.push({ type: "text", text: userText(req) });
   throwIfAborted(opts.signal);
   return [

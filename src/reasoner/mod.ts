@@ -9,9 +9,33 @@
  * ```
  * @module
  */
-export { buildMessages, type BuildMessagesOptions, bytesToDataUri, isUnderRoot, mediaBytes, mediaUrl, userText } from "./messages.ts";
+export {
+  buildMessages,
+  type BuildMessagesOptions,
+  bytesToDataUri,
+  isUnderRoot,
+  mediaBytes,
+  mediaUrl,
+  userText,
+} from "./messages.ts";
 export { boxToPixels, drawSubjectMarks, MARK_COLORS, marksSvg } from "./marks.ts";
-export { splitThink, type SplitThinkOptions, THINK_CLOSE, THINK_OPEN, type ThinkSplit, ThinkStreamSplitter } from "./think.ts";
+export {
+  splitThink,
+  type SplitThinkOptions,
+  THINK_CLOSE,
+  THINK_OPEN,
+  type ThinkSplit,
+  ThinkStreamSplitter,
+} from "./think.ts";
 export { extractJsonValues, fencedBlocks, repairTruncated } from "./json_extract.ts";
-export { parseAnswer, parseBoxes, parseEvents, parseLabel, type ParseOptions, parseSubjects, parseTimestamp, parseTrajectory } from "./parse.ts";
+export {
+  parseAnswer,
+  parseBoxes,
+  parseEvents,
+  parseLabel,
+  type ParseOptions,
+  parseSubjects,
+  parseTimestamp,
+  parseTrajectory,
+} from "./parse.ts";
 export { reasonResult } from "./result.ts";

@@ -53,7 +53,8 @@ export function parseAnswer(task: ReasonTask, answer: string, opts: ParseOptions
 type Json = unknown;
 const isObj = (v: Json): v is Record<string, Json> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isNum = (v: Json): v is number => typeof v === "number" && Number.isFinite(v);
-const num = (v: Json): number | undefined => isNum(v) ? v : typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : undefined;
+const num = (v: Json): number | undefined =>
+  isNum(v) ? v : typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : undefined;
 
 /** The item as the model wrote it, compact and short enough for a note. */
 function itemText(v: Json): string {
@@ -73,7 +74,9 @@ function items(values: Json[], wrapperKeys: string[]): Json[] {
     if (depth > 4) return;
     if (Array.isArray(v)) {
       // A list of scalars (numbers, or a NaN turned null) is one item, e.g. a bare box.
-      for (const x of v) Array.isArray(x) && x.some((y) => typeof y === "object" && y !== null) ? visit(x, depth + 1) : out.push(x);
+      for (const x of v) {
+        Array.isArray(x) && x.some((y) => typeof y === "object" && y !== null) ? visit(x, depth + 1) : out.push(x);
+      }
       return;
     }
     if (isObj(v)) {
@@ -103,7 +106,9 @@ function checkBox(v: Json): { box: LabeledBox["box"]; problem?: string } | { pro
   if (!(x2 > x1 && y2 > y1)) return { problem: `empty or reversed box (x2 ≤ x1 or y2 ≤ y1)` };
   if (x2 <= 0 || y2 <= 0 || x1 >= GRID || y1 >= GRID) return { problem: `outside the image (the grid is 0–${GRID})` };
   const box: LabeledBox["box"] = [x1, y1, x2, y2];
-  if (x1 < 0 || y1 < 0 || x2 > GRID || y2 > GRID) return { box, problem: `partly outside the image (the grid is 0–${GRID})` };
+  if (x1 < 0 || y1 < 0 || x2 > GRID || y2 > GRID) {
+    return { box, problem: `partly outside the image (the grid is 0–${GRID})` };
+  }
   return { box };
 }
 
@@ -126,12 +131,15 @@ export function parseBoxes(answer: string): ParsedOutput {
       const key = BOX_KEYS.find((k) => k in it);
       if (key) take(it, it[key], labelOf(it));
       // An object naming a thing but with no box is a box the model forgot; a bare {"text": …} is prose.
-      else if (LABEL_KEYS.some((k) => k !== "text" && typeof it[k] === "string")) invalid.push({ item: itemText(it), problem: "no bbox_2d" });
+      else if (LABEL_KEYS.some((k) => k !== "text" && typeof it[k] === "string")) {
+        invalid.push({ item: itemText(it), problem: "no bbox_2d" });
+      }
     } else if (Array.isArray(it) && it.length === 4) take(it, it, "");
   }
   if (boxes.length || invalid.length) return withInvalid({ kind: "boxes" as const, boxes }, invalid);
   // Text forms: "cup: [10, 20, 300, 400]", "<box>(10,20),(300,400)</box>".
-  const re = /(?:([A-Za-z][\w -]{0,40}?)\s*[:=]\s*)?[[(]\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*[\]),]\s*,?\s*[[(]?\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*[\])]/g;
+  const re =
+    /(?:([A-Za-z][\w -]{0,40}?)\s*[:=]\s*)?[[(]\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*[\]),]\s*,?\s*[[(]?\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*[\])]/g;
   for (const m of answer.matchAll(re)) take(m[0].trim(), [m[2], m[3], m[4], m[5]].map(Number), (m[1] ?? "").trim());
   return boxes.length || invalid.length
     ? withInvalid({ kind: "boxes" as const, boxes }, invalid)
@@ -197,7 +205,10 @@ function eventFromObject(o: Record<string, Json>): TimedEvent | { problem: strin
 }
 
 const TS = String.raw`(?:\d+:)?\d{1,2}:\d{1,2}(?:\.\d+)?|\d+(?:\.\d+)?`;
-const SPAN_RE = new RegExp(String.raw`(${TS})\s*(?:s|sec|secs|seconds?)?\s*(?:-|–|—|to|~)\s*(${TS})\s*(?:s\b|sec\b|secs\b|seconds?\b)?`, "i");
+const SPAN_RE = new RegExp(
+  String.raw`(${TS})\s*(?:s|sec|secs|seconds?)?\s*(?:-|–|—|to|~)\s*(${TS})\s*(?:s\b|sec\b|secs\b|seconds?\b)?`,
+  "i",
+);
 
 function textSpan(s: string): [number, number] | undefined {
   const m = SPAN_RE.exec(s);
@@ -231,7 +242,8 @@ export function parseEvents(answer: string): ParsedOutput {
     if (start === undefined || end === undefined) continue;
     const before = line.slice(0, m.index);
     const after = line.slice(m.index + m[0].length);
-    const label = (after.replace(/^[\s\]):,.-]+/, "").trim() || before.replace(/[\s[(:,-]+$/, "").replace(/^(?:from|between)\s*$/i, "").trim())
+    const label = (after.replace(/^[\s\]):,.-]+/, "").trim() ||
+      before.replace(/[\s[(:,-]+$/, "").replace(/^(?:from|between)\s*$/i, "").trim())
       .replace(/^(?:\*\*)?\s*|\s*(?:\*\*)?$/g, "");
     const problem = eventProblem(start, end);
     if (problem) invalid.push({ item: itemText(line.trim()), problem });
@@ -247,12 +259,19 @@ export function parseEvents(answer: string): ParsedOutput {
 /** Physical plausibility output → "plausible" | "implausible" (or the model's short label). */
 export function parseLabel(answer: string): ParsedOutput {
   const json = extractJsonValues(answer).find(isObj);
-  const fromJson = json && ["label", "answer", "classification", "result", "plausibility"].map((k) => json[k]).find((v) => typeof v === "string");
+  const fromJson = json &&
+    ["label", "answer", "classification", "result", "plausibility"].map((k) => json[k]).find((v) =>
+      typeof v === "string"
+    );
   const text = (typeof fromJson === "string" ? fromJson : answer).toLowerCase();
-  if (/\b(?:implausible|not\s+(?:physically\s+)?plausible|unrealistic|impossible)\b/.test(text)) return { kind: "label", label: "implausible" };
+  if (/\b(?:implausible|not\s+(?:physically\s+)?plausible|unrealistic|impossible)\b/.test(text)) {
+    return { kind: "label", label: "implausible" };
+  }
   if (/\bplausible\b/.test(text)) return { kind: "label", label: "plausible" };
   const first = text.trim().split(/\r?\n/)[0].replace(/^[\s*"'`]+|[\s*"'`.!]+$/g, "");
-  if (/^(?:yes|no)\b/.test(first)) return { kind: "label", label: first.startsWith("yes") ? "plausible" : "implausible" };
+  if (/^(?:yes|no)\b/.test(first)) {
+    return { kind: "label", label: first.startsWith("yes") ? "plausible" : "implausible" };
+  }
   if (first && first.length <= 40) return { kind: "label", label: first };
   return { kind: "unparsed", error: "no plausibility label found in the answer" };
 }
@@ -326,8 +345,12 @@ export function parseSubjects(answer: string, marked: { label?: string }[]): Par
       v.forEach((it, i) => {
         if (typeof it === "string") add(i + 1, it);
         else if (isObj(it)) {
-          const idx = ["index", "id", "region", "subject", "mark", "number"].map((k) => num(it[k])).find((x) => x !== undefined);
-          const desc = ["description", "caption", "desc", "text", "attributes"].map((k) => it[k]).find((x) => typeof x === "string");
+          const idx = ["index", "id", "region", "subject", "mark", "number"].map((k) => num(it[k])).find((x) =>
+            x !== undefined
+          );
+          const desc = ["description", "caption", "desc", "text", "attributes"].map((k) => it[k]).find((x) =>
+            typeof x === "string"
+          );
           const label = typeof it.label === "string" ? it.label : undefined;
           if (typeof desc === "string") add(idx ?? i + 1, desc, label);
         }
@@ -340,12 +363,15 @@ export function parseSubjects(answer: string, marked: { label?: string }[]): Par
     }
   }
   if (!subjects.length) {
-    const re = /^\s*(?:[-*•]\s*)?(?:\*\*)?(?:region|subject|object|box|mark(?:ed)?(?:\s+region)?)?\s*[#[(]?(\d{1,2})[\])]?(?:\*\*)?\s*[:.)\-–—]\s*(?:\*\*)?\s*(.+)$/i;
+    const re =
+      /^\s*(?:[-*•]\s*)?(?:\*\*)?(?:region|subject|object|box|mark(?:ed)?(?:\s+region)?)?\s*[#[(]?(\d{1,2})[\])]?(?:\*\*)?\s*[:.)\-–—]\s*(?:\*\*)?\s*(.+)$/i;
     for (const line of answer.split(/\r?\n/)) {
       const m = re.exec(line);
       if (m) add(Number(m[1]), m[2].replace(/\*\*/g, ""));
     }
   }
   if (!subjects.length && marked.length === 1 && answer.trim()) add(1, answer);
-  return subjects.length ? { kind: "subjects", subjects } : { kind: "unparsed", error: "no per-subject descriptions found in the answer" };
+  return subjects.length
+    ? { kind: "subjects", subjects }
+    : { kind: "unparsed", error: "no per-subject descriptions found in the answer" };
 }

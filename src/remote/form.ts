@@ -54,11 +54,19 @@ export function videoForm(fields: [string, string][], file?: FilePart): Multipar
     if (values.some((v) => contains(v, b)) || (file && contains(file.data, b))) continue;
     const chunks: Uint8Array[] = [];
     fields.forEach(([name], i) => {
-      chunks.push(enc.encode(`--${boundary}\r\nContent-Disposition: form-data; name=${quoted(name)}\r\n\r\n`), values[i], enc.encode("\r\n"));
+      chunks.push(
+        enc.encode(`--${boundary}\r\nContent-Disposition: form-data; name=${quoted(name)}\r\n\r\n`),
+        values[i],
+        enc.encode("\r\n"),
+      );
     });
     if (file) {
       chunks.push(
-        enc.encode(`--${boundary}\r\nContent-Disposition: form-data; name="input_reference"; filename=${quoted(file.filename)}\r\nContent-Type: ${file.mimeType}\r\n\r\n`),
+        enc.encode(
+          `--${boundary}\r\nContent-Disposition: form-data; name="input_reference"; filename=${
+            quoted(file.filename)
+          }\r\nContent-Type: ${file.mimeType}\r\n\r\n`,
+        ),
         file.data,
         enc.encode("\r\n"),
       );
@@ -79,8 +87,19 @@ export function multipartInit(m: MultipartBody): RequestInit {
   return { method: "POST", headers: { "Content-Type": m.contentType }, body: m.body };
 }
 
-const EXT_BY_MIME: Record<string, string> = { "image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "video/mp4": "mp4" };
-const MIME_BY_EXT: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png", webp: "image/webp", mp4: "video/mp4" };
+const EXT_BY_MIME: Record<string, string> = {
+  "image/jpeg": "jpg",
+  "image/png": "png",
+  "image/webp": "webp",
+  "video/mp4": "mp4",
+};
+const MIME_BY_EXT: Record<string, string> = {
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  png: "image/png",
+  webp: "image/webp",
+  mp4: "video/mp4",
+};
 
 /**
  * The bytes of a conditioning image or video as a file part (remote URLs are downloaded
@@ -88,17 +107,32 @@ const MIME_BY_EXT: Record<string, string> = { jpg: "image/jpeg", jpeg: "image/jp
  * @throws {MediaError} when it cannot be read or downloaded; {@link ValidationError} for a
  * malformed data URI or file:// URL; `TimeoutError` when a download stalls.
  */
-export async function filePartOf(ref: ImageInput | VideoInput, signal?: AbortSignal, opts: MediaBytesOptions = {}): Promise<FilePart> {
+export async function filePartOf(
+  ref: ImageInput | VideoInput,
+  signal?: AbortSignal,
+  opts: MediaBytesOptions = {},
+): Promise<FilePart> {
   if (typeof ref !== "string") {
-    return { data: ref.data, mimeType: ref.mimeType, filename: `input_reference.${EXT_BY_MIME[ref.mimeType] ?? "bin"}` };
+    return {
+      data: ref.data,
+      mimeType: ref.mimeType,
+      filename: `input_reference.${EXT_BY_MIME[ref.mimeType] ?? "bin"}`,
+    };
   }
   if (ref.startsWith("data:")) {
     const mimeType = ref.slice(5, Math.max(5, ref.indexOf(","))).split(";")[0].toLowerCase();
-    return { data: dataUriBytes(ref, opts.field ?? (mimeType === "video/mp4" ? "request.video" : "request.image")), mimeType, filename: `input_reference.${EXT_BY_MIME[mimeType] ?? "bin"}` };
+    return {
+      data: dataUriBytes(ref, opts.field ?? (mimeType === "video/mp4" ? "request.video" : "request.image")),
+      mimeType,
+      filename: `input_reference.${EXT_BY_MIME[mimeType] ?? "bin"}`,
+    };
   }
   const name = basename(ref.split(/[?#]/)[0]) || "input_reference";
   const ext = name.split(".").pop()?.toLowerCase() ?? "";
   const mimeType = MIME_BY_EXT[ext] ?? "application/octet-stream";
-  const data = await mediaBytes(ref, signal, { ...opts, field: opts.field ?? (mimeType === "video/mp4" ? "request.video" : "request.image") });
+  const data = await mediaBytes(ref, signal, {
+    ...opts,
+    field: opts.field ?? (mimeType === "video/mp4" ? "request.video" : "request.image"),
+  });
   return { data, mimeType, filename: name };
 }

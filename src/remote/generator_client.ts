@@ -28,7 +28,12 @@
 import { Buffer } from "node:buffer";
 import { describeBackend } from "../backend/resolve.ts";
 import { RemoteError } from "../errors.ts";
-import { type DiffusionParams, type GenerateRequest, generationMode, requestedSize } from "../schema/generate_request.ts";
+import {
+  type DiffusionParams,
+  type GenerateRequest,
+  generationMode,
+  requestedSize,
+} from "../schema/generate_request.ts";
 import type { GenerateResult } from "../schema/results.ts";
 import { sizeString } from "../schema/settings.ts";
 import type { z } from "zod";
@@ -48,7 +53,12 @@ type Diffusion = z.output<typeof DiffusionParams>;
 export const VIDEO_SYNC_TIMEOUT_MS = 11 * 60_000;
 
 /** HTTP options of one Generator call. */
-export function generatorHttp(backend: RemoteBackend, opts: RemoteOptions, what: string, timeoutMs?: number): HttpOptions {
+export function generatorHttp(
+  backend: RemoteBackend,
+  opts: RemoteOptions,
+  what: string,
+  timeoutMs?: number,
+): HttpOptions {
   return {
     ...boundsOf(opts),
     signal: opts.signal,
@@ -66,12 +76,16 @@ export function generatorHttp(backend: RemoteBackend, opts: RemoteOptions, what:
  * unless VLLM_OMNI_VIDEO_SYNC_TIMEOUT says otherwise, api_server.py:2935, :3176-3181).
  */
 export function syncTimeoutError(e: RemoteError, what: string): RemoteError {
-  return new RemoteError(`${what}: the server gave up waiting for the video (HTTP 504${e.serverMessage ? `: ${e.serverMessage}` : ""}).`, {
-    status: e.status,
-    serverMessage: e.serverMessage,
-    hint: "Long videos outlast vLLM-Omni's synchronous endpoint: pass { videoJob: true } to run it as an async job (POST /v1/videos, no server limit), or start the server with a larger VLLM_OMNI_VIDEO_SYNC_TIMEOUT (seconds).",
-    cause: e,
-  });
+  return new RemoteError(
+    `${what}: the server gave up waiting for the video (HTTP 504${e.serverMessage ? `: ${e.serverMessage}` : ""}).`,
+    {
+      status: e.status,
+      serverMessage: e.serverMessage,
+      hint:
+        "Long videos outlast vLLM-Omni's synchronous endpoint: pass { videoJob: true } to run it as an async job (POST /v1/videos, no server limit), or start the server with a larger VLLM_OMNI_VIDEO_SYNC_TIMEOUT (seconds).",
+      cause: e,
+    },
+  );
 }
 
 /** `POST` on `/v1/videos/sync`, turning the server's own 504 into {@link syncTimeoutError}. */
@@ -106,13 +120,21 @@ export async function videoBytes(
   what: string,
 ): Promise<Uint8Array> {
   if (opts.videoJob) return (await runVideoJob(base, form, videoJobOptions(backend, opts, what))).video;
-  const res = await postVideoSync(`${base}/videos/sync`, multipartInit(form), generatorHttp(backend, opts, what, VIDEO_SYNC_TIMEOUT_MS));
+  const res = await postVideoSync(
+    `${base}/videos/sync`,
+    multipartInit(form),
+    generatorHttp(backend, opts, what, VIDEO_SYNC_TIMEOUT_MS),
+  );
   opts.onProgress?.({ stage: "download", message: "Receiving the video" });
   return await readBytes(res, opts.signal);
 }
 
 /** The form fields of a video request shared by generate() and rollout(): only those the request sets, in curl's order. */
-export function diffusionFields(req: Diffusion & { prompt: string }, model?: string, opts: { size?: boolean } = {}): [string, string][] {
+export function diffusionFields(
+  req: Diffusion & { prompt: string },
+  model?: string,
+  opts: { size?: boolean } = {},
+): [string, string][] {
   const f: [string, string][] = [["prompt", req.prompt]];
   const add = (name: string, v: string | number | undefined) => {
     if (v !== undefined) f.push([name, String(v)]);
@@ -170,24 +192,41 @@ export function imageRequestBody(req: GenerateRequest, model?: string): Record<s
  * Runs a Generator request on a vLLM-Omni server and writes the image / video.
  * @throws {RemoteError} when the server refuses or fails; {@link AbortError} on abort.
  */
-export async function remoteGenerate(req: GenerateRequest, backend: RemoteBackend, opts: RemoteOptions = {}): Promise<GenerateResult> {
+export async function remoteGenerate(
+  req: GenerateRequest,
+  backend: RemoteBackend,
+  opts: RemoteOptions = {},
+): Promise<GenerateResult> {
   const base = apiBase(backend.url);
   const mode = generationMode(req);
-  const label = describeBackend({ kind: "remote", url: backend.url, ...(backend.model ? { model: backend.model } : {}) });
+  const label = describeBackend({
+    kind: "remote",
+    url: backend.url,
+    ...(backend.model ? { model: backend.model } : {}),
+  });
   if (req.output === "image") {
     opts.onProgress?.({ stage: "denoise", message: "Generating the image" });
     const res = await request(
       `${base}/images/generations`,
-      { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(imageRequestBody(req, backend.model)) },
+      {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(imageRequestBody(req, backend.model)),
+      },
       generatorHttp(backend, opts, "Generating an image"),
     );
     const json = await readJson(res, "Generating an image", opts.signal) as { data?: { b64_json?: unknown }[] };
     const b64 = json?.data?.[0]?.b64_json;
     if (typeof b64 !== "string" || !b64) {
-      throw new RemoteError("The image endpoint answered without data[0].b64_json.", { hint: "Check the server's log and version." });
+      throw new RemoteError("The image endpoint answered without data[0].b64_json.", {
+        hint: "Check the server's log and version.",
+      });
     }
     opts.onProgress?.({ stage: "download", message: "Writing the image" });
-    const media = await writeImageOutput(new Uint8Array(Buffer.from(b64, "base64")), req.outputPath ?? defaultOutputPath(mode, "png"));
+    const media = await writeImageOutput(
+      new Uint8Array(Buffer.from(b64, "base64")),
+      req.outputPath ?? defaultOutputPath(mode, "png"),
+    );
     return { mode, media, ...(req.seed !== undefined ? { seed: req.seed } : {}), backend: label };
   }
   const fields = diffusionFields(req, backend.model);

@@ -95,8 +95,16 @@ export const BOUND_OPTIONS = ["connectTimeoutMs", "timeoutMs", "idleTimeoutMs", 
 const PHASES: Record<TimeoutPhase, { option: string; fallback: number; label: string }> = {
   connect: { option: "connectTimeoutMs", fallback: DEFAULT_CONNECT_TIMEOUT_MS, label: "opening the connection" },
   first_byte: { option: "timeoutMs", fallback: DEFAULT_TIMEOUT_MS, label: "waiting for the answer (first byte)" },
-  idle: { option: "idleTimeoutMs", fallback: DEFAULT_IDLE_TIMEOUT_MS, label: "waiting for more data (idle gap between stream events / body chunks)" },
-  download: { option: "downloadTimeoutMs", fallback: DEFAULT_DOWNLOAD_TIMEOUT_MS, label: "receiving the whole answer (download)" },
+  idle: {
+    option: "idleTimeoutMs",
+    fallback: DEFAULT_IDLE_TIMEOUT_MS,
+    label: "waiting for more data (idle gap between stream events / body chunks)",
+  },
+  download: {
+    option: "downloadTimeoutMs",
+    fallback: DEFAULT_DOWNLOAD_TIMEOUT_MS,
+    label: "receiving the whole answer (download)",
+  },
   job: { option: "jobTimeoutMs", fallback: 2 * 3600_000, label: "waiting for the job" },
 };
 
@@ -108,7 +116,11 @@ export function boundsOf(o: HttpBounds): HttpBounds {
 }
 
 /** Issues for bound options that are not a positive number of ms up to {@link MAX_TIMEOUT_MS}. */
-export function boundIssues(o: Record<string, unknown>, names: readonly string[] = BOUND_OPTIONS, prefix = "options"): ValidationIssue[] {
+export function boundIssues(
+  o: Record<string, unknown>,
+  names: readonly string[] = BOUND_OPTIONS,
+  prefix = "options",
+): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   for (const k of names) {
     const v = o[k];
@@ -139,7 +151,9 @@ export function timeoutError(phase: TimeoutPhase, ms: number, what: string, wher
     phase,
     timeoutMs: ms,
     option: p.option,
-    hint: `Raise the ${p.option} option (default ${formatMs(p.fallback)}) if the server is just slow; otherwise check that it is up and its log.`,
+    hint: `Raise the ${p.option} option (default ${
+      formatMs(p.fallback)
+    }) if the server is just slow; otherwise check that it is up and its log.`,
   });
 }
 
@@ -217,7 +231,9 @@ export function hintFor(status: number, message: string, extra?: string): string
       ? "The model name is not served here; leave model unset to use the server's, or check GET /v1/models."
       : "Check the server URL and that this server offers the endpoint (vLLM / NIM for reason(), vLLM-Omni for generate() and rollout()).";
   }
-  if (status === 413) return "The request is too large; send smaller media or pass URLs / files under --allowed-local-media-path.";
+  if (status === 413) {
+    return "The request is too large; send smaller media or pass URLs / files under --allowed-local-media-path.";
+  }
   if (status === 429 || status === 503) return "The server is busy; retry later or lower the request rate.";
   if (status >= 500) return "The server failed; its log says why.";
   return extra ?? "Check the request fields against the server's API reference.";
@@ -231,7 +247,9 @@ export async function remoteErrorOf(res: Response, what: string, extraHint?: str
   } catch { /* body unreadable */ }
   const serverMessage = serverMessageOf(body);
   return new RemoteError(
-    `${what} failed: HTTP ${res.status}${res.statusText ? " " + res.statusText : ""}${serverMessage ? `: ${serverMessage}` : ""}`,
+    `${what} failed: HTTP ${res.status}${res.statusText ? " " + res.statusText : ""}${
+      serverMessage ? `: ${serverMessage}` : ""
+    }`,
     { status: res.status, serverMessage, hint: hintFor(res.status, serverMessage, extraHint) },
   );
 }
@@ -250,7 +268,12 @@ export async function request(url: string, init: RequestInit, opts: HttpOptions)
   const headers = new Headers(init.headers);
   if (opts.apiKey) {
     if (!/^[\x21-\x7e]+$/.test(opts.apiKey)) {
-      throw new ValidationError([{ field: "apiKey", value: "(hidden)", allowed: "printable ASCII without spaces or line breaks", message: "not usable in an Authorization header" }]);
+      throw new ValidationError([{
+        field: "apiKey",
+        value: "(hidden)",
+        allowed: "printable ASCII without spaces or line breaks",
+        message: "not usable in an Authorization header",
+      }]);
     }
     headers.set("Authorization", `Bearer ${opts.apiKey}`);
   }
@@ -267,10 +290,13 @@ export async function request(url: string, init: RequestInit, opts: HttpOptions)
       try {
         next = parseUrl(new URL(location, target).href);
       } catch {
-        throw new RemoteError(`${opts.what}: the server redirected to an unusable URL (${JSON.stringify(location.slice(0, 200))}).`, {
-          status: res.status,
-          hint: "Check the server URL; the server (or a proxy in front of it) sent a bad Location header.",
-        });
+        throw new RemoteError(
+          `${opts.what}: the server redirected to an unusable URL (${JSON.stringify(location.slice(0, 200))}).`,
+          {
+            status: res.status,
+            hint: "Check the server URL; the server (or a proxy in front of it) sent a bad Location header.",
+          },
+        );
       }
       // As fetch does: 303 (and 301/302 after a POST) become a GET without a body; credentials stay on their origin.
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
@@ -301,7 +327,12 @@ function parseUrl(url: string): URL {
     u = new URL(url);
   } catch { /* reported below */ }
   if (!u || (u.protocol !== "http:" && u.protocol !== "https:")) {
-    throw new ValidationError([{ field: "url", value: url, allowed: "an http:// or https:// URL", message: u ? `unsupported scheme ${u.protocol}` : "not a URL" }]);
+    throw new ValidationError([{
+      field: "url",
+      value: url,
+      allowed: "an http:// or https:// URL",
+      message: u ? `unsupported scheme ${u.protocol}` : "not a URL",
+    }]);
   }
   return u;
 }
@@ -341,17 +372,29 @@ function networkError(e: unknown, target: URL, what: string): RemoteError {
       cause: e,
     });
   }
-  return new RemoteError(`${what} failed: cannot reach ${origin} (${code || (e as Error)?.message || String(e)}).`, { hint: started, cause: e });
-}
-
-function brokenError(e: unknown, what: string, where: string): RemoteError {
-  return new RemoteError(`${what}: the connection to ${where} broke while reading the answer${e ? ` (${(e as Error).message ?? e})` : ""}.`, {
-    hint: "The server may have crashed or restarted (its log says why); retry.",
+  return new RemoteError(`${what} failed: cannot reach ${origin} (${code || (e as Error)?.message || String(e)}).`, {
+    hint: started,
     cause: e,
   });
 }
 
-function once(target: URL, method: string, headers: Headers, body: Uint8Array | undefined, opts: HttpOptions): Promise<Response> {
+function brokenError(e: unknown, what: string, where: string): RemoteError {
+  return new RemoteError(
+    `${what}: the connection to ${where} broke while reading the answer${e ? ` (${(e as Error).message ?? e})` : ""}.`,
+    {
+      hint: "The server may have crashed or restarted (its log says why); retry.",
+      cause: e,
+    },
+  );
+}
+
+function once(
+  target: URL,
+  method: string,
+  headers: Headers,
+  body: Uint8Array | undefined,
+  opts: HttpOptions,
+): Promise<Response> {
   if (opts.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: opts.signal.reason }));
   const connectMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const firstByteMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -373,7 +416,14 @@ function once(target: URL, method: string, headers: Headers, body: Uint8Array | 
       req = (secure ? https : http).request(target, { method, headers: out, agent: false });
     } catch (e) {
       // node checks the headers here (a character an HTTP header cannot carry).
-      return rejectP(new ValidationError([{ field: "headers", value: Object.keys(out), allowed: "HTTP header names and values", message: (e as Error).message }]));
+      return rejectP(
+        new ValidationError([{
+          field: "headers",
+          value: Object.keys(out),
+          allowed: "HTTP header names and values",
+          message: (e as Error).message,
+        }]),
+      );
     }
     const fail = (err: unknown) => {
       if (settled) return;
@@ -531,7 +581,8 @@ export async function readJson(res: Response, what: string, signal?: AbortSignal
     const preview = text.trim() ? JSON.stringify(text.trim().slice(0, 200)) : "an empty body";
     throw new RemoteError(`${what}: the server returned something other than JSON: ${preview}`, {
       status: res.status,
-      hint: "Check that the URL points at the right server (vLLM / NIM for reason(), vLLM-Omni for generate() and rollout()).",
+      hint:
+        "Check that the URL points at the right server (vLLM / NIM for reason(), vLLM-Omni for generate() and rollout()).",
       cause: e,
     });
   }
@@ -547,7 +598,11 @@ export async function readText(res: Response, signal?: AbortSignal, what = "Read
 }
 
 /** Reads a binary body; an abort while reading throws {@link AbortError}, a stall a {@link TimeoutError}. */
-export async function readBytes(res: Response, signal?: AbortSignal, what = "Downloading the result"): Promise<Uint8Array> {
+export async function readBytes(
+  res: Response,
+  signal?: AbortSignal,
+  what = "Downloading the result",
+): Promise<Uint8Array> {
   try {
     return new Uint8Array(await res.arrayBuffer());
   } catch (e) {
@@ -558,7 +613,9 @@ export async function readBytes(res: Response, signal?: AbortSignal, what = "Dow
 function bodyError(e: unknown, signal: AbortSignal | undefined, what: string): CosmosError {
   if (e instanceof CosmosError) return e;
   if (signal?.aborted) return new AbortError(undefined, { cause: signal.reason });
-  return new RemoteError(`${what}: the connection broke while reading the answer (${(e as Error)?.message ?? e}).`, { cause: e });
+  return new RemoteError(`${what}: the connection broke while reading the answer (${(e as Error)?.message ?? e}).`, {
+    cause: e,
+  });
 }
 
 /** Options of {@link downloadMedia}. */
@@ -585,13 +642,24 @@ export async function downloadMedia(url: string, opts: DownloadOptions = {}): Pr
   const what = `Downloading ${url} (${field})`;
   let res: Response;
   try {
-    res = await request(url, { method: "GET" }, { ...boundsOf(opts), signal: opts.signal, what, retries: 2, retryBaseMs: 500 });
+    res = await request(url, { method: "GET" }, {
+      ...boundsOf(opts),
+      signal: opts.signal,
+      what,
+      retries: 2,
+      retryBaseMs: 500,
+    });
   } catch (e) {
     if (e instanceof RemoteError && !(e instanceof TimeoutError) && e.status !== undefined) {
-      throw new MediaError(`${field}: cannot download ${url}: HTTP ${e.status}${e.serverMessage ? ` (${e.serverMessage.slice(0, 200)})` : ""}.`, {
-        hint: "Check the URL (it must be reachable from this machine), or pass a local file.",
-        cause: e,
-      });
+      throw new MediaError(
+        `${field}: cannot download ${url}: HTTP ${e.status}${
+          e.serverMessage ? ` (${e.serverMessage.slice(0, 200)})` : ""
+        }.`,
+        {
+          hint: "Check the URL (it must be reachable from this machine), or pass a local file.",
+          cause: e,
+        },
+      );
     }
     throw e;
   }

@@ -25,7 +25,17 @@ import { z } from "zod";
 import { AbortError, RemoteError, TimeoutError } from "../errors.ts";
 import type { ProgressEvent } from "../schema/results.ts";
 import { type MultipartBody, multipartInit } from "./form.ts";
-import { DEFAULT_POLL_TIMEOUT_MS, type HttpOptions, hintFor, readBytes, readJson, readText, request, serverMessageOf, sleep } from "./http.ts";
+import {
+  DEFAULT_POLL_TIMEOUT_MS,
+  hintFor,
+  type HttpOptions,
+  readBytes,
+  readJson,
+  readText,
+  request,
+  serverMessageOf,
+  sleep,
+} from "./http.ts";
 
 /** The statuses of `VideoGenerationStatus` (protocol/videos.py:22-27). */
 export const JOB_STATUSES = ["queued", "in_progress", "completed", "failed"] as const;
@@ -67,9 +77,14 @@ export function parseVideoJob(v: unknown, what: string): VideoJob {
   const r = VideoJob.safeParse(v);
   if (!r.success) {
     const where = r.error.issues[0]?.path.join(".") || "(job)";
-    throw new RemoteError(`${what}: the server returned a job object that is not vLLM-Omni's (${where}: ${r.error.issues[0]?.message ?? "invalid"}).`, {
-      hint: "Check that the URL points at a vLLM-Omni server with the Videos API.",
-    });
+    throw new RemoteError(
+      `${what}: the server returned a job object that is not vLLM-Omni's (${where}: ${
+        r.error.issues[0]?.message ?? "invalid"
+      }).`,
+      {
+        hint: "Check that the URL points at a vLLM-Omni server with the Videos API.",
+      },
+    );
   }
   return r.data;
 }
@@ -81,13 +96,16 @@ function jobError(job: VideoJob): string {
 /** The {@link RemoteError} of a failed job: its own message and code, never retried. */
 export function failedJobError(job: VideoJob, what: string, status?: number): RemoteError {
   const code = typeof job.error?.code === "number" ? job.error.code : status;
-  return new RemoteError(`${what} failed on the server (job ${job.id}${code ? `, code ${code}` : ""}): ${jobError(job)}`, {
-    ...(code ? { status: code } : {}),
-    serverMessage: jobError(job),
-    hint: code !== undefined && code >= 400 && code < 500
-      ? "The server refused the request (a guardrail, an input or a setting); change it and run again."
-      : "The job failed on the server; its log says why (embodiment, domain_name, inputs, memory).",
-  });
+  return new RemoteError(
+    `${what} failed on the server (job ${job.id}${code ? `, code ${code}` : ""}): ${jobError(job)}`,
+    {
+      ...(code ? { status: code } : {}),
+      serverMessage: jobError(job),
+      hint: code !== undefined && code >= 400 && code < 500
+        ? "The server refused the request (a guardrail, an input or a setting); change it and run again."
+        : "The job failed on the server; its log says why (embodiment, domain_name, inputs, memory).",
+    },
+  );
 }
 
 /**
@@ -97,7 +115,11 @@ export function failedJobError(job: VideoJob, what: string, status?: number): Re
  * is already cancelled.
  * @returns `"deleted"`, `"cancelling"` (still 409) or `"failed"`.
  */
-export async function deleteVideoJob(base: string, id: string, opts: Pick<HttpOptions, "apiKey">): Promise<"deleted" | "cancelling" | "failed"> {
+export async function deleteVideoJob(
+  base: string,
+  id: string,
+  opts: Pick<HttpOptions, "apiKey">,
+): Promise<"deleted" | "cancelling" | "failed"> {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const res = await request(`${base}/videos/${encodeURIComponent(id)}`, { method: "DELETE" }, {
@@ -135,11 +157,16 @@ async function pollOnce(base: string, id: string, opts: VideoJobOptions): Promis
   if (failed.success && failed.data.status === "failed") throw failedJobError(failed.data, opts.what, res.status);
   if (res.status === 429 || res.status === 503) return "transient";
   const serverMessage = serverMessageOf(text);
-  throw new RemoteError(`${opts.what}: polling job ${id} failed: HTTP ${res.status}${serverMessage ? `: ${serverMessage}` : ""}`, {
-    status: res.status,
-    serverMessage,
-    hint: res.status === 404 ? "The job is gone from the server (deleted, expired, or the server restarted); run the request again." : hintFor(res.status, serverMessage),
-  });
+  throw new RemoteError(
+    `${opts.what}: polling job ${id} failed: HTTP ${res.status}${serverMessage ? `: ${serverMessage}` : ""}`,
+    {
+      status: res.status,
+      serverMessage,
+      hint: res.status === 404
+        ? "The job is gone from the server (deleted, expired, or the server restarted); run the request again."
+        : hintFor(res.status, serverMessage),
+    },
+  );
 }
 
 /**
@@ -148,7 +175,11 @@ async function pollOnce(base: string, id: string, opts: VideoJobOptions): Promis
  * @throws {RemoteError} when the job fails or reports a status vLLM-Omni does not have;
  * {@link AbortError} on abort.
  */
-export async function runVideoJob(base: string, form: MultipartBody, opts: VideoJobOptions): Promise<{ job: VideoJob; video: Uint8Array }> {
+export async function runVideoJob(
+  base: string,
+  form: MultipartBody,
+  opts: VideoJobOptions,
+): Promise<{ job: VideoJob; video: Uint8Array }> {
   const created = parseVideoJob(
     await readJson(await request(`${base}/videos`, multipartInit(form), opts), opts.what, opts.signal),
     opts.what,
@@ -163,23 +194,36 @@ export async function runVideoJob(base: string, form: MultipartBody, opts: Video
     while (job.status !== "completed") {
       if (job.status === "failed") throw failedJobError(job, opts.what);
       if (!(JOB_STATUSES as readonly string[]).includes(job.status)) {
-        throw new RemoteError(`${opts.what}: job ${id} reports status "${job.status.slice(0, 40)}", which vLLM-Omni does not have (${JOB_STATUSES.join(", ")}).`, {
-          hint: "Check that the URL points at a vLLM-Omni server with the Videos API; the job was left on the server.",
-        });
+        throw new RemoteError(
+          `${opts.what}: job ${id} reports status "${job.status.slice(0, 40)}", which vLLM-Omni does not have (${
+            JOB_STATUSES.join(", ")
+          }).`,
+          {
+            hint:
+              "Check that the URL points at a vLLM-Omni server with the Videos API; the job was left on the server.",
+          },
+        );
       }
       opts.onProgress?.(
-        job.status === "queued"
-          ? { stage: "queue", message: `Job ${id} queued` }
-          : { stage: "denoise", ...(typeof job.progress === "number" ? { done: job.progress, total: 100 } : {}), message: `Job ${id} ${job.status}` },
+        job.status === "queued" ? { stage: "queue", message: `Job ${id} queued` } : {
+          stage: "denoise",
+          ...(typeof job.progress === "number" ? { done: job.progress, total: 100 } : {}),
+          message: `Job ${id} ${job.status}`,
+        },
       );
       if (Date.now() > deadline) {
         timedOut = true;
-        throw new TimeoutError(`${opts.what}: job ${id} timed out after ${Math.round(jobTimeoutMs / 1000)} s; it was cancelled on the server.`, {
-          phase: "job",
-          timeoutMs: jobTimeoutMs,
-          option: "jobTimeoutMs",
-          hint: "Raise jobTimeoutMs (default 2 h), or check the server's queue.",
-        });
+        throw new TimeoutError(
+          `${opts.what}: job ${id} timed out after ${
+            Math.round(jobTimeoutMs / 1000)
+          } s; it was cancelled on the server.`,
+          {
+            phase: "job",
+            timeoutMs: jobTimeoutMs,
+            option: "jobTimeoutMs",
+            hint: "Raise jobTimeoutMs (default 2 h), or check the server's queue.",
+          },
+        );
       }
       await sleep(poll, opts.signal);
       const next = await pollOnce(base, id, opts);
@@ -217,7 +261,9 @@ export function actionChunkOf(job: VideoJob): number[][] | undefined {
     rows.every((r) => Array.isArray(r) && r.length === shape[1] && r.every((x) => typeof x === "number"));
   if (!ok) {
     throw new RemoteError(
-      `The server returned an action for job ${job.id} whose data is not the [T, D] array of numbers its shape ${JSON.stringify(a.shape)} says.`,
+      `The server returned an action for job ${job.id} whose data is not the [T, D] array of numbers its shape ${
+        JSON.stringify(a.shape)
+      } says.`,
       { hint: "Check the server's version (vLLM-Omni with Cosmos 3 action modes)." },
     );
   }

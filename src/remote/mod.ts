@@ -22,7 +22,16 @@ export {
   VIDEO_SYNC_TIMEOUT_MS,
 } from "./generator_client.ts";
 export { forwardDynamicsChunk, remoteRollout, rolloutExtraParams } from "./rollout_client.ts";
-export { actionChunkOf, deleteVideoJob, failedJobError, parseVideoJob, runVideoJob, VideoAction, VideoJob, type VideoJobOptions } from "./jobs.ts";
+export {
+  actionChunkOf,
+  deleteVideoJob,
+  failedJobError,
+  parseVideoJob,
+  runVideoJob,
+  VideoAction,
+  VideoJob,
+  type VideoJobOptions,
+} from "./jobs.ts";
 export {
   apiBase,
   boundsOf,

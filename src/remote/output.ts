@@ -83,14 +83,26 @@ export async function writeVideoOutput(bytes: Uint8Array, path: string, signal?:
     await writeFile(tmp, bytes);
     try {
       const info = await probeFile(tmp, "the server's video", { signal });
-      file = { mimeType: "video/mp4", width: info.width, height: info.height, numFrames: info.frameCount, fps: info.fps, hasSound: info.hasAudio };
+      file = {
+        mimeType: "video/mp4",
+        width: info.width,
+        height: info.height,
+        numFrames: info.frameCount,
+        fps: info.fps,
+        hasSound: info.hasAudio,
+      };
     } catch (e) {
       if (!(e instanceof MediaError)) throw e;
       const head = new TextDecoder().decode(bytes.slice(0, 200));
-      throw new RemoteError(`The server's video could not be read (${e.message.split("\n")[0]}); it starts with: ${JSON.stringify(head.slice(0, 80))}`, {
-        hint: "The server sent something other than an MP4; check its log.",
-        cause: e,
-      });
+      throw new RemoteError(
+        `The server's video could not be read (${e.message.split("\n")[0]}); it starts with: ${
+          JSON.stringify(head.slice(0, 80))
+        }`,
+        {
+          hint: "The server sent something other than an MP4; check its log.",
+          cause: e,
+        },
+      );
     }
   });
   return { path: abs, ...file! };

@@ -31,7 +31,7 @@ import { reasonerSampling } from "../schema/sampling.ts";
 import { z } from "zod";
 import { apiBase, boundsOf, type HttpOptions, readJson, request } from "./http.ts";
 import type { RemoteBackend, RemoteOptions } from "./options.ts";
-import { ChatChunk, chatChunks, type SseStats, sseEvents } from "./sse.ts";
+import { ChatChunk, chatChunks, sseEvents, type SseStats } from "./sse.ts";
 
 const LOCAL_MEDIA_HINT =
   "If the request sends file:// media, start the server with --allowed-local-media-path covering allowedLocalMediaPath (or leave it unset so files are sent as data URIs).";
@@ -57,9 +57,13 @@ export function chatRequestBody(req: ReasonRequest, messages: ChatMessages, mode
   if (s.seed !== undefined) body.seed = s.seed;
   if (req.stop?.length) body.stop = req.stop;
   if (req.videoSampling?.fps !== undefined) body.media_io_kwargs = { video: { fps: req.videoSampling.fps } };
-  else if (req.videoSampling?.numFrames !== undefined) body.media_io_kwargs = { video: { num_frames: req.videoSampling.numFrames } };
+  else if (req.videoSampling?.numFrames !== undefined) {
+    body.media_io_kwargs = { video: { num_frames: req.videoSampling.numFrames } };
+  }
   if (req.imageSize) {
-    body.mm_processor_kwargs = { size: { shortest_edge: req.imageSize.shortestEdge, longest_edge: req.imageSize.longestEdge } };
+    body.mm_processor_kwargs = {
+      size: { shortest_edge: req.imageSize.shortestEdge, longest_edge: req.imageSize.longestEdge },
+    };
   }
   body.stream = req.stream;
   if (req.stream) body.stream_options = { include_usage: true };
@@ -74,16 +78,26 @@ export async function servedModel(backend: RemoteBackend, opts: RemoteOptions = 
   const cached = modelCache.get(base);
   if (cached) return cached;
   const what = `Listing the models of ${base}`;
-  const res = await request(`${base}/models`, { method: "GET" }, { ...httpOpts(backend, opts, what), timeoutMs: opts.timeoutMs ?? 30_000 });
+  const res = await request(`${base}/models`, { method: "GET" }, {
+    ...httpOpts(backend, opts, what),
+    timeoutMs: opts.timeoutMs ?? 30_000,
+  });
   const json = await readJson(res, what, opts.signal);
   const data = json && typeof json === "object" ? (json as { data?: unknown }).data : undefined;
   const id = Array.isArray(data)
-    ? data.map((m) => (m && typeof m === "object" ? (m as { id?: unknown }).id : undefined)).find((x) => typeof x === "string" && x)
+    ? data.map((m) => (m && typeof m === "object" ? (m as { id?: unknown }).id : undefined)).find((x) =>
+      typeof x === "string" && x
+    )
     : undefined;
   if (typeof id !== "string") {
     throw new RemoteError(
-      Array.isArray(data) ? `${base}/models lists no model.` : `${what}: the server returned a body without a "data" list of models.`,
-      { hint: "Check that the URL points at a vLLM / NIM server, or pass the model name in the backend ({ url, model })." },
+      Array.isArray(data)
+        ? `${base}/models lists no model.`
+        : `${what}: the server returned a body without a "data" list of models.`,
+      {
+        hint:
+          "Check that the URL points at a vLLM / NIM server, or pass the model name in the backend ({ url, model }).",
+      },
     );
   }
   modelCache.set(base, id);
@@ -91,7 +105,15 @@ export async function servedModel(backend: RemoteBackend, opts: RemoteOptions = 
 }
 
 function httpOpts(backend: RemoteBackend, opts: RemoteOptions, what: string, hint?: string): HttpOptions {
-  return { ...boundsOf(opts), signal: opts.signal, retries: opts.retries, retryBaseMs: opts.retryBaseMs, apiKey: backend.apiKey, what, hint };
+  return {
+    ...boundsOf(opts),
+    signal: opts.signal,
+    retries: opts.retries,
+    retryBaseMs: opts.retryBaseMs,
+    apiKey: backend.apiKey,
+    what,
+    hint,
+  };
 }
 
 const OptionalText = z.string().nullish();
@@ -108,24 +130,39 @@ const ChatCompletion = z.object({
 function usageOf(u: ChatChunk["usage"]): Usage | undefined {
   if (!u || typeof u.prompt_tokens !== "number") return undefined;
   const completion = u.completion_tokens ?? 0;
-  return { promptTokens: u.prompt_tokens, completionTokens: completion, totalTokens: u.total_tokens ?? u.prompt_tokens + completion };
+  return {
+    promptTokens: u.prompt_tokens,
+    completionTokens: completion,
+    totalTokens: u.total_tokens ?? u.prompt_tokens + completion,
+  };
 }
 
 /**
  * Runs a Reasoner request on a vLLM or NIM server.
  * @throws {RemoteError} when the server refuses or fails; {@link AbortError} on abort.
  */
-export async function remoteReason(req: ReasonRequest, backend: RemoteBackend, opts: RemoteOptions = {}): Promise<ReasonResult> {
+export async function remoteReason(
+  req: ReasonRequest,
+  backend: RemoteBackend,
+  opts: RemoteOptions = {},
+): Promise<ReasonResult> {
   const base = apiBase(backend.url);
   opts.onProgress?.({ stage: "preprocess", message: "Preparing the messages" });
-  const messages = await buildMessages(req, { allowedLocalMediaPath: backend.allowedLocalMediaPath, signal: opts.signal });
+  const messages = await buildMessages(req, {
+    allowedLocalMediaPath: backend.allowedLocalMediaPath,
+    signal: opts.signal,
+  });
   const model = backend.model ?? await servedModel(backend, opts);
   const body = chatRequestBody(req, messages, model);
   const label = describeBackend({ kind: "remote", url: backend.url, model });
   opts.onProgress?.({ stage: "prefill", message: `Sending the request to ${base}` });
   const res = await request(
     `${base}/chat/completions`,
-    { method: "POST", headers: { "Content-Type": "application/json", Accept: req.stream ? "text/event-stream" : "application/json" }, body: JSON.stringify(body) },
+    {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: req.stream ? "text/event-stream" : "application/json" },
+      body: JSON.stringify(body),
+    },
     httpOpts(backend, opts, "The Reasoner request", LOCAL_MEDIA_HINT),
   );
   if (!req.stream) {
@@ -133,8 +170,13 @@ export async function remoteReason(req: ReasonRequest, backend: RemoteBackend, o
     if (!json.success) {
       const issue = json.error.issues[0];
       throw new RemoteError(
-        `The Reasoner request: the server returned a body that is not a chat completion (${issue.path.join(".") || "(body)"}: ${issue.message}).`,
-        { status: res.status, hint: "Check that the URL points at an OpenAI-compatible server (vLLM or NIM), and its log." },
+        `The Reasoner request: the server returned a body that is not a chat completion (${
+          issue.path.join(".") || "(body)"
+        }: ${issue.message}).`,
+        {
+          status: res.status,
+          hint: "Check that the URL points at an OpenAI-compatible server (vLLM or NIM), and its log.",
+        },
       );
     }
     const choice = json.data.choices[0];
@@ -154,7 +196,12 @@ export async function remoteReason(req: ReasonRequest, backend: RemoteBackend, o
  * sends more than `maxTokens` of them has gone past the limit: the client stops reading
  * there, and the result says so (`finishReason: "length"`, `truncatedByClient`).
  */
-async function readStream(req: ReasonRequest, res: Response, label: string, opts: RemoteOptions): Promise<ReasonResult> {
+async function readStream(
+  req: ReasonRequest,
+  res: Response,
+  label: string,
+  opts: RemoteOptions,
+): Promise<ReasonResult> {
   if (!res.body) throw new RemoteError("The Reasoner sent an empty stream.", { hint: "Check the server's log." });
   const maxTokens = maxTokensOf(req);
   const splitter = new ThinkStreamSplitter(req.reasoning);
@@ -199,7 +246,10 @@ async function readStream(req: ReasonRequest, res: Response, label: string, opts
   } catch (e) {
     if (opts.signal?.aborted) throw new AbortError(undefined, { cause: opts.signal.reason });
     if (e instanceof CosmosError) throw e;
-    throw new RemoteError(`The Reasoner stream broke: ${(e as Error).message}`, { hint: "Check the server's log; retry.", cause: e });
+    throw new RemoteError(`The Reasoner stream broke: ${(e as Error).message}`, {
+      hint: "Check the server's log; retry.",
+      cause: e,
+    });
   }
   for (const ev of splitter.end()) opts.onToken?.(ev);
   const result = reasonResult(req, content, {

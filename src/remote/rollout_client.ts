@@ -53,7 +53,8 @@ export async function forwardDynamicsChunk(req: RolloutRequest): Promise<ActionC
       field: "request.actionChunkSize",
       value: req.actionChunkSize,
       allowed: String(rows.length),
-      message: `actionChunkSize ${req.actionChunkSize} differs from the ${rows.length} rows of the action file (the server would pad or cut the chunk)`,
+      message:
+        `actionChunkSize ${req.actionChunkSize} differs from the ${rows.length} rows of the action file (the server would pad or cut the chunk)`,
     });
   }
   if (req.numFrames !== undefined && req.numFrames !== rows.length && req.numFrames !== rows.length + 1) {
@@ -61,7 +62,8 @@ export async function forwardDynamicsChunk(req: RolloutRequest): Promise<ActionC
       field: "request.numFrames",
       value: req.numFrames,
       allowed: `${rows.length} or ${rows.length + 1} with ${rows.length} action rows`,
-      message: `numFrames ${req.numFrames} does not fit the ${rows.length} action rows (numFrames and actions are tied)`,
+      message:
+        `numFrames ${req.numFrames} does not fit the ${rows.length} action rows (numFrames and actions are tied)`,
     });
   }
   if (issues.length) throw new ValidationError(issues);
@@ -99,9 +101,17 @@ function rolloutFields(req: RolloutRequest, model: string | undefined, chunk?: A
  * @throws {RemoteError} when the server refuses or fails; {@link AbortError} on abort;
  * {@link ValidationError} when an action file does not fit the request.
  */
-export async function remoteRollout(req: RolloutRequest, backend: RemoteBackend, opts: RemoteOptions = {}): Promise<RolloutResult> {
+export async function remoteRollout(
+  req: RolloutRequest,
+  backend: RemoteBackend,
+  opts: RemoteOptions = {},
+): Promise<RolloutResult> {
   const base = apiBase(backend.url);
-  const label = describeBackend({ kind: "remote", url: backend.url, ...(backend.model ? { model: backend.model } : {}) });
+  const label = describeBackend({
+    kind: "remote",
+    url: backend.url,
+    ...(backend.model ? { model: backend.model } : {}),
+  });
   const dim = EMBODIMENTS[req.embodiment].actionDim;
   const chunk = req.mode === "forward_dynamics" ? await forwardDynamicsChunk(req) : undefined;
   const fields = rolloutFields(req, backend.model, chunk);
@@ -112,7 +122,11 @@ export async function remoteRollout(req: RolloutRequest, backend: RemoteBackend,
   const out = req.outputPath ?? defaultOutputPath(req.mode, "mp4");
 
   if (req.mode === "forward_dynamics") {
-    const video = await writeVideoOutput(await videoBytes(base, videoForm(fields, file), backend, opts, "Forward dynamics"), out, opts.signal);
+    const video = await writeVideoOutput(
+      await videoBytes(base, videoForm(fields, file), backend, opts, "Forward dynamics"),
+      out,
+      opts.signal,
+    );
     return { mode: req.mode, embodiment: req.embodiment, video, backend: label };
   }
 
@@ -122,17 +136,26 @@ export async function remoteRollout(req: RolloutRequest, backend: RemoteBackend,
     checkCompleted: (job) => {
       const raw = actionChunkOf(job);
       if (!raw) {
-        throw new RemoteError(`The completed ${req.mode} job ${job.id} carries no action chunk (the server returned no "action" object).`, {
-          hint: "Check that the server runs a Cosmos 3 checkpoint with action support (vLLM-Omni with Cosmos 3 action modes).",
-        });
+        throw new RemoteError(
+          `The completed ${req.mode} job ${job.id} carries no action chunk (the server returned no "action" object).`,
+          {
+            hint:
+              "Check that the server runs a Cosmos 3 checkpoint with action support (vLLM-Omni with Cosmos 3 action modes).",
+          },
+        );
       }
       try {
         actions = parseActionChunk(raw, { dim, field: "actions" });
       } catch (e) {
-        throw new RemoteError(`The server returned an action chunk that does not fit ${req.embodiment} (${dim} values per row): ${(e as Error).message.split("\n")[0]}`, {
-          hint: "Check the embodiment and the server's domain_name / raw_action_dim handling.",
-          cause: e,
-        });
+        throw new RemoteError(
+          `The server returned an action chunk that does not fit ${req.embodiment} (${dim} values per row): ${
+            (e as Error).message.split("\n")[0]
+          }`,
+          {
+            hint: "Check the embodiment and the server's domain_name / raw_action_dim handling.",
+            cause: e,
+          },
+        );
       }
     },
   });

@@ -159,7 +159,8 @@ export class SseParser {
 
 function tooLong(what: string): RemoteError {
   return new RemoteError(`The server sent ${what}; that is not a server-sent event stream.`, {
-    hint: `Check that the URL points at an OpenAI-compatible server (vLLM or NIM). Lines are capped at MAX_SSE_LINE_CHARS (${MAX_SSE_LINE_CHARS}).`,
+    hint:
+      `Check that the URL points at an OpenAI-compatible server (vLLM or NIM). Lines are capped at MAX_SSE_LINE_CHARS (${MAX_SSE_LINE_CHARS}).`,
   });
 }
 
@@ -198,7 +199,12 @@ export const ChatChunk = z.object({
   model: z.string().optional(),
   choices: z.array(z.object({
     index: z.number().int().optional(),
-    delta: z.object({ role: OptionalText, content: OptionalText, reasoning_content: OptionalText, reasoning: OptionalText }).nullish(),
+    delta: z.object({
+      role: OptionalText,
+      content: OptionalText,
+      reasoning_content: OptionalText,
+      reasoning: OptionalText,
+    }).nullish(),
     finish_reason: OptionalText,
   })).nullish(),
   usage: z.object({
@@ -229,7 +235,10 @@ function preview(text: string): string {
  * chunk, a stream with no event at all (an empty body, or JSON / HTML sent as an event
  * stream), and a stream that ends before the server finished (no `finish_reason`, no `[DONE]`).
  */
-export async function* chatChunks(events: AsyncIterable<SseEvent>, opts: ChatChunksOptions = {}): AsyncGenerator<ChatChunk> {
+export async function* chatChunks(
+  events: AsyncIterable<SseEvent>,
+  opts: ChatChunksOptions = {},
+): AsyncGenerator<ChatChunk> {
   let count = 0;
   let finished = false;
   for await (const ev of events) {
@@ -241,7 +250,10 @@ export async function* chatChunks(events: AsyncIterable<SseEvent>, opts: ChatChu
       json = JSON.parse(ev.data);
     } catch (e) {
       if (ev.event !== "error") {
-        throw new RemoteError(`The server returned a stream event that is not JSON: ${preview(ev.data)}`, { hint: OPENAI_HINT, cause: e });
+        throw new RemoteError(`The server returned a stream event that is not JSON: ${preview(ev.data)}`, {
+          hint: OPENAI_HINT,
+          cause: e,
+        });
       }
       isJson = false;
     }
@@ -266,7 +278,9 @@ export async function* chatChunks(events: AsyncIterable<SseEvent>, opts: ChatChu
     if (!chunk.success) {
       const issue = chunk.error.issues[0];
       throw new RemoteError(
-        `The server returned a stream chunk that is not a chat completion chunk (${issue.path.join(".") || "(chunk)"}: ${issue.message}): ${preview(ev.data)}`,
+        `The server returned a stream chunk that is not a chat completion chunk (${
+          issue.path.join(".") || "(chunk)"
+        }: ${issue.message}): ${preview(ev.data)}`,
         { hint: OPENAI_HINT },
       );
     }
@@ -277,7 +291,9 @@ export async function* chatChunks(events: AsyncIterable<SseEvent>, opts: ChatChu
     const stats = opts.stats?.();
     throw new RemoteError(
       stats?.foreignLines
-        ? `The server returned a body that is not a server-sent event stream; it starts with ${preview(stats.firstForeignLine ?? "")}.`
+        ? `The server returned a body that is not a server-sent event stream; it starts with ${
+          preview(stats.firstForeignLine ?? "")
+        }.`
         : "The server returned an empty event stream.",
       { hint: OPENAI_HINT },
     );

@@ -33,11 +33,13 @@ export interface ModeDefaults {
  * - `action` (policy, forward and inverse dynamics): 30 steps, guidance 1.0, flow shift 5.0
  *   (:3318-3320).
  */
-export const MODE_DEFAULTS = Object.freeze({
-  image: Object.freeze({ numInferenceSteps: 50, guidanceScale: 7.0, flowShift: 3.0 }),
-  video: Object.freeze({ numInferenceSteps: 35, guidanceScale: 6.0, flowShift: 10.0 }),
-  action: Object.freeze({ numInferenceSteps: 30, guidanceScale: 1.0, flowShift: 5.0 }),
-} satisfies Record<string, ModeDefaults>);
+export const MODE_DEFAULTS = Object.freeze(
+  {
+    image: Object.freeze({ numInferenceSteps: 50, guidanceScale: 7.0, flowShift: 3.0 }),
+    video: Object.freeze({ numInferenceSteps: 35, guidanceScale: 6.0, flowShift: 10.0 }),
+    action: Object.freeze({ numInferenceSteps: 30, guidanceScale: 1.0, flowShift: 5.0 }),
+  } satisfies Record<string, ModeDefaults>,
+);
 
 /** Text-to-image size when none is sent (pipeline_cosmos3.py:166-167). */
 export const DEFAULT_IMAGE_SIZE = Object.freeze({ width: 1024, height: 1024 });

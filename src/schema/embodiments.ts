@@ -53,29 +53,36 @@ export interface EmbodimentInfo {
  * vLLM-Omni's domain table (`cosmos3/action.py:28-46`); `no_action` is the domain of
  * plain video generation.
  */
-export const DOMAIN_IDS = Object.freeze({
-  no_action: 0,
-  av: 1,
-  camera_pose: 2,
-  hand_pose: 3,
-  pusht: 4,
-  libero: 5,
-  umi: 6,
-  bridge_orig_lerobot: 7,
-  droid_lerobot: 8,
-  "robomind-franka": 8,
-  galbot: 9,
-  "robomind-franka-dual": 12,
-  "robomind-ur": 13,
-  agibotworld: 15,
-  agibot_gear_gripper: 15,
-  agibot_gear_gripper_ext: 15,
-  fractal: 20,
-} as const);
+export const DOMAIN_IDS = Object.freeze(
+  {
+    no_action: 0,
+    av: 1,
+    camera_pose: 2,
+    hand_pose: 3,
+    pusht: 4,
+    libero: 5,
+    umi: 6,
+    bridge_orig_lerobot: 7,
+    droid_lerobot: 8,
+    "robomind-franka": 8,
+    galbot: 9,
+    "robomind-franka-dual": 12,
+    "robomind-ur": 13,
+    agibotworld: 15,
+    agibot_gear_gripper: 15,
+    agibot_gear_gripper_ext: 15,
+    fractal: 20,
+  } as const,
+);
 export type DomainName = keyof typeof DOMAIN_IDS;
 export const DomainName = z.enum(Object.keys(DOMAIN_IDS) as [DomainName, ...DomainName[]]);
 
-function info(family: EmbodimentFamily, domainName: DomainName, actionDim: number, description: string): EmbodimentInfo {
+function info(
+  family: EmbodimentFamily,
+  domainName: DomainName,
+  actionDim: number,
+  description: string,
+): EmbodimentInfo {
   return { family, actionDim, domainName, domainId: DOMAIN_IDS[domainName], description };
 }
 
@@ -85,15 +92,30 @@ export const EMBODIMENTS = {
   av: info("av", "av", 9, "Autonomous vehicle ego-motion (9D)"),
   egocentric: info("egocentric", "hand_pose", 57, "Egocentric human motion: head pose and hand keypoints (57D)"),
   droid: info("single_arm", "droid_lerobot", 10, "Single-arm robot, DROID (10D)"),
-  robomind_franka: info("single_arm", "robomind-franka", 10, "Single-arm robot, RoboMIND Franka (10D; same domain as DROID)"),
+  robomind_franka: info(
+    "single_arm",
+    "robomind-franka",
+    10,
+    "Single-arm robot, RoboMIND Franka (10D; same domain as DROID)",
+  ),
   ur: info("single_arm", "robomind-ur", 10, "Single-arm robot, RoboMIND UR (10D)"),
   fractal: info("single_arm", "fractal", 10, "Single-arm robot, Fractal (10D)"),
   bridge: info("single_arm", "bridge_orig_lerobot", 10, "Single-arm robot, Bridge (10D)"),
   umi: info("single_arm", "umi", 10, "Single-arm gripper, UMI (10D)"),
   dual_droid: info("dual_arm", "robomind-franka-dual", 20, "Dual-arm robot, two Franka arms as in DROID (20D)"),
   agibot: info("humanoid", "agibotworld", 29, "Humanoid robot, AgiBot World (29D)"),
-  agibot_gear_gripper: info("humanoid", "agibot_gear_gripper", 29, "Humanoid robot, AgiBot gear gripper (29D; AgiBot's domain)"),
-  agibot_gear_gripper_ext: info("humanoid", "agibot_gear_gripper_ext", 29, "Humanoid robot, AgiBot gear gripper, extended (29D; AgiBot's domain)"),
+  agibot_gear_gripper: info(
+    "humanoid",
+    "agibot_gear_gripper",
+    29,
+    "Humanoid robot, AgiBot gear gripper (29D; AgiBot's domain)",
+  ),
+  agibot_gear_gripper_ext: info(
+    "humanoid",
+    "agibot_gear_gripper_ext",
+    29,
+    "Humanoid robot, AgiBot gear gripper, extended (29D; AgiBot's domain)",
+  ),
   pusht: info("planar", "pusht", 2, "PushT planar pushing (2D)"),
 } as const satisfies Record<string, EmbodimentInfo>;
 

@@ -35,7 +35,15 @@ import {
   roundedVideoFrames,
 } from "./diffusion_defaults.ts";
 import { ImageInput, VideoInput } from "./media_input.ts";
-import { AspectRatio, DEFAULT_ASPECT_RATIO, DEFAULT_RESOLUTION, Fps, FrameCount, pixelSize, Resolution } from "./settings.ts";
+import {
+  AspectRatio,
+  DEFAULT_ASPECT_RATIO,
+  DEFAULT_RESOLUTION,
+  Fps,
+  FrameCount,
+  pixelSize,
+  Resolution,
+} from "./settings.ts";
 
 /**
  * Diffusion parameters shared by generate() and rollout(). Every one is optional: what is
@@ -89,7 +97,11 @@ export interface EffectiveDiffusion {
 type DiffusionInput = z.output<typeof DiffusionParams>;
 
 /** Steps, guidance, flow shift and prompt length: the request's, else the mode's default. */
-export function effectiveDenoising(r: DiffusionInput, defaults: ModeDefaults, defaulted: string[]): Omit<EffectiveDiffusion, "numFrames" | "fps" | "defaulted"> {
+export function effectiveDenoising(
+  r: DiffusionInput,
+  defaults: ModeDefaults,
+  defaulted: string[],
+): Omit<EffectiveDiffusion, "numFrames" | "fps" | "defaulted"> {
   const pick = <K extends "numInferenceSteps" | "guidanceScale" | "flowShift">(k: K): number => {
     if (r[k] !== undefined) return r[k] as number;
     defaulted.push(k);
@@ -99,11 +111,18 @@ export function effectiveDenoising(r: DiffusionInput, defaults: ModeDefaults, de
   const guidanceScale = pick("guidanceScale");
   const flowShift = pick("flowShift");
   if (r.maxSequenceLength === undefined) defaulted.push("maxSequenceLength");
-  return { numInferenceSteps, guidanceScale, flowShift, maxSequenceLength: r.maxSequenceLength ?? DEFAULT_MAX_SEQUENCE_LENGTH };
+  return {
+    numInferenceSteps,
+    guidanceScale,
+    flowShift,
+    maxSequenceLength: r.maxSequenceLength ?? DEFAULT_MAX_SEQUENCE_LENGTH,
+  };
 }
 
 /** The size a request asks for, or undefined when it leaves the size to the model. */
-export function requestedSize(r: Pick<DiffusionInput, "resolution" | "aspectRatio">): { width: number; height: number } | undefined {
+export function requestedSize(
+  r: Pick<DiffusionInput, "resolution" | "aspectRatio">,
+): { width: number; height: number } | undefined {
   if (r.resolution === undefined && r.aspectRatio === undefined) return undefined;
   return pixelSize(r.resolution ?? DEFAULT_RESOLUTION, r.aspectRatio ?? DEFAULT_ASPECT_RATIO);
 }
@@ -184,7 +203,11 @@ export const GenerateRequest = GenerateShape.superRefine((r, ctx) => {
     }
   }
   if ((r.conditionFrameIndexes || r.conditionVideoKeep) && !r.video) {
-    bad(r.conditionFrameIndexes ? "conditionFrameIndexes" : "conditionVideoKeep", "conditioning frames need a source video", "a video input");
+    bad(
+      r.conditionFrameIndexes ? "conditionFrameIndexes" : "conditionVideoKeep",
+      "conditioning frames need a source video",
+      "a video input",
+    );
   }
   if (r.conditionFrameIndexes) {
     const frames = roundedVideoFrames(r.numFrames ?? DEFAULT_VIDEO_FRAMES);
@@ -198,12 +221,20 @@ export const GenerateRequest = GenerateShape.superRefine((r, ctx) => {
       );
     }
     const dup = r.conditionFrameIndexes.find((i, k, a) => a.indexOf(i) !== k);
-    if (dup !== undefined) bad("conditionFrameIndexes", `latent frame ${dup} is listed twice`, "distinct latent indexes");
+    if (dup !== undefined) {
+      bad("conditionFrameIndexes", `latent frame ${dup} is listed twice`, "distinct latent indexes");
+    }
   }
   if (r.outputPath) {
     const ext = r.outputPath.split(".").pop()?.toLowerCase();
     const okExt = r.output === "image" ? ["jpg", "jpeg", "png"] : ["mp4"];
-    if (!ext || !okExt.includes(ext)) bad("outputPath", `an ${r.output} is written as .${okExt.join("/.")}`, okExt.map((e) => "." + e).join(", "));
+    if (!ext || !okExt.includes(ext)) {
+      bad(
+        "outputPath",
+        `an ${r.output} is written as .${okExt.join("/.")}`,
+        okExt.map((e) => "." + e).join(", "),
+      );
+    }
   }
 }).transform((r) => ({ ...r, effective: effectiveGenerate(r) }));
 export type GenerateRequestInput = z.input<typeof GenerateRequest>;

@@ -32,17 +32,27 @@ export function dataUriMime(ref: string): string | undefined {
 }
 
 function refSchema(kind: string, exts: readonly string[], mimes: readonly string[]) {
-  const allowed = `a path, file:// or http(s):// URL ending in .${exts.join("/.")}, or a data URI of ${mimes.join(", ")}`;
+  const allowed = `a path, file:// or http(s):// URL ending in .${exts.join("/.")}, or a data URI of ${
+    mimes.join(", ")
+  }`;
   return z.string().min(1).superRefine((ref, ctx) => {
     const mime = dataUriMime(ref);
     if (ref.startsWith("data:")) {
       if (!mime || !mimes.includes(mime)) {
-        ctx.addIssue({ code: "custom", message: `unsupported ${kind} data URI type ${mime ?? "(none)"}`, params: { allowed } });
+        ctx.addIssue({
+          code: "custom",
+          message: `unsupported ${kind} data URI type ${mime ?? "(none)"}`,
+          params: { allowed },
+        });
       }
       return;
     }
     if (!exts.includes(extensionOf(ref))) {
-      ctx.addIssue({ code: "custom", message: `unsupported ${kind} format ".${extensionOf(ref)}"`, params: { allowed } });
+      ctx.addIssue({
+        code: "custom",
+        message: `unsupported ${kind} format ".${extensionOf(ref)}"`,
+        params: { allowed },
+      });
     }
   });
 }

@@ -108,14 +108,24 @@ export const ReasonRequest = RequestShape.superRefine((r, ctx) => {
     need("prompt", `the ${r.task} workflow needs a prompt (a question or instruction)`, "a non-empty string");
   }
   if (info.media === "video" && !r.video) need("video", `the ${r.task} workflow takes a video`, "an MP4 video");
-  if (info.media === "image" && !r.image) need("image", `the ${r.task} workflow takes an image`, "a JPG/PNG/WEBP image");
+  if (info.media === "image" && !r.image) {
+    need("image", `the ${r.task} workflow takes an image`, "a JPG/PNG/WEBP image");
+  }
   if (info.media === "image_or_video" && !r.image && !r.video) {
     need("image", `the ${r.task} workflow takes an image or a video`, "an image or an MP4 video");
   }
-  if (info.media === "video" && r.image) need("image", `the ${r.task} workflow takes a video, not an image`, "video only");
-  if (info.media === "image" && r.video) need("video", `the ${r.task} workflow takes an image, not a video`, "image only");
+  if (info.media === "video" && r.image) {
+    need("image", `the ${r.task} workflow takes a video, not an image`, "video only");
+  }
+  if (info.media === "image" && r.video) {
+    need("video", `the ${r.task} workflow takes an image, not a video`, "image only");
+  }
   if (r.task === "describe_anything" && !r.subjects) {
-    need("subjects", "describe_anything needs the marked subjects", "1 to 16 boxes [x1, y1, x2, y2] on the 0–1000 grid");
+    need(
+      "subjects",
+      "describe_anything needs the marked subjects",
+      "1 to 16 boxes [x1, y1, x2, y2] on the 0–1000 grid",
+    );
   }
   if (r.task !== "describe_anything" && r.subjects) {
     need("subjects", "only describe_anything takes marked subjects", "no subjects");
@@ -189,7 +199,10 @@ export const TINY_CHECKPOINT_CAPS: Readonly<{ maxTokens: number; videoFrames: nu
  */
 export function withTinyCheckpointCaps(request: ReasonRequestInput): ReasonRequestInput {
   const given = request.maxTokens ?? request.sampling?.max_tokens;
-  if (request.maxTokens !== undefined && request.sampling?.max_tokens !== undefined && request.maxTokens !== request.sampling.max_tokens) {
+  if (
+    request.maxTokens !== undefined && request.sampling?.max_tokens !== undefined &&
+    request.maxTokens !== request.sampling.max_tokens
+  ) {
     return request;
   }
   const { max_tokens: _limit, ...sampling } = request.sampling ?? {};

@@ -49,7 +49,11 @@ export const ParsedOutput = z.discriminatedUnion("kind", [
     kind: z.literal("subjects"),
     subjects: z.array(z.object({ index: z.number().int(), label: z.string().optional(), description: z.string() })),
   }),
-  z.object({ kind: z.literal("trajectory"), points: z.array(z.tuple([z.number(), z.number()])), invalid: z.array(InvalidItem).optional() }),
+  z.object({
+    kind: z.literal("trajectory"),
+    points: z.array(z.tuple([z.number(), z.number()])),
+    invalid: z.array(InvalidItem).optional(),
+  }),
   z.object({ kind: z.literal("label"), label: z.string() }),
   z.object({ kind: z.literal("unparsed"), error: z.string() }),
 ]);

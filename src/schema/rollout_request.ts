@@ -33,7 +33,7 @@
 import { z } from "zod";
 import { DEFAULT_ACTION_CHUNK, DEFAULT_OUTPUT_FPS, MODE_DEFAULTS } from "./diffusion_defaults.ts";
 import { ActionChunk, ActionMode, DOMAIN_IDS, DomainName, Embodiment, EMBODIMENTS } from "./embodiments.ts";
-import { DiffusionParams, type EffectiveDiffusion, effectiveDenoising } from "./generate_request.ts";
+import { DiffusionParams, effectiveDenoising, type EffectiveDiffusion } from "./generate_request.ts";
 import { ImageInput, VideoInput } from "./media_input.ts";
 import { DEFAULT_RESOLUTION, type Resolution } from "./settings.ts";
 
@@ -68,9 +68,13 @@ export interface EffectiveRollout extends Omit<EffectiveDiffusion, "numFrames"> 
 }
 
 /** Chunk size and frame count of a rollout: the request's, derived one from the other, or the model's (16 / 17). */
-export function rolloutLength(r: Pick<RolloutShape, "actions" | "actionChunkSize" | "numFrames">): { actionChunkSize?: number; numFrames?: number } {
+export function rolloutLength(
+  r: Pick<RolloutShape, "actions" | "actionChunkSize" | "numFrames">,
+): { actionChunkSize?: number; numFrames?: number } {
   // An action file is read at run time: its rows, not numFrames, give the chunk then.
-  if (typeof r.actions === "string" && r.actionChunkSize === undefined) return r.numFrames !== undefined ? { numFrames: r.numFrames } : {};
+  if (typeof r.actions === "string" && r.actionChunkSize === undefined) {
+    return r.numFrames !== undefined ? { numFrames: r.numFrames } : {};
+  }
   const rows = Array.isArray(r.actions) ? r.actions.length : undefined;
   const chunk = r.actionChunkSize ?? rows ?? (r.numFrames !== undefined ? r.numFrames - 1 : undefined);
   if (chunk === undefined) return { actionChunkSize: DEFAULT_ACTION_CHUNK, numFrames: DEFAULT_ACTION_CHUNK + 1 };
@@ -82,7 +86,9 @@ export function effectiveRollout(r: RolloutShape): EffectiveRollout {
   const defaulted: string[] = [];
   const denoise = effectiveDenoising(r, MODE_DEFAULTS.action, defaulted);
   const length = rolloutLength(r);
-  if (r.actionChunkSize === undefined && r.numFrames === undefined && !r.actions) defaulted.push("actionChunkSize", "numFrames");
+  if (r.actionChunkSize === undefined && r.numFrames === undefined && !r.actions) {
+    defaulted.push("actionChunkSize", "numFrames");
+  }
   if (r.resolution === undefined) defaulted.push("resolution");
   if (r.fps === undefined) defaulted.push("fps");
   const emb = EMBODIMENTS[r.embodiment];
@@ -110,8 +116,16 @@ export const RolloutRequest = RolloutShape.superRefine((r, ctx) => {
     if (r.actions) bad(["actions"], "policy predicts actions; it takes none", "no actions");
   }
   if (r.mode === "forward_dynamics") {
-    if (!r.image && !r.video) bad(["image"], "forward dynamics needs a start image (or video)", "an image or an MP4 video");
-    if (!r.actions) bad(["actions"], "forward dynamics needs an action chunk", `rows of ${dim} numbers (${r.embodiment}) or a JSON file path`);
+    if (!r.image && !r.video) {
+      bad(["image"], "forward dynamics needs a start image (or video)", "an image or an MP4 video");
+    }
+    if (!r.actions) {
+      bad(
+        ["actions"],
+        "forward dynamics needs an action chunk",
+        `rows of ${dim} numbers (${r.embodiment}) or a JSON file path`,
+      );
+    }
   }
   if (r.mode === "inverse_dynamics") {
     if (!r.video) bad(["video"], "inverse dynamics needs a video", "an MP4 video");
@@ -120,11 +134,19 @@ export const RolloutRequest = RolloutShape.superRefine((r, ctx) => {
   if (Array.isArray(r.actions)) {
     r.actions.forEach((row, i) => {
       if (row.length !== dim) {
-        bad(["actions", i], `row ${i} has ${row.length} values; ${r.embodiment} actions have ${dim}`, `${dim} numbers per row (${r.embodiment})`);
+        bad(
+          ["actions", i],
+          `row ${i} has ${row.length} values; ${r.embodiment} actions have ${dim}`,
+          `${dim} numbers per row (${r.embodiment})`,
+        );
       }
     });
     if (r.actionChunkSize !== undefined && r.actionChunkSize !== r.actions.length) {
-      bad(["actionChunkSize"], `actionChunkSize ${r.actionChunkSize} differs from the ${r.actions.length} rows given (the server would pad or cut the chunk)`, String(r.actions.length));
+      bad(
+        ["actionChunkSize"],
+        `actionChunkSize ${r.actionChunkSize} differs from the ${r.actions.length} rows given (the server would pad or cut the chunk)`,
+        String(r.actions.length),
+      );
     }
   }
   const { actionChunkSize: chunk } = rolloutLength(r);
@@ -132,18 +154,28 @@ export const RolloutRequest = RolloutShape.superRefine((r, ctx) => {
     const from = r.actionChunkSize !== undefined ? "actionChunkSize" : "actions";
     bad(
       ["numFrames"],
-      `numFrames ${r.numFrames} does not fit ${from === "actions" ? `the ${chunk} action rows` : `actionChunkSize ${chunk}`}: the model takes one action per frame transition (numFrames and ${from} are tied)`,
+      `numFrames ${r.numFrames} does not fit ${
+        from === "actions" ? `the ${chunk} action rows` : `actionChunkSize ${chunk}`
+      }: the model takes one action per frame transition (numFrames and ${from} are tied)`,
       `numFrames ${chunk} or ${chunk + 1} with ${from === "actions" ? `${chunk} rows` : `actionChunkSize ${chunk}`}`,
     );
   }
   if (r.aspectRatio !== undefined) {
-    bad(["aspectRatio"], "a rollout's size follows the observation: the server picks the tier's size closest to its aspect ratio", "no aspectRatio (set resolution only)");
+    bad(
+      ["aspectRatio"],
+      "a rollout's size follows the observation: the server picks the tier's size closest to its aspect ratio",
+      "no aspectRatio (set resolution only)",
+    );
   }
   if (r.domainName !== undefined) {
     const own = EMBODIMENTS[r.embodiment].domainName;
     const sameWidth = Object.values(EMBODIMENTS).some((e) => e.domainName === r.domainName && e.actionDim === dim);
     if (!sameWidth && r.domainName !== own) {
-      bad(["domainName"], `domain ${r.domainName} does not take ${dim}-wide ${r.embodiment} actions`, `a domain of ${dim}-wide actions, e.g. ${own}`);
+      bad(
+        ["domainName"],
+        `domain ${r.domainName} does not take ${dim}-wide ${r.embodiment} actions`,
+        `a domain of ${dim}-wide actions, e.g. ${own}`,
+      );
     }
   }
   if (r.image && r.video) bad(["video"], "give an image or a video, not both", "image or video");

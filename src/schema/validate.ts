@@ -28,9 +28,21 @@ function describeAllowed(issue: z.core.$ZodIssue): string {
     case "invalid_value":
       return issue.values.map((v) => JSON.stringify(v)).join(" | ");
     case "too_small":
-      return `${issue.origin === "array" ? "at least " + String(issue.minimum) + " items" : issue.origin === "string" ? "at least " + String(issue.minimum) + " characters" : (issue.inclusive ? ">= " : "> ") + String(issue.minimum)}`;
+      return `${
+        issue.origin === "array"
+          ? "at least " + String(issue.minimum) + " items"
+          : issue.origin === "string"
+          ? "at least " + String(issue.minimum) + " characters"
+          : (issue.inclusive ? ">= " : "> ") + String(issue.minimum)
+      }`;
     case "too_big":
-      return `${issue.origin === "array" ? "at most " + String(issue.maximum) + " items" : issue.origin === "string" ? "at most " + String(issue.maximum) + " characters" : (issue.inclusive ? "<= " : "< ") + String(issue.maximum)}`;
+      return `${
+        issue.origin === "array"
+          ? "at most " + String(issue.maximum) + " items"
+          : issue.origin === "string"
+          ? "at most " + String(issue.maximum) + " characters"
+          : (issue.inclusive ? "<= " : "< ") + String(issue.maximum)
+      }`;
     case "invalid_type":
       return issue.expected;
     case "not_multiple_of":
@@ -73,9 +85,7 @@ export function toIssues(error: z.ZodError, input: unknown, prefix = ""): Valida
   return flattenUnions(error.issues).map((issue) => {
     const path = issue.path.map(String).join(".");
     const field = [prefix, path].filter(Boolean).join(".");
-    const value = issue.code === "unrecognized_keys"
-      ? issue.keys
-      : valueAt(input, issue.path);
+    const value = issue.code === "unrecognized_keys" ? issue.keys : valueAt(input, issue.path);
     return { field, value, allowed: describeAllowed(issue), message: issue.message };
   });
 }

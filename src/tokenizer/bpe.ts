@@ -55,9 +55,12 @@ export class BpeModel {
     if (json.unk_token) {
       this.#unkId = this.vocab.get(json.unk_token);
       if (this.#unkId === undefined) {
-        throw new CheckpointError(`tokenizer.json: model.unk_token ${JSON.stringify(json.unk_token)} is not in model.vocab.`, {
-          hint: "Use the tokenizer.json that came with the checkpoint.",
-        });
+        throw new CheckpointError(
+          `tokenizer.json: model.unk_token ${JSON.stringify(json.unk_token)} is not in model.vocab.`,
+          {
+            hint: "Use the tokenizer.json that came with the checkpoint.",
+          },
+        );
       }
     }
     (json.merges ?? []).forEach((m, rank) => {
@@ -67,9 +70,12 @@ export class BpeModel {
       const merged = a + (this.#prefix && b.startsWith(this.#prefix) ? b.slice(this.#prefix.length) : b);
       const im = this.vocab.get(merged);
       if (ia === undefined || ib === undefined || im === undefined) {
-        throw new CheckpointError(`tokenizer.json: model.merges[${rank}] (${JSON.stringify(m)}) uses a token that is not in model.vocab.`, {
-          hint: "The tokenizer.json is corrupt or not a BPE tokenizer; download it again.",
-        });
+        throw new CheckpointError(
+          `tokenizer.json: model.merges[${rank}] (${JSON.stringify(m)}) uses a token that is not in model.vocab.`,
+          {
+            hint: "The tokenizer.json is corrupt or not a BPE tokenizer; download it again.",
+          },
+        );
       }
       const key = `${ia} ${ib}`;
       if (!this.#merges.has(key)) this.#merges.set(key, [rank, im]);

@@ -18,5 +18,5 @@ export * from "./tokenizer.ts";
 export { BpeModel } from "./bpe.ts";
 export { Utf8Stream } from "./stream.ts";
 export { translateRegex, translateRegexSource } from "./regex.ts";
-export { bytesToByteLevel, byteLevelToBytes } from "./byte_level.ts";
+export { byteLevelToBytes, bytesToByteLevel } from "./byte_level.ts";
 export { AddedTokenJson, BpeModelJson, TokenizerConfigJson, TokenizerJson } from "./schema.ts";

@@ -14,7 +14,7 @@
  * @module
  */
 import { CheckpointError } from "../errors.ts";
-import { bytesToByteLevel, byteLevelToBytes } from "./byte_level.ts";
+import { byteLevelToBytes, bytesToByteLevel } from "./byte_level.ts";
 import { literalRegex, translateRegex } from "./regex.ts";
 import type { ComponentJson } from "./schema.ts";
 
@@ -38,9 +38,12 @@ export type Decoder = (tokens: string[]) => Uint8Array;
 export const GPT2_PATTERN = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 function unsupported(where: string, type: string): never {
-  throw new CheckpointError(`tokenizer.json: ${where} type ${JSON.stringify(type)} is not supported by the cosmos-ts tokenizer.`, {
-    hint: "Supported: byte-level BPE tokenizers (GPT-2, Qwen2/2.5/3, Qwen3-VL, Llama 3 style).",
-  });
+  throw new CheckpointError(
+    `tokenizer.json: ${where} type ${JSON.stringify(type)} is not supported by the cosmos-ts tokenizer.`,
+    {
+      hint: "Supported: byte-level BPE tokenizers (GPT-2, Qwen2/2.5/3, Qwen3-VL, Llama 3 style).",
+    },
+  );
 }
 
 function str(c: ComponentJson, key: string, where: string): string {
@@ -141,7 +144,7 @@ export function splitPiece(text: string, re: RegExp, behavior: Behavior, invert 
     prev = end;
   }
   if (prev !== text.length) spans.push([prev, text.length, false]);
-  if (invert) for (const s of spans) s[2] = !s[2];
+  if (invert) { for (const s of spans) s[2] = !s[2]; }
 
   const out: string[] = [];
   switch (behavior) {
@@ -270,7 +273,7 @@ export function buildDecoder(c: ComponentJson | null | undefined, where = "decod
       const memo = new Map<string, Uint8Array>();
       const bytesOf = (t: string) => {
         let b = memo.get(t);
-        if (!b) memo.set(t, (b = tokenBytes(t)));
+        if (!b) memo.set(t, b = tokenBytes(t));
         return b;
       };
       return (tokens) => concat(tokens.map(bytesOf));

@@ -95,16 +95,27 @@ export function translateRegexSource(pattern: string): string {
     }
     if (inClass) {
       if (c === "]") inClass = false;
-      else if (c === "[") { out += "\\["; continue; }
-      else if (ci()) { out += c + caseClass(c).replace(c, ""); continue; }
+      else if (c === "[") {
+        out += "\\[";
+        continue;
+      } else if (ci()) {
+        out += c + caseClass(c).replace(c, "");
+        continue;
+      }
       out += c;
       continue;
     }
     if (c === "[") {
       inClass = true;
       out += c;
-      if (chars[i + 1] === "^") { out += "^"; i++; }
-      if (chars[i + 1] === "]") { out += "\\]"; i++; }
+      if (chars[i + 1] === "^") {
+        out += "^";
+        i++;
+      }
+      if (chars[i + 1] === "]") {
+        out += "\\]";
+        i++;
+      }
       continue;
     }
     if (c === "(") {

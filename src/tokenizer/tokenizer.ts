@@ -22,7 +22,14 @@ import { join } from "node:path";
 import { readJsonFile } from "../checkpoint/json.ts";
 import { CheckpointError } from "../errors.ts";
 import { BpeModel } from "./bpe.ts";
-import { buildDecoder, buildNormalizer, buildPreTokenizer, type Decoder, type Normalizer, type PreTokenizer } from "./pipeline.ts";
+import {
+  buildDecoder,
+  buildNormalizer,
+  buildPreTokenizer,
+  type Decoder,
+  type Normalizer,
+  type PreTokenizer,
+} from "./pipeline.ts";
 import { type AddedTokenJson, type ComponentJson, TokenizerConfigJson, TokenizerJson } from "./schema.ts";
 import { Utf8Stream } from "./stream.ts";
 
@@ -142,9 +149,12 @@ function buildPostProcessor(c: ComponentJson | null | undefined, where = "post_p
         return sp.ids;
       });
   }
-  throw new CheckpointError(`tokenizer.json: ${where} type ${JSON.stringify(c.type)} is not supported by the cosmos-ts tokenizer.`, {
-    hint: "Supported post-processors: ByteLevel, TemplateProcessing, Sequence of those.",
-  });
+  throw new CheckpointError(
+    `tokenizer.json: ${where} type ${JSON.stringify(c.type)} is not supported by the cosmos-ts tokenizer.`,
+    {
+      hint: "Supported post-processors: ByteLevel, TemplateProcessing, Sequence of those.",
+    },
+  );
 }
 
 function tokenName(v: TokenizerConfigJson["eos_token"]): string | undefined {
@@ -398,4 +408,3 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
   const cfg = await readJsonFile(join(dir, "tokenizer_config.json"), true);
   return Tokenizer.fromJSON(tj, cfg);
 }
-

@@ -16,7 +16,10 @@ export const add = (a: Vec3, b: Vec3): Vec3 => [a[0] + b[0], a[1] + b[1], a[2] +
 export const sub = (a: Vec3, b: Vec3): Vec3 => [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
 export const scale = (a: Vec3, k: number): Vec3 => [a[0] * k, a[1] * k, a[2] * k];
 export const dot = (a: Vec3, b: Vec3): number => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
-export const cross = (a: Vec3, b: Vec3): Vec3 => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+export const cross = (
+  a: Vec3,
+  b: Vec3,
+): Vec3 => [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
 export const norm = (a: Vec3): number => Math.hypot(a[0], a[1], a[2]);
 export const normalize = (a: Vec3): Vec3 => scale(a, 1 / norm(a));
 
@@ -57,7 +60,15 @@ export function cameraAt(pose: CameraPose): Camera {
   const right = normalize(cross(forward, [0, 0, 1]));
   const up = cross(right, forward);
   const fov = ((pose.fovDeg ?? 54) * Math.PI) / 180;
-  return { width: pose.width, height: pose.height, position, right, up, forward, focal: pose.width / 2 / Math.tan(fov / 2) };
+  return {
+    width: pose.width,
+    height: pose.height,
+    position,
+    right,
+    up,
+    forward,
+    focal: pose.width / 2 / Math.tan(fov / 2),
+  };
 }
 
 /** A projected point: pixel coordinates (continuous, origin at the top-left corner) and depth (m). */

@@ -13,7 +13,7 @@
  */
 import { join } from "node:path";
 import { mkdir } from "node:fs/promises";
-import { encodeVideo, encodeImage, writeActionChunk, writeImage } from "../media/mod.ts";
+import { encodeImage, encodeVideo, writeActionChunk, writeImage } from "../media/mod.ts";
 import { EMBODIMENTS } from "../schema/embodiments.ts";
 import type { RgbBuffer } from "./raster.ts";
 import type { RenderedClip, WorldSample } from "./sample.ts";
@@ -40,10 +40,19 @@ export function pngOf(frame: RgbBuffer): Promise<Uint8Array> {
 }
 
 /** Writes the parts of a clip asked for; returns the absolute paths by part. */
-export async function writeClip(clip: RenderedClip, sample: WorldSample, opts: WriteClipOptions): Promise<Record<string, string>> {
+export async function writeClip(
+  clip: RenderedClip,
+  sample: WorldSample,
+  opts: WriteClipOptions,
+): Promise<Record<string, string>> {
   await mkdir(opts.dir, { recursive: true });
   const out: Record<string, string> = {};
-  if (opts.firstFrame) out.firstFrame = await writeImage(clip.frames[0], join(opts.dir, opts.firstFrame), { format: "png", signal: opts.signal });
+  if (opts.firstFrame) {
+    out.firstFrame = await writeImage(clip.frames[0], join(opts.dir, opts.firstFrame), {
+      format: "png",
+      signal: opts.signal,
+    });
+  }
   if (opts.framePattern) {
     for (let k = 0; k < clip.frames.length; k++) {
       const path = join(opts.dir, opts.framePattern.replace("{k}", String(k).padStart(3, "0")));
@@ -64,6 +73,10 @@ export async function writeClip(clip: RenderedClip, sample: WorldSample, opts: W
     });
     out.video = r.path;
   }
-  if (opts.actions) out.actions = await writeActionChunk(join(opts.dir, opts.actions), sample.actions, { dim: EMBODIMENTS.droid.actionDim });
+  if (opts.actions) {
+    out.actions = await writeActionChunk(join(opts.dir, opts.actions), sample.actions, {
+      dim: EMBODIMENTS.droid.actionDim,
+    });
+  }
   return out;
 }

@@ -22,17 +22,57 @@
  * @module
  */
 export { Prng, subSeed } from "./prng.ts";
-export { assertSeedInSplit, SEED_SPLITS, SeedSplit, seedsOf, splitOfSeed } from "./seeds.ts";
+export { assertSeedInSplit, SEED_SPLITS, seedsOf, SeedSplit, splitOfSeed } from "./seeds.ts";
 export { OBJECT_COLORS, ObjectColor, ObjectShape, type Rgb, SCENERY, shadesOf } from "./palette.ts";
 export { type Camera, cameraAt, project, type Vec3 } from "./geometry.ts";
 export { Canvas, type RgbBuffer } from "./raster.ts";
 export { makeScene, Scene, type SceneOptions, WorldObject } from "./scene.ts";
-export { actionRow, ACTION_DIM, type GripperPose, poseOfRow } from "./gripper.ts";
-export { Direction, DIRECTION_WORDS, FrameState, planScenario, Scenario, ScenarioKind, simulate, Trace } from "./sim.ts";
+export { ACTION_DIM, actionRow, type GripperPose, poseOfRow } from "./gripper.ts";
+export {
+  Direction,
+  DIRECTION_WORDS,
+  FrameState,
+  planScenario,
+  Scenario,
+  ScenarioKind,
+  simulate,
+  Trace,
+} from "./sim.ts";
 export { EventKind, eventsOf, WorldEvent } from "./events.ts";
 export { AnomalyKind, findViolations, injectAnomaly, Violation } from "./plausibility.ts";
 export { cameraForFrame, type ObjectView, type RenderedFrame, renderFrame, type Size } from "./render.ts";
-export { COOKBOOK, gridBox, gridPoint, makeSample, type RenderedClip, renderClip, SampleOptions, SMALL, type WorldSample } from "./sample.ts";
-export { actionTask, captionOf, captionTask, describeTask, generatorPrompt, groundingTask, plausibilityTask, type TaskItem, temporalTask, visibleObjects } from "./tasks.ts";
+export {
+  COOKBOOK,
+  gridBox,
+  gridPoint,
+  makeSample,
+  renderClip,
+  type RenderedClip,
+  SampleOptions,
+  SMALL,
+  type WorldSample,
+} from "./sample.ts";
+export {
+  actionTask,
+  captionOf,
+  captionTask,
+  describeTask,
+  generatorPrompt,
+  groundingTask,
+  plausibilityTask,
+  type TaskItem,
+  temporalTask,
+  visibleObjects,
+} from "./tasks.ts";
 export { pngOf, writeClip, type WriteClipOptions } from "./io.ts";
-export { classifyPixel, type FrameSegments, hsv, type Motion, motionOf, type Segment, SEGMENT_THRESHOLDS, segmentFrame, trackColors } from "./segment.ts";
+export {
+  classifyPixel,
+  type FrameSegments,
+  hsv,
+  type Motion,
+  motionOf,
+  type Segment,
+  SEGMENT_THRESHOLDS,
+  segmentFrame,
+  trackColors,
+} from "./segment.ts";

@@ -16,16 +16,20 @@ import { z } from "zod";
 export type Rgb = readonly [number, number, number];
 
 /** Object colours: saturated, far apart in hue, none grey or brown like the scenery. */
-export const OBJECT_COLORS = Object.freeze({
-  red: [220, 38, 38],
-  green: [34, 176, 70],
-  blue: [40, 90, 230],
-  yellow: [238, 200, 20],
-  purple: [150, 60, 200],
-  orange: [245, 130, 20],
-} as const satisfies Record<string, Rgb>);
+export const OBJECT_COLORS = Object.freeze(
+  {
+    red: [220, 38, 38],
+    green: [34, 176, 70],
+    blue: [40, 90, 230],
+    yellow: [238, 200, 20],
+    purple: [150, 60, 200],
+    orange: [245, 130, 20],
+  } as const satisfies Record<string, Rgb>,
+);
 
-export const ObjectColor = z.enum(Object.keys(OBJECT_COLORS) as [keyof typeof OBJECT_COLORS, ...(keyof typeof OBJECT_COLORS)[]]);
+export const ObjectColor = z.enum(
+  Object.keys(OBJECT_COLORS) as [keyof typeof OBJECT_COLORS, ...(keyof typeof OBJECT_COLORS)[]],
+);
 export type ObjectColor = z.infer<typeof ObjectColor>;
 
 export const ObjectShape = z.enum(["cube", "ball", "cylinder"]);

@@ -61,7 +61,9 @@ export function findViolations(scene: Scene, trace: Trace): Violation[] {
     const fingers = fingerCenters({ pos: g.pos, yaw: g.yaw, grip: g.grip }, g.gap);
     f.objects.forEach((s, i) => {
       const o = scene.objects[i];
-      if (s.pos[2] < -1e-4) report({ kind: "pass_through", frame: k, object: i, detail: `${o.label} is below the table top` });
+      if (s.pos[2] < -1e-4) {
+        report({ kind: "pass_through", frame: k, object: i, detail: `${o.label} is below the table top` });
+      }
       if (!s.held) {
         // fingers inside a free object
         const overlapZ = g.pos[2] < s.pos[2] + o.height && g.pos[2] + FINGER_LENGTH > s.pos[2];
@@ -75,8 +77,15 @@ export function findViolations(scene: Scene, trace: Trace): Violation[] {
         if (j <= i) return;
         const p = scene.objects[j];
         const overlapZ = s.pos[2] < t.pos[2] + p.height && t.pos[2] < s.pos[2] + o.height;
-        if (overlapZ && Math.hypot(s.pos[0] - t.pos[0], s.pos[1] - t.pos[1]) < o.radius + p.radius - OVERLAP_TOLERANCE) {
-          report({ kind: "pass_through", frame: k, object: s.held ? j : i, detail: `the ${o.label} and the ${p.label} overlap` });
+        if (
+          overlapZ && Math.hypot(s.pos[0] - t.pos[0], s.pos[1] - t.pos[1]) < o.radius + p.radius - OVERLAP_TOLERANCE
+        ) {
+          report({
+            kind: "pass_through",
+            frame: k,
+            object: s.held ? j : i,
+            detail: `the ${o.label} and the ${p.label} overlap`,
+          });
         }
       });
       if (k === 0) return;
@@ -85,18 +94,35 @@ export function findViolations(scene: Scene, trace: Trace): Violation[] {
       const step = Math.hypot(s.pos[0] - prev.pos[0], s.pos[1] - prev.pos[1]);
       // only what touches the object at the end of the step can have pushed it
       const touchZ = g.pos[2] < s.pos[2] + o.height && g.pos[2] + FINGER_LENGTH > s.pos[2];
-      const fingerNear = touchZ && fingers.some(([fx, fy]) => Math.hypot(fx - s.pos[0], fy - s.pos[1]) < o.radius + FINGER_HALF + 0.01);
-      const gstep = fingerNear ? Math.hypot(g.pos[0] - fr[k - 1].gripper.pos[0], g.pos[1] - fr[k - 1].gripper.pos[1]) : 0;
-      const pusherStep = Math.max(gstep, ...f.objects.map((t, j) => {
-        const near = j !== i && Math.hypot(t.pos[0] - s.pos[0], t.pos[1] - s.pos[1]) < o.radius + scene.objects[j].radius + 0.01;
-        return near ? Math.hypot(t.pos[0] - fr[k - 1].objects[j].pos[0], t.pos[1] - fr[k - 1].objects[j].pos[1]) : 0;
-      }));
+      const fingerNear = touchZ &&
+        fingers.some(([fx, fy]) => Math.hypot(fx - s.pos[0], fy - s.pos[1]) < o.radius + FINGER_HALF + 0.01);
+      const gstep = fingerNear
+        ? Math.hypot(g.pos[0] - fr[k - 1].gripper.pos[0], g.pos[1] - fr[k - 1].gripper.pos[1])
+        : 0;
+      const pusherStep = Math.max(
+        gstep,
+        ...f.objects.map((t, j) => {
+          const near = j !== i &&
+            Math.hypot(t.pos[0] - s.pos[0], t.pos[1] - s.pos[1]) < o.radius + scene.objects[j].radius + 0.01;
+          return near ? Math.hypot(t.pos[0] - fr[k - 1].objects[j].pos[0], t.pos[1] - fr[k - 1].objects[j].pos[1]) : 0;
+        }),
+      );
       if (step > pusherStep + STEP_TOLERANCE) {
-        report({ kind: "teleport", frame: k, object: i, detail: `the ${o.label} jumps ${(step * 100).toFixed(0)} cm in one frame` });
+        report({
+          kind: "teleport",
+          frame: k,
+          object: i,
+          detail: `the ${o.label} jumps ${(step * 100).toFixed(0)} cm in one frame`,
+        });
       }
       const dz = s.pos[2] - prev.pos[2];
       if (s.pos[2] > 1e-6 && dz >= -1e-9) {
-        report({ kind: "float", frame: k, object: i, detail: `the ${o.label} ${dz > 1e-9 ? "rises" : "hangs"} in the air unsupported` });
+        report({
+          kind: "float",
+          frame: k,
+          object: i,
+          detail: `the ${o.label} ${dz > 1e-9 ? "rises" : "hangs"} in the air unsupported`,
+        });
       }
     });
   }
@@ -113,7 +139,9 @@ export interface Anomaly {
 /** Objects free (not held) in every frame from `k` on. */
 function freeFrom(trace: Trace, k: number): number[] {
   const n = trace.frames[0].objects.length;
-  return Array.from({ length: n }, (_, i) => i).filter((i) => trace.frames.slice(Math.max(0, k - 1)).every((f) => !f.objects[i].held && !f.objects[i].contact));
+  return Array.from({ length: n }, (_, i) => i).filter((i) =>
+    trace.frames.slice(Math.max(0, k - 1)).every((f) => !f.objects[i].held && !f.objects[i].contact)
+  );
 }
 
 /**

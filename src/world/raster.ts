@@ -39,7 +39,9 @@ export class Canvas {
     this.ids = new Int16Array(width * height).fill(-1);
     this.data.set(background, 0);
     // doubling copies: far faster than a loop over pixels for the 480p frames
-    for (let filled = 3; filled < this.data.length; filled *= 2) this.data.copyWithin(filled, 0, Math.min(filled, this.data.length - filled));
+    for (let filled = 3; filled < this.data.length; filled *= 2) {
+      this.data.copyWithin(filled, 0, Math.min(filled, this.data.length - filled));
+    }
   }
 
   /** Paints pixels x0..x1-1 of row y. */
@@ -77,7 +79,9 @@ export class Canvas {
         if ((ay <= yc && yc < by) || (by <= yc && yc < ay)) xs.push(ax + ((yc - ay) / (by - ay)) * (bx - ax));
       }
       xs.sort((p, q) => p - q);
-      for (let k = 0; k + 1 < xs.length; k += 2) this.span(y, Math.ceil(xs[k] - 0.5), Math.ceil(xs[k + 1] - 0.5), c, id);
+      for (let k = 0; k + 1 < xs.length; k += 2) {
+        this.span(y, Math.ceil(xs[k] - 0.5), Math.ceil(xs[k + 1] - 0.5), c, id);
+      }
     }
   }
 

@@ -18,9 +18,9 @@
  * ```
  * @module
  */
-import { type Camera, cameraAt, type Projected, project, type Vec3 } from "./geometry.ts";
+import { type Camera, cameraAt, project, type Projected, type Vec3 } from "./geometry.ts";
 import { FINGER_HALF, FINGER_LENGTH, fingerCenters, PALM_HEIGHT } from "./gripper.ts";
-import { OBJECT_COLORS, type Rgb, SCENERY, shade, type Shade } from "./palette.ts";
+import { OBJECT_COLORS, type Rgb, SCENERY, type Shade, shade } from "./palette.ts";
 import { Canvas, convexHull, type Point2, type RgbBuffer } from "./raster.ts";
 import { type Scene, TABLE_AREA, type WorldObject } from "./scene.ts";
 import type { FrameState } from "./sim.ts";
@@ -50,7 +50,13 @@ export interface RenderedFrame {
 }
 
 /** Robot geometry (m): the column stands behind the table. */
-export const ROBOT = Object.freeze({ base: [0, 0.98, 0] as Vec3, shoulderZ: 0.36, upper: 0.42, fore: 0.42, linkWidth: 0.045 });
+export const ROBOT = Object.freeze({
+  base: [0, 0.98, 0] as Vec3,
+  shoulderZ: 0.36,
+  upper: 0.42,
+  fore: 0.42,
+  linkWidth: 0.045,
+});
 
 /** Ids in the id buffer: objects use their index; robot parts and shadows these. */
 const ROBOT_ID = 100;
@@ -59,7 +65,11 @@ const SHADOW_ID = 101;
 /** The camera of frame `k` of `n` (the scene's orbit, linear in time). */
 export function cameraForFrame(scene: Scene, k: number, n: number, size: Size): Camera {
   const u = n > 1 ? k / (n - 1) : 0;
-  return cameraAt({ width: size.width, height: size.height, orbitDeg: scene.camera.fromDeg + (scene.camera.toDeg - scene.camera.fromDeg) * u });
+  return cameraAt({
+    width: size.width,
+    height: size.height,
+    orbitDeg: scene.camera.fromDeg + (scene.camera.toDeg - scene.camera.fromDeg) * u,
+  });
 }
 
 const LIGHT: [number, number] = [-0.447, -0.894]; // from the front left, seen from above
@@ -79,10 +89,23 @@ interface Item {
 }
 
 /** An upright box turned by `yaw`: half sizes hx (along yaw) and hy, from z0 to z1. */
-function boxItem(cam: Camera, cx: number, cy: number, z0: number, z1: number, hx: number, hy: number, yaw: number, color: Rgb, id: number): Item {
+function boxItem(
+  cam: Camera,
+  cx: number,
+  cy: number,
+  z0: number,
+  z1: number,
+  hx: number,
+  hy: number,
+  yaw: number,
+  color: Rgb,
+  id: number,
+): Item {
   const c = Math.cos(yaw);
   const s = Math.sin(yaw);
-  const corners = ([[-1, -1], [1, -1], [1, 1], [-1, 1]] as const).map(([a, b]) => [cx + c * a * hx - s * b * hy, cy + s * a * hx + c * b * hy] as const);
+  const corners = ([[-1, -1], [1, -1], [1, 1], [-1, 1]] as const).map(([a, b]) =>
+    [cx + c * a * hx - s * b * hy, cy + s * a * hx + c * b * hy] as const
+  );
   const bottom = corners.map(([x, y]) => project(cam, [x, y, z0]));
   const top = corners.map(([x, y]) => project(cam, [x, y, z1]));
   const faces: { pts: Point2[]; shade: Shade }[] = [];
@@ -97,7 +120,9 @@ function boxItem(cam: Camera, cx: number, cy: number, z0: number, z1: number, hx
     const mx = (ax + bx) / 2;
     const my = (ay + by) / 2;
     const toCam = (cam.position[0] - mx) * nx + (cam.position[1] - my) * ny;
-    if (toCam > 0) faces.push({ pts: [pt(bottom[i]), pt(bottom[j]), pt(top[j]), pt(top[i])], shade: sideShade(nx, ny) });
+    if (toCam > 0) {
+      faces.push({ pts: [pt(bottom[i]), pt(bottom[j]), pt(top[j]), pt(top[i])], shade: sideShade(nx, ny) });
+    }
   }
   if (cam.position[2] > z1) faces.push({ pts: top.map(pt), shade: "top" });
   else if (cam.position[2] < z0) faces.push({ pts: bottom.map(pt), shade: "dark" });
@@ -111,7 +136,10 @@ function boxItem(cam: Camera, cx: number, cy: number, z0: number, z1: number, hx
 }
 
 function ring(cam: Camera, x: number, y: number, z: number, r: number, n = 24): Point2[] {
-  return Array.from({ length: n }, (_, i) => pt(project(cam, [x + r * Math.cos((2 * Math.PI * i) / n), y + r * Math.sin((2 * Math.PI * i) / n), z])));
+  return Array.from(
+    { length: n },
+    (_, i) => pt(project(cam, [x + r * Math.cos((2 * Math.PI * i) / n), y + r * Math.sin((2 * Math.PI * i) / n), z])),
+  );
 }
 
 function objectItem(cam: Camera, o: WorldObject, pos: readonly number[]): Item {
@@ -156,7 +184,10 @@ function linkItem(cam: Camera, a: Vec3, b: Vec3, w: number, color: Rgb): Item {
   const wb = (cam.focal * w) / pb.depth / 2;
   const nu = -dv / len;
   const nv = du / len;
-  const quad: Point2[] = [[pa.u + nu * wa, pa.v + nv * wa], [pb.u + nu * wb, pb.v + nv * wb], [pb.u - nu * wb, pb.v - nv * wb], [pa.u - nu * wa, pa.v - nv * wa]];
+  const quad: Point2[] = [[pa.u + nu * wa, pa.v + nv * wa], [pb.u + nu * wb, pb.v + nv * wb], [
+    pb.u - nu * wb,
+    pb.v - nv * wb,
+  ], [pa.u - nu * wa, pa.v - nv * wa]];
   return {
     depth: (pa.depth + pb.depth) / 2,
     id: ROBOT_ID,
@@ -179,7 +210,11 @@ function elbow(shoulder: Vec3, wrist: Vec3): Vec3 {
   const d = Math.min(Math.hypot(dh, dz), l1 + l2 - 1e-4);
   const a = Math.atan2(dz, dh);
   const b = Math.acos(Math.max(-1, Math.min(1, (l1 * l1 + d * d - l2 * l2) / (2 * l1 * d))));
-  return [shoulder[0] + (hx / dh) * l1 * Math.cos(a + b), shoulder[1] + (hy / dh) * l1 * Math.cos(a + b), shoulder[2] + l1 * Math.sin(a + b)];
+  return [
+    shoulder[0] + (hx / dh) * l1 * Math.cos(a + b),
+    shoulder[1] + (hy / dh) * l1 * Math.cos(a + b),
+    shoulder[2] + l1 * Math.sin(a + b),
+  ];
 }
 
 function robotItems(cam: Camera, g: FrameState["gripper"]): Item[] {
@@ -194,9 +229,24 @@ function robotItems(cam: Camera, g: FrameState["gripper"]): Item[] {
   ];
   const pose = { pos: g.pos, yaw: g.yaw, grip: g.grip };
   const palmHalf = g.gap / 2 + 2 * FINGER_HALF + 0.004;
-  items.push(boxItem(cam, g.pos[0], g.pos[1], g.pos[2] + FINGER_LENGTH, wrist[2], palmHalf, 0.018, g.yaw, SCENERY.gripper, ROBOT_ID));
+  items.push(
+    boxItem(
+      cam,
+      g.pos[0],
+      g.pos[1],
+      g.pos[2] + FINGER_LENGTH,
+      wrist[2],
+      palmHalf,
+      0.018,
+      g.yaw,
+      SCENERY.gripper,
+      ROBOT_ID,
+    ),
+  );
   for (const [fx, fy] of fingerCenters(pose, g.gap)) {
-    items.push(boxItem(cam, fx, fy, g.pos[2], g.pos[2] + FINGER_LENGTH, FINGER_HALF, 0.012, g.yaw, SCENERY.gripper, ROBOT_ID));
+    items.push(
+      boxItem(cam, fx, fy, g.pos[2], g.pos[2] + FINGER_LENGTH, FINGER_HALF, 0.012, g.yaw, SCENERY.gripper, ROBOT_ID),
+    );
   }
   return items;
 }
@@ -225,7 +275,10 @@ export function renderFrame(scene: Scene, state: FrameState, cam: Camera): Rende
   const r = project(cam, [3, 1.4, -0.75]);
   const slope = (r.v - l.v) / (r.u - l.u);
   const at = (u: number) => l.v + slope * (u - l.u);
-  cv.fillPolygon([[-10, at(-10)], [cam.width + 10, at(cam.width + 10)], [cam.width + 10, cam.height + 10], [-10, cam.height + 10]], SCENERY.floor);
+  cv.fillPolygon([[-10, at(-10)], [cam.width + 10, at(cam.width + 10)], [cam.width + 10, cam.height + 10], [
+    -10,
+    cam.height + 10,
+  ]], SCENERY.floor);
   const [tx0, tx1] = TABLE_AREA.x;
   const [ty0, ty1] = TABLE_AREA.y;
   const table = [[tx0, ty0], [tx1, ty0], [tx1, ty1], [tx0, ty1]].map(([x, y]) => pt(project(cam, [x, y, 0])));
@@ -242,7 +295,9 @@ export function renderFrame(scene: Scene, state: FrameState, cam: Camera): Rende
     ...robotItems(cam, state.gripper),
   ];
   // far first; equal depths keep the list order (objects before the gripper)
-  items.map((it, i) => ({ it, i })).sort((a, b) => b.it.depth - a.it.depth || a.i - b.i).forEach(({ it }) => it.paint(cv));
+  items.map((it, i) => ({ it, i })).sort((a, b) => b.it.depth - a.it.depth || a.i - b.i).forEach(({ it }) =>
+    it.paint(cv)
+  );
   // one pass over the id buffer: each object's visible pixel count and box
   const n = scene.objects.length;
   const acc = Array.from({ length: n }, () => ({ x1: Infinity, y1: Infinity, x2: -Infinity, y2: -Infinity, count: 0 }));

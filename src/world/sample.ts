@@ -84,7 +84,12 @@ export interface WorldSample {
  */
 export function makeSample(seed: number, options: SampleOptions = {}): WorldSample {
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-    throw new ValidationError([{ field: "seed", value: seed, allowed: "an integer in 0..4294967295", message: "not a seed" }]);
+    throw new ValidationError([{
+      field: "seed",
+      value: seed,
+      allowed: "an integer in 0..4294967295",
+      message: "not a seed",
+    }]);
   }
   const parsed = SampleOptions.safeParse(options);
   if (!parsed.success) {
@@ -152,12 +157,22 @@ export function renderClip(sample: WorldSample, size: Size = SMALL, only?: reado
   for (const side of ["width", "height"] as const) {
     const v = size[side];
     if (!Number.isInteger(v) || v < 16 || v > MAX_SIDE) {
-      throw new ValidationError([{ field: `size.${side}`, value: v, allowed: `an integer in 16..${MAX_SIDE}`, message: "not a frame size" }]);
+      throw new ValidationError([{
+        field: `size.${side}`,
+        value: v,
+        allowed: `an integer in 16..${MAX_SIDE}`,
+        message: "not a frame size",
+      }]);
     }
   }
   const bad = only?.find((k) => !Number.isInteger(k) || k < 0 || k >= sample.frames);
   if (bad !== undefined) {
-    throw new ValidationError([{ field: "only", value: bad, allowed: `frame indexes 0..${sample.frames - 1}`, message: "no such frame" }]);
+    throw new ValidationError([{
+      field: "only",
+      value: bad,
+      allowed: `frame indexes 0..${sample.frames - 1}`,
+      message: "no such frame",
+    }]);
   }
   const ks = only ?? sample.trace.frames.map((_, k) => k);
   const out: RenderedClip = { size: { ...size }, frames: [], views: [], gripper: [] };
@@ -180,5 +195,3 @@ export function gridBox(box: readonly number[], size: Size): [number, number, nu
 export function gridPoint(u: number, v: number, size: Size): [number, number] {
   return [Math.round((u / size.width) * 1000), Math.round((v / size.height) * 1000)];
 }
-
-

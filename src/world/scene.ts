@@ -114,7 +114,16 @@ export function makeScene(seed: number, opts: SceneOptions = {}): Scene {
     const spot = freeSpot(rng, r, taken);
     if (!spot) break; // the table is full: fewer objects
     taken.push({ ...spot, r });
-    objects.push({ id, color: colors[id], shape, label: `${colors[id]} ${shape}`, radius, height, yaw, start: [spot.x, spot.y, 0] });
+    objects.push({
+      id,
+      color: colors[id],
+      shape,
+      label: `${colors[id]} ${shape}`,
+      radius,
+      height,
+      yaw,
+      start: [spot.x, spot.y, 0],
+    });
   }
   const moving = opts.movingCamera ?? rng.chance(1 / 3);
   const orbit = rng.range(-12, 12);

@@ -67,7 +67,9 @@ export function assertSeedInSplit(split: SeedSplit, seed: number, field = "seed"
  */
 export function seedsOf(split: SeedSplit, count: number, offset = 0): number[] {
   const r = SEED_SPLITS[split];
-  if (!Number.isInteger(count) || count < 0 || !Number.isInteger(offset) || offset < 0 || r.from + offset + count > r.to) {
+  if (
+    !Number.isInteger(count) || count < 0 || !Number.isInteger(offset) || offset < 0 || r.from + offset + count > r.to
+  ) {
     throw new ValidationError([{
       field: "count",
       value: { count, offset },

@@ -103,7 +103,9 @@ export function segmentFrame(frame: RgbBuffer, minPixels = 6): FrameSegments {
   const seen = new Uint8Array(w * h);
   const stack = new Int32Array(w * h);
   const out: FrameSegments = {};
-  const regions: { n: number; sx: number; sy: number; box: [number, number, number, number] }[][] = CLASSES.map(() => []);
+  const regions: { n: number; sx: number; sy: number; box: [number, number, number, number] }[][] = CLASSES.map(
+    () => [],
+  );
   for (let p0 = 0; p0 < w * h; p0++) {
     const c = cls[p0];
     if (c < 0 || seen[p0]) continue;
@@ -138,7 +140,12 @@ export function segmentFrame(frame: RgbBuffer, minPixels = 6): FrameSegments {
     const n = kept.reduce((a, r) => a + r.n, 0);
     out[name] = {
       pixels: n,
-      box: [Math.min(...kept.map((r) => r.box[0])), Math.min(...kept.map((r) => r.box[1])), Math.max(...kept.map((r) => r.box[2])), Math.max(...kept.map((r) => r.box[3]))],
+      box: [
+        Math.min(...kept.map((r) => r.box[0])),
+        Math.min(...kept.map((r) => r.box[1])),
+        Math.max(...kept.map((r) => r.box[2])),
+        Math.max(...kept.map((r) => r.box[3])),
+      ],
       centroid: [kept.reduce((a, r) => a + r.sx, 0) / n, kept.reduce((a, r) => a + r.sy, 0) / n],
     };
   });
@@ -169,6 +176,8 @@ export function motionOf(track: readonly FrameSegments[], cls: ObjectColor | "gr
   const [x1, y1] = seen[seen.length - 1].centroid;
   const dx = x1 - x0;
   const dy = y1 - y0;
-  const direction: Direction = Math.abs(dx) >= Math.abs(dy) ? (dx < 0 ? "left" : "right") : (dy < 0 ? "away" : "towards");
+  const direction: Direction = Math.abs(dx) >= Math.abs(dy)
+    ? (dx < 0 ? "left" : "right")
+    : (dy < 0 ? "away" : "towards");
   return { dx, dy, direction, seen: seen.length };
 }

@@ -21,7 +21,15 @@
  */
 import { z } from "zod";
 import { ValidationError } from "../errors.ts";
-import { FINGER_HALF, FINGER_LENGTH, fingerCenters, fingerGap, type GripperPose, actionRow, poseOfRow } from "./gripper.ts";
+import {
+  actionRow,
+  FINGER_HALF,
+  FINGER_LENGTH,
+  fingerCenters,
+  fingerGap,
+  type GripperPose,
+  poseOfRow,
+} from "./gripper.ts";
 import { Prng, subSeed } from "./prng.ts";
 import { freeSpot, PLACE_AREA, reach, type Scene, type WorldObject } from "./scene.ts";
 import type { Vec3 } from "./geometry.ts";
@@ -191,7 +199,10 @@ function clearPath(scene: Scene, o: WorldObject, dir: Direction, dist: number): 
   for (let s = 0; s <= 1.0001; s += 0.1) {
     const x = o.start[0] + dx * dist * s;
     const y = o.start[1] + dy * dist * s;
-    if (x < PLACE_AREA.x[0] - 0.08 || x > PLACE_AREA.x[1] + 0.08 || y < PLACE_AREA.y[0] - 0.06 || y > PLACE_AREA.y[1] + 0.08) return false;
+    if (
+      x < PLACE_AREA.x[0] - 0.08 || x > PLACE_AREA.x[1] + 0.08 || y < PLACE_AREA.y[0] - 0.06 ||
+      y > PLACE_AREA.y[1] + 0.08
+    ) return false;
     for (const p of scene.objects) {
       if (p.id !== o.id && Math.hypot(p.start[0] - x, p.start[1] - y) < reach(p) + reach(o) + 0.04) return false;
     }
@@ -222,7 +233,11 @@ export function planScenario(scene: Scene, opts: PlanOptions): Plan {
         direction = dir;
         keys = pushKeys(scene, o, dir, dist);
       } else {
-        const others = scene.objects.filter((p) => p.id !== o.id).map((p) => ({ x: p.start[0], y: p.start[1], r: reach(p) + 0.03 }));
+        const others = scene.objects.filter((p) => p.id !== o.id).map((p) => ({
+          x: p.start[0],
+          y: p.start[1],
+          r: reach(p) + 0.03,
+        }));
         const dest = freeSpot(rng, reach(o), [...others, { x: o.start[0], y: o.start[1], r: 0.08 }]);
         if (!dest) continue;
         direction = dirOf(dest.x - o.start[0], dest.y - o.start[1]);
@@ -232,8 +247,17 @@ export function planScenario(scene: Scene, opts: PlanOptions): Plan {
         ? `Push the ${o.label} ${DIRECTION_WORDS[direction]}.`
         : kind === "drop"
         ? `Pick up the ${o.label} and drop it onto the table.`
-        : `Pick up the ${o.label} and put it down ${direction === "away" ? "further from the camera" : direction === "towards" ? "closer to the camera" : DIRECTION_WORDS[direction]}.`;
-      const actions = Array.from({ length: opts.frames - 1 }, (_, i) => actionRow(samplePath(keys!, (i + 1) / (opts.frames - 1))));
+        : `Pick up the ${o.label} and put it down ${
+          direction === "away"
+            ? "further from the camera"
+            : direction === "towards"
+            ? "closer to the camera"
+            : DIRECTION_WORDS[direction]
+        }.`;
+      const actions = Array.from(
+        { length: opts.frames - 1 },
+        (_, i) => actionRow(samplePath(keys!, (i + 1) / (opts.frames - 1))),
+      );
       return { scenario: { kind, target: id, direction, instruction }, actions };
     }
   }
@@ -260,13 +284,25 @@ export interface SimulateOptions {
  */
 export function simulate(scene: Scene, actions: readonly (readonly number[])[], opts: SimulateOptions): Trace {
   const ghosts = new Set(opts.ghosts ?? []);
-  const objs = scene.objects.map((o) => ({ o, pos: [...o.start] as [number, number, number], vz: 0, held: false, offset: [0, 0, 0] as Vec3, contact: false }));
+  const objs = scene.objects.map((o) => ({
+    o,
+    pos: [...o.start] as [number, number, number],
+    vz: 0,
+    held: false,
+    offset: [0, 0, 0] as Vec3,
+    contact: false,
+  }));
   let g: GripperPose = { pos: scene.home, yaw: 0, grip: 0 };
   const dt = 1 / opts.fps / SUBSTEPS;
   const heldRadius = () => objs.find((s) => s.held)?.o.radius;
   const snapshot = (t: number) => ({
     t,
-    gripper: { pos: [...g.pos] as [number, number, number], yaw: g.yaw, grip: g.grip, gap: fingerGap(g.grip, heldRadius()) },
+    gripper: {
+      pos: [...g.pos] as [number, number, number],
+      yaw: g.yaw,
+      grip: g.grip,
+      gap: fingerGap(g.grip, heldRadius()),
+    },
     objects: objs.map((s) => ({ pos: [...s.pos] as [number, number, number], held: s.held, contact: s.contact })),
   });
   const frames: FrameState[] = [snapshot(0)];

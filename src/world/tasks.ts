@@ -54,7 +54,9 @@ export function captionOf(sample: WorldSample): string {
   const objs = sample.scene.objects.map((o) => withArticle(o.label));
   const events = sample.events.map((e) => sentence(e.label));
   const what = events.length ? events.join(" ") : "Nothing on the table moves.";
-  return `A grey robot arm with a dark gripper works over a wooden table with ${list(objs)} on it. ${what} ${cameraWords(sample)}`;
+  return `A grey robot arm with a dark gripper works over a wooden table with ${list(objs)} on it. ${what} ${
+    cameraWords(sample)
+  }`;
 }
 
 /** caption: the workflow's default prompt, the caption. */
@@ -66,7 +68,9 @@ export function captionTask(sample: WorldSample): TaskItem<string> {
 /** temporal localization: the default prompt (JSON events), the events with seconds to 0.01. */
 export function temporalTask(sample: WorldSample): TaskItem<{ start: number; end: number; label: string }[]> {
   const ref = sample.events.map((e: WorldEvent) => ({ start: round2(e.start), end: round2(e.end), label: e.label }));
-  const answer = `[${ref.map((e) => `{"start": ${e.start}, "end": ${e.end}, "event": ${JSON.stringify(e.label)}}`).join(", ")}]`;
+  const answer = `[${
+    ref.map((e) => `{"start": ${e.start}, "end": ${e.end}, "event": ${JSON.stringify(e.label)}}`).join(", ")
+  }]`;
   return { prompt: REASON_TASKS.temporal_localization.defaultPrompt, answer, reference: ref };
 }
 
@@ -81,7 +85,11 @@ export function plausibilityTask(sample: WorldSample): TaskItem<"plausible" | "i
 }
 
 /** The objects that show in a frame (enough pixels), with their grid boxes. */
-export function visibleObjects(sample: WorldSample, views: readonly ObjectView[], size: Size): { label: string; box: [number, number, number, number] }[] {
+export function visibleObjects(
+  sample: WorldSample,
+  views: readonly ObjectView[],
+  size: Size,
+): { label: string; box: [number, number, number, number] }[] {
   return sample.scene.objects.flatMap((o, i) => {
     const v = views[i];
     return v.box && v.pixels >= MIN_VISIBLE_PIXELS ? [{ label: o.label, box: gridBox(v.box, size) }] : [];
@@ -89,7 +97,9 @@ export function visibleObjects(sample: WorldSample, views: readonly ObjectView[]
 }
 
 const boxesJson = (boxes: { label: string; box: number[] }[]) =>
-  "```json\n[" + boxes.map((b) => `{"bbox_2d": [${b.box.join(", ")}], "label": ${JSON.stringify(b.label)}}`).join(", ") + "]\n```";
+  "```json\n[" + boxes.map((b) =>
+    `{"bbox_2d": [${b.box.join(", ")}], "label": ${JSON.stringify(b.label)}}`
+  ).join(", ") + "]\n```";
 
 /**
  * 2D grounding on a frame: half the items ask for one object, half for every object (from
@@ -129,17 +139,29 @@ export function describeTask(
   size: Size,
   variant: number,
   frame = 0,
-): TaskItem<{ index: number; label: string; description: string }[]> & { subjects: { box: [number, number, number, number] }[] } {
+): TaskItem<{ index: number; label: string; description: string }[]> & {
+  subjects: { box: [number, number, number, number] }[];
+} {
   const rng = new Prng(subSeed(sample.seed, `describe:${variant}`));
   const visible = sample.scene.objects.filter((o, i) => views[i].box && views[i].pixels >= MIN_VISIBLE_PIXELS);
   const chosen = rng.shuffle(visible).slice(0, Math.max(1, rng.int(1, Math.min(3, visible.length))));
   const ref = chosen.map((o, k) => {
     const st = sample.trace.frames[frame].objects[o.id];
-    const where = st.held ? "held up by the robot's gripper" : st.pos[2] > 0.002 ? "falling towards the table" : `standing ${placeWords(st.pos[0], st.pos[1])} of the table`;
-    return { index: k + 1, label: o.label, description: `${withArticle(o.label)}: ${o.color}, ${SHAPE_WORDS[o.shape]}, matte plastic, ${where}` };
+    const where = st.held
+      ? "held up by the robot's gripper"
+      : st.pos[2] > 0.002
+      ? "falling towards the table"
+      : `standing ${placeWords(st.pos[0], st.pos[1])} of the table`;
+    return {
+      index: k + 1,
+      label: o.label,
+      description: `${withArticle(o.label)}: ${o.color}, ${SHAPE_WORDS[o.shape]}, matte plastic, ${where}`,
+    };
   });
   const subjects = chosen.map((o) => ({ box: gridBox(views[o.id].box!, size) }));
-  const answer = `[${ref.map((r) => `{"index": ${r.index}, "description": ${JSON.stringify(r.description)}}`).join(", ")}]`;
+  const answer = `[${
+    ref.map((r) => `{"index": ${r.index}, "description": ${JSON.stringify(r.description)}}`).join(", ")
+  }]`;
   return { prompt: "Describe each marked subject: its colour, shape and material.", answer, reference: ref, subjects };
 }
 
@@ -161,11 +183,16 @@ export function actionTask(sample: WorldSample, size: Size): TaskItem<[number, n
   const s = sample.scenario;
   const target = sample.scene.objects[s.target].label;
   const plan = s.kind === "push"
-    ? `Close the gripper, lower it behind the ${target} and push it ${DIRECTION_WORDS[s.direction]}, then lift the gripper.`
+    ? `Close the gripper, lower it behind the ${target} and push it ${
+      DIRECTION_WORDS[s.direction]
+    }, then lift the gripper.`
     : s.kind === "drop"
     ? `Move above the ${target}, lower the gripper, close it, lift the ${target} high, open the gripper to drop it.`
-    : `Move above the ${target}, lower the gripper, close it, lift and carry the ${target} ${DIRECTION_WORDS[s.direction]}, lower it and open the gripper.`;
-  const prompt = `${s.instruction} Answer with the gripper's 2D waypoints as JSON: [[x, y], ...] on the 0-1000 image grid.`;
+    : `Move above the ${target}, lower the gripper, close it, lift and carry the ${target} ${
+      DIRECTION_WORDS[s.direction]
+    }, lower it and open the gripper.`;
+  const prompt =
+    `${s.instruction} Answer with the gripper's 2D waypoints as JSON: [[x, y], ...] on the 0-1000 image grid.`;
   return { prompt, answer: `${plan}\n[${points.map((p) => `[${p[0]}, ${p[1]}]`).join(", ")}]`, reference: points };
 }
 

@@ -22,7 +22,9 @@ describe("native reason(): media references are checked with typed errors", () =
   ];
   for (const [media, kind, field, pattern] of cases) {
     test(JSON.stringify(media), async () => {
-      const err = await reason({ task: "custom", prompt: "Describe it.", ...media, maxTokens: 1 }, { backend }).catch((e) => e);
+      const err = await reason({ task: "custom", prompt: "Describe it.", ...media, maxTokens: 1 }, { backend }).catch((
+        e,
+      ) => e);
       assert.ok(err instanceof kind, `${JSON.stringify(media)}: ${err?.name}: ${err?.message}`);
       if (field) assert.equal((err as ValidationError).field, field);
       assert.match(err.message, pattern);

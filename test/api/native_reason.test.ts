@@ -65,7 +65,11 @@ describe("reason() on the native engine vs transformers (tiny Qwen3-VL, CPU)", (
     const want = expectedText(c.greedy_ids, 32);
     assert.equal(r.text, want.text);
     assert.equal(pieces.join(""), r.text);
-    assert.deepEqual(r.usage, { promptTokens: c.input_ids.length, completionTokens: want.tokens, totalTokens: c.input_ids.length + want.tokens });
+    assert.deepEqual(r.usage, {
+      promptTokens: c.input_ids.length,
+      completionTokens: want.tokens,
+      totalTokens: c.input_ids.length + want.tokens,
+    });
     assert.equal(r.finishReason, want.ended ? "stop" : "length");
     assert.match(r.backend, /^native:cpu \(/);
     for (const s of ["load", "prefill", "decode"]) assert.ok(stages.has(s), `progress stage ${s}`);
@@ -75,12 +79,30 @@ describe("reason() on the native engine vs transformers (tiny Qwen3-VL, CPU)", (
     const c = ref.video;
     const mp4 = join(tmp, "fixture.mp4");
     execFileSync(resolveFfmpeg(), [
-      "-loglevel", "error", "-framerate", String(c.video_fps), "-i", join(FIX, "qwen3vl-tiny-media/video_%02d.png"),
-      "-c:v", "libx264rgb", "-qp", "0", "-pix_fmt", "rgb24", mp4,
+      "-loglevel",
+      "error",
+      "-framerate",
+      String(c.video_fps),
+      "-i",
+      join(FIX, "qwen3vl-tiny-media/video_%02d.png"),
+      "-c:v",
+      "libx264rgb",
+      "-qp",
+      "0",
+      "-pix_fmt",
+      "rgb24",
+      mp4,
     ]);
     const [system, user] = c.messages;
     const r = await reason(
-      { task: "custom", system: textOf(system.content), prompt: textOf(user.content), video: mp4, sampling: GREEDY, maxTokens: 16 },
+      {
+        task: "custom",
+        system: textOf(system.content),
+        prompt: textOf(user.content),
+        video: mp4,
+        sampling: GREEDY,
+        maxTokens: 16,
+      },
       { backend: CKPT },
     );
     const want = expectedText(c.greedy_ids, 16);
@@ -96,7 +118,14 @@ describe("reason() on the native engine vs transformers (tiny Qwen3-VL, CPU)", (
     assert.ok(stop.trim().length > 0 && full.indexOf(stop) >= 1);
     const pieces: string[] = [];
     const r = await reason(
-      { task: "custom", system: textOf(system.content), prompt: textOf(user.content), sampling: GREEDY, maxTokens: 32, stop: [stop] },
+      {
+        task: "custom",
+        system: textOf(system.content),
+        prompt: textOf(user.content),
+        sampling: GREEDY,
+        maxTokens: 32,
+        stop: [stop],
+      },
       { backend: CKPT, onToken: (e) => pieces.push(e.text) },
     );
     assert.equal(r.text, full.slice(0, full.indexOf(stop)));
@@ -129,7 +158,13 @@ describe("reason() on the native engine vs transformers (tiny Qwen3-VL, CPU)", (
 
   test("image workflows run and are parsed like the remote path (untrained weights: no boxes)", async () => {
     const r = await reason(
-      { task: "grounding_2d", image: join(FIX, "qwen3vl-tiny-media/image.png"), prompt: "the red square", maxTokens: 8, sampling: GREEDY },
+      {
+        task: "grounding_2d",
+        image: join(FIX, "qwen3vl-tiny-media/image.png"),
+        prompt: "the red square",
+        maxTokens: 8,
+        sampling: GREEDY,
+      },
       { backend: CKPT },
     );
     assert.equal(r.task, "grounding_2d");
@@ -142,7 +177,13 @@ describe("reason() on the native engine vs transformers (tiny Qwen3-VL, CPU)", (
     const png = join(tmp, "640x480.png");
     await sharp({ create: { width: 640, height: 480, channels: 3, background: "#808040" } }).png().toFile(png);
     const tokensWith = async (imageSize?: { shortestEdge: number; longestEdge: number }) =>
-      (await reason({ task: "custom", prompt: "Describe.", image: png, maxTokens: 1, ...(imageSize ? { imageSize } : {}) }, { backend: CKPT })).usage!.promptTokens;
+      (await reason({
+        task: "custom",
+        prompt: "Describe.",
+        image: png,
+        maxTokens: 1,
+        ...(imageSize ? { imageSize } : {}),
+      }, { backend: CKPT })).usage!.promptTokens;
     // The fixture's processor_config.json bounds the image to 4096..262144 px.
     const byDefault = await tokensWith();
     const small = await tokensWith({ shortestEdge: 4096, longestEdge: 16384 });
@@ -158,26 +199,54 @@ describe("reason() on the native engine vs transformers (tiny Qwen3-VL, CPU)", (
 
   test("videoSampling picks the frames: more frames, more prompt tokens", async () => {
     const mp4 = join(tmp, "testsrc-2s.mp4");
-    execFileSync(resolveFfmpeg(), ["-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=24", "-frames:v", "48", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-y", mp4]);
+    execFileSync(resolveFfmpeg(), [
+      "-v",
+      "error",
+      "-f",
+      "lavfi",
+      "-i",
+      "testsrc=size=320x240:rate=24",
+      "-frames:v",
+      "48",
+      "-pix_fmt",
+      "yuv420p",
+      "-c:v",
+      "libx264",
+      "-y",
+      mp4,
+    ]);
     const tokensWith = async (videoSampling?: { fps?: number; numFrames?: number }) =>
-      (await reason({ task: "custom", prompt: "Describe.", video: mp4, maxTokens: 1, ...(videoSampling ? { videoSampling } : {}) }, { backend: CKPT })).usage!.promptTokens;
+      (await reason({
+        task: "custom",
+        prompt: "Describe.",
+        video: mp4,
+        maxTokens: 1,
+        ...(videoSampling ? { videoSampling } : {}),
+      }, { backend: CKPT })).usage!.promptTokens;
     const meta = { totalFrames: 48, fps: 24, height: 240, width: 320 };
     // The fixture's video processor: 2 fps, 4..64 frames, 4096..1048576 px over all frames.
     const settings = { fps: 2, minFrames: 4, maxFrames: 64, minPixels: 4096, maxPixels: 1048576 };
-    const visual = (sampling: { fps?: number; numFrames?: number }) => qwenVideoPlan(meta, sampling, settings).numTokens;
+    const visual = (sampling: { fps?: number; numFrames?: number }) =>
+      qwenVideoPlan(meta, sampling, settings).numTokens;
     const byDefault = await tokensWith(); // 2 fps over 2 s: 4 frames
     const four = await tokensWith({ numFrames: 4 });
     const sixteen = await tokensWith({ numFrames: 16 });
     const fps4 = await tokensWith({ fps: 4 }); // 8 frames
     assert.equal(four, byDefault, "numFrames 4 is what 2 fps gives on a 2 s clip");
     // Each extra temporal patch also brings its timestamp text, so at least the visual tokens' difference.
-    assert.ok(sixteen - four >= visual({ numFrames: 16 }) - visual({ numFrames: 4 }) && visual({ numFrames: 16 }) > visual({ numFrames: 4 }), `${four} -> ${sixteen}`);
+    assert.ok(
+      sixteen - four >= visual({ numFrames: 16 }) - visual({ numFrames: 4 }) &&
+        visual({ numFrames: 16 }) > visual({ numFrames: 4 }),
+      `${four} -> ${sixteen}`,
+    );
     assert.ok(fps4 - byDefault >= visual({ fps: 4 }) - visual({}) && fps4 > byDefault, `${byDefault} -> ${fps4}`);
     assert.ok(fps4 < sixteen);
   });
 
   test("a prompt longer than max_position_embeddings is a ValidationError with the count, before any model work", async () => {
-    const limit = (JSON.parse(readFileSync(join(CKPT, "config.json"), "utf8")) as { text_config: { max_position_embeddings: number } })
+    const limit = (JSON.parse(readFileSync(join(CKPT, "config.json"), "utf8")) as {
+      text_config: { max_position_embeddings: number };
+    })
       .text_config.max_position_embeddings;
     const prompt = "Describe the robot arm and the red cube on the table. ".repeat(Math.ceil(limit / 4));
     const count = tok.encode(prompt).length;
@@ -209,7 +278,9 @@ describe("reason() on the native engine vs transformers (tiny Qwen3-VL, CPU)", (
     const info = (await import("../../src/native/mod.ts")).nativeDeviceInfo();
     if (info.modelBackend === "cuda") return; // a GPU machine: nothing to refuse
     await assert.rejects(
-      reason({ task: "custom", prompt: "Hi", maxTokens: 2 }, { backend: { kind: "native", checkpoint: CKPT, device: "cuda" } }),
+      reason({ task: "custom", prompt: "Hi", maxTokens: 2 }, {
+        backend: { kind: "native", checkpoint: CKPT, device: "cuda" },
+      }),
       (e: unknown) => e instanceof NativeError && /COSMOS_DEVICE=cuda/.test(e.message) && /cpu/.test(e.hint ?? ""),
     );
     assert.equal(process.env.COSMOS_DEVICE, undefined);

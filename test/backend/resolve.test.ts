@@ -5,12 +5,28 @@ import { CosmosError, ValidationError } from "../../src/errors.ts";
 
 describe("resolveBackend", () => {
   test("a URL option is a remote server; trailing slashes dropped; env fills model and key", () => {
-    const b = resolveBackend("http://127.0.0.1:8000/v1/", "reasoner", { COSMOS_MODEL: "nvidia/cosmos3-nano-reasoner", COSMOS_API_KEY: "k" });
-    assert.deepEqual(b, { kind: "remote", url: "http://127.0.0.1:8000/v1", model: "nvidia/cosmos3-nano-reasoner", apiKey: "k" });
+    const b = resolveBackend("http://127.0.0.1:8000/v1/", "reasoner", {
+      COSMOS_MODEL: "nvidia/cosmos3-nano-reasoner",
+      COSMOS_API_KEY: "k",
+    });
+    assert.deepEqual(b, {
+      kind: "remote",
+      url: "http://127.0.0.1:8000/v1",
+      model: "nvidia/cosmos3-nano-reasoner",
+      apiKey: "k",
+    });
   });
   test("a folder or repo id is a native checkpoint; COSMOS_DEVICE picks the device", () => {
-    assert.deepEqual(resolveBackend("nvidia/Cosmos3-Nano", "reasoner", {}), { kind: "native", checkpoint: "nvidia/Cosmos3-Nano", device: "auto" });
-    assert.deepEqual(resolveBackend("native:/ckpt", "generator", { COSMOS_DEVICE: "cpu" }), { kind: "native", checkpoint: "/ckpt", device: "cpu" });
+    assert.deepEqual(resolveBackend("nvidia/Cosmos3-Nano", "reasoner", {}), {
+      kind: "native",
+      checkpoint: "nvidia/Cosmos3-Nano",
+      device: "auto",
+    });
+    assert.deepEqual(resolveBackend("native:/ckpt", "generator", { COSMOS_DEVICE: "cpu" }), {
+      kind: "native",
+      checkpoint: "/ckpt",
+      device: "cpu",
+    });
   });
   test("surface variables win over COSMOS_BACKEND; the option wins over both", () => {
     const env = { COSMOS_BACKEND: "/a", COSMOS_REASONER_BACKEND: "http://r:1", COSMOS_GENERATOR_BACKEND: "http://g:2" };
@@ -33,6 +49,9 @@ describe("resolveBackend", () => {
       assert.equal(e.field, "backend.url");
       return true;
     });
-    assert.throws(() => resolveBackend({ kind: "native", checkpoint: "/c", device: "tpu" } as never, "reasoner", {}), ValidationError);
+    assert.throws(
+      () => resolveBackend({ kind: "native", checkpoint: "/c", device: "tpu" } as never, "reasoner", {}),
+      ValidationError,
+    );
   });
 });

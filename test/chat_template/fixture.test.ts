@@ -19,7 +19,12 @@ before(async () => {
 });
 
 const cases = [
-  ...REF.text_prompts.map((p, i) => ({ name: `text_prompts[${i}]`, p, gen: p.add_generation_prompt ?? false, vid: false })),
+  ...REF.text_prompts.map((p, i) => ({
+    name: `text_prompts[${i}]`,
+    p,
+    gen: p.add_generation_prompt ?? false,
+    vid: false,
+  })),
   ...REF.template_cases.map((p, i) => ({
     name: `template_cases[${i}]`,
     p,
@@ -33,11 +38,17 @@ const cases = [
 describe(`applyChatTemplate vs transformers ${REF.transformers}`, () => {
   for (const c of cases) {
     test(`${c.name}: text`, () => {
-      assert.equal(applyChatTemplate(template, c.p.messages, { addGenerationPrompt: c.gen, addVisionId: c.vid }), c.p.text);
+      assert.equal(
+        applyChatTemplate(template, c.p.messages, { addGenerationPrompt: c.gen, addVisionId: c.vid }),
+        c.p.text,
+      );
     });
     if (c.p.input_ids && !c.p.expanded_text) {
       test(`${c.name}: encode(applyChatTemplate(messages)) = input_ids`, () => {
-        assert.deepEqual(tok.encode(applyChatTemplate(template, c.p.messages, { addGenerationPrompt: c.gen, addVisionId: c.vid })), c.p.input_ids);
+        assert.deepEqual(
+          tok.encode(applyChatTemplate(template, c.p.messages, { addGenerationPrompt: c.gen, addVisionId: c.vid })),
+          c.p.input_ids,
+        );
       });
     }
   }
@@ -67,14 +78,20 @@ describe("applyChatTemplate with cosmos-ts schema messages", () => {
   });
 
   test("malformed messages raise ValidationError naming the field", () => {
-    assert.throws(() => applyChatTemplate(template, [{ content: "no role" }]), (e) => e instanceof ValidationError && e.field === "messages.0.role");
+    assert.throws(
+      () => applyChatTemplate(template, [{ content: "no role" }]),
+      (e) => e instanceof ValidationError && e.field === "messages.0.role",
+    );
     assert.throws(() => applyChatTemplate(template, []), ValidationError);
   });
 
   test("a template that raises becomes a CheckpointError", () => {
     const t = "{% if messages[0].role != 'user' %}{{ raise_exception('first message must be user') }}{% endif %}ok";
     assert.equal(applyChatTemplate(t, [{ role: "user", content: "x" }]), "ok");
-    assert.throws(() => applyChatTemplate(t, [{ role: "system", content: "x" }]), (e) => e instanceof CheckpointError && /first message must be user/.test(e.message));
+    assert.throws(
+      () => applyChatTemplate(t, [{ role: "system", content: "x" }]),
+      (e) => e instanceof CheckpointError && /first message must be user/.test(e.message),
+    );
   });
 });
 
@@ -82,15 +99,29 @@ describe("loadChatTemplate", () => {
   test("falls back to tokenizer_config.json (string and named list) and says what it looked for", async () => {
     const dir = await mkdtemp(join(tmpdir(), "cosmos-ct-"));
     try {
-      await assert.rejects(loadChatTemplate(dir), (e) => e instanceof CheckpointError && /chat_template\.jinja/.test(e.message) && /tokenizer_config\.json/.test(e.message));
-      await writeFile(join(dir, "tokenizer_config.json"), JSON.stringify({ chat_template: "{{ messages[0].content }}" }));
+      await assert.rejects(
+        loadChatTemplate(dir),
+        (e) =>
+          e instanceof CheckpointError && /chat_template\.jinja/.test(e.message) &&
+          /tokenizer_config\.json/.test(e.message),
+      );
+      await writeFile(
+        join(dir, "tokenizer_config.json"),
+        JSON.stringify({ chat_template: "{{ messages[0].content }}" }),
+      );
       assert.equal(await loadChatTemplate(dir), "{{ messages[0].content }}");
-      await writeFile(join(dir, "tokenizer_config.json"), JSON.stringify({
-        chat_template: [{ name: "default", template: "D" }, { name: "tool_use", template: "T" }],
-      }));
+      await writeFile(
+        join(dir, "tokenizer_config.json"),
+        JSON.stringify({
+          chat_template: [{ name: "default", template: "D" }, { name: "tool_use", template: "T" }],
+        }),
+      );
       assert.equal(await loadChatTemplate(dir), "D");
       assert.equal(await loadChatTemplate(dir, "tool_use"), "T");
-      await assert.rejects(loadChatTemplate(dir, "rag"), (e) => e instanceof CheckpointError && /default, tool_use/.test(e.message));
+      await assert.rejects(
+        loadChatTemplate(dir, "rag"),
+        (e) => e instanceof CheckpointError && /default, tool_use/.test(e.message),
+      );
       await writeFile(join(dir, "chat_template.json"), JSON.stringify({ chat_template: "J" }));
       assert.equal(await loadChatTemplate(dir), "J");
     } finally {

@@ -20,14 +20,21 @@ import { loadTokenizer } from "../../src/tokenizer/mod.ts";
 import { CHECKPOINT_DIR, REF } from "../tokenizer/_fixture.ts";
 
 const FILES = [
-  "config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
-  "tokenizer_config.json", "chat_template.jinja", "processor_config.json",
+  "config.json",
+  "generation_config.json",
+  "model.safetensors",
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "chat_template.jinja",
+  "processor_config.json",
 ];
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 let root: string;
 let cache: string;
 
-async function fixtureConfig(): Promise<Record<string, unknown> & { text_config: Record<string, unknown>; vision_config: Record<string, unknown> }> {
+async function fixtureConfig(): Promise<
+  Record<string, unknown> & { text_config: Record<string, unknown>; vision_config: Record<string, unknown> }
+> {
   return JSON.parse(await readFile(join(CHECKPOINT_DIR, "config.json"), "utf8"));
 }
 
@@ -75,14 +82,63 @@ describe("config.json / generation_config.json of the fixture vs transformers' r
     const t = REF.text_config;
     const rope = t.rope_parameters as { rope_theta: number; mrope_section: number[]; mrope_interleaved: boolean };
     assert.deepEqual(
-      [cfg.text.vocabSize, cfg.text.hiddenSize, cfg.text.intermediateSize, cfg.text.numLayers, cfg.text.numHeads, cfg.text.numKvHeads, cfg.text.headDim, cfg.text.rmsNormEps, cfg.text.tieWordEmbeddings],
-      [t.vocab_size, t.hidden_size, t.intermediate_size, t.num_hidden_layers, t.num_attention_heads, t.num_key_value_heads, t.head_dim, t.rms_norm_eps, t.tie_word_embeddings],
+      [
+        cfg.text.vocabSize,
+        cfg.text.hiddenSize,
+        cfg.text.intermediateSize,
+        cfg.text.numLayers,
+        cfg.text.numHeads,
+        cfg.text.numKvHeads,
+        cfg.text.headDim,
+        cfg.text.rmsNormEps,
+        cfg.text.tieWordEmbeddings,
+      ],
+      [
+        t.vocab_size,
+        t.hidden_size,
+        t.intermediate_size,
+        t.num_hidden_layers,
+        t.num_attention_heads,
+        t.num_key_value_heads,
+        t.head_dim,
+        t.rms_norm_eps,
+        t.tie_word_embeddings,
+      ],
     );
-    assert.deepEqual(cfg.text.rope, { theta: rope.rope_theta, mropeSection: rope.mrope_section, mropeInterleaved: rope.mrope_interleaved, type: "default" });
+    assert.deepEqual(cfg.text.rope, {
+      theta: rope.rope_theta,
+      mropeSection: rope.mrope_section,
+      mropeInterleaved: rope.mrope_interleaved,
+      type: "default",
+    });
     const v = REF.vision_config;
     assert.deepEqual(
-      [cfg.vision.depth, cfg.vision.hiddenSize, cfg.vision.intermediateSize, cfg.vision.numHeads, cfg.vision.patchSize, cfg.vision.spatialMergeSize, cfg.vision.temporalPatchSize, cfg.vision.outHiddenSize, cfg.vision.numPositionEmbeddings, cfg.vision.deepstackVisualIndexes, cfg.vision.hiddenAct],
-      [v.depth, v.hidden_size, v.intermediate_size, v.num_heads, v.patch_size, v.spatial_merge_size, v.temporal_patch_size, v.out_hidden_size, v.num_position_embeddings, v.deepstack_visual_indexes, v.hidden_act],
+      [
+        cfg.vision.depth,
+        cfg.vision.hiddenSize,
+        cfg.vision.intermediateSize,
+        cfg.vision.numHeads,
+        cfg.vision.patchSize,
+        cfg.vision.spatialMergeSize,
+        cfg.vision.temporalPatchSize,
+        cfg.vision.outHiddenSize,
+        cfg.vision.numPositionEmbeddings,
+        cfg.vision.deepstackVisualIndexes,
+        cfg.vision.hiddenAct,
+      ],
+      [
+        v.depth,
+        v.hidden_size,
+        v.intermediate_size,
+        v.num_heads,
+        v.patch_size,
+        v.spatial_merge_size,
+        v.temporal_patch_size,
+        v.out_hidden_size,
+        v.num_position_embeddings,
+        v.deepstack_visual_indexes,
+        v.hidden_act,
+      ],
     );
     assert.deepEqual(cfg.tokens, {
       imageTokenId: REF.tokenizer.added_tokens["<|image_pad|>"],
@@ -94,12 +150,25 @@ describe("config.json / generation_config.json of the fixture vs transformers' r
 
   test("generation defaults: eos list, sampling values", async () => {
     const g = await loadGenerationConfig(CHECKPOINT_DIR);
-    assert.deepEqual(g.eosTokenIds, [REF.tokenizer.added_tokens["<|im_end|>"], REF.tokenizer.added_tokens["<|endoftext|>"]]);
-    assert.deepEqual([g.doSample, g.temperature, g.topK, g.topP, g.repetitionPenalty, g.padTokenId], [true, 0.7, 20, 0.8, 1, 1400]);
+    assert.deepEqual(g.eosTokenIds, [
+      REF.tokenizer.added_tokens["<|im_end|>"],
+      REF.tokenizer.added_tokens["<|endoftext|>"],
+    ]);
+    assert.deepEqual([g.doSample, g.temperature, g.topK, g.topP, g.repetitionPenalty, g.padTokenId], [
+      true,
+      0.7,
+      20,
+      0.8,
+      1,
+      1400,
+    ]);
   });
 
   test("a single eos number becomes a one-element list; no file gives transformers' defaults", async () => {
-    const dir = await ckptDir("gen-number", (f) => f.set("generation_config.json", JSON.stringify({ eos_token_id: 1402 })));
+    const dir = await ckptDir(
+      "gen-number",
+      (f) => f.set("generation_config.json", JSON.stringify({ eos_token_id: 1402 })),
+    );
     assert.deepEqual((await loadGenerationConfig(dir)).eosTokenIds, [1402]);
     const none = await ckptDir("gen-none", (f) => f.delete("generation_config.json"));
     const g = await loadGenerationConfig(none);
@@ -118,7 +187,13 @@ describe("resolveCheckpoint", () => {
     const want = join(cache, "models--acme--qwen3vl-tiny", "snapshots", SHA);
     for (const opts of [{ cacheDir: cache }, { env: { HF_HUB_CACHE: cache } }, { env: { HF_HOME: root } }]) {
       const r = await resolveCheckpoint("acme/qwen3vl-tiny", opts);
-      assert.deepEqual(r, { dir: want, source: "hf-cache", repoId: "acme/qwen3vl-tiny", revision: "main", commit: SHA });
+      assert.deepEqual(r, {
+        dir: want,
+        source: "hf-cache",
+        repoId: "acme/qwen3vl-tiny",
+        revision: "main",
+        commit: SHA,
+      });
     }
     const byCommit = await resolveCheckpoint("acme/qwen3vl-tiny", { cacheDir: cache, revision: SHA });
     assert.equal(byCommit.dir, want);
@@ -132,10 +207,20 @@ describe("resolveCheckpoint", () => {
   });
 
   test("errors list what was looked for and how to get the model", async () => {
-    await assert.rejects(resolveCheckpoint("acme/missing", { cacheDir: cache }), (e) =>
-      isCkptError(/acme\/missing not found.*models--acme--missing/)(e) && /hf download acme\/missing/.test((e as CheckpointError).hint!));
-    await assert.rejects(resolveCheckpoint("acme/qwen3vl-tiny", { cacheDir: cache, revision: "dev" }), isCkptError(/no revision "dev".*refs[/\\]dev/));
-    await assert.rejects(resolveCheckpoint("acme/qwen3vl-tiny", { cacheDir: cache, revision: "f".repeat(40) }), isCkptError(/snapshot f{40} is missing/));
+    await assert.rejects(
+      resolveCheckpoint("acme/missing", { cacheDir: cache }),
+      (e) =>
+        isCkptError(/acme\/missing not found.*models--acme--missing/)(e) &&
+        /hf download acme\/missing/.test((e as CheckpointError).hint!),
+    );
+    await assert.rejects(
+      resolveCheckpoint("acme/qwen3vl-tiny", { cacheDir: cache, revision: "dev" }),
+      isCkptError(/no revision "dev".*refs[/\\]dev/),
+    );
+    await assert.rejects(
+      resolveCheckpoint("acme/qwen3vl-tiny", { cacheDir: cache, revision: "f".repeat(40) }),
+      isCkptError(/snapshot f{40} is missing/),
+    );
     await assert.rejects(resolveCheckpoint("./no/such/folder/at/all"), isCkptError(/does not exist/));
     await assert.rejects(resolveCheckpoint(""), isCkptError(/No checkpoint given/));
   });
@@ -154,24 +239,45 @@ describe("loadQwen3VLCheckpoint / checkpointFiles", () => {
   });
 
   test("sharded weights from model.safetensors.index.json; a missing shard is named", async () => {
-    const index = { metadata: { total_size: 1 }, weight_map: { "a.weight": "model-00002-of-00002.safetensors", "b.weight": "model-00001-of-00002.safetensors" } };
+    const index = {
+      metadata: { total_size: 1 },
+      weight_map: { "a.weight": "model-00002-of-00002.safetensors", "b.weight": "model-00001-of-00002.safetensors" },
+    };
     const dir = await ckptDir("sharded", (f) => {
       f.delete("model.safetensors");
       f.set("model.safetensors.index.json", JSON.stringify(index));
       f.set("model-00001-of-00002.safetensors", "x");
     });
-    await assert.rejects(checkpointFiles(dir), isCkptError(/model\.safetensors\.index\.json.*missing.*model-00002-of-00002/));
+    await assert.rejects(
+      checkpointFiles(dir),
+      isCkptError(/model\.safetensors\.index\.json.*missing.*model-00002-of-00002/),
+    );
     await writeFile(join(dir, "model-00002-of-00002.safetensors"), "x");
     const files = await checkpointFiles(dir);
-    assert.deepEqual(files.safetensors, [join(dir, "model-00001-of-00002.safetensors"), join(dir, "model-00002-of-00002.safetensors")]);
+    assert.deepEqual(files.safetensors, [
+      join(dir, "model-00001-of-00002.safetensors"),
+      join(dir, "model-00002-of-00002.safetensors"),
+    ]);
     assert.equal(files.weightMap?.["a.weight"], "model-00002-of-00002.safetensors");
   });
 
   test("missing config, weights, tokenizer or chat template are named", async () => {
-    await assert.rejects(checkpointFiles(await ckptDir("no-config", (f) => f.delete("config.json"))), isCkptError(/no config\.json/));
-    await assert.rejects(checkpointFiles(await ckptDir("no-weights", (f) => f.delete("model.safetensors"))), isCkptError(/no weights.*model\.safetensors\.index\.json/));
-    await assert.rejects(loadQwen3VLCheckpoint(await ckptDir("no-tok", (f) => f.delete("tokenizer.json"))), isCkptError(/no tokenizer\.json/));
-    await assert.rejects(loadQwen3VLCheckpoint(await ckptDir("no-template", (f) => f.delete("chat_template.jinja"))), isCkptError(/no chat template/));
+    await assert.rejects(
+      checkpointFiles(await ckptDir("no-config", (f) => f.delete("config.json"))),
+      isCkptError(/no config\.json/),
+    );
+    await assert.rejects(
+      checkpointFiles(await ckptDir("no-weights", (f) => f.delete("model.safetensors"))),
+      isCkptError(/no weights.*model\.safetensors\.index\.json/),
+    );
+    await assert.rejects(
+      loadQwen3VLCheckpoint(await ckptDir("no-tok", (f) => f.delete("tokenizer.json"))),
+      isCkptError(/no tokenizer\.json/),
+    );
+    await assert.rejects(
+      loadQwen3VLCheckpoint(await ckptDir("no-template", (f) => f.delete("chat_template.jinja"))),
+      isCkptError(/no chat template/),
+    );
   });
 
   test("a chat template inside tokenizer_config.json counts", async () => {
@@ -185,14 +291,30 @@ describe("loadQwen3VLCheckpoint / checkpointFiles", () => {
 
 describe("broken config.json: errors name the file and the field", () => {
   const cases: Array<[string, (c: Awaited<ReturnType<typeof fixtureConfig>>) => void, RegExp]> = [
-    ["MoE / other model types", (c) => { c.model_type = "qwen3_vl_moe"; }, /config\.json.*model_type.*"qwen3_vl"/s],
-    ["missing hidden_size", (c) => { delete c.text_config.hidden_size; }, /text_config\.hidden_size: missing/],
-    ["negative vocab_size", (c) => { c.text_config.vocab_size = -5; }, /text_config\.vocab_size.*got -5/],
-    ["kv heads that do not divide heads", (c) => { c.text_config.num_key_value_heads = 3; }, /text_config\.num_key_value_heads: must divide num_attention_heads \(4\)/],
-    ["mrope_section not summing to head_dim / 2", (c) => { (c.text_config.rope_parameters as Record<string, unknown>).mrope_section = [4, 4, 4]; }, /text_config\.rope_parameters\.mrope_section: must sum to head_dim \/ 2 = 8/],
-    ["no rope_theta anywhere", (c) => { delete (c.text_config.rope_parameters as Record<string, unknown>).rope_theta; }, /rope_theta is missing/],
-    ["deepstack index past the tower", (c) => { c.vision_config.deepstack_visual_indexes = [0, 5]; }, /vision_config\.deepstack_visual_indexes\.1: must be < depth \(2\)/],
-    ["missing image_token_id", (c) => { delete c.image_token_id; }, /image_token_id: missing/],
+    ["MoE / other model types", (c) => {
+      c.model_type = "qwen3_vl_moe";
+    }, /config\.json.*model_type.*"qwen3_vl"/s],
+    ["missing hidden_size", (c) => {
+      delete c.text_config.hidden_size;
+    }, /text_config\.hidden_size: missing/],
+    ["negative vocab_size", (c) => {
+      c.text_config.vocab_size = -5;
+    }, /text_config\.vocab_size.*got -5/],
+    ["kv heads that do not divide heads", (c) => {
+      c.text_config.num_key_value_heads = 3;
+    }, /text_config\.num_key_value_heads: must divide num_attention_heads \(4\)/],
+    ["mrope_section not summing to head_dim / 2", (c) => {
+      (c.text_config.rope_parameters as Record<string, unknown>).mrope_section = [4, 4, 4];
+    }, /text_config\.rope_parameters\.mrope_section: must sum to head_dim \/ 2 = 8/],
+    ["no rope_theta anywhere", (c) => {
+      delete (c.text_config.rope_parameters as Record<string, unknown>).rope_theta;
+    }, /rope_theta is missing/],
+    ["deepstack index past the tower", (c) => {
+      c.vision_config.deepstack_visual_indexes = [0, 5];
+    }, /vision_config\.deepstack_visual_indexes\.1: must be < depth \(2\)/],
+    ["missing image_token_id", (c) => {
+      delete c.image_token_id;
+    }, /image_token_id: missing/],
   ];
   for (const [name, edit, re] of cases) {
     test(name, async () => {
@@ -213,7 +335,7 @@ describe("broken config.json: errors name the file and the field", () => {
   });
 
   test("invalid JSON names the file", async () => {
-    const dir = await ckptDir("bad-json", (f) => f.set("config.json", "{ \"model_type\": "));
+    const dir = await ckptDir("bad-json", (f) => f.set("config.json", '{ "model_type": '));
     await assert.rejects(loadQwen3VLConfig(dir), isCkptError(/bad-json[/\\]config\.json is not valid JSON/));
   });
 

@@ -15,7 +15,9 @@ const CKPT = fileURLToPath(new URL("../fixtures/qwen3vl-tiny", import.meta.url))
 
 function folder(files: Record<string, unknown>): string {
   const dir = mkdtempSync(join(tmpdir(), "cosmos-processor-"));
-  for (const [name, json] of Object.entries(files)) writeFileSync(join(dir, name), typeof json === "string" ? json : JSON.stringify(json));
+  for (const [name, json] of Object.entries(files)) {
+    writeFileSync(join(dir, name), typeof json === "string" ? json : JSON.stringify(json));
+  }
   return dir;
 }
 
@@ -33,8 +35,17 @@ describe("loadProcessorSettings", () => {
 
   test("released layout: preprocessor_config.json + video_preprocessor_config.json", async () => {
     const dir = folder({
-      "preprocessor_config.json": { size: { shortest_edge: 65536, longest_edge: 16777216 }, patch_size: 16, merge_size: 2 },
-      "video_preprocessor_config.json": { size: { shortest_edge: 4096, longest_edge: 25165824 }, fps: 2, patch_size: 16, merge_size: 2 },
+      "preprocessor_config.json": {
+        size: { shortest_edge: 65536, longest_edge: 16777216 },
+        patch_size: 16,
+        merge_size: 2,
+      },
+      "video_preprocessor_config.json": {
+        size: { shortest_edge: 4096, longest_edge: 25165824 },
+        fps: 2,
+        patch_size: 16,
+        merge_size: 2,
+      },
     });
     try {
       const s = await loadProcessorSettings(dir);
@@ -47,7 +58,9 @@ describe("loadProcessorSettings", () => {
   });
 
   test("min_pixels / max_pixels and a Qwen2-VL patch grid (14 x 2 = 28)", async () => {
-    const dir = folder({ "preprocessor_config.json": { min_pixels: 3136, max_pixels: 1003520, patch_size: 14, merge_size: 2 } });
+    const dir = folder({
+      "preprocessor_config.json": { min_pixels: 3136, max_pixels: 1003520, patch_size: 14, merge_size: 2 },
+    });
     try {
       assert.deepEqual((await loadProcessorSettings(dir)).image, { factor: 28, minPixels: 3136, maxPixels: 1003520 });
     } finally {
@@ -70,8 +83,12 @@ describe("loadProcessorSettings", () => {
   test("a wrong type names the file and the field", async () => {
     const dir = folder({ "processor_config.json": { image_processor: { size: { longest_edge: "big" } } } });
     try {
-      await assert.rejects(loadProcessorSettings(dir), (e: unknown) =>
-        e instanceof CheckpointError && e.message.includes("processor_config.json") && e.message.includes("longest_edge"));
+      await assert.rejects(
+        loadProcessorSettings(dir),
+        (e: unknown) =>
+          e instanceof CheckpointError && e.message.includes("processor_config.json") &&
+          e.message.includes("longest_edge"),
+      );
     } finally {
       rmSync(dir, { recursive: true });
     }

@@ -46,11 +46,23 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 /** Executes a cookbook (path under cookbooks/) and returns its executed cells. */
-async function execute(path: string, kernel: string, extraEnv: Record<string, string> = {}, tag = "plain"): Promise<Cell[]> {
+async function execute(
+  path: string,
+  kernel: string,
+  extraEnv: Record<string, string> = {},
+  tag = "plain",
+): Promise<Cell[]> {
   const name = `${path.replaceAll("/", "_")}.${tag}`;
   const out = join(dir, `${name}.ipynb`);
   try {
-    const r = await run("/usr/bin/python3", [join(repo, "test", "kernel", "run_notebook.py"), join(cookbooks, path), kernel, out, join(dir, `${name}.messages.json`), "240"], {
+    const r = await run("/usr/bin/python3", [
+      join(repo, "test", "kernel", "run_notebook.py"),
+      join(cookbooks, path),
+      kernel,
+      out,
+      join(dir, `${name}.messages.json`),
+      "240",
+    ], {
       env: env(extraEnv),
       timeout: 300_000,
       maxBuffer: 64 << 20,
@@ -58,11 +70,15 @@ async function execute(path: string, kernel: string, extraEnv: Record<string, st
     writeFileSync(join(dir, `${name}.stderr.txt`), r.stderr);
   } catch (e) {
     const err = e as { stderr?: string };
-    throw new Error(`executing cookbooks/${path} with kernel "${kernel}" failed:\n${(err.stderr ?? String(e)).slice(-4000)}`);
+    throw new Error(
+      `executing cookbooks/${path} with kernel "${kernel}" failed:\n${(err.stderr ?? String(e)).slice(-4000)}`,
+    );
   }
   const cells = (JSON.parse(readFileSync(out, "utf8")) as { cells: Cell[] }).cells;
   for (const c of cells) {
-    for (const o of c.outputs ?? []) assert.notEqual(o.output_type, "error", `cookbooks/${path}: ${o.ename}: ${o.evalue}`);
+    for (const o of c.outputs ?? []) {
+      assert.notEqual(o.output_type, "error", `cookbooks/${path}: ${o.ename}: ${o.evalue}`);
+    }
   }
   return cells;
 }
@@ -75,7 +91,8 @@ function outputsOf(cells: Cell[], needle: string): Output[] {
 }
 
 const all = (cells: Cell[]) => cells.flatMap(displays);
-const notes = (cells: Cell[], kind: string) => all(cells).filter((o) => html(o).includes(`class="cosmos-note cosmos-${kind}"`));
+const notes = (cells: Cell[], kind: string) =>
+  all(cells).filter((o) => html(o).includes(`class="cosmos-note cosmos-${kind}"`));
 
 /** The backend line the backend cell shows. */
 function backendLine(cells: Cell[]): string {
@@ -111,8 +128,14 @@ function assertInputs(path: string, cells: Cell[]): void {
   const shown = all(cells);
   for (const kind of INPUTS[path]) {
     const ok = {
-      video: () => shown.some((o) => elements(html(o), "video", "cosmos-video").length === 1 && html(o).includes("data:video/mp4;base64,")),
-      image: () => shown.some((o) => /<figure class="cosmos-input"[^>]*><img src="data:image\/(png|jpeg|webp);base64,/.test(html(o))),
+      video: () =>
+        shown.some((o) =>
+          elements(html(o), "video", "cosmos-video").length === 1 && html(o).includes("data:video/mp4;base64,")
+        ),
+      image: () =>
+        shown.some((o) =>
+          /<figure class="cosmos-input"[^>]*><img src="data:image\/(png|jpeg|webp);base64,/.test(html(o))
+        ),
       boxes: () => shown.some((o) => elements(html(o), "rect", "cosmos-box-rect").length === 5),
       subjects: () => shown.some((o) => (html(o).match(/class="cosmos-subject-outline"/g) ?? []).length === 2),
       timeline: () => shown.some((o) => elements(html(o), "rect", "cosmos-event").length === 5),
@@ -126,7 +149,8 @@ function assertInputs(path: string, cells: Cell[]): void {
 }
 
 /** The call cells: `await show(reason(…))`, `await show(generate(…))`, `await show(rollout(…))`, or a result kept and shown. */
-const CALL = /^(await show\((reason|generate|rollout)\(.*\);|const (\w+) = await (reason|generate|rollout)\(.*\);\nawait show\(\3\);)$/;
+const CALL =
+  /^(await show\((reason|generate|rollout)\(.*\);|const (\w+) = await (reason|generate|rollout)\(.*\);\nawait show\(\3\);)$/;
 
 /** Reasoner calls stream on the tiny checkpoint under the untrained warning; Generator / action calls say plainly why they cannot run. */
 function assertHonestWithoutBackend(path: string, cells: Cell[]): void {
@@ -135,35 +159,71 @@ function assertHonestWithoutBackend(path: string, cells: Cell[]): void {
   const calls = cells.filter((c) => c.cell_type === "code" && CALL.test(str(c.source)));
   assert.ok(calls.length >= 1, `${path} makes at least one call`);
   const code = cells.filter((c) => c.cell_type === "code").map((c) => str(c.source));
-  assert.ok(!code.some((src) => /\b(reason|generate|rollout)\((?!\))/.test(src) && !CALL.test(src) && !/^(\/\/|import)/.test(src)), `${path}: every call is a one-line cell`);
-  assert.ok(!code.some((src) => /maxTokens: 48|function run\(/.test(src)), `${path}: no caps or run() helper in the cells`);
+  assert.ok(
+    !code.some((src) =>
+      /\b(reason|generate|rollout)\((?!\))/.test(src) && !CALL.test(src) && !/^(\/\/|import)/.test(src)
+    ),
+    `${path}: every call is a one-line cell`,
+  );
+  assert.ok(
+    !code.some((src) => /maxTokens: 48|function run\(/.test(src)),
+    `${path}: no caps or run() helper in the cells`,
+  );
   const unavailable = notes(cells, "unavailable").map(plain);
   if (surface === "reasoner" || path.endsWith("prompt_upsampling.ipynb")) {
     assert.match(line, /^backend: native:\w+ \(.*test\/fixtures\/qwen3vl-tiny\) · embedded native engine/);
-    assert.ok(notes(cells, "untrained").some((o) => plain(o).includes("RANDOM, UNTRAINED weights")), "says the weights are untrained");
+    assert.ok(
+      notes(cells, "untrained").some((o) => plain(o).includes("RANDOM, UNTRAINED weights")),
+      "says the weights are untrained",
+    );
     // The native Reasoner is built (scripts/build-native.sh): every call streams an answer on the
     // tiny checkpoint, capped by the library (tinyCheckpoint: true), and nothing is reported unavailable.
     for (const c of calls) {
       const out = displays(c);
-      assert.ok(out.some((o) => html(o).includes('class="cosmos-answer"')), `${path}: "${str(c.source)}" streams its answer`);
-      assert.ok(out.some((o) => /^Tiny test checkpoint: capped at 48 tokens/.test(plain(o))), `${path}: the tiny-checkpoint caps are said`);
-      assert.ok(out.some((o) => html(o).includes('class="cosmos-progress"') && html(o).includes('data-finished="true"')), `${path}: progress bars`);
+      assert.ok(
+        out.some((o) => html(o).includes('class="cosmos-answer"')),
+        `${path}: "${str(c.source)}" streams its answer`,
+      );
+      assert.ok(
+        out.some((o) => /^Tiny test checkpoint: capped at 48 tokens/.test(plain(o))),
+        `${path}: the tiny-checkpoint caps are said`,
+      );
+      assert.ok(
+        out.some((o) => html(o).includes('class="cosmos-progress"') && html(o).includes('data-finished="true"')),
+        `${path}: progress bars`,
+      );
       // The cell's last display (show()'s summary) arrives: nothing is lost when a cell ends (the
       // notebooks have no pause of their own; kernel/runtime.ts display() yields after each display).
       assert.match(plain(out.at(-1)!), /^parsed as \w+/, `${path}: the parsed summary comes last`);
       if (path.endsWith("prompt_upsampling.ipynb")) {
-        assert.ok(!out.some((o) => plain(o).includes("Reading and resizing the media")), `${path}: a text-only call reads no media`);
+        assert.ok(
+          !out.some((o) => plain(o).includes("Reading and resizing the media")),
+          `${path}: a text-only call reads no media`,
+        );
       }
     }
     assert.deepEqual(unavailable, [], `${path}: the native Reasoner ran`);
     // One answer box per call (the streamed one): show() adds the parsed part only.
-    assert.equal(all(cells).filter((o) => html(o).includes('class="cosmos-answer"')).length, calls.length, `${path}: each answer shown once`);
+    assert.equal(
+      all(cells).filter((o) => html(o).includes('class="cosmos-answer"')).length,
+      calls.length,
+      `${path}: each answer shown once`,
+    );
   } else {
     assert.match(line, /^backend: native:\w+ \(nvidia\/Cosmos3-Nano\) · embedded native engine/);
-    assert.ok(unavailable.some((t) => /The native engine has no Cosmos 3 .* yet/.test(t) && t.includes("COSMOS_GENERATOR_BACKEND=http://")), "says what is missing and how to point at vLLM-Omni");
+    assert.ok(
+      unavailable.some((t) =>
+        /The native engine has no Cosmos 3 .* yet/.test(t) && t.includes("COSMOS_GENERATOR_BACKEND=http://")
+      ),
+      "says what is missing and how to point at vLLM-Omni",
+    );
     for (const c of calls) {
       const out = displays(c).map(plain);
-      assert.match(out.at(-1) ?? "", /^UnsupportedError \(unsupported\): The native engine has no Cosmos 3 (diffusion|action) model yet/, `${path}: the engine's own message, last`);
+      assert.match(
+        out.at(-1) ?? "",
+        /^UnsupportedError \(unsupported\): The native engine has no Cosmos 3 (diffusion|action) model yet/,
+        `${path}: the engine's own message, last`,
+      );
       assert.ok(!displays(c).some((o) => html(o).includes("cosmos-video")), "no video from nowhere");
     }
   }
@@ -194,26 +254,53 @@ test("the committed notebooks are what cookbooks/make.ts writes, one per workflo
 });
 
 test("the exported HTML (nbconvert) of every notebook: its title as <h1>, long code lines wrapped", async () => {
-  const paths = readdirSync(cookbooks, { recursive: true, encoding: "utf8" }).filter((p) => p.endsWith(".ipynb") && !p.includes(".ipynb_checkpoints")).sort();
+  const paths = readdirSync(cookbooks, { recursive: true, encoding: "utf8" }).filter((p) =>
+    p.endsWith(".ipynb") && !p.includes(".ipynb_checkpoints")
+  ).sort();
   const htmlDir = join(dir, "html");
-  await run("/usr/bin/jupyter", ["nbconvert", "--to", "html", "--output-dir", htmlDir, ...paths.map((p) => join(cookbooks, p))], { env: env(), maxBuffer: 16 << 20 });
+  await run("/usr/bin/jupyter", [
+    "nbconvert",
+    "--to",
+    "html",
+    "--output-dir",
+    htmlDir,
+    ...paths.map((p) => join(cookbooks, p)),
+  ], { env: env(), maxBuffer: 16 << 20 });
   for (const p of paths) {
     const nb = JSON.parse(readFileSync(join(cookbooks, p), "utf8")) as { cells: Cell[] };
     const title = str(nb.cells[0].source).split("\n")[0].replace(/^# /, "");
     const page = readFileSync(join(htmlDir, p.split("/").at(-1)!.replace(/\.ipynb$/, ".html")), "utf8");
     const h1 = page.match(/<h1 id="[^"]*">(.*?)<a class="anchor-link"/)?.[1];
-    assert.equal(h1 && h1.replace(/&#(\d+);/g, (_m, n: string) => String.fromCodePoint(Number(n))).replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&"), title, `${p}: the title is the page's <h1>, not a code block`);
+    assert.equal(
+      h1 &&
+        h1.replace(/&#(\d+);/g, (_m, n: string) => String.fromCodePoint(Number(n))).replace(/&lt;/g, "<").replace(
+          /&gt;/g,
+          ">",
+        ).replace(/&amp;/g, "&"),
+      title,
+      `${p}: the title is the page's <h1>, not a code block`,
+    );
   }
   // In a real browser, no code line of the widest notebook overflows its box: long lines wrap.
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
   });
   try {
     const page = await browser.newPage({ viewport: { width: 900, height: 800 } });
     await page.goto(`file://${join(htmlDir, "forward_dynamics.html")}`);
-    const overflow = await page.$$eval(".jp-InputArea-editor .highlight pre", (pres) => pres.map((e) => e.scrollWidth - e.clientWidth));
+    const overflow = await page.$$eval(
+      ".jp-InputArea-editor .highlight pre",
+      (pres) => pres.map((e) => e.scrollWidth - e.clientWidth),
+    );
     assert.ok(overflow.length > 5, "code cells found");
     assert.deepEqual(overflow.filter((px) => px > 1), [], "code lines wrap instead of overflowing");
   } finally {
@@ -246,25 +333,45 @@ describe("a sample of Reasoner notebooks and every Generator / action notebook a
   });
 
   test("caption: the streamed caption comes back over SSE", async () => {
-    server.behaviour.chat = { content: "A yellow robot arm lifts a red cube and drops it into a blue bowl.", chunkChars: 4 };
+    server.behaviour.chat = {
+      content: "A yellow robot arm lifts a red cube and drops it into a blue bowl.",
+      chunkChars: 4,
+    };
     const before = server.requests.length;
     const cells = await execute("reasoner/caption.ipynb", "deno", reasonerEnv, "server");
     assert.match(backendLine(cells), new RegExp(`^backend: remote:${server.url}/v1 · vLLM / NIM server`));
     const out = outputsOf(cells, "await show(reason(request, options))");
-    assert.ok(out.some((o) => /<div class="cosmos-answer"[^>]*>A yellow robot arm lifts a red cube and drops it into a blue bowl\.<\/div>/.test(html(o))));
+    assert.ok(
+      out.some((o) =>
+        /<div class="cosmos-answer"[^>]*>A yellow robot arm lifts a red cube and drops it into a blue bowl\.<\/div>/
+          .test(html(o))
+      ),
+    );
     // The streamed answer is the only one: show() adds what was parsed, not the text again.
-    assert.equal(all(cells).filter((o) => html(o).includes('class="cosmos-answer"')).length, 1, "the answer is shown once");
+    assert.equal(
+      all(cells).filter((o) => html(o).includes('class="cosmos-answer"')).length,
+      1,
+      "the answer is shown once",
+    );
     assert.ok(out.some((o) => plain(o).startsWith("parsed as text · finish: ")));
     const chat = server.requests.slice(before).find((r) => r.path === "/v1/chat/completions");
-    const body = chat?.json as { stream: boolean; messages: { content: { type: string; video_url?: { url: string } }[] }[] };
+    const body = chat?.json as {
+      stream: boolean;
+      messages: { content: { type: string; video_url?: { url: string } }[] }[];
+    };
     assert.equal(body.stream, true);
-    assert.ok(body.messages[1].content.some((p) => p.type === "video_url" && (p.video_url?.url ?? "").startsWith("data:video/mp4;base64,")));
+    assert.ok(
+      body.messages[1].content.some((p) =>
+        p.type === "video_url" && (p.video_url?.url ?? "").startsWith("data:video/mp4;base64,")
+      ),
+    );
     assert.equal(notes(cells, "untrained").length, 0, "no untrained warning for a server");
   });
 
   test("2D grounding: the parsed boxes are drawn over the image", async () => {
     server.behaviour.chat = {
-      content: '```json\n[{"bbox_2d": [361, 517, 445, 663], "label": "red cube"}, {"bbox_2d": [589, 579, 757, 717], "label": "blue bowl"}, {"bbox_2d": [180, 479, 233, 667], "label": "green can"}]\n```',
+      content:
+        '```json\n[{"bbox_2d": [361, 517, 445, 663], "label": "red cube"}, {"bbox_2d": [589, 579, 757, 717], "label": "blue bowl"}, {"bbox_2d": [180, 479, 233, 667], "label": "green can"}]\n```',
     };
     const cells = await execute("reasoner/grounding_2d.ipynb", "deno", reasonerEnv, "server");
     const out = outputsOf(cells, "await show(reason(request, options)");
@@ -275,7 +382,8 @@ describe("a sample of Reasoner notebooks and every Generator / action notebook a
 
   test("temporal localization: the parsed events are drawn on a timeline", async () => {
     server.behaviour.chat = {
-      content: '[{"start": 0.0, "end": 1.2, "event": "arm reaches over the cube"}, {"start": 1.2, "end": 3.0, "event": "arm carries the cube"}, {"start": 3.0, "end": 4.0, "event": "cube drops into the bowl"}]',
+      content:
+        '[{"start": 0.0, "end": 1.2, "event": "arm reaches over the cube"}, {"start": 1.2, "end": 3.0, "event": "arm carries the cube"}, {"start": 3.0, "end": 4.0, "event": "cube drops into the bowl"}]',
     };
     const cells = await execute("reasoner/temporal_localization.ipynb", "deno", reasonerEnv, "server");
     const out = outputsOf(cells, "await show(reason(request, options)");
@@ -289,7 +397,9 @@ describe("a sample of Reasoner notebooks and every Generator / action notebook a
    * server would silently drop.
    */
   function generatorRequests(since: number, path: string): Recorded[] {
-    const recs = server.requests.slice(since).filter((r) => r.method === "POST" && /^\/v1\/(videos|images)/.test(r.path));
+    const recs = server.requests.slice(since).filter((r) =>
+      r.method === "POST" && /^\/v1\/(videos|images)/.test(r.path)
+    );
     assert.ok(recs.length > 0, `${path}: the notebook called the server`);
     for (const r of recs) {
       assert.equal(r.status, 200, `${path}: ${r.path} accepted by the strict server`);
@@ -297,16 +407,24 @@ describe("a sample of Reasoner notebooks and every Generator / action notebook a
     }
     return recs;
   }
-  const extraOf = (r: Recorded) => JSON.parse(r.form?.find((p) => p.name === "extra_params")?.text ?? "{}") as Record<string, unknown>;
+  const extraOf = (r: Recorded) =>
+    JSON.parse(r.form?.find((p) => p.name === "extra_params")?.text ?? "{}") as Record<string, unknown>;
   const field = (r: Recorded, n: string) => r.form?.find((p) => p.name === n)?.text;
-  const videosShown = (out: Output[]) => out.filter((o) => elements(html(o), "video", "cosmos-video").length === 1).length;
+  const videosShown = (out: Output[]) =>
+    out.filter((o) => elements(html(o), "video", "cosmos-video").length === 1).length;
 
   test("text-to-image: the PNG the server sent is shown", async () => {
     const before = server.requests.length;
     const cells = await execute("generator/text_to_image.ipynb", "deno", generatorEnv, "server");
     const [req] = generatorRequests(before, "text_to_image");
     assert.equal(req.path, "/v1/images/generations");
-    assert.deepEqual(req.json, { prompt: (req.json as { prompt: string }).prompt, n: 1, size: "1280x720", response_format: "b64_json", seed: 1234 });
+    assert.deepEqual(req.json, {
+      prompt: (req.json as { prompt: string }).prompt,
+      n: 1,
+      size: "1280x720",
+      response_format: "b64_json",
+      seed: 1234,
+    });
     const out = outputsOf(cells, "await show(generate(request, options))");
     assert.ok(out.some((o) => o.data?.["image/png"] === Buffer.from(served.png).toString("base64")), "the served PNG");
   });
@@ -318,7 +436,10 @@ describe("a sample of Reasoner notebooks and every Generator / action notebook a
     const out = outputsOf(cells, "await show(generate(request, options))");
     const video = out.find((o) => elements(html(o), "video", "cosmos-video").length === 1);
     assert.ok(video, "a video player");
-    assert.ok(html(video).includes(`data:video/mp4;base64,${Buffer.from(served.mp4).toString("base64")}`), "the served MP4, inline");
+    assert.ok(
+      html(video).includes(`data:video/mp4;base64,${Buffer.from(served.mp4).toString("base64")}`),
+      "the served MP4, inline",
+    );
     assert.ok(out.some((o) => /^text-to-video: 832x480 · 96 frames at 24 fps · sound: true/.test(plain(o))));
     const [req] = generatorRequests(before, "text_to_video");
     assert.deepEqual(req.form?.map((p) => p.name), ["prompt", "size", "seed"]);
@@ -335,7 +456,9 @@ describe("a sample of Reasoner notebooks and every Generator / action notebook a
   test("image-to-video and video-to-video: the input uploaded, latent conditioning in extra_params, results play", async () => {
     let before = server.requests.length;
     const i2v = await execute("generator/image_to_video.ipynb", "deno", generatorEnv, "server");
-    for (const r of generatorRequests(before, "image_to_video")) assert.equal(r.form?.find((p) => p.name === "input_reference")?.contentType, "image/jpeg");
+    for (const r of generatorRequests(before, "image_to_video")) {
+      assert.equal(r.form?.find((p) => p.name === "input_reference")?.contentType, "image/jpeg");
+    }
     assert.equal(videosShown(outputsOf(i2v, "await show(generate(")), 2);
     before = server.requests.length;
     const v2v = await execute("generator/video_to_video.ipynb", "deno", generatorEnv, "server");
@@ -350,16 +473,23 @@ describe("a sample of Reasoner notebooks and every Generator / action notebook a
     const before = server.requests.length;
     const cells = await execute("action/policy.ipynb", "deno", generatorEnv, "server");
     const jobs = generatorRequests(before, "policy");
-    assert.deepEqual(jobs.map((j) => { const e = extraOf(j); return [e.action_mode, e.domain_name, e.raw_action_dim, e.action_chunk_size, field(j, "num_frames")]; }), [
-      ["policy", EMBODIMENTS.droid.domainName, 10, 16, "17"],
-      ["policy", EMBODIMENTS.av.domainName, 9, 16, "17"],
-      ["policy", EMBODIMENTS.camera_pose.domainName, 9, 16, "17"],
-      ["policy", EMBODIMENTS.egocentric.domainName, 57, 16, "17"],
-    ]);
+    assert.deepEqual(
+      jobs.map((j) => {
+        const e = extraOf(j);
+        return [e.action_mode, e.domain_name, e.raw_action_dim, e.action_chunk_size, field(j, "num_frames")];
+      }),
+      [
+        ["policy", EMBODIMENTS.droid.domainName, 10, 16, "17"],
+        ["policy", EMBODIMENTS.av.domainName, 9, 16, "17"],
+        ["policy", EMBODIMENTS.camera_pose.domainName, 9, 16, "17"],
+        ["policy", EMBODIMENTS.egocentric.domainName, 57, 16, "17"],
+      ],
+    );
     for (const [name, dim] of [["droid", 10], ["av", 9], ["camera", 9], ["egocentric", 57]] as const) {
       const out = outputsOf(cells, `await show(rollout(${name}, options)`);
       assert.ok(out.some((o) => elements(html(o), "video", "cosmos-video").length === 1), `${name}: rollout video`);
-      const plots = out.map((o) => o.data?.["application/vnd.plotly.v1+json"] as { data: unknown[] } | undefined).filter((p) => p !== undefined);
+      const plots = out.map((o) => o.data?.["application/vnd.plotly.v1+json"] as { data: unknown[] } | undefined)
+        .filter((p) => p !== undefined);
       assert.equal(plots[0]?.data.length, dim, `${name}: one trace per action dimension`);
       assert.ok(out.some((o) => plain(o).includes(`16 predicted steps × ${dim}D`)));
     }
@@ -393,18 +523,31 @@ describe("a sample of Reasoner notebooks and every Generator / action notebook a
     ]);
     for (const [name, dim] of [["droid", 10], ["av", 9], ["camera", 9]] as const) {
       const out = outputsOf(cells, `await show(rollout(${name}, options)`);
-      const plots = out.map((o) => o.data?.["application/vnd.plotly.v1+json"] as { data: unknown[] } | undefined).filter((p) => p !== undefined);
+      const plots = out.map((o) => o.data?.["application/vnd.plotly.v1+json"] as { data: unknown[] } | undefined)
+        .filter((p) => p !== undefined);
       assert.equal(plots[0]?.data.length, dim, `${name}: one trace per action dimension`);
     }
   });
 
   test("tslab kernel (CommonJS bundle): the caption variant streams and renders", async () => {
-    server.behaviour.chat = { content: "A robot arm puts a red cube into a blue bowl.", reasoningContent: "The arm moves left, grasps, lifts.", chunkChars: 5 };
+    server.behaviour.chat = {
+      content: "A robot arm puts a red cube into a blue bowl.",
+      reasoningContent: "The arm moves left, grasps, lifts.",
+      chunkChars: 5,
+    };
     const cells = await execute("reasoner/caption.tslab.ipynb", "tslab", reasonerEnv, "server");
     assert.match(backendLine(cells), /^backend: remote:http:\/\/127\.0\.0\.1:\d+\/v1 · vLLM \/ NIM server/);
     assert.ok(all(cells).some((o) => elements(html(o), "video", "cosmos-video").length === 1), "input video");
     const out = outputsOf(cells, "await show(reason(request, options))");
-    assert.ok(out.some((o) => /<details class="cosmos-reasoning".*The arm moves left, grasps, lifts\..*<\/details>/s.test(html(o))));
-    assert.ok(out.some((o) => /<div class="cosmos-answer"[^>]*>A robot arm puts a red cube into a blue bowl\.<\/div>/.test(html(o))));
+    assert.ok(
+      out.some((o) =>
+        /<details class="cosmos-reasoning".*The arm moves left, grasps, lifts\..*<\/details>/s.test(html(o))
+      ),
+    );
+    assert.ok(
+      out.some((o) =>
+        /<div class="cosmos-answer"[^>]*>A robot arm puts a red cube into a blue bowl\.<\/div>/.test(html(o))
+      ),
+    );
   });
 });

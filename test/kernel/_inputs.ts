@@ -11,7 +11,9 @@ import { resolveFfmpeg } from "../../src/media/ffmpeg_path.ts";
 export const SCENE = { width: 320, height: 240 };
 
 function ffmpeg(args: string[]): void {
-  const r = spawnSync(resolveFfmpeg(), ["-hide_banner", "-nostdin", "-v", "error", "-y", ...args], { encoding: "utf8" });
+  const r = spawnSync(resolveFfmpeg(), ["-hide_banner", "-nostdin", "-v", "error", "-y", ...args], {
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(`ffmpeg failed: ${r.stderr}`);
 }
 
@@ -28,9 +30,28 @@ export interface KernelInputs {
 /** Writes clip.mp4, tone.wav, scene.png and inputs.json into `dir`; returns inputs.json's content. */
 export async function makeInputs(dir: string): Promise<KernelInputs> {
   ffmpeg([
-    "-f", "lavfi", "-i", "testsrc2=s=160x120:r=24:d=2", "-f", "lavfi", "-i", "sine=f=440:r=48000:d=2",
-    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2",
-    "-movflags", "+faststart", "-shortest", join(dir, "clip.mp4"),
+    "-f",
+    "lavfi",
+    "-i",
+    "testsrc2=s=160x120:r=24:d=2",
+    "-f",
+    "lavfi",
+    "-i",
+    "sine=f=440:r=48000:d=2",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-pix_fmt",
+    "yuv420p",
+    "-c:a",
+    "aac",
+    "-ac",
+    "2",
+    "-movflags",
+    "+faststart",
+    "-shortest",
+    join(dir, "clip.mp4"),
   ]);
   ffmpeg(["-f", "lavfi", "-i", "sine=f=660:r=16000:d=1", "-c:a", "pcm_s16le", join(dir, "tone.wav")]);
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="320" height="240">
@@ -67,7 +88,18 @@ export async function makeInputs(dir: string): Promise<KernelInputs> {
       given,
       waypoints: Array.from({ length: 12 }, (_, i) => [0.05 * i * i, 2 * i] as [number, number]),
     },
-    tokens: ["<think>", "The clip ", "shows a ", "test pattern", ".</think>", "\n", "A colour ", "test ", "pattern ", "with a tone."],
+    tokens: [
+      "<think>",
+      "The clip ",
+      "shows a ",
+      "test pattern",
+      ".</think>",
+      "\n",
+      "A colour ",
+      "test ",
+      "pattern ",
+      "with a tone.",
+    ],
   };
   writeFileSync(join(dir, "inputs.json"), JSON.stringify(inputs));
   return inputs;

@@ -18,7 +18,9 @@ export interface Cell {
 }
 
 /** nbformat stores multi-line strings as string arrays; this joins them ("" for anything else). */
-export const str = (v: string | string[] | object | undefined): string => (Array.isArray(v) ? v.join("") : typeof v === "string" ? v : "");
+export const str = (
+  v: string | string[] | object | undefined,
+): string => (Array.isArray(v) ? v.join("") : typeof v === "string" ? v : "");
 
 /** The `text/html` of an output. */
 export const html = (o: Output): string => str(o.data?.["text/html"]);

@@ -3,7 +3,16 @@ import { Buffer } from "node:buffer";
 import { describe, test } from "node:test";
 import sharp from "sharp";
 import {
-  boxesBundle, boxesSvg, type OverlayImage, labelColor, labelColors, loadImage, PALETTE, subjectsBundle, toPixelBox, toPixelPoint,
+  boxesBundle,
+  boxesSvg,
+  labelColor,
+  labelColors,
+  loadImage,
+  type OverlayImage,
+  PALETTE,
+  subjectsBundle,
+  toPixelBox,
+  toPixelPoint,
 } from "../../kernel/mod.ts";
 import { placeBox } from "../../kernel/boxes.ts";
 import { show } from "../../kernel/show.ts";
@@ -16,7 +25,12 @@ const img: OverlayImage = { bytes: new Uint8Array([1, 2, 3]), mimeType: "image/p
 describe("coordinate conversion", () => {
   test("norm1000 (Qwen3-VL), norm1 and pixel conventions", () => {
     assert.deepEqual(toPixelBox([100, 200, 300, 400], "norm1000", 640, 480), [64, 96, 192, 192]);
-    assert.deepEqual(toPixelBox([0.1, 0.2, 0.3, 0.4], "norm1", 640, 480).map((v) => Math.round(v * 1e6) / 1e6), [64, 96, 192, 192]);
+    assert.deepEqual(toPixelBox([0.1, 0.2, 0.3, 0.4], "norm1", 640, 480).map((v) => Math.round(v * 1e6) / 1e6), [
+      64,
+      96,
+      192,
+      192,
+    ]);
     assert.deepEqual(toPixelBox([64, 96, 192, 192], "pixel", 640, 480), [64, 96, 192, 192]);
     assert.deepEqual(toPixelPoint([500, 1000], "norm1000", 640, 480), [320, 480]);
   });
@@ -41,10 +55,18 @@ describe("boxes overlay", () => {
     const svg = boxesSvg(img, boxes);
     const rects = elements(svg, "rect", "cosmos-box-rect");
     assert.equal(rects.length, 3);
-    assert.deepEqual(rects.map((r) => [r.x, r.y, r.width, r.height].map(Number)), [[64, 96, 128, 96], [320, 240, 320, 240], [0, 0, 32, 24]]);
+    assert.deepEqual(rects.map((r) => [r.x, r.y, r.width, r.height].map(Number)), [[64, 96, 128, 96], [
+      320,
+      240,
+      320,
+      240,
+    ], [0, 0, 32, 24]]);
     assert.equal(rects[2].stroke, rects[0].stroke);
     assert.notEqual(rects[1].stroke, rects[0].stroke);
-    assert.deepEqual([rects[0].stroke, rects[1].stroke], [labelColors(["cup", "plate"]).get("cup"), labelColors(["plate", "cup"]).get("plate")]);
+    assert.deepEqual([rects[0].stroke, rects[1].stroke], [
+      labelColors(["cup", "plate"]).get("cup"),
+      labelColors(["plate", "cup"]).get("plate"),
+    ]);
     assert.match(svg, /viewBox="0 0 640 480"/);
     assert.match(svg, /<image href="data:image\/png;base64,AQID"/);
     assert.equal([...svg.matchAll(/class="cosmos-label"[^>]*>cup</g)].length, 2);
@@ -92,10 +114,15 @@ describe("boxes overlay", () => {
 describe("boxes of imperfect model output", () => {
   test("placeBox: inside, partly outside (clipped), wholly outside, empty, NaN", () => {
     assert.deepEqual(placeBox([100, 200, 300, 400], "norm1000", 640, 480), { pixel: [64, 96, 192, 192] });
-    assert.deepEqual(placeBox([900, -100, 1200, 300], "norm1000", 640, 480), { pixel: [576, 0, 640, 144], problem: "partly outside the image: drawn clipped" });
+    assert.deepEqual(placeBox([900, -100, 1200, 300], "norm1000", 640, 480), {
+      pixel: [576, 0, 640, 144],
+      problem: "partly outside the image: drawn clipped",
+    });
     assert.deepEqual(placeBox([1200, 100, 1400, 300], "norm1000", 640, 480), { problem: "outside the image" });
     assert.deepEqual(placeBox([-300, -300, -100, -100], "norm1000", 640, 480), { problem: "outside the image" });
-    assert.deepEqual(placeBox([400, 400, 400, 600], "norm1000", 640, 480), { problem: "empty box (no width or height)" });
+    assert.deepEqual(placeBox([400, 400, 400, 600], "norm1000", 640, 480), {
+      problem: "empty box (no width or height)",
+    });
     assert.deepEqual(placeBox([1, Number.NaN, 3, 4], "pixel", 640, 480), { problem: "not 4 numbers [x1, y1, x2, y2]" });
     assert.deepEqual(placeBox([1, 2, 3], "pixel", 640, 480), { problem: "not 4 numbers [x1, y1, x2, y2]" });
     assert.deepEqual(placeBox([700, 10, 800, 20], "pixel", 640, 480), { problem: "outside the image" });
@@ -111,12 +138,24 @@ describe("boxes of imperfect model output", () => {
     ]);
     const html = str(b, "text/html");
     const rects = elements(html, "rect", "cosmos-box-rect");
-    assert.deepEqual(rects.map((r) => [r.x, r.y, r.width, r.height].map(Number)), [[64, 96, 128, 96], [576, 0, 64, 144]]);
+    assert.deepEqual(rects.map((r) => [r.x, r.y, r.width, r.height].map(Number)), [[64, 96, 128, 96], [
+      576,
+      0,
+      64,
+      144,
+    ]]);
     const dashed = elements(html, "rect", "cosmos-flagged");
     assert.equal(dashed.length, 1);
     assert.ok(dashed[0]["stroke-dasharray"]);
     assert.match(html, /⚠ 3 boxes not drawn:.*⚠ 1 box drawn dashed:/);
-    for (const s of ["gone [1200, 100, 1400, 300]</code>: outside the image", "flat [400, 400, 400, 600]</code>: empty box", "nan [1, NaN, 3, 4]</code>: not 4 numbers", "edge [900, -100, 1200, 300]</code>: partly outside the image: drawn clipped"]) {
+    for (
+      const s of [
+        "gone [1200, 100, 1400, 300]</code>: outside the image",
+        "flat [400, 400, 400, 600]</code>: empty box",
+        "nan [1, NaN, 3, 4]</code>: not 4 numbers",
+        "edge [900, -100, 1200, 300]</code>: partly outside the image: drawn clipped",
+      ]
+    ) {
       assert.ok(html.includes(s), s);
     }
     assert.equal(
@@ -128,16 +167,25 @@ describe("boxes of imperfect model output", () => {
   });
 
   test("from the parser: kept boxes with a problem are dashed, its invalid items are listed", () => {
-    const parsed = parseAnswer("grounding_2d", '[{"bbox_2d": [100, 100, 300, 300], "label": "cup"}, {"bbox_2d": [-50, 900, 200, 1100], "label": "edge"}, {"bbox_2d": [5, 5, 1, 1], "label": "bad"}]');
+    const parsed = parseAnswer(
+      "grounding_2d",
+      '[{"bbox_2d": [100, 100, 300, 300], "label": "cup"}, {"bbox_2d": [-50, 900, 200, 1100], "label": "edge"}, {"bbox_2d": [5, 5, 1, 1], "label": "bad"}]',
+    );
     assert.equal(parsed.kind, "boxes");
     if (parsed.kind !== "boxes") return;
     const html = str(boxesBundle(img, parsed.boxes, { invalid: parsed.invalid }), "text/html");
     assert.equal(elements(html, "rect", "cosmos-box-rect").length, 2);
     assert.equal(elements(html, "rect", "cosmos-flagged").length, 1);
     assert.match(html, /1 box not drawn:.*bad.*empty or reversed box/);
-    assert.match(html, /1 box drawn dashed:.*edge \[-50, 900, 200, 1100\]<\/code>: partly outside the image: drawn clipped/);
+    assert.match(
+      html,
+      /1 box drawn dashed:.*edge \[-50, 900, 200, 1100\]<\/code>: partly outside the image: drawn clipped/,
+    );
     // A box the parser flagged that still fits the image is dashed with the parser's reason.
-    const flagged = str(boxesBundle(img, [{ label: "odd", box: [10, 10, 50, 50], problem: "the model said so" }]), "text/html");
+    const flagged = str(
+      boxesBundle(img, [{ label: "odd", box: [10, 10, 50, 50], problem: "the model said so" }]),
+      "text/html",
+    );
     assert.equal(elements(flagged, "rect", "cosmos-flagged").length, 1);
     assert.match(flagged, /odd \[10, 10, 50, 50\]<\/code>: the model said so/);
     // Nothing drawable at all: the image is still shown, with the note.
@@ -148,8 +196,11 @@ describe("boxes of imperfect model output", () => {
 
 describe("show() of a grounding answer with bad boxes", () => {
   test("the image with the good boxes, the cut one dashed, and the note", async () => {
-    const png = new Uint8Array(await sharp({ create: { width: 200, height: 100, channels: 3, background: "#336699" } }).png().toBuffer());
-    const answer = '[{"bbox_2d": [100, 100, 500, 500], "label": "cup"}, {"bbox_2d": [800, 800, 1200, 1100], "label": "edge"}, ' +
+    const png = new Uint8Array(
+      await sharp({ create: { width: 200, height: 100, channels: 3, background: "#336699" } }).png().toBuffer(),
+    );
+    const answer =
+      '[{"bbox_2d": [100, 100, 500, 500], "label": "cup"}, {"bbox_2d": [800, 800, 1200, 1100], "label": "edge"}, ' +
       '{"bbox_2d": [600, 600, 500, 700], "label": "reversed"}, {"bbox_2d": [2000, 0, 2100, 50], "label": "gone"}]';
     const cap = captureDisplays();
     try {
@@ -157,9 +208,16 @@ describe("show() of a grounding answer with bad boxes", () => {
     } finally {
       cap.restore();
     }
-    const html = cap.sent.map((c) => c.bundle["text/html"]).filter((h): h is string => typeof h === "string").join("\n");
+    const html = cap.sent.map((c) => c.bundle["text/html"]).filter((h): h is string => typeof h === "string").join(
+      "\n",
+    );
     const rects = elements(html, "rect", "cosmos-box-rect");
-    assert.deepEqual(rects.map((r) => [r.x, r.y, r.width, r.height].map(Number)), [[20, 10, 80, 40], [160, 80, 40, 20]]);
+    assert.deepEqual(rects.map((r) => [r.x, r.y, r.width, r.height].map(Number)), [[20, 10, 80, 40], [
+      160,
+      80,
+      40,
+      20,
+    ]]);
     assert.equal(elements(html, "rect", "cosmos-flagged").length, 1);
     assert.match(html, /2 boxes not drawn:.*reversed.*empty or reversed box.*gone.*outside the image/);
   });

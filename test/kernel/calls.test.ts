@@ -27,7 +27,10 @@ describe("notebook reason()", () => {
         { task: "custom", prompt, sampling: { max_tokens: 20000, temperature: 0 } },
         { backend: TINY, tinyCheckpoint: true, onToken: (t) => tokens.push(t.text) },
       );
-      assert.ok(result.usage && result.usage.completionTokens <= TINY_CHECKPOINT_CAPS.maxTokens, `${result.usage?.completionTokens} tokens`);
+      assert.ok(
+        result.usage && result.usage.completionTokens <= TINY_CHECKPOINT_CAPS.maxTokens,
+        `${result.usage?.completionTokens} tokens`,
+      );
       assert.ok(tokens.length > 0, "the caller's onToken still gets every token");
       const ids = new Map<string, string[]>();
       for (const c of cap.sent) {
@@ -40,17 +43,27 @@ describe("notebook reason()", () => {
       const bars = [...ids.values()].filter((texts) => /^(load|preprocess|prefill|decode)\b/.test(texts[0]));
       const finalLines = bars.map((texts) => texts.at(-1)!);
       for (const stage of ["preprocess", "prefill", "decode"]) {
-        assert.ok(finalLines.some((l) => l.startsWith(stage) && l.includes("done in")), `a finished ${stage} bar: ${finalLines.join(" | ")}`);
+        assert.ok(
+          finalLines.some((l) => l.startsWith(stage) && l.includes("done in")),
+          `a finished ${stage} bar: ${finalLines.join(" | ")}`,
+        );
       }
       const allText = cap.sent.map((c) => str(c.bundle, "text/plain")).join("\n");
       assert.doesNotMatch(allText, /Reading and resizing the media/, "a text-only call reads no media");
       assert.match(allText, /preprocess .*Building the prompt/);
-      assert.match(allText, new RegExp(`Tiny test checkpoint: capped at ${TINY_CHECKPOINT_CAPS.maxTokens} tokens \\(tinyCheckpoint: true\\)`));
+      assert.match(
+        allText,
+        new RegExp(
+          `Tiny test checkpoint: capped at ${TINY_CHECKPOINT_CAPS.maxTokens} tokens \\(tinyCheckpoint: true\\)`,
+        ),
+      );
       // show() adds the parsed part and a summary, not the answer a second time.
       const before = cap.sent.length;
       await show(result);
       const added = cap.sent.slice(before).map((c) => str(c.bundle, "text/plain"));
-      assert.deepEqual(added.map((t) => t.replace(/ · native:.*$/, "")), [`parsed as text · finish: ${result.finishReason}`]);
+      assert.deepEqual(added.map((t) => t.replace(/ · native:.*$/, "")), [
+        `parsed as text · finish: ${result.finishReason}`,
+      ]);
     } finally {
       cap.restore();
     }
@@ -59,12 +72,24 @@ describe("notebook reason()", () => {
   test("a video call under the caps samples the tiny checkpoint's frame count; without the option nothing is capped", async () => {
     const cap = captureDisplays();
     try {
-      const capped = await reason({ task: "caption", video: VIDEO, maxTokens: 6, sampling: { temperature: 0 } }, { backend: TINY, tinyCheckpoint: true });
+      const capped = await reason({ task: "caption", video: VIDEO, maxTokens: 6, sampling: { temperature: 0 } }, {
+        backend: TINY,
+        tinyCheckpoint: true,
+      });
       assert.ok((capped.usage?.completionTokens ?? 99) <= 6, "a lower limit of the request's own is kept");
-      assert.ok(cap.sent.some((c) => str(c.bundle, "text/plain").includes(`and ${TINY_CHECKPOINT_CAPS.videoFrames} video frames`)));
+      assert.ok(
+        cap.sent.some((c) =>
+          str(c.bundle, "text/plain").includes(`and ${TINY_CHECKPOINT_CAPS.videoFrames} video frames`)
+        ),
+      );
       assert.ok(cap.sent.some((c) => str(c.bundle, "text/plain").includes("Reading and resizing the media")));
-      const uncapped = await reason({ task: "custom", prompt, maxTokens: 60, sampling: { temperature: 0 } }, { backend: TINY });
-      assert.ok((uncapped.usage?.completionTokens ?? 0) > TINY_CHECKPOINT_CAPS.maxTokens, `${uncapped.usage?.completionTokens} tokens: not capped`);
+      const uncapped = await reason({ task: "custom", prompt, maxTokens: 60, sampling: { temperature: 0 } }, {
+        backend: TINY,
+      });
+      assert.ok(
+        (uncapped.usage?.completionTokens ?? 0) > TINY_CHECKPOINT_CAPS.maxTokens,
+        `${uncapped.usage?.completionTokens} tokens: not capped`,
+      );
     } finally {
       cap.restore();
     }
@@ -74,8 +99,11 @@ describe("notebook reason()", () => {
     // The display layer prints strings; the test runner's own messages to its parent (binary) pass through.
     const printed: string[] = [];
     const write = process.stdout.write;
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: never[]) =>
-      typeof chunk === "string" ? (printed.push(chunk), true) : write.call(process.stdout, chunk, ...rest)) as typeof process.stdout.write;
+    process.stdout.write =
+      ((chunk: string | Uint8Array, ...rest: never[]) =>
+        typeof chunk === "string"
+          ? (printed.push(chunk), true)
+          : write.call(process.stdout, chunk, ...rest)) as typeof process.stdout.write;
     try {
       const r = await reason({ task: "custom", prompt, maxTokens: 4 }, { backend: TINY, tinyCheckpoint: true });
       assert.ok(r.usage && r.usage.completionTokens <= 4);

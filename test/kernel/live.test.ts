@@ -1,8 +1,20 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
-  detectRuntime, display, etaSeconds, formatDuration, hasRichDisplay, progressBar, progressBundle, progressLine,
-  markStreamed, progressReporter, show, splitThink, streamBundle, streamText,
+  detectRuntime,
+  display,
+  etaSeconds,
+  formatDuration,
+  hasRichDisplay,
+  markStreamed,
+  progressBar,
+  progressBundle,
+  progressLine,
+  progressReporter,
+  show,
+  splitThink,
+  streamBundle,
+  streamText,
 } from "../../kernel/mod.ts";
 import { UnsupportedError } from "../../src/errors.ts";
 import { captureDisplays, elements, str } from "./_sink.ts";
@@ -26,7 +38,11 @@ describe("runtime", () => {
 
 describe("streaming text", () => {
   test("splitThink separates <think> reasoning from the answer, also mid-stream", () => {
-    assert.deepEqual(splitThink("<think>\nhmm\n</think>\n\nYes."), { reasoning: "hmm", answer: "Yes.", thinking: false });
+    assert.deepEqual(splitThink("<think>\nhmm\n</think>\n\nYes."), {
+      reasoning: "hmm",
+      answer: "Yes.",
+      thinking: false,
+    });
     assert.deepEqual(splitThink("<think>still go"), { reasoning: "still go", answer: "", thinking: true });
     assert.deepEqual(splitThink("reasons</think>answer"), { reasoning: "reasons", answer: "answer", thinking: false });
     assert.deepEqual(splitThink("just text"), { reasoning: "", answer: "just text", thinking: false });
@@ -35,10 +51,16 @@ describe("streaming text", () => {
   test("streamBundle shows reasoning apart (in <details>) from the answer", () => {
     const b = streamBundle({ reasoning: "a < b", answer: "B", streaming: true, tokens: 3 });
     const html = str(b, "text/html");
-    assert.match(html, /<details class="cosmos-reasoning"[^>]*>.*a &lt; b.*<\/details><div class="cosmos-answer"[^>]*>B<\/div>/);
+    assert.match(
+      html,
+      /<details class="cosmos-reasoning"[^>]*>.*a &lt; b.*<\/details><div class="cosmos-answer"[^>]*>B<\/div>/,
+    );
     assert.match(html, /streaming… 3 tokens/);
     assert.equal(str(b, "text/plain"), "Reasoning:\na < b\n\nAnswer:\nB …");
-    assert.doesNotMatch(str(streamBundle({ reasoning: "", answer: "B", streaming: false }), "text/html"), /cosmos-reasoning|streaming…/);
+    assert.doesNotMatch(
+      str(streamBundle({ reasoning: "", answer: "B", streaming: false }), "text/html"),
+      /cosmos-reasoning|streaming…/,
+    );
   });
 
   test("push() updates ONE display in place (display_data then update_display_data), throttled", async () => {
@@ -91,7 +113,10 @@ describe("progress", () => {
     assert.equal(formatDuration(187), "3:07");
     assert.equal(formatDuration(3723), "1:02:03");
     assert.equal(progressLine(s), "denoise 5/20 (25%) · 0.5 it/s · ETA 30s");
-    assert.equal(progressLine({ ...s, done: 20, finished: true, unit: "step" }), "denoise 20/20 (100%) · 2.0 step/s · done in 10s");
+    assert.equal(
+      progressLine({ ...s, done: 20, finished: true, unit: "step" }),
+      "denoise 20/20 (100%) · 2.0 step/s · done in 10s",
+    );
     const html = str(progressBundle(s), "text/html");
     assert.match(html, /<progress value="5" max="20"/);
     assert.doesNotMatch(str(progressBundle({ ...s, total: undefined }), "text/html"), /max=/);
@@ -160,7 +185,11 @@ describe("show()", () => {
     const cap = captureDisplays();
     try {
       await show({ mode: "policy", embodiment: "droid", actions: [[0, 0, 0, 1], [1, 1, 1, 0]], backend: "x" });
-      assert.deepEqual(cap.sent.map((c) => Object.keys(c.bundle).includes("application/vnd.plotly.v1+json")), [true, true, false]);
+      assert.deepEqual(cap.sent.map((c) => Object.keys(c.bundle).includes("application/vnd.plotly.v1+json")), [
+        true,
+        true,
+        false,
+      ]);
       assert.equal(str(cap.sent[2].bundle, "text/plain"), "policy · droid · 2 predicted steps × 4D · x");
     } finally {
       cap.restore();
@@ -169,9 +198,17 @@ describe("show()", () => {
   test("a result already streamed (markStreamed): only the parsed part and the summary, not the text again", async () => {
     const cap = captureDisplays();
     try {
-      const result = markStreamed({ task: "custom", answer: "plausible", parsed: { kind: "label", label: "plausible" }, finishReason: "stop", backend: "b" });
+      const result = markStreamed({
+        task: "custom",
+        answer: "plausible",
+        parsed: { kind: "label", label: "plausible" },
+        finishReason: "stop",
+        backend: "b",
+      });
       await show(result);
-      assert.deepEqual(cap.sent.map((c) => str(c.bundle, "text/plain")), ["parsed as label: plausible · finish: stop · b"]);
+      assert.deepEqual(cap.sent.map((c) => str(c.bundle, "text/plain")), [
+        "parsed as label: plausible · finish: stop · b",
+      ]);
     } finally {
       cap.restore();
     }
@@ -179,14 +216,26 @@ describe("show()", () => {
   test("the pending call: a CosmosError is shown with its hint instead of a result; other errors fail the cell", async () => {
     const cap = captureDisplays();
     try {
-      const failed = Promise.reject(new UnsupportedError("No diffusion model here.", { hint: "Use a vLLM-Omni server." }));
+      const failed = Promise.reject(
+        new UnsupportedError("No diffusion model here.", { hint: "Use a vLLM-Omni server." }),
+      );
       await show(failed);
       assert.equal(cap.sent.length, 1);
       assert.match(str(cap.sent[0].bundle, "text/html"), /class="cosmos-note cosmos-unavailable"/);
-      assert.equal(str(cap.sent[0].bundle, "text/plain"), "UnsupportedError (unsupported): No diffusion model here.\n→ Use a vLLM-Omni server.");
+      assert.equal(
+        str(cap.sent[0].bundle, "text/plain"),
+        "UnsupportedError (unsupported): No diffusion model here.\n→ Use a vLLM-Omni server.",
+      );
       await assert.rejects(show(Promise.reject(new TypeError("a bug"))), TypeError);
-      const image = { mode: "text-to-image", media: { path: "/nonexistent.png", mimeType: "image/png", width: 2, height: 1 } };
-      await assert.rejects(show(Promise.resolve(image)), /ENOENT|nonexistent/, "a result that cannot be read is not hidden");
+      const image = {
+        mode: "text-to-image",
+        media: { path: "/nonexistent.png", mimeType: "image/png", width: 2, height: 1 },
+      };
+      await assert.rejects(
+        show(Promise.resolve(image)),
+        /ENOENT|nonexistent/,
+        "a result that cannot be read is not hidden",
+      );
     } finally {
       cap.restore();
     }

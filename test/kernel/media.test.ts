@@ -1,13 +1,24 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import process from "node:process";
 import { after, describe, test } from "node:test";
 import {
-  DEFAULT_MAX_INLINE_BYTES, displayable, escapeHtml, formatBytes, inlineMediaBundle, JUPYTER_DISPLAY,
-  imageBundle, linkedMediaBundle, mediaOutput, showImage, sniffImageType, sniffMediaType, toBase64,
+  DEFAULT_MAX_INLINE_BYTES,
+  displayable,
+  escapeHtml,
+  formatBytes,
+  imageBundle,
+  inlineMediaBundle,
+  JUPYTER_DISPLAY,
+  linkedMediaBundle,
+  mediaOutput,
+  showImage,
+  sniffImageType,
+  sniffMediaType,
+  toBase64,
 } from "../../kernel/mod.ts";
 import { captureDisplays } from "./_sink.ts";
 import { elements, str } from "./_sink.ts";
@@ -16,7 +27,16 @@ const dir = mkdtempSync(join(tmpdir(), "cosmos-kernel-media-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const mp4 = new Uint8Array([0, 0, 0, 0x20, ...new TextEncoder().encode("ftypisom"), 0, 0, 2, 0, 1, 2, 3, 4, 5]);
-const wav = new Uint8Array([...new TextEncoder().encode("RIFF"), 36, 0, 0, 0, ...new TextEncoder().encode("WAVEfmt "), 9, 9]);
+const wav = new Uint8Array([
+  ...new TextEncoder().encode("RIFF"),
+  36,
+  0,
+  0,
+  0,
+  ...new TextEncoder().encode("WAVEfmt "),
+  9,
+  9,
+]);
 
 function dataUriBytes(html: string): Uint8Array {
   const m = html.match(/src="data:([^;]+);base64,([^"]+)"/);
@@ -36,7 +56,10 @@ describe("mime helpers", () => {
   test("displayable renders through Symbol.for('Jupyter.display') and prints its text/plain", () => {
     const d = displayable({ "text/html": "<b>x</b>", "text/plain": "x" });
     assert.equal(JUPYTER_DISPLAY, Symbol.for("Jupyter.display"));
-    assert.deepEqual(d[Symbol.for("Jupyter.display") as typeof JUPYTER_DISPLAY](), { "text/html": "<b>x</b>", "text/plain": "x" });
+    assert.deepEqual(d[Symbol.for("Jupyter.display") as typeof JUPYTER_DISPLAY](), {
+      "text/html": "<b>x</b>",
+      "text/plain": "x",
+    });
     assert.equal(String(d), "x");
   });
 });
@@ -105,7 +128,10 @@ describe("video and audio bundles", () => {
   });
 
   test("a missing file is a MediaError naming it", () => {
-    assert.throws(() => mediaOutput("video", join(dir, "nope.mp4")), (e: Error) => e.name === "MediaError" && /nope\.mp4/.test(e.message));
+    assert.throws(
+      () => mediaOutput("video", join(dir, "nope.mp4")),
+      (e: Error) => e.name === "MediaError" && /nope\.mp4/.test(e.message),
+    );
   });
 
   test("showImage: the image file inline with its caption; a file that is not an image is a MediaError", async () => {
@@ -123,7 +149,13 @@ describe("video and audio bundles", () => {
     } finally {
       cap.restore();
     }
-    assert.throws(() => imageBundle(new TextEncoder().encode("not an image"), "x"), (e: Error) => e.name === "MediaError");
-    await assert.rejects(showImage(join(dir, "nope.png")), (e: Error) => e.name === "MediaError" && /nope\.png/.test(e.message));
+    assert.throws(
+      () => imageBundle(new TextEncoder().encode("not an image"), "x"),
+      (e: Error) => e.name === "MediaError",
+    );
+    await assert.rejects(
+      showImage(join(dir, "nope.png")),
+      (e: Error) => e.name === "MediaError" && /nope\.png/.test(e.message),
+    );
   });
 });

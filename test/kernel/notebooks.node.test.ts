@@ -33,11 +33,21 @@ interface Recorded {
 }
 
 /** Runs a notebook through run_notebook.py; returns its executed cells and recorded messages. */
-async function execute(name: string, kernel: string): Promise<{ cells: Cell[]; messages: Record<string, Recorded[]>; path: string }> {
+async function execute(
+  name: string,
+  kernel: string,
+): Promise<{ cells: Cell[]; messages: Record<string, Recorded[]>; path: string }> {
   const out = join(dir, `${name}.executed.ipynb`);
   const msgs = join(dir, `${name}.messages.json`);
   try {
-    const r = await run("/usr/bin/python3", [join(here, "run_notebook.py"), join(here, "notebooks", `${name}.ipynb`), kernel, out, msgs, "120"], {
+    const r = await run("/usr/bin/python3", [
+      join(here, "run_notebook.py"),
+      join(here, "notebooks", `${name}.ipynb`),
+      kernel,
+      out,
+      msgs,
+      "120",
+    ], {
       env: { ...process.env, COSMOS_KERNEL_TEST_INPUTS: dir, PYTHONWARNINGS: "ignore" },
       timeout: 150_000,
       maxBuffer: 64 << 20,
@@ -45,7 +55,9 @@ async function execute(name: string, kernel: string): Promise<{ cells: Cell[]; m
     writeFileSync(join(dir, `${name}.stderr.txt`), r.stderr);
   } catch (e) {
     const err = e as { stderr?: string };
-    throw new Error(`executing ${name}.ipynb with kernel "${kernel}" failed:\n${(err.stderr ?? String(e)).slice(-3000)}`);
+    throw new Error(
+      `executing ${name}.ipynb with kernel "${kernel}" failed:\n${(err.stderr ?? String(e)).slice(-3000)}`,
+    );
   }
   const nb = JSON.parse(readFileSync(out, "utf8")) as { cells: Cell[] };
   return { cells: nb.cells, messages: JSON.parse(readFileSync(msgs, "utf8")), path: out };
@@ -63,7 +75,9 @@ function cellOf(cells: Cell[], needle: string): number {
  * task, so a line printed at the end of a cell can land in the next cell's outputs.
  */
 function allStreams(cells: Cell[]): string {
-  return cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === "stream").map((o) => str(o.text)).join("");
+  return cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === "stream").map((o) => str(o.text)).join(
+    "",
+  );
 }
 
 function assertNoErrors(cells: Cell[]): void {
@@ -88,12 +102,23 @@ function assertCommon(cells: Cell[], messages: Record<string, Recorded[]>): void
 
   const boxes = displays(cells[cellOf(cells, "showBoxes(")]);
   const rects = elements(html(boxes[0]), "rect", "cosmos-box-rect");
-  assert.deepEqual(rects.map((r) => [r.x, r.y, r.width, r.height].map(Number)), [[32, 48, 96, 96], [200, 79.92, 80, 80.16]]);
+  assert.deepEqual(rects.map((r) => [r.x, r.y, r.width, r.height].map(Number)), [[32, 48, 96, 96], [
+    200,
+    79.92,
+    80,
+    80.16,
+  ]]);
 
   const plots = cells.flatMap(displays).filter((o) => o.data?.["application/vnd.plotly.v1+json"]);
   assert.ok(plots.length >= 1);
-  const fig = plots[0].data!["application/vnd.plotly.v1+json"] as { data: { type: string; name: string; x: number[] }[] };
-  assert.deepEqual(fig.data.map((t) => [t.type, t.name, t.x.length]), [["scatter3d", "predicted", 30], ["scatter3d", "given", 30]]);
+  const fig = plots[0].data!["application/vnd.plotly.v1+json"] as {
+    data: { type: string; name: string; x: number[] }[];
+  };
+  assert.deepEqual(fig.data.map((t) => [t.type, t.name, t.x.length]), [["scatter3d", "predicted", 30], [
+    "scatter3d",
+    "given",
+    30,
+  ]]);
   assert.ok(html(plots[0]).length > 1_000_000, "plotly.js embedded in the first plot's HTML");
 
   const si = cellOf(cells, "streamText(");
@@ -185,7 +210,9 @@ describe("notebooks executed by Jupyter", () => {
     assert.equal(series.data.length, 7 * 2);
 
     // The last cell's value renders through Symbol.for("Jupyter.display").
-    const result = (cells[cellOf(cells, "timelineOutput(")].outputs ?? []).find((o) => o.output_type === "execute_result");
+    const result = (cells[cellOf(cells, "timelineOutput(")].outputs ?? []).find((o) =>
+      o.output_type === "execute_result"
+    );
     assert.ok(result, "an execute_result");
     assert.equal(elements(html(result), "rect", "cosmos-event").length, inputs.events.length);
   });
@@ -198,19 +225,30 @@ describe("notebooks executed by Jupyter", () => {
 
   test("headless Chromium plays the video and audio and shows boxes and plots of the nbconvert HTML", async () => {
     assert.ok(denoNotebook, "the Deno notebook ran");
-    await run("/usr/bin/jupyter", ["nbconvert", "--to", "html", denoNotebook, "--output-dir", dir], { timeout: 60_000 });
+    await run("/usr/bin/jupyter", ["nbconvert", "--to", "html", denoNotebook, "--output-dir", dir], {
+      timeout: 60_000,
+    });
     const page = join(dir, "deno.executed.html");
     const profile = mkdtempSync(join(tmpdir(), "cosmos-chromium-"));
     const context = await chromium.launchPersistentContext(profile, {
       executablePath: "/usr/bin/chromium",
       headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
       viewport: { width: 1100, height: 900 },
     });
     try {
       const tab = await context.newPage();
       await tab.goto(`file://${page}`);
-      await tab.waitForFunction(`document.querySelectorAll(".cosmos-plot .main-svg").length >= 4`, null, { timeout: 30_000 });
+      await tab.waitForFunction(`document.querySelectorAll(".cosmos-plot .main-svg").length >= 4`, null, {
+        timeout: 30_000,
+      });
       const seen = await tab.evaluate(PAGE_PROBE) as PageProbe;
       assert.equal(seen.videoSrc, "data:video/mp4;base64,");
       assert.ok(Math.abs(seen.videoDuration - 2) < 0.15, `video duration ${seen.videoDuration}`);

@@ -29,7 +29,10 @@ describe("outside a notebook", () => {
   test("renderers print their concise text summary; streams and bars print text", async () => {
     assert.equal(detectRuntime(), "plain");
     const mp4 = join(dir, "clip.mp4");
-    writeFileSync(mp4, new Uint8Array([0, 0, 0, 0x18, ...new TextEncoder().encode("ftypisom"), 0, 0, 0, 0, 1, 2, 3, 4]));
+    writeFileSync(
+      mp4,
+      new Uint8Array([0, 0, 0, 0x18, ...new TextEncoder().encode("ftypisom"), 0, 0, 0, 0, 1, 2, 3, 4]),
+    );
     const text = await stdoutOf(async () => {
       await showVideo(mp4);
       await showTimeline([{ start: 0, end: 1, label: "wave" }], { duration: 2 });

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
-  birdsEyeFigure, findPlotlyJs, gripperFigure, plotlyBundle, type PlotlyFigure, resetPlotlyEmbedding, timeSeriesFigure,
+  birdsEyeFigure,
+  findPlotlyJs,
+  gripperFigure,
+  plotlyBundle,
+  type PlotlyFigure,
+  resetPlotlyEmbedding,
+  timeSeriesFigure,
   trajectory3dFigure,
 } from "../../kernel/mod.ts";
 import { show } from "../../kernel/show.ts";
@@ -39,7 +45,9 @@ describe("plotly figures", () => {
   test("gripper step line and bird's-eye waypoints with equal axes", () => {
     const g = plotlyJson(gripperFigure([{ name: "pred", values: [0, 0, 1] }]));
     assert.deepEqual([g.data[0].y, (g.data[0].line as { shape: string }).shape], [[0, 0, 1], "hv"]);
-    const b = plotlyJson(birdsEyeFigure([{ name: "plan", points: [[0, 0], [1, 5]] }, { name: "gt", points: [[0, 0], [2, 6]] }]));
+    const b = plotlyJson(
+      birdsEyeFigure([{ name: "plan", points: [[0, 0], [1, 5]] }, { name: "gt", points: [[0, 0], [2, 6]] }]),
+    );
     assert.deepEqual(b.data.map((t) => t.name), ["plan", "gt", "start"]);
     assert.deepEqual([b.data[1].x, b.data[1].y], [[0, 2], [0, 6]]);
     assert.equal((b.layout.yaxis as { scaleanchor: string }).scaleanchor, "x");
@@ -49,25 +57,45 @@ describe("plotly figures", () => {
 
 describe("action chunks with NaN, Infinity or null", () => {
   // As a server's JSON gives them: null where the model produced NaN.
-  const chunk = [[0, 0, 0, 1], [1, Number.NaN, 3, 1], [2, 4, Number.POSITIVE_INFINITY, 0], [3, 6, 9, null], [4, 8, 12, 0]] as (number | null)[][];
+  const chunk = [[0, 0, 0, 1], [1, Number.NaN, 3, 1], [2, 4, Number.POSITIVE_INFINITY, 0], [3, 6, 9, null], [
+    4,
+    8,
+    12,
+    0,
+  ]] as (number | null)[][];
 
   test("time series: every finite value plotted, bad ones as gaps (null), a note in the figure and under it", () => {
     const fig = timeSeriesFigure([{ name: "predicted", points: chunk }]);
     const j = plotlyJson(fig);
     assert.equal(j.data.length, 4);
-    assert.deepEqual(j.data.map((t) => t.y), [[0, 1, 2, 3, 4], [0, null, 4, 6, 8], [0, 3, null, 9, 12], [1, 1, 0, null, 0]]);
+    assert.deepEqual(j.data.map((t) => t.y), [[0, 1, 2, 3, 4], [0, null, 4, 6, 8], [0, 3, null, 9, 12], [
+      1,
+      1,
+      0,
+      null,
+      0,
+    ]]);
     const notes = (j.layout.annotations as { text: string }[]).map((a) => a.text);
     assert.deepEqual(notes, ["⚠ 3 values not drawn (see the note below the plot)"]);
     const b = plotlyBundle(fig, { embed: "never" });
     assert.match(str(b, "text/html"), /<div class="cosmos-problems"[^>]*><b>⚠ 3 values not drawn:<\/b>/);
     assert.ok(str(b, "text/html").includes("<code>predicted step 1: d1</code>: not a number (NaN, Infinity or null)"));
-    assert.match(str(b, "text/plain"), /\n {2}⚠ not drawn: predicted step 2: d2: not a number \(NaN, Infinity or null\)\n {2}⚠ not drawn: predicted step 3: d3: /);
+    assert.match(
+      str(b, "text/plain"),
+      /\n {2}⚠ not drawn: predicted step 2: d2: not a number \(NaN, Infinity or null\)\n {2}⚠ not drawn: predicted step 3: d3: /,
+    );
     assert.doesNotMatch(JSON.stringify(j), /NaN|Infinity/, "the plotly JSON is valid JSON");
   });
 
   test("3D path and bird's-eye view keep the good points; a short row is a gap, not an exception", () => {
     const p3 = plotlyJson(trajectory3dFigure([{ name: "predicted", points: chunk }]));
-    assert.deepEqual([p3.data[0].x, p3.data[0].y, p3.data[0].z], [[0, 1, 2, 3, 4], [0, null, 4, 6, 8], [0, 3, null, 9, 12]]);
+    assert.deepEqual([p3.data[0].x, p3.data[0].y, p3.data[0].z], [[0, 1, 2, 3, 4], [0, null, 4, 6, 8], [
+      0,
+      3,
+      null,
+      9,
+      12,
+    ]]);
     assert.equal((p3.layout.annotations as unknown[]).length, 1);
     const bird = birdsEyeFigure([{ name: "plan", points: [[null, 1], [1, 5], [2]] as (number | null)[][] }]);
     const b = plotlyJson(bird);
@@ -82,9 +110,14 @@ describe("action chunks with NaN, Infinity or null", () => {
   test("a clean figure has no note; the parser's invalid points are listed", () => {
     const clean = plotlyBundle(birdsEyeFigure([{ name: "plan", points: [[0, 0], [1, 5]] }]), { embed: "never" });
     assert.doesNotMatch(str(clean, "text/html"), /cosmos-problems/);
-    assert.equal((plotlyJson(birdsEyeFigure([{ name: "plan", points: [[0, 0], [1, 5]] }])).layout.annotations), undefined);
+    assert.equal(
+      plotlyJson(birdsEyeFigure([{ name: "plan", points: [[0, 0], [1, 5]] }])).layout.annotations,
+      undefined,
+    );
     const withParser = plotlyBundle(
-      birdsEyeFigure([{ name: "trajectory", points: [[0, 0], [1, 5]] }], { invalid: [{ item: "[null,3]", problem: "a coordinate is not a number (NaN, null or text)" }] }),
+      birdsEyeFigure([{ name: "trajectory", points: [[0, 0], [1, 5]] }], {
+        invalid: [{ item: "[null,3]", problem: "a coordinate is not a number (NaN, null or text)" }],
+      }),
       { embed: "never" },
     );
     assert.ok(str(withParser, "text/html").includes("<code>[null,3]</code>: a coordinate is not a number"));
@@ -98,7 +131,9 @@ describe("action chunks with NaN, Infinity or null", () => {
 });
 
 describe("show() with NaN in the data", () => {
-  async function shown(result: unknown): Promise<{ plots: { data: { y?: unknown }[]; layout: Record<string, unknown> }[]; html: string }> {
+  async function shown(
+    result: unknown,
+  ): Promise<{ plots: { data: { y?: unknown }[]; layout: Record<string, unknown> }[]; html: string }> {
     const cap = captureDisplays();
     try {
       await show(result);
@@ -148,7 +183,10 @@ describe("plotly bundle", () => {
     assert.equal(str(first, "text/plain"), `<plot "Gripper": 1 traces (g)>`);
   });
   test("figure JSON cannot close the script tag", () => {
-    const html = str(plotlyBundle(gripperFigure([{ name: "</script><b>", values: [1] }]), { embed: "never" }), "text/html");
+    const html = str(
+      plotlyBundle(gripperFigure([{ name: "</script><b>", values: [1] }]), { embed: "never" }),
+      "text/html",
+    );
     assert.equal(html.match(/<\/script>/g)?.length, 1);
     assert.match(html, /\\u003c\/script>\\u003cb>/);
   });

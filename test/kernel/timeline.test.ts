@@ -6,7 +6,14 @@ import { captureDisplays, elements, str } from "./_sink.ts";
 
 describe("timeline", () => {
   test("overlapping events go to separate lanes, touching ones share", () => {
-    assert.deepEqual(assignLanes([{ start: 0, end: 2, label: "a" }, { start: 1, end: 3, label: "b" }, { start: 2, end: 4, label: "c" }]), [0, 1, 0]);
+    assert.deepEqual(
+      assignLanes([{ start: 0, end: 2, label: "a" }, { start: 1, end: 3, label: "b" }, {
+        start: 2,
+        end: 4,
+        label: "c",
+      }]),
+      [0, 1, 0],
+    );
     assert.deepEqual(assignLanes([{ start: 5, end: 6, label: "late" }, { start: 0, end: 10, label: "long" }]), [1, 0]);
   });
   test("one bar per event, placed in proportion to the duration", () => {
@@ -26,15 +33,21 @@ describe("timeline", () => {
     const bars = elements(str(timelineBundle([{ start: 1, end: 4, label: "x" }]), "text/html"), "rect", "cosmos-event");
     assert.equal(Number(bars[0].x) + Number(bars[0].width), 720 - 12);
     assert.throws(() => timelineBundle([], {}), { name: "ValidationError" });
-    assert.throws(() => timelineBundle([{ start: 0, end: 1, label: "x" }], { duration: -1 }), { name: "ValidationError" });
-    assert.throws(() => timelineBundle([{ start: 0, end: 1, label: "x" }], { duration: Number.NaN }), { name: "ValidationError" });
+    assert.throws(() => timelineBundle([{ start: 0, end: 1, label: "x" }], { duration: -1 }), {
+      name: "ValidationError",
+    });
+    assert.throws(() => timelineBundle([{ start: 0, end: 1, label: "x" }], { duration: Number.NaN }), {
+      name: "ValidationError",
+    });
   });
 });
 
 describe("timeline of imperfect model output", () => {
   /** The `<li>` texts of the problems note, tags stripped. */
   const noteItems = (html: string) =>
-    [...html.matchAll(/<li>(.*?)<\/li>/g)].map((m) => m[1].replace(/<[^>]+>/g, "").replaceAll("&quot;", '"').replaceAll("&amp;", "&"));
+    [...html.matchAll(/<li>(.*?)<\/li>/g)].map((m) =>
+      m[1].replace(/<[^>]+>/g, "").replaceAll("&quot;", '"').replaceAll("&amp;", "&")
+    );
 
   test("an event that ends before it starts is left out and noted; the others are drawn", () => {
     const b = timelineBundle([
@@ -47,11 +60,18 @@ describe("timeline of imperfect model output", () => {
     assert.deepEqual(bars.map((r) => [Number(r["data-start"]), Number(r["data-end"])]), [[0, 2], [6, 8]]);
     assert.match(html, /<div class="cosmos-problems"[^>]*><b>⚠ 1 event not drawn:<\/b>/);
     assert.deepEqual(noteItems(html), ["grasp 5s–3s: ends before it starts"]);
-    assert.match(str(b, "text/plain"), /^<timeline 2 events over 10s>\n {2}0s–2s reach\n {2}6s–8s lift\n {2}⚠ not drawn: grasp 5s–3s: ends before it starts$/);
+    assert.match(
+      str(b, "text/plain"),
+      /^<timeline 2 events over 10s>\n {2}0s–2s reach\n {2}6s–8s lift\n {2}⚠ not drawn: grasp 5s–3s: ends before it starts$/,
+    );
   });
 
   test("overlapping and identical events are all drawn, each in its own lane", () => {
-    const events = [{ start: 0, end: 4, label: "arm moves" }, { start: 1, end: 3, label: "gripper closes" }, { start: 1, end: 3, label: "gripper closes" }];
+    const events = [{ start: 0, end: 4, label: "arm moves" }, { start: 1, end: 3, label: "gripper closes" }, {
+      start: 1,
+      end: 3,
+      label: "gripper closes",
+    }];
     const html = str(timelineBundle(events, { duration: 4 }), "text/html");
     const bars = elements(html, "rect", "cosmos-event");
     assert.equal(bars.length, 3);
@@ -103,7 +123,9 @@ describe("show() of a temporal-localization answer with bad events", () => {
   async function shownHtml(answer: string, duration?: number): Promise<string> {
     const cap = captureDisplays();
     try {
-      await show({ task: "temporal_localization", answer, parsed: parseAnswer("temporal_localization", answer) }, { duration });
+      await show({ task: "temporal_localization", answer, parsed: parseAnswer("temporal_localization", answer) }, {
+        duration,
+      });
     } finally {
       cap.restore();
     }
@@ -111,7 +133,10 @@ describe("show() of a temporal-localization answer with bad events", () => {
   }
 
   test("the good events are drawn, the bad ones listed", async () => {
-    const html = await shownHtml('[{"start": 0, "end": 2, "event": "reach"}, {"start": 5, "end": 3, "event": "grasp"}, {"start": 1, "end": 3, "event": "look"}]', 4);
+    const html = await shownHtml(
+      '[{"start": 0, "end": 2, "event": "reach"}, {"start": 5, "end": 3, "event": "grasp"}, {"start": 1, "end": 3, "event": "look"}]',
+      4,
+    );
     assert.equal(elements(html, "rect", "cosmos-event").length, 2);
     assert.match(html, /1 event not drawn:.*grasp.*ends \(3s\) before it starts \(5s\)/);
   });

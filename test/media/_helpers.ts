@@ -15,7 +15,9 @@ export function tempDir(prefix = "cosmos-media-test-"): { dir: string; cleanup: 
 
 /** Runs ffmpeg synchronously (test set-up only); throws with its stderr on failure. */
 export function ffmpegSync(args: string[]): void {
-  const r = spawnSync(resolveFfmpeg(), ["-hide_banner", "-nostdin", "-v", "error", "-y", ...args], { encoding: "utf8" });
+  const r = spawnSync(resolveFfmpeg(), ["-hide_banner", "-nostdin", "-v", "error", "-y", ...args], {
+    encoding: "utf8",
+  });
   if (r.status !== 0) throw new Error(`ffmpeg ${args.join(" ")} failed: ${r.stderr}`);
 }
 
@@ -33,9 +35,17 @@ export interface MakeVideo {
 export function makeVideo(path: string, o: MakeVideo = {}): string {
   const { width = 64, height = 48, fps = 24, seconds = 2 } = o;
   ffmpegSync([
-    "-f", "lavfi", "-i", `testsrc2=s=${width}x${height}:r=${fps}:d=${seconds}`,
+    "-f",
+    "lavfi",
+    "-i",
+    `testsrc2=s=${width}x${height}:r=${fps}:d=${seconds}`,
     ...(o.audio ? ["-f", "lavfi", "-i", `sine=f=440:r=48000:d=${seconds}`] : []),
-    "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-pix_fmt",
+    "yuv420p",
     ...(o.audio ? ["-c:a", "aac", "-ac", "2", "-ar", "48000"] : []),
     ...(o.faststart === false ? [] : ["-movflags", "+faststart"]),
     path,

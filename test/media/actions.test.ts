@@ -12,7 +12,8 @@ import { partialFiles, tempDir } from "./_helpers.ts";
 
 const tmp = tempDir("cosmos-media-act-");
 after(() => tmp.cleanup());
-const rows = (t: number, d: number) => Array.from({ length: t }, (_, i) => Array.from({ length: d }, (_, j) => i + j / 10));
+const rows = (t: number, d: number) =>
+  Array.from({ length: t }, (_, i) => Array.from({ length: d }, (_, j) => i + j / 10));
 
 function validation(fn: () => unknown): ValidationError {
   try {
@@ -28,7 +29,8 @@ describe("parseActionChunk", () => {
   for (const d of [9, 10, 20, 29, 57]) {
     test(`accepts [16, ${d}] for D=${d}`, () => assert.equal(parseActionChunk(rows(16, d), { dim: d }).length, 16));
   }
-  test("accepts { actions: [...] }", () => assert.equal(parseActionChunk({ actions: rows(2, 9) }, { dim: 9 }).length, 2));
+  test("accepts { actions: [...] }", () =>
+    assert.equal(parseActionChunk({ actions: rows(2, 9) }, { dim: 9 }).length, 2));
   const bad: [string, unknown, number, string, RegExp][] = [
     ["wrong D names the row", rows(3, 9), 10, "actions[0]", /row 0 has 9 values, expected 10/],
     ["ragged row", [...rows(2, 10), [1, 2, 3]], 10, "actions[2]", /row 2 has 3 values/],
@@ -48,13 +50,21 @@ describe("parseActionChunk", () => {
     });
   }
   test("a fixed step count is enforced", () => {
-    assert.match(validation(() => parseActionChunk(rows(3, 9), { dim: 9, steps: 4 })).message, /expected 4 steps, got 3/);
+    assert.match(
+      validation(() => parseActionChunk(rows(3, 9), { dim: 9, steps: 4 })).message,
+      /expected 4 steps, got 3/,
+    );
   });
   test("every bad cell is listed (up to 20)", () => {
     const e = validation(() => parseActionChunk([[NaN, NaN], [NaN, 0]], { dim: 2, field: "extra_params.actions" }));
-    assert.deepEqual(e.issues.map((i) => i.field), ["extra_params.actions[0][0]", "extra_params.actions[0][1]", "extra_params.actions[1][0]"]);
+    assert.deepEqual(e.issues.map((i) => i.field), [
+      "extra_params.actions[0][0]",
+      "extra_params.actions[0][1]",
+      "extra_params.actions[1][0]",
+    ]);
   });
-  test("an invalid D is itself rejected", () => assert.throws(() => parseActionChunk([[1]], { dim: 0 }), ValidationError));
+  test("an invalid D is itself rejected", () =>
+    assert.throws(() => parseActionChunk([[1]], { dim: 0 }), ValidationError));
 });
 
 describe("JSON files", () => {
@@ -70,7 +80,7 @@ describe("JSON files", () => {
     assert.throws(() => readFileSync(join(tmp.dir, "b.json")));
   });
   test("Python-style NaN / Infinity literals are reported by position", () => {
-    const e = validation(() => parseActionJson('[[0, 1, 2], [3, NaN, 5], [Infinity, 0, 0]]', { dim: 3 }));
+    const e = validation(() => parseActionJson("[[0, 1, 2], [3, NaN, 5], [Infinity, 0, 0]]", { dim: 3 }));
     assert.deepEqual(e.issues.map((i) => i.field), ["actions[1][1]", "actions[2][0]"]);
   });
   test("a string containing NaN is not mistaken for a number", () => {

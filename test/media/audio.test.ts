@@ -17,7 +17,12 @@ describe("WAV", () => {
     const wav = encodeWav(s);
     assert.equal(wav.length, 44 + s.length * 2);
     const v = new DataView(wav.buffer);
-    assert.deepEqual([v.getUint16(20, true), v.getUint16(22, true), v.getUint32(24, true), v.getUint16(34, true)], [1, 2, 48000, 16]);
+    assert.deepEqual([v.getUint16(20, true), v.getUint16(22, true), v.getUint32(24, true), v.getUint16(34, true)], [
+      1,
+      2,
+      48000,
+      16,
+    ]);
     const back = parseWav(wav);
     assert.deepEqual([back.sampleRate, back.channels, back.samples.length], [48000, 2, s.length]);
     for (let i = 0; i < s.length; i++) assert.ok(Math.abs(back.samples[i] - s[i]) <= 1 / 32767, `sample ${i}`);

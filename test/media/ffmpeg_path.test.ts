@@ -31,7 +31,10 @@ describe("resolveFfmpeg", () => {
     assert.equal(resolveFfmpeg(), real);
     resetFfmpegResolution();
     process.env.FFMPEG_BIN = "/nonexistent/ffmpeg";
-    assert.throws(() => resolveFfmpeg(), (e: unknown) => e instanceof MediaError && /FFMPEG_BIN is set to "\/nonexistent\/ffmpeg"/.test(e.message));
+    assert.throws(
+      () => resolveFfmpeg(),
+      (e: unknown) => e instanceof MediaError && /FFMPEG_BIN is set to "\/nonexistent\/ffmpeg"/.test(e.message),
+    );
   });
   test("nothing found -> MediaError that says what to install", () => {
     delete process.env.FFMPEG_BIN;

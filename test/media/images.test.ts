@@ -7,7 +7,14 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { deflateSync } from "node:zlib";
 import sharp from "sharp";
-import { detectImageFormat, encodeImage, readImage, resizeImage, resizeToTier, writeImage } from "../../src/media/images.ts";
+import {
+  detectImageFormat,
+  encodeImage,
+  readImage,
+  resizeImage,
+  resizeToTier,
+  writeImage,
+} from "../../src/media/images.ts";
 import { toDataUri } from "../../src/media/source.ts";
 import { AbortError, MediaError } from "../../src/errors.ts";
 import { meanRgb, partialFiles, tempDir } from "./_helpers.ts";
@@ -39,8 +46,15 @@ before(async () => {
   writeFileSync(p("truncated.jpg"), readFileSync(p("bands.jpg")).subarray(0, 300));
   writeFileSync(p("empty.png"), "");
   writeFileSync(p("text.png"), "not an image");
-  writeFileSync(p("wide.png"), await sharp({ create: { width: 20000, height: 1, channels: 3, background: "#000" } }).png().toBuffer());
-  writeFileSync(p("rgba.png"), await sharp({ create: { width: 4, height: 4, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer());
+  writeFileSync(
+    p("wide.png"),
+    await sharp({ create: { width: 20000, height: 1, channels: 3, background: "#000" } }).png().toBuffer(),
+  );
+  writeFileSync(
+    p("rgba.png"),
+    await sharp({ create: { width: 4, height: 4, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png()
+      .toBuffer(),
+  );
   writeFileSync(p("huge_area.png"), pngHeaderOnly(12000, 9000)); // 108 MP, sides within 16384
   writeFileSync(p("zero.png"), pngHeaderOnly(0, 10));
 });
@@ -81,13 +95,24 @@ function pixel(img: { width: number; data: Uint8Array }, x: number, y: number): 
 }
 
 describe("read", () => {
-  for (const [name, format, exact] of [
-    ["bands.png", "png", true], ["bands.jpg", "jpeg", false], ["bands.jpeg", "jpeg", false],
-    ["bands.webp", "webp", true], ["png_named.jpg", "png", true],
-  ] as const) {
+  for (
+    const [name, format, exact] of [
+      ["bands.png", "png", true],
+      ["bands.jpg", "jpeg", false],
+      ["bands.jpeg", "jpeg", false],
+      ["bands.webp", "webp", true],
+      ["png_named.jpg", "png", true],
+    ] as const
+  ) {
     test(`${name}: ${W}x${H} RGB, format ${format}`, async () => {
       const img = await readImage(p(name));
-      assert.deepEqual([img.width, img.height, img.channels, img.format, img.data.length], [W, H, 3, format, W * H * 3]);
+      assert.deepEqual([img.width, img.height, img.channels, img.format, img.data.length], [
+        W,
+        H,
+        3,
+        format,
+        W * H * 3,
+      ]);
       if (exact) assert.deepEqual(img.data, bands);
       else {
         const [r, g, b] = pixel(img, 5, 20);
@@ -96,7 +121,14 @@ describe("read", () => {
     });
   }
   test("bytes, { data, mimeType }, data URI and file:// URL", async () => {
-    for (const src of [png, { data: png, mimeType: "image/png" }, toDataUri(png, "image/png"), pathToFileURL(p("bands.png")).href]) {
+    for (
+      const src of [
+        png,
+        { data: png, mimeType: "image/png" },
+        toDataUri(png, "image/png"),
+        pathToFileURL(p("bands.png")).href,
+      ]
+    ) {
       const img = await readImage(src);
       assert.deepEqual(img.data, bands);
     }
@@ -164,7 +196,11 @@ describe("bad images -> MediaError", () => {
       [p("nowhere.png"), /does not exist/],
     ];
     for (const [ref, pattern] of cases) {
-      await assert.rejects(readImage(ref), (e: unknown) => e instanceof MediaError && pattern.test(e.message) && !/ENOENT/.test(e.message), ref);
+      await assert.rejects(
+        readImage(ref),
+        (e: unknown) => e instanceof MediaError && pattern.test(e.message) && !/ENOENT/.test(e.message),
+        ref,
+      );
     }
   });
 });

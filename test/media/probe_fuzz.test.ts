@@ -22,7 +22,10 @@ function checkInfo(info: VideoInfo, label: string): void {
   for (const k of ["width", "height", "rotation", "fps", "durationS", "frameCount"] as const) {
     assert.equal(typeof info[k], "number", `${label}: ${k}`);
   }
-  assert.ok(Number.isInteger(info.width) && Number.isInteger(info.height), `${label}: size ${info.width}x${info.height}`);
+  assert.ok(
+    Number.isInteger(info.width) && Number.isInteger(info.height),
+    `${label}: size ${info.width}x${info.height}`,
+  );
   assert.equal(typeof info.hasAudio, "boolean");
   assert.equal(typeof info.codec, "string");
   assert.equal(typeof info.format, "string");
@@ -50,7 +53,14 @@ function randomProbeJson(r: () => number): Parameters<typeof fromFfprobeJson>[0]
   });
   return {
     streams: Array.from({ length: Math.floor(r() * 3) }, () => stream(pick(r, ["video", "audio"]))),
-    ...(r() < 0.8 ? { format: { format_name: pick(r, ["mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", ""]), ...(r() < 0.7 ? { duration: pick(r, NUMS) } : {}) } } : {}),
+    ...(r() < 0.8
+      ? {
+        format: {
+          format_name: pick(r, ["mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", ""]),
+          ...(r() < 0.7 ? { duration: pick(r, NUMS) } : {}),
+        },
+      }
+      : {}),
   };
 }
 
@@ -61,14 +71,18 @@ function mutate(text: string, r: () => number): string {
   for (let e = 0; e < edits; e++) {
     const at = Math.floor(r() * (s.length + 1));
     const k = r();
-    if (k < 0.3) s = s.slice(0, at) + pick(r, ["0", "9", ":", ",", " ", "x", "\n", "/", ".", "-", "Video: ", "Audio: ", "fps", "Hz", "Stream #0:1"]) + s.slice(at + 1);
-    else if (k < 0.5) s = s.slice(0, at) + s.slice(at + Math.floor(r() * 200));
+    if (k < 0.3) {
+      s = s.slice(0, at) +
+        pick(r, ["0", "9", ":", ",", " ", "x", "\n", "/", ".", "-", "Video: ", "Audio: ", "fps", "Hz", "Stream #0:1"]) +
+        s.slice(at + 1);
+    } else if (k < 0.5) s = s.slice(0, at) + s.slice(at + Math.floor(r() * 200));
     else if (k < 0.7) {
       const lines = s.split("\n");
       const i = Math.floor(r() * lines.length);
       lines.splice(i, 0, ...Array(1 + Math.floor(r() * 50)).fill(lines[i] ?? ""));
       s = lines.join("\n");
-    } else s = s.slice(0, at) + pick(r, ["9".repeat(400), " ".repeat(3000), "frame=".repeat(200), "1x1 ".repeat(300)]) + s.slice(at);
+    } else {s = s.slice(0, at) +
+        pick(r, ["9".repeat(400), " ".repeat(3000), "frame=".repeat(200), "1x1 ".repeat(300)]) + s.slice(at);}
   }
   return s;
 }
@@ -81,7 +95,22 @@ describe("media probe fuzz (seeded)", () => {
     dir = tempDir("cosmos-probe-fuzz-");
     clip = makeVideo(join(dir.dir, "clip.mp4"), { width: 64, height: 48, fps: 24, seconds: 1, audio: true });
     // The real report parseFfmpegInfo reads (the same command probe.ts runs without ffprobe).
-    report = spawnSync(resolveFfmpeg(), ["-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:2", "-i", clip, "-map", "0:v:0?", "-c", "copy", "-f", "null", "-"], { encoding: "utf8" }).stderr;
+    report = spawnSync(resolveFfmpeg(), [
+      "-hide_banner",
+      "-nostdin",
+      "-nostats",
+      "-progress",
+      "pipe:2",
+      "-i",
+      clip,
+      "-map",
+      "0:v:0?",
+      "-c",
+      "copy",
+      "-f",
+      "null",
+      "-",
+    ], { encoding: "utf8" }).stderr;
   });
   after(() => dir.cleanup());
 

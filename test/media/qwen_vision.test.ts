@@ -30,11 +30,15 @@ import { makeVideo, tempDir } from "./_helpers.ts";
 
 describe("constants", () => {
   test("factor = patch_size 16 * merge_size 2 = 32", () => assert.equal(QWEN3_VL_FACTOR, 32));
-  test("checkpoint video budget 25165824 = 24576 * 32 * 32", () => assert.equal(QWEN3_VL_VIDEO_DEFAULTS.maxPixels, 24576 * 32 * 32));
+  test("checkpoint video budget 25165824 = 24576 * 32 * 32", () =>
+    assert.equal(QWEN3_VL_VIDEO_DEFAULTS.maxPixels, 24576 * 32 * 32));
 });
 
 describe("pyRound (round half to even)", () => {
-  const cases: [number, number][] = [[22.5, 22], [23.5, 24], [2.5, 2], [3.5, 4], [0.5, 0], [1.4999, 1], [187.5, 188], [7.51, 8]];
+  const cases: [number, number][] = [[22.5, 22], [23.5, 24], [2.5, 2], [3.5, 4], [0.5, 0], [1.4999, 1], [187.5, 188], [
+    7.51,
+    8,
+  ]];
   for (const [x, want] of cases) test(`round(${x}) = ${want}`, () => assert.equal(pyRound(x), want));
 });
 
@@ -43,14 +47,32 @@ describe("smartResize (images; defaults factor 32, min 65536, max 16777216)", ()
   const cases: [number, number, Parameters<typeof smartResize>[2], number, number, string][] = [
     [720, 1280, {}, 704, 1280, "720/32=22.5 -> round half even 22 -> 704; 1280/32=40 -> 1280; 901120 px in bounds"],
     [480, 832, {}, 480, 832, "15*32, 26*32, in bounds"],
-    [192, 320, {}, 224, 352,
-      "6*32 x 10*32 = 61440 < 65536 -> beta=sqrt(65536/61440)=1.03280; ceil(192*1.0328/32=6.197)=7 -> 224; ceil(320*1.0328/32=10.33)=11 -> 352"],
+    [
+      192,
+      320,
+      {},
+      224,
+      352,
+      "6*32 x 10*32 = 61440 < 65536 -> beta=sqrt(65536/61440)=1.03280; ceil(192*1.0328/32=6.197)=7 -> 224; ceil(320*1.0328/32=10.33)=11 -> 352",
+    ],
     [8192, 8192, {}, 4096, 4096, "67108864 > 16777216 -> beta=sqrt(4)=2; floor(8192/2/32)=128 -> 4096"],
-    [4000, 6000, {}, 3328, 4992,
-      "125*32 x round(187.5)=188*32=6016: 24064000 > max -> beta=sqrt(24e6/16777216)=1.19604; floor(4000/1.19604/32=104.5)=104 -> 3328; floor(6000/1.19604/32=156.8)=156 -> 4992"],
+    [
+      4000,
+      6000,
+      {},
+      3328,
+      4992,
+      "125*32 x round(187.5)=188*32=6016: 24064000 > max -> beta=sqrt(24e6/16777216)=1.19604; floor(4000/1.19604/32=104.5)=104 -> 3328; floor(6000/1.19604/32=156.8)=156 -> 4992",
+    ],
     [10, 10, {}, 256, 256, "round(0.3125)=0 -> 0 px < min -> beta=sqrt(65536/100)=25.6; ceil(10*25.6/32=8)=8 -> 256"],
-    [1080, 1920, { factor: 28, minPixels: 56 * 56, maxPixels: 28 * 28 * 1280 }, 728, 1316,
-      "Qwen2-VL class defaults: 39*28=1092 x 69*28=1932 > 1003520 -> beta=sqrt(2073600/1003520)=1.43747; floor(1080/1.43747/28=26.8)=26 -> 728; floor(1920/1.43747/28=47.7)=47 -> 1316"],
+    [
+      1080,
+      1920,
+      { factor: 28, minPixels: 56 * 56, maxPixels: 28 * 28 * 1280 },
+      728,
+      1316,
+      "Qwen2-VL class defaults: 39*28=1092 x 69*28=1932 > 1003520 -> beta=sqrt(2073600/1003520)=1.43747; floor(1080/1.43747/28=26.8)=26 -> 728; floor(1920/1.43747/28=47.7)=47 -> 1316",
+    ],
   ];
   for (const [h, w, o, eh, ew, why] of cases) {
     test(`${h}x${w} -> ${eh}x${ew} (${why})`, () => assert.deepEqual(smartResize(h, w, o), { height: eh, width: ew }));
@@ -68,19 +90,49 @@ describe("smartResize (images; defaults factor 32, min 65536, max 16777216)", ()
 describe("smartResizeVideo (bounds on t_bar * h * w)", () => {
   const cases: [number, number, number, Parameters<typeof smartResizeVideo>[3], number, number, string][] = [
     [16, 720, 1280, {}, 704, 1280, "t_bar 16: 16*704*1280=14417920 <= 25165824"],
-    [64, 720, 1280, {}, 448, 832,
-      "64*704*1280 > max -> beta=sqrt(64*720*1280/25165824)=sqrt(2.34375)=1.53093; floor(720/1.53093/32=14.7)=14 -> 448; floor(1280/1.53093/32=26.1)=26 -> 832"],
-    [8, 480, 832, { minPixels: QWEN3_VL_VIDEO_CLASS_DEFAULTS.minPixels, maxPixels: QWEN3_VL_VIDEO_CLASS_DEFAULTS.maxPixels }, 224, 384,
-      "class defaults max 786432: 8*480*832=3194880 > max -> beta=sqrt(4.0625)=2.01556; floor(480/2.01556/32=7.44)=7 -> 224; floor(832/2.01556/32=12.9)=12 -> 384"],
-    [5, 64, 64, { maxPixels: 16384 }, 64, 64,
-      "t_bar = round(5/2)=round(2.5)=2 -> 4 (not 6): 4*64*64=16384 is not > 16384, so no downscale"],
-    [4, 20, 100, { minPixels: 1, maxPixels: 1e9 }, 32, 160,
-      "side below factor: scale=max(32/20, 32/100)=1.6 -> int(32.0)=32, int(160.0)=160"],
+    [
+      64,
+      720,
+      1280,
+      {},
+      448,
+      832,
+      "64*704*1280 > max -> beta=sqrt(64*720*1280/25165824)=sqrt(2.34375)=1.53093; floor(720/1.53093/32=14.7)=14 -> 448; floor(1280/1.53093/32=26.1)=26 -> 832",
+    ],
+    [
+      8,
+      480,
+      832,
+      { minPixels: QWEN3_VL_VIDEO_CLASS_DEFAULTS.minPixels, maxPixels: QWEN3_VL_VIDEO_CLASS_DEFAULTS.maxPixels },
+      224,
+      384,
+      "class defaults max 786432: 8*480*832=3194880 > max -> beta=sqrt(4.0625)=2.01556; floor(480/2.01556/32=7.44)=7 -> 224; floor(832/2.01556/32=12.9)=12 -> 384",
+    ],
+    [
+      5,
+      64,
+      64,
+      { maxPixels: 16384 },
+      64,
+      64,
+      "t_bar = round(5/2)=round(2.5)=2 -> 4 (not 6): 4*64*64=16384 is not > 16384, so no downscale",
+    ],
+    [
+      4,
+      20,
+      100,
+      { minPixels: 1, maxPixels: 1e9 },
+      32,
+      160,
+      "side below factor: scale=max(32/20, 32/100)=1.6 -> int(32.0)=32, int(160.0)=160",
+    ],
   ];
   for (const [n, h, w, o, eh, ew, why] of cases) {
-    test(`${n} frames ${h}x${w} -> ${eh}x${ew} (${why})`, () => assert.deepEqual(smartResizeVideo(n, h, w, o), { height: eh, width: ew }));
+    test(`${n} frames ${h}x${w} -> ${eh}x${ew} (${why})`, () =>
+      assert.deepEqual(smartResizeVideo(n, h, w, o), { height: eh, width: ew }));
   }
-  test("fewer frames than temporal_patch_size is an error", () => assert.throws(() => smartResizeVideo(1, 64, 64), MediaError));
+  test("fewer frames than temporal_patch_size is an error", () =>
+    assert.throws(() => smartResizeVideo(1, 64, 64), MediaError));
   test("cap_pixels_per_frame: max(min(768*32*32, 25165824//4), int(4096*1.05)) * 4 = 3145728 -> 640x1152", () => {
     const s = { ...QWEN3_VL_VIDEO_DEFAULTS, capPixelsPerFrame: true };
     // 786432 per frame * 4 = 3145728; t_bar 4 * 704*1280 = 3604480 > that -> beta=sqrt(3686400/3145728)=1.08253;
@@ -92,16 +144,43 @@ describe("smartResizeVideo (bounds on t_bar * h * w)", () => {
 });
 
 describe("frame sampling (sample_frames: fps 2, min_frames 4, max_frames 768)", () => {
-  const cases: [string, Parameters<typeof sampleFrameIndices>[0], Parameters<typeof sampleFrameIndices>[1], number[]][] = [
-    ["189 frames @24 fps, fps 2: int(189/24*2)=int(15.75)=15 frames, linspace(0,188,15) step 13.43",
-      { totalFrames: 189, fps: 24 }, {}, [0, 13, 27, 40, 54, 67, 81, 94, 107, 121, 134, 148, 161, 175, 188]],
-    ["30 frames @30 fps: int(2)=2 -> max(2, min_frames 4)=4; linspace(0,29,4)=0, 9.67, 19.33, 29",
-      { totalFrames: 30, fps: 30 }, {}, [0, 10, 19, 29]],
+  const cases: [
+    string,
+    Parameters<typeof sampleFrameIndices>[0],
+    Parameters<typeof sampleFrameIndices>[1],
+    number[],
+  ][] = [
+    [
+      "189 frames @24 fps, fps 2: int(189/24*2)=int(15.75)=15 frames, linspace(0,188,15) step 13.43",
+      { totalFrames: 189, fps: 24 },
+      {},
+      [0, 13, 27, 40, 54, 67, 81, 94, 107, 121, 134, 148, 161, 175, 188],
+    ],
+    [
+      "30 frames @30 fps: int(2)=2 -> max(2, min_frames 4)=4; linspace(0,29,4)=0, 9.67, 19.33, 29",
+      { totalFrames: 30, fps: 30 },
+      {},
+      [0, 10, 19, 29],
+    ],
     ["3 frames: min(max(0,4), 768, total 3)=3", { totalFrames: 3, fps: 24 }, {}, [0, 1, 2]],
-    ["numFrames 6 of 100: no clamping, linspace(0,99,6) step 19.8", { totalFrames: 100, fps: 24 }, { numFrames: 6 }, [0, 20, 40, 59, 79, 99]],
-    ["numFrames 3 of 6: linspace(0,5,3)=0, 2.5, 5 -> 2.5 rounds to 2 (half even)", { totalFrames: 6, fps: 24 }, { numFrames: 3 }, [0, 2, 5]],
+    ["numFrames 6 of 100: no clamping, linspace(0,99,6) step 19.8", { totalFrames: 100, fps: 24 }, { numFrames: 6 }, [
+      0,
+      20,
+      40,
+      59,
+      79,
+      99,
+    ]],
+    ["numFrames 3 of 6: linspace(0,5,3)=0, 2.5, 5 -> 2.5 rounds to 2 (half even)", { totalFrames: 6, fps: 24 }, {
+      numFrames: 3,
+    }, [0, 2, 5]],
     ["unknown fps -> 24: 48 frames, int(48/24*2)=4", { totalFrames: 48 }, {}, [0, 16, 31, 47]],
-    ["max_frames clamp: 10000 frames @1 fps, fps 2 -> 20000 -> 768", { totalFrames: 10000, fps: 1 }, {}, linspaceIndices(10000, 768)],
+    [
+      "max_frames clamp: 10000 frames @1 fps, fps 2 -> 20000 -> 768",
+      { totalFrames: 10000, fps: 1 },
+      {},
+      linspaceIndices(10000, 768),
+    ],
   ];
   for (const [why, meta, o, want] of cases) test(why, () => assert.deepEqual(sampleFrameIndices(meta, o), want));
   test("fps and numFrames together are rejected", () => {
@@ -148,7 +227,10 @@ describe("qwenVideoPlan", () => {
     assert.equal(p.timestampLabels.length, 8);
   });
   test("explicit fps and numFrames together are rejected", () => {
-    assert.throws(() => qwenVideoPlan({ totalFrames: 48, fps: 24, height: 64, width: 64 }, { fps: 2, numFrames: 4 }), MediaError);
+    assert.throws(
+      () => qwenVideoPlan({ totalFrames: 48, fps: 24, height: 64, width: 64 }, { fps: 2, numFrames: 4 }),
+      MediaError,
+    );
   });
   test("sampling fps 4 over 189 frames @24: int(31.5)=31 frames -> grid_t 16", () => {
     const p = qwenVideoPlan({ totalFrames: 189, fps: 24, height: 720, width: 1280 }, { fps: 4 });
@@ -157,7 +239,11 @@ describe("qwenVideoPlan", () => {
   });
   test("numFrames 4 with class defaults: 4*480*832 > 786432 -> beta=sqrt(1597440/786432)=1.42522 -> 320x576", () => {
     // floor(480/1.42522/32=10.5)=10 -> 320; floor(832/1.42522/32=18.2)=18 -> 576
-    const p = qwenVideoPlan({ totalFrames: 120, fps: 24, height: 480, width: 832 }, { numFrames: 4 }, QWEN3_VL_VIDEO_CLASS_DEFAULTS);
+    const p = qwenVideoPlan(
+      { totalFrames: 120, fps: 24, height: 480, width: 832 },
+      { numFrames: 4 },
+      QWEN3_VL_VIDEO_CLASS_DEFAULTS,
+    );
     assert.deepEqual([p.height, p.width], [320, 576]);
     assert.deepEqual(p.indices, [0, 40, 79, 119]); // linspace(0,119,4): 0, 39.67, 79.33, 119
   });

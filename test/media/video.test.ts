@@ -106,11 +106,17 @@ describe("decode", () => {
     const [b] = await decodeVideoFrames(rot, { numFrames: 1 });
     assert.deepEqual([b.width, b.height], [48, 64]);
     // b is a 90° turn of a, one way or the other: b(x, y) = a(y, 47 - x) or a(63 - y, x)
-    const px = (f: typeof a, x: number, y: number) => [...f.data.subarray((y * f.width + x) * 3, (y * f.width + x) * 3 + 3)];
+    const px = (
+      f: typeof a,
+      x: number,
+      y: number,
+    ) => [...f.data.subarray((y * f.width + x) * 3, (y * f.width + x) * 3 + 3)];
     const ccw = (x: number, y: number) => px(a, 63 - y, x);
     const cw = (x: number, y: number) => px(a, y, 47 - x);
     const turn = JSON.stringify(px(b, 5, 9)) === JSON.stringify(ccw(5, 9)) ? ccw : cw;
-    for (const [x, y] of [[0, 0], [47, 63], [10, 50], [30, 5]]) assert.deepEqual(px(b, x, y), turn(x, y), `pixel ${x},${y}`);
+    for (const [x, y] of [[0, 0], [47, 63], [10, 50], [30, 5]]) {
+      assert.deepEqual(px(b, x, y), turn(x, y), `pixel ${x},${y}`);
+    }
   });
   test("streaming: breaking out after 2 frames stops early", async () => {
     let n = 0;
@@ -125,7 +131,10 @@ describe("encode", () => {
     // frame i is solid grey 20 + 6 i, so decode order can be checked
     const frames = Array.from({ length: 30 }, (_, i) => solid(64, 48, [20 + 6 * i, 20 + 6 * i, 20 + 6 * i]));
     const r = await encodeVideo(frames, {
-      output: out, fps: 10, width: 64, height: 48,
+      output: out,
+      fps: 10,
+      width: 64,
+      height: 48,
       audio: { pcm: sineWave({ frequency: 440, seconds: 3 }), sampleRate: 48000, channels: 2 },
     });
     assert.deepEqual([r.frames, r.width, r.height, r.hasAudio], [30, 64, 48, true]);
@@ -144,7 +153,12 @@ describe("encode", () => {
   });
   test("a colour round trip stays within a few levels (BT.709 tagged)", async () => {
     const out = join(tmp.dir, "red.mp4");
-    await encodeVideo([solid(32, 32, [200, 50, 30]), solid(32, 32, [200, 50, 30])], { output: out, fps: 24, width: 32, height: 32 });
+    await encodeVideo([solid(32, 32, [200, 50, 30]), solid(32, 32, [200, 50, 30])], {
+      output: out,
+      fps: 24,
+      width: 32,
+      height: 32,
+    });
     const [f] = await decodeVideoFrames(out);
     const [r, g, b] = meanRgb(f.data);
     assert.ok(Math.abs(r - 200) < 4 && Math.abs(g - 50) < 4 && Math.abs(b - 30) < 4, `${r},${g},${b}`);
@@ -160,7 +174,10 @@ describe("encode", () => {
     for (const seconds of [0.5, 4]) {
       const out = join(tmp.dir, `a${seconds}.mp4`);
       await encodeVideo(Array.from({ length: 20 }, () => solid(32, 32, [9, 9, 9])), {
-        output: out, fps: 10, width: 32, height: 32,
+        output: out,
+        fps: 10,
+        width: 32,
+        height: 32,
         audio: { pcm: sineWave({ frequency: 220, seconds }), sampleRate: 48000, channels: 2 },
       });
       const i = await probeVideo(out);
@@ -171,7 +188,13 @@ describe("encode", () => {
     const wav = join(tmp.dir, "mono.wav");
     await extractAudio(clip, { output: wav, channels: 1 });
     const out = join(tmp.dir, "re.mp4");
-    const r = await encodeVideo(decodeVideo(clip, { fps: 12 }), { output: out, fps: 12, width: 64, height: 48, audio: { path: wav } });
+    const r = await encodeVideo(decodeVideo(clip, { fps: 12 }), {
+      output: out,
+      fps: 12,
+      width: 64,
+      height: 48,
+      audio: { path: wav },
+    });
     assert.equal(r.frames, 24);
     const i = await probeVideo(out);
     assert.equal(i.frameCount, 24);

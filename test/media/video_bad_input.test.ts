@@ -31,7 +31,19 @@ before(() => {
   ffmpegSync(["-f", "lavfi", "-i", "sine=d=0.5", "-f", "wav", p("audio_only.mp4")]);
   writeFileSync(p("text.mp4"), "hello, not a video\n");
   // zero frames: an MP4 whose video track ended up empty, and one whose 10 frames are all zeroed out
-  ffmpegSync(["-f", "lavfi", "-i", "testsrc2=s=64x48:r=10:d=1", "-frames:v", "0", "-c:v", "libx264", "-pix_fmt", "yuv420p", p("zero_frames.mp4")]);
+  ffmpegSync([
+    "-f",
+    "lavfi",
+    "-i",
+    "testsrc2=s=64x48:r=10:d=1",
+    "-frames:v",
+    "0",
+    "-c:v",
+    "libx264",
+    "-pix_fmt",
+    "yuv420p",
+    p("zero_frames.mp4"),
+  ]);
   makeVideo(p("small.mp4"), { fps: 10, seconds: 1 });
   const small = new Uint8Array(readFileSync(p("small.mp4")));
   const mdat = Buffer.from(small).indexOf("mdat");
@@ -72,12 +84,14 @@ describe("bad input -> MediaError quoting ffmpeg", () => {
       await mediaError(decodeVideoFrames(p(name)), pattern);
     });
   }
-  for (const [name, pattern] of [
-    ["trunc_no_moov.mp4", /ffmpeg says:.*moov atom not found/],
-    ["random.mp4", /ffmpeg says:/],
-    ["audio_only.mp4", /no (readable )?video stream/],
-    ["huge.mp4", /16400x16/],
-  ] as const) {
+  for (
+    const [name, pattern] of [
+      ["trunc_no_moov.mp4", /ffmpeg says:.*moov atom not found/],
+      ["random.mp4", /ffmpeg says:/],
+      ["audio_only.mp4", /no (readable )?video stream/],
+      ["huge.mp4", /16400x16/],
+    ] as const
+  ) {
     test(`probe ${name} without ffprobe`, async () => {
       await mediaError(probeVideo(p(name), { useFfprobe: false }), pattern);
     });
@@ -124,7 +138,10 @@ describe("encode errors leave no output", () => {
       yield solid(32, 32, [2, 2, 2]);
       throw new Error("model crashed");
     }
-    await assert.rejects(encodeVideo(frames(), { output: join(dir, "o.mp4"), fps: 24, width: 32, height: 32 }), /model crashed/);
+    await assert.rejects(
+      encodeVideo(frames(), { output: join(dir, "o.mp4"), fps: 24, width: 32, height: 32 }),
+      /model crashed/,
+    );
     assert.deepEqual(readdirSync(dir), []);
     assert.deepEqual(processesMentioning(dir), []);
   });
@@ -133,7 +150,13 @@ describe("encode errors leave no output", () => {
     writeFileSync(out, "old");
     writeFileSync(p("bad.wav"), "RIFF....nonsense");
     await mediaError(
-      encodeVideo([solid(32, 32, [0, 0, 0])], { output: out, fps: 24, width: 32, height: 32, audio: { path: p("bad.wav") } }),
+      encodeVideo([solid(32, 32, [0, 0, 0])], {
+        output: out,
+        fps: 24,
+        width: 32,
+        height: 32,
+        audio: { path: p("bad.wav") },
+      }),
       /ffmpeg says:/,
     );
     assert.equal(readFileSync(out, "utf8"), "old");
@@ -157,7 +180,10 @@ describe("abort and early exit kill ffmpeg", () => {
         await new Promise((r) => setTimeout(r, 5));
       }
     }
-    await assert.rejects(encodeVideo(frames(), { output: out, fps: 24, width: 64, height: 48, signal: ac.signal }), AbortError);
+    await assert.rejects(
+      encodeVideo(frames(), { output: out, fps: 24, width: 64, height: 48, signal: ac.signal }),
+      AbortError,
+    );
     assert.equal(existsSync(out), false);
     assert.deepEqual(readdirSync(dir), []);
     assert.deepEqual(processesMentioning(dir), []);
@@ -194,7 +220,10 @@ describe("abort and early exit kill ffmpeg", () => {
     }
     setTimeout(() => ac.abort(), 200);
     const t0 = Date.now();
-    await assert.rejects(encodeVideo(frames(), { output: join(dir, "o.mp4"), fps: 24, width: 32, height: 32, signal: ac.signal }), AbortError);
+    await assert.rejects(
+      encodeVideo(frames(), { output: join(dir, "o.mp4"), fps: 24, width: 32, height: 32, signal: ac.signal }),
+      AbortError,
+    );
     assert.ok(Date.now() - t0 < 3000);
     assert.deepEqual(readdirSync(dir), []);
     assert.deepEqual(processesMentioning(dir), []);
@@ -203,7 +232,16 @@ describe("abort and early exit kill ffmpeg", () => {
     const ac = new AbortController();
     ac.abort();
     await assert.rejects(decodeVideoFrames(good, { signal: ac.signal }), AbortError);
-    await assert.rejects(encodeVideo([solid(8, 8, [0, 0, 0])], { output: p("never.mp4x"), fps: 1, width: 8, height: 8, signal: ac.signal }), AbortError);
+    await assert.rejects(
+      encodeVideo([solid(8, 8, [0, 0, 0])], {
+        output: p("never.mp4x"),
+        fps: 1,
+        width: 8,
+        height: 8,
+        signal: ac.signal,
+      }),
+      AbortError,
+    );
     assert.equal(existsSync(p("never.mp4x")), false);
   });
 });

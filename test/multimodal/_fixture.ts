@@ -14,11 +14,18 @@ export interface StTensor {
 export function readSafetensors(path: string): Map<string, StTensor> {
   const buf = new Uint8Array(readFileSync(path));
   const n = Number(new DataView(buf.buffer, buf.byteOffset, 8).getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + n))) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + n))) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
   const out = new Map<string, StTensor>();
   for (const [name, t] of Object.entries(header)) {
     if (name === "__metadata__") continue;
-    out.set(name, { dtype: t.dtype, shape: t.shape, bytes: buf.subarray(8 + n + t.data_offsets[0], 8 + n + t.data_offsets[1]) });
+    out.set(name, {
+      dtype: t.dtype,
+      shape: t.shape,
+      bytes: buf.subarray(8 + n + t.data_offsets[0], 8 + n + t.data_offsets[1]),
+    });
   }
   return out;
 }
@@ -38,13 +45,33 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 export interface VisionFixtureMeta {
   transformers: string;
-  vision_config: { depth: number; hidden_size: number; intermediate_size: number; num_heads: number; out_hidden_size: number; num_position_embeddings: number; deepstack_visual_indexes: number[]; patch_size: number; spatial_merge_size: number; temporal_patch_size: number };
+  vision_config: {
+    depth: number;
+    hidden_size: number;
+    intermediate_size: number;
+    num_heads: number;
+    out_hidden_size: number;
+    num_position_embeddings: number;
+    deepstack_visual_indexes: number[];
+    patch_size: number;
+    spatial_merge_size: number;
+    temporal_patch_size: number;
+  };
   image_grid_thw?: number[][];
   "pixel_values.image.grid_thw": number[][];
   video_grid_thw: number[][];
   vision_grid_thw: number[][];
   token_ids: { vision_start: number; vision_end: number; image: number; video: number };
-  rope_cases: Record<string, { input_ids: number[]; image_grid_thw: number[][] | null; video_grid_thw: number[][] | null; position_ids: number[][]; rope_delta: number }>;
+  rope_cases: Record<
+    string,
+    {
+      input_ids: number[];
+      image_grid_thw: number[][] | null;
+      video_grid_thw: number[][] | null;
+      position_ids: number[][];
+      rope_delta: number;
+    }
+  >;
 }
 
 export function visionMeta(): VisionFixtureMeta {

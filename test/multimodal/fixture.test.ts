@@ -13,7 +13,10 @@ function frames(name: string): PatchifyFrame[] {
   assert.equal(t.dtype, "U8");
   const [n, h, w] = t.shape.length === 3 ? [1, t.shape[0], t.shape[1]] : [t.shape[0], t.shape[1], t.shape[2]];
   const size = h * w * 3;
-  return Array.from({ length: n }, (_, i) => ({ width: w, height: h, channels: 3 as const, data: t.bytes.subarray(i * size, (i + 1) * size) }));
+  return Array.from(
+    { length: n },
+    (_, i) => ({ width: w, height: h, channels: 3 as const, data: t.bytes.subarray(i * size, (i + 1) * size) }),
+  );
 }
 
 describe(`patchify vs transformers ${meta.transformers}`, () => {
@@ -39,7 +42,11 @@ describe(`getRopeIndex vs transformers ${meta.transformers}`, () => {
       const r = getRopeIndex(c.input_ids, {
         imageGridThw: (c.image_grid_thw ?? []) as [number, number, number][],
         videoGridThw: (c.video_grid_thw ?? []) as [number, number, number][],
-        tokenIds: { imageTokenId: meta.token_ids.image, videoTokenId: meta.token_ids.video, visionStartTokenId: meta.token_ids.vision_start },
+        tokenIds: {
+          imageTokenId: meta.token_ids.image,
+          videoTokenId: meta.token_ids.video,
+          visionStartTokenId: meta.token_ids.vision_start,
+        },
       });
       const L = c.input_ids.length;
       assert.deepEqual([0, 1, 2].map((a) => Array.from(r.positions.subarray(a * L, (a + 1) * L))), c.position_ids);

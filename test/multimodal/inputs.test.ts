@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { buildMultimodalPrompt, QWEN3_VL_TOKEN_IDS, type PatchifyFrame } from "../../src/multimodal/mod.ts";
+import { buildMultimodalPrompt, type PatchifyFrame, QWEN3_VL_TOKEN_IDS } from "../../src/multimodal/mod.ts";
 import { frameTimestamps } from "../../src/media/qwen_vision.ts";
 import { ValidationError } from "../../src/errors.ts";
 
@@ -22,7 +22,12 @@ function tokenize(text: string): number[] {
   }
   return out;
 }
-const frame = (w: number, h: number, v: number): PatchifyFrame => ({ width: w, height: h, channels: 3, data: new Uint8Array(w * h * 3).fill(v) });
+const frame = (w: number, h: number, v: number): PatchifyFrame => ({
+  width: w,
+  height: h,
+  channels: 3,
+  data: new Uint8Array(w * h * 3).fill(v),
+});
 
 describe("buildMultimodalPrompt", () => {
   test("video before image in text: rows map images first, then videos, to their pads", async () => {

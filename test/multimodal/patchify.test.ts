@@ -5,7 +5,9 @@ import { ValidationError } from "../../src/errors.ts";
 
 function frame(width: number, height: number, fill: (x: number, y: number, c: number) => number): PatchifyFrame {
   const data = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) data[(y * width + x) * 3 + c] = fill(x, y, c);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) data[(y * width + x) * 3 + c] = fill(x, y, c);
+  }
   return { width, height, channels: 3, data };
 }
 

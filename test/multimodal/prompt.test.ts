@@ -1,6 +1,11 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { expandVisionPlaceholders, mergedTokenCount, videoPlaceholder, visualPositions } from "../../src/multimodal/mod.ts";
+import {
+  expandVisionPlaceholders,
+  mergedTokenCount,
+  videoPlaceholder,
+  visualPositions,
+} from "../../src/multimodal/mod.ts";
 import { frameTimestamps } from "../../src/media/qwen_vision.ts";
 import { ValidationError } from "../../src/errors.ts";
 
@@ -8,7 +13,8 @@ const count = (s: string, sub: string) => s.split(sub).length - 1;
 
 describe("expandVisionPlaceholders", () => {
   test("images expand to t*h*w/4 pads, in order", () => {
-    const text = "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>a<|vision_start|><|image_pad|><|vision_end|>b<|im_end|>";
+    const text =
+      "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>a<|vision_start|><|image_pad|><|vision_end|>b<|im_end|>";
     const out = expandVisionPlaceholders(text, { images: [{ gridThw: [1, 4, 6] }, { gridThw: [1, 2, 2] }] });
     const [first, second] = out.split("a<|vision_start|>");
     assert.equal(count(first, "<|image_pad|>"), 6);
@@ -34,7 +40,10 @@ describe("expandVisionPlaceholders", () => {
     const text = "A<|vision_start|><|video_pad|><|vision_end|>B";
     const out = expandVisionPlaceholders(text, { videos: [{ gridThw: [3, 4, 4], timestamps: ts }] }, 2, "keep");
     const block = "<|vision_start|>" + "<|video_pad|>".repeat(4) + "<|vision_end|>";
-    assert.equal(out, `A<|vision_start|><0.1 seconds>${block}<0.6 seconds>${block}<1.0 seconds>${block}<|vision_end|>B`);
+    assert.equal(
+      out,
+      `A<|vision_start|><0.1 seconds>${block}<0.6 seconds>${block}<1.0 seconds>${block}<|vision_end|>B`,
+    );
   });
 
   test("a bare <|video_pad|> is replaced too; images and videos mixed", () => {
@@ -42,13 +51,19 @@ describe("expandVisionPlaceholders", () => {
       images: [{ gridThw: [1, 2, 4] }],
       videos: [{ gridThw: [1, 2, 2], timestamps: [0.5] }],
     });
-    assert.equal(out, "<0.5 seconds><|vision_start|><|video_pad|><|vision_end|>|<|vision_start|><|image_pad|><|image_pad|><|vision_end|>");
+    assert.equal(
+      out,
+      "<0.5 seconds><|vision_start|><|video_pad|><|vision_end|>|<|vision_start|><|image_pad|><|image_pad|><|vision_end|>",
+    );
   });
 
   test("count mismatches are typed errors", () => {
     assert.throws(() => expandVisionPlaceholders("<|image_pad|>", {}), ValidationError);
     assert.throws(() => expandVisionPlaceholders("text", { images: [{ gridThw: [1, 2, 2] }] }), ValidationError);
-    assert.throws(() => expandVisionPlaceholders("<|video_pad|>", { videos: [{ gridThw: [2, 2, 2], timestamps: [0] }] }), ValidationError);
+    assert.throws(
+      () => expandVisionPlaceholders("<|video_pad|>", { videos: [{ gridThw: [2, 2, 2], timestamps: [0] }] }),
+      ValidationError,
+    );
   });
 
   test("visualPositions marks image and video pads", () => {

@@ -25,10 +25,15 @@ export function reference(): Reference {
 }
 
 /** f32 tensors of a safetensors file, parsed independently of the native loader. */
-export function referenceTensors(path = ROOT + "test/fixtures/qwen3vl-tiny-reference.safetensors"): Map<string, Float32Array> {
+export function referenceTensors(
+  path = ROOT + "test/fixtures/qwen3vl-tiny-reference.safetensors",
+): Map<string, Float32Array> {
   const b = readFileSync(path);
   const n = Number(b.readBigUInt64LE(0));
-  const header = JSON.parse(b.subarray(8, 8 + n).toString("utf8")) as Record<string, { dtype: string; data_offsets: [number, number] }>;
+  const header = JSON.parse(b.subarray(8, 8 + n).toString("utf8")) as Record<
+    string,
+    { dtype: string; data_offsets: [number, number] }
+  >;
   const out = new Map<string, Float32Array>();
   for (const [name, t] of Object.entries(header)) {
     if (name === "__metadata__" || t.dtype !== "F32") continue;

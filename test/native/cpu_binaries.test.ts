@@ -15,7 +15,9 @@ import { ROOT } from "./_reference.ts";
 
 let outDir: string | undefined;
 function bin(name: string): string {
-  outDir ??= execFileSync("bash", [join(ROOT, "native/test/build_cpu_tests.sh")], { encoding: "utf8" }).trim().split("\n").pop()!;
+  outDir ??= execFileSync("bash", [join(ROOT, "native/test/build_cpu_tests.sh")], { encoding: "utf8" }).trim().split(
+    "\n",
+  ).pop()!;
   return join(outDir, name);
 }
 
@@ -29,7 +31,10 @@ describe("native C++ tests (CPU)", () => {
   });
 
   test("layers_cpu_test: attention block (KV cache, segments, extra K/V), MLPs, weight binding match direct formulas", () => {
-    const out = execFileSync(bin("layers_cpu_test"), { encoding: "utf8", env: { ...process.env, COSMOS_THREADS: "2" } });
+    const out = execFileSync(bin("layers_cpu_test"), {
+      encoding: "utf8",
+      env: { ...process.env, COSMOS_THREADS: "2" },
+    });
     const r = JSON.parse(out) as { checks: number; failures: number; worst: Record<string, number> };
     assert.equal(r.failures, 0);
     assert.ok(r.checks >= 20);
@@ -37,15 +42,21 @@ describe("native C++ tests (CPU)", () => {
   });
 
   test("runtime_cpu_test: the token loop (greedy, stop ids, max_tokens, abort, seeded sampling, penalties) on the tiny checkpoint", () => {
-    const out = execFileSync(bin("runtime_cpu_test"), [ROOT], { encoding: "utf8", env: { ...process.env, COSMOS_THREADS: "2" } });
+    const out = execFileSync(bin("runtime_cpu_test"), [ROOT], {
+      encoding: "utf8",
+      env: { ...process.env, COSMOS_THREADS: "2" },
+    });
     const r = JSON.parse(out) as { checks: number; failures: number };
     assert.equal(r.failures, 0);
     assert.ok(r.checks >= 12);
   });
 
   test("safetensors_fuzz: 5000 mutated headers, typed errors only", () => {
-    const files = ["test/fixtures/qwen3vl-tiny/model.safetensors", "test/fixtures/qwen3vl-tiny-reference.safetensors"].map((f) => join(ROOT, f));
-    const out = execFileSync(bin("safetensors_fuzz"), [...files, "--iters", "5000", "--seed", "2024"], { encoding: "utf8" });
+    const files = ["test/fixtures/qwen3vl-tiny/model.safetensors", "test/fixtures/qwen3vl-tiny-reference.safetensors"]
+      .map((f) => join(ROOT, f));
+    const out = execFileSync(bin("safetensors_fuzz"), [...files, "--iters", "5000", "--seed", "2024"], {
+      encoding: "utf8",
+    });
     const r = JSON.parse(out) as { iterations: number; failures: number; outcomes: Record<string, number> };
     assert.equal(r.failures, 0);
     assert.equal(r.iterations, 5000);

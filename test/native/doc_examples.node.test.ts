@@ -16,8 +16,13 @@ test("every JSDoc example in src/native runs (deno test --doc)", { timeout: 240_
   const files = readdirSync(join(ROOT, "src/native")).filter((f) => f.endsWith(".ts")).map((f) => `src/native/${f}`);
   assert.ok(files.length >= 10, `${files.length} modules`);
   const { code, out } = await new Promise<{ code: number; out: string }>((resolve) => {
-    execFile(join(ROOT, "node_modules/.bin/deno"), ["test", "-A", "--doc", ...files], { cwd: ROOT, maxBuffer: 16 << 20, env: { ...process.env, NO_COLOR: "1" } }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, out: stdout + stderr }));
+    execFile(
+      join(ROOT, "node_modules/.bin/deno"),
+      ["test", "-A", "--doc", ...files],
+      { cwd: ROOT, maxBuffer: 16 << 20, env: { ...process.env, NO_COLOR: "1" } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, out: stdout + stderr }),
+    );
   });
   const summary = out.split("\n").find((l) => /^(ok|FAILED) \| \d+ passed/.test(l)) ?? "";
   assert.equal(code, 0, out.slice(-4000));

@@ -42,7 +42,10 @@ interface RefCase {
   media: string | string[];
   video_fps?: number;
 }
-const ref = JSON.parse(readFileSync(join(FIX, "qwen3vl-tiny-reference.json"), "utf8")) as Record<"image" | "video", RefCase>;
+const ref = JSON.parse(readFileSync(join(FIX, "qwen3vl-tiny-reference.json"), "utf8")) as Record<
+  "image" | "video",
+  RefCase
+>;
 const st = readSafetensors(join(FIX, "qwen3vl-tiny-reference.safetensors"));
 const V = config.text_config.vocab_size;
 const tokenIds = {
@@ -60,7 +63,9 @@ function argmax(x: Float32Array): number {
 
 function padRows(ids: ArrayLike<number>): Int32Array {
   const rows: number[] = [];
-  for (let i = 0; i < ids.length; i++) if (ids[i] === config.image_token_id || ids[i] === config.video_token_id) rows.push(i);
+  for (let i = 0; i < ids.length; i++) {
+    if (ids[i] === config.image_token_id || ids[i] === config.video_token_id) rows.push(i);
+  }
   return Int32Array.from(rows);
 }
 
@@ -77,7 +82,14 @@ after(() => {
 });
 
 /** Tower + prefill logits + greedy tokens from ids, positions [3][n] and pixel values; returns diffs. */
-async function runCase(kind: "image" | "video", ids: Int32Array, pos3: Int32Array, rows: Int32Array, pv: Float32Array, grids: [number, number, number][]) {
+async function runCase(
+  kind: "image" | "video",
+  ids: Int32Array,
+  pos3: Int32Array,
+  rows: Int32Array,
+  pv: Float32Array,
+  grids: [number, number, number][],
+) {
   const out = await tower.run(pv, grids);
   const dEmb = maxAbsDiff(out.embeds, f32(st.get(`${kind}.vision_embeds`)));
   const dDs = out.deepstack.map((d, k) => maxAbsDiff(d, f32(st.get(`${kind}.deepstack.${k}`))));
@@ -109,15 +121,33 @@ describe("native Qwen3-VL (CPU) vs transformers 5.17, multimodal", () => {
     test(`${kind}: tower, prefill logits <= 1e-3 and 16 greedy tokens from the reference ids, positions and pixels`, async () => {
       const c = ref[kind];
       const ids = Int32Array.from(c.input_ids);
-      const r = await runCase(kind, ids, pos3Of(c.position_ids), padRows(ids), f32(st.get(c.pixel_values_tensor)), c.grid_thw);
-      console.log(`${kind}: embeds ${r.dEmb.toExponential(2)}, deepstack ${r.dDs.map((d) => d.toExponential(2)).join("/")}, logits ${r.dLogits.toExponential(2)}`);
+      const r = await runCase(
+        kind,
+        ids,
+        pos3Of(c.position_ids),
+        padRows(ids),
+        f32(st.get(c.pixel_values_tensor)),
+        c.grid_thw,
+      );
+      console.log(
+        `${kind}: embeds ${r.dEmb.toExponential(2)}, deepstack ${
+          r.dDs.map((d) => d.toExponential(2)).join("/")
+        }, logits ${r.dLogits.toExponential(2)}`,
+      );
       assert.ok(r.dEmb <= 1e-3, `embeds max-abs-diff ${r.dEmb}`);
       r.dDs.forEach((d, k) => assert.ok(d <= 1e-3, `deepstack ${k} max-abs-diff ${d}`));
       assert.ok(r.dLogits <= 1e-3, `logits max-abs-diff ${r.dLogits}`);
       assert.deepEqual(r.greedy, c.greedy_ids);
 
       // The same through generate() (worker thread, temperature 0, no stop ids) with the visual inputs.
-      const g = await model.generate({ ids, pos3: pos3Of(c.position_ids), maxTokens: 16, stopIds: [], sampling: { temperature: 0 }, ...r.vis });
+      const g = await model.generate({
+        ids,
+        pos3: pos3Of(c.position_ids),
+        maxTokens: 16,
+        stopIds: [],
+        sampling: { temperature: 0 },
+        ...r.vis,
+      });
       assert.deepEqual(g.tokens, c.greedy_ids);
       model.reset();
     });
@@ -132,7 +162,10 @@ describe("native Qwen3-VL (CPU) vs transformers 5.17, multimodal", () => {
     const tok = await loadTokenizer(CKPT);
     if (kind === "image") {
       const s = processor.image_processor.size;
-      const { image } = await prepareQwenImage(join(FIX, c.media as string), { minPixels: s.shortest_edge, maxPixels: s.longest_edge });
+      const { image } = await prepareQwenImage(join(FIX, c.media as string), {
+        minPixels: s.shortest_edge,
+        maxPixels: s.longest_edge,
+      });
       return buildMultimodalPrompt({ text, images: [{ frames: [image] }], tokenize: (t) => tok.encode(t), tokenIds });
     }
     const files = c.media as string[];

@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AbortError, CheckpointError, NativeError, ValidationError } from "../../src/errors.ts";
-import { loadAddon, NativeTextModel, nativeDeviceInfo, nativeMemory } from "../../src/native/mod.ts";
+import { loadAddon, nativeDeviceInfo, nativeMemory, NativeTextModel } from "../../src/native/mod.ts";
 import { CKPT, reference } from "./_reference.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "native-errors-"));
@@ -24,7 +24,9 @@ function folder(name: string, bytes: Uint8Array): string {
 }
 
 /** The fixture with its JSON header replaced (padded to keep the data start aligned). */
-function withHeader(edit: (h: Record<string, { dtype: string; shape: number[]; data_offsets: number[] }>) => void): Uint8Array {
+function withHeader(
+  edit: (h: Record<string, { dtype: string; shape: number[]; data_offsets: number[] }>) => void,
+): Uint8Array {
   const n = Number(good.readBigUInt64LE(0));
   const h = JSON.parse(good.subarray(8, 8 + n).toString("utf8"));
   edit(h);
@@ -46,7 +48,8 @@ function expectCheckpointError(dir: string, code: string): void {
 }
 
 describe("native engine: corrupt checkpoints", () => {
-  test("truncated file", () => expectCheckpointError(folder("trunc", good.subarray(0, good.length - 100)), "SAFETENSORS_OFFSETS"));
+  test("truncated file", () =>
+    expectCheckpointError(folder("trunc", good.subarray(0, good.length - 100)), "SAFETENSORS_OFFSETS"));
   test("header length past the end", () => {
     const b = Buffer.from(good.subarray(0, 4096));
     expectCheckpointError(folder("short", b), "SAFETENSORS_(HEADER_SIZE|OFFSETS)");
@@ -57,43 +60,69 @@ describe("native engine: corrupt checkpoints", () => {
     expectCheckpointError(folder("json", b), "SAFETENSORS_HEADER_JSON");
   });
   test("shape does not match the byte length", () =>
-    expectCheckpointError(folder("shape", withHeader((h) => void (h["lm_head.weight"].shape = [1426, 65]))), "SAFETENSORS_SHAPE_BYTES"));
+    expectCheckpointError(
+      folder("shape", withHeader((h) => void (h["lm_head.weight"].shape = [1426, 65]))),
+      "SAFETENSORS_SHAPE_BYTES",
+    ));
   test("overlapping offsets", () =>
     expectCheckpointError(
-      folder("overlap", withHeader((h) => {
-        const a = h["model.language_model.norm.weight"], b = h["model.language_model.layers.0.input_layernorm.weight"];
-        b.data_offsets = [...a.data_offsets];
-      })),
+      folder(
+        "overlap",
+        withHeader((h) => {
+          const a = h["model.language_model.norm.weight"],
+            b = h["model.language_model.layers.0.input_layernorm.weight"];
+          b.data_offsets = [...a.data_offsets];
+        }),
+      ),
       "SAFETENSORS_OFFSETS",
     ));
-  test("unknown dtype", () => expectCheckpointError(folder("dtype", withHeader((h) => void (h["lm_head.weight"].dtype = "F31"))), "SAFETENSORS_DTYPE"));
+  test("unknown dtype", () =>
+    expectCheckpointError(
+      folder("dtype", withHeader((h) => void (h["lm_head.weight"].dtype = "F31"))),
+      "SAFETENSORS_DTYPE",
+    ));
   test("tensor missing for the config", () =>
     expectCheckpointError(
-      folder("missing", withHeader((h) => {
-        const t = h["model.language_model.norm.weight"];
-        delete h["model.language_model.norm.weight"];
-        h["model.language_model.norm_renamed.weight"] = t;
-      })),
+      folder(
+        "missing",
+        withHeader((h) => {
+          const t = h["model.language_model.norm.weight"];
+          delete h["model.language_model.norm.weight"];
+          h["model.language_model.norm_renamed.weight"] = t;
+        }),
+      ),
       "SAFETENSORS_MISSING",
     ));
   test("config that does not fit the weights", () => {
     const cfg = JSON.parse(config);
     cfg.text_config.hidden_size = 96;
-    assert.throws(() => NativeTextModel.load(CKPT, JSON.stringify(cfg)), (e: unknown) => e instanceof CheckpointError && /shape/.test(e.message));
+    assert.throws(
+      () => NativeTextModel.load(CKPT, JSON.stringify(cfg)),
+      (e: unknown) => e instanceof CheckpointError && /shape/.test(e.message),
+    );
   });
   test("missing path", () => assert.throws(() => NativeTextModel.load(join(tmp, "nope")), CheckpointError));
   test("a sharded index pointing outside its folder is refused", () => {
     const dir = mkdtempSync(join(tmp, "index-"));
-    writeFileSync(join(dir, "model.safetensors.index.json"), JSON.stringify({ weight_map: { "lm_head.weight": "../x.safetensors" } }));
+    writeFileSync(
+      join(dir, "model.safetensors.index.json"),
+      JSON.stringify({ weight_map: { "lm_head.weight": "../x.safetensors" } }),
+    );
     copyFileSync(join(CKPT, "config.json"), join(dir, "config.json"));
     expectCheckpointError(dir, "SAFETENSORS_INDEX");
   });
   test("a sharded checkpoint (index + 2 shards) loads and gives the same logits", () => {
     // Shard the fixture: visual + lm_head in one file, the language model in another.
     const n = Number(good.readBigUInt64LE(0));
-    const h = JSON.parse(good.subarray(8, 8 + n).toString("utf8")) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+    const h = JSON.parse(good.subarray(8, 8 + n).toString("utf8")) as Record<
+      string,
+      { dtype: string; shape: number[]; data_offsets: [number, number] }
+    >;
     const names = Object.keys(h).filter((k) => k !== "__metadata__");
-    const groups = [names.filter((k) => k.startsWith("model.language_model.")), names.filter((k) => !k.startsWith("model.language_model."))];
+    const groups = [
+      names.filter((k) => k.startsWith("model.language_model.")),
+      names.filter((k) => !k.startsWith("model.language_model.")),
+    ];
     const dir = mkdtempSync(join(tmp, "sharded-"));
     const map: Record<string, string> = {};
     groups.forEach((g, i) => {
@@ -131,7 +160,10 @@ describe("native engine: arguments, abort, busy, free", () => {
   const prompt = reference().text_prompts[0].input_ids;
 
   test("token id outside the vocabulary", () => {
-    assert.throws(() => m.prefill([1, 2, 99999]), (e: unknown) => e instanceof CheckpointError || e instanceof ValidationError);
+    assert.throws(
+      () => m.prefill([1, 2, 99999]),
+      (e: unknown) => e instanceof CheckpointError || e instanceof ValidationError,
+    );
     assert.throws(() => m.forwardLogits([1, 2], [0, 1, 0, 1]), ValidationError); // pos3 needs 3 x 2 entries
   });
 
@@ -165,7 +197,13 @@ describe("native engine: arguments, abort, busy, free", () => {
   test("onToken throwing ends generation with an error", async () => {
     m.reset();
     await assert.rejects(
-      m.generate({ ids: prompt, maxTokens: 50, onToken: () => { throw new Error("boom"); } }),
+      m.generate({
+        ids: prompt,
+        maxTokens: 50,
+        onToken: () => {
+          throw new Error("boom");
+        },
+      }),
       (e: unknown) => e instanceof NativeError && /boom/.test(e.message),
     );
     assert.equal(m.info().busy, false);

@@ -44,7 +44,9 @@ describe("Qwen3 text decoder (CPU) vs transformers", () => {
       const g = greedy(last, 32, tensor(T, `text.${i}.greedy_logits`));
       assert.deepEqual(g.ids, p.greedy_ids);
       assert.ok(g.maxDiff <= 1e-3, `greedy-step logits max-abs-diff ${g.maxDiff}`);
-      console.log(`text.${i}: prefill max-abs-diff ${d.toExponential(2)}, greedy-step logits ${g.maxDiff.toExponential(2)}`);
+      console.log(
+        `text.${i}: prefill max-abs-diff ${d.toExponential(2)}, greedy-step logits ${g.maxDiff.toExponential(2)}`,
+      );
     });
   });
 
@@ -73,7 +75,11 @@ describe("Qwen3 text decoder (CPU) vs transformers", () => {
     const p = ref.text_prompts[2];
     const run = async () => {
       m.reset();
-      return (await m.generate({ ids: p.input_ids, maxTokens: 24, sampling: { temperature: 1.5, topP: 0.95, topK: 50, seed: 1234 } })).tokens;
+      return (await m.generate({
+        ids: p.input_ids,
+        maxTokens: 24,
+        sampling: { temperature: 1.5, topP: 0.95, topK: 50, seed: 1234 },
+      })).tokens;
     };
     const a = await run();
     const b = await run();
@@ -103,7 +109,9 @@ describe("Qwen3 text decoder (CPU) vs transformers", () => {
       assert.equal(m.info().nextPos, Math.max(...p.position_ids.flat()) + 1);
       const g = greedy(last, p.greedy_ids.length, tensor(T, `${kind}.greedy_logits`));
       assert.deepEqual(g.ids, p.greedy_ids);
-      console.log(`${kind}: prefill max-abs-diff ${d.toExponential(2)}, greedy-step logits ${g.maxDiff.toExponential(2)}`);
+      console.log(
+        `${kind}: prefill max-abs-diff ${d.toExponential(2)}, greedy-step logits ${g.maxDiff.toExponential(2)}`,
+      );
     });
   }
 });

@@ -25,8 +25,8 @@ import {
   loadAddon,
   loadVisionTower,
   nativeMemory,
-  NativeTextModel,
   nativeTextConfig,
+  NativeTextModel,
   NativeVisionInfo,
   openQwen3VL,
   readCheckpointConfig,
@@ -49,7 +49,13 @@ async function baseline(): Promise<number> {
 describe("native sessions", () => {
   test("two concurrent image reason() calls on one checkpoint both succeed, with the sequential calls' text", async () => {
     await closeNative();
-    const req = (prompt: string) => ({ task: "custom" as const, image: IMAGE, prompt, maxTokens: 12, sampling: GREEDY });
+    const req = (prompt: string) => ({
+      task: "custom" as const,
+      image: IMAGE,
+      prompt,
+      maxTokens: 12,
+      sampling: GREEDY,
+    });
     const a1 = await reason(req("Describe this image."), { backend: CKPT });
     const b1 = await reason(req("What is in the picture?"), { backend: CKPT });
     const [a2, b2] = await Promise.all([
@@ -109,7 +115,9 @@ describe("native sessions", () => {
     assert.equal(tower.info().externalBytes, tower.info().weightBytes, "the tower reports its weights to V8");
     const mem = nativeMemory();
     assert.ok(mem.bytesInUse > before);
-    if (mem.device === "cpu") assert.equal(held, mem.bytesInUse - before, "what V8 was told is what the CPU engine holds");
+    if (mem.device === "cpu") {
+      assert.equal(held, mem.bytesInUse - before, "what V8 was told is what the CPU engine holds");
+    }
     const external = mem.v8ExternalBytes;
     assert.equal(s.disposed, false);
     await s[Symbol.asyncDispose]();
@@ -120,7 +128,10 @@ describe("native sessions", () => {
     assert.equal(s.model.info().externalBytes, 0);
     const dropped = external - nativeMemory().v8ExternalBytes;
     assert.ok(dropped >= held, `V8's external memory dropped by ${dropped}, the objects had reported ${held}`);
-    await assert.rejects(s.generate(p, { maxTokens: 2, sampling: {} }), (e: unknown) => e instanceof NativeError && /closed/.test(e.message));
+    await assert.rejects(
+      s.generate(p, { maxTokens: 2, sampling: {} }),
+      (e: unknown) => e instanceof NativeError && /closed/.test(e.message),
+    );
     await assert.rejects(s.prepare([{ role: "user", content: "Hi" }], {}), NativeError);
     // The next open loads the checkpoint again.
     const again = await openQwen3VL(CKPT);
@@ -206,7 +217,10 @@ describe("the JS <-> C++ contract", () => {
     for (const fake of [{ abiVersion: ADDON_ABI_VERSION - 1 }, { abiVersion: ADDON_ABI_VERSION + 1 }, {}, null]) {
       assert.throws(() => checkAbi(fake, "/x/cosmos_native.node"), (e: unknown) => {
         assert.ok(e instanceof NativeError, String(e));
-        assert.match(e.message, /\/x\/cosmos_native\.node was built for (ABI \d+|no ABI version); this code needs ABI \d+/);
+        assert.match(
+          e.message,
+          /\/x\/cosmos_native\.node was built for (ABI \d+|no ABI version); this code needs ABI \d+/,
+        );
         assert.match(e.hint ?? "", /scripts\/build-native\.sh/);
         return true;
       });
@@ -217,11 +231,28 @@ describe("the JS <-> C++ contract", () => {
 
   test("info() is parsed with its schema: hostPinnedBytes (CUDA) is kept, the real tower's info fits the strict schema", async () => {
     const cudaInfo = {
-      freed: false, busy: false, externalBytes: 10, backend: "cuda", weightType: "bf16", gpuBytesInUse: 10, lastRunPeakBytes: 20,
-      hostPinnedBytes: 4096, depth: 2, hiddenSize: 32, outHiddenSize: 64, patchDim: 1536, mergeSize: 2, deepstackLayers: 2, weightBytes: 10,
+      freed: false,
+      busy: false,
+      externalBytes: 10,
+      backend: "cuda",
+      weightType: "bf16",
+      gpuBytesInUse: 10,
+      lastRunPeakBytes: 20,
+      hostPinnedBytes: 4096,
+      depth: 2,
+      hiddenSize: 32,
+      outHiddenSize: 64,
+      patchDim: 1536,
+      mergeSize: 2,
+      deepstackLayers: 2,
+      weightBytes: 10,
     };
     assert.equal(NativeVisionInfo.parse(cudaInfo).hostPinnedBytes, 4096);
-    assert.throws(() => NativeVisionInfo.parse({ ...cudaInfo, somethingNew: 1 }), /somethingNew/, "a field C++ adds must be added to the schema");
+    assert.throws(
+      () => NativeVisionInfo.parse({ ...cudaInfo, somethingNew: 1 }),
+      /somethingNew/,
+      "a field C++ adds must be added to the schema",
+    );
     const tower = await loadVisionTower(CKPT);
     const info = tower.info();
     assert.equal(info.outHiddenSize, 64);
@@ -234,14 +265,22 @@ describe("the JS <-> C++ contract", () => {
     const cfg = nativeTextConfig(readCheckpointConfig(CKPT));
     assert.deepEqual(cfg.mropeSection, [4, 2, 2]);
     const raw = loadAddon();
-    for (const bad of [{ ...cfg, headDim: 15 }, { ...cfg, numKvHeads: 3 }, { ...cfg, vocabSize: 1.5 }, { ...cfg, mropeSection: [4, 2] }]) {
+    for (
+      const bad of [{ ...cfg, headDim: 15 }, { ...cfg, numKvHeads: 3 }, { ...cfg, vocabSize: 1.5 }, {
+        ...cfg,
+        mropeSection: [4, 2],
+      }]
+    ) {
       assert.throws(() => raw.loadModel(CKPT, bad as typeof cfg), (e: unknown) => {
         const typed = fromNative(e);
         assert.ok(typed instanceof CheckpointError, `${JSON.stringify(bad)}: ${String(e)}`);
         return true;
       });
     }
-    assert.throws(() => raw.loadModel(CKPT, readFileSync(join(CKPT, "config.json"), "utf8") as never), /NativeTextConfig/);
+    assert.throws(
+      () => raw.loadModel(CKPT, readFileSync(join(CKPT, "config.json"), "utf8") as never),
+      /NativeTextConfig/,
+    );
   });
 });
 

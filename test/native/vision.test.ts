@@ -42,7 +42,10 @@ describe("vision tower (CPU) vs transformers", () => {
     }
   });
 
-  const ref = JSON.parse(readFileSync(FULL + "qwen3vl-tiny-reference.json", "utf8")) as Record<"image" | "video", { grid_thw: [number, number, number][]; pixel_values_tensor: string }>;
+  const ref = JSON.parse(readFileSync(FULL + "qwen3vl-tiny-reference.json", "utf8")) as Record<
+    "image" | "video",
+    { grid_thw: [number, number, number][]; pixel_values_tensor: string }
+  >;
   const st = readSafetensors(FULL + "qwen3vl-tiny-reference.safetensors");
   for (const kind of ["image", "video"] as const) {
     test(`qwen3vl-tiny checkpoint, ${kind} grid ${JSON.stringify(ref[kind].grid_thw)}: embeds and deepstack match to 1e-3`, async () => {
@@ -52,8 +55,14 @@ describe("vision tower (CPU) vs transformers", () => {
         assert.equal(r.tokens, r.embeds.length / r.outDim);
         const d0 = assertClose(r.embeds, f32(st.get(`${kind}.vision_embeds`)), `${kind} embeds`);
         assert.equal(r.deepstack.length, 2);
-        const dk = r.deepstack.map((g, k) => assertClose(g, f32(st.get(`${kind}.deepstack.${k}`)), `${kind} deepstack ${k}`));
-        console.log(`qwen3vl-tiny ${kind}: embeds max-abs-diff ${d0.toExponential(2)}, deepstack ${dk.map((d) => d.toExponential(2)).join(", ")}`);
+        const dk = r.deepstack.map((g, k) =>
+          assertClose(g, f32(st.get(`${kind}.deepstack.${k}`)), `${kind} deepstack ${k}`)
+        );
+        console.log(
+          `qwen3vl-tiny ${kind}: embeds max-abs-diff ${d0.toExponential(2)}, deepstack ${
+            dk.map((d) => d.toExponential(2)).join(", ")
+          }`,
+        );
       } finally {
         tower.free();
       }
@@ -73,8 +82,13 @@ describe("vision tower (CPU) vs transformers", () => {
     } finally {
       tower.free();
     }
-    const cfg = JSON.parse(readFileSync(join(FULL, "qwen3vl-tiny/config.json"), "utf8")) as { vision_config: { hidden_size: number } };
+    const cfg = JSON.parse(readFileSync(join(FULL, "qwen3vl-tiny/config.json"), "utf8")) as {
+      vision_config: { hidden_size: number };
+    };
     cfg.vision_config.hidden_size = 48;
-    await assert.rejects(loadVisionTower(join(FULL, "qwen3vl-tiny"), { configJson: JSON.stringify(cfg) }), CheckpointError);
+    await assert.rejects(
+      loadVisionTower(join(FULL, "qwen3vl-tiny"), { configJson: JSON.stringify(cfg) }),
+      CheckpointError,
+    );
   });
 });

@@ -19,7 +19,9 @@ describe("mediaUrl", () => {
   let png: Uint8Array;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "cosmos-msg-test-"));
-    png = new Uint8Array(await sharp({ create: { width: 8, height: 6, channels: 3, background: "#ff0000" } }).png().toBuffer());
+    png = new Uint8Array(
+      await sharp({ create: { width: 8, height: 6, channels: 3, background: "#ff0000" } }).png().toBuffer(),
+    );
     writeFileSync(join(dir, "a.png"), png);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,7 +41,10 @@ describe("mediaUrl", () => {
     assert.equal(await mediaUrl(join(dir, "a.png"), { allowedLocalMediaPath: join(dir, "sub") }), want);
   });
   test("bytes become a data URI of their MIME type", async () => {
-    assert.equal(await mediaUrl({ data: new Uint8Array([1, 2, 3]), mimeType: "video/mp4" }), "data:video/mp4;base64,AQID");
+    assert.equal(
+      await mediaUrl({ data: new Uint8Array([1, 2, 3]), mimeType: "video/mp4" }),
+      "data:video/mp4;base64,AQID",
+    );
   });
   test("a missing file is a MediaError", async () => {
     await assert.rejects(mediaUrl(join(dir, "missing.png")), MediaError);
@@ -54,7 +59,12 @@ describe("mediaUrl", () => {
 
 describe("buildMessages", () => {
   test("system + user (media first, then text), valid for the ChatMessages schema", async () => {
-    const req = ReasonRequest.parse({ task: "temporal_localization", video: "https://example.com/v.mp4", system: "Be brief.", reasoning: true });
+    const req = ReasonRequest.parse({
+      task: "temporal_localization",
+      video: "https://example.com/v.mp4",
+      system: "Be brief.",
+      reasoning: true,
+    });
     const m = await buildMessages(req);
     ChatMessages.parse(m);
     assert.deepEqual(m[0], { role: "system", content: [{ type: "text", text: "Be brief." }] });
@@ -67,7 +77,9 @@ describe("buildMessages", () => {
   });
 
   test("describe-anything: the image is sent with numbered marks drawn, as PNG", async () => {
-    const img = new Uint8Array(await sharp({ create: { width: 200, height: 100, channels: 3, background: "#808080" } }).jpeg().toBuffer());
+    const img = new Uint8Array(
+      await sharp({ create: { width: 200, height: 100, channels: 3, background: "#808080" } }).jpeg().toBuffer(),
+    );
     const req = ReasonRequest.parse({
       task: "describe_anything",
       prompt: "Describe each marked region.",
@@ -80,7 +92,8 @@ describe("buildMessages", () => {
     const bytes = Buffer.from(part.image_url!.url.split(",")[1], "base64");
     const { data, info } = await sharp(bytes).raw().toBuffer({ resolveWithObject: true });
     assert.deepEqual([info.width, info.height], [200, 100]);
-    const px = (x: number, y: number) => Array.from(data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3));
+    const px = (x: number, y: number) =>
+      Array.from(data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3));
     const hex = (c: string) => [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16));
     const close = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]) < 40);
     // Box 1 spans x 20..80, y 20..80 px: its left edge at mid-height is the first colour.

@@ -3,13 +3,43 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { splitThink, ThinkStreamSplitter } from "../../src/reasoner/think.ts";
 
-const CASES: { name: string; text: string; expect?: boolean; truncated?: boolean; reasoning?: string; answer: string }[] = [
-  { name: "both tags", text: "<think>\nThe cup tips over.\n</think>\n\nIt falls.", reasoning: "The cup tips over.", answer: "It falls." },
-  { name: "missing opening tag", text: "The cup tips over.\n</think>\n\nIt falls.", expect: true, reasoning: "The cup tips over.", answer: "It falls." },
+const CASES: {
+  name: string;
+  text: string;
+  expect?: boolean;
+  truncated?: boolean;
+  reasoning?: string;
+  answer: string;
+}[] = [
+  {
+    name: "both tags",
+    text: "<think>\nThe cup tips over.\n</think>\n\nIt falls.",
+    reasoning: "The cup tips over.",
+    answer: "It falls.",
+  },
+  {
+    name: "missing opening tag",
+    text: "The cup tips over.\n</think>\n\nIt falls.",
+    expect: true,
+    reasoning: "The cup tips over.",
+    answer: "It falls.",
+  },
   { name: "no tags, no reasoning asked", text: "A robot picks up a cube.", answer: "A robot picks up a cube." },
   { name: "no tags, reasoning asked, complete", text: "Plausible.", expect: true, answer: "Plausible." },
-  { name: "no tags, reasoning asked, truncated", text: "First the arm moves", expect: true, truncated: true, reasoning: "First the arm moves", answer: "" },
-  { name: "opening tag only (truncated)", text: "<think>\nFirst the arm moves", reasoning: "First the arm moves", answer: "" },
+  {
+    name: "no tags, reasoning asked, truncated",
+    text: "First the arm moves",
+    expect: true,
+    truncated: true,
+    reasoning: "First the arm moves",
+    answer: "",
+  },
+  {
+    name: "opening tag only (truncated)",
+    text: "<think>\nFirst the arm moves",
+    reasoning: "First the arm moves",
+    answer: "",
+  },
   { name: "leading whitespace before <think>", text: "\n\n<think>a</think>b", reasoning: "a", answer: "b" },
   { name: "empty reasoning", text: "<think>\n\n</think>\n\nYes.", reasoning: "", answer: "Yes." },
   { name: "<think> mentioned mid-answer is not a tag", text: "Use the <think> tag.", answer: "Use the <think> tag." },
@@ -34,9 +64,19 @@ function run(chunks: string[], expect: boolean) {
 
 describe("ThinkStreamSplitter", () => {
   const STREAM_CASES = [
-    { text: "<think>\nThe cup tips.\n</think>\n\nIt falls.", expect: false, reasoning: "\nThe cup tips.\n", answer: "It falls." },
+    {
+      text: "<think>\nThe cup tips.\n</think>\n\nIt falls.",
+      expect: false,
+      reasoning: "\nThe cup tips.\n",
+      answer: "It falls.",
+    },
     { text: "The cup tips.\n</think>\n\nIt falls.", expect: true, reasoning: "The cup tips.\n", answer: "It falls." },
-    { text: "A robot <b>moves</b> < 3 </th cubes.", expect: false, reasoning: "", answer: "A robot <b>moves</b> < 3 </th cubes." },
+    {
+      text: "A robot <b>moves</b> < 3 </th cubes.",
+      expect: false,
+      reasoning: "",
+      answer: "A robot <b>moves</b> < 3 </th cubes.",
+    },
     { text: "<think>cut off </thi", expect: false, reasoning: "cut off </thi", answer: "" },
   ];
   for (const c of STREAM_CASES) {

@@ -15,14 +15,39 @@ export function pick<T>(r: () => number, items: readonly T[]): T {
   return items[Math.floor(r() * items.length)];
 }
 
-const SCALARS: readonly unknown[] = [null, 0, -1, 1, 2.5, 1e308, -0, true, false, "", "x", "queued", "completed", "failed", "0", "NaN", "[1,2]", '{"a":1}', "é漢🤖"];
+const SCALARS: readonly unknown[] = [
+  null,
+  0,
+  -1,
+  1,
+  2.5,
+  1e308,
+  -0,
+  true,
+  false,
+  "",
+  "x",
+  "queued",
+  "completed",
+  "failed",
+  "0",
+  "NaN",
+  "[1,2]",
+  '{"a":1}',
+  "é漢🤖",
+];
 
 /** A random JSON value, nested up to `depth` levels. */
 export function randomJson(r: () => number, depth = 3): unknown {
   const k = r();
   if (depth <= 0 || k < 0.4) return pick(r, SCALARS);
   if (k < 0.7) return Array.from({ length: Math.floor(r() * 4) }, () => randomJson(r, depth - 1));
-  return Object.fromEntries(Array.from({ length: Math.floor(r() * 4) }, () => [pick(r, ["id", "status", "data", "shape", "error", "action", "k"]), randomJson(r, depth - 1)]));
+  return Object.fromEntries(
+    Array.from(
+      { length: Math.floor(r() * 4) },
+      () => [pick(r, ["id", "status", "data", "shape", "error", "action", "k"]), randomJson(r, depth - 1)],
+    ),
+  );
 }
 
 /** `value`, or (with probability `p`) a random JSON value in its place. */

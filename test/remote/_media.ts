@@ -25,5 +25,7 @@ export function makeMp4(frames = 5, sound = false): Uint8Array<ArrayBuffer> {
 
 /** A PNG of the given size. */
 export async function makePng(width = 32, height = 24): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await sharp({ create: { width, height, channels: 3, background: "#3366cc" } }).png().toBuffer());
+  return new Uint8Array(
+    await sharp({ create: { width, height, channels: 3, background: "#3366cc" } }).png().toBuffer(),
+  );
 }

@@ -19,7 +19,15 @@
 import { Buffer } from "node:buffer";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { errorBody, IMAGE_FIELDS, parseVideoForm, type PipelinePlan, planPipeline, Refusal, type VideoForm } from "./_vllm_omni.ts";
+import {
+  errorBody,
+  IMAGE_FIELDS,
+  parseVideoForm,
+  type PipelinePlan,
+  planPipeline,
+  Refusal,
+  type VideoForm,
+} from "./_vllm_omni.ts";
 
 /** One multipart/form-data part. */
 export interface FormPart {
@@ -145,17 +153,26 @@ export function chatSse(script: ChatScript, model: string, id = "chatcmpl-test")
   const base = { id, object: "chat.completion.chunk", created, model };
   const events: string[] = [];
   const ev = (o: unknown) => events.push(`data: ${JSON.stringify(o)}\n\n`);
-  ev({ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }] });
+  ev({
+    ...base,
+    choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }],
+  });
   const n = script.chunkChars ?? 3;
   const pieces = (s: string) => Array.from({ length: Math.ceil(s.length / n) }, (_, i) => s.slice(i * n, i * n + n));
   for (const p of pieces(script.reasoningContent ?? "")) {
     // vLLM's DeltaMessage carries `reasoning` and copies it into the deprecated `reasoning_content`.
-    ev({ ...base, choices: [{ index: 0, delta: { reasoning: p, reasoning_content: p }, logprobs: null, finish_reason: null }] });
+    ev({
+      ...base,
+      choices: [{ index: 0, delta: { reasoning: p, reasoning_content: p }, logprobs: null, finish_reason: null }],
+    });
   }
   for (const p of pieces(script.content)) {
     ev({ ...base, choices: [{ index: 0, delta: { content: p }, logprobs: null, finish_reason: null }] });
   }
-  ev({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: script.finishReason ?? "stop", stop_reason: null }] });
+  ev({
+    ...base,
+    choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: script.finishReason ?? "stop", stop_reason: null }],
+  });
   ev({ ...base, choices: [], usage: script.usage ?? { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } });
   events.push("data: [DONE]\n\n");
   return events;
@@ -179,13 +196,23 @@ interface Job {
   prompt: string;
   created_at: number;
   error?: { code: number; message: string };
-  action?: { data: number[][]; shape: number[]; dtype: string; raw_action_dim: number; action_mode: string; domain_id: number };
+  action?: {
+    data: number[][];
+    shape: number[];
+    dtype: string;
+    raw_action_dim: number;
+    action_mode: string;
+    domain_id: number;
+  };
   conflicts: number;
 }
 
 /** The action chunk a policy / inverse-dynamics job returns: [chunk, raw_dim], values a test can predict. */
 export function scriptedAction(chunk: number, rawDim: number): number[][] {
-  return Array.from({ length: chunk }, (_, t) => Array.from({ length: rawDim }, (_, d) => Math.round((t * 0.01 + d * 0.001) * 1e6) / 1e6));
+  return Array.from(
+    { length: chunk },
+    (_, t) => Array.from({ length: rawDim }, (_, d) => Math.round((t * 0.01 + d * 0.001) * 1e6) / 1e6),
+  );
 }
 
 /** Starts the server. */
@@ -279,7 +306,10 @@ export async function startTestServer(init: Partial<Behaviour> = {}): Promise<Te
     }
     const served = behaviour.models[0];
     if (key === "GET /v1/models") {
-      return json(res, rec, 200, { object: "list", data: behaviour.models.map((id) => ({ id, object: "model", created: 0, owned_by: "vllm" })) });
+      return json(res, rec, 200, {
+        object: "list",
+        data: behaviour.models.map((id) => ({ id, object: "model", created: 0, owned_by: "vllm" })),
+      });
     }
     if (key === "POST /v1/chat/completions") {
       const r = rec.json as { model: string; stream?: boolean };
@@ -293,7 +323,11 @@ export async function startTestServer(init: Partial<Behaviour> = {}): Promise<Te
           choices: [{
             index: 0,
             // vLLM's ChatMessage has `reasoning` only (no `reasoning_content`).
-            message: { role: "assistant", content: s.content, ...(s.reasoningContent ? { reasoning: s.reasoningContent } : {}) },
+            message: {
+              role: "assistant",
+              content: s.content,
+              ...(s.reasoningContent ? { reasoning: s.reasoningContent } : {}),
+            },
             finish_reason: s.finishReason ?? "stop",
           }],
           usage: s.usage ?? { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
@@ -313,22 +347,38 @@ export async function startTestServer(init: Partial<Behaviour> = {}): Promise<Te
       // generate_images (api_server.py:1761-1985) with ImageGenerationRequest (protocol/images.py:33-190):
       // a body that fails the model is a RequestValidationError, 400 through vLLM's handler.
       const b = rec.json as Record<string, unknown> | undefined;
-      if (!b || typeof b !== "object" || Array.isArray(b)) return refuse(res, rec, new Refusal(400, "Input should be a valid dictionary"));
+      if (!b || typeof b !== "object" || Array.isArray(b)) {
+        return refuse(res, rec, new Refusal(400, "Input should be a valid dictionary"));
+      }
       for (const k of Object.keys(b)) if (!IMAGE_FIELDS.has(k)) rec.dropped.push(`json:${k}`);
       const bad = (m: string) => refuse(res, rec, new Refusal(400, m));
       if (typeof b.prompt !== "string") return bad("prompt: Field required");
-      if (b.n !== undefined && !(Number.isInteger(b.n) && (b.n as number) >= 1 && (b.n as number) <= 10)) return bad("n: Input should be between 1 and 10"); // images.py:54
-      if (b.size !== undefined && (typeof b.size !== "string" || !b.size.includes("x"))) return bad("size must be in format 'WIDTHxHEIGHT' (e.g., '1024x1024')"); // images.py:73-88
+      if (b.n !== undefined && !(Number.isInteger(b.n) && (b.n as number) >= 1 && (b.n as number) <= 10)) {
+        return bad("n: Input should be between 1 and 10"); // images.py:54
+      }
+      if (b.size !== undefined && (typeof b.size !== "string" || !b.size.includes("x"))) {
+        return bad("size must be in format 'WIDTHxHEIGHT' (e.g., '1024x1024')"); // images.py:73-88
+      }
       if (b.response_format !== undefined && b.response_format !== "b64_json" && b.response_format !== "file") {
         return bad(`Only 'b64_json' or 'file' response format is supported, got: ${String(b.response_format)}`); // images.py:90-96
       }
-      if (b.num_inference_steps !== undefined && !(Number.isInteger(b.num_inference_steps) && (b.num_inference_steps as number) >= 1 && (b.num_inference_steps as number) <= 200)) {
+      if (
+        b.num_inference_steps !== undefined &&
+        !(Number.isInteger(b.num_inference_steps) && (b.num_inference_steps as number) >= 1 &&
+          (b.num_inference_steps as number) <= 200)
+      ) {
         return bad("num_inference_steps: Input should be between 1 and 200"); // images.py:115-120
       }
-      if (b.guidance_scale !== undefined && !(typeof b.guidance_scale === "number" && b.guidance_scale >= 0 && b.guidance_scale <= 20)) {
+      if (
+        b.guidance_scale !== undefined &&
+        !(typeof b.guidance_scale === "number" && b.guidance_scale >= 0 && b.guidance_scale <= 20)
+      ) {
         return bad("guidance_scale: Input should be less than or equal to 20"); // images.py:121-125
       }
-      if (b.extra_params !== undefined && (b.extra_params === null || typeof b.extra_params !== "object" || Array.isArray(b.extra_params))) {
+      if (
+        b.extra_params !== undefined &&
+        (b.extra_params === null || typeof b.extra_params !== "object" || Array.isArray(b.extra_params))
+      ) {
         return bad("extra_params: Input should be a valid dictionary"); // images.py:136
       }
       if (b.model !== undefined && b.model !== served) {
@@ -345,9 +395,14 @@ export async function startTestServer(init: Partial<Behaviour> = {}): Promise<Te
         extra,
         hasVideo: false,
       }, behaviour.modelActionDim);
-      if (behaviour.guardrailBlocks?.test(b.prompt) && extra.guardrails !== false) return refuse(res, rec, new Refusal(400, "Input was blocked by Cosmos3 guardrails."));
+      if (behaviour.guardrailBlocks?.test(b.prompt) && extra.guardrails !== false) {
+        return refuse(res, rec, new Refusal(400, "Input was blocked by Cosmos3 guardrails."));
+      }
       if (behaviour.engineFailure) return refuse(res, rec, new Refusal(500, behaviour.engineFailure));
-      return json(res, rec, 200, { created: 1700000000, data: [{ b64_json: Buffer.from(behaviour.png).toString("base64"), revised_prompt: null }] });
+      return json(res, rec, 200, {
+        created: 1700000000,
+        data: [{ b64_json: Buffer.from(behaviour.png).toString("base64"), revised_prompt: null }],
+      });
     }
     if (key === "POST /v1/videos/sync" || key === "POST /v1/videos") {
       let form: VideoForm;
@@ -363,7 +418,11 @@ export async function startTestServer(init: Partial<Behaviour> = {}): Promise<Te
         // create_video_sync (api_server.py:3142-3210): engine errors as their code, a timeout as 504.
         if (behaviour.generationMs > behaviour.syncTimeoutMs) {
           await sleep(behaviour.syncTimeoutMs);
-          return refuse(res, rec, new Refusal(504, `Video generation timed out after ${behaviour.syncTimeoutMs / 1000}s.`));
+          return refuse(
+            res,
+            rec,
+            new Refusal(504, `Video generation timed out after ${behaviour.syncTimeoutMs / 1000}s.`),
+          );
         }
         if (behaviour.generationMs) await sleep(behaviour.generationMs);
         if (res.destroyed) return;
@@ -375,13 +434,29 @@ export async function startTestServer(init: Partial<Behaviour> = {}): Promise<Te
       }
       // create_video (api_server.py:3099-3130): the job is queued at once; failures show on the job.
       const id = `video_gen_${(++jobCounter).toString(16).padStart(32, "0")}`;
-      const job: Job = { id, status: "queued", progress: 0, polls: 0, model: served, prompt: form.prompt, created_at: 1700000000, conflicts: behaviour.cancelConflicts };
+      const job: Job = {
+        id,
+        status: "queued",
+        progress: 0,
+        polls: 0,
+        model: served,
+        prompt: form.prompt,
+        created_at: 1700000000,
+        conflicts: behaviour.cancelConflicts,
+      };
       if ("failure" in run) job.error = run.failure;
       else if (run.plan.action && run.plan.action.mode !== "forward_dynamics") {
         const a = run.plan.action;
         const data = scriptedAction(a.chunk, a.rawDim);
         // serving_video.py:600-617 VideoAction; the pipeline slices to raw_action_dim (pipeline_cosmos3.py:1586)
-        job.action = { data, shape: [a.chunk, a.rawDim], dtype: "float32", raw_action_dim: a.rawDim, action_mode: a.mode, domain_id: a.domainId };
+        job.action = {
+          data,
+          shape: [a.chunk, a.rawDim],
+          dtype: "float32",
+          raw_action_dim: a.rawDim,
+          action_mode: a.mode,
+          domain_id: a.domainId,
+        };
       }
       jobs.set(id, job);
       return json(res, rec, 200, publicJob(job));
@@ -401,7 +476,9 @@ export async function startTestServer(init: Partial<Behaviour> = {}): Promise<Te
       }
       if (m[2]) {
         // download_video (api_server.py:3330-3360)
-        if (job.status === "failed") return refuse(res, rec, new Refusal(422, "Video generation failed. Check job status for error details."));
+        if (job.status === "failed") {
+          return refuse(res, rec, new Refusal(422, "Video generation failed. Check job status for error details."));
+        }
         if (job.status !== "completed") return refuse(res, rec, new Refusal(404, "Generation is still in-progress"));
         rec.status = 200;
         res.writeHead(200, { "Content-Type": "video/mp4" });
@@ -449,20 +526,32 @@ export async function startTestServer(init: Partial<Behaviour> = {}): Promise<Te
     url: `http://127.0.0.1:${port}`,
     requests,
     behaviour,
-    waitFor: (match) => new Promise((resolve) => {
-      const done = requests.find((r) => `${r.method} ${r.path}`.startsWith(match));
-      if (done) resolve(done);
-      else waiters.push({ match, resolve });
-    }),
-    close: () => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    }),
+    waitFor: (match) =>
+      new Promise((resolve) => {
+        const done = requests.find((r) => `${r.method} ${r.path}`.startsWith(match));
+        if (done) resolve(done);
+        else waiters.push({ match, resolve });
+      }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
   };
 }
 
 /** The keys of an image request's `extra_params` the text-to-image pipeline reads (pipeline_cosmos3.py:2056-2060, :3345-3353, cosmos3/guardrails.py:198-206). */
-const IMAGE_EXTRA_READ = new Set(["use_resolution_template", "guardrails", "max_sequence_length", "flow_shift", "guidance_interval", "use_system_prompt", "system_prompt", "negative_prompt", "deterministic_seed"]);
+const IMAGE_EXTRA_READ = new Set([
+  "use_resolution_template",
+  "guardrails",
+  "max_sequence_length",
+  "flow_shift",
+  "guidance_interval",
+  "use_system_prompt",
+  "system_prompt",
+  "negative_prompt",
+  "deterministic_seed",
+]);
 
 /** A job as `VideoResponse.model_dump` shows it. */
 function publicJob(j: Job): Record<string, unknown> {

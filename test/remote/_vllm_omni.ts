@@ -24,7 +24,10 @@ export class Refusal extends Error {
 }
 
 /** vLLM's `ErrorResponse` body for a status and message. */
-export function errorBody(status: number, message: string): { error: { message: string; type: string; param: null; code: number } } {
+export function errorBody(
+  status: number,
+  message: string,
+): { error: { message: string; type: string; param: null; code: number } } {
   const phrase: Record<number, string> = {
     400: "Bad Request",
     404: "Not Found",
@@ -39,20 +42,69 @@ export function errorBody(status: number, message: string): { error: { message: 
 }
 
 /** The form fields `_parse_video_form` declares (api_server.py:2938-2968); FastAPI ignores any other. */
-const VIDEO_FORM_INT = ["width", "height", "num_frames", "fps", "num_inference_steps", "seed", "frame_interpolation_exp"];
-const VIDEO_FORM_FLOAT = ["guidance_scale", "guidance_scale_2", "boundary_ratio", "flow_shift", "true_cfg_scale", "sound_duration", "frame_interpolation_scale"];
+const VIDEO_FORM_INT = [
+  "width",
+  "height",
+  "num_frames",
+  "fps",
+  "num_inference_steps",
+  "seed",
+  "frame_interpolation_exp",
+];
+const VIDEO_FORM_FLOAT = [
+  "guidance_scale",
+  "guidance_scale_2",
+  "boundary_ratio",
+  "flow_shift",
+  "true_cfg_scale",
+  "sound_duration",
+  "frame_interpolation_scale",
+];
 const VIDEO_FORM_BOOL = ["generate_sound", "enable_frame_interpolation"];
 const VIDEO_FORM_STR = [
-  "prompt", "image_reference", "video_reference", "audio_reference", "model", "seconds", "size", "user",
-  "negative_prompt", "frame_interpolation_model_path", "lora", "extra_params",
+  "prompt",
+  "image_reference",
+  "video_reference",
+  "audio_reference",
+  "model",
+  "seconds",
+  "size",
+  "user",
+  "negative_prompt",
+  "frame_interpolation_model_path",
+  "lora",
+  "extra_params",
 ];
-export const VIDEO_FORM_FIELDS = new Set([...VIDEO_FORM_INT, ...VIDEO_FORM_FLOAT, ...VIDEO_FORM_BOOL, ...VIDEO_FORM_STR, "input_reference"]);
+export const VIDEO_FORM_FIELDS = new Set([
+  ...VIDEO_FORM_INT,
+  ...VIDEO_FORM_FLOAT,
+  ...VIDEO_FORM_BOOL,
+  ...VIDEO_FORM_STR,
+  "input_reference",
+]);
 
 /** `ImageGenerationRequest`'s fields (protocol/images.py:33-140); pydantic ignores any other. */
 export const IMAGE_FIELDS = new Set([
-  "prompt", "bot_task", "model", "n", "size", "response_format", "user", "layers", "negative_prompt", "system_prompt",
-  "use_system_prompt", "num_inference_steps", "guidance_scale", "true_cfg_scale", "flow_shift", "extra_params", "seed",
-  "generator_device", "lora", "output_format",
+  "prompt",
+  "bot_task",
+  "model",
+  "n",
+  "size",
+  "response_format",
+  "user",
+  "layers",
+  "negative_prompt",
+  "system_prompt",
+  "use_system_prompt",
+  "num_inference_steps",
+  "guidance_scale",
+  "true_cfg_scale",
+  "flow_shift",
+  "extra_params",
+  "seed",
+  "generator_device",
+  "lora",
+  "output_format",
 ]);
 
 /**
@@ -62,19 +114,62 @@ export const IMAGE_FIELDS = new Set([
  * api_server.py:1859) and never looked at: recorded as dropped.
  */
 export const COSMOS3_EXTRA_PARAMS = new Set([
-  "flow_shift", "max_sequence_length", "use_resolution_template", "use_duration_template", "use_system_prompt",
-  "system_prompt", "negative_prompt", "guardrails", "condition_frame_indexes_vision", "condition_video_keep",
-  "generate_sound", "sound_gen", "sound_duration", "audio_duration", "action_mode", "action", "domain_name",
-  "domain_id", "raw_action_dim", "action_chunk_size", "action_space", "action_fps", "image_height", "image_width",
-  "history_length", "conditioning_fps", "resolution", "image_size", "use_state", "observation", "robot_obs",
-  "deterministic_seed", "session_id", "guidance_interval", "video_codec_options",
+  "flow_shift",
+  "max_sequence_length",
+  "use_resolution_template",
+  "use_duration_template",
+  "use_system_prompt",
+  "system_prompt",
+  "negative_prompt",
+  "guardrails",
+  "condition_frame_indexes_vision",
+  "condition_video_keep",
+  "generate_sound",
+  "sound_gen",
+  "sound_duration",
+  "audio_duration",
+  "action_mode",
+  "action",
+  "domain_name",
+  "domain_id",
+  "raw_action_dim",
+  "action_chunk_size",
+  "action_space",
+  "action_fps",
+  "image_height",
+  "image_width",
+  "history_length",
+  "conditioning_fps",
+  "resolution",
+  "image_size",
+  "use_state",
+  "observation",
+  "robot_obs",
+  "deterministic_seed",
+  "session_id",
+  "guidance_interval",
+  "video_codec_options",
 ]);
 
 /** `EMBODIMENT_TO_DOMAIN_ID` (cosmos3/action.py:28-46). */
 export const DOMAIN_IDS: Record<string, number> = {
-  no_action: 0, av: 1, camera_pose: 2, hand_pose: 3, pusht: 4, libero: 5, umi: 6, bridge_orig_lerobot: 7,
-  droid_lerobot: 8, "robomind-franka": 8, galbot: 9, "robomind-franka-dual": 12, "robomind-ur": 13, agibotworld: 15,
-  agibot_gear_gripper: 15, agibot_gear_gripper_ext: 15, fractal: 20,
+  no_action: 0,
+  av: 1,
+  camera_pose: 2,
+  hand_pose: 3,
+  pusht: 4,
+  libero: 5,
+  umi: 6,
+  bridge_orig_lerobot: 7,
+  droid_lerobot: 8,
+  "robomind-franka": 8,
+  galbot: 9,
+  "robomind-franka-dual": 12,
+  "robomind-ur": 13,
+  agibotworld: 15,
+  agibot_gear_gripper: 15,
+  agibot_gear_gripper_ext: 15,
+  fractal: 20,
 };
 
 /** A validated video form: the request as `VideoGenerationRequest` would hold it. */
@@ -128,12 +223,19 @@ export function parseVideoForm(
   const text = (k: string) => seen.get(k)?.text;
   // Form-level types: a RequestValidationError, which vLLM's build_app answers with 400.
   const prompt = text("prompt");
-  if (prompt === undefined) throw new Refusal(400, "[{'type': 'missing', 'loc': ('body', 'prompt'), 'msg': 'Field required'}]");
+  if (prompt === undefined) {
+    throw new Refusal(400, "[{'type': 'missing', 'loc': ('body', 'prompt'), 'msg': 'Field required'}]");
+  }
   const ints: Record<string, number> = {};
   for (const k of VIDEO_FORM_INT) {
     const v = text(k);
     if (v === undefined) continue;
-    if (!/^[+-]?\d+$/.test(v.trim())) throw new Refusal(400, `[{'type': 'int_parsing', 'loc': ('body', '${k}'), 'msg': 'Input should be a valid integer'}]`);
+    if (!/^[+-]?\d+$/.test(v.trim())) {
+      throw new Refusal(
+        400,
+        `[{'type': 'int_parsing', 'loc': ('body', '${k}'), 'msg': 'Input should be a valid integer'}]`,
+      );
+    }
     ints[k] = Number(v);
   }
   const floats: Record<string, number> = {};
@@ -141,25 +243,41 @@ export function parseVideoForm(
     const v = text(k);
     if (v === undefined) continue;
     const n = Number(v);
-    if (v.trim() === "" || !Number.isFinite(n)) throw new Refusal(400, `[{'type': 'float_parsing', 'loc': ('body', '${k}'), 'msg': 'Input should be a valid number'}]`);
+    if (v.trim() === "" || !Number.isFinite(n)) {
+      throw new Refusal(
+        400,
+        `[{'type': 'float_parsing', 'loc': ('body', '${k}'), 'msg': 'Input should be a valid number'}]`,
+      );
+    }
     floats[k] = n;
   }
   for (const k of ["sound_duration", "frame_interpolation_scale"]) {
     if (floats[k] !== undefined && !(floats[k] > 0)) throw new Refusal(400, `${k}: Input should be greater than 0`); // :2961, :2965 gt=0.0
   }
-  if (ints.frame_interpolation_exp !== undefined && ints.frame_interpolation_exp < 1) throw new Refusal(400, "frame_interpolation_exp: Input should be greater than or equal to 1"); // :2964
+  if (ints.frame_interpolation_exp !== undefined && ints.frame_interpolation_exp < 1) {
+    throw new Refusal(400, "frame_interpolation_exp: Input should be greater than or equal to 1"); // :2964
+  }
   const bools: Record<string, boolean> = {};
   for (const k of VIDEO_FORM_BOOL) {
     const v = text(k);
     if (v === undefined) continue;
     const b = formBool(v);
-    if (b === undefined) throw new Refusal(400, `[{'type': 'bool_parsing', 'loc': ('body', '${k}'), 'msg': 'Input should be a valid boolean'}]`);
+    if (b === undefined) {
+      throw new Refusal(
+        400,
+        `[{'type': 'bool_parsing', 'loc': ('body', '${k}'), 'msg': 'Input should be a valid boolean'}]`,
+      );
+    }
     bools[k] = b;
   }
   const size = text("size");
-  if (size !== undefined && !/^\d+x\d+$/.test(size)) throw new Refusal(400, `size: String should match pattern '^\\d+x\\d+$'`); // videos.py:30 SizeStr
+  if (size !== undefined && !/^\d+x\d+$/.test(size)) {
+    throw new Refusal(400, `size: String should match pattern '^\\d+x\\d+$'`); // videos.py:30 SizeStr
+  }
   const seconds = text("seconds");
-  if (seconds !== undefined && !/^[1-9]\d*$/.test(seconds)) throw new Refusal(400, `seconds: String should match pattern '^[1-9]\\d*$'`); // videos.py:31
+  if (seconds !== undefined && !/^[1-9]\d*$/.test(seconds)) {
+    throw new Refusal(400, `seconds: String should match pattern '^[1-9]\\d*$'`); // videos.py:31
+  }
   // _parse_form_json (api_server.py:2692-2707): invalid JSON, or not an object for extra_params / lora.
   const json = (k: string, wantObject: boolean): unknown => {
     const v = text(k);
@@ -171,13 +289,20 @@ export function parseVideoForm(
       throw new Refusal(400, "Invalid JSON in form field.");
     }
     if (wantObject && (parsed === null || typeof parsed !== "object" || Array.isArray(parsed))) {
-      throw new Refusal(400, `Invalid JSON in form field: expected dict, got ${Array.isArray(parsed) ? "list" : typeof parsed}.`);
+      throw new Refusal(
+        400,
+        `Invalid JSON in form field: expected dict, got ${Array.isArray(parsed) ? "list" : typeof parsed}.`,
+      );
     }
     return parsed;
   };
   const extra = (json("extra_params", true) ?? {}) as Record<string, unknown>;
   json("lora", true);
-  const refs = [json("image_reference", false), json("video_reference", false), seen.has("input_reference") ? true : undefined];
+  const refs = [
+    json("image_reference", false),
+    json("video_reference", false),
+    seen.has("input_reference") ? true : undefined,
+  ];
   if (refs.filter((r) => r !== undefined).length > 1) {
     throw new Refusal(400, "Provide only one of input_reference, image_reference, or video_reference."); // :2987-2994
   }
@@ -190,8 +315,10 @@ export function parseVideoForm(
     ["guidance_scale_2", floats.guidance_scale_2, 0, 20], // videos.py:158-163
     ["boundary_ratio", floats.boundary_ratio, 0, 1], // videos.py:164-169
     ["true_cfg_scale", floats.true_cfg_scale, 0, 20], // videos.py:174-179
-    ["width", ints.width, 1, Infinity], ["height", ints.height, 1, Infinity], // videos.py:139-140
-    ["fps", ints.fps, 1, Infinity], ["num_frames", ints.num_frames, 1, Infinity], // videos.py:141-142
+    ["width", ints.width, 1, Infinity],
+    ["height", ints.height, 1, Infinity], // videos.py:139-140
+    ["fps", ints.fps, 1, Infinity],
+    ["num_frames", ints.num_frames, 1, Infinity], // videos.py:141-142
   ];
   for (const [k, v, lo, hi] of bounds) {
     if (v !== undefined && (v < lo || v > hi)) throw new Refusal(500, "Internal Server Error", true);
@@ -229,7 +356,9 @@ function referenceVideoDecodeSpec(form: VideoForm): void {
     if (actionMode(e.action_mode) !== undefined) return;
     conditionIndexes(e.condition_frame_indexes_vision);
     const keep = String(e.condition_video_keep || "first").trim().toLowerCase(); // utils.py:128-132
-    if (keep !== "first" && keep !== "last") throw new Error("Cosmos3 condition_video_keep must be either 'first' or 'last'.");
+    if (keep !== "first" && keep !== "last") {
+      throw new Error("Cosmos3 condition_video_keep must be either 'first' or 'last'.");
+    }
   } catch (err) {
     throw new Refusal(400, (err as Error).message);
   }
@@ -241,7 +370,11 @@ export function actionMode(v: unknown): "policy" | "forward_dynamics" | "inverse
   const s = String(v).trim().toLowerCase();
   if (!s) return undefined;
   if (s !== "policy" && s !== "forward_dynamics" && s !== "inverse_dynamics") {
-    throw new Error(`Unsupported Cosmos3 action_mode='${String(v)}'; expected one of ['forward_dynamics', 'inverse_dynamics', 'policy'].`);
+    throw new Error(
+      `Unsupported Cosmos3 action_mode='${
+        String(v)
+      }'; expected one of ['forward_dynamics', 'inverse_dynamics', 'policy'].`,
+    );
   }
   return s;
 }
@@ -253,7 +386,9 @@ export function conditionIndexes(v: unknown): number[] {
   if (typeof v === "string") items = v.split(",").map((x) => x.trim()).filter(Boolean);
   else if (typeof v === "number") items = [v];
   else if (Array.isArray(v)) items = v;
-  else throw new Error(`Cosmos3 condition_frame_indexes_vision must be an int, comma-separated string, or iterable of ints; got ${typeof v}.`);
+  else {throw new Error(
+      `Cosmos3 condition_frame_indexes_vision must be an int, comma-separated string, or iterable of ints; got ${typeof v}.`,
+    );}
   const ints = items.map((x) => {
     const n = Number(x);
     if (!Number.isInteger(n)) throw new Error(`invalid literal for int(): ${JSON.stringify(x)}`);
@@ -261,7 +396,9 @@ export function conditionIndexes(v: unknown): number[] {
   });
   const out = [...new Set(ints)].sort((a, b) => a - b);
   if (!out.length) throw new Error("Cosmos3 condition_frame_indexes_vision must contain at least one index.");
-  if (out.some((i) => i < 0)) throw new Error(`Cosmos3 condition_frame_indexes_vision must be non-negative, got ${out}.`);
+  if (out.some((i) => i < 0)) {
+    throw new Error(`Cosmos3 condition_frame_indexes_vision must be non-negative, got ${out}.`);
+  }
   return out;
 }
 
@@ -299,8 +436,13 @@ export function planPipeline(kind: "image" | "video", p: {
   const mode = actionMode(e.action_mode);
   if (kind === "image") {
     return {
-      kind, width: p.width ?? 1024, height: p.height ?? 1024, numFrames: 1, // :3276-3278
-      steps: p.steps ?? 50, guidance: p.guidance ?? 7.0, flowShift: num("flow_shift") ?? p.flowShift ?? 3.0, // :3280-3282
+      kind,
+      width: p.width ?? 1024,
+      height: p.height ?? 1024,
+      numFrames: 1, // :3276-3278
+      steps: p.steps ?? 50,
+      guidance: p.guidance ?? 7.0,
+      flowShift: num("flow_shift") ?? p.flowShift ?? 3.0, // :3280-3282
       maxSequenceLength: num("max_sequence_length") || 4096, // :3350-3353
     };
   }
@@ -335,10 +477,20 @@ export function planPipeline(kind: "image" | "video", p: {
       domainId = Math.trunc(Number(e.domain_id));
       if (domainId < 0) throw new Error(`Cosmos3 domain_id must be non-negative, got ${domainId}.`);
     } else {
-      const name = e.domain_name === undefined || e.domain_name === null ? "" : String(e.domain_name).trim().toLowerCase();
-      if (!name) throw new Error("Cosmos3 action generation requires extra_args['domain_id'] or non-empty extra_args['domain_name'].");
+      const name = e.domain_name === undefined || e.domain_name === null
+        ? ""
+        : String(e.domain_name).trim().toLowerCase();
+      if (!name) {
+        throw new Error(
+          "Cosmos3 action generation requires extra_args['domain_id'] or non-empty extra_args['domain_name'].",
+        );
+      }
       if (!(name in DOMAIN_IDS)) {
-        throw new Error(`Unknown Cosmos3 action domain_name='${String(e.domain_name)}'; expected one of ${JSON.stringify(Object.keys(DOMAIN_IDS).sort())} or pass domain_id directly.`);
+        throw new Error(
+          `Unknown Cosmos3 action domain_name='${String(e.domain_name)}'; expected one of ${
+            JSON.stringify(Object.keys(DOMAIN_IDS).sort())
+          } or pass domain_id directly.`,
+        );
       }
       domainId = DOMAIN_IDS[name];
     }
@@ -347,19 +499,28 @@ export function planPipeline(kind: "image" | "video", p: {
     if (mode === "forward_dynamics") {
       const a = e.action; // load_action_tensor (action.py:188-202)
       if (a === undefined || a === null) {
-        throw new Error("Cosmos3 forward_dynamics action mode requires extra_args['action'] (a JSON array / nested list / tensor of shape [T, D]).");
+        throw new Error(
+          "Cosmos3 forward_dynamics action mode requires extra_args['action'] (a JSON array / nested list / tensor of shape [T, D]).",
+        );
       }
       const rows = Array.isArray(a) && a.length === 1 && Array.isArray(a[0]) && Array.isArray(a[0][0]) ? a[0] : a;
-      const ok = Array.isArray(rows) && rows.length > 0 && rows.every((r: unknown) => Array.isArray(r) && r.length === (rows[0] as unknown[]).length && r.every((x) => typeof x === "number"));
+      const ok = Array.isArray(rows) && rows.length > 0 &&
+        rows.every((r: unknown) =>
+          Array.isArray(r) && r.length === (rows[0] as unknown[]).length && r.every((x) => typeof x === "number")
+        );
       if (!ok) throw new Error("Cosmos3 action must have shape [T, D].");
       rawDim ??= (rows[0] as unknown[]).length;
       if ((rows[0] as unknown[]).length > modelActionDim) {
-        throw new Error(`Cosmos3 action dimension ${(rows[0] as unknown[]).length} exceeds model action_dim=${modelActionDim}.`);
+        throw new Error(
+          `Cosmos3 action dimension ${(rows[0] as unknown[]).length} exceeds model action_dim=${modelActionDim}.`,
+        );
       }
     } else if (rawDim === undefined) {
       throw new Error("Cosmos3 action_mode='policy' and 'inverse_dynamics' require extra_args['raw_action_dim'].");
     }
-    if (!(rawDim >= 1 && rawDim <= modelActionDim)) throw new Error(`Cosmos3 raw_action_dim must be in [1, ${modelActionDim}], got ${rawDim}.`);
+    if (!(rawDim >= 1 && rawDim <= modelActionDim)) {
+      throw new Error(`Cosmos3 raw_action_dim must be in [1, ${modelActionDim}], got ${rawDim}.`);
+    }
     action = { mode, chunk, rawDim: Math.trunc(rawDim), domainId };
   } else {
     numFrames = Math.ceil((numFrames - 1) / 4) * 4 + 1; // _ceil_video_num_frames (:188-196, :3322-3334)
@@ -368,7 +529,11 @@ export function planPipeline(kind: "image" | "video", p: {
       const latent = Math.floor((numFrames - 1) / 4) + 1; // :2231-2240
       const out = indexes.filter((i) => i >= latent);
       if (out.length) {
-        throw new Error(`Cosmos3 condition_frame_indexes_vision contains indexes outside the latent video: indexes=(${indexes.join(", ")}), latent_frames=${latent}.`);
+        throw new Error(
+          `Cosmos3 condition_frame_indexes_vision contains indexes outside the latent video: indexes=(${
+            indexes.join(", ")
+          }), latent_frames=${latent}.`,
+        );
       }
     }
   }

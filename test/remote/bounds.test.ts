@@ -56,7 +56,14 @@ async function stallServer(): Promise<{ url: string; handle: (h: Handler) => voi
 }
 
 const chunk = (content: string, finish: string | null = null) =>
-  `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", model: "m", choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
+  `data: ${
+    JSON.stringify({
+      id: "c",
+      object: "chat.completion.chunk",
+      model: "m",
+      choices: [{ index: 0, delta: { content }, finish_reason: finish }],
+    })
+  }\n\n`;
 
 const req = (r: Record<string, unknown>) => ReasonRequest.parse({ task: "custom", prompt: "Hi", ...r });
 
@@ -94,12 +101,15 @@ describe("bounds", () => {
   test("connect: a listener that never accepts (full accept queue) -> TimeoutError 'connect' / connectTimeoutMs", async () => {
     // A child node process listens with a backlog of 1 and then blocks its event loop, so it
     // never accepts: once its accept queue is full, the kernel drops further SYNs.
-    const child = spawn("node", ["-e", `
+    const child = spawn("node", [
+      "-e",
+      `
       const s = require("node:net").createServer();
       s.listen({ port: 0, host: "127.0.0.1", backlog: 1 }, () => {
         console.log(s.address().port);
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 15000);
-      });`], { stdio: ["ignore", "pipe", "inherit"] });
+      });`,
+    ], { stdio: ["ignore", "pipe", "inherit"] });
     const fillers: Socket[] = [];
     try {
       const port = await new Promise<number>((r) => child.stdout!.once("data", (d) => r(Number(String(d).trim()))));
@@ -117,7 +127,11 @@ describe("bounds", () => {
       }
       assert.ok(pending, "the accept queue never filled");
       const err = await expectTimeout(
-        reason({ task: "custom", prompt: "Hi", stream: false }, { backend: { kind: "remote", url: `http://127.0.0.1:${port}`, model: "m" }, connectTimeoutMs: 300, timeoutMs: 1000 }),
+        reason({ task: "custom", prompt: "Hi", stream: false }, {
+          backend: { kind: "remote", url: `http://127.0.0.1:${port}`, model: "m" },
+          connectTimeoutMs: 300,
+          timeoutMs: 1000,
+        }),
         "connect",
         "connectTimeoutMs",
       );
@@ -131,7 +145,10 @@ describe("bounds", () => {
   test("first byte: a server that accepts and never answers -> TimeoutError 'first_byte' / timeoutMs (reason())", async () => {
     srv.handle(() => {});
     const err = await expectTimeout(
-      reason({ task: "custom", prompt: "Hi", stream: false }, { backend: { kind: "remote", url: srv.url, model: "m" }, timeoutMs: 300 }),
+      reason({ task: "custom", prompt: "Hi", stream: false }, {
+        backend: { kind: "remote", url: srv.url, model: "m" },
+        timeoutMs: 300,
+      }),
       "first_byte",
       "timeoutMs",
     );
@@ -144,7 +161,10 @@ describe("bounds", () => {
       res.flushHeaders();
     });
     await expectTimeout(
-      reason({ task: "custom", prompt: "Hi", stream: false }, { backend: { kind: "remote", url: srv.url, model: "m" }, idleTimeoutMs: 300 }),
+      reason({ task: "custom", prompt: "Hi", stream: false }, {
+        backend: { kind: "remote", url: srv.url, model: "m" },
+        idleTimeoutMs: 300,
+      }),
       "idle",
       "idleTimeoutMs",
     );
@@ -158,7 +178,11 @@ describe("bounds", () => {
     });
     const tokens: TokenEvent[] = [];
     await expectTimeout(
-      reason({ task: "custom", prompt: "Hi" }, { backend: { kind: "remote", url: srv.url, model: "m" }, idleTimeoutMs: 300, onToken: (t) => tokens.push(t) }),
+      reason({ task: "custom", prompt: "Hi" }, {
+        backend: { kind: "remote", url: srv.url, model: "m" },
+        idleTimeoutMs: 300,
+        onToken: (t) => tokens.push(t),
+      }),
       "idle",
       "idleTimeoutMs",
     );
@@ -174,7 +198,11 @@ describe("bounds", () => {
     });
     try {
       await expectTimeout(
-        reason({ task: "custom", prompt: "Hi" }, { backend: { kind: "remote", url: srv.url, model: "m" }, idleTimeoutMs: 200, downloadTimeoutMs: 500 }),
+        reason({ task: "custom", prompt: "Hi" }, {
+          backend: { kind: "remote", url: srv.url, model: "m" },
+          idleTimeoutMs: 200,
+          downloadTimeoutMs: 500,
+        }),
         "download",
         "downloadTimeoutMs",
       );
@@ -205,7 +233,11 @@ describe("bounds", () => {
 
   test("native-path download of an http(s) image: each phase bounded (mediaBytes, filePartOf, downloadMedia)", async () => {
     srv.handle(() => {});
-    await expectTimeout(mediaBytes(`${srv.url}/robot.png`, undefined, { field: "image", timeoutMs: 200 }), "first_byte", "timeoutMs");
+    await expectTimeout(
+      mediaBytes(`${srv.url}/robot.png`, undefined, { field: "image", timeoutMs: 200 }),
+      "first_byte",
+      "timeoutMs",
+    );
     srv.handle((_q, res) => {
       res.writeHead(200, { "Content-Type": "image/png" });
       res.write("\x89PNG");
@@ -218,7 +250,11 @@ describe("bounds", () => {
       res.on("close", () => clearInterval(timer));
     });
     try {
-      await expectTimeout(downloadMedia(`${srv.url}/clip.mp4`, { field: "video", idleTimeoutMs: 200, downloadTimeoutMs: 400 }), "download", "downloadTimeoutMs");
+      await expectTimeout(
+        downloadMedia(`${srv.url}/clip.mp4`, { field: "video", idleTimeoutMs: 200, downloadTimeoutMs: 400 }),
+        "download",
+        "downloadTimeoutMs",
+      );
     } finally {
       clearInterval(timer);
     }
@@ -237,7 +273,10 @@ describe("bounds", () => {
       res.writeHead(404, { "Content-Type": "text/plain" });
       res.end("no such file");
     });
-    assert.equal(new TextDecoder().decode(await mediaBytes(`${srv.url}/old.png`, undefined, { field: "image" })), "PNGDATA");
+    assert.equal(
+      new TextDecoder().decode(await mediaBytes(`${srv.url}/old.png`, undefined, { field: "image" })),
+      "PNGDATA",
+    );
     const err = await mediaBytes(`${srv.url}/gone.png`, undefined, { field: "image" }).catch((e) => e);
     assert.ok(err instanceof MediaError, String(err));
     assert.match(err.message, /^image: cannot download .*HTTP 404/);
@@ -256,7 +295,10 @@ describe("bounds", () => {
     );
     srv.handle(() => {});
     await expectTimeout(
-      rollout({ mode: "policy", embodiment: "droid", image: `${srv.url}/obs.png`, prompt: "Pick up the cup." }, { backend: srv.url, timeoutMs: 300 }),
+      rollout({ mode: "policy", embodiment: "droid", image: `${srv.url}/obs.png`, prompt: "Pick up the cup." }, {
+        backend: srv.url,
+        timeoutMs: 300,
+      }),
       "first_byte",
       "timeoutMs",
     );
@@ -275,7 +317,12 @@ describe("bounds", () => {
       // GET /v1/videos/job-1: never answers
     });
     await expectTimeout(
-      runVideoJob(`${srv.url}/v1`, videoForm([["prompt", "x"]]), { what: "Policy rollout", timeoutMs: 250, pollIntervalMs: 5, retryBaseMs: 5 }),
+      runVideoJob(`${srv.url}/v1`, videoForm([["prompt", "x"]]), {
+        what: "Policy rollout",
+        timeoutMs: 250,
+        pollIntervalMs: 5,
+        retryBaseMs: 5,
+      }),
       "first_byte",
       "timeoutMs",
     );
@@ -295,24 +342,54 @@ describe("bounds", () => {
     });
     const c2 = new AbortController();
     setTimeout(() => c2.abort(), 150);
-    await assert.rejects(remoteReason(req({}), { url: srv.url, model: "m" }, { signal: c2.signal, idleTimeoutMs: 5000 }), AbortError);
+    await assert.rejects(
+      remoteReason(req({}), { url: srv.url, model: "m" }, { signal: c2.signal, idleTimeoutMs: 5000 }),
+      AbortError,
+    );
   });
 
   test("bounds are validated: a clear ValidationError naming the option", async () => {
-    for (const [key, value] of [["timeoutMs", -1], ["connectTimeoutMs", 0], ["idleTimeoutMs", "5"], ["downloadTimeoutMs", Infinity], ["jobTimeoutMs", 2 ** 40], ["pollIntervalMs", NaN]] as const) {
-      const err = await reason({ task: "custom", prompt: "Hi" }, { backend: { kind: "remote", url: srv.url, model: "m" }, [key]: value }).catch((e) => e);
+    for (
+      const [key, value] of [
+        ["timeoutMs", -1],
+        ["connectTimeoutMs", 0],
+        ["idleTimeoutMs", "5"],
+        ["downloadTimeoutMs", Infinity],
+        ["jobTimeoutMs", 2 ** 40],
+        ["pollIntervalMs", NaN],
+      ] as const
+    ) {
+      const err = await reason({ task: "custom", prompt: "Hi" }, {
+        backend: { kind: "remote", url: srv.url, model: "m" },
+        [key]: value,
+      }).catch((e) => e);
       assert.ok(err instanceof ValidationError, `${key}: ${err}`);
       assert.equal(err.field, `options.${key}`);
       assert.match(err.allowed, /milliseconds/);
     }
     const r = await request(srv.url, { method: "GET" }, { what: "x", timeoutMs: -5 }).catch((e) => e);
     assert.ok(r instanceof ValidationError);
-    await assert.rejects(rollout({ mode: "policy", embodiment: "droid", image: "x.png", prompt: "p" }, { backend: srv.url, jobTimeoutMs: -1 }), ValidationError);
+    await assert.rejects(
+      rollout({ mode: "policy", embodiment: "droid", image: "x.png", prompt: "p" }, {
+        backend: srv.url,
+        jobTimeoutMs: -1,
+      }),
+      ValidationError,
+    );
   });
 
   test("retries, retryBaseMs and videoJob are typed options, validated by name", async () => {
-    for (const [key, value, allowed] of [["retries", -1, /0-10/], ["retries", 2.5, /0-10/], ["retryBaseMs", 0, /milliseconds/], ["videoJob", "yes", /true \| false/]] as const) {
-      const err = await reason({ task: "custom", prompt: "Hi" }, { backend: { kind: "remote", url: srv.url, model: "m" }, [key]: value }).catch((e) => e);
+    for (
+      const [key, value, allowed] of [["retries", -1, /0-10/], ["retries", 2.5, /0-10/], [
+        "retryBaseMs",
+        0,
+        /milliseconds/,
+      ], ["videoJob", "yes", /true \| false/]] as const
+    ) {
+      const err = await reason({ task: "custom", prompt: "Hi" }, {
+        backend: { kind: "remote", url: srv.url, model: "m" },
+        [key]: value,
+      }).catch((e) => e);
       assert.ok(err instanceof ValidationError, `${key}: ${err}`);
       assert.equal(err.field, `options.${key}`);
       assert.match(err.allowed, allowed);
@@ -322,7 +399,10 @@ describe("bounds", () => {
   test("a bound given but not expired changes nothing: the answer arrives", async () => {
     srv.handle((_q, res) => {
       res.writeHead(200, { "Content-Type": "application/json" });
-      setTimeout(() => res.end(JSON.stringify({ choices: [{ message: { content: "ok" }, finish_reason: "stop" }] })), 50);
+      setTimeout(
+        () => res.end(JSON.stringify({ choices: [{ message: { content: "ok" }, finish_reason: "stop" }] })),
+        50,
+      );
     });
     const r = await reason({ task: "custom", prompt: "Hi", stream: false }, {
       backend: { kind: "remote", url: srv.url, model: "m" },

@@ -23,13 +23,15 @@ import {
 } from "../../src/remote/http.ts";
 
 describe("http helpers", () => {
-  for (const [url, want] of [
-    ["http://h:8000", "http://h:8000/v1"],
-    ["http://h:8000/", "http://h:8000/v1"],
-    ["http://h:8000/v1", "http://h:8000/v1"],
-    ["http://h:8000/v1/", "http://h:8000/v1"],
-    ["https://proxy.example/cosmos/v1", "https://proxy.example/cosmos/v1"],
-  ]) test(`apiBase ${url}`, () => assert.equal(apiBase(url), want));
+  for (
+    const [url, want] of [
+      ["http://h:8000", "http://h:8000/v1"],
+      ["http://h:8000/", "http://h:8000/v1"],
+      ["http://h:8000/v1", "http://h:8000/v1"],
+      ["http://h:8000/v1/", "http://h:8000/v1"],
+      ["https://proxy.example/cosmos/v1", "https://proxy.example/cosmos/v1"],
+    ]
+  ) test(`apiBase ${url}`, () => assert.equal(apiBase(url), want));
 
   test("retryAfterMs: seconds, HTTP date, junk", () => {
     assert.equal(retryAfterMs("3"), 3000);
@@ -39,18 +41,23 @@ describe("http helpers", () => {
     assert.equal(retryAfterMs(null), undefined);
   });
 
-  for (const [body, want] of [
-    ['{"error": {"message": "bad model", "type": "NotFoundError"}}', "bad model"],
-    ['{"object": "error", "message": "vllm style", "type": "BadRequestError", "code": 400}', "vllm style"],
-    ['{"detail": "Video not found"}', "Video not found"],
-    ['{"detail": [{"loc": ["body", "prompt"], "msg": "Field required"}]}', "body.prompt: Field required"],
-    ['{"error": "plain"}', "plain"],
-    ["Internal Server Error", "Internal Server Error"],
-    ["", ""],
-  ]) test(`serverMessageOf ${body.slice(0, 30)}`, () => assert.equal(serverMessageOf(body), want));
+  for (
+    const [body, want] of [
+      ['{"error": {"message": "bad model", "type": "NotFoundError"}}', "bad model"],
+      ['{"object": "error", "message": "vllm style", "type": "BadRequestError", "code": 400}', "vllm style"],
+      ['{"detail": "Video not found"}', "Video not found"],
+      ['{"detail": [{"loc": ["body", "prompt"], "msg": "Field required"}]}', "body.prompt: Field required"],
+      ['{"error": "plain"}', "plain"],
+      ["Internal Server Error", "Internal Server Error"],
+      ["", ""],
+    ]
+  ) test(`serverMessageOf ${body.slice(0, 30)}`, () => assert.equal(serverMessageOf(body), want));
 
   test("hints name the next step", () => {
-    assert.match(hintFor(400, "Cannot load local files without --allowed-local-media-path"), /--allowed-local-media-path/);
+    assert.match(
+      hintFor(400, "Cannot load local files without --allowed-local-media-path"),
+      /--allowed-local-media-path/,
+    );
     assert.match(hintFor(401, ""), /API key/);
     assert.match(hintFor(404, "The model `x` does not exist"), /model/);
     assert.match(hintFor(404, "Not Found"), /server URL/);
@@ -94,7 +101,10 @@ describe("request(): the node:http transport", () => {
     assert.equal(formatMs(30_000), "30 s");
     assert.equal(formatMs(600_000), "10 min");
     assert.deepEqual(boundIssues({ timeoutMs: 5, idleTimeoutMs: undefined }), []);
-    assert.deepEqual(boundIssues({ connectTimeoutMs: -1, downloadTimeoutMs: "1" }).map((i) => i.field), ["options.connectTimeoutMs", "options.downloadTimeoutMs"]);
+    assert.deepEqual(boundIssues({ connectTimeoutMs: -1, downloadTimeoutMs: "1" }).map((i) => i.field), [
+      "options.connectTimeoutMs",
+      "options.downloadTimeoutMs",
+    ]);
     assert.equal(boundIssues({ timeoutMs: MAX_TIMEOUT_MS + 1 }).length, 1);
   });
 
@@ -119,8 +129,14 @@ describe("request(): the node:http transport", () => {
       res.end();
     });
     try {
-      await (await request(`${a.url}/see-other`, { method: "POST", body: "payload" }, { what: "x", apiKey: "k" })).text();
-      assert.deepEqual(a.seen.map((s) => [s.method, s.url, s.auth, s.body]), [["POST", "/see-other", "Bearer k", "payload"], ["GET", "/done", "Bearer k", ""]]);
+      await (await request(`${a.url}/see-other`, { method: "POST", body: "payload" }, { what: "x", apiKey: "k" }))
+        .text();
+      assert.deepEqual(a.seen.map((s) => [s.method, s.url, s.auth, s.body]), [[
+        "POST",
+        "/see-other",
+        "Bearer k",
+        "payload",
+      ], ["GET", "/done", "Bearer k", ""]]);
       const res = await request(`${a.url}/elsewhere`, { method: "POST", body: "again" }, { what: "x", apiKey: "k" });
       assert.equal(await res.text(), "B");
       assert.deepEqual(b.seen.map((s) => [s.method, s.url, s.auth, s.body]), [["POST", "/there", undefined, "again"]]);

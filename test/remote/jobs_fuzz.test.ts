@@ -22,7 +22,10 @@ const STATUSES = ["queued", "in_progress", "completed", "failed", "cancelled", "
 function randomJob(r: () => number): unknown {
   const t = 1 + Math.floor(r() * 3);
   const d = 1 + Math.floor(r() * 4);
-  const rows = Array.from({ length: t }, () => Array.from({ length: d }, () => (r() < 0.05 ? maybe(r, "x", 1) : r() * 2 - 1)));
+  const rows = Array.from(
+    { length: t },
+    () => Array.from({ length: d }, () => (r() < 0.05 ? maybe(r, "x", 1) : r() * 2 - 1)),
+  );
   const shape = r() < 0.7 ? [t, d] : r() < 0.5 ? [1, t, d] : [t + 1, d];
   const job: Record<string, unknown> = {
     id: maybe(r, `video-${Math.floor(r() * 1000)}`),
@@ -30,7 +33,9 @@ function randomJob(r: () => number): unknown {
     status: maybe(r, pick(r, STATUSES)),
     ...(r() < 0.5 ? { progress: maybe(r, Math.floor(r() * 100)) } : {}),
     ...(r() < 0.3 ? { error: maybe(r, { code: pick(r, [400, 500, "bad"]), message: "boom" }) } : {}),
-    ...(r() < 0.5 ? { action: maybe(r, { data: shape.length === 3 ? [rows] : rows, shape: maybe(r, shape), raw_action_dim: d }) } : {}),
+    ...(r() < 0.5
+      ? { action: maybe(r, { data: shape.length === 3 ? [rows] : rows, shape: maybe(r, shape), raw_action_dim: d }) }
+      : {}),
   };
   return r() < 0.1 ? randomJson(r) : job;
 }
@@ -71,7 +76,10 @@ describe("job parsers fuzz (seeded)", () => {
         assert.ok(e instanceof RemoteError, `case ${i}: ${e}`);
       }
     }
-    assert.ok(parsed > 1000 && rejected > 300 && chunks > 300, `parsed ${parsed}, rejected ${rejected}, chunks ${chunks}`);
+    assert.ok(
+      parsed > 1000 && rejected > 300 && chunks > 300,
+      `parsed ${parsed}, rejected ${rejected}, chunks ${chunks}`,
+    );
   });
 });
 
@@ -106,19 +114,35 @@ describe("runVideoJob against a server answering at random (seeded)", () => {
       script = (method, path) => {
         if (method === "DELETE") return { status: 200, body: "{}" };
         if (path.endsWith("/content")) {
-          return r() < 0.9 ? { status: 200, body: "MP4BYTES", type: "video/mp4" } : { status: pick(r, [404, 500]), body: '{"detail":"gone"}' };
+          return r() < 0.9
+            ? { status: 200, body: "MP4BYTES", type: "video/mp4" }
+            : { status: pick(r, [404, 500]), body: '{"detail":"gone"}' };
         }
         if (method === "POST") {
-          return r() < 0.85 ? { status: 200, body: JSON.stringify({ id: "job-1", status: "queued" }) } : { status: 200, body: JSON.stringify(randomJob(r)) };
+          return r() < 0.85
+            ? { status: 200, body: JSON.stringify({ id: "job-1", status: "queued" }) }
+            : { status: 200, body: JSON.stringify(randomJob(r)) };
         }
         polls++;
         const k = r();
         if (k < 0.02) return "stall";
-        if (k < 0.06) return { status: pick(r, [404, 500, 429, 503, 400]), body: pick(r, ['{"detail":"no"}', "<html>err</html>", ""]) };
-        if (k < 0.09) return { status: 200, body: pick(r, ["<html>ok</html>", "", "{", "[]", "null"]), type: "text/html" };
+        if (k < 0.06) {
+          return {
+            status: pick(r, [404, 500, 429, 503, 400]),
+            body: pick(r, ['{"detail":"no"}', "<html>err</html>", ""]),
+          };
+        }
+        if (k < 0.09) {
+          return { status: 200, body: pick(r, ["<html>ok</html>", "", "{", "[]", "null"]), type: "text/html" };
+        }
         if (k < 0.2) return { status: 200, body: JSON.stringify(randomJob(r)) };
         // Otherwise a well-behaved server: in progress, then completed.
-        return { status: 200, body: JSON.stringify(polls >= 2 ? { id: "job-1", status: "completed" } : { id: "job-1", status: "in_progress", progress: 40 }) };
+        return {
+          status: 200,
+          body: JSON.stringify(
+            polls >= 2 ? { id: "job-1", status: "completed" } : { id: "job-1", status: "in_progress", progress: 40 },
+          ),
+        };
       };
       const t0 = Date.now();
       try {
@@ -146,7 +170,22 @@ describe("runVideoJob against a server answering at random (seeded)", () => {
 });
 
 describe("multipart builder fuzz (seeded)", () => {
-  const PIECES = ["\r\n", "\n", "\r", "--", "----cosmos-ts-", "; name=\"x\"", '"', "é", "🤖", "\0", " ", "a", "Content-Disposition: form-data", "\r\n\r\n"];
+  const PIECES = [
+    "\r\n",
+    "\n",
+    "\r",
+    "--",
+    "----cosmos-ts-",
+    '; name="x"',
+    '"',
+    "é",
+    "🤖",
+    "\0",
+    " ",
+    "a",
+    "Content-Disposition: form-data",
+    "\r\n\r\n",
+  ];
 
   test("800 random forms: every field and the file come back byte for byte", () => {
     const r = rng(SEED + 2);
@@ -157,7 +196,11 @@ describe("multipart builder fuzz (seeded)", () => {
         Array.from({ length: Math.floor(r() * 12) }, () => pick(r, PIECES)).join(""),
       ]);
       const file = r() < 0.5
-        ? { data: Uint8Array.from({ length: Math.floor(r() * 200) }, () => Math.floor(r() * 256)), filename: "in.png", mimeType: "image/png" }
+        ? {
+          data: Uint8Array.from({ length: Math.floor(r() * 200) }, () => Math.floor(r() * 256)),
+          filename: "in.png",
+          mimeType: "image/png",
+        }
         : undefined;
       const form = videoForm(fields, file);
       const parts = parseMultipart(form.body, form.contentType);

@@ -15,10 +15,11 @@ import { chatRequestBody, remoteReason } from "../../src/remote/reasoner_client.
 import { chatChunks, sseEvents } from "../../src/remote/sse.ts";
 import { buildMessages } from "../../src/reasoner/messages.ts";
 import { ReasonRequest } from "../../src/schema/reason_request.ts";
-import { chatSse, type ChatScript, startTestServer, type TestServer } from "./_server.ts";
+import { type ChatScript, chatSse, startTestServer, type TestServer } from "./_server.ts";
 
 const SCRIPT: ChatScript = {
-  content: "<think>\nThe gripper closes; the cube rises \u2014 \u00e9\u00e8 \ud83e\udd16.\n</think>\n\nThe robot lifts the red cube.",
+  content:
+    "<think>\nThe gripper closes; the cube rises \u2014 \u00e9\u00e8 \ud83e\udd16.\n</think>\n\nThe robot lifts the red cube.",
   chunkChars: 5,
   usage: { prompt_tokens: 321, completion_tokens: 45, total_tokens: 366 },
 };
@@ -54,20 +55,36 @@ describe("openai npm client compatibility", () => {
       theirs += chunk.choices[0]?.delta?.content ?? "";
       if (chunk.usage) theirUsage = chunk.usage;
     }
-    const ours = await remoteReason(ReasonRequest.parse({ task: "custom", prompt: "Describe." }), { url: srv.url }, { timeoutMs: 10_000 });
+    const ours = await remoteReason(ReasonRequest.parse({ task: "custom", prompt: "Describe." }), { url: srv.url }, {
+      timeoutMs: 10_000,
+    });
     assert.equal(theirs, SCRIPT.content);
     assert.equal(ours.text, theirs);
     assert.deepEqual(theirUsage, SCRIPT.usage);
     assert.deepEqual(ours.usage, { promptTokens: 321, completionTokens: 45, totalTokens: 366 });
 
-    const whole = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: "x" }], stream: false });
-    const oursWhole = await remoteReason(ReasonRequest.parse({ task: "custom", prompt: "x", stream: false }), { url: srv.url, model: "m" }, {});
+    const whole = await client.chat.completions.create({
+      model: "m",
+      messages: [{ role: "user", content: "x" }],
+      stream: false,
+    });
+    const oursWhole = await remoteReason(ReasonRequest.parse({ task: "custom", prompt: "x", stream: false }), {
+      url: srv.url,
+      model: "m",
+    }, {});
     assert.equal(oursWhole.text, whole.choices[0].message.content);
   });
 
   test("the official SSE parser and ours agree chunk for chunk on the same bytes, at any split", async () => {
     const bytes = new TextEncoder().encode(chatSse(SCRIPT, "m").join(""));
-    const splits = [[], [1], [17], [bytes.length - 3], [5, 40, 41, 200], Array.from({ length: 60 }, (_, k) => k * 7 + 3)];
+    const splits = [
+      [],
+      [1],
+      [17],
+      [bytes.length - 3],
+      [5, 40, 41, 200],
+      Array.from({ length: 60 }, (_, k) => k * 7 + 3),
+    ];
     for (const cuts of splits) {
       const pieces: Uint8Array[] = [];
       let prev = 0;
@@ -96,7 +113,9 @@ describe("openai npm client compatibility", () => {
       body: JSON.stringify({ model: "m", messages: [{ role: "user", content: "x" }], stream: true }),
     });
     let text = "";
-    for await (const c of Stream.fromSSEResponse<{ choices: { delta: { content?: string } }[] }>(res, new AbortController())) {
+    for await (
+      const c of Stream.fromSSEResponse<{ choices: { delta: { content?: string } }[] }>(res, new AbortController())
+    ) {
       text += c.choices[0]?.delta?.content ?? "";
     }
     assert.equal(text, SCRIPT.content);
@@ -134,7 +153,9 @@ describe("openai npm client compatibility", () => {
     assert.deepEqual(sent.media_io_kwargs, ours.media_io_kwargs);
     assert.deepEqual(sent.mm_processor_kwargs, ours.mm_processor_kwargs);
     assert.deepEqual(sent.messages, ours.messages);
-    for (const k of ["temperature", "top_p", "top_k", "repetition_penalty", "presence_penalty", "max_tokens", "stream"]) {
+    for (
+      const k of ["temperature", "top_p", "top_k", "repetition_penalty", "presence_penalty", "max_tokens", "stream"]
+    ) {
       assert.deepEqual(sent[k], ours[k], k);
     }
   });

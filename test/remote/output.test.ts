@@ -8,7 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { AbortError, RemoteError } from "../../src/errors.ts";
-import { defaultOutputPath, OUTPUT_DIR_ENV, outputDir, writeImageOutput, writeVideoOutput } from "../../src/remote/output.ts";
+import {
+  defaultOutputPath,
+  OUTPUT_DIR_ENV,
+  outputDir,
+  writeImageOutput,
+  writeVideoOutput,
+} from "../../src/remote/output.ts";
 import { makeMp4, makePng } from "./_media.ts";
 
 // realpath: macOS-style /tmp symlinks would make cwd-based paths differ from the literal one.

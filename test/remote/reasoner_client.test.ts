@@ -40,7 +40,9 @@ describe("remoteReason", () => {
 
   test("asks GET /v1/models for the model, then POSTs the exact chat body (image as data URI, reasoning preset, mm_processor_kwargs)", async () => {
     srv.requests.length = 0;
-    srv.behaviour.chat = { content: '<think>\nTwo cups.\n</think>\n\n[{"bbox_2d": [10, 20, 300, 400], "label": "cup"}]' };
+    srv.behaviour.chat = {
+      content: '<think>\nTwo cups.\n</think>\n\n[{"bbox_2d": [10, 20, 300, 400], "label": "cup"}]',
+    };
     const req = parse({
       task: "grounding_2d",
       prompt: "Locate every cup; answer as JSON.",
@@ -93,7 +95,11 @@ describe("remoteReason", () => {
     srv.requests.length = 0;
     srv.behaviour.chat = { content: "A robot arm picks up a red cube." };
     const clip = join(dir, "clip.mp4");
-    for (const [videoSampling, kwargs] of [[{ fps: 4 }, { video: { fps: 4 } }], [{ numFrames: 16 }, { video: { num_frames: 16 } }]] as const) {
+    for (
+      const [videoSampling, kwargs] of [[{ fps: 4 }, { video: { fps: 4 } }], [{ numFrames: 16 }, {
+        video: { num_frames: 16 },
+      }]] as const
+    ) {
       await remoteReason(
         parse({ task: "caption", video: clip, videoSampling, stream: false }),
         { url: srv.url + "/v1", model: "my-model", allowedLocalMediaPath: dir },
@@ -117,15 +123,26 @@ describe("remoteReason", () => {
 
   test("a remote video URL is passed through unchanged", async () => {
     srv.requests.length = 0;
-    await remoteReason(parse({ task: "caption", video: "https://example.com/v.mp4", stream: false }), { url: srv.url, model: "m" }, FAST);
+    await remoteReason(parse({ task: "caption", video: "https://example.com/v.mp4", stream: false }), {
+      url: srv.url,
+      model: "m",
+    }, FAST);
     const body = srv.requests[0].json as { messages: { content: unknown[] }[] };
-    assert.deepEqual(body.messages[1].content[0], { type: "video_url", video_url: { url: "https://example.com/v.mp4" } });
+    assert.deepEqual(body.messages[1].content[0], {
+      type: "video_url",
+      video_url: { url: "https://example.com/v.mp4" },
+    });
   });
 
   test("streams tokens on the reasoning and answer channels; their text adds up to the output", async () => {
     const content = "<think>\nThe cube is lifted;\nthen it is placed.\n</think>\n\nPlausible.";
     for (const chunkChars of [1, 2, 3, 7, 100]) {
-      srv.behaviour.chat = { content, chunkChars, finishReason: "stop", usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 } };
+      srv.behaviour.chat = {
+        content,
+        chunkChars,
+        finishReason: "stop",
+        usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120 },
+      };
       const events: TokenEvent[] = [];
       const r = await remoteReason(
         parse({ task: "physical_plausibility", video: "https://example.com/v.mp4", reasoning: true }),
@@ -146,18 +163,32 @@ describe("remoteReason", () => {
     srv.behaviour.chat = { content: "It falls off the table.", reasoningContent: "The cup is near the edge." };
     const events: TokenEvent[] = [];
     const r = await remoteReason(
-      parse({ task: "common_sense", prompt: "What happens next?", video: "https://example.com/v.mp4", reasoning: true }),
+      parse({
+        task: "common_sense",
+        prompt: "What happens next?",
+        video: "https://example.com/v.mp4",
+        reasoning: true,
+      }),
       { url: srv.url, model: "m" },
       { ...FAST, onToken: (e) => events.push(e) },
     );
-    assert.equal(events.filter((e) => e.channel === "reasoning").map((e) => e.text).join(""), "The cup is near the edge.");
+    assert.equal(
+      events.filter((e) => e.channel === "reasoning").map((e) => e.text).join(""),
+      "The cup is near the edge.",
+    );
     assert.equal(events.filter((e) => e.channel === "answer").map((e) => e.text).join(""), "It falls off the table.");
     assert.equal(r.reasoning, "The cup is near the edge.");
     assert.equal(r.answer, "It falls off the table.");
     assert.ok(r.text.includes("The cup is near the edge.") && r.text.includes("It falls off the table."));
     // Non-streaming returns the same.
     const n = await remoteReason(
-      parse({ task: "common_sense", prompt: "What happens next?", video: "https://example.com/v.mp4", reasoning: true, stream: false }),
+      parse({
+        task: "common_sense",
+        prompt: "What happens next?",
+        video: "https://example.com/v.mp4",
+        reasoning: true,
+        stream: false,
+      }),
       { url: srv.url, model: "m" },
       FAST,
     );
@@ -168,7 +199,12 @@ describe("remoteReason", () => {
   test("truncated output (finish_reason length) with reasoning keeps it all as reasoning", async () => {
     srv.behaviour.chat = { content: "The robot reaches toward the", finishReason: "length" };
     const r = await remoteReason(
-      parse({ task: "embodied_reasoning", prompt: "Next action?", video: "https://example.com/v.mp4", reasoning: true }),
+      parse({
+        task: "embodied_reasoning",
+        prompt: "Next action?",
+        video: "https://example.com/v.mp4",
+        reasoning: true,
+      }),
       { url: srv.url, model: "m" },
       FAST,
     );
@@ -198,7 +234,10 @@ describe("remoteReason", () => {
     srv.requests.length = 0;
     const ctrl = new AbortController();
     ctrl.abort();
-    await assert.rejects(remoteReason(parse({ task: "custom", prompt: "Hi" }), { url: srv.url, model: "m" }, { signal: ctrl.signal }), AbortError);
+    await assert.rejects(
+      remoteReason(parse({ task: "custom", prompt: "Hi" }), { url: srv.url, model: "m" }, { signal: ctrl.signal }),
+      AbortError,
+    );
     assert.equal(srv.requests.length, 0);
   });
 
@@ -206,10 +245,19 @@ describe("remoteReason", () => {
     srv.requests.length = 0;
     srv.behaviour.chat = { content: "ok" };
     srv.behaviour.faults.push(
-      { match: "POST /v1/chat", status: 429, body: '{"error":{"message":"rate limited"}}', headers: { "Retry-After": "0" } },
+      {
+        match: "POST /v1/chat",
+        status: 429,
+        body: '{"error":{"message":"rate limited"}}',
+        headers: { "Retry-After": "0" },
+      },
       { match: "POST /v1/chat", status: 503, body: '{"detail":"loading"}' },
     );
-    const r = await remoteReason(parse({ task: "custom", prompt: "Hi", stream: false }), { url: srv.url, model: "m" }, FAST);
+    const r = await remoteReason(
+      parse({ task: "custom", prompt: "Hi", stream: false }),
+      { url: srv.url, model: "m" },
+      FAST,
+    );
     assert.equal(r.answer, "ok");
     assert.equal(srv.requests.length, 3);
   });
@@ -224,24 +272,45 @@ describe("remoteReason", () => {
 
   test("gives up after the retries, with the server's message", async () => {
     srv.requests.length = 0;
-    for (let i = 0; i < 3; i++) srv.behaviour.faults.push({ match: "POST /v1/chat", status: 503, body: '{"detail":"model is loading"}' });
-    const err = await remoteReason(parse({ task: "custom", prompt: "Hi" }), { url: srv.url, model: "m" }, { ...FAST, retries: 2 }).catch((e) => e);
+    for (let i = 0; i < 3; i++) {
+      srv.behaviour.faults.push({ match: "POST /v1/chat", status: 503, body: '{"detail":"model is loading"}' });
+    }
+    const err = await remoteReason(parse({ task: "custom", prompt: "Hi" }), { url: srv.url, model: "m" }, {
+      ...FAST,
+      retries: 2,
+    }).catch((e) => e);
     assert.ok(err instanceof RemoteError);
     assert.equal(err.status, 503);
     assert.equal(err.serverMessage, "model is loading");
     assert.equal(srv.requests.length, 3);
   });
 
-  for (const [status, body, message] of [
-    [400, '{"object":"error","message":"bad","type":"BadRequestError","error":{"message":"Cannot load local files without --allowed-local-media-path"}}', "Cannot load local files without --allowed-local-media-path"],
-    [500, '{"detail":"CUDA out of memory"}', "CUDA out of memory"],
-    [404, '{"error":{"message":"The model `nope` does not exist.","type":"NotFoundError","code":404}}', "The model `nope` does not exist."],
-    [422, '{"detail":[{"loc":["body","messages"],"msg":"field required","type":"missing"}]}', "body.messages: field required"],
-  ] as const) {
+  for (
+    const [status, body, message] of [
+      [
+        400,
+        '{"object":"error","message":"bad","type":"BadRequestError","error":{"message":"Cannot load local files without --allowed-local-media-path"}}',
+        "Cannot load local files without --allowed-local-media-path",
+      ],
+      [500, '{"detail":"CUDA out of memory"}', "CUDA out of memory"],
+      [
+        404,
+        '{"error":{"message":"The model `nope` does not exist.","type":"NotFoundError","code":404}}',
+        "The model `nope` does not exist.",
+      ],
+      [
+        422,
+        '{"detail":[{"loc":["body","messages"],"msg":"field required","type":"missing"}]}',
+        "body.messages: field required",
+      ],
+    ] as const
+  ) {
     test(`no retry on ${status}; the error carries the server's message and a hint`, async () => {
       srv.requests.length = 0;
       srv.behaviour.faults.push({ match: "POST /v1/chat", status, body });
-      const err = await remoteReason(parse({ task: "custom", prompt: "Hi" }), { url: srv.url, model: "m" }, FAST).catch((e) => e);
+      const err = await remoteReason(parse({ task: "custom", prompt: "Hi" }), { url: srv.url, model: "m" }, FAST).catch(
+        (e) => e,
+      );
       assert.ok(err instanceof RemoteError, String(err));
       assert.equal(err.status, status);
       assert.equal(err.serverMessage, message);
@@ -256,13 +325,20 @@ describe("remoteReason", () => {
     const { createServer } = await import("node:http");
     const s = createServer((_req, res) => {
       res.writeHead(200, { "Content-Type": "text/event-stream" });
-      res.write('data: {"id":"x","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]}\n\n');
-      res.end('data: {"error":{"object":"error","message":"context length exceeded","type":"BadRequestError","code":400}}\n\n');
+      res.write(
+        'data: {"id":"x","object":"chat.completion.chunk","created":0,"model":"m","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]}\n\n',
+      );
+      res.end(
+        'data: {"error":{"object":"error","message":"context length exceeded","type":"BadRequestError","code":400}}\n\n',
+      );
     });
     await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
     try {
       const port = (s.address() as { port: number }).port;
-      const err = await remoteReason(parse({ task: "custom", prompt: "Hi" }), { url: `http://127.0.0.1:${port}`, model: "m" }, FAST).catch((e) => e);
+      const err = await remoteReason(parse({ task: "custom", prompt: "Hi" }), {
+        url: `http://127.0.0.1:${port}`,
+        model: "m",
+      }, FAST).catch((e) => e);
       assert.ok(err instanceof RemoteError);
       assert.equal(err.serverMessage, "context length exceeded");
     } finally {
@@ -276,7 +352,10 @@ describe("remoteReason", () => {
     await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
     const port = (s.address() as { port: number }).port;
     await new Promise<void>((r) => s.close(() => r()));
-    const err = await remoteReason(parse({ task: "custom", prompt: "Hi" }), { url: `http://127.0.0.1:${port}`, model: "m" }, FAST).catch((e) => e);
+    const err = await remoteReason(parse({ task: "custom", prompt: "Hi" }), {
+      url: `http://127.0.0.1:${port}`,
+      model: "m",
+    }, FAST).catch((e) => e);
     assert.ok(err instanceof RemoteError);
     assert.match(err.message, /cannot reach/);
     assert.match(err.hint!, /server started/);
@@ -284,7 +363,10 @@ describe("remoteReason", () => {
 });
 
 /** A one-purpose server on 127.0.0.1 for the bad-answer cases below. */
-async function withServer(handler: Parameters<typeof createServer>[1], run: (url: string) => Promise<void>): Promise<void> {
+async function withServer(
+  handler: Parameters<typeof createServer>[1],
+  run: (url: string) => Promise<void>,
+): Promise<void> {
   const s = createServer(handler);
   const sockets = new Set<import("node:net").Socket>();
   s.on("connection", (c) => {
@@ -309,7 +391,14 @@ const json200 = (body: string) => (_q: unknown, res: import("node:http").ServerR
   res.end(body);
 };
 const delta = (content: unknown, finish: string | null = null) =>
-  `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", model: "m", choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
+  `data: ${
+    JSON.stringify({
+      id: "c",
+      object: "chat.completion.chunk",
+      model: "m",
+      choices: [{ index: 0, delta: { content }, finish_reason: finish }],
+    })
+  }\n\n`;
 
 async function rejectsRemote(url: string, r: ReasonRequestInput, pattern: RegExp): Promise<RemoteError> {
   const err = await remoteReason(parse(r), { url, model: "m" }, FAST).catch((e) => e);
@@ -322,30 +411,71 @@ async function rejectsRemote(url: string, r: ReasonRequestInput, pattern: RegExp
 }
 
 describe("remoteReason: bad answers are RemoteErrors ('the server returned …'), never an empty answer", () => {
-  for (const [name, body, pattern] of [
-    ["a JSON body sent as text/event-stream", '{"choices":[{"message":{"content":"hi"}}]}', /not a server-sent event stream; it starts with "\{\\"choices/],
-    ["an HTML page sent as text/event-stream", "<html><body><h1>502 Bad Gateway</h1></body></html>\n", /not a server-sent event stream; it starts with "<html>/],
-    ["an empty event stream", "", /empty event stream/],
-    ["a stream cut before finish_reason and [DONE]", delta("Hel") + delta("lo"), /ended before the server finished/],
-    ["a chunk whose content is a number", delta(42) + "data: [DONE]\n\n", /the server returned a stream chunk .*choices\.0\.delta\.content/i],
-    ["a chunk whose choices is not a list", 'data: {"choices": {"0": 1}}\n\ndata: [DONE]\n\n', /the server returned a stream chunk .*choices/i],
-    ["an event that is not JSON", "data: <b>oops</b>\n\n", /the server returned a stream event that is not JSON/i],
-  ] as const) {
-    test(`stream: ${name}`, () => withServer(sse(body), (url) => rejectsRemote(url, { task: "custom", prompt: "Hi" }, pattern).then(() => {})));
+  for (
+    const [name, body, pattern] of [
+      [
+        "a JSON body sent as text/event-stream",
+        '{"choices":[{"message":{"content":"hi"}}]}',
+        /not a server-sent event stream; it starts with "\{\\"choices/,
+      ],
+      [
+        "an HTML page sent as text/event-stream",
+        "<html><body><h1>502 Bad Gateway</h1></body></html>\n",
+        /not a server-sent event stream; it starts with "<html>/,
+      ],
+      ["an empty event stream", "", /empty event stream/],
+      ["a stream cut before finish_reason and [DONE]", delta("Hel") + delta("lo"), /ended before the server finished/],
+      [
+        "a chunk whose content is a number",
+        delta(42) + "data: [DONE]\n\n",
+        /the server returned a stream chunk .*choices\.0\.delta\.content/i,
+      ],
+      [
+        "a chunk whose choices is not a list",
+        'data: {"choices": {"0": 1}}\n\ndata: [DONE]\n\n',
+        /the server returned a stream chunk .*choices/i,
+      ],
+      ["an event that is not JSON", "data: <b>oops</b>\n\n", /the server returned a stream event that is not JSON/i],
+    ] as const
+  ) {
+    test(`stream: ${name}`, () =>
+      withServer(sse(body), (url) => rejectsRemote(url, { task: "custom", prompt: "Hi" }, pattern).then(() => {})));
   }
 
-  for (const [name, body, pattern] of [
-    ["no choices", '{"id":"x","object":"chat.completion"}', /the server returned a body that is not a chat completion \(choices: /],
-    ["empty choices", '{"choices":[]}', /not a chat completion \(choices: /],
-    ["content not a string", '{"choices":[{"message":{"content":{"text":"hi"}},"finish_reason":"stop"}]}', /choices\.0\.message\.content/],
-    ["message missing", '{"choices":[{"finish_reason":"stop"}]}', /choices\.0\.message/],
-    ["a JSON array", "[1,2]", /not a chat completion/],
-    ["JSON null", "null", /not a chat completion/],
-    ["usage of the wrong type", '{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":"many"}}', /usage\.prompt_tokens/],
-    ["not JSON", "<html>Service unavailable</html>", /the server returned something other than JSON: "<html>Service unavailable/],
-    ["an empty body", "", /the server returned something other than JSON: an empty body/],
-  ] as const) {
-    test(`non-streamed: ${name}`, () => withServer(json200(body), (url) => rejectsRemote(url, { task: "custom", prompt: "Hi", stream: false }, pattern).then(() => {})));
+  for (
+    const [name, body, pattern] of [
+      [
+        "no choices",
+        '{"id":"x","object":"chat.completion"}',
+        /the server returned a body that is not a chat completion \(choices: /,
+      ],
+      ["empty choices", '{"choices":[]}', /not a chat completion \(choices: /],
+      [
+        "content not a string",
+        '{"choices":[{"message":{"content":{"text":"hi"}},"finish_reason":"stop"}]}',
+        /choices\.0\.message\.content/,
+      ],
+      ["message missing", '{"choices":[{"finish_reason":"stop"}]}', /choices\.0\.message/],
+      ["a JSON array", "[1,2]", /not a chat completion/],
+      ["JSON null", "null", /not a chat completion/],
+      [
+        "usage of the wrong type",
+        '{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":"many"}}',
+        /usage\.prompt_tokens/,
+      ],
+      [
+        "not JSON",
+        "<html>Service unavailable</html>",
+        /the server returned something other than JSON: "<html>Service unavailable/,
+      ],
+      ["an empty body", "", /the server returned something other than JSON: an empty body/],
+    ] as const
+  ) {
+    test(`non-streamed: ${name}`, () =>
+      withServer(
+        json200(body),
+        (url) => rejectsRemote(url, { task: "custom", prompt: "Hi", stream: false }, pattern).then(() => {}),
+      ));
   }
 
   test("a stream past maxTokens is cut by the client at maxTokens, and the result says so", async () => {
@@ -366,7 +496,10 @@ describe("remoteReason: bad answers are RemoteErrors ('the server returned …')
       });
     }, async (url) => {
       const tokens: TokenEvent[] = [];
-      const r = await remoteReason(parse({ task: "custom", prompt: "Hi", maxTokens: 5 }), { url, model: "m" }, { ...FAST, onToken: (t) => tokens.push(t) });
+      const r = await remoteReason(parse({ task: "custom", prompt: "Hi", maxTokens: 5 }), { url, model: "m" }, {
+        ...FAST,
+        onToken: (t) => tokens.push(t),
+      });
       assert.equal(r.text, "t0 t1 t2 t3 t4 ");
       assert.equal(r.answer, "t0 t1 t2 t3 t4");
       assert.equal(tokens.map((t) => t.text).join("").trim(), "t0 t1 t2 t3 t4");
@@ -392,7 +525,10 @@ describe("remoteReason: bad answers are RemoteErrors ('the server returned …')
     await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
     const port = (s.address() as { port: number }).port;
     await new Promise<void>((r) => s.close(() => r()));
-    const err = await remoteReason(parse({ task: "custom", prompt: "Hi" }), { url: `http://127.0.0.1:${port}`, model: "m" }, FAST).catch((e) => e);
+    const err = await remoteReason(parse({ task: "custom", prompt: "Hi" }), {
+      url: `http://127.0.0.1:${port}`,
+      model: "m",
+    }, FAST).catch((e) => e);
     assert.ok(err instanceof RemoteError);
     assert.match(err.message, /connection refused/);
     assert.ok(err.hint!.includes(`listening at http://127.0.0.1:${port}?`), err.hint);
@@ -400,7 +536,10 @@ describe("remoteReason: bad answers are RemoteErrors ('the server returned …')
   });
 
   test("an unknown host name: a RemoteError naming the host", async () => {
-    const err = await remoteReason(parse({ task: "custom", prompt: "Hi" }), { url: "http://no-such-host.invalid:8000", model: "m" }, FAST).catch((e) => e);
+    const err = await remoteReason(parse({ task: "custom", prompt: "Hi" }), {
+      url: "http://no-such-host.invalid:8000",
+      model: "m",
+    }, FAST).catch((e) => e);
     assert.ok(err instanceof RemoteError, String(err));
     assert.match(err.message, /no-such-host\.invalid/);
   });

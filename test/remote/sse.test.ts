@@ -18,9 +18,8 @@ async function collect(chunks: Uint8Array[]): Promise<SseEvent[]> {
   return out;
 }
 
-const MIXED =
-  ": keep-alive comment\r\n" +
-  "event: message\r\nid: 7\r\ndata: {\"t\":\"caf\u00e9 \u6f22\u5b57 \ud83e\udd16\"}\r\n\r\n" +
+const MIXED = ": keep-alive comment\r\n" +
+  'event: message\r\nid: 7\r\ndata: {"t":"caf\u00e9 \u6f22\u5b57 \ud83e\udd16"}\r\n\r\n' +
   "data: first line\ndata: second line\n\n" +
   "data:no-space\r\r" +
   "data: [DONE]\n\n";
@@ -49,7 +48,11 @@ describe("sseEvents", () => {
     assert.deepEqual(await collect(Array.from(bytes, (b) => new Uint8Array([b]))), EXPECTED);
     for (let i = 1; i < bytes.length; i += 5) {
       for (let j = i; j < bytes.length; j += 11) {
-        assert.deepEqual(await collect([bytes.slice(0, i), bytes.slice(i, j), bytes.slice(j)]), EXPECTED, `split at ${i},${j}`);
+        assert.deepEqual(
+          await collect([bytes.slice(0, i), bytes.slice(i, j), bytes.slice(j)]),
+          EXPECTED,
+          `split at ${i},${j}`,
+        );
       }
     }
   });
@@ -63,7 +66,7 @@ describe("sseEvents", () => {
 
 describe("chatChunks", () => {
   const script = {
-    content: "<think>\nA; B \u2014 \u00e9\n</think>\n\n[{\"bbox_2d\": [1, 2, 3, 4], \"label\": \"cup\"}]",
+    content: '<think>\nA; B \u2014 \u00e9\n</think>\n\n[{"bbox_2d": [1, 2, 3, 4], "label": "cup"}]',
     chunkChars: 4,
     usage: { prompt_tokens: 33, completion_tokens: 21, total_tokens: 54 },
   };
@@ -134,7 +137,8 @@ describe("SSE parser bounds: a line cap, linear time", () => {
     return best;
   }
 
-  const split = (s: string, size: number) => Array.from({ length: Math.ceil(s.length / size) }, (_, i) => s.slice(i * size, i * size + size));
+  const split = (s: string, size: number) =>
+    Array.from({ length: Math.ceil(s.length / size) }, (_, i) => s.slice(i * size, i * size + size));
 
   test("one long line in small chunks: 4x the size takes about 4x the time (not 16x)", () => {
     const line = (n: number) => split("data: " + "x".repeat(n) + "\n\n", 1024);
@@ -145,7 +149,8 @@ describe("SSE parser bounds: a line cap, linear time", () => {
   });
 
   test("many events: 4x the events take about 4x the time", () => {
-    const events = (n: number) => split(Array.from({ length: n }, (_, i) => `data: {"i":${i},"t":"${"y".repeat(60)}"}\r\n\r\n`).join(""), 1000);
+    const events = (n: number) =>
+      split(Array.from({ length: n }, (_, i) => `data: {"i":${i},"t":"${"y".repeat(60)}"}\r\n\r\n`).join(""), 1000);
     timeParse(events(10_000));
     const small = timeParse(events(40_000));
     const big = timeParse(events(160_000));

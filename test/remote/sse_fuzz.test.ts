@@ -15,9 +15,39 @@ import { rng } from "./_fuzz.ts";
 const SEED = 20261129;
 
 const PIECES = [
-  "data", "data:", "data: ", "data:  ", "event:", "event: message", "event: error", "id: 7", "id:", "id: a\0b", "retry: 300",
-  ":", ": keep-alive", "field", "dat", "x", " ", "é", "漢字", "🤖", "\r", "\n", "\r\n", "\r\n", "\n\n", "\r\r", "[DONE]",
-  '{"a":1}', "\0", "\t", ":data", "data:data:", "\uFEFF",
+  "data",
+  "data:",
+  "data: ",
+  "data:  ",
+  "event:",
+  "event: message",
+  "event: error",
+  "id: 7",
+  "id:",
+  "id: a\0b",
+  "retry: 300",
+  ":",
+  ": keep-alive",
+  "field",
+  "dat",
+  "x",
+  " ",
+  "é",
+  "漢字",
+  "🤖",
+  "\r",
+  "\n",
+  "\r\n",
+  "\r\n",
+  "\n\n",
+  "\r\r",
+  "[DONE]",
+  '{"a":1}',
+  "\0",
+  "\t",
+  ":data",
+  "data:data:",
+  "\uFEFF",
 ];
 
 function randomText(r: () => number): string {
@@ -64,7 +94,11 @@ function reference(text: string): SseEvent[] {
   const line = (l: string) => {
     if (l === "") {
       if (hasData) {
-        events.push({ data: data.join("\n"), ...(event !== undefined ? { event } : {}), ...(id !== undefined ? { id } : {}) });
+        events.push({
+          data: data.join("\n"),
+          ...(event !== undefined ? { event } : {}),
+          ...(id !== undefined ? { id } : {}),
+        });
       }
       data = [];
       hasData = false;
@@ -170,18 +204,28 @@ function randomPayload(r: () => number, depth = 0): unknown {
   if (k < 0.45) {
     const choice = () => ({
       ...(r() < 0.8 ? { index: r() < 0.9 ? 0 : randomPayload(r, depth + 1) } : {}),
-      ...(r() < 0.8 ? { delta: r() < 0.8 ? { content: r() < 0.85 ? text() : randomPayload(r, depth + 1) } : randomPayload(r, depth + 1) } : {}),
+      ...(r() < 0.8
+        ? {
+          delta: r() < 0.8
+            ? { content: r() < 0.85 ? text() : randomPayload(r, depth + 1) }
+            : randomPayload(r, depth + 1),
+        }
+        : {}),
       ...(r() < 0.3 ? { finish_reason: r() < 0.8 ? "stop" : randomPayload(r, depth + 1) } : {}),
     });
     return {
       ...(r() < 0.8 ? { id: r() < 0.9 ? "c" : 5 } : {}),
       choices: r() < 0.85 ? Array.from({ length: Math.floor(r() * 3) }, choice) : randomPayload(r, depth + 1),
-      ...(r() < 0.2 ? { usage: r() < 0.7 ? { prompt_tokens: 3, completion_tokens: 2 } : randomPayload(r, depth + 1) } : {}),
+      ...(r() < 0.2
+        ? { usage: r() < 0.7 ? { prompt_tokens: 3, completion_tokens: 2 } : randomPayload(r, depth + 1) }
+        : {}),
     };
   }
   if (k < 0.55) return { error: r() < 0.5 ? { message: "boom", code: 400 } : randomPayload(r, depth + 1) };
   if (k < 0.75) return Array.from({ length: Math.floor(r() * 3) }, () => randomPayload(r, depth + 1));
-  return Object.fromEntries(Array.from({ length: Math.floor(r() * 3) }, (_, i) => [`k${i}`, randomPayload(r, depth + 1)]));
+  return Object.fromEntries(
+    Array.from({ length: Math.floor(r() * 3) }, (_, i) => [`k${i}`, randomPayload(r, depth + 1)]),
+  );
 }
 
 describe("chatChunks fuzz (seeded)", () => {

@@ -6,8 +6,8 @@ import {
   ACTION_DIMS,
   actionChunkFor,
   ChatMessages,
-  EMBODIMENTS,
   type EmbodimentId,
+  EMBODIMENTS,
   GenerateRequest,
   generationMode,
   ImageInput,
@@ -29,12 +29,21 @@ function catchValidation(fn: () => unknown): ValidationError {
 
 describe("input formats", () => {
   const images: [unknown, boolean][] = [
-    ["scene.jpg", true], ["scene.JPEG", true], ["scene.png", true], ["scene.webp", true],
-    ["https://example.com/robot_153.jpg", true], ["file:///data/a.png", true],
-    ["data:image/png;base64,iVBORw0KGgo=", true], ["data:image/webp;base64,UklGR", true],
+    ["scene.jpg", true],
+    ["scene.JPEG", true],
+    ["scene.png", true],
+    ["scene.webp", true],
+    ["https://example.com/robot_153.jpg", true],
+    ["file:///data/a.png", true],
+    ["data:image/png;base64,iVBORw0KGgo=", true],
+    ["data:image/webp;base64,UklGR", true],
     [{ data: new Uint8Array([1, 2]), mimeType: "image/jpeg" }, true],
-    ["scene.gif", false], ["scene.bmp", false], ["scene", false], ["", false],
-    ["data:image/gif;base64,R0lGOD", false], [{ data: new Uint8Array([1]), mimeType: "image/gif" }, false],
+    ["scene.gif", false],
+    ["scene.bmp", false],
+    ["scene", false],
+    ["", false],
+    ["data:image/gif;base64,R0lGOD", false],
+    [{ data: new Uint8Array([1]), mimeType: "image/gif" }, false],
     [42, false],
   ];
   for (const [input, ok] of images) {
@@ -43,9 +52,14 @@ describe("input formats", () => {
     });
   }
   const videos: [unknown, boolean][] = [
-    ["clip.mp4", true], ["https://download.samplelib.com/mp4/sample-5s.mp4", true], ["data:video/mp4;base64,AAAA", true],
+    ["clip.mp4", true],
+    ["https://download.samplelib.com/mp4/sample-5s.mp4", true],
+    ["data:video/mp4;base64,AAAA", true],
     [{ data: new Uint8Array([0]), mimeType: "video/mp4" }, true],
-    ["clip.avi", false], ["clip.mov", false], ["clip.mp4.txt", false], ["data:video/webm;base64,AAAA", false],
+    ["clip.avi", false],
+    ["clip.mov", false],
+    ["clip.mp4.txt", false],
+    ["data:video/webm;base64,AAAA", false],
   ];
   for (const [input, ok] of videos) {
     test(`video ${typeof input === "string" ? input : "bytes"} → ${ok}`, () => {
@@ -94,17 +108,47 @@ describe("input types → Generator workflows", () => {
   test("diffusion settings left out stay unset (not sent); effective shows the model's per-mode defaults", () => {
     const r = GenerateRequest.parse({ prompt: "A robot." });
     assert.deepEqual(
-      [r.guidanceScale, r.numInferenceSteps, r.flowShift, r.maxSequenceLength, r.negativePrompt, r.guardrails, r.useResolutionTemplate, r.useDurationTemplate],
+      [
+        r.guidanceScale,
+        r.numInferenceSteps,
+        r.flowShift,
+        r.maxSequenceLength,
+        r.negativePrompt,
+        r.guardrails,
+        r.useResolutionTemplate,
+        r.useDurationTemplate,
+      ],
       [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined],
     );
     assert.equal(r.sound, false);
     // vLLM-Omni pipeline_cosmos3.py:159-170: video 35 / 6.0 / 10.0 at 1280x720, image 50 / 7.0 / 3.0 at 1024x1024.
     const e = r.effective;
-    assert.deepEqual([e.numInferenceSteps, e.guidanceScale, e.flowShift, e.maxSequenceLength, e.width, e.height, e.numFrames], [35, 6, 10, 4096, 1280, 720, 189]);
+    assert.deepEqual([
+      e.numInferenceSteps,
+      e.guidanceScale,
+      e.flowShift,
+      e.maxSequenceLength,
+      e.width,
+      e.height,
+      e.numFrames,
+    ], [35, 6, 10, 4096, 1280, 720, 189]);
     const i = GenerateRequest.parse({ prompt: "A robot.", output: "image" }).effective;
-    assert.deepEqual([i.numInferenceSteps, i.guidanceScale, i.flowShift, i.width, i.height, i.numFrames], [50, 7, 3, 1024, 1024, 1]);
+    assert.deepEqual([i.numInferenceSteps, i.guidanceScale, i.flowShift, i.width, i.height, i.numFrames], [
+      50,
+      7,
+      3,
+      1024,
+      1024,
+      1,
+    ]);
     const a = RolloutRequest.parse({ mode: "policy", embodiment: "droid", image: "o.png", prompt: "Go." }).effective;
-    assert.deepEqual([a.numInferenceSteps, a.guidanceScale, a.flowShift, a.actionChunkSize, a.numFrames], [30, 1, 5, 16, 17]);
+    assert.deepEqual([a.numInferenceSteps, a.guidanceScale, a.flowShift, a.actionChunkSize, a.numFrames], [
+      30,
+      1,
+      5,
+      16,
+      17,
+    ]);
     const set = GenerateRequest.parse({ prompt: "A robot.", guidanceScale: 3, resolution: "256p" }).effective;
     assert.deepEqual([set.guidanceScale, set.width, set.height], [3, 320, 192]);
     assert.equal(set.defaulted.includes("guidanceScale"), false);
@@ -113,9 +157,20 @@ describe("input types → Generator workflows", () => {
 
 describe("action dimensions per embodiment (seed)", () => {
   const table: [EmbodimentId, number][] = [
-    ["camera_pose", 9], ["av", 9], ["egocentric", 57],
-    ["droid", 10], ["robomind_franka", 10], ["ur", 10], ["fractal", 10], ["bridge", 10], ["umi", 10],
-    ["dual_droid", 20], ["agibot", 29], ["agibot_gear_gripper", 29], ["agibot_gear_gripper_ext", 29], ["pusht", 2],
+    ["camera_pose", 9],
+    ["av", 9],
+    ["egocentric", 57],
+    ["droid", 10],
+    ["robomind_franka", 10],
+    ["ur", 10],
+    ["fractal", 10],
+    ["bridge", 10],
+    ["umi", 10],
+    ["dual_droid", 20],
+    ["agibot", 29],
+    ["agibot_gear_gripper", 29],
+    ["agibot_gear_gripper_ext", 29],
+    ["pusht", 2],
   ];
   test("the table covers every embodiment", () => {
     assert.deepEqual(Object.keys(EMBODIMENTS).sort(), table.map(([id]) => id).sort());
@@ -139,17 +194,39 @@ describe("action dimensions per embodiment (seed)", () => {
     assert.deepEqual(
       Object.fromEntries(Object.entries(EMBODIMENTS).map(([id, e]) => [id, `${e.domainName}=${e.domainId}`])),
       {
-        camera_pose: "camera_pose=2", av: "av=1", egocentric: "hand_pose=3", droid: "droid_lerobot=8", robomind_franka: "robomind-franka=8",
-        ur: "robomind-ur=13", fractal: "fractal=20", bridge: "bridge_orig_lerobot=7", umi: "umi=6", dual_droid: "robomind-franka-dual=12",
-        agibot: "agibotworld=15", agibot_gear_gripper: "agibot_gear_gripper=15", agibot_gear_gripper_ext: "agibot_gear_gripper_ext=15", pusht: "pusht=4",
+        camera_pose: "camera_pose=2",
+        av: "av=1",
+        egocentric: "hand_pose=3",
+        droid: "droid_lerobot=8",
+        robomind_franka: "robomind-franka=8",
+        ur: "robomind-ur=13",
+        fractal: "fractal=20",
+        bridge: "bridge_orig_lerobot=7",
+        umi: "umi=6",
+        dual_droid: "robomind-franka-dual=12",
+        agibot: "agibotworld=15",
+        agibot_gear_gripper: "agibot_gear_gripper=15",
+        agibot_gear_gripper_ext: "agibot_gear_gripper_ext=15",
+        pusht: "pusht=4",
       },
     );
   });
   test("an action file's chunk is unknown until it is read: effective leaves it out instead of guessing from numFrames", () => {
-    const e = RolloutRequest.parse({ mode: "forward_dynamics", embodiment: "droid", image: "o.png", actions: "chunk.json", numFrames: 9 }).effective;
+    const e = RolloutRequest.parse({
+      mode: "forward_dynamics",
+      embodiment: "droid",
+      image: "o.png",
+      actions: "chunk.json",
+      numFrames: 9,
+    }).effective;
     assert.equal(e.actionChunkSize, undefined);
     assert.equal(e.numFrames, 9);
-    const inline = RolloutRequest.parse({ mode: "forward_dynamics", embodiment: "droid", image: "o.png", actions: [Array(10).fill(0), Array(10).fill(0)] }).effective;
+    const inline = RolloutRequest.parse({
+      mode: "forward_dynamics",
+      embodiment: "droid",
+      image: "o.png",
+      actions: [Array(10).fill(0), Array(10).fill(0)],
+    }).effective;
     assert.deepEqual([inline.actionChunkSize, inline.numFrames], [2, 3]);
   });
   test("a domainName override must be a known domain of the same action width", () => {
@@ -177,7 +254,10 @@ describe("action modes (vLLM-Omni table)", () => {
     [{ mode: "forward_dynamics", embodiment: "droid", image: "obs.png", actions: "actions.json" }, null],
     [{ mode: "forward_dynamics", embodiment: "droid", image: "obs.png" }, "actions"],
     [{ mode: "forward_dynamics", embodiment: "droid", actions: chunk }, "image"],
-    [{ mode: "forward_dynamics", embodiment: "droid", image: "o.png", actions: chunk, actionChunkSize: 4 }, "actionChunkSize"],
+    [
+      { mode: "forward_dynamics", embodiment: "droid", image: "o.png", actions: chunk, actionChunkSize: 4 },
+      "actionChunkSize",
+    ],
     [{ mode: "inverse_dynamics", embodiment: "av", video: "drive.mp4" }, null],
     [{ mode: "inverse_dynamics", embodiment: "av", image: "drive.png" }, "video"],
     [{ mode: "teleport", embodiment: "av", video: "drive.mp4" }, "mode"],
@@ -196,7 +276,11 @@ describe("action modes (vLLM-Omni table)", () => {
   test("a wrong action row names the row and the embodiment's dimension", () => {
     const bad = [Array(10).fill(0), Array(7).fill(0)];
     const e = catchValidation(() =>
-      parseWith(RolloutRequest, { mode: "forward_dynamics", embodiment: "bridge", image: "o.png", actions: bad }, "request")
+      parseWith(
+        RolloutRequest,
+        { mode: "forward_dynamics", embodiment: "bridge", image: "o.png", actions: bad },
+        "request",
+      )
     );
     assert.equal(e.field, "request.actions.1");
     assert.match(e.allowed, /10 numbers per row \(bridge\)/);
@@ -207,17 +291,23 @@ describe("Qwen3-VL message shape", () => {
   test("the seed's example (bare video_url) and the NIM example ({url}) both parse", () => {
     ChatMessages.parse([
       { role: "system", content: [{ type: "text", text: "You are a helpful assistant." }] },
-      { role: "user", content: [
-        { type: "video_url", video_url: "https://example.com/video.mp4" },
-        { type: "text", text: "List the notable events with approximate timestamps." },
-      ] },
+      {
+        role: "user",
+        content: [
+          { type: "video_url", video_url: "https://example.com/video.mp4" },
+          { type: "text", text: "List the notable events with approximate timestamps." },
+        ],
+      },
     ]);
     ChatMessages.parse([
       { role: "system", content: "You are a helpful assistant." },
-      { role: "user", content: [
-        { type: "image_url", image_url: { url: "data:image/jpeg;base64,AAAA" } },
-        { type: "text", text: "Describe what is happening in this image in one sentence." },
-      ] },
+      {
+        role: "user",
+        content: [
+          { type: "image_url", image_url: { url: "data:image/jpeg;base64,AAAA" } },
+          { type: "text", text: "Describe what is happening in this image in one sentence." },
+        ],
+      },
     ]);
   });
   const bad: [unknown, string][] = [

@@ -4,7 +4,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ValidationError } from "../../src/errors.ts";
-import { DEFAULT_MAX_TOKENS, ReasonRequest, TINY_CHECKPOINT_CAPS, withTinyCheckpointCaps } from "../../src/schema/reason_request.ts";
+import {
+  DEFAULT_MAX_TOKENS,
+  ReasonRequest,
+  TINY_CHECKPOINT_CAPS,
+  withTinyCheckpointCaps,
+} from "../../src/schema/reason_request.ts";
 import { PROMPT_UPSAMPLING_SAMPLING } from "../../src/schema/sampling.ts";
 import { parseWith } from "../../src/schema/validate.ts";
 
@@ -28,7 +33,10 @@ test("one limit after validation: from maxTokens, from sampling.max_tokens, both
   assert.equal(fromPreset.sampling && "max_tokens" in fromPreset.sampling, false, "the limit lives in maxTokens only");
   assert.equal(fromPreset.sampling?.seed, 3407, "the rest of the preset is kept");
   assert.equal(parseWith(ReasonRequest, { ...base, maxTokens: 300 }, "request").maxTokens, 300);
-  assert.equal(parseWith(ReasonRequest, { ...base, maxTokens: 300, sampling: { max_tokens: 300 } }, "request").maxTokens, 300);
+  assert.equal(
+    parseWith(ReasonRequest, { ...base, maxTokens: 300, sampling: { max_tokens: 300 } }, "request").maxTokens,
+    300,
+  );
   const plain = parseWith(ReasonRequest, base, "request");
   assert.equal(plain.maxTokens, DEFAULT_MAX_TOKENS);
   assert.equal("sampling" in plain, false);

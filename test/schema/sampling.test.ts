@@ -3,8 +3,8 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   PROMPT_UPSAMPLING_SAMPLING,
-  REASONING_INSTRUCTION,
   reasonerSampling,
+  REASONING_INSTRUCTION,
   SamplingParams,
   withReasoningInstruction,
 } from "../../src/schema/mod.ts";
@@ -35,8 +35,13 @@ describe("Reasoner sampling presets", () => {
 
 describe("Generator prompt-upsampling preset", () => {
   const table: [keyof SamplingParams, number][] = [
-    ["max_tokens", 20000], ["temperature", 0.7], ["top_p", 0.8], ["top_k", 20],
-    ["repetition_penalty", 1.0], ["presence_penalty", 1.5], ["seed", 3407],
+    ["max_tokens", 20000],
+    ["temperature", 0.7],
+    ["top_p", 0.8],
+    ["top_k", 20],
+    ["repetition_penalty", 1.0],
+    ["presence_penalty", 1.5],
+    ["seed", 3407],
   ];
   for (const [key, value] of table) {
     test(`${key} = ${value}`, () => assert.equal(PROMPT_UPSAMPLING_SAMPLING[key], value));
@@ -54,7 +59,10 @@ describe("explicit reasoning instruction", () => {
 });
 
 describe("SamplingParams bounds", () => {
-  const bad: [string, number][] = [["temperature", -0.1], ["top_p", 0], ["top_p", 1.5], ["top_k", 2.5], ["max_tokens", 0]];
+  const bad: [string, number][] = [["temperature", -0.1], ["top_p", 0], ["top_p", 1.5], ["top_k", 2.5], [
+    "max_tokens",
+    0,
+  ]];
   for (const [key, value] of bad) {
     test(`rejects ${key} = ${value}`, () => {
       assert.equal(SamplingParams.partial().safeParse({ [key]: value }).success, false);

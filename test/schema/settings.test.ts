@@ -29,7 +29,12 @@ describe("generation settings (seed table)", () => {
   test("no setting given: nothing is sent, and effective is the model's (1280x720, 24 FPS, 189 frames)", () => {
     const r = GenerateRequest.parse({ prompt: "A robot." });
     assert.deepEqual([r.resolution, r.aspectRatio, r.fps, r.numFrames], [undefined, undefined, undefined, undefined]);
-    assert.deepEqual([r.effective.width, r.effective.height, r.effective.fps, r.effective.numFrames], [1280, 720, 24, 189]);
+    assert.deepEqual([r.effective.width, r.effective.height, r.effective.fps, r.effective.numFrames], [
+      1280,
+      720,
+      24,
+      189,
+    ]);
   });
   test("one of tier / aspect ratio given: the other is the spec's default (480p, 16:9)", () => {
     assert.deepEqual(GenerateRequest.parse({ prompt: "A robot.", aspectRatio: "1:1" }).effective.width, 640);
@@ -39,8 +44,13 @@ describe("generation settings (seed table)", () => {
   const validRows: [string, unknown][] = [
     ...RESOLUTIONS.map((v) => ["resolution", v] as [string, unknown]),
     ...ASPECT_RATIOS.map((v) => ["aspectRatio", v] as [string, unknown]),
-    ["fps", 10], ["fps", 16], ["fps", 24], ["fps", 30],
-    ["numFrames", 5], ["numFrames", 189], ["numFrames", 300],
+    ["fps", 10],
+    ["fps", 16],
+    ["fps", 24],
+    ["fps", 30],
+    ["numFrames", 5],
+    ["numFrames", 189],
+    ["numFrames", 300],
   ];
   for (const [field, value] of validRows) {
     test(`accepts ${field} = ${JSON.stringify(value)}`, () => {
@@ -77,9 +87,21 @@ describe("resolution tiers × aspect ratios → pixel sizes", () => {
   });
   // cosmos-framework docs/inference.md "Resolution tiers" = vLLM-Omni cosmos3/action.py:49-77.
   const expected: Record<string, string> = {
-    "720p 16:9": "1280x720", "720p 4:3": "1104x832", "720p 1:1": "960x960", "720p 3:4": "832x1104", "720p 9:16": "720x1280",
-    "480p 16:9": "832x480", "480p 4:3": "736x544", "480p 1:1": "640x640", "480p 3:4": "544x736", "480p 9:16": "480x832",
-    "256p 16:9": "320x192", "256p 4:3": "320x256", "256p 1:1": "256x256", "256p 3:4": "256x320", "256p 9:16": "192x320",
+    "720p 16:9": "1280x720",
+    "720p 4:3": "1104x832",
+    "720p 1:1": "960x960",
+    "720p 3:4": "832x1104",
+    "720p 9:16": "720x1280",
+    "480p 16:9": "832x480",
+    "480p 4:3": "736x544",
+    "480p 1:1": "640x640",
+    "480p 3:4": "544x736",
+    "480p 9:16": "480x832",
+    "256p 16:9": "320x192",
+    "256p 4:3": "320x256",
+    "256p 1:1": "256x256",
+    "256p 3:4": "256x320",
+    "256p 9:16": "192x320",
   };
   for (const row of sizeTable()) {
     test(`${row.resolution} ${row.aspectRatio}`, () => {
@@ -92,8 +114,14 @@ describe("resolution tiers × aspect ratios → pixel sizes", () => {
   }
   test("portrait sizes are the landscape ones transposed", () => {
     for (const tier of RESOLUTIONS) {
-      assert.deepEqual(pixelSize(tier, "9:16"), { width: pixelSize(tier, "16:9").height, height: pixelSize(tier, "16:9").width });
-      assert.deepEqual(pixelSize(tier, "3:4"), { width: pixelSize(tier, "4:3").height, height: pixelSize(tier, "4:3").width });
+      assert.deepEqual(pixelSize(tier, "9:16"), {
+        width: pixelSize(tier, "16:9").height,
+        height: pixelSize(tier, "16:9").width,
+      });
+      assert.deepEqual(pixelSize(tier, "3:4"), {
+        width: pixelSize(tier, "4:3").height,
+        height: pixelSize(tier, "4:3").width,
+      });
     }
   });
 });

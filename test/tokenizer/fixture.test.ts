@@ -27,7 +27,9 @@ describe(`tokenizer vs transformers ${REF.transformers}: tokenizer.cases`, () =>
         const parts = c.ids.map((id) => s.push(id));
         parts.push(s.flush());
         assert.equal(parts.join(""), skipSpecial ? c.decoded_skip_special : c.decoded);
-        for (const p of parts) assert.ok(!p.includes("\uFFFD"), `a streamed chunk has U+FFFD: ${JSON.stringify(parts)}`);
+        for (const p of parts) {
+          assert.ok(!p.includes("\uFFFD"), `a streamed chunk has U+FFFD: ${JSON.stringify(parts)}`);
+        }
       }
     });
   }

@@ -119,26 +119,63 @@ describe("tokenizer.json variants", () => {
   });
   test("added token with lstrip/rstrip takes the spaces around it", () => {
     const t = tiny({
-      added_tokens: [{ id: 6, content: "[X]", lstrip: true, rstrip: true, normalized: false, special: true, single_word: false }],
+      added_tokens: [{
+        id: 6,
+        content: "[X]",
+        lstrip: true,
+        rstrip: true,
+        normalized: false,
+        special: true,
+        single_word: false,
+      }],
     });
     assert.deepEqual(t.encode("hi [X] hi"), [3, 6, 3]);
     const plain = tiny({
-      added_tokens: [{ id: 6, content: "[X]", lstrip: false, rstrip: false, normalized: false, special: true, single_word: false }],
+      added_tokens: [{
+        id: 6,
+        content: "[X]",
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: true,
+        single_word: false,
+      }],
     });
     assert.deepEqual(plain.encode("hi [X] hi"), [3, 2, 6, 4]);
   });
   test("single_word added tokens only match as whole words", () => {
     const t = tiny({
-      added_tokens: [{ id: 6, content: "[X]", lstrip: false, rstrip: false, normalized: false, special: false, single_word: true }],
-      model: { type: "BPE", vocab: { h: 0, i: 1, "Ġ": 2, hi: 3, "Ġhi": 4, "[": 5, "X": 7, "]": 8, "[X]": 6 }, merges: ["h i", "Ġ hi"] },
+      added_tokens: [{
+        id: 6,
+        content: "[X]",
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: false,
+        single_word: true,
+      }],
+      model: {
+        type: "BPE",
+        vocab: { h: 0, i: 1, "Ġ": 2, hi: 3, "Ġhi": 4, "[": 5, "X": 7, "]": 8, "[X]": 6 },
+        merges: ["h i", "Ġ hi"],
+      },
     });
     assert.deepEqual(t.encode("[X]"), [6]);
     assert.deepEqual(t.encode("hi[X]"), [3, 5, 7, 8]);
   });
   test("unsupported components and broken merges raise CheckpointError naming the field", () => {
-    assert.throws(() => tiny({ pre_tokenizer: { type: "Metaspace" } }), (e) => e instanceof CheckpointError && /pre_tokenizer.*Metaspace/.test(e.message));
-    assert.throws(() => tiny({ normalizer: { type: "BertNormalizer" } }), (e) => e instanceof CheckpointError && /normalizer/.test(e.message));
+    assert.throws(
+      () => tiny({ pre_tokenizer: { type: "Metaspace" } }),
+      (e) => e instanceof CheckpointError && /pre_tokenizer.*Metaspace/.test(e.message),
+    );
+    assert.throws(
+      () => tiny({ normalizer: { type: "BertNormalizer" } }),
+      (e) => e instanceof CheckpointError && /normalizer/.test(e.message),
+    );
     assert.throws(() => tiny({}, ["h q"]), (e) => e instanceof CheckpointError && /merges\[0\]/.test(e.message));
-    assert.throws(() => Tokenizer.fromJSON({ model: { type: "BPE" } }), (e) => e instanceof CheckpointError && /model\.vocab/.test(e.message));
+    assert.throws(
+      () => Tokenizer.fromJSON({ model: { type: "BPE" } }),
+      (e) => e instanceof CheckpointError && /model\.vocab/.test(e.message),
+    );
   });
 });

@@ -27,7 +27,9 @@ export function colorMask(frame: RgbBuffer, colors: readonly Rgb[]): Mask {
       if (y > y2) y2 = y;
     }
   }
-  return count ? { count, box: [x1, y1, x2 + 1, y2 + 1], centroid: [sx / count, sy / count] } : { count: 0, box: null, centroid: null };
+  return count
+    ? { count, box: [x1, y1, x2 + 1, y2 + 1], centroid: [sx / count, sy / count] }
+    : { count: 0, box: null, centroid: null };
 }
 
 /** Distance from (u, v) to the nearest pixel of `colors` (Infinity when none). */
@@ -37,7 +39,9 @@ export function nearestPixel(frame: RgbBuffer, colors: readonly Rgb[], u: number
   const d = frame.data;
   for (let y = 0, o = 0; y < frame.height; y++) {
     for (let x = 0; x < frame.width; x++, o += 3) {
-      if (keys.has((d[o] << 16) | (d[o + 1] << 8) | d[o + 2])) best = Math.min(best, Math.hypot(x + 0.5 - u, y + 0.5 - v));
+      if (keys.has((d[o] << 16) | (d[o + 1] << 8) | d[o + 2])) {
+        best = Math.min(best, Math.hypot(x + 0.5 - u, y + 0.5 - v));
+      }
     }
   }
   return best;

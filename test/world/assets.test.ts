@@ -24,22 +24,41 @@ describe("assets: the world's files", () => {
     for (const b of world.image.boxes as { label: string; box: number[] }[]) {
       const color = b.label.split(" ")[0] as ObjectColor;
       const mask = colorMask(img, shadesOf(OBJECT_COLORS[color]));
-      const grid = [mask.box![0] / img.width, mask.box![1] / img.height, mask.box![2] / img.width, mask.box![3] / img.height].map((v) => Math.round(v * 1000));
+      const grid = [
+        mask.box![0] / img.width,
+        mask.box![1] / img.height,
+        mask.box![2] / img.width,
+        mask.box![3] / img.height,
+      ].map((v) => Math.round(v * 1000));
       assert.deepEqual(grid, b.box, b.label);
     }
   });
   test("the clips have the promised size and length; the chunk drives the push clip", async () => {
     for (const k of ["pickPlace", "push", "implausible"]) {
       const v = await probeVideo(asset(world[k].path));
-      assert.deepEqual([v.width, v.height, v.frameCount, v.fps], [world[k].width, world[k].height, world[k].frames, world[k].fps], k);
+      assert.deepEqual([v.width, v.height, v.frameCount, v.fps], [
+        world[k].width,
+        world[k].height,
+        world[k].frames,
+        world[k].fps,
+      ], k);
     }
     const chunk = await readActionChunk(asset(world.push.actions), { dim: 10 });
     assert.equal(chunk.length, world.push.frames - 1);
-    assert.deepEqual(chunk, makeSample(world.push.seed, { frames: 17, fps: 10, scenario: "push", objects: 3, movingCamera: false }).actions);
+    assert.deepEqual(
+      chunk,
+      makeSample(world.push.seed, { frames: 17, fps: 10, scenario: "push", objects: 3, movingCamera: false }).actions,
+    );
     assert.match(world.push.prompt, /The red cube slides to the left\.$/);
   });
   test("the events parse as a temporal-localization answer; the implausible clip says why", () => {
-    const answer = JSON.stringify(world.pickPlace.events.map((e: { start: number; end: number; label: string }) => ({ start: e.start, end: e.end, event: e.label })));
+    const answer = JSON.stringify(
+      world.pickPlace.events.map((e: { start: number; end: number; label: string }) => ({
+        start: e.start,
+        end: e.end,
+        event: e.label,
+      })),
+    );
     const parsed = parseAnswer("temporal_localization", answer);
     assert.equal(parsed.kind, "events");
     assert.equal(world.implausible.label, "implausible");

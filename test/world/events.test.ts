@@ -29,7 +29,9 @@ describe("event times", () => {
           assert.ok(e.endFrame > e.startFrame && e.endFrame < s.frames);
           for (let k = e.startFrame; k < e.endFrame; k++) covered.add(k);
         }
-        for (let k = 0; k + 1 < s.frames; k++) assert.equal(covered.has(k), moved(s, i, k), `seed ${seed} ${o.label} transition ${k}→${k + 1}`);
+        for (let k = 0; k + 1 < s.frames; k++) {
+          assert.equal(covered.has(k), moved(s, i, k), `seed ${seed} ${o.label} transition ${k}→${k + 1}`);
+        }
       });
     }
   });
@@ -48,7 +50,8 @@ describe("event times", () => {
           if (inEvent) assert.ok(moved(s, i, k));
         }
         const steps = s.events.filter((e) => e.object === i).reduce((n, e) => n + e.endFrame - e.startFrame, 0);
-        const drawn = Array.from({ length: s.frames - 1 }, (_, k) => !sameOutline(clip.views[k][i].outline, clip.views[k + 1][i].outline)).filter(Boolean).length;
+        const drawn = Array.from({ length: s.frames - 1 }, (_, k) =>
+          !sameOutline(clip.views[k][i].outline, clip.views[k + 1][i].outline)).filter(Boolean).length;
         assert.ok(drawn >= steps * 0.8, `seed ${seed} ${o.label}: ${drawn} of ${steps} moving steps show`);
       });
     }
@@ -78,7 +81,10 @@ describe("event kinds follow the scenario", () => {
       assert.equal(pushed[0].direction, s.scenario.direction);
       const a = s.trace.frames[0].objects[t].pos;
       const b = s.trace.frames[s.frames - 1].objects[t].pos;
-      assert.ok(Math.hypot(b[0] - a[0], b[1] - a[1]) > 0.06, `seed ${seed}: moved ${Math.hypot(b[0] - a[0], b[1] - a[1])}`);
+      assert.ok(
+        Math.hypot(b[0] - a[0], b[1] - a[1]) > 0.06,
+        `seed ${seed}: moved ${Math.hypot(b[0] - a[0], b[1] - a[1])}`,
+      );
       assert.ok(s.trace.frames.every((f) => f.objects[t].pos[2] === 0 && !f.objects[t].held));
       assert.match(pushed[0].label, /slides (to the left|to the right|away from the camera|towards the camera)$/);
     }
@@ -94,7 +100,10 @@ describe("event kinds follow the scenario", () => {
       // falling from rest: the drop height in about sqrt(2h/g) seconds
       const h = s.trace.frames[fall.startFrame].objects[t].pos[2];
       assert.ok(h > 0.05);
-      assert.ok(Math.abs(fall.end - fall.start - Math.sqrt((2 * h) / 9.81)) <= 2 / s.fps, `seed ${seed}: fall ${fall.end - fall.start} s from ${h} m`);
+      assert.ok(
+        Math.abs(fall.end - fall.start - Math.sqrt((2 * h) / 9.81)) <= 2 / s.fps,
+        `seed ${seed}: fall ${fall.end - fall.start} s from ${h} m`,
+      );
       assert.ok(s.trace.frames[fall.endFrame].objects[t].pos[2] === 0);
     }
   });
@@ -104,6 +113,8 @@ describe("event kinds follow the scenario", () => {
     const held = s.trace.frames.filter((f) => f.objects[t].held);
     assert.ok(held.length > 5);
     const off = (f: typeof held[number]) => f.objects[t].pos.map((v, c) => v - f.gripper.pos[c]);
-    for (const f of held) off(f).forEach((v, c) => assert.ok(Math.abs(v - off(held[0])[c]) < 1e-9 || c === 2 && f.objects[t].pos[2] === 0));
+    for (const f of held) {
+      off(f).forEach((v, c) => assert.ok(Math.abs(v - off(held[0])[c]) < 1e-9 || c === 2 && f.objects[t].pos[2] === 0));
+    }
   });
 });

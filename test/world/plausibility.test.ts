@@ -64,11 +64,19 @@ describe("implausible clips", () => {
     test(`${kind}: labelled implausible, and the trace shows it`, () => {
       let made = 0;
       for (let seed = 2000; seed < 2040; seed++) {
-        const s = makeSample(seed, { frames: 17, fps: 10, anomaly: kind, ...(kind === "pass_through" ? { scenario: "push" } : {}) });
+        const s = makeSample(seed, {
+          frames: 17,
+          fps: 10,
+          anomaly: kind,
+          ...(kind === "pass_through" ? { scenario: "push" } : {}),
+        });
         assert.equal(s.plausibility.label, "implausible");
         const a = s.plausibility.anomaly!;
         assert.ok(s.plausibility.violations.length > 0);
-        assert.ok(s.plausibility.violations.every((v) => v.kind === a.kind), `seed ${seed}: ${JSON.stringify(s.plausibility.violations)}`);
+        assert.ok(
+          s.plausibility.violations.every((v) => v.kind === a.kind),
+          `seed ${seed}: ${JSON.stringify(s.plausibility.violations)}`,
+        );
         assert.deepEqual(findViolations(s.scene, s.trace), s.plausibility.violations);
         if (a.kind !== kind) continue; // no clean variant of that kind for this clip: another kind was used
         made++;

@@ -34,7 +34,10 @@ describe("determinism", () => {
       a.frames.forEach((f, k) => {
         assert.equal(f.width, size.width);
         assert.equal(f.height, size.height);
-        assert.ok(Buffer.from(f.data).equals(Buffer.from(b.frames[k].data)), `frame ${k} at ${size.width}x${size.height}`);
+        assert.ok(
+          Buffer.from(f.data).equals(Buffer.from(b.frames[k].data)),
+          `frame ${k} at ${size.width}x${size.height}`,
+        );
       });
       assert.deepEqual(a.views, b.views);
       assert.ok(Buffer.from(await pngOf(a.frames[4])).equals(Buffer.from(await pngOf(b.frames[4]))));
@@ -47,7 +50,10 @@ describe("determinism", () => {
     const h = createHash("sha256");
     for (const f of renderClip(s, SMALL).frames) h.update(f.data);
     assert.equal(h.digest("hex"), "93dfab390bc6b2822e5cafa9a2164241c43969d62cf33bbf12357363280c85ef");
-    assert.equal(createHash("sha256").update(JSON.stringify(s.actions)).digest("hex"), "0a9a8b216b762db5be87bfe92130468fbefb7cb304248812ec68959ee5dbf71f");
+    assert.equal(
+      createHash("sha256").update(JSON.stringify(s.actions)).digest("hex"),
+      "0a9a8b216b762db5be87bfe92130468fbefb7cb304248812ec68959ee5dbf71f",
+    );
   });
   test("another seed, another picture; the scene moves between frames", () => {
     const a = renderClip(makeSample(77, { frames: 9, fps: 8 }), SMALL);
@@ -82,17 +88,26 @@ describe("boxes are where the colours are", () => {
           // what shows lies inside the whole outline (the geometry's box), to the pixel
           const [ox1, oy1, ox2, oy2] = view.outline!;
           const [x1, y1, x2, y2] = view.box;
-          assert.ok(x1 >= Math.floor(ox1) && y1 >= Math.floor(oy1) && x2 <= Math.ceil(ox2) && y2 <= Math.ceil(oy2), `seed ${seed} frame ${k} ${o.label}: ${view.box} outside ${view.outline}`);
+          assert.ok(
+            x1 >= Math.floor(ox1) && y1 >= Math.floor(oy1) && x2 <= Math.ceil(ox2) && y2 <= Math.ceil(oy2),
+            `seed ${seed} frame ${k} ${o.label}: ${view.box} outside ${view.outline}`,
+          );
           // nothing in front of it: the visible box is the outline's, within a pixel
           const armBox = colorMask(frame, [...gripperShades, ...shadesOf(SCENERY.arm)]).box;
-          const clear = !armBox || armBox[2] < ox1 - 2 || armBox[0] > ox2 + 2 || armBox[3] < oy1 - 2 || armBox[1] > oy2 + 2;
+          const clear = !armBox || armBox[2] < ox1 - 2 || armBox[0] > ox2 + 2 || armBox[3] < oy1 - 2 ||
+            armBox[1] > oy2 + 2;
           const othersClear = sample.scene.objects.every((p, j) => {
             const b = clip.views[k][j].outline;
             return j === i || !b || b[2] < ox1 - 1 || b[0] > ox2 + 1 || b[3] < oy1 - 1 || b[1] > oy2 + 1;
           });
           if (clear && othersClear) {
             unoccluded++;
-            for (let c = 0; c < 4; c++) assert.ok(Math.abs(view.box[c] - view.outline![c]) <= 1, `seed ${seed} frame ${k} ${o.label}: ${view.box} vs ${view.outline}`);
+            for (let c = 0; c < 4; c++) {
+              assert.ok(
+                Math.abs(view.box[c] - view.outline![c]) <= 1,
+                `seed ${seed} frame ${k} ${o.label}: ${view.box} vs ${view.outline}`,
+              );
+            }
           }
           checked++;
         });
@@ -111,8 +126,18 @@ describe("boxes are where the colours are", () => {
       const a = small.views[0][i].box!;
       const b = big.views[0][i].box!;
       assert.ok(gridBox(a, SMALL).every((v) => v >= 0 && v <= 1000));
-      for (const c of [0, 2]) assert.ok(Math.abs((a[c] - SMALL.width / 2) * k - (b[c] - COOKBOOK.width / 2)) <= k + 1, `${o.label} x: ${a} vs ${b}`);
-      for (const c of [1, 3]) assert.ok(Math.abs((a[c] - SMALL.height / 2) * k - (b[c] - COOKBOOK.height / 2)) <= k + 1, `${o.label} y: ${a} vs ${b}`);
+      for (const c of [0, 2]) {
+        assert.ok(
+          Math.abs((a[c] - SMALL.width / 2) * k - (b[c] - COOKBOOK.width / 2)) <= k + 1,
+          `${o.label} x: ${a} vs ${b}`,
+        );
+      }
+      for (const c of [1, 3]) {
+        assert.ok(
+          Math.abs((a[c] - SMALL.height / 2) * k - (b[c] - COOKBOOK.height / 2)) <= k + 1,
+          `${o.label} y: ${a} vs ${b}`,
+        );
+      }
     });
   });
 });
@@ -146,20 +171,34 @@ describe("the action chunk drives the arm", () => {
         // the TCP lies between the fingertips: inside the gripper's pixels' box, and a fingertip
         // (the far one may hide behind a held object) is drawn where the chunk's pose puts it
         const box = colorMask(clip.frames[k + 1], gripperShades).box!;
-        assert.ok(p.u >= box[0] - 2 && p.u <= box[2] + 2 && p.v >= box[1] - 2 && p.v <= box[3] + 2, `seed ${seed} frame ${k + 1}: TCP (${p.u.toFixed(1)}, ${p.v.toFixed(1)}) outside the gripper ${box}`);
+        assert.ok(
+          p.u >= box[0] - 2 && p.u <= box[2] + 2 && p.v >= box[1] - 2 && p.v <= box[3] + 2,
+          `seed ${seed} frame ${k + 1}: TCP (${p.u.toFixed(1)}, ${p.v.toFixed(1)}) outside the gripper ${box}`,
+        );
         const pose = poseOfRow(row);
-        const tips = fingerCenters(pose, sample.trace.frames[k + 1].gripper.gap).map(([x, y]) => project(cam, [x, y, pose.pos[2]]));
+        const tips = fingerCenters(pose, sample.trace.frames[k + 1].gripper.gap).map(([x, y]) =>
+          project(cam, [x, y, pose.pos[2]])
+        );
         const d = Math.min(...tips.map((t) => nearestPixel(clip.frames[k + 1], gripperShades, t.u, t.v)));
-        assert.ok(d <= 3, `seed ${seed} frame ${k + 1}: no fingertip drawn near the commanded pose (${d.toFixed(1)} px)`);
+        assert.ok(
+          d <= 3,
+          `seed ${seed} frame ${k + 1}: no fingertip drawn near the commanded pose (${d.toFixed(1)} px)`,
+        );
       });
     }
-    assert.ok(checked + hidden > 280 && checked > 150, `${checked} frames checked at the fingertips, ${hidden} at the palm (fingertips hidden by an object)`);
+    assert.ok(
+      checked + hidden > 280 && checked > 150,
+      `${checked} frames checked at the fingertips, ${hidden} at the palm (fingertips hidden by an object)`,
+    );
   });
   test("another chunk moves the drawn gripper accordingly (10 cm to the right: its pixels move right)", () => {
     const sample = makeSample(404, { frames: 9, fps: 8, movingCamera: false, scenario: "pick_place" });
     const shifted = sample.actions.map((r) => [r[0] + 0.1, ...r.slice(1)]);
     const a = renderClip(sample, SMALL);
-    const b = renderClip({ ...sample, actions: shifted, trace: simulate(sample.scene, shifted, { fps: sample.fps }) }, SMALL);
+    const b = renderClip(
+      { ...sample, actions: shifted, trace: simulate(sample.scene, shifted, { fps: sample.fps }) },
+      SMALL,
+    );
     for (let k = 1; k < 9; k++) {
       const ca = colorMask(a.frames[k], gripperShades).centroid!;
       const cb = colorMask(b.frames[k], gripperShades).centroid!;
@@ -172,9 +211,18 @@ describe("the action chunk drives the arm", () => {
 describe("bad input", () => {
   test("a size or frame that cannot be rendered is a ValidationError naming it", () => {
     const s = makeSample(1, { frames: 5, fps: 8 });
-    assert.throws(() => renderClip(s, { width: 0, height: 192 }), (e: unknown) => e instanceof ValidationError && e.field === "size.width");
-    assert.throws(() => renderClip(s, { width: 320, height: 19.5 }), (e: unknown) => e instanceof ValidationError && e.field === "size.height");
-    assert.throws(() => renderClip(s, SMALL, [5]), (e: unknown) => e instanceof ValidationError && e.field === "only" && /0\.\.4/.test(e.allowed));
+    assert.throws(
+      () => renderClip(s, { width: 0, height: 192 }),
+      (e: unknown) => e instanceof ValidationError && e.field === "size.width",
+    );
+    assert.throws(
+      () => renderClip(s, { width: 320, height: 19.5 }),
+      (e: unknown) => e instanceof ValidationError && e.field === "size.height",
+    );
+    assert.throws(
+      () => renderClip(s, SMALL, [5]),
+      (e: unknown) => e instanceof ValidationError && e.field === "only" && /0\.\.4/.test(e.allowed),
+    );
   });
   test("a scenario with no room on a crowded table is a ValidationError with what to change", () => {
     let found = false;

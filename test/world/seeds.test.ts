@@ -16,7 +16,11 @@ describe("Prng", () => {
   });
   test("mulberry32's published first outputs for seed 0 (0.2664…, 0.00033…, 0.2233…)", () => {
     const r = new Prng(0);
-    assert.deepEqual([r.next(), r.next(), r.next()].map((x) => Math.round(x * 4294967296)), [1144304738, 1416247, 958946056]);
+    assert.deepEqual([r.next(), r.next(), r.next()].map((x) => Math.round(x * 4294967296)), [
+      1144304738,
+      1416247,
+      958946056,
+    ]);
   });
   test("int covers its range; subSeed separates purposes", () => {
     const r = new Prng(1);
@@ -53,6 +57,8 @@ describe("seed split", () => {
     assert.deepEqual(seedsOf("eval", 2), [SEED_SPLITS.eval.from, SEED_SPLITS.eval.from + 1]);
     assert.throws(() => seedsOf("eval", 5, SEED_SPLITS.eval.to - SEED_SPLITS.eval.from - 2), ValidationError);
     assert.throws(() => seedsOf("train", -1), ValidationError);
-    for (const s of seedsOf("train", 1000, SEED_SPLITS.train.to - SEED_SPLITS.train.from - 1000)) assert.equal(splitOfSeed(s), "train");
+    for (const s of seedsOf("train", 1000, SEED_SPLITS.train.to - SEED_SPLITS.train.from - 1000)) {
+      assert.equal(splitOfSeed(s), "train");
+    }
   });
 });

@@ -7,16 +7,37 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeVideoFrames } from "../../src/media/mod.ts";
-import { classifyPixel, makeSample, motionOf, OBJECT_COLORS, renderClip, SCENERY, segmentFrame, shadesOf, SMALL, trackColors, writeClip } from "../../src/world/mod.ts";
+import {
+  classifyPixel,
+  makeSample,
+  motionOf,
+  OBJECT_COLORS,
+  renderClip,
+  SCENERY,
+  segmentFrame,
+  shadesOf,
+  SMALL,
+  trackColors,
+  writeClip,
+} from "../../src/world/mod.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cosmos-world-seg-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("classifyPixel", () => {
   test("every shade of every object colour is its colour; scenery is nothing; the gripper is the gripper", () => {
-    for (const [name, c] of Object.entries(OBJECT_COLORS)) for (const s of shadesOf(c)) assert.equal(classifyPixel(...s), name, `${name} ${s}`);
-    for (const c of [...SCENERY.walls, ...SCENERY.tables, SCENERY.floor, SCENERY.tableEdge, ...shadesOf(SCENERY.arm)]) assert.equal(classifyPixel(...c), undefined, String(c));
-    for (const t of SCENERY.tables) assert.equal(classifyPixel(...(t.map((v) => Math.round(v * SCENERY.shadow)) as [number, number, number])), undefined);
+    for (const [name, c] of Object.entries(OBJECT_COLORS)) {
+      for (const s of shadesOf(c)) assert.equal(classifyPixel(...s), name, `${name} ${s}`);
+    }
+    for (const c of [...SCENERY.walls, ...SCENERY.tables, SCENERY.floor, SCENERY.tableEdge, ...shadesOf(SCENERY.arm)]) {
+      assert.equal(classifyPixel(...c), undefined, String(c));
+    }
+    for (const t of SCENERY.tables) {
+      assert.equal(
+        classifyPixel(...(t.map((v) => Math.round(v * SCENERY.shadow)) as [number, number, number])),
+        undefined,
+      );
+    }
     for (const s of shadesOf(SCENERY.gripper)) assert.equal(classifyPixel(...s), "gripper");
   });
 });
@@ -26,7 +47,12 @@ describe("after an H.264 round trip", () => {
     let pushes = 0;
     let checked = 0;
     for (let seed = 4000; seed < 4012; seed++) {
-      const s = makeSample(seed, { frames: 17, fps: 10, scenario: seed % 2 ? "push" : "pick_place", movingCamera: false });
+      const s = makeSample(seed, {
+        frames: 17,
+        fps: 10,
+        scenario: seed % 2 ? "push" : "pick_place",
+        movingCamera: false,
+      });
       const clip = renderClip(s, SMALL);
       const { video } = await writeClip(clip, s, { dir, video: `${seed}.mp4` });
       const decoded = await decodeVideoFrames(video, { frameIndices: Array.from({ length: s.frames }, (_, k) => k) });
@@ -44,14 +70,22 @@ describe("after an H.264 round trip", () => {
           const unoccluded = truth.box.every((v, c) => Math.abs(v - truth.outline![c]) <= 1);
           if (unoccluded) {
             checked++;
-            for (let c = 0; c < 4; c++) assert.ok(Math.abs(seg.box[c] - truth.box[c]) <= 3, `seed ${seed} frame ${k} ${o.label}: ${seg.box} vs ${truth.box}`);
+            for (let c = 0; c < 4; c++) {
+              assert.ok(
+                Math.abs(seg.box[c] - truth.box[c]) <= 3,
+                `seed ${seed} frame ${k} ${o.label}: ${seg.box} vs ${truth.box}`,
+              );
+            }
           }
         });
         const g = track[k].gripper;
         const g0 = lossless[k].gripper;
         if (g0 && g0.pixels > 40) {
           assert.ok(g, `seed ${seed} frame ${k}: gripper lost`);
-          assert.ok(Math.hypot(g.centroid[0] - g0.centroid[0], g.centroid[1] - g0.centroid[1]) <= 3, `seed ${seed} frame ${k}: gripper ${g.centroid} vs ${g0.centroid}`);
+          assert.ok(
+            Math.hypot(g.centroid[0] - g0.centroid[0], g.centroid[1] - g0.centroid[1]) <= 3,
+            `seed ${seed} frame ${k}: gripper ${g.centroid} vs ${g0.centroid}`,
+          );
         }
       }
       if (s.scenario.kind === "push") {

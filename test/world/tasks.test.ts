@@ -37,7 +37,9 @@ describe("world tasks", () => {
         // the right way: a point nearer than the centre drifts the other way in the image
         const first = renderClip(s, SMALL, [0]).views[0];
         const last = renderClip(s, SMALL, [s.frames - 1]).views[0];
-        const still = s.scene.objects.findIndex((_, i) => !s.events.some((e) => e.object === i) && s.trace.frames[0].objects[i].pos[1] < 0.3);
+        const still = s.scene.objects.findIndex((_, i) =>
+          !s.events.some((e) => e.object === i) && s.trace.frames[0].objects[i].pos[1] < 0.3
+        );
         if (still >= 0 && first[still].outline && last[still].outline) {
           const du = last[still].outline![0] - first[still].outline![0];
           assert.ok(sweep > 0 ? du < 0 : du > 0, `seed ${seed}: sweep ${sweep}, near object drifts ${du}`);
@@ -102,6 +104,9 @@ describe("world tasks", () => {
     assert.deepEqual(t.reference.map((e) => e.label), s.events.map((e) => e.label));
     assert.ok(t.reference.every((e, i) => Math.abs(e.start - s.events[i].start) <= 0.005));
     const o = s.scene.objects[s.scenario.target];
-    assert.match(generatorPrompt(s), new RegExp(`The ${o.label} slides (to the left|to the right|away from the camera|towards the camera)\\.`));
+    assert.match(
+      generatorPrompt(s),
+      new RegExp(`The ${o.label} slides (to the left|to the right|away from the camera|towards the camera)\\.`),
+    );
   });
 });

@@ -40,11 +40,22 @@ describe("world data: the JSONL files", () => {
     assert.deepEqual(manifest.records, summary.records);
   });
   test("every Reasoner answer parses with src/reasoner/parse.ts into its workflow's kind, equal to the reference", () => {
-    const kinds: Record<string, string> = { text: "text", boxes: "boxes", events: "events", label: "label", trajectory: "trajectory", subjects: "subjects" };
+    const kinds: Record<string, string> = {
+      text: "text",
+      boxes: "boxes",
+      events: "events",
+      label: "label",
+      trajectory: "trajectory",
+      subjects: "subjects",
+    };
     for (const t of DataTask.options.filter((x) => x !== "generator")) {
       for (const r of records(t)) {
         const task = t as ReasonTask;
-        const parsed = parseAnswer(task, r.answer, task === "describe_anything" ? { subjects: (r.subjects as unknown[]).map(() => ({})) } : {});
+        const parsed = parseAnswer(
+          task,
+          r.answer,
+          task === "describe_anything" ? { subjects: (r.subjects as unknown[]).map(() => ({})) } : {},
+        );
         assert.equal(parsed.kind, kinds[REASON_TASKS[task].output], `${r.id}: ${r.answer}`);
         assert.ok(!("invalid" in parsed), `${r.id}: ${JSON.stringify(parsed)}`);
         switch (parsed.kind) {
@@ -64,7 +75,10 @@ describe("world data: the JSONL files", () => {
             break;
           case "subjects": {
             const ref = r.reference as { index: number; description: string }[];
-            assert.deepEqual(parsed.subjects.map((s) => [s.index, s.description]), ref.map((s) => [s.index, s.description]));
+            assert.deepEqual(
+              parsed.subjects.map((s) => [s.index, s.description]),
+              ref.map((s) => [s.index, s.description]),
+            );
             break;
           }
           case "text":
@@ -107,7 +121,9 @@ describe("world data: the media", () => {
     const img = await readImage(join(train, records("grounding_2d")[0].media.image));
     assert.deepEqual([img.width, img.height, img.format], [320, 192, "png"]);
     for (const t of DataTask.options) {
-      for (const r of records(t)) for (const p of Object.values(r.media)) assert.ok(existsSync(join(train, p)), `${r.id}: ${p}`);
+      for (const r of records(t)) {
+        for (const p of Object.values(r.media)) assert.ok(existsSync(join(train, p)), `${r.id}: ${p}`);
+      }
     }
   });
   test("implausible samples point at their own clip; plausible ones reuse the clean clip", () => {
@@ -134,10 +150,18 @@ describe("world data: the media", () => {
     const out = join(dir, "png");
     await writeWorldData({ out, split: "train", count: 1, tasks: ["generator"], framesPng: true });
     const g = JSON.parse(readFileSync(join(out, "generator.jsonl"), "utf8"));
-    for (let k = 0; k < g.frames; k++) assert.ok(existsSync(join(out, "media", String(g.seed), "generator", `${String(k).padStart(3, "0")}.png`)), `frame ${k}`);
+    for (let k = 0; k < g.frames; k++) {
+      assert.ok(
+        existsSync(join(out, "media", String(g.seed), "generator", `${String(k).padStart(3, "0")}.png`)),
+        `frame ${k}`,
+      );
+    }
     const ac = new AbortController();
     ac.abort();
-    await assert.rejects(writeWorldData({ out: join(dir, "aborted"), split: "train", count: 2 }, { signal: ac.signal }), AbortError);
+    await assert.rejects(
+      writeWorldData({ out: join(dir, "aborted"), split: "train", count: 2 }, { signal: ac.signal }),
+      AbortError,
+    );
     assert.ok(!existsSync(join(dir, "aborted", "manifest.json")));
   });
 });
@@ -147,24 +171,53 @@ describe("world data: the seed split", () => {
     for (const t of DataTask.options) for (const r of records(t)) assert.equal(splitOfSeed(r.seed), "train");
     const s = await writeWorldData({ out: evalDir, split: "eval", count: 2, tasks: ["grounding_2d"] });
     assert.deepEqual(s.seeds, { from: SEED_SPLITS.eval.from, to: SEED_SPLITS.eval.from + 2 });
-    for (const l of readFileSync(join(evalDir, "grounding_2d.jsonl"), "utf8").trim().split("\n")) assert.equal(splitOfSeed(JSON.parse(l).seed), "eval");
+    for (const l of readFileSync(join(evalDir, "grounding_2d.jsonl"), "utf8").trim().split("\n")) {
+      assert.equal(splitOfSeed(JSON.parse(l).seed), "eval");
+    }
   });
   test("seeds past the split's end, bad tasks or sizes are ValidationErrors naming the option", async () => {
     const size = SEED_SPLITS.train.to - SEED_SPLITS.train.from;
-    await assert.rejects(writeWorldData({ out: join(dir, "x"), split: "train", count: 2, offset: size - 1 }), (e: unknown) => e instanceof ValidationError && /seeds run past the split/.test(e.message));
-    await assert.rejects(writeWorldData({ out: join(dir, "x"), split: "train", count: 1, tasks: ["dance" as never] }), (e: unknown) => e instanceof ValidationError && e.field.startsWith("tasks"));
-    await assert.rejects(writeWorldData({ out: join(dir, "x"), split: "test" as never, count: 1 }), (e: unknown) => e instanceof ValidationError && e.field === "split");
-    await assert.rejects(writeWorldData({ out: join(dir, "x"), split: "train", count: 1, size: "big" as never }), (e: unknown) => e instanceof ValidationError && e.field === "size");
+    await assert.rejects(
+      writeWorldData({ out: join(dir, "x"), split: "train", count: 2, offset: size - 1 }),
+      (e: unknown) => e instanceof ValidationError && /seeds run past the split/.test(e.message),
+    );
+    await assert.rejects(
+      writeWorldData({ out: join(dir, "x"), split: "train", count: 1, tasks: ["dance" as never] }),
+      (e: unknown) => e instanceof ValidationError && e.field.startsWith("tasks"),
+    );
+    await assert.rejects(
+      writeWorldData({ out: join(dir, "x"), split: "test" as never, count: 1 }),
+      (e: unknown) => e instanceof ValidationError && e.field === "split",
+    );
+    await assert.rejects(
+      writeWorldData({ out: join(dir, "x"), split: "train", count: 1, size: "big" as never }),
+      (e: unknown) => e instanceof ValidationError && e.field === "size",
+    );
   });
   test("the command line's arguments", () => {
-    assert.deepEqual(parseArgs(["--out", "/d", "--split", "eval", "--count", "5", "--tasks", "caption,generator", "--frames-png", "--generator-fps", "16"]), {
-      out: "/d",
-      split: "eval",
-      count: 5,
-      tasks: ["caption", "generator"],
-      framesPng: true,
-      generatorFps: 16,
-    });
+    assert.deepEqual(
+      parseArgs([
+        "--out",
+        "/d",
+        "--split",
+        "eval",
+        "--count",
+        "5",
+        "--tasks",
+        "caption,generator",
+        "--frames-png",
+        "--generator-fps",
+        "16",
+      ]),
+      {
+        out: "/d",
+        split: "eval",
+        count: 5,
+        tasks: ["caption", "generator"],
+        framesPng: true,
+        generatorFps: 16,
+      },
+    );
     assert.throws(() => parseArgs(["stray"]), ValidationError);
   });
 });

@@ -43,14 +43,22 @@ import {
   Prng,
   renderClip,
   SEED_SPLITS,
-  SeedSplit,
   seedsOf,
+  SeedSplit,
   subSeed,
   temporalTask,
   writeClip,
 } from "../../src/world/mod.ts";
 
-export const DataTask = z.enum(["caption", "grounding_2d", "temporal_localization", "action_cot", "physical_plausibility", "describe_anything", "generator"]);
+export const DataTask = z.enum([
+  "caption",
+  "grounding_2d",
+  "temporal_localization",
+  "action_cot",
+  "physical_plausibility",
+  "describe_anything",
+  "generator",
+]);
 export type DataTask = z.infer<typeof DataTask>;
 
 const Size = z.string().regex(/^\d+x\d+$/).transform((s) => {
@@ -101,7 +109,9 @@ export interface DataRecord {
 }
 
 function conversation(mediaKind: "image" | "video", url: string, prompt: string, answer: string): ChatMessages {
-  const part = mediaKind === "image" ? { type: "image_url" as const, image_url: { url } } : { type: "video_url" as const, video_url: { url } };
+  const part = mediaKind === "image"
+    ? { type: "image_url" as const, image_url: { url } }
+    : { type: "video_url" as const, video_url: { url } };
   return [
     { role: "system", content: [{ type: "text", text: DEFAULT_SYSTEM_PROMPT }] },
     { role: "user", content: [part, { type: "text", text: prompt }] },
@@ -124,7 +134,10 @@ export interface WorldDataSummary {
  * @throws {ValidationError} for bad options, or a seed outside the split.
  * @throws {AbortError} when `signal` aborts (the JSONL files and manifest are then not written).
  */
-export async function writeWorldData(options: WorldDataOptions, run: { signal?: AbortSignal } = {}): Promise<WorldDataSummary> {
+export async function writeWorldData(
+  options: WorldDataOptions,
+  run: { signal?: AbortSignal } = {},
+): Promise<WorldDataSummary> {
   const parsed = WorldDataOptions.safeParse(options);
   if (!parsed.success) {
     throw new ValidationError(parsed.error.issues.map((i) => ({
@@ -151,7 +164,8 @@ export async function writeWorldData(options: WorldDataOptions, run: { signal?: 
       lines[task].push(JSON.stringify({ id: `${task}-${seed}`, task, ...base, ...rec }));
     if (reasonerTasks.length || tasks.has("physical_plausibility")) {
       const sample = makeSample(seed, { frames: o.reasonerFrames, fps: o.reasonerFps });
-      const needVideo = tasks.has("caption") || tasks.has("temporal_localization") || tasks.has("physical_plausibility");
+      const needVideo = tasks.has("caption") || tasks.has("temporal_localization") ||
+        tasks.has("physical_plausibility");
       const clip = renderClip(sample, o.size);
       const files = await writeClip(clip, sample, {
         dir,
@@ -164,11 +178,23 @@ export async function writeWorldData(options: WorldDataOptions, run: { signal?: 
       const video = files.video ? rel(files.video) : "";
       if (tasks.has("caption")) {
         const t = captionTask(sample);
-        push("caption", { messages: conversation("video", video, t.prompt, t.answer), answer: t.answer, reference: t.reference, media: { video } });
+        push("caption", {
+          messages: conversation("video", video, t.prompt, t.answer),
+          answer: t.answer,
+          reference: t.reference,
+          media: { video },
+        });
       }
       if (tasks.has("temporal_localization")) {
         const t = temporalTask(sample);
-        push("temporal_localization", { messages: conversation("video", video, t.prompt, t.answer), answer: t.answer, reference: t.reference, media: { video }, seconds: sample.seconds, fps: sample.fps });
+        push("temporal_localization", {
+          messages: conversation("video", video, t.prompt, t.answer),
+          answer: t.answer,
+          reference: t.reference,
+          media: { video },
+          seconds: sample.seconds,
+          fps: sample.fps,
+        });
       }
       // Grounding and describe-anything look at the first frame half the time, else at a frame
       // mid-task (objects held, moved, partly behind the arm): more varied stills to learn from.
@@ -182,11 +208,25 @@ export async function writeWorldData(options: WorldDataOptions, run: { signal?: 
         const k = await still();
         const img = k === 0 ? image : rel(join(dir, `frame${k}.png`));
         const t = groundingTask(sample, clip.views[k], clip.size, 0);
-        if (t.reference.length) push("grounding_2d", { messages: conversation("image", img, t.prompt, t.answer), answer: t.answer, reference: t.reference, media: { image: img }, frame: k });
+        if (t.reference.length) {
+          push("grounding_2d", {
+            messages: conversation("image", img, t.prompt, t.answer),
+            answer: t.answer,
+            reference: t.reference,
+            media: { image: img },
+            frame: k,
+          });
+        }
       }
       if (tasks.has("action_cot")) {
         const t = actionTask(sample, clip.size);
-        push("action_cot", { messages: conversation("image", image, t.prompt, t.answer), answer: t.answer, reference: t.reference, media: { image }, actions: sample.actions });
+        push("action_cot", {
+          messages: conversation("image", image, t.prompt, t.answer),
+          answer: t.answer,
+          reference: t.reference,
+          media: { image },
+          actions: sample.actions,
+        });
       }
       if (tasks.has("describe_anything")) {
         const k = await still();
@@ -195,7 +235,14 @@ export async function writeWorldData(options: WorldDataOptions, run: { signal?: 
         if (t.subjects.length) {
           const marked = join(dir, "marked.png");
           await writeFile(marked, await drawSubjectMarks(new Uint8Array(await readFile(unmarked)), t.subjects));
-          push("describe_anything", { messages: conversation("image", rel(marked), t.prompt, t.answer), answer: t.answer, reference: t.reference, media: { image: rel(marked), unmarked: rel(unmarked) }, subjects: t.subjects, frame: k });
+          push("describe_anything", {
+            messages: conversation("image", rel(marked), t.prompt, t.answer),
+            answer: t.answer,
+            reference: t.reference,
+            media: { image: rel(marked), unmarked: rel(unmarked) },
+            subjects: t.subjects,
+            frame: k,
+          });
         }
       }
       if (tasks.has("physical_plausibility")) {
@@ -240,7 +287,13 @@ export async function writeWorldData(options: WorldDataOptions, run: { signal?: 
         width: o.size.width,
         height: o.size.height,
         instruction: g.scenario.instruction,
-        events: g.events.map((e) => ({ start: e.start, end: e.end, label: e.label, object: g.scene.objects[e.object].label, direction: e.direction })),
+        events: g.events.map((e) => ({
+          start: e.start,
+          end: e.end,
+          label: e.label,
+          object: g.scene.objects[e.object].label,
+          direction: e.direction,
+        })),
       }));
     }
     if (o.verbose && (n + 1) % 10 === 0) process.stderr.write(`[world_data] ${n + 1}/${seeds.length} seeds\n`);
@@ -251,17 +304,25 @@ export async function writeWorldData(options: WorldDataOptions, run: { signal?: 
     records[task] = ls.length;
   }
   const range = { from: seeds[0], to: seeds[seeds.length - 1] + 1 };
-  await writeFile(join(o.out, "manifest.json"), JSON.stringify({
-    format: "cosmos-ts world data 1",
-    split: o.split,
-    seeds: range,
-    seedSplits: SEED_SPLITS,
-    size: o.size,
-    reasoner: { frames: o.reasonerFrames, fps: o.reasonerFps },
-    generator: { frames: o.generatorFrames, fps: o.generatorFps },
-    records,
-    note: "Made by tools/train/world_data.ts from src/world. Media paths are relative to this folder. Boxes and waypoints are on the Qwen3-VL 0-1000 grid.",
-  }, null, 2) + "\n");
+  await writeFile(
+    join(o.out, "manifest.json"),
+    JSON.stringify(
+      {
+        format: "cosmos-ts world data 1",
+        split: o.split,
+        seeds: range,
+        seedSplits: SEED_SPLITS,
+        size: o.size,
+        reasoner: { frames: o.reasonerFrames, fps: o.reasonerFps },
+        generator: { frames: o.generatorFrames, fps: o.generatorFps },
+        records,
+        note:
+          "Made by tools/train/world_data.ts from src/world. Media paths are relative to this folder. Boxes and waypoints are on the Qwen3-VL 0-1000 grid.",
+      },
+      null,
+      2,
+    ) + "\n",
+  );
   return { out: o.out, split: o.split, seeds: range, records, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -272,13 +333,22 @@ export function parseArgs(argv: readonly string[]): WorldDataOptions {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (!a.startsWith("--")) {
-      throw new ValidationError([{ field: "argv", value: a, allowed: "--name value or --flag", message: "unexpected argument" }]);
+      throw new ValidationError([{
+        field: "argv",
+        value: a,
+        allowed: "--name value or --flag",
+        message: "unexpected argument",
+      }]);
     }
     const key = camel(a.slice(2));
     if (key === "framesPng" || key === "verbose") raw[key] = true;
     else {
       const v = argv[++i];
-      raw[key] = key === "tasks" ? v?.split(",") : ["count", "offset", "reasonerFrames", "reasonerFps", "generatorFrames", "generatorFps"].includes(key) ? Number(v) : v;
+      raw[key] = key === "tasks"
+        ? v?.split(",")
+        : ["count", "offset", "reasonerFrames", "reasonerFps", "generatorFrames", "generatorFps"].includes(key)
+        ? Number(v)
+        : v;
     }
   }
   return raw as WorldDataOptions;
@@ -287,5 +357,9 @@ export function parseArgs(argv: readonly string[]): WorldDataOptions {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const opts = parseArgs(process.argv.slice(2));
   const s = await writeWorldData({ verbose: true, ...opts });
-  console.log(`[world_data] ${s.split} seeds [${s.seeds.from}, ${s.seeds.to}): ${Object.entries(s.records).map(([t, n]) => `${t} ${n}`).join(", ")} in ${s.seconds.toFixed(1)} s → ${s.out}`);
+  console.log(
+    `[world_data] ${s.split} seeds [${s.seeds.from}, ${s.seeds.to}): ${
+      Object.entries(s.records).map(([t, n]) => `${t} ${n}`).join(", ")
+    } in ${s.seconds.toFixed(1)} s → ${s.out}`,
+  );
 }
