@@ -21,7 +21,7 @@ export {
   syncTimeoutError,
   VIDEO_SYNC_TIMEOUT_MS,
 } from "./generator_client.ts";
-export { forwardDynamicsChunk, remoteRollout, rolloutExtraParams } from "./rollout_client.ts";
+export { remoteRollout, rolloutExtraParams, withActionRows } from "./rollout_client.ts";
 export {
   actionChunkOf,
   deleteVideoJob,

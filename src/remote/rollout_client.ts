@@ -23,13 +23,14 @@
  * @module
  */
 import { describeBackend } from "../backend/resolve.ts";
-import { RemoteError, ValidationError } from "../errors.ts";
+import { RemoteError } from "../errors.ts";
 import { parseActionChunk, readActionChunk } from "../media/actions.ts";
 import { EMBODIMENTS } from "../schema/embodiments.ts";
 import type { ActionChunk } from "../schema/embodiments.ts";
 import type { RolloutResult } from "../schema/results.ts";
-import type { RolloutRequest } from "../schema/rollout_request.ts";
+import { RolloutRequest } from "../schema/rollout_request.ts";
 import { RESOLUTION_KEY } from "../schema/settings.ts";
+import { parseWith } from "../schema/validate.ts";
 import { filePartOf, videoForm } from "./form.ts";
 import { commonExtraParams, diffusionFields, videoBytes, videoJobOptions } from "./generator_client.ts";
 import { apiBase, boundsOf } from "./http.ts";
@@ -38,61 +39,39 @@ import type { RemoteBackend, RemoteOptions } from "./options.ts";
 import { defaultOutputPath, writeVideoOutput } from "./output.ts";
 
 /**
- * The forward-dynamics chunk: the request's rows, or the JSON file / data URI it names read
- * and checked here (width, finite values), and its length checked against
- * `actionChunkSize` / `numFrames` as the schema does for inline rows.
+ * The request with a forward-dynamics action file (path, `file://` URL or data URI) read into
+ * inline rows and validated again by the schema, so its rows meet the same checks as inline
+ * ones (width, finite values, `actionChunkSize` / `numFrames` tied to the rows) and
+ * `effective` holds the chunk. Any other request is returned as it is.
+ * @throws {ValidationError} naming the field; {@link MediaError} when the file cannot be read.
  */
-export async function forwardDynamicsChunk(req: RolloutRequest): Promise<ActionChunk> {
-  const dim = EMBODIMENTS[req.embodiment].actionDim;
-  const rows = typeof req.actions === "string"
-    ? await readActionChunk(req.actions, { dim, field: "actions" })
-    : parseActionChunk(req.actions, { dim, field: "actions" });
-  const issues = [];
-  if (req.actionChunkSize !== undefined && req.actionChunkSize !== rows.length) {
-    issues.push({
-      field: "request.actionChunkSize",
-      value: req.actionChunkSize,
-      allowed: String(rows.length),
-      message:
-        `actionChunkSize ${req.actionChunkSize} differs from the ${rows.length} rows of the action file (the server would pad or cut the chunk)`,
-    });
-  }
-  if (req.numFrames !== undefined && req.numFrames !== rows.length && req.numFrames !== rows.length + 1) {
-    issues.push({
-      field: "request.numFrames",
-      value: req.numFrames,
-      allowed: `${rows.length} or ${rows.length + 1} with ${rows.length} action rows`,
-      message:
-        `numFrames ${req.numFrames} does not fit the ${rows.length} action rows (numFrames and actions are tied)`,
-    });
-  }
-  if (issues.length) throw new ValidationError(issues);
-  return rows;
+export async function withActionRows(req: RolloutRequest): Promise<RolloutRequest> {
+  if (typeof req.actions !== "string") return req;
+  const rows = await readActionChunk(req.actions, { dim: EMBODIMENTS[req.embodiment].actionDim, field: "actions" });
+  const { effective: _effective, ...input } = req;
+  return parseWith(RolloutRequest, { ...input, actions: rows }, "request");
 }
 
 /**
- * `extra_params` of a rollout request; `chunk` is the forward-dynamics action chunk, sent
- * inline as `action`.
+ * `extra_params` of a rollout request: the forward-dynamics chunk goes inline as `action`, and
+ * `action_chunk_size` is sent unless the model's default applies.
  */
-export function rolloutExtraParams(req: RolloutRequest, chunk?: ActionChunk): Record<string, unknown> {
+export function rolloutExtraParams(req: RolloutRequest): Record<string, unknown> {
   const eff = req.effective;
   const p: Record<string, unknown> = {
     action_mode: req.mode,
     domain_name: eff.domainName,
     raw_action_dim: eff.rawActionDim,
   };
-  const chunkSize = chunk?.length ?? (eff.defaulted.includes("actionChunkSize") ? undefined : eff.actionChunkSize);
-  if (chunkSize !== undefined) p.action_chunk_size = chunkSize;
-  if (chunk) p.action = chunk;
+  if (!eff.defaulted.includes("actionChunkSize")) p.action_chunk_size = eff.actionChunkSize;
+  if (Array.isArray(req.actions)) p.action = req.actions;
   if (req.resolution !== undefined) p.resolution = RESOLUTION_KEY[req.resolution];
   return { ...p, ...commonExtraParams(req) };
 }
 
 /** The form fields of a rollout: no `size` (the server sizes the observation), and `num_frames` tied to the chunk. */
-function rolloutFields(req: RolloutRequest, model: string | undefined, chunk?: ActionChunk): [string, string][] {
-  const frames = chunk
-    ? (req.numFrames ?? chunk.length + 1)
-    : (req.effective.defaulted.includes("numFrames") ? undefined : req.effective.numFrames);
+function rolloutFields(req: RolloutRequest, model: string | undefined): [string, string][] {
+  const frames = req.effective.defaulted.includes("numFrames") ? undefined : req.effective.numFrames;
   return diffusionFields({ ...req, numFrames: frames }, model, { size: false });
 }
 
@@ -113,9 +92,9 @@ export async function remoteRollout(
     ...(backend.model ? { model: backend.model } : {}),
   });
   const dim = EMBODIMENTS[req.embodiment].actionDim;
-  const chunk = req.mode === "forward_dynamics" ? await forwardDynamicsChunk(req) : undefined;
-  const fields = rolloutFields(req, backend.model, chunk);
-  fields.push(["extra_params", JSON.stringify(rolloutExtraParams(req, chunk))]);
+  req = await withActionRows(req);
+  const fields = rolloutFields(req, backend.model);
+  fields.push(["extra_params", JSON.stringify(rolloutExtraParams(req))]);
   const ref = req.image ?? req.video;
   opts.onProgress?.({ stage: "upload", message: "Uploading the observation" });
   const file = ref !== undefined ? await filePartOf(ref, opts.signal, boundsOf(opts)) : undefined;
