@@ -22,7 +22,8 @@ struct RopeConsts {
   unsigned char axis[kMaxHalf];
 };
 
-__global__ void mrope_tables_kernel(float* cos, float* sin, const int* pos3, int tokens, int head_dim, RopeConsts c) {
+template <typename Pos>
+__global__ void mrope_tables_kernel(float* cos, float* sin, const Pos* pos3, int tokens, int head_dim, RopeConsts c) {
   int half = head_dim / 2;
   long long total = (long long)tokens * half;
   for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
@@ -55,8 +56,9 @@ __global__ void rope_apply_kernel(float* x, const float* cos, const float* sin, 
 }
 }  // namespace
 
-void mrope_tables_cuda(float* cos, float* sin, const int* pos3, int tokens, int head_dim, float theta,
-                       const int* section, bool interleaved, const cosmos::CudaContext& ctx) {
+template <typename Pos>
+void mrope_tables_launch(float* cos, float* sin, const Pos* pos3, int tokens, int head_dim, float theta,
+                         const int* section, bool interleaved, const cosmos::CudaContext& ctx) {
   const cudaStream_t stream = ctx.stream;
   int half = head_dim / 2;
   if (tokens <= 0 || half <= 0) return;
@@ -77,6 +79,16 @@ void mrope_tables_cuda(float* cos, float* sin, const int* pos3, int tokens, int 
   mrope_tables_kernel<<<cosmos::elementwise_blocks((long long)tokens * half), 256, 0, stream>>>(cos, sin, pos3, tokens,
                                                                                                head_dim, c);
   CUDA_CHECK_LAUNCH();
+}
+
+void mrope_tables_cuda(float* cos, float* sin, const int* pos3, int tokens, int head_dim, float theta,
+                       const int* section, bool interleaved, const cosmos::CudaContext& ctx) {
+  mrope_tables_launch(cos, sin, pos3, tokens, head_dim, theta, section, interleaved, ctx);
+}
+
+void mrope_tables_cuda(float* cos, float* sin, const float* pos3, int tokens, int head_dim, float theta,
+                       const int* section, bool interleaved, const cosmos::CudaContext& ctx) {
+  mrope_tables_launch(cos, sin, pos3, tokens, head_dim, theta, section, interleaved, ctx);
 }
 
 void rope_apply_cuda(float* x, const float* cos, const float* sin, int tokens, int heads, int head_dim,

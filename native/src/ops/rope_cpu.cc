@@ -3,8 +3,11 @@
 #include <cmath>
 #include <vector>
 
-void mrope_tables_cpu(float* cos, float* sin, const int* pos3, int tokens, int head_dim, float theta,
-                      const int* section, bool interleaved) {
+namespace {
+// Integer or f32 positions: the angle is (float)pos * inv_freq either way.
+template <typename Pos>
+void mrope_tables(float* cos, float* sin, const Pos* pos3, int tokens, int head_dim, float theta, const int* section,
+                  bool interleaved) {
   int half = head_dim / 2;
   // inv_freq as transformers computes it: f32 of theta ** (2j/head_dim), then 1/x in f32.
   std::vector<float> inv(half);
@@ -27,6 +30,17 @@ void mrope_tables_cpu(float* cos, float* sin, const int* pos3, int tokens, int h
       sin[(size_t)t * head_dim + j] = sin[(size_t)t * head_dim + j + half] = s;
     }
   }
+}
+}  // namespace
+
+void mrope_tables_cpu(float* cos, float* sin, const int* pos3, int tokens, int head_dim, float theta,
+                      const int* section, bool interleaved) {
+  mrope_tables(cos, sin, pos3, tokens, head_dim, theta, section, interleaved);
+}
+
+void mrope_tables_cpu(float* cos, float* sin, const float* pos3, int tokens, int head_dim, float theta,
+                      const int* section, bool interleaved) {
+  mrope_tables(cos, sin, pos3, tokens, head_dim, theta, section, interleaved);
 }
 
 void rope_apply_cpu(float* x, const float* cos, const float* sin, int tokens, int heads, int head_dim) {
