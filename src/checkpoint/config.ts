@@ -125,6 +125,7 @@ export const Qwen3VLVisionConfigJson = z.looseObject({
   num_position_embeddings: PosInt,
   deepstack_visual_indexes: z.array(z.number().int().nonnegative()).default([]),
   hidden_act: z.string().default("gelu_pytorch_tanh"),
+  rope_parameters: z.looseObject({ rope_theta: z.number().positive().optional() }).nullish(),
 }).superRefine((v, ctx) => {
   if (v.hidden_size % v.num_heads !== 0) {
     ctx.addIssue({ code: "custom", path: ["num_heads"], message: `must divide hidden_size (${v.hidden_size})` });
@@ -135,6 +136,11 @@ export const Qwen3VLVisionConfigJson = z.looseObject({
     }
   });
 });
+
+/** @see {@link Qwen3VLTextConfigJson} */
+export type Qwen3VLTextConfigJson = z.infer<typeof Qwen3VLTextConfigJson>;
+/** @see {@link Qwen3VLVisionConfigJson} */
+export type Qwen3VLVisionConfigJson = z.infer<typeof Qwen3VLVisionConfigJson>;
 
 /**
  * The whole Qwen3-VL `config.json` (see {@link parseQwen3VLConfig} for the resolved form).
@@ -189,6 +195,8 @@ export interface Qwen3VLConfig {
     numPositionEmbeddings: number;
     deepstackVisualIndexes: number[];
     hiddenAct: string;
+    /** Theta of the tower's 2D rotary embedding (`vision_config.rope_parameters.rope_theta`, default 10000). */
+    ropeTheta: number;
   };
   tokens: { imageTokenId: number; videoTokenId: number; visionStartTokenId: number; visionEndTokenId: number };
   /** The validated file as read (snake_case, extra keys kept). */
@@ -208,44 +216,9 @@ export interface Qwen3VLConfig {
  */
 export function parseQwen3VLConfig(json: unknown, file = "config.json"): Qwen3VLConfig {
   const c = parseJsonValue(file, json, Qwen3VLConfigJson);
-  const t = c.text_config;
-  const v = c.vision_config;
-  const rope = (t.rope_parameters ?? t.rope_scaling)!;
   return {
-    text: {
-      vocabSize: t.vocab_size,
-      hiddenSize: t.hidden_size,
-      intermediateSize: t.intermediate_size,
-      numLayers: t.num_hidden_layers,
-      numHeads: t.num_attention_heads,
-      numKvHeads: t.num_key_value_heads,
-      headDim: t.head_dim ?? t.hidden_size / t.num_attention_heads,
-      rmsNormEps: t.rms_norm_eps,
-      hiddenAct: t.hidden_act,
-      maxPositionEmbeddings: t.max_position_embeddings,
-      attentionBias: t.attention_bias,
-      tieWordEmbeddings: t.tie_word_embeddings ?? c.tie_word_embeddings ?? false,
-      rope: {
-        theta: (rope.rope_theta ?? t.rope_theta)!,
-        mropeSection: rope.mrope_section as [number, number, number],
-        mropeInterleaved: rope.mrope_interleaved ?? false,
-        type: rope.rope_type ?? rope.type ?? "default",
-      },
-    },
-    vision: {
-      depth: v.depth,
-      hiddenSize: v.hidden_size,
-      intermediateSize: v.intermediate_size,
-      numHeads: v.num_heads,
-      inChannels: v.in_channels,
-      patchSize: v.patch_size,
-      spatialMergeSize: v.spatial_merge_size,
-      temporalPatchSize: v.temporal_patch_size,
-      outHiddenSize: v.out_hidden_size,
-      numPositionEmbeddings: v.num_position_embeddings,
-      deepstackVisualIndexes: v.deepstack_visual_indexes,
-      hiddenAct: v.hidden_act,
-    },
+    text: resolveQwen3VLTextConfig(c.text_config, c.tie_word_embeddings),
+    vision: resolveQwen3VLVisionConfig(c.vision_config),
     tokens: {
       imageTokenId: c.image_token_id,
       videoTokenId: c.video_token_id,
@@ -253,6 +226,80 @@ export function parseQwen3VLConfig(json: unknown, file = "config.json"): Qwen3VL
       visionEndTokenId: c.vision_end_token_id,
     },
     raw: c,
+  };
+}
+
+/**
+ * The resolved text config from a validated `text_config` (the one field mapping: the native
+ * engine's config is built from it too). `topLevelTie` is config.json's own `tie_word_embeddings`,
+ * used when `text_config` has none.
+ *
+ * A missing `mrope_interleaved` means interleaved: transformers' `Qwen3VLTextRotaryEmbedding`
+ * always interleaves the t/h/w frequencies (it never reads the flag), and every released Qwen3-VL
+ * config that has the flag sets it to true. An explicit `false` (chunked sections, as Qwen2-VL) is
+ * kept.
+ *
+ * @example
+ * ```ts
+ * import { Qwen3VLTextConfigJson, resolveQwen3VLTextConfig } from "./config.ts";
+ * const t = Qwen3VLTextConfigJson.parse({
+ *   vocab_size: 8, hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2,
+ *   num_key_value_heads: 1, rms_norm_eps: 1e-6, rope_parameters: { rope_theta: 1e4, mrope_section: [2, 1, 1] },
+ * });
+ * resolveQwen3VLTextConfig(t).rope.mropeInterleaved; // true
+ * ```
+ */
+export function resolveQwen3VLTextConfig(t: Qwen3VLTextConfigJson, topLevelTie?: boolean): Qwen3VLConfig["text"] {
+  const rope = (t.rope_parameters ?? t.rope_scaling)!; // the schema requires one with mrope_section
+  return {
+    vocabSize: t.vocab_size,
+    hiddenSize: t.hidden_size,
+    intermediateSize: t.intermediate_size,
+    numLayers: t.num_hidden_layers,
+    numHeads: t.num_attention_heads,
+    numKvHeads: t.num_key_value_heads,
+    headDim: t.head_dim ?? t.hidden_size / t.num_attention_heads,
+    rmsNormEps: t.rms_norm_eps,
+    hiddenAct: t.hidden_act,
+    maxPositionEmbeddings: t.max_position_embeddings,
+    attentionBias: t.attention_bias,
+    tieWordEmbeddings: t.tie_word_embeddings ?? topLevelTie ?? false,
+    rope: {
+      theta: (rope.rope_theta ?? t.rope_theta)!,
+      mropeSection: rope.mrope_section as [number, number, number],
+      mropeInterleaved: rope.mrope_interleaved ?? true,
+      type: rope.rope_type ?? rope.type ?? "default",
+    },
+  };
+}
+
+/**
+ * The resolved vision config from a validated `vision_config`.
+ *
+ * @example
+ * ```ts
+ * import { readFileSync } from "node:fs";
+ * import { Qwen3VLVisionConfigJson, resolveQwen3VLVisionConfig } from "./config.ts";
+ * const cfg = JSON.parse(readFileSync("test/fixtures/qwen3vl-tiny/config.json", "utf8"));
+ * resolveQwen3VLVisionConfig(Qwen3VLVisionConfigJson.parse(cfg.vision_config)).ropeTheta; // 10000
+ * ```
+ */
+export function resolveQwen3VLVisionConfig(v: Qwen3VLVisionConfigJson): Qwen3VLConfig["vision"] {
+  const rope = v.rope_parameters?.rope_theta;
+  return {
+    depth: v.depth,
+    hiddenSize: v.hidden_size,
+    intermediateSize: v.intermediate_size,
+    numHeads: v.num_heads,
+    inChannels: v.in_channels,
+    patchSize: v.patch_size,
+    spatialMergeSize: v.spatial_merge_size,
+    temporalPatchSize: v.temporal_patch_size,
+    outHiddenSize: v.out_hidden_size,
+    numPositionEmbeddings: v.num_position_embeddings,
+    deepstackVisualIndexes: v.deepstack_visual_indexes,
+    hiddenAct: v.hidden_act,
+    ropeTheta: rope ?? 10000, // Qwen3VLVisionRotaryEmbedding's default theta
   };
 }
 

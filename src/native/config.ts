@@ -14,7 +14,14 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { parseJsonValue, Qwen3VLTextConfigJson, Qwen3VLVisionConfigJson } from "../checkpoint/mod.ts";
+import {
+  parseJsonValue,
+  type Qwen3VLConfig,
+  Qwen3VLTextConfigJson,
+  Qwen3VLVisionConfigJson,
+  resolveQwen3VLTextConfig,
+  resolveQwen3VLVisionConfig,
+} from "../checkpoint/mod.ts";
 import { CheckpointError } from "../errors.ts";
 import { NativeTextConfig, NativeVisionConfig } from "./addon_types.ts";
 
@@ -38,33 +45,54 @@ function section(json: unknown, key: string): { value: unknown; where: string } 
  */
 export function nativeTextConfig(json: unknown): NativeTextConfig {
   const { value, where } = section(json, "text_config");
-  const t = parseJsonValue(where, value, Qwen3VLTextConfigJson);
-  const rope = (t.rope_parameters ?? t.rope_scaling)!; // the schema requires one with mrope_section
-  const ropeType = rope.rope_type ?? rope.type ?? "default";
-  if (ropeType !== "default" && ropeType !== "mrope") {
+  const top = (json as { tie_word_embeddings?: unknown } | null)?.tie_word_embeddings;
+  const text = resolveQwen3VLTextConfig(
+    parseJsonValue(where, value, Qwen3VLTextConfigJson),
+    typeof top === "boolean" ? top : undefined,
+  );
+  return nativeTextConfigOf(text, where);
+}
+
+/**
+ * The text decoder's config from a resolved Qwen3-VL text config (`Qwen3VLConfig.text`, the one
+ * field mapping of src/checkpoint); `where` names the source in errors.
+ * @throws {CheckpointError} for a rope type or activation the engine does not run.
+ *
+ * @example
+ * ```ts
+ * import { loadQwen3VLConfig } from "../checkpoint/mod.ts";
+ * import { nativeTextConfigOf } from "./config.ts";
+ * nativeTextConfigOf((await loadQwen3VLConfig("test/fixtures/qwen3vl-tiny")).text).mropeInterleaved; // true
+ * ```
+ */
+export function nativeTextConfigOf(text: Qwen3VLConfig["text"], where = "config.json text_config"): NativeTextConfig {
+  if (text.rope.type !== "default" && text.rope.type !== "mrope") {
     throw new CheckpointError(
-      `${where}: rope_parameters.rope_type "${ropeType}" is not supported by the native engine (only "default").`,
+      `${where}: rope_parameters.rope_type "${text.rope.type}" is not supported by the native engine (only "default").`,
       {
         hint: "use a Qwen3-VL checkpoint (its text rope is the default interleaved mRoPE)",
       },
     );
   }
-  const top = (json as { tie_word_embeddings?: unknown } | null)?.tie_word_embeddings;
+  if (text.hiddenAct !== "silu") {
+    throw new CheckpointError(
+      `${where}: hidden_act "${text.hiddenAct}" is not supported by the native engine (only silu, the SwiGLU MLP).`,
+      { hint: "use a Qwen3-VL checkpoint (or a Cosmos 3 Nano / Super, not Edge)" },
+    );
+  }
   return parseJsonValue(where, {
-    vocabSize: t.vocab_size,
-    hiddenSize: t.hidden_size,
-    intermediateSize: t.intermediate_size,
-    numLayers: t.num_hidden_layers,
-    numHeads: t.num_attention_heads,
-    numKvHeads: t.num_key_value_heads,
-    headDim: t.head_dim ?? t.hidden_size / t.num_attention_heads,
-    rmsNormEps: t.rms_norm_eps,
-    ropeTheta: (rope.rope_theta ?? t.rope_theta)!,
-    mropeSection: rope.mrope_section,
-    // Qwen3-VL's rotary embedding interleaves the t/h/w frequencies whatever the flag says; the flag
-    // only appears in newer configs, so absent means interleaved.
-    mropeInterleaved: rope.mrope_interleaved ?? true,
-    tieWordEmbeddings: t.tie_word_embeddings ?? (typeof top === "boolean" ? top : false),
+    vocabSize: text.vocabSize,
+    hiddenSize: text.hiddenSize,
+    intermediateSize: text.intermediateSize,
+    numLayers: text.numLayers,
+    numHeads: text.numHeads,
+    numKvHeads: text.numKvHeads,
+    headDim: text.headDim,
+    rmsNormEps: text.rmsNormEps,
+    ropeTheta: text.rope.theta,
+    mropeSection: text.rope.mropeSection,
+    mropeInterleaved: text.rope.mropeInterleaved,
+    tieWordEmbeddings: text.tieWordEmbeddings,
   }, NativeTextConfig);
 }
 
@@ -85,30 +113,46 @@ export function nativeVisionConfig(json: unknown): NativeVisionConfig {
       hint: "the native vision tower needs a Qwen3-VL checkpoint",
     });
   }
-  const v = parseJsonValue(where, value, Qwen3VLVisionConfigJson);
-  if (v.hidden_act !== "gelu_pytorch_tanh") {
+  return nativeVisionConfigOf(resolveQwen3VLVisionConfig(parseJsonValue(where, value, Qwen3VLVisionConfigJson)), where);
+}
+
+/**
+ * The vision tower's config from a resolved Qwen3-VL vision config (`Qwen3VLConfig.vision`).
+ * @throws {CheckpointError} for a hidden_act other than gelu_pytorch_tanh.
+ *
+ * @example
+ * ```ts
+ * import { loadQwen3VLConfig } from "../checkpoint/mod.ts";
+ * import { nativeVisionConfigOf } from "./config.ts";
+ * nativeVisionConfigOf((await loadQwen3VLConfig("test/fixtures/qwen3vl-tiny")).vision).layerNormEps; // 1e-6
+ * ```
+ */
+export function nativeVisionConfigOf(
+  v: Qwen3VLConfig["vision"],
+  where = "config.json vision_config",
+): NativeVisionConfig {
+  if (v.hiddenAct !== "gelu_pytorch_tanh") {
     throw new CheckpointError(
-      `${where}: hidden_act "${v.hidden_act}" is not supported by the native engine (only gelu_pytorch_tanh).`,
+      `${where}: hidden_act "${v.hiddenAct}" is not supported by the native engine (only gelu_pytorch_tanh).`,
       {
         hint: "every Qwen3-VL vision tower uses gelu_pytorch_tanh; check that this is a Qwen3-VL checkpoint",
       },
     );
   }
-  const rope = (value as { rope_parameters?: { rope_theta?: unknown } }).rope_parameters?.rope_theta;
   return parseJsonValue(where, {
     depth: v.depth,
-    hiddenSize: v.hidden_size,
-    intermediateSize: v.intermediate_size,
-    numHeads: v.num_heads,
-    inChannels: v.in_channels,
-    patchSize: v.patch_size,
-    temporalPatchSize: v.temporal_patch_size,
-    spatialMergeSize: v.spatial_merge_size,
-    outHiddenSize: v.out_hidden_size,
-    numPositionEmbeddings: v.num_position_embeddings,
-    deepstackVisualIndexes: v.deepstack_visual_indexes,
+    hiddenSize: v.hiddenSize,
+    intermediateSize: v.intermediateSize,
+    numHeads: v.numHeads,
+    inChannels: v.inChannels,
+    patchSize: v.patchSize,
+    temporalPatchSize: v.temporalPatchSize,
+    spatialMergeSize: v.spatialMergeSize,
+    outHiddenSize: v.outHiddenSize,
+    numPositionEmbeddings: v.numPositionEmbeddings,
+    deepstackVisualIndexes: v.deepstackVisualIndexes,
     layerNormEps: 1e-6, // nn.LayerNorm(eps=1e-6) in every Qwen3-VL block and merger; not in config.json
-    ropeTheta: typeof rope === "number" && rope > 0 ? rope : 10000, // Qwen3VLVisionRotaryEmbedding's default
+    ropeTheta: v.ropeTheta,
   }, NativeVisionConfig);
 }
 

@@ -16,6 +16,7 @@ import {
   resolveCheckpoint,
 } from "../../src/checkpoint/mod.ts";
 import { CheckpointError } from "../../src/errors.ts";
+import { nativeTextConfig, nativeVisionConfig } from "../../src/native/config.ts";
 import { loadTokenizer } from "../../src/tokenizer/mod.ts";
 import { CHECKPOINT_DIR, REF } from "../tokenizer/_fixture.ts";
 
@@ -342,5 +343,46 @@ describe("broken config.json: errors name the file and the field", () => {
   test("a bad generation_config.json field is named", async () => {
     const dir = await ckptDir("bad-gen", (f) => f.set("generation_config.json", JSON.stringify({ top_p: 2 })));
     await assert.rejects(loadGenerationConfig(dir), isCkptError(/generation_config\.json: top_p.*got 2/));
+  });
+});
+
+describe("one text-config mapping for the checkpoint and the native engine", () => {
+  // transformers' Qwen3VLTextRotaryEmbedding interleaves whatever the config says, so a config
+  // without the flag (older Qwen3-VL exports) must run interleaved on both paths.
+  test("a missing mrope_interleaved means interleaved; an explicit false is kept", async () => {
+    const c = await fixtureConfig();
+    const rp = c.text_config.rope_parameters as Record<string, unknown>;
+    delete rp.mrope_interleaved;
+    assert.equal(parseQwen3VLConfig(c).text.rope.mropeInterleaved, true);
+    assert.equal(nativeTextConfig(c).mropeInterleaved, true);
+    rp.mrope_interleaved = false;
+    assert.equal(parseQwen3VLConfig(c).text.rope.mropeInterleaved, false);
+    assert.equal(nativeTextConfig(c).mropeInterleaved, false);
+  });
+
+  test("the native config is the checkpoint config's numbers, field by field", async () => {
+    const c = await fixtureConfig();
+    const t = parseQwen3VLConfig(c).text;
+    const n = nativeTextConfig(c);
+    assert.deepEqual(n, {
+      vocabSize: t.vocabSize,
+      hiddenSize: t.hiddenSize,
+      intermediateSize: t.intermediateSize,
+      numLayers: t.numLayers,
+      numHeads: t.numHeads,
+      numKvHeads: t.numKvHeads,
+      headDim: t.headDim,
+      rmsNormEps: t.rmsNormEps,
+      ropeTheta: t.rope.theta,
+      mropeSection: t.rope.mropeSection,
+      mropeInterleaved: t.rope.mropeInterleaved,
+      tieWordEmbeddings: t.tieWordEmbeddings,
+    });
+    // A top-level tie_word_embeddings applies when text_config has none, on both paths.
+    delete c.text_config.tie_word_embeddings;
+    c.tie_word_embeddings = true;
+    assert.equal(parseQwen3VLConfig(c).text.tieWordEmbeddings, true);
+    assert.equal(nativeTextConfig(c).tieWordEmbeddings, true);
+    assert.equal(nativeVisionConfig(c).ropeTheta, parseQwen3VLConfig(c).vision.ropeTheta);
   });
 });
