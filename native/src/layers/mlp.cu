@@ -3,6 +3,7 @@
 #endif
 #include "../ops/gelu.h"
 #include "../ops/gemv_swiglu.h"
+#include "../ops/relu2.h"
 #include "../ops/swiglu.h"
 #include "mlp.h"
 
@@ -27,6 +28,12 @@ void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch,
   if (m.tanh) gelu_tanh_cuda(scratch, n * m.fc1.out, ctx);
   else gelu_erf_cuda(scratch, n * m.fc1.out, ctx);
   linear_cuda(y, scratch, m.fc2, n, ctx);
+}
+
+void mlp_cuda(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch, const CudaContext& ctx) {
+  linear_cuda(scratch, x, m.up, n, ctx);
+  relu2_cuda(scratch, (long long)n * m.up.out, ctx);
+  linear_cuda(y, scratch, m.down, n, ctx);
 }
 
 }  // namespace cosmos

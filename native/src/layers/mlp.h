@@ -17,6 +17,12 @@ struct SwiGluMlp {
   Linear down;     // [width, inter]
 };
 
+// Nemotron's MLP (hidden_act "relu2", the Cosmos 3 Edge Generator): down(relu(up(x))^2), no gate.
+struct Relu2Mlp {
+  Linear up;    // [inter, width]
+  Linear down;  // [width, inter]
+};
+
 struct GeluMlp {
   Linear fc1, fc2;
   bool tanh = true;  // gelu_pytorch_tanh (Qwen3-VL's hidden_act); false: exact erf GELU (nn.GELU())
@@ -24,15 +30,18 @@ struct GeluMlp {
 
 size_t mlp_scratch_floats(const SwiGluMlp& m, int n);  // n x 2 inter
 size_t mlp_scratch_floats(const GeluMlp& m, int n);    // n x inter
+size_t mlp_scratch_floats(const Relu2Mlp& m, int n);   // n x inter
 
 // y [n, width] = mlp(x [n, width]); y may alias x.
 void mlp_cpu(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CpuContext& ctx);
 void mlp_cpu(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CpuContext& ctx);
+void mlp_cpu(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch, const CpuContext& ctx);
 
 #ifdef COSMOS_CUDA
 // SwiGLU at n = 1: gemv_swiglu_cuda (gate and up rows streamed together, silu(g) * u written directly).
 void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx);
 void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx);
+void mlp_cuda(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch, const CudaContext& ctx);
 #endif
 
 }  // namespace cosmos

@@ -1,4 +1,5 @@
 #include "../ops/gelu.h"
+#include "../ops/relu2.h"
 #include "../ops/swiglu.h"
 #include "mlp.h"
 
@@ -6,6 +7,7 @@ namespace cosmos {
 
 size_t mlp_scratch_floats(const SwiGluMlp& m, int n) { return (size_t)n * m.gate_up.out; }
 size_t mlp_scratch_floats(const GeluMlp& m, int n) { return (size_t)n * m.fc1.out; }
+size_t mlp_scratch_floats(const Relu2Mlp& m, int n) { return (size_t)n * m.up.out; }
 
 void mlp_cpu(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CpuContext& ctx) {
   const int inter = m.gate_up.out / 2;
@@ -22,6 +24,12 @@ void mlp_cpu(float* y, const float* x, const GeluMlp& m, int n, float* scratch, 
   if (m.tanh) gelu_tanh_cpu(scratch, n * m.fc1.out);
   else gelu_erf_cpu(scratch, n * m.fc1.out);
   linear_cpu(y, scratch, m.fc2, n, ctx);
+}
+
+void mlp_cpu(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch, const CpuContext& ctx) {
+  linear_cpu(scratch, x, m.up, n, ctx);
+  relu2_cpu(scratch, (long long)n * m.up.out);
+  linear_cpu(y, scratch, m.down, n, ctx);
 }
 
 }  // namespace cosmos
