@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,8 @@
 #include "../src/ops/add_rmsnorm.h"
 #include "../src/ops/fill_uniform.h"
 #include "../src/ops/gather4_add.h"
+#include "../src/ops/lincomb.h"
+#include "../src/ops/set_rows.h"
 #include "../src/ops/qkv_rope.h"
 #include "../src/ops/scatter_add_rows.h"
 #include "../src/ops/argmax.h"
@@ -27,6 +30,12 @@
 #include "../src/ops/sample.h"
 #include "../src/ops/softmax.h"
 #include "../src/ops/swiglu.h"
+#include "../src/ops/avg_down.h"
+#include "../src/ops/conv3d.h"
+#include "../src/ops/dup_up.h"
+#include "../src/ops/patchify.h"
+#include "../src/ops/upsample_nearest.h"
+#include "../src/ops/wan_rmsnorm.h"
 
 static int checks = 0, failures = 0;
 static std::map<std::string, double> worst;
@@ -48,6 +57,219 @@ static void close(const char* what, const std::vector<float>& got, const std::ve
 static void truth(const char* what, bool ok) {
   ++checks;
   if (!ok) { ++failures; std::fprintf(stderr, "%s failed\n", what); }
+}
+
+// --- Wan VAE ops: direct formulas, and the torch view / permute sequences of diffusers' code replayed on
+// channel-first tensors (so the ops' index algebra is checked against the reshapes it replaces).
+
+// x contiguous with shape `shape`, returned contiguous in the order perm (out dim i = in dim perm[i]).
+static std::vector<double> permuted(const std::vector<double>& x, const std::vector<int>& shape,
+                                    const std::vector<int>& perm) {
+  const int nd = (int)shape.size();
+  std::vector<long long> stride(nd, 1);
+  for (int i = nd - 2; i >= 0; --i) stride[i] = stride[i + 1] * shape[i + 1];
+  std::vector<int> idx(nd, 0);
+  std::vector<double> out(x.size());
+  for (size_t o = 0; o < x.size(); ++o) {
+    long long src = 0;
+    for (int i = 0; i < nd; ++i) src += idx[i] * stride[perm[i]];
+    out[o] = x[src];
+    for (int i = nd - 1; i >= 0; --i) {
+      if (++idx[i] < shape[perm[i]]) break;
+      idx[i] = 0;
+    }
+  }
+  return out;
+}
+// channels-last [t, h, w, c] -> channel-first [c, t, h, w]
+static std::vector<double> to_cfirst(const std::vector<float>& x, int t, int h, int w, int c) {
+  return permuted(std::vector<double>(x.begin(), x.end()), {t, h, w, c}, {3, 0, 1, 2});
+}
+
+// Direct conv over the virtual frames [hist | x] (channels-last), weights [cout, cin, kt, kh, kw], in double.
+static std::vector<double> conv_ref(const float* hist, int n_hist, const std::vector<float>& x, int t, int h, int w,
+                                    const std::vector<float>& wt, const std::vector<float>& b, const Conv3dDims& d) {
+  const int ot = d.out_t(n_hist, t), oh = d.out_h(h), ow = d.out_w(w);
+  std::vector<double> out((size_t)ot * oh * ow * d.cout);
+  auto in = [&](int v, int y, int xx, int c) -> double {
+    if (y < 0 || y >= h || xx < 0 || xx >= w) return 0;
+    if (v < n_hist) return hist ? hist[(((size_t)v * h + y) * w + xx) * d.cin + c] : 0;
+    return x[(((size_t)(v - n_hist) * h + y) * w + xx) * d.cin + c];
+  };
+  for (int o = 0; o < ot; ++o)
+    for (int oy = 0; oy < oh; ++oy)
+      for (int ox = 0; ox < ow; ++ox)
+        for (int co = 0; co < d.cout; ++co) {
+          double a = b.empty() ? 0 : b[co];
+          for (int ci = 0; ci < d.cin; ++ci)
+            for (int dt = 0; dt < d.kt; ++dt)
+              for (int dy = 0; dy < d.kh; ++dy)
+                for (int dx = 0; dx < d.kw; ++dx)
+                  a += (double)wt[(((size_t)co * d.cin + ci) * d.kt + dt) * d.kh * d.kw + dy * d.kw + dx] *
+                       in(o * d.st + dt, oy * d.sh - d.pad_top + dy, ox * d.sw - d.pad_left + dx, ci);
+          out[(((size_t)o * oh + oy) * ow + ox) * d.cout + co] = a;
+        }
+  return out;
+}
+
+static void wan_vae_op_rows() {
+  const cosmos::CpuContext ctx{3};
+  // conv3d: Wan's causal 3x3x3 (history zeros = first chunk, then a real history), the encoder's
+  // stride-2 downsample (pad right/bottom only), its time conv (kt 3, stride 2, one history frame), a 2D
+  // 3x3 (kt 1), a 1x1x1 (plain matmul), at odd sizes.
+  struct Case { const char* name; Conv3dDims d; int n_hist, t, h, w; bool hist; bool bias; };
+  Conv3dDims causal{5, 7, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+  Conv3dDims down2d{6, 6, 1, 3, 3, 1, 2, 2, 0, 1, 0, 1};
+  Conv3dDims time_down{4, 4, 3, 1, 1, 2, 1, 1, 0, 0, 0, 0};
+  Conv3dDims conv2d{3, 9, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+  Conv3dDims point{13, 6, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0};
+  const Case cases[] = {
+      {"conv3d_causal_zero_hist", causal, 2, 3, 5, 7, false, true}, {"conv3d_causal_hist", causal, 2, 1, 6, 4, true, true},
+      {"conv3d_down2d", down2d, 0, 2, 8, 6, false, true},          {"conv3d_time_down", time_down, 1, 4, 3, 5, true, false},
+      {"conv3d_2d", conv2d, 0, 3, 7, 9, false, true},              {"conv3d_pointwise", point, 0, 2, 5, 3, false, true},
+  };
+  for (const Case& c : cases) {
+    const Conv3dDims& d = c.d;
+    auto x = randv((size_t)c.t * c.h * c.w * d.cin), hist = randv((size_t)c.n_hist * c.h * c.w * d.cin);
+    auto wt = randv((size_t)d.cout * d.k(), 0.3f), b = c.bias ? randv(d.cout) : std::vector<float>{};
+    std::vector<float> out((size_t)d.out_t(c.n_hist, c.t) * d.out_h(c.h) * d.out_w(c.w) * d.cout, -7.f);
+    conv3d_cpu(out.data(), c.hist ? hist.data() : nullptr, c.n_hist, x.data(), c.t, c.h, c.w, wt.data(),
+               c.bias ? b.data() : nullptr, d, ctx);
+    close(c.name, out, conv_ref(c.hist ? hist.data() : nullptr, c.n_hist, x, c.t, c.h, c.w, wt, b, d), 1e-5);
+  }
+  // A stream in two chunks, the second with the first's last two frames as history, equals one call.
+  {
+    const int t1 = 1, t2 = 4, h = 4, w = 5;
+    auto x = randv((size_t)(t1 + t2) * h * w * causal.cin), wt = randv((size_t)causal.cout * causal.k(), 0.3f),
+         b = randv(causal.cout);
+    const size_t frame = (size_t)h * w * causal.cin, oframe = (size_t)h * w * causal.cout;
+    std::vector<float> whole((size_t)(t1 + t2) * oframe), parts((size_t)(t1 + t2) * oframe);
+    conv3d_cpu(whole.data(), nullptr, 2, x.data(), t1 + t2, h, w, wt.data(), b.data(), causal, ctx);
+    std::vector<float> hist(2 * frame, 0.f);
+    std::copy(x.begin(), x.begin() + frame, hist.begin() + frame);  // [zeros, frame 0]
+    conv3d_cpu(parts.data(), nullptr, 2, x.data(), t1, h, w, wt.data(), b.data(), causal, ctx);
+    conv3d_cpu(parts.data() + oframe, hist.data(), 2, x.data() + frame, t2, h, w, wt.data(), b.data(), causal, ctx);
+    truth("conv3d: two chunks with history == one call (bitwise)", whole == parts);
+  }
+  // wan_rmsnorm: x / max(||x||, 1e-12) * sqrt(dim) * gamma, then SiLU or not; a zero row stays zero.
+  for (int silu = 0; silu < 2; ++silu) {
+    const int rows = 7, dim = 24;
+    auto x = randv((size_t)rows * dim), g = randv(dim);
+    std::fill(x.begin() + 3 * dim, x.begin() + 4 * dim, 0.f);
+    std::vector<float> out(x.size());
+    std::vector<double> ref(x.size());
+    wan_rmsnorm_cpu(out.data(), x.data(), g.data(), rows, dim, silu);
+    for (int r = 0; r < rows; ++r) {
+      double n = 0;
+      for (int i = 0; i < dim; ++i) n += (double)x[r * dim + i] * x[r * dim + i];
+      n = std::max(std::sqrt(n), 1e-12);
+      for (int i = 0; i < dim; ++i) {
+        double v = x[r * dim + i] / n * std::sqrt((double)dim) * g[i];
+        ref[r * dim + i] = silu ? v / (1 + std::exp(-v)) : v;
+      }
+    }
+    close(silu ? "wan_rmsnorm_silu" : "wan_rmsnorm", out, ref, 1e-5);
+  }
+  // upsample_nearest2x, reading the second half of [.., 2c] rows (the decoder's time-conv output).
+  {
+    const int f = 2, h = 3, w = 4, c = 5;
+    auto x = randv((size_t)f * h * w * 2 * c);
+    std::vector<float> out((size_t)f * 4 * h * w * c);
+    upsample_nearest2x_cpu(out.data(), x.data() + c, f, h, w, c, (long long)h * w * 2 * c, 2 * c);
+    std::vector<double> ref(out.size());
+    for (int fi = 0; fi < f; ++fi)
+      for (int y = 0; y < 2 * h; ++y)
+        for (int xx = 0; xx < 2 * w; ++xx)
+          for (int ci = 0; ci < c; ++ci)
+            ref[(((size_t)fi * 2 * h + y) * 2 * w + xx) * c + ci] = x[(((size_t)fi * h + y / 2) * w + xx / 2) * 2 * c + c + ci];
+    close("upsample_nearest2x", out, ref, 0);
+  }
+  // pixel_patchify vs diffusers' patchify: view [C, F, H/p, p, W/p, p], permute (C, pw, ph, F, H', W').
+  {
+    const int c = 3, F = 3, H = 6, W = 8, p = 2, f0 = 1, nf = 2;
+    auto v = randv((size_t)c * F * H * W);
+    std::vector<float> out((size_t)nf * (H / p) * (W / p) * c * p * p);
+    pixel_patchify_cpu(out.data(), v.data(), c, F, f0, nf, H, W, p);
+    std::vector<double> sub;  // frames f0.. of the video, channel-first
+    for (int ci = 0; ci < c; ++ci)
+      for (int f = f0; f < f0 + nf; ++f)
+        for (int i = 0; i < H * W; ++i) sub.push_back(v[((size_t)ci * F + f) * H * W + i]);
+    auto ref = permuted(sub, {c, nf, H / p, p, W / p, p}, {0, 5, 3, 1, 2, 4});  // [c*p*p, nf, H', W']
+    auto got = to_cfirst(out, nf, H / p, W / p, c * p * p);
+    close("pixel_patchify", std::vector<float>(got.begin(), got.end()), ref, 0);
+    // unpatchify inverts it (diffusers' unpatchify uses the same channel order), and clamps when asked.
+    std::vector<float> back(v.size(), 5.f);
+    pixel_unpatchify_cpu(back.data(), out.data(), c, F, f0, nf, H / p, W / p, p, false);
+    bool same = true;
+    for (int ci = 0; ci < c; ++ci)
+      for (int f = 0; f < F; ++f)
+        for (int i = 0; i < H * W; ++i) {
+          const size_t k = ((size_t)ci * F + f) * H * W + i;
+          same = same && back[k] == (f >= f0 ? v[k] : 5.f);
+        }
+    truth("pixel_unpatchify inverts pixel_patchify, other frames untouched", same);
+    for (auto& e : out) e *= 3.f;
+    pixel_unpatchify_cpu(back.data(), out.data(), c, F, f0, nf, H / p, W / p, p, true);
+    bool clamped = true;
+    for (int ci = 0; ci < c; ++ci)
+      for (int f = f0; f < F; ++f)
+        for (int i = 0; i < H * W; ++i) {
+          const size_t k = ((size_t)ci * F + f) * H * W + i;
+          clamped = clamped && back[k] == std::min(1.f, std::max(-1.f, 3.f * v[k]));
+        }
+    truth("pixel_unpatchify clamps to [-1, 1]", clamped);
+  }
+  // avg_down_add vs AvgDown3D: F.pad front, view [C, T', ft, H', fs, W', fs], permute (C, ft, fs, fs, T', H', W'),
+  // view [cout, group, T', H', W'], mean over the group; added to what out held.
+  struct Fold { int t, h, w, cin, cout, ft, fs; };
+  for (const Fold& k : {Fold{3, 4, 6, 4, 8, 2, 2}, Fold{4, 4, 2, 6, 6, 2, 2}, Fold{2, 6, 4, 5, 5, 1, 2}, Fold{1, 2, 2, 3, 3, 1, 1}}) {
+    const int pad = (k.ft - k.t % k.ft) % k.ft, tp = k.t + pad, ot = tp / k.ft, oh = k.h / k.fs, ow = k.w / k.fs;
+    const int factor = k.ft * k.fs * k.fs, group = k.cin * factor / k.cout;
+    auto x = randv((size_t)k.t * k.h * k.w * k.cin), base = randv((size_t)ot * oh * ow * k.cout);
+    auto out = base;
+    avg_down_add_cpu(out.data(), x.data(), k.t, k.h, k.w, k.cin, k.cout, k.ft, k.fs);
+    auto xc = to_cfirst(x, k.t, k.h, k.w, k.cin);
+    std::vector<double> padded((size_t)k.cin * tp * k.h * k.w, 0.0);
+    for (int c = 0; c < k.cin; ++c)
+      for (int t = 0; t < k.t; ++t)
+        for (int i = 0; i < k.h * k.w; ++i)
+          padded[((size_t)c * tp + t + pad) * k.h * k.w + i] = xc[((size_t)c * k.t + t) * k.h * k.w + i];
+    auto folded = permuted(padded, {k.cin, ot, k.ft, oh, k.fs, ow, k.fs}, {0, 2, 4, 6, 1, 3, 5});
+    const size_t plane = (size_t)ot * oh * ow;
+    std::vector<double> refc((size_t)k.cout * plane, 0.0);
+    for (int o = 0; o < k.cout; ++o)
+      for (int j = 0; j < group; ++j)
+        for (size_t i = 0; i < plane; ++i) refc[o * plane + i] += folded[((size_t)o * group + j) * plane + i] / group;
+    auto basec = to_cfirst(base, ot, oh, ow, k.cout);
+    for (size_t i = 0; i < refc.size(); ++i) refc[i] += basec[i];
+    auto got = to_cfirst(out, ot, oh, ow, k.cout);
+    close("avg_down_add", std::vector<float>(got.begin(), got.end()), refc, 1e-5);
+  }
+  // dup_up_add vs DupUp3D: repeat_interleave over channels, view [cout, ft, fs, fs, T, H, W], permute
+  // (cout, T, ft, H, fs, W, fs), first `skip` frames dropped (the first chunk); added to what out held.
+  struct Unfold { int t, h, w, cin, cout, ft, fs, skip; };
+  for (const Unfold& k : {Unfold{2, 3, 2, 8, 4, 2, 2, 0}, Unfold{1, 2, 3, 6, 6, 2, 2, 1}, Unfold{2, 2, 2, 4, 4, 1, 2, 0}}) {
+    const int factor = k.ft * k.fs * k.fs, rep = k.cout * factor / k.cin;
+    const int ot = k.t * k.ft - k.skip, oh = k.h * k.fs, ow = k.w * k.fs;
+    auto x = randv((size_t)k.t * k.h * k.w * k.cin), base = randv((size_t)ot * oh * ow * k.cout);
+    auto out = base;
+    dup_up_add_cpu(out.data(), x.data(), k.t, k.h, k.w, k.cin, k.cout, k.ft, k.fs, k.skip);
+    auto xc = to_cfirst(x, k.t, k.h, k.w, k.cin);
+    const size_t plane = (size_t)k.t * k.h * k.w;
+    std::vector<double> rep_x((size_t)k.cin * rep * plane);
+    for (int c = 0; c < k.cin * rep; ++c)
+      for (size_t i = 0; i < plane; ++i) rep_x[c * plane + i] = xc[(c / rep) * plane + i];
+    auto un = permuted(rep_x, {k.cout, k.ft, k.fs, k.fs, k.t, k.h, k.w}, {0, 4, 1, 5, 2, 6, 3});  // [cout, T*ft, H*fs, W*fs]
+    std::vector<double> refc;
+    const size_t oframe = (size_t)oh * ow;
+    for (int o = 0; o < k.cout; ++o)
+      for (int f = k.skip; f < k.t * k.ft; ++f)
+        for (size_t i = 0; i < oframe; ++i) refc.push_back(un[((size_t)o * k.t * k.ft + f) * oframe + i]);
+    auto basec = to_cfirst(base, ot, oh, ow, k.cout);
+    for (size_t i = 0; i < refc.size(); ++i) refc[i] += basec[i];
+    auto got = to_cfirst(out, ot, oh, ow, k.cout);
+    close("dup_up_add", std::vector<float>(got.begin(), got.end()), refc, 1e-6);
+  }
 }
 
 int main() {
@@ -384,6 +606,54 @@ int main() {
     fill_uniform_cpu(q.data(), 10, 8, 0.0f, 1.0f);
     truth("fill_uniform: a = 0 gives the constant", q[0] == 1.0f && q[9] == 1.0f);
   }
+  // lincomb: 1..6 terms at an odd size vs a double sum; out aliasing an input; x + dt*v rounds as two f32 ops.
+  {
+    const long long n = 1031;
+    std::vector<std::vector<float>> xs;
+    for (int k = 0; k < kLincombMaxTerms; ++k) xs.push_back(randv(n));
+    const float c[kLincombMaxTerms] = {0.75f, -1.5f, 2.25f, -0.125f, 3.f, -0.6f};
+    const float* xp[kLincombMaxTerms];
+    for (int k = 0; k < kLincombMaxTerms; ++k) xp[k] = xs[k].data();
+    for (int terms = 1; terms <= kLincombMaxTerms; ++terms) {
+      std::vector<float> out(n);
+      std::vector<double> ref(n, 0.0);
+      for (long long i = 0; i < n; ++i)
+        for (int k = 0; k < terms; ++k) ref[i] += (double)c[k] * xs[k][i];
+      lincomb_cpu(out.data(), xp, c, terms, n);
+      close("lincomb", out, ref, 1e-6);
+    }
+    std::vector<float> x = xs[0], v = xs[1];
+    const float dt = -0.0123f, one = 1.f;
+    const float* ev[2] = {x.data(), v.data()};
+    const float ec[2] = {one, dt};
+    lincomb_cpu(x.data(), ev, ec, 2, n);  // in place
+    bool same = true;
+    for (long long i = 0; i < n; ++i) {
+      const float prod = dt * xs[1][i];
+      same = same && x[i] == xs[0][i] + prod;
+    }
+    truth("lincomb: in place x + dt*v == f32(x + f32(dt*v))", same);
+    bool threw = false;
+    try { lincomb_cpu(x.data(), ev, ec, kLincombMaxTerms + 1, n); } catch (const std::invalid_argument&) { threw = true; }
+    truth("lincomb: too many terms is an error", threw);
+  }
+  // set_rows: [outer, rows, inner] rows r0..r1 zeroed / copied, the rest untouched; out-of-range rows clipped.
+  {
+    const long long outer = 3, rows = 7, inner = 5, n = outer * rows * inner;
+    const auto a = randv(n), b = randv(n);
+    std::vector<float> z = a, cp = a;
+    set_rows_cpu(z.data(), nullptr, outer, rows, inner, 2, 4);
+    set_rows_cpu(cp.data(), b.data(), outer, rows, inner, 5, 99);
+    bool ok_zero = true, ok_copy = true;
+    for (long long i = 0; i < n; ++i) {
+      const long long r = (i / inner) % rows;
+      ok_zero = ok_zero && z[i] == ((r >= 2 && r < 4) ? 0.f : a[i]);
+      ok_copy = ok_copy && cp[i] == (r >= 5 ? b[i] : a[i]);
+    }
+    truth("set_rows: zero rows [2,4)", ok_zero);
+    truth("set_rows: copy rows [5,7) (r1 clipped)", ok_copy);
+  }
+  wan_vae_op_rows();
   std::printf("{\"checks\":%d,\"failures\":%d,\"worst\":{", checks, failures);
   bool first = true;
   for (auto& kv : worst) {

@@ -26,6 +26,8 @@
 #include "../src/ops/add_rmsnorm.h"
 #include "../src/ops/fill_uniform.h"
 #include "../src/ops/gather4_add.h"
+#include "../src/ops/lincomb.h"
+#include "../src/ops/set_rows.h"
 #include "../src/ops/qkv_rope.h"
 #include "../src/ops/scatter_add_rows.h"
 #include "../src/ops/argmax.h"
@@ -604,6 +606,43 @@ void test_fill_uniform(long long n) {
   report("fill_unif", shape("n=%d bf16 = rounded f32", (int)n), rb, got, 0);
 }
 
+// lincomb (the flow samplers' tensor updates): every term count, in place; bitwise the CPU twin (no FMA).
+void test_lincomb(long long n) {
+  std::vector<std::vector<float>> xs;
+  const float c[kLincombMaxTerms] = {0.75f, -1.5f, 2.25f, -0.125f, 3.f, -0.6f};
+  const float* hp[kLincombMaxTerms];
+  const float* dp[kLincombMaxTerms];
+  for (int k = 0; k < kLincombMaxTerms; ++k) xs.push_back(randv(n));
+  for (int k = 0; k < kLincombMaxTerms; ++k) hp[k] = xs[k].data(), dp[k] = up(xs[k]);
+  for (int terms = 1; terms <= kLincombMaxTerms; ++terms) {
+    std::vector<float> ref(n);
+    lincomb_cpu(ref.data(), hp, c, terms, n);
+    float* d = (float*)pool->alloc(n * 4);
+    lincomb_cuda(d, dp, c, terms, n, ctx);
+    report("lincomb", shape("n=%d terms=%d (bitwise)", (int)n, terms), ref, down(d, n), 0);
+  }
+  std::vector<float> ref(n);
+  lincomb_cpu(ref.data(), hp, c, 3, n);
+  lincomb_cuda(const_cast<float*>(dp[1]), dp, c, 3, n, ctx);  // out aliases an input
+  report("lincomb", shape("n=%d terms=3 out = x[1] (bitwise)", (int)n), ref, down(dp[1], n), 0);
+}
+
+// set_rows: zero / copy rows of [outer, rows, inner] with one 2D memset / memcpy; bitwise the CPU twin.
+void test_set_rows(int outer, int rows, int inner, int r0, int r1) {
+  const long long n = (long long)outer * rows * inner;
+  const auto a = randv(n), b = randv(n);
+  std::vector<float> z = a, cp = a;
+  set_rows_cpu(z.data(), nullptr, outer, rows, inner, r0, r1);
+  set_rows_cpu(cp.data(), b.data(), outer, rows, inner, r0, r1);
+  float* dz = up(a);
+  float* dc = up(a);
+  float* db = up(b);
+  set_rows_cuda(dz, nullptr, outer, rows, inner, r0, r1, ctx);
+  set_rows_cuda(dc, db, outer, rows, inner, r0, r1, ctx);
+  report("set_rows", shape("[%d,%d,%d] zero rows from %d (bitwise)", outer, rows, inner, r0), z, down(dz, n), 0);
+  report("set_rows", shape("[%d,%d,%d] copy rows from %d (bitwise)", outer, rows, inner, r0), cp, down(dc, n), 0);
+}
+
 // The attention block (layers/attention_block.h) on the GPU vs the CPU, f32 weights: a Qwen3 stream prefilled
 // in two calls over a KV cache with extra K/V from another stream (GQA, q/k norm, causal), the tower's
 // case (fused GEMM, no norm, MHA, two full segments), and a decode step with the row and length on the
@@ -860,6 +899,9 @@ int main() {
   test_attention_block_decode_graph();
   test_mlp_layers(1);
   test_mlp_layers(9);
+  test_lincomb(1000003);
+  test_set_rows(48, 11, 44 * 80, 0, 2);
+  test_set_rows(17, 24, 1, 7, 24);
   // The GPU sampler (issue 11 item 3): the rules on a forced distribution, penalties, greedy limits.
   // Token probabilities 0.4/0.3/0.15/0.1/0.05 at scattered ids, every other logit -1e4.
   test_sample_distribution(151936, {1.f, 0, 1.f, 1.f, 0.f}, {0.4, 0.3, 0.15, 0.1, 0.05}, "T=1 full vocab", 20000, 400);
