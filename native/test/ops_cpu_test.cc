@@ -33,7 +33,7 @@
 #include "../src/ops/avg_down.h"
 #include "../src/ops/conv3d.h"
 #include "../src/ops/dup_up.h"
-#include "../src/ops/patchify.h"
+#include "../src/ops/pixel_patchify.h"
 #include "../src/ops/upsample_nearest.h"
 #include "../src/ops/wan_rmsnorm.h"
 

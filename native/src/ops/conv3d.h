@@ -1,0 +1,43 @@
+// conv3d: a 3D convolution over channels-last frames as im2col + our matmul (an implicit GEMM), with
+// the causal time axis of Wan's CausalConv3d: the frames before the call's first frame come from a
+// history the caller keeps (the previous chunk's last frames, or zeros at the start of a stream), so
+// a video processed chunk by chunk gives the numbers of one pass over the whole video. A 2D conv is
+// kt = 1 with no history; a 1x1x1 conv is a plain matmul (no im2col).
+//
+// Layout: every frame is [h, w, cin] row-major (channels last), so a frame's pixels are the matmul's
+// rows and out comes back channels-last too. Weights stay in PyTorch's Conv3d layout
+// [cout, cin, kt, kh, kw] (Conv2d: [cout, cin, kh, kw]): the im2col column of tap (ci, dt, dy, dx) is
+// ci*kt*kh*kw + (dt*kh + dy)*kw + dx, the weight's own flattening, so checkpoint tensors are used as stored.
+#pragma once
+#include "../core/parallel.h"  // CpuContext
+#include "matmul.h"            // WType
+#ifdef COSMOS_CUDA
+#include "../core/cuda_context.h"
+#endif
+
+struct Conv3dDims {
+  int cin = 0, cout = 0;
+  int kt = 1, kh = 1, kw = 1;
+  int st = 1, sh = 1, sw = 1;                            // strides (time, height, width)
+  int pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;  // spatial zero padding
+  int taps() const { return kt * kh * kw; }
+  int k() const { return cin * kt * kh * kw; }  // im2col row length = the weight's row length
+  int out_h(int h) const { return (h + pad_top + pad_bottom - kh) / sh + 1; }
+  int out_w(int w) const { return (w + pad_left + pad_right - kw) / sw + 1; }
+  // The frames in = [hist (n_hist) | x (t)] give (n_hist + t - kt) / st + 1 output frames (0 when too few).
+  int out_t(int n_hist, int t) const { return n_hist + t < kt ? 0 : (n_hist + t - kt) / st + 1; }
+};
+
+// out [out_t, out_h, out_w, cout] = conv over the virtual frames [hist (n_hist frames; null = zeros) | x
+// (t frames)], each [h, w, cin]; output frame o reads virtual frames o*st .. o*st + kt - 1. w [cout, k()],
+// bias [cout] or null. The im2col rows are built in blocks of at most 4M floats (heap, per call) and
+// multiplied by matmul_cpu, so scratch stays bounded at any frame size.
+void conv3d_cpu(float* out, const float* hist, int n_hist, const float* x, int t, int h, int w, const float* wgt,
+                const float* bias, const Conv3dDims& d, const cosmos::CpuContext& ctx);
+
+#ifdef COSMOS_CUDA
+// Device pointers. im2col into a workspace from ctx.pool (row blocks of at most 64 MiB), then matmul_cuda
+// (bf16 tensor cores or exact f32 by wt); the 1x1x1 stride-1 unpadded case calls matmul_cuda on x directly.
+void conv3d_cuda(float* out, const float* hist, int n_hist, const float* x, int t, int h, int w, const void* wgt,
+                 WType wt, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx);
+#endif

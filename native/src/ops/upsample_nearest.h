@@ -1,0 +1,17 @@
+// Nearest 2x spatial upsampling of channels-last frames (Wan's Upsample(scale 2, "nearest-exact"): for an
+// integer factor 2 nearest-exact and nearest agree, out[2y + a, 2x + b] = in[y, x]). The input is read
+// through a frame stride and a pixel stride so one half of a wider row can be upsampled in place: the
+// decoder's time upsampling conv writes frame 2i's channels then frame 2i+1's in one [.., 2c] row.
+#pragma once
+#ifdef COSMOS_CUDA
+#include "../core/cuda_context.h"
+#endif
+
+// out [frames, 2h, 2w, c] (contiguous); in pixel (f, y, x) starts at x + f*frame_stride + (y*w + x)*pixel_stride.
+void upsample_nearest2x_cpu(float* out, const float* x, int frames, int h, int w, int c, long long frame_stride,
+                            int pixel_stride);
+
+#ifdef COSMOS_CUDA
+void upsample_nearest2x_cuda(float* out, const float* x, int frames, int h, int w, int c, long long frame_stride,
+                             int pixel_stride, const cosmos::CudaContext& ctx);
+#endif
