@@ -1,0 +1,173 @@
+// The Cosmos 3 Generator's MoT transformer (diffusers Cosmos3OmniTransformer, 58eb52c0
+// transformer_cosmos3.py; ../shared/reference/cosmos3-generator.md §1.1-1.3), CPU backend, f32 compute.
+//
+// Two streams share every layer's attention. und: the text tokens, causal, Qwen3 weights (self_attn.to_q /
+// to_k / to_v / to_out, norm_q / norm_k, input_layernorm, post_attention_layernorm, mlp). gen: the noisy
+// vision / sound / action tokens, full attention over cat(K_und, K_gen), their own weights (add_q_proj /
+// add_k_proj / add_v_proj / to_add_out, norm_added_q / norm_added_k, *_moe_gen). The und stream never sees
+// the gen keys, so it depends only on the text: prefill_text() runs it once per request and CFG branch and
+// keeps each layer's K/V (Cosmos3UndCache); forward_gen() then runs only the gen stream at every denoising
+// step. forward() is the reference's joint pass, layer by layer, for the test that the two agree.
+//
+// Gen sequence order: the vision tokens (patchified 2x2, t-major), then sound, then action — the pipeline's
+// packing. Positions (3 float rows t/h/w, fps-modulated) are inputs, computed by the caller.
+#pragma once
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/errors.h"
+#include "../core/parallel.h"
+#include "../layers/attention_block.h"
+#include "../layers/mlp.h"
+#include "../layers/norm.h"
+#include "../layers/weights.h"
+#include "../safetensors/safetensors.h"
+
+namespace cosmos {
+
+struct Cosmos3TransformerConfig {
+  int vocab_size = 0, hidden_size = 0, intermediate_size = 0, num_layers = 0;
+  int num_heads = 0, num_kv_heads = 0, head_dim = 0;
+  float rms_norm_eps = 1e-6f, rope_theta = 5000000.f, timestep_scale = 0.001f;
+  int rope_axes_dim[3] = {24, 20, 20};  // interleaved mRoPE sections (t, h, w), sum = head_dim / 2
+  int latent_channel = 48, latent_patch_size = 2;  // patch_latent_dim = patch^2 * channels
+  bool attention_bias = false;
+  bool relu2 = false;  // hidden_act "relu2": Nemotron MLP (no gate) and Nemotron RMSNorm (the Edge model)
+  bool qk_norm_for_text = true;         // false: no per-head q/k norm on the und stream
+  bool use_und_k_norm_for_gen = false;  // with !qk_norm_for_text: the gen stream sees k_norm_und_for_gen(K_und)
+  bool action_gen = false, sound_gen = false;
+  int action_dim = 0, num_embodiment_domains = 32, sound_dim = 0;
+  static constexpr int kTimeChannels = 256;  // time_proj width
+
+  int patch_dim() const { return latent_patch_size * latent_patch_size * latent_channel; }
+  // transformer/config.json of a diffusers Cosmos3OmniTransformer. Throws ModelError naming the key.
+  static Cosmos3TransformerConfig from_json(const std::string& json_text);
+};
+
+// One MLP of either kind (SwiGLU for Qwen3 backbones, squared ReLU for Nemotron ones).
+struct Cosmos3Mlp {
+  SwiGluMlp swiglu;
+  Relu2Mlp relu2;
+  bool is_relu2 = false;
+};
+
+struct Cosmos3Layer {
+  RmsNorm in_ln, post_ln, in_ln_gen, post_ln_gen;  // input_layernorm(_moe_gen), post_attention_layernorm(_moe_gen)
+  AttentionBlock und;  // to_q | to_k | to_v, to_out, norm_q / norm_k (none when !qk_norm_for_text); causal
+  AttentionBlock gen;  // add_q_proj | add_k_proj | add_v_proj, to_add_out, norm_added_q / norm_added_k; full
+  const float* k_norm_und_for_gen = nullptr;  // [head_dim] or null (then the gen stream sees the und keys as is)
+  Cosmos3Mlp mlp, mlp_gen;
+};
+
+// The weights, wherever they live (host f32 here; the GPU pool for the CUDA twin).
+struct Cosmos3TransformerWeights {
+  const void* embed = nullptr;  // embed_tokens [vocab, hidden], bf16 if embed_bf16
+  bool embed_bf16 = false;
+  std::vector<Cosmos3Layer> layers;
+  RmsNorm norm_gen;                // norm_moe_gen (the und stream's final norm reaches no output)
+  Linear proj_in, proj_out;        // [hidden, patch_dim], [patch_dim, hidden]
+  Linear time_1, time_2;           // time_embedder.linear_1 [hidden, 256], linear_2 [hidden, hidden]
+  Linear audio_in, audio_out;      // sound_gen
+  const float* audio_embed = nullptr;
+  const float *action_in_w = nullptr, *action_in_b = nullptr;    // [domains, action_dim * hidden], [domains, hidden]
+  const float *action_out_w = nullptr, *action_out_b = nullptr;  // [domains, hidden * action_dim], [domains, action_dim]
+  const float* action_embed = nullptr;
+};
+
+// Binds every tensor the forward pass reads by its diffusers name (embed_tokens.weight, layers.N.self_attn.to_q.weight,
+// ...). lm_head and the und stream's final norm are not read (generation never uses them).
+void cosmos3_transformer_bind(const Cosmos3TransformerConfig& cfg, WeightBinder& wb, Cosmos3TransformerWeights& w);
+
+// The und stream's per-layer keys and values for one text (one CFG branch), as the gen stream sees them:
+// normed (norm_k, or k_norm_und_for_gen) and rotated. [n, kv_heads, head_dim] each.
+struct Cosmos3UndCache {
+  int n = 0;
+  std::vector<std::vector<float>> k, v;
+};
+
+// One denoising step's gen tokens. Frames / tokens not listed as noisy are clean conditioning: they get
+// no timestep embedding and come back as 0 (the reference's outputs at conditioned positions).
+struct Cosmos3GenInputs {
+  // Vision, one item: latents [latent_channel, T, H, W]; H and W padded to the patch size inside, cropped on output.
+  const float* latents = nullptr;
+  int T = 0, H = 0, W = 0;
+  const int* vision_noisy_frames = nullptr;  // ascending latent frame indices
+  int n_vision_noisy = 0;
+  const float* vision_timesteps = nullptr;  // [n_vision_noisy * hp * wp]: one per noisy token (unscaled, 0..1000)
+  // Sound (sound_gen): [sound_dim, sound_len].
+  const float* sound = nullptr;
+  int sound_len = 0;
+  const int* sound_noisy = nullptr;  // ascending token indices
+  int n_sound_noisy = 0;
+  const float* sound_timesteps = nullptr;  // [n_sound_noisy]
+  // Action (action_gen): [action_len, action_dim], one embodiment domain.
+  const float* action = nullptr;
+  int action_len = 0;
+  const int* action_noisy = nullptr;  // ascending token indices
+  int n_action_noisy = 0;
+  const float* action_timesteps = nullptr;  // [n_action_noisy]
+  int domain_id = 0;
+  // [3][n_gen] float position ids (t, h, w rows) of the gen tokens, n_gen = vision + sound + action tokens.
+  const float* pos3 = nullptr;
+};
+
+// Velocity predictions, caller-owned: vision [latent_channel, T, H, W]; sound [sound_dim, sound_len]; action
+// [action_len, action_dim] (null when that modality is absent). 0 at clean frames / tokens.
+struct Cosmos3GenOutputs {
+  float* vision = nullptr;
+  float* sound = nullptr;
+  float* action = nullptr;
+};
+
+// Token counts of one gen input (vision patches, sound, action) and checks of its fields against the config.
+struct Cosmos3GenLayout {
+  int hp = 0, wp = 0, per_frame = 0;  // patch grid and tokens per latent frame
+  int n_vision = 0, n_sound = 0, n_action = 0, n_gen = 0;
+  int n_vision_noisy_tokens = 0;
+};
+Cosmos3GenLayout cosmos3_gen_layout(const Cosmos3TransformerConfig& cfg, const Cosmos3GenInputs& in);
+
+class Cosmos3Transformer {
+ public:
+  static std::unique_ptr<Cosmos3Transformer> load(const Checkpoint& ck, const Cosmos3TransformerConfig& cfg);
+  // Random weights (tests and benchmarks): uniform with this std, norm gains 1.
+  static std::unique_ptr<Cosmos3Transformer> random(const Cosmos3TransformerConfig& cfg, uint64_t seed, float std);
+
+  const Cosmos3TransformerConfig& config() const { return cfg_; }
+  const Cosmos3TransformerWeights& weights() const { return w_; }
+  size_t weight_bytes() const { return store_.bytes(); }
+
+  // The und stream over n text tokens (ids; pos3 [3][n] float rows t, h, w): every layer's K/V for the gen stream.
+  Cosmos3UndCache prefill_text(const int* ids, int n, const float* pos3);
+  // The gen stream over one step's tokens against a prefilled text. The cache is only read.
+  void forward_gen(const Cosmos3UndCache& und, const Cosmos3GenInputs& in, const Cosmos3GenOutputs& out);
+  // The reference's joint pass (both streams layer by layer, no cache): pos3 [3][n_text + n_gen] covers the text
+  // then the gen tokens; in.pos3 is ignored.
+  void forward(const int* ids, int n_text, const float* pos3, const Cosmos3GenInputs& in, const Cosmos3GenOutputs& out);
+
+  // Checked between layers; when set, the running call throws AbortedError.
+  void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
+  void set_threads(int threads) { cpu_.threads = threads; }
+
+ private:
+  Cosmos3TransformerConfig cfg_;
+  HostWeightStore store_;
+  Cosmos3TransformerWeights w_;
+  const std::atomic<bool>* abort_ = nullptr;
+  CpuContext cpu_;
+
+  struct Stream;  // one stream's residual, normed input, rotary tables and scratch
+  void check_abort() const {
+    if (abort_ && abort_->load(std::memory_order_relaxed)) throw AbortedError();
+  }
+  void embed_text(Stream& s, const int* ids, int n, const float* pos3) const;
+  void embed_gen(Stream& s, const Cosmos3GenInputs& in, const Cosmos3GenLayout& lay, const float* pos3) const;
+  void und_layer(Stream& s, int l, float* k, float* v, float* k_gen);
+  void gen_layer(Stream& s, int l, const float* k_und, const float* v_und, int n_und);
+  void decode_gen(const Stream& s, const Cosmos3GenInputs& in, const Cosmos3GenLayout& lay,
+                  const Cosmos3GenOutputs& out) const;
+};
+
+}  // namespace cosmos
