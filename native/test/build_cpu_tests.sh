@@ -5,6 +5,8 @@
 #   layers_cpu_test   the shared layers (attention block: KV cache, segments, extra K/V; MLPs; weight
 #                     binding) against direct double-precision computations
 #   runtime_cpu_test  the token loop (native/src/runtime) on the CPU decoder with the tiny fixture
+#   cosmos3_transformer_cpu_test  the Cosmos 3 MoT transformer: its ops vs direct formulas, text cache vs
+#                     joint forward, and diffusers' outputs on the tiny fixture when present
 # ASAN=1 builds them with -fsanitize=address,undefined into native/build/cpu_tests_asan/.
 # Rebuilds only when a source is newer than the binary. Prints the output folder.
 set -euo pipefail
@@ -38,8 +40,13 @@ build runtime_cpu_test "$here/runtime_cpu_test.cc" "$src"/runtime/*.cc "$src"/mo
   "$src"/ops/*_cpu.cc "$src/core/parallel.cc" "$src/core/config.cc" "$src/safetensors/safetensors.cc" \
   "$src/core/json.cc" "$src/core/tensor.cc" "$src/core/memory.cc" &
 p4=$!
+build cosmos3_transformer_cpu_test "$here/cosmos3_transformer_cpu_test.cc" "$src"/models/cosmos3_transformer.cc \
+  "$src"/layers/*.cc "$src"/ops/*_cpu.cc "$src/core/parallel.cc" "$src/core/config.cc" \
+  "$src/safetensors/safetensors.cc" "$src/core/json.cc" "$src/core/tensor.cc" "$src/core/memory.cc" &
+p5=$!
 wait $p1
 wait $p2
 wait $p3
 wait $p4
+wait $p5
 echo "$out"

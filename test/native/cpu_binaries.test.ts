@@ -3,6 +3,7 @@
 //  - layers_cpu_test: the shared layers (native/src/layers) against direct computations, the attention
 //    block's extra K/V from another stream included;
 //  - runtime_cpu_test: the token loop (native/src/runtime) on the CPU decoder and the tiny checkpoint;
+//  - cosmos3_transformer_cpu_test: the Cosmos 3 MoT transformer (its ops, the text cache, diffusers' outputs);
 //  - safetensors_fuzz: seeded random mutations of real checkpoint headers; every outcome must be a
 //    valid header or a typed SafetensorsError (no crash, no other exception), and the hand-made
 //    corruptions must map to their error codes. (Also run once under ASAN=1; see native/test/.)
@@ -49,6 +50,17 @@ describe("native C++ tests (CPU)", () => {
     const r = JSON.parse(out) as { checks: number; failures: number };
     assert.equal(r.failures, 0);
     assert.ok(r.checks >= 12);
+  });
+
+  test("cosmos3_transformer_cpu_test: MoT transformer ops, text cache == joint forward, diffusers outputs on the tiny fixture", () => {
+    const out = execFileSync(bin("cosmos3_transformer_cpu_test"), [ROOT], {
+      encoding: "utf8",
+      env: { ...process.env, COSMOS_THREADS: "2" },
+    });
+    const r = JSON.parse(out) as { checks: number; failures: number; worst: Record<string, number> };
+    assert.equal(r.failures, 0);
+    assert.ok(r.checks >= 40);
+    assert.ok(r.worst["qwen3.cache_vs_joint.vision"] < 1e-5 && r.worst.patchify === 0);
   });
 
   test("safetensors_fuzz: 5000 mutated headers, typed errors only", () => {
