@@ -1,0 +1,149 @@
+/**
+ * What request planning needs from a Cosmos 3 Generator checkpoint in the diffusers layout:
+ * `transformer/config.json` (`Cosmos3OmniTransformer`: rope settings, patch size, action and sound
+ * heads), `vae/config.json` (`AutoencoderKLWan`: compression, latent channels),
+ * `sound_tokenizer/config.json` (`Cosmos3AVAEAudioTokenizer`: sample rate, hop) and
+ * `model_index.json` (`default_use_system_prompt`). Every field defaults as the classes' `__init__`
+ * do (diffusers 58eb52c0), so {@link DEFAULT_GENERATOR_MODEL} is Nano / Super.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_GENERATOR_MODEL } from "./config.ts";
+ * DEFAULT_GENERATOR_MODEL.spatialCompression * DEFAULT_GENERATOR_MODEL.latentPatchSize; // 32 pixels per token side
+ * ```
+ * @module
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { parseJsonValue, readJsonFile } from "../checkpoint/json.ts";
+import { DEFAULT_ROPE_CONFIG, type GeneratorRopeConfig } from "./positions.ts";
+
+/** The model facts request planning uses. */
+export interface GeneratorModelConfig extends GeneratorRopeConfig {
+  /** VAE `z_dim` = transformer `latent_channel` (48). */
+  latentChannels: number;
+  /** VAE `scale_factor_spatial` (16): pixels per latent side; sizes must be multiples of it. */
+  spatialCompression: number;
+  /** Transformer `latent_patch_size` (2): latents per token side (odd latent sides are zero-padded). */
+  latentPatchSize: number;
+  /** Transformer `action_gen`: has the action heads (policy, forward / inverse dynamics). */
+  actionGen: boolean;
+  /** Transformer `action_dim` (64): action rows are zero-padded to this width. */
+  actionDim?: number;
+  /** Transformer `num_embodiment_domains` (32). */
+  numEmbodimentDomains: number;
+  /** Transformer `sound_gen` with a sound tokenizer: can make sound. */
+  soundGen: boolean;
+  /** Transformer `sound_dim` (64). */
+  soundDim?: number;
+  /** Sound tokenizer `sampling_rate` (48000). */
+  soundSampleRate: number;
+  /** Sound tokenizer `hop_size` (1920): waveform samples per sound latent frame. */
+  soundHopSize: number;
+  /** model_index.json `default_use_system_prompt` (the pipeline's default true; released checkpoints false). */
+  defaultUseSystemPrompt: boolean;
+}
+
+/** Cosmos3-Nano / Super as the released configs give them (cosmos3-generator.md §3.1). */
+export const DEFAULT_GENERATOR_MODEL: Readonly<GeneratorModelConfig> = Object.freeze({
+  ...DEFAULT_ROPE_CONFIG,
+  latentChannels: 48,
+  spatialCompression: 16,
+  latentPatchSize: 2,
+  actionGen: true,
+  actionDim: 64,
+  numEmbodimentDomains: 32,
+  soundGen: true,
+  soundDim: 64,
+  soundSampleRate: 48000,
+  soundHopSize: 1920,
+  defaultUseSystemPrompt: false,
+});
+
+const TransformerJson = z.looseObject({
+  base_fps: z.number().positive().default(24),
+  enable_fps_modulation: z.boolean().default(true),
+  unified_3d_mrope_temporal_modality_margin: z.number().int().min(0).default(15000),
+  unified_3d_mrope_reset_spatial_ids: z.boolean().default(true),
+  sound_latent_fps: z.number().positive().default(25),
+  latent_channel: z.number().int().positive().default(48),
+  latent_patch_size: z.number().int().positive().default(2),
+  action_gen: z.boolean().default(false),
+  action_dim: z.number().int().positive().nullish(),
+  num_embodiment_domains: z.number().int().positive().default(32),
+  sound_gen: z.boolean().default(false),
+  sound_dim: z.number().int().positive().nullish(),
+});
+
+const VaeJson = z.looseObject({
+  scale_factor_spatial: z.number().int().positive().default(16),
+  scale_factor_temporal: z.number().int().positive().default(4),
+  z_dim: z.number().int().positive().optional(),
+});
+
+const SoundJson = z.looseObject({
+  sampling_rate: z.number().int().positive().default(48000),
+  hop_size: z.number().int().positive().nullish(),
+  dec_strides: z.array(z.number().int().positive()).default([2, 4, 5, 6, 8]),
+});
+
+const ModelIndexJson = z.looseObject({ default_use_system_prompt: z.boolean().default(true) });
+
+/** Parses the four config files' contents (undefined = file absent). */
+export function parseGeneratorModelConfig(files: {
+  transformer: unknown;
+  vae?: unknown;
+  soundTokenizer?: unknown;
+  modelIndex?: unknown;
+}): GeneratorModelConfig {
+  const t = parseJsonValue("transformer/config.json", files.transformer, TransformerJson);
+  const v = parseJsonValue("vae/config.json", files.vae ?? {}, VaeJson);
+  const s = parseJsonValue("sound_tokenizer/config.json", files.soundTokenizer ?? {}, SoundJson);
+  const m = parseJsonValue("model_index.json", files.modelIndex ?? {}, ModelIndexJson);
+  return {
+    baseFps: t.base_fps,
+    enableFpsModulation: t.enable_fps_modulation,
+    temporalModalityMargin: t.unified_3d_mrope_temporal_modality_margin,
+    resetSpatialIds: t.unified_3d_mrope_reset_spatial_ids,
+    soundLatentFps: t.sound_latent_fps,
+    temporalCompression: v.scale_factor_temporal,
+    latentChannels: v.z_dim ?? t.latent_channel,
+    spatialCompression: v.scale_factor_spatial,
+    latentPatchSize: t.latent_patch_size,
+    actionGen: t.action_gen && t.action_dim != null,
+    actionDim: t.action_dim ?? undefined,
+    numEmbodimentDomains: t.num_embodiment_domains,
+    soundGen: t.sound_gen && t.sound_dim != null && files.soundTokenizer !== undefined,
+    soundDim: t.sound_dim ?? undefined,
+    soundSampleRate: s.sampling_rate,
+    // Cosmos3AVAEAudioTokenizer: `hop_size` when set, else the product of the decoder strides.
+    soundHopSize: s.hop_size ?? s.dec_strides.reduce((a, b) => a * b, 1),
+    defaultUseSystemPrompt: m.default_use_system_prompt,
+  };
+}
+
+/**
+ * Reads a diffusers-layout Cosmos 3 checkpoint's configs (`transformer/config.json` required; the
+ * VAE, sound tokenizer and model_index.json when present).
+ *
+ * @example
+ * ```ts
+ * import { loadGeneratorModelConfig } from "./config.ts";
+ * const model = await loadGeneratorModelConfig("/models/Cosmos3-Nano");
+ * model.soundGen; // true
+ * ```
+ */
+export async function loadGeneratorModelConfig(dir: string): Promise<GeneratorModelConfig> {
+  const read = (rel: string) => {
+    const path = join(dir, rel);
+    return existsSync(path) ? readJsonFile(path) : Promise.resolve(undefined);
+  };
+  const [transformer, vae, soundTokenizer, modelIndex] = await Promise.all([
+    readJsonFile(join(dir, "transformer", "config.json")),
+    read(join("vae", "config.json")),
+    read(join("sound_tokenizer", "config.json")),
+    read("model_index.json"),
+  ]);
+  return parseGeneratorModelConfig({ transformer, vae, soundTokenizer, modelIndex });
+}
