@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The Cosmos 3 Generator reference fixtures (tools/fixtures/make_cosmos3_tiny.py) made on the device machine
+# from the real diffusers classes (diffusers is not installed there: its src/ at commit 58eb52c0 is carried).
+#
+#   here:   bash tools/device/cosmos3_fixtures.sh prepare
+#           writes .dev/diffusers_src.tgz (git archive of diffusers 58eb52c0 src/, ~5 MB; git-ignored)
+#   `run`, kind nvidia-h200, carry [.dev/diffusers_src.tgz]:
+#           bash tools/device/cosmos3_fixtures.sh device
+#
+# Results under $OUT/fx (copy them to test/fixtures/): cosmos3-tiny/, cosmos3-tiny-reference/, make.txt,
+# errors.txt (only when a section failed), plus $OUT/fx/stderr.txt (warnings). The script runs on the CPU
+# (CUDA_VISIBLE_DEVICES= : fp32, deterministic), in well under a minute of compute after ~20 s of imports.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+DIFFUSERS_COMMIT=58eb52c0803ea9af3abec60841c2a093bdf1f951
+case "${1:-}" in
+prepare)
+  mirror=${DIFFUSERS_MIRROR:-/work/.mirror/huggingface+diffusers/repo}
+  mkdir -p .dev
+  git -C "$mirror" archive "$DIFFUSERS_COMMIT" src | gzip -9 > .dev/diffusers_src.tgz &&
+    ls -l .dev/diffusers_src.tgz ;;
+device)
+  out=${OUT:-/tmp/cosmos3_fixtures}
+  fx="$out/fx"
+  mkdir -p "$fx"
+  rm -rf /tmp/dsrc && mkdir -p /tmp/dsrc && tar -xzf .dev/diffusers_src.tgz -C /tmp/dsrc || { echo "no .dev/diffusers_src.tgz: run prepare here and carry it" >&2; exit 1; }
+  CUDA_VISIBLE_DEVICES= PYTHONUNBUFFERED=1 PYTHONPATH=/tmp/dsrc/src DIFFUSERS_COMMIT=$DIFFUSERS_COMMIT \
+    timeout 500 python3 tools/fixtures/make_cosmos3_tiny.py "$fx" 2> "$fx/stderr.txt"
+  rc=$?
+  echo "make_cosmos3_tiny.py rc=$rc"
+  [ -f "$fx/errors.txt" ] && { echo "--- errors.txt"; cat "$fx/errors.txt"; }
+  echo "--- stderr (last 20 lines)"; tail -20 "$fx/stderr.txt"
+  echo "--- sizes"; (cd "$fx" && find . -type f -printf '%8s %p\n' | sort -k2) ; du -sh "$fx"
+  exit $rc ;;
+*) echo "usage: cosmos3_fixtures.sh prepare | device" >&2; exit 2 ;;
+esac
