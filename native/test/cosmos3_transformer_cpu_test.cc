@@ -292,14 +292,253 @@ struct Outputs {
   }
 };
 
+// ---- an independent double-precision forward, written from diffusers' module code -----------------------
+// Follows Cosmos3OmniTransformer.forward literally on the bound weights: the joint hidden states, per-layer
+// projections / per-head norms / rotate_half rotary / causal und and full gen attention / MLPs, norm_moe_gen,
+// heads and unpacking. Shares no code with the model besides the weight pointers.
+
+using Mat = std::vector<double>;
+
+// y[n, out] = x[n, in] . W[rows r0.., in]^T + b[r0..]
+static Mat dlin(const Mat& x, int n, const Linear& l, int r0, int out) {
+  const float* w = static_cast<const float*>(l.w);
+  Mat y((size_t)n * out);
+  for (int i = 0; i < n; ++i)
+    for (int o = 0; o < out; ++o) {
+      double a = l.b ? l.b[r0 + o] : 0.0;
+      for (int k = 0; k < l.in; ++k) a += x[(size_t)i * l.in + k] * w[(size_t)(r0 + o) * l.in + k];
+      y[(size_t)i * out + o] = a;
+    }
+  return y;
+}
+static Mat dlin(const Mat& x, int n, const Linear& l) { return dlin(x, n, l, 0, l.out); }
+// RMSNorm over rows of `dim` (all rows of x), gain w (null: none).
+static Mat drms(const Mat& x, int dim, const float* w, double eps) {
+  Mat y(x.size());
+  for (size_t r = 0; r < x.size() / dim; ++r) {
+    double ss = 0;
+    for (int i = 0; i < dim; ++i) ss += x[r * dim + i] * x[r * dim + i];
+    const double inv = 1.0 / std::sqrt(ss / dim + eps);
+    for (int i = 0; i < dim; ++i) y[r * dim + i] = x[r * dim + i] * inv * (w ? w[i] : 1.0);
+  }
+  return y;
+}
+static Mat dmlp(const Mat& x, int n, const Cosmos3Mlp& m, int inter) {
+  if (m.is_relu2) {
+    Mat u = dlin(x, n, m.relu2.up);
+    for (double& v : u) v = v > 0 ? v * v : 0;
+    return dlin(u, n, m.relu2.down);
+  }
+  Mat g = dlin(x, n, m.swiglu.gate_up, 0, inter), u = dlin(x, n, m.swiglu.gate_up, inter, inter);
+  for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1 + std::exp(-g[i])) * u[i];
+  return dlin(g, n, m.swiglu.down);
+}
+// x [n, heads, hd] rotated in place by the angles of its rows (cat(freqs, freqs) layout, rotate_half).
+static void drope(Mat& x, int n, int heads, int hd, const Mat& ang) {
+  const int half = hd / 2;
+  for (int t = 0; t < n; ++t)
+    for (int h = 0; h < heads; ++h)
+      for (int j = 0; j < half; ++j) {
+        double* v = &x[((size_t)t * heads + h) * hd];
+        const double c = std::cos(ang[(size_t)t * half + j]), s = std::sin(ang[(size_t)t * half + j]);
+        const double a = v[j], b = v[j + half];
+        v[j] = a * c - b * s;
+        v[j + half] = b * c + a * s;
+      }
+}
+// softmax(q k^T / sqrt(hd)) v with GQA; query i sees keys [0, limit(i)).
+static Mat dattn(const Mat& q, int nq, const Mat& k, const Mat& v, int nk, int heads, int kvh, int hd, int causal_off,
+                 bool causal) {
+  Mat o((size_t)nq * heads * hd, 0.0);
+  for (int i = 0; i < nq; ++i)
+    for (int h = 0; h < heads; ++h) {
+      const int g = h / (heads / kvh), lim = causal ? std::min(nk, causal_off + i + 1) : nk;
+      std::vector<double> s(lim);
+      double mx = -1e300, sum = 0;
+      for (int j = 0; j < lim; ++j) {
+        double a = 0;
+        for (int d = 0; d < hd; ++d) a += q[((size_t)i * heads + h) * hd + d] * k[((size_t)j * kvh + g) * hd + d];
+        s[j] = a / std::sqrt((double)hd);
+        mx = std::max(mx, s[j]);
+      }
+      for (int j = 0; j < lim; ++j) sum += (s[j] = std::exp(s[j] - mx));
+      for (int j = 0; j < lim; ++j)
+        for (int d = 0; d < hd; ++d) o[((size_t)i * heads + h) * hd + d] += s[j] / sum * v[((size_t)j * kvh + g) * hd + d];
+    }
+  return o;
+}
+
+struct RefOut {
+  Mat vision, sound, action;
+};
+
+static RefOut reference_forward(const Cosmos3TransformerConfig& c, const Cosmos3TransformerWeights& w, const Request& r) {
+  const int H = c.hidden_size, D = c.head_dim, NH = c.num_heads, KV = c.num_kv_heads, QH = NH * D, KH = KV * D;
+  const int nt = (int)r.ids.size(), G = r.lay.n_gen, N = nt + G, p = c.latent_patch_size, C = c.latent_channel;
+  const Cosmos3GenInputs& in = r.in;
+  Mat hs((size_t)N * H, 0.0);
+  const float* emb = static_cast<const float*>(w.embed);
+  for (int i = 0; i < nt; ++i)
+    for (int k = 0; k < H; ++k) hs[(size_t)i * H + k] = emb[(size_t)r.ids[i] * H + k];
+  auto temb = [&](double t) {  // time_embedder(time_proj(t * timestep_scale))
+    Mat f(256);
+    const double ts = (double)(float)(t * (double)c.timestep_scale);
+    for (int j = 0; j < 128; ++j) {
+      const double a = ts * std::exp(-std::log(10000.0) * j / 128);
+      f[j] = std::cos(a), f[128 + j] = std::sin(a);
+    }
+    Mat h1 = dlin(f, 1, w.time_1);
+    for (double& v : h1) v = v / (1 + std::exp(-v));
+    return dlin(h1, 1, w.time_2);
+  };
+  // Vision: "cthpwq->thwpqc" written as the reshape it is.
+  const int hp = r.lay.hp, wp = r.lay.wp, PD = p * p * C;
+  Mat tok((size_t)r.lay.n_vision * PD, 0.0);
+  for (int t = 0; t < in.T; ++t)
+    for (int y = 0; y < in.H; ++y)
+      for (int x = 0; x < in.W; ++x)
+        for (int ch = 0; ch < C; ++ch)
+          tok[(((size_t)t * hp + y / p) * wp + x / p) * PD + ((y % p) * p + x % p) * C + ch] =
+              in.latents[(((size_t)ch * in.T + t) * in.H + y) * in.W + x];
+  Mat pv = dlin(tok, r.lay.n_vision, w.proj_in);
+  for (int f = 0, k = 0; f < in.n_vision_noisy; ++f)
+    for (int sidx = 0; sidx < hp * wp; ++sidx, ++k) {
+      const Mat e = temb(in.vision_timesteps[k]);
+      for (int d = 0; d < H; ++d) pv[((size_t)in.vision_noisy_frames[f] * hp * wp + sidx) * H + d] += e[d];
+    }
+  std::copy(pv.begin(), pv.end(), hs.begin() + (size_t)nt * H);
+  int row = nt + r.lay.n_vision;
+  if (r.lay.n_sound) {
+    const int S = c.sound_dim, T = in.sound_len;
+    Mat st((size_t)T * S);
+    for (int t = 0; t < T; ++t)
+      for (int ch = 0; ch < S; ++ch) st[(size_t)t * S + ch] = in.sound[(size_t)ch * T + t];
+    Mat ps = dlin(st, T, w.audio_in);
+    for (int t = 0; t < T; ++t)
+      for (int d = 0; d < H; ++d) ps[(size_t)t * H + d] += w.audio_embed[d];
+    for (int k = 0; k < in.n_sound_noisy; ++k) {
+      const Mat e = temb(in.sound_timesteps[k]);
+      for (int d = 0; d < H; ++d) ps[(size_t)in.sound_noisy[k] * H + d] += e[d];
+    }
+    std::copy(ps.begin(), ps.end(), hs.begin() + (size_t)row * H);
+    row += T;
+  }
+  if (r.lay.n_action) {
+    const int A = c.action_dim, T = in.action_len, dm = in.domain_id;
+    Mat pa((size_t)T * H);
+    for (int t = 0; t < T; ++t)
+      for (int o = 0; o < H; ++o) {
+        double a = w.action_in_b[(size_t)dm * H + o];
+        for (int k = 0; k < A; ++k) a += (double)in.action[(size_t)t * A + k] * w.action_in_w[(size_t)dm * A * H + (size_t)k * H + o];
+        pa[(size_t)t * H + o] = a + w.action_embed[o];
+      }
+    for (int k = 0; k < in.n_action_noisy; ++k) {
+      const Mat e = temb(in.action_timesteps[k]);
+      for (int d = 0; d < H; ++d) pa[(size_t)in.action_noisy[k] * H + d] += e[d];
+    }
+    std::copy(pa.begin(), pa.end(), hs.begin() + (size_t)row * H);
+  }
+  // Rotary angles of every row (double), interleaved mRoPE.
+  const int half = D / 2;
+  Mat ang((size_t)N * half);
+  for (int i = 0; i < N; ++i)
+    for (int j = 0; j < half; ++j) {
+      int axis = 0;
+      if (j % 3 == 1 && j < 3 * c.rope_axes_dim[1]) axis = 1;
+      else if (j % 3 == 2 && j < 3 * c.rope_axes_dim[2]) axis = 2;
+      ang[(size_t)i * half + j] = (double)r.joint_pos[(size_t)axis * N + i] * std::pow((double)c.rope_theta, -2.0 * j / D);
+    }
+  const Mat ang_u(ang.begin(), ang.begin() + (size_t)nt * half), ang_g(ang.begin() + (size_t)nt * half, ang.end());
+  Mat und(hs.begin(), hs.begin() + (size_t)nt * H), gen(hs.begin() + (size_t)nt * H, hs.end());
+  const double eps = c.rms_norm_eps;
+  for (const Cosmos3Layer& L : w.layers) {
+    const Mat un = drms(und, H, L.in_ln.w, eps), gn = drms(gen, H, L.in_ln_gen.w, eps);
+    Mat qu = dlin(un, nt, L.und.qkv, 0, QH), ku = dlin(un, nt, L.und.qkv, QH, KH), vu = dlin(un, nt, L.und.qkv, QH + KH, KH);
+    Mat qg = dlin(gn, G, L.gen.qkv, 0, QH), kg = dlin(gn, G, L.gen.qkv, QH, KH), vg = dlin(gn, G, L.gen.qkv, QH + KH, KH);
+    Mat ku_gen = L.k_norm_und_for_gen ? drms(ku, D, L.k_norm_und_for_gen, eps) : Mat();
+    if (L.und.q_norm) qu = drms(qu, D, L.und.q_norm, eps), ku = drms(ku, D, L.und.k_norm, eps);
+    if (!L.k_norm_und_for_gen) ku_gen = ku;
+    qg = drms(qg, D, L.gen.q_norm, eps), kg = drms(kg, D, L.gen.k_norm, eps);
+    drope(qu, nt, NH, D, ang_u), drope(ku, nt, KV, D, ang_u), drope(ku_gen, nt, KV, D, ang_u);
+    drope(qg, G, NH, D, ang_g), drope(kg, G, KV, D, ang_g);
+    const Mat au = dattn(qu, nt, ku, vu, nt, NH, KV, D, 0, true);
+    Mat ka = ku_gen, va = vu;
+    ka.insert(ka.end(), kg.begin(), kg.end());
+    va.insert(va.end(), vg.begin(), vg.end());
+    const Mat ag = dattn(qg, G, ka, va, nt + G, NH, KV, D, 0, false);
+    const Mat ou = dlin(au, nt, L.und.o), og = dlin(ag, G, L.gen.o);
+    for (size_t i = 0; i < und.size(); ++i) und[i] += ou[i];
+    for (size_t i = 0; i < gen.size(); ++i) gen[i] += og[i];
+    const Mat mu = dmlp(drms(und, H, L.post_ln.w, eps), nt, L.mlp, c.intermediate_size);
+    const Mat mg = dmlp(drms(gen, H, L.post_ln_gen.w, eps), G, L.mlp_gen, c.intermediate_size);
+    for (size_t i = 0; i < und.size(); ++i) und[i] += mu[i];
+    for (size_t i = 0; i < gen.size(); ++i) gen[i] += mg[i];
+  }
+  const Mat go = drms(gen, H, w.norm_gen.w, eps);
+  RefOut out;
+  out.vision.assign((size_t)C * in.T * in.H * in.W, 0.0);
+  for (int f = 0; f < in.n_vision_noisy; ++f) {
+    const int fr = in.vision_noisy_frames[f];
+    const Mat rows(go.begin() + (size_t)fr * hp * wp * H, go.begin() + (size_t)(fr + 1) * hp * wp * H);
+    const Mat pr = dlin(rows, hp * wp, w.proj_out);
+    for (int y = 0; y < in.H; ++y)
+      for (int x = 0; x < in.W; ++x)
+        for (int ch = 0; ch < C; ++ch)
+          out.vision[(((size_t)ch * in.T + fr) * in.H + y) * in.W + x] =
+              pr[((size_t)(y / p) * wp + x / p) * PD + ((y % p) * p + x % p) * C + ch];
+  }
+  if (r.lay.n_sound) {
+    const int S = c.sound_dim, T = in.sound_len;
+    out.sound.assign((size_t)S * T, 0.0);
+    for (int k = 0; k < in.n_sound_noisy; ++k) {
+      const int t = in.sound_noisy[k];
+      const Mat h(go.begin() + (size_t)(r.lay.n_vision + t) * H, go.begin() + (size_t)(r.lay.n_vision + t + 1) * H);
+      const Mat pr = dlin(h, 1, w.audio_out);
+      for (int ch = 0; ch < S; ++ch) out.sound[(size_t)ch * T + t] = pr[ch];
+    }
+  }
+  if (r.lay.n_action) {
+    const int A = c.action_dim, dm = in.domain_id;
+    out.action.assign((size_t)in.action_len * A, 0.0);
+    for (int k = 0; k < in.n_action_noisy; ++k) {
+      const int t = in.action_noisy[k];
+      const double* h = &go[(size_t)(r.lay.n_vision + r.lay.n_sound + t) * H];
+      for (int o = 0; o < A; ++o) {
+        double a = w.action_out_b[(size_t)dm * A + o];
+        for (int d = 0; d < H; ++d) a += h[d] * w.action_out_w[(size_t)dm * H * A + (size_t)d * A + o];
+        out.action[(size_t)t * A + o] = a;
+      }
+    }
+  }
+  return out;
+}
+
 static double max_abs(const std::vector<float>& v) {
   double m = 0;
   for (float x : v) m = std::max(m, (double)std::fabs(x));
   return m;
 }
 
+// Random binders set norm gains to 1; give every gain its own values so a swapped norm shows.
+static void perturb_gains(const Cosmos3Transformer& m) {
+  const Cosmos3TransformerConfig& c = m.config();
+  auto jitter = [&](const float* w, int n) {
+    if (!w) return;
+    std::uniform_real_distribution<float> d(0.5f, 1.5f);
+    for (int i = 0; i < n; ++i) const_cast<float*>(w)[i] = d(rng);
+  };
+  const Cosmos3TransformerWeights& w = m.weights();
+  for (const Cosmos3Layer& L : w.layers) {
+    for (const RmsNorm* r : {&L.in_ln, &L.post_ln, &L.in_ln_gen, &L.post_ln_gen}) jitter(r->w, r->dim);
+    for (const float* g : {L.und.q_norm, L.und.k_norm, L.gen.q_norm, L.gen.k_norm, L.k_norm_und_for_gen})
+      jitter(g, c.head_dim);
+  }
+  jitter(w.norm_gen.w, c.hidden_size);
+}
+
 static void test_cache_equals_joint(const std::string& name, const Cosmos3TransformerConfig& c, uint64_t seed) {
   auto m = Cosmos3Transformer::random(c, seed, 0.15f);
+  perturb_gains(*m);
   m->set_threads(2);
   Request r1(c, 7, 3, 5, 4, c.sound_gen, c.action_gen, 937.f);
   const Cosmos3UndCache cache = m->prefill_text(r1.ids.data(), (int)r1.ids.size(), r1.text_pos.data());
@@ -312,6 +551,10 @@ static void test_cache_equals_joint(const std::string& name, const Cosmos3Transf
   if (c.sound_gen) close(name + ".cache_vs_joint.sound", gen1.sound, full1.sound, 1e-5);
   if (c.action_gen) close(name + ".cache_vs_joint.action", gen1.action, full1.action, 1e-5);
   truth(name + ": outputs are not all zero", max_abs(gen1.vision) > 1e-3);
+  const RefOut ref = reference_forward(c, m->weights(), r1);
+  close(name + ".vs_double.vision", gen1.vision.data(), ref.vision.data(), ref.vision.size(), 1e-4);
+  if (c.sound_gen) close(name + ".vs_double.sound", gen1.sound.data(), ref.sound.data(), ref.sound.size(), 1e-4);
+  if (c.action_gen) close(name + ".vs_double.action", gen1.action.data(), ref.action.data(), ref.action.size(), 1e-4);
 
   Request r2 = r1;  // same text, a new step
   r2.latents = randv(r1.latents.size());
