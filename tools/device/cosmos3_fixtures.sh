@@ -7,9 +7,12 @@
 #   `run`, kind nvidia-h200, carry [.dev/diffusers_src.tgz]:
 #           bash tools/device/cosmos3_fixtures.sh device
 #
-# Results under $OUT/fx (copy them to test/fixtures/): cosmos3-tiny/, cosmos3-tiny-reference/, make.txt,
-# errors.txt (only when a section failed), plus $OUT/fx/stderr.txt (warnings). The script runs on the CPU
-# (CUDA_VISIBLE_DEVICES= : fp32, deterministic), in well under a minute of compute after ~20 s of imports.
+# Results under $OUT (the run tool returns at most 8 files, 2 folders deep, so the output is packed):
+#   cosmos3_fixtures.tgz  everything the script wrote (cosmos3-tiny/, cosmos3-tiny-reference/, make.txt,
+#                         errors.txt when a section failed); unpack here with
+#                         tar -xzf <files_at>/cosmos3_fixtures.tgz -C /tmp/fx
+#   make.txt, errors.txt (when a section failed), stderr.txt (warnings), sizes.txt
+# The script runs on the CPU (CUDA_VISIBLE_DEVICES= : fp32, deterministic), about a minute after ~20 s of imports.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 DIFFUSERS_COMMIT=58eb52c0803ea9af3abec60841c2a093bdf1f951
@@ -21,16 +24,20 @@ prepare)
     ls -l .dev/diffusers_src.tgz ;;
 device)
   out=${OUT:-/tmp/cosmos3_fixtures}
-  fx="$out/fx"
-  mkdir -p "$fx"
-  rm -rf /tmp/dsrc && mkdir -p /tmp/dsrc && tar -xzf .dev/diffusers_src.tgz -C /tmp/dsrc || { echo "no .dev/diffusers_src.tgz: run prepare here and carry it" >&2; exit 1; }
+  fx=/tmp/fx
+  mkdir -p "$out" && rm -rf "$fx" && mkdir -p "$fx"
+  rm -rf /tmp/dsrc && mkdir -p /tmp/dsrc && tar -xzf .dev/diffusers_src.tgz -C /tmp/dsrc ||
+    { echo "no .dev/diffusers_src.tgz: run prepare here and carry it" >&2; exit 1; }
   CUDA_VISIBLE_DEVICES= PYTHONUNBUFFERED=1 PYTHONPATH=/tmp/dsrc/src DIFFUSERS_COMMIT=$DIFFUSERS_COMMIT \
-    timeout 500 python3 tools/fixtures/make_cosmos3_tiny.py "$fx" 2> "$fx/stderr.txt"
+    timeout 500 python3 tools/fixtures/make_cosmos3_tiny.py "$fx" 2> "$out/stderr.txt"
   rc=$?
   echo "make_cosmos3_tiny.py rc=$rc"
-  [ -f "$fx/errors.txt" ] && { echo "--- errors.txt"; cat "$fx/errors.txt"; }
-  echo "--- stderr (last 20 lines)"; tail -20 "$fx/stderr.txt"
-  echo "--- sizes"; (cd "$fx" && find . -type f -printf '%8s %p\n' | sort -k2) ; du -sh "$fx"
+  (cd "$fx" && find . -type f -printf '%9s %p\n' | sort -k2; du -sh .) > "$out/sizes.txt"
+  tar -czf "$out/cosmos3_fixtures.tgz" -C "$fx" .
+  cp "$fx/make.txt" "$out/" 2>/dev/null
+  [ -f "$fx/errors.txt" ] && { cp "$fx/errors.txt" "$out/"; echo "--- errors.txt"; cat "$fx/errors.txt"; }
+  echo "--- stderr (last 20 lines)"; tail -20 "$out/stderr.txt"
+  echo "--- sizes"; cat "$out/sizes.txt"; ls -l "$out/cosmos3_fixtures.tgz"
   exit $rc ;;
 *) echo "usage: cosmos3_fixtures.sh prepare | device" >&2; exit 2 ;;
 esac
