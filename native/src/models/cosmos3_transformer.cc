@@ -108,7 +108,8 @@ Cosmos3TransformerConfig Cosmos3TransformerConfig::from_json(const std::string& 
   return k;
 }
 
-void cosmos3_transformer_bind(const Cosmos3TransformerConfig& cfg, WeightBinder& wb, Cosmos3TransformerWeights& w) {
+void cosmos3_transformer_bind(const Cosmos3TransformerConfig& cfg, WeightBinder& wb, Cosmos3TransformerWeights& w,
+                              WeightBinder* f32) {
   const int64_t H = cfg.hidden_size, I = cfg.intermediate_size, V = cfg.vocab_size, D = cfg.head_dim;
   const int64_t QH = cfg.num_heads * D, KH = cfg.num_kv_heads * D, PD = cfg.patch_dim();
   const float eps = cfg.rms_norm_eps;
@@ -167,8 +168,9 @@ void cosmos3_transformer_bind(const Cosmos3TransformerConfig& cfg, WeightBinder&
   w.proj_in = wb.linear("proj_in.weight", {H, PD}, "proj_in.bias");
   w.proj_out = wb.linear("proj_out.weight", {PD, H}, "proj_out.bias");
   const int64_t TC = Cosmos3TransformerConfig::kTimeChannels;
-  w.time_1 = wb.linear("time_embedder.linear_1.weight", {H, TC}, "time_embedder.linear_1.bias");
-  w.time_2 = wb.linear("time_embedder.linear_2.weight", {H, H}, "time_embedder.linear_2.bias");
+  WeightBinder& tb = f32 ? *f32 : wb;
+  w.time_1 = tb.linear("time_embedder.linear_1.weight", {H, TC}, "time_embedder.linear_1.bias");
+  w.time_2 = tb.linear("time_embedder.linear_2.weight", {H, H}, "time_embedder.linear_2.bias");
   if (cfg.sound_gen) {
     const int64_t S = cfg.sound_dim;
     w.audio_in = wb.linear("audio_proj_in.weight", {H, S}, "audio_proj_in.bias");
@@ -221,6 +223,54 @@ Cosmos3GenLayout cosmos3_gen_layout(const Cosmos3TransformerConfig& cfg, const C
   return g;
 }
 
+Cosmos3GenPlan cosmos3_gen_plan(const Cosmos3TransformerConfig& c, const Cosmos3GenInputs& in,
+                                const Cosmos3GenLayout& g) {
+  Cosmos3GenPlan p;
+  std::map<float, int> index;
+  // Timestep rows: the reference embeds every noisy token's timestep; equal timesteps give equal rows, so
+  // each distinct value is embedded once (a step has one, or one per frame).
+  auto add = [&](int row0, const int* tokens, int n_tokens, int per_token_rows, const float* t) {
+    for (int i = 0; i < n_tokens; ++i)
+      for (int r = 0; r < per_token_rows; ++r) {
+        const float ts = t[i * per_token_rows + r] * c.timestep_scale;
+        auto it = index.find(ts);
+        if (it == index.end()) it = index.emplace(ts, (int)p.t_values.size()).first, p.t_values.push_back(ts);
+        p.t_rows.push_back(row0 + tokens[i] * per_token_rows + r);
+        p.t_idx.push_back(it->second);
+      }
+  };
+  add(0, in.vision_noisy_frames, in.n_vision_noisy, g.per_frame, in.vision_timesteps);
+  if (g.n_sound > 0) {
+    const int S = c.sound_dim, T = in.sound_len;
+    add(g.n_vision, in.sound_noisy, in.n_sound_noisy, 1, in.sound_timesteps);
+    p.sound_tokens.resize((size_t)T * S);
+    for (int t = 0; t < T; ++t)
+      for (int ch = 0; ch < S; ++ch) p.sound_tokens[(size_t)t * S + ch] = in.sound[(size_t)ch * T + t];
+    for (int t = 0; t < T; ++t) p.sound_rows.push_back(g.n_vision + t);
+    p.sound_zeros.assign(T, 0);
+    for (int i = 0; i < in.n_sound_noisy; ++i) p.sound_out_rows.push_back(g.n_vision + in.sound_noisy[i]);
+  }
+  if (g.n_action > 0) {
+    const int row0 = g.n_vision + g.n_sound;
+    add(row0, in.action_noisy, in.n_action_noisy, 1, in.action_timesteps);
+    for (int i = 0; i < in.n_action_noisy; ++i) p.action_out_rows.push_back(row0 + in.action_noisy[i]);
+    p.action_domains.assign(std::max(in.action_len, 1), in.domain_id);
+  }
+  return p;
+}
+
+void cosmos3_scatter_sound(float* sound, const float* pred, const Cosmos3GenInputs& in, int sound_dim) {
+  const int T = in.sound_len;
+  for (int i = 0; i < in.n_sound_noisy; ++i)
+    for (int ch = 0; ch < sound_dim; ++ch) sound[(size_t)ch * T + in.sound_noisy[i]] = pred[(size_t)i * sound_dim + ch];
+}
+
+void cosmos3_scatter_action(float* action, const float* pred, const Cosmos3GenInputs& in, int action_dim) {
+  for (int i = 0; i < in.n_action_noisy; ++i)
+    std::memcpy(action + (size_t)in.action_noisy[i] * action_dim, pred + (size_t)i * action_dim,
+                sizeof(float) * action_dim);
+}
+
 // One stream's state through the layers: x the residual, h the normed input of the next piece (then that
 // piece's output), the rotary tables of its tokens, and one scratch for the attention and the MLP in turn.
 struct Cosmos3Transformer::Stream {
@@ -268,62 +318,34 @@ void Cosmos3Transformer::embed_text(Stream& s, const int* ids, int n, const floa
 }
 
 void Cosmos3Transformer::embed_gen(Stream& s, const Cosmos3GenInputs& in, const Cosmos3GenLayout& g,
-                                   const float* pos3) const {
+                                   const Cosmos3GenPlan& plan, const float* pos3) const {
   const Cosmos3TransformerConfig& c = cfg_;
   const int H = c.hidden_size, PD = c.patch_dim();
   if (!pos3) throw ModelError("gen inputs: position ids are missing");
   float* X = s.x.data();
-  // Timestep embeddings of the listed rows: time_embedder(time_proj(t * timestep_scale)), computed once per
-  // distinct timestep (a step has one, or one per frame) and added to each row.
-  auto add_timesteps = [&](int row0, const int* tokens, int n_tokens, int per_token_rows, const float* t) {
-    if (n_tokens == 0) return;
-    std::vector<float> values;
-    std::map<float, int> index;
-    std::vector<int> rows, idx;
-    for (int i = 0; i < n_tokens; ++i)
-      for (int r = 0; r < per_token_rows; ++r) {
-        const int k = i * per_token_rows + r;
-        const float ts = t[k] * c.timestep_scale;
-        auto it = index.find(ts);
-        if (it == index.end()) it = index.emplace(ts, (int)values.size()).first, values.push_back(ts);
-        rows.push_back(row0 + tokens[i] * per_token_rows + r);
-        idx.push_back(it->second);
-      }
-    const int u = (int)values.size();
-    std::vector<float> sinusoid((size_t)u * Cosmos3TransformerConfig::kTimeChannels), hidden((size_t)u * H),
-        table((size_t)u * H);
-    timestep_sinusoid_cpu(sinusoid.data(), values.data(), u, Cosmos3TransformerConfig::kTimeChannels);
-    linear_cpu(hidden.data(), sinusoid.data(), w_.time_1, u, cpu_);
-    silu_cpu(hidden.data(), (long long)u * H);
-    linear_cpu(table.data(), hidden.data(), w_.time_2, u, cpu_);
-    add_table_rows_cpu(X, rows.data(), table.data(), idx.data(), (int)rows.size(), H);
-  };
-  // Vision: patchify, proj_in, timestep embeddings on the noisy frames' tokens.
-  {
+  {  // vision: patchify, proj_in
     std::vector<float> tokens((size_t)g.n_vision * PD);
     patchify_cpu(tokens.data(), in.latents, c.latent_channel, in.T, in.H, in.W, c.latent_patch_size);
     linear_cpu(X, tokens.data(), w_.proj_in, g.n_vision, cpu_);
-    add_timesteps(0, in.vision_noisy_frames, in.n_vision_noisy, g.per_frame, in.vision_timesteps);
   }
-  std::vector<int> all_rows, zeros;
-  if (g.n_sound > 0) {  // [sound_dim, T] -> tokens [T, sound_dim], audio_proj_in + audio_modality_embed
-    const int S = c.sound_dim, T = in.sound_len, row0 = g.n_vision;
-    std::vector<float> tokens((size_t)T * S);
-    for (int t = 0; t < T; ++t)
-      for (int ch = 0; ch < S; ++ch) tokens[(size_t)t * S + ch] = in.sound[(size_t)ch * T + t];
-    linear_cpu(X + (size_t)row0 * H, tokens.data(), w_.audio_in, T, cpu_);
-    all_rows.resize(T);
-    zeros.assign(T, 0);
-    for (int t = 0; t < T; ++t) all_rows[t] = row0 + t;
-    add_table_rows_cpu(X, all_rows.data(), w_.audio_embed, zeros.data(), T, H);
-    add_timesteps(row0, in.sound_noisy, in.n_sound_noisy, 1, in.sound_timesteps);
+  if (g.n_sound > 0) {  // audio_proj_in + audio_modality_embed
+    linear_cpu(X + (size_t)g.n_vision * H, plan.sound_tokens.data(), w_.audio_in, g.n_sound, cpu_);
+    add_table_rows_cpu(X, plan.sound_rows.data(), w_.audio_embed, plan.sound_zeros.data(), g.n_sound, H);
   }
-  if (g.n_action > 0) {  // DomainAwareLinear + action_modality_embed
-    const int row0 = g.n_vision + g.n_sound;
-    const std::vector<int> domains(in.action_len, in.domain_id);
-    domain_linear_cpu(X + (size_t)row0 * H, in.action, w_.action_in_w, w_.action_in_b, w_.action_embed, domains.data(),
-                      in.action_len, c.action_dim, H);
-    add_timesteps(row0, in.action_noisy, in.n_action_noisy, 1, in.action_timesteps);
+  if (g.n_action > 0)  // DomainAwareLinear + action_modality_embed
+    domain_linear_cpu(X + (size_t)(g.n_vision + g.n_sound) * H, in.action, w_.action_in_w, w_.action_in_b,
+                      w_.action_embed, plan.action_domains.data(), g.n_action, c.action_dim, H);
+  // time_embedder(time_proj(t * timestep_scale)) added to the noisy tokens' rows, after their modality's
+  // projection and embedding, as the reference's scatter_add.
+  const int u = (int)plan.t_values.size();
+  if (u > 0) {
+    const int TC = Cosmos3TransformerConfig::kTimeChannels;
+    std::vector<float> sinusoid((size_t)u * TC), hidden((size_t)u * H), table((size_t)u * H);
+    timestep_sinusoid_cpu(sinusoid.data(), plan.t_values.data(), u, TC);
+    linear_cpu(hidden.data(), sinusoid.data(), w_.time_1, u, cpu_);
+    silu_cpu(hidden.data(), (long long)u * H);
+    linear_cpu(table.data(), hidden.data(), w_.time_2, u, cpu_);
+    add_table_rows_cpu(X, plan.t_rows.data(), table.data(), plan.t_idx.data(), (int)plan.t_rows.size(), H);
   }
   mrope_tables_cpu(s.cos.data(), s.sin.data(), pos3, g.n_gen, c.head_dim, c.rope_theta, c.rope_axes_dim, true);
   norm_cpu(s.h.data(), X, w_.layers[0].in_ln_gen, g.n_gen);
@@ -374,11 +396,13 @@ void Cosmos3Transformer::gen_layer(Stream& s, int l, const float* k_und, const f
 }
 
 void Cosmos3Transformer::decode_gen(const Stream& s, const Cosmos3GenInputs& in, const Cosmos3GenLayout& g,
-                                    const Cosmos3GenOutputs& out) const {
+                                    const Cosmos3GenPlan& plan, const Cosmos3GenOutputs& out) const {
   const Cosmos3TransformerConfig& c = cfg_;
   const int H = c.hidden_size, PD = c.patch_dim();
   const float* Y = s.h.data();  // norm_moe_gen of the gen stream
   if (!out.vision) throw ModelError("gen outputs: the vision buffer is missing");
+  if (g.n_sound > 0 && !out.sound) throw ModelError("gen outputs: the sound buffer is missing");
+  if (g.n_action > 0 && !out.action) throw ModelError("gen outputs: the action buffer is missing");
   std::fill(out.vision, out.vision + (size_t)c.latent_channel * in.T * in.H * in.W, 0.f);
   if (g.n_vision_noisy_tokens > 0) {  // proj_out on each noisy frame's tokens (contiguous rows), then unpatchify
     std::vector<float> tokens((size_t)g.n_vision_noisy_tokens * PD);
@@ -390,36 +414,28 @@ void Cosmos3Transformer::decode_gen(const Stream& s, const Cosmos3GenInputs& in,
   }
   // The noisy rows of one modality gathered (embedding_cpu is a row gather), as the reference reads
   // last_hidden_state[mse_loss_indexes].
-  auto gather = [&](int row0, const int* tokens, int n_tokens) {
-    std::vector<int> rows(n_tokens);
-    for (int i = 0; i < n_tokens; ++i) rows[i] = row0 + tokens[i];
-    std::vector<float> h((size_t)n_tokens * H);
-    embedding_cpu(h.data(), Y, rows.data(), n_tokens, H);
+  auto gather = [&](const std::vector<int>& rows) {
+    std::vector<float> h(rows.size() * H);
+    embedding_cpu(h.data(), Y, rows.data(), (int)rows.size(), H);
     return h;
   };
   if (g.n_sound > 0) {
-    if (!out.sound) throw ModelError("gen outputs: the sound buffer is missing");
     const int S = c.sound_dim, T = in.sound_len, n = in.n_sound_noisy;
     std::fill(out.sound, out.sound + (size_t)S * T, 0.f);
     if (n > 0) {
-      const std::vector<float> h = gather(g.n_vision, in.sound_noisy, n);
       std::vector<float> pred((size_t)n * S);
-      linear_cpu(pred.data(), h.data(), w_.audio_out, n, cpu_);
-      for (int i = 0; i < n; ++i)
-        for (int ch = 0; ch < S; ++ch) out.sound[(size_t)ch * T + in.sound_noisy[i]] = pred[(size_t)i * S + ch];
+      linear_cpu(pred.data(), gather(plan.sound_out_rows).data(), w_.audio_out, n, cpu_);
+      cosmos3_scatter_sound(out.sound, pred.data(), in, S);
     }
   }
   if (g.n_action > 0) {
-    if (!out.action) throw ModelError("gen outputs: the action buffer is missing");
     const int A = c.action_dim, n = in.n_action_noisy;
     std::fill(out.action, out.action + (size_t)in.action_len * A, 0.f);
     if (n > 0) {
-      const std::vector<float> h = gather(g.n_vision + g.n_sound, in.action_noisy, n);
-      const std::vector<int> domains(n, in.domain_id);
       std::vector<float> pred((size_t)n * A);
-      domain_linear_cpu(pred.data(), h.data(), w_.action_out_w, w_.action_out_b, nullptr, domains.data(), n, H, A);
-      for (int i = 0; i < n; ++i)
-        std::memcpy(out.action + (size_t)in.action_noisy[i] * A, pred.data() + (size_t)i * A, sizeof(float) * A);
+      domain_linear_cpu(pred.data(), gather(plan.action_out_rows).data(), w_.action_out_w, w_.action_out_b, nullptr,
+                        plan.action_domains.data(), n, H, A);
+      cosmos3_scatter_action(out.action, pred.data(), in, A);
     }
   }
 }
@@ -457,20 +473,22 @@ void Cosmos3Transformer::forward_gen(const Cosmos3UndCache& und, const Cosmos3Ge
       throw ModelError("gen: the text cache's layer " + std::to_string(l) + " does not hold " + std::to_string(und.n) +
                        " tokens");
   const Cosmos3GenLayout g = cosmos3_gen_layout(c, in);
+  const Cosmos3GenPlan plan = cosmos3_gen_plan(c, in, g);
   Stream s;
   s.init(c, w_.layers[0], g.n_gen, false);
-  embed_gen(s, in, g, in.pos3);
+  embed_gen(s, in, g, plan, in.pos3);
   for (int l = 0; l < c.num_layers; ++l) {
     check_abort();
     gen_layer(s, l, und.k[l].data(), und.v[l].data(), und.n);
   }
-  decode_gen(s, in, g, out);
+  decode_gen(s, in, g, plan, out);
 }
 
 void Cosmos3Transformer::forward(const int* ids, int n_text, const float* pos3, const Cosmos3GenInputs& in,
                                  const Cosmos3GenOutputs& out) {
   const Cosmos3TransformerConfig& c = cfg_;
   const Cosmos3GenLayout g = cosmos3_gen_layout(c, in);
+  const Cosmos3GenPlan plan = cosmos3_gen_plan(c, in, g);
   if (!pos3) throw ModelError("position ids are missing");
   if (n_text <= 0) throw ModelError("text: at least one token id is needed");
   // Split the joint [3][n_text + n_gen] position rows into the two streams' [3][n] rows.
@@ -484,7 +502,7 @@ void Cosmos3Transformer::forward(const int* ids, int n_text, const float* pos3, 
   su.init(c, w_.layers[0], n_text, true);
   sg.init(c, w_.layers[0], g.n_gen, false);
   embed_text(su, ids, n_text, pos_und.data());
-  embed_gen(sg, in, g, pos_gen.data());
+  embed_gen(sg, in, g, plan, pos_gen.data());
   const size_t kv = (size_t)n_text * c.num_kv_heads * c.head_dim;
   std::vector<float> k(kv), v(kv), k_gen(kv);
   for (int l = 0; l < c.num_layers; ++l) {
@@ -492,7 +510,7 @@ void Cosmos3Transformer::forward(const int* ids, int n_text, const float* pos3, 
     und_layer(su, l, k.data(), v.data(), k_gen.data());
     gen_layer(sg, l, w_.layers[l].k_norm_und_for_gen ? k_gen.data() : k.data(), v.data(), n_text);
   }
-  decode_gen(sg, in, g, out);
+  decode_gen(sg, in, g, plan, out);
 }
 
 }  // namespace cosmos

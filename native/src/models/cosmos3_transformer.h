@@ -77,8 +77,10 @@ struct Cosmos3TransformerWeights {
 };
 
 // Binds every tensor the forward pass reads by its diffusers name (embed_tokens.weight, layers.N.self_attn.to_q.weight,
-// ...). lm_head and the und stream's final norm are not read (generation never uses them).
-void cosmos3_transformer_bind(const Cosmos3TransformerConfig& cfg, WeightBinder& wb, Cosmos3TransformerWeights& w);
+// ...). lm_head and the und stream's final norm are not read (generation never uses them). f32: a binder whose
+// store keeps matmul weights in f32, for the time_embedder (the reference's _keep_in_fp32_modules); null = wb.
+void cosmos3_transformer_bind(const Cosmos3TransformerConfig& cfg, WeightBinder& wb, Cosmos3TransformerWeights& w,
+                              WeightBinder* f32 = nullptr);
 
 // The und stream's per-layer keys and values for one text (one CFG branch), as the gen stream sees them:
 // normed (norm_k, or k_norm_und_for_gen) and rotated. [n, kv_heads, head_dim] each.
@@ -129,6 +131,22 @@ struct Cosmos3GenLayout {
 };
 Cosmos3GenLayout cosmos3_gen_layout(const Cosmos3TransformerConfig& cfg, const Cosmos3GenInputs& in);
 
+// The host-side index lists of one step, shared by both backends. Rows are gen-sequence rows.
+struct Cosmos3GenPlan {
+  std::vector<float> t_values;     // distinct timesteps * timestep_scale (one time_embedder row each)
+  std::vector<int> t_rows, t_idx;  // the noisy tokens' rows and which distinct timestep each gets
+  std::vector<int> sound_rows, sound_zeros;  // every sound row (audio_modality_embed: table row 0)
+  std::vector<float> sound_tokens;           // [sound_len, sound_dim]: the input transposed (_pack_sound_latents)
+  std::vector<int> sound_out_rows, action_out_rows;  // the noisy rows the heads read
+  std::vector<int> action_domains;                   // domain_id, max(action_len, 1) times
+};
+Cosmos3GenPlan cosmos3_gen_plan(const Cosmos3TransformerConfig& cfg, const Cosmos3GenInputs& in,
+                                const Cosmos3GenLayout& lay);
+// The heads' predictions for the noisy tokens (pred [n_noisy, dim], host) written into the caller's output at
+// those tokens: sound [sound_dim, sound_len] (_unpack_sound_latents), action [action_len, action_dim].
+void cosmos3_scatter_sound(float* sound, const float* pred, const Cosmos3GenInputs& in, int sound_dim);
+void cosmos3_scatter_action(float* action, const float* pred, const Cosmos3GenInputs& in, int action_dim);
+
 class Cosmos3Transformer {
  public:
   static std::unique_ptr<Cosmos3Transformer> load(const Checkpoint& ck, const Cosmos3TransformerConfig& cfg);
@@ -163,10 +181,11 @@ class Cosmos3Transformer {
     if (abort_ && abort_->load(std::memory_order_relaxed)) throw AbortedError();
   }
   void embed_text(Stream& s, const int* ids, int n, const float* pos3) const;
-  void embed_gen(Stream& s, const Cosmos3GenInputs& in, const Cosmos3GenLayout& lay, const float* pos3) const;
+  void embed_gen(Stream& s, const Cosmos3GenInputs& in, const Cosmos3GenLayout& lay, const Cosmos3GenPlan& plan,
+                 const float* pos3) const;
   void und_layer(Stream& s, int l, float* k, float* v, float* k_gen);
   void gen_layer(Stream& s, int l, const float* k_und, const float* v_und, int n_und);
-  void decode_gen(const Stream& s, const Cosmos3GenInputs& in, const Cosmos3GenLayout& lay,
+  void decode_gen(const Stream& s, const Cosmos3GenInputs& in, const Cosmos3GenLayout& lay, const Cosmos3GenPlan& plan,
                   const Cosmos3GenOutputs& out) const;
 };
 
