@@ -35,6 +35,7 @@
 #include "../src/ops/dup_up.h"
 #include "../src/ops/pixel_patchify.h"
 #include "../src/ops/upsample_nearest.h"
+#include "../src/ops/wan_latent_norm.h"
 #include "../src/ops/wan_rmsnorm.h"
 
 static int checks = 0, failures = 0;
@@ -269,6 +270,20 @@ static void wan_vae_op_rows() {
     for (size_t i = 0; i < refc.size(); ++i) refc[i] += basec[i];
     auto got = to_cfirst(out, ot, oh, ow, k.cout);
     close("dup_up_add", std::vector<float>(got.begin(), got.end()), refc, 1e-6);
+  }
+  // wan_latent_norm: the pipeline's (mu - mean) * (1/std) and z / (1/std) + mean, per channel of [rows, c].
+  {
+    const int rows = 6, c = 5;
+    auto x = randv((size_t)rows * c), mean = randv(c), sd = randv(c);
+    for (auto& v : sd) v = 0.3f + std::fabs(v);
+    auto y = x;
+    wan_latent_norm_cpu(y.data(), rows, c, mean.data(), sd.data(), false);
+    std::vector<double> ref(y.size());
+    for (int r = 0; r < rows; ++r)
+      for (int i = 0; i < c; ++i) ref[r * c + i] = ((double)x[r * c + i] - mean[i]) / sd[i];
+    close("wan_latent_norm", y, ref, 1e-6);
+    wan_latent_norm_cpu(y.data(), rows, c, mean.data(), sd.data(), true);
+    close("wan_latent_norm_inverse", y, std::vector<double>(x.begin(), x.end()), 1e-6);
   }
 }
 
