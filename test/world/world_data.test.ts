@@ -3,7 +3,7 @@
 // valid chat messages; media exist and are what they claim; the seed split is enforced.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AbortError, ValidationError } from "../../src/errors.ts";
@@ -163,6 +163,39 @@ describe("world data: the media", () => {
       AbortError,
     );
     assert.ok(!existsSync(join(dir, "aborted", "manifest.json")));
+  });
+  test("--sampled-frames: the same records, no mp4, only the sampled frames of each clip, equal to the full render's", async () => {
+    const out = join(dir, "sampled"), full = join(dir, "sampled-full");
+    const reasoner = DataTask.options.filter((t) => t !== "generator");
+    await writeWorldData({ out, split: "train", count: 3, offset: 40, tasks: reasoner, sampledFrames: true });
+    await writeWorldData({ out: full, split: "train", count: 3, offset: 40, tasks: reasoner, framesPng: true });
+    for (const t of reasoner) {
+      assert.equal(readFileSync(join(out, `${t}.jsonl`), "utf8"), readFileSync(join(full, `${t}.jsonl`), "utf8"), t);
+    }
+    const vf = JSON.parse(readFileSync(join(out, "video_frames.json"), "utf8"));
+    assert.deepEqual(vf, { indices: [0, 5, 9, 14, 18, 23, 27, 32], fps: 8, totalFrames: 33 }); // 2 fps of 33 at 8 fps
+    for (const seed of [40, 41, 42]) {
+      const media = join(out, "media", String(seed));
+      assert.ok(!existsSync(join(media, "reasoner.mp4")) && !existsSync(join(media, "plausibility.mp4")));
+      const names = readdirSync(join(media, "reasoner")).sort();
+      assert.deepEqual(names, vf.indices.map((k: number) => `${String(k).padStart(3, "0")}.png`));
+      for (const n of names) {
+        assert.deepEqual(
+          readFileSync(join(media, "reasoner", n)),
+          readFileSync(join(full, "media", String(seed), "reasoner", n)),
+        );
+      }
+    }
+    // an implausible clip has its own frames (the anomaly shows in them), a plausible one none
+    const plausibility = readFileSync(join(out, "physical_plausibility.jsonl"), "utf8").trim().split("\n");
+    for (const r of plausibility.map((l) => JSON.parse(l) as DataRecord)) {
+      const own = existsSync(join(out, "media", String(r.seed), "plausibility"));
+      assert.equal(own, r.reference === "implausible", r.id);
+      if (own) {
+        const a = readFileSync(join(out, "media", String(r.seed), "plausibility", "032.png"));
+        assert.notDeepEqual(a, readFileSync(join(out, "media", String(r.seed), "reasoner", "032.png")), r.id);
+      }
+    }
   });
 });
 

@@ -27,6 +27,7 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { throwIfAborted, ValidationError } from "../../src/errors.ts";
 import { writeImage } from "../../src/media/mod.ts";
+import { qwenVideoPlan } from "../../src/media/qwen_vision.ts";
 import { drawSubjectMarks } from "../../src/reasoner/marks.ts";
 import { EMBODIMENTS } from "../../src/schema/embodiments.ts";
 import { DEFAULT_SYSTEM_PROMPT } from "../../src/schema/messages.ts";
@@ -49,6 +50,7 @@ import {
   temporalTask,
   writeClip,
 } from "../../src/world/mod.ts";
+import type { RgbBuffer } from "../../src/world/mod.ts";
 
 export const DataTask = z.enum([
   "caption",
@@ -60,6 +62,13 @@ export const DataTask = z.enum([
   "generator",
 ]);
 export type DataTask = z.infer<typeof DataTask>;
+
+/**
+ * The video-processor settings of test/fixtures/qwen3vl-tiny/processor_config.json, which the mini
+ * checkpoints copy: the frames of a clip the Qwen3-VL video processor (and the native engine, from
+ * the mp4) samples.
+ */
+export const VIDEO_SETTINGS = { fps: 2, minFrames: 4, maxFrames: 64 };
 
 const Size = z.string().regex(/^\d+x\d+$/).transform((s) => {
   const [width, height] = s.split("x").map(Number);
@@ -85,6 +94,15 @@ export const WorldDataOptions = z.object({
   generatorFps: z.number().positive().max(60).default(10),
   /** Also write every frame of every clip as PNG (for trainers without a video decoder). */
   framesPng: z.boolean().default(false),
+  /**
+   * Write no MP4 for the Reasoner's clips, only the frames the Qwen3-VL video processor samples
+   * from them (VIDEO_SETTINGS), as PNG under `media/<seed>/<clip>/<k>.png` (`reasoner/`,
+   * `plausibility/`), and `video_frames.json` (`{indices, fps, totalFrames}`): what the GPU
+   * machine's trainer reads, rendered and written in a fraction of the time (no ffmpeg, only the
+   * frames needed). The JSONL still names the clip's `.mp4`: the trainer reads the folder of the
+   * same name.
+   */
+  sampledFrames: z.boolean().default(false),
   /** Progress lines on stderr. */
   verbose: z.boolean().default(false),
 }).strict();
@@ -117,6 +135,19 @@ function conversation(mediaKind: "image" | "video", url: string, prompt: string,
     { role: "user", content: [part, { type: "text", text: prompt }] },
     { role: "assistant", content: [{ type: "text", text: answer }] },
   ];
+}
+
+/** Writes frame k (`frameAt(k)`) of each of `indices` as `<dir>/<k>.png`, k zero-padded to 3 as `framePattern`. */
+async function writeSampledFrames(
+  frameAt: (k: number) => RgbBuffer,
+  indices: readonly number[],
+  dir: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const k of indices) {
+    await writeImage(frameAt(k), join(dir, `${String(k).padStart(3, "0")}.png`), { format: "png", signal });
+  }
 }
 
 /** What {@link writeWorldData} wrote. */
@@ -155,6 +186,11 @@ export async function writeWorldData(
   const lines: Record<string, string[]> = Object.fromEntries([...tasks].map((t) => [t, []]));
   const rel = (p: string) => relative(o.out, p).split("\\").join("/");
   const reasonerTasks = [...tasks].filter((t) => t !== "generator" && t !== "physical_plausibility");
+  const sampledIndices = qwenVideoPlan(
+    { totalFrames: o.reasonerFrames, fps: o.reasonerFps, width: o.size.width, height: o.size.height },
+    {},
+    VIDEO_SETTINGS,
+  ).indices;
   for (const [n, seed] of seeds.entries()) {
     throwIfAborted(run.signal);
     assertSeedInSplit(o.split, seed); // belt and braces: seedsOf already draws from the split
@@ -166,16 +202,30 @@ export async function writeWorldData(
       const sample = makeSample(seed, { frames: o.reasonerFrames, fps: o.reasonerFps });
       const needVideo = tasks.has("caption") || tasks.has("temporal_localization") ||
         tasks.has("physical_plausibility");
-      const clip = renderClip(sample, o.size);
+      // Grounding and describe-anything look at the first frame half the time, else at a frame
+      // mid-task (objects held, moved, partly behind the arm): more varied stills to learn from.
+      const frames = new Prng(subSeed(seed, "writer:stills"));
+      const pickStill = (): number => frames.chance(0.5) ? 0 : frames.int(1, sample.frames - 1);
+      const groundingFrame = tasks.has("grounding_2d") ? pickStill() : 0;
+      const describeFrame = tasks.has("describe_anything") ? pickStill() : 0;
+      // --sampled-frames renders only what is written; otherwise every frame (the MP4 needs them).
+      const only = o.sampledFrames
+        ? [...new Set([0, groundingFrame, describeFrame, ...(needVideo ? sampledIndices : [])])].sort((a, b) => a - b)
+        : undefined;
+      const clip = renderClip(sample, o.size, only);
+      const at = (k: number) => only ? only.indexOf(k) : k;
       const files = await writeClip(clip, sample, {
         dir,
         firstFrame: "frame0.png",
         signal: run.signal,
-        ...(needVideo ? { video: "reasoner.mp4" } : {}),
-        ...(o.framesPng ? { framePattern: "reasoner/{k}.png" } : {}),
+        ...(needVideo && !o.sampledFrames ? { video: "reasoner.mp4" } : {}),
+        ...(o.framesPng && !o.sampledFrames ? { framePattern: "reasoner/{k}.png" } : {}),
       });
+      if (needVideo && o.sampledFrames) {
+        await writeSampledFrames((k) => clip.frames[at(k)], sampledIndices, join(dir, "reasoner"), run.signal);
+      }
       const image = rel(files.firstFrame);
-      const video = files.video ? rel(files.video) : "";
+      const video = needVideo ? rel(files.video ?? join(dir, "reasoner.mp4")) : "";
       if (tasks.has("caption")) {
         const t = captionTask(sample);
         push("caption", {
@@ -196,18 +246,14 @@ export async function writeWorldData(
           fps: sample.fps,
         });
       }
-      // Grounding and describe-anything look at the first frame half the time, else at a frame
-      // mid-task (objects held, moved, partly behind the arm): more varied stills to learn from.
-      const frames = new Prng(subSeed(seed, "writer:stills"));
-      const still = async (): Promise<number> => {
-        const k = frames.chance(0.5) ? 0 : frames.int(1, sample.frames - 1);
-        if (k > 0) await writeImage(clip.frames[k], join(dir, `frame${k}.png`), { format: "png" });
+      const still = async (k: number): Promise<number> => {
+        if (k > 0) await writeImage(clip.frames[at(k)], join(dir, `frame${k}.png`), { format: "png" });
         return k;
       };
       if (tasks.has("grounding_2d")) {
-        const k = await still();
+        const k = await still(groundingFrame);
         const img = k === 0 ? image : rel(join(dir, `frame${k}.png`));
-        const t = groundingTask(sample, clip.views[k], clip.size, 0);
+        const t = groundingTask(sample, clip.views[at(k)], clip.size, 0);
         if (t.reference.length) {
           push("grounding_2d", {
             messages: conversation("image", img, t.prompt, t.answer),
@@ -229,9 +275,9 @@ export async function writeWorldData(
         });
       }
       if (tasks.has("describe_anything")) {
-        const k = await still();
+        const k = await still(describeFrame);
         const unmarked = k === 0 ? files.firstFrame : join(dir, `frame${k}.png`);
-        const t = describeTask(sample, clip.views[k], clip.size, 0, k);
+        const t = describeTask(sample, clip.views[at(k)], clip.size, 0, k);
         if (t.subjects.length) {
           const marked = join(dir, "marked.png");
           await writeFile(marked, await drawSubjectMarks(new Uint8Array(await readFile(unmarked)), t.subjects));
@@ -248,7 +294,12 @@ export async function writeWorldData(
       if (tasks.has("physical_plausibility")) {
         const p = makeSample(seed, { frames: o.reasonerFrames, fps: o.reasonerFps, anomaly: "auto" });
         let pv = video;
-        if (p.plausibility.label === "implausible") {
+        if (p.plausibility.label === "implausible" && o.sampledFrames) {
+          const pdir = join(dir, "plausibility");
+          const pclip = renderClip(p, o.size, sampledIndices);
+          await writeSampledFrames((k) => pclip.frames[sampledIndices.indexOf(k)], sampledIndices, pdir, run.signal);
+          pv = rel(join(dir, "plausibility.mp4"));
+        } else if (p.plausibility.label === "implausible") {
           const f = await writeClip(renderClip(p, o.size), p, { dir, video: "plausibility.mp4", signal: run.signal });
           pv = rel(f.video);
         }
@@ -303,6 +354,10 @@ export async function writeWorldData(
     await writeFile(join(o.out, `${task}.jsonl`), ls.length ? ls.join("\n") + "\n" : "");
     records[task] = ls.length;
   }
+  if (o.sampledFrames) {
+    const videoFrames = { indices: sampledIndices, fps: o.reasonerFps, totalFrames: o.reasonerFrames };
+    await writeFile(join(o.out, "video_frames.json"), JSON.stringify(videoFrames));
+  }
   const range = { from: seeds[0], to: seeds[seeds.length - 1] + 1 };
   await writeFile(
     join(o.out, "manifest.json"),
@@ -341,7 +396,7 @@ export function parseArgs(argv: readonly string[]): WorldDataOptions {
       }]);
     }
     const key = camel(a.slice(2));
-    if (key === "framesPng" || key === "verbose") raw[key] = true;
+    if (key === "framesPng" || key === "sampledFrames" || key === "verbose") raw[key] = true;
     else {
       const v = argv[++i];
       raw[key] = key === "tasks"
