@@ -1,0 +1,36 @@
+// The flow-matching samplers of the Generator, stepping one modality's latents (video, sound or action
+// each get their own instance, as diffusers deep-copies the scheduler per modality and steps them at the
+// same t). The scalar coefficient math runs on the host in float32 in diffusers' order of operations;
+// every tensor update is one lincomb on the LatentDevice, so latents stay where they are.
+//  * UniPC multistep (diffusers 58eb52c0 UniPCMultistepScheduler.step): predict_x0 with flow_prediction
+//    (x0 = x − σ·v), the B(h) predictor bh1 / bh2 of order solver_order (warm-up from order 1; with
+//    lower_order_final the last steps drop to the remaining step count), and the UniC corrector applied
+//    to the sample before each predictor from the second step on, except at steps whose previous index
+//    is in disable_corrector. Order 2 uses rho 0.5 for the predictor as diffusers does; the corrector (and
+//    order 3) solve the small Vandermonde system on the host.
+//  * FlowMatchEuler (FlowMatchEulerDiscreteScheduler.step, deterministic): x + (σ_next − σ)·v.
+// Differences from diffusers, on purpose: the step index is the loop's i (diffusers finds it from the
+// first timestep, and with a repeated first timestep starts one later and then runs off its sigmas);
+// bh1 with a final sigma of zero gives x0 at the last step (diffusers multiplies −inf by 0: NaN).
+#pragma once
+#include <memory>
+
+#include "flow_schedule.h"
+#include "latent_device.h"
+
+namespace cosmos::runtime {
+
+class FlowSampler {
+ public:
+  virtual ~FlowSampler() = default;
+  // One step from sigmas[i] to sigmas[i+1]: x (n floats on the device) becomes the next sample; v, the
+  // velocity at (x, sigmas[i]), is read only. Steps come in order 0, 1, ..., N−1 (ModelError otherwise).
+  virtual void step(int i, float* x, const float* v) = 0;
+};
+
+// One sampler over n-float latents on `dev` (its history buffers are allocated there). ModelError for a
+// stochastic FlowMatchEuler config (re-noising is not implemented) or n < 1.
+std::unique_ptr<FlowSampler> make_flow_sampler(const FlowSchedulerConfig& cfg, const FlowSchedule& schedule,
+                                               LatentDevice& dev, long long n);
+
+}  // namespace cosmos::runtime
