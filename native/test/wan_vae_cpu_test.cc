@@ -237,6 +237,14 @@ static bool fixture_checks(const std::string& root) {
     const auto z = get(std::string(k) + "_in", &s);
     close(std::string("fixture_") + k, vae->decode(z.data(), (int)s[2], (int)s[3], (int)s[4], raw), get(std::string(k) + "_out", nullptr), 1e-4, false);
   }
+  {  // the class's clamp: decode with clamp == diffusers' unclamped output clamped (4% of it is outside [-1, 1])
+    const auto z = get("decode_in", &s);
+    WanVaeRunOptions clamped;
+    clamped.normalized = false;
+    auto ref = get("decode_out", nullptr);
+    for (auto& x : ref) x = std::min(1.f, std::max(-1.f, x));
+    close("fixture_decode_clamped", vae->decode(z.data(), (int)s[2], (int)s[3], (int)s[4], clamped), ref, 1e-4, false);
+  }
   return true;
 }
 
