@@ -44,9 +44,14 @@ build cosmos3_transformer_cpu_test "$here/cosmos3_transformer_cpu_test.cc" "$src
   "$src"/layers/*.cc "$src"/ops/*_cpu.cc "$src/core/parallel.cc" "$src/core/config.cc" \
   "$src/safetensors/safetensors.cc" "$src/core/json.cc" "$src/core/tensor.cc" "$src/core/memory.cc" &
 p5=$!
+build wan_vae_cpu_test "$here/wan_vae_cpu_test.cc" "$src"/models/wan_vae.cc "$src"/layers/*.cc "$src"/ops/*_cpu.cc \
+  "$src/core/parallel.cc" "$src/core/config.cc" "$src/safetensors/safetensors.cc" "$src/core/json.cc" \
+  "$src/core/tensor.cc" "$src/core/memory.cc" &
+p6=$!
 wait $p1
 wait $p2
 wait $p3
 wait $p4
 wait $p5
+wait $p6
 echo "$out"

@@ -4,6 +4,7 @@
 //    block's extra K/V from another stream included;
 //  - runtime_cpu_test: the token loop (native/src/runtime) on the CPU decoder and the tiny checkpoint;
 //  - cosmos3_transformer_cpu_test: the Cosmos 3 MoT transformer (its ops, the text cache, diffusers' outputs);
+//  - wan_vae_cpu_test: the Wan2.2 VAE (encode, decode) against diffusers on the tiny fixture, chunked == whole;
 //  - safetensors_fuzz: seeded random mutations of real checkpoint headers; every outcome must be a
 //    valid header or a typed SafetensorsError (no crash, no other exception), and the hand-made
 //    corruptions must map to their error codes. (Also run once under ASAN=1; see native/test/.)
@@ -61,6 +62,29 @@ describe("native C++ tests (CPU)", () => {
     assert.equal(r.failures, 0);
     assert.ok(r.checks >= 40);
     assert.ok(r.worst["qwen3.cache_vs_joint.vision"] < 1e-5 && r.worst.patchify === 0);
+  });
+
+  test("wan_vae_cpu_test: Wan2.2 VAE encode / decode match diffusers on the tiny fixture; chunked == whole", () => {
+    const out = execFileSync(bin("wan_vae_cpu_test"), [ROOT], {
+      encoding: "utf8",
+      env: { ...process.env, COSMOS_THREADS: "2" },
+    });
+    const r = JSON.parse(out) as { checks: number; failures: number; fixture: boolean; worst: Record<string, number> };
+    assert.equal(r.failures, 0);
+    assert.equal(r.fixture, true, "test/fixtures/cosmos3-tiny/vae or cosmos3-tiny-reference/vae.safetensors missing");
+    assert.ok(r.checks >= 25);
+    for (
+      const k of [
+        "fixture_encode_mu",
+        "fixture_encode_latents",
+        "fixture_image_mu",
+        "fixture_decode",
+        "fixture_decode1",
+      ]
+    ) {
+      assert.ok(r.worst[k] <= 1e-4, `${k}: ${r.worst[k]}`);
+    }
+    assert.ok(r.worst.decode_whole_vs_chunk1 <= 1e-6 && r.worst.encode_whole_vs_chunked <= 1e-6);
   });
 
   test("safetensors_fuzz: 5000 mutated headers, typed errors only", () => {
