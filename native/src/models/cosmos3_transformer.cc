@@ -299,19 +299,23 @@ std::unique_ptr<Cosmos3Transformer> Cosmos3Transformer::random(const Cosmos3Tran
                                                                float std) {
   auto m = std::unique_ptr<Cosmos3Transformer>(new Cosmos3Transformer());
   m->cfg_ = cfg;
-  WeightBinder wb(seed, std, m->store_);
-  cosmos3_transformer_bind(cfg, wb, m->w_);
+  WeightBinder wb(seed, std, m->store_), time(seed + kCosmos3TimeSeedOffset, std, m->store_);
+  cosmos3_transformer_bind(cfg, wb, m->w_, &time);
   return m;
 }
 
-void Cosmos3Transformer::embed_text(Stream& s, const int* ids, int n, const float* pos3) const {
-  const Cosmos3TransformerConfig& c = cfg_;
+void cosmos3_check_text(const Cosmos3TransformerConfig& c, const int* ids, int n, const float* pos3) {
   if (n <= 0 || !ids) throw ModelError("text: at least one token id is needed");
   if (!pos3) throw ModelError("text: position ids are missing");
   for (int i = 0; i < n; ++i)
     if (ids[i] < 0 || ids[i] >= c.vocab_size)
       throw ModelError("text: token id " + std::to_string(ids[i]) + " at row " + std::to_string(i) +
                        " is outside the vocabulary [0, " + std::to_string(c.vocab_size) + ")");
+}
+
+void Cosmos3Transformer::embed_text(Stream& s, const int* ids, int n, const float* pos3) const {
+  const Cosmos3TransformerConfig& c = cfg_;
+  cosmos3_check_text(c, ids, n, pos3);
   embedding_cpu(s.x.data(), static_cast<const float*>(w_.embed), ids, n, c.hidden_size);
   mrope_tables_cpu(s.cos.data(), s.sin.data(), pos3, n, c.head_dim, c.rope_theta, c.rope_axes_dim, true);
   norm_cpu(s.h.data(), s.x.data(), w_.layers[0].in_ln, n);

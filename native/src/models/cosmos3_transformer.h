@@ -13,6 +13,7 @@
 // packing. Positions (3 float rows t/h/w, fps-modulated) are inputs, computed by the caller.
 #pragma once
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -142,6 +143,12 @@ struct Cosmos3GenPlan {
 };
 Cosmos3GenPlan cosmos3_gen_plan(const Cosmos3TransformerConfig& cfg, const Cosmos3GenInputs& in,
                                 const Cosmos3GenLayout& lay);
+// Checks a text's ids against the vocabulary and that positions are given; ModelError naming the row.
+void cosmos3_check_text(const Cosmos3TransformerConfig& cfg, const int* ids, int n, const float* pos3);
+// Random weights of either backend draw the time_embedder from its own binder (the CUDA model keeps it in f32):
+// seed + this, so the CPU and CUDA models built from one seed hold the same values.
+constexpr uint64_t kCosmos3TimeSeedOffset = 1000003;
+
 // The heads' predictions for the noisy tokens (pred [n_noisy, dim], host) written into the caller's output at
 // those tokens: sound [sound_dim, sound_len] (_unpack_sound_latents), action [action_len, action_dim].
 void cosmos3_scatter_sound(float* sound, const float* pred, const Cosmos3GenInputs& in, int sound_dim);

@@ -1,0 +1,269 @@
+// CUDA forward of the Cosmos 3 MoT transformer: Cosmos3Transformer's prefill_text / forward_gen
+// (cosmos3_transformer.cc) step for step on the shared layers' CUDA paths and the ops' CUDA twins.
+#include "cosmos3_transformer_cuda.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "../core/cuda_common.h"
+#include "../layers/attention_block.h"
+#include "../layers/linear.h"
+#include "../layers/mlp.h"
+#include "../layers/norm.h"
+#include "../ops/add_table_rows.h"
+#include "../ops/domain_linear.h"
+#include "../ops/embedding.h"
+#include "../ops/patchify.h"
+#include "../ops/rmsnorm.h"
+#include "../ops/rope.h"
+#include "../ops/silu.h"
+#include "../ops/timestep_embedding.h"
+
+namespace cosmos {
+
+namespace {
+void mlp_run(float* y, const float* x, const Cosmos3Mlp& m, int n, float* scratch, const CudaContext& ctx) {
+  if (m.is_relu2) mlp_cuda(y, x, m.relu2, n, scratch, ctx);
+  else mlp_cuda(y, x, m.swiglu, n, scratch, ctx);
+}
+size_t mlp_scratch(const Cosmos3Mlp& m, int n) {
+  return m.is_relu2 ? mlp_scratch_floats(m.relu2, n) : mlp_scratch_floats(m.swiglu, n);
+}
+}  // namespace
+
+// One stream's device state: residual x, normed input / piece output h, rotary tables, scratch.
+struct Cosmos3TransformerCuda::Stream {
+  int n = 0;
+  DeviceBuffer<float> x, h, cos, sin, scratch;
+  Stream(CudaPool& pool, const Cosmos3TransformerConfig& c, const Cosmos3Layer& L, int tokens, bool und)
+      : n(tokens),
+        x(pool, (size_t)tokens * c.hidden_size),
+        h(pool, (size_t)tokens * c.hidden_size),
+        cos(pool, (size_t)tokens * c.head_dim),
+        sin(pool, (size_t)tokens * c.head_dim),
+        scratch(pool, std::max(attention_scratch_floats(und ? L.und : L.gen, tokens, und),
+                               mlp_scratch(und ? L.mlp : L.mlp_gen, tokens))) {}
+};
+
+template <typename T>
+static DeviceBuffer<T> upload(CudaPool& pool, const T* host, size_t count, cudaStream_t s) {
+  DeviceBuffer<T> d(pool, std::max<size_t>(count, 1));
+  if (count) CUDA_CHECK(cudaMemcpyAsync(d.get(), host, sizeof(T) * count, cudaMemcpyHostToDevice, s));
+  return d;
+}
+
+Cosmos3TransformerCuda::~Cosmos3TransformerCuda() { cudaStreamSynchronize(stream_.get()); }
+
+std::unique_ptr<Cosmos3TransformerCuda> Cosmos3TransformerCuda::load(const Checkpoint& ck,
+                                                                     const Cosmos3TransformerConfig& cfg, WType wt) {
+  std::unique_ptr<Cosmos3TransformerCuda> m(new Cosmos3TransformerCuda(cfg, wt));
+  WeightBinder wb(ck, m->store_, "transformer config"), time(ck, m->store_f32_, "transformer config");
+  cosmos3_transformer_bind(cfg, wb, m->w_, &time);
+  m->stream_.sync();
+  return m;
+}
+
+std::unique_ptr<Cosmos3TransformerCuda> Cosmos3TransformerCuda::random(const Cosmos3TransformerConfig& cfg, WType wt,
+                                                                       uint64_t seed, float std) {
+  std::unique_ptr<Cosmos3TransformerCuda> m(new Cosmos3TransformerCuda(cfg, wt));
+  WeightBinder wb(seed, std, m->store_), time(seed + kCosmos3TimeSeedOffset, std, m->store_f32_);
+  cosmos3_transformer_bind(cfg, wb, m->w_, &time);
+  m->stream_.sync();
+  return m;
+}
+
+void Cosmos3TransformerCuda::check_abort() const {
+  if (abort_ && abort_->load(std::memory_order_relaxed)) {
+    cudaStreamSynchronize(stream_.get());
+    throw AbortedError();
+  }
+}
+
+// As Cosmos3Transformer::und_layer.
+void Cosmos3TransformerCuda::und_layer(Stream& s, int l, float* k, float* v, float* k_gen) {
+  const Cosmos3TransformerConfig& c = cfg_;
+  const Cosmos3Layer& L = w_.layers[l];
+  const int n = s.n, D = c.head_dim, QH = c.num_heads * D, KH = c.num_kv_heads * D;
+  if (L.k_norm_und_for_gen) {
+    linear_cuda(k_gen, s.h.get(), L.und.qkv.rows(QH, KH), n, ctx_);
+    rmsnorm_cuda(k_gen, k_gen, L.k_norm_und_for_gen, n * c.num_kv_heads, D, c.rms_norm_eps, ctx_);
+    rope_apply_cuda(k_gen, s.cos.get(), s.sin.get(), n, c.num_kv_heads, D, ctx_);
+  }
+  KvCache cache{k, v, n, 0};
+  AttentionCall call;
+  call.n = n;
+  call.cos = s.cos.get();
+  call.sin = s.sin.get();
+  call.causal = true;
+  call.cache = &cache;
+  attention_block_cuda(s.h.get(), s.h.get(), L.und, call, s.scratch.get(), ctx_);
+  if (l + 1 == c.num_layers) return;
+  add_norm_cuda(s.h.get(), s.x.get(), s.h.get(), L.post_ln, n, ctx_);
+  mlp_run(s.h.get(), s.h.get(), L.mlp, n, s.scratch.get(), ctx_);
+  add_norm_cuda(s.h.get(), s.x.get(), s.h.get(), w_.layers[l + 1].in_ln, n, ctx_);
+}
+
+// As Cosmos3Transformer::gen_layer.
+void Cosmos3TransformerCuda::gen_layer(Stream& s, int l, const float* k_und, const float* v_und, int n_und) {
+  const Cosmos3Layer& L = w_.layers[l];
+  const int n = s.n;
+  AttentionCall call;
+  call.n = n;
+  call.cos = s.cos.get();
+  call.sin = s.sin.get();
+  call.causal = false;
+  call.extra = ExtraKv{k_und, v_und, n_und};
+  attention_block_cuda(s.h.get(), s.h.get(), L.gen, call, s.scratch.get(), ctx_);
+  add_norm_cuda(s.h.get(), s.x.get(), s.h.get(), L.post_ln_gen, n, ctx_);
+  mlp_run(s.h.get(), s.h.get(), L.mlp_gen, n, s.scratch.get(), ctx_);
+  const RmsNorm& next = l + 1 < cfg_.num_layers ? w_.layers[l + 1].in_ln_gen : w_.norm_gen;
+  add_norm_cuda(s.h.get(), s.x.get(), s.h.get(), next, n, ctx_);
+}
+
+Cosmos3UndCacheCuda Cosmos3TransformerCuda::prefill_text(const int* ids, int n, const float* pos3) {
+  const Cosmos3TransformerConfig& c = cfg_;
+  cosmos3_check_text(c, ids, n, pos3);
+  const cudaStream_t st = stream_.get();
+  const size_t kv = (size_t)n * c.num_kv_heads * c.head_dim;
+  Stream s(pool_, c, w_.layers[0], n, true);
+  {
+    const DeviceBuffer<int> ids_d = upload(pool_, ids, (size_t)n, st);
+    const DeviceBuffer<float> pos_d = upload(pool_, pos3, (size_t)3 * n, st);
+    if (w_.embed_bf16) embedding_bf16_cuda(s.x.get(), w_.embed, ids_d.get(), n, c.hidden_size, ctx_);
+    else embedding_cuda(s.x.get(), static_cast<const float*>(w_.embed), ids_d.get(), n, c.hidden_size, ctx_);
+    mrope_tables_cuda(s.cos.get(), s.sin.get(), pos_d.get(), n, c.head_dim, c.rope_theta, c.rope_axes_dim, true, ctx_);
+    norm_cuda(s.h.get(), s.x.get(), w_.layers[0].in_ln, n, ctx_);
+    stream_.sync();  // the uploads' host memory and blocks are released at the end of this scope
+  }
+  Cosmos3UndCacheCuda cache;
+  cache.n = n;
+  DeviceBuffer<float> own_k;  // the und stream's own keys, when the gen stream sees differently normed ones
+  for (int l = 0; l < c.num_layers; ++l) {
+    check_abort();
+    cache.k.emplace_back(pool_, kv);
+    cache.v.emplace_back(pool_, kv);
+    const bool separate = w_.layers[l].k_norm_und_for_gen != nullptr;
+    if (separate && !own_k.get()) own_k = DeviceBuffer<float>(pool_, kv);
+    und_layer(s, l, separate ? own_k.get() : cache.k[l].get(), cache.v[l].get(), cache.k[l].get());
+  }
+  stream_.sync();
+  return cache;
+}
+
+void Cosmos3TransformerCuda::forward_gen(const Cosmos3UndCacheCuda& und, const Cosmos3GenInputs& in,
+                                         const Cosmos3GenOutputs& out) {
+  const Cosmos3TransformerConfig& c = cfg_;
+  const size_t kv = (size_t)und.n * c.num_kv_heads * c.head_dim;
+  if (und.n <= 0 || (int)und.k.size() != c.num_layers || (int)und.v.size() != c.num_layers)
+    throw ModelError("gen: the text cache does not come from this transformer's prefill_text");
+  for (int l = 0; l < c.num_layers; ++l)
+    if (und.k[l].size() != kv || und.v[l].size() != kv)
+      throw ModelError("gen: the text cache's layer " + std::to_string(l) + " does not hold " + std::to_string(und.n) +
+                       " tokens");
+  const Cosmos3GenLayout g = cosmos3_gen_layout(c, in);
+  const Cosmos3GenPlan plan = cosmos3_gen_plan(c, in, g);
+  if (!in.pos3) throw ModelError("gen inputs: position ids are missing");
+  if (!out.vision) throw ModelError("gen outputs: the vision buffer is missing");
+  if (g.n_sound > 0 && !out.sound) throw ModelError("gen outputs: the sound buffer is missing");
+  if (g.n_action > 0 && !out.action) throw ModelError("gen outputs: the action buffer is missing");
+  const cudaStream_t st = stream_.get();
+  const int H = c.hidden_size, PD = c.patch_dim(), C = c.latent_channel, p = c.latent_patch_size;
+  const size_t latent_count = (size_t)C * in.T * in.H * in.W;
+  Stream s(pool_, c, w_.layers[0], g.n_gen, false);
+  float* X = s.x.get();
+  // The step's inputs, as embed_gen does on the host.
+  {
+    const DeviceBuffer<float> lat = upload(pool_, in.latents, latent_count, st);
+    DeviceBuffer<float> tokens(pool_, (size_t)g.n_vision * PD);
+    patchify_cuda(tokens.get(), lat.get(), C, in.T, in.H, in.W, p, ctx_);
+    linear_cuda(X, tokens.get(), w_.proj_in, g.n_vision, ctx_);
+    DeviceBuffer<float> st_d, act_d;
+    DeviceBuffer<int> rows_d, zeros_d, dom_d, trows_d, tidx_d;
+    if (g.n_sound > 0) {
+      st_d = upload(pool_, plan.sound_tokens.data(), plan.sound_tokens.size(), st);
+      rows_d = upload(pool_, plan.sound_rows.data(), plan.sound_rows.size(), st);
+      zeros_d = upload(pool_, plan.sound_zeros.data(), plan.sound_zeros.size(), st);
+      linear_cuda(X + (size_t)g.n_vision * H, st_d.get(), w_.audio_in, g.n_sound, ctx_);
+      add_table_rows_cuda(X, rows_d.get(), w_.audio_embed, zeros_d.get(), g.n_sound, H, ctx_);
+    }
+    if (g.n_action > 0) {
+      act_d = upload(pool_, in.action, (size_t)in.action_len * c.action_dim, st);
+      dom_d = upload(pool_, plan.action_domains.data(), plan.action_domains.size(), st);
+      domain_linear_cuda(X + (size_t)(g.n_vision + g.n_sound) * H, act_d.get(), w_.action_in_w, w_.action_in_b,
+                         w_.action_embed, dom_d.get(), g.n_action, c.action_dim, H, ctx_);
+    }
+    const int u = (int)plan.t_values.size();
+    DeviceBuffer<float> tv, sinusoid, hidden, table;
+    if (u > 0) {
+      const int TC = Cosmos3TransformerConfig::kTimeChannels;
+      tv = upload(pool_, plan.t_values.data(), (size_t)u, st);
+      trows_d = upload(pool_, plan.t_rows.data(), plan.t_rows.size(), st);
+      tidx_d = upload(pool_, plan.t_idx.data(), plan.t_idx.size(), st);
+      sinusoid = DeviceBuffer<float>(pool_, (size_t)u * TC);
+      hidden = DeviceBuffer<float>(pool_, (size_t)u * H);
+      table = DeviceBuffer<float>(pool_, (size_t)u * H);
+      timestep_sinusoid_cuda(sinusoid.get(), tv.get(), u, TC, ctx_);
+      linear_cuda(hidden.get(), sinusoid.get(), w_.time_1, u, ctx_);
+      silu_cuda(hidden.get(), (long long)u * H, ctx_);
+      linear_cuda(table.get(), hidden.get(), w_.time_2, u, ctx_);
+      add_table_rows_cuda(X, trows_d.get(), table.get(), tidx_d.get(), (int)plan.t_rows.size(), H, ctx_);
+    }
+    const DeviceBuffer<float> pos_d = upload(pool_, in.pos3, (size_t)3 * g.n_gen, st);
+    mrope_tables_cuda(s.cos.get(), s.sin.get(), pos_d.get(), g.n_gen, c.head_dim, c.rope_theta, c.rope_axes_dim, true,
+                      ctx_);
+    norm_cuda(s.h.get(), X, w_.layers[0].in_ln_gen, g.n_gen, ctx_);
+    stream_.sync();  // host inputs and upload blocks are released at the end of this scope
+  }
+  for (int l = 0; l < c.num_layers; ++l) {
+    check_abort();
+    gen_layer(s, l, und.k[l].get(), und.v[l].get(), und.n);
+  }
+  // Heads, as decode_gen does on the host.
+  const float* Y = s.h.get();
+  {
+    DeviceBuffer<float> vis(pool_, latent_count);
+    CUDA_CHECK(cudaMemsetAsync(vis.get(), 0, sizeof(float) * latent_count, st));
+    DeviceBuffer<float> tokens(pool_, (size_t)std::max(g.n_vision_noisy_tokens, 1) * PD);
+    for (int f = 0; f < in.n_vision_noisy; ++f)
+      linear_cuda(tokens.get() + (size_t)f * g.per_frame * PD, Y + (size_t)in.vision_noisy_frames[f] * g.per_frame * H,
+                  w_.proj_out, g.per_frame, ctx_);
+    unpatchify_cuda(vis.get(), tokens.get(), in.vision_noisy_frames, in.n_vision_noisy, C, in.T, in.H, in.W, p, ctx_);
+    CUDA_CHECK(cudaMemcpyAsync(out.vision, vis.get(), sizeof(float) * latent_count, cudaMemcpyDeviceToHost, st));
+    stream_.sync();
+  }
+  // One modality's noisy rows gathered (embedding_cuda is a row gather) and run through its head; the
+  // predictions come back to the host and are scattered there.
+  auto head = [&](const std::vector<int>& rows, int width, auto&& run) {
+    const int n = (int)rows.size();
+    std::vector<float> pred((size_t)n * width);
+    if (n == 0) return pred;
+    const DeviceBuffer<int> rows_d = upload(pool_, rows.data(), rows.size(), st);
+    DeviceBuffer<float> hsel(pool_, (size_t)n * H), pd(pool_, (size_t)n * width);
+    embedding_cuda(hsel.get(), Y, rows_d.get(), n, H, ctx_);
+    run(pd.get(), hsel.get(), n);
+    CUDA_CHECK(cudaMemcpyAsync(pred.data(), pd.get(), sizeof(float) * pred.size(), cudaMemcpyDeviceToHost, st));
+    stream_.sync();
+    return pred;
+  };
+  if (g.n_sound > 0) {
+    const int S = c.sound_dim;
+    std::fill(out.sound, out.sound + (size_t)S * in.sound_len, 0.f);
+    const std::vector<float> pred = head(plan.sound_out_rows, S, [&](float* y, const float* x, int n) {
+      linear_cuda(y, x, w_.audio_out, n, ctx_);
+    });
+    cosmos3_scatter_sound(out.sound, pred.data(), in, S);
+  }
+  if (g.n_action > 0) {
+    const int A = c.action_dim;
+    std::fill(out.action, out.action + (size_t)in.action_len * A, 0.f);
+    const DeviceBuffer<int> dom_d = upload(pool_, plan.action_domains.data(), plan.action_domains.size(), st);
+    const std::vector<float> pred = head(plan.action_out_rows, A, [&](float* y, const float* x, int n) {
+      domain_linear_cuda(y, x, w_.action_out_w, w_.action_out_b, nullptr, dom_d.get(), n, H, A, ctx_);
+    });
+    cosmos3_scatter_action(out.action, pred.data(), in, A);
+  }
+  stream_.sync();
+}
+
+}  // namespace cosmos

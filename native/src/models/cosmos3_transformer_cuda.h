@@ -1,0 +1,75 @@
+// The Cosmos 3 Generator's MoT transformer, CUDA backend: the same prefill_text / forward_gen as
+// cosmos3_transformer.h (Cosmos3Transformer), on the shared layers' CUDA paths, with the same weights struct
+// and binding (cosmos3_transformer_bind) and the same host-side plan of a step (cosmos3_gen_plan).
+//
+// Weights are uploaded once: matmul weights in bf16 or f32 (wt), the time_embedder always in f32 (the
+// reference's _keep_in_fp32_modules), norms / embeddings / DomainAwareLinear tables in f32, a bf16 token table
+// kept bf16. The text cache (Cosmos3UndCacheCuda) holds every layer's und K/V on the GPU, computed once per
+// text and CFG branch and read by every step. Inputs and outputs of a call are host memory (a step uploads its
+// latents and downloads its velocities); activations come from the model's pool.
+// Include only in code built with COSMOS_CUDA.
+#pragma once
+#ifndef COSMOS_CUDA
+#define COSMOS_CUDA 1
+#endif
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "../core/cuda_context.h"
+#include "../core/cuda_pool.h"
+#include "../layers/weights.h"
+#include "../ops/matmul.h"
+#include "cosmos3_transformer.h"
+
+namespace cosmos {
+
+// Cosmos3UndCache on the GPU: per layer [n, kv_heads, head_dim] keys (as the gen stream sees them) and values,
+// blocks of the model's pool (free the cache before the model).
+struct Cosmos3UndCacheCuda {
+  int n = 0;
+  std::vector<DeviceBuffer<float>> k, v;
+};
+
+class Cosmos3TransformerCuda {
+ public:
+  static std::unique_ptr<Cosmos3TransformerCuda> load(const Checkpoint& ck, const Cosmos3TransformerConfig& cfg,
+                                                      WType wt);
+  // Random weights generated on the GPU: with wt = F32 the same values as Cosmos3Transformer::random(cfg, seed, std).
+  static std::unique_ptr<Cosmos3TransformerCuda> random(const Cosmos3TransformerConfig& cfg, WType wt, uint64_t seed,
+                                                        float std);
+  ~Cosmos3TransformerCuda();
+
+  const Cosmos3TransformerConfig& config() const { return cfg_; }
+  // Host ids and positions, as Cosmos3Transformer::prefill_text.
+  Cosmos3UndCacheCuda prefill_text(const int* ids, int n, const float* pos3);
+  // Host inputs and outputs, as Cosmos3Transformer::forward_gen; returns when the outputs are written.
+  void forward_gen(const Cosmos3UndCacheCuda& und, const Cosmos3GenInputs& in, const Cosmos3GenOutputs& out);
+
+  void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
+  size_t weight_bytes() const { return store_.bytes() + store_f32_.bytes(); }
+  const CudaPool& pool() const { return pool_; }
+  const CudaContext& ctx() const { return ctx_; }
+
+ private:
+  Cosmos3TransformerConfig cfg_;
+  WType wt_ = WType::BF16;
+  CudaStream stream_;
+  CudaPool pool_;
+  CudaContext ctx_{stream_.get(), &pool_};
+  CudaWeightStore store_{pool_, stream_.get(), wt_};
+  CudaWeightStore store_f32_{pool_, stream_.get(), WType::F32};  // the time_embedder
+  Cosmos3TransformerWeights w_;
+  const std::atomic<bool>* abort_ = nullptr;
+
+  struct Stream;
+  Cosmos3TransformerCuda(const Cosmos3TransformerConfig& cfg, WType wt) : cfg_(cfg), wt_(wt) {}
+  void check_abort() const;
+  void und_layer(Stream& s, int l, float* k, float* v, float* k_gen);
+  void gen_layer(Stream& s, int l, const float* k_und, const float* v_und, int n_und);
+};
+
+}  // namespace cosmos
