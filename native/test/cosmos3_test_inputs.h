@@ -7,7 +7,15 @@
 #include <random>
 #include <vector>
 
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "../src/core/json.h"
 #include "../src/models/cosmos3_transformer.h"
+#include "../src/safetensors/safetensors.h"
 
 namespace cosmos3_test {
 using namespace cosmos;
@@ -133,5 +141,125 @@ struct Outputs {
     o.action = action.empty() ? nullptr : action.data();
   }
 };
+
+// ---- the diffusers fixture (test/fixtures/cosmos3-tiny-reference/transformer.safetensors) ---------------
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return "";
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// One Cosmos3OmniTransformer.forward call recorded by tools/fixtures/make_cosmos3_tiny.py: its kwargs mapped onto
+// prefill_text / forward_gen inputs, and diffusers' outputs.
+struct FixtureCase {
+  std::string name;
+  std::vector<int> ids, vision_noisy, sound_noisy, action_noisy;
+  std::vector<float> joint_pos, text_pos, gen_pos, latents, sound, action, vision_t, sound_t, action_t;
+  std::vector<float> want_vision, want_sound, want_action;
+  Cosmos3GenInputs in;
+  std::string problem;  // why the kwargs do not fit this port's layout ("" when they do)
+
+  // Reads <name>.<kwarg> from the file; false when absent (empty tensors are not stored).
+  template <typename T>
+  static bool read(const SafetensorsFile& f, const std::string& key, std::vector<T>& out, std::vector<int64_t>* shape) {
+    const TensorInfo* t = f.find(key);
+    if (!t) return false;
+    const bool want_int = std::is_same<T, int>::value;
+    out.resize((size_t)t->numel());
+    if (!want_int && t->dtype == StDType::I32) {  // integer timesteps (the scheduler's int64, stored int32)
+      std::vector<int32_t> v(out.size());
+      std::memcpy(v.data(), f.data_of(*t), sizeof(int32_t) * v.size());
+      for (size_t i = 0; i < v.size(); ++i) out[i] = (T)v[i];
+    } else if ((want_int && t->dtype == StDType::I32) || (!want_int && t->dtype == StDType::F32)) {
+      std::memcpy(out.data(), f.data_of(*t), sizeof(T) * out.size());
+    } else {
+      throw std::runtime_error(key + ": unexpected dtype");
+    }
+    if (shape) *shape = t->shape;
+    return true;
+  }
+
+  FixtureCase(const SafetensorsFile& f, const std::string& c) : name(c) {
+    auto need = [&](bool ok, const std::string& key) {
+      if (!ok) throw std::runtime_error("fixture case " + c + ": no " + key);
+    };
+    std::vector<int> und, seq, text_idx, vis_seq, snd_seq, act_seq, dom;
+    std::vector<int64_t> shape;
+    need(read(f, c + ".input_ids", ids, nullptr), "input_ids");
+    need(read(f, c + ".und_len", und, nullptr), "und_len");
+    need(read(f, c + ".sequence_length", seq, nullptr), "sequence_length");
+    need(read(f, c + ".position_ids", joint_pos, &shape), "position_ids");
+    const int nt = und[0], N = seq[0];
+    if (shape.size() != 2 || shape[0] != 3 || shape[1] != N) problem = "position_ids are not [3, sequence_length]";
+    read(f, c + ".text_indexes", text_idx, nullptr);
+    for (size_t i = 0; i < text_idx.size(); ++i)
+      if (text_idx[i] != (int)i) problem = "text_indexes are not 0..und_len-1";
+    if ((int)ids.size() != nt) problem = "input_ids are not und_len long";
+    need(read(f, c + ".vision_tokens", latents, &shape), "vision_tokens");
+    const size_t r = shape.size();
+    in.T = (int)shape[r - 3], in.H = (int)shape[r - 2], in.W = (int)shape[r - 1];
+    read(f, c + ".vision_noisy_frame_indexes", vision_noisy, nullptr);
+    read(f, c + ".vision_timesteps", vision_t, nullptr);
+    read(f, c + ".vision_sequence_indexes", vis_seq, nullptr);
+    if (read(f, c + ".sound_tokens", sound, &shape)) {
+      in.sound_len = (int)shape.back();
+      read(f, c + ".sound_noisy_frame_indexes", sound_noisy, nullptr);
+      read(f, c + ".sound_timesteps", sound_t, nullptr);
+      read(f, c + ".sound_sequence_indexes", snd_seq, nullptr);
+    }
+    if (read(f, c + ".action_tokens", action, &shape)) {
+      in.action_len = (int)shape[0];
+      read(f, c + ".action_noisy_frame_indexes", action_noisy, nullptr);
+      read(f, c + ".action_timesteps", action_t, nullptr);
+      read(f, c + ".action_sequence_indexes", act_seq, nullptr);
+      need(read(f, c + ".action_domain_ids", dom, nullptr), "action_domain_ids");
+      in.domain_id = dom[0];
+    }
+    // This port packs [text | vision | sound | action] contiguously, as the pipeline does.
+    int row = nt;
+    for (const std::vector<int>* seg : {&vis_seq, &snd_seq, &act_seq})
+      for (int v : *seg)
+        if (v != row++) problem = "the sequence indexes are not [text | vision | sound | action] in order";
+    if (row != N) problem = "the segments do not cover sequence_length";
+    read(f, c + ".out.vision", want_vision, nullptr);
+    read(f, c + ".out.sound", want_sound, nullptr);
+    read(f, c + ".out.action", want_action, nullptr);
+    text_pos.resize((size_t)3 * nt);
+    gen_pos.resize((size_t)3 * (N - nt));
+    if (problem.empty())
+      for (int a = 0; a < 3; ++a) {
+        std::copy_n(joint_pos.data() + (size_t)a * N, nt, text_pos.data() + (size_t)a * nt);
+        std::copy_n(joint_pos.data() + (size_t)a * N + nt, N - nt, gen_pos.data() + (size_t)a * (N - nt));
+      }
+    in.latents = latents.data();
+    in.vision_noisy_frames = vision_noisy.data();
+    in.n_vision_noisy = (int)vision_noisy.size();
+    in.vision_timesteps = vision_t.data();
+    in.sound = sound.empty() ? nullptr : sound.data();
+    in.sound_noisy = sound_noisy.data();
+    in.n_sound_noisy = (int)sound_noisy.size();
+    in.sound_timesteps = sound_t.data();
+    in.action = action.empty() ? nullptr : action.data();
+    in.action_noisy = action_noisy.data();
+    in.n_action_noisy = (int)action_noisy.size();
+    in.action_timesteps = action_t.data();
+    in.pos3 = gen_pos.data();
+  }
+};
+
+// The case names listed in reference.json's transformer_cases (empty when the fixture is absent).
+inline std::vector<std::string> fixture_case_names(const std::string& reference_json) {
+  std::vector<std::string> names;
+  const std::string text = slurp(reference_json);
+  if (text.empty()) return names;
+  const Json root = json_parse(text.data(), text.size(), 64);
+  const Json* cases = root.get("transformer_cases");
+  if (cases && cases->is_obj())
+    for (const auto& kv : cases->obj) names.push_back(kv.first);
+  return names;
+}
 
 }  // namespace cosmos3_test

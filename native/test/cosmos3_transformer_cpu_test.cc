@@ -550,6 +550,41 @@ static void test_config() {
                      [&] { Cosmos3TransformerConfig::from_json(no_ad + "}"); });
 }
 
+// diffusers' outputs on the tiny fixture: the cached path (prefill_text + forward_gen) and the joint forward.
+static int fixture_cases = 0;
+static void test_fixture(const std::string& root) {
+  const std::string ref_dir = root + "/test/fixtures/cosmos3-tiny-reference";
+  const std::vector<std::string> cases = fixture_case_names(ref_dir + "/reference.json");
+  if (cases.empty()) return;
+  const std::string tr_dir = root + "/test/fixtures/cosmos3-tiny/transformer";
+  const Cosmos3TransformerConfig c = Cosmos3TransformerConfig::from_json(slurp(tr_dir + "/config.json"));
+  auto ck = Checkpoint::open(tr_dir);
+  auto m = Cosmos3Transformer::load(*ck, c);
+  m->set_threads(2);
+  SafetensorsFile file(ref_dir + "/transformer.safetensors");
+  for (const std::string& name : cases) {
+    FixtureCase fc(file, name);
+    truth("fixture " + name + ": kwargs fit the packed layout (" + fc.problem + ")", fc.problem.empty());
+    if (!fc.problem.empty()) continue;
+    ++fixture_cases;
+    std::vector<float> vision(fc.latents.size()), sound(fc.sound.size()), action(fc.action.size());
+    Cosmos3GenOutputs o{vision.data(), sound.empty() ? nullptr : sound.data(), action.empty() ? nullptr : action.data()};
+    const Cosmos3UndCache cache = m->prefill_text(fc.ids.data(), (int)fc.ids.size(), fc.text_pos.data());
+    m->forward_gen(cache, fc.in, o);
+    const std::string k = "fixture." + name;
+    close(k + ".vision", vision, fc.want_vision, 1e-4);
+    if (!fc.want_sound.empty() || !sound.empty()) close(k + ".sound", sound, fc.want_sound, 1e-4);
+    if (!fc.want_action.empty() || !action.empty()) close(k + ".action", action, fc.want_action, 1e-4);
+    std::vector<float> joint(fc.latents.size());
+    std::vector<float> js(sound.size()), ja(action.size());
+    Cosmos3GenOutputs oj{joint.data(), nullptr, nullptr};
+    oj.sound = js.empty() ? nullptr : js.data();
+    oj.action = ja.empty() ? nullptr : ja.data();
+    m->forward(fc.ids.data(), (int)fc.ids.size(), fc.joint_pos.data(), fc.in, oj);
+    close(k + ".joint_vision", joint, fc.want_vision, 1e-4);
+  }
+}
+
 int main(int argc, char** argv) {
   test_patchify();
   test_timestep_sinusoid();
@@ -567,8 +602,16 @@ int main(int argc, char** argv) {
   vision_only.sound_gen = vision_only.action_gen = false;
   test_cache_equals_joint("vision_only", vision_only, 23);
   test_errors();
-  (void)argc, (void)argv;
-  std::printf("{\"checks\": %d, \"failures\": %d, \"worst\": {", checks, failures);
+  if (argc > 1) {
+    try {
+      test_fixture(argv[1]);
+    } catch (const std::exception& e) {
+      ++checks, ++failures;
+      std::fprintf(stderr, "fixture: %s\n", e.what());
+    }
+  }
+  std::printf("{\"checks\": %d, \"failures\": %d, \"fixture_cases\": %d, \"worst\": {", checks, failures,
+              fixture_cases);
   bool first = true;
   for (auto& [k, v] : worst) std::printf("%s\"%s\": %.3g", first ? "" : ", ", k.c_str(), v), first = false;
   std::printf("}}\n");

@@ -58,10 +58,19 @@ describe("native C++ tests (CPU)", () => {
       encoding: "utf8",
       env: { ...process.env, COSMOS_THREADS: "2" },
     });
-    const r = JSON.parse(out) as { checks: number; failures: number; worst: Record<string, number> };
+    const r = JSON.parse(out) as {
+      checks: number;
+      failures: number;
+      fixture_cases: number;
+      worst: Record<string, number>;
+    };
     assert.equal(r.failures, 0);
-    assert.ok(r.checks >= 40);
-    assert.ok(r.worst["qwen3.cache_vs_joint.vision"] < 1e-5 && r.worst.patchify === 0);
+    assert.ok(r.checks >= 80);
+    assert.ok(r.worst["qwen3.cache_vs_joint.vision"] < 1e-5 && r.worst["qwen3.vs_double.vision"] < 1e-4);
+    // diffusers' Cosmos3OmniTransformer outputs (t2v, t2v_uncond, i2v, v2v, t2i, sound, policy, fdyn, idyn)
+    assert.equal(r.fixture_cases, 9);
+    for (const c of ["t2v", "i2v", "t2i", "policy"]) assert.ok(r.worst[`fixture.${c}.vision`] < 1e-4, c);
+    assert.ok(r.worst["fixture.sound.sound"] < 1e-4 && r.worst["fixture.policy.action"] < 1e-4);
   });
 
   test("wan_vae_cpu_test: Wan2.2 VAE encode / decode match diffusers on the tiny fixture; chunked == whole", () => {
