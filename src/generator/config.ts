@@ -17,6 +17,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { parseJsonValue, readJsonFile } from "../checkpoint/json.ts";
+import { CheckpointError } from "../errors.ts";
+import { VAE_TEMPORAL_COMPRESSION } from "../schema/diffusion_defaults.ts";
 import { DEFAULT_ROPE_CONFIG, type GeneratorRopeConfig } from "./positions.ts";
 
 /** The model facts request planning uses. */
@@ -101,6 +103,13 @@ export function parseGeneratorModelConfig(files: {
   const v = parseJsonValue("vae/config.json", files.vae ?? {}, VaeJson);
   const s = parseJsonValue("sound_tokenizer/config.json", files.soundTokenizer ?? {}, SoundJson);
   const m = parseJsonValue("model_index.json", files.modelIndex ?? {}, ModelIndexJson);
+  if (v.scale_factor_temporal !== VAE_TEMPORAL_COMPRESSION) {
+    // Frame counts (4k + 1) and latent frames are the Wan2.2 VAE's throughout cosmos-ts (src/schema).
+    throw new CheckpointError(
+      `vae/config.json: scale_factor_temporal is ${v.scale_factor_temporal}; Cosmos 3's Wan2.2 VAE has ${VAE_TEMPORAL_COMPRESSION}.`,
+      { hint: "Use a Cosmos 3 checkpoint (its vae/ folder is the Wan2.2 VAE)." },
+    );
+  }
   return {
     baseFps: t.base_fps,
     enableFpsModulation: t.enable_fps_modulation,

@@ -43,11 +43,18 @@ import type { GenerateRequest } from "../schema/generate_request.ts";
 import { generationMode } from "../schema/generate_request.ts";
 import type { RolloutRequest } from "../schema/rollout_request.ts";
 import { type ActionMode, DOMAIN_IDS, type DomainName } from "../schema/embodiments.ts";
-import { RESOLUTION_KEY } from "../schema/settings.ts";
+import { DEFAULT_RESOLUTION, type Resolution, RESOLUTION_TABLE } from "../schema/settings.ts";
+import {
+  conditionPixelFrames,
+  DEFAULT_CONDITION_FRAME_INDEXES,
+  DEFAULT_CONDITION_VIDEO_KEEP,
+  latentFrames,
+  VAE_TEMPORAL_COMPRESSION,
+} from "../schema/diffusion_defaults.ts";
 import { DEFAULT_GENERATOR_MODEL, type GeneratorModelConfig } from "./config.ts";
 import { type GenerationGrids, type PackedPositions, packedPositions } from "./positions.ts";
 import { DEFAULT_ACTION_VIEWPOINT, type PromptTextOptions } from "./prompt.ts";
-import { pyRound } from "./python_format.ts";
+import { pyRound } from "../media/qwen_vision.ts";
 
 /** The pipeline's tasks: text-to-image / -video, image-to-video, video-to-video and the action modes. */
 export type GeneratorTask = "t2i" | "t2v" | "i2v" | "v2v" | ActionMode;
@@ -58,35 +65,12 @@ export interface MediaSize {
   height: number;
 }
 
-/** Action conditioning tiers (`_ACTION_RESOLUTION_BINS`, 179-208). */
-export type ActionTier = "256" | "480" | "704" | "720";
-
-/** Canvas sizes per tier, by height/width ratio, in the pipeline's order ([ratio, height, width]). */
-export const ACTION_RESOLUTION_BINS: Readonly<Record<ActionTier, readonly (readonly [number, number, number])[]>> =
-  Object.freeze({
-    "256": [[1.0, 256, 256], [0.8, 256, 320], [1.25, 320, 256], [0.6, 192, 320], [1.6666666666666667, 320, 192]],
-    "480": [
-      [1.0, 640, 640],
-      [0.7391304347826086, 544, 736],
-      [1.3529411764705883, 736, 544],
-      [0.5769230769230769, 480, 832],
-      [1.7333333333333334, 832, 480],
-    ],
-    "704": [
-      [1.0, 960, 960],
-      [0.7647058823529411, 832, 1088],
-      [1.3076923076923077, 1088, 832],
-      [0.55, 704, 1280],
-      [1.8181818181818181, 1280, 704],
-    ],
-    "720": [
-      [1.0, 960, 960],
-      [0.7536231884057971, 832, 1104],
-      [1.3269230769230769, 1104, 832],
-      [0.5625, 720, 1280],
-      [1.7777777777777777, 1280, 720],
-    ],
-  });
+/**
+ * Order in which the pipeline's `_ACTION_RESOLUTION_BINS` (179-208) lists each tier's canvases (the first
+ * wins a tie). The canvases themselves are the tier table of src/schema/settings.ts (its 256p / 480p /
+ * 720p entries are the bins' (height, width) pairs; the bins' keys are height / width).
+ */
+const ACTION_BIN_ORDER = ["1:1", "4:3", "3:4", "16:9", "9:16"] as const;
 
 /** The action part of a run (`CosmosActionCondition`). */
 export interface ActionRunSettings {
@@ -95,8 +79,8 @@ export interface ActionRunSettings {
   domainName: DomainName;
   /** The embodiment's action width (rows are zero-padded from it to the model's action_dim). */
   rawActionDim: number;
-  /** Conditioning tier (default "480"). */
-  resolutionTier?: ActionTier;
+  /** Conditioning tier (default 480p). */
+  resolutionTier?: Resolution;
   /** Framing of the JSON caption (default "ego_view"). */
   viewPoint?: string | null;
   /** Forward dynamics: the chunk's rows (fewer repeat the last, more are cut, as the pipeline does). */
@@ -155,7 +139,7 @@ export interface VideoConditioning {
 
 /** Action runs: the observation on the tier's canvas (`_prepare_action_video_conditioning`, 692-747). */
 export interface ActionCanvas {
-  tier: ActionTier;
+  tier: Resolution;
   /** The bin whose height/width ratio is closest to the observation's. */
   canvas: MediaSize;
   /** The observation scaled to fit (never up), then padded right and bottom to the canvas. */
@@ -224,11 +208,6 @@ function positiveInt(field: string, v: number | undefined, what: string): number
   return v;
 }
 
-/** Latent frames of a clip of `numFrames` frames under the VAE's temporal compression. */
-export function latentFrameCount(numFrames: number, temporalCompression = 4): number {
-  return Math.floor((numFrames - 1) / temporalCompression) + 1;
-}
-
 /**
  * `_preprocess_conditioning_image` geometry: scale to cover `target`, ceil the sides, crop centred.
  *
@@ -249,19 +228,20 @@ export function coverCrop(source: MediaSize, target: MediaSize): CoverCrop {
 }
 
 /** `VideoProcessor.classify_height_width_bin` over the tier's bins: the closest height/width ratio (first on ties). */
-export function actionCanvasSize(source: MediaSize, tier: ActionTier): MediaSize {
+export function actionCanvasSize(source: MediaSize, tier: Resolution): MediaSize {
   const ar = source.height / source.width;
-  let best = ACTION_RESOLUTION_BINS[tier][0];
-  for (const bin of ACTION_RESOLUTION_BINS[tier]) {
-    if (Math.abs(bin[0] - ar) < Math.abs(best[0] - ar)) best = bin;
+  let best: MediaSize | undefined;
+  for (const ratio of ACTION_BIN_ORDER) {
+    const bin = RESOLUTION_TABLE[tier][ratio];
+    if (!best || Math.abs(bin.height / bin.width - ar) < Math.abs(best.height / best.width - ar)) best = bin;
   }
-  return { height: best[1], width: best[2] };
+  return { ...best! };
 }
 
 /** The clip of an action run on its canvas (`_prepare_action_video_conditioning`). */
 export function actionCanvas(
   source: MediaSize & { frames: number },
-  tier: ActionTier,
+  tier: Resolution,
   numFrames: number,
 ): ActionCanvas {
   const canvas = actionCanvasSize(source, tier);
@@ -299,7 +279,7 @@ function checkSize(run: GeneratorRun, model: GeneratorModelConfig): MediaSize {
 }
 
 function checkFrames(run: GeneratorRun, model: GeneratorModelConfig): number {
-  const tc = model.temporalCompression;
+  const tc = VAE_TEMPORAL_COMPRESSION;
   if (run.task === "t2i") {
     if (run.numFrames !== undefined && run.numFrames !== 1) {
       fail("numFrames", run.numFrames, "1", "an image is one frame");
@@ -318,11 +298,11 @@ function checkFrames(run: GeneratorRun, model: GeneratorModelConfig): number {
   return f;
 }
 
-function videoConditioning(run: GeneratorRun, numFrames: number, latentT: number, tc: number): VideoConditioning {
+function videoConditioning(run: GeneratorRun, numFrames: number, latentT: number): VideoConditioning {
   const video = run.video;
   if (!video) fail("video", undefined, "a video", "video-to-video needs a source video");
   positiveInt("video.frames", video.frames, "the source video's frame count");
-  const indexes = [...(run.conditionFrameIndexes ?? [0, 1])];
+  const indexes = [...(run.conditionFrameIndexes ?? DEFAULT_CONDITION_FRAME_INDEXES)];
   if (indexes.length === 0) {
     fail("conditionFrameIndexes", indexes, "at least one latent index", "no frame to condition on");
   }
@@ -339,8 +319,8 @@ function videoConditioning(run: GeneratorRun, numFrames: number, latentT: number
       );
     }
   }
-  const keep = run.conditionVideoKeep ?? "first";
-  const wanted = Math.max(...indexes) * tc + 1;
+  const keep = run.conditionVideoKeep ?? DEFAULT_CONDITION_VIDEO_KEEP;
+  const wanted = conditionPixelFrames(indexes);
   // Python slicing: [:m] or [-m:], both clipped to the video.
   const first = keep === "first" ? 0 : Math.max(0, video.frames - wanted);
   const used = Math.min(wanted, video.frames);
@@ -410,9 +390,9 @@ function planAction(run: GeneratorRun, model: GeneratorModelConfig) {
   if (!source) fail("image", undefined, "an image or a video", `${mode} needs an observation`);
   positiveInt("width", source.width, "the observation's width");
   positiveInt("height", source.height, "the observation's height");
-  const canvas = actionCanvas(source, settings.resolutionTier ?? "480", clipFrames);
+  const canvas = actionCanvas(source, settings.resolutionTier ?? DEFAULT_RESOLUTION, clipFrames);
   const sf = model.spatialCompression;
-  const latentT = latentFrameCount(clipFrames, model.temporalCompression);
+  const latentT = latentFrames(clipFrames);
   // Latents of the padded canvas, then the padding cropped off (`_remove_action_video_padding_from_latent`).
   const latentH = Math.max(Math.floor(canvas.content.height / sf), 1);
   const latentW = Math.max(Math.floor(canvas.content.width / sf), 1);
@@ -448,7 +428,7 @@ export function planGeneration(
   }
   const sf = model.spatialCompression;
   const p = model.latentPatchSize;
-  const tc = model.temporalCompression;
+  const tc = VAE_TEMPORAL_COMPRESSION;
   let width: number, height: number, numFrames: number, latentT: number, latentH: number, latentW: number;
   let clean: number[] = [];
   const out: Partial<GeneratorPlan> = {};
@@ -470,7 +450,7 @@ export function planGeneration(
   } else {
     ({ width, height } = checkSize(run, model));
     numFrames = checkFrames(run, model);
-    latentT = latentFrameCount(numFrames, tc);
+    latentT = latentFrames(numFrames);
     latentH = height / sf;
     latentW = width / sf;
     promptSize = { width, height };
@@ -484,7 +464,7 @@ export function planGeneration(
       };
       clean = [0];
     } else if (run.task === "v2v") {
-      out.video = videoConditioning(run, numFrames, latentT, tc);
+      out.video = videoConditioning(run, numFrames, latentT);
       clean = out.video.conditionFrameIndexes;
     } else if (run.task !== "t2i" && run.task !== "t2v") {
       fail("task", run.task, "t2i, t2v, i2v, v2v, policy, forward_dynamics, inverse_dynamics", "unknown task");
@@ -647,7 +627,7 @@ export function rolloutRun(
       chunkSize: chunk,
       domainName: e.domainName,
       rawActionDim: e.rawActionDim,
-      resolutionTier: RESOLUTION_KEY[e.resolution],
+      resolutionTier: e.resolution,
       rows: actionRows,
     },
   };

@@ -34,7 +34,8 @@ import { join } from "node:path";
 import { applyChatTemplate, loadChatTemplate } from "../chat_template/mod.ts";
 import { CheckpointError } from "../errors.ts";
 import { loadTokenizer, type Tokenizer } from "../tokenizer/mod.ts";
-import { pyFixed, PyFloat, type PyJson, pyJsonDumps, pyRound, pyStrip } from "./python_format.ts";
+import { pyFixed, PyFloat, type PyJson, pyJsonDumps, pyStrip } from "./python_format.ts";
+import { pyRound } from "../media/qwen_vision.ts";
 
 /** System prompt of image runs (verbatim, "give" included: pipeline_cosmos3_omni.py:176). */
 export const SYSTEM_PROMPT_IMAGE = "You are a helpful assistant who will generate images from a give prompt.";

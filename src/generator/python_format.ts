@@ -2,27 +2,17 @@
  * The few Python formatting rules the Cosmos 3 prompt text depends on, so the token ids we
  * build equal the diffusers pipeline's (pipeline_cosmos3_omni.py formats the duration with
  * `{:.1f}`, rounds with `round()`, strips with `str.strip()` and serializes the action caption
- * with `json.dumps`): half-to-even rounding, `format(x, ".Nf")`, `str.strip()` and
+ * with `json.dumps`): `format(x, ".Nf")` (half-to-even `round()` is src/media's `pyRound`), `str.strip()` and
  * `json.dumps` with its default `ensure_ascii=True` and `", "` / `": "` separators.
  *
  * @example
  * ```ts
- * import { pyFixed, pyJsonDumps, PyFloat, pyRound } from "./python_format.ts";
- * pyRound(2.5); // 2 (JS Math.round gives 3)
+ * import { pyFixed, pyJsonDumps, PyFloat } from "./python_format.ts";
  * pyFixed(0.25, 1); // "0.2" (JS toFixed gives "0.3")
  * pyJsonDumps({ fps: new PyFloat(24), caf: "café" }); // '{"fps": 24.0, "caf": "caf\\u00e9"}'
  * ```
  * @module
  */
-
-/** Python's `round(x)` for a float: to the nearest integer, ties to even. */
-export function pyRound(x: number): number {
-  const floor = Math.floor(x);
-  const diff = x - floor;
-  if (diff > 0.5) return floor + 1;
-  if (diff < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
-}
 
 /** Adds one unit in the last place to a string of decimal digits ("199" → "200", "99" → "100"). */
 function incrementDigits(digits: string): string {

@@ -112,8 +112,8 @@ describe("conditioning geometry", () => {
   });
   test("action canvas: nearest height/width bin, fit without upscaling, pad right / bottom", () => {
     // 96x64 (h/w 0.667) is nearest 0.6 -> 192x320 at tier 256; no upscale; pad 224 >= 96 -> replicate
-    assert.deepEqual(actionCanvasSize({ width: 96, height: 64 }, "256"), { width: 320, height: 192 });
-    const c = actionCanvas({ width: 96, height: 64, frames: 1 }, "256", 5);
+    assert.deepEqual(actionCanvasSize({ width: 96, height: 64 }, "256p"), { width: 320, height: 192 });
+    const c = actionCanvas({ width: 96, height: 64, frames: 1 }, "256p", 5);
     assert.deepEqual([c.content, c.padRight, c.padBottom, c.padMode], [
       { width: 96, height: 64 },
       224,
@@ -122,7 +122,7 @@ describe("conditioning geometry", () => {
     ]);
     assert.deepEqual(c.frameMap, [0, 0, 0, 0, 0]);
     // 1920x1080 at 480: 16:9 bin 832x480, scale min(832/1920, 480/1080) = 0.4333 -> 832x468, pad bottom 12 (reflect)
-    const hd = actionCanvas({ width: 1920, height: 1080, frames: 3 }, "480", 5);
+    const hd = actionCanvas({ width: 1920, height: 1080, frames: 3 }, "480p", 5);
     assert.deepEqual([hd.canvas, hd.content, hd.padRight, hd.padBottom, hd.padMode], [
       { width: 832, height: 480 },
       { width: 832, height: 468 },
@@ -135,7 +135,7 @@ describe("conditioning geometry", () => {
 });
 
 describe("action modes", () => {
-  const action = { chunkSize: 4, domainName: "av", rawActionDim: 9, resolutionTier: "256" } as const;
+  const action = { chunkSize: 4, domainName: "av", rawActionDim: 9, resolutionTier: "256p" } as const;
   const observation = { width: 96, height: 64 };
   test("policy: latent 0 clean, all actions noisy; the latent is cropped to the content; caption names the canvas", () => {
     const p = planGeneration({ ...base, guidanceScale: 1, task: "policy", image: observation, action });
@@ -233,7 +233,7 @@ describe("from validated requests", () => {
       "droid_lerobot",
       10,
     ]);
-    assert.equal(p.actionCanvas?.tier, "256");
+    assert.equal(p.actionCanvas?.tier, "256p");
     assert.deepEqual([p.sampler.numInferenceSteps, p.sampler.guidanceScale, p.sampler.cfg], [30, 1, false]);
   });
 });

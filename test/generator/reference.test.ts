@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { readSafetensors, type StTensor } from "../multimodal/_fixture.ts";
 import {
-  type ActionTier,
   generatorInputs,
   generatorPrompts,
   generatorPromptTexts,
@@ -18,6 +17,7 @@ import {
   planGeneration,
 } from "../../src/generator/mod.ts";
 import type { DomainName } from "../../src/schema/embodiments.ts";
+import type { Resolution } from "../../src/schema/settings.ts";
 
 const CKPT = "test/fixtures/cosmos3-tiny";
 const REF = "test/fixtures/cosmos3-tiny-reference";
@@ -122,7 +122,7 @@ function runOf(spec: PipelineRun, rows?: number[][]): GeneratorRun {
         chunkSize: a.chunk_size,
         domainName: a.domain_name as DomainName,
         rawActionDim: spec.conditioning.action!.raw_action_dim,
-        resolutionTier: String(a.resolution_tier) as ActionTier,
+        resolutionTier: `${a.resolution_tier}p` as Resolution,
         rows,
       },
     };
