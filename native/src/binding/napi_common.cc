@@ -92,19 +92,41 @@ bool obj_bool(Napi::Env env, const Napi::Object& o, const char* key, const char*
   return v.As<Napi::Boolean>().Value();
 }
 
+namespace {
+std::vector<std::string> file_list(Napi::Env env, const Napi::Array& a, const char* fn) {
+  std::vector<std::string> files;
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    if (!a.Get(i).IsString()) throw make_error(env, "ARGUMENT", std::string(fn) + ": file list entries must be strings");
+    files.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  }
+  if (files.empty()) throw make_error(env, "ARGUMENT", std::string(fn) + ": the file list is empty");
+  return files;
+}
+}  // namespace
+
 CheckpointPaths checkpoint_paths(Napi::Env env, const Napi::Value& v, const char* fn) {
   CheckpointPaths p;
   if (v.IsString()) {
     p.single = v.As<Napi::String>().Utf8Value();
   } else if (v.IsArray()) {
-    auto a = v.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) {
-      if (!a.Get(i).IsString()) throw make_error(env, "ARGUMENT", std::string(fn) + ": file list entries must be strings");
-      p.files.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    p.files = file_list(env, v.As<Napi::Array>(), fn);
+  } else if (v.IsObject() && v.As<Napi::Object>().Get("files").IsArray()) {
+    Napi::Object o = v.As<Napi::Object>();
+    p.files = file_list(env, o.Get("files").As<Napi::Array>(), fn);
+    Napi::Value r = o.Get("renames");
+    if (!r.IsObject() || r.IsArray())
+      throw make_error(env, "ARGUMENT", std::string(fn) + ": renames must be an object { stored name: model name }");
+    Napi::Object ro = r.As<Napi::Object>();
+    Napi::Array keys = ro.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      Napi::Value to = ro.Get(keys.Get(i));
+      if (!to.IsString()) throw make_error(env, "ARGUMENT", std::string(fn) + ": renames values must be strings");
+      p.renames[keys.Get(i).ToString().Utf8Value()] = to.As<Napi::String>().Utf8Value();
     }
-    if (p.files.empty()) throw make_error(env, "ARGUMENT", std::string(fn) + ": the file list is empty");
+    if (p.renames.empty()) throw make_error(env, "ARGUMENT", std::string(fn) + ": renames is empty");
   } else {
-    throw make_error(env, "ARGUMENT", std::string(fn) + ": first argument must be a path or an array of .safetensors paths");
+    throw make_error(env, "ARGUMENT",
+                     std::string(fn) + ": first argument must be a path, an array of .safetensors paths or { files, renames }");
   }
   return p;
 }

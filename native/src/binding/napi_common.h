@@ -6,6 +6,7 @@
 
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -48,12 +49,17 @@ int obj_int(Napi::Env env, const Napi::Object& o, const char* key, const char* w
 double obj_num(Napi::Env env, const Napi::Object& o, const char* key, const char* where);
 bool obj_bool(Napi::Env env, const Napi::Object& o, const char* key, const char* where);
 
-// A checkpoint argument: one path (file, index.json or directory) or a list of .safetensors files.
+// A checkpoint argument: one path (file, index.json or directory), a list of .safetensors files, or
+// { files: string[], renames: { stored name: model name } } (Checkpoint::open_files with renames: a
+// checkpoint whose tensors the model knows under other names, as a Cosmos 3 checkpoint's und tower).
 // Parsed on the JS thread; opened wherever the work runs (a worker, for the async loaders).
 struct CheckpointPaths {
   std::string single;
   std::vector<std::string> files;
-  std::unique_ptr<Checkpoint> open() const { return single.empty() ? Checkpoint::open_files(files) : Checkpoint::open(single); }
+  std::map<std::string, std::string> renames;
+  std::unique_ptr<Checkpoint> open() const {
+    return single.empty() ? Checkpoint::open_files(files, renames) : Checkpoint::open(single);
+  }
 };
 CheckpointPaths checkpoint_paths(Napi::Env env, const Napi::Value& v, const char* fn);
 

@@ -283,6 +283,22 @@ std::unique_ptr<Checkpoint> Checkpoint::open_files(const std::vector<std::string
   return ck;
 }
 
+std::unique_ptr<Checkpoint> Checkpoint::open_files(const std::vector<std::string>& files,
+                                                   const std::map<std::string, std::string>& renames) {
+  auto ck = open_files(files);
+  if (renames.empty()) return ck;
+  std::map<std::string, std::pair<size_t, const TensorInfo*>> renamed;
+  for (auto& [stored, wanted] : renames) {
+    auto it = ck->where_.find(stored);
+    if (it == ck->where_.end())
+      throw SafetensorsError(StErr::Missing, "checkpoint has no tensor '" + stored + "' (read as '" + wanted + "')");
+    if (!renamed.emplace(wanted, it->second).second)
+      throw SafetensorsError(StErr::Index, "two stored tensors are renamed to '" + wanted + "'");
+  }
+  ck->where_ = std::move(renamed);
+  return ck;
+}
+
 const TensorInfo& Checkpoint::info(const std::string& name) const {
   auto it = where_.find(name);
   if (it == where_.end()) throw SafetensorsError(StErr::Missing, "checkpoint has no tensor '" + name + "'");

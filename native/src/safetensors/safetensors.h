@@ -76,6 +76,13 @@ class Checkpoint {
  public:
   static std::unique_ptr<Checkpoint> open(const std::string& path);
   static std::unique_ptr<Checkpoint> open_files(const std::vector<std::string>& files);
+  // The files' tensors under other names: `renames` maps a stored name to the name the model asks for,
+  // and only the renamed tensors are visible. A Cosmos 3 checkpoint stores the Qwen3-VL und tower under
+  // diffusers names (layers.0.self_attn.to_q.weight for model.language_model.layers.0.self_attn.q_proj.
+  // weight) next to the generation tower, which the Reasoner must not see. A stored name that is missing
+  // is a Missing error naming both names; two stored names renamed to one is an Index error.
+  static std::unique_ptr<Checkpoint> open_files(const std::vector<std::string>& files,
+                                                const std::map<std::string, std::string>& renames);
 
   bool has(const std::string& name) const { return where_.count(name) > 0; }
   const TensorInfo& info(const std::string& name) const;  // throws Missing
