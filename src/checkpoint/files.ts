@@ -109,6 +109,30 @@ export async function checkpointFiles(dir: string): Promise<CheckpointFiles> {
       },
     );
   }
+  return {
+    dir,
+    config,
+    generationConfig: await opt(join(dir, "generation_config.json")),
+    ...await tokenizerFiles(dir),
+    processorConfig: await opt(join(dir, "preprocessor_config.json")) ?? await opt(join(dir, "processor_config.json")),
+    safetensors,
+    weightMap,
+  };
+}
+
+/**
+ * The tokenizer files in `dir` (each undefined when absent): tokenizer.json, tokenizer_config.json
+ * and where the chat template is (chat_template.jinja, chat_template.json or tokenizer_config.json).
+ *
+ * @example
+ * ```ts
+ * import { tokenizerFiles } from "./files.ts";
+ * (await tokenizerFiles("test/fixtures/qwen3vl-tiny")).chatTemplate; // ".../chat_template.jinja"
+ * ```
+ */
+export async function tokenizerFiles(
+  dir: string,
+): Promise<Pick<CheckpointFiles, "tokenizer" | "tokenizerConfig" | "chatTemplate">> {
   const tokenizerConfig = await opt(join(dir, "tokenizer_config.json"));
   let chatTemplate = (await opt(join(dir, "chat_template.jinja"))) ?? (await opt(join(dir, "chat_template.json")));
   if (!chatTemplate && tokenizerConfig) {
@@ -117,15 +141,5 @@ export async function checkpointFiles(dir: string): Promise<CheckpointFiles> {
       chatTemplate = tokenizerConfig;
     }
   }
-  return {
-    dir,
-    config,
-    generationConfig: await opt(join(dir, "generation_config.json")),
-    tokenizer: await opt(join(dir, "tokenizer.json")),
-    tokenizerConfig,
-    chatTemplate,
-    processorConfig: await opt(join(dir, "preprocessor_config.json")) ?? await opt(join(dir, "processor_config.json")),
-    safetensors,
-    weightMap,
-  };
+  return { tokenizer: await opt(join(dir, "tokenizer.json")), tokenizerConfig, chatTemplate };
 }

@@ -301,13 +301,21 @@ export interface RawVisionTower extends RawModelObject {
   run(pixelValues: Float32Array, grids: Int32Array): Promise<VisionTowerOutput>;
 }
 
+/**
+ * A checkpoint argument of the loaders: a folder (or one file / index.json), a list of .safetensors
+ * files, or files whose tensors the model reads under other names (`renames`: stored name → model
+ * name; only renamed tensors are read), as a Cosmos 3 checkpoint's und tower (`checkpoint_paths` in
+ * native/src/binding/napi_common.cc).
+ */
+export type CheckpointPathArg = string | string[] | { files: string[]; renames: Record<string, string> };
+
 /** The module's exports. */
 export interface RawAddon {
   abiVersion: number;
-  loadModel(pathOrFiles: string | string[], config: NativeTextConfig): RawModel;
-  loadModelAsync(pathOrFiles: string | string[], config: NativeTextConfig): Promise<RawModel>;
-  loadVision(pathOrFiles: string | string[], config: NativeVisionConfig): RawVisionTower;
-  loadVisionAsync(pathOrFiles: string | string[], config: NativeVisionConfig): Promise<RawVisionTower>;
+  loadModel(pathOrFiles: CheckpointPathArg, config: NativeTextConfig): RawModel;
+  loadModelAsync(pathOrFiles: CheckpointPathArg, config: NativeTextConfig): Promise<RawModel>;
+  loadVision(pathOrFiles: CheckpointPathArg, config: NativeVisionConfig): RawVisionTower;
+  loadVisionAsync(pathOrFiles: CheckpointPathArg, config: NativeVisionConfig): Promise<RawVisionTower>;
   memory(): unknown;
   deviceInfo(): unknown;
   inspectSafetensors(pathOrFiles: string | string[]): { name: string; dtype: string; shape: number[] }[];

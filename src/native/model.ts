@@ -12,8 +12,14 @@
  * @module
  */
 import { z } from "zod";
-import { AbortError } from "../errors.ts";
-import { NativeModelInfo, type NativeTextConfig, type RawModel, type RawVisualInputs } from "./addon_types.ts";
+import { AbortError, ValidationError } from "../errors.ts";
+import {
+  type CheckpointPathArg,
+  NativeModelInfo,
+  type NativeTextConfig,
+  type RawModel,
+  type RawVisualInputs,
+} from "./addon_types.ts";
 import { nativeTextConfig, readCheckpointConfig } from "./config.ts";
 import { fromNative } from "./errors.ts";
 import { loadAddon } from "./load.ts";
@@ -57,9 +63,22 @@ function i32(a: Int32Array | number[]): Int32Array {
   return a instanceof Int32Array ? a : Int32Array.from(a);
 }
 
-/** The validated config object C++ takes (config.json is parsed here, once). */
-function textConfig(pathOrFiles: string | string[], configJson?: string): NativeTextConfig {
-  return nativeTextConfig(readCheckpointConfig(pathOrFiles, configJson));
+/**
+ * The validated config object C++ takes: `config` as given (an object), else built from the
+ * config.json text or the checkpoint folder's config.json (parsed here, once). Renamed files (a
+ * Cosmos 3 checkpoint) have no Qwen3-VL config.json, so they need the object.
+ */
+function textConfig(pathOrFiles: CheckpointPathArg, config?: string | NativeTextConfig): NativeTextConfig {
+  if (typeof config === "object") return config;
+  if (typeof pathOrFiles === "object" && !Array.isArray(pathOrFiles)) {
+    throw new ValidationError([{
+      field: "config",
+      value: "renamed checkpoint files without a config",
+      allowed: "a NativeTextConfig object (nativeTextConfigOf(checkpoint.config.text))",
+      message: "renamed files have no Qwen3-VL config.json to read",
+    }]);
+  }
+  return nativeTextConfig(readCheckpointConfig(pathOrFiles, config));
 }
 
 /**
@@ -74,7 +93,8 @@ export class NativeTextModel {
 
   /**
    * Loads a checkpoint synchronously: a folder (sharded index or model.safetensors), one .safetensors
-   * file or a list of them. `configJson` defaults to the folder's config.json.
+   * file or a list of them, or files read under other names (`{ files, renames }`). `configJson`
+   * defaults to the folder's config.json; a {@link NativeTextConfig} object is used as it is.
    *
    * @example
    * ```ts
@@ -82,7 +102,7 @@ export class NativeTextModel {
    * const m = NativeTextModel.load("test/fixtures/qwen3vl-tiny");
    * ```
    */
-  static load(pathOrFiles: string | string[], configJson?: string): NativeTextModel {
+  static load(pathOrFiles: CheckpointPathArg, configJson?: string | NativeTextConfig): NativeTextModel {
     const cfg = textConfig(pathOrFiles, configJson);
     const addon = loadAddon();
     try {
@@ -101,7 +121,10 @@ export class NativeTextModel {
    * const m = await NativeTextModel.loadAsync("test/fixtures/qwen3vl-tiny");
    * ```
    */
-  static async loadAsync(pathOrFiles: string | string[], configJson?: string): Promise<NativeTextModel> {
+  static async loadAsync(
+    pathOrFiles: CheckpointPathArg,
+    configJson?: string | NativeTextConfig,
+  ): Promise<NativeTextModel> {
     const cfg = textConfig(pathOrFiles, configJson);
     const addon = loadAddon();
     try {

@@ -39,12 +39,13 @@ import {
   resolveCheckpoint,
 } from "../checkpoint/mod.ts";
 import { realpath } from "node:fs/promises";
-import { AbortError, NativeError, throwIfAborted, ValidationError } from "../errors.ts";
+import { AbortError, CheckpointError, NativeError, throwIfAborted, ValidationError } from "../errors.ts";
 import { buildMultimodalPrompt, type PromptImage, type PromptVideo } from "../multimodal/mod.ts";
 import type { ProgressEvent } from "../schema/results.ts";
 import { loadTokenizer, type Tokenizer } from "../tokenizer/mod.ts";
 import { type NativeSampling, NativeTextModel } from "./model.ts";
 import type { RawVisualInputs } from "./addon_types.ts";
+import { nativeTextConfigOf, nativeVisionConfigOf } from "./config.ts";
 import { RunQueue } from "./queue.ts";
 import { freeTracked } from "./registry.ts";
 import { loadVisionTower, type NativeVisionTower, toVisualInputs } from "./vision.ts";
@@ -103,12 +104,13 @@ export class Qwen3VLSession {
     onProgress?.({ stage: "load", done: 0, total: 2, message: `Reading ${idOrPath}` });
     const checkpoint = await loadQwen3VLCheckpoint(idOrPath);
     const [tokenizer, template, processor] = await Promise.all([
-      loadTokenizer(checkpoint.dir),
-      loadChatTemplate(checkpoint.dir),
+      loadTokenizer(checkpoint.tokenizerDir),
+      loadChatTemplate(checkpoint.tokenizerDir),
       loadProcessorSettings(checkpoint.dir),
     ]);
     onProgress?.({ stage: "load", done: 1, total: 2, message: "Loading the text decoder's weights" });
-    const model = await NativeTextModel.loadAsync(checkpoint.dir);
+    // A Cosmos 3 checkpoint's und tower is read under its Qwen3-VL names (checkpoint.weights).
+    const model = await NativeTextModel.loadAsync(checkpoint.weights.text, nativeTextConfigOf(checkpoint.config.text));
     onProgress?.({ stage: "load", done: 2, total: 2, message: "Weights loaded" });
     return new Qwen3VLSession(checkpoint, tokenizer, template, processor, model);
   }
@@ -134,7 +136,13 @@ export class Qwen3VLSession {
   /** The vision tower, loaded on first use. */
   tower(): Promise<NativeVisionTower> {
     this.#checkOpen();
-    this.#tower ??= loadVisionTower(this.checkpoint.dir);
+    const weights = this.checkpoint.weights.vision;
+    if (weights === undefined) {
+      throw new CheckpointError(`${this.checkpoint.dir} has no vision tower (no vision_encoder/ folder).`, {
+        hint: "Download the checkpoint's vision_encoder/ folder; images and videos need it.",
+      });
+    }
+    this.#tower ??= loadVisionTower(weights, { config: nativeVisionConfigOf(this.checkpoint.config.vision) });
     return this.#tower;
   }
 

@@ -22,6 +22,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { AbortError, CheckpointError, ValidationError } from "../errors.ts";
 import { NativeVisionInfo, type RawVisionTower, type RawVisualInputs, type VisionTowerOutput } from "./addon_types.ts";
+import type { CheckpointPathArg, NativeVisionConfig } from "./addon_types.ts";
 import { nativeVisionConfig } from "./config.ts";
 import { fromNative, nativeCode } from "./errors.ts";
 import { loadAddon } from "./load.ts";
@@ -140,7 +141,8 @@ export class NativeVisionTower {
 
 /**
  * Loads the vision tower (`model.visual.*`) of a Qwen3-VL checkpoint: a directory with config.json
- * and model.safetensors (or a sharded index), or explicit `.safetensors` files with `configJson`.
+ * and model.safetensors (or a sharded index), or explicit `.safetensors` files (or `{ files, renames }`,
+ * as a Cosmos 3 vision_encoder/) with `configJson` or a resolved `config`.
  * Reads happen on a worker thread.
  *
  * @example
@@ -151,15 +153,29 @@ export class NativeVisionTower {
  * ```
  */
 export async function loadVisionTower(
-  path: string | string[],
-  opts: { configJson?: string } = {},
+  path: CheckpointPathArg,
+  opts: { configJson?: string; config?: NativeVisionConfig } = {},
 ): Promise<NativeVisionTower> {
-  let configJson = opts.configJson;
+  const config = opts.config ?? await visionConfigOf(path, opts.configJson);
+  const addon = loadAddon();
+  try {
+    return new NativeVisionTower(await addon.loadVisionAsync(path, config));
+  } catch (e) {
+    throw nativeError(e, `Loading the vision tower of ${describePath(path)}`);
+  }
+}
+
+function describePath(path: CheckpointPathArg): string {
+  return typeof path === "string" || Array.isArray(path) ? String(path) : String(path.files);
+}
+
+/** The tower's config from `configJson` or the checkpoint folder's config.json. */
+async function visionConfigOf(path: CheckpointPathArg, configJson?: string): Promise<NativeVisionConfig> {
   if (configJson === undefined) {
-    if (Array.isArray(path) || !(await stat(path).catch(() => undefined))?.isDirectory()) {
+    if (typeof path !== "string" || !(await stat(path).catch(() => undefined))?.isDirectory()) {
       throw new ValidationError([{
         field: "configJson",
-        value: String(path),
+        value: describePath(path),
         allowed: "a checkpoint directory, or configJson with the config.json text",
         message: "without a directory there is no config.json to read",
       }]);
@@ -170,18 +186,12 @@ export async function loadVisionTower(
   try {
     json = JSON.parse(configJson);
   } catch (e) {
-    throw new CheckpointError(`The config.json of ${String(path)} is not JSON: ${(e as Error).message}`, {
+    throw new CheckpointError(`The config.json of ${describePath(path)} is not JSON: ${(e as Error).message}`, {
       hint: "re-download config.json or fix the configJson text",
       cause: e,
     });
   }
-  const config = nativeVisionConfig(json);
-  const addon = loadAddon();
-  try {
-    return new NativeVisionTower(await addon.loadVisionAsync(path, config));
-  } catch (e) {
-    throw nativeError(e, `Loading the vision tower of ${String(path)}`);
-  }
+  return nativeVisionConfig(json);
 }
 
 /**
