@@ -23,6 +23,7 @@ export * from "./tokenizer/mod.ts";
 export * from "./chat_template/mod.ts";
 export * from "./checkpoint/mod.ts";
 export * from "./multimodal/mod.ts";
+export * from "./generator/mod.ts";
 // The native engine's user-facing part; the raw Node-API module and its typed wrappers stay in
 // src/native/mod.ts.
 export {
