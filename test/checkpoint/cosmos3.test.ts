@@ -94,6 +94,30 @@ describe("Cosmos 3 diffusers layout: detection and configs", () => {
     assert.deepEqual(ck.visionEncoder?.safetensors.map((p) => p.split("/").pop()), ["model.safetensors"]);
   });
 
+  test("the diffusers-written cosmos3-tiny (save_pretrained) reads to the configs diffusers held", async () => {
+    // test/fixtures/cosmos3-tiny was written by Cosmos3OmniPipeline.save_pretrained; reference.json has each
+    // model's resolved config as diffusers held it in memory.
+    const refConfigs = JSON.parse(
+      await readFile(join(FIX, "cosmos3-tiny-reference", "reference.json"), "utf8"),
+    ).configs as Record<string, Record<string, unknown>>;
+    const ck = await loadCosmos3Checkpoint(join(FIX, "cosmos3-tiny"));
+    const same = (ours: Record<string, unknown>, theirs: Record<string, unknown>, what: string) => {
+      let n = 0;
+      for (const [k, v] of Object.entries(ours)) {
+        if (k.startsWith("_") || !(k in theirs)) continue;
+        assert.deepEqual(v ?? null, theirs[k] ?? null, `${what}.${k}`);
+        n++;
+      }
+      return n;
+    };
+    assert.ok(same(ck.transformer.config, refConfigs.transformer, "transformer") >= 30);
+    assert.ok(same(ck.vae.config, refConfigs.vae, "vae") >= 15);
+    assert.ok(same(ck.scheduler.config, refConfigs.scheduler_saved, "scheduler") >= 15);
+    assert.ok(same(ck.soundTokenizer!.config, refConfigs.sound_tokenizer, "sound_tokenizer") >= 4);
+    assert.ok(same(ck.modelIndex, refConfigs.pipeline, "model_index") >= 7);
+    assert.equal(ck.visionEncoder, undefined, "save_pretrained writes no vision_encoder/ (the converter adds it)");
+  });
+
   test("schema defaults are diffusers' __init__ defaults (Nano / Super sizes)", () => {
     const t = Cosmos3TransformerConfigJson.parse({});
     assert.deepEqual(
