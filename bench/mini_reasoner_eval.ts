@@ -7,6 +7,13 @@
  *   none parses); a sample scores the mean over its objects, the figure is the mean over samples.
  * - caption: the colour+shape pairs named in the answer ("red cube", "blue ball", …) against the
  *   scene's; a sample is right when the two sets are equal. Also per-object precision and recall.
+ * - temporal_localization: per reference event, the predicted event with the same label (else the
+ *   one at the same place in the list): the mean of |start error| and |end error| in seconds; an
+ *   event with no prediction at all counts the clip's length. The figure is the mean over events.
+ * - physical_plausibility: accuracy of the parsed label (plausible / implausible).
+ * - action_cot: mean distance (0–1000 grid) between predicted and reference waypoints, index by index
+ *   (a missing waypoint counts 1000).
+ * - describe_anything: share of marked subjects whose description names the right colour+shape.
  *
  * Prints one JSON line per sample and a final `{"summary": …}` line.
  *
@@ -44,11 +51,48 @@ export function objectsNamed(text: string): Set<string> {
 
 interface Record {
   id: string;
-  task: "caption" | "grounding_2d";
+  task:
+    | "caption"
+    | "grounding_2d"
+    | "temporal_localization"
+    | "physical_plausibility"
+    | "action_cot"
+    | "describe_anything";
   messages: { role: string; content: { type: string; text?: string }[] }[];
   answer: string;
   reference: unknown;
-  media: { image?: string; video?: string };
+  media: { image?: string; video?: string; unmarked?: string };
+  subjects?: { box: [number, number, number, number] }[];
+  seconds?: number;
+}
+
+interface TimedEvent {
+  start: number;
+  end: number;
+  label?: string;
+}
+
+/**
+ * Mean absolute error (seconds) of each reference event's start and end against its prediction:
+ * the predicted event with the same label, else the one at the same index; none at all counts
+ * `missing` seconds. Returns the per-event errors and how many matched by label.
+ */
+export function eventErrors(
+  refs: TimedEvent[],
+  preds: TimedEvent[],
+  missing: number,
+): { errors: number[]; byLabel: number } {
+  const used = new Set<number>();
+  let byLabel = 0;
+  const errors = refs.map((ref, i) => {
+    let k = preds.findIndex((p, j) => !used.has(j) && p.label !== undefined && p.label === ref.label);
+    if (k >= 0) byLabel++;
+    else if (i < preds.length && !used.has(i)) k = i;
+    if (k < 0) return missing;
+    used.add(k);
+    return (Math.abs(preds[k].start - ref.start) + Math.abs(preds[k].end - ref.end)) / 2;
+  });
+  return { errors, byLabel };
 }
 
 function promptOf(r: Record): string {
@@ -67,13 +111,16 @@ async function main(): Promise<void> {
       data: { type: "string" },
       checkpoint: { type: "string" },
       count: { type: "string", default: "50" },
-      tasks: { type: "string", default: "grounding_2d,caption" },
+      tasks: {
+        type: "string",
+        default: "grounding_2d,caption,temporal_localization,physical_plausibility,action_cot,describe_anything",
+      },
       "max-tokens": { type: "string", default: "192" },
     },
   });
   if (!values.data || !values.checkpoint) {
     console.error(
-      "usage: bench/mini_reasoner_eval.ts --data <world_data --split eval folder> --checkpoint <folder> [--count 50] [--tasks grounding_2d,caption]",
+      "usage: bench/mini_reasoner_eval.ts --data <world_data --split eval folder> --checkpoint <folder> [--count 50] [--tasks grounding_2d,caption,…]",
     );
     process.exit(2);
   }
@@ -84,9 +131,14 @@ async function main(): Promise<void> {
   const summary: { [task: string]: { [k: string]: number } } = {};
   for (const task of values.tasks!.split(",")) {
     const records = (await readJsonl(join(data, `${task}.jsonl`))).slice(0, count);
-    let sum = 0, right = 0, refObjects = 0, predObjects = 0, hits = 0, parsed = 0, seconds = 0;
+    let sum = 0, right = 0, refObjects = 0, predObjects = 0, hits = 0, parsed = 0, seconds = 0, events = 0, byLabel = 0;
     for (const r of records) {
-      const media = r.media.image ? { image: join(data, r.media.image) } : { video: join(data, r.media.video!) };
+      // describe-anything: the unmarked image and the subjects, so that reason() draws the marks itself
+      const media = r.task === "describe_anything" && r.media.unmarked && r.subjects
+        ? { image: join(data, r.media.unmarked), subjects: r.subjects }
+        : r.media.image
+        ? { image: join(data, r.media.image) }
+        : { video: join(data, r.media.video!) };
       const t0 = performance.now();
       const res = await reason(
         { task: r.task, prompt: promptOf(r), ...media, maxTokens, sampling: { temperature: 0 }, stream: false },
@@ -108,6 +160,39 @@ async function main(): Promise<void> {
         const v = ious.reduce((x, y) => x + y, 0) / refs.length;
         sum += v;
         Object.assign(line, { reference: refs, predicted: boxes, iou: Number(v.toFixed(4)) });
+      } else if (task === "temporal_localization") {
+        const refs = r.reference as TimedEvent[];
+        const preds = res.parsed.kind === "events" ? res.parsed.events : [];
+        if (preds.length) parsed++;
+        const e = eventErrors(refs, preds, r.seconds ?? 4);
+        sum += e.errors.reduce((x, y) => x + y, 0);
+        events += refs.length;
+        byLabel += e.byLabel;
+        Object.assign(line, { reference: refs, predicted: preds, errors: e.errors.map((v) => Number(v.toFixed(3))) });
+      } else if (task === "physical_plausibility") {
+        const got = res.parsed.kind === "label" ? res.parsed.label : undefined;
+        if (got !== undefined) parsed++;
+        if (got === r.reference) right++;
+        Object.assign(line, { reference: r.reference, predicted: got, correct: got === r.reference });
+      } else if (task === "action_cot") {
+        const refs = r.reference as [number, number][];
+        const pts = res.parsed.kind === "trajectory" ? res.parsed.points as [number, number][] : [];
+        if (pts.length) parsed++;
+        const d = refs.map((p, i) => pts[i] ? Math.hypot(pts[i][0] - p[0], pts[i][1] - p[1]) : 1000);
+        const mean = d.reduce((x, y) => x + y, 0) / refs.length;
+        sum += mean;
+        Object.assign(line, { reference: refs, predicted: pts, mean_distance: Number(mean.toFixed(1)) });
+      } else if (task === "describe_anything") {
+        const refs = r.reference as { index: number; label: string }[];
+        const subs = res.parsed.kind === "subjects" ? res.parsed.subjects : [];
+        if (subs.length) parsed++;
+        const ok = refs.filter((ref) => {
+          const s = subs.find((x) => x.index === ref.index);
+          return s !== undefined && objectsNamed(s.description).has(ref.label);
+        }).length;
+        hits += ok;
+        refObjects += refs.length;
+        Object.assign(line, { reference: refs.map((x) => x.label), predicted: subs, right: ok });
       } else {
         const want = objectsNamed(r.answer), got = objectsNamed(res.answer);
         const inter = [...got].filter((o) => want.has(o)).length;
@@ -123,6 +208,26 @@ async function main(): Promise<void> {
     const n = records.length;
     summary[task] = task === "grounding_2d"
       ? { samples: n, mean_iou: sum / n, answers_with_a_box: parsed / n, seconds_per_call: seconds / n }
+      : task === "temporal_localization"
+      ? {
+        samples: n,
+        events,
+        mean_abs_error_s: sum / Math.max(1, events),
+        matched_by_label: byLabel / Math.max(1, events),
+        answers_with_events: parsed / n,
+        seconds_per_call: seconds / n,
+      }
+      : task === "physical_plausibility"
+      ? { samples: n, accuracy: right / n, answers_with_a_label: parsed / n, seconds_per_call: seconds / n }
+      : task === "action_cot"
+      ? { samples: n, mean_waypoint_distance: sum / n, answers_with_points: parsed / n, seconds_per_call: seconds / n }
+      : task === "describe_anything"
+      ? {
+        samples: n,
+        subjects_named_right: hits / Math.max(1, refObjects),
+        answers_with_subjects: parsed / n,
+        seconds_per_call: seconds / n,
+      }
       : {
         samples: n,
         colour_shape_accuracy: right / n,

@@ -4,32 +4,47 @@ the native engine loads (config.json, tokenizer, chat template, processor config
 shards of at most 15 MB).
 
 Runs on the GPU machine (Python 3.12, torch 2.11, transformers 5.17, no internet, no video decoder):
-videos are read as the PNG frames `world_data.ts --frames-png` writes, restricted beforehand to the
-frames the Qwen3-VL video processor samples (tools/train/pack_for_device.sh), so the prompt the
-model trains on is the one the native engine builds from the mp4.
+a clip is read as the PNG frames the Qwen3-VL video processor samples from it (`world_data.ts
+--sampled-frames` writes only those, under `media/<seed>/<clip>/`, with `video_frames.json`), so the
+prompt the model trains on is the one the native engine builds from the mp4.
 
-    PYTHONUNBUFFERED=1 python3 tools/train/train_reasoner.py --data .dev/train/w0000 .dev/train/w0100 \
+    PYTHONUNBUFFERED=1 python3 tools/train/train_reasoner.py --data /tmp/d/f00000 /tmp/d/g01000 \
         --out /tmp/mini --state /tmp/state --seconds 300
 
+Where the time goes, and what this script does about it (a 5 M-parameter model is bound by Python and
+kernel launches, not by FLOPs):
+- Preprocessing runs in worker processes (forked before CUDA starts): the processor gives the token
+  ids (the prompt exactly as the engine builds it); the frames stay uint8 on the GPU, deduplicated
+  (caption, temporal localization and plausibility share a clip), and are normalised and cut into
+  patches there per batch (`patchify`, the processor's layout).
+- The mRoPE position ids are computed once per sample (`rope_positions`) instead of by transformers'
+  per-row Python loop at every step.
+- The vision tower's per-image loops are avoided: its position embeddings are computed once per
+  distinct grid in a batch (every image here has one grid), and its attention runs as one batched
+  SDPA call when every attention chunk (an image, a video frame pair) has the same length, instead
+  of one call per chunk.
+Each of these is checked against transformers' own path on a real batch when the run starts
+(`self_check`: loss and pixels must agree); what disagrees is switched off and said so in the log.
+
 Resumable: `--state DIR` is loaded when it holds a training state (model in fp32, AdamW moments in
-bf16 so that the state fits in the 16 MiB files the device hands back, step, epoch and position in the
-epoch's permutation) and rewritten at the end; `--init CKPT` starts from a checkpoint's weights with a
-fresh optimizer instead (a later session that has only the committed checkpoint). Each session runs one
-warm-up + cosine learning-rate cycle over its `--seconds` (a warm restart when resumed).
+bf16, step, epoch and position in the epoch's permutation) and rewritten at the end; `--init CKPT`
+starts from a checkpoint's weights with a fresh optimizer instead (a later session that has only the
+committed checkpoint). Each session runs one warm-up + cosine learning-rate cycle over its `--seconds`.
+The checkpoint is also written every `--save-every` seconds, so a run cut short still returns weights.
 
 Deterministic: the model's initialisation and every epoch's order derive from `--seed` (epoch e is
-permutation(seed + e)); the data position is saved, so a resumed run sees the samples a single run
-would have (GPU kernels themselves are not bit-deterministic).
+permutation(seed + e)); GPU kernels themselves are not bit-deterministic.
 
 The tokenizer, chat template and processor settings are the tiny fixture's (test/fixtures/qwen3vl-tiny:
 a 1400-token byte-level BPE plus Qwen3-VL's special tokens): every digit is one token, and the world's
-words (colours, shapes, "bbox_2d", ...) encode in a few tokens each, which is adequate here and keeps
-the embedding small.
+words (colours, shapes, "bbox_2d", ...) encode in a few tokens each, which keeps the embedding small.
 """
 import argparse
 import copy
+import inspect
 import json
 import math
+import multiprocessing as mp
 import os
 import random
 import re
@@ -38,9 +53,11 @@ import sys
 import time
 
 T0 = time.time()
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the processor is used in forked workers
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 import transformers  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
@@ -51,30 +68,40 @@ FIXTURE = os.path.join(HERE, "..", "..", "test", "fixtures", "qwen3vl-tiny")
 # Files copied verbatim from the fixture: the engine reads the same tokenizer / template / processor.
 COPIED = ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "processor_config.json"]
 IGNORE = -100
+ALL_TASKS = "caption,grounding_2d,temporal_localization,physical_plausibility,action_cot,describe_anything"
+# How often each task's samples appear per epoch: the video tasks have 10x fewer distinct samples than
+# grounding (one clip per seed, against ten times as many grounding stills) and carry three of the four
+# measured targets.
+DEFAULT_REPEAT = "caption=3,temporal_localization=3,physical_plausibility=3"
 
 
 def log(*a):
     print(f"[{time.time() - T0:6.1f}s]", *a, flush=True)
 
 
-def parse_args():
+def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", nargs="+", required=True, help="data folders written by world_data.ts (packed)")
-    p.add_argument("--tasks", default="grounding_2d,caption", help="comma-separated tasks to train on")
+    p.add_argument("--data", nargs="+", required=True, help="data folders written by world_data.ts")
+    p.add_argument("--tasks", default=ALL_TASKS, help="comma-separated tasks to train on")
+    p.add_argument("--repeat", default=DEFAULT_REPEAT, help="task=N,...: each sample of the task N times per epoch")
     p.add_argument("--out", required=True, help="where the transformers-layout checkpoint is written")
     p.add_argument("--state", help="training-state folder: loaded if present, rewritten at the end")
     p.add_argument("--init", help="start from this checkpoint's weights (fresh optimizer)")
     p.add_argument("--seconds", type=float, default=300, help="training time of this session (after preprocessing)")
     p.add_argument("--until", type=float, help="stop training this many seconds after the script started (a device run's bound)")
     p.add_argument("--preprocess-seconds", type=float, default=90, help="bound on preprocessing; what is done by then is used")
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--save-every", type=float, default=120, help="also write the checkpoint every this many seconds of training")
+    p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=max(1, min(14, (os.cpu_count() or 2) - 2)))
     p.add_argument("--fixture", default=FIXTURE, help="checkpoint whose tokenizer / template / processor are reused")
     p.add_argument("--no-mirror", dest="mirror", action="store_false", help="no left-right mirrored grounding copies")
+    p.add_argument("--no-fast", dest="fast", action="store_false", help="transformers' own path for everything")
+    p.add_argument("--look", type=int, default=2, help="greedy answers printed per task at the end")
     p.add_argument("--dry", action="store_true", help="build the model and preprocess, no training")
-    return p.parse_args()
+    return p.parse_args(argv)
 
 
 def model_config(tok):
@@ -101,7 +128,18 @@ def model_config(tok):
     return cfg, ids
 
 
+# ---------------------------------------------------------------------------------------------------
+# Records and media
+
+
+def clip_dir(folder, video_url):
+    """`media/7/reasoner.mp4` → `<folder>/media/7/reasoner/`: the clip's sampled frames."""
+    stem = os.path.splitext(os.path.basename(video_url))[0]
+    return os.path.join(folder, os.path.dirname(video_url), stem)
+
+
 def read_samples(folders, tasks, mirror):
+    """(folder, video_frames, record) per sample, mirrored grounding copies added; `repeat` is applied later."""
     out = []
     for folder in folders:
         frames_file = os.path.join(folder, "video_frames.json")
@@ -112,8 +150,9 @@ def read_samples(folders, tasks, mirror):
                 continue
             for line in open(path, encoding="utf-8"):
                 rec = json.loads(line)
-                if "video" in rec["media"] and video_frames is None:
-                    continue  # no frames for this folder's videos: skip, never guess
+                if "video" in rec["media"]:
+                    if video_frames is None or not os.path.isdir(clip_dir(folder, rec["media"]["video"])):
+                        continue  # no frames for this clip: skip, never guess
                 out.append((folder, video_frames, rec))
                 if mirror and task == "grounding_2d":
                     out.append((folder, video_frames, mirrored(rec)))
@@ -130,96 +169,393 @@ def mirrored(rec):
     rec = copy.deepcopy(rec)
     flip = lambda m: f'"bbox_2d": [{1000 - int(m[3])}, {m[2]}, {1000 - int(m[1])}, {m[4]}]'  # noqa: E731
     rec["messages"][-1]["content"][0]["text"] = BBOX.sub(flip, rec["messages"][-1]["content"][0]["text"])
+    rec["answer"] = rec["messages"][-1]["content"][0]["text"]
     rec["id"] = rec["id"] + "-mirror"
     rec["mirror"] = True
     return rec
 
 
-class Preprocessor:
-    def __init__(self, proc):
-        self.proc = proc
-        self.tok = proc.tokenizer
+def media_key(folder, video_frames, rec):
+    """What a sample looks at: ("image", path) or ("video", frame dir); the same clip is loaded once."""
+    if "image" in rec["media"]:
+        return ("image", os.path.join(folder, rec["media"]["image"]))
+    return ("video", clip_dir(folder, rec["media"]["video"]), tuple(video_frames["indices"]))
 
-    def __call__(self, folder, video_frames, rec):
-        msgs = rec["messages"]
-        prompt = self.tok.apply_chat_template(msgs[:-1], tokenize=False, add_generation_prompt=True)
-        full = self.tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=False)
-        assert full.startswith(prompt), "the chat template's prompt is not a prefix of the conversation"
-        answer = full[len(prompt):]
-        kw = dict(text=[prompt], return_tensors="pt")
-        if "image" in rec["media"]:
-            img = Image.open(os.path.join(folder, rec["media"]["image"])).convert("RGB")
-            kw["images"] = [ImageOps.mirror(img) if rec.get("mirror") else img]
-        else:
-            video_dir = os.path.join(folder, os.path.dirname(rec["media"]["video"]), "reasoner")
-            idx = video_frames["indices"]
-            frames = np.stack([np.asarray(Image.open(os.path.join(video_dir, f"{k:03d}.png")).convert("RGB")) for k in idx])
-            meta = dict(total_num_frames=video_frames["totalFrames"], fps=video_frames["fps"],
-                        duration=video_frames["totalFrames"] / video_frames["fps"], width=frames.shape[2],
-                        height=frames.shape[1], frames_indices=idx)
-            kw.update(videos=[frames], video_metadata=[meta], do_sample_frames=False)
+
+def load_media(key):
+    """uint8 frames (T, H, W, 3) of a media key (unflipped; mirroring is done on the GPU)."""
+    if key[0] == "image":
+        return np.asarray(Image.open(key[1]).convert("RGB"))[None]
+    return np.stack([np.asarray(Image.open(os.path.join(key[1], f"{k:03d}.png")).convert("RGB")) for k in key[2]])
+
+
+def media_inputs(folder, video_frames, rec):
+    """The processor's media arguments for a record (PIL image, or frames + video metadata)."""
+    key = media_key(folder, video_frames, rec)
+    if key[0] == "image":
+        img = Image.open(key[1]).convert("RGB")
+        return dict(images=[ImageOps.mirror(img) if rec.get("mirror") else img])
+    frames = load_media(key)
+    meta = dict(total_num_frames=video_frames["totalFrames"], fps=video_frames["fps"],
+                duration=video_frames["totalFrames"] / video_frames["fps"], width=frames.shape[2],
+                height=frames.shape[1], frames_indices=list(key[2]))
+    return dict(videos=[frames], video_metadata=[meta], do_sample_frames=False)
+
+
+def run_processor(proc, prompt, media):
+    kw = dict(text=[prompt], return_tensors="pt", **media)
+    try:
+        return dict(proc(**kw))
+    except Exception:  # noqa: BLE001 - some versions want a VideoMetadata object, not a dict
+        if "video_metadata" not in kw:
+            raise
+        from transformers.video_utils import VideoMetadata
+        kw["video_metadata"] = [VideoMetadata(**m) for m in kw["video_metadata"]]
+        return dict(proc(**kw))
+
+
+PIXEL_KEYS = ("pixel_values", "pixel_values_videos")
+GRID_KEYS = ("image_grid_thw", "video_grid_thw")
+
+
+def prepare(proc, folder, video_frames, rec, with_pixels=False):
+    """Token ids of prompt + answer (the processor's expansion of the media placeholders), the labels'
+    start, the grids, the media key; the processor's pixel values too when asked (for the self-check)."""
+    tok = proc.tokenizer
+    msgs = rec["messages"]
+    prompt = tok.apply_chat_template(msgs[:-1], tokenize=False, add_generation_prompt=True)
+    full = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=False)
+    assert full.startswith(prompt), "the chat template's prompt is not a prefix of the conversation"
+    answer = full[len(prompt):]
+    batch = run_processor(proc, prompt, media_inputs(folder, video_frames, rec))
+    batch.pop("token_type_ids", None)
+    ans_ids = tok(answer, add_special_tokens=False)["input_ids"]
+    n_prompt = batch["input_ids"].shape[1]
+    seq = {}
+    for k, v in batch.items():
+        if torch.is_tensor(v) and v.ndim == 2 and v.shape[0] == 1 and v.shape[1] == n_prompt and k not in PIXEL_KEYS:
+            seq[k] = v[0].numpy()
+    n = len(ans_ids)
+    for k in list(seq):
+        tail = np.asarray(ans_ids) if k == "input_ids" else np.ones(n) if k == "attention_mask" else np.zeros(n)
+        seq[k] = np.concatenate([seq[k], tail.astype(seq[k].dtype)])  # answer tokens are text tokens
+    grids = {k: batch[k].numpy() for k in GRID_KEYS if k in batch}
+    out = dict(seq=seq, n_prompt=n_prompt, grids=grids, key=media_key(folder, video_frames, rec),
+               mirror=bool(rec.get("mirror")), id=rec["id"], task=rec["task"], prompt=prompt, answer=answer,
+               reference=rec.get("reference"))
+    if with_pixels:
+        out["pixels"] = {k: batch[k].float().numpy() for k in PIXEL_KEYS if k in batch}
+    return out
+
+
+_PROC = None
+
+
+def _worker_init(fixture):
+    global _PROC
+    torch.set_num_threads(1)
+    if _PROC is None:  # inherited from the parent when forked
+        _PROC = AutoProcessor.from_pretrained(fixture)
+
+
+def _worker_prepare(item):
+    folder, video_frames, rec = item
+    try:
+        return prepare(_PROC, folder, video_frames, rec)
+    except Exception as e:  # noqa: BLE001 - reported per task by the caller
+        return dict(error=repr(e), task=rec["task"])
+
+
+def _worker_load(key):
+    return key, load_media(key)
+
+
+def preprocess(a, samples, proc, t_start):
+    """Records → prepared samples (60% of the time bound at most), then the distinct media frames of
+    those (the rest), in worker processes when possible; what is done by then is used (a sample whose
+    media did not load is dropped later)."""
+    global _PROC
+    prepared, media, failures = [], {}, {}
+    prep_deadline = t_start + 0.6 * a.preprocess_seconds
+    deadline = t_start + a.preprocess_seconds
+
+    def keys_of(prepared):
+        return list(dict.fromkeys(r["key"] for r in prepared))
+    if a.workers > 1:
         try:
-            batch = dict(self.proc(**kw))
-        except Exception:  # noqa: BLE001 - some versions want a VideoMetadata object, not a dict
-            if "video_metadata" not in kw:
-                raise
-            from transformers.video_utils import VideoMetadata
-            kw["video_metadata"] = [VideoMetadata(**m) for m in kw["video_metadata"]]
-            batch = dict(self.proc(**kw))
-        batch.pop("token_type_ids", None)
-        ans_ids = self.tok(answer, add_special_tokens=False)["input_ids"]
-        seq_len = batch["input_ids"].shape[1]
-        seq, other = {}, {}
-        for k, v in batch.items():
-            if torch.is_tensor(v) and v.ndim == 2 and v.shape[0] == 1 and v.shape[1] == seq_len and k != "pixel_values":
-                seq[k] = v[0]
-            elif torch.is_tensor(v):
-                other[k] = v  # pixel values and grids, concatenated across a batch
-        n = len(ans_ids)
-        seq["input_ids"] = torch.cat([seq["input_ids"], torch.tensor(ans_ids, dtype=seq["input_ids"].dtype)])
-        for k in list(seq):
-            if k == "attention_mask":
-                seq[k] = torch.cat([seq[k], torch.ones(n, dtype=seq[k].dtype)])
-            elif k != "input_ids":
-                seq[k] = torch.cat([seq[k], torch.zeros(n, dtype=seq[k].dtype)])  # text tokens
-        labels = torch.full((seq_len + n,), IGNORE, dtype=torch.long)
-        labels[seq_len:] = torch.tensor(ans_ids)
-        return dict(seq=seq, other=other, labels=labels, id=rec["id"], task=rec["task"], prompt=prompt, answer=answer)
+            _PROC = proc
+            ctx = mp.get_context("fork")
+            with ctx.Pool(a.workers, initializer=_worker_init, initargs=(a.fixture,)) as pool:
+                for r in pool.imap(_worker_prepare, samples, chunksize=32):
+                    if "error" in r:
+                        failures.setdefault(r["task"], r["error"])
+                    else:
+                        prepared.append(r)
+                    if time.time() > prep_deadline:
+                        log(f"preprocessing bound reached: using {len(prepared)} of {len(samples)}")
+                        break
+                log(f"prepared {len(prepared)} samples in {time.time() - t_start:.1f}s")
+                for key, frames in pool.imap_unordered(_worker_load, keys_of(prepared), chunksize=16):
+                    media[key] = frames
+                    if time.time() > deadline:
+                        log("media loading bound reached")
+                        break
+                pool.terminate()
+            log(f"media: {len(media)} distinct images / clips loaded in {time.time() - t_start:.1f}s")
+            return prepared, media, failures
+        except Exception as e:  # noqa: BLE001 - fall back to one process
+            log("worker preprocessing failed, continuing in one process:", repr(e))
+            prepared, media, failures = [], {}, {}
+    for s in samples:
+        if time.time() > prep_deadline:
+            log(f"preprocessing bound reached: using {len(prepared)} of {len(samples)}")
+            break
+        try:
+            prepared.append(prepare(proc, *s))
+        except Exception as e:  # noqa: BLE001
+            failures.setdefault(s[2]["task"], repr(e))
+    for key in keys_of(prepared):
+        if time.time() > deadline:
+            break
+        media[key] = load_media(key)
+    return prepared, media, failures
 
 
-def collate(items, pad_id, device):
-    L = max(it["labels"].shape[0] for it in items)
+# ---------------------------------------------------------------------------------------------------
+# Fast paths (each checked against transformers' own at start-up)
+
+
+def patchify(frames, temporal=2, patch=16, merge=2):
+    """uint8 frames (N, T, H, W, 3) on the GPU → the processor's flattened patches
+    (N * gt * gh * gw, 3 * temporal * patch * patch), rescaled by 1/255 and normalised with mean =
+    std = 0.5; a single image is repeated to `temporal` frames, as Qwen2VLImageProcessor does."""
+    x = frames.float() * (1.0 / 255.0)
+    x = (x - 0.5) / 0.5
+    n, t, h, w, c = x.shape
+    if t % temporal:
+        x = torch.cat([x, x[:, -1:].expand(n, temporal - t % temporal, h, w, c)], 1)
+        t = x.shape[1]
+    x = x.permute(0, 1, 4, 2, 3)  # N, T, C, H, W
+    gt, gh, gw = t // temporal, h // patch, w // patch
+    x = x.reshape(n, gt, temporal, c, gh // merge, merge, patch, gw // merge, merge, patch)
+    x = x.permute(0, 1, 4, 7, 5, 8, 3, 2, 6, 9)
+    return x.reshape(n * gt * gh * gw, c * temporal * patch * patch)
+
+
+def rope_positions(ids, grids, vision_ids, merge):
+    """Qwen3-VL's mRoPE position ids (3, L) of one unpadded sequence, as `get_rope_index` computes
+    them: text tokens count up on all three axes; each run of image / video pad tokens is one frame
+    grid (a video's grid is split per temporal patch) placed at (t0, t0 + row, t0 + col), and the
+    text after it continues at t0 + max(rows, cols)."""
+    ids = np.asarray(ids)
+    L = len(ids)
+    pos = np.zeros((3, L), dtype=np.int64)
+    runs = [(int(g[1]) // merge, int(g[2]) // merge) for g in grids for _ in range(int(g[0]))]
+    edges = np.diff(np.concatenate([[0], np.isin(ids, list(vision_ids)).astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    nxt, cur, r = 0, 0, 0
+
+    def text(a, b):
+        nonlocal nxt
+        pos[:, a:b] = nxt + np.arange(b - a)
+        nxt += b - a
+    for s0, e0 in zip(starts, ends):
+        text(cur, s0)
+        i = s0
+        while i < e0 and r < len(runs) and i + runs[r][0] * runs[r][1] <= e0:
+            h, w = runs[r]
+            r += 1
+            n = h * w
+            pos[0, i:i + n] = nxt
+            pos[1, i:i + n] = nxt + np.repeat(np.arange(h), w)
+            pos[2, i:i + n] = nxt + np.tile(np.arange(w), h)
+            nxt += max(h, w)
+            i += n
+        text(i, e0)  # pads without a grid (never in well-formed data; the self-check would say)
+        cur = e0
+    text(cur, L)
+    return pos
+
+
+FAST = dict(attn=False, posemb=False, chunk=None, grids={})
+
+
+def lookup_grids(grid_thw):
+    g = FAST["grids"].get(grid_thw.data_ptr())
+    return g if g is not None else [tuple(int(v) for v in row) for row in grid_thw.tolist()]
+
+
+def install_fast_paths(model):
+    """Wraps the vision tower: per-distinct-grid position embeddings and batched attention. Returns the
+    names of what was installed (missing internals leave transformers' path in place)."""
+    visual = model.model.visual
+    installed = []
+    mod = sys.modules[type(visual).__module__]
+    rot = getattr(mod, "apply_rotary_pos_emb_vision", None)
+    orig_forward = visual.forward
+
+    def visual_forward(hidden_states, grid_thw=None, **kw):
+        grids = lookup_grids(grid_thw)
+        hw = {h * w for _, h, w in grids}
+        FAST["chunk"] = hw.pop() if len(hw) == 1 else None
+        try:
+            return orig_forward(hidden_states, grid_thw=grid_thw, **kw)
+        finally:
+            FAST["chunk"] = None
+    visual.forward = visual_forward
+
+    for name in ("fast_pos_embed_interpolate", "rot_pos_emb"):
+        orig = getattr(visual, name, None)
+        if orig is None:
+            continue
+        cache = {}
+
+        def per_grid(grid_thw, _orig=orig, _name=name, _cache=cache):
+            if not FAST["posemb"]:
+                return _orig(grid_thw)
+            grids = lookup_grids(grid_thw)
+            uniq = list(dict.fromkeys(grids))
+            if len(uniq) == len(grids):
+                return _orig(grid_thw)
+            parts = {}
+            for g in uniq:
+                if _name == "rot_pos_emb" and g in _cache:  # no parameters: the same every step
+                    parts[g] = _cache[g]
+                    continue
+                one = torch.tensor([g], device=grid_thw.device, dtype=grid_thw.dtype)
+                parts[g] = _orig(one)
+                if _name == "rot_pos_emb":
+                    _cache[g] = parts[g]
+            return torch.cat([parts[g] for g in grids])
+        setattr(visual, name, per_grid)
+        installed.append(name)
+
+    blocks = getattr(visual, "blocks", [])
+    if rot is not None and blocks and all(hasattr(b, "attn") for b in blocks):
+        for b in blocks:
+            attn = b.attn
+            orig_attn = attn.forward
+
+            def attn_forward(hidden_states, cu_seqlens=None, rotary_pos_emb=None, position_embeddings=None,
+                             _self=attn, _orig=orig_attn, **kw):
+                L = FAST["chunk"]
+                if not FAST["attn"] or L is None or position_embeddings is None or hidden_states.shape[0] % L:
+                    return _orig(hidden_states, cu_seqlens=cu_seqlens, rotary_pos_emb=rotary_pos_emb,
+                                 position_embeddings=position_embeddings, **kw)
+                seq = hidden_states.shape[0]
+                q, k, v = _self.qkv(hidden_states).reshape(seq, 3, _self.num_heads, -1).permute(1, 0, 2, 3).unbind(0)
+                cos, sin = position_embeddings
+                q, k = rot(q, k, cos, sin)
+                n, d = seq // L, q.shape[-1]
+                q, k, v = (t.reshape(n, L, _self.num_heads, d).transpose(1, 2) for t in (q, k, v.to(q.dtype)))
+                o = F.scaled_dot_product_attention(q, k, v, scale=_self.scaling)
+                return _self.proj(o.transpose(1, 2).reshape(seq, -1))
+            attn.forward = attn_forward
+        installed.append("vision attention")
+    return installed
+
+
+# ---------------------------------------------------------------------------------------------------
+# Batches
+
+
+class Store:
+    """The distinct media as uint8 tensors on the device: images (Ni, 1, H, W, 3), clips (Nv, T, H, W, 3)."""
+
+    def __init__(self, media, device):
+        self.index = {}
+        by_kind = {"image": [], "video": []}
+        for key, frames in media.items():
+            by_kind[key[0]].append((key, frames))
+        self.tensors = {}
+        for kind, items in by_kind.items():
+            if not items:
+                continue
+            shapes = {f.shape for _, f in items}
+            if len(shapes) != 1:  # mixed sizes: keep the most common (the data writer uses one size)
+                common = max(shapes, key=lambda s: sum(f.shape == s for _, f in items))
+                items = [(k, f) for k, f in items if f.shape == common]
+            self.tensors[kind] = torch.from_numpy(np.stack([f for _, f in items])).to(device)
+            for i, (key, _) in enumerate(items):
+                self.index[key] = (kind, i)
+
+    def has(self, key):
+        return key in self.index
+
+    def frames(self, items, kind):
+        sel = [(self.index[it["key"]][1], it["mirror"]) for it in items if it["key"][0] == kind]
+        if not sel:
+            return None
+        idx = torch.tensor([i for i, _ in sel], device=self.tensors[kind].device)
+        x = self.tensors[kind].index_select(0, idx)
+        flip = torch.tensor([m for _, m in sel], device=x.device)
+        if bool(flip.any()):
+            x = torch.where(flip[:, None, None, None, None], x.flip(3), x)
+        return x
+
+
+def collate(items, pad_id, device, store=None, fast_pixels=False, positions=False):
+    """A padded batch (right padding) with labels on the answer tokens; pixels from the store
+    (patchified on the device) or from each item's processor output; position ids when asked."""
+    L = max(len(it["seq"]["input_ids"]) for it in items)
     out = {}
     for k in items[0]["seq"]:
         fill = pad_id if k == "input_ids" else 0
-        t = torch.full((len(items), L), fill, dtype=items[0]["seq"][k].dtype)
+        t = np.full((len(items), L), fill, dtype=items[0]["seq"][k].dtype)
         for i, it in enumerate(items):
-            t[i, : it["seq"][k].shape[0]] = it["seq"][k]
-        out[k] = t
-    labels = torch.full((len(items), L), IGNORE, dtype=torch.long)
+            t[i, : len(it["seq"][k])] = it["seq"][k]
+        out[k] = torch.from_numpy(t)
+    labels = np.full((len(items), L), IGNORE, dtype=np.int64)
     for i, it in enumerate(items):
-        labels[i, : it["labels"].shape[0]] = it["labels"]
-    out["labels"] = labels
-    keys = {k for it in items for k in it["other"]}
-    for k in keys:
-        parts = [it["other"][k] for it in items if k in it["other"]]
-        out[k] = torch.cat(parts, 0)
-    return {k: v.to(device, non_blocking=True) for k, v in out.items()}
+        labels[i, it["n_prompt"]: len(it["seq"]["input_ids"])] = it["seq"]["input_ids"][it["n_prompt"]:]
+    out["labels"] = torch.from_numpy(labels)
+    if positions:
+        pos = np.ones((3, len(items), L), dtype=np.int64)  # padding: 1, as get_rope_index leaves it
+        for i, it in enumerate(items):
+            pos[:, i, : it["positions"].shape[1]] = it["positions"]
+        out["position_ids"] = torch.from_numpy(pos)
+    grids = {}
+    for k in GRID_KEYS:
+        parts = [it["grids"][k] for it in items if k in it["grids"]]
+        if parts:
+            grids[k] = np.concatenate(parts, 0)
+    out = {k: v.to(device, non_blocking=True) for k, v in out.items()}
+    FAST["grids"] = {}
+    for k, g in grids.items():
+        t = torch.from_numpy(g).to(device)
+        out[k] = t
+        FAST["grids"][t.data_ptr()] = [tuple(int(v) for v in row) for row in g]
+    for pk, kind in (("pixel_values", "image"), ("pixel_values_videos", "video")):
+        if not any(it["key"][0] == kind for it in items):
+            continue
+        if fast_pixels:
+            out[pk] = patchify(store.frames(items, kind))
+        else:
+            out[pk] = torch.cat([torch.from_numpy(it["pixels"][pk]) for it in items if pk in it["pixels"]], 0).to(device)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Checkpoints
 
 
 def save_checkpoint(model, out, fixture, ids):
-    """transformers layout, bf16 weights in shards of at most 15 MB, the fixture's tokenizer / template / processor."""
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
+    """transformers layout, bf16 weights in shards of at most 15 MB, the fixture's tokenizer / template / processor.
+    Written to a temporary folder first, then renamed, so a cut run never leaves half a checkpoint."""
+    tmp = out.rstrip("/") + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
     m = Qwen3VLForConditionalGeneration(model.config)
     m.load_state_dict({k: v.detach().float().cpu() for k, v in model.state_dict().items()})
     m = m.to(torch.bfloat16)
     m.generation_config = GenerationConfig(bos_token_id=ids["<|endoftext|>"], eos_token_id=[ids["<|im_end|>"], ids["<|endoftext|>"]],
                                            pad_token_id=ids["<|endoftext|>"], do_sample=True, temperature=0.7, top_k=20,
                                            top_p=0.8, repetition_penalty=1.0)
-    m.save_pretrained(out, max_shard_size="15MB")
+    m.save_pretrained(tmp, max_shard_size="15MB")
     for f in COPIED:
-        shutil.copy(os.path.join(fixture, f), os.path.join(out, f))
+        shutil.copy(os.path.join(fixture, f), os.path.join(tmp, f))
+    shutil.rmtree(out, ignore_errors=True)
+    os.rename(tmp, out)
 
 
 def save_state(model, opt, state_dir, info):
@@ -253,15 +589,112 @@ def load_state(model, opt, state_dir, device):
     return info
 
 
+# ---------------------------------------------------------------------------------------------------
+# Start-up check of the fast paths against transformers' own
+
+
+def self_check(model, proc, check_items, pad_id, device, store, ids):
+    """Loss of one real batch through transformers' own path (processor pixels, position ids from
+    `get_rope_index`, per-chunk vision attention) against each fast path alone and all together, in
+    fp32. Returns which fast paths agree (those that do not are left off)."""
+    ok = dict(pixels=False, positions=False, posemb=False, attn=False)
+    items = [it for it in check_items if "pixels" in it]
+    if not items:
+        log("self-check: no items with processor pixels; fast paths off")
+        return ok
+    # pixels: the device patchify against the processor's values, per kind
+    try:
+        worst = 0.0
+        for pk, kind in (("pixel_values", "image"), ("pixel_values_videos", "video")):
+            sel = [it for it in items if it["key"][0] == kind]
+            if not sel:
+                continue
+            mine = patchify(store.frames(sel, kind)).cpu()
+            ref = torch.cat([torch.from_numpy(it["pixels"][pk]) for it in sel], 0)
+            worst = max(worst, float((mine - ref).abs().max()) if mine.shape == ref.shape else float("inf"))
+        ok["pixels"] = worst < 2e-2
+        log(f"self-check pixels: max |device patchify - processor| = {worst:.2e} -> {'on' if ok['pixels'] else 'OFF'}")
+    except Exception as e:  # noqa: BLE001
+        log("self-check pixels failed:", repr(e))
+    # positions: ours against get_rope_index, sample by sample
+    try:
+        inner = model.model
+        sig = inspect.signature(inner.get_rope_index).parameters
+        bad = 0
+        for it in items:
+            kw = {k: torch.from_numpy(v[None]) for k, v in it["seq"].items() if k in sig}
+            kw.update({k: torch.from_numpy(v) for k, v in it["grids"].items() if k in sig})
+            ref = inner.get_rope_index(**kw)[0][:, 0].numpy()
+            bad += int(not np.array_equal(ref, it["positions"]))
+        ok["positions"] = bad == 0
+        log(f"self-check positions: {len(items) - bad}/{len(items)} equal to get_rope_index -> {'on' if ok['positions'] else 'OFF'}")
+    except Exception as e:  # noqa: BLE001
+        log("self-check positions failed:", repr(e))
+
+    def loss_of(fast_pixels, positions, posemb, attn):
+        FAST["posemb"], FAST["attn"] = posemb, attn
+        b = collate(items, pad_id, device, store, fast_pixels=fast_pixels, positions=positions)
+        with torch.no_grad():
+            return float(model(**b).loss)
+    try:
+        ref = loss_of(False, False, False, False)
+        for name in ("posemb", "attn"):
+            v = loss_of(False, False, name == "posemb", name == "attn")
+            ok[name] = abs(v - ref) <= 1e-4 * max(1.0, abs(ref))
+            log(f"self-check {name}: loss {v:.6f} vs {ref:.6f} -> {'on' if ok[name] else 'OFF'}")
+        if ok["positions"]:
+            v = loss_of(False, True, False, False)
+            ok["positions"] = abs(v - ref) <= 1e-4 * max(1.0, abs(ref))
+            log(f"self-check positions in the model: loss {v:.6f} vs {ref:.6f} -> {'on' if ok['positions'] else 'OFF'}")
+        if ok["pixels"]:
+            v = loss_of(True, False, False, False)
+            ok["pixels"] = abs(v - ref) <= 1e-3 * max(1.0, abs(ref))
+            log(f"self-check pixels in the model: loss {v:.6f} vs {ref:.6f} -> {'on' if ok['pixels'] else 'OFF'}")
+        v = loss_of(ok["pixels"], ok["positions"], ok["posemb"], ok["attn"])
+        log(f"self-check all on: loss {v:.6f} vs {ref:.6f}")
+    except Exception as e:  # noqa: BLE001
+        log("self-check forward failed, fast paths off:", repr(e))
+        ok = dict(pixels=False, positions=False, posemb=False, attn=False)
+    FAST["posemb"], FAST["attn"] = ok["posemb"], ok["attn"]
+    return ok
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
 def main():
     a = parse_args()
     torch.manual_seed(a.seed)
     random.seed(a.seed)
-    torch.backends.cuda.matmul.allow_tf32 = True
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    log("transformers", transformers.__version__, "torch", torch.__version__, "device", device)
+    log("transformers", transformers.__version__, "torch", torch.__version__)
     proc = AutoProcessor.from_pretrained(a.fixture)
     tok = proc.tokenizer
+    tasks = [t for t in a.tasks.split(",") if t]
+    repeat = {k: int(v) for k, v in (kv.split("=") for kv in a.repeat.split(",") if kv)}
+
+    # Preprocess first: the worker processes are forked before CUDA starts.
+    samples = read_samples(a.data, tasks, a.mirror)
+    samples.sort(key=lambda s: (s[2]["seed"], s[2]["task"], s[2]["id"]))
+    log(f"{len(samples)} records in {len(a.data)} folders, {a.workers} workers")
+    t_pre = time.time()
+    data, media, failures = preprocess(a, samples, proc, t_pre)
+    for task, err in failures.items():
+        log("could not prepare", task, "samples:", err)
+    counts = {}
+    for d in data:
+        counts[d["task"]] = counts.get(d["task"], 0) + 1
+    if not data:
+        log("nothing to train on")
+        return
+    lens = [len(d["seq"]["input_ids"]) for d in data]
+    log(f"prepared {len(data)} in {time.time() - t_pre:.1f}s {counts}; tokens/sample mean {np.mean(lens):.0f} max {max(lens)}")
+    log("example prompt:", repr(data[0]["prompt"][-300:]), "answer:", repr(data[0]["answer"][:200]))
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    log("device", device, torch.cuda.get_device_name(0) if device == "cuda" else "")
+    # exact fp32 for the self-check; TF32 for training afterwards
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
     cfg, ids = model_config(tok)
     model = Qwen3VLForConditionalGeneration(cfg).to(device)
     n_params = sum(p.numel() for p in model.parameters())
@@ -282,43 +715,72 @@ def main():
         info = load_state(model, opt, a.state, device)
         log("resumed", {k: info[k] for k in ("step", "epoch", "position", "seconds", "sessions")})
 
-    # Preprocess in a fixed order (sorted by id), bounded in time; the order of training is the
-    # per-epoch permutation below, so a partial preprocessing still mixes the tasks.
-    samples = read_samples(a.data, a.tasks.split(","), a.mirror)
-    samples.sort(key=lambda s: (s[2]["seed"], s[2]["task"], s[2]["id"]))
-    log(f"{len(samples)} records in {len(a.data)} folders")
-    pre = Preprocessor(proc)
-    data, t_pre = [], time.time()
-    failures = {}
-    for folder, vf, rec in samples:
-        if time.time() - t_pre > a.preprocess_seconds:
-            log(f"preprocessing bound reached: using {len(data)} of {len(samples)}")
-            break
-        try:
-            data.append(pre(folder, vf, rec))
-        except Exception as e:  # noqa: BLE001 - a task the device cannot prepare is dropped, and said so
-            failures.setdefault(rec["task"], repr(e))
-    for task, err in failures.items():
-        log("could not prepare", task, "samples:", err)
-    counts = {}
+    store = Store(media, device)
+    data = [d for d in data if store.has(d["key"])]
+    vision_ids = {ids["<|image_pad|>"], ids["<|video_pad|>"]}
     for d in data:
-        counts[d["task"]] = counts.get(d["task"], 0) + 1
-    lens = [d["labels"].shape[0] for d in data]
-    log(f"prepared {len(data)} in {time.time() - t_pre:.1f}s {counts}; tokens/sample mean {np.mean(lens):.0f} max {max(lens)}")
-    if data:
-        log("example prompt:", repr(data[0]["prompt"][-300:]), "answer:", repr(data[0]["answer"][:200]))
-    if a.dry or not data:
-        return
+        grids = [g for k in GRID_KEYS for g in d["grids"].get(k, [])]
+        d["positions"] = rope_positions(d["seq"]["input_ids"], grids, vision_ids, cfg.vision_config.spatial_merge_size)
+    log(f"media on {device}: " + ", ".join(f"{k} {tuple(v.shape)}" for k, v in store.tensors.items()))
 
     pad_id = ids["<|endoftext|>"]
+    fast = dict(pixels=False, positions=False, posemb=False, attn=False)
+    if a.fast:
+        try:
+            installed = install_fast_paths(model)
+        except Exception as e:  # noqa: BLE001 - the wrappers only act when the self-check turns them on
+            installed = f"failed: {e!r}"
+        log("fast paths installed:", installed)
+        # one item of each task, with the processor's pixels, through both paths
+        check, seen = [], set()
+        for d in data:
+            if (d["task"], d["mirror"]) in seen or len(check) >= 12:
+                continue
+            seen.add((d["task"], d["mirror"]))
+            folder, vf, rec = next(s for s in samples if s[2]["id"] == d["id"])
+            try:
+                c = prepare(proc, folder, vf, rec, with_pixels=True)
+                c["positions"] = d["positions"]
+                check.append(c)
+            except Exception as e:  # noqa: BLE001
+                log("self-check item failed:", repr(e))
+        model.train()
+        fast = self_check(model, proc, check, pad_id, device, store, ids)
+    if not fast["pixels"]:
+        # transformers' path needs the processor's pixels for every sample: redo them, bounded
+        log("pixels from the processor for every sample (slow path)")
+        t1 = time.time()
+        kept = []
+        by_id = {s[2]["id"]: s for s in samples}
+        for d in data:
+            if time.time() - t1 > a.preprocess_seconds:
+                break
+            try:
+                d["pixels"] = prepare(proc, *by_id[d["id"]], with_pixels=True)["pixels"]
+                kept.append(d)
+            except Exception:  # noqa: BLE001
+                pass
+        data = kept
+        log(f"{len(data)} samples with processor pixels in {time.time() - t1:.1f}s")
+    if a.dry or not data:
+        return
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+
+    order = []
+    for i, d in enumerate(data):
+        order += [i] * repeat.get(d["task"], 1)
+    order = np.asarray(order)
     if a.until is not None:
         a.seconds = max(10.0, min(a.seconds, a.until - (time.time() - T0)))
-    log(f"training for {a.seconds:.0f}s")
+    log(f"training for {a.seconds:.0f}s, batch {a.batch}, {len(order)} samples per epoch, fast paths {fast}")
     model.train()
     t_train, step0 = time.time(), info["step"]
-    losses = []
+    last_save = t_train
+    losses, task_losses = [], {}
     epoch, pos = info["epoch"], info["position"]
-    perm = np.random.RandomState(a.seed + epoch).permutation(len(data))
+    perm = order[np.random.RandomState(a.seed + epoch).permutation(len(order))]
+    use_cuda = device == "cuda"
     try:
         while True:
             elapsed = time.time() - t_train
@@ -331,25 +793,33 @@ def main():
                 g["lr"] = lr
             if pos + a.batch > len(perm):
                 epoch, pos = epoch + 1, 0
-                perm = np.random.RandomState(a.seed + epoch).permutation(len(data))
+                perm = order[np.random.RandomState(a.seed + epoch).permutation(len(order))]
             items = [data[i] for i in perm[pos:pos + a.batch]]
             pos += a.batch
-            batch = collate(items, pad_id, device)
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+            batch = collate(items, pad_id, device, store, fast_pixels=fast["pixels"], positions=fast["positions"])
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_cuda):
                 loss = model(**batch).loss
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             info["step"] += 1
-            losses.append(loss.item() if info["step"] % 25 == 0 or s < 5 else None)
-            if info["step"] % 100 == 0 or s < 3:
-                recent = [x for x in losses[-100:] if x is not None]
-                log(f"step {info['step']} epoch {epoch} lr {lr:.2e} loss {np.mean(recent):.4f}")
+            if info["step"] % 25 == 0 or s < 5:
+                v = loss.item()
+                losses.append(v)
+            if info["step"] % 200 == 0 or s < 3:
+                log(f"step {info['step']} epoch {epoch} lr {lr:.2e} loss {np.mean(losses[-8:]):.4f} "
+                    f"({(time.time() - t_train) / (s + 1) * 1000:.0f} ms/step)")
+            if time.time() - last_save > a.save_every:
+                save_checkpoint(model, a.out, a.fixture, ids)
+                last_save = time.time()
+                log(f"checkpoint written at step {info['step']}")
     except Exception as e:  # noqa: BLE001 - keep what was learnt so far
         log("training stopped by", repr(e))
     info.update(epoch=epoch, position=pos, seconds=info["seconds"] + time.time() - t_train, sessions=info["sessions"] + 1)
-    log(f"trained {info['step'] - step0} steps this session ({info['step']} in all), epoch {epoch}")
+    n = info["step"] - step0
+    log(f"trained {n} steps this session ({info['step']} in all), epoch {epoch}, "
+        f"{(time.time() - t_train) / max(1, n) * 1000:.0f} ms/step")
 
     model.eval()
     save_checkpoint(model, a.out, a.fixture, ids)
@@ -357,21 +827,27 @@ def main():
     if a.state:
         save_state(model, opt, a.state, info)
         log("state written:", a.state)
-    # A look at what it learnt: greedy answers on a few training prompts (the evaluation proper
-    # runs through the native engine on held-out seeds: bench/mini_reasoner_eval.ts).
+    # Per-task loss of the trained model on a few batches, then a look at greedy answers on training
+    # prompts (the evaluation proper runs through the native engine on held-out seeds:
+    # bench/mini_reasoner_eval.ts).
     try:
-        seen = set()
+        by_task = {}
         for d in data:
-            task = d["task"]
-            if task in seen:
-                continue
-            seen.add(task)
-            b = collate([d], pad_id, device)
-            n_prompt = int((b["labels"][0] == IGNORE).sum())
-            inp = {k: (v[:, :n_prompt] if v.ndim == 2 and v.shape[1] == b["labels"].shape[1] else v) for k, v in b.items() if k != "labels"}
-            with torch.no_grad():
-                g = model.generate(**inp, max_new_tokens=96, do_sample=False)
-            log(task, "greedy:", repr(tok.decode(g[0, n_prompt:], skip_special_tokens=False)), "| target:", repr(d["answer"]))
+            by_task.setdefault(d["task"], []).append(d)
+        for task, ds in by_task.items():
+            b = collate(ds[:64], pad_id, device, store, fast_pixels=fast["pixels"], positions=fast["positions"])
+            with torch.no_grad(), torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=use_cuda):
+                log(f"loss {task}: {float(model(**b).loss):.4f}")
+        FAST["posemb"] = FAST["attn"] = False
+        for task, ds in by_task.items():
+            for d in ds[: a.look]:
+                b = collate([d], pad_id, device, store, fast_pixels=fast["pixels"])
+                n_prompt = d["n_prompt"]
+                inp = {k: (v[:, :n_prompt] if v.ndim == 2 and v.shape[1] == b["labels"].shape[1] else v)
+                       for k, v in b.items() if k != "labels"}
+                with torch.no_grad():
+                    g = model.generate(**inp, max_new_tokens=160, do_sample=False)
+                log(task, "greedy:", repr(tok.decode(g[0, n_prompt:], skip_special_tokens=False)), "| target:", repr(d["answer"]))
     except Exception as e:  # noqa: BLE001
         log("greedy look failed:", repr(e))
 
