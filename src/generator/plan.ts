@@ -140,7 +140,12 @@ export interface VideoConditioning {
 /** Action runs: the observation on the tier's canvas (`_prepare_action_video_conditioning`, 692-747). */
 export interface ActionCanvas {
   tier: Resolution;
-  /** The bin whose height/width ratio is closest to the observation's. */
+  /**
+   * The observation's frames first stretched (bilinear) to whole multiples of 16, as
+   * `VideoProcessor.preprocess_video` does (`get_default_height_width` rounds down).
+   */
+  source: MediaSize;
+  /** The bin whose height/width ratio is closest to that of `source`. */
   canvas: MediaSize;
   /** The observation scaled to fit (never up), then padded right and bottom to the canvas. */
   content: MediaSize;
@@ -243,7 +248,22 @@ export function actionCanvas(
   source: MediaSize & { frames: number },
   tier: Resolution,
   numFrames: number,
+  spatialCompression = 16,
 ): ActionCanvas {
+  const observation = source;
+  source = {
+    width: source.width - (source.width % spatialCompression),
+    height: source.height - (source.height % spatialCompression),
+    frames: source.frames,
+  };
+  if (source.width < 1 || source.height < 1) {
+    fail(
+      "image",
+      `${observation.width}x${observation.height}`,
+      `at least ${spatialCompression}x${spatialCompression} pixels`,
+      `the observation is cut to whole multiples of ${spatialCompression} pixels, which leaves nothing`,
+    );
+  }
   const canvas = actionCanvasSize(source, tier);
   const scale = Math.min(canvas.width / source.width, canvas.height / source.height, 1);
   const content = {
@@ -258,7 +278,16 @@ export function actionCanvas(
     ? "replicate"
     : "reflect";
   const frameMap = Array.from({ length: numFrames }, (_, i) => Math.min(i, source.frames - 1));
-  return { tier, canvas, content, padRight, padBottom, padMode, frameMap };
+  return {
+    tier,
+    source: { width: source.width, height: source.height },
+    canvas,
+    content,
+    padRight,
+    padBottom,
+    padMode,
+    frameMap,
+  };
 }
 
 function checkSize(run: GeneratorRun, model: GeneratorModelConfig): MediaSize {
@@ -390,7 +419,12 @@ function planAction(run: GeneratorRun, model: GeneratorModelConfig) {
   if (!source) fail("image", undefined, "an image or a video", `${mode} needs an observation`);
   positiveInt("width", source.width, "the observation's width");
   positiveInt("height", source.height, "the observation's height");
-  const canvas = actionCanvas(source, settings.resolutionTier ?? DEFAULT_RESOLUTION, clipFrames);
+  const canvas = actionCanvas(
+    source,
+    settings.resolutionTier ?? DEFAULT_RESOLUTION,
+    clipFrames,
+    model.spatialCompression,
+  );
   const sf = model.spatialCompression;
   const latentT = latentFrames(clipFrames);
   // Latents of the padded canvas, then the padding cropped off (`_remove_action_video_padding_from_latent`).

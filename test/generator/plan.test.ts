@@ -121,16 +121,19 @@ describe("conditioning geometry", () => {
       "replicate",
     ]);
     assert.deepEqual(c.frameMap, [0, 0, 0, 0, 0]);
-    // 1920x1080 at 480: 16:9 bin 832x480, scale min(832/1920, 480/1080) = 0.4333 -> 832x468, pad bottom 12 (reflect)
+    // 1920x1080 is first cut to 1920x1072 (whole multiples of 16: get_default_height_width), h/w 0.558 -> the
+    // 16:9 bin 832x480; scale min(832/1920, 480/1072) = 0.4333 -> 832 x int(464.53 + 0.5) = 465, pad bottom 15 (reflect)
     const hd = actionCanvas({ width: 1920, height: 1080, frames: 3 }, "480p", 5);
-    assert.deepEqual([hd.canvas, hd.content, hd.padRight, hd.padBottom, hd.padMode], [
+    assert.deepEqual([hd.source, hd.canvas, hd.content, hd.padRight, hd.padBottom, hd.padMode], [
+      { width: 1920, height: 1072 },
       { width: 832, height: 480 },
-      { width: 832, height: 468 },
+      { width: 832, height: 465 },
       0,
-      12,
+      15,
       "reflect",
     ]);
     assert.deepEqual(hd.frameMap, [0, 1, 2, 2, 2]);
+    assert.throws(() => actionCanvas({ width: 15, height: 40, frames: 1 }, "256p", 5), ValidationError);
   });
 });
 
