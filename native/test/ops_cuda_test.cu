@@ -43,6 +43,14 @@
 #include "../src/ops/sample_cuda.h"
 #include "../src/ops/softmax.h"
 #include "../src/ops/swiglu.h"
+#include "../src/ops/attention_gemm.h"
+#include "../src/ops/avg_down.h"
+#include "../src/ops/conv3d.h"
+#include "../src/ops/dup_up.h"
+#include "../src/ops/pixel_patchify.h"
+#include "../src/ops/upsample_nearest.h"
+#include "../src/ops/wan_latent_norm.h"
+#include "../src/ops/wan_rmsnorm.h"
 
 namespace {
 std::mt19937 rng(1234);
@@ -790,6 +798,112 @@ void test_mlp_layers(int n) {
   report("mlp_gelu", shape("n=%d tanh, biases", n), y, down(dx, y.size()), 1e-4);
 }
 
+// --- Wan VAE ops vs their CPU twins.
+void test_conv3d(const char* name, Conv3dDims d, int n_hist, bool hist, int t, int h, int w, bool bf16) {
+  auto x = randv((size_t)t * h * w * d.cin), hs = randv((size_t)std::max(n_hist, 1) * h * w * d.cin);
+  auto wt = randv((size_t)d.cout * d.k(), 0.1f), b = randv(d.cout);
+  std::vector<uint16_t> wb;
+  if (bf16) {
+    wb.resize(wt.size());
+    for (size_t i = 0; i < wt.size(); ++i) { wb[i] = f2bf(wt[i]); wt[i] = bf2f(wb[i]); }
+  }
+  const size_t n = (size_t)d.out_t(n_hist, t) * d.out_h(h) * d.out_w(w) * d.cout;
+  std::vector<float> ref(n);
+  conv3d_cpu(ref.data(), hist ? hs.data() : nullptr, n_hist, x.data(), t, h, w, wt.data(), b.data(), d,
+             cosmos::CpuContext{});
+  float *dx = up(x), *dh = up(hs), *db = up(b), *dout = (float*)pool->alloc(n * 4);
+  void* dw;
+  if (bf16) {
+    dw = pool->alloc(wb.size() * 2);
+    CUDA_CHECK(cudaMemcpy(dw, wb.data(), wb.size() * 2, cudaMemcpyHostToDevice));
+  } else {
+    dw = up(wt);
+  }
+  conv3d_cuda(dout, hist ? dh : nullptr, n_hist, dx, t, h, w, dw, bf16 ? WType::BF16 : WType::F32, db, d, ctx);
+  report("conv3d", std::string(name) + shape(" t=%d %dx%d cin=%d", t, h, w, d.cin) + (bf16 ? " bf16" : " f32"), ref,
+         down(dout, n), bf16 ? 1e-2 : 1e-4);
+  pool->free(dx); pool->free(dh); pool->free(db); pool->free(dout); pool->free(dw);
+}
+void test_wan_vae_elementwise() {
+  {  // wan_rmsnorm (+ SiLU), in place too
+    const int rows = 1000, dim = 256;
+    auto x = randv((size_t)rows * dim), g = randv(dim);
+    for (int silu = 0; silu < 2; ++silu) {
+      std::vector<float> ref(x.size());
+      wan_rmsnorm_cpu(ref.data(), x.data(), g.data(), rows, dim, silu);
+      float *dx = up(x), *dg = up(g);
+      wan_rmsnorm_cuda(dx, dx, dg, rows, dim, silu, ctx);
+      report("wan_rmsnorm", shape("rows=%d dim=%d in place", rows, dim) + (silu ? " +silu" : ""), ref, down(dx, ref.size()), 1e-5);
+      pool->free(dx); pool->free(dg);
+    }
+  }
+  {  // upsample of the second half of [.., 2c] rows
+    const int f = 3, h = 17, w = 9, c = 40;
+    auto x = randv((size_t)f * h * w * 2 * c);
+    std::vector<float> ref((size_t)f * 4 * h * w * c);
+    upsample_nearest2x_cpu(ref.data(), x.data() + c, f, h, w, c, (long long)h * w * 2 * c, 2 * c);
+    float *dx = up(x), *dout = (float*)pool->alloc(ref.size() * 4);
+    upsample_nearest2x_cuda(dout, dx + c, f, h, w, c, (long long)h * w * 2 * c, 2 * c, ctx);
+    report_exact("upsample2x", shape("f=%d %dx%d c=%d strided", f, h, w, c), down(dout, ref.size()) == ref, "bitwise");
+    pool->free(dx); pool->free(dout);
+  }
+  {  // pixel patchify / unpatchify (+ clamp)
+    const int c = 3, F = 5, H = 32, W = 48, p = 2, f0 = 1, nf = 4;
+    auto v = randv((size_t)c * F * H * W, 1.5f);
+    std::vector<float> ref((size_t)nf * H * W * c);
+    pixel_patchify_cpu(ref.data(), v.data(), c, F, f0, nf, H, W, p);
+    float *dv = up(v), *dp = (float*)pool->alloc(ref.size() * 4);
+    pixel_patchify_cuda(dp, dv, c, F, f0, nf, H, W, p, ctx);
+    report_exact("patchify_px", "3x5x32x48 frames 1..4 p=2", down(dp, ref.size()) == ref, "bitwise");
+    std::vector<float> back = v;
+    pixel_unpatchify_cpu(back.data(), ref.data(), c, F, f0, nf, H / p, W / p, p, true);
+    pixel_unpatchify_cuda(dv, dp, c, F, f0, nf, H / p, W / p, p, true, ctx);
+    report_exact("unpatch_px", "3x5x32x48 frames 1..4 p=2 clamp", down(dv, v.size()) == back, "bitwise");
+    pool->free(dv); pool->free(dp);
+  }
+  {  // avg_down_add / dup_up_add at Wan2.2's folds
+    const int t = 4, h = 8, w = 6, cin = 16, cout = 32;
+    auto x = randv((size_t)t * h * w * cin), base = randv((size_t)2 * 4 * 3 * cout);
+    auto ref = base;
+    avg_down_add_cpu(ref.data(), x.data(), t, h, w, cin, cout, 2, 2);
+    float *dx = up(x), *db = up(base);
+    avg_down_add_cuda(db, dx, t, h, w, cin, cout, 2, 2, ctx);
+    report("avg_down", "t=4 8x6 16->32 ft=2 fs=2", ref, down(db, ref.size()), 1e-6);
+    pool->free(dx); pool->free(db);
+    const int t2 = 2, cin2 = 32, cout2 = 16, skip = 1;
+    auto x2 = randv((size_t)t2 * h * w * cin2), base2 = randv((size_t)(t2 * 2 - skip) * 4 * h * w * cout2);
+    auto ref2 = base2;
+    dup_up_add_cpu(ref2.data(), x2.data(), t2, h, w, cin2, cout2, 2, 2, skip);
+    float *dx2 = up(x2), *db2 = up(base2);
+    dup_up_add_cuda(db2, dx2, t2, h, w, cin2, cout2, 2, 2, skip, ctx);
+    report_exact("dup_up", "t=2 8x6 32->16 ft=2 fs=2 skip 1", down(db2, ref2.size()) == ref2, "bitwise");
+    pool->free(dx2); pool->free(db2);
+  }
+  {  // latent normalisation both ways
+    const int rows = 300, c = 48;
+    auto x = randv((size_t)rows * c), mean = randv(c), sd = randv(c);
+    for (auto& e : sd) e = 0.3f + std::fabs(e);
+    for (int inv = 0; inv < 2; ++inv) {
+      auto ref = x;
+      wan_latent_norm_cpu(ref.data(), rows, c, mean.data(), sd.data(), inv);
+      float *dx = up(x), *dm = up(mean), *ds = up(sd);
+      wan_latent_norm_cuda(dx, rows, c, dm, ds, inv, ctx);
+      report("latent_norm", inv ? "inverse 300x48" : "forward 300x48", ref, down(dx, ref.size()), 1e-6);
+      pool->free(dx); pool->free(dm); pool->free(ds);
+    }
+  }
+}
+void test_attention_gemm(int n_q, int n_kv, int hd) {
+  auto q = randv((size_t)n_q * hd), k = randv((size_t)n_kv * hd), v = randv((size_t)n_kv * hd);
+  std::vector<float> ref((size_t)n_q * hd);
+  const float scale = 1.0f / std::sqrt((float)hd);
+  attention_gemm_cpu(ref.data(), q.data(), k.data(), v.data(), n_q, n_kv, hd, scale, cosmos::CpuContext{});
+  float *dq = up(q), *dk = up(k), *dv = up(v), *dout = (float*)pool->alloc(ref.size() * 4);
+  attention_gemm_cuda(dout, dq, dk, dv, n_q, n_kv, hd, scale, ctx);
+  report("attn_gemm", shape("n_q=%d n_kv=%d hd=%d", n_q, n_kv, hd), ref, down(dout, ref.size()), 1e-4);
+  pool->free(dq); pool->free(dk); pool->free(dv); pool->free(dout);
+}
+
 int main() {
   if (cosmos::cuda_device_count() == 0) {
     std::printf("no CUDA device\n");
@@ -923,6 +1037,24 @@ int main() {
   bench_sample({0.6f, 20, 0.95f, 1.f, 0.f}, "T=0.6 top_k=20 top_p=0.95");
   bench_sample({1.f, 0, 1.f, 1.f, 0.f}, "T=1 full vocab");
   bench_sample({1.f, 0, 0.95f, 1.f, 0.f}, "T=1 top_p=0.95 (no top-k)");
+  // Wan VAE ops (added last: the rows above keep their random inputs).
+  {
+    Conv3dDims causal{40, 24, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1}, down2d{32, 32, 1, 3, 3, 1, 2, 2, 0, 1, 0, 1},
+        time_down{32, 32, 3, 1, 1, 2, 1, 1, 0, 0, 0, 0}, up_time{16, 32, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0},
+        point{48, 48, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, conv_in{12, 160, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+    test_conv3d("causal 3x3x3 zero hist", causal, 2, false, 4, 20, 30, false);
+    test_conv3d("causal 3x3x3 hist", causal, 2, true, 1, 17, 9, false);
+    test_conv3d("causal 3x3x3 hist", causal, 2, true, 4, 20, 30, true);
+    test_conv3d("down 3x3 s2 pad r/b", down2d, 0, false, 2, 22, 14, false);
+    test_conv3d("time kt3 s2", time_down, 1, true, 4, 11, 13, false);
+    test_conv3d("time kt3 up 2C", up_time, 2, true, 2, 11, 13, false);
+    test_conv3d("pointwise", point, 0, false, 3, 4, 6, false);
+    test_conv3d("conv_in 12->160 (k=324)", conv_in, 2, true, 4, 60, 104, true);
+  }
+  test_wan_vae_elementwise();
+  test_attention_gemm(96, 96, 24);
+  test_attention_gemm(700, 700, 1024);
+  test_attention_gemm(1000, 20000, 64);  // scores in query blocks (838 rows each)
   std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
   std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;

@@ -4,7 +4,7 @@
 
 #include "../core/config.h"
 #include "../ops/add.h"
-#include "../ops/attention.h"
+#include "../ops/attention_gemm.h"
 #include "../ops/avg_down.h"
 #include "../ops/dup_up.h"
 #include "../ops/pixel_patchify.h"
@@ -257,7 +257,7 @@ struct CpuBackend {
   }
   void linear(float* y, const float* x, const Linear& l, int n) { linear_cpu(y, x, l, n, ctx); }
   void attention(float* out, const float* q, const float* k, const float* v, int n, int dim) {
-    attention_cpu(out, q, k, v, n, n, 1, 1, dim, 0, false, 1.0f / std::sqrt((float)dim), ctx);
+    attention_gemm_cpu(out, q, k, v, n, n, dim, 1.0f / std::sqrt((float)dim), ctx);
   }
   void upsample(float* out, const float* x, int frames, int h, int w, int c, long long fs, int ps) {
     upsample_nearest2x_cpu(out, x, frames, h, w, c, fs, ps);

@@ -1,0 +1,59 @@
+// conv3d on the GPU: im2col of a block of output rows into a pool workspace, then matmul_cuda (an implicit
+// GEMM in two launches; a fused implicit-GEMM kernel is the next step for speed). See conv3d.h.
+#ifndef COSMOS_CUDA
+#define COSMOS_CUDA 1
+#endif
+#include <algorithm>
+
+#include "../core/cuda_common.h"
+#include "conv3d.h"
+
+namespace {
+// One thread per im2col element, ci fastest so the reads of a pixel's channels coalesce (channels-last);
+// the writes go to column ci*taps + tap, the weight's own order.
+__global__ void im2col_kernel(float* col, const float* hist, int n_hist, const float* x, int h, int w, Conv3dDims d,
+                              long long r0, long long n, int oh, int ow) {
+  const int taps = d.kt * d.kh * d.kw, k = d.cin * taps;
+  const long long frame = (long long)h * w * d.cin;
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
+    const int ci = (int)(e % d.cin);
+    const long long rt = e / d.cin;
+    const int tap = (int)(rt % taps);
+    const long long i = rt / taps, r = r0 + i;
+    const int o = (int)(r / ((long long)oh * ow)), oy = (int)(r / ow % oh), ox = (int)(r % ow);
+    const int dt = tap / (d.kh * d.kw), dy = tap / d.kw % d.kh, dx = tap % d.kw;
+    const int v = o * d.st + dt, iy = oy * d.sh - d.pad_top + dy, ix = ox * d.sw - d.pad_left + dx;
+    const float* f = v < n_hist ? (hist ? hist + v * frame : nullptr) : x + (v - n_hist) * frame;
+    float val = 0.f;
+    if (f && iy >= 0 && iy < h && ix >= 0 && ix < w) val = f[((long long)iy * w + ix) * d.cin + ci];
+    col[i * k + (long long)ci * taps + tap] = val;
+  }
+}
+}  // namespace
+
+void conv3d_cuda(float* out, const float* hist, int n_hist, const float* x, int t, int h, int w, const void* wgt,
+                 WType wt, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx) {
+  const int ot = d.out_t(n_hist, t), oh = d.out_h(h), ow = d.out_w(w);
+  if (ot <= 0 || oh <= 0 || ow <= 0) return;
+  const long long rows = (long long)ot * oh * ow;
+  const bool pointwise = d.kt == 1 && d.kh == 1 && d.kw == 1 && d.st == 1 && d.sh == 1 && d.sw == 1 && n_hist == 0 &&
+                         d.pad_top == 0 && d.pad_bottom == 0 && d.pad_left == 0 && d.pad_right == 0;
+  if (pointwise) {
+    for (long long r0 = 0; r0 < rows; r0 += (1ll << 30)) {
+      const int nr = (int)std::min(rows - r0, 1ll << 30);
+      matmul_cuda(out + r0 * d.cout, x + r0 * d.cin, wgt, wt, bias, nr, d.cin, d.cout, ctx);
+    }
+    return;
+  }
+  const int k = d.k();
+  const long long block = std::max<long long>(1, std::min<long long>(rows, (16ll << 20) / k));  // <= 64 MiB
+  cosmos::DeviceBuffer<float> col(cosmos::workspace_pool(ctx, "conv3d_cuda (im2col)"), (size_t)block * k);
+  for (long long r0 = 0; r0 < rows; r0 += block) {
+    const int nr = (int)std::min(block, rows - r0);
+    const long long n = (long long)nr * k;
+    im2col_kernel<<<cosmos::elementwise_blocks(n), 256, 0, ctx.stream>>>(col.get(), hist, n_hist, x, h, w, d, r0, n,
+                                                                          oh, ow);
+    CUDA_CHECK_LAUNCH();
+    matmul_cuda(out + r0 * d.cout, col.get(), wgt, wt, bias, nr, k, d.cout, ctx);
+  }
+}
