@@ -1,6 +1,8 @@
 // Node-API entry of the native engine. Each model family has its own binding file, registered here:
 //   qwen3_text_binding.cc    NativeQwen3Text, loadModel, loadModelAsync     (the Qwen3-VL decoder)
 //   qwen3_vision_binding.cc  NativeQwen3Vision, loadVision, loadVisionAsync  (the Qwen3-VL vision tower)
+//   cosmos3_generator_binding.cc  NativeCosmos3Generator, loadGenerator, loadGeneratorAsync  (the Cosmos 3
+//                            Generator; new exports, no signature changed, so no ABI bump: TS checks they exist)
 // Both are ModelObjects (model_object.h: async run, abort, free, info). This file adds the
 // process-wide functions (memory, deviceInfo, inspectSafetensors) and abiVersion.
 //
@@ -25,6 +27,7 @@ using namespace cosmos::binding;
 
 void register_qwen3_text(Napi::Env env, Napi::Object exports);    // binding/qwen3_text_binding.cc
 void register_qwen3_vision(Napi::Env env, Napi::Object exports);  // binding/qwen3_vision_binding.cc
+void register_cosmos3_generator(Napi::Env env, Napi::Object exports);  // binding/cosmos3_generator_binding.cc
 
 namespace {
 
@@ -101,6 +104,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("inspectSafetensors", Napi::Function::New(env, InspectSafetensors, "inspectSafetensors"));
   register_qwen3_text(env, exports);
   register_qwen3_vision(env, exports);
+  register_cosmos3_generator(env, exports);
   return exports;
 }
 
