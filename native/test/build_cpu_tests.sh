@@ -5,6 +5,8 @@
 #   layers_cpu_test   the shared layers (attention block: KV cache, segments, extra K/V; MLPs; weight
 #                     binding) against direct double-precision computations
 #   runtime_cpu_test  the token loop (native/src/runtime) on the CPU decoder with the tiny fixture
+#   cosmos3_generator_cpu_test  the Cosmos 3 Generator engine: fill_normal, and the fixture t2v run end to end
+#                     (step latents, final latents, decoded video vs diffusers; abort; errors)
 #   cosmos3_transformer_cpu_test  the Cosmos 3 MoT transformer: its ops vs direct formulas, text cache vs
 #                     joint forward, and diffusers' outputs on the tiny fixture when present
 # ASAN=1 builds them with -fsanitize=address,undefined into native/build/cpu_tests_asan/.
@@ -48,10 +50,17 @@ build wan_vae_cpu_test "$here/wan_vae_cpu_test.cc" "$src"/models/wan_vae.cc "$sr
   "$src/core/parallel.cc" "$src/core/config.cc" "$src/safetensors/safetensors.cc" "$src/core/json.cc" \
   "$src/core/tensor.cc" "$src/core/memory.cc" &
 p6=$!
+build cosmos3_generator_cpu_test "$here/cosmos3_generator_cpu_test.cc" "$src"/models/cosmos3_generator.cc \
+  "$src"/models/cosmos3_transformer.cc "$src"/models/wan_vae.cc "$src"/runtime/flow_schedule.cc \
+  "$src"/runtime/flow_sampler.cc "$src"/runtime/denoise_loop.cc "$src"/layers/*.cc "$src"/ops/*_cpu.cc \
+  "$src/core/parallel.cc" "$src/core/config.cc" "$src/safetensors/safetensors.cc" "$src/core/json.cc" \
+  "$src/core/tensor.cc" "$src/core/memory.cc" &
+pgen=$!
 wait $p1
 wait $p2
 wait $p3
 wait $p4
 wait $p5
 wait $p6
+wait $pgen
 echo "$out"

@@ -4,6 +4,7 @@
 //    block's extra K/V from another stream included;
 //  - runtime_cpu_test: the token loop (native/src/runtime) on the CPU decoder and the tiny checkpoint;
 //  - cosmos3_transformer_cpu_test: the Cosmos 3 MoT transformer (its ops, the text cache, diffusers' outputs);
+//  - cosmos3_generator_cpu_test: the Generator engine end to end (t2v fixture run vs diffusers, abort, errors);
 //  - wan_vae_cpu_test: the Wan2.2 VAE (encode, decode) against diffusers on the tiny fixture, chunked == whole;
 //  - safetensors_fuzz: seeded random mutations of real checkpoint headers; every outcome must be a
 //    valid header or a typed SafetensorsError (no crash, no other exception), and the hand-made
@@ -94,6 +95,20 @@ describe("native C++ tests (CPU)", () => {
       assert.ok(r.worst[k] <= 1e-4, `${k}: ${r.worst[k]}`);
     }
     assert.ok(r.worst.decode_whole_vs_chunk1 <= 1e-6 && r.worst.encode_whole_vs_chunked <= 1e-6);
+  });
+
+  test("cosmos3_generator_cpu_test: the Generator engine's t2v run matches diffusers (step latents, final, video)", () => {
+    const out = execFileSync(bin("cosmos3_generator_cpu_test"), [ROOT], {
+      encoding: "utf8",
+      env: { ...process.env, COSMOS_THREADS: "2" },
+    });
+    const r = JSON.parse(out) as { checks: number; failures: number; fixture: boolean; worst: Record<string, number> };
+    assert.equal(r.failures, 0);
+    assert.equal(r.fixture, true, "test/fixtures/cosmos3-tiny or cosmos3-tiny-reference missing");
+    assert.ok(r.checks >= 25);
+    for (const k of ["t2v.step.0", "t2v.step.1", "t2v.step.2", "t2v.final", "t2v.video"]) {
+      assert.ok(r.worst[k] <= 1e-3, `${k}: ${r.worst[k]}`);
+    }
   });
 
   test("safetensors_fuzz: 5000 mutated headers, typed errors only", () => {
