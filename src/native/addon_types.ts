@@ -309,6 +309,61 @@ export interface RawVisionTower extends RawModelObject {
  */
 export type CheckpointPathArg = string | string[] | { files: string[]; renames: Record<string, string> };
 
+/** One CFG branch of a Generator request: prompt ids and the [3, text + generation] float positions. */
+export interface RawGeneratorBranch {
+  ids: Int32Array;
+  /** t row, then h row, then w row (src/generator/positions.ts `packedPositions`). */
+  positions: Float32Array;
+}
+
+/** What `NativeCosmos3Generator.generate` takes (native/src/binding/cosmos3_generator_binding.cc). */
+export interface RawGeneratorRequest {
+  cond: RawGeneratorBranch;
+  /** Read only when guidance != 1. */
+  uncond?: RawGeneratorBranch;
+  guidance: number;
+  /** Latent frames, height, width. */
+  latentShape: [number, number, number];
+  /** Latent frames kept clean (ascending). */
+  cleanFrames?: Int32Array;
+  /** Pixels of the clean frames, [3, condFrames, h * 16, w * 16] in [-1, 1]; condFrames = 1 + 4 * max(cleanFrames). */
+  condVideo?: Float32Array;
+  condFrames?: number;
+  /** Initial noise [channels, t, h, w]; else drawn from `seed`. */
+  noise?: Float32Array;
+  seed?: number;
+  steps: number;
+  flowShift?: number;
+  useKarrasSigmas?: boolean;
+  sigmas?: number[];
+  /** Default true; false returns latents only. */
+  decode?: boolean;
+  keepStepLatents?: boolean;
+}
+
+/** What it resolves with: host copies. */
+export interface RawGeneratorResult {
+  /** [channels, t, h, w] after the last step. */
+  latents: Float32Array;
+  /** With keepStepLatents: the latents after every step. */
+  stepLatents: Float32Array[];
+  /** [3, frames, height, width] in [-1, 1], when decoded. */
+  video?: Float32Array;
+  frames: number;
+  height: number;
+  width: number;
+  timesteps: Float32Array;
+  sigmas: Float32Array;
+}
+
+/**
+ * The object `loadGenerator` returns (NativeCosmos3Generator). `onProgress` gets one integer per event:
+ * stage * 1e6 + done * 1e3 + total (stage 0: VAE encode chunk, 1: denoising step, 2: VAE decode chunk).
+ */
+export interface RawGenerator extends RawModelObject {
+  generate(request: RawGeneratorRequest, onProgress?: (code: number) => void): Promise<RawGeneratorResult>;
+}
+
 /** The module's exports. */
 export interface RawAddon {
   abiVersion: number;
@@ -319,4 +374,7 @@ export interface RawAddon {
   memory(): unknown;
   deviceInfo(): unknown;
   inspectSafetensors(pathOrFiles: string | string[]): { name: string; dtype: string; shape: number[] }[];
+  /** Cosmos 3 Generator (absent from modules built before it: src/native/generator.ts says to rebuild). */
+  loadGenerator?(dir: string): RawGenerator;
+  loadGeneratorAsync?(dir: string): Promise<RawGenerator>;
 }
