@@ -5,6 +5,7 @@
 #   layers_cpu_test   the shared layers (attention block: KV cache, segments, extra K/V; MLPs; weight
 #                     binding) against direct double-precision computations
 #   runtime_cpu_test  the token loop (native/src/runtime) on the CPU decoder with the tiny fixture
+#   flow_sampler_cpu_test  the flow-matching schedules, samplers and denoising loop (native/src/runtime)
 #   cosmos3_generator_cpu_test  the Cosmos 3 Generator engine: fill_normal, and the fixture t2v run end to end
 #                     (step latents, final latents, decoded video vs diffusers; abort; errors)
 #   cosmos3_transformer_cpu_test  the Cosmos 3 MoT transformer: its ops vs direct formulas, text cache vs
@@ -50,6 +51,10 @@ build wan_vae_cpu_test "$here/wan_vae_cpu_test.cc" "$src"/models/wan_vae.cc "$sr
   "$src/core/parallel.cc" "$src/core/config.cc" "$src/safetensors/safetensors.cc" "$src/core/json.cc" \
   "$src/core/tensor.cc" "$src/core/memory.cc" &
 p6=$!
+build flow_sampler_cpu_test "$here/flow_sampler_cpu_test.cc" "$src"/runtime/flow_schedule.cc "$src"/runtime/flow_sampler.cc \
+  "$src"/runtime/denoise_loop.cc "$src"/ops/lincomb_cpu.cc "$src"/ops/set_rows_cpu.cc "$src/core/config.cc" \
+  "$src/core/json.cc" &
+p7=$!
 build cosmos3_generator_cpu_test "$here/cosmos3_generator_cpu_test.cc" "$src"/models/cosmos3_generator.cc \
   "$src"/models/cosmos3_transformer.cc "$src"/models/wan_vae.cc "$src"/runtime/flow_schedule.cc \
   "$src"/runtime/flow_sampler.cc "$src"/runtime/denoise_loop.cc "$src"/layers/*.cc "$src"/ops/*_cpu.cc \
@@ -62,5 +67,6 @@ wait $p3
 wait $p4
 wait $p5
 wait $p6
+wait $p7
 wait $pgen
 echo "$out"

@@ -3,6 +3,7 @@
 //  - layers_cpu_test: the shared layers (native/src/layers) against direct computations, the attention
 //    block's extra K/V from another stream included;
 //  - runtime_cpu_test: the token loop (native/src/runtime) on the CPU decoder and the tiny checkpoint;
+//  - flow_sampler_cpu_test: the Generator's flow schedules, samplers and denoising loop (native/src/runtime);
 //  - cosmos3_transformer_cpu_test: the Cosmos 3 MoT transformer (its ops, the text cache, diffusers' outputs);
 //  - cosmos3_generator_cpu_test: the Generator engine end to end (t2v fixture run vs diffusers, abort, errors);
 //  - wan_vae_cpu_test: the Wan2.2 VAE (encode, decode) against diffusers on the tiny fixture, chunked == whole;
@@ -95,6 +96,14 @@ describe("native C++ tests (CPU)", () => {
       assert.ok(r.worst[k] <= 1e-4, `${k}: ${r.worst[k]}`);
     }
     assert.ok(r.worst.decode_whole_vs_chunk1 <= 1e-6 && r.worst.encode_whole_vs_chunked <= 1e-6);
+  });
+
+  test("flow_sampler_cpu_test: flow schedules (H200 timesteps), UniPC / Euler samplers, denoising loop semantics", () => {
+    const out = execFileSync(bin("flow_sampler_cpu_test"), [ROOT], { encoding: "utf8" });
+    const r = JSON.parse(out) as { checks: number; failures: number; worst: Record<string, number> };
+    assert.equal(r.failures, 0);
+    assert.ok(r.checks >= 40);
+    assert.ok(r.worst["unipc flow sigmas vs formula"] < 1e-6 && r.worst["toy_unipc2_40_steps"] < 5e-3);
   });
 
   test("cosmos3_generator_cpu_test: the Generator engine's t2v run matches diffusers (step latents, final, video)", () => {
