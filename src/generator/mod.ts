@@ -8,6 +8,7 @@
  * - {@link generatorPrompts} (prompt.ts): the cond / uncond prompt ids;
  * - {@link packedPositions} (positions.ts): the unified 3D mRoPE positions;
  * - {@link generatorInputs} (inputs.ts): both CFG branches' ids, layouts, positions and noisy masks;
+ * - {@link conditioningClip} (conditioning.ts): the pixel clip the VAE encodes (i2v, v2v, action runs);
  * - {@link loadGeneratorModelConfig} (config.ts): what planning reads from a checkpoint.
  *
  * @example
@@ -25,3 +26,4 @@ export * from "./plan.ts";
 export * from "./positions.ts";
 export * from "./prompt.ts";
 export * from "./python_format.ts";
+export * from "./conditioning.ts";
