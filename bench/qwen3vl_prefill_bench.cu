@@ -207,12 +207,25 @@ int main() {
     }
     double t_tower = 0, t_prefill = 0;
     size_t tower_peak = 0, dec_peak = 0, dec_in_use_before = 0, dev_peak_seen = 0;
+    // DEVICE_OUTPUTS=1: the tower's outputs stay in its pool (forward_device, as the addon's NativeTensor
+    // path does) and the prefill reads them in place; otherwise they go through the host as before.
+    const bool device_outputs = std::getenv("DEVICE_OUTPUTS") && std::string(std::getenv("DEVICE_OUTPUTS")) == "1";
     for (int rep = 0; rep < 2; ++rep) {
       dec->reset();
       Qwen3VisionOutput out;
+      const size_t n_out = (size_t)T * tower->config().out_hidden_size;
+      std::vector<DeviceBuffer<float>> dev_out;
+      std::vector<float*> dev_ds;
       dec_in_use_before = dpool.bytes_in_use();
       auto a = std::chrono::steady_clock::now();
-      tower->forward(px.data(), px.size(), grids, out);
+      if (device_outputs) {
+        for (size_t k = 0; k <= tower->config().deepstack_visual_indexes.size(); ++k)
+          dev_out.emplace_back(tower->pool(), n_out);
+        for (size_t k = 1; k < dev_out.size(); ++k) dev_ds.push_back(dev_out[k].get());
+        tower->forward_device(px.data(), px.size(), grids, dev_out[0].get(), dev_ds);
+      } else {
+        tower->forward(px.data(), px.size(), grids, out);
+      }
       t_tower = sec_since(a);
       tower_peak = tower->last_run_peak_bytes();
       const Qwen3VisionCuda::Phases& ph = tower->last_phases();
@@ -223,8 +236,14 @@ int main() {
       VisualInputs vis;
       vis.rows = rows.data();
       vis.n_rows = T;
-      vis.embeds = out.embeds.data();
-      for (auto& d : out.deepstack) vis.deepstack.push_back(d.data());
+      if (device_outputs) {
+        vis.embeds = dev_out[0].get();
+        for (float* d : dev_ds) vis.deepstack.push_back(d);
+        vis.on_device = true;
+      } else {
+        vis.embeds = out.embeds.data();
+        for (auto& d : out.deepstack) vis.deepstack.push_back(d.data());
+      }
       dpool.reset_peak();
       a = std::chrono::steady_clock::now();
       dec->prefill(ids.data(), n, pos3.data(), &vis, nullptr, false);

@@ -10,8 +10,11 @@
 // on the reference image and video pixels, image/video prefill logits with the tower's own outputs at
 // the visual rows + 16 greedy tokens; each checked against the transformers reference (max-abs-diff,
 // token ids), and the sampler's rules through generate() (seeded repeat, top-k 1 / T -> 0 = greedy,
-// penalised greedy). On the CUDA backend also the GPU memory rules: a cancelled generate() and a cancelled
-// tower run leave the CUDA bytes in use at their baseline, free() returns everything.
+// penalised greedy). The tower's outputs are NativeTensors on the backend's device, passed to the decoder
+// as they are (on CUDA: read in place on the GPU); their toHost() copies are the dumped arrays, and the
+// decoder given those host copies must give bit-identical logits. On the CUDA backend also the GPU memory
+// rules: a cancelled generate() and a cancelled tower run leave the CUDA bytes in use at their baseline,
+// disposing the tower's tensors or freeing the tower gives their blocks back, free() returns everything.
 // compare: max-abs-diff of every array between the first dump and each other one, and token equality.
 // Exit status 1 when a check fails (f32 runs: 1e-3 and identical tokens; bf16 runs are reported only).
 import { createRequire } from "node:module";
@@ -52,7 +55,7 @@ const unb64 = (s) => {
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 };
 
-// The config objects the addon takes (ABI 2), as src/native/config.ts builds them from config.json.
+// The config objects the addon takes (ABI 2 and later), as src/native/config.ts builds them from config.json.
 function textConfig(cfg) {
   const t = cfg.text_config;
   const rope = t.rope_parameters ?? t.rope_scaling;
@@ -142,12 +145,15 @@ async function dump(file) {
   for (const [kind, key, grid] of [["image", "image.pixel_values", [1, 4, 6]], ["video", "video.pixel_values_videos", [4, 6, 4]]]) {
     const o = await tower.run(T.get(key), grid);
     vis[kind] = o;
-    arrays[`${kind}.embeds`] = o.embeds;
-    check(`${kind}.embeds`, o.embeds, T.get(`${kind}.vision_embeds`));
-    o.deepstack.forEach((d, k) => {
+    if (o.embeds.device !== dev.modelBackend) fails.push(`${kind}: the tower's tensors are on ${o.embeds.device}, not ${dev.modelBackend}`);
+    const embeds = await o.embeds.toHost();
+    arrays[`${kind}.embeds`] = embeds;
+    check(`${kind}.embeds`, embeds, T.get(`${kind}.vision_embeds`));
+    for (const [k, t] of o.deepstack.entries()) {
+      const d = await t.toHost();
       arrays[`${kind}.deepstack.${k}`] = d;
       check(`${kind}.deepstack.${k}`, d, T.get(`${kind}.deepstack.${k}`));
-    });
+    }
   }
   const towerRunInfo = tower.info();
 
@@ -158,10 +164,14 @@ async function dump(file) {
     const pos3 = Int32Array.from(p.position_ids.flat());
     const visualRows = Int32Array.from(p.input_ids.flatMap((t, i) => (t === tok ? [i] : [])));
     const o = vis[kind];
-    const opts = { visualRows, embeds: o.embeds, deepstack: o.deepstack };
+    const opts = { visualRows, embeds: o.embeds, deepstack: o.deepstack };  // the tensors, read in place
     const logits = m.forwardLogits(ids, pos3, opts);
     arrays[`${kind}.logits`] = logits;
     check(`${kind}.logits`, logits, T.get(`${kind}.logits`));
+    const host = { visualRows, embeds: arrays[`${kind}.embeds`], deepstack: o.deepstack.map((_, k) => arrays[`${kind}.deepstack.${k}`]) };
+    const viaHost = m.forwardLogits(ids, pos3, host);
+    if (Buffer.compare(Buffer.from(viaHost.buffer), Buffer.from(logits.buffer)) !== 0)
+      fails.push(`${kind}: logits from the tensors differ from logits from their host copies (max ${maxAbsDiff(viaHost, logits)})`);
     m.reset();
     const r = await m.generate({ ids, pos3, maxTokens: 16, ...opts });
     checkTokens(`${kind}.greedy`, r.tokens, p.greedy_ids);
@@ -187,8 +197,19 @@ async function dump(file) {
     const after = addon.memory().cuda;
     mem.abortTower = { code, base: tbase, after: after.bytesInUse, cachedAfter: after.cachedBytes };
     if (code !== "ABORTED" || after.bytesInUse !== tbase) fails.push(`aborted tower run: ${JSON.stringify(mem.abortTower)}`);
+    // The tower's output tensors are blocks of its pool: disposing one gives its bytes back at once, and
+    // freeing the tower releases the rest (a handle used afterwards is a TENSOR_FREED error).
+    const held = addon.memory().cuda.bytesInUse;
+    const img = vis.image;
+    img.embeds.dispose();
+    const afterDispose = addon.memory().cuda.bytesInUse;
+    mem.tensorDispose = { held, afterDispose, bytes: img.embeds.bytes };
+    if (held - afterDispose < img.embeds.bytes) fails.push(`tensor dispose: ${JSON.stringify(mem.tensorDispose)}`);
     mem.beforeFree = addon.memory();
     tower.free();
+    let freedCode = "resolved";
+    try { await vis.video.embeds.toHost(); } catch (e) { freedCode = e.code; }
+    if (freedCode !== "TENSOR_FREED" || !vis.video.deepstack[0].disposed) fails.push(`a freed tower's tensor: ${freedCode}`);
     m.free();
     mem.afterFree = addon.memory();
     if (mem.afterFree.cuda.bytesInUse !== mem.start.cuda.bytesInUse || mem.afterFree.cuda.pools !== 0)

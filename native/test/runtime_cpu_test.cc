@@ -157,6 +157,81 @@ int main(int argc, char** argv) {
     }
     truth("presence penalty 1e6: no token repeats the history", fresh && out.tokens.size() == 16, join(out.tokens));
   }
+  // Stop strings, on a piece table where token t decodes to "[t]": the run ends on the token that
+  // completes the first occurrence (found here by a plain search of the whole greedy text), which is
+  // kept; text_bytes is where the stop string starts. One that starts inside a piece and spans two
+  // tokens, one inside a single piece, an empty one (ignored), a stop id before the string (no text).
+  {
+    runtime::TokenPieces pieces;
+    pieces.offsets.push_back(0);
+    for (int t = 0; t < V; ++t) {
+      pieces.bytes += "[" + std::to_string(t) + "]";
+      pieces.offsets.push_back((int32_t)pieces.bytes.size());
+    }
+    truth("piece table is well formed", pieces.check().empty() && pieces.piece(7) == "[7]" && pieces.piece(V).empty());
+    std::string text;
+    std::vector<size_t> ends;  // bytes of text after each greedy token
+    for (int t : manual) {
+      text += "[" + std::to_string(t) + "]";
+      ends.push_back(text.size());
+    }
+    auto expect = [&](const std::string& stop, size_t& n_tokens, size_t& at) {
+      at = text.find(stop);
+      n_tokens = std::lower_bound(ends.begin(), ends.end(), at + stop.size()) - ends.begin() + 1;
+    };
+    const std::vector<std::string> cases = {"][" + std::to_string(manual[3]),  // spans tokens 2 and 3
+                                            std::to_string(manual[5]) + "]"};  // inside token 5's piece
+    for (const std::string& stop : cases) {
+      size_t n_tokens = 0, at = 0;
+      expect(stop, n_tokens, at);
+      auto r = req;
+      r.pieces = &pieces;
+      r.stop_strings = {"", "never-in-the-output", stop};
+      model->reset();
+      std::vector<int> seen;
+      auto out = runtime::generate(dec, r, no_abort, [&](int t) { seen.push_back(t); });
+      truth("stop string '" + stop + "': ends on the completing token, kept",
+            out.stop_reason == runtime::StopReason::Stop && out.tokens.size() == n_tokens && seen == out.tokens &&
+                std::equal(out.tokens.begin(), out.tokens.end(), manual.begin()),
+            join(out.tokens) + " want " + std::to_string(n_tokens) + " tokens");
+      truth("stop string '" + stop + "': index and text_bytes", out.stop_string == 2 && out.text_bytes == (int64_t)at,
+            std::to_string(out.stop_string) + " / " + std::to_string(out.text_bytes) + " want " + std::to_string(at));
+    }
+    // The stop id comes first: its token is no text, so the string never completes.
+    {
+      auto r = req;
+      r.pieces = &pieces;
+      r.stop_ids = {manual[1]};
+      r.stop_strings = {"[" + std::to_string(manual[1]) + "]"};
+      model->reset();
+      auto out = runtime::generate(dec, r, no_abort, nullptr);
+      const size_t first = std::find(manual.begin(), manual.end(), manual[1]) - manual.begin();
+      truth("stop id before the stop string", out.stop_reason == runtime::StopReason::Stop &&
+                                                  out.tokens.size() == first + 1 && out.stop_string == -1);
+    }
+    // No stop string in the output: length, as without any.
+    {
+      auto r = req;
+      r.pieces = &pieces;
+      r.stop_strings = {"never-in-the-output"};
+      model->reset();
+      auto out = runtime::generate(dec, r, no_abort, nullptr);
+      truth("absent stop string: length", out.tokens == manual && out.stop_reason == runtime::StopReason::Length &&
+                                              out.text_bytes == -1);
+    }
+    // Stop strings without a piece table are a ModelError.
+    {
+      auto r = req;
+      r.stop_strings = {"x"};
+      bool threw = false;
+      try {
+        runtime::generate(dec, r, no_abort, nullptr);
+      } catch (const ModelError&) {
+        threw = true;
+      }
+      truth("stop strings without pieces: ModelError", threw);
+    }
+  }
   std::printf("{\"checks\": %d, \"failures\": %d}\n", checks, failures);
   return failures ? 1 : 0;
 }

@@ -124,6 +124,7 @@ export async function nativeReason(
   const s = { ...reasonerSampling(req.reasoning), ...req.sampling };
   const splitter = new ThinkStreamSplitter(req.reasoning);
   const stream = req.stream && onToken;
+  // The prompt's visual tensors (the tower's outputs, on its device) go as soon as the reply is done.
   const out = await session.generate(prompt, {
     maxTokens: s.max_tokens ?? req.maxTokens,
     sampling: {
@@ -139,7 +140,7 @@ export async function nativeReason(
     signal,
     onProgress,
     onText: stream ? (t) => splitter.push(t).forEach(onToken) : undefined,
-  });
+  }).finally(() => prompt.dispose());
   if (stream) splitter.end().forEach(onToken);
   return reasonResult(req, out.text, {
     backend: describeBackend({ ...backend, device: device.modelBackend === "cuda" ? "cuda" : "cpu" }),

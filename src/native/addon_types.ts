@@ -14,7 +14,7 @@
  * try {
  *   checkAbi({ abiVersion: ADDON_ABI_VERSION - 1 }, "old.node");
  * } catch (e) {
- *   console.log((e as Error).message); // "... built for ABI 1; this code needs ABI 2"
+ *   console.log((e as Error).message); // "... built for ABI 2; this code needs ABI 3"
  * }
  * ```
  * @module
@@ -25,8 +25,9 @@ import { NativeError } from "../errors.ts";
 /**
  * The ABI this TypeScript expects (`kAbiVersion` in native/src/binding/addon.cc).
  * 2: configs are objects ({@link NativeTextConfig}, {@link NativeVisionConfig}), `info()` has `externalBytes`.
+ * 3: {@link RawTensor}: the tower's `run()` returns tensors the decoder takes as they are; `visualRows` in any order.
  */
-export const ADDON_ABI_VERSION = 2;
+export const ADDON_ABI_VERSION = 3;
 
 /** What to do when the module on disk does not fit this code. */
 export const REBUILD_HINT = "rebuild the native module: bash scripts/build-native.sh (or bash scripts/setup.sh)";
@@ -241,14 +242,35 @@ export const NativeVisionInfo = z.strictObject({
 /** @see {@link NativeVisionInfo} */
 export type NativeVisionInfo = z.infer<typeof NativeVisionInfo>;
 
-/** Visual rows of a multimodal prompt: replacement embeddings and deepstack features (vision tower output). */
+/**
+ * A tensor the engine keeps on the device a model computed it on (NativeTensor in
+ * native/src/binding/tensor_object.h); `src/native/tensor.ts` wraps it. Released by `dispose()`,
+ * garbage collection, or when the model that made it is freed; using it after that fails with code
+ * `TENSOR_FREED`.
+ */
+export interface RawTensor {
+  readonly shape: number[];
+  readonly dtype: "f32";
+  readonly device: "cpu" | "cuda";
+  readonly bytes: number;
+  readonly disposed: boolean;
+  /** A host copy, made on a worker thread. */
+  toHost(): Promise<Float32Array>;
+  dispose(): void;
+}
+
+/**
+ * Visual rows of a multimodal prompt: replacement embeddings and deepstack features (vision tower
+ * output), as host arrays or as the tower's tensors (read in place: GPU tensors need the CUDA decoder,
+ * and then every input must be one).
+ */
 export interface RawVisualInputs {
-  /** Row indices within this prompt (ascending, unique). */
+  /** Row indices within this prompt (unique, any order: row r of embeds / deepstack goes to visualRows[r]). */
   visualRows?: Int32Array;
   /** [visualRows.length × hidden] embeddings that replace the token embeddings at those rows. */
-  embeds?: Float32Array;
+  embeds?: Float32Array | RawTensor;
   /** Per decoder layer l (0..k-1): [visualRows.length × hidden], added to the hidden state after layer l. */
-  deepstack?: Float32Array[];
+  deepstack?: (Float32Array | RawTensor)[];
 }
 
 /** Options of the raw generate call. */
@@ -284,21 +306,21 @@ export interface RawModel extends RawModelObject {
   reset(): void;
 }
 
-/** Output of one tower run: rows in `pixel_values` order (images, then videos), merged 2×2. */
-export interface VisionTowerOutput {
+/** Output of one raw tower run: rows in `pixel_values` order (images, then videos), merged 2×2. */
+export interface RawVisionOutput {
   /** Merged visual tokens (patches / merge²). */
   tokens: number;
   /** Floats per token (the decoder's hidden size). */
   outDim: number;
-  /** `[tokens × outDim]` embeddings that replace the pad tokens' embeddings. */
-  embeds: Float32Array;
-  /** One `[tokens × outDim]` array per deepstack layer. */
-  deepstack: Float32Array[];
+  /** `[tokens, outDim]` embeddings that replace the pad tokens' embeddings. */
+  embeds: RawTensor;
+  /** One `[tokens, outDim]` tensor per deepstack layer. */
+  deepstack: RawTensor[];
 }
 
 /** The object `loadVision` returns (NativeQwen3Vision). */
 export interface RawVisionTower extends RawModelObject {
-  run(pixelValues: Float32Array, grids: Int32Array): Promise<VisionTowerOutput>;
+  run(pixelValues: Float32Array, grids: Int32Array): Promise<RawVisionOutput>;
 }
 
 /**

@@ -51,6 +51,13 @@ export function fromNative(e: unknown): CosmosError {
     return new NativeError(msg, { hint: "await the running generate() or call abort() first", cause: e });
   }
   if (code === "FREED") return new NativeError(msg, { hint: "load the model again", cause: e });
+  if (code === "TENSOR_FREED") {
+    return new NativeError(msg, {
+      hint:
+        "a tensor lives until dispose() or until the model that made it is freed (its session closed): run that model again",
+      cause: e,
+    });
+  }
   if (code === "OUT_OF_MEMORY") {
     return new NativeError(`Out of memory: ${msg}`, {
       hint:

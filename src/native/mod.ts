@@ -1,6 +1,7 @@
 /**
  * The native engine from TypeScript: load the Node-API module ({@link loadAddon}, its contract typed
- * in `addon_types.ts`), run the Qwen3 text decoder ({@link NativeTextModel}) and the vision tower,
+ * in `addon_types.ts`), run the Qwen3 text decoder ({@link NativeTextModel}) and the vision tower (whose
+ * outputs stay on the device as {@link NativeTensor}s until `toHost()`),
  * share one session per checkpoint ({@link openQwen3VL}), free everything ({@link closeNative}),
  * read memory use and the chosen device. `src/mod.ts` re-exports the user-facing part of this.
  *
@@ -21,7 +22,8 @@ import { loadAddon } from "./load.ts";
 export { addonPath, loadAddon, nativeAvailable } from "./load.ts";
 export { fromNative, nativeCode } from "./errors.ts";
 export { NativeGenerateOptions, NativeSampling, NativeTextModel } from "./model.ts";
-export type { NativeGenerateResult } from "./model.ts";
+export type { NativeGenerateResult, VisualInputs } from "./model.ts";
+export { NativeTensor } from "./tensor.ts";
 export {
   ADDON_ABI_VERSION,
   checkAbi,
@@ -36,12 +38,14 @@ export type {
   RawAddon,
   RawGenerateOptions,
   RawModel,
+  RawTensor,
+  RawVisionOutput,
   RawVisionTower,
   RawVisualInputs,
-  VisionTowerOutput,
 } from "./addon_types.ts";
 export { nativeTextConfig, nativeVisionConfig, readCheckpointConfig } from "./config.ts";
-export { loadVisionTower, NativeVisionTower, toVisualInputs } from "./vision.ts";
+export { disposeVisionOutput, loadVisionTower, NativeVisionTower, toVisualInputs } from "./vision.ts";
+export type { VisionTowerOutput } from "./vision.ts";
 export { RunQueue } from "./queue.ts";
 export { checkpointKey, closeNative, closeQwen3VL, openQwen3VL, Qwen3VLSession } from "./qwen3vl.ts";
 export type { PreparedPrompt, SessionGenerateOptions, SessionGenerateResult, TemplateMessages } from "./qwen3vl.ts";

@@ -24,6 +24,29 @@ import { nativeTextConfig, readCheckpointConfig } from "./config.ts";
 import { fromNative } from "./errors.ts";
 import { loadAddon } from "./load.ts";
 import { track, untrack } from "./registry.ts";
+import { type NativeTensor, rawOf } from "./tensor.ts";
+
+/**
+ * Visual rows of a multimodal prompt for the decoder's prefill: the vision tower's outputs as
+ * {@link NativeTensor}s (read in place, on the host or the GPU) or as host arrays.
+ */
+export interface VisualInputs {
+  /** Sequence rows of the visual tokens (unique, any order): row r of embeds / deepstack goes to `visualRows[r]`. */
+  visualRows?: Int32Array;
+  /** `[visualRows.length × hidden]` embeddings that replace the token embeddings at those rows. */
+  embeds?: Float32Array | NativeTensor;
+  /** Per decoder layer l (0..k-1): `[visualRows.length × hidden]`, added to the hidden state after layer l. */
+  deepstack?: (Float32Array | NativeTensor)[];
+}
+
+/** The raw addon's form of {@link VisualInputs}. */
+function rawVisual(v: VisualInputs): RawVisualInputs {
+  return {
+    visualRows: v.visualRows,
+    embeds: v.embeds === undefined ? undefined : rawOf(v.embeds),
+    deepstack: v.deepstack?.map(rawOf),
+  };
+}
 
 /** Sampling settings; temperature 0 (the default) is greedy decoding. */
 export const NativeSampling = z.object({
@@ -48,7 +71,7 @@ export const NativeGenerateOptions = z.object({
   sampling: NativeSampling.default({} as never),
 });
 /** @see {@link NativeGenerateOptions} */
-export type NativeGenerateOptions = z.input<typeof NativeGenerateOptions> & RawVisualInputs & {
+export type NativeGenerateOptions = z.input<typeof NativeGenerateOptions> & VisualInputs & {
   onToken?: (id: number) => void;
   signal?: AbortSignal;
 };
@@ -136,8 +159,8 @@ export class NativeTextModel {
 
   /**
    * Runs the prompt through the decoder, appending it to the KV cache. Returns the last row's logits,
-   * or every row's ([n × vocab]) with `allLogits`. Visual rows (embeddings, deepstack) are the hook for
-   * the vision tower.
+   * or every row's ([n × vocab]) with `allLogits`. Visual rows (embeddings, deepstack: the vision
+   * tower's tensors as they are, or host arrays) are the hook for the vision tower.
    *
    * @example
    * ```ts
@@ -149,10 +172,10 @@ export class NativeTextModel {
   prefill(
     ids: Int32Array | number[],
     pos3?: Int32Array | number[],
-    opts: RawVisualInputs & { allLogits?: boolean } = {},
+    opts: VisualInputs & { allLogits?: boolean } = {},
   ): Float32Array {
     try {
-      return this.raw.prefill(i32(ids), pos3 ? i32(pos3) : null, opts);
+      return this.raw.prefill(i32(ids), pos3 ? i32(pos3) : null, { ...rawVisual(opts), allLogits: opts.allLogits });
     } catch (e) {
       throw fromNative(e);
     }
@@ -187,9 +210,9 @@ export class NativeTextModel {
    * m.forwardLogits([1401, 872]).length; // 2 * 1426
    * ```
    */
-  forwardLogits(ids: Int32Array | number[], pos3?: Int32Array | number[], opts: RawVisualInputs = {}): Float32Array {
+  forwardLogits(ids: Int32Array | number[], pos3?: Int32Array | number[], opts: VisualInputs = {}): Float32Array {
     try {
-      return this.raw.forwardLogits(i32(ids), pos3 ? i32(pos3) : null, opts);
+      return this.raw.forwardLogits(i32(ids), pos3 ? i32(pos3) : null, rawVisual(opts));
     } catch (e) {
       throw fromNative(e);
     }
@@ -209,7 +232,7 @@ export class NativeTextModel {
    */
   async generate(options: NativeGenerateOptions): Promise<NativeGenerateResult> {
     const o = NativeGenerateOptions.parse(options);
-    const { signal, onToken, visualRows, embeds, deepstack } = options;
+    const { signal, onToken } = options;
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
     const onAbort = () => this.raw.abort();
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -221,9 +244,7 @@ export class NativeTextModel {
         stopIds: Int32Array.from(o.stopIds),
         sampling: o.sampling,
         onToken,
-        visualRows,
-        embeds,
-        deepstack,
+        ...rawVisual(options),
       });
       if (r.stopReason === "abort") throw new AbortError(undefined, { cause: signal?.reason });
       return { tokens: Array.from(r.tokens), stopReason: r.stopReason };

@@ -43,12 +43,11 @@ import { AbortError, CheckpointError, NativeError, throwIfAborted, ValidationErr
 import { buildMultimodalPrompt, type PromptImage, type PromptVideo } from "../multimodal/mod.ts";
 import type { ProgressEvent } from "../schema/results.ts";
 import { loadTokenizer, type Tokenizer } from "../tokenizer/mod.ts";
-import { type NativeSampling, NativeTextModel } from "./model.ts";
-import type { RawVisualInputs } from "./addon_types.ts";
+import { type NativeSampling, NativeTextModel, type VisualInputs } from "./model.ts";
 import { nativeTextConfigOf, nativeVisionConfigOf } from "./config.ts";
 import { RunQueue } from "./queue.ts";
 import { freeTracked } from "./registry.ts";
-import { loadVisionTower, type NativeVisionTower, toVisualInputs } from "./vision.ts";
+import { disposeVisionOutput, loadVisionTower, type NativeVisionTower, toVisualInputs } from "./vision.ts";
 
 /** Chat messages as the checkpoint's template takes them (`applyChatTemplate`). */
 export type TemplateMessages = TemplateMessage[];
@@ -60,9 +59,12 @@ export interface PreparedPrompt {
   ids: Int32Array;
   /** 3D positions, `[t row | h row | w row]`. */
   pos3: Int32Array;
-  visual: RawVisualInputs;
+  /** The vision tower's outputs, kept on its device (tensors) for the decoder's prefill. */
+  visual: VisualInputs;
   imageTokens: number;
   videoTokens: number;
+  /** Frees the visual tensors now (idempotent; they also go when the session closes). */
+  dispose(): void;
 }
 
 /** Options of {@link Qwen3VLSession.generate}. */
@@ -159,7 +161,8 @@ export class Qwen3VLSession {
   /**
    * Templates the messages (one `{type: "image"}` / `{type: "video"}` part per item, in order),
    * expands the vision placeholders, tokenizes, computes 3D positions and runs the vision tower.
-   * The tower's activations are gone when this returns; only the merged rows are kept.
+   * The tower's activations are gone when this returns; its merged rows stay on its device as
+   * tensors until {@link PreparedPrompt.dispose} (or the session's close).
    */
   async prepare(
     messages: TemplateMessages,
@@ -192,14 +195,21 @@ export class Qwen3VLSession {
       cfg.text.maxPositionEmbeddings,
       this.checkpoint.dir,
     );
-    let visual: RawVisualInputs = {};
+    let visual: VisualInputs = {};
+    let dispose = () => {};
     if (prompt.grids.length > 0) {
       const out = await this.#queue.run(async () => {
         this.#checkOpen();
         const tower = await this.tower();
         return await tower.run(prompt.pixelValues, prompt.grids, { signal: opts.signal });
       }, opts.signal);
-      visual = toVisualInputs(prompt.visualRowPositions, out);
+      dispose = () => disposeVisionOutput(out);
+      try {
+        visual = toVisualInputs(prompt.visualRowPositions, out);
+      } catch (e) {
+        dispose();
+        throw e;
+      }
     }
     return {
       text: prompt.text,
@@ -208,6 +218,7 @@ export class Qwen3VLSession {
       visual,
       imageTokens: prompt.imageTokens,
       videoTokens: prompt.videoTokens,
+      dispose,
     };
   }
 

@@ -1,7 +1,9 @@
 /**
  * The Qwen3-VL vision tower of the native engine: `pixel_values` of images and videos (from
  * `buildMultimodalPrompt`) to merged visual embeddings and deepstack features, computed on a libuv
- * worker thread, then laid out for the decoder's prefill hook ({@link toVisualInputs}).
+ * worker thread and kept where they were computed ({@link NativeTensor}: host memory on the CPU
+ * backend, the tower's GPU pool on CUDA), then handed to the decoder's prefill hook as they are
+ * ({@link toVisualInputs}); nothing crosses to JavaScript unless `toHost()` asks.
  *
  * transformers scatters image features into `<|image_pad|>` rows and video features into
  * `<|video_pad|>` rows and adds deepstack feature k to those rows after decoder layer k; the
@@ -14,22 +16,53 @@
  * const grids: [number, number, number][] = [[1, 4, 6]];
  * const out = await tower.run(new Float32Array(24 * tower.info().patchDim!), grids);
  * const vis = toVisualInputs(Int32Array.from([5, 6, 7, 8, 9, 10]), out); // rows of the 6 <|image_pad|> ids
- * tower.free();
+ * tower.free(); // its output tensors go with it
  * ```
  * @module
  */
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { AbortError, CheckpointError, ValidationError } from "../errors.ts";
-import { NativeVisionInfo, type RawVisionTower, type RawVisualInputs, type VisionTowerOutput } from "./addon_types.ts";
+import { NativeVisionInfo, type RawVisionOutput, type RawVisionTower } from "./addon_types.ts";
 import type { CheckpointPathArg, NativeVisionConfig } from "./addon_types.ts";
 import { nativeVisionConfig } from "./config.ts";
 import { fromNative, nativeCode } from "./errors.ts";
 import { loadAddon } from "./load.ts";
+import type { VisualInputs } from "./model.ts";
 import { track, untrack } from "./registry.ts";
+import { NativeTensor } from "./tensor.ts";
 
 export { NativeVisionInfo } from "./addon_types.ts";
-export type { RawVisionTower, VisionTowerOutput } from "./addon_types.ts";
+export type { RawVisionTower } from "./addon_types.ts";
+
+/** Output of one tower run: rows in `pixel_values` order (images, then videos), merged 2×2. */
+export interface VisionTowerOutput {
+  /** Merged visual tokens (patches / merge²). */
+  tokens: number;
+  /** Floats per token (the decoder's hidden size). */
+  outDim: number;
+  /** `[tokens, outDim]` embeddings that replace the pad tokens' embeddings. */
+  embeds: NativeTensor;
+  /** One `[tokens, outDim]` tensor per deepstack layer. */
+  deepstack: NativeTensor[];
+}
+
+/**
+ * Frees a run's output tensors now (they also go when the tower is freed).
+ *
+ * @example
+ * ```ts
+ * import { disposeVisionOutput, loadVisionTower } from "./vision.ts";
+ * const tower = await loadVisionTower("test/fixtures/qwen3vl-tiny");
+ * const out = await tower.run(new Float32Array(24 * 1536), [[1, 4, 6]]);
+ * disposeVisionOutput(out);
+ * out.embeds.disposed; // true
+ * ```
+ */
+export function disposeVisionOutput(out: VisionTowerOutput): void {
+  out.embeds.dispose();
+  for (const d of out.deepstack) d.dispose();
+}
 
 // The decoder's mapping (errors.ts), except that checkpoint problems name the vision tower.
 function nativeError(e: unknown, what: string): Error {
@@ -58,7 +91,9 @@ export class NativeVisionTower {
 
   /**
    * Runs the tower on a libuv worker. `grids` are `[t, h, w]` per image / video in the order of
-   * `pixelValues` rows; `signal` aborts between transformer blocks (rejects with AbortError).
+   * `pixelValues` rows; `signal` aborts between transformer blocks (rejects with AbortError). The
+   * outputs are {@link NativeTensor}s on the tower's device: pass them to the decoder as they are,
+   * `toHost()` them to read the numbers.
    *
    * @example
    * ```ts
@@ -66,6 +101,7 @@ export class NativeVisionTower {
    * const tower = await loadVisionTower("test/fixtures/qwen3vl-tiny");
    * const out = await tower.run(new Float32Array(24 * 1536), [[1, 4, 6]]);
    * out.tokens; // 6
+   * out.embeds.shape; // [6, 64]
    * ```
    */
   async run(
@@ -75,7 +111,7 @@ export class NativeVisionTower {
   ): Promise<VisionTowerOutput> {
     if (opts.signal?.aborted) throw new AbortError("The vision tower run was aborted before it started.");
     const flat = Int32Array.from(grids.flat());
-    let p: Promise<VisionTowerOutput>;
+    let p: Promise<RawVisionOutput>;
     try {
       p = this.#raw.run(pixelValues, flat);
     } catch (e) {
@@ -84,7 +120,13 @@ export class NativeVisionTower {
     const onAbort = () => this.#raw.abort();
     opts.signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      return await p;
+      const raw = await p;
+      return {
+        tokens: raw.tokens,
+        outDim: raw.outDim,
+        embeds: new NativeTensor(raw.embeds),
+        deepstack: raw.deepstack.map((d) => new NativeTensor(d)),
+      };
     } catch (e) {
       throw nativeError(e, "The vision tower run");
     } finally {
@@ -107,7 +149,8 @@ export class NativeVisionTower {
   }
 
   /**
-   * Releases the weights now (during a run: aborts it and frees when it ends).
+   * Releases the weights now (during a run: aborts it and frees when it ends), and every output
+   * tensor of its runs still alive (using one afterwards is a NativeError).
    *
    * @example
    * ```ts
@@ -196,17 +239,21 @@ async function visionConfigOf(path: CheckpointPathArg, configJson?: string): Pro
 
 /**
  * The decoder's visual inputs from tower output and each output row's sequence index
- * (`MultimodalPrompt.visualRowPositions`): rows sorted ascending (an image after a video in the
- * prompt still comes after it), with embeddings and deepstack rows permuted to match.
+ * (`MultimodalPrompt.visualRowPositions`). The tensors go as they are (no copy, no reordering: row r
+ * of the outputs goes to sequence row `rowPositions[r]`, whatever the order of images and videos in
+ * the prompt).
+ * @throws {ValidationError} when the row count is not the tower's token count.
  *
  * @example
  * ```ts
- * import { toVisualInputs } from "./vision.ts";
- * const out = { tokens: 2, outDim: 1, embeds: Float32Array.of(1, 2), deepstack: [Float32Array.of(3, 4)] };
- * toVisualInputs(Int32Array.of(9, 4), out).embeds; // Float32Array [2, 1]: row 4 first
+ * import { loadVisionTower, toVisualInputs } from "./vision.ts";
+ * const tower = await loadVisionTower("test/fixtures/qwen3vl-tiny");
+ * const out = await tower.run(new Float32Array(24 * 1536), [[1, 4, 6]]);
+ * toVisualInputs(Int32Array.of(9, 4, 5, 6, 7, 8), out).embeds === out.embeds; // true
+ * tower.free();
  * ```
  */
-export function toVisualInputs(rowPositions: Int32Array, out: VisionTowerOutput): Required<RawVisualInputs> {
+export function toVisualInputs(rowPositions: Int32Array, out: VisionTowerOutput): Required<VisualInputs> {
   if (rowPositions.length !== out.tokens) {
     throw new ValidationError([{
       field: "rowPositions",
@@ -215,16 +262,5 @@ export function toVisualInputs(rowPositions: Int32Array, out: VisionTowerOutput)
       message: "each merged visual token needs one sequence position",
     }]);
   }
-  const order = Array.from(rowPositions.keys()).sort((a, b) => rowPositions[a] - rowPositions[b]);
-  const D = out.outDim;
-  const permute = (src: Float32Array) => {
-    const dst = new Float32Array(src.length);
-    order.forEach((from, to) => dst.set(src.subarray(from * D, (from + 1) * D), to * D));
-    return dst;
-  };
-  return {
-    visualRows: Int32Array.from(order, (i) => rowPositions[i]),
-    embeds: permute(out.embeds),
-    deepstack: out.deepstack.map(permute),
-  };
+  return { visualRows: Int32Array.from(rowPositions), embeds: out.embeds, deepstack: out.deepstack };
 }

@@ -91,9 +91,12 @@ async function runCase(
   grids: [number, number, number][],
 ) {
   const out = await tower.run(pv, grids);
-  const dEmb = maxAbsDiff(out.embeds, f32(st.get(`${kind}.vision_embeds`)));
-  const dDs = out.deepstack.map((d, k) => maxAbsDiff(d, f32(st.get(`${kind}.deepstack.${k}`))));
-  const vis = toVisualInputs(rows, out);
+  const dEmb = maxAbsDiff(await out.embeds.toHost(), f32(st.get(`${kind}.vision_embeds`)));
+  const dDs: number[] = [];
+  for (const [k, d] of out.deepstack.entries()) {
+    dDs.push(maxAbsDiff(await d.toHost(), f32(st.get(`${kind}.deepstack.${k}`))));
+  }
+  const vis = toVisualInputs(rows, out); // the tower's tensors, read in place by the decoder
   const logits = model.forwardLogits(ids, pos3, vis);
   const refLogits = f32(st.get(`${kind}.logits`));
   assert.equal(logits.length, ids.length * V);

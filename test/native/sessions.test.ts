@@ -25,6 +25,7 @@ import {
   loadAddon,
   loadVisionTower,
   nativeMemory,
+  NativeTensor,
   nativeTextConfig,
   NativeTextModel,
   NativeVisionInfo,
@@ -111,7 +112,13 @@ describe("native sessions", () => {
       images: [{ frames: [await imageOf()] }],
     });
     const tower = await s.tower();
-    const held = s.model.info().externalBytes + tower.info().externalBytes;
+    // Weights, and the prompt's visual tensors (the tower's outputs, kept for the decoder).
+    const tensors = [p.visual.embeds, ...(p.visual.deepstack ?? [])].reduce(
+      (n, t) => n + (t instanceof NativeTensor ? t.bytes : 0),
+      0,
+    );
+    assert.ok(tensors > 0);
+    const held = s.model.info().externalBytes + tower.info().externalBytes + tensors;
     assert.equal(tower.info().externalBytes, tower.info().weightBytes, "the tower reports its weights to V8");
     const mem = nativeMemory();
     assert.ok(mem.bytesInUse > before);

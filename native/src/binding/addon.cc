@@ -3,6 +3,8 @@
 //   qwen3_vision_binding.cc  NativeQwen3Vision, loadVision, loadVisionAsync  (the Qwen3-VL vision tower)
 //   cosmos3_generator_binding.cc  NativeCosmos3Generator, loadGenerator, loadGeneratorAsync  (the Cosmos 3
 //                            Generator; new exports, no signature changed, so no ABI bump: TS checks they exist)
+//   tensor_object.cc         NativeTensor (a model's output kept on its device; any family's runs make
+//                            and take them)
 // Both are ModelObjects (model_object.h: async run, abort, free, info). This file adds the
 // process-wide functions (memory, deviceInfo, inspectSafetensors) and abiVersion.
 //
@@ -28,11 +30,13 @@ using namespace cosmos::binding;
 void register_qwen3_text(Napi::Env env, Napi::Object exports);    // binding/qwen3_text_binding.cc
 void register_qwen3_vision(Napi::Env env, Napi::Object exports);  // binding/qwen3_vision_binding.cc
 void register_cosmos3_generator(Napi::Env env, Napi::Object exports);  // binding/cosmos3_generator_binding.cc
+void register_tensor(Napi::Env env, Napi::Object exports);        // binding/tensor_object.cc
 
 namespace {
 
 // 2: configs are objects (NativeTextConfig / NativeVisionConfig), info() has externalBytes.
-constexpr int kAbiVersion = 2;
+// 3: NativeTensor; the tower's run() returns tensors, the decoder takes them (and visualRows in any order).
+constexpr int kAbiVersion = 3;
 
 // memory(): top-level figures are those of the device models run on (host bytes on the CPU backend,
 // the CUDA pools' bytes on the GPU backend); `host` always, `cuda` when built with CUDA; v8ExternalBytes.
@@ -102,6 +106,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memory", Napi::Function::New(env, Memory, "memory"));
   exports.Set("deviceInfo", Napi::Function::New(env, DeviceInfo, "deviceInfo"));
   exports.Set("inspectSafetensors", Napi::Function::New(env, InspectSafetensors, "inspectSafetensors"));
+  register_tensor(env, exports);
   register_qwen3_text(env, exports);
   register_qwen3_vision(env, exports);
   register_cosmos3_generator(env, exports);

@@ -5,6 +5,7 @@
 #include "../core/errors.h"
 #include "../core/json.h"
 #include "../core/memory.h"
+#include "tensor_object.h"
 
 namespace cosmos::binding {
 
@@ -25,6 +26,8 @@ std::pair<std::string, std::string> classify(const std::exception_ptr& ep) {
     return {"CONFIG", e.what()};
   } catch (const AbortedError& e) {
     return {"ABORTED", e.what()};
+  } catch (const TensorFreedError& e) {
+    return {"TENSOR_FREED", e.what()};
   } catch (const std::bad_alloc&) {
     return {"OUT_OF_MEMORY", "out of host memory"};
   } catch (const Napi::Error& e) {

@@ -19,7 +19,7 @@ namespace cosmos::binding {
 // A JS Error whose `code` says what went wrong (ARGUMENT, MODEL, CONFIG, SAFETENSORS_*, ...).
 Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& msg);
 
-// (code, message) of a C++ exception: SAFETENSORS_*, MODEL, CONFIG, ABORTED, OUT_OF_MEMORY, JS, NATIVE.
+// (code, message) of a C++ exception: SAFETENSORS_*, MODEL, CONFIG, ABORTED, TENSOR_FREED, OUT_OF_MEMORY, JS, NATIVE.
 // Plain data, so a worker thread can keep it until it is back on the JS thread.
 std::pair<std::string, std::string> classify(const std::exception_ptr& ep);
 

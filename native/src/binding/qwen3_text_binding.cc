@@ -3,6 +3,8 @@
 // ModelObject (model_object.h: abort, free, info, async run); this file adds prefill / decode /
 // forwardLogits / reset (synchronous, for tests and scoring) and generate: argument conversion, then
 // the token loop of runtime/token_loop (plain C++) on a worker, tokens streamed to onToken.
+// setTokenPieces(offsets, bytes) gives the decoder the tokenizer's bytes per token id once, so
+// generate's stopStrings are matched in the token loop.
 //
 // Backend: the decoder runs on the GPU (models/qwen3_text_cuda) when the addon was built with CUDA and
 // choose_device() picked CUDA (a GPU is present and COSMOS_DEVICE is not cpu), else on the CPU
@@ -14,6 +16,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +29,7 @@
 #include "gpu_backend.h"
 #include "model_object.h"
 #include "napi_common.h"
+#include "tensor_object.h"
 #ifdef COSMOS_CUDA
 #include "../models/qwen3_text_cuda.h"
 #endif
@@ -76,48 +80,116 @@ std::vector<int> positions(Napi::Env env, const Napi::Value& v, int n, int start
   return p;
 }
 
+// The visual inputs of one call: Float32Array copies, or NativeTensor handles read in place (the vision
+// tower's outputs, on the host or the GPU). CPU tensors are host memory, so either decoder takes them;
+// GPU tensors go to the CUDA decoder only, and then every visual input must be one.
 struct VisualOwned {
   std::vector<int> rows;
   std::vector<float> embeds;
   std::vector<std::vector<float>> deepstack;
+  std::shared_ptr<TensorStorage> embeds_t;
+  std::vector<std::shared_ptr<TensorStorage>> deepstack_t;
+  bool on_device = false;
+
+  std::vector<std::shared_ptr<TensorStorage>> tensors() const {
+    std::vector<std::shared_ptr<TensorStorage>> all = deepstack_t;
+    all.push_back(embeds_t);
+    return all;
+  }
+  // While a TensorReadLock on tensors() is held.
   VisualInputs view() const {
     VisualInputs vi;
     vi.rows = rows.data();
     vi.n_rows = (int)rows.size();
-    vi.embeds = embeds.empty() ? nullptr : embeds.data();
+    vi.embeds = embeds_t ? embeds_t->data() : embeds.empty() ? nullptr : embeds.data();
+    for (auto& d : deepstack_t) vi.deepstack.push_back(d->data());
     for (auto& d : deepstack) vi.deepstack.push_back(d.data());
+    vi.on_device = on_device;
     return vi;
   }
 };
 
-// opts: { visualRows?: Int32Array, embeds?: Float32Array [rows*hidden], deepstack?: Float32Array[] }
-std::unique_ptr<VisualOwned> visual_from(Napi::Env env, const Napi::Object& o, int n, int hidden) {
+// embeds / deepstack[i]: a Float32Array (copied) or a NativeTensor of rows x hidden floats.
+void visual_array(Napi::Env env, const Napi::Value& v, const std::string& what, size_t want, std::vector<float>& host,
+                  std::shared_ptr<TensorStorage>& tensor) {
+  if (TensorObject::is_tensor(v)) {
+    tensor = TensorObject::storage_of(env, v, what.c_str());
+    if (tensor->bytes() != want * sizeof(float))
+      throw make_error(env, "ARGUMENT", what + " must have visualRows.length x hidden = " + std::to_string(want) +
+                                            " floats; the tensor has " + std::to_string(tensor->numel()));
+    return;
+  }
+  if (!(v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array))
+    throw make_error(env, "ARGUMENT", what + " must be a Float32Array or a NativeTensor");
+  host = to_floats(env, v, what.c_str());
+  if (host.size() != want) throw make_error(env, "ARGUMENT", what + " must have visualRows.length x hidden = " + std::to_string(want) + " floats");
+}
+
+// opts: { visualRows?: Int32Array, embeds?: Float32Array | NativeTensor [rows*hidden],
+//         deepstack?: (Float32Array | NativeTensor)[] }. `backend`: the decoder's ("cpu" / "cuda").
+std::unique_ptr<VisualOwned> visual_from(Napi::Env env, const Napi::Object& o, int n, int hidden, const std::string& backend) {
   Napi::Value rv = o.Get("visualRows");
   if (rv.IsUndefined() || rv.IsNull()) return nullptr;
   auto vis = std::make_unique<VisualOwned>();
   vis->rows = to_ints(env, rv, "visualRows");
-  int prev = -1;
+  // Any order (the tower's row order, so its outputs need no permutation), but each row once: the
+  // deepstack features are added at those rows.
+  std::vector<bool> seen(n, false);
   for (int r : vis->rows) {
-    if (r < 0 || r >= n || r <= prev) throw make_error(env, "ARGUMENT", "visualRows must be ascending, unique and inside the prompt");
-    prev = r;
+    if (r < 0 || r >= n || seen[r]) throw make_error(env, "ARGUMENT", "visualRows must be unique and inside the prompt");
+    seen[r] = true;
   }
   size_t want = vis->rows.size() * (size_t)hidden;
   Napi::Value ev = o.Get("embeds");
-  if (!ev.IsUndefined() && !ev.IsNull()) {
-    vis->embeds = to_floats(env, ev, "embeds");
-    if (vis->embeds.size() != want) throw make_error(env, "ARGUMENT", "embeds must have visualRows.length x hidden = " + std::to_string(want) + " floats");
-  }
+  if (!ev.IsUndefined() && !ev.IsNull()) visual_array(env, ev, "embeds", want, vis->embeds, vis->embeds_t);
   Napi::Value dv = o.Get("deepstack");
   if (!dv.IsUndefined() && !dv.IsNull()) {
-    if (!dv.IsArray()) throw make_error(env, "ARGUMENT", "deepstack must be an array of Float32Array");
+    if (!dv.IsArray()) throw make_error(env, "ARGUMENT", "deepstack must be an array of Float32Array or NativeTensor");
     auto a = dv.As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) {
-      vis->deepstack.push_back(to_floats(env, a.Get(i), "deepstack[i]"));
-      if (vis->deepstack.back().size() != want) throw make_error(env, "ARGUMENT", "deepstack[" + std::to_string(i) + "] must have visualRows.length x hidden floats");
+      std::vector<float> host;
+      std::shared_ptr<TensorStorage> t;
+      visual_array(env, a.Get(i), "deepstack[" + std::to_string(i) + "]", want, host, t);
+      if (t) vis->deepstack_t.push_back(t);
+      else vis->deepstack.push_back(std::move(host));
     }
+    if (!vis->deepstack_t.empty() && !vis->deepstack.empty())
+      throw make_error(env, "ARGUMENT", "deepstack must be all Float32Arrays or all NativeTensors");
+  }
+  int on_gpu = 0, inputs = (vis->embeds_t || !vis->embeds.empty() ? 1 : 0) + (int)(vis->deepstack.size() + vis->deepstack_t.size());
+  for (auto& t : vis->tensors())
+    if (t && t->device() == DeviceKind::CUDA) ++on_gpu;
+  if (on_gpu > 0) {
+    if (backend != "cuda")
+      throw make_error(env, "ARGUMENT", "the visual tensors are on the GPU and this decoder runs on the CPU; toHost() them first");
+    if (on_gpu != inputs) throw make_error(env, "ARGUMENT", "embeds and deepstack must all be GPU tensors when one is");
+    vis->on_device = true;
   }
   return vis;
 }
+
+// Runs the token loop's prefill with the visual tensors locked, and lets them go as soon as the
+// prompt is in the KV cache (decode steps never read them), so a free() of their model need not wait
+// for the whole generation.
+class UnlockAfterPrefill : public runtime::TokenDecoder {
+ public:
+  UnlockAfterPrefill(runtime::TokenDecoder& d, std::optional<TensorReadLock> lock) : d_(d), lock_(std::move(lock)) {}
+  int vocab_size() const override { return d_.vocab_size(); }
+  void prefill_prompt(const int* ids, int n, const int* pos3, const VisualInputs* vis) override {
+    d_.prefill_prompt(ids, n, pos3, vis);
+    lock_.reset();
+  }
+  int sample(const SamplingParams& p, const std::vector<int>& history, uint64_t* rng) override {
+    return d_.sample(p, history, rng);
+  }
+  int decode_and_sample(int id, const SamplingParams& p, const std::vector<int>& history, uint64_t* rng) override {
+    return d_.decode_and_sample(id, p, history, rng);
+  }
+
+ private:
+  runtime::TokenDecoder& d_;
+  std::optional<TensorReadLock> lock_;
+};
 
 // The decoder behind one JS model object; the token loop (runtime::generate) drives it through
 // runtime::TokenDecoder.
@@ -258,15 +330,19 @@ std::unique_ptr<TextEngine> load_engine(const Checkpoint& ck, const Qwen3TextCon
 struct GenerateJob {
   runtime::GenerateRequest req;
   std::unique_ptr<VisualOwned> vis;
+  std::shared_ptr<const runtime::TokenPieces> pieces;  // kept alive for the run (req.pieces points here)
   runtime::GenerateResult out;
 
   void run(TextEngine& m, const std::atomic<bool>& abort, const Emit& emit) {
     VisualInputs vi;
+    std::optional<TensorReadLock> lock;
     if (vis) {
+      lock.emplace(vis->tensors());  // TensorFreedError when one went since the call was made
       vi = vis->view();
       req.vis = &vi;
     }
-    out = runtime::generate(m, req, abort, emit);
+    UnlockAfterPrefill dec(m, std::move(lock));
+    out = runtime::generate(dec, req, abort, emit);
     req.vis = nullptr;
   }
   void after_failure(TextEngine& m) { m.after_failed_run(); }
@@ -276,6 +352,10 @@ struct GenerateJob {
     std::copy(out.tokens.begin(), out.tokens.end(), toks.Data());
     r.Set("tokens", toks);
     r.Set("stopReason", runtime::stop_reason_name(out.stop_reason));
+    if (out.stop_string >= 0) {
+      r.Set("stopString", out.stop_string);
+      r.Set("textBytes", Napi::Number::New(env, (double)out.text_bytes));
+    }
     return r;
   }
 };
@@ -295,6 +375,7 @@ class TextObject : public ModelObject<TextObject, TextEngine> {
     methods.push_back(InstanceMethod("forwardLogits", &TextObject::ForwardLogits));
     methods.push_back(InstanceMethod("generate", &TextObject::Generate));
     methods.push_back(InstanceMethod("reset", &TextObject::Reset));
+    methods.push_back(InstanceMethod("setTokenPieces", &TextObject::SetTokenPieces));
     Napi::Function f = DefineClass(env, "NativeQwen3Text", methods);
     ctor = Napi::Persistent(f);
     ctor.SuppressDestruct();
@@ -327,10 +408,14 @@ class TextObject : public ModelObject<TextObject, TextEngine> {
     if (info.Length() > 2 && info[2].IsObject()) {
       Napi::Object o = info[2].As<Napi::Object>();
       all = o.Get("allLogits").ToBoolean();
-      vis = visual_from(env, o, n, m.config().hidden_size);
+      vis = visual_from(env, o, n, m.config().hidden_size, m.backend());
     }
+    std::optional<TensorReadLock> lock;
     VisualInputs vi;
-    if (vis) vi = vis->view();
+    if (vis) {
+      lock.emplace(vis->tensors());
+      vi = vis->view();
+    }
     std::vector<float> logits((size_t)(all ? n : 1) * m.config().vocab_size);
     abort_flag = false;
     m.prefill(ids.data(), n, p.data(), vis ? &vi : nullptr, logits.data(), all);
@@ -361,14 +446,40 @@ class TextObject : public ModelObject<TextObject, TextEngine> {
     if (n == 0) throw make_error(env, "ARGUMENT", "ids is empty");
     std::vector<int> p = positions(env, info[1], n, 0);
     std::unique_ptr<VisualOwned> vis;
-    if (info.Length() > 2 && info[2].IsObject()) vis = visual_from(env, info[2].As<Napi::Object>(), n, m.config().hidden_size);
+    if (info.Length() > 2 && info[2].IsObject())
+      vis = visual_from(env, info[2].As<Napi::Object>(), n, m.config().hidden_size, m.backend());
+    std::optional<TensorReadLock> lock;
     VisualInputs vi;
-    if (vis) vi = vis->view();
+    if (vis) {
+      lock.emplace(vis->tensors());
+      vi = vis->view();
+    }
     std::vector<float> logits((size_t)n * m.config().vocab_size);
     m.reset();
     abort_flag = false;
     m.prefill(ids.data(), n, p.data(), vis ? &vi : nullptr, logits.data(), true);
     return to_js(env, logits);
+    COSMOS_GUARD_END(env)
+  }
+
+  // setTokenPieces(offsets: Int32Array [n + 1], bytes: Uint8Array): the bytes token id t decodes to are
+  // bytes[offsets[t] .. offsets[t + 1]) (special tokens the text leaves out: empty). Replaces any
+  // earlier table; a running generate keeps the one it started with.
+  Napi::Value SetTokenPieces(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    COSMOS_GUARD_BEGIN
+    ready(env, "model");
+    if (!(info[1].IsTypedArray() && info[1].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array))
+      throw make_error(env, "ARGUMENT", "setTokenPieces(offsets, bytes): bytes must be a Uint8Array");
+    auto p = std::make_shared<runtime::TokenPieces>();
+    std::vector<int> off = to_ints(env, info[0], "offsets");
+    p->offsets.assign(off.begin(), off.end());
+    auto b = info[1].As<Napi::Uint8Array>();
+    p->bytes.assign(reinterpret_cast<const char*>(b.Data()), b.ElementLength());
+    std::string bad = p->check();
+    if (!bad.empty()) throw make_error(env, "ARGUMENT", "setTokenPieces: " + bad);
+    pieces_ = std::move(p);
+    return env.Undefined();
     COSMOS_GUARD_END(env)
   }
 
@@ -380,8 +491,10 @@ class TextObject : public ModelObject<TextObject, TextEngine> {
     COSMOS_GUARD_END(env)
   }
 
-  // generate({ ids, pos3?, maxTokens, stopIds?, sampling?: {temperature, topK, topP, repetitionPenalty,
-  //            presencePenalty, seed}, onToken?, visualRows?, embeds?, deepstack? }) -> Promise<{tokens, stopReason}>
+  // generate({ ids, pos3?, maxTokens, stopIds?, stopStrings?, sampling?: {temperature, topK, topP,
+  //            repetitionPenalty, presencePenalty, seed}, onToken?, visualRows?, embeds?, deepstack? })
+  //   -> Promise<{tokens, stopReason, stopString?, textBytes?}> (the last two when a stop string ended it)
+  // embeds / deepstack may be NativeTensors (the tower's outputs): read in place during the prefill.
   Napi::Value Generate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     COSMOS_GUARD_BEGIN
@@ -395,12 +508,27 @@ class TextObject : public ModelObject<TextObject, TextEngine> {
     for (int id : job->req.ids)
       if (id < 0 || id >= m.config().vocab_size) throw make_error(env, "ARGUMENT", "token id " + std::to_string(id) + " is outside the vocabulary");
     job->req.pos3 = positions(env, o.Get("pos3"), n, m.next_pos());
-    job->vis = visual_from(env, o, n, m.config().hidden_size);
+    job->vis = visual_from(env, o, n, m.config().hidden_size, m.backend());
     Napi::Value mt = o.Get("maxTokens");
     if (!mt.IsNumber() || mt.As<Napi::Number>().Int32Value() < 0) throw make_error(env, "ARGUMENT", "maxTokens must be a non-negative number");
     job->req.max_tokens = mt.As<Napi::Number>().Int32Value();
     Napi::Value sv = o.Get("stopIds");
     if (!sv.IsUndefined() && !sv.IsNull()) job->req.stop_ids = to_ints(env, sv, "stopIds");
+    Napi::Value ss = o.Get("stopStrings");
+    if (!ss.IsUndefined() && !ss.IsNull()) {
+      if (!ss.IsArray()) throw make_error(env, "ARGUMENT", "stopStrings must be an array of strings");
+      auto a = ss.As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); ++i) {
+        if (!a.Get(i).IsString()) throw make_error(env, "ARGUMENT", "stopStrings[" + std::to_string(i) + "] is not a string");
+        std::string s = a.Get(i).As<Napi::String>().Utf8Value();
+        if (!s.empty()) job->req.stop_strings.push_back(std::move(s));
+      }
+      if (!job->req.stop_strings.empty()) {
+        if (!pieces_) throw make_error(env, "ARGUMENT", "stopStrings need the token pieces: call setTokenPieces() once first");
+        job->pieces = pieces_;
+        job->req.pieces = job->pieces.get();
+      }
+    }
     Napi::Value spv = o.Get("sampling");
     if (spv.IsObject()) {
       Napi::Object s = spv.As<Napi::Object>();
@@ -417,6 +545,9 @@ class TextObject : public ModelObject<TextObject, TextEngine> {
     return run_async(env, info.This().As<Napi::Object>(), "cosmos.generate", std::move(job), cb);
     COSMOS_GUARD_END(env)
   }
+
+ private:
+  std::shared_ptr<const runtime::TokenPieces> pieces_;  // setTokenPieces(); shared with running jobs
 };
 Napi::FunctionReference TextObject::ctor;
 

@@ -7,8 +7,11 @@
 //   loadVision(pathOrFiles, config: NativeVisionConfig) -> NativeQwen3Vision          (synchronous)
 //   loadVisionAsync(pathOrFiles, config) -> Promise<NativeQwen3Vision>                 (libuv worker)
 //   tower.run(pixelValues: Float32Array [patches*patchDim], grids: Int32Array|number[] [t,h,w,...])
-//       -> Promise<{ tokens, outDim, embeds: Float32Array [tokens*outDim], deepstack: Float32Array[] }>
+//       -> Promise<{ tokens, outDim, embeds: NativeTensor [tokens, outDim], deepstack: NativeTensor[] }>
 //     The tower runs on a libuv worker; the pixel values are copied first, so the caller may reuse them.
+//     The outputs stay where they were computed (tensor_object.h: host memory on the CPU backend, blocks
+//     of the tower's pool on the GPU) and go into the decoder's prefill as they are; toHost() copies.
+//     They are released when disposed, garbage collected, or when the tower is freed.
 //   tower.abort(), tower.free(), tower.info()
 //
 // Backend: the CUDA tower (models/qwen3_vision_cuda) when the addon was built with CUDA and
@@ -28,6 +31,7 @@
 #include "gpu_backend.h"
 #include "model_object.h"
 #include "napi_common.h"
+#include "tensor_object.h"
 #ifdef COSMOS_CUDA
 #include "../core/cuda_pool.h"
 #include "../models/qwen3_vision_cuda.h"
@@ -77,18 +81,29 @@ Qwen3VisionConfig vision_config_from(Napi::Env env, const Napi::Value& v) {
   return k;
 }
 
+// One run's outputs as tensors on the tower's device: [tokens, outDim] each.
+struct VisionTensors {
+  int64_t tokens = 0;
+  int out_dim = 0;
+  std::shared_ptr<TensorStorage> embeds;
+  std::vector<std::shared_ptr<TensorStorage>> deepstack;
+};
+
 // The tower behind one JS object: CPU (Qwen3Vision) or CUDA (Qwen3VisionCuda).
 class VisionEngine {
  public:
   virtual ~VisionEngine() = default;
   virtual const Qwen3VisionConfig& config() const = 0;
   virtual size_t weight_bytes() const = 0;
-  virtual void forward(const float* pv, size_t n, const std::vector<Qwen3VisionGrid>& grids, Qwen3VisionOutput& out) = 0;
+  // Runs the tower; the outputs are tensors this engine hands out (registered in `tensors`).
+  virtual void forward(const float* pv, size_t n, const std::vector<Qwen3VisionGrid>& grids, VisionTensors& out) = 0;
   virtual void set_abort_flag(const std::atomic<bool>* f) = 0;
   virtual const char* backend() const = 0;
   // Bytes the tower holds for as long as it lives (its weights), reported to V8.
   size_t resident_bytes() const { return weight_bytes(); }
   virtual void describe(Napi::Env, Napi::Object&) const {}
+  // Every tensor a run handed out; released when the engine goes (before a CUDA pool does).
+  TensorRegistry tensors;
 };
 
 class CpuVision : public VisionEngine {
@@ -96,8 +111,15 @@ class CpuVision : public VisionEngine {
   explicit CpuVision(std::unique_ptr<Qwen3Vision> t) : t_(std::move(t)) {}
   const Qwen3VisionConfig& config() const override { return t_->config(); }
   size_t weight_bytes() const override { return t_->weight_bytes(); }
-  void forward(const float* pv, size_t n, const std::vector<Qwen3VisionGrid>& grids, Qwen3VisionOutput& out) override {
-    t_->forward(pv, n, grids, out);
+  // The output vectors become the tensors' storage (moved, not copied).
+  void forward(const float* pv, size_t n, const std::vector<Qwen3VisionGrid>& grids, VisionTensors& out) override {
+    Qwen3VisionOutput o;
+    t_->forward(pv, n, grids, o);
+    out.tokens = o.tokens;
+    out.out_dim = o.out_dim;
+    const std::vector<int64_t> shape = {o.tokens, (int64_t)o.out_dim};
+    out.embeds = tensors.add(TensorStorage::host(std::move(o.embeds), shape));
+    for (auto& d : o.deepstack) out.deepstack.push_back(tensors.add(TensorStorage::host(std::move(d), shape)));
   }
   void set_abort_flag(const std::atomic<bool>* f) override { t_->set_abort_flag(f); }
   const char* backend() const override { return "cpu"; }
@@ -111,14 +133,27 @@ class CudaVision : public VisionEngine {
  public:
   explicit CudaVision(std::unique_ptr<Qwen3VisionCuda> t) : t_(std::move(t)) { gpu_pool_register(&t_->pool()); }
   ~CudaVision() override {
+    tensors.release_all();  // their blocks go back to the pool before the pool goes
     gpu_pool_unregister(&t_->pool());
     t_.reset();
   }
   const Qwen3VisionConfig& config() const override { return t_->config(); }
   size_t weight_bytes() const override { return t_->weight_bytes(); }
-  void forward(const float* pv, size_t n, const std::vector<Qwen3VisionGrid>& grids, Qwen3VisionOutput& out) override {
+  // Output blocks come from the tower's pool and stay there after the run (its activations go back to
+  // CUDA when it returns or throws; a failed run's outputs are released with the job).
+  void forward(const float* pv, size_t n, const std::vector<Qwen3VisionGrid>& grids, VisionTensors& out) override {
     GpuCallScope g(&t_->pool());
-    t_->forward(pv, n, grids, out);  // activations go back to CUDA when it returns or throws
+    const Qwen3VisionConfig& c = t_->config();
+    out.tokens = qwen3_vision_num_patches(grids) / c.merge_unit();
+    out.out_dim = c.out_hidden_size;
+    const std::vector<int64_t> shape = {out.tokens, (int64_t)out.out_dim};
+    out.embeds = tensors.add(TensorStorage::device(&t_->pool(), shape));
+    std::vector<float*> ds;
+    for (size_t k = 0; k < c.deepstack_visual_indexes.size(); ++k) {
+      out.deepstack.push_back(tensors.add(TensorStorage::device(&t_->pool(), shape)));
+      ds.push_back(out.deepstack.back()->data());
+    }
+    t_->forward_device(pv, n, grids, out.embeds->data(), ds);
   }
   void set_abort_flag(const std::atomic<bool>* f) override { t_->set_abort_flag(f); }
   const char* backend() const override { return "cuda"; }
@@ -146,7 +181,8 @@ std::unique_ptr<VisionEngine> load_vision_engine(const Checkpoint& ck, const Qwe
 struct VisionJob {
   std::vector<float> pv;
   std::vector<Qwen3VisionGrid> grids;
-  Qwen3VisionOutput out;
+  VisionTensors out;
+  Napi::ObjectReference tower;  // the JS tower: every output handle keeps it reachable
 
   void run(VisionEngine& t, const std::atomic<bool>&, const Emit&) {
     try {
@@ -157,15 +193,18 @@ struct VisionJob {
     }
     release_input();
   }
+  // A failed run's outputs are never wrapped: they go back when the job does (on the JS thread).
   void after_failure(VisionEngine&) {}
   Napi::Value result(Napi::Env env) {
     Napi::Object r = Napi::Object::New(env);
+    Napi::Object owner = tower.Value();
     r.Set("tokens", Napi::Number::New(env, (double)out.tokens));
     r.Set("outDim", out.out_dim);
-    r.Set("embeds", to_js(env, out.embeds));
+    r.Set("embeds", TensorObject::wrap(env, out.embeds, owner));
     Napi::Array ds = Napi::Array::New(env, out.deepstack.size());
-    for (uint32_t k = 0; k < out.deepstack.size(); ++k) ds.Set(k, to_js(env, out.deepstack[k]));
+    for (uint32_t k = 0; k < out.deepstack.size(); ++k) ds.Set(k, TensorObject::wrap(env, out.deepstack[k], owner));
     r.Set("deepstack", ds);
+    tower.Reset();
     return r;
   }
   // The input copy goes before the outputs are handed to JS.
@@ -219,6 +258,7 @@ class VisionObject : public ModelObject<VisionObject, VisionEngine> {
       throw make_error(env, "ARGUMENT", "pixelValues has " + std::to_string(a.ElementLength()) + " floats; the grids need " +
                                            std::to_string(want) + " (patches x " + std::to_string(t.config().patch_dim()) + ")");
     job->pv.assign(a.Data(), a.Data() + a.ElementLength());
+    job->tower = Napi::Persistent(info.This().As<Napi::Object>());
     return run_async(env, info.This().As<Napi::Object>(), "cosmos.vision.run", std::move(job), env.Undefined());
     COSMOS_GUARD_END(env)
   }

@@ -154,6 +154,7 @@ void Qwen3Text::forward(const int* ids, int n, const int* pos3, const VisualInpu
     for (int r = 0; r < vis->n_rows; ++r)
       if (vis->rows[r] < 0 || vis->rows[r] >= n) throw ModelError("visual row " + std::to_string(vis->rows[r]) + " is outside the prompt (" + std::to_string(n) + " tokens)");
     if ((int)vis->deepstack.size() > c.num_layers) throw ModelError("more deepstack features than decoder layers");
+    if (vis->on_device) throw ModelError("the CPU decoder takes visual inputs in host memory, not GPU memory");
   }
   check_abort();
   ensure_capacity(n_past_ + n);

@@ -34,12 +34,15 @@ struct Qwen3TextConfig {
 
 // Visual rows for the multimodal prefill hook (filled by the vision tower's caller).
 struct VisualInputs {
-  const int* rows = nullptr;       // row indices within this prefill call (ascending, unique)
+  const int* rows = nullptr;       // row indices within this prefill call (unique, any order; host memory)
   int n_rows = 0;
   const float* embeds = nullptr;   // [n_rows, hidden]: replaces the token embedding at those rows (nullable)
   // deepstack[l] ([n_rows, hidden]) is added to the hidden state at those rows after decoder layer l,
   // for l = 0..n_deepstack-1 (transformers' _deepstack_process).
   std::vector<const float*> deepstack;
+  // embeds and deepstack are GPU memory (the tower's outputs left on the device; the CUDA decoder
+  // reads them in place). The CPU decoder takes host memory only.
+  bool on_device = false;
 };
 
 // One Qwen3 decoder layer on the shared layers: x += attn(in_ln(x)); x += mlp(post_ln(x)).

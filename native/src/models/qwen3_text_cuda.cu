@@ -126,8 +126,13 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
     const RmsNorm& next = l + 1 < c.num_layers ? w_.layers[l + 1].in_ln : w_.norm;
     if (vis && l < (int)vis->deepstack.size() && vis->deepstack[l] && vis->n_rows > 0) {
       add_cuda(X, X, Hh, n * H, ctx_);
-      CUDA_CHECK(cudaMemcpyAsync(vis_tmp, vis->deepstack[l], sizeof(float) * vis->n_rows * H, cudaMemcpyHostToDevice, s));
-      scatter_add_rows_cuda(X, vis_rows_dev, vis_tmp, vis->n_rows, H, ctx_);
+      // Device-resident features are read in place; host ones go up through vis_tmp first.
+      const float* feat = vis->deepstack[l];
+      if (!vis->on_device) {
+        CUDA_CHECK(cudaMemcpyAsync(vis_tmp, feat, sizeof(float) * vis->n_rows * H, cudaMemcpyHostToDevice, s));
+        feat = vis_tmp;
+      }
+      scatter_add_rows_cuda(X, vis_rows_dev, feat, vis->n_rows, H, ctx_);
       norm_cuda(Hh, X, next, n, ctx_);
     } else {
       add_norm_cuda(Hh, X, Hh, next, n, ctx_);  // X += mlp; Hh = next layer's input norm (or the final norm)
@@ -170,12 +175,20 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
   DeviceBuffer<float> vtmp;
   if (vis && vis->n_rows > 0) {
     vrows = DeviceBuffer<int>(pool_, vis->n_rows);
-    vtmp = DeviceBuffer<float>(pool_, (size_t)vis->n_rows * H);
+    if (!vis->on_device) vtmp = DeviceBuffer<float>(pool_, (size_t)vis->n_rows * H);
     CUDA_CHECK(cudaMemcpyAsync(vrows.get(), vis->rows, sizeof(int) * vis->n_rows, cudaMemcpyHostToDevice, s));
+    // The tower synchronised its own stream before handing its outputs out, so reading them on this
+    // stream needs no event.
+    const cudaMemcpyKind kind = vis->on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice;
+    // One copy per run of consecutive rows (an image's rows are one run, a video's one per frame).
     if (vis->embeds)
-      for (int r = 0; r < vis->n_rows; ++r)
-        CUDA_CHECK(cudaMemcpyAsync(X + (size_t)vis->rows[r] * H, vis->embeds + (size_t)r * H, sizeof(float) * H,
-                                   cudaMemcpyHostToDevice, s));
+      for (int r = 0; r < vis->n_rows;) {
+        int len = 1;
+        while (r + len < vis->n_rows && vis->rows[r + len] == vis->rows[r] + len) ++len;
+        CUDA_CHECK(cudaMemcpyAsync(X + (size_t)vis->rows[r] * H, vis->embeds + (size_t)r * H,
+                                   sizeof(float) * H * len, kind, s));
+        r += len;
+      }
   }
   mrope_tables_cuda(cs.get(), sn.get(), io.get() + n, n, D, c.rope_theta, c.mrope_section, c.mrope_interleaved, ctx_);
   layers_forward(X, Hh, scratch.get(), cs.get(), sn.get(), n, nullptr, nullptr, vis, vrows.get(), vtmp.get());

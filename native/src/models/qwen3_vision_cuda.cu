@@ -107,6 +107,23 @@ void Qwen3VisionCuda::merger(const Qwen3VisionMerger& mg, const float* x, int N,
 
 void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const std::vector<Qwen3VisionGrid>& grids,
                               Qwen3VisionOutput& out) {
+  run(pixel_values, n_floats, grids, &out, nullptr, nullptr);
+}
+
+void Qwen3VisionCuda::forward_device(const float* pixel_values, size_t n_floats,
+                                     const std::vector<Qwen3VisionGrid>& grids, float* embeds_dev,
+                                     const std::vector<float*>& deepstack_dev) {
+  if (!embeds_dev || deepstack_dev.size() != cfg_.deepstack_visual_indexes.size())
+    throw ModelError("forward_device needs the embeddings buffer and one buffer per deepstack index (" +
+                     std::to_string(cfg_.deepstack_visual_indexes.size()) + ")");
+  for (float* p : deepstack_dev)
+    if (!p) throw ModelError("forward_device: a deepstack buffer is null");
+  run(pixel_values, n_floats, grids, nullptr, embeds_dev, &deepstack_dev);
+}
+
+void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std::vector<Qwen3VisionGrid>& grids,
+                          Qwen3VisionOutput* out_host, float* embeds_dev, const std::vector<float*>* deepstack_dev) {
+  const bool to_device = embeds_dev != nullptr;
   std::string err;
   if (!qwen3_vision_check_grids(cfg_, grids, err)) throw ModelError(err);
   const size_t want = (size_t)qwen3_vision_num_patches(grids) * (size_t)cfg_.patch_dim();
@@ -183,7 +200,7 @@ void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const 
   const Qwen3VisionBlock& b0 = w_.blocks[0];
   DeviceBuffer<float> scratch(pool_, std::max({attention_scratch_floats(b0.attn, N, false),
                                                mlp_scratch_floats(b0.mlp, N), 2 * ND})),
-      merged(pool_, (size_t)T * OUT);
+      merged(pool_, to_device ? 0 : (size_t)T * OUT);
   AttentionCall call;
   call.n = N;
   call.cos = d_cos.get();
@@ -193,7 +210,9 @@ void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const 
   call.n_segments = (int)cu.size() - 1;
   const auto& idx = c.deepstack_visual_indexes;
   const size_t n_out = (size_t)T * OUT;
-  out.deepstack.resize(idx.size());  // keeps the caller's capacity when `out` is reused
+  Qwen3VisionOutput unused;
+  Qwen3VisionOutput& out = out_host ? *out_host : unused;
+  if (!to_device) out.deepstack.resize(idx.size());  // keeps the caller's capacity when `out` is reused
 
   // Outputs leave through two page-locked slabs used in turn: merger -> slab (async, on the stream)
   // -> the host vector, copied by the host once the slab's event fired. The host enqueues the blocks
@@ -201,7 +220,7 @@ void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const 
   // has queued most of the run, so its copies and the sizing of the output vectors (page faults)
   // overlap GPU work. Abort is checked while enqueueing and after every wait.
   RunEvents ev(2);
-  float* slabs = static_cast<float*>(out_pin_.get(2 * sizeof(float) * n_out));
+  float* slabs = to_device ? nullptr : static_cast<float*>(out_pin_.get(2 * sizeof(float) * n_out));
   std::vector<float>* pending[2] = {nullptr, nullptr};  // the vector each slab's contents belong to
   int n_sent = 0;
   std::vector<std::vector<float>*> to_size;
@@ -237,20 +256,30 @@ void Qwen3VisionCuda::forward(const float* pixel_values, size_t n_floats, const 
     const auto it = std::find(idx.begin(), idx.end(), l);
     if (it != idx.end()) {
       const size_t kk = it - idx.begin();
-      merger(w_.deepstack[kk], x.get(), N, merged.get(), scratch.get());
-      send(out.deepstack[kk]);
+      if (to_device) {
+        merger(w_.deepstack[kk], x.get(), N, (*deepstack_dev)[kk], scratch.get());
+      } else {
+        merger(w_.deepstack[kk], x.get(), N, merged.get(), scratch.get());
+        send(out.deepstack[kk]);
+      }
     }
   }
-  merger(w_.merger, x.get(), N, merged.get(), scratch.get());
-  send(out.embeds);
+  if (to_device) {
+    merger(w_.merger, x.get(), N, embeds_dev, scratch.get());
+  } else {
+    merger(w_.merger, x.get(), N, merged.get(), scratch.get());
+    send(out.embeds);
+  }
   phases_.blocks = ms_since(t);
   t = std::chrono::steady_clock::now();
   drain(n_sent & 1);  // the older of the two outputs in flight, then the last
   drain((n_sent - 1) & 1);
   CUDA_CHECK(cudaStreamSynchronize(s));  // surfaces any kernel fault of the run here
   phases_.outputs = ms_since(t);
-  out.tokens = T;
-  out.out_dim = OUT;
+  if (!to_device) {
+    out.tokens = T;
+    out.out_dim = OUT;
+  }
   last_peak_ = pool_.peak_bytes();
 }
 

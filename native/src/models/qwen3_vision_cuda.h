@@ -56,6 +56,12 @@ class Qwen3VisionCuda {
   // input, AbortedError when the abort flag is seen between blocks. Not thread-safe per object.
   void forward(const float* pixel_values, size_t n_floats, const std::vector<Qwen3VisionGrid>& grids,
                Qwen3VisionOutput& out);
+  // The same run with the outputs left on the GPU: each merger writes straight into the caller's
+  // device buffers (embeds_dev and one deepstack_dev[k] per deepstack index, tokens x out_hidden_size
+  // floats each, usually blocks of pool() that outlive the run), so the next model reads them without a
+  // host round trip. The stream is synchronised before it returns.
+  void forward_device(const float* pixel_values, size_t n_floats, const std::vector<Qwen3VisionGrid>& grids,
+                      float* embeds_dev, const std::vector<float*>& deepstack_dev);
 
   void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
 
@@ -97,6 +103,9 @@ class Qwen3VisionCuda {
   Phases phases_;
 
   explicit Qwen3VisionCuda(const Qwen3VisionConfig& cfg, WType wt) : cfg_(cfg), wt_(wt) {}
+  // forward() and forward_device(): host outputs into `out`, or device outputs when embeds_dev is set.
+  void run(const float* pixel_values, size_t n_floats, const std::vector<Qwen3VisionGrid>& grids,
+           Qwen3VisionOutput* out, float* embeds_dev, const std::vector<float*>* deepstack_dev);
   // scratch: 2 N x hidden floats.
   void merger(const Qwen3VisionMerger& m, const float* x, int N, float* out_dev, float* scratch);
 };
