@@ -1,6 +1,9 @@
 // The flow-matching samplers (native/src/runtime/flow_schedule, flow_sampler, denoise_loop) on the CPU:
 //  * schedules: the 35-step flow_shift-10 UniPC timesteps measured with diffusers on an H200
 //    (/work/shared/reference/cosmos3-generator.md §1.5), and config errors naming the key;
+//  * diffusers' own schedules and 5-step traces (test/fixtures/cosmos3-tiny-reference/scheduler.{json,
+//    safetensors}, made on the H200: UniPC shift 10 / 3 / saved Karras config at 3, 5, 35, 50 steps and the
+//    native flow sigmas; FlowMatchEuler with shift, explicit sigmas, and the stochastic step with its noise);
 //  * the samplers on a Gaussian toy whose exact flow is known in closed form (data N(mu, s^2) per element:
 //    x(sigma) = (1 - sigma) mu + sqrt((1 - sigma)^2 s^2 + sigma^2) z), for convergence with the step count
 //    and the order (UniPC order 2 + corrector beats order 1 beats Euler);
@@ -24,6 +27,7 @@
 #include "../src/runtime/denoise_loop.h"
 #include "../src/runtime/flow_sampler.h"
 #include "../src/runtime/flow_schedule.h"
+#include "../src/safetensors/safetensors.h"
 
 using namespace cosmos;
 using namespace cosmos::runtime;
@@ -431,10 +435,110 @@ static void test_loop_semantics() {
   }
 }
 
+static std::string slurp(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+static std::vector<double> nums(const Json& a) {
+  std::vector<double> v;
+  for (auto& e : a.arr) v.push_back(e.num);
+  return v;
+}
+// A config dict of the fixture with the class name diffusers would have saved.
+static FlowSchedulerConfig fixture_config(const Json& cfg, bool euler) {
+  Json c = cfg;
+  Json name;
+  name.type = Json::Type::String;
+  name.str = euler ? "FlowMatchEulerDiscreteScheduler" : "UniPCMultistepScheduler";
+  c.obj.push_back({"_class_name", name});
+  return FlowSchedulerConfig::from_json_value(c);
+}
+
+class FixtureNoise final : public NoiseSource {
+ public:
+  FixtureNoise(const Checkpoint& ck, const std::string& prefix) : ck_(ck), prefix_(prefix) {}
+  void fill(float* dst, long long n, int step) override {
+    ck_.read_f32(prefix_ + std::to_string(step), dst, (size_t)n);
+  }
+
+ private:
+  const Checkpoint& ck_;
+  std::string prefix_;
+};
+
+static void test_fixtures(const std::string& root) {
+  const std::string dir = root + "/test/fixtures/cosmos3-tiny-reference";
+  const Json ref = json_parse(slurp(dir + "/scheduler.json").data(), slurp(dir + "/scheduler.json").size());
+  const Json& configs = *ref.get("configs");
+  int schedules = 0;
+  for (const auto& kv : ref.get("schedules")->obj) {
+    const std::string& key = kv.first;  // "<config>.steps<N>" or "<config>.native_flow.steps<N>"
+    const std::string cname = key.substr(0, key.find('.'));
+    const bool euler = cname.rfind("flow", 0) == 0;
+    const FlowSchedulerConfig cfg = fixture_config(*configs.get(cname), euler);
+    ScheduleOverrides o;
+    o.steps = std::stoi(key.substr(key.rfind("steps") + 5));
+    if (const Json* in = kv.second.get("input_sigmas")) o.sigmas = nums(*in);
+    const FlowSchedule s = make_flow_schedule(cfg, o);
+    const auto want_t = nums(*kv.second.get("timesteps")), want_s = nums(*kv.second.get("sigmas"));
+    bool same_t = want_t.size() == s.timesteps.size();
+    for (size_t i = 0; same_t && i < want_t.size(); ++i) same_t = (double)s.timesteps[i] == want_t[i];
+    truth("fixture timesteps identical: " + key, same_t);
+    double md = want_s.size() == s.sigmas.size() ? 0 : 1;
+    for (size_t i = 0; i < std::min(want_s.size(), s.sigmas.size()); ++i)
+      md = std::max(md, std::fabs(s.sigmas[i] - want_s[i]));
+    within("fixture sigmas", md, 1e-6);
+    ++schedules;
+  }
+  truth("fixture: every schedule compared (19)", schedules == 19, std::to_string(schedules));
+
+  auto ck = Checkpoint::open(dir + "/scheduler.safetensors");
+  const Json& traces = *ref.get("traces");
+  const long long n = 48 * 3 * 4 * 6;
+  auto read = [&](const std::string& name) {
+    std::vector<float> v((size_t)n);
+    ck->read_f32(name, v.data(), (size_t)n);
+    return v;
+  };
+  for (const char* name : {"unipc", "unipc_shift3", "unipc_karras", "flow", "flow_sigmas", "flow_sde"}) {
+    const Json& t = *traces.get(name);
+    const bool euler = std::string(name).rfind("flow", 0) == 0;
+    FlowSchedulerConfig cfg = euler ? fixture_config(*t.get("config"), true)
+                                    : fixture_config(*configs.get(t.get("config")->str), false);
+    ScheduleOverrides o;
+    if (euler) {
+      const Json& st = *t.get("set_timesteps");
+      if (const Json* sg = st.get("sigmas")) o.sigmas = nums(*sg);
+      else o.steps = (int)st.get("num_inference_steps")->i64;
+    } else {
+      o.steps = (int)t.get("steps")->i64;
+    }
+    const FlowSchedule s = make_flow_schedule(cfg, o);
+    bool same_t = true;
+    const auto want_t = nums(*t.get("timesteps"));
+    for (size_t i = 0; i < want_t.size(); ++i) same_t = same_t && (double)s.timesteps[i] == want_t[i];
+    truth(std::string("trace timesteps identical: ") + name, same_t && want_t.size() == s.timesteps.size());
+    CpuLatentDevice dev;
+    FixtureNoise noise(*ck, std::string(name) + ".noise.");
+    auto sampler = make_flow_sampler(cfg, s, dev, n, &noise);
+    std::vector<float> x = read("unipc.x.0");
+    double md = 0;
+    for (int k = 0; k < s.steps(); ++k) {
+      const auto m = read("unipc.m." + std::to_string(k));
+      sampler->step(k, x.data(), m.data());
+      const auto want = read(std::string(name) + ".x." + std::to_string(k + 1));
+      for (long long i = 0; i < n; ++i) md = std::max(md, (double)std::fabs(x[i] - want[i]));
+    }
+    within(std::string("trace per-step samples: ") + name, md, 1e-5);
+  }
+}
+
 int main(int argc, char** argv) {
   const std::string root = argc > 1 ? argv[1] : ".";
-  (void)root;
   test_schedules();
+  test_fixtures(root);
   test_toy_convergence();
   test_loop_semantics();
   std::printf("{\"checks\":%d,\"failures\":%d,\"worst\":{", checks, failures);

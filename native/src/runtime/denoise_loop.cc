@@ -34,8 +34,10 @@ void denoise(VelocityModel& model, LatentDevice& dev, std::vector<DenoiseStream>
   std::vector<LatentBuffer> v_cond, v_uncond;
   std::vector<const float*> xs;
   std::vector<float*> vc, vu;
-  for (auto& s : streams) {
-    samplers.push_back(make_flow_sampler(req.scheduler, req.schedule, dev, s.n));
+  for (size_t k = 0; k < streams.size(); ++k) {
+    const DenoiseStream& s = streams[k];
+    samplers.push_back(
+        make_flow_sampler(req.scheduler, req.schedule, dev, s.n, k < req.noise.size() ? req.noise[k] : nullptr));
     v_cond.emplace_back(dev, s.n);
     vc.push_back(v_cond.back().get());
     if (cfg) {

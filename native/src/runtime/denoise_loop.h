@@ -53,6 +53,8 @@ struct DenoiseRequest {
   FlowSchedulerConfig scheduler;
   FlowSchedule schedule;
   float guidance = 1.0f;  // 1: no uncond pass
+  // Stochastic FlowMatchEuler only: one source per stream (each stream's noise is its own).
+  std::vector<NoiseSource*> noise;
 };
 
 // (step done, total steps), after each step's latents are final.

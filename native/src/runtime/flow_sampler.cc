@@ -190,13 +190,28 @@ class UniPCSampler final : public FlowSampler {
 
 class EulerSampler final : public FlowSampler {
  public:
-  EulerSampler(const FlowSchedule& sch, LatentDevice& dev, long long n) : sigmas_(sch.sigmas), dev_(dev), n_(n) {}
+  EulerSampler(const FlowSchedule& sch, LatentDevice& dev, long long n, NoiseSource* noise)
+      : sigmas_(sch.sigmas), dev_(dev), n_(n), noise_(noise) {
+    if (noise_) eps_ = LatentBuffer(dev, n);
+  }
   void step(int i, float* x, const float* v) override {
     check_step(i, next_, (int)sigmas_.size() - 1);
-    const float dt = sigmas_[i + 1] - sigmas_[i];
-    const float* in[2] = {x, v};
-    const float c[2] = {1.0f, dt};
-    dev_.lincomb(x, in, c, 2, n_);
+    const float sigma = sigmas_[i], next = sigmas_[i + 1];
+    if (!noise_) {
+      const float dt = next - sigma;
+      const float* in[2] = {x, v};
+      const float c[2] = {1.0f, dt};
+      dev_.lincomb(x, in, c, 2, n_);
+    } else {
+      // x0 = x − σ·v, then (1 − σ_next)·x0 + σ_next·ε: two lincombs round as torch's ops do.
+      const float* in0[2] = {x, v};
+      const float c0[2] = {1.0f, -sigma};
+      dev_.lincomb(x, in0, c0, 2, n_);
+      noise_->fill(eps_.get(), n_, i);
+      const float* in1[2] = {x, eps_.get()};
+      const float c1[2] = {1.0f - next, next};
+      dev_.lincomb(x, in1, c1, 2, n_);
+    }
     ++next_;
   }
 
@@ -204,20 +219,22 @@ class EulerSampler final : public FlowSampler {
   std::vector<float> sigmas_;
   LatentDevice& dev_;
   long long n_;
+  NoiseSource* noise_;
+  LatentBuffer eps_;
   int next_ = 0;
 };
 
 }  // namespace
 
 std::unique_ptr<FlowSampler> make_flow_sampler(const FlowSchedulerConfig& cfg, const FlowSchedule& schedule,
-                                               LatentDevice& dev, long long n) {
+                                               LatentDevice& dev, long long n, NoiseSource* noise) {
   if (n < 1) throw ModelError("latents: need at least one element");
   if (schedule.steps() < 1 || schedule.sigmas.size() != (size_t)schedule.steps() + 1)
     throw ModelError("schedule: needs steps + 1 sigmas");
   if (cfg.kind == FlowSchedulerKind::UniPC) return std::make_unique<UniPCSampler>(cfg, schedule, dev, n);
-  if (cfg.stochastic_sampling)
-    throw ModelError("scheduler_config.stochastic_sampling: supported false only (re-noising is not implemented)");
-  return std::make_unique<EulerSampler>(schedule, dev, n);
+  if (cfg.stochastic_sampling && !noise)
+    throw ModelError("scheduler_config.stochastic_sampling: true needs a noise source (none was given)");
+  return std::make_unique<EulerSampler>(schedule, dev, n, cfg.stochastic_sampling ? noise : nullptr);
 }
 
 }  // namespace cosmos::runtime

@@ -8,7 +8,9 @@
 //    to the sample before each predictor from the second step on, except at steps whose previous index
 //    is in disable_corrector. Order 2 uses rho 0.5 for the predictor as diffusers does; the corrector (and
 //    order 3) solve the small Vandermonde system on the host.
-//  * FlowMatchEuler (FlowMatchEulerDiscreteScheduler.step, deterministic): x + (σ_next − σ)·v.
+//  * FlowMatchEuler (FlowMatchEulerDiscreteScheduler.step): deterministic x + (σ_next − σ)·v; with
+//    stochastic_sampling (the distilled checkpoints) x0 = x − σ·v re-noised to (1 − σ_next)·x0 + σ_next·ε,
+//    ε from the caller's NoiseSource (not torch's generator: the same seed does not give torch's noise).
 // Differences from diffusers, on purpose: the step index is the loop's i (diffusers finds it from the
 // first timestep, and with a repeated first timestep starts one later and then runs off its sigmas);
 // bh1 with a final sigma of zero gives x0 at the last step (diffusers multiplies −inf by 0: NaN).
@@ -20,6 +22,13 @@
 
 namespace cosmos::runtime {
 
+// Standard normal noise for the stochastic Euler step, written on the sampler's device.
+class NoiseSource {
+ public:
+  virtual ~NoiseSource() = default;
+  virtual void fill(float* dst, long long n, int step) = 0;
+};
+
 class FlowSampler {
  public:
   virtual ~FlowSampler() = default;
@@ -28,9 +37,9 @@ class FlowSampler {
   virtual void step(int i, float* x, const float* v) = 0;
 };
 
-// One sampler over n-float latents on `dev` (its history buffers are allocated there). ModelError for a
-// stochastic FlowMatchEuler config (re-noising is not implemented) or n < 1.
+// One sampler over n-float latents on `dev` (its history buffers are allocated there). ModelError for n < 1
+// or a stochastic FlowMatchEuler config without a noise source.
 std::unique_ptr<FlowSampler> make_flow_sampler(const FlowSchedulerConfig& cfg, const FlowSchedule& schedule,
-                                               LatentDevice& dev, long long n);
+                                               LatentDevice& dev, long long n, NoiseSource* noise = nullptr);
 
 }  // namespace cosmos::runtime

@@ -170,7 +170,11 @@ bool has_terminal(const std::optional<double>& st) { return st && *st != 0.0; }
 }  // namespace
 
 FlowSchedulerConfig FlowSchedulerConfig::from_json(const std::string& text) {
-  const Json root = parse_config_object(text);
+  return from_json_value(parse_config_object(text));
+}
+
+FlowSchedulerConfig FlowSchedulerConfig::from_json_value(const Json& root) {
+  if (!root.is_obj()) throw ModelError("scheduler_config: not a JSON object");
   const Json* cls = root.get("_class_name");
   if (!cls) bad("_class_name", std::string("\"") + kUniPC + "\" or \"" + kEuler + "\" (missing)");
   const std::string name = get_choice(*cls, "_class_name", {kUniPC, kEuler});

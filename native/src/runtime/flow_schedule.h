@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "../core/json.h"
+
 namespace cosmos::runtime {
 
 enum class FlowSchedulerKind { UniPC, FlowMatchEuler };
@@ -38,6 +40,9 @@ struct FlowSchedulerConfig {
   bool stochastic_sampling = false;  // re-noise each step (distilled checkpoints)
 
   static FlowSchedulerConfig from_json(const std::string& text);
+  // The same from a parsed object (a config dict saved by diffusers; keys starting with '_' other than
+  // _class_name are ignored).
+  static FlowSchedulerConfig from_json_value(const Json& root);
 };
 
 // Per-call settings over the config (the documented video setting is flow_shift 10 with Karras off).
