@@ -358,7 +358,7 @@ function videoConditioning(run: GeneratorRun, numFrames: number, latentT: number
   return { keep, conditionFrameIndexes: [...new Set(indexes)].sort((a, b) => a - b), frameMap };
 }
 
-function actionValues(run: GeneratorRun, settings: ActionRunSettings, actionDim: number): Float32Array {
+function actionValues(settings: ActionRunSettings, actionDim: number): Float32Array {
   const rows = settings.rows;
   if (!rows || rows.length === 0) {
     fail("actions", rows, `rows of ${settings.rawActionDim} numbers`, "forward dynamics needs an action chunk");
@@ -376,7 +376,6 @@ function actionValues(run: GeneratorRun, settings: ActionRunSettings, actionDim:
   const chunk = settings.chunkSize;
   const values = new Float32Array(chunk * actionDim);
   for (let i = 0; i < chunk; i++) values.set(rows[Math.min(i, rows.length - 1)], i * actionDim);
-  void run;
   return values;
 }
 
@@ -442,7 +441,7 @@ function planAction(run: GeneratorRun, model: GeneratorModelConfig) {
     noisyTokens: mode === "forward_dynamics" ? [] : all,
     predicts: mode !== "forward_dynamics",
   };
-  if (mode === "forward_dynamics") action.values = actionValues(run, settings, model.actionDim);
+  if (mode === "forward_dynamics") action.values = actionValues(settings, model.actionDim);
   return { clipFrames, canvas, latentT, latentH, latentW, cleanLatent, action };
 }
 
