@@ -582,9 +582,11 @@ export function branchLayout(
   }
   if (packed.sound) noisyMask.fill(1, packed.sound.start, packed.sound.start + packed.sound.count);
   if (packed.action && plan.action) { for (const i of plan.action.noisyTokens) noisyMask[packed.action.start + i] = 1; }
-  const noisy: number[] = [];
-  noisyMask.forEach((m, i) => m && noisy.push(i));
-  return { ...packed, noisyMask, noisyTokens: Int32Array.from(noisy) };
+  let count = 0;
+  for (let i = 0; i < noisyMask.length; i++) count += noisyMask[i];
+  const noisyTokens = new Int32Array(count);
+  for (let i = 0, k = 0; i < noisyMask.length; i++) if (noisyMask[i]) noisyTokens[k++] = i;
+  return { ...packed, noisyMask, noisyTokens };
 }
 
 /** Sizes of the conditioning media a run reads (probe them before planning). */

@@ -106,20 +106,24 @@ export function vaeTokenPositions(g: VaeTokenGrid): SegmentPositions {
   const baseTps = f32((g.baseFps ?? 24) / baseTcf);
   const offset = f32(temporalOffset);
   const spatialOffset = reset ? 0 : Math.trunc(temporalOffset);
-  let max = -Infinity;
-  for (let t = 0; t < gridT; t++) {
+  // The spatial ids are the same for every frame: write frame 0's, then copy them.
+  for (let h = 0, i = 0; h < gridH; h++) {
+    for (let w = 0; w < gridW; w++, i++) {
+      positions[n + i] = h + spatialOffset;
+      positions[2 * n + i] = w + spatialOffset;
+    }
+  }
+  for (let t = 1; t < gridT; t++) {
+    positions.copyWithin(n + t * perFrame, n, n + perFrame);
+    positions.copyWithin(2 * n + t * perFrame, 2 * n, 2 * n + perFrame);
+  }
+  let max = perFrame > 0 ? Math.max(gridH - 1, gridW - 1) + spatialOffset : -Infinity;
+  for (let t = 0; t < gridT && perFrame > 0; t++) {
     const tPos = modulated
       ? f32(f32(f32(f32(t + start) / tps) * baseTps) + offset)
       : t + Math.trunc(temporalOffset) + start;
-    for (let k = 0; k < perFrame; k++) {
-      const i = t * perFrame + k;
-      const h = Math.floor(k / gridW) + spatialOffset;
-      const w = (k % gridW) + spatialOffset;
-      positions[i] = tPos;
-      positions[n + i] = h;
-      positions[2 * n + i] = w;
-      max = Math.max(max, positions[i], h, w);
-    }
+    positions.fill(tPos, t * perFrame, (t + 1) * perFrame);
+    max = Math.max(max, positions[t * perFrame]);
   }
   return { positions, next: n > 0 ? Math.ceil(max) + 1 : Math.trunc(temporalOffset) };
 }
