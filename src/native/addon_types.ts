@@ -279,6 +279,8 @@ export interface RawGenerateOptions extends RawVisualInputs {
   pos3?: Int32Array;
   maxTokens: number;
   stopIds?: Int32Array;
+  /** Strings that end the run, matched on bytes in the token loop; they need `setTokenPieces()` first. */
+  stopStrings?: string[];
   sampling?: {
     temperature?: number;
     topK?: number;
@@ -302,8 +304,20 @@ export interface RawModel extends RawModelObject {
   prefill(ids: Int32Array, pos3?: Int32Array | null, opts?: RawVisualInputs & { allLogits?: boolean }): Float32Array;
   decode(id: number): Float32Array;
   forwardLogits(ids: Int32Array, pos3?: Int32Array | null, opts?: RawVisualInputs): Float32Array;
-  generate(opts: RawGenerateOptions): Promise<{ tokens: Int32Array; stopReason: "stop" | "length" | "abort" }>;
+  generate(opts: RawGenerateOptions): Promise<RawGenerateResult>;
   reset(): void;
+  /** The bytes token id t decodes to: `bytes[offsets[t] .. offsets[t + 1])` (for stop strings). */
+  setTokenPieces(offsets: Int32Array, bytes: Uint8Array): void;
+}
+
+/** What the raw generate call resolves with. */
+export interface RawGenerateResult {
+  tokens: Int32Array;
+  stopReason: "stop" | "length" | "abort";
+  /** Ended by a stop string: its index in `stopStrings`. */
+  stopString?: number;
+  /** Ended by a stop string: bytes of output text before it (the tokens' pieces, stop ids left out). */
+  textBytes?: number;
 }
 
 /** Output of one raw tower run: rows in `pixel_values` order (images, then videos), merged 2×2. */

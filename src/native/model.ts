@@ -68,6 +68,8 @@ export const NativeGenerateOptions = z.object({
   pos3: z.union([z.instanceof(Int32Array), z.array(z.number().int())]).optional(),
   maxTokens: z.number().int().min(0),
   stopIds: z.array(z.number().int()).default([]),
+  /** Strings that end the run on the token completing one (kept); need {@link NativeTextModel.setTokenPieces}. */
+  stopStrings: z.array(z.string()).default([]),
   sampling: NativeSampling.default({} as never),
 });
 /** @see {@link NativeGenerateOptions} */
@@ -80,6 +82,10 @@ export type NativeGenerateOptions = z.input<typeof NativeGenerateOptions> & Visu
 export interface NativeGenerateResult {
   tokens: number[];
   stopReason: "stop" | "length";
+  /** Ended by a stop string: its index in `stopStrings`. */
+  stopString?: number;
+  /** Ended by a stop string: bytes of output text before it (the tokens' pieces, stop ids left out). */
+  textBytes?: number;
 }
 
 function i32(a: Int32Array | number[]): Int32Array {
@@ -220,7 +226,8 @@ export class NativeTextModel {
 
   /**
    * Prefills `ids` and samples up to `maxTokens` tokens on a worker thread, calling `onToken` for each.
-   * Stops at a token in `stopIds` (which is included). `signal` aborts between tokens: the promise then
+   * Stops at a token in `stopIds` (which is included), or on the token that completes one of
+   * `stopStrings` (included; `textBytes` says where the text ends). `signal` aborts between tokens: the promise then
    * rejects with {@link AbortError}. The last sampled token is not yet in the KV cache.
    *
    * @example
@@ -242,16 +249,44 @@ export class NativeTextModel {
         pos3: o.pos3 ? i32(o.pos3) : undefined,
         maxTokens: o.maxTokens,
         stopIds: Int32Array.from(o.stopIds),
+        stopStrings: o.stopStrings,
         sampling: o.sampling,
         onToken,
         ...rawVisual(options),
       });
       if (r.stopReason === "abort") throw new AbortError(undefined, { cause: signal?.reason });
-      return { tokens: Array.from(r.tokens), stopReason: r.stopReason };
+      return {
+        tokens: Array.from(r.tokens),
+        stopReason: r.stopReason,
+        ...(r.stopString === undefined ? {} : { stopString: r.stopString, textBytes: r.textBytes }),
+      };
     } catch (e) {
       throw fromNative(e);
     } finally {
       signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * Gives the decoder the bytes each token id decodes to (`Tokenizer.pieceTable`), once: generate's
+   * `stopStrings` are matched on them in the native token loop.
+   *
+   * @example
+   * ```ts
+   * import { NativeTextModel } from "./model.ts";
+   * import { loadTokenizer } from "../tokenizer/mod.ts";
+   * const m = NativeTextModel.load("test/fixtures/qwen3vl-tiny");
+   * const tok = await loadTokenizer("test/fixtures/qwen3vl-tiny");
+   * m.setTokenPieces(tok.pieceTable(m.info().vocabSize!, { skipSpecial: true }));
+   * const r = await m.generate({ ids: [1401, 872], maxTokens: 16, stopStrings: ["e"] });
+   * r.stopReason; // "stop" when an "e" came out; r.textBytes is where it starts
+   * ```
+   */
+  setTokenPieces(table: { offsets: Int32Array; bytes: Uint8Array }): void {
+    try {
+      this.raw.setTokenPieces(table.offsets, table.bytes);
+    } catch (e) {
+      throw fromNative(e);
     }
   }
 

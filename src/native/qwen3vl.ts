@@ -39,7 +39,7 @@ import {
   resolveCheckpoint,
 } from "../checkpoint/mod.ts";
 import { realpath } from "node:fs/promises";
-import { AbortError, CheckpointError, NativeError, throwIfAborted, ValidationError } from "../errors.ts";
+import { CheckpointError, NativeError, throwIfAborted, ValidationError } from "../errors.ts";
 import { buildMultimodalPrompt, type PromptImage, type PromptVideo } from "../multimodal/mod.ts";
 import type { ProgressEvent } from "../schema/results.ts";
 import { loadTokenizer, type Tokenizer } from "../tokenizer/mod.ts";
@@ -90,6 +90,7 @@ export interface SessionGenerateResult {
 /** A loaded checkpoint (see the module docs). */
 export class Qwen3VLSession {
   #tower?: Promise<NativeVisionTower>;
+  #pieces?: { offsets: Int32Array; bytes: Uint8Array };
   readonly #queue = new RunQueue();
   #closing?: Promise<void>;
 
@@ -231,35 +232,56 @@ export class Qwen3VLSession {
     return this.#queue.run(() => this.#generate(prompt, opts), opts.signal);
   }
 
+  /**
+   * The bytes each token id decodes to (special tokens: none), built once and given to the decoder
+   * (`setTokenPieces`): the token loop matches stop strings on them, and the streamed text is made
+   * from the same bytes, so where the loop says the text ends is a place in this text.
+   */
+  #tokenPieces(): { offsets: Int32Array; bytes: Uint8Array } {
+    if (!this.#pieces) {
+      const vocab = this.model.info().vocabSize ?? this.tokenizer.vocabSize;
+      this.#pieces = this.tokenizer.pieceTable(vocab, { skipSpecial: true });
+      this.model.setTokenPieces(this.#pieces);
+    }
+    return this.#pieces;
+  }
+
   async #generate(prompt: PreparedPrompt, opts: SessionGenerateOptions): Promise<SessionGenerateResult> {
     throwIfAborted(opts.signal);
-    const stream = this.tokenizer.streamDecoder({ skipSpecial: true });
-    const stops = opts.stop ?? [];
+    const { offsets, bytes } = this.#tokenPieces();
+    const stops = (opts.stop ?? []).filter((s) => s !== "");
     const stopSet = new Set(this.stopIds);
-    let text = "";
+    // The token loop stops on the token that completes a stop string, after telling us about it; so
+    // when token i arrives, no stop string ends in the bytes before it, and one that could still end
+    // later starts in their last (longest stop - 1) bytes: those are held back, the rest is streamed.
+    const hold = stops.reduce((n, s) => Math.max(n, new TextEncoder().encode(s).length - 1), 0);
+    const utf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+    let out = new Uint8Array(256); // the output's bytes (stop ids are no text)
+    let size = 0;
     let emitted = 0;
-    let stoppedByString = false;
+    let text = "";
     let count = 0;
-    // Text is held back while it could still be the start of a stop string.
-    const hold = stops.reduce((n, s) => Math.max(n, s.length - 1), 0);
-    const emit = (upTo: number) => {
-      if (upTo > emitted) opts.onText?.(text.slice(emitted, upTo));
-      emitted = Math.max(emitted, upTo);
+    const emit = (upTo: number, last = false) => {
+      if (upTo < emitted) return;
+      const piece = utf8.decode(out.subarray(emitted, upTo), { stream: !last });
+      emitted = upTo;
+      text += piece;
+      if (piece) opts.onText?.(piece);
     };
     const onToken = (id: number) => {
       count++;
       if (count === 1 || count % 16 === 0) opts.onProgress?.({ stage: "decode", done: count, total: opts.maxTokens });
-      if (stoppedByString || stopSet.has(id)) return;
-      text += stream.push(id);
-      const hit = firstStop(text, stops, Math.max(0, emitted - hold));
-      if (hit !== undefined) {
-        text = text.slice(0, hit);
-        stoppedByString = true;
-        emit(text.length);
-        this.model.abort();
-        return;
+      if (hold > 0) emit(size - hold);
+      const known = !stopSet.has(id) && id >= 0 && id + 1 < offsets.length;
+      const piece = known ? bytes.subarray(offsets[id], offsets[id + 1]) : bytes.subarray(0, 0);
+      if (size + piece.length > out.length) {
+        const grown = new Uint8Array(Math.max(2 * out.length, size + piece.length));
+        grown.set(out.subarray(0, size));
+        out = grown;
       }
-      emit(text.length - hold);
+      out.set(piece, size);
+      size += piece.length;
+      if (hold === 0) emit(size);
     };
     this.model.reset();
     opts.onProgress?.({
@@ -268,31 +290,24 @@ export class Qwen3VLSession {
       total: prompt.ids.length,
       message: `${prompt.ids.length} prompt tokens`,
     });
-    let tokens: number[] = [];
-    let finish: "stop" | "length" = "stop";
     try {
       const r = await this.model.generate({
         ids: Int32Array.from(prompt.ids),
         pos3: Int32Array.from(prompt.pos3),
         maxTokens: opts.maxTokens,
         stopIds: [...stopSet],
+        stopStrings: stops,
         sampling: opts.sampling,
         onToken,
         signal: opts.signal,
         ...prompt.visual,
       });
-      tokens = r.tokens;
-      finish = r.stopReason;
-    } catch (e) {
-      if (!(e instanceof AbortError) || !stoppedByString || opts.signal?.aborted) throw e;
+      // Ended by a stop string: the text ends where it starts (it and what follows are not shown).
+      emit(r.textBytes ?? size, true);
+      return { text, tokens: r.tokens, finishReason: r.stopReason };
     } finally {
       this.model.reset(); // frees nothing but forgets the cache rows; the next call starts clean
     }
-    if (!stoppedByString) {
-      text += stream.flush();
-      emit(text.length);
-    }
-    return { text, tokens, finishReason: stoppedByString ? "stop" : finish };
   }
 
   /**
@@ -343,15 +358,6 @@ export function checkPromptLength(
     allowed: `at most ${limit} tokens (max_position_embeddings of ${checkpoint})`,
     message: `the prompt is longer than the checkpoint's context; use ${shrink.join(", or ")}`,
   }]);
-}
-
-function firstStop(text: string, stops: readonly string[], from: number): number | undefined {
-  let best: number | undefined;
-  for (const s of stops) {
-    const i = text.indexOf(s, from);
-    if (i >= 0 && (best === undefined || i < best)) best = i;
-  }
-  return best;
 }
 
 interface SessionEntry {

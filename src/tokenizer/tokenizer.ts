@@ -375,6 +375,38 @@ export class Tokenizer {
     };
   }
 
+  /**
+   * The bytes each token id in `[0, size)` decodes to, laid end to end: id t's piece is
+   * `bytes.subarray(offsets[t], offsets[t + 1])`, exactly what {@link Tokenizer.streamDecoder}
+   * feeds its UTF-8 decoder for t (empty for unknown ids, and for special ones with `skipSpecial`).
+   * The native token loop matches stop strings on these bytes.
+   *
+   * @example
+   * ```ts
+   * import { loadTokenizer } from "./tokenizer.ts";
+   * const tok = await loadTokenizer("test/fixtures/qwen3vl-tiny");
+   * const { offsets, bytes } = tok.pieceTable(tok.vocabSize, { skipSpecial: true });
+   * const id = tok.encode("Hello")[0];
+   * new TextDecoder().decode(bytes.subarray(offsets[id], offsets[id + 1])) === tok.decode([id]); // true
+   * offsets[1403] === offsets[1402]; // true: <|im_end|> is special, no text
+   * ```
+   */
+  pieceTable(size: number, options: { skipSpecial?: boolean } = {}): { offsets: Int32Array; bytes: Uint8Array } {
+    const pieces: Uint8Array[] = [];
+    const offsets = new Int32Array(size + 1);
+    let total = 0;
+    for (let id = 0; id < size; id++) {
+      const t = options.skipSpecial && this.specialIds.has(id) ? undefined : this.idToToken(id);
+      const piece = t === undefined ? new Uint8Array(0) : this.#decode([t]);
+      pieces.push(piece);
+      total += piece.length;
+      offsets[id + 1] = total;
+    }
+    const bytes = new Uint8Array(total);
+    pieces.forEach((p, id) => bytes.set(p, offsets[id]));
+    return { offsets, bytes };
+  }
+
   #split(text: string): Piece[] {
     const first: Piece[] = this.#raw ? splitAdded(text, this.#raw) : [{ text }];
     const out: Piece[] = [];
