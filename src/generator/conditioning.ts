@@ -1,7 +1,7 @@
 /**
  * The pixel clip the Generator's VAE encodes for a planned run ({@link GeneratorPlan}): [3, F, H, W]
  * float32 in [-1, 1], built from decoded RGB frames with src/media's resize (sharp). What each task
- * encodes (diffusers 58eb52c0 `pipeline_cosmos3_omni.py` `prepare_latents` 757-862):
+ * encodes (diffusers 58eb52c0 `pipeline_cosmos3_omni.py` `prepare_latents` 757-997):
  *
  * - i2v: the image resized to cover the output (bilinear), centre-cropped (`_preprocess_conditioning_image`
  *   55-94: `round()`ed, then `x / 127.5 − 1`), repeated over every frame;
@@ -9,7 +9,7 @@
  *   then `2 · (x / 255) − 1`), placed by the plan's frame map (the tail repeats the last one);
  * - action runs: the observation stretched to whole multiples of 16, scaled to its content size
  *   (bicubic, never up), padded right / bottom (reflect or replicate, as `F.pad`) to the canvas,
- *   repeated or cut to the clip (`_prepare_action_video_conditioning` 692-747);
+ *   repeated or cut to the clip (`_prepare_action_video_conditioning` 698-746);
  * - t2i / t2v: nothing (the pipeline encodes zeros it never uses: every latent frame is noisy).
  *
  * When no resize is needed the values equal the pipeline's bit for bit (its float32 steps are

@@ -14,16 +14,16 @@
  * | policy | latent 0 | the other latent frames and every action token |
  * | inverse_dynamics | every latent frame | every action token |
  *
- * Sound tokens are always noisy (`prepare_latents` 889-897, 958-970). Shapes: latent frames
+ * Sound tokens are always noisy (`prepare_latents` 885-891, 954-956). Shapes: latent frames
  * T = (F − 1) / 4 + 1, latent h = H / 16, w = W / 16, and 2x2 patches over the latents zero-padded to
  * even sides (`_patchify_and_pack_latents` of transformer_cosmos3.py), so a 720p frame is 45x80 latents
  * and 23x40 = 920 tokens.
  *
  * The checkpoint rules are ValidationErrors naming the field: sizes multiples of the VAE's 16
- * (`check_inputs` 1046-1048), video frame counts 4k + 1 (the VAE's grid; the request schema rounds up
- * to it), v2v indexes inside the latent timeline (1052-1069), sound and actions only on checkpoints
- * with those heads (1002-1006, 1022-1029), an action run's frames = chunk or chunk + 1, action rows of
- * the embodiment's width no wider than the model's (862-866, 1024-1029).
+ * (`check_inputs` 1060-1062), video frame counts 4k + 1 (the VAE's grid; the request schema rounds up
+ * to it), v2v indexes inside the latent timeline (1066-1083), sound and actions only on checkpoints
+ * with those heads (1022-1026, 1045-1046), an action run's frames = chunk or chunk + 1, action rows of
+ * the embodiment's width no wider than the model's (822-827, 1047-1052).
  *
  * @example
  * ```ts
@@ -66,7 +66,7 @@ export interface MediaSize {
 }
 
 /**
- * Order in which the pipeline's `_ACTION_RESOLUTION_BINS` (179-208) lists each tier's canvases (the first
+ * Order in which the pipeline's `_ACTION_RESOLUTION_BINS` (181-212) lists each tier's canvases (the first
  * wins a tie). The canvases themselves are the tier table of src/schema/settings.ts (its 256p / 480p /
  * 720p entries are the bins' (height, width) pairs; the bins' keys are height / width).
  */
@@ -128,7 +128,7 @@ export interface CoverCrop {
   left: number;
 }
 
-/** v2v: which source frames fill the clip (`prepare_latents` 775-783, 847-856). */
+/** v2v: which source frames fill the clip (`prepare_latents` 808-816, 860-870). */
 export interface VideoConditioning {
   /** Source frames used: max(conditionFrameIndexes) · 4 + 1, from the first or the last end. */
   keep: "first" | "last";
@@ -137,7 +137,7 @@ export interface VideoConditioning {
   frameMap: number[];
 }
 
-/** Action runs: the observation on the tier's canvas (`_prepare_action_video_conditioning`, 692-747). */
+/** Action runs: the observation on the tier's canvas (`_prepare_action_video_conditioning`, 698-746). */
 export interface ActionCanvas {
   tier: Resolution;
   /**
@@ -478,7 +478,7 @@ export function planGeneration(
     clean = a.cleanLatent;
     out.actionCanvas = a.canvas;
     out.action = a.action;
-    // The caption and templates name the canvas the model is conditioned on (__call__ 1486-1497).
+    // The caption and templates name the canvas the model is conditioned on (__call__ 1476-1489).
     promptSize = a.canvas.canvas;
   } else {
     ({ width, height } = checkSize(run, model));

@@ -1,8 +1,8 @@
 /**
  * The Generator's unified 3D mRoPE positions (diffusers 58eb52c0 `pipeline_cosmos3_omni.py`
- * `get_3d_mrope_ids_text_tokens` lines 102-119, `get_3d_mrope_ids_vae_tokens` 122-169, and the
+ * `get_3d_mrope_ids_text_tokens` lines 102-119, `get_3d_mrope_ids_vae_tokens` 122-170, and the
  * segment builders `_prepare_text_segment` / `_prepare_vision_segment` / `_prepare_sound_segment` /
- * `_prepare_action_segment` 526-690):
+ * `_prepare_action_segment` 526-696):
  *
  * - text: t = h = w = 0..L-1;
  * - vision, sound and action all start at the same offset `L + margin` (15000) ("temporal

@@ -1,8 +1,8 @@
 /**
  * The Generator's prompt token ids, as diffusers' `Cosmos3OmniPipeline.tokenize_prompt` builds them
  * (huggingface/diffusers 58eb52c0 `src/diffusers/pipelines/cosmos/pipeline_cosmos3_omni.py`:
- * lines 1127-1216, templates at 461-468, system prompts at 176-177, the action caption at
- * 1072-1114):
+ * lines 1126-1215, templates at 462-468, system prompts at 178-179, the action caption at
+ * 1086-1124):
  *
  * 1. the text: the prompt, plus (when asked) "The video is {d:.1f} seconds long and is of {fps:.0f}
  *    FPS." (videos only) and "This video|image is of {h}x{w} resolution."; the negative prompt
@@ -37,12 +37,12 @@ import { loadTokenizer, type Tokenizer } from "../tokenizer/mod.ts";
 import { pyFixed, PyFloat, type PyJson, pyJsonDumps, pyStrip } from "./python_format.ts";
 import { pyRound } from "../media/qwen_vision.ts";
 
-/** System prompt of image runs (verbatim, "give" included: pipeline_cosmos3_omni.py:176). */
+/** System prompt of image runs (verbatim, "give" included: pipeline_cosmos3_omni.py:178). */
 export const SYSTEM_PROMPT_IMAGE = "You are a helpful assistant who will generate images from a give prompt.";
-/** System prompt of video runs (verbatim: pipeline_cosmos3_omni.py:177). */
+/** System prompt of video runs (verbatim: pipeline_cosmos3_omni.py:179). */
 export const SYSTEM_PROMPT_VIDEO = "You are a helpful assistant who will generate videos from a give prompt.";
 
-/** Framing sentences of the action caption, by camera viewpoint (pipeline_cosmos3_omni.py:213-218). */
+/** Framing sentences of the action caption, by camera viewpoint (pipeline_cosmos3_omni.py:214-219). */
 export const ACTION_VIEWPOINTS = Object.freeze({
   ego_view: "This video is captured from a first-person perspective looking at the scene.",
   third_person_view: "This video is captured from a third-person perspective looking towards the agent from the front.",

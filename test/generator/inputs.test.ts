@@ -1,7 +1,7 @@
 // Both CFG branches of a run: the cond / uncond ids from the tiny fixture's tokenizer (transformers-made
 // chat template ids are checked in prompt.test.ts), each with its own generation offset L + 15000
-// (pipeline_cosmos3_omni.py _prepare_text_segment 541-555, built per branch at 1563-1660), and no
-// uncond pass at guidance 1 (do_classifier_free_guidance, 1262-1264).
+// (pipeline_cosmos3_omni.py _prepare_text_segment 526-553, built per branch at 1573-1667), and no
+// uncond pass at guidance 1 (do_classifier_free_guidance, 1308-1309).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { generatorInputs, loadGeneratorTextTokenizer, planGeneration } from "../../src/generator/mod.ts";

@@ -1,7 +1,7 @@
 // Request planning. Expected values are derived by hand from diffusers 58eb52c0 pipeline_cosmos3_omni.py
-// (prepare_latents 757-990: which frames / tokens are clean, v2v fill and repeat-pad, sound length,
-// action rows; check_inputs 992-1069: the size / frame / index rules; _prepare_action_video_conditioning
-// 692-747: canvas bin, fit, pad, latent crop; _preprocess_conditioning_image 55-94: cover + centre crop)
+// (prepare_latents 757-997: which frames / tokens are clean, v2v fill and repeat-pad, sound length,
+// action rows; check_inputs 999-1084: the size / frame / index rules; _prepare_action_video_conditioning
+// 698-746: canvas bin, fit, pad, latent crop; _preprocess_conditioning_image 55-94: cover + centre crop)
 // and transformer_cosmos3.py _patchify_and_pack_latents (2x2 patches over latents padded to even sides).
 // The 720p / 480p / 256p token counts are cosmos3-generator.md §1.6's.
 import { describe, test } from "node:test";

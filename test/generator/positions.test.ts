@@ -1,8 +1,8 @@
 // 3D mRoPE positions of the Generator's packed sequence. Expected values are derived by hand from
 // diffusers 58eb52c0 pipeline_cosmos3_omni.py: get_3d_mrope_ids_text_tokens (102-119: t = h = w =
-// arange), get_3d_mrope_ids_vae_tokens (122-169: t = (j + start) / (fps / tcf) * (base_fps / base_tcf)
+// arange), get_3d_mrope_ids_vae_tokens (122-170: t = (j + start) / (fps / tcf) * (base_fps / base_tcf)
 // + offset when fps is set and grid_t > 1, else j + int(offset) + start; h, w reset to the grid),
-// _prepare_text_segment (541-555: generation offset = L + 15000), _prepare_sound_segment (tcf 1,
+// _prepare_text_segment (526-553: generation offset = L + 15000), _prepare_sound_segment (tcf 1,
 // 25 Hz) and _prepare_action_segment (tcf 1, base tcf 4, start 1, the video's fps).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,6 +1,6 @@
 // The Generator's prompt text and ids. Expected texts are derived by hand from diffusers 58eb52c0
-// pipeline_cosmos3_omni.py `tokenize_prompt` (1127-1216: templates 461-468, `_append` 1166-1168, the
-// negative prompt's "is not" forms) and `_build_action_json_prompt` (1072-1114); the chat-template ids
+// pipeline_cosmos3_omni.py `tokenize_prompt` (1126-1215: templates 462-468, `_append` 1169-1171, the
+// negative prompt's "is not" forms) and `_build_action_json_prompt` (1086-1124); the chat-template ids
 // come from transformers (test/fixtures/qwen3vl-tiny-reference.json, made on the device machine).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
