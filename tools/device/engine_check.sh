@@ -117,13 +117,15 @@ device)
   [ "${ENGINE_CHECK_VISION:-1}" = 0 ] && exit 0
   # Vision tower + multimodal prefill (image 1280x720, video 16 x 854x480): each bench runs each case
   # twice and reports the second; this tree and BEFORE alternated, twice.
+  # after-device: this tree with the tower's outputs left in its pool and read in place by the prefill
+  # (DEVICE_OUTPUTS=1, the addon's NativeTensor path); after: through the host as before.
   for rep in 1 2; do
-    for which in after before; do
+    for which in after after-device before; do
       bin=$b/qwen3vl_prefill_bench
       [ $which = before ] && bin=.dev/before/build/qwen3vl_prefill_bench
       [ -x $bin ] || { note "vision bench $which: no binary"; continue; }
       echo "=== vision $which (rep $rep)" >> "$out/vision.log"
-      timeout 240 env NO_BREAKDOWN=1 $bin > /tmp/vbench.txt 2>&1
+      timeout 240 env NO_BREAKDOWN=1 DEVICE_OUTPUTS=$([ $which = after-device ] && echo 1 || echo 0) $bin > /tmp/vbench.txt 2>&1
       rc=$?
       cat /tmp/vbench.txt >> "$out/vision.log"
       note "vision bench $which rep $rep (rc=$rc):"
