@@ -104,6 +104,11 @@ export interface GenerateResult {
   media: MediaFile;
   seed?: number;
   backend: string;
+  /**
+   * Set when the native checkpoint says its weights are untrained (`cosmos-ts.json` with
+   * `{ "untrained": true }` in its folder, as the tiny test fixture has): the media are noise by design.
+   */
+  untrained?: boolean;
 }
 
 /** The result of `rollout()`. */
