@@ -1,6 +1,7 @@
 /**
- * `generate()`: text (+ image / video / sound) in, image, video or video with sound out,
- * on a vLLM-Omni server. The native engine has no diffusion model yet and says so.
+ * `generate()`: text (+ image / video / sound) in, image, video or video with sound out, on a
+ * vLLM-Omni server or in-process on the native engine (./native_generate.ts: t2i, t2v, i2v, v2v;
+ * sound is not native yet and says so).
  *
  * @example
  * ```ts
@@ -14,15 +15,16 @@
  * @module
  */
 import { resolveBackend } from "../backend/resolve.ts";
-import { throwIfAborted, UnsupportedError } from "../errors.ts";
-import { GenerateRequest, type GenerateRequestInput, generationMode } from "../schema/generate_request.ts";
+import { throwIfAborted } from "../errors.ts";
+import { GenerateRequest, type GenerateRequestInput } from "../schema/generate_request.ts";
 import type { GenerateResult, RunOptions } from "../schema/results.ts";
 import { parseWith } from "../schema/validate.ts";
 import { checkRunOptions } from "./options.ts";
 
 /**
  * Runs one Generator request.
- * @throws {ValidationError} for invalid requests, {@link UnsupportedError} on the native engine.
+ * @throws {ValidationError} for invalid requests (the checkpoint's rules included), `UnsupportedError`
+ *   for sound on the native engine.
  */
 export async function generate(request: GenerateRequestInput, options: RunOptions = {}): Promise<GenerateResult> {
   const req = parseWith(GenerateRequest, request, "request");
@@ -33,8 +35,6 @@ export async function generate(request: GenerateRequestInput, options: RunOption
     const { remoteGenerate } = await import("../remote/mod.ts");
     return await remoteGenerate(req, backend, options);
   }
-  throw new UnsupportedError(
-    `The native engine has no Cosmos 3 diffusion model yet, so ${generationMode(req)} cannot run in-process.`,
-    { hint: "Set COSMOS_GENERATOR_BACKEND (or pass backend) to a vLLM-Omni server URL, e.g. http://127.0.0.1:8000." },
-  );
+  const { nativeGenerate } = await import("./native_generate.ts");
+  return await nativeGenerate(req, backend, options);
 }

@@ -1,0 +1,267 @@
+/**
+ * A loaded Cosmos 3 Generator checkpoint (diffusers layout: `transformer/`, `vae/`, `scheduler/`,
+ * `text_tokenizer/`, `model_index.json`) on the native engine: the planning facts, the prompt
+ * tokenizer and the engine (NativeCosmos3Generator of native/src/binding/cosmos3_generator_binding.cc),
+ * kept per checkpoint so a notebook pays the load once. Runs go through one first-in first-out queue
+ * per session, as the Reasoner's (`queue.ts`); `free()` / `[Symbol.asyncDispose]()` / `closeNative()`
+ * close it.
+ *
+ * {@link Cosmos3GeneratorSession.run} takes a planned run (src/generator: `planGeneration` +
+ * `generatorInputs`) and the conditioning pixels, and returns the final latents (and, when asked, the
+ * latents after every step) and the decoded frames in [-1, 1], channel-first.
+ *
+ * A checkpoint folder may carry `cosmos-ts.json` with `{ "untrained": true }` (the tiny test fixture
+ * `test/fixtures/cosmos3-tiny` does): its outputs are noise by design, and `generate()` labels them so.
+ *
+ * @example
+ * ```ts
+ * import { openCosmos3Generator } from "./generator.ts";
+ * import { generatorInputs, planGeneration } from "../generator/mod.ts";
+ * const s = await openCosmos3Generator("test/fixtures/cosmos3-tiny");
+ * const plan = planGeneration({
+ *   task: "t2v", prompt: "Waves.", width: 96, height: 64, numFrames: 9, fps: 24,
+ *   numInferenceSteps: 3, guidanceScale: 3, flowShift: 10,
+ * }, s.model);
+ * const r = await s.run({ plan, inputs: generatorInputs(plan, s.tokenizer, s.model), seed: 1 });
+ * r.video?.length; // 3 * 9 * 64 * 96
+ * ```
+ * @module
+ */
+import { existsSync } from "node:fs";
+import { readFile, realpath } from "node:fs/promises";
+import { join } from "node:path";
+import { resolveCheckpoint } from "../checkpoint/mod.ts";
+import { NativeError, throwIfAborted, ValidationError } from "../errors.ts";
+import {
+  type GeneratorInputs,
+  type GeneratorModelConfig,
+  type GeneratorPlan,
+  type GeneratorTextTokenizer,
+  loadGeneratorModelConfig,
+  loadGeneratorTextTokenizer,
+} from "../generator/mod.ts";
+import type { ProgressEvent } from "../schema/results.ts";
+import type { RawGenerator, RawGeneratorRequest, RawGeneratorResult } from "./addon_types.ts";
+import { fromNative } from "./errors.ts";
+import { loadAddon } from "./load.ts";
+import { RunQueue } from "./queue.ts";
+import { track, untrack } from "./registry.ts";
+import { REBUILD_HINT } from "./addon_types.ts";
+
+/** One run of a planned request. */
+export interface GeneratorRunInput {
+  plan: GeneratorPlan;
+  inputs: GeneratorInputs;
+  /**
+   * Pixels of the clean latent frames, [3, frames, height, width] in [-1, 1], frames = 1 + 4 ·
+   * max(clean latent frame) (the causal prefix of the conditioning clip). Needed when the plan has clean frames.
+   */
+  condVideo?: Float32Array;
+  /** The initial noise [channels, t, h, w] (the fidelity tests inject diffusers'); else drawn from `seed`. */
+  noise?: Float32Array;
+  /** Seed of the engine's own noise (default 0). */
+  seed?: number;
+  /** Decode to frames (default true). */
+  decode?: boolean;
+  /** Keep the latents after every step (tests). */
+  keepStepLatents?: boolean;
+  /** Karras sigmas as the checkpoint's scheduler config says (default false: the documented flow-shift schedule). */
+  useKarrasSigmas?: boolean;
+  signal?: AbortSignal;
+  /** `denoise` per step (with it/s and ETA in the message), `encode` / `decode` per VAE chunk. */
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/** What a run returns (host copies). */
+export type GeneratorRunOutput = RawGeneratorResult;
+
+const STAGES = ["encode", "denoise", "decode"] as const;
+
+/** "2/30 steps, 1.25 it/s, ETA 22.4 s" for step progress. */
+function stepMessage(done: number, total: number, startMs: number, nowMs: number): string {
+  const secs = (nowMs - startMs) / 1000;
+  const rate = secs > 0 ? done / secs : 0;
+  const eta = rate > 0 ? (total - done) / rate : 0;
+  return `step ${done}/${total}, ${rate.toFixed(2)} it/s, ETA ${eta.toFixed(1)} s`;
+}
+
+/** A loaded checkpoint (see the module docs). */
+export class Cosmos3GeneratorSession {
+  readonly #queue = new RunQueue();
+  #closing?: Promise<void>;
+  readonly #tracked = { free: () => void this.free() };
+
+  private constructor(
+    /** The checkpoint folder (real path). */
+    readonly dir: string,
+    /** What planning reads from the checkpoint. */
+    readonly model: GeneratorModelConfig,
+    readonly tokenizer: GeneratorTextTokenizer,
+    /** The checkpoint's `cosmos-ts.json` says its weights are untrained (a test fixture). */
+    readonly untrained: boolean,
+    readonly raw: RawGenerator,
+  ) {
+    track(this.#tracked);
+  }
+
+  /** Loads a checkpoint; use {@link openCosmos3Generator} to share loaded sessions. */
+  static async load(idOrPath: string, onProgress?: (e: ProgressEvent) => void): Promise<Cosmos3GeneratorSession> {
+    onProgress?.({ stage: "load", done: 0, total: 2, message: `Reading ${idOrPath}` });
+    const { dir } = await resolveCheckpoint(idOrPath);
+    const [model, tokenizer, untrained] = await Promise.all([
+      loadGeneratorModelConfig(dir),
+      loadGeneratorTextTokenizer(dir),
+      readUntrainedFlag(dir),
+    ]);
+    const addon = loadAddon();
+    if (typeof addon.loadGeneratorAsync !== "function") {
+      throw new NativeError("The native module was built without the Cosmos 3 Generator.", { hint: REBUILD_HINT });
+    }
+    onProgress?.({ stage: "load", done: 1, total: 2, message: "Loading the transformer and VAE weights" });
+    let raw: RawGenerator;
+    try {
+      raw = await addon.loadGeneratorAsync(dir);
+    } catch (e) {
+      throw fromNative(e);
+    }
+    onProgress?.({ stage: "load", done: 2, total: 2, message: "Weights loaded" });
+    return new Cosmos3GeneratorSession(dir, model, tokenizer, untrained, raw);
+  }
+
+  /** Whether the session was closed (its weights freed). */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  #closedError(): NativeError {
+    return new NativeError(`The Cosmos 3 Generator session of ${this.dir} was closed (its weights are freed).`, {
+      hint: "open it again with openCosmos3Generator(); generate() reopens the checkpoint by itself",
+    });
+  }
+
+  /** Runs one planned request after the calls queued before it. */
+  run(input: GeneratorRunInput): Promise<GeneratorRunOutput> {
+    if (this.#closing) return Promise.reject(this.#closedError());
+    return this.#queue.run(() => this.#run(input), input.signal);
+  }
+
+  async #run(input: GeneratorRunInput): Promise<GeneratorRunOutput> {
+    throwIfAborted(input.signal);
+    const request = rawRequest(input);
+    const { signal, onProgress } = input;
+    let stepStart = Date.now();
+    const onCode = (code: number) => {
+      const stage = STAGES[Math.floor(code / 1e6)];
+      const done = Math.floor(code / 1e3) % 1e3;
+      const total = code % 1e3;
+      if (!stage || !onProgress) return;
+      if (stage === "denoise") {
+        onProgress({ stage, done, total, message: stepMessage(done, total, stepStart, Date.now()) });
+      } else {
+        onProgress({ stage, done, total, message: `VAE ${stage} chunk ${done}/${total}` });
+      }
+    };
+    const abort = () => this.raw.abort();
+    signal?.addEventListener("abort", abort, { once: true });
+    try {
+      onProgress?.({ stage: "prefill", message: `text: ${request.cond.ids.length} cond tokens` });
+      stepStart = Date.now();
+      return await this.raw.generate(request, onCode);
+    } catch (e) {
+      throw fromNative(e);
+    } finally {
+      signal?.removeEventListener("abort", abort);
+    }
+  }
+
+  /** Closes the session: waiting calls reject, the running one ends, then the weights are freed. */
+  free(): Promise<void> {
+    this.#closing ??= (async () => {
+      untrack(this.#tracked);
+      for (const [k, e] of sessions) if (e.session === this) sessions.delete(k);
+      await this.#queue.close(() => this.#closedError());
+      this.raw.free();
+    })();
+    return this.#closing;
+  }
+
+  /** {@link Cosmos3GeneratorSession.free}, for `await using s = await openCosmos3Generator(dir)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.free();
+  }
+}
+
+async function readUntrainedFlag(dir: string): Promise<boolean> {
+  const path = join(dir, "cosmos-ts.json");
+  if (!existsSync(path)) return false;
+  try {
+    const v = JSON.parse(await readFile(path, "utf8")) as { untrained?: unknown };
+    return v.untrained === true;
+  } catch {
+    return false;
+  }
+}
+
+/** The binding's request of a planned run; ValidationError when the conditioning pixels do not fit the plan. */
+export function rawRequest(input: GeneratorRunInput): RawGeneratorRequest {
+  const { plan, inputs } = input;
+  const L = plan.latent;
+  const clean = plan.cleanLatentFrames;
+  const req: RawGeneratorRequest = {
+    cond: { ids: Int32Array.from(inputs.cond.inputIds), positions: inputs.cond.positions },
+    guidance: plan.sampler.guidanceScale,
+    latentShape: [L.t, L.h, L.w],
+    steps: plan.sampler.numInferenceSteps,
+    flowShift: plan.sampler.flowShift,
+    useKarrasSigmas: input.useKarrasSigmas ?? false,
+    decode: input.decode ?? true,
+    keepStepLatents: input.keepStepLatents ?? false,
+  };
+  if (inputs.uncond) req.uncond = { ids: Int32Array.from(inputs.uncond.inputIds), positions: inputs.uncond.positions };
+  if (clean.length > 0) {
+    const frames = 1 + 4 * Math.max(...clean);
+    const want = 3 * frames * plan.height * plan.width;
+    if (!input.condVideo || input.condVideo.length !== want) {
+      throw new ValidationError([{
+        field: "condVideo",
+        value: input.condVideo?.length,
+        allowed: `${want} floats ([3, ${frames}, ${plan.height}, ${plan.width}])`,
+        message: `the clean latent frames ${clean.join(", ")} are encoded from ${frames} frames of pixels`,
+      }]);
+    }
+    req.cleanFrames = Int32Array.from(clean);
+    req.condVideo = input.condVideo;
+    req.condFrames = frames;
+  }
+  if (input.noise) req.noise = input.noise;
+  if (input.seed !== undefined) req.seed = input.seed;
+  return req;
+}
+
+interface SessionEntry {
+  promise: Promise<Cosmos3GeneratorSession>;
+  session?: Cosmos3GeneratorSession;
+}
+const sessions = new Map<string, SessionEntry>();
+
+/**
+ * The session of a checkpoint folder or HF repo id, loading it on first use (concurrent first calls
+ * share one load). Freed by `closeNative()` or the session's own `free()`.
+ */
+export async function openCosmos3Generator(
+  idOrPath: string,
+  onProgress?: (e: ProgressEvent) => void,
+): Promise<Cosmos3GeneratorSession> {
+  const { dir } = await resolveCheckpoint(idOrPath);
+  const key = await realpath(dir);
+  let entry = sessions.get(key);
+  if (!entry) {
+    const e: SessionEntry = { promise: Cosmos3GeneratorSession.load(key, onProgress) };
+    sessions.set(key, e);
+    e.promise.then((s) => (e.session = s), () => {
+      if (sessions.get(key) === e) sessions.delete(key);
+    });
+    entry = e;
+  }
+  return await entry.promise;
+}

@@ -1,0 +1,277 @@
+// generate() on the native engine (CPU) with the tiny Cosmos 3 Generator fixture, against the real diffusers
+// pipeline (test/fixtures/cosmos3-tiny-reference/pipeline_<mode>.safetensors, made on the GPU machine by
+// tools/fixtures/make_cosmos3_tiny.py):
+//  - t2i, t2v (CFG 3), i2v, v2v through the session generate() runs (src/native/generator.ts), planned by
+//    src/generator exactly as the pipeline's run was called (64x96, 3 steps, both prompt templates on), with the
+//    pipeline's captured noise injected and the conditioning pixels read from the fixture's PNGs: latents after
+//    every step, final latents and decoded frames within 1e-3 of diffusers';
+//  - generate() itself on the fixture at 256p: a PNG / an H.264 MP4 written atomically that probe right, labelled
+//    untrained, progress events in order, abort mid-run frees the run's memory, a bad size / sound are refused.
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import sharp from "sharp";
+import { generate } from "../../src/api/generate.ts";
+import { framesToPixels } from "../../src/api/native_generate.ts";
+import { AbortError, UnsupportedError, ValidationError } from "../../src/errors.ts";
+import { generatorInputs, type GeneratorRun, type GeneratorTask, planGeneration } from "../../src/generator/mod.ts";
+import { probeVideo } from "../../src/media/video.ts";
+import { nativeMemory } from "../../src/native/mod.ts";
+import { openCosmos3Generator } from "../../src/native/generator.ts";
+import { closeNative } from "../../src/native/qwen3vl.ts";
+import type { ProgressEvent } from "../../src/schema/results.ts";
+import { readSafetensors, type StTensor } from "../multimodal/_fixture.ts";
+
+const FIX = fileURLToPath(new URL("../fixtures/", import.meta.url));
+const CKPT = join(FIX, "cosmos3-tiny");
+const REF = join(FIX, "cosmos3-tiny-reference");
+const OUT = mkdtempSync(join(tmpdir(), "cosmos-native-generate-"));
+after(async () => {
+  await closeNative();
+  rmSync(OUT, { recursive: true, force: true });
+});
+
+interface PipelineRun {
+  name: string;
+  prompt: string;
+  negative: string | null;
+  fps: number;
+  guidance: number;
+  flow_shift: number;
+  steps: number;
+  num_frames: number;
+  height: number;
+  width: number;
+  condition_frame_indexes_vision?: number[];
+}
+const reference = JSON.parse(readFileSync(join(REF, "reference.json"), "utf8")) as {
+  pipelines: Record<string, PipelineRun>;
+};
+
+function f32(t: StTensor | undefined, key: string): Float32Array {
+  assert.ok(t, `${key} missing`);
+  const copy = t.bytes.slice();
+  return new Float32Array(copy.buffer, 0, copy.length / 4);
+}
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>, what: string): number {
+  assert.equal(a.length, b.length, `${what}: length`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** The pipeline's call as a GeneratorRun (its __call__ defaults: both templates on). */
+function runOf(spec: PipelineRun): GeneratorRun {
+  const frame = { width: 96, height: 64 };
+  return {
+    task: spec.name as GeneratorTask,
+    prompt: spec.prompt,
+    negativePrompt: spec.negative ?? undefined,
+    width: spec.width,
+    height: spec.height,
+    numFrames: spec.num_frames,
+    fps: spec.fps,
+    numInferenceSteps: spec.steps,
+    guidanceScale: spec.guidance,
+    flowShift: spec.flow_shift,
+    addResolutionTemplate: true,
+    addDurationTemplate: true,
+    image: spec.name === "i2v" ? frame : undefined,
+    video: spec.name === "v2v" ? { ...frame, frames: 5 } : undefined,
+    conditionFrameIndexes: spec.condition_frame_indexes_vision,
+  };
+}
+
+async function png(name: string) {
+  const { data, info } = await sharp(join(REF, "media", name)).removeAlpha().raw().toBuffer({
+    resolveWithObject: true,
+  });
+  return { width: info.width, height: info.height, channels: 3 as const, data: new Uint8Array(data) };
+}
+
+describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, injected noise)", () => {
+  for (const mode of ["t2i", "t2v", "i2v", "v2v"]) {
+    test(`${mode}: step latents, final latents and decoded frames within 1e-3`, async () => {
+      const spec = reference.pipelines[mode];
+      const store = readSafetensors(join(REF, `pipeline_${mode}.safetensors`));
+      const s = await openCosmos3Generator(CKPT);
+      const plan = planGeneration(runOf(spec), s.model);
+      const inputs = generatorInputs(plan, s.tokenizer, s.model);
+      let condVideo: Float32Array | undefined;
+      if (mode === "i2v") condVideo = framesToPixels([await png("frame_00.png")]);
+      if (mode === "v2v") {
+        condVideo = framesToPixels(
+          await Promise.all([0, 1, 2, 3, 4].map((i) => png(`frame_${String(i).padStart(2, "0")}.png`))),
+        );
+      }
+      const events: ProgressEvent[] = [];
+      const r = await s.run({
+        plan,
+        inputs,
+        condVideo,
+        noise: f32(store.get("noise.vision"), "noise.vision"),
+        keepStepLatents: true,
+        onProgress: (e) => events.push(e),
+      });
+      const timesteps = store.get("sched.timesteps")!.bytes.slice();
+      assert.deepEqual(Array.from(r.timesteps), Array.from(new Int32Array(timesteps.buffer, 0, timesteps.length / 4)));
+      assert.equal(r.stepLatents.length, spec.steps);
+      for (let i = 0; i < spec.steps; i++) {
+        const d = maxDiff(r.stepLatents[i], f32(store.get(`step.${i}.vision`), `step.${i}`), `step ${i}`);
+        assert.ok(d <= 1e-3, `${mode} step ${i}: ${d}`);
+      }
+      const dFinal = maxDiff(r.latents, f32(store.get("final.vision"), "final"), "final");
+      assert.ok(dFinal <= 1e-3, `${mode} final: ${dFinal}`);
+      // out.video [frames kept, H, W, 3] in [0, 1]; i2v / v2v keep frames 0 and 8.
+      const want = f32(store.get("out.video"), "out.video");
+      const F = r.frames, H = r.height, W = r.width;
+      assert.deepEqual([F, H, W], [spec.num_frames, spec.height, spec.width]);
+      const kept = want.length / (H * W * 3) === F ? [...Array(F).keys()] : [0, F - 1];
+      const got = new Float32Array(want.length);
+      kept.forEach((f, k) => {
+        for (let i = 0; i < H * W; i++) {
+          for (let c = 0; c < 3; c++) {
+            got[(k * H * W + i) * 3 + c] = Math.min(1, Math.max(0, r.video![(c * F + f) * H * W + i] / 2 + 0.5));
+          }
+        }
+      });
+      const dVideo = maxDiff(got, want, "video");
+      console.log(
+        `${mode}: max |diff| step latents ${
+          r.stepLatents.map((x, i) => maxDiff(x, f32(store.get(`step.${i}.vision`), "s"), "s").toExponential(1)).join(
+            " ",
+          )
+        }, final ${dFinal.toExponential(1)}, video ${dVideo.toExponential(1)}`,
+      );
+      assert.ok(dVideo <= 1e-3, `${mode} video: ${dVideo}`);
+      // Progress: the encode chunks (conditioned runs), every step in order, every decode chunk in order.
+      const steps = events.filter((e) => e.stage === "denoise").map((e) => e.done);
+      assert.deepEqual(steps, [...Array(spec.steps).keys()].map((i) => i + 1));
+      const decodes = events.filter((e) => e.stage === "decode").map((e) => e.done);
+      assert.deepEqual(decodes, [...Array(plan.latent.t).keys()].map((i) => i + 1));
+      const stages = events.map((e) => e.stage).filter((st, i, a) => i === 0 || a[i - 1] !== st);
+      assert.deepEqual(
+        stages,
+        condVideo ? ["prefill", "encode", "denoise", "decode"] : ["prefill", "denoise", "decode"],
+      );
+      assert.match(events.find((e) => e.stage === "denoise")!.message!, /it\/s, ETA/);
+    });
+  }
+
+  test("a size the VAE cannot take is a ValidationError naming the rule", async () => {
+    const s = await openCosmos3Generator(CKPT);
+    const spec = reference.pipelines.t2v;
+    assert.throws(
+      () => planGeneration({ ...runOf(spec), width: 100 }, s.model),
+      (e: unknown) => e instanceof ValidationError && /multiple of 16/.test(e.message) && /width/.test(e.message),
+    );
+  });
+});
+
+describe("generate() on the native engine (tiny fixture)", () => {
+  const backend = CKPT;
+
+  test("text-to-image: a PNG of the tier's size, labelled untrained", async () => {
+    const outputPath = join(OUT, "t2i.png");
+    const r = await generate(
+      { prompt: "A red cube.", output: "image", resolution: "256p", aspectRatio: "1:1", numInferenceSteps: 2, seed: 3 },
+      { backend },
+    );
+    assert.equal(r.mode, "text-to-image");
+    assert.equal(r.untrained, true);
+    assert.equal(r.seed, 3);
+    assert.match(r.backend, /^native:/);
+    assert.ok(existsSync(r.media.path));
+    const meta = await sharp(r.media.path).metadata();
+    assert.deepEqual([meta.format, meta.width, meta.height], ["png", 256, 256]);
+    assert.deepEqual([r.media.width, r.media.height, r.media.mimeType], [256, 256, "image/png"]);
+    void outputPath;
+  });
+
+  test("text-to-video: an H.264 MP4 with the planned frames and fps, progress per step and VAE chunk", async () => {
+    const outputPath = join(OUT, "t2v.mp4");
+    const events: ProgressEvent[] = [];
+    const r = await generate(
+      { prompt: "A ball rolls.", resolution: "256p", numFrames: 5, fps: 16, numInferenceSteps: 2, outputPath, seed: 5 },
+      { backend, onProgress: (e) => events.push(e) },
+    );
+    assert.equal(r.media.path, outputPath);
+    const info = await probeVideo(outputPath);
+    assert.deepEqual([info.width, info.height, info.frameCount, info.fps], [320, 192, 5, 16]);
+    assert.equal(info.hasAudio, false);
+    assert.deepEqual(
+      events.filter((e) => e.stage === "denoise").map((e) => `${e.done}/${e.total}`),
+      ["1/2", "2/2"],
+    );
+    assert.deepEqual(events.filter((e) => e.stage === "decode").map((e) => e.done), [1, 2]);
+    assert.equal(readdirSync(OUT).filter((f) => f.includes(".tmp")).length, 0, "no temp file left");
+  });
+
+  test("image-to-video and video-to-video run from files and write MP4s", async () => {
+    const i2v = await generate(
+      {
+        prompt: "The gripper closes.",
+        image: join(REF, "media", "frame_00.png"),
+        resolution: "256p",
+        numFrames: 5,
+        numInferenceSteps: 1,
+        outputPath: join(OUT, "i2v.mp4"),
+      },
+      { backend },
+    );
+    assert.equal(i2v.mode, "image-to-video");
+    assert.equal((await probeVideo(i2v.media.path)).frameCount, 5);
+    const v2v = await generate(
+      {
+        prompt: "The ball rolls on.",
+        video: i2v.media.path,
+        conditionFrameIndexes: [1],
+        resolution: "256p",
+        numFrames: 5,
+        numInferenceSteps: 1,
+        outputPath: join(OUT, "v2v.mp4"),
+      },
+      { backend },
+    );
+    assert.equal(v2v.mode, "video-to-video");
+    assert.equal((await probeVideo(v2v.media.path)).frameCount, 5);
+  });
+
+  test("abort mid-run: AbortError, no file, the run's memory given back", async () => {
+    const s = await openCosmos3Generator(CKPT);
+    void s;
+    const before = nativeMemory().bytesInUse;
+    const ac = new AbortController();
+    const outputPath = join(OUT, "aborted.mp4");
+    await assert.rejects(
+      generate(
+        { prompt: "Waves.", resolution: "256p", numFrames: 9, numInferenceSteps: 6, outputPath },
+        {
+          backend,
+          signal: ac.signal,
+          onProgress: (e) => {
+            if (e.stage === "denoise" && e.done === 1) ac.abort();
+          },
+        },
+      ),
+      (e: unknown) => e instanceof AbortError,
+    );
+    assert.equal(existsSync(outputPath), false);
+    assert.equal(nativeMemory().bytesInUse, before);
+  });
+
+  test("sound is refused with a clear UnsupportedError; a bad tier is a ValidationError", async () => {
+    await assert.rejects(
+      generate({ prompt: "Rain.", resolution: "256p", numFrames: 5, sound: true }, { backend }),
+      (e: unknown) => e instanceof UnsupportedError && /sound tokenizer/.test(e.message),
+    );
+    await assert.rejects(
+      generate({ prompt: "Rain.", resolution: "1080p" as unknown as "720p" }, { backend }),
+      (e: unknown) => e instanceof ValidationError && /resolution/.test(e.message),
+    );
+  });
+});
