@@ -505,7 +505,10 @@ const UND_ATTENTION: [string, string][] = [
 /**
  * The Qwen3-VL name of a Cosmos 3 transformer tensor, or `undefined` for a generation-tower (or
  * sound / action) tensor, which the Reasoner does not read. The flat diffusers text keys
- * (`embed_tokens.`, `layers.`, `norm.`) move under `model.language_model.`; `lm_head.` stays.
+ * (`embed_tokens.`, `layers.`, `norm.`) move under `model.language_model.`; `lm_head.` stays. The
+ * nested spellings other exports use (`model.layers.`, `language_model.model.layers.`,
+ * `model.lm_head.`, already-Qwen `model.language_model.`) map to the same names, as the Reasoner
+ * plugins of cosmos-framework (transformers-cosmos3 / vllm-cosmos3) map them.
  *
  * @example
  * ```ts
@@ -517,9 +520,13 @@ const UND_ATTENTION: [string, string][] = [
  */
 export function cosmos3UndTensorName(stored: string): string | undefined {
   if (GENERATION_KEYS.some((re) => re.test(stored))) return undefined;
-  if (stored.startsWith("lm_head.")) return stored;
-  if (!/^(embed_tokens|layers|norm)\./.test(stored)) return undefined;
-  let name = stored;
+  const head = /^(?:model\.|language_model\.)?lm_head\.(.+)$/.exec(stored);
+  if (head) return `lm_head.${head[1]}`;
+  const body =
+    /^(?:model\.language_model\.|language_model\.model\.|model\.|language_model\.)?((?:embed_tokens|layers|norm)\..+)$/
+      .exec(stored);
+  if (!body) return undefined;
+  let name = body[1];
   for (const [from, to] of UND_ATTENTION) {
     if (name.includes(from)) {
       name = name.replace(from, to);

@@ -257,6 +257,18 @@ describe("Cosmos 3 Reasoner view: the und tower as Qwen3-VL", () => {
     }
     assert.equal(cosmos3UndTensorName("layers.0.mlp_moe_gen.up_proj.weight"), undefined);
     assert.equal(cosmos3UndTensorName("action_modality_embed"), undefined);
+    assert.equal(cosmos3UndTensorName("vae2llm.weight"), undefined);
+    // Nested spellings of other exports reach the same Qwen3-VL names.
+    const q = "model.language_model.layers.1.self_attn.q_proj.weight";
+    for (
+      const n of ["model.layers.1.self_attn.to_q.weight", "language_model.model.layers.1.self_attn.to_q.weight", q]
+    ) {
+      assert.equal(cosmos3UndTensorName(n), q, n);
+    }
+    assert.equal(cosmos3UndTensorName("model.lm_head.weight"), "lm_head.weight");
+    assert.equal(cosmos3UndTensorName("language_model.lm_head.weight"), "lm_head.weight");
+    assert.equal(cosmos3UndTensorName("model.norm.weight"), "model.language_model.norm.weight");
+    assert.equal(cosmos3UndTensorName("model.norm_moe_gen.weight"), undefined);
   });
 
   test("the assembled Qwen3-VL config equals the source config.json (no max_position_embeddings to read)", async () => {
