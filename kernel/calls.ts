@@ -182,13 +182,13 @@ const SERVER_KIND = {
   generate: "vLLM-Omni server",
   rollout: "vLLM-Omni server",
 };
-const NATIVE_LACKS = { generate: "Generator (diffusion) model", rollout: "action (world-model) model" };
+const NATIVE_LACKS = { rollout: "action (world-model) model" };
 
 /**
  * Picks the backend of a notebook's calls from the environment — `COSMOS_REASONER_BACKEND` (for
  * `reason`) or `COSMOS_GENERATOR_BACKEND` (for `generate` / `rollout`), then `COSMOS_BACKEND`, then
  * `o.fallback` — says in the notebook which one runs and what it cannot do (the native engine has
- * no Cosmos 3 diffusion or action model yet; a tiny test checkpoint answers gibberish), and
+ * no Cosmos 3 action model or sound tokenizer yet; a tiny test checkpoint answers gibberish), and
  * returns the options to pass to the calls.
  * @example
  * ```ts
@@ -226,7 +226,17 @@ export async function notebookBackend(
         } to a Cosmos 3 checkpoint folder or to a vLLM / NIM URL such as http://127.0.0.1:8000/v1.`,
     );
   }
-  if (call !== "reason" && backend.kind === "native") {
+  if (call === "generate" && backend.kind === "native") {
+    await note(
+      "unavailable",
+      "The native engine runs generate() for images and silent videos (t2i, t2v, i2v, v2v) from a diffusers-layout " +
+        "Cosmos 3 Generator checkpoint folder or HF-cached repo id; it has no Cosmos 3 sound tokenizer yet. For sound, " +
+        `or without such a checkpoint, start a vLLM-Omni server (see this notebook's Backend section) and set ${
+          names[0]
+        }=http://<host>:8000.`,
+    );
+  }
+  if (call === "rollout" && backend.kind === "native") {
     await note(
       "unavailable",
       `The native engine has no Cosmos 3 ${NATIVE_LACKS[call]} yet, so ${call}() cannot run here. To run it, start a ` +
