@@ -37,6 +37,9 @@ export {
 export type {
   RawAddon,
   RawGenerateOptions,
+  RawGenerator,
+  RawGeneratorRequest,
+  RawGeneratorResult,
   RawModel,
   RawTensor,
   RawVisionOutput,
@@ -48,6 +51,8 @@ export { disposeVisionOutput, loadVisionTower, NativeVisionTower, toVisualInputs
 export type { VisionTowerOutput } from "./vision.ts";
 export { RunQueue } from "./queue.ts";
 export { checkpointKey, closeNative, closeQwen3VL, openQwen3VL, Qwen3VLSession } from "./qwen3vl.ts";
+export { Cosmos3GeneratorSession, openCosmos3Generator } from "./generator.ts";
+export type { GeneratorRunInput, GeneratorRunOutput } from "./generator.ts";
 export type { PreparedPrompt, SessionGenerateOptions, SessionGenerateResult, TemplateMessages } from "./qwen3vl.ts";
 
 /**
