@@ -6,6 +6,8 @@
 //   * random weights with the Edge switches (relu2, qk_norm_for_text false, use_und_k_norm_for_gen, attention
 //     biases) and a vision-only config: CUDA f32 vs CPU from the same seed (<= 1e-4)
 //   * memory: freeing the text caches gives their pool bytes back
+//   * the new ops' CUDA twins vs their CPU twins: patchify / unpatchify, timestep_sinusoid, domain_linear, relu2,
+//     silu, add_table_rows (bitwise where the arithmetic is the same; silu and domain_linear to 1e-6)
 // Usage: cosmos3_transformer_cuda_test [repo root] (default: .). Exit 1 on failure.
 #include <algorithm>
 #include <cmath>
@@ -13,8 +15,15 @@
 #include <string>
 #include <vector>
 
+#include "../src/core/cuda_common.h"
 #include "../src/models/cosmos3_transformer.h"
 #include "../src/models/cosmos3_transformer_cuda.h"
+#include "../src/ops/add_table_rows.h"
+#include "../src/ops/domain_linear.h"
+#include "../src/ops/patchify.h"
+#include "../src/ops/relu2.h"
+#include "../src/ops/silu.h"
+#include "../src/ops/timestep_embedding.h"
 #include "cosmos3_test_inputs.h"
 
 using namespace cosmos;
@@ -125,9 +134,92 @@ static void random_config(const std::string& name, const Cosmos3TransformerConfi
   report(name + ": outputs not all zero (1 / max |vision|)", 1.0 / std::max(max_abs(oc.vision), 1e-30), 1e3);
 }
 
+// The ops on their own, on a stream and pool of this test's.
+static void ops() {
+  CudaStream stream;
+  CudaPool pool;
+  const CudaContext ctx{stream.get(), &pool};
+  auto up = [&](const std::vector<float>& h) {
+    DeviceBuffer<float> d(pool, h.size());
+    CUDA_CHECK(cudaMemcpy(d.get(), h.data(), sizeof(float) * h.size(), cudaMemcpyHostToDevice));
+    return d;
+  };
+  auto upi = [&](const std::vector<int>& h) {
+    DeviceBuffer<int> d(pool, h.size());
+    CUDA_CHECK(cudaMemcpy(d.get(), h.data(), sizeof(int) * h.size(), cudaMemcpyHostToDevice));
+    return d;
+  };
+  auto down = [&](const DeviceBuffer<float>& d) {
+    std::vector<float> h(d.size());
+    stream.sync();
+    CUDA_CHECK(cudaMemcpy(h.data(), d.get(), sizeof(float) * h.size(), cudaMemcpyDeviceToHost));
+    return h;
+  };
+  {  // patchify (odd H, W: pad and crop), unpatchify of frames 2 and 0
+    const int C = 48, T = 3, H = 7, W = 5, p = 2, F = (T * 4 * 3) * p * p * C;
+    const std::vector<float> lat = randn((size_t)C * T * H * W);
+    std::vector<float> tok(F);
+    patchify_cpu(tok.data(), lat.data(), C, T, H, W, p);
+    DeviceBuffer<float> dl = up(lat), dt(pool, F);
+    patchify_cuda(dt.get(), dl.get(), C, T, H, W, p, ctx);
+    report("op patchify: cuda vs cpu (bitwise)", max_diff(down(dt), tok), 0);
+    const int frames[2] = {2, 0};
+    std::vector<float> back(lat.size(), 0.f);
+    unpatchify_cpu(back.data(), tok.data(), frames, 2, C, T, H, W, p);
+    DeviceBuffer<float> db = up(std::vector<float>(lat.size(), 0.f));
+    unpatchify_cuda(db.get(), dt.get(), frames, 2, C, T, H, W, p, ctx);
+    report("op unpatchify: cuda vs cpu (bitwise)", max_diff(down(db), back), 0);
+  }
+  {
+    const std::vector<float> t = {0.f, 0.0003f, 0.5f, 0.999f, 1.f};
+    std::vector<float> o(t.size() * 256);
+    timestep_sinusoid_cpu(o.data(), t.data(), (int)t.size(), 256);
+    DeviceBuffer<float> dt = up(t), dout(pool, o.size());
+    timestep_sinusoid_cuda(dout.get(), dt.get(), (int)t.size(), 256, ctx);
+    report("op timestep_sinusoid: cuda vs cpu", max_diff(down(dout), o), 1e-7);
+  }
+  {
+    const int D = 4, in = 64, out = 16, n = 9;
+    const std::vector<float> w = randn((size_t)D * in * out, 0.2f), b = randn((size_t)D * out), e = randn(out),
+                             x = randn((size_t)n * in);
+    std::vector<int> dom(n);
+    for (int i = 0; i < n; ++i) dom[i] = (i * 3) % D;
+    std::vector<float> y((size_t)n * out);
+    domain_linear_cpu(y.data(), x.data(), w.data(), b.data(), e.data(), dom.data(), n, in, out);
+    DeviceBuffer<float> dw = up(w), db = up(b), de = up(e), dx = up(x), dy(pool, y.size());
+    DeviceBuffer<int> dd = upi(dom);
+    domain_linear_cuda(dy.get(), dx.get(), dw.get(), db.get(), de.get(), dd.get(), n, in, out, ctx);
+    report("op domain_linear: cuda vs cpu", max_diff(down(dy), y), 1e-5);
+  }
+  {
+    const std::vector<float> x = randn(1000, 3.f);
+    std::vector<float> r = x, sl = x;
+    relu2_cpu(r.data(), (long long)r.size());
+    silu_cpu(sl.data(), (long long)sl.size());
+    DeviceBuffer<float> dr = up(x), ds = up(x);
+    relu2_cuda(dr.get(), (long long)x.size(), ctx);
+    silu_cuda(ds.get(), (long long)x.size(), ctx);
+    report("op relu2: cuda vs cpu (bitwise)", max_diff(down(dr), r), 0);
+    report("op silu: cuda vs cpu", max_diff(down(ds), sl), 1e-6);
+  }
+  {
+    const int dim = 96;
+    const std::vector<float> x = randn(6 * dim), table = randn(3 * dim);
+    const std::vector<int> rows = {5, 0, 3}, idx = {2, 2, 0};
+    std::vector<float> y = x;
+    add_table_rows_cpu(y.data(), rows.data(), table.data(), idx.data(), 3, dim);
+    DeviceBuffer<float> dx = up(x), dt = up(table);
+    DeviceBuffer<int> dr = upi(rows), di = upi(idx);
+    add_table_rows_cuda(dx.get(), dr.get(), dt.get(), di.get(), 3, dim, ctx);
+    report("op add_table_rows: cuda vs cpu (bitwise)", max_diff(down(dx), y), 0);
+  }
+  stream.sync();
+}
+
 int main(int argc, char** argv) {
   const std::string root = argc > 1 ? argv[1] : ".";
   try {
+    ops();
     fixture(root);
     Cosmos3TransformerConfig edge = tiny_config();
     edge.relu2 = true;
