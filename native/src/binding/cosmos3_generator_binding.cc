@@ -20,8 +20,9 @@
 //   g.abort() (the run stops between layers, steps or VAE chunks and rejects with ABORTED, its memory freed),
 //   g.free(), g.info()
 //
-// Backend: the CPU engine. The CUDA twins of the transformer and the VAE are not in the tree yet; with a CUDA
-// build and a GPU this still runs on the CPU and info().backend says so.
+// Backend: the CUDA twins of the transformer and the VAE (Cosmos3TransformerCuda, WanVaeCuda) when the addon was
+// built with CUDA and choose_device() picked CUDA, else the CPU models; info().backend says which. Their pools are
+// not registered with memory() yet (gpu_backend.h), so on the GPU memory() does not count the Generator.
 #include <napi.h>
 
 #include <atomic>
@@ -29,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/device.h"
 #include "../models/cosmos3_generator.h"
 #include "model_object.h"
 #include "napi_common.h"
@@ -185,6 +187,8 @@ class GeneratorObject : public ModelObject<GeneratorObject, Cosmos3Generator> {
 };
 Napi::FunctionReference GeneratorObject::ctor;
 
+bool use_cuda() { return choose_device().kind == DeviceKind::CUDA; }
+
 std::string dir_arg(Napi::Env env, const Napi::Value& v, const char* fn) {
   if (!v.IsString()) throw make_error(env, "ARGUMENT", std::string(fn) + "(dir): dir must be a checkpoint folder path");
   return v.As<Napi::String>().Utf8Value();
@@ -193,7 +197,7 @@ std::string dir_arg(Napi::Env env, const Napi::Value& v, const char* fn) {
 Napi::Value LoadGenerator(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   COSMOS_GUARD_BEGIN
-  return GeneratorObject::wrap(env, Cosmos3Generator::load(dir_arg(env, info[0], "loadGenerator")));
+  return GeneratorObject::wrap(env, Cosmos3Generator::load(dir_arg(env, info[0], "loadGenerator"), use_cuda()));
   COSMOS_GUARD_END(env)
 }
 
@@ -201,8 +205,9 @@ Napi::Value LoadGeneratorAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   COSMOS_GUARD_BEGIN
   const std::string dir = dir_arg(env, info[0], "loadGeneratorAsync");
+  const bool cuda = use_cuda();
   return load_on_worker<Cosmos3Generator>(
-      env, "cosmos.generator.load", [dir] { return Cosmos3Generator::load(dir); },
+      env, "cosmos.generator.load", [dir, cuda] { return Cosmos3Generator::load(dir, cuda); },
       [](Napi::Env e, std::unique_ptr<Cosmos3Generator> g) -> Napi::Value {
         return GeneratorObject::wrap(e, std::move(g));
       });

@@ -1,6 +1,7 @@
 #include "cosmos3_generator.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -9,6 +10,10 @@
 #include "../ops/fill_normal.h"
 #include "../runtime/denoise_loop.h"
 #include "../runtime/latent_device.h"
+#ifdef COSMOS_CUDA
+#include "cosmos3_transformer_cuda.h"
+#include "wan_vae_cuda.h"
+#endif
 
 namespace cosmos {
 
@@ -80,13 +85,6 @@ class TrackedCpuLatentDevice final : public runtime::LatentDevice {
   std::vector<std::pair<float*, size_t>> sizes_;
 };
 
-size_t cache_bytes(const Cosmos3UndCache& c) {
-  size_t b = 0;
-  for (const auto& k : c.k) b += k.size() * sizeof(float);
-  for (const auto& v : c.v) b += v.size() * sizeof(float);
-  return b;
-}
-
 // A branch's positions split into the text part and the gen part, both [3][n] row-major.
 struct SplitPositions {
   std::vector<float> text, gen;
@@ -112,7 +110,8 @@ SplitPositions split_positions(const Cosmos3Branch& b, int n_gen, const char* na
 // stream, every noisy token at the step's timestep.
 class VisionVelocity final : public runtime::VelocityModel {
  public:
-  VisionVelocity(Cosmos3Transformer& m, const Cosmos3UndCache* cond, const Cosmos3UndCache* uncond,
+  VisionVelocity(Cosmos3GeneratorParts& m, const Cosmos3GeneratorParts::TextCache* cond,
+                 const Cosmos3GeneratorParts::TextCache* uncond,
                  const float* cond_pos, const float* uncond_pos, const std::vector<int>& noisy, int T, int H, int W,
                  int noisy_tokens)
       : m_(m), cond_(cond), uncond_(uncond), cond_pos_(cond_pos), uncond_pos_(uncond_pos), noisy_(noisy), T_(T),
@@ -134,17 +133,106 @@ class VisionVelocity final : public runtime::VelocityModel {
   }
 
  private:
-  Cosmos3Transformer& m_;
-  const Cosmos3UndCache *cond_, *uncond_;
+  Cosmos3GeneratorParts& m_;
+  const Cosmos3GeneratorParts::TextCache *cond_, *uncond_;
   const float *cond_pos_, *uncond_pos_;
   const std::vector<int>& noisy_;
   int T_, H_, W_;
   std::vector<float> timesteps_;
 };
 
+
+// CPU: the models' own calls; the text cache is the transformer's host K/V.
+class CpuParts final : public Cosmos3GeneratorParts {
+ public:
+  CpuParts(std::unique_ptr<Cosmos3Transformer> t, std::unique_ptr<WanVae> v) : t_(std::move(t)), v_(std::move(v)) {}
+  struct Cache final : TextCache {
+    Cosmos3UndCache c;
+    size_t host_bytes() const override {
+      size_t b = 0;
+      for (const auto& k : c.k) b += k.size() * sizeof(float);
+      for (const auto& v : c.v) b += v.size() * sizeof(float);
+      return b;
+    }
+  };
+  std::unique_ptr<TextCache> prefill_text(const int* ids, int n, const float* pos3) override {
+    auto c = std::make_unique<Cache>();
+    c->c = t_->prefill_text(ids, n, pos3);
+    return c;
+  }
+  void forward_gen(const TextCache& c, const Cosmos3GenInputs& in, const Cosmos3GenOutputs& out) override {
+    t_->forward_gen(static_cast<const Cache&>(c).c, in, out);
+  }
+  std::vector<float> encode(const float* video, int F, int H, int W, const WanVaeRunOptions& opt) override {
+    return v_->encode(video, F, H, W, opt);
+  }
+  std::vector<float> decode(const float* latents, int T, int h, int w, const WanVaeRunOptions& opt) override {
+    return v_->decode(latents, T, h, w, opt);
+  }
+  void set_abort_flag(const std::atomic<bool>* f) override { t_->set_abort_flag(f); }
+  const Cosmos3TransformerConfig& transformer_config() const override { return t_->config(); }
+  const WanVaeConfig& vae_config() const override { return v_->config(); }
+  size_t weight_bytes() const override { return t_->weight_bytes() + v_->weight_bytes(); }
+  const char* backend() const override { return "cpu"; }
+
+ private:
+  std::unique_ptr<Cosmos3Transformer> t_;
+  std::unique_ptr<WanVae> v_;
+};
+
+#ifdef COSMOS_CUDA
+// CUDA: the twins' host-in / host-out calls; the text cache's K/V stay in the transformer's pool.
+class CudaParts final : public Cosmos3GeneratorParts {
+ public:
+  CudaParts(std::unique_ptr<Cosmos3TransformerCuda> t, std::unique_ptr<WanVaeCuda> v)
+      : t_(std::move(t)), v_(std::move(v)) {}
+  struct Cache final : TextCache {
+    Cosmos3UndCacheCuda c;
+  };
+  std::unique_ptr<TextCache> prefill_text(const int* ids, int n, const float* pos3) override {
+    auto c = std::make_unique<Cache>();
+    c->c = t_->prefill_text(ids, n, pos3);
+    return c;
+  }
+  void forward_gen(const TextCache& c, const Cosmos3GenInputs& in, const Cosmos3GenOutputs& out) override {
+    t_->forward_gen(static_cast<const Cache&>(c).c, in, out);
+  }
+  std::vector<float> encode(const float* video, int F, int H, int W, const WanVaeRunOptions& opt) override {
+    return v_->encode(video, F, H, W, opt);
+  }
+  std::vector<float> decode(const float* latents, int T, int h, int w, const WanVaeRunOptions& opt) override {
+    return v_->decode(latents, T, h, w, opt);
+  }
+  void set_abort_flag(const std::atomic<bool>* f) override { t_->set_abort_flag(f); }
+  const Cosmos3TransformerConfig& transformer_config() const override { return t_->config(); }
+  const WanVaeConfig& vae_config() const override { return v_->config(); }
+  size_t weight_bytes() const override { return t_->weight_bytes() + v_->weight_bytes(); }
+  const char* backend() const override { return "cuda"; }
+
+ private:
+  std::unique_ptr<Cosmos3TransformerCuda> t_;
+  std::unique_ptr<WanVaeCuda> v_;
+};
+
+// COSMOS_CUDA_WEIGHTS=bf16|f32, else bf16 when the checkpoint's probe tensor is 16-bit, f32 otherwise (the
+// binding's gpu_weight_type rule, restated here so models/ does not include binding/).
+WType cuda_weight_type(const Checkpoint& ck, const std::string& probe) {
+  if (const char* e = std::getenv("COSMOS_CUDA_WEIGHTS")) {
+    if (std::string(e) == "bf16") return WType::BF16;
+    if (std::string(e) == "f32") return WType::F32;
+  }
+  return ck.has(probe) && ck.info(probe).dtype != StDType::F32 ? WType::BF16 : WType::F32;
+}
+#endif
+
 }  // namespace
 
-std::unique_ptr<Cosmos3Generator> Cosmos3Generator::load(const std::string& dir) {
+std::unique_ptr<Cosmos3GeneratorParts> cosmos3_generator_cpu_parts(std::unique_ptr<Cosmos3Transformer> transformer,
+                                                                   std::unique_ptr<WanVae> vae) {
+  return std::make_unique<CpuParts>(std::move(transformer), std::move(vae));
+}
+
+std::unique_ptr<Cosmos3Generator> Cosmos3Generator::load(const std::string& dir, bool cuda) {
   const Cosmos3TransformerConfig tcfg =
       Cosmos3TransformerConfig::from_json(read_config_file(dir + "/transformer/config.json"));
   const WanVaeConfig vcfg = WanVaeConfig::from_json(read_config_file(dir + "/vae/config.json"));
@@ -155,19 +243,28 @@ std::unique_ptr<Cosmos3Generator> Cosmos3Generator::load(const std::string& dir)
                      ") must equal transformer/config.json latent_channel (" + std::to_string(tcfg.latent_channel) +
                      ")");
   auto tck = Checkpoint::open(dir + "/transformer");
-  auto transformer = Cosmos3Transformer::load(*tck, tcfg);
   auto vck = Checkpoint::open(dir + "/vae");
-  auto vae = WanVae::load(*vck, vcfg);
-  return std::make_unique<Cosmos3Generator>(std::move(transformer), std::move(vae), scfg);
+  std::unique_ptr<Cosmos3GeneratorParts> parts;
+#ifdef COSMOS_CUDA
+  if (cuda) {
+    auto t = Cosmos3TransformerCuda::load(*tck, tcfg, cuda_weight_type(*tck, "proj_in.weight"));
+    auto v = WanVaeCuda::load(*vck, vcfg, cuda_weight_type(*vck, "decoder.conv_in.weight"));
+    parts = std::make_unique<CudaParts>(std::move(t), std::move(v));
+  }
+#else
+  if (cuda) throw ModelError("cuda: this module was built without CUDA");
+#endif
+  if (!parts) parts = cosmos3_generator_cpu_parts(Cosmos3Transformer::load(*tck, tcfg), WanVae::load(*vck, vcfg));
+  return std::make_unique<Cosmos3Generator>(std::move(parts), scfg);
 }
 
-Cosmos3Generator::Cosmos3Generator(std::unique_ptr<Cosmos3Transformer> transformer, std::unique_ptr<WanVae> vae,
+Cosmos3Generator::Cosmos3Generator(std::unique_ptr<Cosmos3GeneratorParts> parts,
                                    const runtime::FlowSchedulerConfig& scheduler)
-    : transformer_(std::move(transformer)), vae_(std::move(vae)), scheduler_(scheduler) {}
+    : parts_(std::move(parts)), scheduler_(scheduler) {}
 
 void Cosmos3Generator::check(const Cosmos3GenerateRequest& r) const {
-  const auto& tc = transformer_->config();
-  const auto& vc = vae_->config();
+  const auto& tc = parts_->transformer_config();
+  const auto& vc = parts_->vae_config();
   if (r.latent_t < 1 || r.latent_h < 1 || r.latent_w < 1)
     throw ModelError("latent shape: t, h and w must be at least 1");
   if ((long long)r.latent_t * r.latent_h * r.latent_w > (1ll << 28))
@@ -210,8 +307,8 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
   auto check_abort = [&] {
     if (abort.load()) throw AbortedError();
   };
-  const auto& tc = transformer_->config();
-  const auto& vc = vae_->config();
+  const auto& tc = parts_->transformer_config();
+  const auto& vc = parts_->vae_config();
   const int C = tc.latent_channel, T = r.latent_t, H = r.latent_h, W = r.latent_w;
   const long long plane = (long long)H * W, n = (long long)C * T * plane;
   const bool cfg = r.guidance != 1.0f;
@@ -234,11 +331,11 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
   const runtime::FlowSchedule schedule = runtime::make_flow_schedule(scheduler_, r.schedule);
 
   TrackedBytes tracked;
-  transformer_->set_abort_flag(&abort);
+  parts_->set_abort_flag(&abort);
   struct ClearFlag {
-    Cosmos3Transformer* t;
-    ~ClearFlag() { t->set_abort_flag(nullptr); }
-  } clear_flag{transformer_.get()};
+    Cosmos3GeneratorParts* p;
+    ~ClearFlag() { p->set_abort_flag(nullptr); }
+  } clear_flag{parts_.get()};
   WanVaeRunOptions vopt;
   vopt.abort = &abort;
 
@@ -254,7 +351,7 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
       if (progress) progress(Cosmos3Stage::Encode, done, total);
     };
     const int Hp = H * vc.spatial_scale(), Wp = W * vc.spatial_scale();
-    std::vector<float> clean = vae_->encode(r.cond_video.data(), r.cond_frames, Hp, Wp, vopt);
+    std::vector<float> clean = parts_->encode(r.cond_video.data(), r.cond_frames, Hp, Wp, vopt);
     const int Tc = r.clean_frames.back() + 1;
     if ((long long)clean.size() != (long long)C * Tc * plane)
       throw ModelError("condVideo: the VAE gave " + std::to_string(clean.size()) + " latents, expected " +
@@ -268,19 +365,19 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
 
   // 3. The und stream once per branch.
   check_abort();
-  Cosmos3UndCache und_cond = transformer_->prefill_text(r.cond.ids.data(), (int)r.cond.ids.size(), cond_pos.text.data());
-  tracked.add(cache_bytes(und_cond));
-  Cosmos3UndCache und_uncond;
+  auto und_cond = parts_->prefill_text(r.cond.ids.data(), (int)r.cond.ids.size(), cond_pos.text.data());
+  tracked.add(und_cond->host_bytes());
+  std::unique_ptr<Cosmos3GeneratorParts::TextCache> und_uncond;
   if (cfg) {
-    und_uncond = transformer_->prefill_text(r.uncond.ids.data(), (int)r.uncond.ids.size(), uncond_pos.text.data());
-    tracked.add(cache_bytes(und_uncond));
+    und_uncond = parts_->prefill_text(r.uncond.ids.data(), (int)r.uncond.ids.size(), uncond_pos.text.data());
+    tracked.add(und_uncond->host_bytes());
   }
 
   // 4. The denoise loop over the vision stream.
   Cosmos3GenerateResult res;
   res.timesteps = schedule.timesteps;
   res.sigmas = schedule.sigmas;
-  VisionVelocity model(*transformer_, &und_cond, cfg ? &und_uncond : nullptr, cond_pos.gen.data(),
+  VisionVelocity model(*parts_, und_cond.get(), und_uncond.get(), cond_pos.gen.data(),
                        cfg ? uncond_pos.gen.data() : nullptr, noisy, T, H, W, lay.n_vision_noisy_tokens);
   std::vector<runtime::DenoiseStream> streams(1);
   runtime::DenoiseStream& vs = streams[0];
@@ -303,9 +400,9 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
   });
   (void)steps;
   // The text caches are not needed past the loop.
-  tracked.sub(cache_bytes(und_cond) + cache_bytes(und_uncond));
-  und_cond = {};
-  und_uncond = {};
+  tracked.sub(und_cond->host_bytes() + (und_uncond ? und_uncond->host_bytes() : 0));
+  und_cond.reset();
+  und_uncond.reset();
 
   res.latents.resize((size_t)n);
   dev.download(res.latents.data(), x.get(), n);
@@ -319,7 +416,7 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
       if (progress) progress(Cosmos3Stage::Decode, done, total);
     };
     vopt.clamp = true;
-    res.video = vae_->decode(res.latents.data(), T, H, W, vopt);
+    res.video = parts_->decode(res.latents.data(), T, H, W, vopt);
     res.frames = vc.frames_for(T);
     res.height = H * vc.spatial_scale();
     res.width = W * vc.spatial_scale();

@@ -17,8 +17,10 @@
 // (src/generator/); the engine checks it against the checkpoint and throws ModelError naming the field.
 // Progress comes per stage (encode chunks, denoise steps, decode chunks); the abort flag is read between
 // transformer layers, steps and VAE chunks, and an aborted run frees everything it allocated.
-// Latents live on the run's LatentDevice from the noise to the VAE (host memory on this CPU backend; a CUDA
-// backend plugs the transformer's and VAE's CUDA twins and a CudaLatentDevice in the same places).
+// Backends (Cosmos3GeneratorParts): the CPU models, or with COSMOS_CUDA their CUDA twins (Cosmos3TransformerCuda,
+// WanVaeCuda). The twins take host inputs and outputs per call, so the latents and the sampler's history stay in
+// host memory (a CpuLatentDevice) and cross to the GPU once per transformer step and VAE call; keeping them on the
+// GPU from the noise to the VAE needs the twins' device entry points and a CudaLatentDevice (not done yet).
 // Per-run memory (latents, sampler history, text caches, video) is reported to core/memory.h, so
 // nativeMemory() shows a run's bytes while it runs and none after it, finished or aborted.
 #pragma once
@@ -72,32 +74,55 @@ enum class Cosmos3Stage { Encode = 0, Denoise = 1, Decode = 2 };
 // (stage, done, total) after each VAE chunk or denoising step.
 using Cosmos3Progress = std::function<void(Cosmos3Stage, int, int)>;
 
+// One backend's transformer and VAE as the engine drives them: host inputs and outputs per call (the CUDA twins
+// upload and download inside), an opaque text cache per CFG branch.
+class Cosmos3GeneratorParts {
+ public:
+  struct TextCache {
+    virtual ~TextCache() = default;
+    virtual size_t host_bytes() const { return 0; }  // host memory it holds (reported by the engine)
+  };
+  virtual ~Cosmos3GeneratorParts() = default;
+  virtual std::unique_ptr<TextCache> prefill_text(const int* ids, int n, const float* pos3) = 0;
+  virtual void forward_gen(const TextCache& c, const Cosmos3GenInputs& in, const Cosmos3GenOutputs& out) = 0;
+  virtual std::vector<float> encode(const float* video, int F, int H, int W, const WanVaeRunOptions& opt) = 0;
+  virtual std::vector<float> decode(const float* latents, int T, int h, int w, const WanVaeRunOptions& opt) = 0;
+  virtual void set_abort_flag(const std::atomic<bool>* f) = 0;
+  virtual const Cosmos3TransformerConfig& transformer_config() const = 0;
+  virtual const WanVaeConfig& vae_config() const = 0;
+  virtual size_t weight_bytes() const = 0;
+  virtual const char* backend() const = 0;
+};
+
+// The CPU models (f32 host weights).
+std::unique_ptr<Cosmos3GeneratorParts> cosmos3_generator_cpu_parts(std::unique_ptr<Cosmos3Transformer> transformer,
+                                                                   std::unique_ptr<WanVae> vae);
+
 class Cosmos3Generator {
  public:
   // dir: a diffusers-layout checkpoint (transformer/, vae/, scheduler/). ModelError / SafetensorsError naming
-  // the file or key when something is missing or malformed.
-  static std::unique_ptr<Cosmos3Generator> load(const std::string& dir);
+  // the file or key when something is missing or malformed. cuda: the CUDA twins (COSMOS_CUDA builds; matmul
+  // weights bf16 for 16-bit checkpoints, f32 for f32 ones, COSMOS_CUDA_WEIGHTS overrides), else the CPU models.
+  static std::unique_ptr<Cosmos3Generator> load(const std::string& dir, bool cuda = false);
   // From parts already built (C++ tests: random weights).
-  Cosmos3Generator(std::unique_ptr<Cosmos3Transformer> transformer, std::unique_ptr<WanVae> vae,
-                   const runtime::FlowSchedulerConfig& scheduler);
+  Cosmos3Generator(std::unique_ptr<Cosmos3GeneratorParts> parts, const runtime::FlowSchedulerConfig& scheduler);
 
   // Runs one request. AbortedError when the abort flag is seen (everything the run held is freed).
   Cosmos3GenerateResult generate(const Cosmos3GenerateRequest& req, const Cosmos3Progress& progress = {});
 
   void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
-  const Cosmos3TransformerConfig& transformer_config() const { return transformer_->config(); }
-  const WanVaeConfig& vae_config() const { return vae_->config(); }
+  const Cosmos3TransformerConfig& transformer_config() const { return parts_->transformer_config(); }
+  const WanVaeConfig& vae_config() const { return parts_->vae_config(); }
   const runtime::FlowSchedulerConfig& scheduler_config() const { return scheduler_; }
-  size_t weight_bytes() const { return transformer_->weight_bytes() + vae_->weight_bytes(); }
+  size_t weight_bytes() const { return parts_->weight_bytes(); }
   size_t resident_bytes() const { return weight_bytes(); }
-  const char* backend() const { return "cpu"; }
+  const char* backend() const { return parts_->backend(); }
 
   // The request's checks against this checkpoint (ModelError naming the field); generate() runs them first.
   void check(const Cosmos3GenerateRequest& req) const;
 
  private:
-  std::unique_ptr<Cosmos3Transformer> transformer_;
-  std::unique_ptr<WanVae> vae_;
+  std::unique_ptr<Cosmos3GeneratorParts> parts_;
   runtime::FlowSchedulerConfig scheduler_;
   const std::atomic<bool>* abort_ = nullptr;
   std::atomic<bool> never_{false};
