@@ -155,7 +155,8 @@ static void test_schedules() {
   truth("unknown scheduler class named", msg.find("_class_name") != std::string::npos &&
                                              msg.find("UniPCMultistepScheduler") != std::string::npos, msg);
   msg = error_of([] {
-    FlowSchedulerConfig::from_json(R"({"_class_name": "UniPCMultistepScheduler", "prediction_type": "flow_prediction"})");
+    FlowSchedulerConfig::from_json(
+        R"({"_class_name": "UniPCMultistepScheduler", "prediction_type": "flow_prediction"})");
   });
   truth("UniPC without use_flow_sigmas refused", msg.find("use_flow_sigmas") != std::string::npos, msg);
   msg = error_of([] {
@@ -210,7 +211,8 @@ class ToyModel final : public VelocityModel {
 };
 
 // Max |x_N - exact| after denoising the toy from sigma_0 with the given config.
-static double toy_error(const FlowSchedulerConfig& cfg, int steps, const GaussianToy& toy, const std::vector<double>& z) {
+static double toy_error(const FlowSchedulerConfig& cfg, int steps, const GaussianToy& toy,
+                        const std::vector<double>& z) {
   ScheduleOverrides o;
   o.steps = steps;
   DenoiseRequest req{cfg, make_flow_schedule(cfg, o), 1.0f};

@@ -127,7 +127,9 @@ std::map<std::string, Reader> unipc_readers() {
       {"sigma_max",
        [](const Json& v, const std::string& k, FlowSchedulerConfig& c) { c.sigma_max = get_optional_number(v, k); }},
       {"shift_terminal",
-       [](const Json& v, const std::string& k, FlowSchedulerConfig& c) { c.shift_terminal = get_optional_number(v, k); }},
+       [](const Json& v, const std::string& k, FlowSchedulerConfig& c) {
+         c.shift_terminal = get_optional_number(v, k);
+       }},
   };
 }
 
@@ -151,7 +153,9 @@ std::map<std::string, Reader> euler_readers() {
       {"max_image_seq_len", [](const Json& v, const std::string& k, FlowSchedulerConfig&) { any_int(v, k); }},
       {"invert_sigmas", [](const Json& v, const std::string& k, FlowSchedulerConfig&) { require_bool(v, k, false); }},
       {"shift_terminal",
-       [](const Json& v, const std::string& k, FlowSchedulerConfig& c) { c.shift_terminal = get_optional_number(v, k); }},
+       [](const Json& v, const std::string& k, FlowSchedulerConfig& c) {
+         c.shift_terminal = get_optional_number(v, k);
+       }},
       {"use_karras_sigmas",
        [](const Json& v, const std::string& k, FlowSchedulerConfig&) { require_bool(v, k, false); }},
       {"use_exponential_sigmas",
@@ -196,7 +200,8 @@ FlowSchedulerConfig FlowSchedulerConfig::from_json_value(const Json& root) {
     if (!saw_flow) bad("use_flow_sigmas", "true only (missing: diffusers' default false is the VP schedule)");
     if (!saw_prediction) bad("prediction_type", "\"flow_prediction\" only (missing)");
     if (c.use_karras_sigmas && !(c.sigma_min && c.sigma_max))
-      bad(c.sigma_min ? "sigma_max" : "sigma_min", "a number with use_karras_sigmas (the beta range is not implemented)");
+      bad(c.sigma_min ? "sigma_max" : "sigma_min",
+          "a number with use_karras_sigmas (the beta range is not implemented)");
     if (c.shift_terminal && *c.shift_terminal == 1.0) bad("shift_terminal", "a number other than 1, or null");
   }
   return c;

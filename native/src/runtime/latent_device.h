@@ -84,7 +84,9 @@ class CpuLatentDevice final : public LatentDevice {
 class CudaLatentDevice final : public LatentDevice {
  public:
   explicit CudaLatentDevice(const CudaContext& ctx) : ctx_(ctx) {}
-  float* alloc(long long n) override { return static_cast<float*>(workspace_pool(ctx_, "latents").alloc((size_t)n * 4)); }
+  float* alloc(long long n) override {
+    return static_cast<float*>(workspace_pool(ctx_, "latents").alloc((size_t)n * 4));
+  }
   void release(float* p) override { workspace_pool(ctx_, "latents").free(p); }
   void copy(float* dst, const float* src, long long n) override {
     if (dst != src) CUDA_CHECK(cudaMemcpyAsync(dst, src, (size_t)n * 4, cudaMemcpyDeviceToDevice, ctx_.stream));
