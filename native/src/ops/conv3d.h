@@ -36,7 +36,7 @@ void conv3d_cpu(float* out, const float* hist, int n_hist, const float* x, int t
                 const float* bias, const Conv3dDims& d, const cosmos::CpuContext& ctx);
 
 #ifdef COSMOS_CUDA
-// Device pointers. im2col into a workspace from ctx.pool (row blocks of at most 64 MiB), then matmul_cuda
+// Device pointers. im2col into a workspace from ctx.pool (row blocks of at most 256 MiB), then matmul_cuda
 // (bf16 tensor cores or exact f32 by wt); the 1x1x1 stride-1 unpadded case calls matmul_cuda on x directly.
 void conv3d_cuda(float* out, const float* hist, int n_hist, const float* x, int t, int h, int w, const void* wgt,
                  WType wt, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx);

@@ -1,0 +1,150 @@
+#include "wan_vae_cuda.h"
+
+#include <cmath>
+
+#include "../core/cuda_common.h"
+#include "../ops/add.h"
+#include "../ops/attention_gemm.h"
+#include "../ops/avg_down.h"
+#include "../ops/dup_up.h"
+#include "../ops/pixel_patchify.h"
+#include "../ops/upsample_nearest.h"
+#include "../ops/wan_latent_norm.h"
+#include "../ops/wan_rmsnorm.h"
+#include "wan_vae_forward.h"
+
+namespace cosmos {
+namespace {
+// The CUDA backend of wan_vae_forward.h: blocks of the model's pool, ops on its stream.
+struct CudaBackend {
+  struct Buf {
+    DeviceBuffer<float> d;
+    float* data() const { return d.get(); }
+  };
+  CudaContext ctx;
+  Buf alloc(size_t n) { return Buf{DeviceBuffer<float>(*ctx.pool, n)}; }
+  void zero(float* p, size_t n) { CUDA_CHECK(cudaMemsetAsync(p, 0, n * sizeof(float), ctx.stream)); }
+  void copy(float* dst, const float* src, size_t n) {
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, ctx.stream));
+  }
+  void conv(float* out, const float* hist, int n_hist, const float* x, int t, int h, int w, const WanConv& c) {
+    conv3d_cuda(out, hist, n_hist, x, t, h, w, c.w.w, c.w.wt, c.w.b, c.d, ctx);
+  }
+  void norm(float* out, const float* x, const float* g, long long rows, int dim, bool silu) {
+    wan_rmsnorm_cuda(out, x, g, rows, dim, silu, ctx);
+  }
+  void add_inplace(float* out, const float* a, size_t n) {
+    for (size_t i = 0; i < n; i += (1u << 30))
+      add_cuda(out + i, out + i, a + i, (int)std::min<size_t>(n - i, 1u << 30), ctx);
+  }
+  void linear(float* y, const float* x, const Linear& l, int n) { linear_cuda(y, x, l, n, ctx); }
+  void attention(float* out, const float* q, const float* k, const float* v, int n, int dim) {
+    attention_gemm_cuda(out, q, k, v, n, n, dim, 1.0f / std::sqrt((float)dim), ctx);
+  }
+  void upsample(float* out, const float* x, int frames, int h, int w, int c, long long fs, int ps) {
+    upsample_nearest2x_cuda(out, x, frames, h, w, c, fs, ps, ctx);
+  }
+  void avg_down_add(float* out, const float* x, int t, int h, int w, int cin, int cout, int ft, int fs) {
+    avg_down_add_cuda(out, x, t, h, w, cin, cout, ft, fs, ctx);
+  }
+  void dup_up_add(float* out, const float* x, int t, int h, int w, int cin, int cout, int ft, int fs, int skip) {
+    dup_up_add_cuda(out, x, t, h, w, cin, cout, ft, fs, skip, ctx);
+  }
+  void patchify(float* out, const float* v, int c, int ft, int f0, int nf, int H, int W, int p) {
+    pixel_patchify_cuda(out, v, c, ft, f0, nf, H, W, p, ctx);
+  }
+  void unpatchify(float* v, const float* in, int c, int ft, int f0, int nf, int h, int w, int p, bool clamp) {
+    pixel_unpatchify_cuda(v, in, c, ft, f0, nf, h, w, p, clamp, ctx);
+  }
+  void latent_norm(float* x, long long rows, int c, const float* mean, const float* std, bool inverse) {
+    wan_latent_norm_cuda(x, rows, c, mean, std, inverse, ctx);
+  }
+};
+}  // namespace
+
+WanVaeCuda::WanVaeCuda(const WanVaeConfig& cfg, WType wt) : cfg_(cfg) {
+  store_ = std::make_unique<CudaWeightStore>(pool_, stream_.get(), wt);
+}
+
+WanVaeCuda::~WanVaeCuda() { cudaStreamSynchronize(stream_.get()); }
+
+std::unique_ptr<WanVaeCuda> WanVaeCuda::load(const Checkpoint& ck, const WanVaeConfig& cfg, WType wt, bool encoder,
+                                             bool decoder) {
+  auto m = std::unique_ptr<WanVaeCuda>(new WanVaeCuda(cfg, wt));
+  WeightBinder wb(ck, *m->store_, "vae config");
+  wan_vae_bind(cfg, wb, m->w_, encoder, decoder);
+  CUDA_CHECK(cudaStreamSynchronize(m->stream_.get()));
+  return m;
+}
+
+std::unique_ptr<WanVaeCuda> WanVaeCuda::random(const WanVaeConfig& cfg, WType wt, uint64_t seed, float std) {
+  auto m = std::unique_ptr<WanVaeCuda>(new WanVaeCuda(cfg, wt));
+  WeightBinder wb(seed, std, *m->store_);
+  wan_vae_bind(cfg, wb, m->w_);
+  CUDA_CHECK(cudaStreamSynchronize(m->stream_.get()));
+  return m;
+}
+
+void WanVaeCuda::decode_device(const float* latents, int T, int h, int w, float* video, const WanVaeRunOptions& opt) {
+  wan_vae_check_decode(cfg_, w_, T, h, w, opt);
+  const size_t base = pool_.bytes_in_use();  // weights, the caller's input and output
+  pool_.reset_peak();
+  CudaBackend b;
+  b.ctx = {stream_.get(), &pool_};
+  wan_vae_detail::Runner<CudaBackend> run(b, cfg_, w_);
+  try {
+    run.decode(latents, T, h, w, video, opt);
+  } catch (...) {
+    cudaStreamSynchronize(stream_.get());
+    throw;
+  }
+  CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+  last_peak_ = pool_.peak_bytes() - base;
+}
+
+void WanVaeCuda::encode_device(const float* video, int F, int H, int W, float* latents, const WanVaeRunOptions& opt) {
+  wan_vae_check_encode(cfg_, w_, F, H, W, opt);
+  const size_t base = pool_.bytes_in_use();  // weights, the caller's input and output
+  pool_.reset_peak();
+  CudaBackend b;
+  b.ctx = {stream_.get(), &pool_};
+  wan_vae_detail::Runner<CudaBackend> run(b, cfg_, w_);
+  try {
+    run.encode(video, F, H, W, latents, opt);
+  } catch (...) {
+    cudaStreamSynchronize(stream_.get());
+    throw;
+  }
+  CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+  last_peak_ = pool_.peak_bytes() - base;
+}
+
+std::vector<float> WanVaeCuda::decode(const float* latents, int T, int h, int w, const WanVaeRunOptions& opt) {
+  wan_vae_check_decode(cfg_, w_, T, h, w, opt);
+  const int s = cfg_.spatial_scale();
+  const size_t nin = (size_t)cfg_.z_dim * T * h * w;
+  std::vector<float> video((size_t)cfg_.video_channels() * cfg_.frames_for(T) * h * s * w * s);
+  DeviceBuffer<float> din(pool_, nin), dout(pool_, video.size());
+  CUDA_CHECK(cudaMemcpyAsync(din.get(), latents, nin * sizeof(float), cudaMemcpyHostToDevice, stream_.get()));
+  decode_device(din.get(), T, h, w, dout.get(), opt);
+  CUDA_CHECK(cudaMemcpyAsync(video.data(), dout.get(), video.size() * sizeof(float), cudaMemcpyDeviceToHost,
+                             stream_.get()));
+  CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+  return video;
+}
+
+std::vector<float> WanVaeCuda::encode(const float* video, int F, int H, int W, const WanVaeRunOptions& opt) {
+  wan_vae_check_encode(cfg_, w_, F, H, W, opt);
+  const int s = cfg_.spatial_scale();
+  const size_t nin = (size_t)cfg_.video_channels() * F * H * W;
+  std::vector<float> latents((size_t)cfg_.z_dim * cfg_.latent_frames_for(F) * (H / s) * (W / s));
+  DeviceBuffer<float> din(pool_, nin), dout(pool_, latents.size());
+  CUDA_CHECK(cudaMemcpyAsync(din.get(), video, nin * sizeof(float), cudaMemcpyHostToDevice, stream_.get()));
+  encode_device(din.get(), F, H, W, dout.get(), opt);
+  CUDA_CHECK(cudaMemcpyAsync(latents.data(), dout.get(), latents.size() * sizeof(float), cudaMemcpyDeviceToHost,
+                             stream_.get()));
+  CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+  return latents;
+}
+
+}  // namespace cosmos
