@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The native Generator (src/native/generator.ts + NativeCosmos3Generator) on the device machine, COSMOS_DEVICE=cpu
+# then cuda: the fixture's t2i / t2v / i2v / v2v runs with diffusers' noise injected, max |diff| of step latents,
+# final latents and decoded frames vs Cosmos3OmniPipeline (pass: all <= 1e-3) and the wall time per run. The
+# device has no node and no npm: the driver is bundled with esbuild (sharp stays external and is carried) and run
+# with a carried node binary, as tools/device/reason_e2e.sh does.
+#
+#   here:        bash scripts/build-native.sh                  # the CUDA addon (nvcc here compiles the .cu files)
+#                bash tools/device/generate_e2e.sh bundle      # writes .dev/gen_e2e/driver.mjs (git-ignored)
+#                [ -f .dev/node.xz ] || xz -9 < "$(command -v node)" > .dev/node.xz
+#   the `run` tool, kind nvidia-h200, carry [.dev/node.xz, .dev/gen_e2e, node_modules/sharp, node_modules/@img,
+#                node_modules/detect-libc, node_modules/semver, native/build/Release]:
+#                bash tools/device/generate_e2e.sh device
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+case "${1:-}" in
+bundle)
+  mkdir -p .dev/gen_e2e
+  node_modules/.bin/esbuild tools/device/generate_e2e.ts --bundle --platform=node --format=esm --target=node20 \
+    --external:sharp --outfile=.dev/gen_e2e/driver.mjs --log-level=warning
+  echo ".dev/gen_e2e/driver.mjs" ;;
+device)
+  xz -dc .dev/node.xz > /tmp/node && chmod +x /tmp/node
+  out=${OUT:-/tmp/generate_e2e}; mkdir -p "$out"
+  for d in cpu cuda; do
+    COSMOS_DEVICE=$d timeout 300 /tmp/node .dev/gen_e2e/driver.mjs "$PWD" 2>&1 | tee "$out/$d.jsonl" || echo "$d: failed"
+  done
+  /tmp/node -e '
+    const fs = require("fs");
+    let ok = true;
+    for (const d of ["cpu", "cuda"]) {
+      const p = `${process.argv[1]}/${d}.jsonl`;
+      const rows = fs.existsSync(p) ? fs.readFileSync(p, "utf8").trim().split("\n").filter((l) => l.startsWith("{")).map(JSON.parse) : [];
+      if (rows.length !== 4) { ok = false; console.log(d, "runs:", rows.length, "of 4"); }
+      for (const r of rows) {
+        const worst = Math.max(...r.steps, r.final, r.video);
+        if (!(worst <= 1e-3) || r.backend !== d) ok = false;
+        console.log(d, r.mode, "backend", r.backend, "worst", worst.toExponential(2), r.ms, "ms");
+      }
+    }
+    console.log(ok ? "PASS" : "FAIL");' "$out" ;;
+*) echo "usage: generate_e2e.sh bundle|device" >&2; exit 2 ;;
+esac
