@@ -7,6 +7,7 @@
  * A cell is then one line, as in IPython:
  *
  * ```ts
+ * import { reason, show } from "./notebook.ts";
  * await show(reason({ task: "caption", video: "clip.mp4" }));
  * ```
  *

@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { showVideo, showBoxes, streamText, progressBar } from "./kernel/mod.ts";
+ * import { showVideo, showBoxes, streamText, progressBar } from "./mod.ts";
  * await showVideo("out/clip.mp4");
  * await showBoxes("scene.png", [{ label: "cup", box: [120, 340, 260, 520] }]); // Qwen3-VL 0–1000 grid
  * const bar = progressBar({ label: "denoise", total: 35 });

@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * import { reason, show } from "./kernel/notebook.ts";
+ * import { reason, show } from "./notebook.ts";
  * await show(reason({ task: "caption", video: "assets/videos/pick_place.mp4" }, { backend: "http://127.0.0.1:8000/v1" }));
  * ```
  * @module

@@ -13,11 +13,20 @@
  * @example
  * ```ts
  * import { buildMultimodalPrompt } from "./inputs.ts";
+ * import { loadTokenizer } from "../tokenizer/mod.ts";
+ * const myTokenizer = await loadTokenizer("test/fixtures/qwen3vl-tiny");
+ * const id = (t: string) => myTokenizer.tokenToId(t)!; // this checkpoint's ids (default: Qwen3-VL's)
  * const img = { width: 64, height: 32, channels: 3 as const, data: new Uint8Array(64 * 32 * 3) };
  * const p = await buildMultimodalPrompt({
  *   text: "<|vision_start|><|image_pad|><|vision_end|>Describe.",
  *   images: [{ frames: [img] }],
  *   tokenize: (t) => myTokenizer.encode(t), // special tokens must map to their ids
+ *   tokenIds: {
+ *     imageTokenId: id("<|image_pad|>"),
+ *     videoTokenId: id("<|video_pad|>"),
+ *     visionStartTokenId: id("<|vision_start|>"),
+ *     visionEndTokenId: id("<|vision_end|>"),
+ *   },
  * });
  * p.grids; // [[1, 2, 4]]
  * p.visualRowPositions.length; // 2 merged tokens

@@ -13,7 +13,8 @@
  * @example
  * ```ts
  * import { parseAnswer } from "./parse.ts";
- * parseAnswer("grounding_2d", '```json\n[{"bbox_2d": [10, 20, 300, 400], "label": "cup"}]\n```');
+ * const fence = "`".repeat(3); // a code fence, as the model writes one around its JSON
+ * parseAnswer("grounding_2d", `${fence}json\n[{"bbox_2d": [10, 20, 300, 400], "label": "cup"}]\n${fence}`);
  * // { kind: "boxes", boxes: [{ label: "cup", box: [10, 20, 300, 400] }] }
  * parseAnswer("temporal_localization", '[{"start": 5, "end": 3, "event": "x"}, {"start": 0, "end": 2, "event": "y"}]');
  * // { kind: "events", events: [{ start: 0, end: 2, label: "y" }],

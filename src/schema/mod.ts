@@ -7,7 +7,7 @@
  * ```ts
  * import { GenerateRequest, pixelSize } from "./mod.ts";
  * const req = GenerateRequest.parse({ prompt: "A warehouse robot.", resolution: "720p" });
- * pixelSize(req.resolution, req.aspectRatio); // { width: 1280, height: 720 }
+ * pixelSize(req.resolution ?? "480p", req.aspectRatio ?? "16:9"); // { width: 1280, height: 720 }
  * ```
  * @module
  */

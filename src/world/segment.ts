@@ -14,7 +14,7 @@
  * import { motionOf, trackColors } from "./segment.ts";
  * const s = makeSample(5, { frames: 17, fps: 10, scenario: "push" });
  * const track = trackColors(renderClip(s).frames); // or frames decoded from an MP4
- * motionOf(track, s.scene.objects[s.scenario.target].color).direction; // s.scenario.direction
+ * motionOf(track, s.scene.objects[s.scenario.target].color)?.direction; // s.scenario.direction
  * ```
  * @module
  */
