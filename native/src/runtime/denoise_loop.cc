@@ -31,13 +31,18 @@ void denoise(VelocityModel& model, LatentDevice& dev, std::vector<DenoiseStream>
   const bool cfg = req.guidance != 1.0f;
 
   std::vector<std::unique_ptr<FlowSampler>> samplers;
+  std::vector<std::unique_ptr<SeededNoise>> seeded;
   std::vector<LatentBuffer> v_cond, v_uncond;
   std::vector<const float*> xs;
   std::vector<float*> vc, vu;
   for (size_t k = 0; k < streams.size(); ++k) {
     const DenoiseStream& s = streams[k];
-    samplers.push_back(
-        make_flow_sampler(req.scheduler, req.schedule, dev, s.n, k < req.noise.size() ? req.noise[k] : nullptr));
+    NoiseSource* noise = k < req.noise.size() ? req.noise[k] : nullptr;
+    if (!noise && req.scheduler.stochastic_sampling) {
+      seeded.push_back(std::make_unique<SeededNoise>(dev, SeededNoise::step_seed(req.noise_seed, 1000000 + (int)k)));
+      noise = seeded.back().get();
+    }
+    samplers.push_back(make_flow_sampler(req.scheduler, req.schedule, dev, s.n, noise));
     v_cond.emplace_back(dev, s.n);
     vc.push_back(v_cond.back().get());
     if (cfg) {

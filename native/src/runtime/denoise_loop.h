@@ -53,8 +53,10 @@ struct DenoiseRequest {
   FlowSchedulerConfig scheduler;
   FlowSchedule schedule;
   float guidance = 1.0f;  // 1: no uncond pass
-  // Stochastic FlowMatchEuler only: one source per stream (each stream's noise is its own).
+  // Stochastic FlowMatchEuler only: one source per stream (each stream's noise is its own). A stream
+  // without one draws SeededNoise with seed SeededNoise::step_seed(noise_seed, 1000000 + stream index).
   std::vector<NoiseSource*> noise;
+  uint64_t noise_seed = 0;
 };
 
 // (step done, total steps), after each step's latents are final.

@@ -10,11 +10,13 @@
 //    order 3) solve the small Vandermonde system on the host.
 //  * FlowMatchEuler (FlowMatchEulerDiscreteScheduler.step): deterministic x + (σ_next − σ)·v; with
 //    stochastic_sampling (the distilled checkpoints) x0 = x − σ·v re-noised to (1 − σ_next)·x0 + σ_next·ε,
-//    ε from the caller's NoiseSource (not torch's generator: the same seed does not give torch's noise).
+//    ε from a NoiseSource: the caller's, or SeededNoise (ops/fill_normal, a counter-based generator; the
+//    same seed does not give torch's noise, only the same distribution).
 // Differences from diffusers, on purpose: the step index is the loop's i (diffusers finds it from the
 // first timestep, and with a repeated first timestep starts one later and then runs off its sigmas);
 // bh1 with a final sigma of zero gives x0 at the last step (diffusers multiplies −inf by 0: NaN).
 #pragma once
+#include <cstdint>
 #include <memory>
 
 #include "flow_schedule.h"
@@ -27,6 +29,25 @@ class NoiseSource {
  public:
   virtual ~NoiseSource() = default;
   virtual void fill(float* dst, long long n, int step) = 0;
+};
+
+// Noise from the device's seeded generator: step i draws fill_normal with step_seed(seed, i), so a run
+// repeats for a seed and every step (and every stream given its own seed) draws independent numbers.
+class SeededNoise final : public NoiseSource {
+ public:
+  SeededNoise(LatentDevice& dev, uint64_t seed) : dev_(dev), seed_(seed) {}
+  void fill(float* dst, long long n, int step) override { dev_.fill_normal(dst, n, step_seed(seed_, step)); }
+  // splitmix64 of (seed, step): neighbouring seeds and steps give unrelated streams.
+  static uint64_t step_seed(uint64_t seed, int step) {
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull * (uint64_t)(step + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+
+ private:
+  LatentDevice& dev_;
+  uint64_t seed_;
 };
 
 class FlowSampler {

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <vector>
 
+#include "../core/errors.h"
+#include "../ops/fill_normal.h"
 #include "../ops/lincomb.h"
 #include "../ops/set_rows.h"
 #ifdef COSMOS_CUDA
@@ -32,6 +34,12 @@ class LatentDevice {
   virtual void copy(float* dst, const float* src, long long n) = 0;
   virtual void lincomb(float* out, const float* const* x, const float* c, int terms, long long n) = 0;
   virtual void set_rows(float* dst, const float* src, const RowSpan& s) = 0;  // src nullptr: zeros
+  // Standard normal values from the counter-based generator of ops/fill_normal: for a seed, the same numbers
+  // on the CPU and the GPU (not torch's). The stochastic Euler step's noise; a device without it refuses.
+  virtual void fill_normal(float* dst, long long n, uint64_t seed) {
+    (void)dst, (void)n, (void)seed;
+    throw ModelError("latents: this device has no noise generator (fill_normal)");
+  }
   // Host <-> device, for the callers' inputs and outputs (the loop itself never calls them).
   virtual void upload(float* dst, const float* host, long long n) = 0;
   virtual void download(float* host, const float* src, long long n) = 0;
@@ -76,6 +84,7 @@ class CpuLatentDevice final : public LatentDevice {
   void set_rows(float* dst, const float* src, const RowSpan& s) override {
     set_rows_cpu(dst, src, s.outer, s.rows, s.inner, s.r0, s.r1);
   }
+  void fill_normal(float* dst, long long n, uint64_t seed) override { fill_normal_cpu(dst, n, seed, 0.f, 1.f); }
   void upload(float* dst, const float* host, long long n) override { copy(dst, host, n); }
   void download(float* host, const float* src, long long n) override { copy(host, src, n); }
 };
@@ -97,6 +106,7 @@ class CudaLatentDevice final : public LatentDevice {
   void set_rows(float* dst, const float* src, const RowSpan& s) override {
     set_rows_cuda(dst, src, s.outer, s.rows, s.inner, s.r0, s.r1, ctx_);
   }
+  void fill_normal(float* dst, long long n, uint64_t seed) override { fill_normal_cuda(dst, n, seed, 0.f, 1.f, ctx_); }
   void upload(float* dst, const float* host, long long n) override {
     CUDA_CHECK(cudaMemcpyAsync(dst, host, (size_t)n * 4, cudaMemcpyHostToDevice, ctx_.stream));
     CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));  // the host array may go away after the call
