@@ -52,8 +52,8 @@ build wan_vae_cpu_test "$here/wan_vae_cpu_test.cc" "$src"/models/wan_vae.cc "$sr
   "$src/core/tensor.cc" "$src/core/memory.cc" &
 p6=$!
 build flow_sampler_cpu_test "$here/flow_sampler_cpu_test.cc" "$src"/runtime/flow_schedule.cc "$src"/runtime/flow_sampler.cc \
-  "$src"/runtime/denoise_loop.cc "$src"/ops/lincomb_cpu.cc "$src"/ops/set_rows_cpu.cc "$src/core/config.cc" \
-  "$src/core/json.cc" "$src/safetensors/safetensors.cc" "$src/core/tensor.cc" "$src/core/memory.cc" &
+  "$src"/runtime/denoise_loop.cc "$src"/ops/lincomb_cpu.cc "$src"/ops/set_rows_cpu.cc "$src"/ops/fill_normal_cpu.cc \
+  "$src/core/config.cc" "$src/core/json.cc" "$src/safetensors/safetensors.cc" "$src/core/tensor.cc" "$src/core/memory.cc" &
 p7=$!
 build cosmos3_generator_cpu_test "$here/cosmos3_generator_cpu_test.cc" "$src"/models/cosmos3_generator.cc \
   "$src"/models/cosmos3_transformer.cc "$src"/models/wan_vae.cc "$src"/runtime/flow_schedule.cc \
