@@ -212,6 +212,19 @@ static bool fixture_checks(const std::string& root) {
   auto ck = Checkpoint::open(dir + "/diffusion_pytorch_model.safetensors");
   auto vae = WanVae::load(*ck, cfg);
   vae->set_threads(2);
+  {  // a config that does not fit the checkpoint: a ModelError naming the first tensor whose shape differs
+    WanVaeConfig wrong = cfg;
+    wrong.base_dim = 16;
+    std::string msg;
+    try {
+      WanVae::load(*ck, wrong);
+    } catch (const ModelError& e) {
+      msg = e.what();
+    }
+    truth("fixture: a wrong base_dim names encoder.conv_in.weight and both shapes",
+          msg.find("'encoder.conv_in.weight' has shape [8, 12, 3, 3, 3], vae config expects [16, 12, 3, 3, 3]") !=
+              std::string::npos);
+  }
   auto rf = Checkpoint::open(ref);
   auto get = [&](const std::string& name, std::vector<int64_t>* shape) {
     const auto& info = rf->info(name);
