@@ -31,7 +31,10 @@
 #include "../src/ops/softmax.h"
 #include "../src/ops/swiglu.h"
 #include "../src/ops/avg_down.h"
+#include "../src/ops/conv1d.h"
 #include "../src/ops/conv3d.h"
+#include "../src/ops/conv_transpose1d.h"
+#include "../src/ops/snake_beta.h"
 #include "../src/ops/dup_up.h"
 #include "../src/ops/pixel_patchify.h"
 #include "../src/ops/upsample_nearest.h"
@@ -284,6 +287,92 @@ static void wan_vae_op_rows() {
     close("wan_latent_norm", y, ref, 1e-6);
     wan_latent_norm_cpu(y.data(), rows, c, mean.data(), sd.data(), true);
     close("wan_latent_norm_inverse", y, std::vector<double>(x.begin(), x.end()), 1e-6);
+  }
+}
+
+// --- Cosmos 3 AVAE (Oobleck) audio decoder ops against PyTorch's definitions, channels-last [t, c].
+static void audio_op_rows() {
+  const cosmos::CpuContext ctx{3};
+  // conv1d: out[o, co] = b[co] + sum_{ci, j} w[co, ci, j] x[o*stride - pad_left + j*dilation, ci]. The decoder's
+  // kernel 7 with dilations 1 / 3 / 9 (pad 3 * dilation), its pointwise conv, a strided asymmetric one (the
+  // encoder's downsampling), and one long enough for several im2col blocks.
+  struct Case1d { const char* name; Conv1dDims d; int t; bool bias; };
+  const Case1d cases1d[] = {
+      {"conv1d_k7_d1", {5, 6, 7, 1, 1, 3, 3}, 11, true},   {"conv1d_k7_d3", {4, 4, 7, 1, 3, 9, 9}, 13, true},
+      {"conv1d_k7_d9", {3, 5, 7, 1, 9, 27, 27}, 10, true}, {"conv1d_pointwise", {7, 3, 1, 1, 1, 0, 0}, 9, true},
+      {"conv1d_stride3", {4, 6, 6, 3, 1, 2, 1}, 17, false}, {"conv1d_blocks", {64, 4, 7, 1, 3, 9, 9}, 20000, false},
+  };
+  for (const Case1d& c : cases1d) {
+    const Conv1dDims& d = c.d;
+    auto x = randv((size_t)c.t * d.cin), w = randv((size_t)d.cout * d.cols(), 0.3f);
+    auto b = c.bias ? randv(d.cout) : std::vector<float>{};
+    const int ot = d.out_t(c.t);
+    std::vector<float> out((size_t)ot * d.cout, -7.f);
+    conv1d_cpu(out.data(), x.data(), c.t, w.data(), c.bias ? b.data() : nullptr, d, ctx);
+    std::vector<double> ref((size_t)ot * d.cout);
+    for (int o = 0; o < ot; ++o)
+      for (int co = 0; co < d.cout; ++co) {
+        double a = c.bias ? b[co] : 0;
+        for (int ci = 0; ci < d.cin; ++ci)
+          for (int j = 0; j < d.k; ++j) {
+            const int it = o * d.stride - d.pad_left + j * d.dilation;
+            if (it >= 0 && it < c.t) a += (double)w[((size_t)co * d.cin + ci) * d.k + j] * x[(size_t)it * d.cin + ci];
+          }
+        ref[(size_t)o * d.cout + co] = a;
+      }
+    truth(c.name, ot == (c.t + d.pad_left + d.pad_right - d.dilation * (d.k - 1) - 1) / d.stride + 1);
+    close(c.name, out, ref, d.cols() > 100 ? 3e-5 : 1e-5);  // f32 sums of cin*k terms
+  }
+  // conv_transpose1d: PyTorch's scatter definition, out[i*stride - pad + j, co] += x[i, ci] w[ci, co, j]
+  // (kept when inside [0, L_out)), L_out = (t - 1) stride - 2 pad + k + output_pad. The decoder's blocks
+  // (k 2s, pad ceil(s/2), output_pad s % 2) for s = 2, 5, 8, a generic odd case, and a long one that
+  // spans several Y blocks.
+  struct CaseT { const char* name; ConvTranspose1dDims d; int t; bool bias; };
+  const CaseT casesT[] = {
+      {"conv_transpose1d_s2", {6, 4, 4, 2, 1, 0}, 9, true},  {"conv_transpose1d_s5", {3, 5, 10, 5, 3, 1}, 7, true},
+      {"conv_transpose1d_s8", {5, 3, 16, 8, 4, 0}, 6, true}, {"conv_transpose1d_k3s2", {4, 4, 3, 2, 0, 1}, 8, false},
+      {"conv_transpose1d_blocks", {8, 64, 16, 8, 4, 0}, 5000, true},
+  };
+  for (const CaseT& c : casesT) {
+    const ConvTranspose1dDims& d = c.d;
+    auto x = randv((size_t)c.t * d.cin), w = randv((size_t)d.cin * d.cout * d.k, 0.3f);
+    auto b = c.bias ? randv(d.cout) : std::vector<float>{};
+    std::vector<float> packed(w.size());
+    conv_transpose1d_pack_weight(packed.data(), w.data(), d.cin, d.cout, d.k);
+    const int ot = d.out_t(c.t);
+    const int torch_len = (c.t - 1) * d.stride - 2 * d.pad + d.k + d.output_pad;
+    truth(c.name, ot == torch_len);
+    if (d.k == 2 * d.stride && d.output_pad == d.stride % 2) truth(c.name, ot == c.t * d.stride);  // exact upsampling
+    std::vector<float> out((size_t)ot * d.cout, -7.f);
+    conv_transpose1d_cpu(out.data(), x.data(), c.t, packed.data(), c.bias ? b.data() : nullptr, d, ctx);
+    std::vector<double> ref((size_t)ot * d.cout, 0.0);
+    for (int o = 0; o < ot; ++o)
+      for (int co = 0; co < d.cout; ++co) ref[(size_t)o * d.cout + co] = c.bias ? b[co] : 0;
+    for (int i = 0; i < c.t; ++i)
+      for (int j = 0; j < d.k; ++j) {
+        const int o = i * d.stride - d.pad + j;
+        if (o < 0 || o >= ot) continue;
+        for (int ci = 0; ci < d.cin; ++ci)
+          for (int co = 0; co < d.cout; ++co)
+            ref[(size_t)o * d.cout + co] += (double)x[(size_t)i * d.cin + ci] * w[((size_t)ci * d.cout + co) * d.k + j];
+      }
+    close(c.name, out, ref, 1e-5);
+  }
+  // snake_beta: x + 1 / (exp(log_beta) + 1e-9) * sin(exp(log_alpha) x)^2 per channel; in place == out of place.
+  {
+    const int rows = 13, c = 6;
+    auto x = randv((size_t)rows * c, 2.f), la = randv(c, 0.5f), lb = randv(c, 0.5f);
+    std::vector<float> out(x.size()), inplace = x;
+    snake_beta_cpu(out.data(), x.data(), la.data(), lb.data(), rows, c);
+    snake_beta_cpu(inplace.data(), inplace.data(), la.data(), lb.data(), rows, c);
+    std::vector<double> ref(x.size());
+    for (int r = 0; r < rows; ++r)
+      for (int i = 0; i < c; ++i) {
+        const double v = x[(size_t)r * c + i], s = std::sin(std::exp((double)la[i]) * v);
+        ref[(size_t)r * c + i] = v + 1.0 / (std::exp((double)lb[i]) + 1e-9) * s * s;
+      }
+    close("snake_beta", out, ref, 1e-5);
+    truth("snake_beta: in place == out of place (bitwise)", inplace == out);
   }
 }
 
@@ -669,6 +758,7 @@ int main() {
     truth("set_rows: copy rows [5,7) (r1 clipped)", ok_copy);
   }
   wan_vae_op_rows();
+  audio_op_rows();
   std::printf("{\"checks\":%d,\"failures\":%d,\"worst\":{", checks, failures);
   bool first = true;
   for (auto& kv : worst) {
