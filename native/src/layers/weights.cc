@@ -109,6 +109,39 @@ Linear WeightBinder::linear(const std::vector<LinearPart>& parts) {
   return l;
 }
 
+std::vector<float> WeightBinder::values(const std::string& name, const std::vector<int64_t>& shape, bool is_param) {
+  check_shape(name, shape);
+  const size_t n = numel_of(shape);
+  std::vector<float> v(n);
+  if (ck_) {
+    ck_->read_f32(name, v.data(), n);
+  } else {
+    float a = amp_, c = 0.f;
+    if (is_param && shape.size() == 1 && ends_with(name, "weight")) a = 0.f, c = 1.f;
+    else if (is_param && ends_with(name, "bias") && name.find("norm") != std::string::npos) a = 0.f;
+    fill_uniform_cpu(v.data(), (long long)n, ++seed_, a, c);
+  }
+  return v;
+}
+
+Linear WeightBinder::linear_from_values(const float* w, int rows, int in, const float* bias) {
+  Linear l;
+  l.wt = store_.matmul_type();
+  const bool bf = l.wt == WType::BF16;
+  void* dst = store_.alloc((size_t)rows * in, bf);
+  store_.put(dst, w, (size_t)rows * in, bf);
+  float* b = nullptr;
+  if (bias) {
+    b = static_cast<float*>(store_.alloc((size_t)rows, false));
+    store_.put(b, bias, (size_t)rows, false);
+  }
+  l.w = dst;
+  l.b = b;
+  l.in = in;
+  l.out = rows;
+  return l;
+}
+
 const void* WeightBinder::table(const std::string& name, const std::vector<int64_t>& shape, bool* bf16) {
   check_shape(name, shape);
   const bool stored_bf16 = ck_ ? ck_->info(name).dtype == StDType::BF16 : store_.matmul_type() == WType::BF16;

@@ -101,6 +101,11 @@ class WeightBinder {
   // An embedding table [rows, dim]: bf16 when the checkpoint stores bf16 (random: when the store's matmul
   // weights are bf16) and the store keeps bf16 tables, else f32. *bf16 says which.
   const void* table(const std::string& name, const std::vector<int64_t>& shape, bool* bf16);
+  // A tensor's f32 values on the host (checkpoint; random: the rules of param() or of a matmul weight), for
+  // weights a model transforms before binding them (a weight-norm fold g * v / ||v||, a repacked layout).
+  std::vector<float> values(const std::string& name, const std::vector<int64_t>& shape, bool is_param = false);
+  // A matmul weight [rows, in] (+ bias [rows], nullable) from host values, in the store's matmul dtype.
+  Linear linear_from_values(const float* w, int rows, int in, const float* bias);
   WeightStore& store() { return store_; }
 
  private:
