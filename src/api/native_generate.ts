@@ -25,7 +25,14 @@
 import { randomInt } from "node:crypto";
 import { describeBackend } from "../backend/resolve.ts";
 import { throwIfAborted, UnsupportedError } from "../errors.ts";
-import { generateRun, generatorInputs, type GeneratorPlan, planGeneration, type RunMedia } from "../generator/mod.ts";
+import {
+  type ActionCanvas,
+  generateRun,
+  generatorInputs,
+  type GeneratorPlan,
+  planGeneration,
+  type RunMedia,
+} from "../generator/mod.ts";
 import { readImage, resizeImage } from "../media/images.ts";
 import type { RgbFrame } from "../media/video_decode.ts";
 import type { MediaSource } from "../media/source.ts";
@@ -66,6 +73,30 @@ export function pixelsToFrame(video: Float32Array, f: number, F: number, H: numb
     for (let i = 0; i < H * W; i++) {
       const v = Math.min(1, Math.max(0, video[base + i] / 2 + 0.5));
       data[i * 3 + c] = Math.round(v * 255);
+    }
+  }
+  return { width: W, height: H, channels: 3, data };
+}
+
+/**
+ * An action run's frame on its canvas (`_prepare_action_video_conditioning`): the content at the top-left, the rest
+ * padded right and bottom by `replicate` (edge) or `reflect` (mirror without the edge), as torch's F.pad.
+ */
+export function padToCanvas(frame: RgbFrame, canvas: ActionCanvas): RgbFrame {
+  const { width: W, height: H } = canvas.canvas;
+  const { width: w, height: h } = frame;
+  const mirror = (i: number, n: number) => {
+    if (canvas.padMode !== "reflect") return Math.min(i, n - 1);
+    const period = 2 * (n - 1);
+    const k = period > 0 ? i % period : 0;
+    return k < n ? k : period - k;
+  };
+  const data = new Uint8Array(W * H * 3);
+  for (let y = 0; y < H; y++) {
+    const sy = mirror(y, h);
+    for (let x = 0; x < W; x++) {
+      const sx = mirror(x, w);
+      for (let c = 0; c < 3; c++) data[(y * W + x) * 3 + c] = frame.data[(sy * w + sx) * 3 + c];
     }
   }
   return { width: W, height: H, channels: 3, data };

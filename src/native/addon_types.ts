@@ -365,8 +365,20 @@ export interface RawGeneratorRequest {
   /** Pixels of the clean frames, [3, condFrames, h * 16, w * 16] in [-1, 1]; condFrames = 1 + 4 * max(cleanFrames). */
   condVideo?: Float32Array;
   condFrames?: number;
+  /** The pixels' frame size when it is not the latents' (an action run's padded canvas; latents are its top-left). */
+  condHeight?: number;
+  condWidth?: number;
   /** Initial noise [channels, t, h, w]; else drawn from `seed`. */
   noise?: Float32Array;
+  /** Action runs: tokens (one per transition), embodiment domain, the embodiment's width. */
+  actionLen?: number;
+  domainId?: number;
+  rawActionDim?: number;
+  /** Action tokens kept clean (forward dynamics: all) and their values [actionLen, action_dim]. */
+  actionClean?: Int32Array;
+  actionValues?: Float32Array;
+  /** Initial action noise [actionLen, action_dim]; else drawn from `seed` + 1. */
+  actionNoise?: Float32Array;
   seed?: number;
   steps: number;
   flowShift?: number;
@@ -383,6 +395,9 @@ export interface RawGeneratorResult {
   latents: Float32Array;
   /** With keepStepLatents: the latents after every step. */
   stepLatents: Float32Array[];
+  /** Action runs: [actionLen, action_dim] after the last step (channels past the embodiment's width are 0). */
+  action?: Float32Array;
+  stepActions: Float32Array[];
   /** [3, frames, height, width] in [-1, 1], when decoded. */
   video?: Float32Array;
   frames: number;

@@ -55,10 +55,13 @@ export interface GeneratorRunInput {
   /**
    * Pixels of the clean latent frames, [3, frames, height, width] in [-1, 1], frames = 1 + 4 ·
    * max(clean latent frame) (the causal prefix of the conditioning clip). Needed when the plan has clean frames.
+   * Action runs: frames of the padded canvas (`plan.actionCanvas.canvas`), whose latents are cropped to the content.
    */
   condVideo?: Float32Array;
   /** The initial noise [channels, t, h, w] (the fidelity tests inject diffusers'); else drawn from `seed`. */
   noise?: Float32Array;
+  /** Action runs: the initial action noise [tokens, action_dim]; else drawn from `seed` + 1. */
+  actionNoise?: Float32Array;
   /** Seed of the engine's own noise (default 0). */
   seed?: number;
   /** Decode to frames (default true). */
@@ -220,18 +223,34 @@ export function rawRequest(input: GeneratorRunInput): RawGeneratorRequest {
   if (inputs.uncond) req.uncond = { ids: Int32Array.from(inputs.uncond.inputIds), positions: inputs.uncond.positions };
   if (clean.length > 0) {
     const frames = 1 + 4 * Math.max(...clean);
-    const want = 3 * frames * plan.height * plan.width;
+    const size = plan.actionCanvas?.canvas ?? { width: plan.width, height: plan.height };
+    const want = 3 * frames * size.height * size.width;
     if (!input.condVideo || input.condVideo.length !== want) {
       throw new ValidationError([{
         field: "condVideo",
         value: input.condVideo?.length,
-        allowed: `${want} floats ([3, ${frames}, ${plan.height}, ${plan.width}])`,
+        allowed: `${want} floats ([3, ${frames}, ${size.height}, ${size.width}])`,
         message: `the clean latent frames ${clean.join(", ")} are encoded from ${frames} frames of pixels`,
       }]);
     }
     req.cleanFrames = Int32Array.from(clean);
     req.condVideo = input.condVideo;
     req.condFrames = frames;
+    if (plan.actionCanvas) {
+      req.condHeight = size.height;
+      req.condWidth = size.width;
+    }
+  }
+  const a = plan.action;
+  if (a) {
+    req.actionLen = a.tokens;
+    req.domainId = a.domainId;
+    req.rawActionDim = a.rawActionDim;
+    if (a.cleanTokens.length > 0) {
+      req.actionClean = Int32Array.from(a.cleanTokens);
+      req.actionValues = a.values ?? new Float32Array(a.tokens * a.actionDim);
+    }
+    if (input.actionNoise) req.actionNoise = input.actionNoise;
   }
   if (input.noise) req.noise = input.noise;
   if (input.seed !== undefined) req.seed = input.seed;

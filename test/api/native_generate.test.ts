@@ -1,7 +1,8 @@
 // generate() on the native engine (CPU) with the tiny Cosmos 3 Generator fixture, against the real diffusers
 // pipeline (test/fixtures/cosmos3-tiny-reference/pipeline_<mode>.safetensors, made on the GPU machine by
 // tools/fixtures/make_cosmos3_tiny.py):
-//  - t2i, t2v (CFG 3), i2v, v2v through the session generate() runs (src/native/generator.ts), planned by
+//  - t2i, t2v (CFG 3), i2v, v2v, and the action runs policy, forward and inverse dynamics (the action canvas
+//    padded as the pipeline pads it), through the session generate() runs (src/native/generator.ts), planned by
 //    src/generator exactly as the pipeline's run was called (64x96, 3 steps, both prompt templates on), with the
 //    pipeline's captured noise injected and the conditioning pixels read from the fixture's PNGs: latents after
 //    every step, final latents and decoded frames within 1e-3 of diffusers';
@@ -15,9 +16,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { generate } from "../../src/api/generate.ts";
-import { framesToPixels } from "../../src/api/native_generate.ts";
+import { framesToPixels, padToCanvas } from "../../src/api/native_generate.ts";
 import { AbortError, UnsupportedError, ValidationError } from "../../src/errors.ts";
 import { generatorInputs, type GeneratorRun, type GeneratorTask, planGeneration } from "../../src/generator/mod.ts";
+import type { DomainName } from "../../src/schema/embodiments.ts";
+import type { Resolution } from "../../src/schema/settings.ts";
 import { probeVideo } from "../../src/media/video.ts";
 import { nativeMemory } from "../../src/native/mod.ts";
 import { openCosmos3Generator } from "../../src/native/generator.ts";
@@ -47,14 +50,31 @@ interface PipelineRun {
   width: number;
   condition_frame_indexes_vision?: number[];
 }
+interface ActionSpec {
+  mode: string;
+  chunk_size: number;
+  domain_name: string;
+  resolution_tier: number;
+  image?: string;
+  video?: string;
+}
+interface ActionRunSpec {
+  conditioning: { action: { raw_action_dim: number } };
+}
 const reference = JSON.parse(readFileSync(join(REF, "reference.json"), "utf8")) as {
-  pipelines: Record<string, PipelineRun>;
+  pipelines: Record<string, PipelineRun & Partial<ActionRunSpec>>;
 };
 
 function f32(t: StTensor | undefined, key: string): Float32Array {
   assert.ok(t, `${key} missing`);
   const copy = t.bytes.slice();
   return new Float32Array(copy.buffer, 0, copy.length / 4);
+}
+
+function i32(t: StTensor | undefined): Int32Array {
+  assert.ok(t);
+  const copy = t.bytes.slice();
+  return new Int32Array(copy.buffer, 0, copy.length / 4);
 }
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>, what: string): number {
@@ -159,6 +179,93 @@ describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, inje
         condVideo ? ["prefill", "encode", "denoise", "decode"] : ["prefill", "denoise", "decode"],
       );
       assert.match(events.find((e) => e.stage === "denoise")!.message!, /it\/s, ETA/);
+    });
+  }
+
+  for (const mode of ["policy", "fdyn", "idyn"]) {
+    test(`${mode}: vision and action latents after every step, final actions and decoded frames within 1e-3`, async () => {
+      const spec = reference.pipelines[mode] as PipelineRun & ActionRunSpec & { action: ActionSpec };
+      const store = readSafetensors(join(REF, `pipeline_${mode}.safetensors`));
+      const s = await openCosmos3Generator(CKPT);
+      const a = spec.action;
+      const chunk = a.chunk_size;
+      const rawDim = spec.conditioning.action.raw_action_dim;
+      let rows: number[][] | undefined;
+      if (store.has("cond.raw_actions")) {
+        const v = f32(store.get("cond.raw_actions"), "cond.raw_actions");
+        rows = Array.from({ length: chunk }, (_, i) => Array.from(v.subarray(i * rawDim, (i + 1) * rawDim)));
+      }
+      const plan = planGeneration({
+        task: a.mode as GeneratorTask,
+        prompt: spec.prompt,
+        negativePrompt: spec.negative ?? undefined,
+        fps: spec.fps,
+        numInferenceSteps: spec.steps,
+        guidanceScale: spec.guidance,
+        flowShift: spec.flow_shift,
+        addResolutionTemplate: true,
+        addDurationTemplate: true,
+        image: a.image ? { width: 64, height: 48 } : undefined,
+        video: a.video ? { width: 64, height: 48, frames: 5 } : undefined,
+        action: {
+          chunkSize: chunk,
+          domainName: a.domain_name as DomainName,
+          rawActionDim: rawDim,
+          resolutionTier: `${a.resolution_tier}p` as Resolution,
+          rows,
+        },
+      }, s.model);
+      const inputs = generatorInputs(plan, s.tokenizer, s.model);
+      assert.deepEqual(inputs.prompts.cond, Array.from(i32(store.get("prompt.cond_ids"))));
+      const canvas = plan.actionCanvas!;
+      const source = a.video
+        ? await Promise.all([0, 1, 2, 3, 4].map((i) => png(`action_0${i}.png`)))
+        : [await png("action_00.png")];
+      const frames = 1 + 4 * Math.max(...plan.cleanLatentFrames);
+      const condVideo = framesToPixels(
+        Array.from({ length: frames }, (_, f) => padToCanvas(source[canvas.frameMap[f]], canvas)),
+      );
+      const r = await s.run({
+        plan,
+        inputs,
+        condVideo,
+        noise: f32(store.get("noise.vision"), "noise.vision"),
+        actionNoise: f32(store.get("noise.action"), "noise.action"),
+        keepStepLatents: true,
+      });
+      const worst: Record<string, number> = {};
+      for (let i = 0; i < spec.steps; i++) {
+        worst[`step.${i}.vision`] = maxDiff(r.stepLatents[i], f32(store.get(`step.${i}.vision`), "v"), "v");
+        if (store.has(`step.${i}.action`)) {
+          worst[`step.${i}.action`] = maxDiff(r.stepActions[i], f32(store.get(`step.${i}.action`), "a"), "a");
+        }
+      }
+      worst.final = maxDiff(r.latents, f32(store.get("final.vision"), "final"), "final");
+      if (store.has("out.action")) {
+        const want = f32(store.get("out.action"), "out.action");
+        const width = want.length / chunk;
+        const got = new Float32Array(want.length);
+        for (let k = 0; k < chunk; k++) {
+          got.set(r.action!.subarray(k * plan.action!.actionDim, k * plan.action!.actionDim + width), k * width);
+        }
+        worst.action = maxDiff(got, want, "action");
+      } else {
+        // forward dynamics: the actions are clean conditioning and never step
+        assert.equal(r.stepActions.length, spec.steps);
+      }
+      const want = f32(store.get("out.video"), "out.video");
+      const F = r.frames, H = r.height, W = r.width;
+      const got = new Float32Array(want.length);
+      for (let f = 0; f < F; f++) {
+        for (let i = 0; i < H * W; i++) {
+          for (let c = 0; c < 3; c++) {
+            got[(f * H * W + i) * 3 + c] = Math.min(1, Math.max(0, r.video![(c * F + f) * H * W + i] / 2 + 0.5));
+          }
+        }
+      }
+      worst.video = maxDiff(got, want, "video");
+      console.log(mode, JSON.stringify(worst));
+      for (const [k, d] of Object.entries(worst)) assert.ok(d <= 1e-3, `${mode} ${k}: ${d}`);
     });
   }
 

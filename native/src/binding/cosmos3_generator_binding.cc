@@ -9,13 +9,15 @@
 //   loadGeneratorAsync(dir) -> Promise<NativeCosmos3Generator>   (libuv worker)
 //   g.generate(request: RawGeneratorRequest, onProgress?: (code: number) => void) -> Promise<RawGeneratorResult>
 //     request (src/native/addon_types.ts): cond / uncond { ids: Int32Array, positions: Float32Array [3 * L] },
-//     guidance, latentShape [t, h, w], cleanFrames, condVideo / condFrames, noise or seed, steps, flowShift,
-//     useKarrasSigmas, sigmas, decode, keepStepLatents. Inputs are copied on the JS thread and checked against the
+//     guidance, latentShape [t, h, w], cleanFrames, condVideo / condFrames (/ condHeight, condWidth: an action run's
+//     padded canvas), noise or seed, steps, flowShift, useKarrasSigmas, sigmas, decode, keepStepLatents; action runs:
+//     actionLen, domainId, rawActionDim, actionClean, actionValues, actionNoise. Inputs are copied on the JS thread and checked against the
 //     checkpoint on the worker (MODEL errors naming the field).
 //     onProgress gets one integer per event: stage * 1e6 + done * 1e3 + total (stage 0 encode chunk, 1 denoise
 //     step, 2 decode chunk; done, total < 1000: at most 999 steps and chunks), every one before the promise
 //     settles.
-//     result: { latents, stepLatents[], video?, frames, height, width, timesteps, sigmas } as Float32Arrays (host
+//     result: { latents, stepLatents[], action?, stepActions[], video?, frames, height, width, timesteps, sigmas } as
+//     Float32Arrays (host
 //     copies; the latents lived in the engine from the noise to the VAE).
 //   g.abort() (the run stops between layers, steps or VAE chunks and rejects with ABORTED, its memory freed),
 //   g.free(), g.info()
@@ -82,7 +84,18 @@ Cosmos3GenerateRequest request_from(Napi::Env env, const Napi::Value& v) {
     r.cond_video = to_floats(env, o.Get("condVideo"), "request.condVideo");
     r.cond_frames = int_field(env, o, "condFrames", 1, 1 << 16);
   }
+  if (!o.Get("condHeight").IsUndefined()) r.cond_height = int_field(env, o, "condHeight", 1, 1 << 16);
+  if (!o.Get("condWidth").IsUndefined()) r.cond_width = int_field(env, o, "condWidth", 1, 1 << 16);
   if (!o.Get("noise").IsUndefined()) r.noise = to_floats(env, o.Get("noise"), "request.noise");
+  if (!o.Get("actionLen").IsUndefined()) {
+    r.action_len = int_field(env, o, "actionLen", 1, 1 << 16);
+    r.domain_id = int_field(env, o, "domainId", 0, 1 << 16);
+    r.raw_action_dim = int_field(env, o, "rawActionDim", 1, 1 << 16);
+    if (!o.Get("actionClean").IsUndefined()) r.action_clean = to_ints(env, o.Get("actionClean"), "request.actionClean");
+    if (!o.Get("actionValues").IsUndefined())
+      r.action_values = to_floats(env, o.Get("actionValues"), "request.actionValues");
+    if (!o.Get("actionNoise").IsUndefined()) r.action_noise = to_floats(env, o.Get("actionNoise"), "request.actionNoise");
+  }
   Napi::Value seed = o.Get("seed");
   if (!seed.IsUndefined()) {
     const double d = seed.IsNumber() ? seed.As<Napi::Number>().DoubleValue() : -1;
@@ -134,6 +147,10 @@ struct GenerateJob {
     Napi::Array steps = Napi::Array::New(env, res.step_latents.size());
     for (uint32_t i = 0; i < res.step_latents.size(); ++i) steps.Set(i, to_js(env, res.step_latents[i]));
     r.Set("stepLatents", steps);
+    if (!res.action.empty()) r.Set("action", to_js(env, res.action));
+    Napi::Array step_actions = Napi::Array::New(env, res.step_actions.size());
+    for (uint32_t i = 0; i < res.step_actions.size(); ++i) step_actions.Set(i, to_js(env, res.step_actions[i]));
+    r.Set("stepActions", step_actions);
     if (!res.video.empty()) r.Set("video", to_js(env, res.video));
     r.Set("frames", res.frames);
     r.Set("height", res.height);

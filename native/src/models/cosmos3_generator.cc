@@ -106,29 +106,45 @@ SplitPositions split_positions(const Cosmos3Branch& b, int n_gen, const char* na
   return s;
 }
 
-// The transformer as the denoise loop's velocity model: one forward_gen per branch and step over the vision
-// stream, every noisy token at the step's timestep.
-class VisionVelocity final : public runtime::VelocityModel {
+// The transformer as the denoise loop's velocity model: one forward_gen per branch and step, every noisy token at
+// the step's timestep. Streams: x[0] the vision latents, x[1] the action tokens (action runs).
+struct GenShape {
+  int T = 0, H = 0, W = 0;
+  std::vector<int> noisy_frames;
+  int noisy_vision_tokens = 0;
+  int action_len = 0, domain_id = 0;
+  std::vector<int> noisy_actions;
+};
+class GenVelocity final : public runtime::VelocityModel {
  public:
-  VisionVelocity(Cosmos3GeneratorParts& m, const Cosmos3GeneratorParts::TextCache* cond,
-                 const Cosmos3GeneratorParts::TextCache* uncond,
-                 const float* cond_pos, const float* uncond_pos, const std::vector<int>& noisy, int T, int H, int W,
-                 int noisy_tokens)
-      : m_(m), cond_(cond), uncond_(uncond), cond_pos_(cond_pos), uncond_pos_(uncond_pos), noisy_(noisy), T_(T),
-        H_(H), W_(W), timesteps_((size_t)noisy_tokens) {}
+  GenVelocity(Cosmos3GeneratorParts& m, const Cosmos3GeneratorParts::TextCache* cond,
+              const Cosmos3GeneratorParts::TextCache* uncond, const float* cond_pos, const float* uncond_pos,
+              const GenShape& g)
+      : m_(m), cond_(cond), uncond_(uncond), cond_pos_(cond_pos), uncond_pos_(uncond_pos), g_(g),
+        vision_t_((size_t)g.noisy_vision_tokens), action_t_(g.noisy_actions.size()) {}
 
   void velocity(const runtime::VelocityQuery& q, const std::vector<const float*>& x,
                 const std::vector<float*>& v) override {
-    std::fill(timesteps_.begin(), timesteps_.end(), q.timestep);
+    std::fill(vision_t_.begin(), vision_t_.end(), q.timestep);
+    std::fill(action_t_.begin(), action_t_.end(), q.timestep);
     Cosmos3GenInputs in;
     in.latents = x[0];
-    in.T = T_, in.H = H_, in.W = W_;
-    in.vision_noisy_frames = noisy_.data();
-    in.n_vision_noisy = (int)noisy_.size();
-    in.vision_timesteps = timesteps_.data();
-    in.pos3 = q.conditional ? cond_pos_ : uncond_pos_;
+    in.T = g_.T, in.H = g_.H, in.W = g_.W;
+    in.vision_noisy_frames = g_.noisy_frames.data();
+    in.n_vision_noisy = (int)g_.noisy_frames.size();
+    in.vision_timesteps = vision_t_.data();
     Cosmos3GenOutputs out;
     out.vision = v[0];
+    if (g_.action_len > 0) {
+      in.action = x[1];
+      in.action_len = g_.action_len;
+      in.action_noisy = g_.noisy_actions.data();
+      in.n_action_noisy = (int)g_.noisy_actions.size();
+      in.action_timesteps = action_t_.data();
+      in.domain_id = g_.domain_id;
+      out.action = v[1];
+    }
+    in.pos3 = q.conditional ? cond_pos_ : uncond_pos_;
     m_.forward_gen(q.conditional ? *cond_ : *uncond_, in, out);
   }
 
@@ -136,11 +152,9 @@ class VisionVelocity final : public runtime::VelocityModel {
   Cosmos3GeneratorParts& m_;
   const Cosmos3GeneratorParts::TextCache *cond_, *uncond_;
   const float *cond_pos_, *uncond_pos_;
-  const std::vector<int>& noisy_;
-  int T_, H_, W_;
-  std::vector<float> timesteps_;
+  const GenShape& g_;
+  std::vector<float> vision_t_, action_t_;
 };
-
 
 // CPU: the models' own calls; the text cache is the transformer's host K/V.
 class CpuParts final : public Cosmos3GeneratorParts {
@@ -279,10 +293,38 @@ void Cosmos3Generator::check(const Cosmos3GenerateRequest& r) const {
     if (f < 0 || f >= r.latent_t || (i > 0 && f <= r.clean_frames[i - 1]))
       throw ModelError("cleanFrames: ascending distinct latent frames in 0.." + std::to_string(r.latent_t - 1));
   }
-  if ((int)r.clean_frames.size() == r.latent_t) throw ModelError("cleanFrames: at least one latent frame must be noisy");
+  if (r.action_len > 0) {
+    if (!tc.action_gen) throw ModelError("actionLen: this checkpoint has no action heads (transformer action_gen)");
+    const long long na = (long long)r.action_len * tc.action_dim;
+    if (r.raw_action_dim < 1 || r.raw_action_dim > tc.action_dim)
+      throw ModelError("rawActionDim: a width in 1.." + std::to_string(tc.action_dim));
+    if (r.domain_id < 0 || r.domain_id >= tc.num_embodiment_domains)
+      throw ModelError("domainId: a domain in 0.." + std::to_string(tc.num_embodiment_domains - 1));
+    for (size_t i = 0; i < r.action_clean.size(); ++i) {
+      const int k = r.action_clean[i];
+      if (k < 0 || k >= r.action_len || (i > 0 && k <= r.action_clean[i - 1]))
+        throw ModelError("actionClean: ascending distinct tokens in 0.." + std::to_string(r.action_len - 1));
+    }
+    if (!r.action_clean.empty() && (long long)r.action_values.size() != na)
+      throw ModelError("actionValues: need " + std::to_string(na) + " floats ([" + std::to_string(r.action_len) +
+                       ", " + std::to_string(tc.action_dim) + "])");
+    if (!r.action_noise.empty() && (long long)r.action_noise.size() != na)
+      throw ModelError("actionNoise: need " + std::to_string(na) + " floats ([" + std::to_string(r.action_len) +
+                       ", " + std::to_string(tc.action_dim) + "])");
+  } else if (r.action_len < 0) {
+    throw ModelError("actionLen: a token count >= 0");
+  }
+  const bool actions_noisy = r.action_len > (int)r.action_clean.size();
+  if ((int)r.clean_frames.size() == r.latent_t && !actions_noisy)
+    throw ModelError("cleanFrames: at least one latent frame (or action token) must be noisy");
   if (!r.clean_frames.empty()) {
     const int frames = vc.frames_for(r.clean_frames.back() + 1);
-    const int H = r.latent_h * vc.spatial_scale(), W = r.latent_w * vc.spatial_scale();
+    const int H = r.cond_height > 0 ? r.cond_height : r.latent_h * vc.spatial_scale();
+    const int W = r.cond_width > 0 ? r.cond_width : r.latent_w * vc.spatial_scale();
+    if (H < r.latent_h * vc.spatial_scale() || W < r.latent_w * vc.spatial_scale() || H % vc.spatial_scale() ||
+        W % vc.spatial_scale())
+      throw ModelError("condHeight / condWidth: multiples of " + std::to_string(vc.spatial_scale()) +
+                       " covering the latents");
     if (r.cond_frames != frames)
       throw ModelError("condVideo: the clean latent frames up to " + std::to_string(r.clean_frames.back()) +
                        " are encoded from " + std::to_string(frames) + " frames, got " +
@@ -314,15 +356,26 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
   const bool cfg = r.guidance != 1.0f;
 
   // The gen layout of this request: its token count splits each branch's positions.
-  std::vector<int> noisy;
+  GenShape g;
+  g.T = T, g.H = H, g.W = W;
   for (int f = 0; f < T; ++f)
-    if (!std::binary_search(r.clean_frames.begin(), r.clean_frames.end(), f)) noisy.push_back(f);
+    if (!std::binary_search(r.clean_frames.begin(), r.clean_frames.end(), f)) g.noisy_frames.push_back(f);
+  g.action_len = r.action_len, g.domain_id = r.domain_id;
+  for (int k = 0; k < r.action_len; ++k)
+    if (!std::binary_search(r.action_clean.begin(), r.action_clean.end(), k)) g.noisy_actions.push_back(k);
+  const long long na = (long long)r.action_len * tc.action_dim;
   Cosmos3GenInputs probe;  // shapes only: the pointers are placeholders the layout checks for presence
   const float placeholder = 0.0f;
   probe.latents = &placeholder, probe.vision_timesteps = &placeholder;
   probe.T = T, probe.H = H, probe.W = W;
-  probe.vision_noisy_frames = noisy.data(), probe.n_vision_noisy = (int)noisy.size();
+  probe.vision_noisy_frames = g.noisy_frames.data(), probe.n_vision_noisy = (int)g.noisy_frames.size();
+  if (r.action_len > 0) {
+    probe.action = &placeholder, probe.action_timesteps = &placeholder;
+    probe.action_len = r.action_len, probe.domain_id = r.domain_id;
+    probe.action_noisy = g.noisy_actions.data(), probe.n_action_noisy = (int)g.noisy_actions.size();
+  }
   const Cosmos3GenLayout lay = cosmos3_gen_layout(tc, probe);
+  g.noisy_vision_tokens = lay.n_vision_noisy_tokens;
   const SplitPositions cond_pos = split_positions(r.cond, lay.n_gen, "cond");
   SplitPositions uncond_pos;
   if (cfg) uncond_pos = split_positions(r.uncond, lay.n_gen, "uncond");
@@ -350,17 +403,34 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
     vopt.on_chunk = [&](int done, int total) {
       if (progress) progress(Cosmos3Stage::Encode, done, total);
     };
-    const int Hp = H * vc.spatial_scale(), Wp = W * vc.spatial_scale();
+    const int Hp = r.cond_height > 0 ? r.cond_height : H * vc.spatial_scale();
+    const int Wp = r.cond_width > 0 ? r.cond_width : W * vc.spatial_scale();
+    const int Hc = Hp / vc.spatial_scale(), Wc = Wp / vc.spatial_scale();  // encoded grid; the latents its top-left
     std::vector<float> clean = parts_->encode(r.cond_video.data(), r.cond_frames, Hp, Wp, vopt);
     const int Tc = r.clean_frames.back() + 1;
-    if ((long long)clean.size() != (long long)C * Tc * plane)
+    if ((long long)clean.size() != (long long)C * Tc * Hc * Wc)
       throw ModelError("condVideo: the VAE gave " + std::to_string(clean.size()) + " latents, expected " +
-                       std::to_string((long long)C * Tc * plane));
+                       std::to_string((long long)C * Tc * Hc * Wc));
     // mask * clean + (1 - mask) * noise with a 0/1 mask: the clean frame's latents exactly.
     for (int f : r.clean_frames)
       for (int c = 0; c < C; ++c)
-        std::memcpy(x.get() + ((long long)c * T + f) * plane, clean.data() + ((long long)c * Tc + f) * plane,
-                    (size_t)plane * sizeof(float));
+        for (int y = 0; y < H; ++y)
+          std::memcpy(x.get() + (((long long)c * T + f) * H + y) * W,
+                      clean.data() + (((long long)c * Tc + f) * Hc + y) * Wc, (size_t)W * sizeof(float));
+  }
+
+  // The action tokens: mask * values + (1 - mask) * noise, channels from raw_action_dim on zeroed.
+  runtime::LatentBuffer xa;
+  if (r.action_len > 0) {
+    xa = runtime::LatentBuffer(dev, na);
+    std::vector<float> a((size_t)na);
+    if (!r.action_noise.empty()) a = r.action_noise;
+    else fill_normal_cpu(a.data(), na, r.seed + 1, 0.0f, 1.0f);
+    for (int k : r.action_clean)
+      std::copy_n(r.action_values.begin() + (long)k * tc.action_dim, tc.action_dim, a.begin() + (long)k * tc.action_dim);
+    for (int k = 0; k < r.action_len; ++k)
+      std::fill(a.begin() + (long)k * tc.action_dim + r.raw_action_dim, a.begin() + (long)(k + 1) * tc.action_dim, 0.f);
+    dev.upload(xa.get(), a.data(), na);
   }
 
   // 3. The und stream once per branch.
@@ -377,14 +447,26 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
   Cosmos3GenerateResult res;
   res.timesteps = schedule.timesteps;
   res.sigmas = schedule.sigmas;
-  VisionVelocity model(*parts_, und_cond.get(), und_uncond.get(), cond_pos.gen.data(),
-                       cfg ? uncond_pos.gen.data() : nullptr, noisy, T, H, W, lay.n_vision_noisy_tokens);
-  std::vector<runtime::DenoiseStream> streams(1);
+  GenVelocity model(*parts_, und_cond.get(), und_uncond.get(), cond_pos.gen.data(),
+                    cfg ? uncond_pos.gen.data() : nullptr, g);
+  std::vector<runtime::DenoiseStream> streams(r.action_len > 0 ? 2 : 1);
   runtime::DenoiseStream& vs = streams[0];
   vs.name = "video";
   vs.x = x.get();
   vs.n = n;
   for (int f : r.clean_frames) vs.conditioned.push_back({C, T, plane, f, f + 1});
+  if (r.action_len > 0) {
+    runtime::DenoiseStream& as = streams[1];
+    as.name = "action";
+    as.x = xa.get();
+    as.n = na;
+    for (int k : r.action_clean) as.conditioned.push_back({1, r.action_len, tc.action_dim, k, k + 1});
+    if (r.raw_action_dim < tc.action_dim)
+      as.zero_after_step.push_back({r.action_len, tc.action_dim, 1, r.raw_action_dim, tc.action_dim});
+    // diffusers steps the action latents only when some token is noisy (forward dynamics: none).
+    as.skip_when_all_conditioned = true;
+    as.all_conditioned = g.noisy_actions.empty();
+  }
   runtime::DenoiseRequest dr;
   dr.scheduler = scheduler_;
   dr.schedule = schedule;
@@ -395,6 +477,10 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
       res.step_latents.emplace_back((size_t)n);
       dev.download(res.step_latents.back().data(), x.get(), n);
       tracked.add((size_t)n * sizeof(float));
+      if (r.action_len > 0) {
+        res.step_actions.emplace_back((size_t)na);
+        dev.download(res.step_actions.back().data(), xa.get(), na);
+      }
     }
     if (progress) progress(Cosmos3Stage::Denoise, done, total);
   });
@@ -408,6 +494,11 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
   dev.download(res.latents.data(), x.get(), n);
   tracked.add((size_t)n * sizeof(float));
   x.reset();
+  if (r.action_len > 0) {
+    res.action.resize((size_t)na);
+    dev.download(res.action.data(), xa.get(), na);
+    xa.reset();
+  }
 
   // 5. Decode, clamped to [-1, 1].
   if (r.decode) {

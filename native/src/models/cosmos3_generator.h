@@ -12,6 +12,10 @@
 //      FlowMatchEuler steps. Clean frames are not re-imposed after a step, as in the base pipeline: their
 //      velocity is zero, so the sampler leaves them where they were (up to the sampler's rounding);
 //   5. VAE decode latent frame by latent frame, clamped to [-1, 1].
+// Action runs (policy, forward / inverse dynamics) add the action stream: clean tokens from the caller's values,
+// noisy ones from noise, channels past the embodiment's width zeroed at the start and after every step, stepped
+// only when some token is noisy; the clean frames are encoded from the padded canvas and cropped to the content.
+// Sound is not here yet (no sound tokenizer).
 //
 // What the request says (ids, 3D positions, shapes, clean frames, sampler settings) is planned in TypeScript
 // (src/generator/); the engine checks it against the checkpoint and throws ModelError naming the field.
@@ -55,7 +59,16 @@ struct Cosmos3GenerateRequest {
   // nothing is clean.
   std::vector<float> cond_video;
   int cond_frames = 0;
+  // The pixels' frame size when it is not the latents' (action runs: the padded canvas, whose encoded latents are
+  // cropped to the top-left latent_h x latent_w, as _remove_action_video_padding_from_latent). 0: latent size * 16.
+  int cond_height = 0, cond_width = 0;
   std::vector<float> noise;  // [channels, t, h, w], or empty: drawn from seed
+  // Action stream (policy, forward / inverse dynamics): action_len tokens of the transformer's action_dim, one per
+  // transition, in embodiment domain domain_id; channels from raw_action_dim on are zeroed as the pipeline does.
+  int action_len = 0, domain_id = 0, raw_action_dim = 0;
+  std::vector<int> action_clean;     // tokens kept clean (ascending; forward dynamics: all)
+  std::vector<float> action_values;  // [action_len, action_dim]: the clean tokens' values (read at action_clean)
+  std::vector<float> action_noise;   // [action_len, action_dim], or empty: drawn from seed + 1
   uint64_t seed = 0;
   runtime::ScheduleOverrides schedule;  // steps, flow_shift, use_karras_sigmas, sigmas
   bool decode = true;                   // false: latents only
@@ -65,6 +78,8 @@ struct Cosmos3GenerateRequest {
 struct Cosmos3GenerateResult {
   std::vector<float> latents;                   // [channels, t, h, w] after the last step
   std::vector<std::vector<float>> step_latents;  // with keep_step_latents
+  std::vector<float> action;                     // [action_len, action_dim] after the last step (action runs)
+  std::vector<std::vector<float>> step_actions;  // with keep_step_latents (action runs)
   std::vector<float> video;                     // [3, frames, height, width] in [-1, 1] when decoded
   int frames = 0, height = 0, width = 0;
   std::vector<float> timesteps, sigmas;  // the schedule that ran
