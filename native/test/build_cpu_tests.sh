@@ -8,6 +8,7 @@
 #   flow_sampler_cpu_test  the flow-matching schedules, samplers and denoising loop (native/src/runtime)
 #   cosmos3_generator_cpu_test  the Cosmos 3 Generator engine: fill_normal, and the fixture t2v run end to end
 #                     (step latents, final latents, decoded video vs diffusers; abort; errors)
+#   cosmos3_audio_cpu_test  the Cosmos 3 AVAE sound decoder vs diffusers on the tiny fixture, config errors
 #   cosmos3_transformer_cpu_test  the Cosmos 3 MoT transformer: its ops vs direct formulas, text cache vs
 #                     joint forward, and diffusers' outputs on the tiny fixture when present
 # ASAN=1 builds them with -fsanitize=address,undefined into native/build/cpu_tests_asan/.
@@ -61,6 +62,10 @@ build cosmos3_generator_cpu_test "$here/cosmos3_generator_cpu_test.cc" "$src"/mo
   "$src/core/parallel.cc" "$src/core/config.cc" "$src/safetensors/safetensors.cc" "$src/core/json.cc" \
   "$src/core/tensor.cc" "$src/core/memory.cc" &
 pgen=$!
+build cosmos3_audio_cpu_test "$here/cosmos3_audio_cpu_test.cc" "$src"/models/cosmos3_audio.cc "$src"/layers/*.cc \
+  "$src"/ops/*_cpu.cc "$src/core/parallel.cc" "$src/core/config.cc" "$src/safetensors/safetensors.cc" \
+  "$src/core/json.cc" "$src/core/tensor.cc" "$src/core/memory.cc" &
+paudio=$!
 wait $p1
 wait $p2
 wait $p3
@@ -69,4 +74,5 @@ wait $p5
 wait $p6
 wait $p7
 wait $pgen
+wait $paudio
 echo "$out"
