@@ -6,6 +6,7 @@
 //  - flow_sampler_cpu_test: the Generator's flow schedules, samplers and denoising loop (native/src/runtime);
 //  - cosmos3_transformer_cpu_test: the Cosmos 3 MoT transformer (its ops, the text cache, diffusers' outputs);
 //  - cosmos3_generator_cpu_test: the Generator engine end to end (t2v fixture run vs diffusers, abort, errors);
+//  - cosmos3_audio_cpu_test: the AVAE sound decoder against diffusers on the tiny fixture (and the pipeline's sound);
 //  - wan_vae_cpu_test: the Wan2.2 VAE (encode, decode) against diffusers on the tiny fixture, chunked == whole;
 //  - safetensors_fuzz: seeded random mutations of real checkpoint headers; every outcome must be a
 //    valid header or a typed SafetensorsError (no crash, no other exception), and the hand-made
@@ -119,6 +120,25 @@ describe("native C++ tests (CPU)", () => {
     assert.ok(r.checks >= 25);
     for (const k of ["t2v.step.0", "t2v.step.1", "t2v.step.2", "t2v.final", "t2v.video"]) {
       assert.ok(r.worst[k] <= 1e-3, `${k}: ${r.worst[k]}`);
+    }
+  });
+
+  test("cosmos3_audio_cpu_test: the AVAE sound decoder matches diffusers (decode, pipeline t2v sound wave)", () => {
+    const out = execFileSync(bin("cosmos3_audio_cpu_test"), [ROOT], {
+      encoding: "utf8",
+      env: { ...process.env, COSMOS_THREADS: "2" },
+    });
+    const r = JSON.parse(out) as { checks: number; failures: number; worst: Record<string, number> };
+    assert.equal(r.failures, 0);
+    assert.ok(r.checks >= 25);
+    for (
+      const k of [
+        "avae_decode_vs_diffusers",
+        "avae_decode_unclamped_vs_diffusers",
+        "pipeline_t2v_sound_wave_vs_diffusers",
+      ]
+    ) {
+      assert.ok(r.worst[k] <= 1e-4, `${k}: ${r.worst[k]}`);
     }
   });
 
