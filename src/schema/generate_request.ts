@@ -127,13 +127,27 @@ export function requestedSize(
   return pixelSize(r.resolution ?? DEFAULT_RESOLUTION, r.aspectRatio ?? DEFAULT_ASPECT_RATIO);
 }
 
+/** Why a `sound` that is not a boolean (an audio input) is refused. */
+export const SOUND_INPUT_REFUSED =
+  "sound is true or false (generate a sound track or not); sound as an input is not supported: diffusers' " +
+  "Cosmos3OmniPipeline never conditions on input audio (all sound latents start as noise) and no released " +
+  "Cosmos 3 checkpoint does";
+
 const GenerateShape = DiffusionParams.extend({
   prompt: z.string().min(1),
   output: z.enum(["image", "video"]).default("video"),
   image: ImageInput.optional(),
   video: VideoInput.optional(),
-  /** Generate a stereo 48 kHz AAC track muxed into the MP4. */
-  sound: z.boolean().default(false),
+  /**
+   * Generate a stereo 48 kHz AAC track muxed into the MP4 (`true`), or a silent video.
+   *
+   * This is an output switch, not an input: sound cannot condition a generation. diffusers'
+   * `Cosmos3OmniPipeline` never encodes input audio (every sound latent starts as noise,
+   * `_prepare_sound_segment`), so "video-to-video with sound" means a new track for the new video.
+   * Anything but a boolean here (a file, bytes, a waveform) is refused with that explanation until
+   * a checkpoint supports sound conditioning.
+   */
+  sound: z.boolean({ error: SOUND_INPUT_REFUSED }).default(false),
   /**
    * Video-to-video: which **latent** frames of the output stay clean, taken from the source
    * video. One latent frame covers 4 video frames (the first covers frame 0 alone), so
