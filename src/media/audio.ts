@@ -116,6 +116,41 @@ export function parseWav(bytes: Uint8Array): PcmAudio {
   throw new MediaError("WAV file has no data chunk.", { hint: "The file is truncated; export it again." });
 }
 
+/**
+ * Interleaved PCM from channel-first (planar) samples, `planar[c * n + i]` = sample i of channel c: the
+ * layout of the Generator's decoded sound (the AVAE decoder's `[2, N]` waveform at 48 kHz), ready for
+ * {@link encodeWav} or `encodeVideo`'s `audio: { pcm, sampleRate, channels }` (AAC muxed into the MP4).
+ *
+ * @example
+ * ```ts
+ * import { pcmFromPlanar } from "./audio.ts";
+ * const left = [0.1, 0.2], right = [-0.1, -0.2];
+ * const pcm = pcmFromPlanar(new Float32Array([...left, ...right]));
+ * pcm.samples; // Float32Array [0.1, -0.1, 0.2, -0.2]
+ * pcm.sampleRate; // 48000
+ * ```
+ * @throws {MediaError} when the sample count does not split into `channels` equal rows.
+ */
+export function pcmFromPlanar(
+  planar: Float32Array,
+  channels = COSMOS_CHANNELS,
+  sampleRate = COSMOS_SAMPLE_RATE,
+): PcmAudio {
+  if (!Number.isInteger(channels) || channels <= 0) throw new MediaError(`Invalid channel count ${channels}.`);
+  if (!Number.isInteger(sampleRate) || sampleRate <= 0) throw new MediaError(`Invalid sample rate ${sampleRate}.`);
+  if (planar.length % channels !== 0) {
+    throw new MediaError(`${planar.length} samples do not split into ${channels} channel rows.`, {
+      hint: "Planar audio is [channels, samples]: its length must be a multiple of the channel count.",
+    });
+  }
+  const n = planar.length / channels;
+  const samples = new Float32Array(planar.length);
+  for (let c = 0; c < channels; c++) {
+    for (let i = 0; i < n; i++) samples[i * channels + c] = planar[c * n + i];
+  }
+  return { sampleRate, channels, samples };
+}
+
 /** Options of {@link sineWave}. */
 export interface SineOptions {
   frequency: number;
