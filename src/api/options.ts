@@ -5,7 +5,11 @@
  * ```ts
  * import { checkRunOptions } from "./options.ts";
  * checkRunOptions({ signal: new AbortController().signal, timeoutMs: 60_000 }); // ok
- * checkRunOptions({ idleTimeoutMs: -1 }); // throws ValidationError naming options.idleTimeoutMs
+ * try {
+ *   checkRunOptions({ idleTimeoutMs: -1 });
+ * } catch (e) {
+ *   (e as Error).message; // a ValidationError naming options.idleTimeoutMs
+ * }
  * ```
  * @module
  */

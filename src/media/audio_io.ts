@@ -5,8 +5,8 @@
  * @example
  * ```ts
  * import { decodeAudio, extractAudio } from "./audio_io.ts";
- * await extractAudio("clip.mp4", { output: "/tmp/clip.wav" });
- * const pcm = await decodeAudio("clip.mp4"); // { sampleRate: 48000, channels: 2, samples }
+ * await extractAudio("assets/videos/pick_place.mp4", { output: "/tmp/clip.wav" });
+ * const pcm = await decodeAudio("assets/videos/pick_place.mp4"); // { sampleRate: 48000, channels: 2, samples }
  * ```
  * @module
  */

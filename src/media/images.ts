@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * import { readImage, resizeImage, writeImage } from "./images.ts";
- * const img = await readImage("scene.webp");
+ * const img = await readImage("assets/images/tabletop.webp");
  * const small = await resizeImage(img, { width: 832, height: 480 }); // cover + centre crop
  * await writeImage(small, "/tmp/scene_480p.jpg");
  * ```
@@ -180,7 +180,7 @@ export async function resizeImage(img: RgbFrame, opts: ResizeOptions): Promise<R
  * @example
  * ```ts
  * import { readImage, resizeToTier } from "./images.ts";
- * const cond = await resizeToTier(await readImage("scene.jpg"), "480p", "16:9"); // 832x480
+ * const cond = await resizeToTier(await readImage("assets/images/tabletop.jpg"), "480p", "16:9"); // 832x480
  * ```
  */
 export async function resizeToTier(

@@ -5,9 +5,9 @@
  * @example
  * ```ts
  * import { decodeVideoFrames, qwenVideoPlan, probeVideo, readImage } from "./mod.ts";
- * const info = await probeVideo("clip.mp4");
+ * const info = await probeVideo("assets/videos/pick_place.mp4");
  * const plan = qwenVideoPlan({ totalFrames: info.frameCount, fps: info.fps, height: info.height, width: info.width }, { fps: 2 });
- * const frames = await decodeVideoFrames("clip.mp4", { frameIndices: plan.indices, width: plan.width, height: plan.height });
+ * const frames = await decodeVideoFrames("assets/videos/pick_place.mp4", { frameIndices: plan.indices, width: plan.width, height: plan.height });
  * ```
  * @module
  */

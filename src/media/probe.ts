@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { probeVideo } from "./probe.ts";
- * const info = await probeVideo("clip.mp4");
+ * const info = await probeVideo("assets/videos/pick_place.mp4");
  * console.log(info.width, info.height, info.fps, info.frameCount, info.audio?.sampleRate);
  * ```
  * @module

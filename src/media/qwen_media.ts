@@ -7,7 +7,7 @@
  * @example
  * ```ts
  * import { prepareQwenVideo } from "./qwen_media.ts";
- * const { frames, plan } = await prepareQwenVideo("clip.mp4", { fps: 2 });
+ * const { frames, plan } = await prepareQwenVideo("assets/videos/pick_place.mp4", { fps: 2 });
  * console.log(frames.length, plan.height, plan.width, plan.timestampLabels);
  * ```
  * @module

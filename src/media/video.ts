@@ -5,8 +5,8 @@
  * @example
  * ```ts
  * import { decodeVideo, encodeVideo, probeVideo } from "./video.ts";
- * const info = await probeVideo("in.mp4");
- * await encodeVideo(decodeVideo("in.mp4", { fps: 8 }), { output: "/tmp/out.mp4", fps: 8, width: info.width, height: info.height });
+ * const info = await probeVideo("assets/videos/pick_place.mp4");
+ * await encodeVideo(decodeVideo("assets/videos/pick_place.mp4", { fps: 8 }), { output: "/tmp/out.mp4", fps: 8, width: info.width, height: info.height });
  * ```
  * @module
  */

@@ -7,7 +7,7 @@
  * @example
  * ```ts
  * import { decodeVideo } from "./video_decode.ts";
- * for await (const f of decodeVideo("clip.mp4", { fps: 2 })) {
+ * for await (const f of decodeVideo("assets/videos/pick_place.mp4", { fps: 2 })) {
  *   console.log(f.index, f.timestampS, f.width, f.height, f.data.length);
  * }
  * ```
@@ -319,7 +319,7 @@ export async function* decodeVideo(
  * @example
  * ```ts
  * import { decodeVideoFrames } from "./video_decode.ts";
- * const frames = await decodeVideoFrames("clip.mp4", { numFrames: 8, width: 320, height: 192 });
+ * const frames = await decodeVideoFrames("assets/videos/pick_place.mp4", { numFrames: 8, width: 320, height: 192 });
  * ```
  */
 export async function decodeVideoFrames(input: MediaSource, opts: DecodeOptions = {}): Promise<VideoFrame[]> {

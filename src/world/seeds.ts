@@ -14,7 +14,11 @@
  * import { assertSeedInSplit, splitOfSeed } from "./seeds.ts";
  * splitOfSeed(7); // "train"
  * splitOfSeed(1_000_000_003); // "eval"
- * assertSeedInSplit("train", 1_000_000_003); // throws ValidationError: a held-out seed
+ * try {
+ *   assertSeedInSplit("train", 1_000_000_003);
+ * } catch (e) {
+ *   (e as Error).name; // "ValidationError": a held-out seed
+ * }
  * ```
  * @module
  */
