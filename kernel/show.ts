@@ -243,6 +243,8 @@ interface GenerateLike {
   mode: string;
   media: MediaLike;
   backend?: string;
+  /** The native checkpoint's weights are untrained (its cosmos-ts.json says so): the media are noise. */
+  untrained?: boolean;
 }
 
 interface RolloutLike {
@@ -300,6 +302,13 @@ export async function show(result: unknown, o: ShowOptions = {}): Promise<void> 
       "info",
       `${value.mode}: ${mediaSummary(value.media)} · ${value.media.path}${value.backend ? ` · ${value.backend}` : ""}`,
     );
+    if (value.untrained) {
+      await note(
+        "untrained",
+        "Untrained test checkpoint (its cosmos-ts.json says so): the engine ran the whole Generator path, but " +
+          "these pixels are noise by design. Point COSMOS_GENERATOR_BACKEND at a Cosmos 3 Generator checkpoint for real output.",
+      );
+    }
     return;
   }
   const r = value as Partial<RolloutLike>;

@@ -27,6 +27,8 @@ import { openCosmos3Generator } from "../../src/native/generator.ts";
 import { closeNative } from "../../src/native/qwen3vl.ts";
 import type { ProgressEvent } from "../../src/schema/results.ts";
 import { readSafetensors, type StTensor } from "../multimodal/_fixture.ts";
+import { show } from "../../kernel/show.ts";
+import { captureDisplays, str } from "../kernel/_sink.ts";
 
 const FIX = fileURLToPath(new URL("../fixtures/", import.meta.url));
 const CKPT = join(FIX, "cosmos3-tiny");
@@ -297,6 +299,17 @@ describe("generate() on the native engine (tiny fixture)", () => {
     assert.deepEqual([meta.format, meta.width, meta.height], ["png", 256, 256]);
     assert.deepEqual([r.media.width, r.media.height, r.media.mimeType], [256, 256, "image/png"]);
     void outputPath;
+    // Shown inline like a remote result, with the untrained-weights note.
+    const cap = captureDisplays();
+    try {
+      await show(r);
+    } finally {
+      cap.restore();
+    }
+    assert.ok(cap.sent.some((d) => "image/png" in d.bundle), "the image is shown inline");
+    const notes = cap.sent.filter((d) => "text/html" in d.bundle).map((d) => str(d.bundle, "text/html")).join("\n");
+    assert.match(notes, /cosmos-untrained/);
+    assert.match(notes, /noise by design/);
   });
 
   test("text-to-video: an H.264 MP4 with the planned frames and fps, progress per step and VAE chunk", async () => {
