@@ -10,6 +10,12 @@
  *   { backend: "http://127.0.0.1:8000" },
  * );
  * console.log(r.actions?.length);
+ * // Raw DROID actions with the domain's statistics (cosmos-framework's normalizer_stats JSON):
+ * const fd = await rollout({
+ *   mode: "forward_dynamics", embodiment: "droid", image: "assets/images/tabletop.png",
+ *   actions: "droid_actions.json", normalization: { stats: "droid_lerobot_stats.json" },
+ * }, { backend: "http://127.0.0.1:8000" });
+ * console.log(fd.actionSpaces?.charted); // "raw"
  * ```
  * @module
  */
@@ -19,6 +25,7 @@ import { RolloutRequest, type RolloutRequestInput } from "../schema/rollout_requ
 import type { RolloutResult, RunOptions } from "../schema/results.ts";
 import { parseWith } from "../schema/validate.ts";
 import { checkRunOptions } from "./options.ts";
+import { prepareRolloutActions, withActionSpaces } from "./rollout_actions.ts";
 
 /**
  * Runs one world-model request.
@@ -29,9 +36,11 @@ export async function rollout(request: RolloutRequestInput, options: RunOptions 
   checkRunOptions(options);
   throwIfAborted(options.signal);
   const backend = resolveBackend(options.backend, "generator");
+  // Actions reach the backend in the model's normalised space; the result gets both spaces back.
+  const prepared = await prepareRolloutActions(req);
   if (backend.kind === "remote") {
     const { remoteRollout } = await import("../remote/mod.ts");
-    return await remoteRollout(req, backend, options);
+    return withActionSpaces(await remoteRollout(prepared.request, backend, options), prepared);
   }
   throw new UnsupportedError(
     `The native engine has no Cosmos 3 action model yet, so ${req.mode} for ${req.embodiment} cannot run in-process.`,

@@ -16,7 +16,9 @@ import { readFile } from "node:fs/promises";
 import { MediaError, ValidationError, type ValidationIssue } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { fsReason, localPath, parseDataUri } from "./source.ts";
-import type { ActionChunk } from "../schema/embodiments.ts";
+import { ActionStats, type NormalizationMethod, statsIssues } from "../schema/action_normalization.ts";
+import { type ActionChunk, actionRowIssues } from "../schema/embodiments.ts";
+import { parseWith } from "../schema/validate.ts";
 
 /** Options of the action readers/validators. */
 export interface ActionShapeOptions {
@@ -76,41 +78,12 @@ export function parseActionChunk(value: unknown, opts: ActionShapeOptions): Acti
       message: `expected ${opts.steps} steps, got ${rows.length}`,
     }]);
   }
-  const issues: ValidationIssue[] = [];
-  for (let t = 0; t < rows.length && issues.length < MAX_ISSUES; t++) {
-    const row = rows[t];
-    if (!Array.isArray(row)) {
-      issues.push({
-        field: `${field}[${t}]`,
-        value: row,
-        allowed: `an array of ${dim} numbers`,
-        message: `row ${t} is not an array`,
-      });
-      continue;
-    }
-    if (row.length !== dim) {
-      issues.push({
-        field: `${field}[${t}]`,
-        value: `${row.length} values`,
-        allowed: `${dim} values (shape ${shape})`,
-        message: `row ${t} has ${row.length} values, expected ${dim}`,
-      });
-      continue;
-    }
-    for (let d = 0; d < dim && issues.length < MAX_ISSUES; d++) {
-      const x = row[d];
-      if (typeof x !== "number" || !Number.isFinite(x)) {
-        issues.push({
-          field: `${field}[${t}][${d}]`,
-          value: x,
-          allowed: "a finite number",
-          message: `row ${t}, column ${d} is ${
-            typeof x === "number" ? String(x) : typeof x === "string" ? `the string "${x}"` : String(x)
-          }`,
-        });
-      }
-    }
-  }
+  const issues: ValidationIssue[] = actionRowIssues(rows, dim, { limit: MAX_ISSUES }).map((i) => ({
+    field: `${field}${i.path.map((k) => `[${k}]`).join("")}`,
+    value: i.value,
+    allowed: i.allowed,
+    message: i.message,
+  }));
   if (issues.length) throw new ValidationError(issues);
   return rows as ActionChunk;
 }
@@ -159,17 +132,15 @@ function jsonErrorPlace(text: string, e: unknown): string {
 }
 
 /**
- * Reads an action chunk from a JSON file path, `file://` URL or `data:application/json` URI.
- * @throws {MediaError} when the file is missing, unreadable or not JSON (never quoting its
- * content); {@link ValidationError} for a malformed `file://` URL or data URI, or bad rows.
+ * The bytes or text of a JSON source: a file path, `file://` URL or `data:application/json` URI.
+ * @throws {MediaError} when the file is missing or unreadable; {@link ValidationError} for a
+ * malformed URL or data URI.
  */
-export async function readActionChunk(source: string, opts: ActionShapeOptions): Promise<ActionChunk> {
-  const field = opts.field ?? "actions";
+async function readJsonSource(source: string, field: string, what: string): Promise<string | Uint8Array> {
   let path: string | undefined;
-  let data: Uint8Array | undefined;
   try {
     path = localPath(source);
-    if (path === undefined) data = parseDataUri(source).data;
+    if (path === undefined) return parseDataUri(source).data;
   } catch (e) {
     if (/^https?:\/\//i.test(source)) throw e; // a URL is not read here: localPath's MediaError says so
     throw new ValidationError([{
@@ -179,17 +150,63 @@ export async function readActionChunk(source: string, opts: ActionShapeOptions):
       message: `malformed ${source.startsWith("data:") ? "data URI" : "file:// URL"} (${(e as Error).message})`,
     }]);
   }
-  if (data) return parseActionJson(data, opts);
-  let text: string;
   try {
-    text = await readFile(path!, "utf8");
+    return await readFile(path, "utf8");
   } catch (e) {
-    throw new MediaError(`${field}: the action file "${path}" ${fsReason(e)}.`, {
-      hint: "Check the path (relative paths start at the current folder), or pass the rows inline.",
+    throw new MediaError(`${field}: the ${what} "${path}" ${fsReason(e)}.`, {
+      hint: "Check the path (relative paths start at the current folder), or pass the values inline.",
       cause: e,
     });
   }
-  return parseActionJson(text, opts);
+}
+
+/**
+ * Reads an action chunk from a JSON file path, `file://` URL or `data:application/json` URI.
+ * @throws {MediaError} when the file is missing, unreadable or not JSON (never quoting its
+ * content); {@link ValidationError} for a malformed `file://` URL or data URI, or bad rows.
+ */
+export async function readActionChunk(source: string, opts: ActionShapeOptions): Promise<ActionChunk> {
+  return parseActionJson(await readJsonSource(source, opts.field ?? "actions", "action file"), opts);
+}
+
+/**
+ * Reads a domain's action statistics (cosmos-framework's `normalizer_stats/*.json`: `{"q01": [...],
+ * "q99": [...]}`) and checks that `method` finds its two entries, each `dim` wide.
+ * @throws {MediaError} when the file is missing, unreadable or not JSON (never quoting it);
+ * {@link ValidationError} naming the entry that is missing, mis-sized or not finite.
+ * @example
+ * ```ts
+ * import { readActionStats } from "./actions.ts";
+ * const uri = "data:application/json," + encodeURIComponent('{"q01": [0, 0], "q99": [1, 2]}');
+ * (await readActionStats(uri, { dim: 2, method: "quantile" })).q99; // [1, 2]
+ * ```
+ */
+export async function readActionStats(
+  source: string,
+  opts: { dim: number; method: NormalizationMethod; field?: string },
+): Promise<ActionStats> {
+  const field = opts.field ?? "normalization.stats";
+  const raw = await readJsonSource(source, field, "statistics file");
+  const text = typeof raw === "string" ? raw : new TextDecoder().decode(raw);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new MediaError(`${field}: the statistics file is not valid JSON${jsonErrorPlace(text, e)}.`, {
+      hint: 'Give a JSON object like cosmos-framework\'s normalizer_stats files: {"q01": [...], "q99": [...]}.',
+    });
+  }
+  const stats = parseWith(ActionStats, value, field);
+  const issues = statsIssues(stats, opts.method, opts.dim);
+  if (issues.length) {
+    throw new ValidationError(issues.map(([key, message]) => ({
+      field: `${field}.${key}`,
+      value: stats[key] ? `${stats[key].length} values` : undefined,
+      allowed: `${opts.dim} finite numbers`,
+      message,
+    })));
+  }
+  return stats;
 }
 
 /** Validates and writes an action chunk as JSON (one row per line), atomically. */

@@ -140,19 +140,73 @@ export const ACTION_MODES: Readonly<Record<ActionMode, { input: string; output: 
 export const ActionChunk = z.array(z.array(z.number().finite()).min(1)).min(1);
 export type ActionChunk = z.infer<typeof ActionChunk>;
 
-/** A schema for chunks of one embodiment: every row must have its action dimension. */
-export function actionChunkFor(embodiment: EmbodimentId): z.ZodType<ActionChunk> {
+/** One problem of an action chunk, at `path` (`[row]` or `[row, column]`) inside it. */
+export interface ActionRowIssue {
+  path: [number] | [number, number];
+  value: unknown;
+  allowed: string;
+  message: string;
+}
+
+/**
+ * What is wrong with the rows of an action chunk: a row that is not an array or not `dim` wide
+ * (`row t has n values, expected D`), a value that is not a finite number (`row t, column d is
+ * NaN`). The one checker of chunk rows: the request schema, {@link actionChunkFor} and the JSON
+ * readers of src/media/actions.ts all report through it. Stops after `limit` issues.
+ * @example
+ * ```ts
+ * import { actionRowIssues } from "./embodiments.ts";
+ * actionRowIssues([[0, NaN]], 2)[0].message; // "row 0, column 1 is NaN"
+ * ```
+ */
+export function actionRowIssues(
+  rows: readonly unknown[],
+  dim: number,
+  o: { embodiment?: string; limit?: number } = {},
+): ActionRowIssue[] {
+  const limit = o.limit ?? 20;
+  const of = o.embodiment ? ` (${o.embodiment})` : "";
+  const issues: ActionRowIssue[] = [];
+  for (let t = 0; t < rows.length && issues.length < limit; t++) {
+    const row = rows[t];
+    if (!Array.isArray(row)) {
+      issues.push({
+        path: [t],
+        value: row,
+        allowed: `an array of ${dim} numbers${of}`,
+        message: `row ${t} is not an array`,
+      });
+      continue;
+    }
+    if (row.length !== dim) {
+      issues.push({
+        path: [t],
+        value: `${row.length} values`,
+        allowed: o.embodiment ? `${dim} numbers per row${of}` : `${dim} values (shape [T, ${dim}])`,
+        message: `row ${t} has ${row.length} values, expected ${dim}${of}`,
+      });
+      continue;
+    }
+    for (let d = 0; d < dim && issues.length < limit; d++) {
+      const x: unknown = row[d];
+      if (typeof x === "number" && Number.isFinite(x)) continue;
+      issues.push({
+        path: [t, d],
+        value: x,
+        allowed: "a finite number",
+        message: `row ${t}, column ${d} is ${typeof x === "string" ? `the string "${x}"` : String(x)}`,
+      });
+    }
+  }
+  return issues;
+}
+
+/** A schema for chunks of one embodiment: every row must have its action dimension and finite values. */
+export function actionChunkFor(embodiment: EmbodimentId): z.ZodType<ActionChunk, unknown> {
   const dim = EMBODIMENTS[embodiment].actionDim;
-  return ActionChunk.superRefine((rows, ctx) => {
-    rows.forEach((row, i) => {
-      if (row.length !== dim) {
-        ctx.addIssue({
-          code: "custom",
-          path: [i],
-          message: `row ${i} has ${row.length} values; ${embodiment} actions have ${dim}`,
-          params: { allowed: `${dim} numbers per row (${embodiment})` },
-        });
-      }
-    });
-  });
+  return z.array(z.unknown()).min(1).superRefine((rows, ctx) => {
+    for (const issue of actionRowIssues(rows, dim, { embodiment })) {
+      ctx.addIssue({ code: "custom", path: issue.path, message: issue.message, params: { allowed: issue.allowed } });
+    }
+  }).transform((rows) => rows as ActionChunk);
 }

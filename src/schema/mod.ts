@@ -14,6 +14,7 @@
 export * from "./settings.ts";
 export * from "./sampling.ts";
 export * from "./embodiments.ts";
+export * from "./action_normalization.ts";
 export * from "./media_input.ts";
 export * from "./messages.ts";
 export * from "./reason_request.ts";

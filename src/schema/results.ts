@@ -12,6 +12,7 @@
  * @module
  */
 import { z } from "zod";
+import type { NormalizationMethod } from "./action_normalization.ts";
 import type { ActionChunk, ActionMode, EmbodimentId } from "./embodiments.ts";
 import type { GenerationMode } from "./generate_request.ts";
 import type { ReasonTask } from "./reason_request.ts";
@@ -111,13 +112,32 @@ export interface GenerateResult {
   untrained?: boolean;
 }
 
+/**
+ * A rollout's action chunk in both spaces: the model's normalised one and, when the request gave
+ * statistics (`normalization`), raw units.
+ */
+export interface RolloutActions {
+  /** `predicted` (policy, inverse dynamics) or `given` (forward dynamics: the chunk the video follows). */
+  role: "predicted" | "given";
+  /** In the model's normalised space (what it reads or wrote). */
+  normalized: ActionChunk;
+  /** In the embodiment's raw units: denormalised, or as given; only with statistics. */
+  raw?: ActionChunk;
+  /** Which of the two `show()` charts: `raw` whenever it is there. */
+  charted: "raw" | "normalized";
+  /** How the two relate, when statistics were given: the method and where the statistics came from. */
+  normalization?: { method: NormalizationMethod; stats: string };
+}
+
 /** The result of `rollout()`. */
 export interface RolloutResult {
   mode: ActionMode;
   embodiment: EmbodimentId;
   video?: MediaFile;
-  /** Predicted action chunk (policy, inverse dynamics). */
+  /** Predicted action chunk (policy, inverse dynamics), in the model's normalised space. */
   actions?: ActionChunk;
+  /** The chunk in both spaces and which one the chart shows (every mode with actions in or out). */
+  actionSpaces?: RolloutActions;
   backend: string;
 }
 

@@ -32,7 +32,16 @@
  */
 import { z } from "zod";
 import { DEFAULT_ACTION_CHUNK, DEFAULT_OUTPUT_FPS, MODE_DEFAULTS } from "./diffusion_defaults.ts";
-import { ActionChunk, ActionMode, DOMAIN_IDS, DomainName, Embodiment, EMBODIMENTS } from "./embodiments.ts";
+import { ActionNormalization, statsIssues } from "./action_normalization.ts";
+import {
+  type ActionChunk,
+  ActionMode,
+  actionRowIssues,
+  DOMAIN_IDS,
+  DomainName,
+  Embodiment,
+  EMBODIMENTS,
+} from "./embodiments.ts";
 import { DiffusionParams, effectiveDenoising, type EffectiveDiffusion } from "./generate_request.ts";
 import { ImageInput, VideoInput } from "./media_input.ts";
 import { DEFAULT_RESOLUTION, type Resolution } from "./settings.ts";
@@ -44,8 +53,18 @@ const RolloutShape = DiffusionParams.extend({
   prompt: z.string().default(""),
   image: ImageInput.optional(),
   video: VideoInput.optional(),
-  /** Forward dynamics: the action chunk, rows of the embodiment's dimension, or a path to a JSON file of it. */
-  actions: z.union([ActionChunk, z.string().min(1)]).optional(),
+  /**
+   * Forward dynamics: the action chunk, rows of the embodiment's dimension (checked row by row: width and
+   * finite values), or a path to a JSON file of it. In the model's normalised space unless
+   * `normalization.input` is `"raw"`.
+   */
+  actions: z.union([z.array(z.unknown()).min(1), z.string().min(1)]).optional(),
+  /**
+   * Raw actions: the domain's statistics (inline or a cosmos-framework stats JSON) that map them to
+   * and from the model's normalised space. With it the result holds both spaces and the chart shows
+   * the raw one; without it actions in and out are normalised.
+   */
+  normalization: ActionNormalization.optional(),
   /** Actions per chunk predicted (policy / inverse dynamics) or consumed (forward dynamics). */
   actionChunkSize: z.number().int().min(1).max(512).optional(),
   /** Another domain of the server's table than the embodiment's own (same action width). */
@@ -132,15 +151,9 @@ export const RolloutRequest = RolloutShape.superRefine((r, ctx) => {
     if (r.actions) bad(["actions"], "inverse dynamics predicts actions; it takes none", "no actions");
   }
   if (Array.isArray(r.actions)) {
-    r.actions.forEach((row, i) => {
-      if (row.length !== dim) {
-        bad(
-          ["actions", i],
-          `row ${i} has ${row.length} values; ${r.embodiment} actions have ${dim}`,
-          `${dim} numbers per row (${r.embodiment})`,
-        );
-      }
-    });
+    for (const issue of actionRowIssues(r.actions, dim, { embodiment: r.embodiment })) {
+      bad(["actions", ...issue.path], issue.message, issue.allowed);
+    }
     if (r.actionChunkSize !== undefined && r.actionChunkSize !== r.actions.length) {
       bad(
         ["actionChunkSize"],
@@ -179,6 +192,12 @@ export const RolloutRequest = RolloutShape.superRefine((r, ctx) => {
     }
   }
   if (r.image && r.video) bad(["video"], "give an image or a video, not both", "image or video");
-}).transform((r) => ({ ...r, effective: effectiveRollout(r) }));
+  const norm = r.normalization;
+  if (norm && typeof norm.stats !== "string") {
+    for (const [key, message] of statsIssues(norm.stats, norm.method, dim)) {
+      bad(["normalization", "stats", key], message, `${dim} finite numbers (${r.embodiment})`);
+    }
+  }
+}).transform((r) => ({ ...r, actions: r.actions as ActionChunk | string | undefined, effective: effectiveRollout(r) }));
 export type RolloutRequestInput = z.input<typeof RolloutRequest>;
 export type RolloutRequest = z.output<typeof RolloutRequest>;
