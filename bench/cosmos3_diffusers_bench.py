@@ -1,0 +1,266 @@
+"""The diffusers baseline for the Cosmos 3 Generator bench (issue 12 item 9), run on the GPU machine.
+
+diffusers' own classes (src/ at commit 58eb52c0, carried as .dev/diffusers_src.tgz, on PYTHONPATH), random bf16
+weights built on the GPU directly (torch's default device = cuda, default dtype = bf16, so the 15 B parameters
+take seconds, not a host copy):
+
+  forward   a Nano-shape Cosmos3OmniTransformer (hidden 4096, 36 layers, 32 / 8 heads, intermediate 12288, action
+            and sound heads as the real config), one t2v forward = one CFG branch, 512 text tokens, 189 frames
+            (48 latent frames, every frame noisy) at 256p 320x192 / 480p 832x480 / 720p 1280x720 = 2,880 /
+            18,720 / 44,160 vision tokens. The inputs are built as Cosmos3OmniPipeline builds them
+            (_prepare_text_segment / _prepare_vision_segment: float mRoPE positions with fps modulation at 24 fps,
+            the vision segment offset by the text length + 15000). Warm-up, then the median of --reps.
+  vae       AutoencoderKLWan with the Wan2.2 config (§3.2 of cosmos3-generator.md; latents mean / std 0 / 1: they
+            do not change the work), decode of 48 latent frames -> 189 frames at 480p (and 720p), after a 2-frame
+            warm-up, one timed decode each (they take seconds).
+  e2e       480p t2v as the pipeline's loop runs it, tokenization excluded: 35 UniPC steps (the converter's
+            scheduler config with the documented video setting flow_shift 10, Karras off) x (cond + uncond
+            forward, CFG 6) + the latent denormalisation and VAE decode.
+
+Prints JSON lines {"row", "impl": "diffusers", "s", "peak_gib", ...}; bench/cosmos3_bench_join.py pairs them with
+ours (same row names). Peak = torch.cuda.max_memory_allocated during the row (weights included).
+
+  PYTHONPATH=/tmp/dsrc/src python3 bench/cosmos3_diffusers_bench.py forward vae e2e [--reps 3] [--no-720p-vae]
+"""
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+
+import torch
+
+SHAPES = {"256p": (192, 320), "480p": (480, 832), "720p": (720, 1280)}  # height, width
+FRAMES = 189
+TEXT_TOKENS = 512
+NANO = dict(
+    hidden_size=4096,
+    intermediate_size=12288,
+    num_hidden_layers=36,
+    num_attention_heads=32,
+    num_key_value_heads=8,
+    head_dim=128,
+    vocab_size=151936,
+    rope_theta=5e6,
+    rope_scaling={"mrope_interleaved": True, "mrope_section": [24, 20, 20], "rope_type": "default"},
+    action_gen=True,
+    action_dim=64,
+    sound_gen=True,
+    sound_dim=64,
+)
+WAN22_VAE = dict(
+    base_dim=160,
+    z_dim=48,
+    is_residual=True,
+    in_channels=12,
+    out_channels=12,
+    decoder_base_dim=256,
+    scale_factor_temporal=4,
+    scale_factor_spatial=16,
+    patch_size=2,
+    latents_mean=[0.0] * 48,
+    latents_std=[1.0] * 48,
+)
+
+
+def emit(row, **fields):
+    print(json.dumps({"row": row, "impl": "diffusers", **fields}), flush=True)
+
+
+def gib(n):
+    return round(n / 2**30, 2)
+
+
+def timed(fn):
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    out = fn()
+    torch.cuda.synchronize()
+    return time.perf_counter() - t0, out
+
+
+def build_transformer():
+    from diffusers import Cosmos3OmniTransformer
+
+    torch.set_default_dtype(torch.bfloat16)
+    with torch.device("cuda"):
+        model = Cosmos3OmniTransformer(**NANO)
+    torch.set_default_dtype(torch.float32)
+    return model.eval().requires_grad_(False)
+
+
+def latent_shape(height, width):
+    return 48, 1 + (FRAMES - 1) // 4, height // 16, width // 16
+
+
+def forward_kwargs(model, latents, timestep):
+    """The pipeline's cond pass for a t2v request with every latent frame noisy (pipeline_cosmos3_omni.py
+    _prepare_text_segment, _prepare_vision_segment, the transformer call in the denoising loop)."""
+    from diffusers.pipelines.cosmos.pipeline_cosmos3_omni import (
+        get_3d_mrope_ids_text_tokens,
+        get_3d_mrope_ids_vae_tokens,
+    )
+
+    cfg = model.config
+    dev = latents.device
+    und_len = TEXT_TOKENS
+    text_pos, next_offset = get_3d_mrope_ids_text_tokens(und_len, 0, use_float_positions=cfg.enable_fps_modulation)
+    _, _, t, h, w = latents.shape
+    p = cfg.latent_patch_size
+    ph, pw = math.ceil(h / p), math.ceil(w / p)
+    n_vision = t * ph * pw
+    vision_pos, _ = get_3d_mrope_ids_vae_tokens(
+        grid_t=t,
+        grid_h=ph,
+        grid_w=pw,
+        temporal_offset=next_offset + cfg.unified_3d_mrope_temporal_modality_margin,
+        reset_spatial_indices=cfg.unified_3d_mrope_reset_spatial_ids,
+        fps=24.0,
+        base_fps=float(cfg.base_fps),
+        temporal_compression_factor=4,
+    )
+    gen = torch.Generator(device="cpu").manual_seed(0)
+    ids = torch.randint(0, cfg.vocab_size, (und_len,), generator=gen)
+    return dict(
+        input_ids=ids.to(dev),
+        text_indexes=torch.arange(und_len, device=dev),
+        position_ids=torch.cat([text_pos, vision_pos], dim=1).to(dev),
+        und_len=und_len,
+        sequence_length=und_len + n_vision,
+        vision_tokens=[latents],
+        vision_token_shapes=[(t, ph, pw)],
+        vision_sequence_indexes=torch.arange(und_len, und_len + n_vision, device=dev),
+        vision_mse_loss_indexes=torch.arange(und_len, und_len + n_vision, device=dev),
+        vision_timesteps=torch.full((n_vision,), float(timestep), device=dev),
+        vision_noisy_frame_indexes=[torch.arange(t, device=dev)],
+        return_dict=False,
+    )
+
+
+def bench_forward(model, shapes, reps):
+    for name in shapes:
+        height, width = SHAPES[name]
+        latents = torch.randn(1, *latent_shape(height, width), device="cuda", dtype=torch.bfloat16)
+        kw = forward_kwargs(model, latents, 900.0)
+        n_vision = kw["sequence_length"] - TEXT_TOKENS
+        torch.cuda.reset_peak_memory_stats()
+        with torch.no_grad():
+            model(**kw)  # warm-up
+            times = [timed(lambda: model(**kw))[0] for _ in range(reps)]
+        emit(
+            f"transformer_forward_{name}",
+            s=round(statistics.median(times), 4),
+            times=[round(x, 4) for x in times],
+            vision_tokens=n_vision,
+            text_tokens=TEXT_TOKENS,
+            peak_gib=gib(torch.cuda.max_memory_allocated()),
+        )
+        del kw, latents
+        torch.cuda.empty_cache()
+
+
+def build_vae():
+    from diffusers import AutoencoderKLWan
+
+    torch.set_default_dtype(torch.bfloat16)
+    with torch.device("cuda"):
+        vae = AutoencoderKLWan(**WAN22_VAE)
+    torch.set_default_dtype(torch.float32)
+    return vae.eval().requires_grad_(False)
+
+
+def bench_vae(vae, shapes):
+    for name in shapes:
+        height, width = SHAPES[name]
+        _, t, h, w = latent_shape(height, width)
+        z = torch.randn(1, 48, t, h, w, device="cuda", dtype=torch.bfloat16)
+        with torch.no_grad():
+            vae.decode(z[:, :, :2]).sample  # warm-up (cuDNN plans, allocator)
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            s, video = timed(lambda: vae.decode(z).sample)
+        emit(
+            f"vae_decode_{name}",
+            s=round(s, 3),
+            latent=[48, t, h, w],
+            frames=int(video.shape[2]),
+            peak_gib=gib(torch.cuda.max_memory_allocated()),
+            weights_gib=gib(sum(p.numel() * p.element_size() for p in vae.parameters())),
+        )
+        del z, video
+        torch.cuda.empty_cache()
+
+
+def bench_e2e(model, vae, steps, guidance):
+    """480p t2v, 35 steps + CFG: the pipeline's denoising loop and decode, without its tokenizer."""
+    from diffusers import UniPCMultistepScheduler
+
+    sched = UniPCMultistepScheduler(
+        use_karras_sigmas=False,
+        use_flow_sigmas=True,
+        prediction_type="flow_prediction",
+        sigma_max=200.0,
+        sigma_min=0.147,
+        flow_shift=10.0,
+    )
+    height, width = SHAPES["480p"]
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    latents = torch.randn(1, *latent_shape(height, width), device="cuda", dtype=torch.float32, generator=gen)
+    cond = forward_kwargs(model, latents.to(torch.bfloat16), 0.0)
+    uncond = dict(cond)  # same length: the figure is per forward; a different prompt length changes nothing here
+    torch.cuda.reset_peak_memory_stats()
+
+    def run():
+        nonlocal latents
+        sched.set_timesteps(steps, device="cuda")
+        for t in sched.timesteps:
+            tokens = latents.to(torch.bfloat16)
+            ts = torch.full_like(cond["vision_timesteps"], t.item())
+            v_cond = model(**{**cond, "vision_tokens": [tokens], "vision_timesteps": ts})[0][0]
+            v_uncond = model(**{**uncond, "vision_tokens": [tokens], "vision_timesteps": ts})[0][0]
+            velocity = v_uncond + guidance * (v_cond - v_uncond)
+            velocity = velocity.to(latents.dtype)
+            latents = sched.step(velocity.unsqueeze(0), t, latents.unsqueeze(0), return_dict=False)[0].squeeze(0)
+        return vae.decode(latents.to(torch.bfloat16)).sample
+
+    with torch.no_grad():
+        s, video = timed(run)
+    emit(
+        "e2e_t2v_480p_35steps_cfg",
+        s=round(s, 2),
+        steps=steps,
+        frames=int(video.shape[2]),
+        finite=bool(torch.isfinite(video).all().item()),
+        peak_gib=gib(torch.cuda.max_memory_allocated()),
+    )
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", nargs="+", choices=["forward", "vae", "e2e"])
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--shapes", default="256p,480p,720p")
+    ap.add_argument("--no-720p-vae", action="store_true")
+    ap.add_argument("--steps", type=int, default=35)
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    model = vae = None
+    if "forward" in args.what or "e2e" in args.what:
+        s, model = timed(build_transformer)
+        params = sum(p.numel() for p in model.parameters())
+        emit("transformer_build", s=round(s, 1), params_b=round(params / 1e9, 2), weights_gib=gib(2 * params))
+    if "forward" in args.what:
+        bench_forward(model, args.shapes.split(","), args.reps)
+    if "vae" in args.what or "e2e" in args.what:
+        vae = build_vae()
+    if "vae" in args.what:
+        bench_vae(vae, ["480p"] if args.no_720p_vae else ["480p", "720p"])
+    if "e2e" in args.what:
+        bench_e2e(model, vae, args.steps, 6.0)
+    print(json.dumps({"row": "diffusers_total", "s": round(time.perf_counter() - t0, 1)}), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
