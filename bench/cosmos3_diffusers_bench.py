@@ -81,14 +81,27 @@ def timed(fn):
     return time.perf_counter() - t0, out
 
 
+def on_gpu_bf16(make):
+    """Builds a module on the GPU in bf16 directly (default device cuda, default dtype bf16); where this torch
+    refuses bf16 as the default dtype, in f32 on the GPU and then cast (the transformer's f32 copy fits on an H200)."""
+    try:
+        torch.set_default_dtype(torch.bfloat16)
+    except (TypeError, RuntimeError):
+        pass
+    try:
+        with torch.device("cuda"):
+            module = make()
+    finally:
+        torch.set_default_dtype(torch.float32)
+    module = module.to(torch.bfloat16)
+    torch.cuda.empty_cache()
+    return module.eval().requires_grad_(False)
+
+
 def build_transformer():
     from diffusers import Cosmos3OmniTransformer
 
-    torch.set_default_dtype(torch.bfloat16)
-    with torch.device("cuda"):
-        model = Cosmos3OmniTransformer(**NANO)
-    torch.set_default_dtype(torch.float32)
-    return model.eval().requires_grad_(False)
+    return on_gpu_bf16(lambda: Cosmos3OmniTransformer(**NANO))
 
 
 def latent_shape(height, width):
@@ -164,11 +177,7 @@ def bench_forward(model, shapes, reps):
 def build_vae():
     from diffusers import AutoencoderKLWan
 
-    torch.set_default_dtype(torch.bfloat16)
-    with torch.device("cuda"):
-        vae = AutoencoderKLWan(**WAN22_VAE)
-    torch.set_default_dtype(torch.float32)
-    return vae.eval().requires_grad_(False)
+    return on_gpu_bf16(lambda: AutoencoderKLWan(**WAN22_VAE))
 
 
 def bench_vae(vae, shapes):
