@@ -7,6 +7,7 @@
 #include "../core/config.h"
 #include "../ops/add.h"
 #include "../ops/snake_beta.h"
+#include "cosmos3_audio_forward.h"
 
 namespace cosmos {
 
@@ -197,65 +198,67 @@ std::unique_ptr<Cosmos3AudioDecoder> Cosmos3AudioDecoder::random(const Cosmos3Au
   return m;
 }
 
-size_t Cosmos3AudioDecoder::activation_floats(int T) const {
-  size_t widest = (size_t)T * std::max(cfg_.latent_channels, block_in(cfg_, 0));
-  long long t = T;
-  for (int i = 0; i < (int)cfg_.dec_strides.size(); ++i) {
-    t *= block_stride(cfg_, i);
-    widest = std::max(widest, (size_t)t * block_out(cfg_, i));
+size_t Cosmos3AudioConfig::widest_stage_floats(int latent_frames) const {
+  size_t widest = (size_t)latent_frames * block_in(*this, 0);
+  long long t = latent_frames;
+  for (int i = 0; i < (int)dec_strides.size(); ++i) {
+    t *= block_stride(*this, i);
+    widest = std::max(widest, (size_t)t * block_out(*this, i));
   }
-  return 3 * widest;
+  return widest;
 }
 
 namespace {
-void check_abort(const Cosmos3AudioRunOptions& opt) {
-  if (opt.abort && opt.abort->load(std::memory_order_relaxed)) throw AbortedError();
-}
-void run_conv(float* out, const float* x, int t, const AudioConv& c, const CpuContext& ctx) {
-  conv1d_cpu(out, x, t, static_cast<const float*>(c.w.w), c.w.b, c.d, ctx);
-}
-void run_snake(float* out, const float* x, int t, const AudioSnake& s) {
-  snake_beta_cpu(out, x, s.log_alpha, s.log_beta, t, s.channels);
-}
+struct CpuBackend {
+  struct Buf {
+    std::vector<float> v;
+    float* data() { return v.data(); }
+  };
+  CpuContext ctx;
+  Buf alloc(size_t n) { return Buf{std::vector<float>(n)}; }
+  void conv(float* out, const float* x, int t, const AudioConv& c) {
+    conv1d_cpu(out, x, t, static_cast<const float*>(c.w.w), c.w.b, c.d, ctx);
+  }
+  void conv_transpose(float* out, const float* x, int t, const AudioConvTranspose& c) {
+    conv_transpose1d_cpu(out, x, t, static_cast<const float*>(c.w.w), c.w.b, c.d, ctx);
+  }
+  void snake(float* out, const float* x, int t, const AudioSnake& s) {
+    snake_beta_cpu(out, x, s.log_alpha, s.log_beta, t, s.channels);
+  }
+  void add_inplace(float* out, const float* a, size_t n) {
+    for (size_t i = 0; i < n; i += (1u << 30)) add_cpu(out + i, out + i, a + i, (int)std::min<size_t>(n - i, 1u << 30));
+  }
+};
 }  // namespace
 
-std::vector<float> Cosmos3AudioDecoder::decode(const float* latents, int T, const Cosmos3AudioRunOptions& opt) const {
+void cosmos3_audio_check_decode(const Cosmos3AudioConfig& cfg, const float* latents, int T) {
   if (T < 1) throw ModelError("sound latents: T must be at least 1 frame");
+  if ((long long)T * cfg.upsampling() > (1ll << 31) - 1) throw ModelError("sound latents: T is too long for one decode");
   if (!latents) throw ModelError("sound latents: no data");
-  const size_t cap = activation_floats(T) / 3;
-  std::vector<float> xbuf(cap), abuf(cap), bbuf(cap);
-  float *x = xbuf.data(), *a = abuf.data(), *b = bbuf.data();
-  // [C, T] -> channels-last [T, C].
-  const int cl = cfg_.latent_channels;
-  for (int c = 0; c < cl; ++c)
-    for (int t = 0; t < T; ++t) a[(size_t)t * cl + c] = latents[(size_t)c * T + t];
-  run_conv(x, a, T, w_.conv1, cpu_);
-  int t = T;
-  for (const AudioDecoderBlock& blk : w_.block) {
-    check_abort(opt);
-    run_snake(a, x, t, blk.snake1);
-    conv_transpose1d_cpu(x, a, t, static_cast<const float*>(blk.conv_t1.w.w), blk.conv_t1.w.b, blk.conv_t1.d, cpu_);
-    t = blk.conv_t1.d.out_t(t);
-    const int c = blk.conv_t1.d.cout;
-    for (const AudioResidualUnit& r : blk.res) {  // x += conv2(snake2(conv1(snake1(x)))); lengths kept
-      run_snake(a, x, t, r.snake1);
-      run_conv(b, a, t, r.conv1, cpu_);
-      run_snake(b, b, t, r.snake2);
-      run_conv(a, b, t, r.conv2, cpu_);
-      add_cpu(x, x, a, (int)((size_t)t * c));
+}
+
+void cosmos3_audio_to_channels_last(float* out, const float* x, int c, int t) {
+  for (int i = 0; i < c; ++i)
+    for (int j = 0; j < t; ++j) out[(size_t)j * c + i] = x[(size_t)i * t + j];
+}
+
+void cosmos3_audio_to_waveform(float* wave, const float* x, int c, int t, bool clamp) {
+  for (int j = 0; j < t; ++j)
+    for (int i = 0; i < c; ++i) {
+      const float v = x[(size_t)j * c + i];
+      wave[(size_t)i * t + j] = clamp ? std::min(1.f, std::max(-1.f, v)) : v;
     }
-  }
-  check_abort(opt);
-  run_snake(a, x, t, w_.snake1);
-  run_conv(b, a, t, w_.conv2, cpu_);
-  // [t, audio_channels] -> [audio_channels, t], clamped as diffusers' decode.
-  const int ca = cfg_.audio_channels;
-  std::vector<float> wave((size_t)ca * t);
-  for (int i = 0; i < t; ++i)
-    for (int c = 0; c < ca; ++c) {
-      const float v = b[(size_t)i * ca + c];
-      wave[(size_t)c * t + i] = opt.clamp ? std::min(1.f, std::max(-1.f, v)) : v;
-    }
+}
+
+std::vector<float> Cosmos3AudioDecoder::decode(const float* latents, int T, const Cosmos3AudioRunOptions& opt) const {
+  cosmos3_audio_check_decode(cfg_, latents, T);
+  const int cl = cfg_.latent_channels, ca = cfg_.audio_channels, n = cfg_.samples_for(T);
+  std::vector<float> x((size_t)T * cl), out((size_t)n * ca), wave((size_t)n * ca);
+  cosmos3_audio_to_channels_last(x.data(), latents, cl, T);
+  CpuBackend b;
+  b.ctx = cpu_;
+  cosmos3_audio_detail::decode(b, w_, x.data(), T, out.data(), cfg_.widest_stage_floats(T), opt);
+  cosmos3_audio_to_waveform(wave.data(), out.data(), ca, n, opt.clamp);
   return wave;
 }
 

@@ -50,6 +50,8 @@ struct Cosmos3AudioConfig {
   int samples_for(int latent_frames) const { return latent_frames * upsampling(); }
   // The Generator's sound latent frames for a clip (diffusers' prepare_latents): ceil(int(F / fps * rate) / hop).
   int latent_frames_for_clip(int num_frames, double fps) const;
+  // Floats of the widest [t, c] activation of a decode of this many latent frames (the forward keeps three).
+  size_t widest_stage_floats(int latent_frames) const;
 };
 
 struct AudioSnake {  // SnakeBeta: log alpha, log beta [channels], used as stored
@@ -105,7 +107,7 @@ class Cosmos3AudioDecoder {
   size_t weight_bytes() const { return store_.bytes(); }
   void set_threads(int n) { cpu_.threads = n; }
   // Peak activation floats decode(T) allocates (three [t, c] buffers at the widest stage), for planning.
-  size_t activation_floats(int T) const;
+  size_t activation_floats(int T) const { return 3 * cfg_.widest_stage_floats(T); }
 
  private:
   Cosmos3AudioDecoder() = default;
@@ -114,5 +116,11 @@ class Cosmos3AudioDecoder {
   Cosmos3AudioDecoderWeights w_;
   CpuContext cpu_;
 };
+
+// Shared by both backends: the argument checks (ModelError naming the argument), and the host layout changes
+// around the forward ([C, T] latents -> channels-last [T, C]; [N, channels] -> waveform [channels, N], clamped).
+void cosmos3_audio_check_decode(const Cosmos3AudioConfig& cfg, const float* latents, int T);
+void cosmos3_audio_to_channels_last(float* out, const float* x, int c, int t);
+void cosmos3_audio_to_waveform(float* wave, const float* x, int c, int t, bool clamp);
 
 }  // namespace cosmos
