@@ -404,7 +404,7 @@ export function subjectsBundle(img: OverlayImage, regions: readonly SubjectRegio
  * @example
  * ```ts
  * import { boxesOutput } from "./boxes.ts";
- * const out = await boxesOutput("scene.png", [{ label: "cup", box: [10, 20, 30, 40] }]);
+ * const out = await boxesOutput("assets/images/tabletop.png", [{ label: "cup", box: [10, 20, 30, 40] }]);
  * ```
  */
 export async function boxesOutput(
@@ -420,7 +420,7 @@ export async function boxesOutput(
  * @example
  * ```ts
  * import { showBoxes } from "./boxes.ts";
- * await showBoxes("scene.png", [{ label: "cup", box: [100, 200, 300, 400] }], { convention: "norm1000" });
+ * await showBoxes("assets/images/tabletop.png", [{ label: "cup", box: [100, 200, 300, 400] }], { convention: "norm1000" });
  * ```
  */
 export async function showBoxes(
@@ -436,7 +436,7 @@ export async function showBoxes(
  * @example
  * ```ts
  * import { showSubjects } from "./boxes.ts";
- * await showSubjects("scene.png", [{ box: [100, 100, 400, 600], description: "a person in a red coat" }]);
+ * await showSubjects("assets/images/tabletop.png", [{ box: [100, 100, 400, 600], description: "a person in a red coat" }]);
  * ```
  */
 export async function showSubjects(

@@ -27,7 +27,7 @@ export interface OverlayImage {
  * @example
  * ```ts
  * import { loadImage } from "./image_input.ts";
- * const { width, height } = await loadImage("scene.jpg");
+ * const { width, height } = await loadImage("assets/images/tabletop.jpg");
  * ```
  */
 export async function loadImage(input: string | Uint8Array | OverlayImage): Promise<OverlayImage> {

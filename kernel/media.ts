@@ -6,9 +6,11 @@
  * @example
  * ```ts
  * import { showVideo, showAudio } from "./media.ts";
- * await showVideo("out/clip.mp4");              // inline when ≤ 20 MB
- * await showVideo("out/long.mp4", { inline: false }); // linked, file kept beside the notebook
- * await showAudio("out/sound.wav");
+ * import { extractAudio } from "../src/media/audio_io.ts";
+ * await showVideo("assets/videos/pick_place.mp4"); // inline when ≤ 20 MB
+ * await showVideo("assets/videos/driving.mp4", { inline: false }); // linked, file kept beside the notebook
+ * await extractAudio("assets/videos/pick_place.mp4", { output: "/tmp/sound.wav" });
+ * await showAudio("/tmp/sound.wav");
  * ```
  * @module
  */
@@ -146,8 +148,8 @@ function urlPath(p: string): string {
  * @example
  * ```ts
  * import { mediaOutput } from "./media.ts";
- * const out = mediaOutput("video", "out/clip.mp4", { inline: "auto" });
- * console.log(String(out)); // "<video clip.mp4, 1.2 MB, inline>"
+ * const out = mediaOutput("video", "assets/videos/pick_place.mp4", { inline: "auto" });
+ * console.log(String(out)); // "<video pick_place.mp4, … MB, inline>"
  * ```
  */
 export function mediaOutput(kind: MediaKind, input: string | Uint8Array, o: MediaOutputOptions = {}): Displayable {
@@ -198,7 +200,7 @@ export function mediaOutput(kind: MediaKind, input: string | Uint8Array, o: Medi
  * @example
  * ```ts
  * import { showVideo } from "./media.ts";
- * await showVideo("out/clip.mp4", { caption: "generated, 24 fps" });
+ * await showVideo("assets/videos/pick_place.mp4", { caption: "generated, 24 fps" });
  * ```
  */
 export async function showVideo(input: string | Uint8Array, o: MediaOutputOptions = {}): Promise<void> {
@@ -210,7 +212,9 @@ export async function showVideo(input: string | Uint8Array, o: MediaOutputOption
  * @example
  * ```ts
  * import { showAudio } from "./media.ts";
- * await showAudio("out/sound.wav");
+ * import { extractAudio } from "../src/media/audio_io.ts";
+ * await extractAudio("assets/videos/pick_place.mp4", { output: "/tmp/sound.wav" });
+ * await showAudio("/tmp/sound.wav");
  * ```
  */
 export async function showAudio(input: string | Uint8Array, o: MediaOutputOptions = {}): Promise<void> {

@@ -8,8 +8,8 @@
  * @example
  * ```ts
  * import { showVideo, showBoxes, streamText, progressBar } from "./mod.ts";
- * await showVideo("out/clip.mp4");
- * await showBoxes("scene.png", [{ label: "cup", box: [120, 340, 260, 520] }]); // Qwen3-VL 0–1000 grid
+ * await showVideo("assets/videos/pick_place.mp4");
+ * await showBoxes("assets/images/tabletop.png", [{ label: "cup", box: [120, 340, 260, 520] }]); // Qwen3-VL 0–1000 grid
  * const bar = progressBar({ label: "denoise", total: 35 });
  * bar.tick();
  * await bar.done();
