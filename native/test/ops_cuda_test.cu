@@ -45,7 +45,10 @@
 #include "../src/ops/swiglu.h"
 #include "../src/ops/attention_gemm.h"
 #include "../src/ops/avg_down.h"
+#include "../src/ops/conv1d.h"
 #include "../src/ops/conv3d.h"
+#include "../src/ops/conv_transpose1d.h"
+#include "../src/ops/snake_beta.h"
 #include "../src/ops/dup_up.h"
 #include "../src/ops/pixel_patchify.h"
 #include "../src/ops/upsample_nearest.h"
@@ -904,6 +907,52 @@ void test_attention_gemm(int n_q, int n_kv, int hd) {
   pool->free(dq); pool->free(dk); pool->free(dv); pool->free(dout);
 }
 
+// --- Cosmos 3 AVAE (audio decoder) ops vs their CPU twins.
+void* up_weight(std::vector<float>& w, bool bf16) {  // bf16: w rounded in place so the CPU reference sees the same values
+  if (!bf16) return up(w);
+  std::vector<uint16_t> wb(w.size());
+  for (size_t i = 0; i < w.size(); ++i) { wb[i] = f2bf(w[i]); w[i] = bf2f(wb[i]); }
+  void* d = pool->alloc(wb.size() * 2);
+  CUDA_CHECK(cudaMemcpy(d, wb.data(), wb.size() * 2, cudaMemcpyHostToDevice));
+  return d;
+}
+void test_conv1d(const char* name, Conv1dDims d, int t, bool bf16) {
+  auto x = randv((size_t)t * d.cin), w = randv((size_t)d.cout * d.cols(), 0.1f), b = randv(d.cout);
+  void* dw = up_weight(w, bf16);
+  const size_t n = (size_t)d.out_t(t) * d.cout;
+  std::vector<float> ref(n);
+  conv1d_cpu(ref.data(), x.data(), t, w.data(), b.data(), d, cosmos::CpuContext{});
+  float *dx = up(x), *db = up(b), *dout = (float*)pool->alloc(n * 4);
+  conv1d_cuda(dout, dx, t, dw, bf16 ? WType::BF16 : WType::F32, db, d, ctx);
+  report("conv1d", std::string(name) + shape(" t=%d cin=%d cout=%d", t, d.cin, d.cout) + (bf16 ? " bf16" : " f32"),
+         ref, down(dout, n), bf16 ? 1e-2 : 1e-4);
+  pool->free(dx); pool->free(db); pool->free(dout); pool->free(dw);
+}
+void test_conv_transpose1d(int cin, int cout, int s, int t, bool bf16) {
+  ConvTranspose1dDims d{cin, cout, 2 * s, s, (s + 1) / 2, s % 2};  // the decoder's blocks
+  auto x = randv((size_t)t * cin), w = randv((size_t)cin * cout * d.k, 0.1f), b = randv(cout);
+  std::vector<float> packed(w.size());
+  conv_transpose1d_pack_weight(packed.data(), w.data(), cin, cout, d.k);
+  void* dw = up_weight(packed, bf16);
+  const size_t n = (size_t)d.out_t(t) * cout;
+  std::vector<float> ref(n);
+  conv_transpose1d_cpu(ref.data(), x.data(), t, packed.data(), b.data(), d, cosmos::CpuContext{});
+  float *dx = up(x), *db = up(b), *dout = (float*)pool->alloc(n * 4);
+  conv_transpose1d_cuda(dout, dx, t, dw, bf16 ? WType::BF16 : WType::F32, db, d, ctx);
+  report("conv_t1d", shape("s=%d t=%d cin=%d cout=%d", s, t, cin, cout) + (bf16 ? " bf16" : " f32"), ref,
+         down(dout, n), bf16 ? 1e-2 : 1e-4);
+  pool->free(dx); pool->free(db); pool->free(dout); pool->free(dw);
+}
+void test_snake_beta(long long rows, int c) {
+  auto x = randv((size_t)rows * c, 2.f), la = randv(c, 0.5f), lb = randv(c, 0.5f);
+  std::vector<float> ref(x.size());
+  snake_beta_cpu(ref.data(), x.data(), la.data(), lb.data(), rows, c);
+  float *dx = up(x), *da = up(la), *dbeta = up(lb);
+  snake_beta_cuda(dx, dx, da, dbeta, rows, c, ctx);
+  report("snake_beta", shape("rows=%d c=%d in place", (int)rows, c), ref, down(dx, ref.size()), 1e-5);
+  pool->free(dx); pool->free(da); pool->free(dbeta);
+}
+
 int main() {
   if (cosmos::cuda_device_count() == 0) {
     std::printf("no CUDA device\n");
@@ -1055,6 +1104,18 @@ int main() {
   test_attention_gemm(96, 96, 24);
   test_attention_gemm(700, 700, 1024);
   test_attention_gemm(1000, 20000, 64);  // scores in query blocks (838 rows each)
+  // AVAE audio decoder ops (added last: the rows above keep their random inputs). Kernel 7 dilations 1 / 9,
+  // pointwise, the decoder's strides 8 / 5 / 2, a transposed conv long enough for several Y blocks.
+  test_conv1d("k7 d1 pad 3", Conv1dDims{320, 320, 7, 1, 1, 3, 3}, 3000, false);
+  test_conv1d("k7 d9 pad 27", Conv1dDims{64, 96, 7, 1, 9, 27, 27}, 1001, false);
+  test_conv1d("k7 d3 pad 9", Conv1dDims{640, 640, 7, 1, 3, 9, 9}, 2000, true);
+  test_conv1d("pointwise", Conv1dDims{320, 320, 1, 1, 1, 0, 0}, 4097, false);
+  test_conv1d("latents in 64->5120", Conv1dDims{64, 5120, 7, 1, 1, 3, 3}, 197, true);
+  test_conv_transpose1d(5120, 2560, 8, 197, false);
+  test_conv_transpose1d(1280, 640, 5, 301, false);
+  test_conv_transpose1d(320, 320, 2, 60000, false);  // Y 77M floats: two blocks
+  test_conv_transpose1d(640, 320, 4, 3000, true);
+  test_snake_beta(100003, 320);
   std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
   std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;
