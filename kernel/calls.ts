@@ -183,13 +183,12 @@ const SERVER_KIND = {
   generate: "vLLM-Omni server",
   rollout: "vLLM-Omni server",
 };
-const NATIVE_LACKS = { rollout: "action (world-model) model" };
 
 /**
  * Picks the backend of a notebook's calls from the environment — `COSMOS_REASONER_BACKEND` (for
  * `reason`) or `COSMOS_GENERATOR_BACKEND` (for `generate` / `rollout`), then `COSMOS_BACKEND`, then
  * `o.fallback` — says in the notebook which one runs and what it cannot do (the native engine has
- * no Cosmos 3 action model or sound tokenizer yet; a tiny test checkpoint answers gibberish), and
+ * no Cosmos 3 sound tokenizer yet; a tiny test checkpoint answers gibberish), and
  * returns the options to pass to the calls.
  * @example
  * ```ts
@@ -240,8 +239,9 @@ export async function notebookBackend(
   if (call === "rollout" && backend.kind === "native") {
     await note(
       "unavailable",
-      `The native engine has no Cosmos 3 ${NATIVE_LACKS[call]} yet, so ${call}() cannot run here. To run it, start a ` +
-        `vLLM-Omni server (see this notebook's Backend section) and set ${names[0]}=http://<host>:8000.`,
+      "The native engine runs rollout() (policy, forward and inverse dynamics) from a diffusers-layout Cosmos 3 " +
+        "Generator checkpoint with action heads (a folder or an HF-cached repo id). Without one, start a vLLM-Omni " +
+        `server (see this notebook's Backend section) and set ${names[0]}=http://<host>:8000.`,
     );
   }
   return { backend, tinyCheckpoint };

@@ -1,6 +1,7 @@
 /**
  * `rollout()`: vision + action chunks in, predicted video and/or action chunks out —
- * policy, forward dynamics and inverse dynamics for an embodiment, on a vLLM-Omni server.
+ * policy, forward dynamics and inverse dynamics for an embodiment, on a vLLM-Omni server or in-process
+ * on the native engine (./native_rollout.ts).
  *
  * @example
  * ```ts
@@ -20,7 +21,7 @@
  * @module
  */
 import { resolveBackend } from "../backend/resolve.ts";
-import { throwIfAborted, UnsupportedError } from "../errors.ts";
+import { throwIfAborted } from "../errors.ts";
 import { RolloutRequest, type RolloutRequestInput } from "../schema/rollout_request.ts";
 import type { RolloutResult, RunOptions } from "../schema/results.ts";
 import { parseWith } from "../schema/validate.ts";
@@ -29,7 +30,7 @@ import { prepareRolloutActions, withActionSpaces } from "./rollout_actions.ts";
 
 /**
  * Runs one world-model request.
- * @throws {ValidationError} for invalid requests, {@link UnsupportedError} on the native engine.
+ * @throws {ValidationError} for invalid requests (the checkpoint's rules included).
  */
 export async function rollout(request: RolloutRequestInput, options: RunOptions = {}): Promise<RolloutResult> {
   const req = parseWith(RolloutRequest, request, "request");
@@ -42,8 +43,6 @@ export async function rollout(request: RolloutRequestInput, options: RunOptions 
     const { remoteRollout } = await import("../remote/mod.ts");
     return withActionSpaces(await remoteRollout(prepared.request, backend, options), prepared);
   }
-  throw new UnsupportedError(
-    `The native engine has no Cosmos 3 action model yet, so ${req.mode} for ${req.embodiment} cannot run in-process.`,
-    { hint: "Set COSMOS_GENERATOR_BACKEND (or pass backend) to a vLLM-Omni server URL with action support." },
-  );
+  const { nativeRollout } = await import("./native_rollout.ts");
+  return withActionSpaces(await nativeRollout(prepared.request, backend, options), prepared);
 }

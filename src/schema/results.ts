@@ -139,6 +139,8 @@ export interface RolloutResult {
   /** The chunk in both spaces and which one the chart shows (every mode with actions in or out). */
   actionSpaces?: RolloutActions;
   backend: string;
+  /** Set when the native checkpoint says its weights are untrained (see {@link GenerateResult.untrained}). */
+  untrained?: boolean;
 }
 
 /** Progress of long work (loading, denoising steps, decoding frames, polling a job). */

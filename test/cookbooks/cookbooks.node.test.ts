@@ -5,8 +5,8 @@
 //    (image / video / action plots), the validated request, and for every call: Reasoner
 //    notebooks stream the native engine's answer on the tiny checkpoint under the
 //    untrained-weights warning; Generator / action notebooks show the engine's own "cannot run
-//    this" message (UnsupportedError: no native Cosmos 3 action model or sound tokenizer; CheckpointError: the
-//    default Generator checkpoint is not in the cache) — never a
+//    this" message (UnsupportedError: no native Cosmos 3 sound tokenizer; CheckpointError: the default
+//    Generator checkpoint is not in the cache) — never a
 //    result from nowhere.
 // 2. A sample (caption, 2D grounding, temporal localization, text-to-video, policy) with
 //    COSMOS_REASONER_BACKEND / COSMOS_GENERATOR_BACKEND pointing at test/remote/_server.ts. That
@@ -214,7 +214,7 @@ function assertHonestWithoutBackend(path: string, cells: Cell[]): void {
     assert.match(line, /^backend: native:\w+ \(nvidia\/Cosmos3-Nano\) · embedded native engine/);
     assert.ok(
       unavailable.some((t) =>
-        /The native engine (has no Cosmos 3 .* yet|runs generate\(\))/.test(t) &&
+        /The native engine (has no Cosmos 3 .* yet|runs (generate|rollout)\(\))/.test(t) &&
         t.includes("COSMOS_GENERATOR_BACKEND=http://")
       ),
       "says what is missing and how to point at vLLM-Omni",
@@ -223,8 +223,8 @@ function assertHonestWithoutBackend(path: string, cells: Cell[]): void {
       const out = displays(c).map(plain);
       assert.match(
         out.at(-1) ?? "",
-        // rollout: no action model; generate: the default checkpoint is not here, or sound (no sound tokenizer).
-        /^(UnsupportedError \(unsupported\): The native engine has no Cosmos 3 (action model|sound tokenizer) yet|CheckpointError \(checkpoint_error\): Checkpoint nvidia\/Cosmos3-Nano not found)/,
+        // the default checkpoint is not here, or sound (no sound tokenizer).
+        /^(UnsupportedError \(unsupported\): The native engine has no Cosmos 3 sound tokenizer yet|CheckpointError \(checkpoint_error\): Checkpoint nvidia\/Cosmos3-Nano not found)/,
         `${path}: the engine's own message, last`,
       );
       assert.ok(!displays(c).some((o) => html(o).includes("cosmos-video")), "no video from nowhere");

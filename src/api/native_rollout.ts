@@ -1,0 +1,130 @@
+/**
+ * `rollout()` on the embedded native engine (policy, forward and inverse dynamics): the request is
+ * planned as diffusers' Cosmos3OmniPipeline plans an action run (src/generator: the tier's canvas,
+ * the content crop in whole latents, clean vs noisy latent frames and action tokens, the domain),
+ * the observation is fitted on the canvas as `_prepare_action_video_conditioning` does (scaled down to
+ * fit when larger — sharp's bicubic, close to torch's antialiased bicubic; same-size content is exact
+ * — then padded right and bottom, replicate or reflect), the engine runs it
+ * (src/native/generator.ts) and the predicted video is written as an H.264 MP4 (policy, forward
+ * dynamics) and the actions returned at the embodiment's width (policy, inverse dynamics).
+ *
+ * Actions go in and come out in the space the request holds them in; mapping raw actions to the
+ * model's normalised space is the caller's (rollout.ts), as for a server.
+ *
+ * @example
+ * ```ts
+ * import { nativeRollout } from "./native_rollout.ts";
+ * import { RolloutRequest } from "../schema/rollout_request.ts";
+ * const req = RolloutRequest.parse({ mode: "policy", embodiment: "bridge", image: "scene.png", resolution: "256p", actionChunkSize: 4 });
+ * const r = await nativeRollout(req, { kind: "native", checkpoint: "test/fixtures/cosmos3-tiny" }, {});
+ * r.actions?.length; // 4 rows of 10
+ * ```
+ * @module
+ */
+import { randomInt } from "node:crypto";
+import { describeBackend } from "../backend/resolve.ts";
+import { throwIfAborted } from "../errors.ts";
+import { generatorInputs, planGeneration, rolloutRun, type RunMedia } from "../generator/mod.ts";
+import { readActionChunk } from "../media/actions.ts";
+import { readImage, resizeImage } from "../media/images.ts";
+import type { MediaSource } from "../media/source.ts";
+import { decodeVideoFrames, encodeVideo, probeVideo } from "../media/video.ts";
+import type { RgbFrame } from "../media/video_decode.ts";
+import { openCosmos3Generator } from "../native/generator.ts";
+import { localPathOf, mediaBytes } from "../reasoner/messages.ts";
+import { boundsOf } from "../remote/http.ts";
+import { defaultOutputPath } from "../remote/output.ts";
+import { isRemoteUrl } from "../schema/media_input.ts";
+import type { ImageInput, VideoInput } from "../schema/media_input.ts";
+import type { RolloutRequest } from "../schema/rollout_request.ts";
+import type { BackendSpec, RolloutResult, RunOptions } from "../schema/results.ts";
+import { framesToPixels, padToCanvas, pixelsToFrame } from "./native_generate.ts";
+
+async function sourceOf(ref: ImageInput | VideoInput, field: string, opts: RunOptions): Promise<MediaSource> {
+  if (typeof ref === "string" && !ref.startsWith("data:") && !isRemoteUrl(ref)) return localPathOf(ref, field);
+  return await mediaBytes(ref, opts.signal, { ...boundsOf(opts), field });
+}
+
+/** Runs a validated rollout() request in-process on the checkpoint `backend.checkpoint`. */
+export async function nativeRollout(
+  req: RolloutRequest,
+  backend: BackendSpec,
+  options: RunOptions,
+): Promise<RolloutResult> {
+  if (backend.kind !== "native") throw new TypeError("nativeRollout needs a native backend");
+  const { signal, onProgress } = options;
+  const session = await openCosmos3Generator(backend.checkpoint, onProgress);
+  throwIfAborted(signal);
+  onProgress?.({ stage: "preprocess", message: "Reading the observation and the actions" });
+  const e = req.effective;
+  const rows = typeof req.actions === "string"
+    ? await readActionChunk(req.actions, { dim: e.rawActionDim, field: "actions" })
+    : undefined;
+  // The observation's frames (an image is one frame; the canvas repeats the last one).
+  let source: RgbFrame[];
+  const media: RunMedia = {};
+  if (req.video) {
+    const src = await sourceOf(req.video, "video", options);
+    const info = await probeVideo(src, { signal });
+    media.video = { width: info.width, height: info.height, frames: info.frameCount };
+    source = await decodeVideoFrames(src, { signal });
+  } else {
+    const src = await sourceOf(req.image!, "image", options);
+    const img = await readImage(src, { signal });
+    media.image = { width: img.width, height: img.height };
+    source = [img];
+  }
+  const plan = planGeneration(rolloutRun(req, media, rows), session.model);
+  const canvas = plan.actionCanvas!;
+  const frames = 1 + 4 * Math.max(...plan.cleanLatentFrames);
+  const fitted = new Map<number, RgbFrame>();
+  const onCanvas = async (i: number) => {
+    if (!fitted.has(i)) {
+      const f = source[i];
+      const content = f.width === canvas.content.width && f.height === canvas.content.height
+        ? f
+        : await resizeImage(f, { ...canvas.content, fit: "fill", kernel: "cubic", signal });
+      fitted.set(i, padToCanvas(content, canvas));
+    }
+    return fitted.get(i)!;
+  };
+  const clip: RgbFrame[] = [];
+  for (let f = 0; f < frames; f++) clip.push(await onCanvas(canvas.frameMap[f]));
+  const seed = req.seed ?? randomInt(0, 2 ** 31);
+  const out = await session.run({
+    plan,
+    inputs: generatorInputs(plan, session.tokenizer, session.model),
+    condVideo: framesToPixels(clip),
+    seed,
+    decode: req.mode !== "inverse_dynamics",
+    signal,
+    onProgress,
+  });
+  const result: RolloutResult = { mode: req.mode, embodiment: req.embodiment, backend: describeBackend(backend) };
+  const a = plan.action!;
+  if (a.predicts && out.action) {
+    result.actions = Array.from(
+      { length: a.tokens },
+      (_, k) => Array.from(out.action!.subarray(k * a.actionDim, k * a.actionDim + a.rawActionDim)),
+    );
+  }
+  if (out.video) {
+    const F = out.frames, H = out.height, W = out.width;
+    const path = req.outputPath ?? defaultOutputPath(req.mode, "mp4");
+    const r = await encodeVideo(
+      Array.from({ length: F }, (_, f) => pixelsToFrame(out.video!, f, F, H, W)),
+      { output: path, fps: plan.fps, width: W, height: H, signal },
+    );
+    result.video = {
+      path: r.path,
+      mimeType: "video/mp4",
+      width: r.width,
+      height: r.height,
+      numFrames: r.frames,
+      fps: r.fps,
+      hasSound: false,
+    };
+  }
+  if (session.untrained) result.untrained = true;
+  return result;
+}
