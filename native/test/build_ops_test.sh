@@ -4,6 +4,7 @@
 #   qwen3_cuda_test      CUDA Qwen3 text decoder vs CPU vs transformers on the tiny fixture
 #   lifecycle_cuda_test  op workspaces are pool bytes; load -> run -> free x20 returns every byte
 #   cosmos3_transformer_cuda_test  CUDA Cosmos 3 MoT transformer vs CPU vs diffusers on the cosmos3-tiny fixture
+#   flow_sampler_cuda_test  the flow samplers / denoising loop on the GPU vs the CPU (bitwise) and diffusers' traces
 #   qwen3_decode_bench   decode tokens/s at the Qwen3-VL-8B text shape (bench/qwen3_decode_bench.cu)
 #   gemm_bench           the bf16 mma.sync GEMM vs the previous WMMA kernel (bench/gemm_bench.cu)
 #   cosmos3_transformer_bench  one denoising step of the MoT transformer at the Nano shape (bench/cosmos3_transformer_bench.cu)
@@ -29,10 +30,11 @@ for f in "$src"/ops/*.cu "$src"/layers/*.cu "$src"/core/cuda_*.cu "$src"/models/
          "$src"/models/cosmos3_transformer_cuda.cu \
          "$here/../../bench/matmul_wmma.cu"; do build nv "$f"; common+=("$out/obj/$(basename "$f").o"); done
 for f in "$src"/ops/*_cpu.cc "$src"/layers/*.cc "$src"/core/{parallel,json,config,tensor,memory}.cc "$src"/safetensors/safetensors.cc "$src"/models/qwen3_text.cc \
-         "$src"/models/qwen3_vision.cc "$src"/models/cosmos3_transformer.cc; do
+         "$src"/models/qwen3_vision.cc "$src"/models/cosmos3_transformer.cc \
+         "$src"/runtime/{flow_schedule,flow_sampler,denoise_loop}.cc; do
   build cxx "$f"; common+=("$out/obj/$(basename "$f").o")
 done
-drivers=("$here/ops_cuda_test.cu" "$here/qwen3_cuda_test.cu" "$here/lifecycle_cuda_test.cu" "$here/cosmos3_transformer_cuda_test.cu" "$here/../../bench/qwen3_decode_bench.cu"
+drivers=("$here/ops_cuda_test.cu" "$here/flow_sampler_cuda_test.cu" "$here/qwen3_cuda_test.cu" "$here/lifecycle_cuda_test.cu" "$here/cosmos3_transformer_cuda_test.cu" "$here/../../bench/qwen3_decode_bench.cu"
          "$here/../../bench/gemm_bench.cu" "$here/../../bench/cosmos3_transformer_bench.cu")
 for f in "${drivers[@]}"; do build nv "$f"; done
 for p in "${pids[@]}"; do wait "$p"; done
