@@ -31,7 +31,7 @@ import { existsSync } from "node:fs";
 import { readFile, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import { resolveCheckpoint } from "../checkpoint/mod.ts";
-import { NativeError, throwIfAborted, ValidationError } from "../errors.ts";
+import { CheckpointError, NativeError, throwIfAborted, ValidationError } from "../errors.ts";
 import {
   type GeneratorInputs,
   type GeneratorModelConfig,
@@ -42,7 +42,7 @@ import {
 } from "../generator/mod.ts";
 import type { ProgressEvent } from "../schema/results.ts";
 import type { RawGenerator, RawGeneratorRequest, RawGeneratorResult } from "./addon_types.ts";
-import { fromNative } from "./errors.ts";
+import { fromNative, nativeCode } from "./errors.ts";
 import { loadAddon } from "./load.ts";
 import { RunQueue } from "./queue.ts";
 import { track, untrack } from "./registry.ts";
@@ -125,7 +125,7 @@ export class Cosmos3GeneratorSession {
     try {
       raw = await addon.loadGeneratorAsync(dir);
     } catch (e) {
-      throw fromNative(e);
+      throw generatorError(e, dir);
     }
     onProgress?.({ stage: "load", done: 2, total: 2, message: "Weights loaded" });
     return new Cosmos3GeneratorSession(dir, model, tokenizer, untrained, raw);
@@ -171,7 +171,7 @@ export class Cosmos3GeneratorSession {
       stepStart = Date.now();
       return await this.raw.generate(request, onCode);
     } catch (e) {
-      throw fromNative(e);
+      throw generatorError(e, this.dir);
     } finally {
       signal?.removeEventListener("abort", abort);
     }
@@ -192,6 +192,22 @@ export class Cosmos3GeneratorSession {
   [Symbol.asyncDispose](): Promise<void> {
     return this.free();
   }
+}
+
+/** fromNative, with the Generator's own words for a checkpoint or request the engine refused. */
+function generatorError(e: unknown, dir: string): Error {
+  const code = nativeCode(e);
+  if (code === "MODEL" || code === "CONFIG") {
+    return new CheckpointError(
+      `The Cosmos 3 Generator engine refused ${dir} or the request (${code}): ${(e as Error).message}`,
+      {
+        hint:
+          "check transformer/, vae/ and scheduler/ (config.json and the safetensors) of the diffusers-layout checkpoint",
+        cause: e,
+      },
+    );
+  }
+  return fromNative(e);
 }
 
 async function readUntrainedFlag(dir: string): Promise<boolean> {

@@ -10,14 +10,23 @@
 //    untrained, progress events in order, abort mid-run frees the run's memory, a bad size / sound are refused.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { generate } from "../../src/api/generate.ts";
 import { framesToPixels, padToCanvas } from "../../src/api/native_generate.ts";
-import { AbortError, UnsupportedError, ValidationError } from "../../src/errors.ts";
+import { AbortError, CheckpointError, UnsupportedError, ValidationError } from "../../src/errors.ts";
 import { generatorInputs, type GeneratorRun, type GeneratorTask, planGeneration } from "../../src/generator/mod.ts";
 import type { DomainName } from "../../src/schema/embodiments.ts";
 import type { Resolution } from "../../src/schema/settings.ts";
@@ -270,6 +279,24 @@ describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, inje
       for (const [k, d] of Object.entries(worst)) assert.ok(d <= 1e-3, `${mode} ${k}: ${d}`);
     });
   }
+
+  test("a checkpoint the engine cannot take is a CheckpointError naming the key", async () => {
+    const dir = join(OUT, "bad-ckpt");
+    mkdirSync(join(dir, "transformer"), { recursive: true });
+    for (const d of ["vae", "scheduler", "text_tokenizer", "model_index.json"]) {
+      symlinkSync(join(CKPT, d), join(dir, d));
+    }
+    symlinkSync(
+      join(CKPT, "transformer", "diffusion_pytorch_model.safetensors"),
+      join(dir, "transformer", "diffusion_pytorch_model.safetensors"),
+    );
+    const cfg = JSON.parse(readFileSync(join(CKPT, "transformer", "config.json"), "utf8"));
+    writeFileSync(join(dir, "transformer", "config.json"), JSON.stringify({ ...cfg, hidden_act: "gelu" }));
+    await assert.rejects(
+      openCosmos3Generator(dir),
+      (e: unknown) => e instanceof CheckpointError && /hidden_act/.test(e.message) && /Generator/.test(e.message),
+    );
+  });
 
   test("a size the VAE cannot take is a ValidationError naming the rule", async () => {
     const s = await openCosmos3Generator(CKPT);
