@@ -10,9 +10,9 @@
 // (byte-level BPE decodes token by token), so matching bytes is matching text.
 //
 // Sampling is the decoder's: the CPU decoder runs sample_cpu on its host logits row, the CUDA decoder
-// runs sample_cuda on the row it keeps on the GPU (only the id comes back). A flow-matching sampler
-// (the Generator's denoising loop over latents) will sit beside this file as its own loop; it shares
-// the decoders' device-resident state, not this token API.
+// runs sample_cuda on the row it keeps on the GPU (only the id comes back). The Generator's flow-matching
+// samplers sit beside this file as their own loop (denoise_loop.h over flow_sampler.h / flow_schedule.h);
+// they share the device-resident way of working, not this token API.
 #pragma once
 #include <atomic>
 #include <cstdint>
