@@ -1,0 +1,23 @@
+// Tensor-core flash attention for long sequences (the Cosmos 3 Generator's joint attention: tens of
+// thousands of queries and keys, head_dim 128). Same contract as attention_cpu / attention_cuda
+// (attention.h): f32 q [n_q, q_heads, hd], k/v [n_kv, kv_heads, hd], GQA, causal or full with q_offset,
+// out f32 [n_q, q_heads, hd]. The CPU twin is attention_cpu itself.
+//
+// Numerics: q, k, v and the softmax probabilities are rounded to bf16 (products on mma.sync m16n8k16,
+// f32 accumulation, f32 online softmax), ~1e-3 relative on the output; callers opt in
+// (AttentionCall::tensor_core_attention) so exact f32 consumers keep attention_cuda.
+#pragma once
+#ifdef COSMOS_CUDA
+#include "../core/cuda_context.h"
+
+// True when flash_attention_cuda runs the tensor-core kernel for this shape (otherwise it calls
+// attention_cuda): n_q >= 64, n_kv > 0 and head_dim <= 128.
+bool flash_attention_supported(int n_q, int n_kv, int head_dim);
+
+// Workspace from ctx.pool: bf16 copies of q, k, v, head-major and zero-padded to the tiles
+// ((n_q + 127) * q_heads + 2 * (n_kv + 63) * kv_heads) * padded head_dim * 2 bytes, given back once
+// the kernels are enqueued.
+void flash_attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
+                          int kv_heads, int head_dim, int q_offset, bool causal, float scale,
+                          const cosmos::CudaContext& ctx);
+#endif
