@@ -7,6 +7,7 @@
 #include "../core/cuda_common.h"
 #include "../core/errors.h"
 #include "../ops/attention.h"
+#include "../ops/flash_attention.h"
 #include "../ops/qkv_rope.h"
 #include "attention_block.h"
 
@@ -49,9 +50,11 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
     CUDA_CHECK(cudaMemcpyAsync(v.get(), call.extra.v, eb, cudaMemcpyDeviceToDevice, ctx.stream));
     CUDA_CHECK(cudaMemcpyAsync(k.get() + (size_t)e * KH, p.k, ob, cudaMemcpyDeviceToDevice, ctx.stream));
     CUDA_CHECK(cudaMemcpyAsync(v.get() + (size_t)e * KH, p.v, ob, cudaMemcpyDeviceToDevice, ctx.stream));
-    attention_cuda(p.att, p.q, k.get(), v.get(), n, total, H, KVH, D, e + p.kv_row0, call.causal, scale, ctx);
+    auto* attend = call.tensor_core_attention ? flash_attention_cuda : attention_cuda;
+    attend(p.att, p.q, k.get(), v.get(), n, total, H, KVH, D, e + p.kv_row0, call.causal, scale, ctx);
   } else {
-    attention_cuda(p.att, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
+    auto* attend = call.tensor_core_attention ? flash_attention_cuda : attention_cuda;
+    attend(p.att, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
   }
   linear_cuda(y, p.att, b.o, n, ctx);
 }

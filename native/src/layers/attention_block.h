@@ -67,6 +67,10 @@ struct AttentionCall {
   const int* row_dev = nullptr;
   const int* n_kv_dev = nullptr;
   float* decode_part = nullptr;
+  // CUDA: the long-sequence attention runs on tensor cores (ops/flash_attention.h: q, k, v and P rounded to
+  // bf16, ~1e-3 relative) instead of attention_cuda. Opt-in, so callers fidelity-tested in f32 keep theirs.
+  // Last member: objects built before it still pass a valid prefix.
+  bool tensor_core_attention = false;
 };
 
 // Floats of scratch one call of n tokens needs (projections, split q/k/v when not in place, attention).
