@@ -23,6 +23,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import process from "node:process";
 import { ValidationError } from "../src/errors.ts";
+import { type ActionGroup, type ActionLayout, layoutColumnNames } from "../src/schema/embodiments.ts";
 import { display } from "./runtime.ts";
 import { type Displayable, displayable, escapeHtml, type MimeBundle, uniqueId } from "./mime.ts";
 import { hasNotes, type ItemProblem, notesHtml, notesText, type RenderNotes } from "./notes.ts";
@@ -67,6 +68,7 @@ function clean(
   cols: number,
   what: string,
   invalid?: readonly ItemProblem[],
+  names?: readonly string[],
 ): Cleaned {
   if (trajs.length === 0) {
     throw new ValidationError([{
@@ -89,7 +91,7 @@ function clean(
       if (bad.length) {
         const missing = bad.filter((k) => k >= (p?.length ?? 0));
         notes.skipped.push({
-          item: `${t.name} step ${j}: ${bad.map((k) => `d${k}`).join(", ")}`,
+          item: `${t.name} step ${j}: ${bad.map((k) => names?.[k] ?? `d${k}`).join(", ")}`,
           problem: missing.length === bad.length ? `missing (needs ${what})` : "not a number (NaN, Infinity or null)",
         });
       }
@@ -235,6 +237,117 @@ export function timeSeriesFigure(trajs: readonly NamedTrajectory[], o: TimeSerie
   });
   layout.xaxis = { title: { text: o.fps ? "time (s)" : "step" } };
   return withNotes({ data, layout, config: DEFAULT_CONFIG }, cleaned.notes);
+}
+
+/** Colours of the columns inside one panel (x, y, z, … of a group); trajectories differ by dash. */
+const COLUMN_COLORS: readonly string[] = ["#d62728", "#2ca02c", "#1f77b4", "#9467bd", "#8c564b", "#e377c2"];
+const TRAJECTORY_DASHES: readonly string[] = ["solid", "dash", "dot", "dashdot"];
+/** Pixels of one panel, of the title above it and of the tick labels below it. */
+const PANEL_PX = 140, TITLE_PX = 30, TICKS_PX = 26;
+
+/** Options of {@link actionGroupsFigure}. */
+export interface ActionGroupsOptions extends FigureOptions {
+  /** Steps per second: the x axes are in seconds when given, in steps otherwise. */
+  fps?: number;
+}
+
+/**
+ * Action chunks drawn by their embodiment's layout (src/schema/embodiments.ts `ACTION_LAYOUTS`):
+ * one panel per group (translation x/y/z, 6D rotation, gripper, each fingertip), one column of
+ * panels per body part (camera | right hand | left hand for the 57D hand pose), so a wide chunk
+ * folds into a grid instead of one panel per dimension. Inside a panel each column has its colour
+ * (named in the panel title); trajectories are told apart by dash (solid, dashed, …).
+ * @example
+ * ```ts
+ * import { actionGroupsFigure } from "./plotly.ts";
+ * import { ACTION_LAYOUTS } from "../src/schema/embodiments.ts";
+ * const row = [0.01, 0, 0, 1, 0, 0, 0, 1, 0, 1];
+ * const f = actionGroupsFigure([{ name: "predicted", points: [row, row] }], ACTION_LAYOUTS.arm10);
+ * f.data.length; // 10: one trace per column
+ * ```
+ */
+export function actionGroupsFigure(
+  trajs: readonly NamedTrajectory[],
+  layout: ActionLayout,
+  o: ActionGroupsOptions = {},
+): PlotlyFigure {
+  const names = layoutColumnNames(layout);
+  const cleaned = clean(trajs, names.length, `${names.length} values per row`, o.invalid, names);
+  const parts = [...new Set(layout.groups.map((g) => g.part))];
+  const columnsOfParts = parts.map((p) => layout.groups.filter((g) => g.part === p));
+  const rows = Math.max(...columnsOfParts.map((c) => c.length));
+  const margin = { l: 50, r: 10, t: 60, b: 40 };
+  const height = o.height ?? margin.t + margin.b + rows * (PANEL_PX + TITLE_PX + TICKS_PX);
+  const plotPx = height - margin.t - margin.b;
+  const rowFrac = 1 / rows, titleFrac = TITLE_PX / plotPx, ticksFrac = TICKS_PX / plotPx;
+  const colFrac = 1 / parts.length;
+  const data: PlotlyTrace[] = [];
+  const fig: Record<string, unknown> = {
+    title: { text: o.title ?? "Actions by group" },
+    height,
+    margin,
+    showlegend: true,
+    legend: { orientation: "h", y: 1, yanchor: "bottom", x: 1, xanchor: "right" },
+  };
+  const annotations: Record<string, unknown>[] = [];
+  // Where each group's first value sits in a row: groups are stored in row order.
+  const firstColumn = new Map<ActionGroup, number>();
+  layout.groups.reduce((at, g) => (firstColumn.set(g, at), at + g.columns.length), 0);
+  let panel = 0;
+  columnsOfParts.forEach((groups, c) => {
+    groups.forEach((g, r) => {
+      panel += 1;
+      const n = panel === 1 ? "" : String(panel);
+      const top = 1 - r * rowFrac, bottom = 1 - (r + 1) * rowFrac;
+      const x0 = c * colFrac + (parts.length > 1 ? 0.03 : 0), x1 = (c + 1) * colFrac - 0.02;
+      fig[`xaxis${n}`] = {
+        domain: [x0, x1],
+        anchor: `y${n}`,
+        ...(panel === 1 ? {} : { matches: "x" }),
+        ...(r === groups.length - 1 ? { title: { text: o.fps ? "time (s)" : "step" } } : {}),
+      };
+      fig[`yaxis${n}`] = { domain: [bottom + ticksFrac, top - titleFrac], anchor: `x${n}` };
+      const key = g.columns.length === 1 ? "" : ": " +
+        g.columns.map((name, k) => `<span style="color:${COLUMN_COLORS[k % COLUMN_COLORS.length]}">${name}</span>`)
+          .join(" ");
+      annotations.push({
+        text: `<b>${escapeHtml(g.label)}</b>${key}`,
+        xref: "paper",
+        yref: "paper",
+        x: (x0 + x1) / 2,
+        y: top - titleFrac + 0.2 * titleFrac,
+        xanchor: "center",
+        yanchor: "bottom",
+        showarrow: false,
+        font: { size: 12 },
+      });
+      const start = firstColumn.get(g)!;
+      g.columns.forEach((_, k) => {
+        cleaned.trajs.forEach((t, i) => {
+          data.push({
+            type: "scatter",
+            mode: "lines",
+            name: t.name,
+            legendgroup: t.name,
+            // One legend entry per trajectory (its dash); columns are named in the panel titles.
+            showlegend: panel === 1 && k === 0,
+            x: t.points.map((_, j) => (o.fps ? j / o.fps : j)),
+            y: col(t.points, start + k),
+            xaxis: `x${n}`,
+            yaxis: `y${n}`,
+            line: {
+              color: COLUMN_COLORS[k % COLUMN_COLORS.length],
+              dash: TRAJECTORY_DASHES[i % TRAJECTORY_DASHES.length],
+              ...(g.kind === "gripper" ? { shape: "hv" } : {}),
+            },
+            hovertemplate: `${escapeHtml(names[start + k])}: %{y}<extra>${escapeHtml(t.name)}</extra>`,
+          });
+        });
+      });
+    });
+  });
+  fig.annotations = annotations;
+  return withNotes({ data, layout: fig, config: DEFAULT_CONFIG }, cleaned.notes);
 }
 
 /**

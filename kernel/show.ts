@@ -23,7 +23,8 @@ import { readFile } from "node:fs/promises";
 import { CosmosError } from "../src/errors.ts";
 import { type BoxConvention, showBoxes, showSubjects } from "./boxes.ts";
 import { type MediaOutputOptions, showVideo } from "./media.ts";
-import { birdsEyeFigure, showPlot, timeSeriesFigure, trajectory3dFigure } from "./plotly.ts";
+import { actionGroupsFigure, birdsEyeFigure, showPlot, timeSeriesFigure, trajectory3dFigure } from "./plotly.ts";
+import { ACTION_LAYOUTS, type EmbodimentId, EMBODIMENTS } from "../src/schema/embodiments.ts";
 import { display } from "./runtime.ts";
 import { streamBundle } from "./stream.ts";
 import { showTimeline } from "./timeline.ts";
@@ -252,6 +253,8 @@ interface RolloutLike {
   embodiment: string;
   video?: MediaLike;
   actions?: number[][];
+  /** The chunk in both spaces and which one to chart (src/schema/results.ts `RolloutActions`). */
+  actionSpaces?: { role: string; normalized: number[][]; raw?: number[][]; charted: "raw" | "normalized" };
   backend?: string;
 }
 
@@ -317,16 +320,15 @@ export async function show(result: unknown, o: ShowOptions = {}): Promise<void> 
     await showMedia(r.video, o);
     shown = true;
   }
-  if (r.actions && r.actions.length > 0) {
-    const actions = { name: "predicted", points: r.actions };
-    await showPlot(timeSeriesFigure([actions], { fps: o.fps }));
-    if ((r.actions[0]?.length ?? 0) >= 3) {
-      await showPlot(trajectory3dFigure([actions], { title: "Path (first 3 dims)" }));
-    }
+  const charted = chartedActions(r);
+  if (charted) {
+    await showActionCharts(charted, r.embodiment, o.fps);
     shown = true;
   }
   if (isRollout(value)) {
-    const steps = r.actions?.length ? ` · ${r.actions.length} predicted steps × ${r.actions[0].length}D` : "";
+    const steps = charted
+      ? ` · ${charted.points.length} ${charted.name} steps × ${charted.points[0]?.length ?? 0}D (${charted.space})`
+      : "";
     const video = r.video ? ` · video ${r.video.width}x${r.video.height}` : "";
     await note(
       "info",
@@ -335,4 +337,49 @@ export async function show(result: unknown, o: ShowOptions = {}): Promise<void> 
     return;
   }
   if (!shown) await display({ "application/json": value, "text/plain": JSON.stringify(value, null, 2) });
+}
+
+/** The chunk a rollout's chart shows: `actionSpaces[charted]` when the result has it, else the predicted `actions`. */
+function chartedActions(
+  r: Partial<RolloutLike>,
+): { name: string; points: number[][]; space: "raw" | "normalized" } | undefined {
+  const spaces = r.actionSpaces;
+  const points = spaces ? spaces[spaces.charted] : r.actions;
+  if (!points || points.length === 0) return undefined;
+  return { name: spaces?.role ?? "predicted", points, space: spaces?.charted ?? "normalized" };
+}
+
+/**
+ * The action charts of a rollout: panels grouped by the embodiment's layout (translation, 6D
+ * rotation, gripper, fingertips) when the rows have its width, else one panel per dimension; and
+ * the first translation group as a 3D plot. Titles say which space is drawn.
+ */
+async function showActionCharts(
+  chunk: { name: string; points: number[][]; space: "raw" | "normalized" },
+  embodiment: string | undefined,
+  fps: number | undefined,
+): Promise<void> {
+  const space = chunk.space === "raw" ? "raw units" : "normalised model space";
+  const title = `${chunk.name === "given" ? "Given" : "Predicted"} actions (${space})`;
+  const emb = embodiment !== undefined && embodiment in EMBODIMENTS
+    ? EMBODIMENTS[embodiment as EmbodimentId]
+    : undefined;
+  const layout = emb && ACTION_LAYOUTS[emb.layout];
+  const fits = layout !== undefined && chunk.points.every((row) => row.length === emb!.actionDim);
+  const traj = { name: chunk.name, points: chunk.points };
+  await showPlot(
+    fits ? actionGroupsFigure([traj], layout, { fps, title }) : timeSeriesFigure([traj], { fps, title }),
+  );
+  // The 3D view: the layout's first translation (per-step deltas in the datasets), else the first three dimensions.
+  const groups = fits ? layout.groups : [];
+  const t = groups.findIndex((g) => g.kind === "translation");
+  if (t >= 0) {
+    const from = groups.slice(0, t).reduce((n, g) => n + g.columns.length, 0);
+    const points = chunk.points.map((row) => row.slice(from, from + 3));
+    await showPlot(
+      trajectory3dFigure([{ name: chunk.name, points }], { title: `${groups[t].label} per step (${space})` }),
+    );
+  } else if (!fits && (chunk.points[0]?.length ?? 0) >= 3) {
+    await showPlot(trajectory3dFigure([traj], { title: `Path (first 3 dims, ${space})` }));
+  }
 }

@@ -11,6 +11,8 @@ import {
   trajectory3dFigure,
 } from "../../kernel/mod.ts";
 import { show } from "../../kernel/show.ts";
+import { actionGroupsFigure } from "../../kernel/plotly.ts";
+import { ACTION_LAYOUTS, EMBODIMENTS, layoutColumnNames } from "../../src/schema/embodiments.ts";
 import { parseAnswer } from "../../src/reasoner/parse.ts";
 import { captureDisplays, str } from "./_sink.ts";
 
@@ -161,6 +163,142 @@ describe("show() with NaN in the data", () => {
     assert.equal(plots.length, 1);
     assert.deepEqual(plots[0].data[0].y, [0, 5]);
     assert.ok(html.includes("<code>[null,3]</code>: a coordinate is not a number"));
+  });
+});
+
+describe("action charts by the embodiment's layout (issue 13 item 4)", () => {
+  type Json = { data: Record<string, unknown>[]; layout: Record<string, unknown> };
+  /** A chunk whose value at [t][d] is t * 1000 + d, so every trace shows which column it drew. */
+  const chunk = (steps: number, dim: number) =>
+    Array.from({ length: steps }, (_, t) => Array.from({ length: dim }, (_, d) => t * 1000 + d));
+  const titles = (j: Json) => (j.layout.annotations as { text: string }[]).map((a) => a.text.replace(/<[^>]+>/g, ""));
+  const panels = (j: Json) => Object.keys(j.layout).filter((k) => /^yaxis\d*$/.test(k)).length;
+  const domainX = (j: Json, n: string) => (j.layout[`xaxis${n}`] as { domain: number[] }).domain;
+
+  test("every embodiment's layout names each column once, in a row as wide as its actions", () => {
+    for (const [id, e] of Object.entries(EMBODIMENTS)) {
+      const names = layoutColumnNames(ACTION_LAYOUTS[e.layout]);
+      assert.equal(names.length, e.actionDim, id);
+      assert.equal(new Set(names).size, names.length, `${id}: names are distinct`);
+    }
+    assert.deepEqual(layoutColumnNames(ACTION_LAYOUTS.arm10), [
+      "translation x",
+      "translation y",
+      "translation z",
+      "rotation R00",
+      "rotation R10",
+      "rotation R20",
+      "rotation R01",
+      "rotation R11",
+      "rotation R21",
+      "gripper",
+    ]);
+  });
+
+  test("single arm 10D: three panels (translation, 6D rotation, gripper) in one column, each column its own trace", () => {
+    const j = plotlyJson(actionGroupsFigure([{ name: "predicted", points: chunk(3, 10) }], ACTION_LAYOUTS.arm10));
+    assert.equal(panels(j), 3);
+    assert.deepEqual(titles(j), ["translation: x y z", "rotation (6D): R00 R10 R20 R01 R11 R21", "gripper"]);
+    assert.equal(j.data.length, 10);
+    assert.deepEqual(j.data.map((t) => t.yaxis), [...Array(3).fill("y"), ...Array(6).fill("y2"), "y3"]);
+    j.data.forEach((t, d) => assert.deepEqual(t.y, [d, 1000 + d, 2000 + d], `trace ${d} draws column ${d}`));
+    assert.equal((j.data[9].line as { shape?: string }).shape, "hv", "the gripper is a step line");
+    assert.deepEqual(j.data.filter((t) => t.showlegend).map((t) => t.name), ["predicted"]);
+  });
+
+  test("egocentric 57D folds into 16 panels in three columns (camera | right hand | left hand), not 57 rows", () => {
+    const fig = actionGroupsFigure([{ name: "predicted", points: chunk(2, 57) }], ACTION_LAYOUTS.hand57, { fps: 10 });
+    const j = plotlyJson(fig);
+    assert.equal(panels(j), 16);
+    assert.equal(j.data.length, 57);
+    const t = titles(j);
+    assert.deepEqual(t.slice(0, 4), [
+      "camera translation: x y z",
+      "camera rotation (6D): R00 R10 R20 R01 R11 R21",
+      "right wrist translation: x y z",
+      "right wrist rotation (6D): R00 R10 R20 R01 R11 R21",
+    ]);
+    assert.deepEqual(t.slice(4, 9), [
+      "right thumb tip: x y z",
+      "right index tip: x y z",
+      "right middle tip: x y z",
+      "right ring tip: x y z",
+      "right little tip: x y z",
+    ]);
+    assert.equal(t[15], "left little tip: x y z");
+    // right index tip = columns 9 + 9 + 3 .. +2 of [camera(9), right wrist(9), right tips(15), ...]
+    const index = j.data.filter((tr) => tr.yaxis === "y6");
+    assert.deepEqual(index.map((tr) => (tr.y as number[])[0]), [21, 22, 23]);
+    assert.deepEqual(index[0].x, [0, 0.1]);
+    // three columns of panels side by side; seven rows at most, so the figure stays short
+    assert.deepEqual([domainX(j, "")[0] < 0.34, domainX(j, "3")[0] > 0.33, domainX(j, "10")[0] > 0.66], [
+      true,
+      true,
+      true,
+    ]);
+    assert.ok((j.layout.height as number) < 1600, `height ${j.layout.height}`);
+    const perDimension = plotlyJson(timeSeriesFigure([{ name: "predicted", points: chunk(2, 57) }]));
+    assert.ok((perDimension.layout.height as number) > 6000, "the per-dimension chart it replaces");
+  });
+
+  test("AgiBot 29D: head pose, then each arm with its gripper, as three columns", () => {
+    const j = plotlyJson(actionGroupsFigure([{ name: "p", points: chunk(2, 29) }], ACTION_LAYOUTS.agibot29));
+    assert.deepEqual(titles(j).map((x) => x.split(":")[0]), [
+      "head translation",
+      "head rotation (6D)",
+      "right arm translation",
+      "right arm rotation (6D)",
+      "right arm gripper",
+      "left arm translation",
+      "left arm rotation (6D)",
+      "left arm gripper",
+    ]);
+    assert.deepEqual(j.data.filter((t) => t.yaxis === "y5").map((t) => (t.y as number[])[0]), [18]);
+    assert.deepEqual(j.data.filter((t) => t.yaxis === "y8").map((t) => (t.y as number[])[0]), [28]);
+  });
+
+  test("two trajectories: same column colour, different dash, one legend entry each; NaN named by its column", () => {
+    const given = chunk(2, 10);
+    given[1][4] = Number.NaN;
+    const fig = actionGroupsFigure(
+      [{ name: "predicted", points: chunk(2, 10) }, { name: "given", points: given }],
+      ACTION_LAYOUTS.arm10,
+    );
+    const j = plotlyJson(fig);
+    assert.equal(j.data.length, 20);
+    const [a, b] = [j.data[0].line, j.data[1].line] as { color: string; dash: string }[];
+    assert.equal(a.color, b.color);
+    assert.notEqual(a.dash, b.dash);
+    assert.deepEqual(j.data.filter((t) => t.showlegend).map((t) => t.name), ["predicted", "given"]);
+    assert.deepEqual(fig.notes?.skipped.map((s) => s.item), ["given step 1: rotation R10"]);
+  });
+
+  test("show() on a rollout with both spaces charts the raw one by its layout and says so", async () => {
+    const cap = captureDisplays();
+    try {
+      await show({
+        mode: "policy",
+        embodiment: "droid",
+        actions: chunk(2, 10),
+        actionSpaces: {
+          role: "predicted",
+          normalized: chunk(2, 10),
+          raw: chunk(2, 10).map((r) => r.map((x) => x / 2)),
+          charted: "raw",
+        },
+        backend: "x",
+      });
+    } finally {
+      cap.restore();
+    }
+    const plots = cap.sent.map((c) => c.bundle["application/vnd.plotly.v1+json"]).filter(Boolean) as Json[];
+    assert.equal(plots.length, 2);
+    assert.equal((plots[0].layout.title as { text: string }).text, "Predicted actions (raw units)");
+    assert.deepEqual(titles(plots[0]).map((x) => x.split(":")[0]), ["translation", "rotation (6D)", "gripper"]);
+    assert.deepEqual(plots[0].data[1].y, [0.5, 500.5], "the raw chunk, column 1");
+    assert.equal((plots[1].layout.title as { text: string }).text, "translation per step (raw units)");
+    const text = cap.sent.map((c) => String(c.bundle["text/plain"] ?? "")).join("\n");
+    assert.match(text, /2 predicted steps × 10D \(raw\)/);
   });
 });
 
