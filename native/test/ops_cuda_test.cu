@@ -44,6 +44,7 @@
 #include "../src/ops/softmax.h"
 #include "../src/ops/swiglu.h"
 #include "../src/ops/attention_gemm.h"
+#include "../src/ops/flash_attention.h"
 #include "../src/ops/avg_down.h"
 #include "../src/ops/conv1d.h"
 #include "../src/ops/conv3d.h"
@@ -337,6 +338,37 @@ void test_gemv_decode(int k, int m, bool bf16) {
   matmul_cuda(dmm, dx, dw, wt, nullptr, 1, k, m, ctx);
   report("gemv_dec", shape("k=%d m=%d vs matmul_cuda gemv", k, m), down(dmm, m), got, 0);
   pool->free(dx); pool->free(dw); pool->free(dout); pool->free(dmm);
+}
+
+// flash_attention_cuda (ops/flash_attention.h, the Generator's tensor-core attention) vs attention_cpu on
+// random q/k/v of std 1: bf16 rounding of q, k, v and P against the unrounded f32 reference, bound 2e-2 of
+// max|ref| (the same rounding measured 2e-3 .. 6e-3 on attention.cu's mma path). Rows "flash".
+void test_flash_attention(int n_q, int n_kv, int qh, int kvh, int hd, int q_off, bool causal) {
+  auto q = randv((size_t)n_q * qh * hd), k = randv((size_t)n_kv * kvh * hd), v = randv((size_t)n_kv * kvh * hd);
+  const float scale = 1.0f / std::sqrt((float)hd);
+  std::vector<float> ref((size_t)n_q * qh * hd);
+  attention_cpu(ref.data(), q.data(), k.data(), v.data(), n_q, n_kv, qh, kvh, hd, q_off, causal, scale, cosmos::CpuContext{});
+  float *dq = up(q), *dk = up(k), *dv = up(v), *dout = (float*)pool->alloc(ref.size() * 4);
+  CUDA_CHECK(cudaMemset(dout, 0xff, ref.size() * 4));  // NaN: an output element never written fails the row
+  flash_attention_cuda(dout, dq, dk, dv, n_q, n_kv, qh, kvh, hd, q_off, causal, scale, ctx);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "nq=%d nkv=%d h=%d/%d hd=%d off=%d %s%s", n_q, n_kv, qh, kvh, hd, q_off,
+                causal ? "causal" : "full", flash_attention_supported(n_q, n_kv, hd) ? "" : " (fallback)");
+  report("flash", buf, ref, down(dout, ref.size()), 2e-2);
+  pool->free(dq); pool->free(dk); pool->free(dv); pool->free(dout);
+}
+void test_flash_attention_rows() {
+  test_flash_attention(300, 300, 4, 2, 16, 0, false);     // full, GQA 4/2, hd 16, ragged tails (300 = 2x128 + 44)
+  test_flash_attention(300, 300, 4, 2, 16, 0, true);      // causal
+  test_flash_attention(300, 300, 32, 8, 128, 0, false);   // the Generator's heads, full
+  test_flash_attention(300, 300, 32, 8, 128, 0, true);
+  test_flash_attention(512, 1100, 32, 8, 128, 0, false);  // [und | gen] keys: more keys than queries, ragged
+  test_flash_attention(512, 1100, 32, 8, 128, 588, true); // q_offset > 0 causal: the last 512 of 1100 positions
+  test_flash_attention(200, 1000, 4, 2, 64, 777, true);   // hd 64, q_offset, 72 rows in the last query tile
+  test_flash_attention(130, 70, 4, 4, 72, 0, true);       // queries past the cache end (see all 70 keys); hd 72 -> 80
+  test_flash_attention(64, 64, 2, 1, 96, 0, false);       // exactly one key tile, half a query tile, hd 96
+  test_flash_attention(100, 90, 3, 3, 30, 5, true);       // hd 30 (padded to 32, odd dims), q_offset 5
+  test_flash_attention(40, 300, 4, 2, 128, 260, true);    // n_q < 64: falls back to attention_cuda
 }
 
 // Device-length decode attention (the CUDA graph's kernel): vs attention_cpu and bit-identical to
@@ -953,7 +985,9 @@ void test_snake_beta(long long rows, int c) {
   pool->free(dx); pool->free(da); pool->free(dbeta);
 }
 
-int main() {
+// `ops_cuda_test flash`: only the flash_attention rows (the full run takes > 90 s).
+int main(int argc, char** argv) {
+  const bool flash_only = argc > 1 && std::strcmp(argv[1], "flash") == 0;
   if (cosmos::cuda_device_count() == 0) {
     std::printf("no CUDA device\n");
     return 2;
@@ -968,6 +1002,11 @@ int main() {
   ctx = {st, pool};
   std::printf("| op         | case                                         | max-abs-diff | rel (/max|ref|) | tol | result |\n");
   std::printf("|---|---|---|---|---|---|\n");
+  if (flash_only) {
+    test_flash_attention_rows();
+    std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
+    return failures ? 1 : 0;
+  }
   // matmul: GEMV (n<=8), tensor-core GEMM (bf16, n>8), SIMT GEMM (f32 or odd k), scalar GEMV (odd k)
   test_matmul(1, 64, 1426, false, false);
   test_matmul(1, 4096, 4096, false, false);
@@ -1116,6 +1155,7 @@ int main() {
   test_conv_transpose1d(320, 320, 2, 60000, false);  // Y 77M floats: two blocks
   test_conv_transpose1d(640, 320, 4, 3000, true);
   test_snake_beta(100003, 320);
+  test_flash_attention_rows();
   std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
   std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;
