@@ -10,6 +10,10 @@
 //            "..._with_prefill" adds one prefill (what diffusers recomputes every step). Warm-up, median of reps.
 //   vae      the Wan2.2 VAE CUDA twin (vae22 config, random bf16 conv weights), decode of 48 latent frames -> 189
 //            frames at 480p and 720p, one latent frame per chunk, after a 1-frame warm-up, one timed decode each.
+//   attention  the gen stream's joint attention of one layer alone at 256p / 480p (--shapes): queries = vision tokens,
+//            keys = [512 text | vision], 32 / 8 heads of 128, full, random f32 q/k/v of std 1: attention_cuda (the
+//            default path; COSMOS_ATTENTION_F32=1 makes it the f32 SIMT kernel) vs flash_attention_cuda (the
+//            Generator's tensor-core kernel), median of reps, TFLOP/s = 4 n_q n_kv hd heads / s, and their max |diff|.
 //   e2e      480p t2v, 35 steps + CFG 6: 2 prefills (cond, uncond) + 35 x (2 forward_gen + the CFG combine and a
 //            flow Euler update on the host) + decode. The update is Euler on the shifted flow sigmas (shift 10), not
 //            UniPC: the sampler's arithmetic is a few ms per step either way against ~2 forwards of ~1 s.
@@ -17,7 +21,7 @@
 // Peak = weight bytes + the pools' peak bytes (the pools only grow; the rows run in increasing size, so each row's
 // peak is its own); the VAE's pool peak counts its activations only, so its input and output (f32, on the GPU for
 // the call) are added. Ours is host in / host out per call as the engine runs it (the decoded video is copied to
-// the host inside the timed decode; diffusers' stays on the GPU). Usage (device): cosmos3_generator_bench [forward] [vae] [e2e] [--reps N] [--shapes 256p,480p]
+// the host inside the timed decode; diffusers' stays on the GPU). Usage (device): cosmos3_generator_bench [forward] [attention] [vae] [e2e] [--reps N] [--shapes 256p,480p]
 //   [--no-720p-vae] [--steps N] [--layers N]
 #include <cuda_runtime.h>
 
@@ -33,6 +37,9 @@
 
 #include "../native/src/models/cosmos3_transformer_cuda.h"
 #include "../native/src/models/wan_vae_cuda.h"
+#include "../native/src/ops/attention.h"
+#include "../native/src/ops/fill_normal.h"
+#include "../native/src/ops/flash_attention.h"
 
 using namespace cosmos;
 
@@ -108,6 +115,50 @@ double sync_time(const std::function<void()>& f) {
   f();
   cudaDeviceSynchronize();
   return now_s() - t0;
+}
+
+void bench_attention(const std::vector<std::string>& shapes, int reps) {
+  CudaPool pool;
+  CudaStream stream;
+  const CudaContext ctx{stream.get(), &pool};
+  constexpr int kHeads = 32, kKvHeads = 8, kHd = 128;
+  for (const Shape& s : kShapes) {
+    if (std::find(shapes.begin(), shapes.end(), s.name) == shapes.end()) continue;
+    const int n_q = kLatentT * ((s.height / 16 + 1) / 2) * ((s.width / 16 + 1) / 2), n_kv = kTextTokens + n_q;
+    const size_t nq = (size_t)n_q * kHeads * kHd, nkv = (size_t)n_kv * kKvHeads * kHd;
+    DeviceBuffer<float> q(pool, nq), k(pool, nkv), v(pool, nkv), a(pool, nq), b(pool, nq);
+    fill_normal_cuda(q.get(), (long long)nq, 1, 0.f, 1.f, ctx);
+    fill_normal_cuda(k.get(), (long long)nkv, 2, 0.f, 1.f, ctx);
+    fill_normal_cuda(v.get(), (long long)nkv, 3, 0.f, 1.f, ctx);
+    const float scale = 1.0f / std::sqrt((float)kHd);
+    const double flop = 4.0 * n_q * (double)n_kv * kHd * kHeads;
+    auto time_it = [&](const std::function<void()>& f) {
+      f();  // warm-up
+      std::vector<double> t;
+      for (int i = 0; i < reps; ++i) t.push_back(sync_time(f));
+      return median(t);
+    };
+    const double t_ref = time_it([&] {
+      attention_cuda(a.get(), q.get(), k.get(), v.get(), n_q, n_kv, kHeads, kKvHeads, kHd, 0, false, scale, ctx);
+    });
+    const double t_flash = time_it([&] {
+      flash_attention_cuda(b.get(), q.get(), k.get(), v.get(), n_q, n_kv, kHeads, kKvHeads, kHd, 0, false, scale, ctx);
+    });
+    std::vector<float> ha(nq), hb(nq);
+    cudaDeviceSynchronize();
+    cudaMemcpy(ha.data(), a.get(), nq * 4, cudaMemcpyDeviceToHost);
+    cudaMemcpy(hb.data(), b.get(), nq * 4, cudaMemcpyDeviceToHost);
+    double diff = 0, ref = 0;
+    for (size_t i = 0; i < nq; ++i) diff = std::max(diff, (double)std::fabs(ha[i] - hb[i])), ref = std::max(ref, (double)std::fabs(ha[i]));
+    const char* f32 = std::getenv("COSMOS_ATTENTION_F32");
+    std::printf("{\"row\": \"attention_gen_%s\", \"impl\": \"ours\", \"n_q\": %d, \"n_kv\": %d, "
+                "\"attention_cuda_s\": %.5f, \"attention_cuda_tflops\": %.1f, \"attention_cuda_path\": \"%s\", "
+                "\"flash_s\": %.5f, \"flash_tflops\": %.1f, \"per_forward_36_layers_s\": [%.3f, %.3f], "
+                "\"max_abs_diff\": %.3e, \"max_abs_ref\": %.3e}\n",
+                s.name, n_q, n_kv, t_ref, flop / t_ref * 1e-12, f32 && *f32 && *f32 != '0' ? "f32 simt" : "attention.cu mma",
+                t_flash, flop / t_flash * 1e-12, 36 * t_ref, 36 * t_flash, diff, ref);
+    std::fflush(stdout);
+  }
 }
 
 void bench_forward(Cosmos3TransformerCuda& m, const std::vector<std::string>& shapes, int reps) {
@@ -211,13 +262,14 @@ void bench_e2e(Cosmos3TransformerCuda& m, WanVaeCuda& vae, int steps, float guid
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool do_forward = false, do_vae = false, do_e2e = false, vae_720p = true;
+  bool do_forward = false, do_attention = false, do_vae = false, do_e2e = false, vae_720p = true;
   int reps = 3, steps = 35, layers = 36;
   std::vector<std::string> shapes = {"256p", "480p", "720p"};
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
     if (a == "forward") do_forward = true;
+    else if (a == "attention") do_attention = true;
     else if (a == "vae") do_vae = true;
     else if (a == "e2e") do_e2e = true;
     else if (a == "--reps") reps = std::max(1, std::atoi(next().c_str()));
@@ -253,6 +305,7 @@ int main(int argc, char** argv) {
       std::printf("{\"row\": \"transformer_build\", \"impl\": \"ours\", \"s\": %.1f, \"weights_gib\": %.2f}\n",
                   now_s() - t0, gib(m->weight_bytes()));
     }
+    if (do_attention) bench_attention(shapes, reps);
     if (do_forward) bench_forward(*m, shapes, reps);
     if (do_vae || do_e2e) vae = WanVaeCuda::random(wan22(), WType::BF16, 5, 0.02f);
     if (do_vae) bench_vae(*vae, vae_720p);

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The Generator's tensor-core flash attention (native/src/ops/flash_attention.cu) checked on the GPU in one short
+# device call: the flash rows of ops_cuda_test (vs attention_cpu), cosmos3_transformer_cuda_test (the tiny fixture
+# with flash on for bf16 weights) and the bench's attention rows + transformer forward at 256p and 480p.
+#
+#   here:   bash tools/device/flash_check.sh prepare
+#           compiles (nvcc, sm_90) the new / changed engine sources (flash_attention.cu, attention_block.cu,
+#           cosmos3_transformer_cuda.cu) and the three drivers into native/build/flash, links them with the other
+#           engine objects of the addon's CUDA build (native/build/cmake-cuda, as generator_check.sh does) into
+#           .dev/flashbin (stripped). Nothing is built on the device.
+#   `run`, kind nvidia-h200, timeout_s 160, carry [".dev/flashbin"]:
+#           bash tools/device/flash_check.sh device
+# Results under $OUT/flash.log (and on stdout: the rows and the pass / fail lines).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+case "${1:-}" in
+prepare)
+  objs_root=native/build/cmake-cuda/CMakeFiles/cosmos_native.dir/src
+  [ -d "$objs_root/models" ] || { echo "no CUDA addon build: COSMOS_NATIVE_JOBS=2 bash scripts/build-native.sh" >&2; exit 1; }
+  out=native/build/flash
+  mkdir -p "$out" .dev/flashbin
+  NVFLAGS=(-std=c++17 -O3 -DCOSMOS_CUDA -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90)
+  # Compiled here: this task's sources and any source whose addon object is missing or older than it (ops added
+  # since the addon's last build); the rest is linked from cmake-cuda.
+  fresh=(ops/flash_attention.cu layers/attention_block.cu models/cosmos3_transformer_cuda.cu)
+  for f in $(find native/src -name '*.cu' -o -name '*.cc' | grep -v /binding/ | sort); do
+    rel=${f#native/src/}
+    o="$objs_root/$rel.o"
+    case " ${fresh[*]} " in *" $rel "*) continue ;; esac
+    { [ ! -f "$o" ] || [ "$f" -nt "$o" ]; } && fresh+=("$rel")
+  done
+  echo "compiled here: ${fresh[*]}"
+  drivers=(native/test/ops_cuda_test.cu native/test/cosmos3_transformer_cuda_test.cu bench/cosmos3_generator_bench.cu)
+  srcs=("${fresh[@]/#/native/src/}" "${drivers[@]}")
+  pids=()
+  for f in "${srcs[@]}"; do  # 2 compiles at a time (the shared machine has 2 cores)
+    while [ "$(jobs -rp | wc -l)" -ge 2 ]; do sleep 1; done
+    o="$out/$(basename "$f").o"
+    if [ ! -f "$o" ] || [ "$f" -nt "$o" ] || [ -n "$(find native/src -name '*.h' -newer "$o" | head -1)" ]; then
+      nice -n 10 nvcc "${NVFLAGS[@]}" -c "$f" -o "$o" & pids+=($!)
+    fi
+  done
+  rc=0
+  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  [ $rc = 0 ] || { echo "a source failed to compile" >&2; exit 1; }
+  objs=()
+  for o in $(find "$objs_root" -name '*.o' -not -path '*/binding/*' | sort); do
+    rel=${o#"$objs_root"/}
+    skip=0
+    for f in "${fresh[@]}"; do [ "$rel" = "$f.o" ] && skip=1; done
+    [ $skip = 0 ] && [ -f "native/src/${rel%.o}" ] && objs+=("$o")
+  done
+  for f in "${fresh[@]}"; do objs+=("$out/$(basename "$f").o"); done
+  for f in "${drivers[@]}"; do
+    name=$(basename "$f" .cu)
+    nice -n 10 nvcc "${NVFLAGS[@]}" -o ".dev/flashbin/$name" "$out/$name.cu.o" "${objs[@]}" -lpthread &&
+      strip ".dev/flashbin/$name" || { echo "link failed: $name" >&2; exit 1; }
+  done
+  du -sh .dev/flashbin ;;
+device)
+  out=${OUT:-/tmp/flash_check}
+  mkdir -p "$out"
+  log="$out/flash.log"
+  b=.dev/flashbin
+  echo "device: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)" | tee "$log"
+  echo "=== ops_cuda_test flash" >> "$log"
+  timeout 25 $b/ops_cuda_test flash >> "$log" 2>&1; echo "ops_cuda_test flash: rc=$?" | tee -a "$log"
+  echo "=== cosmos3_transformer_cuda_test" >> "$log"
+  timeout 45 $b/cosmos3_transformer_cuda_test . >> "$log" 2>&1; echo "cosmos3_transformer_cuda_test: rc=$?" | tee -a "$log"
+  echo "=== bench attention + forward 256p,480p" >> "$log"
+  timeout 75 $b/cosmos3_generator_bench attention forward --shapes 256p,480p --reps 2 >> "$log" 2>&1
+  echo "bench: rc=$?" | tee -a "$log"
+  grep -E '\| flash|FAIL|^(OK|FAIL)|exception|"row"' "$log" ;;
+*) echo "usage: flash_check.sh prepare | device" >&2; exit 2 ;;
+esac
