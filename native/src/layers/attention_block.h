@@ -69,7 +69,7 @@ struct AttentionCall {
   float* decode_part = nullptr;
   // CUDA: the long-sequence attention runs on tensor cores (ops/flash_attention.h: q, k, v and P rounded to
   // bf16, ~1e-3 relative) instead of attention_cuda. Opt-in, so callers fidelity-tested in f32 keep theirs.
-  // Last member: objects built before it still pass a valid prefix.
+  // (A new member: every object that builds an AttentionCall must be rebuilt with this header.)
   bool tensor_core_attention = false;
 };
 
