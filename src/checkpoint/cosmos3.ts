@@ -267,13 +267,18 @@ export const Cosmos3SchedulerConfigJson = z.discriminatedUnion("_class_name", [
 /** @see {@link Cosmos3SchedulerConfigJson} */
 export type Cosmos3SchedulerConfigJson = z.infer<typeof Cosmos3SchedulerConfigJson>;
 
-/** `sound_tokenizer/config.json` (`Cosmos3AVAEAudioTokenizer`): the fields other parts depend on. */
+/**
+ * `sound_tokenizer/config.json` (`Cosmos3AVAEAudioTokenizer`): the fields other parts depend on.
+ * `hop_size` (waveform samples per latent frame) is the product of `dec_strides` when unset, as
+ * `__init__` resolves it (`autoencoder_cosmos3_audio.py`: `math.prod(dec_strides)`).
+ */
 export const Cosmos3SoundTokenizerConfigJson = z.looseObject({
   sampling_rate: PosInt.default(48000),
-  hop_size: PosInt.default(1920),
+  dec_strides: z.array(PosInt).min(1).default([2, 4, 5, 6, 8]),
+  hop_size: PosInt.nullish(),
   stereo: z.boolean().default(true),
   vocoder_input_dim: PosInt.default(64),
-});
+}).transform((c) => ({ ...c, hop_size: c.hop_size ?? c.dec_strides.reduce((a, b) => a * b, 1) }));
 /** @see {@link Cosmos3SoundTokenizerConfigJson} */
 export type Cosmos3SoundTokenizerConfigJson = z.infer<typeof Cosmos3SoundTokenizerConfigJson>;
 
@@ -381,6 +386,22 @@ async function componentConfig<S extends z.ZodType>(dir: string, file: string, s
 }
 
 /**
+ * The VAE's latents are the transformer's: `z_dim` must equal `latent_channel`.
+ * @throws {CheckpointError} naming both fields (`vaeConfigPath` says which file).
+ */
+export function checkVaeFitsTransformer(
+  vae: Pick<WanVaeConfigJson, "z_dim">,
+  transformer: Pick<Cosmos3TransformerConfigJson, "latent_channel">,
+  vaeConfigPath: string,
+): void {
+  if (vae.z_dim === transformer.latent_channel) return;
+  throw new CheckpointError(
+    `${vaeConfigPath}: z_dim ${vae.z_dim} differs from transformer/config.json latent_channel ${transformer.latent_channel}.`,
+    { hint: "vae/ and transformer/ come from different models; download the checkpoint again." },
+  );
+}
+
+/**
  * Resolves `idOrPath` (a folder or a cached Hugging Face repo id, as {@link resolveCheckpoint})
  * and reads a Cosmos 3 diffusers-layout checkpoint: `model_index.json`, each listed component's
  * config (validated) and weight files, and the optional `vision_encoder/` sidecar. Weights are
@@ -418,14 +439,7 @@ export async function loadCosmos3Checkpoint(
   };
   const vaeDir = await requiredDir(root, "vae", "the AutoencoderKLWan video tokenizer");
   const vae = { dir: vaeDir, config: await componentConfig(vaeDir, "config.json", WanVaeConfigJson) };
-  if (vae.config.z_dim !== transformerConfig.latent_channel) {
-    throw new CheckpointError(
-      `${
-        join(vaeDir, "config.json")
-      }: z_dim ${vae.config.z_dim} differs from transformer/config.json latent_channel ${transformerConfig.latent_channel}.`,
-      { hint: "vae/ and transformer/ come from different models; download the checkpoint again." },
-    );
-  }
+  checkVaeFitsTransformer(vae.config, transformerConfig, join(vaeDir, "config.json"));
   const schedulerDir = await requiredDir(root, "scheduler", "the sampler's schedule");
   const scheduler = {
     dir: schedulerDir,

@@ -3,8 +3,8 @@
  * `transformer/config.json` (`Cosmos3OmniTransformer`: rope settings, patch size, action and sound
  * heads), `vae/config.json` (`AutoencoderKLWan`: compression, latent channels),
  * `sound_tokenizer/config.json` (`Cosmos3AVAEAudioTokenizer`: sample rate, hop) and
- * `model_index.json` (`default_use_system_prompt`). Every field defaults as the classes' `__init__`
- * do (diffusers 58eb52c0), so {@link DEFAULT_GENERATOR_MODEL} is Nano / Super.
+ * `model_index.json` (`default_use_system_prompt`), each parsed with src/checkpoint/cosmos3.ts's
+ * schemas (one definition: the classes' `__init__` defaults and constraints, diffusers 58eb52c0).
  *
  * @example
  * ```ts
@@ -15,7 +15,13 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { z } from "zod";
+import {
+  checkVaeFitsTransformer,
+  Cosmos3ModelIndexJson,
+  Cosmos3SoundTokenizerConfigJson,
+  Cosmos3TransformerConfigJson,
+  WanVaeConfigJson,
+} from "../checkpoint/cosmos3.ts";
 import { parseJsonValue, readJsonFile } from "../checkpoint/json.ts";
 import { CheckpointError } from "../errors.ts";
 import { VAE_TEMPORAL_COMPRESSION } from "../schema/diffusion_defaults.ts";
@@ -63,50 +69,31 @@ export const DEFAULT_GENERATOR_MODEL: Readonly<GeneratorModelConfig> = Object.fr
   defaultUseSystemPrompt: false,
 });
 
-const TransformerJson = z.looseObject({
-  base_fps: z.number().positive().default(24),
-  enable_fps_modulation: z.boolean().default(true),
-  unified_3d_mrope_temporal_modality_margin: z.number().int().min(0).default(15000),
-  unified_3d_mrope_reset_spatial_ids: z.boolean().default(true),
-  sound_latent_fps: z.number().positive().default(25),
-  latent_channel: z.number().int().positive().default(48),
-  latent_patch_size: z.number().int().positive().default(2),
-  action_gen: z.boolean().default(false),
-  action_dim: z.number().int().positive().nullish(),
-  num_embodiment_domains: z.number().int().positive().default(32),
-  sound_gen: z.boolean().default(false),
-  sound_dim: z.number().int().positive().nullish(),
-});
+/** Planning reads one flag of model_index.json; the whole file is checked by `loadCosmos3Checkpoint`. */
+const ModelIndexFlags = Cosmos3ModelIndexJson.pick({ default_use_system_prompt: true });
 
-const VaeJson = z.looseObject({
-  scale_factor_spatial: z.number().int().positive().default(16),
-  scale_factor_temporal: z.number().int().positive().default(4),
-  z_dim: z.number().int().positive().optional(),
-});
-
-const SoundJson = z.looseObject({
-  sampling_rate: z.number().int().positive().default(48000),
-  hop_size: z.number().int().positive().nullish(),
-  dec_strides: z.array(z.number().int().positive()).default([2, 4, 5, 6, 8]),
-});
-
-const ModelIndexJson = z.looseObject({ default_use_system_prompt: z.boolean().default(true) });
-
-/** Parses the four config files' contents (undefined = file absent). */
+/**
+ * Parses the four config files' contents (undefined = file absent) with src/checkpoint's schemas
+ * (the diffusers classes' defaults and constraints). Without a VAE config the Wan2.2 VAE's
+ * compression is assumed ({@link DEFAULT_GENERATOR_MODEL}).
+ * @throws {CheckpointError} naming the file and field.
+ */
 export function parseGeneratorModelConfig(files: {
   transformer: unknown;
   vae?: unknown;
   soundTokenizer?: unknown;
   modelIndex?: unknown;
 }): GeneratorModelConfig {
-  const t = parseJsonValue("transformer/config.json", files.transformer, TransformerJson);
-  const v = parseJsonValue("vae/config.json", files.vae ?? {}, VaeJson);
-  const s = parseJsonValue("sound_tokenizer/config.json", files.soundTokenizer ?? {}, SoundJson);
-  const m = parseJsonValue("model_index.json", files.modelIndex ?? {}, ModelIndexJson);
-  if (v.scale_factor_temporal !== VAE_TEMPORAL_COMPRESSION) {
+  const t = parseJsonValue("transformer/config.json", files.transformer, Cosmos3TransformerConfigJson);
+  const v = files.vae === undefined ? undefined : parseJsonValue("vae/config.json", files.vae, WanVaeConfigJson);
+  const s = parseJsonValue("sound_tokenizer/config.json", files.soundTokenizer ?? {}, Cosmos3SoundTokenizerConfigJson);
+  const m = parseJsonValue("model_index.json", files.modelIndex ?? {}, ModelIndexFlags);
+  if (v) checkVaeFitsTransformer(v, t, "vae/config.json");
+  const temporalCompression = v?.scale_factor_temporal ?? VAE_TEMPORAL_COMPRESSION;
+  if (temporalCompression !== VAE_TEMPORAL_COMPRESSION) {
     // Frame counts (4k + 1) and latent frames are the Wan2.2 VAE's throughout cosmos-ts (src/schema).
     throw new CheckpointError(
-      `vae/config.json: scale_factor_temporal is ${v.scale_factor_temporal}; Cosmos 3's Wan2.2 VAE has ${VAE_TEMPORAL_COMPRESSION}.`,
+      `vae/config.json: scale_factor_temporal is ${temporalCompression}; Cosmos 3's Wan2.2 VAE has ${VAE_TEMPORAL_COMPRESSION}.`,
       { hint: "Use a Cosmos 3 checkpoint (its vae/ folder is the Wan2.2 VAE)." },
     );
   }
@@ -116,9 +103,9 @@ export function parseGeneratorModelConfig(files: {
     temporalModalityMargin: t.unified_3d_mrope_temporal_modality_margin,
     resetSpatialIds: t.unified_3d_mrope_reset_spatial_ids,
     soundLatentFps: t.sound_latent_fps,
-    temporalCompression: v.scale_factor_temporal,
-    latentChannels: v.z_dim ?? t.latent_channel,
-    spatialCompression: v.scale_factor_spatial,
+    temporalCompression,
+    latentChannels: t.latent_channel,
+    spatialCompression: v?.scale_factor_spatial ?? DEFAULT_GENERATOR_MODEL.spatialCompression,
     latentPatchSize: t.latent_patch_size,
     actionGen: t.action_gen && t.action_dim != null,
     actionDim: t.action_dim ?? undefined,
@@ -126,8 +113,7 @@ export function parseGeneratorModelConfig(files: {
     soundGen: t.sound_gen && t.sound_dim != null && files.soundTokenizer !== undefined,
     soundDim: t.sound_dim ?? undefined,
     soundSampleRate: s.sampling_rate,
-    // Cosmos3AVAEAudioTokenizer: `hop_size` when set, else the product of the decoder strides.
-    soundHopSize: s.hop_size ?? s.dec_strides.reduce((a, b) => a * b, 1),
+    soundHopSize: s.hop_size,
     defaultUseSystemPrompt: m.default_use_system_prompt,
   };
 }
