@@ -281,20 +281,21 @@ describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, inje
   }
 
   test("a checkpoint the engine cannot take is a CheckpointError naming the key", async () => {
+    // The VAE's is_residual: Wan2.1 (false) is refused by the engine's config parser, which names the key.
     const dir = join(OUT, "bad-ckpt");
-    mkdirSync(join(dir, "transformer"), { recursive: true });
-    for (const d of ["vae", "scheduler", "text_tokenizer", "model_index.json"]) {
+    mkdirSync(join(dir, "vae"), { recursive: true });
+    for (const d of ["transformer", "scheduler", "text_tokenizer", "model_index.json"]) {
       symlinkSync(join(CKPT, d), join(dir, d));
     }
     symlinkSync(
-      join(CKPT, "transformer", "diffusion_pytorch_model.safetensors"),
-      join(dir, "transformer", "diffusion_pytorch_model.safetensors"),
+      join(CKPT, "vae", "diffusion_pytorch_model.safetensors"),
+      join(dir, "vae", "diffusion_pytorch_model.safetensors"),
     );
-    const cfg = JSON.parse(readFileSync(join(CKPT, "transformer", "config.json"), "utf8"));
-    writeFileSync(join(dir, "transformer", "config.json"), JSON.stringify({ ...cfg, hidden_act: "gelu" }));
+    const cfg = JSON.parse(readFileSync(join(CKPT, "vae", "config.json"), "utf8"));
+    writeFileSync(join(dir, "vae", "config.json"), JSON.stringify({ ...cfg, is_residual: false }));
     await assert.rejects(
       openCosmos3Generator(dir),
-      (e: unknown) => e instanceof CheckpointError && /hidden_act/.test(e.message) && /Generator/.test(e.message),
+      (e: unknown) => e instanceof CheckpointError && /is_residual/.test(e.message) && /Generator/.test(e.message),
     );
   });
 

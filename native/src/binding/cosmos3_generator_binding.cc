@@ -23,8 +23,8 @@
 //   g.free(), g.info()
 //
 // Backend: the CUDA twins of the transformer and the VAE (Cosmos3TransformerCuda, WanVaeCuda) when the addon was
-// built with CUDA and choose_device() picked CUDA, else the CPU models; info().backend says which. Their pools are
-// not registered with memory() yet (gpu_backend.h), so on the GPU memory() does not count the Generator.
+// built with CUDA and choose_device() picked CUDA, else the CPU models; info().backend says which. Their pools count
+// in memory() (gpu_backend.h) from load to free.
 #include <napi.h>
 
 #include <atomic>
@@ -34,6 +34,7 @@
 
 #include "../core/device.h"
 #include "../models/cosmos3_generator.h"
+#include "gpu_backend.h"
 #include "model_object.h"
 #include "napi_common.h"
 
@@ -126,18 +127,52 @@ Cosmos3GenerateRequest request_from(Napi::Env env, const Napi::Value& v) {
   return r;
 }
 
+// The engine behind one JS object: the generator, with its CUDA pools (if any) counted by memory() from load to
+// free (gpu_backend.h), and each run bracketed for the peak figure.
+class GeneratorEngine {
+ public:
+  explicit GeneratorEngine(std::unique_ptr<Cosmos3Generator> g) : g_(std::move(g)) {
+#ifdef COSMOS_CUDA
+    pools_ = g_->cuda_pools();
+    for (CudaPool* p : pools_) gpu_pool_register(p);
+#endif
+  }
+  ~GeneratorEngine() {
+#ifdef COSMOS_CUDA
+    for (CudaPool* p : pools_) gpu_pool_unregister(p);
+#endif
+    g_.reset();
+  }
+  Cosmos3GenerateResult generate(const Cosmos3GenerateRequest& r, const Cosmos3Progress& progress) {
+#ifdef COSMOS_CUDA
+    std::vector<std::unique_ptr<GpuCallScope>> scopes;
+    for (CudaPool* p : pools_) scopes.push_back(std::make_unique<GpuCallScope>(p));
+#endif
+    return g_->generate(r, progress);
+  }
+  void set_abort_flag(const std::atomic<bool>* f) { g_->set_abort_flag(f); }
+  size_t resident_bytes() const { return g_->resident_bytes(); }
+  const Cosmos3Generator& generator() const { return *g_; }
+
+ private:
+  std::unique_ptr<Cosmos3Generator> g_;
+#ifdef COSMOS_CUDA
+  std::vector<CudaPool*> pools_;
+#endif
+};
+
 // One generate() call: the engine's run on the worker (ModelObject::run_async), progress through emit.
 struct GenerateJob {
   Cosmos3GenerateRequest req;
   Cosmos3GenerateResult res;
 
-  void run(Cosmos3Generator& g, const std::atomic<bool>&, const Emit& emit) {
+  void run(GeneratorEngine& g, const std::atomic<bool>&, const Emit& emit) {
     res = g.generate(req, [&](Cosmos3Stage st, int done, int total) {
       if (done < 1000 && total < 1000) emit((int)st * 1000000 + done * 1000 + total);
     });
     req = {};  // the inputs go before the outputs are handed to JS
   }
-  void after_failure(Cosmos3Generator&) {
+  void after_failure(GeneratorEngine&) {
     req = {};
     res = {};
   }
@@ -162,7 +197,7 @@ struct GenerateJob {
   }
 };
 
-class GeneratorObject : public ModelObject<GeneratorObject, Cosmos3Generator> {
+class GeneratorObject : public ModelObject<GeneratorObject, GeneratorEngine> {
  public:
   static Napi::FunctionReference ctor;
   static Napi::Function Init(Napi::Env env) {
@@ -175,7 +210,8 @@ class GeneratorObject : public ModelObject<GeneratorObject, Cosmos3Generator> {
   }
   explicit GeneratorObject(const Napi::CallbackInfo& info) : ModelObject(info) {}
 
-  static void describe(Napi::Env env, Napi::Object& o, const Cosmos3Generator& g) {
+  static void describe(Napi::Env env, Napi::Object& o, const GeneratorEngine& e) {
+    const Cosmos3Generator& g = e.generator();
     const auto& t = g.transformer_config();
     const auto& v = g.vae_config();
     o.Set("backend", g.backend());
@@ -214,7 +250,8 @@ std::string dir_arg(Napi::Env env, const Napi::Value& v, const char* fn) {
 Napi::Value LoadGenerator(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   COSMOS_GUARD_BEGIN
-  return GeneratorObject::wrap(env, Cosmos3Generator::load(dir_arg(env, info[0], "loadGenerator"), use_cuda()));
+  return GeneratorObject::wrap(
+      env, std::make_unique<GeneratorEngine>(Cosmos3Generator::load(dir_arg(env, info[0], "loadGenerator"), use_cuda())));
   COSMOS_GUARD_END(env)
 }
 
@@ -223,9 +260,10 @@ Napi::Value LoadGeneratorAsync(const Napi::CallbackInfo& info) {
   COSMOS_GUARD_BEGIN
   const std::string dir = dir_arg(env, info[0], "loadGeneratorAsync");
   const bool cuda = use_cuda();
-  return load_on_worker<Cosmos3Generator>(
-      env, "cosmos.generator.load", [dir, cuda] { return Cosmos3Generator::load(dir, cuda); },
-      [](Napi::Env e, std::unique_ptr<Cosmos3Generator> g) -> Napi::Value {
+  return load_on_worker<GeneratorEngine>(
+      env, "cosmos.generator.load",
+      [dir, cuda] { return std::make_unique<GeneratorEngine>(Cosmos3Generator::load(dir, cuda)); },
+      [](Napi::Env e, std::unique_ptr<GeneratorEngine> g) -> Napi::Value {
         return GeneratorObject::wrap(e, std::move(g));
       });
   COSMOS_GUARD_END(env)

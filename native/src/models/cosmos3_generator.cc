@@ -222,6 +222,8 @@ class CudaParts final : public Cosmos3GeneratorParts {
   const WanVaeConfig& vae_config() const override { return v_->config(); }
   size_t weight_bytes() const override { return t_->weight_bytes() + v_->weight_bytes(); }
   const char* backend() const override { return "cuda"; }
+  // The transformer's pool is only handed out const; the accounting reads it, never allocates from it.
+  std::vector<CudaPool*> cuda_pools() override { return {const_cast<CudaPool*>(&t_->pool()), &v_->pool()}; }
 
  private:
   std::unique_ptr<Cosmos3TransformerCuda> t_;

@@ -42,6 +42,8 @@
 
 namespace cosmos {
 
+class CudaPool;  // core/cuda_pool.h (COSMOS_CUDA builds)
+
 // One CFG branch: its prompt ids and the [3][n_text + n_gen] float positions (t row, h row, w row) of the packed
 // [text | vision] sequence (src/generator/positions.ts packedPositions).
 struct Cosmos3Branch {
@@ -107,6 +109,8 @@ class Cosmos3GeneratorParts {
   virtual const WanVaeConfig& vae_config() const = 0;
   virtual size_t weight_bytes() const = 0;
   virtual const char* backend() const = 0;
+  // The CUDA pools the parts allocate from (none on the CPU), for the binding's memory accounting.
+  virtual std::vector<CudaPool*> cuda_pools() { return {}; }
 };
 
 // The CPU models (f32 host weights).
@@ -132,6 +136,7 @@ class Cosmos3Generator {
   size_t weight_bytes() const { return parts_->weight_bytes(); }
   size_t resident_bytes() const { return weight_bytes(); }
   const char* backend() const { return parts_->backend(); }
+  std::vector<CudaPool*> cuda_pools() { return parts_->cuda_pools(); }
 
   // The request's checks against this checkpoint (ModelError naming the field); generate() runs them first.
   void check(const Cosmos3GenerateRequest& req) const;
