@@ -190,7 +190,7 @@ describe("show()", () => {
         true,
         false,
       ]);
-      assert.equal(str(cap.sent[2].bundle, "text/plain"), "policy · droid · 2 predicted steps × 4D · x");
+      assert.equal(str(cap.sent[2].bundle, "text/plain"), "policy · droid · 2 predicted steps × 4D (normalized) · x");
     } finally {
       cap.restore();
     }
