@@ -6,11 +6,14 @@
 //  - the shipped config's defaults and the pipeline's sound latent count (the fixture's 14 frames for 9 frames
 //    at 16 fps); an odd stride (5, the shipped config has one) multiplies the length exactly;
 //  - thread count does not change the numbers; abort; the config, shape and argument errors.
-// Usage: cosmos3_audio_cpu_test <repo root>. Prints a JSON summary; exit 1 on any failure.
+// Usage: cosmos3_audio_cpu_test <repo root> [--bench T]. Prints a JSON summary; exit 1 on any failure.
+// --bench T: also decodes T latent frames with the shipped config on random weights and reports ms ("bench_ms").
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <random>
@@ -185,11 +188,28 @@ static void config_and_argument_checks() {
   truth("activation_floats: three buffers at the widest stage (2 ch x 90 steps)", dec->activation_floats(T) == 3 * 2 * 90);
 }
 
+// The shipped decoder (dim 320, strides 8·6·5·4·2) on random weights: wall time of one decode of T latent frames.
+static double bench_ms = -1;
+static void bench(int T) {
+  const Cosmos3AudioConfig cfg = Cosmos3AudioConfig::from_json("{}");
+  auto dec = Cosmos3AudioDecoder::random(cfg, 3, 0.05f);
+  const auto z = randv((size_t)cfg.latent_channels * T, 4);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto w = dec->decode(z.data(), T);
+  bench_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  bool finite = true;
+  for (float x : w) finite = finite && std::isfinite(x);
+  truth("bench: shipped decode gives [2, 1920 T] finite samples", finite && w.size() == (size_t)2 * 1920 * T);
+  std::fprintf(stderr, "shipped decode: T=%d (%d samples) in %.0f ms, weights %.1f MB, activations %.1f MB\n", T,
+               cfg.samples_for(T), bench_ms, dec->weight_bytes() / 1e6, dec->activation_floats(T) * 4 / 1e6);
+}
+
 int main(int argc, char** argv) {
   const std::string root = argc > 1 ? argv[1] : ".";
   try {
     fixture_checks(root);
     config_and_argument_checks();
+    if (argc > 3 && std::string(argv[2]) == "--bench") bench(std::atoi(argv[3]));
   } catch (const std::exception& e) {
     ++failures;
     std::fprintf(stderr, "unexpected exception: %s\n", e.what());

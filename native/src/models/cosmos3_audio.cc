@@ -92,8 +92,8 @@ AudioConvTranspose bind_conv_transpose(WeightBinder& wb, const std::string& pref
   const auto w = fold_weight_norm(g, v);
   std::vector<float> packed(w.size());
   conv_transpose1d_pack_weight(packed.data(), w.data(), cin, cout, c.d.k);
-  const auto b = wb.values(prefix + ".bias", {cout}, true);
-  c.w = wb.linear_from_values(packed.data(), c.d.k * cout, cin, b.data());
+  c.w = wb.linear_from_values(packed.data(), c.d.k * cout, cin, nullptr);  // the bias is per output channel, not per row
+  c.bias = wb.param(prefix + ".bias", {cout});
   return c;
 }
 
@@ -220,7 +220,7 @@ struct CpuBackend {
     conv1d_cpu(out, x, t, static_cast<const float*>(c.w.w), c.w.b, c.d, ctx);
   }
   void conv_transpose(float* out, const float* x, int t, const AudioConvTranspose& c) {
-    conv_transpose1d_cpu(out, x, t, static_cast<const float*>(c.w.w), c.w.b, c.d, ctx);
+    conv_transpose1d_cpu(out, x, t, static_cast<const float*>(c.w.w), c.bias, c.d, ctx);
   }
   void snake(float* out, const float* x, int t, const AudioSnake& s) {
     snake_beta_cpu(out, x, s.log_alpha, s.log_beta, t, s.channels);

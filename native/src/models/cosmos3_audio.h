@@ -63,8 +63,9 @@ struct AudioConv {  // weight-norm folded Conv1d: w [cout, cin*k]
   Linear w;
   Conv1dDims d;
 };
-struct AudioConvTranspose {  // weight-norm folded, packed ConvTranspose1d: w [k*cout, cin]
+struct AudioConvTranspose {  // weight-norm folded, packed ConvTranspose1d: w [k*cout, cin] (no bias), bias [cout]
   Linear w;
+  const float* bias = nullptr;
   ConvTranspose1dDims d;
 };
 struct AudioResidualUnit {  // x + conv2(snake2(conv1(snake1(x)))), conv1 k 7 dilated, conv2 k 1

@@ -26,7 +26,7 @@ struct CudaBackend {
     conv1d_cuda(out, x, t, c.w.w, c.w.wt, c.w.b, c.d, ctx);
   }
   void conv_transpose(float* out, const float* x, int t, const AudioConvTranspose& c) {
-    conv_transpose1d_cuda(out, x, t, c.w.w, c.w.wt, c.w.b, c.d, ctx);
+    conv_transpose1d_cuda(out, x, t, c.w.w, c.w.wt, c.bias, c.d, ctx);
   }
   void snake(float* out, const float* x, int t, const AudioSnake& s) {
     snake_beta_cuda(out, x, s.log_alpha, s.log_beta, t, s.channels, ctx);
