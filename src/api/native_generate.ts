@@ -16,7 +16,9 @@
  * ```ts
  * import { nativeGenerate } from "./native_generate.ts";
  * import { GenerateRequest } from "../schema/generate_request.ts";
- * const req = GenerateRequest.parse({ prompt: "A cube.", output: "image", resolution: "256p", aspectRatio: "1:1", numInferenceSteps: 2 });
+ * const req = GenerateRequest.parse({
+ *   prompt: "A cube.", output: "image", resolution: "256p", aspectRatio: "1:1", numInferenceSteps: 1,
+ * });
  * const r = await nativeGenerate(req, { kind: "native", checkpoint: "test/fixtures/cosmos3-tiny" }, {});
  * r.media.path; // outputs/text-to-image-....png (noise: the fixture is untrained)
  * ```

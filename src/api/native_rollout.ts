@@ -15,9 +15,12 @@
  * ```ts
  * import { nativeRollout } from "./native_rollout.ts";
  * import { RolloutRequest } from "../schema/rollout_request.ts";
- * const req = RolloutRequest.parse({ mode: "policy", embodiment: "bridge", image: "scene.png", resolution: "256p", actionChunkSize: 4 });
+ * const req = RolloutRequest.parse({
+ *   mode: "policy", embodiment: "bridge", image: "test/fixtures/cosmos3-tiny-reference/media/action_00.png",
+ *   prompt: "Pick up the cube.", resolution: "256p", actionChunkSize: 4, numInferenceSteps: 1,
+ * });
  * const r = await nativeRollout(req, { kind: "native", checkpoint: "test/fixtures/cosmos3-tiny" }, {});
- * r.actions?.length; // 4 rows of 10
+ * r.actions?.length; // 4 rows of 10 (noise: the fixture is untrained); r.video?.path: the predicted MP4
  * ```
  * @module
  */
