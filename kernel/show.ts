@@ -251,6 +251,7 @@ interface GenerateLike {
 interface RolloutLike {
   mode: string;
   embodiment: string;
+  untrained?: boolean;
   video?: MediaLike;
   actions?: number[][];
   /** The chunk in both spaces and which one to chart (src/schema/results.ts `RolloutActions`). */
@@ -305,13 +306,7 @@ export async function show(result: unknown, o: ShowOptions = {}): Promise<void> 
       "info",
       `${value.mode}: ${mediaSummary(value.media)} · ${value.media.path}${value.backend ? ` · ${value.backend}` : ""}`,
     );
-    if (value.untrained) {
-      await note(
-        "untrained",
-        "Untrained test checkpoint (its cosmos-ts.json says so): the engine ran the whole Generator path, but " +
-          "these pixels are noise by design. Point COSMOS_GENERATOR_BACKEND at a Cosmos 3 Generator checkpoint for real output.",
-      );
-    }
+    if (value.untrained) await untrainedNote();
     return;
   }
   const r = value as Partial<RolloutLike>;
@@ -334,9 +329,19 @@ export async function show(result: unknown, o: ShowOptions = {}): Promise<void> 
       "info",
       `${value.mode} · ${value.embodiment}${steps}${video}${value.backend ? ` · ${value.backend}` : ""}`,
     );
+    if (value.untrained) await untrainedNote();
     return;
   }
   if (!shown) await display({ "application/json": value, "text/plain": JSON.stringify(value, null, 2) });
+}
+
+/** Under a native result whose checkpoint says its weights are untrained (the tiny test fixture). */
+async function untrainedNote(): Promise<void> {
+  await note(
+    "untrained",
+    "Untrained test checkpoint (its cosmos-ts.json says so): the engine ran the whole Generator path, but these " +
+      "pixels and actions are noise by design. Point COSMOS_GENERATOR_BACKEND at a Cosmos 3 Generator checkpoint for real output.",
+  );
 }
 
 /** The chunk a rollout's chart shows: `actionSpaces[charted]` when the result has it, else the predicted `actions`. */
