@@ -8,22 +8,33 @@
 #   here:        bash scripts/build-native.sh                  # the CUDA addon (nvcc here compiles the .cu files)
 #                bash tools/device/generate_e2e.sh bundle      # writes .dev/gen_e2e/driver.mjs (git-ignored)
 #                [ -f .dev/node.xz ] || xz -9 < "$(command -v node)" > .dev/node.xz
-#   the `run` tool, kind nvidia-h200, carry [.dev/node.xz, .dev/gen_e2e, node_modules/sharp, node_modules/@img,
-#                node_modules/detect-libc, node_modules/semver, native/build/Release]:
+#   the `run` tool, kind nvidia-h200, carry [.dev/node.xz, .dev/gen_e2e, native/build/Release]:
 #                bash tools/device/generate_e2e.sh device
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 case "${1:-}" in
 bundle)
   mkdir -p .dev/gen_e2e
+  # sharp is replaced by a module that throws when called: the driver reads the fixture's PNGs pre-decoded
+  # (below) and the generation path never calls sharp, so node, the addon and the tree fit the 64 MiB carry.
   node_modules/.bin/esbuild tools/device/generate_e2e.ts --bundle --platform=node --format=esm --target=node20 \
-    --external:sharp --outfile=.dev/gen_e2e/driver.mjs --log-level=warning
+    --alias:sharp=./tools/device/sharp_absent.mjs --outfile=.dev/gen_e2e/driver.mjs --log-level=warning
+  mkdir -p .dev/gen_e2e/media
+  node --input-type=module -e '
+    import sharp from "sharp";
+    import { readdirSync, writeFileSync } from "node:fs";
+    const src = "test/fixtures/cosmos3-tiny-reference/media", dst = ".dev/gen_e2e/media";
+    for (const name of readdirSync(src).filter((f) => f.endsWith(".png"))) {
+      const { data, info } = await sharp(`${src}/${name}`).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      writeFileSync(`${dst}/${name}.rgb`, data);
+      writeFileSync(`${dst}/${name}.json`, JSON.stringify({ width: info.width, height: info.height }));
+    }'
   echo ".dev/gen_e2e/driver.mjs" ;;
 device)
   xz -dc .dev/node.xz > /tmp/node && chmod +x /tmp/node
   out=${OUT:-/tmp/generate_e2e}; mkdir -p "$out"
   for d in cpu cuda; do
-    COSMOS_DEVICE=$d timeout 300 /tmp/node .dev/gen_e2e/driver.mjs "$PWD" 2>&1 | tee "$out/$d.jsonl" || echo "$d: failed"
+    GEN_E2E_MEDIA=.dev/gen_e2e/media COSMOS_DEVICE=$d timeout 300 /tmp/node .dev/gen_e2e/driver.mjs "$PWD" 2>&1 | tee "$out/$d.jsonl" || echo "$d: failed"
   done
   /tmp/node -e '
     const fs = require("fs");

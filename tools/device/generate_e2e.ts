@@ -39,7 +39,14 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   for (let i = 0; i < Math.min(a.length, b.length); i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 };
+// On the device the fixture's PNGs come pre-decoded by `bundle` (RGB bytes + size in GEN_E2E_MEDIA): sharp's
+// libvips (18 MB) would not fit the device call's 64 MiB carry next to node and the tree.
 async function png(name: string) {
+  const predecoded = process.env.GEN_E2E_MEDIA;
+  if (predecoded) {
+    const { width, height } = JSON.parse(readFileSync(join(predecoded, `${name}.json`), "utf8"));
+    return { width, height, channels: 3 as const, data: new Uint8Array(readFileSync(join(predecoded, `${name}.rgb`))) };
+  }
   const { data, info } = await sharp(join(REF, "media", name)).removeAlpha().raw().toBuffer({
     resolveWithObject: true,
   });
