@@ -264,23 +264,30 @@ export const REASONER_FOOTER = md(`
 export const VLLM_OMNI =
   `vllm serve nvidia/Cosmos3-Nano --omni --model-class-name Cosmos3OmniDiffusersPipeline --allowed-local-media-path "$PWD/assets" --port 8000 --init-timeout 1800`;
 
-/** The backend cell of a Generator or action notebook. */
+/** The backend cell of a Generator or action notebook: the environment's backend, or the tiny test checkpoint. */
 export function generatorBackendCells(call: "generate" | "rollout"): Cell[] {
-  const lacks = call === "generate" ? "Generator (diffusion) model" : "action (world-model) model";
   return [
     md(`
       ## Backend
 
-      \`COSMOS_GENERATOR_BACKEND\` (then \`COSMOS_BACKEND\`) picks where the calls run: an \`http(s)://\`
-      URL runs on a **vLLM-Omni** server, started from the repository's root with
-      \`${VLLM_OMNI}\` (\`--allowed-local-media-path\` lets it read files from the assets folder
-      only; set \`COSMOS_ALLOWED_LOCAL_MEDIA_PATH\` to the same folder for the inputs to be read there,
-      otherwise they are uploaded). A checkpoint folder or repo id would
-      run on the embedded native engine, which **has no Cosmos 3 ${lacks} yet**. With neither set,
-      this cookbook names \`nvidia/Cosmos3-Nano\` on the native engine, and each call shows the
-      engine's own message instead of a result.
+      \`COSMOS_GENERATOR_BACKEND\` (then \`COSMOS_BACKEND\`) picks where the calls run: a diffusers-layout
+      Cosmos 3 checkpoint folder or Hugging Face repo id runs on the **embedded native engine**
+      (in-process, no Python; no sound yet); an \`http(s)://\` URL runs on a **vLLM-Omni** server, started
+      from the repository's root with \`${VLLM_OMNI}\` (\`--allowed-local-media-path\` lets it read files
+      from the assets folder only; set \`COSMOS_ALLOWED_LOCAL_MEDIA_PATH\` to the same folder for the
+      inputs to be read there, otherwise they are uploaded). With neither set, this cookbook runs the
+      tiny test checkpoint (\`test/fixtures/cosmos3-tiny\`, random weights) natively, so every
+      ${
+      call === "generate" ? "image and video" : "rollout video and action chunk"
+    } is **untrained noise**, labelled so. The calls then get
+      \`tinyCheckpoint: true\`, which runs each request at 256p with a few frames and 2 steps${
+      call === "rollout" ? " (a 4-step chunk)" : ""
+    }, so the notebook runs in seconds on a CPU. A real checkpoint or server runs the requests as
+      written above, with the model's defaults: that is what real checkpoints want.
     `),
-    code(`const options = await notebookBackend("${call}", { fallback: "nvidia/Cosmos3-Nano" });`),
+    code(
+      `const options = await notebookBackend("${call}", { fallback: fromRepo("test/fixtures/cosmos3-tiny"), fallbackIsTinyCheckpoint: true });`,
+    ),
   ];
 }
 

@@ -49,10 +49,12 @@ import { streamText } from "./stream.ts";
 /** Options of the notebook calls: the library's {@link RunOptions}, plus what a notebook adds. */
 export interface NotebookRunOptions extends RunOptions {
   /**
-   * The backend is a tiny or untrained test checkpoint (such as `test/fixtures/qwen3vl-tiny`):
-   * `reason()` applies `TINY_CHECKPOINT_CAPS` (at most 48 tokens, a video at 4 frames) so that the
-   * call ends in about a second instead of decoding gibberish up to the token limit, and says so
-   * under the answer. Leave it unset for a real checkpoint or server. Default `false`.
+   * The backend is a tiny or untrained test checkpoint (such as `test/fixtures/qwen3vl-tiny` or
+   * `test/fixtures/cosmos3-tiny`): `reason()` applies `TINY_CHECKPOINT_CAPS` (at most 48 tokens, a
+   * video at 4 frames) so that the call ends in about a second instead of decoding gibberish up to
+   * the token limit; `generate()` and `rollout()` apply {@link TINY_GENERATOR_CAPS} (the 256p tier,
+   * a few frames, 2 steps) so that they end in seconds on a CPU. Each says so under its result.
+   * Leave it unset for a real checkpoint or server. Default `false`.
    */
   tinyCheckpoint?: boolean;
   /** The title above the streamed text (default: the request's task). */
@@ -131,6 +133,70 @@ export async function reason(request: ReasonRequestInput, options: NotebookRunOp
 }
 
 /**
+ * What `tinyCheckpoint: true` makes of a Generator or action request, so that an untrained test
+ * checkpoint answers in seconds on a CPU: the 256p tier, at most 2 denoising steps, a video of the
+ * fewest frames that leave one latent frame to generate after the clean (conditioning) ones, and an
+ * action chunk of at most 4 steps. A real checkpoint wants the request as written (the model's defaults).
+ */
+export const TINY_GENERATOR_CAPS: Readonly<{ resolution: "256p"; steps: number; actionSteps: number }> = Object
+  .freeze({ resolution: "256p", steps: 2, actionSteps: 4 });
+
+/**
+ * The request with {@link TINY_GENERATOR_CAPS} applied. The frame count is 1 + 4 · (last clean latent
+ * frame + 1): 5 for text- and image-to-video, 9 for video-to-video keeping latent frames 0 and 1.
+ * Sound, prompt, seed and the conditioning media are sent as given.
+ * @example
+ * ```ts
+ * import { withTinyGeneratorCaps } from "./calls.ts";
+ * withTinyGeneratorCaps({ prompt: "A ball rolls.", resolution: "480p", seed: 0 });
+ * // { prompt: "A ball rolls.", resolution: "256p", seed: 0, numInferenceSteps: 2, numFrames: 5 }
+ * ```
+ */
+export function withTinyGeneratorCaps(request: GenerateRequestInput): GenerateRequestInput {
+  const lastClean = Math.max(0, ...(request.conditionFrameIndexes ?? []));
+  return {
+    ...request,
+    resolution: TINY_GENERATOR_CAPS.resolution,
+    numInferenceSteps: Math.min(request.numInferenceSteps ?? TINY_GENERATOR_CAPS.steps, TINY_GENERATOR_CAPS.steps),
+    ...(request.output === "image" ? {} : { numFrames: 1 + 4 * (lastClean + 1) }),
+  };
+}
+
+/**
+ * The action request with {@link TINY_GENERATOR_CAPS} applied: the 256p tier, at most 2 steps, and a
+ * chunk of at most 4 steps (given actions: their first rows); the frame count follows from the chunk.
+ * @example
+ * ```ts
+ * import { withTinyRolloutCaps } from "./calls.ts";
+ * withTinyRolloutCaps({ mode: "policy", embodiment: "droid", image: "scene.png", prompt: "Pick.", actionChunkSize: 16 });
+ * // { mode: "policy", …, actionChunkSize: 4, resolution: "256p", numInferenceSteps: 2 }
+ * ```
+ */
+export function withTinyRolloutCaps(request: RolloutRequestInput): RolloutRequestInput {
+  const { numFrames: _frames, ...rest } = request;
+  const n = TINY_GENERATOR_CAPS.actionSteps;
+  return {
+    ...rest,
+    ...(request.actionChunkSize !== undefined ? { actionChunkSize: Math.min(request.actionChunkSize, n) } : {}),
+    ...(Array.isArray(request.actions) ? { actions: request.actions.slice(0, n) } : {}),
+    resolution: TINY_GENERATOR_CAPS.resolution,
+    numInferenceSteps: Math.min(request.numInferenceSteps ?? TINY_GENERATOR_CAPS.steps, TINY_GENERATOR_CAPS.steps),
+  };
+}
+
+/** The note under a Generator / action result of a tiny checkpoint: what was run instead of the request. */
+async function tinyGeneratorNote(
+  sent: { resolution?: string; numInferenceSteps?: number },
+  what: string,
+): Promise<void> {
+  await note(
+    "untrained",
+    `Tiny test checkpoint: run at ${sent.resolution}, ${what}${sent.numInferenceSteps} denoising steps ` +
+      "(tinyCheckpoint: true); a real checkpoint runs the request as written.",
+  );
+}
+
+/**
  * The library's `generate()` with a progress bar per stage (upload, denoise, download) in a notebook.
  * @example
  * ```ts
@@ -143,11 +209,14 @@ export async function generate(
   request: GenerateRequestInput,
   options: NotebookRunOptions = {},
 ): Promise<GenerateResult> {
-  if (!hasRichDisplay()) return await libraryGenerate(request, libraryOptions(options));
-  return await withProgress(
+  const sent = options.tinyCheckpoint ? withTinyGeneratorCaps(request) : request;
+  if (!hasRichDisplay()) return await libraryGenerate(sent, libraryOptions(options));
+  const result = await withProgress(
     options,
-    (onProgress) => libraryGenerate(request, { ...libraryOptions(options), onProgress }),
+    (onProgress) => libraryGenerate(sent, { ...libraryOptions(options), onProgress }),
   );
+  if (options.tinyCheckpoint) await tinyGeneratorNote(sent, sent.numFrames ? `${sent.numFrames} frames, ` : "");
+  return result;
 }
 
 /**
@@ -160,11 +229,16 @@ export async function generate(
  * ```
  */
 export async function rollout(request: RolloutRequestInput, options: NotebookRunOptions = {}): Promise<RolloutResult> {
-  if (!hasRichDisplay()) return await libraryRollout(request, libraryOptions(options));
-  return await withProgress(
+  const sent = options.tinyCheckpoint ? withTinyRolloutCaps(request) : request;
+  if (!hasRichDisplay()) return await libraryRollout(sent, libraryOptions(options));
+  const result = await withProgress(
     options,
-    (onProgress) => libraryRollout(request, { ...libraryOptions(options), onProgress }),
+    (onProgress) => libraryRollout(sent, { ...libraryOptions(options), onProgress }),
   );
+  if (options.tinyCheckpoint) {
+    await tinyGeneratorNote(sent, `a chunk of ${result.actions?.length ?? TINY_GENERATOR_CAPS.actionSteps} steps, `);
+  }
+  return result;
 }
 
 /** Options of {@link notebookBackend}. */
@@ -188,7 +262,7 @@ const SERVER_KIND = {
  * Picks the backend of a notebook's calls from the environment — `COSMOS_REASONER_BACKEND` (for
  * `reason`) or `COSMOS_GENERATOR_BACKEND` (for `generate` / `rollout`), then `COSMOS_BACKEND`, then
  * `o.fallback` — says in the notebook which one runs and what it cannot do (the native engine has
- * no Cosmos 3 sound tokenizer yet; a tiny test checkpoint answers gibberish), and
+ * no Cosmos 3 sound tokenizer yet; a tiny test checkpoint answers gibberish, or noise), and
  * returns the options to pass to the calls.
  * @example
  * ```ts
@@ -218,30 +292,27 @@ export async function notebookBackend(
   if (tinyCheckpoint && backend.kind === "native") {
     await note(
       "untrained",
-      `${backend.checkpoint} is a tiny checkpoint with RANDOM, UNTRAINED weights, made for the tests. It runs the whole ` +
-        "native path (tokenizer, chat template, vision tower, decoding) but its text is gibberish, so parsed outputs (boxes, " +
-        `events, labels) will usually be missing; each call is capped at ${TINY_CHECKPOINT_CAPS.maxTokens} tokens. For real ` +
-        `answers set ${
-          names[0]
-        } to a Cosmos 3 checkpoint folder or to a vLLM / NIM URL such as http://127.0.0.1:8000/v1.`,
+      call === "reason"
+        ? `${backend.checkpoint} is a tiny checkpoint with RANDOM, UNTRAINED weights, made for the tests. It runs the whole ` +
+          "native path (tokenizer, chat template, vision tower, decoding) but its text is gibberish, so parsed outputs (boxes, " +
+          `events, labels) will usually be missing; each call is capped at ${TINY_CHECKPOINT_CAPS.maxTokens} tokens. For real ` +
+          `answers set ${
+            names[0]
+          } to a Cosmos 3 checkpoint folder or to a vLLM / NIM URL such as http://127.0.0.1:8000/v1.`
+        : `${backend.checkpoint} is a tiny Cosmos 3 Generator with RANDOM, UNTRAINED weights, made for the tests. It runs ` +
+          "the whole native path (text encoder, transformer, flow sampler, VAE decode, action heads) but its images, videos " +
+          `and actions are noise; each call runs at ${TINY_GENERATOR_CAPS.resolution} with a few frames and ` +
+          `${TINY_GENERATOR_CAPS.steps} steps. For real results set ${names[0]} to a diffusers-layout Cosmos 3 ` +
+          "checkpoint folder or to a vLLM-Omni URL such as http://127.0.0.1:8000.",
     );
   }
   if (call === "generate" && backend.kind === "native") {
     await note(
       "unavailable",
       "The native engine runs generate() for images and silent videos (t2i, t2v, i2v, v2v) from a diffusers-layout " +
-        "Cosmos 3 Generator checkpoint folder or HF-cached repo id; it has no Cosmos 3 sound tokenizer yet. For sound, " +
-        `or without such a checkpoint, start a vLLM-Omni server (see this notebook's Backend section) and set ${
-          names[0]
-        }=http://<host>:8000.`,
-    );
-  }
-  if (call === "rollout" && backend.kind === "native") {
-    await note(
-      "unavailable",
-      "The native engine runs rollout() (policy, forward and inverse dynamics) from a diffusers-layout Cosmos 3 " +
-        "Generator checkpoint with action heads (a folder or an HF-cached repo id). Without one, start a vLLM-Omni " +
-        `server (see this notebook's Backend section) and set ${names[0]}=http://<host>:8000.`,
+        "Cosmos 3 Generator checkpoint folder or HF-cached repo id; it has no Cosmos 3 sound tokenizer yet, so a call " +
+        "with sound: true shows an UnsupportedError. For sound, start a vLLM-Omni server (see this notebook's Backend " +
+        `section) and set ${names[0]}=http://<host>:8000.`,
     );
   }
   return { backend, tinyCheckpoint };

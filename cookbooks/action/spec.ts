@@ -1,6 +1,7 @@
 /**
  * The action notebooks (`cookbooks/action/*.ipynb`): policy, forward dynamics and inverse dynamics
- * for several embodiments, on a vLLM-Omni server. Each call is one cell,
+ * for several embodiments, on the native engine (the tiny untrained checkpoint by default, at
+ * CPU-sized settings) or a vLLM-Omni server. Each call is one cell,
  * `await show(rollout(request, options), { fps: 10 })`: a progress bar per stage, then the rollout
  * video, the predicted actions as plots and a summary line (or the backend's typed error and its hint).
  *

@@ -1,6 +1,7 @@
 /**
  * The Generator notebooks (`cookbooks/generator/*.ipynb`): text, image or video (± sound) in, an
- * image or a video (± sound) out, on a vLLM-Omni server; and prompt upsampling, the text-only
+ * image or a video (± sound) out, on the native engine (the tiny untrained checkpoint by default, at
+ * CPU-sized settings) or a vLLM-Omni server; and prompt upsampling, the text-only
  * Reasoner call that writes a dense generation prompt. Each call is one cell,
  * `await show(generate(request, options))`: a progress bar per stage, then the image or video and a
  * summary line (or the backend's typed error and its hint).
@@ -222,7 +223,7 @@ function promptUpsamplingNotebook(): NotebookSpec {
       ## Next step: the Generator request
 
       The upsampled prompt becomes the \`prompt\` of a \`generate()\` request (see
-      \`generator/text_to_video.ipynb\`, which needs a vLLM-Omni server).
+      \`generator/text_to_video.ipynb\`, which runs on a Cosmos 3 checkpoint natively or on a vLLM-Omni server).
     `),
     code(`
       if (result.answer.trim()) {
