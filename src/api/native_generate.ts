@@ -1,16 +1,15 @@
 /**
  * `generate()` on the embedded native engine: the request is planned as diffusers'
  * Cosmos3OmniPipeline plans it (src/generator), the conditioning media are read and fitted to the
- * output size (i2v: the image covers the frame, centre-cropped; v2v: the source frames the clean
- * latent frames cover), the engine runs the request (src/native/generator.ts) and the frames are
+ * output size as the pipeline does ({@link conditioningClip}: i2v, the image covers the frame,
+ * centre-cropped; v2v, the source frames stretched to it), the engine runs the request (src/native/generator.ts) and the frames are
  * written through src/media, atomically: an image as PNG (or JPEG by `outputPath`), a video as
  * H.264 MP4. Frames are the pipeline's postprocess: (x / 2 + 0.5) clamped to [0, 1], times 255,
  * rounded.
  *
  * Sound (t2v / i2v / v2v with sound) needs the sound tokenizer, which the native engine does not
- * have yet: an UnsupportedError says so. Resizing: i2v uses sharp's bilinear cover resize and v2v
- * ffmpeg's bicubic cover scale, close to but not bit-equal with torch's antialiased bilinear
- * interpolate and the VideoProcessor (same-size inputs are exact).
+ * have yet: an UnsupportedError says so. Resizing is sharp's bilinear, close to but not bit-equal
+ * with torch's antialiased interpolate and the VideoProcessor's PIL resize (same-size inputs are exact).
  *
  * @example
  * ```ts
@@ -28,14 +27,14 @@ import { randomInt } from "node:crypto";
 import { describeBackend } from "../backend/resolve.ts";
 import { throwIfAborted, UnsupportedError } from "../errors.ts";
 import {
-  type ActionCanvas,
+  conditioningClip,
   generateRun,
   generatorInputs,
   type GeneratorPlan,
   planGeneration,
   type RunMedia,
 } from "../generator/mod.ts";
-import { readImage, resizeImage } from "../media/images.ts";
+import { readImage } from "../media/images.ts";
 import type { RgbFrame } from "../media/video_decode.ts";
 import type { MediaSource } from "../media/source.ts";
 import { decodeVideoFrames, encodeVideo, probeVideo } from "../media/video.ts";
@@ -49,22 +48,10 @@ import { isRemoteUrl } from "../schema/media_input.ts";
 import type { ImageInput, VideoInput } from "../schema/media_input.ts";
 import type { BackendSpec, GenerateResult, MediaFile, RunOptions } from "../schema/results.ts";
 
-async function sourceOf(ref: ImageInput | VideoInput, field: string, opts: RunOptions): Promise<MediaSource> {
+/** A request's media reference as a source: a local path read in place, else its bytes (data URL, remote URL). */
+export async function sourceOf(ref: ImageInput | VideoInput, field: string, opts: RunOptions): Promise<MediaSource> {
   if (typeof ref === "string" && !ref.startsWith("data:") && !isRemoteUrl(ref)) return localPathOf(ref, field);
   return await mediaBytes(ref, opts.signal, { ...boundsOf(opts), field });
-}
-
-/** u8 RGB frames (HWC) into [3, frames, H, W] floats in [-1, 1], as the pipeline's x / 127.5 - 1. */
-export function framesToPixels(frames: readonly RgbFrame[]): Float32Array {
-  const { width: W, height: H } = frames[0];
-  const F = frames.length;
-  const out = new Float32Array(3 * F * H * W);
-  frames.forEach((fr, f) => {
-    for (let i = 0; i < H * W; i++) {
-      for (let c = 0; c < 3; c++) out[(c * F + f) * H * W + i] = fr.data[i * 3 + c] / 127.5 - 1;
-    }
-  });
-  return out;
 }
 
 /** Frame f of [3, F, H, W] in [-1, 1] as u8 RGB: round(clamp(x / 2 + 0.5, 0, 1) · 255), the pipeline's postprocess. */
@@ -81,53 +68,66 @@ export function pixelsToFrame(video: Float32Array, f: number, F: number, H: numb
 }
 
 /**
- * An action run's frame on its canvas (`_prepare_action_video_conditioning`): the content at the top-left, the rest
- * padded right and bottom by `replicate` (edge) or `reflect` (mirror without the edge), as torch's F.pad.
+ * The pixels the engine encodes for `plan` (`condVideo`): the causal prefix, 1 + 4 · max(clean latent frame)
+ * frames, of the pipeline's conditioning clip ({@link conditioningClip}); undefined when every latent frame is noisy.
  */
-export function padToCanvas(frame: RgbFrame, canvas: ActionCanvas): RgbFrame {
-  const { width: W, height: H } = canvas.canvas;
-  const { width: w, height: h } = frame;
-  const mirror = (i: number, n: number) => {
-    if (canvas.padMode !== "reflect") return Math.min(i, n - 1);
-    const period = 2 * (n - 1);
-    const k = period > 0 ? i % period : 0;
-    return k < n ? k : period - k;
-  };
-  const data = new Uint8Array(W * H * 3);
-  for (let y = 0; y < H; y++) {
-    const sy = mirror(y, h);
-    for (let x = 0; x < W; x++) {
-      const sx = mirror(x, w);
-      for (let c = 0; c < 3; c++) data[(y * W + x) * 3 + c] = frame.data[(sy * w + sx) * 3 + c];
-    }
-  }
-  return { width: W, height: H, channels: 3, data };
-}
-
-/** The pixels of the plan's clean latent frames (the causal prefix 1 + 4 · max clean frame). */
-async function conditioningPixels(
-  req: GenerateRequest,
+export async function conditioningPixels(
   plan: GeneratorPlan,
-  sources: { image?: MediaSource; video?: MediaSource },
+  media: { image?: RgbFrame; frames?: readonly RgbFrame[] },
   signal?: AbortSignal,
 ): Promise<Float32Array | undefined> {
   if (plan.cleanLatentFrames.length === 0) return undefined;
+  const clip = await conditioningClip(plan, media, { signal });
+  if (!clip) return undefined;
   const frames = 1 + 4 * Math.max(...plan.cleanLatentFrames);
-  const size = { width: plan.width, height: plan.height };
-  if (plan.task === "i2v" && sources.image) {
-    const img = await readImage(sources.image, { signal });
-    const fitted = img.width === size.width && img.height === size.height
-      ? img
-      : await resizeImage(img, { ...size, fit: "cover", kernel: "linear", signal });
-    return framesToPixels(Array.from({ length: frames }, () => fitted));
+  if (frames === clip.frames) return clip.data;
+  // [3, F, H, W]: each channel's first `frames` planes.
+  const plane = clip.height * clip.width;
+  const out = new Float32Array(3 * frames * plane);
+  for (let c = 0; c < 3; c++) {
+    const from = c * clip.frames * plane;
+    out.set(clip.data.subarray(from, from + frames * plane), c * frames * plane);
   }
-  if (plan.task === "v2v" && sources.video && plan.video) {
-    const picks = plan.video.frameMap.slice(0, frames);
-    const decoded = await decodeVideoFrames(sources.video, { frameIndices: picks, ...size, fit: "cover", signal });
-    return framesToPixels(decoded);
+  return out;
+}
+
+/** Writes the engine's decoded video [3, F, H, W] in [-1, 1] as an H.264 MP4 at `path`, described as a MediaFile. */
+export async function writeVideo(
+  out: { video: Float32Array; frames: number; height: number; width: number },
+  fps: number,
+  path: string,
+  signal?: AbortSignal,
+): Promise<MediaFile> {
+  const F = out.frames, H = out.height, W = out.width;
+  const frames = Array.from({ length: F }, (_, f) => pixelsToFrame(out.video, f, F, H, W));
+  const r = await encodeVideo(frames, { output: path, fps, width: W, height: H, signal });
+  return {
+    path: r.path,
+    mimeType: "video/mp4",
+    width: r.width,
+    height: r.height,
+    numFrames: r.frames,
+    fps: r.fps,
+    hasSound: false,
+  };
+}
+
+/** The decoded conditioning media of a generate() request: the i2v image, the v2v source frames its plan uses. */
+async function conditioningMedia(
+  plan: GeneratorPlan,
+  sources: { image?: MediaSource; video?: MediaSource },
+  signal?: AbortSignal,
+): Promise<{ image?: RgbFrame; frames?: RgbFrame[] }> {
+  if (plan.cleanLatentFrames.length === 0) return {};
+  if (plan.image && sources.image) return { image: await readImage(sources.image, { signal }) };
+  if (plan.video && sources.video) {
+    const used = [...new Set(plan.video.frameMap)].sort((a, b) => a - b);
+    const decoded = await decodeVideoFrames(sources.video, { frameIndices: used, signal });
+    const frames: RgbFrame[] = [];
+    used.forEach((source, k) => frames[source] = decoded[k]);
+    return { frames };
   }
-  void req;
-  return undefined;
+  return {};
 }
 
 /** Runs a validated generate() request in-process on the checkpoint `backend.checkpoint`. */
@@ -165,7 +165,7 @@ export async function nativeGenerate(
   }
   const plan = planGeneration(generateRun(req, media), session.model);
   const inputs = generatorInputs(plan, session.tokenizer, session.model);
-  const condVideo = await conditioningPixels(req, plan, sources, signal);
+  const condVideo = await conditioningPixels(plan, await conditioningMedia(plan, sources, signal), signal);
   const seed = req.seed ?? randomInt(0, 2 ** 31);
   const out = await session.run({ plan, inputs, condVideo, seed, signal, onProgress });
   const video = out.video!;
@@ -182,18 +182,12 @@ export async function nativeGenerate(
       hasSound: false,
     };
   } else {
-    const path = req.outputPath ?? defaultOutputPath(mode, "mp4");
-    const frames = Array.from({ length: F }, (_, f) => pixelsToFrame(video, f, F, H, W));
-    const r = await encodeVideo(frames, { output: path, fps: plan.fps, width: W, height: H, signal });
-    file = {
-      path: r.path,
-      mimeType: "video/mp4",
-      width: r.width,
-      height: r.height,
-      numFrames: r.frames,
-      fps: r.fps,
-      hasSound: false,
-    };
+    file = await writeVideo(
+      { video, frames: F, height: H, width: W },
+      plan.fps,
+      req.outputPath ?? defaultOutputPath(mode, "mp4"),
+      signal,
+    );
   }
   const result: GenerateResult = { mode, media: file, seed, backend: describeBackend(backend) };
   if (session.untrained) {

@@ -2,9 +2,10 @@
  * `rollout()` on the embedded native engine (policy, forward and inverse dynamics): the request is
  * planned as diffusers' Cosmos3OmniPipeline plans an action run (src/generator: the tier's canvas,
  * the content crop in whole latents, clean vs noisy latent frames and action tokens, the domain),
- * the observation is fitted on the canvas as `_prepare_action_video_conditioning` does (scaled down to
- * fit when larger — sharp's bicubic, close to torch's antialiased bicubic; same-size content is exact
- * — then padded right and bottom, replicate or reflect), the engine runs it
+ * the observation is fitted on the canvas as `_prepare_action_video_conditioning` does
+ * ({@link conditioningClip}: stretched to whole multiples of 16, scaled down to the content — sharp's
+ * bicubic, close to torch's antialiased bicubic; same-size content is exact — then padded right and
+ * bottom, replicate or reflect), the engine runs it
  * (src/native/generator.ts) and the predicted video is written as an H.264 MP4 (policy, forward
  * dynamics) and the actions returned at the embodiment's width (policy, inverse dynamics).
  *
@@ -29,24 +30,14 @@ import { describeBackend } from "../backend/resolve.ts";
 import { throwIfAborted } from "../errors.ts";
 import { generatorInputs, planGeneration, rolloutRun, type RunMedia } from "../generator/mod.ts";
 import { readActionChunk } from "../media/actions.ts";
-import { readImage, resizeImage } from "../media/images.ts";
-import type { MediaSource } from "../media/source.ts";
-import { decodeVideoFrames, encodeVideo, probeVideo } from "../media/video.ts";
+import { readImage } from "../media/images.ts";
+import { decodeVideoFrames, probeVideo } from "../media/video.ts";
 import type { RgbFrame } from "../media/video_decode.ts";
 import { openCosmos3Generator } from "../native/generator.ts";
-import { localPathOf, mediaBytes } from "../reasoner/messages.ts";
-import { boundsOf } from "../remote/http.ts";
 import { defaultOutputPath } from "../remote/output.ts";
-import { isRemoteUrl } from "../schema/media_input.ts";
-import type { ImageInput, VideoInput } from "../schema/media_input.ts";
 import type { RolloutRequest } from "../schema/rollout_request.ts";
 import type { BackendSpec, RolloutResult, RunOptions } from "../schema/results.ts";
-import { framesToPixels, padToCanvas, pixelsToFrame } from "./native_generate.ts";
-
-async function sourceOf(ref: ImageInput | VideoInput, field: string, opts: RunOptions): Promise<MediaSource> {
-  if (typeof ref === "string" && !ref.startsWith("data:") && !isRemoteUrl(ref)) return localPathOf(ref, field);
-  return await mediaBytes(ref, opts.signal, { ...boundsOf(opts), field });
-}
+import { conditioningPixels, sourceOf, writeVideo } from "./native_generate.ts";
 
 /** Runs a validated rollout() request in-process on the checkpoint `backend.checkpoint`. */
 export async function nativeRollout(
@@ -78,26 +69,11 @@ export async function nativeRollout(
     source = [img];
   }
   const plan = planGeneration(rolloutRun(req, media, rows), session.model);
-  const canvas = plan.actionCanvas!;
-  const frames = 1 + 4 * Math.max(...plan.cleanLatentFrames);
-  const fitted = new Map<number, RgbFrame>();
-  const onCanvas = async (i: number) => {
-    if (!fitted.has(i)) {
-      const f = source[i];
-      const content = f.width === canvas.content.width && f.height === canvas.content.height
-        ? f
-        : await resizeImage(f, { ...canvas.content, fit: "fill", kernel: "cubic", signal });
-      fitted.set(i, padToCanvas(content, canvas));
-    }
-    return fitted.get(i)!;
-  };
-  const clip: RgbFrame[] = [];
-  for (let f = 0; f < frames; f++) clip.push(await onCanvas(canvas.frameMap[f]));
   const seed = req.seed ?? randomInt(0, 2 ** 31);
   const out = await session.run({
     plan,
     inputs: generatorInputs(plan, session.tokenizer, session.model),
-    condVideo: framesToPixels(clip),
+    condVideo: await conditioningPixels(plan, { frames: source }, signal),
     seed,
     decode: req.mode !== "inverse_dynamics",
     signal,
@@ -112,21 +88,8 @@ export async function nativeRollout(
     );
   }
   if (out.video) {
-    const F = out.frames, H = out.height, W = out.width;
     const path = req.outputPath ?? defaultOutputPath(req.mode, "mp4");
-    const r = await encodeVideo(
-      Array.from({ length: F }, (_, f) => pixelsToFrame(out.video!, f, F, H, W)),
-      { output: path, fps: plan.fps, width: W, height: H, signal },
-    );
-    result.video = {
-      path: r.path,
-      mimeType: "video/mp4",
-      width: r.width,
-      height: r.height,
-      numFrames: r.frames,
-      fps: r.fps,
-      hasSound: false,
-    };
+    result.video = await writeVideo({ ...out, video: out.video }, plan.fps, path, signal);
   }
   if (session.untrained) result.untrained = true;
   return result;

@@ -25,7 +25,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { generate } from "../../src/api/generate.ts";
-import { framesToPixels, padToCanvas } from "../../src/api/native_generate.ts";
+import { conditioningPixels } from "../../src/api/native_generate.ts";
 import { AbortError, CheckpointError, UnsupportedError, ValidationError } from "../../src/errors.ts";
 import { generatorInputs, type GeneratorRun, type GeneratorTask, planGeneration } from "../../src/generator/mod.ts";
 import type { DomainName } from "../../src/schema/embodiments.ts";
@@ -132,13 +132,12 @@ describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, inje
       const s = await openCosmos3Generator(CKPT);
       const plan = planGeneration(runOf(spec), s.model);
       const inputs = generatorInputs(plan, s.tokenizer, s.model);
-      let condVideo: Float32Array | undefined;
-      if (mode === "i2v") condVideo = framesToPixels([await png("frame_00.png")]);
-      if (mode === "v2v") {
-        condVideo = framesToPixels(
-          await Promise.all([0, 1, 2, 3, 4].map((i) => png(`frame_${String(i).padStart(2, "0")}.png`))),
-        );
-      }
+      const condVideo = await conditioningPixels(plan, {
+        image: mode === "i2v" ? await png("frame_00.png") : undefined,
+        frames: mode === "v2v"
+          ? await Promise.all([0, 1, 2, 3, 4].map((i) => png(`frame_${String(i).padStart(2, "0")}.png`)))
+          : undefined,
+      });
       const events: ProgressEvent[] = [];
       const r = await s.run({
         plan,
@@ -228,14 +227,10 @@ describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, inje
       }, s.model);
       const inputs = generatorInputs(plan, s.tokenizer, s.model);
       assert.deepEqual(inputs.prompts.cond, Array.from(i32(store.get("prompt.cond_ids"))));
-      const canvas = plan.actionCanvas!;
       const source = a.video
         ? await Promise.all([0, 1, 2, 3, 4].map((i) => png(`action_0${i}.png`)))
         : [await png("action_00.png")];
-      const frames = 1 + 4 * Math.max(...plan.cleanLatentFrames);
-      const condVideo = framesToPixels(
-        Array.from({ length: frames }, (_, f) => padToCanvas(source[canvas.frameMap[f]], canvas)),
-      );
+      const condVideo = await conditioningPixels(plan, { frames: source });
       const r = await s.run({
         plan,
         inputs,

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import process from "node:process";
 import sharp from "sharp";
-import { framesToPixels } from "../../src/api/native_generate.ts";
+import { conditioningPixels } from "../../src/api/native_generate.ts";
 import { generatorInputs, type GeneratorTask, planGeneration } from "../../src/generator/mod.ts";
 import { nativeDeviceInfo } from "../../src/native/mod.ts";
 import { openCosmos3Generator } from "../../src/native/generator.ts";
@@ -75,11 +75,10 @@ for (const mode of ["t2i", "t2v", "i2v", "v2v"]) {
     video: mode === "v2v" ? { width: 96, height: 64, frames: 5 } : undefined,
     conditionFrameIndexes: spec.condition_frame_indexes_vision,
   }, s.model);
-  const condVideo = mode === "i2v"
-    ? framesToPixels([await png("frame_00.png")])
-    : mode === "v2v"
-    ? framesToPixels(await Promise.all([0, 1, 2, 3, 4].map((i) => png(`frame_0${i}.png`))))
-    : undefined;
+  const condVideo = await conditioningPixels(plan, {
+    image: mode === "i2v" ? await png("frame_00.png") : undefined,
+    frames: mode === "v2v" ? await Promise.all([0, 1, 2, 3, 4].map((i) => png(`frame_0${i}.png`))) : undefined,
+  });
   const t0 = performance.now();
   const r = await s.run({
     plan,
