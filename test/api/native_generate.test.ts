@@ -27,15 +27,14 @@ import sharp from "sharp";
 import { generate } from "../../src/api/generate.ts";
 import { conditioningPixels } from "../../src/api/native_generate.ts";
 import { AbortError, CheckpointError, UnsupportedError, ValidationError } from "../../src/errors.ts";
-import { generatorInputs, type GeneratorRun, type GeneratorTask, planGeneration } from "../../src/generator/mod.ts";
-import type { DomainName } from "../../src/schema/embodiments.ts";
-import type { Resolution } from "../../src/schema/settings.ts";
+import { generatorInputs, planGeneration } from "../../src/generator/mod.ts";
 import { probeVideo } from "../../src/media/video.ts";
 import { nativeMemory } from "../../src/native/mod.ts";
 import { openCosmos3Generator } from "../../src/native/generator.ts";
 import { closeNative } from "../../src/native/qwen3vl.ts";
 import type { ProgressEvent } from "../../src/schema/results.ts";
-import { readSafetensors, type StTensor } from "../multimodal/_fixture.ts";
+import { f32, i32, maxAbsDiff, readSafetensors } from "../multimodal/_fixture.ts";
+import { actionRows, type PipelineRun, pipelineRun } from "../generator/_cosmos3_reference.ts";
 import { show } from "../../kernel/show.ts";
 import { captureDisplays, str } from "../kernel/_sink.ts";
 
@@ -48,74 +47,9 @@ after(async () => {
   rmSync(OUT, { recursive: true, force: true });
 });
 
-interface PipelineRun {
-  name: string;
-  prompt: string;
-  negative: string | null;
-  fps: number;
-  guidance: number;
-  flow_shift: number;
-  steps: number;
-  num_frames: number;
-  height: number;
-  width: number;
-  condition_frame_indexes_vision?: number[];
-}
-interface ActionSpec {
-  mode: string;
-  chunk_size: number;
-  domain_name: string;
-  resolution_tier: number;
-  image?: string;
-  video?: string;
-}
-interface ActionRunSpec {
-  conditioning: { action: { raw_action_dim: number } };
-}
 const reference = JSON.parse(readFileSync(join(REF, "reference.json"), "utf8")) as {
-  pipelines: Record<string, PipelineRun & Partial<ActionRunSpec>>;
+  pipelines: Record<string, PipelineRun>;
 };
-
-function f32(t: StTensor | undefined, key: string): Float32Array {
-  assert.ok(t, `${key} missing`);
-  const copy = t.bytes.slice();
-  return new Float32Array(copy.buffer, 0, copy.length / 4);
-}
-
-function i32(t: StTensor | undefined): Int32Array {
-  assert.ok(t);
-  const copy = t.bytes.slice();
-  return new Int32Array(copy.buffer, 0, copy.length / 4);
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>, what: string): number {
-  assert.equal(a.length, b.length, `${what}: length`);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
-/** The pipeline's call as a GeneratorRun (its __call__ defaults: both templates on). */
-function runOf(spec: PipelineRun): GeneratorRun {
-  const frame = { width: 96, height: 64 };
-  return {
-    task: spec.name as GeneratorTask,
-    prompt: spec.prompt,
-    negativePrompt: spec.negative ?? undefined,
-    width: spec.width,
-    height: spec.height,
-    numFrames: spec.num_frames,
-    fps: spec.fps,
-    numInferenceSteps: spec.steps,
-    guidanceScale: spec.guidance,
-    flowShift: spec.flow_shift,
-    addResolutionTemplate: true,
-    addDurationTemplate: true,
-    image: spec.name === "i2v" ? frame : undefined,
-    video: spec.name === "v2v" ? { ...frame, frames: 5 } : undefined,
-    conditionFrameIndexes: spec.condition_frame_indexes_vision,
-  };
-}
 
 async function png(name: string) {
   const { data, info } = await sharp(join(REF, "media", name)).removeAlpha().raw().toBuffer({
@@ -130,7 +64,7 @@ describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, inje
       const spec = reference.pipelines[mode];
       const store = readSafetensors(join(REF, `pipeline_${mode}.safetensors`));
       const s = await openCosmos3Generator(CKPT);
-      const plan = planGeneration(runOf(spec), s.model);
+      const plan = planGeneration(pipelineRun(spec), s.model);
       const inputs = generatorInputs(plan, s.tokenizer, s.model);
       const condVideo = await conditioningPixels(plan, {
         image: mode === "i2v" ? await png("frame_00.png") : undefined,
@@ -151,10 +85,10 @@ describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, inje
       assert.deepEqual(Array.from(r.timesteps), Array.from(new Int32Array(timesteps.buffer, 0, timesteps.length / 4)));
       assert.equal(r.stepLatents.length, spec.steps);
       for (let i = 0; i < spec.steps; i++) {
-        const d = maxDiff(r.stepLatents[i], f32(store.get(`step.${i}.vision`), `step.${i}`), `step ${i}`);
+        const d = maxAbsDiff(r.stepLatents[i], f32(store.get(`step.${i}.vision`), `step.${i}.vision`));
         assert.ok(d <= 1e-3, `${mode} step ${i}: ${d}`);
       }
-      const dFinal = maxDiff(r.latents, f32(store.get("final.vision"), "final"), "final");
+      const dFinal = maxAbsDiff(r.latents, f32(store.get("final.vision"), "final.vision"));
       assert.ok(dFinal <= 1e-3, `${mode} final: ${dFinal}`);
       // out.video [frames kept, H, W, 3] in [0, 1]; i2v / v2v keep frames 0 and 8.
       const want = f32(store.get("out.video"), "out.video");
@@ -169,10 +103,12 @@ describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, inje
           }
         }
       });
-      const dVideo = maxDiff(got, want, "video");
+      const dVideo = maxAbsDiff(got, want);
       console.log(
         `${mode}: max |diff| step latents ${
-          r.stepLatents.map((x, i) => maxDiff(x, f32(store.get(`step.${i}.vision`), "s"), "s").toExponential(1)).join(
+          r.stepLatents.map((x, i) =>
+            maxAbsDiff(x, f32(store.get(`step.${i}.vision`), `step.${i}.vision`)).toExponential(1)
+          ).join(
             " ",
           )
         }, final ${dFinal.toExponential(1)}, video ${dVideo.toExponential(1)}`,
@@ -194,40 +130,14 @@ describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, inje
 
   for (const mode of ["policy", "fdyn", "idyn"]) {
     test(`${mode}: vision and action latents after every step, final actions and decoded frames within 1e-3`, async () => {
-      const spec = reference.pipelines[mode] as PipelineRun & ActionRunSpec & { action: ActionSpec };
+      const spec = reference.pipelines[mode];
       const store = readSafetensors(join(REF, `pipeline_${mode}.safetensors`));
       const s = await openCosmos3Generator(CKPT);
-      const a = spec.action;
-      const chunk = a.chunk_size;
-      const rawDim = spec.conditioning.action.raw_action_dim;
-      let rows: number[][] | undefined;
-      if (store.has("cond.raw_actions")) {
-        const v = f32(store.get("cond.raw_actions"), "cond.raw_actions");
-        rows = Array.from({ length: chunk }, (_, i) => Array.from(v.subarray(i * rawDim, (i + 1) * rawDim)));
-      }
-      const plan = planGeneration({
-        task: a.mode as GeneratorTask,
-        prompt: spec.prompt,
-        negativePrompt: spec.negative ?? undefined,
-        fps: spec.fps,
-        numInferenceSteps: spec.steps,
-        guidanceScale: spec.guidance,
-        flowShift: spec.flow_shift,
-        addResolutionTemplate: true,
-        addDurationTemplate: true,
-        image: a.image ? { width: 64, height: 48 } : undefined,
-        video: a.video ? { width: 64, height: 48, frames: 5 } : undefined,
-        action: {
-          chunkSize: chunk,
-          domainName: a.domain_name as DomainName,
-          rawActionDim: rawDim,
-          resolutionTier: `${a.resolution_tier}p` as Resolution,
-          rows,
-        },
-      }, s.model);
+      const chunk = spec.action!.chunk_size;
+      const plan = planGeneration(pipelineRun(spec, actionRows(store, chunk)), s.model);
       const inputs = generatorInputs(plan, s.tokenizer, s.model);
-      assert.deepEqual(inputs.prompts.cond, Array.from(i32(store.get("prompt.cond_ids"))));
-      const source = a.video
+      assert.deepEqual(inputs.prompts.cond, i32(store.get("prompt.cond_ids"), "prompt.cond_ids"));
+      const source = spec.action!.video
         ? await Promise.all([0, 1, 2, 3, 4].map((i) => png(`action_0${i}.png`)))
         : [await png("action_00.png")];
       const condVideo = await conditioningPixels(plan, { frames: source });
@@ -241,12 +151,18 @@ describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, inje
       });
       const worst: Record<string, number> = {};
       for (let i = 0; i < spec.steps; i++) {
-        worst[`step.${i}.vision`] = maxDiff(r.stepLatents[i], f32(store.get(`step.${i}.vision`), "v"), "v");
+        worst[`step.${i}.vision`] = maxAbsDiff(
+          r.stepLatents[i],
+          f32(store.get(`step.${i}.vision`), `step.${i}.vision`),
+        );
         if (store.has(`step.${i}.action`)) {
-          worst[`step.${i}.action`] = maxDiff(r.stepActions[i], f32(store.get(`step.${i}.action`), "a"), "a");
+          worst[`step.${i}.action`] = maxAbsDiff(
+            r.stepActions[i],
+            f32(store.get(`step.${i}.action`), `step.${i}.action`),
+          );
         }
       }
-      worst.final = maxDiff(r.latents, f32(store.get("final.vision"), "final"), "final");
+      worst.final = maxAbsDiff(r.latents, f32(store.get("final.vision"), "final.vision"));
       if (store.has("out.action")) {
         const want = f32(store.get("out.action"), "out.action");
         const width = want.length / chunk;
@@ -254,7 +170,7 @@ describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, inje
         for (let k = 0; k < chunk; k++) {
           got.set(r.action!.subarray(k * plan.action!.actionDim, k * plan.action!.actionDim + width), k * width);
         }
-        worst.action = maxDiff(got, want, "action");
+        worst.action = maxAbsDiff(got, want);
       } else {
         // forward dynamics: the actions are clean conditioning and never step
         assert.equal(r.stepActions.length, spec.steps);
@@ -269,7 +185,7 @@ describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, inje
           }
         }
       }
-      worst.video = maxDiff(got, want, "video");
+      worst.video = maxAbsDiff(got, want);
       console.log(mode, JSON.stringify(worst));
       for (const [k, d] of Object.entries(worst)) assert.ok(d <= 1e-3, `${mode} ${k}: ${d}`);
     });
@@ -298,7 +214,7 @@ describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, inje
     const s = await openCosmos3Generator(CKPT);
     const spec = reference.pipelines.t2v;
     assert.throws(
-      () => planGeneration({ ...runOf(spec), width: 100 }, s.model),
+      () => planGeneration({ ...pipelineRun(spec), width: 100 }, s.model),
       (e: unknown) => e instanceof ValidationError && /multiple of 16/.test(e.message) && /width/.test(e.message),
     );
   });

@@ -5,19 +5,16 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import { readSafetensors, type StTensor } from "../multimodal/_fixture.ts";
+import { f32, i32, readSafetensors } from "../multimodal/_fixture.ts";
+import { actionRows, type PipelineRun, pipelineRun } from "./_cosmos3_reference.ts";
 import {
   generatorInputs,
   generatorPrompts,
   generatorPromptTexts,
-  type GeneratorRun,
-  type GeneratorTask,
   loadGeneratorModelConfig,
   loadGeneratorTextTokenizer,
   planGeneration,
 } from "../../src/generator/mod.ts";
-import type { DomainName } from "../../src/schema/embodiments.ts";
-import type { Resolution } from "../../src/schema/settings.ts";
 
 const CKPT = "test/fixtures/cosmos3-tiny";
 const REF = "test/fixtures/cosmos3-tiny-reference";
@@ -44,34 +41,6 @@ interface PromptCase {
   cond_conversation: { role: string; content: string }[];
   uncond_conversation: { role: string; content: string }[];
 }
-interface PipelineRun {
-  name: string;
-  prompt: string;
-  negative: string | null;
-  fps: number;
-  guidance: number;
-  flow_shift: number;
-  steps: number;
-  num_frames?: number;
-  height?: number;
-  width?: number;
-  image?: string;
-  video?: string;
-  enable_sound?: boolean;
-  condition_frame_indexes_vision?: number[];
-  action?: {
-    mode: string;
-    chunk_size: number;
-    domain_name: string;
-    resolution_tier: number;
-    image?: string;
-    video?: string;
-  };
-  conditioning: { action?: { raw_action_dim: number; domain_id: number } };
-  prompt_ids: { cond_ids: number[]; uncond_ids: number[] };
-  resolved: { latent_shape: number[]; canvas_height?: number; canvas_width?: number; content_hw?: number[] };
-  prepare_latents: { action_image_size: number[] | null; raw_action_dim: number | null; domain_id: unknown };
-}
 interface KwargEntry {
   tensor?: string;
   empty?: boolean;
@@ -82,71 +51,6 @@ interface TransformerCase {
 }
 
 const reference = present ? JSON.parse(readFileSync(`${REF}/reference.json`, "utf8")) as Json : {};
-const FRAME = { width: 96, height: 64 }; // media/frame_*.png
-const ACTION_FRAME = { width: 64, height: 48 }; // media/action_*.png
-
-function i32(t: StTensor | undefined, key: string): number[] {
-  assert.ok(t, `${key} missing`);
-  assert.equal(t.dtype, "I32", key);
-  const copy = t.bytes.slice();
-  return Array.from(new Int32Array(copy.buffer, 0, copy.length / 4));
-}
-
-function f32(t: StTensor | undefined, key: string): Float32Array {
-  assert.ok(t, `${key} missing`);
-  assert.equal(t.dtype, "F32", key);
-  const copy = t.bytes.slice();
-  return new Float32Array(copy.buffer, 0, copy.length / 4);
-}
-
-/** The GeneratorRun of one of the script's pipeline runs (its `__call__` defaults: both templates on). */
-function runOf(spec: PipelineRun, rows?: number[][]): GeneratorRun {
-  const common = {
-    prompt: spec.prompt,
-    negativePrompt: spec.negative ?? undefined,
-    fps: spec.fps,
-    numInferenceSteps: spec.steps,
-    guidanceScale: spec.guidance,
-    flowShift: spec.flow_shift,
-    addResolutionTemplate: true,
-    addDurationTemplate: true,
-  };
-  const a = spec.action;
-  if (a) {
-    return {
-      ...common,
-      task: a.mode as GeneratorTask,
-      image: a.image ? ACTION_FRAME : undefined,
-      video: a.video ? { ...ACTION_FRAME, frames: 5 } : undefined,
-      action: {
-        chunkSize: a.chunk_size,
-        domainName: a.domain_name as DomainName,
-        rawActionDim: spec.conditioning.action!.raw_action_dim,
-        resolutionTier: `${a.resolution_tier}p` as Resolution,
-        rows,
-      },
-    };
-  }
-  return {
-    ...common,
-    task: (spec.name === "t2v_sound" ? "t2v" : spec.name) as GeneratorTask,
-    sound: spec.enable_sound ?? false,
-    width: spec.width,
-    height: spec.height,
-    numFrames: spec.num_frames,
-    image: spec.image ? FRAME : undefined,
-    video: spec.video ? { ...FRAME, frames: 5 } : undefined,
-    conditionFrameIndexes: spec.condition_frame_indexes_vision,
-  };
-}
-
-function rowsOf(store: Map<string, StTensor>, chunk: number): number[][] | undefined {
-  const t = store.get("cond.raw_actions");
-  if (!t) return undefined;
-  const v = f32(t, "cond.raw_actions");
-  const width = v.length / chunk;
-  return Array.from({ length: chunk }, (_, i) => Array.from(v.subarray(i * width, (i + 1) * width)));
-}
 
 describe("cosmos3-tiny reference: tokenize_prompt cases", { skip }, () => {
   test("cond / uncond ids and the user texts equal the pipeline's", async () => {
@@ -186,7 +90,7 @@ describe("cosmos3-tiny reference: pipeline runs", { skip }, () => {
     assert.equal(Object.keys(runs).length, 8);
     for (const [name, spec] of Object.entries(runs)) {
       const store = readSafetensors(`${REF}/pipeline_${name}.safetensors`);
-      const plan = planGeneration(runOf(spec, rowsOf(store, spec.action?.chunk_size ?? 0)), model);
+      const plan = planGeneration(pipelineRun(spec, actionRows(store, spec.action?.chunk_size ?? 0)), model);
       const inputs = generatorInputs(plan, tok, model);
       assert.deepEqual(inputs.prompts.cond, spec.prompt_ids.cond_ids, `${name}: cond ids`);
       assert.deepEqual(inputs.prompts.uncond, spec.prompt_ids.uncond_ids, `${name}: uncond ids`);
@@ -248,7 +152,7 @@ describe("cosmos3-tiny reference: transformer kwargs", { skip }, () => {
     for (const [name, c] of Object.entries(cases)) {
       const spec = runs[caseRun[name]];
       const pipeStore = readSafetensors(`${REF}/pipeline_${caseRun[name]}.safetensors`);
-      const plan = planGeneration(runOf(spec, rowsOf(pipeStore, spec.action?.chunk_size ?? 0)), model);
+      const plan = planGeneration(pipelineRun(spec, actionRows(pipeStore, spec.action?.chunk_size ?? 0)), model);
       const inputs = generatorInputs(plan, tok, model);
       const b = name.endsWith("_uncond") ? inputs.uncond! : inputs.cond;
       const ints = (k: string): number[] => {

@@ -30,10 +30,18 @@ export function readSafetensors(path: string): Map<string, StTensor> {
   return out;
 }
 
-export function f32(t: StTensor | undefined): Float32Array {
-  if (!t || t.dtype !== "F32") throw new Error(`expected an F32 tensor, got ${t?.dtype}`);
+/** An F32 tensor's values (a copy); `key` names it in the error when it is missing or not F32. */
+export function f32(t: StTensor | undefined, key = "tensor"): Float32Array {
+  if (!t || t.dtype !== "F32") throw new Error(`${key}: expected an F32 tensor, got ${t?.dtype}`);
   const copy = t.bytes.slice();
   return new Float32Array(copy.buffer, 0, copy.length / 4);
+}
+
+/** An I32 tensor's values; `key` names it in the error when it is missing or not I32. */
+export function i32(t: StTensor | undefined, key = "tensor"): number[] {
+  if (!t || t.dtype !== "I32") throw new Error(`${key}: expected an I32 tensor, got ${t?.dtype}`);
+  const copy = t.bytes.slice();
+  return Array.from(new Int32Array(copy.buffer, 0, copy.length / 4));
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -1,0 +1,92 @@
+// Test helper: the pipeline runs of test/fixtures/cosmos3-tiny-reference (reference.json `pipelines`, made by
+// tools/fixtures/make_cosmos3_tiny.py with diffusers' Cosmos3OmniPipeline) as GeneratorRuns. Path-free, so
+// tools/device/generate_e2e.ts can bundle it for the device.
+import type { GeneratorRun, GeneratorTask } from "../../src/generator/mod.ts";
+import type { DomainName } from "../../src/schema/embodiments.ts";
+import type { Resolution } from "../../src/schema/settings.ts";
+import { f32, type StTensor } from "../multimodal/_fixture.ts";
+
+/** One of reference.json's pipeline runs (the fields the tests read). */
+export interface PipelineRun {
+  name: string;
+  prompt: string;
+  negative: string | null;
+  fps: number;
+  guidance: number;
+  flow_shift: number;
+  steps: number;
+  num_frames?: number;
+  height?: number;
+  width?: number;
+  image?: string;
+  video?: string;
+  enable_sound?: boolean;
+  condition_frame_indexes_vision?: number[];
+  action?: {
+    mode: string;
+    chunk_size: number;
+    domain_name: string;
+    resolution_tier: number;
+    image?: string;
+    video?: string;
+  };
+  conditioning: { action?: { raw_action_dim: number; domain_id: number } };
+  prompt_ids: { cond_ids: number[]; uncond_ids: number[] };
+  resolved: { latent_shape: number[]; canvas_height?: number; canvas_width?: number; content_hw?: number[] };
+  prepare_latents: { action_image_size: number[] | null; raw_action_dim: number | null; domain_id: unknown };
+}
+
+/** media/frame_*.png, the i2v / v2v conditioning. */
+export const FRAME = { width: 96, height: 64 };
+/** media/action_*.png, the action runs' observation. */
+export const ACTION_FRAME = { width: 64, height: 48 };
+
+/** The GeneratorRun of one of the script's pipeline runs (its `__call__` defaults: both templates on). */
+export function pipelineRun(spec: PipelineRun, rows?: number[][]): GeneratorRun {
+  const common = {
+    prompt: spec.prompt,
+    negativePrompt: spec.negative ?? undefined,
+    fps: spec.fps,
+    numInferenceSteps: spec.steps,
+    guidanceScale: spec.guidance,
+    flowShift: spec.flow_shift,
+    addResolutionTemplate: true,
+    addDurationTemplate: true,
+  };
+  const a = spec.action;
+  if (a) {
+    return {
+      ...common,
+      task: a.mode as GeneratorTask,
+      image: a.image ? ACTION_FRAME : undefined,
+      video: a.video ? { ...ACTION_FRAME, frames: 5 } : undefined,
+      action: {
+        chunkSize: a.chunk_size,
+        domainName: a.domain_name as DomainName,
+        rawActionDim: spec.conditioning.action!.raw_action_dim,
+        resolutionTier: `${a.resolution_tier}p` as Resolution,
+        rows,
+      },
+    };
+  }
+  return {
+    ...common,
+    task: (spec.name === "t2v_sound" ? "t2v" : spec.name) as GeneratorTask,
+    sound: spec.enable_sound ?? false,
+    width: spec.width,
+    height: spec.height,
+    numFrames: spec.num_frames,
+    image: spec.image ? FRAME : undefined,
+    video: spec.video ? { ...FRAME, frames: 5 } : undefined,
+    conditionFrameIndexes: spec.condition_frame_indexes_vision,
+  };
+}
+
+/** The run's raw action rows (`cond.raw_actions`, `chunk` rows), undefined when it was given none. */
+export function actionRows(store: Map<string, StTensor>, chunk: number): number[][] | undefined {
+  const t = store.get("cond.raw_actions");
+  if (!t) return undefined;
+  const v = f32(t, "cond.raw_actions");
+  const width = v.length / chunk;
+  return Array.from({ length: chunk }, (_, i) => Array.from(v.subarray(i * width, (i + 1) * width)));
+}
