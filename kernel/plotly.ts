@@ -122,6 +122,31 @@ function withNotes(fig: PlotlyFigure, notes: RenderNotes): PlotlyFigure {
 
 const col = (pts: readonly (readonly (number | null)[])[], k: number) => pts.map((p) => p[k] ?? null);
 
+/**
+ * Column `k` of a cleaned trajectory as a line over steps (seconds with `fps`), on the axes and with the line
+ * style `place` gives; traces of one trajectory share its legend group.
+ */
+function columnLine(
+  t: Cleaned["trajs"][number],
+  k: number,
+  fps: number | undefined,
+  place: { showlegend: boolean; xaxis: string; yaxis: string; line: Record<string, unknown>; hovertemplate?: string },
+): PlotlyTrace {
+  return {
+    type: "scatter",
+    mode: "lines",
+    name: t.name,
+    legendgroup: t.name,
+    showlegend: place.showlegend,
+    x: t.points.map((_, j) => (fps ? j / fps : j)),
+    y: col(t.points, k),
+    xaxis: place.xaxis,
+    yaxis: place.yaxis,
+    line: place.line,
+    ...(place.hovertemplate === undefined ? {} : { hovertemplate: place.hovertemplate }),
+  };
+}
+
 /** Options of the figure builders. */
 export interface FigureOptions {
   title?: string;
@@ -220,18 +245,12 @@ export function timeSeriesFigure(trajs: readonly NamedTrajectory[], o: TimeSerie
   dims.forEach((d, row) => {
     const axis = row === 0 ? "" : String(row + 1);
     cleaned.trajs.forEach((t, i) => {
-      data.push({
-        type: "scatter",
-        mode: "lines",
-        name: t.name,
-        legendgroup: t.name,
+      data.push(columnLine(t, d, o.fps, {
         showlegend: row === 0,
-        x: t.points.map((_, j) => (o.fps ? j / o.fps : j)),
-        y: col(t.points, d),
         xaxis: "x",
         yaxis: `y${axis}`,
         line: { color: TRACE_COLORS[i % TRACE_COLORS.length] },
-      });
+      }));
     });
     layout[`yaxis${axis}`] = { title: { text: o.dimNames?.[d] ?? `d${d}` } };
   });
@@ -324,15 +343,9 @@ export function actionGroupsFigure(
       const start = firstColumn.get(g)!;
       g.columns.forEach((_, k) => {
         cleaned.trajs.forEach((t, i) => {
-          data.push({
-            type: "scatter",
-            mode: "lines",
-            name: t.name,
-            legendgroup: t.name,
+          data.push(columnLine(t, start + k, o.fps, {
             // One legend entry per trajectory (its dash); columns are named in the panel titles.
             showlegend: panel === 1 && k === 0,
-            x: t.points.map((_, j) => (o.fps ? j / o.fps : j)),
-            y: col(t.points, start + k),
             xaxis: `x${n}`,
             yaxis: `y${n}`,
             line: {
@@ -341,7 +354,7 @@ export function actionGroupsFigure(
               ...(g.kind === "gripper" ? { shape: "hv" } : {}),
             },
             hovertemplate: `${escapeHtml(names[start + k])}: %{y}<extra>${escapeHtml(t.name)}</extra>`,
-          });
+          }));
         });
       });
     });
