@@ -22,7 +22,6 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { generate } from "../../src/api/generate.ts";
 import { conditioningPixels } from "../../src/api/native_generate.ts";
@@ -37,10 +36,10 @@ import { f32, i32, maxAbsDiff, readSafetensors } from "../multimodal/_fixture.ts
 import { actionRows, type PipelineRun, pipelineRun } from "../generator/_cosmos3_reference.ts";
 import { show } from "../../kernel/show.ts";
 import { captureDisplays, str } from "../kernel/_sink.ts";
+import { FIXTURES } from "../native/_reference.ts";
 
-const FIX = fileURLToPath(new URL("../fixtures/", import.meta.url));
-const CKPT = join(FIX, "cosmos3-tiny");
-const REF = join(FIX, "cosmos3-tiny-reference");
+const CKPT = join(FIXTURES, "cosmos3-tiny");
+const REF = join(FIXTURES, "cosmos3-tiny-reference");
 const OUT = mkdtempSync(join(tmpdir(), "cosmos-native-generate-"));
 after(async () => {
   await closeNative();

@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   checkpointLayout,
   cosmos3Reasoner,
@@ -22,10 +21,10 @@ import {
   WanVaeConfigJson,
 } from "../../src/checkpoint/mod.ts";
 import { CheckpointError } from "../../src/errors.ts";
+import { FIXTURES } from "../native/_reference.ts";
 
-const FIX = fileURLToPath(new URL("../fixtures/", import.meta.url));
-const QWEN = join(FIX, "qwen3vl-tiny");
-const COSMOS = join(FIX, "cosmos3-reasoner-tiny");
+const QWEN = join(FIXTURES, "qwen3vl-tiny");
+const COSMOS = join(FIXTURES, "cosmos3-reasoner-tiny");
 let root: string;
 
 before(async () => {
@@ -64,7 +63,7 @@ describe("Cosmos 3 diffusers layout: detection and configs", () => {
   test("each fixture is detected as its layout", async () => {
     assert.equal(await checkpointLayout(QWEN), "qwen3-vl-transformers");
     assert.equal(await checkpointLayout(COSMOS), "cosmos3-diffusers");
-    await assert.rejects(checkpointLayout(join(FIX, "qwen3vl-tiny-media")), isCkptError(/neither a Cosmos 3/));
+    await assert.rejects(checkpointLayout(join(FIXTURES, "qwen3vl-tiny-media")), isCkptError(/neither a Cosmos 3/));
   });
 
   test("components, configs and shards are read; the transformer's text fields are the source's", async () => {
@@ -98,9 +97,9 @@ describe("Cosmos 3 diffusers layout: detection and configs", () => {
     // test/fixtures/cosmos3-tiny was written by Cosmos3OmniPipeline.save_pretrained; reference.json has each
     // model's resolved config as diffusers held it in memory.
     const refConfigs = JSON.parse(
-      await readFile(join(FIX, "cosmos3-tiny-reference", "reference.json"), "utf8"),
+      await readFile(join(FIXTURES, "cosmos3-tiny-reference", "reference.json"), "utf8"),
     ).configs as Record<string, Record<string, unknown>>;
-    const ck = await loadCosmos3Checkpoint(join(FIX, "cosmos3-tiny"));
+    const ck = await loadCosmos3Checkpoint(join(FIXTURES, "cosmos3-tiny"));
     const same = (ours: Record<string, unknown>, theirs: Record<string, unknown>, what: string) => {
       let n = 0;
       for (const [k, v] of Object.entries(ours)) {

@@ -3,7 +3,9 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-export const CKPT = ROOT + "test/fixtures/qwen3vl-tiny";
+/** test/fixtures/, with the trailing slash. */
+export const FIXTURES = ROOT + "test/fixtures/";
+export const CKPT = FIXTURES + "qwen3vl-tiny";
 
 export interface TextPrompt {
   input_ids: number[];

@@ -13,7 +13,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { reason } from "../../src/api/reason.ts";
 import { AbortError, CheckpointError, NativeError } from "../../src/errors.ts";
 import { prepareQwenImage } from "../../src/media/qwen_media.ts";
@@ -33,10 +32,9 @@ import {
   readCheckpointConfig,
   RunQueue,
 } from "../../src/native/mod.ts";
+import { CKPT, FIXTURES } from "./_reference.ts";
 
-const FIX = fileURLToPath(new URL("../fixtures/", import.meta.url));
-const CKPT = join(FIX, "qwen3vl-tiny");
-const IMAGE = join(FIX, "qwen3vl-tiny-media/image.png");
+const IMAGE = join(FIXTURES, "qwen3vl-tiny-media/image.png");
 const GREEDY = { temperature: 0, presence_penalty: 0, repetition_penalty: 1 };
 
 after(() => closeNative());
@@ -76,7 +74,7 @@ describe("native sessions", () => {
     const [s1, s2, s3] = await Promise.all([
       openQwen3VL(CKPT),
       openQwen3VL(CKPT + "/"),
-      openQwen3VL(`${FIX}qwen3vl-tiny-media/../qwen3vl-tiny`),
+      openQwen3VL(`${FIXTURES}qwen3vl-tiny-media/../qwen3vl-tiny`),
     ]);
     assert.equal(s2, s1);
     assert.equal(s3, s1);

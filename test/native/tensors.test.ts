@@ -13,7 +13,6 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { NativeError, ValidationError } from "../../src/errors.ts";
 import { prepareQwenImage } from "../../src/media/qwen_media.ts";
 import {
@@ -27,9 +26,8 @@ import {
 } from "../../src/native/mod.ts";
 import { nativeCode } from "../../src/native/errors.ts";
 import { f32, maxAbsDiff, readSafetensors } from "../multimodal/_fixture.ts";
+import { CKPT, FIXTURES } from "./_reference.ts";
 
-const FIX = fileURLToPath(new URL("../fixtures/", import.meta.url));
-const CKPT = join(FIX, "qwen3vl-tiny");
 const config = JSON.parse(readFileSync(join(CKPT, "config.json"), "utf8")) as {
   image_token_id: number;
   video_token_id: number;
@@ -41,11 +39,11 @@ interface RefCase {
   pixel_values_tensor: string;
   greedy_ids: number[];
 }
-const ref = JSON.parse(readFileSync(join(FIX, "qwen3vl-tiny-reference.json"), "utf8")) as Record<
+const ref = JSON.parse(readFileSync(join(FIXTURES, "qwen3vl-tiny-reference.json"), "utf8")) as Record<
   "image" | "video",
   RefCase
 >;
-const st = readSafetensors(join(FIX, "qwen3vl-tiny-reference.safetensors"));
+const st = readSafetensors(join(FIXTURES, "qwen3vl-tiny-reference.safetensors"));
 
 after(() => closeNative());
 
@@ -206,7 +204,7 @@ describe("native tensors (CPU)", () => {
     assert.equal(nativeMemory().bytesInUse, before);
 
     const s = await openQwen3VL(CKPT);
-    const { image } = await prepareQwenImage(join(FIX, "qwen3vl-tiny-media/image.png"), {});
+    const { image } = await prepareQwenImage(join(FIXTURES, "qwen3vl-tiny-media/image.png"), {});
     const p = await s.prepare([{ role: "user", content: [{ type: "image" }, { type: "text", text: "Hi" }] }], {
       images: [{ frames: [image] }],
     });
@@ -229,7 +227,7 @@ describe("native tensors (CPU)", () => {
   test("a prepared prompt's dispose() frees its tensors; a second session's prompt runs after it", async () => {
     const before = await baselineBytes();
     const s = await openQwen3VL(CKPT);
-    const { image } = await prepareQwenImage(join(FIX, "qwen3vl-tiny-media/image.png"), {});
+    const { image } = await prepareQwenImage(join(FIXTURES, "qwen3vl-tiny-media/image.png"), {});
     const msgs = [{
       role: "user" as const,
       content: [{ type: "image" as const }, { type: "text" as const, text: "Hi" }],
