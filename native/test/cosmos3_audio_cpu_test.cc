@@ -22,43 +22,19 @@
 #include <vector>
 
 #include "../src/models/cosmos3_audio.h"
+#include "test_util.h"
 
 using namespace cosmos;
+using namespace test_util;
 
-static int checks = 0, failures = 0;
-static std::map<std::string, double> worst;
-
-static void truth(const std::string& what, bool ok) {
-  ++checks;
-  if (!ok) {
-    ++failures;
-    std::fprintf(stderr, "%s failed\n", what.c_str());
-  }
-}
 static void close(const std::string& what, const std::vector<float>& got, const std::vector<float>& ref, double tol) {
-  double m = got.size() == ref.size() ? 0 : INFINITY;
-  for (size_t i = 0; i < ref.size() && i < got.size(); ++i) m = std::max(m, (double)std::fabs(got[i] - ref[i]));
+  const double m = max_abs_diff(got, ref);
   worst[what] = std::max(worst[what], m);
   ++checks;
   if (!(m <= tol)) {
     ++failures;
     std::fprintf(stderr, "%s: max |diff| %g > %g (sizes %zu, %zu)\n", what.c_str(), m, tol, got.size(), ref.size());
   }
-}
-static std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return "";
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-static std::vector<float> tensor(const Checkpoint& ck, const std::string& name) {
-  const TensorInfo& ti = ck.info(name);
-  size_t n = 1;
-  for (auto d : ti.shape) n *= (size_t)d;
-  std::vector<float> v(n);
-  ck.read_f32(name, v.data(), n);
-  return v;
 }
 static std::vector<float> randv(size_t n, unsigned seed) {
   std::mt19937 rng(seed);
@@ -105,15 +81,15 @@ static void fixture_checks(const std::string& root) {
 
   // avae.safetensors: decode of a seeded [1, 4, 10] latent.
   auto ref = Checkpoint::open(root + "/test/fixtures/cosmos3-tiny-reference/avae.safetensors");
-  const auto latent = tensor(*ref, "avae.latent");
+  const auto latent = read_tensor(*ref, "avae.latent");
   const int T = (int)ref->info("avae.latent").shape[2];
   const auto wave = dec->decode(latent.data(), T);
   truth("avae: waveform [2, 4 T]", wave.size() == (size_t)2 * 4 * T);
-  close("avae_decode_vs_diffusers", wave, tensor(*ref, "avae.wave"), 1e-4);
+  close("avae_decode_vs_diffusers", wave, read_tensor(*ref, "avae.wave"), 1e-4);
   Cosmos3AudioRunOptions raw;
   raw.clamp = false;
   const auto unclamped = dec->decode(latent.data(), T, raw);
-  const auto ref_unclamped = tensor(*ref, "avae.wave_unclamped");
+  const auto ref_unclamped = read_tensor(*ref, "avae.wave_unclamped");
   close("avae_decode_unclamped_vs_diffusers", unclamped, ref_unclamped, 1e-4);
   double amp = 0;
   for (float x : ref_unclamped) amp = std::max(amp, (double)std::fabs(x));
@@ -121,11 +97,11 @@ static void fixture_checks(const std::string& root) {
 
   // pipeline_t2v_sound: the pipeline's last sound latents decode to its out.sound_wave.
   auto pipe = Checkpoint::open(root + "/test/fixtures/cosmos3-tiny-reference/pipeline_t2v_sound.safetensors");
-  const auto sound = tensor(*pipe, "step.2.sound");
+  const auto sound = read_tensor(*pipe, "step.2.sound");
   const int Ts = (int)pipe->info("step.2.sound").shape[1];
   truth("pipeline: sound latent frames = ceil(int(9 / 16 * 100) / 4) = 14",
         Ts == 14 && cfg.latent_frames_for_clip(9, 16.0) == Ts);
-  close("pipeline_t2v_sound_wave_vs_diffusers", dec->decode(sound.data(), Ts), tensor(*pipe, "out.sound_wave"), 1e-4);
+  close("pipeline_t2v_sound_wave_vs_diffusers", dec->decode(sound.data(), Ts), read_tensor(*pipe, "out.sound_wave"), 1e-4);
 
   // Thread count does not change the numbers (every output is one thread's work).
   dec->set_threads(1);
@@ -214,12 +190,5 @@ int main(int argc, char** argv) {
     ++failures;
     std::fprintf(stderr, "unexpected exception: %s\n", e.what());
   }
-  std::printf("{\"checks\":%d,\"failures\":%d,\"worst\":{", checks, failures);
-  bool first = true;
-  for (auto& kv : worst) {
-    std::printf("%s\"%s\":%.3g", first ? "" : ",", kv.first.c_str(), kv.second);
-    first = false;
-  }
-  std::printf("}}\n");
-  return failures ? 1 : 0;
+  return print_summary();
 }

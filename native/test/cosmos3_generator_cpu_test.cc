@@ -21,19 +21,10 @@
 #include "../src/models/cosmos3_generator.h"
 #include "../src/ops/fill_normal.h"
 #include "../src/safetensors/safetensors.h"
+#include "test_util.h"
 
 using namespace cosmos;
-
-static int checks = 0, failures = 0;
-static std::map<std::string, double> worst;
-
-static void truth(const std::string& name, bool ok) {
-  ++checks;
-  if (!ok) {
-    ++failures;
-    std::fprintf(stderr, "FAIL %s\n", name.c_str());
-  }
-}
+using namespace test_util;
 
 static void close(const std::string& name, const std::vector<float>& got, const std::vector<float>& want, double tol) {
   ++checks;
@@ -42,8 +33,7 @@ static void close(const std::string& name, const std::vector<float>& got, const 
     std::fprintf(stderr, "FAIL %s: %zu values, expected %zu\n", name.c_str(), got.size(), want.size());
     return;
   }
-  double m = 0;
-  for (size_t i = 0; i < got.size(); ++i) m = std::max(m, (double)std::fabs(got[i] - want[i]));
+  const double m = max_abs_diff(got, want);
   worst[name] = m;
   if (!(m <= tol)) {
     ++failures;
@@ -209,12 +199,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "unexpected exception: %s\n", e.what());
     ++failures;
   }
-  std::printf("{\"checks\":%d,\"failures\":%d,\"fixture\":%s,\"worst\":{", checks, failures, fixture ? "true" : "false");
-  bool first = true;
-  for (auto& kv : worst) {
-    std::printf("%s\"%s\":%.3g", first ? "" : ",", kv.first.c_str(), kv.second);
-    first = false;
-  }
-  std::printf("}}\n");
-  return failures ? 1 : 0;
+  return print_summary(std::string("\"fixture\":") + (fixture ? "true," : "false,"));
 }

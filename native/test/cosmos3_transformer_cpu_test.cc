@@ -27,12 +27,12 @@
 #include "../src/ops/silu.h"
 #include "../src/ops/timestep_embedding.h"
 #include "cosmos3_test_inputs.h"
+#include "test_util.h"
 
 using namespace cosmos;
 using namespace cosmos3_test;
+using namespace test_util;
 
-static int checks = 0, failures = 0;
-static std::map<std::string, double> worst;
 static std::mt19937 rng(7);
 
 static std::vector<float> randv(size_t n, float s = 1.f) {
@@ -61,13 +61,6 @@ static void close(const std::string& what, const std::vector<float>& got, const 
     return;
   }
   close(what, got.data(), r.data(), r.size(), tol);
-}
-static void truth(const std::string& what, bool ok) {
-  ++checks;
-  if (!ok) {
-    ++failures;
-    std::fprintf(stderr, "%s failed\n", what.c_str());
-  }
 }
 template <typename F>
 static void throws_model_error(const std::string& what, const std::string& needle, F&& f) {
@@ -610,10 +603,5 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "fixture: %s\n", e.what());
     }
   }
-  std::printf("{\"checks\": %d, \"failures\": %d, \"fixture_cases\": %d, \"worst\": {", checks, failures,
-              fixture_cases);
-  bool first = true;
-  for (auto& [k, v] : worst) std::printf("%s\"%s\": %.3g", first ? "" : ", ", k.c_str(), v), first = false;
-  std::printf("}}\n");
-  return failures ? 1 : 0;
+  return print_summary("\"fixture_cases\":" + std::to_string(fixture_cases) + ",");
 }

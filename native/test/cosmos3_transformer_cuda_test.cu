@@ -25,18 +25,14 @@
 #include "../src/ops/silu.h"
 #include "../src/ops/timestep_embedding.h"
 #include "cosmos3_test_inputs.h"
+#include "test_util.h"
 
 using namespace cosmos;
 using namespace cosmos3_test;
+using test_util::max_abs_diff;
 
 static int fails = 0;
 
-static double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return INFINITY;
-  double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, (double)std::fabs(a[i] - b[i]));
-  return std::isnan(m) ? INFINITY : m;
-}
 static double max_abs(const std::vector<float>& a) {
   double m = 0;
   for (float v : a) m = std::max(m, (double)std::fabs(v));
@@ -98,13 +94,13 @@ static void fixture(const std::string& root) {
     const Out oc = run_cpu(*cpu, fc.ids, fc.text_pos, fc.in, nv, ns, na);
     const Out og = run_cuda(*f32, fc.ids, fc.text_pos, fc.in, nv, ns, na);
     const Out ob = run_cuda(*bf16, fc.ids, fc.text_pos, fc.in, nv, ns, na);
-    report(name + ": cuda f32 vision vs diffusers", max_diff(og.vision, fc.want_vision), 1e-4);
-    report(name + ": cuda f32 vision vs cpu", max_diff(og.vision, oc.vision), 1e-4);
-    if (ns) report(name + ": cuda f32 sound vs diffusers", max_diff(og.sound, fc.want_sound), 1e-4);
-    if (na) report(name + ": cuda f32 action vs diffusers", max_diff(og.action, fc.want_action), 1e-4);
-    report(name + ": cuda bf16 vision vs cpu (tol 3% of max |cpu|)", max_diff(ob.vision, oc.vision),
+    report(name + ": cuda f32 vision vs diffusers", max_abs_diff(og.vision, fc.want_vision), 1e-4);
+    report(name + ": cuda f32 vision vs cpu", max_abs_diff(og.vision, oc.vision), 1e-4);
+    if (ns) report(name + ": cuda f32 sound vs diffusers", max_abs_diff(og.sound, fc.want_sound), 1e-4);
+    if (na) report(name + ": cuda f32 action vs diffusers", max_abs_diff(og.action, fc.want_action), 1e-4);
+    report(name + ": cuda bf16 vision vs cpu (tol 3% of max |cpu|)", max_abs_diff(ob.vision, oc.vision),
            0.03 * std::max(max_abs(oc.vision), 1e-3));
-    if (na) report(name + ": cuda bf16 action vs cpu (tol 3% of max |cpu|)", max_diff(ob.action, oc.action),
+    if (na) report(name + ": cuda bf16 action vs cpu (tol 3% of max |cpu|)", max_abs_diff(ob.action, oc.action),
                    0.03 * std::max(max_abs(oc.action), 1e-3));
   }
   // One text cache, two steps: the cache is only read.
@@ -115,7 +111,7 @@ static void fixture(const std::string& root) {
     Out a(fc.latents.size(), fc.sound.size(), fc.action.size()), b(fc.latents.size(), fc.sound.size(), fc.action.size());
     f32->forward_gen(cache, fc.in, a.o);
     f32->forward_gen(cache, fc.in, b.o);
-    report(cases[0] + ": second step over the same cache (bitwise)", max_diff(a.vision, b.vision), 0);
+    report(cases[0] + ": second step over the same cache (bitwise)", max_abs_diff(a.vision, b.vision), 0);
   }
   report("text cache freed: pool bytes in use back to before (bytes)",
          std::fabs((double)f32->pool().bytes_in_use() - (double)before), 0);
@@ -128,9 +124,9 @@ static void random_config(const std::string& name, const Cosmos3TransformerConfi
   const size_t nv = r.latents.size(), ns = r.sound.size(), na = r.action.size();
   const Out oc = run_cpu(*cpu, r.ids, r.text_pos, r.in, nv, ns, na);
   const Out og = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
-  report(name + ": cuda f32 vision vs cpu (random weights)", max_diff(og.vision, oc.vision), 1e-4);
-  if (ns) report(name + ": cuda f32 sound vs cpu", max_diff(og.sound, oc.sound), 1e-4);
-  if (na) report(name + ": cuda f32 action vs cpu", max_diff(og.action, oc.action), 1e-4);
+  report(name + ": cuda f32 vision vs cpu (random weights)", max_abs_diff(og.vision, oc.vision), 1e-4);
+  if (ns) report(name + ": cuda f32 sound vs cpu", max_abs_diff(og.sound, oc.sound), 1e-4);
+  if (na) report(name + ": cuda f32 action vs cpu", max_abs_diff(og.action, oc.action), 1e-4);
   report(name + ": outputs not all zero (1 / max |vision|)", 1.0 / std::max(max_abs(oc.vision), 1e-30), 1e3);
 }
 
@@ -162,13 +158,13 @@ static void ops() {
     patchify_cpu(tok.data(), lat.data(), C, T, H, W, p);
     DeviceBuffer<float> dl = up(lat), dt(pool, F);
     patchify_cuda(dt.get(), dl.get(), C, T, H, W, p, ctx);
-    report("op patchify: cuda vs cpu (bitwise)", max_diff(down(dt), tok), 0);
+    report("op patchify: cuda vs cpu (bitwise)", max_abs_diff(down(dt), tok), 0);
     const int frames[2] = {2, 0};
     std::vector<float> back(lat.size(), 0.f);
     unpatchify_cpu(back.data(), tok.data(), frames, 2, C, T, H, W, p);
     DeviceBuffer<float> db = up(std::vector<float>(lat.size(), 0.f));
     unpatchify_cuda(db.get(), dt.get(), frames, 2, C, T, H, W, p, ctx);
-    report("op unpatchify: cuda vs cpu (bitwise)", max_diff(down(db), back), 0);
+    report("op unpatchify: cuda vs cpu (bitwise)", max_abs_diff(down(db), back), 0);
   }
   {
     const std::vector<float> t = {0.f, 0.0003f, 0.5f, 0.999f, 1.f};
@@ -176,7 +172,7 @@ static void ops() {
     timestep_sinusoid_cpu(o.data(), t.data(), (int)t.size(), 256);
     DeviceBuffer<float> dt = up(t), dout(pool, o.size());
     timestep_sinusoid_cuda(dout.get(), dt.get(), (int)t.size(), 256, ctx);
-    report("op timestep_sinusoid: cuda vs cpu", max_diff(down(dout), o), 1e-7);
+    report("op timestep_sinusoid: cuda vs cpu", max_abs_diff(down(dout), o), 1e-7);
   }
   {
     const int D = 4, in = 64, out = 16, n = 9;
@@ -189,7 +185,7 @@ static void ops() {
     DeviceBuffer<float> dw = up(w), db = up(b), de = up(e), dx = up(x), dy(pool, y.size());
     DeviceBuffer<int> dd = upi(dom);
     domain_linear_cuda(dy.get(), dx.get(), dw.get(), db.get(), de.get(), dd.get(), n, in, out, ctx);
-    report("op domain_linear: cuda vs cpu", max_diff(down(dy), y), 1e-5);
+    report("op domain_linear: cuda vs cpu", max_abs_diff(down(dy), y), 1e-5);
   }
   {
     const std::vector<float> x = randn(1000, 3.f);
@@ -199,8 +195,8 @@ static void ops() {
     DeviceBuffer<float> dr = up(x), ds = up(x);
     relu2_cuda(dr.get(), (long long)x.size(), ctx);
     silu_cuda(ds.get(), (long long)x.size(), ctx);
-    report("op relu2: cuda vs cpu (bitwise)", max_diff(down(dr), r), 0);
-    report("op silu: cuda vs cpu", max_diff(down(ds), sl), 1e-6);
+    report("op relu2: cuda vs cpu (bitwise)", max_abs_diff(down(dr), r), 0);
+    report("op silu: cuda vs cpu", max_abs_diff(down(ds), sl), 1e-6);
   }
   {
     const int dim = 96;
@@ -211,7 +207,7 @@ static void ops() {
     DeviceBuffer<float> dx = up(x), dt = up(table);
     DeviceBuffer<int> dr = upi(rows), di = upi(idx);
     add_table_rows_cuda(dx.get(), dr.get(), dt.get(), di.get(), 3, dim, ctx);
-    report("op add_table_rows: cuda vs cpu (bitwise)", max_diff(down(dx), y), 0);
+    report("op add_table_rows: cuda vs cpu (bitwise)", max_abs_diff(down(dx), y), 0);
   }
   stream.sync();
 }

@@ -29,19 +29,14 @@
 #include "../src/runtime/flow_sampler.h"
 #include "../src/runtime/flow_schedule.h"
 #include "../src/safetensors/safetensors.h"
+#include "flow_fixture.h"
+#include "test_util.h"
 
 using namespace cosmos;
 using namespace cosmos::runtime;
+using namespace flow_fixture;
+using namespace test_util;
 
-static int checks = 0, failures = 0;
-static std::map<std::string, double> worst;
-static void truth(const std::string& what, bool ok, const std::string& detail = "") {
-  ++checks;
-  if (!ok) {
-    ++failures;
-    std::fprintf(stderr, "%s failed %s\n", what.c_str(), detail.c_str());
-  }
-}
 static void within(const std::string& what, double err, double tol) {
   worst[what] = std::max(worst[what], err);
   truth(what, err <= tol, "(" + std::to_string(err) + " > " + std::to_string(tol) + ")");
@@ -438,27 +433,6 @@ static void test_loop_semantics() {
   }
 }
 
-static std::string slurp(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-static std::vector<double> nums(const Json& a) {
-  std::vector<double> v;
-  for (auto& e : a.arr) v.push_back(e.num);
-  return v;
-}
-// A config dict of the fixture with the class name diffusers would have saved.
-static FlowSchedulerConfig fixture_config(const Json& cfg, bool euler) {
-  Json c = cfg;
-  Json name;
-  name.type = Json::Type::String;
-  name.str = euler ? "FlowMatchEulerDiscreteScheduler" : "UniPCMultistepScheduler";
-  c.obj.push_back({"_class_name", name});
-  return FlowSchedulerConfig::from_json_value(c);
-}
-
 class FixtureNoise final : public NoiseSource {
  public:
   FixtureNoise(const Checkpoint& ck, const std::string& prefix) : ck_(ck), prefix_(prefix) {}
@@ -473,13 +447,13 @@ class FixtureNoise final : public NoiseSource {
 
 static void test_fixtures(const std::string& root) {
   const std::string dir = root + "/test/fixtures/cosmos3-tiny-reference";
-  const Json ref = json_parse(slurp(dir + "/scheduler.json").data(), slurp(dir + "/scheduler.json").size());
+  const Json ref = json_parse(read_text(dir + "/scheduler.json").data(), read_text(dir + "/scheduler.json").size());
   const Json& configs = *ref.get("configs");
   int schedules = 0;
   for (const auto& kv : ref.get("schedules")->obj) {
     const std::string& key = kv.first;  // "<config>.steps<N>" or "<config>.native_flow.steps<N>"
     const std::string cname = key.substr(0, key.find('.'));
-    const bool euler = cname.rfind("flow", 0) == 0;
+    const bool euler = is_euler_trace(cname);
     const FlowSchedulerConfig cfg = fixture_config(*configs.get(cname), euler);
     ScheduleOverrides o;
     o.steps = std::stoi(key.substr(key.rfind("steps") + 5));
@@ -507,18 +481,9 @@ static void test_fixtures(const std::string& root) {
   };
   for (const char* name : {"unipc", "unipc_shift3", "unipc_karras", "flow", "flow_sigmas", "flow_sde"}) {
     const Json& t = *traces.get(name);
-    const bool euler = std::string(name).rfind("flow", 0) == 0;
-    FlowSchedulerConfig cfg = euler ? fixture_config(*t.get("config"), true)
-                                    : fixture_config(*configs.get(t.get("config")->str), false);
-    ScheduleOverrides o;
-    if (euler) {
-      const Json& st = *t.get("set_timesteps");
-      if (const Json* sg = st.get("sigmas")) o.sigmas = nums(*sg);
-      else o.steps = (int)st.get("num_inference_steps")->i64;
-    } else {
-      o.steps = (int)t.get("steps")->i64;
-    }
-    const FlowSchedule s = make_flow_schedule(cfg, o);
+    const bool euler = is_euler_trace(name);
+    FlowSchedulerConfig cfg = trace_config(t, configs, euler);
+    const FlowSchedule s = make_flow_schedule(cfg, trace_overrides(t, euler));
     bool same_t = true;
     const auto want_t = nums(*t.get("timesteps"));
     for (size_t i = 0; i < want_t.size(); ++i) same_t = same_t && (double)s.timesteps[i] == want_t[i];
@@ -612,12 +577,5 @@ int main(int argc, char** argv) {
   test_toy_convergence();
   test_loop_semantics();
   test_seeded_noise();
-  std::printf("{\"checks\":%d,\"failures\":%d,\"worst\":{", checks, failures);
-  bool first = true;
-  for (auto& kv : worst) {
-    std::printf("%s\"%s\":%.3g", first ? "" : ",", kv.first.c_str(), kv.second);
-    first = false;
-  }
-  std::printf("}}\n");
-  return failures ? 1 : 0;
+  return print_summary();
 }

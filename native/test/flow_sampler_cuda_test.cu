@@ -23,9 +23,12 @@
 #include "../src/runtime/flow_sampler.h"
 #include "../src/runtime/flow_schedule.h"
 #include "../src/safetensors/safetensors.h"
+#include "flow_fixture.h"
+#include "test_util.h"
 
 using namespace cosmos;
 using namespace cosmos::runtime;
+using namespace flow_fixture;
 
 namespace {
 int failures = 0;
@@ -43,25 +46,6 @@ double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
   }
   return m;
 }
-std::string slurp(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-std::vector<double> nums(const Json& a) {
-  std::vector<double> v;
-  for (auto& e : a.arr) v.push_back(e.num);
-  return v;
-}
-FlowSchedulerConfig fixture_config(const Json& cfg, bool euler) {
-  Json c = cfg, name;
-  name.type = Json::Type::String;
-  name.str = euler ? "FlowMatchEulerDiscreteScheduler" : "UniPCMultistepScheduler";
-  c.obj.push_back({"_class_name", name});
-  return FlowSchedulerConfig::from_json_value(c);
-}
-
 // Runs a trace on `dev` (host vectors in, the samples after every step out).
 std::vector<std::vector<float>> run_trace(LatentDevice& dev, const FlowSchedulerConfig& cfg, const FlowSchedule& s,
                                           const std::vector<float>& x0, const std::vector<std::vector<float>>& ms,
@@ -138,7 +122,7 @@ int main(int argc, char** argv) {
   CpuLatentDevice cpu;
   std::printf("| case | max abs diff | tol | |\n| --- | --- | --- | --- |\n");
 
-  const std::string text = slurp(dir + "/scheduler.json");
+  const std::string text = test_util::read_text(dir + "/scheduler.json");
   const Json ref = json_parse(text.data(), text.size());
   auto ck = Checkpoint::open(dir + "/scheduler.safetensors");
   const long long n = 48 * 3 * 4 * 6;
@@ -153,18 +137,9 @@ int main(int argc, char** argv) {
   const Json& traces = *ref.get("traces");
   for (const char* name : {"unipc", "unipc_shift3", "unipc_karras", "flow", "flow_sigmas"}) {
     const Json& t = *traces.get(name);
-    const bool euler = std::string(name).rfind("flow", 0) == 0;
-    const FlowSchedulerConfig cfg = euler ? fixture_config(*t.get("config"), true)
-                                          : fixture_config(*ref.get("configs")->get(t.get("config")->str), false);
-    ScheduleOverrides o;
-    if (euler) {
-      const Json& st = *t.get("set_timesteps");
-      if (const Json* sg = st.get("sigmas")) o.sigmas = nums(*sg);
-      else o.steps = (int)st.get("num_inference_steps")->i64;
-    } else {
-      o.steps = (int)t.get("steps")->i64;
-    }
-    const FlowSchedule s = make_flow_schedule(cfg, o);
+    const bool euler = is_euler_trace(name);
+    const FlowSchedulerConfig cfg = trace_config(t, *ref.get("configs"), euler);
+    const FlowSchedule s = make_flow_schedule(cfg, trace_overrides(t, euler));
     const auto on_gpu = run_trace(gpu, cfg, s, x0, ms, nullptr);
     const auto on_cpu = run_trace(cpu, cfg, s, x0, ms, nullptr);
     double vs_cpu = 0, vs_ref = 0;

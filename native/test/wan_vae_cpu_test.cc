@@ -19,25 +19,11 @@
 #include <vector>
 
 #include "../src/models/wan_vae.h"
+#include "test_util.h"
 
 using namespace cosmos;
+using namespace test_util;
 
-static int checks = 0, failures = 0;
-static std::map<std::string, double> worst;
-
-static void truth(const std::string& what, bool ok) {
-  ++checks;
-  if (!ok) {
-    ++failures;
-    std::fprintf(stderr, "%s failed\n", what.c_str());
-  }
-}
-static double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return INFINITY;
-  double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, (double)std::fabs(a[i] - b[i]));
-  return m;
-}
 // Max |got - ref| / max(1, max |ref|) <= tol (chunkings run GEMMs of other heights, whose f32 sums may round
 // differently in the last bit).
 static void close(const std::string& what, const std::vector<float>& got, const std::vector<float>& ref, double tol,
@@ -51,13 +37,6 @@ static void close(const std::string& what, const std::vector<float>& got, const 
     ++failures;
     std::fprintf(stderr, "%s: max diff %g > %g (scale %g; sizes %zu, %zu)\n", what.c_str(), m, tol, amp, got.size(), ref.size());
   }
-}
-static std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return "";
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
 }
 static std::vector<float> randv(size_t n, float lo, float hi, unsigned seed) {
   std::mt19937 rng(seed);
@@ -226,13 +205,7 @@ static bool fixture_checks(const std::string& root) {
               std::string::npos);
   }
   auto rf = Checkpoint::open(ref);
-  auto get = [&](const std::string& name, std::vector<int64_t>* shape) {
-    const auto& info = rf->info(name);
-    if (shape) *shape = info.shape;
-    std::vector<float> v((size_t)info.numel());
-    rf->read_f32(name, v.data(), v.size());
-    return v;
-  };
+  auto get = [&](const std::string& name, std::vector<int64_t>* shape) { return read_tensor(*rf, name, shape); };
   std::vector<int64_t> s;
   WanVaeRunOptions raw;
   raw.normalized = false;
@@ -271,12 +244,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "unexpected exception: %s\n", e.what());
     ++failures;
   }
-  std::printf("{\"checks\":%d,\"failures\":%d,\"fixture\":%s,\"worst\":{", checks, failures, fixture ? "true" : "false");
-  bool first = true;
-  for (auto& kv : worst) {
-    std::printf("%s\"%s\":%.3g", first ? "" : ",", kv.first.c_str(), kv.second);
-    first = false;
-  }
-  std::printf("}}\n");
-  return failures ? 1 : 0;
+  return print_summary(std::string("\"fixture\":") + (fixture ? "true," : "false,"));
 }
