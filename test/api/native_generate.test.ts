@@ -33,7 +33,7 @@ import { openCosmos3Generator } from "../../src/native/generator.ts";
 import { closeNative } from "../../src/native/qwen3vl.ts";
 import type { ProgressEvent } from "../../src/schema/results.ts";
 import { f32, i32, maxAbsDiff, readSafetensors } from "../multimodal/_fixture.ts";
-import { actionRows, type PipelineRun, pipelineRun } from "../generator/_cosmos3_reference.ts";
+import { actionRows, pipelineFrames, type PipelineRun, pipelineRun } from "../generator/_cosmos3_reference.ts";
 import { show } from "../../kernel/show.ts";
 import { captureDisplays, str } from "../kernel/_sink.ts";
 import { FIXTURES } from "../native/_reference.ts";
@@ -91,17 +91,8 @@ describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, inje
       assert.ok(dFinal <= 1e-3, `${mode} final: ${dFinal}`);
       // out.video [frames kept, H, W, 3] in [0, 1]; i2v / v2v keep frames 0 and 8.
       const want = f32(store.get("out.video"), "out.video");
-      const F = r.frames, H = r.height, W = r.width;
-      assert.deepEqual([F, H, W], [spec.num_frames, spec.height, spec.width]);
-      const kept = want.length / (H * W * 3) === F ? [...Array(F).keys()] : [0, F - 1];
-      const got = new Float32Array(want.length);
-      kept.forEach((f, k) => {
-        for (let i = 0; i < H * W; i++) {
-          for (let c = 0; c < 3; c++) {
-            got[(k * H * W + i) * 3 + c] = Math.min(1, Math.max(0, r.video![(c * F + f) * H * W + i] / 2 + 0.5));
-          }
-        }
-      });
+      assert.deepEqual([r.frames, r.height, r.width], [spec.num_frames, spec.height, spec.width]);
+      const got = pipelineFrames(r, want.length);
       const dVideo = maxAbsDiff(got, want);
       console.log(
         `${mode}: max |diff| step latents ${
@@ -175,16 +166,7 @@ describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, inje
         assert.equal(r.stepActions.length, spec.steps);
       }
       const want = f32(store.get("out.video"), "out.video");
-      const F = r.frames, H = r.height, W = r.width;
-      const got = new Float32Array(want.length);
-      for (let f = 0; f < F; f++) {
-        for (let i = 0; i < H * W; i++) {
-          for (let c = 0; c < 3; c++) {
-            got[(f * H * W + i) * 3 + c] = Math.min(1, Math.max(0, r.video![(c * F + f) * H * W + i] / 2 + 0.5));
-          }
-        }
-      }
-      worst.video = maxAbsDiff(got, want);
+      worst.video = maxAbsDiff(pipelineFrames(r, want.length), want);
       console.log(mode, JSON.stringify(worst));
       for (const [k, d] of Object.entries(worst)) assert.ok(d <= 1e-3, `${mode} ${k}: ${d}`);
     });

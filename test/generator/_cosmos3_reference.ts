@@ -90,3 +90,26 @@ export function actionRows(store: Map<string, StTensor>, chunk: number): number[
   const width = v.length / chunk;
   return Array.from({ length: chunk }, (_, i) => Array.from(v.subarray(i * width, (i + 1) * width)));
 }
+
+/**
+ * The engine's decoded video [3, F, H, W] in [-1, 1] in the layout of a run's `out.video`: [kept frames, H, W, 3]
+ * in [0, 1] (the pipeline's `x / 2 + 0.5`, clamped), every frame when `length` holds them all, else the first and
+ * the last (the script keeps frames 0 and F − 1 of longer runs).
+ */
+export function pipelineFrames(
+  out: { video?: Float32Array; frames: number; height: number; width: number },
+  length: number,
+): Float32Array {
+  const F = out.frames, plane = out.height * out.width;
+  const video = out.video!;
+  const kept = length / (plane * 3) === F ? [...Array(F).keys()] : [0, F - 1];
+  const got = new Float32Array(length);
+  kept.forEach((f, k) => {
+    for (let i = 0; i < plane; i++) {
+      for (let c = 0; c < 3; c++) {
+        got[(k * plane + i) * 3 + c] = Math.min(1, Math.max(0, video[(c * F + f) * plane + i] / 2 + 0.5));
+      }
+    }
+  });
+  return got;
+}

@@ -12,7 +12,7 @@ import { generatorInputs, planGeneration } from "../../src/generator/mod.ts";
 import { nativeDeviceInfo } from "../../src/native/mod.ts";
 import { openCosmos3Generator } from "../../src/native/generator.ts";
 import { f32, maxAbsDiff, readSafetensors } from "../../test/multimodal/_fixture.ts";
-import { type PipelineRun, pipelineRun } from "../../test/generator/_cosmos3_reference.ts";
+import { pipelineFrames, type PipelineRun, pipelineRun } from "../../test/generator/_cosmos3_reference.ts";
 
 const root = resolve(process.argv[2] ?? ".");
 const CKPT = join(root, "test/fixtures/cosmos3-tiny");
@@ -55,16 +55,7 @@ for (const mode of ["t2i", "t2v", "i2v", "v2v"]) {
   });
   const ms = performance.now() - t0;
   const want = f32(store.get("out.video"));
-  const F = r.frames, H = r.height, W = r.width;
-  const kept = want.length / (H * W * 3) === F ? [...Array(F).keys()] : [0, F - 1];
-  const got = new Float32Array(want.length);
-  kept.forEach((f, k) => {
-    for (let i = 0; i < H * W; i++) {
-      for (let c = 0; c < 3; c++) {
-        got[(k * H * W + i) * 3 + c] = Math.min(1, Math.max(0, r.video![(c * F + f) * H * W + i] / 2 + 0.5));
-      }
-    }
-  });
+  const got = pipelineFrames(r, want.length);
   console.log(JSON.stringify({
     mode,
     backend: (s.raw.info() as { backend?: string }).backend,
