@@ -19,39 +19,23 @@
 
 #include "../src/models/cosmos3_audio.h"
 #include "../src/models/cosmos3_audio_cuda.h"
+#include "test_util.h"
 
 using namespace cosmos;
-
-static int failures = 0;
+using test_util::failures;
+using test_util::max_abs_diff;
+using test_util::read_tensor;
+using test_util::read_text;
 
 static void check(const std::string& what, double value, double tol) {
   const bool ok = value <= tol;
   if (!ok) ++failures;
   std::printf("| %s | %.3g | %.0e | %s |\n", what.c_str(), value, tol, ok ? "PASS" : "FAIL");
 }
-static double max_abs(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return INFINITY;
-  double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, (double)std::fabs(a[i] - b[i]));
-  return m;
-}
 static double rel(const std::vector<float>& got, const std::vector<float>& ref) {
   double amp = 1e-30;
   for (float x : ref) amp = std::max(amp, (double)std::fabs(x));
-  return max_abs(got, ref) / amp;
-}
-static std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-static std::vector<float> tensor(const Checkpoint& ck, const std::string& name) {
-  size_t n = 1;
-  for (auto d : ck.info(name).shape) n *= (size_t)d;
-  std::vector<float> v(n);
-  ck.read_f32(name, v.data(), n);
-  return v;
+  return max_abs_diff(got, ref) / amp;
 }
 static std::vector<float> randv(size_t n, unsigned seed) {
   std::mt19937 rng(seed);
@@ -68,19 +52,19 @@ static void fixture(const std::string& root) {
   auto cpu = Cosmos3AudioDecoder::load(*ck, cfg);
   auto gpu = Cosmos3AudioDecoderCuda::load(*ck, cfg, WType::F32);
   auto ref = Checkpoint::open(root + "/test/fixtures/cosmos3-tiny-reference/avae.safetensors");
-  const auto latent = tensor(*ref, "avae.latent");
+  const auto latent = read_tensor(*ref, "avae.latent");
   const int T = (int)ref->info("avae.latent").shape[2];
   const auto wave = gpu->decode(latent.data(), T);
-  check("tiny: CUDA f32 decode vs diffusers (max |diff|)", max_abs(wave, tensor(*ref, "avae.wave")), 1e-4);
-  check("tiny: CUDA f32 decode vs CPU (max |diff|)", max_abs(wave, cpu->decode(latent.data(), T)), 1e-5);
+  check("tiny: CUDA f32 decode vs diffusers (max |diff|)", max_abs_diff(wave, read_tensor(*ref, "avae.wave")), 1e-4);
+  check("tiny: CUDA f32 decode vs CPU (max |diff|)", max_abs_diff(wave, cpu->decode(latent.data(), T)), 1e-5);
   Cosmos3AudioRunOptions raw;
   raw.clamp = false;
-  check("tiny: CUDA f32 unclamped vs diffusers", max_abs(gpu->decode(latent.data(), T, raw),
-                                                          tensor(*ref, "avae.wave_unclamped")), 1e-4);
+  check("tiny: CUDA f32 unclamped vs diffusers", max_abs_diff(gpu->decode(latent.data(), T, raw),
+                                                          read_tensor(*ref, "avae.wave_unclamped")), 1e-4);
   auto pipe = Checkpoint::open(root + "/test/fixtures/cosmos3-tiny-reference/pipeline_t2v_sound.safetensors");
-  const auto sound = tensor(*pipe, "step.2.sound");
+  const auto sound = read_tensor(*pipe, "step.2.sound");
   check("tiny: CUDA pipeline t2v sound wave vs diffusers",
-        max_abs(gpu->decode(sound.data(), (int)pipe->info("step.2.sound").shape[1]), tensor(*pipe, "out.sound_wave")),
+        max_abs_diff(gpu->decode(sound.data(), (int)pipe->info("step.2.sound").shape[1]), read_tensor(*pipe, "out.sound_wave")),
         1e-4);
 }
 

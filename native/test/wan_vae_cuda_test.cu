@@ -17,8 +17,11 @@
 #include "../src/core/cuda_common.h"
 #include "../src/models/wan_vae.h"
 #include "../src/models/wan_vae_cuda.h"
+#include "test_util.h"
 
 using namespace cosmos;
+using test_util::read_tensor;
+using test_util::read_text;
 
 static int failures = 0;
 static void row(const std::string& what, double v, double tol) {
@@ -36,25 +39,13 @@ static double max_abs(const std::vector<float>& a, const std::vector<float>& b, 
   }
   return relative ? m / std::max(r, 1e-30) : m;
 }
-static std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 static void fixture(const std::string& root) {
   const std::string dir = root + "/test/fixtures/cosmos3-tiny/vae";
   const WanVaeConfig cfg = WanVaeConfig::from_json(read_text(dir + "/config.json"));
   auto ck = Checkpoint::open(dir + "/diffusion_pytorch_model.safetensors");
   auto rf = Checkpoint::open(root + "/test/fixtures/cosmos3-tiny-reference/vae.safetensors");
-  auto get = [&](const std::string& name, std::vector<int64_t>* shape) {
-    const auto& info = rf->info(name);
-    if (shape) *shape = info.shape;
-    std::vector<float> v((size_t)info.numel());
-    rf->read_f32(name, v.data(), v.size());
-    return v;
-  };
+  auto get = [&](const std::string& name, std::vector<int64_t>* shape) { return read_tensor(*rf, name, shape); };
   auto cpu = WanVae::load(*ck, cfg);
   auto g32 = WanVaeCuda::load(*ck, cfg, WType::F32);
   auto g16 = WanVaeCuda::load(*ck, cfg, WType::BF16);
