@@ -7,18 +7,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 src="$here/../src"
 out="${1:-$here/../build/wan_vae_cuda}"
-mkdir -p "$out/obj"
-NVCC="${NVCC:-nvcc}"
-NVFLAGS=(-std=c++17 -O3 -DCOSMOS_CUDA -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90)
-CXXFLAGS=(-std=c++17 -O2 -pthread)
-objs=()
-compile() {  # compile <nv|cxx> <file>: rebuilt only when the source (or any header under src/) is newer
-  local o="$out/obj/$(basename "$2").o"
-  objs+=("$o")
-  if [ -f "$o" ] && [ "$o" -nt "$2" ] && [ -z "$(find "$src" -name '*.h' -newer "$o" -print -quit)" ]; then return; fi
-  while [ "$(jobs -rp | wc -l)" -ge "${JOBS:-8}" ]; do sleep 0.2; done
-  if [ "$1" = nv ]; then "$NVCC" "${NVFLAGS[@]}" -c "$2" -o "$o" & else "${CXX:-g++}" "${CXXFLAGS[@]}" -c "$2" -o "$o" & fi
-}
+source "$here/cuda_build_common.sh"
 # Only what the VAE links (the ops it calls, Linear and the weight binder), so the build stays short.
 vae_ops=(conv3d matmul attention_gemm attention wan_rmsnorm upsample_nearest pixel_patchify avg_down dup_up wan_latent_norm add
          fill_uniform)
