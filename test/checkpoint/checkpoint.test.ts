@@ -19,6 +19,7 @@ import { CheckpointError } from "../../src/errors.ts";
 import { nativeTextConfig, nativeVisionConfig } from "../../src/native/config.ts";
 import { loadTokenizer } from "../../src/tokenizer/mod.ts";
 import { CHECKPOINT_DIR, REF } from "../tokenizer/_fixture.ts";
+import { isCkptError } from "./_checkpoint_error.ts";
 
 const FILES = [
   "config.json",
@@ -37,15 +38,6 @@ async function fixtureConfig(): Promise<
   Record<string, unknown> & { text_config: Record<string, unknown>; vision_config: Record<string, unknown> }
 > {
   return JSON.parse(await readFile(join(CHECKPOINT_DIR, "config.json"), "utf8"));
-}
-
-function isCkptError(re: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof CheckpointError, `expected CheckpointError, got ${String(e)}`);
-    assert.match(e.message, re);
-    assert.ok(e.hint && e.hint.length > 10, "has a hint");
-    return true;
-  };
 }
 
 before(async () => {

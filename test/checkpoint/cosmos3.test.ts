@@ -20,8 +20,8 @@ import {
   readSafetensorsHeader,
   WanVaeConfigJson,
 } from "../../src/checkpoint/mod.ts";
-import { CheckpointError } from "../../src/errors.ts";
 import { FIXTURES } from "../native/_reference.ts";
+import { isCkptError } from "./_checkpoint_error.ts";
 
 const QWEN = join(FIXTURES, "qwen3vl-tiny");
 const COSMOS = join(FIXTURES, "cosmos3-reasoner-tiny");
@@ -33,15 +33,6 @@ before(async () => {
 after(async () => {
   await rm(root, { recursive: true, force: true });
 });
-
-function isCkptError(re: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof CheckpointError, `expected CheckpointError, got ${String(e)}`);
-    assert.match(e.message, re);
-    assert.ok(e.hint && e.hint.length > 10, "has a hint");
-    return true;
-  };
-}
 
 /** A copy of the Cosmos 3 fixture, changed by `edit` (paths relative to the checkpoint root). */
 async function variant(name: string, edit: (dir: string) => Promise<void>): Promise<string> {
