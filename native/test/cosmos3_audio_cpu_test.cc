@@ -36,13 +36,6 @@ static void close(const std::string& what, const std::vector<float>& got, const 
     std::fprintf(stderr, "%s: max |diff| %g > %g (sizes %zu, %zu)\n", what.c_str(), m, tol, got.size(), ref.size());
   }
 }
-static std::vector<float> randv(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.f, 1.f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
 template <class E, class F>
 static bool throws(F f) {
   try {
@@ -143,7 +136,7 @@ static void config_and_argument_checks() {
       "{\"vocoder_input_dim\":3,\"dec_dim\":2,\"dec_c_mults\":[1,2],\"dec_strides\":[5,3],\"sampling_rate\":150}");
   auto dec = Cosmos3AudioDecoder::random(odd, 11, 0.3f);
   const int T = 6;
-  const auto z = randv((size_t)3 * T, 5);
+  const auto z = normal_values((size_t)3 * T, 5);
   Cosmos3AudioRunOptions raw;
   raw.clamp = false;
   const auto w = dec->decode(z.data(), T, raw);
@@ -169,7 +162,7 @@ static double bench_ms = -1;
 static void bench(int T) {
   const Cosmos3AudioConfig cfg = Cosmos3AudioConfig::from_json("{}");
   auto dec = Cosmos3AudioDecoder::random(cfg, 3, 0.05f);
-  const auto z = randv((size_t)cfg.latent_channels * T, 4);
+  const auto z = normal_values((size_t)cfg.latent_channels * T, 4);
   const auto t0 = std::chrono::steady_clock::now();
   const auto w = dec->decode(z.data(), T);
   bench_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

@@ -24,6 +24,7 @@
 using namespace cosmos;
 using test_util::failures;
 using test_util::max_abs_diff;
+using test_util::normal_values;
 using test_util::read_tensor;
 using test_util::read_text;
 
@@ -36,13 +37,6 @@ static double rel(const std::vector<float>& got, const std::vector<float>& ref) 
   double amp = 1e-30;
   for (float x : ref) amp = std::max(amp, (double)std::fabs(x));
   return max_abs_diff(got, ref) / amp;
-}
-static std::vector<float> randv(size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.f, 1.f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
 }
 
 static void fixture(const std::string& root) {
@@ -81,13 +75,13 @@ static void shipped() {
   raw.clamp = false;
   {
     const int T = 4;
-    const auto z = randv((size_t)64 * T, 9);
+    const auto z = normal_values((size_t)64 * T, 9);
     const auto c = cpu->decode(z.data(), T, raw);
     check("shipped T=4: CUDA f32 vs CPU (max |diff| / max |CPU|)", rel(f32->decode(z.data(), T, raw), c), 1e-4);
     check("shipped T=4: CUDA bf16 vs CPU (max |diff| / max |CPU|)", rel(bf16->decode(z.data(), T, raw), c), 5e-2);
   }
   for (int T : {197, 751}) {
-    const auto z = randv((size_t)64 * T, 10);
+    const auto z = normal_values((size_t)64 * T, 10);
     for (auto* m : {f32.get(), bf16.get()}) {
       m->decode(z.data(), T);  // warm: pool blocks, kernels loaded
       const auto t0 = std::chrono::steady_clock::now();

@@ -16,6 +16,7 @@
 #include "../src/core/json.h"
 #include "../src/models/cosmos3_transformer.h"
 #include "../src/safetensors/safetensors.h"
+#include "test_util.h"
 
 namespace cosmos3_test {
 using namespace cosmos;
@@ -144,13 +145,7 @@ struct Outputs {
 
 // ---- the diffusers fixture (test/fixtures/cosmos3-tiny-reference/transformer.safetensors) ---------------
 
-inline std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return "";
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using test_util::read_text;
 
 // One Cosmos3OmniTransformer.forward call recorded by tools/fixtures/make_cosmos3_tiny.py: its kwargs mapped onto
 // prefill_text / forward_gen inputs, and diffusers' outputs.
@@ -253,7 +248,7 @@ struct FixtureCase {
 // The case names listed in reference.json's transformer_cases (empty when the fixture is absent).
 inline std::vector<std::string> fixture_case_names(const std::string& reference_json) {
   std::vector<std::string> names;
-  const std::string text = slurp(reference_json);
+  const std::string text = read_text(reference_json);
   if (text.empty()) return names;
   const Json root = json_parse(text.data(), text.size(), 64);
   const Json* cases = root.get("transformer_cases");

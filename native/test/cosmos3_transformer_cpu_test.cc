@@ -550,7 +550,7 @@ static void test_fixture(const std::string& root) {
   const std::vector<std::string> cases = fixture_case_names(ref_dir + "/reference.json");
   if (cases.empty()) return;
   const std::string tr_dir = root + "/test/fixtures/cosmos3-tiny/transformer";
-  const Cosmos3TransformerConfig c = Cosmos3TransformerConfig::from_json(slurp(tr_dir + "/config.json"));
+  const Cosmos3TransformerConfig c = Cosmos3TransformerConfig::from_json(read_text(tr_dir + "/config.json"));
   auto ck = Checkpoint::open(tr_dir);
   auto m = Cosmos3Transformer::load(*ck, c);
   m->set_threads(2);

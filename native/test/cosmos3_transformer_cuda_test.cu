@@ -76,7 +76,7 @@ static void fixture(const std::string& root) {
     return;
   }
   const std::string tr_dir = root + "/test/fixtures/cosmos3-tiny/transformer";
-  const Cosmos3TransformerConfig c = Cosmos3TransformerConfig::from_json(slurp(tr_dir + "/config.json"));
+  const Cosmos3TransformerConfig c = Cosmos3TransformerConfig::from_json(read_text(tr_dir + "/config.json"));
   auto ck = Checkpoint::open(tr_dir);
   auto cpu = Cosmos3Transformer::load(*ck, c);
   auto f32 = Cosmos3TransformerCuda::load(*ck, c, WType::F32);
