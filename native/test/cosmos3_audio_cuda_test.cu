@@ -104,14 +104,8 @@ int main(int argc, char** argv) {
     std::printf("no CUDA device\n");
     return 2;
   }
-  std::printf("| check | value | tol | result |\n|---|---|---|---|\n");
-  try {
+  return test_util::run_table_report([&] {
     fixture(root);
     if (!(argc > 2 && std::string(argv[2]) == "--no-bench")) shipped();
-  } catch (const std::exception& e) {
-    std::printf("exception: %s\n", e.what());
-    ++failures;
-  }
-  std::printf("\n%s: %d failing check(s)\n", failures ? "FAIL" : "OK", failures);
-  return failures ? 1 : 0;
+  });
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <map>
 #include <random>
@@ -82,6 +83,21 @@ inline int print_summary(const std::string& extra = "") {
     first = false;
   }
   std::printf("}}\n");
+  return failures ? 1 : 0;
+}
+
+// The CUDA tests' markdown report: the table header, body() (an exception counts as one failure), then the
+// verdict line; returns the exit status (1 on any failure).
+template <typename Body>
+inline int run_table_report(Body&& body) {
+  std::printf("| check | value | tol | result |\n|---|---|---|---|\n");
+  try {
+    body();
+  } catch (const std::exception& e) {
+    std::printf("exception: %s\n", e.what());
+    ++failures;
+  }
+  std::printf("\n%s: %d failing check(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;
 }
 
