@@ -9,10 +9,11 @@
 #   cosmos3_generator_cpu_test  the Cosmos 3 Generator engine: fill_normal, and the fixture t2v run end to end
 #                     (step latents, final latents, decoded video vs diffusers; abort; errors)
 #   cosmos3_audio_cpu_test  the Cosmos 3 AVAE sound decoder vs diffusers on the tiny fixture, config errors
+#   wan_vae_cpu_test  the Wan2.2 VAE (encode, decode, chunking) vs diffusers on the tiny fixture
 #   cosmos3_transformer_cpu_test  the Cosmos 3 MoT transformer: its ops vs direct formulas, text cache vs
 #                     joint forward, and diffusers' outputs on the tiny fixture when present
 # ASAN=1 builds them with -fsanitize=address,undefined into native/build/cpu_tests_asan/.
-# Rebuilds only when a source is newer than the binary. Prints the output folder.
+# Rebuilds only what changed (see below). Prints the output folder.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 src="$here/../src"
@@ -22,57 +23,75 @@ if [ "${ASAN:-0}" = 1 ]; then
   flags=(-std=c++17 -O1 -g -Wall -pthread -fsanitize=address,undefined -fno-omit-frame-pointer)
   out="${1:-$here/../build/cpu_tests_asan}"
 fi
-mkdir -p "$out"
-build() {  # name, sources...
+mkdir -p "$out/obj"
+# Each source is compiled once into $out/obj (the test programs share most of them: compiling ops/*_cpu.cc
+# once instead of once per program is what keeps this fast on a 2-core machine), then each program is
+# linked. An object is rebuilt when its source, or any header under native/src or native/test, is newer.
+jobs_max="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
+newest_header=$(find "$src" "$here" -name '*.h' -printf '%T@\n' | sort -n | tail -1)
+newest_header=${newest_header%.*}
+pids=()
+declare -A compiled=()
+object_of() { local rel="${1#"$here"/../}"; rel="${rel#"$here"/}"; echo "$out/obj/${rel//\//_}.o"; }
+compile() {  # sources...: their objects, built in the background (at most jobs_max at a time)
+  local s o
+  for s in "$@"; do
+    o=$(object_of "$s")
+    [ -n "${compiled[$o]:-}" ] && continue
+    compiled[$o]=1
+    if [ -f "$o" ] && [ "$o" -nt "$s" ] && [ "$(stat -c %Y "$o")" -gt "$newest_header" ]; then continue; fi
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do sleep 0.1; done
+    ("${CXX:-g++}" "${flags[@]}" -c "$s" -o "$o.tmp" && mv -f "$o.tmp" "$o") &
+    pids+=($!)
+  done
+}
+declare -A programs=()
+build() {  # name, sources...: compiles what it needs now, links after every object is there
   local name=$1; shift
-  local newest
-  newest=$(ls -t "$@" "$here/build_cpu_tests.sh" | head -1)
-  if [ ! -x "$out/$name" ] || [ "$newest" -nt "$out/$name" ]; then
-    "${CXX:-g++}" "${flags[@]}" -o "$out/$name.tmp" "$@"
-    mv -f "$out/$name.tmp" "$out/$name"
-  fi
+  compile "$@"
+  programs[$name]="$*"
 }
 build safetensors_fuzz "$here/safetensors_fuzz.cc" "$src/safetensors/safetensors.cc" "$src/core/json.cc" \
-  "$src/core/tensor.cc" "$src/core/memory.cc" &
-p1=$!
-build ops_cpu_test "$here/ops_cpu_test.cc" "$src"/ops/*_cpu.cc "$src/core/parallel.cc" &
-p2=$!
+  "$src/core/tensor.cc" "$src/core/memory.cc"
+build ops_cpu_test "$here/ops_cpu_test.cc" "$src"/ops/*_cpu.cc "$src/core/parallel.cc"
 build layers_cpu_test "$here/layers_cpu_test.cc" "$src"/layers/*.cc "$src"/ops/*_cpu.cc "$src/core/parallel.cc" \
-  "$src/safetensors/safetensors.cc" "$src/core/json.cc" "$src/core/tensor.cc" "$src/core/memory.cc" &
-p3=$!
+  "$src/safetensors/safetensors.cc" "$src/core/json.cc" "$src/core/tensor.cc" "$src/core/memory.cc"
 build runtime_cpu_test "$here/runtime_cpu_test.cc" "$src"/runtime/*.cc "$src"/models/qwen3_text.cc "$src"/layers/*.cc \
   "$src"/ops/*_cpu.cc "$src/core/parallel.cc" "$src/core/config.cc" "$src/safetensors/safetensors.cc" \
-  "$src/core/json.cc" "$src/core/tensor.cc" "$src/core/memory.cc" &
-p4=$!
+  "$src/core/json.cc" "$src/core/tensor.cc" "$src/core/memory.cc"
 build cosmos3_transformer_cpu_test "$here/cosmos3_transformer_cpu_test.cc" "$src"/models/cosmos3_transformer.cc \
   "$src"/layers/*.cc "$src"/ops/*_cpu.cc "$src/core/parallel.cc" "$src/core/config.cc" \
-  "$src/safetensors/safetensors.cc" "$src/core/json.cc" "$src/core/tensor.cc" "$src/core/memory.cc" &
-p5=$!
+  "$src/safetensors/safetensors.cc" "$src/core/json.cc" "$src/core/tensor.cc" "$src/core/memory.cc"
 build wan_vae_cpu_test "$here/wan_vae_cpu_test.cc" "$src"/models/wan_vae.cc "$src"/layers/*.cc "$src"/ops/*_cpu.cc \
   "$src/core/parallel.cc" "$src/core/config.cc" "$src/safetensors/safetensors.cc" "$src/core/json.cc" \
-  "$src/core/tensor.cc" "$src/core/memory.cc" &
-p6=$!
+  "$src/core/tensor.cc" "$src/core/memory.cc"
 build flow_sampler_cpu_test "$here/flow_sampler_cpu_test.cc" "$src"/runtime/flow_schedule.cc "$src"/runtime/flow_sampler.cc \
   "$src"/runtime/denoise_loop.cc "$src"/ops/lincomb_cpu.cc "$src"/ops/set_rows_cpu.cc "$src"/ops/fill_normal_cpu.cc \
-  "$src/core/config.cc" "$src/core/json.cc" "$src/safetensors/safetensors.cc" "$src/core/tensor.cc" "$src/core/memory.cc" &
-p7=$!
+  "$src/core/config.cc" "$src/core/json.cc" "$src/safetensors/safetensors.cc" "$src/core/tensor.cc" "$src/core/memory.cc"
 build cosmos3_generator_cpu_test "$here/cosmos3_generator_cpu_test.cc" "$src"/models/cosmos3_generator.cc \
   "$src"/models/cosmos3_transformer.cc "$src"/models/wan_vae.cc "$src"/runtime/flow_schedule.cc \
   "$src"/runtime/flow_sampler.cc "$src"/runtime/denoise_loop.cc "$src"/layers/*.cc "$src"/ops/*_cpu.cc \
   "$src/core/parallel.cc" "$src/core/config.cc" "$src/safetensors/safetensors.cc" "$src/core/json.cc" \
-  "$src/core/tensor.cc" "$src/core/memory.cc" &
-pgen=$!
+  "$src/core/tensor.cc" "$src/core/memory.cc"
 build cosmos3_audio_cpu_test "$here/cosmos3_audio_cpu_test.cc" "$src"/models/cosmos3_audio.cc "$src"/layers/*.cc \
   "$src"/ops/*_cpu.cc "$src/core/parallel.cc" "$src/core/config.cc" "$src/safetensors/safetensors.cc" \
-  "$src/core/json.cc" "$src/core/tensor.cc" "$src/core/memory.cc" &
-paudio=$!
-wait $p1
-wait $p2
-wait $p3
-wait $p4
-wait $p5
-wait $p6
-wait $p7
-wait $pgen
-wait $paudio
+  "$src/core/json.cc" "$src/core/tensor.cc" "$src/core/memory.cc"
+for pid in "${pids[@]}"; do wait "$pid"; done
+link() {  # name, sources...: links when the program is missing or older than one of its objects
+  local name=$1; shift
+  local objs=() s stale=0
+  for s in "$@"; do objs+=("$(object_of "$s")"); done
+  [ -x "$out/$name" ] || stale=1
+  for s in "${objs[@]}"; do [ "$s" -nt "$out/$name" ] && stale=1; done
+  if [ $stale = 1 ]; then
+    "${CXX:-g++}" "${flags[@]}" -o "$out/$name.tmp" "${objs[@]}" && mv -f "$out/$name.tmp" "$out/$name"
+  fi
+}
+lpids=()
+for name in "${!programs[@]}"; do
+  # shellcheck disable=SC2086
+  link "$name" ${programs[$name]} &
+  lpids+=($!)
+done
+for pid in "${lpids[@]}"; do wait "$pid"; done
 echo "$out"
