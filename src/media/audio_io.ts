@@ -14,7 +14,7 @@ import { MediaError, throwIfAborted } from "../errors.ts";
 import { withAtomicOutput } from "./atomic.ts";
 import { COSMOS_CHANNELS, COSMOS_SAMPLE_RATE, type PcmAudio } from "./audio.ts";
 import { probeFile } from "./probe.ts";
-import { DEFAULT_IDLE_TIMEOUT_MS, type ProcessOptions, runFfmpeg } from "./process.ts";
+import { DEFAULT_IDLE_TIMEOUT_MS, FFMPEG_QUIET_WITH_PROGRESS, type ProcessOptions, runFfmpeg } from "./process.ts";
 import { materialize, type MediaSource } from "./source.ts";
 
 /** Options of {@link extractAudio}. */
@@ -58,13 +58,7 @@ export async function extractAudio(input: MediaSource, opts: ExtractAudioOptions
         : ["-c:a", "aac", "-b:a", "192k", "-f", "mp4", "-movflags", "+faststart"];
       await runFfmpeg(
         [
-          "-hide_banner",
-          "-nostdin",
-          "-v",
-          "error",
-          "-nostats",
-          "-progress",
-          "pipe:2",
+          ...FFMPEG_QUIET_WITH_PROGRESS,
           "-y",
           "-i",
           file.path,
@@ -103,13 +97,7 @@ export async function decodeAudio(
     await requireAudio(file.path, file.label, opts);
     const r = await runFfmpeg(
       [
-        "-hide_banner",
-        "-nostdin",
-        "-v",
-        "error",
-        "-nostats",
-        "-progress",
-        "pipe:2",
+        ...FFMPEG_QUIET_WITH_PROGRESS,
         "-i",
         file.path,
         "-map",

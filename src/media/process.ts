@@ -26,6 +26,19 @@ export interface ProcessOptions {
 }
 
 const MAX_STDERR = 64 * 1024;
+/**
+ * The leading flags of our ffmpeg runs: no banner, no stdin, only errors on stderr, and `-progress pipe:2`
+ * lines (which feed the idle watchdog below) instead of the interactive stats line.
+ */
+export const FFMPEG_QUIET_WITH_PROGRESS: readonly string[] = Object.freeze([
+  "-hide_banner",
+  "-nostdin",
+  "-v",
+  "error",
+  "-nostats",
+  "-progress",
+  "pipe:2",
+]);
 // `-progress pipe:2` lines (key=value) keep the idle watchdog fed; they are not errors.
 const PROGRESS_LINE = /^[a-z_0-9]+=\S*$/;
 

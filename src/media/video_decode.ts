@@ -19,6 +19,7 @@ import { linspaceIndices } from "./qwen_vision.ts";
 import { probeFile, type VideoInfo } from "./probe.ts";
 import {
   DEFAULT_IDLE_TIMEOUT_MS,
+  FFMPEG_QUIET_WITH_PROGRESS,
   type MediaChild,
   passthroughArgs,
   type ProcessOptions,
@@ -223,13 +224,7 @@ export async function* decodeVideo(
       filters.push(scaleChain(width, height, opts.fit ?? "fill"));
     }
     const args = [
-      "-hide_banner",
-      "-nostdin",
-      "-v",
-      "error",
-      "-nostats",
-      "-progress",
-      "pipe:2",
+      ...FFMPEG_QUIET_WITH_PROGRESS,
       "-i",
       file.path,
       "-map",

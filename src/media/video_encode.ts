@@ -20,7 +20,7 @@ import { AbortError, MediaError, throwIfAborted } from "../errors.ts";
 import { withAtomicOutput } from "./atomic.ts";
 import { encodeWav } from "./audio.ts";
 import { checkDimensions } from "./limits.ts";
-import { DEFAULT_IDLE_TIMEOUT_MS, type ProcessOptions, startMedia } from "./process.ts";
+import { DEFAULT_IDLE_TIMEOUT_MS, FFMPEG_QUIET_WITH_PROGRESS, type ProcessOptions, startMedia } from "./process.ts";
 import { localPath } from "./source.ts";
 import type { RgbFrame } from "./video_decode.ts";
 
@@ -143,13 +143,7 @@ export async function encodeVideo(
         "format=yuv420p",
       ].join(",");
       const args = [
-        "-hide_banner",
-        "-nostdin",
-        "-v",
-        "error",
-        "-nostats",
-        "-progress",
-        "pipe:2",
+        ...FFMPEG_QUIET_WITH_PROGRESS,
         "-y",
         "-f",
         "rawvideo",
