@@ -21,7 +21,8 @@
 // Peak = weight bytes + the pools' peak bytes (the pools only grow; the rows run in increasing size, so each row's
 // peak is its own); the VAE's pool peak counts its activations only, so its input and output (f32, on the GPU for
 // the call) are added. Ours is host in / host out per call as the engine runs it (the decoded video is copied to
-// the host inside the timed decode; diffusers' stays on the GPU). Usage (device): cosmos3_generator_bench [forward] [attention] [vae] [e2e] [--reps N] [--shapes 256p,480p]
+// the host inside the timed decode; diffusers' stays on the GPU). Usage (device): cosmos3_generator_bench [forward]
+// [attention] [vae] [e2e] [--reps N] [--shapes 256p,480p]
 //   [--no-720p-vae] [--steps N] [--layers N]
 #include <cuda_runtime.h>
 
@@ -81,7 +82,8 @@ struct Request {
   int T, H, W, gen_tokens;
   Cosmos3GenInputs in;
 
-  Request(const Cosmos3TransformerConfig& c, const Shape& s, uint32_t seed) : T(kLatentT), H(s.height / 16), W(s.width / 16) {
+  Request(const Cosmos3TransformerConfig& c, const Shape& s, uint32_t seed)
+      : T(kLatentT), H(s.height / 16), W(s.width / 16) {
     std::mt19937 rng(seed);
     std::normal_distribution<float> nd(0.f, 1.f);
     for (int i = 0; i < kTextTokens; ++i) ids.push_back((int)(rng() % c.vocab_size));
@@ -99,7 +101,8 @@ struct Request {
     for (int t = 0, r = 0; t < T; ++t)
       for (int i = 0; i < hp; ++i)
         for (int j = 0; j < wp; ++j, ++r)
-          pos[r] = kTextTokens + 15000.f + t, pos[gen_tokens + r] = (float)i, pos[2 * (size_t)gen_tokens + r] = (float)j;
+          pos[r] = kTextTokens + 15000.f + t, pos[gen_tokens + r] = (float)i,
+          pos[2 * (size_t)gen_tokens + r] = (float)j;
     in.latents = latents.data();
     in.T = T, in.H = H, in.W = W;
     in.vision_noisy_frames = noisy.data();
@@ -149,14 +152,16 @@ void bench_attention(const std::vector<std::string>& shapes, int reps) {
     cudaMemcpy(ha.data(), a.get(), nq * 4, cudaMemcpyDeviceToHost);
     cudaMemcpy(hb.data(), b.get(), nq * 4, cudaMemcpyDeviceToHost);
     double diff = 0, ref = 0;
-    for (size_t i = 0; i < nq; ++i) diff = std::max(diff, (double)std::fabs(ha[i] - hb[i])), ref = std::max(ref, (double)std::fabs(ha[i]));
+    for (size_t i = 0; i < nq; ++i)
+      diff = std::max(diff, (double)std::fabs(ha[i] - hb[i])), ref = std::max(ref, (double)std::fabs(ha[i]));
     const char* f32 = std::getenv("COSMOS_ATTENTION_F32");
-    std::printf("{\"row\": \"attention_gen_%s\", \"impl\": \"ours\", \"n_q\": %d, \"n_kv\": %d, "
-                "\"attention_cuda_s\": %.5f, \"attention_cuda_tflops\": %.1f, \"attention_cuda_path\": \"%s\", "
-                "\"flash_s\": %.5f, \"flash_tflops\": %.1f, \"per_forward_36_layers_s\": [%.3f, %.3f], "
-                "\"max_abs_diff\": %.3e, \"max_abs_ref\": %.3e}\n",
-                s.name, n_q, n_kv, t_ref, flop / t_ref * 1e-12, f32 && *f32 && *f32 != '0' ? "f32 simt" : "attention.cu mma",
-                t_flash, flop / t_flash * 1e-12, 36 * t_ref, 36 * t_flash, diff, ref);
+    std::printf(
+        "{\"row\": \"attention_gen_%s\", \"impl\": \"ours\", \"n_q\": %d, \"n_kv\": %d, "
+        "\"attention_cuda_s\": %.5f, \"attention_cuda_tflops\": %.1f, \"attention_cuda_path\": \"%s\", "
+        "\"flash_s\": %.5f, \"flash_tflops\": %.1f, \"per_forward_36_layers_s\": [%.3f, %.3f], "
+        "\"max_abs_diff\": %.3e, \"max_abs_ref\": %.3e}\n",
+        s.name, n_q, n_kv, t_ref, flop / t_ref * 1e-12, f32 && *f32 && *f32 != '0' ? "f32 simt" : "attention.cu mma",
+        t_flash, flop / t_flash * 1e-12, 36 * t_ref, 36 * t_flash, diff, ref);
     std::fflush(stdout);
   }
 }
@@ -182,12 +187,14 @@ void bench_forward(Cosmos3TransformerCuda& m, const std::vector<std::string>& sh
     std::printf("{\"row\": \"transformer_forward_%s\", \"impl\": \"ours\", \"s\": %.4f, \"times\": [", s.name,
                 median(gen));
     for (int i = 0; i < reps; ++i) std::printf("%s%.4f", i ? ", " : "", gen[i]);
-    std::printf("], \"vision_tokens\": %d, \"text_tokens\": %d, \"finite\": %s, \"peak_gib\": %.2f, "
-                "\"note\": \"forward_gen only; und prefill cached per request\"}\n",
-                r.gen_tokens, kTextTokens, finite ? "true" : "false", peak);
-    std::printf("{\"row\": \"transformer_forward_%s_with_prefill\", \"impl\": \"ours\", \"s\": %.4f, "
-                "\"prefill_s\": %.4f, \"peak_gib\": %.2f}\n",
-                s.name, median(gen) + median(prefill), median(prefill), peak);
+    std::printf(
+        "], \"vision_tokens\": %d, \"text_tokens\": %d, \"finite\": %s, \"peak_gib\": %.2f, "
+        "\"note\": \"forward_gen only; und prefill cached per request\"}\n",
+        r.gen_tokens, kTextTokens, finite ? "true" : "false", peak);
+    std::printf(
+        "{\"row\": \"transformer_forward_%s_with_prefill\", \"impl\": \"ours\", \"s\": %.4f, "
+        "\"prefill_s\": %.4f, \"peak_gib\": %.2f}\n",
+        s.name, median(gen) + median(prefill), median(prefill), peak);
     std::fflush(stdout);
   }
 }
@@ -198,7 +205,8 @@ WanVaeConfig wan22() {
   return WanVaeConfig::from_json(
       "{\"base_dim\":160,\"decoder_base_dim\":256,\"z_dim\":48,\"dim_mult\":[1,2,4,4],\"num_res_blocks\":2,"
       "\"attn_scales\":[],\"temperal_downsample\":[false,true,true],\"is_residual\":true,\"in_channels\":12,"
-      "\"out_channels\":12,\"patch_size\":2,\"latents_mean\":" + mean + "],\"latents_std\":" + sd + "]}");
+      "\"out_channels\":12,\"patch_size\":2,\"latents_mean\":" +
+      mean + "],\"latents_std\":" + sd + "]}");
 }
 
 void bench_vae(WanVaeCuda& vae, bool with_720p) {
@@ -214,13 +222,13 @@ void bench_vae(WanVaeCuda& vae, bool with_720p) {
     const double sec = sync_time([&] { video = vae.decode(z.data(), kLatentT, h, w); });
     bool finite = true;
     for (float v : video) finite = finite && std::isfinite(v);
-    std::printf("{\"row\": \"vae_decode_%s\", \"impl\": \"ours\", \"s\": %.3f, \"latent\": [48, %d, %d, %d], "
-                "\"frames\": %d, \"finite\": %s, \"peak_gib\": %.2f, \"activation_peak_gib\": %.2f, "
-                "\"weights_gib\": %.2f}\n",
-                s.name, sec, kLatentT, h, w, vae.config().frames_for(kLatentT), finite ? "true" : "false",
-                gib((double)vae.weight_bytes() + vae.last_run_peak_bytes() + 4.0 * (z.size() + video.size())),
-                gib(vae.last_run_peak_bytes()),
-                gib(vae.weight_bytes()));
+    std::printf(
+        "{\"row\": \"vae_decode_%s\", \"impl\": \"ours\", \"s\": %.3f, \"latent\": [48, %d, %d, %d], "
+        "\"frames\": %d, \"finite\": %s, \"peak_gib\": %.2f, \"activation_peak_gib\": %.2f, "
+        "\"weights_gib\": %.2f}\n",
+        s.name, sec, kLatentT, h, w, vae.config().frames_for(kLatentT), finite ? "true" : "false",
+        gib((double)vae.weight_bytes() + vae.last_run_peak_bytes() + 4.0 * (z.size() + video.size())),
+        gib(vae.last_run_peak_bytes()), gib(vae.weight_bytes()));
     std::fflush(stdout);
   }
 }
@@ -251,11 +259,12 @@ void bench_e2e(Cosmos3TransformerCuda& m, WanVaeCuda& vae, int steps, float guid
   });
   bool finite = true;
   for (float v : video) finite = finite && std::isfinite(v);
-  std::printf("{\"row\": \"e2e_t2v_480p_35steps_cfg\", \"impl\": \"ours\", \"s\": %.2f, \"steps\": %d, "
-              "\"frames\": %d, \"finite\": %s, \"peak_gib\": %.2f, \"note\": \"host Euler update, not UniPC\"}\n",
-              sec, steps, vae.config().frames_for(r.T), finite ? "true" : "false",
-              gib((double)m.weight_bytes() + m.pool().peak_bytes() + vae.weight_bytes() + vae.last_run_peak_bytes() +
-                  4.0 * (r.latents.size() + video.size())));
+  std::printf(
+      "{\"row\": \"e2e_t2v_480p_35steps_cfg\", \"impl\": \"ours\", \"s\": %.2f, \"steps\": %d, "
+      "\"frames\": %d, \"finite\": %s, \"peak_gib\": %.2f, \"note\": \"host Euler update, not UniPC\"}\n",
+      sec, steps, vae.config().frames_for(r.T), finite ? "true" : "false",
+      gib((double)m.weight_bytes() + m.pool().peak_bytes() + vae.weight_bytes() + vae.last_run_peak_bytes() +
+          4.0 * (r.latents.size() + video.size())));
   std::fflush(stdout);
 }
 
@@ -268,14 +277,22 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "forward") do_forward = true;
-    else if (a == "attention") do_attention = true;
-    else if (a == "vae") do_vae = true;
-    else if (a == "e2e") do_e2e = true;
-    else if (a == "--reps") reps = std::max(1, std::atoi(next().c_str()));
-    else if (a == "--steps") steps = std::max(1, std::atoi(next().c_str()));
-    else if (a == "--layers") layers = std::max(1, std::atoi(next().c_str()));
-    else if (a == "--no-720p-vae") vae_720p = false;
+    if (a == "forward")
+      do_forward = true;
+    else if (a == "attention")
+      do_attention = true;
+    else if (a == "vae")
+      do_vae = true;
+    else if (a == "e2e")
+      do_e2e = true;
+    else if (a == "--reps")
+      reps = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--steps")
+      steps = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--layers")
+      layers = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--no-720p-vae")
+      vae_720p = false;
     else if (a == "--shapes") {
       shapes.clear();
       std::string list = next(), cur;
@@ -283,7 +300,8 @@ int main(int argc, char** argv) {
         if (ch == ',') {
           if (!cur.empty()) shapes.push_back(cur);
           cur.clear();
-        } else cur += ch;
+        } else
+          cur += ch;
       }
     } else {
       std::fprintf(stderr, "unknown argument: %s\n", a.c_str());

@@ -71,9 +71,10 @@ int main(int argc, char** argv) {
     }
     double best = 1e30;
     for (double v : step_ms) best = std::min(best, v);
-    std::printf("{\"layers\": %d, \"text_tokens\": %d, \"gen_tokens\": %d, \"weights_gib\": %.2f, \"load_s\": %.1f, "
-                "\"prefill_ms\": %.1f, \"step_ms_best\": %.1f, \"step_ms\": [",
-                c.num_layers, n_text, G, m->weight_bytes() / 1073741824.0, load_s, prefill_ms, best);
+    std::printf(
+        "{\"layers\": %d, \"text_tokens\": %d, \"gen_tokens\": %d, \"weights_gib\": %.2f, \"load_s\": %.1f, "
+        "\"prefill_ms\": %.1f, \"step_ms_best\": %.1f, \"step_ms\": [",
+        c.num_layers, n_text, G, m->weight_bytes() / 1073741824.0, load_s, prefill_ms, best);
     for (size_t i = 0; i < step_ms.size(); ++i) std::printf("%s%.1f", i ? ", " : "", step_ms[i]);
     std::printf("], \"pool_peak_gib\": %.2f}\n", m->pool().peak_bytes() / 1073741824.0);
   } catch (const std::exception& e) {

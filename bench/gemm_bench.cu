@@ -65,13 +65,17 @@ double max_abs(const std::vector<float>& v) {
 }  // namespace
 
 int main() {
-  struct Shape { const char* what; int n, k, m; };
-  const Shape shapes[] = {
-      {"tower qkv", 3520, 1152, 3456},      {"tower proj", 3520, 1152, 1152},    {"tower fc1", 3520, 1152, 4304},
-      {"tower fc2", 3520, 4304, 1152},      {"tower vid qkv", 12960, 1152, 3456}, {"tower vid fc2", 12960, 4304, 1152},
-      {"dec 910 q/o", 910, 4096, 4096},     {"dec 910 k/v", 910, 4096, 1024},     {"dec 910 gate/up", 910, 4096, 12288},
-      {"dec 910 down", 910, 12288, 4096},   {"dec 3318 q/o", 3318, 4096, 4096},  {"dec 3318 gate/up", 3318, 4096, 12288},
-      {"dec 3318 down", 3318, 12288, 4096}};
+  struct Shape {
+    const char* what;
+    int n, k, m;
+  };
+  const Shape shapes[] = {{"tower qkv", 3520, 1152, 3456},       {"tower proj", 3520, 1152, 1152},
+                          {"tower fc1", 3520, 1152, 4304},       {"tower fc2", 3520, 4304, 1152},
+                          {"tower vid qkv", 12960, 1152, 3456},  {"tower vid fc2", 12960, 4304, 1152},
+                          {"dec 910 q/o", 910, 4096, 4096},      {"dec 910 k/v", 910, 4096, 1024},
+                          {"dec 910 gate/up", 910, 4096, 12288}, {"dec 910 down", 910, 12288, 4096},
+                          {"dec 3318 q/o", 3318, 4096, 4096},    {"dec 3318 gate/up", 3318, 4096, 12288},
+                          {"dec 3318 down", 3318, 12288, 4096}};
   size_t max_x = 0, max_w = 0, max_o = 0;
   for (const Shape& s : shapes) {
     max_x = std::max(max_x, (size_t)s.n * s.k);

@@ -11,11 +11,11 @@ namespace {
 using bf16 = __nv_bfloat16;
 
 constexpr int TM = 64, TN = 128, TK = 32, TPAD = 8;  // pad keeps WMMA ldm a multiple of 8 and spreads banks
-constexpr int kGemmThreads = 256;                   // 8 warps: 2 (rows of x) x 4 (rows of w), 32x32 each
+constexpr int kGemmThreads = 256;                    // 8 warps: 2 (rows of x) x 4 (rows of w), 32x32 each
 
-__global__ void __launch_bounds__(kGemmThreads) gemm_bf16_kernel(float* __restrict__ out, const float* __restrict__ x,
-                                                                 const bf16* __restrict__ w,
-                                                                 const float* __restrict__ bias, int n, int k, int m) {
+__global__ void __launch_bounds__(kGemmThreads)
+    gemm_bf16_kernel(float* __restrict__ out, const float* __restrict__ x, const bf16* __restrict__ w,
+                     const float* __restrict__ bias, int n, int k, int m) {
   using namespace nvcuda;
   __shared__ __align__(32) bf16 As[TM][TK + TPAD];
   __shared__ __align__(32) bf16 Bs[TN][TK + TPAD];
@@ -31,8 +31,8 @@ __global__ void __launch_bounds__(kGemmThreads) gemm_bf16_kernel(float* __restri
     for (int b = 0; b < 2; ++b) wmma::fill_fragment(acc[a][b], 0.f);
 
   // Per k-tile each thread stages 8 x values (one row, 8 consecutive k) and 2 x 8 weights.
-  const int a_r = tid >> 2, a_c = (tid & 3) * 8;          // 64 rows x 4 chunks of 8
-  const int b_r = tid >> 2, b_c = (tid & 3) * 8;          // rows b_r and b_r + 64
+  const int a_r = tid >> 2, a_c = (tid & 3) * 8;  // 64 rows x 4 chunks of 8
+  const int b_r = tid >> 2, b_c = (tid & 3) * 8;  // rows b_r and b_r + 64
   float4 xa0, xa1;
   uint4 wb0, wb1;
   auto load = [&](int k0) {
@@ -46,8 +46,10 @@ __global__ void __launch_bounds__(kGemmThreads) gemm_bf16_kernel(float* __restri
     }
     int g0 = col0 + b_r, g1 = col0 + b_r + 64;
     gk = k0 + b_c;
-    wb0 = (g0 < m && gk < k) ? __ldg(reinterpret_cast<const uint4*>(w + (long long)g0 * k + gk)) : make_uint4(0, 0, 0, 0);
-    wb1 = (g1 < m && gk < k) ? __ldg(reinterpret_cast<const uint4*>(w + (long long)g1 * k + gk)) : make_uint4(0, 0, 0, 0);
+    wb0 =
+        (g0 < m && gk < k) ? __ldg(reinterpret_cast<const uint4*>(w + (long long)g0 * k + gk)) : make_uint4(0, 0, 0, 0);
+    wb1 =
+        (g1 < m && gk < k) ? __ldg(reinterpret_cast<const uint4*>(w + (long long)g1 * k + gk)) : make_uint4(0, 0, 0, 0);
   };
   auto store = [&]() {
     __nv_bfloat162* ap = reinterpret_cast<__nv_bfloat162*>(&As[a_r][a_c]);
@@ -71,7 +73,7 @@ __global__ void __launch_bounds__(kGemmThreads) gemm_bf16_kernel(float* __restri
       wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> fb[2];
 #pragma unroll
       for (int a = 0; a < 2; ++a) wmma::load_matrix_sync(fa[a], &As[wm * 32 + a * 16][kk], TK + TPAD);
-      // B(k, j) = w[j][k]: the weight rows are the columns of B, i.e. col-major with ld = row pitch.
+        // B(k, j) = w[j][k]: the weight rows are the columns of B, i.e. col-major with ld = row pitch.
 #pragma unroll
       for (int b = 0; b < 2; ++b) wmma::load_matrix_sync(fb[b], &Bs[wn * 32 + b * 16][kk], TK + TPAD);
 #pragma unroll

@@ -62,8 +62,10 @@ static double gemv_bandwidth(int k, int m, bool decode_kernel = false) {
   cudaMemset(w, 0, wb);
   cudaMemset(x, 0, k * 4);
   auto run = [&] {
-    if (decode_kernel) gemv_decode_cuda(y, x, w, WType::BF16, k, m, default_stream_ctx());
-    else matmul_cuda(y, x, w, WType::BF16, nullptr, 1, k, m, default_stream_ctx());
+    if (decode_kernel)
+      gemv_decode_cuda(y, x, w, WType::BF16, k, m, default_stream_ctx());
+    else
+      matmul_cuda(y, x, w, WType::BF16, nullptr, 1, k, m, default_stream_ctx());
   };
   run();
   cudaEvent_t e0, e1;
@@ -196,21 +198,24 @@ int main(int argc, char** argv) {
   const double host_ms = sampled_ms(false), gpu_ms = sampled_ms(true);
   std::printf("device: %s\n", prop.name);
   std::printf("D2D copy bandwidth (read+write): %.0f GB/s\n", bw / 1e9);
-  std::printf("GEMV bf16 n=1 weight-read bandwidth: lm_head 4096x151936 %.0f GB/s, gate|up 4096x24576 %.0f GB/s, "
-              "down 12288x4096 %.0f GB/s, qkv 4096x6144 %.0f GB/s\n",
-              gemv_lm / 1e9, gemv_gu / 1e9, gemv_dn / 1e9, gemv_qkv / 1e9);
+  std::printf(
+      "GEMV bf16 n=1 weight-read bandwidth: lm_head 4096x151936 %.0f GB/s, gate|up 4096x24576 %.0f GB/s, "
+      "down 12288x4096 %.0f GB/s, qkv 4096x6144 %.0f GB/s\n",
+      gemv_lm / 1e9, gemv_gu / 1e9, gemv_dn / 1e9, gemv_qkv / 1e9);
   std::printf("decode GEMV (gemv_decode_cuda, 8 loads/lane): lm_head %.0f GB/s, down %.0f GB/s, qkv %.0f GB/s\n",
               dgemv_lm / 1e9, dgemv_dn / 1e9, dgemv_qkv / 1e9);
-  std::printf("weights: %.2f GB on GPU (embedding bf16), %.2f GB bf16 matmul weights read per token; random init %.2f s\n",
-              m->weight_bytes() / 1e9, wbytes / 1e9, sec(t0, t1));
+  std::printf(
+      "weights: %.2f GB on GPU (embedding bf16), %.2f GB bf16 matmul weights read per token; random init %.2f s\n",
+      m->weight_bytes() / 1e9, wbytes / 1e9, sec(t0, t1));
   std::printf("prefill %d tokens: %.1f ms (%.0f tokens/s)\n", prompt, sec(t2, t3) * 1e3, prompt / sec(t2, t3));
   std::printf("decode %d tokens after a %d-token prompt: %.2f ms/token, %.1f tokens/s (%s, %d capture(s))\n", gen,
               prompt, dec_s / gen * 1e3, tps, graph ? "CUDA graph" : "eager: graph capture failed", captures);
   std::printf("same decode on the eager path: %.2f ms/token, %.1f tokens/s; last token graph %d, eager %d (%s)\n",
               eager_ms, 1e3 / eager_ms, tok, tok_e, tok == tok_e ? "same" : "DIFFERENT");
-  std::printf("sampled decode %d tokens (T 0.7 top-k 20 top-p 0.8 presence 1.5): host row + sample_cpu %.2f ms/token "
-              "%.1f tokens/s; decode_sample %.2f ms/token %.1f tokens/s\n",
-              gen, host_ms, 1e3 / host_ms, gpu_ms, 1e3 / gpu_ms);
+  std::printf(
+      "sampled decode %d tokens (T 0.7 top-k 20 top-p 0.8 presence 1.5): host row + sample_cpu %.2f ms/token "
+      "%.1f tokens/s; decode_sample %.2f ms/token %.1f tokens/s\n",
+      gen, host_ms, 1e3 / host_ms, gpu_ms, 1e3 / gpu_ms);
   std::printf("roofline (weight bytes / D2D bandwidth): %.2f ms/token = %.1f tokens/s; achieved %.0f%%\n", roof_ms,
               1e3 / roof_ms, 100.0 * roof_ms / (dec_s / gen * 1e3));
   {
@@ -229,7 +234,8 @@ int main(int argc, char** argv) {
     cudaMemset(vc, 0, (size_t)nkv * 8 * 128 * 4);
     cudaMemset(x, 0, 2 * 12288 * 4);
     cudaMemset(w, 0, 12288 * 4);
-    double ta = time_us([&] { attention_cuda(o, q, kc, vc, 1, nkv, 32, 8, 128, nkv - 1, true, 0.088f, default_stream_ctx()); });
+    double ta =
+        time_us([&] { attention_cuda(o, q, kc, vc, 1, nkv, 32, 8, 128, nkv - 1, true, 0.088f, default_stream_ctx()); });
     double tr = time_us([&] { rmsnorm_cuda(o, x, w, 1, 4096, 1e-6f, default_stream_ctx()); });
     double ts = time_us([&] { swiglu_cuda(x, x, x + 12288, 12288, default_stream_ctx()); });
     double tgs;
@@ -250,19 +256,27 @@ int main(int argc, char** argv) {
     // The decoder uses matmul's GEMV for qkv / o / down, gemv_decode for the lm_head, the fused gate|up.
     const double d_lm = 4096.0 * 151936 * 2 / dgemv_lm * 1e6;
     double layer = g_qkv + g_o + tgs + g_dn + ta + 4 * tr;  // 4 row kernels ~ rmsnorm-sized
-    std::printf("decode op times (us): attention n_kv=%d %.1f, rmsnorm 4096 %.1f, swiglu 12288 %.1f, matmul GEMVs qkv %.0f "
-                "o~%.0f gate|up %.0f (+swiglu fused: %.0f, %.0f GB/s) down %.0f lm_head %.0f (gemv_decode: %.0f)\n",
-                nkv, ta, tr, ts, g_qkv, g_o, g_gu, tgs, 4096.0 * 24576 * 2 / tgs / 1e3, g_dn, g_lm, d_lm);
-    std::printf("sum of op times per token: %.2f ms (36 layers x %.0f us + lm_head); measured %.2f ms -> %.2f ms of "
-                "launch gaps / host work per token\n",
-                (36 * layer + d_lm) / 1e3, layer, dec_s / gen * 1e3, dec_s / gen * 1e3 - (36 * layer + d_lm) / 1e3);
-    cudaFree(q); cudaFree(o); cudaFree(kc); cudaFree(vc); cudaFree(x); cudaFree(w);
+    std::printf(
+        "decode op times (us): attention n_kv=%d %.1f, rmsnorm 4096 %.1f, swiglu 12288 %.1f, matmul GEMVs qkv %.0f "
+        "o~%.0f gate|up %.0f (+swiglu fused: %.0f, %.0f GB/s) down %.0f lm_head %.0f (gemv_decode: %.0f)\n",
+        nkv, ta, tr, ts, g_qkv, g_o, g_gu, tgs, 4096.0 * 24576 * 2 / tgs / 1e3, g_dn, g_lm, d_lm);
+    std::printf(
+        "sum of op times per token: %.2f ms (36 layers x %.0f us + lm_head); measured %.2f ms -> %.2f ms of "
+        "launch gaps / host work per token\n",
+        (36 * layer + d_lm) / 1e3, layer, dec_s / gen * 1e3, dec_s / gen * 1e3 - (36 * layer + d_lm) / 1e3);
+    cudaFree(q);
+    cudaFree(o);
+    cudaFree(kc);
+    cudaFree(vc);
+    cudaFree(x);
+    cudaFree(w);
   }
   std::printf("pool peak %.2f GB\n", m->pool().peak_bytes() / 1e9);
-  std::printf("{\"bench\":\"qwen3_8b_text_decode_cuda\",\"device\":\"%s\",\"prompt\":%d,\"gen\":%d,\"ms_per_token\":%.3f,"
-              "\"tokens_per_s\":%.2f,\"eager_tokens_per_s\":%.2f,\"graph\":%s,\"d2d_gbps\":%.1f,\"roofline_tokens_per_s\":%.2f,"
-              "\"prefill_tokens_per_s\":%.1f,\"weight_gb\":%.3f}\n",
-              prop.name, prompt, gen, dec_s / gen * 1e3, tps, 1e3 / eager_ms, graph ? "true" : "false", bw / 1e9,
-              1e3 / roof_ms, prompt / sec(t2, t3), m->weight_bytes() / 1e9);
+  std::printf(
+      "{\"bench\":\"qwen3_8b_text_decode_cuda\",\"device\":\"%s\",\"prompt\":%d,\"gen\":%d,\"ms_per_token\":%.3f,"
+      "\"tokens_per_s\":%.2f,\"eager_tokens_per_s\":%.2f,\"graph\":%s,\"d2d_gbps\":%.1f,\"roofline_tokens_per_s\":%.2f,"
+      "\"prefill_tokens_per_s\":%.1f,\"weight_gb\":%.3f}\n",
+      prop.name, prompt, gen, dec_s / gen * 1e3, tps, 1e3 / eager_ms, graph ? "true" : "false", bw / 1e9, 1e3 / roof_ms,
+      prompt / sec(t2, t3), m->weight_bytes() / 1e9);
   return 0;
 }

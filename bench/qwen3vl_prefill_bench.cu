@@ -9,9 +9,9 @@
 // features back to the host, activations returned to CUDA after the run), then Qwen3TextCuda::prefill
 // with those rows (uploaded again) — the same hand-off the Node binding does.
 // Memory: the two models' pools (exact bytes handed out; CUDA context, the attention op's split-KV
-// workspace and the GEMM's bf16 copy of x (up to 64 MiB), cudaMalloc'd outside the pools, are not included) and cudaMemGetInfo's device-wide
-// figure for comparison. Each case runs twice; the figures are the second run's (first-launch costs
-// and pool growth excluded), the peaks hold for both.
+// workspace and the GEMM's bf16 copy of x (up to 64 MiB), cudaMalloc'd outside the pools, are not included) and
+// cudaMemGetInfo's device-wide figure for comparison. Each case runs twice; the figures are the second run's
+// (first-launch costs and pool growth excluded), the peaks hold for both.
 //   bash bench/build_qwen3vl_prefill_bench.sh && native/build/ops_test/qwen3vl_prefill_bench
 #include <cuda_runtime.h>
 
@@ -78,8 +78,12 @@ static void breakdown(int n_img_tokens, int n_vid_tokens) {
   float *a = (float*)buf(big), *b = (float*)buf(big), *c = (float*)buf(big), *o = (float*)buf(big);
   void* w = buf((size_t)12288 * 4096 * 2);
   // Vision tower: 27 blocks, 16 heads of 72, full attention per frame.
-  double img_att = 27 * time_ms([&] { attention_cuda(o, a, b, c, 3520, 3520, 16, 16, 72, 0, false, 0.117851f, default_stream_ctx()); });
-  double vid_att = 27 * 8 * time_ms([&] { attention_cuda(o, a, b, c, 1620, 1620, 16, 16, 72, 0, false, 0.117851f, default_stream_ctx()); });
+  double img_att = 27 * time_ms([&] {
+                     attention_cuda(o, a, b, c, 3520, 3520, 16, 16, 72, 0, false, 0.117851f, default_stream_ctx());
+                   });
+  double vid_att = 27 * 8 * time_ms([&] {
+                     attention_cuda(o, a, b, c, 1620, 1620, 16, 16, 72, 0, false, 0.117851f, default_stream_ctx());
+                   });
   auto tower_gemm = [&](int N) {
     return 27 * (time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 1152, 3456, default_stream_ctx()); }) +
                  time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 1152, 1152, default_stream_ctx()); }) +
@@ -87,13 +91,17 @@ static void breakdown(int n_img_tokens, int n_vid_tokens) {
                  time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 4304, 1152, default_stream_ctx()); }));
   };
   // Decoder: 36 layers, causal GQA 32/8 heads of 128; q|k|v, o, gate, up, down GEMMs.
-  auto dec_att = [&](int n) { return 36 * time_ms([&] { attention_cuda(o, a, b, c, n, n, 32, 8, 128, 0, true, 0.0883883f, default_stream_ctx()); }); };
+  auto dec_att = [&](int n) {
+    return 36 *
+           time_ms([&] { attention_cuda(o, a, b, c, n, n, 32, 8, 128, 0, true, 0.0883883f, default_stream_ctx()); });
+  };
   auto dec_gemm = [&](int n) {
-    return 36 * (time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 4096, default_stream_ctx()); }) +
-                 2 * time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 1024, default_stream_ctx()); }) +
-                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 4096, default_stream_ctx()); }) +
-                 2 * time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 12288, default_stream_ctx()); }) +
-                 time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 12288, 4096, default_stream_ctx()); }));
+    return 36 *
+           (time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 4096, default_stream_ctx()); }) +
+            2 * time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 1024, default_stream_ctx()); }) +
+            time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 4096, default_stream_ctx()); }) +
+            2 * time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 12288, default_stream_ctx()); }) +
+            time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 12288, 4096, default_stream_ctx()); }));
   };
   auto tflops = [](double flop, double ms) { return flop / (ms * 1e-3) / 1e12; };
   const double tg_img = tower_gemm(3520), tg_vid = tower_gemm(12960);
@@ -113,17 +121,27 @@ static void breakdown(int n_img_tokens, int n_vid_tokens) {
               n_vid_tokens, da_vid, tflops(36 * 2.0 * n_vid_tokens * n_vid_tokens * 4096, da_vid), dg_vid,
               tflops(dw * n_vid_tokens, dg_vid));
   // Each GEMM shape on its own (bench/gemm_bench.cu compares them with the previous WMMA kernel).
-  struct Shape { const char* what; int n, k, m; };
-  const Shape shapes[] = {
-      {"tower img qkv", 3520, 1152, 3456},   {"tower img proj", 3520, 1152, 1152}, {"tower img fc1", 3520, 1152, 4304},
-      {"tower img fc2", 3520, 4304, 1152},   {"tower vid qkv", 12960, 1152, 3456}, {"tower vid fc2", 12960, 4304, 1152},
-      {"dec 910 q/o", n_img_tokens, 4096, 4096}, {"dec 910 k/v", n_img_tokens, 4096, 1024},
-      {"dec 910 gate/up", n_img_tokens, 4096, 12288}, {"dec 910 down", n_img_tokens, 12288, 4096},
-      {"dec 3318 q/o", n_vid_tokens, 4096, 4096}, {"dec 3318 gate/up", n_vid_tokens, 4096, 12288},
-      {"dec 3318 down", n_vid_tokens, 12288, 4096}};
+  struct Shape {
+    const char* what;
+    int n, k, m;
+  };
+  const Shape shapes[] = {{"tower img qkv", 3520, 1152, 3456},
+                          {"tower img proj", 3520, 1152, 1152},
+                          {"tower img fc1", 3520, 1152, 4304},
+                          {"tower img fc2", 3520, 4304, 1152},
+                          {"tower vid qkv", 12960, 1152, 3456},
+                          {"tower vid fc2", 12960, 4304, 1152},
+                          {"dec 910 q/o", n_img_tokens, 4096, 4096},
+                          {"dec 910 k/v", n_img_tokens, 4096, 1024},
+                          {"dec 910 gate/up", n_img_tokens, 4096, 12288},
+                          {"dec 910 down", n_img_tokens, 12288, 4096},
+                          {"dec 3318 q/o", n_vid_tokens, 4096, 4096},
+                          {"dec 3318 gate/up", n_vid_tokens, 4096, 12288},
+                          {"dec 3318 down", n_vid_tokens, 12288, 4096}};
   std::printf("GEMM shapes (bf16 weights, f32 x/out):\n");
   for (const Shape& sh : shapes) {
-    double ms = time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, sh.n, sh.k, sh.m, default_stream_ctx()); }, 10);
+    double ms =
+        time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, sh.n, sh.k, sh.m, default_stream_ctx()); }, 10);
     std::printf("  %-17s n=%5d k=%5d m=%5d: %7.3f ms %6.1f TFLOP/s\n", sh.what, sh.n, sh.k, sh.m, ms,
                 tflops(2.0 * sh.n * sh.k * sh.m, ms));
   }
@@ -167,10 +185,11 @@ int main() {
   auto tower = Qwen3VisionCuda::random(vc, WType::BF16, 7, 0.02f);
   auto dec = Qwen3TextCuda::random(tc, WType::BF16, 1234, 0.02f);
   CudaPool& dpool = const_cast<CudaPool&>(dec->pool());
-  std::printf("device %s, %.1f GiB; random weights in %.1f s: tower %.2f GiB, decoder %.2f GiB (bf16 matmuls, f32 "
-              "embedding table)\n",
-              prop.name, gib((double)prop.totalGlobalMem), sec_since(t0), gib((double)tower->weight_bytes()),
-              gib((double)dec->weight_bytes()));
+  std::printf(
+      "device %s, %.1f GiB; random weights in %.1f s: tower %.2f GiB, decoder %.2f GiB (bf16 matmuls, f32 "
+      "embedding table)\n",
+      prop.name, gib((double)prop.totalGlobalMem), sec_since(t0), gib((double)tower->weight_bytes()),
+      gib((double)dec->weight_bytes()));
 
   const Case cases[] = {{"image 1280x720", {1, 44, 80}, 30}, {"video 16 x 854x480", {8, 30, 54}, 30 + 8 * 6}};
   std::mt19937 rng(1);
@@ -229,10 +248,11 @@ int main() {
       t_tower = sec_since(a);
       tower_peak = tower->last_run_peak_bytes();
       const Qwen3VisionCuda::Phases& ph = tower->last_phases();
-      std::printf("  run %d tower %.1f ms: pixels %.1f, tables %.1f, blocks %.1f, last output %.1f, release %.1f ms "
-                  "(host pinned staging %.1f MiB)\n",
-                  rep, t_tower * 1e3, ph.pixels, ph.tables, ph.blocks, ph.outputs, ph.release,
-                  tower->host_pinned_bytes() / 1048576.0);
+      std::printf(
+          "  run %d tower %.1f ms: pixels %.1f, tables %.1f, blocks %.1f, last output %.1f, release %.1f ms "
+          "(host pinned staging %.1f MiB)\n",
+          rep, t_tower * 1e3, ph.pixels, ph.tables, ph.blocks, ph.outputs, ph.release,
+          tower->host_pinned_bytes() / 1048576.0);
       VisualInputs vis;
       vis.rows = rows.data();
       vis.n_rows = T;
@@ -275,8 +295,9 @@ int main() {
   }
   json += "]";
   if (!std::getenv("NO_BREAKDOWN")) breakdown(910, 3318);
-  std::printf("{\"bench\":\"qwen3vl_8b_tower_prefill\",\"device\":\"%s\",\"tower_weight_bytes\":%zu,"
-              "\"decoder_weight_bytes\":%zu,\"cases\":%s}\n",
-              prop.name, tower->weight_bytes(), dec->weight_bytes(), json.c_str());
+  std::printf(
+      "{\"bench\":\"qwen3vl_8b_tower_prefill\",\"device\":\"%s\",\"tower_weight_bytes\":%zu,"
+      "\"decoder_weight_bytes\":%zu,\"cases\":%s}\n",
+      prop.name, tower->weight_bytes(), dec->weight_bytes(), json.c_str());
   return 0;
 }

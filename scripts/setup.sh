@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up on a fresh Debian 12 machine with Node 20 and npm:
 #   1. system tools from Debian apt (ffmpeg, Jupyter nbconvert/nbclient, Chromium, cmake and g++ for
-#      the native build) when missing;
+#      the native build, clang-format for the test script's C++ format check) when missing;
 #   2. npm dependencies from the committed lock file (deno comes from the `deno` npm package);
 #   3. the native Node-API module (CUDA kernels too when nvcc is present);
 #   4. the CommonJS bundle tslab loads, and the Jupyter kernels (Deno's and tslab's).
@@ -21,6 +21,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
+command -v clang-format >/dev/null 2>&1 || missing+=(clang-format)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing Debian packages: ${missing[*]}"

@@ -21,6 +21,8 @@ if ! npx --no-install tsc -p test/typecheck; then echo "npx tsc: the user script
 if ! deno check test/typecheck/user_script.ts; then echo "deno check: the user script does not type-check"; status=1; fi
 echo "== format: deno fmt --check (which files and the line width: deno.json)"
 if ! deno fmt --check >/dev/null 2>&1; then deno fmt --check 2>&1 | grep -E "^from " | head -20; echo "not formatted: run node_modules/.bin/deno fmt"; status=1; fi
+echo "== format: clang-format --check of the C++/CUDA sources (the style: native/.clang-format)"
+if ! bash scripts/format-native.sh --check; then status=1; fi
 
 mapfile -t all < <(find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 mapfile -t deno_files < <(printf '%s\n' "${all[@]}" | grep -v '\.node\.test\.ts$')

@@ -94,7 +94,8 @@ static void fixture_checks(const std::string& root) {
   const int Ts = (int)pipe->info("step.2.sound").shape[1];
   truth("pipeline: sound latent frames = ceil(int(9 / 16 * 100) / 4) = 14",
         Ts == 14 && cfg.latent_frames_for_clip(9, 16.0) == Ts);
-  close("pipeline_t2v_sound_wave_vs_diffusers", dec->decode(sound.data(), Ts), read_tensor(*pipe, "out.sound_wave"), 1e-4);
+  close("pipeline_t2v_sound_wave_vs_diffusers", dec->decode(sound.data(), Ts), read_tensor(*pipe, "out.sound_wave"),
+        1e-4);
 
   // Thread count does not change the numbers (every output is one thread's work).
   dec->set_threads(1);
@@ -120,16 +121,24 @@ static void config_and_argument_checks() {
   // 121 frames at 24 fps: int(121 / 24 * 48000) = 242000 samples -> ceil(242000 / 1920) = 127 frames (25 Hz).
   truth("latent_frames_for_clip(121, 24) == 127", shipped.latent_frames_for_clip(121, 24.0) == 127);
   const char* refused[] = {
-      "{\"dec_type\":\"vocos\"}",           "{\"dec_use_snake\":false}",       "{\"dec_final_tanh\":true}",
-      "{\"snake_logscale\":false}",         "{\"activation\":\"snake\"}",      "{\"latent_mean\":[0.1]}",
-      "{\"dec_c_mults\":[1,2],\"dec_strides\":[2]}", "{\"dec_strides\":[2,0]}", "{\"model_type\":\"autoencoder\"}",
-      "{\"dec_use_nearest_upsample\":true}", "{\"vocoder_input_dim\":-1}",     "[1]",
+      "{\"dec_type\":\"vocos\"}",
+      "{\"dec_use_snake\":false}",
+      "{\"dec_final_tanh\":true}",
+      "{\"snake_logscale\":false}",
+      "{\"activation\":\"snake\"}",
+      "{\"latent_mean\":[0.1]}",
+      "{\"dec_c_mults\":[1,2],\"dec_strides\":[2]}",
+      "{\"dec_strides\":[2,0]}",
+      "{\"model_type\":\"autoencoder\"}",
+      "{\"dec_use_nearest_upsample\":true}",
+      "{\"vocoder_input_dim\":-1}",
+      "[1]",
   };
   for (const char* c : refused)
     truth(std::string("config refused: ") + c, !model_error([&] { Cosmos3AudioConfig::from_json(c); }).empty());
-  truth("config error names the field",
-        model_error([&] { Cosmos3AudioConfig::from_json("{\"dec_final_tanh\":true}"); }).find("dec_final_tanh") !=
-            std::string::npos);
+  truth("config error names the field", model_error([&] {
+                                          Cosmos3AudioConfig::from_json("{\"dec_final_tanh\":true}");
+                                        }).find("dec_final_tanh") != std::string::npos);
 
   // An odd stride (5, with output_padding 1) and a stride 3: length T * 15 exactly; random weights.
   const Cosmos3AudioConfig odd = Cosmos3AudioConfig::from_json(
@@ -154,7 +163,8 @@ static void config_and_argument_checks() {
   Cosmos3AudioRunOptions a;
   a.abort = &stop;
   truth("decode: a set abort flag throws AbortedError", throws<AbortedError>([&] { dec->decode(z.data(), T, a); }));
-  truth("activation_floats: three buffers at the widest stage (2 ch x 90 steps)", dec->activation_floats(T) == 3 * 2 * 90);
+  truth("activation_floats: three buffers at the widest stage (2 ch x 90 steps)",
+        dec->activation_floats(T) == 3 * 2 * 90);
 }
 
 // The shipped decoder (dim 320, strides 8·6·5·4·2) on random weights: wall time of one decode of T latent frames.

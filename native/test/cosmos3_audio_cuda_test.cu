@@ -53,12 +53,13 @@ static void fixture(const std::string& root) {
   check("tiny: CUDA f32 decode vs CPU (max |diff|)", max_abs_diff(wave, cpu->decode(latent.data(), T)), 1e-5);
   Cosmos3AudioRunOptions raw;
   raw.clamp = false;
-  check("tiny: CUDA f32 unclamped vs diffusers", max_abs_diff(gpu->decode(latent.data(), T, raw),
-                                                          read_tensor(*ref, "avae.wave_unclamped")), 1e-4);
+  check("tiny: CUDA f32 unclamped vs diffusers",
+        max_abs_diff(gpu->decode(latent.data(), T, raw), read_tensor(*ref, "avae.wave_unclamped")), 1e-4);
   auto pipe = Checkpoint::open(root + "/test/fixtures/cosmos3-tiny-reference/pipeline_t2v_sound.safetensors");
   const auto sound = read_tensor(*pipe, "step.2.sound");
   check("tiny: CUDA pipeline t2v sound wave vs diffusers",
-        max_abs_diff(gpu->decode(sound.data(), (int)pipe->info("step.2.sound").shape[1]), read_tensor(*pipe, "out.sound_wave")),
+        max_abs_diff(gpu->decode(sound.data(), (int)pipe->info("step.2.sound").shape[1]),
+                     read_tensor(*pipe, "out.sound_wave")),
         1e-4);
 }
 

@@ -114,8 +114,8 @@ static bool fixture_checks(const std::string& root) {
   r.cond.positions = tr.f32("t2v.position_ids");
   r.uncond.ids = tr.i32("t2v_uncond.input_ids");
   r.uncond.positions = tr.f32("t2v_uncond.position_ids");
-  truth("fixture: pipeline and transformer ids agree", r.cond.ids == pipe.i32("prompt.cond_ids") &&
-                                                           r.uncond.ids == pipe.i32("prompt.uncond_ids"));
+  truth("fixture: pipeline and transformer ids agree",
+        r.cond.ids == pipe.i32("prompt.cond_ids") && r.uncond.ids == pipe.i32("prompt.uncond_ids"));
   r.guidance = 3.0f;
   r.schedule.steps = 3;
   r.schedule.flow_shift = 10.0;
@@ -131,7 +131,8 @@ static bool fixture_checks(const std::string& root) {
   close("t2v.timesteps", res.timesteps, {999, 952, 833}, 0);
   truth("t2v: 3 step latents", res.step_latents.size() == 3);
   for (int i = 0; i < 3 && i < (int)res.step_latents.size(); ++i)
-    close("t2v.step." + std::to_string(i), res.step_latents[i], pipe.f32("step." + std::to_string(i) + ".vision"), 1e-3);
+    close("t2v.step." + std::to_string(i), res.step_latents[i], pipe.f32("step." + std::to_string(i) + ".vision"),
+          1e-3);
   close("t2v.final", res.latents, pipe.f32("final.vision"), 1e-3);
   // out.video is [F, H, W, 3] in [0, 1] (postprocess: x / 2 + 0.5, clamped); ours [3, F, H, W] in [-1, 1].
   const auto want = pipe.f32("out.video", &s);

@@ -144,7 +144,8 @@ static void test_domain_linear() {
       for (int o = 0; o < out; ++o) {
         // torch: fc(d).view(in, out): element (k, o) of domain d at d*in*out + k*out + o; bmm(x, W) + b.
         double a = b[(size_t)d[i] * out + o] + (extra ? e[o] : 0.0);
-        for (int k = 0; k < in; ++k) a += (double)x[(size_t)i * in + k] * w[(size_t)d[i] * in * out + (size_t)k * out + o];
+        for (int k = 0; k < in; ++k)
+          a += (double)x[(size_t)i * in + k] * w[(size_t)d[i] * in * out + (size_t)k * out + o];
         ref[(size_t)i * out + o] = a;
       }
     close("domain_linear", y.data(), ref.data(), ref.size(), 1e-5);
@@ -247,7 +248,8 @@ static Mat dattn(const Mat& q, int nq, const Mat& k, const Mat& v, int nk, int h
       }
       for (int j = 0; j < lim; ++j) sum += (s[j] = std::exp(s[j] - mx));
       for (int j = 0; j < lim; ++j)
-        for (int d = 0; d < hd; ++d) o[((size_t)i * heads + h) * hd + d] += s[j] / sum * v[((size_t)j * kvh + g) * hd + d];
+        for (int d = 0; d < hd; ++d)
+          o[((size_t)i * heads + h) * hd + d] += s[j] / sum * v[((size_t)j * kvh + g) * hd + d];
     }
   return o;
 }
@@ -256,7 +258,8 @@ struct RefOut {
   Mat vision, sound, action;
 };
 
-static RefOut reference_forward(const Cosmos3TransformerConfig& c, const Cosmos3TransformerWeights& w, const Request& r) {
+static RefOut reference_forward(const Cosmos3TransformerConfig& c, const Cosmos3TransformerWeights& w,
+                                const Request& r) {
   const int H = c.hidden_size, D = c.head_dim, NH = c.num_heads, KV = c.num_kv_heads, QH = NH * D, KH = KV * D;
   const int nt = (int)r.ids.size(), G = r.lay.n_gen, N = nt + G, p = c.latent_patch_size, C = c.latent_channel;
   const Cosmos3GenInputs& in = r.in;
@@ -313,7 +316,8 @@ static RefOut reference_forward(const Cosmos3TransformerConfig& c, const Cosmos3
     for (int t = 0; t < T; ++t)
       for (int o = 0; o < H; ++o) {
         double a = w.action_in_b[(size_t)dm * H + o];
-        for (int k = 0; k < A; ++k) a += (double)in.action[(size_t)t * A + k] * w.action_in_w[(size_t)dm * A * H + (size_t)k * H + o];
+        for (int k = 0; k < A; ++k)
+          a += (double)in.action[(size_t)t * A + k] * w.action_in_w[(size_t)dm * A * H + (size_t)k * H + o];
         pa[(size_t)t * H + o] = a + w.action_embed[o];
       }
     for (int k = 0; k < in.n_action_noisy; ++k) {
@@ -328,17 +332,22 @@ static RefOut reference_forward(const Cosmos3TransformerConfig& c, const Cosmos3
   for (int i = 0; i < N; ++i)
     for (int j = 0; j < half; ++j) {
       int axis = 0;
-      if (j % 3 == 1 && j < 3 * c.rope_axes_dim[1]) axis = 1;
-      else if (j % 3 == 2 && j < 3 * c.rope_axes_dim[2]) axis = 2;
-      ang[(size_t)i * half + j] = (double)r.joint_pos[(size_t)axis * N + i] * std::pow((double)c.rope_theta, -2.0 * j / D);
+      if (j % 3 == 1 && j < 3 * c.rope_axes_dim[1])
+        axis = 1;
+      else if (j % 3 == 2 && j < 3 * c.rope_axes_dim[2])
+        axis = 2;
+      ang[(size_t)i * half + j] =
+          (double)r.joint_pos[(size_t)axis * N + i] * std::pow((double)c.rope_theta, -2.0 * j / D);
     }
   const Mat ang_u(ang.begin(), ang.begin() + (size_t)nt * half), ang_g(ang.begin() + (size_t)nt * half, ang.end());
   Mat und(hs.begin(), hs.begin() + (size_t)nt * H), gen(hs.begin() + (size_t)nt * H, hs.end());
   const double eps = c.rms_norm_eps;
   for (const Cosmos3Layer& L : w.layers) {
     const Mat un = drms(und, H, L.in_ln.w, eps), gn = drms(gen, H, L.in_ln_gen.w, eps);
-    Mat qu = dlin(un, nt, L.und.qkv, 0, QH), ku = dlin(un, nt, L.und.qkv, QH, KH), vu = dlin(un, nt, L.und.qkv, QH + KH, KH);
-    Mat qg = dlin(gn, G, L.gen.qkv, 0, QH), kg = dlin(gn, G, L.gen.qkv, QH, KH), vg = dlin(gn, G, L.gen.qkv, QH + KH, KH);
+    Mat qu = dlin(un, nt, L.und.qkv, 0, QH), ku = dlin(un, nt, L.und.qkv, QH, KH),
+        vu = dlin(un, nt, L.und.qkv, QH + KH, KH);
+    Mat qg = dlin(gn, G, L.gen.qkv, 0, QH), kg = dlin(gn, G, L.gen.qkv, QH, KH),
+        vg = dlin(gn, G, L.gen.qkv, QH + KH, KH);
     Mat ku_gen = L.k_norm_und_for_gen ? drms(ku, D, L.k_norm_und_for_gen, eps) : Mat();
     if (L.und.q_norm) qu = drms(qu, D, L.und.q_norm, eps), ku = drms(ku, D, L.und.k_norm, eps);
     if (!L.k_norm_und_for_gen) ku_gen = ku;
@@ -448,7 +457,8 @@ static void test_cache_equals_joint(const std::string& name, const Cosmos3Transf
   m->forward(r2.ids.data(), (int)r2.ids.size(), r2.joint_pos.data(), r2.in, full2.o);
   m->forward_gen(cache, r2.in, gen2.o);
   close(name + ".cache_reused.vision", gen2.vision, full2.vision, 1e-5);
-  truth(name + ": a new step changes the prediction", std::fabs(gen2.vision[gen2.vision.size() - 1] - gen1.vision[gen1.vision.size() - 1]) > 0);
+  truth(name + ": a new step changes the prediction",
+        std::fabs(gen2.vision[gen2.vision.size() - 1] - gen1.vision[gen1.vision.size() - 1]) > 0);
   bool same = true;
   for (int l = 0; l < c.num_layers; ++l) same = same && cache.k[l] == copy.k[l] && cache.v[l] == copy.v[l];
   truth(name + ": forward_gen leaves the text cache unchanged", same);
@@ -492,7 +502,8 @@ static void test_errors() {
   Outputs o(c, r);
   std::vector<int> bad_ids = r.ids;
   bad_ids[2] = c.vocab_size;
-  throws_model_error("token id out of vocabulary", "token id", [&] { m->prefill_text(bad_ids.data(), 4, r.text_pos.data()); });
+  throws_model_error("token id out of vocabulary", "token id",
+                     [&] { m->prefill_text(bad_ids.data(), 4, r.text_pos.data()); });
   Cosmos3GenInputs in = r.in;
   in.domain_id = 3;
   throws_model_error("domain id out of range", "domain_id", [&] { m->forward_gen(cache, in, o.o); });
@@ -533,10 +544,12 @@ static void test_config() {
   throws_model_error("config: hidden_act gelu", "hidden_act", [&] { Cosmos3TransformerConfig::from_json(gelu + "}"); });
   std::string axes = base;
   axes.replace(axes.find("[4, 2, 2]"), 9, "[4, 2, 3]");
-  throws_model_error("config: rope_axes_dim sum", "rope_axes_dim", [&] { Cosmos3TransformerConfig::from_json(axes + "}"); });
+  throws_model_error("config: rope_axes_dim sum", "rope_axes_dim",
+                     [&] { Cosmos3TransformerConfig::from_json(axes + "}"); });
   std::string pd = base;
   pd.replace(pd.find("192"), 3, "191");
-  throws_model_error("config: patch_latent_dim", "patch_latent_dim", [&] { Cosmos3TransformerConfig::from_json(pd + "}"); });
+  throws_model_error("config: patch_latent_dim", "patch_latent_dim",
+                     [&] { Cosmos3TransformerConfig::from_json(pd + "}"); });
   std::string no_ad = base;
   no_ad.replace(no_ad.find("\"action_dim\": 16,"), 17, "");
   throws_model_error("config: action_gen without action_dim", "action_dim",
@@ -561,7 +574,8 @@ static void test_fixture(const std::string& root) {
     if (!fc.problem.empty()) continue;
     ++fixture_cases;
     std::vector<float> vision(fc.latents.size()), sound(fc.sound.size()), action(fc.action.size());
-    Cosmos3GenOutputs o{vision.data(), sound.empty() ? nullptr : sound.data(), action.empty() ? nullptr : action.data()};
+    Cosmos3GenOutputs o{vision.data(), sound.empty() ? nullptr : sound.data(),
+                        action.empty() ? nullptr : action.data()};
     const Cosmos3UndCache cache = m->prefill_text(fc.ids.data(), (int)fc.ids.size(), fc.text_pos.data());
     m->forward_gen(cache, fc.in, o);
     const std::string k = "fixture." + name;

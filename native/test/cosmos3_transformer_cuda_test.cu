@@ -48,7 +48,8 @@ struct Out {
   std::vector<float> vision, sound, action;
   Cosmos3GenOutputs o;
   Out(size_t nv, size_t ns, size_t na) : vision(nv), sound(ns), action(na) {
-    o = Cosmos3GenOutputs{vision.data(), sound.empty() ? nullptr : sound.data(), action.empty() ? nullptr : action.data()};
+    o = Cosmos3GenOutputs{vision.data(), sound.empty() ? nullptr : sound.data(),
+                          action.empty() ? nullptr : action.data()};
   }
 };
 
@@ -100,15 +101,17 @@ static void fixture(const std::string& root) {
     if (na) report(name + ": cuda f32 action vs diffusers", max_abs_diff(og.action, fc.want_action), 1e-4);
     report(name + ": cuda bf16 vision vs cpu (tol 3% of max |cpu|)", max_abs_diff(ob.vision, oc.vision),
            0.03 * std::max(max_abs(oc.vision), 1e-3));
-    if (na) report(name + ": cuda bf16 action vs cpu (tol 3% of max |cpu|)", max_abs_diff(ob.action, oc.action),
-                   0.03 * std::max(max_abs(oc.action), 1e-3));
+    if (na)
+      report(name + ": cuda bf16 action vs cpu (tol 3% of max |cpu|)", max_abs_diff(ob.action, oc.action),
+             0.03 * std::max(max_abs(oc.action), 1e-3));
   }
   // One text cache, two steps: the cache is only read.
   FixtureCase fc(file, cases[0]);
   const size_t before = f32->pool().bytes_in_use();
   {
     const Cosmos3UndCacheCuda cache = f32->prefill_text(fc.ids.data(), (int)fc.ids.size(), fc.text_pos.data());
-    Out a(fc.latents.size(), fc.sound.size(), fc.action.size()), b(fc.latents.size(), fc.sound.size(), fc.action.size());
+    Out a(fc.latents.size(), fc.sound.size(), fc.action.size()),
+        b(fc.latents.size(), fc.sound.size(), fc.action.size());
     f32->forward_gen(cache, fc.in, a.o);
     f32->forward_gen(cache, fc.in, b.o);
     report(cases[0] + ": second step over the same cache (bitwise)", max_abs_diff(a.vision, b.vision), 0);

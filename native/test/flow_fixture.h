@@ -30,15 +30,18 @@ inline FlowSchedulerConfig fixture_config(const Json& cfg, bool euler) {
 // the fixture's configs, named.
 inline bool is_euler_trace(const std::string& name) { return name.rfind("flow", 0) == 0; }
 inline FlowSchedulerConfig trace_config(const Json& trace, const Json& configs, bool euler) {
-  return euler ? fixture_config(*trace.get("config"), true) : fixture_config(*configs.get(trace.get("config")->str), false);
+  return euler ? fixture_config(*trace.get("config"), true)
+               : fixture_config(*configs.get(trace.get("config")->str), false);
 }
 // The set_timesteps arguments a trace was recorded with: explicit sigmas or a step count.
 inline ScheduleOverrides trace_overrides(const Json& trace, bool euler) {
   ScheduleOverrides o;
   if (euler) {
     const Json& st = *trace.get("set_timesteps");
-    if (const Json* sg = st.get("sigmas")) o.sigmas = nums(*sg);
-    else o.steps = (int)st.get("num_inference_steps")->i64;
+    if (const Json* sg = st.get("sigmas"))
+      o.sigmas = nums(*sg);
+    else
+      o.steps = (int)st.get("num_inference_steps")->i64;
   } else {
     o.steps = (int)trace.get("steps")->i64;
   }

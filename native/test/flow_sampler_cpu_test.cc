@@ -83,8 +83,9 @@ static void test_schedules() {
   truth("same from the overridden config", make_flow_schedule(video_config(), ScheduleOverrides{35}).timesteps == h200);
   truth("36 sigmas, the last 0", s.sigmas.size() == 36 && s.sigmas.back() == 0.f);
   // Printed to 5 digits there: 1.0, 0.99707, ..., 0.38145, 0.23338.
-  within("h200 printed sigmas", std::max({std::fabs(s.sigmas[0] - 1.0), std::fabs(s.sigmas[1] - 0.99707),
-                                          std::fabs(s.sigmas[33] - 0.38145), std::fabs(s.sigmas[34] - 0.23338)}),
+  within("h200 printed sigmas",
+         std::max({std::fabs(s.sigmas[0] - 1.0), std::fabs(s.sigmas[1] - 0.99707), std::fabs(s.sigmas[33] - 0.38145),
+                   std::fabs(s.sigmas[34] - 0.23338)}),
          5e-6);
   // Direct formula: sigma_i = 10 u / (1 + 9 u), u = 1 - i (1 - 1/1000) / 35, the first 1 - 1e-6.
   double md = 0;
@@ -148,8 +149,8 @@ static void test_schedules() {
   });
   truth("unknown key named", msg.find("warp_speed") != std::string::npos, msg);
   msg = error_of([] { FlowSchedulerConfig::from_json(R"({"_class_name": "DDIMScheduler"})"); });
-  truth("unknown scheduler class named", msg.find("_class_name") != std::string::npos &&
-                                             msg.find("UniPCMultistepScheduler") != std::string::npos, msg);
+  truth("unknown scheduler class named",
+        msg.find("_class_name") != std::string::npos && msg.find("UniPCMultistepScheduler") != std::string::npos, msg);
   msg = error_of([] {
     FlowSchedulerConfig::from_json(
         R"({"_class_name": "UniPCMultistepScheduler", "prediction_type": "flow_prediction"})");
@@ -348,8 +349,10 @@ static void test_loop_semantics() {
       for (int t = 0; t < 3; ++t)
         for (int p = 0; p < 4; ++p) {
           const int i = (c * 3 + t) * 4 + p;
-          if (t == 0) kept = std::max(kept, (double)std::fabs(video[i] - video0[i]));
-          else moved = moved && std::fabs(video[i] - video0[i]) > 0.1f;
+          if (t == 0)
+            kept = std::max(kept, (double)std::fabs(video[i] - video0[i]));
+          else
+            moved = moved && std::fabs(video[i] - video0[i]) > 0.1f;
         }
     within("loop: conditioned video frame kept through UniPC (zero velocity)", kept, 1e-6);
     truth("loop: noisy video frames denoised", moved);
@@ -357,9 +360,12 @@ static void test_loop_semantics() {
     for (int l = 0; l < 4; ++l)
       for (int d = 0; d < 6; ++d) {
         const int i = l * 6 + d;
-        if (d >= 4) zeroed = zeroed && action[i] == 0.f;
-        else if (l < 2) anchored = anchored && action[i] == clean[i];
-        else action_moved = action_moved || std::fabs(action[i] - clean[i]) > 0.1f;
+        if (d >= 4)
+          zeroed = zeroed && action[i] == 0.f;
+        else if (l < 2)
+          anchored = anchored && action[i] == clean[i];
+        else
+          action_moved = action_moved || std::fabs(action[i] - clean[i]) > 0.1f;
       }
     truth("loop: re-anchored rows equal the clean latents", anchored);
     truth("loop: action columns past the raw width zero", zeroed);
@@ -372,9 +378,8 @@ static void test_loop_semantics() {
     st2[0].conditioned = {RowSpan{1, 4, 6, 0, 4}};
     st2[0].skip_when_all_conditioned = st2[0].all_conditioned = true;
     denoise(m, dev, st2, DenoiseRequest{unipc, us, 1.0f}, no, nullptr);
-    truth("loop: fully conditioned action stream untouched", std::all_of(a2.begin(), a2.end(), [](float v) {
-            return v == 0.3f;
-          }));
+    truth("loop: fully conditioned action stream untouched",
+          std::all_of(a2.begin(), a2.end(), [](float v) { return v == 0.3f; }));
   }
 
   // One sampler state per stream: two streams run together equal each run alone, bitwise.

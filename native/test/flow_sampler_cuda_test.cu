@@ -171,8 +171,8 @@ int main(int argc, char** argv) {
     o.steps = 12;
     const auto s = make_flow_schedule(unipc, o);
     const auto g = run_loop(gpu, unipc, s, a0, b0), c = run_loop(cpu, unipc, s, a0, b0);
-    row("loop (UniPC, CFG 6, masks, re-anchor, 2 streams): GPU == CPU", std::max(max_diff(g[0], c[0]),
-                                                                               max_diff(g[1], c[1])), 0);
+    row("loop (UniPC, CFG 6, masks, re-anchor, 2 streams): GPU == CPU",
+        std::max(max_diff(g[0], c[0]), max_diff(g[1], c[1])), 0);
   }
   CUDA_CHECK(cudaStreamSynchronize(stream.get()));
   std::printf("\npool: in use %zu B after the runs (latent buffers returned)\n", pool.bytes_in_use());

@@ -48,7 +48,8 @@ static void truth(const std::string& what, bool ok) {
 }
 
 // y[n, out] = x[n, in] . w[out, in]^T (+ b), in double.
-static std::vector<double> dlinear(const std::vector<double>& x, const float* w, const float* b, int n, int in, int out) {
+static std::vector<double> dlinear(const std::vector<double>& x, const float* w, const float* b, int n, int in,
+                                   int out) {
   std::vector<double> y((size_t)n * out);
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < out; ++j) {
@@ -115,7 +116,8 @@ static std::vector<double> dattend(const Tiny& t, const std::vector<double>& q, 
       double mx = -1e300, sum = 0;
       for (int j = 0; j < m; ++j) {
         double a = 0;
-        for (int d = 0; d < t.hd; ++d) a += q[((size_t)i * t.heads + h) * t.hd + d] * k[((size_t)j * t.kv + kh) * t.hd + d];
+        for (int d = 0; d < t.hd; ++d)
+          a += q[((size_t)i * t.heads + h) * t.hd + d] * k[((size_t)j * t.kv + kh) * t.hd + d];
         s[j] = a / std::sqrt((double)t.hd);
         mx = std::max(mx, s[j]);
       }
@@ -196,8 +198,9 @@ int main() {
     if (causal) close(what + "_cache", y.data(), ref, 1e-5);
     // Full attention over a cache sees the keys cached so far (not later ones): only the last call's
     // query matches the one-call result there.
-    else close(what + "_cache_last", y.data() + (size_t)2 * gen.width,
-               std::vector<double>(ref.begin() + 2 * gen.width, ref.end()), 1e-5);
+    else
+      close(what + "_cache_last", y.data() + (size_t)2 * gen.width,
+            std::vector<double>(ref.begin() + 2 * gen.width, ref.end()), 1e-5);
   }
 
   // 2. The decoder's prefill split over its KV cache (5 tokens = 3 + 2) equals one 5-token call, and both
@@ -286,7 +289,8 @@ int main() {
   {
     const int n = 3, width = 10, inter = 6;
     auto gu = randv((size_t)2 * inter * width), down = randv((size_t)width * inter), x = randv((size_t)n * width);
-    SwiGluMlp m{Linear{gu.data(), WType::F32, nullptr, width, 2 * inter}, Linear{down.data(), WType::F32, nullptr, inter, width}};
+    SwiGluMlp m{Linear{gu.data(), WType::F32, nullptr, width, 2 * inter},
+                Linear{down.data(), WType::F32, nullptr, inter, width}};
     std::vector<float> y((size_t)n * width), scratch(mlp_scratch_floats(m, n));
     mlp_cpu(y.data(), x.data(), m, n, scratch.data(), ctx);
     const std::vector<double> g = dlinear(to_d(x), gu.data(), nullptr, n, width, inter);
@@ -301,15 +305,16 @@ int main() {
 
     auto b1 = randv(inter), b2 = randv(width);
     for (int tanh_form = 0; tanh_form < 2; ++tanh_form) {
-      GeluMlp gm{Linear{gu.data(), WType::F32, b1.data(), width, inter}, Linear{down.data(), WType::F32, b2.data(), inter, width},
-                 (bool)tanh_form};
+      GeluMlp gm{Linear{gu.data(), WType::F32, b1.data(), width, inter},
+                 Linear{down.data(), WType::F32, b2.data(), inter, width}, (bool)tanh_form};
       std::vector<float> gy((size_t)n * width), gs(mlp_scratch_floats(gm, n));
       mlp_cpu(gy.data(), x.data(), gm, n, gs.data(), ctx);
       std::vector<double> h = dlinear(to_d(x), gu.data(), b1.data(), n, width, inter);
       for (double& z : h)
         z = tanh_form ? 0.5 * z * (1 + std::tanh(std::sqrt(2 / M_PI) * (z + 0.044715 * z * z * z)))
                       : 0.5 * z * (1 + std::erf(z / std::sqrt(2.0)));
-      close(tanh_form ? "mlp_gelu_tanh" : "mlp_gelu_erf", gy.data(), dlinear(h, down.data(), b2.data(), n, inter, width), 1e-5);
+      close(tanh_form ? "mlp_gelu_tanh" : "mlp_gelu_erf", gy.data(),
+            dlinear(h, down.data(), b2.data(), n, inter, width), 1e-5);
     }
     bool threw = false;
     try {

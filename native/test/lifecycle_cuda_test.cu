@@ -101,18 +101,18 @@ void op_workspaces() {
     CUDA_CHECK(cudaMemcpy(x.get(), hx.data(), hx.size() * 4, cudaMemcpyHostToDevice));
     CUDA_CHECK(cudaMemset(w.get(), 0x3c, w.bytes()));  // bf16 0x3c3c ~ 0.0115: finite, non-zero
     const size_t cast = (size_t)n * k * 2;
-    OpWorkspace gemm = measure(pool, ctx.stream, [&] {
-      matmul_cuda(out.get(), x.get(), w.get(), WType::BF16, nullptr, n, k, m, ctx);
-    });
+    OpWorkspace gemm = measure(pool, ctx.stream,
+                               [&] { matmul_cuda(out.get(), x.get(), w.get(), WType::BF16, nullptr, n, k, m, ctx); });
     char line[256];
-    std::snprintf(line, sizeof line, "bf16 GEMM %dx%dx%d: peak rose %.2f MiB, cache holds %.2f MiB (cast of x = %.2f MiB)",
-                  n, k, m, gemm.peak_rise / kMiB, gemm.cached / kMiB, cast / kMiB);
+    std::snprintf(line, sizeof line,
+                  "bf16 GEMM %dx%dx%d: peak rose %.2f MiB, cache holds %.2f MiB (cast of x = %.2f MiB)", n, k, m,
+                  gemm.peak_rise / kMiB, gemm.cached / kMiB, cast / kMiB);
     check(gemm.peak_rise >= cast && gemm.cached >= cast, line);
     pool.release_cached();
-    OpWorkspace gemv = measure(pool, ctx.stream, [&] {
-      matmul_cuda(out.get(), x.get(), w.get(), WType::BF16, nullptr, 8, k, m, ctx);
-    });
-    std::snprintf(line, sizeof line, "GEMV n=8: no workspace (peak rose %zu B, cache %zu B)", gemv.peak_rise, gemv.cached);
+    OpWorkspace gemv = measure(pool, ctx.stream,
+                               [&] { matmul_cuda(out.get(), x.get(), w.get(), WType::BF16, nullptr, 8, k, m, ctx); });
+    std::snprintf(line, sizeof line, "GEMV n=8: no workspace (peak rose %zu B, cache %zu B)", gemv.peak_rise,
+                  gemv.cached);
     check(gemv.peak_rise == 0 && gemv.cached == 0, line);
     // Decode-shaped attention over 2048 cached keys, 32 q / 8 KV heads of 128: split-KV partials.
     const int n_kv = 2048, qh = 32, kvh = 8, hd = 128;
@@ -144,9 +144,9 @@ void op_workspaces() {
 
 // Part 2.
 struct RoundFigures {
-  long long models_bytes = 0;   // device bytes taken while the models were loaded and had run
-  long long pools_bytes = 0;    // their pools: in use + cached
-  long long after_free = 0;     // device bytes in use once they were freed
+  long long models_bytes = 0;  // device bytes taken while the models were loaded and had run
+  long long pools_bytes = 0;   // their pools: in use + cached
+  long long after_free = 0;    // device bytes in use once they were freed
 };
 
 RoundFigures one_round(const std::string& dir) {
@@ -220,10 +220,11 @@ void lifecycle(const std::string& dir) {
   for (int i = 0; i < 20; ++i) {
     rounds.push_back(one_round(dir));
     const RoundFigures& r = rounds.back();
-    std::printf("  round %2d: models took %8.2f MiB (pools: %8.2f MiB in use + cached, outside: %+6.2f MiB); "
-                "after free %+8.3f MiB vs round 1\n",
-                i + 1, r.models_bytes / kMiB, r.pools_bytes / kMiB, (r.models_bytes - r.pools_bytes) / kMiB,
-                (r.after_free - rounds[0].after_free) / kMiB);
+    std::printf(
+        "  round %2d: models took %8.2f MiB (pools: %8.2f MiB in use + cached, outside: %+6.2f MiB); "
+        "after free %+8.3f MiB vs round 1\n",
+        i + 1, r.models_bytes / kMiB, r.pools_bytes / kMiB, (r.models_bytes - r.pools_bytes) / kMiB,
+        (r.after_free - rounds[0].after_free) / kMiB);
   }
   char line[256];
   std::snprintf(line, sizeof line, "round 1 (warm-up: lazy module loading, driver state) left %+.2f MiB vs before",
@@ -232,8 +233,8 @@ void lifecycle(const std::string& dir) {
   long long worst = 0;
   for (size_t i = 1; i < rounds.size(); ++i)
     worst = std::max(worst, std::llabs(rounds[i].after_free - rounds[0].after_free));
-  std::snprintf(line, sizeof line, "rounds 2..20 end at round 1's memory: worst %.3f MiB (limit %.0f MiB)", worst / kMiB,
-                kSlack / kMiB);
+  std::snprintf(line, sizeof line, "rounds 2..20 end at round 1's memory: worst %.3f MiB (limit %.0f MiB)",
+                worst / kMiB, kSlack / kMiB);
   check(worst <= kSlack, line);
   const long long trend = rounds.back().after_free - rounds[1].after_free;
   std::snprintf(line, sizeof line, "no growth from round 2 to round 20: %+.3f MiB", trend / kMiB);

@@ -13,30 +13,30 @@
 
 #include "../src/ops/add.h"
 #include "../src/ops/add_rmsnorm.h"
-#include "../src/ops/fill_uniform.h"
-#include "../src/ops/gather4_add.h"
-#include "../src/ops/lincomb.h"
-#include "../src/ops/set_rows.h"
-#include "../src/ops/qkv_rope.h"
-#include "../src/ops/scatter_add_rows.h"
 #include "../src/ops/argmax.h"
 #include "../src/ops/attention.h"
-#include "../src/ops/embedding.h"
-#include "../src/ops/gelu.h"
-#include "../src/ops/layernorm.h"
-#include "../src/ops/matmul.h"
-#include "../src/ops/rmsnorm.h"
-#include "../src/ops/rope.h"
-#include "../src/ops/sample.h"
-#include "../src/ops/softmax.h"
-#include "../src/ops/swiglu.h"
 #include "../src/ops/avg_down.h"
 #include "../src/ops/conv1d.h"
 #include "../src/ops/conv3d.h"
 #include "../src/ops/conv_transpose1d.h"
-#include "../src/ops/snake_beta.h"
 #include "../src/ops/dup_up.h"
+#include "../src/ops/embedding.h"
+#include "../src/ops/fill_uniform.h"
+#include "../src/ops/gather4_add.h"
+#include "../src/ops/gelu.h"
+#include "../src/ops/layernorm.h"
+#include "../src/ops/lincomb.h"
+#include "../src/ops/matmul.h"
 #include "../src/ops/pixel_patchify.h"
+#include "../src/ops/qkv_rope.h"
+#include "../src/ops/rmsnorm.h"
+#include "../src/ops/rope.h"
+#include "../src/ops/sample.h"
+#include "../src/ops/scatter_add_rows.h"
+#include "../src/ops/set_rows.h"
+#include "../src/ops/snake_beta.h"
+#include "../src/ops/softmax.h"
+#include "../src/ops/swiglu.h"
 #include "../src/ops/upsample_nearest.h"
 #include "../src/ops/wan_latent_norm.h"
 #include "../src/ops/wan_rmsnorm.h"
@@ -56,11 +56,17 @@ static void close(const char* what, const std::vector<float>& got, const std::ve
   for (size_t i = 0; i < ref.size(); ++i) m = std::max(m, std::fabs(got[i] - ref[i]) / (1.0 + std::fabs(ref[i])));
   worst[what] = std::max(worst[what], m);
   ++checks;
-  if (!(m <= tol)) { ++failures; std::fprintf(stderr, "%s: rel err %g > %g\n", what, m, tol); }
+  if (!(m <= tol)) {
+    ++failures;
+    std::fprintf(stderr, "%s: rel err %g > %g\n", what, m, tol);
+  }
 }
 static void truth(const char* what, bool ok) {
   ++checks;
-  if (!ok) { ++failures; std::fprintf(stderr, "%s failed\n", what); }
+  if (!ok) {
+    ++failures;
+    std::fprintf(stderr, "%s failed\n", what);
+  }
 }
 
 // --- Wan VAE ops: direct formulas, and the torch view / permute sequences of diffusers' code replayed on
@@ -121,16 +127,25 @@ static void wan_vae_op_rows() {
   // conv3d: Wan's causal 3x3x3 (history zeros = first chunk, then a real history), the encoder's
   // stride-2 downsample (pad right/bottom only), its time conv (kt 3, stride 2, one history frame), a 2D
   // 3x3 (kt 1), a 1x1x1 (plain matmul), at odd sizes.
-  struct Case { const char* name; Conv3dDims d; int n_hist, t, h, w; bool hist; bool bias; };
+  struct Case {
+    const char* name;
+    Conv3dDims d;
+    int n_hist, t, h, w;
+    bool hist;
+    bool bias;
+  };
   Conv3dDims causal{5, 7, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1};
   Conv3dDims down2d{6, 6, 1, 3, 3, 1, 2, 2, 0, 1, 0, 1};
   Conv3dDims time_down{4, 4, 3, 1, 1, 2, 1, 1, 0, 0, 0, 0};
   Conv3dDims conv2d{3, 9, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1};
   Conv3dDims point{13, 6, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0};
   const Case cases[] = {
-      {"conv3d_causal_zero_hist", causal, 2, 3, 5, 7, false, true}, {"conv3d_causal_hist", causal, 2, 1, 6, 4, true, true},
-      {"conv3d_down2d", down2d, 0, 2, 8, 6, false, true},          {"conv3d_time_down", time_down, 1, 4, 3, 5, true, false},
-      {"conv3d_2d", conv2d, 0, 3, 7, 9, false, true},              {"conv3d_pointwise", point, 0, 2, 5, 3, false, true},
+      {"conv3d_causal_zero_hist", causal, 2, 3, 5, 7, false, true},
+      {"conv3d_causal_hist", causal, 2, 1, 6, 4, true, true},
+      {"conv3d_down2d", down2d, 0, 2, 8, 6, false, true},
+      {"conv3d_time_down", time_down, 1, 4, 3, 5, true, false},
+      {"conv3d_2d", conv2d, 0, 3, 7, 9, false, true},
+      {"conv3d_pointwise", point, 0, 2, 5, 3, false, true},
   };
   for (const Case& c : cases) {
     const Conv3dDims& d = c.d;
@@ -185,7 +200,8 @@ static void wan_vae_op_rows() {
       for (int y = 0; y < 2 * h; ++y)
         for (int xx = 0; xx < 2 * w; ++xx)
           for (int ci = 0; ci < c; ++ci)
-            ref[(((size_t)fi * 2 * h + y) * 2 * w + xx) * c + ci] = x[(((size_t)fi * h + y / 2) * w + xx / 2) * 2 * c + c + ci];
+            ref[(((size_t)fi * 2 * h + y) * 2 * w + xx) * c + ci] =
+                x[(((size_t)fi * h + y / 2) * w + xx / 2) * 2 * c + c + ci];
     close("upsample_nearest2x", out, ref, 0);
   }
   // pixel_patchify vs diffusers' patchify: view [C, F, H/p, p, W/p, p], permute (C, pw, ph, F, H', W').
@@ -225,8 +241,11 @@ static void wan_vae_op_rows() {
   }
   // avg_down_add vs AvgDown3D: F.pad front, view [C, T', ft, H', fs, W', fs], permute (C, ft, fs, fs, T', H', W'),
   // view [cout, group, T', H', W'], mean over the group; added to what out held.
-  struct Fold { int t, h, w, cin, cout, ft, fs; };
-  for (const Fold& k : {Fold{3, 4, 6, 4, 8, 2, 2}, Fold{4, 4, 2, 6, 6, 2, 2}, Fold{2, 6, 4, 5, 5, 1, 2}, Fold{1, 2, 2, 3, 3, 1, 1}}) {
+  struct Fold {
+    int t, h, w, cin, cout, ft, fs;
+  };
+  for (const Fold& k :
+       {Fold{3, 4, 6, 4, 8, 2, 2}, Fold{4, 4, 2, 6, 6, 2, 2}, Fold{2, 6, 4, 5, 5, 1, 2}, Fold{1, 2, 2, 3, 3, 1, 1}}) {
     const int pad = (k.ft - k.t % k.ft) % k.ft, tp = k.t + pad, ot = tp / k.ft, oh = k.h / k.fs, ow = k.w / k.fs;
     const int factor = k.ft * k.fs * k.fs, group = k.cin * factor / k.cout;
     auto x = randv((size_t)k.t * k.h * k.w * k.cin), base = randv((size_t)ot * oh * ow * k.cout);
@@ -251,8 +270,11 @@ static void wan_vae_op_rows() {
   }
   // dup_up_add vs DupUp3D: repeat_interleave over channels, view [cout, ft, fs, fs, T, H, W], permute
   // (cout, T, ft, H, fs, W, fs), first `skip` frames dropped (the first chunk); added to what out held.
-  struct Unfold { int t, h, w, cin, cout, ft, fs, skip; };
-  for (const Unfold& k : {Unfold{2, 3, 2, 8, 4, 2, 2, 0}, Unfold{1, 2, 3, 6, 6, 2, 2, 1}, Unfold{2, 2, 2, 4, 4, 1, 2, 0}}) {
+  struct Unfold {
+    int t, h, w, cin, cout, ft, fs, skip;
+  };
+  for (const Unfold& k :
+       {Unfold{2, 3, 2, 8, 4, 2, 2, 0}, Unfold{1, 2, 3, 6, 6, 2, 2, 1}, Unfold{2, 2, 2, 4, 4, 1, 2, 0}}) {
     const int factor = k.ft * k.fs * k.fs, rep = k.cout * factor / k.cin;
     const int ot = k.t * k.ft - k.skip, oh = k.h * k.fs, ow = k.w * k.fs;
     auto x = randv((size_t)k.t * k.h * k.w * k.cin), base = randv((size_t)ot * oh * ow * k.cout);
@@ -263,7 +285,8 @@ static void wan_vae_op_rows() {
     std::vector<double> rep_x((size_t)k.cin * rep * plane);
     for (int c = 0; c < k.cin * rep; ++c)
       for (size_t i = 0; i < plane; ++i) rep_x[c * plane + i] = xc[(c / rep) * plane + i];
-    auto un = permuted(rep_x, {k.cout, k.ft, k.fs, k.fs, k.t, k.h, k.w}, {0, 4, 1, 5, 2, 6, 3});  // [cout, T*ft, H*fs, W*fs]
+    auto un =
+        permuted(rep_x, {k.cout, k.ft, k.fs, k.fs, k.t, k.h, k.w}, {0, 4, 1, 5, 2, 6, 3});  // [cout, T*ft, H*fs, W*fs]
     std::vector<double> refc;
     const size_t oframe = (size_t)oh * ow;
     for (int o = 0; o < k.cout; ++o)
@@ -296,10 +319,15 @@ static void audio_op_rows() {
   // conv1d: out[o, co] = b[co] + sum_{ci, j} w[co, ci, j] x[o*stride - pad_left + j*dilation, ci]. The decoder's
   // kernel 7 with dilations 1 / 3 / 9 (pad 3 * dilation), its pointwise conv, a strided asymmetric one (the
   // encoder's downsampling), and one long enough for several im2col blocks.
-  struct Case1d { const char* name; Conv1dDims d; int t; bool bias; };
+  struct Case1d {
+    const char* name;
+    Conv1dDims d;
+    int t;
+    bool bias;
+  };
   const Case1d cases1d[] = {
-      {"conv1d_k7_d1", {5, 6, 7, 1, 1, 3, 3}, 11, true},   {"conv1d_k7_d3", {4, 4, 7, 1, 3, 9, 9}, 13, true},
-      {"conv1d_k7_d9", {3, 5, 7, 1, 9, 27, 27}, 10, true}, {"conv1d_pointwise", {7, 3, 1, 1, 1, 0, 0}, 9, true},
+      {"conv1d_k7_d1", {5, 6, 7, 1, 1, 3, 3}, 11, true},    {"conv1d_k7_d3", {4, 4, 7, 1, 3, 9, 9}, 13, true},
+      {"conv1d_k7_d9", {3, 5, 7, 1, 9, 27, 27}, 10, true},  {"conv1d_pointwise", {7, 3, 1, 1, 1, 0, 0}, 9, true},
       {"conv1d_stride3", {4, 6, 6, 3, 1, 2, 1}, 17, false}, {"conv1d_blocks", {64, 4, 7, 1, 3, 9, 9}, 20000, false},
   };
   for (const Case1d& c : cases1d) {
@@ -327,10 +355,17 @@ static void audio_op_rows() {
   // (kept when inside [0, L_out)), L_out = (t - 1) stride - 2 pad + k + output_pad. The decoder's blocks
   // (k 2s, pad ceil(s/2), output_pad s % 2) for s = 2, 5, 8, a generic odd case, and a long one that
   // spans several Y blocks.
-  struct CaseT { const char* name; ConvTranspose1dDims d; int t; bool bias; };
+  struct CaseT {
+    const char* name;
+    ConvTranspose1dDims d;
+    int t;
+    bool bias;
+  };
   const CaseT casesT[] = {
-      {"conv_transpose1d_s2", {6, 4, 4, 2, 1, 0}, 9, true},  {"conv_transpose1d_s5", {3, 5, 10, 5, 3, 1}, 7, true},
-      {"conv_transpose1d_s8", {5, 3, 16, 8, 4, 0}, 6, true}, {"conv_transpose1d_k3s2", {4, 4, 3, 2, 0, 1}, 8, false},
+      {"conv_transpose1d_s2", {6, 4, 4, 2, 1, 0}, 9, true},
+      {"conv_transpose1d_s5", {3, 5, 10, 5, 3, 1}, 7, true},
+      {"conv_transpose1d_s8", {5, 3, 16, 8, 4, 0}, 6, true},
+      {"conv_transpose1d_k3s2", {4, 4, 3, 2, 0, 1}, 8, false},
       {"conv_transpose1d_blocks", {8, 64, 16, 8, 4, 0}, 5000, true},
   };
   for (const CaseT& c : casesT) {
@@ -443,13 +478,15 @@ int main() {
           double mx = -1e300, sum = 0;
           for (int j = 0; j < last; ++j) {
             double a = 0;
-            for (int d = 0; d < hd; ++d) a += (double)q[((size_t)i * qh + h) * hd + d] * k[((size_t)j * kvh + kh) * hd + d];
+            for (int d = 0; d < hd; ++d)
+              a += (double)q[((size_t)i * qh + h) * hd + d] * k[((size_t)j * kvh + kh) * hd + d];
             s[j] = a * scale;
             mx = std::max(mx, s[j]);
           }
           for (int j = 0; j < last; ++j) sum += (s[j] = std::exp(s[j] - mx));
           for (int j = 0; j < last; ++j)
-            for (int d = 0; d < hd; ++d) ref[((size_t)i * qh + h) * hd + d] += s[j] / sum * v[((size_t)j * kvh + kh) * hd + d];
+            for (int d = 0; d < hd; ++d)
+              ref[((size_t)i * qh + h) * hd + d] += s[j] / sum * v[((size_t)j * kvh + kh) * hd + d];
         }
       close(causal ? "attention_causal" : "attention_full", out, ref, 1e-5);
     }
@@ -466,8 +503,10 @@ int main() {
       for (int t = 0; t < T; ++t)
         for (int j = 0; j < hd / 2; ++j) {
           int ax = 0;
-          if (il) ax = (j % 3 == 1 && j < 6) ? 1 : (j % 3 == 2 && j < 6) ? 2 : 0;
-          else ax = j < 4 ? 0 : (j < 6 ? 1 : 2);
+          if (il)
+            ax = (j % 3 == 1 && j < 6) ? 1 : (j % 3 == 2 && j < 6) ? 2 : 0;
+          else
+            ax = j < 4 ? 0 : (j < 6 ? 1 : 2);
           double ang = pos3[ax * T + t] * std::pow(10000.0, -2.0 * j / hd);
           rc[t * hd + j] = rc[t * hd + j + hd / 2] = std::cos(ang);
           rs[t * hd + j] = rs[t * hd + j + hd / 2] = std::sin(ang);
@@ -534,7 +573,8 @@ int main() {
     close("gelu_erf", ge, rsw, 1e-6);
     ge = g;
     gelu_tanh_cpu(ge.data(), dim);
-    for (int d = 0; d < dim; ++d) rsw[d] = 0.5 * g[d] * (1 + std::tanh(std::sqrt(2 / M_PI) * (g[d] + 0.044715 * std::pow((double)g[d], 3))));
+    for (int d = 0; d < dim; ++d)
+      rsw[d] = 0.5 * g[d] * (1 + std::tanh(std::sqrt(2 / M_PI) * (g[d] + 0.044715 * std::pow((double)g[d], 3))));
     close("gelu_tanh", ge, rsw, 1e-6);
     int ids[3] = {2, 0, 2};
     std::vector<float> emb(3 * dim);
@@ -599,7 +639,11 @@ int main() {
   // (separate q/k/v, in place, k/v to cache rows from row0, GQA), the tower's (fused [q|k|v] rows, no
   // norm, split into new buffers) and decode (one fused row, q in place).
   {
-    struct Case { int n, heads, kv, hd, row0; bool norm, fused, inplace; const char* what; };
+    struct Case {
+      int n, heads, kv, hd, row0;
+      bool norm, fused, inplace;
+      const char* what;
+    };
     const Case cases[] = {{5, 4, 2, 16, 3, true, false, true, "qkv_rope_norm_cache"},
                           {7, 3, 3, 12, 0, false, true, false, "qkv_rope_split"},
                           {1, 4, 1, 8, 9, true, true, true, "qkv_rope_decode"}};
@@ -613,7 +657,9 @@ int main() {
       float* ki = c.fused ? qi + QH : qi + (size_t)c.n * QH;
       float* vi = c.fused ? qi + QH + KH : ki + (size_t)c.n * KH;
       const int qs = c.fused ? W : QH, kvs = c.fused ? W : KH;
-      auto in_at = [&](const float* base, int stride, int t, int h, int d) { return (double)base[(size_t)t * stride + h * c.hd + d]; };
+      auto in_at = [&](const float* base, int stride, int t, int h, int d) {
+        return (double)base[(size_t)t * stride + h * c.hd + d];
+      };
       std::vector<float> qo((size_t)c.n * QH, -7.f), ko((size_t)(c.row0 + c.n) * KH, -7.f), vo = ko;
       // The expected values come from the inputs before the op runs (in place overwrites them).
       std::vector<double> rq((size_t)c.n * QH), rk((size_t)c.n * KH), rv((size_t)c.n * KH);
@@ -628,7 +674,8 @@ int main() {
             const int half = c.hd / 2;
             for (int d = 0; d < c.hd; ++d) {
               const double rot = d < half ? -y[d + half] : y[d - half];
-              out[((size_t)t * heads + h) * c.hd + d] = y[d] * cs[(size_t)t * c.hd + d] + rot * sn[(size_t)t * c.hd + d];
+              out[((size_t)t * heads + h) * c.hd + d] =
+                  y[d] * cs[(size_t)t * c.hd + d] + rot * sn[(size_t)t * c.hd + d];
             }
           }
       };
@@ -703,8 +750,8 @@ int main() {
     for (long long i = 0; i < n; ++i) var += (p[i] - mean) * (p[i] - mean);
     const double sd = std::sqrt(var / n);
     truth("fill_uniform: same seed, same values", p == q);
-    truth("fill_uniform: range, mean and std", in_range && std::fabs(mean - 1.0) < 0.01 &&
-                                                    std::fabs(sd - 0.5 / std::sqrt(3.0)) < 0.01);
+    truth("fill_uniform: range, mean and std",
+          in_range && std::fabs(mean - 1.0) < 0.01 && std::fabs(sd - 0.5 / std::sqrt(3.0)) < 0.01);
     fill_uniform_cpu(q.data(), 10, 8, 0.5f, 1.0f);
     truth("fill_uniform: another seed, other values", q[0] != p[0] || q[1] != p[1]);
     fill_uniform_cpu(q.data(), 10, 8, 0.0f, 1.0f);
@@ -738,7 +785,11 @@ int main() {
     }
     truth("lincomb: in place x + dt*v == f32(x + f32(dt*v))", same);
     bool threw = false;
-    try { lincomb_cpu(x.data(), ev, ec, kLincombMaxTerms + 1, n); } catch (const std::invalid_argument&) { threw = true; }
+    try {
+      lincomb_cpu(x.data(), ev, ec, kLincombMaxTerms + 1, n);
+    } catch (const std::invalid_argument&) {
+      threw = true;
+    }
     truth("lincomb: too many terms is an error", threw);
   }
   // set_rows: [outer, rows, inner] rows r0..r1 zeroed / copied, the rest untouched; out-of-range rows clipped.

@@ -5,8 +5,8 @@
 // Tolerances: f32 kernels 1e-4 relative. bf16 weights: the CPU reference gets the same bf16-rounded
 // weights (as f32); the GEMV path keeps x in f32, so it is held to 1e-4 too; the tensor-core GEMM
 // also rounds x to bf16, so it is held to 1e-2. Sampling must pick the identical token.
-#include <cuda_runtime.h>
 #include <cuda_bf16.h>
+#include <cuda_runtime.h>
 
 #include <algorithm>
 #include <chrono>
@@ -24,34 +24,34 @@
 #include "../src/layers/mlp.h"
 #include "../src/ops/add.h"
 #include "../src/ops/add_rmsnorm.h"
-#include "../src/ops/fill_uniform.h"
-#include "../src/ops/gather4_add.h"
-#include "../src/ops/lincomb.h"
-#include "../src/ops/set_rows.h"
-#include "../src/ops/qkv_rope.h"
-#include "../src/ops/scatter_add_rows.h"
 #include "../src/ops/argmax.h"
 #include "../src/ops/attention.h"
-#include "../src/ops/embedding.h"
-#include "../src/ops/gelu.h"
-#include "../src/ops/gemv_decode.h"
-#include "../src/ops/gemv_swiglu.h"
-#include "../src/ops/layernorm.h"
-#include "../src/ops/matmul.h"
-#include "../src/ops/rmsnorm.h"
-#include "../src/ops/rope.h"
-#include "../src/ops/sample_cuda.h"
-#include "../src/ops/softmax.h"
-#include "../src/ops/swiglu.h"
 #include "../src/ops/attention_gemm.h"
-#include "../src/ops/flash_attention.h"
 #include "../src/ops/avg_down.h"
 #include "../src/ops/conv1d.h"
 #include "../src/ops/conv3d.h"
 #include "../src/ops/conv_transpose1d.h"
-#include "../src/ops/snake_beta.h"
 #include "../src/ops/dup_up.h"
+#include "../src/ops/embedding.h"
+#include "../src/ops/fill_uniform.h"
+#include "../src/ops/flash_attention.h"
+#include "../src/ops/gather4_add.h"
+#include "../src/ops/gelu.h"
+#include "../src/ops/gemv_decode.h"
+#include "../src/ops/gemv_swiglu.h"
+#include "../src/ops/layernorm.h"
+#include "../src/ops/lincomb.h"
+#include "../src/ops/matmul.h"
 #include "../src/ops/pixel_patchify.h"
+#include "../src/ops/qkv_rope.h"
+#include "../src/ops/rmsnorm.h"
+#include "../src/ops/rope.h"
+#include "../src/ops/sample_cuda.h"
+#include "../src/ops/scatter_add_rows.h"
+#include "../src/ops/set_rows.h"
+#include "../src/ops/snake_beta.h"
+#include "../src/ops/softmax.h"
+#include "../src/ops/swiglu.h"
 #include "../src/ops/upsample_nearest.h"
 #include "../src/ops/wan_latent_norm.h"
 #include "../src/ops/wan_rmsnorm.h"
@@ -102,7 +102,8 @@ void report(const char* op, const std::string& cs, const std::vector<float>& ref
   double rel = mad / std::max(mref, 1e-30);
   bool ok = !bad && rel <= tol;
   if (!ok) ++failures;
-  std::printf("| %-10s | %-44s | %10.3e | %10.3e | %7.0e | %s |\n", op, cs.c_str(), mad, rel, tol, ok ? "PASS" : "FAIL");
+  std::printf("| %-10s | %-44s | %10.3e | %10.3e | %7.0e | %s |\n", op, cs.c_str(), mad, rel, tol,
+              ok ? "PASS" : "FAIL");
 }
 void report_exact(const char* op, const std::string& cs, bool ok, const std::string& detail) {
   if (!ok) ++failures;
@@ -131,7 +132,10 @@ void test_matmul(int n, int k, int m, bool bf16, bool bias) {
   std::vector<uint16_t> wb;
   if (bf16) {
     wb.resize(w.size());
-    for (size_t i = 0; i < w.size(); ++i) { wb[i] = f2bf(w[i]); w[i] = bf2f(wb[i]); }
+    for (size_t i = 0; i < w.size(); ++i) {
+      wb[i] = f2bf(w[i]);
+      w[i] = bf2f(wb[i]);
+    }
   }
   std::vector<float> ref((size_t)n * m);
   matmul_cpu(ref.data(), x.data(), w.data(), bias ? b.data() : nullptr, n, k, m, cosmos::CpuContext{});
@@ -148,10 +152,13 @@ void test_matmul(int n, int k, int m, bool bf16, bool bias) {
   matmul_cuda(dout, dx, dw, bf16 ? WType::BF16 : WType::F32, db, n, k, m, ctx);
   auto got = down(dout, ref.size());
   bool tc = bf16 && n > 8 && k % 8 == 0;  // tensor-core path rounds x to bf16
-  report(bf16 ? "matmul_bf16" : "matmul_f32", shape("n=%d k=%d m=%d", n, k, m) + (bias ? " +bias" : "") +
-                                                   (n <= 8 ? " gemv" : (tc ? " mma" : " simt")),
-         ref, got, tc ? 1e-2 : 1e-4);
-  pool->free(dx); pool->free(dw); pool->free(dout); if (db) pool->free(db);
+  report(bf16 ? "matmul_bf16" : "matmul_f32",
+         shape("n=%d k=%d m=%d", n, k, m) + (bias ? " +bias" : "") + (n <= 8 ? " gemv" : (tc ? " mma" : " simt")), ref,
+         got, tc ? 1e-2 : 1e-4);
+  pool->free(dx);
+  pool->free(dw);
+  pool->free(dout);
+  if (db) pool->free(db);
 }
 
 void test_rmsnorm(int rows, int dim) {
@@ -161,7 +168,9 @@ void test_rmsnorm(int rows, int dim) {
   float *dx = up(x), *dw = up(w), *dout = (float*)pool->alloc(x.size() * 4);
   rmsnorm_cuda(dout, dx, dw, rows, dim, 1e-6f, ctx);
   report("rmsnorm", shape("rows=%d dim=%d", rows, dim), ref, down(dout, ref.size()), 1e-4);
-  pool->free(dx); pool->free(dw); pool->free(dout);
+  pool->free(dx);
+  pool->free(dw);
+  pool->free(dout);
 }
 
 void test_layernorm(int rows, int dim, bool affine) {
@@ -173,7 +182,10 @@ void test_layernorm(int rows, int dim, bool affine) {
   layernorm_cuda(dout, dx, affine ? dw : nullptr, affine ? db : nullptr, rows, dim, 1e-6f, ctx);
   report("layernorm", shape("rows=%d dim=%d", rows, dim) + (affine ? " w,b" : " no w,b"), ref, down(dout, ref.size()),
          1e-4);
-  pool->free(dx); pool->free(dw); pool->free(db); pool->free(dout);
+  pool->free(dx);
+  pool->free(dw);
+  pool->free(db);
+  pool->free(dout);
 }
 
 void test_rope(int tokens, int heads, int hd, float theta, std::vector<int> section, bool inter) {
@@ -186,7 +198,8 @@ void test_rope(int tokens, int heads, int hd, float theta, std::vector<int> sect
   float* dc = (float*)pool->alloc(c.size() * 4);
   float* ds = (float*)pool->alloc(s.size() * 4);
   mrope_tables_cuda(dc, ds, dp, tokens, hd, theta, section.data(), inter, ctx);
-  std::string cs = shape("tok=%d hd=%d sec=%d,%d", tokens, hd, section[0], section[1]) + (inter ? " interleaved" : " chunked");
+  std::string cs =
+      shape("tok=%d hd=%d sec=%d,%d", tokens, hd, section[0], section[1]) + (inter ? " interleaved" : " chunked");
   report("mrope_tab", cs + " cos", c, down(dc, c.size()), 1e-4);
   report("mrope_tab", cs + " sin", s, down(ds, s.size()), 1e-4);
   auto x = randv((size_t)tokens * heads * hd);
@@ -194,7 +207,10 @@ void test_rope(int tokens, int heads, int hd, float theta, std::vector<int> sect
   rope_apply_cpu(x.data(), c.data(), s.data(), tokens, heads, hd);
   rope_apply_cuda(dx, dc, ds, tokens, heads, hd, ctx);  // CUDA tables: also checks they compose
   report("rope_apply", shape("tok=%d heads=%d hd=%d", tokens, heads, hd), x, down(dx, x.size()), 1e-4);
-  pool->free(dp); pool->free(dc); pool->free(ds); pool->free(dx);
+  pool->free(dp);
+  pool->free(dc);
+  pool->free(ds);
+  pool->free(dx);
 }
 
 // tol 1e-4: the exact f32 kernels. tol 1e-2: the tensor-core path (n_q >= 128, head_dim 64..128), which
@@ -205,14 +221,18 @@ void test_attention(int n_q, int n_kv, int qh, int kvh, int hd, int q_off, bool 
   auto q = randv((size_t)n_q * qh * hd), k = randv((size_t)n_kv * kvh * hd), v = randv((size_t)n_kv * kvh * hd);
   float scale = 1.0f / std::sqrt((float)hd);
   std::vector<float> ref((size_t)n_q * qh * hd);
-  attention_cpu(ref.data(), q.data(), k.data(), v.data(), n_q, n_kv, qh, kvh, hd, q_off, causal, scale, cosmos::CpuContext{});
+  attention_cpu(ref.data(), q.data(), k.data(), v.data(), n_q, n_kv, qh, kvh, hd, q_off, causal, scale,
+                cosmos::CpuContext{});
   float *dq = up(q), *dk = up(k), *dv = up(v), *dout = (float*)pool->alloc(ref.size() * 4);
   attention_cuda(dout, dq, dk, dv, n_q, n_kv, qh, kvh, hd, q_off, causal, scale, ctx);
   char buf[96];
   std::snprintf(buf, sizeof buf, "nq=%d nkv=%d h=%d/%d hd=%d off=%d %s%s", n_q, n_kv, qh, kvh, hd, q_off,
                 causal ? "causal" : "full", tol > 1e-4 ? " mma" : "");
   report("attention", buf, ref, down(dout, ref.size()), tol);
-  pool->free(dq); pool->free(dk); pool->free(dv); pool->free(dout);
+  pool->free(dq);
+  pool->free(dk);
+  pool->free(dv);
+  pool->free(dout);
 }
 
 void test_elementwise(int n) {
@@ -237,7 +257,9 @@ void test_elementwise(int n) {
   gelu_erf_cpu(ref.data(), n);
   gelu_erf_cuda(da, n, ctx);
   report("gelu_erf", shape("n=%d", n), ref, down(da, n), 1e-4);
-  pool->free(da); pool->free(db); pool->free(dout);
+  pool->free(da);
+  pool->free(db);
+  pool->free(dout);
 }
 
 void test_softmax(int rows, int cols) {
@@ -260,14 +282,19 @@ void test_embedding(int vocab, int dim, int n) {
   int* di = upi(ids);
   embedding_cuda(dout, dt, di, n, dim, ctx);
   report("embedding", shape("vocab=%d dim=%d n=%d", vocab, dim, n), ref, down(dout, ref.size()), 0);
-  pool->free(dt); pool->free(dout); pool->free(di);
+  pool->free(dt);
+  pool->free(dout);
+  pool->free(di);
 }
 
 // bf16 embedding table: rows must equal embedding_cpu on the same bf16 values exactly.
 void test_embedding_bf16(int vocab, int dim, int n) {
   auto t = randv((size_t)vocab * dim);
   std::vector<uint16_t> tb(t.size());
-  for (size_t i = 0; i < t.size(); ++i) { tb[i] = f2bf(t[i]); t[i] = bf2f(tb[i]); }
+  for (size_t i = 0; i < t.size(); ++i) {
+    tb[i] = f2bf(t[i]);
+    t[i] = bf2f(tb[i]);
+  }
   std::vector<int> ids(n);
   std::uniform_int_distribution<int> d(0, vocab - 1);
   for (auto& i : ids) i = d(rng);
@@ -279,7 +306,9 @@ void test_embedding_bf16(int vocab, int dim, int n) {
   int* di = upi(ids);
   embedding_bf16_cuda(dout, dt, di, n, dim, ctx);
   report("embed_bf16", shape("vocab=%d dim=%d n=%d", vocab, dim, n), ref, down(dout, ref.size()), 0);
-  pool->free(dt); pool->free(dout); pool->free(di);
+  pool->free(dt);
+  pool->free(dout);
+  pool->free(di);
 }
 
 // Fused gate|up GEMV + SwiGLU vs gemv_swiglu_cpu (matmul_cpu + swiglu_cpu), and vs the unfused CUDA
@@ -289,7 +318,10 @@ void test_gemv_swiglu(int k, int inter, bool bf16) {
   std::vector<uint16_t> wb;
   if (bf16) {
     wb.resize(w.size());
-    for (size_t i = 0; i < w.size(); ++i) { wb[i] = f2bf(w[i]); w[i] = bf2f(wb[i]); }
+    for (size_t i = 0; i < w.size(); ++i) {
+      wb[i] = f2bf(w[i]);
+      w[i] = bf2f(wb[i]);
+    }
   }
   std::vector<float> ref(inter);
   gemv_swiglu_cpu(ref.data(), x.data(), w.data(), k, inter, cosmos::CpuContext{});
@@ -309,7 +341,10 @@ void test_gemv_swiglu(int k, int inter, bool bf16) {
   matmul_cuda(dgu, dx, dw, wt, nullptr, 1, k, 2 * inter, ctx);
   swiglu_cuda(dgu, dgu, dgu + inter, inter, ctx);
   report("gemv_swiglu", shape("k=%d inter=%d vs matmul+swiglu", k, inter), down(dgu, inter), got, 1e-6);
-  pool->free(dx); pool->free(dw); pool->free(dout); pool->free(dgu);
+  pool->free(dx);
+  pool->free(dw);
+  pool->free(dout);
+  pool->free(dgu);
 }
 
 // Decode GEMV (8 loads in flight per lane) vs matmul_cpu, and identical to matmul_cuda's GEMV (n = 1).
@@ -318,7 +353,10 @@ void test_gemv_decode(int k, int m, bool bf16) {
   std::vector<uint16_t> wb;
   if (bf16) {
     wb.resize(w.size());
-    for (size_t i = 0; i < w.size(); ++i) { wb[i] = f2bf(w[i]); w[i] = bf2f(wb[i]); }
+    for (size_t i = 0; i < w.size(); ++i) {
+      wb[i] = f2bf(w[i]);
+      w[i] = bf2f(wb[i]);
+    }
   }
   std::vector<float> ref(m);
   matmul_cpu(ref.data(), x.data(), w.data(), nullptr, 1, k, m, cosmos::CpuContext{});
@@ -337,7 +375,10 @@ void test_gemv_decode(int k, int m, bool bf16) {
   report("gemv_dec", shape(bf16 ? "k=%d m=%d bf16" : "k=%d m=%d f32", k, m), ref, got, 1e-4);
   matmul_cuda(dmm, dx, dw, wt, nullptr, 1, k, m, ctx);
   report("gemv_dec", shape("k=%d m=%d vs matmul_cuda gemv", k, m), down(dmm, m), got, 0);
-  pool->free(dx); pool->free(dw); pool->free(dout); pool->free(dmm);
+  pool->free(dx);
+  pool->free(dw);
+  pool->free(dout);
+  pool->free(dmm);
 }
 
 // flash_attention_cuda (ops/flash_attention.h, the Generator's tensor-core attention) vs attention_cpu on
@@ -347,7 +388,8 @@ void test_flash_attention(int n_q, int n_kv, int qh, int kvh, int hd, int q_off,
   auto q = randv((size_t)n_q * qh * hd), k = randv((size_t)n_kv * kvh * hd), v = randv((size_t)n_kv * kvh * hd);
   const float scale = 1.0f / std::sqrt((float)hd);
   std::vector<float> ref((size_t)n_q * qh * hd);
-  attention_cpu(ref.data(), q.data(), k.data(), v.data(), n_q, n_kv, qh, kvh, hd, q_off, causal, scale, cosmos::CpuContext{});
+  attention_cpu(ref.data(), q.data(), k.data(), v.data(), n_q, n_kv, qh, kvh, hd, q_off, causal, scale,
+                cosmos::CpuContext{});
   float *dq = up(q), *dk = up(k), *dv = up(v), *dout = (float*)pool->alloc(ref.size() * 4);
   CUDA_CHECK(cudaMemset(dout, 0xff, ref.size() * 4));  // NaN: an output element never written fails the row
   flash_attention_cuda(dout, dq, dk, dv, n_q, n_kv, qh, kvh, hd, q_off, causal, scale, ctx);
@@ -355,20 +397,23 @@ void test_flash_attention(int n_q, int n_kv, int qh, int kvh, int hd, int q_off,
   std::snprintf(buf, sizeof buf, "nq=%d nkv=%d h=%d/%d hd=%d off=%d %s%s", n_q, n_kv, qh, kvh, hd, q_off,
                 causal ? "causal" : "full", flash_attention_supported(n_q, n_kv, hd) ? "" : " (fallback)");
   report("flash", buf, ref, down(dout, ref.size()), 2e-2);
-  pool->free(dq); pool->free(dk); pool->free(dv); pool->free(dout);
+  pool->free(dq);
+  pool->free(dk);
+  pool->free(dv);
+  pool->free(dout);
 }
 void test_flash_attention_rows() {
-  test_flash_attention(300, 300, 4, 2, 16, 0, false);     // full, GQA 4/2, hd 16, ragged tails (300 = 2x128 + 44)
-  test_flash_attention(300, 300, 4, 2, 16, 0, true);      // causal
-  test_flash_attention(300, 300, 32, 8, 128, 0, false);   // the Generator's heads, full
+  test_flash_attention(300, 300, 4, 2, 16, 0, false);    // full, GQA 4/2, hd 16, ragged tails (300 = 2x128 + 44)
+  test_flash_attention(300, 300, 4, 2, 16, 0, true);     // causal
+  test_flash_attention(300, 300, 32, 8, 128, 0, false);  // the Generator's heads, full
   test_flash_attention(300, 300, 32, 8, 128, 0, true);
-  test_flash_attention(512, 1100, 32, 8, 128, 0, false);  // [und | gen] keys: more keys than queries, ragged
-  test_flash_attention(512, 1100, 32, 8, 128, 588, true); // q_offset > 0 causal: the last 512 of 1100 positions
-  test_flash_attention(200, 1000, 4, 2, 64, 777, true);   // hd 64, q_offset, 72 rows in the last query tile
-  test_flash_attention(130, 70, 4, 4, 72, 0, true);       // queries past the cache end (see all 70 keys); hd 72 -> 80
-  test_flash_attention(64, 64, 2, 1, 96, 0, false);       // exactly one key tile, half a query tile, hd 96
-  test_flash_attention(100, 90, 3, 3, 30, 5, true);       // hd 30 (padded to 32, odd dims), q_offset 5
-  test_flash_attention(40, 300, 4, 2, 128, 260, true);    // n_q < 64: falls back to attention_cuda
+  test_flash_attention(512, 1100, 32, 8, 128, 0, false);   // [und | gen] keys: more keys than queries, ragged
+  test_flash_attention(512, 1100, 32, 8, 128, 588, true);  // q_offset > 0 causal: the last 512 of 1100 positions
+  test_flash_attention(200, 1000, 4, 2, 64, 777, true);    // hd 64, q_offset, 72 rows in the last query tile
+  test_flash_attention(130, 70, 4, 4, 72, 0, true);        // queries past the cache end (see all 70 keys); hd 72 -> 80
+  test_flash_attention(64, 64, 2, 1, 96, 0, false);        // exactly one key tile, half a query tile, hd 96
+  test_flash_attention(100, 90, 3, 3, 30, 5, true);        // hd 30 (padded to 32, odd dims), q_offset 5
+  test_flash_attention(40, 300, 4, 2, 128, 260, true);     // n_q < 64: falls back to attention_cuda
 }
 
 // Device-length decode attention (the CUDA graph's kernel): vs attention_cpu and bit-identical to
@@ -385,7 +430,8 @@ void test_attention_decode(int max_kv, int qh, int kvh, int hd, std::vector<int>
   bool same = true;
   std::vector<float> ref((size_t)qh * hd);
   for (int n : lens) {
-    attention_cpu(ref.data(), q.data(), k.data(), v.data(), 1, n, qh, kvh, hd, n - 1, true, scale, cosmos::CpuContext{});
+    attention_cpu(ref.data(), q.data(), k.data(), v.data(), 1, n, qh, kvh, hd, n - 1, true, scale,
+                  cosmos::CpuContext{});
     CUDA_CHECK(cudaMemcpy(dn, &n, 4, cudaMemcpyHostToDevice));
     attention_decode_cuda(dout, dq, dk, dv, dn, max_kv, qh, kvh, hd, scale, part, ctx);
     auto got = down(dout, ref.size());
@@ -405,7 +451,13 @@ void test_attention_decode(int max_kv, int qh, int kvh, int hd, std::vector<int>
   report_exact("att_decode", buf, worst <= 1e-4 && same,
                (same ? std::string("== attention_cuda, rel ") : std::string("DIFFERS from attention_cuda, rel ")) +
                    std::to_string(worst));
-  pool->free(dq); pool->free(dk); pool->free(dv); pool->free(dout); pool->free(dref); pool->free(part); pool->free(dn);
+  pool->free(dq);
+  pool->free(dk);
+  pool->free(dv);
+  pool->free(dout);
+  pool->free(dref);
+  pool->free(part);
+  pool->free(dn);
 }
 
 void test_argmax(int n, bool tie) {
@@ -423,7 +475,8 @@ void test_argmax(int n, bool tie) {
   CUDA_CHECK(cudaMemcpy(&got, di, 4, cudaMemcpyDeviceToHost));
   report_exact("argmax", shape("n=%d", n) + (tie ? " tie" : ""), got == ref,
                "cpu " + std::to_string(ref) + " cuda " + std::to_string(got));
-  pool->free(dx); pool->free(di);
+  pool->free(dx);
+  pool->free(di);
 }
 
 // CUDA sampler vs sample_cpu on 20 random rows. Greedy (with or without penalties) must give the same
@@ -457,7 +510,8 @@ void test_sample(int vocab, SamplingParams p, const char* name) {
   report_exact("sample", std::string(name), ok,
                std::to_string(same) + "/" + std::to_string(draws) + " = cpu, " + std::to_string(repeat) + "/" +
                    std::to_string(draws) + " repeat (first " + first + ")");
-  pool->free(dh); pool->free(dtmp);
+  pool->free(dh);
+  pool->free(dtmp);
 }
 
 // A forced distribution over 5 tokens (every other logit -1e4) drawn `n` times on the GPU and by
@@ -503,7 +557,8 @@ void test_sample_distribution(int vocab, SamplingParams p, const std::vector<dou
   std::snprintf(buf, sizeof buf, "gpu %.3f/%.3f/%.3f/%.3f/%.3f, worst %.2f tol", (double)gpu[0] / n, (double)gpu[1] / n,
                 (double)gpu[2] / n, (double)gpu[3] / n, (double)gpu[4] / n, worst);
   report_exact("sample dist", shape("V=%d n=%d ", vocab, n) + name, ok, buf);
-  pool->free(dx); pool->free(dtmp);
+  pool->free(dx);
+  pool->free(dtmp);
 }
 
 // Penalties change exactly the tokens of the history, once each, as sample_cpu does (bitwise), and
@@ -539,7 +594,10 @@ void test_sample_rules(int vocab) {
   }
   const int best = argmax_cpu(x.data(), vocab);
   float* dx = up(x);
-  struct Case { SamplingParams p; const char* what; };
+  struct Case {
+    SamplingParams p;
+    const char* what;
+  };
   const Case cases[] = {{{0.8f, 1, 1.f, 1.f, 0.f}, "top_k 1 == argmax"},
                         {{1e-3f, 0, 1.f, 1.f, 0.f}, "T 1e-3 == argmax"},
                         {{1e-3f, 20, 0.9f, 1.f, 0.f}, "T 1e-3 top_k 20 == argmax"},
@@ -550,7 +608,9 @@ void test_sample_rules(int vocab) {
     for (int r = 0; r < 50; ++r) hits += sample_cuda(dx, vocab, c.p, nullptr, 0, &s, nullptr, dtmp, ctx) == best;
     report_exact("sample rules", shape("V=%d ", vocab) + c.what, hits == 50, std::to_string(hits) + "/50");
   }
-  pool->free(dx); pool->free(dh); pool->free(dtmp);
+  pool->free(dx);
+  pool->free(dh);
+  pool->free(dtmp);
 }
 
 // Device time of one draw on the 151936 row (the loop's per-token cost at the default settings).
@@ -572,9 +632,12 @@ void bench_sample(SamplingParams p, const char* name) {
     sample_cpu(h.data(), vocab, p, nullptr, 0, &s);
   }
   double cpu_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / 20;
-  std::printf("sample time V=151936 %s: GPU %.1f us per draw (launch to id on the host), sample_cpu %.1f us (+ the row's copy)\n",
-              name, us, cpu_us);
-  pool->free(dx); pool->free(dtmp);
+  std::printf(
+      "sample time V=151936 %s: GPU %.1f us per draw (launch to id on the host), sample_cpu %.1f us (+ the row's "
+      "copy)\n",
+      name, us, cpu_us);
+  pool->free(dx);
+  pool->free(dtmp);
 }
 }  // namespace
 
@@ -592,17 +655,18 @@ void test_qkv_rope(int n, int heads, int kv, int hd, int row0, bool norm, bool f
   std::vector<float> rin = proj, rq((size_t)n * QH), rk((size_t)(row0 + n) * KH, 0.f), rv = rk;
   float* rqo = inplace ? rin.data() : rq.data();
   qkv_rope_cpu(rqo, rk.data(), rv.data(), rin.data() + q_off, rin.data() + k_off, rin.data() + v_off, qs, kvs,
-               norm ? qw.data() : nullptr, norm ? kw.data() : nullptr, cs.data(), sn.data(), n, heads, kv, hd, 1e-6f, row0);
+               norm ? qw.data() : nullptr, norm ? kw.data() : nullptr, cs.data(), sn.data(), n, heads, kv, hd, 1e-6f,
+               row0);
   std::vector<float> refq(rqo, rqo + (size_t)n * QH);
   float* dp = up(proj);
   float* dq = inplace ? dp : up(rq);
   float* dk = up(std::vector<float>(rk.size(), 0.f));
   float* dv = up(std::vector<float>(rv.size(), 0.f));
   int* drow = row_dev ? upi({row0}) : nullptr;
-  qkv_rope_cuda(dq, dk, dv, dp + q_off, dp + k_off, dp + v_off, qs, kvs, norm ? up(qw) : nullptr, norm ? up(kw) : nullptr,
-                up(cs), up(sn), n, heads, kv, hd, 1e-6f, row_dev ? 0 : row0, drow, ctx);
-  const std::string c = shape("n=%d h=%d/%d hd=%d", n, heads, kv, hd) + (norm ? " norm" : "") + (fused ? " fused" : "") +
-                        shape(" row0=%d", row0) + (row_dev ? " (on device)" : "");
+  qkv_rope_cuda(dq, dk, dv, dp + q_off, dp + k_off, dp + v_off, qs, kvs, norm ? up(qw) : nullptr,
+                norm ? up(kw) : nullptr, up(cs), up(sn), n, heads, kv, hd, 1e-6f, row_dev ? 0 : row0, drow, ctx);
+  const std::string c = shape("n=%d h=%d/%d hd=%d", n, heads, kv, hd) + (norm ? " norm" : "") +
+                        (fused ? " fused" : "") + shape(" row0=%d", row0) + (row_dev ? " (on device)" : "");
   report("qkv_rope", c + " q", refq, down(dq, refq.size()), 1e-4);
   report("qkv_rope", c + " k", rk, down(dk, rk.size()), 1e-4);
   report("qkv_rope", c + " v", rv, down(dv, rv.size()), 0);
@@ -794,7 +858,8 @@ void test_attention_block_decode_graph() {
   float* s2 = (float*)pool->alloc(sizeof(float) * cosmos::attention_scratch_floats(b.gpu, 1, true));
   cosmos::attention_block_cuda(y1, dx, b.gpu, a, s1, ctx);
   int* step = upi({past, past + 1});
-  float* part = (float*)pool->alloc(sizeof(float) * std::max<size_t>(attention_decode_workspace(cap, heads, kv, hd), 1));
+  float* part =
+      (float*)pool->alloc(sizeof(float) * std::max<size_t>(attention_decode_workspace(cap, heads, kv, hd), 1));
   a.cache = &c2;
   a.row_dev = step;
   a.n_kv_dev = step + 1;
@@ -815,9 +880,11 @@ void test_attention_block_decode_graph() {
 
 void test_mlp_layers(int n) {
   const int width = 200, inter = 300;
-  auto gu = randv((size_t)2 * inter * width, 0.1f), dn = randv((size_t)width * inter, 0.1f), x = randv((size_t)n * width);
+  auto gu = randv((size_t)2 * inter * width, 0.1f), dn = randv((size_t)width * inter, 0.1f),
+       x = randv((size_t)n * width);
   auto b1 = randv(inter), b2 = randv(width);
-  cosmos::SwiGluMlp hc{{gu.data(), WType::F32, nullptr, width, 2 * inter}, {dn.data(), WType::F32, nullptr, inter, width}};
+  cosmos::SwiGluMlp hc{{gu.data(), WType::F32, nullptr, width, 2 * inter},
+                       {dn.data(), WType::F32, nullptr, inter, width}};
   cosmos::SwiGluMlp gc{{up(gu), WType::F32, nullptr, width, 2 * inter}, {up(dn), WType::F32, nullptr, inter, width}};
   std::vector<float> y((size_t)n * width), hs(cosmos::mlp_scratch_floats(hc, n));
   cosmos::mlp_cpu(y.data(), x.data(), hc, n, hs.data(), cosmos::CpuContext{});
@@ -825,7 +892,8 @@ void test_mlp_layers(int n) {
   float* ds = (float*)pool->alloc(sizeof(float) * cosmos::mlp_scratch_floats(gc, n));
   cosmos::mlp_cuda(dx, dx, gc, n, ds, ctx);
   report("mlp_swiglu", shape(n == 1 ? "n=%d (fused GEMV)" : "n=%d", n), y, down(dx, y.size()), 1e-4);
-  cosmos::GeluMlp hg{{gu.data(), WType::F32, b1.data(), width, inter}, {dn.data(), WType::F32, b2.data(), inter, width}, true};
+  cosmos::GeluMlp hg{
+      {gu.data(), WType::F32, b1.data(), width, inter}, {dn.data(), WType::F32, b2.data(), inter, width}, true};
   cosmos::GeluMlp gg{{up(gu), WType::F32, up(b1), width, inter}, {up(dn), WType::F32, up(b2), inter, width}, true};
   cosmos::mlp_cpu(y.data(), x.data(), hg, n, hs.data(), cosmos::CpuContext{});
   dx = up(x);
@@ -840,7 +908,10 @@ void test_conv3d(const char* name, Conv3dDims d, int n_hist, bool hist, int t, i
   std::vector<uint16_t> wb;
   if (bf16) {
     wb.resize(wt.size());
-    for (size_t i = 0; i < wt.size(); ++i) { wb[i] = f2bf(wt[i]); wt[i] = bf2f(wb[i]); }
+    for (size_t i = 0; i < wt.size(); ++i) {
+      wb[i] = f2bf(wt[i]);
+      wt[i] = bf2f(wb[i]);
+    }
   }
   const size_t n = (size_t)d.out_t(n_hist, t) * d.out_h(h) * d.out_w(w) * d.cout;
   std::vector<float> ref(n);
@@ -857,7 +928,11 @@ void test_conv3d(const char* name, Conv3dDims d, int n_hist, bool hist, int t, i
   conv3d_cuda(dout, hist ? dh : nullptr, n_hist, dx, t, h, w, dw, bf16 ? WType::BF16 : WType::F32, db, d, ctx);
   report("conv3d", std::string(name) + shape(" t=%d %dx%d cin=%d", t, h, w, d.cin) + (bf16 ? " bf16" : " f32"), ref,
          down(dout, n), bf16 ? 1e-2 : 1e-4);
-  pool->free(dx); pool->free(dh); pool->free(db); pool->free(dout); pool->free(dw);
+  pool->free(dx);
+  pool->free(dh);
+  pool->free(db);
+  pool->free(dout);
+  pool->free(dw);
 }
 void test_wan_vae_elementwise() {
   {  // wan_rmsnorm (+ SiLU), in place too
@@ -868,8 +943,10 @@ void test_wan_vae_elementwise() {
       wan_rmsnorm_cpu(ref.data(), x.data(), g.data(), rows, dim, silu);
       float *dx = up(x), *dg = up(g);
       wan_rmsnorm_cuda(dx, dx, dg, rows, dim, silu, ctx);
-      report("wan_rmsnorm", shape("rows=%d dim=%d in place", rows, dim) + (silu ? " +silu" : ""), ref, down(dx, ref.size()), 1e-5);
-      pool->free(dx); pool->free(dg);
+      report("wan_rmsnorm", shape("rows=%d dim=%d in place", rows, dim) + (silu ? " +silu" : ""), ref,
+             down(dx, ref.size()), 1e-5);
+      pool->free(dx);
+      pool->free(dg);
     }
   }
   {  // upsample of the second half of [.., 2c] rows
@@ -880,7 +957,8 @@ void test_wan_vae_elementwise() {
     float *dx = up(x), *dout = (float*)pool->alloc(ref.size() * 4);
     upsample_nearest2x_cuda(dout, dx + c, f, h, w, c, (long long)h * w * 2 * c, 2 * c, ctx);
     report_exact("upsample2x", shape("f=%d %dx%d c=%d strided", f, h, w, c), down(dout, ref.size()) == ref, "bitwise");
-    pool->free(dx); pool->free(dout);
+    pool->free(dx);
+    pool->free(dout);
   }
   {  // pixel patchify / unpatchify (+ clamp)
     const int c = 3, F = 5, H = 32, W = 48, p = 2, f0 = 1, nf = 4;
@@ -894,7 +972,8 @@ void test_wan_vae_elementwise() {
     pixel_unpatchify_cpu(back.data(), ref.data(), c, F, f0, nf, H / p, W / p, p, true);
     pixel_unpatchify_cuda(dv, dp, c, F, f0, nf, H / p, W / p, p, true, ctx);
     report_exact("unpatch_px", "3x5x32x48 frames 1..4 p=2 clamp", down(dv, v.size()) == back, "bitwise");
-    pool->free(dv); pool->free(dp);
+    pool->free(dv);
+    pool->free(dp);
   }
   {  // avg_down_add / dup_up_add at Wan2.2's folds
     const int t = 4, h = 8, w = 6, cin = 16, cout = 32;
@@ -904,7 +983,8 @@ void test_wan_vae_elementwise() {
     float *dx = up(x), *db = up(base);
     avg_down_add_cuda(db, dx, t, h, w, cin, cout, 2, 2, ctx);
     report("avg_down", "t=4 8x6 16->32 ft=2 fs=2", ref, down(db, ref.size()), 1e-6);
-    pool->free(dx); pool->free(db);
+    pool->free(dx);
+    pool->free(db);
     const int t2 = 2, cin2 = 32, cout2 = 16, skip = 1;
     auto x2 = randv((size_t)t2 * h * w * cin2), base2 = randv((size_t)(t2 * 2 - skip) * 4 * h * w * cout2);
     auto ref2 = base2;
@@ -912,7 +992,8 @@ void test_wan_vae_elementwise() {
     float *dx2 = up(x2), *db2 = up(base2);
     dup_up_add_cuda(db2, dx2, t2, h, w, cin2, cout2, 2, 2, skip, ctx);
     report_exact("dup_up", "t=2 8x6 32->16 ft=2 fs=2 skip 1", down(db2, ref2.size()) == ref2, "bitwise");
-    pool->free(dx2); pool->free(db2);
+    pool->free(dx2);
+    pool->free(db2);
   }
   {  // latent normalisation both ways
     const int rows = 300, c = 48;
@@ -924,7 +1005,9 @@ void test_wan_vae_elementwise() {
       float *dx = up(x), *dm = up(mean), *ds = up(sd);
       wan_latent_norm_cuda(dx, rows, c, dm, ds, inv, ctx);
       report("latent_norm", inv ? "inverse 300x48" : "forward 300x48", ref, down(dx, ref.size()), 1e-6);
-      pool->free(dx); pool->free(dm); pool->free(ds);
+      pool->free(dx);
+      pool->free(dm);
+      pool->free(ds);
     }
   }
 }
@@ -936,14 +1019,21 @@ void test_attention_gemm(int n_q, int n_kv, int hd) {
   float *dq = up(q), *dk = up(k), *dv = up(v), *dout = (float*)pool->alloc(ref.size() * 4);
   attention_gemm_cuda(dout, dq, dk, dv, n_q, n_kv, hd, scale, ctx);
   report("attn_gemm", shape("n_q=%d n_kv=%d hd=%d", n_q, n_kv, hd), ref, down(dout, ref.size()), 1e-4);
-  pool->free(dq); pool->free(dk); pool->free(dv); pool->free(dout);
+  pool->free(dq);
+  pool->free(dk);
+  pool->free(dv);
+  pool->free(dout);
 }
 
 // --- Cosmos 3 AVAE (audio decoder) ops vs their CPU twins.
-void* up_weight(std::vector<float>& w, bool bf16) {  // bf16: w rounded in place so the CPU reference sees the same values
+void* up_weight(std::vector<float>& w,
+                bool bf16) {  // bf16: w rounded in place so the CPU reference sees the same values
   if (!bf16) return up(w);
   std::vector<uint16_t> wb(w.size());
-  for (size_t i = 0; i < w.size(); ++i) { wb[i] = f2bf(w[i]); w[i] = bf2f(wb[i]); }
+  for (size_t i = 0; i < w.size(); ++i) {
+    wb[i] = f2bf(w[i]);
+    w[i] = bf2f(wb[i]);
+  }
   void* d = pool->alloc(wb.size() * 2);
   CUDA_CHECK(cudaMemcpy(d, wb.data(), wb.size() * 2, cudaMemcpyHostToDevice));
   return d;
@@ -956,9 +1046,12 @@ void test_conv1d(const char* name, Conv1dDims d, int t, bool bf16) {
   conv1d_cpu(ref.data(), x.data(), t, w.data(), b.data(), d, cosmos::CpuContext{});
   float *dx = up(x), *db = up(b), *dout = (float*)pool->alloc(n * 4);
   conv1d_cuda(dout, dx, t, dw, bf16 ? WType::BF16 : WType::F32, db, d, ctx);
-  report("conv1d", std::string(name) + shape(" t=%d cin=%d cout=%d", t, d.cin, d.cout) + (bf16 ? " bf16" : " f32"),
-         ref, down(dout, n), bf16 ? 1e-2 : 1e-4);
-  pool->free(dx); pool->free(db); pool->free(dout); pool->free(dw);
+  report("conv1d", std::string(name) + shape(" t=%d cin=%d cout=%d", t, d.cin, d.cout) + (bf16 ? " bf16" : " f32"), ref,
+         down(dout, n), bf16 ? 1e-2 : 1e-4);
+  pool->free(dx);
+  pool->free(db);
+  pool->free(dout);
+  pool->free(dw);
 }
 void test_conv_transpose1d(int cin, int cout, int s, int t, bool bf16) {
   ConvTranspose1dDims d{cin, cout, 2 * s, s, (s + 1) / 2, s % 2};  // the decoder's blocks
@@ -971,9 +1064,12 @@ void test_conv_transpose1d(int cin, int cout, int s, int t, bool bf16) {
   conv_transpose1d_cpu(ref.data(), x.data(), t, packed.data(), b.data(), d, cosmos::CpuContext{});
   float *dx = up(x), *db = up(b), *dout = (float*)pool->alloc(n * 4);
   conv_transpose1d_cuda(dout, dx, t, dw, bf16 ? WType::BF16 : WType::F32, db, d, ctx);
-  report("conv_t1d", shape("s=%d t=%d cin=%d cout=%d", s, t, cin, cout) + (bf16 ? " bf16" : " f32"), ref,
-         down(dout, n), bf16 ? 1e-2 : 1e-4);
-  pool->free(dx); pool->free(db); pool->free(dout); pool->free(dw);
+  report("conv_t1d", shape("s=%d t=%d cin=%d cout=%d", s, t, cin, cout) + (bf16 ? " bf16" : " f32"), ref, down(dout, n),
+         bf16 ? 1e-2 : 1e-4);
+  pool->free(dx);
+  pool->free(db);
+  pool->free(dout);
+  pool->free(dw);
 }
 void test_snake_beta(long long rows, int c) {
   auto x = randv((size_t)rows * c, 2.f), la = randv(c, 0.5f), lb = randv(c, 0.5f);
@@ -982,7 +1078,9 @@ void test_snake_beta(long long rows, int c) {
   float *dx = up(x), *da = up(la), *dbeta = up(lb);
   snake_beta_cuda(dx, dx, da, dbeta, rows, c, ctx);
   report("snake_beta", shape("rows=%d c=%d in place", (int)rows, c), ref, down(dx, ref.size()), 1e-5);
-  pool->free(dx); pool->free(da); pool->free(dbeta);
+  pool->free(dx);
+  pool->free(da);
+  pool->free(dbeta);
 }
 
 // `ops_cuda_test flash`: only the flash_attention rows (the full run takes > 90 s).
@@ -1000,7 +1098,9 @@ int main(int argc, char** argv) {
   cosmos::CudaStream stream;
   st = stream.get();
   ctx = {st, pool};
-  std::printf("| op         | case                                         | max-abs-diff | rel (/max|ref|) | tol | result |\n");
+  std::printf(
+      "| op         | case                                         | max-abs-diff | rel (/max|ref|) | tol | result "
+      "|\n");
   std::printf("|---|---|---|---|---|---|\n");
   if (flash_only) {
     test_flash_attention_rows();
@@ -1045,20 +1145,21 @@ int main(int argc, char** argv) {
   test_attention(13, 13, 4, 2, 16, 0, true);
   test_attention(5, 40, 4, 1, 256, 35, true);
   test_attention(3, 10, 2, 2, 64, 20, true);
-  test_attention(1, 1152, 32, 8, 128, 1151, true);   // split-KV (flash-decoding) path
-  test_attention(1, 500, 32, 8, 128, 100, true);     // split-KV, later splits see no key
-  test_attention(4, 1000, 8, 8, 64, 996, true);      // split-KV, several queries
-  test_attention(2, 700, 4, 4, 16, 0, false);        // split-KV, non-causal, tiny head_dim
+  test_attention(1, 1152, 32, 8, 128, 1151, true);  // split-KV (flash-decoding) path
+  test_attention(1, 500, 32, 8, 128, 100, true);    // split-KV, later splits see no key
+  test_attention(4, 1000, 8, 8, 64, 996, true);     // split-KV, several queries
+  test_attention(2, 700, 4, 4, 16, 0, false);       // split-KV, non-causal, tiny head_dim
   // Tensor-core (bf16 mma) path: n_q >= 128 and 64 <= head_dim <= 128.
-  test_attention(300, 300, 8, 2, 128, 0, true, 1e-2);     // prefill: causal, GQA 4:1, ragged last tile
-  test_attention(200, 1000, 32, 8, 128, 800, true, 1e-2); // second prefill chunk: q_offset into the cache
-  test_attention(257, 700, 4, 2, 64, 443, true, 1e-2);    // hd 64, q_offset, 1 row in the last tile
-  test_attention(160, 90, 4, 2, 128, 0, true, 1e-2);      // queries past the cache end see all 90 keys
-  test_attention(333, 333, 16, 16, 72, 0, false, 1e-2);   // vision tower: full, hd 72 padded to 80
-  test_attention(1000, 1000, 4, 4, 72, 0, false, 1e-2);   // a longer vision frame
-  test_attention(150, 100, 2, 2, 96, 0, false, 1e-2);     // full, fewer keys than queries, hd 96
-  test_attention(129, 129, 2, 1, 66, 0, true, 1e-2);      // hd % 4 != 0: scalar loads, padded to 80
-  test_attention(128, 64, 3, 3, 112, 5, true, 1e-2);      // one exact tile of each, hd 112  // queries past the cache end: sees all 10 keys
+  test_attention(300, 300, 8, 2, 128, 0, true, 1e-2);      // prefill: causal, GQA 4:1, ragged last tile
+  test_attention(200, 1000, 32, 8, 128, 800, true, 1e-2);  // second prefill chunk: q_offset into the cache
+  test_attention(257, 700, 4, 2, 64, 443, true, 1e-2);     // hd 64, q_offset, 1 row in the last tile
+  test_attention(160, 90, 4, 2, 128, 0, true, 1e-2);       // queries past the cache end see all 90 keys
+  test_attention(333, 333, 16, 16, 72, 0, false, 1e-2);    // vision tower: full, hd 72 padded to 80
+  test_attention(1000, 1000, 4, 4, 72, 0, false, 1e-2);    // a longer vision frame
+  test_attention(150, 100, 2, 2, 96, 0, false, 1e-2);      // full, fewer keys than queries, hd 96
+  test_attention(129, 129, 2, 1, 66, 0, true, 1e-2);       // hd % 4 != 0: scalar loads, padded to 80
+  test_attention(128, 64, 3, 3, 112, 5, true,
+                 1e-2);  // one exact tile of each, hd 112  // queries past the cache end: sees all 10 keys
   test_elementwise(100003);
   test_elementwise(7);
   test_softmax(4, 151936);
@@ -1079,17 +1180,17 @@ int main(int argc, char** argv) {
   test_gemv_swiglu(4096, 3000, true);
   test_gemv_swiglu(64, 200, false);
   test_gemv_swiglu(4096, 1000, false);
-  test_gemv_swiglu(13, 33, true);  // scalar path
+  test_gemv_swiglu(13, 33, true);       // scalar path
   test_gemv_decode(12288, 1000, true);  // down-projection k: the 8-load loop, then the tails
   test_gemv_decode(4096, 777, true);
-  test_gemv_decode(64, 1426, false);    // the tiny fixture's lm_head shape, f32
+  test_gemv_decode(64, 1426, false);  // the tiny fixture's lm_head shape, f32
   test_gemv_decode(4096, 500, false);
-  test_gemv_decode(1000, 300, true);    // chunks = 125: every loop's tail
-  test_gemv_decode(13, 33, true);       // scalar fallback (matmul's)
+  test_gemv_decode(1000, 300, true);  // chunks = 125: every loop's tail
+  test_gemv_decode(13, 33, true);     // scalar fallback (matmul's)
   test_attention_decode(2048, 32, 8, 128, {1, 2, 31, 32, 33, 64, 65, 100, 300, 1152, 2047, 2048});
   test_attention_decode(300, 4, 2, 16, {1, 17, 64, 65, 129, 256, 299});
   // Ops moved out of the models and the shared layers (added last: the rows above keep their inputs).
-  test_qkv_rope(47, 4, 2, 16, 10, true, false, false);   // decoder prefill into cache rows
+  test_qkv_rope(47, 4, 2, 16, 10, true, false, false);    // decoder prefill into cache rows
   test_qkv_rope(1, 32, 8, 128, 300, true, true, true);    // decode step, row from the device
   test_qkv_rope(500, 16, 16, 72, 0, false, true, false);  // tower split, no norm
   test_add_rmsnorm(7, 4096);

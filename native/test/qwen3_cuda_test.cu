@@ -116,7 +116,8 @@ int main(int argc, char** argv) {
       gc->prefill(ids.data(), h, p1.data(), nullptr, nullptr, false);
       gc->prefill(ids.data() + h, n - h, p2.data(), nullptr, last.data(), false);
       check(max_abs_diff(lc.data() + (size_t)(n - 1) * V, last.data(), V) <= 1e-3,
-            "two-chunk prefill last row, CUDA f32 vs CPU", max_abs_diff(lc.data() + (size_t)(n - 1) * V, last.data(), V));
+            "two-chunk prefill last row, CUDA f32 vs CPU",
+            max_abs_diff(lc.data() + (size_t)(n - 1) * V, last.data(), V));
     }
 
     // Greedy decode.
@@ -150,7 +151,8 @@ int main(int argc, char** argv) {
     }
     check(worst <= 1e-3, "decode logits (32 steps), CUDA f32 vs CPU, worst step", worst);
     check(same_cpu == steps, "greedy tokens CUDA f32 == CPU (count of 32)", same_cpu);
-    check(same_hf == steps && (int)want.size() >= steps, "greedy tokens CUDA f32 == transformers (count of 32)", same_hf);
+    check(same_hf == steps && (int)want.size() >= steps, "greedy tokens CUDA f32 == transformers (count of 32)",
+          same_hf);
     std::printf("  %-58s %12d  (info)\n", "greedy tokens CUDA bf16 == CPU (count of 32)", same_b);
     std::printf("  %-58s %12.3e  (info)\n", "decode logits CUDA bf16 vs CPU, worst matching step", worst_b);
   }

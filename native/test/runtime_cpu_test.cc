@@ -97,8 +97,8 @@ int main(int argc, char** argv) {
     r.max_tokens = 0;
     model->reset();
     auto out = runtime::generate(dec, r, no_abort, nullptr);
-    truth("max_tokens 0: no tokens, length", out.tokens.empty() && out.stop_reason == runtime::StopReason::Length &&
-                                                 model->n_past() == n);
+    truth("max_tokens 0: no tokens, length",
+          out.tokens.empty() && out.stop_reason == runtime::StopReason::Length && model->n_past() == n);
   }
   // Abort between tokens: raised by the callback after the 3rd token; the 4th is never sampled.
   {
@@ -108,7 +108,8 @@ int main(int argc, char** argv) {
     auto out = runtime::generate(dec, req, abort, [&](int) {
       if (++seen == 3) abort = true;
     });
-    truth("abort after 3 tokens", out.stop_reason == runtime::StopReason::Abort && out.tokens.size() == 3, join(out.tokens));
+    truth("abort after 3 tokens", out.stop_reason == runtime::StopReason::Abort && out.tokens.size() == 3,
+          join(out.tokens));
   }
   // Seeded sampling: the same seed repeats exactly; top-k 1 and T -> 0 are greedy.
   {
@@ -206,8 +207,8 @@ int main(int argc, char** argv) {
       model->reset();
       auto out = runtime::generate(dec, r, no_abort, nullptr);
       const size_t first = std::find(manual.begin(), manual.end(), manual[1]) - manual.begin();
-      truth("stop id before the stop string", out.stop_reason == runtime::StopReason::Stop &&
-                                                  out.tokens.size() == first + 1 && out.stop_string == -1);
+      truth("stop id before the stop string",
+            out.stop_reason == runtime::StopReason::Stop && out.tokens.size() == first + 1 && out.stop_string == -1);
     }
     // No stop string in the output: length, as without any.
     {
@@ -216,8 +217,8 @@ int main(int argc, char** argv) {
       r.stop_strings = {"never-in-the-output"};
       model->reset();
       auto out = runtime::generate(dec, r, no_abort, nullptr);
-      truth("absent stop string: length", out.tokens == manual && out.stop_reason == runtime::StopReason::Length &&
-                                              out.text_bytes == -1);
+      truth("absent stop string: length",
+            out.tokens == manual && out.stop_reason == runtime::StopReason::Length && out.text_bytes == -1);
     }
     // Stop strings without a piece table are a ModelError.
     {

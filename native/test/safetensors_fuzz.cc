@@ -70,26 +70,50 @@ int main(int argc, char** argv) {
   unsigned seed = 1234;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--iters" && i + 1 < argc) iters = std::atol(argv[++i]);
-    else if (a == "--seed" && i + 1 < argc) seed = (unsigned)std::atol(argv[++i]);
-    else seeds.push_back(read_file(a));
+    if (a == "--iters" && i + 1 < argc)
+      iters = std::atol(argv[++i]);
+    else if (a == "--seed" && i + 1 < argc)
+      seed = (unsigned)std::atol(argv[++i]);
+    else
+      seeds.push_back(read_file(a));
   }
-  const std::string good = R"({"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},"b":{"dtype":"BF16","shape":[4],"data_offsets":[24,32]}})";
+  const std::string good =
+      R"({"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},"b":{"dtype":"BF16","shape":[4],"data_offsets":[24,32]}})";
   seeds.push_back(make_file(good, 32));
 
   // Hand-made corruptions with the error class each must give.
   expect("valid synthetic", make_file(good, 32), "OK");
   expect("empty file", Bytes{}, "HEADER_SIZE");
-  expect("length past end", [] { Bytes b(16, 0); b[0] = 200; return b; }(), "HEADER_SIZE");
-  expect("huge length", [] { Bytes b(16, 0xFF); return b; }(), "HEADER_SIZE");
+  expect(
+      "length past end",
+      [] {
+        Bytes b(16, 0);
+        b[0] = 200;
+        return b;
+      }(),
+      "HEADER_SIZE");
+  expect(
+      "huge length",
+      [] {
+        Bytes b(16, 0xFF);
+        return b;
+      }(),
+      "HEADER_SIZE");
   expect("not json", make_file("{\"a\":", 0), "HEADER_JSON");
   expect("unknown dtype", make_file(R"({"a":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}})", 4), "DTYPE");
   expect("shape vs bytes", make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", 4), "SHAPE_BYTES");
   expect("offset past data", make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 4), "OFFSETS");
-  expect("overlap", make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8), "OFFSETS");
+  expect(
+      "overlap",
+      make_file(
+          R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+          8),
+      "OFFSETS");
   expect("hole", make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8), "OFFSETS");
   expect("negative dim", make_file(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", 4), "HEADER_SCHEMA");
-  expect("overflowing shape", make_file(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,4]}})", 4), "SHAPE_BYTES");
+  expect("overflowing shape",
+         make_file(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,4]}})", 4),
+         "SHAPE_BYTES");
   {
     Bytes b = make_file(good, 32);  // unaligned data start: header one byte longer than padded
     std::string h = good + " ";
@@ -102,8 +126,27 @@ int main(int argc, char** argv) {
 
   std::mt19937_64 rng(seed);
   auto rnd = [&](uint64_t n) { return n ? rng() % n : 0; };
-  const char* tokens[] = {"{", "}", "[", "]", ",", ":", "\"", "\\", "-1", "0", "1e308", "18446744073709551615",
-                          "null", "true", "\"F32\"", "\"BF16\"", "\"dtype\"", "\"shape\"", "\"data_offsets\"", "\\u0000", "\xff"};
+  const char* tokens[] = {"{",
+                          "}",
+                          "[",
+                          "]",
+                          ",",
+                          ":",
+                          "\"",
+                          "\\",
+                          "-1",
+                          "0",
+                          "1e308",
+                          "18446744073709551615",
+                          "null",
+                          "true",
+                          "\"F32\"",
+                          "\"BF16\"",
+                          "\"dtype\"",
+                          "\"shape\"",
+                          "\"data_offsets\"",
+                          "\\u0000",
+                          "\xff"};
   for (long it = 0; it < iters; ++it) {
     Bytes b = seeds[rnd(seeds.size())];
     uint64_t n = 0;
@@ -137,7 +180,10 @@ int main(int argc, char** argv) {
           if (hend <= 8) break;
           for (int tries = 0; tries < 32; ++tries) {
             size_t at = 8 + rnd(hend - 8);
-            if (at < b.size() && b[at] >= '0' && b[at] <= '9') { b[at] = (uint8_t)('0' + rnd(10)); break; }
+            if (at < b.size() && b[at] >= '0' && b[at] <= '9') {
+              b[at] = (uint8_t)('0' + rnd(10));
+              break;
+            }
           }
           break;
         }

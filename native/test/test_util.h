@@ -28,8 +28,10 @@ inline void truth(const std::string& what, bool ok, const std::string& detail = 
   ++checks;
   if (!ok) {
     ++failures;
-    if (detail.empty()) std::fprintf(stderr, "%s failed\n", what.c_str());
-    else std::fprintf(stderr, "%s failed %s\n", what.c_str(), detail.c_str());
+    if (detail.empty())
+      std::fprintf(stderr, "%s failed\n", what.c_str());
+    else
+      std::fprintf(stderr, "%s failed %s\n", what.c_str(), detail.c_str());
   }
 }
 

@@ -35,7 +35,8 @@ static void close(const std::string& what, const std::vector<float>& got, const 
   ++checks;
   if (!(m <= tol)) {
     ++failures;
-    std::fprintf(stderr, "%s: max diff %g > %g (scale %g; sizes %zu, %zu)\n", what.c_str(), m, tol, amp, got.size(), ref.size());
+    std::fprintf(stderr, "%s: max diff %g > %g (scale %g; sizes %zu, %zu)\n", what.c_str(), m, tol, amp, got.size(),
+                 ref.size());
   }
 }
 static std::vector<float> randv(size_t n, float lo, float hi, unsigned seed) {
@@ -74,8 +75,8 @@ static std::string tiny_config(bool residual = true) {
 
 static void random_weight_checks() {
   const WanVaeConfig cfg = WanVaeConfig::from_json(tiny_config());
-  truth("config: scales 4 x 16 x 16, 3 video channels",
-        cfg.temporal_scale() == 4 && cfg.spatial_scale() == 16 && cfg.video_channels() == 3 && cfg.decoder_base_dim == 8);
+  truth("config: scales 4 x 16 x 16, 3 video channels", cfg.temporal_scale() == 4 && cfg.spatial_scale() == 16 &&
+                                                            cfg.video_channels() == 3 && cfg.decoder_base_dim == 8);
   auto vae = WanVae::random(cfg, 7, 0.2f);
   vae->set_threads(2);
   const int T = 3, h = 2, w = 3, F = cfg.frames_for(T), H = h * 16, W = w * 16;
@@ -122,7 +123,8 @@ static void random_weight_checks() {
     raw.normalized = false;
     std::vector<float> zr = z;
     for (int c = 0; c < 48; ++c)
-      for (int i = 0; i < T * h * w; ++i) zr[(size_t)c * T * h * w + i] = z[(size_t)c * T * h * w + i] * cfg.latents_std[c] + cfg.latents_mean[c];
+      for (int i = 0; i < T * h * w; ++i)
+        zr[(size_t)c * T * h * w + i] = z[(size_t)c * T * h * w + i] * cfg.latents_std[c] + cfg.latents_mean[c];
     close("decode_normalized_vs_raw", vae->decode(zr.data(), T, h, w, raw), v1, 1e-5);
   }
   // abort between chunks
@@ -150,10 +152,12 @@ static void random_weight_checks() {
   close("encode_whole_vs_chunked", ma, m1, 1e-6);
   {  // the image (frame 0) alone encodes to latent frame 0 (causality)
     std::vector<float> img;
-    for (int c = 0; c < 3; ++c) img.insert(img.end(), video.begin() + (size_t)c * F * H * W, video.begin() + ((size_t)c * F + 1) * H * W);
+    for (int c = 0; c < 3; ++c)
+      img.insert(img.end(), video.begin() + (size_t)c * F * H * W, video.begin() + ((size_t)c * F + 1) * H * W);
     const auto mi = vae->encode(img.data(), 1, H, W, one);
     std::vector<float> first;
-    for (int c = 0; c < 48; ++c) first.insert(first.end(), m1.begin() + (size_t)c * T * h * w, m1.begin() + ((size_t)c * T + 1) * h * w);
+    for (int c = 0; c < 48; ++c)
+      first.insert(first.end(), m1.begin() + (size_t)c * T * h * w, m1.begin() + ((size_t)c * T + 1) * h * w);
     close("encode_image_is_latent_frame_0", mi, first, 1e-6);
   }
   {  // normalized = (raw - mean) / std
@@ -170,9 +174,11 @@ static void random_weight_checks() {
 
   // argument and config errors: typed, naming the field
   truth("encode: 8 frames is a ModelError", throws_model_error([&] { vae->encode(video.data(), 8, H, W); }));
-  truth("encode: height not a multiple of 16 is a ModelError", throws_model_error([&] { vae->encode(video.data(), F, H - 2, W); }));
+  truth("encode: height not a multiple of 16 is a ModelError",
+        throws_model_error([&] { vae->encode(video.data(), F, H - 2, W); }));
   truth("decode: T = 0 is a ModelError", throws_model_error([&] { vae->decode(z.data(), 0, h, w); }));
-  truth("config: is_residual false (Wan2.1) is a ModelError", throws_model_error([&] { WanVaeConfig::from_json(tiny_config(false)); }));
+  truth("config: is_residual false (Wan2.1) is a ModelError",
+        throws_model_error([&] { WanVaeConfig::from_json(tiny_config(false)); }));
   bool named = false;
   try {
     WanVaeConfig::from_json("{\"is_residual\":true,\"z_dim\":48,\"latents_mean\":[1],\"latents_std\":[1]}");
@@ -184,7 +190,8 @@ static void random_weight_checks() {
 
 // diffusers' outputs for the tiny checkpoint; skipped (fixture: false) until the files exist.
 static bool fixture_checks(const std::string& root) {
-  const std::string dir = root + "/test/fixtures/cosmos3-tiny/vae", ref = root + "/test/fixtures/cosmos3-tiny-reference/vae.safetensors";
+  const std::string dir = root + "/test/fixtures/cosmos3-tiny/vae",
+                    ref = root + "/test/fixtures/cosmos3-tiny-reference/vae.safetensors";
   const std::string cfg_text = read_text(dir + "/config.json");
   if (cfg_text.empty() || read_text(ref).empty()) return false;
   const WanVaeConfig cfg = WanVaeConfig::from_json(cfg_text);
@@ -215,13 +222,16 @@ static bool fixture_checks(const std::string& root) {
   const int F = (int)s[2], H = (int)s[3], W = (int)s[4];
   close("fixture_encode_mu", vae->encode(video.data(), F, H, W, raw), get("encode_mu", nullptr), 1e-4, false);
   WanVaeRunOptions norm;
-  close("fixture_encode_latents", vae->encode(video.data(), F, H, W, norm), get("encode_latents", nullptr), 1e-4, false);
+  close("fixture_encode_latents", vae->encode(video.data(), F, H, W, norm), get("encode_latents", nullptr), 1e-4,
+        false);
   const auto image = get("image_in", &s);
-  close("fixture_image_mu", vae->encode(image.data(), (int)s[2], (int)s[3], (int)s[4], raw), get("image_mu", nullptr), 1e-4, false);
+  close("fixture_image_mu", vae->encode(image.data(), (int)s[2], (int)s[3], (int)s[4], raw), get("image_mu", nullptr),
+        1e-4, false);
   // decode (raw latents in, unclamped video out), 3 latent frames and 1
   for (const char* k : {"decode", "decode1"}) {
     const auto z = get(std::string(k) + "_in", &s);
-    close(std::string("fixture_") + k, vae->decode(z.data(), (int)s[2], (int)s[3], (int)s[4], raw), get(std::string(k) + "_out", nullptr), 1e-4, false);
+    close(std::string("fixture_") + k, vae->decode(z.data(), (int)s[2], (int)s[3], (int)s[4], raw),
+          get(std::string(k) + "_out", nullptr), 1e-4, false);
   }
   {  // the class's clamp: decode with clamp == diffusers' unclamped output clamped (4% of it is outside [-1, 1])
     const auto z = get("decode_in", &s);

@@ -56,7 +56,8 @@ static void fixture(const std::string& root) {
   const auto video = get("video_in", &s);
   const int F = (int)s[2], H = (int)s[3], W = (int)s[4];
   const auto mu_ref = get("encode_mu", nullptr), mu_cpu = cpu->encode(video.data(), F, H, W, raw);
-  row("tiny encode mu: cuda f32 vs diffusers (abs)", max_abs(g32->encode(video.data(), F, H, W, raw), mu_ref, false), 1e-4);
+  row("tiny encode mu: cuda f32 vs diffusers (abs)", max_abs(g32->encode(video.data(), F, H, W, raw), mu_ref, false),
+      1e-4);
   row("tiny encode mu: cuda f32 vs cpu (abs)", max_abs(g32->encode(video.data(), F, H, W, raw), mu_cpu, false), 1e-4);
   row("tiny encode latents: cuda f32 vs diffusers (abs)",
       max_abs(g32->encode(video.data(), F, H, W), get("encode_latents", nullptr), false), 1e-4);
@@ -72,10 +73,12 @@ static void fixture(const std::string& root) {
     const auto g = g32->decode(z.data(), T, h, w, raw);
     row(std::string("tiny ") + k + ": cuda f32 vs diffusers (abs)", max_abs(g, ref, false), 1e-4);
     row(std::string("tiny ") + k + ": cuda f32 vs cpu (abs)", max_abs(g, c, false), 1e-4);
-    row(std::string("tiny ") + k + ": cuda bf16 vs cpu (rel)", max_abs(g16->decode(z.data(), T, h, w, raw), c, true), 3e-2);
+    row(std::string("tiny ") + k + ": cuda bf16 vs cpu (rel)", max_abs(g16->decode(z.data(), T, h, w, raw), c, true),
+        3e-2);
     WanVaeRunOptions all = raw;
     all.chunk_latent_frames = T;
-    row(std::string("tiny ") + k + ": cuda whole vs chunked (rel)", max_abs(g32->decode(z.data(), T, h, w, all), g, true), 1e-5);
+    row(std::string("tiny ") + k + ": cuda whole vs chunked (rel)",
+        max_abs(g32->decode(z.data(), T, h, w, all), g, true), 1e-5);
   }
   {
     std::atomic<bool> stop{false};
@@ -91,7 +94,8 @@ static void fixture(const std::string& root) {
     }
     row("tiny decode: abort after chunk 1 (0 = aborted)", aborted ? 0 : 1, 0);
     const auto again = g32->decode(z.data(), (int)s[2], (int)s[3], (int)s[4], raw);
-    row("tiny decode after an abort == fresh (abs)", max_abs(again, cpu->decode(z.data(), (int)s[2], (int)s[3], (int)s[4], raw), false), 1e-4);
+    row("tiny decode after an abort == fresh (abs)",
+        max_abs(again, cpu->decode(z.data(), (int)s[2], (int)s[3], (int)s[4], raw), false), 1e-4);
   }
 }
 
@@ -100,16 +104,21 @@ static std::string wan22_config() {
   for (int i = 0; i < 48; ++i) mean += std::string(i ? "," : "") + "0", sd += std::string(i ? "," : "") + "1";
   return "{\"base_dim\":160,\"decoder_base_dim\":256,\"z_dim\":48,\"dim_mult\":[1,2,4,4],\"num_res_blocks\":2,"
          "\"attn_scales\":[],\"temperal_downsample\":[false,true,true],\"is_residual\":true,\"in_channels\":12,"
-         "\"out_channels\":12,\"patch_size\":2,\"latents_mean\":" + mean + "],\"latents_std\":" + sd + "]}";
+         "\"out_channels\":12,\"patch_size\":2,\"latents_mean\":" +
+         mean + "],\"latents_std\":" + sd + "]}";
 }
 
 static void bench() {
   const WanVaeConfig cfg = WanVaeConfig::from_json(wan22_config());
-  std::printf("\n| Wan2.2 VAE, random weights | weights | shape | ms | ms / latent frame | activation peak GiB |\n|---|---|---|---|---|---|\n");
+  std::printf(
+      "\n| Wan2.2 VAE, random weights | weights | shape | ms | ms / latent frame | activation peak GiB "
+      "|\n|---|---|---|---|---|---|\n");
   for (WType wt : {WType::BF16, WType::F32}) {
     auto m = WanVaeCuda::random(cfg, wt, 5, 0.02f);
     const double wgib = m->weight_bytes() / 1073741824.0;
-    struct Case { int T, h, w; };
+    struct Case {
+      int T, h, w;
+    };
     std::vector<double> peaks;
     for (const Case c : {Case{2, 30, 52}, Case{5, 30, 52}, Case{2, 45, 80}, Case{4, 45, 80}}) {
       std::vector<float> z((size_t)48 * c.T * c.h * c.w);
@@ -121,14 +130,16 @@ static void bench() {
       bool finite = true;
       for (float x : v) finite = finite && std::isfinite(x);
       if (!finite) ++failures;
-      std::printf("| decode%s | %s (%.2f GiB) | T=%d %dx%d -> %d frames %dx%d | %.0f | %.0f | %.2f |\n", finite ? "" : " NaN!",
-                  wt == WType::BF16 ? "bf16" : "f32", wgib, c.T, c.h, c.w, cfg.frames_for(c.T), c.h * 16, c.w * 16, ms,
-                  ms / c.T, m->last_run_peak_bytes() / 1073741824.0);
+      std::printf("| decode%s | %s (%.2f GiB) | T=%d %dx%d -> %d frames %dx%d | %.0f | %.0f | %.2f |\n",
+                  finite ? "" : " NaN!", wt == WType::BF16 ? "bf16" : "f32", wgib, c.T, c.h, c.w, cfg.frames_for(c.T),
+                  c.h * 16, c.w * 16, ms, ms / c.T, m->last_run_peak_bytes() / 1073741824.0);
       peaks.push_back((double)m->last_run_peak_bytes());
     }
     // Chunked decode: the activation peak does not grow with the clip (5 vs 2 latent frames, 4 vs 2 at 720p).
-    row(std::string("peak(T=5) / peak(T=2) - 1 at 480p, ") + (wt == WType::BF16 ? "bf16" : "f32"), peaks[1] / peaks[0] - 1, 0.05);
-    row(std::string("peak(T=4) / peak(T=2) - 1 at 720p, ") + (wt == WType::BF16 ? "bf16" : "f32"), peaks[3] / peaks[2] - 1, 0.05);
+    row(std::string("peak(T=5) / peak(T=2) - 1 at 480p, ") + (wt == WType::BF16 ? "bf16" : "f32"),
+        peaks[1] / peaks[0] - 1, 0.05);
+    row(std::string("peak(T=4) / peak(T=2) - 1 at 720p, ") + (wt == WType::BF16 ? "bf16" : "f32"),
+        peaks[3] / peaks[2] - 1, 0.05);
     {
       const int F = 9, H = 480, W = 832;
       std::vector<float> v((size_t)3 * F * H * W);
@@ -137,8 +148,8 @@ static void bench() {
       const auto t0 = std::chrono::steady_clock::now();
       m->encode(v.data(), F, H, W);
       const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      std::printf("| encode | %s | F=%d %dx%d | %.0f | %.0f | %.2f |\n", wt == WType::BF16 ? "bf16" : "f32", F, H, W, ms,
-                  ms / cfg.latent_frames_for(F), m->last_run_peak_bytes() / 1073741824.0);
+      std::printf("| encode | %s | F=%d %dx%d | %.0f | %.0f | %.2f |\n", wt == WType::BF16 ? "bf16" : "f32", F, H, W,
+                  ms, ms / cfg.latent_frames_for(F), m->last_run_peak_bytes() / 1073741824.0);
     }
   }
 }

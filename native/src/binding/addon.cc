@@ -27,10 +27,10 @@
 using namespace cosmos;
 using namespace cosmos::binding;
 
-void register_qwen3_text(Napi::Env env, Napi::Object exports);    // binding/qwen3_text_binding.cc
-void register_qwen3_vision(Napi::Env env, Napi::Object exports);  // binding/qwen3_vision_binding.cc
+void register_qwen3_text(Napi::Env env, Napi::Object exports);         // binding/qwen3_text_binding.cc
+void register_qwen3_vision(Napi::Env env, Napi::Object exports);       // binding/qwen3_vision_binding.cc
 void register_cosmos3_generator(Napi::Env env, Napi::Object exports);  // binding/cosmos3_generator_binding.cc
-void register_tensor(Napi::Env env, Napi::Object exports);        // binding/tensor_object.cc
+void register_tensor(Napi::Env env, Napi::Object exports);             // binding/tensor_object.cc
 
 namespace {
 

@@ -11,14 +11,12 @@
 //     request (src/native/addon_types.ts): cond / uncond { ids: Int32Array, positions: Float32Array [3 * L] },
 //     guidance, latentShape [t, h, w], cleanFrames, condVideo / condFrames (/ condHeight, condWidth: an action run's
 //     padded canvas), noise or seed, steps, flowShift, useKarrasSigmas, sigmas, decode, keepStepLatents; action runs:
-//     actionLen, domainId, rawActionDim, actionClean, actionValues, actionNoise. Inputs are copied on the JS thread and checked against the
-//     checkpoint on the worker (MODEL errors naming the field).
-//     onProgress gets one integer per event: stage * 1e6 + done * 1e3 + total (stage 0 encode chunk, 1 denoise
-//     step, 2 decode chunk; done, total < 1000: at most 999 steps and chunks), every one before the promise
-//     settles.
-//     result: { latents, stepLatents[], action?, stepActions[], video?, frames, height, width, timesteps, sigmas } as
-//     Float32Arrays (host
-//     copies; the latents lived in the engine from the noise to the VAE).
+//     actionLen, domainId, rawActionDim, actionClean, actionValues, actionNoise. Inputs are copied on the JS thread and
+//     checked against the checkpoint on the worker (MODEL errors naming the field). onProgress gets one integer per
+//     event: stage * 1e6 + done * 1e3 + total (stage 0 encode chunk, 1 denoise step, 2 decode chunk; done, total <
+//     1000: at most 999 steps and chunks), every one before the promise settles. result: { latents, stepLatents[],
+//     action?, stepActions[], video?, frames, height, width, timesteps, sigmas } as Float32Arrays (host copies; the
+//     latents lived in the engine from the noise to the VAE).
 //   g.abort() (the run stops between layers, steps or VAE chunks and rejects with ABORTED, its memory freed),
 //   g.free(), g.info()
 //
@@ -57,9 +55,9 @@ int int_field(Napi::Env env, const Napi::Object& o, const char* key, int lo, int
   if (!v.IsNumber()) throw make_error(env, "ARGUMENT", std::string("request.") + key + " must be a number");
   const double d = v.As<Napi::Number>().DoubleValue();
   if (!(d >= lo && d <= hi) || d != (double)(long long)d)
-    throw make_error(env, "ARGUMENT",
-                     std::string("request.") + key + " must be a whole number in " + std::to_string(lo) + ".." +
-                         std::to_string(hi));
+    throw make_error(
+        env, "ARGUMENT",
+        std::string("request.") + key + " must be a whole number in " + std::to_string(lo) + ".." + std::to_string(hi));
   return (int)d;
 }
 
@@ -95,7 +93,8 @@ Cosmos3GenerateRequest request_from(Napi::Env env, const Napi::Value& v) {
     if (!o.Get("actionClean").IsUndefined()) r.action_clean = to_ints(env, o.Get("actionClean"), "request.actionClean");
     if (!o.Get("actionValues").IsUndefined())
       r.action_values = to_floats(env, o.Get("actionValues"), "request.actionValues");
-    if (!o.Get("actionNoise").IsUndefined()) r.action_noise = to_floats(env, o.Get("actionNoise"), "request.actionNoise");
+    if (!o.Get("actionNoise").IsUndefined())
+      r.action_noise = to_floats(env, o.Get("actionNoise"), "request.actionNoise");
   }
   Napi::Value seed = o.Get("seed");
   if (!seed.IsUndefined()) {
@@ -250,8 +249,8 @@ std::string dir_arg(Napi::Env env, const Napi::Value& v, const char* fn) {
 Napi::Value LoadGenerator(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   COSMOS_GUARD_BEGIN
-  return GeneratorObject::wrap(
-      env, std::make_unique<GeneratorEngine>(Cosmos3Generator::load(dir_arg(env, info[0], "loadGenerator"), use_cuda())));
+  return GeneratorObject::wrap(env, std::make_unique<GeneratorEngine>(
+                                        Cosmos3Generator::load(dir_arg(env, info[0], "loadGenerator"), use_cuda())));
   COSMOS_GUARD_END(env)
 }
 

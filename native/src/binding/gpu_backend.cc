@@ -48,7 +48,8 @@ WType gpu_weight_type(const Checkpoint& ck, const std::string& probe_suffix) {
     if (v == "f32") return WType::F32;
   }
   for (const auto& n : ck.names()) {
-    if (n.size() >= probe_suffix.size() && n.compare(n.size() - probe_suffix.size(), probe_suffix.size(), probe_suffix) == 0) {
+    if (n.size() >= probe_suffix.size() &&
+        n.compare(n.size() - probe_suffix.size(), probe_suffix.size(), probe_suffix) == 0) {
       StDType t = ck.info(n).dtype;
       return t == StDType::BF16 || t == StDType::F16 ? WType::BF16 : WType::F32;
     }

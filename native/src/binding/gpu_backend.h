@@ -47,8 +47,12 @@ void gpu_call_end(CudaPool* p);
 // RAII: gpu_call_begin now, gpu_call_end at scope exit (also when the call throws).
 struct GpuCallScope {
   CudaPool* p;
-  explicit GpuCallScope(CudaPool* pool) : p(pool) { if (p) gpu_call_begin(p); }
-  ~GpuCallScope() { if (p) gpu_call_end(p); }
+  explicit GpuCallScope(CudaPool* pool) : p(pool) {
+    if (p) gpu_call_begin(p);
+  }
+  ~GpuCallScope() {
+    if (p) gpu_call_end(p);
+  }
   GpuCallScope(const GpuCallScope&) = delete;
   GpuCallScope& operator=(const GpuCallScope&) = delete;
 };

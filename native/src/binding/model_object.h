@@ -66,7 +66,8 @@ class ModelObject : public Napi::ObjectWrap<Derived> {
   Engine& ready(Napi::Env env, const char* what) {
     if (!engine) throw make_error(env, "FREED", std::string("this ") + what + " was freed");
     if (busy)
-      throw make_error(env, "BUSY", std::string("a run is in progress on this ") + what + "; await it or abort() first");
+      throw make_error(env, "BUSY",
+                       std::string("a run is in progress on this ") + what + "; await it or abort() first");
     return *engine;
   }
 
@@ -102,7 +103,8 @@ class ModelObject : public Napi::ObjectWrap<Derived> {
   // undefined) receives every emitted int before the promise settles; if it throws, the run is
   // aborted and the promise rejects with code ON_VALUE_ERROR_CODE.
   template <class Job>
-  Napi::Promise run_async(Napi::Env env, Napi::Object self, const char* name, std::unique_ptr<Job> job, Napi::Value on_value) {
+  Napi::Promise run_async(Napi::Env env, Napi::Object self, const char* name, std::unique_ptr<Job> job,
+                          Napi::Value on_value) {
     busy = true;
     abort_flag = false;
     auto* w = new RunWorker<Job>(env, static_cast<Derived*>(this), self, name, std::move(job), on_value);
@@ -134,8 +136,12 @@ class ModelObject : public Napi::ObjectWrap<Derived> {
   template <class Job>
   class RunWorker : public Napi::AsyncWorker {
    public:
-    RunWorker(Napi::Env env, Derived* owner, Napi::Object self, const char* name, std::unique_ptr<Job> job, Napi::Value on_value)
-        : Napi::AsyncWorker(env, name), owner_(owner), job_(std::move(job)), deferred_(Napi::Promise::Deferred::New(env)) {
+    RunWorker(Napi::Env env, Derived* owner, Napi::Object self, const char* name, std::unique_ptr<Job> job,
+              Napi::Value on_value)
+        : Napi::AsyncWorker(env, name),
+          owner_(owner),
+          job_(std::move(job)),
+          deferred_(Napi::Promise::Deferred::New(env)) {
       // The promise settles from the TSFN's finalizer, which runs after OnOK: Settle() deletes us.
       SuppressDestruct();
       self_ = Napi::Persistent(self);  // keeps the JS object (and so the engine) alive while we run

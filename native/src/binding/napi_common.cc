@@ -34,7 +34,8 @@ std::pair<std::string, std::string> classify(const std::exception_ptr& ep) {
     return {"JS", e.Message()};
   } catch (const std::exception& e) {
     // cuda_check's message names the CUDA error; a failed cudaMalloc is an out-of-memory condition.
-    if (std::string(e.what()).find("cudaErrorMemoryAllocation") != std::string::npos) return {"OUT_OF_MEMORY", e.what()};
+    if (std::string(e.what()).find("cudaErrorMemoryAllocation") != std::string::npos)
+      return {"OUT_OF_MEMORY", e.what()};
     return {"NATIVE", e.what()};
   } catch (...) {
     return {"NATIVE", "unknown native error"};
@@ -50,9 +51,11 @@ std::vector<int> to_ints(Napi::Env env, const Napi::Value& v, const char* what) 
     auto a = v.As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) {
       Napi::Value e = a.Get(i);
-      if (!e.IsNumber()) throw make_error(env, "ARGUMENT", std::string(what) + "[" + std::to_string(i) + "] is not a number");
+      if (!e.IsNumber())
+        throw make_error(env, "ARGUMENT", std::string(what) + "[" + std::to_string(i) + "] is not a number");
       double d = e.As<Napi::Number>().DoubleValue();
-      if (d != (double)(int)d) throw make_error(env, "ARGUMENT", std::string(what) + "[" + std::to_string(i) + "] is not a 32-bit integer");
+      if (d != (double)(int)d)
+        throw make_error(env, "ARGUMENT", std::string(what) + "[" + std::to_string(i) + "] is not a 32-bit integer");
       out.push_back((int)d);
     }
   } else {
@@ -85,7 +88,8 @@ int obj_int(Napi::Env env, const Napi::Object& o, const char* key, const char* w
 double obj_num(Napi::Env env, const Napi::Object& o, const char* key, const char* where) {
   Napi::Value v = o.Get(key);
   double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
-  if (!(d > 0 && d < 1e300)) throw make_error(env, "CONFIG", std::string(where) + "." + key + " must be a positive number");
+  if (!(d > 0 && d < 1e300))
+    throw make_error(env, "CONFIG", std::string(where) + "." + key + " must be a positive number");
   return d;
 }
 
@@ -99,7 +103,8 @@ namespace {
 std::vector<std::string> file_list(Napi::Env env, const Napi::Array& a, const char* fn) {
   std::vector<std::string> files;
   for (uint32_t i = 0; i < a.Length(); ++i) {
-    if (!a.Get(i).IsString()) throw make_error(env, "ARGUMENT", std::string(fn) + ": file list entries must be strings");
+    if (!a.Get(i).IsString())
+      throw make_error(env, "ARGUMENT", std::string(fn) + ": file list entries must be strings");
     files.push_back(a.Get(i).As<Napi::String>().Utf8Value());
   }
   if (files.empty()) throw make_error(env, "ARGUMENT", std::string(fn) + ": the file list is empty");
@@ -128,8 +133,9 @@ CheckpointPaths checkpoint_paths(Napi::Env env, const Napi::Value& v, const char
     }
     if (p.renames.empty()) throw make_error(env, "ARGUMENT", std::string(fn) + ": renames is empty");
   } else {
-    throw make_error(env, "ARGUMENT",
-                     std::string(fn) + ": first argument must be a path, an array of .safetensors paths or { files, renames }");
+    throw make_error(
+        env, "ARGUMENT",
+        std::string(fn) + ": first argument must be a path, an array of .safetensors paths or { files, renames }");
   }
   return p;
 }

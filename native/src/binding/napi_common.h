@@ -25,12 +25,12 @@ std::pair<std::string, std::string> classify(const std::exception_ptr& ep);
 
 // Wraps a binding function body so any C++ exception becomes a typed JS error, never a crash.
 #define COSMOS_GUARD_BEGIN try {
-#define COSMOS_GUARD_END(env)                                     \
-  }                                                               \
-  catch (const Napi::Error&) {                                    \
-    throw;                                                        \
-  }                                                               \
-  catch (...) {                                                   \
+#define COSMOS_GUARD_END(env)                                        \
+  }                                                                  \
+  catch (const Napi::Error&) {                                       \
+    throw;                                                           \
+  }                                                                  \
+  catch (...) {                                                      \
     auto ce = ::cosmos::binding::classify(std::current_exception()); \
     throw ::cosmos::binding::make_error(env, ce.first, ce.second);   \
   }
@@ -72,7 +72,10 @@ Napi::Promise load_on_worker(Napi::Env env, const char* name, std::function<std:
    public:
     Worker(Napi::Env env, const char* name, std::function<std::unique_ptr<T>()> load,
            std::function<Napi::Value(Napi::Env, std::unique_ptr<T>)> wrap)
-        : Napi::AsyncWorker(env, name), load_(std::move(load)), wrap_(std::move(wrap)), deferred_(Napi::Promise::Deferred::New(env)) {}
+        : Napi::AsyncWorker(env, name),
+          load_(std::move(load)),
+          wrap_(std::move(wrap)),
+          deferred_(Napi::Promise::Deferred::New(env)) {}
     Napi::Promise Promise() { return deferred_.Promise(); }
     void Execute() override {
       try {
@@ -84,8 +87,10 @@ Napi::Promise load_on_worker(Napi::Env env, const char* name, std::function<std:
     }
     void OnOK() override {
       Napi::Env env = Env();
-      if (failed_) deferred_.Reject(make_error(env, err_.first, err_.second).Value());
-      else deferred_.Resolve(wrap_(env, std::move(result_)));
+      if (failed_)
+        deferred_.Reject(make_error(env, err_.first, err_.second).Value());
+      else
+        deferred_.Resolve(wrap_(env, std::move(result_)));
     }
     void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 

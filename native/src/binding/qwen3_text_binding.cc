@@ -42,7 +42,8 @@ namespace {
 // NativeTextConfig (camelCase, see addon_types.ts) -> Qwen3TextConfig. The TS schema checked it
 // already; the shape rules are checked again so a raw addon call cannot build an unusable model.
 Qwen3TextConfig text_config_from(Napi::Env env, const Napi::Value& v) {
-  if (!v.IsObject()) throw make_error(env, "ARGUMENT", "config must be the NativeTextConfig object (src/native/addon_types.ts)");
+  if (!v.IsObject())
+    throw make_error(env, "ARGUMENT", "config must be the NativeTextConfig object (src/native/addon_types.ts)");
   Napi::Object o = v.As<Napi::Object>();
   const char* w = "config";
   Qwen3TextConfig k;
@@ -58,7 +59,8 @@ Qwen3TextConfig text_config_from(Napi::Env env, const Napi::Value& v) {
   std::vector<int> sec = to_ints(env, o.Get("mropeSection"), "config.mropeSection");
   k.mrope_interleaved = obj_bool(env, o, "mropeInterleaved", w);
   k.tie_word_embeddings = obj_bool(env, o, "tieWordEmbeddings", w);
-  if (k.num_heads % k.num_kv_heads != 0) throw make_error(env, "CONFIG", "config.numHeads is not a multiple of config.numKvHeads");
+  if (k.num_heads % k.num_kv_heads != 0)
+    throw make_error(env, "CONFIG", "config.numHeads is not a multiple of config.numKvHeads");
   if (k.head_dim % 2 != 0) throw make_error(env, "CONFIG", "config.headDim must be even");
   if (sec.size() != 3 || sec[0] < 0 || sec[1] < 0 || sec[2] < 0 || sec[0] + sec[1] + sec[2] != k.head_dim / 2)
     throw make_error(env, "CONFIG", "config.mropeSection must be 3 non-negative integers summing to headDim / 2");
@@ -76,7 +78,9 @@ std::vector<int> positions(Napi::Env env, const Napi::Value& v, int n, int start
   }
   std::vector<int> p = to_ints(env, v, "pos3");
   if ((int)p.size() != 3 * n)
-    throw make_error(env, "ARGUMENT", "pos3 must have 3 x " + std::to_string(n) + " = " + std::to_string(3 * n) + " entries (t row, h row, w row), got " + std::to_string(p.size()));
+    throw make_error(env, "ARGUMENT",
+                     "pos3 must have 3 x " + std::to_string(n) + " = " + std::to_string(3 * n) +
+                         " entries (t row, h row, w row), got " + std::to_string(p.size()));
   return p;
 }
 
@@ -115,19 +119,23 @@ void visual_array(Napi::Env env, const Napi::Value& v, const std::string& what, 
   if (TensorObject::is_tensor(v)) {
     tensor = TensorObject::storage_of(env, v, what.c_str());
     if (tensor->bytes() != want * sizeof(float))
-      throw make_error(env, "ARGUMENT", what + " must have visualRows.length x hidden = " + std::to_string(want) +
-                                            " floats; the tensor has " + std::to_string(tensor->numel()));
+      throw make_error(env, "ARGUMENT",
+                       what + " must have visualRows.length x hidden = " + std::to_string(want) +
+                           " floats; the tensor has " + std::to_string(tensor->numel()));
     return;
   }
   if (!(v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array))
     throw make_error(env, "ARGUMENT", what + " must be a Float32Array or a NativeTensor");
   host = to_floats(env, v, what.c_str());
-  if (host.size() != want) throw make_error(env, "ARGUMENT", what + " must have visualRows.length x hidden = " + std::to_string(want) + " floats");
+  if (host.size() != want)
+    throw make_error(env, "ARGUMENT",
+                     what + " must have visualRows.length x hidden = " + std::to_string(want) + " floats");
 }
 
 // opts: { visualRows?: Int32Array, embeds?: Float32Array | NativeTensor [rows*hidden],
 //         deepstack?: (Float32Array | NativeTensor)[] }. `backend`: the decoder's ("cpu" / "cuda").
-std::unique_ptr<VisualOwned> visual_from(Napi::Env env, const Napi::Object& o, int n, int hidden, const std::string& backend) {
+std::unique_ptr<VisualOwned> visual_from(Napi::Env env, const Napi::Object& o, int n, int hidden,
+                                         const std::string& backend) {
   Napi::Value rv = o.Get("visualRows");
   if (rv.IsUndefined() || rv.IsNull()) return nullptr;
   auto vis = std::make_unique<VisualOwned>();
@@ -136,7 +144,8 @@ std::unique_ptr<VisualOwned> visual_from(Napi::Env env, const Napi::Object& o, i
   // deepstack features are added at those rows.
   std::vector<bool> seen(n, false);
   for (int r : vis->rows) {
-    if (r < 0 || r >= n || seen[r]) throw make_error(env, "ARGUMENT", "visualRows must be unique and inside the prompt");
+    if (r < 0 || r >= n || seen[r])
+      throw make_error(env, "ARGUMENT", "visualRows must be unique and inside the prompt");
     seen[r] = true;
   }
   size_t want = vis->rows.size() * (size_t)hidden;
@@ -150,18 +159,22 @@ std::unique_ptr<VisualOwned> visual_from(Napi::Env env, const Napi::Object& o, i
       std::vector<float> host;
       std::shared_ptr<TensorStorage> t;
       visual_array(env, a.Get(i), "deepstack[" + std::to_string(i) + "]", want, host, t);
-      if (t) vis->deepstack_t.push_back(t);
-      else vis->deepstack.push_back(std::move(host));
+      if (t)
+        vis->deepstack_t.push_back(t);
+      else
+        vis->deepstack.push_back(std::move(host));
     }
     if (!vis->deepstack_t.empty() && !vis->deepstack.empty())
       throw make_error(env, "ARGUMENT", "deepstack must be all Float32Arrays or all NativeTensors");
   }
-  int on_gpu = 0, inputs = (vis->embeds_t || !vis->embeds.empty() ? 1 : 0) + (int)(vis->deepstack.size() + vis->deepstack_t.size());
+  int on_gpu = 0,
+      inputs = (vis->embeds_t || !vis->embeds.empty() ? 1 : 0) + (int)(vis->deepstack.size() + vis->deepstack_t.size());
   for (auto& t : vis->tensors())
     if (t && t->device() == DeviceKind::CUDA) ++on_gpu;
   if (on_gpu > 0) {
     if (backend != "cuda")
-      throw make_error(env, "ARGUMENT", "the visual tensors are on the GPU and this decoder runs on the CPU; toHost() them first");
+      throw make_error(env, "ARGUMENT",
+                       "the visual tensors are on the GPU and this decoder runs on the CPU; toHost() them first");
     if (on_gpu != inputs) throw make_error(env, "ARGUMENT", "embeds and deepstack must all be GPU tensors when one is");
     vis->on_device = true;
   }
@@ -506,11 +519,13 @@ class TextObject : public ModelObject<TextObject, TextEngine> {
     int n = (int)job->req.ids.size();
     if (n == 0) throw make_error(env, "ARGUMENT", "ids is empty");
     for (int id : job->req.ids)
-      if (id < 0 || id >= m.config().vocab_size) throw make_error(env, "ARGUMENT", "token id " + std::to_string(id) + " is outside the vocabulary");
+      if (id < 0 || id >= m.config().vocab_size)
+        throw make_error(env, "ARGUMENT", "token id " + std::to_string(id) + " is outside the vocabulary");
     job->req.pos3 = positions(env, o.Get("pos3"), n, m.next_pos());
     job->vis = visual_from(env, o, n, m.config().hidden_size, m.backend());
     Napi::Value mt = o.Get("maxTokens");
-    if (!mt.IsNumber() || mt.As<Napi::Number>().Int32Value() < 0) throw make_error(env, "ARGUMENT", "maxTokens must be a non-negative number");
+    if (!mt.IsNumber() || mt.As<Napi::Number>().Int32Value() < 0)
+      throw make_error(env, "ARGUMENT", "maxTokens must be a non-negative number");
     job->req.max_tokens = mt.As<Napi::Number>().Int32Value();
     Napi::Value sv = o.Get("stopIds");
     if (!sv.IsUndefined() && !sv.IsNull()) job->req.stop_ids = to_ints(env, sv, "stopIds");
@@ -519,12 +534,14 @@ class TextObject : public ModelObject<TextObject, TextEngine> {
       if (!ss.IsArray()) throw make_error(env, "ARGUMENT", "stopStrings must be an array of strings");
       auto a = ss.As<Napi::Array>();
       for (uint32_t i = 0; i < a.Length(); ++i) {
-        if (!a.Get(i).IsString()) throw make_error(env, "ARGUMENT", "stopStrings[" + std::to_string(i) + "] is not a string");
+        if (!a.Get(i).IsString())
+          throw make_error(env, "ARGUMENT", "stopStrings[" + std::to_string(i) + "] is not a string");
         std::string s = a.Get(i).As<Napi::String>().Utf8Value();
         if (!s.empty()) job->req.stop_strings.push_back(std::move(s));
       }
       if (!job->req.stop_strings.empty()) {
-        if (!pieces_) throw make_error(env, "ARGUMENT", "stopStrings need the token pieces: call setTokenPieces() once first");
+        if (!pieces_)
+          throw make_error(env, "ARGUMENT", "stopStrings need the token pieces: call setTokenPieces() once first");
         job->pieces = pieces_;
         job->req.pieces = job->pieces.get();
       }

@@ -44,7 +44,8 @@ namespace {
 
 std::vector<Qwen3VisionGrid> grids_from(Napi::Env env, const Napi::Value& v) {
   std::vector<int> flat = to_ints(env, v, "grids");
-  if (flat.empty() || flat.size() % 3) throw make_error(env, "ARGUMENT", "grids must hold 3 integers (t, h, w) per image or video");
+  if (flat.empty() || flat.size() % 3)
+    throw make_error(env, "ARGUMENT", "grids must hold 3 integers (t, h, w) per image or video");
   std::vector<Qwen3VisionGrid> g(flat.size() / 3);
   for (size_t i = 0; i < g.size(); ++i) g[i] = {flat[3 * i], flat[3 * i + 1], flat[3 * i + 2]};
   return g;
@@ -53,7 +54,8 @@ std::vector<Qwen3VisionGrid> grids_from(Napi::Env env, const Napi::Value& v) {
 // NativeVisionConfig (camelCase, see addon_types.ts) -> Qwen3VisionConfig; the shape rules are checked
 // again so a raw addon call cannot build an unusable tower.
 Qwen3VisionConfig vision_config_from(Napi::Env env, const Napi::Value& v) {
-  if (!v.IsObject()) throw make_error(env, "ARGUMENT", "config must be the NativeVisionConfig object (src/native/addon_types.ts)");
+  if (!v.IsObject())
+    throw make_error(env, "ARGUMENT", "config must be the NativeVisionConfig object (src/native/addon_types.ts)");
   Napi::Object o = v.As<Napi::Object>();
   const char* w = "visionConfig";
   Qwen3VisionConfig k;
@@ -71,11 +73,13 @@ Qwen3VisionConfig vision_config_from(Napi::Env env, const Napi::Value& v) {
   k.rope_theta = (float)obj_num(env, o, "ropeTheta", w);
   k.deepstack_visual_indexes = to_ints(env, o.Get("deepstackVisualIndexes"), "visionConfig.deepstackVisualIndexes");
   for (int d : k.deepstack_visual_indexes)
-    if (d < 0 || d >= k.depth) throw make_error(env, "CONFIG", "visionConfig.deepstackVisualIndexes entries must be block indexes 0..depth-1");
+    if (d < 0 || d >= k.depth)
+      throw make_error(env, "CONFIG", "visionConfig.deepstackVisualIndexes entries must be block indexes 0..depth-1");
   int side = 1;
   while (side * side < k.num_position_embeddings) ++side;
   if (side * side != k.num_position_embeddings)
-    throw make_error(env, "CONFIG", "visionConfig.numPositionEmbeddings must be a square (the learned grid is side x side)");
+    throw make_error(env, "CONFIG",
+                     "visionConfig.numPositionEmbeddings must be a square (the learned grid is side x side)");
   if (k.hidden_size % k.num_heads != 0 || k.head_dim() % 4 != 0)
     throw make_error(env, "CONFIG", "visionConfig: hiddenSize / numHeads must be a multiple of 4 (2D rotary)");
   return k;
@@ -255,8 +259,9 @@ class VisionObject : public ModelObject<VisionObject, VisionEngine> {
     auto a = pv.As<Napi::Float32Array>();
     const size_t want = (size_t)qwen3_vision_num_patches(job->grids) * (size_t)t.config().patch_dim();
     if (a.ElementLength() != want)
-      throw make_error(env, "ARGUMENT", "pixelValues has " + std::to_string(a.ElementLength()) + " floats; the grids need " +
-                                           std::to_string(want) + " (patches x " + std::to_string(t.config().patch_dim()) + ")");
+      throw make_error(env, "ARGUMENT",
+                       "pixelValues has " + std::to_string(a.ElementLength()) + " floats; the grids need " +
+                           std::to_string(want) + " (patches x " + std::to_string(t.config().patch_dim()) + ")");
     job->pv.assign(a.Data(), a.Data() + a.ElementLength());
     job->tower = Napi::Persistent(info.This().As<Napi::Object>());
     return run_async(env, info.This().As<Napi::Object>(), "cosmos.vision.run", std::move(job), env.Undefined());

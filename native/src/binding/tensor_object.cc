@@ -106,8 +106,9 @@ void TensorStorage::report_to_v8(napi_env env) {
 std::shared_ptr<TensorStorage> TensorRegistry::add(std::shared_ptr<TensorStorage> s) {
   std::lock_guard<std::mutex> l(mu_);
   // Forget the handles that went on their own, so a long-lived model does not accumulate them.
-  live_.erase(std::remove_if(live_.begin(), live_.end(), [](const std::weak_ptr<TensorStorage>& w) { return w.expired(); }),
-              live_.end());
+  live_.erase(
+      std::remove_if(live_.begin(), live_.end(), [](const std::weak_ptr<TensorStorage>& w) { return w.expired(); }),
+      live_.end());
   live_.push_back(s);
   return s;
 }
@@ -142,14 +143,14 @@ TensorReadLock::TensorReadLock(const std::vector<std::shared_ptr<TensorStorage>>
 Napi::FunctionReference TensorObject::ctor;
 
 Napi::Function TensorObject::Init(Napi::Env env) {
-  Napi::Function f = DefineClass(env, "NativeTensor",
-                                 {InstanceAccessor("shape", &TensorObject::Shape, nullptr),
-                                  InstanceAccessor("dtype", &TensorObject::Dtype, nullptr),
-                                  InstanceAccessor("device", &TensorObject::Device, nullptr),
-                                  InstanceAccessor("bytes", &TensorObject::Bytes, nullptr),
-                                  InstanceAccessor("disposed", &TensorObject::Disposed, nullptr),
-                                  InstanceMethod("toHost", &TensorObject::ToHost),
-                                  InstanceMethod("dispose", &TensorObject::Dispose)});
+  Napi::Function f =
+      DefineClass(env, "NativeTensor",
+                  {InstanceAccessor("shape", &TensorObject::Shape, nullptr),
+                   InstanceAccessor("dtype", &TensorObject::Dtype, nullptr),
+                   InstanceAccessor("device", &TensorObject::Device, nullptr),
+                   InstanceAccessor("bytes", &TensorObject::Bytes, nullptr),
+                   InstanceAccessor("disposed", &TensorObject::Disposed, nullptr),
+                   InstanceMethod("toHost", &TensorObject::ToHost), InstanceMethod("dispose", &TensorObject::Dispose)});
   ctor = Napi::Persistent(f);
   ctor.SuppressDestruct();
   return f;
@@ -238,8 +239,10 @@ class ToHostWorker : public Napi::AsyncWorker {
   }
   void OnOK() override {
     Napi::Env env = Env();
-    if (failed_) deferred_.Reject(make_error(env, err_.first, err_.second).Value());
-    else deferred_.Resolve(out_.Value());
+    if (failed_)
+      deferred_.Reject(make_error(env, err_.first, err_.second).Value());
+    else
+      deferred_.Resolve(out_.Value());
     out_.Reset();
   }
   void OnError(const Napi::Error& e) override {
@@ -262,7 +265,9 @@ Napi::Value TensorObject::ToHost(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!s_ || s_->released()) {
     auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(make_error(env, "TENSOR_FREED", "this tensor was disposed, or the model that made it was freed (its session closed)").Value());
+    d.Reject(make_error(env, "TENSOR_FREED",
+                        "this tensor was disposed, or the model that made it was freed (its session closed)")
+                 .Value());
     return d.Promise();
   }
   auto* w = new ToHostWorker(env, s_);

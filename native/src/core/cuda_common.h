@@ -10,8 +10,8 @@ namespace cosmos {
 // Throws std::runtime_error naming the call site; the Node binding turns it into a NativeError.
 inline void cuda_check(cudaError_t e, const char* what, const char* file, int line) {
   if (e != cudaSuccess)
-    throw std::runtime_error(std::string("CUDA error ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) +
-                             ") in " + what + " at " + file + ":" + std::to_string(line));
+    throw std::runtime_error(std::string("CUDA error ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ") in " +
+                             what + " at " + file + ":" + std::to_string(line));
 }
 inline unsigned int ceil_div(long long a, long long b) { return (unsigned int)((a + b - 1) / b); }
 // Grid for a grid-stride elementwise kernel: enough blocks to fill an H100 (132 SMs x 16 blocks of

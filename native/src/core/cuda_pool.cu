@@ -69,10 +69,22 @@ void CudaPool::release_cached() {
   cached_ = 0;
 }
 
-size_t CudaPool::bytes_in_use() const { std::lock_guard<std::mutex> l(mu_); return in_use_; }
-size_t CudaPool::peak_bytes() const { std::lock_guard<std::mutex> l(mu_); return peak_; }
-size_t CudaPool::bytes_cached() const { std::lock_guard<std::mutex> l(mu_); return cached_; }
-void CudaPool::reset_peak() { std::lock_guard<std::mutex> l(mu_); peak_ = in_use_; }
+size_t CudaPool::bytes_in_use() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return in_use_;
+}
+size_t CudaPool::peak_bytes() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return peak_;
+}
+size_t CudaPool::bytes_cached() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return cached_;
+}
+void CudaPool::reset_peak() {
+  std::lock_guard<std::mutex> l(mu_);
+  peak_ = in_use_;
+}
 
 int cuda_device_count() {
   int n = 0;

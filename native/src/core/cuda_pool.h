@@ -44,16 +44,16 @@ class CudaPool {
   // Gives every cached (free) block back to CUDA.
   void release_cached();
 
-  size_t bytes_in_use() const;   // handed out and not freed
-  size_t peak_bytes() const;     // max of bytes_in_use since construction / reset_peak
-  size_t bytes_cached() const;   // held in free lists
+  size_t bytes_in_use() const;  // handed out and not freed
+  size_t peak_bytes() const;    // max of bytes_in_use since construction / reset_peak
+  size_t bytes_cached() const;  // held in free lists
   void reset_peak();
 
  private:
   static size_t round(size_t bytes);
   mutable std::mutex mu_;
-  std::unordered_map<void*, size_t> live_;        // pointer -> rounded size
-  std::multimap<size_t, void*> free_;             // rounded size -> cached block
+  std::unordered_map<void*, size_t> live_;  // pointer -> rounded size
+  std::multimap<size_t, void*> free_;       // rounded size -> cached block
   size_t in_use_ = 0, peak_ = 0, cached_ = 0;
 };
 
@@ -66,14 +66,28 @@ class DeviceBuffer {
     p_ = count ? static_cast<T*>(pool.alloc(count * sizeof(T))) : nullptr;
   }
   ~DeviceBuffer() { reset(); }
-  DeviceBuffer(DeviceBuffer&& o) noexcept : pool_(o.pool_), p_(o.p_), n_(o.n_) { o.p_ = nullptr; o.n_ = 0; }
+  DeviceBuffer(DeviceBuffer&& o) noexcept : pool_(o.pool_), p_(o.p_), n_(o.n_) {
+    o.p_ = nullptr;
+    o.n_ = 0;
+  }
   DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
-    if (this != &o) { reset(); pool_ = o.pool_; p_ = o.p_; n_ = o.n_; o.p_ = nullptr; o.n_ = 0; }
+    if (this != &o) {
+      reset();
+      pool_ = o.pool_;
+      p_ = o.p_;
+      n_ = o.n_;
+      o.p_ = nullptr;
+      o.n_ = 0;
+    }
     return *this;
   }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  void reset() { if (p_ && pool_) pool_->free(p_); p_ = nullptr; n_ = 0; }
+  void reset() {
+    if (p_ && pool_) pool_->free(p_);
+    p_ = nullptr;
+    n_ = 0;
+  }
   T* get() const { return p_; }
   size_t size() const { return n_; }
   size_t bytes() const { return n_ * sizeof(T); }

@@ -41,7 +41,8 @@ static DeviceChoice decide() {
   if (cuda_problem.empty()) {
     // CUDA is built and a device exists. The CPU-side model code is complete; until the CUDA model
     // path lands, the engine runs the CPU backend but reports that CUDA is available.
-    return {DeviceKind::CUDA, "cuda", want == "cuda" ? "COSMOS_DEVICE=cuda" : std::to_string(count) + " CUDA device(s) found", count};
+    return {DeviceKind::CUDA, "cuda",
+            want == "cuda" ? "COSMOS_DEVICE=cuda" : std::to_string(count) + " CUDA device(s) found", count};
   }
   return {DeviceKind::CPU, "cpu", (want == "cuda" ? "COSMOS_DEVICE=cuda requested but " : "") + cuda_problem, count};
 }

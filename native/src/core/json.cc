@@ -36,10 +36,21 @@ struct Parser {
     return false;
   }
   static void put_utf8(std::string& o, uint32_t c) {
-    if (c < 0x80) o += (char)c;
-    else if (c < 0x800) { o += (char)(0xC0 | (c >> 6)); o += (char)(0x80 | (c & 0x3F)); }
-    else if (c < 0x10000) { o += (char)(0xE0 | (c >> 12)); o += (char)(0x80 | ((c >> 6) & 0x3F)); o += (char)(0x80 | (c & 0x3F)); }
-    else { o += (char)(0xF0 | (c >> 18)); o += (char)(0x80 | ((c >> 12) & 0x3F)); o += (char)(0x80 | ((c >> 6) & 0x3F)); o += (char)(0x80 | (c & 0x3F)); }
+    if (c < 0x80)
+      o += (char)c;
+    else if (c < 0x800) {
+      o += (char)(0xC0 | (c >> 6));
+      o += (char)(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+      o += (char)(0xE0 | (c >> 12));
+      o += (char)(0x80 | ((c >> 6) & 0x3F));
+      o += (char)(0x80 | (c & 0x3F));
+    } else {
+      o += (char)(0xF0 | (c >> 18));
+      o += (char)(0x80 | ((c >> 12) & 0x3F));
+      o += (char)(0x80 | ((c >> 6) & 0x3F));
+      o += (char)(0x80 | (c & 0x3F));
+    }
   }
   uint32_t hex4() {
     if (end - p < 4) fail("truncated \\u escape");
@@ -47,10 +58,14 @@ struct Parser {
     for (int i = 0; i < 4; ++i) {
       char c = *p++;
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= c - '0';
-      else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-      else fail("bad hex digit in \\u escape");
+      if (c >= '0' && c <= '9')
+        v |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        v |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        v |= c - 'A' + 10;
+      else
+        fail("bad hex digit in \\u escape");
     }
     return v;
   }
@@ -63,18 +78,37 @@ struct Parser {
       unsigned char c = (unsigned char)*p++;
       if (c == '"') break;
       if (c < 0x20) fail("control character in string");
-      if (c != '\\') { o += (char)c; continue; }
+      if (c != '\\') {
+        o += (char)c;
+        continue;
+      }
       if (p >= end) fail("truncated escape");
       char e = *p++;
       switch (e) {
-        case '"': o += '"'; break;
-        case '\\': o += '\\'; break;
-        case '/': o += '/'; break;
-        case 'b': o += '\b'; break;
-        case 'f': o += '\f'; break;
-        case 'n': o += '\n'; break;
-        case 'r': o += '\r'; break;
-        case 't': o += '\t'; break;
+        case '"':
+          o += '"';
+          break;
+        case '\\':
+          o += '\\';
+          break;
+        case '/':
+          o += '/';
+          break;
+        case 'b':
+          o += '\b';
+          break;
+        case 'f':
+          o += '\f';
+          break;
+        case 'n':
+          o += '\n';
+          break;
+        case 'r':
+          o += '\r';
+          break;
+        case 't':
+          o += '\t';
+          break;
         case 'u': {
           uint32_t c1 = hex4();
           if (c1 >= 0xD800 && c1 < 0xDC00) {
@@ -89,7 +123,8 @@ struct Parser {
           put_utf8(o, c1);
           break;
         }
-        default: fail("bad escape");
+        default:
+          fail("bad escape");
       }
     }
     return o;
@@ -99,9 +134,12 @@ struct Parser {
     bool integer = true;
     if (p < end && *p == '-') ++p;
     if (p >= end) fail("bad number");
-    if (*p == '0') ++p;
-    else if (*p >= '1' && *p <= '9') while (p < end && *p >= '0' && *p <= '9') ++p;
-    else fail("bad number");
+    if (*p == '0')
+      ++p;
+    else if (*p >= '1' && *p <= '9')
+      while (p < end && *p >= '0' && *p <= '9') ++p;
+    else
+      fail("bad number");
     if (p < end && *p == '.') {
       integer = false;
       ++p;
@@ -122,7 +160,10 @@ struct Parser {
     if (integer && tok.size() <= 19) {
       errno = 0;
       long long v = std::strtoll(tok.c_str(), nullptr, 10);
-      if (errno == 0) { j.is_integer = true; j.i64 = v; }
+      if (errno == 0) {
+        j.is_integer = true;
+        j.i64 = v;
+      }
     }
     return j;
   }
@@ -136,7 +177,10 @@ struct Parser {
       ++p;
       j.type = Json::Type::Object;
       ws();
-      if (p < end && *p == '}') { ++p; return j; }
+      if (p < end && *p == '}') {
+        ++p;
+        return j;
+      }
       while (true) {
         ws();
         std::string k = string();
@@ -147,27 +191,43 @@ struct Parser {
         ++p;
         j.obj.emplace_back(std::move(k), value(depth + 1));
         ws();
-        if (p < end && *p == ',') { ++p; continue; }
-        if (p < end && *p == '}') { ++p; break; }
+        if (p < end && *p == ',') {
+          ++p;
+          continue;
+        }
+        if (p < end && *p == '}') {
+          ++p;
+          break;
+        }
         fail("expected ',' or '}'");
       }
     } else if (c == '[') {
       ++p;
       j.type = Json::Type::Array;
       ws();
-      if (p < end && *p == ']') { ++p; return j; }
+      if (p < end && *p == ']') {
+        ++p;
+        return j;
+      }
       while (true) {
         j.arr.push_back(value(depth + 1));
         ws();
-        if (p < end && *p == ',') { ++p; continue; }
-        if (p < end && *p == ']') { ++p; break; }
+        if (p < end && *p == ',') {
+          ++p;
+          continue;
+        }
+        if (p < end && *p == ']') {
+          ++p;
+          break;
+        }
         fail("expected ',' or ']'");
       }
     } else if (c == '"') {
       j.type = Json::Type::String;
       j.str = string();
     } else if (lit("true")) {
-      j.type = Json::Type::Bool; j.b = true;
+      j.type = Json::Type::Bool;
+      j.b = true;
     } else if (lit("false")) {
       j.type = Json::Type::Bool;
     } else if (lit("null")) {

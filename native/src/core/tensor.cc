@@ -11,20 +11,28 @@ namespace cosmos {
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::F32: return 4;
-    case DType::I32: return 4;
-    case DType::BF16: return 2;
-    case DType::F16: return 2;
+    case DType::F32:
+      return 4;
+    case DType::I32:
+      return 4;
+    case DType::BF16:
+      return 2;
+    case DType::F16:
+      return 2;
   }
   return 0;
 }
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::F32: return "f32";
-    case DType::I32: return "i32";
-    case DType::BF16: return "bf16";
-    case DType::F16: return "f16";
+    case DType::F32:
+      return "f32";
+    case DType::I32:
+      return "i32";
+    case DType::BF16:
+      return "bf16";
+    case DType::F16:
+      return "f16";
   }
   return "?";
 }
@@ -48,10 +56,14 @@ float f16_to_f32(uint16_t h) {
   uint32_t sign = (uint32_t)(h & 0x8000) << 16;
   uint32_t exp = (h >> 10) & 0x1F, man = h & 0x3FF, u;
   if (exp == 0) {
-    if (man == 0) u = sign;
+    if (man == 0)
+      u = sign;
     else {  // subnormal: normalise
       int e = -1;
-      do { ++e; man <<= 1; } while (!(man & 0x400));
+      do {
+        ++e;
+        man <<= 1;
+      } while (!(man & 0x400));
       u = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3FF) << 13);
     }
   } else if (exp == 31) {

@@ -30,8 +30,8 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
   const float scale = 1.0f / std::sqrt((float)D);
   const int own = p.kv_row0 + n;
   if (call.n_kv_dev) {
-    attention_decode_cuda(p.att, p.q, p.k, p.v, call.n_kv_dev, call.cache->capacity, H, KVH, D, scale,
-                          call.decode_part, ctx);
+    attention_decode_cuda(p.att, p.q, p.k, p.v, call.n_kv_dev, call.cache->capacity, H, KVH, D, scale, call.decode_part,
+                          ctx);
   } else if (call.segments) {
     for (int s = 0; s < call.n_segments; ++s) {
       const size_t o = (size_t)call.segments[s];

@@ -52,11 +52,11 @@ struct ExtraKv {
 };
 
 struct AttentionCall {
-  int n = 0;                                          // tokens of this call
-  const float* cos = nullptr, *sin = nullptr;         // [n, hd] rotary tables of these tokens
-  bool causal = true;                                 // over this stream's own keys
-  const KvCache* cache = nullptr;                     // set: k/v go to rows n_past.., keys = rows [0, n_past + n)
-  ExtraKv extra;                                      // extra.n > 0: see ExtraKv
+  int n = 0;                                   // tokens of this call
+  const float *cos = nullptr, *sin = nullptr;  // [n, hd] rotary tables of these tokens
+  bool causal = true;                          // over this stream's own keys
+  const KvCache* cache = nullptr;              // set: k/v go to rows n_past.., keys = rows [0, n_past + n)
+  ExtraKv extra;                               // extra.n > 0: see ExtraKv
   // Attention within segments [seg[i], seg[i+1]) of the call's rows only (the tower's per-frame
   // cu_seqlens, host memory, n_segments + 1 offsets); not with a cache or extra K/V.
   const int* segments = nullptr;

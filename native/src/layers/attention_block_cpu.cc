@@ -45,8 +45,10 @@ AttentionPlan attention_plan(const AttentionBlock& b, const AttentionCall& call,
   p.att = next;
   next += (size_t)n * QH;
   const bool inplace = in_place(b, n);
-  if (inplace) p.q = p.q_in;
-  else p.q = next, next += (size_t)n * QH;
+  if (inplace)
+    p.q = p.q_in;
+  else
+    p.q = next, next += (size_t)n * QH;
   if (call.cache) {
     p.k = call.cache->k;
     p.v = call.cache->v;
@@ -71,8 +73,8 @@ void attention_check(const AttentionBlock& b, const AttentionCall& call) {
   if (b.qkv.out != (b.heads + 2 * b.kv_heads) * b.head_dim || b.o.in != b.heads * b.head_dim)
     throw ModelError("attention: qkv / o projection widths do not match the heads");
   if (call.cache && call.cache->n_past + call.n > call.cache->capacity)
-    throw ModelError("attention: the KV cache holds " + std::to_string(call.cache->capacity) + " rows, the call needs " +
-                     std::to_string(call.cache->n_past + call.n));
+    throw ModelError("attention: the KV cache holds " + std::to_string(call.cache->capacity) +
+                     " rows, the call needs " + std::to_string(call.cache->n_past + call.n));
   if (call.segments && (call.cache || call.extra.n > 0))
     throw ModelError("attention: segments are for calls without a KV cache or extra K/V");
   if (call.segments && (call.n_segments < 1 || call.segments[0] != 0 || call.segments[call.n_segments] != call.n))
@@ -104,8 +106,8 @@ void attention_block_cpu(float* y, const float* x, const AttentionBlock& b, cons
     for (int s = 0; s < call.n_segments; ++s) {
       const size_t o = (size_t)call.segments[s];
       const int len = call.segments[s + 1] - call.segments[s];
-      attention_cpu(p.att + o * QH, p.q + o * QH, p.k + o * KH, p.v + o * KH, len, len, H, KVH, D, 0, call.causal, scale,
-                    ctx);
+      attention_cpu(p.att + o * QH, p.q + o * QH, p.k + o * KH, p.v + o * KH, len, len, H, KVH, D, 0, call.causal,
+                    scale, ctx);
     }
   } else if (call.extra.n > 0) {
     // Keys [extra | own]: a query at position extra.n + kv_row0 + i sees every extra key and, when causal,

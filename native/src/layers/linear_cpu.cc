@@ -15,7 +15,8 @@ Linear Linear::rows(int first, int count) const {
 }
 
 void linear_cpu(float* y, const float* x, const Linear& l, int n, const CpuContext& ctx) {
-  if (l.wt != WType::F32) throw ModelError("linear_cpu: bf16 weights are not supported on the CPU backend (load as f32)");
+  if (l.wt != WType::F32)
+    throw ModelError("linear_cpu: bf16 weights are not supported on the CPU backend (load as f32)");
   matmul_cpu(y, x, static_cast<const float*>(l.w), l.b, n, l.in, l.out, ctx);
 }
 

@@ -25,8 +25,10 @@ void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratc
 
 void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx) {
   linear_cuda(scratch, x, m.fc1, n, ctx);
-  if (m.tanh) gelu_tanh_cuda(scratch, n * m.fc1.out, ctx);
-  else gelu_erf_cuda(scratch, n * m.fc1.out, ctx);
+  if (m.tanh)
+    gelu_tanh_cuda(scratch, n * m.fc1.out, ctx);
+  else
+    gelu_erf_cuda(scratch, n * m.fc1.out, ctx);
   linear_cuda(y, scratch, m.fc2, n, ctx);
 }
 

@@ -21,8 +21,10 @@ void mlp_cpu(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch
 
 void mlp_cpu(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CpuContext& ctx) {
   linear_cpu(scratch, x, m.fc1, n, ctx);
-  if (m.tanh) gelu_tanh_cpu(scratch, n * m.fc1.out);
-  else gelu_erf_cpu(scratch, n * m.fc1.out);
+  if (m.tanh)
+    gelu_tanh_cpu(scratch, n * m.fc1.out);
+  else
+    gelu_erf_cpu(scratch, n * m.fc1.out);
   linear_cpu(y, scratch, m.fc2, n, ctx);
 }
 

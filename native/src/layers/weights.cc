@@ -59,8 +59,10 @@ void WeightBinder::write(void* dst, const std::string& name, const std::vector<i
   const size_t n = numel_of(shape);
   if (!ck_) {
     float a = amp_, c = 0.f;
-    if (is_param && shape.size() == 1 && ends_with(name, "weight")) a = 0.f, c = 1.f;  // norm gains
-    else if (is_param && ends_with(name, "bias") && name.find("norm") != std::string::npos) a = 0.f;  // norm shifts
+    if (is_param && shape.size() == 1 && ends_with(name, "weight"))
+      a = 0.f, c = 1.f;  // norm gains
+    else if (is_param && ends_with(name, "bias") && name.find("norm") != std::string::npos)
+      a = 0.f;  // norm shifts
     store_.fill(dst, n, bf16, ++seed_, a, c);
     return;
   }
@@ -87,7 +89,8 @@ Linear WeightBinder::linear(const std::vector<LinearPart>& parts) {
     check_shape(p.weight, p.shape);
     const int64_t pin = (int64_t)(numel_of(p.shape) / (size_t)p.shape[0]);
     if (in >= 0 && pin != in) throw ModelError("WeightBinder::linear: parts of " + p.weight + " differ in width");
-    if (p.bias.empty() != parts[0].bias.empty()) throw ModelError("WeightBinder::linear: some parts have a bias, some not");
+    if (p.bias.empty() != parts[0].bias.empty())
+      throw ModelError("WeightBinder::linear: some parts have a bias, some not");
     in = pin;
     rows += p.shape[0];
   }
@@ -117,8 +120,10 @@ std::vector<float> WeightBinder::values(const std::string& name, const std::vect
     ck_->read_f32(name, v.data(), n);
   } else {
     float a = amp_, c = 0.f;
-    if (is_param && shape.size() == 1 && ends_with(name, "weight")) a = 0.f, c = 1.f;
-    else if (is_param && ends_with(name, "bias") && name.find("norm") != std::string::npos) a = 0.f;
+    if (is_param && shape.size() == 1 && ends_with(name, "weight"))
+      a = 0.f, c = 1.f;
+    else if (is_param && ends_with(name, "bias") && name.find("norm") != std::string::npos)
+      a = 0.f;
     fill_uniform_cpu(v.data(), (long long)n, ++seed_, a, c);
   }
   return v;

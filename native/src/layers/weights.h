@@ -27,8 +27,8 @@ namespace cosmos {
 class WeightStore {
  public:
   virtual ~WeightStore() = default;
-  virtual void* alloc(size_t count, bool bf16) = 0;                              // count elements
-  virtual void put(void* dst, const float* src, size_t count, bool bf16) = 0;    // f32 host values in
+  virtual void* alloc(size_t count, bool bf16) = 0;                                            // count elements
+  virtual void put(void* dst, const float* src, size_t count, bool bf16) = 0;                  // f32 host values in
   virtual void fill(void* dst, size_t count, bool bf16, uint64_t seed, float a, float c) = 0;  // fill_uniform
   virtual WType matmul_type() const = 0;
   // Whether an embedding table stored in bf16 stays bf16 (exact either way; the GPU saves 1.2 GB at

@@ -19,7 +19,8 @@ void require_string(const Json& c, const char* key, const char* want) {
   const Json* v = c.get(key);
   if (!v) return;
   if (!v->is_str() || v->str != want)
-    throw ModelError(std::string(kWhere) + "." + key + " must be \"" + want + "\" (the shipped AVAE; diffusers supports no other)");
+    throw ModelError(std::string(kWhere) + "." + key + " must be \"" + want +
+                     "\" (the shipped AVAE; diffusers supports no other)");
 }
 // A boolean field that must equal `want` (missing: the class default, which is `want`).
 void require_bool(const Json& c, const char* key, bool want) {
@@ -85,14 +86,15 @@ AudioConvTranspose bind_conv_transpose(WeightBinder& wb, const std::string& pref
   c.d.cout = cout;
   c.d.k = 2 * stride;
   c.d.stride = stride;
-  c.d.pad = (stride + 1) / 2;      // ceil(stride / 2)
-  c.d.output_pad = stride % 2;     // Cosmos 3's one change to Oobleck: odd strides still multiply the length
+  c.d.pad = (stride + 1) / 2;   // ceil(stride / 2)
+  c.d.output_pad = stride % 2;  // Cosmos 3's one change to Oobleck: odd strides still multiply the length
   const auto g = wb.values(prefix + ".weight_g", {cin, 1, 1}, true);
   const auto v = wb.values(prefix + ".weight_v", {cin, cout, c.d.k});
   const auto w = fold_weight_norm(g, v);
   std::vector<float> packed(w.size());
   conv_transpose1d_pack_weight(packed.data(), w.data(), cin, cout, c.d.k);
-  c.w = wb.linear_from_values(packed.data(), c.d.k * cout, cin, nullptr);  // the bias is per output channel, not per row
+  c.w =
+      wb.linear_from_values(packed.data(), c.d.k * cout, cin, nullptr);  // the bias is per output channel, not per row
   c.bias = wb.param(prefix + ".bias", {cout});
   return c;
 }
@@ -233,7 +235,8 @@ struct CpuBackend {
 
 void cosmos3_audio_check_decode(const Cosmos3AudioConfig& cfg, const float* latents, int T) {
   if (T < 1) throw ModelError("sound latents: T must be at least 1 frame");
-  if ((long long)T * cfg.upsampling() > (1ll << 31) - 1) throw ModelError("sound latents: T is too long for one decode");
+  if ((long long)T * cfg.upsampling() > (1ll << 31) - 1)
+    throw ModelError("sound latents: T is too long for one decode");
   if (!latents) throw ModelError("sound latents: no data");
 }
 

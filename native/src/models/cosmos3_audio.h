@@ -33,12 +33,12 @@ namespace cosmos {
 // which are the shipped AVAE's). Only the shipped decoder flavour is accepted, as diffusers does.
 struct Cosmos3AudioConfig {
   int sampling_rate = 48000;
-  int latent_channels = 64;                         // vocoder_input_dim (= the transformer's sound_dim)
+  int latent_channels = 64;  // vocoder_input_dim (= the transformer's sound_dim)
   int dec_dim = 320;
   std::vector<int> dec_c_mults = {1, 2, 4, 8, 16};
   std::vector<int> dec_strides = {2, 4, 5, 6, 8};  // applied reversed: 8, 6, 5, 4, 2
-  int audio_channels = 2;                           // dec_out_channels (stereo)
-  int hop_size = 1920;                              // config null: prod(dec_strides)
+  int audio_channels = 2;                          // dec_out_channels (stereo)
+  int hop_size = 1920;                             // config null: prod(dec_strides)
 
   // Throws ModelError naming the field: sizes that are not positive integers, dec_c_mults / dec_strides of
   // different lengths, and every flag diffusers refuses (model_type, dec_type, dec_use_snake, dec_final_tanh,
@@ -89,8 +89,8 @@ struct Cosmos3AudioDecoderWeights {
 void cosmos3_audio_bind_decoder(const Cosmos3AudioConfig& cfg, WeightBinder& wb, Cosmos3AudioDecoderWeights& w);
 
 struct Cosmos3AudioRunOptions {
-  bool clamp = true;                          // clamp to [-1, 1] as diffusers' decode does
-  const std::atomic<bool>* abort = nullptr;   // read between blocks (AbortedError)
+  bool clamp = true;                         // clamp to [-1, 1] as diffusers' decode does
+  const std::atomic<bool>* abort = nullptr;  // read between blocks (AbortedError)
 };
 
 // The CPU decoder: f32 host weights.

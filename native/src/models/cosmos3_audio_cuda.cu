@@ -80,8 +80,8 @@ std::vector<float> Cosmos3AudioDecoderCuda::decode(const float* latents, int T, 
       cudaStreamSynchronize(stream_.get());
       throw;
     }
-    CUDA_CHECK(cudaMemcpyAsync(out.data(), dout.get(), out.size() * sizeof(float), cudaMemcpyDeviceToHost,
-                               stream_.get()));
+    CUDA_CHECK(
+        cudaMemcpyAsync(out.data(), dout.get(), out.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_.get()));
     CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
   }
   last_peak_ = pool_.peak_bytes() - base;

@@ -120,8 +120,14 @@ class GenVelocity final : public runtime::VelocityModel {
   GenVelocity(Cosmos3GeneratorParts& m, const Cosmos3GeneratorParts::TextCache* cond,
               const Cosmos3GeneratorParts::TextCache* uncond, const float* cond_pos, const float* uncond_pos,
               const GenShape& g)
-      : m_(m), cond_(cond), uncond_(uncond), cond_pos_(cond_pos), uncond_pos_(uncond_pos), g_(g),
-        vision_t_((size_t)g.noisy_vision_tokens), action_t_(g.noisy_actions.size()) {}
+      : m_(m),
+        cond_(cond),
+        uncond_(uncond),
+        cond_pos_(cond_pos),
+        uncond_pos_(uncond_pos),
+        g_(g),
+        vision_t_((size_t)g.noisy_vision_tokens),
+        action_t_(g.noisy_actions.size()) {}
 
   void velocity(const runtime::VelocityQuery& q, const std::vector<const float*>& x,
                 const std::vector<float*>& v) override {
@@ -308,11 +314,11 @@ void Cosmos3Generator::check(const Cosmos3GenerateRequest& r) const {
         throw ModelError("actionClean: ascending distinct tokens in 0.." + std::to_string(r.action_len - 1));
     }
     if (!r.action_clean.empty() && (long long)r.action_values.size() != na)
-      throw ModelError("actionValues: need " + std::to_string(na) + " floats ([" + std::to_string(r.action_len) +
-                       ", " + std::to_string(tc.action_dim) + "])");
+      throw ModelError("actionValues: need " + std::to_string(na) + " floats ([" + std::to_string(r.action_len) + ", " +
+                       std::to_string(tc.action_dim) + "])");
     if (!r.action_noise.empty() && (long long)r.action_noise.size() != na)
-      throw ModelError("actionNoise: need " + std::to_string(na) + " floats ([" + std::to_string(r.action_len) +
-                       ", " + std::to_string(tc.action_dim) + "])");
+      throw ModelError("actionNoise: need " + std::to_string(na) + " floats ([" + std::to_string(r.action_len) + ", " +
+                       std::to_string(tc.action_dim) + "])");
   } else if (r.action_len < 0) {
     throw ModelError("actionLen: a token count >= 0");
   }
@@ -329,8 +335,7 @@ void Cosmos3Generator::check(const Cosmos3GenerateRequest& r) const {
                        " covering the latents");
     if (r.cond_frames != frames)
       throw ModelError("condVideo: the clean latent frames up to " + std::to_string(r.clean_frames.back()) +
-                       " are encoded from " + std::to_string(frames) + " frames, got " +
-                       std::to_string(r.cond_frames));
+                       " are encoded from " + std::to_string(frames) + " frames, got " + std::to_string(r.cond_frames));
     const size_t want = (size_t)vc.video_channels() * frames * H * W;
     if (r.cond_video.size() != want)
       throw ModelError("condVideo: need " + std::to_string(want) + " floats ([" + std::to_string(vc.video_channels()) +
@@ -398,8 +403,10 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
   runtime::LatentBuffer x(dev, n);
 
   // 1-2. Clean latents (encoded prefix) and the initial latents.
-  if (!r.noise.empty()) dev.upload(x.get(), r.noise.data(), n);
-  else fill_normal_cpu(x.get(), n, r.seed, 0.0f, 1.0f);
+  if (!r.noise.empty())
+    dev.upload(x.get(), r.noise.data(), n);
+  else
+    fill_normal_cpu(x.get(), n, r.seed, 0.0f, 1.0f);
   if (!r.clean_frames.empty()) {
     check_abort();
     vopt.on_chunk = [&](int done, int total) {
@@ -426,10 +433,13 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
   if (r.action_len > 0) {
     xa = runtime::LatentBuffer(dev, na);
     std::vector<float> a((size_t)na);
-    if (!r.action_noise.empty()) a = r.action_noise;
-    else fill_normal_cpu(a.data(), na, r.seed + 1, 0.0f, 1.0f);
+    if (!r.action_noise.empty())
+      a = r.action_noise;
+    else
+      fill_normal_cpu(a.data(), na, r.seed + 1, 0.0f, 1.0f);
     for (int k : r.action_clean)
-      std::copy_n(r.action_values.begin() + (long)k * tc.action_dim, tc.action_dim, a.begin() + (long)k * tc.action_dim);
+      std::copy_n(r.action_values.begin() + (long)k * tc.action_dim, tc.action_dim,
+                  a.begin() + (long)k * tc.action_dim);
     for (int k = 0; k < r.action_len; ++k)
       std::fill(a.begin() + (long)k * tc.action_dim + r.raw_action_dim, a.begin() + (long)(k + 1) * tc.action_dim, 0.f);
     dev.upload(xa.get(), a.data(), na);

@@ -55,7 +55,7 @@ struct Cosmos3GenerateRequest {
   Cosmos3Branch cond, uncond;  // uncond is used only when guidance != 1
   float guidance = 1.0f;
   int latent_t = 0, latent_h = 0, latent_w = 0;  // latents [channels, t, h, w]
-  std::vector<int> clean_frames;                  // latent frames kept clean (ascending, distinct)
+  std::vector<int> clean_frames;                 // latent frames kept clean (ascending, distinct)
   // The pixels the clean frames are encoded from: [3, frames, latent_h * 16, latent_w * 16] in [-1, 1],
   // frames = 1 + 4 * max(clean_frames) (a causal prefix of the pipeline's conditioning clip). Empty when
   // nothing is clean.
@@ -78,11 +78,11 @@ struct Cosmos3GenerateRequest {
 };
 
 struct Cosmos3GenerateResult {
-  std::vector<float> latents;                   // [channels, t, h, w] after the last step
+  std::vector<float> latents;                    // [channels, t, h, w] after the last step
   std::vector<std::vector<float>> step_latents;  // with keep_step_latents
   std::vector<float> action;                     // [action_len, action_dim] after the last step (action runs)
   std::vector<std::vector<float>> step_actions;  // with keep_step_latents (action runs)
-  std::vector<float> video;                     // [3, frames, height, width] in [-1, 1] when decoded
+  std::vector<float> video;                      // [3, frames, height, width] in [-1, 1] when decoded
   int frames = 0, height = 0, width = 0;
   std::vector<float> timesteps, sigmas;  // the schedule that ran
 };

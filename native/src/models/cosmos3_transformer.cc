@@ -53,8 +53,10 @@ void check_ascending(const int* idx, int n, int limit, const char* field) {
 }
 
 void mlp_run(float* y, const float* x, const Cosmos3Mlp& m, int n, float* scratch, const CpuContext& ctx) {
-  if (m.is_relu2) mlp_cpu(y, x, m.relu2, n, scratch, ctx);
-  else mlp_cpu(y, x, m.swiglu, n, scratch, ctx);
+  if (m.is_relu2)
+    mlp_cpu(y, x, m.relu2, n, scratch, ctx);
+  else
+    mlp_cpu(y, x, m.swiglu, n, scratch, ctx);
 }
 size_t mlp_scratch(const Cosmos3Mlp& m, int n) {
   return m.is_relu2 ? mlp_scratch_floats(m.relu2, n) : mlp_scratch_floats(m.swiglu, n);
@@ -99,7 +101,8 @@ Cosmos3TransformerConfig Cosmos3TransformerConfig::from_json(const std::string& 
     json_axes(*rs->get("mrope_section"), "rope_scaling.mrope_section", k.rope_axes_dim);
   }
   if (k.rope_axes_dim[0] + k.rope_axes_dim[1] + k.rope_axes_dim[2] != k.head_dim / 2)
-    throw ModelError(std::string(kWhere) + ".rope_axes_dim must sum to head_dim / 2 = " + std::to_string(k.head_dim / 2));
+    throw ModelError(std::string(kWhere) +
+                     ".rope_axes_dim must sum to head_dim / 2 = " + std::to_string(k.head_dim / 2));
   k.action_gen = json_bool(c, "action_gen", false);
   k.sound_gen = json_bool(c, "sound_gen", false);
   k.num_embodiment_domains = config_positive_int(c, "num_embodiment_domains", kWhere, 32);
@@ -287,7 +290,8 @@ struct Cosmos3Transformer::Stream {
   }
 };
 
-std::unique_ptr<Cosmos3Transformer> Cosmos3Transformer::load(const Checkpoint& ck, const Cosmos3TransformerConfig& cfg) {
+std::unique_ptr<Cosmos3Transformer> Cosmos3Transformer::load(const Checkpoint& ck,
+                                                             const Cosmos3TransformerConfig& cfg) {
   auto m = std::unique_ptr<Cosmos3Transformer>(new Cosmos3Transformer());
   m->cfg_ = cfg;
   WeightBinder wb(ck, m->store_, "transformer config");
@@ -411,8 +415,8 @@ void Cosmos3Transformer::decode_gen(const Stream& s, const Cosmos3GenInputs& in,
   if (g.n_vision_noisy_tokens > 0) {  // proj_out on each noisy frame's tokens (contiguous rows), then unpatchify
     std::vector<float> tokens((size_t)g.n_vision_noisy_tokens * PD);
     for (int f = 0; f < in.n_vision_noisy; ++f)
-      linear_cpu(tokens.data() + (size_t)f * g.per_frame * PD,
-                 Y + (size_t)in.vision_noisy_frames[f] * g.per_frame * H, w_.proj_out, g.per_frame, cpu_);
+      linear_cpu(tokens.data() + (size_t)f * g.per_frame * PD, Y + (size_t)in.vision_noisy_frames[f] * g.per_frame * H,
+                 w_.proj_out, g.per_frame, cpu_);
     unpatchify_cpu(out.vision, tokens.data(), in.vision_noisy_frames, in.n_vision_noisy, c.latent_channel, in.T, in.H,
                    in.W, c.latent_patch_size);
   }

@@ -32,11 +32,11 @@ struct Cosmos3TransformerConfig {
   int vocab_size = 0, hidden_size = 0, intermediate_size = 0, num_layers = 0;
   int num_heads = 0, num_kv_heads = 0, head_dim = 0;
   float rms_norm_eps = 1e-6f, rope_theta = 5000000.f, timestep_scale = 0.001f;
-  int rope_axes_dim[3] = {24, 20, 20};  // interleaved mRoPE sections (t, h, w), sum = head_dim / 2
+  int rope_axes_dim[3] = {24, 20, 20};             // interleaved mRoPE sections (t, h, w), sum = head_dim / 2
   int latent_channel = 48, latent_patch_size = 2;  // patch_latent_dim = patch^2 * channels
   bool attention_bias = false;
-  bool relu2 = false;  // hidden_act "relu2": Nemotron MLP (no gate) and Nemotron RMSNorm (the Edge model)
-  bool qk_norm_for_text = true;         // false: no per-head q/k norm on the und stream
+  bool relu2 = false;            // hidden_act "relu2": Nemotron MLP (no gate) and Nemotron RMSNorm (the Edge model)
+  bool qk_norm_for_text = true;  // false: no per-head q/k norm on the und stream
   bool use_und_k_norm_for_gen = false;  // with !qk_norm_for_text: the gen stream sees k_norm_und_for_gen(K_und)
   bool action_gen = false, sound_gen = false;
   int action_dim = 0, num_embodiment_domains = 32, sound_dim = 0;
@@ -67,13 +67,14 @@ struct Cosmos3TransformerWeights {
   const void* embed = nullptr;  // embed_tokens [vocab, hidden], bf16 if embed_bf16
   bool embed_bf16 = false;
   std::vector<Cosmos3Layer> layers;
-  RmsNorm norm_gen;                // norm_moe_gen (the und stream's final norm reaches no output)
-  Linear proj_in, proj_out;        // [hidden, patch_dim], [patch_dim, hidden]
-  Linear time_1, time_2;           // time_embedder.linear_1 [hidden, 256], linear_2 [hidden, hidden]
-  Linear audio_in, audio_out;      // sound_gen
+  RmsNorm norm_gen;            // norm_moe_gen (the und stream's final norm reaches no output)
+  Linear proj_in, proj_out;    // [hidden, patch_dim], [patch_dim, hidden]
+  Linear time_1, time_2;       // time_embedder.linear_1 [hidden, 256], linear_2 [hidden, hidden]
+  Linear audio_in, audio_out;  // sound_gen
   const float* audio_embed = nullptr;
-  const float *action_in_w = nullptr, *action_in_b = nullptr;    // [domains, action_dim * hidden], [domains, hidden]
-  const float *action_out_w = nullptr, *action_out_b = nullptr;  // [domains, hidden * action_dim], [domains, action_dim]
+  const float *action_in_w = nullptr, *action_in_b = nullptr;  // [domains, action_dim * hidden], [domains, hidden]
+  const float *action_out_w = nullptr,
+              *action_out_b = nullptr;  // [domains, hidden * action_dim], [domains, action_dim]
   const float* action_embed = nullptr;
 };
 
@@ -134,8 +135,8 @@ Cosmos3GenLayout cosmos3_gen_layout(const Cosmos3TransformerConfig& cfg, const C
 
 // The host-side index lists of one step, shared by both backends. Rows are gen-sequence rows.
 struct Cosmos3GenPlan {
-  std::vector<float> t_values;     // distinct timesteps * timestep_scale (one time_embedder row each)
-  std::vector<int> t_rows, t_idx;  // the noisy tokens' rows and which distinct timestep each gets
+  std::vector<float> t_values;               // distinct timesteps * timestep_scale (one time_embedder row each)
+  std::vector<int> t_rows, t_idx;            // the noisy tokens' rows and which distinct timestep each gets
   std::vector<int> sound_rows, sound_zeros;  // every sound row (audio_modality_embed: table row 0)
   std::vector<float> sound_tokens;           // [sound_len, sound_dim]: the input transposed (_pack_sound_latents)
   std::vector<int> sound_out_rows, action_out_rows;  // the noisy rows the heads read

@@ -24,8 +24,10 @@ namespace cosmos {
 
 namespace {
 void mlp_run(float* y, const float* x, const Cosmos3Mlp& m, int n, float* scratch, const CudaContext& ctx) {
-  if (m.is_relu2) mlp_cuda(y, x, m.relu2, n, scratch, ctx);
-  else mlp_cuda(y, x, m.swiglu, n, scratch, ctx);
+  if (m.is_relu2)
+    mlp_cuda(y, x, m.relu2, n, scratch, ctx);
+  else
+    mlp_cuda(y, x, m.swiglu, n, scratch, ctx);
 }
 size_t mlp_scratch(const Cosmos3Mlp& m, int n) {
   return m.is_relu2 ? mlp_scratch_floats(m.relu2, n) : mlp_scratch_floats(m.swiglu, n);
@@ -137,8 +139,10 @@ Cosmos3UndCacheCuda Cosmos3TransformerCuda::prefill_text(const int* ids, int n, 
   {
     const DeviceBuffer<int> ids_d = upload(pool_, ids, (size_t)n, st);
     const DeviceBuffer<float> pos_d = upload(pool_, pos3, (size_t)3 * n, st);
-    if (w_.embed_bf16) embedding_bf16_cuda(s.x.get(), w_.embed, ids_d.get(), n, c.hidden_size, ctx_);
-    else embedding_cuda(s.x.get(), static_cast<const float*>(w_.embed), ids_d.get(), n, c.hidden_size, ctx_);
+    if (w_.embed_bf16)
+      embedding_bf16_cuda(s.x.get(), w_.embed, ids_d.get(), n, c.hidden_size, ctx_);
+    else
+      embedding_cuda(s.x.get(), static_cast<const float*>(w_.embed), ids_d.get(), n, c.hidden_size, ctx_);
     mrope_tables_cuda(s.cos.get(), s.sin.get(), pos_d.get(), n, c.head_dim, c.rope_theta, c.rope_axes_dim, true, ctx_);
     norm_cuda(s.h.get(), s.x.get(), w_.layers[0].in_ln, n, ctx_);
     stream_.sync();  // the uploads' host memory and blocks are released at the end of this scope
@@ -256,9 +260,8 @@ void Cosmos3TransformerCuda::forward_gen(const Cosmos3UndCacheCuda& und, const C
   if (g.n_sound > 0) {
     const int S = c.sound_dim;
     std::fill(out.sound, out.sound + (size_t)S * in.sound_len, 0.f);
-    const std::vector<float> pred = head(plan.sound_out_rows, S, [&](float* y, const float* x, int n) {
-      linear_cuda(y, x, w_.audio_out, n, ctx_);
-    });
+    const std::vector<float> pred = head(
+        plan.sound_out_rows, S, [&](float* y, const float* x, int n) { linear_cuda(y, x, w_.audio_out, n, ctx_); });
     cosmos3_scatter_sound(out.sound, pred.data(), in, S);
   }
   if (g.n_action > 0) {

@@ -29,7 +29,8 @@ Qwen3TextConfig Qwen3TextConfig::from_json(const std::string& text) {
   k.num_heads = req_int(c, "num_attention_heads", w);
   k.num_kv_heads = c.get("num_key_value_heads") ? req_int(c, "num_key_value_heads", w) : k.num_heads;
   k.head_dim = c.get("head_dim") ? req_int(c, "head_dim", w) : k.hidden_size / k.num_heads;
-  if (k.num_heads % k.num_kv_heads != 0) throw ModelError(std::string(w) + ": num_attention_heads is not a multiple of num_key_value_heads");
+  if (k.num_heads % k.num_kv_heads != 0)
+    throw ModelError(std::string(w) + ": num_attention_heads is not a multiple of num_key_value_heads");
   if (k.head_dim % 2 != 0) throw ModelError(std::string(w) + ".head_dim must be even");
   if (const Json* e = c.get("rms_norm_eps"); e && e->is_num()) k.rms_norm_eps = (float)e->num;
   // transformers 5 puts rope settings in rope_parameters; 4.x used rope_scaling + rope_theta.
@@ -44,12 +45,14 @@ Qwen3TextConfig Qwen3TextConfig::from_json(const std::string& text) {
     const Json* ty = rp->get("rope_type");
     if (!ty) ty = rp->get("type");
     if (ty && ty->is_str() && ty->str != "default" && ty->str != "mrope")
-      throw ModelError(std::string(w) + ".rope_parameters.rope_type '" + ty->str + "' is not supported (only 'default')");
+      throw ModelError(std::string(w) + ".rope_parameters.rope_type '" + ty->str +
+                       "' is not supported (only 'default')");
     if (const Json* s = rp->get("mrope_section"); s && s->is_arr()) {
       if (s->arr.size() != 3) throw ModelError(std::string(w) + ".rope_parameters.mrope_section must have 3 entries");
       int sum = 0;
       for (int i = 0; i < 3; ++i) {
-        if (!s->arr[i].is_num() || !s->arr[i].is_integer || s->arr[i].i64 < 0) throw ModelError("mrope_section entries must be non-negative integers");
+        if (!s->arr[i].is_num() || !s->arr[i].is_integer || s->arr[i].i64 < 0)
+          throw ModelError("mrope_section entries must be non-negative integers");
         k.mrope_section[i] = (int)s->arr[i].i64;
         sum += k.mrope_section[i];
       }
@@ -57,16 +60,23 @@ Qwen3TextConfig Qwen3TextConfig::from_json(const std::string& text) {
     }
     if (const Json* il = rp->get("mrope_interleaved"); il && il->type == Json::Type::Bool) k.mrope_interleaved = il->b;
   }
-  if (const Json* t = c.get("tie_word_embeddings"); t && t->type == Json::Type::Bool) k.tie_word_embeddings = t->b;
-  else if (const Json* t2 = root.get("tie_word_embeddings"); t2 && t2->type == Json::Type::Bool) k.tie_word_embeddings = t2->b;
+  if (const Json* t = c.get("tie_word_embeddings"); t && t->type == Json::Type::Bool)
+    k.tie_word_embeddings = t->b;
+  else if (const Json* t2 = root.get("tie_word_embeddings"); t2 && t2->type == Json::Type::Bool)
+    k.tie_word_embeddings = t2->b;
   return k;
 }
 
 void qwen3_text_bind(const Qwen3TextConfig& cfg, WeightBinder& wb, Qwen3TextWeights& w) {
   std::string pre;
-  if (wb.has("model.language_model.embed_tokens.weight")) pre = "model.language_model.";
-  else if (wb.has("model.embed_tokens.weight")) pre = "model.";
-  else throw ModelError("checkpoint has neither model.language_model.embed_tokens.weight (Qwen3-VL) nor model.embed_tokens.weight (Qwen3)");
+  if (wb.has("model.language_model.embed_tokens.weight"))
+    pre = "model.language_model.";
+  else if (wb.has("model.embed_tokens.weight"))
+    pre = "model.";
+  else
+    throw ModelError(
+        "checkpoint has neither model.language_model.embed_tokens.weight (Qwen3-VL) nor model.embed_tokens.weight "
+        "(Qwen3)");
   const int64_t H = cfg.hidden_size, I = cfg.intermediate_size, V = cfg.vocab_size, D = cfg.head_dim;
   const int64_t QH = cfg.num_heads * D, KH = cfg.num_kv_heads * D;
   const float eps = cfg.rms_norm_eps;
@@ -134,7 +144,8 @@ void Qwen3Text::ensure_capacity(int tokens) {
   capacity_ = cap;
 }
 
-void Qwen3Text::prefill(const int* ids, int n, const int* pos3, const VisualInputs* vis, float* logits, bool all_logits) {
+void Qwen3Text::prefill(const int* ids, int n, const int* pos3, const VisualInputs* vis, float* logits,
+                        bool all_logits) {
   if (n <= 0) throw ModelError("prefill needs at least one token");
   forward(ids, n, pos3, vis, logits, all_logits);
 }
@@ -144,15 +155,20 @@ void Qwen3Text::decode(int id, float* logits) {
   forward(&id, 1, p3, nullptr, logits, false);
 }
 
-void Qwen3Text::forward(const int* ids, int n, const int* pos3, const VisualInputs* vis, float* logits, bool all_logits) {
+void Qwen3Text::forward(const int* ids, int n, const int* pos3, const VisualInputs* vis, float* logits,
+                        bool all_logits) {
   const Qwen3TextConfig& c = cfg_;
   const int H = c.hidden_size, V = c.vocab_size, D = c.head_dim;
   for (int i = 0; i < n; ++i)
-    if (ids[i] < 0 || ids[i] >= V) throw ModelError("token id " + std::to_string(ids[i]) + " at row " + std::to_string(i) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
+    if (ids[i] < 0 || ids[i] >= V)
+      throw ModelError("token id " + std::to_string(ids[i]) + " at row " + std::to_string(i) +
+                       " is outside the vocabulary [0, " + std::to_string(V) + ")");
   if (vis) {
     if (vis->n_rows < 0 || (vis->n_rows > 0 && !vis->rows)) throw ModelError("visual rows missing");
     for (int r = 0; r < vis->n_rows; ++r)
-      if (vis->rows[r] < 0 || vis->rows[r] >= n) throw ModelError("visual row " + std::to_string(vis->rows[r]) + " is outside the prompt (" + std::to_string(n) + " tokens)");
+      if (vis->rows[r] < 0 || vis->rows[r] >= n)
+        throw ModelError("visual row " + std::to_string(vis->rows[r]) + " is outside the prompt (" + std::to_string(n) +
+                         " tokens)");
     if ((int)vis->deepstack.size() > c.num_layers) throw ModelError("more deepstack features than decoder layers");
     if (vis->on_device) throw ModelError("the CPU decoder takes visual inputs in host memory, not GPU memory");
   }
@@ -168,7 +184,8 @@ void Qwen3Text::forward(const int* ids, int n, const int* pos3, const VisualInpu
 
   embedding_cpu(X, static_cast<const float*>(w_.embed), ids, n, H);
   if (vis && vis->embeds)
-    for (int r = 0; r < vis->n_rows; ++r) std::memcpy(X + (size_t)vis->rows[r] * H, vis->embeds + (size_t)r * H, sizeof(float) * H);
+    for (int r = 0; r < vis->n_rows; ++r)
+      std::memcpy(X + (size_t)vis->rows[r] * H, vis->embeds + (size_t)r * H, sizeof(float) * H);
   mrope_tables_cpu(cs.data(), sn.data(), pos3, n, D, c.rope_theta, c.mrope_section, c.mrope_interleaved);
 
   norm_cpu(Hh, X, L0.in_ln, n);
@@ -194,8 +211,10 @@ void Qwen3Text::forward(const int* ids, int n, const int* pos3, const VisualInpu
       add_norm_cpu(Hh, X, Hh, next, n);  // X += mlp; Hh = next layer's input norm (or the final norm)
     }
   }
-  if (all_logits) linear_cpu(logits, Hh, w_.lm_head, n, cpu_);
-  else linear_cpu(logits, Hh + (size_t)(n - 1) * H, w_.lm_head, 1, cpu_);
+  if (all_logits)
+    linear_cpu(logits, Hh, w_.lm_head, n, cpu_);
+  else
+    linear_cpu(logits, Hh + (size_t)(n - 1) * H, w_.lm_head, 1, cpu_);
   // Commit the tokens only after the whole pass succeeded, so an abort leaves the cache as it was.
   int mx = next_pos_ - 1;
   for (int i = 0; i < 3 * n; ++i) mx = std::max(mx, pos3[i]);

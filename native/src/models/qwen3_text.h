@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "../core/config.h"  // parse_config_object
-#include "../core/errors.h"  // ModelError, AbortedError
+#include "../core/config.h"    // parse_config_object
+#include "../core/errors.h"    // ModelError, AbortedError
 #include "../core/parallel.h"  // CpuContext
 #include "../core/tensor.h"
 #include "../layers/attention_block.h"
@@ -34,9 +34,9 @@ struct Qwen3TextConfig {
 
 // Visual rows for the multimodal prefill hook (filled by the vision tower's caller).
 struct VisualInputs {
-  const int* rows = nullptr;       // row indices within this prefill call (unique, any order; host memory)
+  const int* rows = nullptr;  // row indices within this prefill call (unique, any order; host memory)
   int n_rows = 0;
-  const float* embeds = nullptr;   // [n_rows, hidden]: replaces the token embedding at those rows (nullable)
+  const float* embeds = nullptr;  // [n_rows, hidden]: replaces the token embedding at those rows (nullable)
   // deepstack[l] ([n_rows, hidden]) is added to the hidden state at those rows after decoder layer l,
   // for l = 0..n_deepstack-1 (transformers' _deepstack_process).
   std::vector<const float*> deepstack;

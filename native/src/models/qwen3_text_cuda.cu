@@ -151,7 +151,8 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
     if (vis->n_rows < 0 || (vis->n_rows > 0 && !vis->rows)) throw ModelError("visual rows missing");
     for (int r = 0; r < vis->n_rows; ++r)
       if (vis->rows[r] < 0 || vis->rows[r] >= n)
-        throw ModelError("visual row " + std::to_string(vis->rows[r]) + " is outside the prompt (" + std::to_string(n) + " tokens)");
+        throw ModelError("visual row " + std::to_string(vis->rows[r]) + " is outside the prompt (" + std::to_string(n) +
+                         " tokens)");
     if ((int)vis->deepstack.size() > c.num_layers) throw ModelError("more deepstack features than decoder layers");
   }
   if (abort_ && abort_->load(std::memory_order_relaxed)) throw AbortedError();
@@ -169,8 +170,10 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
   CUDA_CHECK(cudaMemcpyAsync(io.get(), hio.data(), sizeof(int) * 4 * n, cudaMemcpyHostToDevice, s));
   float *X = x.get(), *Hh = hb.get();
 
-  if (w_.embed_bf16) embedding_bf16_cuda(X, w_.embed, io.get(), n, H, ctx_);
-  else embedding_cuda(X, (const float*)w_.embed, io.get(), n, H, ctx_);
+  if (w_.embed_bf16)
+    embedding_bf16_cuda(X, w_.embed, io.get(), n, H, ctx_);
+  else
+    embedding_cuda(X, (const float*)w_.embed, io.get(), n, H, ctx_);
   DeviceBuffer<int> vrows;
   DeviceBuffer<float> vtmp;
   if (vis && vis->n_rows > 0) {
@@ -185,8 +188,8 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
       for (int r = 0; r < vis->n_rows;) {
         int len = 1;
         while (r + len < vis->n_rows && vis->rows[r + len] == vis->rows[r] + len) ++len;
-        CUDA_CHECK(cudaMemcpyAsync(X + (size_t)vis->rows[r] * H, vis->embeds + (size_t)r * H,
-                                   sizeof(float) * H * len, kind, s));
+        CUDA_CHECK(cudaMemcpyAsync(X + (size_t)vis->rows[r] * H, vis->embeds + (size_t)r * H, sizeof(float) * H * len,
+                                   kind, s));
         r += len;
       }
   }
@@ -203,8 +206,10 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
   // One logits row: the lm_head GEMV with 8 loads in flight per lane (gemv_decode.h; 3.1 vs 2.8 TB/s on an
   // H100, the same numbers as matmul_cuda's GEMV). It is slower on the layers' 4096..6144-row GEMVs.
   const Linear& head = w_.lm_head;
-  if (rows == 1) gemv_decode_cuda(logits_, Hh + (size_t)(n - 1) * H, head.w, head.wt, H, V, ctx_);
-  else linear_cuda(logits_, Hh, head, rows, ctx_);
+  if (rows == 1)
+    gemv_decode_cuda(logits_, Hh + (size_t)(n - 1) * H, head.w, head.wt, H, V, ctx_);
+  else
+    linear_cuda(logits_, Hh, head, rows, ctx_);
   last_rows_ = rows;
   CUDA_CHECK(cudaStreamSynchronize(s));  // surfaces any kernel fault here, before the state moves on
   int mx = next_pos_ - 1;
@@ -218,8 +223,8 @@ void Qwen3TextCuda::prefill(const int* ids, int n, const int* pos3, const Visual
   if (n <= 0) throw ModelError("prefill needs at least one token");
   forward(ids, n, pos3, vis, all_logits);
   if (logits)
-    CUDA_CHECK(cudaMemcpy(logits, logits_, sizeof(float) * (size_t)last_rows_ * cfg_.vocab_size,
-                          cudaMemcpyDeviceToHost));
+    CUDA_CHECK(
+        cudaMemcpy(logits, logits_, sizeof(float) * (size_t)last_rows_ * cfg_.vocab_size, cudaMemcpyDeviceToHost));
 }
 
 void Qwen3TextCuda::drop_graph() {
@@ -241,8 +246,10 @@ void Qwen3TextCuda::record_decode_step(cudaStream_t) {
   float* scratch = Hh + H;
   float* cs = scratch + scratch_floats(1);
   float* sn = cs + D;
-  if (w_.embed_bf16) embedding_bf16_cuda(X, w_.embed, step_, 1, H, ctx_);
-  else embedding_cuda(X, (const float*)w_.embed, step_, 1, H, ctx_);
+  if (w_.embed_bf16)
+    embedding_bf16_cuda(X, w_.embed, step_, 1, H, ctx_);
+  else
+    embedding_cuda(X, (const float*)w_.embed, step_, 1, H, ctx_);
   mrope_tables_cuda(cs, sn, step_ + 1, 1, D, c.rope_theta, c.mrope_section, c.mrope_interleaved, ctx_);
   layers_forward(X, Hh, scratch, cs, sn, 1, step_ + 4, step_ + 5, nullptr, nullptr, nullptr);
   gemv_decode_cuda(logits_, Hh, w_.lm_head.w, w_.lm_head.wt, H, V, ctx_);  // as forward() for one logits row
@@ -290,7 +297,9 @@ bool Qwen3TextCuda::decode_graph_step(int id, bool sync) {
     logits_ = (float*)pool_.alloc(sizeof(float) * (size_t)c.vocab_size);
     logits_rows_ = 1;
   }
-  if (!dec_) dec_ = (float*)pool_.alloc(sizeof(float) * (2 * (size_t)c.hidden_size + scratch_floats(1) + 2 * (size_t)c.head_dim));
+  if (!dec_)
+    dec_ =
+        (float*)pool_.alloc(sizeof(float) * (2 * (size_t)c.hidden_size + scratch_floats(1) + 2 * (size_t)c.head_dim));
   if (att_part_cap_ != capacity_) {
     CUDA_CHECK(cudaStreamSynchronize(s));  // the old workspace may still be read by the last step
     pool_.free(att_part_);
@@ -359,8 +368,8 @@ int Qwen3TextCuda::sample_last(const SamplingParams& p, const int* history, int 
   // Only the penalties read the history; without them nothing crosses but the id.
   if (penalties && hist_len > 0)
     CUDA_CHECK(cudaMemcpyAsync(hist_, history, sizeof(int) * hist_len, cudaMemcpyHostToDevice, stream_.get()));
-  return sample_cuda(logits_ + (size_t)(last_rows_ - 1) * cfg_.vocab_size, cfg_.vocab_size, p, hist_, penalties ? hist_len : 0,
-                     rng_state, nullptr, tmp_int_, ctx_);
+  return sample_cuda(logits_ + (size_t)(last_rows_ - 1) * cfg_.vocab_size, cfg_.vocab_size, p, hist_,
+                     penalties ? hist_len : 0, rng_state, nullptr, tmp_int_, ctx_);
 }
 
 }  // namespace cosmos

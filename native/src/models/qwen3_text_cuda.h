@@ -90,7 +90,7 @@ class Qwen3TextCuda {
   CudaWeightStore store_{pool_, stream_.get(), wt_};  // weights: blocks of pool_
   Qwen3TextWeights w_;
   std::vector<float*> kc_, vc_;  // per layer: [capacity, kv_heads, head_dim] K and V cache
-  float* logits_ = nullptr;  // [logits_rows_, V]
+  float* logits_ = nullptr;      // [logits_rows_, V]
   int logits_rows_ = 0, last_rows_ = 0;
   int* tmp_int_ = nullptr;
   int* hist_ = nullptr;
@@ -125,9 +125,8 @@ class Qwen3TextCuda {
   void drop_graph();
   // One decoder pass over n tokens on the shared layers: x holds the embedded tokens, h the scratch row
   // block; leaves norm(x) in h. Used by forward() and, with the device-side step (step_), by the graph.
-  void layers_forward(float* x, float* h, float* scratch, const float* cos, const float* sin, int n,
-                      const int* row_dev, const int* n_kv_dev, const VisualInputs* vis, const int* vis_rows_dev,
-                      float* vis_tmp);
+  void layers_forward(float* x, float* h, float* scratch, const float* cos, const float* sin, int n, const int* row_dev,
+                      const int* n_kv_dev, const VisualInputs* vis, const int* vis_rows_dev, float* vis_tmp);
   size_t scratch_floats(int n) const;
 };
 

@@ -128,8 +128,8 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   if (!qwen3_vision_check_grids(cfg_, grids, err)) throw ModelError(err);
   const size_t want = (size_t)qwen3_vision_num_patches(grids) * (size_t)cfg_.patch_dim();
   if (n_floats != want)
-    throw ModelError("pixel_values has " + std::to_string(n_floats) + " floats; the grids need " + std::to_string(want) +
-                     " (patches x " + std::to_string(cfg_.patch_dim()) + ")");
+    throw ModelError("pixel_values has " + std::to_string(n_floats) + " floats; the grids need " +
+                     std::to_string(want) + " (patches x " + std::to_string(cfg_.patch_dim()) + ")");
   const Qwen3VisionConfig& c = cfg_;
   const int D = c.hidden_size, hd = c.head_dim();
   const int m = c.spatial_merge_size, unit = c.merge_unit(), OUT = c.out_hidden_size;
@@ -198,8 +198,8 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
 
   // One scratch for the attention block, the MLP and the mergers in turn (stream order keeps them apart).
   const Qwen3VisionBlock& b0 = w_.blocks[0];
-  DeviceBuffer<float> scratch(pool_, std::max({attention_scratch_floats(b0.attn, N, false),
-                                               mlp_scratch_floats(b0.mlp, N), 2 * ND})),
+  DeviceBuffer<float> scratch(
+      pool_, std::max({attention_scratch_floats(b0.attn, N, false), mlp_scratch_floats(b0.mlp, N), 2 * ND})),
       merged(pool_, to_device ? 0 : (size_t)T * OUT);
   AttentionCall call;
   call.n = N;
@@ -239,7 +239,8 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   auto send = [&](std::vector<float>& dst) {
     const int j = n_sent++ & 1;
     drain(j);  // the slab is free again
-    CUDA_CHECK(cudaMemcpyAsync(slabs + (size_t)j * n_out, merged.get(), sizeof(float) * n_out, cudaMemcpyDeviceToHost, s));
+    CUDA_CHECK(
+        cudaMemcpyAsync(slabs + (size_t)j * n_out, merged.get(), sizeof(float) * n_out, cudaMemcpyDeviceToHost, s));
     CUDA_CHECK(cudaEventRecord(ev.ev[j], s));
     pending[j] = &dst;
   };

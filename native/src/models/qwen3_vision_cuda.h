@@ -96,7 +96,7 @@ class Qwen3VisionCuda {
   // What every op call of this model gets: its stream, and its pool for the ops' workspaces.
   CudaContext ctx_{stream_.get(), &pool_};
   CudaWeightStore store_{pool_, stream_.get(), wt_};  // weights: blocks of pool_
-  Qwen3VisionWeights w_;  // device pointers bound by name
+  Qwen3VisionWeights w_;                              // device pointers bound by name
   size_t last_peak_ = 0;
   const std::atomic<bool>* abort_ = nullptr;
   Pinned in_pin_, out_pin_;

@@ -78,7 +78,8 @@ WanVaeConfig WanVaeConfig::from_json(const std::string& text) {
   }
   const Json* res = c.get("is_residual");
   if (!res || res->type != Json::Type::Bool || !res->b)
-    throw ModelError("vae config.is_residual must be true: only the Wan2.2 VAE (residual up / down blocks) is supported");
+    throw ModelError(
+        "vae config.is_residual must be true: only the Wan2.2 VAE (residual up / down blocks) is supported");
   if (const Json* a = c.get("attn_scales"); a && (!a->is_arr() || !a->arr.empty()))
     throw ModelError("vae config.attn_scales must be empty (Wan2.2 has attention in the mid blocks only)");
   if (k.in_channels % (k.patch_size * k.patch_size) || k.out_channels != k.in_channels)

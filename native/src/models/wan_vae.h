@@ -42,9 +42,9 @@ struct WanVaeConfig {
   std::vector<int> dim_mult = {1, 2, 4, 4};
   int num_res_blocks = 2;
   std::vector<bool> temperal_downsample = {false, true, true};  // (sic) diffusers' spelling
-  int in_channels = 12, out_channels = 12;  // after patchify: video channels * patch_size^2
-  int patch_size = 2;                       // config null: 1
-  std::vector<float> latents_mean, latents_std;  // z_dim each
+  int in_channels = 12, out_channels = 12;                      // after patchify: video channels * patch_size^2
+  int patch_size = 2;                                           // config null: 1
+  std::vector<float> latents_mean, latents_std;                 // z_dim each
 
   // Throws ModelError naming the field: missing / malformed sizes, is_residual false (Wan2.1), attn_scales not
   // empty, channel counts the shortcuts cannot fold, latents_mean / latents_std not z_dim numbers.
@@ -84,7 +84,7 @@ struct WanMidBlock {
 
 struct WanUpBlock {  // WanResidualUpBlock
   int in = 0, out = 0;
-  std::vector<WanResBlock> res;  // num_res_blocks + 1
+  std::vector<WanResBlock> res;   // num_res_blocks + 1
   bool up = false, up_t = false;  // nearest 2x + conv; time conv doubling frames (upsample3d)
   WanConv resample;               // 3x3, pad 1
   WanConv time_conv;              // [2C, C, 3, 1, 1]
@@ -92,10 +92,10 @@ struct WanUpBlock {  // WanResidualUpBlock
 
 struct WanDownBlock {  // WanResidualDownBlock
   int in = 0, out = 0;
-  std::vector<WanResBlock> res;   // num_res_blocks
+  std::vector<WanResBlock> res;  // num_res_blocks
   bool down = false, down_t = false;
-  WanConv resample;               // pad right / bottom 1, 3x3 stride 2
-  WanConv time_conv;              // [C, C, 3, 1, 1], time stride 2
+  WanConv resample;   // pad right / bottom 1, 3x3 stride 2
+  WanConv time_conv;  // [C, C, 3, 1, 1], time stride 2
 };
 
 struct WanVaeWeights {
@@ -157,7 +157,9 @@ class WanVae {
 };
 
 // Argument checks shared by both backends (ModelError naming the argument).
-void wan_vae_check_decode(const WanVaeConfig& cfg, const WanVaeWeights& w, int T, int h, int w_, const WanVaeRunOptions& opt);
-void wan_vae_check_encode(const WanVaeConfig& cfg, const WanVaeWeights& w, int F, int H, int W, const WanVaeRunOptions& opt);
+void wan_vae_check_decode(const WanVaeConfig& cfg, const WanVaeWeights& w, int T, int h, int w_,
+                          const WanVaeRunOptions& opt);
+void wan_vae_check_encode(const WanVaeConfig& cfg, const WanVaeWeights& w, int F, int H, int W,
+                          const WanVaeRunOptions& opt);
 
 }  // namespace cosmos

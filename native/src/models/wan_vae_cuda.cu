@@ -127,8 +127,8 @@ std::vector<float> WanVaeCuda::decode(const float* latents, int T, int h, int w,
   DeviceBuffer<float> din(pool_, nin), dout(pool_, video.size());
   CUDA_CHECK(cudaMemcpyAsync(din.get(), latents, nin * sizeof(float), cudaMemcpyHostToDevice, stream_.get()));
   decode_device(din.get(), T, h, w, dout.get(), opt);
-  CUDA_CHECK(cudaMemcpyAsync(video.data(), dout.get(), video.size() * sizeof(float), cudaMemcpyDeviceToHost,
-                             stream_.get()));
+  CUDA_CHECK(
+      cudaMemcpyAsync(video.data(), dout.get(), video.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_.get()));
   CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
   return video;
 }

@@ -9,9 +9,7 @@
 #include "../core/cuda_common.h"
 
 namespace {
-__device__ __forceinline__ bool better(float v, int i, float bv, int bi) {
-  return v > bv || (v == bv && i < bi);
-}
+__device__ __forceinline__ bool better(float v, int i, float bv, int bi) { return v > bv || (v == bv && i < bi); }
 __global__ void argmax_kernel(int* out_idx, const float* x, int n) {
   __shared__ float sv[32];
   __shared__ int si[32];
@@ -19,15 +17,24 @@ __global__ void argmax_kernel(int* out_idx, const float* x, int n) {
   int bi = n;  // sentinel larger than any index
   for (int i = threadIdx.x; i < n; i += blockDim.x) {
     float v = x[i];
-    if (better(v, i, bv, bi)) { bv = v; bi = i; }
+    if (better(v, i, bv, bi)) {
+      bv = v;
+      bi = i;
+    }
   }
   for (int o = 16; o > 0; o >>= 1) {
     float ov = __shfl_xor_sync(0xffffffffu, bv, o);
     int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-    if (better(ov, oi, bv, bi)) { bv = ov; bi = oi; }
+    if (better(ov, oi, bv, bi)) {
+      bv = ov;
+      bi = oi;
+    }
   }
   int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
-  if (lane == 0) { sv[w] = bv; si[w] = bi; }
+  if (lane == 0) {
+    sv[w] = bv;
+    si[w] = bi;
+  }
   __syncthreads();
   if (w == 0) {
     int nw = blockDim.x >> 5;
@@ -36,7 +43,10 @@ __global__ void argmax_kernel(int* out_idx, const float* x, int n) {
     for (int o = 16; o > 0; o >>= 1) {
       float ov = __shfl_xor_sync(0xffffffffu, bv, o);
       int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-      if (better(ov, oi, bv, bi)) { bv = ov; bi = oi; }
+      if (better(ov, oi, bv, bi)) {
+        bv = ov;
+        bi = oi;
+      }
     }
     // All -inf (or NaN) input: fall back to index 0 as the CPU loop does.
     if (lane == 0) *out_idx = bi < n ? bi : 0;

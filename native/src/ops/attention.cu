@@ -33,8 +33,8 @@
 #include "../core/cuda_reduce.h"
 
 namespace {
-constexpr int kWarps = 8;   // items per block
-constexpr int kTile = 32;   // keys per tile = lanes per warp
+constexpr int kWarps = 8;  // items per block
+constexpr int kTile = 32;  // keys per tile = lanes per warp
 
 // Flash-decoding split plan: when the (query, head) items fill few blocks (`base` = blocks without a
 // split; decode: kv_heads blocks, e.g. 8 on Qwen3-8B), the keys are split over blockIdx.z so ~2 blocks
@@ -68,11 +68,10 @@ __host__ __device__ __forceinline__ int max_splits(int max_kv, long long base) {
 // DYN: device-length decode (attention_decode_cuda); a separate instantiation so the host-length
 // kernel keeps its registers (the runtime n_kv / split plan cost 8 more).
 template <int DPL, bool DYN>  // output dims per lane: head_dim <= 32 * DPL
-__global__ void __launch_bounds__(kWarps * 32) attention_kernel(float* out, const float* q, const float* k,
-                                                                const float* v, int n_q, int n_kv, int q_heads,
-                                                                int kv_heads, int hd, int q_offset, bool causal,
-                                                                float scale, int chunk, float* part,
-                                                                const int* dyn_n_kv) {
+__global__ void __launch_bounds__(kWarps * 32)
+    attention_kernel(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
+                     int kv_heads, int hd, int q_offset, bool causal, float scale, int chunk, float* part,
+                     const int* dyn_n_kv) {
   // Device-length decode (attention_decode_cuda): n_kv comes from device memory so a captured launch
   // serves every step; the split plan is the host's, computed here; surplus z-blocks exit.
   if (DYN) {
@@ -85,9 +84,9 @@ __global__ void __launch_bounds__(kWarps * 32) attention_kernel(float* out, cons
     if (sp <= 1) part = nullptr;  // unsplit: write the output directly, as the host launch does
   }
   extern __shared__ float sm[];
-  float* Qs = sm;                          // [kWarps][hd], pre-scaled queries
-  float* Ks = Qs + kWarps * hd;            // [kTile][hd + 1] (odd stride: conflict-free per-lane rows)
-  float* Vs = Ks + kTile * (hd + 1);       // [kTile][hd]
+  float* Qs = sm;                     // [kWarps][hd], pre-scaled queries
+  float* Ks = Qs + kWarps * hd;       // [kTile][hd + 1] (odd stride: conflict-free per-lane rows)
+  float* Vs = Ks + kTile * (hd + 1);  // [kTile][hd]
   const int group = q_heads / kv_heads;
   const int kh = blockIdx.y;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -215,7 +214,8 @@ void launch(float* out, const float* q, const float* k, const float* v, int n_q,
   size_t smem = sizeof(float) * ((size_t)kWarps * hd + (size_t)kTile * (hd + 1) + (size_t)kTile * hd);
   if (smem > 48 * 1024) {
     // Opt in to more than the 48 KiB default (head_dim > ~170); idempotent and cheap.
-    CUDA_CHECK(cudaFuncSetAttribute(attention_kernel<DPL, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    CUDA_CHECK(
+        cudaFuncSetAttribute(attention_kernel<DPL, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   }
   int group = q_heads / kv_heads;
   unsigned int xb = cosmos::ceil_div((long long)n_q * group, kWarps);
@@ -238,7 +238,8 @@ void launch(float* out, const float* q, const float* k, const float* v, int n_q,
   attention_kernel<DPL, false><<<dim3(xb, kv_heads, splits), kWarps * 32, smem, stream>>>(
       out, q, k, v, n_q, n_kv, q_heads, kv_heads, hd, q_offset, causal, scale, chunk, part, nullptr);
   CUDA_CHECK_LAUNCH();
-  attention_combine_kernel<false><<<cosmos::ceil_div(rows, 4), 128, 0, stream>>>(out, part, rows, splits, hd, nullptr, 0);
+  attention_combine_kernel<false>
+      <<<cosmos::ceil_div(rows, 4), 128, 0, stream>>>(out, part, rows, splits, hd, nullptr, 0);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -249,7 +250,8 @@ void launch_decode(float* out, const float* q, const float* k, const float* v, c
                    int q_heads, int kv_heads, int hd, float scale, float* part, cudaStream_t stream) {
   size_t smem = sizeof(float) * ((size_t)kWarps * hd + (size_t)kTile * (hd + 1) + (size_t)kTile * hd);
   if (smem > 48 * 1024)
-    CUDA_CHECK(cudaFuncSetAttribute(attention_kernel<DPL, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    CUDA_CHECK(
+        cudaFuncSetAttribute(attention_kernel<DPL, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   const int group = q_heads / kv_heads;
   const unsigned int xb = cosmos::ceil_div(group, kWarps);
   const long long base = (long long)xb * kv_heads;
@@ -258,8 +260,8 @@ void launch_decode(float* out, const float* q, const float* k, const float* v, c
       out, q, k, v, 1, max_kv, q_heads, kv_heads, hd, 0, true, scale, 1, part, n_kv_dev);
   CUDA_CHECK_LAUNCH();
   if (zmax > 1) {
-    attention_combine_kernel<true><<<cosmos::ceil_div(q_heads, 4), 128, 0, stream>>>(out, part, q_heads, 0, hd,
-                                                                                    n_kv_dev, base);
+    attention_combine_kernel<true>
+        <<<cosmos::ceil_div(q_heads, 4), 128, 0, stream>>>(out, part, q_heads, 0, hd, n_kv_dev, base);
     CUDA_CHECK_LAUNCH();
   }
 }
@@ -272,23 +274,24 @@ void launch_decode(float* out, const float* q, const float* k, const float* v, c
 constexpr int kFlashMinQ = 128;  // below this the f32 kernel is kept (decode, short chunks; exact)
 constexpr int kFM = 64, kFN = 64, kFWarps = 4;
 
-__device__ __forceinline__ uint32_t smem_u32(const void* p) {
-  return (uint32_t)__cvta_generic_to_shared(p);
-}
+__device__ __forceinline__ uint32_t smem_u32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
 __device__ __forceinline__ void ldsm_x4(uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3, const void* p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(smem_u32(p)));
+               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+               : "r"(smem_u32(p)));
 }
 __device__ __forceinline__ void ldsm_x4_t(uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3, const void* p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(smem_u32(p)));
+               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+               : "r"(smem_u32(p)));
 }
 // d += a * b, 16x8x16, bf16 inputs, f32 accumulators.
 __device__ __forceinline__ void mma_bf16(float* d, const uint32_t* a, uint32_t b0, uint32_t b1) {
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-               "{%0,%1,%2,%3};\n"
-               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   __nv_bfloat162 t = __floats2bfloat162_rn(lo, hi);  // .x (low half) = lo: the lower column index
@@ -325,16 +328,15 @@ __device__ __forceinline__ void load_tile_bf16(__nv_bfloat16* dst, const float* 
 }
 
 template <int DP>
-__global__ void __launch_bounds__(kFWarps * 32) flash_mma_kernel(float* out, const float* q, const float* k,
-                                                                 const float* v, int n_q, int n_kv, int q_heads,
-                                                                 int kv_heads, int hd, int q_offset, bool causal,
-                                                                 float scale_log2, bool vec4) {
+__global__ void __launch_bounds__(kFWarps * 32)
+    flash_mma_kernel(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
+                     int kv_heads, int hd, int q_offset, bool causal, float scale_log2, bool vec4) {
   constexpr int S = DP + 8;  // bf16 row stride: +16 bytes keeps the 8 rows of an ldmatrix on distinct banks
   constexpr int KC = DP / 16, NT = kFN / 8, DT = DP / 8;
   extern __shared__ __align__(16) unsigned char fsm[];
   __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(fsm);  // [kFM][S]
-  __nv_bfloat16* Ks = Qs + kFM * S;                            // [kFN][S]
-  __nv_bfloat16* Vs = Ks + kFN * S;                            // [kFN][S]
+  __nv_bfloat16* Ks = Qs + kFM * S;                           // [kFN][S]
+  __nv_bfloat16* Vs = Ks + kFN * S;                           // [kFN][S]
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tig = lane & 3;
   const int q0 = (gridDim.x - 1 - blockIdx.x) * kFM;  // longest (causal) query tiles start first
   const int h = blockIdx.y, kh = h / (q_heads / kv_heads);
@@ -391,7 +393,7 @@ __global__ void __launch_bounds__(kFWarps * 32) flash_mma_kernel(float* out, con
         }
         s[t][e] = x;
       }
-    // Online softmax for the two rows (a row lives in the 4 threads of a quad).
+      // Online softmax for the two rows (a row lives in the 4 threads of a quad).
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {
       float mx = -INFINITY;
@@ -401,7 +403,7 @@ __global__ void __launch_bounds__(kFWarps * 32) flash_mma_kernel(float* out, con
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
       const float m_new = fmaxf(m[rr], mx);
       const float m_use = m_new == -INFINITY ? 0.f : m_new;  // a row with no visible key yet
-      const float alpha = fast_exp2(m[rr] - m_use);           // 0 on the first tile
+      const float alpha = fast_exp2(m[rr] - m_use);          // 0 on the first tile
       float sum = 0.f;
 #pragma unroll
       for (int t = 0; t < NT; ++t) {
@@ -461,8 +463,8 @@ void launch_flash(float* out, const float* q, const float* k, const float* v, in
   CUDA_CHECK(cudaFuncSetAttribute(flash_mma_kernel<DP>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   const bool vec4 = hd % 4 == 0 && ((uintptr_t)q | (uintptr_t)k | (uintptr_t)v) % 16 == 0;
   dim3 grid(cosmos::ceil_div(n_q, kFM), q_heads);
-  flash_mma_kernel<DP><<<grid, kFWarps * 32, smem, stream>>>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, hd,
-                                                               q_offset, causal, scale * 1.4426950408889634f, vec4);
+  flash_mma_kernel<DP><<<grid, kFWarps * 32, smem, stream>>>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, hd, q_offset,
+                                                             causal, scale * 1.4426950408889634f, vec4);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -488,11 +490,16 @@ void attention_decode_cuda(float* out, const float* q, const float* k, const flo
   if (kv_heads <= 0 || q_heads % kv_heads != 0)
     throw std::runtime_error("attention_decode_cuda: q_heads % kv_heads != 0");
   if (max_kv <= 0) throw std::runtime_error("attention_decode_cuda: max_kv must be > 0");
-  if (head_dim <= 32) launch_decode<1>(out, q, k, v, n_kv_dev, max_kv, q_heads, kv_heads, head_dim, scale, part, stream);
-  else if (head_dim <= 64) launch_decode<2>(out, q, k, v, n_kv_dev, max_kv, q_heads, kv_heads, head_dim, scale, part, stream);
-  else if (head_dim <= 128) launch_decode<4>(out, q, k, v, n_kv_dev, max_kv, q_heads, kv_heads, head_dim, scale, part, stream);
-  else if (head_dim <= 256) launch_decode<8>(out, q, k, v, n_kv_dev, max_kv, q_heads, kv_heads, head_dim, scale, part, stream);
-  else throw std::runtime_error("attention_decode_cuda: head_dim > 256 is not supported");
+  if (head_dim <= 32)
+    launch_decode<1>(out, q, k, v, n_kv_dev, max_kv, q_heads, kv_heads, head_dim, scale, part, stream);
+  else if (head_dim <= 64)
+    launch_decode<2>(out, q, k, v, n_kv_dev, max_kv, q_heads, kv_heads, head_dim, scale, part, stream);
+  else if (head_dim <= 128)
+    launch_decode<4>(out, q, k, v, n_kv_dev, max_kv, q_heads, kv_heads, head_dim, scale, part, stream);
+  else if (head_dim <= 256)
+    launch_decode<8>(out, q, k, v, n_kv_dev, max_kv, q_heads, kv_heads, head_dim, scale, part, stream);
+  else
+    throw std::runtime_error("attention_decode_cuda: head_dim > 256 is not supported");
 }
 
 void attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
@@ -505,16 +512,26 @@ void attention_cuda(float* out, const float* q, const float* k, const float* v, 
     // Tensor-core path (prefill, vision tower). head_dim < 64 (the tiny test model's 16) stays on the
     // exact f32 kernel: little to gain there, and it keeps the f32 fixture comparisons exact.
     const int dp = (head_dim + 15) / 16 * 16;
-    if (dp == 64) launch_flash<64>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
-    else if (dp == 80) launch_flash<80>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
-    else if (dp == 96) launch_flash<96>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
-    else if (dp == 112) launch_flash<112>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
-    else launch_flash<128>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
+    if (dp == 64)
+      launch_flash<64>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
+    else if (dp == 80)
+      launch_flash<80>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
+    else if (dp == 96)
+      launch_flash<96>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
+    else if (dp == 112)
+      launch_flash<112>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
+    else
+      launch_flash<128>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, stream);
     return;
   }
-  if (head_dim <= 32) launch<1>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
-  else if (head_dim <= 64) launch<2>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
-  else if (head_dim <= 128) launch<4>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
-  else if (head_dim <= 256) launch<8>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
-  else throw std::runtime_error("attention_cuda: head_dim > 256 is not supported");
+  if (head_dim <= 32)
+    launch<1>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+  else if (head_dim <= 64)
+    launch<2>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+  else if (head_dim <= 128)
+    launch<4>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+  else if (head_dim <= 256)
+    launch<8>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+  else
+    throw std::runtime_error("attention_cuda: head_dim > 256 is not supported");
 }

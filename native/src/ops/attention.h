@@ -14,8 +14,7 @@ void attention_cpu(float* out, const float* q, const float* k, const float* v, i
 #ifdef COSMOS_CUDA
 // Split-KV launches (few queries over a long cache) take their partials from ctx.pool.
 void attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
-                    int kv_heads, int head_dim, int q_offset, bool causal, float scale,
-                    const cosmos::CudaContext& ctx);
+                    int kv_heads, int head_dim, int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx);
 
 // Decode step (one query, causal, at position n_kv - 1) with n_kv read from device memory (*n_kv_dev,
 // 1 <= n_kv <= max_kv) when the kernel runs, so a CUDA graph can replay the launch at every step.

@@ -16,7 +16,7 @@
 struct Conv1dDims {
   int cin = 0, cout = 0;
   int k = 1, stride = 1, dilation = 1;
-  int pad_left = 0, pad_right = 0;  // zero padding
+  int pad_left = 0, pad_right = 0;      // zero padding
   int cols() const { return cin * k; }  // im2col row length = the weight's row length
   // PyTorch's L_out = floor((L + pads - dilation (k - 1) - 1) / stride) + 1 (0 when the input is too short).
   int out_t(int t) const {

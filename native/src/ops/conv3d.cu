@@ -46,13 +46,14 @@ void conv3d_cuda(float* out, const float* hist, int n_hist, const float* x, int 
     return;
   }
   const int k = d.k();
-  const long long block = std::max<long long>(1, std::min<long long>(rows, (64ll << 20) / k));  // <= 256 MiB: GEMMs tall enough to fill the GPU
+  const long long block = std::max<long long>(
+      1, std::min<long long>(rows, (64ll << 20) / k));  // <= 256 MiB: GEMMs tall enough to fill the GPU
   cosmos::DeviceBuffer<float> col(cosmos::workspace_pool(ctx, "conv3d_cuda (im2col)"), (size_t)block * k);
   for (long long r0 = 0; r0 < rows; r0 += block) {
     const int nr = (int)std::min(block, rows - r0);
     const long long n = (long long)nr * k;
-    im2col_kernel<<<cosmos::elementwise_blocks(n), 256, 0, ctx.stream>>>(col.get(), hist, n_hist, x, h, w, d, r0, n,
-                                                                          oh, ow);
+    im2col_kernel<<<cosmos::elementwise_blocks(n), 256, 0, ctx.stream>>>(col.get(), hist, n_hist, x, h, w, d, r0, n, oh,
+                                                                         ow);
     CUDA_CHECK_LAUNCH();
     matmul_cuda(out + r0 * d.cout, col.get(), wgt, wt, bias, nr, k, d.cout, ctx);
   }

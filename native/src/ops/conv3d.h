@@ -18,7 +18,7 @@
 struct Conv3dDims {
   int cin = 0, cout = 0;
   int kt = 1, kh = 1, kw = 1;
-  int st = 1, sh = 1, sw = 1;                            // strides (time, height, width)
+  int st = 1, sh = 1, sw = 1;                                    // strides (time, height, width)
   int pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;  // spatial zero padding
   int taps() const { return kt * kh * kw; }
   int k() const { return cin * kt * kh * kw; }  // im2col row length = the weight's row length

@@ -7,8 +7,8 @@
 namespace {
 // Whether the conv reads each input pixel once, in order: then x itself is the im2col matrix.
 bool is_pointwise(const Conv3dDims& d, int n_hist) {
-  return d.kt == 1 && d.kh == 1 && d.kw == 1 && d.st == 1 && d.sh == 1 && d.sw == 1 && n_hist == 0 &&
-         d.pad_top == 0 && d.pad_bottom == 0 && d.pad_left == 0 && d.pad_right == 0;
+  return d.kt == 1 && d.kh == 1 && d.kw == 1 && d.st == 1 && d.sh == 1 && d.sw == 1 && n_hist == 0 && d.pad_top == 0 &&
+         d.pad_bottom == 0 && d.pad_left == 0 && d.pad_right == 0;
 }
 }  // namespace
 

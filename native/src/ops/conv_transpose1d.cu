@@ -46,8 +46,8 @@ void conv_transpose1d_cuda(float* out, const float* x, int t, const void* packed
       matmul_cuda(y.get(), x + (size_t)span.first * d.cin, packed_w, wt, nullptr, span.count(), d.cin, row, ctx);
     }
     const long long n = (long long)(o1 - o0) * d.cout;
-    gather_taps_kernel<<<cosmos::elementwise_blocks(n), 256, 0, ctx.stream>>>(out, y.get(), bias, d, o0, n,
-                                                                               span.first, span.last);
+    gather_taps_kernel<<<cosmos::elementwise_blocks(n), 256, 0, ctx.stream>>>(out, y.get(), bias, d, o0, n, span.first,
+                                                                              span.last);
     CUDA_CHECK_LAUNCH();
   }
 }

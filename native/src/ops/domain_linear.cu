@@ -11,7 +11,8 @@ namespace {
 __global__ void domain_linear_kernel(float* y, const float* x, const float* w, const float* b, const float* extra,
                                      const int* domain, int n, int in, int out) {
   const long long total = (long long)n * out;
-  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
+       e += (long long)gridDim.x * blockDim.x) {
     const int o = (int)(e % out);
     const long long i = e / out;
     const float* W = w + (long long)domain[i] * in * out;
@@ -25,8 +26,8 @@ __global__ void domain_linear_kernel(float* y, const float* x, const float* w, c
 }
 }  // namespace
 
-void domain_linear_cuda(float* y, const float* x, const float* w, const float* b, const float* extra,
-                        const int* domain, int n, int in, int out, const cosmos::CudaContext& ctx) {
+void domain_linear_cuda(float* y, const float* x, const float* w, const float* b, const float* extra, const int* domain,
+                        int n, int in, int out, const cosmos::CudaContext& ctx) {
   const long long total = (long long)n * out;
   if (total <= 0) return;
   domain_linear_kernel<<<cosmos::elementwise_blocks(total, 128), 128, 0, ctx.stream>>>(y, x, w, b, extra, domain, n, in,

@@ -13,6 +13,6 @@ void domain_linear_cpu(float* y, const float* x, const float* w, const float* b,
 
 #ifdef COSMOS_CUDA
 // Device pointers (domain too).
-void domain_linear_cuda(float* y, const float* x, const float* w, const float* b, const float* extra,
-                        const int* domain, int n, int in, int out, const cosmos::CudaContext& ctx);
+void domain_linear_cuda(float* y, const float* x, const float* w, const float* b, const float* extra, const int* domain,
+                        int n, int in, int out, const cosmos::CudaContext& ctx);
 #endif

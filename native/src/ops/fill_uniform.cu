@@ -18,8 +18,10 @@ __device__ __forceinline__ float hash_uniform(uint64_t i, uint64_t seed) {
 __global__ void fill_uniform_kernel(void* p, long long n, bool bf16, uint64_t seed, float a, float c) {
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
     const float v = a != 0.f ? __fadd_rn(__fmul_rn(a, hash_uniform((uint64_t)i, seed)), c) : c;
-    if (bf16) static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
-    else static_cast<float*>(p)[i] = v;
+    if (bf16)
+      static_cast<__nv_bfloat16*>(p)[i] = __float2bfloat16_rn(v);
+    else
+      static_cast<float*>(p)[i] = v;
   }
 }
 }  // namespace

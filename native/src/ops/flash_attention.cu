@@ -34,9 +34,9 @@ using cosmos::ldsm_x4_t;
 using cosmos::mma_bf16_16816;
 using cosmos::pack_bf16x2;
 
-constexpr int kBM = 128;    // queries per block
-constexpr int kBN = 64;     // keys per tile
-constexpr int kWarps = 8;   // 16 query rows each
+constexpr int kBM = 128;   // queries per block
+constexpr int kBN = 64;    // keys per tile
+constexpr int kWarps = 8;  // 16 query rows each
 constexpr int kThreads = kWarps * 32;
 
 // dst [heads][rows_pad][DP] bf16 <- src [rows][heads][hd] f32; rows >= rows and dims >= hd are zero
@@ -56,8 +56,8 @@ __global__ void to_bf16_heads_kernel(__nv_bfloat16* dst, const float* src, int r
       const int d = c * 8 + t;
       x[t] = (r < rows && d < hd) ? src[((long long)r * heads + h) * hd + d] : 0.f;
     }
-    uint4 pk = make_uint4(pack_bf16x2(x[0], x[1]), pack_bf16x2(x[2], x[3]), pack_bf16x2(x[4], x[5]),
-                          pack_bf16x2(x[6], x[7]));
+    uint4 pk =
+        make_uint4(pack_bf16x2(x[0], x[1]), pack_bf16x2(x[2], x[3]), pack_bf16x2(x[4], x[5]), pack_bf16x2(x[6], x[7]));
     *reinterpret_cast<uint4*>(dst + e * 8) = pk;
   }
 }
@@ -82,10 +82,10 @@ __global__ void __launch_bounds__(kThreads, 1)
   constexpr int kTileElems = kBN * S;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   __nv_bfloat16* Qs = reinterpret_cast<__nv_bfloat16*>(smem_raw);  // [kBM][S]
-  __nv_bfloat16* Ks = Qs + kBM * S;                                 // [2][kBN][S]
-  __nv_bfloat16* Vs = Ks + 2 * kTileElems;                          // [2][kBN][S]
+  __nv_bfloat16* Ks = Qs + kBM * S;                                // [2][kBN][S]
+  __nv_bfloat16* Vs = Ks + 2 * kTileElems;                         // [2][kBN][S]
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, tig = lane & 3;
-  const int mi = lane >> 3, lr = lane & 7;  // ldmatrix x4: which 8x8 matrix this lane addresses, and its row
+  const int mi = lane >> 3, lr = lane & 7;            // ldmatrix x4: which 8x8 matrix this lane addresses, and its row
   const int q0 = (gridDim.x - 1 - blockIdx.x) * kBM;  // longest (causal) query tiles start first
   const int h = blockIdx.y, kh = h / (q_heads / kv_heads);
   const int q_last = min(n_q, q0 + kBM) - 1;
@@ -155,7 +155,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
         s[n][e] = x;
       }
-    // Online softmax for the thread's two rows (a row lives in the 4 threads of a quad).
+      // Online softmax for the thread's two rows (a row lives in the 4 threads of a quad).
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {
       float mx = -INFINITY;
@@ -165,7 +165,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
       const float m_new = fmaxf(m[rr], mx);
       const float m_use = m_new == -INFINITY ? 0.f : m_new;  // a row with no visible key yet
-      const float alpha = fast_exp2(m[rr] - m_use);           // 0 on the first visible tile
+      const float alpha = fast_exp2(m[rr] - m_use);          // 0 on the first visible tile
       float sum = 0.f;
 #pragma unroll
       for (int n = 0; n < NT; ++n) {
@@ -232,8 +232,8 @@ void launch(float* out, const float* q, const float* k, const float* v, int n_q,
   cosmos::CudaPool& pool = cosmos::workspace_pool(ctx, "flash_attention_cuda");
   // The bf16 copies live until the kernels are enqueued (stream order keeps them alive for the kernels:
   // core/cuda_context.h).
-  cosmos::DeviceBuffer<__nv_bfloat16> qb(pool, (size_t)q_heads * nq_pad * DP), kb(pool, (size_t)kv_heads * nkv_pad * DP),
-      vb(pool, (size_t)kv_heads * nkv_pad * DP);
+  cosmos::DeviceBuffer<__nv_bfloat16> qb(pool, (size_t)q_heads * nq_pad * DP),
+      kb(pool, (size_t)kv_heads * nkv_pad * DP), vb(pool, (size_t)kv_heads * nkv_pad * DP);
   convert(qb.get(), q, n_q, nq_pad, q_heads, hd, DP, ctx.stream);
   convert(kb.get(), k, n_kv, nkv_pad, kv_heads, hd, DP, ctx.stream);
   convert(vb.get(), v, n_kv, nkv_pad, kv_heads, hd, DP, ctx.stream);
@@ -256,15 +256,22 @@ void flash_attention_cuda(float* out, const float* q, const float* k, const floa
                           int kv_heads, int head_dim, int q_offset, bool causal, float scale,
                           const cosmos::CudaContext& ctx) {
   if (n_q <= 0) return;
-  if (kv_heads <= 0 || q_heads % kv_heads != 0) throw std::runtime_error("flash_attention_cuda: q_heads % kv_heads != 0");
+  if (kv_heads <= 0 || q_heads % kv_heads != 0)
+    throw std::runtime_error("flash_attention_cuda: q_heads % kv_heads != 0");
   if (!flash_attention_supported(n_q, n_kv, head_dim)) {
     attention_cuda(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
     return;
   }
-  if (head_dim <= 16) launch<16>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
-  else if (head_dim <= 32) launch<32>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
-  else if (head_dim <= 64) launch<64>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
-  else if (head_dim <= 80) launch<80>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
-  else if (head_dim <= 96) launch<96>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
-  else launch<128>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+  if (head_dim <= 16)
+    launch<16>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+  else if (head_dim <= 32)
+    launch<32>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+  else if (head_dim <= 64)
+    launch<64>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+  else if (head_dim <= 80)
+    launch<80>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+  else if (head_dim <= 96)
+    launch<96>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+  else
+    launch<128>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
 }

@@ -7,7 +7,8 @@
 
 namespace {
 __global__ void gather4_add_kernel(float* x, const float* table, const int* idx, const float* wt, long long N, int D) {
-  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < N * D; e += (long long)gridDim.x * blockDim.x) {
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < N * D;
+       e += (long long)gridDim.x * blockDim.x) {
     const long long p = e / D;
     const int d = (int)(e - p * D);
     const int* ix = idx + 4 * p;

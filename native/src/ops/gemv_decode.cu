@@ -20,8 +20,8 @@ using namespace cosmos::gemv;
 
 // Vector path: k % 8 == 0, 16-byte aligned x and w rows.
 template <bool BF16>
-__global__ void __launch_bounds__(kWarps * 32) gemv_decode_kernel(float* __restrict__ out, const float* __restrict__ x,
-                                                                  const void* __restrict__ w, int k, int m) {
+__global__ void __launch_bounds__(kWarps * 32)
+    gemv_decode_kernel(float* __restrict__ out, const float* __restrict__ x, const void* __restrict__ w, int k, int m) {
   const int row = blockIdx.x * kWarps + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= m) return;
@@ -56,7 +56,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_decode_kernel(float* __restr
       }
 #pragma unroll
       for (int i = 0; i < 4; ++i) {
-        float wv[8] = {a[2 * i].x, a[2 * i].y, a[2 * i].z, a[2 * i].w,
+        float wv[8] = {a[2 * i].x,     a[2 * i].y,     a[2 * i].z,     a[2 * i].w,
                        a[2 * i + 1].x, a[2 * i + 1].y, a[2 * i + 1].z, a[2 * i + 1].w};
         acc = dot8(acc, wv, x, c + 32 * i);
       }
@@ -76,13 +76,16 @@ void gemv_decode_cuda(float* out, const float* x, const void* w, WType wt, int k
                       const cosmos::CudaContext& ctx) {
   const cudaStream_t stream = ctx.stream;
   if (m <= 0) return;
-  const bool vec = k % 8 == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0 && (reinterpret_cast<uintptr_t>(w) & 15) == 0;
+  const bool vec =
+      k % 8 == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0 && (reinterpret_cast<uintptr_t>(w) & 15) == 0;
   if (!vec) {  // odd shapes: matmul's scalar GEMV (same contract)
     matmul_cuda(out, x, w, wt, nullptr, 1, k, m, ctx);
     return;
   }
   dim3 grid(cosmos::ceil_div(m, kWarps)), block(kWarps * 32);
-  if (wt == WType::BF16) gemv_decode_kernel<true><<<grid, block, 0, stream>>>(out, x, w, k, m);
-  else gemv_decode_kernel<false><<<grid, block, 0, stream>>>(out, x, w, k, m);
+  if (wt == WType::BF16)
+    gemv_decode_kernel<true><<<grid, block, 0, stream>>>(out, x, w, k, m);
+  else
+    gemv_decode_kernel<false><<<grid, block, 0, stream>>>(out, x, w, k, m);
   CUDA_CHECK_LAUNCH();
 }

@@ -24,9 +24,9 @@ __device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f +
 
 // Vector path: k % 8 == 0, 16-byte aligned x and w.
 template <bool BF16>
-__global__ void __launch_bounds__(kWarps * 32) gemv_swiglu_vec_kernel(float* __restrict__ out,
-                                                                      const float* __restrict__ x,
-                                                                      const void* __restrict__ w, int k, int inter) {
+__global__ void __launch_bounds__(kWarps * 32)
+    gemv_swiglu_vec_kernel(float* __restrict__ out, const float* __restrict__ x, const void* __restrict__ w, int k,
+                           int inter) {
   const int j = blockIdx.x * kWarps + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (j >= inter) return;
@@ -93,11 +93,16 @@ void gemv_swiglu_cuda(float* out, const float* x, const void* w, WType wt, int k
   const cudaStream_t stream = ctx.stream;
   if (inter <= 0) return;
   const bool bf = wt == WType::BF16;
-  const bool vec = k % 8 == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0 && (reinterpret_cast<uintptr_t>(w) & 15) == 0;
+  const bool vec =
+      k % 8 == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0 && (reinterpret_cast<uintptr_t>(w) & 15) == 0;
   dim3 grid(cosmos::ceil_div(inter, kWarps)), block(kWarps * 32);
-  if (vec && bf) gemv_swiglu_vec_kernel<true><<<grid, block, 0, stream>>>(out, x, w, k, inter);
-  else if (vec) gemv_swiglu_vec_kernel<false><<<grid, block, 0, stream>>>(out, x, w, k, inter);
-  else if (bf) gemv_swiglu_scalar_kernel<true><<<grid, block, 0, stream>>>(out, x, w, k, inter);
-  else gemv_swiglu_scalar_kernel<false><<<grid, block, 0, stream>>>(out, x, w, k, inter);
+  if (vec && bf)
+    gemv_swiglu_vec_kernel<true><<<grid, block, 0, stream>>>(out, x, w, k, inter);
+  else if (vec)
+    gemv_swiglu_vec_kernel<false><<<grid, block, 0, stream>>>(out, x, w, k, inter);
+  else if (bf)
+    gemv_swiglu_scalar_kernel<true><<<grid, block, 0, stream>>>(out, x, w, k, inter);
+  else
+    gemv_swiglu_scalar_kernel<false><<<grid, block, 0, stream>>>(out, x, w, k, inter);
   CUDA_CHECK_LAUNCH();
 }

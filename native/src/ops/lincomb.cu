@@ -42,12 +42,24 @@ void lincomb_cuda(float* out, const float* const* x, const float* c, int n_terms
   Terms t{};
   for (int k = 0; k < n_terms; ++k) t.x[k] = x[k], t.c[k] = c[k];
   switch (n_terms) {
-    case 1: launch<1>(out, t, n, ctx.stream); break;
-    case 2: launch<2>(out, t, n, ctx.stream); break;
-    case 3: launch<3>(out, t, n, ctx.stream); break;
-    case 4: launch<4>(out, t, n, ctx.stream); break;
-    case 5: launch<5>(out, t, n, ctx.stream); break;
-    default: launch<6>(out, t, n, ctx.stream); break;
+    case 1:
+      launch<1>(out, t, n, ctx.stream);
+      break;
+    case 2:
+      launch<2>(out, t, n, ctx.stream);
+      break;
+    case 3:
+      launch<3>(out, t, n, ctx.stream);
+      break;
+    case 4:
+      launch<4>(out, t, n, ctx.stream);
+      break;
+    case 5:
+      launch<5>(out, t, n, ctx.stream);
+      break;
+    default:
+      launch<6>(out, t, n, ctx.stream);
+      break;
   }
   CUDA_CHECK_LAUNCH();
 }

@@ -25,9 +25,9 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "gemv_common.cuh"
 #include "../core/cuda_common.h"
 #include "../core/cuda_reduce.h"
+#include "gemv_common.cuh"
 
 namespace {
 using bf16 = __nv_bfloat16;
@@ -40,9 +40,9 @@ constexpr int kGemvWarps = 4;
 
 // Vector path: k % 8 == 0 and 16-byte aligned rows. One warp per weight row.
 template <int N, bool BF16>
-__global__ void __launch_bounds__(kGemvWarps * 32) gemv_vec_kernel(float* __restrict__ out, const float* __restrict__ x,
-                                                                   const void* __restrict__ w,
-                                                                   const float* __restrict__ bias, int k, int m) {
+__global__ void __launch_bounds__(kGemvWarps * 32)
+    gemv_vec_kernel(float* __restrict__ out, const float* __restrict__ x, const void* __restrict__ w,
+                    const float* __restrict__ bias, int k, int m) {
   const int row = blockIdx.x * kGemvWarps + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= m) return;
@@ -58,8 +58,8 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemv_vec_kernel(float* __rest
     for (int r = 0; r < N; ++r) {
       const float4* xr = reinterpret_cast<const float4*>(x + (long long)r * k) + 2 * c;
       float4 a = __ldg(xr), b = __ldg(xr + 1);
-      acc[r] += wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z +
-                wv[7] * b.w;
+      acc[r] +=
+          wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z + wv[7] * b.w;
     }
   };
   if (BF16) {
@@ -85,7 +85,8 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemv_vec_kernel(float* __rest
     };
     int c = lane;
     for (; c + 32 < chunks; c += 64) {
-      float4 a0 = __ldg(wr + 2 * c), a1 = __ldg(wr + 2 * c + 1), b0 = __ldg(wr + 2 * c + 64), b1 = __ldg(wr + 2 * c + 65);
+      float4 a0 = __ldg(wr + 2 * c), a1 = __ldg(wr + 2 * c + 1), b0 = __ldg(wr + 2 * c + 64),
+             b1 = __ldg(wr + 2 * c + 65);
       use(a0, a1, c);
       use(b0, b1, c + 32);
     }
@@ -123,9 +124,9 @@ __global__ void gemv_scalar_kernel(float* out, const float* x, const void* w, co
 // c ^ (r & 7): the 8 rows one ldmatrix reads (same logical chunk, consecutive rows) land on 8 distinct
 // bank groups, and the cp.async writes of a warp (4 rows x 8 chunks) do too.
 constexpr int GM = 128, GN = 128, GK = 64, kStages = 3;
-constexpr int kMmaThreads = 256;                        // 8 warps: 2 (x rows, 64 each) x 4 (w rows, 32 each)
-constexpr int kTileBytes = GM * GK * 2;                 // 16 KiB per operand tile (GM == GN)
-constexpr int kMmaSmem = kStages * 2 * kTileBytes;      // 96 KiB
+constexpr int kMmaThreads = 256;                    // 8 warps: 2 (x rows, 64 each) x 4 (w rows, 32 each)
+constexpr int kTileBytes = GM * GK * 2;             // 16 KiB per operand tile (GM == GN)
+constexpr int kMmaSmem = kStages * 2 * kTileBytes;  // 96 KiB
 // Largest bf16 copy of x made at once; taller x is done in row chunks (multiples of GM).
 constexpr size_t kCastCapBytes = (size_t)64 << 20;
 
@@ -155,9 +156,9 @@ __device__ __forceinline__ uint32_t swz(int row, int chunk) { return row * (GK *
 // xb [n, k] bf16, w [m, k] bf16 (k % 8 == 0, rows 16-byte aligned). Block (bx, by) computes out rows
 // [bx*GM, +GM) x columns [by*GN, +GN): blockIdx.x walks the rows of x, so the blocks resident at once
 // share a few weight tiles (read from HBM about once) while all of x sits in L2.
-__global__ void __launch_bounds__(kMmaThreads, 2) gemm_mma_kernel(float* __restrict__ out, const bf16* __restrict__ xb,
-                                                                  const bf16* __restrict__ w,
-                                                                  const float* __restrict__ bias, int n, int k, int m) {
+__global__ void __launch_bounds__(kMmaThreads, 2)
+    gemm_mma_kernel(float* __restrict__ out, const bf16* __restrict__ xb, const bf16* __restrict__ w,
+                    const float* __restrict__ bias, int n, int k, int m) {
   extern __shared__ __align__(128) unsigned char smem[];
   const uint32_t sbase = smem_u32(smem);
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
@@ -261,7 +262,8 @@ __global__ void __launch_bounds__(kMmaThreads, 2) gemm_mma_kernel(float* __restr
 
 // x f32 -> bf16 (round to nearest even), 8 values per thread step; count8 = elements / 8.
 __global__ void cast_bf16_kernel(bf16* __restrict__ dst, const float* __restrict__ src, long long count8) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count8; i += (long long)gridDim.x * blockDim.x) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count8;
+       i += (long long)gridDim.x * blockDim.x) {
     const float4* s = reinterpret_cast<const float4*>(src) + 2 * i;
     const float4 a = __ldg(s), b = __ldg(s + 1);
     __nv_bfloat162 p0 = __floats2bfloat162_rn(a.x, a.y), p1 = __floats2bfloat162_rn(a.z, a.w),
@@ -305,9 +307,9 @@ void gemm_mma(float* out, const float* x, const bf16* w, const float* bias, int 
 constexpr int SM_ = 64, SN = 64, SK = 16;
 
 template <bool BF16>
-__global__ void __launch_bounds__(256) gemm_simt_kernel(float* __restrict__ out, const float* __restrict__ x,
-                                                        const void* __restrict__ w, const float* __restrict__ bias,
-                                                        int n, int k, int m) {
+__global__ void __launch_bounds__(256)
+    gemm_simt_kernel(float* __restrict__ out, const float* __restrict__ x, const void* __restrict__ w,
+                     const float* __restrict__ bias, int n, int k, int m) {
   __shared__ float As[SK][SM_ + 4];  // k-major so the inner loop reads 4 consecutive rows at once
   __shared__ float Bs[SK][SN + 4];
   const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;
@@ -329,7 +331,10 @@ __global__ void __launch_bounds__(256) gemm_simt_kernel(float* __restrict__ out,
     for (int kk = 0; kk < SK; ++kk) {
       float a[4], b[4];
 #pragma unroll
-      for (int i = 0; i < 4; ++i) { a[i] = As[kk][ty * 4 + i]; b[i] = Bs[kk][tx * 4 + i]; }
+      for (int i = 0; i < 4; ++i) {
+        a[i] = As[kk][ty * 4 + i];
+        b[i] = Bs[kk][tx * 4 + i];
+      }
 #pragma unroll
       for (int i = 0; i < 4; ++i)
 #pragma unroll
@@ -347,22 +352,37 @@ __global__ void __launch_bounds__(256) gemm_simt_kernel(float* __restrict__ out,
 }
 
 template <bool BF16>
-void gemv(float* out, const float* x, const void* w, const float* bias, int n, int k, int m, bool vec,
-          cudaStream_t s) {
+void gemv(float* out, const float* x, const void* w, const float* bias, int n, int k, int m, bool vec, cudaStream_t s) {
   dim3 grid(cosmos::ceil_div(m, kGemvWarps)), block(kGemvWarps * 32);
   if (!vec) {
     gemv_scalar_kernel<BF16><<<grid, block, 0, s>>>(out, x, w, bias, n, k, m);
     return;
   }
   switch (n) {
-    case 1: gemv_vec_kernel<1, BF16><<<grid, block, 0, s>>>(out, x, w, bias, k, m); break;
-    case 2: gemv_vec_kernel<2, BF16><<<grid, block, 0, s>>>(out, x, w, bias, k, m); break;
-    case 3: gemv_vec_kernel<3, BF16><<<grid, block, 0, s>>>(out, x, w, bias, k, m); break;
-    case 4: gemv_vec_kernel<4, BF16><<<grid, block, 0, s>>>(out, x, w, bias, k, m); break;
-    case 5: gemv_vec_kernel<5, BF16><<<grid, block, 0, s>>>(out, x, w, bias, k, m); break;
-    case 6: gemv_vec_kernel<6, BF16><<<grid, block, 0, s>>>(out, x, w, bias, k, m); break;
-    case 7: gemv_vec_kernel<7, BF16><<<grid, block, 0, s>>>(out, x, w, bias, k, m); break;
-    default: gemv_vec_kernel<8, BF16><<<grid, block, 0, s>>>(out, x, w, bias, k, m); break;
+    case 1:
+      gemv_vec_kernel<1, BF16><<<grid, block, 0, s>>>(out, x, w, bias, k, m);
+      break;
+    case 2:
+      gemv_vec_kernel<2, BF16><<<grid, block, 0, s>>>(out, x, w, bias, k, m);
+      break;
+    case 3:
+      gemv_vec_kernel<3, BF16><<<grid, block, 0, s>>>(out, x, w, bias, k, m);
+      break;
+    case 4:
+      gemv_vec_kernel<4, BF16><<<grid, block, 0, s>>>(out, x, w, bias, k, m);
+      break;
+    case 5:
+      gemv_vec_kernel<5, BF16><<<grid, block, 0, s>>>(out, x, w, bias, k, m);
+      break;
+    case 6:
+      gemv_vec_kernel<6, BF16><<<grid, block, 0, s>>>(out, x, w, bias, k, m);
+      break;
+    case 7:
+      gemv_vec_kernel<7, BF16><<<grid, block, 0, s>>>(out, x, w, bias, k, m);
+      break;
+    default:
+      gemv_vec_kernel<8, BF16><<<grid, block, 0, s>>>(out, x, w, bias, k, m);
+      break;
   }
 }
 
@@ -376,15 +396,19 @@ void matmul_cuda(float* out, const float* x, const void* w, WType wt, const floa
   const bool bf = wt == WType::BF16;
   const bool vec = k % 8 == 0 && aligned16(x) && aligned16(w);
   if (n <= 8) {
-    if (bf) gemv<true>(out, x, w, bias, n, k, m, vec, stream);
-    else gemv<false>(out, x, w, bias, n, k, m, vec, stream);
+    if (bf)
+      gemv<true>(out, x, w, bias, n, k, m, vec, stream);
+    else
+      gemv<false>(out, x, w, bias, n, k, m, vec, stream);
   } else if (bf && vec) {
     gemm_mma(out, x, static_cast<const bf16*>(w), bias, n, k, m, ctx);
     return;
   } else {
     dim3 grid(cosmos::ceil_div(m, SN), cosmos::ceil_div(n, SM_));
-    if (bf) gemm_simt_kernel<true><<<grid, 256, 0, stream>>>(out, x, w, bias, n, k, m);
-    else gemm_simt_kernel<false><<<grid, 256, 0, stream>>>(out, x, w, bias, n, k, m);
+    if (bf)
+      gemm_simt_kernel<true><<<grid, 256, 0, stream>>>(out, x, w, bias, n, k, m);
+    else
+      gemm_simt_kernel<false><<<grid, 256, 0, stream>>>(out, x, w, bias, n, k, m);
   }
   CUDA_CHECK_LAUNCH();
 }

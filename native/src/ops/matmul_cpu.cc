@@ -40,10 +40,22 @@ void tile(float* out, const float* x, const float* w, int n, int k, int m, int m
           for (int kk = 0; kk < kl; ++kk) {
             float a0 = xr[0][kk], a1 = xr[1][kk], a2 = xr[2][kk], a3 = xr[3][kk];
             float b0 = wr[0][kk], b1 = wr[1][kk], b2 = wr[2][kk], b3 = wr[3][kk];
-            acc[0][0] += a0 * b0; acc[0][1] += a0 * b1; acc[0][2] += a0 * b2; acc[0][3] += a0 * b3;
-            acc[1][0] += a1 * b0; acc[1][1] += a1 * b1; acc[1][2] += a1 * b2; acc[1][3] += a1 * b3;
-            acc[2][0] += a2 * b0; acc[2][1] += a2 * b1; acc[2][2] += a2 * b2; acc[2][3] += a2 * b3;
-            acc[3][0] += a3 * b0; acc[3][1] += a3 * b1; acc[3][2] += a3 * b2; acc[3][3] += a3 * b3;
+            acc[0][0] += a0 * b0;
+            acc[0][1] += a0 * b1;
+            acc[0][2] += a0 * b2;
+            acc[0][3] += a0 * b3;
+            acc[1][0] += a1 * b0;
+            acc[1][1] += a1 * b1;
+            acc[1][2] += a1 * b2;
+            acc[1][3] += a1 * b3;
+            acc[2][0] += a2 * b0;
+            acc[2][1] += a2 * b1;
+            acc[2][2] += a2 * b2;
+            acc[2][3] += a2 * b3;
+            acc[3][0] += a3 * b0;
+            acc[3][1] += a3 * b1;
+            acc[3][2] += a3 * b2;
+            acc[3][3] += a3 * b3;
           }
         } else {
           for (int a = 0; a < ni; ++a)
@@ -63,9 +75,8 @@ void matmul_cpu(float* out, const float* x, const float* w, const float* bias, i
   // Chunks of w rows, rounded to the 4-wide tile; ~64k multiply-adds minimum per thread.
   int min_rows = std::max(4, (int)(65536 / std::max(1L, (long)n * k)));
   int groups = (m + 3) / 4;
-  cosmos::parallel_for(ctx, groups, (min_rows + 3) / 4, [&](int g0, int g1) {
-    tile(out, x, w, n, k, m, g0 * 4, std::min(m, g1 * 4));
-  });
+  cosmos::parallel_for(ctx, groups, (min_rows + 3) / 4,
+                       [&](int g0, int g1) { tile(out, x, w, n, k, m, g0 * 4, std::min(m, g1 * 4)); });
   if (bias)
     for (int i = 0; i < n; ++i)
       for (int j = 0; j < m; ++j) out[(size_t)i * m + j] += bias[j];

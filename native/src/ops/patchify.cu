@@ -8,9 +8,11 @@
 namespace {
 // One thread per latent element of the frames handled: reads and writes are coalesced along W on the
 // latent side; the token side is strided by C (the features are channel fastest).
-__global__ void patchify_kernel(float* tokens, const float* latents, int C, int T, int H, int W, int p, int hp, int wp) {
+__global__ void patchify_kernel(float* tokens, const float* latents, int C, int T, int H, int W, int p, int hp,
+                                int wp) {
   const long long Hp = (long long)hp * p, Wp = (long long)wp * p, total = (long long)C * T * Hp * Wp;
-  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
+       e += (long long)gridDim.x * blockDim.x) {
     const int x = (int)(e % Wp), y = (int)(e / Wp % Hp), t = (int)(e / (Wp * Hp) % T), c = (int)(e / (Wp * Hp * T));
     const int i = y / p, py = y % p, j = x / p, px = x % p;
     const float v = (y < H && x < W) ? latents[(((long long)c * T + t) * H + y) * W + x] : 0.f;
@@ -21,7 +23,8 @@ __global__ void patchify_kernel(float* tokens, const float* latents, int C, int 
 __global__ void unpatchify_frame_kernel(float* latents, const float* tokens, int frame, int C, int T, int H, int W,
                                         int p, int hp, int wp) {
   const long long total = (long long)C * H * W;
-  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
+       e += (long long)gridDim.x * blockDim.x) {
     const int x = (int)(e % W), y = (int)(e / W % H), c = (int)(e / ((long long)W * H));
     const int i = y / p, py = y % p, j = x / p, px = x % p;
     latents[(((long long)c * T + frame) * H + y) * W + x] =

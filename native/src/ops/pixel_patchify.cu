@@ -16,7 +16,8 @@ __device__ __forceinline__ long long video_index(long long e, int c, int frames_
   const int ci = ch / (p * p), dx = ch / p % p, dy = ch % p;
   return (((long long)ci * frames_total + f0 + f) * h * p + (long long)y * p + dy) * w * p + (long long)x * p + dx;
 }
-__global__ void patchify_kernel(float* out, const float* video, int c, int ft, int f0, int h, int w, int p, long long n) {
+__global__ void patchify_kernel(float* out, const float* video, int c, int ft, int f0, int h, int w, int p,
+                                long long n) {
   for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x)
     out[e] = video[video_index(e, c, ft, f0, h, w, p)];
 }

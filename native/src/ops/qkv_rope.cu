@@ -14,8 +14,8 @@ namespace {
 // then k, then v (a plain copy). All reads of a head happen before the barrier, so q_out may be q_in.
 __global__ void qkv_norm_rope_kernel(float* q_out, float* k_out, float* v_out, const float* q_in, const float* k_in,
                                      const float* v_in, int q_stride, int kv_stride, const float* qw, const float* kw,
-                                     const float* cos, const float* sin, int row0, const int* row0_dev, int NH,
-                                     int KVH, int D, float eps) {
+                                     const float* cos, const float* sin, int row0, const int* row0_dev, int NH, int KVH,
+                                     int D, float eps) {
   extern __shared__ float y[];
   __shared__ float red[32];
   const int i = blockIdx.x, hh = blockIdx.y, d = threadIdx.x;
@@ -39,8 +39,10 @@ __global__ void qkv_norm_rope_kernel(float* q_out, float* k_out, float* v_out, c
   const float* c = cos + (long long)i * D;
   const float* s = sin + (long long)i * D;
   const float out = d < half ? y[d] * c[d] - y[d + half] * s[d] : y[d] * c[d] + y[d - half] * s[d];
-  if (isq) q_out[((long long)i * NH + h) * D + d] = out;
-  else k_out[((long long)(row0 + i) * KVH + h) * D + d] = out;
+  if (isq)
+    q_out[((long long)i * NH + h) * D + d] = out;
+  else
+    k_out[((long long)(row0 + i) * KVH + h) * D + d] = out;
 }
 
 // No norm: one thread per (token, head slot, pair j / j + hd/2); head slots [0, NH) are q, then the
@@ -51,7 +53,8 @@ __global__ void qkv_rope_kernel(float* q_out, float* k_out, float* v_out, const 
   if (row0_dev) row0 = *row0_dev;
   const int half = D / 2, slots = NH + KVH;
   const long long total = n * slots * half;
-  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
+       e += (long long)gridDim.x * blockDim.x) {
     const int j = (int)(e % half);
     const long long th = e / half;
     const int hs = (int)(th % slots);
@@ -87,9 +90,9 @@ void qkv_rope_cuda(float* q_out, float* k_out, float* v_out, const float* q_in, 
         head_dim, eps);
   } else {
     const long long total = (long long)n * (heads + kv_heads) * (head_dim / 2);
-    qkv_rope_kernel<<<cosmos::elementwise_blocks(total), 256, 0, ctx.stream>>>(
-        q_out, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, cos, sin, n, row0, row0_dev, heads, kv_heads,
-        head_dim);
+    qkv_rope_kernel<<<cosmos::elementwise_blocks(total), 256, 0, ctx.stream>>>(q_out, k_out, v_out, q_in, k_in, v_in,
+                                                                               q_stride, kv_stride, cos, sin, n, row0,
+                                                                               row0_dev, heads, kv_heads, head_dim);
   }
   CUDA_CHECK_LAUNCH();
 }

@@ -10,8 +10,10 @@ namespace {
 // cos/sin, written to dst (dst may be src).
 void norm_rope(float* dst, const float* src, const float* w, const float* c, const float* s, int hd, float eps,
                float* tmp) {
-  if (w) rmsnorm_cpu(tmp, src, w, 1, hd, eps);
-  else std::memcpy(tmp, src, sizeof(float) * hd);
+  if (w)
+    rmsnorm_cpu(tmp, src, w, 1, hd, eps);
+  else
+    std::memcpy(tmp, src, sizeof(float) * hd);
   const int half = hd / 2;
   for (int j = 0; j < half; ++j) {
     const float x1 = tmp[j], x2 = tmp[j + half];

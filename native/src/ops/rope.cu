@@ -26,7 +26,8 @@ template <typename Pos>
 __global__ void mrope_tables_kernel(float* cos, float* sin, const Pos* pos3, int tokens, int head_dim, RopeConsts c) {
   int half = head_dim / 2;
   long long total = (long long)tokens * half;
-  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
+       e += (long long)gridDim.x * blockDim.x) {
     int t = (int)(e / half), j = (int)(e % half);
     float ang = (float)pos3[(long long)c.axis[j] * tokens + t] * c.inv[j];
     float cv = (float)::cos((double)ang), sv = (float)::sin((double)ang);
@@ -42,7 +43,8 @@ __global__ void mrope_tables_kernel(float* cos, float* sin, const Pos* pos3, int
 __global__ void rope_apply_kernel(float* x, const float* cos, const float* sin, int tokens, int heads, int head_dim) {
   int half = head_dim / 2;
   long long total = (long long)tokens * heads * half;
-  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
+       e += (long long)gridDim.x * blockDim.x) {
     int j = (int)(e % half);
     long long th = e / half;  // token * heads + head
     int t = (int)(th / heads);
@@ -69,15 +71,17 @@ void mrope_tables_launch(float* cos, float* sin, const Pos* pos3, int tokens, in
     c.inv[j] = 1.0f / p;
     int a = 0;
     if (interleaved) {
-      if (j % 3 == 1 && j < 3 * section[1]) a = 1;
-      else if (j % 3 == 2 && j < 3 * section[2]) a = 2;
+      if (j % 3 == 1 && j < 3 * section[1])
+        a = 1;
+      else if (j % 3 == 2 && j < 3 * section[2])
+        a = 2;
     } else {
       a = j < section[0] ? 0 : (j < section[0] + section[1] ? 1 : 2);
     }
     c.axis[j] = (unsigned char)a;
   }
   mrope_tables_kernel<<<cosmos::elementwise_blocks((long long)tokens * half), 256, 0, stream>>>(cos, sin, pos3, tokens,
-                                                                                               head_dim, c);
+                                                                                                head_dim, c);
   CUDA_CHECK_LAUNCH();
 }
 

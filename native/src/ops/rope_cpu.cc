@@ -16,8 +16,10 @@ void mrope_tables(float* cos, float* sin, const Pos* pos3, int tokens, int head_
     float p = std::pow((float)theta, (float)(2 * j) / (float)head_dim);
     inv[j] = 1.0f / p;
     if (interleaved) {
-      if (j % 3 == 1 && j < 3 * section[1]) axis[j] = 1;
-      else if (j % 3 == 2 && j < 3 * section[2]) axis[j] = 2;
+      if (j % 3 == 1 && j < 3 * section[1])
+        axis[j] = 1;
+      else if (j % 3 == 2 && j < 3 * section[2])
+        axis[j] = 2;
     } else {
       axis[j] = j < section[0] ? 0 : (j < section[0] + section[1] ? 1 : 2);
     }

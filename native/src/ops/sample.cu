@@ -75,8 +75,8 @@ __device__ float block_max(float v, float* red) {
 
 // out: the id, or -1 when the host must finish (see sample_cuda.h). Every sum runs in a fixed order,
 // so the same logits and uniform give the same id on every run.
-__global__ void __launch_bounds__(kThreads) sample_kernel(const float* logits, int vocab, float temperature, int top_k,
-                                                          float top_p, double u, int* out) {
+__global__ void __launch_bounds__(kThreads)
+    sample_kernel(const float* logits, int vocab, float temperature, int top_k, float top_p, double u, int* out) {
   __shared__ unsigned hist[256];
   __shared__ uint64_t cand[kCap];
   __shared__ double pr[kCap];
@@ -248,9 +248,8 @@ int sample_cuda(float* d_logits, int vocab, const SamplingParams& p, const int* 
   const cudaStream_t stream = ctx.stream;
   bool rep_on = p.repetition_penalty != 1.0f && p.repetition_penalty > 0;
   if ((rep_on || p.presence_penalty != 0.0f) && hist_len > 0) {
-    penalty_kernel<<<cosmos::ceil_div(hist_len, 256), 256, 0, stream>>>(d_logits, vocab, d_history, hist_len,
-                                                                        rep_on ? p.repetition_penalty : 1.0f,
-                                                                        p.presence_penalty);
+    penalty_kernel<<<cosmos::ceil_div(hist_len, 256), 256, 0, stream>>>(
+        d_logits, vocab, d_history, hist_len, rep_on ? p.repetition_penalty : 1.0f, p.presence_penalty);
     CUDA_CHECK_LAUNCH();
   }
   if (!(p.temperature > 0)) {

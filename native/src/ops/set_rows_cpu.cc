@@ -10,7 +10,9 @@ void set_rows_cpu(float* dst, const float* src, long long outer, long long rows,
   const size_t bytes = (size_t)((r1 - r0) * inner) * sizeof(float);
   for (long long o = 0; o < outer; ++o) {
     const long long off = (o * rows + r0) * inner;
-    if (src) std::memmove(dst + off, src + off, bytes);
-    else std::memset(dst + off, 0, bytes);
+    if (src)
+      std::memmove(dst + off, src + off, bytes);
+    else
+      std::memset(dst + off, 0, bytes);
   }
 }

@@ -15,7 +15,8 @@ struct Freqs {
 
 __global__ void timestep_sinusoid_kernel(float* out, const float* t, int n, int half, Freqs fr) {
   const long long total = (long long)n * half;
-  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total; e += (long long)gridDim.x * blockDim.x) {
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
+       e += (long long)gridDim.x * blockDim.x) {
     const int j = (int)(e % half);
     const long long i = e / half;
     const float a = t[i] * fr.f[j];
@@ -31,6 +32,7 @@ void timestep_sinusoid_cuda(float* out, const float* t, int n, int dim, const co
   if (half > kMaxHalf) throw std::runtime_error("timestep_sinusoid_cuda: dim > 1024 is not supported");
   Freqs fr;  // from the host, as the CPU twin computes them: the GPU's exp may differ by an ulp
   for (int j = 0; j < half; ++j) fr.f[j] = timestep_sinusoid_freq(j, half);
-  timestep_sinusoid_kernel<<<cosmos::elementwise_blocks((long long)n * half), 256, 0, ctx.stream>>>(out, t, n, half, fr);
+  timestep_sinusoid_kernel<<<cosmos::elementwise_blocks((long long)n * half), 256, 0, ctx.stream>>>(out, t, n, half,
+                                                                                                    fr);
   CUDA_CHECK_LAUNCH();
 }

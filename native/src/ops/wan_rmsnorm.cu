@@ -31,7 +31,7 @@ void wan_rmsnorm_cuda(float* out, const float* x, const float* gamma, long long 
   for (long long r0 = 0; r0 < rows; r0 += 0x7fffffffll) {
     const long long n = std::min(rows - r0, 0x7fffffffll);
     wan_rmsnorm_kernel<<<(unsigned)n, cosmos::row_threads(dim), 0, ctx.stream>>>(out + r0 * dim, x + r0 * dim, gamma,
-                                                                                  dim, scale, silu);
+                                                                                 dim, scale, silu);
     CUDA_CHECK_LAUNCH();
   }
 }

@@ -24,8 +24,8 @@ namespace cosmos::runtime {
 
 // One modality's latents (video, sound, action), on the run's LatentDevice.
 struct DenoiseStream {
-  std::string name;         // for error messages ("video", "sound", "action")
-  float* x = nullptr;       // n floats: the noisy latents in, the denoised latents out (updated in place)
+  std::string name;    // for error messages ("video", "sound", "action")
+  float* x = nullptr;  // n floats: the noisy latents in, the denoised latents out (updated in place)
   long long n = 0;
   std::vector<RowSpan> conditioned;      // velocity zeroed here (the clean, conditioning positions)
   std::vector<RowSpan> zero_after_step;  // zeroed in the velocity and in the latents after each step
@@ -37,9 +37,9 @@ struct DenoiseStream {
 
 // What the loop needs from the transformer: one forward over all streams at one step.
 struct VelocityQuery {
-  int step = 0;           // i of steps
-  float timestep = 0;     // schedule.timesteps[i] (whole numbers for UniPC)
-  float sigma = 0;        // schedule.sigmas[i]
+  int step = 0;             // i of steps
+  float timestep = 0;       // schedule.timesteps[i] (whole numbers for UniPC)
+  float sigma = 0;          // schedule.sigmas[i]
   bool conditional = true;  // false: the negative-prompt (uncond) pass
 };
 class VelocityModel {

@@ -53,9 +53,9 @@ float lambda_of(float sigma) {
 // The B(h) update's scalars for one UniP / UniC step of `order` from sigma_s0 to sigma_t, the earlier
 // sigmas (most recent first) giving the ratios rk. Mirrors multistep_uni_{p,c}_bh_update.
 struct BhStep {
-  float ratio;           // sigma_t / sigma_s0: the sample's coefficient
-  float alpha_h_phi_1;   // alpha_t · h_phi_1: m0's coefficient (negated)
-  float alpha_b_h;       // alpha_t · B_h: the D1 terms' coefficient (negated)
+  float ratio;             // sigma_t / sigma_s0: the sample's coefficient
+  float alpha_h_phi_1;     // alpha_t · h_phi_1: m0's coefficient (negated)
+  float alpha_b_h;         // alpha_t · B_h: the D1 terms' coefficient (negated)
   std::vector<float> rks;  // order − 1 ratios (the trailing 1 dropped)
   std::vector<float> r;    // R, order × order (row i: rks^i)
   std::vector<float> b;    // order
@@ -159,7 +159,8 @@ class UniPCSampler final : public FlowSampler {
     std::vector<float> c = {s.ratio, -s.alpha_h_phi_1};
     if (p > 1) {
       std::vector<float> rhos;
-      if (p == 2) rhos = {0.5f};
+      if (p == 2)
+        rhos = {0.5f};
       else {  // R[:-1, :-1] · rho = b[:-1]
         std::vector<float> r((size_t)(p - 1) * (p - 1));
         for (int a = 0; a < p - 1; ++a)

@@ -126,10 +126,8 @@ std::map<std::string, Reader> unipc_readers() {
        [](const Json& v, const std::string& k, FlowSchedulerConfig& c) { c.sigma_min = get_optional_number(v, k); }},
       {"sigma_max",
        [](const Json& v, const std::string& k, FlowSchedulerConfig& c) { c.sigma_max = get_optional_number(v, k); }},
-      {"shift_terminal",
-       [](const Json& v, const std::string& k, FlowSchedulerConfig& c) {
-         c.shift_terminal = get_optional_number(v, k);
-       }},
+      {"shift_terminal", [](const Json& v, const std::string& k,
+                            FlowSchedulerConfig& c) { c.shift_terminal = get_optional_number(v, k); }},
   };
 }
 
@@ -152,17 +150,17 @@ std::map<std::string, Reader> euler_readers() {
       {"base_image_seq_len", [](const Json& v, const std::string& k, FlowSchedulerConfig&) { any_int(v, k); }},
       {"max_image_seq_len", [](const Json& v, const std::string& k, FlowSchedulerConfig&) { any_int(v, k); }},
       {"invert_sigmas", [](const Json& v, const std::string& k, FlowSchedulerConfig&) { require_bool(v, k, false); }},
-      {"shift_terminal",
-       [](const Json& v, const std::string& k, FlowSchedulerConfig& c) {
-         c.shift_terminal = get_optional_number(v, k);
-       }},
+      {"shift_terminal", [](const Json& v, const std::string& k,
+                            FlowSchedulerConfig& c) { c.shift_terminal = get_optional_number(v, k); }},
       {"use_karras_sigmas",
        [](const Json& v, const std::string& k, FlowSchedulerConfig&) { require_bool(v, k, false); }},
       {"use_exponential_sigmas",
        [](const Json& v, const std::string& k, FlowSchedulerConfig&) { require_bool(v, k, false); }},
       {"use_beta_sigmas", [](const Json& v, const std::string& k, FlowSchedulerConfig&) { require_bool(v, k, false); }},
       {"time_shift_type",
-       [](const Json& v, const std::string& k, FlowSchedulerConfig&) { get_choice(v, k, {"exponential", "linear"}); }},
+       [](const Json& v, const std::string& k, FlowSchedulerConfig&) {
+         get_choice(v, k, {"exponential", "linear"});
+       }},
       {"stochastic_sampling",
        [](const Json& v, const std::string& k, FlowSchedulerConfig& c) { c.stochastic_sampling = get_bool(v, k); }},
   };

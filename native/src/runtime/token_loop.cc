@@ -9,9 +9,12 @@ namespace cosmos::runtime {
 
 const char* stop_reason_name(StopReason r) {
   switch (r) {
-    case StopReason::Stop: return "stop";
-    case StopReason::Abort: return "abort";
-    default: return "length";
+    case StopReason::Stop:
+      return "stop";
+    case StopReason::Abort:
+      return "abort";
+    default:
+      return "length";
   }
 }
 

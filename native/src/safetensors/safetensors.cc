@@ -20,23 +20,38 @@ namespace cosmos {
 
 const char* st_err_code(StErr e) {
   switch (e) {
-    case StErr::Io: return "IO";
-    case StErr::HeaderSize: return "HEADER_SIZE";
-    case StErr::HeaderJson: return "HEADER_JSON";
-    case StErr::HeaderSchema: return "HEADER_SCHEMA";
-    case StErr::Dtype: return "DTYPE";
-    case StErr::ShapeBytes: return "SHAPE_BYTES";
-    case StErr::Offsets: return "OFFSETS";
-    case StErr::Alignment: return "ALIGNMENT";
-    case StErr::Index: return "INDEX";
-    case StErr::Missing: return "MISSING";
-    case StErr::Convert: return "CONVERT";
+    case StErr::Io:
+      return "IO";
+    case StErr::HeaderSize:
+      return "HEADER_SIZE";
+    case StErr::HeaderJson:
+      return "HEADER_JSON";
+    case StErr::HeaderSchema:
+      return "HEADER_SCHEMA";
+    case StErr::Dtype:
+      return "DTYPE";
+    case StErr::ShapeBytes:
+      return "SHAPE_BYTES";
+    case StErr::Offsets:
+      return "OFFSETS";
+    case StErr::Alignment:
+      return "ALIGNMENT";
+    case StErr::Index:
+      return "INDEX";
+    case StErr::Missing:
+      return "MISSING";
+    case StErr::Convert:
+      return "CONVERT";
   }
   return "UNKNOWN";
 }
 
 namespace {
-struct DtInfo { const char* name; StDType t; size_t size; };
+struct DtInfo {
+  const char* name;
+  StDType t;
+  size_t size;
+};
 const DtInfo kDtypes[] = {
     {"F64", StDType::F64, 8},   {"F32", StDType::F32, 4},         {"F16", StDType::F16, 2},
     {"BF16", StDType::BF16, 2}, {"I64", StDType::I64, 8},         {"I32", StDType::I32, 4},
@@ -48,7 +63,10 @@ const DtInfo kDtypes[] = {
 
 bool st_dtype_parse(const std::string& s, StDType* out) {
   for (auto& d : kDtypes)
-    if (s == d.name) { *out = d.t; return true; }
+    if (s == d.name) {
+      *out = d.t;
+      return true;
+    }
   return false;
 }
 size_t st_dtype_size(StDType t) {
@@ -70,13 +88,19 @@ int64_t TensorInfo::numel() const {
 
 Header parse_header(const uint8_t* file, size_t file_len, const std::string& what) {
   auto err = [&](StErr c, const std::string& m) { return SafetensorsError(c, what + ": " + m); };
-  if (file_len < 8) throw err(StErr::HeaderSize, "file is " + std::to_string(file_len) + " bytes, shorter than the 8-byte header length");
+  if (file_len < 8)
+    throw err(StErr::HeaderSize,
+              "file is " + std::to_string(file_len) + " bytes, shorter than the 8-byte header length");
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | file[i];  // little-endian u64
-  if (n > kMaxHeaderBytes) throw err(StErr::HeaderSize, "header length " + std::to_string(n) + " exceeds the 100 MB limit");
-  if (n > file_len - 8) throw err(StErr::HeaderSize, "header length " + std::to_string(n) + " runs past the end of the file (" + std::to_string(file_len) + " bytes)");
+  if (n > kMaxHeaderBytes)
+    throw err(StErr::HeaderSize, "header length " + std::to_string(n) + " exceeds the 100 MB limit");
+  if (n > file_len - 8)
+    throw err(StErr::HeaderSize, "header length " + std::to_string(n) + " runs past the end of the file (" +
+                                     std::to_string(file_len) + " bytes)");
   if (n < 2) throw err(StErr::HeaderSize, "header length " + std::to_string(n) + " is too small for a JSON object");
-  if ((8 + n) % 8 != 0) throw err(StErr::Alignment, "data section starts at byte " + std::to_string(8 + n) + ", not 8-byte aligned");
+  if ((8 + n) % 8 != 0)
+    throw err(StErr::Alignment, "data section starts at byte " + std::to_string(8 + n) + ", not 8-byte aligned");
   const char* js = reinterpret_cast<const char*>(file + 8);
   if (js[0] != '{') throw err(StErr::HeaderJson, "header does not start with '{'");
   Json root;
@@ -107,7 +131,8 @@ Header parse_header(const uint8_t* file, size_t file_len, const std::string& wha
     const Json* off = v.get("data_offsets");
     if (!dt || !dt->is_str()) throw err(StErr::HeaderSchema, tn + " has no string 'dtype'");
     if (!sh || !sh->is_arr()) throw err(StErr::HeaderSchema, tn + " has no array 'shape'");
-    if (!off || !off->is_arr() || off->arr.size() != 2) throw err(StErr::HeaderSchema, tn + " has no 2-element 'data_offsets'");
+    if (!off || !off->is_arr() || off->arr.size() != 2)
+      throw err(StErr::HeaderSchema, tn + " has no 2-element 'data_offsets'");
     if (v.obj.size() != 3) throw err(StErr::HeaderSchema, tn + " has keys other than dtype, shape, data_offsets");
     TensorInfo t;
     t.name = name;
@@ -115,7 +140,8 @@ Header parse_header(const uint8_t* file, size_t file_len, const std::string& wha
     if (sh->arr.size() > 16) throw err(StErr::HeaderSchema, tn + " has more than 16 dimensions");
     unsigned __int128 elems = 1;
     for (auto& d : sh->arr) {
-      if (!d.is_num() || !d.is_integer || d.i64 < 0) throw err(StErr::HeaderSchema, tn + " shape has a non-integer or negative dimension");
+      if (!d.is_num() || !d.is_integer || d.i64 < 0)
+        throw err(StErr::HeaderSchema, tn + " shape has a non-integer or negative dimension");
       t.shape.push_back(d.i64);
       elems *= (unsigned __int128)d.i64;
       if (elems > ((unsigned __int128)1 << 62)) throw err(StErr::ShapeBytes, tn + " shape is absurdly large");
@@ -126,10 +152,13 @@ Header parse_header(const uint8_t* file, size_t file_len, const std::string& wha
     t.begin = (uint64_t)off->arr[0].i64;
     t.end = (uint64_t)off->arr[1].i64;
     if (t.end < t.begin) throw err(StErr::Offsets, tn + " data_offsets end before they begin");
-    if (t.end > data_len) throw err(StErr::Offsets, tn + " data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + ") run past the data section (" + std::to_string(data_len) + " bytes)");
+    if (t.end > data_len)
+      throw err(StErr::Offsets, tn + " data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
+                                    ") run past the data section (" + std::to_string(data_len) + " bytes)");
     unsigned __int128 want = elems * st_dtype_size(t.dtype);
     if (want != (unsigned __int128)(t.end - t.begin))
-      throw err(StErr::ShapeBytes, tn + " shape x " + dt->str + " size = " + std::to_string((uint64_t)want) + " bytes but data_offsets span " + std::to_string(t.end - t.begin));
+      throw err(StErr::ShapeBytes, tn + " shape x " + dt->str + " size = " + std::to_string((uint64_t)want) +
+                                       " bytes but data_offsets span " + std::to_string(t.end - t.begin));
     h.tensors.push_back(std::move(t));
   }
   // Offsets: sorted, they must tile the data section exactly (no overlap, no hole, nothing after).
@@ -144,7 +173,9 @@ Header parse_header(const uint8_t* file, size_t file_len, const std::string& wha
     if (t->begin > pos) throw err(StErr::Offsets, "hole in the data section before tensor '" + t->name + "'");
     pos = t->end;
   }
-  if (pos != data_len) throw err(StErr::Offsets, "data section is " + std::to_string(data_len) + " bytes but tensors cover " + std::to_string(pos));
+  if (pos != data_len)
+    throw err(StErr::Offsets,
+              "data section is " + std::to_string(data_len) + " bytes but tensors cover " + std::to_string(pos));
   return h;
 }
 
@@ -159,7 +190,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   len_ = (size_t)st.st_size;
   if (len_ < 8) {
     ::close(fd);
-    throw SafetensorsError(StErr::HeaderSize, path + ": file is " + std::to_string(len_) + " bytes, shorter than the 8-byte header length");
+    throw SafetensorsError(StErr::HeaderSize, path + ": file is " + std::to_string(len_) +
+                                                  " bytes, shorter than the 8-byte header length");
   }
   void* m = mmap(nullptr, len_, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);  // the mapping keeps the file alive
@@ -214,7 +246,8 @@ void Checkpoint::add_file(const std::string& path, const std::vector<std::string
   if (only) {
     for (auto& n : *only) {
       const TensorInfo* t = f.find(n);
-      if (!t) throw SafetensorsError(StErr::Index, "index maps '" + n + "' to " + path + " but that file has no such tensor");
+      if (!t)
+        throw SafetensorsError(StErr::Index, "index maps '" + n + "' to " + path + " but that file has no such tensor");
       add(*t);
     }
   } else {
@@ -227,8 +260,10 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& path) {
   std::string p = path;
   while (p.size() > 1 && p.back() == '/') p.pop_back();
   if (is_dir(p)) {
-    if (is_file(p + "/model.safetensors.index.json")) index = p + "/model.safetensors.index.json";
-    else if (is_file(p + "/model.safetensors")) return open_files({p + "/model.safetensors"});
+    if (is_file(p + "/model.safetensors.index.json"))
+      index = p + "/model.safetensors.index.json";
+    else if (is_file(p + "/model.safetensors"))
+      return open_files({p + "/model.safetensors"});
     else {
       std::vector<std::string> fs;
       if (DIR* d = opendir(p.c_str())) {
@@ -239,7 +274,8 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& path) {
         closedir(d);
       }
       std::sort(fs.begin(), fs.end());
-      if (fs.empty()) throw SafetensorsError(StErr::Io, p + ": no model.safetensors.index.json or *.safetensors in this folder");
+      if (fs.empty())
+        throw SafetensorsError(StErr::Io, p + ": no model.safetensors.index.json or *.safetensors in this folder");
       return open_files(fs);
     }
   } else if (ends_with(p, ".json")) {
@@ -261,13 +297,16 @@ std::unique_ptr<Checkpoint> Checkpoint::open(const std::string& path) {
     throw SafetensorsError(StErr::Index, index + ": not valid JSON: " + e.what());
   }
   const Json* wm = root.get("weight_map");
-  if (!wm || !wm->is_obj() || wm->obj.empty()) throw SafetensorsError(StErr::Index, index + ": no non-empty 'weight_map' object");
+  if (!wm || !wm->is_obj() || wm->obj.empty())
+    throw SafetensorsError(StErr::Index, index + ": no non-empty 'weight_map' object");
   std::map<std::string, std::vector<std::string>> per_file;
   for (auto& kv : wm->obj) {
-    if (!kv.second.is_str()) throw SafetensorsError(StErr::Index, index + ": weight_map['" + kv.first + "'] is not a string");
+    if (!kv.second.is_str())
+      throw SafetensorsError(StErr::Index, index + ": weight_map['" + kv.first + "'] is not a string");
     const std::string& f = kv.second.str;
     if (f.empty() || f.find('/') != std::string::npos || f == "." || f == "..")
-      throw SafetensorsError(StErr::Index, index + ": weight_map['" + kv.first + "'] = '" + f + "' is not a file name in the index's folder");
+      throw SafetensorsError(StErr::Index, index + ": weight_map['" + kv.first + "'] = '" + f +
+                                               "' is not a file name in the index's folder");
     per_file[f].push_back(kv.first);
   }
   auto ck = std::unique_ptr<Checkpoint>(new Checkpoint());
@@ -311,18 +350,31 @@ void Checkpoint::read_f32(const std::string& name, float* out, size_t out_len) c
   const TensorInfo& t = *it->second.second;
   const uint8_t* src = files_[it->second.first]->data_of(t);
   size_t n = (size_t)t.numel();
-  if (n != out_len) throw SafetensorsError(StErr::ShapeBytes, "tensor '" + name + "' has " + std::to_string(n) + " elements, expected " + std::to_string(out_len));
+  if (n != out_len)
+    throw SafetensorsError(StErr::ShapeBytes, "tensor '" + name + "' has " + std::to_string(n) +
+                                                  " elements, expected " + std::to_string(out_len));
   // memcpy per element: the data section is 8-byte aligned but a tensor's offset need not be.
   switch (t.dtype) {
-    case StDType::F32: std::memcpy(out, src, n * 4); break;
+    case StDType::F32:
+      std::memcpy(out, src, n * 4);
+      break;
     case StDType::BF16:
-      for (size_t i = 0; i < n; ++i) { uint16_t v; std::memcpy(&v, src + 2 * i, 2); out[i] = bf16_to_f32(v); }
+      for (size_t i = 0; i < n; ++i) {
+        uint16_t v;
+        std::memcpy(&v, src + 2 * i, 2);
+        out[i] = bf16_to_f32(v);
+      }
       break;
     case StDType::F16:
-      for (size_t i = 0; i < n; ++i) { uint16_t v; std::memcpy(&v, src + 2 * i, 2); out[i] = f16_to_f32(v); }
+      for (size_t i = 0; i < n; ++i) {
+        uint16_t v;
+        std::memcpy(&v, src + 2 * i, 2);
+        out[i] = f16_to_f32(v);
+      }
       break;
     default:
-      throw SafetensorsError(StErr::Convert, "tensor '" + name + "' is " + st_dtype_name(t.dtype) + "; only F32, BF16 and F16 convert to f32");
+      throw SafetensorsError(StErr::Convert, "tensor '" + name + "' is " + st_dtype_name(t.dtype) +
+                                                 "; only F32, BF16 and F16 convert to f32");
   }
 }
 

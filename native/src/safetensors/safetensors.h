@@ -13,7 +13,19 @@
 namespace cosmos {
 
 // Error class codes, stable strings for JS ("SAFETENSORS_" + code in the binding).
-enum class StErr { Io, HeaderSize, HeaderJson, HeaderSchema, Dtype, ShapeBytes, Offsets, Alignment, Index, Missing, Convert };
+enum class StErr {
+  Io,
+  HeaderSize,
+  HeaderJson,
+  HeaderSchema,
+  Dtype,
+  ShapeBytes,
+  Offsets,
+  Alignment,
+  Index,
+  Missing,
+  Convert
+};
 const char* st_err_code(StErr e);
 
 struct SafetensorsError : std::runtime_error {
