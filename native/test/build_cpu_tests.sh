@@ -6,8 +6,8 @@
 #                     binding) against direct double-precision computations
 #   runtime_cpu_test  the token loop (native/src/runtime) on the CPU decoder with the tiny fixture
 #   flow_sampler_cpu_test  the flow-matching schedules, samplers and denoising loop (native/src/runtime)
-#   cosmos3_generator_cpu_test  the Cosmos 3 Generator engine: fill_normal, and the fixture t2v run end to end
-#                     (step latents, final latents, decoded video vs diffusers; abort; errors)
+#   cosmos3_generator_cpu_test  the Cosmos 3 Generator engine: fill_normal, and the fixture t2v and t2v-with-sound
+#                     runs end to end (step latents, final latents, decoded video and wave vs diffusers; abort; errors)
 #   cosmos3_audio_cpu_test  the Cosmos 3 AVAE sound decoder vs diffusers on the tiny fixture, config errors
 #   wan_vae_cpu_test  the Wan2.2 VAE (encode, decode, chunking) vs diffusers on the tiny fixture
 #   cosmos3_transformer_cpu_test  the Cosmos 3 MoT transformer: its ops vs direct formulas, text cache vs
@@ -69,7 +69,8 @@ build flow_sampler_cpu_test "$here/flow_sampler_cpu_test.cc" "$src"/runtime/flow
   "$src"/runtime/denoise_loop.cc "$src"/ops/lincomb_cpu.cc "$src"/ops/set_rows_cpu.cc "$src"/ops/fill_normal_cpu.cc \
   "$src/core/config.cc" "$src/core/json.cc" "$src/safetensors/safetensors.cc" "$src/core/tensor.cc" "$src/core/memory.cc"
 build cosmos3_generator_cpu_test "$here/cosmos3_generator_cpu_test.cc" "$src"/models/cosmos3_generator.cc \
-  "$src"/models/cosmos3_transformer.cc "$src"/models/wan_vae.cc "$src"/runtime/flow_schedule.cc \
+  "$src"/models/cosmos3_transformer.cc "$src"/models/wan_vae.cc "$src"/models/cosmos3_audio.cc \
+  "$src"/runtime/flow_schedule.cc \
   "$src"/runtime/flow_sampler.cc "$src"/runtime/denoise_loop.cc "$src"/layers/*.cc "$src"/ops/*_cpu.cc \
   "$src/core/parallel.cc" "$src/core/config.cc" "$src/safetensors/safetensors.cc" "$src/core/json.cc" \
   "$src/core/tensor.cc" "$src/core/memory.cc"
