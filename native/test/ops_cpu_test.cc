@@ -37,6 +37,7 @@
 #include "../src/ops/snake_beta.h"
 #include "../src/ops/softmax.h"
 #include "../src/ops/swiglu.h"
+#include "../src/ops/transpose2d.h"
 #include "../src/ops/upsample_nearest.h"
 #include "../src/ops/wan_latent_norm.h"
 #include "../src/ops/wan_rmsnorm.h"
@@ -807,6 +808,18 @@ int main() {
     }
     truth("set_rows: zero rows [2,4)", ok_zero);
     truth("set_rows: copy rows [5,7) (r1 clipped)", ok_copy);
+  }
+  // transpose2d: out[c, r] = x[r, c], twice is the identity.
+  {
+    const long long rows = 5, cols = 37;
+    const auto x = randv(rows * cols);
+    std::vector<float> t(x.size()), back(x.size());
+    transpose2d_cpu(t.data(), x.data(), rows, cols);
+    transpose2d_cpu(back.data(), t.data(), cols, rows);
+    bool ok = back == x;
+    for (long long r = 0; r < rows; ++r)
+      for (long long c = 0; c < cols; ++c) ok = ok && t[c * rows + r] == x[r * cols + c];
+    truth("transpose2d: out[c, r] == x[r, c], twice the identity", ok);
   }
   wan_vae_op_rows();
   audio_op_rows();

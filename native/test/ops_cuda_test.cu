@@ -52,6 +52,7 @@
 #include "../src/ops/snake_beta.h"
 #include "../src/ops/softmax.h"
 #include "../src/ops/swiglu.h"
+#include "../src/ops/transpose2d.h"
 #include "../src/ops/upsample_nearest.h"
 #include "../src/ops/wan_latent_norm.h"
 #include "../src/ops/wan_rmsnorm.h"
@@ -750,6 +751,16 @@ void test_set_rows(int outer, int rows, int inner, int r0, int r1) {
   report("set_rows", shape("[%d,%d,%d] copy rows from %d (bitwise)", outer, rows, inner, r0), cp, down(dc, n), 0);
 }
 
+// transpose2d: the sound stream's [sound_dim, T] <-> [T, sound_dim]; bitwise the CPU twin (a copy).
+void test_transpose2d(int rows, int cols) {
+  const auto x = randv((size_t)rows * cols);
+  std::vector<float> ref(x.size());
+  transpose2d_cpu(ref.data(), x.data(), rows, cols);
+  float* d = (float*)pool->alloc(x.size() * 4);
+  transpose2d_cuda(d, up(x), rows, cols, ctx);
+  report("transpose", shape("[%d,%d] (bitwise)", rows, cols), ref, down(d, x.size()), 0);
+}
+
 // The attention block (layers/attention_block.h) on the GPU vs the CPU, f32 weights: a Qwen3 stream prefilled
 // in two calls over a KV cache with extra K/V from another stream (GQA, q/k norm, causal), the tower's
 // case (fused GEMM, no norm, MHA, two full segments), and a decode step with the row and length on the
@@ -1257,6 +1268,8 @@ int main(int argc, char** argv) {
   test_conv_transpose1d(640, 320, 4, 3000, true);
   test_snake_beta(100003, 320);
   test_flash_attention_rows();
+  test_transpose2d(64, 197);  // the sound stream's layout change (added last)
+  test_transpose2d(1000, 33);
   std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
   std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;
