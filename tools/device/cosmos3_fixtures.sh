@@ -6,6 +6,10 @@
 #           writes .dev/diffusers_src.tgz (git archive of diffusers 58eb52c0 src/, ~5 MB; git-ignored)
 #   `run`, kind nvidia-h200, carry [.dev/diffusers_src.tgz]:
 #           bash tools/device/cosmos3_fixtures.sh device
+#   or only the distilled section (Cosmos3DistilledModularPipeline on the committed cosmos3-tiny weights, ~1 min):
+#           bash tools/device/cosmos3_fixtures.sh device --only-distilled
+#     $OUT then also holds pipeline_distilled_t2i.safetensors, pipeline_distilled_i2v.safetensors, distilled.json:
+#     copy them into test/fixtures/cosmos3-tiny-reference/.
 #
 # Results under $OUT (the run tool returns at most 8 files, 2 folders deep, so the output is packed):
 #   cosmos3_fixtures.tgz  everything the script wrote (cosmos3-tiny/, cosmos3-tiny-reference/, make.txt,
@@ -28,9 +32,12 @@ device)
   mkdir -p "$out" && rm -rf "$fx" && mkdir -p "$fx"
   rm -rf /tmp/dsrc && mkdir -p /tmp/dsrc && tar -xzf .dev/diffusers_src.tgz -C /tmp/dsrc ||
     { echo "no .dev/diffusers_src.tgz: run prepare here and carry it" >&2; exit 1; }
-  CUDA_VISIBLE_DEVICES= PYTHONUNBUFFERED=1 PYTHONPATH=/tmp/dsrc/src DIFFUSERS_COMMIT=$DIFFUSERS_COMMIT \
-    timeout 500 python3 tools/fixtures/make_cosmos3_tiny.py "$fx" 2> "$out/stderr.txt"
+  HF_HUB_OFFLINE=1 CUDA_VISIBLE_DEVICES= PYTHONUNBUFFERED=1 PYTHONPATH=/tmp/dsrc/src DIFFUSERS_COMMIT=$DIFFUSERS_COMMIT \
+    timeout 500 python3 tools/fixtures/make_cosmos3_tiny.py "$fx" "${@:2}" 2> "$out/stderr.txt"
   rc=$?
+  for f in "$fx"/cosmos3-tiny-reference/pipeline_distilled_*.safetensors "$fx"/cosmos3-tiny-reference/distilled.json; do
+    [ -f "$f" ] && cp "$f" "$out/"
+  done
   echo "make_cosmos3_tiny.py rc=$rc"
   (cd "$fx" && find . -type f -printf '%9s %p\n' | sort -k2; du -sh .) > "$out/sizes.txt"
   tar -czf "$out/cosmos3_fixtures.tgz" -C "$fx" .
@@ -39,5 +46,5 @@ device)
   echo "--- stderr (last 20 lines)"; tail -20 "$out/stderr.txt"
   echo "--- sizes"; cat "$out/sizes.txt"; ls -l "$out/cosmos3_fixtures.tgz"
   exit $rc ;;
-*) echo "usage: cosmos3_fixtures.sh prepare | device" >&2; exit 2 ;;
+*) echo "usage: cosmos3_fixtures.sh prepare | device [--only-distilled]" >&2; exit 2 ;;
 esac
