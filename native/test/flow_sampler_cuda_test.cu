@@ -22,6 +22,7 @@
 #include "../src/runtime/denoise_loop.h"
 #include "../src/runtime/flow_sampler.h"
 #include "../src/runtime/flow_schedule.h"
+#include "../src/runtime/latent_device_cuda.h"
 #include "../src/safetensors/safetensors.h"
 #include "flow_fixture.h"
 #include "test_util.h"

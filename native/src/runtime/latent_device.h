@@ -3,8 +3,8 @@
 // every scalar on the host and hand the tensor work to this interface, so on the GPU the latents, the
 // velocities and the samplers' history never leave the device.
 //  * CpuLatentDevice: host memory, the CPU twins (C++ tests, the CPU backend).
-//  * CudaLatentDevice (COSMOS_CUDA builds, header-only like text_decoders.h): the pool's memory, the CUDA
-//    ops on the context's stream. Nothing here synchronises the stream.
+//  * CudaLatentDevice (latent_device_cuda.h, COSMOS_CUDA builds): the pool's memory, the CUDA ops on the
+//    context's stream.
 #pragma once
 #include <cstdint>
 #include <cstring>
@@ -14,10 +14,6 @@
 #include "../ops/fill_normal.h"
 #include "../ops/lincomb.h"
 #include "../ops/set_rows.h"
-#ifdef COSMOS_CUDA
-#include "../core/cuda_common.h"
-#include "../core/cuda_context.h"
-#endif
 
 namespace cosmos::runtime {
 
@@ -88,37 +84,5 @@ class CpuLatentDevice final : public LatentDevice {
   void upload(float* dst, const float* host, long long n) override { copy(dst, host, n); }
   void download(float* host, const float* src, long long n) override { copy(host, src, n); }
 };
-
-#ifdef COSMOS_CUDA
-class CudaLatentDevice final : public LatentDevice {
- public:
-  explicit CudaLatentDevice(const CudaContext& ctx) : ctx_(ctx) {}
-  float* alloc(long long n) override {
-    return static_cast<float*>(workspace_pool(ctx_, "latents").alloc((size_t)n * 4));
-  }
-  void release(float* p) override { workspace_pool(ctx_, "latents").free(p); }
-  void copy(float* dst, const float* src, long long n) override {
-    if (dst != src) CUDA_CHECK(cudaMemcpyAsync(dst, src, (size_t)n * 4, cudaMemcpyDeviceToDevice, ctx_.stream));
-  }
-  void lincomb(float* out, const float* const* x, const float* c, int terms, long long n) override {
-    lincomb_cuda(out, x, c, terms, n, ctx_);
-  }
-  void set_rows(float* dst, const float* src, const RowSpan& s) override {
-    set_rows_cuda(dst, src, s.outer, s.rows, s.inner, s.r0, s.r1, ctx_);
-  }
-  void fill_normal(float* dst, long long n, uint64_t seed) override { fill_normal_cuda(dst, n, seed, 0.f, 1.f, ctx_); }
-  void upload(float* dst, const float* host, long long n) override {
-    CUDA_CHECK(cudaMemcpyAsync(dst, host, (size_t)n * 4, cudaMemcpyHostToDevice, ctx_.stream));
-    CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));  // the host array may go away after the call
-  }
-  void download(float* host, const float* src, long long n) override {
-    CUDA_CHECK(cudaMemcpyAsync(host, src, (size_t)n * 4, cudaMemcpyDeviceToHost, ctx_.stream));
-    CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
-  }
-
- private:
-  CudaContext ctx_;
-};
-#endif
 
 }  // namespace cosmos::runtime
