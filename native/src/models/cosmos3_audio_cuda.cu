@@ -10,6 +10,7 @@
 #include "../ops/conv1d.h"
 #include "../ops/conv_transpose1d.h"
 #include "../ops/snake_beta.h"
+#include "../ops/transpose2d.h"
 #include "cosmos3_audio_forward.h"
 
 namespace cosmos {
@@ -62,20 +63,20 @@ std::unique_ptr<Cosmos3AudioDecoderCuda> Cosmos3AudioDecoderCuda::random(const C
   return m;
 }
 
-std::vector<float> Cosmos3AudioDecoderCuda::decode(const float* latents, int T, const Cosmos3AudioRunOptions& opt) {
+std::vector<float> Cosmos3AudioDecoderCuda::decode_device(const float* latents, int T,
+                                                          const Cosmos3AudioRunOptions& opt) {
   cosmos3_audio_check_decode(cfg_, latents, T);
   const int cl = cfg_.latent_channels, ca = cfg_.audio_channels, n = cfg_.samples_for(T);
-  std::vector<float> x((size_t)T * cl), out((size_t)n * ca), wave((size_t)n * ca);
-  cosmos3_audio_to_channels_last(x.data(), latents, cl, T);
+  std::vector<float> out((size_t)n * ca), wave((size_t)n * ca);
   const size_t base = pool_.bytes_in_use();
   pool_.reset_peak();
   {
-    DeviceBuffer<float> din(pool_, x.size()), dout(pool_, out.size());
-    CUDA_CHECK(cudaMemcpyAsync(din.get(), x.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice, stream_.get()));
+    DeviceBuffer<float> x(pool_, (size_t)T * cl), dout(pool_, out.size());
     CudaBackend b;
     b.ctx = {stream_.get(), &pool_};
     try {
-      cosmos3_audio_detail::decode(b, w_, din.get(), T, dout.get(), cfg_.widest_stage_floats(T), opt);
+      transpose2d_cuda(x.get(), latents, cl, T, b.ctx);  // [C, T] -> channels-last [T, C]
+      cosmos3_audio_detail::decode(b, w_, x.get(), T, dout.get(), cfg_.widest_stage_floats(T), opt);
     } catch (...) {
       cudaStreamSynchronize(stream_.get());
       throw;
@@ -87,6 +88,14 @@ std::vector<float> Cosmos3AudioDecoderCuda::decode(const float* latents, int T, 
   last_peak_ = pool_.peak_bytes() - base;
   cosmos3_audio_to_waveform(wave.data(), out.data(), ca, n, opt.clamp);
   return wave;
+}
+
+std::vector<float> Cosmos3AudioDecoderCuda::decode(const float* latents, int T, const Cosmos3AudioRunOptions& opt) {
+  cosmos3_audio_check_decode(cfg_, latents, T);
+  const size_t count = (size_t)cfg_.latent_channels * T;
+  DeviceBuffer<float> din(pool_, count);
+  CUDA_CHECK(cudaMemcpyAsync(din.get(), latents, count * sizeof(float), cudaMemcpyHostToDevice, stream_.get()));
+  return decode_device(din.get(), T, opt);
 }
 
 }  // namespace cosmos

@@ -28,9 +28,12 @@ class Cosmos3AudioDecoderCuda {
   Cosmos3AudioDecoderCuda(const Cosmos3AudioDecoderCuda&) = delete;
   Cosmos3AudioDecoderCuda& operator=(const Cosmos3AudioDecoderCuda&) = delete;
 
-  // Host in, host out: the Cosmos3AudioDecoder contract (latents [latent_channels, T] -> waveform
-  // [audio_channels, samples_for(T)], clamped unless opt.clamp is false). The layout changes run on the host;
-  // the latents and the [N, channels] output cross once each.
+  // Device in, host out: latents_dev [latent_channels, T] in this device's memory (the denoiser's sound
+  // latents; their producer's work complete: the decoder runs on its own stream) -> waveform [audio_channels,
+  // samples_for(T)], clamped unless opt.clamp is false. The latents go channels-last on the GPU (ops/transpose2d);
+  // the [N, channels] output crosses once and becomes the waveform on the host (it is muxed there anyway).
+  std::vector<float> decode_device(const float* latents_dev, int T, const Cosmos3AudioRunOptions& opt = {});
+  // Host in, host out: the Cosmos3AudioDecoder contract, decode_device after one upload.
   std::vector<float> decode(const float* latents, int T, const Cosmos3AudioRunOptions& opt = {});
 
   const Cosmos3AudioConfig& config() const { return cfg_; }

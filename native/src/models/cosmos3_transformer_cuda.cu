@@ -17,8 +17,10 @@
 #include "../ops/patchify.h"
 #include "../ops/rmsnorm.h"
 #include "../ops/rope.h"
+#include "../ops/scatter_add_rows.h"
 #include "../ops/silu.h"
 #include "../ops/timestep_embedding.h"
+#include "../ops/transpose2d.h"
 
 namespace cosmos {
 
@@ -162,8 +164,7 @@ Cosmos3UndCacheCuda Cosmos3TransformerCuda::prefill_text(const int* ids, int n, 
   return cache;
 }
 
-void Cosmos3TransformerCuda::forward_gen(const Cosmos3UndCacheCuda& und, const Cosmos3GenInputs& in,
-                                         const Cosmos3GenOutputs& out) {
+void Cosmos3TransformerCuda::check_und(const Cosmos3UndCacheCuda& und) const {
   const Cosmos3TransformerConfig& c = cfg_;
   const size_t kv = (size_t)und.n * c.num_kv_heads * c.head_dim;
   if (und.n <= 0 || (int)und.k.size() != c.num_layers || (int)und.v.size() != c.num_layers)
@@ -172,12 +173,24 @@ void Cosmos3TransformerCuda::forward_gen(const Cosmos3UndCacheCuda& und, const C
     if (und.k[l].size() != kv || und.v[l].size() != kv)
       throw ModelError("gen: the text cache's layer " + std::to_string(l) + " does not hold " + std::to_string(und.n) +
                        " tokens");
+}
+
+void Cosmos3TransformerCuda::forward_gen_device(const Cosmos3UndCacheCuda& und, const Cosmos3GenInputs& in,
+                                                const Cosmos3GenOutputs& out) {
+  const Cosmos3TransformerConfig& c = cfg_;
+  check_und(und);
   const Cosmos3GenLayout g = cosmos3_gen_layout(c, in);
-  const Cosmos3GenPlan plan = cosmos3_gen_plan(c, in, g);
   if (!in.pos3) throw ModelError("gen inputs: position ids are missing");
   if (!out.vision) throw ModelError("gen outputs: the vision buffer is missing");
   if (g.n_sound > 0 && !out.sound) throw ModelError("gen outputs: the sound buffer is missing");
   if (g.n_action > 0 && !out.action) throw ModelError("gen outputs: the action buffer is missing");
+  // The shared plan reads the sound values only to transpose them into tokens (plan.sound_tokens), which this
+  // path does on the GPU; it gets a host stand-in of the right size so the device pointer is never read here.
+  Cosmos3GenInputs plan_in = in;
+  std::vector<float> sound_shape_only;
+  if (g.n_sound > 0)
+    sound_shape_only.assign((size_t)c.sound_dim * in.sound_len, 0.f), plan_in.sound = sound_shape_only.data();
+  const Cosmos3GenPlan plan = cosmos3_gen_plan(c, plan_in, g);
   const cudaStream_t st = stream_.get();
   const int H = c.hidden_size, PD = c.patch_dim(), C = c.latent_channel, p = c.latent_patch_size;
   const size_t latent_count = (size_t)C * in.T * in.H * in.W;
@@ -185,23 +198,22 @@ void Cosmos3TransformerCuda::forward_gen(const Cosmos3UndCacheCuda& und, const C
   float* X = s.x.get();
   // The step's inputs, as embed_gen does on the host.
   {
-    const DeviceBuffer<float> lat = upload(pool_, in.latents, latent_count, st);
     DeviceBuffer<float> tokens(pool_, (size_t)g.n_vision * PD);
-    patchify_cuda(tokens.get(), lat.get(), C, in.T, in.H, in.W, p, ctx_);
+    patchify_cuda(tokens.get(), in.latents, C, in.T, in.H, in.W, p, ctx_);
     linear_cuda(X, tokens.get(), w_.proj_in, g.n_vision, ctx_);
-    DeviceBuffer<float> st_d, act_d;
+    DeviceBuffer<float> st_d;
     DeviceBuffer<int> rows_d, zeros_d, dom_d, trows_d, tidx_d;
     if (g.n_sound > 0) {
-      st_d = upload(pool_, plan.sound_tokens.data(), plan.sound_tokens.size(), st);
+      st_d = DeviceBuffer<float>(pool_, (size_t)in.sound_len * c.sound_dim);
+      transpose2d_cuda(st_d.get(), in.sound, c.sound_dim, in.sound_len, ctx_);  // _pack_sound_latents
       rows_d = upload(pool_, plan.sound_rows.data(), plan.sound_rows.size(), st);
       zeros_d = upload(pool_, plan.sound_zeros.data(), plan.sound_zeros.size(), st);
       linear_cuda(X + (size_t)g.n_vision * H, st_d.get(), w_.audio_in, g.n_sound, ctx_);
       add_table_rows_cuda(X, rows_d.get(), w_.audio_embed, zeros_d.get(), g.n_sound, H, ctx_);
     }
     if (g.n_action > 0) {
-      act_d = upload(pool_, in.action, (size_t)in.action_len * c.action_dim, st);
       dom_d = upload(pool_, plan.action_domains.data(), plan.action_domains.size(), st);
-      domain_linear_cuda(X + (size_t)(g.n_vision + g.n_sound) * H, act_d.get(), w_.action_in_w, w_.action_in_b,
+      domain_linear_cuda(X + (size_t)(g.n_vision + g.n_sound) * H, in.action, w_.action_in_w, w_.action_in_b,
                          w_.action_embed, dom_d.get(), g.n_action, c.action_dim, H, ctx_);
     }
     const int u = (int)plan.t_values.size();
@@ -224,55 +236,79 @@ void Cosmos3TransformerCuda::forward_gen(const Cosmos3UndCacheCuda& und, const C
     mrope_tables_cuda(s.cos.get(), s.sin.get(), pos_d.get(), g.n_gen, c.head_dim, c.rope_theta, c.rope_axes_dim, true,
                       ctx_);
     norm_cuda(s.h.get(), X, w_.layers[0].in_ln_gen, g.n_gen, ctx_);
-    stream_.sync();  // host inputs and upload blocks are released at the end of this scope
+    stream_.sync();  // the plan's host arrays are read by the uploads above before they go out of scope
   }
   for (int l = 0; l < c.num_layers; ++l) {
     check_abort();
     gen_layer(s, l, und.k[l].get(), und.v[l].get(), und.n);
   }
-  // Heads, as decode_gen does on the host.
+  // Heads, as decode_gen does on the host, written straight into the caller's device outputs.
   const float* Y = s.h.get();
   {
-    DeviceBuffer<float> vis(pool_, latent_count);
-    CUDA_CHECK(cudaMemsetAsync(vis.get(), 0, sizeof(float) * latent_count, st));
+    CUDA_CHECK(cudaMemsetAsync(out.vision, 0, sizeof(float) * latent_count, st));
     DeviceBuffer<float> tokens(pool_, (size_t)std::max(g.n_vision_noisy_tokens, 1) * PD);
     for (int f = 0; f < in.n_vision_noisy; ++f)
       linear_cuda(tokens.get() + (size_t)f * g.per_frame * PD, Y + (size_t)in.vision_noisy_frames[f] * g.per_frame * H,
                   w_.proj_out, g.per_frame, ctx_);
-    unpatchify_cuda(vis.get(), tokens.get(), in.vision_noisy_frames, in.n_vision_noisy, C, in.T, in.H, in.W, p, ctx_);
-    CUDA_CHECK(cudaMemcpyAsync(out.vision, vis.get(), sizeof(float) * latent_count, cudaMemcpyDeviceToHost, st));
-    stream_.sync();
+    unpatchify_cuda(out.vision, tokens.get(), in.vision_noisy_frames, in.n_vision_noisy, C, in.T, in.H, in.W, p, ctx_);
   }
-  // One modality's noisy rows gathered (embedding_cuda is a row gather) and run through its head; the
-  // predictions come back to the host and are scattered there.
-  auto head = [&](const std::vector<int>& rows, int width, auto&& run) {
+  // One modality's noisy rows gathered (embedding_cuda is a row gather), run through its head into pred
+  // [n, width], then added at the noisy token indices of a zeroed [tokens, width] tensor (scatter_add_rows:
+  // 0 + x == x, the host twin's plain writes).
+  auto head = [&](const std::vector<int>& rows, const int* noisy, int width, float* tokens_out, auto&& run) {
     const int n = (int)rows.size();
-    std::vector<float> pred((size_t)n * width);
-    if (n == 0) return pred;
+    if (n == 0) return;
     const DeviceBuffer<int> rows_d = upload(pool_, rows.data(), rows.size(), st);
+    const DeviceBuffer<int> noisy_d = upload(pool_, noisy, (size_t)n, st);
     DeviceBuffer<float> hsel(pool_, (size_t)n * H), pd(pool_, (size_t)n * width);
     embedding_cuda(hsel.get(), Y, rows_d.get(), n, H, ctx_);
     run(pd.get(), hsel.get(), n);
-    CUDA_CHECK(cudaMemcpyAsync(pred.data(), pd.get(), sizeof(float) * pred.size(), cudaMemcpyDeviceToHost, st));
-    stream_.sync();
-    return pred;
+    scatter_add_rows_cuda(tokens_out, noisy_d.get(), pd.get(), n, width, ctx_);
   };
   if (g.n_sound > 0) {
-    const int S = c.sound_dim;
-    std::fill(out.sound, out.sound + (size_t)S * in.sound_len, 0.f);
-    const std::vector<float> pred = head(
-        plan.sound_out_rows, S, [&](float* y, const float* x, int n) { linear_cuda(y, x, w_.audio_out, n, ctx_); });
-    cosmos3_scatter_sound(out.sound, pred.data(), in, S);
+    const int S = c.sound_dim, T = in.sound_len;
+    DeviceBuffer<float> tokens(pool_, (size_t)T * S);
+    CUDA_CHECK(cudaMemsetAsync(tokens.get(), 0, sizeof(float) * T * S, st));
+    head(plan.sound_out_rows, in.sound_noisy, S, tokens.get(),
+         [&](float* y, const float* x, int n) { linear_cuda(y, x, w_.audio_out, n, ctx_); });
+    transpose2d_cuda(out.sound, tokens.get(), T, S, ctx_);  // _unpack_sound_latents
   }
   if (g.n_action > 0) {
     const int A = c.action_dim;
-    std::fill(out.action, out.action + (size_t)in.action_len * A, 0.f);
+    CUDA_CHECK(cudaMemsetAsync(out.action, 0, sizeof(float) * in.action_len * A, st));
     const DeviceBuffer<int> dom_d = upload(pool_, plan.action_domains.data(), plan.action_domains.size(), st);
-    const std::vector<float> pred = head(plan.action_out_rows, A, [&](float* y, const float* x, int n) {
+    head(plan.action_out_rows, in.action_noisy, A, out.action, [&](float* y, const float* x, int n) {
       domain_linear_cuda(y, x, w_.action_out_w, w_.action_out_b, nullptr, dom_d.get(), n, H, A, ctx_);
     });
-    cosmos3_scatter_action(out.action, pred.data(), in, A);
   }
+  stream_.sync();
+}
+
+void Cosmos3TransformerCuda::forward_gen(const Cosmos3UndCacheCuda& und, const Cosmos3GenInputs& in,
+                                         const Cosmos3GenOutputs& out) {
+  const Cosmos3TransformerConfig& c = cfg_;
+  check_und(und);
+  const Cosmos3GenLayout g = cosmos3_gen_layout(c, in);
+  if (!out.vision) throw ModelError("gen outputs: the vision buffer is missing");
+  if (g.n_sound > 0 && !out.sound) throw ModelError("gen outputs: the sound buffer is missing");
+  if (g.n_action > 0 && !out.action) throw ModelError("gen outputs: the action buffer is missing");
+  const cudaStream_t st = stream_.get();
+  const size_t latent_count = (size_t)c.latent_channel * in.T * in.H * in.W;
+  const size_t sound_count = (size_t)g.n_sound * c.sound_dim, action_count = (size_t)g.n_action * c.action_dim;
+  Cosmos3GenInputs din = in;
+  const DeviceBuffer<float> lat = upload(pool_, in.latents, latent_count, st);
+  DeviceBuffer<float> snd, act;
+  din.latents = lat.get();
+  if (g.n_sound > 0) snd = upload(pool_, in.sound, sound_count, st), din.sound = snd.get();
+  if (g.n_action > 0) act = upload(pool_, in.action, action_count, st), din.action = act.get();
+  DeviceBuffer<float> vis_o(pool_, latent_count), snd_o(pool_, sound_count), act_o(pool_, action_count);
+  forward_gen_device(und, din, Cosmos3GenOutputs{vis_o.get(), snd_o.get(), act_o.get()});
+  auto download = [&](float* host, const DeviceBuffer<float>& d, size_t n) {
+    if (n) CUDA_CHECK(cudaMemcpyAsync(host, d.get(), sizeof(float) * n, cudaMemcpyDeviceToHost, st));
+  };
+  download(out.vision, vis_o, latent_count);
+  if (g.n_sound > 0) download(out.sound, snd_o, sound_count);
+  if (g.n_action > 0) download(out.action, act_o, action_count);
   stream_.sync();
 }
 

@@ -5,8 +5,9 @@
 // Weights are uploaded once: matmul weights in bf16 or f32 (wt), the time_embedder always in f32 (the
 // reference's _keep_in_fp32_modules), norms / embeddings / DomainAwareLinear tables in f32, a bf16 token table
 // kept bf16. The text cache (Cosmos3UndCacheCuda) holds every layer's und K/V on the GPU, computed once per
-// text and CFG branch and read by every step. Inputs and outputs of a call are host memory (a step uploads its
-// latents and downloads its velocities); activations come from the model's pool.
+// text and CFG branch and read by every step. A step's latents and velocities stay on the GPU through
+// forward_gen_device (the denoising loop's CudaLatentDevice on ctx()); forward_gen is its host wrapper.
+// Activations come from the model's pool.
 // Include only in code built with COSMOS_CUDA.
 #pragma once
 #ifndef COSMOS_CUDA
@@ -46,7 +47,15 @@ class Cosmos3TransformerCuda {
   const Cosmos3TransformerConfig& config() const { return cfg_; }
   // Host ids and positions, as Cosmos3Transformer::prefill_text.
   Cosmos3UndCacheCuda prefill_text(const int* ids, int n, const float* pos3);
-  // Host inputs and outputs, as Cosmos3Transformer::forward_gen; returns when the outputs are written.
+  // Device in, device out: the step's tensors stay on the GPU. in.latents [latent_channel, T, H, W], in.sound
+  // [sound_dim, sound_len] and in.action [action_len, action_dim] are device pointers, as are out.vision /
+  // sound / action (same shapes; 0 at clean frames / tokens). The rest of `in` stays host memory: the noisy
+  // index lists, the timesteps (the sampler's host scalars; equal ones are embedded once) and pos3 (the step's
+  // plan is worked out on the host). Runs on ctx().stream; returns when the outputs are written. The inputs
+  // may live in any pool of this device once their producers' work is complete; the outputs must not alias
+  // the inputs.
+  void forward_gen_device(const Cosmos3UndCacheCuda& und, const Cosmos3GenInputs& in, const Cosmos3GenOutputs& out);
+  // Host inputs and outputs, as Cosmos3Transformer::forward_gen: forward_gen_device through pool copies.
   void forward_gen(const Cosmos3UndCacheCuda& und, const Cosmos3GenInputs& in, const Cosmos3GenOutputs& out);
 
   void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
@@ -68,6 +77,7 @@ class Cosmos3TransformerCuda {
   struct Stream;
   Cosmos3TransformerCuda(const Cosmos3TransformerConfig& cfg, WType wt) : cfg_(cfg), wt_(wt) {}
   void check_abort() const;
+  void check_und(const Cosmos3UndCacheCuda& und) const;
   void und_layer(Stream& s, int l, float* k, float* v, float* k_gen);
   void gen_layer(Stream& s, int l, const float* k_und, const float* v_und, int n_und);
 };

@@ -53,8 +53,17 @@ struct CudaBackend {
   void patchify(float* out, const float* v, int c, int ft, int f0, int nf, int H, int W, int p) {
     pixel_patchify_cuda(out, v, c, ft, f0, nf, H, W, p, ctx);
   }
+  // With video_host set, the decoder's frames go to host memory: each chunk unpatchified into a pool block
+  // [c, nf, H, W], then one 2D copy into frames f0.. of the host video [c, ft, H, W] (v is unused).
+  float* video_host = nullptr;
   void unpatchify(float* v, const float* in, int c, int ft, int f0, int nf, int h, int w, int p, bool clamp) {
-    pixel_unpatchify_cuda(v, in, c, ft, f0, nf, h, w, p, clamp, ctx);
+    if (!video_host) return pixel_unpatchify_cuda(v, in, c, ft, f0, nf, h, w, p, clamp, ctx);
+    const size_t frame = (size_t)h * p * w * p;
+    DeviceBuffer<float> chunk(*ctx.pool, (size_t)c * nf * frame);
+    pixel_unpatchify_cuda(chunk.get(), in, c, nf, 0, nf, h, w, p, clamp, ctx);
+    CUDA_CHECK(cudaMemcpy2DAsync(video_host + (size_t)f0 * frame, (size_t)ft * frame * sizeof(float), chunk.get(),
+                                 (size_t)nf * frame * sizeof(float), (size_t)nf * frame * sizeof(float), (size_t)c,
+                                 cudaMemcpyDeviceToHost, ctx.stream));
   }
   void latent_norm(float* x, long long rows, int c, const float* mean, const float* std, bool inverse) {
     wan_latent_norm_cuda(x, rows, c, mean, std, inverse, ctx);
@@ -85,15 +94,19 @@ std::unique_ptr<WanVaeCuda> WanVaeCuda::random(const WanVaeConfig& cfg, WType wt
   return m;
 }
 
-void WanVaeCuda::decode_device(const float* latents, int T, int h, int w, float* video, const WanVaeRunOptions& opt) {
-  wan_vae_check_decode(cfg_, w_, T, h, w, opt);
-  const size_t base = pool_.bytes_in_use();  // weights, the caller's input and output
+// One run of the forward on the model's stream: body(runner) enqueues it; then the stream is drained (also on
+// an error, so no kernel still reads a block the unwinding frees) and the run's peak above the bytes in use
+// at its start (weights, the caller's input and output) recorded.
+template <class Body>
+void WanVaeCuda::run(float* video_host, Body&& body) {
+  const size_t base = pool_.bytes_in_use();
   pool_.reset_peak();
   CudaBackend b;
   b.ctx = {stream_.get(), &pool_};
-  wan_vae_detail::Runner<CudaBackend> run(b, cfg_, w_);
+  b.video_host = video_host;
+  wan_vae_detail::Runner<CudaBackend> runner(b, cfg_, w_);
   try {
-    run.decode(latents, T, h, w, video, opt);
+    body(runner);
   } catch (...) {
     cudaStreamSynchronize(stream_.get());
     throw;
@@ -102,21 +115,20 @@ void WanVaeCuda::decode_device(const float* latents, int T, int h, int w, float*
   last_peak_ = pool_.peak_bytes() - base;
 }
 
+void WanVaeCuda::decode_device(const float* latents, int T, int h, int w, float* video, const WanVaeRunOptions& opt) {
+  wan_vae_check_decode(cfg_, w_, T, h, w, opt);
+  run(nullptr, [&](auto& r) { r.decode(latents, T, h, w, video, opt); });
+}
+
+void WanVaeCuda::decode_device_to_host(const float* latents, int T, int h, int w, float* video,
+                                       const WanVaeRunOptions& opt) {
+  wan_vae_check_decode(cfg_, w_, T, h, w, opt);
+  run(video, [&](auto& r) { r.decode(latents, T, h, w, nullptr, opt); });
+}
+
 void WanVaeCuda::encode_device(const float* video, int F, int H, int W, float* latents, const WanVaeRunOptions& opt) {
   wan_vae_check_encode(cfg_, w_, F, H, W, opt);
-  const size_t base = pool_.bytes_in_use();  // weights, the caller's input and output
-  pool_.reset_peak();
-  CudaBackend b;
-  b.ctx = {stream_.get(), &pool_};
-  wan_vae_detail::Runner<CudaBackend> run(b, cfg_, w_);
-  try {
-    run.encode(video, F, H, W, latents, opt);
-  } catch (...) {
-    cudaStreamSynchronize(stream_.get());
-    throw;
-  }
-  CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
-  last_peak_ = pool_.peak_bytes() - base;
+  run(nullptr, [&](auto& r) { r.encode(video, F, H, W, latents, opt); });
 }
 
 std::vector<float> WanVaeCuda::decode(const float* latents, int T, int h, int w, const WanVaeRunOptions& opt) {
@@ -124,12 +136,9 @@ std::vector<float> WanVaeCuda::decode(const float* latents, int T, int h, int w,
   const int s = cfg_.spatial_scale();
   const size_t nin = (size_t)cfg_.z_dim * T * h * w;
   std::vector<float> video((size_t)cfg_.video_channels() * cfg_.frames_for(T) * h * s * w * s);
-  DeviceBuffer<float> din(pool_, nin), dout(pool_, video.size());
+  DeviceBuffer<float> din(pool_, nin);
   CUDA_CHECK(cudaMemcpyAsync(din.get(), latents, nin * sizeof(float), cudaMemcpyHostToDevice, stream_.get()));
-  decode_device(din.get(), T, h, w, dout.get(), opt);
-  CUDA_CHECK(
-      cudaMemcpyAsync(video.data(), dout.get(), video.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_.get()));
-  CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+  decode_device_to_host(din.get(), T, h, w, video.data(), opt);
   return video;
 }
 

@@ -1,6 +1,7 @@
 // The Wan2.2 VAE on the GPU: the CPU model's weights listing (wan_vae_bind) into a CudaWeightStore and its
 // forward (wan_vae_forward.h) over the *_cuda ops, on the model's own stream and pool. Convolutions are
 // im2col + matmul_cuda (bf16 tensor cores or exact f32 by the weight type), the mid attention two f32 GEMMs.
+// The device entry points take and give the denoiser's latents in place; the host ones wrap them.
 #pragma once
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
@@ -27,13 +28,19 @@ class WanVaeCuda {
   WanVaeCuda(const WanVaeCuda&) = delete;
   WanVaeCuda& operator=(const WanVaeCuda&) = delete;
 
-  // Host in, host out: the WanVae contract. The whole input and output live on the GPU for the call; the
-  // activations are one chunk's plus the causal caches.
+  // Device in: latents_dev [z_dim, T, h, w] in this device's memory (the denoiser's latents; their producer's
+  // work complete: the VAE runs on its own stream). The video [video_channels, frames_for(T), h*s, w*s] goes to
+  // the caller's device buffer video_dev, or with decode_device_to_host to host memory one chunk at a time (the
+  // whole video never sits in the pool: the activations are one chunk's plus the causal caches either way).
+  void decode_device(const float* latents_dev, int T, int h, int w, float* video_dev, const WanVaeRunOptions& opt = {});
+  void decode_device_to_host(const float* latents_dev, int T, int h, int w, float* video_host,
+                             const WanVaeRunOptions& opt = {});
+  // Device in, device out: video_dev [video_channels, F, H, W] -> latents_dev [z_dim, latent_frames_for(F), H/s, W/s].
+  void encode_device(const float* video_dev, int F, int H, int W, float* latents_dev, const WanVaeRunOptions& opt = {});
+  // Host in, host out (the WanVae contract): the device entry points through one upload (and, for encode, one
+  // download).
   std::vector<float> decode(const float* latents, int T, int h, int w, const WanVaeRunOptions& opt = {});
   std::vector<float> encode(const float* video, int F, int H, int W, const WanVaeRunOptions& opt = {});
-  // Device in, device out (the caller's buffers, e.g. the denoiser's latents): same sizes as above.
-  void decode_device(const float* latents_dev, int T, int h, int w, float* video_dev, const WanVaeRunOptions& opt = {});
-  void encode_device(const float* video_dev, int F, int H, int W, float* latents_dev, const WanVaeRunOptions& opt = {});
 
   const WanVaeConfig& config() const { return cfg_; }
   size_t weight_bytes() const { return store_->bytes(); }
@@ -44,6 +51,8 @@ class WanVaeCuda {
 
  private:
   WanVaeCuda(const WanVaeConfig& cfg, WType wt);
+  template <class Body>
+  void run(float* video_host, Body&& body);
   WanVaeConfig cfg_;
   CudaStream stream_;
   CudaPool pool_;
