@@ -575,6 +575,87 @@ static void test_seeded_noise() {
   truth("loop: each stream draws its own noise", p != q);
 }
 
+// Distilled checkpoints: the committed cosmos3-tiny-distilled scheduler config (the converter's FlowMatchEuler with
+// fixed_step_sampler_config) parses, a run without explicit sigmas is refused, the distilled sigmas run as given;
+// the loop with the caller's per-step noise (GivenNoise) and re-anchoring follows
+// x <- (1 - s')(x - s v) + s' eps step by step, the clean frame back at its latents after every step.
+static void test_distilled(const std::string& root) {
+  const std::string path = root + "/test/fixtures/cosmos3-tiny-distilled/scheduler/scheduler_config.json";
+  const FlowSchedulerConfig cfg = FlowSchedulerConfig::from_json(read_text(path));
+  truth("distilled scheduler: FlowMatchEuler, stochastic, explicit sigmas required",
+        cfg.kind == FlowSchedulerKind::FlowMatchEuler && cfg.stochastic_sampling && cfg.requires_explicit_sigmas);
+  truth("distilled scheduler: fixed_step_sampler_config.t_list read",
+        cfg.fixed_step_sigmas == std::vector<double>{0.999, 0.75, 0.5, 0.25});
+  std::string msg = error_of([&] {
+    ScheduleOverrides four;
+    four.steps = 4;
+    make_flow_schedule(cfg, four);
+  });
+  truth("distilled scheduler without sigmas refused, naming distilled_sigmas",
+        msg.find("distilled_sigmas") != std::string::npos && msg.find("sigmas") == 0, msg);
+  ScheduleOverrides o;
+  o.sigmas = cfg.fixed_step_sigmas;
+  const FlowSchedule sch = make_flow_schedule(cfg, o);
+  bool same = sch.steps() == 4 && sch.sigmas.back() == 0.f;
+  for (int i = 0; same && i < 4; ++i)
+    same = sch.sigmas[i] == (float)cfg.fixed_step_sigmas[i] && sch.timesteps[i] == sch.sigmas[i] * 1000.f;
+  truth("distilled schedule: the sigmas as float32 (shift 1), timesteps f32 sigma * 1000, final 0", same);
+  for (const char* bad_cfg : {R"({"_class_name": "FlowMatchEulerDiscreteScheduler",
+          "fixed_step_sampler_config": {"t_list": [1.5], "sample_type": "sde"}})",
+                              R"({"_class_name": "FlowMatchEulerDiscreteScheduler",
+          "fixed_step_sampler_config": {"t_list": [0.5], "sample_type": "euler"}})",
+                              R"({"_class_name": "FlowMatchEulerDiscreteScheduler",
+          "fixed_step_sampler_config": {"t_list": [0.5], "steps": 4}})"}) {
+    msg = error_of([&] { FlowSchedulerConfig::from_json(bad_cfg); });
+    truth("bad fixed_step_sampler_config named", msg.find("fixed_step_sampler_config") != std::string::npos, msg);
+  }
+
+  // The loop: [C=2, T=3, HW=4], frame 0 conditioned and re-anchored, constant velocity, the caller's noise.
+  CpuLatentDevice dev;
+  std::atomic<bool> no{false};
+  ConstModel m;
+  const long long n = 24;
+  std::vector<float> eps((size_t)n * 4), clean(n), x(n);
+  for (long long i = 0; i < n * 4; ++i) eps[i] = std::sin(0.7f * i + 0.3f);
+  for (long long i = 0; i < n; ++i) clean[i] = 0.05f * i - 0.4f, x[i] = std::cos(0.3f * i);
+  for (int c = 0; c < 2; ++c)
+    for (int p = 0; p < 4; ++p) x[(c * 3 + 0) * 4 + p] = clean[(c * 3 + 0) * 4 + p];
+  std::vector<float> want = x, loose = x;
+  for (int i = 0; i < 4; ++i)
+    for (long long k = 0; k < n; ++k) {
+      const bool cond = (k / 4) % 3 == 0;
+      const float v = cond ? 0.f : m.c_cond;  // the velocity is zeroed at the conditioned frame
+      const float x0 = want[k] - sch.sigmas[i] * v;
+      want[k] = cond ? clean[k] : (1.0f - sch.sigmas[i + 1]) * x0 + sch.sigmas[i + 1] * eps[i * n + k];
+    }
+  for (bool reanchor : {true, false}) {
+    std::vector<float>& out = reanchor ? x : loose;
+    GivenNoise noise(dev, eps.data(), n, 4);
+    std::vector<DenoiseStream> st(1);
+    st[0].name = "video", st[0].x = out.data(), st[0].n = n;
+    st[0].conditioned = {RowSpan{2, 3, 4, 0, 1}};
+    if (reanchor) st[0].reanchor = clean.data();
+    DenoiseRequest req{cfg, sch, 1.0f};
+    req.noise = {&noise};
+    denoise(m, dev, st, req, no, nullptr);
+  }
+  double md = 0;
+  for (long long k = 0; k < n; ++k) md = std::max(md, (double)std::fabs(x[k] - want[k]));
+  within("distilled loop (given noise, re-anchored) vs step-by-step formula", md, 1e-6);
+  bool anchored = true, drifted = false;
+  for (long long k = 0; k < n; ++k)
+    if ((k / 4) % 3 == 0) anchored = anchored && x[k] == clean[k], drifted = drifted || loose[k] != clean[k];
+  truth("distilled loop: the clean frame equals its latents exactly", anchored);
+  truth("distilled loop: without re-anchoring the re-noising moves the clean frame", drifted);
+  msg = error_of([&] {
+    GivenNoise noise(dev, eps.data(), n, 2);
+    auto s = make_flow_sampler(cfg, sch, dev, n, &noise);
+    std::vector<float> y = x, v(n, 0.f);
+    for (int i = 0; i < 3; ++i) s->step(i, y.data(), v.data());
+  });
+  truth("given noise for fewer steps than run: typed error", msg.find("noise for step 2") == 0, msg);
+}
+
 int main(int argc, char** argv) {
   const std::string root = argc > 1 ? argv[1] : ".";
   test_schedules();
@@ -582,5 +663,6 @@ int main(int argc, char** argv) {
   test_toy_convergence();
   test_loop_semantics();
   test_seeded_noise();
+  test_distilled(root);
   return print_summary();
 }

@@ -227,6 +227,13 @@ class EulerSampler final : public FlowSampler {
 
 }  // namespace
 
+void GivenNoise::fill(float* dst, long long n, int step) {
+  if (n != n_ || step < 0 || step >= steps_)
+    throw ModelError("noise for step " + std::to_string(step) + ": " + std::to_string(steps_) + " steps of " +
+                     std::to_string(n_) + " values were given");
+  dev_.upload(dst, host_ + (long long)step * n_, n_);
+}
+
 std::unique_ptr<FlowSampler> make_flow_sampler(const FlowSchedulerConfig& cfg, const FlowSchedule& schedule,
                                                LatentDevice& dev, long long n, NoiseSource* noise) {
   if (n < 1) throw ModelError("latents: need at least one element");

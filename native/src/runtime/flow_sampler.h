@@ -50,6 +50,21 @@ class SeededNoise final : public NoiseSource {
   uint64_t seed_;
 };
 
+// Noise the caller drew (the fidelity tests inject diffusers' draws): step i reads host[i·n, (i+1)·n).
+// ModelError when a step past the given ones asks for noise.
+class GivenNoise final : public NoiseSource {
+ public:
+  GivenNoise(LatentDevice& dev, const float* host, long long n, int steps)
+      : dev_(dev), host_(host), n_(n), steps_(steps) {}
+  void fill(float* dst, long long n, int step) override;
+
+ private:
+  LatentDevice& dev_;
+  const float* host_;
+  long long n_;
+  int steps_;
+};
+
 class FlowSampler {
  public:
   virtual ~FlowSampler() = default;

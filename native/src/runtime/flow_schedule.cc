@@ -52,6 +52,26 @@ void any_int(const Json& v, const std::string& key) {
 
 using Reader = std::function<void(const Json&, const std::string&, FlowSchedulerConfig&)>;
 
+// { "t_list": [sigma, ...], "sample_type": "sde" | "ode" }: the distilled schedule (descending sigmas in [0, 1]);
+// the sampler follows stochastic_sampling, which the converter derives from sample_type.
+void read_fixed_step_config(const Json& v, const std::string& k, FlowSchedulerConfig& c) {
+  if (!v.is_obj()) bad(k, "an object { t_list, sample_type }");
+  for (const auto& kv : v.obj) {
+    if (kv.first == "t_list") {
+      if (!kv.second.is_arr() || kv.second.arr.empty()) bad(k + ".t_list", "a non-empty list of sigmas in [0, 1]");
+      c.fixed_step_sigmas.clear();
+      for (const Json& e : kv.second.arr) {
+        if (!e.is_num() || !(e.num >= 0.0 && e.num <= 1.0)) bad(k + ".t_list", "a non-empty list of sigmas in [0, 1]");
+        c.fixed_step_sigmas.push_back(e.num);
+      }
+    } else if (kv.first == "sample_type") {
+      get_choice(kv.second, k + ".sample_type", {"sde", "ode"});
+    } else {
+      bad(k + "." + kv.first, "t_list and sample_type only");
+    }
+  }
+}
+
 // Settings that only matter to the VP (beta) schedules or to dynamic shifting are accepted and ignored:
 // with use_flow_sigmas the betas never reach the sigmas (the Karras range comes from sigma_min / sigma_max).
 std::map<std::string, Reader> unipc_readers() {
@@ -163,6 +183,11 @@ std::map<std::string, Reader> euler_readers() {
        }},
       {"stochastic_sampling",
        [](const Json& v, const std::string& k, FlowSchedulerConfig& c) { c.stochastic_sampling = get_bool(v, k); }},
+      {"fixed_step_sampler_config", read_fixed_step_config},
+      {"fixed_step_requires_explicit_sigmas",
+       [](const Json& v, const std::string& k, FlowSchedulerConfig& c) {
+         c.requires_explicit_sigmas = get_bool(v, k);
+       }},
   };
 }
 
@@ -317,6 +342,10 @@ FlowSchedule make_flow_schedule(const FlowSchedulerConfig& cfg, const ScheduleOv
     n = (int)o.sigmas.size();
     check_sigmas(o.sigmas);
   }
+  if (cfg.requires_explicit_sigmas && o.sigmas.empty())
+    throw ModelError(
+        "sigmas: this distilled checkpoint's scheduler (scheduler_config.fixed_step_requires_explicit_sigmas) samples "
+        "on fixed sigmas; pass them (modular_model_index.json distilled_sigmas)");
   if (n < 1 || n > 100000) throw ModelError("steps: must be in 1..100000");
   const double shift = o.flow_shift.value_or(cfg.shift);
   if (!(shift > 0) || !std::isfinite(shift)) throw ModelError("flow_shift: must be a finite number > 0");

@@ -38,6 +38,11 @@ struct FlowSchedulerConfig {
   bool final_sigma_zero = true;                // final_sigmas_type "zero" (else "sigma_min")
   // FlowMatchEuler
   bool stochastic_sampling = false;  // re-noise each step (distilled checkpoints)
+  // Distilled checkpoints (cosmos-framework's converter registers them on the scheduler): the fixed schedule the
+  // weights were distilled on (fixed_step_sampler_config.t_list; diffusers' modular pipeline reads the same list as
+  // modular_model_index.json distilled_sigmas) and whether a run must pass explicit sigmas.
+  std::vector<double> fixed_step_sigmas;
+  bool requires_explicit_sigmas = false;  // fixed_step_requires_explicit_sigmas
 
   static FlowSchedulerConfig from_json(const std::string& text);
   // The same from a parsed object (a config dict saved by diffusers; keys starting with '_' other than
@@ -59,8 +64,8 @@ struct FlowSchedule {
   int steps() const { return (int)timesteps.size(); }
 };
 
-// ModelError on a step count below 1, a non-finite or non-positive shift, sigmas outside [0, 1], or
-// explicit sigmas whose count disagrees with steps.
+// ModelError on a step count below 1, a non-finite or non-positive shift, sigmas outside [0, 1], explicit
+// sigmas whose count disagrees with steps, or none for a config that requires them (a distilled checkpoint).
 FlowSchedule make_flow_schedule(const FlowSchedulerConfig& cfg, const ScheduleOverrides& o);
 
 // numpy.linspace(start, stop, num) in float64, rounding as numpy does (i·step + start, last = stop).
