@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The mini Generator's training session on the GPU machine in one device call (issue 16):
+# the world's clips written there (tools/train/generator_data.ts, bundled, under a carried node: the data
+# is generated, not carried: ~6,000 clips, 19 GB raw, from a 0.6 MB script), then
+# tools/train/train_generator.py: the VAE phase, then the transformer phase, bounded in wall time; the
+# checkpoint (diffusers layout, bf16, 15 MB shards), a few decoded frames and the log come back under $OUT.
+#
+#   here:   bash tools/device/train_mini_generator.sh prepare
+#           # .dev/minigen/generator_data.mjs (esbuild bundle), .dev/node.xz, .dev/diffusers_src.tgz; checks the
+#           # bundle writes the same bytes as the TypeScript source, and that tree + carry fit the 64 MiB
+#   `run`, kind nvidia-h200, timeout_s 600,
+#           carry [".dev/node.xz", ".dev/diffusers_src.tgz", ".dev/minigen/generator_data.mjs"]:
+#           bash tools/device/train_mini_generator.sh device
+#   here:   bash tools/device/train_mini_generator.sh unpack FILES_AT DEST
+#           # DEST/ckpt: the checkpoint (for bench/mini_generator_eval.ts), DEST/look/*.png, DEST/train.log
+#
+# Settings (environment): SEEDS (default 6000: train seeds 0 … SEEDS-1, written in shards of 250 by nproc-2
+# processes), VAE_SECONDS (default 110), TRAIN_UNTIL (default 460: the trainer's transformer phase stops this
+# many seconds after it started, less --tail-seconds 40 for the final save and check), TRAIN_INIT (a checkpoint
+# folder to start from, e.g. tools/train/resume/mini-generator with VAE_SECONDS=0 to keep its VAE), TRAIN_ARGS
+# (more trainer options).
+#
+# Results under $OUT: summary.txt (a PASS/FAIL table at the end), train.log, look/*.png (frames 0, 8, 16 of a
+# diffusers t2v and forward-dynamics run of the saved checkpoint next to the true clip), bundle.tar.part-aa, … (the
+# checkpoint in one tar, 15 MiB parts: every returned file stays under the device's 16 MiB limit).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+case "${1:-}" in
+prepare)
+  mkdir -p .dev/minigen
+  node_modules/.bin/esbuild tools/train/generator_data.ts --bundle --minify --platform=node --format=esm \
+    --target=node20 --alias:sharp=./tools/device/sharp_absent.mjs --outfile=.dev/minigen/generator_data.mjs \
+    --log-level=warning || exit 1
+  [ -f .dev/node.xz ] || xz -9 < "$(command -v node)" > .dev/node.xz
+  [ -f .dev/diffusers_src.tgz ] || bash tools/device/cosmos3_fixtures.sh prepare || exit 1
+  # the bundle writes what the TypeScript source writes (3 seeds)
+  rm -rf /tmp/minigen_check && mkdir -p /tmp/minigen_check
+  node --import tsx tools/train/generator_data.ts --out /tmp/minigen_check/a --count 3 --offset 11 2>/dev/null &&
+    GENERATOR_DATA_MAIN=1 node .dev/minigen/generator_data.mjs --out /tmp/minigen_check/b --count 3 --offset 11 \
+      2>/dev/null &&
+    cmp -s /tmp/minigen_check/a/frames.u8 /tmp/minigen_check/b/frames.u8 &&
+    cmp -s /tmp/minigen_check/a/samples.jsonl /tmp/minigen_check/b/samples.jsonl ||
+    { echo "the bundle does not write what tools/train/generator_data.ts writes" >&2; exit 1; }
+  carry=$(du -cb .dev/node.xz .dev/diffusers_src.tgz .dev/minigen/generator_data.mjs | tail -n 1 | cut -f1)
+  tree=$( { git ls-files -z; git ls-files -z --others --exclude-standard; } | du -cb --files0-from=- 2>/dev/null |
+    tail -n 1 | cut -f1)
+  echo "bundle ok; carry $((carry / 1048576)) MiB ($carry B) + working tree $((tree / 1048576)) MiB = $(((carry + tree) / 1048576)) MiB of 64"
+  [ $((carry + tree)) -le $((64 * 1048576)) ] || { echo "over the device call's 64 MiB" >&2; exit 1; } ;;
+device)
+  out=${OUT:-/tmp/train_mini_generator}
+  mkdir -p "$out"
+  sum="$out/summary.txt"
+  : > "$sum"
+  note() { echo "$*" | tee -a "$sum"; }
+  note "device: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null) ; $(nproc) cores"
+  note "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown) (+ uncommitted changes of the working tree)"
+  t0=$SECONDS
+  xz -dc .dev/node.xz > /tmp/node && chmod +x /tmp/node || { note "no .dev/node.xz"; exit 1; }
+  rm -rf /tmp/dsrc && mkdir -p /tmp/dsrc && tar -xzf .dev/diffusers_src.tgz -C /tmp/dsrc ||
+    { note "no .dev/diffusers_src.tgz"; exit 1; }
+  data=/dev/shm/minigen
+  [ -d /dev/shm ] && [ "$(df --output=avail -B1G /dev/shm | tail -n 1)" -gt 40 ] || data=/tmp/minigen_data
+  rm -rf "$data" && mkdir -p "$data"
+  seeds=${SEEDS:-6000}
+  shard=250
+  jobs=$(( $(nproc) > 4 ? $(nproc) - 2 : 2 ))
+  # The writers run while the trainer imports and checks itself; it waits for each shard's DONE.
+  (
+    for ((off = 0; off < seeds; off += shard)); do echo "$off"; done |
+      xargs -P "$jobs" -I{} sh -c 'd='"$data"'/s$(printf %06d {}); GENERATOR_DATA_MAIN=1 /tmp/node \
+        .dev/minigen/generator_data.mjs --out $d --split train --offset {} --count '"$shard"' 2>>'"$out"'/data.log &&
+        touch $d/DONE'
+    echo "all shards written at $((SECONDS - t0)) s" >> "$out/data.log"
+  ) &
+  writer=$!
+  dirs=()
+  for ((off = 0; off < seeds; off += shard)); do dirs+=("$data/s$(printf %06d "$off")"); done
+  args=(--data "${dirs[@]}" --wait-data 150 --delete-data --out /tmp/mg/ckpt --state /tmp/mg/state
+    --vae-seconds "${VAE_SECONDS:-110}" --until "${TRAIN_UNTIL:-460}")
+  [ -n "${TRAIN_INIT:-}" ] && args+=(--init "$TRAIN_INIT")
+  # shellcheck disable=SC2206
+  args+=(${TRAIN_ARGS:-})
+  rm -rf /tmp/mg && mkdir -p /tmp/mg
+  t1=$SECONDS
+  PYTHONUNBUFFERED=1 PYTHONPATH=/tmp/dsrc/src timeout $(( ${TRAIN_UNTIL:-460} + 60 )) \
+    python3 tools/train/train_generator.py "${args[@]}" > "$out/train.log" 2>&1
+  rc=$?
+  note "trainer: rc=$rc ($((SECONDS - t1)) s)"
+  kill "$writer" 2>/dev/null
+  tail -n 2 "$out/data.log" >> "$sum"
+  grep -E "params|self-check|data:|actions:|vae trained|latents |text:|training the|trained |loss [a-z0-9]+ sigma|checkpoint written|final check|FAILED|Error|error" \
+    "$out/train.log" | cut -c1-400 >> "$sum"
+  grep -E "^\[.*(vae )?step [0-9]+" "$out/train.log" | tail -n 6 >> "$sum"
+  [ -d /tmp/mg/look ] && cp -r /tmp/mg/look "$out/look"
+  [ -d /tmp/mg/ckpt ] && (cd /tmp/mg && tar -cf - ckpt) | split -b 15m - "$out/bundle.tar.part-"
+  rm -rf "$data"
+  # PASS/FAIL table
+  row() { printf '%-44s %s\n' "$1" "$2" | tee -a "$sum"; }
+  note "---"
+  row "pipeline save/load/run before training" "$(grep -q 'self-check: checkpoint saved, loaded and run' "$out/train.log" && echo PASS || echo FAIL)"
+  row "batched forward == Cosmos3OmniTransformer" "$(grep -q 'self-check FAILED for' "$out/train.log" && echo FAIL || (grep -q 'batched forward vs' "$out/train.log" && echo PASS || echo FAIL))"
+  row "VAE trained" "$(grep -q 'vae trained' "$out/train.log" && echo PASS || echo FAIL)"
+  row "transformer trained" "$(grep -qE '\] trained [0-9]+ steps in' "$out/train.log" && echo PASS || echo FAIL)"
+  row "checkpoint returned (bundle parts)" "$(ls "$out"/bundle.tar.part-* >/dev/null 2>&1 && echo PASS || echo FAIL)"
+  row "saved checkpoint runs in diffusers" "$(grep -q 'final check: the saved checkpoint loads' "$out/train.log" && echo PASS || echo FAIL)"
+  note "total $((SECONDS - t0)) s; files: $(ls "$out" | tr '\n' ' ')" ;;
+unpack)
+  from=${2:?files_at}
+  dest=${3:?destination folder}
+  mkdir -p "$dest"
+  cat "$from"/bundle.tar.part-* | tar -xf - -C "$dest"
+  cp "$from"/train.log "$from"/summary.txt "$dest"/ 2>/dev/null
+  [ -d "$from/look" ] && cp -r "$from/look" "$dest/"
+  ls -la "$dest" "$dest"/ckpt ;;
+*)
+  sed -n '2,26p' "$0"
+  exit 2 ;;
+esac
