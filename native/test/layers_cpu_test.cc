@@ -2,16 +2,25 @@
 // hand-made cases: the attention block with extra K/V from another stream (the Cosmos 3 Generator's gen
 // queries over cat(K_und, K_gen)), causal and full, with and without a KV cache; a prefill split over a
 // KV cache equals one call; segments equal separate calls; the SwiGLU and GELU MLPs; a fused Linear's
-// rows(); the weight binder stacking parts by rows. Prints a JSON summary; exit 1 on any failure.
+// rows(); the weight binder stacking parts by rows; the shared weight cache (two stores binding one file's
+// tensors under different names hold one block, counted once, freed with the last holder). Prints a JSON
+// summary; exit 1 on any failure.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../src/core/errors.h"
+#include "../src/core/memory.h"
 #include "../src/layers/attention_block.h"
 #include "../src/layers/linear.h"
 #include "../src/layers/mlp.h"
@@ -134,6 +143,146 @@ static std::vector<double> dattend(const Tiny& t, const std::vector<double>& q, 
 // Values of a projection, not rotated (the v rows), in double.
 static std::vector<double> dproj(const Tiny& t, const std::vector<float>& x, int n, int row0, int rows) {
   return dlinear(to_d(x), t.wqkv.data() + (size_t)row0 * t.width, nullptr, n, t.width, rows);
+}
+
+// Writes an f32 safetensors file of these tensors (name -> shape, values) to path.
+static void write_safetensors(
+    const std::string& path,
+    const std::vector<std::pair<std::string, std::pair<std::vector<int64_t>, std::vector<float>>>>& ts) {
+  std::string json = "{";
+  size_t off = 0;
+  for (const auto& [name, t] : ts) {
+    std::string shape;
+    for (auto d : t.first) shape += (shape.empty() ? "" : ",") + std::to_string(d);
+    const size_t bytes = t.second.size() * 4;
+    json += (json.size() > 1 ? "," : "") + std::string("\"") + name + "\":{\"dtype\":\"F32\",\"shape\":[" + shape +
+            "],\"data_offsets\":[" + std::to_string(off) + "," + std::to_string(off + bytes) + "]}";
+    off += bytes;
+  }
+  json += "}";
+  while ((8 + json.size()) % 8) json += ' ';
+  std::ofstream f(path, std::ios::binary);
+  const uint64_t n = json.size();
+  f.write(reinterpret_cast<const char*>(&n), 8);
+  f.write(json.data(), (std::streamsize)json.size());
+  for (const auto& [name, t] : ts)
+    f.write(reinterpret_cast<const char*>(t.second.data()), (std::streamsize)(t.second.size() * 4));
+}
+
+static int64_t host_bytes() { return memory_stats(DeviceKind::CPU).bytes_in_use; }
+
+// 6. The shared weight cache: a plain and a renamed checkpoint of one file (the Generator's diffusers names and
+// the Reasoner's Qwen3-VL names of a Cosmos 3 und tower), each bound by its own store.
+static void shared_weights_checks() {
+  char dir_template[] = "/tmp/layers_cpu_test_XXXXXX";
+  const char* dir = mkdtemp(dir_template);
+  if (!dir) {
+    truth("shared weights: temp dir", false);
+    return;
+  }
+  const std::string file = std::string(dir) + "/w.safetensors", link = std::string(dir) + "/link.safetensors",
+                    copy = std::string(dir) + "/copy.safetensors";
+  const std::vector<float> q = randv(12), k = randv(6), v = randv(6), n = randv(3);
+  write_safetensors(file, {{"to_q.weight", {{4, 3}, q}},
+                           {"to_k.weight", {{2, 3}, k}},
+                           {"to_v.weight", {{2, 3}, v}},
+                           {"norm_q.weight", {{3}, n}}});
+  write_safetensors(copy, {{"to_q.weight", {{4, 3}, q}},
+                           {"to_k.weight", {{2, 3}, k}},
+                           {"to_v.weight", {{2, 3}, v}},
+                           {"norm_q.weight", {{3}, n}}});
+  truth("shared weights: symlink", symlink(file.c_str(), link.c_str()) == 0);
+  const std::map<std::string, std::string> renames = {{"to_q.weight", "q_proj.weight"},
+                                                      {"to_k.weight", "k_proj.weight"},
+                                                      {"to_v.weight", "v_proj.weight"},
+                                                      {"norm_q.weight", "q_norm.weight"}};
+  auto plain = Checkpoint::open(file);
+  auto renamed = Checkpoint::open_files({link}, renames);  // another path and other names, one file
+  auto copied = Checkpoint::open(copy);                    // equal bytes, another file: not shared
+  const size_t blocks0 = SharedWeights::live_blocks();
+  const int64_t base = host_bytes();
+  const size_t fused = sizeof(float) * 24, gain = sizeof(float) * 3;
+
+  auto gen = std::make_unique<HostWeightStore>();
+  WeightBinder gb(*plain, *gen);
+  const Linear g_qkv =
+      gb.linear({{"to_q.weight", {4, 3}, ""}, {"to_k.weight", {2, 3}, ""}, {"to_v.weight", {2, 3}, ""}});
+  const float* g_norm = gb.param("norm_q.weight", {3});
+  truth("shared weights: first store allocates its blocks", host_bytes() - base == (int64_t)(fused + gain));
+
+  auto rea = std::make_unique<HostWeightStore>();
+  WeightBinder rb(*renamed, *rea);
+  const Linear r_qkv =
+      rb.linear({{"q_proj.weight", {4, 3}, ""}, {"k_proj.weight", {2, 3}, ""}, {"v_proj.weight", {2, 3}, ""}});
+  const float* r_norm = rb.param("q_norm.weight", {3});
+  truth("shared weights: same tensors, same blocks", r_qkv.w == g_qkv.w && r_norm == g_norm);
+  truth("shared weights: counted once", host_bytes() - base == (int64_t)(fused + gain));
+  truth("shared weights: each store reports them",
+        rea->bytes() == fused + gain && rea->shared_bytes() == fused + gain && gen->bytes() == fused + gain);
+  truth("shared weights: two live blocks", SharedWeights::live_blocks() == blocks0 + 2);
+
+  // Another stacking order, a part alone, or another file with equal bytes: other blocks.
+  const Linear kqv =
+      rb.linear({{"k_proj.weight", {2, 3}, ""}, {"q_proj.weight", {4, 3}, ""}, {"v_proj.weight", {2, 3}, ""}});
+  const Linear q_only = rb.linear("q_proj.weight", {4, 3});
+  auto other = std::make_unique<HostWeightStore>();
+  WeightBinder ob(*copied, *other);
+  const float* o_norm = ob.param("norm_q.weight", {3});
+  truth("shared weights: other order, part or file is its own block",
+        kqv.w != g_qkv.w && q_only.w != g_qkv.w && o_norm != g_norm);
+  truth("shared weights: those blocks counted", host_bytes() - base == (int64_t)(2 * fused + 12 * 4 + 2 * gain));
+  close("shared weights: other order holds k first", static_cast<const float*>(kqv.w), to_d(k), 0);
+
+  // Freeing the first holder keeps the values for the second; freeing the last gives the memory back.
+  gen.reset();
+  truth("shared weights: the second holder keeps them",
+        host_bytes() - base == (int64_t)(2 * fused + 12 * 4 + 2 * gain));
+  std::vector<double> qkv_ref = to_d(q);
+  qkv_ref.insert(qkv_ref.end(), k.begin(), k.end());
+  qkv_ref.insert(qkv_ref.end(), v.begin(), v.end());
+  close("shared weights: values after the first holder is freed", static_cast<const float*>(r_qkv.w), qkv_ref, 0);
+  close("shared weights: gain after the first holder is freed", r_norm, to_d(n), 0);
+  rea.reset();
+  other.reset();
+  truth("shared weights: all freed, memory back", host_bytes() == base);
+  truth("shared weights: no live blocks", SharedWeights::live_blocks() == blocks0);
+
+  // Random values are each store's own.
+  {
+    HostWeightStore a, b;
+    WeightBinder wa(7, 0.02f, a), wb(7, 0.02f, b);
+    truth("shared weights: random values not shared",
+          wa.param("x.weight", {3}) != wb.param("x.weight", {3}) && a.shared_bytes() == 0);
+  }
+
+  // A first writer that fails leaves the block to the next caller, who writes it.
+  {
+    HostWeightStore s;
+    bool threw = false;
+    try {
+      s.shared({"test/failing"}, 3, false, [](void*) { throw ModelError("read failed"); });
+    } catch (const ModelError&) {
+      threw = true;
+    }
+    const float* p = static_cast<const float*>(
+        s.shared({"test/failing"}, 3, false, [&](void* d) { std::memcpy(d, n.data(), sizeof(float) * 3); }));
+    truth("shared weights: failed write rethrown, next caller writes", threw && p[0] == n[0] && p[2] == n[2]);
+  }
+
+  // Concurrent binders of one key get one block, written once.
+  {
+    HostWeightStore a, b;
+    WeightBinder wa(*plain, a), wb(*renamed, b);
+    const float *pa = nullptr, *pb = nullptr;
+    std::thread t([&] { pa = wa.param("norm_q.weight", {3}); });
+    pb = wb.param("q_norm.weight", {3});
+    t.join();
+    truth("shared weights: concurrent binders share", pa == pb && pa != nullptr && pa[1] == n[1]);
+  }
+  std::remove(link.c_str());
+  std::remove(file.c_str());
+  std::remove(copy.c_str());
+  rmdir(dir);
 }
 
 int main() {
@@ -343,6 +492,8 @@ int main() {
     const Linear k = l.rows(4, 2);
     truth("weights: rows() views one part", static_cast<const float*>(k.w) == w + 12 && k.b == l.b + 4 && k.out == 2);
   }
+
+  shared_weights_checks();
 
   std::printf("{\"checks\":%d,\"failures\":%d,\"worst\":{", checks, failures);
   bool first = true;

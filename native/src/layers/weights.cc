@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 
 #include "../core/errors.h"
 #include "../ops/fill_uniform.h"
@@ -20,6 +21,92 @@ bool ends_with(const std::string& s, const char* suffix) {
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 }  // namespace
+
+namespace {
+std::mutex g_shared_mu;
+std::map<std::string, std::weak_ptr<WeightBlock>> g_shared;
+size_t g_sweep_at = 64;  // drop expired entries when the map grows past this (then twice the live count)
+
+void sweep_expired() {
+  for (auto it = g_shared.begin(); it != g_shared.end();) it = it->second.expired() ? g_shared.erase(it) : ++it;
+  g_sweep_at = std::max<size_t>(64, 2 * g_shared.size());
+}
+
+// The host's shared block: a tracked Buffer, so memory reports count it once however many hold it.
+class HostWeightBlock : public WeightBlock {
+ public:
+  explicit HostWeightBlock(size_t bytes) : buf_(bytes) {
+    data_ = buf_.data();
+    bytes_ = bytes;
+  }
+
+ private:
+  Buffer buf_;
+};
+}  // namespace
+
+std::shared_ptr<WeightBlock> SharedWeights::acquire(const std::string& key,
+                                                    const std::function<std::shared_ptr<WeightBlock>()>& make,
+                                                    const std::function<void(void*)>& fill) {
+  std::shared_ptr<WeightBlock> b;
+  std::unique_lock<std::mutex> first;  // held while the new block is written
+  {
+    std::lock_guard<std::mutex> l(g_shared_mu);
+    auto it = g_shared.find(key);
+    if (it != g_shared.end()) b = it->second.lock();
+    if (!b) {
+      b = make();
+      first = std::unique_lock<std::mutex>(b->fill_mu_);  // before anyone else can find it
+      g_shared[key] = b;
+      if (g_shared.size() > g_sweep_at) sweep_expired();
+    }
+  }
+  std::unique_lock<std::mutex> l = first.owns_lock() ? std::move(first) : std::unique_lock<std::mutex>(b->fill_mu_);
+  if (!b->filled_) {  // new, or its first writer failed
+    fill(b->data());
+    b->filled_ = true;
+  }
+  return b;
+}
+
+size_t SharedWeights::live_blocks() {
+  std::lock_guard<std::mutex> l(g_shared_mu);
+  size_t n = 0;
+  for (auto& [k, w] : g_shared) n += w.expired() ? 0 : 1;
+  return n;
+}
+
+size_t SharedWeights::live_bytes() {
+  std::lock_guard<std::mutex> l(g_shared_mu);
+  size_t n = 0;
+  for (auto& [k, w] : g_shared)
+    if (auto b = w.lock()) n += b->bytes();
+  return n;
+}
+
+void* WeightStore::shared(const std::vector<std::string>& sources, size_t count, bool bf16,
+                          const std::function<void(void*)>& write) {
+  // Length-prefixed fields: no source string can make two different lists one key.
+  std::string key = device() + (bf16 ? "|bf16|" : "|f32|");
+  for (const auto& s : sources) key += std::to_string(s.size()) + ":" + s;
+  auto b = SharedWeights::acquire(
+      key, [&] { return new_block(count, bf16); }, write);
+  if (b->bytes() != count * (bf16 ? 2 : 4))  // a key names its tensors' shapes, so this is a broken invariant
+    throw ModelError("shared weight block of " + sources.front() + " has another size than asked");
+  bool held = false;
+  for (const auto& h : held_) held = held || h == b;
+  if (!held) {
+    bytes_ += b->bytes();
+    shared_bytes_ += b->bytes();
+    held_.push_back(b);
+  }
+  return b->data();
+}
+
+std::shared_ptr<WeightBlock> HostWeightStore::new_block(size_t count, bool bf16) {
+  if (bf16) throw ModelError("the CPU backend holds f32 weights only");
+  return std::make_shared<HostWeightBlock>(count * sizeof(float));
+}
 
 void* HostWeightStore::alloc(size_t count, bool bf16) {
   if (bf16) throw ModelError("the CPU backend holds f32 weights only");
@@ -71,11 +158,22 @@ void WeightBinder::write(void* dst, const std::string& name, const std::vector<i
   store_.put(dst, host_.data(), n, bf16);
 }
 
+void* WeightBinder::block(const std::vector<std::string>& names, size_t count, bool bf16,
+                          const std::function<void(void*)>& write) {
+  if (ck_) {
+    std::vector<std::string> sources;
+    for (const auto& n : names) sources.push_back(ck_->source_of(n));
+    return store_.shared(sources, count, bf16, write);
+  }
+  void* p = store_.alloc(count, bf16);
+  write(p);
+  return p;
+}
+
 const float* WeightBinder::param(const std::string& name, const std::vector<int64_t>& shape) {
   check_shape(name, shape);
-  void* p = store_.alloc(numel_of(shape), false);
-  write(p, name, shape, false, true);
-  return static_cast<const float*>(p);
+  return static_cast<const float*>(
+      block({name}, numel_of(shape), false, [&](void* p) { write(p, name, shape, false, true); }));
 }
 
 Linear WeightBinder::linear(const std::vector<LinearPart>& parts) {
@@ -94,19 +192,28 @@ Linear WeightBinder::linear(const std::vector<LinearPart>& parts) {
     in = pin;
     rows += p.shape[0];
   }
-  void* w = store_.alloc((size_t)rows * in, bf);
-  float* b = parts[0].bias.empty() ? nullptr : static_cast<float*>(store_.alloc((size_t)rows, false));
-  int64_t r = 0;
+  std::vector<std::string> weights, biases;
   for (const auto& p : parts) {
-    write(static_cast<char*>(w) + (size_t)r * in * esize, p.weight, p.shape, bf, false);
-    if (b) {
+    weights.push_back(p.weight);
+    if (!p.bias.empty()) {
       check_shape(p.bias, {p.shape[0]});
-      write(b + r, p.bias, {p.shape[0]}, false, true);
+      biases.push_back(p.bias);
     }
-    r += p.shape[0];
   }
-  l.w = w;
-  l.b = b;
+  l.w = block(weights, (size_t)rows * in, bf, [&](void* w) {
+    int64_t r = 0;
+    for (const auto& p : parts) {
+      write(static_cast<char*>(w) + (size_t)r * in * esize, p.weight, p.shape, bf, false);
+      r += p.shape[0];
+    }
+  });
+  l.b = biases.empty() ? nullptr : static_cast<const float*>(block(biases, (size_t)rows, false, [&](void* b) {
+    int64_t r = 0;
+    for (const auto& p : parts) {
+      write(static_cast<float*>(b) + r, p.bias, {p.shape[0]}, false, true);
+      r += p.shape[0];
+    }
+  }));
   l.in = (int)in;
   l.out = (int)rows;
   return l;
@@ -151,9 +258,8 @@ const void* WeightBinder::table(const std::string& name, const std::vector<int64
   check_shape(name, shape);
   const bool stored_bf16 = ck_ ? ck_->info(name).dtype == StDType::BF16 : store_.matmul_type() == WType::BF16;
   *bf16 = stored_bf16 && store_.bf16_tables();
-  void* p = store_.alloc(numel_of(shape), *bf16);
-  write(p, name, shape, *bf16, false);
-  return p;
+  const bool b = *bf16;
+  return block({name}, numel_of(shape), b, [&](void* p) { write(p, name, shape, b, false); });
 }
 
 }  // namespace cosmos

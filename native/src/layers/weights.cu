@@ -8,6 +8,38 @@
 
 namespace cosmos {
 
+CudaPool& shared_weight_pool() {
+  static CudaPool* pool = new CudaPool();  // never destroyed: blocks may outlive static destruction order
+  return *pool;
+}
+
+namespace {
+// A block of shared_weight_pool(); its memory goes back to CUDA with the last holder (weights are large and
+// rarely the size of the next load's, so the pool keeps no cache of them).
+class CudaWeightBlock : public WeightBlock {
+ public:
+  explicit CudaWeightBlock(size_t bytes) {
+    data_ = shared_weight_pool().alloc(bytes);
+    bytes_ = bytes;
+  }
+  ~CudaWeightBlock() override {
+    CudaPool& pool = shared_weight_pool();
+    pool.free(data_);
+    pool.release_cached();
+  }
+};
+}  // namespace
+
+std::shared_ptr<WeightBlock> CudaWeightStore::new_block(size_t count, bool bf16) {
+  return std::make_shared<CudaWeightBlock>(count * (bf16 ? 2 : 4));
+}
+
+std::string CudaWeightStore::device() const {
+  int d = 0;
+  CUDA_CHECK(cudaGetDevice(&d));
+  return "cuda:" + std::to_string(d);
+}
+
 void* CudaWeightStore::alloc(size_t count, bool bf16) {
   const size_t bytes = count * (bf16 ? 2 : 4);
   bytes_ += bytes;

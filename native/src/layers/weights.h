@@ -7,8 +7,18 @@
 //
 // Replaces the three styles the models had: load-into-OwnedTensor (CPU decoder), upload lambdas into
 // preallocated fused buffers (CUDA decoder) and a lookup callback (both towers).
+//
+// Shared weights: every tensor bound from a checkpoint (param, linear, table) goes through one process-wide
+// cache keyed by what the block holds: the backend's device, the stored dtype (f32 / bf16) and the sources
+// of its parts in order (file identity + stored name, Checkpoint::source_of). A second model that binds the
+// same tensors in the same form — the Reasoner's text decoder and the Generator's und stream of one Cosmos 3
+// checkpoint — gets the same block instead of a copy; the block is freed when the last store holding it
+// goes. Values a model transforms first (values() + linear_from_values()) and random weights are its own.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -23,6 +33,38 @@
 
 namespace cosmos {
 
+// Weight memory that outlives any one model: held by every store that bound it (shared_ptr), freed with
+// the last. Made by the store's backend (host Buffer; a block of the process-wide GPU weight pool).
+class WeightBlock {
+ public:
+  virtual ~WeightBlock() = default;
+  void* data() const { return data_; }
+  size_t bytes() const { return bytes_; }
+
+ protected:
+  void* data_ = nullptr;
+  size_t bytes_ = 0;
+
+ private:
+  friend class SharedWeights;
+  std::mutex fill_mu_;  // held by the first binder while it writes the values; later binders wait on it
+  bool filled_ = false;
+};
+
+// The process-wide cache: key -> the block while some store holds it (weak references only, so the cache
+// itself never keeps memory alive).
+class SharedWeights {
+ public:
+  // The live block of `key`, or a new one from `make` that `fill` writes (by the first caller; concurrent
+  // callers of one key wait until it is written; if that fill throws, the next caller writes it).
+  static std::shared_ptr<WeightBlock> acquire(const std::string& key,
+                                              const std::function<std::shared_ptr<WeightBlock>()>& make,
+                                              const std::function<void(void*)>& fill);
+  // Blocks alive now and their bytes (tests, memory reports).
+  static size_t live_blocks();
+  static size_t live_bytes();
+};
+
 // The backend half: memory for bound tensors, filled from f32 host values or generated in place.
 class WeightStore {
  public:
@@ -34,10 +76,24 @@ class WeightStore {
   // Whether an embedding table stored in bf16 stays bf16 (exact either way; the GPU saves 1.2 GB at
   // Qwen3-VL-8B's vocab); the host keeps f32 for its f32 ops.
   virtual bool bf16_tables() const = 0;
+  // count elements holding the checkpoint tensors whose sources (Checkpoint::source_of) are `sources`, in
+  // order, in this dtype: the block any store of this backend and device holds for them, else a new one
+  // that `write` fills. This store holds it until it is destroyed.
+  void* shared(const std::vector<std::string>& sources, size_t count, bool bf16,
+               const std::function<void(void*)>& write);
+  // Bytes of the weights this store's model uses (its own and shared blocks), and of those the shared ones.
   size_t bytes() const { return bytes_; }
+  size_t shared_bytes() const { return shared_bytes_; }
 
  protected:
   size_t bytes_ = 0;
+  // A block outside any one model's memory, for shared(); `device` names where it lives ("cpu", "cuda:0").
+  virtual std::shared_ptr<WeightBlock> new_block(size_t count, bool bf16) = 0;
+  virtual std::string device() const = 0;
+
+ private:
+  size_t shared_bytes_ = 0;
+  std::vector<std::shared_ptr<WeightBlock>> held_;
 };
 
 // Host memory, f32 only (the CPU backend's ops are f32).
@@ -48,6 +104,10 @@ class HostWeightStore : public WeightStore {
   void fill(void* dst, size_t count, bool bf16, uint64_t seed, float a, float c) override;
   WType matmul_type() const override { return WType::F32; }
   bool bf16_tables() const override { return false; }
+
+ protected:
+  std::shared_ptr<WeightBlock> new_block(size_t count, bool bf16) override;
+  std::string device() const override { return "cpu"; }
 
  private:
   std::vector<Buffer> blocks_;
@@ -65,12 +125,22 @@ class CudaWeightStore : public WeightStore {
   WType matmul_type() const override { return wt_; }
   bool bf16_tables() const override { return true; }
 
+ protected:
+  // Shared blocks come from shared_weight_pool(), not pool_: freeing this model must not free a block
+  // another model still reads.
+  std::shared_ptr<WeightBlock> new_block(size_t count, bool bf16) override;
+  std::string device() const override;
+
  private:
   CudaPool& pool_;
   cudaStream_t stream_;
   WType wt_;
   std::vector<uint16_t> staging_;
 };
+
+// The pool of the shared weight blocks of the current device (its bytes_in_use() count in the engine's GPU
+// memory once, whichever models hold them); a block goes back to CUDA when its last holder is freed.
+CudaPool& shared_weight_pool();
 #endif
 
 // One part of a (possibly fused) linear layer: a checkpoint weight [rows, ...in] and its bias (or "").
@@ -117,6 +187,9 @@ class WeightBinder {
   std::vector<float> host_;
 
   void check_shape(const std::string& name, const std::vector<int64_t>& shape) const;
+  // A block for checkpoint tensors (ck_ set: shared, keyed by the sources of `names`) or the store's own
+  // memory (random values), written by `write`.
+  void* block(const std::vector<std::string>& names, size_t count, bool bf16, const std::function<void(void*)>& write);
   // Writes one tensor's values (checkpoint or random) to dst; role_param: random rules for parameters.
   void write(void* dst, const std::string& name, const std::vector<int64_t>& shape, bool bf16, bool is_param);
 };

@@ -188,6 +188,9 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     throw SafetensorsError(StErr::Io, path + ": not a regular file");
   }
   len_ = (size_t)st.st_size;
+  identity_ = std::to_string((unsigned long long)st.st_dev) + ":" + std::to_string((unsigned long long)st.st_ino) +
+              ":" + std::to_string((long long)st.st_size) + ":" + std::to_string((long long)st.st_mtim.tv_sec) + "." +
+              std::to_string((long long)st.st_mtim.tv_nsec);
   if (len_ < 8) {
     ::close(fd);
     throw SafetensorsError(StErr::HeaderSize, path + ": file is " + std::to_string(len_) +
@@ -376,6 +379,12 @@ void Checkpoint::read_f32(const std::string& name, float* out, size_t out_len) c
       throw SafetensorsError(StErr::Convert, "tensor '" + name + "' is " + st_dtype_name(t.dtype) +
                                                  "; only F32, BF16 and F16 convert to f32");
   }
+}
+
+std::string Checkpoint::source_of(const std::string& name) const {
+  auto it = where_.find(name);
+  if (it == where_.end()) throw SafetensorsError(StErr::Missing, "checkpoint has no tensor '" + name + "'");
+  return files_[it->second.first]->identity() + "/" + it->second.second->name;
 }
 
 std::vector<std::string> Checkpoint::names() const {

@@ -71,11 +71,15 @@ class SafetensorsFile {
 
   const Header& header() const { return header_; }
   const std::string& path() const { return path_; }
+  // The file as the filesystem knows it when opened: device, inode, size and modification time. Two paths
+  // to one file (a symlink, dir/../dir, a hard link) have one identity; a file rewritten since has another.
+  const std::string& identity() const { return identity_; }
   const TensorInfo* find(const std::string& name) const;
   const uint8_t* data_of(const TensorInfo& t) const { return base_ + 8 + header_.header_len + t.begin; }
 
  private:
   std::string path_;
+  std::string identity_;
   const uint8_t* base_ = nullptr;
   size_t len_ = 0;
   Header header_;
@@ -101,6 +105,9 @@ class Checkpoint {
   // Copies the tensor into out as f32 (F32/BF16/F16 accepted); numel must equal out_len.
   void read_f32(const std::string& name, float* out, size_t out_len) const;
   std::vector<std::string> names() const;
+  // Where a tensor's bytes come from, whatever name it is read under: its file's identity() and its stored
+  // name. Equal sources hold equal values, so models loaded from one checkpoint can share them (weights.h).
+  std::string source_of(const std::string& name) const;  // throws Missing
   size_t file_count() const { return files_.size(); }
 
  private:
