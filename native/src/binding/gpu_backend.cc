@@ -7,6 +7,7 @@
 #include <set>
 
 #include "../core/cuda_pool.h"
+#include "../layers/weights.h"
 
 namespace cosmos {
 namespace {
@@ -15,7 +16,8 @@ std::set<CudaPool*> pools;
 int64_t peak = 0;
 
 int64_t others_in_use(const CudaPool* self) {
-  int64_t n = 0;
+  // Weight blocks that models share live in no model's pool (layers/weights.h): counted once, here.
+  int64_t n = (int64_t)shared_weight_pool().bytes_in_use();
   for (CudaPool* q : pools)
     if (q != self) n += (int64_t)q->bytes_in_use();
   return n;
@@ -60,6 +62,7 @@ WType gpu_weight_type(const Checkpoint& ck, const std::string& probe_suffix) {
 GpuMemory gpu_memory() {
   std::lock_guard<std::mutex> l(mu);
   GpuMemory g;
+  g.bytes_in_use = (int64_t)shared_weight_pool().bytes_in_use();
   for (CudaPool* q : pools) {
     g.bytes_in_use += (int64_t)q->bytes_in_use();
     g.cached_bytes += (int64_t)q->bytes_cached();
