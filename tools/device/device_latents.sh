@@ -12,8 +12,9 @@
 #   here:   bash tools/device/device_latents.sh prepare
 #           compiles (nvcc sm_90, g++; 2 jobs, nice) the engine sources and the drivers of the committed HEAD
 #           (git archive into native/build/devlat/snap: others' uncommitted edits stay out) into
-#           native/build/devlat/obj, incrementally (a source is rebuilt when it or a header it includes changed), and
-#           links the six programs into .dev/devlat_bin (stripped). Nothing is built on the device.
+#           native/build/devlat/obj, incrementally (a source is rebuilt when it or a header it includes changed; an
+#           object of the addon's CUDA build is reused when it was built from HEAD's text), and links the six
+#           programs into .dev/devlat_bin (stripped). Nothing is built on the device.
 #   `run`, kind nvidia-h200, timeout_s 300, carry [".dev/devlat_bin"]:
 #           bash tools/device/device_latents.sh device
 # Results under $OUT/devlat.log; stdout ends with a PASS / FAIL line per program.
@@ -28,12 +29,14 @@ prepare)
   # their times, so the dependency check below sees only real changes).
   rm -rf "$b/head" && mkdir -p "$b/head"
   git archive HEAD native/src native/test | tar -x -C "$b/head"
-  rsync -rc --delete "$b/head/" "$snap/"
+  (cd "$b/head" && find . -type f) | while read -r f; do
+    cmp -s "$b/head/$f" "$snap/$f" || { mkdir -p "$(dirname "$snap/$f")" && cp "$b/head/$f" "$snap/$f"; }
+  done
   git rev-parse --short HEAD > .dev/devlat_bin/COMMIT
   s=$snap/native/src
   t=$snap/native/test
-  NVFLAGS=(-std=c++17 -O3 -DCOSMOS_CUDA -gencode arch=compute_90,code=sm_90 -MMD)
-  CXXFLAGS=(-std=c++17 -O2 -pthread -MMD)
+  NVFLAGS=(-std=c++17 -O3 -DCOSMOS_CUDA --expt-relaxed-constexpr -gencode arch=compute_90,code=sm_90 -MMD)
+  CXXFLAGS=(-std=c++17 -O2 -pthread -DCOSMOS_CUDA -MMD)
   engine=("$s"/ops/*.cu "$s"/ops/*_cpu.cc "$s"/layers/*.cu "$s"/layers/*.cc "$s"/core/cuda_*.cu
     "$s"/core/{parallel,json,config,tensor,memory}.cc "$s"/safetensors/safetensors.cc
     "$s"/models/{cosmos3_transformer,wan_vae,cosmos3_audio}.cc "$s"/models/{cosmos3_transformer,wan_vae,cosmos3_audio}_cuda.cu
@@ -48,13 +51,37 @@ prepare)
     for dep in $(sed -e 's/\\$//' -e 's/^[^:]*://' "${2%.o}.d"); do [ "$dep" -nt "$2" ] && return 0; done
     return 1
   }
+  # An engine object of the addon's CUDA build (native/build/cmake-cuda, same flags) is linked as it is when the
+  # source and every project header it was built from are older than it and unchanged since HEAD: it was then
+  # built from HEAD's text. Everything else is compiled here from the snapshot.
+  cm=native/build/cmake-cuda
+  dirty=" $( { git diff --name-only HEAD; git ls-files --others --exclude-standard native/src; } | tr '\n' ' ') "
+  reusable() {  # reusable <path under native/>: prints the addon's object when it can be linked as is
+    local o="$cm/CMakeFiles/cosmos_native.dir/$1.o" dep
+    [ -f "$o" ] && command -v ninja > /dev/null || return 1
+    for dep in $(ninja -C "$cm" -t deps "CMakeFiles/cosmos_native.dir/$1.o" 2> /dev/null | grep "$PWD/native/src/"); do
+      [ "$dep" -nt "$o" ] && return 1
+      case "$dirty" in *" ${dep#"$PWD"/} "*) return 1 ;; esac
+    done
+    [ -n "$dep" ] && echo "$o"
+  }
   objs=()
   pids=()
+  reused=0
   for f in "${engine[@]}" "${drivers[@]/#/$t/}"; do
     [ -f "$f" ] || f="$f.cu"
     rel=${f#"$snap"/native/}
     o="$b/obj/${rel//\//_}.o"
-    case "$f" in *_test.cu) ;; *) objs+=("$o") ;; esac
+    case "$f" in
+    *_test.cu) ;;
+    *)
+      if stale "$f" "$o" && ao=$(reusable "$rel"); then
+        objs+=("$ao")
+        reused=$((reused + 1))
+        continue
+      fi
+      objs+=("$o") ;;
+    esac
     stale "$f" "$o" || continue
     while [ "$(jobs -rp | wc -l)" -ge 2 ]; do sleep 1; done
     echo "compile $rel"
@@ -64,6 +91,7 @@ prepare)
     esac
     pids+=($!)
   done
+  echo "linked from the addon's build: $reused objects"
   rc=0
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   [ $rc = 0 ] || { echo "a source failed to compile" >&2; exit 1; }
