@@ -5,7 +5,9 @@
 //    of cosmos3-tiny-reference (3 UniPC steps, flow shift 10, CFG 3) with the pipeline's captured noise, ids and
 //    positions (transformer.safetensors t2v / t2v_uncond): latents after every step, final latents and the
 //    decoded video against diffusers; progress in order; an abort mid-run throws AbortedError and gives back
-//    every byte it held; typed errors naming the field.
+//    every byte it held; typed errors naming the field;
+//  - the t2v_sound run (3 steps, CFG 3, enable_sound): vision and sound latents after every step and the decoded
+//    wave (sound_tokenizer/ decode of the final sound latents) against diffusers; sound errors naming the field.
 // Prints one JSON line {checks, failures, fixture, worst: {name: max abs diff}}; exit 1 on a failure.
 #include <atomic>
 #include <cmath>
@@ -99,6 +101,94 @@ struct Fixture {
 
 static bool exists(const std::string& p) { return std::ifstream(p).good(); }
 
+// The t2v_sound pipeline run: the transformer case `sound` is its last-step cond pass (ids and [3, 136]
+// positions). The uncond positions are built from them: text 0..n-1 on all three rows, and the generation tokens
+// at the cond ones moved by (n_uncond - n_cond) on the t row (every gen position is offset + something, with the
+// offset n_text + margin; both offsets lie in [8192, 16384), one f32 binade, and differ by a whole number, so the
+// moved value is the one the pipeline rounds to; h / w rows do not depend on the text).
+static void sound_fixture_checks(Cosmos3Generator& gen, const std::string& ref) {
+  Fixture pipe{std::make_unique<SafetensorsFile>(ref + "/pipeline_t2v_sound.safetensors")};
+  Fixture tr{std::make_unique<SafetensorsFile>(ref + "/transformer.safetensors")};
+  std::vector<int64_t> s, ss;
+  Cosmos3GenerateRequest r;
+  r.noise = pipe.f32("noise.vision", &s);
+  r.latent_t = (int)s[2], r.latent_h = (int)s[3], r.latent_w = (int)s[4];
+  r.sound_noise = pipe.f32("noise.sound", &ss);
+  r.sound_len = (int)ss[1];
+  r.cond.ids = tr.i32("sound.input_ids");
+  r.cond.positions = tr.f32("sound.position_ids");
+  r.uncond.ids = pipe.i32("prompt.uncond_ids");
+  truth("sound: pipeline and transformer ids agree", r.cond.ids == pipe.i32("prompt.cond_ids"));
+  const int nc = (int)r.cond.ids.size(), nu = (int)r.uncond.ids.size();
+  const int n_gen = (int)(r.cond.positions.size() / 3) - nc;
+  r.uncond.positions.resize(3 * (size_t)(nu + n_gen));
+  for (int row = 0; row < 3; ++row) {
+    for (int i = 0; i < nu; ++i) r.uncond.positions[(size_t)row * (nu + n_gen) + i] = (float)i;
+    for (int j = 0; j < n_gen; ++j) {
+      const float p = r.cond.positions[(size_t)row * (nc + n_gen) + nc + j];
+      r.uncond.positions[(size_t)row * (nu + n_gen) + nu + j] = row == 0 ? p + (float)(nu - nc) : p;
+    }
+  }
+  r.guidance = 3.0f;
+  r.schedule.steps = 3;
+  r.schedule.flow_shift = 10.0;
+  r.schedule.use_karras_sigmas = false;
+  r.keep_step_latents = true;
+  const Cosmos3AudioConfig* ac = gen.sound_config();
+  truth("sound: the checkpoint's sound_tokenizer is loaded", ac != nullptr);
+  if (!ac) return;
+
+  const MemoryStats before = memory_stats(DeviceKind::CPU);
+  Cosmos3GenerateResult res = gen.generate(r);
+  truth("sound: memory given back after the run", memory_stats(DeviceKind::CPU).bytes_in_use == before.bytes_in_use);
+  truth("sound: 3 step latents of each stream", res.step_latents.size() == 3 && res.step_sounds.size() == 3);
+  for (int i = 0; i < 3 && i < (int)res.step_latents.size() && i < (int)res.step_sounds.size(); ++i) {
+    const std::string k = "step." + std::to_string(i);
+    close("t2v_sound." + k + ".vision", res.step_latents[i], pipe.f32(k + ".vision"), 1e-3);
+    close("t2v_sound." + k + ".sound", res.step_sounds[i], pipe.f32(k + ".sound"), 1e-3);
+  }
+  close("t2v_sound.final.vision", res.latents, pipe.f32("final.vision"), 1e-3);
+  close("t2v_sound.final.sound", res.sound, pipe.f32("step.2.sound"), 1e-3);
+  std::vector<int64_t> ws;
+  const std::vector<float> wave = pipe.f32("out.sound_wave", &ws);
+  truth("sound: wave shape [channels, samples] and rate as the config", res.sound_channels == (int)ws[0] &&
+                                                                            res.sound_samples == (int)ws[1] &&
+                                                                            res.sound_sample_rate == ac->sampling_rate);
+  close("t2v_sound.wave", res.sound_wave, wave, 1e-4);
+
+  // Seeded sound noise (no noise given): the same seed, the same sound.
+  Cosmos3GenerateRequest seeded = r;
+  seeded.sound_noise.clear();
+  seeded.noise.clear();
+  seeded.keep_step_latents = false;
+  seeded.decode = false;
+  seeded.schedule.steps = 1;
+  seeded.seed = 11;
+  const Cosmos3GenerateResult a = gen.generate(seeded), b = gen.generate(seeded);
+  truth("sound: seeded sound reproducible", a.sound == b.sound && !a.sound.empty());
+  truth("sound: no wave without decode", a.sound_wave.empty());
+
+  auto names = [&](const std::string& field, const Cosmos3GenerateRequest& bad) {
+    try {
+      gen.generate(bad);
+    } catch (const ModelError& e) {
+      return std::string(e.what()).find(field) != std::string::npos;
+    } catch (...) {
+    }
+    return false;
+  };
+  Cosmos3GenerateRequest bad = r;
+  bad.sound_noise.pop_back();
+  truth("error: short sound noise names soundNoise", names("soundNoise", bad));
+  bad = r;
+  bad.sound_noise.clear();
+  bad.sound_len += 1;
+  truth("error: sound tokens without their positions name cond.positions", names("cond.positions", bad));
+  bad = r;
+  bad.sound_len = 0;
+  truth("error: sound noise without sound names soundNoise", names("soundNoise", bad));
+}
+
 static bool fixture_checks(const std::string& root) {
   const std::string ck = root + "/test/fixtures/cosmos3-tiny", ref = root + "/test/fixtures/cosmos3-tiny-reference";
   if (!exists(ck + "/transformer/config.json") || !exists(ref + "/pipeline_t2v.safetensors")) return false;
@@ -187,6 +277,8 @@ static bool fixture_checks(const std::string& root) {
   bad = r;
   bad.clean_frames = {0, 1, 2};
   truth("error: all frames clean names cleanFrames", names("cleanFrames", bad));
+
+  if (exists(ref + "/pipeline_t2v_sound.safetensors")) sound_fixture_checks(*gen, ref);
   return true;
 }
 

@@ -11,12 +11,14 @@
 //     request (src/native/addon_types.ts): cond / uncond { ids: Int32Array, positions: Float32Array [3 * L] },
 //     guidance, latentShape [t, h, w], cleanFrames, condVideo / condFrames (/ condHeight, condWidth: an action run's
 //     padded canvas), noise or seed, steps, flowShift, useKarrasSigmas, sigmas, decode, keepStepLatents; action runs:
-//     actionLen, domainId, rawActionDim, actionClean, actionValues, actionNoise. Inputs are copied on the JS thread and
+//     actionLen, domainId, rawActionDim, actionClean, actionValues, actionNoise; sound runs: soundLen, soundNoise.
+//     Inputs are copied on the JS thread and
 //     checked against the checkpoint on the worker (MODEL errors naming the field). onProgress gets one integer per
 //     event: stage * 1e6 + done * 1e3 + total (stage 0 encode chunk, 1 denoise step, 2 decode chunk; done, total <
 //     1000: at most 999 steps and chunks), every one before the promise settles. result: { latents, stepLatents[],
-//     action?, stepActions[], video?, frames, height, width, timesteps, sigmas } as Float32Arrays (host copies; the
-//     latents lived in the engine from the noise to the VAE).
+//     action?, stepActions[], sound?, stepSounds[], soundWave?, soundChannels, soundSamples, soundSampleRate, video?,
+//     frames, height, width, timesteps, sigmas } as Float32Arrays and numbers (host copies; the latents lived in the
+//     engine from the noise to the VAE).
 //   g.abort() (the run stops between layers, steps or VAE chunks and rejects with ABORTED, its memory freed),
 //   g.free(), g.info()
 //
@@ -95,6 +97,10 @@ Cosmos3GenerateRequest request_from(Napi::Env env, const Napi::Value& v) {
       r.action_values = to_floats(env, o.Get("actionValues"), "request.actionValues");
     if (!o.Get("actionNoise").IsUndefined())
       r.action_noise = to_floats(env, o.Get("actionNoise"), "request.actionNoise");
+  }
+  if (!o.Get("soundLen").IsUndefined()) {
+    r.sound_len = int_field(env, o, "soundLen", 1, 1 << 20);
+    if (!o.Get("soundNoise").IsUndefined()) r.sound_noise = to_floats(env, o.Get("soundNoise"), "request.soundNoise");
   }
   Napi::Value seed = o.Get("seed");
   if (!seed.IsUndefined()) {
@@ -185,6 +191,14 @@ struct GenerateJob {
     Napi::Array step_actions = Napi::Array::New(env, res.step_actions.size());
     for (uint32_t i = 0; i < res.step_actions.size(); ++i) step_actions.Set(i, to_js(env, res.step_actions[i]));
     r.Set("stepActions", step_actions);
+    if (!res.sound.empty()) r.Set("sound", to_js(env, res.sound));
+    Napi::Array step_sounds = Napi::Array::New(env, res.step_sounds.size());
+    for (uint32_t i = 0; i < res.step_sounds.size(); ++i) step_sounds.Set(i, to_js(env, res.step_sounds[i]));
+    r.Set("stepSounds", step_sounds);
+    if (!res.sound_wave.empty()) r.Set("soundWave", to_js(env, res.sound_wave));
+    r.Set("soundChannels", res.sound_channels);
+    r.Set("soundSamples", res.sound_samples);
+    r.Set("soundSampleRate", res.sound_sample_rate);
     if (!res.video.empty()) r.Set("video", to_js(env, res.video));
     r.Set("frames", res.frames);
     r.Set("height", res.height);
@@ -222,6 +236,8 @@ class GeneratorObject : public ModelObject<GeneratorObject, GeneratorEngine> {
     o.Set("temporalScale", v.temporal_scale());
     o.Set("actionGen", t.action_gen);
     o.Set("soundGen", t.sound_gen);
+    // The sound tokenizer (sound_tokenizer/) was loaded: runs with sound can be decoded.
+    o.Set("soundTokenizer", g.sound_config() != nullptr);
   }
 
   Napi::Value Generate(const Napi::CallbackInfo& info) {

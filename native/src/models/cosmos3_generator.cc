@@ -5,12 +5,15 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <type_traits>
+#include <utility>
 
 #include "../core/memory.h"
 #include "../ops/fill_normal.h"
 #include "../runtime/denoise_loop.h"
 #include "../runtime/latent_device.h"
 #ifdef COSMOS_CUDA
+#include "cosmos3_audio_cuda.h"
 #include "cosmos3_transformer_cuda.h"
 #include "wan_vae_cuda.h"
 #endif
@@ -107,12 +110,15 @@ SplitPositions split_positions(const Cosmos3Branch& b, int n_gen, const char* na
 }
 
 // The transformer as the denoise loop's velocity model: one forward_gen per branch and step, every noisy token at
-// the step's timestep. Streams: x[0] the vision latents, x[1] the action tokens (action runs).
+// the step's timestep. Streams: x[0] the vision latents, then the sound latents (sound runs), then the action
+// tokens (action runs), at sound_stream / action_stream.
 struct GenShape {
   int T = 0, H = 0, W = 0;
   std::vector<int> noisy_frames;
   int noisy_vision_tokens = 0;
-  int action_len = 0, domain_id = 0;
+  int sound_len = 0, sound_stream = -1;
+  std::vector<int> sound_tokens;  // 0..sound_len-1: every sound token is noisy
+  int action_len = 0, domain_id = 0, action_stream = -1;
   std::vector<int> noisy_actions;
 };
 class GenVelocity final : public runtime::VelocityModel {
@@ -127,11 +133,13 @@ class GenVelocity final : public runtime::VelocityModel {
         uncond_pos_(uncond_pos),
         g_(g),
         vision_t_((size_t)g.noisy_vision_tokens),
+        sound_t_((size_t)g.sound_len),
         action_t_(g.noisy_actions.size()) {}
 
   void velocity(const runtime::VelocityQuery& q, const std::vector<const float*>& x,
                 const std::vector<float*>& v) override {
     std::fill(vision_t_.begin(), vision_t_.end(), q.timestep);
+    std::fill(sound_t_.begin(), sound_t_.end(), q.timestep);
     std::fill(action_t_.begin(), action_t_.end(), q.timestep);
     Cosmos3GenInputs in;
     in.latents = x[0];
@@ -141,14 +149,22 @@ class GenVelocity final : public runtime::VelocityModel {
     in.vision_timesteps = vision_t_.data();
     Cosmos3GenOutputs out;
     out.vision = v[0];
+    if (g_.sound_len > 0) {
+      in.sound = x[g_.sound_stream];
+      in.sound_len = g_.sound_len;
+      in.sound_noisy = g_.sound_tokens.data();
+      in.n_sound_noisy = g_.sound_len;
+      in.sound_timesteps = sound_t_.data();
+      out.sound = v[g_.sound_stream];
+    }
     if (g_.action_len > 0) {
-      in.action = x[1];
+      in.action = x[g_.action_stream];
       in.action_len = g_.action_len;
       in.action_noisy = g_.noisy_actions.data();
       in.n_action_noisy = (int)g_.noisy_actions.size();
       in.action_timesteps = action_t_.data();
       in.domain_id = g_.domain_id;
-      out.action = v[1];
+      out.action = v[g_.action_stream];
     }
     in.pos3 = q.conditional ? cond_pos_ : uncond_pos_;
     m_.forward_gen(q.conditional ? *cond_ : *uncond_, in, out);
@@ -159,21 +175,43 @@ class GenVelocity final : public runtime::VelocityModel {
   const Cosmos3GeneratorParts::TextCache *cond_, *uncond_;
   const float *cond_pos_, *uncond_pos_;
   const GenShape& g_;
-  std::vector<float> vision_t_, action_t_;
+  std::vector<float> vision_t_, sound_t_, action_t_;
 };
 
-// CPU: the models' own calls; the text cache is the transformer's host K/V.
-class CpuParts final : public Cosmos3GeneratorParts {
+// Host bytes a backend's text cache holds: the CPU transformer's K/V; the CUDA twin's stay in its pool.
+size_t cache_host_bytes(const Cosmos3UndCache& c) {
+  size_t b = 0;
+  for (const auto& k : c.k) b += k.size() * sizeof(float);
+  for (const auto& v : c.v) b += v.size() * sizeof(float);
+  return b;
+}
+// The pools a backend allocates from, for the binding's memory accounting: none on the CPU.
+std::vector<CudaPool*> pools_of(Cosmos3Transformer&, WanVae&, Cosmos3AudioDecoder*) { return {}; }
+const char* backend_of(const Cosmos3Transformer&) { return "cpu"; }
+
+#ifdef COSMOS_CUDA
+size_t cache_host_bytes(const Cosmos3UndCacheCuda&) { return 0; }
+// The transformer's pool is only handed out const; the accounting reads it, never allocates from it.
+std::vector<CudaPool*> pools_of(Cosmos3TransformerCuda& t, WanVaeCuda& v, Cosmos3AudioDecoderCuda* a) {
+  std::vector<CudaPool*> p = {const_cast<CudaPool*>(&t.pool()), &v.pool()};
+  if (a) p.push_back(&a->pool());
+  return p;
+}
+const char* backend_of(const Cosmos3TransformerCuda&) { return "cuda"; }
+#endif
+
+// One backend's models as Cosmos3GeneratorParts: the CPU models and their CUDA twins have the same host-in /
+// host-out calls, so one adapter serves both; the text cache is whatever the transformer's prefill_text returns
+// (host K/V on the CPU, pool K/V on the GPU). The sound decoder is optional (null: no sound_tokenizer/).
+template <class Transformer, class Vae, class Audio>
+class ModelParts final : public Cosmos3GeneratorParts {
  public:
-  CpuParts(std::unique_ptr<Cosmos3Transformer> t, std::unique_ptr<WanVae> v) : t_(std::move(t)), v_(std::move(v)) {}
+  ModelParts(std::unique_ptr<Transformer> t, std::unique_ptr<Vae> v, std::unique_ptr<Audio> a)
+      : t_(std::move(t)), v_(std::move(v)), a_(std::move(a)) {}
+  using UndCache = std::decay_t<decltype(std::declval<Transformer&>().prefill_text(nullptr, 0, nullptr))>;
   struct Cache final : TextCache {
-    Cosmos3UndCache c;
-    size_t host_bytes() const override {
-      size_t b = 0;
-      for (const auto& k : c.k) b += k.size() * sizeof(float);
-      for (const auto& v : c.v) b += v.size() * sizeof(float);
-      return b;
-    }
+    UndCache c;
+    size_t host_bytes() const override { return cache_host_bytes(c); }
   };
   std::unique_ptr<TextCache> prefill_text(const int* ids, int n, const float* pos3) override {
     auto c = std::make_unique<Cache>();
@@ -189,53 +227,27 @@ class CpuParts final : public Cosmos3GeneratorParts {
   std::vector<float> decode(const float* latents, int T, int h, int w, const WanVaeRunOptions& opt) override {
     return v_->decode(latents, T, h, w, opt);
   }
+  const Cosmos3AudioConfig* sound_config() const override { return a_ ? &a_->config() : nullptr; }
+  std::vector<float> decode_sound(const float* latents, int T, const Cosmos3AudioRunOptions& opt) override {
+    if (!a_) throw ModelError("sound: this checkpoint has no sound_tokenizer/");
+    return a_->decode(latents, T, opt);
+  }
   void set_abort_flag(const std::atomic<bool>* f) override { t_->set_abort_flag(f); }
   const Cosmos3TransformerConfig& transformer_config() const override { return t_->config(); }
   const WanVaeConfig& vae_config() const override { return v_->config(); }
-  size_t weight_bytes() const override { return t_->weight_bytes() + v_->weight_bytes(); }
-  const char* backend() const override { return "cpu"; }
+  size_t weight_bytes() const override {
+    return t_->weight_bytes() + v_->weight_bytes() + (a_ ? a_->weight_bytes() : 0);
+  }
+  const char* backend() const override { return backend_of(*t_); }
+  std::vector<CudaPool*> cuda_pools() override { return pools_of(*t_, *v_, a_.get()); }
 
  private:
-  std::unique_ptr<Cosmos3Transformer> t_;
-  std::unique_ptr<WanVae> v_;
+  std::unique_ptr<Transformer> t_;
+  std::unique_ptr<Vae> v_;
+  std::unique_ptr<Audio> a_;
 };
 
 #ifdef COSMOS_CUDA
-// CUDA: the twins' host-in / host-out calls; the text cache's K/V stay in the transformer's pool.
-class CudaParts final : public Cosmos3GeneratorParts {
- public:
-  CudaParts(std::unique_ptr<Cosmos3TransformerCuda> t, std::unique_ptr<WanVaeCuda> v)
-      : t_(std::move(t)), v_(std::move(v)) {}
-  struct Cache final : TextCache {
-    Cosmos3UndCacheCuda c;
-  };
-  std::unique_ptr<TextCache> prefill_text(const int* ids, int n, const float* pos3) override {
-    auto c = std::make_unique<Cache>();
-    c->c = t_->prefill_text(ids, n, pos3);
-    return c;
-  }
-  void forward_gen(const TextCache& c, const Cosmos3GenInputs& in, const Cosmos3GenOutputs& out) override {
-    t_->forward_gen(static_cast<const Cache&>(c).c, in, out);
-  }
-  std::vector<float> encode(const float* video, int F, int H, int W, const WanVaeRunOptions& opt) override {
-    return v_->encode(video, F, H, W, opt);
-  }
-  std::vector<float> decode(const float* latents, int T, int h, int w, const WanVaeRunOptions& opt) override {
-    return v_->decode(latents, T, h, w, opt);
-  }
-  void set_abort_flag(const std::atomic<bool>* f) override { t_->set_abort_flag(f); }
-  const Cosmos3TransformerConfig& transformer_config() const override { return t_->config(); }
-  const WanVaeConfig& vae_config() const override { return v_->config(); }
-  size_t weight_bytes() const override { return t_->weight_bytes() + v_->weight_bytes(); }
-  const char* backend() const override { return "cuda"; }
-  // The transformer's pool is only handed out const; the accounting reads it, never allocates from it.
-  std::vector<CudaPool*> cuda_pools() override { return {const_cast<CudaPool*>(&t_->pool()), &v_->pool()}; }
-
- private:
-  std::unique_ptr<Cosmos3TransformerCuda> t_;
-  std::unique_ptr<WanVaeCuda> v_;
-};
-
 // COSMOS_CUDA_WEIGHTS=bf16|f32, else bf16 when the checkpoint's probe tensor is 16-bit, f32 otherwise (the
 // binding's gpu_weight_type rule, restated here so models/ does not include binding/).
 WType cuda_weight_type(const Checkpoint& ck, const std::string& probe) {
@@ -250,8 +262,10 @@ WType cuda_weight_type(const Checkpoint& ck, const std::string& probe) {
 }  // namespace
 
 std::unique_ptr<Cosmos3GeneratorParts> cosmos3_generator_cpu_parts(std::unique_ptr<Cosmos3Transformer> transformer,
-                                                                   std::unique_ptr<WanVae> vae) {
-  return std::make_unique<CpuParts>(std::move(transformer), std::move(vae));
+                                                                   std::unique_ptr<WanVae> vae,
+                                                                   std::unique_ptr<Cosmos3AudioDecoder> sound) {
+  return std::make_unique<ModelParts<Cosmos3Transformer, WanVae, Cosmos3AudioDecoder>>(
+      std::move(transformer), std::move(vae), std::move(sound));
 }
 
 std::unique_ptr<Cosmos3Generator> Cosmos3Generator::load(const std::string& dir, bool cuda) {
@@ -264,19 +278,35 @@ std::unique_ptr<Cosmos3Generator> Cosmos3Generator::load(const std::string& dir,
     throw ModelError("vae/config.json z_dim (" + std::to_string(vcfg.z_dim) +
                      ") must equal transformer/config.json latent_channel (" + std::to_string(tcfg.latent_channel) +
                      ")");
+  // The sound tokenizer is optional (model_index.json lists it only for sound checkpoints); read only when the
+  // transformer can make sound, as diffusers needs both for enable_sound.
+  const bool sound = tcfg.sound_gen && std::ifstream(dir + "/sound_tokenizer/config.json").good();
+  Cosmos3AudioConfig acfg;
+  if (sound) {
+    acfg = Cosmos3AudioConfig::from_json(read_config_file(dir + "/sound_tokenizer/config.json"));
+    if (acfg.latent_channels != tcfg.sound_dim)
+      throw ModelError("sound_tokenizer/config.json vocoder_input_dim (" + std::to_string(acfg.latent_channels) +
+                       ") must equal transformer/config.json sound_dim (" + std::to_string(tcfg.sound_dim) + ")");
+  }
   auto tck = Checkpoint::open(dir + "/transformer");
   auto vck = Checkpoint::open(dir + "/vae");
+  std::unique_ptr<Checkpoint> ack = sound ? Checkpoint::open(dir + "/sound_tokenizer") : nullptr;
   std::unique_ptr<Cosmos3GeneratorParts> parts;
 #ifdef COSMOS_CUDA
   if (cuda) {
     auto t = Cosmos3TransformerCuda::load(*tck, tcfg, cuda_weight_type(*tck, "proj_in.weight"));
     auto v = WanVaeCuda::load(*vck, vcfg, cuda_weight_type(*vck, "decoder.conv_in.weight"));
-    parts = std::make_unique<CudaParts>(std::move(t), std::move(v));
+    std::unique_ptr<Cosmos3AudioDecoderCuda> a;
+    if (ack) a = Cosmos3AudioDecoderCuda::load(*ack, acfg, cuda_weight_type(*ack, "decoder.conv1.weight_v"));
+    parts = std::make_unique<ModelParts<Cosmos3TransformerCuda, WanVaeCuda, Cosmos3AudioDecoderCuda>>(
+        std::move(t), std::move(v), std::move(a));
   }
 #else
   if (cuda) throw ModelError("cuda: this module was built without CUDA");
 #endif
-  if (!parts) parts = cosmos3_generator_cpu_parts(Cosmos3Transformer::load(*tck, tcfg), WanVae::load(*vck, vcfg));
+  if (!parts)
+    parts = cosmos3_generator_cpu_parts(Cosmos3Transformer::load(*tck, tcfg), WanVae::load(*vck, vcfg),
+                                        ack ? Cosmos3AudioDecoder::load(*ack, acfg) : nullptr);
   return std::make_unique<Cosmos3Generator>(std::move(parts), scfg);
 }
 
@@ -321,6 +351,19 @@ void Cosmos3Generator::check(const Cosmos3GenerateRequest& r) const {
                        std::to_string(tc.action_dim) + "])");
   } else if (r.action_len < 0) {
     throw ModelError("actionLen: a token count >= 0");
+  }
+  if (r.sound_len > 0) {
+    if (!tc.sound_gen) throw ModelError("soundLen: this checkpoint makes no sound (transformer sound_gen is off)");
+    if (!parts_->sound_config())
+      throw ModelError("soundLen: this checkpoint has no sound_tokenizer/ to decode the sound with");
+    const long long ns = (long long)r.sound_len * tc.sound_dim;
+    if (!r.sound_noise.empty() && (long long)r.sound_noise.size() != ns)
+      throw ModelError("soundNoise: need " + std::to_string(ns) + " floats ([" + std::to_string(tc.sound_dim) + ", " +
+                       std::to_string(r.sound_len) + "]), got " + std::to_string(r.sound_noise.size()));
+  } else if (r.sound_len < 0) {
+    throw ModelError("soundLen: a token count >= 0");
+  } else if (!r.sound_noise.empty()) {
+    throw ModelError("soundNoise: given, but soundLen is 0");
   }
   const bool actions_noisy = r.action_len > (int)r.action_clean.size();
   if ((int)r.clean_frames.size() == r.latent_t && !actions_noisy)
@@ -367,15 +410,26 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
   g.T = T, g.H = H, g.W = W;
   for (int f = 0; f < T; ++f)
     if (!std::binary_search(r.clean_frames.begin(), r.clean_frames.end(), f)) g.noisy_frames.push_back(f);
+  int n_streams = 1;
+  g.sound_len = r.sound_len;
+  if (r.sound_len > 0) g.sound_stream = n_streams++;
+  for (int k = 0; k < r.sound_len; ++k) g.sound_tokens.push_back(k);
   g.action_len = r.action_len, g.domain_id = r.domain_id;
+  if (r.action_len > 0) g.action_stream = n_streams++;
   for (int k = 0; k < r.action_len; ++k)
     if (!std::binary_search(r.action_clean.begin(), r.action_clean.end(), k)) g.noisy_actions.push_back(k);
   const long long na = (long long)r.action_len * tc.action_dim;
+  const long long ns = (long long)r.sound_len * tc.sound_dim;
   Cosmos3GenInputs probe;  // shapes only: the pointers are placeholders the layout checks for presence
   const float placeholder = 0.0f;
   probe.latents = &placeholder, probe.vision_timesteps = &placeholder;
   probe.T = T, probe.H = H, probe.W = W;
   probe.vision_noisy_frames = g.noisy_frames.data(), probe.n_vision_noisy = (int)g.noisy_frames.size();
+  if (r.sound_len > 0) {
+    probe.sound = &placeholder, probe.sound_timesteps = &placeholder;
+    probe.sound_len = r.sound_len;
+    probe.sound_noisy = g.sound_tokens.data(), probe.n_sound_noisy = r.sound_len;
+  }
   if (r.action_len > 0) {
     probe.action = &placeholder, probe.action_timesteps = &placeholder;
     probe.action_len = r.action_len, probe.domain_id = r.domain_id;
@@ -445,6 +499,19 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
     dev.upload(xa.get(), a.data(), na);
   }
 
+  // The sound latents: all noisy (prepare_latents' sound mask is all zero), so the noise as it is.
+  runtime::LatentBuffer xs;
+  if (r.sound_len > 0) {
+    xs = runtime::LatentBuffer(dev, ns);
+    if (!r.sound_noise.empty()) {
+      dev.upload(xs.get(), r.sound_noise.data(), ns);
+    } else {
+      std::vector<float> s((size_t)ns);
+      fill_normal_cpu(s.data(), ns, r.seed + 2, 0.0f, 1.0f);
+      dev.upload(xs.get(), s.data(), ns);
+    }
+  }
+
   // 3. The und stream once per branch.
   check_abort();
   auto und_cond = parts_->prefill_text(r.cond.ids.data(), (int)r.cond.ids.size(), cond_pos.text.data());
@@ -461,14 +528,20 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
   res.sigmas = schedule.sigmas;
   GenVelocity model(*parts_, und_cond.get(), und_uncond.get(), cond_pos.gen.data(),
                     cfg ? uncond_pos.gen.data() : nullptr, g);
-  std::vector<runtime::DenoiseStream> streams(r.action_len > 0 ? 2 : 1);
+  std::vector<runtime::DenoiseStream> streams((size_t)n_streams);
   runtime::DenoiseStream& vs = streams[0];
   vs.name = "video";
   vs.x = x.get();
   vs.n = n;
   for (int f : r.clean_frames) vs.conditioned.push_back({C, T, plane, f, f + 1});
+  if (r.sound_len > 0) {  // its own sampler state; nothing conditioned, stepped every step as diffusers does
+    runtime::DenoiseStream& ss = streams[(size_t)g.sound_stream];
+    ss.name = "sound";
+    ss.x = xs.get();
+    ss.n = ns;
+  }
   if (r.action_len > 0) {
-    runtime::DenoiseStream& as = streams[1];
+    runtime::DenoiseStream& as = streams[(size_t)g.action_stream];
     as.name = "action";
     as.x = xa.get();
     as.n = na;
@@ -489,6 +562,11 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
       res.step_latents.emplace_back((size_t)n);
       dev.download(res.step_latents.back().data(), x.get(), n);
       tracked.add((size_t)n * sizeof(float));
+      if (r.sound_len > 0) {
+        res.step_sounds.emplace_back((size_t)ns);
+        dev.download(res.step_sounds.back().data(), xs.get(), ns);
+        tracked.add((size_t)ns * sizeof(float));
+      }
       if (r.action_len > 0) {
         res.step_actions.emplace_back((size_t)na);
         dev.download(res.step_actions.back().data(), xa.get(), na);
@@ -511,6 +589,12 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
     dev.download(res.action.data(), xa.get(), na);
     xa.reset();
   }
+  if (r.sound_len > 0) {
+    res.sound.resize((size_t)ns);
+    dev.download(res.sound.data(), xs.get(), ns);
+    tracked.add((size_t)ns * sizeof(float));
+    xs.reset();
+  }
 
   // 5. Decode, clamped to [-1, 1].
   if (r.decode) {
@@ -523,6 +607,17 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
     res.frames = vc.frames_for(T);
     res.height = H * vc.spatial_scale();
     res.width = W * vc.spatial_scale();
+    // The sound as decode_sound does: the final sound latents through the AVAE, clamped to [-1, 1].
+    if (r.sound_len > 0) {
+      check_abort();
+      const Cosmos3AudioConfig& ac = *parts_->sound_config();
+      Cosmos3AudioRunOptions aopt;
+      aopt.abort = &abort;
+      res.sound_wave = parts_->decode_sound(res.sound.data(), r.sound_len, aopt);
+      res.sound_channels = ac.audio_channels;
+      res.sound_samples = ac.samples_for(r.sound_len);
+      res.sound_sample_rate = ac.sampling_rate;
+    }
   }
   return res;
 }

@@ -1,5 +1,6 @@
 // The Cosmos 3 Generator engine: one diffusers-layout checkpoint's MoT transformer (cosmos3_transformer.h), Wan2.2
-// VAE (wan_vae.h) and scheduler config (runtime/flow_schedule.h), and one request run end to end as diffusers'
+// VAE (wan_vae.h), AVAE sound decoder when the checkpoint has sound_tokenizer/ (cosmos3_audio.h) and scheduler
+// config (runtime/flow_schedule.h), and one request run end to end as diffusers'
 // Cosmos3OmniPipeline.__call__ runs it (58eb52c0 pipeline_cosmos3_omni.py, prepare_latents and step 7-8):
 //
 //   1. conditioning: the clean latent frames (i2v image, v2v clip) VAE-encoded from the caller's pixels;
@@ -15,7 +16,9 @@
 // Action runs (policy, forward / inverse dynamics) add the action stream: clean tokens from the caller's values,
 // noisy ones from noise, channels past the embodiment's width zeroed at the start and after every step, stepped
 // only when some token is noisy; the clean frames are encoded from the padded canvas and cropped to the content.
-// Sound is not here yet (no sound tokenizer).
+// Runs with sound (t2v / i2v / v2v with enable_sound) add the sound stream: sound_len tokens of sound_dim channels,
+// all noisy (diffusers never conditions on sound), noise given or drawn from seed + 2, stepped at the same timestep
+// with the same CFG by their own sampler state, then decoded by the AVAE into a waveform in [-1, 1].
 //
 // What the request says (ids, 3D positions, shapes, clean frames, sampler settings) is planned in TypeScript
 // (src/generator/); the engine checks it against the checkpoint and throws ModelError naming the field.
@@ -37,6 +40,7 @@
 
 #include "../core/errors.h"
 #include "../runtime/flow_schedule.h"
+#include "cosmos3_audio.h"
 #include "cosmos3_transformer.h"
 #include "wan_vae.h"
 
@@ -71,6 +75,10 @@ struct Cosmos3GenerateRequest {
   std::vector<int> action_clean;     // tokens kept clean (ascending; forward dynamics: all)
   std::vector<float> action_values;  // [action_len, action_dim]: the clean tokens' values (read at action_clean)
   std::vector<float> action_noise;   // [action_len, action_dim], or empty: drawn from seed + 1
+  // Sound stream: sound_len latent frames (the pipeline's ceil(int(F / fps * sampling_rate) / hop)) of the
+  // transformer's sound_dim channels, every one noisy. Needs a sound_gen transformer and sound_tokenizer/.
+  int sound_len = 0;
+  std::vector<float> sound_noise;  // [sound_dim, sound_len], or empty: drawn from seed + 2
   uint64_t seed = 0;
   runtime::ScheduleOverrides schedule;  // steps, flow_shift, use_karras_sigmas, sigmas
   bool decode = true;                   // false: latents only
@@ -82,7 +90,13 @@ struct Cosmos3GenerateResult {
   std::vector<std::vector<float>> step_latents;  // with keep_step_latents
   std::vector<float> action;                     // [action_len, action_dim] after the last step (action runs)
   std::vector<std::vector<float>> step_actions;  // with keep_step_latents (action runs)
-  std::vector<float> video;                      // [3, frames, height, width] in [-1, 1] when decoded
+  std::vector<float> sound;                      // [sound_dim, sound_len] after the last step (sound runs)
+  std::vector<std::vector<float>> step_sounds;   // with keep_step_latents (sound runs)
+  // The decoded sound (sound runs with decode): [sound_channels, sound_samples] in [-1, 1], channel-first, at
+  // sound_sample_rate (sound_tokenizer/config.json sampling_rate: 48 kHz stereo shipped).
+  std::vector<float> sound_wave;
+  int sound_channels = 0, sound_samples = 0, sound_sample_rate = 0;
+  std::vector<float> video;  // [3, frames, height, width] in [-1, 1] when decoded
   int frames = 0, height = 0, width = 0;
   std::vector<float> timesteps, sigmas;  // the schedule that ran
 };
@@ -91,8 +105,8 @@ enum class Cosmos3Stage { Encode = 0, Denoise = 1, Decode = 2 };
 // (stage, done, total) after each VAE chunk or denoising step.
 using Cosmos3Progress = std::function<void(Cosmos3Stage, int, int)>;
 
-// One backend's transformer and VAE as the engine drives them: host inputs and outputs per call (the CUDA twins
-// upload and download inside), an opaque text cache per CFG branch.
+// One backend's transformer, VAE and (optional) sound decoder as the engine drives them: host inputs and outputs
+// per call (the CUDA twins upload and download inside), an opaque text cache per CFG branch.
 class Cosmos3GeneratorParts {
  public:
   struct TextCache {
@@ -104,6 +118,10 @@ class Cosmos3GeneratorParts {
   virtual void forward_gen(const TextCache& c, const Cosmos3GenInputs& in, const Cosmos3GenOutputs& out) = 0;
   virtual std::vector<float> encode(const float* video, int F, int H, int W, const WanVaeRunOptions& opt) = 0;
   virtual std::vector<float> decode(const float* latents, int T, int h, int w, const WanVaeRunOptions& opt) = 0;
+  // The sound decoder's config, or null when the parts have none (no sound_tokenizer/).
+  virtual const Cosmos3AudioConfig* sound_config() const = 0;
+  // Sound latents [latent_channels, T] -> waveform [audio_channels, samples_for(T)] (sound_config() not null).
+  virtual std::vector<float> decode_sound(const float* latents, int T, const Cosmos3AudioRunOptions& opt) = 0;
   virtual void set_abort_flag(const std::atomic<bool>* f) = 0;
   virtual const Cosmos3TransformerConfig& transformer_config() const = 0;
   virtual const WanVaeConfig& vae_config() const = 0;
@@ -113,14 +131,16 @@ class Cosmos3GeneratorParts {
   virtual std::vector<CudaPool*> cuda_pools() { return {}; }
 };
 
-// The CPU models (f32 host weights).
+// The CPU models (f32 host weights); sound may be null (no sound stream).
 std::unique_ptr<Cosmos3GeneratorParts> cosmos3_generator_cpu_parts(std::unique_ptr<Cosmos3Transformer> transformer,
-                                                                   std::unique_ptr<WanVae> vae);
+                                                                   std::unique_ptr<WanVae> vae,
+                                                                   std::unique_ptr<Cosmos3AudioDecoder> sound = {});
 
 class Cosmos3Generator {
  public:
-  // dir: a diffusers-layout checkpoint (transformer/, vae/, scheduler/). ModelError / SafetensorsError naming
-  // the file or key when something is missing or malformed. cuda: the CUDA twins (COSMOS_CUDA builds; matmul
+  // dir: a diffusers-layout checkpoint (transformer/, vae/, scheduler/, and sound_tokenizer/ read when present
+  // and the transformer has sound_gen). ModelError / SafetensorsError naming the file or key when something is
+  // missing or malformed. cuda: the CUDA twins (COSMOS_CUDA builds; matmul
   // weights bf16 for 16-bit checkpoints, f32 for f32 ones, COSMOS_CUDA_WEIGHTS overrides), else the CPU models.
   static std::unique_ptr<Cosmos3Generator> load(const std::string& dir, bool cuda = false);
   // From parts already built (C++ tests: random weights).
@@ -132,6 +152,8 @@ class Cosmos3Generator {
   void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
   const Cosmos3TransformerConfig& transformer_config() const { return parts_->transformer_config(); }
   const WanVaeConfig& vae_config() const { return parts_->vae_config(); }
+  // The sound decoder's config, or null when the checkpoint has no sound_tokenizer/ (runs with sound refused).
+  const Cosmos3AudioConfig* sound_config() const { return parts_->sound_config(); }
   const runtime::FlowSchedulerConfig& scheduler_config() const { return scheduler_; }
   size_t weight_bytes() const { return parts_->weight_bytes(); }
   size_t resident_bytes() const { return weight_bytes(); }
