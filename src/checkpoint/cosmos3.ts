@@ -1,6 +1,7 @@
 /**
  * Cosmos 3 checkpoints in the diffusers layout (what `Cosmos3OmniPipeline.save_pretrained` and
- * NVIDIA's converter write): `model_index.json` names the components, `transformer/` holds the
+ * NVIDIA's converter write): `model_index.json` names the components (the converter also writes
+ * `modular_model_index.json`, which for the distilled few-step checkpoints holds `distilled_sigmas`), `transformer/` holds the
  * MoT backbone (`config.json` + `diffusion_pytorch_model.safetensors`, or shards listed by
  * `diffusion_pytorch_model.safetensors.index.json`), `vae/`, `scheduler/`, `text_tokenizer/`,
  * optionally `sound_tokenizer/`, and the Qwen3-VL vision tower as the sidecar `vision_encoder/`
@@ -76,6 +77,79 @@ export const Cosmos3ModelIndexJson = z.looseObject({
 });
 /** @see {@link Cosmos3ModelIndexJson} */
 export type Cosmos3ModelIndexJson = z.infer<typeof Cosmos3ModelIndexJson>;
+
+/** A component of `modular_model_index.json`: `[library, class, loading spec]` (diffusers' ComponentSpec as saved). */
+function modularComponent<C extends z.ZodType<string>>(cls: C) {
+  return z.tuple([
+    z.string(),
+    cls,
+    z.looseObject({
+      pretrained_model_name_or_path: z.string().nullish(),
+      subfolder: z.string().nullish(),
+      variant: z.string().nullish(),
+      revision: z.string().nullish(),
+    }),
+  ]);
+}
+const OptionalModularComponent = z.union([
+  z.tuple([z.null(), z.null()]),
+  z.tuple([z.string().nullable(), z.string().nullable(), z.looseObject({}).nullable()]),
+]);
+
+/**
+ * `modular_model_index.json` of a Cosmos 3 modular pipeline (diffusers' `ModularPipeline` config, as
+ * cosmos-framework's `convert_model_to_diffusers.py` writes it beside `model_index.json`): the pipeline
+ * and blocks classes, the behaviour flags, and each component as `[library, class, {
+ * pretrained_model_name_or_path, subfolder, ... }]`. A `Cosmos3DistilledModularPipeline` (the few-step
+ * `-4Step` checkpoints) carries its fixed schedule in `distilled_sigmas`.
+ *
+ * @example
+ * ```ts
+ * import { Cosmos3ModularModelIndexJson } from "./cosmos3.ts";
+ * const spec = (cls: string, sub: string) => ["diffusers", cls, { pretrained_model_name_or_path: "x", subfolder: sub }];
+ * Cosmos3ModularModelIndexJson.parse({
+ *   _class_name: "Cosmos3DistilledModularPipeline", distilled_sigmas: [0.999, 0.75, 0.5, 0.25],
+ *   transformer: spec("Cosmos3OmniTransformer", "transformer"), vae: spec("AutoencoderKLWan", "vae"),
+ *   scheduler: spec("FlowMatchEulerDiscreteScheduler", "scheduler"), text_tokenizer: spec("Qwen2Tokenizer", "text_tokenizer"),
+ * }).distilled_sigmas?.length; // 4
+ * ```
+ */
+export const Cosmos3ModularModelIndexJson = z.looseObject({
+  _class_name: z.enum(["Cosmos3DistilledModularPipeline", "Cosmos3OmniModularPipeline"], {
+    error: 'expected "Cosmos3DistilledModularPipeline" or "Cosmos3OmniModularPipeline" (a Cosmos 3 modular pipeline)',
+  }),
+  _blocks_class_name: z.string().nullish(),
+  _diffusers_version: z.string().optional(),
+  is_distilled: z.boolean().optional(),
+  distilled_sigmas: z.array(z.number().min(0).max(1)).min(1).nullish(),
+  default_use_system_prompt: z.boolean().default(true),
+  enable_safety_checker: z.boolean().default(true),
+  use_native_flow_schedule: z.boolean().default(false),
+  transformer: modularComponent(z.literal("Cosmos3OmniTransformer")),
+  vae: modularComponent(z.literal("AutoencoderKLWan")),
+  scheduler: modularComponent(
+    z.enum(["UniPCMultistepScheduler", "FlowMatchEulerDiscreteScheduler"], {
+      error: "expected UniPCMultistepScheduler or FlowMatchEulerDiscreteScheduler",
+    }),
+  ),
+  text_tokenizer: modularComponent(z.string()),
+  sound_tokenizer: OptionalModularComponent.optional(),
+  safety_checker: OptionalModularComponent.optional(),
+}).superRefine((m, ctx) => {
+  const distilled = m._class_name === "Cosmos3DistilledModularPipeline";
+  const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+  if (m.is_distilled !== undefined && m.is_distilled !== distilled) {
+    issue("is_distilled", `is ${m.is_distilled} but _class_name is ${m._class_name}`);
+  }
+  if (distilled && !m.distilled_sigmas) {
+    issue("distilled_sigmas", "a Cosmos3DistilledModularPipeline samples on these fixed sigmas: the list is required");
+  }
+  if (distilled && m.scheduler[1] !== "FlowMatchEulerDiscreteScheduler") {
+    issue("scheduler", "a Cosmos3DistilledModularPipeline steps with FlowMatchEulerDiscreteScheduler");
+  }
+});
+/** @see {@link Cosmos3ModularModelIndexJson} */
+export type Cosmos3ModularModelIndexJson = z.infer<typeof Cosmos3ModularModelIndexJson>;
 
 /**
  * `transformer/config.json`: `Cosmos3OmniTransformer`'s `register_to_config` arguments with the
@@ -262,6 +336,12 @@ export const Cosmos3SchedulerConfigJson = z.discriminatedUnion("_class_name", [
     ...SigmaFlags,
     time_shift_type: z.enum(["exponential", "linear"]).default("exponential"),
     stochastic_sampling: z.boolean().default(false),
+    /** Distilled checkpoints: the schedule the weights were distilled on (cosmos-framework's converter writes it). */
+    fixed_step_sampler_config: z.looseObject({
+      t_list: z.array(z.number().min(0).max(1)).min(1),
+      sample_type: z.enum(["sde", "ode"]),
+    }).optional(),
+    fixed_step_requires_explicit_sigmas: z.boolean().default(false),
   }).superRefine(oneSigmaSchedule),
 ], { error: "expected _class_name UniPCMultistepScheduler or FlowMatchEulerDiscreteScheduler" });
 /** @see {@link Cosmos3SchedulerConfigJson} */
@@ -289,10 +369,67 @@ export interface WeightedComponent<C> {
   safetensors: string[];
 }
 
+/**
+ * How a distilled few-step checkpoint samples (diffusers' `Cosmos3DistilledModularPipeline`): FlowMatchEuler
+ * on these fixed sigmas (one step each), shifted by the scheduler's `shift`, re-noising every step when
+ * `stochastic` (the SDE sampler), classifier-free guidance baked into the weights (scale 1), the conditioned
+ * latent frames re-anchored after every step.
+ */
+export interface Cosmos3DistilledSchedule {
+  /** `distilled_sigmas` of modular_model_index.json (else the scheduler's `fixed_step_sampler_config.t_list`). */
+  sigmas: number[];
+  /** scheduler_config.json `shift` (the converter writes 1). */
+  shift: number;
+  /** scheduler_config.json `stochastic_sampling` (the converter's `sample_type: "sde"`). */
+  stochastic: boolean;
+}
+
+/**
+ * The distilled schedule of a checkpoint, or undefined for a base one. Distilled: `modular_model_index.json`
+ * names `Cosmos3DistilledModularPipeline` (its `distilled_sigmas`, as diffusers reads them), or, without the
+ * modular index, the scheduler carries the converter's `fixed_step_sampler_config` (its `t_list`, which
+ * vLLM-Omni reads).
+ * @throws {CheckpointError} when a distilled checkpoint's scheduler is not FlowMatchEulerDiscreteScheduler
+ * (`where` names the scheduler config file).
+ *
+ * @example
+ * ```ts
+ * import { cosmos3DistilledSchedule, Cosmos3SchedulerConfigJson } from "./cosmos3.ts";
+ * const scheduler = Cosmos3SchedulerConfigJson.parse({
+ *   _class_name: "FlowMatchEulerDiscreteScheduler", stochastic_sampling: true,
+ *   fixed_step_sampler_config: { t_list: [0.999, 0.75, 0.5, 0.25], sample_type: "sde" },
+ * });
+ * cosmos3DistilledSchedule(undefined, scheduler, "scheduler_config.json")?.sigmas; // [0.999, 0.75, 0.5, 0.25]
+ * ```
+ */
+export function cosmos3DistilledSchedule(
+  modular: Cosmos3ModularModelIndexJson | undefined,
+  scheduler: Cosmos3SchedulerConfigJson,
+  where: string,
+): Cosmos3DistilledSchedule | undefined {
+  const euler = scheduler._class_name === "FlowMatchEulerDiscreteScheduler" ? scheduler : undefined;
+  const sigmas = modular
+    ? (modular._class_name === "Cosmos3DistilledModularPipeline" ? modular.distilled_sigmas ?? undefined : undefined)
+    : euler?.fixed_step_sampler_config?.t_list;
+  if (!sigmas) return undefined;
+  if (!euler) {
+    throw new CheckpointError(
+      `${where}: _class_name is ${scheduler._class_name}, but this distilled checkpoint (modular_model_index.json Cosmos3DistilledModularPipeline) steps with FlowMatchEulerDiscreteScheduler.`,
+      { hint: "scheduler/ belongs to another checkpoint; download the distilled checkpoint's scheduler/ again." },
+    );
+  }
+  return { sigmas: [...sigmas], shift: euler.shift, stochastic: euler.stochastic_sampling };
+}
+
 /** What {@link loadCosmos3Checkpoint} returns. */
 export interface Cosmos3Checkpoint extends ResolvedCheckpoint {
   layout: "cosmos3-diffusers";
+  /** model_index.json; for a checkpoint with only modular_model_index.json, its components and flags. */
   modelIndex: Cosmos3ModelIndexJson;
+  /** modular_model_index.json, when the checkpoint has one (NVIDIA's converter writes it beside model_index.json). */
+  modularIndex?: Cosmos3ModularModelIndexJson;
+  /** Set for a distilled few-step checkpoint (see {@link cosmos3DistilledSchedule}). */
+  distilled?: Cosmos3DistilledSchedule;
   transformer: WeightedComponent<Cosmos3TransformerConfigJson>;
   vae: { dir: string; config: WanVaeConfigJson };
   scheduler: { dir: string; config: Cosmos3SchedulerConfigJson };
@@ -327,7 +464,10 @@ async function isDir(path: string): Promise<boolean> {
  * ```
  */
 export async function checkpointLayout(dir: string): Promise<CheckpointLayout> {
-  if (await isFile(join(dir, "model_index.json")) || await isDir(join(dir, "transformer"))) return "cosmos3-diffusers";
+  if (
+    await isFile(join(dir, "model_index.json")) || await isFile(join(dir, "modular_model_index.json")) ||
+    await isDir(join(dir, "transformer"))
+  ) return "cosmos3-diffusers";
   if (await isFile(join(dir, "config.json"))) return "qwen3-vl-transformers";
   throw new CheckpointError(
     `${dir} is neither a Cosmos 3 checkpoint (no model_index.json) nor a Qwen3-VL checkpoint (no config.json).`,
@@ -365,14 +505,35 @@ async function componentWeights(dir: string, stem: string, what: string): Promis
   );
 }
 
-async function requiredDir(root: string, name: string, what: string): Promise<string> {
+async function requiredDir(root: string, name: string, what: string, index = "model_index.json"): Promise<string> {
   const dir = join(root, name);
   if (!(await isDir(dir))) {
-    throw new CheckpointError(`${root} has no ${name}/ folder (${what}), which model_index.json lists.`, {
+    throw new CheckpointError(`${root} has no ${name}/ folder (${what}), which ${index} lists.`, {
       hint: `Download the whole Cosmos 3 checkpoint (hf download <repo>), including ${name}/.`,
     });
   }
   return dir;
+}
+
+/**
+ * model_index.json's view of a checkpoint that has only modular_model_index.json: the same components
+ * (`[library, class]`) and behaviour flags.
+ */
+function modelIndexFromModular(m: Cosmos3ModularModelIndexJson): Cosmos3ModelIndexJson {
+  const entry = (e: readonly unknown[] | undefined) => (e ? [e[0] ?? null, e[1] ?? null] : undefined);
+  return Cosmos3ModelIndexJson.parse({
+    _class_name: "Cosmos3OmniPipeline",
+    _diffusers_version: m._diffusers_version,
+    enable_safety_checker: m.enable_safety_checker,
+    default_use_system_prompt: m.default_use_system_prompt,
+    use_native_flow_schedule: m.use_native_flow_schedule,
+    transformer: entry(m.transformer),
+    vae: entry(m.vae),
+    scheduler: entry(m.scheduler),
+    text_tokenizer: entry(m.text_tokenizer),
+    sound_tokenizer: entry(m.sound_tokenizer),
+    safety_checker: entry(m.safety_checker),
+  });
 }
 
 async function componentConfig<S extends z.ZodType>(dir: string, file: string, schema: S): Promise<z.infer<S>> {
@@ -403,8 +564,9 @@ export function checkVaeFitsTransformer(
 
 /**
  * Resolves `idOrPath` (a folder or a cached Hugging Face repo id, as {@link resolveCheckpoint})
- * and reads a Cosmos 3 diffusers-layout checkpoint: `model_index.json`, each listed component's
- * config (validated) and weight files, and the optional `vision_encoder/` sidecar. Weights are
+ * and reads a Cosmos 3 diffusers-layout checkpoint: `model_index.json` and/or
+ * `modular_model_index.json` (a distilled few-step checkpoint's fixed schedule: `distilled`), each
+ * listed component's config (validated) and weight files, and the optional `vision_encoder/` sidecar. Weights are
  * not read. Cross-component rules: the VAE's `z_dim` equals the transformer's `latent_channel`;
  * with `sound_gen`, the sound tokenizer's `vocoder_input_dim` equals `sound_dim`.
  * @throws {CheckpointError} naming the missing part or the bad field, and what to do.
@@ -423,29 +585,51 @@ export async function loadCosmos3Checkpoint(
   const resolved = await resolveCheckpoint(idOrPath, options);
   const root = resolved.dir;
   const indexPath = join(root, "model_index.json");
-  if (!(await isFile(indexPath))) {
-    throw new CheckpointError(`${root} has no model_index.json, so it is not a Cosmos 3 diffusers checkpoint.`, {
-      hint: "Download the whole checkpoint (model_index.json lists its components), or point to a Qwen3-VL folder.",
-    });
+  const modularPath = join(root, "modular_model_index.json");
+  const hasIndex = await isFile(indexPath), hasModular = await isFile(modularPath);
+  if (!hasIndex && !hasModular) {
+    throw new CheckpointError(
+      `${root} has no model_index.json (nor modular_model_index.json), so it is not a Cosmos 3 diffusers checkpoint.`,
+      {
+        hint: "Download the whole checkpoint (model_index.json lists its components), or point to a Qwen3-VL folder.",
+      },
+    );
   }
-  const modelIndex = parseJsonValue(indexPath, await readJsonFile(indexPath), Cosmos3ModelIndexJson);
+  const modularIndex = hasModular
+    ? parseJsonValue(modularPath, await readJsonFile(modularPath), Cosmos3ModularModelIndexJson)
+    : undefined;
+  const modelIndex = hasIndex
+    ? parseJsonValue(indexPath, await readJsonFile(indexPath), Cosmos3ModelIndexJson)
+    : modelIndexFromModular(modularIndex!);
+  const listedIn = hasIndex ? "model_index.json" : "modular_model_index.json";
+  if (modularIndex && hasIndex && modularIndex.scheduler[1] !== modelIndex.scheduler[1]) {
+    throw new CheckpointError(
+      `${modularPath}: scheduler is ${modularIndex.scheduler[1]} but model_index.json says ${modelIndex.scheduler[1]}.`,
+      { hint: "The two index files come from different checkpoints; download the checkpoint again." },
+    );
+  }
 
-  const transformerDir = await requiredDir(root, "transformer", "the Cosmos3OmniTransformer");
+  const transformerDir = await requiredDir(root, "transformer", "the Cosmos3OmniTransformer", listedIn);
   const transformerConfig = await componentConfig(transformerDir, "config.json", Cosmos3TransformerConfigJson);
   const transformer = {
     dir: transformerDir,
     config: transformerConfig,
     safetensors: await componentWeights(transformerDir, "diffusion_pytorch_model", "transformer/"),
   };
-  const vaeDir = await requiredDir(root, "vae", "the AutoencoderKLWan video tokenizer");
+  const vaeDir = await requiredDir(root, "vae", "the AutoencoderKLWan video tokenizer", listedIn);
   const vae = { dir: vaeDir, config: await componentConfig(vaeDir, "config.json", WanVaeConfigJson) };
   checkVaeFitsTransformer(vae.config, transformerConfig, join(vaeDir, "config.json"));
-  const schedulerDir = await requiredDir(root, "scheduler", "the sampler's schedule");
+  const schedulerDir = await requiredDir(root, "scheduler", "the sampler's schedule", listedIn);
   const scheduler = {
     dir: schedulerDir,
     config: await componentConfig(schedulerDir, "scheduler_config.json", Cosmos3SchedulerConfigJson),
   };
-  const textTokenizerDir = await requiredDir(root, "text_tokenizer", "the Qwen3-VL tokenizer");
+  const distilled = cosmos3DistilledSchedule(
+    modularIndex,
+    scheduler.config,
+    join(schedulerDir, "scheduler_config.json"),
+  );
+  const textTokenizerDir = await requiredDir(root, "text_tokenizer", "the Qwen3-VL tokenizer", listedIn);
   if (!(await isFile(join(textTokenizerDir, "tokenizer.json")))) {
     throw new CheckpointError(`${textTokenizerDir} has no tokenizer.json.`, {
       hint: "Download the checkpoint's text_tokenizer/ files too (tokenizer.json, tokenizer_config.json).",
@@ -455,7 +639,7 @@ export async function loadCosmos3Checkpoint(
   let soundTokenizer: Cosmos3Checkpoint["soundTokenizer"];
   const soundEntry = modelIndex.sound_tokenizer;
   if (soundEntry && soundEntry[1] !== null) {
-    const dir = await requiredDir(root, "sound_tokenizer", "the Cosmos3AVAEAudioTokenizer");
+    const dir = await requiredDir(root, "sound_tokenizer", "the Cosmos3AVAEAudioTokenizer", listedIn);
     soundTokenizer = { dir, config: await componentConfig(dir, "config.json", Cosmos3SoundTokenizerConfigJson) };
     if (transformerConfig.sound_gen && soundTokenizer.config.vocoder_input_dim !== transformerConfig.sound_dim) {
       throw new CheckpointError(
@@ -480,6 +664,8 @@ export async function loadCosmos3Checkpoint(
     ...resolved,
     layout: "cosmos3-diffusers",
     modelIndex,
+    modularIndex,
+    distilled,
     transformer,
     vae,
     scheduler,
