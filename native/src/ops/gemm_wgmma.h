@@ -1,0 +1,42 @@
+// gemm_wgmma: out[n,m] = a[n,k] · b[m,k]^T (+ bias[m]) on Hopper tensor cores (wgmma + TMA), bf16 operands,
+// f32 accumulate and f32 out. a is the bf16 copy of the activations (row-major, k-contiguous), b the weights in
+// the nn.Linear layout ([m,k], k-contiguous), the same operands matmul_cuda's mma.sync GEMM (ops/matmul.cu) uses.
+//
+// Needs sm_90a machine code (wgmma and setmaxnreg exist only there): gemm_wgmma.cu is compiled with
+// -gencode arch=compute_90a,code=sm_90a. Built for anything else the kernels are empty and
+// gemm_wgmma_available() says false, so callers keep the mma.sync path.
+#pragma once
+#ifdef COSMOS_CUDA
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include "../core/cuda_context.h"
+
+namespace cosmos {
+
+// Every version stays selectable, so one device run checks and times them all (bench/wgmma_notes.md).
+enum class WgmmaVariant : int {
+  Tile128x128OneConsumer = 0,  // simplest: 1 producer + 1 consumer warpgroup (2 x m64n128), 1 block per tile
+  Tile128x256TwoConsumers,     // 2 consumer warpgroups (m64n256 each), 1 block per tile
+  Tile128x256Persistent,       // as above, grid = SM count, tiles walked in L2-friendly groups
+  Tile256x128Persistent,       // 2 consumers of 128 x 128 (2 x m64n128 each), persistent
+};
+constexpr int kWgmmaVariantCount = 4;
+const char* wgmma_variant_name(WgmmaVariant v);
+
+// Shapes the kernels take: n >= 128 rows, k % 64 == 0 (whole 128-byte swizzle rows), m >= 1, and 16-byte aligned
+// a and b (TMA). Everything else belongs to the mma.sync path.
+bool gemm_wgmma_shape_ok(const void* a, const void* b, int n, int k, int m);
+
+// True when this build carries the sm_90a kernels and the current device is compute capability 9.0 (checked once
+// per process with a probe kernel, so a PTX JIT build for another GPU reports false instead of running nothing).
+bool gemm_wgmma_available();
+
+// Enqueues the GEMM on ctx.stream (no workspace: ctx.pool may be null). CPU twin: matmul_cpu. Throws
+// std::invalid_argument naming the field when gemm_wgmma_shape_ok fails, std::runtime_error when the driver cannot
+// encode the TMA descriptors or the launch fails.
+void gemm_wgmma(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias /*nullable*/, int n,
+                int k, int m, WgmmaVariant variant, const CudaContext& ctx);
+
+}  // namespace cosmos
+#endif

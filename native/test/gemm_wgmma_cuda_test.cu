@@ -1,0 +1,379 @@
+// gemm_wgmma (ops/gemm_wgmma.cu) on the GPU: every variant checked against an f64 host reference and against
+// matmul_cuda's mma.sync GEMM, then timed next to it on the Cosmos 3 Generator's and the 8B prefill's shapes.
+//
+//   gemm_wgmma_cuda_test check [variants]   correctness rows (exit 1 if any fails)
+//   gemm_wgmma_cuda_test time  [variants]   timing rows, each also checked against the mma path
+// variants: comma-separated indices of cosmos::WgmmaVariant (default all), so a variant that faults or hangs can
+// be run on its own (tools/device/wgmma_check.sh runs one process per variant).
+//
+// Inputs are fresh uniform random values (fill_uniform, a new seed per case), never zeros. x is drawn in bf16 and
+// handed to matmul_cuda as its exact f32 copy, so both GEMMs multiply the same bf16 operands with f32 accumulation:
+// their difference is accumulation order only (~1e-6 relative); the bound is the 1e-3 of bf16-operand GEMMs.
+// Outputs are NaN-poisoned before each run and every element must be finite afterwards.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "../src/core/cuda_common.h"
+#include "../src/core/cuda_pool.h"
+#include "../src/ops/fill_uniform.h"
+#include "../src/ops/gemm_wgmma.h"
+#include "../src/ops/matmul.h"
+
+namespace {
+using bf16 = __nv_bfloat16;
+using cosmos::WgmmaVariant;
+
+constexpr double kTol = 1e-3;  // ‖out − ref‖ / ‖ref‖ for bf16 operands, f32 accumulate
+int failures = 0;
+uint64_t seed = 20261129;
+cosmos::CudaPool* pool;
+cosmos::CudaContext ctx;
+
+// ---------------------------------------------------------------- device helpers
+__global__ void bf16_to_f32_kernel(float* dst, const bf16* src, long long count) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count;
+       i += (long long)gridDim.x * blockDim.x)
+    dst[i] = __bfloat162float(src[i]);
+}
+// What matmul_cuda does before its mma kernel (timed apart so the table can show kernel-only times too).
+__global__ void f32_to_bf16_kernel(bf16* dst, const float* src, long long count) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count;
+       i += (long long)gridDim.x * blockDim.x)
+    dst[i] = __float2bfloat16_rn(src[i]);
+}
+// sums[0] += (a - b)^2, sums[1] += b^2 over finite pairs; bad counts elements of a or b that are not finite.
+__global__ void diff_kernel(const float* a, const float* b, long long count, double* sums, unsigned long long* bad) {
+  __shared__ double s0[256], s1[256];
+  __shared__ unsigned long long sb[256];
+  double d2 = 0, r2 = 0;
+  unsigned long long nb = 0;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count;
+       i += (long long)gridDim.x * blockDim.x) {
+    const float x = a[i], y = b[i];
+    if (!isfinite(x) || !isfinite(y)) {
+      ++nb;
+      continue;
+    }
+    const double d = (double)x - (double)y;
+    d2 += d * d;
+    r2 += (double)y * y;
+  }
+  s0[threadIdx.x] = d2;
+  s1[threadIdx.x] = r2;
+  sb[threadIdx.x] = nb;
+  __syncthreads();
+  for (int w = 128; w > 0; w >>= 1) {
+    if ((int)threadIdx.x < w) {
+      s0[threadIdx.x] += s0[threadIdx.x + w];
+      s1[threadIdx.x] += s1[threadIdx.x + w];
+      sb[threadIdx.x] += sb[threadIdx.x + w];
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) {
+    atomicAdd(&sums[0], s0[0]);
+    atomicAdd(&sums[1], s1[0]);
+    atomicAdd(bad, sb[0]);
+  }
+}
+
+struct Diff {
+  double rel;
+  unsigned long long bad;
+};
+Diff device_diff(const float* a, const float* ref, long long count) {
+  double* sums = (double*)pool->alloc(2 * sizeof(double));
+  unsigned long long* bad = (unsigned long long*)pool->alloc(sizeof(unsigned long long));
+  CUDA_CHECK(cudaMemsetAsync(sums, 0, 2 * sizeof(double), ctx.stream));
+  CUDA_CHECK(cudaMemsetAsync(bad, 0, sizeof(unsigned long long), ctx.stream));
+  diff_kernel<<<132 * 4, 256, 0, ctx.stream>>>(a, ref, count, sums, bad);
+  CUDA_CHECK_LAUNCH();
+  double h[2];
+  unsigned long long hb;
+  CUDA_CHECK(cudaMemcpyAsync(h, sums, sizeof h, cudaMemcpyDeviceToHost, ctx.stream));
+  CUDA_CHECK(cudaMemcpyAsync(&hb, bad, sizeof hb, cudaMemcpyDeviceToHost, ctx.stream));
+  CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+  pool->free(sums);
+  pool->free(bad);
+  return {h[1] > 0 ? std::sqrt(h[0] / h[1]) : INFINITY, hb};
+}
+
+void poison(float* p, long long count) {  // 0xFF bytes: every f32 is a NaN
+  CUDA_CHECK(cudaMemsetAsync(p, 0xFF, (size_t)count * sizeof(float), ctx.stream));
+}
+
+// The operands of one problem: x in bf16 and its exact f32 copy, w in bf16, an optional bias.
+struct Problem {
+  int n, k, m;
+  bf16 *xb = nullptr, *w = nullptr;
+  float *xf = nullptr, *bias = nullptr;
+  Problem(int n_, int k_, int m_, bool with_bias) : n(n_), k(k_), m(m_) {
+    xb = (bf16*)pool->alloc((size_t)n * k * 2);
+    w = (bf16*)pool->alloc((size_t)m * k * 2);
+    xf = (float*)pool->alloc((size_t)n * k * 4);
+    fill_uniform_cuda(xb, (long long)n * k, true, seed++, 1.f, 0.f, ctx);
+    fill_uniform_cuda(w, (long long)m * k, true, seed++, 1.f / std::sqrt((float)k), 0.f, ctx);
+    bf16_to_f32_kernel<<<cosmos::elementwise_blocks((long long)n * k), 256, 0, ctx.stream>>>(xf, xb, (long long)n * k);
+    CUDA_CHECK_LAUNCH();
+    if (with_bias) {
+      bias = (float*)pool->alloc((size_t)m * 4);
+      fill_uniform_cuda(bias, m, false, seed++, 0.5f, 0.f, ctx);
+    }
+  }
+  ~Problem() {
+    CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+    pool->free(xb);
+    pool->free(w);
+    pool->free(xf);
+    pool->free(bias);
+  }
+};
+
+std::vector<float> to_host_f32(const bf16* d, size_t count) {
+  std::vector<bf16> h(count);
+  CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+  CUDA_CHECK(cudaMemcpy(h.data(), d, count * 2, cudaMemcpyDeviceToHost));
+  std::vector<float> f(count);
+  for (size_t i = 0; i < count; ++i) f[i] = __bfloat162float(h[i]);
+  return f;
+}
+
+// f64 reference of the rows in `rows` (all rows for small problems, a sample for large ones), row-major.
+std::vector<double> host_reference(const Problem& p, const std::vector<int>& rows) {
+  const std::vector<float> x = to_host_f32(p.xb, (size_t)p.n * p.k), w = to_host_f32(p.w, (size_t)p.m * p.k);
+  std::vector<float> bias(p.m, 0.f);
+  if (p.bias) CUDA_CHECK(cudaMemcpy(bias.data(), p.bias, p.m * 4, cudaMemcpyDeviceToHost));
+  std::vector<double> ref;
+  ref.reserve(rows.size() * p.m);
+  for (int r : rows) {
+    const float* xr = &x[(size_t)r * p.k];
+    for (int c = 0; c < p.m; ++c) {
+      const float* wr = &w[(size_t)c * p.k];
+      double s = bias[c];
+      for (int i = 0; i < p.k; ++i) s += (double)xr[i] * wr[i];
+      ref.push_back(s);
+    }
+  }
+  return ref;
+}
+// ‖out − ref‖ / ‖ref‖ over the sampled rows; infinite when any of them is not finite.
+double host_rel(const std::vector<double>& ref, const float* out_dev, const std::vector<int>& rows, int m) {
+  std::vector<float> got(m);
+  double d2 = 0, r2 = 0;
+  for (size_t j = 0; j < rows.size(); ++j) {
+    CUDA_CHECK(cudaMemcpy(got.data(), out_dev + (long long)rows[j] * m, m * 4, cudaMemcpyDeviceToHost));
+    for (int c = 0; c < m; ++c) {
+      if (!std::isfinite(got[c])) return INFINITY;
+      const double s = ref[j * m + c];
+      d2 += (got[c] - s) * (got[c] - s);
+      r2 += s * s;
+    }
+  }
+  return std::sqrt(d2 / r2);
+}
+
+std::vector<WgmmaVariant> parse_variants(const char* s) {
+  std::vector<WgmmaVariant> v;
+  if (!s) {
+    for (int i = 0; i < cosmos::kWgmmaVariantCount; ++i) v.push_back((WgmmaVariant)i);
+    return v;
+  }
+  for (const char* p = s; *p;) {
+    v.push_back((WgmmaVariant)std::atoi(p));
+    while (*p && *p != ',') ++p;
+    if (*p == ',') ++p;
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------- correctness
+void check_case(const std::vector<WgmmaVariant>& variants, int n, int k, int m, bool with_bias) {
+  Problem p(n, k, m, with_bias);
+  const long long count = (long long)n * m;
+  float* ref = (float*)pool->alloc(count * 4);
+  float* out = (float*)pool->alloc(count * 4);
+  poison(ref, count);
+  matmul_cuda(ref, p.xf, p.w, WType::BF16, p.bias, n, k, m, ctx);
+  // Small problems: every row against f64; large: 8 rows (first, last, the last full tile's edge, random).
+  std::vector<int> rows;
+  if ((long long)n * k * m <= 400000000LL) {
+    for (int r = 0; r < n; ++r) rows.push_back(r);
+  } else {
+    rows = {0, n - 1, (n / 128) * 128 - 1, n / 2, n / 3 + 7, (n * 5) / 7, 129, n - 130};
+  }
+  const std::vector<double> f64ref = host_reference(p, rows);
+  const double mma_rel = host_rel(f64ref, ref, rows, m);
+  for (WgmmaVariant v : variants) {
+    poison(out, count);
+    cosmos::gemm_wgmma(out, p.xb, p.w, p.bias, n, k, m, v, ctx);
+    CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+    const Diff d = device_diff(out, ref, count);
+    const double f64 = host_rel(f64ref, out, rows, m);
+    const bool ok = d.bad == 0 && d.rel <= kTol && f64 <= kTol;
+    if (!ok) ++failures;
+    std::printf(
+        "check | %-30s | n=%5d k=%5d m=%5d bias=%d | vs f64 (%zu rows) %.2e (mma %.2e) | vs mma %.2e | "
+        "non-finite %llu | %s\n",
+        cosmos::wgmma_variant_name(v), n, k, m, with_bias ? 1 : 0, rows.size(), f64, mma_rel, d.rel, d.bad,
+        ok ? "PASS" : "FAIL");
+    std::fflush(stdout);
+  }
+  pool->free(ref);
+  pool->free(out);
+}
+
+int run_checks(const std::vector<WgmmaVariant>& variants) {
+  struct Case {
+    int n, k, m;
+    bool bias;
+  };
+  const Case cases[] = {
+      {128, 64, 128, false},     {200, 128, 136, true},      {300, 256, 999, true},     {129, 512, 256, false},
+      {1000, 1024, 640, true},   {257, 192, 384, true},      {1000, 4096, 1024, true},  {1000, 4096, 4096, false},
+      {1000, 4096, 6144, true},  {1000, 12288, 4096, false}, {1000, 4096, 12288, true}, {1000, 4096, 24576, false},
+      {4100, 12288, 4096, true},
+  };
+  for (const Case& c : cases) check_case(variants, c.n, c.k, c.m, c.bias);
+  std::printf("checks: %s (%d failing rows)\n", failures ? "FAIL" : "PASS", failures);
+  return failures ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- timing
+constexpr int kSets = 3, kWarm = 3, kIters = 30;
+
+template <class F>
+double median_ms(F&& fn) {
+  cudaEvent_t a, b;
+  CUDA_CHECK(cudaEventCreate(&a));
+  CUDA_CHECK(cudaEventCreate(&b));
+  for (int i = 0; i < kWarm; ++i) fn(i % kSets);
+  std::vector<float> ms;
+  for (int i = 0; i < kIters; ++i) {
+    CUDA_CHECK(cudaEventRecord(a, ctx.stream));
+    fn(i % kSets);
+    CUDA_CHECK(cudaEventRecord(b, ctx.stream));
+    CUDA_CHECK(cudaEventSynchronize(b));
+    float t;
+    CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
+    ms.push_back(t);
+  }
+  CUDA_CHECK(cudaEventDestroy(a));
+  CUDA_CHECK(cudaEventDestroy(b));
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+struct Row {
+  std::string name;
+  int n, k, m;
+  double mma_ms, cast_ms;
+  std::vector<double> ms, rel;
+};
+
+Row time_shape(const std::vector<WgmmaVariant>& variants, const char* name, int n, int k, int m) {
+  // kSets operand sets, rotated, so the weights (>= 8 MiB, mostly > 50 MiB) are not served from L2 every call.
+  std::vector<Problem*> sets;
+  for (int s = 0; s < kSets; ++s) sets.push_back(new Problem(n, k, m, s == 0));
+  const long long count = (long long)n * m;
+  float* ref = (float*)pool->alloc(count * 4);
+  float* out = (float*)pool->alloc(count * 4);
+  bf16* cast_dst = (bf16*)pool->alloc((size_t)n * k * 2);
+  Row row{name, n, k, m, 0, 0, {}, {}};
+  row.mma_ms =
+      median_ms([&](int s) { matmul_cuda(ref, sets[s]->xf, sets[s]->w, WType::BF16, sets[0]->bias, n, k, m, ctx); });
+  row.cast_ms = median_ms([&](int s) {
+    f32_to_bf16_kernel<<<cosmos::elementwise_blocks((long long)n * k), 256, 0, ctx.stream>>>(cast_dst, sets[s]->xf,
+                                                                                             (long long)n * k);
+  });
+  poison(ref, count);
+  matmul_cuda(ref, sets[0]->xf, sets[0]->w, WType::BF16, sets[0]->bias, n, k, m, ctx);
+  for (WgmmaVariant v : variants) {
+    const double t =
+        median_ms([&](int s) { cosmos::gemm_wgmma(out, sets[s]->xb, sets[s]->w, sets[0]->bias, n, k, m, v, ctx); });
+    poison(out, count);
+    cosmos::gemm_wgmma(out, sets[0]->xb, sets[0]->w, sets[0]->bias, n, k, m, v, ctx);
+    const Diff d = device_diff(out, ref, count);
+    const bool ok = d.bad == 0 && d.rel <= kTol;
+    if (!ok) ++failures;
+    row.ms.push_back(t);
+    row.rel.push_back(ok ? d.rel : INFINITY);
+    std::printf("time | %-10s n=%5d k=%5d m=%5d | %-30s %8.3f ms %6.1f TFLOP/s | vs mma %.2e %s\n", name, n, k, m,
+                cosmos::wgmma_variant_name(v), t, 2.0 * n * k * m / (t * 1e9), d.rel, ok ? "" : "FAIL");
+    std::fflush(stdout);
+  }
+  std::printf("time | %-10s n=%5d k=%5d m=%5d | %-30s %8.3f ms %6.1f TFLOP/s (incl. cast %.3f ms)\n", name, n, k, m,
+              "mma.sync (matmul_cuda)", row.mma_ms, 2.0 * n * k * m / (row.mma_ms * 1e9), row.cast_ms);
+  pool->free(ref);
+  pool->free(out);
+  pool->free(cast_dst);
+  for (Problem* p : sets) delete p;
+  pool->release_cached();
+  return row;
+}
+
+int run_timing(const std::vector<WgmmaVariant>& variants) {
+  struct Shape {
+    const char* name;
+    int n, k, m;
+  };
+  // Generator (Nano: hidden 4096, q/k/v 4096/1024/1024, MLP 12288 with gate|up fused as one [24576, 4096] weight)
+  // at 480p x 189 frames: 19232 tokens. Qwen3-VL-8B prefill: same widths, 1024 and 4096 tokens.
+  const Shape shapes[] = {
+      {"gen qkv", 19232, 4096, 6144},   {"gen o", 19232, 4096, 4096},   {"gen gateup", 19232, 4096, 24576},
+      {"gen down", 19232, 12288, 4096}, {"8b qkv", 1024, 4096, 6144},   {"8b gateup", 1024, 4096, 24576},
+      {"8b down", 1024, 12288, 4096},   {"8b qkv", 4096, 4096, 6144},   {"8b o", 4096, 4096, 4096},
+      {"8b gateup", 4096, 4096, 24576}, {"8b down", 4096, 12288, 4096},
+  };
+  std::vector<Row> rows;
+  for (const Shape& s : shapes) rows.push_back(time_shape(variants, s.name, s.n, s.k, s.m));
+  // Summary last: TFLOP/s per variant (kernel only; the mma column includes its f32 -> bf16 cast of x, given
+  // apart so the kernels compare like for like: mma kernel ≈ mma - cast).
+  std::printf("\n%-10s %5s %5s %5s | %13s %7s", "shape", "n", "k", "m", "mma(+cast)", "cast ms");
+  for (WgmmaVariant v : variants) std::printf(" | v%d TFLOP/s", (int)v);
+  std::printf("\n");
+  for (const Row& r : rows) {
+    const double fl = 2.0 * r.n * r.k * r.m / 1e9;
+    std::printf("%-10s %5d %5d %5d | %6.1f (%5.0f) %7.3f", r.name.c_str(), r.n, r.k, r.m, fl / (r.mma_ms - r.cast_ms),
+                fl / r.mma_ms, r.cast_ms);
+    for (size_t i = 0; i < r.ms.size(); ++i)
+      std::printf(" | %8.1f%s", std::isfinite(r.rel[i]) ? fl / r.ms[i] : 0.0, std::isfinite(r.rel[i]) ? "  " : " X");
+    std::printf("\n");
+  }
+  for (WgmmaVariant v : variants) std::printf("v%d = %s\n", (int)v, cosmos::wgmma_variant_name(v));
+  std::printf("timing checks: %s\n", failures ? "FAIL" : "PASS");
+  return failures ? 1 : 0;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "check";
+  const std::vector<WgmmaVariant> variants = parse_variants(argc > 2 ? argv[2] : nullptr);
+  try {
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    std::printf("device %s, sm_%d%d, %d SMs, L2 %d MiB; wgmma available: %d\n", prop.name, prop.major, prop.minor,
+                prop.multiProcessorCount, prop.l2CacheSize >> 20, cosmos::gemm_wgmma_available() ? 1 : 0);
+    if (!cosmos::gemm_wgmma_available()) {
+      std::printf("FAIL: no sm_90a wgmma kernels for this device\n");
+      return 1;
+    }
+    cosmos::CudaPool p;
+    pool = &p;
+    CUDA_CHECK(cudaStreamCreate(&ctx.stream));
+    ctx.pool = pool;
+    const int rc = mode == "time" ? run_timing(variants) : run_checks(variants);
+    CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+    return rc;
+  } catch (const std::exception& e) {
+    std::printf("FAIL: exception: %s\n", e.what());
+    return 1;
+  }
+}
