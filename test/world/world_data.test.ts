@@ -199,6 +199,70 @@ describe("world data: the media", () => {
   });
 });
 
+describe("world data: the device path (--png-encoder js, --grounding-prompts)", () => {
+  const tasks: DataTask[] = ["caption", "grounding_2d", "temporal_localization", "action_cot", "physical_plausibility"];
+  test("the js PNG encoder writes the same pixels as sharp, the same records; several distinct grounding prompts a still", async () => {
+    const js = join(dir, "js"), viaSharp = join(dir, "js-sharp");
+    const common = { split: "train" as const, count: 3, offset: 60, tasks, sampledFrames: true };
+    await writeWorldData({ ...common, out: js, pngEncoder: "js", groundingPrompts: 3 });
+    await writeWorldData({ ...common, out: viaSharp });
+    for (const t of tasks.filter((t) => t !== "grounding_2d")) {
+      assert.equal(readFileSync(join(js, `${t}.jsonl`), "utf8"), readFileSync(join(viaSharp, `${t}.jsonl`), "utf8"), t);
+    }
+    let pngs = 0;
+    for (const seed of readdirSync(join(js, "media"))) {
+      const walk = (rel: string): string[] =>
+        readdirSync(join(js, "media", seed, rel), { withFileTypes: true }).flatMap((e) =>
+          e.isDirectory() ? walk(join(rel, e.name)) : [join(rel, e.name)]
+        );
+      for (const f of walk("")) {
+        const [a, b] = await Promise.all([
+          readImage(join(js, "media", seed, f)),
+          readImage(join(viaSharp, "media", seed, f)),
+        ]);
+        assert.deepEqual([a.width, a.height, a.format], [320, 192, "png"]);
+        assert.ok(Buffer.from(a.data).equals(Buffer.from(b.data)), `${seed}/${f}`);
+        pngs++;
+      }
+    }
+    assert.ok(pngs >= 3 * 10, `PNGs compared: ${pngs}`); // 8 sampled frames + frame0 (+ stills, implausible clips)
+    // grounding: variant 0 is the sharp run's record; the extra prompts differ from each other, look at
+    // the same still, and every box is the one the "every object" answer (or the pixels) gives
+    const lines = (d: string) =>
+      readFileSync(join(d, "grounding_2d.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as DataRecord);
+    const all = lines(js), first = lines(viaSharp);
+    for (const r of first) assert.deepEqual(all.find((x) => x.id === r.id), r);
+    assert.ok(all.length > first.length, `${all.length} grounding records for ${first.length} stills`);
+    for (const seed of new Set(all.map((r) => r.seed))) {
+      const mine = all.filter((r) => r.seed === seed);
+      assert.ok(mine.length <= 3);
+      const prompts = mine.map((r) => (r.messages[1].content[1] as { text: string }).text);
+      assert.equal(new Set(prompts).size, mine.length, prompts.join(" | "));
+      assert.equal(new Set(mine.map((r) => r.media.image)).size, 1);
+      const img = await readImage(join(js, mine[0].media.image));
+      for (const r of mine) {
+        assert.deepEqual(parseAnswer("grounding_2d" as ReasonTask, r.answer).kind, "boxes");
+        for (const b of r.reference as { label: string; box: number[] }[]) {
+          const mask = colorMask(img, shadesOf(OBJECT_COLORS[b.label.split(" ")[0] as ObjectColor]));
+          assert.deepEqual(gridBox(mask.box!, img), b.box, `${r.id} ${b.label}`);
+        }
+      }
+    }
+  });
+  test("the js encoder refuses what needs sharp or ffmpeg", async () => {
+    for (const o of [{ tasks: ["describe_anything" as const], sampledFrames: true }, { tasks }]) {
+      await assert.rejects(
+        writeWorldData({ out: join(dir, "x"), split: "train", count: 1, pngEncoder: "js", ...o }),
+        (e: unknown) => e instanceof ValidationError && e.field === "pngEncoder",
+      );
+    }
+    assert.deepEqual(parseArgs(["--png-encoder", "js", "--grounding-prompts", "3"]), {
+      pngEncoder: "js",
+      groundingPrompts: 3,
+    });
+  });
+});
+
 describe("world data: the seed split", () => {
   test("a training set holds only training seeds; an eval set only held-out seeds", async () => {
     for (const t of DataTask.options) for (const r of records(t)) assert.equal(splitOfSeed(r.seed), "train");

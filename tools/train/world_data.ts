@@ -20,10 +20,11 @@
  * ```
  * @module
  */
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { deflateSync } from "node:zlib";
 import { z } from "zod";
 import { throwIfAborted, ValidationError } from "../../src/errors.ts";
 import { writeImage } from "../../src/media/mod.ts";
@@ -103,6 +104,19 @@ export const WorldDataOptions = z.object({
    * same name.
    */
   sampledFrames: z.boolean().default(false),
+  /**
+   * How PNGs are encoded: `sharp` (libvips, the default) or `js` (node's zlib, {@link encodePng}:
+   * the same pixels, other bytes) for a machine without sharp — the GPU machine, where the trainer's
+   * data is written by a bundled copy of this script. `js` needs `sampledFrames` (no ffmpeg either)
+   * and cannot write describe-anything (its marks are drawn by sharp).
+   */
+  pngEncoder: z.enum(["sharp", "js"]).default("sharp"),
+  /**
+   * Grounding prompts per still (1–8): prompt variant 0 as before, then up to N - 1 further distinct
+   * prompts (variants 1…, another object or every object) as extra records `grounding_2d-<seed>-<v>`
+   * on the same image: more to learn from per rendered frame.
+   */
+  groundingPrompts: z.number().int().min(1).max(8).default(1),
   /** Progress lines on stderr. */
   verbose: z.boolean().default(false),
 }).strict();
@@ -137,17 +151,81 @@ function conversation(mediaKind: "image" | "video", url: string, prompt: string,
   ];
 }
 
+const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function pngChunk(type: string, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + body.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, body.length);
+  out.set(new TextEncoder().encode(type), 4);
+  out.set(body, 8);
+  view.setUint32(8 + body.length, crc32(out.subarray(4, 8 + body.length)));
+  return out;
+}
+
+/**
+ * An 8-bit RGB image as PNG bytes with node's zlib only (no sharp): every row with filter "none",
+ * deflate level 1 — the flat-shaded world compresses well enough, and speed is what counts here.
+ *
+ * @example
+ * ```ts
+ * const png = encodePng({ data: new Uint8Array(2 * 2 * 3).fill(200), width: 2, height: 2, channels: 3 });
+ * png.subarray(1, 4); // "PNG"
+ * ```
+ */
+export function encodePng(img: RgbBuffer): Uint8Array {
+  const stride = img.width * 3;
+  const raw = new Uint8Array((stride + 1) * img.height);
+  for (let y = 0; y < img.height; y++) raw.set(img.data.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
+  const header = new Uint8Array(13);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, img.width);
+  view.setUint32(4, img.height);
+  header.set([8, 2, 0, 0, 0], 8); // 8 bits, truecolour, deflate, adaptive filtering, no interlace
+  const parts = [
+    Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk("IHDR", header),
+    pngChunk("IDAT", deflateSync(raw, { level: 1 })),
+    pngChunk("IEND", new Uint8Array(0)),
+  ];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Writes a PNG with the chosen encoder (the `js` one atomically too: temp file + rename, as writeImage). */
+async function writePng(img: RgbBuffer, path: string, encoder: "sharp" | "js", signal?: AbortSignal): Promise<string> {
+  if (encoder === "sharp") return await writeImage(img, path, { format: "png", signal });
+  throwIfAborted(signal);
+  await writeFile(`${path}.tmp`, encodePng(img));
+  await rename(`${path}.tmp`, path);
+  return path;
+}
+
 /** Writes frame k (`frameAt(k)`) of each of `indices` as `<dir>/<k>.png`, k zero-padded to 3 as `framePattern`. */
 async function writeSampledFrames(
   frameAt: (k: number) => RgbBuffer,
   indices: readonly number[],
   dir: string,
+  encoder: "sharp" | "js",
   signal?: AbortSignal,
 ): Promise<void> {
   await mkdir(dir, { recursive: true });
-  for (const k of indices) {
-    await writeImage(frameAt(k), join(dir, `${String(k).padStart(3, "0")}.png`), { format: "png", signal });
-  }
+  for (const k of indices) await writePng(frameAt(k), join(dir, `${String(k).padStart(3, "0")}.png`), encoder, signal);
 }
 
 /** What {@link writeWorldData} wrote. */
@@ -179,6 +257,17 @@ export async function writeWorldData(
     })));
   }
   const o = parsed.data;
+  if (
+    o.pngEncoder === "js" &&
+    (!o.sampledFrames || o.tasks.includes("describe_anything") || o.tasks.includes("generator"))
+  ) {
+    throw new ValidationError([{
+      field: "pngEncoder",
+      value: o.pngEncoder,
+      allowed: "js only with sampledFrames and without describe_anything or generator (they need sharp or ffmpeg)",
+      message: "the js PNG encoder writes only sampled frames and stills",
+    }]);
+  }
   const t0 = performance.now();
   const seeds = seedsOf(o.split, o.count, o.offset);
   const tasks = new Set(o.tasks);
@@ -214,15 +303,21 @@ export async function writeWorldData(
         : undefined;
       const clip = renderClip(sample, o.size, only);
       const at = (k: number) => only ? only.indexOf(k) : k;
-      const files = await writeClip(clip, sample, {
-        dir,
-        firstFrame: "frame0.png",
-        signal: run.signal,
-        ...(needVideo && !o.sampledFrames ? { video: "reasoner.mp4" } : {}),
-        ...(o.framesPng && !o.sampledFrames ? { framePattern: "reasoner/{k}.png" } : {}),
-      });
+      // --png-encoder js: no sharp, and --sampled-frames writes nothing but the first frame here
+      const files: Record<string, string> = o.pngEncoder === "js"
+        ? await mkdir(dir, { recursive: true }).then(async () => ({
+          firstFrame: await writePng(clip.frames[0], join(dir, "frame0.png"), "js", run.signal),
+        }))
+        : await writeClip(clip, sample, {
+          dir,
+          firstFrame: "frame0.png",
+          signal: run.signal,
+          ...(needVideo && !o.sampledFrames ? { video: "reasoner.mp4" } : {}),
+          ...(o.framesPng && !o.sampledFrames ? { framePattern: "reasoner/{k}.png" } : {}),
+        });
       if (needVideo && o.sampledFrames) {
-        await writeSampledFrames((k) => clip.frames[at(k)], sampledIndices, join(dir, "reasoner"), run.signal);
+        const frameAt = (k: number) => clip.frames[at(k)];
+        await writeSampledFrames(frameAt, sampledIndices, join(dir, "reasoner"), o.pngEncoder, run.signal);
       }
       const image = rel(files.firstFrame);
       const video = needVideo ? rel(files.video ?? join(dir, "reasoner.mp4")) : "";
@@ -247,7 +342,7 @@ export async function writeWorldData(
         });
       }
       const still = async (k: number): Promise<number> => {
-        if (k > 0) await writeImage(clip.frames[at(k)], join(dir, `frame${k}.png`), { format: "png" });
+        if (k > 0) await writePng(clip.frames[at(k)], join(dir, `frame${k}.png`), o.pngEncoder, run.signal);
         return k;
       };
       if (tasks.has("grounding_2d")) {
@@ -262,6 +357,23 @@ export async function writeWorldData(
             media: { image: img },
             frame: k,
           });
+        }
+        // distinct prompts only (variants draw "every object" or one object at random): up to 4x as many draws
+        const asked = new Set([t.prompt]);
+        for (let v = 1; v < 4 * o.groundingPrompts && asked.size < o.groundingPrompts && t.reference.length; v++) {
+          const extra = groundingTask(sample, clip.views[at(k)], clip.size, v);
+          if (asked.has(extra.prompt)) continue;
+          asked.add(extra.prompt);
+          lines.grounding_2d.push(JSON.stringify({
+            id: `grounding_2d-${seed}-${v}`,
+            task: "grounding_2d",
+            ...base,
+            messages: conversation("image", img, extra.prompt, extra.answer),
+            answer: extra.answer,
+            reference: extra.reference,
+            media: { image: img },
+            frame: k,
+          }));
         }
       }
       if (tasks.has("action_cot")) {
@@ -297,7 +409,8 @@ export async function writeWorldData(
         if (p.plausibility.label === "implausible" && o.sampledFrames) {
           const pdir = join(dir, "plausibility");
           const pclip = renderClip(p, o.size, sampledIndices);
-          await writeSampledFrames((k) => pclip.frames[sampledIndices.indexOf(k)], sampledIndices, pdir, run.signal);
+          const frameAt = (k: number) => pclip.frames[sampledIndices.indexOf(k)];
+          await writeSampledFrames(frameAt, sampledIndices, pdir, o.pngEncoder, run.signal);
           pv = rel(join(dir, "plausibility.mp4"));
         } else if (p.plausibility.label === "implausible") {
           const f = await writeClip(renderClip(p, o.size), p, { dir, video: "plausibility.mp4", signal: run.signal });
@@ -401,7 +514,8 @@ export function parseArgs(argv: readonly string[]): WorldDataOptions {
       const v = argv[++i];
       raw[key] = key === "tasks"
         ? v?.split(",")
-        : ["count", "offset", "reasonerFrames", "reasonerFps", "generatorFrames", "generatorFps"].includes(key)
+        : ["count", "offset", "reasonerFrames", "reasonerFps", "generatorFrames", "generatorFps", "groundingPrompts"]
+            .includes(key)
         ? Number(v)
         : v;
     }
