@@ -14,9 +14,14 @@ prompt the model trains on is the one the native engine builds from the mp4.
 Where the time goes, and what this script does about it (a 5 M-parameter model is bound by Python and
 kernel launches, not by FLOPs):
 - Preprocessing runs in worker processes (forked before CUDA starts): the processor gives the token
-  ids (the prompt exactly as the engine builds it); the frames stay uint8 on the GPU, deduplicated
-  (caption, temporal localization and plausibility share a clip), and are normalised and cut into
-  patches there per batch (`patchify`, the processor's layout).
+  ids (the prompt exactly as the engine builds it). With 10^5 samples the processor's pixel work per
+  sample is the cost, so it runs once per media signature (kind, size, sampled frames) on the
+  placeholder alone, and each sample's prompt is tokenized with that expansion spliced in
+  (`prepare_text`), checked equal to the processor on samples of every task at start-up (else off).
+  The workers decode the frames straight into shared memory (`shared_buffers`), not through pipes;
+  the frames stay uint8 on the GPU, deduplicated (caption, temporal localization and plausibility
+  share a clip), and are normalised and cut into patches there per batch (`patchify`, the
+  processor's layout).
 - The mRoPE position ids are computed once per sample (`rope_positions`) instead of by transformers'
   per-row Python loop at every step.
 - The vision tower's per-image loops are avoided: its position embeddings are computed once per
@@ -44,6 +49,7 @@ import copy
 import inspect
 import json
 import math
+import mmap
 import multiprocessing as mp
 import os
 import random
@@ -229,26 +235,131 @@ def prepare(proc, folder, video_frames, rec, with_pixels=False):
     answer = full[len(prompt):]
     batch = run_processor(proc, prompt, media_inputs(folder, video_frames, rec))
     batch.pop("token_type_ids", None)
-    ans_ids = tok(answer, add_special_tokens=False)["input_ids"]
-    n_prompt = batch["input_ids"].shape[1]
-    seq = {}
-    for k, v in batch.items():
-        if torch.is_tensor(v) and v.ndim == 2 and v.shape[0] == 1 and v.shape[1] == n_prompt and k not in PIXEL_KEYS:
-            seq[k] = v[0].numpy()
-    n = len(ans_ids)
-    for k in list(seq):
-        tail = np.asarray(ans_ids) if k == "input_ids" else np.ones(n) if k == "attention_mask" else np.zeros(n)
-        seq[k] = np.concatenate([seq[k], tail.astype(seq[k].dtype)])  # answer tokens are text tokens
+    seq = prompt_sequences(batch)
     grids = {k: batch[k].numpy() for k in GRID_KEYS if k in batch}
-    out = dict(seq=seq, n_prompt=n_prompt, grids=grids, key=media_key(folder, video_frames, rec),
-               mirror=bool(rec.get("mirror")), id=rec["id"], task=rec["task"], prompt=prompt, answer=answer,
-               reference=rec.get("reference"))
+    out = finish_sample(tok, seq, grids, answer, prompt, folder, video_frames, rec)
     if with_pixels:
         out["pixels"] = {k: batch[k].float().numpy() for k in PIXEL_KEYS if k in batch}
     return out
 
 
+def prompt_sequences(batch):
+    """The per-token sequences of a processor output (input_ids, attention_mask, any token type ids), 1-D numpy."""
+    n_prompt = batch["input_ids"].shape[1]
+    return {k: v[0].numpy() for k, v in batch.items()
+            if torch.is_tensor(v) and v.ndim == 2 and v.shape[0] == 1 and v.shape[1] == n_prompt and k not in PIXEL_KEYS}
+
+
+def finish_sample(tok, seq, grids, answer, prompt, folder, video_frames, rec):
+    """A prepared sample: the prompt's sequences with the answer's tokens appended (text tokens)."""
+    ans_ids = tok(answer, add_special_tokens=False)["input_ids"]
+    n_prompt = len(seq["input_ids"])
+    n = len(ans_ids)
+    seq = dict(seq)
+    for k in list(seq):
+        tail = np.asarray(ans_ids) if k == "input_ids" else np.ones(n) if k == "attention_mask" else np.zeros(n)
+        seq[k] = np.concatenate([seq[k], tail.astype(seq[k].dtype)])  # answer tokens are text tokens
+    return dict(seq=seq, n_prompt=n_prompt, grids=grids, key=media_key(folder, video_frames, rec),
+                mirror=bool(rec.get("mirror")), id=rec["id"], task=rec["task"], prompt=prompt, answer=answer,
+                reference=rec.get("reference"))
+
+
+# The text the chat template writes for one image / video; the processor replaces it with the media's
+# expanded tokens (pads, and a video's per-frame timestamps).
+MEDIA_PLACEHOLDER = {"image": "<|vision_start|><|image_pad|><|vision_end|>",
+                     "video": "<|vision_start|><|video_pad|><|vision_end|>"}
+
+
+def media_signature(folder, video_frames, rec):
+    """What the processor's text expansion depends on: the kind, the frame size (read from the PNG
+    header only) and, for a clip, the sampled indices and timing."""
+    key = media_key(folder, video_frames, rec)
+    first = key[1] if key[0] == "image" else os.path.join(key[1], f"{key[2][0]:03d}.png")
+    with Image.open(first) as im:
+        size = im.size
+    if key[0] == "image":
+        return ("image", size)
+    return ("video", size, key[2], video_frames["fps"], video_frames["totalFrames"])
+
+
+def media_expansion(proc, folder, video_frames, rec):
+    """The processor run once on the placeholder alone with this record's media: the expanded text
+    (decoded back from its token ids), the grids, and each extra token sequence (e.g. token type ids)
+    as a map token id -> value. With it a sample of the same signature needs only the tokenizer."""
+    kind = media_key(folder, video_frames, rec)[0]
+    batch = run_processor(proc, MEDIA_PLACEHOLDER[kind], media_inputs(folder, video_frames, rec))
+    batch.pop("token_type_ids", None)
+    seq = prompt_sequences(batch)
+    ids = seq["input_ids"].tolist()
+    extra = {}
+    for k, v in seq.items():
+        if k in ("input_ids", "attention_mask"):
+            continue
+        m = {}
+        for t, x in zip(ids, v.tolist()):
+            if m.setdefault(t, x) != x:
+                raise ValueError(f"{k} is not a function of the token id")
+        extra[k] = (m, v.dtype)
+    text = proc.tokenizer.decode(ids, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+    return dict(kind=kind, text=text, grids={k: batch[k].numpy() for k in GRID_KEYS if k in batch}, extra=extra,
+                mask_dtype=seq["attention_mask"].dtype if "attention_mask" in seq else None)
+
+
+def prepare_text(proc, exp, folder, video_frames, rec):
+    """`prepare` without the image processor: the prompt with its media placeholder replaced by the
+    signature's expansion, tokenized. Checked equal to `prepare` on real samples before it is used."""
+    tok = proc.tokenizer
+    msgs = rec["messages"]
+    prompt = tok.apply_chat_template(msgs[:-1], tokenize=False, add_generation_prompt=True)
+    full = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=False)
+    assert full.startswith(prompt), "the chat template's prompt is not a prefix of the conversation"
+    placeholder = MEDIA_PLACEHOLDER[exp["kind"]]
+    if prompt.count(placeholder) != 1:
+        raise ValueError("the prompt does not hold exactly one media placeholder")
+    ids = np.asarray(tok([prompt.replace(placeholder, exp["text"], 1)])["input_ids"][0], dtype=np.int64)
+    seq = {"input_ids": ids}
+    if exp["mask_dtype"] is not None:
+        seq["attention_mask"] = np.ones(len(ids), dtype=exp["mask_dtype"])
+    for k, (m, dtype) in exp["extra"].items():
+        seq[k] = np.asarray([m.get(t, 0) for t in ids.tolist()], dtype=dtype)
+    return finish_sample(tok, seq, exp["grids"], full[len(prompt):], prompt, folder, video_frames, rec)
+
+
+def same_prepared(a, b):
+    """Two prepared samples give the model the same inputs (sequences, prompt length, grids)."""
+    return (a["n_prompt"] == b["n_prompt"] and a["seq"].keys() == b["seq"].keys()
+            and all(a["seq"][k].dtype == b["seq"][k].dtype and np.array_equal(a["seq"][k], b["seq"][k]) for k in a["seq"])
+            and a["grids"].keys() == b["grids"].keys()
+            and all(np.array_equal(a["grids"][k], b["grids"][k]) for k in a["grids"]))
+
+
+def text_only_expansions(proc, samples, per_kind=6):
+    """Expansions for the media signatures of a few samples of each task, mirrored or not, checked:
+    `prepare_text` must equal `prepare` on every one of them, else none is used (the processor for
+    every sample, as before). Returns ({signature: expansion}, a line for the log)."""
+    seen, checked, exps = {}, 0, {}
+    try:
+        for folder, vf, rec in samples:
+            kind = (rec["task"], bool(rec.get("mirror")))
+            if seen.get(kind, 0) >= per_kind:
+                continue
+            seen[kind] = seen.get(kind, 0) + 1
+            sig = media_signature(folder, vf, rec)
+            if sig not in exps:
+                exps[sig] = media_expansion(proc, folder, vf, rec)
+            if not same_prepared(prepare(proc, folder, vf, rec), prepare_text(proc, exps[sig], folder, vf, rec)):
+                return {}, f"text-only preparation OFF: differs from the processor on {rec['id']}"
+            checked += 1
+    except Exception as e:  # noqa: BLE001
+        return {}, f"text-only preparation OFF: {e!r}"
+    return exps, f"text-only preparation on: equal to the processor on {checked} samples, {len(exps)} media signatures"
+
+
 _PROC = None
+_EXPANSIONS = {}  # media signature -> expansion (text_only_expansions), inherited by the forked workers
+_BUFFERS = {}  # kind -> (keys, shared uint8 array) the loading workers write frames into
+_SAMPLES = []  # the records being prepared, inherited by the forked workers
+_ROPE = None  # (vision token ids, spatial merge size): the workers compute the mRoPE positions too
 
 
 def _worker_init(fixture):
@@ -258,35 +369,88 @@ def _worker_init(fixture):
         _PROC = AutoProcessor.from_pretrained(fixture)
 
 
-def _worker_prepare(item):
-    folder, video_frames, rec = item
+def prepare_any(proc, folder, video_frames, rec):
+    """The text-only path when the sample's media signature was checked, else the processor."""
+    if _EXPANSIONS:
+        exp = _EXPANSIONS.get(media_signature(folder, video_frames, rec))
+        if exp is not None:
+            return prepare_text(proc, exp, folder, video_frames, rec)
+    return prepare(proc, folder, video_frames, rec)
+
+
+def sample_positions(d, vision_ids, merge):
+    grids = [g for k in GRID_KEYS for g in d["grids"].get(k, [])]
+    return rope_positions(d["seq"]["input_ids"], grids, vision_ids, merge)
+
+
+def _worker_prepare_index(i):
+    """Prepares samples[i] (the list is inherited by the forked workers: no record passes through a
+    pipe), with its mRoPE positions when `_ROPE` (vision token ids, merge size) is set."""
+    folder, video_frames, rec = _SAMPLES[i]
     try:
-        return prepare(_PROC, folder, video_frames, rec)
+        d = prepare_any(_PROC, folder, video_frames, rec)
+        if _ROPE:
+            d["positions"] = sample_positions(d, *_ROPE)
+        return d
     except Exception as e:  # noqa: BLE001 - reported per task by the caller
         return dict(error=repr(e), task=rec["task"])
 
 
-def _worker_load(key):
-    return key, load_media(key)
+def _worker_load(job):
+    """Loads one media key into its slot of the shared buffer; False when it fails or has another shape."""
+    kind, i = job
+    keys, buf = _BUFFERS[kind]
+    try:
+        frames = load_media(keys[i])
+        if frames.shape != buf.shape[1:]:
+            return kind, i, False
+        buf[i] = frames
+        return kind, i, True
+    except Exception:  # noqa: BLE001 - a sample whose media did not load is dropped
+        return kind, i, False
+
+
+def shared_buffers(keys):
+    """Per kind, the keys and one shared (mmap, inherited by forked workers) uint8 array (N, T, H, W, 3)
+    shaped like the kind's first key that loads: the workers write frames straight into it, so tens of
+    GB of frames never pass through pipes."""
+    out = {}
+    for kind in ("image", "video"):
+        ks = [k for k in keys if k[0] == kind]
+        shape = None
+        for k in ks[:8]:
+            try:
+                shape = load_media(k).shape
+                break
+            except Exception:  # noqa: BLE001
+                continue
+        if not ks or shape is None:
+            continue
+        n = len(ks) * int(np.prod(shape))
+        buf = np.frombuffer(mmap.mmap(-1, n), dtype=np.uint8).reshape(len(ks), *shape)
+        out[kind] = (ks, buf)
+    return out
 
 
 def preprocess(a, samples, proc, t_start):
     """Records → prepared samples (60% of the time bound at most), then the distinct media frames of
-    those (the rest), in worker processes when possible; what is done by then is used (a sample whose
-    media did not load is dropped later)."""
-    global _PROC
-    prepared, media, failures = [], {}, {}
+    those (the rest) written into shared buffers, in worker processes when possible; what is done by
+    then is used (a sample whose media did not load is dropped later). Returns (prepared, media:
+    {kind: (keys, frames, loaded mask)}, failures)."""
+    global _PROC, _SAMPLES, _BUFFERS
+    prepared, failures = [], {}
     prep_deadline = t_start + 0.6 * a.preprocess_seconds
     deadline = t_start + a.preprocess_seconds
+    loaded = {}
 
     def keys_of(prepared):
         return list(dict.fromkeys(r["key"] for r in prepared))
     if a.workers > 1:
         try:
-            _PROC = proc
+            _PROC, _SAMPLES = proc, samples
             ctx = mp.get_context("fork")
             with ctx.Pool(a.workers, initializer=_worker_init, initargs=(a.fixture,)) as pool:
-                for r in pool.imap(_worker_prepare, samples, chunksize=32):
+                for r in pool.imap(_worker_prepare_index, range(len(samples)), chunksize=64):
                     if "error" in r:
                         failures.setdefault(r["task"], r["error"])
                     else:
@@ -294,31 +458,41 @@ def preprocess(a, samples, proc, t_start):
                     if time.time() > prep_deadline:
                         log(f"preprocessing bound reached: using {len(prepared)} of {len(samples)}")
                         break
-                log(f"prepared {len(prepared)} samples in {time.time() - t_start:.1f}s")
-                for key, frames in pool.imap_unordered(_worker_load, keys_of(prepared), chunksize=16):
-                    media[key] = frames
+                pool.terminate()
+            log(f"prepared {len(prepared)} samples in {time.time() - t_start:.1f}s")
+            # the buffers exist before the loading workers fork, so they share them
+            _BUFFERS = shared_buffers(keys_of(prepared))
+            loaded = {kind: np.zeros(len(keys), dtype=bool) for kind, (keys, _) in _BUFFERS.items()}
+            jobs = [(kind, i) for kind, (keys, _) in _BUFFERS.items() for i in range(len(keys))]
+            with ctx.Pool(a.workers) as pool:
+                for kind, i, ok in pool.imap_unordered(_worker_load, jobs, chunksize=64):
+                    loaded[kind][i] = ok
                     if time.time() > deadline:
                         log("media loading bound reached")
                         break
                 pool.terminate()
-            log(f"media: {len(media)} distinct images / clips loaded in {time.time() - t_start:.1f}s")
-            return prepared, media, failures
+            log(f"media: {sum(int(m.sum()) for m in loaded.values())} distinct images / clips loaded in "
+                f"{time.time() - t_start:.1f}s")
+            return prepared, {k: (keys, buf, loaded[k]) for k, (keys, buf) in _BUFFERS.items()}, failures
         except Exception as e:  # noqa: BLE001 - fall back to one process
             log("worker preprocessing failed, continuing in one process:", repr(e))
-            prepared, media, failures = [], {}, {}
+            prepared, failures = [], {}
     for s in samples:
         if time.time() > prep_deadline:
             log(f"preprocessing bound reached: using {len(prepared)} of {len(samples)}")
             break
         try:
-            prepared.append(prepare(proc, *s))
+            prepared.append(prepare_any(proc, *s))
         except Exception as e:  # noqa: BLE001
             failures.setdefault(s[2]["task"], repr(e))
-    for key in keys_of(prepared):
-        if time.time() > deadline:
-            break
-        media[key] = load_media(key)
-    return prepared, media, failures
+    _BUFFERS = shared_buffers(keys_of(prepared))
+    loaded = {kind: np.zeros(len(keys), dtype=bool) for kind, (keys, _) in _BUFFERS.items()}
+    for kind, (keys, _) in _BUFFERS.items():
+        for i in range(len(keys)):
+            if time.time() > deadline:
+                break
+            loaded[kind][i] = _worker_load((kind, i))[2]
+    return prepared, {k: (keys, buf, loaded[k]) for k, (keys, buf) in _BUFFERS.items()}, failures
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -460,24 +634,23 @@ def install_fast_paths(model):
 
 
 class Store:
-    """The distinct media as uint8 tensors on the device: images (Ni, 1, H, W, 3), clips (Nv, T, H, W, 3)."""
+    """The distinct media as uint8 tensors on the device: images (Ni, 1, H, W, 3), clips (Nv, T, H, W, 3),
+    from `preprocess`'s shared buffers (copied in slices of ~1 GiB; keys that did not load are left out)."""
 
     def __init__(self, media, device):
         self.index = {}
-        by_kind = {"image": [], "video": []}
-        for key, frames in media.items():
-            by_kind[key[0]].append((key, frames))
         self.tensors = {}
-        for kind, items in by_kind.items():
-            if not items:
+        for kind, (keys, buf, loaded) in media.items():
+            if not loaded.any():
                 continue
-            shapes = {f.shape for _, f in items}
-            if len(shapes) != 1:  # mixed sizes: keep the most common (the data writer uses one size)
-                common = max(shapes, key=lambda s: sum(f.shape == s for _, f in items))
-                items = [(k, f) for k, f in items if f.shape == common]
-            self.tensors[kind] = torch.from_numpy(np.stack([f for _, f in items])).to(device)
-            for i, (key, _) in enumerate(items):
-                self.index[key] = (kind, i)
+            t = torch.empty(buf.shape, dtype=torch.uint8, device=device)
+            step = max(1, (1 << 30) // max(1, int(np.prod(buf.shape[1:]))))
+            for i in range(0, len(keys), step):
+                t[i:i + step].copy_(torch.from_numpy(buf[i:i + step]))
+            self.tensors[kind] = t
+            for i, key in enumerate(keys):
+                if loaded[i]:
+                    self.index[key] = (kind, i)
 
     def has(self, key):
         return key in self.index
@@ -663,6 +836,7 @@ def self_check(model, proc, check_items, pad_id, device, store, ids):
 
 
 def main():
+    global _EXPANSIONS, _ROPE
     a = parse_args()
     torch.manual_seed(a.seed)
     random.seed(a.seed)
@@ -677,6 +851,11 @@ def main():
     samples.sort(key=lambda s: (s[2]["seed"], s[2]["task"], s[2]["id"]))
     log(f"{len(samples)} records in {len(a.data)} folders, {a.workers} workers")
     t_pre = time.time()
+    if a.fast:
+        _EXPANSIONS, line = text_only_expansions(proc, samples)
+        log(line)
+        cfg0, ids0 = model_config(tok)
+        _ROPE = ({ids0["<|image_pad|>"], ids0["<|video_pad|>"]}, cfg0.vision_config.spatial_merge_size)
     data, media, failures = preprocess(a, samples, proc, t_pre)
     for task, err in failures.items():
         log("could not prepare", task, "samples:", err)
@@ -719,8 +898,8 @@ def main():
     data = [d for d in data if store.has(d["key"])]
     vision_ids = {ids["<|image_pad|>"], ids["<|video_pad|>"]}
     for d in data:
-        grids = [g for k in GRID_KEYS for g in d["grids"].get(k, [])]
-        d["positions"] = rope_positions(d["seq"]["input_ids"], grids, vision_ids, cfg.vision_config.spatial_merge_size)
+        if "positions" not in d:  # the workers computed them for most
+            d["positions"] = sample_positions(d, vision_ids, cfg.vision_config.spatial_merge_size)
     log(f"media on {device}: " + ", ".join(f"{k} {tuple(v.shape)}" for k, v in store.tensors.items()))
 
     pad_id = ids["<|endoftext|>"]
