@@ -31,7 +31,8 @@ there):
   policy latent 0 clean; the other frames and the actions noisy
   idyn   all latent frames clean; the actions noisy
 Text is dropped to the negative prompt (with the inverse templates, as the pipeline's uncond pass) 10% of
-the time, for classifier-free guidance. Actions: the world's 10D single-arm rows (droid_lerobot), zero-padded
+the time, for classifier-free guidance. Video prompts come half with diffusers' duration + resolution templates
+(its default) and half without (vLLM-Omni's and cosmos-ts's default). Actions: the world's 10D single-arm rows (droid_lerobot), zero-padded
 to action_dim 16, the loss on the 10 raw columns only (the pipeline zeroes the rest).
 
 The diffusers transformer takes one sample per call; training batches samples through the same modules
@@ -120,7 +121,7 @@ def transformer_config(vocab_size):
 
 def vae_config():
     return dict(
-        attn_scales=[], base_dim=16, decoder_base_dim=32, dim_mult=[1, 2, 2, 2], dropout=0.0, in_channels=12,
+        attn_scales=[], base_dim=16, decoder_base_dim=24, dim_mult=[1, 2, 2, 2], dropout=0.0, in_channels=12,
         is_residual=True, latents_mean=[0.0] * 48, latents_std=[1.0] * 48, num_res_blocks=1, out_channels=12,
         patch_size=2, scale_factor_spatial=16, scale_factor_temporal=4, temperal_downsample=[False, True, True],
         z_dim=48)
@@ -248,8 +249,11 @@ class Packing:
         cache_v, cache_a = {}, {}
         for s in samples:
             if s["prompt"] not in cache_v:
-                cache_v[s["prompt"]] = pipe.tokenize_prompt(
-                    s["prompt"], None, num_frames=self.frames, height=self.h, width=self.w, fps=self.fps)
+                # With the duration + resolution templates (diffusers' default) and without (vLLM-Omni's and
+                # cosmos-ts's default): half of the video samples each, so both callers get the trained prompt.
+                cache_v[s["prompt"]] = [pipe.tokenize_prompt(
+                    s["prompt"], None, num_frames=self.frames, height=self.h, width=self.w, fps=self.fps,
+                    add_resolution_template=t, add_duration_template=t) for t in (True, False)]
             if s["instruction"] not in cache_a:
                 cache_a[s["instruction"]] = pipe.tokenize_prompt(
                     s["instruction"], None, num_frames=self.frames, height=self.h, width=self.w, fps=self.fps,
@@ -384,8 +388,12 @@ class Batcher:
         if drop is None:
             drop = (torch.rand(B, generator=self.g) < self.a.text_dropout).tolist()
         ids_list = []
-        for i, m, d in zip(idx, modes, drop):
-            cond, uncond = (self.pack.video_ids if m in ("t2v", "i2v") else self.pack.action_ids)[i]
+        templates = (torch.rand(B, generator=self.g) < 0.5).tolist()
+        for i, m, d, t in zip(idx, modes, drop, templates):
+            if m in ("t2v", "i2v"):
+                cond, uncond = self.pack.video_ids[i][0 if t else 1]
+            else:
+                cond, uncond = self.pack.action_ids[i]
             ids_list.append(uncond if d else cond)
         und_lens = torch.tensor([len(x) for x in ids_list], device=dev)
         L = int(und_lens.max())
@@ -665,7 +673,7 @@ def main():
 
     pipe = pipeline_of(transformer, vae, tokenizer, scheduler)
     pack = Packing(pipe, samples, tuple(lat.shape[1:]), device)
-    lens = [len(x[0]) for x in pack.video_ids] + [len(x[0]) for x in pack.action_ids]
+    lens = [len(x[0][0]) for x in pack.video_ids] + [len(x[0]) for x in pack.action_ids]
     log(f"text: {len(set(s['prompt'] for s in samples))} distinct prompts; token counts {min(lens)}..{max(lens)}")
     batcher = Batcher(pack, lat, lat0, actions, sched_cfg, a, device)
     use_reference = False
