@@ -518,7 +518,7 @@ def check_batched_forward(pipe, batcher, device, domain_id):
         scale = ref_v.abs().max().item() + 1e-6
         dv = (pv[b][:, noisy] - ref_v[:, noisy]).abs().max().item() / scale if noisy.any() else 0.0
         an = batch["action_noisy"][b]
-        da = (pa[b][an] - ref_a[an]).abs().max().item() if an.any() else 0.0
+        da = ((pa[b][an] - ref_a[an]).abs().max().item() / (ref_a[an].abs().max().item() + 1e-6)) if an.any() else 0.0
         worst[m] = (float(f"{dv:.3g}"), float(f"{da:.3g}"))
     return worst
 
@@ -679,8 +679,9 @@ def main():
     use_reference = False
     if a.self_check:
         worst = check_batched_forward(pipe, batcher, device, domain_id)
-        log(f"self-check: batched forward vs Cosmos3OmniTransformer.forward (fp32; vision rel, action abs): {worst}")
-        bad = [m for m, (dv, da) in worst.items() if not (dv < 1e-4 and da < 1e-4)]
+        log(f"self-check: batched forward vs Cosmos3OmniTransformer.forward (fp32; max diff / max |ref|, vision and "
+            f"action): {worst}")
+        bad = [m for m, (dv, da) in worst.items() if not (dv < 1e-3 and da < 1e-3)]
         if bad:
             # Train through the model's own forward, one sample at a time: slow, but what the pipeline runs.
             log(f"self-check FAILED for {bad}: the batched forward is off; training through "
