@@ -272,8 +272,8 @@ export function generatorBackendCells(call: "generate" | "rollout"): Cell[] {
 
       \`COSMOS_GENERATOR_BACKEND\` (then \`COSMOS_BACKEND\`) picks where the calls run: a diffusers-layout
       Cosmos 3 checkpoint folder or Hugging Face repo id runs on the **embedded native engine**
-      (in-process, no Python; no sound yet); an \`http(s)://\` URL runs on a **vLLM-Omni** server, started
-      from the repository's root with \`${VLLM_OMNI}\` (\`--allowed-local-media-path\` lets it read files
+      (in-process, no Python; sound too when the checkpoint has \`sound_tokenizer/\`); an \`http(s)://\` URL
+      runs on a **vLLM-Omni** server, started from the repository's root with \`${VLLM_OMNI}\` (\`--allowed-local-media-path\` lets it read files
       from the assets folder only; set \`COSMOS_ALLOWED_LOCAL_MEDIA_PATH\` to the same folder for the
       inputs to be read there, otherwise they are uploaded). With neither set, this cookbook runs the
       tiny test checkpoint (\`test/fixtures/cosmos3-tiny\`, random weights) natively, so every
