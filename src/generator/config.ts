@@ -3,7 +3,8 @@
  * `transformer/config.json` (`Cosmos3OmniTransformer`: rope settings, patch size, action and sound
  * heads), `vae/config.json` (`AutoencoderKLWan`: compression, latent channels),
  * `sound_tokenizer/config.json` (`Cosmos3AVAEAudioTokenizer`: sample rate, hop) and
- * `model_index.json` (`default_use_system_prompt`), each parsed with src/checkpoint/cosmos3.ts's
+ * `model_index.json` (`default_use_system_prompt`), and for a distilled checkpoint `modular_model_index.json`
+ * with `scheduler/scheduler_config.json` (its fixed schedule), each parsed with src/checkpoint/cosmos3.ts's
  * schemas (one definition: the classes' `__init__` defaults and constraints, diffusers 58eb52c0).
  *
  * @example
@@ -17,7 +18,11 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   checkVaeFitsTransformer,
+  type Cosmos3DistilledSchedule,
+  cosmos3DistilledSchedule,
   Cosmos3ModelIndexJson,
+  Cosmos3ModularModelIndexJson,
+  Cosmos3SchedulerConfigJson,
   Cosmos3SoundTokenizerConfigJson,
   Cosmos3TransformerConfigJson,
   WanVaeConfigJson,
@@ -51,6 +56,11 @@ export interface GeneratorModelConfig extends GeneratorRopeConfig {
   soundHopSize: number;
   /** model_index.json `default_use_system_prompt` (the pipeline's default true; released checkpoints false). */
   defaultUseSystemPrompt: boolean;
+  /**
+   * A distilled few-step checkpoint's schedule (modular_model_index.json `distilled_sigmas`, src/checkpoint/cosmos3.ts
+   * `cosmos3DistilledSchedule`): runs take these sigmas, guidance 1, and re-anchor the clean frames after each step.
+   */
+  distilled?: Cosmos3DistilledSchedule;
 }
 
 /** Cosmos3-Nano / Super as the released configs give them (cosmos3-generator.md §3.1). */
@@ -83,11 +93,21 @@ export function parseGeneratorModelConfig(files: {
   vae?: unknown;
   soundTokenizer?: unknown;
   modelIndex?: unknown;
+  modularIndex?: unknown;
+  scheduler?: unknown;
 }): GeneratorModelConfig {
   const t = parseJsonValue("transformer/config.json", files.transformer, Cosmos3TransformerConfigJson);
   const v = files.vae === undefined ? undefined : parseJsonValue("vae/config.json", files.vae, WanVaeConfigJson);
   const s = parseJsonValue("sound_tokenizer/config.json", files.soundTokenizer ?? {}, Cosmos3SoundTokenizerConfigJson);
-  const m = parseJsonValue("model_index.json", files.modelIndex ?? {}, ModelIndexFlags);
+  const modular = files.modularIndex === undefined
+    ? undefined
+    : parseJsonValue("modular_model_index.json", files.modularIndex, Cosmos3ModularModelIndexJson);
+  const m = parseJsonValue("model_index.json", files.modelIndex ?? modular ?? {}, ModelIndexFlags);
+  const distilled = files.scheduler === undefined ? undefined : cosmos3DistilledSchedule(
+    modular,
+    parseJsonValue("scheduler/scheduler_config.json", files.scheduler, Cosmos3SchedulerConfigJson),
+    "scheduler/scheduler_config.json",
+  );
   if (v) checkVaeFitsTransformer(v, t, "vae/config.json");
   const temporalCompression = v?.scale_factor_temporal ?? VAE_TEMPORAL_COMPRESSION;
   if (temporalCompression !== VAE_TEMPORAL_COMPRESSION) {
@@ -114,13 +134,16 @@ export function parseGeneratorModelConfig(files: {
     soundDim: t.sound_dim ?? undefined,
     soundSampleRate: s.sampling_rate,
     soundHopSize: s.hop_size,
-    defaultUseSystemPrompt: m.default_use_system_prompt,
+    // The distilled pipeline's text step passes use_system_prompt=True unless told otherwise (its input default),
+    // so default_use_system_prompt does not apply there (diffusers 58eb52c0 Cosmos3DistilledTextEncoderStep).
+    defaultUseSystemPrompt: distilled ? true : m.default_use_system_prompt,
+    ...(distilled ? { distilled } : {}),
   };
 }
 
 /**
  * Reads a diffusers-layout Cosmos 3 checkpoint's configs (`transformer/config.json` required; the
- * VAE, sound tokenizer and model_index.json when present).
+ * VAE, sound tokenizer, model_index.json, modular_model_index.json and scheduler config when present).
  *
  * @example
  * ```ts
@@ -134,11 +157,13 @@ export async function loadGeneratorModelConfig(dir: string): Promise<GeneratorMo
     const path = join(dir, rel);
     return existsSync(path) ? readJsonFile(path) : Promise.resolve(undefined);
   };
-  const [transformer, vae, soundTokenizer, modelIndex] = await Promise.all([
+  const [transformer, vae, soundTokenizer, modelIndex, modularIndex, scheduler] = await Promise.all([
     readJsonFile(join(dir, "transformer", "config.json")),
     read(join("vae", "config.json")),
     read(join("sound_tokenizer", "config.json")),
     read("model_index.json"),
+    read("modular_model_index.json"),
+    read(join("scheduler", "scheduler_config.json")),
   ]);
-  return parseGeneratorModelConfig({ transformer, vae, soundTokenizer, modelIndex });
+  return parseGeneratorModelConfig({ transformer, vae, soundTokenizer, modelIndex, modularIndex, scheduler });
 }

@@ -27,3 +27,4 @@ export * from "./positions.ts";
 export * from "./prompt.ts";
 export * from "./python_format.ts";
 export * from "./conditioning.ts";
+export * from "./distilled.ts";

@@ -198,7 +198,8 @@ export interface GeneratorPlan {
   /** The sound track (always noisy): latent frames T_s = ceil(int(F / fps · rate) / hop). */
   sound?: { channels: number; frames: number; samples: number };
   action?: ActionPlan;
-  sampler: { numInferenceSteps: number; guidanceScale: number; flowShift: number; cfg: boolean };
+  /** `sigmas`: a distilled checkpoint's fixed schedule (one per step; its runs re-anchor the clean frames). */
+  sampler: { numInferenceSteps: number; guidanceScale: number; flowShift: number; cfg: boolean; sigmas?: number[] };
   /** What the prompt ids are built from ({@link generatorPrompts} of prompt.ts). */
   prompt: PromptTextOptions & { useSystemPrompt: boolean; maxSequenceLength?: number };
   grids: GenerationGrids;
@@ -467,6 +468,7 @@ export function planGeneration(
   const out: Partial<GeneratorPlan> = {};
   let promptSize: MediaSize;
   const isAction = run.task === "policy" || run.task === "forward_dynamics" || run.task === "inverse_dynamics";
+  if (model.distilled) checkDistilledRun(run, isAction, model.distilled.sigmas.length);
   if (isAction) {
     const a = planAction(run, model);
     numFrames = a.clipFrames;
@@ -531,6 +533,7 @@ export function planGeneration(
       guidanceScale: run.guidanceScale,
       flowShift: run.flowShift,
       cfg: run.guidanceScale !== 1,
+      ...(model.distilled ? { sigmas: [...model.distilled.sigmas] } : {}),
     },
     prompt: {
       prompt: run.prompt,
@@ -593,6 +596,16 @@ export function branchLayout(
 export interface RunMedia {
   image?: MediaSize;
   video?: MediaSize & { frames: number };
+}
+
+/** A distilled checkpoint (diffusers' Cosmos3DistilledBlocks) runs the vision modes on its fixed schedule, guidance 1. */
+function checkDistilledRun(run: GeneratorRun, isAction: boolean, steps: number): void {
+  const why = "a distilled checkpoint samples on its fixed schedule (modular_model_index.json distilled_sigmas)";
+  if (isAction) fail("task", run.task, "t2i, t2v, i2v, v2v", `${why} for the vision modes only`);
+  if (run.numInferenceSteps !== steps) fail("numInferenceSteps", run.numInferenceSteps, `${steps}`, why);
+  if (run.guidanceScale !== 1) {
+    fail("guidanceScale", run.guidanceScale, "1", "a distilled checkpoint has classifier-free guidance in its weights");
+  }
 }
 
 /**
