@@ -10,7 +10,8 @@
 //   g.generate(request: RawGeneratorRequest, onProgress?: (code: number) => void) -> Promise<RawGeneratorResult>
 //     request (src/native/addon_types.ts): cond / uncond { ids: Int32Array, positions: Float32Array [3 * L] },
 //     guidance, latentShape [t, h, w], cleanFrames, condVideo / condFrames (/ condHeight, condWidth: an action run's
-//     padded canvas), noise or seed, steps, flowShift, useKarrasSigmas, sigmas, decode, keepStepLatents; action runs:
+//     padded canvas), noise or seed, steps, flowShift, useKarrasSigmas, sigmas, stepNoise, reanchorClean (distilled
+//     checkpoints), decode, keepStepLatents; action runs:
 //     actionLen, domainId, rawActionDim, actionClean, actionValues, actionNoise; sound runs: soundLen, soundNoise.
 //     Inputs are copied on the JS thread and
 //     checked against the checkpoint on the worker (MODEL errors naming the field). onProgress gets one integer per
@@ -88,6 +89,9 @@ Cosmos3GenerateRequest request_from(Napi::Env env, const Napi::Value& v) {
   if (!o.Get("condHeight").IsUndefined()) r.cond_height = int_field(env, o, "condHeight", 1, 1 << 16);
   if (!o.Get("condWidth").IsUndefined()) r.cond_width = int_field(env, o, "condWidth", 1, 1 << 16);
   if (!o.Get("noise").IsUndefined()) r.noise = to_floats(env, o.Get("noise"), "request.noise");
+  if (!o.Get("stepNoise").IsUndefined()) r.step_noise = to_floats(env, o.Get("stepNoise"), "request.stepNoise");
+  Napi::Value reanchor = o.Get("reanchorClean");
+  if (reanchor.IsBoolean()) r.reanchor_clean = reanchor.As<Napi::Boolean>().Value();
   if (!o.Get("actionLen").IsUndefined()) {
     r.action_len = int_field(env, o, "actionLen", 1, 1 << 16);
     r.domain_id = int_field(env, o, "domainId", 0, 1 << 16);

@@ -443,6 +443,11 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
 
   // The schedule first: a bad sampler setting fails before any work.
   const runtime::FlowSchedule schedule = runtime::make_flow_schedule(scheduler_, r.schedule);
+  if (!r.step_noise.empty() && !scheduler_.stochastic_sampling)
+    throw ModelError("stepNoise: this checkpoint's scheduler does not re-noise (stochastic_sampling is false)");
+  if (!r.step_noise.empty() && (long long)r.step_noise.size() != (long long)schedule.steps() * n)
+    throw ModelError("stepNoise: need " + std::to_string(schedule.steps()) + " x " + std::to_string(n) +
+                     " floats (one latent draw per step), got " + std::to_string(r.step_noise.size()));
 
   TrackedBytes tracked;
   parts_->set_abort_flag(&abort);
@@ -556,6 +561,19 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
   dr.scheduler = scheduler_;
   dr.schedule = schedule;
   dr.guidance = r.guidance;
+  dr.noise_seed = r.seed;  // a stochastic sampler's own draws (streams without given noise)
+  std::unique_ptr<runtime::GivenNoise> given_noise;
+  if (!r.step_noise.empty()) {
+    given_noise = std::make_unique<runtime::GivenNoise>(dev, r.step_noise.data(), n, schedule.steps());
+    dr.noise.assign((size_t)n_streams, nullptr);
+    dr.noise[0] = given_noise.get();
+  }
+  runtime::LatentBuffer clean_x;  // the initial latents: the clean frames' values, re-imposed after each step
+  if (r.reanchor_clean && !r.clean_frames.empty()) {
+    clean_x = runtime::LatentBuffer(dev, n);
+    dev.copy(clean_x.get(), x.get(), n);
+    vs.reanchor = clean_x.get();
+  }
   const int steps = schedule.steps();
   runtime::denoise(model, dev, streams, dr, abort, [&](int done, int total) {
     if (r.keep_step_latents) {

@@ -81,8 +81,14 @@ struct Cosmos3GenerateRequest {
   std::vector<float> sound_noise;  // [sound_dim, sound_len], or empty: drawn from seed + 2
   uint64_t seed = 0;
   runtime::ScheduleOverrides schedule;  // steps, flow_shift, use_karras_sigmas, sigmas
-  bool decode = true;                   // false: latents only
-  bool keep_step_latents = false;       // copy the latents after every step into the result
+  // Distilled checkpoints (Cosmos3DistilledModularPipeline: stochastic FlowMatchEuler on explicit sigmas): the
+  // video stream's re-noising draws, [steps, channels, t, h, w] (fidelity tests inject diffusers'), or empty:
+  // drawn from the seed per step (runtime::SeededNoise); and the clean frames re-imposed after every step, since
+  // the re-noising moves them too (the distilled scheduler step's re-anchoring).
+  std::vector<float> step_noise;
+  bool reanchor_clean = false;
+  bool decode = true;              // false: latents only
+  bool keep_step_latents = false;  // copy the latents after every step into the result
 };
 
 struct Cosmos3GenerateResult {
