@@ -384,6 +384,10 @@ export interface RawGeneratorRequest {
   flowShift?: number;
   useKarrasSigmas?: boolean;
   sigmas?: number[];
+  /** Distilled checkpoints: the video stream's re-noising draws [steps, channels, t, h, w]; else drawn from `seed`. */
+  stepNoise?: Float32Array;
+  /** Re-impose the clean latent frames after every step (distilled checkpoints, whose steps re-noise them). */
+  reanchorClean?: boolean;
   /** Default true; false returns latents only. */
   decode?: boolean;
   keepStepLatents?: boolean;

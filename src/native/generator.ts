@@ -60,6 +60,8 @@ export interface GeneratorRunInput {
   condVideo?: Float32Array;
   /** The initial noise [channels, t, h, w] (the fidelity tests inject diffusers'); else drawn from `seed`. */
   noise?: Float32Array;
+  /** Distilled checkpoints: each step's re-noising draw, [steps, channels, t, h, w]; else drawn from `seed`. */
+  stepNoise?: Float32Array;
   /** Action runs: the initial action noise [tokens, action_dim]; else drawn from `seed` + 1. */
   actionNoise?: Float32Array;
   /** Seed of the engine's own noise (default 0). */
@@ -268,6 +270,12 @@ export function rawRequest(input: GeneratorRunInput): RawGeneratorRequest {
     }
     if (input.actionNoise) req.actionNoise = input.actionNoise;
   }
+  if (plan.sampler.sigmas) {
+    // A distilled checkpoint: its fixed sigmas, and the clean frames re-imposed after every (re-noising) step.
+    req.sigmas = plan.sampler.sigmas;
+    req.reanchorClean = true;
+  }
+  if (input.stepNoise) req.stepNoise = input.stepNoise;
   if (input.noise) req.noise = input.noise;
   if (input.seed !== undefined) req.seed = input.seed;
   return req;
