@@ -27,7 +27,9 @@ def load(path):
                 r = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if "row" in r and "impl" in r and isinstance(r.get("s"), (int, float)):
+            if r.get("s") is None and isinstance(r.get("estimate_full_s"), (int, float)):
+                r = {**r, "s": r["estimate_full_s"], "estimated": True}
+            if "row" in r and "impl" in r and (isinstance(r.get("s"), (int, float)) or r["row"] == "device_used"):
                 by.setdefault((r["row"], r["impl"]), []).append(r)
     return by
 
@@ -37,11 +39,16 @@ def join(by):
     for row, impl in sorted(k for k in by if k[1] == "ours"):
         if row == "transformer_build":
             continue
+        if row == "device_used":
+            out.append({"row": row, "ours_used_gib": max(r["used_gib"] for r in by[(row, impl)])})
+            continue
         ours = [r["s"] for r in by[(row, impl)]]
         base_row = row[: -len(SUFFIX)] if row.endswith(SUFFIX) else row
         base = by.get((base_row, "diffusers"), [])
         o = statistics.median(ours)
         j = {"row": row, "ours": round(o, 4)}
+        if any(r.get("estimated") for r in by[(row, impl)]):
+            j["ours_estimated"] = True
         if len(ours) > 1:
             j["ours_all"] = ours
         j["baseline"] = round(statistics.median(r["s"] for r in base), 4) if base else None

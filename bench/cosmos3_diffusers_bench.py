@@ -17,15 +17,28 @@ take seconds, not a host copy):
             scheduler config with the documented video setting flow_shift 10, Karras off) x (cond + uncond
             forward, CFG 6) + the latent denormalisation and VAE decode.
 
+  pipeline  whole requests through Cosmos3OmniPipeline.__call__ itself (the same transformer, VAE, the UniPC above,
+            the cosmos3-tiny fixture's text tokenizer, safety checker off, output_type "np"): --pipeline-runs
+              t2v480   480x832, 189 frames, 35 steps, CFG 6;
+              policy   CosmosActionCondition policy, chunk 16 (17 frames), tier 256, a 256x320 image (= the
+                       tier's 1.25 canvas, no padding), bridge_orig_lerobot (10 wide), 30 steps, guidance 1, fps 15;
+              fdyn     forward dynamics, chunk 60 (61 frames), tier 480, a 480x640 image (padded to 544x736),
+                       60 x 10 raw actions, 30 steps, guidance 1, fps 15.
+            Each row says how many transformer calls ran and the text length of the first (cond) and second call
+            (bench/run.sh passes those to ours). The pipeline VAE-encodes the whole conditioning clip for action
+            runs (the first frame repeated to 17 / 61 frames); ours encodes the clean frame only.
+
 Prints JSON lines {"row", "impl": "diffusers", "s", "peak_gib", ...}; bench/cosmos3_bench_join.py pairs them with
 ours (same row names). Peak = torch.cuda.max_memory_allocated during the row (weights included).
 
-  PYTHONPATH=/tmp/dsrc/src python3 bench/cosmos3_diffusers_bench.py forward vae e2e [--reps 3] [--no-720p-vae]
+  PYTHONPATH=/tmp/dsrc/src python3 bench/cosmos3_diffusers_bench.py forward vae e2e pipeline [--reps 3]
+      [--shapes 256p,480p,720p] [--vae-shapes 480p,720p] [--vae-720p-latent-frames N] [--pipeline-runs ...]
 """
 
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -180,10 +193,12 @@ def build_vae():
     return on_gpu_bf16(lambda: AutoencoderKLWan(**WAN22_VAE))
 
 
-def bench_vae(vae, shapes):
+def bench_vae(vae, shapes, latent_frames_720p=None):
     for name in shapes:
         height, width = SHAPES[name]
         _, t, h, w = latent_shape(height, width)
+        if name == "720p" and latent_frames_720p:
+            t = min(t, latent_frames_720p)
         z = torch.randn(1, 48, t, h, w, device="cuda", dtype=torch.bfloat16)
         with torch.no_grad():
             vae.decode(z[:, :, :2]).sample  # warm-up (cuDNN plans, allocator)
@@ -197,6 +212,8 @@ def bench_vae(vae, shapes):
             frames=int(video.shape[2]),
             peak_gib=gib(torch.cuda.max_memory_allocated()),
             weights_gib=gib(sum(p.numel() * p.element_size() for p in vae.parameters())),
+            chunking="AutoencoderKLWan.decode as the pipeline calls it: no tiling / slicing (off by default), "
+            "its _decode loops one latent frame at a time with the causal cache",
         )
         del z, video
         torch.cuda.empty_cache()
@@ -204,16 +221,7 @@ def bench_vae(vae, shapes):
 
 def bench_e2e(model, vae, steps, guidance):
     """480p t2v, 35 steps + CFG: the pipeline's denoising loop and decode, without its tokenizer."""
-    from diffusers import UniPCMultistepScheduler
-
-    sched = UniPCMultistepScheduler(
-        use_karras_sigmas=False,
-        use_flow_sigmas=True,
-        prediction_type="flow_prediction",
-        sigma_max=200.0,
-        sigma_min=0.147,
-        flow_shift=10.0,
-    )
+    sched = unipc()
     height, width = SHAPES["480p"]
     gen = torch.Generator(device="cuda").manual_seed(0)
     latents = torch.randn(1, *latent_shape(height, width), device="cuda", dtype=torch.float32, generator=gen)
@@ -246,28 +254,119 @@ def bench_e2e(model, vae, steps, guidance):
     )
 
 
+def unipc():
+    from diffusers import UniPCMultistepScheduler
+
+    return UniPCMultistepScheduler(
+        use_karras_sigmas=False,
+        use_flow_sigmas=True,
+        prediction_type="flow_prediction",
+        sigma_max=200.0,
+        sigma_min=0.147,
+        flow_shift=10.0,
+    )
+
+
+TOKENIZER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "cosmos3-tiny",
+                             "text_tokenizer")
+
+
+def bench_pipeline(model, vae, runs):
+    """Cosmos3OmniPipeline.__call__ end to end, per run: wall time, transformer calls and their text lengths, peak."""
+    import numpy as np
+    from PIL import Image
+    from transformers import AutoTokenizer
+    from diffusers import Cosmos3OmniPipeline
+    from diffusers.pipelines.cosmos.pipeline_cosmos3_omni import CosmosActionCondition
+
+    pipe = Cosmos3OmniPipeline(
+        transformer=model,
+        text_tokenizer=AutoTokenizer.from_pretrained(TOKENIZER_DIR),
+        vae=vae,
+        scheduler=unipc(),
+        enable_safety_checker=False,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    calls = []
+
+    def record(_module, _args, kwargs):
+        calls.append(int(kwargs.get("und_len", 0)))
+
+    hook = model.register_forward_pre_hook(record, with_kwargs=True)
+    rng = np.random.default_rng(0)
+
+    def image(h, w):
+        return Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+
+    specs = {
+        "t2v480": dict(prompt="A red cube slides across a wooden table while the camera pans slowly to the left.",
+                       num_frames=189, height=480, width=832, num_inference_steps=35, guidance_scale=6.0),
+        "policy": dict(prompt="Pick up the red cube", fps=15.0, num_inference_steps=30, guidance_scale=1.0,
+                       action=CosmosActionCondition(mode="policy", chunk_size=16, domain_name="bridge_orig_lerobot",
+                                                    resolution_tier=256, image=image(256, 320))),
+        "fdyn": dict(prompt="Pick up the red cube", fps=15.0, num_inference_steps=30, guidance_scale=1.0,
+                     action=CosmosActionCondition(mode="forward_dynamics", chunk_size=60,
+                                                  domain_name="bridge_orig_lerobot", resolution_tier=480,
+                                                  image=image(480, 640),
+                                                  raw_actions=torch.rand(60, 10) * 2 - 1)),
+    }
+    try:
+        for name in runs:
+            kw = specs[name]
+            calls.clear()
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            gen = torch.Generator(device="cuda").manual_seed(0)
+            try:
+                with torch.no_grad():
+                    s, out = timed(lambda: pipe(**kw, generator=gen, output_type="np", enable_safety_check=False))
+            except Exception as e:  # one run failing leaves the others measured
+                emit(f"engine_{name}_error", error=f"{type(e).__name__}: {e}"[:400], transformer_calls=len(calls))
+                continue
+            video = np.asarray(out.video)
+            emit(
+                f"engine_{name}",
+                s=round(s, 3),
+                transformer_calls=len(calls),
+                text_tokens=calls[0] if calls else None,
+                uncond_text_tokens=calls[1] if len(calls) > 1 and kw["guidance_scale"] != 1.0 else None,
+                video_shape=list(video.shape),
+                finite=bool(np.isfinite(video).all()),
+                peak_gib=gib(torch.cuda.max_memory_allocated()),
+                note="Cosmos3OmniPipeline.__call__ (tokenizer: cosmos3-tiny fixture), output_type np",
+            )
+    finally:
+        hook.remove()
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", nargs="+", choices=["forward", "vae", "e2e"])
+    ap.add_argument("what", nargs="+", choices=["forward", "vae", "e2e", "pipeline"])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--shapes", default="256p,480p,720p")
     ap.add_argument("--no-720p-vae", action="store_true")
+    ap.add_argument("--vae-shapes", default="480p,720p")
+    ap.add_argument("--vae-720p-latent-frames", type=int, default=0)
+    ap.add_argument("--pipeline-runs", default="policy,fdyn,t2v480")
     ap.add_argument("--steps", type=int, default=35)
     args = ap.parse_args()
     t0 = time.perf_counter()
     model = vae = None
-    if "forward" in args.what or "e2e" in args.what:
+    if "forward" in args.what or "e2e" in args.what or "pipeline" in args.what:
         s, model = timed(build_transformer)
         params = sum(p.numel() for p in model.parameters())
         emit("transformer_build", s=round(s, 1), params_b=round(params / 1e9, 2), weights_gib=gib(2 * params))
     if "forward" in args.what:
         bench_forward(model, args.shapes.split(","), args.reps)
-    if "vae" in args.what or "e2e" in args.what:
+    if "vae" in args.what or "e2e" in args.what or "pipeline" in args.what:
         vae = build_vae()
     if "vae" in args.what:
-        bench_vae(vae, ["480p"] if args.no_720p_vae else ["480p", "720p"])
+        shapes = ["480p"] if args.no_720p_vae else args.vae_shapes.split(",")
+        bench_vae(vae, shapes, args.vae_720p_latent_frames or None)
     if "e2e" in args.what:
         bench_e2e(model, vae, args.steps, 6.0)
+    if "pipeline" in args.what:
+        bench_pipeline(model, vae, args.pipeline_runs.split(","))
     print(json.dumps({"row": "diffusers_total", "s": round(time.perf_counter() - t0, 1)}), file=sys.stderr)
 
 

@@ -17,16 +17,34 @@
 //   e2e      480p t2v, 35 steps + CFG 6: 2 prefills (cond, uncond) + 35 x (2 forward_gen + the CFG combine and a
 //            flow Euler update on the host) + decode. The update is Euler on the shifted flow sigmas (shift 10), not
 //            UniPC: the sampler's arithmetic is a few ms per step either way against ~2 forwards of ~1 s.
+//   engine   whole requests through the Generator engine (models/cosmos3_generator: Cosmos3Generator built from the
+//            CUDA twins with these random weights, UniPC flow_shift 10, Karras off): --engine-runs picks from
+//              t2v480   480p t2v, 189 frames, 35 steps, CFG 6 (text prefill x2, denoise loop, VAE decode);
+//              policy   action policy at the 256 tier, 16-step chunk = 17 frames, 320x256 content, frame 0 clean
+//                       (encoded), 16 noisy action tokens (bridge: domain 7, 10 wide), 30 steps, guidance 1;
+//              fdyn     forward dynamics, 61 frames = 60 transitions, a 640x480 frame on the 480 tier's 736x544
+//                       canvas, frame 0 clean, all 60 actions given, 30 steps, guidance 1.
+//            Text lengths: --text-tokens (t2v) / --policy-text-tokens / --fdyn-text-tokens (the shell passes the
+//            lengths diffusers' pipeline tokenized, so both sides attend over the same sequence). Positions are
+//            shaped as the pipeline's (text 0..n-1, vision (t + n + 15000, h, w), actions after); their values do
+//            not change the work. Peak = weights + both pools' high-water marks.
 //
 // Peak = weight bytes + the pools' peak bytes (the pools only grow; the rows run in increasing size, so each row's
 // peak is its own); the VAE's pool peak counts its activations only, so its input and output (f32, on the GPU for
 // the call) are added. Ours is host in / host out per call as the engine runs it (the decoded video is copied to
-// the host inside the timed decode; diffusers' stays on the GPU). Usage (device): cosmos3_generator_bench [forward]
-// [attention] [vae] [e2e] [--reps N] [--shapes 256p,480p]
-//   [--no-720p-vae] [--steps N] [--layers N]
+// the host inside the timed decode; diffusers' stays on the GPU). VAE rows: --vae-shapes picks 480p / 720p,
+// --vae-720p-latent-frames N decodes fewer latent frames at 720p (the row says how many), --vae-deadline S aborts a
+// decode after S seconds through the VAE's abort flag and reports the chunks done and the time per chunk (row
+// "partial": true). The row "device_used" closes every run: cudaMemGetInfo's used bytes minus those at start (the
+// pools keep their blocks, so after forward 720p + VAE 720p in one process it is the 720p run's footprint).
+// Usage (device): cosmos3_generator_bench [forward] [attention] [vae] [e2e] [engine] [--reps N]
+//   [--shapes 256p,480p] [--no-720p-vae] [--vae-shapes 480p,720p] [--vae-720p-latent-frames N] [--vae-deadline S]
+//   [--engine-runs t2v480,policy,fdyn] [--text-tokens N] [--policy-text-tokens N] [--fdyn-text-tokens N]
+//   [--steps N] [--layers N]
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -36,6 +54,9 @@
 #include <string>
 #include <vector>
 
+#include "../native/src/core/errors.h"
+#include "../native/src/models/cosmos3_audio.h"
+#include "../native/src/models/cosmos3_generator.h"
 #include "../native/src/models/cosmos3_transformer_cuda.h"
 #include "../native/src/models/wan_vae_cuda.h"
 #include "../native/src/ops/attention.h"
@@ -209,25 +230,59 @@ WanVaeConfig wan22() {
       mean + "],\"latents_std\":" + sd + "]}");
 }
 
-void bench_vae(WanVaeCuda& vae, bool with_720p) {
+struct VaeBenchOptions {
+  std::vector<std::string> shapes = {"480p", "720p"};
+  int latent_frames_720p = kLatentT;  // fewer when 720p x 189 does not fit a call
+  double deadline_s = 0;              // > 0: abort a decode after this long and report the rate
+};
+
+void bench_vae(WanVaeCuda& vae, const VaeBenchOptions& vo) {
   for (const Shape& s : kShapes) {
-    if (std::string(s.name) == "256p" || (!with_720p && std::string(s.name) == "720p")) continue;
+    if (std::find(vo.shapes.begin(), vo.shapes.end(), s.name) == vo.shapes.end() || std::string(s.name) == "256p")
+      continue;
     const int h = s.height / 16, w = s.width / 16;
-    std::vector<float> z((size_t)48 * kLatentT * h * w);
+    const int T = std::string(s.name) == "720p" ? std::min(vo.latent_frames_720p, kLatentT) : kLatentT;
+    std::vector<float> z((size_t)48 * T * h * w);
     std::mt19937 rng(7);
     std::normal_distribution<float> nd(0.f, 1.f);
     for (float& v : z) v = nd(rng);
     vae.decode(z.data(), 1, h, w);  // warm-up
+    // The deadline goes through the VAE's own abort flag (read between chunks); the chunk times give the rate.
+    std::atomic<bool> stop{false};
+    std::vector<double> chunk_end;
+    WanVaeRunOptions opt;
+    opt.abort = &stop;
+    const double t0 = now_s();
+    opt.on_chunk = [&](int, int) {
+      cudaDeviceSynchronize();  // the chunk's kernels done: its end time is real (48 syncs per decode)
+      chunk_end.push_back(now_s() - t0);
+      if (vo.deadline_s > 0 && chunk_end.back() > vo.deadline_s) stop = true;
+    };
     std::vector<float> video;
-    const double sec = sync_time([&] { video = vae.decode(z.data(), kLatentT, h, w); });
+    bool partial = false;
+    const double sec = sync_time([&] {
+      try {
+        video = vae.decode(z.data(), T, h, w, opt);
+      } catch (const AbortedError&) {
+        partial = true;
+      }
+    });
     bool finite = true;
     for (float v : video) finite = finite && std::isfinite(v);
+    const int done = (int)chunk_end.size();
+    // Chunks after the first (which is the lone first latent frame: 1 video frame) give the steady rate.
+    const double per_chunk = done > 1 ? (chunk_end.back() - chunk_end.front()) / (done - 1) : sec;
+    const size_t out_floats = (size_t)3 * vae.config().frames_for(T) * s.height * s.width;
     std::printf(
-        "{\"row\": \"vae_decode_%s\", \"impl\": \"ours\", \"s\": %.3f, \"latent\": [48, %d, %d, %d], "
-        "\"frames\": %d, \"finite\": %s, \"peak_gib\": %.2f, \"activation_peak_gib\": %.2f, "
-        "\"weights_gib\": %.2f}\n",
-        s.name, sec, kLatentT, h, w, vae.config().frames_for(kLatentT), finite ? "true" : "false",
-        gib((double)vae.weight_bytes() + vae.last_run_peak_bytes() + 4.0 * (z.size() + video.size())),
+        "{\"row\": \"vae_decode_%s\", \"impl\": \"ours\", \"s\": %s, \"latent\": [48, %d, %d, %d], "
+        "\"frames\": %d, \"partial\": %s, \"chunks_done\": %d, \"chunk_s\": %.4f, \"elapsed_s\": %.3f, "
+        "\"estimate_full_s\": %.2f, \"finite\": %s, \"peak_gib\": %.2f, \"activation_peak_gib\": %.2f, "
+        "\"weights_gib\": %.2f, \"chunking\": \"one latent frame per chunk (the engine's default)\"}\n",
+        s.name, partial ? "null" : std::to_string(sec).c_str(), T, h, w, vae.config().frames_for(T),
+        partial ? "true" : "false", done, per_chunk, sec,
+        chunk_end.empty() ? sec : chunk_end.front() + per_chunk * (T - 1),
+        partial ? "false" : (finite ? "true" : "false"),
+        gib((double)vae.weight_bytes() + vae.last_run_peak_bytes() + 4.0 * (z.size() + out_floats)),
         gib(vae.last_run_peak_bytes()), gib(vae.weight_bytes()));
     std::fflush(stdout);
   }
@@ -268,15 +323,192 @@ void bench_e2e(Cosmos3TransformerCuda& m, WanVaeCuda& vae, int steps, float guid
   std::fflush(stdout);
 }
 
+// An error as a JSON row (quotes and backslashes become ').
+void print_error(const std::string& row, std::string msg) {
+  std::replace(msg.begin(), msg.end(), '"', '\'');
+  std::replace(msg.begin(), msg.end(), '\\', '\'');
+  std::printf("{\"row\": \"%s\", \"impl\": \"ours\", \"error\": \"%s\"}\n", row.c_str(), msg.c_str());
+  std::fflush(stdout);
+}
+
+// The engine's view of the CUDA twins (Cosmos3GeneratorParts). models/cosmos3_generator.cc has the same adapter
+// (CudaParts) but keeps it private to load(); the bench builds the parts from random weights instead, so it
+// restates the forwarding here. No sound decoder: sound_config / decode_sound are written without `override` so the
+// driver compiles both against engines whose parts have them (pure virtual) and against older ones that do not.
+class BenchCudaParts final : public Cosmos3GeneratorParts {
+ public:
+  BenchCudaParts(std::unique_ptr<Cosmos3TransformerCuda> t, std::unique_ptr<WanVaeCuda> v)
+      : t_(std::move(t)), v_(std::move(v)) {}
+  struct Cache final : TextCache {
+    Cosmos3UndCacheCuda c;
+  };
+  std::unique_ptr<TextCache> prefill_text(const int* ids, int n, const float* pos3) override {
+    auto c = std::make_unique<Cache>();
+    c->c = t_->prefill_text(ids, n, pos3);
+    return c;
+  }
+  void forward_gen(const TextCache& c, const Cosmos3GenInputs& in, const Cosmos3GenOutputs& out) override {
+    t_->forward_gen(static_cast<const Cache&>(c).c, in, out);
+  }
+  std::vector<float> encode(const float* video, int F, int H, int W, const WanVaeRunOptions& opt) override {
+    return v_->encode(video, F, H, W, opt);
+  }
+  std::vector<float> decode(const float* latents, int T, int h, int w, const WanVaeRunOptions& opt) override {
+    return v_->decode(latents, T, h, w, opt);
+  }
+  const Cosmos3AudioConfig* sound_config() const { return nullptr; }                   // NOLINT(modernize-use-override)
+  std::vector<float> decode_sound(const float*, int, const Cosmos3AudioRunOptions&) {  // NOLINT
+    throw ModelError("sound: the bench's parts have no sound decoder");
+  }
+  void set_abort_flag(const std::atomic<bool>* f) override { t_->set_abort_flag(f); }
+  const Cosmos3TransformerConfig& transformer_config() const override { return t_->config(); }
+  const WanVaeConfig& vae_config() const override { return v_->config(); }
+  size_t weight_bytes() const override { return t_->weight_bytes() + v_->weight_bytes(); }
+  const char* backend() const override { return "cuda"; }
+  std::vector<CudaPool*> cuda_pools() override { return {const_cast<CudaPool*>(&t_->pool()), &v_->pool()}; }
+
+ private:
+  std::unique_ptr<Cosmos3TransformerCuda> t_;
+  std::unique_ptr<WanVaeCuda> v_;
+};
+
+// UniPC as the pipelines run the video and action modes: flow sigmas, flow_shift 10, Karras off (the same for
+// diffusers' side).
+runtime::FlowSchedulerConfig unipc_flow() {
+  return runtime::FlowSchedulerConfig::from_json(
+      "{\"_class_name\":\"UniPCMultistepScheduler\",\"num_train_timesteps\":1000,\"solver_order\":2,"
+      "\"solver_type\":\"bh2\",\"lower_order_final\":true,\"prediction_type\":\"flow_prediction\","
+      "\"use_flow_sigmas\":true,\"flow_shift\":10.0,\"use_karras_sigmas\":false,\"sigma_min\":0.147,"
+      "\"sigma_max\":200.0,\"final_sigmas_type\":\"zero\"}");
+}
+
+// One engine request of the bench: its shapes as the pipeline plans them (see the header), random ids and values.
+struct EngineRun {
+  std::string name;
+  int text_tokens, latent_t, latent_h, latent_w, steps;
+  float guidance;
+  bool clean_first = false;        // latent frame 0 clean, encoded from one canvas frame
+  int canvas_h = 0, canvas_w = 0;  // the canvas it is encoded from (0: the latent size x 16)
+  int action_len = 0, domain_id = 7, raw_action_dim = 10;
+  bool actions_given = false;  // forward dynamics: every action token clean
+};
+
+Cosmos3Branch branch(const Cosmos3TransformerConfig& c, const EngineRun& e, uint32_t seed) {
+  Cosmos3Branch b;
+  std::mt19937 rng(seed);
+  for (int i = 0; i < e.text_tokens; ++i) b.ids.push_back((int)(rng() % c.vocab_size));
+  const int hp = (e.latent_h + 1) / 2, wp = (e.latent_w + 1) / 2, nv = e.latent_t * hp * wp;
+  const int n = e.text_tokens, L = n + nv + e.action_len;
+  b.positions.assign(3 * (size_t)L, 0.f);
+  float* t = b.positions.data();
+  float* hrow = t + L;
+  float* wrow = hrow + L;
+  for (int i = 0; i < n; ++i) t[i] = hrow[i] = wrow[i] = (float)i;
+  for (int f = 0, r = n; f < e.latent_t; ++f)
+    for (int i = 0; i < hp; ++i)
+      for (int j = 0; j < wp; ++j, ++r) t[r] = n + 15000.f + f, hrow[r] = (float)i, wrow[r] = (float)j;
+  for (int k = 0; k < e.action_len; ++k) t[n + nv + k] = n + 15000.f + k / 4.f;  // one token per transition
+  return b;
+}
+
+void bench_engine(Cosmos3Generator& g, const std::vector<EngineRun>& runs) {
+  const Cosmos3TransformerConfig& c = g.transformer_config();
+  std::vector<CudaPool*> pools = g.cuda_pools();
+  for (const EngineRun& e : runs) {
+    Cosmos3GenerateRequest r;
+    r.cond = branch(c, e, 1);
+    r.guidance = e.guidance;
+    if (e.guidance != 1.0f) r.uncond = branch(c, e, 2);
+    r.latent_t = e.latent_t, r.latent_h = e.latent_h, r.latent_w = e.latent_w;
+    r.seed = 3;
+    r.schedule.steps = e.steps;
+    r.schedule.flow_shift = 10.0;
+    r.schedule.use_karras_sigmas = false;
+    std::mt19937 rng(9);
+    std::uniform_real_distribution<float> ud(-1.f, 1.f);
+    if (e.clean_first) {
+      r.clean_frames = {0};
+      r.cond_frames = 1;
+      r.cond_height = e.canvas_h, r.cond_width = e.canvas_w;
+      const int H = e.canvas_h ? e.canvas_h : e.latent_h * 16, W = e.canvas_w ? e.canvas_w : e.latent_w * 16;
+      r.cond_video.resize((size_t)3 * H * W);
+      for (float& v : r.cond_video) v = ud(rng);
+    }
+    if (e.action_len > 0) {
+      r.action_len = e.action_len, r.domain_id = e.domain_id, r.raw_action_dim = e.raw_action_dim;
+      if (e.actions_given) {
+        for (int k = 0; k < e.action_len; ++k) r.action_clean.push_back(k);
+        r.action_values.assign((size_t)e.action_len * c.action_dim, 0.f);
+        for (float& v : r.action_values) v = ud(rng);
+      }
+    }
+    for (CudaPool* p : pools) p->reset_peak();
+    int steps_done = 0;
+    double denoise_end = 0;
+    const double t0 = now_s();
+    Cosmos3GenerateResult res;
+    double sec = 0;
+    try {
+      sec = sync_time([&] {
+        res = g.generate(r, [&](Cosmos3Stage st, int done, int) {
+          if (st == Cosmos3Stage::Denoise) steps_done = done, denoise_end = now_s() - t0;
+        });
+      });
+    } catch (const std::exception& ex) {  // one run failing leaves the others measured
+      print_error("engine_" + e.name + "_error", ex.what());
+      continue;
+    }
+    bool finite = true;
+    for (float v : res.video) finite = finite && std::isfinite(v);
+    double pool_peak = 0;
+    for (CudaPool* p : pools) pool_peak += (double)p->peak_bytes();
+    const int hp = (e.latent_h + 1) / 2, wp = (e.latent_w + 1) / 2;
+    std::printf(
+        "{\"row\": \"engine_%s\", \"impl\": \"ours\", \"s\": %.3f, \"denoise_s\": %.3f, \"steps\": %d, "
+        "\"guidance\": %.1f, \"text_tokens\": %d, \"vision_tokens\": %d, \"action_tokens\": %d, "
+        "\"frames\": %d, \"height\": %d, \"width\": %d, \"finite\": %s, \"peak_gib\": %.2f, "
+        "\"note\": \"Cosmos3Generator::generate: prefill, UniPC loop (latents on the host between steps), "
+        "encode of frame 0 where clean, VAE decode\"}\n",
+        e.name.c_str(), sec, denoise_end, steps_done, e.guidance, e.text_tokens, e.latent_t * hp * wp, e.action_len,
+        res.frames, res.height, res.width, finite ? "true" : "false", gib((double)g.weight_bytes() + pool_peak));
+    std::fflush(stdout);
+  }
+}
+
+void print_device_used(size_t free_at_start) {
+  size_t free_b = 0, total_b = 0;
+  cudaMemGetInfo(&free_b, &total_b);
+  std::printf(
+      "{\"row\": \"device_used\", \"impl\": \"ours\", \"used_gib\": %.2f, \"note\": \"cudaMemGetInfo used now minus "
+      "at start: every pool's blocks kept, i.e. this process's footprint\"}\n",
+      gib((double)free_at_start - (double)free_b));
+  std::fflush(stdout);
+}
+
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char ch : list + ",") {
+    if (ch == ',') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else
+      cur += ch;
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool do_forward = false, do_attention = false, do_vae = false, do_e2e = false, vae_720p = true;
-  int reps = 3, steps = 35, layers = 36;
-  std::vector<std::string> shapes = {"256p", "480p", "720p"};
+  bool do_forward = false, do_attention = false, do_vae = false, do_e2e = false, do_engine = false;
+  int reps = 3, steps = 35, layers = 36, text_t2v = kTextTokens, text_policy = 256, text_fdyn = 256;
+  std::vector<std::string> shapes = {"256p", "480p", "720p"}, engine_runs = {"t2v480", "policy", "fdyn"};
+  VaeBenchOptions vo;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    auto next_int = [&](int lo) { return std::max(lo, std::atoi(next().c_str())); };
     if (a == "forward")
       do_forward = true;
     else if (a == "attention")
@@ -285,25 +517,33 @@ int main(int argc, char** argv) {
       do_vae = true;
     else if (a == "e2e")
       do_e2e = true;
+    else if (a == "engine")
+      do_engine = true;
     else if (a == "--reps")
-      reps = std::max(1, std::atoi(next().c_str()));
+      reps = next_int(1);
     else if (a == "--steps")
-      steps = std::max(1, std::atoi(next().c_str()));
+      steps = next_int(1);
     else if (a == "--layers")
-      layers = std::max(1, std::atoi(next().c_str()));
+      layers = next_int(1);
     else if (a == "--no-720p-vae")
-      vae_720p = false;
-    else if (a == "--shapes") {
-      shapes.clear();
-      std::string list = next(), cur;
-      for (char ch : list + ",") {
-        if (ch == ',') {
-          if (!cur.empty()) shapes.push_back(cur);
-          cur.clear();
-        } else
-          cur += ch;
-      }
-    } else {
+      vo.shapes = {"480p"};
+    else if (a == "--vae-shapes")
+      vo.shapes = split_list(next());
+    else if (a == "--vae-720p-latent-frames")
+      vo.latent_frames_720p = next_int(1);
+    else if (a == "--vae-deadline")
+      vo.deadline_s = std::atof(next().c_str());
+    else if (a == "--engine-runs")
+      engine_runs = split_list(next());
+    else if (a == "--text-tokens")
+      text_t2v = next_int(1);
+    else if (a == "--policy-text-tokens")
+      text_policy = next_int(1);
+    else if (a == "--fdyn-text-tokens")
+      text_fdyn = next_int(1);
+    else if (a == "--shapes")
+      shapes = split_list(next());
+    else {
       std::fprintf(stderr, "unknown argument: %s\n", a.c_str());
       return 2;
     }
@@ -313,26 +553,53 @@ int main(int argc, char** argv) {
     std::printf("no CUDA device\n");
     return 2;
   }
+  cudaFree(nullptr);  // the context first, so the baseline below excludes it
+  size_t free_at_start = 0, total = 0;
+  cudaMemGetInfo(&free_at_start, &total);
   try {
     std::unique_ptr<Cosmos3TransformerCuda> m;
     std::unique_ptr<WanVaeCuda> vae;
-    if (do_forward || do_e2e) {
+    if (do_forward || do_e2e || do_engine) {
       const double t0 = now_s();
-      m = Cosmos3TransformerCuda::random(nano(layers), WType::BF16, 1, 0.02f);
+      Cosmos3TransformerConfig cfg = nano(layers);
+      // The Nano's heads as diffusers' bench builds them (action 64 wide, sound 64): the engine's action runs
+      // need them; a t2v forward does not touch them.
+      cfg.action_gen = true, cfg.action_dim = 64, cfg.sound_gen = true, cfg.sound_dim = 64;
+      m = Cosmos3TransformerCuda::random(cfg, WType::BF16, 1, 0.02f);
       cudaDeviceSynchronize();
       std::printf("{\"row\": \"transformer_build\", \"impl\": \"ours\", \"s\": %.1f, \"weights_gib\": %.2f}\n",
                   now_s() - t0, gib(m->weight_bytes()));
     }
     if (do_attention) bench_attention(shapes, reps);
     if (do_forward) bench_forward(*m, shapes, reps);
-    if (do_vae || do_e2e) vae = WanVaeCuda::random(wan22(), WType::BF16, 5, 0.02f);
-    if (do_vae) bench_vae(*vae, vae_720p);
+    if (do_vae || do_e2e || do_engine) vae = WanVaeCuda::random(wan22(), WType::BF16, 5, 0.02f);
+    if (do_vae) bench_vae(*vae, vo);
     if (do_e2e) bench_e2e(*m, *vae, steps, 6.0f);
+    if (do_engine) {
+      std::vector<EngineRun> runs;
+      for (const std::string& name : engine_runs) {
+        if (name == "t2v480")  // 480x832, 189 frames
+          runs.push_back({"t2v480", text_t2v, kLatentT, 30, 52, steps, 6.0f});
+        else if (name == "policy") {  // 320x256 content = the 256 tier's 1.25 canvas, 17 frames
+          EngineRun e{"policy", text_policy, 5, 16, 20, 30, 1.0f};
+          e.clean_first = true, e.action_len = 16;
+          runs.push_back(e);
+        } else if (name == "fdyn") {  // 640x480 on the 480 tier's 736x544 canvas, 61 frames
+          EngineRun e{"fdyn", text_fdyn, 16, 30, 40, 30, 1.0f};
+          e.clean_first = true, e.canvas_h = 544, e.canvas_w = 736, e.action_len = 60, e.actions_given = true;
+          runs.push_back(e);
+        } else {
+          std::fprintf(stderr, "unknown engine run: %s\n", name.c_str());
+          return 2;
+        }
+      }
+      Cosmos3Generator g(std::make_unique<BenchCudaParts>(std::move(m), std::move(vae)), unipc_flow());
+      bench_engine(g, runs);
+    }
+    print_device_used(free_at_start);
   } catch (const std::exception& e) {
-    std::string msg = e.what();  // kept valid JSON: quotes and backslashes become '
-    std::replace(msg.begin(), msg.end(), '"', '\'');
-    std::replace(msg.begin(), msg.end(), '\\', '\'');
-    std::printf("{\"row\": \"error\", \"impl\": \"ours\", \"error\": \"%s\"}\n", msg.c_str());
+    print_error("error", e.what());
+    print_device_used(free_at_start);
     return 1;
   }
   return 0;

@@ -1,0 +1,96 @@
+"""Joins the Qwen3 decode and Qwen3-VL tower + prefill benches of ours and transformers, measured in the same
+`bash bench/run.sh decode prefill` call, into JSON lines with ours, baseline and ratio (issue 14 "How to measure").
+
+Inputs (the logs bench/run.sh writes):
+  decode:  ours = bench/qwen3_decode_bench.cu's lines "decode N tokens after a P-token prompt: X ms/token, Y tokens/s"
+           and "roofline (weight bytes / D2D bandwidth): R ms/token = Z tokens/s" (+ "D2D copy bandwidth ...");
+           baseline = bench/hf_qwen3_decode.py's JSON line {"bench": "qwen3_8b_text_decode_transformers", ...}.
+  prefill: ours = bench/qwen3vl_prefill_bench.cu's JSON line {"bench": "qwen3vl_8b_tower_prefill", "cases": [...]};
+           baseline = bench/hf_qwen3vl_prefill.py's {"bench": "qwen3vl_8b_tower_prefill_transformers", ...}.
+Ratio = baseline time / ours time (> 1: ours is faster); decode compares tokens/s the same way.
+
+  python3 bench/qwen3_bench_join.py decode.log prefill.log
+"""
+
+import json
+import re
+import sys
+
+DECODE = re.compile(r"^decode (\d+) tokens after a (\d+)-token prompt: ([\d.]+) ms/token, ([\d.]+) tokens/s")
+ROOF = re.compile(r"^roofline \(weight bytes / D2D bandwidth\): ([\d.]+) ms/token = ([\d.]+) tokens/s")
+D2D = re.compile(r"^D2D copy bandwidth \(read\+write\): (\d+) GB/s")
+
+
+def json_lines(text):
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                pass
+
+
+def decode_rows(text):
+    ours, roof, d2d = {}, {}, None
+    key = None
+    for line in text.splitlines():
+        if m := DECODE.match(line):
+            key = (int(m[2]), int(m[1]))  # (prompt, gen)
+            ours.setdefault(key, []).append(float(m[4]))
+        elif (m := ROOF.match(line)) and key:
+            roof[key] = float(m[2])
+        elif m := D2D.match(line):
+            d2d = int(m[1])
+    base = {}
+    for j in json_lines(text):
+        if j.get("bench") == "qwen3_8b_text_decode_transformers":
+            base.setdefault((j["prompt"], j["gen"]), []).append(j["tokens_per_s"])
+    for key in sorted(ours):
+        o = max(ours[key])  # best of the runs: the bench's own figure is one timed decode
+        b = max(base[key]) if key in base else None
+        yield {
+            "row": f"qwen3_decode_{key[0]}_{key[1]}",
+            "unit": "tokens/s",
+            "ours": o,
+            "ours_all": ours[key],
+            "baseline": b,
+            "ratio": round(o / b, 3) if b else None,
+            "roofline_tokens_per_s": roof.get(key),
+            "d2d_gb_s": d2d,
+        }
+
+
+def prefill_rows(text):
+    ours, base = {}, {}
+    for j in json_lines(text):
+        if j.get("bench") == "qwen3vl_8b_tower_prefill":
+            for c in j["cases"]:
+                ours.setdefault(c["case"], []).append(c["tower_ms"] + c["prefill_ms"])
+        elif j.get("bench") == "qwen3vl_8b_tower_prefill_transformers":
+            for c in j["cases"]:
+                base.setdefault(c["case"], []).append(c["ms"])
+    for case in sorted(ours):
+        o = min(ours[case])
+        b = min(base[case]) if case in base else None
+        yield {
+            "row": f"qwen3vl_tower_prefill_{case}",
+            "unit": "ms",
+            "ours": round(o, 1),
+            "ours_all": ours[case],
+            "baseline": b,
+            "ratio": round(b / o, 3) if b else None,
+        }
+
+
+def main():
+    text = ""
+    for path in sys.argv[1:]:
+        with open(path) as f:
+            text += f.read() + "\n"
+    for row in list(decode_rows(text)) + list(prefill_rows(text)):
+        print(json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()

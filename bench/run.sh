@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# The benches of bench/README.md, ours and the baseline of each row in the same run (issue 14 "How to measure").
+#
+#   here:   bash bench/run.sh prepare [COMMIT]
+#           Builds the CUDA drivers into .dev/benchbin (stripped, git-ignored): cosmos3_generator_bench,
+#           qwen3_decode_bench, qwen3vl_prefill_bench. The engine (native/src, binding left out) is compiled from
+#           COMMIT (default HEAD, `git archive`, so helpers' uncommitted edits in this tree never get in) into
+#           native/build/bench/obj, an object rebuilt only when its source or any header of the snapshot changed;
+#           the drivers are this tree's bench/*.cu compiled against that snapshot. 2 compiles at a time, nice 10;
+#           ~4 min from scratch on the 2-core machine. Also .dev/diffusers_src.tgz (tools/device/cosmos3_fixtures.sh
+#           prepare) when missing. .dev/benchbin/MANIFEST names the commit and the drivers' blob hashes.
+#   device: bash bench/run.sh SECTION...      (one `run` call, kind nvidia-h200,
+#                                              carry [".dev/benchbin", ".dev/diffusers_src.tgz"])
+#
+# Sections (each fits one call; several in one call share the diffusers process and ours' process):
+#   decode     Qwen3-8B text decode 128/128 and 1024/256, ours (qwen3_decode_bench) vs transformers eager
+#              (hf_qwen3_decode.py 128 128), with the roofline from the measured D2D bandwidth      ~3 min
+#   prefill    Qwen3-VL-8B tower + prefill, image and video, ours (qwen3vl_prefill_bench) vs transformers sdpa
+#              (hf_qwen3vl_prefill.py)                                                              ~2 min
+#   generator  Cosmos 3 Nano transformer, one forward at 256p / 480p / 720p x 189 frames, ours vs diffusers
+#   vae        Wan2.2 VAE decode 480p and 720p x 189 frames, ours vs diffusers AutoencoderKLWan
+#              (generator + vae: ~6 min; ours' process footprint after both = the 720p run's peak)
+#   e2e        480p t2v, 189 frames, 35 steps, CFG 6: ours = the Generator engine (Cosmos3Generator::generate),
+#              diffusers = Cosmos3OmniPipeline.__call__                                             ~5 min
+#   actions    policy (256 tier, chunk 16 = 17 frames) and forward dynamics (61 frames, 640x480), 30 steps,
+#              guidance 1, through the same two                                                     ~1 min
+# Environment: BENCH_BUDGET_S (default 540: the whole call's wall budget; every step runs under `timeout` with
+# what is left), BENCH_VAE_DEADLINE_S (default 100: ours' VAE decode stops after this long per shape and reports
+# its rate; the row says "partial"), BENCH_VAE_720P_LATENT_FRAMES (default 48 = 189 frames), BENCH_REPS (3).
+# Results under $OUT: summary.txt (steps, the joined rows: JSON lines with ours / baseline / ratio, then every
+# row), rows.jsonl (every Generator row), bench.log (everything the benches printed).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BIN=.dev/benchbin
+DRIVERS=(cosmos3_generator_bench qwen3_decode_bench qwen3vl_prefill_bench)
+
+prepare() {
+  local commit
+  commit=$(git rev-parse "${1:-HEAD}") || exit 1
+  local root=native/build/bench
+  local snap=$root/src obj=$root/obj
+  rm -rf "$snap" && mkdir -p "$snap" "$obj" "$BIN"
+  git archive "$commit" native/src | tar -x -C "$snap"
+  mkdir -p "$snap/bench" && cp bench/*.cu bench/*.h "$snap/bench/"
+  # One key per object: the source's blob hash + a hash of every header in the snapshot.
+  local headers
+  headers=$(find "$snap/native/src" "$snap/bench" \( -name '*.h' -o -name '*.cuh' \) -print0 | sort -z |
+    xargs -0 cat | sha1sum | cut -c1-40)
+  local NVFLAGS=(-std=c++17 -O3 -DCOSMOS_CUDA --expt-relaxed-constexpr -gencode arch=compute_90,code=sm_90
+                 -gencode arch=compute_90,code=compute_90)
+  # .cc files through nvcc too (g++ underneath, with CUDA's include path), with the addon's C++ flags.
+  local CXXFLAGS=(-std=c++17 -O2 -DCOSMOS_CUDA -Xcompiler -pthread)
+  # A wgmma kernel needs sm_90a SASS (the addon's CMakeLists adds it for that file only): the same here.
+  local SM90A=(-gencode arch=compute_90a,code=sm_90a)
+  # The addon's CUDA build (scripts/build-native.sh) already holds most engine objects: one is taken when the
+  # source and every native/src header it includes (ninja's deps) are older than it and equal to COMMIT's.
+  local cm=native/build/cmake-cuda
+  declare -A at_commit=() now=()
+  local blob path
+  while read -r _ _ blob path; do at_commit[$path]=$blob; done < <(git ls-tree -r "$commit" native/src)
+  mapfile -t paths < <(find native/src -type f \( -name '*.h' -o -name '*.cuh' -o -name '*.cu' -o -name '*.cc' \))
+  local hashes
+  mapfile -t hashes < <(printf '%s\n' "${paths[@]}" | git hash-object --stdin-paths)
+  for i in "${!paths[@]}"; do now[${paths[$i]}]=${hashes[$i]}; done
+  reusable() {  # reusable <native/src/...>: the addon's object of that source, when it is COMMIT's code
+    local oc="$cm/CMakeFiles/cosmos_native.dir/src/${1#native/src/}.o" d rel
+    [ -f "$oc" ] && command -v ninja > /dev/null || return 1
+    local deps
+    deps=$(ninja -C "$cm" -t deps "${oc#"$cm"/}")
+    [[ $deps == *"(VALID)"* ]] && grep -qx " *$PWD/$1" <<< "$deps" || return 1  # recorded, the source among them
+    while read -r d; do
+      rel=${d#"$PWD"/}
+      [[ $rel == native/src/* ]] || continue
+      [ "$rel" -ot "$oc" ] && [ -n "${at_commit[$rel]:-}" ] && [ "${now[$rel]:-}" = "${at_commit[$rel]}" ] || return 1
+    done < <(tail -n +2 <<< "$deps" | sed 's/^ *//')
+    echo "$oc"
+  }
+  local srcs=() engine_objs=() pids=() f o key oc reused=0
+  mapfile -t srcs < <(cd "$snap" && find native/src \( -name '*.cu' -o -name '*.cc' \) -not -path '*/binding/*' | sort)
+  for d in "${DRIVERS[@]}"; do srcs+=("bench/$d.cu"); done
+  for f in "${srcs[@]}"; do
+    o="$obj/$(echo "$f" | tr / _).o"
+    [[ $f == native/* ]] && engine_objs+=("$o")
+    key="$(git hash-object "$snap/$f") $headers"
+    [ -f "$o" ] && [ "$(cat "$o.key" 2>/dev/null)" = "$key" ] && continue
+    if [[ $f == native/* ]] && oc=$(reusable "$f"); then
+      cp "$oc" "$o" && echo "$key" > "$o.key" && reused=$((reused + 1))
+      continue
+    fi
+    while [ "$(jobs -rp | wc -l)" -ge 2 ]; do sleep 0.5; done
+    if [[ $f == *.cu ]]; then
+      local extra=()
+      grep -q 'wgmma.mma_async' "$snap/$f" && extra=("${SM90A[@]}")
+      (nice -n 10 nvcc "${NVFLAGS[@]}" "${extra[@]}" -c "$snap/$f" -o "$o" && echo "$key" > "$o.key") &
+    else
+      (nice -n 10 nvcc "${CXXFLAGS[@]}" -c "$snap/$f" -o "$o" && echo "$key" > "$o.key") &
+    fi
+    pids+=($!)
+  done
+  local rc=0
+  for p in "${pids[@]}"; do wait "$p" || rc=1; done
+  [ $rc = 0 ] || { echo "a source failed to compile (see above)" >&2; exit 1; }
+  echo "engine objects: ${#engine_objs[@]} (${reused} taken from $cm, ${#pids[@]} compiled now, the rest up to date)"
+  for d in "${DRIVERS[@]}"; do
+    nice -n 10 nvcc "${NVFLAGS[@]}" -o "$BIN/$d" "$obj/bench_$d.cu.o" "${engine_objs[@]}" -lpthread && strip "$BIN/$d" ||
+      { echo "link failed: $d" >&2; exit 1; }
+  done
+  {
+    echo "engine: native/src at $commit"
+    for d in "${DRIVERS[@]}"; do echo "driver: bench/$d.cu $(git hash-object "bench/$d.cu")"; done
+  } > "$BIN/MANIFEST"
+  [ -f .dev/diffusers_src.tgz ] || bash tools/device/cosmos3_fixtures.sh prepare
+  cat "$BIN/MANIFEST"
+  du -sh "$BIN" .dev/diffusers_src.tgz
+}
+
+device() {
+  local out=${OUT:-/tmp/bench_run}
+  mkdir -p "$out"
+  local sum="$out/summary.txt" rows="$out/rows.jsonl" log="$out/bench.log"
+  : > "$sum"
+  : > "$rows"
+  : > "$log"
+  local budget=${BENCH_BUDGET_S:-540} reps=${BENCH_REPS:-3}
+  note() { echo "$*" | tee -a "$sum"; }
+  left() { echo $((budget - SECONDS)); }
+  # step <name> <min s left> <command...>: runs it under `timeout` with the time left (never stops the others);
+  # Generator JSON rows of its stdout go to rows.jsonl, everything to bench.log.
+  step() {
+    local name=$1 need=$2; shift 2
+    if [ "$(left)" -lt "$need" ]; then note "$name: skipped ($(left) s left, needs $need)"; return 0; fi
+    local t0=$SECONDS
+    echo "=== $name: $*" >> "$log"
+    timeout "$(left)" "$@" > /tmp/bench_step.txt 2>> "$log"
+    local rc=$?
+    cat /tmp/bench_step.txt >> "$log"
+    grep '^{"row"' /tmp/bench_step.txt >> "$rows"
+    note "$name: rc=$rc ($((SECONDS - t0)) s)"
+  }
+  local want=" $* "
+  has() { [[ $want == *" $1 "* ]]; }
+  note "device: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader) ; $(nproc) cores"
+  note "$(tr '\n' ';' < $BIN/MANIFEST)"
+  note "sections: $*"
+  local b=$BIN
+  if has decode; then
+    step "ours decode 128/128" 60 $b/qwen3_decode_bench 128 128
+    step "ours decode 1024/256" 60 $b/qwen3_decode_bench 1024 256
+    step "transformers decode 128/128" 60 python3 bench/hf_qwen3_decode.py 128 128
+  fi
+  if has prefill; then
+    step "ours tower + prefill" 40 env NO_BREAKDOWN=1 $b/qwen3vl_prefill_bench
+    step "transformers tower + prefill" 60 python3 bench/hf_qwen3vl_prefill.py
+  fi
+  if has decode || has prefill; then
+    note "--- Qwen3 rows (ratio = baseline time / ours time: > 1 means ours is faster)"
+    python3 bench/qwen3_bench_join.py "$log" | tee -a "$sum"
+  fi
+  # The Generator: one diffusers process for every Generator section (it imports once, ~20 s), run first so its
+  # pipeline's text lengths can be given to ours; then one ours process (forward -> vae -> engine).
+  # diffusers' argparse wants its positional sections first (dwhat), then the options (dopts).
+  local dwhat=() dopts=() oargs=() pruns=() oruns=()
+  if has generator; then dwhat+=(forward); oargs+=(forward); fi
+  if has vae; then
+    local f720=${BENCH_VAE_720P_LATENT_FRAMES:-48}
+    dwhat+=(vae); dopts+=(--vae-720p-latent-frames "$f720")
+    oargs+=(vae --vae-720p-latent-frames "$f720" --vae-deadline "${BENCH_VAE_DEADLINE_S:-100}")
+  fi
+  if has actions; then pruns+=(policy fdyn); oruns+=(policy fdyn); fi
+  if has e2e; then pruns+=(t2v480); oruns+=(t2v480); fi
+  [ ${#pruns[@]} -gt 0 ] && dwhat+=(pipeline) && dopts+=(--pipeline-runs "$(IFS=,; echo "${pruns[*]}")")
+  [ ${#oruns[@]} -gt 0 ] && oargs+=(engine --engine-runs "$(IFS=,; echo "${oruns[*]}")")
+  local dargs=("${dwhat[@]}" "${dopts[@]}")
+  if [ ${#dwhat[@]} -gt 0 ]; then
+    rm -rf /tmp/dsrc && mkdir -p /tmp/dsrc && tar -xzf .dev/diffusers_src.tgz -C /tmp/dsrc || note "no .dev/diffusers_src.tgz"
+    step "diffusers ${dargs[*]}" 60 env PYTHONPATH=/tmp/dsrc/src PYTHONUNBUFFERED=1 \
+      python3 bench/cosmos3_diffusers_bench.py "${dargs[@]}" --reps "$reps"
+    # The text lengths the pipeline tokenized (first transformer call of each run), for ours' same-length runs.
+    local lens
+    lens=$(python3 - "$rows" <<'EOF'
+import json, sys
+flags = {"engine_t2v480": "--text-tokens", "engine_policy": "--policy-text-tokens", "engine_fdyn": "--fdyn-text-tokens"}
+out = []
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("impl") == "diffusers" and r.get("row") in flags and r.get("text_tokens"):
+        out += [flags[r["row"]], str(r["text_tokens"])]
+print(" ".join(out))
+EOF
+)
+    note "text lengths from the pipeline: ${lens:-none}"
+    # shellcheck disable=SC2206
+    [ -n "$lens" ] && oargs+=($lens)
+    step "ours ${oargs[*]}" 30 $b/cosmos3_generator_bench "${oargs[@]}" --reps "$reps"
+    note "--- Generator rows joined (ratio = diffusers s / ours s: > 1 means ours is faster)"
+    python3 bench/cosmos3_bench_join.py "$rows" | tee -a "$sum"
+    note "--- every Generator row"
+    tee -a "$sum" < "$rows"
+  fi
+  note "total: $SECONDS s"
+}
+
+case "${1:-}" in
+prepare) shift; prepare "$@" ;;
+decode | prefill | generator | vae | e2e | actions) device "$@" ;;
+*)
+  echo "usage: bench/run.sh prepare [COMMIT] | bench/run.sh SECTION... (decode prefill generator vae e2e actions)" >&2
+  exit 2
+  ;;
+esac
