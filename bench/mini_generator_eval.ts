@@ -1,0 +1,236 @@
+/**
+ * Quality of a mini Generator checkpoint through our own native engine (`generate()` / `rollout()`
+ * with the checkpoint folder as backend, CPU), on held-out seeds of the procedural world
+ * (`src/world`, eval split), checked by colour segmentation (`src/world/segment.ts`):
+ *
+ * - text-to-video: eval seeds whose clip has a push ("the red cube slides to the left"); the prompt
+ *   is the world's generator prompt of that seed (as in training); the video is generated at 320×192,
+ *   17 frames, 10 fps, decoded from the MP4 and the pushed object's colour tracked: a sample passes
+ *   when the object moves at least {@link MIN_SHIFT_PX} along the prompted direction (left / right in
+ *   x, away / towards in y: perspective turns an away push diagonal, so the prompted axis is read, not
+ *   the dominant one — see {@link followsDirection}).
+ * - forward dynamics: the seed's first frame and its 16-row action chunk → video; the gripper's
+ *   centroid per frame against the simulated clip's, as a fraction of the frame width
+ *   ({@link pathError}; a frame where the predicted gripper is not found counts half the width).
+ * - timing: seconds per call on this machine (the issue's target: a mini text-to-video ≤ 60 s on a
+ *   2-core CPU).
+ *
+ * Prints one JSON line per sample and a final `{"summary": …}` line.
+ *
+ * @example
+ * ```sh
+ * node --import tsx bench/mini_generator_eval.ts --checkpoint tools/train/resume/mini-generator --count 20
+ * node --import tsx bench/mini_generator_eval.ts --checkpoint <ckpt> --modes fdyn --count 10 --steps 20
+ * ```
+ * @module
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { generate, rollout } from "../src/api/mod.ts";
+import { decodeVideoFrames } from "../src/media/mod.ts";
+import {
+  type Direction,
+  generatorPrompt,
+  makeSample,
+  motionOf,
+  type ObjectColor,
+  pngOf,
+  renderClip,
+  type RgbBuffer,
+  seedsOf,
+  trackColors,
+  type WorldSample,
+} from "../src/world/mod.ts";
+
+/** Smallest displacement (pixels at 320×192) along the prompted direction that counts as a move. */
+export const MIN_SHIFT_PX = 4;
+
+/** What a text-to-video prompt of the seed asks for: the pushed object's colour and the direction. */
+export interface SlideTarget {
+  color: ObjectColor;
+  direction: Direction;
+  /** The event's words, e.g. "the red cube slides to the left". */
+  label: string;
+}
+
+/** The push of a sample (undefined when its clip has none). */
+export function slideTarget(sample: WorldSample): SlideTarget | undefined {
+  const e = sample.events.find((ev) => ev.kind === "pushed" && ev.direction);
+  if (!e?.direction) return undefined;
+  return { color: sample.scene.objects[e.object].color, direction: e.direction, label: e.label };
+}
+
+/** The verdict of the text-to-video checker on one clip. */
+export interface MotionVerdict {
+  ok: boolean;
+  /** Centroid displacement (pixels) from the first to the last frame the colour shows in, or undefined. */
+  dx?: number;
+  dy?: number;
+  /** The displacement along the prompted direction (pixels; negative: the opposite way). */
+  along?: number;
+  /** Frames the colour shows in. */
+  seen: number;
+  reason: string;
+}
+
+/**
+ * Does the object of `color` move `direction` in these frames? Yes when it shows in at least half the
+ * frames and its centroid moves at least `minShift` pixels along the direction's image axis: left /
+ * right along x, away (up the image) / towards (down) along y.
+ */
+export function followsDirection(
+  frames: readonly RgbBuffer[],
+  color: ObjectColor,
+  direction: Direction,
+  minShift = MIN_SHIFT_PX,
+): MotionVerdict {
+  const m = motionOf(trackColors(frames), color);
+  if (!m) return { ok: false, seen: 0, reason: `the ${color} object is not found in two frames` };
+  const along = direction === "left" ? -m.dx : direction === "right" ? m.dx : direction === "away" ? -m.dy : m.dy;
+  const base = { dx: m.dx, dy: m.dy, along, seen: m.seen };
+  if (m.seen < frames.length / 2) {
+    return { ...base, ok: false, reason: `the ${color} object shows in ${m.seen} of ${frames.length} frames` };
+  }
+  if (along < minShift) {
+    return { ...base, ok: false, reason: `moves ${along.toFixed(1)} px ${direction} (< ${minShift})` };
+  }
+  return { ...base, ok: true, reason: `moves ${along.toFixed(1)} px ${direction}` };
+}
+
+/** How far a predicted gripper path is from the simulated one. */
+export interface PathError {
+  /** Mean over frames of the centroid distance over the frame width (a missing frame counts 0.5). */
+  meanFraction: number;
+  /** The largest per-frame distance over the width. */
+  maxFraction: number;
+  /** Frames where the predicted gripper was not found. */
+  missing: number;
+  frames: number;
+}
+
+/**
+ * The gripper's centroid in each predicted frame against the same frame of the reference clip (both
+ * segmented the same way), as a fraction of the frame width. Frames where the reference shows no
+ * gripper are skipped; where only the prediction misses it, the frame counts 0.5.
+ */
+export function pathError(predicted: readonly RgbBuffer[], reference: readonly RgbBuffer[]): PathError {
+  const n = Math.min(predicted.length, reference.length);
+  const p = trackColors(predicted.slice(0, n));
+  const r = trackColors(reference.slice(0, n));
+  const width = reference[0].width;
+  const errs: number[] = [];
+  let missing = 0;
+  for (let k = 0; k < n; k++) {
+    const ref = r[k].gripper;
+    if (!ref) continue;
+    const got = p[k].gripper;
+    if (!got) {
+      missing++;
+      errs.push(0.5);
+      continue;
+    }
+    errs.push(Math.hypot(got.centroid[0] - ref.centroid[0], got.centroid[1] - ref.centroid[1]) / width);
+  }
+  const mean = errs.length ? errs.reduce((a, b) => a + b, 0) / errs.length : 1;
+  return { meanFraction: mean, maxFraction: errs.length ? Math.max(...errs) : 1, missing, frames: errs.length };
+}
+
+async function framesOf(path: string, count: number): Promise<RgbBuffer[]> {
+  const decoded = await decodeVideoFrames(path, { frameIndices: Array.from({ length: count }, (_, k) => k) });
+  return decoded.map((f) => ({ data: f.data, width: f.width, height: f.height, channels: 3 as const }));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      checkpoint: { type: "string" },
+      count: { type: "string", default: "20" },
+      offset: { type: "string", default: "0" },
+      modes: { type: "string", default: "t2v,fdyn" },
+      steps: { type: "string", default: "30" },
+      guidance: { type: "string", default: "4" },
+      out: { type: "string" },
+    },
+  });
+  if (!values.checkpoint) throw new Error("--checkpoint: required");
+  const backend = resolve(values.checkpoint);
+  const count = Number(values.count);
+  const steps = Number(values.steps);
+  const guidance = Number(values.guidance);
+  const out = values.out ?? mkdtempSync(join(tmpdir(), "mini-generator-eval-"));
+  mkdirSync(out, { recursive: true });
+  const summary: Record<string, Record<string, number>> = {};
+  const modes = values.modes!.split(",");
+  if (modes.includes("t2v")) {
+    let n = 0, ok = 0, seconds = 0;
+    // eval seeds in order, those with a push (about a third), until `count` samples
+    for (const seed of seedsOf("eval", count * 6, Number(values.offset))) {
+      if (n >= count) break;
+      const sample = makeSample(seed, { frames: 17, fps: 10 });
+      const target = slideTarget(sample);
+      if (!target) continue;
+      const t0 = performance.now();
+      const r = await generate({
+        prompt: generatorPrompt(sample),
+        output: "video",
+        resolution: "256p",
+        aspectRatio: "16:9",
+        numFrames: 17,
+        fps: 10,
+        numInferenceSteps: steps,
+        guidanceScale: guidance,
+        seed: seed % 1000,
+        outputPath: join(out, `t2v_${seed}.mp4`),
+      }, { backend });
+      const s = (performance.now() - t0) / 1000;
+      const verdict = followsDirection(await framesOf(r.media.path, 17), target.color, target.direction);
+      n++;
+      seconds += s;
+      if (verdict.ok) ok++;
+      console.log(JSON.stringify({ mode: "t2v", seed, target: target.label, seconds: +s.toFixed(1), ...verdict }));
+    }
+    summary.t2v = { samples: n, follows: n ? ok / n : 0, secondsPerCall: n ? seconds / n : 0 };
+  }
+  if (modes.includes("fdyn")) {
+    let n = 0, sum = 0, within = 0, seconds = 0;
+    for (const seed of seedsOf("eval", count, Number(values.offset))) {
+      const sample = makeSample(seed, { frames: 17, fps: 10 });
+      const clip = renderClip(sample);
+      const image = join(out, `frame0_${seed}.png`);
+      writeFileSync(image, await pngOf(clip.frames[0]));
+      const t0 = performance.now();
+      const r = await rollout({
+        mode: "forward_dynamics",
+        embodiment: "droid",
+        prompt: sample.scenario.instruction,
+        image,
+        actions: sample.actions,
+        resolution: "256p",
+        fps: 10,
+        numInferenceSteps: steps,
+        seed: seed % 1000,
+        outputPath: join(out, `fdyn_${seed}.mp4`),
+      }, { backend });
+      const s = (performance.now() - t0) / 1000;
+      const e = pathError(await framesOf(r.video!.path, 17), clip.frames);
+      n++;
+      seconds += s;
+      sum += e.meanFraction;
+      if (e.meanFraction <= 0.1) within++;
+      console.log(JSON.stringify({ mode: "fdyn", seed, seconds: +s.toFixed(1), ...e }));
+    }
+    summary.fdyn = {
+      samples: n,
+      meanPathError: n ? sum / n : 1,
+      within10pct: n ? within / n : 0,
+      secondsPerCall: n ? seconds / n : 0,
+    };
+  }
+  console.log(JSON.stringify({ summary, checkpoint: backend, steps, guidance, out }));
+  if (!values.out) rmSync(out, { recursive: true, force: true });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) await main();
