@@ -7,7 +7,7 @@
 //   - the second load adds exactly the Reasoner's own blocks (the final norm in f32, lm_head in the matmul
 //     dtype) to the shared bytes;
 //   - the Reasoner's logits (bound to the Generator's blocks) vs the CPU decoder, and the Generator's und K/V
-//     vs the CPU transformer's prefill_text (f32: 1e-4; bf16: 5e-2);
+//     vs the CPU transformer's prefill_text (f32: 1e-4; bf16: 1e-1, a sanity bound);
 //   - freeing either keeps the other's outputs bit for bit; a reload binds the other's blocks and gives the
 //     same outputs; both freed: no shared bytes left and the pool holds nothing.
 // Run: build_shared_weights_cuda_test.sh, then shared_weights_cuda_test <repo root>. Prints a markdown table.
@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
     for (WType wt : {WType::F32, WType::BF16}) {
       const bool bf = wt == WType::BF16;
       const std::string tag = bf ? "bf16" : "f32";
-      const double tol = bf ? 5e-2 : 1e-4;
+      const double tol = bf ? 1e-1 : 1e-4;  // bf16: a sanity bound (weights rounded, flash attention)
       const size_t live0 = SharedWeights::live_bytes();
       const auto t0 = std::chrono::steady_clock::now();
       auto gen = Cosmos3TransformerCuda::load(*plain, gcfg, wt);
