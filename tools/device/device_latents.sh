@@ -36,7 +36,7 @@ prepare)
   s=$snap/native/src
   t=$snap/native/test
   NVFLAGS=(-std=c++17 -O3 -DCOSMOS_CUDA --expt-relaxed-constexpr -gencode arch=compute_90,code=sm_90 -MMD)
-  CXXFLAGS=(-std=c++17 -O2 -pthread -DCOSMOS_CUDA -MMD)
+  CXXFLAGS=(-std=c++17 -O2 -pthread -DCOSMOS_CUDA -isystem "$(dirname "$(command -v nvcc)")/../include" -MMD)
   engine=("$s"/ops/*.cu "$s"/ops/*_cpu.cc "$s"/layers/*.cu "$s"/layers/*.cc "$s"/core/cuda_*.cu
     "$s"/core/{parallel,json,config,tensor,memory}.cc "$s"/safetensors/safetensors.cc
     "$s"/models/{cosmos3_transformer,wan_vae,cosmos3_audio}.cc "$s"/models/{cosmos3_transformer,wan_vae,cosmos3_audio}_cuda.cu
