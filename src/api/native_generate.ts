@@ -28,6 +28,7 @@ import { describeBackend } from "../backend/resolve.ts";
 import { throwIfAborted, UnsupportedError } from "../errors.ts";
 import {
   conditioningClip,
+  distilledGenerateRequest,
   generateRun,
   generatorInputs,
   type GeneratorPlan,
@@ -149,6 +150,8 @@ export async function nativeGenerate(
   }
   const { signal, onProgress } = options;
   const session = await openCosmos3Generator(backend.checkpoint, onProgress);
+  // A distilled few-step checkpoint runs on its fixed schedule, guidance 1; `effective` lists what did not apply.
+  if (session.model.distilled) req = distilledGenerateRequest(req, session.model.distilled);
   throwIfAborted(signal);
   onProgress?.({ stage: "preprocess", message: "Reading the conditioning media" });
   const sources: { image?: MediaSource; video?: MediaSource } = {};
@@ -189,7 +192,13 @@ export async function nativeGenerate(
       signal,
     );
   }
-  const result: GenerateResult = { mode, media: file, seed, backend: describeBackend(backend) };
+  const result: GenerateResult = {
+    mode,
+    media: file,
+    seed,
+    backend: describeBackend(backend),
+    effective: req.effective,
+  };
   if (session.untrained) {
     result.untrained = true;
   }

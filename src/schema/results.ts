@@ -14,7 +14,7 @@
 import { z } from "zod";
 import type { NormalizationMethod } from "./action_normalization.ts";
 import type { ActionChunk, ActionMode, EmbodimentId } from "./embodiments.ts";
-import type { GenerationMode } from "./generate_request.ts";
+import type { EffectiveGenerate, GenerationMode } from "./generate_request.ts";
 import type { ReasonTask } from "./reason_request.ts";
 
 /** A box with its label; coordinates in the model's convention (Qwen3-VL: 0–1000 grid). */
@@ -110,6 +110,12 @@ export interface GenerateResult {
    * `{ "untrained": true }` in its folder, as the tiny test fixture has): the media are noise by design.
    */
   untrained?: boolean;
+  /**
+   * The settings the run used (native runs): the request's `effective`, or on a distilled few-step checkpoint its
+   * fixed step count, guidance 1 and shift, with what the request set that did not apply in `ignored`
+   * (src/generator/distilled.ts).
+   */
+  effective?: EffectiveGenerate & { ignored?: { field: string; value: unknown; reason: string }[] };
 }
 
 /**
