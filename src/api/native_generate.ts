@@ -7,8 +7,12 @@
  * H.264 MP4. Frames are the pipeline's postprocess: (x / 2 + 0.5) clamped to [0, 1], times 255,
  * rounded.
  *
- * Sound (t2v / i2v / v2v with sound) needs the sound tokenizer, which the native engine does not
- * have yet: an UnsupportedError says so. Resizing is sharp's bilinear, close to but not bit-equal
+ * Sound (t2v / i2v / v2v with `sound: true`, on a checkpoint with a sound_gen transformer and
+ * `sound_tokenizer/`): the engine generates the sound latents with the video (same timesteps and CFG, their
+ * own sampler state) and decodes them with the AVAE; the waveform (the tokenizer's sampling rate, 48 kHz
+ * stereo shipped) is muxed into the MP4 as 48 kHz stereo AAC, so the result plays with sound inline. The
+ * sound is generated, never conditioned on: diffusers has no audio input (a `sound` that is not a boolean is
+ * refused by the request schema). Resizing is sharp's bilinear, close to but not bit-equal
  * with torch's antialiased interpolate and the VideoProcessor's PIL resize (same-size inputs are exact).
  *
  * @example
@@ -25,7 +29,7 @@
  */
 import { randomInt } from "node:crypto";
 import { describeBackend } from "../backend/resolve.ts";
-import { throwIfAborted, UnsupportedError } from "../errors.ts";
+import { throwIfAborted } from "../errors.ts";
 import {
   conditioningClip,
   distilledGenerateRequest,
@@ -35,10 +39,12 @@ import {
   planGeneration,
   type RunMedia,
 } from "../generator/mod.ts";
+import { pcmFromPlanar } from "../media/audio.ts";
 import { readImage } from "../media/images.ts";
 import type { RgbFrame } from "../media/video_decode.ts";
 import type { MediaSource } from "../media/source.ts";
 import { decodeVideoFrames, encodeVideo, probeVideo } from "../media/video.ts";
+import type { AudioInput } from "../media/video_encode.ts";
 import { writeImage } from "../media/images.ts";
 import { openCosmos3Generator } from "../native/generator.ts";
 import { localPathOf, mediaBytes } from "../reasoner/messages.ts";
@@ -92,16 +98,32 @@ export async function conditioningPixels(
   return out;
 }
 
-/** Writes the engine's decoded video [3, F, H, W] in [-1, 1] as an H.264 MP4 at `path`, described as a MediaFile. */
+/** The engine's decoded sound: a planar waveform [channels, samples] in [-1, 1] at `sampleRate`. */
+export interface DecodedSound {
+  wave: Float32Array;
+  channels: number;
+  sampleRate: number;
+}
+
+/**
+ * Writes the engine's decoded video [3, F, H, W] in [-1, 1] as an H.264 MP4 at `path`, with `sound` (if any)
+ * muxed as 48 kHz stereo AAC (src/media resamples other rates), described as a MediaFile.
+ */
 export async function writeVideo(
   out: { video: Float32Array; frames: number; height: number; width: number },
   fps: number,
   path: string,
   signal?: AbortSignal,
+  sound?: DecodedSound,
 ): Promise<MediaFile> {
   const F = out.frames, H = out.height, W = out.width;
   const frames = Array.from({ length: F }, (_, f) => pixelsToFrame(out.video, f, F, H, W));
-  const r = await encodeVideo(frames, { output: path, fps, width: W, height: H, signal });
+  let audio: AudioInput | undefined;
+  if (sound) {
+    const pcm = pcmFromPlanar(sound.wave, sound.channels, sound.sampleRate);
+    audio = { pcm: pcm.samples, sampleRate: pcm.sampleRate, channels: pcm.channels };
+  }
+  const r = await encodeVideo(frames, { output: path, fps, width: W, height: H, signal, audio });
   return {
     path: r.path,
     mimeType: "video/mp4",
@@ -109,7 +131,7 @@ export async function writeVideo(
     height: r.height,
     numFrames: r.frames,
     fps: r.fps,
-    hasSound: false,
+    hasSound: r.hasAudio,
   };
 }
 
@@ -139,15 +161,6 @@ export async function nativeGenerate(
 ): Promise<GenerateResult> {
   if (backend.kind !== "native") throw new TypeError("nativeGenerate needs a native backend");
   const mode = generationMode(req);
-  if (req.sound) {
-    throw new UnsupportedError(
-      `The native engine has no Cosmos 3 sound tokenizer yet, so ${mode} cannot run in-process.`,
-      {
-        hint:
-          "Leave sound off for a silent video, or set COSMOS_GENERATOR_BACKEND (or pass backend) to a vLLM-Omni server URL.",
-      },
-    );
-  }
   const { signal, onProgress } = options;
   const session = await openCosmos3Generator(backend.checkpoint, onProgress);
   // A distilled few-step checkpoint runs on its fixed schedule, guidance 1; `effective` lists what did not apply.
@@ -185,11 +198,15 @@ export async function nativeGenerate(
       hasSound: false,
     };
   } else {
+    const sound = out.soundWave
+      ? { wave: out.soundWave, channels: out.soundChannels, sampleRate: out.soundSampleRate }
+      : undefined;
     file = await writeVideo(
       { video, frames: F, height: H, width: W },
       plan.fps,
       req.outputPath ?? defaultOutputPath(mode, "mp4"),
       signal,
+      sound,
     );
   }
   const result: GenerateResult = {

@@ -379,6 +379,10 @@ export interface RawGeneratorRequest {
   actionValues?: Float32Array;
   /** Initial action noise [actionLen, action_dim]; else drawn from `seed` + 1. */
   actionNoise?: Float32Array;
+  /** Runs with sound: sound latent frames (all noisy); needs a sound_gen transformer and sound_tokenizer/. */
+  soundLen?: number;
+  /** Initial sound noise [sound_dim, soundLen]; else drawn from `seed` + 2. */
+  soundNoise?: Float32Array;
   seed?: number;
   steps: number;
   flowShift?: number;
@@ -402,6 +406,17 @@ export interface RawGeneratorResult {
   /** Action runs: [actionLen, action_dim] after the last step (channels past the embodiment's width are 0). */
   action?: Float32Array;
   stepActions: Float32Array[];
+  /** Sound runs: [sound_dim, soundLen] after the last step. */
+  sound?: Float32Array;
+  /** With keepStepLatents (sound runs): the sound latents after every step. */
+  stepSounds: Float32Array[];
+  /** Sound runs, decoded: the waveform [soundChannels, soundSamples] in [-1, 1], channel-first (planar). */
+  soundWave?: Float32Array;
+  /** 0 when no sound was decoded. */
+  soundChannels: number;
+  soundSamples: number;
+  /** The sound tokenizer's sampling_rate (48000 shipped). */
+  soundSampleRate: number;
   /** [3, frames, height, width] in [-1, 1], when decoded. */
   video?: Float32Array;
   frames: number;

@@ -8,7 +8,8 @@
  *
  * {@link Cosmos3GeneratorSession.run} takes a planned run (src/generator: `planGeneration` +
  * `generatorInputs`) and the conditioning pixels, and returns the final latents (and, when asked, the
- * latents after every step) and the decoded frames in [-1, 1], channel-first.
+ * latents after every step) and the decoded frames in [-1, 1], channel-first; a plan with sound also returns
+ * the sound latents and the decoded waveform ([channels, samples] at the sound tokenizer's sampling rate).
  *
  * A checkpoint folder may carry `cosmos-ts.json` with `{ "untrained": true }` (the tiny test fixture
  * `test/fixtures/cosmos3-tiny` does): its outputs are noise by design, and `generate()` labels them so.
@@ -64,6 +65,8 @@ export interface GeneratorRunInput {
   stepNoise?: Float32Array;
   /** Action runs: the initial action noise [tokens, action_dim]; else drawn from `seed` + 1. */
   actionNoise?: Float32Array;
+  /** Runs with sound: the initial sound noise [sound_dim, sound frames]; else drawn from `seed` + 2. */
+  soundNoise?: Float32Array;
   /** Seed of the engine's own noise (default 0). */
   seed?: number;
   /** Decode to frames (default true). */
@@ -269,6 +272,10 @@ export function rawRequest(input: GeneratorRunInput): RawGeneratorRequest {
       req.actionValues = a.values ?? new Float32Array(a.tokens * a.actionDim);
     }
     if (input.actionNoise) req.actionNoise = input.actionNoise;
+  }
+  if (plan.sound) {
+    req.soundLen = plan.sound.frames;
+    if (input.soundNoise) req.soundNoise = input.soundNoise;
   }
   if (plan.sampler.sigmas) {
     // A distilled checkpoint: its fixed sigmas, and the clean frames re-imposed after every (re-noising) step.

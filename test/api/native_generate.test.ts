@@ -1,13 +1,16 @@
 // generate() on the native engine (CPU) with the tiny Cosmos 3 Generator fixture, against the real diffusers
 // pipeline (test/fixtures/cosmos3-tiny-reference/pipeline_<mode>.safetensors, made on the GPU machine by
 // tools/fixtures/make_cosmos3_tiny.py):
-//  - t2i, t2v (CFG 3), i2v, v2v, and the action runs policy, forward and inverse dynamics (the action canvas
+//  - t2i, t2v (CFG 3), i2v, v2v, t2v with sound (sound latents per step, the AVAE's wave within 1e-4), and the
+//    action runs policy, forward and inverse dynamics (the action canvas
 //    padded as the pipeline pads it), through the session generate() runs (src/native/generator.ts), planned by
 //    src/generator exactly as the pipeline's run was called (64x96, 3 steps, both prompt templates on), with the
 //    pipeline's captured noise injected and the conditioning pixels read from the fixture's PNGs: latents after
 //    every step, final latents and decoded frames within 1e-3 of diffusers';
 //  - generate() itself on the fixture at 256p: a PNG / an H.264 MP4 written atomically that probe right, labelled
-//    untrained, progress events in order, abort mid-run frees the run's memory, a bad size / sound are refused.
+//    untrained, progress events in order, abort mid-run frees the run's memory, a bad size is refused; t2v / i2v /
+//    v2v with sound write an MP4 with a 48 kHz stereo AAC track (real ffprobe); sound on a checkpoint without
+//    sound_tokenizer/ and sound as an input are ValidationErrors.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -25,7 +28,7 @@ import { join } from "node:path";
 import sharp from "sharp";
 import { generate } from "../../src/api/generate.ts";
 import { conditioningPixels } from "../../src/api/native_generate.ts";
-import { AbortError, CheckpointError, UnsupportedError, ValidationError } from "../../src/errors.ts";
+import { AbortError, CheckpointError, ValidationError } from "../../src/errors.ts";
 import { generatorInputs, planGeneration } from "../../src/generator/mod.ts";
 import { probeVideo } from "../../src/media/video.ts";
 import { nativeMemory } from "../../src/native/mod.ts";
@@ -172,6 +175,40 @@ describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, inje
     });
   }
 
+  test("t2v with sound: vision and sound latents after every step within 1e-3, decoded wave within 1e-4", async () => {
+    const spec = reference.pipelines.t2v_sound;
+    const store = readSafetensors(join(REF, "pipeline_t2v_sound.safetensors"));
+    const s = await openCosmos3Generator(CKPT);
+    const plan = planGeneration(pipelineRun(spec), s.model);
+    assert.deepEqual([plan.sound?.channels, plan.sound?.frames], store.get("noise.sound")!.shape);
+    const inputs = generatorInputs(plan, s.tokenizer, s.model);
+    assert.deepEqual(inputs.prompts.cond, i32(store.get("prompt.cond_ids"), "prompt.cond_ids"));
+    const r = await s.run({
+      plan,
+      inputs,
+      noise: f32(store.get("noise.vision"), "noise.vision"),
+      soundNoise: f32(store.get("noise.sound"), "noise.sound"),
+      keepStepLatents: true,
+    });
+    const worst: Record<string, number> = {};
+    assert.equal(r.stepSounds.length, spec.steps);
+    for (let i = 0; i < spec.steps; i++) {
+      for (const [k, got] of [["vision", r.stepLatents[i]], ["sound", r.stepSounds[i]]] as const) {
+        worst[`step.${i}.${k}`] = maxAbsDiff(got, f32(store.get(`step.${i}.${k}`), `step.${i}.${k}`));
+      }
+    }
+    worst.final = maxAbsDiff(r.latents, f32(store.get("final.vision"), "final.vision"));
+    const wantVideo = f32(store.get("out.video"), "out.video");
+    worst.video = maxAbsDiff(pipelineFrames(r, wantVideo.length), wantVideo);
+    const wave = store.get("out.sound_wave")!;
+    assert.deepEqual([r.soundChannels, r.soundSamples], wave.shape);
+    assert.equal(r.soundSampleRate, s.model.soundSampleRate);
+    const dWave = maxAbsDiff(r.soundWave!, f32(wave, "out.sound_wave"));
+    console.log("t2v_sound", JSON.stringify({ ...worst, wave: dWave }));
+    for (const [k, d] of Object.entries(worst)) assert.ok(d <= 1e-3, `t2v_sound ${k}: ${d}`);
+    assert.ok(dWave <= 1e-4, `t2v_sound wave: ${dWave}`);
+  });
+
   test("a checkpoint the engine cannot take is a CheckpointError naming the key", async () => {
     // The VAE's is_residual: Wan2.1 (false) is refused by the engine's config parser, which names the key.
     const dir = join(OUT, "bad-ckpt");
@@ -304,11 +341,91 @@ describe("generate() on the native engine (tiny fixture)", () => {
     assert.equal(nativeMemory().bytesInUse, before);
   });
 
-  test("sound is refused with a clear UnsupportedError; a bad tier is a ValidationError", async () => {
-    await assert.rejects(
-      generate({ prompt: "Rain.", resolution: "256p", numFrames: 5, sound: true }, { backend }),
-      (e: unknown) => e instanceof UnsupportedError && /sound tokenizer/.test(e.message),
+  test("t2v, i2v and v2v with sound: MP4s with a 48 kHz stereo AAC track, shown inline", async () => {
+    const probeSound = async (path: string) => {
+      const info = await probeVideo(path);
+      assert.deepEqual(
+        [info.frameCount, info.audio?.codec, info.audio?.sampleRate, info.audio?.channels],
+        [5, "aac", 48000, 2],
+        path,
+      );
+    };
+    const t2v = await generate(
+      {
+        prompt: "Rain on a roof.",
+        sound: true,
+        resolution: "256p",
+        numFrames: 5,
+        numInferenceSteps: 1,
+        seed: 2,
+        outputPath: join(OUT, "t2v_sound.mp4"),
+      },
+      { backend },
     );
+    assert.equal(t2v.mode, "text-to-video-with-sound");
+    assert.equal(t2v.media.hasSound, true);
+    await probeSound(t2v.media.path);
+    const i2v = await generate(
+      {
+        prompt: "The gripper closes.",
+        sound: true,
+        image: join(REF, "media", "frame_00.png"),
+        resolution: "256p",
+        numFrames: 5,
+        numInferenceSteps: 1,
+        outputPath: join(OUT, "i2v_sound.mp4"),
+      },
+      { backend },
+    );
+    assert.equal(i2v.mode, "image-to-video-with-sound");
+    await probeSound(i2v.media.path);
+    const v2v = await generate(
+      {
+        prompt: "The ball rolls on.",
+        sound: true,
+        video: i2v.media.path,
+        conditionFrameIndexes: [1],
+        resolution: "256p",
+        numFrames: 5,
+        numInferenceSteps: 1,
+        outputPath: join(OUT, "v2v_sound.mp4"),
+      },
+      { backend },
+    );
+    assert.equal(v2v.mode, "video-to-video-with-sound");
+    await probeSound(v2v.media.path);
+    // Rendered as a video with its sound, like a remote result.
+    const cap = captureDisplays();
+    try {
+      await show(t2v);
+    } finally {
+      cap.restore();
+    }
+    const html = cap.sent.filter((d) => "text/html" in d.bundle).map((d) => str(d.bundle, "text/html")).join("\n");
+    assert.match(html, /<video[^>]*controls/);
+    assert.match(JSON.stringify(cap.sent.map((d) => d.bundle)), /sound: true/);
+  });
+
+  test("sound on a checkpoint without sound_tokenizer/, and sound as an input, are ValidationErrors", async () => {
+    const dir = join(OUT, "no-sound-ckpt");
+    mkdirSync(dir, { recursive: true });
+    for (const d of ["transformer", "vae", "scheduler", "text_tokenizer", "model_index.json", "cosmos-ts.json"]) {
+      symlinkSync(join(CKPT, d), join(dir, d));
+    }
+    await assert.rejects(
+      generate({ prompt: "Rain.", resolution: "256p", numFrames: 5, sound: true }, { backend: dir }),
+      (e: unknown) => e instanceof ValidationError && /makes no sound/.test(e.message),
+    );
+    await assert.rejects(
+      generate(
+        { prompt: "Rain.", resolution: "256p", numFrames: 5, sound: "rain.wav" as unknown as boolean },
+        { backend },
+      ),
+      (e: unknown) => e instanceof ValidationError && /never conditions on input audio/.test(e.message),
+    );
+  });
+
+  test("a bad tier is a ValidationError", async () => {
     await assert.rejects(
       generate({ prompt: "Rain.", resolution: "1080p" as unknown as "720p" }, { backend }),
       (e: unknown) => e instanceof ValidationError && /resolution/.test(e.message),

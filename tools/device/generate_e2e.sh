@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The native Generator (src/native/generator.ts + NativeCosmos3Generator) on the device machine, COSMOS_DEVICE=cpu
-# then cuda: the fixture's t2i / t2v / i2v / v2v runs with diffusers' noise injected, max |diff| of step latents,
-# final latents and decoded frames vs Cosmos3OmniPipeline (pass: all <= 1e-3) and the wall time per run. The
+# then cuda: the fixture's t2i / t2v / i2v / v2v / t2v_sound runs with diffusers' noise injected, max |diff| of step
+# latents (vision, and sound for t2v_sound), final latents and decoded frames vs Cosmos3OmniPipeline (pass: all
+# <= 1e-3; the AVAE-decoded wave of t2v_sound <= 1e-4) and the wall time per run. The
 # device has no node and no npm: the driver is bundled with esbuild (sharp stays external and is carried) and run
 # with a carried node binary, as tools/device/reason_e2e.sh does.
 #
@@ -42,11 +43,13 @@ device)
     for (const d of ["cpu", "cuda"]) {
       const p = `${process.argv[1]}/${d}.jsonl`;
       const rows = fs.existsSync(p) ? fs.readFileSync(p, "utf8").trim().split("\n").filter((l) => l.startsWith("{")).map(JSON.parse) : [];
-      if (rows.length !== 4) { ok = false; console.log(d, "runs:", rows.length, "of 4"); }
+      if (rows.length !== 5) { ok = false; console.log(d, "runs:", rows.length, "of 5"); }
       for (const r of rows) {
-        const worst = Math.max(...r.steps, r.final, r.video);
-        if (!(worst <= 1e-3) || r.backend !== d) ok = false;
-        console.log(d, r.mode, "backend", r.backend, "worst", worst.toExponential(2), r.ms, "ms");
+        const worst = Math.max(...r.steps, ...(r.sound ?? []), r.final, r.video);
+        const wave = "wave" in r ? ` wave ${typeof r.wave === "number" ? r.wave.toExponential(2) : "missing"}` : "";
+        if (!(worst <= 1e-3) || r.backend !== d || ("wave" in r && !(typeof r.wave === "number" && r.wave <= 1e-4))) ok = false;
+        if (r.mode === "t2v_sound" && (r.sound ?? []).length === 0) ok = false;
+        console.log(d, r.mode, "backend", r.backend, "worst", worst.toExponential(2) + wave, r.ms, "ms");
       }
     }
     console.log(ok ? "PASS" : "FAIL");' "$out" ;;

@@ -1,8 +1,9 @@
-// The native Cosmos 3 Generator on the device machine: the t2i, t2v, i2v and v2v runs of
+// The native Cosmos 3 Generator on the device machine: the t2i, t2v, i2v, v2v and t2v-with-sound runs of
 // test/fixtures/cosmos3-tiny-reference through the session (src/native/generator.ts) with diffusers' noise
 // injected, on the backend COSMOS_DEVICE picks, each printed as one JSON line: max |diff| of the step latents,
-// the final latents and the decoded frames against Cosmos3OmniPipeline's, and the run's wall time. Bundled and
-// run by tools/device/generate_e2e.sh.
+// the final latents and the decoded frames against Cosmos3OmniPipeline's (sound runs: also the sound latents
+// after every step and the AVAE's decoded wave), and the run's wall time. Bundled and run by
+// tools/device/generate_e2e.sh.
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import process from "node:process";
@@ -37,7 +38,7 @@ const reference = JSON.parse(readFileSync(join(REF, "reference.json"), "utf8")).
   PipelineRun
 >;
 const s = await openCosmos3Generator(CKPT);
-for (const mode of ["t2i", "t2v", "i2v", "v2v"]) {
+for (const mode of ["t2i", "t2v", "i2v", "v2v", "t2v_sound"]) {
   const spec = reference[mode];
   const store = readSafetensors(join(REF, `pipeline_${mode}.safetensors`));
   const plan = planGeneration(pipelineRun(spec), s.model);
@@ -51,6 +52,7 @@ for (const mode of ["t2i", "t2v", "i2v", "v2v"]) {
     inputs: generatorInputs(plan, s.tokenizer, s.model),
     condVideo,
     noise: f32(store.get("noise.vision")),
+    soundNoise: plan.sound ? f32(store.get("noise.sound")) : undefined,
     keepStepLatents: true,
   });
   const ms = performance.now() - t0;
@@ -63,6 +65,12 @@ for (const mode of ["t2i", "t2v", "i2v", "v2v"]) {
     steps: r.stepLatents.map((x, i) => maxAbsDiff(x, f32(store.get(`step.${i}.vision`)))),
     final: maxAbsDiff(r.latents, f32(store.get("final.vision"))),
     video: maxAbsDiff(got, want),
+    ...(plan.sound
+      ? {
+        sound: r.stepSounds.map((x, i) => maxAbsDiff(x, f32(store.get(`step.${i}.sound`)))),
+        wave: r.soundWave ? maxAbsDiff(r.soundWave, f32(store.get("out.sound_wave"))) : null,
+      }
+      : {}),
     ms: Math.round(ms),
   }));
 }
