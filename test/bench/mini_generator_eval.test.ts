@@ -41,6 +41,26 @@ describe("text-to-video checker", () => {
     assert.deepEqual([...directions].sort(), ["away", "left", "right", "towards"]);
   });
 
+  test("colour blotches that change every frame (an untrained model's noise) are a no for every colour", () => {
+    // 20 x 12 random colour cells, 16 px each, redrawn every frame: big saturated regions, no object
+    let state = 12345;
+    const rand = () => (state = (state * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const frames = Array.from({ length: 17 }, () => {
+      const cells = Array.from({ length: 20 * 12 }, () => [0, 0, 0].map(() => Math.floor(rand() * 256)));
+      const data = new Uint8Array(320 * 192 * 3);
+      for (let y = 0; y < 192; y++) {
+        for (let x = 0; x < 320; x++) data.set(cells[(y >> 4) * 20 + (x >> 4)], (y * 320 + x) * 3);
+      }
+      return { data, width: 320, height: 192, channels: 3 as const };
+    });
+    for (const color of ["red", "green", "blue", "yellow", "purple", "orange"] as const) {
+      for (const direction of ["left", "right", "away", "towards"] as const) {
+        const v = followsDirection(frames, color, direction);
+        assert.equal(v.ok, false, `${color} ${direction}: ${v.reason}`);
+      }
+    }
+  });
+
   test("the wrong object or no object is a no", () => {
     const s = pushes[0];
     const t = slideTarget(s)!;
