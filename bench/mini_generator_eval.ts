@@ -11,7 +11,8 @@
  *   the dominant one — see {@link followsDirection}).
  * - forward dynamics: the seed's first frame and its 16-row action chunk → video; the gripper's
  *   centroid per frame against the simulated clip's, as a fraction of the frame width
- *   ({@link pathError}; a frame where the predicted gripper is not found counts half the width).
+ *   ({@link pathError}; a frame where the predicted gripper is not found counts half the width), next to
+ *   the baseline of the first frame held still.
  * - timing: seconds per call on this machine (the issue's target: a mini text-to-video ≤ 60 s on a
  *   2-core CPU).
  *
@@ -219,7 +220,7 @@ async function main(): Promise<void> {
     summary.t2v = { samples: n, follows: n ? ok / n : 0, secondsPerCall: n ? seconds / n : 0 };
   }
   if (modes.includes("fdyn")) {
-    let n = 0, sum = 0, within = 0, seconds = 0;
+    let n = 0, sum = 0, within = 0, seconds = 0, stillSum = 0;
     for (const seed of seedsOf("eval", count, Number(values.offset))) {
       const sample = makeSample(seed, { frames: 17, fps: 10 });
       const clip = renderClip(sample);
@@ -240,15 +241,19 @@ async function main(): Promise<void> {
       }, { backend });
       const s = (performance.now() - t0) / 1000;
       const e = pathError(await framesOf(r.video!.path, 17), clip.frames);
+      // the baseline a model must beat: the first frame held still (the gripper never moves)
+      const still = pathError(clip.frames.map(() => clip.frames[0]), clip.frames).meanFraction;
       n++;
       seconds += s;
       sum += e.meanFraction;
+      stillSum += still;
       if (e.meanFraction <= 0.1) within++;
-      console.log(JSON.stringify({ mode: "fdyn", seed, seconds: +s.toFixed(1), ...e }));
+      console.log(JSON.stringify({ mode: "fdyn", seed, seconds: +s.toFixed(1), ...e, stillFraction: still }));
     }
     summary.fdyn = {
       samples: n,
       meanPathError: n ? sum / n : 1,
+      stillFrameBaseline: n ? stillSum / n : 1,
       within10pct: n ? within / n : 0,
       secondsPerCall: n ? seconds / n : 0,
     };
