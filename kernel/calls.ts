@@ -261,9 +261,8 @@ const SERVER_KIND = {
 /**
  * Picks the backend of a notebook's calls from the environment — `COSMOS_REASONER_BACKEND` (for
  * `reason`) or `COSMOS_GENERATOR_BACKEND` (for `generate` / `rollout`), then `COSMOS_BACKEND`, then
- * `o.fallback` — says in the notebook which one runs and what it cannot do (the native engine has
- * no Cosmos 3 sound tokenizer yet; a tiny test checkpoint answers gibberish, or noise), and
- * returns the options to pass to the calls.
+ * `o.fallback` — says in the notebook which one runs and what it is (a tiny test checkpoint answers
+ * gibberish, or noise), and returns the options to pass to the calls.
  * @example
  * ```ts
  * import { notebookBackend, reason } from "./calls.ts";
@@ -300,19 +299,10 @@ export async function notebookBackend(
             names[0]
           } to a Cosmos 3 checkpoint folder or to a vLLM / NIM URL such as http://127.0.0.1:8000/v1.`
         : `${backend.checkpoint} is a tiny Cosmos 3 Generator with RANDOM, UNTRAINED weights, made for the tests. It runs ` +
-          "the whole native path (text encoder, transformer, flow sampler, VAE decode, action heads) but its images, videos " +
-          `and actions are noise; each call runs at ${TINY_GENERATOR_CAPS.resolution} with a few frames and ` +
+          "the whole native path (text encoder, transformer, flow sampler, VAE decode, sound decoder, action heads) " +
+          `but its images, videos, sound and actions are noise; each call runs at ${TINY_GENERATOR_CAPS.resolution} with a few frames and ` +
           `${TINY_GENERATOR_CAPS.steps} steps. For real results set ${names[0]} to a diffusers-layout Cosmos 3 ` +
           "checkpoint folder or to a vLLM-Omni URL such as http://127.0.0.1:8000.",
-    );
-  }
-  if (call === "generate" && backend.kind === "native") {
-    await note(
-      "unavailable",
-      "The native engine runs generate() for images and silent videos (t2i, t2v, i2v, v2v) from a diffusers-layout " +
-        "Cosmos 3 Generator checkpoint folder or HF-cached repo id; it has no Cosmos 3 sound tokenizer yet, so a call " +
-        "with sound: true shows an UnsupportedError. For sound, start a vLLM-Omni server (see this notebook's Backend " +
-        `section) and set ${names[0]}=http://<host>:8000.`,
     );
   }
   return { backend, tinyCheckpoint };

@@ -7,8 +7,8 @@
 //    untrained-weights warning; Generator / action notebooks run the tiny untrained Cosmos 3
 //    checkpoint (test/fixtures/cosmos3-tiny) natively at the tiny caps (256p, 5 or 9 frames, 2 steps,
 //    4-step chunks): the PNG / MP4 files they write exist and probe, each result is labelled
-//    untrained; a call with sound shows the engine's UnsupportedError (no native sound tokenizer) and
-//    the notebook runs on — never a result from nowhere.
+//    untrained; a call with sound writes an MP4 with a 48 kHz stereo AAC track (the tiny checkpoint's
+//    sound_tokenizer/); nothing is reported unavailable — never a result from nowhere.
 // 2. A sample (caption, 2D grounding, temporal localization, text-to-video, policy) with
 //    COSMOS_REASONER_BACKEND / COSMOS_GENERATOR_BACKEND pointing at test/remote/_server.ts. That
 //    server follows the documented vLLM (OpenAI chat completions, SSE) and vLLM-Omni (videos/sync,
@@ -156,7 +156,7 @@ function assertInputs(path: string, cells: Cell[]): void {
 const CALL =
   /^(await show\((reason|generate|rollout)\(.*\);|const (\w+) = await (reason|generate|rollout)\(.*\);\nawait show\(\3\);)$/;
 
-/** Every call runs on a tiny checkpoint under the untrained warning: Reasoner calls stream; Generator / action calls leave media (or say plainly why not: sound). */
+/** Every call runs on a tiny checkpoint under the untrained warning: Reasoner calls stream; Generator / action calls leave media (with sound when asked). */
 async function assertHonestWithoutBackend(path: string, cells: Cell[]): Promise<void> {
   const surface = path.split("/")[0];
   const line = backendLine(cells);
@@ -220,9 +220,9 @@ async function assertHonestWithoutBackend(path: string, cells: Cell[]): Promise<
 
 /**
  * Generator / action notebooks without a backend run the tiny untrained Cosmos 3 checkpoint natively: every
- * silent call leaves media that probe at the tiny caps (256p, 5 or 9 frames) under both untrained notes; a call
- * with sound shows the engine's UnsupportedError (no sound tokenizer) and no media, the 57D egocentric policy the
- * ValidationError of the tiny action head (16 wide), and the notebook goes on.
+ * call leaves media that probe at the tiny caps (256p, 5 or 9 frames) under both untrained notes, a call with
+ * sound an MP4 with a 48 kHz stereo AAC track; the 57D egocentric policy shows the ValidationError of the tiny
+ * action head (16 wide), and the notebook goes on. Nothing is reported unavailable.
  */
 async function assertTinyGeneratorRan(path: string, cells: Cell[], line: string, calls: Cell[]): Promise<void> {
   assert.match(line, /^backend: native:\w+ \(.*test\/fixtures\/cosmos3-tiny\) · embedded native engine/);
@@ -230,19 +230,12 @@ async function assertTinyGeneratorRan(path: string, cells: Cell[], line: string,
     notes(cells, "untrained").some((o) => plain(o).includes("RANDOM, UNTRAINED weights")),
     `${path}: says the weights are untrained`,
   );
+  assert.deepEqual(notes(cells, "unavailable").map(plain), [], `${path}: nothing reported unavailable`);
   for (const c of calls) {
     const src = str(c.source);
     const out = displays(c);
     const last = plain(out.at(-1) ?? { output_type: "display_data" });
-    if (/\bwithSound\b/.test(src)) {
-      assert.match(
-        last,
-        /^UnsupportedError \(unsupported\): The native engine has no Cosmos 3 sound tokenizer yet/,
-        `${path}: "${src}" shows the engine's own message, last`,
-      );
-      assert.ok(!out.some((o) => html(o).includes("cosmos-video")), `${path}: no video from nowhere`);
-      continue;
-    }
+    const withSound = /\bwithSound\b/.test(src);
     if (/\begocentric\b/.test(src)) {
       // The tiny checkpoint's action head is 16 wide: the 57D hand-pose chunk is refused before the run.
       assert.match(last, /^ValidationError \(invalid_request\): .*57-wide actions exceed the model's action_dim/s);
@@ -268,9 +261,10 @@ async function assertTinyGeneratorRan(path: string, cells: Cell[], line: string,
       // show()'s summary names the file generate() wrote (relative to the notebook's folder).
       const summary = out.map(plain).find((t) => /^[a-z-]+: \d+x\d+ .* · native:/.test(t));
       assert.ok(summary, `${path}: "${src}" summary line`);
-      const [, mode, w, h, frames, file] = summary.match(
-        /^([a-z-]+): (\d+)x(\d+)(?: · (\d+) frames at \d+ fps)? · sound: false · (\S+) · native:/,
+      const [, mode, w, h, frames, sound, file] = summary.match(
+        /^([a-z-]+): (\d+)x(\d+)(?: · (\d+) frames at \d+ fps)? · sound: (true|false) · (\S+) · native:/,
       ) ?? [];
+      assert.equal(sound, String(withSound), `${path}: "${src}" sound as asked`);
       assert.ok(file, `${path}: summary "${summary}" names the file`);
       const written = resolve(cookbooks, dirname(path), file);
       assert.ok(existsSync(written), `${path}: ${written} exists`);
@@ -284,8 +278,11 @@ async function assertTinyGeneratorRan(path: string, cells: Cell[], line: string,
           Number(w),
           Number(h),
           Number(frames),
-          false,
+          withSound,
         ]);
+        if (withSound) {
+          assert.deepEqual([info.audio?.codec, info.audio?.sampleRate, info.audio?.channels], ["aac", 48000, 2]);
+        }
         assert.ok([5, 9].includes(info.frameCount), `${path}: ${info.frameCount} frames (the tiny caps)`);
         videoFrames = info.frameCount;
       }
