@@ -5,7 +5,8 @@
 #           Builds the CUDA drivers into .dev/benchbin (stripped, git-ignored): cosmos3_generator_bench,
 #           qwen3_decode_bench, qwen3vl_prefill_bench. The engine (native/src, binding left out) is compiled from
 #           COMMIT (default HEAD, `git archive`, so helpers' uncommitted edits in this tree never get in) into
-#           native/build/bench/obj, an object rebuilt only when its source or any header of the snapshot changed;
+#           native/build/bench/obj, an object rebuilt only when its source or a header it includes changed (or
+#           taken from the addon's CUDA build when that object is COMMIT's code);
 #           the drivers are this tree's bench/*.cu compiled against that snapshot. 2 compiles at a time, nice 10;
 #           ~4 min from scratch on the 2-core machine. Also .dev/diffusers_src.tgz (tools/device/cosmos3_fixtures.sh
 #           prepare) when missing. .dev/benchbin/MANIFEST names the commit and the drivers' blob hashes.
@@ -42,10 +43,40 @@ prepare() {
   rm -rf "$snap" && mkdir -p "$snap" "$obj" "$BIN"
   git archive "$commit" native/src | tar -x -C "$snap"
   mkdir -p "$snap/bench" && cp bench/*.cu bench/*.h "$snap/bench/"
-  # One key per object: the source's blob hash + a hash of every header in the snapshot.
-  local headers
-  headers=$(find "$snap/native/src" "$snap/bench" \( -name '*.h' -o -name '*.cuh' \) -print0 | sort -z |
-    xargs -0 cat | sha1sum | cut -c1-40)
+  # An object is up to date when every snapshot file it was built from (the source and the headers it includes,
+  # recorded in $o.deps as "path blob") still has the same content: commits that touch other files keep it.
+  declare -A snapblob=()
+  local rels sums
+  mapfile -t rels < <(cd "$snap" && find native/src bench -type f | sort)
+  mapfile -t sums < <(cd "$snap" && printf '%s\n' "${rels[@]}" | git hash-object --stdin-paths)
+  for i in "${!rels[@]}"; do snapblob[${rels[$i]}]=${sums[$i]}; done
+  up_to_date() {  # up_to_date <object>
+    [ -f "$1" ] && [ -s "$1.deps" ] || return 1
+    local p b
+    while read -r p b; do [ "${snapblob[$p]:-}" = "$b" ] || return 1; done < "$1.deps"
+  }
+  record_deps() {  # record_deps <object> <dep paths...>: the snapshot files among them, with their blobs
+    local o=$1 d rel
+    shift
+    local others=()
+    {
+      for d in "$@"; do
+        case $d in
+        "$PWD"/native/src/*) echo "${d#"$PWD"/}" ;;  # the addon's deps: this tree's paths = the snapshot's
+        *) others+=("$d") ;;
+        esac
+      done
+      [ ${#others[@]} -gt 0 ] && realpath -m --relative-to="$snap" -- "${others[@]}"
+    } | while read -r rel; do [ -n "${snapblob[$rel]:-}" ] && echo "$rel ${snapblob[$rel]}"; done | sort -u > "$o.deps"
+  }
+  compile() {  # compile <flags...> -- <source> <object>: with its dependency list (-MD)
+    local flags=()
+    while [ "$1" != -- ]; do flags+=("$1"); shift; done
+    local src=$2 o=$3
+    nice -n 10 nvcc "${flags[@]}" -MD -MF "$o.d" -c "$src" -o "$o" || { rm -f "$o" "$o.deps"; return 1; }
+    # shellcheck disable=SC2046
+    record_deps "$o" $(sed -e 's/^[^:]*://' -e 's/\\$//' "$o.d")
+  }
   local NVFLAGS=(-std=c++17 -O3 -DCOSMOS_CUDA --expt-relaxed-constexpr -gencode arch=compute_90,code=sm_90
                  -gencode arch=compute_90,code=compute_90)
   # .cc files through nvcc too (g++ underneath, with CUDA's include path), with the addon's C++ flags.
@@ -75,25 +106,26 @@ prepare() {
     done < <(tail -n +2 <<< "$deps" | sed 's/^ *//')
     echo "$oc"
   }
-  local srcs=() engine_objs=() pids=() f o key oc reused=0
+  local srcs=() engine_objs=() pids=() f o oc reused=0
   mapfile -t srcs < <(cd "$snap" && find native/src \( -name '*.cu' -o -name '*.cc' \) -not -path '*/binding/*' | sort)
   for d in "${DRIVERS[@]}"; do srcs+=("bench/$d.cu"); done
   for f in "${srcs[@]}"; do
     o="$obj/$(echo "$f" | tr / _).o"
     [[ $f == native/* ]] && engine_objs+=("$o")
-    key="$(git hash-object "$snap/$f") $headers"
-    [ -f "$o" ] && [ "$(cat "$o.key" 2>/dev/null)" = "$key" ] && continue
+    up_to_date "$o" && continue
     if [[ $f == native/* ]] && oc=$(reusable "$f"); then
-      cp "$oc" "$o" && echo "$key" > "$o.key" && reused=$((reused + 1))
+      cp "$oc" "$o" && reused=$((reused + 1))
+      # shellcheck disable=SC2046
+      record_deps "$o" $(ninja -C "$cm" -t deps "${oc#"$cm"/}" | tail -n +2)
       continue
     fi
     while [ "$(jobs -rp | wc -l)" -ge 2 ]; do sleep 0.5; done
     if [[ $f == *.cu ]]; then
       local extra=()
       grep -q 'wgmma.mma_async' "$snap/$f" && extra=("${SM90A[@]}")
-      (nice -n 10 nvcc "${NVFLAGS[@]}" "${extra[@]}" -c "$snap/$f" -o "$o" && echo "$key" > "$o.key") &
+      compile "${NVFLAGS[@]}" "${extra[@]}" -- "$snap/$f" "$o" &
     else
-      (nice -n 10 nvcc "${CXXFLAGS[@]}" -c "$snap/$f" -o "$o" && echo "$key" > "$o.key") &
+      compile "${CXXFLAGS[@]}" -- "$snap/$f" "$o" &
     fi
     pids+=($!)
   done
