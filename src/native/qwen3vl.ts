@@ -46,7 +46,7 @@ import { loadTokenizer, type Tokenizer } from "../tokenizer/mod.ts";
 import { type NativeSampling, NativeTextModel, type VisualInputs } from "./model.ts";
 import { nativeTextConfigOf, nativeVisionConfigOf } from "./config.ts";
 import { RunQueue } from "./queue.ts";
-import { freeTracked } from "./registry.ts";
+import { checkpointSession, freeCheckpoints, freeTracked, openCheckpoints } from "./registry.ts";
 import { disposeVisionOutput, loadVisionTower, type NativeVisionTower, toVisualInputs } from "./vision.ts";
 
 /** Chat messages as the checkpoint's template takes them (`applyChatTemplate`). */
@@ -360,11 +360,8 @@ export function checkPromptLength(
   }]);
 }
 
-interface SessionEntry {
-  promise: Promise<Qwen3VLSession>;
-  session?: Qwen3VLSession;
-}
-const sessions = new Map<string, SessionEntry>();
+/** The model class of {@link Qwen3VLSession} in a checkpoint's {@link CheckpointSession}. */
+const REASONER = "reasoner";
 
 /**
  * The key of a checkpoint: the canonical real path of the folder it resolves to, so `dir`, `dir/`,
@@ -382,9 +379,9 @@ export async function checkpointKey(idOrPath: string): Promise<string> {
   return await realpath((await resolveCheckpoint(idOrPath)).dir);
 }
 
-/** Drops a closing session from the shared map (when it is the one there). */
+/** Drops a closing session from its checkpoint's sessions (when it is the one there). */
 function forget(s: Qwen3VLSession): void {
-  for (const [k, e] of sessions) if (e.session === s) sessions.delete(k);
+  for (const c of openCheckpoints()) c.forget(s);
 }
 
 /**
@@ -399,21 +396,13 @@ function forget(s: Qwen3VLSession): void {
  */
 export async function openQwen3VL(idOrPath: string, onProgress?: (e: ProgressEvent) => void): Promise<Qwen3VLSession> {
   const key = await checkpointKey(idOrPath);
-  // No await between this lookup and the set below: concurrent opens of one checkpoint share a load.
-  let entry = sessions.get(key);
-  if (!entry) {
-    const e: SessionEntry = { promise: Qwen3VLSession.load(key, onProgress) };
-    entry = e;
-    sessions.set(key, e);
-    e.promise.then((s) => void (e.session = s), () => {
-      if (sessions.get(key) === e) sessions.delete(key);
-    });
-  }
-  return await entry.promise;
+  // The checkpoint's session holds this class next to the others it has loaded (a Cosmos 3 folder's Generator).
+  return await checkpointSession(key).open(REASONER, () => Qwen3VLSession.load(key, onProgress));
 }
 
 /**
- * Closes the shared session of one checkpoint (see {@link Qwen3VLSession.free}); without an
+ * Closes the shared Reasoner session of one checkpoint (see {@link Qwen3VLSession.free}); the other model
+ * classes loaded from it (a Cosmos 3 folder's Generator) stay open with their weights. Without an
  * argument, does what {@link closeNative} does.
  * @example
  * ```ts
@@ -424,14 +413,13 @@ export async function openQwen3VL(idOrPath: string, onProgress?: (e: ProgressEve
 export async function closeQwen3VL(idOrPath?: string): Promise<void> {
   if (idOrPath === undefined) return await closeNative();
   const key = await checkpointKey(idOrPath).catch(() => idOrPath);
-  const entry = sessions.get(key);
-  sessions.delete(key);
-  await (await entry?.promise.catch(() => undefined))?.free();
+  await checkpointSession(key).free(REASONER);
 }
 
 /**
- * Closes everything the native engine holds in this process: every shared session (waiting calls
- * reject, running ones end first), then every model or tower loaded on its own and not freed.
+ * Closes everything the native engine holds in this process: every checkpoint's sessions, of every model
+ * class (waiting calls reject, running ones end first), then every model or tower loaded on its own and
+ * not freed.
  * Native memory (`nativeMemory().bytesInUse`) is back at its baseline afterwards.
  * @example
  * ```ts
@@ -440,8 +428,6 @@ export async function closeQwen3VL(idOrPath?: string): Promise<void> {
  * ```
  */
 export async function closeNative(): Promise<void> {
-  const all = [...sessions.values()];
-  sessions.clear();
-  await Promise.all(all.map(async (e) => (await e.promise.catch(() => undefined))?.free()));
-  freeTracked();
+  await freeCheckpoints();
+  await freeTracked();
 }
