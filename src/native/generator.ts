@@ -46,7 +46,7 @@ import type { RawGenerator, RawGeneratorRequest, RawGeneratorResult } from "./ad
 import { fromNative, nativeCode } from "./errors.ts";
 import { loadAddon } from "./load.ts";
 import { RunQueue } from "./queue.ts";
-import { track, untrack } from "./registry.ts";
+import { checkpointSession, openCheckpoints, track, untrack } from "./registry.ts";
 import { REBUILD_HINT } from "./addon_types.ts";
 
 /** One run of a planned request. */
@@ -186,7 +186,7 @@ export class Cosmos3GeneratorSession {
   free(): Promise<void> {
     this.#closing ??= (async () => {
       untrack(this.#tracked);
-      for (const [k, e] of sessions) if (e.session === this) sessions.delete(k);
+      for (const c of openCheckpoints()) c.forget(this);
       await this.#queue.close(() => this.#closedError());
       this.raw.free();
     })();
@@ -288,12 +288,6 @@ export function rawRequest(input: GeneratorRunInput): RawGeneratorRequest {
   return req;
 }
 
-interface SessionEntry {
-  promise: Promise<Cosmos3GeneratorSession>;
-  session?: Cosmos3GeneratorSession;
-}
-const sessions = new Map<string, SessionEntry>();
-
 /**
  * The session of a checkpoint folder or HF repo id, loading it on first use (concurrent first calls
  * share one load). Freed by `closeNative()` or the session's own `free()`.
@@ -304,14 +298,6 @@ export async function openCosmos3Generator(
 ): Promise<Cosmos3GeneratorSession> {
   const { dir } = await resolveCheckpoint(idOrPath);
   const key = await realpath(dir);
-  let entry = sessions.get(key);
-  if (!entry) {
-    const e: SessionEntry = { promise: Cosmos3GeneratorSession.load(key, onProgress) };
-    sessions.set(key, e);
-    e.promise.then((s) => (e.session = s), () => {
-      if (sessions.get(key) === e) sessions.delete(key);
-    });
-    entry = e;
-  }
-  return await entry.promise;
+  // One session per checkpoint for every model class: a Cosmos 3 folder's Reasoner (openQwen3VL) sits next to it.
+  return await checkpointSession(key).open("generator", () => Cosmos3GeneratorSession.load(key, onProgress));
 }
