@@ -11,7 +11,8 @@ source "$here/cuda_build_common.sh"
 # Only what the decoder links (its ops, Linear and the weight binder), so the build stays short.
 audio_ops=(conv1d conv_transpose1d snake_beta transpose2d matmul add fill_uniform)
 for op in "${audio_ops[@]}"; do compile nv "$src/ops/$op.cu"; compile cxx "$src/ops/${op}_cpu.cc"; done
-for f in "$src"/layers/{linear,weights}.cu "$src"/core/cuda_pool.cu "$src"/models/cosmos3_audio_cuda.cu \
+# ops/gemm_wgmma.cu: matmul.cu's Hopper path (built for sm_90 here, so it stays off and matmul uses mma.sync).
+for f in "$src"/ops/gemm_wgmma.cu "$src"/layers/{linear,weights}.cu "$src"/core/cuda_pool.cu "$src"/models/cosmos3_audio_cuda.cu \
          "$here/cosmos3_audio_cuda_test.cu"; do
   compile nv "$f"
 done

@@ -22,8 +22,10 @@ CXXFLAGS=(-std=c++17 -O2 -pthread)
 common=()
 pids=()
 build() {  # build <compiler: nv|cxx> <file> -> appends the object to $common unless it is a driver
-  local o="$out/obj/$(basename "$2").o"
-  if [ "$1" = nv ]; then "$NVCC" "${NVFLAGS[@]}" -c "$2" -o "$o" & else "${CXX:-g++}" "${CXXFLAGS[@]}" -c "$2" -o "$o" & fi
+  local o="$out/obj/$(basename "$2").o" fl=("${NVFLAGS[@]}")
+  # ops/gemm_wgmma.cu (wgmma, setmaxnreg) exists only as sm_90a machine code, as in native/CMakeLists.txt.
+  [ "$(basename "$2")" = gemm_wgmma.cu ] && fl=(-std=c++17 -O3 -DCOSMOS_CUDA -gencode arch=compute_90a,code=sm_90a)
+  if [ "$1" = nv ]; then "$NVCC" "${fl[@]}" -c "$2" -o "$o" & else "${CXX:-g++}" "${CXXFLAGS[@]}" -c "$2" -o "$o" & fi
   pids+=($!)
 }
 for f in "$src"/ops/*.cu "$src"/layers/*.cu "$src"/core/cuda_*.cu "$src"/models/qwen3_text_cuda.cu "$src"/models/qwen3_vision_cuda.cu \

@@ -12,7 +12,9 @@ source "$here/cuda_build_common.sh"
 vae_ops=(conv3d matmul attention_gemm attention wan_rmsnorm upsample_nearest pixel_patchify avg_down dup_up wan_latent_norm add
          fill_uniform)
 for op in "${vae_ops[@]}"; do compile nv "$src/ops/$op.cu"; compile cxx "$src/ops/${op}_cpu.cc"; done
-for f in "$src"/layers/{linear,weights}.cu "$src"/core/cuda_pool.cu "$src"/models/wan_vae_cuda.cu "$here/wan_vae_cuda_test.cu"; do
+# ops/gemm_wgmma.cu: matmul.cu's Hopper path (built for sm_90 here, so it stays off and matmul uses mma.sync).
+for f in "$src"/ops/gemm_wgmma.cu "$src"/layers/{linear,weights}.cu "$src"/core/cuda_pool.cu "$src"/models/wan_vae_cuda.cu \
+         "$here/wan_vae_cuda_test.cu"; do
   compile nv "$f"
 done
 for f in "$src"/layers/{linear_cpu,weights}.cc "$src"/core/{parallel,json,config,tensor,memory}.cc \
