@@ -50,6 +50,7 @@ export { nativeTextConfig, nativeVisionConfig, readCheckpointConfig } from "./co
 export { disposeVisionOutput, loadVisionTower, NativeVisionTower, toVisualInputs } from "./vision.ts";
 export type { VisionTowerOutput } from "./vision.ts";
 export { RunQueue } from "./queue.ts";
+export { CheckpointSession, checkpointSession, openCheckpoints } from "./registry.ts";
 export { checkpointKey, closeNative, closeQwen3VL, openQwen3VL, Qwen3VLSession } from "./qwen3vl.ts";
 export { Cosmos3GeneratorSession, openCosmos3Generator } from "./generator.ts";
 export type { GeneratorRunInput, GeneratorRunOutput } from "./generator.ts";
