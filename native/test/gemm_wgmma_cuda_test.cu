@@ -3,6 +3,9 @@
 //
 //   gemm_wgmma_cuda_test check [variants]   correctness rows (exit 1 if any fails)
 //   gemm_wgmma_cuda_test time  [variants]   timing rows, each also checked against the mma path
+//   gemm_wgmma_cuda_test dispatch           matmul_cuda as the engine calls it (wgmma when available), timed on the
+//                                           same shapes and checked against f64 on sampled rows
+// In check and time, COSMOS_WGMMA=0 is set first so matmul_cuda is the mma.sync reference.
 // variants: comma-separated indices of cosmos::WgmmaVariant (default all), so a variant that faults or hangs can
 // be run on its own (tools/device/wgmma_check.sh runs one process per variant).
 //
@@ -319,21 +322,22 @@ Row time_shape(const std::vector<WgmmaVariant>& variants, const char* name, int 
   return row;
 }
 
+struct Shape {
+  const char* name;
+  int n, k, m;
+};
+// Generator (Nano: hidden 4096, q/k/v 4096/1024/1024, MLP 12288 with gate|up fused as one [24576, 4096] weight)
+// at 480p x 189 frames: 19232 tokens. Qwen3-VL-8B prefill: same widths, 1024 and 4096 tokens.
+const Shape kShapes[] = {
+    {"gen qkv", 19232, 4096, 6144},   {"gen o", 19232, 4096, 4096},   {"gen gateup", 19232, 4096, 24576},
+    {"gen down", 19232, 12288, 4096}, {"8b qkv", 1024, 4096, 6144},   {"8b gateup", 1024, 4096, 24576},
+    {"8b down", 1024, 12288, 4096},   {"8b qkv", 4096, 4096, 6144},   {"8b o", 4096, 4096, 4096},
+    {"8b gateup", 4096, 4096, 24576}, {"8b down", 4096, 12288, 4096},
+};
+
 int run_timing(const std::vector<WgmmaVariant>& variants) {
-  struct Shape {
-    const char* name;
-    int n, k, m;
-  };
-  // Generator (Nano: hidden 4096, q/k/v 4096/1024/1024, MLP 12288 with gate|up fused as one [24576, 4096] weight)
-  // at 480p x 189 frames: 19232 tokens. Qwen3-VL-8B prefill: same widths, 1024 and 4096 tokens.
-  const Shape shapes[] = {
-      {"gen qkv", 19232, 4096, 6144},   {"gen o", 19232, 4096, 4096},   {"gen gateup", 19232, 4096, 24576},
-      {"gen down", 19232, 12288, 4096}, {"8b qkv", 1024, 4096, 6144},   {"8b gateup", 1024, 4096, 24576},
-      {"8b down", 1024, 12288, 4096},   {"8b qkv", 4096, 4096, 6144},   {"8b o", 4096, 4096, 4096},
-      {"8b gateup", 4096, 4096, 24576}, {"8b down", 4096, 12288, 4096},
-  };
   std::vector<Row> rows;
-  for (const Shape& s : shapes) rows.push_back(time_shape(variants, s.name, s.n, s.k, s.m));
+  for (const Shape& s : kShapes) rows.push_back(time_shape(variants, s.name, s.n, s.k, s.m));
   // Summary last: TFLOP/s per variant (kernel only; the mma column includes its f32 -> bf16 cast of x, given
   // apart so the kernels compare like for like: mma kernel ≈ mma - cast).
   std::printf("\n%-10s %5s %5s %5s | %13s %7s", "shape", "n", "k", "m", "mma(+cast)", "cast ms");
@@ -351,11 +355,43 @@ int run_timing(const std::vector<WgmmaVariant>& variants) {
   std::printf("timing checks: %s\n", failures ? "FAIL" : "PASS");
   return failures ? 1 : 0;
 }
+
+// matmul_cuda with whatever path it picks (f32 x in, so the time includes its cast), vs f64 on 8 sampled rows.
+int run_dispatch() {
+  for (const Shape& sh : kShapes) {
+    std::vector<Problem*> sets;
+    for (int s = 0; s < kSets; ++s) sets.push_back(new Problem(sh.n, sh.k, sh.m, s == 0));
+    const long long count = (long long)sh.n * sh.m;
+    float* out = (float*)pool->alloc(count * 4);
+    const double t = median_ms(
+        [&](int s) { matmul_cuda(out, sets[s]->xf, sets[s]->w, WType::BF16, sets[0]->bias, sh.n, sh.k, sh.m, ctx); });
+    poison(out, count);
+    matmul_cuda(out, sets[0]->xf, sets[0]->w, WType::BF16, sets[0]->bias, sh.n, sh.k, sh.m, ctx);
+    const int n = sh.n;
+    const std::vector<int> rows = {0, n - 1, n / 2, n / 3 + 7, (n * 5) / 7, 129, n - 130, 777};
+    const std::vector<double> ref = host_reference(*sets[0], rows);
+    const Diff d = device_diff(out, out, count);  // only counts non-finite elements here
+    const double rel = host_rel(ref, out, rows, sh.m);
+    const bool ok = d.bad == 0 && rel <= kTol;
+    if (!ok) ++failures;
+    std::printf(
+        "dispatch | %-10s n=%5d k=%5d m=%5d | matmul_cuda %8.3f ms %6.1f TFLOP/s (incl. cast) | vs f64 %.2e | "
+        "non-finite %llu | %s\n",
+        sh.name, sh.n, sh.k, sh.m, t, 2.0 * sh.n * sh.k * sh.m / (t * 1e9), rel, d.bad, ok ? "PASS" : "FAIL");
+    std::fflush(stdout);
+    pool->free(out);
+    for (Problem* p : sets) delete p;
+    pool->release_cached();
+  }
+  std::printf("dispatch: %s\n", failures ? "FAIL" : "PASS");
+  return failures ? 1 : 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "check";
   const std::vector<WgmmaVariant> variants = parse_variants(argc > 2 ? argv[2] : nullptr);
+  if (mode != "dispatch") setenv("COSMOS_WGMMA", "0", 1);  // matmul_cuda stays the mma.sync reference
   try {
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
@@ -369,7 +405,7 @@ int main(int argc, char** argv) {
     pool = &p;
     CUDA_CHECK(cudaStreamCreate(&ctx.stream));
     ctx.pool = pool;
-    const int rc = mode == "time" ? run_timing(variants) : run_checks(variants);
+    const int rc = mode == "time" ? run_timing(variants) : mode == "dispatch" ? run_dispatch() : run_checks(variants);
     CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
     return rc;
   } catch (const std::exception& e) {

@@ -38,15 +38,18 @@ using bf16 = __nv_bfloat16;
 constexpr int kBK = 64;        // k per stage: 64 bf16 = one 128-byte swizzle row
 constexpr int kGroupRows = 8;  // row-tiles per raster group (L2 reuse of the weight tiles)
 
-template <int BM, int BN, int NC, int STAGES>
+// PINGPONG false: the NC consumers split each tile by rows (cooperative). true: each consumer owns whole tiles, the
+// block's j-th tile going to consumer j % NC; the producer loads the tiles in order, so one consumer's main loop
+// runs while the other writes its previous tile out (the epilogue is hidden behind the other's wgmmas).
+template <int BM, int BN, int NC, int STAGES, bool PINGPONG>
 struct Cfg {
   static constexpr int kThreads = 128 * (NC + 1);
-  static constexpr int kWgRows = BM / NC;     // tile rows per consumer warpgroup
-  static constexpr int kMRep = kWgRows / 64;  // m64 wgmmas per k16 step and consumer
+  static constexpr int kWgRows = PINGPONG ? BM : BM / NC;  // tile rows per consumer warpgroup
+  static constexpr int kMRep = kWgRows / 64;               // m64 wgmmas per k16 step and consumer
   static constexpr int kABytes = BM * kBK * 2, kBBytes = BN * kBK * 2, kStageBytes = kABytes + kBBytes;
-  // Stages, then 2 x STAGES mbarriers; +1024 so the stages can start on a 1024-byte boundary (the swizzle
+  // Stages, then 2 x STAGES + NC mbarriers; +1024 so the stages can start on a 1024-byte boundary (the swizzle
   // pattern repeats every 8 rows of 128 bytes and wgmma's descriptors assume that alignment).
-  static constexpr int kSmem = STAGES * kStageBytes + 2 * STAGES * 8 + 1024;
+  static constexpr int kSmem = STAGES * kStageBytes + (2 * STAGES + NC) * 8 + 1024;
   static_assert(kWgRows % 64 == 0, "each consumer owns whole m64 blocks");
   static_assert(BN == 128 || BN == 256, "wgmma N is 128 or 256 here");
   static_assert(kSmem <= 227 * 1024, "shared memory per block");
@@ -201,22 +204,24 @@ __global__ void wgmma_probe_kernel() {
 #endif
 }
 
-template <int BM, int BN, int NC, int STAGES>
-__global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES>::kThreads, 1)
+template <int BM, int BN, int NC, int STAGES, bool PINGPONG>
+__global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1)
     gemm_wgmma_kernel(const __grid_constant__ CUtensorMap tma_a, const __grid_constant__ CUtensorMap tma_b,
                       float* __restrict__ out, const float* __restrict__ bias, int n, int k, int m) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  using C = Cfg<BM, BN, NC, STAGES>;
+  using C = Cfg<BM, BN, NC, STAGES, PINGPONG>;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
-  const uint32_t full0 = base + STAGES * C::kStageBytes, empty0 = full0 + STAGES * 8;
+  const uint32_t full0 = base + STAGES * C::kStageBytes, empty0 = full0 + STAGES * 8, turn0 = empty0 + STAGES * 8;
   const int wg = threadIdx.x / 128;
   if (threadIdx.x == 0) {
 #pragma unroll
     for (int s = 0; s < STAGES; ++s) {
-      mbar_init(full0 + 8 * s, 1);        // the producer's arrive.expect_tx (+ the copies' bytes)
-      mbar_init(empty0 + 8 * s, 4 * NC);  // one arrive per consumer warp
+      mbar_init(full0 + 8 * s, 1);                       // the producer's arrive.expect_tx (+ the copies' bytes)
+      mbar_init(empty0 + 8 * s, PINGPONG ? 4 : 4 * NC);  // one arrive per warp of the consumers of a stage
     }
+#pragma unroll
+    for (int c = 0; c < NC; ++c) mbar_init(turn0 + 8 * c, 1);  // ping-pong hand-off (below)
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
@@ -250,17 +255,26 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES>::kThreads, 1)
     if constexpr (NC > 1) setmaxnreg_inc<232>();
     const int c = wg - 1, warp = (threadIdx.x / 32) & 3, lane = threadIdx.x & 31;
     float acc[C::kMRep][BN / 2];
-    int s = 0;
-    uint32_t phase = 0;
     const bool pair = (m & 1) == 0;
-    for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+    const int row_off = PINGPONG ? 0 : c * C::kWgRows;  // this consumer's first row in the tile
+    // The block's j-th tile uses stage slots j*ktiles .. (j+1)*ktiles - 1 of the producer's sequence (slot q:
+    // stage q % STAGES, phase (q / STAGES) & 1), so a ping-pong consumer skips the other consumer's slots.
+    for (int j = PINGPONG ? c : 0;; j += PINGPONG ? NC : 1) {
+      const int t = blockIdx.x + j * gridDim.x;
+      if (t >= tiles) break;
+      // Ping-pong: a stage's full barrier can only be waited on once its previous use (STAGES slots back) has
+      // completed, or the parity test would pass a phase early. For a tile's first slots that previous use is the
+      // other consumer's tile, so wait for its hand-off: it arrives once it has waited on its last slot.
+      if (PINGPONG && j > 0) mbar_wait(turn0 + 8 * c, ((j - 1) / NC) & 1);
       int tr, tc;
       tile_coords(t, tiles_r, tiles_c, tr, tc);
       int prev = -1;
       for (int kt = 0; kt < ktiles; ++kt) {
-        mbar_wait(full0 + 8 * s, phase);
-        const uint32_t sa = base + s * C::kStageBytes + c * C::kWgRows * 128,
-                       sb = base + s * C::kStageBytes + C::kABytes;
+        const unsigned q = (unsigned)j * ktiles + kt;
+        const int s = (int)(q % STAGES);
+        mbar_wait(full0 + 8 * s, (q / STAGES) & 1);
+        if (PINGPONG && kt == ktiles - 1 && (threadIdx.x & 127) == 0) mbar_arrive(turn0 + 8 * ((c + 1) % NC));
+        const uint32_t sa = base + s * C::kStageBytes + row_off * 128, sb = base + s * C::kStageBytes + C::kABytes;
 #pragma unroll
         for (int i = 0; i < C::kMRep; ++i) fence_regs(acc[i]);
         wgmma_fence();
@@ -275,10 +289,6 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES>::kThreads, 1)
         wgmma_wait<1>();  // the previous stage's wgmmas are done: hand that stage back to the producer
         if (prev >= 0 && lane == 0) mbar_arrive(empty0 + 8 * prev);
         prev = s;
-        if (++s == STAGES) {
-          s = 0;
-          phase ^= 1;
-        }
       }
       wgmma_wait<0>();
 #pragma unroll
@@ -292,7 +302,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES>::kThreads, 1)
       for (int i = 0; i < C::kMRep; ++i)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-          const int r = tr * BM + c * C::kWgRows + i * 64 + warp * 16 + (lane >> 2) + 8 * h;
+          const int r = tr * BM + row_off + i * 64 + warp * 16 + (lane >> 2) + 8 * h;
           if (r >= n) continue;
           float* orow = out + (long long)r * m;
 #pragma unroll
@@ -354,13 +364,13 @@ int sm_count() {
   return sms;
 }
 
-template <int BM, int BN, int NC, int STAGES>
+template <int BM, int BN, int NC, int STAGES, bool PINGPONG>
 void launch(float* out, const bf16* a, const bf16* b, const float* bias, int n, int k, int m, bool persistent,
             cudaStream_t stream) {
-  using C = Cfg<BM, BN, NC, STAGES>;
+  using C = Cfg<BM, BN, NC, STAGES, PINGPONG>;
   static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once per instantiation
-    CUDA_CHECK(cudaFuncSetAttribute(gemm_wgmma_kernel<BM, BN, NC, STAGES>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    C::kSmem));
+    CUDA_CHECK(cudaFuncSetAttribute(gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG>,
+                                    cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem));
     return true;
   }();
   (void)attr;
@@ -371,7 +381,8 @@ void launch(float* out, const bf16* a, const bf16* b, const float* bias, int n, 
     const int sms = sm_count();
     if (grid > sms) grid = sms;
   }
-  gemm_wgmma_kernel<BM, BN, NC, STAGES><<<(unsigned)grid, C::kThreads, C::kSmem, stream>>>(ma, mb, out, bias, n, k, m);
+  gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG>
+      <<<(unsigned)grid, C::kThreads, C::kSmem, stream>>>(ma, mb, out, bias, n, k, m);
   CUDA_CHECK_LAUNCH();
 }
 }  // namespace
@@ -388,6 +399,10 @@ const char* wgmma_variant_name(WgmmaVariant v) {
       return "wgmma 128x256 2wg persistent";
     case WgmmaVariant::Tile256x128Persistent:
       return "wgmma 256x128 2wg persistent";
+    case WgmmaVariant::PingPong128x128:
+      return "wgmma 128x128 ping-pong";
+    case WgmmaVariant::PingPong64x256:
+      return "wgmma 64x256 ping-pong";
   }
   return "wgmma ?";
 }
@@ -425,16 +440,22 @@ void gemm_wgmma(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, cons
     throw std::invalid_argument("gemm_wgmma: a and b must be 16-byte aligned (TMA)");
   switch (variant) {
     case WgmmaVariant::Tile128x128OneConsumer:
-      launch<128, 128, 1, 4>(out, a, b, bias, n, k, m, false, stream);
+      launch<128, 128, 1, 4, false>(out, a, b, bias, n, k, m, false, stream);
       return;
     case WgmmaVariant::Tile128x256TwoConsumers:
-      launch<128, 256, 2, 4>(out, a, b, bias, n, k, m, false, stream);
+      launch<128, 256, 2, 4, false>(out, a, b, bias, n, k, m, false, stream);
       return;
     case WgmmaVariant::Tile128x256Persistent:
-      launch<128, 256, 2, 4>(out, a, b, bias, n, k, m, true, stream);
+      launch<128, 256, 2, 4, false>(out, a, b, bias, n, k, m, true, stream);
       return;
     case WgmmaVariant::Tile256x128Persistent:
-      launch<256, 128, 2, 4>(out, a, b, bias, n, k, m, true, stream);
+      launch<256, 128, 2, 4, false>(out, a, b, bias, n, k, m, true, stream);
+      return;
+    case WgmmaVariant::PingPong128x128:
+      launch<128, 128, 2, 6, true>(out, a, b, bias, n, k, m, true, stream);
+      return;
+    case WgmmaVariant::PingPong64x256:
+      launch<64, 256, 2, 5, true>(out, a, b, bias, n, k, m, true, stream);
       return;
   }
   throw std::invalid_argument("gemm_wgmma: unknown variant " + std::to_string((int)variant));

@@ -20,8 +20,10 @@ enum class WgmmaVariant : int {
   Tile128x256TwoConsumers,     // 2 consumer warpgroups (m64n256 each), 1 block per tile
   Tile128x256Persistent,       // as above, grid = SM count, tiles walked in L2-friendly groups
   Tile256x128Persistent,       // 2 consumers of 128 x 128 (2 x m64n128 each), persistent
+  PingPong128x128,             // persistent; each consumer owns whole 128 x 128 tiles, in turns (6 stages)
+  PingPong64x256,              // persistent; each consumer owns whole 64 x 256 tiles (m64n256), in turns (5 stages)
 };
-constexpr int kWgmmaVariantCount = 4;
+constexpr int kWgmmaVariantCount = 6;
 const char* wgmma_variant_name(WgmmaVariant v);
 
 // Shapes the kernels take: n >= 128 rows, k % 64 == 0 (whole 128-byte swizzle rows), m >= 1, and 16-byte aligned
