@@ -79,6 +79,8 @@ class TrackedCpuLatentDevice final : public runtime::LatentDevice {
     base_.lincomb(out, x, c, terms, n);
   }
   void set_rows(float* dst, const float* src, const runtime::RowSpan& s) override { base_.set_rows(dst, src, s); }
+  // The stochastic (distilled) sampler's own re-noising draws.
+  void fill_normal(float* dst, long long n, uint64_t seed) override { base_.fill_normal(dst, n, seed); }
   void upload(float* dst, const float* host, long long n) override { base_.upload(dst, host, n); }
   void download(float* host, const float* src, long long n) override { base_.download(host, src, n); }
 
