@@ -14,7 +14,6 @@ for f in "$src"/ops/*.cu "$src"/layers/*.cu "$src"/core/cuda_pool.cu "$src"/mode
          "$here/shared_weights_cuda_test.cu"; do
   compile nv "$f"
 done
-[ -f "$src/runtime/latent_device_cuda.cu" ] && compile nv "$src/runtime/latent_device_cuda.cu"
 for f in "$src"/ops/*_cpu.cc "$src"/layers/*.cc "$src"/core/{parallel,json,config,tensor,memory}.cc \
          "$src"/safetensors/safetensors.cc "$src"/models/{qwen3_text,cosmos3_transformer}.cc; do
   compile cxx "$f"
