@@ -36,7 +36,8 @@ prepare)
   s=$snap/native/src
   t=$snap/native/test
   NVFLAGS=(-std=c++17 -O3 -DCOSMOS_CUDA --expt-relaxed-constexpr -gencode arch=compute_90,code=sm_90 -MMD)
-  CXXFLAGS=(-std=c++17 -O2 -pthread -DCOSMOS_CUDA -isystem "$(dirname "$(command -v nvcc)")/../include" -MMD)
+  cuda_inc=$(dirname "$(ls "${CUDA_HOME:-/usr/local/cuda}"/include/cuda_runtime.h /usr/local/cuda*/include/cuda_runtime.h 2> /dev/null | head -1)")
+  CXXFLAGS=(-std=c++17 -O2 -pthread -DCOSMOS_CUDA -isystem "$cuda_inc" -MMD)
   engine=("$s"/ops/*.cu "$s"/ops/*_cpu.cc "$s"/layers/*.cu "$s"/layers/*.cc "$s"/core/cuda_*.cu
     "$s"/core/{parallel,json,config,tensor,memory}.cc "$s"/safetensors/safetensors.cc
     "$s"/models/{cosmos3_transformer,wan_vae,cosmos3_audio}.cc "$s"/models/{cosmos3_transformer,wan_vae,cosmos3_audio}_cuda.cu
