@@ -56,6 +56,7 @@
 
 #include "../native/src/core/errors.h"
 #include "../native/src/models/cosmos3_audio.h"
+#include "../native/src/models/cosmos3_audio_cuda.h"
 #include "../native/src/models/cosmos3_generator.h"
 #include "../native/src/models/cosmos3_transformer_cuda.h"
 #include "../native/src/models/wan_vae_cuda.h"
@@ -331,47 +332,6 @@ void print_error(const std::string& row, std::string msg) {
   std::fflush(stdout);
 }
 
-// The engine's view of the CUDA twins (Cosmos3GeneratorParts). models/cosmos3_generator.cc has the same adapter
-// (CudaParts) but keeps it private to load(); the bench builds the parts from random weights instead, so it
-// restates the forwarding here. No sound decoder: sound_config / decode_sound are written without `override` so the
-// driver compiles both against engines whose parts have them (pure virtual) and against older ones that do not.
-class BenchCudaParts final : public Cosmos3GeneratorParts {
- public:
-  BenchCudaParts(std::unique_ptr<Cosmos3TransformerCuda> t, std::unique_ptr<WanVaeCuda> v)
-      : t_(std::move(t)), v_(std::move(v)) {}
-  struct Cache final : TextCache {
-    Cosmos3UndCacheCuda c;
-  };
-  std::unique_ptr<TextCache> prefill_text(const int* ids, int n, const float* pos3) override {
-    auto c = std::make_unique<Cache>();
-    c->c = t_->prefill_text(ids, n, pos3);
-    return c;
-  }
-  void forward_gen(const TextCache& c, const Cosmos3GenInputs& in, const Cosmos3GenOutputs& out) override {
-    t_->forward_gen(static_cast<const Cache&>(c).c, in, out);
-  }
-  std::vector<float> encode(const float* video, int F, int H, int W, const WanVaeRunOptions& opt) override {
-    return v_->encode(video, F, H, W, opt);
-  }
-  std::vector<float> decode(const float* latents, int T, int h, int w, const WanVaeRunOptions& opt) override {
-    return v_->decode(latents, T, h, w, opt);
-  }
-  const Cosmos3AudioConfig* sound_config() const { return nullptr; }                   // NOLINT(modernize-use-override)
-  std::vector<float> decode_sound(const float*, int, const Cosmos3AudioRunOptions&) {  // NOLINT
-    throw ModelError("sound: the bench's parts have no sound decoder");
-  }
-  void set_abort_flag(const std::atomic<bool>* f) override { t_->set_abort_flag(f); }
-  const Cosmos3TransformerConfig& transformer_config() const override { return t_->config(); }
-  const WanVaeConfig& vae_config() const override { return v_->config(); }
-  size_t weight_bytes() const override { return t_->weight_bytes() + v_->weight_bytes(); }
-  const char* backend() const override { return "cuda"; }
-  std::vector<CudaPool*> cuda_pools() override { return {const_cast<CudaPool*>(&t_->pool()), &v_->pool()}; }
-
- private:
-  std::unique_ptr<Cosmos3TransformerCuda> t_;
-  std::unique_ptr<WanVaeCuda> v_;
-};
-
 // UniPC as the pipelines run the video and action modes: flow sigmas, flow_shift 10, Karras off (the same for
 // diffusers' side).
 runtime::FlowSchedulerConfig unipc_flow() {
@@ -467,7 +427,7 @@ void bench_engine(Cosmos3Generator& g, const std::vector<EngineRun>& runs) {
         "{\"row\": \"engine_%s\", \"impl\": \"ours\", \"s\": %.3f, \"denoise_s\": %.3f, \"steps\": %d, "
         "\"guidance\": %.1f, \"text_tokens\": %d, \"vision_tokens\": %d, \"action_tokens\": %d, "
         "\"frames\": %d, \"height\": %d, \"width\": %d, \"finite\": %s, \"peak_gib\": %.2f, "
-        "\"note\": \"Cosmos3Generator::generate: prefill, UniPC loop (latents on the host between steps), "
+        "\"note\": \"Cosmos3Generator::generate: prefill, UniPC loop (latents in the pool between steps), "
         "encode of frame 0 where clean, VAE decode\"}\n",
         e.name.c_str(), sec, denoise_end, steps_done, e.guidance, e.text_tokens, e.latent_t * hp * wp, e.action_len,
         res.frames, res.height, res.width, finite ? "true" : "false", gib((double)g.weight_bytes() + pool_peak));
@@ -593,7 +553,7 @@ int main(int argc, char** argv) {
           return 2;
         }
       }
-      Cosmos3Generator g(std::make_unique<BenchCudaParts>(std::move(m), std::move(vae)), unipc_flow());
+      Cosmos3Generator g(cosmos3_generator_cuda_parts(std::move(m), std::move(vae), nullptr), unipc_flow());
       bench_engine(g, runs);
     }
     print_device_used(free_at_start);

@@ -13,6 +13,8 @@
 #include "../runtime/denoise_loop.h"
 #include "../runtime/latent_device.h"
 #ifdef COSMOS_CUDA
+#include "../core/cuda_common.h"
+#include "../runtime/latent_device_cuda.h"
 #include "cosmos3_audio_cuda.h"
 #include "cosmos3_transformer_cuda.h"
 #include "wan_vae_cuda.h"
@@ -55,38 +57,41 @@ class TrackedBytes {
   size_t bytes_ = 0;
 };
 
-// The CPU latent device with its allocations counted (CpuLatentDevice's ops, tracked alloc / release).
-class TrackedCpuLatentDevice final : public runtime::LatentDevice {
+// The parts' latent device with its host allocations counted (a CPU run's latents, velocities and sampler
+// history are host memory; a CUDA run's are blocks of the transformer's pool, counted by the pool): every op is
+// the base device's, alloc / release also report to `t` when t is given.
+class TrackedLatentDevice final : public runtime::LatentDevice {
  public:
-  explicit TrackedCpuLatentDevice(TrackedBytes& t) : t_(t) {}
+  TrackedLatentDevice(std::unique_ptr<runtime::LatentDevice> base, TrackedBytes* t) : base_(std::move(base)), t_(t) {}
   float* alloc(long long n) override {
-    float* p = base_.alloc(n);
-    sizes_.push_back({p, (size_t)n * sizeof(float)});
-    t_.add((size_t)n * sizeof(float));
+    float* p = base_->alloc(n);
+    if (t_) {
+      sizes_.push_back({p, (size_t)n * sizeof(float)});
+      t_->add((size_t)n * sizeof(float));
+    }
     return p;
   }
   void release(float* p) override {
     for (size_t i = 0; i < sizes_.size(); ++i)
       if (sizes_[i].first == p) {
-        t_.sub(sizes_[i].second);
+        t_->sub(sizes_[i].second);
         sizes_.erase(sizes_.begin() + (long)i);
         break;
       }
-    base_.release(p);
+    base_->release(p);
   }
-  void copy(float* dst, const float* src, long long n) override { base_.copy(dst, src, n); }
+  void copy(float* dst, const float* src, long long n) override { base_->copy(dst, src, n); }
   void lincomb(float* out, const float* const* x, const float* c, int terms, long long n) override {
-    base_.lincomb(out, x, c, terms, n);
+    base_->lincomb(out, x, c, terms, n);
   }
-  void set_rows(float* dst, const float* src, const runtime::RowSpan& s) override { base_.set_rows(dst, src, s); }
-  // The stochastic (distilled) sampler's own re-noising draws.
-  void fill_normal(float* dst, long long n, uint64_t seed) override { base_.fill_normal(dst, n, seed); }
-  void upload(float* dst, const float* host, long long n) override { base_.upload(dst, host, n); }
-  void download(float* host, const float* src, long long n) override { base_.download(host, src, n); }
+  void set_rows(float* dst, const float* src, const runtime::RowSpan& s) override { base_->set_rows(dst, src, s); }
+  void fill_normal(float* dst, long long n, uint64_t seed) override { base_->fill_normal(dst, n, seed); }
+  void upload(float* dst, const float* host, long long n) override { base_->upload(dst, host, n); }
+  void download(float* host, const float* src, long long n) override { base_->download(host, src, n); }
 
  private:
-  runtime::CpuLatentDevice base_;
-  TrackedBytes& t_;
+  std::unique_ptr<runtime::LatentDevice> base_;
+  TrackedBytes* t_;
   std::vector<std::pair<float*, size_t>> sizes_;
 };
 
@@ -190,6 +195,23 @@ size_t cache_host_bytes(const Cosmos3UndCache& c) {
 // The pools a backend allocates from, for the binding's memory accounting: none on the CPU.
 std::vector<CudaPool*> pools_of(Cosmos3Transformer&, WanVae&, Cosmos3AudioDecoder*) { return {}; }
 const char* backend_of(const Cosmos3Transformer&) { return "cpu"; }
+// Where a backend's run keeps its latents: host memory on the CPU.
+std::unique_ptr<runtime::LatentDevice> latent_device_of(Cosmos3Transformer&) {
+  return std::make_unique<runtime::CpuLatentDevice>();
+}
+// One step on latents that live on the run's latent device (host pointers on the CPU).
+void forward_on_latent_device(Cosmos3Transformer& t, const Cosmos3UndCache& c, const Cosmos3GenInputs& in,
+                              const Cosmos3GenOutputs& out) {
+  t.forward_gen(c, in, out);
+}
+std::vector<float> decode_from_latent_device(Cosmos3Transformer&, WanVae& v, const float* latents, int T, int h, int w,
+                                             const WanVaeRunOptions& opt) {
+  return v.decode(latents, T, h, w, opt);
+}
+std::vector<float> decode_sound_from_latent_device(Cosmos3Transformer&, Cosmos3AudioDecoder& a, const float* latents,
+                                                   int T, const Cosmos3AudioRunOptions& opt) {
+  return a.decode(latents, T, opt);
+}
 
 #ifdef COSMOS_CUDA
 size_t cache_host_bytes(const Cosmos3UndCacheCuda&) { return 0; }
@@ -200,11 +222,38 @@ std::vector<CudaPool*> pools_of(Cosmos3TransformerCuda& t, WanVaeCuda& v, Cosmos
   return p;
 }
 const char* backend_of(const Cosmos3TransformerCuda&) { return "cuda"; }
+// A CUDA run's latents, velocities and sampler history: blocks of the transformer's pool, updated on its stream,
+// so forward_gen_device reads and writes them in place and nothing crosses to the host per step.
+std::unique_ptr<runtime::LatentDevice> latent_device_of(Cosmos3TransformerCuda& t) {
+  return std::make_unique<runtime::CudaLatentDevice>(t.ctx());
+}
+void forward_on_latent_device(Cosmos3TransformerCuda& t, const Cosmos3UndCacheCuda& c, const Cosmos3GenInputs& in,
+                              const Cosmos3GenOutputs& out) {
+  t.forward_gen_device(c, in, out);
+}
+// The VAE and the sound decoder run on their own streams: the latents' last updates (the loop's, on the
+// transformer's stream) must be complete before they read them.
+void wait_for_latents(Cosmos3TransformerCuda& t) { CUDA_CHECK(cudaStreamSynchronize(t.ctx().stream)); }
+std::vector<float> decode_from_latent_device(Cosmos3TransformerCuda& t, WanVaeCuda& v, const float* latents, int T,
+                                             int h, int w, const WanVaeRunOptions& opt) {
+  wait_for_latents(t);
+  const WanVaeConfig& c = v.config();
+  std::vector<float> video((size_t)c.video_channels() * c.frames_for(T) * (h * c.spatial_scale()) *
+                           (w * c.spatial_scale()));
+  v.decode_device_to_host(latents, T, h, w, video.data(), opt);
+  return video;
+}
+std::vector<float> decode_sound_from_latent_device(Cosmos3TransformerCuda& t, Cosmos3AudioDecoderCuda& a,
+                                                   const float* latents, int T, const Cosmos3AudioRunOptions& opt) {
+  wait_for_latents(t);
+  return a.decode_device(latents, T, opt);
+}
 #endif
 
-// One backend's models as Cosmos3GeneratorParts: the CPU models and their CUDA twins have the same host-in /
-// host-out calls, so one adapter serves both; the text cache is whatever the transformer's prefill_text returns
-// (host K/V on the CPU, pool K/V on the GPU). The sound decoder is optional (null: no sound_tokenizer/).
+// One backend's models as Cosmos3GeneratorParts: the CPU models and their CUDA twins have the same calls, so one
+// adapter serves both; the text cache is whatever the transformer's prefill_text returns (host K/V on the CPU,
+// pool K/V on the GPU), and the overloads above say where the latents live and which entry points read them
+// there. The sound decoder is optional (null: no sound_tokenizer/).
 template <class Transformer, class Vae, class Audio>
 class ModelParts final : public Cosmos3GeneratorParts {
  public:
@@ -220,19 +269,21 @@ class ModelParts final : public Cosmos3GeneratorParts {
     c->c = t_->prefill_text(ids, n, pos3);
     return c;
   }
+  std::unique_ptr<runtime::LatentDevice> latent_device() override { return latent_device_of(*t_); }
+  bool latents_on_host() const override { return std::is_same_v<Transformer, Cosmos3Transformer>; }
   void forward_gen(const TextCache& c, const Cosmos3GenInputs& in, const Cosmos3GenOutputs& out) override {
-    t_->forward_gen(static_cast<const Cache&>(c).c, in, out);
+    forward_on_latent_device(*t_, static_cast<const Cache&>(c).c, in, out);
   }
   std::vector<float> encode(const float* video, int F, int H, int W, const WanVaeRunOptions& opt) override {
     return v_->encode(video, F, H, W, opt);
   }
   std::vector<float> decode(const float* latents, int T, int h, int w, const WanVaeRunOptions& opt) override {
-    return v_->decode(latents, T, h, w, opt);
+    return decode_from_latent_device(*t_, *v_, latents, T, h, w, opt);
   }
   const Cosmos3AudioConfig* sound_config() const override { return a_ ? &a_->config() : nullptr; }
   std::vector<float> decode_sound(const float* latents, int T, const Cosmos3AudioRunOptions& opt) override {
     if (!a_) throw ModelError("sound: this checkpoint has no sound_tokenizer/");
-    return a_->decode(latents, T, opt);
+    return decode_sound_from_latent_device(*t_, *a_, latents, T, opt);
   }
   void set_abort_flag(const std::atomic<bool>* f) override { t_->set_abort_flag(f); }
   const Cosmos3TransformerConfig& transformer_config() const override { return t_->config(); }
@@ -270,6 +321,15 @@ std::unique_ptr<Cosmos3GeneratorParts> cosmos3_generator_cpu_parts(std::unique_p
       std::move(transformer), std::move(vae), std::move(sound));
 }
 
+#ifdef COSMOS_CUDA
+std::unique_ptr<Cosmos3GeneratorParts> cosmos3_generator_cuda_parts(std::unique_ptr<Cosmos3TransformerCuda> transformer,
+                                                                    std::unique_ptr<WanVaeCuda> vae,
+                                                                    std::unique_ptr<Cosmos3AudioDecoderCuda> sound) {
+  return std::make_unique<ModelParts<Cosmos3TransformerCuda, WanVaeCuda, Cosmos3AudioDecoderCuda>>(
+      std::move(transformer), std::move(vae), std::move(sound));
+}
+#endif
+
 std::unique_ptr<Cosmos3Generator> Cosmos3Generator::load(const std::string& dir, bool cuda) {
   const Cosmos3TransformerConfig tcfg =
       Cosmos3TransformerConfig::from_json(read_config_file(dir + "/transformer/config.json"));
@@ -300,8 +360,7 @@ std::unique_ptr<Cosmos3Generator> Cosmos3Generator::load(const std::string& dir,
     auto v = WanVaeCuda::load(*vck, vcfg, cuda_weight_type(*vck, "decoder.conv_in.weight"));
     std::unique_ptr<Cosmos3AudioDecoderCuda> a;
     if (ack) a = Cosmos3AudioDecoderCuda::load(*ack, acfg, cuda_weight_type(*ack, "decoder.conv1.weight_v"));
-    parts = std::make_unique<ModelParts<Cosmos3TransformerCuda, WanVaeCuda, Cosmos3AudioDecoderCuda>>(
-        std::move(t), std::move(v), std::move(a));
+    parts = cosmos3_generator_cuda_parts(std::move(t), std::move(v), std::move(a));
   }
 #else
   if (cuda) throw ModelError("cuda: this module was built without CUDA");
@@ -460,14 +519,20 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
   WanVaeRunOptions vopt;
   vopt.abort = &abort;
 
-  TrackedCpuLatentDevice dev(tracked);
+  // The latents, the velocities and the samplers' history live on the parts' latent device from the initial
+  // latents to the decoders (the GPU's pool for the CUDA twins); only the initial values go up and the final
+  // latents, actions, video and wave come down.
+  TrackedLatentDevice dev(parts_->latent_device(), parts_->latents_on_host() ? &tracked : nullptr);
   runtime::LatentBuffer x(dev, n);
 
-  // 1-2. Clean latents (encoded prefix) and the initial latents.
-  if (!r.noise.empty())
-    dev.upload(x.get(), r.noise.data(), n);
-  else
-    fill_normal_cpu(x.get(), n, r.seed, 0.0f, 1.0f);
+  // 1-2. Clean latents (encoded prefix) and the initial latents, put together on the host and uploaded once.
+  std::vector<float> init;
+  if (!r.noise.empty()) {
+    init = r.noise;
+  } else {
+    init.resize((size_t)n);
+    fill_normal_cpu(init.data(), n, r.seed, 0.0f, 1.0f);
+  }
   if (!r.clean_frames.empty()) {
     check_abort();
     vopt.on_chunk = [&](int done, int total) {
@@ -485,9 +550,11 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
     for (int f : r.clean_frames)
       for (int c = 0; c < C; ++c)
         for (int y = 0; y < H; ++y)
-          std::memcpy(x.get() + (((long long)c * T + f) * H + y) * W,
+          std::memcpy(init.data() + (((long long)c * T + f) * H + y) * W,
                       clean.data() + (((long long)c * Tc + f) * Hc + y) * Wc, (size_t)W * sizeof(float));
   }
+  dev.upload(x.get(), init.data(), n);
+  init = {};
 
   // The action tokens: mask * values + (1 - mask) * noise, channels from raw_action_dim on zeroed.
   runtime::LatentBuffer xa;
@@ -603,7 +670,6 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
   res.latents.resize((size_t)n);
   dev.download(res.latents.data(), x.get(), n);
   tracked.add((size_t)n * sizeof(float));
-  x.reset();
   if (r.action_len > 0) {
     res.action.resize((size_t)na);
     dev.download(res.action.data(), xa.get(), na);
@@ -613,7 +679,6 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
     res.sound.resize((size_t)ns);
     dev.download(res.sound.data(), xs.get(), ns);
     tracked.add((size_t)ns * sizeof(float));
-    xs.reset();
   }
 
   // 5. Decode, clamped to [-1, 1].
@@ -623,7 +688,7 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
       if (progress) progress(Cosmos3Stage::Decode, done, total);
     };
     vopt.clamp = true;
-    res.video = parts_->decode(res.latents.data(), T, H, W, vopt);
+    res.video = parts_->decode(x.get(), T, H, W, vopt);  // read where the loop left them
     res.frames = vc.frames_for(T);
     res.height = H * vc.spatial_scale();
     res.width = W * vc.spatial_scale();
@@ -633,7 +698,7 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
       const Cosmos3AudioConfig& ac = *parts_->sound_config();
       Cosmos3AudioRunOptions aopt;
       aopt.abort = &abort;
-      res.sound_wave = parts_->decode_sound(res.sound.data(), r.sound_len, aopt);
+      res.sound_wave = parts_->decode_sound(xs.get(), r.sound_len, aopt);
       res.sound_channels = ac.audio_channels;
       res.sound_samples = ac.samples_for(r.sound_len);
       res.sound_sample_rate = ac.sampling_rate;

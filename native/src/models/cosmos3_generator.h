@@ -25,9 +25,11 @@
 // Progress comes per stage (encode chunks, denoise steps, decode chunks); the abort flag is read between
 // transformer layers, steps and VAE chunks, and an aborted run frees everything it allocated.
 // Backends (Cosmos3GeneratorParts): the CPU models, or with COSMOS_CUDA their CUDA twins (Cosmos3TransformerCuda,
-// WanVaeCuda). The twins take host inputs and outputs per call, so the latents and the sampler's history stay in
-// host memory (a CpuLatentDevice) and cross to the GPU once per transformer step and VAE call; keeping them on the
-// GPU from the noise to the VAE needs the twins' device entry points and a CudaLatentDevice (not done yet).
+// WanVaeCuda, Cosmos3AudioDecoderCuda). On the GPU the run's latents, the CFG branches' velocities and the
+// samplers' history are blocks of the transformer's pool (runtime::CudaLatentDevice on its stream) from the
+// initial latents to the decoders: the twins' device entry points (forward_gen_device, decode_device_to_host,
+// decode_device) read them in place; the initial latents go up once, the final latents / actions / sound latents,
+// video and wave come down once.
 // Per-run memory (latents, sampler history, text caches, video) is reported to core/memory.h, so
 // nativeMemory() shows a run's bytes while it runs and none after it, finished or aborted.
 #pragma once
@@ -40,6 +42,7 @@
 
 #include "../core/errors.h"
 #include "../runtime/flow_schedule.h"
+#include "../runtime/latent_device.h"
 #include "cosmos3_audio.h"
 #include "cosmos3_transformer.h"
 #include "wan_vae.h"
@@ -47,6 +50,9 @@
 namespace cosmos {
 
 class CudaPool;  // core/cuda_pool.h (COSMOS_CUDA builds)
+class Cosmos3TransformerCuda;
+class WanVaeCuda;
+class Cosmos3AudioDecoderCuda;
 
 // One CFG branch: its prompt ids and the [3][n_text + n_gen] float positions (t row, h row, w row) of the packed
 // [text | vision] sequence (src/generator/positions.ts packedPositions).
@@ -111,8 +117,12 @@ enum class Cosmos3Stage { Encode = 0, Denoise = 1, Decode = 2 };
 // (stage, done, total) after each VAE chunk or denoising step.
 using Cosmos3Progress = std::function<void(Cosmos3Stage, int, int)>;
 
-// One backend's transformer, VAE and (optional) sound decoder as the engine drives them: host inputs and outputs
-// per call (the CUDA twins upload and download inside), an opaque text cache per CFG branch.
+// One backend's transformer, VAE and (optional) sound decoder as the engine drives them, with an opaque text cache
+// per CFG branch. A run's latents live on the parts' latent_device() (host memory on the CPU; the transformer's
+// pool and stream for the CUDA twins): forward_gen, decode and decode_sound take pointers on it, so the latents,
+// the velocities of both CFG branches and the samplers' history never cross to the host between steps. encode
+// takes and gives host memory (the conditioning pixels come from the caller; its latents are uploaded once with
+// the initial noise).
 class Cosmos3GeneratorParts {
  public:
   struct TextCache {
@@ -120,13 +130,20 @@ class Cosmos3GeneratorParts {
     virtual size_t host_bytes() const { return 0; }  // host memory it holds (reported by the engine)
   };
   virtual ~Cosmos3GeneratorParts() = default;
+  // A new device for one run's latents (the denoise loop's LatentDevice), and whether its memory is host memory
+  // (the engine then counts it in nativeMemory(); pool memory is counted by the pool).
+  virtual std::unique_ptr<runtime::LatentDevice> latent_device() = 0;
+  virtual bool latents_on_host() const = 0;
   virtual std::unique_ptr<TextCache> prefill_text(const int* ids, int n, const float* pos3) = 0;
+  // in.latents / sound / action and out.* on the latent device; index lists, timesteps and positions host.
   virtual void forward_gen(const TextCache& c, const Cosmos3GenInputs& in, const Cosmos3GenOutputs& out) = 0;
   virtual std::vector<float> encode(const float* video, int F, int H, int W, const WanVaeRunOptions& opt) = 0;
+  // latents on the latent device (its pending updates finished first) -> the video in host memory.
   virtual std::vector<float> decode(const float* latents, int T, int h, int w, const WanVaeRunOptions& opt) = 0;
   // The sound decoder's config, or null when the parts have none (no sound_tokenizer/).
   virtual const Cosmos3AudioConfig* sound_config() const = 0;
-  // Sound latents [latent_channels, T] -> waveform [audio_channels, samples_for(T)] (sound_config() not null).
+  // Sound latents [latent_channels, T] on the latent device -> waveform [audio_channels, samples_for(T)] in host
+  // memory (sound_config() not null).
   virtual std::vector<float> decode_sound(const float* latents, int T, const Cosmos3AudioRunOptions& opt) = 0;
   virtual void set_abort_flag(const std::atomic<bool>* f) = 0;
   virtual const Cosmos3TransformerConfig& transformer_config() const = 0;
@@ -141,6 +158,11 @@ class Cosmos3GeneratorParts {
 std::unique_ptr<Cosmos3GeneratorParts> cosmos3_generator_cpu_parts(std::unique_ptr<Cosmos3Transformer> transformer,
                                                                    std::unique_ptr<WanVae> vae,
                                                                    std::unique_ptr<Cosmos3AudioDecoder> sound = {});
+// The CUDA twins (COSMOS_CUDA builds; benches build them from random weights): the run's latents on a
+// CudaLatentDevice over the transformer's context. sound may be null.
+std::unique_ptr<Cosmos3GeneratorParts> cosmos3_generator_cuda_parts(std::unique_ptr<Cosmos3TransformerCuda> transformer,
+                                                                    std::unique_ptr<WanVaeCuda> vae,
+                                                                    std::unique_ptr<Cosmos3AudioDecoderCuda> sound);
 
 class Cosmos3Generator {
  public:
