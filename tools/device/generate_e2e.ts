@@ -2,7 +2,9 @@
 // test/fixtures/cosmos3-tiny-reference through the session (src/native/generator.ts) with diffusers' noise
 // injected, on the backend COSMOS_DEVICE picks, each printed as one JSON line: max |diff| of the step latents,
 // the final latents and the decoded frames against Cosmos3OmniPipeline's (sound runs: also the sound latents
-// after every step and the AVAE's decoded wave), and the run's wall time. Bundled and run by
+// after every step and the AVAE's decoded wave), the run's wall time, and the bytes of the device models run on
+// (nativeMemory(): the CUDA pools on the GPU, where the latents, velocities and sampler history now live) still
+// in use after the run compared with before it (0: every block the run took was given back). Bundled and run by
 // tools/device/generate_e2e.sh.
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -10,7 +12,7 @@ import process from "node:process";
 import sharp from "sharp";
 import { conditioningPixels } from "../../src/api/native_generate.ts";
 import { generatorInputs, planGeneration } from "../../src/generator/mod.ts";
-import { nativeDeviceInfo } from "../../src/native/mod.ts";
+import { nativeDeviceInfo, nativeMemory } from "../../src/native/mod.ts";
 import { openCosmos3Generator } from "../../src/native/generator.ts";
 import { f32, maxAbsDiff, readSafetensors } from "../../test/multimodal/_fixture.ts";
 import { pipelineFrames, type PipelineRun, pipelineRun } from "../../test/generator/_cosmos3_reference.ts";
@@ -46,16 +48,22 @@ for (const mode of ["t2i", "t2v", "i2v", "v2v", "t2v_sound"]) {
     image: mode === "i2v" ? await png("frame_00.png") : undefined,
     frames: mode === "v2v" ? await Promise.all([0, 1, 2, 3, 4].map((i) => png(`frame_0${i}.png`))) : undefined,
   });
+  const run = () =>
+    s.run({
+      plan,
+      inputs: generatorInputs(plan, s.tokenizer, s.model),
+      condVideo,
+      noise: f32(store.get("noise.vision")),
+      soundNoise: plan.sound ? f32(store.get("noise.sound")) : undefined,
+      keepStepLatents: true,
+    });
+  // The first run may leave an op's lazily made workspace in a pool; the second must leave nothing behind.
   const t0 = performance.now();
-  const r = await s.run({
-    plan,
-    inputs: generatorInputs(plan, s.tokenizer, s.model),
-    condVideo,
-    noise: f32(store.get("noise.vision")),
-    soundNoise: plan.sound ? f32(store.get("noise.sound")) : undefined,
-    keepStepLatents: true,
-  });
+  const first = await run();
   const ms = performance.now() - t0;
+  const inUseBefore = nativeMemory().bytesInUse;
+  const r = await run();
+  const mem = nativeMemory();
   const want = f32(store.get("out.video"));
   const got = pipelineFrames(r, want.length);
   console.log(JSON.stringify({
@@ -72,6 +80,9 @@ for (const mode of ["t2i", "t2v", "i2v", "v2v", "t2v_sound"]) {
       }
       : {}),
     ms: Math.round(ms),
+    bytesLeft: mem.bytesInUse - inUseBefore,
+    repeat: maxAbsDiff(r.latents, first.latents),
+    peakBytes: mem.peakBytes,
   }));
 }
 await s.free();
