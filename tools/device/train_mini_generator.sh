@@ -15,13 +15,14 @@
 #           # DEST/ckpt: the checkpoint (for bench/mini_generator_eval.ts), DEST/look/*.png, DEST/train.log
 #
 # Settings (environment): SEEDS (default 6000: train seeds 0 … SEEDS-1, written in shards of 250 by nproc-2
-# processes), VAE_SECONDS (default 110), TRAIN_UNTIL (default 460: the trainer's transformer phase stops this
+# processes), VAE_SECONDS (default 150), TRAIN_UNTIL (default 460: the trainer's transformer phase stops this
 # many seconds after it started, less --tail-seconds 40 for the final save and check), TRAIN_INIT (a checkpoint
 # folder to start from, e.g. tools/train/resume/mini-generator with VAE_SECONDS=0 to keep its VAE), TRAIN_ARGS
 # (more trainer options).
 #
-# Results under $OUT: summary.txt (a PASS/FAIL table at the end), train.log, look/*.png (frames 0, 8, 16 of a
-# diffusers t2v and forward-dynamics run of the saved checkpoint next to the true clip), bundle.tar.part-aa, … (the
+# Results under $OUT: summary.txt (a PASS/FAIL table at the end), train.log, look.tar (look/*.png: frames 0, 8, 16
+# of a diffusers t2v and forward-dynamics run of the saved checkpoint next to the true clip, and the VAE's
+# reconstruction under the truth), bundle.tar.part-aa, … (the
 # checkpoint in one tar, 15 MiB parts: every returned file stays under the device's 16 MiB limit).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -76,7 +77,7 @@ device)
   dirs=()
   for ((off = 0; off < seeds; off += shard)); do dirs+=("$data/s$(printf %06d "$off")"); done
   args=(--data "${dirs[@]}" --wait-data 150 --delete-data --out /tmp/mg/ckpt --state /tmp/mg/state
-    --vae-seconds "${VAE_SECONDS:-110}" --until "${TRAIN_UNTIL:-460}")
+    --vae-seconds "${VAE_SECONDS:-150}" --until "${TRAIN_UNTIL:-460}")
   [ -n "${TRAIN_INIT:-}" ] && args+=(--init "$TRAIN_INIT")
   # shellcheck disable=SC2206
   args+=(${TRAIN_ARGS:-})
@@ -91,7 +92,8 @@ device)
   grep -E "params|self-check|data:|actions:|vae trained|latents |text:|training the|trained |loss [a-z0-9]+ sigma|checkpoint written|final check|FAILED|Error|error" \
     "$out/train.log" | cut -c1-400 >> "$sum"
   grep -E "^\[.*(vae )?step [0-9]+" "$out/train.log" | tail -n 6 >> "$sum"
-  [ -d /tmp/mg/look ] && cp -r /tmp/mg/look "$out/look"
+  # one file for the pictures: the run tool returns a limited number of files
+  [ -d /tmp/mg/look ] && tar -cf "$out/look.tar" -C /tmp/mg look
   [ -d /tmp/mg/ckpt ] && (cd /tmp/mg && tar -cf - ckpt) | split -b 15m - "$out/bundle.tar.part-"
   rm -rf "$data"
   # PASS/FAIL table
@@ -111,6 +113,7 @@ unpack)
   cat "$from"/bundle.tar.part-* | tar -xf - -C "$dest"
   cp "$from"/train.log "$from"/summary.txt "$dest"/ 2>/dev/null
   [ -d "$from/look" ] && cp -r "$from/look" "$dest/"
+  [ -f "$from/look.tar" ] && tar -xf "$from/look.tar" -C "$dest"
   ls -la "$dest" "$dest"/ckpt ;;
 *)
   sed -n '2,26p' "$0"
