@@ -24,7 +24,8 @@ case "${1:-}" in
 prepare)
   b=native/build/devlat
   snap=$b/snap
-  mkdir -p "$b/obj" .dev/devlat_bin "$snap"
+  mkdir -p "$b/obj" "$snap"
+  rm -rf "$b/bin" && mkdir -p "$b/bin"  # linked here, then swapped in whole for .dev/devlat_bin
   # A fresh HEAD snapshot, copied over the previous one only where the content changed (unchanged files keep
   # their times, so the dependency check below sees only real changes).
   rm -rf "$b/head" && mkdir -p "$b/head"
@@ -32,7 +33,7 @@ prepare)
   (cd "$b/head" && find . -type f) | while read -r f; do
     cmp -s "$b/head/$f" "$snap/$f" || { mkdir -p "$(dirname "$snap/$f")" && cp "$b/head/$f" "$snap/$f"; }
   done
-  git rev-parse --short HEAD > .dev/devlat_bin/COMMIT
+  git rev-parse --short HEAD > "$b/bin/COMMIT"
   s=$snap/native/src
   t=$snap/native/test
   NVFLAGS=(-std=c++17 -O3 -DCOSMOS_CUDA --expt-relaxed-constexpr -gencode arch=compute_90,code=sm_90 -MMD)
@@ -97,10 +98,12 @@ prepare)
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   [ $rc = 0 ] || { echo "a source failed to compile" >&2; exit 1; }
   for d in "${drivers[@]}"; do
-    nice -n 10 nvcc -std=c++17 -gencode arch=compute_90,code=sm_90 -o ".dev/devlat_bin/$d" \
-      "$b/obj/test_$d.cu.o" "${objs[@]}" -lpthread && strip ".dev/devlat_bin/$d" ||
+    nice -n 10 nvcc -std=c++17 -gencode arch=compute_90,code=sm_90 -o "$b/bin/$d" \
+      "$b/obj/test_$d.cu.o" "${objs[@]}" -lpthread && strip "$b/bin/$d" ||
       { echo "link failed: $d" >&2; exit 1; }
   done
+  rm -rf .dev/devlat_bin.old && mkdir -p .dev && { [ ! -d .dev/devlat_bin ] || mv .dev/devlat_bin .dev/devlat_bin.old; } &&
+    mv "$b/bin" .dev/devlat_bin && rm -rf .dev/devlat_bin.old
   du -sh .dev/devlat_bin ;;
 device)
   out=${OUT:-/tmp/device_latents}

@@ -54,16 +54,17 @@ struct CudaBackend {
     pixel_patchify_cuda(out, v, c, ft, f0, nf, H, W, p, ctx);
   }
   // With video_host set, the decoder's frames go to host memory: each chunk unpatchified into a pool block
-  // [c, nf, H, W], then one 2D copy into frames f0.. of the host video [c, ft, H, W] (v is unused).
+  // [c, nf, H, W], then one copy per channel into frames f0.. of the host video [c, ft, H, W] (v is unused; plain
+  // copies rather than one 2D copy, whose pitch, a whole channel of the video, may pass cudaMemcpy2D's limit).
   float* video_host = nullptr;
   void unpatchify(float* v, const float* in, int c, int ft, int f0, int nf, int h, int w, int p, bool clamp) {
     if (!video_host) return pixel_unpatchify_cuda(v, in, c, ft, f0, nf, h, w, p, clamp, ctx);
-    const size_t frame = (size_t)h * p * w * p;
-    DeviceBuffer<float> chunk(*ctx.pool, (size_t)c * nf * frame);
+    const size_t frame = (size_t)h * p * w * p, block = (size_t)nf * frame;
+    DeviceBuffer<float> chunk(*ctx.pool, (size_t)c * block);
     pixel_unpatchify_cuda(chunk.get(), in, c, nf, 0, nf, h, w, p, clamp, ctx);
-    CUDA_CHECK(cudaMemcpy2DAsync(video_host + (size_t)f0 * frame, (size_t)ft * frame * sizeof(float), chunk.get(),
-                                 (size_t)nf * frame * sizeof(float), (size_t)nf * frame * sizeof(float), (size_t)c,
-                                 cudaMemcpyDeviceToHost, ctx.stream));
+    for (int ch = 0; ch < c; ++ch)
+      CUDA_CHECK(cudaMemcpyAsync(video_host + ((size_t)ch * ft + f0) * frame, chunk.get() + ch * block,
+                                 block * sizeof(float), cudaMemcpyDeviceToHost, ctx.stream));
   }
   void latent_norm(float* x, long long rows, int c, const float* mean, const float* std, bool inverse) {
     wan_latent_norm_cuda(x, rows, c, mean, std, inverse, ctx);
