@@ -1,7 +1,7 @@
 /**
  * `generate()`: text (+ image / video / sound) in, image, video or video with sound out, on a
- * vLLM-Omni server or in-process on the native engine (./native_generate.ts: t2i, t2v, i2v, v2v;
- * sound is not native yet and says so).
+ * vLLM-Omni server or in-process on the native engine (./native_generate.ts: t2i, t2v, i2v, v2v,
+ * each video with or without sound).
  *
  * @example
  * ```ts
@@ -23,8 +23,8 @@ import { checkRunOptions } from "./options.ts";
 
 /**
  * Runs one Generator request.
- * @throws {ValidationError} for invalid requests (the checkpoint's rules included), `UnsupportedError`
- *   for sound on the native engine.
+ * @throws {ValidationError} for invalid requests (the checkpoint's rules included: sound on a checkpoint
+ *   without a sound tokenizer, too).
  */
 export async function generate(request: GenerateRequestInput, options: RunOptions = {}): Promise<GenerateResult> {
   const req = parseWith(GenerateRequest, request, "request");
