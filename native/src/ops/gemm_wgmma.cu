@@ -22,6 +22,7 @@
 #include <cuda.h>  // CUtensorMap and its enums only: the encode function comes from cudaGetDriverEntryPointByVersion
 #include <cudaTypedefs.h>
 
+#include <atomic>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -412,8 +413,15 @@ bool gemm_wgmma_shape_ok(const void* a, const void* b, int n, int k, int m) {
   return n >= 128 && k >= kBK && k % kBK == 0 && m >= 1 && al16(a) && al16(b);
 }
 
-bool gemm_wgmma_available() {
-  static const bool ok = [] {
+bool gemm_wgmma_available(cudaStream_t stream) {
+  // -1: not probed yet. The probe (a launch and a synchronous copy) is not allowed while a stream is being captured
+  // into a graph, so a first call during capture answers false without probing and a later call probes.
+  static std::atomic<int> state{-1};
+  const int known = state.load();
+  if (known >= 0) return known == 1;
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(stream, &capture) != cudaSuccess || capture != cudaStreamCaptureStatusNone) return false;
+  const bool ok = [] {
     int dev = 0, major = 0, minor = 0;
     if (cudaGetDevice(&dev) != cudaSuccess) return false;
     if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
@@ -421,11 +429,12 @@ bool gemm_wgmma_available() {
       return false;
     if (major != 9 || minor != 0) return false;
     wgmma_probe_kernel<<<1, 1>>>();
-    if (cudaGetLastError() != cudaSuccess) return false;
+    if (cudaGetLastError() != cudaSuccess) return false;  // no sm_90a image in this build: no kernel for the device
     int built = 0;
     if (cudaMemcpyFromSymbol(&built, g_wgmma_built, sizeof(int)) != cudaSuccess) return false;
     return built == 1;
   }();
+  state.store(ok ? 1 : 0);
   return ok;
 }
 

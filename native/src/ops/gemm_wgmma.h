@@ -31,8 +31,9 @@ const char* wgmma_variant_name(WgmmaVariant v);
 bool gemm_wgmma_shape_ok(const void* a, const void* b, int n, int k, int m);
 
 // True when this build carries the sm_90a kernels and the current device is compute capability 9.0 (checked once
-// per process with a probe kernel, so a PTX JIT build for another GPU reports false instead of running nothing).
-bool gemm_wgmma_available();
+// per process with a probe kernel, so a build without sm_90a code reports false instead of running empty kernels).
+// While `stream` is being captured into a graph the probe cannot run: an unprobed call then answers false.
+bool gemm_wgmma_available(cudaStream_t stream = nullptr);
 
 // Enqueues the GEMM on ctx.stream (no workspace: ctx.pool may be null). CPU twin: matmul_cpu. Throws
 // std::invalid_argument naming the field when gemm_wgmma_shape_ok fails, std::runtime_error when the driver cannot

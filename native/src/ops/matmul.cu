@@ -284,12 +284,12 @@ __global__ void cast_bf16_kernel(bf16* __restrict__ dst, const float* __restrict
 // this build carries its sm_90a code, the device is sm_90, the shape suits it (n >= 128 rows, k % 64 == 0,
 // 16-byte aligned) and COSMOS_WGMMA is not 0. H200, 2026-11-29 (bench/wgmma_notes.md): 530-650 TFLOP/s against
 // 300-360 for the mma.sync kernel on the Generator's and the 8B prefill's shapes.
-bool use_wgmma(const bf16* xb, const bf16* w, int n, int k, int m) {
-  static const bool on = [] {
+bool use_wgmma(const bf16* xb, const bf16* w, int n, int k, int m, cudaStream_t stream) {
+  static const bool allowed = [] {
     const char* e = std::getenv("COSMOS_WGMMA");
-    return !(e && e[0] == '0' && e[1] == 0) && cosmos::gemm_wgmma_available();
+    return !(e && e[0] == '0' && e[1] == 0);
   }();
-  return on && cosmos::gemm_wgmma_shape_ok(xb, w, n, k, m);
+  return allowed && cosmos::gemm_wgmma_shape_ok(xb, w, n, k, m) && cosmos::gemm_wgmma_available(stream);
 }
 // Fastest measured version per shape: 128x256 tiles for the wide gate|up projection, 256x128 otherwise.
 cosmos::WgmmaVariant wgmma_variant(int m) {
@@ -316,7 +316,7 @@ void gemm_mma(float* out, const float* x, const bf16* w, const float* bias, int 
     const long long count8 = (long long)rows * k / 8;
     cast_bf16_kernel<<<cosmos::elementwise_blocks(count8), 256, 0, s>>>(xb, x + r0 * k, count8);
     CUDA_CHECK_LAUNCH();
-    if (use_wgmma(xb, w, rows, k, m)) {
+    if (use_wgmma(xb, w, rows, k, m, s)) {
       cosmos::gemm_wgmma(out + r0 * m, xb, w, bias, rows, k, m, wgmma_variant(m), ctx);
       continue;
     }
