@@ -5,10 +5,11 @@
 #           Builds the CUDA drivers into .dev/benchbin (stripped, git-ignored): cosmos3_generator_bench,
 #           qwen3_decode_bench, qwen3vl_prefill_bench. The engine (native/src, binding left out) is compiled from
 #           COMMIT (default HEAD, `git archive`, so helpers' uncommitted edits in this tree never get in) into
-#           native/build/bench/obj, an object rebuilt only when its source or a header it includes changed (or
-#           taken from the addon's CUDA build when that object is COMMIT's code);
+#           native/build/bench/obj, an object rebuilt only when its source or a header it includes changed (the
+#           addon's objects in native/build/cmake-cuda are not used: in a tree others edit, what they were built
+#           from is not known);
 #           the drivers are this tree's bench/*.cu compiled against that snapshot. 2 compiles at a time, nice 10;
-#           ~4 min from scratch on the 2-core machine. Also .dev/diffusers_src.tgz (tools/device/cosmos3_fixtures.sh
+#           ~5 min from scratch on the idle 2-core machine. One prepare at a time (a lock). Also .dev/diffusers_src.tgz (tools/device/cosmos3_fixtures.sh
 #           prepare) when missing. .dev/benchbin/MANIFEST names the commit and the drivers' blob hashes.
 #   device: bash bench/run.sh SECTION...      (one `run` call, kind nvidia-h200,
 #                                              carry [".dev/benchbin", ".dev/diffusers_src.tgz"])
@@ -40,6 +41,9 @@ prepare() {
   commit=$(git rev-parse "${1:-HEAD}") || exit 1
   local root=native/build/bench
   local snap=$root/src obj=$root/obj
+  mkdir -p "$root"
+  exec 9> "$root/.lock"
+  flock -n 9 || { echo "another bench/run.sh prepare is running" >&2; exit 1; }
   rm -rf "$snap" && mkdir -p "$snap" "$obj" "$BIN"
   git archive "$commit" native/src | tar -x -C "$snap"
   mkdir -p "$snap/bench" && cp bench/*.cu bench/*.h "$snap/bench/"
@@ -56,18 +60,10 @@ prepare() {
     while read -r p b; do [ "${snapblob[$p]:-}" = "$b" ] || return 1; done < "$1.deps"
   }
   record_deps() {  # record_deps <object> <dep paths...>: the snapshot files among them, with their blobs
-    local o=$1 d rel
+    local o=$1
     shift
-    local others=()
-    {
-      for d in "$@"; do
-        case $d in
-        "$PWD"/native/src/*) echo "${d#"$PWD"/}" ;;  # the addon's deps: this tree's paths = the snapshot's
-        *) others+=("$d") ;;
-        esac
-      done
-      [ ${#others[@]} -gt 0 ] && realpath -m --relative-to="$snap" -- "${others[@]}"
-    } | while read -r rel; do [ -n "${snapblob[$rel]:-}" ] && echo "$rel ${snapblob[$rel]}"; done | sort -u > "$o.deps"
+    realpath -m --relative-to="$snap" -- "$@" | while read -r rel; do [ -n "${snapblob[$rel]:-}" ] && echo "$rel ${snapblob[$rel]}"; done | sort -u > "$o.deps"
+    [ -s "$o.deps" ]  # (a file outside the snapshot last in the list is no failure)
   }
   compile() {  # compile <flags...> -- <source> <object>: with its dependency list (-MD)
     local flags=()
@@ -77,62 +73,35 @@ prepare() {
     # shellcheck disable=SC2046
     record_deps "$o" $(sed -e 's/^[^:]*://' -e 's/\\$//' "$o.d")
   }
-  local NVFLAGS=(-std=c++17 -O3 -DCOSMOS_CUDA --expt-relaxed-constexpr -gencode arch=compute_90,code=sm_90
-                 -gencode arch=compute_90,code=compute_90)
+  local NVBASE=(-std=c++17 -O3 -DCOSMOS_CUDA --expt-relaxed-constexpr)
+  local NVFLAGS=("${NVBASE[@]}" -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90)
   # .cc files through nvcc too (g++ underneath, with CUDA's include path), with the addon's C++ flags.
   local CXXFLAGS=(-std=c++17 -O2 -DCOSMOS_CUDA -Xcompiler -pthread)
-  # A wgmma kernel needs sm_90a SASS (the addon's CMakeLists adds it for that file only): the same here.
-  local SM90A=(-gencode arch=compute_90a,code=sm_90a)
-  # The addon's CUDA build (scripts/build-native.sh) already holds most engine objects: one is taken when the
-  # source and every native/src header it includes (ninja's deps) are older than it and equal to COMMIT's.
-  local cm=native/build/cmake-cuda
-  declare -A at_commit=() now=()
-  local blob path
-  while read -r _ _ blob path; do at_commit[$path]=$blob; done < <(git ls-tree -r "$commit" native/src)
-  mapfile -t paths < <(find native/src -type f \( -name '*.h' -o -name '*.cuh' -o -name '*.cu' -o -name '*.cc' \))
-  local hashes
-  mapfile -t hashes < <(printf '%s\n' "${paths[@]}" | git hash-object --stdin-paths)
-  for i in "${!paths[@]}"; do now[${paths[$i]}]=${hashes[$i]}; done
-  reusable() {  # reusable <native/src/...>: the addon's object of that source, when it is COMMIT's code
-    local oc="$cm/CMakeFiles/cosmos_native.dir/src/${1#native/src/}.o" d rel
-    [ -f "$oc" ] && command -v ninja > /dev/null || return 1
-    local deps
-    deps=$(ninja -C "$cm" -t deps "${oc#"$cm"/}")
-    [[ $deps == *"(VALID)"* ]] && grep -qx " *$PWD/$1" <<< "$deps" || return 1  # recorded, the source among them
-    while read -r d; do
-      rel=${d#"$PWD"/}
-      [[ $rel == native/src/* ]] || continue
-      [ "$rel" -ot "$oc" ] && [ -n "${at_commit[$rel]:-}" ] && [ "${now[$rel]:-}" = "${at_commit[$rel]}" ] || return 1
-    done < <(tail -n +2 <<< "$deps" | sed 's/^ *//')
-    echo "$oc"
-  }
-  local srcs=() engine_objs=() pids=() f o oc reused=0
+  # A wgmma kernel exists only as sm_90a SASS (native/CMakeLists.txt builds ops/gemm_wgmma.cu for sm_90a alone,
+  # never sm_90 SASS or compute_90 PTX): the same here for any source with wgmma instructions.
+  local SM90A=("${NVBASE[@]}" -gencode arch=compute_90a,code=sm_90a)
+  local srcs=() engine_objs=() pids=() f o
   mapfile -t srcs < <(cd "$snap" && find native/src \( -name '*.cu' -o -name '*.cc' \) -not -path '*/binding/*' | sort)
   for d in "${DRIVERS[@]}"; do srcs+=("bench/$d.cu"); done
   for f in "${srcs[@]}"; do
     o="$obj/$(echo "$f" | tr / _).o"
     [[ $f == native/* ]] && engine_objs+=("$o")
     up_to_date "$o" && continue
-    if [[ $f == native/* ]] && oc=$(reusable "$f"); then
-      cp "$oc" "$o" && reused=$((reused + 1))
-      # shellcheck disable=SC2046
-      record_deps "$o" $(ninja -C "$cm" -t deps "${oc#"$cm"/}" | tail -n +2)
-      continue
-    fi
     while [ "$(jobs -rp | wc -l)" -ge 2 ]; do sleep 0.5; done
-    if [[ $f == *.cu ]]; then
-      local extra=()
-      grep -q 'wgmma.mma_async' "$snap/$f" && extra=("${SM90A[@]}")
-      compile "${NVFLAGS[@]}" "${extra[@]}" -- "$snap/$f" "$o" &
+    if [[ $f == *.cu ]] && grep -q 'wgmma.mma_async' "$snap/$f"; then
+      compile "${SM90A[@]}" -- "$snap/$f" "$o" &
+    elif [[ $f == *.cu ]]; then
+      compile "${NVFLAGS[@]}" -- "$snap/$f" "$o" &
     else
       compile "${CXXFLAGS[@]}" -- "$snap/$f" "$o" &
     fi
     pids+=($!)
   done
-  local rc=0
-  for p in "${pids[@]}"; do wait "$p" || rc=1; done
-  [ $rc = 0 ] || { echo "a source failed to compile (see above)" >&2; exit 1; }
-  echo "engine objects: ${#engine_objs[@]} (${reused} taken from $cm, ${#pids[@]} compiled now, the rest up to date)"
+  wait  # (a job's status may be gone once `jobs` reported it: what counts is that every object is now up to date)
+  for f in "${srcs[@]}"; do
+    up_to_date "$obj/$(echo "$f" | tr / _).o" || { echo "$f failed to compile (see above)" >&2; exit 1; }
+  done
+  echo "engine objects: ${#engine_objs[@]} (${#pids[@]} sources compiled now, the rest up to date)"
   for d in "${DRIVERS[@]}"; do
     nice -n 10 nvcc "${NVFLAGS[@]}" -o "$BIN/$d" "$obj/bench_$d.cu.o" "${engine_objs[@]}" -lpthread && strip "$BIN/$d" ||
       { echo "link failed: $d" >&2; exit 1; }
