@@ -376,8 +376,9 @@ int run_dispatch() {
     if (!ok) ++failures;
     std::printf(
         "dispatch | %-10s n=%5d k=%5d m=%5d | matmul_cuda %8.3f ms %6.1f TFLOP/s (incl. cast) | vs f64 %.2e | "
-        "non-finite %llu | %s\n",
-        sh.name, sh.n, sh.k, sh.m, t, 2.0 * sh.n * sh.k * sh.m / (t * 1e9), rel, d.bad, ok ? "PASS" : "FAIL");
+        "non-finite %llu | %s | %s\n",
+        sh.name, sh.n, sh.k, sh.m, t, 2.0 * sh.n * sh.k * sh.m / (t * 1e9), rel, d.bad, ok ? "PASS" : "FAIL",
+        cosmos::wgmma_variant_name(cosmos::gemm_wgmma_pick(sh.n, sh.m)));
     std::fflush(stdout);
     pool->free(out);
     for (Problem* p : sets) delete p;

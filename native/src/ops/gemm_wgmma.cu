@@ -408,6 +408,13 @@ const char* wgmma_variant_name(WgmmaVariant v) {
   return "wgmma ?";
 }
 
+WgmmaVariant gemm_wgmma_pick(int n, int m) {
+  static const int sms = sm_count();
+  const long long tiles = (long long)cosmos::ceil_div(n, 256) * cosmos::ceil_div(m, 128);
+  const long long waves = (tiles + sms - 1) / sms;
+  return tiles * 10 >= waves * sms * 8 ? WgmmaVariant::Tile256x128Persistent : WgmmaVariant::PingPong128x128;
+}
+
 bool gemm_wgmma_shape_ok(const void* a, const void* b, int n, int k, int m) {
   const auto al16 = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; };
   return n >= 128 && k >= kBK && k % kBK == 0 && m >= 1 && al16(a) && al16(b);

@@ -13,8 +13,8 @@
 //    cuBLAS is not available to this build (CI and the dev machine ship cudart only). The previous
 //    WMMA kernel (64x128x32, x rounded while staged, ~120 TFLOP/s on an H100) lives in
 //    bench/matmul_wmma.cu, compared by bench/gemm_bench.cu.
-//    On an H200 (sm_90, this object built for sm_90a) the multiply itself goes to ops/gemm_wgmma.cu (wgmma + TMA,
-//    1.6-1.9x this kernel) for n >= 128 and k % 64 == 0; COSMOS_WGMMA=0 keeps the mma.sync kernel.
+//    On an H200 (sm_90; ops/gemm_wgmma.cu is built for sm_90a) the multiply itself goes to gemm_wgmma (wgmma + TMA,
+//    1.6-2x this kernel) for n >= 128 and k % 64 == 0; COSMOS_WGMMA=0 keeps the mma.sync kernel.
 //  * n > 8, f32 weights (the tiny test checkpoint, the f32 vision tower): f32 SIMT GEMM, 64x64
 //    tiles, 4x4 outputs per thread — exact f32 so the CUDA path matches the CPU reference to 1e-5.
 #ifndef COSMOS_CUDA
@@ -282,8 +282,8 @@ __global__ void cast_bf16_kernel(bf16* __restrict__ dst, const float* __restrict
 
 // Hopper: the wgmma + TMA GEMM (ops/gemm_wgmma.cu) takes the same bf16 operands instead of the mma.sync kernel when
 // this build carries its sm_90a code, the device is sm_90, the shape suits it (n >= 128 rows, k % 64 == 0,
-// 16-byte aligned) and COSMOS_WGMMA is not 0. H200, 2026-11-29 (bench/wgmma_notes.md): 530-650 TFLOP/s against
-// 300-360 for the mma.sync kernel on the Generator's and the 8B prefill's shapes.
+// 16-byte aligned) and COSMOS_WGMMA is not 0. H200, 2026-11-29 (bench/wgmma_notes.md): 540-660 TFLOP/s against
+// 250-350 for the mma.sync kernel on the Generator's and the 8B prefill's shapes (the version: gemm_wgmma_pick).
 bool use_wgmma(const bf16* xb, const bf16* w, int n, int k, int m, cudaStream_t stream) {
   static const bool allowed = [] {
     const char* e = std::getenv("COSMOS_WGMMA");
@@ -291,11 +291,6 @@ bool use_wgmma(const bf16* xb, const bf16* w, int n, int k, int m, cudaStream_t 
   }();
   return allowed && cosmos::gemm_wgmma_shape_ok(xb, w, n, k, m) && cosmos::gemm_wgmma_available(stream);
 }
-// Fastest measured version per shape: 128x256 tiles for the wide gate|up projection, 256x128 otherwise.
-cosmos::WgmmaVariant wgmma_variant(int m) {
-  return m >= 16384 ? cosmos::WgmmaVariant::Tile128x256Persistent : cosmos::WgmmaVariant::Tile256x128Persistent;
-}
-
 // The bf16 copy of x is a workspace from the context's pool (at most kCastCapBytes; taller x is cast and
 // multiplied in row chunks), handed back when the launches are enqueued: see core/cuda_context.h.
 void gemm_mma(float* out, const float* x, const bf16* w, const float* bias, int n, int k, int m,
@@ -317,7 +312,7 @@ void gemm_mma(float* out, const float* x, const bf16* w, const float* bias, int 
     cast_bf16_kernel<<<cosmos::elementwise_blocks(count8), 256, 0, s>>>(xb, x + r0 * k, count8);
     CUDA_CHECK_LAUNCH();
     if (use_wgmma(xb, w, rows, k, m, s)) {
-      cosmos::gemm_wgmma(out + r0 * m, xb, w, bias, rows, k, m, wgmma_variant(m), ctx);
+      cosmos::gemm_wgmma(out + r0 * m, xb, w, bias, rows, k, m, cosmos::gemm_wgmma_pick(rows, m), ctx);
       continue;
     }
     dim3 grid(cosmos::ceil_div(rows, GM), cosmos::ceil_div(m, GN));
