@@ -555,8 +555,10 @@ int main(int argc, char** argv) {
       }
       Cosmos3Generator g(cosmos3_generator_cuda_parts(std::move(m), std::move(vae), nullptr), unipc_flow());
       bench_engine(g, runs);
+      print_device_used(free_at_start);  // while the engine (which now owns the models' pools) is alive
+    } else {
+      print_device_used(free_at_start);
     }
-    print_device_used(free_at_start);
   } catch (const std::exception& e) {
     print_error("error", e.what());
     print_device_used(free_at_start);
