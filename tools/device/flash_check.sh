@@ -27,6 +27,7 @@ prepare)
     rel=${f#native/src/}
     o="$objs_root/$rel.o"
     case " ${fresh[*]} " in *" $rel "*) continue ;; esac
+    [ "$rel" = ops/gemm_wgmma.cu ] && continue  # the addon's own sm_90a object library, linked below
     { [ ! -f "$o" ] || [ "$f" -nt "$o" ]; } && fresh+=("$rel")
   done
   echo "compiled here: ${fresh[*]}"
@@ -51,6 +52,7 @@ prepare)
     [ $skip = 0 ] && [ -f "native/src/${rel%.o}" ] && objs+=("$o")
   done
   for f in "${fresh[@]}"; do objs+=("$out/$(basename "$f").o"); done
+  objs+=($(find native/build/cmake-cuda/CMakeFiles/cosmos_wgmma.dir -name '*.o' 2> /dev/null))
   for f in "${drivers[@]}"; do
     name=$(basename "$f" .cu)
     nice -n 10 nvcc "${NVFLAGS[@]}" -o ".dev/flashbin/$name" "$out/$name.cu.o" "${objs[@]}" -lpthread &&

@@ -39,6 +39,8 @@ prepare)
     rel=${o#"$objs_root"/}
     [ -f "native/src/${rel%.o}" ] && objs+=("$o")
   done
+  # ops/gemm_wgmma.cu (matmul_cuda's Hopper path) is the addon's separate sm_90a object library.
+  objs+=($(find native/build/cmake-cuda/CMakeFiles/cosmos_wgmma.dir -name '*.o' 2> /dev/null))
   out=native/build/genbench
   mkdir -p "$out" .dev/genbin
   NVFLAGS=(-std=c++17 -O3 -DCOSMOS_CUDA -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90)
