@@ -1,8 +1,9 @@
-// bf16 GEMM speed: the engine's mma.sync GEMM (matmul_cuda, n > 8) against the previous WMMA kernel
-// (bench/matmul_wmma.cu), on the Qwen3-VL-8B prefill shapes of bench/README.md. Both round x to bf16
-// and accumulate in f32, so their outputs agree to accumulation order; the bench checks that
-// (max |mma - wmma| / max |wmma| <= 1e-3, exit 1 otherwise) before it times anything. Random inputs
-// (never zeros), mean of 10 back-to-back calls after a warm-up, CUDA events. Build + run (GPU machine):
+// bf16 GEMM speed: the engine's GEMM (matmul_cuda, n > 8: the wgmma kernel of ops/gemm_wgmma.cu on sm_90 when built
+// for sm_90a, as build_ops_test.sh does, else mma.sync; COSMOS_WGMMA=0 forces mma.sync) against the previous WMMA
+// kernel (bench/matmul_wmma.cu), on the Qwen3-VL-8B prefill shapes of bench/README.md. Both round x to bf16 and
+// accumulate in f32, so their outputs agree to accumulation order; the bench checks that (max |mma - wmma| / max |wmma|
+// <= 1e-3, exit 1 otherwise) before it times anything. Random inputs (never zeros), mean of 10 back-to-back calls after
+// a warm-up, CUDA events. Build + run (GPU machine):
 //   bash native/test/build_ops_test.sh && native/build/ops_test/gemm_bench
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -91,7 +92,8 @@ int main() {
   fill_kernel<<<1024, 256, 0, s>>>(x.get(), (long long)max_x, 17u);
   fill_bf16_kernel<<<1024, 256, 0, s>>>(w.get(), (long long)max_w, 29u);
   CUDA_CHECK_LAUNCH();
-  std::printf("| shape (n x k x m) | WMMA | mma.sync | speed-up | max|diff| / max|out| |\n|---|---:|---:|---:|---:|\n");
+  std::printf(
+      "| shape (n x k x m) | WMMA | matmul_cuda | speed-up | max|diff| / max|out| |\n|---|---:|---:|---:|---:|\n");
   int fails = 0;
   for (const Shape& sh : shapes) {
     auto mma = [&] { matmul_cuda(o_mma.get(), x.get(), w.get(), WType::BF16, nullptr, sh.n, sh.k, sh.m, ctx); };
