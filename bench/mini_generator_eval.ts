@@ -13,6 +13,9 @@
  *   centroid per frame against the simulated clip's, as a fraction of the frame width
  *   ({@link pathError}; a frame where the predicted gripper is not found counts half the width), next to
  *   the baseline of the first frame held still.
+ * - policy / inverse dynamics: the predicted 16 × 10 chunk against the simulated one — the mean distance
+ *   of the TCP position (columns 0–2, metres) and the mean absolute gripper error (column 9, 0 open … 1
+ *   closed), next to the baseline of the mean chunk of 200 training seeds ({@link chunkError}).
  * - timing: seconds per call on this machine (the issue's target: a mini text-to-video ≤ 60 s on a
  *   2-core CPU).
  *
@@ -44,6 +47,7 @@ import {
   seedsOf,
   trackColors,
   type WorldSample,
+  writeClip,
 } from "../src/world/mod.ts";
 
 /** Smallest displacement (pixels at 320×192) along the prompted direction that counts as a move. */
@@ -163,6 +167,36 @@ export function pathError(predicted: readonly RgbBuffer[], reference: readonly R
   return { meanFraction: mean, maxFraction: errs.length ? Math.max(...errs) : 1, missing, frames: errs.length };
 }
 
+/** How far a predicted action chunk is from the simulated one. */
+export interface ChunkError {
+  /** Mean over rows of the TCP position distance (metres). */
+  position: number;
+  /** Mean over rows of |gripper error| (column 9). */
+  gripper: number;
+}
+
+/** Row-by-row error of a predicted chunk (rows of the single-arm 10D layout) against the reference. */
+export function chunkError(
+  predicted: readonly (readonly number[])[],
+  reference: readonly (readonly number[])[],
+): ChunkError {
+  const n = reference.length;
+  let position = 0, gripper = 0;
+  for (let k = 0; k < n; k++) {
+    const p = predicted[k] ?? predicted[predicted.length - 1];
+    const r = reference[k];
+    position += Math.hypot(p[0] - r[0], p[1] - r[1], p[2] - r[2]);
+    gripper += Math.abs(p[9] - r[9]);
+  }
+  return { position: position / n, gripper: gripper / n };
+}
+
+/** The mean chunk of `count` training seeds, row by row (the baseline a policy must beat). */
+export function meanTrainChunk(count = 200): number[][] {
+  const chunks = seedsOf("train", count, 0).map((seed) => makeSample(seed, { frames: 17, fps: 10 }).actions);
+  return chunks[0].map((row, k) => row.map((_, c) => chunks.reduce((a, ch) => a + ch[k][c], 0) / chunks.length));
+}
+
 async function framesOf(path: string, count: number): Promise<RgbBuffer[]> {
   const decoded = await decodeVideoFrames(path, { frameIndices: Array.from({ length: count }, (_, k) => k) });
   return decoded.map((f) => ({ data: f.data, width: f.width, height: f.height, channels: 3 as const }));
@@ -255,6 +289,50 @@ async function main(): Promise<void> {
       meanPathError: n ? sum / n : 1,
       stillFrameBaseline: n ? stillSum / n : 1,
       within10pct: n ? within / n : 0,
+      secondsPerCall: n ? seconds / n : 0,
+    };
+  }
+  for (const mode of (["policy", "idyn"] as const).filter((m) => modes.includes(m))) {
+    const baseline = meanTrainChunk();
+    let n = 0, pos = 0, grip = 0, basePos = 0, baseGrip = 0, seconds = 0;
+    for (const seed of seedsOf("eval", count, Number(values.offset))) {
+      const sample = makeSample(seed, { frames: 17, fps: 10 });
+      const clip = renderClip(sample);
+      const image = join(out, `frame0_${seed}.png`);
+      writeFileSync(image, await pngOf(clip.frames[0]));
+      const media = mode === "policy"
+        ? { image }
+        : { video: (await writeClip(clip, sample, { dir: out, video: `truth_${seed}.mp4` })).video! };
+      const t0 = performance.now();
+      const r = await rollout({
+        mode: mode === "policy" ? "policy" : "inverse_dynamics",
+        embodiment: "droid",
+        prompt: sample.scenario.instruction,
+        ...media,
+        actionChunkSize: 16,
+        resolution: "256p",
+        fps: 10,
+        numInferenceSteps: steps,
+        seed: seed % 1000,
+        outputPath: join(out, `${mode}_${seed}.mp4`),
+      }, { backend });
+      const s = (performance.now() - t0) / 1000;
+      const e = chunkError(r.actions ?? [], sample.actions);
+      const b = chunkError(baseline, sample.actions);
+      n++;
+      seconds += s;
+      pos += e.position;
+      grip += e.gripper;
+      basePos += b.position;
+      baseGrip += b.gripper;
+      console.log(JSON.stringify({ mode, seed, seconds: +s.toFixed(1), ...e, baseline: b }));
+    }
+    summary[mode] = {
+      samples: n,
+      positionErrorM: n ? pos / n : 0,
+      gripperError: n ? grip / n : 0,
+      baselinePositionErrorM: n ? basePos / n : 0,
+      baselineGripperError: n ? baseGrip / n : 0,
       secondsPerCall: n ? seconds / n : 0,
     };
   }

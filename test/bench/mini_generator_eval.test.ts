@@ -9,7 +9,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeVideoFrames } from "../../src/media/mod.ts";
 import { makeSample, renderClip, seedsOf, writeClip } from "../../src/world/mod.ts";
-import { followsDirection, MIN_SHIFT_PX, pathError, slideTarget } from "../../bench/mini_generator_eval.ts";
+import {
+  chunkError,
+  followsDirection,
+  meanTrainChunk,
+  MIN_SHIFT_PX,
+  pathError,
+  slideTarget,
+} from "../../bench/mini_generator_eval.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cosmos-minigen-check-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -107,5 +114,30 @@ describe("forward-dynamics path error", () => {
     const e = pathError(frames.map(() => blank), frames);
     assert.equal(e.missing, e.frames);
     assert.equal(e.meanFraction, 0.5);
+  });
+});
+
+describe("action chunk error (policy, inverse dynamics)", () => {
+  test("0 for the true chunk; a 3-4-0 cm offset is 5 cm; a flipped gripper is its mean distance", () => {
+    const truth = pushes[0].actions;
+    assert.deepEqual(chunkError(truth, truth), { position: 0, gripper: 0 });
+    const moved = truth.map((r) => [r[0] + 0.03, r[1] + 0.04, ...r.slice(2)]);
+    assert.ok(Math.abs(chunkError(moved, truth).position - 0.05) < 1e-12);
+    const flipped = truth.map((r) => [...r.slice(0, 9), 1 - r[9]]);
+    const want = truth.reduce((a, r) => a + Math.abs(1 - 2 * r[9]), 0) / truth.length;
+    assert.ok(Math.abs(chunkError(flipped, truth).gripper - want) < 1e-12);
+  });
+
+  test("the mean training chunk: 16 rows of 10, and closer to held-out chunks than a chunk of zeros", () => {
+    const mean = meanTrainChunk(50);
+    assert.equal(mean.length, 16);
+    assert.ok(mean.every((r) => r.length === 10 && r.every(Number.isFinite)));
+    const zeros = mean.map((r) => r.map(() => 0));
+    let m = 0, z = 0;
+    for (const s of pushes.slice(0, 8)) {
+      m += chunkError(mean, s.actions).position;
+      z += chunkError(zeros, s.actions).position;
+    }
+    assert.ok(m < z, `mean ${m / 8} vs zeros ${z / 8}`);
   });
 });
