@@ -16,6 +16,7 @@
  * ```
  * @module
  */
+import { TINY_GENERATOR_CHECKPOINTS } from "../kernel/calls.ts";
 
 /** One notebook cell before it is written. */
 export interface Cell {
@@ -276,7 +277,9 @@ export function generatorBackendCells(call: "generate" | "rollout"): Cell[] {
       runs on a **vLLM-Omni** server, started from the repository's root with \`${VLLM_OMNI}\` (\`--allowed-local-media-path\` lets it read files
       from the assets folder only; set \`COSMOS_ALLOWED_LOCAL_MEDIA_PATH\` to the same folder for the
       inputs to be read there, otherwise they are uploaded). With neither set, this cookbook runs the
-      tiny test checkpoint (\`test/fixtures/cosmos3-tiny\`, random weights) natively, so every
+      tiny test checkpoint (\`${TINY_GENERATOR_CHECKPOINTS[call]}\`, random weights${
+      call === "rollout" ? ", a 64-wide action head so that every embodiment fits" : ""
+    }) natively, so every
       ${
       call === "generate" ? "image and video" : "rollout video and action chunk"
     } is **untrained noise**, labelled so. The calls then get
@@ -286,7 +289,9 @@ export function generatorBackendCells(call: "generate" | "rollout"): Cell[] {
       written above, with the model's defaults: that is what real checkpoints want.
     `),
     code(
-      `const options = await notebookBackend("${call}", { fallback: fromRepo("test/fixtures/cosmos3-tiny"), fallbackIsTinyCheckpoint: true });`,
+      `const options = await notebookBackend("${call}", { fallback: fromRepo("${
+        TINY_GENERATOR_CHECKPOINTS[call]
+      }"), fallbackIsTinyCheckpoint: true });`,
     ),
   ];
 }

@@ -142,6 +142,23 @@ export const TINY_GENERATOR_CAPS: Readonly<{ resolution: "256p"; steps: number; 
   .freeze({ resolution: "256p", steps: 2, actionSteps: 4 });
 
 /**
+ * The tiny untrained checkpoints (paths from the repository's root) that the Generator and action cookbooks run
+ * natively when no backend is configured (`notebookBackend`'s `fallback`): `test/fixtures/cosmos3-tiny` for
+ * `generate()`; for `rollout()` `test/fixtures/cosmos3-tiny-a64`, the same checkpoint with a 64-wide action head
+ * (`action_dim` 64, as the real Cosmos 3), so that every embodiment fits, egocentric 57D included (cosmos3-tiny's
+ * head is 16 wide, as the diffusers reference fixtures were made).
+ * @example
+ * ```ts
+ * import { TINY_GENERATOR_CHECKPOINTS } from "./calls.ts";
+ * TINY_GENERATOR_CHECKPOINTS.rollout; // "test/fixtures/cosmos3-tiny-a64"
+ * ```
+ */
+export const TINY_GENERATOR_CHECKPOINTS: Readonly<{ generate: string; rollout: string }> = Object.freeze({
+  generate: "test/fixtures/cosmos3-tiny",
+  rollout: "test/fixtures/cosmos3-tiny-a64",
+});
+
+/**
  * The request with {@link TINY_GENERATOR_CAPS} applied. The frame count is 1 + 4 · (last clean latent
  * frame + 1): 5 for text- and image-to-video, 9 for video-to-video keeping latent frames 0 and 1.
  * Sound, prompt, seed and the conditioning media are sent as given.

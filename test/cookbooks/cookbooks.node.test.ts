@@ -5,8 +5,9 @@
 //    (image / video / action plots), the validated request, and for every call: Reasoner
 //    notebooks stream the native engine's answer on the tiny checkpoint under the
 //    untrained-weights warning; Generator / action notebooks run the tiny untrained Cosmos 3
-//    checkpoint (test/fixtures/cosmos3-tiny) natively at the tiny caps (256p, 5 or 9 frames, 2 steps,
-//    4-step chunks): the PNG / MP4 files they write exist and probe, each result is labelled
+//    checkpoint (test/fixtures/cosmos3-tiny; the action notebooks its 64-wide action head variant
+//    cosmos3-tiny-a64, so that egocentric 57D runs too) natively at the tiny caps (256p, 5 or 9 frames,
+//    2 steps, 4-step chunks): the PNG / MP4 files they write exist and probe, each result is labelled
 //    untrained; a call with sound writes an MP4 with a 48 kHz stereo AAC track (the tiny checkpoint's
 //    sound_tokenizer/); nothing is reported unavailable — never a result from nowhere.
 // 2. A sample (caption, 2D grounding, temporal localization, text-to-video, policy) with
@@ -221,11 +222,12 @@ async function assertHonestWithoutBackend(path: string, cells: Cell[]): Promise<
 /**
  * Generator / action notebooks without a backend run the tiny untrained Cosmos 3 checkpoint natively: every
  * call leaves media that probe at the tiny caps (256p, 5 or 9 frames) under both untrained notes, a call with
- * sound an MP4 with a 48 kHz stereo AAC track; the 57D egocentric policy shows the ValidationError of the tiny
- * action head (16 wide), and the notebook goes on. Nothing is reported unavailable.
+ * sound an MP4 with a 48 kHz stereo AAC track; action notebooks run cosmos3-tiny-a64 (a 64-wide action head), so
+ * the 57D egocentric policy runs and is charted in 16 grouped panels. Nothing is reported unavailable.
  */
 async function assertTinyGeneratorRan(path: string, cells: Cell[], line: string, calls: Cell[]): Promise<void> {
-  assert.match(line, /^backend: native:\w+ \(.*test\/fixtures\/cosmos3-tiny\) · embedded native engine/);
+  const checkpoint = path.startsWith("action/") ? "cosmos3-tiny-a64" : "cosmos3-tiny";
+  assert.match(line, new RegExp(`^backend: native:\\w+ \\(.*test/fixtures/${checkpoint}\\) · embedded native engine`));
   assert.ok(
     notes(cells, "untrained").some((o) => plain(o).includes("RANDOM, UNTRAINED weights")),
     `${path}: says the weights are untrained`,
@@ -237,9 +239,18 @@ async function assertTinyGeneratorRan(path: string, cells: Cell[], line: string,
     const last = plain(out.at(-1) ?? { output_type: "display_data" });
     const withSound = /\bwithSound\b/.test(src);
     if (/\begocentric\b/.test(src)) {
-      // The tiny checkpoint's action head is 16 wide: the 57D hand-pose chunk is refused before the run.
-      assert.match(last, /^ValidationError \(invalid_request\): .*57-wide actions exceed the model's action_dim/s);
-      continue;
+      // The 57D hand pose fits the 64-wide head: charted as one panel per group (camera translation and
+      // rotation, then per hand the wrist translation, rotation and five fingertips), one trace per dimension.
+      const plot = out.map((o) =>
+        o.data?.["application/vnd.plotly.v1+json"] as { data: unknown[]; layout?: Record<string, unknown> } | undefined
+      )
+        .find((p) => p !== undefined);
+      assert.equal(plot?.data.length, 57, `${path}: "${src}" one trace per dimension`);
+      assert.equal(
+        Object.keys(plot?.layout ?? {}).filter((k) => /^yaxis\d*$/.test(k)).length,
+        16,
+        `${path}: 16 panels`,
+      );
     }
     assert.ok(
       out.some((o) => /^Tiny test checkpoint: run at 256p, .*2 denoising steps/.test(plain(o))),
