@@ -210,14 +210,34 @@ describe("native engine: arguments, abort, busy, free", () => {
   });
 
   test("free() releases memory; a freed model refuses calls", () => {
+    // A copy of the checkpoint: its files are not the ones `m` holds, so the weight cache (layers/weights.h, keyed
+    // by file identity) shares nothing and this load's weights are its own.
+    const copy = mkdtempSync(join(tmpdir(), "cosmos-free-"));
+    try {
+      for (const f of ["config.json", "model.safetensors"]) copyFileSync(join(CKPT, f), join(copy, f));
+      const before = nativeMemory().bytesInUse;
+      const x = NativeTextModel.load(copy);
+      const loaded = nativeMemory().bytesInUse;
+      assert.ok(loaded - before > 1_000_000, `weights ${loaded - before} bytes`); // 1.17 MB of f32 text weights
+      x.free();
+      assert.equal(nativeMemory().bytesInUse, before);
+      assert.ok(nativeMemory().peakBytes >= loaded);
+      assert.throws(() => x.decode(1), (e: unknown) => e instanceof NativeError && /freed/.test(e.message));
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
+  test("a second load of one checkpoint shares the first one's weights; freeing it leaves them to the first", async () => {
     const before = nativeMemory().bytesInUse;
-    const x = NativeTextModel.load(CKPT);
-    const loaded = nativeMemory().bytesInUse;
-    assert.ok(loaded - before > 1_000_000, `weights ${loaded - before} bytes`); // 1.17 MB of f32 text weights
-    x.free();
+    const y = NativeTextModel.load(CKPT);
+    const added = nativeMemory().bytesInUse - before;
+    assert.ok(added < 100_000, `a second load added ${added} bytes (the 1.17 MB of weights are \`m\`'s, shared)`);
+    y.free();
     assert.equal(nativeMemory().bytesInUse, before);
-    assert.ok(nativeMemory().peakBytes >= loaded);
-    assert.throws(() => x.decode(1), (e: unknown) => e instanceof NativeError && /freed/.test(e.message));
+    m.reset();
+    const r = await m.generate({ ids: prompt, maxTokens: 4 });
+    assert.deepEqual(r.tokens, reference().text_prompts[0].greedy_ids.slice(0, 4));
   });
 
   test("deviceInfo names the device and why", () => {
