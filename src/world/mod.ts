@@ -57,6 +57,8 @@ export {
   captionOf,
   captionTask,
   describeTask,
+  type GeneratorEventRecord,
+  generatorEvents,
   generatorPrompt,
   groundingTask,
   plausibilityTask,

@@ -196,6 +196,35 @@ export function actionTask(sample: WorldSample, size: Size): TaskItem<[number, n
   return { prompt, answer: `${plan}\n[${points.map((p) => `[${p[0]}, ${p[1]}]`).join(", ")}]`, reference: points };
 }
 
+/** One event of a generator training record: its span, words, the object's label and the push direction. */
+export interface GeneratorEventRecord {
+  start: number;
+  end: number;
+  label: string;
+  object: string;
+  direction: WorldEvent["direction"];
+}
+
+/**
+ * The events of a clip as the generator training records carry them (`world_data.ts`'s generator.jsonl and
+ * `generator_data.ts`'s samples.jsonl, which the trainer and the evaluation read alike).
+ *
+ * @example
+ * ```ts
+ * import { generatorEvents, makeSample } from "./mod.ts";
+ * for (const e of generatorEvents(makeSample(7, { frames: 17, fps: 10 }))) console.log(e.object, e.label);
+ * ```
+ */
+export function generatorEvents(sample: WorldSample): GeneratorEventRecord[] {
+  return sample.events.map((e) => ({
+    start: e.start,
+    end: e.end,
+    label: e.label,
+    object: sample.scene.objects[e.object].label,
+    direction: e.direction,
+  }));
+}
+
 /** The Generator's prompt for a clip: the scene and what moves, e.g. "… The red cube slides to the left." */
 export function generatorPrompt(sample: WorldSample): string {
   const objs = sample.scene.objects.map((o) => withArticle(o.label));

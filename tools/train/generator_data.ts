@@ -18,7 +18,7 @@ import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:f
 import { join } from "node:path";
 import { makeSample, renderClip } from "../../src/world/sample.ts";
 import { seedsOf } from "../../src/world/seeds.ts";
-import { generatorPrompt } from "../../src/world/tasks.ts";
+import { generatorEvents, generatorPrompt } from "../../src/world/tasks.ts";
 import { EMBODIMENTS } from "../../src/schema/embodiments.ts";
 
 /** Parsed command line (every option is `--name value`). */
@@ -90,13 +90,7 @@ export function writeGeneratorData(o: GeneratorDataOptions): { seeds: number; se
         fps: o.fps,
         width: o.width,
         height: o.height,
-        events: sample.events.map((e) => ({
-          start: e.start,
-          end: e.end,
-          label: e.label,
-          object: sample.scene.objects[e.object].label,
-          direction: e.direction,
-        })),
+        events: generatorEvents(sample),
       }));
     }
   } finally {

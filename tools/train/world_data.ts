@@ -38,6 +38,7 @@ import {
   assertSeedInSplit,
   captionTask,
   describeTask,
+  generatorEvents,
   generatorPrompt,
   groundingTask,
   makeSample,
@@ -451,13 +452,7 @@ export async function writeWorldData(
         width: o.size.width,
         height: o.size.height,
         instruction: g.scenario.instruction,
-        events: g.events.map((e) => ({
-          start: e.start,
-          end: e.end,
-          label: e.label,
-          object: g.scene.objects[e.object].label,
-          direction: e.direction,
-        })),
+        events: generatorEvents(g),
       }));
     }
     if (o.verbose && (n + 1) % 10 === 0) process.stderr.write(`[world_data] ${n + 1}/${seeds.length} seeds\n`);
