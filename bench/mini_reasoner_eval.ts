@@ -20,7 +20,7 @@
  * @example
  * ```sh
  * node --import tsx tools/train/world_data.ts --out /tmp/world_eval --split eval --count 60 --tasks caption,grounding_2d
- * node --import tsx bench/mini_reasoner_eval.ts --data /tmp/world_eval --checkpoint tools/train/resume/mini-reasoner --count 50
+ * node --import tsx bench/mini_reasoner_eval.ts --data /tmp/world_eval --checkpoint checkpoints/mini-reasoner --count 50
  * ```
  * @module
  */

@@ -159,6 +159,21 @@ export const TINY_GENERATOR_CHECKPOINTS: Readonly<{ generate: string; rollout: s
 });
 
 /**
+ * The mini checkpoints (paths from the repository's root) trained by this project on the synthetic world of
+ * `src/world` (issue 16), not Cosmos 3: `checkpoints/mini-reasoner`, a 5 M-parameter Qwen3-VL (10 MB bf16) that
+ * captions, grounds, localises events and judges plausibility in that tabletop world (its README gives the
+ * held-out figures), for `reason()`.
+ * @example
+ * ```ts
+ * import { MINI_CHECKPOINTS } from "./calls.ts";
+ * MINI_CHECKPOINTS.reason; // "checkpoints/mini-reasoner"
+ * ```
+ */
+export const MINI_CHECKPOINTS: Readonly<{ reason: string }> = Object.freeze({
+  reason: "checkpoints/mini-reasoner",
+});
+
+/**
  * The request with {@link TINY_GENERATOR_CAPS} applied. The frame count is 1 + 4 · (last clean latent
  * frame + 1): 5 for text- and image-to-video, 9 for video-to-video keeping latent frames 0 and 1.
  * Sound, prompt, seed and the conditioning media are sent as given.

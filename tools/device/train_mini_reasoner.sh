@@ -22,7 +22,7 @@
 # later than this after the start; a chunk cut short is left out whole), GEN_TASKS, GEN_ARGS (more
 # world_data.ts options; default --grounding-prompts 3); TRAIN_END (default 470: training stops this many
 # seconds after the script started; checkpoint, state, per-task losses and a few greedy answers follow,
-# ~30 s), TRAIN_INIT (default tools/train/resume/mini-reasoner; "none" starts from scratch), TRAIN_STATE_IN
+# ~30 s), TRAIN_INIT (default checkpoints/mini-reasoner; "none" starts from scratch), TRAIN_STATE_IN
 # (a state folder to resume instead), TRAIN_ARGS (trainer options; default below).
 #
 # Results under $OUT: train.log, gen.log, summary.txt, and bundle.tar.part-aa, -ab, … (ckpt/ and state/ in
@@ -96,7 +96,7 @@ device)
   note "data: $written of $chunks chunks of ${GEN_CHUNK:-200} seeds written in $((SECONDS - t0)) s, $(du -sh /tmp/d | cut -f1);" \
     "$(cat /tmp/d/g*/*.jsonl 2>/dev/null | wc -l) records"
   [ "$written" -gt 0 ] || { note "FAIL: no data written (gen.log)"; tail -n 20 "$out/gen.log"; exit 1; }
-  init=${TRAIN_INIT:-tools/train/resume/mini-reasoner}
+  init=${TRAIN_INIT:-checkpoints/mini-reasoner}
   until=$((${TRAIN_END:-470} - (SECONDS - t0)))
   args=(--data /tmp/d/* --out /tmp/ckpt --state /tmp/st --seconds 100000 --until "$until"
     --preprocess-seconds 90 --look 1)
