@@ -31,8 +31,15 @@
 
 #include "../core/cuda_common.h"
 #include "../core/cuda_reduce.h"
+#include "mma_bf16.cuh"
 
 namespace {
+using cosmos::fast_exp2;
+using cosmos::ldsm_x4;
+using cosmos::ldsm_x4_t;
+using cosmos::mma_bf16_16816;
+using cosmos::pack_bf16x2;
+
 constexpr int kWarps = 8;  // items per block
 constexpr int kTile = 32;  // keys per tile = lanes per warp
 
@@ -271,37 +278,9 @@ void launch_decode(float* out, const float* q, const float* k, const float* v, c
 // with zeros to DP (a multiple of 16: 72 -> 80) in shared memory, so any head_dim in [64, 128] works.
 // Fragment layouts are those of PTX mma.m16n8k16 (.row.col): the S accumulator of two adjacent 8-key
 // n-tiles is exactly the A operand of the 16-key PV step, so P never leaves registers.
+// The PTX wrappers (ldmatrix, mma.sync, ex2.approx, bf16 packing) are mma_bf16.cuh's, shared with flash_attention.cu.
 constexpr int kFlashMinQ = 128;  // below this the f32 kernel is kept (decode, short chunks; exact)
 constexpr int kFM = 64, kFN = 64, kFWarps = 4;
-
-__device__ __forceinline__ uint32_t smem_u32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
-__device__ __forceinline__ void ldsm_x4(uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3, const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-               : "r"(smem_u32(p)));
-}
-__device__ __forceinline__ void ldsm_x4_t(uint32_t& r0, uint32_t& r1, uint32_t& r2, uint32_t& r3, const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
-               : "r"(smem_u32(p)));
-}
-// d += a * b, 16x8x16, bf16 inputs, f32 accumulators.
-__device__ __forceinline__ void mma_bf16(float* d, const uint32_t* a, uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
-  __nv_bfloat162 t = __floats2bfloat162_rn(lo, hi);  // .x (low half) = lo: the lower column index
-  return *reinterpret_cast<uint32_t*>(&t);
-}
-__device__ __forceinline__ float fast_exp2(float x) {  // ex2.approx: 2 ulp, exp2(-inf) = 0
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
 
 // Copies rows [r0, r0 + 64) of one head of an f32 [rows, heads, hd] tensor into a bf16 [64][DP + 8]
 // tile; rows >= n_rows and dims >= hd are zero (zeros, not garbage: P = 0 times V must stay 0).
@@ -315,7 +294,7 @@ __device__ __forceinline__ void load_tile_bf16(__nv_bfloat16* dst, const float* 
       int r = e / C, c = (e - r * C) * 4, row = r0 + r;
       float4 x = make_float4(0.f, 0.f, 0.f, 0.f);
       if (row < n_rows && c < hd) x = *reinterpret_cast<const float4*>(src + ((long long)row * heads + head) * hd + c);
-      uint2 pk = make_uint2(pack_bf16(x.x, x.y), pack_bf16(x.z, x.w));
+      uint2 pk = make_uint2(pack_bf16x2(x.x, x.y), pack_bf16x2(x.z, x.w));
       *reinterpret_cast<uint2*>(dst + r * S + c) = pk;
     }
   } else {
@@ -376,8 +355,8 @@ __global__ void __launch_bounds__(kFWarps * 32)
         for (int np = 0; np < NT / 2; ++np) {
           uint32_t b0, b1, b2, b3;  // (keys 0-7: dims 0-7, 8-15), (keys 8-15: dims 0-7, 8-15)
           ldsm_x4(b0, b1, b2, b3, Ks + (np * 16 + r + (mi >> 1) * 8) * S + kc * 16 + (mi & 1) * 8);
-          mma_bf16(s[2 * np], qf[kc], b0, b1);
-          mma_bf16(s[2 * np + 1], qf[kc], b2, b3);
+          mma_bf16_16816(s[2 * np], qf[kc], b0, b1);
+          mma_bf16_16816(s[2 * np + 1], qf[kc], b2, b3);
         }
     }
     // Scale into the log2 domain and mask (keys past the cache, causal future) only where needed.
@@ -425,14 +404,15 @@ __global__ void __launch_bounds__(kFWarps * 32)
       const int mi = lane >> 3, r = lane & 7;
 #pragma unroll
       for (int kc = 0; kc < kFN / 16; ++kc) {
-        uint32_t a[4] = {pack_bf16(s[2 * kc][0], s[2 * kc][1]), pack_bf16(s[2 * kc][2], s[2 * kc][3]),
-                         pack_bf16(s[2 * kc + 1][0], s[2 * kc + 1][1]), pack_bf16(s[2 * kc + 1][2], s[2 * kc + 1][3])};
+        uint32_t a[4] = {pack_bf16x2(s[2 * kc][0], s[2 * kc][1]), pack_bf16x2(s[2 * kc][2], s[2 * kc][3]),
+                         pack_bf16x2(s[2 * kc + 1][0], s[2 * kc + 1][1]),
+                         pack_bf16x2(s[2 * kc + 1][2], s[2 * kc + 1][3])};
 #pragma unroll
         for (int dp = 0; dp < DP / 16; ++dp) {
           uint32_t b0, b1, b2, b3;  // (dims 0-7: keys 0-7, 8-15), (dims 8-15: keys 0-7, 8-15)
           ldsm_x4_t(b0, b1, b2, b3, Vs + (kc * 16 + r + (mi & 1) * 8) * S + dp * 16 + (mi >> 1) * 8);
-          mma_bf16(o[2 * dp], a, b0, b1);
-          mma_bf16(o[2 * dp + 1], a, b2, b3);
+          mma_bf16_16816(o[2 * dp], a, b0, b1);
+          mma_bf16_16816(o[2 * dp + 1], a, b2, b3);
         }
       }
     }
