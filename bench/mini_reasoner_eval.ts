@@ -49,15 +49,21 @@ export function objectsNamed(text: string): Set<string> {
   return new Set([...text.matchAll(PAIR)].map((m) => `${m[1].toLowerCase()} ${m[2].toLowerCase()}`));
 }
 
-interface Record {
+/** The Reasoner tasks the evaluation scores (the `<task>.jsonl` files of world_data.ts). */
+export const EVAL_TASKS = [
+  "grounding_2d",
+  "caption",
+  "temporal_localization",
+  "physical_plausibility",
+  "action_cot",
+  "describe_anything",
+] as const;
+export type EvalTask = typeof EVAL_TASKS[number];
+
+/** One line of a world_data.ts task file, as far as the evaluation reads it. */
+export interface EvalRecord {
   id: string;
-  task:
-    | "caption"
-    | "grounding_2d"
-    | "temporal_localization"
-    | "physical_plausibility"
-    | "action_cot"
-    | "describe_anything";
+  task: EvalTask;
   messages: { role: string; content: { type: string; text?: string }[] }[];
   answer: string;
   reference: unknown;
@@ -95,14 +101,215 @@ export function eventErrors(
   return { errors, byLabel };
 }
 
-function promptOf(r: Record): string {
+function promptOf(r: EvalRecord): string {
   const user = r.messages.find((m) => m.role === "user");
   return user?.content.find((p) => p.type === "text")?.text ?? "";
 }
 
-async function readJsonl(path: string): Promise<Record[]> {
-  const text = await readFile(path, "utf8").catch(() => "");
-  return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as Record);
+/**
+ * The first `count` records of `<data>/<task>.jsonl` (none when the file is missing).
+ * @example
+ * ```ts
+ * const records = await readEvalRecords("/tmp/world_eval", "caption", 20);
+ * ```
+ */
+export async function readEvalRecords(data: string, task: EvalTask, count: number): Promise<EvalRecord[]> {
+  const text = await readFile(join(data, `${task}.jsonl`), "utf8").catch(() => "");
+  return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as EvalRecord).slice(0, count);
+}
+
+/** What one sample adds to its task's totals ({@link summarizeTask} turns the totals into figures). */
+export interface Tally {
+  seconds: number;
+  /** 1 when the answer parsed into the task's kind (boxes, events, a label, points, subjects). */
+  parsed: number;
+  /** grounding: the sample's mean IoU; temporal: the sum of its events' errors (s); action: its mean distance. */
+  sum: number;
+  /** caption / plausibility: 1 when right. */
+  right: number;
+  /** caption: the reference's objects; describe-anything: the marked subjects. */
+  refObjects: number;
+  /** caption: the objects the answer names. */
+  predObjects: number;
+  /** caption: the named objects that are in the reference; describe-anything: subjects named right. */
+  hits: number;
+  /** temporal: the reference's events, and how many of them matched a prediction by label. */
+  events: number;
+  byLabel: number;
+}
+
+const ZERO: Tally = {
+  seconds: 0,
+  parsed: 0,
+  sum: 0,
+  right: 0,
+  refObjects: 0,
+  predObjects: 0,
+  hits: 0,
+  events: 0,
+  byLabel: 0,
+};
+
+/** One evaluated sample: the JSON line the script prints, and its {@link Tally}. */
+export interface ScoredSample {
+  line: { [k: string]: unknown };
+  tally: Tally;
+}
+
+/** Where and how the samples run: the data folder, the checkpoint folder (or any backend `reason()` takes). */
+export interface EvalOptions {
+  data: string;
+  backend: string;
+  maxTokens: number;
+}
+
+/**
+ * Runs one record through `reason()` (greedy, no streaming) and scores the answer against the
+ * record's reference, as the module's header says per task.
+ */
+export async function scoreRecord(r: EvalRecord, o: EvalOptions): Promise<ScoredSample> {
+  const { data, backend, maxTokens } = o;
+  const task = r.task;
+  // describe-anything: the unmarked image and the subjects, so that reason() draws the marks itself
+  const media = r.task === "describe_anything" && r.media.unmarked && r.subjects
+    ? { image: join(data, r.media.unmarked), subjects: r.subjects }
+    : r.media.image
+    ? { image: join(data, r.media.image) }
+    : { video: join(data, r.media.video!) };
+  const t0 = performance.now();
+  const res = await reason(
+    { task: r.task, prompt: promptOf(r), ...media, maxTokens, sampling: { temperature: 0 }, stream: false },
+    { backend },
+  );
+  const s = (performance.now() - t0) / 1000;
+  const t: Tally = { ...ZERO, seconds: s };
+  const line: { [k: string]: unknown } = { id: r.id, task, seconds: Number(s.toFixed(2)), answer: res.answer };
+  if (task === "grounding_2d") {
+    // One sample asks for one object or for every object: each reference object scores the IoU
+    // of the predicted box with its label (0 when none), and the sample their mean.
+    const refs = r.reference as { label: string; box: Box }[];
+    const boxes = res.parsed.kind === "boxes" ? res.parsed.boxes : [];
+    if (boxes.length) t.parsed = 1;
+    const ious = refs.map((ref) => {
+      const pred = boxes.find((b) => b.label === ref.label);
+      return pred ? iou(pred.box as Box, ref.box) : 0;
+    });
+    t.sum = ious.reduce((x, y) => x + y, 0) / refs.length;
+    Object.assign(line, { reference: refs, predicted: boxes, iou: Number(t.sum.toFixed(4)) });
+  } else if (task === "temporal_localization") {
+    const refs = r.reference as TimedEvent[];
+    const preds = res.parsed.kind === "events" ? res.parsed.events : [];
+    if (preds.length) t.parsed = 1;
+    const e = eventErrors(refs, preds, r.seconds ?? 4);
+    t.sum = e.errors.reduce((x, y) => x + y, 0);
+    t.events = refs.length;
+    t.byLabel = e.byLabel;
+    Object.assign(line, { reference: refs, predicted: preds, errors: e.errors.map((v) => Number(v.toFixed(3))) });
+  } else if (task === "physical_plausibility") {
+    const got = res.parsed.kind === "label" ? res.parsed.label : undefined;
+    if (got !== undefined) t.parsed = 1;
+    if (got === r.reference) t.right = 1;
+    Object.assign(line, { reference: r.reference, predicted: got, correct: got === r.reference });
+  } else if (task === "action_cot") {
+    const refs = r.reference as [number, number][];
+    const pts = res.parsed.kind === "trajectory" ? res.parsed.points as [number, number][] : [];
+    if (pts.length) t.parsed = 1;
+    const d = refs.map((p, i) => pts[i] ? Math.hypot(pts[i][0] - p[0], pts[i][1] - p[1]) : 1000);
+    t.sum = d.reduce((x, y) => x + y, 0) / refs.length;
+    Object.assign(line, { reference: refs, predicted: pts, mean_distance: Number(t.sum.toFixed(1)) });
+  } else if (task === "describe_anything") {
+    const refs = r.reference as { index: number; label: string }[];
+    const subs = res.parsed.kind === "subjects" ? res.parsed.subjects : [];
+    if (subs.length) t.parsed = 1;
+    t.hits = refs.filter((ref) => {
+      const s = subs.find((x) => x.index === ref.index);
+      return s !== undefined && objectsNamed(s.description).has(ref.label);
+    }).length;
+    t.refObjects = refs.length;
+    Object.assign(line, { reference: refs.map((x) => x.label), predicted: subs, right: t.hits });
+  } else {
+    const want = objectsNamed(r.answer), got = objectsNamed(res.answer);
+    const inter = [...got].filter((o) => want.has(o)).length;
+    const ok = inter === want.size && got.size === want.size;
+    if (ok) t.right = 1;
+    t.refObjects = want.size;
+    t.predObjects = got.size;
+    t.hits = inter;
+    Object.assign(line, { reference: [...want], predicted: [...got], correct: ok });
+  }
+  return { line, tally: t };
+}
+
+/** A task's figures (the `summary` line's value per task): which keys depends on the task. */
+export type TaskSummary = { [k: string]: number };
+
+/**
+ * The figures of a task from its samples' tallies.
+ * @example
+ * ```ts
+ * const t = { seconds: 1, parsed: 1, sum: 0.8, right: 0, refObjects: 0, predObjects: 0, hits: 0, events: 0, byLabel: 0 };
+ * summarizeTask("grounding_2d", [t, { ...t, sum: 0.6 }]).mean_iou; // 0.7
+ * ```
+ */
+export function summarizeTask(task: EvalTask, tallies: readonly Tally[]): TaskSummary {
+  const n = tallies.length;
+  const total = tallies.reduce((a, t) => {
+    for (const k of Object.keys(a) as (keyof Tally)[]) a[k] += t[k];
+    return a;
+  }, { ...ZERO });
+  const { seconds, parsed, sum, right, refObjects, predObjects, hits, events, byLabel } = total;
+  return task === "grounding_2d"
+    ? { samples: n, mean_iou: sum / n, answers_with_a_box: parsed / n, seconds_per_call: seconds / n }
+    : task === "temporal_localization"
+    ? {
+      samples: n,
+      events,
+      mean_abs_error_s: sum / Math.max(1, events),
+      matched_by_label: byLabel / Math.max(1, events),
+      answers_with_events: parsed / n,
+      seconds_per_call: seconds / n,
+    }
+    : task === "physical_plausibility"
+    ? { samples: n, accuracy: right / n, answers_with_a_label: parsed / n, seconds_per_call: seconds / n }
+    : task === "action_cot"
+    ? { samples: n, mean_waypoint_distance: sum / n, answers_with_points: parsed / n, seconds_per_call: seconds / n }
+    : task === "describe_anything"
+    ? {
+      samples: n,
+      subjects_named_right: hits / Math.max(1, refObjects),
+      answers_with_subjects: parsed / n,
+      seconds_per_call: seconds / n,
+    }
+    : {
+      samples: n,
+      colour_shape_accuracy: right / n,
+      object_precision: hits / Math.max(1, predObjects),
+      object_recall: hits / Math.max(1, refObjects),
+      seconds_per_call: seconds / n,
+    };
+}
+
+/**
+ * Scores `records` (any tasks, in order) with up to `concurrency` calls in flight (default 1).
+ * The native engine runs one call at a time per checkpoint (a FIFO queue), so 2 in flight only
+ * overlaps one call's media decoding (ffmpeg) with another's model time; a call's `seconds` then
+ * includes its wait in the queue. `onSample` sees each sample as it completes.
+ */
+export async function scoreRecords(
+  records: readonly EvalRecord[],
+  o: EvalOptions & { concurrency?: number; onSample?: (s: ScoredSample) => void },
+): Promise<ScoredSample[]> {
+  const out: ScoredSample[] = new Array(records.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < records.length) {
+      const i = next++;
+      out[i] = await scoreRecord(records[i], o);
+      o.onSample?.(out[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, o.concurrency ?? 1) }, worker));
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -111,10 +318,7 @@ async function main(): Promise<void> {
       data: { type: "string" },
       checkpoint: { type: "string" },
       count: { type: "string", default: "50" },
-      tasks: {
-        type: "string",
-        default: "grounding_2d,caption,temporal_localization,physical_plausibility,action_cot,describe_anything",
-      },
+      tasks: { type: "string", default: EVAL_TASKS.join(",") },
       "max-tokens": { type: "string", default: "192" },
     },
   });
@@ -124,117 +328,16 @@ async function main(): Promise<void> {
     );
     process.exit(2);
   }
-  const data = resolve(values.data);
-  const backend = resolve(values.checkpoint);
-  const count = Number(values.count);
-  const maxTokens = Number(values["max-tokens"]);
-  const summary: { [task: string]: { [k: string]: number } } = {};
-  for (const task of values.tasks!.split(",")) {
-    const records = (await readJsonl(join(data, `${task}.jsonl`))).slice(0, count);
-    let sum = 0, right = 0, refObjects = 0, predObjects = 0, hits = 0, parsed = 0, seconds = 0, events = 0, byLabel = 0;
-    for (const r of records) {
-      // describe-anything: the unmarked image and the subjects, so that reason() draws the marks itself
-      const media = r.task === "describe_anything" && r.media.unmarked && r.subjects
-        ? { image: join(data, r.media.unmarked), subjects: r.subjects }
-        : r.media.image
-        ? { image: join(data, r.media.image) }
-        : { video: join(data, r.media.video!) };
-      const t0 = performance.now();
-      const res = await reason(
-        { task: r.task, prompt: promptOf(r), ...media, maxTokens, sampling: { temperature: 0 }, stream: false },
-        { backend },
-      );
-      const s = (performance.now() - t0) / 1000;
-      seconds += s;
-      const line: { [k: string]: unknown } = { id: r.id, task, seconds: Number(s.toFixed(2)), answer: res.answer };
-      if (task === "grounding_2d") {
-        // One sample asks for one object or for every object: each reference object scores the IoU
-        // of the predicted box with its label (0 when none), and the sample their mean.
-        const refs = r.reference as { label: string; box: Box }[];
-        const boxes = res.parsed.kind === "boxes" ? res.parsed.boxes : [];
-        if (boxes.length) parsed++;
-        const ious = refs.map((ref) => {
-          const pred = boxes.find((b) => b.label === ref.label);
-          return pred ? iou(pred.box as Box, ref.box) : 0;
-        });
-        const v = ious.reduce((x, y) => x + y, 0) / refs.length;
-        sum += v;
-        Object.assign(line, { reference: refs, predicted: boxes, iou: Number(v.toFixed(4)) });
-      } else if (task === "temporal_localization") {
-        const refs = r.reference as TimedEvent[];
-        const preds = res.parsed.kind === "events" ? res.parsed.events : [];
-        if (preds.length) parsed++;
-        const e = eventErrors(refs, preds, r.seconds ?? 4);
-        sum += e.errors.reduce((x, y) => x + y, 0);
-        events += refs.length;
-        byLabel += e.byLabel;
-        Object.assign(line, { reference: refs, predicted: preds, errors: e.errors.map((v) => Number(v.toFixed(3))) });
-      } else if (task === "physical_plausibility") {
-        const got = res.parsed.kind === "label" ? res.parsed.label : undefined;
-        if (got !== undefined) parsed++;
-        if (got === r.reference) right++;
-        Object.assign(line, { reference: r.reference, predicted: got, correct: got === r.reference });
-      } else if (task === "action_cot") {
-        const refs = r.reference as [number, number][];
-        const pts = res.parsed.kind === "trajectory" ? res.parsed.points as [number, number][] : [];
-        if (pts.length) parsed++;
-        const d = refs.map((p, i) => pts[i] ? Math.hypot(pts[i][0] - p[0], pts[i][1] - p[1]) : 1000);
-        const mean = d.reduce((x, y) => x + y, 0) / refs.length;
-        sum += mean;
-        Object.assign(line, { reference: refs, predicted: pts, mean_distance: Number(mean.toFixed(1)) });
-      } else if (task === "describe_anything") {
-        const refs = r.reference as { index: number; label: string }[];
-        const subs = res.parsed.kind === "subjects" ? res.parsed.subjects : [];
-        if (subs.length) parsed++;
-        const ok = refs.filter((ref) => {
-          const s = subs.find((x) => x.index === ref.index);
-          return s !== undefined && objectsNamed(s.description).has(ref.label);
-        }).length;
-        hits += ok;
-        refObjects += refs.length;
-        Object.assign(line, { reference: refs.map((x) => x.label), predicted: subs, right: ok });
-      } else {
-        const want = objectsNamed(r.answer), got = objectsNamed(res.answer);
-        const inter = [...got].filter((o) => want.has(o)).length;
-        const ok = inter === want.size && got.size === want.size;
-        if (ok) right++;
-        refObjects += want.size;
-        predObjects += got.size;
-        hits += inter;
-        Object.assign(line, { reference: [...want], predicted: [...got], correct: ok });
-      }
-      console.log(JSON.stringify(line));
-    }
-    const n = records.length;
-    summary[task] = task === "grounding_2d"
-      ? { samples: n, mean_iou: sum / n, answers_with_a_box: parsed / n, seconds_per_call: seconds / n }
-      : task === "temporal_localization"
-      ? {
-        samples: n,
-        events,
-        mean_abs_error_s: sum / Math.max(1, events),
-        matched_by_label: byLabel / Math.max(1, events),
-        answers_with_events: parsed / n,
-        seconds_per_call: seconds / n,
-      }
-      : task === "physical_plausibility"
-      ? { samples: n, accuracy: right / n, answers_with_a_label: parsed / n, seconds_per_call: seconds / n }
-      : task === "action_cot"
-      ? { samples: n, mean_waypoint_distance: sum / n, answers_with_points: parsed / n, seconds_per_call: seconds / n }
-      : task === "describe_anything"
-      ? {
-        samples: n,
-        subjects_named_right: hits / Math.max(1, refObjects),
-        answers_with_subjects: parsed / n,
-        seconds_per_call: seconds / n,
-      }
-      : {
-        samples: n,
-        colour_shape_accuracy: right / n,
-        object_precision: hits / Math.max(1, predObjects),
-        object_recall: hits / Math.max(1, refObjects),
-        seconds_per_call: seconds / n,
-      };
+  const o: EvalOptions = {
+    data: resolve(values.data),
+    backend: resolve(values.checkpoint),
+    maxTokens: Number(values["max-tokens"]),
+  };
+  const summary: { [task: string]: TaskSummary } = {};
+  for (const task of values.tasks!.split(",") as EvalTask[]) {
+    const records = await readEvalRecords(o.data, task, Number(values.count));
+    const scored = await scoreRecords(records, { ...o, onSample: (s) => console.log(JSON.stringify(s.line)) });
+    summary[task] = summarizeTask(task, scored.map((s) => s.tally));
   }
   console.log(JSON.stringify({ summary, checkpoint: values.checkpoint, data: values.data }));
 }
