@@ -83,6 +83,9 @@ export const OUTPUTS = [
   "videos/world_push.mp4",
   "videos/world_implausible.mp4",
   "actions/world_droid_10d.json",
+  "images/world_tabletop_small.png",
+  "videos/world_pick_place_small.mp4",
+  "videos/world_floating.mp4",
   "scene.json",
 ] as const;
 
@@ -582,6 +585,20 @@ async function makeWorldAssets(dir: string): Promise<Record<string, unknown>> {
     (s) => s.plausibility.anomaly?.kind === "teleport" && allVisible(s, SMALL),
   );
   await writeClip(renderClip(odd, SMALL), odd, { dir, video: "videos/world_implausible.mp4" });
+  // The Reasoner cookbooks' inputs at the mini Reasoner's training size, 320x192 (at 832x480 its answers fall
+  // apart: it never saw frames that size): the same pick-and-place, and a clip where an object floats up.
+  const pickSmall = renderClip(pick, SMALL);
+  await writeClip(pickSmall, pick, {
+    dir,
+    video: "videos/world_pick_place_small.mp4",
+    firstFrame: "images/world_tabletop_small.png",
+  });
+  const floating = worldSeed(
+    "a float",
+    { frames: 33, fps: 8, objects: 3, movingCamera: false, anomaly: "float" },
+    (s) => s.plausibility.anomaly?.kind === "float" && allVisible(s, SMALL),
+  );
+  await writeClip(renderClip(floating, SMALL), floating, { dir, video: "videos/world_floating.mp4" });
   const clip = (s: WorldSample, path: string) => ({
     path,
     seed: s.seed,
@@ -625,6 +642,29 @@ async function makeWorldAssets(dir: string): Promise<Record<string, unknown>> {
       label: odd.plausibility.label,
       why: odd.plausibility.violations.map((v) => v.detail),
       events: eventJson(odd),
+    },
+    smallImage: {
+      path: "images/world_tabletop_small.png",
+      seed: pick.seed,
+      width: SMALL.width,
+      height: SMALL.height,
+      boxes: pick.scene.objects.map((o, i) => ({ label: o.label, box: gridBox(pickSmall.views[0][i].box!, SMALL) })),
+    },
+    smallPickPlace: {
+      ...clip(pick, "videos/world_pick_place_small.mp4"),
+      width: SMALL.width,
+      height: SMALL.height,
+      firstFrame: "images/world_tabletop_small.png",
+      label: pick.plausibility.label,
+      events: eventJson(pick),
+    },
+    floating: {
+      ...clip(floating, "videos/world_floating.mp4"),
+      width: SMALL.width,
+      height: SMALL.height,
+      label: floating.plausibility.label,
+      why: floating.plausibility.violations.map((v) => v.detail),
+      events: eventJson(floating),
     },
   };
 }
