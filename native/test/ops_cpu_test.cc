@@ -18,6 +18,7 @@
 #include "../src/ops/avg_down.h"
 #include "../src/ops/conv1d.h"
 #include "../src/ops/conv3d.h"
+#include "../src/ops/conv3d_igemm.h"
 #include "../src/ops/conv_transpose1d.h"
 #include "../src/ops/dup_up.h"
 #include "../src/ops/embedding.h"
@@ -315,6 +316,100 @@ static void wan_vae_op_rows() {
 }
 
 // --- Cosmos 3 AVAE (Oobleck) audio decoder ops against PyTorch's definitions, channels-last [t, c].
+// conv3d_igemm's index math (the CUDA kernel's tiles, k-tiles tap by tap, gathered 8-channel chunks, zero
+// padding, windows of output frames, packed weight) run on the host by conv3d_igemm_emulate_cpu: equal to the
+// direct formula on bf16-rounded operands at the VAE's conv kinds, ragged tiles (rows and cout past 128, cin
+// past 64) and several launches per call.
+static void conv3d_igemm_rows() {
+  using cosmos::igemm_round_bf16;
+  std::mt19937 gen(9);  // its own draws: the rows after it keep their inputs
+  auto rand = [&](size_t n, float s) {
+    std::normal_distribution<float> nd(0.f, s);
+    std::vector<float> v(n);
+    for (auto& e : v) e = nd(gen);
+    return v;
+  };
+  auto rounded = [](std::vector<float> v) {
+    for (auto& e : v) e = igemm_round_bf16(e);
+    return v;
+  };
+  struct Case {
+    const char* name;
+    Conv3dDims d;
+    int n_hist, t, h, w;
+    bool hist, bias;
+  };
+  const Case cases[] = {
+      {"conv3d_igemm causal, zero history, 105 rows, cout 20",
+       {16, 20, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+       2,
+       3,
+       5,
+       7,
+       false,
+       true},
+      {"conv3d_igemm causal, history, cin 72 (2 k-blocks), cout 130",
+       {72, 130, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+       2,
+       1,
+       6,
+       4,
+       true,
+       true},
+      {"conv3d_igemm time conv 3x1x1, cout 2 cin", {24, 48, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0}, 2, 2, 3, 5, true, false},
+      {"conv3d_igemm 3x3 resample, 198 rows", {32, 32, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1}, 0, 2, 9, 11, false, true},
+      {"conv3d_igemm 3x3 stride 2, pad right/bottom", {16, 16, 1, 3, 3, 1, 2, 2, 0, 1, 0, 1}, 0, 2, 8, 6, false, true},
+      {"conv3d_igemm time stride 2, one history frame", {8, 8, 3, 1, 1, 2, 1, 1, 0, 0, 0, 0}, 1, 4, 3, 5, true, true},
+      {"conv3d_igemm 1x1x1 (post_quant)", {48, 48, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, 0, 1, 5, 3, false, true},
+      {"conv3d_igemm conv_out 24 -> 12", {24, 12, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1}, 2, 2, 4, 3, true, true},
+  };
+  for (const Case& c : cases) {
+    const Conv3dDims& d = c.d;
+    auto x = rand((size_t)c.t * c.h * c.w * d.cin, 1.f), hist = rand((size_t)c.n_hist * c.h * c.w * d.cin, 1.f);
+    auto wt = rand((size_t)d.cout * d.k(), 0.3f), b = c.bias ? rand(d.cout, 1.f) : std::vector<float>{};
+    const float* hp = c.hist ? hist.data() : nullptr;
+    std::vector<float> out((size_t)d.out_t(c.n_hist, c.t) * d.out_h(c.h) * d.out_w(c.w) * d.cout, -7.f);
+    conv3d_igemm_emulate_cpu(out.data(), hp, c.n_hist, x.data(), c.t, c.h, c.w, wt.data(), c.bias ? b.data() : nullptr,
+                             d, false);
+    const auto hr = rounded(hist);
+    close(c.name, out, conv_ref(c.hist ? hr.data() : nullptr, c.n_hist, rounded(x), c.t, c.h, c.w, rounded(wt), b, d),
+          1e-4);
+  }
+  // Several launches per call (a small window cap: 1 and 2 output frames per launch) give the same numbers.
+  {
+    const Conv3dDims d{16, 24, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+    const int t = 5, h = 4, w = 6;
+    const size_t frame_bytes = (size_t)h * w * d.cin * 2;
+    auto x = rand((size_t)t * h * w * d.cin, 1.f), hist = rand((size_t)2 * h * w * d.cin, 1.f),
+         wt = rand((size_t)d.cout * d.k(), 0.3f), b = rand(d.cout, 1.f);
+    std::vector<float> one((size_t)t * h * w * d.cout), per1(one.size()), per2(one.size());
+    conv3d_igemm_emulate_cpu(one.data(), hist.data(), 2, x.data(), t, h, w, wt.data(), b.data(), d, false);
+    conv3d_igemm_emulate_cpu(per1.data(), hist.data(), 2, x.data(), t, h, w, wt.data(), b.data(), d, false,
+                             3 * frame_bytes);
+    conv3d_igemm_emulate_cpu(per2.data(), hist.data(), 2, x.data(), t, h, w, wt.data(), b.data(), d, false,
+                             4 * frame_bytes + 1);
+    truth("conv3d_igemm: 1 and 2 output frames per launch == one launch (bitwise)", one == per1 && one == per2);
+    std::vector<float> ob(one.size());
+    conv3d_igemm_emulate_cpu(ob.data(), hist.data(), 2, x.data(), t, h, w, wt.data(), b.data(), d, true);
+    bool same = true;
+    for (size_t i = 0; i < ob.size(); ++i) same = same && ob[i] == igemm_round_bf16(one[i]);
+    truth("conv3d_igemm: bf16 output = the f32 output rounded", same);
+  }
+  // Launch grouping at Wan2.2's decoder shapes (causal 3x3x3, 256 MiB window cap): 240x416 x 512 channels is
+  // 102 MB a bf16 frame (1 output frame per launch), x 256 channels 51 MB (5 frames fit: 3 outputs), 30x52 x
+  // 1024 all at once; cin 12 (the tiny fixture's conv_out) is not taken.
+  {
+    const Conv3dDims c512{512, 256, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1}, c256{256, 256, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+        c1024{1024, 1024, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1}, c12{12, 12, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+    truth("conv3d_igemm: frames per launch at the decoder's shapes",
+          cosmos::igemm_frames_per_launch(c512, 4, 240, 416) == 1 &&
+              cosmos::igemm_frames_per_launch(c256, 4, 240, 416) == 3 &&
+              cosmos::igemm_frames_per_launch(c1024, 4, 30, 52) == 4 && cosmos::igemm_window_frames(c256, 3) == 5);
+    truth("conv3d_igemm: supported for cin % 8 == 0 only",
+          conv3d_igemm_supported(c512) && conv3d_igemm_supported(c1024) && !conv3d_igemm_supported(c12));
+  }
+}
+
 static void audio_op_rows() {
   const cosmos::CpuContext ctx{3};
   // conv1d: out[o, co] = b[co] + sum_{ci, j} w[co, ci, j] x[o*stride - pad_left + j*dilation, ci]. The decoder's
@@ -822,6 +917,7 @@ int main() {
     truth("transpose2d: out[c, r] == x[r, c], twice the identity", ok);
   }
   wan_vae_op_rows();
+  conv3d_igemm_rows();
   audio_op_rows();
   std::printf("{\"checks\":%d,\"failures\":%d,\"worst\":{", checks, failures);
   bool first = true;

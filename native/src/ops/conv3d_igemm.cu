@@ -1,0 +1,227 @@
+// conv3d_igemm on the GPU: weight repack, bf16 input window, implicit-GEMM kernel. See conv3d_igemm.h.
+// UNVERIFIED ON A GPU (compiled only): conv3d_cuda calls it only with COSMOS_VAE_CONV=igemm.
+//
+// The kernel is matmul_cuda's mma.sync GEMM (ops/matmul.cu: 128x128x64 tiles, 8 warps of 64x32, 3 cp.async
+// stages, XOR swizzle, ldmatrix) with the A-tile copies gathering conv taps instead of reading a matrix: each
+// thread owns 4 tile rows (output pixels) and one 16-byte chunk (8 channels) of the k-tile, works out its rows'
+// origins once, and per k-tile only adds the tap's (dt, dy, dx); a chunk in the zero padding is a zero-fill
+// cp.async (src-size 0), so there is no bounds branch around the copies.
+#ifndef COSMOS_CUDA
+#define COSMOS_CUDA 1
+#endif
+#include "conv3d_igemm.h"
+
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <stdexcept>
+
+#include "../core/cuda_common.h"
+#include "mma_bf16.cuh"
+
+namespace {
+using bf16 = __nv_bfloat16;
+using cosmos::IgemmGeometry;
+using cosmos::IgemmKTile;
+using cosmos::IgemmRowOrigin;
+
+constexpr int BM = cosmos::kIgemmBM, BN = cosmos::kIgemmBN, BK = cosmos::kIgemmBK;
+constexpr int kStages = 3;
+constexpr int kThreads = 256;                    // 8 warps: 2 (pixel rows, 64 each) x 4 (channels, 32 each)
+constexpr int kTileBytes = BM * BK * 2;          // 16 KiB per operand tile (BM == BN)
+constexpr int kSmem = kStages * 2 * kTileBytes;  // 96 KiB: two blocks per SM
+static_assert(BM == BN && BK == 64 && BM == 128, "the copy assignment and the warp layout assume 128x128x64");
+
+// Byte offset of 16-byte chunk `chunk` of tile row `row`: chunk c of row r sits at c ^ (r & 7), so the 8 rows an
+// ldmatrix reads and the 8 chunks a warp's cp.async writes fall on distinct bank groups.
+__device__ __forceinline__ int swz(int row, int chunk) { return row * (BK * 2) + ((chunk ^ (row & 7)) << 4); }
+
+// out [M, cout] (f32 or bf16) = gather(win) [M, taps*cin] · wp [cout, taps*cin]^T (+ bias). Block (bx, by):
+// rows [bx*BM, +BM), channels [by*BN, +BN); blockIdx.x walks the pixels so the resident blocks share weight tiles.
+template <bool kOutBf16>
+__global__ void __launch_bounds__(kThreads, 2)
+    conv3d_igemm_kernel(void* __restrict__ out, const bf16* __restrict__ win, const bf16* __restrict__ wp,
+                        const float* __restrict__ bias, IgemmGeometry g, int M, bool pair) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int wm = warp >> 2, wn = warp & 3;
+  const int row0 = blockIdx.x * BM, col0 = blockIdx.y * BN;
+  const int ktiles = g.ktiles();
+
+  // Copy assignment: rows ld_r + 32 i (i < 4) of both tiles, chunk ld_c.
+  const int ld_r = tid >> 3, ld_c = tid & 7;
+  IgemmRowOrigin org[4];
+  bool rok[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int r = row0 + ld_r + 32 * i;
+    rok[i] = r < M;
+    org[i] = rok[i] ? cosmos::igemm_row_origin(g, r) : IgemmRowOrigin{};
+  }
+  auto load = [&](int stage, int kt) {
+    const IgemmKTile k = cosmos::igemm_ktile(g, kt);
+    const int ci = k.ci0 + ld_c * 8;
+    unsigned char* sa = smem + stage * 2 * kTileBytes;
+    unsigned char* sb = sa + kTileBytes;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int r = ld_r + 32 * i;
+      const long long ao = rok[i] ? cosmos::igemm_a_offset(g, org[i], k, ci) : -1;
+      const long long bo = cosmos::igemm_b_offset(g, col0 + r, k.tap, ci);
+      cosmos::cp_async16_zfill(sa + swz(r, ld_c), ao >= 0 ? win + ao : win, ao >= 0);
+      cosmos::cp_async16_zfill(sb + swz(r, ld_c), bo >= 0 ? wp + bo : wp, bo >= 0);
+    }
+  };
+
+  float acc[4][4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.f;
+
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < ktiles) load(s, s);
+    cosmos::cp_async_commit();  // always commit (maybe empty) so the group count stays in step
+  }
+
+  // ldmatrix lane roles. A (x4 = one m16k16 fragment): lanes 0-15 rows 0-15 at k 0-7, lanes 16-31 the same rows
+  // at k 8-15. B (x4 = two n8k16 fragments): lanes 0-7 / 8-15 rows 0-7 at k 0-7 / 8-15, lanes 16-31 rows 8-15.
+  const int a_row = wm * 64 + (lane & 15), a_kc = lane >> 4;
+  const int b_row = wn * 32 + (lane & 7) + ((lane >> 4) << 3), b_kc = (lane >> 3) & 1;
+
+  for (int kt = 0; kt < ktiles; ++kt) {
+    cosmos::cp_async_wait<kStages - 2>();  // tile kt has landed (this thread's copies) ...
+    __syncthreads();                       // ... everyone's, and all warps are done with tile kt - 1's stage
+    {
+      const int nk = kt + kStages - 1;
+      if (nk < ktiles) load(nk % kStages, nk);  // refill the stage consumed in iteration kt - 1
+      cosmos::cp_async_commit();
+    }
+    const unsigned char* sa = smem + (kt % kStages) * 2 * kTileBytes;
+    const unsigned char* sb = sa + kTileBytes;
+#pragma unroll
+    for (int kk = 0; kk < BK / 16; ++kk) {
+      uint32_t a[4][4], b[4][2];
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+        cosmos::ldsm_x4(a[i][0], a[i][1], a[i][2], a[i][3], sa + swz(a_row + 16 * i, 2 * kk + a_kc));
+#pragma unroll
+      for (int j = 0; j < 2; ++j)
+        cosmos::ldsm_x4(b[2 * j][0], b[2 * j][1], b[2 * j + 1][0], b[2 * j + 1][1],
+                        sb + swz(b_row + 16 * j, 2 * kk + b_kc));
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) cosmos::mma_bf16_16816(acc[i][j], a[i], b[j][0], b[j][1]);
+    }
+  }
+  cosmos::cp_async_wait<0>();
+
+  // Epilogue from the accumulators: c0, c1 at (lane/4, 2*(lane%4) + {0,1}) of each 16x8 tile, c2, c3 eight rows
+  // below; pairs as one store when `pair` (cout even, out aligned for it).
+  const int cout = g.cout;
+#pragma unroll
+  for (int j = 0; j < 4; ++j) {
+    const int c = col0 + wn * 32 + j * 8 + (lane & 3) * 2;
+    if (c >= cout) continue;
+    const bool c1ok = c + 1 < cout;
+    const float b0 = bias ? bias[c] : 0.f, b1 = (bias && c1ok) ? bias[c + 1] : 0.f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int r = row0 + wm * 64 + i * 16 + (lane >> 2) + h * 8;
+        if (r >= M) continue;
+        const float v0 = acc[i][j][2 * h] + b0, v1 = acc[i][j][2 * h + 1] + b1;
+        const long long at = (long long)r * cout + c;
+        if (kOutBf16) {
+          bf16* o = static_cast<bf16*>(out) + at;
+          if (pair) {
+            *reinterpret_cast<uint32_t*>(o) = cosmos::pack_bf16x2(v0, v1);
+          } else {
+            o[0] = __float2bfloat16_rn(v0);
+            if (c1ok) o[1] = __float2bfloat16_rn(v1);
+          }
+        } else {
+          float* o = static_cast<float*>(out) + at;
+          if (pair) {
+            *reinterpret_cast<float2*>(o) = make_float2(v0, v1);
+          } else {
+            o[0] = v0;
+            if (c1ok) o[1] = v1;
+          }
+        }
+      }
+  }
+}
+
+// The tap-major weight: dst[(n*taps + tap)*cin + ci] = src[(n*cin + ci)*taps + tap] (coalesced writes).
+__global__ void igemm_pack_weight_kernel(bf16* __restrict__ dst, const bf16* __restrict__ src, int cin, int taps,
+                                         long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    dst[i] = src[cosmos::igemm_pack_source(cin, taps, i)];
+}
+
+// One frame of the window: f32 -> bf16, round to nearest even.
+__global__ void igemm_cast_kernel(bf16* __restrict__ dst, const float* __restrict__ src, long long n) {
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    dst[i] = __float2bfloat16_rn(src[i]);
+}
+}  // namespace
+
+void conv3d_igemm_cuda(void* out, bool out_bf16, const float* hist, int n_hist, const float* x, int t, int h, int w,
+                       const void* wgt_bf16, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
+                       size_t window_cap_bytes) {
+  if (!conv3d_igemm_supported(d))
+    throw std::invalid_argument("conv3d_igemm_cuda: d.cin must be a positive multiple of 8");
+  const int ot = d.out_t(n_hist, t), oh = d.out_h(h), ow = d.out_w(w);
+  if (ot <= 0 || oh <= 0 || ow <= 0) return;
+  static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once
+    CUDA_CHECK(cudaFuncSetAttribute(conv3d_igemm_kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+    CUDA_CHECK(cudaFuncSetAttribute(conv3d_igemm_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+    return true;
+  }();
+  (void)attr;
+  const cudaStream_t s = ctx.stream;
+  cosmos::CudaPool& pool = cosmos::workspace_pool(ctx, "conv3d_igemm_cuda");
+  const IgemmGeometry g = cosmos::igemm_geometry(d, h, w);
+  const long long nw = (long long)d.cout * g.taps() * d.cin;
+  cosmos::DeviceBuffer<bf16> packed(pool, (size_t)nw);
+  igemm_pack_weight_kernel<<<cosmos::elementwise_blocks(nw), 256, 0, s>>>(
+      packed.get(), static_cast<const bf16*>(wgt_bf16), d.cin, g.taps(), nw);
+  CUDA_CHECK_LAUNCH();
+  const long long plane = (long long)oh * ow;
+  int per = cosmos::igemm_frames_per_launch(d, ot, h, w, window_cap_bytes);
+  if (per * plane > INT_MAX) per = (int)std::max<long long>(1, INT_MAX / plane);
+  if (plane > INT_MAX) throw std::invalid_argument("conv3d_igemm_cuda: out_h * out_w too large");
+  const size_t frame = (size_t)h * w * d.cin, out_frame = (size_t)plane * d.cout, esz = out_bf16 ? 2 : 4;
+  cosmos::DeviceBuffer<bf16> win(pool, (size_t)cosmos::igemm_window_frames(d, per) * frame);
+  const bool pair = d.cout % 2 == 0 && reinterpret_cast<uintptr_t>(out) % (2 * esz) == 0;
+  for (int o0 = 0; o0 < ot; o0 += per) {
+    const int frames = std::min(per, ot - o0), nv = cosmos::igemm_window_frames(d, frames), v0 = o0 * d.st;
+    for (int i = 0; i < nv; ++i) {
+      const int v = v0 + i;
+      const float* f = v < n_hist ? (hist ? hist + (size_t)v * frame : nullptr) : x + (size_t)(v - n_hist) * frame;
+      if (f) {
+        igemm_cast_kernel<<<cosmos::elementwise_blocks((long long)frame), 256, 0, s>>>(win.get() + i * frame, f,
+                                                                                       (long long)frame);
+        CUDA_CHECK_LAUNCH();
+      } else {
+        CUDA_CHECK(cudaMemsetAsync(win.get() + i * frame, 0, frame * sizeof(bf16), s));
+      }
+    }
+    const int M = (int)(frames * plane);
+    dim3 grid(cosmos::ceil_div(M, BM), cosmos::ceil_div(d.cout, BN));
+    void* o = static_cast<unsigned char*>(out) + (size_t)o0 * out_frame * esz;
+    if (out_bf16)
+      conv3d_igemm_kernel<true><<<grid, kThreads, kSmem, s>>>(o, win.get(), packed.get(), bias, g, M, pair);
+    else
+      conv3d_igemm_kernel<false><<<grid, kThreads, kSmem, s>>>(o, win.get(), packed.get(), bias, g, M, pair);
+    CUDA_CHECK_LAUNCH();
+  }
+}
