@@ -1,12 +1,16 @@
 // conv3d on the GPU: im2col of a block of output rows into a pool workspace, then matmul_cuda (an implicit
-// GEMM in two launches; a fused implicit-GEMM kernel is the next step for speed). See conv3d.h.
+// GEMM in two launches). The fused implicit-GEMM kernel (ops/conv3d_igemm.h) is behind COSMOS_VAE_CONV=igemm,
+// off by default until it has run on a GPU. See conv3d.h.
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "../core/cuda_common.h"
 #include "conv3d.h"
+#include "conv3d_igemm.h"
 
 namespace {
 // One thread per im2col element, ci fastest so the reads of a pixel's channels coalesce (channels-last);
@@ -29,6 +33,16 @@ __global__ void im2col_kernel(float* col, const float* hist, int n_hist, const f
     col[i * k + (long long)ci * taps + tap] = val;
   }
 }
+// COSMOS_VAE_CONV=igemm sends the bf16-weight convs with a kernel larger than 1x1x1 (and cin % 8 == 0) to
+// conv3d_igemm_cuda (no im2col matrix). Off by default: UNVERIFIED ON A GPU until tools/device/vae_conv_check.sh
+// passes; read once per process.
+bool igemm_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("COSMOS_VAE_CONV");
+    return e && std::strcmp(e, "igemm") == 0;
+  }();
+  return on;
+}
 }  // namespace
 
 void conv3d_cuda(float* out, const float* hist, int n_hist, const float* x, int t, int h, int w, const void* wgt,
@@ -43,6 +57,10 @@ void conv3d_cuda(float* out, const float* hist, int n_hist, const float* x, int 
       const int nr = (int)std::min(rows - r0, 1ll << 30);
       matmul_cuda(out + r0 * d.cout, x + r0 * d.cin, wgt, wt, bias, nr, d.cin, d.cout, ctx);
     }
+    return;
+  }
+  if (wt == WType::BF16 && conv3d_igemm_supported(d) && igemm_enabled()) {
+    conv3d_igemm_cuda(out, false, hist, n_hist, x, t, h, w, wgt, bias, d, ctx);
     return;
   }
   const int k = d.k();
