@@ -408,6 +408,21 @@ static void conv3d_igemm_rows() {
     truth("conv3d_igemm: supported for cin % 8 == 0 only",
           conv3d_igemm_supported(c512) && conv3d_igemm_supported(c1024) && !conv3d_igemm_supported(c12));
   }
+  // The kernel steps its k-tiles (igemm_ktile_next): the same taps and channel blocks as igemm_ktile's divisions.
+  {
+    bool same = true;
+    for (const Conv3dDims& d : {Conv3dDims{72, 8, 3, 3, 3}, Conv3dDims{1024, 8, 3, 1, 1}, Conv3dDims{48, 8, 1, 3, 3},
+                                Conv3dDims{8, 8, 1, 1, 1}, Conv3dDims{200, 8, 2, 3, 2}}) {
+      const cosmos::IgemmGeometry g = cosmos::igemm_geometry(d, 5, 5);
+      cosmos::IgemmKTile k = cosmos::igemm_ktile(g, 0);
+      for (int kt = 0; kt < g.ktiles(); ++kt, cosmos::igemm_ktile_next(g, k)) {
+        const cosmos::IgemmKTile r = cosmos::igemm_ktile(g, kt);
+        same = same && k.tap == r.tap && k.dt == r.dt && k.dy == r.dy && k.dx == r.dx && k.ci0 == r.ci0 &&
+               r.tap == (r.dt * d.kh + r.dy) * d.kw + r.dx && r.ci0 < d.cin;
+      }
+    }
+    truth("conv3d_igemm: stepped k-tiles == divided k-tiles", same);
+  }
 }
 
 static void audio_op_rows() {

@@ -60,8 +60,11 @@ __global__ void __launch_bounds__(kThreads, 2)
     rok[i] = r < M;
     org[i] = rok[i] ? cosmos::igemm_row_origin(g, r) : IgemmRowOrigin{};
   }
-  auto load = [&](int stage, int kt) {
-    const IgemmKTile k = cosmos::igemm_ktile(g, kt);
+  // load() is called for k-tiles 0, 1, 2, ... in order: the next one's tap is stepped, not divided out.
+  IgemmKTile next = cosmos::igemm_ktile(g, 0);
+  auto load = [&](int stage) {
+    const IgemmKTile k = next;
+    cosmos::igemm_ktile_next(g, next);
     const int ci = k.ci0 + ld_c * 8;
     unsigned char* sa = smem + stage * 2 * kTileBytes;
     unsigned char* sb = sa + kTileBytes;
@@ -85,7 +88,7 @@ __global__ void __launch_bounds__(kThreads, 2)
 
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
-    if (s < ktiles) load(s, s);
+    if (s < ktiles) load(s);
     cosmos::cp_async_commit();  // always commit (maybe empty) so the group count stays in step
   }
 
@@ -99,7 +102,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     __syncthreads();                       // ... everyone's, and all warps are done with tile kt - 1's stage
     {
       const int nk = kt + kStages - 1;
-      if (nk < ktiles) load(nk % kStages, nk);  // refill the stage consumed in iteration kt - 1
+      if (nk < ktiles) load(nk % kStages);  // refill the stage consumed in iteration kt - 1
       cosmos::cp_async_commit();
     }
     const unsigned char* sa = smem + (kt % kStages) * 2 * kTileBytes;

@@ -85,6 +85,18 @@ COSMOS_IGEMM_HD IgemmKTile igemm_ktile(const IgemmGeometry& g, int kt) {
   return t;
 }
 
+// The k-tile after t, igemm_ktile(g, kt + 1) without divisions (k-tiles run channel blocks fastest, then dx, dy,
+// dt): the kernel walks its k-tiles in order with it.
+COSMOS_IGEMM_HD void igemm_ktile_next(const IgemmGeometry& g, IgemmKTile& t) {
+  t.ci0 += kIgemmBK;
+  if (t.ci0 < g.cin) return;
+  t.ci0 = 0, ++t.tap;
+  if (++t.dx < g.kw) return;
+  t.dx = 0;
+  if (++t.dy < g.kh) return;
+  t.dy = 0, ++t.dt;
+}
+
 // Element offset of A[row, (tap, ci)] in the window [frames, h, w, cin], or -1 where the conv reads its zero
 // padding or ci >= cin (the k-tile's tail past the channels).
 COSMOS_IGEMM_HD long long igemm_a_offset(const IgemmGeometry& g, const IgemmRowOrigin& o, const IgemmKTile& t, int ci) {

@@ -35,8 +35,8 @@ void conv3d_igemm_emulate_cpu(float* out, const float* hist, int n_hist, const f
     for (int bm = 0; bm < M; bm += kIgemmBM)  // step 3: the kernel's block tiles
       for (int bn = 0; bn < d.cout; bn += kIgemmBN) {
         acc.assign((size_t)kIgemmBM * kIgemmBN, 0.f);
-        for (int kt = 0; kt < ktiles; ++kt) {
-          const IgemmKTile k = igemm_ktile(g, kt);
+        IgemmKTile k = igemm_ktile(g, 0);
+        for (int kt = 0; kt < ktiles; ++kt, igemm_ktile_next(g, k)) {  // stepped, as the kernel does
           for (int r = 0; r < kIgemmBM; ++r) {  // 16-byte chunks of 8 channels, as the cp.async copies
             const int row = bm + r;
             const IgemmRowOrigin o = row < M ? igemm_row_origin(g, row) : IgemmRowOrigin{};
