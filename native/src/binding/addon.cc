@@ -21,6 +21,7 @@
 #include "../core/device.h"
 #include "../core/memory.h"
 #include "../safetensors/safetensors.h"
+#include "addon_data.h"
 #include "gpu_backend.h"
 #include "napi_common.h"
 
@@ -102,6 +103,8 @@ Napi::Value InspectSafetensors(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // Once per environment (main thread, worker, Deno isolate): its class constructors (addon_data.h).
+  env.SetInstanceData(new AddonData());
   exports.Set("abiVersion", Napi::Number::New(env, kAbiVersion));
   exports.Set("memory", Napi::Function::New(env, Memory, "memory"));
   exports.Set("deviceInfo", Napi::Function::New(env, DeviceInfo, "deviceInfo"));
