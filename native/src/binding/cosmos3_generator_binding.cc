@@ -216,13 +216,12 @@ struct GenerateJob {
 
 class GeneratorObject : public ModelObject<GeneratorObject, GeneratorEngine> {
  public:
-  static Napi::FunctionReference ctor;
+  static Napi::FunctionReference& ctor(Napi::Env env) { return addon_data(env).generator_ctor; }
   static Napi::Function Init(Napi::Env env) {
     auto methods = base_methods();
     methods.push_back(InstanceMethod("generate", &GeneratorObject::Generate));
     Napi::Function f = DefineClass(env, "NativeCosmos3Generator", methods);
-    ctor = Napi::Persistent(f);
-    ctor.SuppressDestruct();
+    ctor(env) = Napi::Persistent(f);
     return f;
   }
   explicit GeneratorObject(const Napi::CallbackInfo& info) : ModelObject(info) {}
@@ -257,7 +256,6 @@ class GeneratorObject : public ModelObject<GeneratorObject, GeneratorEngine> {
     COSMOS_GUARD_END(env)
   }
 };
-Napi::FunctionReference GeneratorObject::ctor;
 
 bool use_cuda() { return choose_device().kind == DeviceKind::CUDA; }
 

@@ -15,7 +15,8 @@
 //
 // Engine needs: set_abort_flag(const std::atomic<bool>*), size_t resident_bytes() const, and
 // whatever the family's methods call. Derived needs: static void describe(Napi::Env, Napi::Object&,
-// const Engine&) for info(), and a static Napi::FunctionReference ctor set by its Init().
+// const Engine&) for info(), and static Napi::FunctionReference& ctor(Napi::Env), its slot of this environment's
+// AddonData (addon_data.h; never a static reference: the module serves several environments), set by its Init().
 #pragma once
 #include <napi.h>
 
@@ -25,6 +26,7 @@
 #include <string>
 #include <utility>
 
+#include "addon_data.h"
 #include "napi_common.h"
 
 namespace cosmos::binding {
@@ -47,7 +49,7 @@ class ModelObject : public Napi::ObjectWrap<Derived> {
 
   // A new JS object of the family's class owning `e`; its resident bytes are reported to V8.
   static Napi::Object wrap(Napi::Env env, std::unique_ptr<Engine> e) {
-    Napi::Object obj = Derived::ctor.New({});
+    Napi::Object obj = Derived::ctor(env).New({});
     Derived* self = Derived::Unwrap(obj);
     self->reported_ = (int64_t)e->resident_bytes();
     self->engine = std::move(e);

@@ -380,7 +380,7 @@ float num_or(const Napi::Object& o, const char* k, float d) {
 
 class TextObject : public ModelObject<TextObject, TextEngine> {
  public:
-  static Napi::FunctionReference ctor;
+  static Napi::FunctionReference& ctor(Napi::Env env) { return addon_data(env).text_ctor; }
   static Napi::Function Init(Napi::Env env) {
     auto methods = base_methods();
     methods.push_back(InstanceMethod("prefill", &TextObject::Prefill));
@@ -390,8 +390,7 @@ class TextObject : public ModelObject<TextObject, TextEngine> {
     methods.push_back(InstanceMethod("reset", &TextObject::Reset));
     methods.push_back(InstanceMethod("setTokenPieces", &TextObject::SetTokenPieces));
     Napi::Function f = DefineClass(env, "NativeQwen3Text", methods);
-    ctor = Napi::Persistent(f);
-    ctor.SuppressDestruct();
+    ctor(env) = Napi::Persistent(f);
     return f;
   }
   explicit TextObject(const Napi::CallbackInfo& info) : ModelObject(info) {}
@@ -566,7 +565,6 @@ class TextObject : public ModelObject<TextObject, TextEngine> {
  private:
   std::shared_ptr<const runtime::TokenPieces> pieces_;  // setTokenPieces(); shared with running jobs
 };
-Napi::FunctionReference TextObject::ctor;
 
 // loadModel(pathOrFiles, config: NativeTextConfig) -> model (synchronous; fine for small checkpoints and tests).
 Napi::Value LoadModel(const Napi::CallbackInfo& info) {

@@ -220,13 +220,12 @@ struct VisionJob {
 
 class VisionObject : public ModelObject<VisionObject, VisionEngine> {
  public:
-  static Napi::FunctionReference ctor;
+  static Napi::FunctionReference& ctor(Napi::Env env) { return addon_data(env).vision_ctor; }
   static Napi::Function Init(Napi::Env env) {
     auto methods = base_methods();
     methods.push_back(InstanceMethod("run", &VisionObject::Run));
     Napi::Function f = DefineClass(env, "NativeQwen3Vision", methods);
-    ctor = Napi::Persistent(f);
-    ctor.SuppressDestruct();
+    ctor(env) = Napi::Persistent(f);
     return f;
   }
   explicit VisionObject(const Napi::CallbackInfo& info) : ModelObject(info) {}
@@ -268,7 +267,6 @@ class VisionObject : public ModelObject<VisionObject, VisionEngine> {
     COSMOS_GUARD_END(env)
   }
 };
-Napi::FunctionReference VisionObject::ctor;
 
 // loadVision(pathOrFiles, config: NativeVisionConfig) -> tower (synchronous).
 Napi::Value LoadVision(const Napi::CallbackInfo& info) {

@@ -140,8 +140,6 @@ TensorReadLock::TensorReadLock(const std::vector<std::shared_ptr<TensorStorage>>
 
 // ------------------------------------------------------------------------------ TensorObject
 
-Napi::FunctionReference TensorObject::ctor;
-
 Napi::Function TensorObject::Init(Napi::Env env) {
   Napi::Function f =
       DefineClass(env, "NativeTensor",
@@ -151,8 +149,7 @@ Napi::Function TensorObject::Init(Napi::Env env) {
                    InstanceAccessor("bytes", &TensorObject::Bytes, nullptr),
                    InstanceAccessor("disposed", &TensorObject::Disposed, nullptr),
                    InstanceMethod("toHost", &TensorObject::ToHost), InstanceMethod("dispose", &TensorObject::Dispose)});
-  ctor = Napi::Persistent(f);
-  ctor.SuppressDestruct();
+  ctor(env) = Napi::Persistent(f);
   return f;
 }
 
@@ -164,7 +161,7 @@ TensorObject::~TensorObject() {
 }
 
 Napi::Object TensorObject::wrap(Napi::Env env, std::shared_ptr<TensorStorage> s, Napi::Object owner) {
-  Napi::Object obj = ctor.New({});
+  Napi::Object obj = ctor(env).New({});
   TensorObject* self = Unwrap(obj);
   s->report_to_v8(env);
   self->s_ = std::move(s);
@@ -173,7 +170,7 @@ Napi::Object TensorObject::wrap(Napi::Env env, std::shared_ptr<TensorStorage> s,
 }
 
 bool TensorObject::is_tensor(const Napi::Value& v) {
-  return v.IsObject() && v.As<Napi::Object>().InstanceOf(ctor.Value());
+  return v.IsObject() && v.As<Napi::Object>().InstanceOf(ctor(v.Env()).Value());
 }
 
 std::shared_ptr<TensorStorage> TensorObject::storage_of(Napi::Env env, const Napi::Value& v, const char* what) {

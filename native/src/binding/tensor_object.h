@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "../core/tensor.h"
+#include "addon_data.h"
 
 namespace cosmos {
 class CudaPool;
@@ -100,7 +101,8 @@ class TensorRegistry {
 // The JS class NativeTensor over one TensorStorage.
 class TensorObject : public Napi::ObjectWrap<TensorObject> {
  public:
-  static Napi::FunctionReference ctor;
+  // This environment's NativeTensor constructor (addon_data.h), set by Init.
+  static Napi::FunctionReference& ctor(Napi::Env env) { return addon_data(env).tensor_ctor; }
   static Napi::Function Init(Napi::Env env);
   // A new NativeTensor over `s` that keeps `owner` (the model object that made it) reachable.
   static Napi::Object wrap(Napi::Env env, std::shared_ptr<TensorStorage> s, Napi::Object owner);
