@@ -49,16 +49,63 @@ export function asset(path: string): string {
   return resolve(root, "assets", path);
 }
 
+/** An event of a clip: seconds from its start and what happens. */
+export interface SceneEvent {
+  start: number;
+  end: number;
+  label: string;
+}
+
+/** A still of the procedural world (`src/world`) and where its objects are (`[x1, y1, x2, y2]`, 0–1000 grid). */
+export interface WorldImage {
+  path: string;
+  seed: number;
+  width: number;
+  height: number;
+  boxes: { label: string; box: [number, number, number, number] }[];
+}
+
+/** A clip of the procedural world and its ground truth (events; the plausibility label and why, where given). */
+export interface WorldClip {
+  path: string;
+  seed: number;
+  seconds: number;
+  fps: number;
+  frames: number;
+  width: number;
+  height: number;
+  events: SceneEvent[];
+  firstFrame?: string;
+  instruction?: string;
+  prompt?: string;
+  label?: "plausible" | "implausible";
+  why?: string[];
+}
+
 /** What `assets/scene.json` says about the synthetic inputs (references, not model output). */
 export interface Scene {
   /** The table image's objects, `[x1, y1, x2, y2]` on the Qwen3-VL 0–1000 grid. */
   image: { boxes: { label: string; box: [number, number, number, number] }[] };
   /** The pick-and-place clip: its length and the events drawn into it. */
-  pickPlace: { seconds: number; events: { start: number; end: number; label: string }[] };
+  pickPlace: { seconds: number; events: SceneEvent[] };
   /** The driving clip's length. */
   driving: { seconds: number };
   /** One action chunk per embodiment id: file (under assets/), dimension, steps, column layout. */
   actions: Record<string, { path: string; dim: number; steps: number; layout: string }>;
+  /**
+   * The procedural world's inputs (held-out seeds of the mini checkpoints' training world): the pick-and-place
+   * at 832x480 (`image`, `pickPlace`) and at 320x192, the mini Reasoner's size (`smallImage`, `smallPickPlace`),
+   * the Generator's push (`push`), and two implausible clips (`implausible`: a jump, `floating`).
+   */
+  world: {
+    image: WorldImage;
+    pickPlace: WorldClip;
+    push: WorldClip;
+    implausible: WorldClip;
+    smallImage: WorldImage;
+    smallPickPlace: WorldClip;
+    floating: WorldClip;
+  };
 }
 
 /**

@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import { TINY_GENERATOR_CHECKPOINTS } from "../kernel/calls.ts";
+import { MINI_CHECKPOINTS, MINI_REASONER_CAPS, TINY_GENERATOR_CHECKPOINTS } from "../kernel/calls.ts";
 
 /** One notebook cell before it is written. */
 export interface Cell {
@@ -209,11 +209,11 @@ export function withImports(nb: NotebookSpec): NotebookSpec {
 
 // --------------------------------------------------------------------------- shared cells
 
-/** The backend cell of a Reasoner notebook: the environment's backend, or the tiny test checkpoint. */
+/** The backend cell of a Reasoner notebook: the environment's backend, or the mini Reasoner. */
 export function reasonerBackendCells(kernel: "deno" | "tslab" = "deno"): Cell[] {
-  const tiny = kernel === "deno"
-    ? `fromRepo("test/fixtures/qwen3vl-tiny")`
-    : `resolve("../../test/fixtures/qwen3vl-tiny")`;
+  const mini = kernel === "deno"
+    ? `fromRepo("${MINI_CHECKPOINTS.reason}")`
+    : `resolve("../../${MINI_CHECKPOINTS.reason}")`;
   return [
     md(`
       ## Backend
@@ -222,10 +222,14 @@ export function reasonerBackendCells(kernel: "deno" | "tslab" = "deno"): Cell[] 
       folder or Hugging Face repo id runs on the **embedded native engine** (in-process, no Python);
       an \`http(s)://\` URL runs on a **vLLM** or **NIM** server (OpenAI chat completions, e.g.
       \`vllm serve nvidia/Cosmos3-Nano --hf-overrides '{"architectures": ["Cosmos3ReasonerForConditionalGeneration"]}' --port 8000\`).
-      With neither set, this cookbook runs the tiny test checkpoint natively; the calls then get
-      \`tinyCheckpoint: true\` (a few tokens and video frames per call, since random weights never stop).
+      With neither set, this cookbook runs the **mini Reasoner** (\`${MINI_CHECKPOINTS.reason}\`) natively on the
+      CPU: **a mini model trained by this project on a synthetic world, not Cosmos 3** — a 5 M-parameter
+      Qwen3-VL that knows only the procedural tabletop world of \`src/world\` (coloured cubes, balls and
+      cylinders, a robot arm, what happens to them). The calls then get \`miniCheckpoint: true\`: greedy
+      decoding (as its held-out figures were measured), at most ${MINI_REASONER_CAPS.maxTokens} tokens, and a note under each
+      answer that says whether it was trained on this workflow.
     `),
-    code(`const options = await notebookBackend("reason", { fallback: ${tiny}, fallbackIsTinyCheckpoint: true });`),
+    code(`const options = await notebookBackend("reason", { fallback: ${mini}, fallbackIsMiniCheckpoint: true });`),
   ];
 }
 

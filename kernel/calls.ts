@@ -31,7 +31,14 @@ import process from "node:process";
 import { generate as libraryGenerate, reason as libraryReason, rollout as libraryRollout } from "../src/api/mod.ts";
 import { describeBackend, resolveBackend } from "../src/backend/resolve.ts";
 import type { GenerateRequestInput } from "../src/schema/generate_request.ts";
-import { type ReasonRequestInput, TINY_CHECKPOINT_CAPS, withTinyCheckpointCaps } from "../src/schema/reason_request.ts";
+import {
+  DEFAULT_MAX_TOKENS,
+  type ReasonRequestInput,
+  type ReasonTask,
+  TINY_CHECKPOINT_CAPS,
+  withTinyCheckpointCaps,
+} from "../src/schema/reason_request.ts";
+import { ObjectColor, ObjectShape } from "../src/world/palette.ts";
 import type {
   GenerateResult,
   ProgressEvent,
@@ -57,13 +64,20 @@ export interface NotebookRunOptions extends RunOptions {
    * Leave it unset for a real checkpoint or server. Default `false`.
    */
   tinyCheckpoint?: boolean;
+  /**
+   * The backend is the mini Reasoner (`MINI_CHECKPOINTS.reason`, trained by this project on a synthetic world,
+   * not Cosmos 3): `reason()` applies {@link MINI_REASONER_CAPS} (greedy decoding, at most 256 tokens) and
+   * says under each result whether the model was trained on the workflow, with its held-out figure.
+   * Default `false`.
+   */
+  miniCheckpoint?: boolean;
   /** The title above the streamed text (default: the request's task). */
   title?: string;
 }
 
 /** The library's options without the notebook's own. */
 function libraryOptions(o: NotebookRunOptions): RunOptions {
-  const { tinyCheckpoint: _tiny, title: _title, ...rest } = o;
+  const { tinyCheckpoint: _tiny, miniCheckpoint: _mini, title: _title, ...rest } = o;
   return rest;
 }
 
@@ -100,7 +114,11 @@ async function withProgress<T>(
  * ```
  */
 export async function reason(request: ReasonRequestInput, options: NotebookRunOptions = {}): Promise<ReasonResult> {
-  const sent = options.tinyCheckpoint ? withTinyCheckpointCaps(request) : request;
+  const sent = options.tinyCheckpoint
+    ? withTinyCheckpointCaps(request)
+    : options.miniCheckpoint
+    ? withMiniCheckpointCaps(request)
+    : request;
   if (!hasRichDisplay()) return await libraryReason(sent, libraryOptions(options));
   const text = streamText({ title: options.title ?? sent.task ?? "custom" });
   let result: ReasonResult;
@@ -128,6 +146,8 @@ export async function reason(request: ReasonRequestInput, options: NotebookRunOp
           sent.video !== undefined ? ` and ${TINY_CHECKPOINT_CAPS.videoFrames} video frames` : ""
         } (tinyCheckpoint: true).`,
     );
+  } else if (options.miniCheckpoint) {
+    await miniCheckpointNote(sent);
   }
   return markStreamed(result);
 }
@@ -172,6 +192,81 @@ export const TINY_GENERATOR_CHECKPOINTS: Readonly<{ generate: string; rollout: s
 export const MINI_CHECKPOINTS: Readonly<{ reason: string }> = Object.freeze({
   reason: "checkpoints/mini-reasoner",
 });
+
+/**
+ * The workflows the mini Reasoner was trained on, each with its figure on 200 (action CoT, describe-anything:
+ * 50) held-out clips of its world through this engine (checkpoints/mini-reasoner/README.md). Any other
+ * workflow still runs on it, but its answer is not meaningful.
+ * @example
+ * ```ts
+ * import { MINI_REASONER_TASKS } from "./calls.ts";
+ * MINI_REASONER_TASKS.grounding_2d; // "mean box IoU 0.868"
+ * MINI_REASONER_TASKS.situation_understanding; // undefined: not trained
+ * ```
+ */
+export const MINI_REASONER_TASKS: Readonly<Partial<Record<ReasonTask, string>>> = Object.freeze({
+  caption: "the objects' colours and shapes all named right in 96.5% of captions",
+  grounding_2d: "mean box IoU 0.868",
+  temporal_localization: "event times off by 0.013 s on average",
+  physical_plausibility:
+    "75.5% of labels right (93 of 104 anomalies caught, 38 of 96 plausible clips called implausible)",
+  action_cot: "the plan's words are learnt, the waypoints are not (285 off on the 0–1000 grid; the mean path: 208)",
+  describe_anything: "56% of marked subjects named right",
+});
+
+/**
+ * What `miniCheckpoint: true` does to a `reason()` request: greedy decoding (temperature 0), as the mini
+ * Reasoner's figures were measured, unless the request sets a temperature; at most this many tokens (its
+ * longest trained answer is about 230), so that a workflow it was not trained on ends in seconds.
+ */
+export const MINI_REASONER_CAPS: Readonly<{ maxTokens: number }> = Object.freeze({ maxTokens: 256 });
+
+/**
+ * The request as `miniCheckpoint: true` sends it ({@link MINI_REASONER_CAPS}): temperature 0 unless the
+ * request sets one, and the token limit lowered to the cap (through `maxTokens`, whichever name the request
+ * used). A request whose `maxTokens` and `sampling.max_tokens` disagree is returned as is, so that validation
+ * still reports it.
+ * @example
+ * ```ts
+ * import { withMiniCheckpointCaps } from "./calls.ts";
+ * withMiniCheckpointCaps({ task: "caption", video: "clip.mp4" });
+ * // { task: "caption", video: "clip.mp4", sampling: { temperature: 0 }, maxTokens: 256 }
+ * ```
+ */
+export function withMiniCheckpointCaps(request: ReasonRequestInput): ReasonRequestInput {
+  const given = request.maxTokens ?? request.sampling?.max_tokens;
+  if (
+    request.maxTokens !== undefined && request.sampling?.max_tokens !== undefined &&
+    request.maxTokens !== request.sampling.max_tokens
+  ) {
+    return request;
+  }
+  const { max_tokens: _limit, ...sampling } = request.sampling ?? {};
+  return {
+    ...request,
+    sampling: { temperature: 0, ...sampling },
+    maxTokens: Math.min(given ?? DEFAULT_MAX_TOKENS, MINI_REASONER_CAPS.maxTokens),
+  };
+}
+
+/** What the notebook says under a call on the mini Reasoner. */
+function miniCheckpointNote(sent: ReasonRequestInput): Promise<void> {
+  const task = sent.task ?? "custom";
+  const figure = MINI_REASONER_TASKS[task];
+  const decoding = `${
+    sent.sampling?.temperature === 0 ? "greedy decoding (temperature 0)" : `temperature ${sent.sampling?.temperature}`
+  }, at most ${sent.maxTokens} tokens (miniCheckpoint: true)`;
+  return figure
+    ? note(
+      "info",
+      `Mini Reasoner, trained on ${task} in its synthetic world: ${figure} on held-out clips; ${decoding}.`,
+    )
+    : note(
+      "untrained",
+      `The mini Reasoner was NOT trained on ${task}: this answer is not meaningful (it knows only its tabletop ` +
+        `world's captions, boxes, events, plausibility, plans and descriptions); ${decoding}.`,
+    );
+}
 
 /**
  * The request with {@link TINY_GENERATOR_CAPS} applied. The frame count is 1 + 4 · (last clean latent
@@ -282,6 +377,26 @@ export interface NotebookBackendOptions {
    * when it is used, the notebook says so and the calls get `tinyCheckpoint: true`.
    */
   fallbackIsTinyCheckpoint?: boolean;
+  /**
+   * The fallback is the mini Reasoner (`MINI_CHECKPOINTS.reason`, trained by this project on a synthetic world,
+   * not Cosmos 3): when it is used, the notebook says what it is and knows, and the calls get
+   * `miniCheckpoint: true`.
+   */
+  fallbackIsMiniCheckpoint?: boolean;
+}
+
+/** What the backend cell says when the mini Reasoner runs (no backend configured). */
+function miniReasonerNote(checkpoint: string, variable: string): string {
+  const trained = Object.keys(MINI_REASONER_TASKS).join(", ");
+  return `${checkpoint} is a mini model trained by this project on a synthetic world, not Cosmos 3: a 5 M-parameter ` +
+    "Qwen3-VL that knows only the procedural tabletop of src/world, seen at 320x192 — objects in six colours (" +
+    `${ObjectColor.options.join(", ")}) and three shapes (${ObjectShape.options.join(", ")}), a grey robot arm ` +
+    "with a dark gripper, and events (picked up, carried, put down, pushed, fell; in implausible clips objects " +
+    `that jump, float or pass through the gripper) — and only the workflows it was trained on: ${trained}. ` +
+    "Anything else (a real photo, a road, another workflow) gets an answer in the style of that world, not a " +
+    `meaningful one. Its calls decode greedily, as its held-out figures were measured ` +
+    `(checkpoints/mini-reasoner/README.md). For Cosmos 3 set ${variable} to a Cosmos 3 Reasoner checkpoint ` +
+    "folder or to a vLLM / NIM URL such as http://127.0.0.1:8000/v1.";
 }
 
 const SERVER_KIND = {
@@ -294,13 +409,14 @@ const SERVER_KIND = {
  * Picks the backend of a notebook's calls from the environment — `COSMOS_REASONER_BACKEND` (for
  * `reason`) or `COSMOS_GENERATOR_BACKEND` (for `generate` / `rollout`), then `COSMOS_BACKEND`, then
  * `o.fallback` — says in the notebook which one runs and what it is (a tiny test checkpoint answers
- * gibberish, or noise), and returns the options to pass to the calls.
+ * gibberish, or noise; the mini Reasoner is a mini model trained by this project on a synthetic world, not
+ * Cosmos 3), and returns the options to pass to the calls.
  * @example
  * ```ts
  * import { notebookBackend, reason } from "./calls.ts";
  * import { show } from "./show.ts";
- * const options = await notebookBackend("reason", { fallback: "test/fixtures/qwen3vl-tiny", fallbackIsTinyCheckpoint: true });
- * await show(reason({ task: "custom", prompt: "Hello." }, options));
+ * const options = await notebookBackend("reason", { fallback: "checkpoints/mini-reasoner", fallbackIsMiniCheckpoint: true });
+ * await show(reason({ task: "grounding_2d", image: "assets/images/world_tabletop_small.png", prompt: "Locate the red cube." }, options));
  * ```
  */
 export async function notebookBackend(
@@ -320,6 +436,8 @@ export async function notebookBackend(
     }`,
   );
   const tinyCheckpoint = !configured && o.fallbackIsTinyCheckpoint === true && backend.kind === "native";
+  const miniCheckpoint = !configured && o.fallbackIsMiniCheckpoint === true && backend.kind === "native";
+  if (miniCheckpoint && backend.kind === "native") await note("info", miniReasonerNote(backend.checkpoint, names[0]));
   if (tinyCheckpoint && backend.kind === "native") {
     await note(
       "untrained",
@@ -337,5 +455,5 @@ export async function notebookBackend(
           "checkpoint folder or to a vLLM-Omni URL such as http://127.0.0.1:8000.",
     );
   }
-  return { backend, tinyCheckpoint };
+  return miniCheckpoint ? { backend, miniCheckpoint } : { backend, tinyCheckpoint };
 }

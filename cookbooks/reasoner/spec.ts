@@ -14,7 +14,6 @@
  */
 import {
   type Cell,
-  CLIP_CELL,
   code,
   DRIVE_CELL,
   importCell,
@@ -41,6 +40,29 @@ interface ReasonerSpec {
   requests: { name: string; literal: string; title: string; parsed: string }[];
 }
 
+/** Shows the world's pick-and-place clip at the mini Reasoner's size (assets/videos/world_pick_place_small.mp4). */
+const WORLD_CLIP_CELL = code(`
+  await showVideo(asset("videos/world_pick_place_small.mp4"), { caption: "input: videos/world_pick_place_small.mp4 · 320x192 · 8 fps · 4 s · the procedural world" });
+`);
+
+/** Where the inputs come from, and what runs when no backend is configured (a workflow the mini Reasoner learnt). */
+const TRAINED = [
+  "The input is a clip of this project's procedural tabletop world (`src/world`, a held-out seed: never in any",
+  "training data) at 320x192, with its ground truth in `assets/scene.json` (`world`). With no backend configured,",
+  "the call runs the **mini Reasoner**, a mini model trained by this project on that synthetic world, not Cosmos 3,",
+  "which was trained on this workflow with this prompt style: its answer is meaningful for this world (the note",
+  "under it gives its held-out figure). Point `COSMOS_REASONER_BACKEND` at a Cosmos 3 Reasoner for real footage.",
+].join(" ");
+
+/** The same for a workflow the mini Reasoner was not trained on. */
+const UNTRAINED = [
+  "The input is a clip of this project's procedural tabletop world (`src/world`, a held-out seed). With no backend",
+  "configured, the call runs the **mini Reasoner**, a mini model trained by this project on that synthetic world, not",
+  "Cosmos 3, which was **not trained on this workflow**: it still runs (the whole native path), but its answer is",
+  "not meaningful, and the note under it says so. Point `COSMOS_REASONER_BACKEND` at a Cosmos 3 Reasoner checkpoint",
+  "or server for a real answer.",
+].join(" ");
+
 const REASONERS: ReasonerSpec[] = [
   {
     name: "caption",
@@ -49,13 +71,20 @@ const REASONERS: ReasonerSpec[] = [
       "The Reasoner watches a video and writes a detailed caption. Cosmos 3's Reasoner follows the Qwen3-VL message conventions: a system turn, then a user turn with a `video_url` part and the text prompt.",
     inputs: "Video",
     outputs: "Text",
-    inputCells: [CLIP_CELL],
+    extra: TRAINED,
+    inputCells: [
+      WORLD_CLIP_CELL,
+      code(`
+      // What the clip shows, by construction (assets/make.ts): a reference, not model output.
+      await showJson("reference: the objects on the table", scene.world.smallImage.boxes.map((b) => b.label));
+    `),
+    ],
     requests: [{
       name: "request",
       title: "caption",
       literal: `{
   task: "caption",
-  video: asset("videos/pick_place.mp4"),
+  video: asset("videos/world_pick_place_small.mp4"),
   // prompt: the workflow's default ("Describe this video in detail.")
 }`,
       parsed: "",
@@ -68,11 +97,12 @@ const REASONERS: ReasonerSpec[] = [
       "Event detection, timestamp queries and interval question answering: the Reasoner lists the notable events of a video with their start and end times (text or JSON). The answer is parsed into events and drawn on a timeline.",
     inputs: "Video, query",
     outputs: "Text or JSON",
+    extra: TRAINED,
     inputCells: [
-      CLIP_CELL,
+      WORLD_CLIP_CELL,
       code(`
-        // What the clip shows, by construction (assets/make.ts drew it): a reference, not model output.
-        await showTimeline(scene.pickPlace.events, { duration: scene.pickPlace.seconds, title: "Reference events (drawn by assets/make.ts)" });
+        // What the clip shows, by construction (the world's simulation): a reference, not model output.
+        await showTimeline(scene.world.smallPickPlace.events, { duration: scene.world.smallPickPlace.seconds, title: "Reference events (the world's ground truth)" });
       `),
     ],
     requests: [{
@@ -80,11 +110,11 @@ const REASONERS: ReasonerSpec[] = [
       title: "temporal localization",
       literal: `{
   task: "temporal_localization",
-  video: asset("videos/pick_place.mp4"),
+  video: asset("videos/world_pick_place_small.mp4"),
   // prompt: the workflow's default asks for JSON [{"start": s, "end": s, "event": "..."}]
-  videoSampling: { fps: 4 },
+  // videoSampling: the processor's default (2 fps); e.g. { fps: 4 } samples more frames
 }`,
-      parsed: "{ duration: scene.pickPlace.seconds }",
+      parsed: "{ duration: scene.world.smallPickPlace.seconds }",
     }],
   },
   {
@@ -94,14 +124,15 @@ const REASONERS: ReasonerSpec[] = [
       "Next-action prediction for robotics and assisted-task settings. This request asks for explicit reasoning (`reasoning: true`), which appends the spec's format instruction to the prompt and switches to the reasoning sampling preset; the `<think>` part streams separately from the answer.",
     inputs: "Video, question",
     outputs: "Text",
-    inputCells: [CLIP_CELL],
+    extra: UNTRAINED,
+    inputCells: [WORLD_CLIP_CELL],
     requests: [{
       name: "request",
       title: "embodied reasoning",
       literal: `{
   task: "embodied_reasoning",
-  video: asset("videos/pick_place.mp4"),
-  prompt: "The robot's task is to put the red cube into the blue bowl. Which step is the robot doing at the end of the clip, and what should it do next?",
+  video: asset("videos/world_pick_place_small.mp4"),
+  prompt: \`The robot's task: \${scene.world.pickPlace.instruction} Which step is the robot doing at the end of the clip, and what should it do next?\`,
   reasoning: true,
 }`,
       parsed: "",
@@ -113,14 +144,15 @@ const REASONERS: ReasonerSpec[] = [
     what: "Physical common-sense judgement about what a video shows, answered from the visible context.",
     inputs: "Video, question",
     outputs: "Text",
-    inputCells: [CLIP_CELL],
+    extra: UNTRAINED,
+    inputCells: [WORLD_CLIP_CELL],
     requests: [{
       name: "request",
       title: "common sense",
       literal: `{
   task: "common_sense",
-  video: asset("videos/pick_place.mp4"),
-  prompt: "If the robot let go of the cube while carrying it over the table, where would the cube end up? Answer from what is visible.",
+  video: asset("videos/world_pick_place_small.mp4"),
+  prompt: "If the robot arm let go of the object while carrying it over the table, where would the object end up? Answer from what is visible.",
 }`,
       parsed: "",
     }],
@@ -132,55 +164,66 @@ const REASONERS: ReasonerSpec[] = [
       "Bounding-box localization: the Reasoner answers with Qwen3-VL-style JSON (`bbox_2d` as `[x1, y1, x2, y2]` on a 0–1000 grid, plus `label`). The boxes are parsed and drawn over the image.",
     inputs: "Image, prompt",
     outputs: "JSON boxes",
+    extra: TRAINED.replace("a clip", "a still"),
     inputCells: [code(`
-      await showImage(asset("images/tabletop.png"), "input: images/tabletop.png · 832x480");
-      // Where the objects are, by construction (assets/make.ts): a reference, not model output.
-      await showBoxes(asset("images/tabletop.png"), scene.image.boxes, { caption: "reference boxes (drawn by assets/make.ts)" });
+      await showImage(asset("images/world_tabletop_small.png"), "input: images/world_tabletop_small.png · 320x192 · the procedural world");
+      // Where the objects are, by construction (the world's renderer): a reference, not model output.
+      await showBoxes(asset("images/world_tabletop_small.png"), scene.world.smallImage.boxes, { caption: "reference boxes (the world's ground truth)" });
     `)],
     requests: [{
       name: "request",
       title: "2D grounding",
       literal: `{
   task: "grounding_2d",
-  image: asset("images/tabletop.png"),
-  prompt: 'Locate the red cube, the blue bowl and the green can. Answer as JSON: [{"bbox_2d": [x1, y1, x2, y2], "label": "..."}].',
+  image: asset("images/world_tabletop_small.png"),
+  prompt: 'Locate every object on the table. Answer as JSON: [{"bbox_2d": [x1, y1, x2, y2], "label": "..."}].',
 }`,
-      parsed: `{ image: asset("images/tabletop.png") }`,
+      parsed: `{ image: asset("images/world_tabletop_small.png") }`,
     }],
   },
   {
     name: "describe_anything",
     title: "Describe anything: attributes of marked subjects",
     what:
-      "Attribute captioning for marked subjects: the subjects are drawn onto the image as numbered marks, and the Reasoner describes each one (JSON or text). This cookbook sends the WEBP version of the table scene.",
+      "Attribute captioning for marked subjects: the subjects are drawn onto the image as numbered marks, and the Reasoner describes each one (JSON or text).",
     inputs: "Image, marked subjects",
     outputs: "JSON or text",
+    extra: TRAINED.replace("a clip", "a still"),
     inputCells: [code(`
-      const subjects = scene.image.boxes.filter((b) => b.label === "red cube" || b.label === "blue bowl").map((b) => ({ box: b.box }));
-      await showImage(asset("images/tabletop.webp"), "input: images/tabletop.webp · 832x480");
-      await showSubjects(asset("images/tabletop.png"), subjects.map((s, i) => ({ ...s, index: i + 1 })), { caption: "the marked subjects" });
+      // Two of the objects on the table, marked by their reference boxes (the world's ground truth).
+      const subjects = scene.world.smallImage.boxes.slice(0, 2).map((b) => ({ box: b.box }));
+      await showImage(asset("images/world_tabletop_small.png"), "input: images/world_tabletop_small.png · 320x192 · the procedural world");
+      await showSubjects(asset("images/world_tabletop_small.png"), subjects.map((s, i) => ({ ...s, index: i + 1 })), { caption: "the marked subjects" });
     `)],
     requests: [{
       name: "request",
       title: "describe anything",
       literal: `{
   task: "describe_anything",
-  image: asset("images/tabletop.webp"),
+  image: asset("images/world_tabletop_small.png"),
   subjects,
   prompt: "Describe each marked subject: its colour, shape and material.",
 }`,
-      parsed: `{ image: asset("images/tabletop.png"), regions: subjects }`,
+      parsed: `{ image: asset("images/world_tabletop_small.png"), regions: subjects }`,
     }],
   },
   {
     name: "action_cot",
     title: "Action CoT: trajectories and driving-scene chain of thought",
     what:
-      "Trajectory prediction with chain of thought. Two requests: the gripper's 2D path on the table image, and the ego vehicle's waypoints from the driving clip with explicit reasoning. Parsed waypoints are drawn in a bird's-eye plot.",
+      "Trajectory prediction with chain of thought. Two requests: the gripper's 2D path on a still of the tabletop world, and the ego vehicle's waypoints from the driving clip with explicit reasoning. Parsed waypoints are drawn in a bird's-eye plot.",
     inputs: "Image or video, prompt",
     outputs: "Text or JSON",
+    extra: [
+      "With no backend configured, both calls run the **mini Reasoner**, a mini model trained by this project on a",
+      "synthetic world, not Cosmos 3. It was trained on the first request's style on the tabletop world (its plan's",
+      "words are learnt, its waypoints are not: they are no closer than the mean path), and has never seen a road:",
+      "the driving answer is not meaningful. Point `COSMOS_REASONER_BACKEND` at a Cosmos 3 Reasoner for real answers.",
+    ].join(" "),
     inputCells: [
-      code(`await showImage(asset("images/tabletop.jpg"), "input 1: images/tabletop.jpg");`),
+      code(
+        `await showImage(asset("images/world_tabletop_small.png"), "input 1: images/world_tabletop_small.png · 320x192 · the procedural world");`,
+      ),
       DRIVE_CELL,
     ],
     requests: [
@@ -189,8 +232,8 @@ const REASONERS: ReasonerSpec[] = [
         title: "action CoT · robot",
         literal: `{
   task: "action_cot",
-  image: asset("images/tabletop.jpg"),
-  prompt: 'Plan the gripper\\'s path to pick up the red cube and drop it into the blue bowl. Answer with the 2D waypoints as JSON: [[x, y], ...] on the 0-1000 image grid.',
+  image: asset("images/world_tabletop_small.png"),
+  prompt: \`\${scene.world.pickPlace.instruction} Answer with the gripper's 2D waypoints as JSON: [[x, y], ...] on the 0-1000 image grid.\`,
 }`,
         parsed: "",
       },
@@ -211,20 +254,39 @@ const REASONERS: ReasonerSpec[] = [
     name: "physical_plausibility",
     title: "Physical plausibility analysis",
     what:
-      "Physical plausibility classification: the Reasoner labels a video `plausible` or `implausible`. The answer is parsed into a label.",
+      "Physical plausibility classification: the Reasoner labels a video `plausible` or `implausible`. The answer is parsed into a label. Two clips of the tabletop world: the arm moves an object (plausible), and an object rises into the air by itself (implausible on purpose).",
     inputs: "Video, prompt",
     outputs: "Label",
-    inputCells: [CLIP_CELL],
-    requests: [{
-      name: "request",
-      title: "physical plausibility",
-      literal: `{
+    extra: TRAINED.replace("is a clip", "are two clips").replace("a held-out seed", "held-out seeds"),
+    inputCells: [
+      WORLD_CLIP_CELL,
+      code(`
+        await showVideo(asset("videos/world_floating.mp4"), { caption: "input: videos/world_floating.mp4 · 320x192 · 8 fps · 4 s · the procedural world" });
+        // What each clip is, by construction: a reference, not model output.
+        await showJson("reference labels", { pickPlace: scene.world.smallPickPlace.label, floating: scene.world.floating.label, why: scene.world.floating.why });
+      `),
+    ],
+    requests: [
+      {
+        name: "pickPlace",
+        title: "physical plausibility · pick and place",
+        literal: `{
   task: "physical_plausibility",
-  video: asset("videos/pick_place.mp4"),
+  video: asset("videos/world_pick_place_small.mp4"),
   // prompt: the workflow's default (plausible | implausible)
 }`,
-      parsed: "",
-    }],
+        parsed: "",
+      },
+      {
+        name: "floating",
+        title: "physical plausibility · floating object",
+        literal: `{
+  task: "physical_plausibility",
+  video: asset("videos/world_floating.mp4"),
+}`,
+        parsed: "",
+      },
+    ],
   },
   {
     name: "situation_understanding",
@@ -232,14 +294,15 @@ const REASONERS: ReasonerSpec[] = [
     what: "Situation understanding and likely-next-action prediction from a video.",
     inputs: "Video, question",
     outputs: "Text",
-    inputCells: [DRIVE_CELL],
+    extra: UNTRAINED,
+    inputCells: [WORLD_CLIP_CELL],
     requests: [{
       name: "request",
       title: "situation understanding",
       literal: `{
   task: "situation_understanding",
-  video: asset("videos/driving.mp4"),
-  prompt: "What is the situation on this road, and what will the ego car most likely do in the next few seconds?",
+  video: asset("videos/world_pick_place_small.mp4"),
+  prompt: "What is happening on the table, and what will the robot arm most likely do in the next few seconds?",
 }`,
       parsed: "",
     }],

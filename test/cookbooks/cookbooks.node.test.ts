@@ -3,8 +3,12 @@
 //
 // 1. No backend configured (COSMOS_* unset): each notebook must show its backend line, its inputs
 //    (image / video / action plots), the validated request, and for every call: Reasoner
-//    notebooks stream the native engine's answer on the tiny checkpoint under the
-//    untrained-weights warning; Generator / action notebooks run the tiny untrained Cosmos 3
+//    notebooks stream the native engine's answer on the mini Reasoner (checkpoints/mini-reasoner,
+//    trained by this project on the procedural world of src/world, not Cosmos 3) under the note that
+//    says so, and its answers are right against the world's ground truth in assets/scene.json:
+//    grounding boxes on the named objects (IoU >= 0.5), events within 0.5 s, a caption naming every
+//    object's colour and shape, the plausible and the implausible clip labelled so (greedy decoding,
+//    so repeatable); Generator / action notebooks run the tiny untrained Cosmos 3
 //    checkpoint (test/fixtures/cosmos3-tiny; the action notebooks its 64-wide action head variant
 //    cosmos3-tiny-a64, so that egocentric 57D runs too) natively at the tiny caps (256p, 5 or 9 frames,
 //    2 steps, 4-step chunks): the PNG / MP4 files they write exist and probe, each result is labelled
@@ -36,6 +40,10 @@ import { type Recorded, startTestServer, type TestServer } from "../remote/_serv
 import { EMBODIMENTS } from "../../src/schema/embodiments.ts";
 import { probeVideo } from "../../src/media/video.ts";
 import { type Cell, displays, html, type Output, plain, str } from "../kernel/_nbformat.ts";
+import { iou, objectsNamed } from "../../bench/mini_reasoner_eval.ts";
+import { parseAnswer } from "../../src/reasoner/parse.ts";
+import type { ReasonTask } from "../../src/schema/reason_request.ts";
+import type { Scene } from "../../cookbooks/_notebook.ts";
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -141,9 +149,15 @@ function assertInputs(path: string, cells: Cell[]): void {
         shown.some((o) =>
           /<figure class="cosmos-input"[^>]*><img src="data:image\/(png|jpeg|webp);base64,/.test(html(o))
         ),
-      boxes: () => shown.some((o) => elements(html(o), "rect", "cosmos-box-rect").length === 5),
+      boxes: () =>
+        shown.some((o) =>
+          elements(html(o), "rect", "cosmos-box-rect").length === scene().world.smallImage.boxes.length
+        ),
       subjects: () => shown.some((o) => (html(o).match(/class="cosmos-subject-outline"/g) ?? []).length === 2),
-      timeline: () => shown.some((o) => elements(html(o), "rect", "cosmos-event").length === 5),
+      timeline: () =>
+        shown.some((o) =>
+          elements(html(o), "rect", "cosmos-event").length === scene().world.smallPickPlace.events.length
+        ),
       plot: () => shown.some((o) => o.data?.["application/vnd.plotly.v1+json"]),
       text: () => true,
     }[kind];
@@ -157,7 +171,71 @@ function assertInputs(path: string, cells: Cell[]): void {
 const CALL =
   /^(await show\((reason|generate|rollout)\(.*\);|const (\w+) = await (reason|generate|rollout)\(.*\);\nawait show\(\3\);)$/;
 
-/** Every call runs on a tiny checkpoint under the untrained warning: Reasoner calls stream; Generator / action calls leave media (with sound when asked). */
+/** assets/scene.json (assets/make.ts writes it in `before`): the inputs' ground truth. */
+let sceneJson: Scene | undefined;
+function scene(): Scene {
+  sceneJson ??= JSON.parse(readFileSync(join(repo, "assets", "scene.json"), "utf8")) as Scene;
+  return sceneJson;
+}
+
+/** The workflows the mini Reasoner was trained on (kernel/calls.ts MINI_REASONER_TASKS says the same). */
+const MINI_TRAINED =
+  /^(caption|grounding_2d|temporal_localization|physical_plausibility|action_cot|describe_anything)$/;
+
+/** The streamed answer of a call cell (the text of its `cosmos-answer` box). */
+function answerOf(path: string, call: Cell): string {
+  const box = displays(call).map((o) => html(o).match(/<div class="cosmos-answer"[^>]*>([\s\S]*?)<\/div>/)?.[1])
+    .find((a) => a !== undefined);
+  assert.ok(box !== undefined, `${path}: "${str(call.source)}" has an answer`);
+  return box.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'")
+    .replace(/&amp;/g, "&");
+}
+
+/**
+ * The mini Reasoner's answers against the world's ground truth (assets/scene.json `world`): what a newcomer sees
+ * must be right, not just present. Greedy decoding (miniCheckpoint: true), so each answer is repeatable.
+ */
+function assertMiniAnswers(path: string, calls: Cell[]): void {
+  const world = scene().world;
+  const parsed = (task: ReasonTask, call: Cell) => parseAnswer(task, answerOf(path, call));
+  if (path === "reasoner/grounding_2d.ipynb") {
+    const got = parsed("grounding_2d", calls[0]);
+    assert.equal(got.kind, "boxes", `${path}: boxes parse`);
+    for (const ref of world.smallImage.boxes) {
+      const box = got.kind === "boxes" ? got.boxes.find((b) => b.label === ref.label) : undefined;
+      assert.ok(box, `${path}: a box labelled "${ref.label}"`);
+      const overlap = iou(box.box as [number, number, number, number], ref.box);
+      assert.ok(overlap >= 0.5, `${path}: "${ref.label}" IoU ${overlap.toFixed(3)} with the reference (>= 0.5)`);
+    }
+  } else if (path === "reasoner/temporal_localization.ipynb") {
+    const got = parsed("temporal_localization", calls[0]);
+    assert.equal(got.kind, "events", `${path}: events parse`);
+    const events = got.kind === "events" ? got.events : [];
+    world.smallPickPlace.events.forEach((ref, i) => {
+      const e = events.find((x) => x.label === ref.label) ?? events[i];
+      assert.ok(e, `${path}: an event for "${ref.label}"`);
+      const off = Math.max(Math.abs(e.start - ref.start), Math.abs(e.end - ref.end));
+      assert.ok(
+        off <= 0.5,
+        `${path}: "${ref.label}" ${e.start}-${e.end} s vs ${ref.start}-${ref.end} s (within 0.5 s)`,
+      );
+    });
+  } else if (path === "reasoner/caption.ipynb") {
+    const named = [...objectsNamed(answerOf(path, calls[0]))].sort();
+    assert.deepEqual(
+      named,
+      world.smallImage.boxes.map((b) => b.label).sort(),
+      `${path}: the caption names the objects`,
+    );
+  } else if (path === "reasoner/physical_plausibility.ipynb") {
+    const labels = calls.map((c) => parsed("physical_plausibility", c)).map((p) =>
+      p.kind === "label" ? p.label : p.kind
+    );
+    assert.deepEqual(labels, [world.smallPickPlace.label, world.floating.label], `${path}: the clips' labels`);
+  }
+}
+
+/** Every call runs on a mini or tiny checkpoint under the note that says what it is: Reasoner calls stream; Generator / action calls leave media (with sound when asked). */
 async function assertHonestWithoutBackend(path: string, cells: Cell[]): Promise<void> {
   const surface = path.split("/")[0];
   const line = backendLine(cells);
@@ -176,22 +254,33 @@ async function assertHonestWithoutBackend(path: string, cells: Cell[]): Promise<
   );
   const unavailable = notes(cells, "unavailable").map(plain);
   if (surface === "reasoner" || path.endsWith("prompt_upsampling.ipynb")) {
-    assert.match(line, /^backend: native:\w+ \(.*test\/fixtures\/qwen3vl-tiny\) · embedded native engine/);
+    assert.match(line, /^backend: native:\w+ \(.*checkpoints\/mini-reasoner\) · embedded native engine/);
     assert.ok(
-      notes(cells, "untrained").some((o) => plain(o).includes("RANDOM, UNTRAINED weights")),
-      "says the weights are untrained",
+      notes(cells, "info").some((o) =>
+        plain(o).includes("a mini model trained by this project on a synthetic world, not Cosmos 3") &&
+        plain(o).includes("COSMOS_REASONER_BACKEND")
+      ),
+      `${path}: says what the mini Reasoner is and how to point the notebook at Cosmos 3`,
     );
     // The native Reasoner is built (scripts/build-native.sh): every call streams an answer on the
-    // tiny checkpoint, capped by the library (tinyCheckpoint: true), and nothing is reported unavailable.
+    // mini Reasoner (miniCheckpoint: true: greedy, capped), says whether it was trained on the workflow,
+    // and nothing is reported unavailable.
     for (const c of calls) {
       const out = displays(c);
+      const task = str(c.source).match(/reason\((\w+),/)?.[1] ?? "";
+      const request = str((cells.find((x) => str(x.source).includes(`const ${task}: ReasonRequestInput`)) ?? c).source);
+      const workflow = request.match(/task: "(\w+)"/)?.[1] ?? "";
       assert.ok(
         out.some((o) => html(o).includes('class="cosmos-answer"')),
         `${path}: "${str(c.source)}" streams its answer`,
       );
       assert.ok(
-        out.some((o) => /^Tiny test checkpoint: capped at 48 tokens/.test(plain(o))),
-        `${path}: the tiny-checkpoint caps are said`,
+        out.some((o) =>
+          MINI_TRAINED.test(workflow)
+            ? plain(o).startsWith(`Mini Reasoner, trained on ${workflow} in its synthetic world`)
+            : plain(o).startsWith(`The mini Reasoner was NOT trained on ${workflow}`)
+        ),
+        `${path}: "${str(c.source)}" says whether the mini Reasoner was trained on ${workflow}`,
       );
       assert.ok(
         out.some((o) => html(o).includes('class="cosmos-progress"') && html(o).includes('data-finished="true"')),
@@ -208,6 +297,7 @@ async function assertHonestWithoutBackend(path: string, cells: Cell[]): Promise<
       }
     }
     assert.deepEqual(unavailable, [], `${path}: the native Reasoner ran`);
+    assertMiniAnswers(path, calls);
     // One answer box per call (the streamed one): show() adds the parsed part only.
     assert.equal(
       all(cells).filter((o) => html(o).includes('class="cosmos-answer"')).length,
