@@ -415,7 +415,11 @@ function rot6Yaw(yaw: number): number[] {
 
 const f4 = (v: number) => Math.round(v * 1e4) / 1e4;
 
-/** Single-arm 10D: end-effector xyz (m, robot base frame) + 6D rotation + gripper (0 open, 1 closed). */
+/**
+ * Single-arm 10D: end-effector xyz (m, robot base frame) + 6D rotation + gripper in Cosmos 3's convention, 1 open …
+ * 0 closed (cosmos-framework `data/generator/action/agibot_fk.py:359` "0=closed and 1=open"; its DROID and UR loaders
+ * flip their datasets' raw 0 = open into it: `droid_lerobot_dataset.py:412-413`, `robomind_ur_dataset.py:197-199`).
+ */
 function singleArmChunk(): number[][] {
   return Array.from({ length: STEPS }, (_, i) => {
     const t = (i / (STEPS - 1)) * PICK_PLACE_SECONDS;
@@ -424,7 +428,7 @@ function singleArmChunk(): number[][] {
     const x = f4(0.35 + (SHOULDER.x - a.wx) / 1000);
     const y = f4((a.wx - 416) / 1200);
     const z = f4(0.05 + (300 - a.wy) / 900);
-    return [x, y, z, ...rot6Yaw(0.1 * Math.sin(t)).map(f4), f4(1 - a.open)];
+    return [x, y, z, ...rot6Yaw(0.1 * Math.sin(t)).map(f4), f4(a.open)];
   });
 }
 
@@ -492,7 +496,8 @@ const CHUNKS: { file: string; embodiment: EmbodimentId; rows: () => number[][]; 
     file: "actions/droid_10d.json",
     embodiment: "droid",
     rows: singleArmChunk,
-    layout: "x, y, z (m) + 6D rotation + gripper (0 open … 1 closed); follows the pick-and-place clip",
+    layout:
+      "x, y, z (m) + 6D rotation + gripper (1 open … 0 closed, Cosmos 3's convention); follows the pick-and-place clip",
   },
   {
     file: "actions/av_9d.json",
@@ -528,6 +533,9 @@ const CHUNKS: { file: string; embodiment: EmbodimentId; rows: () => number[][]; 
 ];
 
 // ---------------------------------------------------------------- the procedural world
+/** scene.json's word on the world's 10D chunk: its gripper column is the world's closure, not Cosmos 3's opening. */
+const WORLD_CHUNK_LAYOUT =
+  "TCP x, y, z (m) + 6D rotation + gripper closure (0 open … 1 closed): the world's convention (src/world/gripper.ts), the reverse of Cosmos 3's 1 = open; flip it (1 − g) before sending this chunk to a real Cosmos 3 checkpoint";
 /** Held-out seeds only: the cookbooks show what the mini models never trained on. */
 const WORLD_SEARCH = { from: SEED_SPLITS.eval.from, tries: 20_000 } as const;
 
@@ -631,6 +639,7 @@ async function makeWorldAssets(dir: string): Promise<Record<string, unknown>> {
       firstFrame: "images/world_push_start.png",
       actions: "actions/world_droid_10d.json",
       embodiment: "droid",
+      layout: WORLD_CHUNK_LAYOUT,
       instruction: push.scenario.instruction,
       prompt: generatorPrompt(push),
       events: eventJson(push),

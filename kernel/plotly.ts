@@ -364,7 +364,8 @@ export function actionGroupsFigure(
 }
 
 /**
- * Gripper state over time as a step line (0 = open, 1 = closed, or the raw command).
+ * Gripper state over time as a step line, in Cosmos 3's convention: 1 = open, 0 = closed (cosmos-framework
+ * `data/generator/action/agibot_fk.py:359`; README.md "Differences from the Cosmos 3 README").
  * @example
  * ```ts
  * import { gripperFigure } from "./plotly.ts";
@@ -395,7 +396,7 @@ export function gripperFigure(
       height: o.height ?? 260,
       margin: { l: 60, r: 10, t: 40, b: 40 },
       xaxis: { title: { text: o.fps ? "time (s)" : "step" } },
-      yaxis: { title: { text: "open ↔ closed" } },
+      yaxis: { title: { text: "closed (0) ↔ open (1)" } },
     },
     config: DEFAULT_CONFIG,
   }, cleaned.notes);

@@ -30,6 +30,14 @@ import { prepareRolloutActions, withActionSpaces } from "./rollout_actions.ts";
 
 /**
  * Runs one world-model request.
+ *
+ * Settings left out take vLLM-Omni's action-mode defaults on both backends (`MODE_DEFAULTS.action`,
+ * src/schema/diffusion_defaults.ts): 30 steps, guidance 1.0 (no CFG), flow shift 5.0, action chunk 16
+ * (vLLM-Omni `pipeline_cosmos3.py:3306-3320`). cosmos-framework's CLI uses flow shift 10.0 for these modes
+ * (`inference/defaults/{forward_dynamics,inverse_dynamics,wam}/sample_args.json:4`) and diffusers'
+ * `Cosmos3OmniPipeline` 35 steps and guidance 6.0 (`pipeline_cosmos3_omni.py:1324-1325`); pass `flowShift: 10`
+ * to match the CLI. The gripper column of single- and dual-arm chunks is Cosmos 3's convention: 1 = open,
+ * 0 = closed (README.md "Differences from the Cosmos 3 README").
  * @throws {ValidationError} for invalid requests (the checkpoint's rules included).
  */
 export async function rollout(request: RolloutRequestInput, options: RunOptions = {}): Promise<RolloutResult> {

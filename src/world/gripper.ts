@@ -2,7 +2,8 @@
  * The gripper's geometry, shared by the simulator (contacts), the renderer and the
  * plausibility checker, and its pose in the single-arm 10D action layout
  * (`EMBODIMENTS.droid`): TCP x, y, z (m) + 6D rotation (first two columns of R; only a yaw
- * about z, the fingers always point down) + gripper (0 open … 1 closed).
+ * about z, the fingers always point down) + gripper (0 open … 1 closed: a closure, the reverse of Cosmos 3's
+ * 1 = open; the mini checkpoints are trained on it, see src/world/README.md).
  *
  * @example
  * ```ts

@@ -47,6 +47,8 @@ describe("plotly figures", () => {
   test("gripper step line and bird's-eye waypoints with equal axes", () => {
     const g = plotlyJson(gripperFigure([{ name: "pred", values: [0, 0, 1] }]));
     assert.deepEqual([g.data[0].y, (g.data[0].line as { shape: string }).shape], [[0, 0, 1], "hv"]);
+    // Cosmos 3's gripper convention, as the action assets (test/cookbooks/action_assets.test.ts): 1 = open
+    assert.equal((g.layout.yaxis as { title: { text: string } }).title.text, "closed (0) ↔ open (1)");
     const b = plotlyJson(
       birdsEyeFigure([{ name: "plan", points: [[0, 0], [1, 5]] }, { name: "gt", points: [[0, 0], [2, 6]] }]),
     );
