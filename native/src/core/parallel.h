@@ -5,7 +5,8 @@
 #include <functional>
 
 namespace cosmos {
-// Number of worker threads: COSMOS_THREADS if set (>0), else std::thread::hardware_concurrency().
+// Number of worker threads: COSMOS_THREADS if set (>0), else the CPUs this process may use (the online cores,
+// capped by the affinity mask and a cgroup v2 CPU quota).
 int num_threads();
 
 // The CPU twin of CudaContext (core/cuda_context.h), taken by the CPU ops that run in parallel
