@@ -175,6 +175,7 @@ export function codeOnly(src: string): string {
  * library and the notebook calls from `kernel/notebook.ts` and the repository paths from
  * `cookbooks/_notebook.ts`; the tslab one (CommonJS) imports the same names from the bundle built
  * from `kernel/notebook.ts` (`dist/cosmos.cjs`), and `resolve` from `node:path` for its paths.
+ * The paths are relative to the notebook's folder (`quickstart.ipynb` sits in `cookbooks/` itself).
  */
 export function withImports(nb: NotebookSpec): NotebookSpec {
   const body = nb.cells.filter((c) => c.type === "code" && c.source !== IMPORTS).map((c) => c.source).join("\n");
@@ -184,12 +185,13 @@ export function withImports(nb: NotebookSpec): NotebookSpec {
   const scene = /\bscene\./.test(scanned);
   const helpers = HELPER_NAMES.filter((n) => uses(n) || (n === "readScene" && scene));
   const node = uses("resolve") ? [importLine(["resolve"], "node:path")] : [];
+  const up = "../".repeat(nb.path.split("/").length - 1); // from the notebook's folder to cookbooks/
   const lines = nb.kernel === "deno"
     ? [
       "// The library and the notebook calls (reason/generate/rollout with live output, show()): kernel/notebook.ts.",
-      importLine(library, "../../kernel/notebook.ts"),
+      importLine(library, `${up}../kernel/notebook.ts`),
       "// Where the cookbooks' inputs are (assets/, made by assets/make.ts): cookbooks/_notebook.ts.",
-      importLine(helpers, "../_notebook.ts"),
+      importLine(helpers, `${up || "./"}_notebook.ts`),
       ...(scene
         ? [
           "",
@@ -201,7 +203,7 @@ export function withImports(nb: NotebookSpec): NotebookSpec {
     : [
       "// tslab compiles cells to CommonJS, so it loads the bundle of kernel/notebook.ts that",
       "// scripts/build-bundle.sh builds (dist/cosmos.cjs, with type declarations).",
-      importLine(library, "../../dist/cosmos.cjs"),
+      importLine(library, `${up}../dist/cosmos.cjs`),
       ...node,
     ];
   return { ...nb, cells: nb.cells.map((c) => (c.source === IMPORTS ? { type: "code", source: lines.join("\n") } : c)) };
