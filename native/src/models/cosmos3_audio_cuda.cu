@@ -12,6 +12,7 @@
 #include "../ops/snake_beta.h"
 #include "../ops/transpose2d.h"
 #include "cosmos3_audio_forward.h"
+#include "cuda_model_run.h"
 
 namespace cosmos {
 
@@ -68,24 +69,19 @@ std::vector<float> Cosmos3AudioDecoderCuda::decode_device(const float* latents, 
   cosmos3_audio_check_decode(cfg_, latents, T);
   const int cl = cfg_.latent_channels, ca = cfg_.audio_channels, n = cfg_.samples_for(T);
   std::vector<float> out((size_t)n * ca), wave((size_t)n * ca);
-  const size_t base = pool_.bytes_in_use();
-  pool_.reset_peak();
+  const PoolRunPeak peak(pool_);
   {
     DeviceBuffer<float> x(pool_, (size_t)T * cl), dout(pool_, out.size());
     CudaBackend b;
     b.ctx = {stream_.get(), &pool_};
-    try {
+    run_drained(stream_.get(), [&] {
       transpose2d_cuda(x.get(), latents, cl, T, b.ctx);  // [C, T] -> channels-last [T, C]
       cosmos3_audio_detail::decode(b, w_, x.get(), T, dout.get(), cfg_.widest_stage_floats(T), opt);
-    } catch (...) {
-      cudaStreamSynchronize(stream_.get());
-      throw;
-    }
-    CUDA_CHECK(
-        cudaMemcpyAsync(out.data(), dout.get(), out.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_.get()));
-    CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+      CUDA_CHECK(
+          cudaMemcpyAsync(out.data(), dout.get(), out.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_.get()));
+    });
   }
-  last_peak_ = pool_.peak_bytes() - base;
+  last_peak_ = peak.bytes();
   cosmos3_audio_to_waveform(wave.data(), out.data(), ca, n, opt.clamp);
   return wave;
 }

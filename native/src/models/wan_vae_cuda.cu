@@ -11,6 +11,7 @@
 #include "../ops/upsample_nearest.h"
 #include "../ops/wan_latent_norm.h"
 #include "../ops/wan_rmsnorm.h"
+#include "cuda_model_run.h"
 #include "wan_vae_forward.h"
 
 namespace cosmos {
@@ -95,25 +96,17 @@ std::unique_ptr<WanVaeCuda> WanVaeCuda::random(const WanVaeConfig& cfg, WType wt
   return m;
 }
 
-// One run of the forward on the model's stream: body(runner) enqueues it; then the stream is drained (also on
-// an error, so no kernel still reads a block the unwinding frees) and the run's peak above the bytes in use
-// at its start (weights, the caller's input and output) recorded.
+// One run of the forward on the model's stream: body(runner) enqueues it, drained and measured as
+// cuda_model_run.h says.
 template <class Body>
 void WanVaeCuda::run(float* video_host, Body&& body) {
-  const size_t base = pool_.bytes_in_use();
-  pool_.reset_peak();
+  const PoolRunPeak peak(pool_);
   CudaBackend b;
   b.ctx = {stream_.get(), &pool_};
   b.video_host = video_host;
   wan_vae_detail::Runner<CudaBackend> runner(b, cfg_, w_);
-  try {
-    body(runner);
-  } catch (...) {
-    cudaStreamSynchronize(stream_.get());
-    throw;
-  }
-  CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
-  last_peak_ = pool_.peak_bytes() - base;
+  run_drained(stream_.get(), [&] { body(runner); });
+  last_peak_ = peak.bytes();
 }
 
 void WanVaeCuda::decode_device(const float* latents, int T, int h, int w, float* video, const WanVaeRunOptions& opt) {
