@@ -1,0 +1,319 @@
+// conv3d_igemm_cuda (ops/conv3d_igemm.h) on the GPU — run on the device machine by tools/device/vae_conv_check.sh:
+//   check  the Wan VAE's conv kinds at their real channel counts on small frames (ragged rows and cout, zero and
+//          real histories, several launches per call, f32 and bf16 output, an unaligned output): vs the host
+//          emulation of the kernel (same bf16 operands: only the summation order differs, <= 1e-4 of max |out|)
+//          and vs conv3d_cpu on the f32 operands (<= 2e-2 of max |out|, the bf16 rounding); cin 12 is refused.
+//   time   per conv at the 480x832 decoder's shapes (one chunk = 4 video frames): conv3d_igemm_cuda vs
+//          conv3d_cuda's im2col + matmul_cuda path (COSMOS_VAE_CONV unset), ms and TFLOP/s, and their difference
+//   vae    the Wan2.2 decoder (random bf16 weights): a 2 x 2-latent decode vs the CPU model (<= 5e-2 of max |out|),
+//          then decode time at 480x832 for each latent-frame count given (5 = 17 frames, 48 = 189), JSON rows;
+//          the conv path is COSMOS_VAE_CONV's (read once per process: the script runs it twice)
+// Usage: conv3d_igemm_cuda_test check | time | vae [T...]. Exit 1 on any failure.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../src/core/cuda_common.h"
+#include "../src/core/cuda_pool.h"
+#include "../src/models/wan_vae.h"
+#include "../src/models/wan_vae_cuda.h"
+#include "../src/ops/conv3d.h"
+#include "../src/ops/conv3d_igemm.h"
+#include "../src/ops/fill_uniform.h"
+#include "test_util.h"
+
+using namespace cosmos;
+using test_util::failures;
+
+namespace {
+std::mt19937 rng(5);
+std::vector<float> randv(size_t n, float s) {
+  std::normal_distribution<float> nd(0.f, s);
+  std::vector<float> v(n);
+  for (auto& e : v) e = nd(rng);
+  return v;
+}
+std::vector<uint16_t> bf16_bits(const std::vector<float>& v) {
+  std::vector<uint16_t> b(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    const float r = igemm_round_bf16(v[i]);
+    uint32_t u;
+    std::memcpy(&u, &r, 4);
+    b[i] = (uint16_t)(u >> 16);
+  }
+  return b;
+}
+float from_bf16(uint16_t b) {
+  const uint32_t u = (uint32_t)b << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+template <class T>
+T* upload(const std::vector<T>& v) {
+  T* p = nullptr;
+  CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(1, v.size()) * sizeof(T)));
+  if (!v.empty()) CUDA_CHECK(cudaMemcpy(p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+  return p;
+}
+// max |a - b| / max |b|
+double rel_to_max(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return INFINITY;
+  double m = 0, r = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double d = std::fabs((double)a[i] - b[i]);
+    m = d == d ? std::max(m, d) : INFINITY;
+    r = std::max(r, (double)std::fabs(b[i]));
+  }
+  return m / std::max(r, 1e-30);
+}
+void row(const std::string& what, double v, double tol) {
+  const bool ok = v <= tol;
+  if (!ok) ++failures;
+  std::printf("| %-64s | %10.3e | %7.0e | %s |\n", what.c_str(), v, tol, ok ? "PASS" : "FAIL");
+  std::fflush(stdout);
+}
+Conv3dDims dims(int cin, int cout, int kt, int k, int pad, int st = 1, int s = 1) {
+  Conv3dDims d;
+  d.cin = cin, d.cout = cout, d.kt = kt, d.kh = d.kw = k, d.st = st, d.sh = d.sw = s;
+  d.pad_top = d.pad_bottom = d.pad_left = d.pad_right = pad;
+  return d;
+}
+
+struct Case {
+  std::string name;
+  Conv3dDims d;
+  int n_hist, t, h, w;
+  bool hist, bias, out_bf16 = false, misalign = false;
+  size_t cap = kIgemmWindowCapBytes;
+};
+
+void check() {
+  CudaStream stream;
+  CudaPool pool;
+  const CudaContext ctx{stream.get(), &pool};
+  const CpuContext cpu{0};
+  std::vector<Case> cases = {
+      {"conv_in 48 -> 1024, zero history, 6x8", dims(48, 1024, 3, 3, 1), 2, 1, 6, 8, false, true},
+      {"res conv 1024 -> 1024, history, 5x7", dims(1024, 1024, 3, 3, 1), 2, 1, 5, 7, true, true},
+      {"up2 conv1 1024 -> 512, 2 frames, 1 per launch", dims(1024, 512, 3, 3, 1), 2, 2, 6, 6, true, true},
+      {"time_conv 1024 -> 2048 (3x1x1), 2 frames", dims(1024, 2048, 3, 1, 0), 2, 2, 4, 5, true, true},
+      {"resample 3x3 512 -> 512, 2 frames, 9x7", dims(512, 512, 1, 3, 1), 0, 2, 9, 7, false, true},
+      {"res conv 256 -> 256, 4 frames, 10x12 (480 rows)", dims(256, 256, 3, 3, 1), 2, 4, 10, 12, true, true},
+      {"conv_out 256 -> 12, 4 frames", dims(256, 12, 3, 3, 1), 2, 4, 8, 8, true, true},
+      {"odd cout 256 -> 13, no bias", dims(256, 13, 3, 3, 1), 2, 2, 5, 5, true, false},
+      {"res conv 256 -> 256, bf16 out", dims(256, 256, 3, 3, 1), 2, 2, 6, 7, true, true, true},
+      {"res conv 256 -> 256, out not 8-byte aligned", dims(256, 256, 3, 3, 1), 2, 2, 6, 7, true, true, false, true},
+      {"res conv 64 -> 96, 5 frames, 2 per launch", dims(64, 96, 3, 3, 1), 2, 5, 6, 5, true, true},
+      {"encoder resample 3x3 stride 2 (pad r/b) 320 -> 320", dims(320, 320, 1, 3, 0, 1, 2), 0, 2, 8, 10, false, true},
+      {"encoder time_conv stride 2 640 -> 640", dims(640, 640, 3, 1, 0, 2), 1, 4, 3, 4, true, true},
+  };
+  cases[2].cap = (size_t)3 * 6 * 6 * 1024 * 2;       // one output frame per launch
+  cases[10].cap = (size_t)4 * 6 * 5 * 64 * 2 + 100;  // two
+  cases[11].d.pad_top = cases[11].d.pad_left = 0, cases[11].d.pad_bottom = cases[11].d.pad_right = 1;
+  for (const Case& c : cases) {
+    const Conv3dDims& d = c.d;
+    const int ot = d.out_t(c.n_hist, c.t), oh = d.out_h(c.h), ow = d.out_w(c.w);
+    const size_t nout = (size_t)ot * oh * ow * d.cout;
+    auto x = randv((size_t)c.t * c.h * c.w * d.cin, 1.f), hist = randv((size_t)c.n_hist * c.h * c.w * d.cin, 1.f);
+    auto wt = randv((size_t)d.cout * d.k(), 1.f / std::sqrt((float)d.k()));
+    auto b = c.bias ? randv(d.cout, 1.f) : std::vector<float>{};
+    const float* hp = c.hist ? hist.data() : nullptr;
+    std::vector<float> ref(nout), emu(nout);
+    conv3d_cpu(ref.data(), hp, c.n_hist, x.data(), c.t, c.h, c.w, wt.data(), c.bias ? b.data() : nullptr, d, cpu);
+    conv3d_igemm_emulate_cpu(emu.data(), hp, c.n_hist, x.data(), c.t, c.h, c.w, wt.data(), c.bias ? b.data() : nullptr,
+                             d, c.out_bf16, c.cap);
+    float *dx = upload(x), *dh = c.hist ? upload(hist) : nullptr, *db = c.bias ? upload(b) : nullptr;
+    uint16_t* dw = upload(bf16_bits(wt));
+    const size_t esz = c.out_bf16 ? 2 : 4;
+    unsigned char* dout = nullptr;
+    CUDA_CHECK(cudaMalloc(&dout, nout * esz + 16));
+    void* o = dout + (c.misalign ? esz : 0);
+    conv3d_igemm_cuda(o, c.out_bf16, dh, c.n_hist, dx, c.t, c.h, c.w, dw, db, d, ctx, c.cap);
+    CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+    std::vector<float> got(nout);
+    if (c.out_bf16) {
+      std::vector<uint16_t> g16(nout);
+      CUDA_CHECK(cudaMemcpy(g16.data(), o, nout * 2, cudaMemcpyDeviceToHost));
+      for (size_t i = 0; i < nout; ++i) got[i] = from_bf16(g16[i]);
+    } else {
+      CUDA_CHECK(cudaMemcpy(got.data(), o, nout * 4, cudaMemcpyDeviceToHost));
+    }
+    // bf16 outputs may differ by one bf16 step where the f32 sums straddle a rounding boundary.
+    row(c.name + ": vs emulation", rel_to_max(got, emu), c.out_bf16 ? 8e-3 : 1e-4);
+    row(c.name + ": vs conv3d_cpu f32", rel_to_max(got, ref), 2e-2);
+    for (void* p : {(void*)dx, (void*)dh, (void*)db, (void*)dw, (void*)dout})
+      if (p) CUDA_CHECK(cudaFree(p));
+  }
+  bool threw = false;
+  try {
+    conv3d_igemm_cuda(nullptr, false, nullptr, 2, nullptr, 1, 4, 4, nullptr, nullptr, dims(12, 12, 3, 3, 1), ctx);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  row("cin 12 refused (std::invalid_argument; 1 = not thrown)", threw ? 0 : 1, 0);
+}
+
+double event_ms(const std::function<void()>& f, cudaStream_t s, int reps) {
+  cudaEvent_t a, b;
+  CUDA_CHECK(cudaEventCreate(&a));
+  CUDA_CHECK(cudaEventCreate(&b));
+  f();  // warm-up
+  CUDA_CHECK(cudaEventRecord(a, s));
+  for (int i = 0; i < reps; ++i) f();
+  CUDA_CHECK(cudaEventRecord(b, s));
+  CUDA_CHECK(cudaEventSynchronize(b));
+  float ms = 0;
+  CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  return ms / reps;
+}
+
+// The 480x832 decoder's convs for one chunk (1 latent frame -> 4 video frames): name, dims, frames, h, w, count
+// per chunk (how many such convs a chunk runs).
+void time_convs() {
+  if (std::getenv("COSMOS_VAE_CONV")) throw std::runtime_error("time: run with COSMOS_VAE_CONV unset");
+  CudaStream stream;
+  CudaPool pool;
+  const CudaContext ctx{stream.get(), &pool};
+  struct Shape {
+    const char* name;
+    Conv3dDims d;
+    int n_hist, t, h, w, per_chunk;
+  };
+  const Shape shapes[] = {
+      {"conv_in 48->1024 30x52", dims(48, 1024, 3, 3, 1), 2, 1, 30, 52, 1},
+      {"mid/up0 res 1024 30x52 t1", dims(1024, 1024, 3, 3, 1), 2, 1, 30, 52, 10},
+      {"up0 time_conv 1024->2048 30x52", dims(1024, 2048, 3, 1, 0), 2, 1, 30, 52, 1},
+      {"up0 resample 1024 60x104 t2", dims(1024, 1024, 1, 3, 1), 0, 2, 60, 104, 1},
+      {"up1 res 1024 60x104 t2", dims(1024, 1024, 3, 3, 1), 2, 2, 60, 104, 6},
+      {"up1 time_conv 1024->2048 60x104 t2", dims(1024, 2048, 3, 1, 0), 2, 2, 60, 104, 1},
+      {"up1 resample 1024 120x208 t4", dims(1024, 1024, 1, 3, 1), 0, 4, 120, 208, 1},
+      {"up2 conv1 1024->512 120x208 t4", dims(1024, 512, 3, 3, 1), 2, 4, 120, 208, 1},
+      {"up2 res 512 120x208 t4", dims(512, 512, 3, 3, 1), 2, 4, 120, 208, 5},
+      {"up2 resample 512 240x416 t4", dims(512, 512, 1, 3, 1), 0, 4, 240, 416, 1},
+      {"up3 conv1 512->256 240x416 t4", dims(512, 256, 3, 3, 1), 2, 4, 240, 416, 1},
+      {"up3 res 256 240x416 t4", dims(256, 256, 3, 3, 1), 2, 4, 240, 416, 5},
+      {"conv_out 256->12 240x416 t4", dims(256, 12, 3, 3, 1), 2, 4, 240, 416, 1},
+  };
+  std::printf(
+      "\n| conv (480x832 decode chunk) | x/chunk | im2col+matmul ms | igemm ms | igemm TFLOP/s | speedup | "
+      "igemm vs im2col (rel) |\n|---|---|---|---|---|---|---|\n");
+  double sum_old = 0, sum_new = 0;
+  for (const Shape& s : shapes) {
+    const Conv3dDims& d = s.d;
+    const size_t nx = (size_t)s.t * s.h * s.w * d.cin, nh = (size_t)s.n_hist * s.h * s.w * d.cin;
+    const int ot = d.out_t(s.n_hist, s.t);
+    const size_t nout = (size_t)ot * d.out_h(s.h) * d.out_w(s.w) * d.cout, nw = (size_t)d.cout * d.k();
+    DeviceBuffer<float> x(pool, nx), hist(pool, std::max<size_t>(nh, 1)), bias(pool, d.cout), a(pool, nout),
+        b(pool, nout);
+    DeviceBuffer<uint16_t> w(pool, nw);
+    fill_uniform_cuda(x.get(), (long long)nx, false, 1, 1.f, 0.f, ctx);
+    if (nh) fill_uniform_cuda(hist.get(), (long long)nh, false, 2, 1.f, 0.f, ctx);
+    fill_uniform_cuda(bias.get(), d.cout, false, 3, 0.1f, 0.f, ctx);
+    fill_uniform_cuda(w.get(), (long long)nw, true, 4, 1.f / std::sqrt((float)d.k()), 0.f, ctx);
+    const float* hp = s.n_hist ? hist.get() : nullptr;
+    const int reps = 3;
+    const double old_ms = event_ms(
+        [&] { conv3d_cuda(a.get(), hp, s.n_hist, x.get(), s.t, s.h, s.w, w.get(), WType::BF16, bias.get(), d, ctx); },
+        stream.get(), reps);
+    const double new_ms = event_ms(
+        [&] { conv3d_igemm_cuda(b.get(), false, hp, s.n_hist, x.get(), s.t, s.h, s.w, w.get(), bias.get(), d, ctx); },
+        stream.get(), reps);
+    std::vector<float> ha(nout), hb(nout);
+    CUDA_CHECK(cudaMemcpy(ha.data(), a.get(), nout * 4, cudaMemcpyDeviceToHost));
+    CUDA_CHECK(cudaMemcpy(hb.data(), b.get(), nout * 4, cudaMemcpyDeviceToHost));
+    const double flop = 2.0 * (double)nout * d.k();
+    const double diff = rel_to_max(hb, ha);
+    if (!(diff <= 1e-2)) ++failures;
+    std::printf("| %s | %d | %.3f | %.3f | %.0f | %.1fx | %.1e %s |\n", s.name, s.per_chunk, old_ms, new_ms,
+                flop / (new_ms * 1e-3) / 1e12, old_ms / new_ms, diff, diff <= 1e-2 ? "PASS" : "FAIL");
+    std::fflush(stdout);
+    sum_old += old_ms * s.per_chunk, sum_new += new_ms * s.per_chunk;
+  }
+  std::printf("| all 3x3x3 / 3x3 / 3x1x1 convs of one chunk | | %.1f | %.1f | | %.1fx | |\n", sum_old, sum_new,
+              sum_old / sum_new);
+}
+
+WanVaeConfig wan22() {
+  std::string mean = "[", sd = "[";
+  for (int i = 0; i < 48; ++i) mean += std::string(i ? "," : "") + "0", sd += std::string(i ? "," : "") + "1";
+  return WanVaeConfig::from_json(
+      "{\"base_dim\":160,\"decoder_base_dim\":256,\"z_dim\":48,\"dim_mult\":[1,2,4,4],\"num_res_blocks\":2,"
+      "\"attn_scales\":[],\"temperal_downsample\":[false,true,true],\"is_residual\":true,\"in_channels\":12,"
+      "\"out_channels\":12,\"patch_size\":2,\"latents_mean\":" +
+      mean + "],\"latents_std\":" + sd + "]}");
+}
+
+void vae(const std::vector<int>& frame_counts) {
+  const char* e = std::getenv("COSMOS_VAE_CONV");
+  const std::string conv = e && std::string(e) == "igemm" ? "igemm" : "im2col";
+  const WanVaeConfig cfg = wan22();
+  auto g = WanVaeCuda::random(cfg, WType::BF16, 5, 0.02f);
+  {  // the real decoder on a tiny latent vs the CPU model (f32 weights, the same draws)
+    auto c = WanVae::random(cfg, 5, 0.02f);
+    const int T = 2, h = 2, w = 2;
+    std::vector<float> z((size_t)48 * T * h * w);
+    std::mt19937 r(3);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    for (float& v : z) v = nd(r);
+    row("wan2.2 decoder 2 latent frames 2x2: cuda (" + conv + ") vs cpu (rel)",
+        rel_to_max(g->decode(z.data(), T, h, w), c->decode(z.data(), T, h, w)), 5e-2);
+  }
+  const int h = 480 / 16, w = 832 / 16;
+  for (int T : frame_counts) {
+    std::vector<float> z((size_t)48 * T * h * w);
+    std::mt19937 r(7);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    for (float& v : z) v = nd(r);
+    g->decode(z.data(), 1, h, w);  // warm-up
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<float> video = g->decode(z.data(), T, h, w);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    bool finite = true;
+    for (float v : video) finite = finite && std::isfinite(v);
+    if (!finite) ++failures;
+    std::printf(
+        "{\"row\": \"vae_decode_480p\", \"impl\": \"ours\", \"conv\": \"%s\", \"latent\": [48, %d, %d, %d], "
+        "\"frames\": %d, \"s\": %.3f, \"s_per_latent_frame\": %.4f, \"finite\": %s, \"activation_peak_gib\": %.2f, "
+        "\"weights_gib\": %.2f}\n",
+        conv.c_str(), T, h, w, cfg.frames_for(T), s, s / T, finite ? "true" : "false",
+        g->last_run_peak_bytes() / 1073741824.0, g->weight_bytes() / 1073741824.0);
+    std::fflush(stdout);
+  }
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  try {
+    if (mode == "check") {
+      std::printf("| conv3d_igemm_cuda check | err | tol | |\n|---|---|---|---|\n");
+      check();
+    } else if (mode == "time") {
+      time_convs();
+    } else if (mode == "vae") {
+      std::vector<int> counts;
+      for (int i = 2; i < argc; ++i) counts.push_back(std::atoi(argv[i]));
+      if (counts.empty()) counts = {5, 48};
+      vae(counts);
+    } else {
+      std::fprintf(stderr, "usage: conv3d_igemm_cuda_test check | time | vae [latent frames...]\n");
+      return 2;
+    }
+  } catch (const std::exception& ex) {
+    std::fprintf(stderr, "exception: %s\n", ex.what());
+    return 1;
+  }
+  std::printf("%s (%d failures)\n", failures ? "FAIL" : "OK", failures);
+  return failures ? 1 : 0;
+}
