@@ -1,9 +1,10 @@
 /**
- * Writes every cookbook notebook (`cookbooks/{reasoner,generator,action}/*.ipynb`) from the spec of
- * its folder (`reasoner/spec.ts`, `generator/spec.ts`, `action/spec.ts`), written with the small
- * toolkit of `toolkit.ts`, so the notebooks share one structure: what the workflow is (from the
- * Cosmos 3 README), its inputs (from `assets/`, made by `assets/make.ts`), the typed request with
- * the spec's defaults filled in, the backend picked from the environment, and one cell per call,
+ * Writes every cookbook notebook (`cookbooks/quickstart.ipynb`, the one to read first, and
+ * `cookbooks/{reasoner,generator,action}/*.ipynb`) from its spec (`quickstart_spec.ts`; per folder
+ * `reasoner/spec.ts`, `generator/spec.ts`, `action/spec.ts`), written with the small toolkit of
+ * `toolkit.ts`, so the notebooks share one structure: what the workflow is (from the Cosmos 3
+ * README), its inputs (from `assets/`, made by `assets/make.ts`), the typed request with the spec's
+ * defaults filled in, the backend picked from the environment, and one cell per call,
  * `await show(reason(…))` (or `generate` / `rollout`), which streams, shows progress and renders
  * the result. The notebooks are committed without outputs; `--check` fails when a committed
  * notebook differs from what this script writes.
@@ -21,6 +22,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { actionNotebooks } from "./action/spec.ts";
 import { generatorNotebooks } from "./generator/spec.ts";
+import { quickstartNotebook } from "./quickstart_spec.ts";
 import { reasonerNotebooks } from "./reasoner/spec.ts";
 import { notebookJson, type NotebookSpec, withImports } from "./toolkit.ts";
 
@@ -29,9 +31,11 @@ export { notebookJson } from "./toolkit.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Every cookbook notebook, with its import cell written. */
+/** Every cookbook notebook, with its import cell written: the quickstart first. */
 export function allNotebooks(): NotebookSpec[] {
-  return [...reasonerNotebooks(), ...generatorNotebooks(), ...actionNotebooks()].map(withImports);
+  return [quickstartNotebook(), ...reasonerNotebooks(), ...generatorNotebooks(), ...actionNotebooks()].map(
+    withImports,
+  );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
