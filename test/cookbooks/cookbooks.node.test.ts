@@ -22,6 +22,9 @@
 //    notebooks render what came back (streamed text, boxes, a timeline, the video, action plots).
 // 3. The tslab variant (reasoner/caption.tslab.ipynb, CommonJS bundle dist/cosmos.cjs) against the
 //    same server.
+// 4. The quickstart (cookbooks/quickstart.ipynb, the main job's notebook), no backend configured: the mini
+//    Reasoner's boxes overlap the still's true boxes (IoU >= 0.5 each, drawn over the image), and the tiny
+//    Generator's text-to-video writes an MP4 of the tiny caps' 5 frames, labelled untrained noise.
 // Node only (tslab, nbclient).
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
@@ -423,9 +426,12 @@ after(async () => {
   if (!process.env.COSMOS_KEEP_COOKBOOK_TEST_DIR) rmSync(dir, { recursive: true, force: true });
 });
 
+/** The notebook a newcomer reads first and the main job runs (scripts/main.sh): one grounding call, one text-to-video. */
+const QUICKSTART = "quickstart.ipynb";
+
 test("the committed notebooks are what cookbooks/make.ts writes, one per workflow", async () => {
   await run(process.execPath, ["--import", "tsx", join(cookbooks, "make.ts"), "--check"], { cwd: repo });
-  assert.deepEqual(notebooks, Object.keys(INPUTS).sort());
+  assert.deepEqual(notebooks, [QUICKSTART, ...Object.keys(INPUTS)].sort());
 });
 
 test("the exported HTML (nbconvert) of every notebook: its title as <h1>, long code lines wrapped", async () => {
@@ -484,6 +490,41 @@ test("the exported HTML (nbconvert) of every notebook: its title as <h1>, long c
 });
 
 describe("every cookbook, no backend configured (Deno kernel)", () => {
+  test(`${QUICKSTART}: the mini Reasoner's boxes on the right objects, the tiny Generator's video labelled noise`, async () => {
+    const cells = await execute(QUICKSTART, "deno");
+    const lines = all(cells).map(plain).filter((t) => t.startsWith("backend: "));
+    assert.equal(lines.length, 2, "a backend line per call");
+    assert.match(lines[0], /^backend: native:\w+ \(.*checkpoints\/mini-reasoner\) · embedded native engine/);
+    assert.ok(
+      notes(cells, "info").some((o) =>
+        plain(o).includes("a mini model trained by this project on a synthetic world, not Cosmos 3")
+      ),
+      "says the Reasoner is the mini model, not Cosmos 3",
+    );
+    const text = cells.filter((c) => c.cell_type === "markdown").map((c) => str(c.source)).join("\n");
+    assert.match(text, /A trained mini Generator of the same world is to come/);
+    const calls = cells.filter((c) => c.cell_type === "code" && CALL.test(str(c.source)));
+    assert.deepEqual(calls.map((c) => str(c.source).match(CALL)?.[2]), ["reason", "generate"]);
+    // Grounding: every object of the still found, its box on the true one, and the boxes drawn over the image.
+    const truth = scene().world.smallImage.boxes;
+    const got = parseAnswer("grounding_2d", answerOf(QUICKSTART, calls[0]));
+    assert.equal(got.kind, "boxes", "boxes parse");
+    for (const ref of truth) {
+      const box = got.kind === "boxes" ? got.boxes.find((b) => b.label === ref.label) : undefined;
+      assert.ok(box, `a box labelled "${ref.label}"`);
+      const overlap = iou(box.box as [number, number, number, number], ref.box);
+      assert.ok(overlap >= 0.5, `"${ref.label}" IoU ${overlap.toFixed(3)} with the true box (>= 0.5)`);
+    }
+    assert.ok(
+      displays(calls[0]).some((o) => elements(html(o), "rect", "cosmos-box-rect").length === truth.length),
+      "the parsed boxes drawn over the image",
+    );
+    // Text-to-video on the tiny untrained checkpoint: the MP4 exists and probes (the tiny caps' 5 frames), labelled.
+    await assertTinyGeneratorRan(QUICKSTART, cells, lines[1], [calls[1]]);
+    const summary = displays(calls[1]).map(plain).find((t) => t.startsWith("text-to-video: "));
+    assert.match(summary ?? "", /^text-to-video: 320x192 · 5 frames at \d+ fps · sound: false · /);
+  });
+
   for (const path of Object.keys(INPUTS)) {
     test(path, async () => {
       const cells = await execute(path, "deno");
