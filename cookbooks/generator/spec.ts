@@ -174,7 +174,7 @@ function generatorNotebook(s: GeneratorSpec): NotebookSpec {
   return { path: `generator/${s.name}.ipynb`, kernel: "deno", cells };
 }
 
-/** Prompt upsampling: a text-only Reasoner call with the spec's upsampling preset (the main job). */
+/** Prompt upsampling: a text-only Reasoner call with the spec's upsampling preset. */
 function promptUpsamplingNotebook(): NotebookSpec {
   const cells: Cell[] = [
     intro({
