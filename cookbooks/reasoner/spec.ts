@@ -337,13 +337,15 @@ function reasonerNotebook(s: ReasonerSpec, kernel: "deno" | "tslab" = "deno"): N
     cells.push(code(`await show(reason(${r.name}, ${options})${r.parsed ? `, ${r.parsed}` : ""});`));
   }
   cells.push(REASONER_FOOTER);
-  // tslab has no cookbooks/_notebook.ts: its notebook runs in its folder, so an asset is a relative path.
+  // tslab has no cookbooks/_notebook.ts: its notebook runs in its folder, so an asset is a relative path, and
+  // it has no `scene` (readScene): the cells that show the inputs' ground truth are left out.
   const local = (
     c: Cell,
   ): Cell => (kernel === "tslab"
     ? { ...c, source: c.source.replace(/\basset\("([^"]+)"\)/g, `"../../assets/$1"`) }
     : c);
-  return { path: `reasoner/${s.name}${kernel === "tslab" ? ".tslab" : ""}.ipynb`, kernel, cells: cells.map(local) };
+  const kept = kernel === "tslab" ? cells.filter((c) => !/\bscene\./.test(c.source)) : cells;
+  return { path: `reasoner/${s.name}${kernel === "tslab" ? ".tslab" : ""}.ipynb`, kernel, cells: kept.map(local) };
 }
 
 /** Every Reasoner notebook, and the tslab variant of the caption one. */
