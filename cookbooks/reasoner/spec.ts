@@ -257,7 +257,14 @@ const REASONERS: ReasonerSpec[] = [
       "Physical plausibility classification: the Reasoner labels a video `plausible` or `implausible`. The answer is parsed into a label. Two clips of the tabletop world: the arm moves an object (plausible), and an object rises into the air by itself (implausible on purpose).",
     inputs: "Video, prompt",
     outputs: "Label",
-    extra: TRAINED.replace("is a clip", "are two clips").replace("a held-out seed", "held-out seeds"),
+    extra: [
+      "The inputs are two clips of this project's procedural tabletop world (`src/world`, held-out seeds: never in",
+      "any training data) at 320x192, with their ground truth in `assets/scene.json` (`world`). With no backend",
+      "configured, the calls run the **mini Reasoner**, a mini model trained by this project on that synthetic world,",
+      "not Cosmos 3, which was trained on this workflow with this prompt: it is right on 75.5% of held-out clips (it",
+      "catches most anomalies but calls some plausible clips implausible). Point `COSMOS_REASONER_BACKEND` at a",
+      "Cosmos 3 Reasoner for real footage.",
+    ].join(" "),
     inputCells: [
       WORLD_CLIP_CELL,
       code(`
