@@ -7,7 +7,8 @@
 //          conv3d_cuda's im2col + matmul_cuda path (COSMOS_VAE_CONV unset), ms and TFLOP/s, and their difference
 //   vae    the Wan2.2 decoder (random bf16 weights): a 2 x 2-latent decode vs the CPU model (<= 5e-2 of max |out|),
 //          then decode time at 480x832 for each latent-frame count given (5 = 17 frames, 48 = 189), JSON rows;
-//          the conv path is COSMOS_VAE_CONV's (read once per process: the script runs it twice)
+//          the conv path is COSMOS_VAE_CONV's (read once per process: the script runs it twice); the im2col run
+//          writes the first count's video to /tmp, the igemm run compares its own with it (<= 2e-2 of max |out|)
 // Usage: conv3d_igemm_cuda_test check | time | vae [T...]. Exit 1 on any failure.
 #include <algorithm>
 #include <chrono>
@@ -282,6 +283,22 @@ void vae(const std::vector<int>& frame_counts) {
     bool finite = true;
     for (float v : video) finite = finite && std::isfinite(v);
     if (!finite) ++failures;
+    if (T == frame_counts.front()) {  // the two processes' videos of the first count: written, then compared
+      const std::string path = "/tmp/conv3d_igemm_vae_T" + std::to_string(T) + ".f32";
+      if (conv == "im2col") {
+        if (FILE* f = std::fopen(path.c_str(), "wb")) {
+          std::fwrite(video.data(), 4, video.size(), f);
+          std::fclose(f);
+        }
+      } else if (FILE* f = std::fopen(path.c_str(), "rb")) {
+        std::vector<float> ref(video.size());
+        const size_t n = std::fread(ref.data(), 4, ref.size(), f);
+        std::fclose(f);
+        if (n == ref.size())
+          row("480x832 decode of " + std::to_string(cfg.frames_for(T)) + " frames: igemm vs im2col (rel)",
+              rel_to_max(video, ref), 2e-2);
+      }
+    }
     std::printf(
         "{\"row\": \"vae_decode_480p\", \"impl\": \"ours\", \"conv\": \"%s\", \"latent\": [48, %d, %d, %d], "
         "\"frames\": %d, \"s\": %.3f, \"s_per_latent_frame\": %.4f, \"finite\": %s, \"activation_peak_gib\": %.2f, "

@@ -17,7 +17,8 @@
 #              48-channel convs go through igemm) vs the CPU model and diffusers;
 #           4. conv3d_igemm_cuda_test time: every conv shape of a 480x832 decode chunk, im2col + matmul vs igemm;
 #           5. conv3d_igemm_cuda_test vae 5 48, COSMOS_VAE_CONV unset then igemm: the Wan2.2 decoder on a 2x2
-#              latent vs the CPU model, then 480x832 decode of 17 and 189 frames (JSON rows, as bench/run.sh vae).
+#              latent vs the CPU model, then 480x832 decode of 17 and 189 frames (JSON rows, as bench/run.sh vae);
+#              the 17-frame videos of the two runs compared (/tmp file).
 # Results: $OUT/vae_conv.log (everything); stdout ends with the tables, the JSON rows and the PASS / FAIL lines.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -120,9 +121,9 @@ device)
   step "time: per conv, im2col+matmul vs igemm" 150 $b/conv3d_igemm_cuda_test time
   sed -n '/^| conv/,$p' "$out/step.txt"
   step "vae decode 480x832, im2col (default)" 240 $b/conv3d_igemm_cuda_test vae 5 48
-  grep -E '^\{|^\| wan2.2' "$out/step.txt"
+  grep -E '^\{|^\| (wan2.2|480x832)' "$out/step.txt"
   step "vae decode 480x832, COSMOS_VAE_CONV=igemm" 200 env COSMOS_VAE_CONV=igemm $b/conv3d_igemm_cuda_test vae 5 48
-  grep -E '^\{|^\| wan2.2' "$out/step.txt"
+  grep -E '^\{|^\| (wan2.2|480x832)' "$out/step.txt"
   rm -f "$out/step.txt"
   echo "=== ptxas (compiled on the build machine)" >> "$log"
   cat $b/ptxas.txt >> "$log" 2> /dev/null
