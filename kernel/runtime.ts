@@ -143,8 +143,12 @@ const SINGLE_MIME_ORDER = ["text/html", "image/svg+xml", "image/png", "image/jpe
 /** Pause (ms) after each display under Deno's kernel (see {@link display}); 5 ms was enough in a probe. */
 const DENO_DISPLAY_YIELD_MS = 10;
 
-/** Bundles above this size (bytes) are followed by a pause under Deno's kernel. */
-const LARGE_MESSAGE_BYTES = 256_000;
+/**
+ * Bundles above this size (bytes) are followed by a pause under Deno's kernel. Below the 128 kB that
+ * Deno's IOPub socket may keep buffered before it drops later messages (see {@link display}): a
+ * 140 kB inline clip under the old 256 kB bound was followed by no pause at all.
+ */
+const LARGE_MESSAGE_BYTES = 64_000;
 
 function bundleSize(bundle: MimeBundle): number {
   let n = 0;

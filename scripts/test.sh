@@ -45,6 +45,12 @@ failed=$(( ${node_fail:-0} + ${deno_fail:-0} ))
 [ "$node_rc" = 0 ] || { status=1; [ "$failed" -gt 0 ] || failed=1; }
 [ "$deno_rc" = 0 ] || { status=1; [ "$failed" -gt 0 ] || failed=1; }
 [ "$passed" -gt 0 ] || status=1
+# CI shows only the end of this output: repeat what failed (with the assertion messages) here.
+if [ "$failed" -gt 0 ]; then
+  echo "== what failed (repeated from above)"
+  strip "$logs/node.txt" | sed -n '/^✖ failing tests:/,$p' | grep -v -E '^ℹ ' | head -c 6000
+  strip "$logs/deno.txt" | sed -n '/^ ERRORS \|^ERRORS/,/^ FAILURES\|^FAILURES/p' | head -c 3000
+fi
 echo "node: ${node_pass:-0} passed, ${node_fail:-0} failed; deno: ${deno_pass:-0} passed, ${deno_fail:-0} failed"
 echo "${passed} passed, ${failed} failed"
 exit $status
