@@ -416,7 +416,7 @@ const SERVER_KIND = {
  * import { notebookBackend, reason } from "./calls.ts";
  * import { show } from "./show.ts";
  * const options = await notebookBackend("reason", { fallback: "checkpoints/mini-reasoner", fallbackIsMiniCheckpoint: true });
- * await show(reason({ task: "grounding_2d", image: "assets/images/world_tabletop_small.png", prompt: "Locate the red cube." }, options));
+ * await show(reason({ task: "grounding_2d", image: "assets/images/world_tabletop_small.png", prompt: 'Locate the red cube. Answer as JSON: [{"bbox_2d": [x1, y1, x2, y2], "label": "..."}].' }, options));
  * ```
  */
 export async function notebookBackend(

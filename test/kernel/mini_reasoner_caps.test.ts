@@ -77,10 +77,14 @@ describe("mini Reasoner caps of the notebook reason()", () => {
       const cap = captureDisplays();
       try {
         const r = await reason(
-          { task: "grounding_2d", image: STILL, prompt: "Locate the red cube." },
+          {
+            task: "grounding_2d",
+            image: STILL,
+            prompt: 'Locate the red cube. Answer as JSON: [{"bbox_2d": [x1, y1, x2, y2], "label": "..."}].',
+          },
           { backend: MINI, miniCheckpoint: true },
         );
-        assert.equal(r.parsed.kind, "boxes", r.answer);
+        assert.deepEqual(r.parsed.kind === "boxes" && r.parsed.boxes.map((b) => b.label), ["red cube"], r.answer);
         await reason({ task: "custom", prompt: "Hello." }, { backend: MINI, miniCheckpoint: true });
         const said = cap.sent.map((m) => m.bundle["text/plain"]).filter((t) => typeof t === "string").join("\n");
         assert.ok(said.includes(`trained on grounding_2d in its synthetic world: ${MINI_REASONER_TASKS.grounding_2d}`));
