@@ -26,12 +26,15 @@ export interface ModeDefaults {
 /**
  * Per-mode defaults of the pipeline:
  * - `image` (text-to-image): 50 steps, guidance 7.0, flow shift 3.0, 1024x1024
- *   (pipeline_cosmos3.py:166-170, applied at :3276-3282);
+ *   (pipeline_cosmos3.py:166-170, applied at :3276-3282); the server also limits CFG to timesteps 400-1000
+ *   (`COSMOS3_T2I_DEFAULT_GUIDANCE_INTERVAL`, :171, :3347, gated at :2476-2481), which the native engine does not;
  * - `video` (text/image/video-to-video, ± sound): 35 steps, guidance 6.0, 1280x720, 189 frames
  *   (:159-163, applied at :3284-3295); the flow shift is the engine's start-up value,
  *   10.0 unless the server was started with another `flow_shift` (:164, :969-975);
  * - `action` (policy, forward and inverse dynamics): 30 steps, guidance 1.0, flow shift 5.0
  *   (:3318-3320).
+ *
+ * cosmos-framework's CLI and diffusers' pipeline differ (README.md "Differences from the Cosmos 3 README").
  */
 export const MODE_DEFAULTS = Object.freeze(
   {
