@@ -15,8 +15,8 @@
  *
  * Prints one JSON line per call (`"bench": "cpu_mini"`), then one `"summary"` line per part with the medians.
  * `--addons before=path/a.node,after=path/b.node` runs each part once per addon in child processes
- * (COSMOS_NATIVE_PATH), alternating the order every round, and ends with `"compare"` lines (ratio = first / last:
- * > 1 = the last addon is faster).
+ * (COSMOS_NATIVE_PATH), alternating the order every round, and ends with `"compare"` lines (ratio > 1 = the last
+ * addon is faster: first / last for seconds, last / first for tokens/s).
  *
  * @example
  * ```sh
@@ -267,7 +267,9 @@ async function compareAddons(spec: string, args: string[], o: Options, rounds: n
     ) {
       const x = median(a.map((r) => r[k]).filter((v): v is number => typeof v === "number"));
       const y = median(b.map((r) => r[k]).filter((v): v is number => typeof v === "number"));
-      if (Number.isFinite(x) && Number.isFinite(y)) row[k] = { [first]: r3(x), [last]: r3(y), ratio: r2(x / y) };
+      // ratio > 1: the last addon is faster (seconds: first / last; tokens/s: last / first)
+      const ratio = k.endsWith("_tok_s") ? y / x : x / y;
+      if (Number.isFinite(x) && Number.isFinite(y)) row[k] = { [first]: r3(x), [last]: r3(y), ratio: r2(ratio) };
     }
     console.log(JSON.stringify(row));
   }
