@@ -572,9 +572,15 @@ int main() {
                   cosmos::CpuContext{4});
     truth("attention_cpu: 1 thread == 4 threads (bitwise)", a1 == a4);
   }
-  // attention: GQA 6 q heads / 2 kv heads, causal with a cache offset, and full (non-causal).
-  {
-    int nq = 5, off = 7, nkv = off + nq, qh = 6, kvh = 2, hd = 8;
+  // attention: GQA 6 q heads / 2 kv heads, causal with a cache offset, and full (non-causal); then the
+  // Generator's shape (head_dim 64, 150 queries = 3 query blocks of the GEMM path, 2 kv heads).
+  struct AttnCase {
+    int nq, off, qh, kvh, hd;
+    const char *causal_name, *full_name;
+  };
+  for (const AttnCase& c : {AttnCase{5, 7, 6, 2, 8, "attention_causal", "attention_full"},
+                            AttnCase{150, 30, 4, 2, 64, "attention_causal 150q hd64", "attention_full 150q hd64"}}) {
+    int nq = c.nq, off = c.off, nkv = off + nq, qh = c.qh, kvh = c.kvh, hd = c.hd;
     auto q = randv((size_t)nq * qh * hd), k = randv((size_t)nkv * kvh * hd), v = randv((size_t)nkv * kvh * hd);
     for (int causal = 0; causal < 2; ++causal) {
       std::vector<float> out((size_t)nq * qh * hd);
@@ -599,8 +605,31 @@ int main() {
             for (int d = 0; d < hd; ++d)
               ref[((size_t)i * qh + h) * hd + d] += s[j] / sum * v[((size_t)j * kvh + kh) * hd + d];
         }
-      close(causal ? "attention_causal" : "attention_full", out, ref, 1e-5);
+      close(causal ? c.causal_name : c.full_name, out, ref, 1e-5);
     }
+  }
+  // gemm_f32_cpu on strided operands (row strides past the used width, as a head of a [tokens, heads, dim]
+  // tensor): w as stored [m, k] and k-major [k, m], remainders of both register-tile sizes.
+  for (int kmajor = 0; kmajor < 2; ++kmajor) {
+    const int n = 29, k = 70, m = 37, lda = 83, ldb = kmajor ? 45 : 91, ldc = 41;
+    auto a = randv((size_t)n * lda), b = randv((size_t)(kmajor ? k : m) * ldb);
+    std::vector<float> c((size_t)n * ldc, 7.f), scratch;
+    gemm_f32_cpu(c.data(), ldc, a.data(), lda, b.data(), ldb, kmajor, n, k, m, scratch);
+    std::vector<float> got((size_t)n * m);
+    std::vector<double> ref((size_t)n * m);
+    bool pad_kept = true;
+    for (int i = 0; i < n; ++i) {
+      for (int j = 0; j < m; ++j) {
+        double acc = 0;
+        for (int t = 0; t < k; ++t)
+          acc += (double)a[(size_t)i * lda + t] * (kmajor ? b[(size_t)t * ldb + j] : b[(size_t)j * ldb + t]);
+        ref[(size_t)i * m + j] = acc;
+        got[(size_t)i * m + j] = c[(size_t)i * ldc + j];
+      }
+      for (int j = m; j < ldc; ++j) pad_kept = pad_kept && c[(size_t)i * ldc + j] == 7.f;
+    }
+    close(kmajor ? "gemm_f32_cpu k-major b, strided" : "gemm_f32_cpu strided", got, ref, 1e-4);
+    truth("gemm_f32_cpu writes only its m columns of each ldc row", pad_kept);
   }
   // mRoPE tables: interleaved sections [4,2,2] (head_dim 16): frequency j uses h for j%3==1, j<6;
   // w for j%3==2, j<6; else t. Non-interleaved: chunks [t t t t | h h | w w].
