@@ -9,7 +9,8 @@
 //    and the order (UniPC order 2 + corrector beats order 1 beats Euler);
 //  * the loop: CFG v_u + g (v_c - v_u) and no uncond pass at g = 1, velocity masked at conditioned rows
 //    (the clean latents stay put through UniPC), re-anchoring, action width zeroing, progress, abort, and
-//    one sampler state per stream.
+//    one sampler state per stream; the guidance interval (CFG and the uncond pass only at steps whose timestep
+//    is inside it) against the loop written out by hand.
 // Prints one JSON line {checks, failures, worst: {...}}; exit 1 on any failure.
 //   flow_sampler_cpu_test [repo root]
 #include <algorithm>
@@ -450,6 +451,110 @@ class FixtureNoise final : public NoiseSource {
   std::string prefix_;
 };
 
+// A model whose velocity depends on the latents, the sigma and the pass (so a step's velocity, and UniPC's
+// history, differ between a guided and an unguided step); records the passes.
+class AffineModel final : public VelocityModel {
+ public:
+  std::vector<VelocityQuery> queries;
+  void velocity(const VelocityQuery& q, const std::vector<const float*>& x, const std::vector<float*>& v) override {
+    queries.push_back(q);
+    const float a = q.conditional ? 0.9f : -0.4f, b = q.conditional ? 0.3f : 0.7f;
+    for (size_t k = 0; k < x.size(); ++k)
+      for (int i = 0; i < 24; ++i) v[k][i] = a * x[k][i] + b * q.sigma + 0.01f * (float)i;
+  }
+};
+
+// The guidance interval (vLLM-Omni's guidance_interval): CFG only at steps whose timestep is in [lo, hi], closed;
+// elsewhere the cond velocity alone and no uncond pass. Checked against the loop written out by hand: each step
+// v_c; inside the interval also v_u and v_u + g (v_c − v_u) (the loop's two lincombs); a UniPC sampler stepped with
+// it (so a step after an unguided one carries the unguided step's velocity in its history).
+static void test_guidance_interval() {
+  const auto unipc = video_config();
+  ScheduleOverrides u;
+  u.steps = 8;
+  const FlowSchedule us = make_flow_schedule(unipc, u);
+  CpuLatentDevice dev;
+  std::atomic<bool> no{false};
+  const float g = 4.0f;
+  std::vector<float> x0(24);
+  for (int i = 0; i < 24; ++i) x0[i] = std::sin(0.7f * i + 0.2f);
+
+  // Runs the loop with [lo, hi]; the latents after every step and the model's passes.
+  auto run = [&](float guidance, double lo, double hi, AffineModel& m, int* uncond = nullptr) {
+    std::vector<float> x = x0;
+    std::vector<std::vector<float>> steps;
+    std::vector<DenoiseStream> st(1);
+    st[0].name = "video", st[0].x = x.data(), st[0].n = 24;
+    DenoiseRequest req{unipc, us, guidance};
+    req.guidance_lo = lo, req.guidance_hi = hi;
+    const DenoiseStats stats = denoise(m, dev, st, req, no, [&](int, int) { steps.push_back(x); });
+    if (uncond) *uncond = stats.uncond_passes;
+    return steps;
+  };
+  // The same by hand: guided(i) says which steps take CFG.
+  auto by_hand = [&](const std::function<bool(int)>& guided) {
+    AffineModel m;
+    std::vector<float> x = x0, vc(24), vu(24);
+    std::vector<std::vector<float>> steps;
+    auto sampler = make_flow_sampler(unipc, us, dev, 24);
+    for (int i = 0; i < us.steps(); ++i) {
+      VelocityQuery q{i, us.timesteps[i], us.sigmas[i], true};
+      m.velocity(q, {x.data()}, {vc.data()});
+      if (guided(i)) {
+        q.conditional = false;
+        m.velocity(q, {x.data()}, {vu.data()});
+        const float* d_in[2] = {vc.data(), vu.data()};
+        const float d_c[2] = {1.0f, -1.0f};
+        dev.lincomb(vc.data(), d_in, d_c, 2, 24);
+        const float* g_in[2] = {vu.data(), vc.data()};
+        const float g_c[2] = {1.0f, g};
+        dev.lincomb(vc.data(), g_in, g_c, 2, 24);
+      }
+      sampler->step(i, x.data(), vc.data());
+      steps.push_back(x);
+    }
+    return steps;
+  };
+
+  // [lo, hi] at the timesteps of steps 5 and 2 (descending): steps 2..5 guided, both ends included.
+  const double lo = us.timesteps[5], hi = us.timesteps[2];
+  AffineModel m;
+  int uncond = -1;
+  const auto got = run(g, lo, hi, m, &uncond);
+  const auto want = by_hand([](int i) { return i >= 2 && i <= 5; });
+  truth("interval: latents after every step == the loop by hand (cond only at steps 0, 1, 6, 7)", got == want);
+  bool passes_ok = m.queries.size() == 8 + 4;
+  for (size_t k = 0, i = 0; passes_ok && k < m.queries.size(); ++k) {
+    const VelocityQuery& q = m.queries[k];
+    passes_ok = q.step == (int)i && q.timestep == us.timesteps[i];
+    if (q.conditional && i >= 2 && i <= 5) passes_ok = passes_ok && !m.queries[k + 1].conditional;
+    if (!q.conditional || i < 2 || i > 5) ++i;
+  }
+  truth("interval: the uncond pass at the guided steps only (12 passes for 8 steps)", passes_ok);
+  truth("interval: uncond_passes counts them (4)", uncond == 4, std::to_string(uncond));
+  // Not a no-op: differs from CFG on every step and from no CFG after the first guided step.
+  AffineModel m_all, m_none;
+  int all_passes = -1, none_passes = -1;
+  const auto all = run(g, -INFINITY, INFINITY, m_all, &all_passes);
+  const auto none = run(1.0f, -INFINITY, INFINITY, m_none, &none_passes);
+  truth("interval: steps 0, 1 equal a guidance-1 run's, bitwise", got[0] == none[0] && got[1] == none[1]);
+  truth("interval: step 2 on differs from the guidance-1 run and the last from the all-CFG run",
+        got[2] != none[2] && got[7] != all[7] && got[7] != none[7]);
+  truth("interval: default interval guides every step (8 uncond passes), guidance 1 none",
+        all_passes == 8 && none_passes == 0 && all == by_hand([](int) { return true; }));
+  // An interval that misses every timestep is the guidance-1 run, bitwise, without uncond passes.
+  AffineModel m_miss;
+  int miss_passes = -1;
+  const auto miss = run(g, 1000.5, 2000.0, m_miss, &miss_passes);
+  truth("interval: outside every timestep == guidance 1, no uncond pass", miss == none && miss_passes == 0);
+  // lo > hi (or NaN) is a typed error naming the field.
+  const std::string msg = error_of([&] {
+    AffineModel mm;
+    run(g, 600.0, 400.0, mm);
+  });
+  truth("interval: lo > hi is a typed error naming guidanceInterval", msg.find("guidanceInterval") == 0, msg);
+}
+
 static void test_fixtures(const std::string& root) {
   const std::string dir = root + "/test/fixtures/cosmos3-tiny-reference";
   const Json ref = json_parse(read_text(dir + "/scheduler.json").data(), read_text(dir + "/scheduler.json").size());
@@ -662,6 +767,7 @@ int main(int argc, char** argv) {
   test_fixtures(root);
   test_toy_convergence();
   test_loop_semantics();
+  test_guidance_interval();
   test_seeded_noise();
   test_distilled(root);
   return print_summary();

@@ -9,7 +9,8 @@
 //   loadGeneratorAsync(dir) -> Promise<NativeCosmos3Generator>   (libuv worker)
 //   g.generate(request: RawGeneratorRequest, onProgress?: (code: number) => void) -> Promise<RawGeneratorResult>
 //     request (src/native/addon_types.ts): cond / uncond { ids: Int32Array, positions: Float32Array [3 * L] },
-//     guidance, latentShape [t, h, w], cleanFrames, condVideo / condFrames (/ condHeight, condWidth: an action run's
+//     guidance, guidanceInterval [lo, hi] (CFG only at steps whose timestep is inside; default every step),
+//     latentShape [t, h, w], cleanFrames, condVideo / condFrames (/ condHeight, condWidth: an action run's
 //     padded canvas), noise or seed, steps, flowShift, useKarrasSigmas, sigmas, stepNoise, reanchorClean (distilled
 //     checkpoints), decode, keepStepLatents; action runs:
 //     actionLen, domainId, rawActionDim, actionClean, actionValues, actionNoise; sound runs: soundLen, soundNoise.
@@ -18,8 +19,8 @@
 //     event: stage * 1e6 + done * 1e3 + total (stage 0 encode chunk, 1 denoise step, 2 decode chunk; done, total <
 //     1000: at most 999 steps and chunks), every one before the promise settles. result: { latents, stepLatents[],
 //     action?, stepActions[], sound?, stepSounds[], soundWave?, soundChannels, soundSamples, soundSampleRate, video?,
-//     frames, height, width, timesteps, sigmas } as Float32Arrays and numbers (host copies; the latents lived in the
-//     engine from the noise to the VAE).
+//     frames, height, width, timesteps, sigmas, uncondPasses } as Float32Arrays and numbers (host copies; the latents
+//     lived in the engine from the noise to the VAE).
 //   g.abort() (the run stops between layers, steps or VAE chunks and rejects with ABORTED, its memory freed),
 //   g.free(), g.info()
 //
@@ -78,6 +79,16 @@ Cosmos3GenerateRequest request_from(Napi::Env env, const Napi::Value& v) {
   if (!g.IsNumber()) throw make_error(env, "ARGUMENT", "request.guidance must be a number");
   r.guidance = g.As<Napi::Number>().FloatValue();
   if (r.guidance != 1.0f) r.uncond = branch_from(env, o.Get("uncond"), "uncond");
+  Napi::Value interval = o.Get("guidanceInterval");
+  if (!interval.IsUndefined()) {
+    const char* what = "request.guidanceInterval must be [lo, hi]: two numbers with lo <= hi";
+    if (!interval.IsArray() || interval.As<Napi::Array>().Length() != 2) throw make_error(env, "ARGUMENT", what);
+    Napi::Array a = interval.As<Napi::Array>();
+    if (!a.Get(0u).IsNumber() || !a.Get(1u).IsNumber()) throw make_error(env, "ARGUMENT", what);
+    r.guidance_lo = a.Get(0u).As<Napi::Number>().DoubleValue();
+    r.guidance_hi = a.Get(1u).As<Napi::Number>().DoubleValue();
+    if (!(r.guidance_lo <= r.guidance_hi)) throw make_error(env, "ARGUMENT", what);
+  }
   std::vector<int> shape = to_ints(env, o.Get("latentShape"), "request.latentShape");
   if (shape.size() != 3) throw make_error(env, "ARGUMENT", "request.latentShape must be [t, h, w]");
   r.latent_t = shape[0], r.latent_h = shape[1], r.latent_w = shape[2];
@@ -209,6 +220,7 @@ struct GenerateJob {
     r.Set("width", res.width);
     r.Set("timesteps", to_js(env, res.timesteps));
     r.Set("sigmas", to_js(env, res.sigmas));
+    r.Set("uncondPasses", Napi::Number::New(env, res.uncond_passes));
     res = {};
     return r;
   }

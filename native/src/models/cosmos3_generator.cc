@@ -449,6 +449,7 @@ void Cosmos3Generator::check(const Cosmos3GenerateRequest& r) const {
     throw ModelError("condVideo: given, but no latent frame is clean");
   }
   if (!(r.guidance >= 0.0f && r.guidance <= 100.0f)) throw ModelError("guidance: a number in 0..100");
+  if (!(r.guidance_lo <= r.guidance_hi)) throw ModelError("guidanceInterval: [lo, hi] with lo <= hi");
   cosmos3_check_text(tc, r.cond.ids.data(), (int)r.cond.ids.size(), r.cond.positions.data());
   if (r.guidance != 1.0f)
     cosmos3_check_text(tc, r.uncond.ids.data(), (int)r.uncond.ids.size(), r.uncond.positions.data());
@@ -586,12 +587,22 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
     }
   }
 
+  runtime::DenoiseRequest dr;
+  dr.scheduler = scheduler_;
+  dr.schedule = schedule;
+  dr.guidance = r.guidance;
+  dr.guidance_lo = r.guidance_lo;
+  dr.guidance_hi = r.guidance_hi;
+  // The uncond branch is prefilled only when some step is guided (its timestep inside the interval).
+  bool uncond_used = false;
+  for (int i = 0; i < schedule.steps(); ++i) uncond_used |= runtime::guided_step(dr, i);
+
   // 3. The und stream once per branch.
   check_abort();
   auto und_cond = parts_->prefill_text(r.cond.ids.data(), (int)r.cond.ids.size(), cond_pos.text.data());
   tracked.add(und_cond->host_bytes());
   std::unique_ptr<Cosmos3GeneratorParts::TextCache> und_uncond;
-  if (cfg) {
+  if (uncond_used) {
     und_uncond = parts_->prefill_text(r.uncond.ids.data(), (int)r.uncond.ids.size(), uncond_pos.text.data());
     tracked.add(und_uncond->host_bytes());
   }
@@ -601,7 +612,7 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
   res.timesteps = schedule.timesteps;
   res.sigmas = schedule.sigmas;
   GenVelocity model(*parts_, und_cond.get(), und_uncond.get(), cond_pos.gen.data(),
-                    cfg ? uncond_pos.gen.data() : nullptr, g);
+                    uncond_used ? uncond_pos.gen.data() : nullptr, g);
   std::vector<runtime::DenoiseStream> streams((size_t)n_streams);
   runtime::DenoiseStream& vs = streams[0];
   vs.name = "video";
@@ -626,10 +637,6 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
     as.skip_when_all_conditioned = true;
     as.all_conditioned = g.noisy_actions.empty();
   }
-  runtime::DenoiseRequest dr;
-  dr.scheduler = scheduler_;
-  dr.schedule = schedule;
-  dr.guidance = r.guidance;
   dr.noise_seed = r.seed;  // a stochastic sampler's own draws (streams without given noise)
   std::unique_ptr<runtime::GivenNoise> given_noise;
   if (!r.step_noise.empty()) {
@@ -644,7 +651,7 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
     vs.reanchor = clean_x.get();
   }
   const int steps = schedule.steps();
-  runtime::denoise(model, dev, streams, dr, abort, [&](int done, int total) {
+  const runtime::DenoiseStats stats = runtime::denoise(model, dev, streams, dr, abort, [&](int done, int total) {
     if (r.keep_step_latents) {
       res.step_latents.emplace_back((size_t)n);
       dev.download(res.step_latents.back().data(), x.get(), n);
@@ -661,6 +668,7 @@ Cosmos3GenerateResult Cosmos3Generator::generate(const Cosmos3GenerateRequest& r
     }
     if (progress) progress(Cosmos3Stage::Denoise, done, total);
   });
+  res.uncond_passes = stats.uncond_passes;
   (void)steps;
   // The text caches are not needed past the loop.
   tracked.sub(und_cond->host_bytes() + (und_uncond ? und_uncond->host_bytes() : 0));

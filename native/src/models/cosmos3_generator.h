@@ -7,8 +7,8 @@
 //      t2i / t2v encode nothing (the pipeline encodes a zero clip whose latents the all-noisy mask discards);
 //   2. initial latents: mask * clean + (1 - mask) * noise, the noise given (fidelity tests) or drawn here from
 //      the seed (ops/fill_normal);
-//   3. the und stream prefilled once per CFG branch (cond; uncond only when guidance != 1), its K/V kept for
-//      every step;
+//   3. the und stream prefilled once per CFG branch (cond; uncond only when guidance != 1 and some step's
+//      timestep is inside the guidance interval), its K/V kept for every step;
 //   4. the denoise loop (runtime/denoise_loop.h): velocities zeroed at the clean frames, CFG, UniPC /
 //      FlowMatchEuler steps. Clean frames are not re-imposed after a step, as in the base pipeline: their
 //      velocity is zero, so the sampler leaves them where they were (up to the sampler's rounding);
@@ -34,6 +34,7 @@
 // nativeMemory() shows a run's bytes while it runs and none after it, finished or aborted.
 #pragma once
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -64,6 +65,9 @@ struct Cosmos3Branch {
 struct Cosmos3GenerateRequest {
   Cosmos3Branch cond, uncond;  // uncond is used only when guidance != 1
   float guidance = 1.0f;
+  // CFG only at steps whose timestep t has guidance_lo <= t <= guidance_hi (vLLM-Omni's guidance_interval; its
+  // text-to-image default is [400, 1000]); other steps run the cond pass alone. The default: every step.
+  double guidance_lo = -INFINITY, guidance_hi = INFINITY;
   int latent_t = 0, latent_h = 0, latent_w = 0;  // latents [channels, t, h, w]
   std::vector<int> clean_frames;                 // latent frames kept clean (ascending, distinct)
   // The pixels the clean frames are encoded from: [3, frames, latent_h * 16, latent_w * 16] in [-1, 1],
@@ -111,6 +115,7 @@ struct Cosmos3GenerateResult {
   std::vector<float> video;  // [3, frames, height, width] in [-1, 1] when decoded
   int frames = 0, height = 0, width = 0;
   std::vector<float> timesteps, sigmas;  // the schedule that ran
+  int uncond_passes = 0;                 // uncond (negative-prompt) forwards: one per step inside the interval
 };
 
 enum class Cosmos3Stage { Encode = 0, Denoise = 1, Decode = 2 };

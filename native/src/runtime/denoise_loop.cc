@@ -19,16 +19,26 @@ void zero_spans(LatentDevice& dev, float* v, const std::vector<RowSpan>& spans) 
 
 }  // namespace
 
-void denoise(VelocityModel& model, LatentDevice& dev, std::vector<DenoiseStream>& streams, const DenoiseRequest& req,
-             const std::atomic<bool>& abort, const DenoiseProgress& on_step) {
+bool guided_step(const DenoiseRequest& req, int i) {
+  if (req.guidance == 1.0f) return false;
+  const double t = req.schedule.timesteps[(size_t)i];
+  return req.guidance_lo <= t && t <= req.guidance_hi;
+}
+
+DenoiseStats denoise(VelocityModel& model, LatentDevice& dev, std::vector<DenoiseStream>& streams,
+                     const DenoiseRequest& req, const std::atomic<bool>& abort, const DenoiseProgress& on_step) {
   if (streams.empty()) throw ModelError("streams: need at least one");
   for (const auto& s : streams) {
     if (!s.x || s.n < 1) throw ModelError(s.name + ".x: needs latents");
     for (const auto& r : s.conditioned) check_span(s, r, "conditioned");
     for (const auto& r : s.zero_after_step) check_span(s, r, "zero_after_step");
   }
+  if (!(req.guidance_lo <= req.guidance_hi)) throw ModelError("guidanceInterval: [lo, hi] with lo <= hi");
   const int steps = req.schedule.steps();
-  const bool cfg = req.guidance != 1.0f;
+  // The uncond buffers only when some step is guided (an interval that misses every timestep needs none).
+  bool cfg = false;
+  for (int i = 0; i < steps; ++i) cfg |= guided_step(req, i);
+  DenoiseStats stats;
 
   std::vector<std::unique_ptr<FlowSampler>> samplers;
   std::vector<std::unique_ptr<SeededNoise>> seeded;
@@ -56,9 +66,13 @@ void denoise(VelocityModel& model, LatentDevice& dev, std::vector<DenoiseStream>
     if (abort.load()) throw AbortedError();
     VelocityQuery q{i, req.schedule.timesteps[i], req.schedule.sigmas[i], true};
     model.velocity(q, xs, vc);
-    if (cfg) {
+    // Outside the guidance interval the step takes the cond velocity as it is (what v_u + 1·(v_c − v_u) would
+    // give up to rounding), so the uncond pass is skipped.
+    const bool guided = guided_step(req, i);
+    if (guided) {
       q.conditional = false;
       model.velocity(q, xs, vu);
+      ++stats.uncond_passes;
     }
     for (size_t k = 0; k < streams.size(); ++k) {
       DenoiseStream& s = streams[k];
@@ -66,7 +80,7 @@ void denoise(VelocityModel& model, LatentDevice& dev, std::vector<DenoiseStream>
       // combination of the masked velocities is zero there too).
       zero_spans(dev, vc[k], s.conditioned);
       zero_spans(dev, vc[k], s.zero_after_step);
-      if (cfg) {
+      if (guided) {
         zero_spans(dev, vu[k], s.conditioned);
         zero_spans(dev, vu[k], s.zero_after_step);
         // v_u + g·(v_c − v_u) as (1 − g)·v_u + g·v_c would round differently from torch's three ops;
@@ -86,6 +100,7 @@ void denoise(VelocityModel& model, LatentDevice& dev, std::vector<DenoiseStream>
     }
     if (on_step) on_step(i + 1, steps);
   }
+  return stats;
 }
 
 }  // namespace cosmos::runtime
