@@ -533,9 +533,9 @@ const CHUNKS: { file: string; embodiment: EmbodimentId; rows: () => number[][]; 
 ];
 
 // ---------------------------------------------------------------- the procedural world
-/** scene.json's word on the world's 10D chunk: its gripper column is the world's closure, not Cosmos 3's opening. */
+/** scene.json's word on the world's 10D chunk: the gripper column is in Cosmos 3's convention, as droid_10d.json's. */
 const WORLD_CHUNK_LAYOUT =
-  "TCP x, y, z (m) + 6D rotation + gripper closure (0 open … 1 closed): the world's convention (src/world/gripper.ts), the reverse of Cosmos 3's 1 = open; flip it (1 − g) before sending this chunk to a real Cosmos 3 checkpoint";
+  "TCP x, y, z (m) + 6D rotation + gripper (1 open … 0 closed, Cosmos 3's convention; src/world/gripper.ts)";
 /** Held-out seeds only: the cookbooks show what the mini models never trained on. */
 const WORLD_SEARCH = { from: SEED_SPLITS.eval.from, tries: 20_000 } as const;
 

@@ -58,7 +58,7 @@ export function findViolations(scene: Scene, trace: Trace): Violation[] {
   for (let k = 0; k < fr.length; k++) {
     const f = fr[k];
     const g = f.gripper;
-    const fingers = fingerCenters({ pos: g.pos, yaw: g.yaw, grip: g.grip }, g.gap);
+    const fingers = fingerCenters(g, g.gap);
     f.objects.forEach((s, i) => {
       const o = scene.objects[i];
       if (s.pos[2] < -1e-4) {

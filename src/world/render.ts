@@ -227,7 +227,6 @@ function robotItems(cam: Camera, g: FrameState["gripper"]): Item[] {
     linkItem(cam, shoulder, e, ROBOT.linkWidth, SCENERY.arm),
     linkItem(cam, e, [wrist[0], wrist[1], wrist[2] + 0.02], ROBOT.linkWidth * 0.8, SCENERY.arm),
   ];
-  const pose = { pos: g.pos, yaw: g.yaw, grip: g.grip };
   const palmHalf = g.gap / 2 + 2 * FINGER_HALF + 0.004;
   items.push(
     boxItem(
@@ -243,7 +242,7 @@ function robotItems(cam: Camera, g: FrameState["gripper"]): Item[] {
       ROBOT_ID,
     ),
   );
-  for (const [fx, fy] of fingerCenters(pose, g.gap)) {
+  for (const [fx, fy] of fingerCenters(g, g.gap)) {
     items.push(
       boxItem(cam, fx, fy, g.pos[2], g.pos[2] + FINGER_LENGTH, FINGER_HALF, 0.012, g.yaw, SCENERY.gripper, ROBOT_ID),
     );

@@ -48,7 +48,8 @@ export type ObjectState = z.infer<typeof ObjectState>;
 export const FrameState = z.object({
   /** Seconds from the clip's start. */
   t: z.number(),
-  gripper: z.object({ pos: Num3, yaw: z.number(), grip: z.number(), gap: z.number() }),
+  /** The gripper: TCP, yaw, opening (1 open … 0 closed, as the action row's last column) and finger gap (m). */
+  gripper: z.object({ pos: Num3, yaw: z.number(), open: z.number(), gap: z.number() }),
   objects: z.array(ObjectState),
 });
 export type FrameState = z.infer<typeof FrameState>;
@@ -110,7 +111,7 @@ function samplePath(keys: readonly Key[], u: number): GripperPose {
   return {
     pos: [lerp(a.pos[0], b.pos[0], s), lerp(a.pos[1], b.pos[1], s), lerp(a.pos[2], b.pos[2], s)],
     yaw: lerp(a.yaw, b.yaw, s),
-    grip: lerp(a.grip, b.grip, s),
+    open: lerp(a.open, b.open, s),
   };
 }
 
@@ -134,8 +135,9 @@ export interface Plan {
   actions: number[][];
 }
 
-function pose(x: number, y: number, z: number, yaw: number, grip: number): GripperPose {
-  return { pos: [x, y, z], yaw, grip };
+/** A keyframe pose; `open`: 1 open … 0 closed. */
+function pose(x: number, y: number, z: number, yaw: number, open: number): GripperPose {
+  return { pos: [x, y, z], yaw, open };
 }
 
 function dirOf(dx: number, dy: number): Direction {
@@ -152,12 +154,12 @@ function pushKeys(scene: Scene, o: WorldObject, dir: Direction, dist: number): K
   const low = 0.012;
   const h = scene.home;
   return [
-    [0, pose(h[0], h[1], h[2], 0, 0)],
-    [0.25, pose(sx, sy, o.height + 0.06, yaw, 1)],
-    [0.38, pose(sx, sy, low, yaw, 1)],
-    [0.72, pose(sx + dx * (dist + 0.03), sy + dy * (dist + 0.03), low, yaw, 1)],
-    [0.86, pose(sx + dx * (dist + 0.03), sy + dy * (dist + 0.03), o.height + 0.08, yaw, 1)],
-    [1, pose(sx + dx * (dist + 0.03), sy + dy * (dist + 0.03), o.height + 0.08, yaw, 1)],
+    [0, pose(h[0], h[1], h[2], 0, 1)],
+    [0.25, pose(sx, sy, o.height + 0.06, yaw, 0)],
+    [0.38, pose(sx, sy, low, yaw, 0)],
+    [0.72, pose(sx + dx * (dist + 0.03), sy + dy * (dist + 0.03), low, yaw, 0)],
+    [0.86, pose(sx + dx * (dist + 0.03), sy + dy * (dist + 0.03), o.height + 0.08, yaw, 0)],
+    [1, pose(sx + dx * (dist + 0.03), sy + dy * (dist + 0.03), o.height + 0.08, yaw, 0)],
   ];
 }
 
@@ -170,26 +172,26 @@ function pickKeys(scene: Scene, o: WorldObject, dest: { x: number; y: number }, 
   const yaw = o.yaw;
   if (dropZ !== undefined) {
     return [
-      [0, pose(h[0], h[1], h[2], 0, 0)],
-      [0.2, pose(x, y, o.height + 0.07, yaw, 0)],
-      [0.3, pose(x, y, grasp, yaw, 0)],
-      [0.38, pose(x, y, grasp, yaw, 1)],
-      [0.52, pose(x, y, dropZ + grasp, yaw, 1)],
-      [0.64, pose(dest.x, dest.y, dropZ + grasp, yaw, 1)],
-      [0.68, pose(dest.x, dest.y, dropZ + grasp, yaw, 0)],
-      [1, pose(dest.x, dest.y, dropZ + grasp + 0.04, yaw, 0)],
+      [0, pose(h[0], h[1], h[2], 0, 1)],
+      [0.2, pose(x, y, o.height + 0.07, yaw, 1)],
+      [0.3, pose(x, y, grasp, yaw, 1)],
+      [0.38, pose(x, y, grasp, yaw, 0)],
+      [0.52, pose(x, y, dropZ + grasp, yaw, 0)],
+      [0.64, pose(dest.x, dest.y, dropZ + grasp, yaw, 0)],
+      [0.68, pose(dest.x, dest.y, dropZ + grasp, yaw, 1)],
+      [1, pose(dest.x, dest.y, dropZ + grasp + 0.04, yaw, 1)],
     ];
   }
   return [
-    [0, pose(h[0], h[1], h[2], 0, 0)],
-    [0.18, pose(x, y, o.height + 0.07, yaw, 0)],
-    [0.28, pose(x, y, grasp, yaw, 0)],
-    [0.36, pose(x, y, grasp, yaw, 1)],
-    [0.48, pose(x, y, carry, yaw, 1)],
-    [0.66, pose(dest.x, dest.y, carry, yaw, 1)],
-    [0.78, pose(dest.x, dest.y, grasp, yaw, 1)],
-    [0.85, pose(dest.x, dest.y, grasp, yaw, 0)],
-    [1, pose(dest.x, dest.y, o.height + 0.08, yaw, 0)],
+    [0, pose(h[0], h[1], h[2], 0, 1)],
+    [0.18, pose(x, y, o.height + 0.07, yaw, 1)],
+    [0.28, pose(x, y, grasp, yaw, 1)],
+    [0.36, pose(x, y, grasp, yaw, 0)],
+    [0.48, pose(x, y, carry, yaw, 0)],
+    [0.66, pose(dest.x, dest.y, carry, yaw, 0)],
+    [0.78, pose(dest.x, dest.y, grasp, yaw, 0)],
+    [0.85, pose(dest.x, dest.y, grasp, yaw, 1)],
+    [1, pose(dest.x, dest.y, o.height + 0.08, yaw, 1)],
   ];
 }
 
@@ -292,7 +294,7 @@ export function simulate(scene: Scene, actions: readonly (readonly number[])[], 
     offset: [0, 0, 0] as Vec3,
     contact: false,
   }));
-  let g: GripperPose = { pos: scene.home, yaw: 0, grip: 0 };
+  let g: GripperPose = { pos: scene.home, yaw: 0, open: 1 };
   const dt = 1 / opts.fps / SUBSTEPS;
   const heldRadius = () => objs.find((s) => s.held)?.o.radius;
   const snapshot = (t: number) => ({
@@ -300,8 +302,8 @@ export function simulate(scene: Scene, actions: readonly (readonly number[])[], 
     gripper: {
       pos: [...g.pos] as [number, number, number],
       yaw: g.yaw,
-      grip: g.grip,
-      gap: fingerGap(g.grip, heldRadius()),
+      open: g.open,
+      gap: fingerGap(g.open, heldRadius()),
     },
     objects: objs.map((s) => ({ pos: [...s.pos] as [number, number, number], held: s.held, contact: s.contact })),
   });
@@ -315,11 +317,11 @@ export function simulate(scene: Scene, actions: readonly (readonly number[])[], 
       g = {
         pos: [lerp(from.pos[0], to.pos[0], u), lerp(from.pos[1], to.pos[1], u), lerp(from.pos[2], to.pos[2], u)],
         yaw: lerp(from.yaw, to.yaw, u),
-        grip: lerp(from.grip, to.grip, u),
+        open: lerp(from.open, to.open, u),
       };
       const holding = objs.find((s) => s.held);
       // release: the fingers open past the object
-      if (holding && g.grip < 0.5 && fingerGap(g.grip) > 2 * holding.o.radius) {
+      if (holding && g.open > 0.5 && fingerGap(g.open) > 2 * holding.o.radius) {
         holding.held = false;
         holding.vz = 0;
       }
@@ -329,7 +331,7 @@ export function simulate(scene: Scene, actions: readonly (readonly number[])[], 
         for (const s of objs) {
           const centred = Math.hypot(s.pos[0] - g.pos[0], s.pos[1] - g.pos[1]) < 0.02;
           const inside = g.pos[2] >= s.pos[2] && g.pos[2] <= s.pos[2] + s.o.height;
-          if (centred && inside && g.grip > 0 && fingerGap(g.grip) <= 2 * s.o.radius && to.grip > from.grip) {
+          if (centred && inside && g.open < 1 && fingerGap(g.open) <= 2 * s.o.radius && to.open < from.open) {
             s.held = true;
             s.offset = [s.pos[0] - g.pos[0], s.pos[1] - g.pos[1], s.pos[2] - g.pos[2]];
             break;
@@ -347,7 +349,7 @@ export function simulate(scene: Scene, actions: readonly (readonly number[])[], 
         }
       }
       // contacts: fingers push free objects they overlap, then objects push each other
-      const gap = fingerGap(g.grip, heldRadius());
+      const gap = fingerGap(g.open, heldRadius());
       for (const [fx, fy] of fingerCenters(g, gap)) {
         for (const s of objs) {
           if (s.held || ghosts.has(s.o.id)) continue;

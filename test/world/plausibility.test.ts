@@ -37,7 +37,7 @@ function deepestFinger(s: WorldSample, i: number): number {
     const st = f.objects[i];
     const g = f.gripper;
     if (st.held || g.pos[2] >= st.pos[2] + o.height || g.pos[2] + FINGER_LENGTH <= st.pos[2]) continue;
-    for (const [x, y] of fingerCenters({ pos: g.pos, yaw: g.yaw, grip: g.grip }, g.gap)) {
+    for (const [x, y] of fingerCenters(g, g.gap)) {
       best = Math.max(best, o.radius + FINGER_HALF - Math.hypot(x - st.pos[0], y - st.pos[1]));
     }
   }

@@ -46,13 +46,18 @@ describe("determinism", () => {
   test("the world's pixels are pinned: seed 77's frames and chunk hash as they did when the mini models' data was defined", () => {
     // The same on Node and Deno (V8's fdlibm Math). A deliberate change to the world's look or
     // physics updates these hashes — and means the mini checkpoints need retraining on new data.
+    // The chunk hash changed once with the pixels kept: the gripper column went to Cosmos 3's convention
+    // (1 open … 0 closed; it was a closure, 0 open … 1 closed). The new hash is the old chunk
+    // (0a9a8b21…) with each gripper value g replaced by its 1e-5 rounding of 1 − g, nothing else changed.
     const s = makeSample(77, { frames: 9, fps: 8 });
     const h = createHash("sha256");
     for (const f of renderClip(s, SMALL).frames) h.update(f.data);
     assert.equal(h.digest("hex"), "93dfab390bc6b2822e5cafa9a2164241c43969d62cf33bbf12357363280c85ef");
+    // open while it reaches, closing on the object, closed while it carries, open after the put-down
+    assert.deepEqual(s.actions.map((r) => r[9]), [1, 1, 0.01123, 0, 0, 1, 1, 1]);
     assert.equal(
       createHash("sha256").update(JSON.stringify(s.actions)).digest("hex"),
-      "0a9a8b216b762db5be87bfe92130468fbefb7cb304248812ec68959ee5dbf71f",
+      "d40e30e7e3386e9754182153f1711a6572205ff4f0d3e51c44d96ed03581dcaa",
     );
   });
   test("another seed, another picture; the scene moves between frames", () => {
