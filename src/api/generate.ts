@@ -26,12 +26,15 @@ import { checkRunOptions } from "./options.ts";
  *
  * Settings left out take vLLM-Omni's per-mode defaults on both backends (`MODE_DEFAULTS`,
  * src/schema/diffusion_defaults.ts; `result.effective.defaulted` lists them): text-to-image 50 steps,
- * guidance 7.0, flow shift 3.0; text / image / video-to-video 35, 6.0, 10.0 (vLLM-Omni
- * `pipeline_cosmos3.py:159-171`, applied at `:3276-3297`). The other references differ: cosmos-framework's
- * CLI uses guidance 4.0 for text-to-image (`inference/defaults/text2image/sample_args.json:3`), diffusers'
- * `Cosmos3OmniPipeline` 35 steps and 6.0 for every mode (`pipeline_cosmos3_omni.py:1324-1325`). vLLM-Omni's
- * text-to-image also limits CFG to timesteps 400-1000 (`:171`, `:2476-2481`); the native engine has no such
- * interval (CFG on every step). README.md "Differences from the Cosmos 3 README" has the whole table.
+ * guidance 7.0 applied only at timesteps 400-1000 (`guidanceInterval`), flow shift 3.0; text / image /
+ * video-to-video 35, 6.0 on every step, 10.0 (vLLM-Omni `pipeline_cosmos3.py:159-171`, applied at
+ * `:3276-3297`; the interval is read at `:3347` and gated in diffuse() at `:2476-2481`). The native engine
+ * applies the interval as the server does: a step outside it runs the conditional pass alone, with no
+ * unconditional forward; `guidanceInterval: [0, 1000]` gives CFG on every step. The other references differ:
+ * cosmos-framework's CLI uses guidance 4.0 on every step for text-to-image
+ * (`inference/defaults/text2image/sample_args.json:3`), diffusers' `Cosmos3OmniPipeline` 35 steps and 6.0 on
+ * every step for every mode (`pipeline_cosmos3_omni.py:1324-1325`). README.md "Differences from the Cosmos 3
+ * README" has the whole table.
  * @throws {ValidationError} for invalid requests (the checkpoint's rules included: sound on a checkpoint
  *   without a sound tokenizer, too).
  */

@@ -48,7 +48,9 @@ import {
   conditionPixelFrames,
   DEFAULT_CONDITION_FRAME_INDEXES,
   DEFAULT_CONDITION_VIDEO_KEEP,
+  GUIDANCE_EVERY_STEP,
   latentFrames,
+  TIMESTEP_RANGE,
   VAE_TEMPORAL_COMPRESSION,
 } from "../schema/diffusion_defaults.ts";
 import { DEFAULT_GENERATOR_MODEL, type GeneratorModelConfig } from "./config.ts";
@@ -103,6 +105,12 @@ export interface GeneratorRun {
   numInferenceSteps: number;
   guidanceScale: number;
   flowShift: number;
+  /**
+   * Scheduler timesteps `[lo, hi]` (closed, 0 ≤ lo ≤ hi ≤ 1000) whose steps apply CFG; the others run the cond
+   * pass alone. Default: every step, as diffusers' pipeline does (generate() passes the mode's server default:
+   * `[400, 1000]` for t2i).
+   */
+  guidanceInterval?: readonly [number, number];
   addResolutionTemplate?: boolean;
   addDurationTemplate?: boolean;
   /** Default: the checkpoint's `default_use_system_prompt`. */
@@ -199,7 +207,16 @@ export interface GeneratorPlan {
   sound?: { channels: number; frames: number; samples: number };
   action?: ActionPlan;
   /** `sigmas`: a distilled checkpoint's fixed schedule (one per step; its runs re-anchor the clean frames). */
-  sampler: { numInferenceSteps: number; guidanceScale: number; flowShift: number; cfg: boolean; sigmas?: number[] };
+  sampler: {
+    numInferenceSteps: number;
+    guidanceScale: number;
+    flowShift: number;
+    /** Whether the run has an uncond branch (guidance ≠ 1); its steps run it only inside `guidanceInterval`. */
+    cfg: boolean;
+    /** Timesteps `[lo, hi]` whose steps apply CFG (`[0, 1000]`: every step). */
+    guidanceInterval: readonly [number, number];
+    sigmas?: number[];
+  };
   /** What the prompt ids are built from ({@link generatorPrompts} of prompt.ts). */
   prompt: PromptTextOptions & { useSystemPrompt: boolean; maxSequenceLength?: number };
   grids: GenerationGrids;
@@ -533,6 +550,7 @@ export function planGeneration(
       guidanceScale: run.guidanceScale,
       flowShift: run.flowShift,
       cfg: run.guidanceScale !== 1,
+      guidanceInterval: checkedGuidanceInterval(run.guidanceInterval),
       ...(model.distilled ? { sigmas: [...model.distilled.sigmas] } : {}),
     },
     prompt: {
@@ -592,6 +610,22 @@ export function branchLayout(
   return { ...packed, noisyMask, noisyTokens };
 }
 
+/** A run's guidance interval, checked: `[lo, hi]` inside the timestep scale; absent: every step. */
+function checkedGuidanceInterval(v: readonly [number, number] | undefined): readonly [number, number] {
+  if (v === undefined) return GUIDANCE_EVERY_STEP;
+  const [min, max] = TIMESTEP_RANGE;
+  const [lo, hi] = v;
+  if (!(v.length === 2 && min <= lo && lo <= hi && hi <= max)) {
+    fail(
+      "guidanceInterval",
+      v,
+      `[lo, hi] with ${min} <= lo <= hi <= ${max} (scheduler timesteps)`,
+      "the steps that apply CFG are those whose timestep is in [lo, hi]",
+    );
+  }
+  return [lo, hi];
+}
+
 /** Sizes of the conditioning media a run reads (probe them before planning). */
 export interface RunMedia {
   image?: MediaSize;
@@ -634,6 +668,7 @@ export function generateRun(req: GenerateRequest, media: RunMedia = {}): Generat
     numInferenceSteps: e.numInferenceSteps,
     guidanceScale: e.guidanceScale,
     flowShift: e.flowShift,
+    guidanceInterval: e.guidanceInterval,
     addResolutionTemplate: req.useResolutionTemplate ?? false,
     addDurationTemplate: req.useDurationTemplate ?? false,
     maxSequenceLength: e.maxSequenceLength,
@@ -668,6 +703,7 @@ export function rolloutRun(
     numInferenceSteps: e.numInferenceSteps,
     guidanceScale: e.guidanceScale,
     flowShift: e.flowShift,
+    guidanceInterval: e.guidanceInterval,
     maxSequenceLength: e.maxSequenceLength,
     image: req.image ? media.image : undefined,
     video: req.video ? media.video : undefined,

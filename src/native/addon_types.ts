@@ -358,6 +358,8 @@ export interface RawGeneratorRequest {
   /** Read only when guidance != 1. */
   uncond?: RawGeneratorBranch;
   guidance: number;
+  /** Timesteps [lo, hi] (closed) whose steps apply CFG; the others run the cond pass alone. Default: every step. */
+  guidanceInterval?: [number, number];
   /** Latent frames, height, width. */
   latentShape: [number, number, number];
   /** Latent frames kept clean (ascending). */
@@ -424,6 +426,8 @@ export interface RawGeneratorResult {
   width: number;
   timesteps: Float32Array;
   sigmas: Float32Array;
+  /** Uncond (negative-prompt) forwards the run made: one per step inside the guidance interval (0 at guidance 1). */
+  uncondPasses: number;
 }
 
 /**

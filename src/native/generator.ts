@@ -234,6 +234,7 @@ export function rawRequest(input: GeneratorRunInput): RawGeneratorRequest {
   const req: RawGeneratorRequest = {
     cond: { ids: Int32Array.from(inputs.cond.inputIds), positions: inputs.cond.positions },
     guidance: plan.sampler.guidanceScale,
+    guidanceInterval: [plan.sampler.guidanceInterval[0], plan.sampler.guidanceInterval[1]],
     latentShape: [L.t, L.h, L.w],
     steps: plan.sampler.numInferenceSteps,
     flowShift: plan.sampler.flowShift,

@@ -152,9 +152,13 @@ export function diffusionFields(
   return f;
 }
 
-/** The `extra_params` both generate() and rollout() may carry: prompt templates, guardrails, prompt length. */
+/**
+ * The `extra_params` both generate() and rollout() may carry: prompt templates, guardrails, prompt length, the
+ * guidance interval (`guidance_interval: [lo, hi]`, read by the pipeline for every mode, pipeline_cosmos3.py:3347).
+ */
 export function commonExtraParams(req: Diffusion): Record<string, unknown> {
   const p: Record<string, unknown> = {};
+  if (req.guidanceInterval !== undefined) p.guidance_interval = [...req.guidanceInterval];
   if (req.useResolutionTemplate !== undefined) p.use_resolution_template = req.useResolutionTemplate;
   if (req.useDurationTemplate !== undefined) p.use_duration_template = req.useDurationTemplate;
   if (req.guardrails !== undefined) p.guardrails = req.guardrails;

@@ -12,6 +12,7 @@
  * import { MODE_DEFAULTS } from "./diffusion_defaults.ts";
  * MODE_DEFAULTS.image.numInferenceSteps; // 50
  * MODE_DEFAULTS.action.guidanceScale; // 1
+ * MODE_DEFAULTS.image.guidanceInterval; // [400, 1000]: CFG only at those timesteps
  * ```
  * @module
  */
@@ -21,26 +22,59 @@ export interface ModeDefaults {
   numInferenceSteps: number;
   guidanceScale: number;
   flowShift: number;
+  /** The scheduler timesteps `[lo, hi]` (closed) whose steps apply classifier-free guidance. */
+  guidanceInterval: GuidanceInterval;
 }
+
+/** Scheduler timesteps `[lo, hi]`, closed, on the 0-1000 scale of Cosmos 3's schedulers (`num_train_timesteps`). */
+export type GuidanceInterval = readonly [number, number];
+
+/** The timestep scale a guidance interval lives on: every Cosmos 3 timestep is in [0, 1000]. */
+export const TIMESTEP_RANGE: GuidanceInterval = Object.freeze([0, 1000] as const);
+
+/**
+ * CFG on every step: every timestep is inside [0, 1000], so the server (which compares the raw timestep,
+ * pipeline_cosmos3.py:2476-2481) and the native engine guide each step with it.
+ */
+export const GUIDANCE_EVERY_STEP: GuidanceInterval = TIMESTEP_RANGE;
+
+/** vLLM-Omni's text-to-image interval: CFG only for timesteps 400-1000 (`COSMOS3_T2I_DEFAULT_GUIDANCE_INTERVAL`). */
+export const T2I_GUIDANCE_INTERVAL: GuidanceInterval = Object.freeze([400, 1000] as const);
 
 /**
  * Per-mode defaults of the pipeline:
  * - `image` (text-to-image): 50 steps, guidance 7.0, flow shift 3.0, 1024x1024
- *   (pipeline_cosmos3.py:166-170, applied at :3276-3282); the server also limits CFG to timesteps 400-1000
- *   (`COSMOS3_T2I_DEFAULT_GUIDANCE_INTERVAL`, :171, :3347, gated at :2476-2481), which the native engine does not;
+ *   (pipeline_cosmos3.py:166-170, applied at :3276-3282), and CFG only for timesteps 400-1000
+ *   (`COSMOS3_T2I_DEFAULT_GUIDANCE_INTERVAL`, :171, :3283, read at :3347, gated in diffuse() at :2476-2481,
+ *   whose sequential-CFG loop skips the uncond pass outside it, :2643-2687); the native engine does the same;
  * - `video` (text/image/video-to-video, ± sound): 35 steps, guidance 6.0, 1280x720, 189 frames
- *   (:159-163, applied at :3284-3295); the flow shift is the engine's start-up value,
- *   10.0 unless the server was started with another `flow_shift` (:164, :969-975);
+ *   (:159-163, applied at :3284-3295), CFG on every step (no interval, :3297); the flow shift is the engine's
+ *   start-up value, 10.0 unless the server was started with another `flow_shift` (:164, :969-975);
  * - `action` (policy, forward and inverse dynamics): 30 steps, guidance 1.0, flow shift 5.0
- *   (:3318-3320).
+ *   (:3318-3320), no interval.
  *
  * cosmos-framework's CLI and diffusers' pipeline differ (README.md "Differences from the Cosmos 3 README").
  */
 export const MODE_DEFAULTS = Object.freeze(
   {
-    image: Object.freeze({ numInferenceSteps: 50, guidanceScale: 7.0, flowShift: 3.0 }),
-    video: Object.freeze({ numInferenceSteps: 35, guidanceScale: 6.0, flowShift: 10.0 }),
-    action: Object.freeze({ numInferenceSteps: 30, guidanceScale: 1.0, flowShift: 5.0 }),
+    image: Object.freeze({
+      numInferenceSteps: 50,
+      guidanceScale: 7.0,
+      flowShift: 3.0,
+      guidanceInterval: T2I_GUIDANCE_INTERVAL,
+    }),
+    video: Object.freeze({
+      numInferenceSteps: 35,
+      guidanceScale: 6.0,
+      flowShift: 10.0,
+      guidanceInterval: GUIDANCE_EVERY_STEP,
+    }),
+    action: Object.freeze({
+      numInferenceSteps: 30,
+      guidanceScale: 1.0,
+      flowShift: 5.0,
+      guidanceInterval: GUIDANCE_EVERY_STEP,
+    }),
   } satisfies Record<string, ModeDefaults>,
 );
 

@@ -4,7 +4,7 @@
  *
  * Settings the caller leaves out are left to the model: cosmos-ts does not send them, so
  * the server (or the native engine) applies its own per-mode default, which differs by mode
- * (text-to-image 50 steps / guidance 7.0 / flow shift 3.0 at 1024x1024; video 35 / 6.0 / 10.0
+ * (text-to-image 50 steps / guidance 7.0 only for timesteps 400-1000 / flow shift 3.0 at 1024x1024; video 35 / 6.0 / 10.0
  * at 1280x720; see src/schema/diffusion_defaults.ts). The validated request shows the values
  * a run will use in `effective`, and which of them are defaults in `effective.defaulted`.
  *
@@ -16,6 +16,7 @@
  * req.numFrames; // undefined: not sent
  * req.effective.numFrames; // 189, the model's default
  * req.effective.numInferenceSteps; // 35
+ * req.effective.guidanceInterval; // [0, 1000]: CFG on every step (text-to-image: [400, 1000])
  * ```
  * @module
  */
@@ -29,10 +30,12 @@ import {
   DEFAULT_OUTPUT_FPS,
   DEFAULT_VIDEO_FRAMES,
   DEFAULT_VIDEO_SIZE,
+  type GuidanceInterval,
   latentFrames,
   MODE_DEFAULTS,
   type ModeDefaults,
   roundedVideoFrames,
+  TIMESTEP_RANGE,
 } from "./diffusion_defaults.ts";
 import { ImageInput, VideoInput } from "./media_input.ts";
 import {
@@ -65,6 +68,22 @@ export const DiffusionParams = z.object({
   numInferenceSteps: z.number().int().min(1).max(200).optional(),
   /** Scheduler flow shift. */
   flowShift: z.number().gt(0).max(100).optional(),
+  /**
+   * The scheduler timesteps `[lo, hi]` (closed, 0 ≤ lo ≤ hi ≤ 1000) whose steps apply classifier-free guidance;
+   * the other steps run the conditional pass alone (no unconditional forward). Sent as the server's
+   * `extra_params.guidance_interval` (vLLM-Omni pipeline_cosmos3.py:3347, gated at :2476-2481). The model's
+   * default: `[400, 1000]` for text-to-image, every step (`[0, 1000]`) otherwise.
+   */
+  guidanceInterval: z.tuple([z.number(), z.number()]).superRefine(([lo, hi], ctx) => {
+    const [min, max] = TIMESTEP_RANGE;
+    if (!(min <= lo && lo <= hi && hi <= max)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `[${lo}, ${hi}] is not an interval of scheduler timesteps`,
+        params: { allowed: `[lo, hi] with ${min} <= lo <= hi <= ${max} (scheduler timesteps)` },
+      });
+    }
+  }).optional(),
   seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
   /** Prompt tokens kept for conditioning; longer prompts are truncated (model default 4096). */
   maxSequenceLength: z.number().int().min(1).max(1_048_576).optional(),
@@ -89,6 +108,8 @@ export interface EffectiveDiffusion {
   numInferenceSteps: number;
   guidanceScale: number;
   flowShift: number;
+  /** Timesteps `[lo, hi]` whose steps apply CFG (`[0, 1000]`: every step). */
+  guidanceInterval: GuidanceInterval;
   maxSequenceLength: number;
   /** Which of these settings the request left to the model's default (and cosmos-ts does not send). */
   defaulted: string[];
@@ -96,25 +117,27 @@ export interface EffectiveDiffusion {
 
 type DiffusionInput = z.output<typeof DiffusionParams>;
 
-/** Steps, guidance, flow shift and prompt length: the request's, else the mode's default. */
+/** Steps, guidance (and its interval), flow shift and prompt length: the request's, else the mode's default. */
 export function effectiveDenoising(
   r: DiffusionInput,
   defaults: ModeDefaults,
   defaulted: string[],
 ): Omit<EffectiveDiffusion, "numFrames" | "fps" | "defaulted"> {
-  const pick = <K extends "numInferenceSteps" | "guidanceScale" | "flowShift">(k: K): number => {
-    if (r[k] !== undefined) return r[k] as number;
+  const pick = <K extends keyof ModeDefaults>(k: K): ModeDefaults[K] => {
+    if (r[k] !== undefined) return r[k] as ModeDefaults[K];
     defaulted.push(k);
     return defaults[k];
   };
   const numInferenceSteps = pick("numInferenceSteps");
   const guidanceScale = pick("guidanceScale");
   const flowShift = pick("flowShift");
+  const guidanceInterval = pick("guidanceInterval");
   if (r.maxSequenceLength === undefined) defaulted.push("maxSequenceLength");
   return {
     numInferenceSteps,
     guidanceScale,
     flowShift,
+    guidanceInterval,
     maxSequenceLength: r.maxSequenceLength ?? DEFAULT_MAX_SEQUENCE_LENGTH,
   };
 }

@@ -87,6 +87,7 @@ describe("distilled checkpoints: effective settings and plan", () => {
       guidanceScale: 1,
       flowShift: 1,
       cfg: false,
+      guidanceInterval: [0, 1000],
       sigmas: modular.distilled_sigmas,
     });
     assert.equal(plan.prompt.useSystemPrompt, true);

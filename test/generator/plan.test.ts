@@ -20,6 +20,7 @@ import {
 import { DEFAULT_GENERATOR_MODEL, parseGeneratorModelConfig } from "../../src/generator/config.ts";
 import { GenerateRequest } from "../../src/schema/generate_request.ts";
 import { RolloutRequest } from "../../src/schema/rollout_request.ts";
+import { parseWith } from "../../src/schema/validate.ts";
 
 const base = { prompt: "p", fps: 24, numInferenceSteps: 35, guidanceScale: 6, flowShift: 10 } as const;
 const video = (over: Partial<GeneratorRun> = {}): GeneratorRun => ({
@@ -214,11 +215,39 @@ describe("from validated requests", () => {
     const req = GenerateRequest.parse({ prompt: "A robot arm.", resolution: "480p", numFrames: 30, sound: true });
     const p = planGeneration(generateRun(req));
     assert.deepEqual([p.width, p.height, p.numFrames], [832, 480, 33]);
-    assert.deepEqual(p.sampler, { numInferenceSteps: 35, guidanceScale: 6, flowShift: 10, cfg: true });
+    assert.deepEqual(p.sampler, {
+      numInferenceSteps: 35,
+      guidanceScale: 6,
+      flowShift: 10,
+      cfg: true,
+      guidanceInterval: [0, 1000],
+    });
     assert.deepEqual([p.prompt.addResolutionTemplate, p.prompt.addDurationTemplate], [false, false]);
     assert.equal(p.prompt.maxSequenceLength, 4096);
     const img = planGeneration(generateRun(GenerateRequest.parse({ prompt: "x", output: "image" })));
     assert.deepEqual([img.task, img.width, img.height, img.sampler.numInferenceSteps], ["t2i", 1024, 1024, 50]);
+    // vLLM-Omni's text-to-image interval (pipeline_cosmos3.py:171): CFG only for timesteps 400-1000.
+    assert.deepEqual([img.sampler.guidanceScale, img.sampler.guidanceInterval], [7, [400, 1000]]);
+  });
+  test("guidanceInterval: the request's, checked in the schema and the plan (field and allowed range named)", () => {
+    const req = GenerateRequest.parse({ prompt: "x", output: "image", guidanceInterval: [0, 1000] });
+    assert.deepEqual(planGeneration(generateRun(req)).sampler.guidanceInterval, [0, 1000]);
+    for (const bad of [[600, 400], [-1, 500], [400, 1001]]) {
+      assert.throws(
+        () => parseWith(GenerateRequest, { prompt: "x", guidanceInterval: bad }, "request"),
+        (e: unknown) =>
+          e instanceof ValidationError && e.field === "request.guidanceInterval" &&
+          /0 <= lo <= hi <= 1000/.test(e.issues[0].allowed),
+      );
+    }
+    for (const bad of [[600, 400], [-1, 500], [400, 1001], [Number.NaN, 1]] as [number, number][]) {
+      throwsField(() => planGeneration({ ...generateRun(req), guidanceInterval: bad }), "guidanceInterval");
+    }
+    // A GeneratorRun without one guides every step (diffusers' pipeline).
+    assert.deepEqual(planGeneration({ ...generateRun(req), guidanceInterval: undefined }).sampler.guidanceInterval, [
+      0,
+      1000,
+    ]);
   });
   test("rollout(): chunk, domain, width and tier from the request; action defaults (30 steps, guidance 1)", () => {
     const req = RolloutRequest.parse({

@@ -412,6 +412,8 @@ export interface PipelinePlan {
   guidance: number;
   flowShift: number;
   maxSequenceLength: number;
+  /** Timesteps [lo, hi] whose steps apply CFG; null: every step (:3283, :3297, read at :3347, gated at :2476-2481). */
+  guidanceInterval: [number, number] | null;
   action?: { mode: string; chunk: number; rawDim: number; domainId: number };
 }
 
@@ -434,6 +436,13 @@ export function planPipeline(kind: "image" | "video", p: {
   const e = p.extra;
   const num = (k: string) => (e[k] === undefined || e[k] === null ? undefined : Number(e[k]));
   const mode = actionMode(e.action_mode);
+  // _get_sp_param: extra_args' value unless None, else the mode's default; diffuse() unpacks it as `lo, hi`.
+  const interval = (dflt: [number, number] | null): [number, number] | null => {
+    const v = e.guidance_interval;
+    if (v === undefined || v === null) return dflt;
+    if (!Array.isArray(v) || v.length !== 2) throw new Error("cannot unpack guidance_interval into (lo, hi)");
+    return [Number(v[0]), Number(v[1])];
+  };
   if (kind === "image") {
     return {
       kind,
@@ -444,6 +453,7 @@ export function planPipeline(kind: "image" | "video", p: {
       guidance: p.guidance ?? 7.0,
       flowShift: num("flow_shift") ?? p.flowShift ?? 3.0, // :3280-3282
       maxSequenceLength: num("max_sequence_length") || 4096, // :3350-3353
+      guidanceInterval: interval([400, 1000]), // COSMOS3_T2I_DEFAULT_GUIDANCE_INTERVAL (:171, :3283)
     };
   }
   let numFrames = p.numFrames ?? 189; // :3291
@@ -546,6 +556,7 @@ export function planPipeline(kind: "image" | "video", p: {
     guidance,
     flowShift: num("flow_shift") ?? p.flowShift ?? flowShift,
     maxSequenceLength: num("max_sequence_length") || 4096,
+    guidanceInterval: interval(null), // no default interval for video or action (:3297)
     ...(action ? { action } : {}),
   };
 }

@@ -51,6 +51,7 @@ function samePlan(
     numInferenceSteps: number;
     guidanceScale: number;
     flowShift: number;
+    guidanceInterval: readonly [number, number];
     maxSequenceLength: number;
   },
 ) {
@@ -60,11 +61,14 @@ function samePlan(
     steps: eff.numInferenceSteps,
     guidance: eff.guidanceScale,
     flowShift: eff.flowShift,
+    // The server's "no interval" (None) is CFG on every step: every timestep is in [0, 1000].
+    guidanceInterval: [...eff.guidanceInterval],
     maxSequenceLength: eff.maxSequenceLength,
   };
   if (eff.width !== undefined) Object.assign(want, { width: eff.width, height: eff.height });
   const got: Record<string, unknown> = {};
   for (const k of Object.keys(want)) got[k] = (rec.plan as unknown as Record<string, unknown>)[k];
+  got.guidanceInterval ??= [0, 1000];
   assert.deepEqual(got, want);
 }
 
@@ -108,14 +112,14 @@ describe("remoteGenerate", () => {
     });
     assert.deepEqual(srv.requests[0].dropped, []);
     samePlan(srv.requests[0], req.effective);
-    assert.deepEqual(req.effective.defaulted, ["numInferenceSteps", "guidanceScale", "flowShift"]);
+    assert.deepEqual(req.effective.defaulted, ["numInferenceSteps", "guidanceScale", "flowShift", "guidanceInterval"]);
     assert.equal(r.mode, "text-to-image");
     assert.equal(r.seed, 42);
     assert.deepEqual(r.media, { path: out, mimeType: "image/png", width: 48, height: 32, hasSound: false });
     assert.deepEqual(new Uint8Array(readFileSync(out)), png);
   });
 
-  test("text-to-image with nothing set sends nothing else: the server's 50 / 7.0 / 3.0 at 1024x1024, shown in effective", async () => {
+  test("text-to-image with nothing set sends nothing else: the server's 50 / 7.0 (timesteps 400-1000) / 3.0 at 1024x1024, shown in effective", async () => {
     srv.requests.length = 0;
     const req = gen({ prompt: "A lighthouse.", output: "image", outputPath: join(dir, "def.png") });
     await remoteGenerate(req, { url: srv.url }, FAST);
@@ -128,10 +132,28 @@ describe("remoteGenerate", () => {
       numInferenceSteps: 50,
       guidanceScale: 7,
       flowShift: 3,
+      guidanceInterval: [400, 1000],
       maxSequenceLength: 4096,
       defaulted: undefined,
     });
     samePlan(srv.requests[0], req.effective);
+  });
+
+  test("guidanceInterval goes as extra_params.guidance_interval on both endpoints; [0, 1000] turns the text-to-image interval off", async () => {
+    srv.requests.length = 0;
+    const img = gen({ prompt: "x", output: "image", guidanceInterval: [0, 1000], outputPath: join(dir, "gi.png") });
+    await remoteGenerate(img, { url: srv.url }, FAST);
+    assert.deepEqual((srv.requests[0].json as Record<string, unknown>).extra_params, { guidance_interval: [0, 1000] });
+    assert.deepEqual(srv.requests[0].dropped, []);
+    assert.deepEqual(srv.requests[0].plan?.guidanceInterval, [0, 1000]);
+    samePlan(srv.requests[0], img.effective);
+    const vid = gen({ prompt: "x", guidanceInterval: [500, 900], outputPath: join(dir, "gi.mp4") });
+    await remoteGenerate(vid, { url: srv.url }, FAST);
+    assert.deepEqual(fields(srv.requests[1]).at(-1), ["extra_params", '{"guidance_interval":[500,900]}']);
+    assert.deepEqual(srv.requests[1].dropped, []);
+    assert.deepEqual(srv.requests[1].plan?.guidanceInterval, [500, 900]);
+    samePlan(srv.requests[1], vid.effective);
+    assert.equal(vid.effective.defaulted.includes("guidanceInterval"), false);
   });
 
   test("text-to-image to .jpg converts to JPEG", async () => {
@@ -193,6 +215,7 @@ describe("remoteGenerate", () => {
       "numInferenceSteps",
       "guidanceScale",
       "flowShift",
+      "guidanceInterval",
       "maxSequenceLength",
       "numFrames",
       "fps",
