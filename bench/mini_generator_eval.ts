@@ -14,8 +14,10 @@
  *   ({@link pathError}; a frame where the predicted gripper is not found counts half the width), next to
  *   the baseline of the first frame held still.
  * - policy / inverse dynamics: the predicted 16 × 10 chunk against the simulated one — the mean distance
- *   of the TCP position (columns 0–2, metres) and the mean absolute gripper error (column 9, 0 open … 1
- *   closed), next to the baseline of the mean chunk of 200 training seeds ({@link chunkError}).
+ *   of the TCP position (columns 0–2, metres) and the mean absolute gripper error (column 9, 1 open … 0
+ *   closed, Cosmos 3's convention; a checkpoint trained on data from before commit 92e9261, 0 open, reads
+ *   near the truth's mean |1 − 2g| instead of its own error), next to the baseline of the mean chunk of 200 training seeds
+ *   ({@link chunkError}).
  * - timing: seconds per call on this machine (the issue's target: a mini text-to-video ≤ 60 s on a
  *   2-core CPU).
  *

@@ -26,6 +26,11 @@ export const FINGER_LENGTH = 0.055;
 export const PALM_HEIGHT = 0.022;
 /** Width of the action row of the single-arm layout. */
 export const ACTION_DIM = 10;
+/**
+ * The gripper column's convention, as the training-data writers record it with every chunk (data written before
+ * commit 92e9261 carries no such field and has the reverse, 0 open … 1 closed).
+ */
+export const GRIPPER_CONVENTION = "1 open, 0 closed" as const;
 
 /** The gripper's pose: TCP (the point between the fingertips), yaw of the finger axis, opening 1 open … 0 closed. */
 export interface GripperPose {

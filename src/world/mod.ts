@@ -27,7 +27,7 @@ export { OBJECT_COLORS, ObjectColor, ObjectShape, type Rgb, SCENERY, shadesOf } 
 export { type Camera, cameraAt, project, type Vec3 } from "./geometry.ts";
 export { Canvas, type RgbBuffer } from "./raster.ts";
 export { makeScene, Scene, type SceneOptions, WorldObject } from "./scene.ts";
-export { ACTION_DIM, actionRow, type GripperPose, poseOfRow } from "./gripper.ts";
+export { ACTION_DIM, actionRow, GRIPPER_CONVENTION, type GripperPose, poseOfRow } from "./gripper.ts";
 export {
   Direction,
   DIRECTION_WORDS,

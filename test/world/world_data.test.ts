@@ -11,9 +11,18 @@ import { probeVideo, readActionChunk, readImage } from "../../src/media/mod.ts";
 import { parseAnswer } from "../../src/reasoner/parse.ts";
 import { ChatMessages } from "../../src/schema/messages.ts";
 import { REASON_TASKS, type ReasonTask } from "../../src/schema/reason_request.ts";
-import { gridBox, OBJECT_COLORS, type ObjectColor, SEED_SPLITS, shadesOf, splitOfSeed } from "../../src/world/mod.ts";
+import {
+  gridBox,
+  GRIPPER_CONVENTION,
+  OBJECT_COLORS,
+  type ObjectColor,
+  SEED_SPLITS,
+  shadesOf,
+  splitOfSeed,
+} from "../../src/world/mod.ts";
 import { colorMask } from "./_pixels.ts";
 import { type DataRecord, DataTask, parseArgs, writeWorldData } from "../../tools/train/world_data.ts";
+import { writeGeneratorData } from "../../tools/train/generator_data.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "cosmos-world-data-"));
 const train = join(dir, "train");
@@ -36,6 +45,8 @@ describe("world data: the JSONL files", () => {
     }
     const manifest = JSON.parse(readFileSync(join(train, "manifest.json"), "utf8"));
     assert.equal(manifest.split, "train");
+    // format 2: the chunks' gripper column is Cosmos 3's (format 1 had the reverse)
+    assert.deepEqual([manifest.format, manifest.gripper], ["cosmos-ts world data 2", "1 open, 0 closed"]);
     assert.deepEqual(manifest.seeds, { from: 40, to: 46 });
     assert.deepEqual(manifest.records, summary.records);
   });
@@ -124,6 +135,24 @@ describe("world data: the media", () => {
       for (const r of records(t)) {
         for (const p of Object.values(r.media)) assert.ok(existsSync(join(train, p)), `${r.id}: ${p}`);
       }
+    }
+  });
+  test("the chunks are in Cosmos 3's gripper convention, and generator_data.ts writes the same ones", async () => {
+    assert.equal(GRIPPER_CONVENTION, "1 open, 0 closed");
+    const gen = records("generator");
+    const cot = records("action_cot");
+    for (const r of [...gen, ...cot]) assert.equal(r.gripper, GRIPPER_CONVENTION, r.id);
+    const out = join(dir, "generator_data");
+    writeGeneratorData({ out, split: "train", offset: 40, count: 3, frames: 17, fps: 10, width: 320, height: 192 });
+    const lines = readFileSync(join(out, "samples.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines.length, 3);
+    for (const line of lines) {
+      const r = gen.find((g) => g.seed === line.seed)!;
+      const chunk = await readActionChunk(join(train, r.media.actions), { dim: 10 });
+      assert.deepEqual(line.actions, chunk, `seed ${line.seed}`);
+      assert.equal(line.gripper, GRIPPER_CONVENTION);
+      // every scenario leaves home open: the first row is still mostly open, and some row closes on the object
+      assert.ok(chunk[0][9] > 0.5 && chunk.some((row) => row[9] === 0), `seed ${line.seed}: ${chunk.map((x) => x[9])}`);
     }
   });
   test("implausible samples point at their own clip; plausible ones reuse the clean clip", () => {

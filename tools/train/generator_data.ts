@@ -5,7 +5,9 @@
  * under a carried `node`, one process per core (`tools/device/train_mini_generator.sh`).
  *
  * The prompt and the action chunk are the ones `world_data.ts` writes in `generator.jsonl`
- * (`generatorPrompt`, `sample.actions`): the same world, the same seeds, only the container differs.
+ * (`generatorPrompt`, `sample.actions`): the same world, the same seeds, only the container differs. Each line
+ * says the chunk's gripper convention (`gripper`: "1 open, 0 closed", Cosmos 3's; lines without it were written
+ * before commit 92e9261 and have the reverse).
  *
  * ```sh
  * node --import tsx tools/train/generator_data.ts --out /tmp/g0 --split train --offset 0 --count 100
@@ -19,6 +21,7 @@ import { join } from "node:path";
 import { makeSample, renderClip } from "../../src/world/sample.ts";
 import { seedsOf } from "../../src/world/seeds.ts";
 import { generatorEvents, generatorPrompt } from "../../src/world/tasks.ts";
+import { GRIPPER_CONVENTION } from "../../src/world/gripper.ts";
 import { EMBODIMENTS } from "../../src/schema/embodiments.ts";
 
 /** Parsed command line (every option is `--name value`). */
@@ -85,6 +88,7 @@ export function writeGeneratorData(o: GeneratorDataOptions): { seeds: number; se
         prompt: generatorPrompt(sample),
         instruction: sample.scenario.instruction,
         actions: sample.actions,
+        gripper: GRIPPER_CONVENTION,
         domainName: EMBODIMENTS.droid.domainName,
         frames: o.frames,
         fps: o.fps,

@@ -132,6 +132,11 @@ def vae_config():
 # ----------------------------------------------------------------------------------------------------------
 
 
+# The action chunks' gripper column as generator_data.ts records it (src/world/gripper.ts GRIPPER_CONVENTION):
+# Cosmos 3's, 1 open ... 0 closed.
+GRIPPER_CONVENTION = "1 open, 0 closed"
+
+
 def load_data(folders, wait, max_clips, device, delete):
     """Clips of every folder whose writer finished (DONE; waited for up to `wait` seconds in all), as one uint8
     tensor [N, T, H, W, 3] on the device (moved folder by folder: the host never holds two copies)."""
@@ -148,6 +153,11 @@ def load_data(folders, wait, max_clips, device, delete):
             continue
         recs = [json.loads(line) for line in open(os.path.join(d, "samples.jsonl")) if line.strip()]
         if not recs:
+            continue
+        if recs[0].get("gripper") != GRIPPER_CONVENTION:
+            # generator_data.ts before commit 92e9261 wrote the reverse (0 open, 1 closed) and no "gripper" field
+            log(f"{d}: gripper column {recs[0].get('gripper', '0 open, 1 closed (no field)')!r}, not "
+                f"{GRIPPER_CONVENTION!r}: skipped")
             continue
         f, h, w = recs[0]["frames"], recs[0]["height"], recs[0]["width"]
         raw = np.fromfile(os.path.join(d, "frames.u8"), dtype=np.uint8)

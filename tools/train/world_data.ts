@@ -8,7 +8,9 @@
  * gripper's waypoints), `physical_plausibility` (about half implausible), `describe_anything`
  * (marks drawn on the image), and `generator` (a clip, its first frame, its single-arm 10D action
  * chunk and a text prompt such as "… The red cube slides to the left.": text-to-video, forward
- * and inverse dynamics, policy).
+ * and inverse dynamics, policy). Chunks are in Cosmos 3's gripper convention, 1 open … 0 closed: the
+ * records that carry a chunk and the manifest say so (`gripper`); data written before commit 92e9261
+ * (manifest format 1) has the reverse.
  *
  * Seeds come from one split only (src/world/seeds.ts): `--split train` can never write a
  * held-out seed.
@@ -40,6 +42,7 @@ import {
   describeTask,
   generatorEvents,
   generatorPrompt,
+  GRIPPER_CONVENTION,
   groundingTask,
   makeSample,
   plausibilityTask,
@@ -385,6 +388,7 @@ export async function writeWorldData(
           reference: t.reference,
           media: { image },
           actions: sample.actions,
+          gripper: GRIPPER_CONVENTION,
         });
       }
       if (tasks.has("describe_anything")) {
@@ -447,6 +451,7 @@ export async function writeWorldData(
         embodiment: "droid",
         domainName: EMBODIMENTS.droid.domainName,
         actionDim: EMBODIMENTS.droid.actionDim,
+        gripper: GRIPPER_CONVENTION,
         frames: g.frames,
         fps: g.fps,
         width: o.size.width,
@@ -471,7 +476,9 @@ export async function writeWorldData(
     join(o.out, "manifest.json"),
     JSON.stringify(
       {
-        format: "cosmos-ts world data 1",
+        // 2: the action chunks' gripper column is Cosmos 3's 1 open … 0 closed (1, before commit 92e9261: 0 open)
+        format: "cosmos-ts world data 2",
+        gripper: GRIPPER_CONVENTION,
         split: o.split,
         seeds: range,
         seedSplits: SEED_SPLITS,
