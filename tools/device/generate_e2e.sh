@@ -4,7 +4,10 @@
 # latents (vision, and sound for t2v_sound), final latents and decoded frames vs Cosmos3OmniPipeline (pass: all
 # <= 1e-3; the AVAE-decoded wave of t2v_sound <= 1e-4), the wall time of a first run and the device bytes a second
 # run of the same request leaves in use (pass: 0; on CUDA the run's latents, CFG velocities and sampler history are blocks of the transformer's pool
-# from the initial latents to the VAE / AVAE, so this also checks they are all given back). The
+# from the initial latents to the VAE / AVAE, so this also checks they are all given back); and the guidance interval
+# on the t2i run (uncond forwards 0 / 2 / 1 for guidance 1, [0, 900], [900, 1000]; the unguided step 0 = the
+# guidance-1 run's within 1e-5, the guided step 0 = diffusers' within 1e-3; the [0, 900] run's final latents on CUDA
+# vs the CPU run within 1e-3: the CUDA path of the interval, written in commit 6195466, not yet run on a GPU). The
 # device has no node and no npm: the driver is bundled with esbuild (sharp stays external and is carried) and run
 # with a carried node binary, as tools/device/reason_e2e.sh does.
 #
@@ -42,10 +45,19 @@ device)
   /tmp/node -e '
     const fs = require("fs");
     let ok = true;
+    const heads = {};
     for (const d of ["cpu", "cuda"]) {
       const p = `${process.argv[1]}/${d}.jsonl`;
-      const rows = fs.existsSync(p) ? fs.readFileSync(p, "utf8").trim().split("\n").filter((l) => l.startsWith("{")).map(JSON.parse) : [];
+      const all = fs.existsSync(p) ? fs.readFileSync(p, "utf8").trim().split("\n").filter((l) => l.startsWith("{")).map(JSON.parse) : [];
+      const rows = all.filter((r) => r.mode !== "t2i_interval");
       if (rows.length !== 5) { ok = false; console.log(d, "runs:", rows.length, "of 5"); }
+      // The guidance interval: passes 0 / 2 / 1, the unguided step = guidance 1, the guided ones = CFG (diffusers).
+      const gi = all.find((r) => r.mode === "t2i_interval");
+      heads[d] = gi?.head;
+      const giOk = !!gi && gi.backend === d && JSON.stringify(gi.uncondPasses) === "[0,2,1]" &&
+        gi.unguidedStep0VsGuidance1 <= 1e-5 && gi.guidedStep1VsGuidance1 > 1e-3 && gi.guidedStep0VsDiffusers <= 1e-3;
+      if (!giOk) ok = false;
+      console.log(d, "t2i guidance interval", giOk ? "ok" : "BAD", gi ? JSON.stringify({ ...gi, head: undefined }) : "missing");
       for (const r of rows) {
         const worst = Math.max(...r.steps, ...(r.sound ?? []), r.final, r.video);
         const wave = "wave" in r ? ` wave ${typeof r.wave === "number" ? r.wave.toExponential(2) : "missing"}` : "";
@@ -55,6 +67,10 @@ device)
         console.log(d, r.mode, "backend", r.backend, "worst", worst.toExponential(2) + wave, r.ms, "ms", "bytes left", r.bytesLeft);
       }
     }
+    // The [0, 900] run on CUDA vs its CPU twin (first 64 final latents).
+    const headDiff = heads.cpu && heads.cuda ? Math.max(...heads.cpu.map((v, i) => Math.abs(v - heads.cuda[i]))) : NaN;
+    if (!(headDiff <= 1e-3)) ok = false;
+    console.log("t2i guidance interval cuda vs cpu (first 64 final latents)", headDiff);
     console.log(ok ? "PASS" : "FAIL");' "$out" ;;
 *) echo "usage: generate_e2e.sh bundle|device" >&2; exit 2 ;;
 esac

@@ -5,13 +5,13 @@
 // after every step and the AVAE's decoded wave), the run's wall time, and the bytes of the device models run on
 // (nativeMemory(): the CUDA pools on the GPU, where the latents, velocities and sampler history now live) still
 // in use after the run compared with before it (0: every block the run took was given back). Bundled and run by
-// tools/device/generate_e2e.sh.
+// tools/device/generate_e2e.sh. Then one line for the guidance interval (below).
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import process from "node:process";
 import sharp from "sharp";
 import { conditioningPixels } from "../../src/api/native_generate.ts";
-import { generatorInputs, planGeneration } from "../../src/generator/mod.ts";
+import { generatorInputs, type GeneratorRun, planGeneration } from "../../src/generator/mod.ts";
 import { nativeDeviceInfo, nativeMemory } from "../../src/native/mod.ts";
 import { openCosmos3Generator } from "../../src/native/generator.ts";
 import { f32, maxAbsDiff, readSafetensors } from "../../test/multimodal/_fixture.ts";
@@ -83,6 +83,31 @@ for (const mode of ["t2i", "t2v", "i2v", "v2v", "t2v_sound"]) {
     bytesLeft: mem.bytesInUse - inUseBefore,
     repeat: maxAbsDiff(r.latents, first.latents),
     peakBytes: mem.peakBytes,
+  }));
+}
+// The guidance interval (CFG only at steps whose timestep is in [lo, hi]; the uncond forward skipped elsewhere) on the
+// fixture's t2i run (timesteps 999, 857, 600): [0, 900] leaves step 0 unguided (its latents = a guidance-1 run's),
+// [900, 1000] guides step 0 alone (its latents = diffusers' CFG step 0); the uncond forwards counted. `head`: the
+// first final latents of the [0, 900] run, compared across backends by generate_e2e.sh.
+{
+  const spec = reference.t2i;
+  const store = readSafetensors(join(REF, "pipeline_t2i.safetensors"));
+  const go = (over: Partial<GeneratorRun>) => {
+    const plan = planGeneration({ ...pipelineRun(spec), ...over }, s.model);
+    const inputs = generatorInputs(plan, s.tokenizer, s.model);
+    return s.run({ plan, inputs, noise: f32(store.get("noise.vision")), keepStepLatents: true, decode: false });
+  };
+  const g1 = await go({ guidanceScale: 1 });
+  const rest = await go({ guidanceInterval: [0, 900] });
+  const first = await go({ guidanceInterval: [900, 1000] });
+  console.log(JSON.stringify({
+    mode: "t2i_interval",
+    backend: (s.raw.info() as { backend?: string }).backend,
+    uncondPasses: [g1.uncondPasses, rest.uncondPasses, first.uncondPasses],
+    unguidedStep0VsGuidance1: maxAbsDiff(rest.stepLatents[0], g1.stepLatents[0]),
+    guidedStep1VsGuidance1: maxAbsDiff(rest.stepLatents[1], g1.stepLatents[1]),
+    guidedStep0VsDiffusers: maxAbsDiff(first.stepLatents[0], f32(store.get("step.0.vision"))),
+    head: Array.from(rest.latents.subarray(0, 64)),
   }));
 }
 await s.free();
