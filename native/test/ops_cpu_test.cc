@@ -573,13 +573,13 @@ int main() {
     truth("attention_cpu: 1 thread == 4 threads (bitwise)", a1 == a4);
   }
   // attention: GQA 6 q heads / 2 kv heads, causal with a cache offset, and full (non-causal); then the
-  // Generator's shape (head_dim 64, 150 queries = 3 query blocks of the GEMM path, 2 kv heads).
+  // Generator's shape (head_dim 64, 300 queries = 2 query blocks of the GEMM path, 2 kv heads).
   struct AttnCase {
     int nq, off, qh, kvh, hd;
     const char *causal_name, *full_name;
   };
   for (const AttnCase& c : {AttnCase{5, 7, 6, 2, 8, "attention_causal", "attention_full"},
-                            AttnCase{150, 30, 4, 2, 64, "attention_causal 150q hd64", "attention_full 150q hd64"}}) {
+                            AttnCase{300, 63, 4, 2, 64, "attention_causal 300q hd64", "attention_full 300q hd64"}}) {
     int nq = c.nq, off = c.off, nkv = off + nq, qh = c.qh, kvh = c.kvh, hd = c.hd;
     auto q = randv((size_t)nq * qh * hd), k = randv((size_t)nkv * kvh * hd), v = randv((size_t)nkv * kvh * hd);
     for (int causal = 0; causal < 2; ++causal) {

@@ -18,8 +18,9 @@ void attention_blocked(float* out, const float* q, const float* k, const float* 
                        const cosmos::CpuContext& ctx) {
   const int group = q_heads / kv_heads, hd = head_dim;
   const int ldq = q_heads * hd, ldkv = kv_heads * hd;
-  // Query block: up to 64 rows, fewer when the score block would pass 256k floats (1 MiB per thread).
-  const int qb = std::max(1, std::min(64, 262144 / std::max(1, n_kv)));
+  // Query block: up to 256 rows (each block packs its head's K and V once), fewer when the score block would pass
+  // 256k floats (1 MiB per thread).
+  const int qb = std::max(1, std::min(256, 262144 / std::max(1, n_kv)));
   const int blocks = (n_q + qb - 1) / qb;
   cosmos::parallel_for(ctx, q_heads * blocks, 1, [&](int t0, int t1) {
     std::vector<float> scores, pack;
