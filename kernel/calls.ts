@@ -32,10 +32,10 @@ import { generate as libraryGenerate, reason as libraryReason, rollout as librar
 import { describeBackend, resolveBackend } from "../src/backend/resolve.ts";
 import type { GenerateRequestInput } from "../src/schema/generate_request.ts";
 import {
-  DEFAULT_MAX_TOKENS,
   type ReasonRequestInput,
   type ReasonTask,
   TINY_CHECKPOINT_CAPS,
+  withMaxTokensCap,
   withTinyCheckpointCaps,
 } from "../src/schema/reason_request.ts";
 import { ObjectColor, ObjectShape } from "../src/world/palette.ts";
@@ -234,19 +234,9 @@ export const MINI_REASONER_CAPS: Readonly<{ maxTokens: number }> = Object.freeze
  * ```
  */
 export function withMiniCheckpointCaps(request: ReasonRequestInput): ReasonRequestInput {
-  const given = request.maxTokens ?? request.sampling?.max_tokens;
-  if (
-    request.maxTokens !== undefined && request.sampling?.max_tokens !== undefined &&
-    request.maxTokens !== request.sampling.max_tokens
-  ) {
-    return request;
-  }
-  const { max_tokens: _limit, ...sampling } = request.sampling ?? {};
-  return {
-    ...request,
-    sampling: { temperature: 0, ...sampling },
-    maxTokens: Math.min(given ?? DEFAULT_MAX_TOKENS, MINI_REASONER_CAPS.maxTokens),
-  };
+  const capped = withMaxTokensCap(request, MINI_REASONER_CAPS.maxTokens);
+  if (capped === request) return request;
+  return { ...capped, sampling: { temperature: 0, ...capped.sampling } };
 }
 
 /** What the notebook says under a call on the mini Reasoner. */

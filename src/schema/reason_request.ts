@@ -198,6 +198,26 @@ export const TINY_CHECKPOINT_CAPS: Readonly<{ maxTokens: number; videoFrames: nu
  * ```
  */
 export function withTinyCheckpointCaps(request: ReasonRequestInput): ReasonRequestInput {
+  const capped = withMaxTokensCap(request, TINY_CHECKPOINT_CAPS.maxTokens);
+  if (capped === request) return request;
+  return {
+    ...capped,
+    ...(request.video !== undefined ? { videoSampling: { numFrames: TINY_CHECKPOINT_CAPS.videoFrames } } : {}),
+  };
+}
+
+/**
+ * The request with its token limit lowered to `cap` (never raised), set through `maxTokens` whichever
+ * name the request used (`sampling.max_tokens` is dropped). A request whose `maxTokens` and
+ * `sampling.max_tokens` disagree is returned as is (the same object), so that validation still reports it.
+ * @example
+ * ```ts
+ * import { withMaxTokensCap } from "./reason_request.ts";
+ * withMaxTokensCap({ task: "caption", sampling: { max_tokens: 999, seed: 3 } }, 64);
+ * // { task: "caption", sampling: { seed: 3 }, maxTokens: 64 }
+ * ```
+ */
+export function withMaxTokensCap(request: ReasonRequestInput, cap: number): ReasonRequestInput {
   const given = request.maxTokens ?? request.sampling?.max_tokens;
   if (
     request.maxTokens !== undefined && request.sampling?.max_tokens !== undefined &&
@@ -209,7 +229,6 @@ export function withTinyCheckpointCaps(request: ReasonRequestInput): ReasonReque
   return {
     ...request,
     ...(request.sampling ? { sampling } : {}),
-    maxTokens: Math.min(given ?? DEFAULT_MAX_TOKENS, TINY_CHECKPOINT_CAPS.maxTokens),
-    ...(request.video !== undefined ? { videoSampling: { numFrames: TINY_CHECKPOINT_CAPS.videoFrames } } : {}),
+    maxTokens: Math.min(given ?? DEFAULT_MAX_TOKENS, cap),
   };
 }
