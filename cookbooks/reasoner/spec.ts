@@ -351,7 +351,7 @@ function reasonerNotebook(s: ReasonerSpec, kernel: "deno" | "tslab" = "deno"): N
   ): Cell => (kernel === "tslab"
     ? { ...c, source: c.source.replace(/\basset\("([^"]+)"\)/g, `"../../assets/$1"`) }
     : c);
-  const kept = kernel === "tslab" ? cells.filter((c) => !/\bscene\./.test(c.source)) : cells;
+  const kept = kernel === "tslab" ? cells.filter((c) => c.type !== "code" || !/\bscene\./.test(c.source)) : cells;
   return { path: `reasoner/${s.name}${kernel === "tslab" ? ".tslab" : ""}.ipynb`, kernel, cells: kept.map(local) };
 }
 
