@@ -24,13 +24,14 @@ if [ "${ASAN:-0}" = 1 ]; then
   out="${1:-$here/../build/cpu_tests_asan}"
 fi
 mkdir -p "$out/obj"
+failed="$out/.failed"  # what did not compile or link (background jobs append to it)
+rm -f "$failed"
 # Each source is compiled once into $out/obj (the test programs share most of them: compiling ops/*_cpu.cc
 # once instead of once per program is what keeps this fast on a 2-core machine), then each program is
 # linked. An object is rebuilt when its source, or any header under native/src or native/test, is newer.
 jobs_max="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
 newest_header=$(find "$src" "$here" -name '*.h' -printf '%T@\n' | sort -n | tail -1)
 newest_header=${newest_header%.*}
-pids=()
 declare -A compiled=()
 object_of() { local rel="${1#"$here"/../}"; rel="${rel#"$here"/}"; echo "$out/obj/${rel//\//_}.o"; }
 compile() {  # sources...: their objects, built in the background (at most jobs_max at a time)
@@ -41,8 +42,7 @@ compile() {  # sources...: their objects, built in the background (at most jobs_
     compiled[$o]=1
     if [ -f "$o" ] && [ "$o" -nt "$s" ] && [ "$(stat -c %Y "$o")" -gt "$newest_header" ]; then continue; fi
     while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do sleep 0.1; done
-    ("${CXX:-g++}" "${flags[@]}" -c "$s" -o "$o.tmp" && mv -f "$o.tmp" "$o") &
-    pids+=($!)
+    ( ("${CXX:-g++}" "${flags[@]}" -c "$s" -o "$o.tmp" && mv -f "$o.tmp" "$o") || echo "compile $s" >>"$failed") &
   done
 }
 declare -A programs=()
@@ -77,7 +77,10 @@ build cosmos3_generator_cpu_test "$here/cosmos3_generator_cpu_test.cc" "$src"/mo
 build cosmos3_audio_cpu_test "$here/cosmos3_audio_cpu_test.cc" "$src"/models/cosmos3_audio.cc "$src"/layers/*.cc \
   "$src"/ops/*_cpu.cc "$src/core/parallel.cc" "$src/core/config.cc" "$src/safetensors/safetensors.cc" \
   "$src/core/json.cc" "$src/core/tensor.cc" "$src/core/memory.cc"
-for pid in "${pids[@]}"; do wait "$pid"; done
+# A bare `wait` (every background job): `wait PID` can fail with "not a child of this shell" once bash has
+# reaped a job that `jobs -rp` saw finish, and under set -e that stopped the build on a busy machine.
+wait
+if [ -f "$failed" ]; then cat "$failed" >&2; exit 1; fi
 link() {  # name, sources...: links when the program is missing or older than one of its objects
   local name=$1; shift
   local objs=() s stale=0
@@ -85,14 +88,14 @@ link() {  # name, sources...: links when the program is missing or older than on
   [ -x "$out/$name" ] || stale=1
   for s in "${objs[@]}"; do [ "$s" -nt "$out/$name" ] && stale=1; done
   if [ $stale = 1 ]; then
-    "${CXX:-g++}" "${flags[@]}" -o "$out/$name.tmp" "${objs[@]}" && mv -f "$out/$name.tmp" "$out/$name"
+    ("${CXX:-g++}" "${flags[@]}" -o "$out/$name.tmp" "${objs[@]}" && mv -f "$out/$name.tmp" "$out/$name") ||
+      echo "link $name" >>"$failed"
   fi
 }
-lpids=()
 for name in "${!programs[@]}"; do
   # shellcheck disable=SC2086
   link "$name" ${programs[$name]} &
-  lpids+=($!)
 done
-for pid in "${lpids[@]}"; do wait "$pid"; done
+wait
+if [ -f "$failed" ]; then cat "$failed" >&2; exit 1; fi
 echo "$out"
