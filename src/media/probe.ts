@@ -10,6 +10,9 @@
  * ```
  * @module
  */
+import { stat } from "node:fs/promises";
+import process from "node:process";
+import { resolve } from "node:path";
 import { MediaError } from "../errors.ts";
 import { resolveFfprobe } from "./ffmpeg_path.ts";
 import { checkDimensions } from "./limits.ts";
@@ -220,10 +223,74 @@ export async function probeVideo(input: MediaSource, opts: ProbeOptions = {}): P
   }
 }
 
-/** {@link probeVideo} on a local path. */
+/** How many probe results {@link probeFile} keeps (least recently used first out). */
+export const PROBE_CACHE_ENTRIES = 32;
+const probeCache = new Map<string, VideoInfo>();
+
+/** Empties the probe cache of {@link probeFile} (tests, benchmarks). */
+export function clearProbeCache(): void {
+  probeCache.clear();
+}
+
+/**
+ * The cache key of a regular file: device, inode, size and both nanosecond times, so a file
+ * rewritten or replaced in place (even with the same size) misses. Undefined (no caching) for
+ * anything else (a FIFO, a file that cannot be stat'ed), or when `COSMOS_PROBE_CACHE=0`.
+ */
+async function probeCacheKey(path: string, prober: string): Promise<string | undefined> {
+  if (process.env.COSMOS_PROBE_CACHE === "0") return undefined;
+  try {
+    const st = await stat(path, { bigint: true });
+    if (!st.isFile()) return undefined;
+    return [prober, st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs, resolve(path)].join("\u0000");
+  } catch {
+    return undefined;
+  }
+}
+
+/** A copy, so a caller that edits its result cannot change the cached one. */
+function copyInfo(info: VideoInfo): VideoInfo {
+  return { ...info, audio: info.audio ? { ...info.audio } : undefined };
+}
+
+/**
+ * {@link probeVideo} on a local path. A successful probe of a regular file is kept in a small
+ * in-process cache ({@link PROBE_CACHE_ENTRIES} entries, keyed by path, inode, size and times), so
+ * probing and then decoding the same file (`prepareQwenVideo`, a notebook's `showVideo` then
+ * `reason`) runs ffprobe once; failures are never cached.
+ */
 export async function probeFile(path: string, label: string, opts: ProbeOptions = {}): Promise<VideoInfo> {
-  const idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const ffprobe = opts.useFfprobe === false ? undefined : resolveFfprobe();
+  const key = await probeCacheKey(path, ffprobe ?? "ffmpeg");
+  let info = key === undefined ? undefined : probeCache.get(key);
+  if (info && key !== undefined) {
+    // most recently used last: Map keeps insertion order
+    probeCache.delete(key);
+    probeCache.set(key, info);
+  } else {
+    info = await probeUncached(path, label, ffprobe, opts);
+    if (key !== undefined) {
+      probeCache.set(key, info);
+      if (probeCache.size > PROBE_CACHE_ENTRIES) probeCache.delete(probeCache.keys().next().value!);
+    }
+  }
+  if (opts.checkSize !== false) checkDimensions(info.width, info.height, label);
+  if (opts.requireFrames !== false && !(info.frameCount > 0)) {
+    throw new MediaError(`${label} has a video stream with no frames.`, {
+      hint: "The file holds no picture; check the export settings of whatever produced it.",
+    });
+  }
+  return copyInfo(info);
+}
+
+/** Runs ffprobe (or the `ffmpeg -i` fallback) on `path`; the size and frame checks are the caller's. */
+async function probeUncached(
+  path: string,
+  label: string,
+  ffprobe: string | undefined,
+  opts: ProbeOptions,
+): Promise<VideoInfo> {
+  const idleTimeoutMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   let info: VideoInfo;
   if (ffprobe) {
     const r = await runFfmpeg(
@@ -291,12 +358,6 @@ export async function probeFile(path: string, label: string, opts: ProbeOptions 
         hint: "The download or copy was cut short; fetch the file again.",
       });
     }
-  }
-  if (opts.checkSize !== false) checkDimensions(info.width, info.height, label);
-  if (opts.requireFrames !== false && !(info.frameCount > 0)) {
-    throw new MediaError(`${label} has a video stream with no frames.`, {
-      hint: "The file holds no picture; check the export settings of whatever produced it.",
-    });
   }
   return info;
 }
