@@ -41,7 +41,7 @@ import {
 import { realpath } from "node:fs/promises";
 import { CheckpointError, NativeError, throwIfAborted, ValidationError } from "../errors.ts";
 import { buildMultimodalPrompt, type PromptImage, type PromptVideo } from "../multimodal/mod.ts";
-import type { ProgressEvent } from "../schema/results.ts";
+import { decodeEndProgress, type ProgressEvent } from "../schema/results.ts";
 import { loadTokenizer, type Tokenizer } from "../tokenizer/mod.ts";
 import { type NativeSampling, NativeTextModel, type VisualInputs } from "./model.ts";
 import { nativeTextConfigOf, nativeVisionConfigOf } from "./config.ts";
@@ -304,6 +304,7 @@ export class Qwen3VLSession {
       });
       // Ended by a stop string: the text ends where it starts (it and what follows are not shown).
       emit(r.textBytes ?? size, true);
+      opts.onProgress?.(decodeEndProgress(r.tokens.length, opts.maxTokens, r.stopReason));
       return { text, tokens: r.tokens, finishReason: r.stopReason };
     } finally {
       this.model.reset(); // frees nothing but forgets the cache rows; the next call starts clean

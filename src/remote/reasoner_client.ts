@@ -26,7 +26,7 @@ import { reasonResult } from "../reasoner/result.ts";
 import { ThinkStreamSplitter } from "../reasoner/think.ts";
 import type { ChatMessages } from "../schema/messages.ts";
 import type { ReasonRequest } from "../schema/reason_request.ts";
-import type { ReasonResult, Usage } from "../schema/results.ts";
+import { decodeEndProgress, type ReasonResult, type Usage } from "../schema/results.ts";
 import { reasonerSampling } from "../schema/sampling.ts";
 import { z } from "zod";
 import { apiBase, boundsOf, type HttpOptions, readJson, request } from "./http.ts";
@@ -181,10 +181,13 @@ export async function remoteReason(
     }
     const choice = json.data.choices[0];
     const reasoning = choice.message.reasoning_content ?? choice.message.reasoning ?? undefined;
+    const usage = usageOf(json.data.usage);
+    const finishReason = choice.finish_reason ?? undefined;
+    opts.onProgress?.(decodeEndProgress(usage?.completionTokens, maxTokensOf(req), finishReason));
     return reasonResult(req, choice.message.content ?? "", {
       backend: label,
-      usage: usageOf(json.data.usage),
-      finishReason: choice.finish_reason ?? undefined,
+      usage,
+      finishReason,
       ...(reasoning ? { reasoning } : {}),
     });
   }
@@ -252,6 +255,8 @@ async function readStream(
     });
   }
   for (const ev of splitter.end()) opts.onToken?.(ev);
+  // The server's count when it sent usage; else the deltas read (each holds at least one token).
+  opts.onProgress?.(decodeEndProgress(usage?.completionTokens ?? deltas, maxTokens, cut ? "length" : finishReason));
   const result = reasonResult(req, content, {
     backend: label,
     usage,

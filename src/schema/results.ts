@@ -158,6 +158,34 @@ export interface ProgressEvent {
   message?: string;
 }
 
+/**
+ * The last `decode` event of a Reasoner call: what actually came out, not the token limit. `done` and
+ * `total` are both the tokens produced (a bar that stopped early at its end token finishes at 40/40,
+ * not at the limit), and the message says why decoding ended and names the limit. Without a token
+ * count (a server that sent no usage) the event has a message only.
+ * @example
+ * ```ts
+ * import { decodeEndProgress } from "./results.ts";
+ * decodeEndProgress(40, 256, "stop");
+ * // { stage: "decode", done: 40, total: 40, message: "stopped at end of answer (limit 256)" }
+ * ```
+ */
+export function decodeEndProgress(
+  tokens: number | undefined,
+  limit: number | undefined,
+  finishReason: string | undefined,
+): ProgressEvent {
+  const limitNote = limit === undefined ? "" : ` (limit ${limit})`;
+  const why = finishReason === "stop"
+    ? `stopped at end of answer${limitNote}`
+    : finishReason === "length"
+    ? `reached the token limit${limit === undefined ? "" : ` of ${limit}`}`
+    : `ended (${finishReason ?? "no finish reason"})${limitNote}`;
+  return tokens === undefined
+    ? { stage: "decode", message: why }
+    : { stage: "decode", done: tokens, total: tokens, message: why };
+}
+
 /** A streamed piece of Reasoner output. */
 export interface TokenEvent {
   text: string;
