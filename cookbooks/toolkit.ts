@@ -106,6 +106,7 @@ const LIBRARY_NAMES = [
   "reason",
   "ReasonRequest",
   "reasonerSampling",
+  "reasonSamplingSent",
   "rollout",
   "RolloutRequest",
   "show",
@@ -239,14 +240,20 @@ export function reasonerBackendCells(kernel: "deno" | "tslab" = "deno"): Cell[] 
 export function reasonRequestCell(name: string, literal: string): Cell {
   return code(`
     const ${name}: ReasonRequestInput = ${literal.split("\n").join("\n    ")};
-    const ${name}Parsed = parseWith(ReasonRequest, ${name}, "request");
-    await showJson("${name}: validated, with the defaults filled in", ${name}Parsed);
-    // The spec's preset for this mode, then the request's own overrides (what a server receives).
-    await showJson(\`sampling sent (preset with reasoning: \${${name}Parsed.reasoning}, then the request's overrides)\`, {
-      ...reasonerSampling(${name}Parsed.reasoning),
-      max_tokens: ${name}Parsed.maxTokens,
-      ...${name}Parsed.sampling,
-    });
+    await showJson("${name}: validated, with the defaults filled in", parseWith(ReasonRequest, ${name}, "request"));
+  `);
+}
+
+/**
+ * The cell after the backend cell that shows the sampling a request is sent with: the spec's preset, the
+ * request's overrides, then the backend's caps (`options` of {@link reasonerBackendCells}: the mini Reasoner
+ * decodes greedily with at most 256 tokens), so what the notebook shows is what the call sends.
+ */
+export function reasonSamplingCell(name: string): Cell {
+  return code(`
+    // The spec's preset for the mode, the request's overrides, then the backend's caps (miniCheckpoint: greedy,
+    // at most ${MINI_REASONER_CAPS.maxTokens} tokens; tinyCheckpoint: a few tokens): what reason(${name}, options) sends.
+    await showJson("${name}: sampling sent with these options", reasonSamplingSent(${name}, options));
   `);
 }
 

@@ -32,12 +32,15 @@ import { generate as libraryGenerate, reason as libraryReason, rollout as librar
 import { describeBackend, resolveBackend } from "../src/backend/resolve.ts";
 import type { GenerateRequestInput } from "../src/schema/generate_request.ts";
 import {
+  ReasonRequest,
   type ReasonRequestInput,
   type ReasonTask,
   TINY_CHECKPOINT_CAPS,
   withMaxTokensCap,
   withTinyCheckpointCaps,
 } from "../src/schema/reason_request.ts";
+import { reasonerSampling, type SamplingParams } from "../src/schema/sampling.ts";
+import { parseWith } from "../src/schema/validate.ts";
 import { ObjectColor, ObjectShape } from "../src/world/palette.ts";
 import type {
   GenerateResult,
@@ -114,11 +117,7 @@ async function withProgress<T>(
  * ```
  */
 export async function reason(request: ReasonRequestInput, options: NotebookRunOptions = {}): Promise<ReasonResult> {
-  const sent = options.tinyCheckpoint
-    ? withTinyCheckpointCaps(request)
-    : options.miniCheckpoint
-    ? withMiniCheckpointCaps(request)
-    : request;
+  const sent = reasonRequestSent(request, options);
   if (!hasRichDisplay()) return await libraryReason(sent, libraryOptions(options));
   const text = streamText({ title: options.title ?? sent.task ?? "custom" });
   let result: ReasonResult;
@@ -237,6 +236,33 @@ export function withMiniCheckpointCaps(request: ReasonRequestInput): ReasonReque
   const capped = withMaxTokensCap(request, MINI_REASONER_CAPS.maxTokens);
   if (capped === request) return request;
   return { ...capped, sampling: { temperature: 0, ...capped.sampling } };
+}
+
+/** The request the notebook {@link reason} sends with these options: capped for a tiny or the mini checkpoint. */
+function reasonRequestSent(request: ReasonRequestInput, options: NotebookRunOptions): ReasonRequestInput {
+  return options.tinyCheckpoint
+    ? withTinyCheckpointCaps(request)
+    : options.miniCheckpoint
+    ? withMiniCheckpointCaps(request)
+    : request;
+}
+
+/**
+ * The sampling the notebook {@link reason} sends for a request with these options: the spec's preset for
+ * its mode (with or without reasoning), the request's overrides, then the backend's caps (the mini
+ * Reasoner: greedy unless the request sets a temperature, at most 256 tokens; a tiny test checkpoint: a few
+ * tokens). What a notebook shows as "sampling sent", so it matches the call.
+ * @throws {ValidationError} when the request is invalid.
+ * @example
+ * ```ts
+ * import { reasonSamplingSent } from "./calls.ts";
+ * reasonSamplingSent({ task: "caption", video: "clip.mp4" }, { miniCheckpoint: true });
+ * // { top_p: 0.8, top_k: 20, repetition_penalty: 1, presence_penalty: 1.5, temperature: 0, max_tokens: 256 }
+ * ```
+ */
+export function reasonSamplingSent(request: ReasonRequestInput, options: NotebookRunOptions = {}): SamplingParams {
+  const sent = parseWith(ReasonRequest, reasonRequestSent(request, options), "request");
+  return { ...reasonerSampling(sent.reasoning), max_tokens: sent.maxTokens, ...sent.sampling };
 }
 
 /** What the notebook says under a call on the mini Reasoner. */

@@ -22,6 +22,7 @@ export {
   type NotebookBackendOptions,
   type NotebookRunOptions,
   reason,
+  reasonSamplingSent,
   rollout,
 } from "./calls.ts";
 export { splitThink, type ThinkSplit } from "./stream.ts"; // src/reasoner has its own; the display's one here

@@ -25,6 +25,7 @@ import {
   REASONER_FOOTER,
   reasonerBackendCells,
   reasonRequestCell,
+  reasonSamplingCell,
 } from "../toolkit.ts";
 
 interface GeneratorSpec {
@@ -206,6 +207,7 @@ function promptUpsamplingNotebook(): NotebookSpec {
 }`,
     ),
     ...reasonerBackendCells(),
+    reasonSamplingCell("request"),
     md(`
       ## The call
 

@@ -23,6 +23,7 @@ import {
   REASONER_FOOTER,
   reasonerBackendCells,
   reasonRequestCell,
+  reasonSamplingCell,
 } from "../toolkit.ts";
 
 interface ReasonerSpec {
@@ -330,6 +331,7 @@ function reasonerNotebook(s: ReasonerSpec, kernel: "deno" | "tslab" = "deno"): N
     `),
     ...s.requests.map((r) => reasonRequestCell(r.name, r.literal)),
     ...reasonerBackendCells(kernel),
+    ...s.requests.map((r) => reasonSamplingCell(r.name)),
     md(`
       ## The call
 

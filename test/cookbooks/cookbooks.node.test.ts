@@ -265,6 +265,17 @@ async function assertHonestWithoutBackend(path: string, cells: Cell[]): Promise<
       ),
       `${path}: says what the mini Reasoner is and how to point the notebook at Cosmos 3`,
     );
+    // The sampling the notebook shows as sent is what the call sends: the mini Reasoner's caps (at most 256
+    // tokens; greedy in the Reasoner notebooks, whose requests set no temperature), not the spec's preset.
+    const sampling = cells.filter((c) => c.cell_type === "code" && str(c.source).includes("reasonSamplingSent("));
+    assert.equal(sampling.length, calls.length, `${path}: one "sampling sent" cell per call`);
+    for (const c of sampling) {
+      const sent = displays(c).map((o) => o.data?.["application/json"]).find((j) => j !== undefined) as
+        | { temperature?: number; max_tokens?: number }
+        | undefined;
+      assert.equal(sent?.max_tokens, 256, `${path}: the sampling shown is capped at the mini Reasoner's 256 tokens`);
+      if (surface === "reasoner") assert.equal(sent?.temperature, 0, `${path}: the sampling shown is greedy`);
+    }
     // The native Reasoner is built (scripts/build-native.sh): every call streams an answer on the
     // mini Reasoner (miniCheckpoint: true: greedy, capped), says whether it was trained on the workflow,
     // and nothing is reported unavailable.
@@ -289,6 +300,11 @@ async function assertHonestWithoutBackend(path: string, cells: Cell[]): Promise<
         out.some((o) => html(o).includes('class="cosmos-progress"') && html(o).includes('data-finished="true"')),
         `${path}: progress bars`,
       );
+      // The decode bar ends at the tokens that came out (done = total), and says why: not at the limit.
+      const decode = out.map(plain).find((t) => /^decode \d+\/\d+ /.test(t));
+      const [, done, total] = decode?.match(/^decode (\d+)\/(\d+) /) ?? [];
+      assert.ok(done !== undefined && done === total, `${path}: the decode bar ends at its tokens: ${decode}`);
+      assert.match(decode!, /(stopped at end of answer \(limit 256\)|reached the token limit of 256)$/);
       // The cell's last display (show()'s summary) arrives: nothing is lost when a cell ends (the
       // notebooks have no pause of their own; kernel/runtime.ts display() yields after each display).
       assert.match(plain(out.at(-1)!), /^parsed as \w+/, `${path}: the parsed summary comes last`);
