@@ -211,11 +211,12 @@ function promptUpsamplingNotebook(): NotebookSpec {
     md(`
       ## The call
 
-      On the tiny untrained checkpoint the call caps the answer at a few tokens instead of the
-      preset's 20000 (\`tinyCheckpoint: true\`, set by the backend cell): random weights never emit an
-      end token, so they would generate until the limit, which takes minutes on a CPU and only
-      produces more gibberish. Every other preset value is sent as is. The result is kept for the
-      next step.
+      With no backend configured the call runs the mini Reasoner (\`miniCheckpoint: true\`, set by the
+      backend cell), which was never trained on prompt upsampling: it decodes greedily and stops at 256
+      tokens instead of the preset's 20000 (the cell above shows what is sent), and its answer is in the
+      style of its tabletop world, not a meaningful prompt. On a tiny untrained checkpoint
+      (\`tinyCheckpoint: true\`) the cap is a few tokens: random weights never emit an end token. On a
+      real Cosmos 3 Reasoner every preset value is sent as is. The result is kept for the next step.
     `),
     code(`
       const result = await reason(request, options);
@@ -232,6 +233,7 @@ function promptUpsamplingNotebook(): NotebookSpec {
         const next = parseWith(GenerateRequest, { prompt: result.answer.trim(), seed: 0 }, "request");
         await showJson(\`generate() request with the upsampled prompt (\${result.answer.trim().split(/\\s+/).length} words)\`, next);
         if (options.tinyCheckpoint) await note("untrained", "This prompt came from untrained weights: it is gibberish and would not make a meaningful video.");
+        if (options.miniCheckpoint) await note("untrained", "This prompt came from the mini Reasoner, which was not trained on prompt upsampling: it would not make a meaningful Cosmos 3 video.");
       } else {
         await note("unavailable", "No upsampled prompt to hand to generate(): the Reasoner call did not return one (see above).");
       }
