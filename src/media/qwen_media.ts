@@ -13,7 +13,7 @@
  * @module
  */
 import { readImage, type ReadImageOptions, resizeImage, type RgbImage } from "./images.ts";
-import { probeVideo, type VideoInfo } from "./probe.ts";
+import { probeFile, type VideoInfo } from "./probe.ts";
 import type { ProcessOptions } from "./process.ts";
 import {
   type QwenImagePlan,
@@ -23,8 +23,8 @@ import {
   type QwenVideoSettings,
   type SmartResizeOptions,
 } from "./qwen_vision.ts";
-import type { MediaSource } from "./source.ts";
-import { decodeVideoFrames, type VideoFrame } from "./video_decode.ts";
+import { materialize, type MediaSource } from "./source.ts";
+import { decodeLocalVideo, type VideoFrame } from "./video_decode.ts";
 
 /** An image resized as the Qwen3-VL image processor resizes it. */
 export async function prepareQwenImage(
@@ -51,18 +51,28 @@ export async function prepareQwenVideo(
   settings: Partial<QwenVideoSettings> = {},
   opts: ProcessOptions = {},
 ): Promise<{ frames: VideoFrame[]; plan: QwenVideoPlan; info: VideoInfo }> {
-  const info = await probeVideo(input, opts);
-  const plan = qwenVideoPlan(
-    { totalFrames: info.frameCount, fps: info.fps, height: info.height, width: info.width },
-    sampling,
-    settings,
-  );
-  const frames = await decodeVideoFrames(input, {
-    ...opts,
-    frameIndices: plan.indices,
-    width: plan.width,
-    height: plan.height,
-    fit: "fill",
-  });
-  return { frames, plan, info };
+  // one local file for the probe and the decode: bytes are written once, and the decode's own
+  // probe of the same file is answered by probeFile's cache
+  const file = await materialize(input, ".mp4");
+  try {
+    const info = await probeFile(file.path, file.label, opts);
+    const plan = qwenVideoPlan(
+      { totalFrames: info.frameCount, fps: info.fps, height: info.height, width: info.width },
+      sampling,
+      settings,
+    );
+    const frames: VideoFrame[] = [];
+    for await (
+      const f of decodeLocalVideo(file, {
+        ...opts,
+        frameIndices: plan.indices,
+        width: plan.width,
+        height: plan.height,
+        fit: "fill",
+      })
+    ) frames.push(f);
+    return { frames, plan, info };
+  } finally {
+    await file.cleanup();
+  }
 }

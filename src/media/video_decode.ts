@@ -25,7 +25,7 @@ import {
   type ProcessOptions,
   startMedia,
 } from "./process.ts";
-import { materialize, type MediaSource } from "./source.ts";
+import { type LocalFile, materialize, type MediaSource } from "./source.ts";
 
 /** An RGB picture: `data` holds `height * width * 3` bytes, row-major, RGB interleaved (HWC). */
 export interface RgbFrame {
@@ -206,106 +206,119 @@ export async function* decodeVideo(
   opts: DecodeOptions = {},
 ): AsyncGenerator<VideoFrame, void, undefined> {
   throwIfAborted(opts.signal);
-  const idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const file = await materialize(input, ".mp4");
   try {
-    const info = await probeFile(file.path, file.label, { signal: opts.signal, idleTimeoutMs: idleMs });
-    const p = plan(info, opts);
-    let width = info.width;
-    let height = info.height;
-    const filters = [...p.filters];
-    if (opts.width !== undefined || opts.height !== undefined) {
-      if (opts.width === undefined || opts.height === undefined) {
-        throw new MediaError("Pass both width and height to resize decoded frames.");
-      }
-      checkDimensions(opts.width, opts.height, "The requested frame size");
-      width = opts.width;
-      height = opts.height;
-      filters.push(scaleChain(width, height, opts.fit ?? "fill"));
-    }
-    const args = [
-      ...FFMPEG_QUIET_WITH_PROGRESS,
-      "-i",
-      file.path,
-      "-map",
-      "0:v:0",
-      "-an",
-      "-sn",
-      "-dn",
-      ...(filters.length ? ["-vf", filters.join(",")] : []),
-      ...(await passthroughArgs(opts.signal)),
-      "-f",
-      "rawvideo",
-      "-pix_fmt",
-      "rgb24",
-      "pipe:1",
-    ];
-    const child = startMedia(args, `Decoding ${file.label}`, { signal: opts.signal });
-    child.proc.stdin.end();
-    const reader = new FrameReader(child, width * height * 3);
-    try {
-      // index mode: ffmpeg emits the unique selected frames in ascending order
-      const unique = p.indices ? [...new Set(p.indices)].sort((a, b) => a - b) : undefined;
-      const byIndex = new Map<number, Uint8Array>();
-      let decoded = 0;
-      let emitted = 0;
-      for (;;) {
-        const data = await child.watch(reader.next(), idleMs, opts.signal);
-        if (opts.signal?.aborted) throw new AbortError(`Decoding ${file.label} was aborted.`);
-        if (!data) break;
-        if (!unique || !p.indices) {
-          yield { width, height, channels: 3, data, index: emitted, timestampS: p.timestamp(emitted) };
-          emitted++;
-          decoded++;
-          throwIfAborted(opts.signal);
-          continue;
-        }
-        byIndex.set(unique[decoded], data);
-        decoded++;
-        // emit every requested frame whose source is now decoded, in request order
-        while (emitted < p.indices.length && byIndex.has(p.indices[emitted])) {
-          const src = p.indices[emitted];
-          const buf = byIndex.get(src)!;
-          const later = p.indices.indexOf(src, emitted + 1) >= 0;
-          yield {
-            width,
-            height,
-            channels: 3,
-            data: later ? buf.slice() : buf,
-            index: emitted,
-            sourceIndex: src,
-            timestampS: p.timestamp(emitted),
-          };
-          if (!later) byIndex.delete(src);
-          emitted++;
-          throwIfAborted(opts.signal);
-        }
-      }
-      const { code } = await child.watch(child.exited, idleMs, opts.signal);
-      if (code !== 0) throw child.failure(code);
-      const strict = opts.strict !== false;
-      if (strict && FATAL_DECODE.test(child.stderr)) throw child.failure(code, "corrupt data");
-      if (emitted === 0) {
-        throw new MediaError(
-          `${file.label} decoded to zero frames${child.stderr ? `; ffmpeg says: ${child.stderr.split("\n")[0]}` : ""}.`,
-          {
-            hint: "The video holds no decodable picture; re-export it.",
-          },
-        );
-      }
-      if (strict && p.indices && emitted < p.indices.length) {
-        throw new MediaError(
-          `${file.label} has fewer frames than its header says: got ${emitted} of ${p.indices.length} requested.`,
-          {
-            hint: "The file is damaged or has a wrong frame count; re-export it, or pass strict: false.",
-          },
-        );
-      }
-    } finally {
-      await child.dispose();
-    }
+    yield* decodeLocalVideo(file, opts);
   } finally {
     await file.cleanup();
+  }
+}
+
+/**
+ * {@link decodeVideo} on a file already made local by `materialize` (the caller removes it), so a
+ * caller that probes first (`prepareQwenVideo`) writes bytes to one temp file, not two; errors name
+ * `file.label` ("media bytes", the path).
+ */
+export async function* decodeLocalVideo(
+  file: Pick<LocalFile, "path" | "label">,
+  opts: DecodeOptions = {},
+): AsyncGenerator<VideoFrame, void, undefined> {
+  throwIfAborted(opts.signal);
+  const idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const info = await probeFile(file.path, file.label, { signal: opts.signal, idleTimeoutMs: idleMs });
+  const p = plan(info, opts);
+  let width = info.width;
+  let height = info.height;
+  const filters = [...p.filters];
+  if (opts.width !== undefined || opts.height !== undefined) {
+    if (opts.width === undefined || opts.height === undefined) {
+      throw new MediaError("Pass both width and height to resize decoded frames.");
+    }
+    checkDimensions(opts.width, opts.height, "The requested frame size");
+    width = opts.width;
+    height = opts.height;
+    filters.push(scaleChain(width, height, opts.fit ?? "fill"));
+  }
+  const args = [
+    ...FFMPEG_QUIET_WITH_PROGRESS,
+    "-i",
+    file.path,
+    "-map",
+    "0:v:0",
+    "-an",
+    "-sn",
+    "-dn",
+    ...(filters.length ? ["-vf", filters.join(",")] : []),
+    ...(await passthroughArgs(opts.signal)),
+    "-f",
+    "rawvideo",
+    "-pix_fmt",
+    "rgb24",
+    "pipe:1",
+  ];
+  const child = startMedia(args, `Decoding ${file.label}`, { signal: opts.signal });
+  child.proc.stdin.end();
+  const reader = new FrameReader(child, width * height * 3);
+  try {
+    // index mode: ffmpeg emits the unique selected frames in ascending order
+    const unique = p.indices ? [...new Set(p.indices)].sort((a, b) => a - b) : undefined;
+    const byIndex = new Map<number, Uint8Array>();
+    let decoded = 0;
+    let emitted = 0;
+    for (;;) {
+      const data = await child.watch(reader.next(), idleMs, opts.signal);
+      if (opts.signal?.aborted) throw new AbortError(`Decoding ${file.label} was aborted.`);
+      if (!data) break;
+      if (!unique || !p.indices) {
+        yield { width, height, channels: 3, data, index: emitted, timestampS: p.timestamp(emitted) };
+        emitted++;
+        decoded++;
+        throwIfAborted(opts.signal);
+        continue;
+      }
+      byIndex.set(unique[decoded], data);
+      decoded++;
+      // emit every requested frame whose source is now decoded, in request order
+      while (emitted < p.indices.length && byIndex.has(p.indices[emitted])) {
+        const src = p.indices[emitted];
+        const buf = byIndex.get(src)!;
+        const later = p.indices.indexOf(src, emitted + 1) >= 0;
+        yield {
+          width,
+          height,
+          channels: 3,
+          data: later ? buf.slice() : buf,
+          index: emitted,
+          sourceIndex: src,
+          timestampS: p.timestamp(emitted),
+        };
+        if (!later) byIndex.delete(src);
+        emitted++;
+        throwIfAborted(opts.signal);
+      }
+    }
+    const { code } = await child.watch(child.exited, idleMs, opts.signal);
+    if (code !== 0) throw child.failure(code);
+    const strict = opts.strict !== false;
+    if (strict && FATAL_DECODE.test(child.stderr)) throw child.failure(code, "corrupt data");
+    if (emitted === 0) {
+      throw new MediaError(
+        `${file.label} decoded to zero frames${child.stderr ? `; ffmpeg says: ${child.stderr.split("\n")[0]}` : ""}.`,
+        {
+          hint: "The video holds no decodable picture; re-export it.",
+        },
+      );
+    }
+    if (strict && p.indices && emitted < p.indices.length) {
+      throw new MediaError(
+        `${file.label} has fewer frames than its header says: got ${emitted} of ${p.indices.length} requested.`,
+        {
+          hint: "The file is damaged or has a wrong frame count; re-export it, or pass strict: false.",
+        },
+      );
+    }
+  } finally {
+    await child.dispose();
   }
 }
 

@@ -5,6 +5,7 @@ import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Buffer } from "node:buffer";
 import process from "node:process";
 import { MediaError } from "../../src/errors.ts";
 import { resolveFfprobe } from "../../src/media/ffmpeg_path.ts";
@@ -75,6 +76,22 @@ describe("probe cache", () => {
       assert.equal(probeRuns(), 0);
     });
   }
+
+  test("bytes: prepareQwenVideo writes one temp file, probes it once, same frames as the path", async () => {
+    const byPath = await prepareQwenVideo(CLIPS[1], { fps: 2 });
+    probeRuns();
+    const byBytes = await prepareQwenVideo(new Uint8Array(readFileSync(CLIPS[1])), { fps: 2 });
+    assert.equal(probeRuns(), 1);
+    assert.deepEqual(byBytes.info, byPath.info);
+    assert.equal(byBytes.frames.length, byPath.frames.length);
+    byPath.frames.forEach((f, i) => assert.ok(Buffer.from(f.data).equals(Buffer.from(byBytes.frames[i].data)), `${i}`));
+    // a cut video as bytes: still a MediaError that names the bytes, not the temp file
+    const bytes = readFileSync(CLIPS[1]);
+    await assert.rejects(
+      prepareQwenVideo(new Uint8Array(bytes.subarray(0, bytes.length >> 1)), { fps: 2 }),
+      (e) => e instanceof MediaError && /media bytes/.test(e.message) && !/cosmos-|\.mp4/.test(e.message),
+    );
+  });
 
   test("a file replaced in place (same path) is probed again", async () => {
     const path = join(tmp.dir, "swap.mp4");
