@@ -154,7 +154,7 @@ describe("mini Generator caps of the notebook generate() / rollout()", () => {
     async () => {
       const cap = captureDisplays();
       try {
-        const options = { backend: MINI, miniCheckpoint: true, outputDir: OUT };
+        const options = { backend: MINI, miniCheckpoint: true };
         const video = await generate(
           // a Cosmos 3-sized request: the caps make it the mini Generator's; 4 steps keep the test short
           {
@@ -162,6 +162,7 @@ describe("mini Generator caps of the notebook generate() / rollout()", () => {
             resolution: "480p",
             numInferenceSteps: 4,
             seed: 0,
+            outputPath: join(OUT, "t2v.mp4"),
           },
           options,
         );
@@ -174,10 +175,17 @@ describe("mini Generator caps of the notebook generate() / rollout()", () => {
           prompt: "Push the red cube to the left.",
           actionChunkSize: 16,
           numInferenceSteps: 2,
+          outputPath: join(OUT, "policy.mp4"),
         }, options);
         assert.deepEqual([policy.actions?.length, policy.actions?.[0].length], [16, 10]);
         // A text-to-image on it runs, under the note that it was not trained on that.
-        await generate({ prompt: "A wooden table.", output: "image", numInferenceSteps: 1, seed: 0 }, options);
+        await generate({
+          prompt: "A wooden table.",
+          output: "image",
+          numInferenceSteps: 1,
+          seed: 0,
+          outputPath: join(OUT, "t2i.png"),
+        }, options);
         const text = said(cap);
         assert.ok(
           text.includes(
