@@ -21,7 +21,7 @@ import { openCosmos3Generator } from "../../src/native/generator.ts";
 import { closeNative } from "../../src/native/qwen3vl.ts";
 import type { ProgressEvent } from "../../src/schema/results.ts";
 import { f32, i32, maxAbsDiff, readSafetensors } from "../multimodal/_fixture.ts";
-import { pipelineFrames, type PipelineRun, pipelineRun } from "../generator/_cosmos3_reference.ts";
+import { distilledRun, type DistilledRuns, pipelineFrames } from "../generator/_cosmos3_reference.ts";
 import { FIXTURES } from "../native/_reference.ts";
 
 const CKPT = join(FIXTURES, "cosmos3-tiny-distilled");
@@ -32,39 +32,13 @@ after(async () => {
   rmSync(OUT, { recursive: true, force: true });
 });
 
-interface DistilledRun {
-  name: "t2i" | "i2v";
-  prompt: string;
-  num_frames: number;
-  height: number;
-  width: number;
-  fps: number;
-  image?: string;
-  distilled_sigmas: number[];
-  timesteps: number[];
-  latent_shape: number[];
-}
-const runs = (JSON.parse(readFileSync(join(REF, "distilled.json"), "utf8")) as {
-  runs: Record<string, DistilledRun>;
-}).runs;
+const runs = (JSON.parse(readFileSync(join(REF, "distilled.json"), "utf8")) as DistilledRuns).runs;
 
 async function png(name: string) {
   const { data, info } = await sharp(join(REF, "media", name)).removeAlpha().raw().toBuffer({
     resolveWithObject: true,
   });
   return { width: info.width, height: info.height, channels: 3 as const, data: new Uint8Array(data) };
-}
-
-/** The GeneratorRun of a distilled pipeline call: its __call__ defaults (both templates on), guidance 1, 4 steps. */
-function distilledRun(spec: DistilledRun, shift: number) {
-  const asPipeline = {
-    ...spec,
-    negative: null,
-    guidance: 1,
-    flow_shift: shift,
-    steps: spec.distilled_sigmas.length,
-  } as unknown as PipelineRun;
-  return pipelineRun(asPipeline);
 }
 
 describe("native distilled runs vs diffusers' Cosmos3DistilledModularPipeline (injected noise)", () => {

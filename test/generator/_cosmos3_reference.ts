@@ -36,6 +36,35 @@ export interface PipelineRun {
   prepare_latents: { action_image_size: number[] | null; raw_action_dim: number | null; domain_id: unknown };
 }
 
+/** One of distilled.json's runs (Cosmos3DistilledModularPipeline, made by make_cosmos3_tiny.py --only-distilled). */
+export interface DistilledRun {
+  name: "t2i" | "i2v";
+  prompt: string;
+  num_frames: number;
+  height: number;
+  width: number;
+  fps: number;
+  image?: string;
+  distilled_sigmas: number[];
+  timesteps: number[];
+  latent_shape: number[];
+}
+/** distilled.json. */
+export interface DistilledRuns {
+  runs: Record<"t2i" | "i2v", DistilledRun>;
+}
+
+/** The GeneratorRun of a distilled pipeline call: its __call__ defaults (both templates on), guidance 1, 4 steps. */
+export function distilledRun(spec: DistilledRun, shift: number): GeneratorRun {
+  return pipelineRun({
+    ...spec,
+    negative: null,
+    guidance: 1,
+    flow_shift: shift,
+    steps: spec.distilled_sigmas.length,
+  } as unknown as PipelineRun);
+}
+
 /** media/frame_*.png, the i2v / v2v conditioning. */
 export const FRAME = { width: 96, height: 64 };
 /** media/action_*.png, the action runs' observation. */

@@ -15,11 +15,18 @@ import { generatorInputs, type GeneratorRun, planGeneration } from "../../src/ge
 import { nativeDeviceInfo, nativeMemory } from "../../src/native/mod.ts";
 import { openCosmos3Generator } from "../../src/native/generator.ts";
 import { f32, maxAbsDiff, readSafetensors } from "../../test/multimodal/_fixture.ts";
-import { pipelineFrames, type PipelineRun, pipelineRun } from "../../test/generator/_cosmos3_reference.ts";
+import {
+  distilledRun,
+  type DistilledRuns,
+  pipelineFrames,
+  type PipelineRun,
+  pipelineRun,
+} from "../../test/generator/_cosmos3_reference.ts";
 
 const root = resolve(process.argv[2] ?? ".");
 const CKPT = join(root, "test/fixtures/cosmos3-tiny");
 const REF = join(root, "test/fixtures/cosmos3-tiny-reference");
+const DISTILLED = join(root, "test/fixtures/cosmos3-tiny-distilled");
 
 // On the device the fixture's PNGs come pre-decoded by `bundle` (RGB bytes + size in GEN_E2E_MEDIA): sharp's
 // libvips (18 MB) would not fit the device call's 64 MiB carry next to node and the tree.
@@ -111,3 +118,44 @@ for (const mode of ["t2i", "t2v", "i2v", "v2v", "t2v_sound"]) {
   }));
 }
 await s.free();
+
+// The distilled checkpoint (4 FlowMatchEuler steps with re-noising, guidance 1) on this backend, against
+// Cosmos3DistilledModularPipeline's runs with its initial and per-step noise injected: one line per mode, as above.
+{
+  const d = await openCosmos3Generator(DISTILLED);
+  const runs = (JSON.parse(readFileSync(join(REF, "distilled.json"), "utf8")) as DistilledRuns).runs;
+  for (const mode of ["t2i", "i2v"] as const) {
+    const store = readSafetensors(join(REF, `pipeline_distilled_${mode}.safetensors`));
+    const plan = planGeneration(distilledRun(runs[mode], d.model.distilled!.shift), d.model);
+    const noise = f32(store.get("noise.vision"));
+    const steps = runs[mode].distilled_sigmas.length;
+    const stepNoise = new Float32Array(steps * noise.length);
+    for (let i = 0; i < steps; i++) stepNoise.set(f32(store.get(`step.${i}.noise`)), i * noise.length);
+    const condVideo = await conditioningPixels(plan, { image: mode === "i2v" ? await png("frame_00.png") : undefined });
+    const run = () =>
+      d.run({
+        plan,
+        inputs: generatorInputs(plan, d.tokenizer, d.model),
+        condVideo,
+        noise,
+        stepNoise,
+        keepStepLatents: true,
+      });
+    const t0 = performance.now();
+    await run();
+    const ms = performance.now() - t0;
+    const inUseBefore = nativeMemory().bytesInUse;
+    const r = await run();
+    const want = f32(store.get("out.video"));
+    console.log(JSON.stringify({
+      mode: `distilled_${mode}`,
+      backend: (d.raw.info() as { backend?: string }).backend,
+      steps: r.stepLatents.map((x, i) => maxAbsDiff(x, f32(store.get(`step.${i}.vision`)))),
+      final: maxAbsDiff(r.latents, f32(store.get("final.vision"))),
+      video: maxAbsDiff(pipelineFrames(r, want.length), want),
+      ms: Math.round(ms),
+      bytesLeft: nativeMemory().bytesInUse - inUseBefore,
+    }));
+  }
+  await d.free();
+}
