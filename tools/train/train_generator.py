@@ -98,6 +98,11 @@ def parse_args(argv=None):
     p.add_argument("--text-dropout", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-clips", type=int, default=0, help="use at most this many clips (0: all)")
+    p.add_argument("--layers", type=int, default=10, help="transformer layers (a fresh model; --init keeps its own)")
+    p.add_argument("--hidden", type=int, default=256, help="transformer hidden size (heads stay 64 wide)")
+    p.add_argument("--heads", type=int, default=4, help="attention heads")
+    p.add_argument("--kv-heads", type=int, default=2, help="key/value heads")
+    p.add_argument("--mlp", type=int, default=768, help="MLP intermediate size")
     p.add_argument("--no-self-check", dest="self_check", action="store_false")
     return p.parse_args(argv)
 
@@ -108,12 +113,12 @@ def parse_args(argv=None):
 # ----------------------------------------------------------------------------------------------------------
 
 
-def transformer_config(vocab_size):
+def transformer_config(vocab_size, layers=10, hidden=256, heads=4, kv_heads=2, mlp=768):
     return dict(
         action_dim=16, action_gen=True, attention_bias=False, attention_dropout=0.0, base_fps=24,
-        enable_fps_modulation=True, head_dim=64, hidden_act="silu", hidden_size=256, intermediate_size=768,
-        latent_channel=48, latent_patch_size=2, num_attention_heads=4, num_embodiment_domains=32,
-        num_hidden_layers=10, num_key_value_heads=2, patch_latent_dim=192, qk_norm_for_text=True,
+        enable_fps_modulation=True, head_dim=64, hidden_act="silu", hidden_size=hidden, intermediate_size=mlp,
+        latent_channel=48, latent_patch_size=2, num_attention_heads=heads, num_embodiment_domains=32,
+        num_hidden_layers=layers, num_key_value_heads=kv_heads, patch_latent_dim=192, qk_norm_for_text=True,
         rms_norm_eps=1e-6, rope_axes_dim=[12, 10, 10], rope_scaling=None, rope_theta=5000000.0,
         sound_gen=False, timestep_scale=0.001, unified_3d_mrope_reset_spatial_ids=True,
         unified_3d_mrope_temporal_modality_margin=15000, use_und_k_norm_for_gen=False, vocab_size=vocab_size)
@@ -628,7 +633,8 @@ def main():
         vae = AutoencoderKLWan.from_pretrained(os.path.join(a.init, "vae"), dtype=torch.float32)
         log(f"weights from {a.init}")
     else:
-        transformer = Cosmos3OmniTransformer(**transformer_config(len(tokenizer)))
+        transformer = Cosmos3OmniTransformer(**transformer_config(len(tokenizer), a.layers, a.hidden, a.heads,
+                                                                  a.kv_heads, a.mlp))
         vc = vae_config()
         if state:
             vc.update(latents_mean=state["vae_config"]["latents_mean"], latents_std=state["vae_config"]["latents_std"])
