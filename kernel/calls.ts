@@ -282,10 +282,11 @@ export function reasonSamplingSent(request: ReasonRequestInput, options: Noteboo
  * What `miniCheckpoint: true` makes of a Generator or action request on the mini Generator
  * (`MINI_CHECKPOINTS.generate`): the size it was trained at (the 256p tier at 16:9 = 320x192; an action
  * request is sized from its observation, the world's 320x192 frames), 17 frames at 10 fps (9 when the request
- * asks for 9 or fewer: the VAE's other training length), at most `steps` denoising steps (20: a text-to-video
- * call with guidance takes about 15-25 s on a 2-core CPU, checkpoints/mini-generator/README.md), guidance 4 for
- * the video modes and 1 for the action modes unless the request sets one (as bench/mini_generator_eval.ts
- * measures), and a chunk of at most 16 rows (its training chunk).
+ * asks for 9 or fewer: the VAE's other training length), at most `steps` denoising steps (30, as
+ * bench/mini_generator_eval.ts measures the figures: a text-to-video call with guidance took 6.3 s on this 2-core
+ * CPU at load 1 and about 25 s at load 36; checkpoints/mini-generator/README.md), guidance 4 for the video modes
+ * and 1 for the action modes unless the request sets one (as the evaluation), and a chunk of at most 16 rows (its
+ * training chunk).
  */
 export const MINI_GENERATOR_CAPS: Readonly<{
   resolution: "256p";
@@ -307,7 +308,7 @@ export const MINI_GENERATOR_CAPS: Readonly<{
   numFrames: 17,
   shortNumFrames: 9,
   fps: 10,
-  steps: 20,
+  steps: 30,
   videoGuidance: 4,
   actionGuidance: 1,
   actionSteps: 16,
@@ -353,13 +354,13 @@ function miniFrameCount(asked: number | undefined): number {
 
 /**
  * The request with {@link MINI_GENERATOR_CAPS} applied: 320x192 (256p, 16:9), 17 (or 9) frames at 10 fps, at most
- * 20 steps, guidance 4 unless the request sets one. Prompt, seed, sound and the conditioning media are sent as
+ * 30 steps, guidance 4 unless the request sets one. Prompt, seed, sound and the conditioning media are sent as
  * given.
  * @example
  * ```ts
  * import { withMiniGeneratorCaps } from "./calls.ts";
  * withMiniGeneratorCaps({ prompt: "A wooden table with a red cube, a grey robot arm above it.", seed: 0 });
- * // { prompt: "…", seed: 0, resolution: "256p", aspectRatio: "16:9", numInferenceSteps: 20, guidanceScale: 4, numFrames: 17, fps: 10 }
+ * // { prompt: "…", seed: 0, resolution: "256p", aspectRatio: "16:9", numInferenceSteps: 30, guidanceScale: 4, numFrames: 17, fps: 10 }
  * ```
  */
 export function withMiniGeneratorCaps(request: GenerateRequestInput): GenerateRequestInput {
@@ -376,13 +377,13 @@ export function withMiniGeneratorCaps(request: GenerateRequestInput): GenerateRe
 
 /**
  * The action request with {@link MINI_GENERATOR_CAPS} applied: the 256p tier (the world's 320x192 observation
- * gives 320x192), 10 fps, at most 20 steps, guidance 1 unless the request sets one, a chunk of at most 16 rows
+ * gives 320x192), 10 fps, at most 30 steps, guidance 1 unless the request sets one, a chunk of at most 16 rows
  * (given actions: their first 16); the frame count follows from the chunk (17).
  * @example
  * ```ts
  * import { withMiniRolloutCaps } from "./calls.ts";
  * withMiniRolloutCaps({ mode: "policy", embodiment: "droid", image: "start.png", prompt: "Push the red cube to the left." });
- * // { mode: "policy", …, resolution: "256p", numInferenceSteps: 20, fps: 10, guidanceScale: 1 }
+ * // { mode: "policy", …, resolution: "256p", numInferenceSteps: 30, fps: 10, guidanceScale: 1 }
  * ```
  */
 export function withMiniRolloutCaps(request: RolloutRequestInput): RolloutRequestInput {
@@ -415,7 +416,7 @@ export function generateRequestSent(request: GenerateRequestInput, options: Note
  * @example
  * ```ts
  * import { rolloutRequestSent } from "./calls.ts";
- * rolloutRequestSent({ mode: "policy", embodiment: "droid", image: "start.png", prompt: "Push the red cube to the left." }, { miniCheckpoint: true }).effective.numInferenceSteps; // 20
+ * rolloutRequestSent({ mode: "policy", embodiment: "droid", image: "start.png", prompt: "Push the red cube to the left." }, { miniCheckpoint: true }).effective.numInferenceSteps; // 30
  * ```
  */
 export function rolloutRequestSent(request: RolloutRequestInput, options: NotebookRunOptions = {}): RolloutRequest {
@@ -602,7 +603,7 @@ export async function rollout(request: RolloutRequestInput, options: NotebookRun
   } else if (options.miniCheckpoint) {
     const trained = MINI_GENERATOR_EMBODIMENTS.includes(sent.embodiment);
     const workflow = trained ? sent.mode : `${sent.mode} for ${sent.embodiment}`;
-    const chunk = result.actions?.length;
+    const chunk = (result.actions ?? result.actionSpaces?.normalized)?.length; // predicted, or given (forward dynamics)
     const settings = miniRunSettings(
       { ...sent, numFrames: chunk !== undefined ? chunk + 1 : undefined },
       chunk,
