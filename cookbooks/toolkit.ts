@@ -350,8 +350,8 @@ export function miniGeneratorBackendCells(call: "generate" | "rollout", use: Min
       Wan2.2-style VAE that know only the procedural tabletop world of \`src/world\` (a wooden table, coloured
       cubes, balls and cylinders, a grey robot arm), at ${c.width}x${c.height}, ${c.numFrames} frames at ${c.fps} fps, with the
       single-arm droid 10D action chunk. The calls then get \`miniCheckpoint: true\`: each request runs at that
-      size and length, with ${c.steps} denoising steps (a text-to-video call takes well under 30 s on a 2-core CPU) and
-      the steps and guidance its held-out figures were measured with (${c.videoGuidance} for video, ${c.actionGuidance} for actions); the
+      size and length with the settings its held-out figures were measured with, ${c.steps} denoising steps (a
+      text-to-video call takes well under 30 s on a 2-core CPU) and guidance ${c.videoGuidance} for video, ${c.actionGuidance} for actions; the
       cell after this one shows each request as sent, and a note under each result says whether the mini
       Generator was trained on that workflow.${tiny} A real checkpoint or server runs the requests as written above,
       with the model's defaults.
