@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { MINI_CHECKPOINTS, MINI_GENERATOR_CAPS } from "../kernel/calls.ts";
+import { MINI_CHECKPOINTS, MINI_GENERATOR_CAPS, MINI_GENERATOR_MODEL } from "../kernel/calls.ts";
 import { code, importCell, intro, md, type NotebookSpec, worldPushClipCell } from "./toolkit.ts";
 
 /** The grounding prompt in the style the mini Reasoner was trained on (src/world/tasks.ts, groundingTask). */
@@ -49,8 +49,7 @@ export function quickstartNotebook(): NotebookSpec {
           tabletop world of \`src/world\` (cubes, balls and cylinders in six colours, a grey robot arm). On 200
           held-out images of that world its boxes overlap the true ones with a mean IoU of 0.87.
         - **Generator: the mini Generator** (\`${MINI_CHECKPOINTS.generate}\`), **a mini model trained by this
-          project on a synthetic world, not Cosmos 3** either: a 17 M-parameter Cosmos3OmniTransformer and a small
-          Wan2.2-style VAE trained on clips of the same world at ${MINI_GENERATOR_CAPS.width}x${MINI_GENERATOR_CAPS.height}, ${MINI_GENERATOR_CAPS.numFrames} frames at ${MINI_GENERATOR_CAPS.fps} fps. It
+          project on a synthetic world, not Cosmos 3** either: ${MINI_GENERATOR_MODEL}, trained on clips of the same world at ${MINI_GENERATOR_CAPS.width}x${MINI_GENERATOR_CAPS.height}, ${MINI_GENERATOR_CAPS.numFrames} frames at ${MINI_GENERATOR_CAPS.fps} fps. It
           knows only that world: the note under its video says what it was trained on and its held-out figure.
 
         For real answers and videos, point the calls at Cosmos 3 and rerun: \`COSMOS_REASONER_BACKEND\` and

@@ -19,6 +19,7 @@
 import {
   MINI_CHECKPOINTS,
   MINI_GENERATOR_CAPS,
+  MINI_GENERATOR_MODEL,
   MINI_REASONER_CAPS,
   TINY_GENERATOR_CHECKPOINTS,
 } from "../kernel/calls.ts";
@@ -346,8 +347,7 @@ export function miniGeneratorBackendCells(call: "generate" | "rollout", use: Min
       ## Backend
       ${GENERATOR_BACKEND_CHOICE} With neither set, this cookbook runs the **mini Generator**
       (\`${MINI_CHECKPOINTS[call]}\`) natively on the CPU: **a mini model trained by this project on a synthetic
-      world, not Cosmos 3** — a 17 M-parameter Cosmos3OmniTransformer (with the action head) and a small
-      Wan2.2-style VAE that know only the procedural tabletop world of \`src/world\` (a wooden table, coloured
+      world, not Cosmos 3** — ${MINI_GENERATOR_MODEL} that know only the procedural tabletop world of \`src/world\` (a wooden table, coloured
       cubes, balls and cylinders, a grey robot arm), at ${c.width}x${c.height}, ${c.numFrames} frames at ${c.fps} fps, with the
       single-arm droid 10D action chunk. The calls then get \`miniCheckpoint: true\`: each request runs at that
       size and length with the settings its held-out figures were measured with, ${c.steps} denoising steps (a

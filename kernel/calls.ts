@@ -631,12 +631,19 @@ export interface NotebookBackendOptions {
   fallbackIsMiniCheckpoint?: boolean;
 }
 
+/**
+ * What the mini Generator's weights are, as the notebooks name it (the backend note, the backend cells, the
+ * quickstart): edit here when a training session changes its size (checkpoints/mini-generator/README.md has the
+ * config table).
+ */
+export const MINI_GENERATOR_MODEL =
+  "a 17 M-parameter Cosmos3OmniTransformer with the action head and a small Wan2.2-style VAE";
+
 /** What the backend cell says when the mini Generator runs (no backend configured). */
 function miniGeneratorBackendNote(checkpoint: string, variable: string): string {
   const c = MINI_GENERATOR_CAPS;
-  return `${checkpoint} is a mini model trained by this project on a synthetic world, not Cosmos 3: a 17 M-parameter ` +
-    "Cosmos3OmniTransformer with action_gen and a small Wan2.2-style VAE that know only the procedural tabletop of " +
-    `src/world (a wooden table, cubes, balls and cylinders in six colours, a grey robot arm), seen at ${c.width}x` +
+  return `${checkpoint} is a mini model trained by this project on a synthetic world, not Cosmos 3: ` +
+    `${MINI_GENERATOR_MODEL} that know only the procedural tabletop of src/world (a wooden table, cubes, balls and cylinders in six colours, a grey robot arm), seen at ${c.width}x` +
     `${c.height}, ${c.numFrames} frames at ${c.fps} fps, with the single-arm droid 10D action chunk (16 rows), and ` +
     `only the workflows it was trained on: ${Object.keys(MINI_GENERATOR_WORKFLOWS).join(", ")}. Not trained: ` +
     `${MINI_GENERATOR_UNTRAINED}. Its calls run at its training size, ${c.numFrames} frames, ${c.steps} denoising ` +
