@@ -4,7 +4,7 @@
 //          emulation of the kernel (same bf16 operands: only the summation order differs, <= 1e-4 of max |out|)
 //          and vs conv3d_cpu on the f32 operands (<= 2e-2 of max |out|, the bf16 rounding); cin 12 is refused.
 //   time   per conv at the 480x832 decoder's shapes (one chunk = 4 video frames): conv3d_igemm_cuda vs
-//          conv3d_cuda's im2col + matmul_cuda path (COSMOS_VAE_CONV unset), ms and TFLOP/s, and their difference
+//          conv3d_cuda's im2col + matmul_cuda path (COSMOS_VAE_CONV=im2col), ms and TFLOP/s, and their difference
 //   vae    the Wan2.2 decoder (random bf16 weights): a 2 x 2-latent decode vs the CPU model (<= 5e-2 of max |out|),
 //          then decode time at 480x832 for each latent-frame count given (5 = 17 frames, 48 = 189), JSON rows;
 //          the conv path is COSMOS_VAE_CONV's (read once per process: the script runs it twice); the im2col run
@@ -182,7 +182,10 @@ double event_ms(const std::function<void()>& f, cudaStream_t s, int reps) {
 // The 480x832 decoder's convs for one chunk (1 latent frame -> 4 video frames): name, dims, frames, h, w, count
 // per chunk (how many such convs a chunk runs).
 void time_convs() {
-  if (std::getenv("COSMOS_VAE_CONV")) throw std::runtime_error("time: run with COSMOS_VAE_CONV unset");
+  {
+    const char* e = std::getenv("COSMOS_VAE_CONV");
+    if (!e || std::strcmp(e, "im2col") != 0) throw std::runtime_error("time: run with COSMOS_VAE_CONV=im2col");
+  }
   CudaStream stream;
   CudaPool pool;
   const CudaContext ctx{stream.get(), &pool};
@@ -257,7 +260,7 @@ WanVaeConfig wan22() {
 
 void vae(const std::vector<int>& frame_counts) {
   const char* e = std::getenv("COSMOS_VAE_CONV");
-  const std::string conv = e && std::string(e) == "igemm" ? "igemm" : "im2col";
+  const std::string conv = e && std::string(e) == "im2col" ? "im2col" : "igemm";
   const WanVaeConfig cfg = wan22();
   auto g = WanVaeCuda::random(cfg, WType::BF16, 5, 0.02f);
   {  // the real decoder on a tiny latent vs the CPU model (f32 weights, the same draws)

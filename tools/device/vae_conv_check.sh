@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The implicit-GEMM VAE convolution (native/src/ops/conv3d_igemm.cu, COSMOS_VAE_CONV=igemm, off by default)
-# checked and timed on the GPU in one device call; its PASS is what lets the switch go on by default.
+# The implicit-GEMM VAE convolution (native/src/ops/conv3d_igemm.cu; on by default since this check passed on the
+# H200, 2026-11-30; COSMOS_VAE_CONV=im2col: the im2col + matmul path) checked and timed on the GPU in one device call.
 #
 #   here:   bash tools/device/vae_conv_check.sh prepare
 #           compiles (2 jobs, nice 10) the VAE's engine sources for sm_90 (ops/gemm_wgmma.cu for sm_90a, as the
@@ -13,10 +13,10 @@
 #           1. conv3d_igemm_cuda_test check: the kernel vs its host emulation (same bf16 operands) and vs conv3d_cpu
 #              at the VAE's conv kinds and real channel counts, small frames, ragged sizes, bias, bf16 out;
 #           2. SASS: HMMA count and LDL/STL (local memory) of the igemm kernels (cuobjdump, when the device has it);
-#           3. wan_vae_cuda_test --no-bench with COSMOS_VAE_CONV=igemm: the tiny fixture's bf16 rows (its 24- and
+#           3. wan_vae_cuda_test --no-bench (igemm, the default): the tiny fixture's bf16 rows (its 24- and
 #              48-channel convs go through igemm) vs the CPU model and diffusers;
 #           4. conv3d_igemm_cuda_test time: every conv shape of a 480x832 decode chunk, im2col + matmul vs igemm;
-#           5. conv3d_igemm_cuda_test vae 5 48, COSMOS_VAE_CONV unset then igemm: the Wan2.2 decoder on a 2x2
+#           5. conv3d_igemm_cuda_test vae 5 48, COSMOS_VAE_CONV=im2col then the default (igemm): the Wan2.2 decoder on a 2x2
 #              latent vs the CPU model, then 480x832 decode of 17 and 189 frames (JSON rows, as bench/run.sh vae);
 #              the 17-frame videos of the two runs compared (/tmp file).
 # Results: $OUT/vae_conv.log (everything); stdout ends with the tables, the JSON rows and the PASS / FAIL lines.
@@ -116,13 +116,13 @@ device)
   else
     summary+=("sass: no cuobjdump on the device (not checked)")
   fi
-  step "wan_vae_cuda_test tiny fixture, COSMOS_VAE_CONV=igemm" 180 env COSMOS_VAE_CONV=igemm $b/wan_vae_cuda_test "$PWD" --no-bench
+  step "wan_vae_cuda_test tiny fixture, igemm (default)" 180 $b/wan_vae_cuda_test "$PWD" --no-bench
   grep -E "bf16|FAIL" "$out/step.txt" | head -20
-  step "time: per conv, im2col+matmul vs igemm" 150 $b/conv3d_igemm_cuda_test time
+  step "time: per conv, im2col+matmul vs igemm" 150 env COSMOS_VAE_CONV=im2col $b/conv3d_igemm_cuda_test time
   sed -n '/^| conv/,$p' "$out/step.txt"
-  step "vae decode 480x832, im2col (default)" 240 $b/conv3d_igemm_cuda_test vae 5 48
+  step "vae decode 480x832, COSMOS_VAE_CONV=im2col" 240 env COSMOS_VAE_CONV=im2col $b/conv3d_igemm_cuda_test vae 5 48
   grep -E '^\{|^\| (wan2.2|480x832)' "$out/step.txt"
-  step "vae decode 480x832, COSMOS_VAE_CONV=igemm" 200 env COSMOS_VAE_CONV=igemm $b/conv3d_igemm_cuda_test vae 5 48
+  step "vae decode 480x832, igemm (default)" 200 $b/conv3d_igemm_cuda_test vae 5 48
   grep -E '^\{|^\| (wan2.2|480x832)' "$out/step.txt"
   rm -f "$out/step.txt"
   echo "=== ptxas (compiled on the build machine)" >> "$log"

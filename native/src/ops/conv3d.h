@@ -38,8 +38,8 @@ void conv3d_cpu(float* out, const float* hist, int n_hist, const float* x, int t
 #ifdef COSMOS_CUDA
 // Device pointers. im2col into a workspace from ctx.pool (row blocks of at most 256 MiB), then matmul_cuda
 // (bf16 tensor cores or exact f32 by wt); the 1x1x1 stride-1 unpadded case calls matmul_cuda on x directly.
-// COSMOS_VAE_CONV=igemm: bf16-weight convs with cin % 8 == 0 go to conv3d_igemm_cuda (ops/conv3d_igemm.h, no im2col
-// matrix) instead; off by default, unverified on a GPU until tools/device/vae_conv_check.sh passes.
+// bf16-weight convs larger than 1x1x1 with cin % 8 == 0 go to conv3d_igemm_cuda (ops/conv3d_igemm.h, no im2col
+// matrix) instead, checked on the H200 by tools/device/vae_conv_check.sh; COSMOS_VAE_CONV=im2col turns that off.
 void conv3d_cuda(float* out, const float* hist, int n_hist, const float* x, int t, int h, int w, const void* wgt,
                  WType wt, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx);
 #endif

@@ -1,5 +1,5 @@
 // conv3d_igemm on the GPU: weight repack, bf16 input window, implicit-GEMM kernel. See conv3d_igemm.h.
-// UNVERIFIED ON A GPU (compiled only): conv3d_cuda calls it only with COSMOS_VAE_CONV=igemm.
+// conv3d_cuda calls it by default (COSMOS_VAE_CONV=im2col: not); checked by tools/device/vae_conv_check.sh.
 //
 // The kernel is matmul_cuda's mma.sync GEMM (ops/matmul.cu: 128x128x64 tiles, 8 warps of 64x32, 3 cp.async
 // stages, XOR swizzle, ldmatrix) with the A-tile copies gathering conv taps instead of reading a matrix: each

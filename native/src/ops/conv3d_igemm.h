@@ -20,8 +20,9 @@
 // 12-channel convs are not eligible) and bf16 weights: conv3d_igemm_supported. Results vs conv3d_cpu: the
 // operands rounded to bf16, f32 accumulation (~1e-2 of max |out|, as matmul_cuda's bf16 GEMM).
 //
-// UNVERIFIED ON A GPU: written and compiled (sm_90 / sm_90a) without a device. conv3d_cuda uses it only with
-// COSMOS_VAE_CONV=igemm, until tools/device/vae_conv_check.sh passes on the GPU machine.
+// Checked on the H200 by tools/device/vae_conv_check.sh (2026-11-30: vs its host emulation and conv3d_cpu, the
+// tiny fixture's VAE vs CPU and diffusers, the 480x832 decoder vs im2col; HMMA, no local memory). conv3d_cuda uses
+// it by default; COSMOS_VAE_CONV=im2col turns it off.
 #pragma once
 #include <cstddef>
 #include <cstdint>
