@@ -8,14 +8,17 @@
 #           bash tools/device/cosmos3_fixtures.sh device
 #   or only the distilled section (Cosmos3DistilledModularPipeline on the committed cosmos3-tiny weights, ~1 min):
 #           bash tools/device/cosmos3_fixtures.sh device --only-distilled
-#     $OUT then also holds pipeline_distilled_t2i.safetensors, pipeline_distilled_i2v.safetensors, distilled.json:
-#     copy them into test/fixtures/cosmos3-tiny-reference/.
+#     $OUT then holds pipeline_distilled_{t2i,i2v,v2v}.safetensors and distilled.json (every distilled file, no
+#     tgz): copy them into test/fixtures/cosmos3-tiny-reference/. t2i and i2v come out byte-for-byte as committed
+#     (each run seeds its own generator; v2v runs after them).
 #
-# Results under $OUT (the run tool returns at most 8 files, 2 folders deep, so the output is packed):
-#   cosmos3_fixtures.tgz  everything the script wrote (cosmos3-tiny/, cosmos3-tiny-reference/, make.txt,
-#                         errors.txt when a section failed); unpack here with
-#                         tar -xzf <files_at>/cosmos3_fixtures.tgz -C /tmp/fx
-#   make.txt, errors.txt (when a section failed), stderr.txt (warnings), sizes.txt
+# Results under $OUT (the run tool returns at most 8 files, 2 folders deep, so the full run's output is packed):
+#   full run:          cosmos3_fixtures.tgz  everything the script wrote (cosmos3-tiny/, cosmos3-tiny-reference/,
+#                      make.txt, errors.txt when a section failed); unpack here with
+#                      tar -xzf <files_at>/cosmos3_fixtures.tgz -C /tmp/fx
+#   --only-distilled:  the 3 pipeline_distilled_*.safetensors and distilled.json as they are
+#   both:              make.txt, errors.txt (when a section failed), stderr.txt (warnings), sizes.txt
+#   (at most 8 files: the distilled run's 4 + these 4)
 # The script runs on the CPU (CUDA_VISIBLE_DEVICES= : fp32, deterministic), about a minute after ~20 s of imports.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -35,16 +38,29 @@ device)
   HF_HUB_OFFLINE=1 CUDA_VISIBLE_DEVICES= PYTHONUNBUFFERED=1 PYTHONPATH=/tmp/dsrc/src DIFFUSERS_COMMIT=$DIFFUSERS_COMMIT \
     timeout 500 python3 tools/fixtures/make_cosmos3_tiny.py "$fx" "${@:2}" 2> "$out/stderr.txt"
   rc=$?
-  for f in "$fx"/cosmos3-tiny-reference/pipeline_distilled_*.safetensors "$fx"/cosmos3-tiny-reference/distilled.json; do
-    [ -f "$f" ] && cp "$f" "$out/"
-  done
   echo "make_cosmos3_tiny.py rc=$rc"
   (cd "$fx" && find . -type f -printf '%9s %p\n' | sort -k2; du -sh .) > "$out/sizes.txt"
-  tar -czf "$out/cosmos3_fixtures.tgz" -C "$fx" .
+  if [[ " ${*:2} " == *" --only-distilled "* ]]; then
+    for f in "$fx"/cosmos3-tiny-reference/pipeline_distilled_*.safetensors "$fx"/cosmos3-tiny-reference/distilled.json; do
+      [ -f "$f" ] && cp "$f" "$out/"
+    done
+    # the runs already committed should come out unchanged (a difference is a determinism problem to look at)
+    for f in "$fx"/cosmos3-tiny-reference/pipeline_distilled_*.safetensors; do
+      committed=test/fixtures/cosmos3-tiny-reference/$(basename "$f")
+      if [ -f "$committed" ]; then
+        cmp -s "$f" "$committed" && echo "$(basename "$f"): identical to the committed file" ||
+          echo "$(basename "$f"): DIFFERS from the committed file"
+      else
+        echo "$(basename "$f"): new"
+      fi
+    done
+  else
+    tar -czf "$out/cosmos3_fixtures.tgz" -C "$fx" .
+  fi
   cp "$fx/make.txt" "$out/" 2>/dev/null
   [ -f "$fx/errors.txt" ] && { cp "$fx/errors.txt" "$out/"; echo "--- errors.txt"; cat "$fx/errors.txt"; }
   echo "--- stderr (last 20 lines)"; tail -20 "$out/stderr.txt"
-  echo "--- sizes"; cat "$out/sizes.txt"; ls -l "$out/cosmos3_fixtures.tgz"
+  echo "--- sizes"; cat "$out/sizes.txt"; ls -l "$out"
   exit $rc ;;
 *) echo "usage: cosmos3_fixtures.sh prepare | device [--only-distilled]" >&2; exit 2 ;;
 esac
