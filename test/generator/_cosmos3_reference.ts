@@ -36,22 +36,28 @@ export interface PipelineRun {
   prepare_latents: { action_image_size: number[] | null; raw_action_dim: number | null; domain_id: unknown };
 }
 
+/** The modes of distilled.json's runs. */
+export type DistilledMode = "t2i" | "i2v" | "v2v";
+
 /** One of distilled.json's runs (Cosmos3DistilledModularPipeline, made by make_cosmos3_tiny.py --only-distilled). */
 export interface DistilledRun {
-  name: "t2i" | "i2v";
+  name: DistilledMode;
   prompt: string;
   num_frames: number;
   height: number;
   width: number;
   fps: number;
   image?: string;
+  /** v2v: "frames_00_04" (media/frame_00..04.png), with the latent frames it keeps clean. */
+  video?: string;
+  condition_frame_indexes_vision?: number[];
   distilled_sigmas: number[];
   timesteps: number[];
   latent_shape: number[];
 }
-/** distilled.json. */
+/** distilled.json (v2v only once its fixture is made: it came after t2i / i2v). */
 export interface DistilledRuns {
-  runs: Record<"t2i" | "i2v", DistilledRun>;
+  runs: Record<"t2i" | "i2v", DistilledRun> & Partial<Record<"v2v", DistilledRun>>;
 }
 
 /** The GeneratorRun of a distilled pipeline call: its __call__ defaults (both templates on), guidance 1, 4 steps. */

@@ -6,7 +6,7 @@
 // (nativeMemory(): the CUDA pools on the GPU, where the latents, velocities and sampler history now live) still
 // in use after the run compared with before it (0: every block the run took was given back). Bundled and run by
 // tools/device/generate_e2e.sh. Then one line for the guidance interval (below).
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import process from "node:process";
 import sharp from "sharp";
@@ -120,18 +120,27 @@ for (const mode of ["t2i", "t2v", "i2v", "v2v", "t2v_sound"]) {
 await s.free();
 
 // The distilled checkpoint (4 FlowMatchEuler steps with re-noising, guidance 1) on this backend, against
-// Cosmos3DistilledModularPipeline's runs with its initial and per-step noise injected: one line per mode, as above.
+// Cosmos3DistilledModularPipeline's runs with its initial and per-step noise injected: one line per mode, as above,
+// for each mode whose fixture file is there (v2v once it is committed; generate_e2e.sh counts the same way).
 {
   const d = await openCosmos3Generator(DISTILLED);
   const runs = (JSON.parse(readFileSync(join(REF, "distilled.json"), "utf8")) as DistilledRuns).runs;
-  for (const mode of ["t2i", "i2v"] as const) {
+  const modes = (["t2i", "i2v", "v2v"] as const).filter((m) =>
+    existsSync(join(REF, `pipeline_distilled_${m}.safetensors`))
+  );
+  for (const mode of modes) {
+    const spec = runs[mode];
+    if (!spec) throw new Error(`distilled.json has no runs.${mode} beside pipeline_distilled_${mode}.safetensors`);
     const store = readSafetensors(join(REF, `pipeline_distilled_${mode}.safetensors`));
-    const plan = planGeneration(distilledRun(runs[mode], d.model.distilled!.shift), d.model);
+    const plan = planGeneration(distilledRun(spec, d.model.distilled!.shift), d.model);
     const noise = f32(store.get("noise.vision"));
-    const steps = runs[mode].distilled_sigmas.length;
+    const steps = spec.distilled_sigmas.length;
     const stepNoise = new Float32Array(steps * noise.length);
     for (let i = 0; i < steps; i++) stepNoise.set(f32(store.get(`step.${i}.noise`)), i * noise.length);
-    const condVideo = await conditioningPixels(plan, { image: mode === "i2v" ? await png("frame_00.png") : undefined });
+    const condVideo = await conditioningPixels(plan, {
+      image: mode === "i2v" ? await png("frame_00.png") : undefined,
+      frames: mode === "v2v" ? await Promise.all([0, 1, 2, 3, 4].map((i) => png(`frame_0${i}.png`))) : undefined,
+    });
     const run = () =>
       d.run({
         plan,
