@@ -33,7 +33,7 @@ prepare)
   # the sampled-decode rows (host row + sample_cpu vs decode_sample) exist on both sides.
   cp bench/qwen3_decode_bench.cu .dev/before/bench/
   git rev-parse "$before" > .dev/before/COMMIT
-  [ -f .dev/node.xz ] || xz -9 < "$(command -v node)" > .dev/node.xz
+  bash tools/device/node_xz.sh
   [ -f native/build/Release/cosmos_native.node ] || { echo "build the addon first: bash scripts/build-native.sh" >&2; exit 1; }
   if command -v nvcc >/dev/null 2>&1; then
     rm -rf .dev/bin && bash native/test/build_ops_test.sh .dev/bin-build >/dev/null && mkdir -p .dev/bin &&

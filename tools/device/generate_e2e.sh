@@ -17,7 +17,7 @@
 #
 #   here:        bash scripts/build-native.sh                  # the CUDA addon (nvcc here compiles the .cu files)
 #                bash tools/device/generate_e2e.sh bundle      # writes .dev/gen_e2e/driver.mjs (git-ignored)
-#                [ -f .dev/node.xz ] || xz -9 < "$(command -v node)" > .dev/node.xz
+#                bash tools/device/node_xz.sh
 #   the `run` tool, kind nvidia-h200, carry [.dev/node.xz, .dev/gen_e2e, native/build/Release]:
 #                bash tools/device/generate_e2e.sh device
 set -euo pipefail

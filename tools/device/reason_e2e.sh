@@ -5,7 +5,7 @@
 # (sharp stays external and is carried) and runs it with a carried node binary.
 #
 #   here:        bash tools/device/reason_e2e.sh bundle      # writes .dev/e2e/driver.mjs (git-ignored)
-#                xz -9 < "$(command -v node)" > .dev/node.xz
+#                bash tools/device/node_xz.sh
 #   the `run` tool, carry [.dev/node.xz, .dev/e2e, node_modules/sharp, node_modules/@img,
 #                node_modules/detect-libc, node_modules/semver, native/build/Release]:
 #                bash tools/device/reason_e2e.sh device

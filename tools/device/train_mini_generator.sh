@@ -32,7 +32,7 @@ prepare)
   node_modules/.bin/esbuild tools/train/generator_data.ts --bundle --minify --platform=node --format=esm \
     --target=node20 --alias:sharp=./tools/device/sharp_absent.mjs --outfile=.dev/minigen/generator_data.mjs \
     --log-level=warning || exit 1
-  [ -f .dev/node.xz ] || xz -9 < "$(command -v node)" > .dev/node.xz
+  bash tools/device/node_xz.sh
   [ -f .dev/diffusers_src.tgz ] || bash tools/device/cosmos3_fixtures.sh prepare || exit 1
   # the bundle writes what the TypeScript source writes (3 seeds)
   rm -rf /tmp/minigen_check && mkdir -p /tmp/minigen_check

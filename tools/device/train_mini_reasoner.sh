@@ -4,7 +4,7 @@
 # seeds each session), then tools/train/train_reasoner.py on it, resumed from the committed weights, bounded
 # in wall time; the new weights, the training state and the log returned under $OUT.
 #
-#   here:   [ -f .dev/node.xz ] || xz -9 < "$(command -v node)" > .dev/node.xz
+#   here:   bash tools/device/node_xz.sh
 #           bash tools/device/train_mini_reasoner.sh prepare [DESCRIBE_DIR...]
 #           # .dev/minireason/: world_data.mjs.xz (esbuild bundle, sharp aliased to tools/device/sharp_absent.mjs:
 #           # the device has no sharp, the data is written with --png-encoder js) and describe.tar.xz (the
@@ -56,7 +56,7 @@ prepare)
   fi
   # The device call carries the working tree (tracked files and untracked, not ignored ones) and the
   # carry together, 64 MiB in all.
-  [ -f .dev/node.xz ] || { echo ".dev/node.xz missing: xz -9 < \"\$(command -v node)\" > .dev/node.xz" >&2; exit 2; }
+  [ -f .dev/node.xz ] || { echo ".dev/node.xz missing: bash tools/device/node_xz.sh" >&2; exit 2; }
   tree=$( { git ls-files -z; git ls-files -z --others --exclude-standard; } | du -cb --files0-from=- 2>/dev/null |
     tail -n 1 | cut -f1)
   carry=$(du -cb .dev/node.xz .dev/minireason | tail -n 1 | cut -f1)
