@@ -4,7 +4,8 @@
 #      the native build, clang-format for the test script's C++ format check) when missing;
 #   2. npm dependencies from the committed lock file (deno comes from the `deno` npm package);
 #   3. the native Node-API module (CUDA kernels too when nvcc is present);
-#   4. the CommonJS bundle tslab loads, and the Jupyter kernels (Deno's and tslab's).
+#   4. the CommonJS bundle tslab loads, and the Jupyter kernels (Deno's and tslab's);
+#   5. the derived test fixtures (tools/fixtures/derive.sh: repackagings of committed fixtures, not tracked).
 # Each step is skipped when already done, so running it again is quick.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -53,4 +54,7 @@ bash scripts/build-native.sh
 bash scripts/build-bundle.sh
 bash kernel/install.sh
 node --import tsx assets/make.ts
+
+# --- 5. derived test fixtures (the tiny Cosmos 3 checkpoints the action cookbooks and tests open) ------------
+bash tools/fixtures/derive.sh
 log "ready"

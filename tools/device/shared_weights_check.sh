@@ -3,7 +3,8 @@
 # und tower once): builds native/test/shared_weights_cuda_test on the device (nvcc, 16 jobs, ~2-4 min; nothing is
 # prepared here) and runs it on test/fixtures/cosmos3-reasoner-tiny/transformer (which cosmos3-shared-tiny links), f32
 # and bf16 matmul weights. One command:
-#   `run`, kind nvidia-h200, timeout_s 600, no carry:  bash tools/device/shared_weights_check.sh
+#   `run`, kind nvidia-h200, timeout_s 600, carry ["test/fixtures/cosmos3-reasoner-tiny"] (a derived fixture, not
+#   tracked: tools/fixtures/derive.sh writes it here):  bash tools/device/shared_weights_check.sh
 # $OUT gets build.log and table.md; the last line is PASS or FAIL.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
