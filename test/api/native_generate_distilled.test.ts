@@ -5,13 +5,13 @@
 //    its initial noise and each step's re-noising draw injected: timesteps and sigmas equal, latents after every one
 //    of the 4 FlowMatchEuler steps, final latents and decoded frames within 1e-3; i2v / v2v: the clean latent frames
 //    (i2v 0, v2v condition_frame_indexes_vision) after every step = diffusers' encoded conditioning latents
-//    (re-anchored). v2v is skipped while its fixture file is not committed (the skip message says how to make it);
+//    (re-anchored);
 //  - the engine's own re-noising follows the run's seed (same seed, same latents; another seed, others);
 //  - generate() on the distilled fixture: 4 steps, guidance 1 in `effective`, the request's guidance, negative
 //    prompt and flow shift listed as ignored, another step count refused.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
@@ -46,14 +46,8 @@ async function png(name: string) {
 describe("native distilled runs vs diffusers' Cosmos3DistilledModularPipeline (injected noise)", () => {
   for (const mode of ["t2i", "i2v", "v2v"] as const) {
     const file = join(REF, `pipeline_distilled_${mode}.safetensors`);
-    // v2v's fixture comes after t2i / i2v's: skipped (reported as such by node and Deno) until it is committed.
-    const skip = mode === "v2v" && !existsSync(file) &&
-      "pipeline_distilled_v2v.safetensors is not committed yet: make it on the GPU machine with " +
-        "`bash tools/device/cosmos3_fixtures.sh device --only-distilled` (carry .dev/diffusers_src.tgz, written here " +
-        "by `bash tools/device/cosmos3_fixtures.sh prepare`) and copy it and distilled.json into " +
-        "test/fixtures/cosmos3-tiny-reference/";
     const name = `${mode}: 4 re-noising FlowMatchEuler steps: latents per step, final latents and frames within 1e-3`;
-    test(name, { skip }, async () => {
+    test(name, async () => {
       const spec = runs[mode];
       assert.ok(spec, `distilled.json has no runs.${mode} beside ${file}`);
       const store = readSafetensors(file);
