@@ -24,11 +24,7 @@ prepare)
   rm -rf .dev/gpu_checks && mkdir -p .dev/gpu_checks
   tar -cf - .dev/bin/{ops_cuda_test,qwen3_cuda_test,lifecycle_cuda_test,gemm_bench,qwen3_decode_bench} .dev/vaeconvbin \
     native/build/Release/cosmos_native.node .dev/gen_e2e | xz -6 -T2 > .dev/gpu_checks/pack.tar.xz || exit 1
-  carry=$(du -cb .dev/node.xz .dev/gpu_checks | tail -n 1 | cut -f1)
-  tree=$( { git ls-files -z; git ls-files -z --others --exclude-standard; } | du -cb --files0-from=- 2>/dev/null |
-    tail -n 1 | cut -f1)
-  echo "carry $((carry / 1048576)) MiB + working tree $((tree / 1048576)) MiB = $(((carry + tree) / 1048576)) MiB of 64"
-  [ $((carry + tree)) -le $((64 * 1048576)) ] || { echo "over the device call's 64 MiB" >&2; exit 1; } ;;
+  bash tools/device/carry_fits.sh .dev/node.xz .dev/gpu_checks || exit 1 ;;
 device)
   out=${OUT:-/tmp/gpu_checks}
   mkdir -p "$out"

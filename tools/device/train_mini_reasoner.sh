@@ -57,12 +57,8 @@ prepare)
   # The device call carries the working tree (tracked files and untracked, not ignored ones) and the
   # carry together, 64 MiB in all.
   [ -f .dev/node.xz ] || { echo ".dev/node.xz missing: bash tools/device/node_xz.sh" >&2; exit 2; }
-  tree=$( { git ls-files -z; git ls-files -z --others --exclude-standard; } | du -cb --files0-from=- 2>/dev/null |
-    tail -n 1 | cut -f1)
-  carry=$(du -cb .dev/node.xz .dev/minireason | tail -n 1 | cut -f1)
   ls -la .dev/minireason
-  echo "working tree: $((tree / 1048576)) MiB; carry: $((carry / 1048576)) MiB; together $(((tree + carry) / 1048576)) MiB of 64"
-  [ $((tree + carry)) -le $((64 * 1048576)) ] || { echo "over the device's 64 MiB" >&2; exit 1; } ;;
+  bash tools/device/carry_fits.sh .dev/node.xz .dev/minireason || exit 1 ;;
 gen-chunk)
   # one chunk of seeds (bash train_mini_reasoner.sh gen-chunk INDEX DEADLINE_EPOCH_SECONDS), run by `device`
   i=$2

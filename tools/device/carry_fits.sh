@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# carry_fits.sh PATH...: whether a device call carrying PATHs fits the 64 MiB it may send (the tracked and the
+# untracked-not-ignored files of the working tree, plus the carried paths). Prints the sizes; exits 1 when over.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+carry=$(du -cb "$@" | tail -n 1 | cut -f1)
+tree=$( { git ls-files -z; git ls-files -z --others --exclude-standard; } | du -cb --files0-from=- 2>/dev/null |
+  tail -n 1 | cut -f1)
+echo "carry $((carry / 1048576)) MiB ($carry B) + working tree $((tree / 1048576)) MiB = $(((carry + tree) / 1048576)) MiB of 64"
+[ $((carry + tree)) -le $((64 * 1048576)) ] || { echo "over the device call's 64 MiB" >&2; exit 1; }
