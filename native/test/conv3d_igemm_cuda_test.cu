@@ -33,6 +33,7 @@
 
 using namespace cosmos;
 using test_util::failures;
+using test_util::max_rel_diff;
 
 namespace {
 std::mt19937 rng(5);
@@ -64,17 +65,6 @@ T* upload(const std::vector<T>& v) {
   CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(1, v.size()) * sizeof(T)));
   if (!v.empty()) CUDA_CHECK(cudaMemcpy(p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
   return p;
-}
-// max |a - b| / max |b|
-double rel_to_max(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return INFINITY;
-  double m = 0, r = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double d = std::fabs((double)a[i] - b[i]);
-    m = d == d ? std::max(m, d) : INFINITY;
-    r = std::max(r, (double)std::fabs(b[i]));
-  }
-  return m / std::max(r, 1e-30);
 }
 void row(const std::string& what, double v, double tol) {
   const bool ok = v <= tol;
@@ -149,8 +139,8 @@ void check() {
       CUDA_CHECK(cudaMemcpy(got.data(), o, nout * 4, cudaMemcpyDeviceToHost));
     }
     // bf16 outputs may differ by one bf16 step where the f32 sums straddle a rounding boundary.
-    row(c.name + ": vs emulation", rel_to_max(got, emu), c.out_bf16 ? 8e-3 : 1e-4);
-    row(c.name + ": vs conv3d_cpu f32", rel_to_max(got, ref), 2e-2);
+    row(c.name + ": vs emulation", max_rel_diff(got, emu), c.out_bf16 ? 8e-3 : 1e-4);
+    row(c.name + ": vs conv3d_cpu f32", max_rel_diff(got, ref), 2e-2);
     for (void* p : {(void*)dx, (void*)dh, (void*)db, (void*)dw, (void*)dout})
       if (p) CUDA_CHECK(cudaFree(p));
   }
@@ -237,7 +227,7 @@ void time_convs() {
     CUDA_CHECK(cudaMemcpy(ha.data(), a.get(), nout * 4, cudaMemcpyDeviceToHost));
     CUDA_CHECK(cudaMemcpy(hb.data(), b.get(), nout * 4, cudaMemcpyDeviceToHost));
     const double flop = 2.0 * (double)nout * d.k();
-    const double diff = rel_to_max(hb, ha);
+    const double diff = max_rel_diff(hb, ha);
     if (!(diff <= 1e-2)) ++failures;
     std::printf("| %s | %d | %.3f | %.3f | %.0f | %.1fx | %.1e %s |\n", s.name, s.per_chunk, old_ms, new_ms,
                 flop / (new_ms * 1e-3) / 1e12, old_ms / new_ms, diff, diff <= 1e-2 ? "PASS" : "FAIL");
@@ -271,7 +261,7 @@ void vae(const std::vector<int>& frame_counts) {
     std::normal_distribution<float> nd(0.f, 1.f);
     for (float& v : z) v = nd(r);
     row("wan2.2 decoder 2 latent frames 2x2: cuda (" + conv + ") vs cpu (rel)",
-        rel_to_max(g->decode(z.data(), T, h, w), c->decode(z.data(), T, h, w)), 5e-2);
+        max_rel_diff(g->decode(z.data(), T, h, w), c->decode(z.data(), T, h, w)), 5e-2);
   }
   const int h = 480 / 16, w = 832 / 16;
   for (int T : frame_counts) {
@@ -299,7 +289,7 @@ void vae(const std::vector<int>& frame_counts) {
         std::fclose(f);
         if (n == ref.size())
           row("480x832 decode of " + std::to_string(cfg.frames_for(T)) + " frames: igemm vs im2col (rel)",
-              rel_to_max(video, ref), 2e-2);
+              max_rel_diff(video, ref), 2e-2);
       }
     }
     std::printf(

@@ -47,6 +47,13 @@ inline double max_abs_diff(const std::vector<float>& a, const std::vector<float>
   return m;
 }
 
+// Max |a - b| / max |b|: the error relative to the reference's largest magnitude (bf16 paths); infinite as above.
+inline double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double r = 0;
+  for (float v : b) r = std::max(r, (double)std::fabs(v));
+  return max_abs_diff(a, b) / std::max(r, 1e-30);
+}
+
 // The whole file, or "" when it cannot be opened (an absent fixture).
 inline std::string read_text(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

@@ -20,6 +20,8 @@
 #include "test_util.h"
 
 using namespace cosmos;
+using test_util::max_abs_diff;
+using test_util::max_rel_diff;
 using test_util::read_tensor;
 using test_util::read_text;
 
@@ -28,16 +30,6 @@ static void row(const std::string& what, double v, double tol) {
   const bool ok = v <= tol;
   if (!ok) ++failures;
   std::printf("| %-48s | %10.3e | %7.0e | %s |\n", what.c_str(), v, tol, ok ? "PASS" : "FAIL");
-}
-static double max_abs(const std::vector<float>& a, const std::vector<float>& b, bool relative) {
-  if (a.size() != b.size()) return INFINITY;
-  double m = 0, r = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double d = std::fabs((double)a[i] - b[i]);
-    m = d == d ? std::max(m, d) : INFINITY;
-    r = std::max(r, (double)std::fabs(b[i]));
-  }
-  return relative ? m / std::max(r, 1e-30) : m;
 }
 
 static void fixture(const std::string& root) {
@@ -56,29 +48,29 @@ static void fixture(const std::string& root) {
   const auto video = get("video_in", &s);
   const int F = (int)s[2], H = (int)s[3], W = (int)s[4];
   const auto mu_ref = get("encode_mu", nullptr), mu_cpu = cpu->encode(video.data(), F, H, W, raw);
-  row("tiny encode mu: cuda f32 vs diffusers (abs)", max_abs(g32->encode(video.data(), F, H, W, raw), mu_ref, false),
+  row("tiny encode mu: cuda f32 vs diffusers (abs)", max_abs_diff(g32->encode(video.data(), F, H, W, raw), mu_ref),
       1e-4);
-  row("tiny encode mu: cuda f32 vs cpu (abs)", max_abs(g32->encode(video.data(), F, H, W, raw), mu_cpu, false), 1e-4);
+  row("tiny encode mu: cuda f32 vs cpu (abs)", max_abs_diff(g32->encode(video.data(), F, H, W, raw), mu_cpu), 1e-4);
   row("tiny encode latents: cuda f32 vs diffusers (abs)",
-      max_abs(g32->encode(video.data(), F, H, W), get("encode_latents", nullptr), false), 1e-4);
-  row("tiny encode mu: cuda bf16 vs cpu (rel)", max_abs(g16->encode(video.data(), F, H, W, raw), mu_cpu, true), 3e-2);
+      max_abs_diff(g32->encode(video.data(), F, H, W), get("encode_latents", nullptr)), 1e-4);
+  row("tiny encode mu: cuda bf16 vs cpu (rel)", max_rel_diff(g16->encode(video.data(), F, H, W, raw), mu_cpu), 3e-2);
   WanVaeRunOptions whole = raw;
   whole.chunk_latent_frames = 8;
   row("tiny encode: cuda whole vs chunked (rel)",
-      max_abs(g32->encode(video.data(), F, H, W, whole), g32->encode(video.data(), F, H, W, raw), true), 1e-5);
+      max_rel_diff(g32->encode(video.data(), F, H, W, whole), g32->encode(video.data(), F, H, W, raw)), 1e-5);
   for (const char* k : {"decode", "decode1"}) {
     const auto z = get(std::string(k) + "_in", &s);
     const int T = (int)s[2], h = (int)s[3], w = (int)s[4];
     const auto ref = get(std::string(k) + "_out", nullptr), c = cpu->decode(z.data(), T, h, w, raw);
     const auto g = g32->decode(z.data(), T, h, w, raw);
-    row(std::string("tiny ") + k + ": cuda f32 vs diffusers (abs)", max_abs(g, ref, false), 1e-4);
-    row(std::string("tiny ") + k + ": cuda f32 vs cpu (abs)", max_abs(g, c, false), 1e-4);
-    row(std::string("tiny ") + k + ": cuda bf16 vs cpu (rel)", max_abs(g16->decode(z.data(), T, h, w, raw), c, true),
+    row(std::string("tiny ") + k + ": cuda f32 vs diffusers (abs)", max_abs_diff(g, ref), 1e-4);
+    row(std::string("tiny ") + k + ": cuda f32 vs cpu (abs)", max_abs_diff(g, c), 1e-4);
+    row(std::string("tiny ") + k + ": cuda bf16 vs cpu (rel)", max_rel_diff(g16->decode(z.data(), T, h, w, raw), c),
         3e-2);
     WanVaeRunOptions all = raw;
     all.chunk_latent_frames = T;
     row(std::string("tiny ") + k + ": cuda whole vs chunked (rel)",
-        max_abs(g32->decode(z.data(), T, h, w, all), g, true), 1e-5);
+        max_rel_diff(g32->decode(z.data(), T, h, w, all), g), 1e-5);
   }
   {
     std::atomic<bool> stop{false};
@@ -95,7 +87,7 @@ static void fixture(const std::string& root) {
     row("tiny decode: abort after chunk 1 (0 = aborted)", aborted ? 0 : 1, 0);
     const auto again = g32->decode(z.data(), (int)s[2], (int)s[3], (int)s[4], raw);
     row("tiny decode after an abort == fresh (abs)",
-        max_abs(again, cpu->decode(z.data(), (int)s[2], (int)s[3], (int)s[4], raw), false), 1e-4);
+        max_abs_diff(again, cpu->decode(z.data(), (int)s[2], (int)s[3], (int)s[4], raw)), 1e-4);
   }
 }
 
