@@ -46,15 +46,34 @@ const reference = JSON.parse(readFileSync(join(REF, "reference.json"), "utf8")).
   string,
   PipelineRun
 >;
+/** The fixture's conditioning pixels for a mode: i2v the first frame, v2v the five-frame clip, none otherwise. */
+async function condition(plan: ReturnType<typeof planGeneration>, mode: string) {
+  return await conditioningPixels(plan, {
+    image: mode === "i2v" ? await png("frame_00.png") : undefined,
+    frames: mode === "v2v" ? await Promise.all([0, 1, 2, 3, 4].map((i) => png(`frame_0${i}.png`))) : undefined,
+  });
+}
+
+/**
+ * Runs a request twice: the first run's wall time, and the device bytes the second leaves in use (the first may leave
+ * an op's lazily made workspace in a pool; the second must leave nothing behind).
+ */
+async function runTwice<T>(run: () => Promise<T>) {
+  const t0 = performance.now();
+  const first = await run();
+  const ms = Math.round(performance.now() - t0);
+  const inUseBefore = nativeMemory().bytesInUse;
+  const second = await run();
+  const mem = nativeMemory();
+  return { first, second, ms, bytesLeft: mem.bytesInUse - inUseBefore, peakBytes: mem.peakBytes };
+}
+
 const s = await openCosmos3Generator(CKPT);
 for (const mode of ["t2i", "t2v", "i2v", "v2v", "t2v_sound"]) {
   const spec = reference[mode];
   const store = readSafetensors(join(REF, `pipeline_${mode}.safetensors`));
   const plan = planGeneration(pipelineRun(spec), s.model);
-  const condVideo = await conditioningPixels(plan, {
-    image: mode === "i2v" ? await png("frame_00.png") : undefined,
-    frames: mode === "v2v" ? await Promise.all([0, 1, 2, 3, 4].map((i) => png(`frame_0${i}.png`))) : undefined,
-  });
+  const condVideo = await condition(plan, mode);
   const run = () =>
     s.run({
       plan,
@@ -64,13 +83,7 @@ for (const mode of ["t2i", "t2v", "i2v", "v2v", "t2v_sound"]) {
       soundNoise: plan.sound ? f32(store.get("noise.sound")) : undefined,
       keepStepLatents: true,
     });
-  // The first run may leave an op's lazily made workspace in a pool; the second must leave nothing behind.
-  const t0 = performance.now();
-  const first = await run();
-  const ms = performance.now() - t0;
-  const inUseBefore = nativeMemory().bytesInUse;
-  const r = await run();
-  const mem = nativeMemory();
+  const { first, second: r, ms, bytesLeft, peakBytes } = await runTwice(run);
   const want = f32(store.get("out.video"));
   const got = pipelineFrames(r, want.length);
   console.log(JSON.stringify({
@@ -86,10 +99,10 @@ for (const mode of ["t2i", "t2v", "i2v", "v2v", "t2v_sound"]) {
         wave: r.soundWave ? maxAbsDiff(r.soundWave, f32(store.get("out.sound_wave"))) : null,
       }
       : {}),
-    ms: Math.round(ms),
-    bytesLeft: mem.bytesInUse - inUseBefore,
+    ms,
+    bytesLeft,
     repeat: maxAbsDiff(r.latents, first.latents),
-    peakBytes: mem.peakBytes,
+    peakBytes,
   }));
 }
 // The guidance interval (CFG only at steps whose timestep is in [lo, hi]; the uncond forward skipped elsewhere) on the
@@ -134,10 +147,7 @@ await s.free();
     const steps = spec.distilled_sigmas.length;
     const stepNoise = new Float32Array(steps * noise.length);
     for (let i = 0; i < steps; i++) stepNoise.set(f32(store.get(`step.${i}.noise`)), i * noise.length);
-    const condVideo = await conditioningPixels(plan, {
-      image: mode === "i2v" ? await png("frame_00.png") : undefined,
-      frames: mode === "v2v" ? await Promise.all([0, 1, 2, 3, 4].map((i) => png(`frame_0${i}.png`))) : undefined,
-    });
+    const condVideo = await condition(plan, mode);
     const run = () =>
       d.run({
         plan,
@@ -147,11 +157,7 @@ await s.free();
         stepNoise,
         keepStepLatents: true,
       });
-    const t0 = performance.now();
-    await run();
-    const ms = performance.now() - t0;
-    const inUseBefore = nativeMemory().bytesInUse;
-    const r = await run();
+    const { second: r, ms, bytesLeft } = await runTwice(run);
     const want = f32(store.get("out.video"));
     console.log(JSON.stringify({
       mode: `distilled_${mode}`,
@@ -159,8 +165,8 @@ await s.free();
       steps: r.stepLatents.map((x, i) => maxAbsDiff(x, f32(store.get(`step.${i}.vision`)))),
       final: maxAbsDiff(r.latents, f32(store.get("final.vision"))),
       video: maxAbsDiff(pipelineFrames(r, want.length), want),
-      ms: Math.round(ms),
-      bytesLeft: nativeMemory().bytesInUse - inUseBefore,
+      ms,
+      bytesLeft,
     }));
   }
   await d.free();
