@@ -6,10 +6,11 @@
 # checkpoint (diffusers layout, bf16, 15 MB shards), a few decoded frames and the log come back under $OUT.
 #
 #   here:   bash tools/device/train_mini_generator.sh prepare
-#           # .dev/minigen/generator_data.mjs (esbuild bundle), .dev/node.xz, .dev/diffusers_src.tgz; checks the
-#           # bundle writes the same bytes as the TypeScript source, and that tree + carry fit the 64 MiB
-#   `run`, kind nvidia-h200, timeout_s 600,
-#           carry [".dev/node.xz", ".dev/diffusers_src.tgz", ".dev/minigen/generator_data.mjs"]:
+#           # .dev/minigen_carry/: generator_data.mjs (esbuild bundle) and diffusers_min.tar.xz (diffusers' src/
+#           # without the pipelines the trainer never imports: 1.1 MB, against 4.7 MB for the whole src/ gzipped);
+#           # .dev/node.xz; checks the bundle writes the same bytes as the TypeScript source, and that tree +
+#           # carry fit the 64 MiB
+#   `run`, kind nvidia-h200, timeout_s 600, carry [".dev/node.xz", ".dev/minigen_carry"]:
 #           bash tools/device/train_mini_generator.sh device
 #   here:   bash tools/device/train_mini_generator.sh unpack FILES_AT DEST
 #           # DEST/ckpt: the checkpoint (for bench/mini_generator_eval.ts), DEST/look/*.png, DEST/train.log
@@ -28,22 +29,28 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 case "${1:-}" in
 prepare)
-  mkdir -p .dev/minigen
+  carry=.dev/minigen_carry
+  rm -rf "$carry" && mkdir -p "$carry"
   node_modules/.bin/esbuild tools/train/generator_data.ts --bundle --minify --platform=node --format=esm \
-    --target=node20 --alias:sharp=./tools/device/sharp_absent.mjs --outfile=.dev/minigen/generator_data.mjs \
+    --target=node20 --alias:sharp=./tools/device/sharp_absent.mjs --outfile="$carry/generator_data.mjs" \
     --log-level=warning || exit 1
   bash tools/device/node_xz.sh
   [ -f .dev/diffusers_src.tgz ] || bash tools/device/cosmos3_fixtures.sh prepare || exit 1
+  # diffusers' pipelines/ is 16 of its 27 MB; the trainer imports only pipelines/cosmos (the package's
+  # __init__ files import lazily, so the other pipeline folders are never looked at)
+  rm -rf /tmp/minigen_dsrc && mkdir -p /tmp/minigen_dsrc && tar -xzf .dev/diffusers_src.tgz -C /tmp/minigen_dsrc &&
+    find /tmp/minigen_dsrc/src/diffusers/pipelines -mindepth 1 -maxdepth 1 -type d ! -name cosmos -exec rm -rf {} + &&
+    tar -cf - -C /tmp/minigen_dsrc src | xz -9 -T2 > "$carry/diffusers_min.tar.xz" || exit 1
   # the bundle writes what the TypeScript source writes (3 seeds)
   rm -rf /tmp/minigen_check && mkdir -p /tmp/minigen_check
   node --import tsx tools/train/generator_data.ts --out /tmp/minigen_check/a --count 3 --offset 11 2>/dev/null &&
-    GENERATOR_DATA_MAIN=1 node .dev/minigen/generator_data.mjs --out /tmp/minigen_check/b --count 3 --offset 11 \
+    GENERATOR_DATA_MAIN=1 node "$carry/generator_data.mjs" --out /tmp/minigen_check/b --count 3 --offset 11 \
       2>/dev/null &&
     cmp -s /tmp/minigen_check/a/frames.u8 /tmp/minigen_check/b/frames.u8 &&
     cmp -s /tmp/minigen_check/a/samples.jsonl /tmp/minigen_check/b/samples.jsonl ||
     { echo "the bundle does not write what tools/train/generator_data.ts writes" >&2; exit 1; }
   echo "bundle ok"
-  bash tools/device/carry_fits.sh .dev/node.xz .dev/diffusers_src.tgz .dev/minigen/generator_data.mjs || exit 1 ;;
+  bash tools/device/carry_fits.sh .dev/node.xz "$carry" || exit 1 ;;
 device)
   out=${OUT:-/tmp/train_mini_generator}
   mkdir -p "$out"
@@ -54,8 +61,8 @@ device)
   note "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown) (+ uncommitted changes of the working tree)"
   t0=$SECONDS
   xz -dc .dev/node.xz > /tmp/node && chmod +x /tmp/node || { note "no .dev/node.xz"; exit 1; }
-  rm -rf /tmp/dsrc && mkdir -p /tmp/dsrc && tar -xzf .dev/diffusers_src.tgz -C /tmp/dsrc ||
-    { note "no .dev/diffusers_src.tgz"; exit 1; }
+  rm -rf /tmp/dsrc && mkdir -p /tmp/dsrc && xz -dc .dev/minigen_carry/diffusers_min.tar.xz | tar -xf - -C /tmp/dsrc ||
+    { note "no .dev/minigen_carry/diffusers_min.tar.xz"; exit 1; }
   data=/dev/shm/minigen
   [ -d /dev/shm ] && [ "$(df --output=avail -B1G /dev/shm | tail -n 1)" -gt 40 ] || data=/tmp/minigen_data
   rm -rf "$data" && mkdir -p "$data"
@@ -66,7 +73,7 @@ device)
   (
     for ((off = 0; off < seeds; off += shard)); do echo "$off"; done |
       xargs -P "$jobs" -I{} sh -c 'd='"$data"'/s$(printf %06d {}); GENERATOR_DATA_MAIN=1 /tmp/node \
-        .dev/minigen/generator_data.mjs --out $d --split train --offset {} --count '"$shard"' 2>>'"$out"'/data.log &&
+        .dev/minigen_carry/generator_data.mjs --out $d --split train --offset {} --count '"$shard"' 2>>'"$out"'/data.log &&
         touch $d/DONE'
     echo "all shards written at $((SECONDS - t0)) s" >> "$out/data.log"
   ) &
