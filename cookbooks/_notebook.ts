@@ -82,6 +82,20 @@ export interface WorldClip {
   why?: string[];
 }
 
+/**
+ * The Generator's held-out clip of the world (a push, 17 frames at 10 fps, 320x192: the mini Generator's training
+ * shape): its first frame, its 16-row single-arm (droid) 10D action chunk (under assets/) and its column layout,
+ * the instruction the action modes get and the prompt text-to-video gets, both in the world's words.
+ */
+export interface WorldPushClip extends WorldClip {
+  firstFrame: string;
+  actions: string;
+  embodiment: "droid";
+  layout: string;
+  instruction: string;
+  prompt: string;
+}
+
 /** What `assets/scene.json` says about the synthetic inputs (references, not model output). */
 export interface Scene {
   /** The table image's objects, `[x1, y1, x2, y2]` on the Qwen3-VL 0–1000 grid. */
@@ -100,7 +114,7 @@ export interface Scene {
   world: {
     image: WorldImage;
     pickPlace: WorldClip;
-    push: WorldClip;
+    push: WorldPushClip;
     implausible: WorldClip;
     smallImage: WorldImage;
     smallPickPlace: WorldClip;

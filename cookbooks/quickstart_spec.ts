@@ -2,8 +2,8 @@
  * The quickstart notebook (`cookbooks/quickstart.ipynb`), the one a newcomer reads first and the README's
  * main job runs: which backends run the calls, one 2D-grounding call on the mini Reasoner (boxes drawn
  * over a held-out still of the procedural world, next to its true boxes) and one text-to-video call on
- * the Generator (the tiny untrained checkpoint until a trained mini Generator is committed: its video is
- * noise, and the notebook says so).
+ * the mini Generator (a prompt in the world's words, at its training size 320x192, 17 frames at 10 fps, next to
+ * the world's own clip for that prompt).
  *
  * @example
  * ```ts
@@ -12,8 +12,8 @@
  * ```
  * @module
  */
-import { MINI_CHECKPOINTS, TINY_GENERATOR_CHECKPOINTS } from "../kernel/calls.ts";
-import { code, importCell, intro, md, type NotebookSpec } from "./toolkit.ts";
+import { MINI_CHECKPOINTS, MINI_GENERATOR_CAPS, MINI_GENERATOR_MODEL } from "../kernel/calls.ts";
+import { code, importCell, intro, md, type NotebookSpec, worldPushClipCell } from "./toolkit.ts";
 
 /** The grounding prompt in the style the mini Reasoner was trained on (src/world/tasks.ts, groundingTask). */
 const GROUNDING_PROMPT =
@@ -48,10 +48,9 @@ export function quickstartNotebook(): NotebookSpec {
           project on a synthetic world, not Cosmos 3**: a 5 M-parameter Qwen3-VL that knows only the procedural
           tabletop world of \`src/world\` (cubes, balls and cylinders in six colours, a grey robot arm). On 200
           held-out images of that world its boxes overlap the true ones with a mean IoU of 0.87.
-        - **Generator: the tiny test checkpoint** (\`${TINY_GENERATOR_CHECKPOINTS.generate}\`): the Cosmos 3
-          Generator's architecture with **random, untrained weights**, so its video is **noise** (labelled so
-          below). A trained mini Generator of the same world is to come; until then the video cell shows the
-          whole pipeline running (text encoder, denoising, VAE decode, MP4), not a meaningful video.
+        - **Generator: the mini Generator** (\`${MINI_CHECKPOINTS.generate}\`), **a mini model trained by this
+          project on a synthetic world, not Cosmos 3** either: ${MINI_GENERATOR_MODEL}, trained on clips of the same world at ${MINI_GENERATOR_CAPS.width}x${MINI_GENERATOR_CAPS.height}, ${MINI_GENERATOR_CAPS.numFrames} frames at ${MINI_GENERATOR_CAPS.fps} fps. It
+          knows only that world: the note under its video says what it was trained on and its held-out figure.
 
         For real answers and videos, point the calls at Cosmos 3 and rerun: \`COSMOS_REASONER_BACKEND\` and
         \`COSMOS_GENERATOR_BACKEND\` (or \`COSMOS_BACKEND\` for both) take a checkpoint folder or Hugging Face
@@ -60,7 +59,7 @@ export function quickstartNotebook(): NotebookSpec {
       `),
       code(`
         const reasonerOptions = await notebookBackend("reason", { fallback: fromRepo("${MINI_CHECKPOINTS.reason}"), fallbackIsMiniCheckpoint: true });
-        const generatorOptions = await notebookBackend("generate", { fallback: fromRepo("${TINY_GENERATOR_CHECKPOINTS.generate}"), fallbackIsTinyCheckpoint: true });
+        const generatorOptions = await notebookBackend("generate", { fallback: fromRepo("${MINI_CHECKPOINTS.generate}"), fallbackIsMiniCheckpoint: true });
       `),
       md(`
         ## 1. Grounding: where is each object?
@@ -87,13 +86,19 @@ export function quickstartNotebook(): NotebookSpec {
       md(`
         ## 2. Text-to-video
 
-        A prompt in the world's words, at the mini Generator's size (320x192, 17 frames). On the tiny
-        untrained checkpoint the call runs at its caps (256p, 5 frames, 2 denoising steps:
-        \`tinyCheckpoint: true\`) and takes seconds, and **its frames are untrained noise**, not the red cube
-        sliding left: a trained mini Generator is to come. A real Cosmos 3 Generator runs the request as written.
+        A prompt in the world's words, at the mini Generator's size (the 256p tier at 16:9 is 320x192;
+        ${MINI_GENERATOR_CAPS.numFrames} frames at ${MINI_GENERATOR_CAPS.fps} fps). The world's own clip for this prompt (a held-out seed, drawn by
+        \`assets/make.ts\`) shows what the simulator renders:
+      `),
+      worldPushClipCell("reference (what the simulator rendered; not an input of the call)", "prompt"),
+      md(`
+        On the mini Generator (\`miniCheckpoint: true\`) the call runs ${MINI_GENERATOR_CAPS.steps} denoising steps with guidance
+        ${MINI_GENERATOR_CAPS.videoGuidance}, as shown below, in well under a minute on a 2-core CPU. A real Cosmos 3 Generator runs the request as
+        written, with its own defaults.
       `),
       code(`
-        const video: GenerateRequestInput = { prompt: scene.world.push.prompt, resolution: "256p", numFrames: 17, seed: 0 };
+        const video: GenerateRequestInput = { prompt: scene.world.push.prompt, resolution: "256p", numFrames: 17, fps: 10, seed: 0 };
+        await showJson("video: sent with generatorOptions", generateRequestSent(video, generatorOptions));
       `),
       code(`await show(generate(video, generatorOptions));`),
       md(`

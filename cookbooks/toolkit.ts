@@ -16,7 +16,13 @@
  * ```
  * @module
  */
-import { MINI_CHECKPOINTS, MINI_REASONER_CAPS, TINY_GENERATOR_CHECKPOINTS } from "../kernel/calls.ts";
+import {
+  MINI_CHECKPOINTS,
+  MINI_GENERATOR_CAPS,
+  MINI_GENERATOR_MODEL,
+  MINI_REASONER_CAPS,
+  TINY_GENERATOR_CHECKPOINTS,
+} from "../kernel/calls.ts";
 
 /** One notebook cell before it is written. */
 export interface Cell {
@@ -97,6 +103,7 @@ const LIBRARY_NAMES = [
   "EMBODIMENTS",
   "generate",
   "GenerateRequest",
+  "generateRequestSent",
   "generationMode",
   "notebookBackend",
   "parseWith",
@@ -109,6 +116,7 @@ const LIBRARY_NAMES = [
   "reasonSamplingSent",
   "rollout",
   "RolloutRequest",
+  "rolloutRequestSent",
   "show",
   "showBoxes",
   "showImage",
@@ -261,6 +269,23 @@ export function reasonSamplingCell(name: string): Cell {
 export const CLIP_CELL = code(`
   await showVideo(asset("videos/pick_place.mp4"), { caption: "input: videos/pick_place.mp4 · 832x480 · 24 fps · 4 s · 48 kHz stereo AAC" });
 `);
+/**
+ * Shows the Generator's held-out clip of the procedural world (`scene.world.push`: assets/make.ts drew it with
+ * src/world; 320x192, 17 frames at 10 fps), captioned with what it is in this notebook (`role`) and its words.
+ */
+export function worldPushClipCell(role: string, words: "prompt" | "instruction"): Cell {
+  return code(`
+    await showVideo(asset(scene.world.push.path), { caption: \`${role}: \${scene.world.push.path} · \${scene.world.push.width}x\${scene.world.push.height} · \${scene.world.push.frames} frames at \${scene.world.push.fps} fps · a held-out clip of the procedural world: "\${scene.world.push.${words}}"\` });
+  `);
+}
+
+/** Shows the first frame of the Generator's held-out clip of the world (`scene.world.push.firstFrame`, 320x192). */
+export function worldPushStillCell(role: string): Cell {
+  return code(`
+    await showImage(asset(scene.world.push.firstFrame), \`${role}: \${scene.world.push.firstFrame} · \${scene.world.push.width}x\${scene.world.push.height} · the first frame of a held-out clip of the procedural world\`);
+  `);
+}
+
 /** Shows the driving clip (assets/videos/driving.mp4). */
 export const DRIVE_CELL = code(`
   await showVideo(asset("videos/driving.mp4"), { caption: "input: videos/driving.mp4 · 832x480 · 24 fps · 3 s" });
@@ -278,18 +303,100 @@ export const REASONER_FOOTER = md(`
 export const VLLM_OMNI =
   `vllm serve nvidia/Cosmos3-Nano --omni --model-class-name Cosmos3OmniDiffusersPipeline --allowed-local-media-path "$PWD/assets" --port 8000 --init-timeout 1800`;
 
-/** The backend cell of a Generator or action notebook: the environment's backend, or the tiny test checkpoint. */
-export function generatorBackendCells(call: "generate" | "rollout"): Cell[] {
-  return [
-    md(`
-      ## Backend
+/**
+ * The mini Generator's part of a notebook (`miniGeneratorBackendCells`): the calls it runs (`options`), and
+ * which calls it was not trained for and so run on the tiny test checkpoint (`tinyOptions`), if any.
+ */
+export interface MiniGeneratorUse {
+  /** Which calls run on the tiny checkpoint instead (markdown, e.g. "The call with sound"); none when unset. */
+  tinyFor?: string;
+}
 
+/** Where the Generator calls run: the first paragraph of every Generator / action backend cell. */
+const GENERATOR_BACKEND_CHOICE = `
       \`COSMOS_GENERATOR_BACKEND\` (then \`COSMOS_BACKEND\`) picks where the calls run: a diffusers-layout
       Cosmos 3 checkpoint folder or Hugging Face repo id runs on the **embedded native engine**
       (in-process, no Python; sound too when the checkpoint has \`sound_tokenizer/\`); an \`http(s)://\` URL
       runs on a **vLLM-Omni** server, started from the repository's root with \`${VLLM_OMNI}\` (\`--allowed-local-media-path\` lets it read files
       from the assets folder only; set \`COSMOS_ALLOWED_LOCAL_MEDIA_PATH\` to the same folder for the
-      inputs to be read there, otherwise they are uploaded). With neither set, this cookbook runs the
+      inputs to be read there, otherwise they are uploaded).`;
+
+/** The `notebookBackend` line of the tiny test checkpoint for a call, kept in `name`. */
+function tinyBackendLine(call: "generate" | "rollout", name: string): string {
+  return `const ${name} = await notebookBackend("${call}", { fallback: fromRepo("${
+    TINY_GENERATOR_CHECKPOINTS[call]
+  }"), fallbackIsTinyCheckpoint: true });`;
+}
+
+/**
+ * The backend cell of a Generator or action notebook whose calls the mini Generator was trained for: the
+ * environment's backend, or the mini Generator (`options`); with `use.tinyFor`, the calls it was not trained
+ * for run on the tiny test checkpoint (`tinyOptions`; the same configured backend when one is set).
+ */
+export function miniGeneratorBackendCells(call: "generate" | "rollout", use: MiniGeneratorUse = {}): Cell[] {
+  const c = MINI_GENERATOR_CAPS;
+  const tiny = use.tinyFor
+    ? `\n\n      ${use.tinyFor}, which the mini Generator was not trained for, ${
+      use.tinyFor.includes(" calls") ? "run" : "runs"
+    } with \`tinyOptions\`: with no backend set, the tiny test checkpoint (\`${
+      TINY_GENERATOR_CHECKPOINTS[call]
+    }\`, random weights, so its output is **untrained noise**, labelled so, run at 256p with a few frames and 2 steps); with a backend set, that backend.`
+    : "";
+  return [
+    md(`
+      ## Backend
+      ${GENERATOR_BACKEND_CHOICE} With neither set, this cookbook runs the **mini Generator**
+      (\`${MINI_CHECKPOINTS[call]}\`) natively on the CPU: **a mini model trained by this project on a synthetic
+      world, not Cosmos 3** — ${MINI_GENERATOR_MODEL} that know only the procedural tabletop world of \`src/world\` (a wooden table, coloured
+      cubes, balls and cylinders, a grey robot arm), at ${c.width}x${c.height}, ${c.numFrames} frames at ${c.fps} fps, with the
+      single-arm droid 10D action chunk. The calls then get \`miniCheckpoint: true\`: each request runs at that
+      size and length with the settings its held-out figures were measured with, ${c.steps} denoising steps (a
+      text-to-video call takes well under 30 s on a 2-core CPU) and guidance ${c.videoGuidance} for video, ${c.actionGuidance} for actions; the
+      cell after this one shows each request as sent, and a note under each result says whether the mini
+      Generator was trained on that workflow.${tiny} A real checkpoint or server runs the requests as written above,
+      with the model's defaults.
+    `),
+    code(
+      [
+        `const options = await notebookBackend("${call}", { fallback: fromRepo("${
+          MINI_CHECKPOINTS[call]
+        }"), fallbackIsMiniCheckpoint: true });`,
+        ...(use.tinyFor ? [tinyBackendLine(call, "tinyOptions")] : []),
+      ].join("\n"),
+    ),
+  ];
+}
+
+/**
+ * The cell after a Generator / action backend cell that shows each request as its call sends it: the request
+ * with the backend's caps (`miniCheckpoint`: the mini Generator's size, length, steps and guidance;
+ * `tinyCheckpoint`: 256p, a few frames, 2 steps), validated, so what the notebook shows is what the call sends.
+ * `calls` pairs each request's name with the options its call gets.
+ */
+export function requestSentCell(call: "generate" | "rollout", calls: { name: string; options: string }[]): Cell {
+  const lines = calls.flatMap(({ name, options }) =>
+    call === "generate"
+      ? [`await showJson("${name}: sent with ${options}", generateRequestSent(${name}, ${options}));`]
+      : [
+        `const ${name}Sent = rolloutRequestSent(${name}, ${options});`,
+        `await showJson("${name}: sent with ${options}", { ...${name}Sent, actions: Array.isArray(${name}Sent.actions) ? \`\${${name}Sent.actions.length} rows × \${${name}Sent.actions[0].length}\` : ${name}Sent.actions });`,
+      ]
+  );
+  return code(
+    [
+      "// Each request with the caps of the backend its call runs on (miniCheckpoint: the mini Generator's size,",
+      "// length, steps and guidance; tinyCheckpoint: 256p, a few frames, 2 steps), validated: what the call sends.",
+      ...lines,
+    ].join("\n"),
+  );
+}
+
+/** The backend cell of a Generator or action notebook: the environment's backend, or the tiny test checkpoint. */
+export function generatorBackendCells(call: "generate" | "rollout"): Cell[] {
+  return [
+    md(`
+      ## Backend
+      ${GENERATOR_BACKEND_CHOICE} With neither set, this cookbook runs the
       tiny test checkpoint (\`${TINY_GENERATOR_CHECKPOINTS[call]}\`, random weights${
       call === "rollout" ? ", a 64-wide action head so that every embodiment fits" : ""
     }) natively, so every
@@ -301,11 +408,7 @@ export function generatorBackendCells(call: "generate" | "rollout"): Cell[] {
     }, so the notebook runs in seconds on a CPU. A real checkpoint or server runs the requests as
       written above, with the model's defaults: that is what real checkpoints want.
     `),
-    code(
-      `const options = await notebookBackend("${call}", { fallback: fromRepo("${
-        TINY_GENERATOR_CHECKPOINTS[call]
-      }"), fallbackIsTinyCheckpoint: true });`,
-    ),
+    code(tinyBackendLine(call, "options")),
   ];
 }
 

@@ -30,7 +30,12 @@
 import process from "node:process";
 import { generate as libraryGenerate, reason as libraryReason, rollout as libraryRollout } from "../src/api/mod.ts";
 import { describeBackend, resolveBackend } from "../src/backend/resolve.ts";
-import type { GenerateRequestInput } from "../src/schema/generate_request.ts";
+import {
+  GenerateRequest,
+  type GenerateRequestInput,
+  type GenerationMode,
+  generationMode,
+} from "../src/schema/generate_request.ts";
 import {
   ReasonRequest,
   type ReasonRequestInput,
@@ -50,7 +55,8 @@ import type {
   RunOptions,
   TokenEvent,
 } from "../src/schema/results.ts";
-import type { RolloutRequestInput } from "../src/schema/rollout_request.ts";
+import { RolloutRequest, type RolloutRequestInput } from "../src/schema/rollout_request.ts";
+import type { ActionMode, EmbodimentId } from "../src/schema/embodiments.ts";
 import { progressReporter } from "./progress.ts";
 import { hasRichDisplay } from "./runtime.ts";
 import { markStreamed, note } from "./show.ts";
@@ -68,10 +74,11 @@ export interface NotebookRunOptions extends RunOptions {
    */
   tinyCheckpoint?: boolean;
   /**
-   * The backend is the mini Reasoner (`MINI_CHECKPOINTS.reason`, trained by this project on a synthetic world,
-   * not Cosmos 3): `reason()` applies {@link MINI_REASONER_CAPS} (greedy decoding, at most 256 tokens) and
-   * says under each result whether the model was trained on the workflow, with its held-out figure.
-   * Default `false`.
+   * The backend is a mini checkpoint (`MINI_CHECKPOINTS`, trained by this project on a synthetic world, not
+   * Cosmos 3): `reason()` (the mini Reasoner) applies {@link MINI_REASONER_CAPS} (greedy decoding, at most 256
+   * tokens); `generate()` and `rollout()` (the mini Generator) apply {@link MINI_GENERATOR_CAPS} (its training
+   * size 320x192, 17 frames at 10 fps, a few denoising steps, the evaluation's guidance). Each says under its
+   * result whether the model was trained on the workflow, with its held-out figure. Default `false`.
    */
   miniCheckpoint?: boolean;
   /** The title above the streamed text (default: the request's task). */
@@ -180,16 +187,22 @@ export const TINY_GENERATOR_CHECKPOINTS: Readonly<{ generate: string; rollout: s
 /**
  * The mini checkpoints (paths from the repository's root) trained by this project on the synthetic world of
  * `src/world` (issue 16), not Cosmos 3: `checkpoints/mini-reasoner`, a 5 M-parameter Qwen3-VL (10 MB bf16) that
- * captions, grounds, localises events and judges plausibility in that tabletop world (its README gives the
- * held-out figures), for `reason()`.
+ * captions, grounds, localises events and judges plausibility in that tabletop world, for `reason()`; and
+ * `checkpoints/mini-generator`, a 3.5 M-parameter Cosmos3OmniTransformer with `action_gen` (action_dim 16: the
+ * single-arm droid 10D rows zero-padded) and a small Wan2.2-style VAE, trained on that world's 320x192 clips
+ * (17 frames at 10 fps, a 16-row chunk each), for `generate()` and the droid `rollout()` (other embodiments keep
+ * {@link TINY_GENERATOR_CHECKPOINTS}`.rollout`). Their READMEs give the held-out figures.
  * @example
  * ```ts
  * import { MINI_CHECKPOINTS } from "./calls.ts";
  * MINI_CHECKPOINTS.reason; // "checkpoints/mini-reasoner"
+ * MINI_CHECKPOINTS.rollout; // "checkpoints/mini-generator"
  * ```
  */
-export const MINI_CHECKPOINTS: Readonly<{ reason: string }> = Object.freeze({
+export const MINI_CHECKPOINTS: Readonly<{ reason: string; generate: string; rollout: string }> = Object.freeze({
   reason: "checkpoints/mini-reasoner",
+  generate: "checkpoints/mini-generator",
+  rollout: "checkpoints/mini-generator",
 });
 
 /**
@@ -265,6 +278,200 @@ export function reasonSamplingSent(request: ReasonRequestInput, options: Noteboo
   return { ...reasonerSampling(sent.reasoning), max_tokens: sent.maxTokens, ...sent.sampling };
 }
 
+/**
+ * What `miniCheckpoint: true` makes of a Generator or action request on the mini Generator
+ * (`MINI_CHECKPOINTS.generate`): the size it was trained at (the 256p tier at 16:9 = 320x192; an action
+ * request is sized from its observation, the world's 320x192 frames), 17 frames at 10 fps (9 when the request
+ * asks for 9 or fewer: the VAE's other training length), at most `steps` denoising steps (30, as
+ * bench/mini_generator_eval.ts measures the figures: a text-to-video call with guidance took 6.3 s on this 2-core
+ * CPU at load 1 and about 25 s at load 36; checkpoints/mini-generator/README.md), guidance 4 for the video modes
+ * and 1 for the action modes unless the request sets one (as the evaluation), and a chunk of at most 16 rows (its
+ * training chunk).
+ */
+export const MINI_GENERATOR_CAPS: Readonly<{
+  resolution: "256p";
+  aspectRatio: "16:9";
+  width: number;
+  height: number;
+  numFrames: number;
+  shortNumFrames: number;
+  fps: 10;
+  steps: number;
+  videoGuidance: number;
+  actionGuidance: number;
+  actionSteps: number;
+}> = Object.freeze({
+  resolution: "256p",
+  aspectRatio: "16:9",
+  width: 320,
+  height: 192,
+  numFrames: 17,
+  shortNumFrames: 9,
+  fps: 10,
+  steps: 30,
+  videoGuidance: 4,
+  actionGuidance: 1,
+  actionSteps: 16,
+});
+
+/** A workflow the mini Generator was trained on: a video mode of `generate()` or a droid action mode. */
+export type MiniGeneratorWorkflow = "text-to-video" | "image-to-video" | ActionMode;
+
+/**
+ * The embodiments the mini Generator was trained on: the single-arm droid 10D layout only (its action head is
+ * 16 wide; the other embodiments' rows would fit or not, but it never saw them).
+ */
+export const MINI_GENERATOR_EMBODIMENTS: readonly EmbodimentId[] = Object.freeze(["droid"] as EmbodimentId[]);
+
+/**
+ * The workflows the mini Generator was trained on, each with its figure on held-out clips of its world through
+ * this engine (bench/mini_generator_eval.ts; checkpoints/mini-generator/README.md has the table). THE ONE PLACE the
+ * figures are edited: the notebooks' notes and the backend cell read them from here. Anything else (text-to-image,
+ * video-to-video, sound, prompt upsampling, other embodiments) still runs on it, but its output is not meaningful.
+ * @example
+ * ```ts
+ * import { MINI_GENERATOR_WORKFLOWS } from "./calls.ts";
+ * Object.keys(MINI_GENERATOR_WORKFLOWS); // ["text-to-video", "image-to-video", "forward_dynamics", "policy", "inverse_dynamics"]
+ * ```
+ */
+export const MINI_GENERATOR_WORKFLOWS: Readonly<Record<MiniGeneratorWorkflow, string>> = Object.freeze({
+  "text-to-video":
+    "the table, the arm and the prompt's colours come out, but the objects smear: the prompted object moves the prompted way in 10% of held-out clips (2 of 20)",
+  "image-to-video": "not measured on its own: the same video stream as text-to-video, from the given first frame",
+  forward_dynamics:
+    "the gripper's path off by 15% of the frame width on average (10 held-out clips; the first frame held still: 21%)",
+  policy: "TCP position error 0.15 m, gripper error 0.011 (the mean chunk: 0.20 m, 0.24; 10 held-out clips)",
+  inverse_dynamics: "TCP position error 0.053 m, gripper error 0.010 (the mean chunk: 0.20 m, 0.24; 10 held-out clips)",
+});
+
+/** The workflows {@link MINI_GENERATOR_WORKFLOWS} leaves out, as the notes name them. */
+const MINI_GENERATOR_UNTRAINED =
+  "text-to-image, video-to-video, sound, prompt upsampling, other embodiments than droid";
+
+/** The frame count the mini Generator runs: its training length 17, or 9 for a request of 9 or fewer. */
+function miniFrameCount(asked: number | undefined): number {
+  const c = MINI_GENERATOR_CAPS;
+  return asked !== undefined && asked <= c.shortNumFrames ? c.shortNumFrames : c.numFrames;
+}
+
+/**
+ * The request with {@link MINI_GENERATOR_CAPS} applied: 320x192 (256p, 16:9), 17 (or 9) frames at 10 fps, at most
+ * 30 steps, guidance 4 unless the request sets one. Prompt, seed, sound and the conditioning media are sent as
+ * given.
+ * @example
+ * ```ts
+ * import { withMiniGeneratorCaps } from "./calls.ts";
+ * withMiniGeneratorCaps({ prompt: "A wooden table with a red cube, a grey robot arm above it.", seed: 0 });
+ * // { prompt: "…", seed: 0, resolution: "256p", aspectRatio: "16:9", numInferenceSteps: 30, guidanceScale: 4, numFrames: 17, fps: 10 }
+ * ```
+ */
+export function withMiniGeneratorCaps(request: GenerateRequestInput): GenerateRequestInput {
+  const c = MINI_GENERATOR_CAPS;
+  return {
+    ...request,
+    resolution: c.resolution,
+    aspectRatio: c.aspectRatio,
+    numInferenceSteps: Math.min(request.numInferenceSteps ?? c.steps, c.steps),
+    guidanceScale: request.guidanceScale ?? c.videoGuidance,
+    ...(request.output === "image" ? {} : { numFrames: miniFrameCount(request.numFrames), fps: c.fps }),
+  };
+}
+
+/**
+ * The action request with {@link MINI_GENERATOR_CAPS} applied: the 256p tier (the world's 320x192 observation
+ * gives 320x192), 10 fps, at most 30 steps, guidance 1 unless the request sets one, a chunk of at most 16 rows
+ * (given actions: their first 16); the frame count follows from the chunk (17).
+ * @example
+ * ```ts
+ * import { withMiniRolloutCaps } from "./calls.ts";
+ * withMiniRolloutCaps({ mode: "policy", embodiment: "droid", image: "start.png", prompt: "Push the red cube to the left." });
+ * // { mode: "policy", …, resolution: "256p", numInferenceSteps: 30, fps: 10, guidanceScale: 1 }
+ * ```
+ */
+export function withMiniRolloutCaps(request: RolloutRequestInput): RolloutRequestInput {
+  const c = MINI_GENERATOR_CAPS;
+  return {
+    ...withRolloutCaps(request, { resolution: c.resolution, steps: c.steps, actionSteps: c.actionSteps }),
+    fps: c.fps,
+    guidanceScale: request.guidanceScale ?? c.actionGuidance,
+  };
+}
+
+/**
+ * The request the notebook {@link generate} sends with these options (capped for a tiny or the mini
+ * checkpoint), validated: what a notebook shows as "request sent", with the settings the run uses in `effective`.
+ * @throws {ValidationError} when the request is invalid.
+ * @example
+ * ```ts
+ * import { generateRequestSent } from "./calls.ts";
+ * generateRequestSent({ prompt: "The red cube slides to the left.", seed: 0 }, { miniCheckpoint: true }).effective.width; // 320
+ * ```
+ */
+export function generateRequestSent(request: GenerateRequestInput, options: NotebookRunOptions = {}): GenerateRequest {
+  return parseWith(GenerateRequest, generateRequestCapped(request, options), "request");
+}
+
+/**
+ * The request the notebook {@link rollout} sends with these options (capped for a tiny or the mini
+ * checkpoint), validated (see {@link generateRequestSent}).
+ * @throws {ValidationError} when the request is invalid.
+ * @example
+ * ```ts
+ * import { rolloutRequestSent } from "./calls.ts";
+ * rolloutRequestSent({ mode: "policy", embodiment: "droid", image: "start.png", prompt: "Push the red cube to the left." }, { miniCheckpoint: true }).effective.numInferenceSteps; // 30
+ * ```
+ */
+export function rolloutRequestSent(request: RolloutRequestInput, options: NotebookRunOptions = {}): RolloutRequest {
+  return parseWith(RolloutRequest, rolloutRequestCapped(request, options), "request");
+}
+
+function generateRequestCapped(request: GenerateRequestInput, options: NotebookRunOptions): GenerateRequestInput {
+  return options.tinyCheckpoint
+    ? withTinyGeneratorCaps(request)
+    : options.miniCheckpoint
+    ? withMiniGeneratorCaps(request)
+    : request;
+}
+
+function rolloutRequestCapped(request: RolloutRequestInput, options: NotebookRunOptions): RolloutRequestInput {
+  return options.tinyCheckpoint
+    ? withTinyRolloutCaps(request)
+    : options.miniCheckpoint
+    ? withMiniRolloutCaps(request)
+    : request;
+}
+
+/** What the run settings of a mini Generator call were, for its note. */
+function miniRunSettings(
+  s: { numFrames?: number; fps?: number; numInferenceSteps?: number; guidanceScale?: number },
+  chunk?: number,
+  size: { width: number; height: number } = MINI_GENERATOR_CAPS,
+): string {
+  const frames = s.numFrames !== undefined ? `, ${s.numFrames} frames at ${s.fps} fps` : "";
+  const rows = chunk !== undefined ? `, a ${chunk}-row chunk` : "";
+  return `run at ${size.width}x${size.height}${frames}${rows}, ` +
+    `${s.numInferenceSteps} denoising steps, guidance ${s.guidanceScale} (miniCheckpoint: true)`;
+}
+
+/**
+ * The note under a result of the mini Generator: trained on this workflow (its figure from
+ * {@link MINI_GENERATOR_WORKFLOWS}) or NOT trained on it, and the settings it ran with.
+ */
+function miniGeneratorNote(workflow: string, figure: string | undefined, settings: string): Promise<void> {
+  return figure !== undefined
+    ? note("info", `Mini Generator, trained on ${workflow} in its synthetic world: ${figure}; ${settings}.`)
+    : note(
+      "untrained",
+      `The mini Generator was NOT trained on ${workflow}: this result is not meaningful (it knows only its ` +
+        `tabletop world's ${Object.keys(MINI_GENERATOR_WORKFLOWS).join(", ")} for the single-arm droid); ${settings}.`,
+    );
+}
+
+/** The figure of a Generator mode on the mini Generator, or undefined when it was not trained on it. */
+function miniGenerateFigure(mode: GenerationMode): string | undefined {
+  return mode in MINI_GENERATOR_WORKFLOWS ? MINI_GENERATOR_WORKFLOWS[mode as MiniGeneratorWorkflow] : undefined;
+}
+
 /** What the notebook says under a call on the mini Reasoner. */
 function miniCheckpointNote(sent: ReasonRequestInput): Promise<void> {
   const task = sent.task ?? "custom";
@@ -316,14 +523,25 @@ export function withTinyGeneratorCaps(request: GenerateRequestInput): GenerateRe
  * ```
  */
 export function withTinyRolloutCaps(request: RolloutRequestInput): RolloutRequestInput {
+  return withRolloutCaps(request, TINY_GENERATOR_CAPS);
+}
+
+/**
+ * An action request run at a checkpoint's caps: its tier, at most `steps` denoising steps and a chunk of at most
+ * `actionSteps` rows (given actions: their first rows); the frame count is left to follow from the chunk.
+ */
+function withRolloutCaps(
+  request: RolloutRequestInput,
+  caps: { resolution: "256p"; steps: number; actionSteps: number },
+): RolloutRequestInput {
   const { numFrames: _frames, ...rest } = request;
-  const n = TINY_GENERATOR_CAPS.actionSteps;
+  const n = caps.actionSteps;
   return {
     ...rest,
     ...(request.actionChunkSize !== undefined ? { actionChunkSize: Math.min(request.actionChunkSize, n) } : {}),
     ...(Array.isArray(request.actions) ? { actions: request.actions.slice(0, n) } : {}),
-    resolution: TINY_GENERATOR_CAPS.resolution,
-    numInferenceSteps: Math.min(request.numInferenceSteps ?? TINY_GENERATOR_CAPS.steps, TINY_GENERATOR_CAPS.steps),
+    resolution: caps.resolution,
+    numInferenceSteps: Math.min(request.numInferenceSteps ?? caps.steps, caps.steps),
   };
 }
 
@@ -352,13 +570,17 @@ export async function generate(
   request: GenerateRequestInput,
   options: NotebookRunOptions = {},
 ): Promise<GenerateResult> {
-  const sent = options.tinyCheckpoint ? withTinyGeneratorCaps(request) : request;
+  const sent = generateRequestCapped(request, options);
   if (!hasRichDisplay()) return await libraryGenerate(sent, libraryOptions(options));
   const result = await withProgress(
     options,
     (onProgress) => libraryGenerate(sent, { ...libraryOptions(options), onProgress }),
   );
   if (options.tinyCheckpoint) await tinyGeneratorNote(sent, sent.numFrames ? `${sent.numFrames} frames, ` : "");
+  else if (options.miniCheckpoint) {
+    const mode = generationMode(parseWith(GenerateRequest, sent, "request"));
+    await miniGeneratorNote(mode, miniGenerateFigure(mode), miniRunSettings(sent));
+  }
   return result;
 }
 
@@ -372,7 +594,7 @@ export async function generate(
  * ```
  */
 export async function rollout(request: RolloutRequestInput, options: NotebookRunOptions = {}): Promise<RolloutResult> {
-  const sent = options.tinyCheckpoint ? withTinyRolloutCaps(request) : request;
+  const sent = rolloutRequestCapped(request, options);
   if (!hasRichDisplay()) return await libraryRollout(sent, libraryOptions(options));
   const result = await withProgress(
     options,
@@ -380,6 +602,16 @@ export async function rollout(request: RolloutRequestInput, options: NotebookRun
   );
   if (options.tinyCheckpoint) {
     await tinyGeneratorNote(sent, `a chunk of ${result.actions?.length ?? TINY_GENERATOR_CAPS.actionSteps} steps, `);
+  } else if (options.miniCheckpoint) {
+    const trained = MINI_GENERATOR_EMBODIMENTS.includes(sent.embodiment);
+    const workflow = trained ? sent.mode : `${sent.mode} for ${sent.embodiment}`;
+    const chunk = (result.actions ?? result.actionSpaces?.normalized)?.length; // predicted, or given (forward dynamics)
+    const settings = miniRunSettings(
+      { ...sent, numFrames: chunk !== undefined ? chunk + 1 : undefined },
+      chunk,
+      result.video ?? MINI_GENERATOR_CAPS,
+    );
+    await miniGeneratorNote(workflow, trained ? MINI_GENERATOR_WORKFLOWS[sent.mode] : undefined, settings);
   }
   return result;
 }
@@ -394,11 +626,32 @@ export interface NotebookBackendOptions {
    */
   fallbackIsTinyCheckpoint?: boolean;
   /**
-   * The fallback is the mini Reasoner (`MINI_CHECKPOINTS.reason`, trained by this project on a synthetic world,
-   * not Cosmos 3): when it is used, the notebook says what it is and knows, and the calls get
-   * `miniCheckpoint: true`.
+   * The fallback is a mini checkpoint (`MINI_CHECKPOINTS`: the mini Reasoner for `reason`, the mini Generator for
+   * `generate` / `rollout`; trained by this project on a synthetic world, not Cosmos 3): when it is used, the
+   * notebook says what it is and knows, and the calls get `miniCheckpoint: true`.
    */
   fallbackIsMiniCheckpoint?: boolean;
+}
+
+/**
+ * What the mini Generator's weights are, as the notebooks name it (the backend note, the backend cells, the
+ * quickstart): edit here when a training session changes its size (checkpoints/mini-generator/README.md has the
+ * config table).
+ */
+export const MINI_GENERATOR_MODEL =
+  "a 3.5 M-parameter Cosmos3OmniTransformer with the action head and a small Wan2.2-style VAE";
+
+/** What the backend cell says when the mini Generator runs (no backend configured). */
+function miniGeneratorBackendNote(checkpoint: string, variable: string): string {
+  const c = MINI_GENERATOR_CAPS;
+  return `${checkpoint} is a mini model trained by this project on a synthetic world, not Cosmos 3: ` +
+    `${MINI_GENERATOR_MODEL} that know only the procedural tabletop of src/world (a wooden table, cubes, balls and cylinders in six colours, a grey robot arm), seen at ${c.width}x` +
+    `${c.height}, ${c.numFrames} frames at ${c.fps} fps, with the single-arm droid 10D action chunk (16 rows), and ` +
+    `only the workflows it was trained on: ${Object.keys(MINI_GENERATOR_WORKFLOWS).join(", ")}. Not trained: ` +
+    `${MINI_GENERATOR_UNTRAINED}. Its calls run at its training size, ${c.numFrames} frames, ${c.steps} denoising ` +
+    `steps, guidance ${c.videoGuidance} (action modes ${c.actionGuidance}), as its held-out figures were measured ` +
+    `(checkpoints/mini-generator/README.md). For Cosmos 3 set ${variable} to a diffusers-layout Cosmos 3 ` +
+    "checkpoint folder or to a vLLM-Omni URL such as http://127.0.0.1:8000.";
 }
 
 /** What the backend cell says when the mini Reasoner runs (no backend configured). */
@@ -425,8 +678,8 @@ const SERVER_KIND = {
  * Picks the backend of a notebook's calls from the environment — `COSMOS_REASONER_BACKEND` (for
  * `reason`) or `COSMOS_GENERATOR_BACKEND` (for `generate` / `rollout`), then `COSMOS_BACKEND`, then
  * `o.fallback` — says in the notebook which one runs and what it is (a tiny test checkpoint answers
- * gibberish, or noise; the mini Reasoner is a mini model trained by this project on a synthetic world, not
- * Cosmos 3), and returns the options to pass to the calls.
+ * gibberish, or noise; the mini Reasoner and the mini Generator are mini models trained by this project on a
+ * synthetic world, not Cosmos 3), and returns the options to pass to the calls.
  * @example
  * ```ts
  * import { notebookBackend, reason } from "./calls.ts";
@@ -453,7 +706,14 @@ export async function notebookBackend(
   );
   const tinyCheckpoint = !configured && o.fallbackIsTinyCheckpoint === true && backend.kind === "native";
   const miniCheckpoint = !configured && o.fallbackIsMiniCheckpoint === true && backend.kind === "native";
-  if (miniCheckpoint && backend.kind === "native") await note("info", miniReasonerNote(backend.checkpoint, names[0]));
+  if (miniCheckpoint && backend.kind === "native") {
+    await note(
+      "info",
+      call === "reason"
+        ? miniReasonerNote(backend.checkpoint, names[0])
+        : miniGeneratorBackendNote(backend.checkpoint, names[0]),
+    );
+  }
   if (tinyCheckpoint && backend.kind === "native") {
     await note(
       "untrained",

@@ -18,11 +18,13 @@ export * from "./mod.ts";
 // Explicit exports win over the two `export *` above, which both have names these take.
 export {
   generate,
+  generateRequestSent,
   notebookBackend,
   type NotebookBackendOptions,
   type NotebookRunOptions,
   reason,
   reasonSamplingSent,
   rollout,
+  rolloutRequestSent,
 } from "./calls.ts";
 export { splitThink, type ThinkSplit } from "./stream.ts"; // src/reasoner has its own; the display's one here

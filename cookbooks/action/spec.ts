@@ -1,7 +1,10 @@
 /**
  * The action notebooks (`cookbooks/action/*.ipynb`): policy, forward dynamics and inverse dynamics
- * for several embodiments, on the native engine (the tiny untrained checkpoint by default, at
- * CPU-sized settings) or a vLLM-Omni server. Each call is one cell,
+ * for several embodiments, on the native engine or a vLLM-Omni server — by default the single-arm (droid)
+ * calls on the mini Generator (`checkpoints/mini-generator`, trained by this project on the procedural world of
+ * `src/world`, not Cosmos 3) with a held-out clip of that world, its first frame and its action chunk, the
+ * other embodiments (which it was not trained on) on the tiny untrained checkpoint, each at CPU-sized
+ * settings. Policy and inverse dynamics then chart the droid chunk against the world's true one. Each call is one cell,
  * `await show(rollout(request, options), { fps: 10 })`: a progress bar per stage, then the rollout
  * video, the predicted actions as plots and a summary line (or the backend's typed error and its hint).
  *
@@ -14,14 +17,16 @@
  */
 import {
   type Cell,
-  CLIP_CELL,
   code,
   DRIVE_CELL,
-  generatorBackendCells,
   importCell,
   intro,
   md,
+  miniGeneratorBackendCells,
   type NotebookSpec,
+  requestSentCell,
+  worldPushClipCell,
+  worldPushStillCell,
 } from "../toolkit.ts";
 
 interface ActionCase {
@@ -53,20 +58,46 @@ const EMBODIMENT_SHORT: Record<ActionCase["embodiment"], string> = {
   egocentric: "egocentric 57D",
 };
 
+/** The options of an embodiment's call: the mini Generator for droid (its training embodiment), else the tiny checkpoint. */
+const optionsOf = (c: ActionCase) => (c.embodiment === "droid" ? "options" : "tinyOptions");
+
+/**
+ * After a droid policy / inverse-dynamics call: the predicted chunk against the chunk the world's simulator
+ * drove the held-out clip with (what the model should have found), per dimension and as a TCP path.
+ */
+const TRUE_CHUNK_CELLS: Cell[] = [
+  md(`
+    The predicted droid chunk against the world's own (\`assets/actions/world_droid_10d.json\`: the chunk the
+    simulator drove this held-out clip with), per dimension and as the TCP path (columns 0-2, metres). The mini
+    Generator was trained on the world's chunks as they are (no normalisation statistics), so its "normalised"
+    output is in the world's units and the two compare directly; on another backend the predicted chunk is in
+    that model's normalised space.
+  `),
+  code(`
+    const truth = await readActionChunk(asset(scene.world.push.actions), { dim: EMBODIMENTS.droid.actionDim });
+    const predicted = droidResult.actions ?? [];
+    await note("info", \`predicted \${predicted.length} × \${predicted[0]?.length ?? 0} · true \${truth.length} × \${truth[0].length} · \${scene.world.push.layout}\`);
+    await showPlot(timeSeriesFigure([{ name: "predicted", points: predicted }, { name: "true", points: truth }], { fps: 10, title: "DROID chunk: predicted vs true, every dimension" }));
+    await showPlot(trajectory3dFigure([{ name: "predicted", points: predicted }, { name: "true", points: truth }], { title: "TCP path (m): predicted vs true" }));
+  `),
+];
+
 const ACTION_INPUTS = code(`
-  await showImage(asset("images/tabletop.png"), "tabletop.png: single-arm (DROID) and camera observation");
+  await showImage(asset("images/tabletop.png"), "tabletop.png: camera observation");
   await showImage(asset("images/road.jpg"), "road.jpg: autonomous-vehicle observation (first frame of driving.mp4)");
 `);
 
 const ACTION_CHUNKS_CELL = code(`
-  // The action chunks (assets/actions/*.json), read and checked against each embodiment's dimension.
+  // The action chunks (assets/actions/*.json), read and checked against each embodiment's dimension; droid's is
+  // the chunk of the world's held-out push (the clip shown above: what the simulator rendered for it).
   const chunks = {
-    droid: await readActionChunk(asset(scene.actions.droid.path), { dim: EMBODIMENTS.droid.actionDim }),
+    droid: await readActionChunk(asset(scene.world.push.actions), { dim: EMBODIMENTS.droid.actionDim }),
     av: await readActionChunk(asset(scene.actions.av.path), { dim: EMBODIMENTS.av.actionDim }),
     camera_pose: await readActionChunk(asset(scene.actions.camera_pose.path), { dim: EMBODIMENTS.camera_pose.actionDim }),
   };
+  const layouts = { droid: scene.world.push.layout, av: scene.actions.av.layout, camera_pose: scene.actions.camera_pose.layout };
   for (const [id, rows] of Object.entries(chunks)) {
-    await note("info", \`\${id}: \${rows.length} steps × \${rows[0].length}D · \${scene.actions[id].layout}\`);
+    await note("info", \`\${id}: \${rows.length} steps × \${rows[0].length}D · \${layouts[id]}\`);
   }
   await showPlot(trajectory3dFigure(
     Object.entries(chunks).map(([id, rows]) => ({ name: id, points: rows })),
@@ -84,6 +115,7 @@ const ACTIONS: ActionSpec[] = [
     inputs: "Text, vision",
     outputs: "Action, vision",
     inputCells: [
+      worldPushStillCell("single-arm (DROID) observation"),
       ACTION_INPUTS,
       code(`
       await showImage(asset("images/egocentric.jpg"), "egocentric.jpg: first-person observation (a person's hands over the same table)");
@@ -94,7 +126,7 @@ const ACTIONS: ActionSpec[] = [
         name: "droid",
         embodiment: "droid",
         literal:
-          `{\n  mode: "policy",\n  embodiment: "droid",\n  image: asset("images/tabletop.png"),\n  prompt: "Pick up the red cube and put it in the blue bowl.",\n  actionChunkSize: 16,\n}`,
+          `{\n  mode: "policy",\n  embodiment: "droid",\n  image: asset(scene.world.push.firstFrame),\n  prompt: scene.world.push.instruction,\n  actionChunkSize: 16,\n}`,
       },
       {
         name: "av",
@@ -123,13 +155,18 @@ const ACTIONS: ActionSpec[] = [
       'Action-conditioned future-state rollout: from a start image (or video) and an action chunk, Cosmos 3 predicts the video that the actions would produce. On vLLM-Omni it runs on `POST /v1/videos/sync` with `extra_params.action_mode: "forward_dynamics"` and the action chunk sent inline in the request, as `extra_params.action` (a JSON array of shape [T, D]): the server needs no shared folder and no `COSMOS_ALLOWED_LOCAL_MEDIA_PATH` for it.',
     inputs: "Text, vision, action",
     outputs: "Vision",
-    inputCells: [ACTION_INPUTS, ACTION_CHUNKS_CELL],
+    inputCells: [
+      worldPushStillCell("single-arm (DROID) observation"),
+      worldPushClipCell("reference (what the simulator rendered for the droid chunk below)", "instruction"),
+      ACTION_INPUTS,
+      ACTION_CHUNKS_CELL,
+    ],
     cases: [
       {
         name: "droid",
         embodiment: "droid",
         literal:
-          `{\n  mode: "forward_dynamics",\n  embodiment: "droid",\n  image: asset("images/tabletop.png"),\n  actions: chunks.droid,\n  prompt: "A robot arm over a wooden table with a red cube and a blue bowl.",\n}`,
+          `{\n  mode: "forward_dynamics",\n  embodiment: "droid",\n  image: asset(scene.world.push.firstFrame),\n  actions: chunks.droid,\n  prompt: scene.world.push.instruction,\n}`,
       },
       {
         name: "av",
@@ -152,13 +189,13 @@ const ACTIONS: ActionSpec[] = [
       'Inverse dynamics predicts the action chunk that explains an input video (e.g. the ego-motion trajectory of an AV clip). On vLLM-Omni it is an asynchronous `POST /v1/videos` job with `extra_params.action_mode: "inverse_dynamics"`; the action data is read from the completed job.',
     inputs: "Video, instruction",
     outputs: "Action, vision",
-    inputCells: [CLIP_CELL, DRIVE_CELL],
+    inputCells: [worldPushClipCell("input", "instruction"), DRIVE_CELL],
     cases: [
       {
         name: "droid",
         embodiment: "droid",
         literal:
-          `{\n  mode: "inverse_dynamics",\n  embodiment: "droid",\n  video: asset("videos/pick_place.mp4"),\n  prompt: "The arm puts the red cube into the blue bowl.",\n  actionChunkSize: 16,\n}`,
+          `{\n  mode: "inverse_dynamics",\n  embodiment: "droid",\n  video: asset(scene.world.push.path),\n  prompt: scene.world.push.instruction,\n  actionChunkSize: 16,\n}`,
       },
       {
         name: "av",
@@ -211,7 +248,12 @@ function actionNotebook(s: ActionSpec): NotebookSpec {
         await showJson(\`${c.name}: \${${c.name}Parsed.mode} · \${EMBODIMENTS.${c.embodiment}.description} · validated\`, { ...${c.name}Parsed, actions: Array.isArray(${c.name}Parsed.actions) ? \`\${${c.name}Parsed.actions.length} rows × \${${c.name}Parsed.actions[0].length}\` : ${c.name}Parsed.actions });
       `)
     ),
-    ...generatorBackendCells("rollout"),
+    ...miniGeneratorBackendCells("rollout", {
+      tinyFor: `The ${
+        s.cases.filter((c) => c.embodiment !== "droid").map((c) => EMBODIMENT_SHORT[c.embodiment]).join(", ")
+      } calls (other embodiments)`,
+    }),
+    requestSentCell("rollout", s.cases.map((c) => ({ name: c.name, options: optionsOf(c) }))),
     md(`
       ## The calls
 
@@ -223,7 +265,15 @@ function actionNotebook(s: ActionSpec): NotebookSpec {
   ];
   for (const c of s.cases) {
     cells.push(md(`### ${EMBODIMENT_HEADINGS[c.embodiment]}`));
-    cells.push(code(`await show(rollout(${c.name}, options), { fps: 10 });`));
+    if (c.embodiment === "droid" && s.name !== "forward_dynamics") {
+      // kept for the comparison with the world's true chunk
+      cells.push(
+        code(`const droidResult = await rollout(${c.name}, ${optionsOf(c)});\nawait show(droidResult, { fps: 10 });`),
+      );
+      cells.push(...TRUE_CHUNK_CELLS);
+    } else {
+      cells.push(code(`await show(rollout(${c.name}, ${optionsOf(c)}), { fps: 10 });`));
+    }
   }
   return { path: `action/${s.name}.ipynb`, kernel: "deno", cells };
 }

@@ -1,7 +1,10 @@
 /**
  * The Generator notebooks (`cookbooks/generator/*.ipynb`): text, image or video (± sound) in, an
- * image or a video (± sound) out, on the native engine (the tiny untrained checkpoint by default, at
- * CPU-sized settings) or a vLLM-Omni server; and prompt upsampling, the text-only
+ * image or a video (± sound) out, on the native engine or a vLLM-Omni server — by default text- and
+ * image-to-video on the mini Generator (`checkpoints/mini-generator`, trained by this project on the
+ * procedural world of `src/world`, not Cosmos 3) with the world's prompt and still, the rest (text-to-image,
+ * video-to-video, sound: workflows it was not trained on) on the tiny untrained checkpoint, each at CPU-sized
+ * settings; and prompt upsampling, the text-only
  * Reasoner call that writes a dense generation prompt. Each call is one cell,
  * `await show(generate(request, options))`: a progress bar per stage, then the image or video and a
  * summary line (or the backend's typed error and its hint).
@@ -21,12 +24,18 @@ import {
   importCell,
   intro,
   md,
+  miniGeneratorBackendCells,
+  type MiniGeneratorUse,
   type NotebookSpec,
   REASONER_FOOTER,
   reasonerBackendCells,
   reasonRequestCell,
   reasonSamplingCell,
+  requestSentCell,
+  worldPushClipCell,
+  worldPushStillCell,
 } from "../toolkit.ts";
+import { MINI_GENERATOR_CAPS } from "../../kernel/calls.ts";
 
 interface GeneratorSpec {
   name: string;
@@ -35,8 +44,18 @@ interface GeneratorSpec {
   inputs: string;
   outputs: string;
   inputCells: Cell[];
-  requests: { name: string; literal: string }[];
+  /** Each request and the options its call gets (default `options`). */
+  requests: { name: string; literal: string; options?: string }[];
+  /** Runs on the mini Generator by default (see `miniGeneratorBackendCells`); otherwise on the tiny checkpoint. */
+  mini?: MiniGeneratorUse;
 }
+
+/** What the mini Generator's notebooks ask for: its training size, length and rate, in the world's words. */
+const MINI_REQUEST_TEXT = `
+      These requests ask for the mini Generator's own settings: the 256p tier at 16:9 (320x192),
+      ${MINI_GENERATOR_CAPS.numFrames} frames at ${MINI_GENERATOR_CAPS.fps} fps (1.6 s), and a prompt in its world's words (\`scene.world.push\`: a
+      held-out clip of \`src/world\` that \`assets/make.ts\` drew, the prompt written the way its training
+      prompts are). Steps and guidance are left to the backend: the cell after the backend cell shows what is sent.`;
 
 const T2V_PROMPT =
   "A wide shot of an industrial workcell: a yellow six-axis robot arm lifts a red metal part from a conveyor and places it on a pallet, sparks from a welding station flicker in the background, overhead lights reflect on the concrete floor, steady camera.";
@@ -65,14 +84,19 @@ const GENERATORS: GeneratorSpec[] = [
     name: "text_to_video",
     title: "Text-to-video",
     what:
-      "Industrial video generation from a dense scene description. On vLLM-Omni this is `POST /v1/videos/sync` (multipart form, MP4 bytes back). 189 frames at 24 fps is about 7.9 s.",
+      "Video generation from a scene description. On vLLM-Omni this is `POST /v1/videos/sync` (multipart form, MP4 bytes back). The model's default is 189 frames at 24 fps (about 7.9 s); this cookbook asks for the mini Generator's 17 frames at 10 fps.",
     inputs: "Text",
     outputs: "Vision (MP4)",
-    inputCells: [],
+    inputCells: [
+      md("Text only: the prompt is in the request below (the spec recommends fewer than 300 words)."),
+      worldPushClipCell("reference (what the simulator rendered; not an input of the call)", "prompt"),
+    ],
     requests: [{
       name: "request",
-      literal: `{\n  prompt: ${JSON.stringify(T2V_PROMPT)},\n  resolution: "480p",\n  seed: 0,\n}`,
+      literal:
+        `{\n  prompt: scene.world.push.prompt,\n  resolution: "256p",\n  numFrames: 17,\n  fps: 10,\n  seed: 0,\n}`,
     }],
+    mini: {},
   },
   {
     name: "text_to_video_sound",
@@ -99,22 +123,27 @@ const GENERATORS: GeneratorSpec[] = [
     name: "image_to_video",
     title: "Image-to-video (± sound)",
     what:
-      "Robot manipulation animation from a starting image and a prompt; with `sound: true`, image-conditioned motion with synchronized audio. The image is uploaded as `input_reference` (vision conditioning at the matching resolution: 832x480 for 480p).",
+      "Robot manipulation animation from a starting image and a prompt; with `sound: true`, image-conditioned motion with synchronized audio. The image is uploaded as `input_reference` (vision conditioning at the matching resolution: 320x192 for 256p at 16:9, 832x480 for 480p).",
     inputs: "Text, image",
     outputs: "Vision (± sound)",
-    inputCells: [code(`await showImage(asset("images/tabletop.jpg"), "input: images/tabletop.jpg · 832x480");`)],
+    inputCells: [
+      worldPushStillCell("input"),
+      worldPushClipCell("reference (what the simulator rendered; not an input of the call)", "prompt"),
+    ],
     requests: [
       {
         name: "silent",
         literal:
-          `{\n  prompt: "The yellow robot arm reaches down, grasps the red cube and drops it into the blue bowl.",\n  image: asset("images/tabletop.jpg"),\n  resolution: "480p",\n}`,
+          `{\n  prompt: scene.world.push.prompt,\n  image: asset(scene.world.push.firstFrame),\n  resolution: "256p",\n  numFrames: 17,\n  fps: 10,\n  seed: 0,\n}`,
       },
       {
         name: "withSound",
         literal:
-          `{\n  prompt: "The yellow robot arm reaches down, grasps the red cube and drops it into the blue bowl; its motors whine and the cube thuds into the bowl.",\n  image: asset("images/tabletop.jpg"),\n  resolution: "480p",\n  sound: true,\n}`,
+          `{\n  prompt: \`\${scene.world.push.prompt} The cube scrapes across the wooden table.\`,\n  image: asset(scene.world.push.firstFrame),\n  resolution: "256p",\n  numFrames: 17,\n  fps: 10,\n  sound: true,\n  seed: 0,\n}`,
+        options: "tinyOptions",
       },
     ],
+    mini: { tinyFor: "The call with sound (the mini Generator has no sound decoder)" },
   },
   {
     name: "video_to_video",
@@ -140,6 +169,7 @@ const GENERATORS: GeneratorSpec[] = [
 ];
 
 function generatorNotebook(s: GeneratorSpec): NotebookSpec {
+  const optionsOf = (r: GeneratorSpec["requests"][number]) => r.options ?? "options";
   const cells: Cell[] = [
     intro({ title: s.title, what: s.what, inputs: s.inputs, outputs: s.outputs }),
     importCell(),
@@ -153,7 +183,7 @@ function generatorNotebook(s: GeneratorSpec): NotebookSpec {
       Typed as \`GenerateRequestInput\`. A setting left out is not sent: the model applies its own
       per-mode default, and the validated request shows it in \`effective\` (text-to-image: 50 steps,
       guidance 7.0, flow shift 3.0 at 1024x1024; video: 35 steps, 6.0, 10.0 at 1280x720, 189 frames).
-      These cookbooks ask for 480p (832x480 at 16:9) to keep the runs short.
+      ${s.mini ? MINI_REQUEST_TEXT.trim() : "These cookbooks ask for 480p (832x480 at 16:9) to keep the runs short."}
     `),
     ...s.requests.map((r) =>
       code(`
@@ -162,7 +192,12 @@ function generatorNotebook(s: GeneratorSpec): NotebookSpec {
         await showJson(\`${r.name}: \${generationMode(${r.name}Parsed)}, validated; effective = what the run uses\`, ${r.name}Parsed);
       `)
     ),
-    ...generatorBackendCells("generate"),
+    ...(s.mini
+      ? [
+        ...miniGeneratorBackendCells("generate", s.mini),
+        requestSentCell("generate", s.requests.map((r) => ({ name: r.name, options: optionsOf(r) }))),
+      ]
+      : generatorBackendCells("generate")),
     md(`
       ## The call
 
@@ -171,7 +206,7 @@ function generatorNotebook(s: GeneratorSpec): NotebookSpec {
       of a result; no result is ever made up.
     `),
   ];
-  for (const r of s.requests) cells.push(code(`await show(generate(${r.name}, options));`));
+  for (const r of s.requests) cells.push(code(`await show(generate(${r.name}, ${optionsOf(r)}));`));
   return { path: `generator/${s.name}.ipynb`, kernel: "deno", cells };
 }
 
