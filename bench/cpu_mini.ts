@@ -8,10 +8,9 @@
  *   tower's load) apart, then the median of `--reps` calls. Parts from the progress events: media + vision tower
  *   (reading, resizing and the tower), prefill (to the first token), decode (tokens/s).
  * - `generate`: text-to-video 320×192 × 17 frames (the 256p tier, 16:9) with the mode's default steps and guidance
- *   (35, CFG 6: two transformer forwards a step) on a random-weights checkpoint of exactly the mini Generator's
- *   config (tools/fixtures/make_mini_generator_random.ts, written into out/bench/ when missing; the trained one is
- *   not committed: its time is the same, the weights' values do not change the work). Parts: text encoder (the
- *   prompt's K/V, once per branch), transformer per step and per forward, VAE decode, MP4 write.
+ *   (35, CFG 6: two transformer forwards a step) on the mini Generator (checkpoints/mini-generator; `--generator`
+ *   another checkpoint folder). Parts: text encoder (the prompt's K/V, once per branch), transformer per step and
+ *   per forward, VAE decode, MP4 write.
  *
  * Prints one JSON line per call (`"bench": "cpu_mini"`), then one `"summary"` line per part with the medians.
  * `--addons before=path/a.node,after=path/b.node` runs each part once per addon in child processes
@@ -37,10 +36,6 @@ import { generate, reason } from "../src/api/mod.ts";
 import { openCosmos3Generator } from "../src/native/generator.ts";
 import { openQwen3VL } from "../src/native/qwen3vl.ts";
 import type { ProgressEvent } from "../src/schema/results.ts";
-import {
-  DEFAULT_MINI_GENERATOR_RANDOM,
-  writeMiniGeneratorRandom,
-} from "../tools/fixtures/make_mini_generator_random.ts";
 import { writeWorldData } from "../tools/train/world_data.ts";
 import { type EvalRecord, readEvalRecords } from "./mini_reasoner_eval.ts";
 
@@ -184,8 +179,9 @@ async function generateCall(checkpoint: string, steps: number | undefined, out: 
 async function benchGenerate(o: Options): Promise<void> {
   const checkpoint = o.generator;
   if (!existsSync(join(checkpoint, "transformer", "config.json"))) {
-    if (resolve(checkpoint) !== resolve(DEFAULT_MINI_GENERATOR_RANDOM)) throw new Error(`${checkpoint}: no checkpoint`);
-    await writeMiniGeneratorRandom(checkpoint);
+    throw new Error(
+      `--generator ${checkpoint}: no transformer/config.json there (a diffusers-layout checkpoint folder)`,
+    );
   }
   const outDir = mkdtempSync(join(tmpdir(), "cosmos-cpu-mini-gen-"));
   try {
@@ -305,7 +301,7 @@ async function main(): Promise<void> {
       "max-tokens": { type: "string", default: "192" },
       "seed-offset": { type: "string", default: "0" },
       reasoner: { type: "string", default: join(ROOT, "checkpoints/mini-reasoner") },
-      generator: { type: "string", default: DEFAULT_MINI_GENERATOR_RANDOM },
+      generator: { type: "string", default: join(ROOT, "checkpoints", "mini-generator") },
       addons: { type: "string" },
       rounds: { type: "string", default: "1" },
     },
