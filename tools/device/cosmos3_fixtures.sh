@@ -9,7 +9,8 @@
 #   or only the distilled section (Cosmos3DistilledModularPipeline on the committed cosmos3-tiny weights, ~1 min):
 #           bash tools/device/cosmos3_fixtures.sh device --only-distilled
 #     $OUT then holds pipeline_distilled_{t2i,i2v,v2v}.safetensors and distilled.json (every distilled file, no
-#     tgz): copy them into test/fixtures/cosmos3-tiny-reference/. t2i and i2v come out byte-for-byte as committed
+#     tgz): copy them into test/fixtures/cosmos3-tiny-reference/, then `bash tools/fixtures/references.sh pack`
+#     (the references are tracked as .safetensors.xz). t2i and i2v come out byte-for-byte as committed
 #     (each run seeds its own generator; v2v runs after them).
 #
 # Results under $OUT (the run tool returns at most 8 files, 2 folders deep, so the full run's output is packed):
@@ -30,6 +31,7 @@ prepare)
   git -C "$mirror" archive "$DIFFUSERS_COMMIT" src | gzip -9 > .dev/diffusers_src.tgz &&
     ls -l .dev/diffusers_src.tgz ;;
 device)
+  bash tools/fixtures/references.sh unpack || exit 1  # tracked xz-compressed: test/fixtures/README.md
   out=${OUT:-/tmp/cosmos3_fixtures}
   fx=/tmp/fx
   mkdir -p "$out" && rm -rf "$fx" && mkdir -p "$fx"

@@ -106,6 +106,7 @@ prepare)
     mv "$b/bin" .dev/devlat_bin && rm -rf .dev/devlat_bin.old
   du -sh .dev/devlat_bin ;;
 device)
+  bash tools/fixtures/references.sh unpack || exit 1  # tracked xz-compressed: test/fixtures/README.md
   out=${OUT:-/tmp/device_latents}
   mkdir -p "$out"
   log="$out/devlat.log"

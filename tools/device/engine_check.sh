@@ -42,6 +42,7 @@ prepare)
   fi
   du -sh .dev/before .dev/node.xz .dev/bin native/build/Release ;;
 device)
+  bash tools/fixtures/references.sh unpack || exit 1  # tracked xz-compressed: test/fixtures/README.md
   out=${OUT:-/tmp/engine_check}
   mkdir -p "$out"
   sum="$out/summary.txt"

@@ -60,6 +60,7 @@ prepare)
   done
   du -sh .dev/flashbin ;;
 device)
+  bash tools/fixtures/references.sh unpack || exit 1  # tracked xz-compressed: test/fixtures/README.md
   out=${OUT:-/tmp/flash_check}
   mkdir -p "$out"
   log="$out/flash.log"

@@ -39,6 +39,7 @@ bundle)
     }'
   echo ".dev/gen_e2e/driver.mjs" ;;
 device)
+  bash tools/fixtures/references.sh unpack || exit 1  # tracked xz-compressed: test/fixtures/README.md
   xz -dc .dev/node.xz > /tmp/node && chmod +x /tmp/node
   out=${OUT:-/tmp/generate_e2e}; mkdir -p "$out"
   for d in cpu cuda; do

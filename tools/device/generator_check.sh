@@ -63,6 +63,7 @@ prepare)
   [ -f .dev/diffusers_src.tgz ] || bash tools/device/cosmos3_fixtures.sh prepare
   du -sh .dev/genbin .dev/diffusers_src.tgz ;;
 device)
+  bash tools/fixtures/references.sh unpack || exit 1  # tracked xz-compressed: test/fixtures/README.md
   out=${OUT:-/tmp/generator_check}
   mkdir -p "$out"
   sum="$out/summary.txt" rows="$out/rows.jsonl"

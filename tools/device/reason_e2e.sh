@@ -18,6 +18,7 @@ bundle)
     --external:sharp --outfile=.dev/e2e/driver.mjs --log-level=warning
   echo ".dev/e2e/driver.mjs" ;;
 device)
+  bash tools/fixtures/references.sh unpack || exit 1  # tracked xz-compressed: test/fixtures/README.md
   xz -dc .dev/node.xz > /tmp/node && chmod +x /tmp/node
   out=${OUT:-/tmp/reason_e2e}; mkdir -p "$out"
   for d in cpu cuda; do

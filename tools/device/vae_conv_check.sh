@@ -83,6 +83,7 @@ prepare)
   cat "$bin/MANIFEST"
   du -sh "$bin" ;;
 device)
+  bash tools/fixtures/references.sh unpack || exit 1  # tracked xz-compressed: test/fixtures/README.md
   out=${OUT:-/tmp/vae_conv_check}
   mkdir -p "$out"
   log="$out/vae_conv.log"

@@ -63,6 +63,7 @@ prepare)
   fi
   du -sh "$bin" ;;
 device)
+  bash tools/fixtures/references.sh unpack || exit 1  # tracked xz-compressed: test/fixtures/README.md
   out=${OUT:-/tmp/wgmma_check}
   mkdir -p "$out"
   log="$out/wgmma.log"  # the only file written under $OUT
