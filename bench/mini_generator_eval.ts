@@ -25,7 +25,7 @@
  *
  * @example
  * ```sh
- * node --import tsx bench/mini_generator_eval.ts --checkpoint tools/train/resume/mini-generator --count 20
+ * node --import tsx bench/mini_generator_eval.ts --checkpoint checkpoints/mini-generator --count 20
  * node --import tsx bench/mini_generator_eval.ts --checkpoint <ckpt> --modes fdyn --count 10 --steps 20
  * ```
  * @module
@@ -204,6 +204,159 @@ async function framesOf(path: string, count: number): Promise<RgbBuffer[]> {
   return decoded.map((f) => ({ data: f.data, width: f.width, height: f.height, channels: 3 as const }));
 }
 
+/** How an evaluation call runs: the checkpoint folder (the backend), denoising steps, and where outputs go. */
+export interface EvalSettings {
+  backend: string;
+  steps: number;
+  /** Text-to-video's guidance scale (the action modes run at the rollout default, 1). */
+  guidance: number;
+  out: string;
+}
+
+/** One text-to-video sample: the seed, what was prompted, the seconds of the call and the checker's verdict. */
+export type T2vRow = { mode: "t2v"; seed: number; target: string; seconds: number } & MotionVerdict;
+
+/**
+ * Text-to-video on eval seeds from `offset` whose clip has a push, until `count` samples: the world's prompt of
+ * the seed, 320×192 × 17 frames at 10 fps, then {@link followsDirection} on the decoded MP4.
+ */
+export async function evalT2v(count: number, offset: number, o: EvalSettings): Promise<T2vRow[]> {
+  const rows: T2vRow[] = [];
+  // eval seeds in order, those with a push (about a third), until `count` samples
+  for (const seed of seedsOf("eval", count * 6, offset)) {
+    if (rows.length >= count) break;
+    const sample = makeSample(seed, { frames: 17, fps: 10 });
+    const target = slideTarget(sample);
+    if (!target) continue;
+    const t0 = performance.now();
+    const r = await generate({
+      prompt: generatorPrompt(sample),
+      output: "video",
+      resolution: "256p",
+      aspectRatio: "16:9",
+      numFrames: 17,
+      fps: 10,
+      numInferenceSteps: o.steps,
+      guidanceScale: o.guidance,
+      seed: seed % 1000,
+      outputPath: join(o.out, `t2v_${seed}.mp4`),
+    }, { backend: o.backend });
+    const seconds = +((performance.now() - t0) / 1000).toFixed(1);
+    const verdict = followsDirection(await framesOf(r.media.path, 17), target.color, target.direction);
+    rows.push({ mode: "t2v", seed, target: target.label, seconds, ...verdict });
+  }
+  return rows;
+}
+
+/** One forward-dynamics sample: the path error of the predicted clip and of the first frame held still. */
+export type FdynRow = { mode: "fdyn"; seed: number; seconds: number; stillFraction: number } & PathError;
+
+/** Forward dynamics on `count` eval seeds from `offset`: the seed's first frame and 16-row chunk → video. */
+export async function evalFdyn(count: number, offset: number, o: EvalSettings): Promise<FdynRow[]> {
+  const rows: FdynRow[] = [];
+  for (const seed of seedsOf("eval", count, offset)) {
+    const sample = makeSample(seed, { frames: 17, fps: 10 });
+    const clip = renderClip(sample);
+    const image = join(o.out, `frame0_${seed}.png`);
+    writeFileSync(image, await pngOf(clip.frames[0]));
+    const t0 = performance.now();
+    const r = await rollout({
+      mode: "forward_dynamics",
+      embodiment: "droid",
+      prompt: sample.scenario.instruction,
+      image,
+      actions: sample.actions,
+      resolution: "256p",
+      fps: 10,
+      numInferenceSteps: o.steps,
+      seed: seed % 1000,
+      outputPath: join(o.out, `fdyn_${seed}.mp4`),
+    }, { backend: o.backend });
+    const seconds = +((performance.now() - t0) / 1000).toFixed(1);
+    const e = pathError(await framesOf(r.video!.path, 17), clip.frames);
+    // the baseline a model must beat: the first frame held still (the gripper never moves)
+    const stillFraction = pathError(clip.frames.map(() => clip.frames[0]), clip.frames).meanFraction;
+    rows.push({ mode: "fdyn", seed, seconds, ...e, stillFraction });
+  }
+  return rows;
+}
+
+/** One policy / inverse-dynamics sample: the chunk's error and the mean training chunk's. */
+export type ChunkRow = { mode: "policy" | "idyn"; seed: number; seconds: number; baseline: ChunkError } & ChunkError;
+
+/**
+ * Policy (first frame → chunk) or inverse dynamics (the true clip → chunk) on `count` eval seeds from `offset`,
+ * each chunk against the simulated one and the baseline of {@link meanTrainChunk}.
+ */
+export async function evalChunks(
+  mode: "policy" | "idyn",
+  count: number,
+  offset: number,
+  o: EvalSettings,
+): Promise<ChunkRow[]> {
+  const baseline = meanTrainChunk();
+  const rows: ChunkRow[] = [];
+  for (const seed of seedsOf("eval", count, offset)) {
+    const sample = makeSample(seed, { frames: 17, fps: 10 });
+    const clip = renderClip(sample);
+    const image = join(o.out, `frame0_${seed}.png`);
+    writeFileSync(image, await pngOf(clip.frames[0]));
+    const media = mode === "policy"
+      ? { image }
+      : { video: (await writeClip(clip, sample, { dir: o.out, video: `truth_${seed}.mp4` })).video! };
+    const t0 = performance.now();
+    const r = await rollout({
+      mode: mode === "policy" ? "policy" : "inverse_dynamics",
+      embodiment: "droid",
+      prompt: sample.scenario.instruction,
+      ...media,
+      actionChunkSize: 16,
+      resolution: "256p",
+      fps: 10,
+      numInferenceSteps: o.steps,
+      seed: seed % 1000,
+      outputPath: join(o.out, `${mode}_${seed}.mp4`),
+    }, { backend: o.backend });
+    const seconds = +((performance.now() - t0) / 1000).toFixed(1);
+    rows.push({
+      mode,
+      seed,
+      seconds,
+      ...chunkError(r.actions ?? [], sample.actions),
+      baseline: chunkError(baseline, sample.actions),
+    });
+  }
+  return rows;
+}
+
+const mean = (v: readonly number[]) => v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
+
+/** The summary line's figures of one mode's rows (means; `follows` / `within10pct` are fractions of samples). */
+export function summarize(rows: readonly (T2vRow | FdynRow | ChunkRow)[]): Record<string, number> {
+  const secondsPerCall = mean(rows.map((r) => r.seconds));
+  const t2v = rows.filter((r): r is T2vRow => r.mode === "t2v");
+  if (t2v.length) return { samples: t2v.length, follows: mean(t2v.map((r) => r.ok ? 1 : 0)), secondsPerCall };
+  const fdyn = rows.filter((r): r is FdynRow => r.mode === "fdyn");
+  if (fdyn.length) {
+    return {
+      samples: fdyn.length,
+      meanPathError: mean(fdyn.map((r) => r.meanFraction)),
+      stillFrameBaseline: mean(fdyn.map((r) => r.stillFraction)),
+      within10pct: mean(fdyn.map((r) => r.meanFraction <= 0.1 ? 1 : 0)),
+      secondsPerCall,
+    };
+  }
+  const chunks = rows as readonly ChunkRow[];
+  return {
+    samples: chunks.length,
+    positionErrorM: mean(chunks.map((r) => r.position)),
+    gripperError: mean(chunks.map((r) => r.gripper)),
+    baselinePositionErrorM: mean(chunks.map((r) => r.baseline.position)),
+    baselineGripperError: mean(chunks.map((r) => r.baseline.gripper)),
+    secondsPerCall,
+  };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -217,129 +370,28 @@ async function main(): Promise<void> {
     },
   });
   if (!values.checkpoint) throw new Error("--checkpoint: required");
-  const backend = resolve(values.checkpoint);
   const count = Number(values.count);
-  const steps = Number(values.steps);
-  const guidance = Number(values.guidance);
-  const out = values.out ?? mkdtempSync(join(tmpdir(), "mini-generator-eval-"));
-  mkdirSync(out, { recursive: true });
+  const offset = Number(values.offset);
+  const o: EvalSettings = {
+    backend: resolve(values.checkpoint),
+    steps: Number(values.steps),
+    guidance: Number(values.guidance),
+    out: values.out ?? mkdtempSync(join(tmpdir(), "mini-generator-eval-")),
+  };
+  mkdirSync(o.out, { recursive: true });
   const summary: Record<string, Record<string, number>> = {};
   const modes = values.modes!.split(",");
-  if (modes.includes("t2v")) {
-    let n = 0, ok = 0, seconds = 0;
-    // eval seeds in order, those with a push (about a third), until `count` samples
-    for (const seed of seedsOf("eval", count * 6, Number(values.offset))) {
-      if (n >= count) break;
-      const sample = makeSample(seed, { frames: 17, fps: 10 });
-      const target = slideTarget(sample);
-      if (!target) continue;
-      const t0 = performance.now();
-      const r = await generate({
-        prompt: generatorPrompt(sample),
-        output: "video",
-        resolution: "256p",
-        aspectRatio: "16:9",
-        numFrames: 17,
-        fps: 10,
-        numInferenceSteps: steps,
-        guidanceScale: guidance,
-        seed: seed % 1000,
-        outputPath: join(out, `t2v_${seed}.mp4`),
-      }, { backend });
-      const s = (performance.now() - t0) / 1000;
-      const verdict = followsDirection(await framesOf(r.media.path, 17), target.color, target.direction);
-      n++;
-      seconds += s;
-      if (verdict.ok) ok++;
-      console.log(JSON.stringify({ mode: "t2v", seed, target: target.label, seconds: +s.toFixed(1), ...verdict }));
-    }
-    summary.t2v = { samples: n, follows: n ? ok / n : 0, secondsPerCall: n ? seconds / n : 0 };
-  }
-  if (modes.includes("fdyn")) {
-    let n = 0, sum = 0, within = 0, seconds = 0, stillSum = 0;
-    for (const seed of seedsOf("eval", count, Number(values.offset))) {
-      const sample = makeSample(seed, { frames: 17, fps: 10 });
-      const clip = renderClip(sample);
-      const image = join(out, `frame0_${seed}.png`);
-      writeFileSync(image, await pngOf(clip.frames[0]));
-      const t0 = performance.now();
-      const r = await rollout({
-        mode: "forward_dynamics",
-        embodiment: "droid",
-        prompt: sample.scenario.instruction,
-        image,
-        actions: sample.actions,
-        resolution: "256p",
-        fps: 10,
-        numInferenceSteps: steps,
-        seed: seed % 1000,
-        outputPath: join(out, `fdyn_${seed}.mp4`),
-      }, { backend });
-      const s = (performance.now() - t0) / 1000;
-      const e = pathError(await framesOf(r.video!.path, 17), clip.frames);
-      // the baseline a model must beat: the first frame held still (the gripper never moves)
-      const still = pathError(clip.frames.map(() => clip.frames[0]), clip.frames).meanFraction;
-      n++;
-      seconds += s;
-      sum += e.meanFraction;
-      stillSum += still;
-      if (e.meanFraction <= 0.1) within++;
-      console.log(JSON.stringify({ mode: "fdyn", seed, seconds: +s.toFixed(1), ...e, stillFraction: still }));
-    }
-    summary.fdyn = {
-      samples: n,
-      meanPathError: n ? sum / n : 1,
-      stillFrameBaseline: n ? stillSum / n : 1,
-      within10pct: n ? within / n : 0,
-      secondsPerCall: n ? seconds / n : 0,
-    };
-  }
+  const report = (mode: string, rows: readonly (T2vRow | FdynRow | ChunkRow)[]) => {
+    for (const r of rows) console.log(JSON.stringify(r));
+    summary[mode] = summarize(rows);
+  };
+  if (modes.includes("t2v")) report("t2v", await evalT2v(count, offset, o));
+  if (modes.includes("fdyn")) report("fdyn", await evalFdyn(count, offset, o));
   for (const mode of (["policy", "idyn"] as const).filter((m) => modes.includes(m))) {
-    const baseline = meanTrainChunk();
-    let n = 0, pos = 0, grip = 0, basePos = 0, baseGrip = 0, seconds = 0;
-    for (const seed of seedsOf("eval", count, Number(values.offset))) {
-      const sample = makeSample(seed, { frames: 17, fps: 10 });
-      const clip = renderClip(sample);
-      const image = join(out, `frame0_${seed}.png`);
-      writeFileSync(image, await pngOf(clip.frames[0]));
-      const media = mode === "policy"
-        ? { image }
-        : { video: (await writeClip(clip, sample, { dir: out, video: `truth_${seed}.mp4` })).video! };
-      const t0 = performance.now();
-      const r = await rollout({
-        mode: mode === "policy" ? "policy" : "inverse_dynamics",
-        embodiment: "droid",
-        prompt: sample.scenario.instruction,
-        ...media,
-        actionChunkSize: 16,
-        resolution: "256p",
-        fps: 10,
-        numInferenceSteps: steps,
-        seed: seed % 1000,
-        outputPath: join(out, `${mode}_${seed}.mp4`),
-      }, { backend });
-      const s = (performance.now() - t0) / 1000;
-      const e = chunkError(r.actions ?? [], sample.actions);
-      const b = chunkError(baseline, sample.actions);
-      n++;
-      seconds += s;
-      pos += e.position;
-      grip += e.gripper;
-      basePos += b.position;
-      baseGrip += b.gripper;
-      console.log(JSON.stringify({ mode, seed, seconds: +s.toFixed(1), ...e, baseline: b }));
-    }
-    summary[mode] = {
-      samples: n,
-      positionErrorM: n ? pos / n : 0,
-      gripperError: n ? grip / n : 0,
-      baselinePositionErrorM: n ? basePos / n : 0,
-      baselineGripperError: n ? baseGrip / n : 0,
-      secondsPerCall: n ? seconds / n : 0,
-    };
+    report(mode, await evalChunks(mode, count, offset, o));
   }
-  console.log(JSON.stringify({ summary, checkpoint: backend, steps, guidance, out }));
-  if (!values.out) rmSync(out, { recursive: true, force: true });
+  console.log(JSON.stringify({ summary, checkpoint: o.backend, steps: o.steps, guidance: o.guidance, out: o.out }));
+  if (!values.out) rmSync(o.out, { recursive: true, force: true });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) await main();
