@@ -15,8 +15,9 @@
 #   here:   bash tools/device/train_mini_generator.sh unpack FILES_AT DEST
 #           # DEST/ckpt: the checkpoint (for bench/mini_generator_eval.ts), DEST/look/*.png, DEST/train.log
 #
-# Settings (environment): SEEDS (default 6000: train seeds 0 … SEEDS-1, written in shards of 250 by nproc-2
-# processes), VAE_SECONDS (default 150), TRAIN_UNTIL (default 460: the trainer's transformer phase stops this
+# Settings (environment): SEEDS (default 6000: train seeds SEED_OFFSET … SEED_OFFSET+SEEDS-1, written in shards of
+# 250 by nproc-2 processes), SEED_OFFSET (default 0; a session that resumes takes fresh seeds, e.g. 6000 × its
+# number), VAE_SECONDS (default 150), TRAIN_UNTIL (default 460: the trainer's transformer phase stops this
 # many seconds after it started, less --tail-seconds 40 for the final save and check), TRAIN_INIT (a checkpoint
 # folder to start from, e.g. tools/train/resume/mini-generator with VAE_SECONDS=0 to keep its VAE), TRAIN_ARGS
 # (more trainer options).
@@ -67,11 +68,12 @@ device)
   [ -d /dev/shm ] && [ "$(df --output=avail -B1G /dev/shm | tail -n 1)" -gt 40 ] || data=/tmp/minigen_data
   rm -rf "$data" && mkdir -p "$data"
   seeds=${SEEDS:-6000}
+  base=${SEED_OFFSET:-0}
   shard=250
   jobs=$(( $(nproc) > 4 ? $(nproc) - 2 : 2 ))
   # The writers run while the trainer imports and checks itself; it waits for each shard's DONE.
   (
-    for ((off = 0; off < seeds; off += shard)); do echo "$off"; done |
+    for ((off = base; off < base + seeds; off += shard)); do echo "$off"; done |
       xargs -P "$jobs" -I{} sh -c 'd='"$data"'/s$(printf %06d {}); GENERATOR_DATA_MAIN=1 /tmp/node \
         .dev/minigen_carry/generator_data.mjs --out $d --split train --offset {} --count '"$shard"' 2>>'"$out"'/data.log &&
         touch $d/DONE'
@@ -79,7 +81,7 @@ device)
   ) &
   writer=$!
   dirs=()
-  for ((off = 0; off < seeds; off += shard)); do dirs+=("$data/s$(printf %06d "$off")"); done
+  for ((off = base; off < base + seeds; off += shard)); do dirs+=("$data/s$(printf %06d "$off")"); done
   args=(--data "${dirs[@]}" --wait-data 150 --delete-data --out /tmp/mg/ckpt --state /tmp/mg/state
     --vae-seconds "${VAE_SECONDS:-150}" --until "${TRAIN_UNTIL:-460}")
   [ -n "${TRAIN_INIT:-}" ] && args+=(--init "$TRAIN_INIT")
