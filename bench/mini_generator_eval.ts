@@ -248,6 +248,15 @@ export async function evalT2v(count: number, offset: number, o: EvalSettings): P
   return rows;
 }
 
+/** An eval seed's 17-frame clip at 10 fps, rendered, and its first frame written as `frame0_<seed>.png` in `out`. */
+async function heldOutSample(seed: number, out: string) {
+  const sample = makeSample(seed, { frames: 17, fps: 10 });
+  const clip = renderClip(sample);
+  const image = join(out, `frame0_${seed}.png`);
+  writeFileSync(image, await pngOf(clip.frames[0]));
+  return { sample, clip, image };
+}
+
 /** One forward-dynamics sample: the path error of the predicted clip and of the first frame held still. */
 export type FdynRow = { mode: "fdyn"; seed: number; seconds: number; stillFraction: number } & PathError;
 
@@ -255,10 +264,7 @@ export type FdynRow = { mode: "fdyn"; seed: number; seconds: number; stillFracti
 export async function evalFdyn(count: number, offset: number, o: EvalSettings): Promise<FdynRow[]> {
   const rows: FdynRow[] = [];
   for (const seed of seedsOf("eval", count, offset)) {
-    const sample = makeSample(seed, { frames: 17, fps: 10 });
-    const clip = renderClip(sample);
-    const image = join(o.out, `frame0_${seed}.png`);
-    writeFileSync(image, await pngOf(clip.frames[0]));
+    const { sample, clip, image } = await heldOutSample(seed, o.out);
     const t0 = performance.now();
     const r = await rollout({
       mode: "forward_dynamics",
@@ -297,10 +303,7 @@ export async function evalChunks(
   const baseline = meanTrainChunk();
   const rows: ChunkRow[] = [];
   for (const seed of seedsOf("eval", count, offset)) {
-    const sample = makeSample(seed, { frames: 17, fps: 10 });
-    const clip = renderClip(sample);
-    const image = join(o.out, `frame0_${seed}.png`);
-    writeFileSync(image, await pngOf(clip.frames[0]));
+    const { sample, clip, image } = await heldOutSample(seed, o.out);
     const media = mode === "policy"
       ? { image }
       : { video: (await writeClip(clip, sample, { dir: o.out, video: `truth_${seed}.mp4` })).video! };

@@ -253,11 +253,12 @@ export function withMiniCheckpointCaps(request: ReasonRequestInput): ReasonReque
 
 /** The request the notebook {@link reason} sends with these options: capped for a tiny or the mini checkpoint. */
 function reasonRequestSent(request: ReasonRequestInput, options: NotebookRunOptions): ReasonRequestInput {
-  return options.tinyCheckpoint
-    ? withTinyCheckpointCaps(request)
-    : options.miniCheckpoint
-    ? withMiniCheckpointCaps(request)
-    : request;
+  return capsOf(options, withTinyCheckpointCaps, withMiniCheckpointCaps)(request);
+}
+
+/** The caps a call's options ask for: the tiny checkpoint's, the mini checkpoint's, or none. */
+function capsOf<R>(options: NotebookRunOptions, tiny: (r: R) => R, mini: (r: R) => R): (r: R) => R {
+  return options.tinyCheckpoint ? tiny : options.miniCheckpoint ? mini : (r) => r;
 }
 
 /**
@@ -426,19 +427,11 @@ export function rolloutRequestSent(request: RolloutRequestInput, options: Notebo
 }
 
 function generateRequestCapped(request: GenerateRequestInput, options: NotebookRunOptions): GenerateRequestInput {
-  return options.tinyCheckpoint
-    ? withTinyGeneratorCaps(request)
-    : options.miniCheckpoint
-    ? withMiniGeneratorCaps(request)
-    : request;
+  return capsOf(options, withTinyGeneratorCaps, withMiniGeneratorCaps)(request);
 }
 
 function rolloutRequestCapped(request: RolloutRequestInput, options: NotebookRunOptions): RolloutRequestInput {
-  return options.tinyCheckpoint
-    ? withTinyRolloutCaps(request)
-    : options.miniCheckpoint
-    ? withMiniRolloutCaps(request)
-    : request;
+  return capsOf(options, withTinyRolloutCaps, withMiniRolloutCaps)(request);
 }
 
 /** What the run settings of a mini Generator call were, for its note. */
