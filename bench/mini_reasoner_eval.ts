@@ -70,6 +70,8 @@ export interface EvalRecord {
   media: { image?: string; video?: string; unmarked?: string };
   subjects?: { box: [number, number, number, number] }[];
   seconds?: number;
+  /** The clip's frame sampling the request asks for (world_data.ts --plausibility-fps); absent: the processor's. */
+  videoSampling?: { fps: number };
 }
 
 interface TimedEvent {
@@ -178,7 +180,15 @@ export async function scoreRecord(r: EvalRecord, o: EvalOptions): Promise<Scored
     : { video: join(data, r.media.video!) };
   const t0 = performance.now();
   const res = await reason(
-    { task: r.task, prompt: promptOf(r), ...media, maxTokens, sampling: { temperature: 0 }, stream: false },
+    {
+      task: r.task,
+      prompt: promptOf(r),
+      ...media,
+      ...(r.videoSampling ? { videoSampling: r.videoSampling } : {}),
+      maxTokens,
+      sampling: { temperature: 0 },
+      stream: false,
+    },
     { backend },
   );
   const s = (performance.now() - t0) / 1000;

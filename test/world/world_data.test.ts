@@ -228,6 +228,50 @@ describe("world data: the media", () => {
   });
 });
 
+describe("world data: --plausibility-fps (physical plausibility's own frame sampling)", () => {
+  test("plausibility records carry the request's videoSampling and their frames; every other record is unchanged", async () => {
+    const out = join(dir, "pfps"), same = join(dir, "pfps-default"), full = join(dir, "pfps-full");
+    const tasks: DataTask[] = ["caption", "physical_plausibility"];
+    const common = { split: "train" as const, count: 4, offset: 40, tasks };
+    await writeWorldData({ ...common, out, sampledFrames: true, plausibilityFps: 4 });
+    await writeWorldData({ ...common, out: same, sampledFrames: true });
+    await writeWorldData({ ...common, out: full, framesPng: true });
+    assert.equal(readFileSync(join(out, "caption.jsonl"), "utf8"), readFileSync(join(same, "caption.jsonl"), "utf8"));
+    const read = (d: string) =>
+      readFileSync(join(d, "physical_plausibility.jsonl"), "utf8").trim().split("\n").map((l) =>
+        JSON.parse(l) as DataRecord
+      );
+    const fps2 = JSON.parse(readFileSync(join(out, "video_frames.json"), "utf8")).indices as number[];
+    // 4 fps of a 4 s clip at 8 fps: 16 frames spread evenly over the 33, rounded (what Qwen3VLVideoProcessor picks
+    // for fps 4, and so the engine for a request with videoSampling { fps: 4 }: src/media/qwen_vision.ts)
+    const fps4 = [0, 2, 4, 6, 9, 11, 13, 15, 17, 19, 21, 23, 26, 28, 30, 32];
+    const byId = new Map(read(same).map((r) => [r.id, r]));
+    for (const r of read(out)) {
+      const { videoSampling, video_frames, ...rest } = r;
+      assert.deepEqual(rest, byId.get(r.id), r.id); // the answer, reference and media are those of the default run
+      assert.deepEqual(videoSampling, { fps: 4 });
+      assert.deepEqual(video_frames, { indices: fps4, fps: 8, totalFrames: 33 });
+      // the frames the record points at are there, equal to the full render's (a plausible clip reuses reasoner/)
+      const clip = join(out, "media", String(r.seed), r.reference === "implausible" ? "plausibility" : "reasoner");
+      const names = readdirSync(clip).sort();
+      const want = r.reference === "implausible" ? fps4 : [...new Set([...fps2, ...fps4])].sort((a, b) => a - b);
+      assert.deepEqual(names, want.map((k) => `${String(k).padStart(3, "0")}.png`), r.id);
+      if (r.reference !== "implausible") {
+        for (const n of names) {
+          assert.deepEqual(
+            readFileSync(join(clip, n)),
+            readFileSync(join(full, "media", String(r.seed), "reasoner", n)),
+          );
+        }
+      }
+    }
+    assert.ok(
+      read(out).some((r) => r.reference === "implausible") && read(out).some((r) => r.reference === "plausible"),
+    );
+    assert.deepEqual(parseArgs(["--plausibility-fps", "4"]), { plausibilityFps: 4 });
+  });
+});
+
 describe("world data: the device path (--png-encoder js, --grounding-prompts)", () => {
   const tasks: DataTask[] = ["caption", "grounding_2d", "temporal_localization", "action_cot", "physical_plausibility"];
   test("the js PNG encoder writes the same pixels as sharp, the same records; several distinct grounding prompts a still", async () => {

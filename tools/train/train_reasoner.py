@@ -145,7 +145,8 @@ def clip_dir(folder, video_url):
 
 
 def read_samples(folders, tasks, mirror):
-    """(folder, video_frames, record) per sample, mirrored grounding copies added; `repeat` is applied later."""
+    """(folder, video_frames, record) per sample, mirrored grounding copies added; `repeat` is applied later.
+    video_frames is the folder's video_frames.json, or the record's own `video_frames` when it has one."""
     out = []
     for folder in folders:
         frames_file = os.path.join(folder, "video_frames.json")
@@ -156,12 +157,14 @@ def read_samples(folders, tasks, mirror):
                 continue
             for line in open(path, encoding="utf-8"):
                 rec = json.loads(line)
+                # a record sampled at its own rate (world_data.ts --plausibility-fps) names its frames itself
+                frames = rec.get("video_frames") or video_frames
                 if "video" in rec["media"]:
-                    if video_frames is None or not os.path.isdir(clip_dir(folder, rec["media"]["video"])):
+                    if frames is None or not os.path.isdir(clip_dir(folder, rec["media"]["video"])):
                         continue  # no frames for this clip: skip, never guess
-                out.append((folder, video_frames, rec))
+                out.append((folder, frames, rec))
                 if mirror and task == "grounding_2d":
-                    out.append((folder, video_frames, mirrored(rec)))
+                    out.append((folder, frames, mirrored(rec)))
     return out
 
 

@@ -121,6 +121,15 @@ export const WorldDataOptions = z.object({
    * on the same image: more to learn from per rendered frame.
    */
   groundingPrompts: z.number().int().min(1).max(8).default(1),
+  /**
+   * The frame rate the physical-plausibility clips are sampled at (`videoSampling: { fps }` of the request the
+   * model is then asked with; default: the processor's 2, VIDEO_SETTINGS, what every other clip task uses). At 2
+   * the model sees a 4 s clip as 8 frames 0.6 s apart, between which a pushed or carried object moves as far
+   * as a teleported one; 4 gives 16 frames. With `sampledFrames` the clip's frames at these indices are written
+   * too, and the record carries them as `video_frames` (`{indices, fps, totalFrames}`, which the trainer
+   * prefers to the folder's `video_frames.json`); every record of the task carries `videoSampling`.
+   */
+  plausibilityFps: z.number().positive().max(60).optional(),
   /** Progress lines on stderr. */
   verbose: z.boolean().default(false),
 }).strict();
@@ -140,7 +149,7 @@ export interface DataRecord {
   reference: unknown;
   /** Media files, relative to the data folder. */
   media: Record<string, string>;
-  /** Extra fields per task: describe-anything's subjects; the generator's prompt, fps, frames, embodiment. */
+  /** Extra fields per task: describe-anything's subjects; the generator's prompt, fps, frames, embodiment; plausibility's videoSampling and video_frames (plausibilityFps). */
   [extra: string]: unknown;
 }
 
@@ -279,11 +288,21 @@ export async function writeWorldData(
   const lines: Record<string, string[]> = Object.fromEntries([...tasks].map((t) => [t, []]));
   const rel = (p: string) => relative(o.out, p).split("\\").join("/");
   const reasonerTasks = [...tasks].filter((t) => t !== "generator" && t !== "physical_plausibility");
-  const sampledIndices = qwenVideoPlan(
-    { totalFrames: o.reasonerFrames, fps: o.reasonerFps, width: o.size.width, height: o.size.height },
-    {},
-    VIDEO_SETTINGS,
-  ).indices;
+  const clipMeta = { totalFrames: o.reasonerFrames, fps: o.reasonerFps, width: o.size.width, height: o.size.height };
+  const sampledIndices = qwenVideoPlan(clipMeta, {}, VIDEO_SETTINGS).indices;
+  // physical plausibility's own sampling (--plausibility-fps), else the same frames as the other clip tasks
+  const plausibilitySampling = o.plausibilityFps === undefined ? undefined : { fps: o.plausibilityFps };
+  const plausibilityIndices = plausibilitySampling
+    ? qwenVideoPlan(clipMeta, plausibilitySampling, VIDEO_SETTINGS).indices
+    : sampledIndices;
+  const plausibilityFrames = plausibilitySampling && o.sampledFrames
+    ? { video_frames: { indices: plausibilityIndices, fps: o.reasonerFps, totalFrames: o.reasonerFrames } }
+    : {};
+  const ascending = (a: number, b: number) => a - b;
+  // the frames written under reasoner/: what the clip tasks sample, and what plausibility samples of a plausible clip
+  const reasonerIndices = tasks.has("physical_plausibility")
+    ? [...new Set([...sampledIndices, ...plausibilityIndices])].sort(ascending)
+    : sampledIndices;
   for (const [n, seed] of seeds.entries()) {
     throwIfAborted(run.signal);
     assertSeedInSplit(o.split, seed); // belt and braces: seedsOf already draws from the split
@@ -303,7 +322,7 @@ export async function writeWorldData(
       const describeFrame = tasks.has("describe_anything") ? pickStill() : 0;
       // --sampled-frames renders only what is written; otherwise every frame (the MP4 needs them).
       const only = o.sampledFrames
-        ? [...new Set([0, groundingFrame, describeFrame, ...(needVideo ? sampledIndices : [])])].sort((a, b) => a - b)
+        ? [...new Set([0, groundingFrame, describeFrame, ...(needVideo ? reasonerIndices : [])])].sort(ascending)
         : undefined;
       const clip = renderClip(sample, o.size, only);
       const at = (k: number) => only ? only.indexOf(k) : k;
@@ -321,7 +340,7 @@ export async function writeWorldData(
         });
       if (needVideo && o.sampledFrames) {
         const frameAt = (k: number) => clip.frames[at(k)];
-        await writeSampledFrames(frameAt, sampledIndices, join(dir, "reasoner"), o.pngEncoder, run.signal);
+        await writeSampledFrames(frameAt, reasonerIndices, join(dir, "reasoner"), o.pngEncoder, run.signal);
       }
       const image = rel(files.firstFrame);
       const video = needVideo ? rel(files.video ?? join(dir, "reasoner.mp4")) : "";
@@ -413,9 +432,9 @@ export async function writeWorldData(
         let pv = video;
         if (p.plausibility.label === "implausible" && o.sampledFrames) {
           const pdir = join(dir, "plausibility");
-          const pclip = renderClip(p, o.size, sampledIndices);
-          const frameAt = (k: number) => pclip.frames[sampledIndices.indexOf(k)];
-          await writeSampledFrames(frameAt, sampledIndices, pdir, o.pngEncoder, run.signal);
+          const pclip = renderClip(p, o.size, plausibilityIndices);
+          const frameAt = (k: number) => pclip.frames[plausibilityIndices.indexOf(k)];
+          await writeSampledFrames(frameAt, plausibilityIndices, pdir, o.pngEncoder, run.signal);
           pv = rel(join(dir, "plausibility.mp4"));
         } else if (p.plausibility.label === "implausible") {
           const f = await writeClip(renderClip(p, o.size), p, { dir, video: "plausibility.mp4", signal: run.signal });
@@ -428,6 +447,7 @@ export async function writeWorldData(
           reference: t.reference,
           media: { video: pv },
           ...(p.plausibility.anomaly ? { anomaly: p.plausibility.anomaly } : {}),
+          ...(plausibilitySampling ? { videoSampling: plausibilitySampling, ...plausibilityFrames } : {}),
         });
       }
     }
@@ -514,10 +534,16 @@ export function parseArgs(argv: readonly string[]): WorldDataOptions {
     if (key === "framesPng" || key === "sampledFrames" || key === "verbose") raw[key] = true;
     else {
       const v = argv[++i];
-      raw[key] = key === "tasks"
-        ? v?.split(",")
-        : ["count", "offset", "reasonerFrames", "reasonerFps", "generatorFrames", "generatorFps", "groundingPrompts"]
-            .includes(key)
+      raw[key] = key === "tasks" ? v?.split(",") : [
+          "count",
+          "offset",
+          "reasonerFrames",
+          "reasonerFps",
+          "generatorFrames",
+          "generatorFps",
+          "groundingPrompts",
+          "plausibilityFps",
+        ].includes(key)
         ? Number(v)
         : v;
     }
