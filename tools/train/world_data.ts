@@ -149,7 +149,10 @@ export interface DataRecord {
   reference: unknown;
   /** Media files, relative to the data folder. */
   media: Record<string, string>;
-  /** Extra fields per task: describe-anything's subjects; the generator's prompt, fps, frames, embodiment; plausibility's videoSampling and video_frames (plausibilityFps). */
+  /**
+   * Extra fields per task: describe-anything's subjects; the generator's prompt, fps, frames, embodiment;
+   * plausibility's videoSampling and video_frames (with `plausibilityFps`).
+   */
   [extra: string]: unknown;
 }
 
