@@ -19,7 +19,7 @@
 # 250 by nproc-2 processes), SEED_OFFSET (default 0; a session that resumes takes fresh seeds, e.g. 6000 × its
 # number), VAE_SECONDS (default 150), TRAIN_UNTIL (default 460: the trainer's transformer phase stops this
 # many seconds after it started, less --tail-seconds 40 for the final save and check), TRAIN_INIT (a checkpoint
-# folder to start from, e.g. tools/train/resume/mini-generator with VAE_SECONDS=0 to keep its VAE), TRAIN_ARGS
+# folder to start from, e.g. checkpoints/mini-generator with VAE_SECONDS=0 to keep its VAE), TRAIN_ARGS
 # (more trainer options).
 #
 # Results under $OUT: summary.txt (a PASS/FAIL table at the end), train.log, look.tar (look/*.png: frames 0, 8, 16
