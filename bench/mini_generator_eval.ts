@@ -199,7 +199,8 @@ export function meanTrainChunk(count = 200): number[][] {
   return chunks[0].map((row, k) => row.map((_, c) => chunks.reduce((a, ch) => a + ch[k][c], 0) / chunks.length));
 }
 
-async function framesOf(path: string, count: number): Promise<RgbBuffer[]> {
+/** The first `count` frames of an MP4 as the world's segmentation reads them (RGB, 3 channels). */
+export async function framesOf(path: string, count: number): Promise<RgbBuffer[]> {
   const decoded = await decodeVideoFrames(path, { frameIndices: Array.from({ length: count }, (_, k) => k) });
   return decoded.map((f) => ({ data: f.data, width: f.width, height: f.height, channels: 3 as const }));
 }
@@ -333,30 +334,33 @@ export async function evalChunks(
 }
 
 const mean = (v: readonly number[]) => v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
+const secondsOf = (rows: readonly { seconds: number }[]) => mean(rows.map((r) => r.seconds));
 
-/** The summary line's figures of one mode's rows (means; `follows` / `within10pct` are fractions of samples). */
-export function summarize(rows: readonly (T2vRow | FdynRow | ChunkRow)[]): Record<string, number> {
-  const secondsPerCall = mean(rows.map((r) => r.seconds));
-  const t2v = rows.filter((r): r is T2vRow => r.mode === "t2v");
-  if (t2v.length) return { samples: t2v.length, follows: mean(t2v.map((r) => r.ok ? 1 : 0)), secondsPerCall };
-  const fdyn = rows.filter((r): r is FdynRow => r.mode === "fdyn");
-  if (fdyn.length) {
-    return {
-      samples: fdyn.length,
-      meanPathError: mean(fdyn.map((r) => r.meanFraction)),
-      stillFrameBaseline: mean(fdyn.map((r) => r.stillFraction)),
-      within10pct: mean(fdyn.map((r) => r.meanFraction <= 0.1 ? 1 : 0)),
-      secondsPerCall,
-    };
-  }
-  const chunks = rows as readonly ChunkRow[];
+/** Text-to-video's summary: the fraction of samples whose object moved the prompted way. */
+export function summarizeT2v(rows: readonly T2vRow[]) {
+  return { samples: rows.length, follows: mean(rows.map((r) => r.ok ? 1 : 0)), secondsPerCall: secondsOf(rows) };
+}
+
+/** Forward dynamics' summary: mean path error, the still first frame's, and the fraction within 10% of the width. */
+export function summarizeFdyn(rows: readonly FdynRow[]) {
   return {
-    samples: chunks.length,
-    positionErrorM: mean(chunks.map((r) => r.position)),
-    gripperError: mean(chunks.map((r) => r.gripper)),
-    baselinePositionErrorM: mean(chunks.map((r) => r.baseline.position)),
-    baselineGripperError: mean(chunks.map((r) => r.baseline.gripper)),
-    secondsPerCall,
+    samples: rows.length,
+    meanPathError: mean(rows.map((r) => r.meanFraction)),
+    stillFrameBaseline: mean(rows.map((r) => r.stillFraction)),
+    within10pct: mean(rows.map((r) => r.meanFraction <= 0.1 ? 1 : 0)),
+    secondsPerCall: secondsOf(rows),
+  };
+}
+
+/** Policy's or inverse dynamics' summary: mean TCP and gripper errors, and the mean training chunk's. */
+export function summarizeChunks(rows: readonly ChunkRow[]) {
+  return {
+    samples: rows.length,
+    positionErrorM: mean(rows.map((r) => r.position)),
+    gripperError: mean(rows.map((r) => r.gripper)),
+    baselinePositionErrorM: mean(rows.map((r) => r.baseline.position)),
+    baselineGripperError: mean(rows.map((r) => r.baseline.gripper)),
+    secondsPerCall: secondsOf(rows),
   };
 }
 
@@ -384,14 +388,14 @@ async function main(): Promise<void> {
   mkdirSync(o.out, { recursive: true });
   const summary: Record<string, Record<string, number>> = {};
   const modes = values.modes!.split(",");
-  const report = (mode: string, rows: readonly (T2vRow | FdynRow | ChunkRow)[]) => {
+  const print = <R>(rows: R[]) => {
     for (const r of rows) console.log(JSON.stringify(r));
-    summary[mode] = summarize(rows);
+    return rows;
   };
-  if (modes.includes("t2v")) report("t2v", await evalT2v(count, offset, o));
-  if (modes.includes("fdyn")) report("fdyn", await evalFdyn(count, offset, o));
+  if (modes.includes("t2v")) summary.t2v = summarizeT2v(print(await evalT2v(count, offset, o)));
+  if (modes.includes("fdyn")) summary.fdyn = summarizeFdyn(print(await evalFdyn(count, offset, o)));
   for (const mode of (["policy", "idyn"] as const).filter((m) => modes.includes(m))) {
-    report(mode, await evalChunks(mode, count, offset, o));
+    summary[mode] = summarizeChunks(print(await evalChunks(mode, count, offset, o)));
   }
   console.log(JSON.stringify({ summary, checkpoint: o.backend, steps: o.steps, guidance: o.guidance, out: o.out }));
   if (!values.out) rmSync(o.out, { recursive: true, force: true });

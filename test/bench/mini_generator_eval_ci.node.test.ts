@@ -23,7 +23,9 @@ import {
   type EvalSettings,
   evalT2v,
   type FdynRow,
-  summarize,
+  summarizeChunks,
+  summarizeFdyn,
+  summarizeT2v,
   type T2vRow,
 } from "../../bench/mini_generator_eval.ts";
 import { MINI_CHECKPOINTS } from "../../kernel/calls.ts";
@@ -68,10 +70,10 @@ describe("mini Generator, held-out subset through the native engine (CPU)", { ti
     idyn = await evalChunks("idyn", SUBSET.actions, SUBSET.offset, settings);
     console.log(JSON.stringify({
       mini_generator_ci_eval: {
-        t2v: summarize(t2v),
-        fdyn: summarize(fdyn),
-        policy: summarize(policy),
-        idyn: summarize(idyn),
+        t2v: summarizeT2v(t2v),
+        fdyn: summarizeFdyn(fdyn),
+        policy: summarizeChunks(policy),
+        idyn: summarizeChunks(idyn),
       },
     }));
   });
@@ -89,7 +91,7 @@ describe("mini Generator, held-out subset through the native engine (CPU)", { ti
   });
 
   test("forward dynamics: the gripper's path beats the first frame held still", () => {
-    const s = summarize(fdyn);
+    const s = summarizeFdyn(fdyn);
     assert.equal(s.samples, SUBSET.actions);
     assert.ok(
       s.meanPathError < s.stillFrameBaseline,
@@ -98,7 +100,7 @@ describe("mini Generator, held-out subset through the native engine (CPU)", { ti
   });
 
   test(`policy: the chunk beats the mean training chunk; gripper error ≤ ${THRESHOLDS.maxGripperError}`, () => {
-    const s = summarize(policy);
+    const s = summarizeChunks(policy);
     assert.equal(s.samples, SUBSET.actions);
     assert.ok(
       s.positionErrorM < s.baselinePositionErrorM,
@@ -108,7 +110,7 @@ describe("mini Generator, held-out subset through the native engine (CPU)", { ti
   });
 
   test(`inverse dynamics: TCP error ≤ ${THRESHOLDS.idynMaxPositionM} m, gripper error ≤ ${THRESHOLDS.maxGripperError}`, () => {
-    const s = summarize(idyn);
+    const s = summarizeChunks(idyn);
     assert.equal(s.samples, SUBSET.actions);
     assert.ok(s.positionErrorM <= THRESHOLDS.idynMaxPositionM, `TCP ${s.positionErrorM.toFixed(3)} m`);
     assert.ok(s.gripperError <= THRESHOLDS.maxGripperError, `gripper ${s.gripperError.toFixed(3)}`);

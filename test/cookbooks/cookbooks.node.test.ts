@@ -51,10 +51,10 @@ import { EMBODIMENTS } from "../../src/schema/embodiments.ts";
 import { probeVideo } from "../../src/media/video.ts";
 import { type Cell, displays, html, type Output, plain, str } from "../kernel/_nbformat.ts";
 import { iou, objectsNamed } from "../../bench/mini_reasoner_eval.ts";
-import { chunkError, followsDirection, pathError } from "../../bench/mini_generator_eval.ts";
+import { chunkError, followsDirection, framesOf, pathError } from "../../bench/mini_generator_eval.ts";
 import { MINI_GENERATOR_CAPS, MINI_GENERATOR_WORKFLOWS } from "../../kernel/calls.ts";
-import { decodeVideoFrames, readActionChunk } from "../../src/media/mod.ts";
-import type { Direction, ObjectColor, RgbBuffer } from "../../src/world/mod.ts";
+import { readActionChunk } from "../../src/media/mod.ts";
+import type { Direction, ObjectColor } from "../../src/world/mod.ts";
 import { parseAnswer } from "../../src/reasoner/parse.ts";
 import type { ReasonTask } from "../../src/schema/reason_request.ts";
 import type { Scene } from "../../cookbooks/_notebook.ts";
@@ -550,12 +550,6 @@ const MINI_GENERATOR_QUALITY: {
   idynMaxPositionErrorM?: number;
   chunkMaxGripperError?: number;
 } = { idynMaxPositionErrorM: 0.12, chunkMaxGripperError: 0.05 };
-
-/** Frames of an MP4 as the world's segmentation reads them. */
-async function framesOf(path: string, count: number): Promise<RgbBuffer[]> {
-  const decoded = await decodeVideoFrames(path, { frameIndices: Array.from({ length: count }, (_, k) => k) });
-  return decoded.map((f) => ({ data: f.data, width: f.width, height: f.height, channels: 3 as const }));
-}
 
 /** Applies {@link MINI_GENERATOR_QUALITY} to one mini Generator result of a cookbook. */
 async function assertMiniGeneratorQuality(
