@@ -45,7 +45,7 @@ prepare)
     for d in "$@"; do
       [ -f "$d/describe_anything.jsonl" ] || { echo "$d: no describe_anything.jsonl" >&2; exit 2; }
       grep -q '"split": "train"' "$d/manifest.json" || { echo "$d: not the train split" >&2; exit 2; }
-      dst=.dev/describe_pack/d$(basename "$d")
+      dst=.dev/describe_pack/$(basename "$d")
       mkdir -p "$dst"
       cp "$d/describe_anything.jsonl" "$d/manifest.json" "$dst/"
       (cd "$d" && find media -name marked.png) | while read -r f; do

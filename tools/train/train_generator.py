@@ -578,6 +578,15 @@ def save_checkpoint(pipe, out, info):
     vae = copy.deepcopy(pipe.vae).to(torch.bfloat16)
     p2 = pipeline_of(tr, vae, pipe.text_tokenizer, pipe.scheduler)
     p2.save_pretrained(tmp, safe_serialization=True, max_shard_size="15MB")
+    # from_pretrained records where a model came from (--init): not part of the checkpoint
+    for sub in ("transformer", "vae"):
+        cfg_path = os.path.join(tmp, sub, "config.json")
+        with open(cfg_path) as f:
+            cfg = json.load(f)
+        if cfg.pop("_name_or_path", None) is not None:
+            with open(cfg_path, "w") as f:
+                json.dump(cfg, f, indent=2, sort_keys=True)
+                f.write("\n")
     if not os.path.exists(os.path.join(tmp, "text_tokenizer", "tokenizer.json")):
         pipe.text_tokenizer.save_pretrained(os.path.join(tmp, "text_tokenizer"))
     with open(os.path.join(tmp, "cosmos-ts.json"), "w") as f:
@@ -702,10 +711,16 @@ def main():
 
     t = time.time()
     lat_raw, lat0_raw = encode_all(vae, frames_gpu)
-    mean = lat_raw.mean((0, 2, 3, 4))
-    std = lat_raw.std((0, 2, 3, 4)).clamp(min=1e-3)
-    vae.register_to_config(latents_mean=[round(v, 5) for v in mean.tolist()],
-                           latents_std=[round(v, 5) for v in std.tolist()])
+    if a.vae_seconds > 0 or not (a.init or state):
+        mean = lat_raw.mean((0, 2, 3, 4))
+        std = lat_raw.std((0, 2, 3, 4)).clamp(min=1e-3)
+        vae.register_to_config(latents_mean=[round(v, 5) for v in mean.tolist()],
+                               latents_std=[round(v, 5) for v in std.tolist()])
+    else:
+        # The VAE is the loaded one: keep its normalisation, which the loaded transformer was trained with
+        # (statistics of this session's fresh clips would move every latent by ~1% of a std).
+        mean = torch.tensor(vae.config.latents_mean, device=device)
+        std = torch.tensor(vae.config.latents_std, device=device)
     norm = lambda z: (z - mean.view(1, -1, 1, 1, 1)) / std.view(1, -1, 1, 1, 1)  # noqa: E731
     lat, lat0 = norm(lat_raw).to(torch.bfloat16), norm(lat0_raw).to(torch.bfloat16)
     d0 = (lat[:, :, :1].float() - lat0.float()).abs().max().item()
