@@ -413,13 +413,19 @@ def _worker_load(job):
         return kind, i, False
 
 
+def buffer_name(key):
+    """The shared buffer a media key goes to: "image", or "video<T>" per sampled frame count (a task sampled
+    at another rate, e.g. plausibility at 4 fps, has clips of another length)."""
+    return "image" if key[0] == "image" else f"video{len(key[2])}"
+
+
 def shared_buffers(keys):
-    """Per kind, the keys and one shared (mmap, inherited by forked workers) uint8 array (N, T, H, W, 3)
-    shaped like the kind's first key that loads: the workers write frames straight into it, so tens of
-    GB of frames never pass through pipes."""
+    """Per buffer name (`buffer_name`), the keys and one shared (mmap, inherited by forked workers) uint8
+    array (N, T, H, W, 3) shaped like its first key that loads: the workers write frames straight into it,
+    so tens of GB of frames never pass through pipes."""
     out = {}
-    for kind in ("image", "video"):
-        ks = [k for k in keys if k[0] == kind]
+    for name in dict.fromkeys(buffer_name(k) for k in keys):
+        ks = [k for k in keys if buffer_name(k) == name]
         shape = None
         for k in ks[:8]:
             try:
@@ -431,7 +437,7 @@ def shared_buffers(keys):
             continue
         n = len(ks) * int(np.prod(shape))
         buf = np.frombuffer(mmap.mmap(-1, n), dtype=np.uint8).reshape(len(ks), *shape)
-        out[kind] = (ks, buf)
+        out[name] = (ks, buf)
     return out
 
 
@@ -637,8 +643,9 @@ def install_fast_paths(model):
 
 
 class Store:
-    """The distinct media as uint8 tensors on the device: images (Ni, 1, H, W, 3), clips (Nv, T, H, W, 3),
-    from `preprocess`'s shared buffers (copied in slices of ~1 GiB; keys that did not load are left out)."""
+    """The distinct media as uint8 tensors on the device, one per buffer name: images (Ni, 1, H, W, 3), clips
+    of T frames (Nv, T, H, W, 3), from `preprocess`'s shared buffers (copied in slices of ~1 GiB; keys that
+    did not load are left out)."""
 
     def __init__(self, media, device):
         self.index = {}
@@ -658,16 +665,26 @@ class Store:
     def has(self, key):
         return key in self.index
 
-    def frames(self, items, kind):
-        sel = [(self.index[it["key"]][1], it["mirror"]) for it in items if it["key"][0] == kind]
+    def patches(self, items, kind):
+        """The processor's flattened patches of the items' media of one kind ("image" / "video"), in the
+        items' order: each buffer's clips are patchified together, then put back in order."""
+        sel = [(j, *self.index[it["key"]], it["mirror"]) for j, it in enumerate(items) if it["key"][0] == kind]
         if not sel:
             return None
-        idx = torch.tensor([i for i, _ in sel], device=self.tensors[kind].device)
-        x = self.tensors[kind].index_select(0, idx)
-        flip = torch.tensor([m for _, m in sel], device=x.device)
-        if bool(flip.any()):
-            x = torch.where(flip[:, None, None, None, None], x.flip(3), x)
-        return x
+        pieces = {}
+        for name in dict.fromkeys(b for _, b, _, _ in sel):
+            group = [(j, i, m) for j, b, i, m in sel if b == name]
+            x = self.tensors[name].index_select(0, torch.tensor([i for _, i, _ in group],
+                                                                device=self.tensors[name].device))
+            flip = torch.tensor([m for _, _, m in group], device=x.device)
+            if bool(flip.any()):
+                x = torch.where(flip[:, None, None, None, None], x.flip(3), x)
+            p = patchify(x)
+            if len(group) == len(sel):
+                return p
+            for j, chunk in zip((j for j, _, _ in group), p.chunk(len(group))):
+                pieces[j] = chunk
+        return torch.cat([pieces[j] for j, _, _, _ in sel], 0)
 
 
 def collate(items, pad_id, device, store=None, fast_pixels=False, positions=False):
@@ -705,7 +722,7 @@ def collate(items, pad_id, device, store=None, fast_pixels=False, positions=Fals
         if not any(it["key"][0] == kind for it in items):
             continue
         if fast_pixels:
-            out[pk] = patchify(store.frames(items, kind))
+            out[pk] = store.patches(items, kind)
         else:
             out[pk] = torch.cat([torch.from_numpy(it["pixels"][pk]) for it in items if pk in it["pixels"]], 0).to(device)
     return out
@@ -785,7 +802,7 @@ def self_check(model, proc, check_items, pad_id, device, store, ids):
             sel = [it for it in items if it["key"][0] == kind]
             if not sel:
                 continue
-            mine = patchify(store.frames(sel, kind)).cpu()
+            mine = store.patches(sel, kind).cpu()
             ref = torch.cat([torch.from_numpy(it["pixels"][pk]) for it in sel], 0)
             worst = max(worst, float((mine - ref).abs().max()) if mine.shape == ref.shape else float("inf"))
         ok["pixels"] = worst < 2e-2
@@ -898,6 +915,12 @@ def main():
         log("resumed", {k: info[k] for k in ("step", "epoch", "position", "seconds", "sessions")})
 
     store = Store(media, device)
+    dropped = {}
+    for d in data:
+        if not store.has(d["key"]):
+            dropped[d["task"]] = dropped.get(d["task"], 0) + 1
+    if dropped:
+        log(f"samples left out (their media did not load, or had another shape than their buffer's): {dropped}")
     data = [d for d in data if store.has(d["key"])]
     vision_ids = {ids["<|image_pad|>"], ids["<|video_pad|>"]}
     for d in data:
