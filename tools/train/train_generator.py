@@ -68,6 +68,18 @@ DOMAIN = "droid_lerobot"
 RAW_ACTION_DIM = 10
 MODES = ("t2v", "i2v", "fdyn", "policy", "idyn")
 MODE_WEIGHTS = (0.3, 0.2, 0.2, 0.15, 0.15)
+
+
+def mode_weights(text):
+    """--mode-weights: five non-negative numbers separated by "/" (or ","), one per mode in MODES' order."""
+    try:
+        w = tuple(float(v) for v in text.replace(",", "/").split("/"))
+    except ValueError:
+        w = ()
+    if len(w) != len(MODES) or min(w) < 0 or sum(w) <= 0:
+        raise argparse.ArgumentTypeError(f"--mode-weights: five non-negative numbers for {'/'.join(MODES)}, "
+                                         f"e.g. 0.45/0.25/0.15/0.08/0.07; got {text!r}")
+    return w
 ACTION_MODE_NAMES = {"fdyn": "forward_dynamics", "policy": "policy", "idyn": "inverse_dynamics"}
 NOTE = ("a mini model trained by this project on a synthetic world, not Cosmos 3: a small Cosmos3OmniTransformer "
         "with action_gen and a small Wan2.2-style VAE (tools/train/train_generator.py)")
@@ -96,6 +108,9 @@ def parse_args(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--text-dropout", type=float, default=0.1)
+    p.add_argument("--mode-weights", type=mode_weights, default=MODE_WEIGHTS,
+                   help=f"share of each mode in a batch, {'/'.join(MODES)} (default "
+                        f"{'/'.join(str(w) for w in MODE_WEIGHTS)}; normalised)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-clips", type=int, default=0, help="use at most this many clips (0: all)")
     p.add_argument("--layers", type=int, default=10, help="transformer layers (a fresh model; --init keeps its own)")
@@ -417,7 +432,7 @@ class Batcher:
         self.sched_cfg, self.a, self.device = sched_cfg, a, device
         self.g = torch.Generator(device="cpu").manual_seed(a.seed + 2)
         self.g_dev = torch.Generator(device=device).manual_seed(a.seed + 3)  # noise drawn where it is used
-        self.mode_p = torch.tensor(MODE_WEIGHTS)
+        self.mode_p = torch.tensor(a.mode_weights)
 
     def make(self, idx, modes=None, sigmas=None, drop=None):
         B = len(idx)
@@ -772,7 +787,8 @@ def main():
     n = lat.shape[0]
     t_start = time.time()
     budget = max(10.0, a.until - (t_start - T0) - a.tail_seconds)
-    log(f"training the transformer for {budget:.0f} s, batch {a.batch}, {n} clips")
+    log(f"training the transformer for {budget:.0f} s, batch {a.batch}, {n} clips, modes "
+        f"{dict(zip(MODES, a.mode_weights))}")
     step, last_save, hist = 0, time.time(), []
     g = torch.Generator(device="cpu").manual_seed(a.seed + info["sessions"])
     perm, pos = torch.randperm(n, generator=g), 0
