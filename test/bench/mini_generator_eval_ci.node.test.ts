@@ -4,10 +4,10 @@
 // none of the benchmark's seeds, none of the cookbooks' assets, never a training seed).
 //
 // What is asserted is what the committed weights do (checkpoints/mini-generator/README.md), a margin away:
-// inverse dynamics reads the arm's chunk from the clip, the policy beats the mean training chunk, both get the
-// gripper schedule right, and forward dynamics beats the first frame held still. Text-to-video following the
-// prompt (issue 16: ≥ 80%) is NOT met by these weights (10% held out): it is measured and reported, and its
-// test asserts only that every call made a 17-frame video the checker read.
+// inverse dynamics reads the arm's chunk from the clip, the policy's chunk is well inside the mean training
+// chunk's error, both get the gripper schedule right, and forward dynamics follows the chunk (its path well below
+// the first frame held still). Text-to-video following the prompt (issue 16: ≥ 80%) is NOT met by these weights
+// (15.5% of 200 held out): it is measured and reported, and its test asserts only that some prompt is followed.
 //
 // Node only (*.node.test.ts): about 3 minutes of CPU on 2 cores; a second run on Deno would add no check.
 import assert from "node:assert/strict";
@@ -37,16 +37,20 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SUBSET = { offset: 50_000, t2v: 20, actions: 10 } as const;
 
 /**
- * Asserted figures. Held out (checkpoints/mini-generator/README.md, 10 seeds a mode): inverse dynamics 0.053 m /
- * gripper 0.010, policy 0.152 m / 0.011 (the mean chunk: 0.200 m / 0.239), forward dynamics path 0.152 (the
- * first frame held still: 0.210). Measured on this subset when the test was written (2026-11-30): text-to-video
- * 0/20, forward dynamics 0.177 (still 0.236), policy 0.139 m / 0.011 (the mean chunk 0.186 m / 0.273), inverse
- * dynamics 0.059 m / 0.010; 5 min wall, 3 min 47 s of CPU on the 2 shared cores. Fixed seeds on the CPU repeat
- * exactly; the margins are for engine changes.
+ * Asserted figures. Held out (checkpoints/mini-generator/README.md, session 6's weights, 200 seeds a mode):
+ * text-to-video 15.5%, forward dynamics path 0.078 (the first frame held still: 0.220), policy 0.101 m / gripper
+ * 0.006 (the mean chunk: 0.200 m / 0.25), inverse dynamics 0.031 m / 0.006. Measured on this subset
+ * (2026-11-30): text-to-video 3/20, forward dynamics 0.130 (still 0.236; 5 of 10 within 0.1), policy 0.064 m /
+ * 0.005 (the mean chunk 0.186 m / 0.273), inverse dynamics 0.030 m / 0.006; 2 min 39 s wall on the 2 cores. Fixed
+ * seeds on the CPU repeat exactly; the margins are for engine changes. Forward dynamics' target (≤ 0.1) is met on
+ * the 200 but not on these 10, so the subset asserts a margin above what it measures.
  */
 const THRESHOLDS = {
-  idynMaxPositionM: 0.1, // issue 16: "plausible chunks"
-  maxGripperError: 0.05, // policy and inverse dynamics; the mean chunk: 0.24
+  t2vMinFollowing: 1, // of 20; the target (80%) is not met
+  fdynMaxPathError: 0.16, // the target: 0.1
+  policyMaxPositionM: 0.12, // the mean chunk: 0.19 on this subset
+  idynMaxPositionM: 0.08, // issue 16: "plausible chunks"
+  maxGripperError: 0.05, // policy and inverse dynamics; the mean chunk: 0.27
 } as const;
 
 const settings: EvalSettings = {
@@ -85,25 +89,27 @@ describe("mini Generator, held-out subset through the native engine (CPU)", { ti
     }
   });
 
-  test("text-to-video: 20 prompts, each a 17-frame video the checker read — following the prompt (target 80%) is NOT met (10% held out)", () => {
+  test(`text-to-video: at least ${THRESHOLDS.t2vMinFollowing} of 20 prompts followed — the target (80%) is NOT met (15.5% held out)`, () => {
     assert.equal(t2v.length, SUBSET.t2v);
     for (const r of t2v) assert.match(r.target, /^the \w+ \w+ slides /, `seed ${r.seed}`);
+    const following = t2v.filter((r) => r.ok).length;
+    assert.ok(following >= THRESHOLDS.t2vMinFollowing, `${following} of ${t2v.length} follow the prompt`);
   });
 
-  test("forward dynamics: the gripper's path beats the first frame held still", () => {
+  test(`forward dynamics: the gripper's path error ≤ ${THRESHOLDS.fdynMaxPathError} of the width, below the first frame held still`, () => {
     const s = summarizeFdyn(fdyn);
     assert.equal(s.samples, SUBSET.actions);
     assert.ok(
-      s.meanPathError < s.stillFrameBaseline,
+      s.meanPathError <= THRESHOLDS.fdynMaxPathError && s.meanPathError < s.stillFrameBaseline,
       `path error ${s.meanPathError.toFixed(3)} vs ${s.stillFrameBaseline.toFixed(3)} for the still first frame`,
     );
   });
 
-  test(`policy: the chunk beats the mean training chunk; gripper error ≤ ${THRESHOLDS.maxGripperError}`, () => {
+  test(`policy: TCP error ≤ ${THRESHOLDS.policyMaxPositionM} m, below the mean training chunk's; gripper error ≤ ${THRESHOLDS.maxGripperError}`, () => {
     const s = summarizeChunks(policy);
     assert.equal(s.samples, SUBSET.actions);
     assert.ok(
-      s.positionErrorM < s.baselinePositionErrorM,
+      s.positionErrorM <= THRESHOLDS.policyMaxPositionM && s.positionErrorM < s.baselinePositionErrorM,
       `TCP ${s.positionErrorM.toFixed(3)} m vs ${s.baselinePositionErrorM.toFixed(3)} m for the mean chunk`,
     );
     assert.ok(s.gripperError <= THRESHOLDS.maxGripperError, `gripper ${s.gripperError.toFixed(3)}`);
