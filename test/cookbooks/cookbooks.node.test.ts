@@ -13,8 +13,8 @@
 //    world, not Cosmos 3) on the world's held-out push (its prompt, first frame, clip and 16-row chunk) at its
 //    caps (MINI_GENERATOR_CAPS: 320x192, 17 frames at 10 fps, its steps and guidance), shown as sent; each
 //    result is a 320x192 MP4 of 17 frames or a 16 x 10 chunk (charted against the true chunk) under the note
-//    that it was trained on the workflow, and what MINI_GENERATOR_QUALITY below asserts of it (the forward-dynamics
-//    path, the policy and inverse-dynamics chunks; not yet the text-to-video, see there). The other Generator / action calls (text-to-image,
+//    that it was trained on the workflow, and what MINI_GENERATOR_QUALITY below asserts of it (the inverse-dynamics
+//    chunk and the action modes' gripper; the rest is noise-bound on one unseeded call, see there). The other Generator / action calls (text-to-image,
 //    video-to-video, sound, other embodiments) run the tiny untrained Cosmos 3 checkpoint
 //    (test/fixtures/cosmos3-tiny; the action notebooks its 64-wide action head variant cosmos3-tiny-a64, so
 //    that egocentric 57D runs too) natively at the tiny caps (256p, 5 or 9 frames, 2 steps, 4-step chunks):
@@ -541,11 +541,13 @@ function chunkOf(cell: Cell): Promise<number[][]> {
  *
  * - `policyMaxPositionErrorM`: policy: the chunk's mean TCP distance (metres) to the true chunk.
  *
- * Set for the committed weights (checkpoints/mini-generator, session 6), a margin above what they do held out (200
- * seeds a mode: forward dynamics 0.078, the still first frame 0.220; policy 0.101 m; inverse dynamics 0.031 m;
- * gripper ≤ 0.007; the mean chunk: 0.20 m, 0.25) and on this clip with the eval's noise (forward dynamics 0.034, the
- * still first frame 0.189; policy 0.107 m / 0.012). Not asserted, because those weights do not do it
- * (checkpoints/mini-generator/README.md): the video following the prompt (15.5% of 200 held out).
+ * Set for the committed weights (checkpoints/mini-generator, session 6), from what they do on 200 held-out seeds a
+ * mode: no inverse-dynamics chunk off by more than 0.1 m (mean 0.031), no policy or inverse-dynamics gripper error
+ * above 0.05 (mean 0.006). Not asserted here: the forward-dynamics path and the policy's TCP position. The
+ * cookbooks' requests carry no seed, so each run draws new noise, and one clip's figure varies with it (the CI run
+ * of 96d5801: forward dynamics 0.149 on this clip, 0.034 with the eval's noise); over the 200 seeds 24 paths are off
+ * by more than 0.15 and 45 policies by more than 0.15 m. The CI subset (test/bench/mini_generator_eval_ci.node.test.ts)
+ * asserts both on fixed seeds. Nor the video following the prompt (15.5% of 200 held out).
  */
 const MINI_GENERATOR_QUALITY: {
   videoMinShiftPx?: number;
@@ -553,7 +555,7 @@ const MINI_GENERATOR_QUALITY: {
   idynMaxPositionErrorM?: number;
   policyMaxPositionErrorM?: number;
   chunkMaxGripperError?: number;
-} = { fdynMaxPathError: 0.1, idynMaxPositionErrorM: 0.1, policyMaxPositionErrorM: 0.15, chunkMaxGripperError: 0.05 };
+} = { idynMaxPositionErrorM: 0.1, chunkMaxGripperError: 0.05 };
 
 /** Applies {@link MINI_GENERATOR_QUALITY} to one mini Generator result of a cookbook. */
 async function assertMiniGeneratorQuality(
