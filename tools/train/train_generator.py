@@ -68,6 +68,9 @@ DOMAIN = "droid_lerobot"
 RAW_ACTION_DIM = 10
 MODES = ("t2v", "i2v", "fdyn", "policy", "idyn")
 MODE_WEIGHTS = (0.3, 0.2, 0.2, 0.15, 0.15)
+ACTION_MODE_NAMES = {"fdyn": "forward_dynamics", "policy": "policy", "idyn": "inverse_dynamics"}
+NOTE = ("a mini model trained by this project on a synthetic world, not Cosmos 3: a small Cosmos3OmniTransformer "
+        "with action_gen and a small Wan2.2-style VAE (tools/train/train_generator.py)")
 
 
 def mode_weights(text):
@@ -80,9 +83,6 @@ def mode_weights(text):
         raise argparse.ArgumentTypeError(f"--mode-weights: five non-negative numbers for {'/'.join(MODES)}, "
                                          f"e.g. 0.45/0.25/0.15/0.08/0.07; got {text!r}")
     return w
-ACTION_MODE_NAMES = {"fdyn": "forward_dynamics", "policy": "policy", "idyn": "inverse_dynamics"}
-NOTE = ("a mini model trained by this project on a synthetic world, not Cosmos 3: a small Cosmos3OmniTransformer "
-        "with action_gen and a small Wan2.2-style VAE (tools/train/train_generator.py)")
 
 
 def log(*a):

@@ -915,13 +915,15 @@ def main():
         log("resumed", {k: info[k] for k in ("step", "epoch", "position", "seconds", "sessions")})
 
     store = Store(media, device)
-    dropped = {}
+    kept, dropped = [], {}
     for d in data:
-        if not store.has(d["key"]):
+        if store.has(d["key"]):
+            kept.append(d)
+        else:
             dropped[d["task"]] = dropped.get(d["task"], 0) + 1
     if dropped:
         log(f"samples left out (their media did not load, or had another shape than their buffer's): {dropped}")
-    data = [d for d in data if store.has(d["key"])]
+    data = kept
     vision_ids = {ids["<|image_pad|>"], ids["<|video_pad|>"]}
     for d in data:
         if "positions" not in d:  # the workers computed them for most
