@@ -10,7 +10,9 @@
  * - temporal_localization: per reference event, the predicted event with the same label (else the
  *   one at the same place in the list): the mean of |start error| and |end error| in seconds; an
  *   event with no prediction at all counts the clip's length. The figure is the mean over events.
- * - physical_plausibility: accuracy of the parsed label (plausible / implausible).
+ * - physical_plausibility: accuracy of the parsed label (plausible / implausible), and the same per
+ *   kind of clip (`plausible`, `teleport`, `float`, `pass_through`) and per kind and scenario when
+ *   the records carry them (`by_kind` in the summary): where the misses are.
  * - action_cot: mean distance (0–1000 grid) between predicted and reference waypoints, index by index
  *   (a missing waypoint counts 1000).
  * - describe_anything: share of marked subjects whose description names the right colour+shape.
@@ -72,6 +74,10 @@ export interface EvalRecord {
   seconds?: number;
   /** The clip's frame sampling the request asks for (world_data.ts --plausibility-fps); absent: the processor's. */
   videoSampling?: { fps: number };
+  /** physical_plausibility: what made the clip implausible (absent: plausible). */
+  anomaly?: { kind: string };
+  /** physical_plausibility: the clip's scenario (push, pick_place, drop; data written since 2026-11-30). */
+  scenario?: string;
 }
 
 interface TimedEvent {
@@ -219,7 +225,13 @@ export async function scoreRecord(r: EvalRecord, o: EvalOptions): Promise<Scored
     const got = res.parsed.kind === "label" ? res.parsed.label : undefined;
     if (got !== undefined) t.parsed = 1;
     if (got === r.reference) t.right = 1;
-    Object.assign(line, { reference: r.reference, predicted: got, correct: got === r.reference });
+    Object.assign(line, {
+      reference: r.reference,
+      predicted: got,
+      correct: got === r.reference,
+      kind: r.anomaly?.kind ?? "plausible",
+      ...(r.scenario ? { scenario: r.scenario } : {}),
+    });
   } else if (task === "action_cot") {
     const refs = r.reference as [number, number][];
     const pts = res.parsed.kind === "trajectory" ? res.parsed.points as [number, number][] : [];
@@ -300,6 +312,33 @@ export function summarizeTask(task: EvalTask, tallies: readonly Tally[]): TaskSu
 }
 
 /**
+ * Physical plausibility right / all per kind of clip, and per kind and scenario where the lines
+ * carry one ("teleport", "teleport/push", …): which clips the misses are.
+ * @example
+ * ```ts
+ * plausibilityByKind([
+ *   { kind: "teleport", scenario: "push", correct: false },
+ *   { kind: "teleport", scenario: "drop", correct: true },
+ * ]); // { teleport: "1/2", "teleport/drop": "1/1", "teleport/push": "0/1" }
+ * ```
+ */
+export function plausibilityByKind(
+  lines: readonly { [k: string]: unknown }[],
+): { [kindOrKindAndScenario: string]: string } {
+  const n = new Map<string, [number, number]>();
+  const add = (k: string, right: boolean) => {
+    const v = n.get(k) ?? [0, 0];
+    n.set(k, [v[0] + (right ? 1 : 0), v[1] + 1]);
+  };
+  for (const l of lines) {
+    if (typeof l.kind !== "string") continue;
+    add(l.kind, l.correct === true);
+    if (typeof l.scenario === "string") add(`${l.kind}/${l.scenario}`, l.correct === true);
+  }
+  return Object.fromEntries([...n].sort(([a], [b]) => a.localeCompare(b)).map(([k, [r, a]]) => [k, `${r}/${a}`]));
+}
+
+/**
  * Scores `records` (any tasks, in order) with up to `concurrency` calls in flight (default 1).
  * The native engine runs one call at a time per checkpoint (a FIFO queue), so 2 in flight only
  * overlaps one call's media decoding (ffmpeg) with another's model time; a call's `seconds` then
@@ -344,12 +383,21 @@ async function main(): Promise<void> {
     maxTokens: Number(values["max-tokens"]),
   };
   const summary: { [task: string]: TaskSummary } = {};
+  let byKind: ReturnType<typeof plausibilityByKind> | undefined;
   for (const task of values.tasks!.split(",") as EvalTask[]) {
     const records = await readEvalRecords(o.data, task, Number(values.count));
     const scored = await scoreRecords(records, { ...o, onSample: (s) => console.log(JSON.stringify(s.line)) });
     summary[task] = summarizeTask(task, scored.map((s) => s.tally));
+    if (task === "physical_plausibility") byKind = plausibilityByKind(scored.map((s) => s.line));
   }
-  console.log(JSON.stringify({ summary, checkpoint: values.checkpoint, data: values.data }));
+  console.log(
+    JSON.stringify({
+      summary,
+      ...(byKind ? { by_kind: byKind } : {}),
+      checkpoint: values.checkpoint,
+      data: values.data,
+    }),
+  );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) await main();

@@ -16,6 +16,7 @@ import {
   GRIPPER_CONVENTION,
   OBJECT_COLORS,
   type ObjectColor,
+  ScenarioKind,
   SEED_SPLITS,
   shadesOf,
   splitOfSeed,
@@ -155,8 +156,9 @@ describe("world data: the media", () => {
       assert.ok(chunk[0][9] > 0.5 && chunk.some((row) => row[9] === 0), `seed ${line.seed}: ${chunk.map((x) => x[9])}`);
     }
   });
-  test("implausible samples point at their own clip; plausible ones reuse the clean clip", () => {
+  test("implausible samples point at their own clip; plausible ones reuse the clean clip; each names its scenario", () => {
     for (const r of records("physical_plausibility")) {
+      assert.ok(ScenarioKind.safeParse(r.scenario).success, `${r.id}: scenario ${r.scenario}`);
       if (r.reference === "implausible") {
         assert.match(r.media.video, /plausibility\.mp4$/);
         assert.ok(r.anomaly);

@@ -449,6 +449,7 @@ export async function writeWorldData(
           answer: t.answer,
           reference: t.reference,
           media: { video: pv },
+          scenario: p.scenario.kind,
           ...(p.plausibility.anomaly ? { anomaly: p.plausibility.anomaly } : {}),
           ...(plausibilitySampling ? { videoSampling: plausibilitySampling, ...plausibilityFrames } : {}),
         });
