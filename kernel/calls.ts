@@ -337,13 +337,13 @@ export const MINI_GENERATOR_EMBODIMENTS: readonly EmbodimentId[] = Object.freeze
  */
 export const MINI_GENERATOR_WORKFLOWS: Readonly<Record<MiniGeneratorWorkflow, string>> = Object.freeze({
   "text-to-video":
-    "the table, the arm and the prompt's colours come out, but objects often smear or drift the wrong way: the prompted object moves the prompted way in 15.5% of held-out clips (31 of 200)",
+    "the table, the arm and the prompt's colours come out, but objects often smear or drift the wrong way: the prompted object moves the prompted way in 16.5% of held-out clips (33 of 200)",
   "image-to-video": "not measured on its own: the same video stream as text-to-video, from the given first frame",
   forward_dynamics:
-    "the gripper's path off by 7.8% of the frame width on average (200 held-out clips; the first frame held still: 22%)",
-  policy: "TCP position error 0.10 m, gripper error 0.006 (the mean chunk: 0.20 m, 0.25; 200 held-out clips)",
+    "the gripper's path off by 7.2% of the frame width on average (200 held-out clips; the first frame held still: 22%)",
+  policy: "TCP position error 0.090 m, gripper error 0.005 (the mean chunk: 0.20 m, 0.25; 200 held-out clips)",
   inverse_dynamics:
-    "TCP position error 0.031 m, gripper error 0.006 (the mean chunk: 0.20 m, 0.25; 200 held-out clips)",
+    "TCP position error 0.029 m, gripper error 0.005 (the mean chunk: 0.20 m, 0.25; 200 held-out clips)",
 });
 
 /** The workflows {@link MINI_GENERATOR_WORKFLOWS} leaves out, as the notes name them. */

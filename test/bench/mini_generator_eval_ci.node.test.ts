@@ -7,7 +7,7 @@
 // inverse dynamics reads the arm's chunk from the clip, the policy's chunk is well inside the mean training
 // chunk's error, both get the gripper schedule right, and forward dynamics follows the chunk (its path well below
 // the first frame held still). Text-to-video following the prompt (issue 16: ≥ 80%) is NOT met by these weights
-// (15.5% of 200 held out): it is measured and reported, and its test asserts only that some prompt is followed.
+// (16.5% of 200 held out): it is measured and reported, and its test asserts only that some prompt is followed.
 //
 // Node only (*.node.test.ts): about 3 minutes of CPU on 2 cores; a second run on Deno would add no check.
 import assert from "node:assert/strict";
@@ -37,17 +37,17 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SUBSET = { offset: 50_000, t2v: 20, actions: 10 } as const;
 
 /**
- * Asserted figures. Held out (checkpoints/mini-generator/README.md, session 6's weights, 200 seeds a mode):
- * text-to-video 15.5%, forward dynamics path 0.078 (the first frame held still: 0.220), policy 0.101 m / gripper
- * 0.006 (the mean chunk: 0.200 m / 0.25), inverse dynamics 0.031 m / 0.006. Measured on this subset
- * (2026-11-30): text-to-video 3/20, forward dynamics 0.130 (still 0.236; 5 of 10 within 0.1), policy 0.064 m /
- * 0.005 (the mean chunk 0.186 m / 0.273), inverse dynamics 0.030 m / 0.006; 2 min 39 s wall on the 2 cores. Fixed
- * seeds on the CPU repeat exactly; the margins are for engine changes. Forward dynamics' target (≤ 0.1) is met on
- * the 200 but not on these 10, so the subset asserts a margin above what it measures.
+ * Asserted figures. Held out (checkpoints/mini-generator/README.md, session 8's weights, 200 seeds a mode):
+ * text-to-video 16.5%, forward dynamics path 0.072 (the first frame held still: 0.220), policy 0.090 m / gripper
+ * 0.005 (the mean chunk: 0.200 m / 0.25), inverse dynamics 0.029 m / 0.005. Measured on this subset
+ * (2026-11-30): text-to-video 3/20, forward dynamics 0.088 (still 0.236; 7 of 10 within 0.1), policy 0.053 m /
+ * 0.005 (the mean chunk 0.186 m / 0.273), inverse dynamics 0.028 m / 0.005; 2 min 29 s wall on the 2 cores. Fixed
+ * seeds on the CPU repeat exactly; the margins are for engine changes (forward dynamics: the target, 0.1, plus a
+ * fifth, as its 10 clips average less evenly than the 200).
  */
 const THRESHOLDS = {
   t2vMinFollowing: 1, // of 20; the target (80%) is not met
-  fdynMaxPathError: 0.16, // the target: 0.1
+  fdynMaxPathError: 0.12, // the target: 0.1
   policyMaxPositionM: 0.12, // the mean chunk: 0.19 on this subset
   idynMaxPositionM: 0.08, // issue 16: "plausible chunks"
   maxGripperError: 0.05, // policy and inverse dynamics; the mean chunk: 0.27
@@ -89,7 +89,7 @@ describe("mini Generator, held-out subset through the native engine (CPU)", { ti
     }
   });
 
-  test(`text-to-video: at least ${THRESHOLDS.t2vMinFollowing} of 20 prompts followed — the target (80%) is NOT met (15.5% held out)`, () => {
+  test(`text-to-video: at least ${THRESHOLDS.t2vMinFollowing} of 20 prompts followed — the target (80%) is NOT met (16.5% held out)`, () => {
     assert.equal(t2v.length, SUBSET.t2v);
     for (const r of t2v) assert.match(r.target, /^the \w+ \w+ slides /, `seed ${r.seed}`);
     const following = t2v.filter((r) => r.ok).length;
