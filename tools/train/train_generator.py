@@ -111,6 +111,9 @@ def parse_args(argv=None):
     p.add_argument("--mode-weights", type=mode_weights, default=MODE_WEIGHTS,
                    help=f"share of each mode in a batch, {'/'.join(MODES)} (default "
                         f"{'/'.join(str(w) for w in MODE_WEIGHTS)}; normalised)")
+    p.add_argument("--text-push-share", type=float, default=0.0,
+                   help="share of the text modes' (t2v, i2v) samples drawn from the push clips (\"the red cube slides to "
+                        "the left\"), the rest from all clips; 0: every clip as often (default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-clips", type=int, default=0, help="use at most this many clips (0: all)")
     p.add_argument("--layers", type=int, default=10, help="transformer layers (a fresh model; --init keeps its own)")
@@ -427,8 +430,9 @@ def sample_sigmas(n, sched_cfg, g, device):
 class Batcher:
     """Builds a mixed-mode training batch: inputs with the pipeline's conditioning, targets and loss masks."""
 
-    def __init__(self, pack, lat, lat0, actions, sched_cfg, a, device):
+    def __init__(self, pack, lat, lat0, actions, sched_cfg, a, device, push_clips=()):
         self.pack, self.lat, self.lat0, self.actions = pack, lat, lat0, actions
+        self.push_clips = list(push_clips)  # clip indices for --text-push-share
         self.sched_cfg, self.a, self.device = sched_cfg, a, device
         self.g = torch.Generator(device="cpu").manual_seed(a.seed + 2)
         self.g_dev = torch.Generator(device=device).manual_seed(a.seed + 3)  # noise drawn where it is used
@@ -439,6 +443,13 @@ class Batcher:
         dev = self.device
         if modes is None:
             modes = [MODES[int(k)] for k in torch.multinomial(self.mode_p, B, replacement=True, generator=self.g)]
+            if self.a.text_push_share > 0 and self.push_clips:
+                # the direction word that text-to-video is judged on comes in push prompts ("the red cube slides to
+                # the left"), a third of the clips: the text modes draw those oftener
+                idx = list(idx)
+                for b, m in enumerate(modes):
+                    if m in ("t2v", "i2v") and float(torch.rand(1, generator=self.g)) < self.a.text_push_share:
+                        idx[b] = self.push_clips[int(torch.randint(len(self.push_clips), (1,), generator=self.g))]
         if drop is None:
             drop = (torch.rand(B, generator=self.g) < self.a.text_dropout).tolist()
         ids_list = []
@@ -759,7 +770,12 @@ def main():
     pack = Packing(pipe, samples, tuple(lat.shape[1:]), device)
     lens = [len(x[0][0]) for x in pack.video_ids] + [len(x[0]) for x in pack.action_ids]
     log(f"text: {len(set(s['prompt'] for s in samples))} distinct prompts; token counts {min(lens)}..{max(lens)}")
-    batcher = Batcher(pack, lat, lat0, actions, sched_cfg, a, device)
+    push_clips = [i for i, s in enumerate(samples)
+                  if any(e.get("direction") and " slides " in e.get("label", "") for e in s.get("events", []))]
+    if a.text_push_share > 0:
+        log(f"text modes: {a.text_push_share:.0%} of their samples from the {len(push_clips)} push clips "
+            f"({len(push_clips) / len(samples):.0%} of the clips), the rest from all")
+    batcher = Batcher(pack, lat, lat0, actions, sched_cfg, a, device, push_clips)
     use_reference = False
     if a.self_check:
         worst = check_batched_forward(pipe, batcher, device, domain_id)
