@@ -122,7 +122,10 @@ def parse_args(argv=None):
     p.add_argument("--kv-heads", type=int, default=2, help="key/value heads")
     p.add_argument("--mlp", type=int, default=768, help="MLP intermediate size")
     p.add_argument("--no-self-check", dest="self_check", action="store_false")
-    return p.parse_args(argv)
+    a = p.parse_args(argv)
+    if not 0 <= a.text_push_share <= 1:
+        p.error(f"--text-push-share: a share in [0, 1]; got {a.text_push_share}")
+    return a
 
 
 # ----------------------------------------------------------------------------------------------------------
