@@ -18,9 +18,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { generate } from "../src/api/mod.ts";
-import { type Direction, DIRECTION_WORDS, generatorPrompt, makeSample, seedsOf } from "../src/world/mod.ts";
-import { followsDirection, framesOf, slideTarget } from "./mini_generator_eval.ts";
+import { type Direction, DIRECTION_WORDS, generatorPrompt } from "../src/world/mod.ts";
+import { type EvalSettings, followsDirection, framesOf, generateT2v, pushSamples } from "./mini_generator_eval.ts";
 
 const DIRECTIONS: readonly Direction[] = ["left", "right", "away", "towards"];
 
@@ -58,37 +57,31 @@ async function main(): Promise<void> {
       guidance: { type: "string", default: "4" },
     },
   });
-  const out = mkdtempSync(join(tmpdir(), "mini-generator-direction-"));
-  const backend = resolve(values.checkpoint!);
+  const o: EvalSettings = {
+    backend: resolve(values.checkpoint!),
+    steps: Number(values.steps),
+    guidance: Number(values.guidance),
+    out: mkdtempSync(join(tmpdir(), "mini-generator-direction-")),
+  };
   const rows: ProbeRow[] = [];
-  for (const seed of seedsOf("eval", Number(values.count) * 6, Number(values.offset))) {
-    if (rows.length >= Number(values.count)) break;
-    const sample = makeSample(seed, { frames: 17, fps: 10 });
-    const target = slideTarget(sample);
-    if (!target) continue;
+  for (const { seed, sample, target } of pushSamples(Number(values.count), Number(values.offset))) {
     const prompt = generatorPrompt(sample);
     const said = `slides ${DIRECTION_WORDS[target.direction]}`;
     const row: ProbeRow = { seed, target: target.label, moved: {} };
     for (const d of DIRECTIONS) {
-      const r = await generate({
-        prompt: prompt.replace(said, `slides ${DIRECTION_WORDS[d]}`),
-        output: "video",
-        resolution: "256p",
-        aspectRatio: "16:9",
-        numFrames: 17,
-        fps: 10,
-        numInferenceSteps: Number(values.steps),
-        guidanceScale: Number(values.guidance),
-        seed: seed % 1000,
-        outputPath: join(out, `${seed}_${d}.mp4`),
-      }, { backend });
+      const r = await generateT2v(
+        prompt.replace(said, `slides ${DIRECTION_WORDS[d]}`),
+        seed,
+        join(o.out, `${seed}_${d}.mp4`),
+        o,
+      );
       const v = followsDirection(await framesOf(r.media.path, 17), target.color, d);
       if (v.dx !== undefined && v.dy !== undefined) row.moved[d] = { dx: v.dx, dy: v.dy, follows: v.ok };
     }
     rows.push(row);
     console.log(JSON.stringify(row));
   }
-  console.log(JSON.stringify({ summary: directionEffect(rows), checkpoint: values.checkpoint, out }));
+  console.log(JSON.stringify({ summary: directionEffect(rows), checkpoint: values.checkpoint, out: o.out }));
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) await main();

@@ -217,31 +217,53 @@ export interface EvalSettings {
 /** One text-to-video sample: the seed, what was prompted, the seconds of the call and the checker's verdict. */
 export type T2vRow = { mode: "t2v"; seed: number; target: string; seconds: number } & MotionVerdict;
 
+/** A held-out push: its seed, its 17-frame sample at 10 fps and what text-to-video is judged on. */
+export interface PushSample {
+  seed: number;
+  sample: WorldSample;
+  target: SlideTarget;
+}
+
+/** The first `count` eval seeds from `offset` whose clip has a push (about a third of the seeds), in order. */
+export function pushSamples(count: number, offset: number): PushSample[] {
+  const out: PushSample[] = [];
+  for (const seed of seedsOf("eval", count * 6, offset)) {
+    if (out.length >= count) break;
+    const sample = makeSample(seed, { frames: 17, fps: 10 });
+    const target = slideTarget(sample);
+    if (target) out.push({ seed, sample, target });
+  }
+  return out;
+}
+
 /**
- * Text-to-video on eval seeds from `offset` whose clip has a push, until `count` samples: the world's prompt of
- * the seed, 320×192 × 17 frames at 10 fps, then {@link followsDirection} on the decoded MP4.
+ * One text-to-video call as the evaluation makes it: 320×192 × 17 frames at 10 fps, `o`'s steps and guidance,
+ * the noise seeded from the world seed; the MP4 written to `outputPath`.
+ */
+export function generateT2v(prompt: string, seed: number, outputPath: string, o: EvalSettings) {
+  return generate({
+    prompt,
+    output: "video",
+    resolution: "256p",
+    aspectRatio: "16:9",
+    numFrames: 17,
+    fps: 10,
+    numInferenceSteps: o.steps,
+    guidanceScale: o.guidance,
+    seed: seed % 1000,
+    outputPath,
+  }, { backend: o.backend });
+}
+
+/**
+ * Text-to-video on the first `count` {@link pushSamples} from `offset`: the world's prompt of the seed, then
+ * {@link followsDirection} on the decoded MP4.
  */
 export async function evalT2v(count: number, offset: number, o: EvalSettings): Promise<T2vRow[]> {
   const rows: T2vRow[] = [];
-  // eval seeds in order, those with a push (about a third), until `count` samples
-  for (const seed of seedsOf("eval", count * 6, offset)) {
-    if (rows.length >= count) break;
-    const sample = makeSample(seed, { frames: 17, fps: 10 });
-    const target = slideTarget(sample);
-    if (!target) continue;
+  for (const { seed, sample, target } of pushSamples(count, offset)) {
     const t0 = performance.now();
-    const r = await generate({
-      prompt: generatorPrompt(sample),
-      output: "video",
-      resolution: "256p",
-      aspectRatio: "16:9",
-      numFrames: 17,
-      fps: 10,
-      numInferenceSteps: o.steps,
-      guidanceScale: o.guidance,
-      seed: seed % 1000,
-      outputPath: join(o.out, `t2v_${seed}.mp4`),
-    }, { backend: o.backend });
+    const r = await generateT2v(generatorPrompt(sample), seed, join(o.out, `t2v_${seed}.mp4`), o);
     const seconds = +((performance.now() - t0) / 1000).toFixed(1);
     const verdict = followsDirection(await framesOf(r.media.path, 17), target.color, target.direction);
     rows.push({ mode: "t2v", seed, target: target.label, seconds, ...verdict });
