@@ -337,7 +337,7 @@ export const MINI_GENERATOR_EMBODIMENTS: readonly EmbodimentId[] = Object.freeze
  */
 export const MINI_GENERATOR_WORKFLOWS: Readonly<Record<MiniGeneratorWorkflow, string>> = Object.freeze({
   "text-to-video":
-    "the table, the arm and the prompt's colours come out, but objects often smear or drift the wrong way: the prompted object moves the prompted way in 16.5% of held-out clips (33 of 200)",
+    "the table, the arm and the prompt's colours come out, but objects still smear in a third of the clips or move the wrong way: the prompted object moves the prompted way in 40.5% of held-out clips (81 of 200)",
   "image-to-video": "not measured on its own: the same video stream as text-to-video, from the given first frame",
   forward_dynamics:
     "the gripper's path off by 7.2% of the frame width on average (200 held-out clips; the first frame held still: 22%)",

@@ -7,7 +7,7 @@
 // inverse dynamics reads the arm's chunk from the clip, the policy's chunk is well inside the mean training
 // chunk's error, both get the gripper schedule right, and forward dynamics follows the chunk (its path well below
 // the first frame held still). Text-to-video following the prompt (issue 16: ≥ 80%) is NOT met by these weights
-// (16.5% of 200 held out): it is measured and reported, and its test asserts only that some prompt is followed.
+// (40.5% of 200 held out): it is measured and reported, and its test asserts what these weights do, a margin away.
 //
 // Node only (*.node.test.ts): about 3 minutes of CPU on 2 cores; a second run on Deno would add no check.
 import assert from "node:assert/strict";
@@ -46,7 +46,7 @@ const SUBSET = { offset: 50_000, t2v: 20, actions: 10 } as const;
  * fifth, as its 10 clips average less evenly than the 200).
  */
 const THRESHOLDS = {
-  t2vMinFollowing: 1, // of 20; the target (80%) is not met
+  t2vMinFollowing: 5, // of 20 (measured 8); the target (80%) is not met
   fdynMaxPathError: 0.12, // the target: 0.1
   policyMaxPositionM: 0.12, // the mean chunk: 0.19 on this subset
   idynMaxPositionM: 0.08, // issue 16: "plausible chunks"
@@ -89,7 +89,7 @@ describe("mini Generator, held-out subset through the native engine (CPU)", { ti
     }
   });
 
-  test(`text-to-video: at least ${THRESHOLDS.t2vMinFollowing} of 20 prompts followed — the target (80%) is NOT met (16.5% held out)`, () => {
+  test(`text-to-video: at least ${THRESHOLDS.t2vMinFollowing} of 20 prompts followed — the target (80%) is NOT met (40.5% held out)`, () => {
     assert.equal(t2v.length, SUBSET.t2v);
     for (const r of t2v) assert.match(r.target, /^the \w+ \w+ slides /, `seed ${r.seed}`);
     const following = t2v.filter((r) => r.ok).length;
