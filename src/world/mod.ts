@@ -61,6 +61,7 @@ export {
   generatorEvents,
   generatorPrompt,
   groundingTask,
+  type PlausibilityAnswerStyle,
   plausibilityTask,
   type TaskItem,
   temporalTask,

@@ -74,14 +74,69 @@ export function temporalTask(sample: WorldSample): TaskItem<{ start: number; end
   return { prompt: REASON_TASKS.temporal_localization.defaultPrompt, answer, reference: ref };
 }
 
-/** physical plausibility: the default prompt, the label and one sentence of why. */
-export function plausibilityTask(sample: WorldSample): TaskItem<"plausible" | "implausible"> {
+/**
+ * How a physical-plausibility answer explains its label:
+ * - `short`: the label, then one general sentence (plausible) or the violation (implausible);
+ * - `timed`: the label, then what moved when and what moved it (each event with its seconds and its cause), or the
+ *   violation with its second;
+ * - `reasoned`: those sentences first, then "So the motion is <label>." (the label decided after the account).
+ *
+ * The mini Reasoner at `short` reads a carried or pushed object's motion as a jump as often as it misses a real one
+ * (tools/train/README.md, "Plausibility at 4 fps"): the longer answers make it say which motions the gripper causes.
+ */
+export type PlausibilityAnswerStyle = "short" | "timed" | "reasoned";
+
+/** The cause of an event the arm makes, where its label does not say it. */
+const EVENT_CAUSE: Partial<Record<WorldEvent["kind"], string>> = {
+  pushed: ", pushed by the gripper",
+  fell: ", after the gripper lets go",
+};
+
+const atSeconds = (v: number) => v.toFixed(1);
+
+/**
+ * What moved in the clip, when, and what moved it (the arm's events); then, in an implausible clip, the violation,
+ * when, and that nothing touched the object. Both labels account for every motion: what tells them apart is the one
+ * motion without a cause.
+ */
+function plausibilityAccount(sample: WorldSample): string {
+  const p = sample.plausibility;
+  const caused = sample.events.filter((e) => e.kind !== "teleported" && e.kind !== "floated").map((e) => ({
+    at: e.start,
+    text: sentence(`${e.label} from ${atSeconds(e.start)} to ${atSeconds(e.end)} s${EVENT_CAUSE[e.kind] ?? ""}`),
+  }));
+  if (p.label === "implausible") {
+    const v = p.violations[0];
+    if (!v) return [...caused.map((c) => c.text), "An object moves without a cause."].join(" ");
+    // teleports and floats are made on objects that nothing holds or touches (plausibility.ts freeFrom)
+    const alone = v.kind === "pass_through" ? "" : ", and nothing touches it";
+    const at = v.frame / sample.fps;
+    const odd = { at, text: sentence(`${v.detail} at ${atSeconds(at)} s${alone}`) };
+    // in the order things happen (a stable sort: the arm's events keep theirs)
+    return [...caused, odd].sort((a, b) => a.at - b.at).map((c) => c.text).join(" ");
+  }
+  return caused.length
+    ? `${caused.map((c) => c.text).join(" ")} Nothing moves by itself.`
+    : "Nothing on the table moves.";
+}
+
+/** physical plausibility: the default prompt, the label and why, in one of {@link PlausibilityAnswerStyle}'s forms. */
+export function plausibilityTask(
+  sample: WorldSample,
+  style: PlausibilityAnswerStyle = "short",
+): TaskItem<"plausible" | "implausible"> {
   const p = sample.plausibility;
   const label = p.label;
-  const why = label === "plausible"
-    ? "Objects move only when the robot arm moves them, and released objects fall onto the table."
-    : sentence(sample.plausibility.violations[0]?.detail ?? "an object moves without a cause");
-  return { prompt: REASON_TASKS.physical_plausibility.defaultPrompt, answer: `${label}. ${why}`, reference: label };
+  const prompt = REASON_TASKS.physical_plausibility.defaultPrompt;
+  if (style === "short") {
+    const why = label === "plausible"
+      ? "Objects move only when the robot arm moves them, and released objects fall onto the table."
+      : sentence(sample.plausibility.violations[0]?.detail ?? "an object moves without a cause");
+    return { prompt, answer: `${label}. ${why}`, reference: label };
+  }
+  const account = plausibilityAccount(sample);
+  const answer = style === "timed" ? `${label}. ${account}` : `${account} So the motion is ${label}.`;
+  return { prompt, answer, reference: label };
 }
 
 /** The objects that show in a frame (enough pixels), with their grid boxes. */

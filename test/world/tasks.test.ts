@@ -11,11 +11,13 @@ import {
   gridBox,
   groundingTask,
   makeSample,
+  plausibilityTask,
   renderClip,
   SMALL,
   temporalTask,
 } from "../../src/world/mod.ts";
 import { parseAnswer } from "../../src/reasoner/parse.ts";
+import { REASON_TASKS } from "../../src/schema/reason_request.ts";
 
 describe("world tasks", () => {
   test("the caption names every object, every event in order, and which way the camera moves", () => {
@@ -97,6 +99,51 @@ describe("world tasks", () => {
         assert.match(r.description, new RegExp(`^an? ${o.label}: ${o.color}, `));
       });
     }
+  });
+  test("plausibility answers, short / timed / reasoned: each parses to the label; timed and reasoned say when", () => {
+    const seen = { plausible: 0, teleport: 0, float: 0, pass_through: 0 };
+    for (let seed = 200; seed < 260; seed++) {
+      const s = makeSample(seed, { frames: 33, fps: 8, anomaly: "auto", implausibleShare: 0.5 });
+      const label = s.plausibility.label;
+      const short = plausibilityTask(s);
+      assert.deepEqual(short, plausibilityTask(s, "short"), "short is the default");
+      assert.match(short.answer, new RegExp(`^${label}\\. `));
+      const timed = plausibilityTask(s, "timed");
+      const reasoned = plausibilityTask(s, "reasoned");
+      assert.ok(timed.answer.startsWith(`${label}. `), `seed ${seed}: ${timed.answer}`);
+      assert.ok(reasoned.answer.endsWith(` So the motion is ${label}.`), `seed ${seed}: ${reasoned.answer}`);
+      // the same account, in the other order
+      assert.equal(
+        timed.answer.slice(label.length + 2),
+        reasoned.answer.slice(0, -` So the motion is ${label}.`.length),
+      );
+      for (const t of [short, timed, reasoned]) {
+        assert.equal(t.prompt, REASON_TASKS.physical_plausibility.defaultPrompt);
+        assert.equal(t.reference, label);
+        assert.deepEqual(parseAnswer("physical_plausibility", t.answer), { kind: "label", label }, t.answer);
+      }
+      // every motion the arm causes, with its seconds, under either label
+      for (const e of s.events.filter((e) => e.kind !== "teleported" && e.kind !== "floated")) {
+        assert.ok(
+          timed.answer.toLowerCase().includes(`${e.label} from ${e.start.toFixed(1)} to ${e.end.toFixed(1)} s`),
+          `seed ${seed}: "${e.label}" with its seconds missing from ${timed.answer}`,
+        );
+        if (e.kind === "pushed") assert.match(timed.answer, /, pushed by the gripper\./);
+      }
+      if (label === "plausible") {
+        seen.plausible++;
+        assert.match(timed.answer, /(Nothing moves by itself|Nothing on the table moves)\.$/);
+      } else {
+        const v = s.plausibility.violations[0];
+        seen[v.kind]++;
+        assert.ok(
+          timed.answer.toLowerCase().includes(`${v.detail} at ${(v.frame / s.fps).toFixed(1)} s`),
+          `seed ${seed}: the ${v.kind} and its second missing from ${timed.answer}`,
+        );
+        assert.equal(/nothing touches it/.test(timed.answer), v.kind !== "pass_through", timed.answer);
+      }
+    }
+    assert.ok(Object.values(seen).filter((n) => n > 0).length >= 3, JSON.stringify(seen));
   });
   test("temporal answers round to 0.01 s; the generator prompt says what moves", () => {
     const s = makeSample(161, { frames: 33, fps: 8, scenario: "push", movingCamera: false });

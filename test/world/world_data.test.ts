@@ -274,6 +274,44 @@ describe("world data: --plausibility-fps (physical plausibility's own frame samp
   });
 });
 
+describe("world data: --plausibility-answer (how the plausibility answers explain their label)", () => {
+  test("reasoned answers end with the label, timed ones start with it; ids, references and media unchanged", async () => {
+    const tasks: DataTask[] = ["physical_plausibility"];
+    const common = { split: "train" as const, count: 6, offset: 80, tasks, sampledFrames: true };
+    const read = (d: string) =>
+      readFileSync(join(d, "physical_plausibility.jsonl"), "utf8").trim().split("\n").map((l) =>
+        JSON.parse(l) as DataRecord
+      );
+    const base = join(dir, "pans-short"), timed = join(dir, "pans-timed"), reasoned = join(dir, "pans-reasoned");
+    await writeWorldData({ ...common, out: base });
+    await writeWorldData({ ...common, out: timed, plausibilityAnswer: "timed" });
+    await writeWorldData({ ...common, out: reasoned, plausibilityAnswer: "reasoned" });
+    const short = read(base);
+    for (
+      const [d, check] of [[timed, (a: string, l: string) => a.startsWith(`${l}. `)], [
+        reasoned,
+        (a: string, l: string) => a.endsWith(` So the motion is ${l}.`),
+      ]] as const
+    ) {
+      const rs = read(d);
+      assert.equal(rs.length, short.length);
+      rs.forEach((r, i) => {
+        const { answer, messages, ...rest } = r;
+        const { answer: shortAnswer, messages: _m, ...shortRest } = short[i];
+        assert.deepEqual(rest, shortRest, r.id);
+        assert.notEqual(answer, shortAnswer, r.id);
+        assert.ok(check(answer, String(r.reference)), `${r.id}: ${answer}`);
+        assert.equal(JSON.stringify(messages).includes(JSON.stringify(answer).slice(1, -1)), true, r.id);
+      });
+    }
+    assert.deepEqual(parseArgs(["--plausibility-answer", "timed"]), { plausibilityAnswer: "timed" });
+    await assert.rejects(
+      writeWorldData({ ...common, out: join(dir, "pans-bad"), plausibilityAnswer: "long" as "timed" }),
+      /plausibilityAnswer/,
+    );
+  });
+});
+
 describe("world data: the device path (--png-encoder js, --grounding-prompts)", () => {
   const tasks: DataTask[] = ["caption", "grounding_2d", "temporal_localization", "action_cot", "physical_plausibility"];
   test("the js PNG encoder writes the same pixels as sharp, the same records; several distinct grounding prompts a still", async () => {

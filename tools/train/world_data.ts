@@ -130,6 +130,12 @@ export const WorldDataOptions = z.object({
    * prefers to the folder's `video_frames.json`); every record of the task carries `videoSampling`.
    */
   plausibilityFps: z.number().positive().max(60).optional(),
+  /**
+   * How the physical-plausibility answers explain their label (`plausibilityTask`'s style): `short` (default, what
+   * the committed mini Reasoner learnt), `timed` (the label, then each motion with its seconds and its cause, or
+   * the violation with its second) or `reasoned` (that account first, then "So the motion is <label>.").
+   */
+  plausibilityAnswer: z.enum(["short", "timed", "reasoned"]).default("short"),
   /** Progress lines on stderr. */
   verbose: z.boolean().default(false),
 }).strict();
@@ -443,7 +449,7 @@ export async function writeWorldData(
           const f = await writeClip(renderClip(p, o.size), p, { dir, video: "plausibility.mp4", signal: run.signal });
           pv = rel(f.video);
         }
-        const t = plausibilityTask(p);
+        const t = plausibilityTask(p, o.plausibilityAnswer);
         push("physical_plausibility", {
           messages: conversation("video", pv, t.prompt, t.answer),
           answer: t.answer,
