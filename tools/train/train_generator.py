@@ -529,8 +529,8 @@ class Batcher:
         if self.focus is not None:
             weight_v = 1.0 + (self.a.focus_weight - 1.0) * self.focus[idx_t].unsqueeze(1).float()  # [B, 1, T, h, w]
         return dict(
-            weight_v=weight_v, ids=ids, und_lens=und_lens, vision_in=v_in, vision_noisy=~v_clean, timesteps=sigmas * 1000.0,
-            action_in=a_in, action_noisy=(~a_clean) & a_present[:, None], action_present=a_present,
+            ids=ids, und_lens=und_lens, vision_in=v_in, vision_noisy=~v_clean, timesteps=sigmas * 1000.0,
+            weight_v=weight_v, action_in=a_in, action_noisy=(~a_clean) & a_present[:, None], action_present=a_present,
             positions=positions, target_v=eps_v - x0, target_a=eps_a - a0, modes=modes, x0=x0, a0=a0)
 
 
