@@ -61,7 +61,7 @@ export {
   generatorEvents,
   generatorPrompt,
   groundingTask,
-  type PlausibilityAnswerStyle,
+  PlausibilityAnswerStyle,
   plausibilityTask,
   type TaskItem,
   temporalTask,

@@ -18,6 +18,7 @@
  * ```
  * @module
  */
+import { z } from "zod";
 import { REASON_TASKS } from "../schema/reason_request.ts";
 import { cameraForFrame, type ObjectView, type Size } from "./render.ts";
 import { project } from "./geometry.ts";
@@ -84,7 +85,8 @@ export function temporalTask(sample: WorldSample): TaskItem<{ start: number; end
  * The mini Reasoner at `short` reads a carried or pushed object's motion as a jump as often as it misses a real one
  * (tools/train/README.md, "Plausibility at 4 fps"): the longer answers make it say which motions the gripper causes.
  */
-export type PlausibilityAnswerStyle = "short" | "timed" | "reasoned";
+export const PlausibilityAnswerStyle = z.enum(["short", "timed", "reasoned"]);
+export type PlausibilityAnswerStyle = z.infer<typeof PlausibilityAnswerStyle>;
 
 /** The cause of an event the arm makes, where its label does not say it. */
 const EVENT_CAUSE: Partial<Record<WorldEvent["kind"], string>> = {

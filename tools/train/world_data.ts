@@ -45,6 +45,7 @@ import {
   GRIPPER_CONVENTION,
   groundingTask,
   makeSample,
+  PlausibilityAnswerStyle,
   plausibilityTask,
   Prng,
   renderClip,
@@ -135,7 +136,7 @@ export const WorldDataOptions = z.object({
    * the committed mini Reasoner learnt), `timed` (the label, then each motion with its seconds and its cause, or
    * the violation with its second) or `reasoned` (that account first, then "So the motion is <label>.").
    */
-  plausibilityAnswer: z.enum(["short", "timed", "reasoned"]).default("short"),
+  plausibilityAnswer: PlausibilityAnswerStyle.default("short"),
   /** Progress lines on stderr. */
   verbose: z.boolean().default(false),
 }).strict();
