@@ -5,7 +5,8 @@
 # in wall time; the new weights, the training state and the log returned under $OUT.
 #
 #   here:   bash tools/device/node_xz.sh
-#           bash tools/device/train_mini_reasoner.sh prepare [DESCRIBE_DIR...]
+#           bash tools/device/train_mini_reasoner.sh describe-pack   # once per checkout: .dev/describe_src/df*
+#           bash tools/device/train_mini_reasoner.sh prepare [DESCRIBE_DIR...]   # e.g. .dev/describe_src/*
 #           # .dev/minireason/: world_data.mjs.xz (esbuild bundle, sharp aliased to tools/device/sharp_absent.mjs:
 #           # the device has no sharp, the data is written with --png-encoder js) and describe.tar.xz (the
 #           # describe_anything records and marked images of DESCRIBE_DIRs, folders written here by
@@ -59,6 +60,18 @@ prepare)
   [ -f .dev/node.xz ] || { echo ".dev/node.xz missing: bash tools/device/node_xz.sh" >&2; exit 2; }
   ls -la .dev/minireason
   bash tools/device/carry_fits.sh .dev/node.xz .dev/minireason || exit 1 ;;
+describe-pack)
+  # .dev/describe_src/df00000 … df00750: the describe-anything records and marked images of train seeds 0-999
+  # (the seeds of the pack sessions 2-12 carried), written here, where sharp draws the marks; then
+  # `prepare .dev/describe_src/*` packs them. A fresh checkout has no .dev/: this writes it again (~3 min).
+  count=${DESCRIBE_SEEDS:-250}
+  for off in 0 250 500 750; do
+    d=.dev/describe_src/df$(printf %05d "$off")
+    [ -f "$d/describe_anything.jsonl" ] && continue
+    node --import tsx tools/train/world_data.ts --out "$d" --split train --count "$count" --offset "$off" \
+      --tasks describe_anything --sampled-frames > /dev/null || exit 1
+  done
+  ls -d .dev/describe_src/df* && du -sh .dev/describe_src ;;
 gen-chunk)
   # one chunk of seeds (bash train_mini_reasoner.sh gen-chunk INDEX DEADLINE_EPOCH_SECONDS), run by `device`
   i=$2
