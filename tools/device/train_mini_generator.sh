@@ -61,7 +61,10 @@ device)
   note "device: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null) ; $(nproc) cores"
   note "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown) (+ uncommitted changes of the working tree)"
   t0=$SECONDS
-  xz -dc .dev/node.xz > /tmp/node && chmod +x /tmp/node || { note "no .dev/node.xz"; exit 1; }
+  # NODE_UNPACKED=1: tools/device/train_both.sh unpacked it already (rewriting it under the other session's
+  # running writers would fail them with "text file busy")
+  [ "${NODE_UNPACKED:-}" = 1 ] || { xz -dc .dev/node.xz > /tmp/node && chmod +x /tmp/node; } ||
+    { note "no .dev/node.xz"; exit 1; }
   rm -rf /tmp/dsrc && mkdir -p /tmp/dsrc && xz -dc .dev/minigen_carry/diffusers_min.tar.xz | tar -xf - -C /tmp/dsrc ||
     { note "no .dev/minigen_carry/diffusers_min.tar.xz"; exit 1; }
   data=/dev/shm/minigen

@@ -92,7 +92,9 @@ device)
   note "device: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null) ; $(nproc) cores"
   note "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown) (+ uncommitted changes of the working tree)"
   rm -rf /tmp/d /tmp/ckpt /tmp/st && mkdir -p /tmp/d
-  xz -dc .dev/node.xz > /tmp/node && chmod +x /tmp/node && xz -dc .dev/minireason/world_data.mjs.xz > /tmp/world_data.mjs ||
+  # NODE_UNPACKED=1: tools/device/train_both.sh unpacked it already (see train_mini_generator.sh)
+  { [ "${NODE_UNPACKED:-}" = 1 ] || { xz -dc .dev/node.xz > /tmp/node && chmod +x /tmp/node; }; } &&
+    xz -dc .dev/minireason/world_data.mjs.xz > /tmp/world_data.mjs ||
     { note "FAIL: node or the world_data bundle did not unpack"; exit 1; }
   [ -f .dev/minireason/describe.tar.xz ] && tar -xJf .dev/minireason/describe.tar.xz -C /tmp/d
   note "node $(/tmp/node --version); describe folders: $(ls /tmp/d | tr '\n' ' ')"
