@@ -37,12 +37,12 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SUBSET = { offset: 50_000, t2v: 20, actions: 10 } as const;
 
 /**
- * Asserted figures. Held out (checkpoints/mini-generator/README.md, session 10's weights, 200 seeds a mode):
- * text-to-video 40.5%, forward dynamics path 0.055 (the first frame held still: 0.220), policy 0.083 m / gripper
- * 0.006 (the mean chunk: 0.200 m / 0.25), inverse dynamics 0.027 m / 0.006. Measured on this subset
- * (2026-11-30): text-to-video 8/20, forward dynamics 0.071 (still 0.236; 8 of 10 within 0.1), policy 0.053 m /
- * 0.006 (the mean chunk 0.186 m / 0.273), inverse dynamics 0.023 m / 0.006; 2 min 29 s wall on the 2 cores alone
- * (session 8's weights, the same architecture). Fixed
+ * Asserted figures. Held out (checkpoints/mini-generator/README.md, session 13's weights, 200 seeds a mode):
+ * text-to-video 40.5%, forward dynamics path 0.051 (the first frame held still: 0.220), policy 0.084 m / gripper
+ * 0.005 (the mean chunk: 0.200 m / 0.25), inverse dynamics 0.025 m / 0.005. Measured on this subset
+ * (2026-11-30, session 13's weights): text-to-video 8/20, forward dynamics 0.070 (still 0.236; 8 of 10 within 0.1),
+ * policy 0.056 m / 0.005 (the mean chunk 0.186 m / 0.273), inverse dynamics 0.022 m / 0.004; 2 min 46 s wall on
+ * the 2 cores alone. Fixed
  * seeds on the CPU repeat exactly; the margins are for engine changes (forward dynamics: the target, 0.1, plus a
  * fifth, as its 10 clips average less evenly than the 200).
  */
