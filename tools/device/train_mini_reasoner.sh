@@ -63,7 +63,8 @@ prepare)
 describe-pack)
   # .dev/describe_src/df00000 … df00750: the describe-anything records and marked images of train seeds 0-999
   # (the seeds of the pack sessions 2-12 carried), written here, where sharp draws the marks; then
-  # `prepare .dev/describe_src/*` packs them. A fresh checkout has no .dev/: this writes it again (~3 min).
+  # `prepare .dev/describe_src/*` packs them. A fresh checkout has no .dev/: this writes it again (under a minute
+  # here); a folder already written is kept.
   count=${DESCRIBE_SEEDS:-250}
   for off in 0 250 500 750; do
     d=.dev/describe_src/df$(printf %05d "$off")
