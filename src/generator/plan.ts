@@ -366,6 +366,17 @@ function videoConditioning(run: GeneratorRun, numFrames: number, latentT: number
       );
     }
   }
+  if (new Set(indexes).size >= latentT) {
+    // The engine needs a noisy latent to denoise (cosmos3_generator.cc refuses an all-clean request); the server
+    // would run such a request and return the source re-encoded, so it is refused here with what to change.
+    fail(
+      "conditionFrameIndexes",
+      indexes,
+      `at most ${latentT - 1} of the latent indexes 0..${latentT - 1}`,
+      `every latent frame of the ${numFrames} frames would be kept from the source video, so nothing is left to ` +
+        "generate: ask for more frames or keep fewer latent frames",
+    );
+  }
   const keep = run.conditionVideoKeep ?? DEFAULT_CONDITION_VIDEO_KEEP;
   const wanted = conditionPixelFrames(indexes);
   // Python slicing: [:m] or [-m:], both clipped to the video.

@@ -205,6 +205,19 @@ describe("checkpoint rules (check_inputs)", () => {
     );
     throwsField(() => planGeneration(video({ task: "i2v" })), "image");
   });
+  test("v2v keeps at least one latent frame noisy: all 3 latents of 9 frames clean is refused, 2 of 3 runs", () => {
+    const v2v = (conditionFrameIndexes: number[]) =>
+      planGeneration(
+        video({ task: "v2v", numFrames: 9, conditionFrameIndexes, video: { width: 8, height: 8, frames: 9 } }),
+      );
+    assert.throws(
+      () => v2v([0, 1, 2]),
+      (e: unknown) =>
+        e instanceof ValidationError && e.field === "conditionFrameIndexes" &&
+        /at most 2 of the latent/.test(e.message),
+    );
+    assert.deepEqual(v2v([0, 1]).video?.conditionFrameIndexes, [0, 1]);
+  });
   test("sound needs a sound checkpoint", () => {
     throwsField(() => planGeneration(video({ sound: true }), { ...DEFAULT_GENERATOR_MODEL, soundGen: false }), "sound");
   });
