@@ -104,6 +104,9 @@ def parse_args(argv=None):
     p.add_argument("--save-every", type=float, default=120)
     p.add_argument("--vae-batch", type=int, default=16)
     p.add_argument("--vae-lr", type=float, default=1e-3)
+    p.add_argument("--vae-decoder-only", action="store_true",
+                   help="the VAE phase trains the decoder alone, on whole clips from the frozen encoder's posterior "
+                        "mode: the latents, their normalisation and so a loaded transformer stay valid")
     p.add_argument("--batch", type=int, default=96)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--warmup", type=int, default=100)
@@ -255,10 +258,20 @@ def focus_cells(frames_gpu, latent_shape, batch=64):
 def train_vae(vae, frames_gpu, seconds, a, state):
     """Alternates 9-frame windows (batch a.vae_batch: the causal first-frame chunk and one 4-frame chunk) and
     single frames (3x the batch: the first-frame path, which i2v and the action modes condition on, at a third
-    of the cost)."""
+    of the cost). With a.vae_decoder_only: the decoder alone (and post_quant_conv), on whole clips (what the
+    pipeline decodes; half the batch) and single frames, from the encoder's posterior mode, which stays as it was:
+    the transformer's latents do not move."""
     vae.train()
-    opt = torch.optim.AdamW(vae.parameters(), lr=a.vae_lr, betas=(0.9, 0.99), weight_decay=0.0)
-    if state and "vae_opt" in state:
+    dec_only = a.vae_decoder_only
+    params = (list(vae.decoder.parameters()) + list(vae.post_quant_conv.parameters())) if dec_only \
+        else list(vae.parameters())
+    if dec_only:
+        for prm in vae.parameters():
+            prm.requires_grad_(False)
+        for prm in params:
+            prm.requires_grad_(True)
+    opt = torch.optim.AdamW(params, lr=a.vae_lr, betas=(0.9, 0.99), weight_decay=0.0)
+    if state and "vae_opt" in state and not dec_only:
         opt.load_state_dict(state["vae_opt"])
     n, t_all = frames_gpu.shape[0], frames_gpu.shape[1]
     starts = [s for s in range(0, t_all - 8, 4)]
@@ -268,7 +281,10 @@ def train_vae(vae, frames_gpu, seconds, a, state):
         frac = (time.time() - t0) / seconds
         for pg in opt.param_groups:
             pg["lr"] = a.vae_lr * min(1.0, (step + 1) / 50) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-        if step % 2 == 0:
+        if step % 2 == 0 and dec_only:
+            idx = torch.randint(0, n, (max(1, a.vae_batch // 2),), generator=g)
+            x = to_unit(frames_gpu[idx.to(frames_gpu.device)])
+        elif step % 2 == 0:
             idx = torch.randint(0, n, (a.vae_batch,), generator=g)
             s = starts[int(torch.randint(0, len(starts), (1,), generator=g))]
             x = to_unit(frames_gpu[idx.to(frames_gpu.device), s:s + 9])
@@ -277,18 +293,20 @@ def train_vae(vae, frames_gpu, seconds, a, state):
             k = int(torch.randint(0, t_all, (1,), generator=g))
             x = to_unit(frames_gpu[idx.to(frames_gpu.device), k:k + 1])
         with torch.autocast("cuda", dtype=torch.bfloat16):
-            post = vae.encode(x).latent_dist
-            z = post.sample()
+            with torch.set_grad_enabled(not dec_only):
+                post = vae.encode(x).latent_dist
+                # decoder only: the mode, as the pipeline's latents are (encode_all)
+                z = post.mode() if dec_only else post.sample()
             rec = vae.decode(z).sample
         rec = rec.float()
         w = pixel_weights(x)
         l1 = ((rec - x).abs() * w).mean() / w.mean()
         l2 = ((rec - x).pow(2) * w).mean() / w.mean()
         kl = 0.5 * (post.mean.float().pow(2) + post.var.float() - 1.0 - post.logvar.float()).mean()
-        loss = l1 + l2 + 1e-4 * kl
+        loss = l1 + l2 + (0.0 if dec_only else 1e-4 * kl)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         step += 1
         if step % 10 == 0:
@@ -776,14 +794,14 @@ def main():
 
     t = time.time()
     lat_raw, lat0_raw = encode_all(vae, frames_gpu)
-    if a.vae_seconds > 0 or not (a.init or state):
+    if (a.vae_seconds > 0 and not a.vae_decoder_only) or not (a.init or state):
         mean = lat_raw.mean((0, 2, 3, 4))
         std = lat_raw.std((0, 2, 3, 4)).clamp(min=1e-3)
         vae.register_to_config(latents_mean=[round(v, 5) for v in mean.tolist()],
                                latents_std=[round(v, 5) for v in std.tolist()])
     else:
-        # The VAE is the loaded one: keep its normalisation, which the loaded transformer was trained with
-        # (statistics of this session's fresh clips would move every latent by ~1% of a std).
+        # The VAE's encoder is the loaded one: keep its normalisation, which the loaded transformer was trained
+        # with (statistics of this session's fresh clips would move every latent by ~1% of a std).
         mean = torch.tensor(vae.config.latents_mean, device=device)
         std = torch.tensor(vae.config.latents_std, device=device)
     norm = lambda z: (z - mean.view(1, -1, 1, 1, 1)) / std.view(1, -1, 1, 1, 1)  # noqa: E731
