@@ -18,6 +18,10 @@
  *   closed, Cosmos 3's convention; a checkpoint trained on data from before commit 92e9261, 0 open, reads
  *   near the truth's mean |1 − 2g| instead of its own error), next to the baseline of the mean chunk of 200 training seeds
  *   ({@link chunkError}).
+ * - the VAE's ceiling for text-to-video (`--modes vae`): the same push seeds' true clips (H.264, as every input
+ *   video) through the checkpoint's VAE alone — video-to-video with the clip's latent frames kept clean, so its
+ *   frames are decode(encode(clip)) — and the same checker: what a transformer that drew the latents exactly would
+ *   score.
  * - timing: seconds per call on this machine (the issue's target: a mini text-to-video ≤ 60 s on a
  *   2-core CPU).
  *
@@ -271,6 +275,47 @@ export async function evalT2v(count: number, offset: number, o: EvalSettings): P
   return rows;
 }
 
+/**
+ * One VAE-ceiling sample: the checker on the true clip (`trueOk`, the world's own motion) and on its reconstruction
+ * through the checkpoint's VAE (the verdict's fields).
+ */
+export type VaeRow = { mode: "vae"; seed: number; target: string; seconds: number; trueOk: boolean } & MotionVerdict;
+
+/**
+ * The VAE's ceiling on the first `count` {@link pushSamples} from `offset`: the true clip written as an MP4 (crf 20,
+ * as the cookbooks' inputs), then video-to-video of 21 frames with the 5 latent frames of the clip's 17 kept clean
+ * (`conditionFrameIndexes` [0..4]: the sampler leaves them as encoded; the engine needs one noisy latent, the sixth;
+ * the causal VAE decodes frames 0-16 from latents 0-4 alone, so those frames are the VAE's reconstruction), one step,
+ * no guidance; {@link followsDirection} on the true clip and on frames 0-16 of the output.
+ */
+export async function evalVaeCeiling(count: number, offset: number, o: EvalSettings): Promise<VaeRow[]> {
+  const rows: VaeRow[] = [];
+  for (const { seed, sample, target } of pushSamples(count, offset)) {
+    const clip = renderClip(sample);
+    const { video } = await writeClip(clip, sample, { dir: o.out, video: `true_${seed}.mp4` });
+    const trueOk = followsDirection(clip.frames, target.color, target.direction).ok;
+    const t0 = performance.now();
+    const r = await generate({
+      prompt: generatorPrompt(sample),
+      output: "video",
+      video,
+      conditionFrameIndexes: [0, 1, 2, 3, 4],
+      resolution: "256p",
+      aspectRatio: "16:9",
+      numFrames: 21,
+      fps: 10,
+      numInferenceSteps: 1,
+      guidanceScale: 1,
+      seed: seed % 1000,
+      outputPath: join(o.out, `vae_${seed}.mp4`),
+    }, { backend: o.backend });
+    const seconds = +((performance.now() - t0) / 1000).toFixed(1);
+    const verdict = followsDirection(await framesOf(r.media.path, 17), target.color, target.direction);
+    rows.push({ mode: "vae", seed, target: target.label, seconds, trueOk, ...verdict });
+  }
+  return rows;
+}
+
 /** An eval seed's 17-frame clip at 10 fps, rendered, and its first frame written as `frame0_<seed>.png` in `out`. */
 async function heldOutSample(seed: number, out: string) {
   const sample = makeSample(seed, { frames: 17, fps: 10 });
@@ -363,6 +408,16 @@ export function summarizeT2v(rows: readonly T2vRow[]) {
   return { samples: rows.length, follows: mean(rows.map((r) => r.ok ? 1 : 0)), secondsPerCall: secondsOf(rows) };
 }
 
+/** The VAE ceiling's summary: the fraction that follows after the VAE, and the true clips' own. */
+export function summarizeVae(rows: readonly VaeRow[]) {
+  return {
+    samples: rows.length,
+    follows: mean(rows.map((r) => r.ok ? 1 : 0)),
+    trueFollows: mean(rows.map((r) => r.trueOk ? 1 : 0)),
+    secondsPerCall: secondsOf(rows),
+  };
+}
+
 /** Forward dynamics' summary: mean path error, the still first frame's, and the fraction within 10% of the width. */
 export function summarizeFdyn(rows: readonly FdynRow[]) {
   return {
@@ -415,6 +470,7 @@ async function main(): Promise<void> {
     return rows;
   };
   if (modes.includes("t2v")) summary.t2v = summarizeT2v(print(await evalT2v(count, offset, o)));
+  if (modes.includes("vae")) summary.vae = summarizeVae(print(await evalVaeCeiling(count, offset, o)));
   if (modes.includes("fdyn")) summary.fdyn = summarizeFdyn(print(await evalFdyn(count, offset, o)));
   for (const mode of (["policy", "idyn"] as const).filter((m) => modes.includes(m))) {
     summary[mode] = summarizeChunks(print(await evalChunks(mode, count, offset, o)));

@@ -22,27 +22,34 @@ import {
   evalFdyn,
   type EvalSettings,
   evalT2v,
+  evalVaeCeiling,
   type FdynRow,
   summarizeChunks,
   summarizeFdyn,
   summarizeT2v,
+  summarizeVae,
   type T2vRow,
+  type VaeRow,
 } from "../../bench/mini_generator_eval.ts";
 import { MINI_CHECKPOINTS } from "../../kernel/calls.ts";
 import { SEED_SPLITS, splitOfSeed } from "../../src/world/mod.ts";
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-/** The subset: eval seeds from offset 50,000; 20 text-to-video samples (seeds with a push), 10 of each action mode. */
-const SUBSET = { offset: 50_000, t2v: 20, actions: 10 } as const;
+/**
+ * The subset: eval seeds from offset 50,000; 20 text-to-video samples (seeds with a push), 10 of each action mode,
+ * and the VAE's ceiling on the first 8 of the pushes.
+ */
+const SUBSET = { offset: 50_000, t2v: 20, actions: 10, vae: 8 } as const;
 
 /**
  * Asserted figures. Held out (checkpoints/mini-generator/README.md, session 13's weights, 200 seeds a mode):
  * text-to-video 40.5%, forward dynamics path 0.051 (the first frame held still: 0.220), policy 0.084 m / gripper
  * 0.005 (the mean chunk: 0.200 m / 0.25), inverse dynamics 0.025 m / 0.005. Measured on this subset
  * (2026-11-30, session 13's weights): text-to-video 8/20, forward dynamics 0.070 (still 0.236; 8 of 10 within 0.1),
- * policy 0.056 m / 0.005 (the mean chunk 0.186 m / 0.273), inverse dynamics 0.022 m / 0.004; 2 min 46 s wall on
- * the 2 cores alone. Fixed
+ * policy 0.056 m / 0.005 (the mean chunk 0.186 m / 0.273), inverse dynamics 0.022 m / 0.004, and the VAE's
+ * ceiling (the true clips through the VAE alone, `evalVaeCeiling`) 6 of 8 following, every true clip 8 of 8 (80%
+ * of 200 held out: text-to-video's target is this VAE's ceiling); 2 min 51 s wall on the 2 cores alone. Fixed
  * seeds on the CPU repeat exactly; the margins are for engine changes (forward dynamics: the target, 0.1, plus a
  * fifth, as its 10 clips average less evenly than the 200).
  */
@@ -52,6 +59,7 @@ const THRESHOLDS = {
   policyMaxPositionM: 0.12, // the mean chunk: 0.19 on this subset
   idynMaxPositionM: 0.08, // issue 16: "plausible chunks"
   maxGripperError: 0.05, // policy and inverse dynamics; the mean chunk: 0.27
+  vaeMinFollowing: 4, // of 8 (measured 6; 80% of 200 held out), every true clip following
 } as const;
 
 const settings: EvalSettings = {
@@ -66,6 +74,7 @@ let t2v: T2vRow[] = [];
 let fdyn: FdynRow[] = [];
 let policy: ChunkRow[] = [];
 let idyn: ChunkRow[] = [];
+let vae: VaeRow[] = [];
 
 describe("mini Generator, held-out subset through the native engine (CPU)", { timeout: 900_000 }, () => {
   before(async () => {
@@ -73,18 +82,20 @@ describe("mini Generator, held-out subset through the native engine (CPU)", { ti
     fdyn = await evalFdyn(SUBSET.actions, SUBSET.offset, settings);
     policy = await evalChunks("policy", SUBSET.actions, SUBSET.offset, settings);
     idyn = await evalChunks("idyn", SUBSET.actions, SUBSET.offset, settings);
+    vae = await evalVaeCeiling(SUBSET.vae, SUBSET.offset, settings);
     console.log(JSON.stringify({
       mini_generator_ci_eval: {
         t2v: summarizeT2v(t2v),
         fdyn: summarizeFdyn(fdyn),
         policy: summarizeChunks(policy),
         idyn: summarizeChunks(idyn),
+        vae: summarizeVae(vae),
       },
     }));
   });
 
   test("the subset is held out: eval seeds from offset 50,000", () => {
-    for (const r of [...t2v, ...fdyn, ...policy, ...idyn]) {
+    for (const r of [...t2v, ...fdyn, ...policy, ...idyn, ...vae]) {
       assert.equal(splitOfSeed(r.seed), "eval", `seed ${r.seed}`);
       assert.ok(r.seed >= SEED_SPLITS.eval.from + SUBSET.offset, `seed ${r.seed} is not one of the subset's`);
     }
@@ -114,6 +125,13 @@ describe("mini Generator, held-out subset through the native engine (CPU)", { ti
       `TCP ${s.positionErrorM.toFixed(3)} m vs ${s.baselinePositionErrorM.toFixed(3)} m for the mean chunk`,
     );
     assert.ok(s.gripperError <= THRESHOLDS.maxGripperError, `gripper ${s.gripperError.toFixed(3)}`);
+  });
+
+  test(`the VAE's ceiling: every true clip follows its prompt; after the VAE alone at least ${THRESHOLDS.vaeMinFollowing} of 8`, () => {
+    assert.equal(vae.length, SUBSET.vae);
+    for (const r of vae) assert.ok(r.trueOk, `seed ${r.seed}: the true clip fails the checker`);
+    const following = vae.filter((r) => r.ok).length;
+    assert.ok(following >= THRESHOLDS.vaeMinFollowing, `${following} of ${vae.length} follow after the VAE`);
   });
 
   test(`inverse dynamics: TCP error ≤ ${THRESHOLDS.idynMaxPositionM} m, gripper error ≤ ${THRESHOLDS.maxGripperError}`, () => {
