@@ -18,8 +18,9 @@
 # MG_TRAIN_INIT=checkpoints/mini-generator, MG_VAE_SECONDS=0, MG_TRAIN_UNTIL=540 (~515 s wall alone),
 # MR_TRAIN_END=530 (counted from the start, ~560 s wall with the save); the rest as each script's own.
 #
-# Results under $OUT: generator/ and reasoner/ (each script's files), generator.txt and reasoner.txt (their
-# console), summary.txt (both summaries).
+# Results under $OUT (at most 8 files come back): generator.bundle.tar.part-* and reasoner.bundle.tar.part-*
+# (each script's checkpoint bundle), logs.tar (each script's other files and console), summary.txt (both
+# summaries). `unpack` puts them back as each script's own unpack expects.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -58,12 +59,27 @@ device)
     echo "== generator (rc $rc_g)"; cat "$out/generator/summary.txt" 2>/dev/null
     echo "== reasoner (rc $rc_r)"; cat "$out/reasoner/summary.txt" 2>/dev/null
     echo "total $((SECONDS - t0)) s"
-  } | tee "$out/summary.txt" ;;
+  } | tee "$out/summary.txt"
+  # At most 8 files come back from $OUT (device/README.md, Limits): the two sessions leave ~10, so the bundle
+  # parts move up a level under their session's prefix and everything else goes into one logs.tar.
+  for s in generator reasoner; do
+    for f in "$out/$s"/bundle.tar.part-*; do [ -f "$f" ] && mv "$f" "$out/${s}.${f##*/}"; done
+  done
+  (cd "$out" && tar -cf logs.tar generator reasoner generator.txt reasoner.txt && rm -rf generator reasoner generator.txt reasoner.txt)
+  ls "$out" ;;
 unpack)
   from=${2:?files_at}
   dest=${3:?destination folder}
-  bash tools/device/train_mini_generator.sh unpack "$from/generator" "$dest/generator" &&
-    bash tools/device/train_mini_reasoner.sh unpack "$from/reasoner" "$dest/reasoner" ;;
+  staged=$(mktemp -d)
+  tar -xf "$from/logs.tar" -C "$staged" || exit 1
+  for s in generator reasoner; do
+    for f in "$from/$s".bundle.tar.part-*; do [ -f "$f" ] && cp "$f" "$staged/$s/${f##*/$s.}"; done
+  done
+  bash tools/device/train_mini_generator.sh unpack "$staged/generator" "$dest/generator" &&
+    bash tools/device/train_mini_reasoner.sh unpack "$staged/reasoner" "$dest/reasoner"
+  rc=$?
+  rm -rf "$staged"
+  exit $rc ;;
 *)
   sed -n '2,24p' "$0"
   exit 2 ;;
