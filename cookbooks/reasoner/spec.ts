@@ -263,7 +263,8 @@ const REASONERS: ReasonerSpec[] = [
       "any training data) at 320x192, with their ground truth in `assets/scene.json` (`world`). With no backend",
       "configured, the calls run the **mini Reasoner**, a mini model trained by this project on that synthetic world,",
       "not Cosmos 3, which was trained on this workflow with this prompt: it is right on 87.5% of held-out clips (it",
-      "tells what moves when and why, then the label; it still takes some teleports for carries and some carries for jumps). Point `COSMOS_REASONER_BACKEND` at a",
+      "tells what moves when and why, then the label; it still takes some teleports for carries and some carries",
+      "for jumps). Point `COSMOS_REASONER_BACKEND` at a",
       "Cosmos 3 Reasoner for real footage.",
     ].join(" "),
     inputCells: [

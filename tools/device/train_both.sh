@@ -81,6 +81,6 @@ unpack)
   rm -rf "$staged"
   exit $rc ;;
 *)
-  sed -n '2,24p' "$0"
+  sed -n '2,23p' "$0"
   exit 2 ;;
 esac
