@@ -255,7 +255,7 @@ def focus_cells(frames_gpu, latent_shape, batch=64):
     return cells
 
 
-def train_vae(vae, frames_gpu, seconds, a, state):
+def train_vae(vae, frames_gpu, seconds, a):
     """Alternates 9-frame windows (batch a.vae_batch: the causal first-frame chunk and one 4-frame chunk) and
     single frames (3x the batch: the first-frame path, which i2v and the action modes condition on, at a third
     of the cost). With a.vae_decoder_only: the decoder alone (and post_quant_conv), on whole clips (what the
@@ -270,9 +270,8 @@ def train_vae(vae, frames_gpu, seconds, a, state):
             prm.requires_grad_(False)
         for prm in params:
             prm.requires_grad_(True)
+    # A fresh optimizer each session: the saved state holds the transformer's alone.
     opt = torch.optim.AdamW(params, lr=a.vae_lr, betas=(0.9, 0.99), weight_decay=0.0)
-    if state and "vae_opt" in state and not dec_only:
-        opt.load_state_dict(state["vae_opt"])
     n, t_all = frames_gpu.shape[0], frames_gpu.shape[1]
     starts = [s for s in range(0, t_all - 8, 4)]
     g = torch.Generator(device="cpu").manual_seed(a.seed + 1)
@@ -320,7 +319,7 @@ def train_vae(vae, frames_gpu, seconds, a, state):
                 f"objects + gripper {10 * math.log10(4 / max(m[2], 1e-9)):.1f} dB; kl {m[3]:.3f}")
     vae.eval()
     log(f"vae trained {step} steps in {time.time() - t0:.0f} s")
-    return opt, step
+    return step
 
 
 @torch.no_grad()
@@ -785,10 +784,8 @@ def main():
         except (OSError, ValueError, TypeError) as e:
             log(f"no training counts in {a.init}/cosmos-ts.json ({e}): counting from 0")
     info["sessions"] += 1
-    vae_opt = None
     if a.vae_seconds > 0:
-        vae_opt, n = train_vae(vae, frames_gpu, a.vae_seconds, a, state)
-        info["vae_steps"] += n
+        info["vae_steps"] += train_vae(vae, frames_gpu, a.vae_seconds, a)
     for prm in vae.parameters():
         prm.requires_grad_(False)
 
