@@ -127,8 +127,14 @@ def parse_args(argv=None):
     p.add_argument("--heads", type=int, default=4, help="attention heads")
     p.add_argument("--kv-heads", type=int, default=2, help="key/value heads")
     p.add_argument("--mlp", type=int, default=768, help="MLP intermediate size")
+    p.add_argument("--grow-layers", type=int, default=0,
+                   help="with --init: a deeper transformer of this many layers, the loaded ones kept and each new "
+                        "one a copy of the layer before it with its output projections zeroed, so the grown model "
+                        "starts with the loaded one's output (0: keep the loaded depth)")
     p.add_argument("--no-self-check", dest="self_check", action="store_false")
     a = p.parse_args(argv)
+    if a.grow_layers and not a.init:
+        p.error("--grow-layers: only with --init (a fresh model takes --layers)")
     if not 0 <= a.text_push_share <= 1:
         p.error(f"--text-push-share: a share in [0, 1]; got {a.text_push_share}")
     if not a.focus_weight >= 1:
@@ -644,6 +650,42 @@ def check_batched_forward(pipe, batcher, device, domain_id):
     return worst
 
 
+def grow_depth(model, layers, cls):
+    """`model` with `layers` MoT layers: the loaded ones in order, and after some of them a copy whose attention
+    outputs (`to_out`, `to_add_out`) and MLP down-projections (both streams) are zero, so the copy adds nothing to
+    the residual stream and the grown model's output equals the loaded one's; training then moves the new layers
+    from there. The copies are spread evenly (4 -> 6: after layers 1 and 3). Returns (grown model, layer sources)."""
+    old = len(model.layers)
+    if not old < layers <= 2 * old:
+        raise ValueError(f"--grow-layers {layers}: more than the loaded {old} layers, at most twice as many")
+    extra = layers - old
+    after = {int((k + 0.5) * old / extra) for k in range(extra)}  # distinct: spaced old / extra >= 1 apart
+    sources = []
+    for i in range(old):
+        sources += [(i, False)] + ([(i, True)] if i in after else [])
+    grown = cls.from_config({**model.config, "num_hidden_layers": layers})
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("layers.")}
+    for j, (i, copy_) in enumerate(sources):
+        for k, v in model.layers[i].state_dict().items():
+            zero = copy_ and k.endswith(("to_out.weight", "to_add_out.weight", "down_proj.weight"))
+            state[f"layers.{j}.{k}"] = torch.zeros_like(v) if zero else v.clone()
+    grown.load_state_dict(state, strict=True)
+    return grown, sources
+
+
+@torch.no_grad()
+def check_grown(grown, loaded, batcher, device, domain_id):
+    """grow_depth's promise: the grown and the loaded transformer give the same output on a batch of every mode."""
+    batch = batcher.make(list(range(len(MODES))), modes=list(MODES),
+                         sigmas=torch.linspace(0.2, 0.9, len(MODES), device=device), drop=[False] * len(MODES))
+    args = [batch[k] for k in ("ids", "und_lens", "vision_in", "vision_noisy", "timesteps", "action_in",
+                               "action_noisy", "action_present", "positions")]
+    gv, ga = batched_forward(grown, *args, domain_id)
+    lv, la = batched_forward(loaded, *args, domain_id)
+    rel = lambda x, y: (x - y).abs().max().item() / (y.abs().max().item() + 1e-6)  # noqa: E731
+    return float(f"{rel(gv, lv):.3g}"), float(f"{rel(ga, la):.3g}")
+
+
 def pipeline_of(transformer, vae, tokenizer, scheduler):
     from diffusers import Cosmos3OmniPipeline
     pipe = Cosmos3OmniPipeline(transformer=transformer, text_tokenizer=tokenizer, vae=vae, scheduler=scheduler,
@@ -714,7 +756,7 @@ def main():
     scheduler = UniPCMultistepScheduler.from_config(sched_cfg)
     domain_id = _EMBODIMENT_TO_DOMAIN_ID[DOMAIN]
 
-    state = None
+    state, ungrown = None, None
     if a.state and os.path.exists(os.path.join(a.state, "state.pt")):
         state = torch.load(os.path.join(a.state, "state.pt"), map_location="cpu", weights_only=False)
         log(f"state loaded from {a.state}: {state['info']}")
@@ -723,6 +765,11 @@ def main():
                                                              dtype=torch.float32)
         vae = AutoencoderKLWan.from_pretrained(os.path.join(a.init, "vae"), dtype=torch.float32)
         log(f"weights from {a.init}")
+        if a.grow_layers:
+            ungrown = transformer
+            transformer, sources = grow_depth(transformer, a.grow_layers, Cosmos3OmniTransformer)
+            log(f"grown to {a.grow_layers} layers: sources {['%d%s' % (i, '+' if c else '') for i, c in sources]} "
+                f"(+: a copy with zeroed output projections)")
     else:
         transformer = Cosmos3OmniTransformer(**transformer_config(len(tokenizer), a.layers, a.hidden, a.heads,
                                                                   a.kv_heads, a.mlp))
@@ -841,6 +888,9 @@ def main():
         log(f"self-check: batched forward vs Cosmos3OmniTransformer.forward (fp32; max diff / max |ref|, vision and "
             f"action): {worst}")
         bad = [m for m, (dv, da) in worst.items() if not (dv < 1e-3 and da < 1e-3)]
+        if ungrown is not None:
+            log(f"self-check: grown vs loaded transformer, same batch (fp32; max diff / max |loaded|, vision and "
+                f"action): {check_grown(pipe.transformer, ungrown.to(device).float(), batcher, device, domain_id)}")
         if bad:
             # Train through the model's own forward, one sample at a time: slow, but what the pipeline runs.
             log(f"self-check FAILED for {bad}: the batched forward is off; training through "
