@@ -212,18 +212,18 @@ export const MINI_CHECKPOINTS: Readonly<{ reason: string; generate: string; roll
  * @example
  * ```ts
  * import { MINI_REASONER_TASKS } from "./calls.ts";
- * MINI_REASONER_TASKS.grounding_2d; // "mean box IoU 0.915"
+ * MINI_REASONER_TASKS.grounding_2d; // "mean box IoU 0.923"
  * MINI_REASONER_TASKS.situation_understanding; // undefined: not trained
  * ```
  */
 export const MINI_REASONER_TASKS: Readonly<Partial<Record<ReasonTask, string>>> = Object.freeze({
-  caption: "the objects' colours and shapes all named right in 99.5% of captions",
-  grounding_2d: "mean box IoU 0.915",
-  temporal_localization: "event times off by 0.006 s on average",
+  caption: "the objects' colours and shapes all named right in 98.5% of captions",
+  grounding_2d: "mean box IoU 0.923",
+  temporal_localization: "event times off by 0.004 s on average",
   physical_plausibility:
-    "87.5% of labels right (91 of 104 anomalies caught, 12 of 96 plausible clips called implausible)",
-  action_cot: "the plan's words are learnt, the waypoints are not (274 off on the 0–1000 grid; the mean path: 208)",
-  describe_anything: "60% of marked subjects named right",
+    "96% of labels right (100 of 104 anomalies caught, 4 of 96 plausible clips called implausible)",
+  action_cot: "the plan's words are learnt, the waypoints roughly (153 off on the 0–1000 grid; the mean path: 208)",
+  describe_anything: "69% of marked subjects named right",
 });
 
 /**

@@ -218,7 +218,8 @@ const REASONERS: ReasonerSpec[] = [
     extra: [
       "With no backend configured, both calls run the **mini Reasoner**, a mini model trained by this project on a",
       "synthetic world, not Cosmos 3. It was trained on the first request's style on the tabletop world (its plan's",
-      "words are learnt, its waypoints are not: they are no closer than the mean path), and has never seen a road:",
+      "words are learnt, its waypoints roughly: 153 off on the 0–1000 grid on held-out stills, the mean path 208),",
+      "and has never seen a road:",
       "the driving answer is not meaningful. Point `COSMOS_REASONER_BACKEND` at a Cosmos 3 Reasoner for real answers.",
     ].join(" "),
     inputCells: [
@@ -262,8 +263,8 @@ const REASONERS: ReasonerSpec[] = [
       "The inputs are two clips of this project's procedural tabletop world (`src/world`, held-out seeds: never in",
       "any training data) at 320x192, with their ground truth in `assets/scene.json` (`world`). With no backend",
       "configured, the calls run the **mini Reasoner**, a mini model trained by this project on that synthetic world,",
-      "not Cosmos 3, which was trained on this workflow with this prompt: it is right on 87.5% of held-out clips (it",
-      "tells what moves when and why, then the label; it still takes some teleports for carries and some carries",
+      "not Cosmos 3, which was trained on this workflow with this prompt: it is right on 96% of held-out clips (it",
+      "tells what moves when and why, then the label; it still takes a few teleports for carries and a few carries",
       "for jumps). Point `COSMOS_REASONER_BACKEND` at a",
       "Cosmos 3 Reasoner for real footage.",
     ].join(" "),
