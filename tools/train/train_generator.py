@@ -127,12 +127,18 @@ def parse_args(argv=None):
     p.add_argument("--heads", type=int, default=4, help="attention heads")
     p.add_argument("--kv-heads", type=int, default=2, help="key/value heads")
     p.add_argument("--mlp", type=int, default=768, help="MLP intermediate size")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="decay of an exponential moving average of the transformer's weights, updated every step "
+                        "from the loaded ones; the final checkpoint holds the average, the periodic saves the last "
+                        "weights (0: off, the last weights; e.g. 0.999: about the last 1,000 steps)")
     p.add_argument("--grow-layers", type=int, default=0,
                    help="with --init: a deeper transformer of this many layers, the loaded ones kept and each new "
                         "one a copy of the layer before it with its output projections zeroed, so the grown model "
                         "starts with the loaded one's output (0: keep the loaded depth)")
     p.add_argument("--no-self-check", dest="self_check", action="store_false")
     a = p.parse_args(argv)
+    if not 0 <= a.ema < 1:
+        p.error(f"--ema: a decay in [0, 1) (0: off); got {a.ema}")
     if a.grow_layers and not a.init:
         p.error("--grow-layers: only with --init (a fresh model takes --layers)")
     if not 0 <= a.text_push_share <= 1:
@@ -909,6 +915,8 @@ def main():
             opt.load_state_dict(state["opt"])
         except Exception as e:  # a state from another configuration: a fresh optimizer
             log(f"optimizer state not loaded: {e}")
+    params = list(model.parameters())
+    ema = [p.detach().clone() for p in params] if a.ema else None
     n = lat.shape[0]
     t_start = time.time()
     budget = max(10.0, a.until - (t_start - T0) - a.tail_seconds)
@@ -936,6 +944,9 @@ def main():
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if ema:
+            with torch.no_grad():
+                torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - a.ema)
         step += 1
         if step % 10 == 0:
             per_mode = {}
@@ -957,16 +968,27 @@ def main():
     log(f"trained {step} steps in {time.time() - t_start:.0f} s ({(time.time() - t_start) / max(step, 1) * 1000:.0f} "
         f"ms a step)")
     model.eval()
-    # Per-mode loss on a fixed batch at fixed sigmas (for the log and the next session's comparison)
-    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
-        for m in MODES:
-            idx = list(range(min(64, n)))
-            for s in (0.3, 0.7):
-                b = batcher.make(idx, modes=[m] * len(idx), sigmas=torch.full((len(idx),), s, device=device),
-                                 drop=[False] * len(idx))
-                _, pv, pa, hv, ha = losses(model, b, domain_id)
-                log(f"loss {m} sigma {s}: vision {pv[hv > 0].mean().item() if hv.any() else float('nan'):.4f} "
-                    f"action {pa[ha > 0].mean().item() if ha.any() else float('nan'):.4f}")
+
+    def log_fixed_losses(tag):
+        """Per-mode loss on a fixed batch at fixed sigmas (for the log and the next session's comparison)."""
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+            for m in MODES:
+                idx = list(range(min(64, n)))
+                for s in (0.3, 0.7):
+                    b = batcher.make(idx, modes=[m] * len(idx), sigmas=torch.full((len(idx),), s, device=device),
+                                     drop=[False] * len(idx))
+                    _, pv, pa, hv, ha = losses(model, b, domain_id)
+                    log(f"loss {m} sigma {s}{tag}: vision "
+                        f"{pv[hv > 0].mean().item() if hv.any() else float('nan'):.4f} "
+                        f"action {pa[ha > 0].mean().item() if ha.any() else float('nan'):.4f}")
+
+    log_fixed_losses("")
+    if ema:
+        with torch.no_grad():
+            for p, e in zip(params, ema):
+                p.copy_(e)
+        info["ema"] = a.ema
+        log_fixed_losses(f" (EMA {a.ema:g}, the weights saved)")
     save_checkpoint(pipe, a.out, info)
     if a.state:
         save_state(a.state, pipe, opt, info)
