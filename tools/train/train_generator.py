@@ -129,8 +129,9 @@ def parse_args(argv=None):
     p.add_argument("--mlp", type=int, default=768, help="MLP intermediate size")
     p.add_argument("--ema", type=float, default=0.0,
                    help="decay of an exponential moving average of the transformer's weights, updated every step "
-                        "from the loaded ones; the final checkpoint holds the average, the periodic saves the last "
-                        "weights (0: off, the last weights; e.g. 0.999: about the last 1,000 steps)")
+                        "from the loaded ones; the final checkpoint (and --state's weights) holds the average, the "
+                        "periodic saves the last weights (0: off, the last weights; e.g. 0.999: about the last "
+                        "1,000 steps)")
     p.add_argument("--grow-layers", type=int, default=0,
                    help="with --init: a deeper transformer of this many layers, the loaded ones kept and each new "
                         "one a copy of the layer before it with its output projections zeroed, so the grown model "
@@ -897,6 +898,7 @@ def main():
         if ungrown is not None:
             log(f"self-check: grown vs loaded transformer, same batch (fp32; max diff / max |loaded|, vision and "
                 f"action): {check_grown(pipe.transformer, ungrown.to(device).float(), batcher, device, domain_id)}")
+            ungrown = None
         if bad:
             # Train through the model's own forward, one sample at a time: slow, but what the pipeline runs.
             log(f"self-check FAILED for {bad}: the batched forward is off; training through "
