@@ -18,6 +18,8 @@
  *   closed, Cosmos 3's convention; a checkpoint trained on data from before commit 92e9261, 0 open, reads
  *   near the truth's mean |1 − 2g| instead of its own error), next to the baseline of the mean chunk of 200 training seeds
  *   ({@link chunkError}).
+ * - image-to-video (`--modes i2v`): text-to-video's seeds, prompts and checker with the true clip's first frame
+ *   given, so the scene is drawn and only the named object's motion is judged.
  * - the VAE's ceiling for text-to-video (`--modes vae`): the same push seeds' true clips (H.264, as every input
  *   video) through the checkpoint's VAE alone — video-to-video with the clip's latent frames kept clean, so its
  *   frames are decode(encode(clip)) — and the same checker: what a transformer that drew the latents exactly would
@@ -218,8 +220,11 @@ export interface EvalSettings {
   out: string;
 }
 
-/** One text-to-video sample: the seed, what was prompted, the seconds of the call and the checker's verdict. */
-export type T2vRow = { mode: "t2v"; seed: number; target: string; seconds: number } & MotionVerdict;
+/**
+ * One text-to-video (or image-to-video) sample: the seed, what was prompted, the seconds of the call and the
+ * checker's verdict.
+ */
+export type T2vRow = { mode: "t2v" | "i2v"; seed: number; target: string; seconds: number } & MotionVerdict;
 
 /** A held-out push: its seed, its 17-frame sample at 10 fps and what text-to-video is judged on. */
 export interface PushSample {
@@ -244,10 +249,11 @@ export function pushSamples(count: number, offset: number): PushSample[] {
  * One text-to-video call as the evaluation makes it: 320×192 × 17 frames at 10 fps, `o`'s steps and guidance,
  * the noise seeded from the world seed; the MP4 written to `outputPath`.
  */
-export function generateT2v(prompt: string, seed: number, outputPath: string, o: EvalSettings) {
+export function generateT2v(prompt: string, seed: number, outputPath: string, o: EvalSettings, image?: string) {
   return generate({
     prompt,
     output: "video",
+    image,
     resolution: "256p",
     aspectRatio: "16:9",
     numFrames: 17,
@@ -261,16 +267,28 @@ export function generateT2v(prompt: string, seed: number, outputPath: string, o:
 
 /**
  * Text-to-video on the first `count` {@link pushSamples} from `offset`: the world's prompt of the seed, then
- * {@link followsDirection} on the decoded MP4.
+ * {@link followsDirection} on the decoded MP4. With `mode` "i2v", image-to-video: the same prompt with the true
+ * clip's first frame, so the scene is given and the figure measures the motion alone (text-to-video's misses
+ * split into drawing the scene and moving the named object).
  */
-export async function evalT2v(count: number, offset: number, o: EvalSettings): Promise<T2vRow[]> {
+export async function evalT2v(
+  count: number,
+  offset: number,
+  o: EvalSettings,
+  mode: "t2v" | "i2v" = "t2v",
+): Promise<T2vRow[]> {
   const rows: T2vRow[] = [];
   for (const { seed, sample, target } of pushSamples(count, offset)) {
+    let image: string | undefined;
+    if (mode === "i2v") {
+      image = join(o.out, `frame0_${seed}.png`);
+      writeFileSync(image, await pngOf(renderClip(sample).frames[0]));
+    }
     const t0 = performance.now();
-    const r = await generateT2v(generatorPrompt(sample), seed, join(o.out, `t2v_${seed}.mp4`), o);
+    const r = await generateT2v(generatorPrompt(sample), seed, join(o.out, `${mode}_${seed}.mp4`), o, image);
     const seconds = +((performance.now() - t0) / 1000).toFixed(1);
     const verdict = followsDirection(await framesOf(r.media.path, 17), target.color, target.direction);
-    rows.push({ mode: "t2v", seed, target: target.label, seconds, ...verdict });
+    rows.push({ mode, seed, target: target.label, seconds, ...verdict });
   }
   return rows;
 }
@@ -403,7 +421,7 @@ export async function evalChunks(
 const mean = (v: readonly number[]) => v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN;
 const secondsOf = (rows: readonly { seconds: number }[]) => mean(rows.map((r) => r.seconds));
 
-/** Text-to-video's summary: the fraction of samples whose object moved the prompted way. */
+/** Text-to-video's (or image-to-video's) summary: the fraction of samples whose object moved the prompted way. */
 export function summarizeT2v(rows: readonly T2vRow[]) {
   return { samples: rows.length, follows: mean(rows.map((r) => r.ok ? 1 : 0)), secondsPerCall: secondsOf(rows) };
 }
@@ -470,6 +488,7 @@ async function main(): Promise<void> {
     return rows;
   };
   if (modes.includes("t2v")) summary.t2v = summarizeT2v(print(await evalT2v(count, offset, o)));
+  if (modes.includes("i2v")) summary.i2v = summarizeT2v(print(await evalT2v(count, offset, o, "i2v")));
   if (modes.includes("vae")) summary.vae = summarizeVae(print(await evalVaeCeiling(count, offset, o)));
   if (modes.includes("fdyn")) summary.fdyn = summarizeFdyn(print(await evalFdyn(count, offset, o)));
   for (const mode of (["policy", "idyn"] as const).filter((m) => modes.includes(m))) {
