@@ -279,11 +279,7 @@ export async function evalT2v(
 ): Promise<T2vRow[]> {
   const rows: T2vRow[] = [];
   for (const { seed, sample, target } of pushSamples(count, offset)) {
-    let image: string | undefined;
-    if (mode === "i2v") {
-      image = join(o.out, `frame0_${seed}.png`);
-      writeFileSync(image, await pngOf(renderClip(sample).frames[0]));
-    }
+    const image = mode === "i2v" ? (await heldOutSample(seed, o.out)).image : undefined;
     const t0 = performance.now();
     const r = await generateT2v(generatorPrompt(sample), seed, join(o.out, `${mode}_${seed}.mp4`), o, image);
     const seconds = +((performance.now() - t0) / 1000).toFixed(1);
