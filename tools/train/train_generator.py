@@ -586,11 +586,21 @@ def loss_terms(pv, pa, batch):
     return loss, per_v.detach(), per_a.detach(), has_v, has_a
 
 
+def forward_batch(model, batch, domain_id):
+    """batched_forward on a Batcher.make batch: (vision, action) outputs."""
+    return batched_forward(model, batch["ids"], batch["und_lens"], batch["vision_in"], batch["vision_noisy"],
+                           batch["timesteps"], batch["action_in"], batch["action_noisy"], batch["action_present"],
+                           batch["positions"], domain_id)
+
+
 def losses(model, batch, domain_id):
-    pv, pa = batched_forward(model, batch["ids"], batch["und_lens"], batch["vision_in"], batch["vision_noisy"],
-                             batch["timesteps"], batch["action_in"], batch["action_noisy"], batch["action_present"],
-                             batch["positions"], domain_id)
-    return loss_terms(pv, pa, batch)
+    return loss_terms(*forward_batch(model, batch, domain_id), batch)
+
+
+def every_mode_batch(batcher, device):
+    """The self-checks' batch: one clip per mode, sigmas spread over 0.2-0.9, no text dropped."""
+    return batcher.make(list(range(len(MODES))), modes=list(MODES),
+                        sigmas=torch.linspace(0.2, 0.9, len(MODES), device=device), drop=[False] * len(MODES))
 
 
 def reference_forward(pipe, batch, b, fps, device, domain_id):
@@ -639,12 +649,8 @@ def reference_losses(pipe, batch, fps, device, domain_id):
 @torch.no_grad()
 def check_batched_forward(pipe, batcher, device, domain_id):
     """Our batched forward against Cosmos3OmniTransformer.forward with the pipeline's packing, fp32, every mode."""
-    model = pipe.transformer
-    batch = batcher.make(list(range(len(MODES))), modes=list(MODES),
-                         sigmas=torch.linspace(0.2, 0.9, len(MODES), device=device), drop=[False] * len(MODES))
-    pv, pa = batched_forward(model, batch["ids"], batch["und_lens"], batch["vision_in"], batch["vision_noisy"],
-                             batch["timesteps"], batch["action_in"], batch["action_noisy"], batch["action_present"],
-                             batch["positions"], domain_id)
+    batch = every_mode_batch(batcher, device)
+    pv, pa = forward_batch(pipe.transformer, batch, domain_id)
     worst = {}
     for b, m in enumerate(MODES):
         ref_v, ref_a = reference_forward(pipe, batch, b, batcher.pack.fps, device, domain_id)
@@ -683,12 +689,9 @@ def grow_depth(model, layers, cls):
 @torch.no_grad()
 def check_grown(grown, loaded, batcher, device, domain_id):
     """grow_depth's promise: the grown and the loaded transformer give the same output on a batch of every mode."""
-    batch = batcher.make(list(range(len(MODES))), modes=list(MODES),
-                         sigmas=torch.linspace(0.2, 0.9, len(MODES), device=device), drop=[False] * len(MODES))
-    args = [batch[k] for k in ("ids", "und_lens", "vision_in", "vision_noisy", "timesteps", "action_in",
-                               "action_noisy", "action_present", "positions")]
-    gv, ga = batched_forward(grown, *args, domain_id)
-    lv, la = batched_forward(loaded, *args, domain_id)
+    batch = every_mode_batch(batcher, device)
+    gv, ga = forward_batch(grown, batch, domain_id)
+    lv, la = forward_batch(loaded, batch, domain_id)
     rel = lambda x, y: (x - y).abs().max().item() / (y.abs().max().item() + 1e-6)  # noqa: E731
     return float(f"{rel(gv, lv):.3g}"), float(f"{rel(ga, la):.3g}")
 
@@ -948,7 +951,7 @@ def main():
         opt.step()
         if ema:
             with torch.no_grad():
-                torch._foreach_lerp_(ema, [p.detach() for p in params], 1.0 - a.ema)
+                torch._foreach_lerp_(ema, params, 1.0 - a.ema)
         step += 1
         if step % 10 == 0:
             per_mode = {}
