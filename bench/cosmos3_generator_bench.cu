@@ -13,7 +13,9 @@
 //   attention  the gen stream's joint attention of one layer alone at 256p / 480p (--shapes): queries = vision tokens,
 //            keys = [512 text | vision], 32 / 8 heads of 128, full, random f32 q/k/v of std 1: attention_cuda (the
 //            default path; COSMOS_ATTENTION_F32=1 makes it the f32 SIMT kernel) vs flash_attention_cuda (the
-//            Generator's tensor-core kernel), median of reps, TFLOP/s = 4 n_q n_kv hd heads / s, and their max |diff|.
+//            Generator's tensor-core kernel: "flash_path" says which, the wgmma one on an H200, then "flash_mma_*"
+//            times the mma.sync kernel too, COSMOS_FLASH=mma), median of reps, TFLOP/s = 4 n_q n_kv hd heads / s,
+//            and the max |diff| of attention_cuda and the default flash kernel.
 //   e2e      480p t2v, 35 steps + CFG 6: 2 prefills (cond, uncond) + 35 x (2 forward_gen + the CFG combine and a
 //            flow Euler update on the host) + decode. The update is Euler on the shifted flow sigmas (shift 10), not
 //            UniPC: the sampler's arithmetic is a few ms per step either way against ~2 forwards of ~1 s.
@@ -166,9 +168,18 @@ void bench_attention(const std::vector<std::string>& shapes, int reps) {
     const double t_ref = time_it([&] {
       attention_cuda(a.get(), q.get(), k.get(), v.get(), n_q, n_kv, kHeads, kKvHeads, kHd, 0, false, scale, ctx);
     });
-    const double t_flash = time_it([&] {
+    const std::string path = flash_attention_path(n_q, n_kv, kHd, false, ctx.stream);
+    auto flash = [&] {
       flash_attention_cuda(b.get(), q.get(), k.get(), v.get(), n_q, n_kv, kHeads, kKvHeads, kHd, 0, false, scale, ctx);
-    });
+    };
+    const double t_flash = time_it(flash);
+    double t_mma = t_flash;  // flash_attention.cu's mma.sync kernel, when the default is the wgmma one
+    if (path == "wgmma") {
+      setenv("COSMOS_FLASH", "mma", 1);
+      t_mma = time_it(flash);
+      unsetenv("COSMOS_FLASH");
+      flash();  // b holds the default kernel's output for the comparison below
+    }
     std::vector<float> ha(nq), hb(nq);
     cudaDeviceSynchronize();
     cudaMemcpy(ha.data(), a.get(), nq * 4, cudaMemcpyDeviceToHost);
@@ -180,10 +191,12 @@ void bench_attention(const std::vector<std::string>& shapes, int reps) {
     std::printf(
         "{\"row\": \"attention_gen_%s\", \"impl\": \"ours\", \"n_q\": %d, \"n_kv\": %d, "
         "\"attention_cuda_s\": %.5f, \"attention_cuda_tflops\": %.1f, \"attention_cuda_path\": \"%s\", "
-        "\"flash_s\": %.5f, \"flash_tflops\": %.1f, \"per_forward_36_layers_s\": [%.3f, %.3f], "
+        "\"flash_path\": \"%s\", \"flash_s\": %.5f, \"flash_tflops\": %.1f, \"flash_mma_s\": %.5f, "
+        "\"flash_mma_tflops\": %.1f, \"per_forward_36_layers_s\": [%.3f, %.3f], "
         "\"max_abs_diff\": %.3e, \"max_abs_ref\": %.3e}\n",
         s.name, n_q, n_kv, t_ref, flop / t_ref * 1e-12, f32 && *f32 && *f32 != '0' ? "f32 simt" : "attention.cu mma",
-        t_flash, flop / t_flash * 1e-12, 36 * t_ref, 36 * t_flash, diff, ref);
+        path.c_str(), t_flash, flop / t_flash * 1e-12, t_mma, flop / t_mma * 1e-12, 36 * t_ref, 36 * t_flash, diff,
+        ref);
     std::fflush(stdout);
   }
 }

@@ -23,8 +23,8 @@ common=()
 pids=()
 build() {  # build <compiler: nv|cxx> <file> -> appends the object to $common unless it is a driver
   local o="$out/obj/$(basename "$2").o" fl=("${NVFLAGS[@]}")
-  # ops/gemm_wgmma.cu (wgmma, setmaxnreg) exists only as sm_90a machine code, as in native/CMakeLists.txt.
-  [ "$(basename "$2")" = gemm_wgmma.cu ] && fl=(-std=c++17 -O3 -DCOSMOS_CUDA -gencode arch=compute_90a,code=sm_90a)
+  # ops/*_wgmma.cu (wgmma, setmaxnreg) exist only as sm_90a machine code, as in native/CMakeLists.txt.
+  [[ "$(basename "$2")" == *_wgmma.cu ]] && fl=(-std=c++17 -O3 -DCOSMOS_CUDA -gencode arch=compute_90a,code=sm_90a)
   if [ "$1" = nv ]; then "$NVCC" "${fl[@]}" -c "$2" -o "$o" & else "${CXX:-g++}" "${CXXFLAGS[@]}" -c "$2" -o "$o" & fi
   pids+=($!)
 }

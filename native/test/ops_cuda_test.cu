@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -384,7 +385,10 @@ void test_gemv_decode(int k, int m, bool bf16) {
 
 // flash_attention_cuda (ops/flash_attention.h, the Generator's tensor-core attention) vs attention_cpu on
 // random q/k/v of std 1: bf16 rounding of q, k, v and P against the unrounded f32 reference, bound 2e-2 of
-// max|ref| (the same rounding measured 2e-3 .. 6e-3 on attention.cu's mma path). Rows "flash".
+// max|ref| (the same rounding measured 2e-3 .. 6e-3 on attention.cu's mma path). Rows "flash", labelled with the
+// kernel that ran (flash_attention_path). A call the wgmma kernel takes runs a second time with COSMOS_FLASH=mma,
+// so both kernels are checked on every row they serve; on an sm_90 device full attention at head_dim 128 must take
+// the wgmma kernel (row "flash path": a build without its sm_90a object would silently keep mma.sync).
 void test_flash_attention(int n_q, int n_kv, int qh, int kvh, int hd, int q_off, bool causal) {
   auto q = randv((size_t)n_q * qh * hd), k = randv((size_t)n_kv * kvh * hd), v = randv((size_t)n_kv * kvh * hd);
   const float scale = 1.0f / std::sqrt((float)hd);
@@ -392,12 +396,28 @@ void test_flash_attention(int n_q, int n_kv, int qh, int kvh, int hd, int q_off,
   attention_cpu(ref.data(), q.data(), k.data(), v.data(), n_q, n_kv, qh, kvh, hd, q_off, causal, scale,
                 cosmos::CpuContext{});
   float *dq = up(q), *dk = up(k), *dv = up(v), *dout = (float*)pool->alloc(ref.size() * 4);
-  CUDA_CHECK(cudaMemset(dout, 0xff, ref.size() * 4));  // NaN: an output element never written fails the row
-  flash_attention_cuda(dout, dq, dk, dv, n_q, n_kv, qh, kvh, hd, q_off, causal, scale, ctx);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "nq=%d nkv=%d h=%d/%d hd=%d off=%d %s%s", n_q, n_kv, qh, kvh, hd, q_off,
-                causal ? "causal" : "full", flash_attention_supported(n_q, n_kv, hd) ? "" : " (fallback)");
-  report("flash", buf, ref, down(dout, ref.size()), 2e-2);
+  auto run = [&] {
+    const std::string path = flash_attention_path(n_q, n_kv, hd, causal, ctx.stream);
+    CUDA_CHECK(cudaMemset(dout, 0xff, ref.size() * 4));  // NaN: an output element never written fails the row
+    flash_attention_cuda(dout, dq, dk, dv, n_q, n_kv, qh, kvh, hd, q_off, causal, scale, ctx);
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "nq=%d nkv=%d h=%d/%d hd=%d off=%d %s [%s]", n_q, n_kv, qh, kvh, hd, q_off,
+                  causal ? "causal" : "full", path.c_str());
+    report("flash", buf, ref, down(dout, ref.size()), 2e-2);
+    return path;
+  };
+  const std::string path = run();
+  int dev = 0, major = 0, minor = 0;
+  CUDA_CHECK(cudaGetDevice(&dev));
+  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+  CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+  if (major == 9 && minor == 0 && !causal && hd == 128 && flash_attention_supported(n_q, n_kv, hd))
+    report_exact("flash path", "full hd 128 on sm_90", path == "wgmma", "ran " + path);
+  if (path == "wgmma") {
+    setenv("COSMOS_FLASH", "mma", 1);
+    run();
+    unsetenv("COSMOS_FLASH");
+  }
   pool->free(dq);
   pool->free(dk);
   pool->free(dv);
@@ -415,6 +435,11 @@ void test_flash_attention_rows() {
   test_flash_attention(64, 64, 2, 1, 96, 0, false);        // exactly one key tile, half a query tile, hd 96
   test_flash_attention(100, 90, 3, 3, 30, 5, true);        // hd 30 (padded to 32, odd dims), q_offset 5
   test_flash_attention(40, 300, 4, 2, 128, 260, true);     // n_q < 64: falls back to attention_cuda
+  // The wgmma kernel's edges (128 x 128 tiles): one whole tile; a single key (127 of 128 masked); many key tiles
+  // through both stages several times, GQA 4, ragged query tile; the offset is ignored by full attention.
+  test_flash_attention(128, 128, 1, 1, 128, 0, false);
+  test_flash_attention(200, 1, 2, 1, 128, 0, false);
+  test_flash_attention(1000, 2500, 8, 2, 128, 17, false);
 }
 
 // Device-length decode attention (the CUDA graph's kernel): vs attention_cpu and bit-identical to

@@ -4,7 +4,8 @@
 # with flash on for bf16 weights) and the bench's attention rows + transformer forward at 256p and 480p.
 #
 #   here:   bash tools/device/flash_check.sh prepare
-#           compiles (nvcc, sm_90) the new / changed engine sources (flash_attention.cu, attention_block.cu,
+#           compiles (nvcc, sm_90; ops/*_wgmma.cu for sm_90a, as the addon builds them) the new / changed engine
+#           sources (flash_attention.cu, flash_attention_wgmma.cu, gemm_wgmma.cu, attention_block.cu,
 #           cosmos3_transformer_cuda.cu) and the three drivers into native/build/flash, links them with the other
 #           engine objects of the addon's CUDA build (native/build/cmake-cuda, as generator_check.sh does) into
 #           .dev/flashbin (stripped). Nothing is built on the device.
@@ -20,14 +21,15 @@ prepare)
   out=native/build/flash
   mkdir -p "$out" .dev/flashbin
   NVFLAGS=(-std=c++17 -O3 -DCOSMOS_CUDA -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90)
+  SM90A=(-std=c++17 -O3 -DCOSMOS_CUDA -gencode arch=compute_90a,code=sm_90a)
   # Compiled here: this task's sources and any source whose addon object is missing or older than it (ops added
   # since the addon's last build); the rest is linked from cmake-cuda.
-  fresh=(ops/flash_attention.cu layers/attention_block.cu models/cosmos3_transformer_cuda.cu)
+  fresh=(ops/flash_attention.cu ops/flash_attention_wgmma.cu ops/gemm_wgmma.cu layers/attention_block.cu
+    models/cosmos3_transformer_cuda.cu)
   for f in $(find native/src -name '*.cu' -o -name '*.cc' | grep -v /binding/ | sort); do
     rel=${f#native/src/}
     o="$objs_root/$rel.o"
     case " ${fresh[*]} " in *" $rel "*) continue ;; esac
-    [ "$rel" = ops/gemm_wgmma.cu ] && continue  # the addon's own sm_90a object library, linked below
     { [ ! -f "$o" ] || [ "$f" -nt "$o" ]; } && fresh+=("$rel")
   done
   echo "compiled here: ${fresh[*]}"
@@ -38,12 +40,15 @@ prepare)
     while [ "$(jobs -rp | wc -l)" -ge 2 ]; do sleep 1; done
     o="$out/$(basename "$f").o"
     if [ ! -f "$o" ] || [ "$f" -nt "$o" ] || [ -n "$(find native/src -name '*.h' -newer "$o" | head -1)" ]; then
-      nice -n 10 nvcc "${NVFLAGS[@]}" -c "$f" -o "$o" & pids+=($!)
+      fl=("${NVFLAGS[@]}")
+      [[ $f == *_wgmma.cu ]] && fl=("${SM90A[@]}")
+      nice -n 10 nvcc "${fl[@]}" -Xptxas -v -c "$f" -o "$o" 2> "$o.ptxas" & pids+=($!)
     fi
   done
   rc=0
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
-  [ $rc = 0 ] || { echo "a source failed to compile" >&2; exit 1; }
+  [ $rc = 0 ] || { cat "$out"/*.ptxas | grep -i error >&2; echo "a source failed to compile" >&2; exit 1; }
+  grep -h -A2 "flash_wgmma_kernel" "$out/flash_attention_wgmma.cu.o.ptxas" | grep -E "registers|spill" | head -2
   objs=()
   for o in $(find "$objs_root" -name '*.o' -not -path '*/binding/*' | sort); do
     rel=${o#"$objs_root"/}
@@ -52,7 +57,6 @@ prepare)
     [ $skip = 0 ] && [ -f "native/src/${rel%.o}" ] && objs+=("$o")
   done
   for f in "${fresh[@]}"; do objs+=("$out/$(basename "$f").o"); done
-  objs+=($(find native/build/cmake-cuda/CMakeFiles/cosmos_wgmma.dir -name '*.o' 2> /dev/null))
   for f in "${drivers[@]}"; do
     name=$(basename "$f" .cu)
     nice -n 10 nvcc "${NVFLAGS[@]}" -o ".dev/flashbin/$name" "$out/$name.cu.o" "${objs[@]}" -lpthread &&

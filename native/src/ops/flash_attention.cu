@@ -11,6 +11,9 @@
 //      the 16-key PV step, so P never leaves registers.
 // head_dim is padded with zeros to DP (16, 32, 64, 80, 96 or 128); zero dims add nothing to q.k and the
 // padded output dims are not written.
+// On an H100 / H200 with the addon's sm_90a objects, full (non-causal) attention at head_dim 128 -- the Generator's
+// gen stream -- goes to ops/flash_attention_wgmma.cu instead (wgmma + TMA; flash_attention_path says which runs);
+// this kernel keeps causal calls, the other head dims and other GPUs.
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
@@ -20,10 +23,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 #include "../core/cuda_common.h"
 #include "attention.h"
+#include "flash_attention_wgmma.h"
 #include "mma_bf16.cuh"
 
 namespace {
@@ -59,6 +65,30 @@ __global__ void to_bf16_heads_kernel(__nv_bfloat16* dst, const float* src, int r
     uint4 pk =
         make_uint4(pack_bf16x2(x[0], x[1]), pack_bf16x2(x[2], x[3]), pack_bf16x2(x[4], x[5]), pack_bf16x2(x[6], x[7]));
     *reinterpret_cast<uint4*>(dst + e * 8) = pk;
+  }
+}
+
+// dst [heads][DP][rows_pad] bf16 <- src [rows][heads][hd] f32, i.e. v transposed per head for
+// flash_attention_wgmma (keys contiguous); zeros past rows and hd. One thread per 8 keys of one dim; the threads
+// of a warp take neighbouring dims, so each of their 8 reads is one coalesced row segment.
+__global__ void to_bf16_heads_t_kernel(__nv_bfloat16* dst, const float* src, int rows, int rows_pad, int heads, int hd,
+                                       int dp) {
+  const int chunks = rows_pad / 8;
+  const long long total = (long long)heads * chunks * dp;
+  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < total;
+       e += (long long)gridDim.x * blockDim.x) {
+    const int d = (int)(e % dp);
+    const long long hc = e / dp;
+    const int c = (int)(hc % chunks), h = (int)(hc / chunks);
+    float x[8];
+#pragma unroll
+    for (int t = 0; t < 8; ++t) {
+      const int r = c * 8 + t;
+      x[t] = (r < rows && d < hd) ? src[((long long)r * heads + h) * hd + d] : 0.f;
+    }
+    uint4 pk =
+        make_uint4(pack_bf16x2(x[0], x[1]), pack_bf16x2(x[2], x[3]), pack_bf16x2(x[4], x[5]), pack_bf16x2(x[6], x[7]));
+    *reinterpret_cast<uint4*>(dst + ((long long)h * dp + d) * rows_pad + c * 8) = pk;
   }
 }
 
@@ -216,13 +246,33 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
 }
 
+// transposed false: to_bf16_heads_kernel, true: to_bf16_heads_t_kernel (the same element count).
 void convert(__nv_bfloat16* dst, const float* src, int rows, int rows_pad, int heads, int hd, int dp,
-             cudaStream_t stream) {
+             cudaStream_t stream, bool transposed = false) {
   const long long total = (long long)heads * rows_pad * (dp / 8);
   const int threads = 256;
   const long long blocks = std::min<long long>((total + threads - 1) / threads, 132LL * 16);
-  to_bf16_heads_kernel<<<(unsigned)blocks, threads, 0, stream>>>(dst, src, rows, rows_pad, heads, hd, dp);
+  if (transposed)
+    to_bf16_heads_t_kernel<<<(unsigned)blocks, threads, 0, stream>>>(dst, src, rows, rows_pad, heads, hd, dp);
+  else
+    to_bf16_heads_kernel<<<(unsigned)blocks, threads, 0, stream>>>(dst, src, rows, rows_pad, heads, hd, dp);
   CUDA_CHECK_LAUNCH();
+}
+
+// The Hopper path (ops/flash_attention_wgmma.h): full attention at head_dim 128, operands padded to its 128 x 128
+// tiles, v transposed.
+void launch_wgmma(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
+                  int kv_heads, float scale, const cosmos::CudaContext& ctx) {
+  constexpr int T = cosmos::kFlashWgmmaTile, D = cosmos::kFlashWgmmaHeadDim;
+  const int nq_pad = (n_q + T - 1) / T * T, nkv_pad = (n_kv + T - 1) / T * T;
+  cosmos::CudaPool& pool = cosmos::workspace_pool(ctx, "flash_attention_cuda");
+  cosmos::DeviceBuffer<__nv_bfloat16> qb(pool, (size_t)q_heads * nq_pad * D), kb(pool, (size_t)kv_heads * nkv_pad * D),
+      vt(pool, (size_t)kv_heads * nkv_pad * D);
+  convert(qb.get(), q, n_q, nq_pad, q_heads, D, D, ctx.stream);
+  convert(kb.get(), k, n_kv, nkv_pad, kv_heads, D, D, ctx.stream);
+  convert(vt.get(), v, n_kv, nkv_pad, kv_heads, D, D, ctx.stream, true);
+  cosmos::flash_attention_wgmma(out, qb.get(), kb.get(), vt.get(), n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads,
+                                scale * 1.4426950408889634f, ctx.stream);
 }
 
 template <int DP>
@@ -252,14 +302,28 @@ bool flash_attention_supported(int n_q, int n_kv, int head_dim) {
   return n_q >= 64 && n_kv > 0 && head_dim > 0 && head_dim <= 128;
 }
 
+const char* flash_attention_path(int n_q, int n_kv, int head_dim, bool causal, cudaStream_t stream) {
+  if (!flash_attention_supported(n_q, n_kv, head_dim)) return "attention_cuda";
+  const char* env = std::getenv("COSMOS_FLASH");
+  const bool mma_forced = env && std::strcmp(env, "mma") == 0;
+  if (!causal && head_dim == cosmos::kFlashWgmmaHeadDim && !mma_forced && cosmos::flash_attention_wgmma_available(stream))
+    return "wgmma";
+  return "mma.sync";
+}
+
 void flash_attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
                           int kv_heads, int head_dim, int q_offset, bool causal, float scale,
                           const cosmos::CudaContext& ctx) {
   if (n_q <= 0) return;
   if (kv_heads <= 0 || q_heads % kv_heads != 0)
     throw std::runtime_error("flash_attention_cuda: q_heads % kv_heads != 0");
-  if (!flash_attention_supported(n_q, n_kv, head_dim)) {
+  const char* path = flash_attention_path(n_q, n_kv, head_dim, causal, ctx.stream);
+  if (path[0] == 'a') {  // "attention_cuda"
     attention_cuda(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+    return;
+  }
+  if (path[0] == 'w') {  // "wgmma"
+    launch_wgmma(out, q, k, v, n_q, n_kv, q_heads, kv_heads, scale, ctx);
     return;
   }
   if (head_dim <= 16)

@@ -14,9 +14,14 @@
 // attention_cuda): n_q >= 64, n_kv > 0 and head_dim <= 128.
 bool flash_attention_supported(int n_q, int n_kv, int head_dim);
 
+// Which kernel flash_attention_cuda runs for this call: "wgmma" (ops/flash_attention_wgmma.h: full attention at
+// head_dim 128 on an sm_90a build and an H100/H200; COSMOS_FLASH=mma turns it off), "mma.sync" (the kernel of
+// flash_attention.cu) or "attention_cuda" (the shape is not supported).
+const char* flash_attention_path(int n_q, int n_kv, int head_dim, bool causal, cudaStream_t stream);
+
 // Workspace from ctx.pool: bf16 copies of q, k, v, head-major and zero-padded to the tiles
-// ((n_q + 127) * q_heads + 2 * (n_kv + 63) * kv_heads) * padded head_dim * 2 bytes, given back once
-// the kernels are enqueued.
+// ((n_q + 127) * q_heads + 2 * (n_kv + 63) * kv_heads) * padded head_dim * 2 bytes (the wgmma path pads the
+// keys to 128), given back once the kernels are enqueued.
 void flash_attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
                           int kv_heads, int head_dim, int q_offset, bool causal, float scale,
                           const cosmos::CudaContext& ctx);

@@ -1,0 +1,230 @@
+// flash_attention_wgmma (see the header): FlashAttention-3's block structure, written from the PTX ISA, without its
+// intra-warpgroup pipelining (the two consumer warpgroups overlap each other's softmax and products instead).
+//  * A block serves 128 queries of one q head: warpgroup 0 is the producer, warpgroups 1 and 2 consume 64 query
+//    rows each. Why not ops/flash_attention.cu's mma.sync kernel: mma.sync reaches ~240 TFLOP/s on the H200, where
+//    wgmma (a warpgroup's 64 x N x 16 product from shared memory, issued asynchronously) is what Hopper's peak
+//    needs.
+//  * One producer thread copies the Q tile once and, per 128-key tile, K and V^T with TMA in the 128-byte swizzle
+//    that wgmma reads directly; two stages, so tile t+1 lands while tile t is used. "full" mbarriers count the
+//    bytes, "empty" ones the consumer warps done with a stage.
+//  * S = Q K^T: 8 wgmma m64n128k16 from shared memory (head_dim 128 = 8 k16 steps; a 128-byte swizzle row holds
+//    64 dims, so a tile is two 16 KiB halves). The online softmax runs on S in registers (f32, log2 domain); the
+//    probabilities, packed to bf16 pairs, are already wgmma's register A fragment, so O += P V is 8 more wgmmas
+//    with A from registers and V^T from shared memory.
+#ifndef COSMOS_CUDA
+#define COSMOS_CUDA 1
+#endif
+#include "flash_attention_wgmma.h"
+
+#include <atomic>
+#include <cstdint>
+
+#include "../core/cuda_common.h"
+#include "wgmma_sm90.cuh"
+
+// Built for plain sm_90 the kernel is empty, which leaves the device helpers unreferenced: expected.
+#pragma nv_diag_suppress 177
+
+namespace {
+using namespace cosmos::sm90;
+using cosmos::fast_exp2;
+using cosmos::pack_bf16x2;
+
+constexpr int kD = cosmos::kFlashWgmmaHeadDim;
+constexpr int kBM = cosmos::kFlashWgmmaTile;  // queries per block
+constexpr int kBN = cosmos::kFlashWgmmaTile;  // keys per tile
+constexpr int kStages = 2;
+constexpr int kThreads = 3 * 128;            // producer + 2 consumer warpgroups
+constexpr int kHalf = 128 * 128;             // bytes of 128 rows x 64 bf16 (one swizzled half of a tile)
+constexpr int kTileBytes = 2 * kHalf;        // 128 rows x 128 bf16
+constexpr int kBarriers = 1 + 3 * kStages;   // full Q; full K, full V, empty per stage
+constexpr int kSmem = (1 + 2 * kStages) * kTileBytes + kBarriers * 8 + 1024;  // +1024: align the tiles to 1024
+static_assert(kSmem <= 227 * 1024, "shared memory per block");
+
+__device__ int g_flash_wgmma_built;  // set by the probe kernel: 1 when this object carries sm_90a code
+
+__global__ void flash_wgmma_probe_kernel() {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  g_flash_wgmma_built = 1;
+#else
+  g_flash_wgmma_built = 0;
+#endif
+}
+
+// Descriptor of k16 step kk (0..7) of a [128 rows][128] tile stored as two swizzled halves: dims (or keys) 0-63 in
+// the first half, 64-127 in the second; inside a half a k16 step is 32 bytes further (as ops/gemm_wgmma.cu).
+__device__ __forceinline__ uint64_t tile_desc(uint32_t tile, int kk) {
+  return sw128_desc(tile + (kk >> 2) * kHalf + (kk & 3) * 32);
+}
+
+__global__ void __launch_bounds__(kThreads, 1)
+    flash_wgmma_kernel(const __grid_constant__ CUtensorMap tma_q, const __grid_constant__ CUtensorMap tma_k,
+                       const __grid_constant__ CUtensorMap tma_vt, float* __restrict__ out, int n_q, int n_kv,
+                       int nq_pad, int nkv_pad, int q_heads, int kv_heads, float scale_log2) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  extern __shared__ unsigned char smem_raw[];
+  const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
+  const uint32_t sq = base, sk0 = sq + kTileBytes, sv0 = sk0 + kStages * kTileBytes;
+  const uint32_t full_q = sv0 + kStages * kTileBytes, full_k0 = full_q + 8, full_v0 = full_k0 + 8 * kStages,
+                 empty0 = full_v0 + 8 * kStages;
+  const int wg = threadIdx.x / 128;
+  const int q0 = blockIdx.x * kBM, h = blockIdx.y, kh = h / (q_heads / kv_heads);
+  const int n_tiles = (n_kv + kBN - 1) / kBN;
+  if (threadIdx.x == 0) {
+    mbar_init(full_q, 1);
+#pragma unroll
+    for (int s = 0; s < kStages; ++s) {
+      mbar_init(full_k0 + 8 * s, 1);  // the producer's arrive.expect_tx (+ the copies' bytes)
+      mbar_init(full_v0 + 8 * s, 1);
+      mbar_init(empty0 + 8 * s, 8);  // one arrive per consumer warp
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  if (wg == 0) {  // ------------------------------------------------ producer
+    setmaxnreg_dec<24>();
+    if (threadIdx.x == 0) {
+      const int qrow = h * nq_pad + q0, krow = kh * nkv_pad, vrow = kh * kD;
+      mbar_expect_tx(full_q, kTileBytes);
+      tma_load_2d(sq, &tma_q, 0, qrow, full_q);
+      tma_load_2d(sq + kHalf, &tma_q, 64, qrow, full_q);
+      for (int t = 0; t < n_tiles; ++t) {
+        const int s = t % kStages, j0 = t * kBN;
+        mbar_wait(empty0 + 8 * s, ((t / kStages) & 1) ^ 1);
+        const uint32_t fk = full_k0 + 8 * s, fv = full_v0 + 8 * s;
+        const uint32_t kt = sk0 + s * kTileBytes, vt = sv0 + s * kTileBytes;
+        mbar_expect_tx(fk, kTileBytes);  // K first: S = Q K^T can start before V has landed
+        tma_load_2d(kt, &tma_k, 0, krow + j0, fk);
+        tma_load_2d(kt + kHalf, &tma_k, 64, krow + j0, fk);
+        mbar_expect_tx(fv, kTileBytes);
+        tma_load_2d(vt, &tma_vt, j0, vrow, fv);
+        tma_load_2d(vt + kHalf, &tma_vt, j0 + 64, vrow, fv);
+      }
+    }
+  } else {  // ------------------------------------------------------- consumers
+    setmaxnreg_inc<240>();
+    const int c = wg - 1, warp = (threadIdx.x / 32) & 3, lane = threadIdx.x & 31, tig = lane & 3;
+    const uint32_t qa = sq + c * 64 * 128;  // this warpgroup's 64 query rows inside each half of the Q tile
+    // Accumulator layout of m64n128 (per warp 16 rows): [4j + {0,1}] at row lane/4, keys (or dims) 8j + 2(lane%4)
+    // + {0,1}; [4j + {2,3}] eight rows below. So this thread's rows are r and r + 8, each spread over a quad.
+    float o[64], sc[64];
+#pragma unroll
+    for (int i = 0; i < 64; ++i) o[i] = 0.f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+    mbar_wait(full_q, 0);
+    for (int t = 0; t < n_tiles; ++t) {
+      const int s = t % kStages, j0 = t * kBN;
+      const uint32_t parity = (t / kStages) & 1, kt = sk0 + s * kTileBytes, vt = sv0 + s * kTileBytes;
+      mbar_wait(full_k0 + 8 * s, parity);
+      fence_regs(sc);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < kD / 16; ++kk) wgmma_m64n128k16(sc, tile_desc(qa, kk), tile_desc(kt, kk), kk != 0);
+      wgmma_commit();
+      wgmma_wait<0>();
+      fence_regs(sc);
+      if (j0 + kBN > n_kv) {  // the last tile: keys past n_kv (zero padding) get no weight
+#pragma unroll
+        for (int j = 0; j < 16; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            if (j0 + 8 * j + 2 * tig + (e & 1) >= n_kv) sc[4 * j + e] = -INFINITY;
+      }
+      // Online softmax, log2 domain: scale > 0 keeps the max where it is, so the max is taken on raw scores.
+#pragma unroll
+      for (int rr = 0; rr < 2; ++rr) {
+        float mx = -INFINITY;
+#pragma unroll
+        for (int j = 0; j < 16; ++j) mx = fmaxf(mx, fmaxf(sc[4 * j + 2 * rr], sc[4 * j + 2 * rr + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float m_new = fmaxf(m[rr], mx * scale_log2);
+        const float m_use = m_new == -INFINITY ? 0.f : m_new;
+        const float alpha = fast_exp2(m[rr] - m_use);  // 0 on the first tile
+        float sum = 0.f;
+#pragma unroll
+        for (int j = 0; j < 16; ++j) {
+          const float p0 = fast_exp2(fmaf(sc[4 * j + 2 * rr], scale_log2, -m_use));
+          const float p1 = fast_exp2(fmaf(sc[4 * j + 2 * rr + 1], scale_log2, -m_use));
+          sc[4 * j + 2 * rr] = p0;
+          sc[4 * j + 2 * rr + 1] = p1;
+          sum += p0 + p1;
+        }
+        l[rr] = l[rr] * alpha + sum;  // this thread's part of the row sum; the quad is summed at the end
+        m[rr] = m_new;
+#pragma unroll
+        for (int j = 0; j < 16; ++j) {
+          o[4 * j + 2 * rr] *= alpha;
+          o[4 * j + 2 * rr + 1] *= alpha;
+        }
+      }
+      // P as A fragments: keys 16kk..16kk+15 are the accumulator's n8 blocks 2kk and 2kk+1.
+      uint32_t pa[8][4];
+#pragma unroll
+      for (int kk = 0; kk < 8; ++kk) {
+        pa[kk][0] = pack_bf16x2(sc[8 * kk + 0], sc[8 * kk + 1]);
+        pa[kk][1] = pack_bf16x2(sc[8 * kk + 2], sc[8 * kk + 3]);
+        pa[kk][2] = pack_bf16x2(sc[8 * kk + 4], sc[8 * kk + 5]);
+        pa[kk][3] = pack_bf16x2(sc[8 * kk + 6], sc[8 * kk + 7]);
+      }
+      mbar_wait(full_v0 + 8 * s, parity);
+      fence_regs(o);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < kBN / 16; ++kk) wgmma_m64n128k16_rs(o, pa[kk], tile_desc(vt, kk), 1);
+      wgmma_commit();
+      wgmma_wait<0>();
+      fence_regs(o);
+      if (lane == 0) mbar_arrive(empty0 + 8 * s);  // this warp is done with stage s
+    }
+#pragma unroll
+    for (int rr = 0; rr < 2; ++rr) {
+      float L = l[rr];
+      L += __shfl_xor_sync(0xffffffffu, L, 1);
+      L += __shfl_xor_sync(0xffffffffu, L, 2);
+      const int i = q0 + c * 64 + warp * 16 + (lane >> 2) + 8 * rr;
+      if (i >= n_q) continue;
+      const float inv = L > 0.f ? 1.0f / L : 0.f;
+      float* orow = out + ((long long)i * q_heads + h) * kD + 2 * tig;
+#pragma unroll
+      for (int j = 0; j < 16; ++j)
+        *reinterpret_cast<float2*>(orow + 8 * j) = make_float2(o[4 * j + 2 * rr] * inv, o[4 * j + 2 * rr + 1] * inv);
+    }
+  }
+#else
+  (void)n_q, (void)n_kv, (void)nq_pad, (void)nkv_pad, (void)q_heads, (void)kv_heads, (void)scale_log2, (void)out;
+#endif
+}
+}  // namespace
+
+namespace cosmos {
+
+bool flash_attention_wgmma_available(cudaStream_t stream) {
+  static std::atomic<int> state{-1};
+  return sm90a_kernels_available(state, stream, [] {
+    flash_wgmma_probe_kernel<<<1, 1>>>();
+    if (cudaGetLastError() != cudaSuccess) return 0;  // no sm_90a image in this build
+    int built = 0;
+    return cudaMemcpyFromSymbol(&built, g_flash_wgmma_built, sizeof(int)) == cudaSuccess ? built : 0;
+  });
+}
+
+void flash_attention_wgmma(float* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb, const __nv_bfloat16* vt,
+                           int n_q, int n_kv, int nq_pad, int nkv_pad, int q_heads, int kv_heads, float scale_log2,
+                           cudaStream_t stream) {
+  static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once
+    CUDA_CHECK(cudaFuncSetAttribute(flash_wgmma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+    return true;
+  }();
+  (void)attr;
+  const CUtensorMap mq = tma_map_bf16_sw128(qb, q_heads * nq_pad, kD, kBM, "flash_attention_wgmma q"),
+                    mk = tma_map_bf16_sw128(kb, kv_heads * nkv_pad, kD, kBN, "flash_attention_wgmma k"),
+                    mv = tma_map_bf16_sw128(vt, kv_heads * kD, nkv_pad, kD, "flash_attention_wgmma v^T");
+  const dim3 grid(nq_pad / kBM, q_heads);
+  flash_wgmma_kernel<<<grid, kThreads, kSmem, stream>>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads,
+                                                        kv_heads, scale_log2);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace cosmos

@@ -1,0 +1,34 @@
+// flash_attention_wgmma: full (non-causal) attention at head_dim 128 on Hopper tensor cores (wgmma + TMA), the
+// Generator's joint attention of tens of thousands of queries over [und | gen] keys. It runs on the bf16 operands
+// flash_attention_cuda (ops/flash_attention.h) prepares and is reached through it, which keeps the f32 contract of
+// attention.h (CPU twin: attention_cpu). Numerics as flash_attention.h: q, k, v and the probabilities in bf16, f32
+// accumulation and f32 online softmax.
+//
+// Needs sm_90a machine code (wgmma, setmaxnreg): built like ops/gemm_wgmma.cu, as its own -gencode
+// arch=compute_90a,code=sm_90a object (native/CMakeLists.txt). Built for anything else the kernel is empty and
+// flash_attention_wgmma_available() says false, so flash_attention_cuda keeps its mma.sync kernel.
+#pragma once
+#ifdef COSMOS_CUDA
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+namespace cosmos {
+
+constexpr int kFlashWgmmaHeadDim = 128;
+constexpr int kFlashWgmmaTile = 128;  // queries per block, keys per tile: the bf16 operands' padding
+
+// True when this build carries the sm_90a kernel and the device is compute capability 9.0 (probed once per
+// process; during a graph capture an unprobed call answers false).
+bool flash_attention_wgmma_available(cudaStream_t stream);
+
+// out f32 [n_q][q_heads][128] = softmax(q k^T * scale) v over all n_kv keys, GQA (q_heads % kv_heads == 0), enqueued on
+// `stream`. Operands, bf16, zero-padded to whole tiles (nq_pad, nkv_pad multiples of kFlashWgmmaTile):
+//   qb [q_heads][nq_pad][128], kb [kv_heads][nkv_pad][128], vt [kv_heads][128][nkv_pad] (v transposed: wgmma reads
+//   both of its shared-memory operands k-contiguous, and for P V the k dimension is the key).
+// scale_log2 = scale * log2(e). Throws std::runtime_error when the driver cannot encode the TMA descriptors.
+void flash_attention_wgmma(float* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb, const __nv_bfloat16* vt,
+                           int n_q, int n_kv, int nq_pad, int nkv_pad, int q_heads, int kv_heads, float scale_log2,
+                           cudaStream_t stream);
+
+}  // namespace cosmos
+#endif
