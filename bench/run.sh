@@ -77,8 +77,9 @@ prepare() {
   local NVFLAGS=("${NVBASE[@]}" -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90)
   # .cc files through nvcc too (g++ underneath, with CUDA's include path), with the addon's C++ flags.
   local CXXFLAGS=(-std=c++17 -O2 -DCOSMOS_CUDA -Xcompiler -pthread)
-  # A wgmma kernel exists only as sm_90a SASS (native/CMakeLists.txt builds ops/gemm_wgmma.cu for sm_90a alone,
-  # never sm_90 SASS or compute_90 PTX): the same here for any source with wgmma instructions.
+  # A wgmma kernel exists only as sm_90a SASS (native/CMakeLists.txt builds ops/*_wgmma.cu for sm_90a alone, never
+  # sm_90 SASS or compute_90 PTX): the same here, by the same file-name rule (their wgmma instructions live in
+  # ops/wgmma_sm90.cuh, so the sources themselves need not spell them).
   local SM90A=("${NVBASE[@]}" -gencode arch=compute_90a,code=sm_90a)
   local srcs=() engine_objs=() pids=() f o
   mapfile -t srcs < <(cd "$snap" && find native/src \( -name '*.cu' -o -name '*.cc' \) -not -path '*/binding/*' | sort)
@@ -88,7 +89,7 @@ prepare() {
     [[ $f == native/* ]] && engine_objs+=("$o")
     up_to_date "$o" && continue
     while [ "$(jobs -rp | wc -l)" -ge 2 ]; do sleep 0.5; done
-    if [[ $f == *.cu ]] && grep -q 'wgmma.mma_async' "$snap/$f"; then
+    if [[ $f == *_wgmma.cu ]]; then
       compile "${SM90A[@]}" -- "$snap/$f" "$o" &
     elif [[ $f == *.cu ]]; then
       compile "${NVFLAGS[@]}" -- "$snap/$f" "$o" &

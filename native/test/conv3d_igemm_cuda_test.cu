@@ -1,5 +1,6 @@
 // conv3d_igemm_cuda (ops/conv3d_igemm.h) on the GPU — run on the device machine by tools/device/vae_conv_check.sh:
-//   check  the Wan VAE's conv kinds at their real channel counts on small frames (ragged rows and cout, zero and
+//   check  the Wan VAE's conv kinds at their real channel counts on small frames (rows labelled with the kernel:
+//          wgmma on an H200, mma.sync with COSMOS_VAE_CONV=mma) (ragged rows and cout, zero and
 //          real histories, several launches per call, f32 and bf16 output, an unaligned output): vs the host
 //          emulation of the kernel (same bf16 operands: only the summation order differs, <= 1e-4 of max |out|)
 //          and vs conv3d_cpu on the f32 operands (<= 2e-2 of max |out|, the bf16 rounding); cin 12 is refused.
@@ -7,8 +8,9 @@
 //          conv3d_cuda's im2col + matmul_cuda path (COSMOS_VAE_CONV=im2col), ms and TFLOP/s, and their difference
 //   vae    the Wan2.2 decoder (random bf16 weights): a 2 x 2-latent decode vs the CPU model (<= 5e-2 of max |out|),
 //          then decode time at 480x832 for each latent-frame count given (5 = 17 frames, 48 = 189), JSON rows;
-//          the conv path is COSMOS_VAE_CONV's (read once per process: the script runs it twice); the im2col run
-//          writes the first count's video to /tmp, the igemm run compares its own with it (<= 2e-2 of max |out|)
+//          the conv path is COSMOS_VAE_CONV's (read once per process: the script runs it twice); the run with
+//          COSMOS_VAE_CONV set (im2col, or mma: igemm on mma.sync) writes the first count's video to /tmp, the default
+//          run (igemm, wgmma on an H200) compares its own with it (<= 2e-2 of max |out|)
 // Usage: conv3d_igemm_cuda_test check | time | vae [T...]. Exit 1 on any failure.
 #include <algorithm>
 #include <chrono>
@@ -139,8 +141,9 @@ void check() {
       CUDA_CHECK(cudaMemcpy(got.data(), o, nout * 4, cudaMemcpyDeviceToHost));
     }
     // bf16 outputs may differ by one bf16 step where the f32 sums straddle a rounding boundary.
-    row(c.name + ": vs emulation", max_rel_diff(got, emu), c.out_bf16 ? 8e-3 : 1e-4);
-    row(c.name + ": vs conv3d_cpu f32", max_rel_diff(got, ref), 2e-2);
+    const std::string kern = std::string(" [") + conv3d_igemm_kernel(stream.get()) + "]";
+    row(c.name + kern + ": vs emulation", max_rel_diff(got, emu), c.out_bf16 ? 8e-3 : 1e-4);
+    row(c.name + kern + ": vs conv3d_cpu f32", max_rel_diff(got, ref), 2e-2);
     for (void* p : {(void*)dx, (void*)dh, (void*)db, (void*)dw, (void*)dout})
       if (p) CUDA_CHECK(cudaFree(p));
   }
@@ -250,7 +253,8 @@ WanVaeConfig wan22() {
 
 void vae(const std::vector<int>& frame_counts) {
   const char* e = std::getenv("COSMOS_VAE_CONV");
-  const std::string conv = e && std::string(e) == "im2col" ? "im2col" : "igemm";
+  const bool reference_run = e && *e;  // COSMOS_VAE_CONV=im2col or mma: the run the default one is compared with
+  const std::string conv = e && std::string(e) == "im2col" ? "im2col" : std::string("igemm ") + conv3d_igemm_kernel(nullptr);
   const WanVaeConfig cfg = wan22();
   auto g = WanVaeCuda::random(cfg, WType::BF16, 5, 0.02f);
   {  // the real decoder on a tiny latent vs the CPU model (f32 weights, the same draws)
@@ -278,7 +282,7 @@ void vae(const std::vector<int>& frame_counts) {
     if (!finite) ++failures;
     if (T == frame_counts.front()) {  // the two processes' videos of the first count: written, then compared
       const std::string path = "/tmp/conv3d_igemm_vae_T" + std::to_string(T) + ".f32";
-      if (conv == "im2col") {
+      if (reference_run) {
         if (FILE* f = std::fopen(path.c_str(), "wb")) {
           std::fwrite(video.data(), 4, video.size(), f);
           std::fclose(f);
@@ -288,7 +292,7 @@ void vae(const std::vector<int>& frame_counts) {
         const size_t n = std::fread(ref.data(), 4, ref.size(), f);
         std::fclose(f);
         if (n == ref.size())
-          row("480x832 decode of " + std::to_string(cfg.frames_for(T)) + " frames: igemm vs im2col (rel)",
+          row("480x832 decode of " + std::to_string(cfg.frames_for(T)) + " frames: " + conv + " vs the COSMOS_VAE_CONV run (rel)",
               max_rel_diff(video, ref), 2e-2);
       }
     }

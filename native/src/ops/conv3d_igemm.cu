@@ -1,5 +1,6 @@
 // conv3d_igemm on the GPU: weight repack, bf16 input window, implicit-GEMM kernel. See conv3d_igemm.h.
-// conv3d_cuda calls it by default (COSMOS_VAE_CONV=im2col: not); checked by tools/device/vae_conv_check.sh.
+// conv3d_cuda calls it by default (COSMOS_VAE_CONV=im2col: not); checked by tools/device/vae_conv_check.sh. On an
+// H100 / H200 the launches go to ops/conv3d_igemm_wgmma.cu, the same tiles on wgmma (COSMOS_VAE_CONV=mma: not).
 //
 // The kernel is matmul_cuda's mma.sync GEMM (ops/matmul.cu: 128x128x64 tiles, 8 warps of 64x32, 3 cp.async
 // stages, XOR swizzle, ldmatrix) with the A-tile copies gathering conv taps instead of reading a matrix: each
@@ -16,9 +17,13 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 #include "../core/cuda_common.h"
+#include "conv3d_igemm_tiles.cuh"
+#include "conv3d_igemm_wgmma.h"
 #include "mma_bf16.cuh"
 
 namespace {
@@ -34,9 +39,8 @@ constexpr int kTileBytes = BM * BK * 2;          // 16 KiB per operand tile (BM 
 constexpr int kSmem = kStages * 2 * kTileBytes;  // 96 KiB: two blocks per SM
 static_assert(BM == BN && BK == 64 && BM == 128, "the copy assignment and the warp layout assume 128x128x64");
 
-// Byte offset of 16-byte chunk `chunk` of tile row `row`: chunk c of row r sits at c ^ (r & 7), so the 8 rows an
-// ldmatrix reads and the 8 chunks a warp's cp.async writes fall on distinct bank groups.
-__device__ __forceinline__ int swz(int row, int chunk) { return row * (BK * 2) + ((chunk ^ (row & 7)) << 4); }
+using cosmos::igemm_swz;
+static_assert(kThreads == cosmos::IgemmTileCopier::kThreads, "the copy assignment is for 256 threads");
 
 // out [M, cout] (f32 or bf16) = gather(win) [M, taps*cin] · wp [cout, taps*cin]^T (+ bias). Block (bx, by):
 // rows [bx*BM, +BM), channels [by*BN, +BN); blockIdx.x walks the pixels so the resident blocks share weight tiles.
@@ -50,32 +54,10 @@ __global__ void __launch_bounds__(kThreads, 2)
   const int row0 = blockIdx.x * BM, col0 = blockIdx.y * BN;
   const int ktiles = g.ktiles();
 
-  // Copy assignment: rows ld_r + 32 i (i < 4) of both tiles, chunk ld_c.
-  const int ld_r = tid >> 3, ld_c = tid & 7;
-  IgemmRowOrigin org[4];
-  bool rok[4];
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const int r = row0 + ld_r + 32 * i;
-    rok[i] = r < M;
-    org[i] = rok[i] ? cosmos::igemm_row_origin(g, r) : IgemmRowOrigin{};
-  }
-  // load() is called for k-tiles 0, 1, 2, ... in order: the next one's tap is stepped, not divided out.
-  IgemmKTile next = cosmos::igemm_ktile(g, 0);
+  cosmos::IgemmTileCopier copier(g, row0, col0, M);
   auto load = [&](int stage) {
-    const IgemmKTile k = next;
-    cosmos::igemm_ktile_next(g, next);
-    const int ci = k.ci0 + ld_c * 8;
     unsigned char* sa = smem + stage * 2 * kTileBytes;
-    unsigned char* sb = sa + kTileBytes;
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int r = ld_r + 32 * i;
-      const long long ao = rok[i] ? cosmos::igemm_a_offset(g, org[i], k, ci) : -1;
-      const long long bo = cosmos::igemm_b_offset(g, col0 + r, k.tap, ci);
-      cosmos::cp_async16_zfill(sa + swz(r, ld_c), ao >= 0 ? win + ao : win, ao >= 0);
-      cosmos::cp_async16_zfill(sb + swz(r, ld_c), bo >= 0 ? wp + bo : wp, bo >= 0);
-    }
+    copier.load(g, sa, sa + kTileBytes, win, wp);
   };
 
   float acc[4][4][4];
@@ -112,11 +94,11 @@ __global__ void __launch_bounds__(kThreads, 2)
       uint32_t a[4][4], b[4][2];
 #pragma unroll
       for (int i = 0; i < 4; ++i)
-        cosmos::ldsm_x4(a[i][0], a[i][1], a[i][2], a[i][3], sa + swz(a_row + 16 * i, 2 * kk + a_kc));
+        cosmos::ldsm_x4(a[i][0], a[i][1], a[i][2], a[i][3], sa + igemm_swz(a_row + 16 * i, 2 * kk + a_kc));
 #pragma unroll
       for (int j = 0; j < 2; ++j)
         cosmos::ldsm_x4(b[2 * j][0], b[2 * j][1], b[2 * j + 1][0], b[2 * j + 1][1],
-                        sb + swz(b_row + 16 * j, 2 * kk + b_kc));
+                        sb + igemm_swz(b_row + 16 * j, 2 * kk + b_kc));
 #pragma unroll
       for (int i = 0; i < 4; ++i)
 #pragma unroll
@@ -126,39 +108,17 @@ __global__ void __launch_bounds__(kThreads, 2)
   cosmos::cp_async_wait<0>();
 
   // Epilogue from the accumulators: c0, c1 at (lane/4, 2*(lane%4) + {0,1}) of each 16x8 tile, c2, c3 eight rows
-  // below; pairs as one store when `pair` (cout even, out aligned for it).
-  const int cout = g.cout;
+  // below.
 #pragma unroll
   for (int j = 0; j < 4; ++j) {
     const int c = col0 + wn * 32 + j * 8 + (lane & 3) * 2;
-    if (c >= cout) continue;
-    const bool c1ok = c + 1 < cout;
-    const float b0 = bias ? bias[c] : 0.f, b1 = (bias && c1ok) ? bias[c + 1] : 0.f;
+    if (c >= g.cout) continue;
 #pragma unroll
     for (int i = 0; i < 4; ++i)
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const int r = row0 + wm * 64 + i * 16 + (lane >> 2) + h * 8;
-        if (r >= M) continue;
-        const float v0 = acc[i][j][2 * h] + b0, v1 = acc[i][j][2 * h + 1] + b1;
-        const long long at = (long long)r * cout + c;
-        if (kOutBf16) {
-          bf16* o = static_cast<bf16*>(out) + at;
-          if (pair) {
-            *reinterpret_cast<uint32_t*>(o) = cosmos::pack_bf16x2(v0, v1);
-          } else {
-            o[0] = __float2bfloat16_rn(v0);
-            if (c1ok) o[1] = __float2bfloat16_rn(v1);
-          }
-        } else {
-          float* o = static_cast<float*>(out) + at;
-          if (pair) {
-            *reinterpret_cast<float2*>(o) = make_float2(v0, v1);
-          } else {
-            o[0] = v0;
-            if (c1ok) o[1] = v1;
-          }
-        }
+        if (r < M) cosmos::igemm_store_pair<kOutBf16>(out, bias, g.cout, pair, r, c, acc[i][j][2 * h], acc[i][j][2 * h + 1]);
       }
   }
 }
@@ -176,6 +136,12 @@ __global__ void igemm_cast_kernel(bf16* __restrict__ dst, const float* __restric
     dst[i] = __float2bfloat16_rn(src[i]);
 }
 }  // namespace
+
+const char* conv3d_igemm_kernel(cudaStream_t stream) {
+  const char* e = std::getenv("COSMOS_VAE_CONV");
+  if (e && std::strcmp(e, "mma") == 0) return "mma.sync";
+  return cosmos::conv3d_igemm_wgmma_available(stream) ? "wgmma" : "mma.sync";
+}
 
 void conv3d_igemm_cuda(void* out, bool out_bf16, const float* hist, int n_hist, const float* x, int t, int h, int w,
                        const void* wgt_bf16, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
@@ -205,6 +171,7 @@ void conv3d_igemm_cuda(void* out, bool out_bf16, const float* hist, int n_hist, 
   const size_t frame = (size_t)h * w * d.cin, out_frame = (size_t)plane * d.cout, esz = out_bf16 ? 2 : 4;
   cosmos::DeviceBuffer<bf16> win(pool, (size_t)cosmos::igemm_window_frames(d, per) * frame);
   const bool pair = d.cout % 2 == 0 && reinterpret_cast<uintptr_t>(out) % (2 * esz) == 0;
+  const bool wgmma = conv3d_igemm_kernel(s)[0] == 'w';
   for (int o0 = 0; o0 < ot; o0 += per) {
     const int frames = std::min(per, ot - o0), nv = cosmos::igemm_window_frames(d, frames), v0 = o0 * d.st;
     for (int i = 0; i < nv; ++i) {
@@ -221,7 +188,9 @@ void conv3d_igemm_cuda(void* out, bool out_bf16, const float* hist, int n_hist, 
     const int M = (int)(frames * plane);
     dim3 grid(cosmos::ceil_div(M, BM), cosmos::ceil_div(d.cout, BN));
     void* o = static_cast<unsigned char*>(out) + (size_t)o0 * out_frame * esz;
-    if (out_bf16)
+    if (wgmma)
+      cosmos::conv3d_igemm_wgmma_launch(o, out_bf16, win.get(), packed.get(), bias, g, M, pair, s);
+    else if (out_bf16)
       conv3d_igemm_kernel<true><<<grid, kThreads, kSmem, s>>>(o, win.get(), packed.get(), bias, g, M, pair);
     else
       conv3d_igemm_kernel<false><<<grid, kThreads, kSmem, s>>>(o, win.get(), packed.get(), bias, g, M, pair);

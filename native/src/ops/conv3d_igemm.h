@@ -161,6 +161,9 @@ void conv3d_igemm_emulate_cpu(float* out, const float* hist, int n_hist, const f
 // [out_t, out_h, out_w, cout], or bf16 when out_bf16. Workspaces (packed weight, bf16 window) from ctx.pool.
 // Throws std::invalid_argument when !conv3d_igemm_supported(d). window_cap_bytes bounds the bf16 window of one
 // launch (tests pass a small one to run several launches on small frames).
+// Which kernel conv3d_igemm_cuda launches: "wgmma" (ops/conv3d_igemm_wgmma.h, on an sm_90 device with the sm_90a
+// object) or "mma.sync" (conv3d_igemm.cu's; also where COSMOS_VAE_CONV=mma).
+const char* conv3d_igemm_kernel(cudaStream_t stream);
 void conv3d_igemm_cuda(void* out, bool out_bf16, const float* hist, int n_hist, const float* x, int t, int h, int w,
                        const void* wgt_bf16, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
                        size_t window_cap_bytes = cosmos::kIgemmWindowCapBytes);
