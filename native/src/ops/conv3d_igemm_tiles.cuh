@@ -36,18 +36,23 @@ struct IgemmTileCopier {
     }
     next = igemm_ktile(g, 0);
   }
-  // The next k-tile into sa (A: 128 pixels x 64 channels of one tap) and sb (B: 128 output channels x the same k).
+  // The next k-tile into sa (A: 128 pixels x 64 channels of one tap) and sb (B: kBRows output channels x the same
+  // k, 128 or 256).
+  template <int kBRows = 128>
   __device__ __forceinline__ void load(const IgemmGeometry& g, unsigned char* sa, unsigned char* sb,
                                        const __nv_bfloat16* win, const __nv_bfloat16* wp) {
+    static_assert(kBRows % 32 == 0 && kBRows >= 128, "B rows: whole passes of 32, at least A's 128");
     const IgemmKTile k = next;
     igemm_ktile_next(g, next);
     const int ci = k.ci0 + ld_c * 8;
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < kBRows / 32; ++i) {
       const int r = ld_r + 32 * i;
-      const long long ao = rok[i] ? igemm_a_offset(g, org[i], k, ci) : -1;
+      if (i < 4) {
+        const long long ao = rok[i] ? igemm_a_offset(g, org[i], k, ci) : -1;
+        cp_async16_zfill(sa + igemm_swz(r, ld_c), ao >= 0 ? win + ao : win, ao >= 0);
+      }
       const long long bo = igemm_b_offset(g, col0 + r, k.tap, ci);
-      cp_async16_zfill(sa + igemm_swz(r, ld_c), ao >= 0 ? win + ao : win, ao >= 0);
       cp_async16_zfill(sb + igemm_swz(r, ld_c), bo >= 0 ? wp + bo : wp, bo >= 0);
     }
   }

@@ -25,5 +25,9 @@ bool conv3d_igemm_wgmma_available(cudaStream_t stream);
 void conv3d_igemm_wgmma_launch(void* out, bool out_bf16, const __nv_bfloat16* win, const __nv_bfloat16* wp,
                                const float* bias, const IgemmGeometry& g, int M, bool pair, cudaStream_t stream);
 
+// Whether a launch uses 128 x 256 tiles (cout >= 256; COSMOS_VAE_CONV_WIDE=N moves the threshold, 0 turns them off)
+// rather than 128 x 128.
+bool conv3d_igemm_wgmma_wide(int cout);
+
 }  // namespace cosmos
 #endif
