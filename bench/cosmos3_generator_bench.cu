@@ -29,11 +29,13 @@
 //            Text lengths: --text-tokens (t2v) / --policy-text-tokens / --fdyn-text-tokens (the shell passes the
 //            lengths diffusers' pipeline tokenized, so both sides attend over the same sequence). Positions are
 //            shaped as the pipeline's (text 0..n-1, vision (t + n + 15000, h, w), actions after); their values do
-//            not change the work. Peak = weights + both pools' high-water marks.
+//            not change the work. Peak = both pools' high-water marks (the weights are in them).
 //
-// Peak = weight bytes + the pools' peak bytes (the pools only grow; the rows run in increasing size, so each row's
-// peak is its own); the VAE's pool peak counts its activations only, so its input and output (f32, on the GPU for
-// the call) are added. Ours is host in / host out per call as the engine runs it (the decoded video is copied to
+// Peak of a transformer row = its pool's peak bytes: the model's weights live in that pool (CudaWeightStore allocates
+// from it; random weights are never shared blocks), so the pool's high-water mark is weights + activations (until
+// 2026-12-01 the weights were added once more: rows before then read 27.17 GiB high). The pools only grow and the
+// rows run in increasing size, so each row's peak is its own. The VAE's last_run_peak_bytes counts its activations
+// only, so its weights, input and output (f32, on the GPU for the call) are added. Ours is host in / host out per call as the engine runs it (the decoded video is copied to
 // the host inside the timed decode; diffusers' stays on the GPU). VAE rows: --vae-shapes picks 480p / 720p,
 // --vae-720p-latent-frames N decodes fewer latent frames at 720p (the row says how many), --vae-deadline S aborts a
 // decode after S seconds through the VAE's abort flag and reports the chunks done and the time per chunk (row
@@ -218,7 +220,7 @@ void bench_forward(Cosmos3TransformerCuda& m, const std::vector<std::string>& sh
     }
     bool finite = true;
     for (float v : r.velocity) finite = finite && std::isfinite(v);
-    const double peak = gib((double)m.weight_bytes() + m.pool().peak_bytes());
+    const double peak = gib((double)m.pool().peak_bytes());  // weights included (the header)
     std::printf("{\"row\": \"transformer_forward_%s\", \"impl\": \"ours\", \"s\": %.4f, \"times\": [", s.name,
                 median(gen));
     for (int i = 0; i < reps; ++i) std::printf("%s%.4f", i ? ", " : "", gen[i]);
@@ -332,7 +334,7 @@ void bench_e2e(Cosmos3TransformerCuda& m, WanVaeCuda& vae, int steps, float guid
       "{\"row\": \"e2e_t2v_480p_35steps_cfg\", \"impl\": \"ours\", \"s\": %.2f, \"steps\": %d, "
       "\"frames\": %d, \"finite\": %s, \"peak_gib\": %.2f, \"note\": \"host Euler update, not UniPC\"}\n",
       sec, steps, vae.config().frames_for(r.T), finite ? "true" : "false",
-      gib((double)m.weight_bytes() + m.pool().peak_bytes() + vae.weight_bytes() + vae.last_run_peak_bytes() +
+      gib((double)m.pool().peak_bytes() + vae.weight_bytes() + vae.last_run_peak_bytes() +
           4.0 * (r.latents.size() + video.size())));
   std::fflush(stdout);
 }
@@ -443,7 +445,7 @@ void bench_engine(Cosmos3Generator& g, const std::vector<EngineRun>& runs) {
         "\"note\": \"Cosmos3Generator::generate: prefill, UniPC loop (latents in the pool between steps), "
         "encode of frame 0 where clean, VAE decode\"}\n",
         e.name.c_str(), sec, denoise_end, steps_done, e.guidance, e.text_tokens, e.latent_t * hp * wp, e.action_len,
-        res.frames, res.height, res.width, finite ? "true" : "false", gib((double)g.weight_bytes() + pool_peak));
+        res.frames, res.height, res.width, finite ? "true" : "false", gib(pool_peak));  // weights are in the pools
     std::fflush(stdout);
   }
 }
