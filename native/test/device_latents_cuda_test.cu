@@ -38,6 +38,17 @@
 
 using namespace cosmos;
 using namespace cosmos::runtime;
+
+namespace {
+// Host -> device, landed before the model's stream reads it. A cudaMemcpy from pageable memory may return before its
+// DMA reaches the device, and the models' streams do not wait for the legacy stream (CudaStream is non-blocking), so a
+// kernel on them could read the buffer half written: that race, not the engine, made encode_device differ from
+// encode in 3,456 floats (it vanished under compute-sanitizer, which serialises the work; 2026-12-01).
+void upload_landed(float* dst, const float* src, size_t count) {
+  CUDA_CHECK(cudaMemcpy(dst, src, count * sizeof(float), cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaDeviceSynchronize());
+}
+}  // namespace
 using cosmos3_test::FixtureCase;
 using test_util::failures;
 using test_util::max_abs_diff;
@@ -153,7 +164,7 @@ void vae_rows(Models& m, const std::string& root) {
       const std::string what = std::string(k) + " chunk " + std::to_string(chunk);
       const auto host = g.decode(z.data(), T, h, w, opt);
       DeviceBuffer<float> dz(pool, z.size()), dv(pool, host.size());
-      CUDA_CHECK(cudaMemcpy(dz.get(), z.data(), z.size() * 4, cudaMemcpyHostToDevice));
+      upload_landed(dz.get(), z.data(), z.size());
       g.decode_device(dz.get(), T, h, w, dv.get(), opt);
       std::vector<float> via_pool(host.size()), to_host(host.size());
       CUDA_CHECK(cudaMemcpy(via_pool.data(), dv.get(), host.size() * 4, cudaMemcpyDeviceToHost));
@@ -168,7 +179,7 @@ void vae_rows(Models& m, const std::string& root) {
     const int F = (int)s[2], H = (int)s[3], W = (int)s[4];
     const auto host = g.encode(video.data(), F, H, W);
     DeviceBuffer<float> dvid(pool, video.size()), dz(pool, host.size());
-    CUDA_CHECK(cudaMemcpy(dvid.get(), video.data(), video.size() * 4, cudaMemcpyHostToDevice));
+    upload_landed(dvid.get(), video.data(), video.size());
     g.encode_device(dvid.get(), F, H, W, dz.get());
     std::vector<float> dev(host.size());
     CUDA_CHECK(cudaMemcpy(dev.data(), dz.get(), host.size() * 4, cudaMemcpyDeviceToHost));
@@ -184,7 +195,7 @@ void vae_rows(Models& m, const std::string& root) {
   {
     const auto host = m.avae_gpu->decode(lat.data(), T);
     DeviceBuffer<float> dl(apool, lat.size());
-    CUDA_CHECK(cudaMemcpy(dl.get(), lat.data(), lat.size() * 4, cudaMemcpyHostToDevice));
+    upload_landed(dl.get(), lat.data(), lat.size());
     row("AVAE decode_device == decode (differing floats)", bit_diff(m.avae_gpu->decode_device(dl.get(), T), host), 0);
     row("AVAE decode vs diffusers", max_abs_diff(host, read_tensor(*ar, "avae.wave")), 1e-4);
   }
