@@ -14,7 +14,6 @@
 #endif
 #include "conv3d_igemm_wgmma.h"
 
-#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 
@@ -56,16 +55,6 @@ template <>
 struct Wgmma<256> {
   static __device__ __forceinline__ void run(float (&d)[128], uint64_t a, uint64_t b) { wgmma_m64n256k16(d, a, b, 1); }
 };
-
-__device__ int g_conv_wgmma_built;  // set by the probe kernel: 1 when this object carries sm_90a code
-
-__global__ void conv_wgmma_probe_kernel() {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  g_conv_wgmma_built = 1;
-#else
-  g_conv_wgmma_built = 0;
-#endif
-}
 
 template <bool kOutBf16, int BN>
 __global__ void __launch_bounds__(kThreads, Tile<BN>::kBlocksPerSm)
@@ -131,15 +120,7 @@ __global__ void __launch_bounds__(kThreads, Tile<BN>::kBlocksPerSm)
 
 namespace cosmos {
 
-bool conv3d_igemm_wgmma_available(cudaStream_t stream) {
-  static std::atomic<int> state{-1};
-  return sm90a_kernels_available(state, stream, [] {
-    conv_wgmma_probe_kernel<<<1, 1>>>();
-    if (cudaGetLastError() != cudaSuccess) return 0;  // no sm_90a image in this build
-    int built = 0;
-    return cudaMemcpyFromSymbol(&built, g_conv_wgmma_built, sizeof(int)) == cudaSuccess ? built : 0;
-  });
-}
+bool conv3d_igemm_wgmma_available(cudaStream_t stream) { return this_object_sm90a_available(stream); }
 
 void conv3d_igemm_wgmma_launch(void* out, bool out_bf16, const bf16* win, const bf16* wp, const float* bias,
                                const IgemmGeometry& g, int M, bool pair, cudaStream_t stream) {

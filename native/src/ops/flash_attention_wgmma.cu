@@ -16,7 +16,6 @@
 #endif
 #include "flash_attention_wgmma.h"
 
-#include <atomic>
 #include <cstdint>
 
 #include "../core/cuda_common.h"
@@ -40,16 +39,6 @@ constexpr int kTileBytes = 2 * kHalf;        // 128 rows x 128 bf16
 constexpr int kBarriers = 1 + 3 * kStages;   // full Q; full K, full V, empty per stage
 constexpr int kSmem = (1 + 2 * kStages) * kTileBytes + kBarriers * 8 + 1024;  // +1024: align the tiles to 1024
 static_assert(kSmem <= 227 * 1024, "shared memory per block");
-
-__device__ int g_flash_wgmma_built;  // set by the probe kernel: 1 when this object carries sm_90a code
-
-__global__ void flash_wgmma_probe_kernel() {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  g_flash_wgmma_built = 1;
-#else
-  g_flash_wgmma_built = 0;
-#endif
-}
 
 // Descriptor of k16 step kk (0..7) of a [128 rows][128] tile stored as two swizzled halves: dims (or keys) 0-63 in
 // the first half, 64-127 in the second; inside a half a k16 step is 32 bytes further (as ops/gemm_wgmma.cu).
@@ -200,15 +189,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 
 namespace cosmos {
 
-bool flash_attention_wgmma_available(cudaStream_t stream) {
-  static std::atomic<int> state{-1};
-  return sm90a_kernels_available(state, stream, [] {
-    flash_wgmma_probe_kernel<<<1, 1>>>();
-    if (cudaGetLastError() != cudaSuccess) return 0;  // no sm_90a image in this build
-    int built = 0;
-    return cudaMemcpyFromSymbol(&built, g_flash_wgmma_built, sizeof(int)) == cudaSuccess ? built : 0;
-  });
-}
+bool flash_attention_wgmma_available(cudaStream_t stream) { return this_object_sm90a_available(stream); }
 
 void flash_attention_wgmma(float* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb, const __nv_bfloat16* vt,
                            int n_q, int n_kv, int nq_pad, int nkv_pad, int q_heads, int kv_heads, float scale_log2,

@@ -19,7 +19,6 @@
 #endif
 #include "gemm_wgmma.h"
 
-#include <atomic>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -78,16 +77,6 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int
   const int r = t - g * per_group;
   tr = first + r % rows;
   tc = r / rows;
-}
-
-__device__ int g_wgmma_built;  // set by the probe kernel: 1 when this object carries sm_90a code
-
-__global__ void wgmma_probe_kernel() {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  g_wgmma_built = 1;
-#else
-  g_wgmma_built = 0;
-#endif
 }
 
 template <int BM, int BN, int NC, int STAGES, bool PINGPONG>
@@ -277,15 +266,7 @@ bool gemm_wgmma_shape_ok(const void* a, const void* b, int n, int k, int m) {
   return n >= 128 && k >= kBK && k % kBK == 0 && m >= 1 && al16(a) && al16(b);
 }
 
-bool gemm_wgmma_available(cudaStream_t stream) {
-  static std::atomic<int> state{-1};
-  return sm90::sm90a_kernels_available(state, stream, [] {
-    wgmma_probe_kernel<<<1, 1>>>();
-    if (cudaGetLastError() != cudaSuccess) return 0;  // no sm_90a image in this build: no kernel for the device
-    int built = 0;
-    return cudaMemcpyFromSymbol(&built, g_wgmma_built, sizeof(int)) == cudaSuccess ? built : 0;
-  });
-}
+bool gemm_wgmma_available(cudaStream_t stream) { return this_object_sm90a_available(stream); }
 
 void gemm_wgmma(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias, int n, int k, int m,
                 WgmmaVariant variant, const CudaContext& ctx) {

@@ -188,12 +188,10 @@ inline CUtensorMap tma_map_bf16_sw128(const __nv_bfloat16* ptr, int rows, int k,
   return map;
 }
 
-// Whether a file's sm_90a kernels can run: the current device is compute capability 9.0 and `run_probe` (a lambda
-// that launches the file's probe kernel, which stores 1 only where __CUDA_ARCH_FEAT_SM90_ALL, and returns what it
-// stored, or 0 on any error) says the object carries sm_90a code, so a build without it reports false instead of
-// running empty kernels. Answered once per `state` (-1: not probed yet). The probe (a launch and a synchronous copy)
-// is not allowed while `stream` is being captured into a graph, so a first call during capture answers false
-// without probing and a later call probes.
+// Whether a file's sm_90a kernels can run (its own probe, below): the current device is compute capability 9.0 and
+// the object carries sm_90a code, so a build without it reports false instead of running empty kernels. Answered
+// once per `state` (-1: not probed yet). The probe (a launch and a synchronous copy) is not allowed while `stream` is
+// being captured into a graph, so a first call during capture answers false without probing and a later call probes.
 template <class RunProbe>
 bool sm90a_kernels_available(std::atomic<int>& state, cudaStream_t stream, RunProbe run_probe) {
   const int known = state.load();
@@ -214,3 +212,28 @@ bool sm90a_kernels_available(std::atomic<int>& state, cudaStream_t stream, RunPr
 }
 
 }  // namespace cosmos::sm90
+
+// The probe of the including object (each ops/*_wgmma.cu is its own CUDA module, compiled apart: one built for plain
+// sm_90 by some script must not be trusted because another carries sm_90a), in that file's anonymous namespace.
+namespace {
+__device__ int g_sm90a_built;  // set by the probe kernel: 1 when this object carries sm_90a code
+
+__global__ void sm90a_probe_kernel() {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  g_sm90a_built = 1;
+#else
+  g_sm90a_built = 0;
+#endif
+}
+
+// True when the current device is sm_90 and this object's kernels were built for sm_90a (probed once per object).
+bool this_object_sm90a_available(cudaStream_t stream) {
+  static std::atomic<int> state{-1};
+  return cosmos::sm90::sm90a_kernels_available(state, stream, [] {
+    sm90a_probe_kernel<<<1, 1>>>();
+    if (cudaGetLastError() != cudaSuccess) return 0;  // no sm_90a image in this build: no kernel for the device
+    int built = 0;
+    return cudaMemcpyFromSymbol(&built, g_sm90a_built, sizeof(int)) == cudaSuccess ? built : 0;
+  });
+}
+}  // namespace
