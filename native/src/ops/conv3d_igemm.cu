@@ -171,7 +171,7 @@ void conv3d_igemm_cuda(void* out, bool out_bf16, const float* hist, int n_hist, 
   const size_t frame = (size_t)h * w * d.cin, out_frame = (size_t)plane * d.cout, esz = out_bf16 ? 2 : 4;
   cosmos::DeviceBuffer<bf16> win(pool, (size_t)cosmos::igemm_window_frames(d, per) * frame);
   const bool pair = d.cout % 2 == 0 && reinterpret_cast<uintptr_t>(out) % (2 * esz) == 0;
-  const bool wgmma = conv3d_igemm_kernel(s)[0] == 'w';
+  const bool wgmma = std::strcmp(conv3d_igemm_kernel(s), "wgmma") == 0;
   for (int o0 = 0; o0 < ot; o0 += per) {
     const int frames = std::min(per, ot - o0), nv = cosmos::igemm_window_frames(d, frames), v0 = o0 * d.st;
     for (int i = 0; i < nv; ++i) {

@@ -318,11 +318,11 @@ void flash_attention_cuda(float* out, const float* q, const float* k, const floa
   if (kv_heads <= 0 || q_heads % kv_heads != 0)
     throw std::runtime_error("flash_attention_cuda: q_heads % kv_heads != 0");
   const char* path = flash_attention_path(n_q, n_kv, head_dim, causal, ctx.stream);
-  if (path[0] == 'a') {  // "attention_cuda"
+  if (std::strcmp(path, "attention_cuda") == 0) {
     attention_cuda(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
     return;
   }
-  if (path[0] == 'w') {  // "wgmma"
+  if (std::strcmp(path, "wgmma") == 0) {
     launch_wgmma(out, q, k, v, n_q, n_kv, q_heads, kv_heads, scale, ctx);
     return;
   }
