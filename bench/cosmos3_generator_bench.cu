@@ -35,12 +35,14 @@
 // from it; random weights are never shared blocks), so the pool's high-water mark is weights + activations (until
 // 2026-12-01 the weights were added once more: rows before then read 27.17 GiB high). The pools only grow and the
 // rows run in increasing size, so each row's peak is its own. The VAE's last_run_peak_bytes counts its activations
-// only, so its weights, input and output (f32, on the GPU for the call) are added. Ours is host in / host out per call as the engine runs it (the decoded video is copied to
-// the host inside the timed decode; diffusers' stays on the GPU). VAE rows: --vae-shapes picks 480p / 720p,
-// --vae-720p-latent-frames N decodes fewer latent frames at 720p (the row says how many), --vae-deadline S aborts a
-// decode after S seconds through the VAE's abort flag and reports the chunks done and the time per chunk (row
-// "partial": true). The row "device_used" closes every run: cudaMemGetInfo's used bytes minus those at start (the
-// pools keep their blocks, so after forward 720p + VAE 720p in one process it is the 720p run's footprint).
+// only, so its weights, input and output (f32, on the GPU for the call) are added. Ours is host in / host out per call
+// as the engine runs it (the decoded video is copied to the host inside the timed decode; diffusers' stays on the GPU).
+// VAE rows: --vae-shapes picks 480p / 720p, --vae-720p-latent-frames N decodes fewer latent frames at 720p (the row
+// says how many), --vae-deadline S aborts a decode after S seconds through the VAE's abort flag and reports the chunks
+// done and the time per chunk (row "partial": true). The row "device_used" closes every run: cudaMemGetInfo's used
+// bytes minus those at start (the pools keep their blocks, so after forward 720p + VAE 720p in one process it is the
+// 720p run's footprint).
+//
 // Usage (device): cosmos3_generator_bench [forward] [attention] [vae] [e2e] [engine] [--reps N]
 //   [--shapes 256p,480p] [--no-720p-vae] [--vae-shapes 480p,720p] [--vae-720p-latent-frames N] [--vae-deadline S]
 //   [--engine-runs t2v480,policy,fdyn] [--text-tokens N] [--policy-text-tokens N] [--fdyn-text-tokens N]

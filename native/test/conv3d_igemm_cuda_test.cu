@@ -254,7 +254,8 @@ WanVaeConfig wan22() {
 void vae(const std::vector<int>& frame_counts) {
   const char* e = std::getenv("COSMOS_VAE_CONV");
   const bool reference_run = e && *e;  // COSMOS_VAE_CONV=im2col or mma: the run the default one is compared with
-  const std::string conv = e && std::string(e) == "im2col" ? "im2col" : std::string("igemm ") + conv3d_igemm_kernel(nullptr);
+  const std::string conv =
+      e && std::string(e) == "im2col" ? "im2col" : std::string("igemm ") + conv3d_igemm_kernel(nullptr);
   const WanVaeConfig cfg = wan22();
   auto g = WanVaeCuda::random(cfg, WType::BF16, 5, 0.02f);
   {  // the real decoder on a tiny latent vs the CPU model (f32 weights, the same draws)
@@ -292,7 +293,8 @@ void vae(const std::vector<int>& frame_counts) {
         const size_t n = std::fread(ref.data(), 4, ref.size(), f);
         std::fclose(f);
         if (n == ref.size())
-          row("480x832 decode of " + std::to_string(cfg.frames_for(T)) + " frames: " + conv + " vs the COSMOS_VAE_CONV run (rel)",
+          row("480x832 decode of " + std::to_string(cfg.frames_for(T)) + " frames: " + conv +
+                  " vs the COSMOS_VAE_CONV run (rel)",
               max_rel_diff(video, ref), 2e-2);
       }
     }

@@ -13,9 +13,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
-#include <cstdlib>
 #include <string>
 #include <vector>
 

@@ -118,7 +118,8 @@ __global__ void __launch_bounds__(kThreads, 2)
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
         const int r = row0 + wm * 64 + i * 16 + (lane >> 2) + h * 8;
-        if (r < M) cosmos::igemm_store_pair<kOutBf16>(out, bias, g.cout, pair, r, c, acc[i][j][2 * h], acc[i][j][2 * h + 1]);
+        if (r < M)
+          cosmos::igemm_store_pair<kOutBf16>(out, bias, g.cout, pair, r, c, acc[i][j][2 * h], acc[i][j][2 * h + 1]);
       }
   }
 }

@@ -14,7 +14,9 @@ namespace cosmos {
 // Byte offset of 16-byte chunk `chunk` of tile row `row` (128-byte rows): chunk c of row r sits at c ^ (r & 7), so
 // the 8 rows an ldmatrix reads and the 8 chunks a warp's cp.async writes fall on distinct bank groups. From a
 // 1024-byte aligned base this is also exactly wgmma's 128-byte swizzle (the pattern repeats every 8 rows).
-__device__ __forceinline__ int igemm_swz(int row, int chunk) { return row * (kIgemmBK * 2) + ((chunk ^ (row & 7)) << 4); }
+__device__ __forceinline__ int igemm_swz(int row, int chunk) {
+  return row * (kIgemmBK * 2) + ((chunk ^ (row & 7)) << 4);
+}
 
 // One thread's share of a block's tile copies: rows ld_r + 32 i (i < 4) of both tiles, chunk ld_c (8 channels).
 // Its rows' origins are worked out once; load() is called for k-tiles 0, 1, 2, ... in order, so the next one's tap
@@ -61,8 +63,8 @@ struct IgemmTileCopier {
 // out[r, c], out[r, c + 1] (f32 or bf16 [M, cout]) = v0, v1 plus the bias, for c < cout (c + 1 checked); one store
 // of the pair when `pair` (cout even, out aligned for it).
 template <bool kOutBf16>
-__device__ __forceinline__ void igemm_store_pair(void* out, const float* bias, int cout, bool pair, int r, int c, float v0,
-                                                 float v1) {
+__device__ __forceinline__ void igemm_store_pair(void* out, const float* bias, int cout, bool pair, int r, int c,
+                                                 float v0, float v1) {
   const bool c1ok = c + 1 < cout;
   if (bias) v0 += bias[c], v1 += c1ok ? bias[c + 1] : 0.f;
   const long long at = (long long)r * cout + c;

@@ -109,7 +109,8 @@ __global__ void __launch_bounds__(kThreads, Tile<BN>::kBlocksPerSm)
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const int r = row0 + wg * 64 + warp * 16 + (lane >> 2) + 8 * h;
-      if (r < M) cosmos::igemm_store_pair<kOutBf16>(out, bias, g.cout, pair, r, c, acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]);
+      if (r < M)
+        cosmos::igemm_store_pair<kOutBf16>(out, bias, g.cout, pair, r, c, acc[4 * j + 2 * h], acc[4 * j + 2 * h + 1]);
     }
   }
 #else

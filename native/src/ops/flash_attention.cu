@@ -306,7 +306,8 @@ const char* flash_attention_path(int n_q, int n_kv, int head_dim, bool causal, c
   if (!flash_attention_supported(n_q, n_kv, head_dim)) return "attention_cuda";
   const char* env = std::getenv("COSMOS_FLASH");
   const bool mma_forced = env && std::strcmp(env, "mma") == 0;
-  if (!causal && head_dim == cosmos::kFlashWgmmaHeadDim && !mma_forced && cosmos::flash_attention_wgmma_available(stream))
+  if (!causal && head_dim == cosmos::kFlashWgmmaHeadDim && !mma_forced &&
+      cosmos::flash_attention_wgmma_available(stream))
     return "wgmma";
   return "mma.sync";
 }

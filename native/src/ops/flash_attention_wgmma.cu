@@ -33,10 +33,10 @@ constexpr int kD = cosmos::kFlashWgmmaHeadDim;
 constexpr int kBM = cosmos::kFlashWgmmaTile;  // queries per block
 constexpr int kBN = cosmos::kFlashWgmmaTile;  // keys per tile
 constexpr int kStages = 2;
-constexpr int kThreads = 3 * 128;            // producer + 2 consumer warpgroups
-constexpr int kHalf = 128 * 128;             // bytes of 128 rows x 64 bf16 (one swizzled half of a tile)
-constexpr int kTileBytes = 2 * kHalf;        // 128 rows x 128 bf16
-constexpr int kBarriers = 1 + 3 * kStages;   // full Q; full K, full V, empty per stage
+constexpr int kThreads = 3 * 128;           // producer + 2 consumer warpgroups
+constexpr int kHalf = 128 * 128;            // bytes of 128 rows x 64 bf16 (one swizzled half of a tile)
+constexpr int kTileBytes = 2 * kHalf;       // 128 rows x 128 bf16
+constexpr int kBarriers = 1 + 3 * kStages;  // full Q; full K, full V, empty per stage
 constexpr int kSmem = (1 + 2 * kStages) * kTileBytes + kBarriers * 8 + 1024;  // +1024: align the tiles to 1024
 static_assert(kSmem <= 227 * 1024, "shared memory per block");
 
@@ -203,8 +203,8 @@ void flash_attention_wgmma(float* out, const __nv_bfloat16* qb, const __nv_bfloa
                     mk = tma_map_bf16_sw128(kb, kv_heads * nkv_pad, kD, kBN, "flash_attention_wgmma k"),
                     mv = tma_map_bf16_sw128(vt, kv_heads * kD, nkv_pad, kD, "flash_attention_wgmma v^T");
   const dim3 grid(nq_pad / kBM, q_heads);
-  flash_wgmma_kernel<<<grid, kThreads, kSmem, stream>>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads,
-                                                        kv_heads, scale_log2);
+  flash_wgmma_kernel<<<grid, kThreads, kSmem, stream>>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads,
+                                                        scale_log2);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -221,7 +221,8 @@ void launch(float* out, const bf16* a, const bf16* b, const float* bias, int n, 
     return true;
   }();
   (void)attr;
-  const CUtensorMap ma = tma_map_bf16_sw128(a, n, k, BM, "gemm_wgmma a"), mb = tma_map_bf16_sw128(b, m, k, BN, "gemm_wgmma b");
+  const CUtensorMap ma = tma_map_bf16_sw128(a, n, k, BM, "gemm_wgmma a"),
+                    mb = tma_map_bf16_sw128(b, m, k, BN, "gemm_wgmma b");
   const long long tiles = (long long)cosmos::ceil_div(n, BM) * cosmos::ceil_div(m, BN);
   long long grid = tiles;
   if (persistent) {
