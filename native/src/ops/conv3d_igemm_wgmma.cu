@@ -45,17 +45,6 @@ struct Tile {
   static_assert(kSmem * kBlocksPerSm <= 227 * 1024, "shared memory per SM");
 };
 
-template <int BN>
-struct Wgmma;
-template <>
-struct Wgmma<128> {
-  static __device__ __forceinline__ void run(float (&d)[64], uint64_t a, uint64_t b) { wgmma_m64n128k16(d, a, b, 1); }
-};
-template <>
-struct Wgmma<256> {
-  static __device__ __forceinline__ void run(float (&d)[128], uint64_t a, uint64_t b) { wgmma_m64n256k16(d, a, b, 1); }
-};
-
 template <bool kOutBf16, int BN>
 __global__ void __launch_bounds__(kThreads, Tile<BN>::kBlocksPerSm)
     conv3d_wgmma_kernel(void* __restrict__ out, const bf16* __restrict__ win, const bf16* __restrict__ wp,
@@ -94,7 +83,7 @@ __global__ void __launch_bounds__(kThreads, Tile<BN>::kBlocksPerSm)
     fence_regs(acc);
     wgmma_fence();
 #pragma unroll
-    for (int kk = 0; kk < BK / 16; ++kk) Wgmma<BN>::run(acc, sw128_desc(sa + kk * 32), sw128_desc(sb + kk * 32));
+    for (int kk = 0; kk < BK / 16; ++kk) Wgmma<BN>::run(acc, sw128_desc(sa + kk * 32), sw128_desc(sb + kk * 32), 1);
     wgmma_commit();
     wgmma_wait<0>();
     fence_regs(acc);

@@ -54,21 +54,6 @@ struct Cfg {
   static_assert(kSmem <= 227 * 1024, "shared memory per block");
 };
 
-template <int BN>
-struct Wgmma;
-template <>
-struct Wgmma<128> {
-  static __device__ __forceinline__ void run(float (&d)[64], uint64_t a, uint64_t b, int scale_d) {
-    wgmma_m64n128k16(d, a, b, scale_d);
-  }
-};
-template <>
-struct Wgmma<256> {
-  static __device__ __forceinline__ void run(float (&d)[128], uint64_t a, uint64_t b, int scale_d) {
-    wgmma_m64n256k16(d, a, b, scale_d);
-  }
-};
-
 // Tile t -> (row-tile, column-tile): groups of kGroupRows row-tiles, walked down each column, column by column.
 __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int& tr, int& tc) {
   const int per_group = kGroupRows * tiles_c;

@@ -136,6 +136,22 @@ __device__ __forceinline__ void wgmma_m64n256k16(float (&d)[128], uint64_t desc_
       : "l"(desc_a), "l"(desc_b), "r"(scale_d));
 }
 
+// The m64 shape by its width N (128 or 256), for kernels templated on their tile width.
+template <int BN>
+struct Wgmma;
+template <>
+struct Wgmma<128> {
+  static __device__ __forceinline__ void run(float (&d)[64], uint64_t a, uint64_t b, int scale_d) {
+    wgmma_m64n128k16(d, a, b, scale_d);
+  }
+};
+template <>
+struct Wgmma<256> {
+  static __device__ __forceinline__ void run(float (&d)[128], uint64_t a, uint64_t b, int scale_d) {
+    wgmma_m64n256k16(d, a, b, scale_d);
+  }
+};
+
 // d[64] (+)= A(64x16, registers) * B(16x128, smem desc); scale_d 0 overwrites d. A is the m16n8k16 A fragment of
 // each warp's 16 rows (warp w of the warpgroup: rows 16w..16w+15), i.e. what an m64nN accumulator packed to bf16
 // pairs already is, so a softmax's probabilities feed the next product without leaving registers (P V).
