@@ -1,17 +1,19 @@
 // conv3d_igemm_cuda (ops/conv3d_igemm.h) on the GPU — run on the device machine by tools/device/vae_conv_check.sh:
 //   check  the Wan VAE's conv kinds at their real channel counts on small frames (rows labelled with the kernel:
-//          wgmma on an H200, mma.sync with COSMOS_VAE_CONV=mma) (ragged rows and cout, zero and
-//          real histories, several launches per call, f32 and bf16 output, an unaligned output): vs the host
-//          emulation of the kernel (same bf16 operands: only the summation order differs, <= 1e-4 of max |out|)
-//          and vs conv3d_cpu on the f32 operands (<= 2e-2 of max |out|, the bf16 rounding); cin 12 is refused.
-//   time   per conv at the 480x832 decoder's shapes (one chunk = 4 video frames): conv3d_igemm_cuda vs
-//          conv3d_cuda's im2col + matmul_cuda path (COSMOS_VAE_CONV=im2col), ms and TFLOP/s, and their difference
+//          "wgmma tma" / "wgmma gather" on an H200, "mma.sync" with COSMOS_VAE_CONV=mma; the script runs it under
+//          each switch) (ragged rows, frames and cout, cin past a k-tile, zero and real histories, several launches
+//          per call, f32 and bf16 output, an unaligned output): vs the host emulation of the kernel (same bf16
+//          operands: only the summation order differs, <= 1e-4 of max |out|) and vs conv3d_cpu on the f32 operands
+//          (<= 2e-2 of max |out|, the bf16 rounding); cin 12 is refused.
+//   time [im2col|mma|gather]  per conv at the 480x832 decoder's shapes (one chunk = 4 video frames): the default
+//          path (wgmma tma on an H200) vs COSMOS_VAE_CONV=<baseline> (default gather), ms and TFLOP/s, and their
+//          difference
 //   vae    the Wan2.2 decoder (random bf16 weights): a 2 x 2-latent decode vs the CPU model (<= 5e-2 of max |out|),
 //          then decode time at 480x832 for each latent-frame count given (5 = 17 frames, 48 = 189), JSON rows;
-//          the conv path is COSMOS_VAE_CONV's (read once per process: the script runs it twice); the run with
-//          COSMOS_VAE_CONV set (im2col, or mma: igemm on mma.sync) writes the first count's video to /tmp, the default
-//          run (igemm, wgmma on an H200) compares its own with it (<= 2e-2 of max |out|)
-// Usage: conv3d_igemm_cuda_test check | time | vae [T...]. Exit 1 on any failure.
+//          the conv path is COSMOS_VAE_CONV's (the script runs it twice); the run with COSMOS_VAE_CONV set (im2col,
+//          mma or gather) writes the first count's video to /tmp, the default run (wgmma tma on an H200) compares
+//          its own with it (<= 2e-2 of max |out|)
+// Usage: conv3d_igemm_cuda_test check | time [baseline] | vae [T...]. Exit 1 on any failure.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -66,6 +68,8 @@ T* upload(const std::vector<T>& v) {
   T* p = nullptr;
   CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(1, v.size()) * sizeof(T)));
   if (!v.empty()) CUDA_CHECK(cudaMemcpy(p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+  // A pageable copy may return before its DMA lands, and the conv runs on a non-blocking stream: wait for it.
+  CUDA_CHECK(cudaDeviceSynchronize());
   return p;
 }
 void row(const std::string& what, double v, double tol) {
@@ -108,6 +112,13 @@ void check() {
       {"res conv 64 -> 96, 5 frames, 2 per launch", dims(64, 96, 3, 3, 1), 2, 5, 6, 5, true, true},
       {"encoder resample 3x3 stride 2 (pad r/b) 320 -> 320", dims(320, 320, 1, 3, 0, 1, 2), 0, 2, 8, 10, false, true},
       {"encoder time_conv stride 2 640 -> 640", dims(640, 640, 3, 1, 0, 2), 1, 4, 3, 4, true, true},
+      // For the TMA kernel's spatial tiles: wide and tall frames (tiles of 128 x 1 .. 4 x 32 pixels), ragged on
+      // both sides, cin past one k-tile but not two, no padding (a smaller output), a 1-pixel frame.
+      {"res conv 256 -> 256, 3 frames, 3x130 (wide tiles)", dims(256, 256, 3, 3, 1), 2, 3, 3, 130, true, true},
+      {"res conv 256 -> 256, 2 frames, 37x5 (tall tiles)", dims(256, 256, 3, 3, 1), 2, 2, 37, 5, true, true},
+      {"cin 96 -> 320, 2 frames, 11x19", dims(96, 320, 3, 3, 1), 2, 2, 11, 19, true, true},
+      {"valid 3x3 (no padding) 512 -> 512, 9x21", dims(512, 512, 1, 3, 0), 0, 2, 9, 21, false, true},
+      {"res conv 512 -> 256, 1x1 frame, bf16 out", dims(512, 256, 3, 3, 1), 2, 3, 1, 1, true, true, true},
   };
   cases[2].cap = (size_t)3 * 6 * 6 * 1024 * 2;       // one output frame per launch
   cases[10].cap = (size_t)4 * 6 * 5 * 64 * 2 + 100;  // two
@@ -141,7 +152,7 @@ void check() {
       CUDA_CHECK(cudaMemcpy(got.data(), o, nout * 4, cudaMemcpyDeviceToHost));
     }
     // bf16 outputs may differ by one bf16 step where the f32 sums straddle a rounding boundary.
-    const std::string kern = std::string(" [") + conv3d_igemm_kernel(stream.get()) + "]";
+    const std::string kern = std::string(" [") + conv3d_igemm_kernel(stream.get(), d) + "]";
     row(c.name + kern + ": vs emulation", max_rel_diff(got, emu), c.out_bf16 ? 8e-3 : 1e-4);
     row(c.name + kern + ": vs conv3d_cpu f32", max_rel_diff(got, ref), 2e-2);
     for (void* p : {(void*)dx, (void*)dh, (void*)db, (void*)dw, (void*)dout})
@@ -174,11 +185,11 @@ double event_ms(const std::function<void()>& f, cudaStream_t s, int reps) {
 
 // The 480x832 decoder's convs for one chunk (1 latent frame -> 4 video frames): name, dims, frames, h, w, count
 // per chunk (how many such convs a chunk runs).
-void time_convs() {
-  {
-    const char* e = std::getenv("COSMOS_VAE_CONV");
-    if (!e || std::strcmp(e, "im2col") != 0) throw std::runtime_error("time: run with COSMOS_VAE_CONV=im2col");
-  }
+// The default path vs COSMOS_VAE_CONV=<baseline>, switched in this process (conv3d reads the switch per call).
+void time_convs(const std::string& baseline) {
+  if (baseline != "im2col" && baseline != "mma" && baseline != "gather")
+    throw std::runtime_error("time: the baseline is im2col, mma or gather, not " + baseline);
+  unsetenv("COSMOS_VAE_CONV");
   CudaStream stream;
   CudaPool pool;
   const CudaContext ctx{stream.get(), &pool};
@@ -203,8 +214,9 @@ void time_convs() {
       {"conv_out 256->12 240x416 t4", dims(256, 12, 3, 3, 1), 2, 4, 240, 416, 1},
   };
   std::printf(
-      "\n| conv (480x832 decode chunk) | x/chunk | im2col+matmul ms | igemm ms | igemm TFLOP/s | speedup | "
-      "igemm vs im2col (rel) |\n|---|---|---|---|---|---|---|\n");
+      "\n| conv (480x832 decode chunk) | x/chunk | %s ms | default ms | kernel | default TFLOP/s | speedup | "
+      "default vs %s (rel) |\n|---|---|---|---|---|---|---|---|\n",
+      baseline.c_str(), baseline.c_str());
   double sum_old = 0, sum_new = 0;
   for (const Shape& s : shapes) {
     const Conv3dDims& d = s.d;
@@ -220,24 +232,26 @@ void time_convs() {
     fill_uniform_cuda(w.get(), (long long)nw, true, 4, 1.f / std::sqrt((float)d.k()), 0.f, ctx);
     const float* hp = s.n_hist ? hist.get() : nullptr;
     const int reps = 3;
-    const double old_ms = event_ms(
-        [&] { conv3d_cuda(a.get(), hp, s.n_hist, x.get(), s.t, s.h, s.w, w.get(), WType::BF16, bias.get(), d, ctx); },
-        stream.get(), reps);
-    const double new_ms = event_ms(
-        [&] { conv3d_igemm_cuda(b.get(), false, hp, s.n_hist, x.get(), s.t, s.h, s.w, w.get(), bias.get(), d, ctx); },
-        stream.get(), reps);
+    auto run = [&](float* o) {
+      conv3d_cuda(o, hp, s.n_hist, x.get(), s.t, s.h, s.w, w.get(), WType::BF16, bias.get(), d, ctx);
+    };
+    setenv("COSMOS_VAE_CONV", baseline.c_str(), 1);
+    const double old_ms = event_ms([&] { run(a.get()); }, stream.get(), reps);
+    unsetenv("COSMOS_VAE_CONV");
+    const double new_ms = event_ms([&] { run(b.get()); }, stream.get(), reps);
     std::vector<float> ha(nout), hb(nout);
     CUDA_CHECK(cudaMemcpy(ha.data(), a.get(), nout * 4, cudaMemcpyDeviceToHost));
     CUDA_CHECK(cudaMemcpy(hb.data(), b.get(), nout * 4, cudaMemcpyDeviceToHost));
     const double flop = 2.0 * (double)nout * d.k();
     const double diff = max_rel_diff(hb, ha);
     if (!(diff <= 1e-2)) ++failures;
-    std::printf("| %s | %d | %.3f | %.3f | %.0f | %.1fx | %.1e %s |\n", s.name, s.per_chunk, old_ms, new_ms,
-                flop / (new_ms * 1e-3) / 1e12, old_ms / new_ms, diff, diff <= 1e-2 ? "PASS" : "FAIL");
+    std::printf("| %s | %d | %.3f | %.3f | %s | %.0f | %.2fx | %.1e %s |\n", s.name, s.per_chunk, old_ms, new_ms,
+                conv3d_igemm_kernel(stream.get(), d), flop / (new_ms * 1e-3) / 1e12, old_ms / new_ms, diff,
+                diff <= 1e-2 ? "PASS" : "FAIL");
     std::fflush(stdout);
     sum_old += old_ms * s.per_chunk, sum_new += new_ms * s.per_chunk;
   }
-  std::printf("| all 3x3x3 / 3x3 / 3x1x1 convs of one chunk | | %.1f | %.1f | | %.1fx | |\n", sum_old, sum_new,
+  std::printf("| all 3x3x3 / 3x3 / 3x1x1 convs of one chunk | | %.1f | %.1f | | | %.2fx | |\n", sum_old, sum_new,
               sum_old / sum_new);
 }
 
@@ -253,9 +267,11 @@ WanVaeConfig wan22() {
 
 void vae(const std::vector<int>& frame_counts) {
   const char* e = std::getenv("COSMOS_VAE_CONV");
-  const bool reference_run = e && *e;  // COSMOS_VAE_CONV=im2col or mma: the run the default one is compared with
-  const std::string conv =
-      e && std::string(e) == "im2col" ? "im2col" : std::string("igemm ") + conv3d_igemm_kernel(nullptr);
+  const bool reference_run =
+      e && *e;  // COSMOS_VAE_CONV=im2col, mma or gather: the run the default one is compared with
+  const std::string conv = vae_conv_switch() == VaeConvSwitch::Im2col
+                               ? "im2col"
+                               : std::string("igemm ") + conv3d_igemm_kernel(nullptr, dims(256, 256, 3, 3, 1));
   const WanVaeConfig cfg = wan22();
   auto g = WanVaeCuda::random(cfg, WType::BF16, 5, 0.02f);
   {  // the real decoder on a tiny latent vs the CPU model (f32 weights, the same draws)
@@ -316,14 +332,14 @@ int main(int argc, char** argv) {
       std::printf("| conv3d_igemm_cuda check | err | tol | |\n|---|---|---|---|\n");
       check();
     } else if (mode == "time") {
-      time_convs();
+      time_convs(argc > 2 ? argv[2] : "gather");
     } else if (mode == "vae") {
       std::vector<int> counts;
       for (int i = 2; i < argc; ++i) counts.push_back(std::atoi(argv[i]));
       if (counts.empty()) counts = {5, 48};
       vae(counts);
     } else {
-      std::fprintf(stderr, "usage: conv3d_igemm_cuda_test check | time | vae [latent frames...]\n");
+      std::fprintf(stderr, "usage: conv3d_igemm_cuda_test check | time [im2col|mma|gather] | vae [latent frames...]\n");
       return 2;
     }
   } catch (const std::exception& ex) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The implicit-GEMM VAE convolution (native/src/ops/conv3d_igemm.cu; on by default since this check passed on the
-# H200, 2026-11-30; COSMOS_VAE_CONV=im2col: the im2col + matmul path) and its wgmma kernel (ops/conv3d_igemm_wgmma.cu,
-# the default on an H200; COSMOS_VAE_CONV=mma: the mma.sync kernel) checked and timed on the GPU in one device call.
+# H200, 2026-11-30; COSMOS_VAE_CONV=im2col: the im2col + matmul path) and its wgmma kernels (ops/conv3d_igemm_wgmma.cu:
+# the TMA kernel for stride-1 convs, the default on an H200; COSMOS_VAE_CONV=gather: the cp.async gather kernel;
+# COSMOS_VAE_CONV=mma: the mma.sync kernel) checked and timed on the GPU in one device call.
 #
 #   here:   bash tools/device/vae_conv_check.sh prepare
 #           compiles (2 jobs, nice 10) the VAE's engine sources for sm_90 (ops/gemm_wgmma.cu for sm_90a, as the
@@ -11,15 +12,17 @@
 #           to .dev/vaeconvbin/ptxas.txt. An object is rebuilt when a file in its -MD dependency list is newer.
 #   `run`, kind nvidia-h200, timeout_s 600, carry [".dev/vaeconvbin"]:
 #           bash tools/device/vae_conv_check.sh device
-#           1. conv3d_igemm_cuda_test check, the default kernel (wgmma) then COSMOS_VAE_CONV=mma: each vs the host
-#              emulation (same bf16 operands) and vs conv3d_cpu at the VAE's conv kinds and real channel counts,
-#              small frames, ragged sizes, bias, bf16 out;
+#           1. conv3d_igemm_cuda_test check, the default kernels (wgmma tma; wgmma gather for stride 2), again with
+#              COSMOS_VAE_CONV_WIDE=8 (every launch on 128 x 256 tiles), then COSMOS_VAE_CONV=gather and =mma: each
+#              vs the host emulation (same bf16 operands) and vs conv3d_cpu at the VAE's conv kinds and real channel
+#              counts, small frames, ragged sizes, bias, bf16 out;
 #           2. SASS: HMMA count and LDL/STL (local memory) of the igemm kernels (cuobjdump, when the device has it);
 #           3. wan_vae_cuda_test --no-bench (igemm, the default): the tiny fixture's bf16 rows (its 24- and
 #              48-channel convs go through igemm) vs the CPU model and diffusers;
-#           4. conv3d_igemm_cuda_test time: every conv shape of a 480x832 decode chunk, im2col + matmul vs igemm;
-#           5. conv3d_igemm_cuda_test vae 5 48, COSMOS_VAE_CONV=$VAE_REF_CONV (default mma; im2col for the old
-#              baseline) then the default (igemm on wgmma): the Wan2.2 decoder on a 2x2 latent vs the CPU model, then
+#           4. conv3d_igemm_cuda_test time $VAE_TIME_BASE: every conv shape of a 480x832 decode chunk, the default
+#              kernel vs COSMOS_VAE_CONV=$VAE_TIME_BASE (default gather; im2col or mma);
+#           5. conv3d_igemm_cuda_test vae 5 48, COSMOS_VAE_CONV=$VAE_REF_CONV (default gather; mma, or im2col for the
+#              old baseline) then the default (wgmma tma): the Wan2.2 decoder on a 2x2 latent vs the CPU model, then
 #              480x832 decode of 17 and 189 frames (JSON rows, as bench/run.sh vae); the 17-frame videos of the two
 #              runs compared (/tmp file).
 # Results: $OUT/vae_conv.log (everything); stdout ends with the tables, the JSON rows and the PASS / FAIL lines.
@@ -43,8 +46,8 @@ prepare)
   "${NV[@]}" "${SM90A[@]}" -Xptxas -v -c $src/ops/conv3d_igemm_wgmma.cu -o /tmp/vaeconv_ptxas.o 2>> "$bin/ptxas.txt" ||
     { cat "$bin/ptxas.txt" >&2; exit 1; }
   rm -f /tmp/vaeconv_ptxas.o
-  grep -A2 "conv3d_igemm_kernel\|conv3d_wgmma_kernel" "$bin/ptxas.txt" | grep -E "Compiling|Used|spill" |
-    sed -e 's/_ZN.*conv3d_\(igemm\|wgmma\)_kernelILb\([01]\)E.* for /\1 kernel<out_bf16=\2> /' -e 's/^/ptxas: /'
+  grep -A2 "conv3d_igemm_kernel\|conv3d_wgmma_kernel\|conv3d_tma_kernel" "$bin/ptxas.txt" | grep -E "Compiling|Used|spill" |
+    sed -e 's/_ZN.*conv3d_\(igemm\|wgmma\|tma\)_kernelILb\([01]\)E.* for /\1 kernel<out_bf16=\2> /' -e 's/^/ptxas: /'
   ops=(conv3d conv3d_igemm matmul attention_gemm attention wan_rmsnorm upsample_nearest pixel_patchify avg_down dup_up
        wan_latent_norm add fill_uniform)
   nv=() cxx=()
@@ -107,11 +110,13 @@ device)
     summary+=("$name: rc=$rc $([ $rc = 0 ] && echo PASS || echo FAIL)")
     return $rc
   }
-  step "check: igemm (wgmma on sm_90) vs emulation and conv3d_cpu" 240 $b/conv3d_igemm_cuda_test check
+  step "check: igemm (wgmma tma on sm_90) vs emulation and conv3d_cpu" 240 $b/conv3d_igemm_cuda_test check
   grep -E "FAIL|exception" "$out/step.txt" | head -20
-  grep -c "\[wgmma\]" "$out/step.txt" | sed 's/^/rows on the wgmma kernel: /'
-  step "check: igemm mma.sync (COSMOS_VAE_CONV=mma)" 240 env COSMOS_VAE_CONV=mma $b/conv3d_igemm_cuda_test check
-  grep -E "FAIL|exception" "$out/step.txt" | head -20
+  grep -c "\[wgmma tma\]" "$out/step.txt" | sed 's/^/rows on the wgmma tma kernel: /'
+  for sw in "COSMOS_VAE_CONV_WIDE=8" "COSMOS_VAE_CONV=gather" "COSMOS_VAE_CONV=mma"; do
+    step "check: igemm with $sw" 240 env "$sw" $b/conv3d_igemm_cuda_test check
+    grep -E "FAIL|exception" "$out/step.txt" | head -20
+  done
   echo "=== SASS of conv3d_igemm_cuda_test (HMMA, LDL/STL per kernel)" >> "$log"
   if command -v cuobjdump > /dev/null; then
     cuobjdump --dump-sass $b/conv3d_igemm_cuda_test 2> /dev/null |
@@ -130,12 +135,12 @@ device)
   step "wan_vae_cuda_test tiny fixture, igemm (default)" 180 $b/wan_vae_cuda_test "$PWD" --no-bench
   grep -E "bf16|FAIL" "$out/step.txt" | head -20
   if [ "${VAE_SKIP_TIME:-0}" != 1 ]; then  # VAE_SKIP_TIME=1: leave step 4 out (up to 150 s)
-    step "time: per conv, im2col+matmul vs igemm" 150 env COSMOS_VAE_CONV=im2col $b/conv3d_igemm_cuda_test time
+    step "time: per conv, default vs ${VAE_TIME_BASE:-gather}" 150 $b/conv3d_igemm_cuda_test time "${VAE_TIME_BASE:-gather}"
     sed -n '/^| conv/,$p' "$out/step.txt"
   fi
-  step "vae decode 480x832, COSMOS_VAE_CONV=${VAE_REF_CONV:-mma}" 240 env COSMOS_VAE_CONV=${VAE_REF_CONV:-mma} $b/conv3d_igemm_cuda_test vae 5 48
+  step "vae decode 480x832, COSMOS_VAE_CONV=${VAE_REF_CONV:-gather}" 240 env COSMOS_VAE_CONV=${VAE_REF_CONV:-gather} $b/conv3d_igemm_cuda_test vae 5 48
   grep -E '^\{|^\| (wan2.2|480x832)' "$out/step.txt"
-  step "vae decode 480x832, igemm (default: wgmma on sm_90)" 200 $b/conv3d_igemm_cuda_test vae 5 48
+  step "vae decode 480x832, igemm (default: wgmma tma on sm_90)" 200 $b/conv3d_igemm_cuda_test vae 5 48
   grep -E '^\{|^\| (wan2.2|480x832)' "$out/step.txt"
   rm -f "$out/step.txt"
   echo "=== ptxas (compiled on the build machine)" >> "$log"

@@ -1,13 +1,10 @@
 // conv3d on the GPU: im2col of a block of output rows into a pool workspace, then matmul_cuda (an implicit
-// GEMM in two launches). The fused implicit-GEMM kernel (ops/conv3d_igemm.h) takes the eligible convs by default
-// (COSMOS_VAE_CONV=im2col: the two launches again),
-// off by default until it has run on a GPU. See conv3d.h.
+// GEMM in two launches). The fused implicit-GEMM kernels (ops/conv3d_igemm.h) take the eligible convs by default
+// (COSMOS_VAE_CONV=im2col: the two launches again). See conv3d.h.
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 
 #include "../core/cuda_common.h"
 #include "conv3d.h"
@@ -37,14 +34,8 @@ __global__ void im2col_kernel(float* col, const float* hist, int n_hist, const f
 // The bf16-weight convs with a kernel larger than 1x1x1 (and cin % 8 == 0) go to conv3d_igemm_cuda (no im2col
 // matrix): on by default since tools/device/vae_conv_check.sh passed on the H200 (2026-11-30: 480x832 x 189-frame
 // decode 39.3 -> 6.8 s, igemm vs im2col 4.4e-3 of max |out|). COSMOS_VAE_CONV=im2col keeps the im2col + matmul
-// path (the comparison baseline); read once per process.
-bool igemm_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("COSMOS_VAE_CONV");
-    return !(e && std::strcmp(e, "im2col") == 0);
-  }();
-  return on;
-}
+// path (the comparison baseline).
+bool igemm_enabled() { return vae_conv_switch() != VaeConvSwitch::Im2col; }
 }  // namespace
 
 void conv3d_cuda(float* out, const float* hist, int n_hist, const float* x, int t, int h, int w, const void* wgt,

@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 #include "../core/cuda_common.h"
 #include "conv3d_igemm_tiles.cuh"
@@ -138,10 +139,19 @@ __global__ void igemm_cast_kernel(bf16* __restrict__ dst, const float* __restric
 }
 }  // namespace
 
-const char* conv3d_igemm_kernel(cudaStream_t stream) {
+VaeConvSwitch vae_conv_switch() {
   const char* e = std::getenv("COSMOS_VAE_CONV");
-  if (e && std::strcmp(e, "mma") == 0) return "mma.sync";
-  return cosmos::conv3d_igemm_wgmma_available(stream) ? "wgmma" : "mma.sync";
+  if (!e || !*e) return VaeConvSwitch::Fastest;
+  if (std::strcmp(e, "im2col") == 0) return VaeConvSwitch::Im2col;
+  if (std::strcmp(e, "mma") == 0) return VaeConvSwitch::MmaSync;
+  if (std::strcmp(e, "gather") == 0) return VaeConvSwitch::WgmmaGather;
+  throw std::invalid_argument(std::string("COSMOS_VAE_CONV=") + e +
+                              ": expected im2col, mma or gather (or unset: the fastest path)");
+}
+
+const char* conv3d_igemm_kernel(cudaStream_t stream, const Conv3dDims& d) {
+  if (vae_conv_switch() == VaeConvSwitch::MmaSync || !cosmos::conv3d_igemm_wgmma_available(stream)) return "mma.sync";
+  return cosmos::conv3d_igemm_wgmma_tma(cosmos::igemm_geometry(d, 1, 1)) ? "wgmma tma" : "wgmma gather";
 }
 
 void conv3d_igemm_cuda(void* out, bool out_bf16, const float* hist, int n_hist, const float* x, int t, int h, int w,
@@ -172,7 +182,7 @@ void conv3d_igemm_cuda(void* out, bool out_bf16, const float* hist, int n_hist, 
   const size_t frame = (size_t)h * w * d.cin, out_frame = (size_t)plane * d.cout, esz = out_bf16 ? 2 : 4;
   cosmos::DeviceBuffer<bf16> win(pool, (size_t)cosmos::igemm_window_frames(d, per) * frame);
   const bool pair = d.cout % 2 == 0 && reinterpret_cast<uintptr_t>(out) % (2 * esz) == 0;
-  const bool wgmma = std::strcmp(conv3d_igemm_kernel(s), "wgmma") == 0;
+  const bool wgmma = std::strncmp(conv3d_igemm_kernel(s, d), "wgmma", 5) == 0;
   for (int o0 = 0; o0 < ot; o0 += per) {
     const int frames = std::min(per, ot - o0), nv = cosmos::igemm_window_frames(d, frames), v0 = o0 * d.st;
     for (int i = 0; i < nv; ++i) {

@@ -161,9 +161,15 @@ void conv3d_igemm_emulate_cpu(float* out, const float* hist, int n_hist, const f
 // [out_t, out_h, out_w, cout], or bf16 when out_bf16. Workspaces (packed weight, bf16 window) from ctx.pool.
 // Throws std::invalid_argument when !conv3d_igemm_supported(d). window_cap_bytes bounds the bf16 window of one
 // launch (tests pass a small one to run several launches on small frames).
-// Which kernel conv3d_igemm_cuda launches: "wgmma" (ops/conv3d_igemm_wgmma.h, on an sm_90 device with the sm_90a
-// object) or "mma.sync" (conv3d_igemm.cu's; also where COSMOS_VAE_CONV=mma).
-const char* conv3d_igemm_kernel(cudaStream_t stream);
+// COSMOS_VAE_CONV, the VAE convolutions' path: unset = the fastest the device has; "im2col" = im2col + matmul_cuda
+// (conv3d.cu, the old baseline); "mma" = conv3d_igemm on mma.sync; "gather" = conv3d_igemm on wgmma with the
+// cp.async tap gather for every conv (not the TMA kernel). Read at each call, so a test can switch it (setenv).
+enum class VaeConvSwitch { Fastest, Im2col, MmaSync, WgmmaGather };
+VaeConvSwitch vae_conv_switch();
+// Which kernel conv3d_igemm_cuda launches for this conv: "wgmma tma" (ops/conv3d_igemm_wgmma.h: stride 1, on an
+// sm_90 device with the sm_90a object), "wgmma gather" (the same device, other strides or COSMOS_VAE_CONV=gather) or
+// "mma.sync" (conv3d_igemm.cu's; also where COSMOS_VAE_CONV=mma).
+const char* conv3d_igemm_kernel(cudaStream_t stream, const Conv3dDims& d);
 void conv3d_igemm_cuda(void* out, bool out_bf16, const float* hist, int n_hist, const float* x, int t, int h, int w,
                        const void* wgt_bf16, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
                        size_t window_cap_bytes = cosmos::kIgemmWindowCapBytes);

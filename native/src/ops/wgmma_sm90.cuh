@@ -1,8 +1,8 @@
-// Hopper (sm_90a) building blocks shared by the wgmma kernels (ops/gemm_wgmma.cu, ops/flash_attention_wgmma.cu):
-// mbarriers, TMA tile copies, warpgroup register hand-over, wgmma with shared-memory descriptors (and with A in
-// registers), and the host's TMA descriptor for a row-major bf16 matrix in the 128-byte swizzle. Written from the
-// PTX ISA. The device functions assemble only for sm_90a: callers guard their kernel bodies with
-// __CUDA_ARCH_FEAT_SM90_ALL.
+// Hopper (sm_90a) building blocks shared by the wgmma kernels (ops/gemm_wgmma.cu, ops/flash_attention_wgmma.cu,
+// ops/conv3d_igemm_wgmma.cu): mbarriers, TMA tile copies (2-D to 4-D), warpgroup register hand-over, wgmma with
+// shared-memory descriptors (and with A in registers), and the host's TMA descriptors for bf16 tensors in the
+// 128-byte swizzle. Written from the PTX ISA. The device functions assemble only for sm_90a: callers guard their
+// kernel bodies with __CUDA_ARCH_FEAT_SM90_ALL.
 #pragma once
 #include <cuda.h>  // CUtensorMap and its enums only: the encode function comes from cudaGetDriverEntryPointByVersion
 #include <cudaTypedefs.h>
@@ -46,6 +46,24 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map
       "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
           dst),
       "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(bar)
+      : "memory");
+}
+// 3-D and 4-D tile copies (c0 innermost), as tma_load_2d: zero-filled where the box leaves the tensor, on either side
+// (coordinates may be negative), and counted in full box bytes on `bar` either way.
+__device__ __forceinline__ void tma_load_3d(uint32_t dst, const CUtensorMap* map, int c0, int c1, int c2,
+                                            uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];\n" ::
+          "r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
+      : "memory");
+}
+__device__ __forceinline__ void tma_load_4d(uint32_t dst, const CUtensorMap* map, int c0, int c1, int c2, int c3,
+                                            uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], "
+      "[%6];\n" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar)
       : "memory");
 }
 template <int R>
@@ -189,22 +207,29 @@ inline PFN_cuTensorMapEncodeTiled_v12000 tma_encode_fn() {
   return fn;
 }
 
-// Row-major bf16 [rows, k] -> tensor map with a box of box_rows x 64 in the 128-byte swizzle (the layout sw128_desc
-// describes). `what` names the operand in the error.
-inline CUtensorMap tma_map_bf16_sw128(const __nv_bfloat16* ptr, int rows, int k, int box_rows, const char* what) {
+// A bf16 tensor of `rank` dimensions (dims[0] innermost and contiguous, byte strides of dims 1.. in `strides`) ->
+// tensor map with box `box` (box[0] = 64 bf16: one 128-byte row) in the 128-byte swizzle (the layout sw128_desc
+// describes); elements outside the tensor read as zeros. `what` names the operand in the error.
+inline CUtensorMap tma_map_bf16_sw128_nd(const __nv_bfloat16* ptr, int rank, const cuuint64_t* dims,
+                                         const cuuint64_t* strides, const cuuint32_t* box, const char* what) {
   CUtensorMap map;
-  const cuuint64_t dims[2] = {(cuuint64_t)k, (cuuint64_t)rows};
-  const cuuint64_t strides[1] = {(cuuint64_t)k * sizeof(__nv_bfloat16)};
-  const cuuint32_t box[2] = {64, (cuuint32_t)box_rows};
-  const cuuint32_t elem_strides[2] = {1, 1};
+  const cuuint32_t elem_strides[5] = {1, 1, 1, 1, 1};
   const CUresult r =
-      tma_encode_fn()(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 2, const_cast<__nv_bfloat16*>(ptr), dims, strides, box,
+      tma_encode_fn()(&map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, rank, const_cast<__nv_bfloat16*>(ptr), dims, strides, box,
                       elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                       CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r != CUDA_SUCCESS)
     throw std::runtime_error(std::string("cuTensorMapEncodeTiled failed for ") + what + " (CUresult " +
                              std::to_string((int)r) + ")");
   return map;
+}
+
+// Row-major bf16 [rows, k] -> tensor map with a box of box_rows x 64 in the 128-byte swizzle.
+inline CUtensorMap tma_map_bf16_sw128(const __nv_bfloat16* ptr, int rows, int k, int box_rows, const char* what) {
+  const cuuint64_t dims[2] = {(cuuint64_t)k, (cuuint64_t)rows};
+  const cuuint64_t strides[1] = {(cuuint64_t)k * sizeof(__nv_bfloat16)};
+  const cuuint32_t box[2] = {64, (cuuint32_t)box_rows};
+  return tma_map_bf16_sw128_nd(ptr, 2, dims, strides, box, what);
 }
 
 // Whether a file's sm_90a kernels can run (its own probe, below): the current device is compute capability 9.0 and
