@@ -5,6 +5,8 @@
 //   gemm_wgmma_cuda_test time  [variants]   timing rows, each also checked against the mma path
 //   gemm_wgmma_cuda_test dispatch           matmul_cuda as the engine calls it (wgmma when available), timed on the
 //                                           same shapes and checked against f64 on sampled rows
+//   gemm_wgmma_cuda_test swiglu             the fused SwiGLU MLP (gemm_wgmma_swiglu through matmul_swiglu_cuda, then
+//                                           matmul_bf16_cuda) vs the unfused steps, and timed against them
 // In check and time, COSMOS_WGMMA=0 is set first so matmul_cuda is the mma.sync reference.
 // variants: comma-separated indices of cosmos::WgmmaVariant (default all), so a variant that faults or hangs can
 // be run on its own (tools/device/wgmma_check.sh runs one process per variant).
@@ -29,6 +31,7 @@
 #include "../src/ops/fill_uniform.h"
 #include "../src/ops/gemm_wgmma.h"
 #include "../src/ops/matmul.h"
+#include "../src/ops/swiglu.h"
 
 namespace {
 using bf16 = __nv_bfloat16;
@@ -389,10 +392,90 @@ int run_dispatch() {
 }
 }  // namespace
 
+// silu(g) * u of the unfused f32 projections gu [n, 2 inter] (gate columns first), rounded to bf16: the fused
+// epilogue's reference, and what swiglu_cuda + the down projection's cast computed.
+__global__ void swiglu_ref_kernel(bf16* h, const float* gu, int n, int inter) {
+  const long long count = (long long)n * inter;
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count;
+       i += (long long)gridDim.x * blockDim.x) {
+    const long long r = i / inter, c = i - r * inter;
+    const float g = gu[r * 2 * inter + c], u = gu[r * 2 * inter + inter + c];
+    h[i] = __float2bfloat16_rn(g / (1.f + expf(-g)) * u);
+  }
+}
+
+// The fused SwiGLU MLP (matmul_swiglu_cuda, then matmul_bf16_cuda for the down projection) vs the unfused steps on the
+// same bf16 operands (gemm_wgmma's f32 gate and up, silu(g) * u rounded to bf16, the down projection): h and y.
+// Then at the Generator's 480p MLP shape, the fused MLP vs the engine's unfused one (matmul_cuda x 2, swiglu_cuda,
+// matmul_cuda), both timed.
+int run_swiglu() {
+  struct S {
+    const char* name;
+    int n, k, inter, out;
+  };
+  const S cases[] = {{"ragged n, 3 column tiles", 300, 256, 384, 256},
+                     {"the smallest", 128, 64, 128, 128},
+                     {"x in 3 cast chunks", 6000, 12288, 256, 192},
+                     {"Generator 480p MLP", 18720, 4096, 12288, 4096}};
+  for (const S& c : cases) {
+    Problem p(c.n, c.k, 2 * c.inter, false);
+    bf16* wd = (bf16*)pool->alloc((size_t)c.out * c.inter * 2);
+    fill_uniform_cuda(wd, (long long)c.out * c.inter, true, seed++, 1.f / std::sqrt((float)c.inter), 0.f, ctx);
+    const long long nh = (long long)c.n * c.inter, ny = (long long)c.n * c.out;
+    bf16 *h = (bf16*)pool->alloc(nh * 2), *href = (bf16*)pool->alloc(nh * 2);
+    float *gu = (float*)pool->alloc((long long)c.n * 2 * c.inter * 4), *y = (float*)pool->alloc(ny * 4),
+          *yref = (float*)pool->alloc(ny * 4), *hf = (float*)pool->alloc(nh * 4), *hreff = (float*)pool->alloc(nh * 4);
+    const bool supported = matmul_swiglu_supported(p.xf, p.w, WType::BF16, c.n, c.k, c.inter, ctx);
+    poison(y, ny);
+    matmul_swiglu_cuda(h, p.xf, p.w, c.n, c.k, c.inter, ctx);
+    matmul_bf16_cuda(y, h, wd, nullptr, c.n, c.inter, c.out, ctx);
+    cosmos::gemm_wgmma(gu, p.xb, p.w, nullptr, c.n, c.k, 2 * c.inter, cosmos::gemm_wgmma_pick(c.n, 2 * c.inter), ctx);
+    swiglu_ref_kernel<<<cosmos::elementwise_blocks(nh), 256, 0, ctx.stream>>>(href, gu, c.n, c.inter);
+    CUDA_CHECK_LAUNCH();
+    cosmos::gemm_wgmma(yref, href, wd, nullptr, c.n, c.inter, c.out, cosmos::gemm_wgmma_pick(c.n, c.out), ctx);
+    bf16_to_f32_kernel<<<cosmos::elementwise_blocks(nh), 256, 0, ctx.stream>>>(hf, h, nh);
+    bf16_to_f32_kernel<<<cosmos::elementwise_blocks(nh), 256, 0, ctx.stream>>>(hreff, href, nh);
+    CUDA_CHECK_LAUNCH();
+    // The two h differ by the order of the f32 sums only: a rare element rounds to the next bf16.
+    const Diff dh = device_diff(hf, hreff, nh), dy = device_diff(y, yref, ny);
+    const bool ok = supported && dh.bad == 0 && dy.bad == 0 && dh.rel <= 2e-3 && dy.rel <= 2e-3;
+    if (!ok) ++failures;
+    std::printf(
+        "swiglu | %-26s n=%5d k=%5d inter=%5d out=%5d | supported %d | h vs unfused %.2e | y vs unfused %.2e "
+        "| non-finite %llu | %s\n",
+        c.name, c.n, c.k, c.inter, c.out, supported ? 1 : 0, dh.rel, dy.rel, dh.bad + dy.bad, ok ? "PASS" : "FAIL");
+    std::fflush(stdout);
+    if (c.n >= 18720) {
+      float* g = gu;
+      float* u = gu + (long long)c.n * c.inter;
+      const double fused = median_ms([&](int) {
+        matmul_swiglu_cuda(h, p.xf, p.w, c.n, c.k, c.inter, ctx);
+        matmul_bf16_cuda(y, h, wd, nullptr, c.n, c.inter, c.out, ctx);
+      });
+      const double unfused = median_ms([&](int) {
+        matmul_cuda(g, p.xf, p.w, WType::BF16, nullptr, c.n, c.k, c.inter, ctx);
+        matmul_cuda(u, p.xf, p.w + (long long)c.inter * c.k, WType::BF16, nullptr, c.n, c.k, c.inter, ctx);
+        swiglu_cuda(g, g, u, c.n * c.inter, ctx);
+        matmul_cuda(y, g, wd, WType::BF16, nullptr, c.n, c.inter, c.out, ctx);
+      });
+      const double flop = 2.0 * c.n * c.k * 2 * c.inter + 2.0 * c.n * c.inter * c.out;
+      std::printf("swiglu time | %s | fused %.3f ms (%.0f TFLOP/s) | unfused %.3f ms (%.0f TFLOP/s) | %.2fx\n", c.name,
+                  fused, flop / (fused * 1e9), unfused, flop / (unfused * 1e9), unfused / fused);
+      std::fflush(stdout);
+    }
+    CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+    for (void* q : {(void*)wd, (void*)h, (void*)href, (void*)gu, (void*)y, (void*)yref, (void*)hf, (void*)hreff})
+      pool->free(q);
+    pool->release_cached();
+  }
+  std::printf("swiglu: %s\n", failures ? "FAIL" : "PASS");
+  return failures ? 1 : 0;
+}
+
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "check";
   const std::vector<WgmmaVariant> variants = parse_variants(argc > 2 ? argv[2] : nullptr);
-  if (mode != "dispatch") setenv("COSMOS_WGMMA", "0", 1);  // matmul_cuda stays the mma.sync reference
+  if (mode != "dispatch" && mode != "swiglu") setenv("COSMOS_WGMMA", "0", 1);  // matmul_cuda: the mma.sync reference
   try {
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
@@ -406,7 +489,10 @@ int main(int argc, char** argv) {
     pool = &p;
     CUDA_CHECK(cudaStreamCreate(&ctx.stream));
     ctx.pool = pool;
-    const int rc = mode == "time" ? run_timing(variants) : mode == "dispatch" ? run_dispatch() : run_checks(variants);
+    const int rc = mode == "time"       ? run_timing(variants)
+                   : mode == "dispatch" ? run_dispatch()
+                   : mode == "swiglu"   ? run_swiglu()
+                                        : run_checks(variants);
     CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
     return rc;
   } catch (const std::exception& e) {

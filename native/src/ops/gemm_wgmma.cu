@@ -11,6 +11,10 @@
 //    registers), keep one stage's wgmmas in flight (wait_group 1) and release the stage before it.
 //  * The epilogue writes f32 straight from the accumulators (float2 streaming stores: the output is larger than
 //    L2 and is not read again by this kernel, so it should not evict the operands).
+//  * SwiGLU epilogue (gemm_wgmma_swiglu): a 128 x 256 tile's B is two boxes of 128 weight rows, the gate's rows
+//    c..c+127 and the up projection's same rows, so each thread holds gate and up of the same output channels and
+//    writes silu(gate) * up as bf16: an MLP's [n, 2 inter] f32 intermediate, its activation pass and the down
+//    projection's bf16 cast all disappear (at 720p x 189 frames: ~14 GB of traffic a layer).
 //  * Tiles are walked in groups of kGroupRows row-tiles down each column, so the blocks in flight share a few
 //    b (weight) tiles and a few a tiles in L2. The persistent variants launch one block per SM and loop over
 //    tiles; then the producer fills the next tile's stages while the consumers run the epilogue.
@@ -64,10 +68,11 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int
   tc = r / rows;
 }
 
-template <int BM, int BN, int NC, int STAGES, bool PINGPONG>
+// SWIGLU: out is bf16 [n, m] = silu(a b[0:m]^T) * (a b[m:2m]^T) (no bias; m % (BN / 2) == 0); else f32 [n, m].
+template <int BM, int BN, int NC, int STAGES, bool PINGPONG, bool SWIGLU = false>
 __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1)
     gemm_wgmma_kernel(const __grid_constant__ CUtensorMap tma_a, const __grid_constant__ CUtensorMap tma_b,
-                      float* __restrict__ out, const float* __restrict__ bias, int n, int k, int m) {
+                      void* __restrict__ out_any, const float* __restrict__ bias, int n, int k, int m) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using C = Cfg<BM, BN, NC, STAGES, PINGPONG>;
   extern __shared__ unsigned char smem_raw[];
@@ -85,7 +90,9 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
-  const int tiles_r = (n + BM - 1) / BM, tiles_c = (m + BN - 1) / BN, tiles = tiles_r * tiles_c;
+  constexpr int kCols = SWIGLU ? BN / 2 : BN;  // output columns per tile
+  static_assert(!SWIGLU || (BN == 256 && !PINGPONG), "the SwiGLU epilogue pairs m64n256's two halves");
+  const int tiles_r = (n + BM - 1) / BM, tiles_c = (m + kCols - 1) / kCols, tiles = tiles_r * tiles_c;
   const int ktiles = k / kBK;
 
   if (wg == 0) {  // ------------------------------------------------ producer
@@ -103,7 +110,12 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
           const uint32_t full = full0 + 8 * s, sa = base + s * C::kStageBytes;
           mbar_expect_tx(full, C::kStageBytes);
           tma_load_2d(sa, &tma_a, kt * kBK, tr * BM, full);
-          tma_load_2d(sa + C::kABytes, &tma_b, kt * kBK, tc * BN, full);
+          if constexpr (SWIGLU) {  // gate rows, then the up projection's same rows (m further)
+            tma_load_2d(sa + C::kABytes, &tma_b, kt * kBK, tc * kCols, full);
+            tma_load_2d(sa + C::kABytes + kCols * 128, &tma_b, kt * kBK, m + tc * kCols, full);
+          } else {
+            tma_load_2d(sa + C::kABytes, &tma_b, kt * kBK, tc * BN, full);
+          }
           if (++s == STAGES) {
             s = 0;
             phase ^= 1;
@@ -157,6 +169,27 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
 
       // Accumulator layout of m64nN (per warp: 16 rows): d[4j + {0,1}] at row lane/4, columns 8j + 2(lane%4)
       // + {0,1}; d[4j + {2,3}] eight rows below.
+      if constexpr (SWIGLU) {  // gate in d[j < BN/16], up of the same channel in d[j + BN/16]
+        __nv_bfloat16* out = static_cast<__nv_bfloat16*>(out_any);
+        const int col0 = tc * kCols + 2 * (lane & 3);
+#pragma unroll
+        for (int i = 0; i < C::kMRep; ++i)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const int r = tr * BM + row_off + i * 64 + warp * 16 + (lane >> 2) + 8 * h;
+            if (r >= n) continue;
+#pragma unroll
+            for (int j = 0; j < BN / 16; ++j) {
+              const float g0 = acc[i][4 * j + 2 * h], g1 = acc[i][4 * j + 2 * h + 1];
+              const float u0 = acc[i][4 * (j + BN / 16) + 2 * h], u1 = acc[i][4 * (j + BN / 16) + 2 * h + 1];
+              // silu(g) * u as ops/swiglu.cu (expf: tracks the CPU reference), rounded once to bf16
+              *reinterpret_cast<uint32_t*>(out + (long long)r * m + col0 + 8 * j) =
+                  cosmos::pack_bf16x2(g0 / (1.f + expf(-g0)) * u0, g1 / (1.f + expf(-g1)) * u1);
+            }
+          }
+        continue;
+      }
+      float* out = static_cast<float*>(out_any);
       const int col0 = tc * BN + 2 * (lane & 3);
 #pragma unroll
       for (int i = 0; i < C::kMRep; ++i)
@@ -196,25 +229,26 @@ int sm_count() {
   return sms;
 }
 
-template <int BM, int BN, int NC, int STAGES, bool PINGPONG>
-void launch(float* out, const bf16* a, const bf16* b, const float* bias, int n, int k, int m, bool persistent,
+template <int BM, int BN, int NC, int STAGES, bool PINGPONG, bool SWIGLU = false>
+void launch(void* out, const bf16* a, const bf16* b, const float* bias, int n, int k, int m, bool persistent,
             cudaStream_t stream) {
   using C = Cfg<BM, BN, NC, STAGES, PINGPONG>;
   static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once per instantiation
-    CUDA_CHECK(cudaFuncSetAttribute(gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG>,
+    CUDA_CHECK(cudaFuncSetAttribute(gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG, SWIGLU>,
                                     cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem));
     return true;
   }();
   (void)attr;
+  constexpr int kCols = SWIGLU ? BN / 2 : BN;
   const CUtensorMap ma = tma_map_bf16_sw128(a, n, k, BM, "gemm_wgmma a"),
-                    mb = tma_map_bf16_sw128(b, m, k, BN, "gemm_wgmma b");
-  const long long tiles = (long long)cosmos::ceil_div(n, BM) * cosmos::ceil_div(m, BN);
+                    mb = tma_map_bf16_sw128(b, SWIGLU ? 2 * m : m, k, kCols, "gemm_wgmma b");
+  const long long tiles = (long long)cosmos::ceil_div(n, BM) * cosmos::ceil_div(m, kCols);
   long long grid = tiles;
   if (persistent) {
     const int sms = sm_count();
     if (grid > sms) grid = sms;
   }
-  gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG>
+  gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG, SWIGLU>
       <<<(unsigned)grid, C::kThreads, C::kSmem, stream>>>(ma, mb, out, bias, n, k, m);
   CUDA_CHECK_LAUNCH();
 }
@@ -284,6 +318,20 @@ void gemm_wgmma(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, cons
       return;
   }
   throw std::invalid_argument("gemm_wgmma: unknown variant " + std::to_string((int)variant));
+}
+
+bool gemm_wgmma_swiglu_shape_ok(const void* a, const void* b, int n, int k, int inter) {
+  return gemm_wgmma_shape_ok(a, b, n, k, inter) && inter % 128 == 0;
+}
+
+void gemm_wgmma_swiglu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b, int n, int k, int inter,
+                       const CudaContext& ctx) {
+  if (!gemm_wgmma_swiglu_shape_ok(a, b, n, k, inter))
+    throw std::invalid_argument(
+        "gemm_wgmma_swiglu: needs n >= 128, k a positive multiple of 64, inter a multiple "
+        "of 128 and 16-byte aligned a and b; got n " +
+        std::to_string(n) + ", k " + std::to_string(k) + ", inter " + std::to_string(inter));
+  launch<128, 256, 2, 4, false, true>(out, a, b, nullptr, n, k, inter, true, ctx.stream);
 }
 
 }  // namespace cosmos

@@ -46,5 +46,12 @@ WgmmaVariant gemm_wgmma_pick(int n, int m);
 void gemm_wgmma(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias /*nullable*/, int n,
                 int k, int m, WgmmaVariant variant, const CudaContext& ctx);
 
+// out [n, inter] bf16 = silu(a · b[0:inter]^T) * (a · b[inter:2 inter]^T): a SwiGLU MLP's gate and up projections
+// with the activation in the epilogue (b = the gate_up weight [2 inter, k], gate rows first), 128 x 256 persistent
+// tiles whose 256 columns are 128 gate and the same 128 up channels. Needs gemm_wgmma_swiglu_shape_ok.
+bool gemm_wgmma_swiglu_shape_ok(const void* a, const void* b, int n, int k, int inter);
+void gemm_wgmma_swiglu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b, int n, int k, int inter,
+                       const CudaContext& ctx);
+
 }  // namespace cosmos
 #endif

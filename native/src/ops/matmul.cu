@@ -24,8 +24,10 @@
 
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <stdexcept>
 
 #include "../core/cuda_common.h"
 #include "../core/cuda_reduce.h"
@@ -428,5 +430,53 @@ void matmul_cuda(float* out, const float* x, const void* w, WType wt, const floa
     else
       gemm_simt_kernel<false><<<grid, 256, 0, stream>>>(out, x, w, bias, n, k, m);
   }
+  CUDA_CHECK_LAUNCH();
+}
+
+bool matmul_swiglu_supported(const void* x, const void* w, WType wt, int n, int k, int inter,
+                             const cosmos::CudaContext& ctx) {
+  static const bool allowed = [] {  // COSMOS_FUSED_SWIGLU=0: the MLP's three steps apart (the comparison baseline)
+    const char* e = std::getenv("COSMOS_FUSED_SWIGLU");
+    return !(e && e[0] == '0' && e[1] == 0);
+  }();
+  return allowed && wt == WType::BF16 && n >= 128 && aligned16(x) &&
+         cosmos::gemm_wgmma_swiglu_shape_ok(w, w, n, k, inter) &&
+         use_wgmma(static_cast<const bf16*>(w), static_cast<const bf16*>(w), n, k, 2 * inter, ctx.stream);
+}
+
+void matmul_swiglu_cuda(__nv_bfloat16* h, const float* x, const void* w, int n, int k, int inter,
+                        const cosmos::CudaContext& ctx) {
+  const cudaStream_t s = ctx.stream;
+  // x is cast to bf16 in equal row chunks of at most kCastCapBytes (at least 256 rows): each >= 128 rows, as
+  // gemm_wgmma needs, when n >= 128.
+  const long long cap = std::max<long long>(256, (long long)(kCastCapBytes / ((size_t)k * 2)));
+  const long long chunks = (n + cap - 1) / cap, per = (n + chunks - 1) / chunks;
+  cosmos::DeviceBuffer<bf16> xbuf(cosmos::workspace_pool(ctx, "matmul_swiglu_cuda"), (size_t)per * k);
+  for (long long r0 = 0; r0 < n; r0 += per) {
+    const int rows = (int)std::min<long long>(per, n - r0);
+    const long long count8 = (long long)rows * k / 8;
+    cast_bf16_kernel<<<cosmos::elementwise_blocks(count8), 256, 0, s>>>(xbuf.get(), x + r0 * k, count8);
+    CUDA_CHECK_LAUNCH();
+    cosmos::gemm_wgmma_swiglu(h + r0 * inter, xbuf.get(), static_cast<const bf16*>(w), rows, k, inter, ctx);
+  }
+}
+
+void matmul_bf16_cuda(float* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k, int m,
+                      const cosmos::CudaContext& ctx) {
+  if (n <= 0 || m <= 0) return;
+  const bf16* wb = static_cast<const bf16*>(w);
+  if (use_wgmma(xb, wb, n, k, m, ctx.stream)) {
+    cosmos::gemm_wgmma(out, xb, wb, bias, n, k, m, cosmos::gemm_wgmma_pick(n, m), ctx);
+    return;
+  }
+  if (k % 8 != 0 || !aligned16(xb) || !aligned16(w))
+    throw std::invalid_argument("matmul_bf16_cuda: k must be a multiple of 8 and x, w 16-byte aligned");
+  static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once
+    CUDA_CHECK(cudaFuncSetAttribute(gemm_mma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMmaSmem));
+    return true;
+  }();
+  (void)attr;
+  dim3 grid(cosmos::ceil_div(n, GM), cosmos::ceil_div(m, GN));
+  gemm_mma_kernel<<<grid, kMmaThreads, kMmaSmem, ctx.stream>>>(out, xb, wb, bias, n, k, m);
   CUDA_CHECK_LAUNCH();
 }

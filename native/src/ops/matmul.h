@@ -5,6 +5,8 @@
 
 #include "../core/parallel.h"  // CpuContext
 #ifdef COSMOS_CUDA
+#include <cuda_bf16.h>
+
 #include "../core/cuda_context.h"
 #endif
 
@@ -34,4 +36,18 @@ enum class WType { F32, BF16 };
 // GEMM runs on wgmma (ops/gemm_wgmma.h) when n >= 128 and k % 64 == 0; COSMOS_WGMMA=0 turns that off.
 void matmul_cuda(float* out, const float* x, const void* w, WType wt, const float* bias, int n, int k, int m,
                  const cosmos::CudaContext& ctx);
+
+// A SwiGLU MLP's gate and up projections and its activation in one GEMM (ops/gemm_wgmma.h, gemm_wgmma_swiglu):
+// h [n, inter] bf16 = silu(x · w[0:inter]^T) * (x · w[inter:2 inter]^T), w the bf16 gate_up weight [2 inter, k], x
+// f32 rounded to bf16 as matmul_cuda rounds it. The same numbers as matmul_cuda + swiglu_cuda + the down
+// projection's bf16 cast, without the [n, 2 inter] f32 intermediate. Only on the wgmma path:
+// matmul_swiglu_supported says when (bf16 weights, n >= 128, k % 64 == 0, inter % 128 == 0, an sm_90a build on an
+// sm_90 device, COSMOS_WGMMA and COSMOS_FUSED_SWIGLU not 0).
+bool matmul_swiglu_supported(const void* x, const void* w, WType wt, int n, int k, int inter,
+                             const cosmos::CudaContext& ctx);
+void matmul_swiglu_cuda(__nv_bfloat16* h, const float* x, const void* w, int n, int k, int inter,
+                        const cosmos::CudaContext& ctx);
+// out [n, m] f32 = xb · w^T (+ bias) with x already bf16 (the down projection after matmul_swiglu_cuda); bf16 w.
+void matmul_bf16_cuda(float* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k, int m,
+                      const cosmos::CudaContext& ctx);
 #endif
