@@ -22,6 +22,7 @@
 //   engine   whole requests through the Generator engine (models/cosmos3_generator: Cosmos3Generator built from the
 //            CUDA twins with these random weights, UniPC flow_shift 10, Karras off): --engine-runs picks from
 //              t2v480   480p t2v, 189 frames, 35 steps, CFG 6 (text prefill x2, denoise loop, VAE decode);
+//              t2v720   the same at 720x1280 (ours only: bench/run.sh e2e720);
 //              policy   action policy at the 256 tier, 16-step chunk = 17 frames, 320x256 content, frame 0 clean
 //                       (encoded), 16 noisy action tokens (bridge: domain 7, 10 wide), 30 steps, guidance 1;
 //              fdyn     forward dynamics, 61 frames = 60 transitions, a 640x480 frame on the 480 tier's 736x544
@@ -45,7 +46,7 @@
 //
 // Usage (device): cosmos3_generator_bench [forward] [attention] [vae] [e2e] [engine] [--reps N]
 //   [--shapes 256p,480p] [--no-720p-vae] [--vae-shapes 480p,720p] [--vae-720p-latent-frames N] [--vae-deadline S]
-//   [--engine-runs t2v480,policy,fdyn] [--text-tokens N] [--policy-text-tokens N] [--fdyn-text-tokens N]
+//   [--engine-runs t2v480,t2v720,policy,fdyn] [--text-tokens N] [--policy-text-tokens N] [--fdyn-text-tokens N]
 //   [--steps N] [--layers N]
 #include <cuda_runtime.h>
 
@@ -557,6 +558,8 @@ int main(int argc, char** argv) {
       for (const std::string& name : engine_runs) {
         if (name == "t2v480")  // 480x832, 189 frames
           runs.push_back({"t2v480", text_t2v, kLatentT, 30, 52, steps, 6.0f});
+        else if (name == "t2v720")  // 720x1280, 189 frames (issue 14's 720p request; no diffusers row: ~4 min each)
+          runs.push_back({"t2v720", text_t2v, kLatentT, 45, 80, steps, 6.0f});
         else if (name == "policy") {  // 320x256 content = the 256 tier's 1.25 canvas, 17 frames
           EngineRun e{"policy", text_policy, 5, 16, 20, 30, 1.0f};
           e.clean_first = true, e.action_len = 16;

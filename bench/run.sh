@@ -24,6 +24,8 @@
 #              (generator + vae: ~6 min; ours' process footprint after both = the 720p run's peak)
 #   e2e        480p t2v, 189 frames, 35 steps, CFG 6: ours = the Generator engine (Cosmos3Generator::generate),
 #              diffusers = Cosmos3OmniPipeline.__call__                                             ~5 min
+#   e2e720     the same request at 720x1280, ours only (issue 14's 720p target; diffusers would need
+#              another ~4 min): its time and peak                                                   ~4 min
 #   actions    policy (256 tier, chunk 16 = 17 frames) and forward dynamics (61 frames, 640x480), 30 steps,
 #              guidance 1, through the same two                                                     ~1 min
 # Environment: BENCH_BUDGET_S (default 540: the whole call's wall budget; every step runs under `timeout` with
@@ -174,9 +176,15 @@ device() {
   fi
   if has actions; then pruns+=(policy fdyn); oruns+=(policy fdyn); fi
   if has e2e; then pruns+=(t2v480); oruns+=(t2v480); fi
+  if has e2e720; then oruns+=(t2v720); fi
   [ ${#pruns[@]} -gt 0 ] && dwhat+=(pipeline) && dopts+=(--pipeline-runs "$(IFS=,; echo "${pruns[*]}")")
   [ ${#oruns[@]} -gt 0 ] && oargs+=(engine --engine-runs "$(IFS=,; echo "${oruns[*]}")")
   local dargs=("${dwhat[@]}" "${dopts[@]}")
+  if [ ${#dwhat[@]} -eq 0 ] && [ ${#oruns[@]} -gt 0 ]; then  # ours alone (e2e720): no diffusers process
+    step "ours ${oargs[*]}" 30 $b/cosmos3_generator_bench "${oargs[@]}" --reps "$reps"
+    note "--- every Generator row"
+    tee -a "$sum" < "$rows"
+  fi
   if [ ${#dwhat[@]} -gt 0 ]; then
     rm -rf /tmp/dsrc && mkdir -p /tmp/dsrc && tar -xzf .dev/diffusers_src.tgz -C /tmp/dsrc || note "no .dev/diffusers_src.tgz"
     step "diffusers ${dargs[*]}" 60 env PYTHONPATH=/tmp/dsrc/src PYTHONUNBUFFERED=1 \
@@ -208,9 +216,9 @@ EOF
 
 case "${1:-}" in
 prepare) shift; prepare "$@" ;;
-decode | prefill | generator | vae | e2e | actions) device "$@" ;;
+decode | prefill | generator | vae | e2e | e2e720 | actions) device "$@" ;;
 *)
-  echo "usage: bench/run.sh prepare [COMMIT] | bench/run.sh SECTION... (decode prefill generator vae e2e actions)" >&2
+  echo "usage: bench/run.sh prepare [COMMIT] | bench/run.sh SECTION... (decode prefill generator vae e2e e2e720 actions)" >&2
   exit 2
   ;;
 esac
