@@ -12,7 +12,8 @@
 //    the packed weight [cout, taps, cin] at (ci0, tap, col0). Both land in the 128-byte swizzle wgmma reads.
 //  * Warpgroup 0 is the producer (one thread: wait for a free stage, announce the bytes, two copies); warpgroups 1
 //    and 2 multiply 64 tile rows each by BN channels (m64nBNk16, one stage's wgmmas kept in flight) and release the
-//    stage before. BN 256 for wide convs unless 128 fills the GPU's SMs better (few tiles: the latent-size convs).
+//    stage before. BN 256 for wide convs unless 128 fills the GPU's SMs better (few tiles: the latent-size convs);
+//    16 for cout <= 16 (conv_out's 12 channels).
 //
 // conv3d_wgmma_kernel (any stride: the encoder's downsampling convs; COSMOS_VAE_CONV=gather for all). The mma.sync
 // kernel's tiles and tap gather (IgemmTileCopier: every thread copies with cp.async; its XOR swizzle is wgmma's
@@ -129,7 +130,7 @@ struct SpatialTiles {
 
 template <int BN>
 struct TmaTile {
-  static constexpr int kStages = BN == 128 ? 6 : 4;
+  static constexpr int kStages = BN == 16 ? 8 : BN == 128 ? 6 : 4;
   static constexpr int kBBytes = BN * BK * 2, kStageBytes = kABytes + kBBytes;
   static constexpr int kSmem = kStages * kStageBytes + 2 * kStages * 8 + 1024;  // stages, full + empty barriers
   static_assert(kSmem <= 227 * 1024, "shared memory per block");
@@ -309,7 +310,11 @@ void conv3d_igemm_wgmma_launch(void* out, bool out_bf16, const bf16* win, const 
     const int frames = M / (g.oh * g.ow);  // whole output frames: conv3d_igemm_cuda launches them so
     const SpatialTiles st = pick_spatial_tiles(g.oh, g.ow);
     const bool wide = tma_wide(g.cout, (long long)frames * st.tiles_x * st.tiles_y);
-    if (wide && out_bf16)
+    if (g.cout <= 16 && out_bf16)  // conv_out (12 channels): 128-wide tiles would be 90% padding
+      launch_tma<true, 16>(out, win, wp, bias, g, frames, st, pair, stream);
+    else if (g.cout <= 16)
+      launch_tma<false, 16>(out, win, wp, bias, g, frames, st, pair, stream);
+    else if (wide && out_bf16)
       launch_tma<true, 256>(out, win, wp, bias, g, frames, st, pair, stream);
     else if (wide)
       launch_tma<false, 256>(out, win, wp, bias, g, frames, st, pair, stream);
