@@ -1,22 +1,30 @@
-// flash_attention_wgmma (see the header): FlashAttention-3's block structure, written from the PTX ISA, without its
-// intra-warpgroup pipelining (the two consumer warpgroups overlap each other's softmax and products instead).
+// flash_attention_wgmma (see the header): FlashAttention-3's block structure and its intra-warpgroup overlap of
+// softmax and products, written from the PTX ISA.
 //  * A block serves 128 queries of one q head: warpgroup 0 is the producer, warpgroups 1 and 2 consume 64 query
 //    rows each. Why not ops/flash_attention.cu's mma.sync kernel: mma.sync reaches ~240 TFLOP/s on the H200, where
 //    wgmma (a warpgroup's 64 x N x 16 product from shared memory, issued asynchronously) is what Hopper's peak
 //    needs.
 //  * One producer thread copies the Q tile once and, per 128-key tile, K and V^T with TMA in the 128-byte swizzle
-//    that wgmma reads directly; two stages, so tile t+1 lands while tile t is used. "full" mbarriers count the
-//    bytes, "empty" ones the consumer warps done with a stage.
+//    that wgmma reads directly; two stages, so tile t+1 lands while tile t is used. K and V have their own "full"
+//    mbarriers (counting bytes) and "empty" ones (counting the consumer warps done with them): a consumer is done
+//    with K_t long before V_t (below), and the producer copies K_t before V_{t-1}, the order they are needed in.
 //  * S = Q K^T: 8 wgmma m64n128k16 from shared memory (head_dim 128 = 8 k16 steps; a 128-byte swizzle row holds
 //    64 dims, so a tile is two 16 KiB halves). The online softmax runs on S in registers (f32, log2 domain); the
 //    probabilities, packed to bf16 pairs, are already wgmma's register A fragment, so O += P V is 8 more wgmmas
 //    with A from registers and V^T from shared memory.
+//  * The softmax (its ex2 alone, 16 per clock per SM, takes half as long as the tile's products) would leave the
+//    tensor cores idle, so each warpgroup overlaps it with its own products: step t issues S_t = Q K_t^T and then
+//    O += P_{t-1} V_{t-1}, and runs the softmax of S_t while the second product is in flight (P_{t-1} stays in its
+//    bf16 registers until that product is done; O is rescaled after it, and only when a row's max moved). +12% at
+//    the 480p shape on the H200. FA3's ping-pong between the two consumer warpgroups (named barriers handing over
+//    the right to issue products) and 3 stages measured no faster on top of this, so neither is here.
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
 #include "flash_attention_wgmma.h"
 
 #include <cstdint>
+#include <type_traits>
 
 #include "../core/cuda_common.h"
 #include "wgmma_sm90.cuh"
@@ -36,7 +44,7 @@ constexpr int kStages = 2;
 constexpr int kThreads = 3 * 128;           // producer + 2 consumer warpgroups
 constexpr int kHalf = 128 * 128;            // bytes of 128 rows x 64 bf16 (one swizzled half of a tile)
 constexpr int kTileBytes = 2 * kHalf;       // 128 rows x 128 bf16
-constexpr int kBarriers = 1 + 3 * kStages;  // full Q; full K, full V, empty per stage
+constexpr int kBarriers = 1 + 4 * kStages;  // full Q; full K, full V, empty K, empty V per stage
 constexpr int kSmem = (1 + 2 * kStages) * kTileBytes + kBarriers * 8 + 1024;  // +1024: align the tiles to 1024
 static_assert(kSmem <= 227 * 1024, "shared memory per block");
 
@@ -44,6 +52,76 @@ static_assert(kSmem <= 227 * 1024, "shared memory per block");
 // the first half, 64-127 in the second; inside a half a k16 step is 32 bytes further (as ops/gemm_wgmma.cu).
 __device__ __forceinline__ uint64_t tile_desc(uint32_t tile, int kk) {
   return sw128_desc(tile + (kk >> 2) * kHalf + (kk & 3) * 32);
+}
+// As fence_regs, for the packed P fragment that an in-flight wgmma reads.
+__device__ __forceinline__ void fence_pa(uint32_t (&pa)[8][4]) {
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) asm volatile("" : "+r"(pa[i][e])::"memory");
+}
+
+// S = Q K^T of this warpgroup's 64 queries against one 128-key tile: 8 k16 steps, committed as one group.
+__device__ __forceinline__ void issue_qk(float (&sc)[64], uint32_t qa, uint32_t kt) {
+#pragma unroll
+  for (int kk = 0; kk < kD / 16; ++kk) wgmma_m64n128k16(sc, tile_desc(qa, kk), tile_desc(kt, kk), kk != 0);
+  wgmma_commit();
+}
+// O += P V: keys 16kk..16kk+15 are P's fragment kk. One group.
+__device__ __forceinline__ void issue_pv(float (&o)[64], const uint32_t (&pa)[8][4], uint32_t vt) {
+#pragma unroll
+  for (int kk = 0; kk < kBN / 16; ++kk) wgmma_m64n128k16_rs(o, pa[kk], tile_desc(vt, kk), 1);
+  wgmma_commit();
+}
+
+// Online softmax of one S tile in place (scores -> probabilities, f32, log2 domain). Accumulator layout of
+// m64n128 (per warp 16 rows): [4j + {0,1}] at row lane/4, keys 8j + 2(lane%4) + {0,1}; [4j + {2,3}] eight rows
+// below, so this thread's rows are r and r + 8 (rr = 0, 1), each spread over a quad. alpha[rr] moves what O and l
+// hold to the new running max (0 on the first tile, exactly 1 when the max stayed). kMask: the tile may be the
+// last one, whose keys past n_kv (zero padding) get no weight.
+template <bool kMask>
+__device__ __forceinline__ void softmax_tile(float (&sc)[64], float (&m)[2], float (&l)[2], float (&alpha)[2], int j0,
+                                             int n_kv, int tig, float scale_log2) {
+  if (kMask && j0 + kBN > n_kv) {
+#pragma unroll
+    for (int j = 0; j < 16; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        if (j0 + 8 * j + 2 * tig + (e & 1) >= n_kv) sc[4 * j + e] = -INFINITY;
+  }
+  // scale > 0 keeps the max where it is, so the max is taken on raw scores.
+#pragma unroll
+  for (int rr = 0; rr < 2; ++rr) {
+    float mx = -INFINITY;
+#pragma unroll
+    for (int j = 0; j < 16; ++j) mx = fmaxf(mx, fmaxf(sc[4 * j + 2 * rr], sc[4 * j + 2 * rr + 1]));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const float m_new = fmaxf(m[rr], mx * scale_log2);
+    const float m_use = m_new == -INFINITY ? 0.f : m_new;
+    alpha[rr] = fast_exp2(m[rr] - m_use);
+    float sum = 0.f;
+#pragma unroll
+    for (int j = 0; j < 16; ++j) {
+      const float p0 = fast_exp2(fmaf(sc[4 * j + 2 * rr], scale_log2, -m_use));
+      const float p1 = fast_exp2(fmaf(sc[4 * j + 2 * rr + 1], scale_log2, -m_use));
+      sc[4 * j + 2 * rr] = p0;
+      sc[4 * j + 2 * rr + 1] = p1;
+      sum += p0 + p1;
+    }
+    l[rr] = l[rr] * alpha[rr] + sum;  // this thread's part of the row sum; the quad is summed at the end
+    m[rr] = m_new;
+  }
+}
+// P as A fragments: keys 16kk..16kk+15 are the accumulator's n8 blocks 2kk and 2kk+1.
+__device__ __forceinline__ void pack_p(uint32_t (&pa)[8][4], const float (&sc)[64]) {
+#pragma unroll
+  for (int kk = 0; kk < 8; ++kk) {
+    pa[kk][0] = pack_bf16x2(sc[8 * kk + 0], sc[8 * kk + 1]);
+    pa[kk][1] = pack_bf16x2(sc[8 * kk + 2], sc[8 * kk + 3]);
+    pa[kk][2] = pack_bf16x2(sc[8 * kk + 4], sc[8 * kk + 5]);
+    pa[kk][3] = pack_bf16x2(sc[8 * kk + 6], sc[8 * kk + 7]);
+  }
 }
 
 __global__ void __launch_bounds__(kThreads, 1)
@@ -55,7 +133,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
   const uint32_t sq = base, sk0 = sq + kTileBytes, sv0 = sk0 + kStages * kTileBytes;
   const uint32_t full_q = sv0 + kStages * kTileBytes, full_k0 = full_q + 8, full_v0 = full_k0 + 8 * kStages,
-                 empty0 = full_v0 + 8 * kStages;
+                 empty_k0 = full_v0 + 8 * kStages, empty_v0 = empty_k0 + 8 * kStages;
   const int wg = threadIdx.x / 128;
   const int q0 = blockIdx.x * kBM, h = blockIdx.y, kh = h / (q_heads / kv_heads);
   const int n_tiles = (n_kv + kBN - 1) / kBN;
@@ -65,7 +143,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     for (int s = 0; s < kStages; ++s) {
       mbar_init(full_k0 + 8 * s, 1);  // the producer's arrive.expect_tx (+ the copies' bytes)
       mbar_init(full_v0 + 8 * s, 1);
-      mbar_init(empty0 + 8 * s, 8);  // one arrive per consumer warp
+      mbar_init(empty_k0 + 8 * s, 8);  // one arrive per consumer warp
+      mbar_init(empty_v0 + 8 * s, 8);
     }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
@@ -75,97 +154,96 @@ __global__ void __launch_bounds__(kThreads, 1)
     setmaxnreg_dec<24>();
     if (threadIdx.x == 0) {
       const int qrow = h * nq_pad + q0, krow = kh * nkv_pad, vrow = kh * kD;
+      auto load_v = [&](int t) {
+        const int s = t % kStages;
+        mbar_wait(empty_v0 + 8 * s, ((t / kStages) & 1) ^ 1);
+        const uint32_t fv = full_v0 + 8 * s, vt = sv0 + s * kTileBytes;
+        mbar_expect_tx(fv, kTileBytes);
+        tma_load_2d(vt, &tma_vt, t * kBN, vrow, fv);
+        tma_load_2d(vt + kHalf, &tma_vt, t * kBN + 64, vrow, fv);
+      };
       mbar_expect_tx(full_q, kTileBytes);
       tma_load_2d(sq, &tma_q, 0, qrow, full_q);
       tma_load_2d(sq + kHalf, &tma_q, 64, qrow, full_q);
       for (int t = 0; t < n_tiles; ++t) {
-        const int s = t % kStages, j0 = t * kBN;
-        mbar_wait(empty0 + 8 * s, ((t / kStages) & 1) ^ 1);
-        const uint32_t fk = full_k0 + 8 * s, fv = full_v0 + 8 * s;
-        const uint32_t kt = sk0 + s * kTileBytes, vt = sv0 + s * kTileBytes;
-        mbar_expect_tx(fk, kTileBytes);  // K first: S = Q K^T can start before V has landed
-        tma_load_2d(kt, &tma_k, 0, krow + j0, fk);
-        tma_load_2d(kt + kHalf, &tma_k, 64, krow + j0, fk);
-        mbar_expect_tx(fv, kTileBytes);
-        tma_load_2d(vt, &tma_vt, j0, vrow, fv);
-        tma_load_2d(vt + kHalf, &tma_vt, j0 + 64, vrow, fv);
+        const int s = t % kStages;
+        mbar_wait(empty_k0 + 8 * s, ((t / kStages) & 1) ^ 1);
+        const uint32_t fk = full_k0 + 8 * s, kt = sk0 + s * kTileBytes;
+        mbar_expect_tx(fk, kTileBytes);
+        tma_load_2d(kt, &tma_k, 0, krow + t * kBN, fk);
+        tma_load_2d(kt + kHalf, &tma_k, 64, krow + t * kBN, fk);
+        if (t > 0) load_v(t - 1);
       }
+      load_v(n_tiles - 1);
     }
   } else {  // ------------------------------------------------------- consumers
+    // 240 registers: O, S and P (64 + 64 + 32) are live at once, beside the softmax's own.
     setmaxnreg_inc<240>();
     const int c = wg - 1, warp = (threadIdx.x / 32) & 3, lane = threadIdx.x & 31, tig = lane & 3;
     const uint32_t qa = sq + c * 64 * 128;  // this warpgroup's 64 query rows inside each half of the Q tile
-    // Accumulator layout of m64n128 (per warp 16 rows): [4j + {0,1}] at row lane/4, keys (or dims) 8j + 2(lane%4)
-    // + {0,1}; [4j + {2,3}] eight rows below. So this thread's rows are r and r + 8, each spread over a quad.
-    float o[64], sc[64];
+    float o[64], sc[64], alpha[2];
+    uint32_t pa[8][4];  // P of the previous tile, read by its P V product
 #pragma unroll
     for (int i = 0; i < 64; ++i) o[i] = 0.f;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
     mbar_wait(full_q, 0);
-    for (int t = 0; t < n_tiles; ++t) {
-      const int s = t % kStages, j0 = t * kBN;
-      const uint32_t parity = (t / kStages) & 1, kt = sk0 + s * kTileBytes, vt = sv0 + s * kTileBytes;
-      mbar_wait(full_k0 + 8 * s, parity);
+    mbar_wait(full_k0, 0);
+    fence_regs(sc);
+    wgmma_fence();
+    issue_qk(sc, qa, sk0);
+    wgmma_wait<0>();
+    fence_regs(sc);
+    if (lane == 0) mbar_arrive(empty_k0);
+    softmax_tile<true>(sc, m, l, alpha, 0, n_kv, tig, scale_log2);  // O is still 0: nothing to rescale
+    pack_p(pa, sc);
+    // Step t (1 <= t < n_tiles). `last`: the step of the last tile, the only one that can need the key mask (its
+    // own copy, so the others carry no mask branch).
+    auto step = [&](int t, auto last) {
+      const int s = t % kStages, sp = (t - 1) % kStages;
+      mbar_wait(full_k0 + 8 * s, (t / kStages) & 1);
       fence_regs(sc);
-      wgmma_fence();
-#pragma unroll
-      for (int kk = 0; kk < kD / 16; ++kk) wgmma_m64n128k16(sc, tile_desc(qa, kk), tile_desc(kt, kk), kk != 0);
-      wgmma_commit();
-      wgmma_wait<0>();
-      fence_regs(sc);
-      if (j0 + kBN > n_kv) {  // the last tile: keys past n_kv (zero padding) get no weight
-#pragma unroll
-        for (int j = 0; j < 16; ++j)
-#pragma unroll
-          for (int e = 0; e < 4; ++e)
-            if (j0 + 8 * j + 2 * tig + (e & 1) >= n_kv) sc[4 * j + e] = -INFINITY;
-      }
-      // Online softmax, log2 domain: scale > 0 keeps the max where it is, so the max is taken on raw scores.
-#pragma unroll
-      for (int rr = 0; rr < 2; ++rr) {
-        float mx = -INFINITY;
-#pragma unroll
-        for (int j = 0; j < 16; ++j) mx = fmaxf(mx, fmaxf(sc[4 * j + 2 * rr], sc[4 * j + 2 * rr + 1]));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        const float m_new = fmaxf(m[rr], mx * scale_log2);
-        const float m_use = m_new == -INFINITY ? 0.f : m_new;
-        const float alpha = fast_exp2(m[rr] - m_use);  // 0 on the first tile
-        float sum = 0.f;
-#pragma unroll
-        for (int j = 0; j < 16; ++j) {
-          const float p0 = fast_exp2(fmaf(sc[4 * j + 2 * rr], scale_log2, -m_use));
-          const float p1 = fast_exp2(fmaf(sc[4 * j + 2 * rr + 1], scale_log2, -m_use));
-          sc[4 * j + 2 * rr] = p0;
-          sc[4 * j + 2 * rr + 1] = p1;
-          sum += p0 + p1;
-        }
-        l[rr] = l[rr] * alpha + sum;  // this thread's part of the row sum; the quad is summed at the end
-        m[rr] = m_new;
-#pragma unroll
-        for (int j = 0; j < 16; ++j) {
-          o[4 * j + 2 * rr] *= alpha;
-          o[4 * j + 2 * rr + 1] *= alpha;
-        }
-      }
-      // P as A fragments: keys 16kk..16kk+15 are the accumulator's n8 blocks 2kk and 2kk+1.
-      uint32_t pa[8][4];
-#pragma unroll
-      for (int kk = 0; kk < 8; ++kk) {
-        pa[kk][0] = pack_bf16x2(sc[8 * kk + 0], sc[8 * kk + 1]);
-        pa[kk][1] = pack_bf16x2(sc[8 * kk + 2], sc[8 * kk + 3]);
-        pa[kk][2] = pack_bf16x2(sc[8 * kk + 4], sc[8 * kk + 5]);
-        pa[kk][3] = pack_bf16x2(sc[8 * kk + 6], sc[8 * kk + 7]);
-      }
-      mbar_wait(full_v0 + 8 * s, parity);
       fence_regs(o);
+      fence_pa(pa);
       wgmma_fence();
-#pragma unroll
-      for (int kk = 0; kk < kBN / 16; ++kk) wgmma_m64n128k16_rs(o, pa[kk], tile_desc(vt, kk), 1);
-      wgmma_commit();
+      issue_qk(sc, qa, sk0 + s * kTileBytes);
+      mbar_wait(full_v0 + 8 * sp, ((t - 1) / kStages) & 1);
+      wgmma_fence();  // after the wait's loop: without it ptxas injects its own
+      issue_pv(o, pa, sv0 + sp * kTileBytes);
+      wgmma_wait<1>();  // S_t is done; P_{t-1} V_{t-1} may still run
+      fence_regs(sc);
+      softmax_tile<decltype(last)::value>(sc, m, l, alpha, t * kBN, n_kv, tig, scale_log2);
+      // K_t has been free since S_t completed; its release waits for the softmax and depends on its result (l is
+      // never < 0, which ptxas cannot know) because ptxas otherwise schedules the wait below above the whole
+      // softmax (seen in the SASS), and the softmax no longer overlaps P V.
+      if (lane == 0 && !(l[0] + l[1] < 0.f)) mbar_arrive(empty_k0 + 8 * s);
       wgmma_wait<0>();
       fence_regs(o);
-      if (lane == 0) mbar_arrive(empty0 + 8 * s);  // this warp is done with stage s
+      fence_pa(pa);
+      if (lane == 0) mbar_arrive(empty_v0 + 8 * sp);
+      pack_p(pa, sc);
+      // O to the new max; skipped when no row of the warp moved (most tiles past the first few).
+      if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
+#pragma unroll
+        for (int j = 0; j < 16; ++j) {
+          o[4 * j + 0] *= alpha[0];
+          o[4 * j + 1] *= alpha[0];
+          o[4 * j + 2] *= alpha[1];
+          o[4 * j + 3] *= alpha[1];
+        }
+      }
+    };
+    for (int t = 1; t < n_tiles - 1; ++t) step(t, std::false_type{});
+    if (n_tiles > 1) step(n_tiles - 1, std::true_type{});
+    {  // the last tile's P V
+      const int t = n_tiles - 1, s = t % kStages;
+      mbar_wait(full_v0 + 8 * s, (t / kStages) & 1);
+      fence_regs(o);
+      fence_pa(pa);
+      wgmma_fence();
+      issue_pv(o, pa, sv0 + s * kTileBytes);
+      wgmma_wait<0>();
+      fence_regs(o);
+      fence_pa(pa);
     }
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {
