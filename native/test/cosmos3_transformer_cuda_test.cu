@@ -4,7 +4,8 @@
 //     with bf16 weights vs the CPU model (<= 3% of the outputs' max |value|: bf16 rounding of weights and GEMM inputs)
 //   * the text cache reused: a second forward_gen over the same cache gives identical outputs
 //   * random weights with the Edge switches (relu2, qk_norm_for_text false, use_und_k_norm_for_gen, attention
-//     biases) and a vision-only config: CUDA f32 vs CPU from the same seed (<= 1e-4)
+//     biases) and a vision-only config: CUDA f32 vs CPU from the same seed (<= 1e-4); bf16 weights with 256 vision
+//     tokens and intermediate 128, where an H200 runs the fused SwiGLU GEMM: vs CPU (<= 3% of max |value|)
 //   * memory: freeing the text caches gives their pool bytes back
 //   * the new ops' CUDA twins vs their CPU twins: patchify / unpatchify, timestep_sinusoid, domain_linear, relu2,
 //     silu, add_table_rows (bitwise where the arithmetic is the same; silu and domain_linear to 1e-6)
@@ -20,6 +21,7 @@
 #include "../src/models/cosmos3_transformer_cuda.h"
 #include "../src/ops/add_table_rows.h"
 #include "../src/ops/domain_linear.h"
+#include "../src/ops/matmul.h"
 #include "../src/ops/patchify.h"
 #include "../src/ops/relu2.h"
 #include "../src/ops/silu.h"
@@ -133,6 +135,34 @@ static void random_config(const std::string& name, const Cosmos3TransformerConfi
   report(name + ": outputs not all zero (1 / max |vision|)", 1.0 / std::max(max_abs(oc.vision), 1e-30), 1e3);
 }
 
+// bf16 weights at a size where the MLP takes the fused SwiGLU GEMM on an H100 / H200 (layers/mlp.cu: n >= 128
+// tokens, k % 64 == 0, inter % 128 == 0): 256 vision tokens, hidden 64, intermediate 128; CUDA bf16 vs the CPU model.
+static void fused_mlp_config() {
+  Cosmos3TransformerConfig c = tiny_config();
+  c.intermediate_size = 128;
+  c.sound_gen = c.action_gen = false;
+  auto cpu = Cosmos3Transformer::random(c, 24, 0.15f);
+  auto gpu = Cosmos3TransformerCuda::random(c, WType::BF16, 24, 0.15f);
+  Request r(c, 7, 4, 16, 16, false, false, 937.f);
+  const size_t nv = r.latents.size();
+  const Out oc = run_cpu(*cpu, r.ids, r.text_pos, r.in, nv, 0, 0);
+  const Out og = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, 0, 0);
+  report("fused_mlp: cuda bf16 vision vs cpu (tol 3% of max |cpu|)", max_abs_diff(og.vision, oc.vision),
+         0.03 * max_abs(oc.vision));
+  int dev = 0, major = 0, minor = 0;
+  CUDA_CHECK(cudaGetDevice(&dev));
+  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+  CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+  if (major == 9 && minor == 0) {  // the fused path was the one taken (a build without sm_90a would not take it)
+    CudaStream stream;
+    CudaPool pool;
+    const CudaContext ctx{stream.get(), &pool};
+    DeviceBuffer<float> x(pool, 256 * 64), w(pool, 256 * 64);
+    report("fused_mlp: matmul_swiglu_supported on sm_90 (1 = no)",
+           matmul_swiglu_supported(x.get(), w.get(), WType::BF16, 256, 64, 128, ctx) ? 0 : 1, 0);
+  }
+}
+
 // The ops on their own, on a stream and pool of this test's.
 static void ops() {
   CudaStream stream;
@@ -229,6 +259,7 @@ int main(int argc, char** argv) {
     Cosmos3TransformerConfig vision_only = tiny_config();
     vision_only.sound_gen = vision_only.action_gen = false;
     random_config("vision_only", vision_only, 23);
+    fused_mlp_config();
   } catch (const std::exception& e) {
     std::printf("error: %s\n", e.what());
     ++fails;
