@@ -30,7 +30,9 @@
 //            Text lengths: --text-tokens (t2v) / --policy-text-tokens / --fdyn-text-tokens (the shell passes the
 //            lengths diffusers' pipeline tokenized, so both sides attend over the same sequence). Positions are
 //            shaped as the pipeline's (text 0..n-1, vision (t + n + 15000, h, w), actions after); their values do
-//            not change the work. Peak = both pools' high-water marks (the weights are in them).
+//            not change the work. Peak = both pools' high-water marks (the weights are in them); device peak = the
+//            most all pools held from CUDA at once during the request (cuda_pools_reserved_peak), every pool's
+//            cache emptied first as in a fresh process.
 //
 // Peak of a transformer row = its pool's peak bytes: the model's weights live in that pool (CudaWeightStore allocates
 // from it; random weights are never shared blocks), so the pool's high-water mark is weights + activations (until
@@ -420,7 +422,10 @@ void bench_engine(Cosmos3Generator& g, const std::vector<EngineRun>& runs) {
         for (float& v : r.action_values) v = ud(rng);
       }
     }
-    for (CudaPool* p : pools) p->reset_peak();
+    // As a fresh process would start the request: no blocks cached by the rows before (the device peak would
+    // count them).
+    for (CudaPool* p : pools) p->release_cached(), p->reset_peak();
+    cuda_pools_reset_reserved_peak();
     int steps_done = 0;
     double denoise_end = 0;
     const double t0 = now_s();
@@ -445,10 +450,13 @@ void bench_engine(Cosmos3Generator& g, const std::vector<EngineRun>& runs) {
         "{\"row\": \"engine_%s\", \"impl\": \"ours\", \"s\": %.3f, \"denoise_s\": %.3f, \"steps\": %d, "
         "\"guidance\": %.1f, \"text_tokens\": %d, \"vision_tokens\": %d, \"action_tokens\": %d, "
         "\"frames\": %d, \"height\": %d, \"width\": %d, \"finite\": %s, \"peak_gib\": %.2f, "
+        "\"device_peak_gib\": %.2f, "
         "\"note\": \"Cosmos3Generator::generate: prefill, UniPC loop (latents in the pool between steps), "
-        "encode of frame 0 where clean, VAE decode\"}\n",
+        "encode of frame 0 where clean, VAE decode; peak_gib = the sum of the pools' in-use peaks, device_peak_gib = "
+        "the most all pools held from CUDA at once (in use + cached)\"}\n",
         e.name.c_str(), sec, denoise_end, steps_done, e.guidance, e.text_tokens, e.latent_t * hp * wp, e.action_len,
-        res.frames, res.height, res.width, finite ? "true" : "false", gib(pool_peak));  // weights are in the pools
+        res.frames, res.height, res.width, finite ? "true" : "false", gib(pool_peak),  // weights are in the pools
+        gib((double)cuda_pools_reserved_peak()));
     std::fflush(stdout);
   }
 }

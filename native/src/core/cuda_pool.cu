@@ -1,8 +1,27 @@
 #include "cuda_pool.h"
 
+#include <atomic>
+
 #include "cuda_common.h"
 
 namespace cosmos {
+
+namespace {
+// Bytes every pool of the process holds from CUDA (in use + cached), and their high-water mark: what the device
+// really carries at once, where the pools' own peaks count in-use bytes per pool at different times.
+std::atomic<size_t> g_reserved{0}, g_reserved_peak{0};
+void reserved_add(size_t r) {
+  const size_t now = g_reserved.fetch_add(r) + r;
+  size_t peak = g_reserved_peak.load();
+  while (now > peak && !g_reserved_peak.compare_exchange_weak(peak, now)) {
+  }
+}
+void reserved_sub(size_t r) { g_reserved.fetch_sub(r); }
+}  // namespace
+
+size_t cuda_pools_reserved_bytes() { return g_reserved.load(); }
+size_t cuda_pools_reserved_peak() { return g_reserved_peak.load(); }
+void cuda_pools_reset_reserved_peak() { g_reserved_peak.store(g_reserved.load()); }
 
 CudaStream::CudaStream() { CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking)); }
 CudaStream::~CudaStream() {
@@ -19,7 +38,10 @@ size_t CudaPool::round(size_t bytes) {
 
 CudaPool::~CudaPool() {
   release_cached();
-  for (auto& kv : live_) cudaFree(kv.first);
+  for (auto& kv : live_) {
+    cudaFree(kv.first);
+    reserved_sub(kv.second);
+  }
 }
 
 void* CudaPool::alloc(size_t bytes) {
@@ -38,11 +60,13 @@ void* CudaPool::alloc(size_t bytes) {
     if (e == cudaErrorMemoryAllocation && !free_.empty()) {
       cudaGetLastError();  // clear the sticky-free error state of the failed call
       for (auto& kv : free_) cudaFree(kv.second);
+      reserved_sub(cached_);
       free_.clear();
       cached_ = 0;
       e = cudaMalloc(&p, r);
     }
     CUDA_CHECK(e);
+    reserved_add(r);
   }
   live_[p] = r;
   in_use_ += r;
@@ -65,6 +89,7 @@ void CudaPool::free(void* p) {
 void CudaPool::release_cached() {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& kv : free_) cudaFree(kv.second);
+  reserved_sub(cached_);
   free_.clear();
   cached_ = 0;
 }

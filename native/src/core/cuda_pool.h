@@ -57,6 +57,13 @@ class CudaPool {
   size_t in_use_ = 0, peak_ = 0, cached_ = 0;
 };
 
+// Bytes all pools of the process hold from CUDA at once (in use + cached; what the device carries for them), and the
+// high-water mark of that sum since the start or the last reset: the peak a request really needs, where each pool's
+// peak_bytes() counts its own in-use bytes at its own moment.
+size_t cuda_pools_reserved_bytes();
+size_t cuda_pools_reserved_peak();
+void cuda_pools_reset_reserved_peak();
+
 // A device array owned through a pool (RAII); typed view over the bytes.
 template <typename T>
 class DeviceBuffer {

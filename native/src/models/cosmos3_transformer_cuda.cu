@@ -77,6 +77,11 @@ std::unique_ptr<Cosmos3TransformerCuda> Cosmos3TransformerCuda::random(const Cos
   return m;
 }
 
+void Cosmos3TransformerCuda::release_cached_blocks() {
+  stream_.sync();  // the blocks' last users on this stream are done before CUDA gets them back
+  pool_.release_cached();
+}
+
 void Cosmos3TransformerCuda::check_abort() const {
   if (abort_ && abort_->load(std::memory_order_relaxed)) {
     cudaStreamSynchronize(stream_.get());

@@ -62,6 +62,9 @@ class Cosmos3TransformerCuda {
   size_t weight_bytes() const { return store_.bytes() + store_f32_.bytes(); }
   const CudaPool& pool() const { return pool_; }
   const CudaContext& ctx() const { return ctx_; }
+  // Gives the pool's cached (free) blocks back to CUDA: the forward's activations between requests. The engine calls
+  // it before the VAE decode, whose activations (11 GiB at 720p) then fit where the forward's were.
+  void release_cached_blocks();
 
  private:
   Cosmos3TransformerConfig cfg_;
