@@ -428,13 +428,20 @@ void bench_engine(Cosmos3Generator& g, const std::vector<EngineRun>& runs) {
     cuda_pools_reset_reserved_peak();
     int steps_done = 0;
     double denoise_end = 0;
+    size_t denoise_peak = 0, held_after_denoise = 0, cached_after_denoise = 0;
     const double t0 = now_s();
     Cosmos3GenerateResult res;
     double sec = 0;
     try {
       sec = sync_time([&] {
-        res = g.generate(r, [&](Cosmos3Stage st, int done, int) {
+        res = g.generate(r, [&](Cosmos3Stage st, int done, int total) {
           if (st == Cosmos3Stage::Denoise) steps_done = done, denoise_end = now_s() - t0;
+          if (st == Cosmos3Stage::Denoise && done == total) {  // the phases' device peaks apart (see the row)
+            denoise_peak = cuda_pools_reserved_peak();
+            for (CudaPool* p : pools) held_after_denoise += p->bytes_in_use() + p->bytes_cached();
+            cached_after_denoise = pools.empty() ? 0 : pools[0]->bytes_cached();
+            cuda_pools_reset_reserved_peak();
+          }
         });
       });
     } catch (const std::exception& ex) {  // one run failing leaves the others measured
@@ -450,13 +457,15 @@ void bench_engine(Cosmos3Generator& g, const std::vector<EngineRun>& runs) {
         "{\"row\": \"engine_%s\", \"impl\": \"ours\", \"s\": %.3f, \"denoise_s\": %.3f, \"steps\": %d, "
         "\"guidance\": %.1f, \"text_tokens\": %d, \"vision_tokens\": %d, \"action_tokens\": %d, "
         "\"frames\": %d, \"height\": %d, \"width\": %d, \"finite\": %s, \"peak_gib\": %.2f, "
-        "\"device_peak_gib\": %.2f, "
+        "\"device_peak_gib\": %.2f, \"device_peak_denoise_gib\": %.2f, \"device_peak_decode_gib\": %.2f, "
+        "\"pools_held_after_denoise_gib\": %.2f, \"transformer_cached_after_denoise_gib\": %.2f, "
         "\"note\": \"Cosmos3Generator::generate: prefill, UniPC loop (latents in the pool between steps), "
         "encode of frame 0 where clean, VAE decode; peak_gib = the sum of the pools' in-use peaks, device_peak_gib = "
         "the most all pools held from CUDA at once (in use + cached)\"}\n",
         e.name.c_str(), sec, denoise_end, steps_done, e.guidance, e.text_tokens, e.latent_t * hp * wp, e.action_len,
         res.frames, res.height, res.width, finite ? "true" : "false", gib(pool_peak),  // weights are in the pools
-        gib((double)cuda_pools_reserved_peak()));
+        gib((double)std::max(denoise_peak, cuda_pools_reserved_peak())), gib((double)denoise_peak),
+        gib((double)cuda_pools_reserved_peak()), gib((double)held_after_denoise), gib((double)cached_after_denoise));
     std::fflush(stdout);
   }
 }
