@@ -243,16 +243,6 @@ SpatialTiles pick_spatial_tiles(int oh, int ow) {
   return best;
 }
 
-int sm_count() {
-  static const int sms = [] {
-    int dev = 0, n = 0;
-    CUDA_CHECK(cudaGetDevice(&dev));
-    CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
-    return n;
-  }();
-  return sms;
-}
-
 // COSMOS_VAE_CONV_WIDE=N: 128 x 256 tiles for exactly the convs with cout >= N (0: none); -1 when unset.
 int wide_switch() {
   static const int n = [] {

@@ -222,13 +222,6 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
 }
 
 // ---------------------------------------------------------------- host side
-int sm_count() {
-  int dev = 0, sms = 0;
-  CUDA_CHECK(cudaGetDevice(&dev));
-  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-  return sms;
-}
-
 template <int BM, int BN, int NC, int STAGES, bool PINGPONG, bool SWIGLU = false>
 void launch(void* out, const bf16* a, const bf16* b, const float* bias, int n, int k, int m, bool persistent,
             cudaStream_t stream) {

@@ -298,11 +298,6 @@ bool use_wgmma(const bf16* xb, const bf16* w, int n, int k, int m, cudaStream_t 
 void gemm_mma(float* out, const float* x, const bf16* w, const float* bias, int n, int k, int m,
               const cosmos::CudaContext& ctx) {
   const cudaStream_t s = ctx.stream;
-  static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once
-    CUDA_CHECK(cudaFuncSetAttribute(gemm_mma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kMmaSmem));
-    return true;
-  }();
-  (void)attr;
   long long chunk = (long long)(kCastCapBytes / ((size_t)k * 2)) / GM * GM;
   if (chunk < GM) chunk = GM;
   if (chunk > n) chunk = n;
@@ -313,13 +308,7 @@ void gemm_mma(float* out, const float* x, const bf16* w, const float* bias, int 
     const long long count8 = (long long)rows * k / 8;
     cast_bf16_kernel<<<cosmos::elementwise_blocks(count8), 256, 0, s>>>(xb, x + r0 * k, count8);
     CUDA_CHECK_LAUNCH();
-    if (use_wgmma(xb, w, rows, k, m, s)) {
-      cosmos::gemm_wgmma(out + r0 * m, xb, w, bias, rows, k, m, cosmos::gemm_wgmma_pick(rows, m), ctx);
-      continue;
-    }
-    dim3 grid(cosmos::ceil_div(rows, GM), cosmos::ceil_div(m, GN));
-    gemm_mma_kernel<<<grid, kMmaThreads, kMmaSmem, s>>>(out + r0 * m, xb, w, bias, rows, k, m);
-    CUDA_CHECK_LAUNCH();
+    matmul_bf16_cuda(out + r0 * m, xb, w, bias, rows, k, m, ctx);  // wgmma where it can, else mma.sync
   }
 }
 
@@ -439,8 +428,7 @@ bool matmul_swiglu_supported(const void* x, const void* w, WType wt, int n, int 
     const char* e = std::getenv("COSMOS_FUSED_SWIGLU");
     return !(e && e[0] == '0' && e[1] == 0);
   }();
-  return allowed && wt == WType::BF16 && n >= 128 && aligned16(x) &&
-         cosmos::gemm_wgmma_swiglu_shape_ok(w, w, n, k, inter) &&
+  return allowed && wt == WType::BF16 && aligned16(x) && cosmos::gemm_wgmma_swiglu_shape_ok(w, w, n, k, inter) &&
          use_wgmma(static_cast<const bf16*>(w), static_cast<const bf16*>(w), n, k, 2 * inter, ctx.stream);
 }
 

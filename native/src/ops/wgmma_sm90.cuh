@@ -222,6 +222,17 @@ inline PFN_cuTensorMapEncodeTiled_v12000 tma_encode_fn() {
   return fn;
 }
 
+// The current device's SM count, for persistent grids and wave estimates (asked once per process: one device).
+inline int sm_count() {
+  static const int sms = [] {
+    int dev = 0, n = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev));
+    return n;
+  }();
+  return sms;
+}
+
 // A bf16 tensor of `rank` dimensions (dims[0] innermost and contiguous, byte strides of dims 1.. in `strides`) ->
 // tensor map with box `box` (box[0] = 64 bf16: one 128-byte row) in the 128-byte swizzle (the layout sw128_desc
 // describes); elements outside the tensor read as zeros. `what` names the operand in the error.
