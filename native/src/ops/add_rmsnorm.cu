@@ -5,11 +5,16 @@
 #include "add_rmsnorm.h"
 
 #include "../core/cuda_common.h"
+#include "../core/cuda_pdl.cuh"
 #include "../core/cuda_reduce.h"
 
 namespace {
 __global__ void add_rmsnorm_kernel(float* out, float* x, const float* hres, const float* w, int dim, float eps) {
   __shared__ float sh[32];
+  // PDL (core/cuda_pdl.cuh): the next kernel (a GEMV) may launch now and prefetch its weights while this
+  // latency-bound row runs; nothing is read or written before the wait.
+  cosmos::pdl_launch_dependents();
+  cosmos::pdl_wait();
   float* xr = x + (long long)blockIdx.x * dim;
   const float* hr = hres + (long long)blockIdx.x * dim;
   float* o = out + (long long)blockIdx.x * dim;
@@ -28,6 +33,7 @@ __global__ void add_rmsnorm_kernel(float* out, float* x, const float* hres, cons
 void add_rmsnorm_cuda(float* out, float* x, const float* h, const float* w, int rows, int dim, float eps,
                       const cosmos::CudaContext& ctx) {
   if (rows <= 0 || dim <= 0) return;
-  add_rmsnorm_kernel<<<rows, cosmos::row_threads(dim), 0, ctx.stream>>>(out, x, h, w, dim, eps);
+  cosmos::launch_pdl(add_rmsnorm_kernel, dim3(rows), dim3(cosmos::row_threads(dim)), 0, ctx.stream, out, x, h, w, dim,
+                     eps);
   CUDA_CHECK_LAUNCH();
 }

@@ -30,6 +30,7 @@
 #include <stdexcept>
 
 #include "../core/cuda_common.h"
+#include "../core/cuda_pdl.cuh"
 #include "../core/cuda_reduce.h"
 #include "mma_bf16.cuh"
 
@@ -79,6 +80,10 @@ __global__ void __launch_bounds__(kWarps * 32)
     attention_kernel(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
                      int kv_heads, int hd, int q_offset, bool causal, float scale, int chunk, float* part,
                      const int* dyn_n_kv) {
+  // PDL (core/cuda_pdl.cuh; the decode launch): the combine and the o-projection GEMV behind this kernel
+  // may launch now (the GEMV prefetches its weights while this latency-bound kernel runs).
+  cosmos::pdl_launch_dependents();
+  cosmos::pdl_wait();
   // Device-length decode (attention_decode_cuda): n_kv comes from device memory so a captured launch
   // serves every step; the split plan is the host's, computed here; surplus z-blocks exit.
   if (DYN) {
@@ -189,6 +194,8 @@ __global__ void __launch_bounds__(kWarps * 32)
 template <bool DYN>
 __global__ void attention_combine_kernel(float* out, const float* part, int rows, int splits, int hd,
                                          const int* dyn_n_kv, long long base) {
+  cosmos::pdl_launch_dependents();
+  cosmos::pdl_wait();
   if (DYN) {  // device-length decode: the same plan as attention_kernel; unsplit wrote out already
     int c;
     splits = split_plan(*dyn_n_kv, base, &c);
@@ -263,12 +270,12 @@ void launch_decode(float* out, const float* q, const float* k, const float* v, c
   const unsigned int xb = cosmos::ceil_div(group, kWarps);
   const long long base = (long long)xb * kv_heads;
   const int zmax = max_splits(max_kv, base);
-  attention_kernel<DPL, true><<<dim3(xb, kv_heads, zmax), kWarps * 32, smem, stream>>>(
-      out, q, k, v, 1, max_kv, q_heads, kv_heads, hd, 0, true, scale, 1, part, n_kv_dev);
+  cosmos::launch_pdl(attention_kernel<DPL, true>, dim3(xb, kv_heads, zmax), dim3(kWarps * 32), smem, stream, out, q, k,
+                     v, 1, max_kv, q_heads, kv_heads, hd, 0, true, scale, 1, part, n_kv_dev);
   CUDA_CHECK_LAUNCH();
   if (zmax > 1) {
-    attention_combine_kernel<true>
-        <<<cosmos::ceil_div(q_heads, 4), 128, 0, stream>>>(out, part, q_heads, 0, hd, n_kv_dev, base);
+    cosmos::launch_pdl(attention_combine_kernel<true>, dim3(cosmos::ceil_div(q_heads, 4)), dim3(128), 0, stream, out,
+                       part, q_heads, 0, hd, n_kv_dev, base);
     CUDA_CHECK_LAUNCH();
   }
 }

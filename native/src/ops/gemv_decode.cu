@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "../core/cuda_common.h"
+#include "../core/cuda_pdl.cuh"
 #include "../core/cuda_reduce.h"
 #include "gemv_common.cuh"
 
@@ -21,10 +22,14 @@ using namespace cosmos::gemv;
 // Vector path: k % 8 == 0, 16-byte aligned x and w rows.
 template <bool BF16>
 __global__ void __launch_bounds__(kWarps * 32)
-    gemv_decode_kernel(float* __restrict__ out, const float* __restrict__ x, const void* __restrict__ w, int k, int m) {
+    gemv_decode_kernel(float* __restrict__ out, const float* __restrict__ x, const void* __restrict__ w, int k, int m,
+                       unsigned pf) {
   const int row = blockIdx.x * kWarps + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= m) return;
+  // PDL (core/cuda_pdl.cuh): the row starts towards L2 before the wait for x.
+  if (lane == 0) cosmos::prefetch_l2(static_cast<const char*>(w) + (long long)row * k * (BF16 ? 2 : 4), pf);
+  cosmos::pdl_wait();
   const int chunks = k / 8;
   float acc = 0.f;
   int c = lane;
@@ -83,9 +88,10 @@ void gemv_decode_cuda(float* out, const float* x, const void* w, WType wt, int k
     return;
   }
   dim3 grid(cosmos::ceil_div(m, kWarps)), block(kWarps * 32);
+  const unsigned pf = cosmos::gemv_prefetch_row_bytes(m, (long long)k * (wt == WType::BF16 ? 2 : 4));
   if (wt == WType::BF16)
-    gemv_decode_kernel<true><<<grid, block, 0, stream>>>(out, x, w, k, m);
+    cosmos::launch_pdl(gemv_decode_kernel<true>, grid, block, 0, stream, out, x, w, k, m, pf);
   else
-    gemv_decode_kernel<false><<<grid, block, 0, stream>>>(out, x, w, k, m);
+    cosmos::launch_pdl(gemv_decode_kernel<false>, grid, block, 0, stream, out, x, w, k, m, pf);
   CUDA_CHECK_LAUNCH();
 }

@@ -7,6 +7,7 @@
 #include "qkv_rope.h"
 
 #include "../core/cuda_common.h"
+#include "../core/cuda_pdl.cuh"
 #include "../core/cuda_reduce.h"
 
 namespace {
@@ -19,6 +20,9 @@ __global__ void qkv_norm_rope_kernel(float* q_out, float* k_out, float* v_out, c
   extern __shared__ float y[];
   __shared__ float red[32];
   const int i = blockIdx.x, hh = blockIdx.y, d = threadIdx.x;
+  // PDL (core/cuda_pdl.cuh): let the attention launch behind this kernel; nothing is touched before the wait.
+  cosmos::pdl_launch_dependents();
+  cosmos::pdl_wait();
   if (row0_dev) row0 = *row0_dev;
   if (hh >= NH + KVH) {
     const int h = hh - NH - KVH;
@@ -50,6 +54,8 @@ __global__ void qkv_norm_rope_kernel(float* q_out, float* k_out, float* v_out, c
 __global__ void qkv_rope_kernel(float* q_out, float* k_out, float* v_out, const float* q_in, const float* k_in,
                                 const float* v_in, int q_stride, int kv_stride, const float* cos, const float* sin,
                                 long long n, int row0, const int* row0_dev, int NH, int KVH, int D) {
+  cosmos::pdl_launch_dependents();
+  cosmos::pdl_wait();
   if (row0_dev) row0 = *row0_dev;
   const int half = D / 2, slots = NH + KVH;
   const long long total = n * slots * half;
@@ -85,14 +91,14 @@ void qkv_rope_cuda(float* q_out, float* k_out, float* v_out, const float* q_in, 
   if (n <= 0) return;
   if (qw || kw) {
     const int bd = (head_dim + 31) / 32 * 32;
-    qkv_norm_rope_kernel<<<dim3(n, heads + 2 * kv_heads), bd, sizeof(float) * bd, ctx.stream>>>(
-        q_out, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin, row0, row0_dev, heads, kv_heads,
-        head_dim, eps);
+    cosmos::launch_pdl(qkv_norm_rope_kernel, dim3(n, heads + 2 * kv_heads), dim3(bd), sizeof(float) * bd, ctx.stream,
+                       q_out, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin, row0, row0_dev,
+                       heads, kv_heads, head_dim, eps);
   } else {
     const long long total = (long long)n * (heads + kv_heads) * (head_dim / 2);
-    qkv_rope_kernel<<<cosmos::elementwise_blocks(total), 256, 0, ctx.stream>>>(q_out, k_out, v_out, q_in, k_in, v_in,
-                                                                               q_stride, kv_stride, cos, sin, n, row0,
-                                                                               row0_dev, heads, kv_heads, head_dim);
+    cosmos::launch_pdl(qkv_rope_kernel, dim3(cosmos::elementwise_blocks(total)), dim3(256), 0, ctx.stream, q_out, k_out,
+                       v_out, q_in, k_in, v_in, q_stride, kv_stride, cos, sin, n, row0, row0_dev, heads, kv_heads,
+                       head_dim);
   }
   CUDA_CHECK_LAUNCH();
 }
