@@ -22,14 +22,11 @@ using namespace cosmos::gemv;
 // Vector path: k % 8 == 0, 16-byte aligned x and w rows.
 template <bool BF16>
 __global__ void __launch_bounds__(kWarps * 32)
-    gemv_decode_kernel(float* __restrict__ out, const float* __restrict__ x, const void* __restrict__ w, int k, int m,
-                       unsigned pf) {
+    gemv_decode_kernel(float* __restrict__ out, const float* __restrict__ x, const void* __restrict__ w, int k, int m) {
   const int row = blockIdx.x * kWarps + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= m) return;
-  // PDL (core/cuda_pdl.cuh): the row starts towards L2 before the wait for x.
-  if (lane == 0) cosmos::prefetch_l2(static_cast<const char*>(w) + (long long)row * k * (BF16 ? 2 : 4), pf);
-  cosmos::pdl_wait();
+  cosmos::pdl_wait();  // PDL (core/cuda_pdl.cuh): launched before the kernel that writes x has finished
   const int chunks = k / 8;
   float acc = 0.f;
   int c = lane;
@@ -88,10 +85,9 @@ void gemv_decode_cuda(float* out, const float* x, const void* w, WType wt, int k
     return;
   }
   dim3 grid(cosmos::ceil_div(m, kWarps)), block(kWarps * 32);
-  const unsigned pf = cosmos::gemv_prefetch_row_bytes(m, (long long)k * (wt == WType::BF16 ? 2 : 4));
   if (wt == WType::BF16)
-    cosmos::launch_pdl(gemv_decode_kernel<true>, grid, block, 0, stream, out, x, w, k, m, pf);
+    cosmos::launch_pdl(gemv_decode_kernel<true>, grid, block, 0, stream, out, x, w, k, m);
   else
-    cosmos::launch_pdl(gemv_decode_kernel<false>, grid, block, 0, stream, out, x, w, k, m, pf);
+    cosmos::launch_pdl(gemv_decode_kernel<false>, grid, block, 0, stream, out, x, w, k, m);
   CUDA_CHECK_LAUNCH();
 }

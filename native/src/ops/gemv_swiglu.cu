@@ -27,15 +27,11 @@ __device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f +
 template <bool BF16>
 __global__ void __launch_bounds__(kWarps * 32)
     gemv_swiglu_vec_kernel(float* __restrict__ out, const float* __restrict__ x, const void* __restrict__ w, int k,
-                           int inter, unsigned pf) {
+                           int inter) {
   const int j = blockIdx.x * kWarps + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (j >= inter) return;
-  // PDL (core/cuda_pdl.cuh): both weight rows start towards L2 before the wait for x.
-  const long long rb = (long long)k * (BF16 ? 2 : 4);
-  if (lane == 0) cosmos::prefetch_l2(static_cast<const char*>(w) + j * rb, pf);
-  if (lane == 1) cosmos::prefetch_l2(static_cast<const char*>(w) + (inter + j) * rb, pf);
-  cosmos::pdl_wait();
+  cosmos::pdl_wait();  // PDL (core/cuda_pdl.cuh): launched before the kernel that writes x has finished
   const int chunks = k / 8;
   float ag = 0.f, au = 0.f;
   int c = lane;
@@ -103,11 +99,10 @@ void gemv_swiglu_cuda(float* out, const float* x, const void* w, WType wt, int k
   const bool vec =
       k % 8 == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0 && (reinterpret_cast<uintptr_t>(w) & 15) == 0;
   dim3 grid(cosmos::ceil_div(inter, kWarps)), block(kWarps * 32);
-  const unsigned pf = vec ? cosmos::gemv_prefetch_row_bytes(2LL * inter, (long long)k * (bf ? 2 : 4)) : 0;
   if (vec && bf)
-    cosmos::launch_pdl(gemv_swiglu_vec_kernel<true>, grid, block, 0, stream, out, x, w, k, inter, pf);
+    cosmos::launch_pdl(gemv_swiglu_vec_kernel<true>, grid, block, 0, stream, out, x, w, k, inter);
   else if (vec)
-    cosmos::launch_pdl(gemv_swiglu_vec_kernel<false>, grid, block, 0, stream, out, x, w, k, inter, pf);
+    cosmos::launch_pdl(gemv_swiglu_vec_kernel<false>, grid, block, 0, stream, out, x, w, k, inter);
   else if (bf)
     cosmos::launch_pdl(gemv_swiglu_scalar_kernel<true>, grid, block, 0, stream, out, x, w, k, inter);
   else

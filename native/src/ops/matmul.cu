@@ -48,14 +48,11 @@ constexpr int kGemvWarps = 4;
 template <int N, bool BF16>
 __global__ void __launch_bounds__(kGemvWarps * 32)
     gemv_vec_kernel(float* __restrict__ out, const float* __restrict__ x, const void* __restrict__ w,
-                    const float* __restrict__ bias, int k, int m, unsigned pf) {
+                    const float* __restrict__ bias, int k, int m) {
   const int row = blockIdx.x * kGemvWarps + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= m) return;
-  // PDL (core/cuda_pdl.cuh): the weights do not depend on the kernel before; start them towards L2 while
-  // it finishes, then wait for x.
-  if (lane == 0) cosmos::prefetch_l2(static_cast<const char*>(w) + (long long)row * k * (BF16 ? 2 : 4), pf);
-  cosmos::pdl_wait();
+  cosmos::pdl_wait();  // PDL (core/cuda_pdl.cuh): launched before the kernel that writes x has finished
   float acc[N];
 #pragma unroll
   for (int r = 0; r < N; ++r) acc[r] = 0.f;
@@ -127,58 +124,6 @@ __global__ void gemv_scalar_kernel(float* out, const float* x, const void* w, co
     if (lane == 0) out[(long long)r * m + row] = acc + (bias ? bias[row] : 0.f);
   }
 }
-
-// n = 1 with a long x (the down projection: k = 12288, 48 KB of f32 x): x staged once per block in shared
-// memory. With x read through L1 (gemv_vec_kernel) every warp re-reads all 48 KB of it next to its 24 KB
-// weight row, and the weight stream pushes x out of L1: the k = 12288 GEMV ran at ~3.0 TB/s against
-// 4.1 for k = 4096 (H200). 8 warps per block, one row per warp; the same lane-strided chunks and the same
-// accumulation order as gemv_vec_kernel<1, true>, so the result is bit-identical.
-constexpr int kSmemXWarps = 8;
-__global__ void __launch_bounds__(kSmemXWarps * 32)
-    gemv_smem_x_kernel(float* __restrict__ out, const float* __restrict__ x, const bf16* __restrict__ w,
-                       const float* __restrict__ bias, int k, int m, unsigned pf) {
-  extern __shared__ float4 xs4[];
-  const int row = blockIdx.x * kSmemXWarps + (threadIdx.x >> 5);
-  const int lane = threadIdx.x & 31;
-  const bool active = row < m;
-  const uint4* wr = reinterpret_cast<const uint4*>(w + (long long)(active ? row : 0) * k);
-  if (active && lane == 0) cosmos::prefetch_l2(wr, pf);
-  cosmos::pdl_wait();
-  const int chunks = k / 8;
-  const float4* xg = reinterpret_cast<const float4*>(x);
-  for (int i = threadIdx.x; i < 2 * chunks; i += blockDim.x) xs4[i] = xg[i];
-  __syncthreads();
-  if (!active) return;
-  float acc = 0.f;
-  auto use = [&](uint4 u, int c) {
-    float wv[8] = {bf_lo(u.x), bf_hi(u.x), bf_lo(u.y), bf_hi(u.y), bf_lo(u.z), bf_hi(u.z), bf_lo(u.w), bf_hi(u.w)};
-    const float4 a = xs4[2 * c], b = xs4[2 * c + 1];
-    acc +=
-        wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z + wv[7] * b.w;
-  };
-  int c = lane;
-  for (; c + 96 < chunks; c += 128) {
-    uint4 u0 = __ldg(wr + c), u1 = __ldg(wr + c + 32), u2 = __ldg(wr + c + 64), u3 = __ldg(wr + c + 96);
-    use(u0, c);
-    use(u1, c + 32);
-    use(u2, c + 64);
-    use(u3, c + 96);
-  }
-  for (; c < chunks; c += 32) use(__ldg(wr + c), c);
-  float s = cosmos::warp_sum(acc);
-  if (lane == 0) out[row] = s + (bias ? bias[row] : 0.f);
-}
-
-// COSMOS_GEMV_SMEM_X=0 keeps gemv_vec_kernel for every k (A/B switch); read once.
-bool gemv_smem_x_on() {
-  static const bool on = [] {
-    const char* e = std::getenv("COSMOS_GEMV_SMEM_X");
-    return !(e && e[0] == '0' && e[1] == 0);
-  }();
-  return on;
-}
-// Longer x than this goes through shared memory (48 KB of f32: the default dynamic limit, no opt-in).
-constexpr int kSmemXMinK = 8192, kSmemXMaxK = 12288;
 
 // ---------------------------------------------------------------- bf16 tensor-core GEMM, mma.sync pipeline
 // Operands in shared memory: per stage an A tile (GM rows of bf16 x, GK = 64 values = 128 bytes each)
@@ -425,36 +370,30 @@ void gemv(float* out, const float* x, const void* w, const float* bias, int n, i
     cosmos::launch_pdl(gemv_scalar_kernel<BF16>, grid, block, 0, s, out, x, w, bias, n, k, m);
     return;
   }
-  const unsigned pf = cosmos::gemv_prefetch_row_bytes(m, (long long)k * (BF16 ? 2 : 4));
-  if (BF16 && n == 1 && k > kSmemXMinK && k <= kSmemXMaxK && gemv_smem_x_on()) {
-    cosmos::launch_pdl(gemv_smem_x_kernel, dim3(cosmos::ceil_div(m, kSmemXWarps)), dim3(kSmemXWarps * 32),
-                       sizeof(float) * k, s, out, x, static_cast<const bf16*>(w), bias, k, m, pf);
-    return;
-  }
   switch (n) {
     case 1:
-      cosmos::launch_pdl(gemv_vec_kernel<1, BF16>, grid, block, 0, s, out, x, w, bias, k, m, pf);
+      cosmos::launch_pdl(gemv_vec_kernel<1, BF16>, grid, block, 0, s, out, x, w, bias, k, m);
       break;
     case 2:
-      cosmos::launch_pdl(gemv_vec_kernel<2, BF16>, grid, block, 0, s, out, x, w, bias, k, m, pf);
+      cosmos::launch_pdl(gemv_vec_kernel<2, BF16>, grid, block, 0, s, out, x, w, bias, k, m);
       break;
     case 3:
-      cosmos::launch_pdl(gemv_vec_kernel<3, BF16>, grid, block, 0, s, out, x, w, bias, k, m, pf);
+      cosmos::launch_pdl(gemv_vec_kernel<3, BF16>, grid, block, 0, s, out, x, w, bias, k, m);
       break;
     case 4:
-      cosmos::launch_pdl(gemv_vec_kernel<4, BF16>, grid, block, 0, s, out, x, w, bias, k, m, pf);
+      cosmos::launch_pdl(gemv_vec_kernel<4, BF16>, grid, block, 0, s, out, x, w, bias, k, m);
       break;
     case 5:
-      cosmos::launch_pdl(gemv_vec_kernel<5, BF16>, grid, block, 0, s, out, x, w, bias, k, m, pf);
+      cosmos::launch_pdl(gemv_vec_kernel<5, BF16>, grid, block, 0, s, out, x, w, bias, k, m);
       break;
     case 6:
-      cosmos::launch_pdl(gemv_vec_kernel<6, BF16>, grid, block, 0, s, out, x, w, bias, k, m, pf);
+      cosmos::launch_pdl(gemv_vec_kernel<6, BF16>, grid, block, 0, s, out, x, w, bias, k, m);
       break;
     case 7:
-      cosmos::launch_pdl(gemv_vec_kernel<7, BF16>, grid, block, 0, s, out, x, w, bias, k, m, pf);
+      cosmos::launch_pdl(gemv_vec_kernel<7, BF16>, grid, block, 0, s, out, x, w, bias, k, m);
       break;
     default:
-      cosmos::launch_pdl(gemv_vec_kernel<8, BF16>, grid, block, 0, s, out, x, w, bias, k, m, pf);
+      cosmos::launch_pdl(gemv_vec_kernel<8, BF16>, grid, block, 0, s, out, x, w, bias, k, m);
       break;
   }
 }
