@@ -16,6 +16,7 @@
 #include <cuda_runtime.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -26,6 +27,7 @@
 #include "../native/src/models/qwen3_text_cuda.h"
 #include "../native/src/models/qwen3_vision_cuda.h"
 #include "../native/src/ops/attention.h"
+#include "../native/src/ops/flash_attention.h"
 
 using namespace cosmos;
 
@@ -77,13 +79,26 @@ static void breakdown(int n_img_tokens, int n_vid_tokens) {
   const size_t big = (size_t)12960 * 4304 * 4;  // largest activation below
   float *a = (float*)buf(big), *b = (float*)buf(big), *c = (float*)buf(big), *o = (float*)buf(big);
   void* w = buf((size_t)12288 * 4096 * 2);
+  // Attention of one call, whole model: the kernel a bf16 model runs (flash_attention_cuda; which one: its path) and
+  // attention_cuda (what the models ran before they opted in, and what f32 models run).
+  struct Att {
+    double flash_ms, attention_cuda_ms;
+    const char* path;
+  };
+  auto att = [&](int calls, int n, int qh, int kvh, int hd, bool causal) {
+    const float scale = 1.0f / std::sqrt((float)hd);
+    Att r;
+    r.flash_ms = calls * time_ms([&] {
+                   flash_attention_cuda(o, a, b, c, n, n, qh, kvh, hd, 0, causal, scale, default_stream_ctx());
+                 });
+    r.attention_cuda_ms =
+        calls * time_ms([&] { attention_cuda(o, a, b, c, n, n, qh, kvh, hd, 0, causal, scale, default_stream_ctx()); });
+    r.path = flash_attention_path(n, n, hd, causal, default_stream_ctx().stream);
+    return r;
+  };
   // Vision tower: 27 blocks, 16 heads of 72, full attention per frame.
-  double img_att = 27 * time_ms([&] {
-                     attention_cuda(o, a, b, c, 3520, 3520, 16, 16, 72, 0, false, 0.117851f, default_stream_ctx());
-                   });
-  double vid_att = 27 * 8 * time_ms([&] {
-                     attention_cuda(o, a, b, c, 1620, 1620, 16, 16, 72, 0, false, 0.117851f, default_stream_ctx());
-                   });
+  const Att img = att(27, 3520, 16, 16, 72, false), vid = att(27 * 8, 1620, 16, 16, 72, false);
+  const double img_att = img.flash_ms, vid_att = vid.flash_ms;
   auto tower_gemm = [&](int N) {
     return 27 * (time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 1152, 3456, default_stream_ctx()); }) +
                  time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 1152, 1152, default_stream_ctx()); }) +
@@ -91,10 +106,7 @@ static void breakdown(int n_img_tokens, int n_vid_tokens) {
                  time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, N, 4304, 1152, default_stream_ctx()); }));
   };
   // Decoder: 36 layers, causal GQA 32/8 heads of 128; q|k|v, o, gate, up, down GEMMs.
-  auto dec_att = [&](int n) {
-    return 36 *
-           time_ms([&] { attention_cuda(o, a, b, c, n, n, 32, 8, 128, 0, true, 0.0883883f, default_stream_ctx()); });
-  };
+  auto dec_att = [&](int n) { return att(36, n, 32, 8, 128, true); };
   auto dec_gemm = [&](int n) {
     return 36 *
            (time_ms([&] { matmul_cuda(o, a, w, WType::BF16, nullptr, n, 4096, 4096, default_stream_ctx()); }) +
@@ -106,7 +118,8 @@ static void breakdown(int n_img_tokens, int n_vid_tokens) {
   auto tflops = [](double flop, double ms) { return flop / (ms * 1e-3) / 1e12; };
   const double tg_img = tower_gemm(3520), tg_vid = tower_gemm(12960);
   const double dg_img = dec_gemm(n_img_tokens), dg_vid = dec_gemm(n_vid_tokens);
-  const double da_img = dec_att(n_img_tokens), da_vid = dec_att(n_vid_tokens);
+  const Att dai = dec_att(n_img_tokens), dav = dec_att(n_vid_tokens);
+  const double da_img = dai.flash_ms, da_vid = dav.flash_ms;
   const double tw = 2.0 * 27 * (1152.0 * 3456 + 1152.0 * 1152 + 2 * 1152.0 * 4304);
   const double dw = 2.0 * 36 * (4096.0 * 6144 + 4096.0 * 4096 + 3 * 4096.0 * 12288);
   std::printf("breakdown (op by op, whole model):\n");
@@ -120,6 +133,12 @@ static void breakdown(int n_img_tokens, int n_vid_tokens) {
   std::printf("  decoder %4d tokens: attention %.1f ms (%.1f TFLOP/s causal), GEMMs %.1f ms (%.0f TFLOP/s)\n",
               n_vid_tokens, da_vid, tflops(36 * 2.0 * n_vid_tokens * n_vid_tokens * 4096, da_vid), dg_vid,
               tflops(dw * n_vid_tokens, dg_vid));
+  std::printf(
+      "  attention above = flash_attention_cuda [%s / %s / %s / %s]; attention_cuda: tower %.1f / %.1f ms, decoder "
+      "%.1f "
+      "/ %.1f ms\n",
+      img.path, vid.path, dai.path, dav.path, img.attention_cuda_ms, vid.attention_cuda_ms, dai.attention_cuda_ms,
+      dav.attention_cuda_ms);
   // Each GEMM shape on its own (bench/gemm_bench.cu compares them with the previous WMMA kernel).
   struct Shape {
     const char* what;

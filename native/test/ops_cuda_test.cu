@@ -388,7 +388,8 @@ void test_gemv_decode(int k, int m, bool bf16) {
 // max|ref| (the same rounding measured 2e-3 .. 6e-3 on attention.cu's mma path). Rows "flash", labelled with the
 // kernel that ran (flash_attention_path). A call the wgmma kernel takes runs a second time with COSMOS_FLASH=mma,
 // so both kernels are checked on every row they serve; on an sm_90 device full attention at head_dim 128 must take
-// the wgmma kernel (row "flash path": a build without its sm_90a object would silently keep mma.sync).
+// the wgmma kernel (row "flash path": a build without its sm_90a object would silently keep mma.sync); so must
+// head dims 72..128 in steps of 8, causal or not (zero-padded to 128 there).
 void test_flash_attention(int n_q, int n_kv, int qh, int kvh, int hd, int q_off, bool causal) {
   auto q = randv((size_t)n_q * qh * hd), k = randv((size_t)n_kv * kvh * hd), v = randv((size_t)n_kv * kvh * hd);
   const float scale = 1.0f / std::sqrt((float)hd);
@@ -411,8 +412,8 @@ void test_flash_attention(int n_q, int n_kv, int qh, int kvh, int hd, int q_off,
   CUDA_CHECK(cudaGetDevice(&dev));
   CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
   CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
-  if (major == 9 && minor == 0 && !causal && hd == 128 && flash_attention_supported(n_q, n_kv, hd))
-    report_exact("flash path", "full hd 128 on sm_90", path == "wgmma", "ran " + path);
+  if (major == 9 && minor == 0 && hd > 64 && hd <= 128 && hd % 8 == 0 && flash_attention_supported(n_q, n_kv, hd))
+    report_exact("flash path", "hd 72..128 on sm_90", path == "wgmma", "ran " + path);
   if (path == "wgmma") {
     setenv("COSMOS_FLASH", "mma", 1);
     run();
@@ -423,10 +424,35 @@ void test_flash_attention(int n_q, int n_kv, int qh, int kvh, int hd, int q_off,
   pool->free(dv);
   pool->free(dout);
 }
+// flash_attention_segments_cuda (the tower's frames in one launch) vs attention_cpu segment by segment; the segments
+// get different inputs, so a segment reading another's operands or writing another's rows fails the row.
+void test_flash_attention_segments(int seg_len, int segments, int qh, int kvh, int hd, bool causal) {
+  const size_t qs = (size_t)seg_len * qh * hd, ks = (size_t)seg_len * kvh * hd;
+  auto q = randv(qs * segments), k = randv(ks * segments), v = randv(ks * segments);
+  const float scale = 1.0f / std::sqrt((float)hd);
+  std::vector<float> ref(qs * segments);
+  for (int z = 0; z < segments; ++z)
+    attention_cpu(ref.data() + z * qs, q.data() + z * qs, k.data() + z * ks, v.data() + z * ks, seg_len, seg_len, qh,
+                  kvh, hd, 0, causal, scale, cosmos::CpuContext{});
+  float *dq = up(q), *dk = up(k), *dv = up(v), *dout = (float*)pool->alloc(ref.size() * 4);
+  CUDA_CHECK(cudaMemset(dout, 0xff, ref.size() * 4));
+  flash_attention_segments_cuda(dout, dq, dk, dv, seg_len, segments, qh, kvh, hd, causal, scale, ctx);
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%d x %d rows h=%d/%d hd=%d %s [%s]", segments, seg_len, qh, kvh, hd,
+                causal ? "causal" : "full", flash_attention_path(seg_len, seg_len, hd, causal, ctx.stream));
+  report("flash segments", buf, ref, down(dout, ref.size()), 2e-2);
+  pool->free(dq);
+  pool->free(dk);
+  pool->free(dv);
+  pool->free(dout);
+}
 void test_flash_attention_rows() {
-  test_flash_attention(300, 300, 4, 2, 16, 0, false);    // full, GQA 4/2, hd 16, ragged tails (300 = 2x128 + 44)
-  test_flash_attention(300, 300, 4, 2, 16, 0, true);     // causal
-  test_flash_attention(300, 300, 32, 8, 128, 0, false);  // the Generator's heads, full
+  test_flash_attention_segments(300, 3, 16, 16, 72, false);  // the tower's head dim, ragged segment tails
+  test_flash_attention_segments(200, 2, 8, 2, 128, true);    // causal, GQA
+  test_flash_attention_segments(100, 2, 4, 2, 16, false);    // a head dim the mma.sync kernel serves: one call each
+  test_flash_attention(300, 300, 4, 2, 16, 0, false);        // full, GQA 4/2, hd 16, ragged tails (300 = 2x128 + 44)
+  test_flash_attention(300, 300, 4, 2, 16, 0, true);         // causal
+  test_flash_attention(300, 300, 32, 8, 128, 0, false);      // the Generator's heads, full
   test_flash_attention(300, 300, 32, 8, 128, 0, true);
   test_flash_attention(512, 1100, 32, 8, 128, 0, false);   // [und | gen] keys: more keys than queries, ragged
   test_flash_attention(512, 1100, 32, 8, 128, 588, true);  // q_offset > 0 causal: the last 512 of 1100 positions
@@ -440,6 +466,14 @@ void test_flash_attention_rows() {
   test_flash_attention(128, 128, 1, 1, 128, 0, false);
   test_flash_attention(200, 1, 2, 1, 128, 0, false);
   test_flash_attention(1000, 2500, 8, 2, 128, 17, false);
+  // Causal on the wgmma kernel: the Qwen3 prefill (q_offset 0, 910 = 7 x 128 + 14); a cached prefix whose length is
+  // no multiple of 128 (the diagonal crosses two key tiles of every query tile); more queries than keys (rows past
+  // the cache see every key). The Qwen3-VL tower's frame: hd 72 (padded to 128), 1620 patches, full. hd 80, causal.
+  test_flash_attention(910, 910, 32, 8, 128, 0, true);
+  test_flash_attention(300, 1000, 8, 2, 128, 700, true);
+  test_flash_attention(260, 130, 2, 2, 128, 0, true);
+  test_flash_attention(1620, 1620, 16, 16, 72, 0, false);
+  test_flash_attention(257, 257, 4, 2, 80, 3, true);
 }
 
 // Device-length decode attention (the CUDA graph's kernel): vs attention_cpu and bit-identical to

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# The Generator's tensor-core flash attention (native/src/ops/flash_attention.cu) checked on the GPU in one short
-# device call: the flash rows of ops_cuda_test (vs attention_cpu), cosmos3_transformer_cuda_test (the tiny fixture
-# with flash on for bf16 weights) and the bench's attention rows + transformer forward at 256p and 480p.
+# The tensor-core flash attention (native/src/ops/flash_attention.cu, flash_attention_wgmma.cu) checked on the GPU in
+# one short device call: the flash rows of ops_cuda_test (vs attention_cpu), cosmos3_transformer_cuda_test (the tiny
+# fixture with flash on for bf16 weights), the bench's attention rows + transformer forward at 256p and 480p, and the
+# Qwen3-VL tower + prefill bench (bench/qwen3vl_prefill_bench.cu: the tower's head_dim 72 and the decoder's causal
+# prefill run on it too).
 #
 #   here:   bash tools/device/flash_check.sh prepare
 #           compiles (nvcc, sm_90; ops/*_wgmma.cu for sm_90a, as the addon builds them) the new / changed engine
 #           sources (flash_attention.cu, flash_attention_wgmma.cu, gemm_wgmma.cu, attention_block.cu,
-#           cosmos3_transformer_cuda.cu) and the three drivers into native/build/flash, links them with the other
+#           cosmos3_transformer_cuda.cu, qwen3_text_cuda.cu, qwen3_vision_cuda.cu) and the four drivers into
+#           native/build/flash, links them with the other
 #           engine objects of the addon's CUDA build (native/build/cmake-cuda, as generator_check.sh does) into
 #           .dev/flashbin (stripped). Nothing is built on the device.
 #   `run`, kind nvidia-h200, timeout_s 160, carry [".dev/flashbin"]:
@@ -25,7 +28,7 @@ prepare)
   # Compiled here: this task's sources and any source whose addon object is missing or older than it (ops added
   # since the addon's last build); the rest is linked from cmake-cuda.
   fresh=(ops/flash_attention.cu ops/flash_attention_wgmma.cu ops/gemm_wgmma.cu layers/attention_block.cu
-    models/cosmos3_transformer_cuda.cu)
+    models/cosmos3_transformer_cuda.cu models/qwen3_text_cuda.cu models/qwen3_vision_cuda.cu)
   for f in $(find native/src -name '*.cu' -o -name '*.cc' | grep -v /binding/ | sort); do
     rel=${f#native/src/}
     o="$objs_root/$rel.o"
@@ -33,7 +36,8 @@ prepare)
     { [ ! -f "$o" ] || [ "$f" -nt "$o" ]; } && fresh+=("$rel")
   done
   echo "compiled here: ${fresh[*]}"
-  drivers=(native/test/ops_cuda_test.cu native/test/cosmos3_transformer_cuda_test.cu bench/cosmos3_generator_bench.cu)
+  drivers=(native/test/ops_cuda_test.cu native/test/cosmos3_transformer_cuda_test.cu bench/cosmos3_generator_bench.cu
+    bench/qwen3vl_prefill_bench.cu)
   srcs=("${fresh[@]/#/native/src/}" "${drivers[@]}")
   pids=()
   for f in "${srcs[@]}"; do  # 2 compiles at a time (the shared machine has 2 cores)
@@ -77,6 +81,8 @@ device)
   echo "=== bench attention + forward 256p,480p" >> "$log"
   timeout 75 $b/cosmos3_generator_bench attention forward --shapes 256p,480p --reps 2 >> "$log" 2>&1
   echo "bench: rc=$?" | tee -a "$log"
-  grep -E '\| flash|FAIL|^(OK|FAIL)|exception|"row"' "$log" ;;
+  echo "=== qwen3vl_prefill_bench (tower + prefill: the tower's hd 72 and the causal prefill on flash_attention_cuda)" >> "$log"
+  timeout 60 $b/qwen3vl_prefill_bench >> "$log" 2>&1; echo "qwen3vl_prefill_bench: rc=$?" | tee -a "$log"
+  grep -E '\| flash|FAIL|^(OK|FAIL)|exception|"row"|^(image|video) |attention|TFLOP' "$log" ;;
 *) echo "usage: flash_check.sh prepare | device" >&2; exit 2 ;;
 esac

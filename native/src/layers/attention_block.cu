@@ -33,11 +33,21 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
     attention_decode_cuda(p.att, p.q, p.k, p.v, call.n_kv_dev, call.cache->capacity, H, KVH, D, scale, call.decode_part,
                           ctx);
   } else if (call.segments) {
-    for (int s = 0; s < call.n_segments; ++s) {
+    // Tensor cores: each run of equal segments (a video's frames) as one batched call; f32: one call a segment.
+    for (int s = 0; s < call.n_segments;) {
       const size_t o = (size_t)call.segments[s];
       const int len = call.segments[s + 1] - call.segments[s];
-      attention_cuda(p.att + o * QH, p.q + o * QH, p.k + o * KH, p.v + o * KH, len, len, H, KVH, D, 0, call.causal,
-                     scale, ctx);
+      int run = 1;
+      while (call.tensor_core_attention && s + run < call.n_segments &&
+             call.segments[s + run + 1] - call.segments[s + run] == len)
+        ++run;
+      if (call.tensor_core_attention)
+        flash_attention_segments_cuda(p.att + o * QH, p.q + o * QH, p.k + o * KH, p.v + o * KH, len, run, H, KVH, D,
+                                      call.causal, scale, ctx);
+      else
+        attention_cuda(p.att + o * QH, p.q + o * QH, p.k + o * KH, p.v + o * KH, len, len, H, KVH, D, 0, call.causal,
+                       scale, ctx);
+      s += run;
     }
   } else if (call.extra.n > 0) {
     // Keys [extra | own] in a workspace from ctx.pool (given back once the attention is enqueued: the

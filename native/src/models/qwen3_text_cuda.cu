@@ -120,6 +120,9 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
     call.row_dev = row_dev;
     call.n_kv_dev = n_kv_dev;
     call.decode_part = att_part_;
+    // Prefill on flash_attention_cuda (the wgmma kernel on Hopper) for bf16 checkpoints; head dims below 64 (the tiny
+    // fixtures) keep attention_cuda's exact f32 kernel, as attention_cuda itself does.
+    call.tensor_core_attention = wt_ == WType::BF16 && c.head_dim >= 64;
     attention_block_cuda(Hh, Hh, L.attn, call, scratch, ctx_);
     add_norm_cuda(Hh, X, Hh, L.post_ln, n, ctx_);  // X += attn; Hh = post_attention_layernorm(X)
     mlp_cuda(Hh, Hh, L.mlp, n, scratch, ctx_);

@@ -208,6 +208,9 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   call.causal = false;  // full attention inside each frame (cu_seqlens)
   call.segments = cu.data();
   call.n_segments = (int)cu.size() - 1;
+  // bf16 checkpoints on flash_attention_cuda (the wgmma kernel on Hopper, head_dim 72 padded to 128); head dims below
+  // 64 (the tiny fixtures) keep attention_cuda's exact f32 kernel.
+  call.tensor_core_attention = wt_ == WType::BF16 && c.head_dim() >= 64;
   const auto& idx = c.deepstack_visual_indexes;
   const size_t n_out = (size_t)T * OUT;
   Qwen3VisionOutput unused;

@@ -11,9 +11,10 @@
 //      the 16-key PV step, so P never leaves registers.
 // head_dim is padded with zeros to DP (16, 32, 64, 80, 96 or 128); zero dims add nothing to q.k and the
 // padded output dims are not written.
-// On an H100 / H200 with the addon's sm_90a objects, full (non-causal) attention at head_dim 128 -- the Generator's
-// gen stream -- goes to ops/flash_attention_wgmma.cu instead (wgmma + TMA; flash_attention_path says which runs);
-// this kernel keeps causal calls, the other head dims and other GPUs.
+// On an H100 / H200 with the addon's sm_90a objects, head dims 72..128 (multiples of 8), full or causal -- the
+// Generator's gen stream, the Qwen3-VL tower (72), the Qwen3 prefill (128) -- go to ops/flash_attention_wgmma.cu
+// instead (wgmma + TMA, dims zero-padded to 128; flash_attention_path says which runs): even padded from 72 it is
+// ~2x this kernel's rate. This kernel keeps the small head dims (padding them to 128 would cost more) and other GPUs.
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
@@ -259,20 +260,24 @@ void convert(__nv_bfloat16* dst, const float* src, int rows, int rows_pad, int h
   CUDA_CHECK_LAUNCH();
 }
 
-// The Hopper path (ops/flash_attention_wgmma.h): full attention at head_dim 128, operands padded to its 128 x 128
-// tiles, v transposed.
+// The Hopper path (ops/flash_attention_wgmma.h): operands padded to its 128 x 128 tiles and to 128 dims, v
+// transposed; `segments` attentions of the same shape one after another in q, k, v and out (rows s * n_q.. of q and
+// out, s * n_kv.. of k and v), in one launch.
 void launch_wgmma(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
-                  int kv_heads, float scale, const cosmos::CudaContext& ctx) {
+                  int kv_heads, int hd, int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx,
+                  int segments = 1) {
   constexpr int T = cosmos::kFlashWgmmaTile, D = cosmos::kFlashWgmmaHeadDim;
   const int nq_pad = (n_q + T - 1) / T * T, nkv_pad = (n_kv + T - 1) / T * T;
+  const size_t qs = (size_t)q_heads * nq_pad * D, ks = (size_t)kv_heads * nkv_pad * D;  // one segment's operands
   cosmos::CudaPool& pool = cosmos::workspace_pool(ctx, "flash_attention_cuda");
-  cosmos::DeviceBuffer<__nv_bfloat16> qb(pool, (size_t)q_heads * nq_pad * D), kb(pool, (size_t)kv_heads * nkv_pad * D),
-      vt(pool, (size_t)kv_heads * nkv_pad * D);
-  convert(qb.get(), q, n_q, nq_pad, q_heads, D, D, ctx.stream);
-  convert(kb.get(), k, n_kv, nkv_pad, kv_heads, D, D, ctx.stream);
-  convert(vt.get(), v, n_kv, nkv_pad, kv_heads, D, D, ctx.stream, true);
-  cosmos::flash_attention_wgmma(out, qb.get(), kb.get(), vt.get(), n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads,
-                                scale * 1.4426950408889634f, ctx.stream);
+  cosmos::DeviceBuffer<__nv_bfloat16> qb(pool, segments * qs), kb(pool, segments * ks), vt(pool, segments * ks);
+  for (int z = 0; z < segments; ++z) {
+    convert(qb.get() + z * qs, q + (size_t)z * n_q * q_heads * hd, n_q, nq_pad, q_heads, hd, D, ctx.stream);
+    convert(kb.get() + z * ks, k + (size_t)z * n_kv * kv_heads * hd, n_kv, nkv_pad, kv_heads, hd, D, ctx.stream);
+    convert(vt.get() + z * ks, v + (size_t)z * n_kv * kv_heads * hd, n_kv, nkv_pad, kv_heads, hd, D, ctx.stream, true);
+  }
+  cosmos::flash_attention_wgmma(out, qb.get(), kb.get(), vt.get(), n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd,
+                                q_offset, causal, scale * 1.4426950408889634f, segments, ctx.stream);
 }
 
 template <int DP>
@@ -306,7 +311,7 @@ const char* flash_attention_path(int n_q, int n_kv, int head_dim, bool causal, c
   if (!flash_attention_supported(n_q, n_kv, head_dim)) return "attention_cuda";
   const char* env = std::getenv("COSMOS_FLASH");
   const bool mma_forced = env && std::strcmp(env, "mma") == 0;
-  if (!causal && head_dim == cosmos::kFlashWgmmaHeadDim && !mma_forced &&
+  if (head_dim > 64 && head_dim % 8 == 0 && head_dim <= cosmos::kFlashWgmmaHeadDim && !mma_forced &&
       cosmos::flash_attention_wgmma_available(stream))
     return "wgmma";
   return "mma.sync";
@@ -324,7 +329,7 @@ void flash_attention_cuda(float* out, const float* q, const float* k, const floa
     return;
   }
   if (std::strcmp(path, "wgmma") == 0) {
-    launch_wgmma(out, q, k, v, n_q, n_kv, q_heads, kv_heads, scale, ctx);
+    launch_wgmma(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
     return;
   }
   if (head_dim <= 16)
@@ -339,4 +344,20 @@ void flash_attention_cuda(float* out, const float* q, const float* k, const floa
     launch<96>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
   else
     launch<128>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+}
+
+void flash_attention_segments_cuda(float* out, const float* q, const float* k, const float* v, int seg_len,
+                                   int segments, int q_heads, int kv_heads, int head_dim, bool causal, float scale,
+                                   const cosmos::CudaContext& ctx) {
+  if (seg_len <= 0 || segments <= 0) return;
+  if (kv_heads <= 0 || q_heads % kv_heads != 0)
+    throw std::runtime_error("flash_attention_segments_cuda: q_heads % kv_heads != 0");
+  if (segments > 1 && std::strcmp(flash_attention_path(seg_len, seg_len, head_dim, causal, ctx.stream), "wgmma") == 0) {
+    launch_wgmma(out, q, k, v, seg_len, seg_len, q_heads, kv_heads, head_dim, 0, causal, scale, ctx, segments);
+    return;
+  }
+  const size_t qs = (size_t)seg_len * q_heads * head_dim, ks = (size_t)seg_len * kv_heads * head_dim;
+  for (int z = 0; z < segments; ++z)
+    flash_attention_cuda(out + z * qs, q + z * qs, k + z * ks, v + z * ks, seg_len, seg_len, q_heads, kv_heads,
+                         head_dim, 0, causal, scale, ctx);
 }

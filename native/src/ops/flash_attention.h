@@ -1,7 +1,7 @@
 // Tensor-core flash attention for long sequences (the Cosmos 3 Generator's joint attention: tens of
-// thousands of queries and keys, head_dim 128). Same contract as attention_cpu / attention_cuda
-// (attention.h): f32 q [n_q, q_heads, hd], k/v [n_kv, kv_heads, hd], GQA, causal or full with q_offset,
-// out f32 [n_q, q_heads, hd]. The CPU twin is attention_cpu itself.
+// thousands of queries and keys, head_dim 128; the Qwen3-VL tower and the Qwen3 prefill). Same contract as
+// attention_cpu / attention_cuda (attention.h): f32 q [n_q, q_heads, hd], k/v [n_kv, kv_heads, hd], GQA, causal or full
+// with q_offset, out f32 [n_q, q_heads, hd]. The CPU twin is attention_cpu itself.
 //
 // Numerics: q, k, v and the softmax probabilities are rounded to bf16 (products on mma.sync m16n8k16,
 // f32 accumulation, f32 online softmax), ~1e-3 relative on the output; callers opt in
@@ -14,15 +14,23 @@
 // attention_cuda): n_q >= 64, n_kv > 0 and head_dim <= 128.
 bool flash_attention_supported(int n_q, int n_kv, int head_dim);
 
-// Which kernel flash_attention_cuda runs for this call: "wgmma" (ops/flash_attention_wgmma.h: full attention at
-// head_dim 128 on an sm_90a build and an H100/H200; COSMOS_FLASH=mma turns it off), "mma.sync" (the kernel of
-// flash_attention.cu) or "attention_cuda" (the shape is not supported).
+// Which kernel flash_attention_cuda runs for this call: "wgmma" (ops/flash_attention_wgmma.h: head_dim 72..128, a
+// multiple of 8, full or causal, on an sm_90a build and an H100/H200; COSMOS_FLASH=mma turns it off), "mma.sync"
+// (the kernel of flash_attention.cu) or "attention_cuda" (the shape is not supported).
 const char* flash_attention_path(int n_q, int n_kv, int head_dim, bool causal, cudaStream_t stream);
 
 // Workspace from ctx.pool: bf16 copies of q, k, v, head-major and zero-padded to the tiles
 // ((n_q + 127) * q_heads + 2 * (n_kv + 63) * kv_heads) * padded head_dim * 2 bytes (the wgmma path pads the
-// keys to 128), given back once the kernels are enqueued.
+// keys and the head dim to 128), given back once the kernels are enqueued.
 void flash_attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
                           int kv_heads, int head_dim, int q_offset, bool causal, float scale,
                           const cosmos::CudaContext& ctx);
+
+// `segments` independent attentions of seg_len rows each, one after another in q, k, v and out (segment s: rows
+// s * seg_len ..; its keys are its own rows, q_offset 0): the Qwen3-VL tower's frames. On the wgmma path all of them
+// are one launch (a video's 8 frames of 1620 patches are 8 x 208 blocks: one launch fills the SMs where 8 leave
+// each a partial wave); otherwise one flash_attention_cuda call each.
+void flash_attention_segments_cuda(float* out, const float* q, const float* k, const float* v, int seg_len,
+                                   int segments, int q_heads, int kv_heads, int head_dim, bool causal, float scale,
+                                   const cosmos::CudaContext& ctx);
 #endif

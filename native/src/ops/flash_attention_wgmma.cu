@@ -18,6 +18,9 @@
 //    bf16 registers until that product is done; O is rescaled after it, and only when a row's max moved). +12% at
 //    the 480p shape on the H200. FA3's ping-pong between the two consumer warpgroups (named barriers handing over
 //    the right to issue products) and 3 stages measured no faster on top of this, so neither is here.
+//  * Head dims below 128 are the operands' zero padding (they add nothing to q.k; the padded output dims are not
+//    written). Causal: a block copies only the key tiles up to its last query's and masks only from the tile that
+//    crosses its first query's limit on.
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
@@ -77,17 +80,20 @@ __device__ __forceinline__ void issue_pv(float (&o)[64], const uint32_t (&pa)[8]
 // Online softmax of one S tile in place (scores -> probabilities, f32, log2 domain). Accumulator layout of
 // m64n128 (per warp 16 rows): [4j + {0,1}] at row lane/4, keys 8j + 2(lane%4) + {0,1}; [4j + {2,3}] eight rows
 // below, so this thread's rows are r and r + 8 (rr = 0, 1), each spread over a quad. alpha[rr] moves what O and l
-// hold to the new running max (0 on the first tile, exactly 1 when the max stayed). kMask: the tile may be the
-// last one, whose keys past n_kv (zero padding) get no weight.
+// hold to the new running max (0 on the first tile, exactly 1 when the max stayed). kMask: the tile may hold keys
+// that get no weight: past n_kv (zero padding), or past a row's last visible key `last` (causal: q_offset + its
+// row; row r + 8 sees 8 more keys).
 template <bool kMask>
 __device__ __forceinline__ void softmax_tile(float (&sc)[64], float (&m)[2], float (&l)[2], float (&alpha)[2], int j0,
-                                             int n_kv, int tig, float scale_log2) {
-  if (kMask && j0 + kBN > n_kv) {
+                                             int n_kv, int last, int tig, float scale_log2) {
+  if (kMask) {
 #pragma unroll
     for (int j = 0; j < 16; ++j)
 #pragma unroll
-      for (int e = 0; e < 4; ++e)
-        if (j0 + 8 * j + 2 * tig + (e & 1) >= n_kv) sc[4 * j + e] = -INFINITY;
+      for (int e = 0; e < 4; ++e) {
+        const int key = j0 + 8 * j + 2 * tig + (e & 1);
+        if (key >= n_kv || key > last + 8 * (e >> 1)) sc[4 * j + e] = -INFINITY;
+      }
   }
   // scale > 0 keeps the max where it is, so the max is taken on raw scores.
 #pragma unroll
@@ -127,16 +133,28 @@ __device__ __forceinline__ void pack_p(uint32_t (&pa)[8][4], const float (&sc)[6
 __global__ void __launch_bounds__(kThreads, 1)
     flash_wgmma_kernel(const __grid_constant__ CUtensorMap tma_q, const __grid_constant__ CUtensorMap tma_k,
                        const __grid_constant__ CUtensorMap tma_vt, float* __restrict__ out, int n_q, int n_kv,
-                       int nq_pad, int nkv_pad, int q_heads, int kv_heads, float scale_log2) {
+                       int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal,
+                       float scale_log2) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  // Segment blockIdx.z: its own operands (the next q_heads * nq_pad rows of Q, kv_heads * nkv_pad of K, ...) and its
+  // own n_q output rows.
+  const int z = blockIdx.z;
+  out += (long long)z * n_q * q_heads * hd;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
   const uint32_t sq = base, sk0 = sq + kTileBytes, sv0 = sk0 + kStages * kTileBytes;
   const uint32_t full_q = sv0 + kStages * kTileBytes, full_k0 = full_q + 8, full_v0 = full_k0 + 8 * kStages,
                  empty_k0 = full_v0 + 8 * kStages, empty_v0 = empty_k0 + 8 * kStages;
   const int wg = threadIdx.x / 128;
-  const int q0 = blockIdx.x * kBM, h = blockIdx.y, kh = h / (q_heads / kv_heads);
-  const int n_tiles = (n_kv + kBN - 1) / kBN;
+  // Causal query tiles see more keys the later they are: the longest start first (less of a tail).
+  const int q0 = (causal ? gridDim.x - 1 - blockIdx.x : blockIdx.x) * kBM, h = blockIdx.y,
+            kh = h / (q_heads / kv_heads);
+  // Causal: no key past the block's last query's (q_offset + q0 + 127) is loaded at all, and only the tiles from
+  // first_masked on can hold a key past some row's limit (tile t's last key t*kBN + kBN - 1 > q_offset + q0); the
+  // last tile may also reach past n_kv. Every row sees key 0 (q_offset >= 0), so no row is ever all masked.
+  const int kv_end = causal ? min(n_kv, q_offset + q0 + kBM) : n_kv;
+  const int n_tiles = (kv_end + kBN - 1) / kBN;
+  const int first_masked = causal ? min(n_tiles - 1, (q_offset + q0 + 1) / kBN) : n_tiles - 1;
   if (threadIdx.x == 0) {
     mbar_init(full_q, 1);
 #pragma unroll
@@ -153,7 +171,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   if (wg == 0) {  // ------------------------------------------------ producer
     setmaxnreg_dec<24>();
     if (threadIdx.x == 0) {
-      const int qrow = h * nq_pad + q0, krow = kh * nkv_pad, vrow = kh * kD;
+      const int qrow = (z * q_heads + h) * nq_pad + q0, krow = (z * kv_heads + kh) * nkv_pad,
+                vrow = (z * kv_heads + kh) * kD;
       auto load_v = [&](int t) {
         const int s = t % kStages;
         mbar_wait(empty_v0 + 8 * s, ((t / kStages) & 1) ^ 1);
@@ -186,6 +205,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
     for (int i = 0; i < 64; ++i) o[i] = 0.f;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+    const int last = causal ? q_offset + q0 + c * 64 + warp * 16 + (lane >> 2) : n_kv;  // row r's last visible key
     mbar_wait(full_q, 0);
     mbar_wait(full_k0, 0);
     fence_regs(sc);
@@ -194,11 +214,11 @@ __global__ void __launch_bounds__(kThreads, 1)
     wgmma_wait<0>();
     fence_regs(sc);
     if (lane == 0) mbar_arrive(empty_k0);
-    softmax_tile<true>(sc, m, l, alpha, 0, n_kv, tig, scale_log2);  // O is still 0: nothing to rescale
+    softmax_tile<true>(sc, m, l, alpha, 0, n_kv, last, tig, scale_log2);  // O is still 0: nothing to rescale
     pack_p(pa, sc);
-    // Step t (1 <= t < n_tiles). `last`: the step of the last tile, the only one that can need the key mask (its
-    // own copy, so the others carry no mask branch).
-    auto step = [&](int t, auto last) {
+    // Step t (1 <= t < n_tiles). `masked`: a step from first_masked on, the only ones that can need the key mask
+    // (their own copy, so the others carry no mask branch).
+    auto step = [&](int t, auto masked) {
       const int s = t % kStages, sp = (t - 1) % kStages;
       mbar_wait(full_k0 + 8 * s, (t / kStages) & 1);
       fence_regs(sc);
@@ -211,7 +231,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       issue_pv(o, pa, sv0 + sp * kTileBytes);
       wgmma_wait<1>();  // S_t is done; P_{t-1} V_{t-1} may still run
       fence_regs(sc);
-      softmax_tile<decltype(last)::value>(sc, m, l, alpha, t * kBN, n_kv, tig, scale_log2);
+      softmax_tile<decltype(masked)::value>(sc, m, l, alpha, t * kBN, n_kv, last, tig, scale_log2);
       // K_t has been free since S_t completed; its release waits for the softmax and depends on its result (l is
       // never < 0, which ptxas cannot know) because ptxas otherwise schedules the wait below above the whole
       // softmax (seen in the SASS), and the softmax no longer overlaps P V.
@@ -232,8 +252,8 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
       }
     };
-    for (int t = 1; t < n_tiles - 1; ++t) step(t, std::false_type{});
-    if (n_tiles > 1) step(n_tiles - 1, std::true_type{});
+    for (int t = 1; t < first_masked; ++t) step(t, std::false_type{});
+    for (int t = first_masked > 1 ? first_masked : 1; t < n_tiles; ++t) step(t, std::true_type{});
     {  // the last tile's P V
       const int t = n_tiles - 1, s = t % kStages;
       mbar_wait(full_v0 + 8 * s, (t / kStages) & 1);
@@ -253,14 +273,16 @@ __global__ void __launch_bounds__(kThreads, 1)
       const int i = q0 + c * 64 + warp * 16 + (lane >> 2) + 8 * rr;
       if (i >= n_q) continue;
       const float inv = L > 0.f ? 1.0f / L : 0.f;
-      float* orow = out + ((long long)i * q_heads + h) * kD + 2 * tig;
+      float* orow = out + ((long long)i * q_heads + h) * hd + 2 * tig;
 #pragma unroll
-      for (int j = 0; j < 16; ++j)
-        *reinterpret_cast<float2*>(orow + 8 * j) = make_float2(o[4 * j + 2 * rr] * inv, o[4 * j + 2 * rr + 1] * inv);
+      for (int j = 0; j < 16; ++j)  // dims past hd are the operands' zero padding (hd % 8 == 0)
+        if (8 * j < hd)
+          *reinterpret_cast<float2*>(orow + 8 * j) = make_float2(o[4 * j + 2 * rr] * inv, o[4 * j + 2 * rr + 1] * inv);
     }
   }
 #else
-  (void)n_q, (void)n_kv, (void)nq_pad, (void)nkv_pad, (void)q_heads, (void)kv_heads, (void)scale_log2, (void)out;
+  (void)n_q, (void)n_kv, (void)nq_pad, (void)nkv_pad, (void)q_heads, (void)kv_heads, (void)hd, (void)q_offset,
+      (void)causal, (void)scale_log2, (void)out;
 #endif
 }
 }  // namespace
@@ -270,19 +292,19 @@ namespace cosmos {
 bool flash_attention_wgmma_available(cudaStream_t stream) { return this_object_sm90a_available(stream); }
 
 void flash_attention_wgmma(float* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb, const __nv_bfloat16* vt,
-                           int n_q, int n_kv, int nq_pad, int nkv_pad, int q_heads, int kv_heads, float scale_log2,
-                           cudaStream_t stream) {
+                           int n_q, int n_kv, int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset,
+                           bool causal, float scale_log2, int segments, cudaStream_t stream) {
   static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once
     CUDA_CHECK(cudaFuncSetAttribute(flash_wgmma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
     return true;
   }();
   (void)attr;
-  const CUtensorMap mq = tma_map_bf16_sw128(qb, q_heads * nq_pad, kD, kBM, "flash_attention_wgmma q"),
-                    mk = tma_map_bf16_sw128(kb, kv_heads * nkv_pad, kD, kBN, "flash_attention_wgmma k"),
-                    mv = tma_map_bf16_sw128(vt, kv_heads * kD, nkv_pad, kD, "flash_attention_wgmma v^T");
-  const dim3 grid(nq_pad / kBM, q_heads);
+  const CUtensorMap mq = tma_map_bf16_sw128(qb, segments * q_heads * nq_pad, kD, kBM, "flash_attention_wgmma q"),
+                    mk = tma_map_bf16_sw128(kb, segments * kv_heads * nkv_pad, kD, kBN, "flash_attention_wgmma k"),
+                    mv = tma_map_bf16_sw128(vt, segments * kv_heads * kD, nkv_pad, kD, "flash_attention_wgmma v^T");
+  const dim3 grid(nq_pad / kBM, q_heads, segments);
   flash_wgmma_kernel<<<grid, kThreads, kSmem, stream>>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads,
-                                                        scale_log2);
+                                                        hd, q_offset, causal, scale_log2);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -1,5 +1,6 @@
-// flash_attention_wgmma: full (non-causal) attention at head_dim 128 on Hopper tensor cores (wgmma + TMA), the
-// Generator's joint attention of tens of thousands of queries over [und | gen] keys. It runs on the bf16 operands
+// flash_attention_wgmma: attention at head_dim <= 128 (operands zero-padded to 128), full or causal, on Hopper tensor
+// cores (wgmma + TMA): the Generator's joint attention of tens of thousands of queries over [und | gen] keys, the
+// Qwen3-VL tower's (head_dim 72) and the Qwen3 decoder's causal prefill. It runs on the bf16 operands
 // flash_attention_cuda (ops/flash_attention.h) prepares and is reached through it, which keeps the f32 contract of
 // attention.h (CPU twin: attention_cpu). Numerics as flash_attention.h: q, k, v and the probabilities in bf16, f32
 // accumulation and f32 online softmax.
@@ -21,14 +22,17 @@ constexpr int kFlashWgmmaTile = 128;  // queries per block, keys per tile: the b
 // process; during a graph capture an unprobed call answers false).
 bool flash_attention_wgmma_available(cudaStream_t stream);
 
-// out f32 [n_q][q_heads][128] = softmax(q k^T * scale) v over all n_kv keys, GQA (q_heads % kv_heads == 0), enqueued on
-// `stream`. Operands, bf16, zero-padded to whole tiles (nq_pad, nkv_pad multiples of kFlashWgmmaTile):
+// out f32 [n_q][q_heads][hd] = softmax(q k^T * scale) v, GQA (q_heads % kv_heads == 0), enqueued on `stream`: over
+// all n_kv keys, or causal (query i sees keys 0 .. q_offset + i, as attention.h). hd <= 128, hd % 8 == 0. Operands,
+// bf16, zero-padded to whole tiles (nq_pad, nkv_pad multiples of kFlashWgmmaTile) and to 128 dims:
 //   qb [q_heads][nq_pad][128], kb [kv_heads][nkv_pad][128], vt [kv_heads][128][nkv_pad] (v transposed: wgmma reads
 //   both of its shared-memory operands k-contiguous, and for P V the k dimension is the key).
-// scale_log2 = scale * log2(e). Throws std::runtime_error when the driver cannot encode the TMA descriptors.
+// scale_log2 = scale * log2(e). segments > 1: that many independent attentions of the same shape in one launch (the
+// Qwen3-VL tower's frames): operand blocks one after another (qb [segments][q_heads][nq_pad][128], ...), out
+// [segments * n_q][q_heads][hd]. Throws std::runtime_error when the driver cannot encode the TMA descriptors.
 void flash_attention_wgmma(float* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb, const __nv_bfloat16* vt,
-                           int n_q, int n_kv, int nq_pad, int nkv_pad, int q_heads, int kv_heads, float scale_log2,
-                           cudaStream_t stream);
+                           int n_q, int n_kv, int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset,
+                           bool causal, float scale_log2, int segments, cudaStream_t stream);
 
 }  // namespace cosmos
 #endif
