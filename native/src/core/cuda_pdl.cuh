@@ -2,15 +2,14 @@
 //
 // A kernel launched with launch_pdl() may start while the kernel before it in the stream is still running
 // (once every block of that one has called pdl_launch_dependents() or exited). Its blocks call pdl_wait()
-// before touching memory, which returns
-// when the predecessor has completed and its writes are visible. This hides part of the drain + launch gap
-// between the ~330 dependent kernels of a decode step (they are all in one CUDA graph; stream capture keeps
-// the programmatic edges). H200, Qwen3-8B bf16 decode 128/128, one device call: 185.4 tokens/s without,
-// 189.6 with (that run also staged the down GEMV's x in shared memory: measured alone, 182.5 against
-// 185.4, so it was dropped; PDL without it is not yet measured). Measured and left out: an L2 prefetch
-// (cp.async.bulk.prefetch) of each GEMV's first weight bytes before its wait: 185.8 tokens/s at a 16 MB budget per
-// GEMV, 182.6 at 32 MB (the prefetch is issued while the previous GEMV still streams, and L2 drops much of it before it
-// is read).
+// before touching memory; it returns when the predecessor has completed and its writes are visible. This
+// hides part of the drain + launch gap between the ~330 dependent kernels of a decode step (they are all in
+// one CUDA graph; stream capture keeps the programmatic edges). H200, Qwen3-8B bf16 decode, one device call
+// at 55cb38f, COSMOS_PDL=0 vs on: 185.3 -> 192.3 tokens/s at 128/128, 163.8 -> 168.5 at 1024/256.
+// Measured and left out (b6e9748): an L2 prefetch (cp.async.bulk.prefetch) of each GEMV's first weight
+// bytes before its wait, 185.8 tokens/s at a 16 MB budget per GEMV and 182.6 at 32 MB against 189.6 with
+// none (issued while the previous GEMV still streams: L2 drops much of it before it is read); the down
+// GEMV's x staged in shared memory, 182.5 against 185.4 without.
 //
 // The contract, for every kernel launched through launch_pdl: no global read of anything an earlier kernel
 // writes, and no global write at all, before pdl_wait(). The wait is transitive (the predecessor itself
