@@ -7,6 +7,8 @@
 //                                           same shapes and checked against f64 on sampled rows
 //   gemm_wgmma_cuda_test swiglu             the fused SwiGLU MLP (gemm_wgmma_swiglu through matmul_swiglu_cuda, then
 //                                           matmul_bf16_cuda) vs the unfused steps, and timed against them
+//   gemm_wgmma_cuda_test gelu               the fused GELU MLP (gemm_wgmma_gelu through matmul_gelu_cuda, then
+//                                           matmul_bf16_cuda) vs the unfused steps, and timed against them
 // In check and time, COSMOS_WGMMA=0 is set first so matmul_cuda is the mma.sync reference.
 // variants: comma-separated indices of cosmos::WgmmaVariant (default all), so a variant that faults or hangs can
 // be run on its own (tools/device/wgmma_check.sh runs one process per variant).
@@ -29,6 +31,7 @@
 #include "../src/core/cuda_common.h"
 #include "../src/core/cuda_pool.h"
 #include "../src/ops/fill_uniform.h"
+#include "../src/ops/gelu.h"
 #include "../src/ops/gemm_wgmma.h"
 #include "../src/ops/matmul.h"
 #include "../src/ops/swiglu.h"
@@ -242,10 +245,23 @@ int run_checks(const std::vector<WgmmaVariant>& variants) {
     bool bias;
   };
   const Case cases[] = {
-      {128, 64, 128, false},     {200, 128, 136, true},      {300, 256, 999, true},     {129, 512, 256, false},
-      {1000, 1024, 640, true},   {257, 192, 384, true},      {1000, 4096, 1024, true},  {1000, 4096, 4096, false},
-      {1000, 4096, 6144, true},  {1000, 12288, 4096, false}, {1000, 4096, 12288, true}, {1000, 4096, 24576, false},
+      {128, 64, 128, false},
+      {200, 128, 136, true},
+      {300, 256, 999, true},
+      {129, 512, 256, false},
+      {1000, 1024, 640, true},
+      {257, 192, 384, true},
+      {1000, 4096, 1024, true},
+      {1000, 4096, 4096, false},
+      {1000, 4096, 6144, true},
+      {1000, 12288, 4096, false},
+      {1000, 4096, 12288, true},
+      {1000, 4096, 24576, false},
       {4100, 12288, 4096, true},
+      // k not a multiple of 64: the last k-tile is zero-filled by TMA (k < 64 entirely; the Qwen3-VL tower's fc2).
+      {300, 72, 256, true},
+      {257, 200, 384, false},
+      {1000, 4304, 1152, true},
   };
   for (const Case& c : cases) check_case(variants, c.n, c.k, c.m, c.bias);
   std::printf("checks: %s (%d failing rows)\n", failures ? "FAIL" : "PASS", failures);
@@ -335,7 +351,8 @@ const Shape kShapes[] = {
     {"gen qkv", 19232, 4096, 6144},   {"gen o", 19232, 4096, 4096},   {"gen gateup", 19232, 4096, 24576},
     {"gen down", 19232, 12288, 4096}, {"8b qkv", 1024, 4096, 6144},   {"8b gateup", 1024, 4096, 24576},
     {"8b down", 1024, 12288, 4096},   {"8b qkv", 4096, 4096, 6144},   {"8b o", 4096, 4096, 4096},
-    {"8b gateup", 4096, 4096, 24576}, {"8b down", 4096, 12288, 4096},
+    {"8b gateup", 4096, 4096, 24576}, {"8b down", 4096, 12288, 4096}, {"tower fc1", 12960, 1152, 4304},
+    {"tower fc2", 12960, 4304, 1152},  // Qwen3-VL tower, 16-frame video
 };
 
 int run_timing(const std::vector<WgmmaVariant>& variants) {
@@ -472,10 +489,81 @@ int run_swiglu() {
   return failures ? 1 : 0;
 }
 
+// The fused GELU MLP (matmul_gelu_cuda: fc1 + bias + GELU in the epilogue, bf16 out; then matmul_bf16_cuda for fc2)
+// vs the unfused steps on the same bf16 operands (gemm_wgmma's f32 fc1 with bias, gelu_*_cuda, rounded to bf16, fc2):
+// h and y. Then at the Qwen3-VL tower's video shape, the fused MLP vs the engine's unfused one, both timed.
+int run_gelu() {
+  struct G {
+    const char* name;
+    int n, k, inter, out;
+    bool tanh;
+  };
+  const G cases[] = {{"ragged n and m, erf", 300, 256, 392, 256, false},
+                     {"k not a multiple of 64", 257, 200, 128, 136, true},
+                     {"x in 3 cast chunks", 6000, 12288, 256, 192, true},
+                     {"Qwen3-VL merger, erf", 880, 4608, 4608, 4096, false},
+                     {"Qwen3-VL tower, video", 12960, 1152, 4304, 1152, true}};
+  for (const G& c : cases) {
+    Problem p(c.n, c.k, c.inter, true);  // fc1 with its bias
+    bf16* w2 = (bf16*)pool->alloc((size_t)c.out * c.inter * 2);
+    fill_uniform_cuda(w2, (long long)c.out * c.inter, true, seed++, 1.f / std::sqrt((float)c.inter), 0.f, ctx);
+    const long long nh = (long long)c.n * c.inter, ny = (long long)c.n * c.out;
+    bf16 *h = (bf16*)pool->alloc(nh * 2), *href = (bf16*)pool->alloc(nh * 2);
+    float *f1 = (float*)pool->alloc(nh * 4), *y = (float*)pool->alloc(ny * 4), *yref = (float*)pool->alloc(ny * 4),
+          *hf = (float*)pool->alloc(nh * 4);
+    const bool supported = matmul_gelu_supported(p.xf, p.w, WType::BF16, c.n, c.k, c.inter, ctx);
+    poison(y, ny);
+    matmul_gelu_cuda(h, p.xf, p.w, p.bias, c.n, c.k, c.inter, c.tanh, ctx);
+    matmul_bf16_cuda(y, h, w2, nullptr, c.n, c.inter, c.out, ctx);
+    cosmos::gemm_wgmma(f1, p.xb, p.w, p.bias, c.n, c.k, c.inter, cosmos::gemm_wgmma_pick(c.n, c.inter), ctx);
+    if (c.tanh)
+      gelu_tanh_cuda(f1, (int)nh, ctx);
+    else
+      gelu_erf_cuda(f1, (int)nh, ctx);
+    f32_to_bf16_kernel<<<cosmos::elementwise_blocks(nh), 256, 0, ctx.stream>>>(href, f1, nh);
+    CUDA_CHECK_LAUNCH();
+    cosmos::gemm_wgmma(yref, href, w2, nullptr, c.n, c.inter, c.out, cosmos::gemm_wgmma_pick(c.n, c.out), ctx);
+    bf16_to_f32_kernel<<<cosmos::elementwise_blocks(nh), 256, 0, ctx.stream>>>(hf, h, nh);
+    bf16_to_f32_kernel<<<cosmos::elementwise_blocks(nh), 256, 0, ctx.stream>>>(f1, href, nh);
+    CUDA_CHECK_LAUNCH();
+    // The two h differ by the order of the f32 sums only: a rare element rounds to the next bf16.
+    const Diff dh = device_diff(hf, f1, nh), dy = device_diff(y, yref, ny);
+    const bool ok = supported && dh.bad == 0 && dy.bad == 0 && dh.rel <= 2e-3 && dy.rel <= 2e-3;
+    if (!ok) ++failures;
+    std::printf(
+        "gelu | %-24s n=%5d k=%5d inter=%5d out=%5d %s | supported %d | h vs unfused %.2e | y vs unfused %.2e "
+        "| non-finite %llu | %s\n",
+        c.name, c.n, c.k, c.inter, c.out, c.tanh ? "tanh" : "erf ", supported ? 1 : 0, dh.rel, dy.rel, dh.bad + dy.bad,
+        ok ? "PASS" : "FAIL");
+    std::fflush(stdout);
+    if (c.n >= 12960) {
+      const double fused = median_ms([&](int) {
+        matmul_gelu_cuda(h, p.xf, p.w, p.bias, c.n, c.k, c.inter, c.tanh, ctx);
+        matmul_bf16_cuda(y, h, w2, nullptr, c.n, c.inter, c.out, ctx);
+      });
+      const double unfused = median_ms([&](int) {
+        matmul_cuda(f1, p.xf, p.w, WType::BF16, p.bias, c.n, c.k, c.inter, ctx);
+        gelu_tanh_cuda(f1, (int)nh, ctx);
+        matmul_cuda(y, f1, w2, WType::BF16, nullptr, c.n, c.inter, c.out, ctx);
+      });
+      const double flop = 2.0 * c.n * c.k * c.inter + 2.0 * c.n * c.inter * c.out;
+      std::printf("gelu time | %s | fused %.3f ms (%.0f TFLOP/s) | unfused %.3f ms (%.0f TFLOP/s) | %.2fx\n", c.name,
+                  fused, flop / (fused * 1e9), unfused, flop / (unfused * 1e9), unfused / fused);
+      std::fflush(stdout);
+    }
+    CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+    for (void* q : {(void*)w2, (void*)h, (void*)href, (void*)f1, (void*)y, (void*)yref, (void*)hf}) pool->free(q);
+    pool->release_cached();
+  }
+  std::printf("gelu: %s\n", failures ? "FAIL" : "PASS");
+  return failures ? 1 : 0;
+}
+
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "check";
   const std::vector<WgmmaVariant> variants = parse_variants(argc > 2 ? argv[2] : nullptr);
-  if (mode != "dispatch" && mode != "swiglu") setenv("COSMOS_WGMMA", "0", 1);  // matmul_cuda: the mma.sync reference
+  if (mode != "dispatch" && mode != "swiglu" && mode != "gelu")
+    setenv("COSMOS_WGMMA", "0", 1);  // matmul_cuda: the mma.sync reference
   try {
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
@@ -492,6 +580,7 @@ int main(int argc, char** argv) {
     const int rc = mode == "time"       ? run_timing(variants)
                    : mode == "dispatch" ? run_dispatch()
                    : mode == "swiglu"   ? run_swiglu()
+                   : mode == "gelu"     ? run_gelu()
                                         : run_checks(variants);
     CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
     return rc;

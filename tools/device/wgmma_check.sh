@@ -12,7 +12,8 @@
 #           Also links .dev/wgmmabin/ops_cuda_test from the addon build's objects (native/build/cmake-cuda).
 #   `run`, kind nvidia-h200, timeout_s 540, carry [".dev/wgmmabin"]:
 #           bash tools/device/wgmma_check.sh device     (WGMMA_SKIP_TIME=1: without the variants' timing table)
-#           It ends with `gemm_wgmma_cuda_test swiglu`: the fused SwiGLU MLP vs the unfused steps, and timed.
+#           It ends with `gemm_wgmma_cuda_test swiglu` and `gelu`: the fused SwiGLU and GELU MLPs vs the unfused
+#           steps, and timed.
 # Results in $OUT/wgmma.log (the only file); stdout ends with the PASS / FAIL lines and the timing table.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -28,8 +29,8 @@ prepare)
     { cat "$bin/ptxas.txt" >&2; exit 1; }
   grep -E "Used|spill|warning" "$bin/ptxas.txt" | sed 's/^/ptxas: /'
   pids=()
-  for f in native/src/ops/matmul.cu native/src/ops/fill_uniform.cu native/src/ops/swiglu.cu native/src/core/cuda_pool.cu \
-           native/test/gemm_wgmma_cuda_test.cu; do
+  for f in native/src/ops/matmul.cu native/src/ops/fill_uniform.cu native/src/ops/swiglu.cu native/src/ops/gelu.cu \
+           native/src/core/cuda_pool.cu native/test/gemm_wgmma_cuda_test.cu; do
     while [ "$(jobs -rp | wc -l)" -ge 2 ]; do sleep 1; done
     o="$out/$(basename "$f").o"
     if [ ! -f "$o" ] || [ "$f" -nt "$o" ] || [ -n "$(find native/src -name '*.h' -newer "$o" | head -1)" ]; then
@@ -40,7 +41,8 @@ prepare)
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   [ $rc = 0 ] || { echo "a source failed to compile" >&2; exit 1; }
   "${NV[@]}" "${SM90A[@]}" "${SM90[@]}" -o "$bin/gemm_wgmma_cuda_test" "$out/gemm_wgmma_cuda_test.cu.o" \
-    "$out/gemm_wgmma.o" "$out/matmul.cu.o" "$out/fill_uniform.cu.o" "$out/swiglu.cu.o" "$out/cuda_pool.cu.o" -lpthread ||
+    "$out/gemm_wgmma.o" "$out/matmul.cu.o" "$out/fill_uniform.cu.o" "$out/swiglu.cu.o" "$out/gelu.cu.o" \
+    "$out/cuda_pool.cu.o" -lpthread ||
     { echo "link failed" >&2; exit 1; }
   # ops_cuda_test with matmul_cuda's wgmma dispatch: the addon build's objects (native/build/cmake-cuda) for
   # ops/, layers/ and core/, with matmul.cu, gemm_wgmma.cu (sm_90a), transpose2d and the driver compiled here.
@@ -107,6 +109,13 @@ device)
   grep "^swiglu" "$out/swiglu.tmp" | cut -c1-200
   rm -f "$out/swiglu.tmp"
   summary+=("swiglu: rc=$rc $([ $rc = 0 ] && echo PASS || echo FAIL)")
+  echo "=== gelu (the fused GELU MLP vs the unfused steps)" >> "$log"
+  timeout 120 "$b" gelu > "$out/gelu.tmp" 2>&1
+  rc=$?
+  cat "$out/gelu.tmp" >> "$log"
+  grep "^gelu" "$out/gelu.tmp" | cut -c1-200
+  rm -f "$out/gelu.tmp"
+  summary+=("gelu: rc=$rc $([ $rc = 0 ] && echo PASS || echo FAIL)")
   if [ -x .dev/wgmmabin/ops_cuda_test ]; then
     echo "=== ops_cuda_test (matmul_cuda with the wgmma dispatch)" >> "$log"
     timeout 150 .dev/wgmmabin/ops_cuda_test > "$out/ops.tmp" 2>&1

@@ -33,6 +33,13 @@ void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratc
 }
 
 void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx) {
+  if (m.fc2.wt == WType::BF16 && matmul_gelu_supported(x, m.fc1.w, m.fc1.wt, n, m.fc1.in, m.fc1.out, ctx)) {
+    // fc1 + bias + GELU in one GEMM, bf16 into fc2 (the scratch holds n x fc1.out floats; the bf16 h takes half).
+    auto* h = reinterpret_cast<__nv_bfloat16*>(scratch);
+    matmul_gelu_cuda(h, x, m.fc1.w, m.fc1.b, n, m.fc1.in, m.fc1.out, m.tanh, ctx);
+    matmul_bf16_cuda(y, h, m.fc2.w, m.fc2.b, n, m.fc1.out, m.fc2.out, ctx);
+    return;
+  }
   linear_cuda(scratch, x, m.fc1, n, ctx);
   if (m.tanh)
     gelu_tanh_cuda(scratch, n * m.fc1.out, ctx);

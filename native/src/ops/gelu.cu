@@ -5,20 +5,16 @@
 #include "gelu.h"
 
 #include "../core/cuda_common.h"
+#include "gelu.cuh"
 
 namespace {
 __global__ void gelu_tanh_kernel(float* x, long long n) {
-  const float c = 0.7978845608028654f;  // sqrt(2/pi)
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    float v = x[i];
-    x[i] = 0.5f * v * (1.0f + tanhf(c * (v + 0.044715f * v * v * v)));
-  }
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    x[i] = cosmos::gelu_tanh_value(x[i]);
 }
 __global__ void gelu_erf_kernel(float* x, long long n) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-    float v = x[i];
-    x[i] = 0.5f * v * (1.0f + erff(v * 0.7071067811865476f));
-  }
+  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+    x[i] = cosmos::gelu_erf_value(x[i]);
 }
 }  // namespace
 

@@ -15,6 +15,8 @@
 //    c..c+127 and the up projection's same rows, so each thread holds gate and up of the same output channels and
 //    writes silu(gate) * up as bf16: an MLP's [n, 2 inter] f32 intermediate, its activation pass and the down
 //    projection's bf16 cast all disappear (at 720p x 189 frames: ~14 GB of traffic a layer).
+//  * GELU epilogue (gemm_wgmma_gelu): bias, then GELU, written as bf16 — a GELU MLP's fc1 (the Qwen3-VL tower),
+//    whose f32 output, activation pass and fc2's bf16 cast disappear the same way.
 //  * Tiles are walked in groups of kGroupRows row-tiles down each column, so the blocks in flight share a few
 //    b (weight) tiles and a few a tiles in L2. The persistent variants launch one block per SM and loop over
 //    tiles; then the producer fills the next tile's stages while the consumers run the epilogue.
@@ -28,6 +30,7 @@
 #include <string>
 
 #include "../core/cuda_common.h"
+#include "gelu.cuh"
 #include "wgmma_sm90.cuh"
 
 // Built for plain sm_90 / compute_90 (the addon's "90-real;90-virtual") the kernels are empty, which leaves the
@@ -68,8 +71,11 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int
   tc = r / rows;
 }
 
-// SWIGLU: out is bf16 [n, m] = silu(a b[0:m]^T) * (a b[m:2m]^T) (no bias; m % (BN / 2) == 0); else f32 [n, m].
-template <int BM, int BN, int NC, int STAGES, bool PINGPONG, bool SWIGLU = false>
+// What the epilogue writes: f32 [n, m] (+ bias); kEpiSwiGLU: bf16 [n, m] = silu(a b[0:m]^T) * (a b[m:2m]^T) (no bias;
+// m % (BN / 2) == 0); kEpiGeluTanh / kEpiGeluErf: bf16 [n, m] = gelu(a b^T + bias) (m even).
+enum Epilogue : int { kEpiF32 = 0, kEpiSwiGLU = 1, kEpiGeluTanh = 2, kEpiGeluErf = 3 };
+
+template <int BM, int BN, int NC, int STAGES, bool PINGPONG, int EPI = kEpiF32>
 __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1)
     gemm_wgmma_kernel(const __grid_constant__ CUtensorMap tma_a, const __grid_constant__ CUtensorMap tma_b,
                       void* __restrict__ out_any, const float* __restrict__ bias, int n, int k, int m) {
@@ -90,10 +96,13 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
+  constexpr bool SWIGLU = EPI == kEpiSwiGLU;
   constexpr int kCols = SWIGLU ? BN / 2 : BN;  // output columns per tile
   static_assert(!SWIGLU || (BN == 256 && !PINGPONG), "the SwiGLU epilogue pairs m64n256's two halves");
   const int tiles_r = (n + BM - 1) / BM, tiles_c = (m + kCols - 1) / kCols, tiles = tiles_r * tiles_c;
-  const int ktiles = k / kBK;
+  // k need not be a multiple of kBK (the Qwen3-VL tower's fc2: k 4304): the last k-tile's boxes reach past k, and
+  // TMA fills those columns of A and B with zeros, which add nothing to the products (and still count as bytes).
+  const int ktiles = (k + kBK - 1) / kBK;
 
   if (wg == 0) {  // ------------------------------------------------ producer
     if constexpr (NC > 1) setmaxnreg_dec<40>();
@@ -189,6 +198,31 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
           }
         continue;
       }
+      if constexpr (EPI == kEpiGeluTanh || EPI == kEpiGeluErf) {  // bias, GELU as ops/gelu.cu, rounded once to bf16
+        __nv_bfloat16* out = static_cast<__nv_bfloat16*>(out_any);
+        const int col0 = tc * BN + 2 * (lane & 3);
+#pragma unroll
+        for (int i = 0; i < C::kMRep; ++i)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const int r = tr * BM + row_off + i * 64 + warp * 16 + (lane >> 2) + 8 * h;
+            if (r >= n) continue;
+#pragma unroll
+            for (int j = 0; j < BN / 8; ++j) {
+              const int col = col0 + 8 * j;  // even, and m is even: col + 1 < m whenever col < m
+              if (col >= m) continue;
+              float v0 = acc[i][4 * j + 2 * h], v1 = acc[i][4 * j + 2 * h + 1];
+              if (bias) {
+                v0 += __ldg(bias + col);
+                v1 += __ldg(bias + col + 1);
+              }
+              v0 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v0) : cosmos::gelu_erf_value(v0);
+              v1 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v1) : cosmos::gelu_erf_value(v1);
+              *reinterpret_cast<uint32_t*>(out + (long long)r * m + col) = cosmos::pack_bf16x2(v0, v1);
+            }
+          }
+        continue;
+      }
       float* out = static_cast<float*>(out_any);
       const int col0 = tc * BN + 2 * (lane & 3);
 #pragma unroll
@@ -222,16 +256,17 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
 }
 
 // ---------------------------------------------------------------- host side
-template <int BM, int BN, int NC, int STAGES, bool PINGPONG, bool SWIGLU = false>
+template <int BM, int BN, int NC, int STAGES, bool PINGPONG, int EPI = kEpiF32>
 void launch(void* out, const bf16* a, const bf16* b, const float* bias, int n, int k, int m, bool persistent,
             cudaStream_t stream) {
   using C = Cfg<BM, BN, NC, STAGES, PINGPONG>;
   static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once per instantiation
-    CUDA_CHECK(cudaFuncSetAttribute(gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG, SWIGLU>,
+    CUDA_CHECK(cudaFuncSetAttribute(gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG, EPI>,
                                     cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem));
     return true;
   }();
   (void)attr;
+  constexpr bool SWIGLU = EPI == kEpiSwiGLU;
   constexpr int kCols = SWIGLU ? BN / 2 : BN;
   const CUtensorMap ma = tma_map_bf16_sw128(a, n, k, BM, "gemm_wgmma a"),
                     mb = tma_map_bf16_sw128(b, SWIGLU ? 2 * m : m, k, kCols, "gemm_wgmma b");
@@ -241,7 +276,7 @@ void launch(void* out, const bf16* a, const bf16* b, const float* bias, int n, i
     const int sms = sm_count();
     if (grid > sms) grid = sms;
   }
-  gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG, SWIGLU>
+  gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG, EPI>
       <<<(unsigned)grid, C::kThreads, C::kSmem, stream>>>(ma, mb, out, bias, n, k, m);
   CUDA_CHECK_LAUNCH();
 }
@@ -276,7 +311,7 @@ WgmmaVariant gemm_wgmma_pick(int n, int m) {
 
 bool gemm_wgmma_shape_ok(const void* a, const void* b, int n, int k, int m) {
   const auto al16 = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; };
-  return n >= 128 && k >= kBK && k % kBK == 0 && m >= 1 && al16(a) && al16(b);
+  return n >= 128 && k >= 8 && k % 8 == 0 && m >= 1 && al16(a) && al16(b);  // rows of 16-byte multiples: TMA
 }
 
 bool gemm_wgmma_available(cudaStream_t stream) { return this_object_sm90a_available(stream); }
@@ -285,8 +320,8 @@ void gemm_wgmma(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, cons
                 WgmmaVariant variant, const CudaContext& ctx) {
   const cudaStream_t stream = ctx.stream;
   if (n < 128) throw std::invalid_argument("gemm_wgmma: n (rows of a) must be >= 128, got " + std::to_string(n));
-  if (k < kBK || k % kBK != 0)
-    throw std::invalid_argument("gemm_wgmma: k must be a positive multiple of 64, got " + std::to_string(k));
+  if (k < 8 || k % 8 != 0)
+    throw std::invalid_argument("gemm_wgmma: k must be a positive multiple of 8, got " + std::to_string(k));
   if (m < 1) throw std::invalid_argument("gemm_wgmma: m must be >= 1, got " + std::to_string(m));
   if (!gemm_wgmma_shape_ok(a, b, n, k, m))
     throw std::invalid_argument("gemm_wgmma: a and b must be 16-byte aligned (TMA)");
@@ -321,10 +356,34 @@ void gemm_wgmma_swiglu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bf
                        const CudaContext& ctx) {
   if (!gemm_wgmma_swiglu_shape_ok(a, b, n, k, inter))
     throw std::invalid_argument(
-        "gemm_wgmma_swiglu: needs n >= 128, k a positive multiple of 64, inter a multiple "
+        "gemm_wgmma_swiglu: needs n >= 128, k a positive multiple of 8, inter a multiple "
         "of 128 and 16-byte aligned a and b; got n " +
         std::to_string(n) + ", k " + std::to_string(k) + ", inter " + std::to_string(inter));
-  launch<128, 256, 2, 4, false, true>(out, a, b, nullptr, n, k, inter, true, ctx.stream);
+  launch<128, 256, 2, 4, false, kEpiSwiGLU>(out, a, b, nullptr, n, k, inter, true, ctx.stream);
+}
+
+bool gemm_wgmma_gelu_shape_ok(const void* a, const void* b, int n, int k, int m) {
+  return gemm_wgmma_shape_ok(a, b, n, k, m) && m % 2 == 0;
+}
+
+void gemm_wgmma_gelu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias, int n,
+                     int k, int m, bool tanh, const CudaContext& ctx) {
+  if (!gemm_wgmma_gelu_shape_ok(a, b, n, k, m))
+    throw std::invalid_argument(
+        "gemm_wgmma_gelu: needs n >= 128, k a positive multiple of 8, m even and 16-byte aligned a and b; got n " +
+        std::to_string(n) + ", k " + std::to_string(k) + ", m " + std::to_string(m));
+  // The f32 GEMM's pick of tiles (its epilogue stores are half as wide here; the main loop is the same).
+  if (gemm_wgmma_pick(n, m) == WgmmaVariant::Tile256x128Persistent) {
+    if (tanh)
+      launch<256, 128, 2, 4, false, kEpiGeluTanh>(out, a, b, bias, n, k, m, true, ctx.stream);
+    else
+      launch<256, 128, 2, 4, false, kEpiGeluErf>(out, a, b, bias, n, k, m, true, ctx.stream);
+  } else {
+    if (tanh)
+      launch<128, 128, 2, 6, true, kEpiGeluTanh>(out, a, b, bias, n, k, m, true, ctx.stream);
+    else
+      launch<128, 128, 2, 6, true, kEpiGeluErf>(out, a, b, bias, n, k, m, true, ctx.stream);
+  }
 }
 
 }  // namespace cosmos

@@ -26,8 +26,8 @@ enum class WgmmaVariant : int {
 constexpr int kWgmmaVariantCount = 6;
 const char* wgmma_variant_name(WgmmaVariant v);
 
-// Shapes the kernels take: n >= 128 rows, k % 64 == 0 (whole 128-byte swizzle rows), m >= 1, and 16-byte aligned
-// a and b (TMA). Everything else belongs to the mma.sync path.
+// Shapes the kernels take: n >= 128 rows, k % 8 == 0 (rows of whole 16-byte units, as TMA needs; a last k-tile short
+// of 64 is zero-filled by TMA), m >= 1, and 16-byte aligned a and b. Everything else belongs to the mma.sync path.
 bool gemm_wgmma_shape_ok(const void* a, const void* b, int n, int k, int m);
 
 // True when this build carries the sm_90a kernels and the current device is compute capability 9.0 (checked once
@@ -52,6 +52,13 @@ void gemm_wgmma(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, cons
 bool gemm_wgmma_swiglu_shape_ok(const void* a, const void* b, int n, int k, int inter);
 void gemm_wgmma_swiglu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b, int n, int k, int inter,
                        const CudaContext& ctx);
+
+// out [n, m] bf16 = gelu(a · b^T + bias): a GELU MLP's fc1 with its bias and activation in the epilogue (tanh:
+// gelu_pytorch_tanh, else erf; the same expressions as ops/gelu.cu), on gemm_wgmma_pick's tiles. Needs
+// gemm_wgmma_gelu_shape_ok (gemm_wgmma_shape_ok and m even: the epilogue stores bf16 pairs).
+bool gemm_wgmma_gelu_shape_ok(const void* a, const void* b, int n, int k, int m);
+void gemm_wgmma_gelu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias /*nullable*/,
+                     int n, int k, int m, bool tanh, const CudaContext& ctx);
 
 }  // namespace cosmos
 #endif

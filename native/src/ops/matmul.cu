@@ -14,7 +14,7 @@
 //    WMMA kernel (64x128x32, x rounded while staged, ~120 TFLOP/s on an H100) lives in
 //    bench/matmul_wmma.cu, compared by bench/gemm_bench.cu.
 //    On an H200 (sm_90; ops/gemm_wgmma.cu is built for sm_90a) the multiply itself goes to gemm_wgmma (wgmma + TMA,
-//    1.6-2x this kernel) for n >= 128 and k % 64 == 0; COSMOS_WGMMA=0 keeps the mma.sync kernel.
+//    1.6-2x this kernel) for n >= 128 and k % 8 == 0; COSMOS_WGMMA=0 keeps the mma.sync kernel.
 //  * n > 8, f32 weights (the tiny test checkpoint, the f32 vision tower): f32 SIMT GEMM, 64x64
 //    tiles, 4x4 outputs per thread — exact f32 so the CUDA path matches the CPU reference to 1e-5.
 #ifndef COSMOS_CUDA
@@ -286,7 +286,7 @@ __global__ void cast_bf16_kernel(bf16* __restrict__ dst, const float* __restrict
 }
 
 // Hopper: the wgmma + TMA GEMM (ops/gemm_wgmma.cu) takes the same bf16 operands instead of the mma.sync kernel when
-// this build carries its sm_90a code, the device is sm_90, the shape suits it (n >= 128 rows, k % 64 == 0,
+// this build carries its sm_90a code, the device is sm_90, the shape suits it (n >= 128 rows, k % 8 == 0,
 // 16-byte aligned) and COSMOS_WGMMA is not 0. H200, 2026-11-29 (bench/wgmma_notes.md): 540-660 TFLOP/s against
 // 250-350 for the mma.sync kernel on the Generator's and the 8B prefill's shapes (the version: gemm_wgmma_pick).
 bool use_wgmma(const bf16* xb, const bf16* w, int n, int k, int m, cudaStream_t stream) {
@@ -425,31 +425,57 @@ void matmul_cuda(float* out, const float* x, const void* w, WType wt, const floa
   CUDA_CHECK_LAUNCH();
 }
 
+namespace {
+// x [n, k] f32 cast to bf16 in equal row chunks of at most kCastCapBytes (at least 256 rows, so each is >= 128 rows,
+// as gemm_wgmma needs, when n >= 128); gemm(xb, r0, rows) multiplies each chunk.
+template <class Gemm>
+void in_bf16_chunks(const float* x, int n, int k, const char* op, const cosmos::CudaContext& ctx, Gemm gemm) {
+  const long long cap = std::max<long long>(256, (long long)(kCastCapBytes / ((size_t)k * 2)));
+  const long long chunks = (n + cap - 1) / cap, per = (n + chunks - 1) / chunks;
+  cosmos::DeviceBuffer<bf16> xbuf(cosmos::workspace_pool(ctx, op), (size_t)per * k);
+  for (long long r0 = 0; r0 < n; r0 += per) {
+    const int rows = (int)std::min<long long>(per, n - r0);
+    const long long count8 = (long long)rows * k / 8;
+    cast_bf16_kernel<<<cosmos::elementwise_blocks(count8), 256, 0, ctx.stream>>>(xbuf.get(), x + r0 * k, count8);
+    CUDA_CHECK_LAUNCH();
+    gemm(xbuf.get(), r0, rows);
+  }
+}
+// COSMOS_FUSED_<NAME>=0: the fused epilogue off (the MLP's steps apart: the comparison baseline). Read once.
+bool fused_allowed(const char* var) {
+  const char* e = std::getenv(var);
+  return !(e && e[0] == '0' && e[1] == 0);
+}
+}  // namespace
+
 bool matmul_swiglu_supported(const void* x, const void* w, WType wt, int n, int k, int inter,
                              const cosmos::CudaContext& ctx) {
-  static const bool allowed = [] {  // COSMOS_FUSED_SWIGLU=0: the MLP's three steps apart (the comparison baseline)
-    const char* e = std::getenv("COSMOS_FUSED_SWIGLU");
-    return !(e && e[0] == '0' && e[1] == 0);
-  }();
+  static const bool allowed = fused_allowed("COSMOS_FUSED_SWIGLU");
   return allowed && wt == WType::BF16 && aligned16(x) && cosmos::gemm_wgmma_swiglu_shape_ok(w, w, n, k, inter) &&
          use_wgmma(static_cast<const bf16*>(w), static_cast<const bf16*>(w), n, k, 2 * inter, ctx.stream);
 }
 
 void matmul_swiglu_cuda(__nv_bfloat16* h, const float* x, const void* w, int n, int k, int inter,
                         const cosmos::CudaContext& ctx) {
-  const cudaStream_t s = ctx.stream;
-  // x is cast to bf16 in equal row chunks of at most kCastCapBytes (at least 256 rows): each >= 128 rows, as
-  // gemm_wgmma needs, when n >= 128.
-  const long long cap = std::max<long long>(256, (long long)(kCastCapBytes / ((size_t)k * 2)));
-  const long long chunks = (n + cap - 1) / cap, per = (n + chunks - 1) / chunks;
-  cosmos::DeviceBuffer<bf16> xbuf(cosmos::workspace_pool(ctx, "matmul_swiglu_cuda"), (size_t)per * k);
-  for (long long r0 = 0; r0 < n; r0 += per) {
-    const int rows = (int)std::min<long long>(per, n - r0);
-    const long long count8 = (long long)rows * k / 8;
-    cast_bf16_kernel<<<cosmos::elementwise_blocks(count8), 256, 0, s>>>(xbuf.get(), x + r0 * k, count8);
-    CUDA_CHECK_LAUNCH();
-    cosmos::gemm_wgmma_swiglu(h + r0 * inter, xbuf.get(), static_cast<const bf16*>(w), rows, k, inter, ctx);
-  }
+  in_bf16_chunks(x, n, k, "matmul_swiglu_cuda", ctx, [&](const bf16* xb, long long r0, int rows) {
+    cosmos::gemm_wgmma_swiglu(h + r0 * inter, xb, static_cast<const bf16*>(w), rows, k, inter, ctx);
+  });
+}
+
+bool matmul_gelu_supported(const void* x, const void* w, WType wt, int n, int k, int m,
+                           const cosmos::CudaContext& ctx) {
+  static const bool allowed = fused_allowed("COSMOS_FUSED_GELU");
+  // m % 8: h's rows stay 16-byte multiples, as the bf16 GEMM that reads it (matmul_bf16_cuda) needs.
+  return allowed && wt == WType::BF16 && aligned16(x) && m % 8 == 0 &&
+         cosmos::gemm_wgmma_gelu_shape_ok(w, w, n, k, m) &&
+         use_wgmma(static_cast<const bf16*>(w), static_cast<const bf16*>(w), n, k, m, ctx.stream);
+}
+
+void matmul_gelu_cuda(__nv_bfloat16* h, const float* x, const void* w, const float* bias, int n, int k, int m,
+                      bool tanh, const cosmos::CudaContext& ctx) {
+  in_bf16_chunks(x, n, k, "matmul_gelu_cuda", ctx, [&](const bf16* xb, long long r0, int rows) {
+    cosmos::gemm_wgmma_gelu(h + r0 * m, xb, static_cast<const bf16*>(w), bias, rows, k, m, tanh, ctx);
+  });
 }
 
 void matmul_bf16_cuda(float* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k, int m,

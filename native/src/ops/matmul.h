@@ -33,7 +33,7 @@ enum class WType { F32, BF16 };
 // Device pointers. GEMV kernel for n <= 8; otherwise an mma.sync tensor-core GEMM (bf16 weights; x is
 // rounded to bf16 into a workspace from ctx.pool, at most 64 MiB at a time) or an exact f32 GEMM (no cuBLAS:
 // the build machines have only cudart). ctx.pool may be null when n <= 8 or the weights are f32. On sm_90 the bf16
-// GEMM runs on wgmma (ops/gemm_wgmma.h) when n >= 128 and k % 64 == 0; COSMOS_WGMMA=0 turns that off.
+// GEMM runs on wgmma (ops/gemm_wgmma.h) when n >= 128 and k % 8 == 0; COSMOS_WGMMA=0 turns that off.
 void matmul_cuda(float* out, const float* x, const void* w, WType wt, const float* bias, int n, int k, int m,
                  const cosmos::CudaContext& ctx);
 
@@ -41,13 +41,21 @@ void matmul_cuda(float* out, const float* x, const void* w, WType wt, const floa
 // h [n, inter] bf16 = silu(x · w[0:inter]^T) * (x · w[inter:2 inter]^T), w the bf16 gate_up weight [2 inter, k], x
 // f32 rounded to bf16 as matmul_cuda rounds it. The same numbers as matmul_cuda + swiglu_cuda + the down
 // projection's bf16 cast, without the [n, 2 inter] f32 intermediate. Only on the wgmma path:
-// matmul_swiglu_supported says when (bf16 weights, n >= 128, k % 64 == 0, inter % 128 == 0, an sm_90a build on an
+// matmul_swiglu_supported says when (bf16 weights, n >= 128, k % 8 == 0, inter % 128 == 0, an sm_90a build on an
 // sm_90 device, COSMOS_WGMMA and COSMOS_FUSED_SWIGLU not 0).
 bool matmul_swiglu_supported(const void* x, const void* w, WType wt, int n, int k, int inter,
                              const cosmos::CudaContext& ctx);
 void matmul_swiglu_cuda(__nv_bfloat16* h, const float* x, const void* w, int n, int k, int inter,
                         const cosmos::CudaContext& ctx);
-// out [n, m] f32 = xb · w^T (+ bias) with x already bf16 (the down projection after matmul_swiglu_cuda); bf16 w.
+// A GELU MLP's fc1, its bias and its activation in one GEMM (gemm_wgmma_gelu): h [n, m] bf16 = gelu(x · w^T + bias)
+// (tanh: gelu_pytorch_tanh, else erf), the same numbers as matmul_cuda + gelu_*_cuda + fc2's bf16 cast without the
+// [n, m] f32 intermediate. Only on the wgmma path: matmul_gelu_supported says when (bf16 weights, n >= 128,
+// k % 8 == 0, m % 8 == 0, an sm_90a build on an sm_90 device, COSMOS_WGMMA and COSMOS_FUSED_GELU not 0).
+bool matmul_gelu_supported(const void* x, const void* w, WType wt, int n, int k, int m, const cosmos::CudaContext& ctx);
+void matmul_gelu_cuda(__nv_bfloat16* h, const float* x, const void* w, const float* bias, int n, int k, int m,
+                      bool tanh, const cosmos::CudaContext& ctx);
+// out [n, m] f32 = xb · w^T (+ bias) with x already bf16 (the down projection after matmul_swiglu_cuda or fc2 after
+// matmul_gelu_cuda); bf16 w.
 void matmul_bf16_cuda(float* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k, int m,
                       const cosmos::CudaContext& ctx);
 #endif
