@@ -5,9 +5,11 @@
 // (grids as src/media/qwen_vision.ts's qwenImagePlan / qwenVideoPlan give them), each with 30 text
 // tokens around the visual ones (the video also with its 8 "<t seconds>" labels, 6 tokens each).
 //
-// The path is the engine's: Qwen3VisionCuda::forward (pixels from the host, embeddings + deepstack
-// features back to the host, activations returned to CUDA after the run), then Qwen3TextCuda::prefill
-// with those rows (uploaded again) — the same hand-off the Node binding does.
+// The path is the engine's: Qwen3VisionCuda::forward_device (pixels from the host, embeddings + deepstack
+// features left in the tower's pool, activations returned to CUDA after the run), then Qwen3TextCuda::prefill
+// reading those rows in place — the hand-off the Node binding does (NativeTensor). DEVICE_OUTPUTS=0: the older
+// forward, its outputs through the host and uploaded again. (transformers' baseline starts with the pixels
+// already on the GPU; ours uploads them from the host inside the tower's time.)
 // Memory: the two models' pools (exact bytes handed out; CUDA context, the attention op's split-KV
 // workspace and the GEMM's bf16 copy of x (up to 64 MiB), cudaMalloc'd outside the pools, are not included) and
 // cudaMemGetInfo's device-wide figure for comparison. Each case runs twice; the figures are the second run's
@@ -245,9 +247,9 @@ int main() {
     }
     double t_tower = 0, t_prefill = 0;
     size_t tower_peak = 0, dec_peak = 0, dec_in_use_before = 0, dev_peak_seen = 0;
-    // DEVICE_OUTPUTS=1: the tower's outputs stay in its pool (forward_device, as the addon's NativeTensor
-    // path does) and the prefill reads them in place; otherwise they go through the host as before.
-    const bool device_outputs = std::getenv("DEVICE_OUTPUTS") && std::string(std::getenv("DEVICE_OUTPUTS")) == "1";
+    // The tower's outputs stay in its pool (forward_device, what the addon's NativeTensor path runs for reason())
+    // and the prefill reads them in place; DEVICE_OUTPUTS=0: through the host instead (forward, the older path).
+    const bool device_outputs = !(std::getenv("DEVICE_OUTPUTS") && std::string(std::getenv("DEVICE_OUTPUTS")) == "0");
     for (int rep = 0; rep < 2; ++rep) {
       dec->reset();
       Qwen3VisionOutput out;
