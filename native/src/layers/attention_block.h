@@ -29,10 +29,10 @@ struct AttentionBlock {
   const float* k_norm = nullptr;
   int heads = 0, kv_heads = 0, head_dim = 0;
   float eps = 1e-6f;
-  // Prefill (n > 1) projection: one GEMM over q|k|v then a split into q, k, v buffers (the tower: its
-  // [N, 3D] GEMM beats three narrower ones, and its parts are copied out anyway), or one GEMM per part
-  // (the decoder: q is then normed and rotated in place, so no second n x heads*hd buffer). Decode
-  // (n = 1) always runs the single fused GEMV.
+  // Prefill (n > 1) projection: one GEMM over q|k|v then a split into q, k, v buffers (the tower and the
+  // decoder: one [n, q+k+v] GEMM beats three narrower ones on a GPU, at the price of a second n x heads*hd buffer
+  // for q), or one GEMM per part (q is then normed and rotated in place). Decode (n = 1) always runs the single
+  // fused GEMV.
   bool fused_prefill_gemm = false;
 };
 
