@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../src/ops/add.h"
+#include "../src/ops/add_layernorm.h"
 #include "../src/ops/add_rmsnorm.h"
 #include "../src/ops/argmax.h"
 #include "../src/ops/attention.h"
@@ -851,6 +852,29 @@ int main() {
     add_rmsnorm_cpu(h.data(), x.data(), h.data(), w.data(), rows, dim, 1e-6f);
     close("add_rmsnorm_x", x, rx, 1e-6);
     close("add_rmsnorm", h, ro, 1e-5);
+  }
+  // add_layernorm: x += h; out = layernorm(x) * w + b (out aliasing h, as the tower calls it); rows with a mean far
+  // from 0 (the centred second pass), and without gain / shift.
+  for (const bool affine : {true, false}) {
+    const int rows = 3, dim = 100;
+    auto x = randv(rows * dim), h = randv(rows * dim), w = randv(dim), bs = randv(dim);
+    for (int i = 0; i < dim; ++i) x[i] += 300.f;
+    std::vector<double> rx(rows * dim), ro(rows * dim);
+    for (int r = 0; r < rows; ++r) {
+      double mean = 0, var = 0;
+      for (int i = 0; i < dim; ++i) mean += rx[r * dim + i] = (double)x[r * dim + i] + h[r * dim + i];
+      mean /= dim;
+      for (int i = 0; i < dim; ++i) var += (rx[r * dim + i] - mean) * (rx[r * dim + i] - mean);
+      const double inv = 1.0 / std::sqrt(var / dim + 1e-6);
+      for (int i = 0; i < dim; ++i) {
+        const double y = (rx[r * dim + i] - mean) * inv;
+        ro[r * dim + i] = affine ? y * w[i] + bs[i] : y;
+      }
+    }
+    add_layernorm_cpu(h.data(), x.data(), h.data(), affine ? w.data() : nullptr, affine ? bs.data() : nullptr, rows,
+                      dim, 1e-6f);
+    close(affine ? "add_layernorm_x" : "add_layernorm_x (no w, b)", x, rx, 1e-5);
+    close(affine ? "add_layernorm" : "add_layernorm (no w, b)", h, ro, 1e-4);
   }
   // scatter_add_rows (deepstack) and gather4_add (the tower's interpolated position table).
   {

@@ -24,6 +24,7 @@
 #include "../src/layers/attention_block.h"
 #include "../src/layers/mlp.h"
 #include "../src/ops/add.h"
+#include "../src/ops/add_layernorm.h"
 #include "../src/ops/add_rmsnorm.h"
 #include "../src/ops/argmax.h"
 #include "../src/ops/attention.h"
@@ -741,6 +742,18 @@ void test_add_rmsnorm(int rows, int dim) {
   report("add_rmsnrm", shape("rows=%d dim=%d out (aliases h)", rows, dim), h, down(dh, h.size()), 1e-4);
 }
 
+void test_add_layernorm(int rows, int dim, bool affine) {
+  auto x = randv((size_t)rows * dim), h = randv((size_t)rows * dim), w = randv(dim), b = randv(dim);
+  for (int i = 0; i < dim; ++i) x[i] += 300.f;  // a row with a large mean: the centred variance pass
+  float *dx = up(x), *dh = up(h), *dw = up(w), *db = up(b);
+  add_layernorm_cpu(h.data(), x.data(), h.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr, rows, dim,
+                    1e-6f);
+  add_layernorm_cuda(dh, dx, dh, affine ? dw : nullptr, affine ? db : nullptr, rows, dim, 1e-6f, ctx);
+  report("add_layernm", shape("rows=%d dim=%d x", rows, dim), x, down(dx, x.size()), 1e-6);
+  report("add_layernm", shape(affine ? "rows=%d dim=%d out (aliases h)" : "rows=%d dim=%d out, no w / b", rows, dim), h,
+         down(dh, h.size()), 1e-4);
+}
+
 void test_scatter_gather(int n, int dim, int table_rows) {
   auto x = randv((size_t)n * dim), add = randv((size_t)3 * dim);
   std::vector<int> rows = {n - 1, 0, n / 2};
@@ -1264,6 +1277,8 @@ int main(int argc, char** argv) {
   test_qkv_rope(1, 32, 8, 128, 300, true, true, true);    // decode step, row from the device
   test_qkv_rope(500, 16, 16, 72, 0, false, true, false);  // tower split, no norm
   test_add_rmsnorm(7, 4096);
+  test_add_layernorm(7, 1152, true);  // the Qwen3-VL tower's width
+  test_add_layernorm(5, 100, false);
   test_add_rmsnorm(1, 64);
   test_scatter_gather(33, 1152, 2304);
   test_fill_uniform(100003);

@@ -1,6 +1,7 @@
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
+#include "../ops/add_layernorm.h"
 #include "../ops/add_rmsnorm.h"
 #include "../ops/layernorm.h"
 #include "../ops/rmsnorm.h"
@@ -16,6 +17,9 @@ void norm_cuda(float* y, const float* x, const LayerNorm& n, int rows, const Cud
 }
 void add_norm_cuda(float* y, float* x, const float* h, const RmsNorm& n, int rows, const CudaContext& ctx) {
   add_rmsnorm_cuda(y, x, h, n.w, rows, n.dim, n.eps, ctx);
+}
+void add_norm_cuda(float* y, float* x, const float* h, const LayerNorm& n, int rows, const CudaContext& ctx) {
+  add_layernorm_cuda(y, x, h, n.w, n.b, rows, n.dim, n.eps, ctx);
 }
 
 }  // namespace cosmos

@@ -1,5 +1,5 @@
 // Normalisation layers: RMSNorm (Qwen3's decoder) and LayerNorm (the vision tower), per row.
-// Plain structs over weights the model owns; the calls are the ops (rmsnorm, add_rmsnorm, layernorm)
+// Plain structs over weights the model owns; the calls are the ops (rmsnorm, add_rmsnorm, layernorm, add_layernorm)
 // with the layer's own sizes, so a model body reads as layers, not as argument lists.
 #pragma once
 #ifdef COSMOS_CUDA
@@ -26,11 +26,13 @@ void norm_cpu(float* y, const float* x, const RmsNorm& n, int rows);
 void norm_cpu(float* y, const float* x, const LayerNorm& n, int rows);
 // The residual step of a pre-norm block: x += h, then y = norm(x). y may be h.
 void add_norm_cpu(float* y, float* x, const float* h, const RmsNorm& n, int rows);
+void add_norm_cpu(float* y, float* x, const float* h, const LayerNorm& n, int rows);
 
 #ifdef COSMOS_CUDA
 void norm_cuda(float* y, const float* x, const RmsNorm& n, int rows, const CudaContext& ctx);
 void norm_cuda(float* y, const float* x, const LayerNorm& n, int rows, const CudaContext& ctx);
 void add_norm_cuda(float* y, float* x, const float* h, const RmsNorm& n, int rows, const CudaContext& ctx);
+void add_norm_cuda(float* y, float* x, const float* h, const LayerNorm& n, int rows, const CudaContext& ctx);
 #endif
 
 }  // namespace cosmos

@@ -219,12 +219,15 @@ void qwen3_vision_forward_cpu(const Qwen3VisionConfig& cfg, const Qwen3VisionWei
   for (int l = 0; l < cfg.depth; l++) {
     if (abort && abort->load(std::memory_order_relaxed)) throw AbortedError();
     const Qwen3VisionBlock& b = w.blocks[l];
-    norm_cpu(tmp.data(), x.data(), b.norm1, N);
+    // tmp = norm1(x): the first block's here, the others' fused into the previous block's last residual add.
+    if (l == 0) norm_cpu(tmp.data(), x.data(), b.norm1, N);
     attention_block_cpu(tmp.data(), tmp.data(), b.attn, call, scratch.data(), ctx);
-    add_cpu(x.data(), x.data(), tmp.data(), (int)ND);
-    norm_cpu(tmp.data(), x.data(), b.norm2, N);
+    add_norm_cpu(tmp.data(), x.data(), tmp.data(), b.norm2, N);  // x += attn; tmp = norm2(x)
     mlp_cpu(tmp.data(), tmp.data(), b.mlp, N, scratch.data(), ctx);
-    add_cpu(x.data(), x.data(), tmp.data(), (int)ND);
+    if (l + 1 < cfg.depth)
+      add_norm_cpu(tmp.data(), x.data(), tmp.data(), w.blocks[l + 1].norm1, N);  // x += mlp; tmp = next norm1(x)
+    else
+      add_cpu(x.data(), x.data(), tmp.data(), (int)ND);
     const auto& idx = cfg.deepstack_visual_indexes;
     const auto it = std::find(idx.begin(), idx.end(), l);
     if (it != idx.end())
@@ -263,6 +266,10 @@ void qwen3_vision_pos_corners(int num_pos, const std::vector<Qwen3VisionGrid>& g
   std::vector<float> hs, ws;
   idx.clear();
   wt.clear();
+  size_t patches = 0;
+  for (const auto& g : grids) patches += (size_t)g.t * g.h * g.w;
+  idx.reserve(4 * patches);
+  wt.reserve(4 * patches);
   for (const auto& g : grids) {
     hs.resize(g.h);
     ws.resize(g.w);
@@ -301,17 +308,30 @@ void qwen3_vision_rotary_cpu(const std::vector<Qwen3VisionGrid>& grids, int merg
   const int nf = dim / 2;
   std::vector<float> inv(nf);
   for (int i = 0; i < nf; i++) inv[i] = 1.0f / std::pow(theta, (float)(2 * i) / (float)dim);
+  // A patch's values depend on its row or its column alone: cos / sin per row and per column once (h + w
+  // positions instead of h * w * t patches: the 1280x720 image's 3520 patches need 124), then copied per patch.
+  std::vector<float> rc, rs, cc, cs;
+  auto axis = [&](int n, std::vector<float>& co, std::vector<float>& si) {
+    co.resize((size_t)n * nf);
+    si.resize((size_t)n * nf);
+    for (int p = 0; p < n; p++)
+      for (int i = 0; i < nf; i++) {
+        co[(size_t)p * nf + i] = std::cos((float)p * inv[i]);
+        si[(size_t)p * nf + i] = std::sin((float)p * inv[i]);
+      }
+  };
   int64_t o = 0;
   for (const auto& g : grids) {
+    axis(g.h, rc, rs);
+    axis(g.w, cc, cs);
     for_each_patch(g, merge, [&](int r, int c) {
       float* co = cos_out + o * head_dim;
       float* si = sin_out + o * head_dim;
       for (int i = 0; i < nf; i++) {
-        const float fr = (float)r * inv[i], fc = (float)c * inv[i];
-        co[i] = co[dim + i] = std::cos(fr);
-        si[i] = si[dim + i] = std::sin(fr);
-        co[nf + i] = co[dim + nf + i] = std::cos(fc);
-        si[nf + i] = si[dim + nf + i] = std::sin(fc);
+        co[i] = co[dim + i] = rc[(size_t)r * nf + i];
+        si[i] = si[dim + i] = rs[(size_t)r * nf + i];
+        co[nf + i] = co[dim + nf + i] = cc[(size_t)c * nf + i];
+        si[nf + i] = si[dim + nf + i] = cs[(size_t)c * nf + i];
       }
       o++;
     });

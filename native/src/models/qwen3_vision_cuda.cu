@@ -251,12 +251,16 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   for (int l = 0; l < c.depth; l++) {
     check_abort();
     const Qwen3VisionBlock& b = w_.blocks[l];
-    norm_cuda(tmp.get(), x.get(), b.norm1, N, ctx_);
+    // As Qwen3Vision::forward: norm1 fused into the previous block's last residual add (the mergers below read x,
+    // complete by then, and leave tmp alone).
+    if (l == 0) norm_cuda(tmp.get(), x.get(), b.norm1, N, ctx_);
     attention_block_cuda(tmp.get(), tmp.get(), b.attn, call, scratch.get(), ctx_);
-    add_cuda(x.get(), x.get(), tmp.get(), (int)ND, ctx_);
-    norm_cuda(tmp.get(), x.get(), b.norm2, N, ctx_);
+    add_norm_cuda(tmp.get(), x.get(), tmp.get(), b.norm2, N, ctx_);  // x += attn; tmp = norm2(x)
     mlp_cuda(tmp.get(), tmp.get(), b.mlp, N, scratch.get(), ctx_);
-    add_cuda(x.get(), x.get(), tmp.get(), (int)ND, ctx_);
+    if (l + 1 < c.depth)
+      add_norm_cuda(tmp.get(), x.get(), tmp.get(), w_.blocks[l + 1].norm1, N, ctx_);  // x += mlp; tmp = next norm1(x)
+    else
+      add_cuda(x.get(), x.get(), tmp.get(), (int)ND, ctx_);
     const auto it = std::find(idx.begin(), idx.end(), l);
     if (it != idx.end()) {
       const size_t kk = it - idx.begin();
