@@ -508,7 +508,13 @@ void test_attention_decode(int max_kv, int qh, int kvh, int hd, std::vector<int>
     if (!(worst <= 1e-4)) break;
   }
   char buf[96];
-  std::snprintf(buf, sizeof buf, "max_kv=%d h=%d/%d hd=%d, %zu lengths", max_kv, qh, kvh, hd, lens.size());
+  const int cl = attention_decode_cluster(qh, kvh, hd);  // which kernel ran: 0 = split + combine
+  char kern[24];
+  if (cl)
+    std::snprintf(kern, sizeof kern, "cluster %d", cl);
+  else
+    std::snprintf(kern, sizeof kern, "split");
+  std::snprintf(buf, sizeof buf, "max_kv=%d h=%d/%d hd=%d, %zu lengths, %s", max_kv, qh, kvh, hd, lens.size(), kern);
   report_exact("att_decode", buf, worst <= 1e-4 && same,
                (same ? std::string("== attention_cuda, rel ") : std::string("DIFFERS from attention_cuda, rel ")) +
                    std::to_string(worst));
@@ -1344,6 +1350,30 @@ int main(int argc, char** argv) {
   test_flash_attention_rows();
   test_transpose2d(64, 197);  // the sound stream's layout change (added last)
   test_transpose2d(1000, 33);
+  // Decode attention on the cluster kernel (ops/attention.cu: one thread-block cluster per KV head; added last).
+  // Lengths below, at and above the cluster size (splits of 0 or 1 key, then ragged chunks), GQA 1 / 2 / 4 / 8, every
+  // head dim it serves (16: the tiny fixture; 128: Qwen3), and shapes left to the split kernel (hd 72, GQA 8 at hd
+  // 128).
+  test_attention_decode(1200, 8, 8, 128, {1, 3, 15, 16, 17, 31, 33, 191, 192, 193, 1152, 1200});  // GQA 1
+  test_attention_decode(700, 16, 2, 64, {1, 2, 9, 100, 513, 700});                                // GQA 8
+  test_attention_decode(400, 8, 4, 32, {1, 7, 8, 65, 400});
+  test_attention_decode(300, 4, 2, 256, {1, 17, 100, 300});
+  test_attention_decode(520, 16, 4, 16, {1, 5, 16, 17, 33, 255, 520});  // GQA 4 at the tiny head dim
+  test_attention_decode(300, 64, 8, 128, {1, 100, 300});                // GQA 8 x hd 128: the split kernel
+  test_attention_decode(200, 4, 2, 72, {1, 65, 200});                   // hd 72: the split kernel
+  test_attention(1, 40, 8, 8, 16, 0, false);                            // n_q = 1 full attention: every key
+  test_attention(1, 999, 32, 8, 128, 5, true);                          // causal, 6 of 999 keys visible
+  {
+    // The Qwen3 shape must take the cluster kernel on Hopper (unless COSMOS_DECODE_ATTN=old asks for the old one).
+    int dev = 0, major = 0;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    const char* e = std::getenv("COSMOS_DECODE_ATTN");
+    const bool old = e && std::strcmp(e, "old") == 0;
+    const int cl = attention_decode_cluster(32, 8, 128);
+    report_exact("att_decode kernel", "32/8 hd 128 on sm_90", major < 9 || old || cl >= 2,
+                 "cluster " + std::to_string(cl));
+  }
   std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
   std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;

@@ -22,12 +22,16 @@
 #endif
 #include "attention.h"
 
+#include <cooperative_groups.h>
 #include <cuda_bf16.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <mutex>
 #include <stdexcept>
+#include <vector>
 
 #include "../core/cuda_common.h"
 #include "../core/cuda_pdl.cuh"
@@ -35,6 +39,7 @@
 #include "mma_bf16.cuh"
 
 namespace {
+namespace cg = cooperative_groups;
 using cosmos::fast_exp2;
 using cosmos::ldsm_x4;
 using cosmos::ldsm_x4_t;
@@ -280,6 +285,301 @@ void launch_decode(float* out, const float* q, const float* k, const float* v, c
   }
 }
 
+// ---- Decode attention v2: one cluster per KV head (cluster_decode_kernel) -------------------------
+// Decode (one query per q head) is latency-bound: at Qwen3-8B's 8 KV heads x 128 dims the whole f32
+// cache is 1.5 MB at 192 keys, 9.4 MB at 1152 (0.4 / 2.2 us at copy bandwidth), yet the split kernel
+// above took 16 / 28 us there (H200): one 32-key tile per block, scalar loads, a serial 128-long dot
+// product per lane, and a second (combine) launch. This one:
+//   * grid (C, kv_heads), a thread-block cluster of C blocks per KV head (Hopper): block z takes keys
+//     [z * chunk, (z + 1) * chunk), chunk = ceil(n_kv / C) (C fixed per model, so a captured launch
+//     serves every cache length; blocks with no key just join the merge);
+//   * the G = q_heads / kv_heads queries of the group are served together: each K/V row is read once
+//     for all of them (GQA);
+//   * a "lane group" of T lanes owns one key at a time, each lane 16-byte loads NV float4 of the K and
+//     V row (T * NV * 4 = head_dim), two keys in flight per lane group, 32 lane groups per block; every
+//     lane group keeps its own online softmax (m, l, acc), so the loop has no shuffles but the T-lane
+//     dot-product reduction;
+//   * the merges (lane groups -> warp by shuffles, warps -> block in shared memory, blocks -> cluster
+//     through distributed shared memory) run in a fixed order: the result is deterministic, and the same
+//     for the graph's device-length launch and the eager one (attention_cuda, n_q = 1) of equal n_kv.
+// f32 throughout (expf), as attention_cpu.
+constexpr int kDecThreads = 256, kDecMaxCluster = 16;
+
+// m/l/acc of one softmax stream merged with another's; a stream with no key has m = -inf, l = 0, acc = 0.
+__device__ __forceinline__ void dec_merge_w(float m, float mo, float* a, float* b) {
+  const float M = fmaxf(m, mo);
+  *a = m == -INFINITY ? 0.f : expf(m - M);
+  *b = mo == -INFINITY ? 0.f : expf(mo - M);
+}
+
+template <int T, int NV, int G>
+__global__ void __launch_bounds__(kDecThreads)
+    cluster_decode_kernel(float* out, const float* __restrict__ q, const float* __restrict__ k,
+                          const float* __restrict__ v, int n_kv, const int* n_kv_dev, int kv_heads, float scale) {
+  constexpr int HD = 4 * T * NV, KPW = 32 / T, WARPS = kDecThreads / 32, NG = WARPS * KPW;
+  // Keys in flight per lane group: q and acc take 2 * G * NV float4 of registers (2 at hd 256 x GQA 2 spilled).
+  constexpr int U = G * NV * (NV > 4 ? 2 : 1) <= 16 ? 2 : 1;
+  __shared__ __align__(16) float s_acc[WARPS][G][HD];  // per-warp partials
+  __shared__ float s_m[WARPS][G], s_l[WARPS][G];
+  __shared__ __align__(16) float r_acc[G][HD];  // this block's (split's) partial, read by the cluster
+  __shared__ float r_m[G], r_l[G];
+  // PDL (core/cuda_pdl.cuh): the o-projection GEMV may launch now; nothing global is touched before the wait.
+  cosmos::pdl_launch_dependents();
+  cosmos::pdl_wait();
+  cg::cluster_group cluster = cg::this_cluster();
+  const int C = gridDim.x, z = blockIdx.x, kh = blockIdx.y;
+  const int n = n_kv_dev ? *n_kv_dev : n_kv;  // visible keys
+  const int chunk = (n + C - 1) / C;
+  const int j_lo = min(n, z * chunk), j_hi = min(n, j_lo + chunk);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, t = lane % T;
+  const long long row = (long long)kv_heads * HD;  // floats between consecutive keys
+  // Lane t holds dims 4 * (c * T + t) .. +3 for c < NV: one load instruction covers T * 16 contiguous bytes.
+  float4 qr[G][NV];
+#pragma unroll
+  for (int g = 0; g < G; ++g)
+#pragma unroll
+    for (int c = 0; c < NV; ++c) {
+      float4 x = *reinterpret_cast<const float4*>(q + (long long)(kh * G + g) * HD + 4 * (c * T + t));
+      qr[g][c] = make_float4(x.x * scale, x.y * scale, x.z * scale, x.w * scale);
+    }
+  float m[G], l[G];
+  float4 acc[G][NV];
+#pragma unroll
+  for (int g = 0; g < G; ++g) {
+    m[g] = -INFINITY;
+    l[g] = 0.f;
+#pragma unroll
+    for (int c = 0; c < NV; ++c) acc[g][c] = make_float4(0.f, 0.f, 0.f, 0.f);
+  }
+  // Warp-uniform loop (the dot-product shuffles need the whole warp): U keys per lane group a pass.
+  for (int jb = j_lo + warp * KPW; jb < j_hi; jb += U * NG) {
+    float4 kk[U][NV], vv[U][NV];
+    bool ok[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int j = jb + u * NG + lane / T;
+      ok[u] = j < j_hi;
+      const float* kp = k + j * row + (long long)kh * HD + 4 * t;
+      const float* vp = v + j * row + (long long)kh * HD + 4 * t;
+#pragma unroll
+      for (int c = 0; c < NV; ++c) {
+        kk[u][c] = ok[u] ? __ldg(reinterpret_cast<const float4*>(kp + 4 * c * T)) : make_float4(0.f, 0.f, 0.f, 0.f);
+        vv[u][c] = ok[u] ? __ldg(reinterpret_cast<const float4*>(vp + 4 * c * T)) : make_float4(0.f, 0.f, 0.f, 0.f);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+#pragma unroll
+      for (int g = 0; g < G; ++g) {
+        float s = 0.f;
+#pragma unroll
+        for (int c = 0; c < NV; ++c)
+          s += qr[g][c].x * kk[u][c].x + qr[g][c].y * kk[u][c].y + qr[g][c].z * kk[u][c].z + qr[g][c].w * kk[u][c].w;
+#pragma unroll
+        for (int o = T / 2; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+        if (ok[u]) {
+          const float mn = fmaxf(m[g], s), alpha = expf(m[g] - mn), p = expf(s - mn);
+          l[g] = l[g] * alpha + p;
+#pragma unroll
+          for (int c = 0; c < NV; ++c) {
+            acc[g][c].x = acc[g][c].x * alpha + p * vv[u][c].x;
+            acc[g][c].y = acc[g][c].y * alpha + p * vv[u][c].y;
+            acc[g][c].z = acc[g][c].z * alpha + p * vv[u][c].z;
+            acc[g][c].w = acc[g][c].w * alpha + p * vv[u][c].w;
+          }
+          m[g] = mn;
+        }
+      }
+    }
+  }
+  // Lane groups of a warp -> one stream per warp (butterfly: every lane group ends with the warp's).
+#pragma unroll
+  for (int o = T; o < 32; o <<= 1)
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+      const float mo = __shfl_xor_sync(0xffffffffu, m[g], o), lo = __shfl_xor_sync(0xffffffffu, l[g], o);
+      float a, b;
+      dec_merge_w(m[g], mo, &a, &b);
+      m[g] = fmaxf(m[g], mo);
+      l[g] = l[g] * a + lo * b;
+#pragma unroll
+      for (int c = 0; c < NV; ++c) {
+        float4 x = acc[g][c];
+        x.x = x.x * a + __shfl_xor_sync(0xffffffffu, x.x, o) * b;
+        x.y = x.y * a + __shfl_xor_sync(0xffffffffu, x.y, o) * b;
+        x.z = x.z * a + __shfl_xor_sync(0xffffffffu, x.z, o) * b;
+        x.w = x.w * a + __shfl_xor_sync(0xffffffffu, x.w, o) * b;
+        acc[g][c] = x;
+      }
+    }
+  if (lane < T) {
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+#pragma unroll
+      for (int c = 0; c < NV; ++c) *reinterpret_cast<float4*>(&s_acc[warp][g][4 * (c * T + t)]) = acc[g][c];
+      if (t == 0) {
+        s_m[warp][g] = m[g];
+        s_l[warp][g] = l[g];
+      }
+    }
+  }
+  __syncthreads();
+  // Warps -> the block's partial (fixed order: warp 0 .. WARPS-1).
+  for (int e = threadIdx.x; e < G * HD; e += kDecThreads) {
+    const int g = e / HD, d = e - g * HD;
+    float M = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < WARPS; ++w) M = fmaxf(M, s_m[w][g]);
+    float L = 0.f, o = 0.f;
+#pragma unroll
+    for (int w = 0; w < WARPS; ++w) {
+      const float f = s_m[w][g] == -INFINITY ? 0.f : expf(s_m[w][g] - M);
+      L += f * s_l[w][g];
+      o += f * s_acc[w][g][d];
+    }
+    r_acc[g][d] = o;
+    if (d == 0) {
+      r_m[g] = M;
+      r_l[g] = L;
+    }
+  }
+  // Blocks of the cluster -> the output; block z writes elements z, z + C, ... of the group's G x HD.
+  cluster.sync();  // every block's r_* is written (and visible cluster-wide)
+  for (int e = z * kDecThreads + threadIdx.x; e < G * HD; e += C * kDecThreads) {
+    const int g = e / HD, d = e - g * HD;
+    float M = -INFINITY;
+    for (int r = 0; r < C; ++r) M = fmaxf(M, *cluster.map_shared_rank(&r_m[g], r));
+    float L = 0.f, o = 0.f;
+    for (int r = 0; r < C; ++r) {
+      const float mr = *cluster.map_shared_rank(&r_m[g], r);
+      const float f = mr == -INFINITY ? 0.f : expf(mr - M);
+      L += f * *cluster.map_shared_rank(&r_l[g], r);
+      o += f * *cluster.map_shared_rank(&r_acc[g][d], r);
+    }
+    out[(long long)(kh * G + g) * HD + d] = L > 0.f ? o / L : 0.f;  // no visible key: zeros, as attention_cpu
+  }
+  cluster.sync();  // no block leaves while another still reads its shared memory
+}
+
+// The cluster kernel's instantiation for (head_dim, group), or nullptr: head_dim 16 (T = 4) or 32 * NV
+// (T = 8, NV = 1, 2, 4, 8), group 1, 2, 4, 8, at most 16 float4 of queries in registers per lane (more spills).
+using DecKernel = void (*)(float*, const float*, const float*, const float*, int, const int*, int, float);
+template <int T, int NV>
+DecKernel dec_kernel_g(int group) {
+  if (group == 1) return cluster_decode_kernel<T, NV, 1>;
+  if (group == 2) return cluster_decode_kernel<T, NV, 2>;
+  if constexpr (NV <= 4)
+    if (group == 4) return cluster_decode_kernel<T, NV, 4>;
+  if constexpr (NV <= 2)
+    if (group == 8) return cluster_decode_kernel<T, NV, 8>;
+  return nullptr;
+}
+DecKernel dec_kernel(int hd, int group) {
+  switch (hd) {
+    case 16:
+      return dec_kernel_g<4, 1>(group);
+    case 32:
+      return dec_kernel_g<8, 1>(group);
+    case 64:
+      return dec_kernel_g<8, 2>(group);
+    case 128:
+      return dec_kernel_g<8, 4>(group);
+    case 256:
+      return dec_kernel_g<8, 8>(group);
+    default:
+      return nullptr;
+  }
+}
+
+// Blocks per cluster for this shape, or 0 when the cluster kernel does not serve it (then the split kernel
+// above runs, for the graph and the eager launch alike). A function of the device and the shape only, never
+// of n_kv, so the graph's launch (sized once) and every eager one split the keys identically.
+// COSMOS_DECODE_ATTN=old keeps the split kernel; COSMOS_DECODE_CLUSTER=2|4|8|16 fixes the cluster size.
+int dec_cluster_size(int q_heads, int kv_heads, int hd, int dev) {
+  static const int mode = [] {
+    const char* e = std::getenv("COSMOS_DECODE_ATTN");
+    if (e && std::strcmp(e, "old") == 0) return -1;
+    const char* c = std::getenv("COSMOS_DECODE_CLUSTER");
+    return c && *c ? std::atoi(c) : 0;
+  }();
+  if (mode < 0 || kv_heads <= 0 || q_heads % kv_heads != 0) return 0;
+  DecKernel kern = dec_kernel(hd, q_heads / kv_heads);
+  if (!kern) return 0;
+  int major = 0, sms = 0;
+  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+  CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  if (major < 9) return 0;
+  if (mode > 0) {
+    if (mode != 2 && mode != 4 && mode != 8 && mode != 16) return 0;
+    if (mode > 8) CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+    return mode;
+  }
+  // About one block per SM over all KV heads (8 KV heads on 132 SMs: 16), a power of two in [2, 16], and only
+  // as large as lets every KV head's cluster be resident at once (a cluster's blocks share one GPC).
+  CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+  int c = 2;
+  while (c * 2 <= kDecMaxCluster && c * 2 * kv_heads <= sms + sms / 8) c *= 2;
+  for (; c > 2; c /= 2) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(c, kv_heads, 1);
+    cfg.blockDim = dim3(kDecThreads);
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = c;
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    int clusters = 0;
+    if (cudaOccupancyMaxActiveClusters(&clusters, kern, &cfg) != cudaSuccess) {
+      (void)cudaGetLastError();
+      continue;
+    }
+    if (clusters >= kv_heads) break;
+  }
+  return c;
+}
+
+// dec_cluster_size, remembered per (device, shape): the queries above are made once, before a graph capture
+// (attention_decode_workspace asks first), and every later launch of the shape gets the same answer.
+int dec_cluster(int q_heads, int kv_heads, int hd, const void* qp, const void* kp, const void* vp) {
+  if (((uintptr_t)qp | (uintptr_t)kp | (uintptr_t)vp) % 16 != 0) return 0;
+  struct Entry {
+    int dev, q_heads, kv_heads, hd, c;
+  };
+  static std::mutex mu;
+  static std::vector<Entry> memo;
+  int dev = 0;
+  CUDA_CHECK(cudaGetDevice(&dev));
+  std::lock_guard<std::mutex> lock(mu);
+  for (const Entry& e : memo)
+    if (e.dev == dev && e.q_heads == q_heads && e.kv_heads == kv_heads && e.hd == hd) return e.c;
+  const int c = dec_cluster_size(q_heads, kv_heads, hd, dev);
+  memo.push_back({dev, q_heads, kv_heads, hd, c});
+  return c;
+}
+
+void launch_cluster_decode(int cluster, float* out, const float* q, const float* k, const float* v, int n_kv,
+                           const int* n_kv_dev, int q_heads, int kv_heads, int hd, float scale, cudaStream_t stream) {
+  DecKernel kern = dec_kernel(hd, q_heads / kv_heads);
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(cluster, kv_heads, 1);
+  cfg.blockDim = dim3(kDecThreads);
+  cfg.dynamicSmemBytes = 0;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[2];
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = cluster;
+  attr[0].val.clusterDim.y = 1;
+  attr[0].val.clusterDim.z = 1;
+  attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[1].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = cosmos::pdl_enabled() ? 2 : 1;
+  CUDA_CHECK(cudaLaunchKernelEx(&cfg, kern, out, q, k, v, n_kv, n_kv_dev, kv_heads, scale));
+  CUDA_CHECK_LAUNCH();
+}
+
 // ---- Tensor-core flash attention for many queries -------------------------------------------------
 // Block: 4 warps, 64 query rows (16 per warp) of one q head; K/V tiles of 64 keys. head_dim is padded
 // with zeros to DP (a multiple of 16: 72 -> 80) in shared memory, so any head_dim in [64, 128] works.
@@ -466,6 +766,9 @@ bool force_f32_attention() {
 
 size_t attention_decode_workspace(int max_kv, int q_heads, int kv_heads, int head_dim) {
   if (kv_heads <= 0 || q_heads % kv_heads != 0) return 0;
+  // The cluster kernel needs none; asked here so its size is settled before a graph capture (dec_cluster).
+  // The split kernel's partials are still sized: it serves the shapes the cluster kernel does not.
+  (void)dec_cluster(q_heads, kv_heads, head_dim, nullptr, nullptr, nullptr);
   const long long base = (long long)cosmos::ceil_div(q_heads / kv_heads, kWarps) * kv_heads;
   return (size_t)max_splits(max_kv, base) * q_heads * (head_dim + 2);
 }
@@ -477,6 +780,10 @@ void attention_decode_cuda(float* out, const float* q, const float* k, const flo
   if (kv_heads <= 0 || q_heads % kv_heads != 0)
     throw std::runtime_error("attention_decode_cuda: q_heads % kv_heads != 0");
   if (max_kv <= 0) throw std::runtime_error("attention_decode_cuda: max_kv must be > 0");
+  if (const int c = dec_cluster(q_heads, kv_heads, head_dim, q, k, v)) {
+    launch_cluster_decode(c, out, q, k, v, 0, n_kv_dev, q_heads, kv_heads, head_dim, scale, stream);
+    return;
+  }
   if (head_dim <= 32)
     launch_decode<1>(out, q, k, v, n_kv_dev, max_kv, q_heads, kv_heads, head_dim, scale, part, stream);
   else if (head_dim <= 64)
@@ -495,6 +802,13 @@ void attention_cuda(float* out, const float* q, const float* k, const float* v, 
   const cudaStream_t stream = ctx.stream;
   if (n_q <= 0) return;
   if (kv_heads <= 0 || q_heads % kv_heads != 0) throw std::runtime_error("attention_cuda: q_heads % kv_heads != 0");
+  if (n_q == 1) {  // decode: the cluster kernel, as attention_decode_cuda (the graph) runs it, when it serves the shape
+    if (const int c = dec_cluster(q_heads, kv_heads, head_dim, q, k, v)) {
+      const int visible = causal ? std::min(n_kv, q_offset + 1) : n_kv;
+      launch_cluster_decode(c, out, q, k, v, visible, nullptr, q_heads, kv_heads, head_dim, scale, stream);
+      return;
+    }
+  }
   if (n_q >= kFlashMinQ && head_dim >= 64 && head_dim <= 128 && n_kv > 0 && !force_f32_attention()) {
     // Tensor-core path (prefill, vision tower). head_dim < 64 (the tiny test model's 16) stays on the
     // exact f32 kernel: little to gain there, and it keeps the f32 fixture comparisons exact.
@@ -521,4 +835,8 @@ void attention_cuda(float* out, const float* q, const float* k, const float* v, 
     launch<8>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
   else
     throw std::runtime_error("attention_cuda: head_dim > 256 is not supported");
+}
+
+int attention_decode_cluster(int q_heads, int kv_heads, int head_dim) {
+  return dec_cluster(q_heads, kv_heads, head_dim, nullptr, nullptr, nullptr);
 }

@@ -19,6 +19,7 @@ void attention_cuda(float* out, const float* q, const float* k, const float* v, 
 // Decode step (one query, causal, at position n_kv - 1) with n_kv read from device memory (*n_kv_dev,
 // 1 <= n_kv <= max_kv) when the kernel runs, so a CUDA graph can replay the launch at every step.
 // Same kernel and split plan as attention_cuda(n_q = 1, q_offset = n_kv - 1): identical results.
+// (attention_cuda with n_q = 1 takes the same kernel: the graph and the eager decode agree bit for bit.)
 // part: attention_decode_workspace(...) floats of device memory, owned by the caller, whose address a
 // captured graph keeps (no allocation, no sync here: ctx.pool is not used). The grid is sized for max_kv:
 // relaunch (re-capture) when max_kv grows.
@@ -26,4 +27,8 @@ void attention_decode_cuda(float* out, const float* q, const float* k, const flo
                            int q_heads, int kv_heads, int head_dim, float scale, float* part,
                            const cosmos::CudaContext& ctx);
 size_t attention_decode_workspace(int max_kv, int q_heads, int kv_heads, int head_dim);  // in floats
+// Blocks per KV head of the decode kernel that serves this shape on the current device (one thread-block cluster
+// per KV head, attention.cu's cluster_decode_kernel), or 0 for the split kernel + combine (head dims other than 16,
+// 32, 64, 128, 256, larger groups, COSMOS_DECODE_ATTN=old). For tests and benches.
+int attention_decode_cluster(int q_heads, int kv_heads, int head_dim);
 #endif
