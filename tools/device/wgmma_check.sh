@@ -102,20 +102,15 @@ device)
   timeout 120 "$b" dispatch >> "$log" 2>&1
   rc=$?
   summary+=("dispatch: rc=$rc $([ $rc = 0 ] && echo PASS || echo FAIL)")
-  echo "=== swiglu (the fused SwiGLU MLP vs the unfused steps)" >> "$log"
-  timeout 120 "$b" swiglu > "$out/swiglu.tmp" 2>&1
-  rc=$?
-  cat "$out/swiglu.tmp" >> "$log"
-  grep "^swiglu" "$out/swiglu.tmp" | cut -c1-200
-  rm -f "$out/swiglu.tmp"
-  summary+=("swiglu: rc=$rc $([ $rc = 0 ] && echo PASS || echo FAIL)")
-  echo "=== gelu (the fused GELU MLP vs the unfused steps)" >> "$log"
-  timeout 120 "$b" gelu > "$out/gelu.tmp" 2>&1
-  rc=$?
-  cat "$out/gelu.tmp" >> "$log"
-  grep "^gelu" "$out/gelu.tmp" | cut -c1-200
-  rm -f "$out/gelu.tmp"
-  summary+=("gelu: rc=$rc $([ $rc = 0 ] && echo PASS || echo FAIL)")
+  for mode in swiglu gelu; do  # the fused MLP epilogues vs the unfused steps
+    echo "=== $mode (the fused $mode MLP vs the unfused steps)" >> "$log"
+    timeout 120 "$b" "$mode" > "$out/$mode.tmp" 2>&1
+    rc=$?
+    cat "$out/$mode.tmp" >> "$log"
+    grep "^$mode" "$out/$mode.tmp" | cut -c1-200
+    rm -f "$out/$mode.tmp"
+    summary+=("$mode: rc=$rc $([ $rc = 0 ] && echo PASS || echo FAIL)")
+  done
   if [ -x .dev/wgmmabin/ops_cuda_test ]; then
     echo "=== ops_cuda_test (matmul_cuda with the wgmma dispatch)" >> "$log"
     timeout 150 .dev/wgmmabin/ops_cuda_test > "$out/ops.tmp" 2>&1

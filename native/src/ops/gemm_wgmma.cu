@@ -177,71 +177,54 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       if (lane == 0) mbar_arrive(empty0 + 8 * prev);
 
       // Accumulator layout of m64nN (per warp: 16 rows): d[4j + {0,1}] at row lane/4, columns 8j + 2(lane%4)
-      // + {0,1}; d[4j + {2,3}] eight rows below.
+      // + {0,1}; d[4j + {2,3}] eight rows below. epilogue_rows(f): f(i, h, r) for this thread's output rows r < n
+      // (m64 block i, half h).
+      const int row0 = tr * BM + row_off + warp * 16 + (lane >> 2);
+      auto epilogue_rows = [&](auto&& f) {
+#pragma unroll
+        for (int i = 0; i < C::kMRep; ++i)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const int r = row0 + i * 64 + 8 * h;
+            if (r < n) f(i, h, r);
+          }
+      };
       if constexpr (SWIGLU) {  // gate in d[j < BN/16], up of the same channel in d[j + BN/16]
         __nv_bfloat16* out = static_cast<__nv_bfloat16*>(out_any);
         const int col0 = tc * kCols + 2 * (lane & 3);
+        epilogue_rows([&](int i, int h, int r) {
 #pragma unroll
-        for (int i = 0; i < C::kMRep; ++i)
-#pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            const int r = tr * BM + row_off + i * 64 + warp * 16 + (lane >> 2) + 8 * h;
-            if (r >= n) continue;
-#pragma unroll
-            for (int j = 0; j < BN / 16; ++j) {
-              const float g0 = acc[i][4 * j + 2 * h], g1 = acc[i][4 * j + 2 * h + 1];
-              const float u0 = acc[i][4 * (j + BN / 16) + 2 * h], u1 = acc[i][4 * (j + BN / 16) + 2 * h + 1];
-              // silu(g) * u as ops/swiglu.cu (expf: tracks the CPU reference), rounded once to bf16
-              *reinterpret_cast<uint32_t*>(out + (long long)r * m + col0 + 8 * j) =
-                  cosmos::pack_bf16x2(g0 / (1.f + expf(-g0)) * u0, g1 / (1.f + expf(-g1)) * u1);
-            }
+          for (int j = 0; j < BN / 16; ++j) {
+            const float g0 = acc[i][4 * j + 2 * h], g1 = acc[i][4 * j + 2 * h + 1];
+            const float u0 = acc[i][4 * (j + BN / 16) + 2 * h], u1 = acc[i][4 * (j + BN / 16) + 2 * h + 1];
+            // silu(g) * u as ops/swiglu.cu (expf: tracks the CPU reference), rounded once to bf16
+            *reinterpret_cast<uint32_t*>(out + (long long)r * m + col0 + 8 * j) =
+                cosmos::pack_bf16x2(g0 / (1.f + expf(-g0)) * u0, g1 / (1.f + expf(-g1)) * u1);
           }
+        });
         continue;
       }
-      if constexpr (EPI == kEpiGeluTanh || EPI == kEpiGeluErf) {  // bias, GELU as ops/gelu.cu, rounded once to bf16
-        __nv_bfloat16* out = static_cast<__nv_bfloat16*>(out_any);
-        const int col0 = tc * BN + 2 * (lane & 3);
-#pragma unroll
-        for (int i = 0; i < C::kMRep; ++i)
-#pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            const int r = tr * BM + row_off + i * 64 + warp * 16 + (lane >> 2) + 8 * h;
-            if (r >= n) continue;
-#pragma unroll
-            for (int j = 0; j < BN / 8; ++j) {
-              const int col = col0 + 8 * j;  // even, and m is even: col + 1 < m whenever col < m
-              if (col >= m) continue;
-              float v0 = acc[i][4 * j + 2 * h], v1 = acc[i][4 * j + 2 * h + 1];
-              if (bias) {
-                v0 += __ldg(bias + col);
-                v1 += __ldg(bias + col + 1);
-              }
-              v0 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v0) : cosmos::gelu_erf_value(v0);
-              v1 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v1) : cosmos::gelu_erf_value(v1);
-              *reinterpret_cast<uint32_t*>(out + (long long)r * m + col) = cosmos::pack_bf16x2(v0, v1);
-            }
-          }
-        continue;
-      }
-      float* out = static_cast<float*>(out_any);
+      // f32 out (+ bias), or bias + GELU (as ops/gelu.cu) rounded once to bf16 (m even: col + 1 < m when col < m).
+      constexpr bool kGelu = EPI == kEpiGeluTanh || EPI == kEpiGeluErf;
       const int col0 = tc * BN + 2 * (lane & 3);
+      epilogue_rows([&](int i, int h, int r) {
 #pragma unroll
-      for (int i = 0; i < C::kMRep; ++i)
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const int r = tr * BM + row_off + i * 64 + warp * 16 + (lane >> 2) + 8 * h;
-          if (r >= n) continue;
-          float* orow = out + (long long)r * m;
-#pragma unroll
-          for (int j = 0; j < BN / 8; ++j) {
-            const int col = col0 + 8 * j;
-            if (col >= m) continue;
-            const bool ok1 = col + 1 < m;
-            float v0 = acc[i][4 * j + 2 * h], v1 = acc[i][4 * j + 2 * h + 1];
-            if (bias) {
-              v0 += __ldg(bias + col);
-              if (ok1) v1 += __ldg(bias + col + 1);
-            }
+        for (int j = 0; j < BN / 8; ++j) {
+          const int col = col0 + 8 * j;
+          if (col >= m) continue;
+          const bool ok1 = col + 1 < m;
+          float v0 = acc[i][4 * j + 2 * h], v1 = acc[i][4 * j + 2 * h + 1];
+          if (bias) {
+            v0 += __ldg(bias + col);
+            if (ok1) v1 += __ldg(bias + col + 1);
+          }
+          if constexpr (kGelu) {
+            v0 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v0) : cosmos::gelu_erf_value(v0);
+            v1 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v1) : cosmos::gelu_erf_value(v1);
+            *reinterpret_cast<uint32_t*>(static_cast<__nv_bfloat16*>(out_any) + (long long)r * m + col) =
+                cosmos::pack_bf16x2(v0, v1);
+          } else {
+            float* orow = static_cast<float*>(out_any) + (long long)r * m;
             if (pair) {
               __stcs(reinterpret_cast<float2*>(orow + col), make_float2(v0, v1));
             } else {
@@ -250,6 +233,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
             }
           }
         }
+      });
     }
   }
 #endif
