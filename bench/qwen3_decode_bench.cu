@@ -14,13 +14,9 @@
 
 #include "../native/src/core/cuda_common.h"
 #include "../native/src/models/qwen3_text_cuda.h"
-#include "../native/src/ops/add_rmsnorm.h"
 #include "../native/src/ops/attention.h"
-#include "../native/src/ops/gemv_add_rmsnorm.h"
 #include "../native/src/ops/gemv_decode.h"
-#include "../native/src/ops/gemv_qkv_rope.h"
 #include "../native/src/ops/gemv_swiglu.h"
-#include "../native/src/ops/qkv_rope.h"
 #include "../native/src/ops/rmsnorm.h"
 #include "../native/src/ops/swiglu.h"
 
@@ -274,51 +270,6 @@ int main(int argc, char** argv) {
     cudaFree(vc);
     cudaFree(x);
     cudaFree(w);
-  }
-  {
-    // The decode step's fused GEMVs (layers/decode_fused.h) against the GEMV + small kernel they replace, back to back;
-    // each call cycles through 4 weight copies (4 x 32..100 MB) so the weights come from HBM, not the 50 MB L2.
-    const int K = 4096, QKV = 6144, I = 12288;
-    void* wq[4];
-    for (auto& p : wq) {
-      CUDA_CHECK(cudaMalloc(&p, (size_t)I * K * 2));
-      cudaMemset(p, 0, (size_t)I * K * 2);
-    }
-    float *f, *cs;
-    unsigned* cnt;
-    CUDA_CHECK(cudaMalloc(&f, 8 * (size_t)I * 4));
-    CUDA_CHECK(cudaMalloc(&cs, 2 * 128 * 4));
-    CUDA_CHECK(cudaMalloc(&cnt, 64 * 4));
-    cudaMemset(f, 0, 8 * (size_t)I * 4);
-    cudaMemset(cs, 0, 2 * 128 * 4);
-    cudaMemset(cnt, 0, 64 * 4);
-    float *xa = f, *xb = f + I, *xc = f + 2 * I, *kc = f + 3 * I, *vc = f + 4 * I, *pr = f + 5 * I;
-    const CudaContext& cx = default_stream_ctx();
-    int r = 0;
-    auto nx = [&] { return wq[r++ & 3]; };
-    double t_qkv = time_us([&] { matmul_cuda(xc, xa, nx(), WType::BF16, nullptr, 1, K, QKV, cx); });
-    double t_rope = time_us([&] {
-      qkv_rope_cuda(xc, kc, vc, xc, xc + 4096, xc + 5120, QKV, QKV, xb, xb, cs, cs + 128, 1, 32, 8, 128, 1e-6f, 0,
-                    nullptr, cx);
-    });
-    double t_fqkv = time_us([&] {
-      gemv_qkv_rope_cuda(xc, kc, vc, pr, xa, nx(), WType::BF16, xb, xb, cs, cs + 128, K, 32, 8, 128, 1e-6f, 0, nullptr,
-                         cnt, cx);
-    });
-    double t_o = time_us([&] { matmul_cuda(xc, xa, nx(), WType::BF16, nullptr, 1, K, K, cx); });
-    double t_arn = time_us([&] { add_rmsnorm_cuda(xb, xa, xc, xb + K, 1, K, 1e-6f, cx); });
-    double t_fo = time_us([&] { gemv_add_rmsnorm_cuda(xb, xc, xa, nx(), WType::BF16, xb + K, K, K, 1e-6f, cnt, cx); });
-    double t_dn = time_us([&] { matmul_cuda(xc, xa, nx(), WType::BF16, nullptr, 1, I, K, cx); });
-    double t_fdn = time_us([&] { gemv_add_rmsnorm_cuda(xb, xc, xa, nx(), WType::BF16, xb + K, I, K, 1e-6f, cnt, cx); });
-    std::printf(
-        "fused decode op times (us, weights from HBM): qkv GEMV %.1f + qkv_rope %.1f vs gemv_qkv_rope %.1f; o GEMV "
-        "%.1f "
-        "+ add_rmsnorm %.1f vs gemv_add_rmsnorm %.1f; down GEMV %.1f + add_rmsnorm vs gemv_add_rmsnorm %.1f\n",
-        t_qkv, t_rope, t_fqkv, t_o, t_arn, t_fo, t_dn, t_fdn);
-    for (auto p : wq) cudaFree(p);
-    cudaFree(f);
-    cudaFree(cs);
-    cudaFree(cnt);
   }
   std::printf("pool peak %.2f GB\n", m->pool().peak_bytes() / 1e9);
   std::printf(

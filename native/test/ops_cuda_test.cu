@@ -39,9 +39,7 @@
 #include "../src/ops/flash_attention.h"
 #include "../src/ops/gather4_add.h"
 #include "../src/ops/gelu.h"
-#include "../src/ops/gemv_add_rmsnorm.h"
 #include "../src/ops/gemv_decode.h"
-#include "../src/ops/gemv_qkv_rope.h"
 #include "../src/ops/gemv_swiglu.h"
 #include "../src/ops/layernorm.h"
 #include "../src/ops/lincomb.h"
@@ -750,114 +748,6 @@ void test_add_rmsnorm(int rows, int dim) {
   report("add_rmsnrm", shape("rows=%d dim=%d out (aliases h)", rows, dim), h, down(dh, h.size()), 1e-4);
 }
 
-// Rounds w to bf16 in place (so the CPU twin sees the GPU's weights) and uploads w in wt.
-void* up_weights(std::vector<float>& w, bool bf16) {
-  if (!bf16) return up(w);
-  std::vector<uint16_t> wb(w.size());
-  for (size_t i = 0; i < w.size(); ++i) {
-    wb[i] = f2bf(w[i]);
-    w[i] = bf2f(wb[i]);
-  }
-  CUDA_CHECK(cudaStreamSynchronize(st));
-  void* d = pool->alloc(wb.size() * 2 + 16);
-  CUDA_CHECK(cudaMemcpy(d, wb.data(), wb.size() * 2, cudaMemcpyHostToDevice));
-  return d;
-}
-
-// Decode's o / down GEMV with the residual add and the next RMSNorm folded in (layers/decode_fused.h): vs the CPU
-// twin (matmul + add + rmsnorm), vs the unfused CUDA pair (matmul_cuda n = 1 + add_rmsnorm_cuda: x bit-exact, the same
-// dot products and add), and a second launch (the counter must come back to 0, as a graph replay needs).
-void test_gemv_add_rmsnorm(int k, int m, bool bf16, bool norm) {
-  auto a = randv(k), x = randv(m), lw = randv(m), w = randv((size_t)m * k, 0.05f);
-  void* dw = up_weights(w, bf16);
-  const WType wt = bf16 ? WType::BF16 : WType::F32;
-  std::vector<float> rx = x, rh(m, 0.f);
-  gemv_add_rmsnorm_cpu(rh.data(), rx.data(), a.data(), w.data(), norm ? lw.data() : nullptr, k, m, 1e-6f,
-                       cosmos::CpuContext{});
-  float *da = up(a), *dx = up(x), *dl = up(lw), *dh = up(std::vector<float>(m, 0.f));
-  float *ux = up(x), *uy = up(std::vector<float>(m, 0.f)), *uh = up(std::vector<float>(m, 0.f));
-  unsigned* cnt = (unsigned*)upi({0, 0});
-  gemv_add_rmsnorm_cuda(dh, dx, da, dw, wt, norm ? dl : nullptr, k, m, 1e-6f, cnt, ctx);
-  const std::string c = shape(bf16 ? "k=%d m=%d bf16" : "k=%d m=%d f32", k, m) + (norm ? "" : " no norm");
-  auto gx = down(dx, m), gh = down(dh, m);
-  report("gemv_addrn", c + " x", rx, gx, 1e-5);
-  if (norm) report("gemv_addrn", c + " out", rh, gh, 1e-4);
-  matmul_cuda(uy, da, dw, wt, nullptr, 1, k, m, ctx);
-  add_rmsnorm_cuda(uh, ux, uy, dl, 1, m, 1e-6f, ctx);
-  report("gemv_addrn", c + " x vs matmul+add_rmsnorm", down(ux, m), gx, 0);
-  if (norm) report("gemv_addrn", c + " out vs matmul+add_rmsnorm", down(uh, m), gh, 1e-6);
-  // Second launch: x accumulates again; the counter must have been reset by the first one's last block.
-  gemv_add_rmsnorm_cpu(rh.data(), rx.data(), a.data(), w.data(), norm ? lw.data() : nullptr, k, m, 1e-6f,
-                       cosmos::CpuContext{});
-  gemv_add_rmsnorm_cuda(dh, dx, da, dw, wt, norm ? dl : nullptr, k, m, 1e-6f, cnt, ctx);
-  report("gemv_addrn", c + " x, 2nd launch", rx, down(dx, m), 1e-5);
-  if (norm) report("gemv_addrn", c + " out, 2nd launch", rh, down(dh, m), 1e-4);
-  std::vector<int> hc(2);
-  CUDA_CHECK(cudaMemcpy(hc.data(), cnt, 8, cudaMemcpyDeviceToHost));
-  report_exact("gemv_addrn", c + " counter", hc[0] == 0 && hc[1] == 0, shape("counter %d", hc[0]));
-}
-
-// Decode's q|k|v GEMV with q/k RMSNorm + rotary + the cache row folded in: vs the CPU twin (matmul + qkv_rope_cpu),
-// vs the unfused CUDA pair (matmul_cuda + qkv_rope_cuda), then a second launch at the next cache row (row from the
-// device when row_dev) — the per-head counters must be back at 0.
-void test_gemv_qkv_rope(int k, int heads, int kv, int hd, int row0, bool bf16, bool row_dev) {
-  const int QH = heads * hd, KH = kv * hd, W = QH + 2 * KH, rows = row0 + 2;
-  auto x = randv(k), w = randv((size_t)W * k, 0.05f), cs = randv(hd), sn = randv(hd), qw = randv(hd), kw = randv(hd);
-  void* dw = up_weights(w, bf16);
-  const WType wt = bf16 ? WType::BF16 : WType::F32;
-  std::vector<float> rq(QH), rk((size_t)rows * KH, 0.f), rv = rk;
-  gemv_qkv_rope_cpu(rq.data(), rk.data(), rv.data(), x.data(), w.data(), qw.data(), kw.data(), cs.data(), sn.data(), k,
-                    heads, kv, hd, 1e-6f, row0, cosmos::CpuContext{});
-  gemv_qkv_rope_cpu(rq.data(), rk.data(), rv.data(), x.data(), w.data(), qw.data(), kw.data(), cs.data(), sn.data(), k,
-                    heads, kv, hd, 1e-6f, row0 + 1, cosmos::CpuContext{});
-  float *dx = up(x), *dcs = up(cs), *dsn = up(sn), *dqw = up(qw), *dkw = up(kw);
-  float *dq = up(std::vector<float>(QH, 0.f)), *dk = up(std::vector<float>(rk.size(), 0.f)),
-        *dv = up(std::vector<float>(rk.size(), 0.f)), *dp = up(std::vector<float>(W, 0.f));
-  std::vector<int> zeros(heads + kv, 0);
-  unsigned* cnt = (unsigned*)upi(zeros);
-  int* drow = upi({row0});
-  gemv_qkv_rope_cuda(dq, dk, dv, dp, dx, dw, wt, dqw, dkw, dcs, dsn, k, heads, kv, hd, 1e-6f, row_dev ? 0 : row0,
-                     row_dev ? drow : nullptr, cnt, ctx);
-  // The unfused pair on the first row.
-  float *uq = up(std::vector<float>(W, 0.f)), *uk = up(std::vector<float>(rk.size(), 0.f)),
-        *uv = up(std::vector<float>(rk.size(), 0.f));
-  matmul_cuda(uq, dx, dw, wt, nullptr, 1, k, W, ctx);
-  qkv_rope_cuda(uq, uk, uv, uq, uq + QH, uq + QH + KH, W, W, dqw, dkw, dcs, dsn, 1, heads, kv, hd, 1e-6f, row0, nullptr,
-                ctx);
-  const std::string c =
-      shape("k=%d h=%d/%d hd=%d", k, heads, kv, hd) + (bf16 ? " bf16" : " f32") + (row_dev ? " (row on device)" : "");
-  const float tq = hd == 128 ? 0.f : 1e-6f;  // hd = 128 = the block: qkv_rope's sum of squares in the same order
-  report("gemv_qkvrp", c + " q vs matmul+qkv_rope", down(uq, QH), down(dq, QH), tq);
-  report("gemv_qkvrp", c + " k vs matmul+qkv_rope", down(uk, rk.size()), down(dk, rk.size()), tq);
-  report("gemv_qkvrp", c + " v vs matmul+qkv_rope", down(uv, rk.size()), down(dv, rk.size()), 0);
-  const int next = row0 + 1;
-  if (row_dev) CUDA_CHECK(cudaMemcpy(drow, &next, sizeof(int), cudaMemcpyHostToDevice));
-  gemv_qkv_rope_cuda(dq, dk, dv, dp, dx, dw, wt, dqw, dkw, dcs, dsn, k, heads, kv, hd, 1e-6f, row_dev ? 0 : next,
-                     row_dev ? drow : nullptr, cnt, ctx);
-  report("gemv_qkvrp", c + " q (2nd launch)", rq, down(dq, QH), 1e-4);
-  report("gemv_qkvrp", c + " k cache, 2 rows", rk, down(dk, rk.size()), 1e-4);
-  report("gemv_qkvrp", c + " v cache, 2 rows", rv, down(dv, rk.size()), 1e-5);
-  std::vector<int> hc(heads + kv);
-  CUDA_CHECK(cudaMemcpy(hc.data(), cnt, sizeof(int) * hc.size(), cudaMemcpyDeviceToHost));
-  bool zero = true;
-  for (int v : hc) zero = zero && v == 0;
-  report_exact("gemv_qkvrp", c + " counters", zero, zero ? "all 0" : "not reset");
-}
-
-void run_decode_fused_tests() {
-  test_gemv_add_rmsnorm(4096, 4096, true, true);          // o
-  test_gemv_add_rmsnorm(12288, 4096, true, true);         // down: the 4-load loop, then the tail
-  test_gemv_add_rmsnorm(1000, 300, true, true);           // chunks = 125, m % 4 != 0
-  test_gemv_add_rmsnorm(128, 64, false, true);            // the tiny fixture's down (f32)
-  test_gemv_add_rmsnorm(64, 64, false, true);             // its o
-  test_gemv_add_rmsnorm(4096, 4096, true, false);         // no norm
-  test_gemv_qkv_rope(4096, 32, 8, 128, 300, true, true);  // Qwen3-VL-8B's decode step
-  test_gemv_qkv_rope(4096, 32, 8, 128, 7, true, false);
-  test_gemv_qkv_rope(64, 4, 2, 16, 11, false, true);    // the tiny fixture (f32)
-  test_gemv_qkv_rope(256, 3, 1, 256, 0, true, true);    // hd > the block: the strided loops
-  test_gemv_qkv_rope(1000, 2, 2, 20, 5, false, false);  // hd = 20: 5 blocks per head
-}
-
 void test_add_layernorm(int rows, int dim, bool affine) {
   auto x = randv((size_t)rows * dim), h = randv((size_t)rows * dim), w = randv(dim), b = randv(dim);
   for (int i = 0; i < dim; ++i) x[i] += 300.f;  // a row with a large mean: the centred variance pass
@@ -1301,11 +1191,6 @@ int main(int argc, char** argv) {
       "| op         | case                                         | max-abs-diff | rel (/max|ref|) | tol | result "
       "|\n");
   std::printf("|---|---|---|---|---|---|\n");
-  if (argc > 1 && std::strcmp(argv[1], "decode_fused") == 0) {
-    run_decode_fused_tests();
-    std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
-    return failures ? 1 : 0;
-  }
   if (flash_only) {
     test_flash_attention_rows();
     std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
@@ -1489,7 +1374,6 @@ int main(int argc, char** argv) {
     report_exact("att_decode kernel", "32/8 hd 128 on sm_90", major < 9 || old || cl >= 2,
                  "cluster " + std::to_string(cl));
   }
-  run_decode_fused_tests();  // the decode step's fused GEMVs (added last: the rows above keep their inputs)
   std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
   std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;

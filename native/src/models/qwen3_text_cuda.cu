@@ -11,7 +11,6 @@
 #include "../core/cuda_common.h"
 #include "../core/tensor.h"
 #include "../layers/attention_block.h"
-#include "../layers/decode_fused.h"
 #include "../layers/linear.h"
 #include "../layers/mlp.h"
 #include "../layers/norm.h"
@@ -26,21 +25,6 @@
 
 namespace cosmos {
 
-namespace {
-// The decode step (n = 1) on layers/decode_fused.h's kernels (5 launches per layer instead of 8: RMSNorm, residual
-// and q/k norm + RoPE folded into the GEMVs). COSMOS_DECODE_FUSED=0 keeps the unfused layer calls; read once, so the
-// graph and the eager path always take the same kernels.
-bool decode_fused_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("COSMOS_DECODE_FUSED");
-    return !(e && e[0] == '0' && e[1] == 0);
-  }();
-  return on;
-}
-// step_ holds the decode graph's 6 ints, then (from kStepCounters) the fused kernels' counters.
-constexpr int kStepCounters = 8;
-}  // namespace
-
 Qwen3TextCuda::Qwen3TextCuda(const Qwen3TextConfig& cfg, WType wt) : cfg_(cfg), wt_(wt) {
   if (cfg.head_dim > 1024) throw ModelError("head_dim > 1024 is not supported by the CUDA backend");
 }
@@ -54,9 +38,7 @@ void Qwen3TextCuda::finish_load() {
   kc_.assign(cfg_.num_layers, nullptr);
   vc_.assign(cfg_.num_layers, nullptr);
   tmp_int_ = (int*)pool_.alloc(sizeof(int));
-  const int counters = w_.layers.empty() ? 0 : decode_fused_counters(w_.layers[0].attn);
-  step_ = (int*)pool_.alloc(sizeof(int) * (kStepCounters + counters));
-  CUDA_CHECK(cudaMemsetAsync(step_, 0, sizeof(int) * (kStepCounters + counters), stream_.get()));
+  step_ = (int*)pool_.alloc(sizeof(int) * 8);
   if (const char* e = std::getenv("COSMOS_CUDA_GRAPH")) graph_on_ = !(*e == '0' && e[1] == 0);
   CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
 }
@@ -141,19 +123,11 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
     // Prefill on flash_attention_cuda (the wgmma kernel on Hopper) for bf16 checkpoints; head dims below 64 (the tiny
     // fixtures) keep attention_cuda's exact f32 kernel, as attention_cuda itself does.
     call.tensor_core_attention = wt_ == WType::BF16 && c.head_dim >= 64;
-    const RmsNorm& next = l + 1 < c.num_layers ? w_.layers[l + 1].in_ln : w_.norm;
-    const bool deepstack = vis && l < (int)vis->deepstack.size() && vis->deepstack[l] && vis->n_rows > 0;
-    if (n == 1 && !deepstack && decode_fused_enabled() &&
-        decoder_layer_decode_supported(Hh, L.attn, L.mlp, call, scratch)) {
-      // X += attn + mlp, Hh = next(X) in 5 launches (layers/decode_fused.h).
-      decoder_layer_decode_cuda(X, Hh, L.attn, L.post_ln, L.mlp, next, call, scratch,
-                                reinterpret_cast<unsigned*>(step_ + kStepCounters), ctx_);
-      continue;
-    }
     attention_block_cuda(Hh, Hh, L.attn, call, scratch, ctx_);
     add_norm_cuda(Hh, X, Hh, L.post_ln, n, ctx_);  // X += attn; Hh = post_attention_layernorm(X)
     mlp_cuda(Hh, Hh, L.mlp, n, scratch, ctx_);
-    if (deepstack) {
+    const RmsNorm& next = l + 1 < c.num_layers ? w_.layers[l + 1].in_ln : w_.norm;
+    if (vis && l < (int)vis->deepstack.size() && vis->deepstack[l] && vis->n_rows > 0) {
       add_cuda(X, X, Hh, n * H, ctx_);
       // Device-resident features are read in place; host ones go up through vis_tmp first.
       const float* feat = vis->deepstack[l];
