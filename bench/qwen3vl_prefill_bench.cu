@@ -12,11 +12,13 @@
 // already on the GPU; ours uploads them from the host inside the tower's time.)
 // Memory: the two models' pools (exact bytes handed out; CUDA context, the attention op's split-KV
 // workspace and the GEMM's bf16 copy of x (up to 64 MiB), cudaMalloc'd outside the pools, are not included) and
-// cudaMemGetInfo's device-wide figure for comparison. Each case runs twice; the figures are the second run's
-// (first-launch costs and pool growth excluded), the peaks hold for both.
+// cudaMemGetInfo's device-wide figure for comparison. Each case runs once to warm up, then PREFILL_REPS times
+// (default 5); the times are the medians of those (first-launch costs and pool growth excluded), the peaks hold for
+// all.
 //   bash bench/build_qwen3vl_prefill_bench.sh && native/build/ops_test/qwen3vl_prefill_bench
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -245,12 +247,16 @@ int main() {
         ++p;
       }
     }
+    // One warm-up run, then the median of PREFILL_REPS timed ones (default 5; as bench/hf_qwen3vl_prefill.py).
+    const char* reps_env = std::getenv("PREFILL_REPS");
+    const int reps = 1 + std::max(1, reps_env ? std::atoi(reps_env) : 5);
+    std::vector<double> towers, prefills;
     double t_tower = 0, t_prefill = 0;
     size_t tower_peak = 0, dec_peak = 0, dec_in_use_before = 0, dev_peak_seen = 0;
     // The tower's outputs stay in its pool (forward_device, what the addon's NativeTensor path runs for reason())
     // and the prefill reads them in place; DEVICE_OUTPUTS=0: through the host instead (forward, the older path).
     const bool device_outputs = !(std::getenv("DEVICE_OUTPUTS") && std::string(std::getenv("DEVICE_OUTPUTS")) == "0");
-    for (int rep = 0; rep < 2; ++rep) {
+    for (int rep = 0; rep < reps; ++rep) {
       dec->reset();
       Qwen3VisionOutput out;
       const size_t n_out = (size_t)T * tower->config().out_hidden_size;
@@ -293,7 +299,14 @@ int main() {
       dec_peak = dpool.peak_bytes();
       dev_peak_seen = std::max(dev_peak_seen, device_used() - used0);
       (void)first;
+      if (rep > 0) towers.push_back(t_tower), prefills.push_back(t_prefill);
     }
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    t_tower = median(towers);
+    t_prefill = median(prefills);
     // Process peak from the pools: the tower's run peak while the decoder held what it had before
     // the prefill, or the decoder's prefill peak while the tower held its weights.
     const size_t peak = std::max(tower_peak + dec_in_use_before, dec_peak + tower->pool().bytes_in_use());
