@@ -275,7 +275,6 @@ struct CpuBackend {
   void unpatchify(float* v, const float* in, int c, int ft, int f0, int nf, int h, int w, int p, bool clamp) {
     pixel_unpatchify_cpu(v, in, c, ft, f0, nf, h, w, p, clamp);
   }
-  void drop_cached() {}  // host buffers are freed as they go
   void latent_norm(float* x, long long rows, int c, const float* mean, const float* std, bool inverse) {
     wan_latent_norm_cpu(x, rows, c, mean, std, inverse);
   }

@@ -67,12 +67,6 @@ struct CudaBackend {
       CUDA_CHECK(cudaMemcpyAsync(video_host + ((size_t)ch * ft + f0) * frame, chunk.get() + ch * block,
                                  block * sizeof(float), cudaMemcpyDeviceToHost, ctx.stream));
   }
-  // Gives the pool's cached blocks back to CUDA: the pool reuses a block only for the same size, so blocks of sizes
-  // the decode will not ask for again (the first chunk's) would stay reserved beside the steady state's.
-  void drop_cached() {
-    CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
-    ctx.pool->release_cached();
-  }
   void latent_norm(float* x, long long rows, int c, const float* mean, const float* std, bool inverse) {
     wan_latent_norm_cuda(x, rows, c, mean, std, inverse, ctx);
   }

@@ -60,8 +60,6 @@ class Runner {
       x = causal(w_.dec_conv_out, x);
       b_.unpatchify(video, x.p(), cfg_.video_channels(), F, f_out, x.t, x.h, x.w, cfg_.patch_size, opt.clamp);
       f_out += x.t;
-      // The first chunk (one latent frame -> one video frame) has buffer sizes no later chunk asks for again.
-      if (ci == 0) b_.drop_cached();
       if (opt.on_chunk) opt.on_chunk(ci + 1, chunks);
     }
   }
