@@ -30,6 +30,7 @@
 #include "../src/core/cuda_pool.h"
 #include "../src/models/wan_vae.h"
 #include "../src/models/wan_vae_cuda.h"
+#include "../src/ops/cast_bf16.h"
 #include "../src/ops/conv3d.h"
 #include "../src/ops/conv3d_igemm.h"
 #include "../src/ops/fill_uniform.h"
@@ -155,6 +156,24 @@ void check() {
     const std::string kern = std::string(" [") + conv3d_igemm_kernel(stream.get(), d) + "]";
     row(c.name + kern + ": vs emulation", max_rel_diff(got, emu), c.out_bf16 ? 8e-3 : 1e-4);
     row(c.name + kern + ": vs conv3d_cpu f32", max_rel_diff(got, ref), 2e-2);
+    // The same history kept in bf16 (cast_bf16_cuda, as the Wan VAE's caches): bit-identical, since the window
+    // rounds f32 history frames the same way. The host twin's bits too (cast_bf16_cpu == cast_bf16_cuda).
+    if (dh) {
+      std::vector<unsigned char> a(nout * esz), bb(nout * esz);
+      CUDA_CHECK(cudaMemcpy(a.data(), o, nout * esz, cudaMemcpyDeviceToHost));  // the f32-history run's output
+      void* dh16 = nullptr;
+      CUDA_CHECK(cudaMalloc(&dh16, hist.size() * 2));
+      cast_bf16_cuda(dh16, dh, hist.size(), ctx);
+      conv3d_igemm_cuda(o, c.out_bf16, dh16, c.n_hist, dx, c.t, c.h, c.w, dw, db, d, ctx, c.cap, true);
+      std::vector<uint16_t> h16(hist.size()), h16_cpu(hist.size());
+      CUDA_CHECK(cudaMemcpyAsync(h16.data(), dh16, hist.size() * 2, cudaMemcpyDeviceToHost, stream.get()));
+      CUDA_CHECK(cudaMemcpyAsync(bb.data(), o, nout * esz, cudaMemcpyDeviceToHost, stream.get()));
+      CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+      cast_bf16_cpu(h16_cpu.data(), hist.data(), hist.size());
+      row(c.name + kern + ": bf16 history == f32 history (bytes differing)", (double)(a != bb), 0);
+      row(c.name + ": cast_bf16_cuda == cast_bf16_cpu (1 = not)", (double)(h16 != h16_cpu), 0);
+      CUDA_CHECK(cudaFree(dh16));
+    }
     for (void* p : {(void*)dx, (void*)dh, (void*)db, (void*)dw, (void*)dout})
       if (p) CUDA_CHECK(cudaFree(p));
   }
@@ -285,6 +304,24 @@ void vae(const std::vector<int>& frame_counts) {
         max_rel_diff(g->decode(z.data(), T, h, w), c->decode(z.data(), T, h, w)), 5e-2);
   }
   const int h = 480 / 16, w = 832 / 16;
+  {  // the causal convs' histories in bf16 (the default) == in f32 (COSMOS_VAE_HISTORY=f32), bit for bit: 3 latent
+     // frames, so the third chunk reads histories shifted through two chunks
+    const int T = 3;
+    std::vector<float> z((size_t)48 * T * h * w);
+    std::mt19937 r(11);
+    std::normal_distribution<float> nd(0.f, 1.f);
+    for (float& v : z) v = nd(r);
+    unsetenv("COSMOS_VAE_HISTORY");
+    const std::vector<float> a = g->decode(z.data(), T, h, w);
+    const double peak16 = g->last_run_peak_bytes() / 1073741824.0;
+    setenv("COSMOS_VAE_HISTORY", "f32", 1);
+    const std::vector<float> b = g->decode(z.data(), T, h, w);
+    const double peak32 = g->last_run_peak_bytes() / 1073741824.0;
+    unsetenv("COSMOS_VAE_HISTORY");
+    row("480x832 decode of 9 frames: bf16 histories == f32 histories (1 = not bitwise)", (double)(a != b), 0);
+    std::printf("480x832 decode of 9 frames, pool peak: bf16 histories %.2f GiB, f32 histories %.2f GiB\n", peak16,
+                peak32);
+  }
   for (int T : frame_counts) {
     std::vector<float> z((size_t)48 * T * h * w);
     std::mt19937 r(7);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <random>
@@ -17,6 +18,7 @@
 #include "../src/ops/argmax.h"
 #include "../src/ops/attention.h"
 #include "../src/ops/avg_down.h"
+#include "../src/ops/cast_bf16.h"
 #include "../src/ops/conv1d.h"
 #include "../src/ops/conv3d.h"
 #include "../src/ops/conv3d_igemm.h"
@@ -172,6 +174,47 @@ static void wan_vae_op_rows() {
     conv3d_cpu(parts.data(), nullptr, 2, x.data(), t1, h, w, wt.data(), b.data(), causal, ctx);
     conv3d_cpu(parts.data() + oframe, hist.data(), 2, x.data() + frame, t2, h, w, wt.data(), b.data(), causal, ctx);
     truth("conv3d: two chunks with history == one call (bitwise)", whole == parts);
+  }
+  // cast_bf16: round to nearest, ties to even, overflow to inf, NaN stays NaN; random values go to the nearer of the
+  // two bf16 neighbours (truncation and truncation + 1 ulp).
+  {
+    auto bits = [](uint32_t u) {
+      float f;
+      std::memcpy(&f, &u, 4);
+      return f;
+    };
+    const std::vector<std::pair<uint32_t, uint16_t>> exact = {{0x3f800000u, 0x3f80},
+                                                              {0x3f808000u, 0x3f80} /* tie, even below */,
+                                                              {0x3f818000u, 0x3f82} /* tie, odd below */,
+                                                              {0x3f808001u, 0x3f81},
+                                                              {0x7f7fffffu, 0x7f80} /* FLT_MAX rounds to inf */,
+                                                              {0x80000000u, 0x8000},
+                                                              {0xff800000u, 0xff80},
+                                                              {0x00000001u, 0x0000} /* denormal */,
+                                                              {0xbf7fffffu, 0xbf80}};
+    bool ok = true;
+    for (const auto& e : exact) {
+      const float f = bits(e.first);
+      uint16_t o = 0;
+      cast_bf16_cpu(&o, &f, 1);
+      ok = ok && o == e.second;
+    }
+    const float nan = std::nanf("");
+    uint16_t on = 0;
+    cast_bf16_cpu(&on, &nan, 1);
+    ok = ok && std::isnan(bits((uint32_t)on << 16));
+    auto x = randv(4096, 100.f);
+    std::vector<uint16_t> o(x.size());
+    cast_bf16_cpu(o.data(), x.data(), x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      uint32_t u;
+      std::memcpy(&u, &x[i], 4);
+      const double lo = bits(u & 0xffff0000u), hi = bits((u & 0xffff0000u) + 0x10000u),
+                   got = bits((uint32_t)o[i] << 16);
+      const double best = std::abs(x[i] - lo) <= std::abs(x[i] - hi) ? lo : hi;
+      ok = ok && std::abs(x[i] - got) == std::abs(x[i] - best);
+    }
+    truth("cast_bf16: ties to even, overflow, NaN, nearest neighbour", ok);
   }
   // wan_rmsnorm: x / max(||x||, 1e-12) * sqrt(dim) * gamma, then SiLU or not; a zero row stays zero.
   for (int silu = 0; silu < 2; ++silu) {

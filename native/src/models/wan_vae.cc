@@ -247,9 +247,13 @@ struct CpuBackend {
   Buf alloc(size_t n) { return Buf{std::vector<float>(n)}; }
   void zero(float* p, size_t n) { std::memset(p, 0, n * sizeof(float)); }
   void copy(float* dst, const float* src, size_t n) { std::memmove(dst, src, n * sizeof(float)); }
-  void conv(float* out, const float* hist, int n_hist, const float* x, int t, int h, int w, const WanConv& c) {
+  void conv(float* out, const float* hist, int n_hist, bool /*hist_bf16: never here*/, const float* x, int t, int h,
+            int w, const WanConv& c) {
     conv3d_cpu(out, hist, n_hist, x, t, h, w, static_cast<const float*>(c.w.w), c.w.b, c.d, ctx);
   }
+  bool hist_bf16(const WanConv&) const { return false; }  // f32 weights, f32 convs: the history stays f32
+  void hist_put(float* dst, const float* src, size_t n, bool) { copy(dst, src, n); }
+  void hist_move(float* dst, const float* src, size_t n, bool) { copy(dst, src, n); }
   void norm(float* out, const float* x, const float* g, long long rows, int dim, bool silu) {
     wan_rmsnorm_cpu(out, x, g, rows, dim, silu);
   }

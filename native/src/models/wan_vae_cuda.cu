@@ -1,11 +1,14 @@
 #include "wan_vae_cuda.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include "../core/cuda_common.h"
 #include "../ops/add.h"
 #include "../ops/attention_gemm.h"
 #include "../ops/avg_down.h"
+#include "../ops/cast_bf16.h"
 #include "../ops/dup_up.h"
 #include "../ops/pixel_patchify.h"
 #include "../ops/upsample_nearest.h"
@@ -28,8 +31,23 @@ struct CudaBackend {
   void copy(float* dst, const float* src, size_t n) {
     CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, ctx.stream));
   }
-  void conv(float* out, const float* hist, int n_hist, const float* x, int t, int h, int w, const WanConv& c) {
-    conv3d_cuda(out, hist, n_hist, x, t, h, w, c.w.w, c.w.wt, c.w.b, c.d, ctx);
+  void conv(float* out, const float* hist, int n_hist, bool hist_bf16, const float* x, int t, int h, int w,
+            const WanConv& c) {
+    conv3d_cuda(out, hist, n_hist, x, t, h, w, c.w.w, c.w.wt, c.w.b, c.d, ctx, hist_bf16);
+  }
+  // COSMOS_VAE_HISTORY=f32 keeps every history in f32 (the comparison the H200 check runs; read per stream).
+  bool hist_bf16(const WanConv& c) const {
+    const char* e = std::getenv("COSMOS_VAE_HISTORY");
+    return !(e && std::strcmp(e, "f32") == 0) && conv3d_cuda_bf16_history(c.d, c.w.wt);
+  }
+  void hist_put(float* dst, const float* src, size_t n, bool bf16) {
+    if (bf16)
+      cast_bf16_cuda(dst, src, n, ctx);
+    else
+      copy(dst, src, n);
+  }
+  void hist_move(float* dst, const float* src, size_t n, bool bf16) {
+    CUDA_CHECK(cudaMemcpyAsync(dst, src, n * (bf16 ? 2 : 4), cudaMemcpyDeviceToDevice, ctx.stream));
   }
   void norm(float* out, const float* x, const float* g, long long rows, int dim, bool silu) {
     wan_rmsnorm_cuda(out, x, g, rows, dim, silu, ctx);

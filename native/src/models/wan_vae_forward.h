@@ -2,9 +2,12 @@
 // wan_vae_cuda.cu: pool buffers and the *_cuda ops), so the chunking and the causal caches — the part that
 // is easy to get subtly wrong — exist in one copy. Private to the two model files.
 //
-// B provides: `Buf` (owning, .data()), alloc(n floats), zero / copy, conv (ops/conv3d), norm (ops/wan_rmsnorm),
-// add_inplace (out += a), linear, attention (one head, full), upsample (ops/upsample_nearest), avg_down_add,
-// dup_up_add, patchify / unpatchify (ops/pixel_patchify) and latent_norm (ops/wan_latent_norm).
+// B provides: `Buf` (owning, .data()), alloc(n floats), zero / copy, conv (ops/conv3d; its history f32 or bf16),
+// hist_bf16 (whether a conv's history may be kept in bf16: its conv rounds it so anyway, so the numbers do not
+// change and the caches take half the memory, ~3 GiB of a 720p decode), hist_put / hist_move (history frames in
+// that format), norm (ops/wan_rmsnorm), add_inplace (out += a), linear, attention (one head, full), upsample
+// (ops/upsample_nearest), avg_down_add, dup_up_add, patchify / unpatchify (ops/pixel_patchify) and latent_norm
+// (ops/wan_latent_norm).
 //
 // Causality, as diffusers' feat_cache implements it, expressed as streams: every 3x3x3 conv sees its input
 // stream with two zero frames in front, so it keeps the last two input frames of the previous chunk (a
@@ -107,6 +110,11 @@ class Runner {
     Buf frames;
     int n = 0;
     bool started = false;
+    bool bf16 = false;  // frames held in bf16 (B::hist_bf16: the conv rounds them so anyway), else f32
+    // Frame i of the history, frame floats (or bf16 values) each.
+    float* at(int i, size_t frame) const {
+      return reinterpret_cast<float*>(reinterpret_cast<char*>(frames.data()) + (size_t)i * frame * (bf16 ? 2 : 4));
+    }
   };
   B& b_;
   const WanVaeConfig& cfg_;
@@ -141,30 +149,34 @@ class Runner {
   void push(Slot& s, const float* x, int t, size_t frame, int keep) {
     if (t <= 0) return;
     if (t >= keep) {
-      b_.copy(s.frames.data(), x + (size_t)(t - keep) * frame, keep * frame);
+      b_.hist_put(s.at(0, frame), x + (size_t)(t - keep) * frame, keep * frame, s.bf16);
     } else {  // shift the old frames down, append x
       const int old = keep - t;
-      for (int i = 0; i < old; ++i) b_.copy(s.frames.data() + i * frame, s.frames.data() + (i + t) * frame, frame);
-      b_.copy(s.frames.data() + old * frame, x, (size_t)t * frame);
+      for (int i = 0; i < old; ++i) b_.hist_move(s.at(i, frame), s.at(i + t, frame), frame, s.bf16);
+      b_.hist_put(s.at(old, frame), x, (size_t)t * frame, s.bf16);
     }
+  }
+  // A new history of n zero frames for conv c (bf16 where the backend's conv of c reads it so).
+  void start(Slot& s, const WanConv& c, int n, size_t frame) {
+    s.bf16 = b_.hist_bf16(c);
+    const size_t count = (size_t)n * frame;
+    s.frames = b_.alloc(s.bf16 ? (count + 1) / 2 : count);
+    b_.zero(s.frames.data(), s.bf16 ? (count + 1) / 2 : count);
+    s.started = true;
   }
   // A conv without time history (kt 1): 1x1x1, 2D spatial.
   Act conv(const WanConv& c, const Act& x) {
     Act y = make(c.d.out_t(0, x.t), c.d.out_h(x.h), c.d.out_w(x.w), c.d.cout);
-    b_.conv(y.p(), nullptr, 0, x.p(), x.t, x.h, x.w, c);
+    b_.conv(y.p(), nullptr, 0, false, x.p(), x.t, x.h, x.w, c);
     return y;
   }
   // A causal conv (kt 3, stride 1): two frames of history, zeros before the stream.
   Act causal(const WanConv& c, const Act& x) {
     Slot& s = slot();
     const size_t frame = x.frame();
-    if (!s.started) {
-      s.frames = b_.alloc(2 * frame);
-      b_.zero(s.frames.data(), 2 * frame);
-      s.started = true;
-    }
+    if (!s.started) start(s, c, 2, frame);
     Act y = make(x.t, c.d.out_h(x.h), c.d.out_w(x.w), c.d.cout);
-    b_.conv(y.p(), s.frames.data(), 2, x.p(), x.t, x.h, x.w, c);
+    b_.conv(y.p(), s.frames.data(), 2, s.bf16, x.p(), x.t, x.h, x.w, c);
     push(s, x.p(), x.t, frame, 2);
     return y;
   }
@@ -227,13 +239,11 @@ class Runner {
       int pass = 0;  // the stream's first frame skips the time conv
       if (!s.started) {
         pass = x.t > 0 ? 1 : 0;
-        s.frames = b_.alloc(2 * frame);
-        b_.zero(s.frames.data(), 2 * frame);
-        s.started = true;
+        start(s, u.time_conv, 2, frame);
       }
       const int r = x.t - pass;
       Act tc = make(r, x.h, x.w, 2 * c);  // frame 2i's channels, then frame 2i+1's
-      b_.conv(tc.p(), s.frames.data(), 2, x.p() + pass * frame, r, x.h, x.w, u.time_conv);
+      b_.conv(tc.p(), s.frames.data(), 2, s.bf16, x.p() + pass * frame, r, x.h, x.w, u.time_conv);
       push(s, x.p() + pass * frame, r, frame, 2);
       big = make(pass + 2 * r, 2 * x.h, 2 * x.w, c);
       const size_t bframe = big.frame();
@@ -269,7 +279,7 @@ class Runner {
     if (r % 2) throw ModelError("Wan VAE encode: a chunk after the first must have a multiple of 4 frames");
     Act y = make(pass + r / 2, s.h, s.w, s.c);
     if (pass) b_.copy(y.p(), s.p(), frame);
-    b_.conv(y.p() + pass * frame, sl.frames.data(), 1, s.p() + pass * frame, r, s.h, s.w, d.time_conv);
+    b_.conv(y.p() + pass * frame, sl.frames.data(), 1, false, s.p() + pass * frame, r, s.h, s.w, d.time_conv);
     push(sl, s.p() + pass * frame, r, frame, 1);
     return y;
   }

@@ -5,6 +5,7 @@
 #define COSMOS_CUDA 1
 #endif
 #include <algorithm>
+#include <stdexcept>
 
 #include "../core/cuda_common.h"
 #include "conv3d.h"
@@ -38,8 +39,15 @@ __global__ void im2col_kernel(float* col, const float* hist, int n_hist, const f
 bool igemm_enabled() { return vae_conv_switch() != VaeConvSwitch::Im2col; }
 }  // namespace
 
-void conv3d_cuda(float* out, const float* hist, int n_hist, const float* x, int t, int h, int w, const void* wgt,
-                 WType wt, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx) {
+bool conv3d_cuda_bf16_history(const Conv3dDims& d, WType wt) {
+  return wt == WType::BF16 && conv3d_igemm_supported(d) && igemm_enabled();
+}
+
+void conv3d_cuda(float* out, const void* hist_in, int n_hist, const float* x, int t, int h, int w, const void* wgt,
+                 WType wt, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx, bool hist_bf16) {
+  if (hist_bf16 && !conv3d_cuda_bf16_history(d, wt))
+    throw std::invalid_argument("conv3d_cuda: a bf16 history needs the implicit-GEMM path (conv3d_cuda_bf16_history)");
+  const float* hist = static_cast<const float*>(hist_in);  // f32 unless hist_bf16 (then only conv3d_igemm reads it)
   const int ot = d.out_t(n_hist, t), oh = d.out_h(h), ow = d.out_w(w);
   if (ot <= 0 || oh <= 0 || ow <= 0) return;
   const long long rows = (long long)ot * oh * ow;
@@ -52,8 +60,9 @@ void conv3d_cuda(float* out, const float* hist, int n_hist, const float* x, int 
     }
     return;
   }
-  if (wt == WType::BF16 && conv3d_igemm_supported(d) && igemm_enabled()) {
-    conv3d_igemm_cuda(out, false, hist, n_hist, x, t, h, w, wgt, bias, d, ctx);
+  if (conv3d_cuda_bf16_history(d, wt)) {
+    conv3d_igemm_cuda(out, false, hist_in, n_hist, x, t, h, w, wgt, bias, d, ctx, cosmos::kIgemmWindowCapBytes,
+                      hist_bf16);
     return;
   }
   const int k = d.k();

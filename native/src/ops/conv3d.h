@@ -40,6 +40,13 @@ void conv3d_cpu(float* out, const float* hist, int n_hist, const float* x, int t
 // (bf16 tensor cores or exact f32 by wt); the 1x1x1 stride-1 unpadded case calls matmul_cuda on x directly.
 // bf16-weight convs larger than 1x1x1 with cin % 8 == 0 go to conv3d_igemm_cuda (ops/conv3d_igemm.h, no im2col
 // matrix) instead, checked on the H200 by tools/device/vae_conv_check.sh; COSMOS_VAE_CONV=im2col turns that off.
-void conv3d_cuda(float* out, const float* hist, int n_hist, const float* x, int t, int h, int w, const void* wgt,
-                 WType wt, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx);
+// hist_bf16: hist holds bf16 frames (ops/cast_bf16.h); only where conv3d_cuda_bf16_history(d, wt)
+// (std::invalid_argument otherwise).
+void conv3d_cuda(float* out, const void* hist, int n_hist, const float* x, int t, int h, int w, const void* wgt,
+                 WType wt, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
+                 bool hist_bf16 = false);
+// Whether conv3d_cuda takes this conv's history in bf16: it runs it as conv3d_igemm, whose window rounds the history
+// to bf16 anyway, so a caller that keeps history frames between calls (the Wan VAE's causal convs) can keep them in
+// bf16, half the bytes, with a bit-identical result. Read at each call (COSMOS_VAE_CONV=im2col: false).
+bool conv3d_cuda_bf16_history(const Conv3dDims& d, WType wt);
 #endif

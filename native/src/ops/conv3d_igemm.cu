@@ -23,6 +23,7 @@
 #include <string>
 
 #include "../core/cuda_common.h"
+#include "cast_bf16.h"
 #include "conv3d_igemm_tiles.cuh"
 #include "conv3d_igemm_wgmma.h"
 #include "mma_bf16.cuh"
@@ -132,11 +133,6 @@ __global__ void igemm_pack_weight_kernel(bf16* __restrict__ dst, const bf16* __r
     dst[i] = src[cosmos::igemm_pack_source(cin, taps, i)];
 }
 
-// One frame of the window: f32 -> bf16, round to nearest even.
-__global__ void igemm_cast_kernel(bf16* __restrict__ dst, const float* __restrict__ src, long long n) {
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
-    dst[i] = __float2bfloat16_rn(src[i]);
-}
 }  // namespace
 
 VaeConvSwitch vae_conv_switch() {
@@ -154,9 +150,9 @@ const char* conv3d_igemm_kernel(cudaStream_t stream, const Conv3dDims& d) {
   return cosmos::conv3d_igemm_wgmma_tma(cosmos::igemm_geometry(d, 1, 1)) ? "wgmma tma" : "wgmma gather";
 }
 
-void conv3d_igemm_cuda(void* out, bool out_bf16, const float* hist, int n_hist, const float* x, int t, int h, int w,
+void conv3d_igemm_cuda(void* out, bool out_bf16, const void* hist, int n_hist, const float* x, int t, int h, int w,
                        const void* wgt_bf16, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
-                       size_t window_cap_bytes) {
+                       size_t window_cap_bytes, bool hist_bf16) {
   if (!conv3d_igemm_supported(d))
     throw std::invalid_argument("conv3d_igemm_cuda: d.cin must be a positive multiple of 8");
   const int ot = d.out_t(n_hist, t), oh = d.out_h(h), ow = d.out_w(w);
@@ -187,14 +183,17 @@ void conv3d_igemm_cuda(void* out, bool out_bf16, const float* hist, int n_hist, 
     const int frames = std::min(per, ot - o0), nv = cosmos::igemm_window_frames(d, frames), v0 = o0 * d.st;
     for (int i = 0; i < nv; ++i) {
       const int v = v0 + i;
-      const float* f = v < n_hist ? (hist ? hist + (size_t)v * frame : nullptr) : x + (size_t)(v - n_hist) * frame;
-      if (f) {
-        igemm_cast_kernel<<<cosmos::elementwise_blocks((long long)frame), 256, 0, s>>>(win.get() + i * frame, f,
-                                                                                       (long long)frame);
-        CUDA_CHECK_LAUNCH();
-      } else {
-        CUDA_CHECK(cudaMemsetAsync(win.get() + i * frame, 0, frame * sizeof(bf16), s));
+      if (v < n_hist && hist && hist_bf16) {
+        CUDA_CHECK(cudaMemcpyAsync(win.get() + i * frame, static_cast<const bf16*>(hist) + (size_t)v * frame,
+                                   frame * sizeof(bf16), cudaMemcpyDeviceToDevice, s));
+        continue;
       }
+      const float* f = v < n_hist ? (hist ? static_cast<const float*>(hist) + (size_t)v * frame : nullptr)
+                                  : x + (size_t)(v - n_hist) * frame;
+      if (f)
+        cast_bf16_cuda(win.get() + i * frame, f, frame, ctx);
+      else
+        CUDA_CHECK(cudaMemsetAsync(win.get() + i * frame, 0, frame * sizeof(bf16), s));
     }
     const int M = (int)(frames * plane);
     dim3 grid(cosmos::ceil_div(M, BM), cosmos::ceil_div(d.cout, BN));

@@ -170,7 +170,9 @@ VaeConvSwitch vae_conv_switch();
 // sm_90 device with the sm_90a object), "wgmma gather" (the same device, other strides or COSMOS_VAE_CONV=gather) or
 // "mma.sync" (conv3d_igemm.cu's; also where COSMOS_VAE_CONV=mma).
 const char* conv3d_igemm_kernel(cudaStream_t stream, const Conv3dDims& d);
-void conv3d_igemm_cuda(void* out, bool out_bf16, const float* hist, int n_hist, const float* x, int t, int h, int w,
+// hist_bf16: the history frames are bf16 already (ops/cast_bf16.h), copied into the window as they are; the window
+// would round f32 ones the same way, so the result is bit-identical.
+void conv3d_igemm_cuda(void* out, bool out_bf16, const void* hist, int n_hist, const float* x, int t, int h, int w,
                        const void* wgt_bf16, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
-                       size_t window_cap_bytes = cosmos::kIgemmWindowCapBytes);
+                       size_t window_cap_bytes = cosmos::kIgemmWindowCapBytes, bool hist_bf16 = false);
 #endif
