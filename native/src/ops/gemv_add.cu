@@ -35,17 +35,34 @@ __device__ __forceinline__ uint4 ld_w(const uint4* p) {
 }
 
 template <bool BF16, bool NA>
-__global__ void __launch_bounds__(kWarps * 32)
-    gemv_add_kernel(float* __restrict__ x, const float* __restrict__ a, const void* __restrict__ w, int k, int m) {
+__global__ void __launch_bounds__(kWarps * 32) gemv_add_kernel(float* __restrict__ x, const float* __restrict__ a,
+                                                               const void* __restrict__ w, int k, int m, bool early) {
   const int row = blockIdx.x * kWarps + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= m) return;
-  cosmos::pdl_wait();  // PDL (core/cuda_pdl.cuh): a is the previous kernel's output, x an earlier one's
   const int chunks = k / 8;
   float acc = 0.f;
   int c = lane;
   if (BF16) {
     const uint4* wr = reinterpret_cast<const uint4*>(static_cast<const __nv_bfloat16*>(w) + (long long)row * k);
+    // early (gemv_rmsnorm.cu says why): the first batch before the PDL wait, the next kernel let in after it.
+    uint4 p0, p1, p2, p3;
+    const bool has_pre = early && c + 96 < chunks;
+    if (has_pre) {
+      p0 = ld_w<NA>(wr + c);
+      p1 = ld_w<NA>(wr + c + 32);
+      p2 = ld_w<NA>(wr + c + 64);
+      p3 = ld_w<NA>(wr + c + 96);
+    }
+    cosmos::pdl_wait();  // PDL (core/cuda_pdl.cuh): a is the previous kernel's output, x an earlier one's
+    if (early) cosmos::pdl_launch_dependents();
+    if (has_pre) {
+      acc = dot8_bf(acc, p0, a, c);
+      acc = dot8_bf(acc, p1, a, c + 32);
+      acc = dot8_bf(acc, p2, a, c + 64);
+      acc = dot8_bf(acc, p3, a, c + 96);
+      c += 128;
+    }
     for (; c + 96 < chunks; c += 128) {
       const uint4 u0 = ld_w<NA>(wr + c), u1 = ld_w<NA>(wr + c + 32), u2 = ld_w<NA>(wr + c + 64),
                   u3 = ld_w<NA>(wr + c + 96);
@@ -56,6 +73,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     }
     for (; c < chunks; c += 32) acc = dot8_bf(acc, ld_w<NA>(wr + c), a, c);
   } else {
+    cosmos::pdl_wait();
     const float4* wr = reinterpret_cast<const float4*>(static_cast<const float*>(w) + (long long)row * k);
     for (; c < chunks; c += 32) {
       const float4 p = __ldg(wr + 2 * c), q = __ldg(wr + 2 * c + 1);
@@ -84,6 +102,14 @@ __global__ void gemv_add_scalar_kernel(float* x, const float* a, const void* w, 
   if (lane == 0) x[row] = x[row] + acc;
 }
 
+bool early_on() {
+  static const bool on = [] {
+    const char* e = std::getenv("COSMOS_GEMV_EARLY");
+    return !(e && e[0] == '0' && e[1] == 0);
+  }();
+  return on;
+}
+
 bool no_allocate() {
   static const bool on = [] {
     const char* e = std::getenv("COSMOS_GEMV_NOALLOC");
@@ -105,11 +131,11 @@ void gemv_add_cuda(float* x, const float* a, const void* w, WType wt, int k, int
     else
       cosmos::launch_pdl(gemv_add_scalar_kernel<false>, grid, block, 0, ctx.stream, x, a, w, k, m);
   } else if (!bf) {
-    cosmos::launch_pdl(gemv_add_kernel<false, false>, grid, block, 0, ctx.stream, x, a, w, k, m);
+    cosmos::launch_pdl(gemv_add_kernel<false, false>, grid, block, 0, ctx.stream, x, a, w, k, m, false);
   } else if (no_allocate()) {
-    cosmos::launch_pdl(gemv_add_kernel<true, true>, grid, block, 0, ctx.stream, x, a, w, k, m);
+    cosmos::launch_pdl(gemv_add_kernel<true, true>, grid, block, 0, ctx.stream, x, a, w, k, m, early_on());
   } else {
-    cosmos::launch_pdl(gemv_add_kernel<true, false>, grid, block, 0, ctx.stream, x, a, w, k, m);
+    cosmos::launch_pdl(gemv_add_kernel<true, false>, grid, block, 0, ctx.stream, x, a, w, k, m, early_on());
   }
   CUDA_CHECK_LAUNCH();
 }

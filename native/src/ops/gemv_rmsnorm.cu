@@ -14,6 +14,7 @@
 #include <cuda_bf16.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -24,7 +25,7 @@
 
 namespace {
 constexpr int kWarps = 8;
-constexpr int kMaxK = 12288;  // h in shared memory: 48 KB, the dynamic size allowed without an opt-in
+constexpr int kMaxK = 8192;  // h in shared memory: 32 KB (with the static part, under the 48 KB without an opt-in)
 
 using namespace cosmos::gemv;
 
@@ -39,11 +40,10 @@ __device__ __forceinline__ float dot8s_bf(float acc, uint4 u, const float4* h, i
   return dot8s(acc, wv, h, c);
 }
 // Dot product of weight row `row` (k values) with h, in matmul.cu's GEMV order; the caller sums the warp.
+// From chunk c (lane, or lane + 128 after a preloaded first batch) on, adding to acc.
 template <bool BF16>
-__device__ __forceinline__ float row_dot(const void* w, long long row, int k, const float4* h, int lane) {
+__device__ __forceinline__ float row_dot(const void* w, long long row, int k, const float4* h, int c, float acc = 0.f) {
   const int chunks = k / 8;
-  float acc = 0.f;
-  int c = lane;
   if (BF16) {
     const uint4* wr = reinterpret_cast<const uint4*>(static_cast<const __nv_bfloat16*>(w) + row * k);
     for (; c + 96 < chunks; c += 128) {
@@ -91,13 +91,32 @@ __device__ __forceinline__ void stage_rmsnorm(float4* h4, const float* __restric
 template <bool BF16>
 __global__ void __launch_bounds__(kWarps * 32)
     gemv_rmsnorm_kernel(float* __restrict__ out, const float* __restrict__ x, const float* __restrict__ nw, float eps,
-                        const void* __restrict__ w, int k, int m) {
+                        const void* __restrict__ w, int k, int m, bool early) {
   extern __shared__ float4 h4[];
-  cosmos::pdl_wait();  // PDL (core/cuda_pdl.cuh): x is the previous kernel's output
-  stage_rmsnorm(h4, x, nw, eps, k);
   const int row = blockIdx.x * kWarps + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+  // early (COSMOS_GEMV_EARLY, on by default): the row's first weight batch is loaded before the PDL wait (weights
+  // are never written by a kernel), so its DRAM latency overlaps the previous kernel's tail and this one's norm
+  // prologue; the next kernel may launch once every block here has passed its wait (not earlier: a chain of
+  // kernels each preloading ahead of the one before would thrash L2).
+  uint4 pre[4];
+  const bool has_pre = BF16 && early && row < m && lane + 96 < k / 8;
+  if (has_pre) {
+    const uint4* wr = reinterpret_cast<const uint4*>(static_cast<const __nv_bfloat16*>(w) + (long long)row * k);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) pre[i] = __ldg(wr + lane + 32 * i);
+  }
+  cosmos::pdl_wait();  // PDL (core/cuda_pdl.cuh): x is the previous kernel's output
+  if (early) cosmos::pdl_launch_dependents();
+  stage_rmsnorm(h4, x, nw, eps, k);
   if (row >= m) return;
-  const float acc = cosmos::warp_sum(row_dot<BF16>(w, row, k, h4, lane));
+  float acc = 0.f;
+  int c = lane;
+  if (has_pre) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) acc = dot8s_bf(acc, pre[i], h4, c + 32 * i);
+    c += 128;
+  }
+  acc = cosmos::warp_sum(row_dot<BF16>(w, row, k, h4, c, acc));
   if (lane == 0) out[row] = acc;
 }
 
@@ -106,18 +125,34 @@ __device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f +
 template <bool BF16>
 __global__ void __launch_bounds__(kWarps * 32)
     gemv_rmsnorm_swiglu_kernel(float* __restrict__ out, const float* __restrict__ x, const float* __restrict__ nw,
-                               float eps, const void* __restrict__ w, int k, int inter) {
+                               float eps, const void* __restrict__ w, int k, int inter, bool early) {
   extern __shared__ float4 h4[];
-  cosmos::pdl_wait();
-  stage_rmsnorm(h4, x, nw, eps, k);
   const int j = blockIdx.x * kWarps + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-  if (j >= inter) return;
   const int chunks = k / 8;
+  const uint4* g = reinterpret_cast<const uint4*>(static_cast<const __nv_bfloat16*>(w) + (long long)j * k);
+  const uint4* u = reinterpret_cast<const uint4*>(static_cast<const __nv_bfloat16*>(w) + (long long)(inter + j) * k);
+  uint4 pg[4], pu[4];  // the first batch before the wait, as gemv_rmsnorm_kernel
+  const bool has_pre = BF16 && early && j < inter && lane + 96 < chunks;
+  if (has_pre) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) pg[i] = __ldg(g + lane + 32 * i);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) pu[i] = __ldg(u + lane + 32 * i);
+  }
+  cosmos::pdl_wait();
+  if (early) cosmos::pdl_launch_dependents();
+  stage_rmsnorm(h4, x, nw, eps, k);
+  if (j >= inter) return;
   float ag = 0.f, au = 0.f;
   int c = lane;
   if (BF16) {  // gemv_swiglu.cu's loop: 8 loads in flight a lane
-    const uint4* g = reinterpret_cast<const uint4*>(static_cast<const __nv_bfloat16*>(w) + (long long)j * k);
-    const uint4* u = reinterpret_cast<const uint4*>(static_cast<const __nv_bfloat16*>(w) + (long long)(inter + j) * k);
+    if (has_pre) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) ag = dot8s_bf(ag, pg[i], h4, c + 32 * i);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) au = dot8s_bf(au, pu[i], h4, c + 32 * i);
+      c += 128;
+    }
     for (; c + 96 < chunks; c += 128) {
       const uint4 g0 = __ldg(g + c), g1 = __ldg(g + c + 32), g2 = __ldg(g + c + 64), g3 = __ldg(g + c + 96);
       const uint4 u0 = __ldg(u + c), u1 = __ldg(u + c + 32), u2 = __ldg(u + c + 64), u3 = __ldg(u + c + 96);
@@ -143,6 +178,14 @@ __global__ void __launch_bounds__(kWarps * 32)
   if (lane == 0) out[j] = silu_mul(ag, au);
 }
 
+bool early_on() {
+  static const bool on = [] {
+    const char* e = std::getenv("COSMOS_GEMV_EARLY");
+    return !(e && e[0] == '0' && e[1] == 0);
+  }();
+  return on;
+}
+
 void check(const float* x, const void* w, int k, const char* who) {
   if (!gemv_rmsnorm_supported(x, w, k))
     throw std::runtime_error(std::string(who) + ": needs k % 8 == 0, k <= 12288 and 16-byte aligned x and w");
@@ -161,9 +204,9 @@ void gemv_rmsnorm_cuda(float* out, const float* x, const float* nw, float eps, c
   const dim3 grid(cosmos::ceil_div(m, kWarps)), block(kWarps * 32);
   const size_t smem = sizeof(float) * k;
   if (wt == WType::BF16)
-    cosmos::launch_pdl(gemv_rmsnorm_kernel<true>, grid, block, smem, ctx.stream, out, x, nw, eps, w, k, m);
+    cosmos::launch_pdl(gemv_rmsnorm_kernel<true>, grid, block, smem, ctx.stream, out, x, nw, eps, w, k, m, early_on());
   else
-    cosmos::launch_pdl(gemv_rmsnorm_kernel<false>, grid, block, smem, ctx.stream, out, x, nw, eps, w, k, m);
+    cosmos::launch_pdl(gemv_rmsnorm_kernel<false>, grid, block, smem, ctx.stream, out, x, nw, eps, w, k, m, early_on());
   CUDA_CHECK_LAUNCH();
 }
 
@@ -174,8 +217,10 @@ void gemv_rmsnorm_swiglu_cuda(float* out, const float* x, const float* nw, float
   const dim3 grid(cosmos::ceil_div(inter, kWarps)), block(kWarps * 32);
   const size_t smem = sizeof(float) * k;
   if (wt == WType::BF16)
-    cosmos::launch_pdl(gemv_rmsnorm_swiglu_kernel<true>, grid, block, smem, ctx.stream, out, x, nw, eps, w, k, inter);
+    cosmos::launch_pdl(gemv_rmsnorm_swiglu_kernel<true>, grid, block, smem, ctx.stream, out, x, nw, eps, w, k, inter,
+                       early_on());
   else
-    cosmos::launch_pdl(gemv_rmsnorm_swiglu_kernel<false>, grid, block, smem, ctx.stream, out, x, nw, eps, w, k, inter);
+    cosmos::launch_pdl(gemv_rmsnorm_swiglu_kernel<false>, grid, block, smem, ctx.stream, out, x, nw, eps, w, k, inter,
+                       early_on());
   CUDA_CHECK_LAUNCH();
 }
