@@ -39,9 +39,7 @@
 #include "../src/ops/flash_attention.h"
 #include "../src/ops/gather4_add.h"
 #include "../src/ops/gelu.h"
-#include "../src/ops/gemv_add.h"
 #include "../src/ops/gemv_decode.h"
-#include "../src/ops/gemv_rmsnorm.h"
 #include "../src/ops/gemv_swiglu.h"
 #include "../src/ops/layernorm.h"
 #include "../src/ops/lincomb.h"
@@ -750,132 +748,6 @@ void test_add_rmsnorm(int rows, int dim) {
   report("add_rmsnrm", shape("rows=%d dim=%d out (aliases h)", rows, dim), h, down(dh, h.size()), 1e-4);
 }
 
-// The decode step's folded ops (layers attention_block_decode_cuda / mlp_decode_cuda): the RMSNorm in the consumer
-// GEMV's prologue (gemv_rmsnorm, gemv_rmsnorm_swiglu) vs rmsnorm_cpu + matmul_cpu (+ swiglu_cpu) and vs the unfused
-// CUDA ops; the residual add in the producer's epilogue (gemv_add) vs matmul_cpu + add_cpu and bit-exact vs
-// matmul_cuda + add_cuda (the same row order); q/k norm + RoPE in the decode attention (attention_decode_rope) vs
-// qkv_rope_cpu + attention_cpu, the graph's device length == the eager host length bit for bit.
-std::vector<uint16_t> to_bf16(std::vector<float>& w) {  // rounds w in place, returns its bf16 bits
-  std::vector<uint16_t> wb(w.size());
-  for (size_t i = 0; i < w.size(); ++i) {
-    wb[i] = f2bf(w[i]);
-    w[i] = bf2f(wb[i]);
-  }
-  return wb;
-}
-void* up_w(const std::vector<float>& w, const std::vector<uint16_t>& wb, bool bf16) {
-  if (!bf16) return up(w);
-  void* d = pool->alloc(wb.size() * 2);
-  CUDA_CHECK(cudaMemcpy(d, wb.data(), wb.size() * 2, cudaMemcpyHostToDevice));
-  return d;
-}
-
-void test_gemv_rmsnorm(int k, int m, bool bf16, bool swiglu) {
-  auto x = randv(k, 3.f), nw = randv(k), w = randv((size_t)(swiglu ? 2 : 1) * m * k, 0.05f);
-  std::vector<uint16_t> wb;
-  if (bf16) wb = to_bf16(w);
-  std::vector<float> ref(m);
-  if (swiglu)
-    gemv_rmsnorm_swiglu_cpu(ref.data(), x.data(), nw.data(), 1e-6f, w.data(), k, m, cosmos::CpuContext{});
-  else
-    gemv_rmsnorm_cpu(ref.data(), x.data(), nw.data(), 1e-6f, w.data(), k, m, cosmos::CpuContext{});
-  float *dx = up(x), *dnw = up(nw), *dout = (float*)pool->alloc(m * 4), *dh = (float*)pool->alloc(k * 4),
-        *dref = (float*)pool->alloc(m * 4);
-  void* dw = up_w(w, wb, bf16);
-  const WType wt = bf16 ? WType::BF16 : WType::F32;
-  if (swiglu)
-    gemv_rmsnorm_swiglu_cuda(dout, dx, dnw, 1e-6f, dw, wt, k, m, ctx);
-  else
-    gemv_rmsnorm_cuda(dout, dx, dnw, 1e-6f, dw, wt, k, m, ctx);
-  auto got = down(dout, m);
-  const char* op = swiglu ? "gemv_rn_swi" : "gemv_rmsnrm";
-  report(op, shape(bf16 ? "k=%d m=%d bf16" : "k=%d m=%d f32", k, m), ref, got, 1e-4);
-  rmsnorm_cuda(dh, dx, dnw, 1, k, 1e-6f, ctx);  // the unfused pair (sums of squares in another order)
-  if (swiglu)
-    gemv_swiglu_cuda(dref, dh, dw, wt, k, m, ctx);
-  else
-    matmul_cuda(dref, dh, dw, wt, nullptr, 1, k, m, ctx);
-  report(op, shape("k=%d m=%d vs rmsnorm_cuda + GEMV", k, m), down(dref, m), got, 1e-5);
-  for (void* d : {(void*)dx, (void*)dnw, (void*)dout, (void*)dh, (void*)dref, dw}) pool->free(d);
-}
-
-void test_gemv_add(int k, int m, bool bf16, bool aligned = true) {
-  auto a = randv(k + 1), x = randv(m), w = randv((size_t)m * k, 0.05f);
-  std::vector<uint16_t> wb;
-  if (bf16) wb = to_bf16(w);
-  std::vector<float> ref = x;
-  const float* ha = a.data() + (aligned ? 0 : 1);
-  gemv_add_cpu(ref.data(), ha, w.data(), k, m, cosmos::CpuContext{});
-  float *da = up(a), *dx = up(x), *dy = (float*)pool->alloc(m * 4), *dx2 = up(x);
-  void* dw = up_w(w, wb, bf16);
-  const WType wt = bf16 ? WType::BF16 : WType::F32;
-  const float* dav = da + (aligned ? 0 : 1);
-  gemv_add_cuda(dx, dav, dw, wt, k, m, ctx);
-  auto got = down(dx, m);
-  const std::string c = shape(bf16 ? "k=%d m=%d bf16" : "k=%d m=%d f32", k, m) + (aligned ? "" : " unaligned a");
-  report("gemv_add", c, ref, got, 1e-4);
-  matmul_cuda(dy, dav, dw, wt, nullptr, 1, k, m, ctx);
-  add_cuda(dx2, dx2, dy, m, ctx);
-  report("gemv_add", c + " vs matmul+add", down(dx2, m), got, 0);
-  for (void* d : {(void*)da, (void*)dx, (void*)dy, (void*)dx2, dw}) pool->free(d);
-}
-
-void test_attention_decode_rope(int max_kv, int qh, int kvh, int hd, std::vector<int> lens) {
-  const int QH = qh * hd, KH = kvh * hd;
-  auto proj = randv((size_t)QH + 2 * KH), qw = randv(hd), kw = randv(hd), cs = randv(hd), sn = randv(hd);
-  auto k0 = randv((size_t)max_kv * KH), v0 = randv((size_t)max_kv * KH);
-  const float scale = 1.0f / std::sqrt((float)hd);
-  float *dp = up(proj), *dqw = up(qw), *dkw = up(kw), *dcs = up(cs), *dsn = up(sn), *dk = up(k0), *dv = up(v0),
-        *dk2 = up(k0), *dv2 = up(v0), *dout = (float*)pool->alloc(QH * 4), *dout2 = (float*)pool->alloc(QH * 4),
-        *duf = (float*)pool->alloc(QH * 4), *dq = up(proj);
-  int* dn = upi({0});
-  double worst = 0, worst_uf = 0;
-  bool same = true;
-  auto rel = [](const std::vector<float>& r, const std::vector<float>& g) {
-    double mad = 0, mref = 0;
-    for (size_t i = 0; i < r.size(); ++i) {
-      mad = std::max(mad, (double)std::fabs(r[i] - g[i]));
-      mref = std::max(mref, (double)std::fabs(r[i]));
-    }
-    return mad / std::max(mref, 1e-30);
-  };
-  for (int n : lens) {
-    std::vector<float> kc = k0, vc = v0, ref(QH);
-    CUDA_CHECK(cudaStreamSynchronize(st));  // fresh caches: an earlier length wrote its own row
-    for (float* d : {dk, dk2}) CUDA_CHECK(cudaMemcpy(d, k0.data(), k0.size() * 4, cudaMemcpyHostToDevice));
-    for (float* d : {dv, dv2}) CUDA_CHECK(cudaMemcpy(d, v0.data(), v0.size() * 4, cudaMemcpyHostToDevice));
-    attention_decode_rope_cpu(ref.data(), proj.data(), proj.data() + QH, proj.data() + QH + KH, qw.data(), kw.data(),
-                              1e-6f, cs.data(), sn.data(), kc.data(), vc.data(), n, qh, kvh, hd, scale,
-                              cosmos::CpuContext{});
-    attention_decode_rope_cuda(dout, dp, dp + QH, dp + QH + KH, dqw, dkw, 1e-6f, dcs, dsn, dk, dv, n, nullptr, qh, kvh,
-                               hd, scale, ctx);
-    CUDA_CHECK(cudaStreamSynchronize(st));
-    CUDA_CHECK(cudaMemcpy(dn, &n, 4, cudaMemcpyHostToDevice));
-    attention_decode_rope_cuda(dout2, dp, dp + QH, dp + QH + KH, dqw, dkw, 1e-6f, dcs, dsn, dk2, dv2, 0, dn, qh, kvh,
-                               hd, scale, ctx);
-    // The unfused pair: qkv_rope_cuda (row n - 1) + attention_cuda.
-    CUDA_CHECK(cudaMemcpy(dq, proj.data(), proj.size() * 4, cudaMemcpyHostToDevice));
-    auto got = down(dout, QH), got2 = down(dout2, QH), gk = down(dk, kc.size()), gv = down(dv, vc.size());
-    same = same && std::memcmp(got.data(), got2.data(), got.size() * 4) == 0 &&
-           std::memcmp(gk.data(), down(dk2, kc.size()).data(), gk.size() * 4) == 0 &&
-           std::memcmp(gv.data(), down(dv2, vc.size()).data(), gv.size() * 4) == 0;
-    qkv_rope_cuda(dq, dk2, dv2, dq, dq + QH, dq + QH + KH, QH + 2 * KH, QH + 2 * KH, dqw, dkw, dcs, dsn, 1, qh, kvh, hd,
-                  1e-6f, n - 1, nullptr, ctx);
-    attention_cuda(duf, dq, dk2, dv2, 1, n, qh, kvh, hd, n - 1, true, scale, ctx);
-    worst = std::max({worst, rel(ref, got), rel(kc, gk), rel(vc, gv)});
-    worst_uf = std::max(worst_uf, rel(down(duf, QH), got));
-    if (!(worst <= 1e-4)) break;
-  }
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "max_kv=%d h=%d/%d hd=%d, %zu lengths", max_kv, qh, kvh, hd, lens.size());
-  report_exact("att_dec_rope", buf, worst <= 1e-4 && worst_uf <= 1e-5 && same,
-               std::string(same ? "graph == eager" : "graph DIFFERS from eager") + ", rel " + std::to_string(worst) +
-                   ", vs unfused " + std::to_string(worst_uf));
-  for (void* d : {(void*)dp, (void*)dqw, (void*)dkw, (void*)dcs, (void*)dsn, (void*)dk, (void*)dv, (void*)dk2,
-                  (void*)dv2, (void*)dout, (void*)dout2, (void*)duf, (void*)dq, (void*)dn})
-    pool->free(d);
-}
-
 void test_add_layernorm(int rows, int dim, bool affine) {
   auto x = randv((size_t)rows * dim), h = randv((size_t)rows * dim), w = randv(dim), b = randv(dim);
   for (int i = 0; i < dim; ++i) x[i] += 300.f;  // a row with a large mean: the centred variance pass
@@ -1502,20 +1374,6 @@ int main(int argc, char** argv) {
     report_exact("att_decode kernel", "32/8 hd 128 on sm_90", major < 9 || old || cl >= 2,
                  "cluster " + std::to_string(cl));
   }
-  // The decode step's folded norms / residual adds / q-k RoPE (added last).
-  test_gemv_rmsnorm(4096, 6144, true, false);  // Qwen3-8B q|k|v
-  test_gemv_rmsnorm(4096, 12288, true, true);  // gate|up + SwiGLU
-  test_gemv_rmsnorm(64, 128, false, false);    // the tiny fixture, f32
-  test_gemv_rmsnorm(64, 128, false, true);
-  test_gemv_rmsnorm(8192, 100, true, false);                                    // the largest k (32 KB of h)
-  test_gemv_add(4096, 4096, true);                                              // o
-  test_gemv_add(12288, 4096, true);                                             // down
-  test_gemv_add(128, 64, false);                                                // the tiny fixture, f32
-  test_gemv_add(1000, 37, true, false);                                         // scalar path (unaligned a)
-  test_attention_decode_rope(300, 32, 8, 128, {1, 2, 7, 8, 9, 192, 193, 300});  // Qwen3-8B
-  test_attention_decode_rope(100, 4, 2, 16, {1, 3, 16, 17, 100});               // the tiny fixture
-  test_attention_decode_rope(200, 16, 2, 64, {1, 65, 200});                     // GQA 8
-  test_attention_decode_rope(100, 4, 2, 256, {1, 50, 100});
   std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
   std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;

@@ -8,8 +8,6 @@
 #include "../core/errors.h"
 #include "../ops/attention.h"
 #include "../ops/flash_attention.h"
-#include "../ops/gemv_add.h"
-#include "../ops/gemv_rmsnorm.h"
 #include "../ops/qkv_rope.h"
 #include "attention_block.h"
 
@@ -69,31 +67,6 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
     attend(p.att, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
   }
   linear_cuda(y, p.att, b.o, n, ctx);
-}
-
-void attention_block_decode_cuda(float* x, const RmsNorm& in_norm, const AttentionBlock& b, const AttentionCall& call,
-                                 float* scratch, const CudaContext& ctx) {
-  attention_check(b, call);
-  if (call.n != 1 || !call.cache || call.extra.n > 0 || call.segments || b.qkv.b || b.o.b)
-    throw ModelError("attention_block_decode_cuda: one token with a KV cache, no extra K/V, segments or biases");
-  const int H = b.heads, KVH = b.kv_heads, D = b.head_dim;
-  const AttentionPlan p = attention_plan(b, call, scratch);  // n = 1: the fused q|k|v projection
-  gemv_rmsnorm_cuda(p.proj, x, in_norm.w, in_norm.eps, b.qkv.w, b.qkv.wt, b.qkv.in, b.qkv.out, ctx);
-  const float scale = 1.0f / std::sqrt((float)D);
-  const int n_kv = p.kv_row0 + 1;
-  if (attention_decode_rope_supported(H, KVH, D)) {
-    attention_decode_rope_cuda(p.att, p.q_in, p.k_in, p.v_in, b.q_norm, b.k_norm, b.eps, call.cos, call.sin, p.k, p.v,
-                               n_kv, call.n_kv_dev, H, KVH, D, scale, ctx);
-  } else {
-    qkv_rope_cuda(p.q, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos,
-                  call.sin, 1, H, KVH, D, b.eps, p.kv_row0, call.row_dev, ctx);
-    if (call.n_kv_dev)
-      attention_decode_cuda(p.att, p.q, p.k, p.v, call.n_kv_dev, call.cache->capacity, H, KVH, D, scale,
-                            call.decode_part, ctx);
-    else
-      attention_cuda(p.att, p.q, p.k, p.v, 1, n_kv, H, KVH, D, p.kv_row0, true, scale, ctx);
-  }
-  gemv_add_cuda(x, p.att, b.o.w, b.o.wt, b.o.in, b.o.out, ctx);
 }
 
 }  // namespace cosmos

@@ -16,7 +16,6 @@
 
 #include "../core/parallel.h"
 #include "linear.h"
-#include "norm.h"
 #ifdef COSMOS_CUDA
 #include "../core/cuda_context.h"
 #endif
@@ -85,13 +84,6 @@ void attention_block_cpu(float* y, const float* x, const AttentionBlock& b, cons
 #ifdef COSMOS_CUDA
 void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, const AttentionCall& call, float* scratch,
                           const CudaContext& ctx);
-// The decode step of a pre-norm layer on the residual stream x [qkv.in] of one token (call.n == 1, a cache, no
-// extra K/V, no segments, no biases): x += o(attention(in_norm(x))), the same steps as norm_cuda + attention_block_cuda
-// + the residual add in 3 launches instead of 5: the norm in the q|k|v GEMV's prologue (ops/gemv_rmsnorm.h), q/k
-// norm + RoPE in the decode attention's (attention_decode_rope_cuda, where it serves the shape; else qkv_rope_cuda),
-// the add in the o GEMV's epilogue (ops/gemv_add.h). Needs gemv_rmsnorm_supported(x, qkv.w, qkv.in).
-void attention_block_decode_cuda(float* x, const RmsNorm& in_norm, const AttentionBlock& b, const AttentionCall& call,
-                                 float* scratch, const CudaContext& ctx);
 #endif
 
 // Where the pieces of one call live in the scratch (shared by both backends).

@@ -1,11 +1,7 @@
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
-#include <stdexcept>
-
 #include "../ops/gelu.h"
-#include "../ops/gemv_add.h"
-#include "../ops/gemv_rmsnorm.h"
 #include "../ops/gemv_swiglu.h"
 #include "../ops/relu2.h"
 #include "../ops/swiglu.h"
@@ -34,13 +30,6 @@ void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratc
     swiglu_cuda(g, g, u, n * inter, ctx);
   }
   linear_cuda(y, g, m.down, n, ctx);
-}
-
-void mlp_decode_cuda(float* x, const RmsNorm& norm, const SwiGluMlp& m, float* scratch, const CudaContext& ctx) {
-  if (m.gate_up.b || m.down.b) throw std::runtime_error("mlp_decode_cuda: biases are not supported");
-  const int inter = m.gate_up.out / 2;
-  gemv_rmsnorm_swiglu_cuda(scratch, x, norm.w, norm.eps, m.gate_up.w, m.gate_up.wt, m.gate_up.in, inter, ctx);
-  gemv_add_cuda(x, scratch, m.down.w, m.down.wt, inter, m.down.out, ctx);
 }
 
 void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx) {

@@ -6,7 +6,6 @@
 
 #include "../core/parallel.h"
 #include "linear.h"
-#include "norm.h"
 #ifdef COSMOS_CUDA
 #include "../core/cuda_context.h"
 #endif
@@ -43,11 +42,6 @@ void mlp_cpu(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch,
 void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx);
 void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx);
 void mlp_cuda(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch, const CudaContext& ctx);
-// The decode step of a pre-norm layer on the residual stream x [gate_up.in] of one token (no biases):
-// x += down(swiglu(gate_up(norm(x)))) in 2 launches, the norm in the gate|up GEMV's prologue
-// (gemv_rmsnorm_swiglu_cuda) and the add in the down GEMV's epilogue (gemv_add_cuda). scratch: gate_up.out / 2
-// floats. Needs gemv_rmsnorm_supported(x, gate_up.w, gate_up.in).
-void mlp_decode_cuda(float* x, const RmsNorm& norm, const SwiGluMlp& m, float* scratch, const CudaContext& ctx);
 #endif
 
 }  // namespace cosmos

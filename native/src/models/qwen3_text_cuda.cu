@@ -19,7 +19,6 @@
 #include "../ops/attention.h"
 #include "../ops/embedding.h"
 #include "../ops/gemv_decode.h"
-#include "../ops/gemv_rmsnorm.h"
 #include "../ops/rope.h"
 #include "../ops/sample_cuda.h"
 #include "../ops/scatter_add_rows.h"
@@ -41,12 +40,6 @@ void Qwen3TextCuda::finish_load() {
   tmp_int_ = (int*)pool_.alloc(sizeof(int));
   step_ = (int*)pool_.alloc(sizeof(int) * 8);
   if (const char* e = std::getenv("COSMOS_CUDA_GRAPH")) graph_on_ = !(*e == '0' && e[1] == 0);
-  if (const char* e = std::getenv("COSMOS_DECODE_FOLD")) decode_fold_ = !(*e == '0' && e[1] == 0);
-  // The folded step's kernels: k % 8, k <= 12288 and aligned weights (x comes from the pool: aligned); no biases.
-  for (const Qwen3DecoderLayer& L : w_.layers)
-    decode_fold_ = decode_fold_ && gemv_rmsnorm_supported(nullptr, L.attn.qkv.w, L.attn.qkv.in) &&
-                   gemv_rmsnorm_supported(nullptr, L.mlp.gate_up.w, L.mlp.gate_up.in) && !L.attn.qkv.b && !L.attn.o.b &&
-                   !L.mlp.gate_up.b && !L.mlp.down.b;
   CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
 }
 
@@ -108,10 +101,7 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
   const Qwen3TextConfig& c = cfg_;
   const int H = c.hidden_size;
   cudaStream_t s = stream_.get();
-  // One token: X stays the un-normed residual stream through the layers; each GEMV that reads a norm applies it in
-  // its prologue and the o / down GEMVs add into X (graph and eager alike: the test compares them exactly).
-  const bool fold = n == 1 && !vis && decode_fold_;
-  if (!fold) norm_cuda(Hh, X, w_.layers[0].in_ln, n, ctx_);
+  norm_cuda(Hh, X, w_.layers[0].in_ln, n, ctx_);
   for (int l = 0; l < c.num_layers; ++l) {
     // Abort between layers of an eager pass (a graph capture records all of them: no check there).
     if (!n_kv_dev && abort_ && abort_->load(std::memory_order_relaxed)) {
@@ -133,12 +123,6 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
     // Prefill on flash_attention_cuda (the wgmma kernel on Hopper) for bf16 checkpoints; head dims below 64 (the tiny
     // fixtures) keep attention_cuda's exact f32 kernel, as attention_cuda itself does.
     call.tensor_core_attention = wt_ == WType::BF16 && c.head_dim >= 64;
-    if (fold) {
-      attention_block_decode_cuda(X, L.in_ln, L.attn, call, scratch, ctx_);  // X += attn(in_ln(X))
-      mlp_decode_cuda(X, L.post_ln, L.mlp, scratch, ctx_);                   // X += mlp(post_ln(X))
-      if (l + 1 == c.num_layers) norm_cuda(Hh, X, w_.norm, n, ctx_);         // Hh = norm(X) for the lm_head
-      continue;
-    }
     attention_block_cuda(Hh, Hh, L.attn, call, scratch, ctx_);
     add_norm_cuda(Hh, X, Hh, L.post_ln, n, ctx_);  // X += attn; Hh = post_attention_layernorm(X)
     mlp_cuda(Hh, Hh, L.mlp, n, scratch, ctx_);

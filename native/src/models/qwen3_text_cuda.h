@@ -102,9 +102,6 @@ class Qwen3TextCuda {
   // dec_ holds the step's activations (fixed addresses, as the graph needs); att_part_ the split-KV
   // partials for up to capacity_ keys.
   bool graph_on_ = true, graph_broken_ = false;
-  // One-token steps (the graph and eager n = 1) fold the RMSNorms and residual adds into the GEMVs
-  // (attention_block_decode_cuda, mlp_decode_cuda); COSMOS_DECODE_FOLD=0 keeps the separate add_rmsnorm launches.
-  bool decode_fold_ = true;
   int graph_captures_ = 0;
   cudaGraphExec_t graph_ = nullptr;
   int graph_cap_ = -1;

@@ -311,19 +311,6 @@ void launch_decode(float* out, const float* q, const float* k, const float* v, c
 // ran two waves: 13.9 us, 200.5 tokens/s.
 constexpr int kDecThreads = 256, kDecMaxCluster = 16;
 
-// FUSED kernels (attention_decode_rope_cuda) also do qkv_rope's step for the new token, in the prologue: q is the
-// raw projection, each block norms (q_norm, a warp per head) and rotates its group's q heads into shared memory,
-// and the block whose key chunk holds the new key (row n_kv - 1) does the same for k, keeps k and v in shared
-// memory for its own last key and writes them to the cache row for later steps. No block reads that row from the
-// cache in this launch. That removes the qkv_rope launch (~4-5 us of latency a layer on an H200).
-struct DecRope {
-  const float *k_in = nullptr, *v_in = nullptr;  // the new token's raw k and v, [kv_heads * hd] each
-  const float *qw = nullptr, *kw = nullptr;      // per-head RMSNorm weights [hd], or null (no norm)
-  const float *cos = nullptr, *sin = nullptr;    // [hd] rotary tables of the new token
-  float *k_out = nullptr, *v_out = nullptr;      // the caches (the kernel's k and v), written at row n_kv - 1
-  float eps = 1e-6f;
-};
-
 // m/l/acc of one softmax stream merged with another's; a stream with no key has m = -inf, l = 0, acc = 0.
 __device__ __forceinline__ void dec_merge_w(float m, float mo, float* a, float* b) {
   const float M = fmaxf(m, mo);
@@ -331,11 +318,10 @@ __device__ __forceinline__ void dec_merge_w(float m, float mo, float* a, float* 
   *b = mo == -INFINITY ? 0.f : expf(mo - M);
 }
 
-template <int T, int NV, int G, bool FUSED>
+template <int T, int NV, int G>
 __global__ void __launch_bounds__(kDecThreads)
     cluster_decode_kernel(float* out, const float* __restrict__ q, const float* __restrict__ k,
-                          const float* __restrict__ v, int n_kv, const int* n_kv_dev, int kv_heads, float scale,
-                          DecRope f) {
+                          const float* __restrict__ v, int n_kv, const int* n_kv_dev, int kv_heads, float scale) {
   constexpr int HD = 4 * T * NV, KPW = 32 / T, WARPS = kDecThreads / 32, NG = WARPS * KPW;
   // Keys in flight per lane group: q and acc take 2 * G * NV float4 of registers (2 at hd 256 x GQA 2 spilled).
   constexpr int U = G * NV * (NV > 4 ? 2 : 1) <= 16 ? 2 : 1;
@@ -343,8 +329,6 @@ __global__ void __launch_bounds__(kDecThreads)
   __shared__ float s_m[WARPS][G], s_l[WARPS][G];
   __shared__ __align__(16) float r_acc[G][HD];  // this block's (split's) partial, read by the cluster
   __shared__ float r_m[G], r_l[G];
-  __shared__ __align__(16) float s_q[FUSED ? G : 1][FUSED ? HD : 4];        // FUSED: normed + rotated q of the group
-  __shared__ __align__(16) float s_k[FUSED ? HD : 4], s_v[FUSED ? HD : 4];  // FUSED: the new key / value
   // PDL (core/cuda_pdl.cuh): the o-projection GEMV may launch now; nothing global is touched before the wait.
   cosmos::pdl_launch_dependents();
   cosmos::pdl_wait();
@@ -354,68 +338,14 @@ __global__ void __launch_bounds__(kDecThreads)
   const int chunk = (n + C - 1) / C;
   const int j_lo = min(n, z * chunk), j_hi = min(n, j_lo + chunk);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, t = lane % T;
-  const long long row = (long long)kv_heads * HD;             // floats between consecutive keys
-  const bool owner = FUSED && n > 0 && (n - 1) / chunk == z;  // this block's chunk holds the new key
-  if constexpr (FUSED) {
-    // qkv_norm_rope_kernel's expressions, a warp per head (the group's q heads, then k in the owner).
-    constexpr int PER = (HD + 31) / 32;
-    const int half = HD / 2;
-    for (int hs = warp; hs < G + (owner ? 1 : 0); hs += WARPS) {
-      const bool isq = hs < G;
-      const float* src = isq ? q + (long long)(kh * G + hs) * HD : f.k_in + (long long)kh * HD;
-      const float* nw = isq ? f.qw : f.kw;
-      float* y = isq ? s_q[hs] : s_k;
-      float xv[PER], ss = 0.f;
-#pragma unroll
-      for (int i = 0; i < PER; ++i) {
-        const int d = lane + 32 * i;
-        xv[i] = d < HD ? src[d] : 0.f;
-        ss += xv[i] * xv[i];
-      }
-      ss = cosmos::warp_sum(ss);
-      const float inv = 1.0f / sqrtf(ss / (float)HD + f.eps);
-#pragma unroll
-      for (int i = 0; i < PER; ++i) {
-        const int d = lane + 32 * i;
-        if (d < HD) y[d] = nw ? nw[d] * (xv[i] * inv) : xv[i];
-      }
-      __syncwarp();
-      float o[PER];
-#pragma unroll
-      for (int i = 0; i < PER; ++i) {
-        const int d = lane + 32 * i;
-        if (d < HD)
-          o[i] = d < half ? y[d] * f.cos[d] - y[d + half] * f.sin[d] : y[d] * f.cos[d] + y[d - half] * f.sin[d];
-      }
-      __syncwarp();
-#pragma unroll
-      for (int i = 0; i < PER; ++i) {
-        const int d = lane + 32 * i;
-        if (d < HD) y[d] = o[i];
-      }
-    }
-    if (owner)
-      for (int d = threadIdx.x; d < HD; d += kDecThreads) s_v[d] = f.v_in[(long long)kh * HD + d];
-    __syncthreads();
-    if (owner)
-      for (int d = threadIdx.x; d < HD; d += kDecThreads) {
-        f.k_out[(n - 1) * row + (long long)kh * HD + d] = s_k[d];
-        f.v_out[(n - 1) * row + (long long)kh * HD + d] = s_v[d];
-      }
-  }
-  // FUSED: the cache's keys stop before the new one (it comes from shared memory, after the loop).
-  const int j_end = FUSED ? min(j_hi, n - 1) : j_hi;
+  const long long row = (long long)kv_heads * HD;  // floats between consecutive keys
   // Lane t holds dims 4 * (c * T + t) .. +3 for c < NV: one load instruction covers T * 16 contiguous bytes.
   float4 qr[G][NV];
 #pragma unroll
   for (int g = 0; g < G; ++g)
 #pragma unroll
     for (int c = 0; c < NV; ++c) {
-      float4 x;
-      if constexpr (FUSED)
-        x = *reinterpret_cast<const float4*>(&s_q[g][4 * (c * T + t)]);
-      else
-        x = *reinterpret_cast<const float4*>(q + (long long)(kh * G + g) * HD + 4 * (c * T + t));
+      float4 x = *reinterpret_cast<const float4*>(q + (long long)(kh * G + g) * HD + 4 * (c * T + t));
       qr[g][c] = make_float4(x.x * scale, x.y * scale, x.z * scale, x.w * scale);
     }
   float m[G], l[G];
@@ -428,13 +358,13 @@ __global__ void __launch_bounds__(kDecThreads)
     for (int c = 0; c < NV; ++c) acc[g][c] = make_float4(0.f, 0.f, 0.f, 0.f);
   }
   // Warp-uniform loop (the dot-product shuffles need the whole warp): U keys per lane group a pass.
-  for (int jb = j_lo + warp * KPW; jb < j_end; jb += U * NG) {
+  for (int jb = j_lo + warp * KPW; jb < j_hi; jb += U * NG) {
     float4 kk[U][NV], vv[U][NV];
     bool ok[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
       const int j = jb + u * NG + lane / T;
-      ok[u] = j < j_end;
+      ok[u] = j < j_hi;
       const float* kp = k + j * row + (long long)kh * HD + 4 * t;
       const float* vp = v + j * row + (long long)kh * HD + 4 * t;
 #pragma unroll
@@ -465,36 +395,6 @@ __global__ void __launch_bounds__(kDecThreads)
           }
           m[g] = mn;
         }
-      }
-    }
-  }
-  if (FUSED && owner && warp == 0) {  // the new key: lane group 0 of warp 0 takes it last (the warp joins the shuffles)
-    const bool okn = lane < T;
-    float4 kk[NV], vv[NV];
-#pragma unroll
-    for (int c = 0; c < NV; ++c) {
-      kk[c] = *reinterpret_cast<const float4*>(&s_k[4 * (c * T + t)]);
-      vv[c] = *reinterpret_cast<const float4*>(&s_v[4 * (c * T + t)]);
-    }
-#pragma unroll
-    for (int g = 0; g < G; ++g) {
-      float s = 0.f;
-#pragma unroll
-      for (int c = 0; c < NV; ++c)
-        s += qr[g][c].x * kk[c].x + qr[g][c].y * kk[c].y + qr[g][c].z * kk[c].z + qr[g][c].w * kk[c].w;
-#pragma unroll
-      for (int o = T / 2; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-      if (okn) {
-        const float mn = fmaxf(m[g], s), alpha = expf(m[g] - mn), p = expf(s - mn);
-        l[g] = l[g] * alpha + p;
-#pragma unroll
-        for (int c = 0; c < NV; ++c) {
-          acc[g][c].x = acc[g][c].x * alpha + p * vv[c].x;
-          acc[g][c].y = acc[g][c].y * alpha + p * vv[c].y;
-          acc[g][c].z = acc[g][c].z * alpha + p * vv[c].z;
-          acc[g][c].w = acc[g][c].w * alpha + p * vv[c].w;
-        }
-        m[g] = mn;
       }
     }
   }
@@ -569,36 +469,32 @@ __global__ void __launch_bounds__(kDecThreads)
 
 // The cluster kernel's instantiation for (head_dim, group), or nullptr: head_dim 16 (T = 4) or 32 * NV
 // (T = 8, NV = 1, 2, 4, 8), group 1, 2, 4, 8, at most 16 float4 of queries in registers per lane (more spills).
-using DecKernel = void (*)(float*, const float*, const float*, const float*, int, const int*, int, float, DecRope);
-template <int T, int NV, bool FUSED>
+using DecKernel = void (*)(float*, const float*, const float*, const float*, int, const int*, int, float);
+template <int T, int NV>
 DecKernel dec_kernel_g(int group) {
-  if (group == 1) return cluster_decode_kernel<T, NV, 1, FUSED>;
-  if (group == 2) return cluster_decode_kernel<T, NV, 2, FUSED>;
+  if (group == 1) return cluster_decode_kernel<T, NV, 1>;
+  if (group == 2) return cluster_decode_kernel<T, NV, 2>;
   if constexpr (NV <= 4)
-    if (group == 4) return cluster_decode_kernel<T, NV, 4, FUSED>;
+    if (group == 4) return cluster_decode_kernel<T, NV, 4>;
   if constexpr (NV <= 2)
-    if (group == 8) return cluster_decode_kernel<T, NV, 8, FUSED>;
+    if (group == 8) return cluster_decode_kernel<T, NV, 8>;
   return nullptr;
 }
-template <bool FUSED>
-DecKernel dec_kernel_f(int hd, int group) {
+DecKernel dec_kernel(int hd, int group) {
   switch (hd) {
     case 16:
-      return dec_kernel_g<4, 1, FUSED>(group);
+      return dec_kernel_g<4, 1>(group);
     case 32:
-      return dec_kernel_g<8, 1, FUSED>(group);
+      return dec_kernel_g<8, 1>(group);
     case 64:
-      return dec_kernel_g<8, 2, FUSED>(group);
+      return dec_kernel_g<8, 2>(group);
     case 128:
-      return dec_kernel_g<8, 4, FUSED>(group);
+      return dec_kernel_g<8, 4>(group);
     case 256:
-      return dec_kernel_g<8, 8, FUSED>(group);
+      return dec_kernel_g<8, 8>(group);
     default:
       return nullptr;
   }
-}
-DecKernel dec_kernel(int hd, int group, bool fused = false) {
-  return fused ? dec_kernel_f<true>(hd, group) : dec_kernel_f<false>(hd, group);
 }
 
 // Blocks per cluster for this shape, or 0 when the cluster kernel does not serve it (then the split kernel
@@ -619,20 +515,14 @@ int dec_cluster_size(int q_heads, int kv_heads, int hd, int dev) {
   CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
   CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
   if (major < 9) return 0;
-  // The FUSED twin (attention_decode_rope_cuda) launches with the same size.
-  DecKernel fused = dec_kernel(hd, q_heads / kv_heads, true);
   if (mode > 0) {
     if (mode != 2 && mode != 4 && mode != 8 && mode != 16) return 0;
-    if (mode > 8) {
-      CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-      CUDA_CHECK(cudaFuncSetAttribute(fused, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-    }
+    if (mode > 8) CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
     return mode;
   }
   // About one block per SM over all KV heads (8 KV heads on 132 SMs: 16), a power of two in [2, 16], and only
   // as large as lets every KV head's cluster be resident at once (a cluster's blocks share one GPC).
   CUDA_CHECK(cudaFuncSetAttribute(kern, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-  CUDA_CHECK(cudaFuncSetAttribute(fused, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
   int c = 2;
   while (c * 2 <= kDecMaxCluster && c * 2 * kv_heads <= sms + sms / 8) c *= 2;
   for (; c > 2; c /= 2) {
@@ -676,9 +566,8 @@ int dec_cluster(int q_heads, int kv_heads, int hd, const void* qp, const void* k
 }
 
 void launch_cluster_decode(int cluster, float* out, const float* q, const float* k, const float* v, int n_kv,
-                           const int* n_kv_dev, int q_heads, int kv_heads, int hd, float scale, cudaStream_t stream,
-                           const DecRope* rope = nullptr) {
-  DecKernel kern = dec_kernel(hd, q_heads / kv_heads, rope != nullptr);
+                           const int* n_kv_dev, int q_heads, int kv_heads, int hd, float scale, cudaStream_t stream) {
+  DecKernel kern = dec_kernel(hd, q_heads / kv_heads);
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3(cluster, kv_heads, 1);
   cfg.blockDim = dim3(kDecThreads);
@@ -693,7 +582,7 @@ void launch_cluster_decode(int cluster, float* out, const float* q, const float*
   attr[1].val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = attr;
   cfg.numAttrs = cosmos::pdl_enabled() ? 2 : 1;
-  CUDA_CHECK(cudaLaunchKernelEx(&cfg, kern, out, q, k, v, n_kv, n_kv_dev, kv_heads, scale, rope ? *rope : DecRope{}));
+  CUDA_CHECK(cudaLaunchKernelEx(&cfg, kern, out, q, k, v, n_kv, n_kv_dev, kv_heads, scale));
   CUDA_CHECK_LAUNCH();
 }
 
@@ -956,35 +845,4 @@ void attention_cuda(float* out, const float* q, const float* k, const float* v, 
 
 int attention_decode_cluster(int q_heads, int kv_heads, int head_dim) {
   return dec_cluster(q_heads, kv_heads, head_dim, nullptr, nullptr, nullptr);
-}
-
-bool attention_decode_rope_supported(int q_heads, int kv_heads, int head_dim) {
-  static const bool off = [] {
-    const char* e = std::getenv("COSMOS_DECODE_ROPE_FOLD");
-    return e && e[0] == '0' && e[1] == 0;
-  }();
-  return !off && head_dim % 2 == 0 && dec_cluster(q_heads, kv_heads, head_dim, nullptr, nullptr, nullptr) > 0;
-}
-
-void attention_decode_rope_cuda(float* out, const float* q_in, const float* k_in, const float* v_in, const float* qw,
-                                const float* kw, float eps, const float* cos, const float* sin, float* k_cache,
-                                float* v_cache, int n_kv, const int* n_kv_dev, int q_heads, int kv_heads, int head_dim,
-                                float scale, const cosmos::CudaContext& ctx) {
-  if (kv_heads <= 0 || q_heads % kv_heads != 0)
-    throw std::runtime_error("attention_decode_rope_cuda: q_heads % kv_heads != 0");
-  const int c = head_dim % 2 == 0 ? dec_cluster(q_heads, kv_heads, head_dim, q_in, k_cache, v_cache) : 0;
-  if (!c) throw std::runtime_error("attention_decode_rope_cuda: shape not served (attention_decode_rope_supported)");
-  if (!n_kv_dev && n_kv <= 0) throw std::runtime_error("attention_decode_rope_cuda: n_kv must be > 0");
-  DecRope r;
-  r.k_in = k_in;
-  r.v_in = v_in;
-  r.qw = qw;
-  r.kw = kw;
-  r.cos = cos;
-  r.sin = sin;
-  r.k_out = k_cache;
-  r.v_out = v_cache;
-  r.eps = eps;
-  launch_cluster_decode(c, out, q_in, k_cache, v_cache, n_kv, n_kv_dev, q_heads, kv_heads, head_dim, scale, ctx.stream,
-                        &r);
 }

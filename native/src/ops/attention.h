@@ -10,11 +10,6 @@
 // out [n_q, q_heads, hd]. Softmax in f32 with max subtraction. Parallel over (query, head) on ctx's threads.
 void attention_cpu(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
                    int kv_heads, int head_dim, int q_offset, bool causal, float scale, const cosmos::CpuContext& ctx);
-// CPU twin of attention_decode_rope_cuda (below): qkv_rope_cpu into cache row n_kv - 1, then attention_cpu.
-void attention_decode_rope_cpu(float* out, const float* q_in, const float* k_in, const float* v_in, const float* qw,
-                               const float* kw, float eps, const float* cos, const float* sin, float* k_cache,
-                               float* v_cache, int n_kv, int q_heads, int kv_heads, int head_dim, float scale,
-                               const cosmos::CpuContext& ctx);
 
 #ifdef COSMOS_CUDA
 // Split-KV launches (few queries over a long cache) take their partials from ctx.pool.
@@ -36,16 +31,4 @@ size_t attention_decode_workspace(int max_kv, int q_heads, int kv_heads, int hea
 // per KV head, attention.cu's cluster_decode_kernel), or 0 for the split kernel + combine (head dims other than 16,
 // 32, 64, 128, 256, larger groups, COSMOS_DECODE_ATTN=old). For tests and benches.
 int attention_decode_cluster(int q_heads, int kv_heads, int head_dim);
-
-// Decode (one query per q head) with qkv_rope's step for the new token folded in: q_in, k_in, v_in are the token's
-// raw projections ([q_heads * hd], [kv_heads * hd] x 2), q/k RMSNorm (qw, kw: [hd], null = none, eps) and the
-// rotation (cos, sin: [hd]) as qkv_rope_cuda; k and v of the token go to row n_kv - 1 of the caches, then the
-// attention over keys [0, n_kv) (n_kv from n_kv_dev when set: a captured launch). out [q_heads * hd].
-// Only for the shapes of the cluster kernel (attention_decode_rope_supported; COSMOS_DECODE_ROPE_FOLD=0: none);
-// the same result, graph or eager, for equal n_kv.
-bool attention_decode_rope_supported(int q_heads, int kv_heads, int head_dim);
-void attention_decode_rope_cuda(float* out, const float* q_in, const float* k_in, const float* v_in, const float* qw,
-                                const float* kw, float eps, const float* cos, const float* sin, float* k_cache,
-                                float* v_cache, int n_kv, const int* n_kv_dev, int q_heads, int kv_heads, int head_dim,
-                                float scale, const cosmos::CudaContext& ctx);
 #endif

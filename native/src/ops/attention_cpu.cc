@@ -11,7 +11,6 @@
 #include "../core/parallel.h"
 #include "attention.h"
 #include "matmul.h"
-#include "qkv_rope.h"
 
 namespace {
 void attention_blocked(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
@@ -100,14 +99,4 @@ void attention_cpu(float* out, const float* q, const float* k, const float* v, i
       }
     }
   });
-}
-
-void attention_decode_rope_cpu(float* out, const float* q_in, const float* k_in, const float* v_in, const float* qw,
-                               const float* kw, float eps, const float* cos, const float* sin, float* k_cache,
-                               float* v_cache, int n_kv, int q_heads, int kv_heads, int head_dim, float scale,
-                               const cosmos::CpuContext& ctx) {
-  std::vector<float> q((size_t)q_heads * head_dim);
-  qkv_rope_cpu(q.data(), k_cache, v_cache, q_in, k_in, v_in, q_heads * head_dim, kv_heads * head_dim, qw, kw, cos, sin,
-               1, q_heads, kv_heads, head_dim, eps, n_kv - 1);
-  attention_cpu(out, q.data(), k_cache, v_cache, 1, n_kv, q_heads, kv_heads, head_dim, n_kv - 1, true, scale, ctx);
 }
