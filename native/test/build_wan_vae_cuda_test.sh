@@ -9,7 +9,7 @@ src="$here/../src"
 out="${1:-$here/../build/wan_vae_cuda}"
 source "$here/cuda_build_common.sh"
 # Only what the VAE links (the ops it calls, Linear and the weight binder), so the build stays short.
-vae_ops=(conv3d conv3d_igemm cast_bf16 matmul attention_gemm attention qkv_rope rmsnorm wan_rmsnorm upsample_nearest pixel_patchify avg_down dup_up wan_latent_norm add
+vae_ops=(conv3d conv3d_igemm cast_bf16 matmul attention_gemm attention wan_rmsnorm upsample_nearest pixel_patchify avg_down dup_up wan_latent_norm add
          fill_uniform)
 for op in "${vae_ops[@]}"; do compile nv "$src/ops/$op.cu"; compile cxx "$src/ops/${op}_cpu.cc"; done
 # ops/*_wgmma.cu: matmul.cu's and conv3d_igemm.cu's Hopper paths (built for sm_90 here, so they stay off and the

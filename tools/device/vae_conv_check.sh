@@ -48,7 +48,7 @@ prepare)
   rm -f /tmp/vaeconv_ptxas.o
   grep -A2 "conv3d_igemm_kernel\|conv3d_wgmma_kernel\|conv3d_tma_kernel" "$bin/ptxas.txt" | grep -E "Compiling|Used|spill" |
     sed -e 's/_ZN.*conv3d_\(igemm\|wgmma\|tma\)_kernelILb\([01]\)E.* for /\1 kernel<out_bf16=\2> /' -e 's/^/ptxas: /'
-  ops=(conv3d conv3d_igemm cast_bf16 matmul attention_gemm attention qkv_rope rmsnorm wan_rmsnorm upsample_nearest pixel_patchify avg_down dup_up
+  ops=(conv3d conv3d_igemm cast_bf16 matmul attention_gemm attention wan_rmsnorm upsample_nearest pixel_patchify avg_down dup_up
        wan_latent_norm add fill_uniform)
   nv=() cxx=()
   for op in "${ops[@]}"; do nv+=("$src/ops/$op.cu"); cxx+=("$src/ops/${op}_cpu.cc"); done
