@@ -238,8 +238,8 @@ std::vector<float> decode_from_latent_device(Cosmos3TransformerCuda& t, WanVaeCu
                                              int h, int w, const WanVaeRunOptions& opt) {
   wait_for_latents(t);
   // The transformer pool's cached activation blocks (6.5 GiB at 720p) would sit beside the decode's own, and the
-  // VAE pool's retry on out-of-memory cannot free them: given back here. (A 720p request still held 45.3 GiB at the
-  // decode on the H200, 2026-12-01: see bench/README.md for where the rest is.)
+  // VAE pool's retry on out-of-memory cannot free them: given back here. (A 720p request then holds 37.3 GiB at the
+  // decode on the H200, its peak: bench/README.md, "The 720p request under 40 GiB".)
   t.release_cached_blocks();
   const WanVaeConfig& c = v.config();
   std::vector<float> video((size_t)c.video_channels() * c.frames_for(T) * (h * c.spatial_scale()) *

@@ -12,8 +12,9 @@
 // the first frame of a stream is not time-upsampled / downsampled, so F = 1 + 4 (T - 1). decode runs
 // latent frame by latent frame (one chunk = 1 latent frame -> 4 video frames, the first -> 1), encode runs
 // 1 frame then 4 at a time, as diffusers does: peak memory is one chunk's activations plus the caches,
-// whatever the clip length. Other chunk sizes give the same numbers (tested), larger ones run fewer, larger
-// GEMMs.
+// whatever the clip length; the decoder's layers after its last time upsampling run one frame at a time, and the
+// caches are bf16 where the conv rounds its input so (CUDA). Other chunk sizes give the same numbers (tested),
+// larger ones run fewer, larger GEMMs.
 //
 // Weights are bound by the diffusers key names of vae/diffusion_pytorch_model.safetensors
 // (decoder.up_blocks.0.resnets.1.conv1.weight, ...) through a WeightBinder; convolutions keep PyTorch's
