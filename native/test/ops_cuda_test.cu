@@ -1282,6 +1282,8 @@ int main(int argc, char** argv) {
   test_qkv_rope(47, 4, 2, 16, 10, true, false, false);    // decoder prefill into cache rows
   test_qkv_rope(1, 32, 8, 128, 300, true, true, true);    // decode step, row from the device
   test_qkv_rope(500, 16, 16, 72, 0, false, true, false);  // tower split, no norm
+  test_qkv_rope(300, 32, 8, 128, 0, true, false, false);  // the warp kernel over many tokens (the Generator's shape)
+  test_qkv_rope(129, 8, 4, 64, 5, true, true, false);     // the warp kernel at head_dim 64, fused rows, cache rows
   test_add_rmsnorm(7, 4096);
   test_add_layernorm(7, 1152, true);  // the Qwen3-VL tower's width
   test_add_layernorm(5, 100, false);

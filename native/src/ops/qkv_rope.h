@@ -19,7 +19,9 @@ void qkv_rope_cpu(float* q_out, float* k_out, float* v_out, const float* q_in, c
 
 #ifdef COSMOS_CUDA
 // row0_dev (nullable): when set, the first output row is read from device memory when the kernel runs
-// (the decode CUDA graph replays one launch at every cache row). head_dim <= 1024.
+// (the decode CUDA graph replays one launch at every cache row). head_dim <= 1024. With both norms, head_dim 64 or 128
+// and aligned rows, one warp per head (COSMOS_QKV_ROPE=block: the block-per-head kernel; the sums' order differs,
+// ~1 ulp).
 void qkv_rope_cuda(float* q_out, float* k_out, float* v_out, const float* q_in, const float* k_in, const float* v_in,
                    int q_stride, int kv_stride, const float* qw, const float* kw, const float* cos, const float* sin,
                    int n, int heads, int kv_heads, int head_dim, float eps, int row0, const int* row0_dev,
