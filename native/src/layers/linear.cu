@@ -6,7 +6,7 @@
 namespace cosmos {
 
 void linear_cuda(float* y, const float* x, const Linear& l, int n, const CudaContext& ctx) {
-  matmul_weights_cuda(y, x, l.w, l.wt, l.b, n, l.in, l.out, ctx);  // l.w: weights, never written by a kernel
+  matmul_cuda(y, x, l.w, l.wt, l.b, n, l.in, l.out, ctx);
 }
 
 }  // namespace cosmos

@@ -3,8 +3,6 @@
 // place so every GEMV accumulates in the same order (their outputs are compared bit for bit).
 #pragma once
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 
 namespace cosmos::gemv {
 
@@ -22,27 +20,6 @@ __device__ __forceinline__ float dot8(float acc, const float wv[8], const float*
 __device__ __forceinline__ float dot8_bf(float acc, uint4 u, const float* x, int c) {
   float wv[8] = {bf_lo(u.x), bf_hi(u.x), bf_lo(u.y), bf_hi(u.y), bf_lo(u.z), bf_hi(u.z), bf_lo(u.w), bf_hi(u.w)};
   return dot8(acc, wv, x, c);
-}
-
-// The decode GEMVs' early start (matmul's GEMV through matmul_weights_cuda, gemv_swiglu, gemv_decode): a GEMV's
-// weights are never written by a kernel of the step, so each lane loads its first batch of weight chunks before the
-// PDL wait (core/cuda_pdl.cuh), overlapping their DRAM latency with the previous kernel's tail (x is read only after
-// the wait), and the next kernel is let launch right after the wait (its blocks then wait in its own pdl_wait).
-// COSMOS_GEMV_EARLY (read once): unset / anything else = both; "0" = neither (the kernels as before); "launch" = only
-// the early launch of the next kernel; "load" = only the early weight batch.
-struct Early {
-  bool load = true, launch = true;
-};
-inline Early early_mode() {
-  static const Early e = [] {
-    Early r;
-    const char* v = std::getenv("COSMOS_GEMV_EARLY");
-    if (v && std::strcmp(v, "0") == 0) r.load = r.launch = false;
-    if (v && std::strcmp(v, "launch") == 0) r.load = false;
-    if (v && std::strcmp(v, "load") == 0) r.launch = false;
-    return r;
-  }();
-  return e;
 }
 
 }  // namespace cosmos::gemv

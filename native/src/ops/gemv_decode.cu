@@ -22,32 +22,16 @@ using namespace cosmos::gemv;
 // Vector path: k % 8 == 0, 16-byte aligned x and w rows.
 template <bool BF16>
 __global__ void __launch_bounds__(kWarps * 32)
-    gemv_decode_kernel(float* __restrict__ out, const float* __restrict__ x, const void* __restrict__ w, int k, int m,
-                       bool early_load, bool early_launch) {
+    gemv_decode_kernel(float* __restrict__ out, const float* __restrict__ x, const void* __restrict__ w, int k, int m) {
   const int row = blockIdx.x * kWarps + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= m) return;
-  const int chunks = k / 8;
-  // early_load (bf16; gemv_common.cuh's Early): the lane's first 4 weight chunks before the wait, x only after it.
-  const uint4* wb =
-      BF16 ? reinterpret_cast<const uint4*>(static_cast<const __nv_bfloat16*>(w) + (long long)row * k) : nullptr;
-  const bool pre = BF16 && early_load && lane + 96 < chunks;
-  uint4 p[4];
-  if (pre) {
-#pragma unroll
-    for (int i = 0; i < 4; ++i) p[i] = __ldg(wb + lane + 32 * i);
-  }
   cosmos::pdl_wait();  // PDL (core/cuda_pdl.cuh): launched before the kernel that writes x has finished
-  if (early_launch) cosmos::pdl_launch_dependents();
+  const int chunks = k / 8;
   float acc = 0.f;
   int c = lane;
   if (BF16) {
-    const uint4* wr = wb;
-    if (pre) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) acc = dot8_bf(acc, p[i], x, c + 32 * i);
-      c += 128;
-    }
+    const uint4* wr = reinterpret_cast<const uint4*>(static_cast<const __nv_bfloat16*>(w) + (long long)row * k);
     for (; c + 224 < chunks; c += 256) {
       uint4 u[8];
 #pragma unroll
@@ -101,10 +85,9 @@ void gemv_decode_cuda(float* out, const float* x, const void* w, WType wt, int k
     return;
   }
   dim3 grid(cosmos::ceil_div(m, kWarps)), block(kWarps * 32);
-  const cosmos::gemv::Early e = cosmos::gemv::early_mode();  // w: the lm_head, never written by a kernel
   if (wt == WType::BF16)
-    cosmos::launch_pdl(gemv_decode_kernel<true>, grid, block, 0, stream, out, x, w, k, m, e.load, e.launch);
+    cosmos::launch_pdl(gemv_decode_kernel<true>, grid, block, 0, stream, out, x, w, k, m);
   else
-    cosmos::launch_pdl(gemv_decode_kernel<false>, grid, block, 0, stream, out, x, w, k, m, false, false);
+    cosmos::launch_pdl(gemv_decode_kernel<false>, grid, block, 0, stream, out, x, w, k, m);
   CUDA_CHECK_LAUNCH();
 }

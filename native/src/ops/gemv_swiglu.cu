@@ -19,7 +19,6 @@
 
 namespace {
 constexpr int kWarps = 4;
-constexpr int kPre = 2;  // chunks a lane loads of each row before the PDL wait (early_load): 44 registers, as without
 
 using namespace cosmos::gemv;
 __device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f + expf(-g)) * u; }
@@ -28,36 +27,17 @@ __device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f +
 template <bool BF16>
 __global__ void __launch_bounds__(kWarps * 32)
     gemv_swiglu_vec_kernel(float* __restrict__ out, const float* __restrict__ x, const void* __restrict__ w, int k,
-                           int inter, bool early_load, bool early_launch) {
+                           int inter) {
   const int j = blockIdx.x * kWarps + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (j >= inter) return;
-  const int chunks = k / 8;
-  // early_load (bf16; gemv_common.cuh's Early): the lane's first kPre gate and kPre up chunks are loaded before the
-  // wait, x only after it (4 + 4 took the kernel from 44 to 68-70 registers, 3 + 3 to 52).
-  const uint4* g =
-      BF16 ? reinterpret_cast<const uint4*>(static_cast<const __nv_bfloat16*>(w) + (long long)j * k) : nullptr;
-  const uint4* u =
-      BF16 ? reinterpret_cast<const uint4*>(static_cast<const __nv_bfloat16*>(w) + (long long)(inter + j) * k)
-           : nullptr;
-  const bool pre = BF16 && early_load && lane + 32 * (kPre - 1) < chunks;
-  uint4 pg[kPre], pu[kPre];
-  if (pre) {
-#pragma unroll
-    for (int i = 0; i < kPre; ++i) pg[i] = __ldg(g + lane + 32 * i), pu[i] = __ldg(u + lane + 32 * i);
-  }
   cosmos::pdl_wait();  // PDL (core/cuda_pdl.cuh): launched before the kernel that writes x has finished
-  if (early_launch) cosmos::pdl_launch_dependents();
+  const int chunks = k / 8;
   float ag = 0.f, au = 0.f;
   int c = lane;
   if (BF16) {
-    if (pre) {  // the same chunks, in the same order, as the loops below would take first
-#pragma unroll
-      for (int i = 0; i < kPre; ++i) ag = dot8_bf(ag, pg[i], x, c + 32 * i);
-#pragma unroll
-      for (int i = 0; i < kPre; ++i) au = dot8_bf(au, pu[i], x, c + 32 * i);
-      c += 32 * kPre;
-    }
+    const uint4* g = reinterpret_cast<const uint4*>(static_cast<const __nv_bfloat16*>(w) + (long long)j * k);
+    const uint4* u = reinterpret_cast<const uint4*>(static_cast<const __nv_bfloat16*>(w) + (long long)(inter + j) * k);
     for (; c + 96 < chunks; c += 128) {
       uint4 g0 = __ldg(g + c), g1 = __ldg(g + c + 32), g2 = __ldg(g + c + 64), g3 = __ldg(g + c + 96);
       uint4 u0 = __ldg(u + c), u1 = __ldg(u + c + 32), u2 = __ldg(u + c + 64), u3 = __ldg(u + c + 96);
@@ -119,11 +99,10 @@ void gemv_swiglu_cuda(float* out, const float* x, const void* w, WType wt, int k
   const bool vec =
       k % 8 == 0 && (reinterpret_cast<uintptr_t>(x) & 15) == 0 && (reinterpret_cast<uintptr_t>(w) & 15) == 0;
   dim3 grid(cosmos::ceil_div(inter, kWarps)), block(kWarps * 32);
-  const cosmos::gemv::Early e = cosmos::gemv::early_mode();  // w: the MLP's weights, never written by a kernel
   if (vec && bf)
-    cosmos::launch_pdl(gemv_swiglu_vec_kernel<true>, grid, block, 0, stream, out, x, w, k, inter, e.load, e.launch);
+    cosmos::launch_pdl(gemv_swiglu_vec_kernel<true>, grid, block, 0, stream, out, x, w, k, inter);
   else if (vec)
-    cosmos::launch_pdl(gemv_swiglu_vec_kernel<false>, grid, block, 0, stream, out, x, w, k, inter, false, false);
+    cosmos::launch_pdl(gemv_swiglu_vec_kernel<false>, grid, block, 0, stream, out, x, w, k, inter);
   else if (bf)
     cosmos::launch_pdl(gemv_swiglu_scalar_kernel<true>, grid, block, 0, stream, out, x, w, k, inter);
   else

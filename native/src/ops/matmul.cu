@@ -43,32 +43,20 @@ using cosmos::gemv::bf_lo;
 
 // ---------------------------------------------------------------- GEMV (n <= 8)
 constexpr int kGemvWarps = 4;
-constexpr int kGemvPre =
-    4;  // weight chunks a lane loads before the PDL wait (early_load): bf16 n = 1 at 40 registers (38 without)
 
 // Vector path: k % 8 == 0 and 16-byte aligned rows. One warp per weight row.
 template <int N, bool BF16>
 __global__ void __launch_bounds__(kGemvWarps * 32)
     gemv_vec_kernel(float* __restrict__ out, const float* __restrict__ x, const void* __restrict__ w,
-                    const float* __restrict__ bias, int k, int m, bool early_load, bool early_launch) {
+                    const float* __restrict__ bias, int k, int m) {
   const int row = blockIdx.x * kGemvWarps + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= m) return;
-  const int chunks = k / 8;  // 8 weights per step
-  // early_load (bf16, matmul_weights_cuda only: gemv_common.cuh's Early): the lane's first kGemvPre weight chunks
-  // are loaded before the wait; x only after it.
-  const uint4* wb = BF16 ? reinterpret_cast<const uint4*>(static_cast<const bf16*>(w) + (long long)row * k) : nullptr;
-  const bool pre = BF16 && early_load && lane + 32 * (kGemvPre - 1) < chunks;
-  uint4 p[kGemvPre];
-  if (pre) {
-#pragma unroll
-    for (int i = 0; i < kGemvPre; ++i) p[i] = __ldg(wb + lane + 32 * i);
-  }
   cosmos::pdl_wait();  // PDL (core/cuda_pdl.cuh): launched before the kernel that writes x has finished
-  if (early_launch) cosmos::pdl_launch_dependents();
   float acc[N];
 #pragma unroll
   for (int r = 0; r < N; ++r) acc[r] = 0.f;
+  const int chunks = k / 8;  // 8 weights per step
   // Four independent 16-byte weight loads are issued before any is used (2 KB in flight per warp).
   // Measured on an H100 (D2D copy 3.0 TB/s): 2.2 TB/s (k=12288) to 2.7 TB/s (lm_head) of weight reads,
   // the same as the plain strided loop — the remaining gap is for a later tuning pass.
@@ -82,17 +70,12 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
     }
   };
   if (BF16) {
-    const uint4* wr = wb;
+    const uint4* wr = reinterpret_cast<const uint4*>(static_cast<const bf16*>(w) + (long long)row * k);
     auto use = [&](uint4 u, int c) {
       float wv[8] = {bf_lo(u.x), bf_hi(u.x), bf_lo(u.y), bf_hi(u.y), bf_lo(u.z), bf_hi(u.z), bf_lo(u.w), bf_hi(u.w)};
       fma8(wv, c);
     };
     int c = lane;
-    if (pre) {  // the chunks the loop below would take first, in its order
-#pragma unroll
-      for (int i = 0; i < kGemvPre; ++i) use(p[i], c + 32 * i);
-      c += 32 * kGemvPre;
-    }
     for (; c + 96 < chunks; c += 128) {
       uint4 u0 = __ldg(wr + c), u1 = __ldg(wr + c + 32), u2 = __ldg(wr + c + 64), u3 = __ldg(wr + c + 96);
       use(u0, c);
@@ -381,55 +364,42 @@ __global__ void __launch_bounds__(256)
 }
 
 template <bool BF16>
-void gemv(float* out, const float* x, const void* w, const float* bias, int n, int k, int m, bool vec, cudaStream_t s,
-          bool w_static = false) {
+void gemv(float* out, const float* x, const void* w, const float* bias, int n, int k, int m, bool vec, cudaStream_t s) {
   dim3 grid(cosmos::ceil_div(m, kGemvWarps)), block(kGemvWarps * 32);
   if (!vec) {
     cosmos::launch_pdl(gemv_scalar_kernel<BF16>, grid, block, 0, s, out, x, w, bias, n, k, m);
     return;
   }
-  const cosmos::gemv::Early e = w_static ? cosmos::gemv::early_mode() : cosmos::gemv::Early{false, false};
-  const bool el = e.load, en = e.launch;
   switch (n) {
     case 1:
-      cosmos::launch_pdl(gemv_vec_kernel<1, BF16>, grid, block, 0, s, out, x, w, bias, k, m, el, en);
+      cosmos::launch_pdl(gemv_vec_kernel<1, BF16>, grid, block, 0, s, out, x, w, bias, k, m);
       break;
     case 2:
-      cosmos::launch_pdl(gemv_vec_kernel<2, BF16>, grid, block, 0, s, out, x, w, bias, k, m, el, en);
+      cosmos::launch_pdl(gemv_vec_kernel<2, BF16>, grid, block, 0, s, out, x, w, bias, k, m);
       break;
     case 3:
-      cosmos::launch_pdl(gemv_vec_kernel<3, BF16>, grid, block, 0, s, out, x, w, bias, k, m, el, en);
+      cosmos::launch_pdl(gemv_vec_kernel<3, BF16>, grid, block, 0, s, out, x, w, bias, k, m);
       break;
     case 4:
-      cosmos::launch_pdl(gemv_vec_kernel<4, BF16>, grid, block, 0, s, out, x, w, bias, k, m, el, en);
+      cosmos::launch_pdl(gemv_vec_kernel<4, BF16>, grid, block, 0, s, out, x, w, bias, k, m);
       break;
     case 5:
-      cosmos::launch_pdl(gemv_vec_kernel<5, BF16>, grid, block, 0, s, out, x, w, bias, k, m, el, en);
+      cosmos::launch_pdl(gemv_vec_kernel<5, BF16>, grid, block, 0, s, out, x, w, bias, k, m);
       break;
     case 6:
-      cosmos::launch_pdl(gemv_vec_kernel<6, BF16>, grid, block, 0, s, out, x, w, bias, k, m, el, en);
+      cosmos::launch_pdl(gemv_vec_kernel<6, BF16>, grid, block, 0, s, out, x, w, bias, k, m);
       break;
     case 7:
-      cosmos::launch_pdl(gemv_vec_kernel<7, BF16>, grid, block, 0, s, out, x, w, bias, k, m, el, en);
+      cosmos::launch_pdl(gemv_vec_kernel<7, BF16>, grid, block, 0, s, out, x, w, bias, k, m);
       break;
     default:
-      cosmos::launch_pdl(gemv_vec_kernel<8, BF16>, grid, block, 0, s, out, x, w, bias, k, m, el, en);
+      cosmos::launch_pdl(gemv_vec_kernel<8, BF16>, grid, block, 0, s, out, x, w, bias, k, m);
       break;
   }
 }
 
 inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 }  // namespace
-
-void matmul_weights_cuda(float* out, const float* x, const void* w, WType wt, const float* bias, int n, int k, int m,
-                         const cosmos::CudaContext& ctx) {
-  if (n >= 1 && n <= 8 && m > 0 && wt == WType::BF16) {
-    gemv<true>(out, x, w, bias, n, k, m, k % 8 == 0 && aligned16(x) && aligned16(w), ctx.stream, true);
-    CUDA_CHECK_LAUNCH();
-    return;
-  }
-  matmul_cuda(out, x, w, wt, bias, n, k, m, ctx);
-}
 
 void matmul_cuda(float* out, const float* x, const void* w, WType wt, const float* bias, int n, int k, int m,
                  const cosmos::CudaContext& ctx) {

@@ -36,11 +36,6 @@ enum class WType { F32, BF16 };
 // GEMM runs on wgmma (ops/gemm_wgmma.h) when n >= 128 and k % 8 == 0; COSMOS_WGMMA=0 turns that off.
 void matmul_cuda(float* out, const float* x, const void* w, WType wt, const float* bias, int n, int k, int m,
                  const cosmos::CudaContext& ctx);
-// matmul_cuda for a w that no kernel writes while the stream runs (a layer's weights: layers/linear.cu): its bf16 GEMV
-// (n <= 8) then loads each lane's first weight batch before the PDL wait and lets the next kernel launch right after
-// the wait (gemv_common.cuh's Early; COSMOS_GEMV_EARLY=0: exactly matmul_cuda). The same numbers as matmul_cuda.
-void matmul_weights_cuda(float* out, const float* x, const void* w, WType wt, const float* bias, int n, int k, int m,
-                         const cosmos::CudaContext& ctx);
 
 // A SwiGLU MLP's gate and up projections and its activation in one GEMM (ops/gemm_wgmma.h, gemm_wgmma_swiglu):
 // h [n, inter] bf16 = silu(x · w[0:inter]^T) * (x · w[inter:2 inter]^T), w the bf16 gate_up weight [2 inter, k], x
