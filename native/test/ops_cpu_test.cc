@@ -28,11 +28,13 @@
 #include "../src/ops/fill_uniform.h"
 #include "../src/ops/gather4_add.h"
 #include "../src/ops/gelu.h"
+#include "../src/ops/gemm_fp8_wgmma.h"
 #include "../src/ops/layernorm.h"
 #include "../src/ops/lincomb.h"
 #include "../src/ops/matmul.h"
 #include "../src/ops/pixel_patchify.h"
 #include "../src/ops/qkv_rope.h"
+#include "../src/ops/quantize_fp8.h"
 #include "../src/ops/rmsnorm.h"
 #include "../src/ops/rope.h"
 #include "../src/ops/sample.h"
@@ -466,6 +468,115 @@ static void conv3d_igemm_rows() {
       }
     }
     truth("conv3d_igemm: stepped k-tiles == divided k-tiles", same);
+  }
+}
+
+// FP8 (ops/quantize_fp8.h, the CPU twin of ops/gemm_fp8_wgmma.h): the e4m3 conversion's rounding, saturation, NaN
+// and subnormals; every byte decodes and re-encodes to itself; the per-row quantizer's scales and dequantization
+// error; bf16 in == f32 in; the GEMM twin against a direct double-precision sum of the decoded bytes. (CUDA == these
+// bit for bit: native/test/gemm_fp8_cuda_test.cu.)
+static void fp8_op_rows() {
+  const std::vector<std::pair<float, uint8_t>> exact = {{0.f, 0x00},
+                                                        {-0.f, 0x80},
+                                                        {1.f, 0x38},
+                                                        {-2.f, 0xc0},
+                                                        {448.f, 0x7e},
+                                                        {-448.f, 0xfe},
+                                                        {460.f, 0x7e} /* rounds to 448 */,
+                                                        {1e6f, 0x7e},
+                                                        {INFINITY, 0x7e},
+                                                        {-INFINITY, 0xfe} /* satfinite */,
+                                                        {240.f, 0x77},
+                                                        {1.0625f, 0x38} /* tie, even below */,
+                                                        {1.1875f, 0x3a} /* tie, odd below */,
+                                                        {1.0625001f, 0x39},
+                                                        {1.f / 64, 0x08} /* smallest normal */,
+                                                        {1.f / 512, 0x01} /* smallest subnormal */,
+                                                        {1.f / 1024, 0x00} /* tie to even: zero */,
+                                                        {3.f / 1024, 0x02} /* tie to even: 2 */,
+                                                        {7.5f / 512, 0x08} /* tie rounds up into the normals */,
+                                                        {1e-30f, 0x00},
+                                                        {-1e-30f, 0x80}};
+  bool ok = true;
+  for (const auto& e : exact) {
+    const uint8_t got = fp8_e4m3_from_float(e.first);
+    if (got != e.second) {
+      std::fprintf(stderr, "fp8_e4m3_from_float(%g) = %02x, want %02x\n", e.first, got, e.second);
+      ok = false;
+    }
+  }
+  ok = ok && fp8_e4m3_from_float(std::nanf("")) == 0x7f && fp8_e4m3_from_float(-std::nanf("")) == 0x7f;
+  for (int b = 0; b < 256; ++b)
+    if ((b & 0x7f) != 0x7f) ok = ok && fp8_e4m3_from_float(fp8_e4m3_to_float((uint8_t)b)) == b;
+  ok = ok && fp8_e4m3_to_float(0x7e) == 448.f && fp8_e4m3_to_float(0x01) == 1.f / 512 &&
+       std::isnan(fp8_e4m3_to_float(0xff));
+  truth("fp8 e4m3: rounding, ties, saturation, NaN, subnormals, byte round trip", ok);
+
+  // Quantizer: 5 rows of 77 (row 0 zero, row 2 with one outlier), the largest |x| of each row lands on ±448.
+  {
+    const int rows = 5, k = 77;
+    auto x = randv((size_t)rows * k, 2.f);
+    std::fill(x.begin(), x.begin() + k, 0.f);
+    x[2 * k + 5] = -300.f;
+    std::vector<uint8_t> q(x.size());
+    std::vector<float> sc(rows);
+    quantize_fp8_rows_cpu(q.data(), sc.data(), x.data(), rows, k);
+    bool qok = sc[0] == kFp8MinScale;
+    for (int i = 0; i < k; ++i) qok = qok && q[i] == 0;
+    double worst_step = 0;
+    for (int r = 1; r < rows; ++r) {
+      float amax = 0;
+      for (int i = 0; i < k; ++i) amax = std::max(amax, std::fabs(x[(size_t)r * k + i]));
+      qok = qok && sc[r] == amax / 448.f;
+      bool hit = false;
+      for (int i = 0; i < k; ++i) {
+        const size_t j = (size_t)r * k + i;
+        hit = hit || (q[j] & 0x7f) == 0x7e;
+        const double dq = (double)fp8_e4m3_to_float(q[j]) * sc[r];
+        worst_step = std::max(worst_step, std::fabs(dq - x[j]) / (std::fabs(x[j]) / 16 + sc[r] / 1024.0));
+      }
+      qok = qok && hit;
+    }
+    truth("quantize_fp8_rows_cpu: scale = absmax / 448 (zero row: the floor), max lands on 448", qok);
+    worst["quantize_fp8_rows_cpu: |dequant - x| / half step"] = worst_step;
+    ++checks;
+    if (!(worst_step <= 1.0)) {
+      ++failures;
+      std::fprintf(stderr, "quantize_fp8_rows_cpu: dequantization off by %g half steps\n", worst_step);
+    }
+    // bf16 in: the same bytes as the f32 path on the bf16 values
+    std::vector<uint16_t> xb(x.size());
+    std::vector<float> xr(x.size());
+    cast_bf16_cpu(xb.data(), x.data(), x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      const uint32_t u = (uint32_t)xb[i] << 16;
+      std::memcpy(&xr[i], &u, 4);
+    }
+    std::vector<uint8_t> q1(x.size()), q2(x.size());
+    std::vector<float> s1(rows), s2(rows);
+    quantize_fp8_rows_cpu(q1.data(), s1.data(), xr.data(), rows, k);
+    quantize_fp8_rows_bf16_cpu(q2.data(), s2.data(), xb.data(), rows, k);
+    truth("quantize_fp8_rows_bf16_cpu == quantize_fp8_rows_cpu on the bf16 values", q1 == q2 && s1 == s2);
+  }
+
+  // GEMM twin: y = scale_row * (scale_col * sum dec(a) dec(b)) + bias vs double.
+  {
+    const int m = 7, n = 13, k = 96;
+    auto xa = randv((size_t)m * k), xb = randv((size_t)n * k, 0.1f), bias = randv(n);
+    std::vector<uint8_t> a(xa.size()), b(xb.size());
+    std::vector<float> sa(m), sb(n), y((size_t)m * n);
+    quantize_fp8_rows_cpu(a.data(), sa.data(), xa.data(), m, k);
+    quantize_fp8_rows_cpu(b.data(), sb.data(), xb.data(), n, k);
+    gemm_fp8_cpu(y.data(), a.data(), b.data(), sa.data(), sb.data(), bias.data(), m, n, k);
+    std::vector<double> ref((size_t)m * n);
+    for (int r = 0; r < m; ++r)
+      for (int c = 0; c < n; ++c) {
+        double s = 0;
+        for (int i = 0; i < k; ++i)
+          s += (double)fp8_e4m3_to_float(a[(size_t)r * k + i]) * fp8_e4m3_to_float(b[(size_t)c * k + i]);
+        ref[(size_t)r * n + c] = (double)sa[r] * sb[c] * s + bias[c];
+      }
+    close("gemm_fp8_cpu vs double", y, ref, 1e-5);
   }
 }
 
@@ -1030,6 +1141,7 @@ int main() {
   wan_vae_op_rows();
   conv3d_igemm_rows();
   audio_op_rows();
+  fp8_op_rows();
   std::printf("{\"checks\":%d,\"failures\":%d,\"worst\":{", checks, failures);
   bool first = true;
   for (auto& kv : worst) {
