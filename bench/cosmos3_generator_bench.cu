@@ -49,7 +49,10 @@
 // Usage (device): cosmos3_generator_bench [forward] [attention] [vae] [e2e] [engine] [--reps N]
 //   [--shapes 256p,480p] [--no-720p-vae] [--vae-shapes 480p,720p] [--vae-720p-latent-frames N] [--vae-deadline S]
 //   [--engine-runs t2v480,t2v720,policy,fdyn] [--text-tokens N] [--policy-text-tokens N] [--fdyn-text-tokens N]
-//   [--steps N] [--layers N]
+//   [--steps N] [--layers N] [--fp8]
+// --fp8 (forward only): after each shape's bf16 rows, the same forward with the gen stream's linears in FP8
+// (Cosmos3TransformerCuda::set_fp8: e4m3 weights per output channel, activations per token): rows "..._fp8",
+// "..._fp8_with_prefill" and "..._fp8_fidelity" (its velocity vs the bf16 one on the same weights and inputs).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -208,36 +211,65 @@ void bench_attention(const std::vector<std::string>& shapes, int reps) {
   }
 }
 
-void bench_forward(Cosmos3TransformerCuda& m, const std::vector<std::string>& shapes, int reps) {
+void bench_forward(Cosmos3TransformerCuda& m, const std::vector<std::string>& shapes, int reps, bool fp8) {
   for (const Shape& s : kShapes) {
     if (std::find(shapes.begin(), shapes.end(), s.name) == shapes.end()) continue;
     Request r(m.config(), s, 5);
     Cosmos3GenOutputs o{r.velocity.data(), nullptr, nullptr};
-    std::vector<double> prefill, gen;
-    {
-      Cosmos3UndCacheCuda warm = m.prefill_text(r.ids.data(), kTextTokens, r.text_pos.data());
-      m.forward_gen(warm, r.in, o);  // warm-up: pool blocks, first launches
+    std::vector<float> v_bf16;  // the bf16 forward's velocity, for the fp8 row's fidelity
+    for (const bool use_fp8 : {false, true}) {
+      if (use_fp8 && !fp8) break;
+      if (use_fp8 && !m.set_fp8(true)) {
+        std::printf("{\"row\": \"%s_fp8_error\", \"error\": \"no sm_90a fp8 GEMM on this build / device\"}\n", s.name);
+        break;
+      }
+      const std::string row = std::string("transformer_forward_") + s.name + (use_fp8 ? "_fp8" : "");
+      std::vector<double> prefill, gen;
+      {
+        Cosmos3UndCacheCuda warm = m.prefill_text(r.ids.data(), kTextTokens, r.text_pos.data());
+        m.forward_gen(warm, r.in, o);  // warm-up: pool blocks, first launches
+      }
+      for (int i = 0; i < reps; ++i) {
+        Cosmos3UndCacheCuda cache;
+        prefill.push_back(sync_time([&] { cache = m.prefill_text(r.ids.data(), kTextTokens, r.text_pos.data()); }));
+        gen.push_back(sync_time([&] { m.forward_gen(cache, r.in, o); }));
+      }
+      bool finite = true;
+      for (float v : r.velocity) finite = finite && std::isfinite(v);
+      const double peak = gib((double)m.pool().peak_bytes());  // weights included (the header)
+      std::printf("{\"row\": \"%s\", \"impl\": \"ours\", \"s\": %.4f, \"times\": [", row.c_str(), median(gen));
+      for (int i = 0; i < reps; ++i) std::printf("%s%.4f", i ? ", " : "", gen[i]);
+      std::printf(
+          "], \"vision_tokens\": %d, \"text_tokens\": %d, \"finite\": %s, \"peak_gib\": %.2f, "
+          "\"note\": \"forward_gen only; und prefill cached per request%s\"}\n",
+          r.gen_tokens, kTextTokens, finite ? "true" : "false", peak,
+          use_fp8 ? "; gen stream's linears fp8 e4m3 (set_fp8)" : "");
+      std::printf(
+          "{\"row\": \"%s_with_prefill\", \"impl\": \"ours\", \"s\": %.4f, "
+          "\"prefill_s\": %.4f, \"peak_gib\": %.2f}\n",
+          row.c_str(), median(gen) + median(prefill), median(prefill), peak);
+      if (!use_fp8) {
+        v_bf16 = r.velocity;
+      } else {
+        // The fp8 velocity vs the bf16 one (same weights, inputs, text cache): max |diff| / max |bf16|,
+        // mean |diff| / mean |bf16|, max over elements of |diff| / (|bf16| + 1e-3 max |bf16|), ||diff|| / ||bf16||.
+        double max_d = 0, max_r = 0, sum_d = 0, sum_r = 0, d2 = 0, r2 = 0, max_el = 0;
+        for (size_t i = 0; i < v_bf16.size(); ++i) max_r = std::max(max_r, (double)std::fabs(v_bf16[i]));
+        for (size_t i = 0; i < v_bf16.size(); ++i) {
+          const double d = std::fabs((double)r.velocity[i] - v_bf16[i]), a = std::fabs((double)v_bf16[i]);
+          max_d = std::max(max_d, d), sum_d += d, sum_r += a, d2 += d * d, r2 += a * a;
+          max_el = std::max(max_el, d / (a + 1e-3 * max_r));
+        }
+        std::printf(
+            "{\"row\": \"%s_fidelity\", \"impl\": \"ours\", \"max_abs_diff_over_max_abs\": %.4e, "
+            "\"mean_abs_diff_over_mean_abs\": %.4e, \"rel_l2\": %.4e, \"max_elementwise_rel\": %.4e, "
+            "\"max_abs_bf16\": %.4e, \"note\": \"fp8 velocity vs bf16 velocity\"}\n",
+            row.c_str(), max_d / std::max(max_r, 1e-30), sum_d / std::max(sum_r, 1e-30),
+            std::sqrt(d2 / std::max(r2, 1e-30)), max_el, max_r);
+        m.set_fp8(false);
+      }
+      std::fflush(stdout);
     }
-    for (int i = 0; i < reps; ++i) {
-      Cosmos3UndCacheCuda cache;
-      prefill.push_back(sync_time([&] { cache = m.prefill_text(r.ids.data(), kTextTokens, r.text_pos.data()); }));
-      gen.push_back(sync_time([&] { m.forward_gen(cache, r.in, o); }));
-    }
-    bool finite = true;
-    for (float v : r.velocity) finite = finite && std::isfinite(v);
-    const double peak = gib((double)m.pool().peak_bytes());  // weights included (the header)
-    std::printf("{\"row\": \"transformer_forward_%s\", \"impl\": \"ours\", \"s\": %.4f, \"times\": [", s.name,
-                median(gen));
-    for (int i = 0; i < reps; ++i) std::printf("%s%.4f", i ? ", " : "", gen[i]);
-    std::printf(
-        "], \"vision_tokens\": %d, \"text_tokens\": %d, \"finite\": %s, \"peak_gib\": %.2f, "
-        "\"note\": \"forward_gen only; und prefill cached per request\"}\n",
-        r.gen_tokens, kTextTokens, finite ? "true" : "false", peak);
-    std::printf(
-        "{\"row\": \"transformer_forward_%s_with_prefill\", \"impl\": \"ours\", \"s\": %.4f, "
-        "\"prefill_s\": %.4f, \"peak_gib\": %.2f}\n",
-        s.name, median(gen) + median(prefill), median(prefill), peak);
-    std::fflush(stdout);
   }
 }
 
@@ -496,7 +528,7 @@ std::vector<std::string> split_list(const std::string& list) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool do_forward = false, do_attention = false, do_vae = false, do_e2e = false, do_engine = false;
+  bool do_forward = false, do_attention = false, do_vae = false, do_e2e = false, do_engine = false, fp8 = false;
   int reps = 3, steps = 35, layers = 36, text_t2v = kTextTokens, text_policy = 256, text_fdyn = 256;
   std::vector<std::string> shapes = {"256p", "480p", "720p"}, engine_runs = {"t2v480", "policy", "fdyn"};
   VaeBenchOptions vo;
@@ -516,6 +548,8 @@ int main(int argc, char** argv) {
       do_engine = true;
     else if (a == "--reps")
       reps = next_int(1);
+    else if (a == "--fp8")
+      fp8 = true;
     else if (a == "--steps")
       steps = next_int(1);
     else if (a == "--layers")
@@ -566,7 +600,7 @@ int main(int argc, char** argv) {
                   now_s() - t0, gib(m->weight_bytes()));
     }
     if (do_attention) bench_attention(shapes, reps);
-    if (do_forward) bench_forward(*m, shapes, reps);
+    if (do_forward) bench_forward(*m, shapes, reps, fp8);
     if (do_vae || do_e2e || do_engine) vae = WanVaeCuda::random(wan22(), WType::BF16, 5, 0.02f);
     if (do_vae) bench_vae(*vae, vo);
     if (do_e2e) bench_e2e(*m, *vae, steps, 6.0f);

@@ -1,11 +1,24 @@
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
+#include "../core/cuda_pool.h"
+#include "../ops/gemm_fp8_wgmma.h"
+#include "../ops/quantize_fp8.h"
 #include "linear.h"
 
 namespace cosmos {
 
 void linear_cuda(float* y, const float* x, const Linear& l, int n, const CudaContext& ctx) {
+  if (l.w8 && l.w8_scale && gemm_fp8_wgmma_available(ctx.stream) &&
+      gemm_fp8_wgmma_shape_ok(l.w8, l.w8, n, l.out, l.in)) {
+    // The workspaces go back to the pool once enqueued (the pool serves this stream only).
+    CudaPool& pool = workspace_pool(ctx, "linear_cuda (fp8)");
+    DeviceBuffer<uint8_t> x8(pool, (size_t)n * l.in);
+    DeviceBuffer<float> xs(pool, (size_t)n);
+    quantize_fp8_rows_cuda(x8.get(), xs.get(), x, n, l.in, ctx);
+    gemm_fp8_wgmma(y, x8.get(), l.w8, xs.get(), l.w8_scale, l.b, n, l.out, l.in, ctx);
+    return;
+  }
   matmul_cuda(y, x, l.w, l.wt, l.b, n, l.in, l.out, ctx);
 }
 

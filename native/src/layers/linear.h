@@ -5,6 +5,8 @@
 // whose rows are the parts stacked; rows() views one part without a copy, so a caller can run one GEMV
 // over all parts at decode and one GEMM per part at prefill.
 #pragma once
+#include <cstdint>
+
 #include "../core/parallel.h"
 #include "../ops/matmul.h"  // WType
 #ifdef COSMOS_CUDA
@@ -18,6 +20,11 @@ struct Linear {
   WType wt = WType::F32;     // the CPU backend holds f32 only
   const float* b = nullptr;  // [out] or null
   int in = 0, out = 0;
+  // Optional FP8 copy of w (CUDA only, opt-in: Cosmos3TransformerCuda::set_fp8): e4m3 [out, in] with one f32 scale per
+  // output row (ops/quantize_fp8.h). When set, linear_cuda quantizes x per token and runs gemm_fp8_wgmma instead of
+  // the bf16 / f32 GEMM on w (w stays valid: the fallback when the fp8 kernel cannot run). The CPU backend ignores it.
+  const uint8_t* w8 = nullptr;
+  const float* w8_scale = nullptr;
 
   // Output rows [first, first + count): the weight rows and bias entries of that part.
   Linear rows(int first, int count) const;
@@ -28,7 +35,9 @@ struct Linear {
 void linear_cpu(float* y, const float* x, const Linear& l, int n, const CpuContext& ctx);
 
 #ifdef COSMOS_CUDA
-// Device pointers; the GEMV (n <= 8) or GEMM of matmul_cuda, workspaces from ctx.pool.
+// Device pointers; the GEMV (n <= 8) or GEMM of matmul_cuda, workspaces from ctx.pool. With l.w8 set and a device
+// and shape gemm_fp8_wgmma takes (sm_90a, in % 16 == 0): x -> e4m3 per token (quantize_fp8_rows_cuda, workspaces
+// from ctx.pool) and y = gemm_fp8_wgmma(x8, w8) * x scale * w8_scale (+ b), f32 out.
 void linear_cuda(float* y, const float* x, const Linear& l, int n, const CudaContext& ctx);
 #endif
 

@@ -10,6 +10,8 @@ Linear Linear::rows(int first, int count) const {
   const size_t esize = wt == WType::BF16 ? 2 : 4;
   p.w = static_cast<const char*>(w) + (size_t)first * in * esize;
   p.b = b ? b + first : nullptr;
+  p.w8 = w8 ? w8 + (size_t)first * in : nullptr;
+  p.w8_scale = w8_scale ? w8_scale + first : nullptr;
   p.out = count;
   return p;
 }

@@ -12,7 +12,8 @@ namespace cosmos {
 void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx) {
   const int inter = m.gate_up.out / 2;
   float* g = scratch;
-  if (!m.gate_up.b && m.down.wt == WType::BF16 &&
+  // FP8 weights (Linear::w8) have no fused epilogue: gate and up as two fp8 GEMMs, swiglu_cuda, down in fp8.
+  if (!m.gate_up.b && !m.gate_up.w8 && m.down.wt == WType::BF16 &&
       matmul_swiglu_supported(x, m.gate_up.w, m.gate_up.wt, n, m.gate_up.in, inter, ctx)) {
     // One GEMM with the activation in its epilogue, bf16 into the down projection: no [n, 2 inter] f32 in between.
     // The scratch holds 2 n inter floats (mlp_scratch_floats); the bf16 h takes a quarter of it.
@@ -33,7 +34,8 @@ void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratc
 }
 
 void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx) {
-  if (m.fc2.wt == WType::BF16 && matmul_gelu_supported(x, m.fc1.w, m.fc1.wt, n, m.fc1.in, m.fc1.out, ctx)) {
+  if (!m.fc1.w8 && m.fc2.wt == WType::BF16 &&
+      matmul_gelu_supported(x, m.fc1.w, m.fc1.wt, n, m.fc1.in, m.fc1.out, ctx)) {
     // fc1 + bias + GELU in one GEMM, bf16 into fc2 (the scratch holds n x fc1.out floats; the bf16 h takes half).
     auto* h = reinterpret_cast<__nv_bfloat16*>(scratch);
     matmul_gelu_cuda(h, x, m.fc1.w, m.fc1.b, n, m.fc1.in, m.fc1.out, m.tanh, ctx);

@@ -3,6 +3,7 @@
 #include "cosmos3_transformer_cuda.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -14,7 +15,9 @@
 #include "../ops/add_table_rows.h"
 #include "../ops/domain_linear.h"
 #include "../ops/embedding.h"
+#include "../ops/gemm_fp8_wgmma.h"
 #include "../ops/patchify.h"
+#include "../ops/quantize_fp8.h"
 #include "../ops/rmsnorm.h"
 #include "../ops/rope.h"
 #include "../ops/scatter_add_rows.h"
@@ -65,6 +68,8 @@ std::unique_ptr<Cosmos3TransformerCuda> Cosmos3TransformerCuda::load(const Check
   WeightBinder wb(ck, m->store_, "transformer config"), time(ck, m->store_f32_, "transformer config");
   cosmos3_transformer_bind(cfg, wb, m->w_, &time);
   m->stream_.sync();
+  const char* fp8 = std::getenv("COSMOS_FP8");
+  if (fp8 && std::string(fp8) == "1" && wt == WType::BF16) m->set_fp8(true);
   return m;
 }
 
@@ -75,6 +80,31 @@ std::unique_ptr<Cosmos3TransformerCuda> Cosmos3TransformerCuda::random(const Cos
   cosmos3_transformer_bind(cfg, wb, m->w_, &time);
   m->stream_.sync();
   return m;
+}
+
+bool Cosmos3TransformerCuda::set_fp8(bool on) {
+  if (on && fp8_.empty()) {
+    if (wt_ != WType::BF16) throw ModelError("set_fp8: the transformer's matmul weights must be bf16");
+    if (!gemm_fp8_wgmma_available(stream_.get())) return fp8_on_ = false;
+    for (Cosmos3Layer& L : w_.layers) {
+      Cosmos3Mlp& m = L.mlp_gen;
+      for (Linear* l : {&L.gen.qkv, &L.gen.o, m.is_relu2 ? &m.relu2.up : &m.swiglu.gate_up,
+                        m.is_relu2 ? &m.relu2.down : &m.swiglu.down}) {
+        Fp8Weight f{l, DeviceBuffer<uint8_t>(pool_, (size_t)l->out * l->in), DeviceBuffer<float>(pool_, l->out)};
+        quantize_fp8_rows_bf16_cuda(f.q.get(), f.scale.get(), l->w, l->out, l->in, ctx_);
+        fp8_bytes_ += f.q.bytes() + f.scale.bytes();
+        fp8_.push_back(std::move(f));
+      }
+    }
+    stream_.sync();
+  }
+  if (fp8_.empty()) return fp8_on_ = false;
+  stream_.sync();  // no forward in flight reads the Linears being switched
+  for (Fp8Weight& f : fp8_) {
+    f.l->w8 = on ? f.q.get() : nullptr;
+    f.l->w8_scale = on ? f.scale.get() : nullptr;
+  }
+  return fp8_on_ = on;
 }
 
 void Cosmos3TransformerCuda::release_cached_blocks() {

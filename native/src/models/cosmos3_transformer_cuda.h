@@ -58,8 +58,19 @@ class Cosmos3TransformerCuda {
   // Host inputs and outputs, as Cosmos3Transformer::forward_gen: forward_gen_device through pool copies.
   void forward_gen(const Cosmos3UndCacheCuda& und, const Cosmos3GenInputs& in, const Cosmos3GenOutputs& out);
 
+  // Opt-in FP8 (issue 14 item 4; default off, the bf16 path unchanged): on = the gen stream's linears of every layer
+  // (attention qkv and o, the MLP's gate|up (or relu2's up) and down) get an e4m3 copy with one scale per output
+  // channel, quantized once from the bf16 weights on the first call (the bf16 weights are kept: linear_cuda's
+  // fallback, and off again); linear_cuda then quantizes their inputs per token and runs gemm_fp8_wgmma (SwiGLU
+  // unfused: gate, up, swiglu_cuda, down). The und stream (the cached text prefill) stays bf16. Needs bf16 weights
+  // (ModelError otherwise). Returns whether fp8 is on: false when this build or device has no sm_90a fp8 GEMM.
+  // load() turns it on when the environment has COSMOS_FP8=1.
+  bool set_fp8(bool on);
+  bool fp8() const { return fp8_on_; }
+
   void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
-  size_t weight_bytes() const { return store_.bytes() + store_f32_.bytes(); }
+  // Includes the fp8 copies once set_fp8(true) has made them.
+  size_t weight_bytes() const { return store_.bytes() + store_f32_.bytes() + fp8_bytes_; }
   const CudaPool& pool() const { return pool_; }
   const CudaContext& ctx() const { return ctx_; }
   // Gives the pool's cached (free) blocks back to CUDA: the forward's activations between requests. The engine calls
@@ -76,6 +87,15 @@ class Cosmos3TransformerCuda {
   CudaWeightStore store_f32_{pool_, stream_.get(), WType::F32};  // the time_embedder
   Cosmos3TransformerWeights w_;
   const std::atomic<bool>* abort_ = nullptr;
+  // set_fp8's copies (blocks of pool_, declared after it): each linear's e4m3 weight [out, in] and scales [out].
+  struct Fp8Weight {
+    Linear* l;
+    DeviceBuffer<uint8_t> q;
+    DeviceBuffer<float> scale;
+  };
+  std::vector<Fp8Weight> fp8_;
+  size_t fp8_bytes_ = 0;
+  bool fp8_on_ = false;
 
   struct Stream;
   Cosmos3TransformerCuda(const Cosmos3TransformerConfig& cfg, WType wt) : cfg_(cfg), wt_(wt) {}
