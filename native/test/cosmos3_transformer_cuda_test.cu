@@ -7,7 +7,7 @@
 //     biases) and a vision-only config: CUDA f32 vs CPU from the same seed (<= 1e-4); bf16 weights with 256 vision
 //     tokens and intermediate 128, where an H200 runs the fused SwiGLU GEMM: vs CPU (<= 3% of max |value|)
 //   * opt-in FP8 (set_fp8) on bf16 random weights, SwiGLU and the Edge switches: vs CPU and vs the bf16 run (loose
-//     bounds), the fused fp8 SwiGLU == the unfused one, and set_fp8(false) gives the bf16 outputs back bit for bit
+//     bounds), and set_fp8(false) gives the bf16 outputs back bit for bit
 //   * memory: freeing the text caches gives their pool bytes back
 //   * the new ops' CUDA twins vs their CPU twins: patchify / unpatchify, timestep_sinusoid, domain_linear, relu2,
 //     silu, add_table_rows (bitwise where the arithmetic is the same; silu and domain_linear to 1e-6)
@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -178,7 +177,8 @@ static double rel_l2(const std::vector<float>& a, const std::vector<float>& ref)
 // sm_90 device: fp8 vs the CPU f32 model and vs the same model's bf16 run, within loose bounds (e4m3 keeps 3
 // mantissa bits: ~3.6e-2 relative per GEMM on random data, bench/fp8_notes.md); that the fp8 path was taken (its
 // outputs differ from bf16's); and set_fp8(false) gives the bf16 outputs back bit for bit (the default path is
-// untouched). Elsewhere set_fp8 must answer false.
+// untouched). Elsewhere set_fp8 must answer false. H200 (aba4bf1's run): fp8 vs cpu rel l2 5.0e-2 / 5.1e-2, max
+// |diff| / max |cpu| 7.3e-2 / 6.2e-2 (sound 3.5e-2, action 4.0e-2), bf16 vs cpu rel l2 4.6e-3; the bounds are ~2x.
 static void fp8_config(const std::string& name, const Cosmos3TransformerConfig& c, uint64_t seed) {
   int dev = 0, major = 0, minor = 0;
   CUDA_CHECK(cudaGetDevice(&dev));
@@ -198,24 +198,19 @@ static void fp8_config(const std::string& name, const Cosmos3TransformerConfig& 
   report(name + ": set_fp8 on sm_90 (1 = off)", on ? 0 : 1, 0);
   const Out of = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
   const double mv = std::max(max_abs(oc.vision), 1e-30);
-  report(name + ": cuda bf16 vision vs cpu, rel l2 (context; tol 0.05)", rel_l2(ob.vision, oc.vision), 0.05);
-  report(name + ": cuda fp8 vision vs cpu, max |diff| / max |cpu| (tol 0.25)", max_abs_diff(of.vision, oc.vision) / mv,
-         0.25);
-  report(name + ": cuda fp8 vision vs cpu, rel l2 (tol 0.2)", rel_l2(of.vision, oc.vision), 0.2);
-  report(name + ": cuda fp8 vision vs cuda bf16, rel l2 (tol 0.2)", rel_l2(of.vision, ob.vision), 0.2);
+  report(name + ": cuda bf16 vision vs cpu, rel l2 (context; tol 0.02)", rel_l2(ob.vision, oc.vision), 0.02);
+  report(name + ": cuda fp8 vision vs cpu, max |diff| / max |cpu| (tol 0.15)", max_abs_diff(of.vision, oc.vision) / mv,
+         0.15);
+  report(name + ": cuda fp8 vision vs cpu, rel l2 (tol 0.1)", rel_l2(of.vision, oc.vision), 0.1);
+  report(name + ": cuda fp8 vision vs cuda bf16, rel l2 (tol 0.1)", rel_l2(of.vision, ob.vision), 0.1);
   if (ns)
-    report(name + ": cuda fp8 sound vs cpu, max |diff| / max |cpu| (tol 0.25)",
-           max_abs_diff(of.sound, oc.sound) / std::max(max_abs(oc.sound), 1e-30), 0.25);
+    report(name + ": cuda fp8 sound vs cpu, max |diff| / max |cpu| (tol 0.1)",
+           max_abs_diff(of.sound, oc.sound) / std::max(max_abs(oc.sound), 1e-30), 0.1);
   if (na)
-    report(name + ": cuda fp8 action vs cpu, max |diff| / max |cpu| (tol 0.25)",
-           max_abs_diff(of.action, oc.action) / std::max(max_abs(oc.action), 1e-30), 0.25);
+    report(name + ": cuda fp8 action vs cpu, max |diff| / max |cpu| (tol 0.1)",
+           max_abs_diff(of.action, oc.action) / std::max(max_abs(oc.action), 1e-30), 0.1);
   report(name + ": fp8 path taken (1 / max |fp8 - bf16|)", 1.0 / std::max(max_abs_diff(of.vision, ob.vision), 1e-30),
          1e6);
-  // The MLP's fused fp8 SwiGLU (one gate|up GEMM, swiglu_quantize_fp8) vs the unfused fp8 path: the same numbers.
-  setenv("COSMOS_FP8_FUSED_SWIGLU", "0", 1);
-  const Out ou = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
-  unsetenv("COSMOS_FP8_FUSED_SWIGLU");
-  report(name + ": fp8 fused SwiGLU == unfused (max diff)", max_abs_diff(of.vision, ou.vision), 0);
   gpu->set_fp8(false);
   const Out ob2 = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
   report(name + ": set_fp8(false): the bf16 outputs again (max diff)", max_abs_diff(ob2.vision, ob.vision), 0);

@@ -1,49 +1,18 @@
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
-#include <cstdlib>
-#include <cstring>
-
-#include "../core/cuda_pool.h"
 #include "../ops/gelu.h"
-#include "../ops/gemm_fp8_wgmma.h"
 #include "../ops/gemv_swiglu.h"
 #include "../ops/relu2.h"
 #include "../ops/swiglu.h"
-#include "../ops/swiglu_fp8.h"
 #include "mlp.h"
 
 namespace cosmos {
 
-namespace {
-// FP8 weights (Linear::w8, opt-in) on both projections: gate|up as one fp8 GEMM (x quantized once) into the
-// scratch's [n, 2 inter] f32, SwiGLU and the per-token e4m3 quantization of h in one pass (swiglu_quantize_fp8),
-// the down projection on e4m3 h. The same numbers as the unfused fp8 path (gate, up, swiglu_cuda, down through
-// linear_cuda), which COSMOS_FP8_FUSED_SWIGLU=0 selects. False (nothing done) when the kernel cannot run here.
-bool mlp_fp8_swiglu(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx) {
-  const int inter = m.gate_up.out / 2;
-  if (!m.gate_up.w8 || !m.gate_up.w8_scale || !m.down.w8 || !m.down.w8_scale || m.down.in != inter) return false;
-  const char* env = std::getenv("COSMOS_FP8_FUSED_SWIGLU");
-  if (env && std::strcmp(env, "0") == 0) return false;
-  if (!gemm_fp8_wgmma_available(ctx.stream) ||
-      !gemm_fp8_wgmma_shape_ok(m.gate_up.w8, m.gate_up.w8, n, 2 * inter, m.gate_up.in) ||
-      !gemm_fp8_wgmma_shape_ok(m.down.w8, m.down.w8, n, m.down.out, inter))
-    return false;
-  linear_cuda(scratch, x, m.gate_up, n, ctx);  // the fp8 path of linear_cuda (the checks above are its own)
-  CudaPool& pool = workspace_pool(ctx, "mlp_cuda (fp8)");
-  DeviceBuffer<uint8_t> h8(pool, (size_t)n * inter);
-  DeviceBuffer<float> hs(pool, (size_t)n);
-  swiglu_quantize_fp8_cuda(h8.get(), hs.get(), scratch, n, inter, ctx);
-  gemm_fp8_wgmma(y, h8.get(), m.down.w8, hs.get(), m.down.w8_scale, m.down.b, n, m.down.out, inter, ctx);
-  return true;
-}
-}  // namespace
-
 void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx) {
   const int inter = m.gate_up.out / 2;
   float* g = scratch;
-  if (mlp_fp8_swiglu(y, x, m, n, scratch, ctx)) return;
-  // FP8 weights (Linear::w8) have no fused SwiGLU GEMM: else gate and up as two fp8 GEMMs, swiglu_cuda, down in fp8.
+  // FP8 weights (Linear::w8) have no fused epilogue: gate and up as two fp8 GEMMs, swiglu_cuda, down in fp8.
   if (!m.gate_up.b && !m.gate_up.w8 && m.down.wt == WType::BF16 &&
       matmul_swiglu_supported(x, m.gate_up.w, m.gate_up.wt, n, m.gate_up.in, inter, ctx)) {
     // One GEMM with the activation in its epilogue, bf16 into the down projection: no [n, 2 inter] f32 in between.
