@@ -40,6 +40,7 @@
 #include "../src/ops/gemm_fp8_wgmma.h"
 #include "../src/ops/gemm_wgmma.h"
 #include "../src/ops/quantize_fp8.h"
+#include "device_diff.cuh"
 
 namespace {
 using bf16 = __nv_bfloat16;
@@ -72,62 +73,6 @@ __global__ void outlier_cols_kernel(float* x, long long rows, int k, int every, 
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < rows * k;
        i += (long long)gridDim.x * blockDim.x)
     if ((i % k) % every == 0) x[i] *= mul;
-}
-// sums[0] += (a - b)^2, sums[1] += b^2 over finite pairs; bad counts elements of a or b that are not finite.
-__global__ void diff_kernel(const float* a, const float* b, long long count, double* sums, unsigned long long* bad) {
-  __shared__ double s0[256], s1[256];
-  __shared__ unsigned long long sb[256];
-  double d2 = 0, r2 = 0;
-  unsigned long long nb = 0;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count;
-       i += (long long)gridDim.x * blockDim.x) {
-    const float x = a[i], y = b[i];
-    if (!isfinite(x) || !isfinite(y)) {
-      ++nb;
-      continue;
-    }
-    const double d = (double)x - (double)y;
-    d2 += d * d;
-    r2 += (double)y * y;
-  }
-  s0[threadIdx.x] = d2;
-  s1[threadIdx.x] = r2;
-  sb[threadIdx.x] = nb;
-  __syncthreads();
-  for (int w = 128; w > 0; w >>= 1) {
-    if ((int)threadIdx.x < w) {
-      s0[threadIdx.x] += s0[threadIdx.x + w];
-      s1[threadIdx.x] += s1[threadIdx.x + w];
-      sb[threadIdx.x] += sb[threadIdx.x + w];
-    }
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) {
-    atomicAdd(&sums[0], s0[0]);
-    atomicAdd(&sums[1], s1[0]);
-    atomicAdd(bad, sb[0]);
-  }
-}
-
-struct Diff {
-  double rel;
-  unsigned long long bad;
-};
-Diff device_diff(const float* a, const float* ref, long long count) {
-  double* sums = (double*)pool->alloc(2 * sizeof(double));
-  unsigned long long* bad = (unsigned long long*)pool->alloc(sizeof(unsigned long long));
-  CUDA_CHECK(cudaMemsetAsync(sums, 0, 2 * sizeof(double), ctx.stream));
-  CUDA_CHECK(cudaMemsetAsync(bad, 0, sizeof(unsigned long long), ctx.stream));
-  diff_kernel<<<132 * 4, 256, 0, ctx.stream>>>(a, ref, count, sums, bad);
-  CUDA_CHECK_LAUNCH();
-  double h[2];
-  unsigned long long hb;
-  CUDA_CHECK(cudaMemcpyAsync(h, sums, sizeof h, cudaMemcpyDeviceToHost, ctx.stream));
-  CUDA_CHECK(cudaMemcpyAsync(&hb, bad, sizeof hb, cudaMemcpyDeviceToHost, ctx.stream));
-  CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
-  pool->free(sums);
-  pool->free(bad);
-  return {h[1] > 0 ? std::sqrt(h[0] / h[1]) : INFINITY, hb};
 }
 
 void poison(void* p, size_t bytes) {  // 0xFF bytes: every f32 is a NaN, every e4m3 byte a NaN
@@ -391,7 +336,7 @@ void check_gemm(const std::vector<Fp8Variant>& variants, int m, int n, int k, bo
     poison(y, (size_t)m * n * 4);
     cosmos::gemm_fp8_wgmma(y, p.a, p.b, p.sa, p.sb, p.bias, m, n, k, v, ctx);
     CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
-    const Diff all = device_diff(y, y, (long long)m * n);  // counts non-finite (unwritten) elements only
+    const Diff all = device_diff(y, y, (long long)m * n, ctx);  // counts non-finite (unwritten) elements only
     std::vector<float> got(rows.size() * (size_t)n);
     for (size_t j = 0; j < rows.size(); ++j)
       CUDA_CHECK(cudaMemcpy(&got[j * n], y + (size_t)rows[j] * n, (size_t)n * 4, cudaMemcpyDeviceToHost));
@@ -500,7 +445,7 @@ int run_fidelity() {
       poison(y8, count * 4);
       cosmos::gemm_wgmma(y16, p.xb, p.w, nullptr, sh.m, sh.k, sh.n, cosmos::gemm_wgmma_pick(sh.m, sh.n), ctx);
       cosmos::gemm_fp8_wgmma(y8, p.xq, p.wq, p.sx, p.sw, nullptr, sh.m, sh.n, sh.k, ctx);
-      const Diff d = device_diff(y8, y16, count);
+      const Diff d = device_diff(y8, y16, count, ctx);
       // f64 on 8 sampled rows from the original operands (x f32, W bf16)
       const std::vector<int> rows = {0, sh.m - 1, sh.m / 2, sh.m / 3 + 7, (sh.m * 5) / 7, 129, sh.m - 130, 777};
       std::vector<double> ref;
@@ -606,7 +551,7 @@ int run_timing(const std::vector<Fp8Variant>& variants) {
       });
       poison(y8, count * 4);
       cosmos::gemm_fp8_wgmma(y8, sets[0]->xq, sets[0]->wq, sets[0]->sx, sets[0]->sw, nullptr, sh.m, sh.n, sh.k, v, ctx);
-      const Diff d = device_diff(y8, y16, count);
+      const Diff d = device_diff(y8, y16, count, ctx);
       const bool ok = d.bad == 0 && d.rel < 0.1;
       row_result(ok);
       row.ms.push_back(ok ? t : INFINITY);

@@ -35,6 +35,7 @@
 #include "../src/ops/gemm_wgmma.h"
 #include "../src/ops/matmul.h"
 #include "../src/ops/swiglu.h"
+#include "device_diff.cuh"
 
 namespace {
 using bf16 = __nv_bfloat16;
@@ -57,62 +58,6 @@ __global__ void f32_to_bf16_kernel(bf16* dst, const float* src, long long count)
   for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count;
        i += (long long)gridDim.x * blockDim.x)
     dst[i] = __float2bfloat16_rn(src[i]);
-}
-// sums[0] += (a - b)^2, sums[1] += b^2 over finite pairs; bad counts elements of a or b that are not finite.
-__global__ void diff_kernel(const float* a, const float* b, long long count, double* sums, unsigned long long* bad) {
-  __shared__ double s0[256], s1[256];
-  __shared__ unsigned long long sb[256];
-  double d2 = 0, r2 = 0;
-  unsigned long long nb = 0;
-  for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < count;
-       i += (long long)gridDim.x * blockDim.x) {
-    const float x = a[i], y = b[i];
-    if (!isfinite(x) || !isfinite(y)) {
-      ++nb;
-      continue;
-    }
-    const double d = (double)x - (double)y;
-    d2 += d * d;
-    r2 += (double)y * y;
-  }
-  s0[threadIdx.x] = d2;
-  s1[threadIdx.x] = r2;
-  sb[threadIdx.x] = nb;
-  __syncthreads();
-  for (int w = 128; w > 0; w >>= 1) {
-    if ((int)threadIdx.x < w) {
-      s0[threadIdx.x] += s0[threadIdx.x + w];
-      s1[threadIdx.x] += s1[threadIdx.x + w];
-      sb[threadIdx.x] += sb[threadIdx.x + w];
-    }
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) {
-    atomicAdd(&sums[0], s0[0]);
-    atomicAdd(&sums[1], s1[0]);
-    atomicAdd(bad, sb[0]);
-  }
-}
-
-struct Diff {
-  double rel;
-  unsigned long long bad;
-};
-Diff device_diff(const float* a, const float* ref, long long count) {
-  double* sums = (double*)pool->alloc(2 * sizeof(double));
-  unsigned long long* bad = (unsigned long long*)pool->alloc(sizeof(unsigned long long));
-  CUDA_CHECK(cudaMemsetAsync(sums, 0, 2 * sizeof(double), ctx.stream));
-  CUDA_CHECK(cudaMemsetAsync(bad, 0, sizeof(unsigned long long), ctx.stream));
-  diff_kernel<<<132 * 4, 256, 0, ctx.stream>>>(a, ref, count, sums, bad);
-  CUDA_CHECK_LAUNCH();
-  double h[2];
-  unsigned long long hb;
-  CUDA_CHECK(cudaMemcpyAsync(h, sums, sizeof h, cudaMemcpyDeviceToHost, ctx.stream));
-  CUDA_CHECK(cudaMemcpyAsync(&hb, bad, sizeof hb, cudaMemcpyDeviceToHost, ctx.stream));
-  CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
-  pool->free(sums);
-  pool->free(bad);
-  return {h[1] > 0 ? std::sqrt(h[0] / h[1]) : INFINITY, hb};
 }
 
 void poison(float* p, long long count) {  // 0xFF bytes: every f32 is a NaN
@@ -224,7 +169,7 @@ void check_case(const std::vector<WgmmaVariant>& variants, int n, int k, int m, 
     poison(out, count);
     cosmos::gemm_wgmma(out, p.xb, p.w, p.bias, n, k, m, v, ctx);
     CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
-    const Diff d = device_diff(out, ref, count);
+    const Diff d = device_diff(out, ref, count, ctx);
     const double f64 = host_rel(f64ref, out, rows, m);
     const bool ok = d.bad == 0 && d.rel <= kTol && f64 <= kTol;
     if (!ok) ++failures;
@@ -322,7 +267,7 @@ Row time_shape(const std::vector<WgmmaVariant>& variants, const char* name, int 
         median_ms([&](int s) { cosmos::gemm_wgmma(out, sets[s]->xb, sets[s]->w, sets[0]->bias, n, k, m, v, ctx); });
     poison(out, count);
     cosmos::gemm_wgmma(out, sets[0]->xb, sets[0]->w, sets[0]->bias, n, k, m, v, ctx);
-    const Diff d = device_diff(out, ref, count);
+    const Diff d = device_diff(out, ref, count, ctx);
     const bool ok = d.bad == 0 && d.rel <= kTol;
     if (!ok) ++failures;
     row.ms.push_back(t);
@@ -390,7 +335,7 @@ int run_dispatch() {
     const int n = sh.n;
     const std::vector<int> rows = {0, n - 1, n / 2, n / 3 + 7, (n * 5) / 7, 129, n - 130, 777};
     const std::vector<double> ref = host_reference(*sets[0], rows);
-    const Diff d = device_diff(out, out, count);  // only counts non-finite elements here
+    const Diff d = device_diff(out, out, count, ctx);  // only counts non-finite elements here
     const double rel = host_rel(ref, out, rows, sh.m);
     const bool ok = d.bad == 0 && rel <= kTol;
     if (!ok) ++failures;
@@ -454,7 +399,7 @@ int run_swiglu() {
     bf16_to_f32_kernel<<<cosmos::elementwise_blocks(nh), 256, 0, ctx.stream>>>(hreff, href, nh);
     CUDA_CHECK_LAUNCH();
     // The two h differ by the order of the f32 sums only: a rare element rounds to the next bf16.
-    const Diff dh = device_diff(hf, hreff, nh), dy = device_diff(y, yref, ny);
+    const Diff dh = device_diff(hf, hreff, nh, ctx), dy = device_diff(y, yref, ny, ctx);
     const bool ok = supported && dh.bad == 0 && dy.bad == 0 && dh.rel <= 2e-3 && dy.rel <= 2e-3;
     if (!ok) ++failures;
     std::printf(
@@ -527,7 +472,7 @@ int run_gelu() {
     bf16_to_f32_kernel<<<cosmos::elementwise_blocks(nh), 256, 0, ctx.stream>>>(f1, href, nh);
     CUDA_CHECK_LAUNCH();
     // The two h differ by the order of the f32 sums only: a rare element rounds to the next bf16.
-    const Diff dh = device_diff(hf, f1, nh), dy = device_diff(y, yref, ny);
+    const Diff dh = device_diff(hf, f1, nh, ctx), dy = device_diff(y, yref, ny, ctx);
     const bool ok = supported && dh.bad == 0 && dy.bad == 0 && dh.rel <= 2e-3 && dy.rel <= 2e-3;
     if (!ok) ++failures;
     std::printf(
