@@ -40,7 +40,7 @@
 #include "../src/ops/gemm_fp8_wgmma.h"
 #include "../src/ops/gemm_wgmma.h"
 #include "../src/ops/quantize_fp8.h"
-#include "device_diff.cuh"
+#include "gemm_test_util.cuh"
 
 namespace {
 using bf16 = __nv_bfloat16;
@@ -489,30 +489,6 @@ int run_fidelity() {
   return failures ? 1 : 0;
 }
 
-constexpr int kSets = 3, kWarm = 3, kIters = 30;
-
-template <class F>
-double median_ms(F&& fn) {
-  cudaEvent_t a, b;
-  CUDA_CHECK(cudaEventCreate(&a));
-  CUDA_CHECK(cudaEventCreate(&b));
-  for (int i = 0; i < kWarm; ++i) fn(i % kSets);
-  std::vector<float> ms;
-  for (int i = 0; i < kIters; ++i) {
-    CUDA_CHECK(cudaEventRecord(a, ctx.stream));
-    fn(i % kSets);
-    CUDA_CHECK(cudaEventRecord(b, ctx.stream));
-    CUDA_CHECK(cudaEventSynchronize(b));
-    float t;
-    CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
-    ms.push_back(t);
-  }
-  CUDA_CHECK(cudaEventDestroy(a));
-  CUDA_CHECK(cudaEventDestroy(b));
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
-
 int run_timing(const std::vector<Fp8Variant>& variants) {
   struct Row {
     const Shape* sh;
@@ -532,20 +508,20 @@ int run_timing(const std::vector<Fp8Variant>& variants) {
     float* s_dst = (float*)pool->alloc((size_t)sh.m * 4);
     const cosmos::WgmmaVariant bv = cosmos::gemm_wgmma_pick(sh.m, sh.n);
     Row row{&sh, 0, 0, 0, {}};
-    row.bf16_ms =
-        median_ms([&](int s) { cosmos::gemm_wgmma(y16, sets[s]->xb, sets[s]->w, nullptr, sh.m, sh.k, sh.n, bv, ctx); });
-    row.cast_ms = median_ms([&](int s) {
+    row.bf16_ms = median_ms(
+        ctx, [&](int s) { cosmos::gemm_wgmma(y16, sets[s]->xb, sets[s]->w, nullptr, sh.m, sh.k, sh.n, bv, ctx); });
+    row.cast_ms = median_ms(ctx, [&](int s) {
       f32_to_bf16_kernel<<<cosmos::elementwise_blocks((long long)sh.m * sh.k), 256, 0, ctx.stream>>>(
           cast_dst, sets[s]->xf, (long long)sh.m * sh.k);
     });
-    row.quant_ms = median_ms([&](int s) { quantize_fp8_rows_cuda(q_dst, s_dst, sets[s]->xf, sh.m, sh.k, ctx); });
+    row.quant_ms = median_ms(ctx, [&](int s) { quantize_fp8_rows_cuda(q_dst, s_dst, sets[s]->xf, sh.m, sh.k, ctx); });
     const double fl = 2.0 * sh.m * sh.n * sh.k / 1e9;
     std::printf("time | %-10s m=%5d n=%5d k=%5d | %-30s %8.3f ms %6.1f TFLOP/s\n", sh.name, sh.m, sh.n, sh.k,
                 cosmos::wgmma_variant_name(bv), row.bf16_ms, fl / row.bf16_ms);
     poison(y16, count * 4);
     cosmos::gemm_wgmma(y16, sets[0]->xb, sets[0]->w, nullptr, sh.m, sh.k, sh.n, bv, ctx);
     for (Fp8Variant v : variants) {
-      const double t = median_ms([&](int s) {
+      const double t = median_ms(ctx, [&](int s) {
         cosmos::gemm_fp8_wgmma(y8, sets[s]->xq, sets[s]->wq, sets[s]->sx, sets[s]->sw, nullptr, sh.m, sh.n, sh.k, v,
                                ctx);
       });

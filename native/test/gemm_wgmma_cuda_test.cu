@@ -35,7 +35,7 @@
 #include "../src/ops/gemm_wgmma.h"
 #include "../src/ops/matmul.h"
 #include "../src/ops/swiglu.h"
-#include "device_diff.cuh"
+#include "gemm_test_util.cuh"
 
 namespace {
 using bf16 = __nv_bfloat16;
@@ -214,29 +214,6 @@ int run_checks(const std::vector<WgmmaVariant>& variants) {
 }
 
 // ---------------------------------------------------------------- timing
-constexpr int kSets = 3, kWarm = 3, kIters = 30;
-
-template <class F>
-double median_ms(F&& fn) {
-  cudaEvent_t a, b;
-  CUDA_CHECK(cudaEventCreate(&a));
-  CUDA_CHECK(cudaEventCreate(&b));
-  for (int i = 0; i < kWarm; ++i) fn(i % kSets);
-  std::vector<float> ms;
-  for (int i = 0; i < kIters; ++i) {
-    CUDA_CHECK(cudaEventRecord(a, ctx.stream));
-    fn(i % kSets);
-    CUDA_CHECK(cudaEventRecord(b, ctx.stream));
-    CUDA_CHECK(cudaEventSynchronize(b));
-    float t;
-    CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
-    ms.push_back(t);
-  }
-  CUDA_CHECK(cudaEventDestroy(a));
-  CUDA_CHECK(cudaEventDestroy(b));
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
 
 struct Row {
   std::string name;
@@ -254,17 +231,17 @@ Row time_shape(const std::vector<WgmmaVariant>& variants, const char* name, int 
   float* out = (float*)pool->alloc(count * 4);
   bf16* cast_dst = (bf16*)pool->alloc((size_t)n * k * 2);
   Row row{name, n, k, m, 0, 0, {}, {}};
-  row.mma_ms =
-      median_ms([&](int s) { matmul_cuda(ref, sets[s]->xf, sets[s]->w, WType::BF16, sets[0]->bias, n, k, m, ctx); });
-  row.cast_ms = median_ms([&](int s) {
+  row.mma_ms = median_ms(
+      ctx, [&](int s) { matmul_cuda(ref, sets[s]->xf, sets[s]->w, WType::BF16, sets[0]->bias, n, k, m, ctx); });
+  row.cast_ms = median_ms(ctx, [&](int s) {
     f32_to_bf16_kernel<<<cosmos::elementwise_blocks((long long)n * k), 256, 0, ctx.stream>>>(cast_dst, sets[s]->xf,
                                                                                              (long long)n * k);
   });
   poison(ref, count);
   matmul_cuda(ref, sets[0]->xf, sets[0]->w, WType::BF16, sets[0]->bias, n, k, m, ctx);
   for (WgmmaVariant v : variants) {
-    const double t =
-        median_ms([&](int s) { cosmos::gemm_wgmma(out, sets[s]->xb, sets[s]->w, sets[0]->bias, n, k, m, v, ctx); });
+    const double t = median_ms(
+        ctx, [&](int s) { cosmos::gemm_wgmma(out, sets[s]->xb, sets[s]->w, sets[0]->bias, n, k, m, v, ctx); });
     poison(out, count);
     cosmos::gemm_wgmma(out, sets[0]->xb, sets[0]->w, sets[0]->bias, n, k, m, v, ctx);
     const Diff d = device_diff(out, ref, count, ctx);
@@ -328,8 +305,9 @@ int run_dispatch() {
     for (int s = 0; s < kSets; ++s) sets.push_back(new Problem(sh.n, sh.k, sh.m, s == 0));
     const long long count = (long long)sh.n * sh.m;
     float* out = (float*)pool->alloc(count * 4);
-    const double t = median_ms(
-        [&](int s) { matmul_cuda(out, sets[s]->xf, sets[s]->w, WType::BF16, sets[0]->bias, sh.n, sh.k, sh.m, ctx); });
+    const double t = median_ms(ctx, [&](int s) {
+      matmul_cuda(out, sets[s]->xf, sets[s]->w, WType::BF16, sets[0]->bias, sh.n, sh.k, sh.m, ctx);
+    });
     poison(out, count);
     matmul_cuda(out, sets[0]->xf, sets[0]->w, WType::BF16, sets[0]->bias, sh.n, sh.k, sh.m, ctx);
     const int n = sh.n;
@@ -410,11 +388,11 @@ int run_swiglu() {
     if (c.n >= 18720) {
       float* g = gu;
       float* u = gu + (long long)c.n * c.inter;
-      const double fused = median_ms([&](int) {
+      const double fused = median_ms(ctx, [&](int) {
         matmul_swiglu_cuda(h, p.xf, p.w, c.n, c.k, c.inter, ctx);
         matmul_bf16_cuda(y, h, wd, nullptr, c.n, c.inter, c.out, ctx);
       });
-      const double unfused = median_ms([&](int) {
+      const double unfused = median_ms(ctx, [&](int) {
         matmul_cuda(g, p.xf, p.w, WType::BF16, nullptr, c.n, c.k, c.inter, ctx);
         matmul_cuda(u, p.xf, p.w + (long long)c.inter * c.k, WType::BF16, nullptr, c.n, c.k, c.inter, ctx);
         swiglu_cuda(g, g, u, c.n * c.inter, ctx);
@@ -482,11 +460,11 @@ int run_gelu() {
         ok ? "PASS" : "FAIL");
     std::fflush(stdout);
     if (c.n >= 12960) {
-      const double fused = median_ms([&](int) {
+      const double fused = median_ms(ctx, [&](int) {
         matmul_gelu_cuda(h, p.xf, p.w, p.bias, c.n, c.k, c.inter, c.tanh, ctx);
         matmul_bf16_cuda(y, h, w2, nullptr, c.n, c.inter, c.out, ctx);
       });
-      const double unfused = median_ms([&](int) {
+      const double unfused = median_ms(ctx, [&](int) {
         matmul_cuda(f1, p.xf, p.w, WType::BF16, p.bias, c.n, c.k, c.inter, ctx);
         gelu_tanh_cuda(f1, (int)nh, ctx);
         matmul_cuda(y, f1, w2, WType::BF16, nullptr, c.n, c.inter, c.out, ctx);

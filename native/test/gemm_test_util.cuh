@@ -1,10 +1,13 @@
-// Test helper (CUDA test drivers): the relative L2 difference of two device f32 arrays, reduced on the device, with a
-// count of the elements of either that are not finite (an unwritten, NaN-poisoned output shows up there). Shared by
-// gemm_wgmma_cuda_test and gemm_fp8_cuda_test, whose outputs are too large to copy to the host for each check.
+// Device helpers of the GEMM test drivers (gemm_wgmma_cuda_test, gemm_fp8_cuda_test): the relative L2 difference of
+// two device f32 arrays, reduced on the device, with a count of the elements of either that are not finite (an
+// unwritten, NaN-poisoned output shows up there; the outputs are too large to copy to the host for each check), and
+// the median time of a launch sequence over rotated operand sets.
 #pragma once
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "../src/core/cuda_common.h"
 #include "../src/core/cuda_context.h"
@@ -69,4 +72,30 @@ inline Diff device_diff(const float* a, const float* ref, long long count, const
   ctx.pool->free(sums);
   ctx.pool->free(bad);
   return {h[1] > 0 ? std::sqrt(h[0] / h[1]) : INFINITY, hb};
+}
+
+// Timing: kWarm untimed calls, then the median of kIters, each fn(set) with set = i % kSets (callers build kSets
+// operand sets, so consecutive calls do not find their operands in L2).
+constexpr int kSets = 3, kWarm = 3, kIters = 30;
+
+template <class F>
+double median_ms(const cosmos::CudaContext& ctx, F&& fn) {
+  cudaEvent_t a, b;
+  CUDA_CHECK(cudaEventCreate(&a));
+  CUDA_CHECK(cudaEventCreate(&b));
+  for (int i = 0; i < kWarm; ++i) fn(i % kSets);
+  std::vector<float> ms;
+  for (int i = 0; i < kIters; ++i) {
+    CUDA_CHECK(cudaEventRecord(a, ctx.stream));
+    fn(i % kSets);
+    CUDA_CHECK(cudaEventRecord(b, ctx.stream));
+    CUDA_CHECK(cudaEventSynchronize(b));
+    float t;
+    CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
+    ms.push_back(t);
+  }
+  CUDA_CHECK(cudaEventDestroy(a));
+  CUDA_CHECK(cudaEventDestroy(b));
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
 }
