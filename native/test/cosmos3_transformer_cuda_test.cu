@@ -137,6 +137,15 @@ static void random_config(const std::string& name, const Cosmos3TransformerConfi
   report(name + ": outputs not all zero (1 / max |vision|)", 1.0 / std::max(max_abs(oc.vision), 1e-30), 1e3);
 }
 
+// Whether this device is an sm_90 (H100 / H200): where the wgmma paths (fused MLP, fp8) are taken.
+static bool on_sm90() {
+  int dev = 0, major = 0, minor = 0;
+  CUDA_CHECK(cudaGetDevice(&dev));
+  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+  CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
+  return major == 9 && minor == 0;
+}
+
 // bf16 weights at a size where the MLP takes the fused SwiGLU GEMM on an H100 / H200 (layers/mlp.cu: n >= 128
 // tokens, k % 64 == 0, inter % 128 == 0): 256 vision tokens, hidden 64, intermediate 128; CUDA bf16 vs the CPU model.
 static void fused_mlp_config() {
@@ -151,11 +160,7 @@ static void fused_mlp_config() {
   const Out og = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, 0, 0);
   report("fused_mlp: cuda bf16 vision vs cpu (tol 3% of max |cpu|)", max_abs_diff(og.vision, oc.vision),
          0.03 * max_abs(oc.vision));
-  int dev = 0, major = 0, minor = 0;
-  CUDA_CHECK(cudaGetDevice(&dev));
-  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
-  CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
-  if (major == 9 && minor == 0) {  // the fused path was the one taken (a build without sm_90a would not take it)
+  if (on_sm90()) {  // the fused path was the one taken (a build without sm_90a would not take it)
     CudaStream stream;
     CudaPool pool;
     const CudaContext ctx{stream.get(), &pool};
@@ -180,10 +185,6 @@ static double rel_l2(const std::vector<float>& a, const std::vector<float>& ref)
 // untouched). Elsewhere set_fp8 must answer false. H200 (aba4bf1's run): fp8 vs cpu rel l2 5.0e-2 / 5.1e-2, max
 // |diff| / max |cpu| 7.3e-2 / 6.2e-2 (sound 3.5e-2, action 4.0e-2), bf16 vs cpu rel l2 4.6e-3; the bounds are ~2x.
 static void fp8_config(const std::string& name, const Cosmos3TransformerConfig& c, uint64_t seed) {
-  int dev = 0, major = 0, minor = 0;
-  CUDA_CHECK(cudaGetDevice(&dev));
-  CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
-  CUDA_CHECK(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev));
   auto cpu = Cosmos3Transformer::random(c, seed, 0.15f);
   auto gpu = Cosmos3TransformerCuda::random(c, WType::BF16, seed, 0.15f);
   Request r(c, 7, 4, 16, 16, c.sound_gen, c.action_gen, 937.f);
@@ -191,7 +192,7 @@ static void fp8_config(const std::string& name, const Cosmos3TransformerConfig& 
   const Out oc = run_cpu(*cpu, r.ids, r.text_pos, r.in, nv, ns, na);
   const Out ob = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
   const bool on = gpu->set_fp8(true);
-  if (!(major == 9 && minor == 0)) {
+  if (!on_sm90()) {
     report(name + ": set_fp8 off sm_90 answers false (1 = true)", on ? 1 : 0, 0);
     return;
   }
