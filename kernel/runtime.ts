@@ -191,22 +191,25 @@ export async function display(bundle: MimeBundle, options: DisplayOptions = {}):
       ...(options.displayId ? { display_id: options.displayId } : {}),
       ...(options.update ? { update: true } : {}),
     });
-    // Deno 2.x's IOPub socket (zeromq-rs PUB) writes a message with a non-blocking try_send:
-    // whatever the OS socket does not take at once stays buffered and is written only when a
-    // later message is sent, and every message sent while more than 128 kB is still buffered
-    // is silently dropped (ZeroMQ's PUB rule). After a multi-MB output, the next displays,
-    // console.log lines or the cell's result can therefore vanish. No flush can be awaited
-    // from JS, so we keep sending tiny updates of an unused display id (front ends ignore them;
-    // each one writes more of the buffered message) for 500 ms + 600 ms per MB. (250 ms + 150 ms
-    // per MB lost one of four plotly outputs on a busy 2-core machine: the reader, not the
-    // socket, sets the pace.)
+    // Deno before 2.8.2 (zeromq-rs PUB) wrote a message with a non-blocking try_send: whatever the
+    // OS socket did not take at once stayed buffered until a later message was sent, and every
+    // message sent while more than 128 kB was buffered was silently dropped (ZeroMQ's PUB rule).
+    // After a multi-MB output, the next displays, console.log lines or the cell's result could
+    // vanish. No flush can be awaited from JS, so we keep sending tiny updates of an unused display
+    // id (front ends ignore them; each one wrote more of the buffered message) for 500 ms + 600 ms
+    // per MB. (250 ms + 150 ms per MB lost one of four plotly outputs on a busy 2-core machine: the
+    // reader, not the socket, sets the pace.) Deno 2.8.2 rewrote its kernel in JS (one write of
+    // each whole message, no drop rule); there the wait still gives a large message time to reach
+    // the reader before the cell reports done (below).
     const size = bundleSize(bundle);
     if (size > LARGE_MESSAGE_BYTES) await drainDeno(deno, 500 + Math.ceil(size * 6e-4));
     // The kernel reports the cell done (status idle) on its own path, which can overtake displays
-    // still queued for IOPub: headless runners (nbclient, nbconvert) then drop a cell's last
-    // displays (1-4 of 5 lost in a probe; JupyterLab still shows them). Yielding to the event loop
-    // for a moment after each display lets the queue drain first; live displays are throttled, so
-    // this costs little.
+    // still queued for IOPub (Deno 2.9: cli/js/jupyter_kernel.js publishes displays from a drainer
+    // task, status idle straight from handleExecute): headless runners (nbclient, nbconvert) then
+    // drop a cell's last displays (1-4 of 5 lost in a probe). Yielding to the event loop for a
+    // moment after each display lets the queue drain first; live displays are throttled, so this
+    // costs little. A cell's own value (execute_result) takes the drainer too, with no pause after
+    // it: to be sure a headless run keeps it, `await` a show function instead.
     else await new Promise((r) => setTimeout(r, DENO_DISPLAY_YIELD_MS));
     return;
   }
