@@ -28,7 +28,7 @@ from nbclient.util import ensure_async
 # messages keep the cell's parent header (the next cell is sent only after this wait), count as
 # its outputs, and are listed under "late" so the test can say so. tslab keeps nbclient's strict
 # behaviour.
-LATE_GRACE_S = 0.5
+LATE_GRACE_S = 0.25
 
 
 class RecordingClient(NotebookClient):
