@@ -592,6 +592,59 @@ static void test_fixture(const std::string& root) {
   }
 }
 
+static double rel_l2(const std::vector<float>& got, const std::vector<float>& ref) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < ref.size(); ++i) num += (got[i] - ref[i]) * (got[i] - ref[i]), den += ref[i] * ref[i];
+  return den > 0 ? std::sqrt(num / den) : 0;
+}
+
+// FP8 mode (set_fp8, the CPU twin of the CUDA one): the gen stream's linears quantized; the text cache untouched;
+// the prediction within a few percent of f32 and not equal to it; off again = f32 bit for bit; on again = the same
+// fp8 prediction (the copies are kept); weight_bytes counts the copies.
+static void test_fp8(const std::string& name, const Cosmos3TransformerConfig& c, uint64_t seed) {
+  auto m = Cosmos3Transformer::random(c, seed, 0.15f);
+  perturb_gains(*m);
+  m->set_threads(2);
+  Request r(c, 7, 3, 5, 4, c.sound_gen, c.action_gen, 937.f);
+  const Cosmos3UndCache cache = m->prefill_text(r.ids.data(), (int)r.ids.size(), r.text_pos.data());
+  Outputs f32(c, r), fp8(c, r), off(c, r), again(c, r);
+  m->forward_gen(cache, r.in, f32.o);
+  const size_t bytes = m->weight_bytes();
+  m->set_fp8(true);
+  size_t expect = 0;
+  for (const Cosmos3Layer& L : m->weights().layers) {
+    const Cosmos3Mlp& mm = L.mlp_gen;
+    for (const Linear* l : {&L.gen.qkv, &L.gen.o, mm.is_relu2 ? &mm.relu2.up : &mm.swiglu.gate_up,
+                            mm.is_relu2 ? &mm.relu2.down : &mm.swiglu.down}) {
+      truth(name + ".fp8: every gen-stream linear has its e4m3 copy", l->w8 && l->w8_scale);
+      expect += (size_t)l->out * l->in + sizeof(float) * l->out;
+    }
+    truth(name + ".fp8: the und stream stays f32", !L.und.qkv.w8 && !L.und.o.w8);
+  }
+  truth(name + ".fp8: on, and weight_bytes counts the copies", m->fp8() && m->weight_bytes() == bytes + expect);
+  const Cosmos3UndCache cache8 = m->prefill_text(r.ids.data(), (int)r.ids.size(), r.text_pos.data());
+  bool same_cache = true;
+  for (int l = 0; l < c.num_layers; ++l)
+    same_cache = same_cache && cache8.k[l] == cache.k[l] && cache8.v[l] == cache.v[l];
+  truth(name + ".fp8: the text cache is the f32 one", same_cache);
+  m->forward_gen(cache, r.in, fp8.o);
+  const double dv = rel_l2(fp8.vision, f32.vision);
+  worst[name + ".fp8_vs_f32.vision_rel_l2"] = dv;
+  truth(name + ".fp8: vision within 10% (relative L2) of f32, not equal", dv < 0.1 && dv > 1e-5);
+  if (c.action_gen) {
+    const double da = rel_l2(fp8.action, f32.action);
+    worst[name + ".fp8_vs_f32.action_rel_l2"] = da;
+    truth(name + ".fp8: action within 10% of f32", da < 0.1 && da > 1e-5);
+  }
+  m->set_fp8(false);
+  m->forward_gen(cache, r.in, off.o);
+  truth(name + ".fp8: off again is f32 bit for bit", !m->fp8() && off.vision == f32.vision && off.action == f32.action);
+  m->set_fp8(true);
+  m->forward_gen(cache, r.in, again.o);
+  truth(name + ".fp8: on again is the same fp8 prediction",
+        again.vision == fp8.vision && m->weight_bytes() == bytes + expect);
+}
+
 int main(int argc, char** argv) {
   test_patchify();
   test_timestep_sinusoid();
@@ -608,6 +661,8 @@ int main(int argc, char** argv) {
   Cosmos3TransformerConfig vision_only = tiny_config();
   vision_only.sound_gen = vision_only.action_gen = false;
   test_cache_equals_joint("vision_only", vision_only, 23);
+  test_fp8("qwen3", tiny_config(), 24);
+  test_fp8("edge", edge, 25);
   test_errors();
   if (argc > 1) {
     try {

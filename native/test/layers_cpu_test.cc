@@ -2,7 +2,8 @@
 // hand-made cases: the attention block with extra K/V from another stream (the Cosmos 3 Generator's gen
 // queries over cat(K_und, K_gen)), causal and full, with and without a KV cache; a prefill split over a
 // KV cache equals one call; segments equal separate calls; the SwiGLU and GELU MLPs; a fused Linear's
-// rows(); the weight binder stacking parts by rows; the shared weight cache (two stores binding one file's
+// rows(); a Linear's fp8 path (the CPU twin of linear_cuda's) against gemm_fp8_cpu; the weight binder stacking
+// parts by rows; the shared weight cache (two stores binding one file's
 // tensors under different names hold one block, counted once, freed with the last holder). Prints a JSON
 // summary; exit 1 on any failure.
 #include <unistd.h>
@@ -25,6 +26,8 @@
 #include "../src/layers/linear.h"
 #include "../src/layers/mlp.h"
 #include "../src/layers/weights.h"
+#include "../src/ops/gemm_fp8_wgmma.h"
+#include "../src/ops/quantize_fp8.h"
 
 using namespace cosmos;
 
@@ -474,6 +477,44 @@ int main() {
       threw = true;
     }
     truth("linear_cpu: bf16 weights are a ModelError", threw);
+  }
+
+  // 4b. A Linear with an fp8 copy (w8, w8_scale: Cosmos3Transformer::set_fp8) against gemm_fp8_cpu on the same
+  // quantized operands (only the summation order differs), through rows() too; and its distance from the f32 GEMM
+  // (e4m3 keeps 3 mantissa bits: a few percent).
+  {
+    const int n = 5, in = 52, out = 9;
+    auto w = randv((size_t)out * in), b = randv(out), x = randv((size_t)n * in);
+    x[7] = 0.f;  // a zero and a row-dominating value: the scales follow each row's absmax
+    x[in + 3] = 40.f;
+    std::vector<uint8_t> w8((size_t)out * in), x8((size_t)n * in);
+    std::vector<float> ws(out), xs(n);
+    quantize_fp8_rows_cpu(w8.data(), ws.data(), w.data(), out, in);
+    quantize_fp8_rows_cpu(x8.data(), xs.data(), x.data(), n, in);
+    Linear l{w.data(), WType::F32, b.data(), in, out};
+    l.w8 = w8.data();
+    l.w8_scale = ws.data();
+    std::vector<float> y((size_t)n * out), ref((size_t)n * out), yf((size_t)n * out);
+    linear_cpu(y.data(), x.data(), l, n, ctx);
+    gemm_fp8_cpu(ref.data(), x8.data(), w8.data(), xs.data(), ws.data(), b.data(), n, out, in);
+    close("linear_fp8_vs_gemm_fp8_cpu", y.data(), std::vector<double>(ref.begin(), ref.end()), 1e-5);
+
+    const Linear part = l.rows(3, 4);
+    std::vector<float> yp((size_t)n * 4), refp;
+    linear_cpu(yp.data(), x.data(), part, n, ctx);
+    for (int r = 0; r < n; ++r)
+      refp.insert(refp.end(), ref.begin() + (size_t)r * out + 3, ref.begin() + (size_t)r * out + 7);
+    close("linear_fp8_rows", yp.data(), std::vector<double>(refp.begin(), refp.end()), 1e-5);
+
+    Linear f32 = l;
+    f32.w8 = nullptr;
+    f32.w8_scale = nullptr;
+    linear_cpu(yf.data(), x.data(), f32, n, ctx);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < y.size(); ++i) num += (y[i] - yf[i]) * (y[i] - yf[i]), den += yf[i] * yf[i];
+    const double rel = std::sqrt(num / den);
+    worst["linear_fp8_vs_f32_rel_l2"] = rel;
+    truth("linear_fp8: within 6% (relative L2) of the f32 GEMM, and not equal to it", rel < 0.06 && rel > 1e-4);
   }
 
   // 5. The weight binder (random source, host store): parts stacked by rows with their biases, each part

@@ -162,7 +162,7 @@ export async function nativeGenerate(
   if (backend.kind !== "native") throw new TypeError("nativeGenerate needs a native backend");
   const mode = generationMode(req);
   const { signal, onProgress } = options;
-  const session = await openCosmos3Generator(backend.checkpoint, onProgress);
+  const session = await openCosmos3Generator(backend.checkpoint, onProgress, { quantization: backend.quantization });
   // A distilled few-step checkpoint runs on its fixed schedule, guidance 1; `effective` lists what did not apply.
   if (session.model.distilled) req = distilledGenerateRequest(req, session.model.distilled);
   throwIfAborted(signal);

@@ -15,7 +15,7 @@
  * @module
  */
 import { describeBackend } from "../backend/resolve.ts";
-import { NativeError, throwIfAborted } from "../errors.ts";
+import { NativeError, throwIfAborted, ValidationError } from "../errors.ts";
 import type { MediaSource } from "../media/source.ts";
 import { prepareQwenImage, prepareQwenVideo } from "../media/qwen_media.ts";
 import type { PromptImage, PromptVideo } from "../multimodal/mod.ts";
@@ -60,6 +60,15 @@ export async function nativeReason(
 ): Promise<ReasonResult> {
   if (backend.kind !== "native") throw new TypeError("nativeReason needs a native backend");
   const { signal, onProgress, onToken } = options;
+  if (backend.quantization === "fp8") {
+    throw new ValidationError([{
+      field: "backend.quantization",
+      value: backend.quantization,
+      allowed: '"none" (or leave it out)',
+      message:
+        "fp8 is a Generator load option (generate(), rollout()); the native Reasoner runs in its checkpoint's precision",
+    }]);
+  }
   const device = nativeDeviceInfo();
   if (backend.device === "cuda" && device.modelBackend !== "cuda") {
     throw new NativeError(

@@ -47,7 +47,7 @@ export async function nativeRollout(
 ): Promise<RolloutResult> {
   if (backend.kind !== "native") throw new TypeError("nativeRollout needs a native backend");
   const { signal, onProgress } = options;
-  const session = await openCosmos3Generator(backend.checkpoint, onProgress);
+  const session = await openCosmos3Generator(backend.checkpoint, onProgress, { quantization: backend.quantization });
   throwIfAborted(signal);
   onProgress?.({ stage: "preprocess", message: "Reading the observation and the actions" });
   const e = req.effective;

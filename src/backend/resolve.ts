@@ -37,6 +37,7 @@ const BackendSpecSchema = z.discriminatedUnion("kind", [
     kind: z.literal("native"),
     checkpoint: z.string().min(1),
     device: z.enum(["cpu", "cuda", "auto"]).optional(),
+    quantization: z.enum(["none", "fp8"]).optional(),
   }).strict(),
   z.object({
     kind: z.literal("remote"),
@@ -90,5 +91,5 @@ export function resolveBackend(
 export function describeBackend(spec: BackendSpec): string {
   return spec.kind === "remote"
     ? `remote:${spec.url}${spec.model ? ` (${spec.model})` : ""}`
-    : `native:${spec.device ?? "auto"} (${spec.checkpoint})`;
+    : `native:${spec.device ?? "auto"} (${spec.checkpoint}${spec.quantization === "fp8" ? ", fp8" : ""})`;
 }

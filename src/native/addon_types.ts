@@ -430,6 +430,12 @@ export interface RawGeneratorResult {
   uncondPasses: number;
 }
 
+/** What `loadGenerator` takes besides the folder (Cosmos3LoadOptions in native/src/models/cosmos3_generator.h). */
+export interface RawGeneratorLoadOptions {
+  /** "fp8": the transformer's gen-stream linears in e4m3, per-channel and per-token scales (default "none"). */
+  quantization?: "none" | "fp8";
+}
+
 /**
  * The object `loadGenerator` returns (NativeCosmos3Generator). `onProgress` gets one integer per event:
  * stage * 1e6 + done * 1e3 + total (stage 0: VAE encode chunk, 1: denoising step, 2: VAE decode chunk).
@@ -449,6 +455,6 @@ export interface RawAddon {
   deviceInfo(): unknown;
   inspectSafetensors(pathOrFiles: string | string[]): { name: string; dtype: string; shape: number[] }[];
   /** Cosmos 3 Generator (absent from modules built before it: src/native/generator.ts says to rebuild). */
-  loadGenerator?(dir: string): RawGenerator;
-  loadGeneratorAsync?(dir: string): Promise<RawGenerator>;
+  loadGenerator?(dir: string, options?: RawGeneratorLoadOptions): RawGenerator;
+  loadGeneratorAsync?(dir: string, options?: RawGeneratorLoadOptions): Promise<RawGenerator>;
 }

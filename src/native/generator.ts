@@ -42,7 +42,7 @@ import {
   loadGeneratorTextTokenizer,
 } from "../generator/mod.ts";
 import type { ProgressEvent } from "../schema/results.ts";
-import type { RawGenerator, RawGeneratorRequest, RawGeneratorResult } from "./addon_types.ts";
+import type { RawGenerator, RawGeneratorLoadOptions, RawGeneratorRequest, RawGeneratorResult } from "./addon_types.ts";
 import { fromNative, nativeCode } from "./errors.ts";
 import { loadAddon } from "./load.ts";
 import { RunQueue } from "./queue.ts";
@@ -83,6 +83,9 @@ export interface GeneratorRunInput {
 /** What a run returns (host copies). */
 export type GeneratorRunOutput = RawGeneratorResult;
 
+/** How a checkpoint is loaded (the native backend spec's `quantization`, src/schema/results.ts). */
+export type GeneratorLoadOptions = RawGeneratorLoadOptions;
+
 const STAGES = ["encode", "denoise", "decode"] as const;
 
 /** "2/30 steps, 1.25 it/s, ETA 22.4 s" for step progress. */
@@ -108,12 +111,18 @@ export class Cosmos3GeneratorSession {
     /** The checkpoint's `cosmos-ts.json` says its weights are untrained (a test fixture). */
     readonly untrained: boolean,
     readonly raw: RawGenerator,
+    /** "fp8" when loaded with `{ quantization: "fp8" }`. */
+    readonly quantization: "none" | "fp8",
   ) {
     track(this.#tracked);
   }
 
   /** Loads a checkpoint; use {@link openCosmos3Generator} to share loaded sessions. */
-  static async load(idOrPath: string, onProgress?: (e: ProgressEvent) => void): Promise<Cosmos3GeneratorSession> {
+  static async load(
+    idOrPath: string,
+    onProgress?: (e: ProgressEvent) => void,
+    options: GeneratorLoadOptions = {},
+  ): Promise<Cosmos3GeneratorSession> {
     onProgress?.({ stage: "load", done: 0, total: 2, message: `Reading ${idOrPath}` });
     const { dir } = await resolveCheckpoint(idOrPath);
     const [model, tokenizer, untrained] = await Promise.all([
@@ -125,15 +134,21 @@ export class Cosmos3GeneratorSession {
     if (typeof addon.loadGeneratorAsync !== "function") {
       throw new NativeError("The native module was built without the Cosmos 3 Generator.", { hint: REBUILD_HINT });
     }
-    onProgress?.({ stage: "load", done: 1, total: 2, message: "Loading the transformer and VAE weights" });
+    const quantization = options.quantization ?? "none";
+    onProgress?.({
+      stage: "load",
+      done: 1,
+      total: 2,
+      message: `Loading the transformer and VAE weights${quantization === "fp8" ? " (fp8 gen-stream linears)" : ""}`,
+    });
     let raw: RawGenerator;
     try {
-      raw = await addon.loadGeneratorAsync(dir);
+      raw = await addon.loadGeneratorAsync(dir, { quantization });
     } catch (e) {
       throw generatorError(e, dir);
     }
     onProgress?.({ stage: "load", done: 2, total: 2, message: "Weights loaded" });
-    return new Cosmos3GeneratorSession(dir, model, tokenizer, untrained, raw);
+    return new Cosmos3GeneratorSession(dir, model, tokenizer, untrained, raw, quantization);
   }
 
   /** Whether the session was closed (its weights freed). */
@@ -291,14 +306,17 @@ export function rawRequest(input: GeneratorRunInput): RawGeneratorRequest {
 
 /**
  * The session of a checkpoint folder or HF repo id, loading it on first use (concurrent first calls
- * share one load). Freed by `closeNative()` or the session's own `free()`.
+ * share one load). Freed by `closeNative()` or the session's own `free()`. An fp8 load is a session of
+ * its own (model class `"generator:fp8"`) beside the unquantized one.
  */
 export async function openCosmos3Generator(
   idOrPath: string,
   onProgress?: (e: ProgressEvent) => void,
+  options: GeneratorLoadOptions = {},
 ): Promise<Cosmos3GeneratorSession> {
   const { dir } = await resolveCheckpoint(idOrPath);
   const key = await realpath(dir);
+  const kind = options.quantization === "fp8" ? "generator:fp8" : "generator";
   // One session per checkpoint for every model class: a Cosmos 3 folder's Reasoner (openQwen3VL) sits next to it.
-  return await checkpointSession(key).open("generator", () => Cosmos3GeneratorSession.load(key, onProgress));
+  return await checkpointSession(key).open(kind, () => Cosmos3GeneratorSession.load(key, onProgress, options));
 }

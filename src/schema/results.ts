@@ -229,5 +229,16 @@ export interface RunOptions {
 
 /** An explicit backend choice. */
 export type BackendSpec =
-  | { kind: "native"; checkpoint: string; device?: "cpu" | "cuda" | "auto" }
+  | {
+    kind: "native";
+    checkpoint: string;
+    device?: "cpu" | "cuda" | "auto";
+    /**
+     * Generator only (generate(), rollout()): "fp8" loads the transformer's gen-stream linears in e4m3 with
+     * per-channel weight and per-token activation scales, as vLLM-Omni's `--quantization fp8` (default "none").
+     * CUDA needs an sm_90 (Hopper) GPU; the CPU backend runs an f32 twin of it, slower than f32, for checking
+     * what fp8 changes. bench/fp8_notes.md has the fidelity measured against the unquantized model.
+     */
+    quantization?: "none" | "fp8";
+  }
   | { kind: "remote"; url: string; model?: string; apiKey?: string; allowedLocalMediaPath?: string };

@@ -2,11 +2,12 @@
 // and loadGenerator / loadGeneratorAsync. Registered from addon.cc through register_cosmos3_generator(). The
 // object is a ModelObject (model_object.h: abort, free, info, async run); this file adds generate().
 //
-//   loadGenerator(dir) -> NativeCosmos3Generator            (synchronous; dir: a diffusers-layout checkpoint folder
+//   loadGenerator(dir, options?) -> NativeCosmos3Generator  (synchronous; dir: a diffusers-layout checkpoint folder
 //                                                           with transformer/, vae/, scheduler/; their config.json
 //                                                           files are read by the engine's parsers, which name the
-//                                                           key on an error)
-//   loadGeneratorAsync(dir) -> Promise<NativeCosmos3Generator>   (libuv worker)
+//                                                           key on an error; options: { quantization?: "none" |
+//                                                           "fp8" } (Cosmos3LoadOptions))
+//   loadGeneratorAsync(dir, options?) -> Promise<NativeCosmos3Generator>   (libuv worker)
 //   g.generate(request: RawGeneratorRequest, onProgress?: (code: number) => void) -> Promise<RawGeneratorResult>
 //     request (src/native/addon_types.ts): cond / uncond { ids: Int32Array, positions: Float32Array [3 * L] },
 //     guidance, guidanceInterval [lo, hi] (CFG only at steps whose timestep is inside; default every step),
@@ -243,6 +244,7 @@ class GeneratorObject : public ModelObject<GeneratorObject, GeneratorEngine> {
     const auto& t = g.transformer_config();
     const auto& v = g.vae_config();
     o.Set("backend", g.backend());
+    o.Set("quantization", g.quantization());
     o.Set("weightBytes", Napi::Number::New(env, (double)g.weight_bytes()));
     o.Set("hiddenSize", t.hidden_size);
     o.Set("layers", t.num_layers);
@@ -276,11 +278,29 @@ std::string dir_arg(Napi::Env env, const Napi::Value& v, const char* fn) {
   return v.As<Napi::String>().Utf8Value();
 }
 
+// The load options object (absent or undefined: the defaults). ARGUMENT errors name the key and its values.
+Cosmos3LoadOptions options_arg(Napi::Env env, const Napi::Value& v, const char* fn) {
+  Cosmos3LoadOptions o;
+  if (v.IsUndefined()) return o;
+  if (!v.IsObject() || v.IsArray())
+    throw make_error(env, "ARGUMENT", std::string(fn) + "(dir, options): options must be an object");
+  const Napi::Value q = v.As<Napi::Object>().Get("quantization");
+  if (q.IsUndefined()) return o;
+  const std::string name = q.IsString() ? q.As<Napi::String>().Utf8Value() : "";
+  if (name != "none" && name != "fp8")
+    throw make_error(env, "ARGUMENT",
+                     std::string(fn) + "(dir, options): options.quantization must be \"none\" or \"fp8\"");
+  o.fp8 = name == "fp8";
+  return o;
+}
+
 Napi::Value LoadGenerator(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   COSMOS_GUARD_BEGIN
-  return GeneratorObject::wrap(env, std::make_unique<GeneratorEngine>(
-                                        Cosmos3Generator::load(dir_arg(env, info[0], "loadGenerator"), use_cuda())));
+  const std::string dir = dir_arg(env, info[0], "loadGenerator");
+  const Cosmos3LoadOptions options = options_arg(env, info[1], "loadGenerator");
+  return GeneratorObject::wrap(env,
+                               std::make_unique<GeneratorEngine>(Cosmos3Generator::load(dir, use_cuda(), options)));
   COSMOS_GUARD_END(env)
 }
 
@@ -288,10 +308,11 @@ Napi::Value LoadGeneratorAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   COSMOS_GUARD_BEGIN
   const std::string dir = dir_arg(env, info[0], "loadGeneratorAsync");
+  const Cosmos3LoadOptions options = options_arg(env, info[1], "loadGeneratorAsync");
   const bool cuda = use_cuda();
   return load_on_worker<GeneratorEngine>(
       env, "cosmos.generator.load",
-      [dir, cuda] { return std::make_unique<GeneratorEngine>(Cosmos3Generator::load(dir, cuda)); },
+      [dir, cuda, options] { return std::make_unique<GeneratorEngine>(Cosmos3Generator::load(dir, cuda, options)); },
       [](Napi::Env e, std::unique_ptr<GeneratorEngine> g) -> Napi::Value {
         return GeneratorObject::wrap(e, std::move(g));
       });

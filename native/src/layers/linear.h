@@ -20,9 +20,11 @@ struct Linear {
   WType wt = WType::F32;     // the CPU backend holds f32 only
   const float* b = nullptr;  // [out] or null
   int in = 0, out = 0;
-  // Optional FP8 copy of w (CUDA only, opt-in: Cosmos3TransformerCuda::set_fp8): e4m3 [out, in] with one f32 scale per
-  // output row (ops/quantize_fp8.h). When set, linear_cuda quantizes x per token and runs gemm_fp8_wgmma instead of
-  // the bf16 / f32 GEMM on w (w stays valid: the fallback when the fp8 kernel cannot run). The CPU backend ignores it.
+  // Optional FP8 copy of w (opt-in: the Generator's `quantization: "fp8"` load option, set_fp8 of its transformer):
+  // e4m3 [out, in] with one f32 scale per output row (ops/quantize_fp8.h). When set, x is quantized per token and
+  // y = x scale * w8_scale * (x8 . w8) (+ b) replaces the GEMM on w: gemm_fp8_wgmma on CUDA, an f32 twin on the CPU
+  // (linear_cpu). w stays valid: set_fp8(false) goes back to it, and linear_cuda falls back to it where the fp8
+  // kernel cannot run.
   const uint8_t* w8 = nullptr;
   const float* w8_scale = nullptr;
 
@@ -31,7 +33,9 @@ struct Linear {
 };
 
 // x, y: [n, in], [n, out] f32; y must not alias x. Throws ModelError for bf16 weights (the CPU
-// backend converts checkpoints to f32 at load).
+// backend converts checkpoints to f32 at load). With w8 set: the fp8 twin of linear_cuda's fp8 path (x per token
+// through quantize_fp8_rows_cpu, the e4m3 values decoded exactly and summed in f32 by matmul_cpu: gemm_fp8_cpu's
+// formula up to the summation order).
 void linear_cpu(float* y, const float* x, const Linear& l, int n, const CpuContext& ctx);
 
 #ifdef COSMOS_CUDA

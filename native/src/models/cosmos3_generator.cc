@@ -334,7 +334,8 @@ std::unique_ptr<Cosmos3GeneratorParts> cosmos3_generator_cuda_parts(std::unique_
 }
 #endif
 
-std::unique_ptr<Cosmos3Generator> Cosmos3Generator::load(const std::string& dir, bool cuda) {
+std::unique_ptr<Cosmos3Generator> Cosmos3Generator::load(const std::string& dir, bool cuda,
+                                                         const Cosmos3LoadOptions& options) {
   const Cosmos3TransformerConfig tcfg =
       Cosmos3TransformerConfig::from_json(read_config_file(dir + "/transformer/config.json"));
   const WanVaeConfig vcfg = WanVaeConfig::from_json(read_config_file(dir + "/vae/config.json"));
@@ -361,6 +362,10 @@ std::unique_ptr<Cosmos3Generator> Cosmos3Generator::load(const std::string& dir,
 #ifdef COSMOS_CUDA
   if (cuda) {
     auto t = Cosmos3TransformerCuda::load(*tck, tcfg, cuda_weight_type(*tck, "proj_in.weight"));
+    if (options.fp8 && !t->set_fp8(true))
+      throw ModelError(
+          "quantization \"fp8\": this GPU or build has no FP8 tensor-core GEMM (it needs an sm_90 "
+          "GPU, Hopper, and a module built for sm_90a); load without quantization");
     auto v = WanVaeCuda::load(*vck, vcfg, cuda_weight_type(*vck, "decoder.conv_in.weight"));
     std::unique_ptr<Cosmos3AudioDecoderCuda> a;
     if (ack) a = Cosmos3AudioDecoderCuda::load(*ack, acfg, cuda_weight_type(*ack, "decoder.conv1.weight_v"));
@@ -369,10 +374,15 @@ std::unique_ptr<Cosmos3Generator> Cosmos3Generator::load(const std::string& dir,
 #else
   if (cuda) throw ModelError("cuda: this module was built without CUDA");
 #endif
-  if (!parts)
-    parts = cosmos3_generator_cpu_parts(Cosmos3Transformer::load(*tck, tcfg), WanVae::load(*vck, vcfg),
+  if (!parts) {
+    auto t = Cosmos3Transformer::load(*tck, tcfg);
+    if (options.fp8) t->set_fp8(true);
+    parts = cosmos3_generator_cpu_parts(std::move(t), WanVae::load(*vck, vcfg),
                                         ack ? Cosmos3AudioDecoder::load(*ack, acfg) : nullptr);
-  return std::make_unique<Cosmos3Generator>(std::move(parts), scfg);
+  }
+  auto g = std::make_unique<Cosmos3Generator>(std::move(parts), scfg);
+  g->fp8_ = options.fp8;
+  return g;
 }
 
 Cosmos3Generator::Cosmos3Generator(std::unique_ptr<Cosmos3GeneratorParts> parts,

@@ -169,13 +169,22 @@ std::unique_ptr<Cosmos3GeneratorParts> cosmos3_generator_cuda_parts(std::unique_
                                                                     std::unique_ptr<WanVaeCuda> vae,
                                                                     std::unique_ptr<Cosmos3AudioDecoderCuda> sound);
 
+// Options of Cosmos3Generator::load.
+struct Cosmos3LoadOptions {
+  // Quantization "fp8" (vLLM-Omni's `--quantization fp8`): the transformer's gen-stream linears in e4m3 with one
+  // scale per output channel and per token (Cosmos3Transformer(Cuda)::set_fp8). CUDA: needs the sm_90a FP8 GEMM
+  // (ModelError otherwise); CPU: the f32 twin, slower than f32, for measuring what fp8 costs.
+  bool fp8 = false;
+};
+
 class Cosmos3Generator {
  public:
   // dir: a diffusers-layout checkpoint (transformer/, vae/, scheduler/, and sound_tokenizer/ read when present
   // and the transformer has sound_gen). ModelError / SafetensorsError naming the file or key when something is
   // missing or malformed. cuda: the CUDA twins (COSMOS_CUDA builds; matmul
   // weights bf16 for 16-bit checkpoints, f32 for f32 ones, COSMOS_CUDA_WEIGHTS overrides), else the CPU models.
-  static std::unique_ptr<Cosmos3Generator> load(const std::string& dir, bool cuda = false);
+  static std::unique_ptr<Cosmos3Generator> load(const std::string& dir, bool cuda = false,
+                                                const Cosmos3LoadOptions& options = {});
   // From parts already built (C++ tests: random weights).
   Cosmos3Generator(std::unique_ptr<Cosmos3GeneratorParts> parts, const runtime::FlowSchedulerConfig& scheduler);
 
@@ -191,6 +200,8 @@ class Cosmos3Generator {
   size_t weight_bytes() const { return parts_->weight_bytes(); }
   size_t resident_bytes() const { return weight_bytes(); }
   const char* backend() const { return parts_->backend(); }
+  // "fp8" when loaded with Cosmos3LoadOptions::fp8, else "none".
+  const char* quantization() const { return fp8_ ? "fp8" : "none"; }
   std::vector<CudaPool*> cuda_pools() { return parts_->cuda_pools(); }
 
   // The request's checks against this checkpoint (ModelError naming the field); generate() runs them first.
@@ -199,6 +210,7 @@ class Cosmos3Generator {
  private:
   std::unique_ptr<Cosmos3GeneratorParts> parts_;
   runtime::FlowSchedulerConfig scheduler_;
+  bool fp8_ = false;
   const std::atomic<bool>* abort_ = nullptr;
   std::atomic<bool> never_{false};
 };

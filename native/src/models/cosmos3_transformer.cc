@@ -9,6 +9,7 @@
 #include "../ops/domain_linear.h"
 #include "../ops/embedding.h"
 #include "../ops/patchify.h"
+#include "../ops/quantize_fp8.h"
 #include "../ops/rmsnorm.h"
 #include "../ops/rope.h"
 #include "../ops/silu.h"
@@ -306,6 +307,34 @@ std::unique_ptr<Cosmos3Transformer> Cosmos3Transformer::random(const Cosmos3Tran
   WeightBinder wb(seed, std, m->store_), time(seed + kCosmos3TimeSeedOffset, std, m->store_);
   cosmos3_transformer_bind(cfg, wb, m->w_, &time);
   return m;
+}
+
+std::vector<Linear*> cosmos3_fp8_linears(Cosmos3TransformerWeights& w) {
+  std::vector<Linear*> out;
+  for (Cosmos3Layer& L : w.layers) {
+    Cosmos3Mlp& m = L.mlp_gen;
+    for (Linear* l : {&L.gen.qkv, &L.gen.o, m.is_relu2 ? &m.relu2.up : &m.swiglu.gate_up,
+                      m.is_relu2 ? &m.relu2.down : &m.swiglu.down})
+      out.push_back(l);
+  }
+  return out;
+}
+
+void Cosmos3Transformer::set_fp8(bool on) {
+  if (on && fp8_.empty()) {
+    for (Linear* l : cosmos3_fp8_linears(w_)) {
+      if (l->wt != WType::F32) throw ModelError("set_fp8: the CPU transformer's matmul weights must be f32");
+      Fp8Weight f{l, std::vector<uint8_t>((size_t)l->out * l->in), std::vector<float>(l->out)};
+      quantize_fp8_rows_cpu(f.q.data(), f.scale.data(), static_cast<const float*>(l->w), l->out, l->in);
+      fp8_bytes_ += f.q.size() + f.scale.size() * sizeof(float);
+      fp8_.push_back(std::move(f));
+    }
+  }
+  for (Fp8Weight& f : fp8_) {
+    f.l->w8 = on ? f.q.data() : nullptr;
+    f.l->w8_scale = on ? f.scale.data() : nullptr;
+  }
+  fp8_on_ = on && !fp8_.empty();
 }
 
 void cosmos3_check_text(const Cosmos3TransformerConfig& c, const int* ids, int n, const float* pos3) {

@@ -155,6 +155,11 @@ constexpr uint64_t kCosmos3TimeSeedOffset = 1000003;
 void cosmos3_scatter_sound(float* sound, const float* pred, const Cosmos3GenInputs& in, int sound_dim);
 void cosmos3_scatter_action(float* action, const float* pred, const Cosmos3GenInputs& in, int action_dim);
 
+// The linears FP8 mode quantizes (both backends' set_fp8), in a fixed order: for every layer the gen stream's
+// attention qkv and o, then its MLP's gate|up (relu2: up) and down. The und stream (the text prefill, cached once a
+// request) and the small embedders and heads stay in the model's own precision, as in the CUDA measurements.
+std::vector<Linear*> cosmos3_fp8_linears(Cosmos3TransformerWeights& w);
+
 class Cosmos3Transformer {
  public:
   static std::unique_ptr<Cosmos3Transformer> load(const Checkpoint& ck, const Cosmos3TransformerConfig& cfg);
@@ -163,7 +168,15 @@ class Cosmos3Transformer {
 
   const Cosmos3TransformerConfig& config() const { return cfg_; }
   const Cosmos3TransformerWeights& weights() const { return w_; }
-  size_t weight_bytes() const { return store_.bytes(); }
+  // Includes the fp8 copies once set_fp8(true) has made them.
+  size_t weight_bytes() const { return store_.bytes() + fp8_bytes_; }
+
+  // FP8 mode, the CPU twin of Cosmos3TransformerCuda::set_fp8: on = every linear of cosmos3_fp8_linears gets an
+  // e4m3 copy with one scale per output channel (quantize_fp8_rows_cpu of the f32 weights, made on the first call
+  // and kept), and linear_cpu runs its fp8 twin on them; off = the f32 weights again, bit for bit. Slower than f32
+  // here (each call decodes the weight): it is there to measure what fp8 costs in fidelity and to check the CUDA path.
+  void set_fp8(bool on);
+  bool fp8() const { return fp8_on_; }
 
   // The und stream over n text tokens (ids; pos3 [3][n] float rows t, h, w): every layer's K/V for the gen stream.
   Cosmos3UndCache prefill_text(const int* ids, int n, const float* pos3);
@@ -183,6 +196,15 @@ class Cosmos3Transformer {
   Cosmos3TransformerWeights w_;
   const std::atomic<bool>* abort_ = nullptr;
   CpuContext cpu_;
+  // set_fp8's copies: each linear's e4m3 weight [out, in] and scales [out], in cosmos3_fp8_linears' order.
+  struct Fp8Weight {
+    Linear* l;
+    std::vector<uint8_t> q;
+    std::vector<float> scale;
+  };
+  std::vector<Fp8Weight> fp8_;
+  size_t fp8_bytes_ = 0;
+  bool fp8_on_ = false;
 
   struct Stream;  // one stream's residual, normed input, rotary tables and scratch
   void check_abort() const {

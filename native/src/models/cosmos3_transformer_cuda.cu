@@ -68,8 +68,6 @@ std::unique_ptr<Cosmos3TransformerCuda> Cosmos3TransformerCuda::load(const Check
   WeightBinder wb(ck, m->store_, "transformer config"), time(ck, m->store_f32_, "transformer config");
   cosmos3_transformer_bind(cfg, wb, m->w_, &time);
   m->stream_.sync();
-  const char* fp8 = std::getenv("COSMOS_FP8");
-  if (fp8 && std::string(fp8) == "1" && wt == WType::BF16) m->set_fp8(true);
   return m;
 }
 
@@ -84,17 +82,15 @@ std::unique_ptr<Cosmos3TransformerCuda> Cosmos3TransformerCuda::random(const Cos
 
 bool Cosmos3TransformerCuda::set_fp8(bool on) {
   if (on && fp8_.empty()) {
-    if (wt_ != WType::BF16) throw ModelError("set_fp8: the transformer's matmul weights must be bf16");
     if (!gemm_fp8_wgmma_available(stream_.get())) return fp8_on_ = false;
-    for (Cosmos3Layer& L : w_.layers) {
-      Cosmos3Mlp& m = L.mlp_gen;
-      for (Linear* l : {&L.gen.qkv, &L.gen.o, m.is_relu2 ? &m.relu2.up : &m.swiglu.gate_up,
-                        m.is_relu2 ? &m.relu2.down : &m.swiglu.down}) {
-        Fp8Weight f{l, DeviceBuffer<uint8_t>(pool_, (size_t)l->out * l->in), DeviceBuffer<float>(pool_, l->out)};
+    for (Linear* l : cosmos3_fp8_linears(w_)) {
+      Fp8Weight f{l, DeviceBuffer<uint8_t>(pool_, (size_t)l->out * l->in), DeviceBuffer<float>(pool_, l->out)};
+      if (l->wt == WType::BF16)
         quantize_fp8_rows_bf16_cuda(f.q.get(), f.scale.get(), l->w, l->out, l->in, ctx_);
-        fp8_bytes_ += f.q.bytes() + f.scale.bytes();
-        fp8_.push_back(std::move(f));
-      }
+      else
+        quantize_fp8_rows_cuda(f.q.get(), f.scale.get(), static_cast<const float*>(l->w), l->out, l->in, ctx_);
+      fp8_bytes_ += f.q.bytes() + f.scale.bytes();
+      fp8_.push_back(std::move(f));
     }
     stream_.sync();
   }

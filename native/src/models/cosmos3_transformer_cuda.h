@@ -58,13 +58,13 @@ class Cosmos3TransformerCuda {
   // Host inputs and outputs, as Cosmos3Transformer::forward_gen: forward_gen_device through pool copies.
   void forward_gen(const Cosmos3UndCacheCuda& und, const Cosmos3GenInputs& in, const Cosmos3GenOutputs& out);
 
-  // Opt-in FP8 (issue 14 item 4; default off, the bf16 path unchanged): on = the gen stream's linears of every layer
-  // (attention qkv and o, the MLP's gate|up (or relu2's up) and down) get an e4m3 copy with one scale per output
-  // channel, quantized once from the bf16 weights on the first call (the bf16 weights are kept: linear_cuda's
-  // fallback, and off again); linear_cuda then quantizes their inputs per token and runs gemm_fp8_wgmma (SwiGLU
-  // unfused: gate, up, swiglu_cuda, down). The und stream (the cached text prefill) stays bf16. Needs bf16 weights
-  // (ModelError otherwise). Returns whether fp8 is on: false when this build or device has no sm_90a fp8 GEMM.
-  // load() turns it on when the environment has COSMOS_FP8=1.
+  // Opt-in FP8 (issue 14 item 4; the Generator's `quantization: "fp8"` load option; default off, the bf16 path
+  // unchanged): on = every linear of cosmos3_fp8_linears (the gen stream's attention qkv and o, the MLP's gate|up (or
+  // relu2's up) and down) gets an e4m3 copy with one scale per output channel, quantized once from the bf16 (or f32)
+  // weights on the first call (those are kept: linear_cuda's fallback, and off again); linear_cuda then quantizes
+  // their inputs per token and runs gemm_fp8_wgmma (SwiGLU unfused: gate, up, swiglu_cuda, down). The und stream
+  // (the cached text prefill) keeps the model's precision. Returns whether fp8 is on: false when this build or
+  // device has no sm_90a fp8 GEMM. Cosmos3Transformer::set_fp8 is the CPU twin.
   bool set_fp8(bool on);
   bool fp8() const { return fp8_on_; }
 
