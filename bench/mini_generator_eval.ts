@@ -33,6 +33,7 @@
  * ```sh
  * node --import tsx bench/mini_generator_eval.ts --checkpoint checkpoints/mini-generator --count 20
  * node --import tsx bench/mini_generator_eval.ts --checkpoint <ckpt> --modes fdyn --count 10 --steps 20
+ * node --import tsx bench/mini_generator_eval.ts --checkpoint <ckpt> --quantization fp8   # the fp8 load option
  * ```
  * @module
  */
@@ -42,6 +43,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { generate, rollout } from "../src/api/mod.ts";
+import type { BackendSpec } from "../src/schema/results.ts";
 import { decodeVideoFrames } from "../src/media/mod.ts";
 import {
   type Direction,
@@ -211,9 +213,12 @@ export async function framesOf(path: string, count: number): Promise<RgbBuffer[]
   return decoded.map((f) => ({ data: f.data, width: f.width, height: f.height, channels: 3 as const }));
 }
 
-/** How an evaluation call runs: the checkpoint folder (the backend), denoising steps, and where outputs go. */
+/**
+ * How an evaluation call runs: the checkpoint folder (the backend, or its spec with `quantization: "fp8"`),
+ * denoising steps, and where outputs go.
+ */
 export interface EvalSettings {
-  backend: string;
+  backend: string | BackendSpec;
   steps: number;
   /** Text-to-video's guidance scale (the action modes run at the rollout default, 1). */
   guidance: number;
@@ -464,14 +469,17 @@ async function main(): Promise<void> {
       modes: { type: "string", default: "t2v,fdyn" },
       steps: { type: "string", default: "30" },
       guidance: { type: "string", default: "4" },
+      quantization: { type: "string", default: "none" },
       out: { type: "string" },
     },
   });
   if (!values.checkpoint) throw new Error("--checkpoint: required");
+  const quantization = values.quantization;
+  if (quantization !== "none" && quantization !== "fp8") throw new Error("--quantization: none or fp8");
   const count = Number(values.count);
   const offset = Number(values.offset);
   const o: EvalSettings = {
-    backend: resolve(values.checkpoint),
+    backend: { kind: "native", checkpoint: resolve(values.checkpoint), quantization },
     steps: Number(values.steps),
     guidance: Number(values.guidance),
     out: values.out ?? mkdtempSync(join(tmpdir(), "mini-generator-eval-")),
@@ -490,7 +498,8 @@ async function main(): Promise<void> {
   for (const mode of (["policy", "idyn"] as const).filter((m) => modes.includes(m))) {
     summary[mode] = summarizeChunks(print(await evalChunks(mode, count, offset, o)));
   }
-  console.log(JSON.stringify({ summary, checkpoint: o.backend, steps: o.steps, guidance: o.guidance, out: o.out }));
+  const checkpoint = resolve(values.checkpoint);
+  console.log(JSON.stringify({ summary, checkpoint, quantization, steps: o.steps, guidance: o.guidance, out: o.out }));
   if (!values.out) rmSync(o.out, { recursive: true, force: true });
 }
 
