@@ -21,6 +21,7 @@ import { closeNative } from "../../src/native/qwen3vl.ts";
 import { f32, maxAbsDiff, readSafetensors } from "../multimodal/_fixture.ts";
 import { type PipelineRun, pipelineRun } from "../generator/_cosmos3_reference.ts";
 import { FIXTURES } from "../native/_reference.ts";
+import { relativeL2 } from "../../bench/fp8_fidelity.ts";
 
 const CKPT = join(FIXTURES, "cosmos3-tiny");
 const REF = join(FIXTURES, "cosmos3-tiny-reference");
@@ -35,12 +36,6 @@ const reference = JSON.parse(readFileSync(join(REF, "reference.json"), "utf8")) 
 };
 const spec = reference.pipelines.t2i;
 const store = readSafetensors(join(REF, "pipeline_t2i.safetensors"));
-
-function relL2(a: Float32Array, b: Float32Array): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < b.length; i++) num += (a[i] - b[i]) ** 2, den += b[i] ** 2;
-  return Math.sqrt(num / den);
-}
 
 async function finalLatents(s: Cosmos3GeneratorSession): Promise<Float32Array> {
   const plan = planGeneration(pipelineRun(spec), s.model);
@@ -66,7 +61,7 @@ describe("fp8 load option of the native Generator (tiny fixture, CPU)", () => {
     const a = await finalLatents(plain);
     const b = await finalLatents(fp8);
     assert.ok(maxAbsDiff(a, diffusers) <= 1e-3, `unquantized vs diffusers ${maxAbsDiff(a, diffusers)}`);
-    const d = relL2(b, a);
+    const d = relativeL2(b, a);
     assert.ok(maxAbsDiff(b, diffusers) > 1e-3, "fp8 changes the latents");
     assert.ok(d < 0.1, `fp8 vs unquantized: relative L2 ${d}`);
   });
