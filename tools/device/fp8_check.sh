@@ -16,35 +16,22 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 case "${1:-}" in
 prepare)
-  out=native/build/fp8
+  here=native/test src=native/src out=native/build/fp8
   bin=.dev/fp8bin
-  mkdir -p "$out" "$bin"
-  NV=(nice -n 10 nvcc -std=c++17 -O3 -DCOSMOS_CUDA)
-  SM90=(-gencode arch=compute_90,code=sm_90)
-  SM90A=(-gencode arch=compute_90a,code=sm_90a)
-  stale() { [ ! -f "$2" ] || [ "$1" -nt "$2" ] || [ -n "$(find native/src -name '*.h' -o -name '*.cuh' -newer "$2" | head -1)" ]; }
-  pids=()
-  for f in native/src/ops/gemm_fp8_wgmma.cu native/src/ops/gemm_wgmma.cu native/src/ops/quantize_fp8.cu \
-           native/src/ops/fill_uniform.cu native/src/core/cuda_pool.cu native/test/gemm_fp8_cuda_test.cu \
-           native/src/ops/quantize_fp8_cpu.cc native/src/ops/gemm_fp8_cpu.cc native/src/core/parallel.cc; do
-    o="$out/$(basename "$f").o"
-    stale "$f" "$o" || continue
-    while [ "$(jobs -rp | wc -l)" -ge 2 ]; do sleep 1; done
-    case "$f" in
-      *_wgmma.cu) "${NV[@]}" "${SM90A[@]}" -Xptxas -v -c "$f" -o "$o" 2> "$out/$(basename "$f").ptxas" & ;;
-      *.cu) "${NV[@]}" "${SM90[@]}" -c "$f" -o "$o" & ;;
-      *) nice -n 10 g++ -std=c++17 -O2 -Wall -pthread -c "$f" -o "$o" & ;;
-    esac
-    pids+=($!)
+  mkdir -p "$bin"
+  JOBS=2
+  # shellcheck source=../../native/test/cuda_build_common.sh
+  source native/test/cuda_build_common.sh
+  for f in native/src/ops/gemm_fp8_wgmma.cu native/src/ops/gemm_wgmma.cu; do compile nv90a "$f"; done
+  for f in native/src/ops/quantize_fp8.cu native/src/ops/fill_uniform.cu native/src/core/cuda_pool.cu \
+           native/test/gemm_fp8_cuda_test.cu; do compile nv "$f"; done
+  for f in native/src/ops/quantize_fp8_cpu.cc native/src/ops/gemm_fp8_cpu.cc native/src/core/parallel.cc; do
+    compile cxx "$f"
   done
-  rc=0
-  for p in "${pids[@]}"; do wait "$p" || rc=1; done
-  [ $rc = 0 ] || { cat "$out"/*.ptxas >&2; echo "a source failed to compile" >&2; exit 1; }
-  cat "$out"/gemm_fp8_wgmma.cu.ptxas > "$bin/ptxas.txt" 2> /dev/null
+  wait_compiles || { cat "$out"/obj/*.ptxas >&2; echo "a source failed to compile" >&2; exit 1; }
+  cat "$out/obj/gemm_fp8_wgmma.cu.o.ptxas" > "$bin/ptxas.txt" 2> /dev/null
   grep -E "Used|spill|warning" "$bin/ptxas.txt" | sed 's/^/ptxas: /'
-  "${NV[@]}" "${SM90A[@]}" "${SM90[@]}" -o "$bin/gemm_fp8_cuda_test" "$out"/gemm_fp8_cuda_test.cu.o \
-    "$out"/gemm_fp8_wgmma.cu.o "$out"/gemm_wgmma.cu.o "$out"/quantize_fp8.cu.o "$out"/fill_uniform.cu.o \
-    "$out"/cuda_pool.cu.o "$out"/quantize_fp8_cpu.cc.o "$out"/gemm_fp8_cpu.cc.o "$out"/parallel.cc.o -lpthread ||
+  "$NVCC" "${NVFLAGS_90A[@]}" -gencode arch=compute_90,code=sm_90 -o "$bin/gemm_fp8_cuda_test" "${objs[@]}" -lpthread ||
     { echo "link failed" >&2; exit 1; }
   du -sh "$bin" ;;
 device)

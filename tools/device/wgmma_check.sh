@@ -19,49 +19,45 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 case "${1:-}" in
 prepare)
-  out=native/build/wgmma
+  here=native/test src=native/src out=native/build/wgmma
   bin=.dev/wgmmabin
   mkdir -p "$out/ops" "$bin"
-  NV=(nice -n 10 nvcc -std=c++17 -O3 -DCOSMOS_CUDA)
-  SM90=(-gencode arch=compute_90,code=sm_90)
-  SM90A=(-gencode arch=compute_90a,code=sm_90a)
-  "${NV[@]}" "${SM90A[@]}" -Xptxas -v -c native/src/ops/gemm_wgmma.cu -o "$out/gemm_wgmma.o" 2> "$bin/ptxas.txt" ||
-    { cat "$bin/ptxas.txt" >&2; exit 1; }
-  grep -E "Used|spill|warning" "$bin/ptxas.txt" | sed 's/^/ptxas: /'
-  pids=()
+  JOBS=2
+  # shellcheck source=../../native/test/cuda_build_common.sh
+  source native/test/cuda_build_common.sh
+  compile nv90a native/src/ops/gemm_wgmma.cu
   for f in native/src/ops/matmul.cu native/src/ops/fill_uniform.cu native/src/ops/swiglu.cu native/src/ops/gelu.cu \
            native/src/core/cuda_pool.cu native/test/gemm_wgmma_cuda_test.cu; do
-    while [ "$(jobs -rp | wc -l)" -ge 2 ]; do sleep 1; done
-    o="$out/$(basename "$f").o"
-    if [ ! -f "$o" ] || [ "$f" -nt "$o" ] || [ -n "$(find native/src -name '*.h' -newer "$o" | head -1)" ]; then
-      "${NV[@]}" "${SM90[@]}" -c "$f" -o "$o" & pids+=($!)
-    fi
+    compile nv "$f"
   done
-  rc=0
-  for p in "${pids[@]}"; do wait "$p" || rc=1; done
-  [ $rc = 0 ] || { echo "a source failed to compile" >&2; exit 1; }
-  "${NV[@]}" "${SM90A[@]}" "${SM90[@]}" -o "$bin/gemm_wgmma_cuda_test" "$out/gemm_wgmma_cuda_test.cu.o" \
-    "$out/gemm_wgmma.o" "$out/matmul.cu.o" "$out/fill_uniform.cu.o" "$out/swiglu.cu.o" "$out/gelu.cu.o" \
-    "$out/cuda_pool.cu.o" -lpthread ||
-    { echo "link failed" >&2; exit 1; }
+  wait_compiles || { cat "$out"/obj/*.ptxas >&2; echo "a source failed to compile" >&2; exit 1; }
+  cat "$out/obj/gemm_wgmma.cu.o.ptxas" > "$bin/ptxas.txt"
+  grep -E "Used|spill|warning" "$bin/ptxas.txt" | sed 's/^/ptxas: /'
+  "$NVCC" "${NVFLAGS_90A[@]}" -gencode arch=compute_90,code=sm_90 -o "$bin/gemm_wgmma_cuda_test" "${objs[@]}" \
+    -lpthread || { echo "link failed" >&2; exit 1; }
   # ops_cuda_test with matmul_cuda's wgmma dispatch: the addon build's objects (native/build/cmake-cuda) for
-  # ops/, layers/ and core/, with matmul.cu, gemm_wgmma.cu (sm_90a), transpose2d and the driver compiled here.
+  # ops/, layers/ and core/, with matmul.cu, gemm_wgmma.cu (sm_90a, above), transpose2d and the driver compiled here.
   objs_root=native/build/cmake-cuda/CMakeFiles/cosmos_native.dir/src
   if [ -d "$objs_root/ops" ]; then
     for f in native/src/ops/transpose2d.cu native/test/ops_cuda_test.cu; do
       o="$out/ops/$(basename "$f").o"
-      [ -f "$o" ] && [ "$o" -nt "$f" ] || "${NV[@]}" "${SM90[@]}" -c "$f" -o "$o" || exit 1
+      [ -f "$o" ] && [ "$o" -nt "$f" ] || "$NVCC" "${NVFLAGS[@]}" -c "$f" -o "$o" || exit 1
     done
     [ -f "$out/ops/transpose2d_cpu.cc.o" ] ||
       nice -n 10 g++ -std=c++17 -O2 -pthread -c native/src/ops/transpose2d_cpu.cc -o "$out/ops/transpose2d_cpu.cc.o"
-    objs=()
-    for o in $(find "$objs_root"/ops "$objs_root"/layers "$objs_root"/core "$objs_root"/safetensors -name '*.o' | sort); do
+    addon_objs=()
+    # The addon's other sm_90a kernels (fp8 GEMM, flash, conv) are objects of its cosmos_wgmma target.
+    wgmma_root=native/build/cmake-cuda/CMakeFiles/cosmos_wgmma.dir/src
+    for o in $(find "$objs_root"/ops "$objs_root"/layers "$objs_root"/core "$objs_root"/safetensors "$wgmma_root"/ops \
+      -name '*.o' | sort); do
       rel=${o#"$objs_root"/}
+      rel=${rel#"$wgmma_root"/}
       case "$rel" in ops/matmul.cu.o | ops/gemm_wgmma.cu.o | ops/transpose2d*) continue ;; esac
-      [ -f "native/src/${rel%.o}" ] && objs+=("$o")  # objects of since-removed sources stay out
+      [ -f "native/src/${rel%.o}" ] && addon_objs+=("$o")  # objects of since-removed sources stay out
     done
-    "${NV[@]}" "${SM90A[@]}" "${SM90[@]}" -o "$bin/ops_cuda_test" "$out/ops/ops_cuda_test.cu.o" "$out/ops/transpose2d.cu.o" \
-      "$out/ops/transpose2d_cpu.cc.o" "$out/matmul.cu.o" "$out/gemm_wgmma.o" "${objs[@]}" -lpthread &&
+    "$NVCC" "${NVFLAGS_90A[@]}" -gencode arch=compute_90,code=sm_90 -o "$bin/ops_cuda_test" "$out/ops/ops_cuda_test.cu.o" \
+      "$out/ops/transpose2d.cu.o" "$out/ops/transpose2d_cpu.cc.o" "$out/obj/matmul.cu.o" "$out/obj/gemm_wgmma.cu.o" \
+      "${addon_objs[@]}" -lpthread &&
       strip "$bin/ops_cuda_test" || echo "ops_cuda_test did not link: the device run skips it" >&2
   fi
   du -sh "$bin" ;;
