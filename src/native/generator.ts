@@ -145,6 +145,13 @@ export class Cosmos3GeneratorSession {
     try {
       raw = await addon.loadGeneratorAsync(dir, { quantization });
     } catch (e) {
+      // The engine's fp8 refusal (no sm_90a FP8 GEMM here) is about the device, not the checkpoint.
+      if (quantization === "fp8" && /quantization "fp8"/.test((e as Error).message)) {
+        throw new NativeError((e as Error).message, {
+          hint: 'leave backend.quantization out (or "none") on this GPU; fp8 needs an H100 / H200 (sm_90)',
+          cause: e,
+        });
+      }
       throw generatorError(e, dir);
     }
     onProgress?.({ stage: "load", done: 2, total: 2, message: "Weights loaded" });
