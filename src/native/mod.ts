@@ -53,7 +53,7 @@ export { RunQueue } from "./queue.ts";
 export { CheckpointSession, checkpointSession, openCheckpoints } from "./registry.ts";
 export { checkpointKey, closeNative, closeQwen3VL, openQwen3VL, Qwen3VLSession } from "./qwen3vl.ts";
 export { Cosmos3GeneratorSession, openCosmos3Generator } from "./generator.ts";
-export type { GeneratorRunInput, GeneratorRunOutput } from "./generator.ts";
+export type { GeneratorLoadOptions, GeneratorRunInput, GeneratorRunOutput } from "./generator.ts";
 export type { PreparedPrompt, SessionGenerateOptions, SessionGenerateResult, TemplateMessages } from "./qwen3vl.ts";
 
 /**
