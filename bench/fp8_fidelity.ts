@@ -13,13 +13,19 @@
  * GPU machine with a real checkpoint, pass its folder and the request's size (e.g. `--width 832 --height 480
  * --frames 189 --fps 24 --steps 35 --guidance 6`). Prints one JSON line per prompt and a `{"summary": …}` line.
  *
+ * `--nudge E` also measures how rough each session is: the first step's velocity against the same run with the
+ * noise nudged by a relative E (see {@link FidelityRow.nudgeVelocityRelL2}).
+ * `--save-latents DIR` also writes each run's final latents (`<seed>.none.f32`, `<seed>.fp8.f32`, little-endian
+ * f32) and first-step velocities (`<seed>.none.v0.f32`, `<seed>.fp8.v0.f32`) so that two backends' runs can be compared (tools/device/fp8_generate.sh: CUDA against the CPU twin).
+ *
  * @example
  * ```sh
  * node --import tsx bench/fp8_fidelity.ts --checkpoint checkpoints/mini-generator --count 8
  * ```
  * @module
  */
-import { resolve } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { generatorInputs, planGeneration } from "../src/generator/mod.ts";
@@ -69,6 +75,13 @@ export interface FidelityRow {
   velocityRelL2: number;
   latentsRelL2: number;
   videoPsnrDb: number;
+  /**
+   * With a nudge: how far the first step's guided velocity moves when the input noise is scaled by 1 + nudge × u
+   * (u uniform in ±0.5 per element), for each session: how rough the function is. The unquantized model moves by
+   * about the nudge; e4m3 rounding flips whole ulps, so the fp8 one moves by far more (the mini Generator, CPU:
+   * 2e-4 against 0.11 at a 1e-3 nudge and guidance 4). Two backends' fp8 runs can agree no better than this.
+   */
+  nudgeVelocityRelL2?: { none: number; fp8: number };
   seconds: { none: number; fp8: number };
 }
 
@@ -81,7 +94,7 @@ interface RunSize {
   guidance: number;
 }
 
-async function runOnce(s: Cosmos3GeneratorSession, prompt: string, size: RunSize, seed: number) {
+async function runOnce(s: Cosmos3GeneratorSession, prompt: string, size: RunSize, seed: number, nudge = 0) {
   const plan = planGeneration({
     task: "t2v",
     prompt,
@@ -96,6 +109,11 @@ async function runOnce(s: Cosmos3GeneratorSession, prompt: string, size: RunSize
   const inputs = generatorInputs(plan, s.tokenizer, s.model);
   const L = plan.latent;
   const noise = seededNoise(s.model.latentChannels * L.t * L.h * L.w, seed);
+  if (nudge) {
+    for (let i = 0; i < noise.length; i++) {
+      noise[i] *= 1 + nudge * (((i * 2654435761) >>> 0) / 2 ** 32 - 0.5);
+    }
+  }
   const t0 = performance.now();
   const r = await s.run({ plan, inputs, noise, keepStepLatents: true });
   const seconds = (performance.now() - t0) / 1000;
@@ -103,15 +121,48 @@ async function runOnce(s: Cosmos3GeneratorSession, prompt: string, size: RunSize
   return { first, latents: r.latents, video: r.video!, seconds };
 }
 
+/** What {@link compareFp8} does besides the comparison. */
+export interface CompareOptions {
+  /** Writes each run's final latents and first-step velocity there (little-endian f32). */
+  saveLatents?: string;
+  /** Also measures each session's first-step sensitivity to a nudge of this size (one more run per session). */
+  nudge?: number;
+}
+
 /** Compares the unquantized and fp8 sessions of `checkpoint` on `count` world prompts. */
-export async function compareFp8(checkpoint: string, count: number, size: RunSize): Promise<FidelityRow[]> {
+export async function compareFp8(
+  checkpoint: string,
+  count: number,
+  size: RunSize,
+  { saveLatents, nudge }: CompareOptions = {},
+): Promise<FidelityRow[]> {
   const plain = await openCosmos3Generator(checkpoint);
   const fp8 = await openCosmos3Generator(checkpoint, undefined, { quantization: "fp8" });
+  // Which backend each session runs on and what it loaded (`quantization` is the engine's own report).
+  const info = (s: Cosmos3GeneratorSession) => {
+    const { backend, quantization } = s.raw.info() as { backend?: string; quantization?: string };
+    return { backend, quantization };
+  };
+  console.log(JSON.stringify({ sessions: { none: info(plain), fp8: info(fp8) } }));
   const rows: FidelityRow[] = [];
   for (const { seed, sample } of pushSamples(count, 0)) {
     const prompt = generatorPrompt(sample);
     const a = await runOnce(plain, prompt, size, seed);
     const b = await runOnce(fp8, prompt, size, seed);
+    if (saveLatents) {
+      mkdirSync(saveLatents, { recursive: true });
+      writeFileSync(
+        join(saveLatents, `${seed}.none.f32`),
+        new Uint8Array(a.latents.buffer, a.latents.byteOffset, a.latents.byteLength),
+      );
+      writeFileSync(
+        join(saveLatents, `${seed}.fp8.f32`),
+        new Uint8Array(b.latents.buffer, b.latents.byteOffset, b.latents.byteLength),
+      );
+      // The first step's guided velocity (one CFG forward pair): where two backends' fp8 runs are compared per forward.
+      writeFileSync(join(saveLatents, `${seed}.none.v0.f32`), new Uint8Array(a.first.buffer));
+      writeFileSync(join(saveLatents, `${seed}.fp8.v0.f32`), new Uint8Array(b.first.buffer));
+    }
     const row: FidelityRow = {
       seed,
       prompt,
@@ -120,13 +171,19 @@ export async function compareFp8(checkpoint: string, count: number, size: RunSiz
       videoPsnrDb: psnr(b.video, a.video),
       seconds: { none: a.seconds, fp8: b.seconds },
     };
+    if (nudge) {
+      const an = await runOnce(plain, prompt, size, seed, nudge);
+      const bn = await runOnce(fp8, prompt, size, seed, nudge);
+      row.nudgeVelocityRelL2 = { none: relativeL2(an.first, a.first), fp8: relativeL2(bn.first, b.first) };
+    }
     console.log(JSON.stringify(row));
     rows.push(row);
   }
   return rows;
 }
 
-async function main(): Promise<void> {
+/** The command line (above); exported for tools/device/fp8_generate.ts's bundle. */
+export async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       checkpoint: { type: "string", default: "checkpoints/mini-generator" },
@@ -137,6 +194,8 @@ async function main(): Promise<void> {
       fps: { type: "string", default: "10" },
       steps: { type: "string", default: "30" },
       guidance: { type: "string", default: "4" },
+      "save-latents": { type: "string" },
+      nudge: { type: "string" },
     },
   });
   const size: RunSize = {
@@ -148,7 +207,8 @@ async function main(): Promise<void> {
     guidance: Number(values.guidance),
   };
   const checkpoint = resolve(values.checkpoint!);
-  const rows = await compareFp8(checkpoint, Number(values.count), size);
+  const nudge = values.nudge ? Number(values.nudge) : undefined;
+  const rows = await compareFp8(checkpoint, Number(values.count), size, { saveLatents: values["save-latents"], nudge });
   const mean = (f: (r: FidelityRow) => number) => rows.reduce((t, r) => t + f(r), 0) / rows.length;
   console.log(JSON.stringify({
     summary: {
@@ -156,6 +216,15 @@ async function main(): Promise<void> {
       velocityRelL2: mean((r) => r.velocityRelL2),
       latentsRelL2: mean((r) => r.latentsRelL2),
       videoPsnrDb: mean((r) => r.videoPsnrDb),
+      ...(nudge
+        ? {
+          nudge,
+          nudgeVelocityRelL2: {
+            none: mean((r) => r.nudgeVelocityRelL2!.none),
+            fp8: mean((r) => r.nudgeVelocityRelL2!.fp8),
+          },
+        }
+        : {}),
       secondsPerRun: { none: mean((r) => r.seconds.none), fp8: mean((r) => r.seconds.fp8) },
     },
     checkpoint,
