@@ -49,10 +49,13 @@
 // Usage (device): cosmos3_generator_bench [forward] [attention] [vae] [e2e] [engine] [--reps N]
 //   [--shapes 256p,480p] [--no-720p-vae] [--vae-shapes 480p,720p] [--vae-720p-latent-frames N] [--vae-deadline S]
 //   [--engine-runs t2v480,t2v720,policy,fdyn] [--text-tokens N] [--policy-text-tokens N] [--fdyn-text-tokens N]
-//   [--steps N] [--layers N] [--fp8]
+//   [--steps N] [--layers N] [--fp8] [--fp8-load]
 // --fp8 (forward only): after each shape's bf16 rows, the same forward with the gen stream's linears in FP8
 // (Cosmos3TransformerCuda::set_fp8: e4m3 weights per output channel, activations per token): rows "..._fp8",
 // "..._fp8_with_prefill" and "..._fp8_fidelity" (its velocity vs the bf16 one on the same weights and inputs).
+// --fp8-load: the transformer quantized as the Generator's load option does (set_fp8 with the bf16 weights of those
+// linears given back) right after it is built: row "transformer_fp8_load" (weights before / after, the device's
+// free memory change); then every mode runs fp8 (forward: the "_fp8" rows only; e2e and engine: fp8 requests).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -211,15 +214,18 @@ void bench_attention(const std::vector<std::string>& shapes, int reps) {
   }
 }
 
-void bench_forward(Cosmos3TransformerCuda& m, const std::vector<std::string>& shapes, int reps, bool fp8) {
+// fp8: bf16 rows, then fp8 rows and the fidelity (set_fp8 on and off, the bf16 weights kept). fp8_loaded: the
+// model was quantized as the load option does (--fp8-load: bf16 weights given back), fp8 rows only.
+void bench_forward(Cosmos3TransformerCuda& m, const std::vector<std::string>& shapes, int reps, bool fp8,
+                   bool fp8_loaded) {
   for (const Shape& s : kShapes) {
     if (std::find(shapes.begin(), shapes.end(), s.name) == shapes.end()) continue;
     Request r(m.config(), s, 5);
     Cosmos3GenOutputs o{r.velocity.data(), nullptr, nullptr};
     std::vector<float> v_bf16;  // the bf16 forward's velocity, for the fp8 row's fidelity
     for (const bool use_fp8 : {false, true}) {
-      if (use_fp8 && !fp8) break;
-      if (use_fp8 && !m.set_fp8(true)) {
+      if (fp8_loaded != use_fp8 && !(fp8 && use_fp8)) continue;
+      if (use_fp8 && !fp8_loaded && !m.set_fp8(true)) {
         std::printf("{\"row\": \"%s_fp8_error\", \"error\": \"no sm_90a fp8 GEMM on this build / device\"}\n", s.name);
         break;
       }
@@ -250,7 +256,7 @@ void bench_forward(Cosmos3TransformerCuda& m, const std::vector<std::string>& sh
           row.c_str(), median(gen) + median(prefill), median(prefill), peak);
       if (!use_fp8) {
         v_bf16 = r.velocity;
-      } else {
+      } else if (!fp8_loaded) {
         // The fp8 velocity vs the bf16 one (same weights, inputs, text cache): max |diff| / max |bf16|,
         // mean |diff| / mean |bf16|, max over elements of |diff| / (|bf16| + 1e-3 max |bf16|), ||diff|| / ||bf16||.
         double max_d = 0, max_r = 0, sum_d = 0, sum_r = 0, d2 = 0, r2 = 0, max_el = 0;
@@ -528,7 +534,8 @@ std::vector<std::string> split_list(const std::string& list) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool do_forward = false, do_attention = false, do_vae = false, do_e2e = false, do_engine = false, fp8 = false;
+  bool do_forward = false, do_attention = false, do_vae = false, do_e2e = false, do_engine = false, fp8 = false,
+       fp8_load = false;
   int reps = 3, steps = 35, layers = 36, text_t2v = kTextTokens, text_policy = 256, text_fdyn = 256;
   std::vector<std::string> shapes = {"256p", "480p", "720p"}, engine_runs = {"t2v480", "policy", "fdyn"};
   VaeBenchOptions vo;
@@ -550,6 +557,8 @@ int main(int argc, char** argv) {
       reps = next_int(1);
     else if (a == "--fp8")
       fp8 = true;
+    else if (a == "--fp8-load")
+      fp8_load = true;
     else if (a == "--steps")
       steps = next_int(1);
     else if (a == "--layers")
@@ -598,9 +607,23 @@ int main(int argc, char** argv) {
       cudaDeviceSynchronize();
       std::printf("{\"row\": \"transformer_build\", \"impl\": \"ours\", \"s\": %.1f, \"weights_gib\": %.2f}\n",
                   now_s() - t0, gib(m->weight_bytes()));
+      if (fp8_load) {  // as the load option: the gen stream's linears in e4m3, their bf16 weights given back
+        const size_t before = m->weight_bytes();
+        size_t free_before = 0, free_after = 0;
+        cudaMemGetInfo(&free_before, &total);
+        if (!m->set_fp8(true, /*keep_source=*/false)) {
+          std::printf("{\"row\": \"transformer_fp8_load_error\", \"error\": \"no sm_90a fp8 GEMM\"}\n");
+          return 1;
+        }
+        cudaMemGetInfo(&free_after, &total);
+        std::printf(
+            "{\"row\": \"transformer_fp8_load\", \"impl\": \"ours\", \"weights_gib_bf16\": %.2f, "
+            "\"weights_gib_fp8\": %.2f, \"device_free_gib_change\": %.2f}\n",
+            gib(before), gib(m->weight_bytes()), gib((double)free_after - (double)free_before));
+      }
     }
     if (do_attention) bench_attention(shapes, reps);
-    if (do_forward) bench_forward(*m, shapes, reps, fp8);
+    if (do_forward) bench_forward(*m, shapes, reps, fp8 && !fp8_load, fp8_load);
     if (do_vae || do_e2e || do_engine) vae = WanVaeCuda::random(wan22(), WType::BF16, 5, 0.02f);
     if (do_vae) bench_vae(*vae, vo);
     if (do_e2e) bench_e2e(*m, *vae, steps, 6.0f);

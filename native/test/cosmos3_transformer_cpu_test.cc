@@ -598,9 +598,21 @@ static double rel_l2(const std::vector<float>& got, const std::vector<float>& re
   return den > 0 ? std::sqrt(num / den) : 0;
 }
 
+// The linears set_fp8 quantizes (cosmos3_fp8_linears of the model's weights).
+static std::vector<const Linear*> fp8_linears_of(const Cosmos3Transformer& m) {
+  std::vector<const Linear*> out;
+  for (const Cosmos3Layer& L : m.weights().layers) {
+    const Cosmos3Mlp& mm = L.mlp_gen;
+    for (const Linear* l : {&L.gen.qkv, &L.gen.o, mm.is_relu2 ? &mm.relu2.up : &mm.swiglu.gate_up,
+                            mm.is_relu2 ? &mm.relu2.down : &mm.swiglu.down})
+      out.push_back(l);
+  }
+  return out;
+}
+
 // FP8 mode (set_fp8, the CPU twin of the CUDA one): the gen stream's linears quantized; the text cache untouched;
 // the prediction within a few percent of f32 and not equal to it; off again = f32 bit for bit; on again = the same
-// fp8 prediction (the copies are kept); weight_bytes counts the copies.
+// fp8 prediction (the copies are kept); weight_bytes counts the copies; then the f32 sources given back.
 static void test_fp8(const std::string& name, const Cosmos3TransformerConfig& c, uint64_t seed) {
   auto m = Cosmos3Transformer::random(c, seed, 0.15f);
   perturb_gains(*m);
@@ -612,15 +624,12 @@ static void test_fp8(const std::string& name, const Cosmos3TransformerConfig& c,
   const size_t bytes = m->weight_bytes();
   m->set_fp8(true);
   size_t expect = 0;
-  for (const Cosmos3Layer& L : m->weights().layers) {
-    const Cosmos3Mlp& mm = L.mlp_gen;
-    for (const Linear* l : {&L.gen.qkv, &L.gen.o, mm.is_relu2 ? &mm.relu2.up : &mm.swiglu.gate_up,
-                            mm.is_relu2 ? &mm.relu2.down : &mm.swiglu.down}) {
-      truth(name + ".fp8: every gen-stream linear has its e4m3 copy", l->w8 && l->w8_scale);
-      expect += (size_t)l->out * l->in + sizeof(float) * l->out;
-    }
-    truth(name + ".fp8: the und stream stays f32", !L.und.qkv.w8 && !L.und.o.w8);
+  for (const Linear* l : fp8_linears_of(*m)) {
+    truth(name + ".fp8: every gen-stream linear has its e4m3 copy", l->w8 && l->w8_scale);
+    expect += (size_t)l->out * l->in + sizeof(float) * l->out;
   }
+  for (const Cosmos3Layer& L : m->weights().layers)
+    truth(name + ".fp8: the und stream stays f32", !L.und.qkv.w8 && !L.und.o.w8);
   truth(name + ".fp8: on, and weight_bytes counts the copies", m->fp8() && m->weight_bytes() == bytes + expect);
   const Cosmos3UndCache cache8 = m->prefill_text(r.ids.data(), (int)r.ids.size(), r.text_pos.data());
   bool same_cache = true;
@@ -643,6 +652,26 @@ static void test_fp8(const std::string& name, const Cosmos3TransformerConfig& c,
   m->forward_gen(cache, r.in, again.o);
   truth(name + ".fp8: on again is the same fp8 prediction",
         again.vision == fp8.vision && m->weight_bytes() == bytes + expect);
+  // The load option's form: the f32 weights of the quantized linears given back (WeightStore::release). The fp8
+  // prediction is unchanged bit for bit, weight_bytes no longer counts them, and fp8 cannot be turned off again.
+  size_t f32_bytes = 0;
+  for (const Linear* l : fp8_linears_of(*m)) f32_bytes += sizeof(float) * l->out * l->in;
+  m->set_fp8(true, /*keep_source=*/false);
+  Outputs released(c, r);
+  m->forward_gen(cache, r.in, released.o);
+  bool nulled = true;
+  for (const Linear* l : fp8_linears_of(*m)) nulled = nulled && l->w == nullptr && l->w8;
+  truth(name + ".fp8: sources given back: w null, the same fp8 prediction bit for bit",
+        nulled && released.vision == fp8.vision && released.action == fp8.action);
+  truth(name + ".fp8: sources given back: weight_bytes drops by their f32 bytes",
+        m->weight_bytes() == bytes + expect - f32_bytes);
+  bool threw = false;
+  try {
+    m->set_fp8(false);
+  } catch (const ModelError&) {
+    threw = true;
+  }
+  truth(name + ".fp8: sources given back: off throws ModelError, fp8 stays on", threw && m->fp8());
 }
 
 int main(int argc, char** argv) {

@@ -229,6 +229,32 @@ static void fp8_config(const std::string& name, const Cosmos3TransformerConfig& 
   gpu->set_fp8(false);
   const Out ob2 = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
   report(name + ": set_fp8(false): the bf16 outputs again (max diff)", max_abs_diff(ob2.vision, ob.vision), 0);
+  // The load option's form (keep_source = false): the bf16 weights of the quantized linears given back. The fp8
+  // outputs are the same bit for bit, weight_bytes and the model pool's bytes in use drop by their bf16 bytes, and
+  // fp8 can no longer be turned off.
+  size_t bf16_bytes = 0;
+  for (const Cosmos3Layer& L : gpu->weights().layers) {
+    const Cosmos3Mlp& mm = L.mlp_gen;
+    for (const Linear* l : {&L.gen.qkv, &L.gen.o, mm.is_relu2 ? &mm.relu2.up : &mm.swiglu.gate_up,
+                            mm.is_relu2 ? &mm.relu2.down : &mm.swiglu.down})
+      bf16_bytes += 2 * (size_t)l->out * l->in;
+  }
+  const size_t wbytes = gpu->weight_bytes(), in_use = gpu->pool().bytes_in_use();
+  gpu->set_fp8(true, /*keep_source=*/false);
+  const Out orel = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
+  report(name + ": sources given back: fp8 outputs as before (max diff)",
+         std::max(max_abs_diff(orel.vision, of.vision), max_abs_diff(orel.action, of.action)), 0);
+  report(name + ": sources given back: |weight_bytes drop - their bf16 bytes|",
+         std::fabs((double)wbytes - (double)gpu->weight_bytes() - (double)bf16_bytes), 0);
+  report(name + ": sources given back: pool bytes in use drop >= their bf16 bytes (1 = no)",
+         in_use >= gpu->pool().bytes_in_use() + bf16_bytes ? 0 : 1, 0);
+  bool threw = false;
+  try {
+    gpu->set_fp8(false);
+  } catch (const ModelError&) {
+    threw = true;
+  }
+  report(name + ": sources given back: set_fp8(false) throws ModelError (1 = no)", threw && gpu->fp8() ? 0 : 1, 0);
 }
 
 // The ops on their own, on a stream and pool of this test's.

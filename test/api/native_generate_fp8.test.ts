@@ -1,6 +1,7 @@
 // The Generator's fp8 load option (`backend: { kind: "native", checkpoint, quantization: "fp8" }`, vLLM-Omni's
 // `--quantization fp8`) on the native engine (CPU: the f32 twin of the CUDA fp8 path) with the tiny fixture:
-//  - an fp8 session is its own (model class "generator:fp8") beside the unquantized one; info() says which;
+//  - an fp8 session is its own (model class "generator:fp8") beside the unquantized one; info() says which, and its
+//    weight bytes are the e4m3 copies instead of the unquantized weights of the linears it quantized;
 //  - the diffusers t2i run (fixture noise, 3 steps, CFG 3): the unquantized latents are diffusers' within 1e-3,
 //    the fp8 ones differ from them by more than that and stay within 10% (relative L2) of them;
 //  - generate() with it writes its image and names fp8 in `backend`;
@@ -55,7 +56,18 @@ describe("fp8 load option of the native Generator (tiny fixture, CPU)", () => {
     const info = (s: Cosmos3GeneratorSession) => s.raw.info() as { quantization: string; weightBytes: number };
     assert.equal(info(plain).quantization, "none");
     assert.equal(info(fp8).quantization, "fp8");
-    assert.ok(info(fp8).weightBytes > info(plain).weightBytes, "the e4m3 copies are counted");
+    // The fp8 session counts its e4m3 copies (1 byte a weight + an f32 scale a row) and no longer the f32 weights of
+    // those linears (given back at load: 4 bytes a weight), from the fixture's config (SwiGLU, no attention bias).
+    const c = JSON.parse(readFileSync(join(CKPT, "transformer/config.json"), "utf8"));
+    const qkvOut = (c.num_attention_heads + 2 * c.num_key_value_heads) * c.head_dim;
+    const linears: [number, number][] = [
+      [qkvOut, c.hidden_size],
+      [c.hidden_size, c.num_attention_heads * c.head_dim],
+      [2 * c.intermediate_size, c.hidden_size],
+      [c.hidden_size, c.intermediate_size],
+    ];
+    const perLayer = linears.reduce((t, [out, inn]) => t + 3 * out * inn - 4 * out, 0);
+    assert.equal(info(plain).weightBytes - info(fp8).weightBytes, c.num_hidden_layers * perLayer);
 
     const diffusers = f32(store.get("final.vision"), "final.vision");
     const a = await finalLatents(plain);

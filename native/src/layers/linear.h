@@ -23,8 +23,9 @@ struct Linear {
   // Optional FP8 copy of w (opt-in: the Generator's `quantization: "fp8"` load option, set_fp8 of its transformer):
   // e4m3 [out, in] with one f32 scale per output row (ops/quantize_fp8.h). When set, x is quantized per token and
   // y = x scale * w8_scale * (x8 . w8) (+ b) replaces the GEMM on w: gemm_fp8_wgmma on CUDA, an f32 twin on the CPU
-  // (linear_cpu). w stays valid: set_fp8(false) goes back to it, and linear_cuda falls back to it where the fp8
-  // kernel cannot run.
+  // (linear_cpu). w stays valid unless the model gave it back (set_fp8's keep_source = false, the load option: only
+  // where the fp8 kernel runs for any n); then w is null. Else set_fp8(false) goes back to it, and linear_cuda falls
+  // back to it where the fp8 kernel cannot run.
   const uint8_t* w8 = nullptr;
   const float* w8_scale = nullptr;
 

@@ -10,7 +10,7 @@ namespace cosmos {
 Linear Linear::rows(int first, int count) const {
   Linear p = *this;
   const size_t esize = wt == WType::BF16 ? 2 : 4;
-  p.w = static_cast<const char*>(w) + (size_t)first * in * esize;
+  p.w = w ? static_cast<const char*>(w) + (size_t)first * in * esize : nullptr;  // null: given back for w8
   p.b = b ? b + first : nullptr;
   p.w8 = w8 ? w8 + (size_t)first * in : nullptr;
   p.w8_scale = w8_scale ? w8_scale + first : nullptr;

@@ -22,7 +22,7 @@ void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratc
     matmul_bf16_cuda(y, h, m.down.w, m.down.b, n, inter, m.down.out, ctx);
     return;
   }
-  if (n == 1 && !m.gate_up.b) {
+  if (n == 1 && !m.gate_up.b && !m.gate_up.w8) {  // (with w8 the bf16 weight may be gone: set_fp8's keep_source)
     gemv_swiglu_cuda(g, x, m.gate_up.w, m.gate_up.wt, m.gate_up.in, inter, ctx);
   } else {
     float* u = scratch + (size_t)n * inter;

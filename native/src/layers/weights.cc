@@ -93,14 +93,30 @@ void* WeightStore::shared(const std::vector<std::string>& sources, size_t count,
       key, [&] { return new_block(count, bf16); }, write);
   if (b->bytes() != count * (bf16 ? 2 : 4))  // a key names its tensors' shapes, so this is a broken invariant
     throw ModelError("shared weight block of " + sources.front() + " has another size than asked");
-  bool held = false;
-  for (const auto& h : held_) held = held || h == b;
-  if (!held) {
-    bytes_ += b->bytes();
-    shared_bytes_ += b->bytes();
-    held_.push_back(b);
-  }
+  for (Held& h : held_)
+    if (h.block == b) {
+      ++h.uses;
+      return b->data();
+    }
+  bytes_ += b->bytes();
+  shared_bytes_ += b->bytes();
+  held_.push_back({b, 1});
   return b->data();
+}
+
+size_t WeightStore::release(const void* data) {
+  for (auto it = held_.begin(); it != held_.end(); ++it) {
+    if (it->block->data() != data) continue;
+    if (--it->uses > 0) return 0;
+    const size_t bytes = it->block->bytes();
+    bytes_ -= bytes;
+    shared_bytes_ -= bytes;
+    held_.erase(it);  // the block itself goes with its last holder (another model may still hold it)
+    return bytes;
+  }
+  const size_t bytes = release_own(data);
+  bytes_ -= bytes;
+  return bytes;
 }
 
 std::shared_ptr<WeightBlock> HostWeightStore::new_block(size_t count, bool bf16) {
@@ -113,6 +129,15 @@ void* HostWeightStore::alloc(size_t count, bool bf16) {
   blocks_.emplace_back(count * sizeof(float));
   bytes_ += count * sizeof(float);
   return blocks_.back().data();
+}
+size_t HostWeightStore::release_own(const void* data) {
+  for (auto it = blocks_.begin(); it != blocks_.end(); ++it)
+    if (it->data() == data) {
+      const size_t bytes = it->bytes();
+      blocks_.erase(it);
+      return bytes;
+    }
+  return 0;
 }
 void HostWeightStore::put(void* dst, const float* src, size_t count, bool) {
   std::memcpy(dst, src, count * sizeof(float));

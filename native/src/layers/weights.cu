@@ -42,8 +42,22 @@ std::string CudaWeightStore::device() const {
 
 void* CudaWeightStore::alloc(size_t count, bool bf16) {
   const size_t bytes = count * (bf16 ? 2 : 4);
+  void* p = pool_.alloc(bytes);
   bytes_ += bytes;
-  return pool_.alloc(bytes);
+  own_.emplace_back(p, bytes);
+  return p;
+}
+
+size_t CudaWeightStore::release_own(const void* data) {
+  for (auto it = own_.begin(); it != own_.end(); ++it)
+    if (it->first == data) {
+      const size_t bytes = it->second;
+      CUDA_CHECK(cudaStreamSynchronize(stream_));  // no work queued on the store's stream still reads it
+      pool_.free(it->first);
+      own_.erase(it);
+      return bytes;
+    }
+  return 0;
 }
 
 void CudaWeightStore::put(void* dst, const float* src, size_t count, bool bf16) {

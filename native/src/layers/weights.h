@@ -84,16 +84,29 @@ class WeightStore {
   // Bytes of the weights this store's model uses (its own and shared blocks), and of those the shared ones.
   size_t bytes() const { return bytes_; }
   size_t shared_bytes() const { return shared_bytes_; }
+  // One use of the block at `data` (a pointer alloc() or shared() returned) is over: the model no longer reads it
+  // through that binding. When it was the block's last use in this store, the store lets it go (an own block
+  // is freed at once; a shared one when its last holder lets go) and stops counting it. Returns the bytes this
+  // store stopped counting: 0 while another binding of the model still uses the block (a tensor bound twice,
+  // e.g. tied weights) or when `data` is none of its blocks. Used by the Generator's fp8 load option to give
+  // back the unquantized copies of the linears it quantized.
+  size_t release(const void* data);
 
  protected:
   size_t bytes_ = 0;
   // A block outside any one model's memory, for shared(); `device` names where it lives ("cpu", "cuda:0").
   virtual std::shared_ptr<WeightBlock> new_block(size_t count, bool bf16) = 0;
   virtual std::string device() const = 0;
+  // release() of an own block (alloc()): frees it and returns its bytes, 0 if `data` is not one.
+  virtual size_t release_own(const void* data) = 0;
 
  private:
+  struct Held {
+    std::shared_ptr<WeightBlock> block;
+    int uses;  // bindings of this store that returned it (shared() calls)
+  };
   size_t shared_bytes_ = 0;
-  std::vector<std::shared_ptr<WeightBlock>> held_;
+  std::vector<Held> held_;
 };
 
 // Host memory, f32 only (the CPU backend's ops are f32).
@@ -108,6 +121,7 @@ class HostWeightStore : public WeightStore {
  protected:
   std::shared_ptr<WeightBlock> new_block(size_t count, bool bf16) override;
   std::string device() const override { return "cpu"; }
+  size_t release_own(const void* data) override;
 
  private:
   std::vector<Buffer> blocks_;
@@ -130,12 +144,14 @@ class CudaWeightStore : public WeightStore {
   // another model still reads.
   std::shared_ptr<WeightBlock> new_block(size_t count, bool bf16) override;
   std::string device() const override;
+  size_t release_own(const void* data) override;
 
  private:
   CudaPool& pool_;
   cudaStream_t stream_;
   WType wt_;
   std::vector<uint16_t> staging_;
+  std::vector<std::pair<void*, size_t>> own_;  // alloc()'s blocks of pool_ and their bytes (for release_own)
 };
 
 // The pool of the shared weight blocks of the current device (its bytes_in_use() count in the engine's GPU

@@ -362,7 +362,7 @@ std::unique_ptr<Cosmos3Generator> Cosmos3Generator::load(const std::string& dir,
 #ifdef COSMOS_CUDA
   if (cuda) {
     auto t = Cosmos3TransformerCuda::load(*tck, tcfg, cuda_weight_type(*tck, "proj_in.weight"));
-    if (options.fp8 && !t->set_fp8(true))
+    if (options.fp8 && !t->set_fp8(true, /*keep_source=*/false))
       throw ModelError(
           "quantization \"fp8\": this GPU or build has no FP8 tensor-core GEMM (it needs an sm_90 "
           "GPU, Hopper, and a module built for sm_90a); load without quantization");
@@ -376,7 +376,7 @@ std::unique_ptr<Cosmos3Generator> Cosmos3Generator::load(const std::string& dir,
 #endif
   if (!parts) {
     auto t = Cosmos3Transformer::load(*tck, tcfg);
-    if (options.fp8) t->set_fp8(true);
+    if (options.fp8) t->set_fp8(true, /*keep_source=*/false);
     parts = cosmos3_generator_cpu_parts(std::move(t), WanVae::load(*vck, vcfg),
                                         ack ? Cosmos3AudioDecoder::load(*ack, acfg) : nullptr);
   }

@@ -320,7 +320,9 @@ std::vector<Linear*> cosmos3_fp8_linears(Cosmos3TransformerWeights& w) {
   return out;
 }
 
-void Cosmos3Transformer::set_fp8(bool on) {
+void Cosmos3Transformer::set_fp8(bool on, bool keep_source) {
+  if (!on && fp8_sources_released_)
+    throw ModelError("set_fp8(false): the f32 weights of the fp8 linears were given back when fp8 was turned on");
   if (on && fp8_.empty()) {
     for (Linear* l : cosmos3_fp8_linears(w_)) {
       if (l->wt != WType::F32) throw ModelError("set_fp8: the CPU transformer's matmul weights must be f32");
@@ -335,6 +337,13 @@ void Cosmos3Transformer::set_fp8(bool on) {
     f.l->w8_scale = on ? f.scale.data() : nullptr;
   }
   fp8_on_ = on && !fp8_.empty();
+  if (fp8_on_ && !keep_source && !fp8_sources_released_) {
+    for (Fp8Weight& f : fp8_) {
+      store_.release(f.l->w);
+      f.l->w = nullptr;  // linear_cpu's fp8 path reads w8 alone
+    }
+    fp8_sources_released_ = true;
+  }
 }
 
 void cosmos3_check_text(const Cosmos3TransformerConfig& c, const int* ids, int n, const float* pos3) {

@@ -175,7 +175,9 @@ class Cosmos3Transformer {
   // e4m3 copy with one scale per output channel (quantize_fp8_rows_cpu of the f32 weights, made on the first call
   // and kept), and linear_cpu runs its fp8 twin on them; off = the f32 weights again, bit for bit. Slower than f32
   // here (each call decodes the weight): it is there to measure what fp8 costs in fidelity and to check the CUDA path.
-  void set_fp8(bool on);
+  // keep_source = false (the load option) gives the f32 weights of those linears back (WeightStore::release: the
+  // fp8 twin never reads them); fp8 can then not be turned off again (ModelError).
+  void set_fp8(bool on, bool keep_source = true);
   bool fp8() const { return fp8_on_; }
 
   // The und stream over n text tokens (ids; pos3 [3][n] float rows t, h, w): every layer's K/V for the gen stream.
@@ -205,6 +207,7 @@ class Cosmos3Transformer {
   std::vector<Fp8Weight> fp8_;
   size_t fp8_bytes_ = 0;
   bool fp8_on_ = false;
+  bool fp8_sources_released_ = false;
 
   struct Stream;  // one stream's residual, normed input, rotary tables and scratch
   void check_abort() const {

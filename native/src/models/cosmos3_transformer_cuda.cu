@@ -80,7 +80,9 @@ std::unique_ptr<Cosmos3TransformerCuda> Cosmos3TransformerCuda::random(const Cos
   return m;
 }
 
-bool Cosmos3TransformerCuda::set_fp8(bool on) {
+bool Cosmos3TransformerCuda::set_fp8(bool on, bool keep_source) {
+  if (!on && fp8_sources_released_)
+    throw ModelError("set_fp8(false): the bf16 weights of the fp8 linears were given back when fp8 was turned on");
   if (on && fp8_.empty()) {
     if (!gemm_fp8_wgmma_available(stream_.get())) return fp8_on_ = false;
     for (Linear* l : cosmos3_fp8_linears(w_)) {
@@ -100,7 +102,19 @@ bool Cosmos3TransformerCuda::set_fp8(bool on) {
     f.l->w8 = on ? f.q.get() : nullptr;
     f.l->w8_scale = on ? f.scale.get() : nullptr;
   }
-  return fp8_on_ = on;
+  fp8_on_ = on;
+  if (on && !keep_source && !fp8_sources_released_) {
+    // Only where linear_cuda can never fall back to w: the fp8 GEMM's shape test does not depend on the token count
+    // (it reads k and the operands' alignment; the activations' e4m3 copy is a fresh pool block, 16-byte aligned).
+    for (Fp8Weight& f : fp8_) {
+      if (!gemm_fp8_wgmma_shape_ok(f.q.get(), f.q.get(), 1, f.l->out, f.l->in)) continue;
+      store_.release(f.l->w);
+      f.l->w = nullptr;
+    }
+    pool_.release_cached();  // the freed blocks of random weights go back to CUDA, not to the pool's cache
+    fp8_sources_released_ = true;
+  }
+  return fp8_on_;
 }
 
 void Cosmos3TransformerCuda::release_cached_blocks() {

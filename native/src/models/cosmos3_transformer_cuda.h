@@ -61,14 +61,19 @@ class Cosmos3TransformerCuda {
   // Opt-in FP8 (issue 14 item 4; the Generator's `quantization: "fp8"` load option; default off, the bf16 path
   // unchanged): on = every linear of cosmos3_fp8_linears (the gen stream's attention qkv and o, the MLP's gate|up (or
   // relu2's up) and down) gets an e4m3 copy with one scale per output channel, quantized once from the bf16 (or f32)
-  // weights on the first call (those are kept: linear_cuda's fallback, and off again); linear_cuda then quantizes
-  // their inputs per token and runs gemm_fp8_wgmma (SwiGLU unfused: gate, up, swiglu_cuda, down). The und stream
-  // (the cached text prefill) keeps the model's precision. Returns whether fp8 is on: false when this build or
-  // device has no sm_90a fp8 GEMM. Cosmos3Transformer::set_fp8 is the CPU twin.
-  bool set_fp8(bool on);
+  // weights on the first call; linear_cuda then quantizes their inputs per token and runs gemm_fp8_wgmma (SwiGLU
+  // unfused: gate, up, swiglu_cuda, down). The und stream (the cached text prefill) keeps the model's precision.
+  // keep_source (tests, the bench's bf16-vs-fp8 runs) keeps the bf16 weights, so that off gives the bf16 path back
+  // bit for bit; keep_source = false (the load option: vLLM-Omni's fp8 shrinks the weights, it does not add to
+  // them) gives back the bf16 (or f32) weight of every linear the fp8 GEMM takes for any token count (in % 16 == 0,
+  // 16-byte aligned: all of them at Cosmos 3's sizes), WeightStore::release; off then throws ModelError. Returns
+  // whether fp8 is on: false when this build or device has no sm_90a fp8 GEMM. Cosmos3Transformer::set_fp8 is the
+  // CPU twin.
+  bool set_fp8(bool on, bool keep_source = true);
   bool fp8() const { return fp8_on_; }
 
   void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
+  const Cosmos3TransformerWeights& weights() const { return w_; }
   // Includes the fp8 copies once set_fp8(true) has made them.
   size_t weight_bytes() const { return store_.bytes() + store_f32_.bytes() + fp8_bytes_; }
   const CudaPool& pool() const { return pool_; }
@@ -96,6 +101,7 @@ class Cosmos3TransformerCuda {
   std::vector<Fp8Weight> fp8_;
   size_t fp8_bytes_ = 0;
   bool fp8_on_ = false;
+  bool fp8_sources_released_ = false;
 
   struct Stream;
   Cosmos3TransformerCuda(const Cosmos3TransformerConfig& cfg, WType wt) : cfg_(cfg), wt_(wt) {}
