@@ -13,17 +13,7 @@
 //    sound_tokenizer/ and sound as an input are ValidationErrors.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
 import { generate } from "../../src/api/generate.ts";
@@ -33,32 +23,15 @@ import { generatorInputs, planGeneration } from "../../src/generator/mod.ts";
 import { probeVideo } from "../../src/media/video.ts";
 import { nativeMemory } from "../../src/native/mod.ts";
 import { openCosmos3Generator } from "../../src/native/generator.ts";
-import { closeNative } from "../../src/native/qwen3vl.ts";
 import type { ProgressEvent } from "../../src/schema/results.ts";
 import { f32, i32, maxAbsDiff, readSafetensors } from "../multimodal/_fixture.ts";
-import { actionRows, pipelineFrames, type PipelineRun, pipelineRun } from "../generator/_cosmos3_reference.ts";
+import { actionRows, pipelineFrames, pipelineRun } from "../generator/_cosmos3_reference.ts";
 import { show } from "../../kernel/show.ts";
 import { captureDisplays, str } from "../kernel/_sink.ts";
-import { FIXTURES } from "../native/_reference.ts";
+import { nativeGeneratorFixture } from "./_native_generator_fixture.ts";
 
-const CKPT = join(FIXTURES, "cosmos3-tiny");
-const REF = join(FIXTURES, "cosmos3-tiny-reference");
-const OUT = mkdtempSync(join(tmpdir(), "cosmos-native-generate-"));
-after(async () => {
-  await closeNative();
-  rmSync(OUT, { recursive: true, force: true });
-});
-
-const reference = JSON.parse(readFileSync(join(REF, "reference.json"), "utf8")) as {
-  pipelines: Record<string, PipelineRun>;
-};
-
-async function png(name: string) {
-  const { data, info } = await sharp(join(REF, "media", name)).removeAlpha().raw().toBuffer({
-    resolveWithObject: true,
-  });
-  return { width: info.width, height: info.height, channels: 3 as const, data: new Uint8Array(data) };
-}
+const { CKPT, REF, OUT, pipelines, png } = nativeGeneratorFixture("cosmos-native-generate-", "cosmos3-tiny");
+const reference = { pipelines: pipelines() };
 
 describe("native Generator vs diffusers' Cosmos3OmniPipeline (tiny fixture, injected noise)", () => {
   for (const mode of ["t2i", "t2v", "i2v", "v2v"]) {

@@ -11,8 +11,7 @@
 //    prompt and flow shift listed as ignored, another step count refused.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import sharp from "sharp";
 import { generate } from "../../src/api/generate.ts";
@@ -20,28 +19,14 @@ import { conditioningPixels } from "../../src/api/native_generate.ts";
 import { ValidationError } from "../../src/errors.ts";
 import { generatorInputs, planGeneration } from "../../src/generator/mod.ts";
 import { openCosmos3Generator } from "../../src/native/generator.ts";
-import { closeNative } from "../../src/native/qwen3vl.ts";
 import type { ProgressEvent } from "../../src/schema/results.ts";
 import { f32, i32, maxAbsDiff, readSafetensors } from "../multimodal/_fixture.ts";
 import { distilledRun, type DistilledRuns, pipelineFrames } from "../generator/_cosmos3_reference.ts";
-import { FIXTURES } from "../native/_reference.ts";
+import { nativeGeneratorFixture } from "./_native_generator_fixture.ts";
 
-const CKPT = join(FIXTURES, "cosmos3-tiny-distilled");
-const REF = join(FIXTURES, "cosmos3-tiny-reference");
-const OUT = mkdtempSync(join(tmpdir(), "cosmos-distilled-"));
-after(async () => {
-  await closeNative();
-  rmSync(OUT, { recursive: true, force: true });
-});
+const { CKPT, REF, OUT, png } = nativeGeneratorFixture("cosmos-distilled-", "cosmos3-tiny-distilled");
 
 const runs = (JSON.parse(readFileSync(join(REF, "distilled.json"), "utf8")) as DistilledRuns).runs;
-
-async function png(name: string) {
-  const { data, info } = await sharp(join(REF, "media", name)).removeAlpha().raw().toBuffer({
-    resolveWithObject: true,
-  });
-  return { width: info.width, height: info.height, channels: 3 as const, data: new Uint8Array(data) };
-}
 
 describe("native distilled runs vs diffusers' Cosmos3DistilledModularPipeline (injected noise)", () => {
   for (const mode of ["t2i", "i2v", "v2v"] as const) {

@@ -7,10 +7,9 @@
 //  - generate() with it writes its image and names fp8 in `backend`;
 //  - a value other than "none" / "fp8" is a ValidationError naming backend.quantization (and the addon's own check
 //    an ARGUMENT error); fp8 for the Reasoner is a ValidationError before anything loads.
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { generate } from "../../src/api/generate.ts";
 import { reason } from "../../src/api/reason.ts";
@@ -18,24 +17,14 @@ import { ValidationError } from "../../src/errors.ts";
 import { generatorInputs, planGeneration } from "../../src/generator/mod.ts";
 import { type Cosmos3GeneratorSession, openCosmos3Generator } from "../../src/native/generator.ts";
 import { loadAddon } from "../../src/native/load.ts";
-import { closeNative } from "../../src/native/qwen3vl.ts";
 import { f32, maxAbsDiff, readSafetensors } from "../multimodal/_fixture.ts";
-import { type PipelineRun, pipelineRun } from "../generator/_cosmos3_reference.ts";
+import { pipelineRun } from "../generator/_cosmos3_reference.ts";
 import { FIXTURES } from "../native/_reference.ts";
+import { nativeGeneratorFixture } from "./_native_generator_fixture.ts";
 import { relativeL2 } from "../../bench/fp8_fidelity.ts";
 
-const CKPT = join(FIXTURES, "cosmos3-tiny");
-const REF = join(FIXTURES, "cosmos3-tiny-reference");
-const OUT = mkdtempSync(join(tmpdir(), "cosmos-fp8-"));
-after(async () => {
-  await closeNative();
-  rmSync(OUT, { recursive: true, force: true });
-});
-
-const reference = JSON.parse(readFileSync(join(REF, "reference.json"), "utf8")) as {
-  pipelines: Record<string, PipelineRun>;
-};
-const spec = reference.pipelines.t2i;
+const { CKPT, REF, OUT, pipelines } = nativeGeneratorFixture("cosmos-fp8-", "cosmos3-tiny");
+const spec = pipelines().t2i;
 const store = readSafetensors(join(REF, "pipeline_t2i.safetensors"));
 
 async function finalLatents(s: Cosmos3GeneratorSession): Promise<Float32Array> {

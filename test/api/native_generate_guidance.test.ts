@@ -15,31 +15,19 @@
 //    step the guidance-3 step, bitwise. (UniPC's history across guided and unguided steps is checked against the
 //    loop written out by hand in native/test/flow_sampler_cpu_test.cc.)
 //  - generate() at the text-to-image defaults reports [400, 1000] in effective.
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { generate } from "../../src/api/generate.ts";
 import { generatorInputs, type GeneratorRun, planGeneration } from "../../src/generator/mod.ts";
 import { type Cosmos3GeneratorSession, openCosmos3Generator } from "../../src/native/generator.ts";
-import { closeNative } from "../../src/native/qwen3vl.ts";
 import { f32, maxAbsDiff, readSafetensors } from "../multimodal/_fixture.ts";
-import { type PipelineRun, pipelineRun } from "../generator/_cosmos3_reference.ts";
-import { FIXTURES } from "../native/_reference.ts";
+import { pipelineRun } from "../generator/_cosmos3_reference.ts";
+import { nativeGeneratorFixture } from "./_native_generator_fixture.ts";
 
-const CKPT = join(FIXTURES, "cosmos3-tiny");
-const REF = join(FIXTURES, "cosmos3-tiny-reference");
-const OUT = mkdtempSync(join(tmpdir(), "cosmos-guidance-"));
-after(async () => {
-  await closeNative();
-  rmSync(OUT, { recursive: true, force: true });
-});
-
-const reference = JSON.parse(readFileSync(join(REF, "reference.json"), "utf8")) as {
-  pipelines: Record<string, PipelineRun>;
-};
-const spec = reference.pipelines.t2i;
+const { CKPT, REF, OUT, pipelines } = nativeGeneratorFixture("cosmos-guidance-", "cosmos3-tiny");
+const spec = pipelines().t2i;
 const store = readSafetensors(join(REF, "pipeline_t2i.safetensors"));
 const noise = f32(store.get("noise.vision"), "noise.vision");
 
