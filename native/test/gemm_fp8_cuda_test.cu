@@ -2,7 +2,8 @@
 //
 //   gemm_fp8_cuda_test check [variants]  CUDA == CPU twin: the e4m3 conversion on a sweep of f32 bit patterns and
 //                                        the row quantizer (f32 and bf16 in) bit for bit; the GEMM, every variant,
-//                                        vs gemm_fp8_cpu on ragged shapes and on sampled rows of the Generator's
+//                                        vs gemm_fp8_cpu on ragged shapes and on sampled rows of the Generator's;
+//                                        gemm_fp8_wgmma_swiglu vs gemm_fp8_cpu + SwiGLU + bf16 rounding
 //   gemm_fp8_cuda_test fidelity          the whole fp8 path (quantize x per token and W per channel, FP8 GEMM) vs
 //                                        the bf16 path (x cast to bf16, gemm_wgmma) and both vs f64 on the original
 //                                        operands, at the Generator's shapes
@@ -353,6 +354,59 @@ void check_gemm(const std::vector<Fp8Variant>& variants, int m, int n, int k, bo
   pool->free(y);
 }
 
+// bf16 round to nearest even, as __floats2bfloat162_rn (finite values).
+float bf16_round(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&v, &u, 4);
+  return v;
+}
+
+// gemm_fp8_wgmma_swiglu (b: the gate rows, then the up rows) vs its CPU twin: gemm_fp8_cpu to [rows, 2 inter],
+// silu(g) * u, rounded to bf16. The bound: twice the GEMM's (g and u each carry it) plus bf16's rounding, whose
+// half-ulp steps land differently where the f32 values differ.
+void check_swiglu(int m, int inter, int k, bool sample) {
+  const int n = 2 * inter;
+  Fp8Operands p(m, n, k, false);
+  const std::vector<uint8_t> ha = to_host(p.a, (size_t)m * k), hb = to_host(p.b, (size_t)n * k);
+  const std::vector<float> hsa = to_host(p.sa, m), hsb = to_host(p.sb, n);
+  std::vector<int> rows;
+  if (sample)
+    rows = {0, m - 1, (m / 128) * 128 - 1, m / 2, m / 3 + 7, 129, m - 130};
+  else
+    for (int r = 0; r < m; ++r) rows.push_back(r);
+  std::vector<float> ref(rows.size() * (size_t)inter), gu(n);
+  for (size_t j = 0; j < rows.size(); ++j) {
+    gemm_fp8_cpu(gu.data(), &ha[(size_t)rows[j] * k], hb.data(), &hsa[rows[j]], hsb.data(), nullptr, 1, n, k);
+    for (int c = 0; c < inter; ++c) {
+      const float g = gu[c], u = gu[inter + c];
+      ref[j * inter + c] = bf16_round(g / (1.f + std::exp(-g)) * u);
+    }
+  }
+  bf16* y = (bf16*)pool->alloc((size_t)m * inter * 2);
+  poison(y, (size_t)m * inter * 2);
+  cosmos::gemm_fp8_wgmma_swiglu(y, p.a, p.b, p.sa, p.sb, m, k, inter, ctx);
+  CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
+  std::vector<uint16_t> all = to_host(reinterpret_cast<const uint16_t*>(y), (size_t)m * inter);
+  unsigned long long bad = 0;
+  for (uint16_t v : all) bad += (v & 0x7f80u) == 0x7f80u;  // inf / NaN (0xFFFF poison included)
+  std::vector<float> got(rows.size() * (size_t)inter);
+  for (size_t j = 0; j < rows.size(); ++j)
+    for (int c = 0; c < inter; ++c) {
+      const uint32_t u = (uint32_t)all[(size_t)rows[j] * inter + c] << 16;
+      std::memcpy(&got[j * inter + c], &u, 4);
+    }
+  const double rel = host_rel(got, ref), bound = 2 * gemm_tol(k) + 2e-3;
+  const bool ok = bad == 0 && rel <= bound;
+  row_result(ok);
+  std::printf(
+      "check | %-27s | m=%5d inter=%5d k=%5d | vs cpu twin (%zu rows) %.2e (bound %.1e) | non-finite %llu | %s\n",
+      "fp8 swiglu 128x256", m, inter, k, rows.size(), rel, bound, bad, ok ? "PASS" : "FAIL");
+  std::fflush(stdout);
+  pool->free(y);
+}
+
 int run_checks(const std::vector<Fp8Variant>& variants) {
   check_conversion();
   check_quantizer(18720, 4096, false, "x (Generator, 480p)");
@@ -384,6 +438,24 @@ int run_checks(const std::vector<Fp8Variant>& variants) {
     } catch (const std::runtime_error& e) {  // e.g. a tensor map the driver will not encode
       row_result(false);
       std::printf("check | m=%5d n=%5d k=%5d | exception: %s | FAIL\n", c.m, c.n, c.k, e.what());
+    }
+  }
+  struct SwiCase {
+    int m, inter, k;
+    bool sample;
+  };
+  const SwiCase swiglu_cases[] = {
+      {128, 128, 128, false},      // one tile exactly
+      {300, 256, 272, false},      // ragged m and k (a zero-filled last k-tile), two column tiles
+      {1000, 384, 4096, false},    // several persistent waves
+      {18720, 12288, 4096, true},  // the Generator's gate|up (sampled rows)
+  };
+  for (const SwiCase& c : swiglu_cases) {
+    try {
+      check_swiglu(c.m, c.inter, c.k, c.sample);
+    } catch (const std::exception& e) {
+      row_result(false);
+      std::printf("check | fp8 swiglu m=%5d inter=%5d k=%5d | exception: %s | FAIL\n", c.m, c.inter, c.k, e.what());
     }
   }
   std::printf("checks: %s (%d failing rows)\n", failures ? "FAIL" : "PASS", failures);

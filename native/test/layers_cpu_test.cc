@@ -517,6 +517,37 @@ int main() {
     truth("linear_fp8: within 6% (relative L2) of the f32 GEMM, and not equal to it", rel < 0.06 && rel > 1e-4);
   }
 
+  // 4c. A SwiGLU MLP in fp8 that mlp_fp8_fused takes (inter % 128 == 0, in % 16 == 0, no gate|up bias): the CPU twin
+  // of CUDA's fused path, i.e. gemm_fp8_cpu over gate|up, silu(g) * u, h rounded to bf16, h quantized per token,
+  // gemm_fp8_cpu over down; and an inter that is not a multiple of 128 takes the unfused path (h not rounded).
+  for (const int inter : {128, 96}) {
+    const int n = 3, in = 32;
+    auto wgu = randv((size_t)2 * inter * in), wd = randv((size_t)in * inter), bd = randv(in), x = randv((size_t)n * in);
+    std::vector<uint8_t> gu8(wgu.size()), d8(wd.size()), x8(x.size()), h8((size_t)n * inter);
+    std::vector<float> gus(2 * inter), ds(in), xs(n), hs(n);
+    quantize_fp8_rows_cpu(gu8.data(), gus.data(), wgu.data(), 2 * inter, in);
+    quantize_fp8_rows_cpu(d8.data(), ds.data(), wd.data(), in, inter);
+    SwiGluMlp m{Linear{wgu.data(), WType::F32, nullptr, in, 2 * inter},
+                Linear{wd.data(), WType::F32, bd.data(), inter, in}};
+    m.gate_up.w8 = gu8.data(), m.gate_up.w8_scale = gus.data(), m.down.w8 = d8.data(), m.down.w8_scale = ds.data();
+    truth("mlp_fp8_fused: inter " + std::to_string(inter), mlp_fp8_fused(m) == (inter % 128 == 0));
+    std::vector<float> scratch(mlp_scratch_floats(m, n)), y((size_t)n * in);
+    mlp_cpu(y.data(), x.data(), m, n, scratch.data(), ctx);
+    std::vector<float> gu((size_t)n * 2 * inter), h((size_t)n * inter), ref((size_t)n * in);
+    quantize_fp8_rows_cpu(x8.data(), xs.data(), x.data(), n, in);
+    gemm_fp8_cpu(gu.data(), x8.data(), gu8.data(), xs.data(), gus.data(), nullptr, n, 2 * inter, in);
+    for (int r = 0; r < n; ++r)
+      for (int c = 0; c < inter; ++c) {
+        const float g = gu[(size_t)r * 2 * inter + c], u = gu[(size_t)r * 2 * inter + inter + c];
+        const float v = g / (1.f + std::exp(-g)) * u;
+        h[(size_t)r * inter + c] = inter % 128 == 0 ? bf16_to_f32(f32_to_bf16(v)) : v;
+      }
+    quantize_fp8_rows_cpu(h8.data(), hs.data(), h.data(), n, inter);
+    gemm_fp8_cpu(ref.data(), h8.data(), d8.data(), hs.data(), ds.data(), bd.data(), n, in, inter);
+    close("mlp_fp8_swiglu_vs_formula_inter" + std::to_string(inter), y.data(),
+          std::vector<double>(ref.begin(), ref.end()), 1e-4);
+  }
+
   // 5. The weight binder (random source, host store): parts stacked by rows with their biases, each part
   // its own values; norm gains 1 and norm biases 0; byte count.
   {

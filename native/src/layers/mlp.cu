@@ -1,8 +1,11 @@
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
+#include "../core/cuda_pool.h"
 #include "../ops/gelu.h"
+#include "../ops/gemm_fp8_wgmma.h"
 #include "../ops/gemv_swiglu.h"
+#include "../ops/quantize_fp8.h"
 #include "../ops/relu2.h"
 #include "../ops/swiglu.h"
 #include "mlp.h"
@@ -12,7 +15,23 @@ namespace cosmos {
 void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx) {
   const int inter = m.gate_up.out / 2;
   float* g = scratch;
-  // FP8 weights (Linear::w8) have no fused epilogue: gate and up as two fp8 GEMMs, swiglu_cuda, down in fp8.
+  if (mlp_fp8_fused(m) && gemm_fp8_wgmma_available(ctx.stream) &&
+      gemm_fp8_wgmma_swiglu_shape_ok(m.gate_up.w8, m.gate_up.w8, n, m.gate_up.in, inter)) {
+    // x per token to e4m3; gate|up + SwiGLU in one fp8 GEMM writing h in bf16 (no [n, 2 inter] f32, no activation
+    // pass); h per token to e4m3; down in fp8. h and its e4m3 copy live in the scratch (2 n inter floats: h takes a
+    // quarter, h8 an eighth; h8 starts 2 n inter bytes in, a multiple of 256 as inter % 128 == 0).
+    CudaPool& pool = workspace_pool(ctx, "mlp_cuda (fp8)");
+    DeviceBuffer<uint8_t> x8(pool, (size_t)n * m.gate_up.in);
+    DeviceBuffer<float> xs(pool, (size_t)n), hs(pool, (size_t)n);
+    auto* h = reinterpret_cast<__nv_bfloat16*>(scratch);
+    auto* h8 = reinterpret_cast<uint8_t*>(scratch) + (size_t)n * inter * 2;
+    quantize_fp8_rows_cuda(x8.get(), xs.get(), x, n, m.gate_up.in, ctx);
+    gemm_fp8_wgmma_swiglu(h, x8.get(), m.gate_up.w8, xs.get(), m.gate_up.w8_scale, n, m.gate_up.in, inter, ctx);
+    quantize_fp8_rows_bf16_cuda(h8, hs.get(), h, n, inter, ctx);
+    gemm_fp8_wgmma(y, h8, m.down.w8, hs.get(), m.down.w8_scale, m.down.b, n, m.down.out, inter, ctx);
+    return;
+  }
+  // FP8 weights (Linear::w8) where mlp_fp8_fused does not hold: gate and up as two fp8 GEMMs, swiglu_cuda, down.
   if (!m.gate_up.b && !m.gate_up.w8 && m.down.wt == WType::BF16 &&
       matmul_swiglu_supported(x, m.gate_up.w, m.gate_up.wt, n, m.gate_up.in, inter, ctx)) {
     // One GEMM with the activation in its epilogue, bf16 into the down projection: no [n, 2 inter] f32 in between.

@@ -1,3 +1,4 @@
+#include "../core/tensor.h"
 #include "../ops/gelu.h"
 #include "../ops/relu2.h"
 #include "../ops/swiglu.h"
@@ -9,6 +10,11 @@ size_t mlp_scratch_floats(const SwiGluMlp& m, int n) { return (size_t)n * m.gate
 size_t mlp_scratch_floats(const GeluMlp& m, int n) { return (size_t)n * m.fc1.out; }
 size_t mlp_scratch_floats(const Relu2Mlp& m, int n) { return (size_t)n * m.up.out; }
 
+bool mlp_fp8_fused(const SwiGluMlp& m) {
+  return m.gate_up.w8 && m.gate_up.w8_scale && m.down.w8 && m.down.w8_scale && !m.gate_up.b &&
+         (m.gate_up.out / 2) % 128 == 0 && m.gate_up.in % 16 == 0;
+}
+
 void mlp_cpu(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CpuContext& ctx) {
   const int inter = m.gate_up.out / 2;
   float* g = scratch;
@@ -16,6 +22,8 @@ void mlp_cpu(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch
   linear_cpu(g, x, m.gate_up.rows(0, inter), n, ctx);
   linear_cpu(u, x, m.gate_up.rows(inter, inter), n, ctx);
   swiglu_cpu(g, g, u, n * inter);
+  if (mlp_fp8_fused(m))  // the CUDA epilogue's bf16 h (round to nearest even), quantized by the down projection
+    for (size_t i = 0; i < (size_t)n * inter; ++i) g[i] = bf16_to_f32(f32_to_bf16(g[i]));
   linear_cpu(y, g, m.down, n, ctx);
 }
 

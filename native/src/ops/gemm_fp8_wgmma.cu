@@ -9,6 +9,10 @@
 //  * the f32 accumulators have the bf16 kernel's fragment layout (the D layout does not depend on the input type);
 //    the epilogue applies scale_col then scale_row (the order of CUTLASS's ScaledEpilogue that vLLM uses, and of
 //    the CPU twin), adds the bias and streams f32 out.
+//  * SwiGLU epilogue (gemm_fp8_wgmma_swiglu), as gemm_wgmma_swiglu: a 128 x 256 tile's B is two boxes of 128 weight
+//    rows, the gate's rows and the up projection's same rows, so one m64n256 accumulator holds both halves of 128
+//    output channels; silu(gate) * up is written as bf16 straight into the down projection's (quantized) input: no
+//    [m, 2 x inter] f32 in between, no separate activation pass.
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
@@ -125,10 +129,12 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int
   tc = r / rows;
 }
 
-template <int BM, int BN, int NC, int STAGES, bool PINGPONG>
+// SWIGLU: out is bf16 [m, n] with n = inter, b holds 2 n rows (gate, then up), scale_col 2 n entries, no bias;
+// else out is f32 [m, n].
+template <int BM, int BN, int NC, int STAGES, bool PINGPONG, bool SWIGLU>
 __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1)
     gemm_fp8_kernel(const __grid_constant__ CUtensorMap tma_a, const __grid_constant__ CUtensorMap tma_b,
-                    float* __restrict__ y, const float* __restrict__ scale_row, const float* __restrict__ scale_col,
+                    void* __restrict__ out, const float* __restrict__ scale_row, const float* __restrict__ scale_col,
                     const float* __restrict__ bias, int m, int n, int k) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using C = Cfg<BM, BN, NC, STAGES, PINGPONG>;
@@ -147,7 +153,9 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
-  const int tiles_r = (m + BM - 1) / BM, tiles_c = (n + BN - 1) / BN, tiles = tiles_r * tiles_c;
+  constexpr int kCols = SWIGLU ? BN / 2 : BN;  // output columns per tile
+  static_assert(!SWIGLU || (BN == 256 && !PINGPONG), "the SwiGLU epilogue pairs m64n256's two halves");
+  const int tiles_r = (m + BM - 1) / BM, tiles_c = (n + kCols - 1) / kCols, tiles = tiles_r * tiles_c;
   // k % 128 != 0: the last k-tile's boxes reach past k and TMA fills those bytes with zeros (e4m3 +0), which add
   // nothing to the products.
   const int ktiles = (k + kBK - 1) / kBK;
@@ -167,7 +175,12 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
           const uint32_t full = full0 + 8 * s, sa = base + s * C::kStageBytes;
           mbar_expect_tx(full, C::kStageBytes);
           tma_load_2d(sa, &tma_a, kt * kBK, tr * BM, full);
-          tma_load_2d(sa + C::kABytes, &tma_b, kt * kBK, tc * BN, full);
+          if constexpr (SWIGLU) {  // gate rows, then the up projection's same rows (n further)
+            tma_load_2d(sa + C::kABytes, &tma_b, kt * kBK, tc * kCols, full);
+            tma_load_2d(sa + C::kABytes + kCols * 128, &tma_b, kt * kBK, n + tc * kCols, full);
+          } else {
+            tma_load_2d(sa + C::kABytes, &tma_b, kt * kBK, tc * BN, full);
+          }
           if (++s == STAGES) {
             s = 0;
             phase ^= 1;
@@ -223,6 +236,31 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       // Accumulator layout of m64nN (per warp: 16 rows): d[4j + {0,1}] at row lane/4, columns 8j + 2(lane%4)
       // + {0,1}; d[4j + {2,3}] eight rows below.
       const int row0 = tr * BM + row_off + warp * 16 + (lane >> 2);
+      if constexpr (SWIGLU) {  // gate in d[j < BN/16], up of the same channel in d[j + BN/16]; n % 128 == 0
+        __nv_bfloat16* o = static_cast<__nv_bfloat16*>(out);
+        const int col0 = tc * kCols + 2 * (lane & 3);
+#pragma unroll
+        for (int i = 0; i < C::kMRep; ++i)
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const int r = row0 + i * 64 + 8 * h;
+            if (r >= m) continue;
+            const float sr = __ldg(scale_row + r);
+#pragma unroll
+            for (int j = 0; j < BN / 16; ++j) {
+              const int col = col0 + 8 * j;
+              // the scales in gemm_fp8_cpu's order, then silu(g) * u as ops/swiglu.cu (expf), rounded once to bf16
+              const float g0 = sr * (__ldg(scale_col + col) * acc[i][4 * j + 2 * h]);
+              const float g1 = sr * (__ldg(scale_col + col + 1) * acc[i][4 * j + 2 * h + 1]);
+              const float u0 = sr * (__ldg(scale_col + n + col) * acc[i][4 * (j + BN / 16) + 2 * h]);
+              const float u1 = sr * (__ldg(scale_col + n + col + 1) * acc[i][4 * (j + BN / 16) + 2 * h + 1]);
+              *reinterpret_cast<uint32_t*>(o + (long long)r * n + col) =
+                  cosmos::pack_bf16x2(g0 / (1.f + expf(-g0)) * u0, g1 / (1.f + expf(-g1)) * u1);
+            }
+          }
+        continue;
+      }
+      float* y = static_cast<float*>(out);
       const int col0 = tc * BN + 2 * (lane & 3);
 #pragma unroll
       for (int i = 0; i < C::kMRep; ++i)
@@ -273,26 +311,27 @@ CUtensorMap tma_map_u8_sw128(const uint8_t* ptr, int rows, int k, int box_rows, 
   return map;
 }
 
-template <int BM, int BN, int NC, int STAGES, bool PINGPONG>
-void launch(float* y, const uint8_t* a, const uint8_t* b, const float* scale_row, const float* scale_col,
+template <int BM, int BN, int NC, int STAGES, bool PINGPONG, bool SWIGLU = false>
+void launch(void* out, const uint8_t* a, const uint8_t* b, const float* scale_row, const float* scale_col,
             const float* bias, int m, int n, int k, bool persistent, cudaStream_t stream) {
   using C = Cfg<BM, BN, NC, STAGES, PINGPONG>;
   static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once per instantiation
-    CUDA_CHECK(cudaFuncSetAttribute(gemm_fp8_kernel<BM, BN, NC, STAGES, PINGPONG>,
+    CUDA_CHECK(cudaFuncSetAttribute(gemm_fp8_kernel<BM, BN, NC, STAGES, PINGPONG, SWIGLU>,
                                     cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem));
     return true;
   }();
   (void)attr;
+  constexpr int kCols = SWIGLU ? BN / 2 : BN;
   const CUtensorMap ma = tma_map_u8_sw128(a, m, k, BM, "gemm_fp8_wgmma a"),
-                    mb = tma_map_u8_sw128(b, n, k, BN, "gemm_fp8_wgmma b");
-  const long long tiles = (long long)cosmos::ceil_div(m, BM) * cosmos::ceil_div(n, BN);
+                    mb = tma_map_u8_sw128(b, SWIGLU ? 2 * n : n, k, kCols, "gemm_fp8_wgmma b");
+  const long long tiles = (long long)cosmos::ceil_div(m, BM) * cosmos::ceil_div(n, kCols);
   long long grid = tiles;
   if (persistent) {
     const int sms = sm_count();
     if (grid > sms) grid = sms;
   }
-  gemm_fp8_kernel<BM, BN, NC, STAGES, PINGPONG>
-      <<<(unsigned)grid, C::kThreads, C::kSmem, stream>>>(ma, mb, y, scale_row, scale_col, bias, m, n, k);
+  gemm_fp8_kernel<BM, BN, NC, STAGES, PINGPONG, SWIGLU>
+      <<<(unsigned)grid, C::kThreads, C::kSmem, stream>>>(ma, mb, out, scale_row, scale_col, bias, m, n, k);
   CUDA_CHECK_LAUNCH();
 }
 }  // namespace
@@ -360,6 +399,22 @@ void gemm_fp8_wgmma(float* y, const uint8_t* a, const uint8_t* b, const float* s
 void gemm_fp8_wgmma(float* y, const uint8_t* a, const uint8_t* b, const float* scale_row, const float* scale_col,
                     const float* bias, int m, int n, int k, const CudaContext& ctx) {
   gemm_fp8_wgmma(y, a, b, scale_row, scale_col, bias, m, n, k, gemm_fp8_wgmma_pick(m, n), ctx);
+}
+
+bool gemm_fp8_wgmma_swiglu_shape_ok(const void* a, const void* b, int m, int k, int inter) {
+  return gemm_fp8_wgmma_shape_ok(a, b, m, 2 * inter, k) && inter % 128 == 0;
+}
+
+void gemm_fp8_wgmma_swiglu(__nv_bfloat16* out, const uint8_t* a, const uint8_t* b, const float* scale_row,
+                           const float* scale_col, int m, int k, int inter, const CudaContext& ctx) {
+  if (!gemm_fp8_wgmma_swiglu_shape_ok(a, b, m, k, inter))
+    throw std::invalid_argument(
+        "gemm_fp8_wgmma_swiglu: needs m >= 1, k a positive multiple of 16, inter a positive multiple of 128 and "
+        "16-byte aligned a and b; got m " +
+        std::to_string(m) + ", k " + std::to_string(k) + ", inter " + std::to_string(inter));
+  if (!scale_row || !scale_col)
+    throw std::invalid_argument("gemm_fp8_wgmma_swiglu: scale_row and scale_col are required");
+  launch<128, 256, 2, 4, false, true>(out, a, b, scale_row, scale_col, nullptr, m, inter, k, true, ctx.stream);
 }
 
 }  // namespace cosmos

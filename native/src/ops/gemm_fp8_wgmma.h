@@ -19,6 +19,7 @@
 #pragma once
 #include <cstdint>
 #ifdef COSMOS_CUDA
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include "../core/cuda_context.h"
@@ -62,6 +63,14 @@ void gemm_fp8_wgmma(float* y, const uint8_t* a, const uint8_t* b, const float* s
 // The same on gemm_fp8_wgmma_pick's variant.
 void gemm_fp8_wgmma(float* y, const uint8_t* a, const uint8_t* b, const float* scale_row, const float* scale_col,
                     const float* bias /*nullable*/, int m, int n, int k, const CudaContext& ctx);
+
+// The gate|up projection with SwiGLU in the epilogue (the fp8 form of gemm_wgmma_swiglu): b holds 2 inter rows
+// (gate rows, then up rows: the fused gate_up weight), scale_col their 2 inter scales;
+// out[r, j] = bf16(silu(g) * u), g = the f32 GEMM's [r, j] and u its [r, inter + j], each scaled as above (no bias).
+// The CPU twin: gemm_fp8_cpu to [m, 2 inter], swiglu, then bf16 rounding (round to nearest even).
+bool gemm_fp8_wgmma_swiglu_shape_ok(const void* a, const void* b, int m, int k, int inter);  // + inter % 128 == 0
+void gemm_fp8_wgmma_swiglu(__nv_bfloat16* out, const uint8_t* a, const uint8_t* b, const float* scale_row,
+                           const float* scale_col, int m, int k, int inter, const CudaContext& ctx);
 
 }  // namespace cosmos
 #endif
