@@ -515,6 +515,22 @@ int main() {
     const double rel = std::sqrt(num / den);
     worst["linear_fp8_vs_f32_rel_l2"] = rel;
     truth("linear_fp8: within 6% (relative L2) of the f32 GEMM, and not equal to it", rel < 0.06 && rel > 1e-4);
+
+    // Its weight given back (set_fp8's keep_source = false): the fp8 path alone, and without w8 a ModelError.
+    Linear given_back = l;
+    given_back.w = nullptr;
+    std::vector<float> yg((size_t)n * out);
+    linear_cpu(yg.data(), x.data(), given_back, n, ctx);
+    truth("linear_fp8: the weight given back, the same fp8 output", yg == y && given_back.rows(3, 4).w == nullptr);
+    given_back.w8 = nullptr;
+    given_back.w8_scale = nullptr;
+    bool threw = false;
+    try {
+      linear_cpu(yg.data(), x.data(), given_back, n, ctx);
+    } catch (const ModelError&) {
+      threw = true;
+    }
+    truth("linear_cpu: no weight and no fp8 copy is a ModelError", threw);
   }
 
   // 4c. A SwiGLU MLP in fp8 that mlp_fp8_fused takes (inter % 128 == 0, in % 16 == 0, no gate|up bias): the CPU twin

@@ -2,6 +2,7 @@
 #define COSMOS_CUDA 1
 #endif
 #include "../core/cuda_pool.h"
+#include "../core/errors.h"
 #include "../ops/gemm_fp8_wgmma.h"
 #include "../ops/quantize_fp8.h"
 #include "linear.h"
@@ -19,6 +20,9 @@ void linear_cuda(float* y, const float* x, const Linear& l, int n, const CudaCon
     gemm_fp8_wgmma(y, x8.get(), l.w8, xs.get(), l.w8_scale, l.b, n, l.out, l.in, ctx);
     return;
   }
+  // A weight given back for its fp8 copy (set_fp8's keep_source = false) is only given back where the fp8 GEMM runs
+  // for every n; reaching here without it is a broken invariant, not a shape to fall back on.
+  if (!l.w) throw ModelError("linear_cuda: the weight was given back for its fp8 copy, and the fp8 GEMM cannot run");
   matmul_cuda(y, x, l.w, l.wt, l.b, n, l.in, l.out, ctx);
 }
 

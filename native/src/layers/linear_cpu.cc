@@ -43,6 +43,7 @@ static void linear_fp8_cpu(float* y, const float* x, const Linear& l, int n, con
 
 void linear_cpu(float* y, const float* x, const Linear& l, int n, const CpuContext& ctx) {
   if (l.w8 && l.w8_scale) return linear_fp8_cpu(y, x, l, n, ctx);
+  if (!l.w) throw ModelError("linear_cpu: the weight was given back for its fp8 copy, which is not set");
   if (l.wt != WType::F32)
     throw ModelError("linear_cpu: bf16 weights are not supported on the CPU backend (load as f32)");
   matmul_cpu(y, x, static_cast<const float*>(l.w), l.b, n, l.in, l.out, ctx);
