@@ -28,6 +28,7 @@
 #include "../native/src/ops/gemv_common.cuh"
 #include "../native/src/ops/gemv_decode.h"
 #include "../native/src/ops/gemv_swiglu.h"
+#include "../native/test/gemm_test_util.cuh"  // median_ms: kWarm untimed calls, the median of kIters over kSets
 
 namespace {
 using namespace cosmos::gemv;
@@ -100,33 +101,10 @@ struct Shape {
   int R, k, m;  // weight rows = R * m, each k bf16
 };
 
-constexpr int kCopies = 3, kReps = 30;
-
-float median(std::vector<float> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// Median microseconds of run(copy) over kReps runs, the copies rotating.
+// Median microseconds of run(set) (gemm_test_util.cuh's median_ms: the weight copies rotate over kSets).
 template <class F>
-float time_us(F&& run) {
-  cudaEvent_t a, b;
-  CUDA_CHECK(cudaEventCreate(&a));
-  CUDA_CHECK(cudaEventCreate(&b));
-  for (int i = 0; i < kCopies; ++i) run(i);  // warm-up
-  std::vector<float> ms;
-  for (int i = 0; i < kReps; ++i) {
-    CUDA_CHECK(cudaEventRecord(a));
-    run(i % kCopies);
-    CUDA_CHECK(cudaEventRecord(b));
-    CUDA_CHECK(cudaEventSynchronize(b));
-    float t;
-    CUDA_CHECK(cudaEventElapsedTime(&t, a, b));
-    ms.push_back(t);
-  }
-  CUDA_CHECK(cudaEventDestroy(a));
-  CUDA_CHECK(cudaEventDestroy(b));
-  return median(ms) * 1000.f;
+float time_us(const cosmos::CudaContext& ctx, F&& run) {
+  return (float)(1000.0 * median_ms(ctx, run));
 }
 
 struct Buffers {
@@ -149,7 +127,7 @@ double max_diff(const float* a, const float* b, int n) {
 }
 
 template <int R, int U, int W, bool L2_256, bool PERSIST>
-void variant(const Shape& s, const Buffers& b) {
+void variant(const Shape& s, const Buffers& b, const cosmos::CudaContext& ctx) {
   int grid = cosmos::ceil_div(s.m, W);
   if (PERSIST) {
     int dev, sms, per_sm;
@@ -163,7 +141,7 @@ void variant(const Shape& s, const Buffers& b) {
     gemv_variant<R, U, W, L2_256, PERSIST><<<grid, W * 32>>>(b.out, b.x, b.w[i], s.k, s.m);
     CUDA_CHECK(cudaGetLastError());
   };
-  const float us = time_us(run);
+  const float us = time_us(ctx, run);
   run(0);
   CUDA_CHECK(cudaDeviceSynchronize());
   char name[96];
@@ -173,25 +151,25 @@ void variant(const Shape& s, const Buffers& b) {
 }
 
 template <int R>
-void all_variants(const Shape& s, const Buffers& b) {
-  variant<R, 2, 4, false, false>(s, b);
-  variant<R, 4, 4, false, false>(s, b);
-  variant<R, 8, 4, false, false>(s, b);
-  variant<R, 4, 8, false, false>(s, b);
-  variant<R, 8, 8, false, false>(s, b);
-  variant<R, 4, 4, true, false>(s, b);
-  variant<R, 8, 4, true, false>(s, b);
-  variant<R, 8, 8, true, false>(s, b);
-  variant<R, 4, 4, false, true>(s, b);
-  variant<R, 8, 4, false, true>(s, b);
-  variant<R, 8, 8, false, true>(s, b);
-  variant<R, 4, 4, true, true>(s, b);
-  variant<R, 8, 4, true, true>(s, b);
-  variant<R, 8, 8, true, true>(s, b);
+void all_variants(const Shape& s, const Buffers& b, const cosmos::CudaContext& ctx) {
+  variant<R, 2, 4, false, false>(s, b, ctx);
+  variant<R, 4, 4, false, false>(s, b, ctx);
+  variant<R, 8, 4, false, false>(s, b, ctx);
+  variant<R, 4, 8, false, false>(s, b, ctx);
+  variant<R, 8, 8, false, false>(s, b, ctx);
+  variant<R, 4, 4, true, false>(s, b, ctx);
+  variant<R, 8, 4, true, false>(s, b, ctx);
+  variant<R, 8, 8, true, false>(s, b, ctx);
+  variant<R, 4, 4, false, true>(s, b, ctx);
+  variant<R, 8, 4, false, true>(s, b, ctx);
+  variant<R, 8, 8, false, true>(s, b, ctx);
+  variant<R, 4, 4, true, true>(s, b, ctx);
+  variant<R, 8, 4, true, true>(s, b, ctx);
+  variant<R, 8, 8, true, true>(s, b, ctx);
   if constexpr (R == 1) {
-    variant<R, 16, 4, false, false>(s, b);
-    variant<R, 16, 4, true, false>(s, b);
-    variant<R, 16, 4, true, true>(s, b);
+    variant<R, 16, 4, false, false>(s, b, ctx);
+    variant<R, 16, 4, true, false>(s, b, ctx);
+    variant<R, 16, 4, true, true>(s, b, ctx);
   }
 }
 }  // namespace
@@ -212,7 +190,7 @@ int main() {
       st = st * 1664525u + 1013904223u;
       hw[i] = __float2bfloat16(((st >> 8) / 16777216.f - 0.5f) * 0.04f);
     }
-    for (int c = 0; c < kCopies; ++c) {
+    for (int c = 0; c < kSets; ++c) {
       __nv_bfloat16* p;
       CUDA_CHECK(cudaMalloc(&p, n * 2));
       CUDA_CHECK(cudaMemcpy(p, hw.data(), n * 2, cudaMemcpyHostToDevice));
@@ -231,25 +209,28 @@ int main() {
       else
         gemv_decode_cuda(b.ref, b.x, b.w[i], WType::BF16, s.k, s.m, ctx);
     };
-    row(s, "engine", time_us(engine), bytes, 0);
+    row(s, "engine", time_us(ctx, engine), bytes, 0);
     engine(0);
     CUDA_CHECK(cudaDeviceSynchronize());
     int dev, sms;
     CUDA_CHECK(cudaGetDevice(&dev));
     CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    row(s, "read stream (ceiling)", time_us([&](int i) {
-          read_stream<<<sms * 8, 256>>>(reinterpret_cast<const uint4*>(b.w[i]), (long long)(bytes / 16), sink);
-        }),
+    row(s, "read stream (ceiling)",
+        time_us(ctx,
+                [&](int i) {
+                  read_stream<<<sms * 8, 256>>>(reinterpret_cast<const uint4*>(b.w[i]), (long long)(bytes / 16), sink);
+                }),
         bytes, 0);
-    row(s, "cudaMemcpy D2D (bytes read + written)", time_us([&](int i) {
-          CUDA_CHECK(cudaMemcpyAsync(b.w[(i + 1) % kCopies], b.w[i], n * 2, cudaMemcpyDeviceToDevice));
-        }),
+    row(s, "cudaMemcpy D2D (bytes read + written)",
+        time_us(
+            ctx,
+            [&](int i) { CUDA_CHECK(cudaMemcpyAsync(b.w[(i + 1) % kSets], b.w[i], n * 2, cudaMemcpyDeviceToDevice)); }),
         2 * bytes, 0);
     // the copies were overwritten with one another: all equal to the original still
     if (s.R == 2)
-      all_variants<2>(s, b);
+      all_variants<2>(s, b, ctx);
     else
-      all_variants<1>(s, b);
+      all_variants<1>(s, b, ctx);
     for (auto* p : b.w) CUDA_CHECK(cudaFree(p));
     CUDA_CHECK(cudaFree(b.x));
     CUDA_CHECK(cudaFree(b.ref));

@@ -236,59 +236,57 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       // Accumulator layout of m64nN (per warp: 16 rows): d[4j + {0,1}] at row lane/4, columns 8j + 2(lane%4)
       // + {0,1}; d[4j + {2,3}] eight rows below.
       const int row0 = tr * BM + row_off + warp * 16 + (lane >> 2);
-      if constexpr (SWIGLU) {  // gate in d[j < BN/16], up of the same channel in d[j + BN/16]; n % 128 == 0
-        __nv_bfloat16* o = static_cast<__nv_bfloat16*>(out);
-        const int col0 = tc * kCols + 2 * (lane & 3);
+      // Every accumulator row of this consumer that lies inside y, with its row scale.
+      auto epilogue_rows = [&](auto&& f) {
 #pragma unroll
         for (int i = 0; i < C::kMRep; ++i)
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
             const int r = row0 + i * 64 + 8 * h;
-            if (r >= m) continue;
-            const float sr = __ldg(scale_row + r);
-#pragma unroll
-            for (int j = 0; j < BN / 16; ++j) {
-              const int col = col0 + 8 * j;
-              // the scales in gemm_fp8_cpu's order, then silu(g) * u as ops/swiglu.cu (expf), rounded once to bf16
-              const float g0 = sr * (__ldg(scale_col + col) * acc[i][4 * j + 2 * h]);
-              const float g1 = sr * (__ldg(scale_col + col + 1) * acc[i][4 * j + 2 * h + 1]);
-              const float u0 = sr * (__ldg(scale_col + n + col) * acc[i][4 * (j + BN / 16) + 2 * h]);
-              const float u1 = sr * (__ldg(scale_col + n + col + 1) * acc[i][4 * (j + BN / 16) + 2 * h + 1]);
-              *reinterpret_cast<uint32_t*>(o + (long long)r * n + col) =
-                  cosmos::pack_bf16x2(g0 / (1.f + expf(-g0)) * u0, g1 / (1.f + expf(-g1)) * u1);
-            }
+            if (r < m) f(i, h, r, __ldg(scale_row + r));
           }
+      };
+      if constexpr (SWIGLU) {  // gate in d[j < BN/16], up of the same channel in d[j + BN/16]; n % 128 == 0
+        __nv_bfloat16* o = static_cast<__nv_bfloat16*>(out);
+        const int col0 = tc * kCols + 2 * (lane & 3);
+        epilogue_rows([&](int i, int h, int r, float sr) {
+#pragma unroll
+          for (int j = 0; j < BN / 16; ++j) {
+            const int col = col0 + 8 * j;
+            // the scales in gemm_fp8_cpu's order, then silu(g) * u as ops/swiglu.cu (expf), rounded once to bf16
+            const float g0 = sr * (__ldg(scale_col + col) * acc[i][4 * j + 2 * h]);
+            const float g1 = sr * (__ldg(scale_col + col + 1) * acc[i][4 * j + 2 * h + 1]);
+            const float u0 = sr * (__ldg(scale_col + n + col) * acc[i][4 * (j + BN / 16) + 2 * h]);
+            const float u1 = sr * (__ldg(scale_col + n + col + 1) * acc[i][4 * (j + BN / 16) + 2 * h + 1]);
+            *reinterpret_cast<uint32_t*>(o + (long long)r * n + col) =
+                cosmos::pack_bf16x2(g0 / (1.f + expf(-g0)) * u0, g1 / (1.f + expf(-g1)) * u1);
+          }
+        });
         continue;
       }
       float* y = static_cast<float*>(out);
       const int col0 = tc * BN + 2 * (lane & 3);
+      epilogue_rows([&](int i, int h, int r, float sr) {
+        float* yrow = y + (long long)r * n;
 #pragma unroll
-      for (int i = 0; i < C::kMRep; ++i)
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const int r = row0 + i * 64 + 8 * h;
-          if (r >= m) continue;
-          const float sr = __ldg(scale_row + r);
-          float* yrow = y + (long long)r * n;
-#pragma unroll
-          for (int jj = 0; jj < BN / 8; ++jj) {
-            const int col = col0 + 8 * jj;
-            if (col >= n) continue;
-            const bool ok1 = col + 1 < n;
-            float v0 = sr * (__ldg(scale_col + col) * acc[i][4 * jj + 2 * h]);
-            float v1 = ok1 ? sr * (__ldg(scale_col + col + 1) * acc[i][4 * jj + 2 * h + 1]) : 0.f;
-            if (bias) {
-              v0 += __ldg(bias + col);
-              if (ok1) v1 += __ldg(bias + col + 1);
-            }
-            if (pair) {  // n even: col even, so the pair is 8-byte aligned and col + 1 < n
-              __stcs(reinterpret_cast<float2*>(yrow + col), make_float2(v0, v1));
-            } else {
-              yrow[col] = v0;
-              if (ok1) yrow[col + 1] = v1;
-            }
+        for (int jj = 0; jj < BN / 8; ++jj) {
+          const int col = col0 + 8 * jj;
+          if (col >= n) continue;
+          const bool ok1 = col + 1 < n;
+          float v0 = sr * (__ldg(scale_col + col) * acc[i][4 * jj + 2 * h]);
+          float v1 = ok1 ? sr * (__ldg(scale_col + col + 1) * acc[i][4 * jj + 2 * h + 1]) : 0.f;
+          if (bias) {
+            v0 += __ldg(bias + col);
+            if (ok1) v1 += __ldg(bias + col + 1);
+          }
+          if (pair) {  // n even: col even, so the pair is 8-byte aligned and col + 1 < n
+            __stcs(reinterpret_cast<float2*>(yrow + col), make_float2(v0, v1));
+          } else {
+            yrow[col] = v0;
+            if (ok1) yrow[col + 1] = v1;
           }
         }
+      });
     }
   }
 #endif
