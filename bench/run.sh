@@ -49,13 +49,14 @@ prepare() {
   exec 9> "$root/.lock"
   flock -n 9 || { echo "another bench/run.sh prepare is running" >&2; exit 1; }
   rm -rf "$snap" && mkdir -p "$snap" "$obj" "$BIN"
-  git archive "$commit" native/src | tar -x -C "$snap"
+  # native/src, and the GEMM tests' timing helper that bench/decode_gemv_bench.cu shares
+  git archive "$commit" native/src native/test/gemm_test_util.cuh | tar -x -C "$snap"
   mkdir -p "$snap/bench" && cp bench/*.cu bench/*.h "$snap/bench/"
   # An object is up to date when every snapshot file it was built from (the source and the headers it includes,
   # recorded in $o.deps as "path blob") still has the same content: commits that touch other files keep it.
   declare -A snapblob=()
   local rels sums
-  mapfile -t rels < <(cd "$snap" && find native/src bench -type f | sort)
+  mapfile -t rels < <(cd "$snap" && find native/src native/test bench -type f | sort)
   mapfile -t sums < <(cd "$snap" && printf '%s\n' "${rels[@]}" | git hash-object --stdin-paths)
   for i in "${!rels[@]}"; do snapblob[${rels[$i]}]=${sums[$i]}; done
   up_to_date() {  # up_to_date <object>
