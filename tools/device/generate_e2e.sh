@@ -14,9 +14,11 @@
 # with a carried node binary, as tools/device/reason_e2e.sh does.
 #
 #   here:        bash scripts/build-native.sh                  # the CUDA addon (nvcc here compiles the .cu files)
-#                bash tools/device/generate_e2e.sh bundle      # writes .dev/gen_e2e/driver.mjs (git-ignored)
+#                bash tools/device/generate_e2e.sh bundle      # .dev/gen_e2e (git-ignored): driver.mjs, the fixture's
+#                                                              # media pre-decoded, the addon xz-compressed (node, the
+#                                                              # addon as built and the tree are over the 64 MiB)
 #                bash tools/device/node_xz.sh
-#   the `run` tool, kind nvidia-h200, carry [.dev/node.xz, .dev/gen_e2e, native/build/Release]:
+#   the `run` tool, kind nvidia-h200, carry [.dev/node.xz, .dev/gen_e2e]:
 #                bash tools/device/generate_e2e.sh device
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -37,13 +39,15 @@ bundle)
       writeFileSync(`${dst}/${name}.rgb`, data);
       writeFileSync(`${dst}/${name}.json`, JSON.stringify({ width: info.width, height: info.height }));
     }'
-  echo ".dev/gen_e2e/driver.mjs" ;;
+  xz -9 -T2 < native/build/Release/cosmos_native.node > .dev/gen_e2e/cosmos_native.node.xz || exit 1
+  bash tools/device/carry_fits.sh .dev/node.xz .dev/gen_e2e ;;
 device)
   bash tools/fixtures/references.sh unpack || exit 1  # tracked xz-compressed: test/fixtures/README.md
   xz -dc .dev/node.xz > /tmp/node && chmod +x /tmp/node
+  xz -dc .dev/gen_e2e/cosmos_native.node.xz > /tmp/cosmos_native.node
   out=${OUT:-/tmp/generate_e2e}; mkdir -p "$out"
   for d in cpu cuda; do
-    GEN_E2E_MEDIA=.dev/gen_e2e/media COSMOS_DEVICE=$d timeout 300 /tmp/node .dev/gen_e2e/driver.mjs "$PWD" 2>&1 | tee "$out/$d.jsonl" || echo "$d: failed"
+    GEN_E2E_MEDIA=.dev/gen_e2e/media COSMOS_NATIVE_PATH=/tmp/cosmos_native.node COSMOS_DEVICE=$d timeout 300 /tmp/node .dev/gen_e2e/driver.mjs "$PWD" 2>&1 | tee "$out/$d.jsonl" || echo "$d: failed"
   done
   /tmp/node -e '
     const fs = require("fs");
