@@ -33,6 +33,8 @@ import { type Cosmos3GeneratorSession, openCosmos3Generator } from "../src/nativ
 import { closeNative } from "../src/native/qwen3vl.ts";
 import { MODE_DEFAULTS } from "../src/schema/diffusion_defaults.ts";
 import { generatorPrompt } from "../src/world/mod.ts";
+import { Prng } from "../src/world/prng.ts";
+import { normals } from "../tools/fixtures/random_tensors.ts";
 import { pushSamples } from "./mini_generator_eval.ts";
 
 /** ‖a − b‖ / ‖b‖. */
@@ -47,25 +49,6 @@ export function psnr(a: Float32Array, b: Float32Array): number {
   let se = 0;
   for (let i = 0; i < b.length; i++) se += (a[i] - b[i]) ** 2;
   return 10 * Math.log10(4 / (se / b.length));
-}
-
-/** Standard normal noise from a seed (mulberry32 + Box-Muller): the same for both sessions of a prompt. */
-function seededNoise(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(next())), th = 2 * Math.PI * next();
-    out[i] = r * Math.cos(th);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(th);
-  }
-  return out;
 }
 
 /** One prompt's comparison. */
@@ -94,6 +77,8 @@ interface RunSize {
   guidance: number;
 }
 
+// One t2v run from the seed's standard normal noise (the world's mulberry32, Box–Muller: the same for both sessions
+// of a prompt). A nudged run is read for its first step alone, so it is not decoded.
 async function runOnce(s: Cosmos3GeneratorSession, prompt: string, size: RunSize, seed: number, nudge = 0) {
   const plan = planGeneration({
     task: "t2v",
@@ -108,17 +93,17 @@ async function runOnce(s: Cosmos3GeneratorSession, prompt: string, size: RunSize
   }, s.model);
   const inputs = generatorInputs(plan, s.tokenizer, s.model);
   const L = plan.latent;
-  const noise = seededNoise(s.model.latentChannels * L.t * L.h * L.w, seed);
+  const noise = normals(new Prng(seed), s.model.latentChannels * L.t * L.h * L.w, 1);
   if (nudge) {
     for (let i = 0; i < noise.length; i++) {
       noise[i] *= 1 + nudge * (((i * 2654435761) >>> 0) / 2 ** 32 - 0.5);
     }
   }
   const t0 = performance.now();
-  const r = await s.run({ plan, inputs, noise, keepStepLatents: true });
+  const r = await s.run({ plan, inputs, noise, keepStepLatents: true, decode: !nudge });
   const seconds = (performance.now() - t0) / 1000;
   const first = r.stepLatents[0].map((v, i) => v - noise[i]);
-  return { first, latents: r.latents, video: r.video!, seconds };
+  return { first, latents: r.latents, video: r.video, seconds };
 }
 
 /** What {@link compareFp8} does besides the comparison. */
@@ -151,24 +136,20 @@ export async function compareFp8(
     const b = await runOnce(fp8, prompt, size, seed);
     if (saveLatents) {
       mkdirSync(saveLatents, { recursive: true });
-      writeFileSync(
-        join(saveLatents, `${seed}.none.f32`),
-        new Uint8Array(a.latents.buffer, a.latents.byteOffset, a.latents.byteLength),
-      );
-      writeFileSync(
-        join(saveLatents, `${seed}.fp8.f32`),
-        new Uint8Array(b.latents.buffer, b.latents.byteOffset, b.latents.byteLength),
-      );
+      const save = (name: string, v: Float32Array) =>
+        writeFileSync(join(saveLatents, `${seed}.${name}.f32`), new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+      save("none", a.latents);
+      save("fp8", b.latents);
       // The first step's guided velocity (one CFG forward pair): where two backends' fp8 runs are compared per forward.
-      writeFileSync(join(saveLatents, `${seed}.none.v0.f32`), new Uint8Array(a.first.buffer));
-      writeFileSync(join(saveLatents, `${seed}.fp8.v0.f32`), new Uint8Array(b.first.buffer));
+      save("none.v0", a.first);
+      save("fp8.v0", b.first);
     }
     const row: FidelityRow = {
       seed,
       prompt,
       velocityRelL2: relativeL2(b.first, a.first),
       latentsRelL2: relativeL2(b.latents, a.latents),
-      videoPsnrDb: psnr(b.video, a.video),
+      videoPsnrDb: psnr(b.video!, a.video!),
       seconds: { none: a.seconds, fp8: b.seconds },
     };
     if (nudge) {

@@ -29,13 +29,13 @@ struct GeluMlp {
 };
 
 size_t mlp_scratch_floats(const SwiGluMlp& m, int n);  // n x 2 inter
+size_t mlp_scratch_floats(const GeluMlp& m, int n);    // n x inter
+size_t mlp_scratch_floats(const Relu2Mlp& m, int n);   // n x inter
 
 // Whether a SwiGLU MLP in fp8 (set_fp8) runs fused: gate|up + SwiGLU in one fp8 GEMM whose epilogue writes h in
 // bf16, h quantized per token, down in fp8 (CUDA: gemm_fp8_wgmma_swiglu). The CPU twin takes the same shapes and
 // rounds h to bf16 before the down projection, so both quantize the same values.
 bool mlp_fp8_fused(const SwiGluMlp& m);
-size_t mlp_scratch_floats(const GeluMlp& m, int n);   // n x inter
-size_t mlp_scratch_floats(const Relu2Mlp& m, int n);  // n x inter
 
 // y [n, width] = mlp(x [n, width]); y may alias x.
 void mlp_cpu(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CpuContext& ctx);
