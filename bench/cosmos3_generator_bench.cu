@@ -15,7 +15,9 @@
 //            default path; COSMOS_ATTENTION_F32=1 makes it the f32 SIMT kernel) vs flash_attention_cuda (the
 //            Generator's tensor-core kernel: "flash_path" says which, the wgmma one on an H200, then "flash_mma_*"
 //            times the mma.sync kernel too, COSMOS_FLASH=mma), median of reps, TFLOP/s = 4 n_q n_kv hd heads / s,
-//            and the max |diff| of attention_cuda and the default flash kernel.
+//            and the max |diff| of attention_cuda and the default flash kernel; then attention_fp8_cuda (the fp8 mode's
+//            attention, its operand preparation included): "fp8_s", and both kernels' relative L2 distance from
+//            attention_cuda ("flash_rel_l2", "fp8_rel_l2").
 //   e2e      480p t2v, 35 steps + CFG 6: 2 prefills (cond, uncond) + 35 x (2 forward_gen + the CFG combine and a
 //            flow Euler update on the host) + decode. The update is Euler on the shifted flow sigmas (shift 10), not
 //            UniPC: the sampler's arithmetic is a few ms per step either way against ~2 forwards of ~1 s.
@@ -76,6 +78,7 @@
 #include "../native/src/models/cosmos3_transformer_cuda.h"
 #include "../native/src/models/wan_vae_cuda.h"
 #include "../native/src/ops/attention.h"
+#include "../native/src/ops/attention_fp8.h"
 #include "../native/src/ops/fill_normal.h"
 #include "../native/src/ops/flash_attention.h"
 
@@ -166,7 +169,7 @@ void bench_attention(const std::vector<std::string>& shapes, int reps) {
     if (std::find(shapes.begin(), shapes.end(), s.name) == shapes.end()) continue;
     const int n_q = kLatentT * ((s.height / 16 + 1) / 2) * ((s.width / 16 + 1) / 2), n_kv = kTextTokens + n_q;
     const size_t nq = (size_t)n_q * kHeads * kHd, nkv = (size_t)n_kv * kKvHeads * kHd;
-    DeviceBuffer<float> q(pool, nq), k(pool, nkv), v(pool, nkv), a(pool, nq), b(pool, nq);
+    DeviceBuffer<float> q(pool, nq), k(pool, nkv), v(pool, nkv), a(pool, nq), b(pool, nq), c(pool, nq);
     fill_normal_cuda(q.get(), (long long)nq, 1, 0.f, 1.f, ctx);
     fill_normal_cuda(k.get(), (long long)nkv, 2, 0.f, 1.f, ctx);
     fill_normal_cuda(v.get(), (long long)nkv, 3, 0.f, 1.f, ctx);
@@ -193,23 +196,34 @@ void bench_attention(const std::vector<std::string>& shapes, int reps) {
       unsetenv("COSMOS_FLASH");
       flash();  // b holds the default kernel's output for the comparison below
     }
-    std::vector<float> ha(nq), hb(nq);
+    const bool fp8 = attention_fp8_cuda_supported(n_kv, kHd, ctx.stream);
+    const double t_fp8 = !fp8 ? 0.0 : time_it([&] {
+      attention_fp8_cuda(c.get(), q.get(), k.get(), v.get(), n_q, n_kv, kHeads, kKvHeads, kHd, 0, false, scale, ctx);
+    });
+    std::vector<float> ha(nq), hb(nq), hc(nq);
     cudaDeviceSynchronize();
     cudaMemcpy(ha.data(), a.get(), nq * 4, cudaMemcpyDeviceToHost);
     cudaMemcpy(hb.data(), b.get(), nq * 4, cudaMemcpyDeviceToHost);
-    double diff = 0, ref = 0;
-    for (size_t i = 0; i < nq; ++i)
+    cudaMemcpy(hc.data(), c.get(), nq * 4, cudaMemcpyDeviceToHost);
+    double diff = 0, ref = 0, d2_flash = 0, d2_fp8 = 0, r2 = 0;
+    for (size_t i = 0; i < nq; ++i) {
       diff = std::max(diff, (double)std::fabs(ha[i] - hb[i])), ref = std::max(ref, (double)std::fabs(ha[i]));
+      d2_flash += ((double)ha[i] - hb[i]) * ((double)ha[i] - hb[i]);
+      d2_fp8 += ((double)ha[i] - hc[i]) * ((double)ha[i] - hc[i]);
+      r2 += (double)ha[i] * ha[i];
+    }
     const char* f32 = std::getenv("COSMOS_ATTENTION_F32");
     std::printf(
         "{\"row\": \"attention_gen_%s\", \"impl\": \"ours\", \"n_q\": %d, \"n_kv\": %d, "
         "\"attention_cuda_s\": %.5f, \"attention_cuda_tflops\": %.1f, \"attention_cuda_path\": \"%s\", "
         "\"flash_path\": \"%s\", \"flash_s\": %.5f, \"flash_tflops\": %.1f, \"flash_mma_s\": %.5f, "
         "\"flash_mma_tflops\": %.1f, \"per_forward_36_layers_s\": [%.3f, %.3f], "
-        "\"max_abs_diff\": %.3e, \"max_abs_ref\": %.3e}\n",
+        "\"max_abs_diff\": %.3e, \"max_abs_ref\": %.3e, \"flash_rel_l2\": %.3e, \"fp8_s\": %.5f, "
+        "\"fp8_tflops\": %.1f, \"fp8_rel_l2\": %.3e, \"fp8_per_forward_36_layers_s\": %.3f}\n",
         s.name, n_q, n_kv, t_ref, flop / t_ref * 1e-12, f32 && *f32 && *f32 != '0' ? "f32 simt" : "attention.cu mma",
-        path.c_str(), t_flash, flop / t_flash * 1e-12, t_mma, flop / t_mma * 1e-12, 36 * t_ref, 36 * t_flash, diff,
-        ref);
+        path.c_str(), t_flash, flop / t_flash * 1e-12, t_mma, flop / t_mma * 1e-12, 36 * t_ref, 36 * t_flash, diff, ref,
+        std::sqrt(d2_flash / r2), t_fp8, fp8 ? flop / t_fp8 * 1e-12 : 0.0, fp8 ? std::sqrt(d2_fp8 / r2) : -1.0,
+        36 * t_fp8);
     std::fflush(stdout);
   }
 }

@@ -28,6 +28,7 @@
 #include "../src/ops/add_rmsnorm.h"
 #include "../src/ops/argmax.h"
 #include "../src/ops/attention.h"
+#include "../src/ops/attention_fp8.h"
 #include "../src/ops/attention_gemm.h"
 #include "../src/ops/avg_down.h"
 #include "../src/ops/conv1d.h"
@@ -447,6 +448,38 @@ void test_flash_attention_segments(int seg_len, int segments, int qh, int kvh, i
   pool->free(dv);
   pool->free(dout);
 }
+// attention_fp8_cuda (ops/attention_fp8.h, the Generator's fp8 attention) vs its CPU twin attention_fp8_cpu (the same
+// e4m3 operands, tiles and P rounding; they differ by f32 sum order, ex2.approx and the tensor cores' fp8
+// accumulation, which move a few probabilities across an e4m3 rounding boundary): bound 1e-2 of max|ref|. Then vs
+// the f32 attention_cpu, what fp8 costs (row "fp8 vs f32", bound 1e-1: e4m3 keeps 3 mantissa bits). A single key is
+// exact up to f32 rounding on both: the output is v's e4m3 value times its scale (p = 256 exactly).
+void test_attention_fp8(int n_q, int n_kv, int qh, int kvh, int hd, int q_off, bool causal, float qk_scale = 1.f) {
+  if (!attention_fp8_cuda_supported(n_kv, hd, ctx.stream)) {
+    report_exact("attn fp8", "supported on this device", false, "no sm_90a fp8 attention");
+    return;
+  }
+  auto q = randv((size_t)n_q * qh * hd, qk_scale), k = randv((size_t)n_kv * kvh * hd, qk_scale),
+       v = randv((size_t)n_kv * kvh * hd);
+  const float scale = 1.0f / std::sqrt((float)hd);
+  std::vector<float> twin((size_t)n_q * qh * hd), ref(twin.size());
+  attention_fp8_cpu(twin.data(), q.data(), k.data(), v.data(), n_q, n_kv, qh, kvh, hd, q_off, causal, scale,
+                    cosmos::CpuContext{});
+  attention_cpu(ref.data(), q.data(), k.data(), v.data(), n_q, n_kv, qh, kvh, hd, q_off, causal, scale,
+                cosmos::CpuContext{});
+  float *dq = up(q), *dk = up(k), *dv = up(v), *dout = (float*)pool->alloc(twin.size() * 4);
+  CUDA_CHECK(cudaMemset(dout, 0xff, twin.size() * 4));  // NaN: an output element never written fails the row
+  attention_fp8_cuda(dout, dq, dk, dv, n_q, n_kv, qh, kvh, hd, q_off, causal, scale, ctx);
+  const std::vector<float> got = down(dout, twin.size());
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "nq=%d nkv=%d h=%d/%d hd=%d off=%d %s x%.0f", n_q, n_kv, qh, kvh, hd, q_off,
+                causal ? "causal" : "full", qk_scale);
+  report("attn fp8", buf, twin, got, n_kv == 1 ? 1e-6 : 1e-2);
+  report("fp8 vs f32", buf, ref, got, 1e-1);
+  pool->free(dq);
+  pool->free(dk);
+  pool->free(dv);
+  pool->free(dout);
+}
 void test_flash_attention_rows() {
   test_flash_attention_segments(300, 3, 16, 16, 72, false);  // the tower's head dim, ragged segment tails
   test_flash_attention_segments(200, 2, 8, 2, 128, true);    // causal, GQA
@@ -475,6 +508,16 @@ void test_flash_attention_rows() {
   test_flash_attention(260, 130, 2, 2, 128, 0, true);
   test_flash_attention(1620, 1620, 16, 16, 72, 0, false);
   test_flash_attention(257, 257, 4, 2, 80, 3, true);
+  // fp8: the Generator's heads ([und | gen] keys, ragged tiles), GQA 4, causal with an offset, hd 64 (the mini
+  // Generator's, zero-padded to 128), one key, larger scores (q and k x 3: peaked rows), many key tiles, hd 72.
+  test_attention_fp8(300, 300, 32, 8, 128, 0, false);
+  test_attention_fp8(512, 1100, 32, 8, 128, 0, false);
+  test_attention_fp8(512, 1100, 32, 8, 128, 588, true);
+  test_attention_fp8(200, 1000, 4, 2, 64, 777, true);
+  test_attention_fp8(200, 1, 2, 1, 128, 0, false);
+  test_attention_fp8(300, 700, 8, 2, 128, 0, false, 3.f);
+  test_attention_fp8(1000, 2500, 8, 2, 128, 17, false);
+  test_attention_fp8(50, 130, 3, 3, 72, 0, false);
 }
 
 // Device-length decode attention (the CUDA graph's kernel): vs attention_cpu and bit-identical to

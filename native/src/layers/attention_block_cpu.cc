@@ -5,6 +5,7 @@
 
 #include "../core/errors.h"
 #include "../ops/attention.h"
+#include "../ops/attention_fp8.h"
 #include "../ops/qkv_rope.h"
 #include "attention_block.h"
 
@@ -118,9 +119,11 @@ void attention_block_cpu(float* y, const float* x, const AttentionBlock& b, cons
     std::memcpy(v.data(), call.extra.v, sizeof(float) * e * KH);
     std::memcpy(k.data() + (size_t)e * KH, p.k, sizeof(float) * own * KH);
     std::memcpy(v.data() + (size_t)e * KH, p.v, sizeof(float) * own * KH);
-    attention_cpu(p.att, p.q, k.data(), v.data(), n, total, H, KVH, D, e + p.kv_row0, call.causal, scale, ctx);
+    auto* attend = call.fp8_attention ? attention_fp8_cpu : attention_cpu;
+    attend(p.att, p.q, k.data(), v.data(), n, total, H, KVH, D, e + p.kv_row0, call.causal, scale, ctx);
   } else {
-    attention_cpu(p.att, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
+    auto* attend = call.fp8_attention ? attention_fp8_cpu : attention_cpu;
+    attend(p.att, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
   }
   linear_cpu(y, p.att, b.o, n, ctx);
 }

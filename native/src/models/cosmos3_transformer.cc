@@ -1,6 +1,7 @@
 #include "cosmos3_transformer.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -320,6 +321,14 @@ std::vector<Linear*> cosmos3_fp8_linears(Cosmos3TransformerWeights& w) {
   return out;
 }
 
+bool cosmos3_fp8_attention() {
+  static const bool on = [] {
+    const char* e = std::getenv("COSMOS_FP8_ATTENTION");
+    return !(e && std::strcmp(e, "0") == 0);
+  }();
+  return on;
+}
+
 void Cosmos3Transformer::set_fp8(bool on, bool keep_source) {
   if (!on && fp8_sources_released_)
     throw ModelError("set_fp8(false): the f32 weights of the fp8 linears were given back when fp8 was turned on");
@@ -434,6 +443,7 @@ void Cosmos3Transformer::gen_layer(Stream& s, int l, const float* k_und, const f
   call.sin = s.sin.data();
   call.causal = false;
   call.extra = ExtraKv{k_und, v_und, n_und};
+  call.fp8_attention = fp8_on_ && cosmos3_fp8_attention();
   attention_block_cpu(s.h.data(), s.h.data(), L.gen, call, s.scratch.data(), cpu_);
   add_norm_cpu(s.h.data(), s.x.data(), s.h.data(), L.post_ln_gen, n);
   mlp_run(s.h.data(), s.h.data(), L.mlp_gen, n, s.scratch.data(), cpu_);

@@ -159,6 +159,10 @@ void cosmos3_scatter_action(float* action, const float* pred, const Cosmos3GenIn
 // attention qkv and o, then its MLP's gate|up (relu2: up) and down. The und stream (the text prefill, cached once a
 // request) and the small embedders and heads stay in the model's own precision, as in the CUDA measurements.
 std::vector<Linear*> cosmos3_fp8_linears(Cosmos3TransformerWeights& w);
+// Whether FP8 mode also runs the gen stream's attention in fp8 (ops/attention_fp8.h: q, k, v and the probabilities
+// in e4m3), both backends: yes unless COSMOS_FP8_ATTENTION=0 (read once per process), which keeps the model's own
+// attention beside the fp8 linears.
+bool cosmos3_fp8_attention();
 
 class Cosmos3Transformer {
  public:
@@ -176,7 +180,8 @@ class Cosmos3Transformer {
   // and kept), and linear_cpu runs its fp8 twin on them; off = the f32 weights again, bit for bit. Slower than f32
   // here (each call decodes the weight): it is there to measure what fp8 costs in fidelity and to check the CUDA path.
   // keep_source = false (the load option) gives the f32 weights of those linears back (WeightStore::release: the
-  // fp8 twin never reads them); fp8 can then not be turned off again (ModelError).
+  // fp8 twin never reads them); fp8 can then not be turned off again (ModelError). The gen stream's attention runs
+  // attention_fp8_cpu while fp8 is on (cosmos3_fp8_attention).
   void set_fp8(bool on, bool keep_source = true);
   bool fp8() const { return fp8_on_; }
 

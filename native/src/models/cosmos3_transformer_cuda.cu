@@ -170,6 +170,7 @@ void Cosmos3TransformerCuda::gen_layer(Stream& s, int l, const float* k_und, con
   call.causal = false;
   call.extra = ExtraKv{k_und, v_und, n_und};
   call.tensor_core_attention = kTensorCoreAttention && wt_ == WType::BF16;
+  call.fp8_attention = fp8_on_ && cosmos3_fp8_attention();
   attention_block_cuda(s.h.get(), s.h.get(), L.gen, call, s.scratch.get(), ctx_);
   add_norm_cuda(s.h.get(), s.x.get(), s.h.get(), L.post_ln_gen, n, ctx_);
   mlp_run(s.h.get(), s.h.get(), L.mlp_gen, n, s.scratch.get(), ctx_);

@@ -18,6 +18,13 @@
 //    bf16 registers until that product is done; O is rescaled after it, and only when a row's max moved). +12% at
 //    the 480p shape on the H200. FA3's ping-pong between the two consumer warpgroups (named barriers handing over
 //    the right to issue products) and 3 stages measured no faster on top of this, so neither is here.
+//  * Two operand formats, one kernel (the template's Tiles): bf16 (Bf16Tiles) and e4m3 (E4m3Tiles, for
+//    attention_fp8: a tile is one swizzled 128-byte row per row, products are k32 steps at twice the rate). fp8 wgmma
+//    wants its register A operand in the 8-bit fragment, whose k order is not the accumulator's (E4m3Tiles::pack_p):
+//    instead of shuffling P between threads, the operand preparation stores V^T's keys in the matching order inside
+//    every 32 keys (attention_fp8.cu), so each thread packs its own probabilities as they are. P is scaled by 256 on
+//    the way (the softmax subtracts max - 8 in the log2 domain; l carries the same factor, so it cancels) so that
+//    small probabilities keep e4m3's normal range instead of flushing to zero under 2^-9.
 //  * Head dims below 128 are the operands' zero padding (they add nothing to q.k; the padded output dims are not
 //    written). Causal: a block copies only the key tiles up to its last query's and masks only from the tile that
 //    crosses its first query's limit on.
@@ -25,6 +32,8 @@
 #define COSMOS_CUDA 1
 #endif
 #include "flash_attention_wgmma.h"
+
+#include <cuda_fp8.h>
 
 #include <cstdint>
 #include <type_traits>
@@ -45,35 +54,109 @@ constexpr int kBM = cosmos::kFlashWgmmaTile;  // queries per block
 constexpr int kBN = cosmos::kFlashWgmmaTile;  // keys per tile
 constexpr int kStages = 2;
 constexpr int kThreads = 3 * 128;           // producer + 2 consumer warpgroups
-constexpr int kHalf = 128 * 128;            // bytes of 128 rows x 64 bf16 (one swizzled half of a tile)
-constexpr int kTileBytes = 2 * kHalf;       // 128 rows x 128 bf16
 constexpr int kBarriers = 1 + 4 * kStages;  // full Q; full K, full V, empty K, empty V per stage
-constexpr int kSmem = (1 + 2 * kStages) * kTileBytes + kBarriers * 8 + 1024;  // +1024: align the tiles to 1024
-static_assert(kSmem <= 227 * 1024, "shared memory per block");
 
-// Descriptor of k16 step kk (0..7) of a [128 rows][128] tile stored as two swizzled halves: dims (or keys) 0-63 in
-// the first half, 64-127 in the second; inside a half a k16 step is 32 bytes further (as ops/gemm_wgmma.cu).
-__device__ __forceinline__ uint64_t tile_desc(uint32_t tile, int kk) {
-  return sw128_desc(tile + (kk >> 2) * kHalf + (kk & 3) * 32);
-}
 // As fence_regs, for the packed P fragment that an in-flight wgmma reads.
-__device__ __forceinline__ void fence_pa(uint32_t (&pa)[8][4]) {
+template <int K>
+__device__ __forceinline__ void fence_pa(uint32_t (&pa)[K][4]) {
 #pragma unroll
-  for (int i = 0; i < 8; ++i)
+  for (int i = 0; i < K; ++i)
 #pragma unroll
     for (int e = 0; e < 4; ++e) asm volatile("" : "+r"(pa[i][e])::"memory");
 }
 
-// S = Q K^T of this warpgroup's 64 queries against one 128-key tile: 8 k16 steps, committed as one group.
+// bf16 operands: a [128 rows][128] tile is two swizzled halves (dims, or keys, 0-63 in the first, 64-127 in the
+// second); inside a half a k16 step is 32 bytes further (as ops/gemm_wgmma.cu).
+struct Bf16Tiles {
+  static constexpr int kHalf = 128 * 128;  // bytes of 128 rows x 64 bf16
+  static constexpr int kTileBytes = 2 * kHalf;
+  static constexpr int kSteps = kD / 16;  // k16 steps over 128 dims (S) or 128 keys (P V)
+  static constexpr int kPLog2 = 0;        // P as it is
+  using PFrag = uint32_t[kSteps][4];
+  // The tile at element column c0 (dim 0, or the tile's first key for V^T) and row `row`: two boxes of 64.
+  static __device__ __forceinline__ void load(uint32_t dst, const CUtensorMap* map, int c0, int row, uint32_t bar) {
+    tma_load_2d(dst, map, c0, row, bar);
+    tma_load_2d(dst + kHalf, map, c0 + 64, row, bar);
+  }
+  static __device__ __forceinline__ uint64_t desc(uint32_t tile, int kk) {
+    return sw128_desc(tile + (kk >> 2) * kHalf + (kk & 3) * 32);
+  }
+  static __device__ __forceinline__ void qk(float (&sc)[64], uint32_t qa, uint32_t kt, int kk) {
+    wgmma_m64n128k16(sc, desc(qa, kk), desc(kt, kk), kk != 0);
+  }
+  static __device__ __forceinline__ void pv(float (&o)[64], const PFrag& pa, uint32_t vt, int kk) {
+    wgmma_m64n128k16_rs(o, pa[kk], desc(vt, kk), 1);
+  }
+  // P as A fragments: keys 16kk..16kk+15 are the accumulator's n8 blocks 2kk and 2kk+1 (the m16n8k16 A fragment is
+  // the accumulator's layout).
+  static __device__ __forceinline__ void pack_p(PFrag& pa, const float (&sc)[64]) {
+#pragma unroll
+    for (int kk = 0; kk < kSteps; ++kk) {
+      pa[kk][0] = pack_bf16x2(sc[8 * kk + 0], sc[8 * kk + 1]);
+      pa[kk][1] = pack_bf16x2(sc[8 * kk + 2], sc[8 * kk + 3]);
+      pa[kk][2] = pack_bf16x2(sc[8 * kk + 4], sc[8 * kk + 5]);
+      pa[kk][3] = pack_bf16x2(sc[8 * kk + 6], sc[8 * kk + 7]);
+    }
+  }
+};
+
+// e4m3 operands: a [128 rows][128] tile is one 128-byte swizzle row per row; a k32 step is 32 bytes further.
+struct E4m3Tiles {
+  static constexpr int kTileBytes = 128 * 128;
+  static constexpr int kSteps = kD / 32;
+  static constexpr int kPLog2 = 8;  // P x 256 (see the top of this file)
+  using PFrag = uint32_t[kSteps][4];
+  static __device__ __forceinline__ void load(uint32_t dst, const CUtensorMap* map, int c0, int row, uint32_t bar) {
+    tma_load_2d(dst, map, c0, row, bar);
+  }
+  static __device__ __forceinline__ uint64_t desc(uint32_t tile, int kk) { return sw128_desc(tile + kk * 32); }
+  static __device__ __forceinline__ void qk(float (&sc)[64], uint32_t qa, uint32_t kt, int kk) {
+    wgmma_m64n128k32_e4m3(sc, desc(qa, kk), desc(kt, kk), kk != 0);
+  }
+  static __device__ __forceinline__ void pv(float (&o)[64], const PFrag& pa, uint32_t vt, int kk) {
+    wgmma_m64n128k32_e4m3_rs(o, pa[kk], desc(vt, kk), 1);
+  }
+  // Four probabilities -> one register, the first in the lowest byte (cvt.rn.satfinite.e4m3x2.f32, two at a time).
+  static __device__ __forceinline__ uint32_t pack4(float a, float b, float c, float d) {
+    const uint32_t lo = __nv_cvt_float2_to_fp8x2(make_float2(a, b), __NV_SATFINITE, __NV_E4M3);
+    const uint32_t hi = __nv_cvt_float2_to_fp8x2(make_float2(c, d), __NV_SATFINITE, __NV_E4M3);
+    return lo | hi << 16;
+  }
+  // Step kk covers keys 32kk..32kk+31. This thread (tig = lane % 4) holds, for row r, keys 2tig + {0, 1} + {0, 8,
+  // 16, 24} of them; the 8-bit fragment wants its k positions 4tig + {0..3} (register 0, row r; 1: row r + 8) and
+  // 16 + 4tig + {0..3} (registers 2, 3). So position 4tig + i holds key 2tig + (i & 1) + 8(i >> 1), and 16 + 4tig + i
+  // key 16 + 2tig + (i & 1) + 8(i >> 1): V^T's keys are stored in that order (fp8_key_order, attention_fp8.h), so
+  // the product pairs each probability with its own key's values.
+  static __device__ __forceinline__ void pack_p(PFrag& pa, const float (&sc)[64]) {
+#pragma unroll
+    for (int kk = 0; kk < kSteps; ++kk) {
+      const float* c = sc + 16 * kk;
+      pa[kk][0] = pack4(c[0], c[1], c[4], c[5]);
+      pa[kk][1] = pack4(c[2], c[3], c[6], c[7]);
+      pa[kk][2] = pack4(c[8], c[9], c[12], c[13]);
+      pa[kk][3] = pack4(c[10], c[11], c[14], c[15]);
+    }
+  }
+};
+
+template <class T>
+constexpr int smem_bytes() {  // +1024: align the tiles to 1024
+  return (1 + 2 * kStages) * T::kTileBytes + kBarriers * 8 + 1024;
+}
+static_assert(smem_bytes<Bf16Tiles>() <= 227 * 1024, "shared memory per block");
+
+// S = Q K^T of this warpgroup's 64 queries against one 128-key tile, committed as one group.
+template <class T>
 __device__ __forceinline__ void issue_qk(float (&sc)[64], uint32_t qa, uint32_t kt) {
 #pragma unroll
-  for (int kk = 0; kk < kD / 16; ++kk) wgmma_m64n128k16(sc, tile_desc(qa, kk), tile_desc(kt, kk), kk != 0);
+  for (int kk = 0; kk < T::kSteps; ++kk) T::qk(sc, qa, kt, kk);
   wgmma_commit();
 }
-// O += P V: keys 16kk..16kk+15 are P's fragment kk. One group.
-__device__ __forceinline__ void issue_pv(float (&o)[64], const uint32_t (&pa)[8][4], uint32_t vt) {
+// O += P V. One group.
+template <class T>
+__device__ __forceinline__ void issue_pv(float (&o)[64], const typename T::PFrag& pa, uint32_t vt) {
 #pragma unroll
-  for (int kk = 0; kk < kBN / 16; ++kk) wgmma_m64n128k16_rs(o, pa[kk], tile_desc(vt, kk), 1);
+  for (int kk = 0; kk < T::kSteps; ++kk) T::pv(o, pa, vt, kk);
   wgmma_commit();
 }
 
@@ -82,10 +165,11 @@ __device__ __forceinline__ void issue_pv(float (&o)[64], const uint32_t (&pa)[8]
 // below, so this thread's rows are r and r + 8 (rr = 0, 1), each spread over a quad. alpha[rr] moves what O and l
 // hold to the new running max (0 on the first tile, exactly 1 when the max stayed). kMask: the tile may hold keys
 // that get no weight: past n_kv (zero padding), or past a row's last visible key `last` (causal: q_offset + its
-// row; row r + 8 sees 8 more keys).
-template <bool kMask>
+// row; row r + 8 sees 8 more keys). c[rr]: the row's score scale in the log2 domain (> 0). The probabilities come
+// out times 2^kPLog2 (l too).
+template <bool kMask, int kPLog2>
 __device__ __forceinline__ void softmax_tile(float (&sc)[64], float (&m)[2], float (&l)[2], float (&alpha)[2], int j0,
-                                             int n_kv, int last, int tig, float scale_log2) {
+                                             int n_kv, int last, int tig, const float (&c)[2]) {
   if (kMask) {
 #pragma unroll
     for (int j = 0; j < 16; ++j)
@@ -95,7 +179,7 @@ __device__ __forceinline__ void softmax_tile(float (&sc)[64], float (&m)[2], flo
         if (key >= n_kv || key > last + 8 * (e >> 1)) sc[4 * j + e] = -INFINITY;
       }
   }
-  // scale > 0 keeps the max where it is, so the max is taken on raw scores.
+  // c > 0 keeps the max where it is, so the max is taken on raw scores.
 #pragma unroll
   for (int rr = 0; rr < 2; ++rr) {
     float mx = -INFINITY;
@@ -103,14 +187,15 @@ __device__ __forceinline__ void softmax_tile(float (&sc)[64], float (&m)[2], flo
     for (int j = 0; j < 16; ++j) mx = fmaxf(mx, fmaxf(sc[4 * j + 2 * rr], sc[4 * j + 2 * rr + 1]));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-    const float m_new = fmaxf(m[rr], mx * scale_log2);
+    const float m_new = fmaxf(m[rr], mx * c[rr]);
     const float m_use = m_new == -INFINITY ? 0.f : m_new;
     alpha[rr] = fast_exp2(m[rr] - m_use);
+    const float m_p = m_use - (float)kPLog2;
     float sum = 0.f;
 #pragma unroll
     for (int j = 0; j < 16; ++j) {
-      const float p0 = fast_exp2(fmaf(sc[4 * j + 2 * rr], scale_log2, -m_use));
-      const float p1 = fast_exp2(fmaf(sc[4 * j + 2 * rr + 1], scale_log2, -m_use));
+      const float p0 = fast_exp2(fmaf(sc[4 * j + 2 * rr], c[rr], -m_p));
+      const float p1 = fast_exp2(fmaf(sc[4 * j + 2 * rr + 1], c[rr], -m_p));
       sc[4 * j + 2 * rr] = p0;
       sc[4 * j + 2 * rr + 1] = p1;
       sum += p0 + p1;
@@ -119,22 +204,21 @@ __device__ __forceinline__ void softmax_tile(float (&sc)[64], float (&m)[2], flo
     m[rr] = m_new;
   }
 }
-// P as A fragments: keys 16kk..16kk+15 are the accumulator's n8 blocks 2kk and 2kk+1.
-__device__ __forceinline__ void pack_p(uint32_t (&pa)[8][4], const float (&sc)[64]) {
-#pragma unroll
-  for (int kk = 0; kk < 8; ++kk) {
-    pa[kk][0] = pack_bf16x2(sc[8 * kk + 0], sc[8 * kk + 1]);
-    pa[kk][1] = pack_bf16x2(sc[8 * kk + 2], sc[8 * kk + 3]);
-    pa[kk][2] = pack_bf16x2(sc[8 * kk + 4], sc[8 * kk + 5]);
-    pa[kk][3] = pack_bf16x2(sc[8 * kk + 6], sc[8 * kk + 7]);
-  }
-}
 
+// fp8: the operands' scales (attention_fp8.h): q per (head, query row) [q_heads][nq_pad], k and v per head; null for
+// bf16.
+struct Fp8Scales {
+  const float* q = nullptr;
+  const float* k = nullptr;
+  const float* v = nullptr;
+};
+
+template <class T>
 __global__ void __launch_bounds__(kThreads, 1)
     flash_wgmma_kernel(const __grid_constant__ CUtensorMap tma_q, const __grid_constant__ CUtensorMap tma_k,
                        const __grid_constant__ CUtensorMap tma_vt, float* __restrict__ out, int n_q, int n_kv,
                        int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal,
-                       float scale_log2) {
+                       float scale_log2, Fp8Scales fp8) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   // Segment blockIdx.z: its own operands (the next q_heads * nq_pad rows of Q, kv_heads * nkv_pad of K, ...) and its
   // own n_q output rows.
@@ -142,6 +226,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   out += (long long)z * n_q * q_heads * hd;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
+  constexpr int kTileBytes = T::kTileBytes;
   const uint32_t sq = base, sk0 = sq + kTileBytes, sv0 = sk0 + kStages * kTileBytes;
   const uint32_t full_q = sv0 + kStages * kTileBytes, full_k0 = full_q + 8, full_v0 = full_k0 + 8 * kStages,
                  empty_k0 = full_v0 + 8 * kStages, empty_v0 = empty_k0 + 8 * kStages;
@@ -178,19 +263,16 @@ __global__ void __launch_bounds__(kThreads, 1)
         mbar_wait(empty_v0 + 8 * s, ((t / kStages) & 1) ^ 1);
         const uint32_t fv = full_v0 + 8 * s, vt = sv0 + s * kTileBytes;
         mbar_expect_tx(fv, kTileBytes);
-        tma_load_2d(vt, &tma_vt, t * kBN, vrow, fv);
-        tma_load_2d(vt + kHalf, &tma_vt, t * kBN + 64, vrow, fv);
+        T::load(vt, &tma_vt, t * kBN, vrow, fv);
       };
       mbar_expect_tx(full_q, kTileBytes);
-      tma_load_2d(sq, &tma_q, 0, qrow, full_q);
-      tma_load_2d(sq + kHalf, &tma_q, 64, qrow, full_q);
+      T::load(sq, &tma_q, 0, qrow, full_q);
       for (int t = 0; t < n_tiles; ++t) {
         const int s = t % kStages;
         mbar_wait(empty_k0 + 8 * s, ((t / kStages) & 1) ^ 1);
         const uint32_t fk = full_k0 + 8 * s, kt = sk0 + s * kTileBytes;
         mbar_expect_tx(fk, kTileBytes);
-        tma_load_2d(kt, &tma_k, 0, krow + t * kBN, fk);
-        tma_load_2d(kt + kHalf, &tma_k, 64, krow + t * kBN, fk);
+        T::load(kt, &tma_k, 0, krow + t * kBN, fk);
         if (t > 0) load_v(t - 1);
       }
       load_v(n_tiles - 1);
@@ -199,23 +281,33 @@ __global__ void __launch_bounds__(kThreads, 1)
     // 240 registers: O, S and P (64 + 64 + 32) are live at once, beside the softmax's own.
     setmaxnreg_inc<240>();
     const int c = wg - 1, warp = (threadIdx.x / 32) & 3, lane = threadIdx.x & 31, tig = lane & 3;
-    const uint32_t qa = sq + c * 64 * 128;  // this warpgroup's 64 query rows inside each half of the Q tile
+    const uint32_t qa = sq + c * 64 * 128;  // this warpgroup's 64 query rows (128-byte rows in either format)
     float o[64], sc[64], alpha[2];
-    uint32_t pa[8][4];  // P of the previous tile, read by its P V product
+    typename T::PFrag pa;  // P of the previous tile, read by its P V product
 #pragma unroll
     for (int i = 0; i < 64; ++i) o[i] = 0.f;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
-    const int last = causal ? q_offset + q0 + c * 64 + warp * 16 + (lane >> 2) : n_kv;  // row r's last visible key
+    const int row = q0 + c * 64 + warp * 16 + (lane >> 2);  // this thread's rows: row, row + 8
+    const int last = causal ? q_offset + row : n_kv;        // row's last visible key
+    // Score scale per row (log2 domain); fp8: times the row's q scale and the head's k scale.
+    float cs[2] = {scale_log2, scale_log2};
+    if (fp8.q) {
+      const float* sqh = fp8.q + (long long)(z * q_heads + h) * nq_pad + row;
+      const float sk = fp8.k[z * kv_heads + kh];
+      cs[0] = scale_log2 * sqh[0] * sk;
+      cs[1] = scale_log2 * sqh[8] * sk;
+    }
+    constexpr int kPLog2 = T::kPLog2;
     mbar_wait(full_q, 0);
     mbar_wait(full_k0, 0);
     fence_regs(sc);
     wgmma_fence();
-    issue_qk(sc, qa, sk0);
+    issue_qk<T>(sc, qa, sk0);
     wgmma_wait<0>();
     fence_regs(sc);
     if (lane == 0) mbar_arrive(empty_k0);
-    softmax_tile<true>(sc, m, l, alpha, 0, n_kv, last, tig, scale_log2);  // O is still 0: nothing to rescale
-    pack_p(pa, sc);
+    softmax_tile<true, kPLog2>(sc, m, l, alpha, 0, n_kv, last, tig, cs);  // O is still 0: nothing to rescale
+    T::pack_p(pa, sc);
     // Step t (1 <= t < n_tiles). `masked`: a step from first_masked on, the only ones that can need the key mask
     // (their own copy, so the others carry no mask branch).
     auto step = [&](int t, auto masked) {
@@ -225,13 +317,13 @@ __global__ void __launch_bounds__(kThreads, 1)
       fence_regs(o);
       fence_pa(pa);
       wgmma_fence();
-      issue_qk(sc, qa, sk0 + s * kTileBytes);
+      issue_qk<T>(sc, qa, sk0 + s * kTileBytes);
       mbar_wait(full_v0 + 8 * sp, ((t - 1) / kStages) & 1);
       wgmma_fence();  // after the wait's loop: without it ptxas injects its own
-      issue_pv(o, pa, sv0 + sp * kTileBytes);
+      issue_pv<T>(o, pa, sv0 + sp * kTileBytes);
       wgmma_wait<1>();  // S_t is done; P_{t-1} V_{t-1} may still run
       fence_regs(sc);
-      softmax_tile<decltype(masked)::value>(sc, m, l, alpha, t * kBN, n_kv, last, tig, scale_log2);
+      softmax_tile<decltype(masked)::value, kPLog2>(sc, m, l, alpha, t * kBN, n_kv, last, tig, cs);
       // K_t has been free since S_t completed; its release waits for the softmax and depends on its result (l is
       // never < 0, which ptxas cannot know) because ptxas otherwise schedules the wait below above the whole
       // softmax (seen in the SASS), and the softmax no longer overlaps P V.
@@ -240,7 +332,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       fence_regs(o);
       fence_pa(pa);
       if (lane == 0) mbar_arrive(empty_v0 + 8 * sp);
-      pack_p(pa, sc);
+      T::pack_p(pa, sc);
       // O to the new max; skipped when no row of the warp moved (most tiles past the first few).
       if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
 #pragma unroll
@@ -260,19 +352,20 @@ __global__ void __launch_bounds__(kThreads, 1)
       fence_regs(o);
       fence_pa(pa);
       wgmma_fence();
-      issue_pv(o, pa, sv0 + s * kTileBytes);
+      issue_pv<T>(o, pa, sv0 + s * kTileBytes);
       wgmma_wait<0>();
       fence_regs(o);
       fence_pa(pa);
     }
+    const float out_scale = fp8.v ? fp8.v[z * kv_heads + kh] : 1.f;  // fp8: v's scale
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {
       float L = l[rr];
       L += __shfl_xor_sync(0xffffffffu, L, 1);
       L += __shfl_xor_sync(0xffffffffu, L, 2);
-      const int i = q0 + c * 64 + warp * 16 + (lane >> 2) + 8 * rr;
+      const int i = row + 8 * rr;
       if (i >= n_q) continue;
-      const float inv = L > 0.f ? 1.0f / L : 0.f;
+      const float inv = L > 0.f ? out_scale / L : 0.f;
       float* orow = out + ((long long)i * q_heads + h) * hd + 2 * tig;
 #pragma unroll
       for (int j = 0; j < 16; ++j)  // dims past hd are the operands' zero padding (hd % 8 == 0)
@@ -282,7 +375,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
 #else
   (void)n_q, (void)n_kv, (void)nq_pad, (void)nkv_pad, (void)q_heads, (void)kv_heads, (void)hd, (void)q_offset,
-      (void)causal, (void)scale_log2, (void)out;
+      (void)causal, (void)scale_log2, (void)out, (void)fp8;
 #endif
 }
 }  // namespace
@@ -291,21 +384,43 @@ namespace cosmos {
 
 bool flash_attention_wgmma_available(cudaStream_t stream) { return this_object_sm90a_available(stream); }
 
-void flash_attention_wgmma(float* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb, const __nv_bfloat16* vt,
-                           int n_q, int n_kv, int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset,
-                           bool causal, float scale_log2, int segments, cudaStream_t stream) {
-  static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once
-    CUDA_CHECK(cudaFuncSetAttribute(flash_wgmma_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
+namespace {
+template <class T>
+void launch(const CUtensorMap& mq, const CUtensorMap& mk, const CUtensorMap& mv, float* out, int n_q, int n_kv,
+            int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal, float scale_log2,
+            Fp8Scales fp8, int segments, cudaStream_t stream) {
+  static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once per format
+    CUDA_CHECK(
+        cudaFuncSetAttribute(flash_wgmma_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<T>()));
     return true;
   }();
   (void)attr;
+  const dim3 grid(nq_pad / kBM, q_heads, segments);
+  flash_wgmma_kernel<T><<<grid, kThreads, smem_bytes<T>(), stream>>>(
+      mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2, fp8);
+  CUDA_CHECK_LAUNCH();
+}
+}  // namespace
+
+void flash_attention_wgmma(float* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb, const __nv_bfloat16* vt,
+                           int n_q, int n_kv, int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset,
+                           bool causal, float scale_log2, int segments, cudaStream_t stream) {
   const CUtensorMap mq = tma_map_bf16_sw128(qb, segments * q_heads * nq_pad, kD, kBM, "flash_attention_wgmma q"),
                     mk = tma_map_bf16_sw128(kb, segments * kv_heads * nkv_pad, kD, kBN, "flash_attention_wgmma k"),
                     mv = tma_map_bf16_sw128(vt, segments * kv_heads * kD, nkv_pad, kD, "flash_attention_wgmma v^T");
-  const dim3 grid(nq_pad / kBM, q_heads, segments);
-  flash_wgmma_kernel<<<grid, kThreads, kSmem, stream>>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads,
-                                                        hd, q_offset, causal, scale_log2);
-  CUDA_CHECK_LAUNCH();
+  launch<Bf16Tiles>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2,
+                    Fp8Scales{}, segments, stream);
+}
+
+void flash_attention_wgmma_fp8(float* out, const uint8_t* qb, const uint8_t* kb, const uint8_t* vt,
+                               const float* q_scale, const float* k_scale, const float* v_scale, int n_q, int n_kv,
+                               int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal,
+                               float scale_log2, cudaStream_t stream) {
+  const CUtensorMap mq = tma_map_u8_sw128(qb, q_heads * nq_pad, kD, kBM, "flash_attention_wgmma_fp8 q"),
+                    mk = tma_map_u8_sw128(kb, kv_heads * nkv_pad, kD, kBN, "flash_attention_wgmma_fp8 k"),
+                    mv = tma_map_u8_sw128(vt, kv_heads * kD, nkv_pad, kD, "flash_attention_wgmma_fp8 v^T");
+  launch<E4m3Tiles>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2,
+                    Fp8Scales{q_scale, k_scale, v_scale}, 1, stream);
 }
 
 }  // namespace cosmos

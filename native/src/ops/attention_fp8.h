@@ -1,0 +1,44 @@
+// attention_fp8: attention with q, k, v and the probabilities in FP8 e4m3 (issue 14 item 4), the attention of the
+// Generator's fp8 mode (FlashAttention-3's fp8 path does the same on Hopper: the products at twice the bf16 rate).
+// The contract of attention.h: f32 q [n_q, q_heads, hd], k / v [n_kv, kv_heads, hd], GQA, causal (query i sees keys
+// 0 .. q_offset + i) or full, out f32 [n_q, q_heads, hd].
+//
+// What is rounded, the same on both backends:
+//  * q: one scale per (query row, head), s = max(absmax / 448, 1 / (448 * 512)) as quantize_fp8's rows; k and v: one
+//    scale per kv head over all n_kv rows (a per-key factor could not be applied inside the tensor-core product);
+//    each value e4m3(x / s), round to nearest even, saturating (fp8_e4m3_from_float).
+//  * scores (q8 . k8) * (scale * log2(e) * s_q * s_k); the online softmax in f32 over tiles of kFp8AttentionTile keys
+//    in order (the running max moves once per tile); each tile's probabilities times 256 (so that small ones stay in
+//    e4m3's range) rounded to e4m3 for P V; the row sum l from the unrounded ones; out = o * s_v / l.
+// The CPU twin (attention_fp8_cpu) runs exactly those steps. The CUDA kernel differs from it only in the order of its
+// f32 sums, in exp2 (ex2.approx) and in the tensor cores' fp8 accumulation, and by the e4m3 roundings of P those move
+// across a rounding boundary.
+#pragma once
+#include "../core/parallel.h"  // CpuContext
+#ifdef COSMOS_CUDA
+#include "../core/cuda_context.h"
+#endif
+
+constexpr int kFp8AttentionTile = 128;  // keys per online-softmax step (the CUDA kernel's key tile)
+
+// The key stored at position i (0..31) of every 32 keys in the CUDA kernel's V^T operand: the order in which each
+// thread's probabilities already sit in wgmma's 8-bit A fragment (ops/flash_attention_wgmma.cu, E4m3Tiles::pack_p).
+constexpr int fp8_key_order(int i) { return 16 * (i >> 4) + 8 * ((i & 3) >> 1) + 2 * ((i >> 2) & 3) + (i & 1); }
+
+// Throws std::invalid_argument for head_dim outside 1..128 or q_heads % kv_heads != 0. Parallel over (query, head).
+void attention_fp8_cpu(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
+                       int kv_heads, int head_dim, int q_offset, bool causal, float scale,
+                       const cosmos::CpuContext& ctx);
+
+#ifdef COSMOS_CUDA
+// True when attention_fp8_cuda can run this shape here: head_dim <= 128 and a multiple of 8, n_kv >= 1, and the sm_90a
+// kernel on an H100 / H200 (ops/flash_attention_wgmma.h).
+bool attention_fp8_cuda_supported(int n_kv, int head_dim, cudaStream_t stream);
+
+// Workspace from ctx.pool: the e4m3 operands, zero-padded to 128-row tiles and 128 dims (q_heads * nq_pad + 2 *
+// kv_heads * nkv_pad) * 128 bytes, and the scales; given back once the kernels are enqueued. Throws
+// std::invalid_argument where attention_fp8_cuda_supported is false.
+void attention_fp8_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
+                        int kv_heads, int head_dim, int q_offset, bool causal, float scale,
+                        const cosmos::CudaContext& ctx);
+#endif
