@@ -36,6 +36,7 @@
 #include <cuda_fp8.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <type_traits>
 
 #include "../core/cuda_common.h"
@@ -52,9 +53,7 @@ using cosmos::pack_bf16x2;
 constexpr int kD = cosmos::kFlashWgmmaHeadDim;
 constexpr int kBM = cosmos::kFlashWgmmaTile;  // queries per block
 constexpr int kBN = cosmos::kFlashWgmmaTile;  // keys per tile
-constexpr int kStages = 2;
-constexpr int kThreads = 3 * 128;           // producer + 2 consumer warpgroups
-constexpr int kBarriers = 1 + 4 * kStages;  // full Q; full K, full V, empty K, empty V per stage
+constexpr int kThreads = 3 * 128;             // producer + 2 consumer warpgroups
 
 // As fence_regs, for the packed P fragment that an in-flight wgmma reads.
 template <int K>
@@ -70,6 +69,7 @@ __device__ __forceinline__ void fence_pa(uint32_t (&pa)[K][4]) {
 struct Bf16Tiles {
   static constexpr int kHalf = 128 * 128;  // bytes of 128 rows x 64 bf16
   static constexpr int kTileBytes = 2 * kHalf;
+  static constexpr int kStages = 2;       // K / V tiles in flight (3 measured no faster)
   static constexpr int kSteps = kD / 16;  // k16 steps over 128 dims (S) or 128 keys (P V)
   static constexpr int kPLog2 = 0;        // P as it is
   using PFrag = uint32_t[kSteps][4];
@@ -101,8 +101,10 @@ struct Bf16Tiles {
 };
 
 // e4m3 operands: a [128 rows][128] tile is one 128-byte swizzle row per row; a k32 step is 32 bytes further.
+template <int STAGES>
 struct E4m3Tiles {
   static constexpr int kTileBytes = 128 * 128;
+  static constexpr int kStages = STAGES;
   static constexpr int kSteps = kD / 32;
   static constexpr int kPLog2 = 8;  // P x 256 (see the top of this file)
   using PFrag = uint32_t[kSteps][4];
@@ -140,8 +142,8 @@ struct E4m3Tiles {
 };
 
 template <class T>
-constexpr int smem_bytes() {  // +1024: align the tiles to 1024
-  return (1 + 2 * kStages) * T::kTileBytes + kBarriers * 8 + 1024;
+constexpr int smem_bytes() {                                                      // +1024: align the tiles to 1024
+  return (1 + 2 * T::kStages) * T::kTileBytes + (1 + 4 * T::kStages) * 8 + 1024;  // barriers: Q; K, V full + empty
 }
 static_assert(smem_bytes<Bf16Tiles>() <= 227 * 1024, "shared memory per block");
 
@@ -226,7 +228,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   out += (long long)z * n_q * q_heads * hd;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
-  constexpr int kTileBytes = T::kTileBytes;
+  constexpr int kTileBytes = T::kTileBytes, kStages = T::kStages;
   const uint32_t sq = base, sk0 = sq + kTileBytes, sv0 = sk0 + kStages * kTileBytes;
   const uint32_t full_q = sv0 + kStages * kTileBytes, full_k0 = full_q + 8, full_v0 = full_k0 + 8 * kStages,
                  empty_k0 = full_v0 + 8 * kStages, empty_v0 = empty_k0 + 8 * kStages;
@@ -419,8 +421,12 @@ void flash_attention_wgmma_fp8(float* out, const uint8_t* qb, const uint8_t* kb,
   const CUtensorMap mq = tma_map_u8_sw128(qb, q_heads * nq_pad, kD, kBM, "flash_attention_wgmma_fp8 q"),
                     mk = tma_map_u8_sw128(kb, kv_heads * nkv_pad, kD, kBN, "flash_attention_wgmma_fp8 k"),
                     mv = tma_map_u8_sw128(vt, kv_heads * kD, nkv_pad, kD, "flash_attention_wgmma_fp8 v^T");
-  launch<E4m3Tiles>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2,
-                    Fp8Scales{q_scale, k_scale, v_scale}, 1, stream);
+  const char* st = std::getenv("COSMOS_FP8_ATTN_STAGES");  // experiment: K / V stages of the fp8 kernel
+  auto run = st && std::atoi(st) == 3   ? launch<E4m3Tiles<3>>
+             : st && std::atoi(st) == 4 ? launch<E4m3Tiles<4>>
+                                        : launch<E4m3Tiles<2>>;
+  run(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2,
+      Fp8Scales{q_scale, k_scale, v_scale}, 1, stream);
 }
 
 }  // namespace cosmos
