@@ -24,7 +24,11 @@
 //    instead of shuffling P between threads, the operand preparation stores V^T's keys in the matching order inside
 //    every 32 keys (attention_fp8.cu), so each thread packs its own probabilities as they are. P is scaled by 256 on
 //    the way (the softmax subtracts max - 8 in the log2 domain; l carries the same factor, so it cancels) so that
-//    small probabilities keep e4m3's normal range instead of flushing to zero under 2^-9.
+//    small probabilities keep e4m3's normal range instead of flushing to zero under 2^-9. Measured on the H200 at
+//    the 480p gen stream (bench attention): 3 or 4 K/V stages no faster than 2; a deeper schedule (two S tiles in
+//    registers, S_{t+1} issued before the softmax of S_t) 28% slower on both formats; with the exp and the e4m3
+//    packing replaced by free stand-ins only 10% faster, and with no K/V copies at all no faster: what holds the fp8
+//    kernel at ~870 TFLOP/s (tensor pipe ~48% busy, ncu) is neither the softmax nor the loads.
 //  * Head dims below 128 are the operands' zero padding (they add nothing to q.k; the padded output dims are not
 //    written). Causal: a block copies only the key tiles up to its last query's and masks only from the tile that
 //    crosses its first query's limit on.
@@ -36,7 +40,6 @@
 #include <cuda_fp8.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <type_traits>
 
 #include "../core/cuda_common.h"
@@ -53,7 +56,9 @@ using cosmos::pack_bf16x2;
 constexpr int kD = cosmos::kFlashWgmmaHeadDim;
 constexpr int kBM = cosmos::kFlashWgmmaTile;  // queries per block
 constexpr int kBN = cosmos::kFlashWgmmaTile;  // keys per tile
-constexpr int kThreads = 3 * 128;             // producer + 2 consumer warpgroups
+constexpr int kStages = 2;
+constexpr int kThreads = 3 * 128;           // producer + 2 consumer warpgroups
+constexpr int kBarriers = 1 + 4 * kStages;  // full Q; full K, full V, empty K, empty V per stage
 
 // As fence_regs, for the packed P fragment that an in-flight wgmma reads.
 template <int K>
@@ -69,7 +74,6 @@ __device__ __forceinline__ void fence_pa(uint32_t (&pa)[K][4]) {
 struct Bf16Tiles {
   static constexpr int kHalf = 128 * 128;  // bytes of 128 rows x 64 bf16
   static constexpr int kTileBytes = 2 * kHalf;
-  static constexpr int kStages = 2;       // K / V tiles in flight (3 measured no faster)
   static constexpr int kSteps = kD / 16;  // k16 steps over 128 dims (S) or 128 keys (P V)
   static constexpr int kPLog2 = 0;        // P as it is
   using PFrag = uint32_t[kSteps][4];
@@ -103,7 +107,6 @@ struct Bf16Tiles {
 // e4m3 operands: a [128 rows][128] tile is one 128-byte swizzle row per row; a k32 step is 32 bytes further.
 struct E4m3Tiles {
   static constexpr int kTileBytes = 128 * 128;
-  static constexpr int kStages = 2;
   static constexpr int kSteps = kD / 32;
   static constexpr int kPLog2 = 8;  // P x 256 (see the top of this file)
   using PFrag = uint32_t[kSteps][4];
@@ -141,8 +144,8 @@ struct E4m3Tiles {
 };
 
 template <class T>
-constexpr int smem_bytes() {                                                      // +1024: align the tiles to 1024
-  return (1 + 2 * T::kStages) * T::kTileBytes + (1 + 4 * T::kStages) * 8 + 1024;  // barriers: Q; K, V full + empty
+constexpr int smem_bytes() {  // +1024: align the tiles to 1024
+  return (1 + 2 * kStages) * T::kTileBytes + kBarriers * 8 + 1024;
 }
 static_assert(smem_bytes<Bf16Tiles>() <= 227 * 1024, "shared memory per block");
 
@@ -214,7 +217,7 @@ struct Fp8Scales {
   const float* v = nullptr;
 };
 
-template <class T, bool kDeep>
+template <class T>
 __global__ void __launch_bounds__(kThreads, 1)
     flash_wgmma_kernel(const __grid_constant__ CUtensorMap tma_q, const __grid_constant__ CUtensorMap tma_k,
                        const __grid_constant__ CUtensorMap tma_vt, float* __restrict__ out, int n_q, int n_kv,
@@ -227,7 +230,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   out += (long long)z * n_q * q_heads * hd;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
-  constexpr int kTileBytes = T::kTileBytes, kStages = T::kStages;
+  constexpr int kTileBytes = T::kTileBytes;
   const uint32_t sq = base, sk0 = sq + kTileBytes, sv0 = sk0 + kStages * kTileBytes;
   const uint32_t full_q = sv0 + kStages * kTileBytes, full_k0 = full_q + 8, full_v0 = full_k0 + 8 * kStages,
                  empty_k0 = full_v0 + 8 * kStages, empty_v0 = empty_k0 + 8 * kStages;
@@ -301,129 +304,62 @@ __global__ void __launch_bounds__(kThreads, 1)
     constexpr int kPLog2 = T::kPLog2;
     mbar_wait(full_q, 0);
     mbar_wait(full_k0, 0);
-    if constexpr (kDeep) {
-      // Two S tiles in registers (fp8's P fragment is half of bf16's, so they fit): S_{t+1} is issued before the
-      // softmax of S_t, so this warpgroup keeps the tensor cores fed (P_{t-1} V_{t-1}, then S_{t+1}) for the whole
-      // softmax, and P_t V_t is issued right after it. sc holds S_t on even t, sn on odd t.
-      float sn[64];
+    fence_regs(sc);
+    wgmma_fence();
+    issue_qk<T>(sc, qa, sk0);
+    wgmma_wait<0>();
+    fence_regs(sc);
+    if (lane == 0) mbar_arrive(empty_k0);
+    softmax_tile<true, kPLog2>(sc, m, l, alpha, 0, n_kv, last, tig, cs);  // O is still 0: nothing to rescale
+    T::pack_p(pa, sc);
+    // Step t (1 <= t < n_tiles). `masked`: a step from first_masked on, the only ones that can need the key mask
+    // (their own copy, so the others carry no mask branch).
+    auto step = [&](int t, auto masked) {
+      const int s = t % kStages, sp = (t - 1) % kStages;
+      mbar_wait(full_k0 + 8 * s, (t / kStages) & 1);
       fence_regs(sc);
+      fence_regs(o);
+      fence_pa(pa);
       wgmma_fence();
-      issue_qk<T>(sc, qa, sk0);
-      wgmma_wait<0>();
+      issue_qk<T>(sc, qa, sk0 + s * kTileBytes);
+      mbar_wait(full_v0 + 8 * sp, ((t - 1) / kStages) & 1);
+      wgmma_fence();  // after the wait's loop: without it ptxas injects its own
+      issue_pv<T>(o, pa, sv0 + sp * kTileBytes);
+      wgmma_wait<1>();  // S_t is done; P_{t-1} V_{t-1} may still run
       fence_regs(sc);
-      if (lane == 0) mbar_arrive(empty_k0);
-      // cur = S_t, complete; pa = P_{t-1}, its product in flight (t > 0). Leaves S_{t+1} complete in nxt.
-      auto step = [&](int t, float(&cur)[64], float(&nxt)[64]) {
-        const bool more = t + 1 < n_tiles;
-        if (more) {
-          const int s1 = (t + 1) % kStages;
-          mbar_wait(full_k0 + 8 * s1, ((t + 1) / kStages) & 1);
-          fence_regs(nxt);
-          fence_regs(o);
-          fence_pa(pa);
-          wgmma_fence();
-          issue_qk<T>(nxt, qa, sk0 + s1 * kTileBytes);
-        }
-        if (t >= first_masked)
-          softmax_tile<true, kPLog2>(cur, m, l, alpha, t * kBN, n_kv, last, tig, cs);
-        else
-          softmax_tile<false, kPLog2>(cur, m, l, alpha, t * kBN, n_kv, last, tig, cs);
-        if (t > 0) {  // groups in flight, oldest first: P_{t-1} V_{t-1}, S_{t+1}
-          if (more)
-            wgmma_wait<1>();
-          else
-            wgmma_wait<0>();
-          fence_regs(o);
-          fence_pa(pa);
-          if (lane == 0) mbar_arrive(empty_v0 + 8 * ((t - 1) % kStages));
-          if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
-#pragma unroll
-            for (int j = 0; j < 16; ++j) {
-              o[4 * j + 0] *= alpha[0];
-              o[4 * j + 1] *= alpha[0];
-              o[4 * j + 2] *= alpha[1];
-              o[4 * j + 3] *= alpha[1];
-            }
-          }
-        }
-        T::pack_p(pa, cur);
-        const int sv = t % kStages;
-        mbar_wait(full_v0 + 8 * sv, (t / kStages) & 1);
-        fence_regs(o);
-        fence_pa(pa);
-        wgmma_fence();
-        issue_pv<T>(o, pa, sv0 + sv * kTileBytes);
-        if (more) {  // in flight: S_{t+1}, P_t V_t
-          wgmma_wait<1>();
-          fence_regs(nxt);
-          if (lane == 0) mbar_arrive(empty_k0 + 8 * ((t + 1) % kStages));
-        }
-      };
-      for (int t = 0; t < n_tiles; t += 2) {
-        step(t, sc, sn);
-        if (t + 1 < n_tiles) step(t + 1, sn, sc);
-      }
+      softmax_tile<decltype(masked)::value, kPLog2>(sc, m, l, alpha, t * kBN, n_kv, last, tig, cs);
+      // K_t has been free since S_t completed; its release waits for the softmax and depends on its result (l is
+      // never < 0, which ptxas cannot know) because ptxas otherwise schedules the wait below above the whole
+      // softmax (seen in the SASS), and the softmax no longer overlaps P V.
+      if (lane == 0 && !(l[0] + l[1] < 0.f)) mbar_arrive(empty_k0 + 8 * s);
       wgmma_wait<0>();
       fence_regs(o);
       fence_pa(pa);
-    } else {
-      fence_regs(sc);
-      wgmma_fence();
-      issue_qk<T>(sc, qa, sk0);
-      wgmma_wait<0>();
-      fence_regs(sc);
-      if (lane == 0) mbar_arrive(empty_k0);
-      softmax_tile<true, kPLog2>(sc, m, l, alpha, 0, n_kv, last, tig, cs);  // O is still 0: nothing to rescale
+      if (lane == 0) mbar_arrive(empty_v0 + 8 * sp);
       T::pack_p(pa, sc);
-      // Step t (1 <= t < n_tiles). `masked`: a step from first_masked on, the only ones that can need the key mask
-      // (their own copy, so the others carry no mask branch).
-      auto step = [&](int t, auto masked) {
-        const int s = t % kStages, sp = (t - 1) % kStages;
-        mbar_wait(full_k0 + 8 * s, (t / kStages) & 1);
-        fence_regs(sc);
-        fence_regs(o);
-        fence_pa(pa);
-        wgmma_fence();
-        issue_qk<T>(sc, qa, sk0 + s * kTileBytes);
-        mbar_wait(full_v0 + 8 * sp, ((t - 1) / kStages) & 1);
-        wgmma_fence();  // after the wait's loop: without it ptxas injects its own
-        issue_pv<T>(o, pa, sv0 + sp * kTileBytes);
-        wgmma_wait<1>();  // S_t is done; P_{t-1} V_{t-1} may still run
-        fence_regs(sc);
-        softmax_tile<decltype(masked)::value, kPLog2>(sc, m, l, alpha, t * kBN, n_kv, last, tig, cs);
-        // K_t has been free since S_t completed; its release waits for the softmax and depends on its result (l is
-        // never < 0, which ptxas cannot know) because ptxas otherwise schedules the wait below above the whole
-        // softmax (seen in the SASS), and the softmax no longer overlaps P V.
-        if (lane == 0 && !(l[0] + l[1] < 0.f)) mbar_arrive(empty_k0 + 8 * s);
-        wgmma_wait<0>();
-        fence_regs(o);
-        fence_pa(pa);
-        if (lane == 0) mbar_arrive(empty_v0 + 8 * sp);
-        T::pack_p(pa, sc);
-        // O to the new max; skipped when no row of the warp moved (most tiles past the first few).
-        if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
+      // O to the new max; skipped when no row of the warp moved (most tiles past the first few).
+      if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
 #pragma unroll
-          for (int j = 0; j < 16; ++j) {
-            o[4 * j + 0] *= alpha[0];
-            o[4 * j + 1] *= alpha[0];
-            o[4 * j + 2] *= alpha[1];
-            o[4 * j + 3] *= alpha[1];
-          }
+        for (int j = 0; j < 16; ++j) {
+          o[4 * j + 0] *= alpha[0];
+          o[4 * j + 1] *= alpha[0];
+          o[4 * j + 2] *= alpha[1];
+          o[4 * j + 3] *= alpha[1];
         }
-      };
-      for (int t = 1; t < first_masked; ++t) step(t, std::false_type{});
-      for (int t = first_masked > 1 ? first_masked : 1; t < n_tiles; ++t) step(t, std::true_type{});
-      {  // the last tile's P V
-        const int t = n_tiles - 1, s = t % kStages;
-        mbar_wait(full_v0 + 8 * s, (t / kStages) & 1);
-        fence_regs(o);
-        fence_pa(pa);
-        wgmma_fence();
-        issue_pv<T>(o, pa, sv0 + s * kTileBytes);
-        wgmma_wait<0>();
-        fence_regs(o);
-        fence_pa(pa);
       }
+    };
+    for (int t = 1; t < first_masked; ++t) step(t, std::false_type{});
+    for (int t = first_masked > 1 ? first_masked : 1; t < n_tiles; ++t) step(t, std::true_type{});
+    {  // the last tile's P V
+      const int t = n_tiles - 1, s = t % kStages;
+      mbar_wait(full_v0 + 8 * s, (t / kStages) & 1);
+      fence_regs(o);
+      fence_pa(pa);
+      wgmma_fence();
+      issue_pv<T>(o, pa, sv0 + s * kTileBytes);
+      wgmma_wait<0>();
+      fence_regs(o);
+      fence_pa(pa);
     }
     const float out_scale = fp8.v ? fp8.v[z * kv_heads + kh] : 1.f;  // fp8: v's scale
 #pragma unroll
@@ -453,18 +389,18 @@ namespace cosmos {
 bool flash_attention_wgmma_available(cudaStream_t stream) { return this_object_sm90a_available(stream); }
 
 namespace {
-template <class T, bool kDeep = false>
+template <class T>
 void launch(const CUtensorMap& mq, const CUtensorMap& mk, const CUtensorMap& mv, float* out, int n_q, int n_kv,
             int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal, float scale_log2,
             Fp8Scales fp8, int segments, cudaStream_t stream) {
   static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once per format
-    CUDA_CHECK(cudaFuncSetAttribute(flash_wgmma_kernel<T, kDeep>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    smem_bytes<T>()));
+    CUDA_CHECK(
+        cudaFuncSetAttribute(flash_wgmma_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<T>()));
     return true;
   }();
   (void)attr;
   const dim3 grid(nq_pad / kBM, q_heads, segments);
-  flash_wgmma_kernel<T, kDeep><<<grid, kThreads, smem_bytes<T>(), stream>>>(
+  flash_wgmma_kernel<T><<<grid, kThreads, smem_bytes<T>(), stream>>>(
       mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2, fp8);
   CUDA_CHECK_LAUNCH();
 }
@@ -476,10 +412,8 @@ void flash_attention_wgmma(float* out, const __nv_bfloat16* qb, const __nv_bfloa
   const CUtensorMap mq = tma_map_bf16_sw128(qb, segments * q_heads * nq_pad, kD, kBM, "flash_attention_wgmma q"),
                     mk = tma_map_bf16_sw128(kb, segments * kv_heads * nkv_pad, kD, kBN, "flash_attention_wgmma k"),
                     mv = tma_map_bf16_sw128(vt, segments * kv_heads * kD, nkv_pad, kD, "flash_attention_wgmma v^T");
-  const char* dp = std::getenv("COSMOS_BF16_ATTN_DEEP");  // EXPERIMENT
-  auto run = dp && *dp == '1' ? launch<Bf16Tiles, true> : launch<Bf16Tiles, false>;
-  run(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2, Fp8Scales{},
-      segments, stream);
+  launch<Bf16Tiles>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2,
+                    Fp8Scales{}, segments, stream);
 }
 
 void flash_attention_wgmma_fp8(float* out, const uint8_t* qb, const uint8_t* kb, const uint8_t* vt,
@@ -489,10 +423,8 @@ void flash_attention_wgmma_fp8(float* out, const uint8_t* qb, const uint8_t* kb,
   const CUtensorMap mq = tma_map_u8_sw128(qb, q_heads * nq_pad, kD, kBM, "flash_attention_wgmma_fp8 q"),
                     mk = tma_map_u8_sw128(kb, kv_heads * nkv_pad, kD, kBN, "flash_attention_wgmma_fp8 k"),
                     mv = tma_map_u8_sw128(vt, kv_heads * kD, nkv_pad, kD, "flash_attention_wgmma_fp8 v^T");
-  const char* dp = std::getenv("COSMOS_FP8_ATTN_DEEP");  // EXPERIMENT: 0 = the bf16 kernel's schedule
-  auto run = dp && *dp == '0' ? launch<E4m3Tiles, false> : launch<E4m3Tiles, true>;
-  run(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2,
-      Fp8Scales{q_scale, k_scale, v_scale}, 1, stream);
+  launch<E4m3Tiles>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2,
+                    Fp8Scales{q_scale, k_scale, v_scale}, 1, stream);
 }
 
 }  // namespace cosmos
