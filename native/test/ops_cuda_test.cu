@@ -486,6 +486,15 @@ void test_attention_fp8(int n_q, int n_kv, int qh, int kvh, int hd, int q_off, b
   std::printf("| %-10s | %-44s | rel l2 %10.3e (tol 1e-2)        | %s |\n", "attn fp8 l2", buf, l2,
               l2_ok ? "PASS" : "FAIL");
   report("fp8 vs f32", buf, ref, got, qk_scale > 1.f ? 1.0 : 1e-1);
+  // The same keys in two parts ([und | gen]: the first third, then the rest, read in place): the same bits.
+  const int na = n_kv / 3;
+  const size_t kvrow = (size_t)kvh * hd;
+  CUDA_CHECK(cudaMemset(dout, 0xff, twin.size() * 4));
+  attention_fp8_cuda(dout, dq, dk, dv, na, dk + na * kvrow, dv + na * kvrow, n_kv - na, n_q, qh, kvh, hd, q_off, causal,
+                     scale, ctx);
+  const std::vector<float> split = down(dout, twin.size());
+  report_exact("attn fp8 split", buf, std::memcmp(split.data(), got.data(), got.size() * 4) == 0,
+               "k/v in two parts == one tensor (bits)");
   pool->free(dq);
   pool->free(dk);
   pool->free(dv);

@@ -60,6 +60,11 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
                        scale, ctx);
       s += run;
     }
+  } else if (call.extra.n > 0 && call.fp8_attention &&
+             attention_fp8_cuda_supported(p.kv_row0 + n + call.extra.n, D, ctx.stream)) {
+    // fp8 reads the two parts where they are (its e4m3 copy is the concatenation).
+    attention_fp8_cuda(p.att, p.q, call.extra.k, call.extra.v, call.extra.n, p.k, p.v, p.kv_row0 + n, n, H, KVH, D,
+                       call.extra.n + p.kv_row0, call.causal, scale, ctx);
   } else if (call.extra.n > 0) {
     // Keys [extra | own] in a workspace from ctx.pool (given back once the attention is enqueued: the
     // pool serves this stream only, so later work that reuses the block runs after it).

@@ -25,15 +25,25 @@ __device__ __forceinline__ uint32_t e4m3(float v) {  // the conversion fp8_e4m3_
 }
 __device__ __forceinline__ float scale_of(float amax) { return fmaxf(amax / kFp8E4m3Max, kFp8MinScale); }
 
+// Row r of a [rows][heads][hd] tensor held in two parts: rows [0, n_a) of a, then rows of b (the [und | gen] keys).
+struct Rows2 {
+  const float* a;
+  int n_a;
+  const float* b;
+  __device__ __forceinline__ const float* row(long long r, int heads, int hd) const {
+    return r < n_a ? a + r * heads * hd : b + (r - n_a) * heads * hd;
+  }
+};
+
 // amax[h] = max |x[r][h][:]| over rows (amax as f32 bits, zeroed before: non-negative floats order as their bits).
 // Block (row chunk, head); hd % 4 == 0.
-__global__ void amax_heads_kernel(unsigned* amax, const float* __restrict__ x, int rows, int heads, int hd) {
+__global__ void amax_heads_kernel(unsigned* amax, Rows2 x, int rows, int heads, int hd) {
   const int h = blockIdx.y, r0 = blockIdx.x * kRowsPerBlock, per_row = hd / 4;
   const int r1 = min(rows, r0 + kRowsPerBlock);
   float m = 0.f;
   for (int i = threadIdx.x; i < (r1 - r0) * per_row; i += blockDim.x) {
     const int r = r0 + i / per_row, d = 4 * (i % per_row);
-    const float4 v = __ldg(reinterpret_cast<const float4*>(x + ((long long)r * heads + h) * hd + d));
+    const float4 v = __ldg(reinterpret_cast<const float4*>(x.row(r, heads, hd) + h * hd + d));
     m = fmaxf(m, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
   }
   for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
@@ -56,14 +66,14 @@ __global__ void scales_kernel(float* scale, const unsigned* amax, int n) {
 // and hd. head_scale null: the row's own scale (written to row_scale [heads][rows_pad]; padding rows get the floor),
 // else head_scale[h].
 __global__ void to_e4m3_heads_kernel(uint8_t* __restrict__ dst, float* __restrict__ row_scale,
-                                     const float* __restrict__ head_scale, const float* __restrict__ x, int rows,
-                                     int rows_pad, int heads, int hd) {
+                                     const float* __restrict__ head_scale, Rows2 x, int rows, int rows_pad, int heads,
+                                     int hd) {
   const long long w = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
   const int lane = threadIdx.x & 31;
   if (w >= (long long)heads * rows_pad) return;
   const int h = (int)(w / rows_pad), r = (int)(w % rows_pad), d = 4 * lane;
   float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-  if (r < rows && d < hd) v = __ldg(reinterpret_cast<const float4*>(x + ((long long)r * heads + h) * hd + d));
+  if (r < rows && d < hd) v = __ldg(reinterpret_cast<const float4*>(x.row(r, heads, hd) + h * hd + d));
   float s;
   if (head_scale) {
     s = head_scale[h];
@@ -81,8 +91,8 @@ __global__ void to_e4m3_heads_kernel(uint8_t* __restrict__ dst, float* __restric
 // dst [heads][128][rows_pad] bytes <- v [rows][heads][hd] / scale[h]: v transposed per head (keys contiguous), the
 // keys of every 32 in fp8_key_order. A thread writes 16 positions of one dim (16 bytes); neighbouring threads take
 // neighbouring dims, so each of the 16 reads is one coalesced row segment.
-__global__ void to_e4m3_heads_t_kernel(uint8_t* __restrict__ dst, const float* __restrict__ scale,
-                                       const float* __restrict__ x, int rows, int rows_pad, int heads, int hd) {
+__global__ void to_e4m3_heads_t_kernel(uint8_t* __restrict__ dst, const float* __restrict__ scale, Rows2 x, int rows,
+                                       int rows_pad, int heads, int hd) {
   const long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   const int groups = rows_pad / 16;
   if (t >= (long long)heads * groups * kD) return;
@@ -93,7 +103,7 @@ __global__ void to_e4m3_heads_t_kernel(uint8_t* __restrict__ dst, const float* _
 #pragma unroll
     for (int i = 0; i < 16; ++i) {
       const int pos = 16 * g + i, key = (pos & ~31) + fp8_key_order(pos & 31);
-      const float v = key < rows ? __ldg(x + ((long long)key * heads + h) * hd + d) : 0.f;
+      const float v = key < rows ? __ldg(x.row(key, heads, hd) + h * hd + d) : 0.f;
       word[i / 4] |= e4m3(v / s) << (8 * (i % 4));
     }
   }
@@ -112,20 +122,28 @@ bool attention_fp8_cuda_supported(int n_kv, int head_dim, cudaStream_t stream) {
 void attention_fp8_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
                         int kv_heads, int head_dim, int q_offset, bool causal, float scale,
                         const cosmos::CudaContext& ctx) {
-  const int hd = head_dim;
+  attention_fp8_cuda(out, q, k, v, n_kv, nullptr, nullptr, 0, n_q, q_heads, kv_heads, head_dim, q_offset, causal, scale,
+                     ctx);
+}
+
+void attention_fp8_cuda(float* out, const float* q, const float* k_a, const float* v_a, int n_a, const float* k_b,
+                        const float* v_b, int n_b, int n_q, int q_heads, int kv_heads, int head_dim, int q_offset,
+                        bool causal, float scale, const cosmos::CudaContext& ctx) {
+  const int hd = head_dim, n_kv = n_a + n_b;
   if (kv_heads < 1 || q_heads % kv_heads != 0)
     throw std::invalid_argument("attention_fp8_cuda: q_heads must be a multiple of kv_heads, got " +
                                 std::to_string(q_heads) + " / " + std::to_string(kv_heads));
-  if (!attention_fp8_cuda_supported(n_kv, hd, ctx.stream))
+  if (n_a < 0 || n_b < 0 || !attention_fp8_cuda_supported(n_kv, hd, ctx.stream))
     throw std::invalid_argument(
         "attention_fp8_cuda: needs head_dim 8..128 (a multiple of 8), n_kv >= 1 and an "
         "sm_90a build on an H100 / H200; got head_dim " +
-        std::to_string(hd) + ", n_kv " + std::to_string(n_kv));
+        std::to_string(hd) + ", n_kv " + std::to_string(n_a) + " + " + std::to_string(n_b));
   if (n_q <= 0) return;
   constexpr int T = cosmos::kFlashWgmmaTile;
   static_assert(T == kFp8AttentionTile, "the CPU twin's softmax tile is the kernel's key tile");
   const int nq_pad = (n_q + T - 1) / T * T, nkv_pad = (n_kv + T - 1) / T * T;
   const cudaStream_t st = ctx.stream;
+  const Rows2 qs{q, n_q, nullptr}, ks{k_a, n_a, k_b}, vs{v_a, n_a, v_b};
   cosmos::CudaPool& pool = cosmos::workspace_pool(ctx, "attention_fp8_cuda");
   cosmos::DeviceBuffer<uint8_t> qb(pool, (size_t)q_heads * nq_pad * kD), kb(pool, (size_t)kv_heads * nkv_pad * kD),
       vt(pool, (size_t)kv_heads * nkv_pad * kD);
@@ -133,15 +151,15 @@ void attention_fp8_cuda(float* out, const float* q, const float* k, const float*
   cosmos::DeviceBuffer<unsigned> amax(pool, 2 * (size_t)kv_heads);
   CUDA_CHECK(cudaMemsetAsync(amax.get(), 0, amax.bytes(), st));
   const dim3 amax_grid(blocks_for(n_kv, kRowsPerBlock), kv_heads);
-  amax_heads_kernel<<<amax_grid, 256, 0, st>>>(amax.get(), k, n_kv, kv_heads, hd);
-  amax_heads_kernel<<<amax_grid, 256, 0, st>>>(amax.get() + kv_heads, v, n_kv, kv_heads, hd);
+  amax_heads_kernel<<<amax_grid, 256, 0, st>>>(amax.get(), ks, n_kv, kv_heads, hd);
+  amax_heads_kernel<<<amax_grid, 256, 0, st>>>(amax.get() + kv_heads, vs, n_kv, kv_heads, hd);
   scales_kernel<<<1, 2 * kv_heads, 0, st>>>(kv_scale.get(), amax.get(), 2 * kv_heads);
-  to_e4m3_heads_kernel<<<blocks_for(32LL * q_heads * nq_pad, 256), 256, 0, st>>>(qb.get(), q_scale.get(), nullptr, q,
+  to_e4m3_heads_kernel<<<blocks_for(32LL * q_heads * nq_pad, 256), 256, 0, st>>>(qb.get(), q_scale.get(), nullptr, qs,
                                                                                  n_q, nq_pad, q_heads, hd);
-  to_e4m3_heads_kernel<<<blocks_for(32LL * kv_heads * nkv_pad, 256), 256, 0, st>>>(kb.get(), nullptr, kv_scale.get(), k,
-                                                                                   n_kv, nkv_pad, kv_heads, hd);
+  to_e4m3_heads_kernel<<<blocks_for(32LL * kv_heads * nkv_pad, 256), 256, 0, st>>>(kb.get(), nullptr, kv_scale.get(),
+                                                                                   ks, n_kv, nkv_pad, kv_heads, hd);
   to_e4m3_heads_t_kernel<<<blocks_for((long long)kv_heads * (nkv_pad / 16) * kD, 256), 256, 0, st>>>(
-      vt.get(), kv_scale.get() + kv_heads, v, n_kv, nkv_pad, kv_heads, hd);
+      vt.get(), kv_scale.get() + kv_heads, vs, n_kv, nkv_pad, kv_heads, hd);
   CUDA_CHECK_LAUNCH();
   cosmos::flash_attention_wgmma_fp8(out, qb.get(), kb.get(), vt.get(), q_scale.get(), kv_scale.get(),
                                     kv_scale.get() + kv_heads, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd,

@@ -41,4 +41,9 @@ bool attention_fp8_cuda_supported(int n_kv, int head_dim, cudaStream_t stream);
 void attention_fp8_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
                         int kv_heads, int head_dim, int q_offset, bool causal, float scale,
                         const cosmos::CudaContext& ctx);
+// The same with the keys and values in two parts: rows [0, n_a) of k_a / v_a, then n_b rows of k_b / v_b (the
+// Generator's [und | gen] keys), read where they are instead of copied into one tensor first (n_kv = n_a + n_b).
+void attention_fp8_cuda(float* out, const float* q, const float* k_a, const float* v_a, int n_a, const float* k_b,
+                        const float* v_b, int n_b, int n_q, int q_heads, int kv_heads, int head_dim, int q_offset,
+                        bool causal, float scale, const cosmos::CudaContext& ctx);
 #endif
