@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -226,6 +227,16 @@ static void fp8_config(const std::string& name, const Cosmos3TransformerConfig& 
   report(name + ": cuda fp8 (f32 weights) vision vs cpu fp8 (the twin), rel l2 (tol 0.03)",
          rel_l2(of32.vision, ocf.vision), 0.03);
   report(name + ": cuda fp8, f32 vs bf16 weights, rel l2 (context; tol 0.1)", rel_l2(of32.vision, of.vision), 0.1);
+  // The same twins with the attention in fp8 too (COSMOS_FP8_ATTENTION=1: attention_fp8_cuda vs attention_fp8_cpu,
+  // whose P roundings flip apart as well): H200 (2026-12-01) 2.6e-2, against the fp8 attention's own effect on the
+  // output (the row after).
+  setenv("COSMOS_FP8_ATTENTION", "1", 1);
+  const Out oca = run_cpu(*cpu, r.ids, r.text_pos, r.in, nv, ns, na);
+  const Out of32a = run_cuda(*gpu32, r.ids, r.text_pos, r.in, nv, ns, na);
+  unsetenv("COSMOS_FP8_ATTENTION");
+  report(name + ": fp8 attention too: cuda vs the cpu twin, rel l2 (tol 0.04)", rel_l2(of32a.vision, oca.vision), 0.04);
+  report(name + ": fp8 attention too: cpu vs cpu fp8 linears only, rel l2 (context; tol 0.1)",
+         rel_l2(oca.vision, ocf.vision), 0.1);
   gpu->set_fp8(false);
   const Out ob2 = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
   report(name + ": set_fp8(false): the bf16 outputs again (max diff)", max_abs_diff(ob2.vision, ob.vision), 0);

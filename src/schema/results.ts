@@ -237,7 +237,8 @@ export type BackendSpec =
      * Generator only (generate(), rollout()): "fp8" loads the transformer's gen-stream linears in e4m3 with
      * per-channel weight and per-token activation scales, as vLLM-Omni's `--quantization fp8` (default "none").
      * CUDA needs an sm_90 (Hopper) GPU; the CPU backend runs an f32 twin of it, slower than f32, for checking
-     * what fp8 changes. bench/fp8_notes.md has the fidelity measured against the unquantized model.
+     * what fp8 changes. The environment variable `COSMOS_FP8_ATTENTION=1` also runs the gen stream's attention in
+     * e4m3 (faster, and further from the unquantized model). bench/fp8_notes.md has the fidelity measured against the unquantized model.
      */
     quantization?: "none" | "fp8";
   }

@@ -322,11 +322,8 @@ std::vector<Linear*> cosmos3_fp8_linears(Cosmos3TransformerWeights& w) {
 }
 
 bool cosmos3_fp8_attention() {
-  static const bool on = [] {
-    const char* e = std::getenv("COSMOS_FP8_ATTENTION");
-    return !(e && std::strcmp(e, "0") == 0);
-  }();
-  return on;
+  const char* e = std::getenv("COSMOS_FP8_ATTENTION");  // read at every layer: cheap, and tests can switch it
+  return e && std::strcmp(e, "1") == 0;
 }
 
 void Cosmos3Transformer::set_fp8(bool on, bool keep_source) {

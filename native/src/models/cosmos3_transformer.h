@@ -160,8 +160,9 @@ void cosmos3_scatter_action(float* action, const float* pred, const Cosmos3GenIn
 // request) and the small embedders and heads stay in the model's own precision, as in the CUDA measurements.
 std::vector<Linear*> cosmos3_fp8_linears(Cosmos3TransformerWeights& w);
 // Whether FP8 mode also runs the gen stream's attention in fp8 (ops/attention_fp8.h: q, k, v and the probabilities
-// in e4m3), both backends: yes unless COSMOS_FP8_ATTENTION=0 (read once per process), which keeps the model's own
-// attention beside the fp8 linears.
+// in e4m3), both backends: only with COSMOS_FP8_ATTENTION=1. Opt-in because on the trained mini Generator it moved the
+// first step's velocity 0.32 from the unquantized model's against the fp8 linears' 0.13 (almost all of it from q and k
+// in e4m3: bench/fp8_notes.md), while it takes the 480p forward from 0.67 to 0.58 s on the H200.
 bool cosmos3_fp8_attention();
 
 class Cosmos3Transformer {
@@ -180,8 +181,8 @@ class Cosmos3Transformer {
   // and kept), and linear_cpu runs its fp8 twin on them; off = the f32 weights again, bit for bit. Slower than f32
   // here (each call decodes the weight): it is there to measure what fp8 costs in fidelity and to check the CUDA path.
   // keep_source = false (the load option) gives the f32 weights of those linears back (WeightStore::release: the
-  // fp8 twin never reads them); fp8 can then not be turned off again (ModelError). The gen stream's attention runs
-  // attention_fp8_cpu while fp8 is on (cosmos3_fp8_attention).
+  // fp8 twin never reads them); fp8 can then not be turned off again (ModelError). With cosmos3_fp8_attention the
+  // gen stream's attention runs attention_fp8_cpu while fp8 is on.
   void set_fp8(bool on, bool keep_source = true);
   bool fp8() const { return fp8_on_; }
 
