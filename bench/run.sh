@@ -57,7 +57,10 @@ prepare() {
   declare -A snapblob=()
   local rels sums
   mapfile -t rels < <(cd "$snap" && find native/src native/test bench -type f | sort)
-  mapfile -t sums < <(cd "$snap" && printf '%s\n' "${rels[@]}" | git hash-object --stdin-paths)
+  # Absolute paths: git hash-object --stdin-paths reads a relative path from the repository's root, not from the
+  # current folder, so `cd "$snap"` hashed the working tree's files (a prepare at an older COMMIT recorded today's
+  # blobs for its objects, and a later prepare reused them).
+  mapfile -t sums < <(printf '%s\n' "${rels[@]/#/$PWD/$snap/}" | git hash-object --stdin-paths)
   for i in "${!rels[@]}"; do snapblob[${rels[$i]}]=${sums[$i]}; done
   up_to_date() {  # up_to_date <object>
     [ -f "$1" ] && [ -s "$1.deps" ] || return 1

@@ -169,8 +169,8 @@ __device__ __forceinline__ void issue_pv(float (&o)[64], const typename T::PFrag
 // below, so this thread's rows are r and r + 8 (rr = 0, 1), each spread over a quad. alpha[rr] moves what O and l
 // hold to the new running max (0 on the first tile, exactly 1 when the max stayed). kMask: the tile may hold keys
 // that get no weight: past n_kv (zero padding), or past a row's last visible key `last` (causal: q_offset + its
-// row; row r + 8 sees 8 more keys). c[rr]: the row's score scale in the log2 domain (> 0). The probabilities come
-// out times 2^kPLog2 (l too).
+// row; row r + 8 sees 8 more keys). c[rr]: the row's score scale in the log2 domain (> 0; bf16: c[0] for both). The
+// probabilities come out times 2^kPLog2 (l too).
 template <bool kMask, int kPLog2>
 __device__ __forceinline__ void softmax_tile(float (&sc)[64], float (&m)[2], float (&l)[2], float (&alpha)[2], int j0,
                                              int n_kv, int last, int tig, const float (&c)[2]) {
@@ -191,15 +191,16 @@ __device__ __forceinline__ void softmax_tile(float (&sc)[64], float (&m)[2], flo
     for (int j = 0; j < 16; ++j) mx = fmaxf(mx, fmaxf(sc[4 * j + 2 * rr], sc[4 * j + 2 * rr + 1]));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
     mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-    const float m_new = fmaxf(m[rr], mx * c[rr]);
+    const float cr = kPLog2 != 0 ? c[rr] : c[0];  // bf16: one scale for every row (the code the bf16 kernel had)
+    const float m_new = fmaxf(m[rr], mx * cr);
     const float m_use = m_new == -INFINITY ? 0.f : m_new;
     alpha[rr] = fast_exp2(m[rr] - m_use);
     const float m_p = m_use - (float)kPLog2;
     float sum = 0.f;
 #pragma unroll
     for (int j = 0; j < 16; ++j) {
-      const float p0 = fast_exp2(fmaf(sc[4 * j + 2 * rr], c[rr], -m_p));
-      const float p1 = fast_exp2(fmaf(sc[4 * j + 2 * rr + 1], c[rr], -m_p));
+      const float p0 = fast_exp2(fmaf(sc[4 * j + 2 * rr], cr, -m_p));
+      const float p1 = fast_exp2(fmaf(sc[4 * j + 2 * rr + 1], cr, -m_p));
       sc[4 * j + 2 * rr] = p0;
       sc[4 * j + 2 * rr + 1] = p1;
       sum += p0 + p1;
@@ -295,7 +296,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     const int last = causal ? q_offset + row : n_kv;        // row's last visible key
     // Score scale per row (log2 domain); fp8: times the row's q scale and the head's k scale.
     float cs[2] = {scale_log2, scale_log2};
-    if (fp8.q) {
+    if constexpr (T::kPLog2 != 0) {
       const float* sqh = fp8.q + (long long)(z * q_heads + h) * nq_pad + row;
       const float sk = fp8.k[z * kv_heads + kh];
       cs[0] = scale_log2 * sqh[0] * sk;
@@ -361,7 +362,8 @@ __global__ void __launch_bounds__(kThreads, 1)
       fence_regs(o);
       fence_pa(pa);
     }
-    const float out_scale = fp8.v ? fp8.v[z * kv_heads + kh] : 1.f;  // fp8: v's scale
+    float out_scale = 1.f;
+    if constexpr (T::kPLog2 != 0) out_scale = fp8.v[z * kv_heads + kh];  // fp8: v's scale
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {
       float L = l[rr];
