@@ -1,5 +1,6 @@
 // attention_fp8: attention with q, k, v and the probabilities in FP8 e4m3 (issue 14 item 4), the attention of the
-// Generator's fp8 mode (FlashAttention-3's fp8 path does the same on Hopper: the products at twice the bf16 rate).
+// Generator's fp8 mode when COSMOS_FP8_ATTENTION=1 (opt-in: q and k in e4m3 cost fidelity on trained weights,
+// bench/fp8_notes.md; FlashAttention-3's fp8 path does the same on Hopper: the products at twice the bf16 rate).
 // The contract of attention.h: f32 q [n_q, q_heads, hd], k / v [n_kv, kv_heads, hd], GQA, causal (query i sees keys
 // 0 .. q_offset + i) or full, out f32 [n_q, q_heads, hd].
 //
