@@ -13,16 +13,6 @@
 #include "attention_block.h"
 
 namespace cosmos {
-namespace {
-using AttendFn = void (*)(float*, const float*, const float*, const float*, int, int, int, int, int, int, bool, float,
-                          const CudaContext&);
-// The attention of a call over n_kv keys without segments: fp8 where asked for and supported, else tensor cores
-// where asked for, else attention_cuda (f32).
-AttendFn attend(const AttentionCall& call, int n_kv, int head_dim, const CudaContext& ctx) {
-  if (call.fp8_attention && attention_fp8_cuda_supported(n_kv, head_dim, ctx.stream)) return attention_fp8_cuda;
-  return call.tensor_core_attention ? flash_attention_cuda : attention_cuda;
-}
-}  // namespace
 
 void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, const AttentionCall& call, float* scratch,
                           const CudaContext& ctx) {
@@ -60,10 +50,9 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
                        scale, ctx);
       s += run;
     }
-  } else if (call.extra.n > 0 && call.fp8_attention &&
-             attention_fp8_cuda_supported(p.kv_row0 + n + call.extra.n, D, ctx.stream)) {
-    // fp8 reads the two parts where they are (its e4m3 copy is the concatenation).
-    attention_fp8_cuda(p.att, p.q, call.extra.k, call.extra.v, call.extra.n, p.k, p.v, p.kv_row0 + n, n, H, KVH, D,
+  } else if (call.fp8_attention && attention_fp8_cuda_supported(call.extra.n + own, D, ctx.stream)) {
+    // fp8 reads the keys [extra | own] in two parts where they are (its e4m3 copy is the concatenation).
+    attention_fp8_cuda(p.att, p.q, call.extra.k, call.extra.v, call.extra.n, p.k, p.v, own, n, H, KVH, D,
                        call.extra.n + p.kv_row0, call.causal, scale, ctx);
   } else if (call.extra.n > 0) {
     // Keys [extra | own] in a workspace from ctx.pool (given back once the attention is enqueued: the
@@ -76,10 +65,11 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
     CUDA_CHECK(cudaMemcpyAsync(v.get(), call.extra.v, eb, cudaMemcpyDeviceToDevice, ctx.stream));
     CUDA_CHECK(cudaMemcpyAsync(k.get() + (size_t)e * KH, p.k, ob, cudaMemcpyDeviceToDevice, ctx.stream));
     CUDA_CHECK(cudaMemcpyAsync(v.get() + (size_t)e * KH, p.v, ob, cudaMemcpyDeviceToDevice, ctx.stream));
-    attend(call, total, D, ctx)(p.att, p.q, k.get(), v.get(), n, total, H, KVH, D, e + p.kv_row0, call.causal, scale,
-                                ctx);
+    auto* attend = call.tensor_core_attention ? flash_attention_cuda : attention_cuda;
+    attend(p.att, p.q, k.get(), v.get(), n, total, H, KVH, D, e + p.kv_row0, call.causal, scale, ctx);
   } else {
-    attend(call, own, D, ctx)(p.att, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
+    auto* attend = call.tensor_core_attention ? flash_attention_cuda : attention_cuda;
+    attend(p.att, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
   }
   linear_cuda(y, p.att, b.o, n, ctx);
 }

@@ -23,7 +23,6 @@ constexpr int kRowsPerBlock = 64;
 __device__ __forceinline__ uint32_t e4m3(float v) {  // the conversion fp8_e4m3_from_float reproduces
   return (uint32_t)__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
 }
-__device__ __forceinline__ float scale_of(float amax) { return fmaxf(amax / kFp8E4m3Max, kFp8MinScale); }
 
 // Row r of a [rows][heads][hd] tensor held in two parts: rows [0, n_a) of a, then rows of b (the [und | gen] keys).
 struct Rows2 {
@@ -59,7 +58,7 @@ __global__ void amax_heads_kernel(unsigned* amax, Rows2 x, int rows, int heads, 
 
 __global__ void scales_kernel(float* scale, const unsigned* amax, int n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < n) scale[i] = scale_of(__uint_as_float(amax[i]));
+  if (i < n) scale[i] = fp8_scale_for_absmax(__uint_as_float(amax[i]));
 }
 
 // dst [heads][rows_pad][128] bytes <- x [rows][heads][hd]: a warp per (row, head), 4 dims a lane; zeros past rows
@@ -80,7 +79,7 @@ __global__ void to_e4m3_heads_kernel(uint8_t* __restrict__ dst, float* __restric
   } else {
     float m = fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
     for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-    s = scale_of(m);
+    s = fp8_scale_for_absmax(m);
     if (lane == 0) row_scale[w] = s;
   }
   // Division, as the CPU twin (one correctly rounded f32 operation); zeros stay +0.

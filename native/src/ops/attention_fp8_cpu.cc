@@ -10,7 +10,6 @@
 #include "quantize_fp8.h"
 
 namespace {
-float scale_of(float amax) { return std::fmax(amax / kFp8E4m3Max, kFp8MinScale); }
 float round_e4m3(float x) { return fp8_e4m3_to_float(fp8_e4m3_from_float(x)); }
 
 // k or v [n, heads, hd] -> the decoded e4m3 values (x8, same layout) and one scale per head.
@@ -20,7 +19,7 @@ void quantize_per_head(std::vector<float>& x8, std::vector<float>& s, const floa
     float amax = 0.f;
     for (int r = 0; r < n; ++r)
       for (int d = 0; d < hd; ++d) amax = std::fmax(amax, std::fabs(x[((size_t)r * heads + h) * hd + d]));
-    s[h] = scale_of(amax);
+    s[h] = fp8_scale_for_absmax(amax);
   }
   x8.resize((size_t)n * heads * hd);
   for (int r = 0; r < n; ++r)
@@ -46,14 +45,13 @@ void attention_fp8_cpu(float* out, const float* q, const float* k, const float* 
   const float scale_log2 = scale * 1.4426950408889634f;  // as the CUDA op's host side computes it
   const int group = q_heads / kv_heads;
   cosmos::parallel_for(ctx, n_q * q_heads, 16, [&](int t0, int t1) {
+    std::vector<uint8_t> qb(hd);
     std::vector<float> q8(hd), o(hd), p(kFp8AttentionTile);
     for (int t = t0; t < t1; ++t) {
       const int i = t / q_heads, h = t % q_heads, kh = h / group;
-      const float* qrow = q + ((size_t)i * q_heads + h) * hd;
-      float amax = 0.f;
-      for (int d = 0; d < hd; ++d) amax = std::fmax(amax, std::fabs(qrow[d]));
-      const float sq = scale_of(amax);
-      for (int d = 0; d < hd; ++d) q8[d] = round_e4m3(qrow[d] / sq);
+      float sq;  // q's row scale: the row quantized as quantize_fp8 quantizes a row
+      quantize_fp8_rows_cpu(qb.data(), &sq, q + ((size_t)i * q_heads + h) * hd, 1, hd);
+      for (int d = 0; d < hd; ++d) q8[d] = fp8_e4m3_to_float(qb[d]);
       const float c = scale_log2 * sq * sk[kh];
       const int last = causal ? std::min(n_kv, q_offset + i + 1) : n_kv;  // keys this row sees
       std::fill(o.begin(), o.end(), 0.f);

@@ -56,7 +56,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
   for (int w = 1; w < kThreads / 32; ++w) amax = fmaxf(amax, warp_max[w]);
   // Division, not a multiply by the reciprocal: one correctly rounded f32 operation, as in the CPU twin.
-  const float s = fmaxf(amax / kFp8E4m3Max, kFp8MinScale);
+  const float s = fp8_scale_for_absmax(amax);
   if (threadIdx.x == 0) scale[blockIdx.x] = s;
   if constexpr (VEC) {
     for (int i = 4 * threadIdx.x; i < k; i += 4 * kThreads) {

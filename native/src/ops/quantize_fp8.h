@@ -15,6 +15,7 @@
 // the division are single IEEE f32 operations, and fp8_e4m3_from_float reproduces the hardware conversion); the
 // CUDA test (native/test/gemm_fp8_cuda_test.cu) checks that on the Generator's activation shape.
 #pragma once
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #ifdef COSMOS_CUDA
@@ -23,6 +24,15 @@
 
 constexpr float kFp8E4m3Max = 448.f;
 constexpr float kFp8MinScale = 1.f / (448.f * 512.f);
+
+#if defined(__CUDACC__)
+#define COSMOS_FP8_HD __host__ __device__ __forceinline__
+#else
+#define COSMOS_FP8_HD inline
+#endif
+// The scale of values whose largest magnitude is amax (a row here; a head in ops/attention_fp8): one f32 division,
+// then the floor, on the host and the device alike (the twins' bitwise agreement rests on it).
+COSMOS_FP8_HD float fp8_scale_for_absmax(float amax) { return fmaxf(amax / kFp8E4m3Max, kFp8MinScale); }
 
 // One f32 -> e4m3 byte: round to nearest even, |v| >= 448 (infinities too) saturates to ±448 (0x7e / 0xfe), NaN ->
 // 0x7f (either sign), magnitudes under 2^-6 become subnormals (steps of 2^-9), under 2^-10 a signed zero.

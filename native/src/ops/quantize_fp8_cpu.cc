@@ -53,7 +53,7 @@ void quantize_rows(uint8_t* q, float* scale, int rows, int k, Load load) {
   for (int r = 0; r < rows; ++r) {
     float amax = 0.f;
     for (int i = 0; i < k; ++i) amax = std::fmax(amax, std::fabs(load((size_t)r * k + i)));
-    const float s = std::fmax(amax / kFp8E4m3Max, kFp8MinScale);
+    const float s = fp8_scale_for_absmax(amax);
     scale[r] = s;
     for (int i = 0; i < k; ++i) q[(size_t)r * k + i] = fp8_e4m3_from_float(load((size_t)r * k + i) / s);
   }
