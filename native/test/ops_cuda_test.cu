@@ -449,13 +449,14 @@ void test_flash_attention_segments(int seg_len, int segments, int qh, int kvh, i
   pool->free(dout);
 }
 // attention_fp8_cuda (ops/attention_fp8.h, the Generator's fp8 attention) vs its CPU twin attention_fp8_cpu (the same
-// e4m3 operands, tiles and P rounding). They differ by f32 sum order, ex2.approx and the tensor cores' fp8
-// accumulation (~14 bits kept: DeepSeek-V3's report), and each difference that moves a probability across an e4m3
-// rounding boundary changes it by a whole e4m3 step (6-12%): on the H200 (first run) 1.0e-2 - 1.6e-2 of max|ref|
-// on the worst element of rows of std-1 data, 3.0e-2 on peaked rows, so the rows bound the worst element at 5e-2 and
-// the relative L2 distance ("attn fp8 l2") at 1e-2. Then vs the f32 attention_cpu, what fp8 costs (row "fp8 vs f32":
-// 7e-2 - 9e-2 of max|ref|, bound 1e-1 at std 1; peaked rows 0.33, reported only). A single key is exact up to f32
-// rounding on both: the output is v's e4m3 value times its scale (p = 256 exactly).
+// 8-bit operands: q and k int8, v e4m3; the same tiles and P rounding). The scores are exact integers on both; they
+// differ by f32 sum order, ex2.approx and the tensor cores' fp8 accumulation of P V (~14 bits kept: DeepSeek-V3's
+// report), and each difference that moves a probability across an e4m3 rounding boundary changes it by a whole e4m3
+// step (6-12%): on the H200 (2026-12-01) 3.6e-4 - 3.7e-3 of max|ref| on the worst element, relative L2 1.3e-4 -
+// 1.1e-3, so the rows bound them at 2e-2 and 5e-3 ("attn fp8 l2"). Then vs the f32 attention_cpu, what the 8 bits
+// cost (row "fp8 vs f32": 3.6e-2 - 5.7e-2 of max|ref| at std 1, bound 7e-2; 9.8e-2 on peaked rows, bound 0.2; with q
+// and k in e4m3 these were 7.2e-2 - 9.4e-2 and 0.33). A single key is exact up to f32 rounding on both: the output is
+// v's e4m3 value times its scale (p = 256 exactly).
 void test_attention_fp8(int n_q, int n_kv, int qh, int kvh, int hd, int q_off, bool causal, float qk_scale = 1.f) {
   if (!attention_fp8_cuda_supported(n_kv, hd, ctx.stream)) {
     report_exact("attn fp8", "supported on this device", false, "no sm_90a fp8 attention");
@@ -476,16 +477,16 @@ void test_attention_fp8(int n_q, int n_kv, int qh, int kvh, int hd, int q_off, b
   char buf[128];
   std::snprintf(buf, sizeof buf, "nq=%d nkv=%d h=%d/%d hd=%d off=%d %s x%.0f", n_q, n_kv, qh, kvh, hd, q_off,
                 causal ? "causal" : "full", qk_scale);
-  report("attn fp8", buf, twin, got, n_kv == 1 ? 1e-5 : 5e-2);
+  report("attn fp8", buf, twin, got, n_kv == 1 ? 1e-5 : 2e-2);
   double d2 = 0, r2 = 0;
   for (size_t i = 0; i < got.size(); ++i)
     d2 += ((double)got[i] - twin[i]) * ((double)got[i] - twin[i]), r2 += (double)twin[i] * twin[i];
   const double l2 = std::sqrt(d2 / std::max(r2, 1e-30));
-  const bool l2_ok = l2 <= 1e-2;
+  const bool l2_ok = l2 <= 5e-3;
   if (!l2_ok) ++failures;
-  std::printf("| %-10s | %-44s | rel l2 %10.3e (tol 1e-2)        | %s |\n", "attn fp8 l2", buf, l2,
+  std::printf("| %-10s | %-44s | rel l2 %10.3e (tol 5e-3)        | %s |\n", "attn fp8 l2", buf, l2,
               l2_ok ? "PASS" : "FAIL");
-  report("fp8 vs f32", buf, ref, got, qk_scale > 1.f ? 1.0 : 1e-1);
+  report("fp8 vs f32", buf, ref, got, qk_scale > 1.f ? 0.2 : n_kv == 1 ? 0.1 : 7e-2);
   // The same keys in two parts ([und | gen]: the first third, then the rest, read in place): the same bits.
   const int na = n_kv / 3;
   const size_t kvrow = (size_t)kvh * hd;

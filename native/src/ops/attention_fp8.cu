@@ -1,7 +1,7 @@
 // attention_fp8 on the device (see attention_fp8.h): the operands' preparation here, the attention itself in
-// ops/flash_attention_wgmma.cu (E4m3Tiles). Seven small launches before the kernel: the k and v absmax per head
-// (block maxima, one atomicMax each), their scales, then q (a warp per row and head: its own scale), k and v as
-// e4m3 in the kernel's padded head-major layouts (v transposed, keys in fp8_key_order inside every 32).
+// ops/flash_attention_wgmma.cu (Int8E4m3Tiles). Seven small launches before the kernel: the k and v absmax per head
+// (block maxima, one atomicMax each), their scales, then q (a warp per row and head: its own scale) and k as int8,
+// v as e4m3, in the kernel's padded head-major layouts (v transposed, keys in fp8_key_order inside every 32).
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
@@ -56,15 +56,21 @@ __global__ void amax_heads_kernel(unsigned* amax, Rows2 x, int rows, int heads, 
   }
 }
 
-__global__ void scales_kernel(float* scale, const unsigned* amax, int n) {
+// scale[i] from amax[i]: the first n_int8 as int8 scales (k's), the rest as e4m3 scales (v's).
+__global__ void scales_kernel(float* scale, const unsigned* amax, int n, int n_int8) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < n) scale[i] = fp8_scale_for_absmax(__uint_as_float(amax[i]));
+  if (i < n) {
+    const float a = __uint_as_float(amax[i]);
+    scale[i] = i < n_int8 ? int8_scale_for_absmax(a) : fp8_scale_for_absmax(a);
+  }
 }
 
-// dst [heads][rows_pad][128] bytes <- x [rows][heads][hd]: a warp per (row, head), 4 dims a lane; zeros past rows
-// and hd. head_scale null: the row's own scale (written to row_scale [heads][rows_pad]; padding rows get the floor),
-// else head_scale[h].
-__global__ void to_e4m3_heads_kernel(uint8_t* __restrict__ dst, float* __restrict__ row_scale,
+__device__ __forceinline__ uint32_t int8_byte(float v) { return (uint32_t)(uint8_t)(int8_t)int8_round(v); }
+
+// dst [heads][rows_pad][128] int8 bytes <- x [rows][heads][hd]: a warp per (row, head), 4 dims a lane; zeros past
+// rows and hd. head_scale null: the row's own scale (written to row_scale [heads][rows_pad]; padding rows get the
+// floor), else head_scale[h].
+__global__ void to_int8_heads_kernel(uint8_t* __restrict__ dst, float* __restrict__ row_scale,
                                      const float* __restrict__ head_scale, Rows2 x, int rows, int rows_pad, int heads,
                                      int hd) {
   const long long w = ((long long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
@@ -79,11 +85,11 @@ __global__ void to_e4m3_heads_kernel(uint8_t* __restrict__ dst, float* __restric
   } else {
     float m = fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
     for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
-    s = fp8_scale_for_absmax(m);
+    s = int8_scale_for_absmax(m);
     if (lane == 0) row_scale[w] = s;
   }
-  // Division, as the CPU twin (one correctly rounded f32 operation); zeros stay +0.
-  const uint32_t b = e4m3(v.x / s) | e4m3(v.y / s) << 8 | e4m3(v.z / s) << 16 | e4m3(v.w / s) << 24;
+  // Division, as the CPU twin (one correctly rounded f32 operation).
+  const uint32_t b = int8_byte(v.x / s) | int8_byte(v.y / s) << 8 | int8_byte(v.z / s) << 16 | int8_byte(v.w / s) << 24;
   *reinterpret_cast<uint32_t*>(dst + w * kD + d) = b;
 }
 
@@ -152,10 +158,10 @@ void attention_fp8_cuda(float* out, const float* q, const float* k_a, const floa
   const dim3 amax_grid(blocks_for(n_kv, kRowsPerBlock), kv_heads);
   amax_heads_kernel<<<amax_grid, 256, 0, st>>>(amax.get(), ks, n_kv, kv_heads, hd);
   amax_heads_kernel<<<amax_grid, 256, 0, st>>>(amax.get() + kv_heads, vs, n_kv, kv_heads, hd);
-  scales_kernel<<<1, 2 * kv_heads, 0, st>>>(kv_scale.get(), amax.get(), 2 * kv_heads);
-  to_e4m3_heads_kernel<<<blocks_for(32LL * q_heads * nq_pad, 256), 256, 0, st>>>(qb.get(), q_scale.get(), nullptr, qs,
+  scales_kernel<<<1, 2 * kv_heads, 0, st>>>(kv_scale.get(), amax.get(), 2 * kv_heads, kv_heads);
+  to_int8_heads_kernel<<<blocks_for(32LL * q_heads * nq_pad, 256), 256, 0, st>>>(qb.get(), q_scale.get(), nullptr, qs,
                                                                                  n_q, nq_pad, q_heads, hd);
-  to_e4m3_heads_kernel<<<blocks_for(32LL * kv_heads * nkv_pad, 256), 256, 0, st>>>(kb.get(), nullptr, kv_scale.get(),
+  to_int8_heads_kernel<<<blocks_for(32LL * kv_heads * nkv_pad, 256), 256, 0, st>>>(kb.get(), nullptr, kv_scale.get(),
                                                                                    ks, n_kv, nkv_pad, kv_heads, hd);
   to_e4m3_heads_t_kernel<<<blocks_for((long long)kv_heads * (nkv_pad / 16) * kD, 256), 256, 0, st>>>(
       vt.get(), kv_scale.get() + kv_heads, vs, n_kv, nkv_pad, kv_heads, hd);

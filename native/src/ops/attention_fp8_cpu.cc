@@ -12,21 +12,22 @@
 namespace {
 float round_e4m3(float x) { return fp8_e4m3_to_float(fp8_e4m3_from_float(x)); }
 
-// k or v [n, heads, hd] -> the decoded e4m3 values (x8, same layout) and one scale per head.
-void quantize_per_head(std::vector<float>& x8, std::vector<float>& s, const float* x, int n, int heads, int hd) {
+// k or v [n, heads, hd] -> the decoded 8-bit values (x8, same layout: int8 or e4m3) and one scale per head.
+void quantize_per_head(std::vector<float>& x8, std::vector<float>& s, const float* x, int n, int heads, int hd,
+                       bool int8) {
   s.assign(heads, 0.f);
   for (int h = 0; h < heads; ++h) {
     float amax = 0.f;
     for (int r = 0; r < n; ++r)
       for (int d = 0; d < hd; ++d) amax = std::fmax(amax, std::fabs(x[((size_t)r * heads + h) * hd + d]));
-    s[h] = fp8_scale_for_absmax(amax);
+    s[h] = int8 ? int8_scale_for_absmax(amax) : fp8_scale_for_absmax(amax);
   }
   x8.resize((size_t)n * heads * hd);
   for (int r = 0; r < n; ++r)
     for (int h = 0; h < heads; ++h)
       for (int d = 0; d < hd; ++d) {
         const size_t i = ((size_t)r * heads + h) * hd + d;
-        x8[i] = round_e4m3(x[i] / s[h]);
+        x8[i] = int8 ? (float)int8_round(x[i] / s[h]) : round_e4m3(x[i] / s[h]);
       }
 }
 }  // namespace
@@ -40,18 +41,19 @@ void attention_fp8_cpu(float* out, const float* q, const float* k, const float* 
                                 std::to_string(hd) + ", " + std::to_string(q_heads) + " / " + std::to_string(kv_heads));
   if (n_q <= 0) return;
   std::vector<float> k8, v8, sk, sv;
-  quantize_per_head(k8, sk, k, n_kv, kv_heads, hd);
-  quantize_per_head(v8, sv, v, n_kv, kv_heads, hd);
+  quantize_per_head(k8, sk, k, n_kv, kv_heads, hd, true);
+  quantize_per_head(v8, sv, v, n_kv, kv_heads, hd, false);
   const float scale_log2 = scale * 1.4426950408889634f;  // as the CUDA op's host side computes it
   const int group = q_heads / kv_heads;
   cosmos::parallel_for(ctx, n_q * q_heads, 16, [&](int t0, int t1) {
-    std::vector<uint8_t> qb(hd);
     std::vector<float> q8(hd), o(hd), p(kFp8AttentionTile);
     for (int t = t0; t < t1; ++t) {
       const int i = t / q_heads, h = t % q_heads, kh = h / group;
-      float sq;  // q's row scale: the row quantized as quantize_fp8 quantizes a row
-      quantize_fp8_rows_cpu(qb.data(), &sq, q + ((size_t)i * q_heads + h) * hd, 1, hd);
-      for (int d = 0; d < hd; ++d) q8[d] = fp8_e4m3_to_float(qb[d]);
+      const float* qrow = q + ((size_t)i * q_heads + h) * hd;
+      float amax = 0.f;  // q's row scale
+      for (int d = 0; d < hd; ++d) amax = std::fmax(amax, std::fabs(qrow[d]));
+      const float sq = int8_scale_for_absmax(amax);
+      for (int d = 0; d < hd; ++d) q8[d] = (float)int8_round(qrow[d] / sq);
       const float c = scale_log2 * sq * sk[kh];
       const int last = causal ? std::min(n_kv, q_offset + i + 1) : n_kv;  // keys this row sees
       std::fill(o.begin(), o.end(), 0.f);

@@ -18,17 +18,20 @@
 //    bf16 registers until that product is done; O is rescaled after it, and only when a row's max moved). +12% at
 //    the 480p shape on the H200. FA3's ping-pong between the two consumer warpgroups (named barriers handing over
 //    the right to issue products) and 3 stages measured no faster on top of this, so neither is here.
-//  * Two operand formats, one kernel (the template's Tiles): bf16 (Bf16Tiles) and e4m3 (E4m3Tiles, for
-//    attention_fp8: a tile is one swizzled 128-byte row per row, products are k32 steps at twice the rate). fp8 wgmma
-//    wants its register A operand in the 8-bit fragment, whose k order is not the accumulator's (E4m3Tiles::pack_p):
-//    instead of shuffling P between threads, the operand preparation stores V^T's keys in the matching order inside
-//    every 32 keys (attention_fp8.cu), so each thread packs its own probabilities as they are. P is scaled by 256 on
+//  * Two operand formats, one kernel (the template's Tiles): bf16 (Bf16Tiles) and 8-bit (Int8E4m3Tiles, for
+//    attention_fp8: q and k in int8, v and P in e4m3; a tile is one swizzled 128-byte row per row, products are k32
+//    steps at twice the rate). fp8 wgmma wants its register A operand in the 8-bit fragment, whose k order is not
+//    the accumulator's (Int8E4m3Tiles::pack_p): instead of shuffling P between threads, the operand preparation
+//    stores V^T's keys in the matching order inside every 32 keys (attention_fp8.cu), so each thread packs its own
+//    probabilities as they are. P is scaled by 256 on
 //    the way (the softmax subtracts max - 8 in the log2 domain; l carries the same factor, so it cancels) so that
 //    small probabilities keep e4m3's normal range instead of flushing to zero under 2^-9. Measured on the H200 at
 //    the 480p gen stream (bench attention): 3 or 4 K/V stages no faster than 2; a deeper schedule (two S tiles in
 //    registers, S_{t+1} issued before the softmax of S_t) 28% slower in e4m3, 39% in bf16; with the exp and the e4m3
-//    packing replaced by free stand-ins only 10% faster, and with no K/V copies at all no faster: what holds the fp8
-//    kernel at ~870 TFLOP/s (tensor pipe ~48% busy, ncu) is neither the softmax nor the loads.
+//    packing replaced by free stand-ins only 10% faster, and with no K/V copies at all no faster: what holds the
+//    8-bit kernel at ~870 TFLOP/s (with e4m3 scores; tensor pipe ~48% busy, ncu) is neither the softmax nor the
+//    loads. (These figures are from when q and k were e4m3 too: S in e4m3 was ~7% faster than int8 at 480p, but
+//    cost a trained model's scores most of their precision.)
 //  * Head dims below 128 are the operands' zero padding (they add nothing to q.k; the padded output dims are not
 //    written). Causal: a block copies only the key tiles up to its last query's and masks only from the tile that
 //    crosses its first query's limit on.
@@ -76,6 +79,7 @@ struct Bf16Tiles {
   static constexpr int kTileBytes = 2 * kHalf;
   static constexpr int kSteps = kD / 16;  // k16 steps over 128 dims (S) or 128 keys (P V)
   static constexpr int kPLog2 = 0;        // P as it is
+  static constexpr bool kIntScores = false;
   using PFrag = uint32_t[kSteps][4];
   // The tile at element column c0 (dim 0, or the tile's first key for V^T) and row `row`: two boxes of 64.
   static __device__ __forceinline__ void load(uint32_t dst, const CUtensorMap* map, int c0, int row, uint32_t bar) {
@@ -104,18 +108,24 @@ struct Bf16Tiles {
   }
 };
 
-// e4m3 operands: a [128 rows][128] tile is one 128-byte swizzle row per row; a k32 step is 32 bytes further.
-struct E4m3Tiles {
+// 8-bit operands (attention_fp8): q and k in int8, v and P in e4m3. A [128 rows][128] tile is one 128-byte swizzle
+// row per row; a k32 step is 32 bytes further. int8 keeps 7 bits of each q and k value where e4m3 keeps 3, which is
+// what a trained model's peaked scores need (bench/fp8_notes.md); the integer wgmma runs at the fp8 rate. S is exact
+// in s32 and converted to f32 after the product (I2FP, on the FMA pipe: 64 instructions a tile, ~7% of the 480p gen
+// stream's attention against e4m3 scores; accumulators started at the f32 bits of 1.5 * 2^23, to be read as f32
+// without a conversion, measured no faster: their 64 moves cost as much, and the bias costs exactness).
+struct Int8E4m3Tiles {
   static constexpr int kTileBytes = 128 * 128;
   static constexpr int kSteps = kD / 32;
   static constexpr int kPLog2 = 8;  // P x 256 (see the top of this file)
+  static constexpr bool kIntScores = true;
   using PFrag = uint32_t[kSteps][4];
   static __device__ __forceinline__ void load(uint32_t dst, const CUtensorMap* map, int c0, int row, uint32_t bar) {
     tma_load_2d(dst, map, c0, row, bar);
   }
   static __device__ __forceinline__ uint64_t desc(uint32_t tile, int kk) { return sw128_desc(tile + kk * 32); }
-  static __device__ __forceinline__ void qk(float (&sc)[64], uint32_t qa, uint32_t kt, int kk) {
-    wgmma_m64n128k32_e4m3(sc, desc(qa, kk), desc(kt, kk), kk != 0);
+  static __device__ __forceinline__ void qk(uint32_t (&si)[64], uint32_t qa, uint32_t kt, int kk) {
+    wgmma_m64n128k32_s8(si, desc(qa, kk), desc(kt, kk), kk != 0);
   }
   static __device__ __forceinline__ void pv(float (&o)[64], const PFrag& pa, uint32_t vt, int kk) {
     wgmma_m64n128k32_e4m3_rs(o, pa[kk], desc(vt, kk), 1);
@@ -149,12 +159,30 @@ constexpr int smem_bytes() {  // +1024: align the tiles to 1024
 }
 static_assert(smem_bytes<Bf16Tiles>() <= 227 * 1024, "shared memory per block");
 
-// S = Q K^T of this warpgroup's 64 queries against one 128-key tile, committed as one group.
+// S = Q K^T of this warpgroup's 64 queries against one 128-key tile, committed as one group: into sc, or for integer
+// scores into si (read by scores_ready).
 template <class T>
-__device__ __forceinline__ void issue_qk(float (&sc)[64], uint32_t qa, uint32_t kt) {
+__device__ __forceinline__ void issue_qk(float (&sc)[64], uint32_t (&si)[64], uint32_t qa, uint32_t kt) {
 #pragma unroll
-  for (int kk = 0; kk < T::kSteps; ++kk) T::qk(sc, qa, kt, kk);
+  for (int kk = 0; kk < T::kSteps; ++kk) {
+    if constexpr (T::kIntScores)
+      T::qk(si, qa, kt, kk);
+    else
+      T::qk(sc, qa, kt, kk);
+  }
   wgmma_commit();
+}
+// After the wait that completes S: keeps the compiler from reading the accumulators earlier; integer scores are
+// converted to f32 (exactly: |S| <= 127^2 * 128 < 2^24).
+template <class T>
+__device__ __forceinline__ void scores_ready(float (&sc)[64], uint32_t (&si)[64]) {
+  if constexpr (T::kIntScores) {
+    fence_regs(si);
+#pragma unroll
+    for (int i = 0; i < 64; ++i) sc[i] = __int2float_rn((int)si[i]);
+  } else {
+    fence_regs(sc);
+  }
 }
 // O += P V. One group.
 template <class T>
@@ -288,6 +316,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     const int c = wg - 1, warp = (threadIdx.x / 32) & 3, lane = threadIdx.x & 31, tig = lane & 3;
     const uint32_t qa = sq + c * 64 * 128;  // this warpgroup's 64 query rows (128-byte rows in either format)
     float o[64], sc[64], alpha[2];
+    uint32_t si[64];       // integer scores (Int8E4m3Tiles); unused otherwise
     typename T::PFrag pa;  // P of the previous tile, read by its P V product
 #pragma unroll
     for (int i = 0; i < 64; ++i) o[i] = 0.f;
@@ -307,9 +336,9 @@ __global__ void __launch_bounds__(kThreads, 1)
     mbar_wait(full_k0, 0);
     fence_regs(sc);
     wgmma_fence();
-    issue_qk<T>(sc, qa, sk0);
+    issue_qk<T>(sc, si, qa, sk0);
     wgmma_wait<0>();
-    fence_regs(sc);
+    scores_ready<T>(sc, si);
     if (lane == 0) mbar_arrive(empty_k0);
     softmax_tile<true, kPLog2>(sc, m, l, alpha, 0, n_kv, last, tig, cs);  // O is still 0: nothing to rescale
     T::pack_p(pa, sc);
@@ -322,12 +351,12 @@ __global__ void __launch_bounds__(kThreads, 1)
       fence_regs(o);
       fence_pa(pa);
       wgmma_fence();
-      issue_qk<T>(sc, qa, sk0 + s * kTileBytes);
+      issue_qk<T>(sc, si, qa, sk0 + s * kTileBytes);
       mbar_wait(full_v0 + 8 * sp, ((t - 1) / kStages) & 1);
       wgmma_fence();  // after the wait's loop: without it ptxas injects its own
       issue_pv<T>(o, pa, sv0 + sp * kTileBytes);
       wgmma_wait<1>();  // S_t is done; P_{t-1} V_{t-1} may still run
-      fence_regs(sc);
+      scores_ready<T>(sc, si);
       softmax_tile<decltype(masked)::value, kPLog2>(sc, m, l, alpha, t * kBN, n_kv, last, tig, cs);
       // K_t has been free since S_t completed; its release waits for the softmax and depends on its result (l is
       // never < 0, which ptxas cannot know) because ptxas otherwise schedules the wait below above the whole
@@ -425,8 +454,8 @@ void flash_attention_wgmma_fp8(float* out, const uint8_t* qb, const uint8_t* kb,
   const CUtensorMap mq = tma_map_u8_sw128(qb, q_heads * nq_pad, kD, kBM, "flash_attention_wgmma_fp8 q"),
                     mk = tma_map_u8_sw128(kb, kv_heads * nkv_pad, kD, kBN, "flash_attention_wgmma_fp8 k"),
                     mv = tma_map_u8_sw128(vt, kv_heads * kD, nkv_pad, kD, "flash_attention_wgmma_fp8 v^T");
-  launch<E4m3Tiles>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2,
-                    Fp8Scales{q_scale, k_scale, v_scale}, 1, stream);
+  launch<Int8E4m3Tiles>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
+                        scale_log2, Fp8Scales{q_scale, k_scale, v_scale}, 1, stream);
 }
 
 }  // namespace cosmos

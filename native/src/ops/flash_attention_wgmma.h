@@ -36,10 +36,11 @@ void flash_attention_wgmma(float* out, const __nv_bfloat16* qb, const __nv_bfloa
                            int n_q, int n_kv, int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset,
                            bool causal, float scale_log2, int segments, cudaStream_t stream);
 
-// The same on e4m3 operands (ops/attention_fp8.h prepares them), one segment: qb [q_heads][nq_pad][128] and kb
-// [kv_heads][nkv_pad][128] bytes, vt [kv_heads][128][nkv_pad] with the keys of every 32 in fp8_key_order; the scales
-// are device memory: q_scale [q_heads][nq_pad] (per query row), k_scale and v_scale [kv_heads]. The probabilities
-// are rounded to e4m3 (times 256) for P V; f32 accumulation and online softmax as above.
+// The same on 8-bit operands (ops/attention_fp8.h prepares them), one segment: qb [q_heads][nq_pad][128] and kb
+// [kv_heads][nkv_pad][128] int8, vt [kv_heads][128][nkv_pad] e4m3 with the keys of every 32 in fp8_key_order; the
+// scales are device memory: q_scale [q_heads][nq_pad] (per query row), k_scale and v_scale [kv_heads]. Scores are
+// exact integers (s32); the probabilities are rounded to e4m3 (times 256) for P V; f32 accumulation and online
+// softmax as above.
 void flash_attention_wgmma_fp8(float* out, const uint8_t* qb, const uint8_t* kb, const uint8_t* vt,
                                const float* q_scale, const float* k_scale, const float* v_scale, int n_q, int n_kv,
                                int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal,
