@@ -23,9 +23,9 @@
 //    steps at twice the rate). fp8 wgmma wants its register A operand in the 8-bit fragment, whose k order is not
 //    the accumulator's (Int8E4m3Tiles::pack_p): instead of shuffling P between threads, the operand preparation
 //    stores V^T's keys in the matching order inside every 32 keys (attention_fp8.cu), so each thread packs its own
-//    probabilities as they are. P is scaled by 256 on
-//    the way (the softmax subtracts max - 8 in the log2 domain; l carries the same factor, so it cancels) so that
-//    small probabilities keep e4m3's normal range instead of flushing to zero under 2^-9. Measured on the H200 at
+//    probabilities as they are. P is scaled by 256 on the way (the softmax subtracts max - 8 in the log2 domain; l
+//    carries the same factor, so it cancels) so that small probabilities keep e4m3's normal range instead of
+//    flushing to zero under 2^-9. Measured on the H200 at
 //    the 480p gen stream (bench attention): 3 or 4 K/V stages no faster than 2; a deeper schedule (two S tiles in
 //    registers, S_{t+1} issued before the softmax of S_t) 28% slower in e4m3, 39% in bf16; with the exp and the e4m3
 //    packing replaced by free stand-ins only 10% faster, and with no K/V copies at all no faster: what holds the
