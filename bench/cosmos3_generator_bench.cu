@@ -58,7 +58,7 @@
 // --fp8-load: the transformer quantized as the Generator's load option does (set_fp8 with the bf16 weights of those
 // linears given back) right after it is built: row "transformer_fp8_load" (weights before / after, the device's
 // free memory change); then every mode runs fp8 (forward: the "_fp8" rows only; e2e and engine: fp8 requests).
-// COSMOS_FP8_ATTENTION=1 in the environment adds the gen stream's attention in e4m3 to the fp8 rows
+// COSMOS_FP8_ATTENTION=1 in the environment adds the gen stream's attention in 8 bits to the fp8 rows
 // (ops/attention_fp8).
 #include <cuda_runtime.h>
 

@@ -653,7 +653,7 @@ static void test_fp8(const std::string& name, const Cosmos3TransformerConfig& c,
   m->forward_gen(cache, r.in, again.o);
   truth(name + ".fp8: on again is the same fp8 prediction",
         again.vision == fp8.vision && m->weight_bytes() == bytes + expect);
-  // COSMOS_FP8_ATTENTION=1 (opt-in): the gen stream's attention in e4m3 too (attention_fp8_cpu): another
+  // COSMOS_FP8_ATTENTION=1 (opt-in): the gen stream's attention in 8 bits too (attention_fp8_cpu): another
   // prediction, still within 10% of f32 on these random weights (on trained ones it costs more: bench/fp8_notes.md).
   setenv("COSMOS_FP8_ATTENTION", "1", 1);
   Outputs att8(c, r);

@@ -71,7 +71,7 @@ struct AttentionCall {
   // bf16, ~1e-3 relative) instead of attention_cuda. Opt-in, so callers fidelity-tested in f32 keep theirs.
   // (A new member: every object that builds an AttentionCall must be rebuilt with this header.)
   bool tensor_core_attention = false;
-  // Attention in FP8 (ops/attention_fp8.h: q, k, v and P in e4m3; the Generator's fp8 mode with
+  // Attention in 8 bits (ops/attention_fp8.h: q and k in int8, v and P in e4m3; the Generator's fp8 mode with
   // COSMOS_FP8_ATTENTION=1), except with segments or in the decode graph. CPU: attention_fp8_cpu; CUDA:
   // attention_fp8_cuda where it takes the shape (an sm_90a build on an H100 / H200, head_dim <= 128), otherwise as if
   // unset.

@@ -159,10 +159,11 @@ void cosmos3_scatter_action(float* action, const float* pred, const Cosmos3GenIn
 // attention qkv and o, then its MLP's gate|up (relu2: up) and down. The und stream (the text prefill, cached once a
 // request) and the small embedders and heads stay in the model's own precision, as in the CUDA measurements.
 std::vector<Linear*> cosmos3_fp8_linears(Cosmos3TransformerWeights& w);
-// Whether FP8 mode also runs the gen stream's attention in fp8 (ops/attention_fp8.h: q, k, v and the probabilities
-// in e4m3), both backends: only with COSMOS_FP8_ATTENTION=1. Opt-in because on the trained mini Generator it moved the
-// first step's velocity 0.32 from the unquantized model's against the fp8 linears' 0.13 (almost all of it from q and k
-// in e4m3: bench/fp8_notes.md), while it takes the 480p forward from 0.67 to 0.58 s on the H200.
+// Whether FP8 mode also runs the gen stream's attention in 8 bits (ops/attention_fp8.h: q and k in int8, v and the
+// probabilities in e4m3), both backends: only with COSMOS_FP8_ATTENTION=1. Opt-in, as vLLM-Omni's `--quantization
+// fp8` quantizes the linears alone: it takes the 480p forward from 0.67 to 0.59 s on the H200 and, on the trained mini
+// Generator, moves the first step's velocity 0.157 from the unquantized model's against the fp8 linears' 0.132
+// (bench/fp8_notes.md).
 bool cosmos3_fp8_attention();
 
 class Cosmos3Transformer {
