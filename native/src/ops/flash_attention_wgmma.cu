@@ -31,7 +31,10 @@
 //    packing replaced by free stand-ins only 10% faster, and with no K/V copies at all no faster: what holds the
 //    8-bit kernel at ~870 TFLOP/s (with e4m3 scores; tensor pipe ~48% busy, ncu) is neither the softmax nor the
 //    loads. (These figures are from when q and k were e4m3 too: S in e4m3 was ~7% faster than int8 at 480p, but
-//    cost a trained model's scores most of their precision.)
+//    cost a trained model's scores most of their precision.) ncu on the int8-score kernel: issue slots 49% busy,
+//    0.71 eligible warps per scheduler, fixed-latency dependencies the largest stall; computing the wgmma
+//    descriptors once per stage instead of per product (~60 fewer instructions a key tile) measured no faster in
+//    either format, so the loop's pace is latency, not instruction count.
 //  * Head dims below 128 are the operands' zero padding (they add nothing to q.k; the padded output dims are not
 //    written). Causal: a block copies only the key tiles up to its last query's and masks only from the tile that
 //    crosses its first query's limit on.
