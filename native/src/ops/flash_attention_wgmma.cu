@@ -34,7 +34,9 @@
 //    cost a trained model's scores most of their precision.) ncu on the int8-score kernel: issue slots 49% busy,
 //    0.71 eligible warps per scheduler, fixed-latency dependencies the largest stall; computing the wgmma
 //    descriptors once per stage instead of per product (~60 fewer instructions a key tile) measured no faster in
-//    either format, so the loop's pace is latency, not instruction count.
+//    either format, so the loop's pace is latency, not instruction count; the softmax's max as a tree and its sum
+//    in 4 partial sums measured 2-4% slower; three consumer warpgroups (more warps to hide the latency) do not fit:
+//    ptxas gives a 512-thread block 128 registers a thread, and O + S alone are 128.
 //  * Head dims below 128 are the operands' zero padding (they add nothing to q.k; the padded output dims are not
 //    written). Causal: a block copies only the key tiles up to its last query's and masks only from the tile that
 //    crosses its first query's limit on.
