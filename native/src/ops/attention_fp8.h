@@ -29,7 +29,8 @@ constexpr float kInt8Max = 127.f;
 // The int8 scale of values whose largest magnitude is amax, host and device alike (as fp8_scale_for_absmax, with
 // 127 for 448): one f32 division, then the floor.
 COSMOS_FP8_HD float int8_scale_for_absmax(float amax) { return fmaxf(amax / kInt8Max, 1.f / (kInt8Max * 512.f)); }
-// x / scale rounded to the nearest integer (ties to even, as cvt.rni), within +-127.
+// x / scale rounded to the nearest integer (ties to even, as cvt.rni), within +-127 (NaN becomes 127 on both
+// backends: fminf drops it, as the absmax does).
 COSMOS_FP8_HD int int8_round(float x) { return (int)fmaxf(-kInt8Max, fminf(kInt8Max, rintf(x))); }
 
 // The key stored at position i (0..31) of every 32 keys in the CUDA kernel's V^T operand: the order in which each

@@ -1,8 +1,8 @@
 // Hopper (sm_90a) building blocks shared by the wgmma kernels (ops/gemm_wgmma.cu, ops/flash_attention_wgmma.cu,
 // ops/conv3d_igemm_wgmma.cu): mbarriers, TMA tile copies (2-D to 4-D), warpgroup register hand-over, wgmma with
-// shared-memory descriptors (and with A in registers; bf16 and e4m3), and the host's TMA descriptors for bf16 and
-// byte (e4m3) tensors in the 128-byte swizzle. Written from the PTX ISA. The device functions assemble only for sm_90a:
-// callers guard their kernel bodies with __CUDA_ARCH_FEAT_SM90_ALL.
+// shared-memory descriptors (and with A in registers; bf16, e4m3 and s8), and the host's TMA descriptors for bf16
+// and byte (e4m3, int8) tensors in the 128-byte swizzle. Written from the PTX ISA. The device functions assemble only
+// for sm_90a: callers guard their kernel bodies with __CUDA_ARCH_FEAT_SM90_ALL.
 #pragma once
 #include <cuda.h>  // CUtensorMap and its enums only: the encode function comes from cudaGetDriverEntryPointByVersion
 #include <cudaTypedefs.h>
