@@ -34,7 +34,7 @@ COSMOS_FP8_HD float int8_scale_for_absmax(float amax) { return fmaxf(amax / kInt
 COSMOS_FP8_HD int int8_round(float x) { return (int)fmaxf(-kInt8Max, fminf(kInt8Max, rintf(x))); }
 
 // The key stored at position i (0..31) of every 32 keys in the CUDA kernel's V^T operand: the order in which each
-// thread's probabilities already sit in wgmma's 8-bit A fragment (ops/flash_attention_wgmma.cu, E4m3Tiles::pack_p).
+// thread's probabilities already sit in wgmma's 8-bit A fragment (ops/flash_attention_wgmma.cu, Int8E4m3Tiles::pack_p).
 constexpr int fp8_key_order(int i) { return 16 * (i >> 4) + 8 * ((i & 3) >> 1) + 2 * ((i >> 2) & 3) + (i & 1); }
 
 // Throws std::invalid_argument for head_dim outside 1..128 or q_heads % kv_heads != 0. Parallel over (query, head).
