@@ -213,6 +213,22 @@ static void fp8_config(const std::string& name, const Cosmos3TransformerConfig& 
            max_abs_diff(of.action, oc.action) / std::max(max_abs(oc.action), 1e-30), 0.1);
   report(name + ": fp8 path taken (1 / max |fp8 - bf16|)", 1.0 / std::max(max_abs_diff(of.vision, ob.vision), 1e-30),
          1e6);
+  // The norms before fp8 projections write e4m3 straight (add_rmsnorm_fp8_cuda, on by default): the same bytes as
+  // norm then quantize, so COSMOS_FP8_NORM=0 (norm, then each GEMM quantizes its input) gives the same outputs, bits.
+  setenv("COSMOS_FP8_NORM", "0", 1);
+  const Out of_unfused = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
+  unsetenv("COSMOS_FP8_NORM");
+  report(name + ": fp8 norms fused == COSMOS_FP8_NORM=0 (max diff)",
+         std::max({max_abs_diff(of.vision, of_unfused.vision), max_abs_diff(of.sound, of_unfused.sound),
+                   max_abs_diff(of.action, of_unfused.action)}),
+         0);
+  {  // and the fused norms do run here: the next layer's q|k|v projection (and the MLP where fused) read their bytes
+    const Cosmos3Layer& L1 = gpu->weights().layers[c.num_layers > 1 ? 1 : 0];
+    const bool qkv = attention_qkv_fp8_runs(L1.gen, 16, gpu->ctx());
+    const bool mlp = !L1.mlp_gen.is_relu2 && mlp_fp8_fused_runs(L1.mlp_gen.swiglu, 16, gpu->ctx());
+    report(name + ": fp8 norms fused: q|k|v in fp8 (1 = no) / fused MLP " + (mlp ? "too" : "not at these dims"),
+           qkv ? 0 : 1, 0);
+  }
   // The CPU twin (Cosmos3Transformer::set_fp8: the same linears, the same quantizer, gemm_fp8_cpu's formula), on the
   // same weights: CUDA with f32 weights quantizes the values the CPU model does (CUDA's quantize_fp8_rows_cuda
   // branch). Not to zero: e4m3 rounding turns the backends' small differences in x (CUDA's bf16 attention

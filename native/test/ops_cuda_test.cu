@@ -47,6 +47,7 @@
 #include "../src/ops/matmul.h"
 #include "../src/ops/pixel_patchify.h"
 #include "../src/ops/qkv_rope.h"
+#include "../src/ops/quantize_fp8.h"
 #include "../src/ops/rmsnorm.h"
 #include "../src/ops/rope.h"
 #include "../src/ops/sample_cuda.h"
@@ -812,6 +813,45 @@ void test_add_rmsnorm(int rows, int dim) {
   report("add_rmsnrm", shape("rows=%d dim=%d out (aliases h)", rows, dim), h, down(dh, h.size()), 1e-4);
 }
 
+// add_rmsnorm_fp8_cuda: the x, bytes and scales of add_rmsnorm_cuda then quantize_fp8_rows_cuda, bit for bit (the same
+// reductions in the same order, the f32 rows never written), and the CPU twin's values within one e4m3 step (the
+// CUDA and CPU sums of squares differ in order, so a value on a rounding boundary may round the other way: a step is
+// 1/16 .. 1/8 of the value, at most 32/448 = 0.071 of the largest).
+void test_add_rmsnorm_fp8(int rows, int dim) {
+  auto x = randv((size_t)rows * dim), h = randv((size_t)rows * dim), w = randv(dim);
+  for (int i = 0; i < dim; ++i) x[i] *= 40.f;  // one row far larger than the others
+  float *dx1 = up(x), *dx2 = up(x), *dh = up(h), *dw = up(w), *dout = (float*)pool->alloc((size_t)rows * dim * 4);
+  auto* dq1 = (uint8_t*)pool->alloc((size_t)rows * dim);
+  auto* dq2 = (uint8_t*)pool->alloc((size_t)rows * dim);
+  float *ds1 = (float*)pool->alloc((size_t)rows * 4), *ds2 = (float*)pool->alloc((size_t)rows * 4);
+  add_rmsnorm_cuda(dout, dx1, dh, dw, rows, dim, 1e-6f, ctx);
+  quantize_fp8_rows_cuda(dq1, ds1, dout, rows, dim, ctx);
+  add_rmsnorm_fp8_cuda(dq2, ds2, dx2, dh, dw, rows, dim, 1e-6f, ctx);
+  std::vector<uint8_t> q1((size_t)rows * dim), q2(q1.size());
+  CUDA_CHECK(cudaMemcpyAsync(q1.data(), dq1, q1.size(), cudaMemcpyDeviceToHost, st));
+  CUDA_CHECK(cudaMemcpyAsync(q2.data(), dq2, q2.size(), cudaMemcpyDeviceToHost, st));
+  const std::vector<float> s1 = down(ds1, rows), s2 = down(ds2, rows), x1 = down(dx1, x.size()),
+                           x2 = down(dx2, x.size());
+  const std::string c = shape("rows=%d dim=%d", rows, dim);
+  report_exact("add_rmsnorm_fp8", c, q1 == q2 && s1 == s2 && x1 == x2,
+               "x, e4m3 bytes and scales == add_rmsnorm + quantize_fp8_rows (bits)");
+  std::vector<uint8_t> qc(q1.size());
+  std::vector<float> sc(rows), xc = x;
+  add_rmsnorm_fp8_cpu(qc.data(), sc.data(), xc.data(), h.data(), w.data(), rows, dim, 1e-6f);
+  std::vector<float> ref(q1.size()), got(q1.size());
+  for (int r = 0; r < rows; ++r)
+    for (int i = 0; i < dim; ++i) {
+      const size_t k = (size_t)r * dim + i;
+      ref[k] = fp8_e4m3_to_float(qc[k]) * sc[r];
+      got[k] = fp8_e4m3_to_float(q2[k]) * s2[r];
+    }
+  report("add_rmsnorm_fp8", c + " vs the cpu twin (dequantized)", ref, got, 0.08);
+  report("add_rmsnorm_fp8", c + " x vs the cpu twin", xc, x2, 1e-6);
+  for (void* b :
+       {(void*)dx1, (void*)dx2, (void*)dh, (void*)dw, (void*)dout, (void*)dq1, (void*)dq2, (void*)ds1, (void*)ds2})
+    pool->free(b);
+}
+
 void test_add_layernorm(int rows, int dim, bool affine) {
   auto x = randv((size_t)rows * dim), h = randv((size_t)rows * dim), w = randv(dim), b = randv(dim);
   for (int i = 0; i < dim; ++i) x[i] += 300.f;  // a row with a large mean: the centred variance pass
@@ -1236,9 +1276,11 @@ void test_snake_beta(long long rows, int c) {
   pool->free(dbeta);
 }
 
-// `ops_cuda_test flash`: only the flash_attention rows (the full run takes > 90 s).
+// `ops_cuda_test flash`: only the flash_attention rows (the full run takes > 90 s); `ops_cuda_test add_rmsnorm_fp8`:
+// only that op's rows.
 int main(int argc, char** argv) {
   const bool flash_only = argc > 1 && std::strcmp(argv[1], "flash") == 0;
+  const bool fp8norm_only = argc > 1 && std::strcmp(argv[1], "add_rmsnorm_fp8") == 0;
   if (cosmos::cuda_device_count() == 0) {
     std::printf("no CUDA device\n");
     return 2;
@@ -1255,6 +1297,12 @@ int main(int argc, char** argv) {
       "| op         | case                                         | max-abs-diff | rel (/max|ref|) | tol | result "
       "|\n");
   std::printf("|---|---|---|---|---|---|\n");
+  if (fp8norm_only) {
+    test_add_rmsnorm_fp8(300, 4096);
+    test_add_rmsnorm_fp8(5, 1000);
+    std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
+    return failures ? 1 : 0;
+  }
   if (flash_only) {
     test_flash_attention_rows();
     std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
@@ -1352,6 +1400,8 @@ int main(int argc, char** argv) {
   test_add_layernorm(7, 1152, true);  // the Qwen3-VL tower's width
   test_add_layernorm(5, 100, false);
   test_add_rmsnorm(1, 64);
+  test_add_rmsnorm_fp8(300, 4096);  // the Generator's width
+  test_add_rmsnorm_fp8(5, 1000);    // a width no vector path divides
   test_scatter_gather(33, 1152, 2304);
   test_fill_uniform(100003);
   test_attention_block_stream();

@@ -14,17 +14,24 @@
 
 namespace cosmos {
 
+bool attention_qkv_fp8_runs(const AttentionBlock& b, int n, const CudaContext& ctx) {
+  const int QH = b.heads * b.head_dim, KH = b.kv_heads * b.head_dim;
+  if (attention_fused_projection(b, n)) return linear_fp8_runs(b.qkv, n, ctx);
+  return linear_fp8_runs(b.qkv.rows(0, QH), n, ctx) && linear_fp8_runs(b.qkv.rows(QH, KH), n, ctx) &&
+         linear_fp8_runs(b.qkv.rows(QH + KH, KH), n, ctx);
+}
+
 void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, const AttentionCall& call, float* scratch,
                           const CudaContext& ctx) {
   attention_check(b, call);
   const int n = call.n, H = b.heads, KVH = b.kv_heads, D = b.head_dim, QH = H * D, KH = KVH * D;
   const AttentionPlan p = attention_plan(b, call, scratch);
   if (p.fused) {
-    linear_cuda(p.proj, x, b.qkv, n, ctx);
+    linear_cuda(p.proj, x, b.qkv, n, ctx, call.x8);
   } else {
-    linear_cuda(p.q_in, x, b.qkv.rows(0, QH), n, ctx);
-    linear_cuda(p.k_in, x, b.qkv.rows(QH, KH), n, ctx);
-    linear_cuda(p.v_in, x, b.qkv.rows(QH + KH, KH), n, ctx);
+    linear_cuda(p.q_in, x, b.qkv.rows(0, QH), n, ctx, call.x8);
+    linear_cuda(p.k_in, x, b.qkv.rows(QH, KH), n, ctx, call.x8);
+    linear_cuda(p.v_in, x, b.qkv.rows(QH + KH, KH), n, ctx, call.x8);
   }
   qkv_rope_cuda(p.q, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos, call.sin,
                 n, H, KVH, D, b.eps, p.kv_row0, call.row_dev, ctx);

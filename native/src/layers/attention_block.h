@@ -76,10 +76,15 @@ struct AttentionCall {
   // attention_fp8_cuda where it takes the shape (an sm_90a build on an H100 / H200, head_dim <= 128), otherwise as if
   // unset.
   bool fp8_attention = false;
+  // CUDA: x already in e4m3 per row (linear.h's Fp8Rows; add_rmsnorm_fp8_cuda writes it), for the q|k|v projection
+  // where it runs in fp8 (linear_fp8_runs); x is then not read.
+  Fp8Rows x8;
 };
 
 // Floats of scratch one call of n tokens needs (projections, split q/k/v when not in place, attention).
 size_t attention_scratch_floats(const AttentionBlock& b, int n, bool has_cache);
+// Whether n tokens are projected to q|k|v by one GEMM(V) over b.qkv (else by one per part: b.qkv.rows(...)).
+bool attention_fused_projection(const AttentionBlock& b, int n);
 
 // y [n, o.out] = o(attention(...)) for x [n, qkv.in]; y may alias x. Throws ModelError on arguments that
 // do not fit together (a cache too small, segments with a cache, ...).
@@ -89,6 +94,9 @@ void attention_block_cpu(float* y, const float* x, const AttentionBlock& b, cons
 #ifdef COSMOS_CUDA
 void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, const AttentionCall& call, float* scratch,
                           const CudaContext& ctx);
+// Whether attention_block_cuda projects n tokens to q|k|v in fp8 (every projection GEMM it runs: linear_fp8_runs), so
+// that AttentionCall::x8 can stand in for x.
+bool attention_qkv_fp8_runs(const AttentionBlock& b, int n, const CudaContext& ctx);
 #endif
 
 // Where the pieces of one call live in the scratch (shared by both backends).

@@ -11,8 +11,9 @@
 
 namespace cosmos {
 
+bool attention_fused_projection(const AttentionBlock& b, int n) { return n == 1 || b.fused_prefill_gemm; }
+
 namespace {
-bool fused_projection(const AttentionBlock& b, int n) { return n == 1 || b.fused_prefill_gemm; }
 // q / k / v can be written over their own projection rows when those are contiguous: one row (decode)
 // or one GEMM per part (each part is then a dense [n, width] block).
 bool in_place(const AttentionBlock& b, int n) { return n == 1 || !b.fused_prefill_gemm; }
@@ -28,7 +29,7 @@ size_t attention_scratch_floats(const AttentionBlock& b, int n, bool has_cache) 
 AttentionPlan attention_plan(const AttentionBlock& b, const AttentionCall& call, float* scratch) {
   const int n = call.n, QH = b.heads * b.head_dim, KH = b.kv_heads * b.head_dim;
   AttentionPlan p{};
-  p.fused = fused_projection(b, n);
+  p.fused = attention_fused_projection(b, n);
   p.proj = scratch;
   if (p.fused) {  // rows [q | k | v]
     p.q_in = p.proj;

@@ -9,15 +9,26 @@
 
 namespace cosmos {
 
-void linear_cuda(float* y, const float* x, const Linear& l, int n, const CudaContext& ctx) {
-  if (l.w8 && l.w8_scale && gemm_fp8_wgmma_available(ctx.stream) &&
-      gemm_fp8_wgmma_shape_ok(l.w8, l.w8, n, l.out, l.in)) {
+bool linear_fp8_runs(const Linear& l, int n, const CudaContext& ctx) {
+  return l.w8 && l.w8_scale && gemm_fp8_wgmma_available(ctx.stream) &&
+         gemm_fp8_wgmma_shape_ok(l.w8, l.w8, n, l.out, l.in);
+}
+
+void linear_cuda(float* y, const float* x, const Linear& l, int n, const CudaContext& ctx, Fp8Rows x8) {
+  const bool fp8 = linear_fp8_runs(l, n, ctx);
+  // The caller decides with linear_fp8_runs; x8 without the fp8 GEMM would leave x unread-but-needed.
+  if (x8.q && !fp8) throw ModelError("linear_cuda: e4m3 rows given where the fp8 GEMM does not run");
+  if (fp8) {
+    if (x8.q) {
+      gemm_fp8_wgmma(y, x8.q, l.w8, x8.scale, l.w8_scale, l.b, n, l.out, l.in, ctx);
+      return;
+    }
     // The workspaces go back to the pool once enqueued (the pool serves this stream only).
     CudaPool& pool = workspace_pool(ctx, "linear_cuda (fp8)");
-    DeviceBuffer<uint8_t> x8(pool, (size_t)n * l.in);
-    DeviceBuffer<float> xs(pool, (size_t)n);
-    quantize_fp8_rows_cuda(x8.get(), xs.get(), x, n, l.in, ctx);
-    gemm_fp8_wgmma(y, x8.get(), l.w8, xs.get(), l.w8_scale, l.b, n, l.out, l.in, ctx);
+    DeviceBuffer<uint8_t> q(pool, (size_t)n * l.in);
+    DeviceBuffer<float> qs(pool, (size_t)n);
+    quantize_fp8_rows_cuda(q.get(), qs.get(), x, n, l.in, ctx);
+    gemm_fp8_wgmma(y, q.get(), l.w8, qs.get(), l.w8_scale, l.b, n, l.out, l.in, ctx);
     return;
   }
   // A weight given back for its fp8 copy (set_fp8's keep_source = false) is only given back where the fp8 GEMM runs

@@ -39,11 +39,21 @@ struct Linear {
 // formula up to the summation order).
 void linear_cpu(float* y, const float* x, const Linear& l, int n, const CpuContext& ctx);
 
+// x already in e4m3 with one scale per row (as quantize_fp8_rows_cuda makes it: q [n, in] bytes, scale [n]), device
+// memory; empty (q null) when not. CUDA only (linear_cuda, mlp_cuda, AttentionCall::x8).
+struct Fp8Rows {
+  const uint8_t* q = nullptr;
+  const float* scale = nullptr;
+};
+
 #ifdef COSMOS_CUDA
-// Device pointers; the GEMV (n <= 8) or GEMM of matmul_cuda, workspaces from ctx.pool. With l.w8 set and a device
-// and shape gemm_fp8_wgmma takes (sm_90a, in % 16 == 0): x -> e4m3 per token (quantize_fp8_rows_cuda, workspaces
-// from ctx.pool) and y = gemm_fp8_wgmma(x8, w8) * x scale * w8_scale (+ b), f32 out.
-void linear_cuda(float* y, const float* x, const Linear& l, int n, const CudaContext& ctx);
+// Whether linear_cuda runs l in fp8 for n rows here (l.w8 set, an sm_90a device, a shape gemm_fp8_wgmma takes).
+bool linear_fp8_runs(const Linear& l, int n, const CudaContext& ctx);
+
+// Device pointers; the GEMV (n <= 8) or GEMM of matmul_cuda, workspaces from ctx.pool. Where linear_fp8_runs: x ->
+// e4m3 per token (quantize_fp8_rows_cuda, workspaces from ctx.pool; or x8 when given, and then x is not read) and
+// y = gemm_fp8_wgmma(x8, w8) * x scale * w8_scale (+ b), f32 out.
+void linear_cuda(float* y, const float* x, const Linear& l, int n, const CudaContext& ctx, Fp8Rows x8 = {});
 #endif
 
 }  // namespace cosmos

@@ -2,6 +2,7 @@
 #define COSMOS_CUDA 1
 #endif
 #include "../core/cuda_pool.h"
+#include "../core/errors.h"
 #include "../ops/gelu.h"
 #include "../ops/gemm_fp8_wgmma.h"
 #include "../ops/gemv_swiglu.h"
@@ -12,21 +13,32 @@
 
 namespace cosmos {
 
-void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx) {
+bool mlp_fp8_fused_runs(const SwiGluMlp& m, int n, const CudaContext& ctx) {
+  return mlp_fp8_fused(m) && gemm_fp8_wgmma_available(ctx.stream) &&
+         gemm_fp8_wgmma_swiglu_shape_ok(m.gate_up.w8, m.gate_up.w8, n, m.gate_up.in, m.gate_up.out / 2);
+}
+
+void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx, Fp8Rows x8) {
   const int inter = m.gate_up.out / 2;
   float* g = scratch;
-  if (mlp_fp8_fused(m) && gemm_fp8_wgmma_available(ctx.stream) &&
-      gemm_fp8_wgmma_swiglu_shape_ok(m.gate_up.w8, m.gate_up.w8, n, m.gate_up.in, inter)) {
+  const bool fused_fp8 = mlp_fp8_fused_runs(m, n, ctx);
+  if (x8.q && !fused_fp8) throw ModelError("mlp_cuda: e4m3 rows given where the fused fp8 path does not run");
+  if (fused_fp8) {
     // x per token to e4m3; gate|up + SwiGLU in one fp8 GEMM writing h in bf16 (no [n, 2 inter] f32, no activation
     // pass); h per token to e4m3; down in fp8. h and its e4m3 copy live in the scratch (2 n inter floats: h takes a
     // quarter, h8 an eighth; h8 starts 2 n inter bytes in, a multiple of 256 as inter % 128 == 0).
     CudaPool& pool = workspace_pool(ctx, "mlp_cuda (fp8)");
-    DeviceBuffer<uint8_t> x8(pool, (size_t)n * m.gate_up.in);
-    DeviceBuffer<float> xs(pool, (size_t)n), hs(pool, (size_t)n);
+    DeviceBuffer<uint8_t> q;
+    DeviceBuffer<float> qs, hs(pool, (size_t)n);
     auto* h = reinterpret_cast<__nv_bfloat16*>(scratch);
     auto* h8 = reinterpret_cast<uint8_t*>(scratch) + (size_t)n * inter * 2;
-    quantize_fp8_rows_cuda(x8.get(), xs.get(), x, n, m.gate_up.in, ctx);
-    gemm_fp8_wgmma_swiglu(h, x8.get(), m.gate_up.w8, xs.get(), m.gate_up.w8_scale, n, m.gate_up.in, inter, ctx);
+    if (!x8.q) {
+      q = DeviceBuffer<uint8_t>(pool, (size_t)n * m.gate_up.in);
+      qs = DeviceBuffer<float>(pool, (size_t)n);
+      quantize_fp8_rows_cuda(q.get(), qs.get(), x, n, m.gate_up.in, ctx);
+      x8 = Fp8Rows{q.get(), qs.get()};
+    }
+    gemm_fp8_wgmma_swiglu(h, x8.q, m.gate_up.w8, x8.scale, m.gate_up.w8_scale, n, m.gate_up.in, inter, ctx);
     quantize_fp8_rows_bf16_cuda(h8, hs.get(), h, n, inter, ctx);
     gemm_fp8_wgmma(y, h8, m.down.w8, hs.get(), m.down.w8_scale, m.down.b, n, m.down.out, inter, ctx);
     return;

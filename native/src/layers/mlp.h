@@ -44,7 +44,11 @@ void mlp_cpu(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch,
 
 #ifdef COSMOS_CUDA
 // SwiGLU at n = 1: gemv_swiglu_cuda (gate and up rows streamed together, silu(g) * u written directly).
-void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx);
+// x8: x in e4m3 per row (linear.h), used where the fused fp8 path runs (mlp_fp8_fused_runs; then x is not read).
+void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx,
+              Fp8Rows x8 = {});
+// Whether mlp_cuda runs m's fused fp8 path for n rows here.
+bool mlp_fp8_fused_runs(const SwiGluMlp& m, int n, const CudaContext& ctx);
 void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx);
 void mlp_cuda(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch, const CudaContext& ctx);
 #endif

@@ -321,6 +321,11 @@ std::vector<Linear*> cosmos3_fp8_linears(Cosmos3TransformerWeights& w) {
   return out;
 }
 
+bool cosmos3_fp8_norm() {
+  const char* e = std::getenv("COSMOS_FP8_NORM");  // read at every layer, as COSMOS_FP8_ATTENTION
+  return !(e && std::strcmp(e, "0") == 0);
+}
+
 bool cosmos3_fp8_attention() {
   const char* e = std::getenv("COSMOS_FP8_ATTENTION");  // read at every layer: cheap, and tests can switch it
   return e && std::strcmp(e, "1") == 0;

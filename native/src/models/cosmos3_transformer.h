@@ -165,6 +165,9 @@ std::vector<Linear*> cosmos3_fp8_linears(Cosmos3TransformerWeights& w);
 // Generator, moves the first step's velocity 0.157 from the unquantized model's against the fp8 linears' 0.132
 // (bench/fp8_notes.md).
 bool cosmos3_fp8_attention();
+// Whether the CUDA Generator's fp8 mode writes the gen stream's normed inputs of fp8 projections straight in e4m3
+// (add_rmsnorm_fp8_cuda, the same bytes as norm then quantize): on unless COSMOS_FP8_NORM=0.
+bool cosmos3_fp8_norm();
 
 class Cosmos3Transformer {
  public:

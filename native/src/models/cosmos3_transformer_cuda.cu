@@ -12,6 +12,7 @@
 #include "../layers/linear.h"
 #include "../layers/mlp.h"
 #include "../layers/norm.h"
+#include "../ops/add_rmsnorm.h"
 #include "../ops/add_table_rows.h"
 #include "../ops/domain_linear.h"
 #include "../ops/embedding.h"
@@ -28,21 +29,26 @@
 namespace cosmos {
 
 namespace {
-void mlp_run(float* y, const float* x, const Cosmos3Mlp& m, int n, float* scratch, const CudaContext& ctx) {
+void mlp_run(float* y, const float* x, const Cosmos3Mlp& m, int n, float* scratch, const CudaContext& ctx,
+             Fp8Rows x8 = {}) {
   if (m.is_relu2)
     mlp_cuda(y, x, m.relu2, n, scratch, ctx);
   else
-    mlp_cuda(y, x, m.swiglu, n, scratch, ctx);
+    mlp_cuda(y, x, m.swiglu, n, scratch, ctx, x8);
 }
 size_t mlp_scratch(const Cosmos3Mlp& m, int n) {
   return m.is_relu2 ? mlp_scratch_floats(m.relu2, n) : mlp_scratch_floats(m.swiglu, n);
 }
 }  // namespace
 
-// One stream's device state: residual x, normed input / piece output h, rotary tables, scratch.
+// One stream's device state: residual x, normed input / piece output h, rotary tables, scratch; in fp8 mode the normed
+// input as e4m3 rows (x8 / x8_scale, when x8_set) where the norm wrote it that way instead of h (gen_layer).
 struct Cosmos3TransformerCuda::Stream {
   int n = 0;
   DeviceBuffer<float> x, h, cos, sin, scratch;
+  DeviceBuffer<uint8_t> x8;
+  DeviceBuffer<float> x8_scale;
+  bool x8_set = false;
   Stream(CudaPool& pool, const Cosmos3TransformerConfig& c, const Cosmos3Layer& L, int tokens, bool und)
       : n(tokens),
         x(pool, (size_t)tokens * c.hidden_size),
@@ -171,11 +177,26 @@ void Cosmos3TransformerCuda::gen_layer(Stream& s, int l, const float* k_und, con
   call.extra = ExtraKv{k_und, v_und, n_und};
   call.tensor_core_attention = kTensorCoreAttention && wt_ == WType::BF16;
   call.fp8_attention = fp8_on_ && cosmos3_fp8_attention();
+  // x += the piece's output, then the next piece's input: straight in e4m3 (add_rmsnorm_fp8_cuda: the bytes
+  // quantize_fp8_rows would make from h, without writing h and reading it back) where that piece's first projection
+  // runs in fp8, else h.
+  const bool fuse = fp8_on_ && cosmos3_fp8_norm();
+  if (fuse && !s.x8.get())
+    s.x8 = DeviceBuffer<uint8_t>(pool_, (size_t)n * cfg_.hidden_size), s.x8_scale = DeviceBuffer<float>(pool_, n);
+  const Fp8Rows x8{s.x8.get(), s.x8_scale.get()};
+  if (s.x8_set) call.x8 = x8;
   attention_block_cuda(s.h.get(), s.h.get(), L.gen, call, s.scratch.get(), ctx_);
-  add_norm_cuda(s.h.get(), s.x.get(), s.h.get(), L.post_ln_gen, n, ctx_);
-  mlp_run(s.h.get(), s.h.get(), L.mlp_gen, n, s.scratch.get(), ctx_);
-  const RmsNorm& next = l + 1 < cfg_.num_layers ? w_.layers[l + 1].in_ln_gen : w_.norm_gen;
-  add_norm_cuda(s.h.get(), s.x.get(), s.h.get(), next, n, ctx_);
+  auto add_norm_into = [&](const RmsNorm& norm, bool to_fp8) {
+    s.x8_set = to_fp8;
+    if (!to_fp8) return add_norm_cuda(s.h.get(), s.x.get(), s.h.get(), norm, n, ctx_);
+    add_rmsnorm_fp8_cuda(s.x8.get(), s.x8_scale.get(), s.x.get(), s.h.get(), norm.w, n, norm.dim, norm.eps, ctx_);
+  };
+  const bool mlp_fp8 = fuse && !L.mlp_gen.is_relu2 && mlp_fp8_fused_runs(L.mlp_gen.swiglu, n, ctx_);
+  add_norm_into(L.post_ln_gen, mlp_fp8);
+  mlp_run(s.h.get(), s.h.get(), L.mlp_gen, n, s.scratch.get(), ctx_, mlp_fp8 ? x8 : Fp8Rows{});
+  const bool last = l + 1 == cfg_.num_layers;
+  add_norm_into(last ? w_.norm_gen : w_.layers[l + 1].in_ln_gen,
+                fuse && !last && attention_qkv_fp8_runs(w_.layers[l + 1].gen, n, ctx_));
 }
 
 Cosmos3UndCacheCuda Cosmos3TransformerCuda::prefill_text(const int* ids, int n, const float* pos3) {

@@ -62,11 +62,12 @@ class Cosmos3TransformerCuda {
   // unchanged): on = every linear of cosmos3_fp8_linears (the gen stream's attention qkv and o, the MLP's gate|up (or
   // relu2's up) and down) gets an e4m3 copy with one scale per output channel, quantized once from the bf16 (or f32)
   // weights on the first call; linear_cuda then quantizes their inputs per token and runs gemm_fp8_wgmma (the SwiGLU
-  // MLP as gemm_fp8_wgmma_swiglu where mlp_fp8_fused holds); with cosmos3_fp8_attention (opt-in) the gen stream's
-  // attention runs attention_fp8_cuda too. The und stream (the cached text prefill) keeps the model's precision.
-  // keep_source (tests, the bench's bf16-vs-fp8 runs) keeps the bf16 weights, so that off gives the bf16 path back
-  // bit for bit; keep_source = false (the load option: vLLM-Omni's fp8 shrinks the weights, it does not add to
-  // them) gives back the bf16 (or f32) weight of every linear the fp8 GEMM takes for any token count (in % 16 == 0,
+  // MLP as gemm_fp8_wgmma_swiglu where mlp_fp8_fused holds; the norms before the gen stream's q|k|v and MLP write
+  // those e4m3 inputs directly, add_rmsnorm_fp8_cuda, unless COSMOS_FP8_NORM=0); with cosmos3_fp8_attention (opt-in)
+  // the gen stream's attention runs attention_fp8_cuda too. The und stream (the cached text prefill) keeps the model's
+  // precision. keep_source (tests, the bench's bf16-vs-fp8 runs) keeps the bf16 weights, so that off gives the bf16
+  // path back bit for bit; keep_source = false (the load option: vLLM-Omni's fp8 shrinks the weights, it does not add
+  // to them) gives back the bf16 (or f32) weight of every linear the fp8 GEMM takes for any token count (in % 16 == 0,
   // 16-byte aligned: all of them at Cosmos 3's sizes), WeightStore::release; off then throws ModelError. Returns
   // whether fp8 is on: false when this build or device has no sm_90a fp8 GEMM. Cosmos3Transformer::set_fp8 is the
   // CPU twin.

@@ -2,13 +2,23 @@
 // it (the decoder's post-attention norm and the next layer's input norm), one pass instead of two.
 // x, h, out [rows, dim]; out may alias h. Same arithmetic as add_cpu + rmsnorm_cpu.
 #pragma once
+#include <cstdint>
 #ifdef COSMOS_CUDA
 #include "../core/cuda_context.h"
 #endif
 
 void add_rmsnorm_cpu(float* out, float* x, const float* h, const float* w, int rows, int dim, float eps);
+// The same, with the normed rows written only as FP8 e4m3 with one scale per row (what an fp8 GEMM reads next, as
+// quantize_fp8_rows quantizes a row: ops/quantize_fp8.h): q [rows, dim] bytes, scale [rows]; x += h as above. The CPU
+// twin is add_rmsnorm_cpu then quantize_fp8_rows_cpu.
+void add_rmsnorm_fp8_cpu(uint8_t* q, float* scale, float* x, const float* h, const float* w, int rows, int dim,
+                         float eps);
 
 #ifdef COSMOS_CUDA
 void add_rmsnorm_cuda(float* out, float* x, const float* h, const float* w, int rows, int dim, float eps,
                       const cosmos::CudaContext& ctx);
+// One pass instead of add_rmsnorm_cuda + quantize_fp8_rows_cuda (the f32 rows are never written): the same bytes,
+// scales and x bit for bit (the same reductions in the same order; native/test/ops_cuda_test.cu checks it).
+void add_rmsnorm_fp8_cuda(uint8_t* q, float* scale, float* x, const float* h, const float* w, int rows, int dim,
+                          float eps, const cosmos::CudaContext& ctx);
 #endif

@@ -1,9 +1,19 @@
 #include "add_rmsnorm.h"
 
+#include <vector>
+
 #include "add.h"
+#include "quantize_fp8.h"
 #include "rmsnorm.h"
 
 void add_rmsnorm_cpu(float* out, float* x, const float* h, const float* w, int rows, int dim, float eps) {
   add_cpu(x, x, h, rows * dim);
   rmsnorm_cpu(out, x, w, rows, dim, eps);
+}
+
+void add_rmsnorm_fp8_cpu(uint8_t* q, float* scale, float* x, const float* h, const float* w, int rows, int dim,
+                         float eps) {
+  std::vector<float> out((size_t)rows * dim);
+  add_rmsnorm_cpu(out.data(), x, h, w, rows, dim, eps);
+  quantize_fp8_rows_cpu(q, scale, out.data(), rows, dim);
 }
