@@ -36,7 +36,11 @@
 //    descriptors once per stage instead of per product (~60 fewer instructions a key tile) measured no faster in
 //    either format, so the loop's pace is latency, not instruction count; the softmax's max as a tree and its sum
 //    in 4 partial sums measured 2-4% slower; three consumer warpgroups (more warps to hide the latency) do not fit:
-//    ptxas gives a 512-thread block 128 registers a thread, and O + S alone are 128.
+//    ptxas gives a 512-thread block 128 registers a thread, and O + S alone are 128. Nor does more work per product
+//    help: 192-key tiles for the 8-bit format (S as m64n192k32, V^T in two swizzle atoms; FlashAttention-3 takes
+//    192-224 keys for fp8 at head dim 128; ops_cuda_test passed, its 40 fp8 attention rows included) measured
+//    7.17-7.44 against 6.99-7.41 ms at 480p, 38.1-38.2 ms at 720p either way, the fp8 forward 0.575 against 0.570
+//    s: the softmax's work per key, which sets the pace, is the same whatever the tile width.
 //  * Head dims below 128 are the operands' zero padding (they add nothing to q.k; the padded output dims are not
 //    written). Causal: a block copies only the key tiles up to its last query's and masks only from the tile that
 //    crosses its first query's limit on.
