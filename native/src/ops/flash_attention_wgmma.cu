@@ -40,7 +40,10 @@
 //    help: 192-key tiles for the 8-bit format (S as m64n192k32, V^T in two swizzle atoms; FlashAttention-3 takes
 //    192-224 keys for fp8 at head dim 128; ops_cuda_test passed, its 40 fp8 attention rows included) measured
 //    7.17-7.44 against 6.99-7.41 ms at 480p, 38.1-38.2 ms at 720p either way, the fp8 forward 0.575 against 0.570
-//    s: the softmax's work per key, which sets the pace, is the same whatever the tile width.
+//    s: the softmax's work per key, which sets the pace, is the same whatever the tile width. FA3's ping-pong (named
+//    barriers: the consumers take turns to issue their products) measured no faster for the 8-bit format either
+//    (480p 7.83-7.95 against 7.79-7.87 ms, 720p 40.2-40.4 against 40.0-40.8, the fp8 forward 0.578-0.581 against
+//    0.582 s; one call, alternated twice): the two consumers already fall out of step on their own.
 //  * Head dims below 128 are the operands' zero padding (they add nothing to q.k; the padded output dims are not
 //    written). Causal: a block copies only the key tiles up to its last query's and masks only from the tile that
 //    crosses its first query's limit on.
