@@ -12,6 +12,18 @@
 #include "quantize_fp8.h"
 
 namespace {
+// One row's x += h, then 1 / rms(x): the part both kernels share (one loop, so the same bits in both).
+__device__ __forceinline__ float add_row_inv_rms(float* xr, const float* hr, int dim, float eps, float* sh) {
+  float ss = 0.f;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+    const float v = xr[i] + hr[i];
+    xr[i] = v;
+    ss += v * v;
+  }
+  ss = cosmos::block_sum(ss, sh);  // its __syncthreads also orders the xr writes before the caller's reads
+  return 1.0f / sqrtf(ss / (float)dim + eps);
+}
+
 __global__ void add_rmsnorm_kernel(float* out, float* x, const float* hres, const float* w, int dim, float eps) {
   __shared__ float sh[32];
   // PDL (core/cuda_pdl.cuh): the next kernel (a GEMV) may launch now and prefetch its weights while this
@@ -21,18 +33,11 @@ __global__ void add_rmsnorm_kernel(float* out, float* x, const float* hres, cons
   float* xr = x + (long long)blockIdx.x * dim;
   const float* hr = hres + (long long)blockIdx.x * dim;
   float* o = out + (long long)blockIdx.x * dim;
-  float ss = 0.f;
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-    const float v = xr[i] + hr[i];
-    xr[i] = v;
-    ss += v * v;
-  }
-  ss = cosmos::block_sum(ss, sh);  // its __syncthreads also orders the xr writes before the reads below
-  const float inv = 1.0f / sqrtf(ss / (float)dim + eps);
+  const float inv = add_row_inv_rms(xr, hr, dim, eps, sh);
   for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = w[i] * (xr[i] * inv);
 }
 
-// add_rmsnorm_kernel's add, sum and normed values (the same loops, so the same bits), then quantize_fp8_rows'
+// add_rmsnorm_kernel's add, sum and normed values (the same code, so the same bits), then quantize_fp8_rows'
 // absmax, scale and division; the normed row is recomputed from x (in L1) instead of stored.
 __global__ void add_rmsnorm_fp8_kernel(uint8_t* q, float* scale, float* x, const float* hres, const float* w, int dim,
                                        float eps) {
@@ -40,14 +45,7 @@ __global__ void add_rmsnorm_fp8_kernel(uint8_t* q, float* scale, float* x, const
   float* xr = x + (long long)blockIdx.x * dim;
   const float* hr = hres + (long long)blockIdx.x * dim;
   uint8_t* qr = q + (long long)blockIdx.x * dim;
-  float ss = 0.f;
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-    const float v = xr[i] + hr[i];
-    xr[i] = v;
-    ss += v * v;
-  }
-  ss = cosmos::block_sum(ss, sh);
-  const float inv = 1.0f / sqrtf(ss / (float)dim + eps);
+  const float inv = add_row_inv_rms(xr, hr, dim, eps, sh);
   float amax = 0.f;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) amax = fmaxf(amax, fabsf(w[i] * (xr[i] * inv)));
   const float s = fp8_scale_for_absmax(cosmos::block_max(amax, sh));  // max is exact in any order
