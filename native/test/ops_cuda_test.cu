@@ -852,6 +852,11 @@ void test_add_rmsnorm_fp8(int rows, int dim) {
     pool->free(b);
 }
 
+void test_add_rmsnorm_fp8_rows() {
+  test_add_rmsnorm_fp8(300, 4096);  // the Generator's width
+  test_add_rmsnorm_fp8(5, 1000);    // a width no vector path divides
+}
+
 void test_add_layernorm(int rows, int dim, bool affine) {
   auto x = randv((size_t)rows * dim), h = randv((size_t)rows * dim), w = randv(dim), b = randv(dim);
   for (int i = 0; i < dim; ++i) x[i] += 300.f;  // a row with a large mean: the centred variance pass
@@ -1298,8 +1303,7 @@ int main(int argc, char** argv) {
       "|\n");
   std::printf("|---|---|---|---|---|---|\n");
   if (fp8norm_only) {
-    test_add_rmsnorm_fp8(300, 4096);
-    test_add_rmsnorm_fp8(5, 1000);
+    test_add_rmsnorm_fp8_rows();
     std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
     return failures ? 1 : 0;
   }
@@ -1400,8 +1404,7 @@ int main(int argc, char** argv) {
   test_add_layernorm(7, 1152, true);  // the Qwen3-VL tower's width
   test_add_layernorm(5, 100, false);
   test_add_rmsnorm(1, 64);
-  test_add_rmsnorm_fp8(300, 4096);  // the Generator's width
-  test_add_rmsnorm_fp8(5, 1000);    // a width no vector path divides
+  test_add_rmsnorm_fp8_rows();
   test_scatter_gather(33, 1152, 2304);
   test_fill_uniform(100003);
   test_attention_block_stream();
