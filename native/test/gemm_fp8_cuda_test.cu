@@ -9,7 +9,8 @@
 //                                        operands, at the Generator's shapes
 //   gemm_fp8_cuda_test time [variants]   TFLOP/s of every FP8 variant next to gemm_wgmma bf16 (gemm_wgmma_pick's
 //                                        variant) on the Generator's shapes, medians, and the quantizer's time
-//                                        next to the f32 -> bf16 cast it replaces
+//                                        next to the f32 -> bf16 cast it replaces; at gate|up also the fused
+//                                        SwiGLU GEMM (gemm_fp8_wgmma_swiglu) on the same operands
 // variants: comma-separated indices of cosmos::Fp8Variant (default all). Exit 1 on any FAIL row.
 //
 // Inputs are fresh random values (fill_uniform, a new seed per case), never zeros (but for the deliberate zero
@@ -605,6 +606,15 @@ int run_timing(const std::vector<Fp8Variant>& variants) {
       row.ms.push_back(ok ? t : INFINITY);
       std::printf("time | %-10s m=%5d n=%5d k=%5d | %-30s %8.3f ms %6.1f TFLOP/s | vs bf16 %.2e %s\n", sh.name, sh.m,
                   sh.n, sh.k, cosmos::fp8_variant_name(v), t, fl / t, d.rel, ok ? "" : "FAIL");
+      std::fflush(stdout);
+    }
+    if (sh.n % 256 == 0 && sh.n >= 8192) {  // gate|up: the same operands through the fused SwiGLU GEMM (bf16 out)
+      const double t = median_ms(ctx, [&](int s) {
+        cosmos::gemm_fp8_wgmma_swiglu(reinterpret_cast<bf16*>(y8), sets[s]->xq, sets[s]->wq, sets[s]->sx, sets[s]->sw,
+                                      sh.m, sh.k, sh.n / 2, ctx);
+      });
+      std::printf("time | %-10s m=%5d n=%5d k=%5d | %-30s %8.3f ms %6.1f TFLOP/s\n", sh.name, sh.m, sh.n, sh.k,
+                  "fp8 swiglu 128x256 (fused)", t, fl / t);
       std::fflush(stdout);
     }
     table.push_back(row);

@@ -12,7 +12,20 @@
 //  * SwiGLU epilogue (gemm_fp8_wgmma_swiglu), as gemm_wgmma_swiglu: a 128 x 256 tile's B is two boxes of 128 weight
 //    rows, the gate's rows and the up projection's same rows, so one m64n256 accumulator holds both halves of 128
 //    output channels; silu(gate) * up is written as bf16 straight into the down projection's (quantized) input: no
-//    [m, 2 x inter] f32 in between, no separate activation pass.
+//    [m, 2 x inter] f32 in between, no separate activation pass. (Also tried on the ping-pong 128 x 128 tiles, two
+//    64-row boxes, a consumer's m64n128 holding 64 channels' gate and up: with the per-tile scales below 934 against
+//    the 128 x 256 tiles' 1106 TFLOP/s at the Generator's gate|up, H200 2026-12-02; not kept.)
+//  * the epilogue of a whole tile (every column inside y, n even, no bias: every Generator GEMM's) reads this
+//    thread's column scales once per tile into registers, then scales and stores row after row. Read per element
+//    inside the row loop (as before 2026-12-02, and still on edge tiles), the loads sat between the stores and
+//    stalled the consumers on L1TEX (ncu: 37% of their stalls). H200, gemm_fp8_cuda_test time, m 18720, one call
+//    alternated twice: ping-pong qkv 1015-1025 -> 1236-1245 TFLOP/s, o 1019-1036 -> 1255-1264, gate|up (f32 out)
+//    989-1001 -> 1134-1141; the 256 x 128 tiles +16-30% at qkv, o and gate|up; down (k 12288) within the noise.
+//    Dropping the scales altogether or writing bf16 gained little more. The fused SwiGLU GEMM holds its gate and up
+//    scales the same way: 1049 -> 1106 / 1138 TFLOP/s (two later calls).
+//  * measured and not kept (the same day): clusters of 2 CTAs whose ping-pong tiles shared each weight slab by
+//    TMA multicast (16 + 8 KiB per stage through L2 instead of 16 + 16): correct, but qkv 1031 -> 1043, gate|up
+//    985 -> 960, down 1272 -> 1113 TFLOP/s and the fp8 forward level (0.572 / 0.570 against 0.571 / 0.568 s).
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
@@ -227,15 +240,21 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       if constexpr (SWIGLU) {  // gate in d[j < BN/16], up of the same channel in d[j + BN/16]; n % 128 == 0
         __nv_bfloat16* o = static_cast<__nv_bfloat16*>(out);
         const int col0 = tc * kCols + 2 * (lane & 3);
+        float sg[BN / 8], su[BN / 8];  // this thread's gate and up column scales (columns col0 + 8j + {0, 1})
+#pragma unroll
+        for (int j = 0; j < BN / 16; ++j) {
+          sg[2 * j] = __ldg(scale_col + col0 + 8 * j), sg[2 * j + 1] = __ldg(scale_col + col0 + 8 * j + 1);
+          su[2 * j] = __ldg(scale_col + n + col0 + 8 * j), su[2 * j + 1] = __ldg(scale_col + n + col0 + 8 * j + 1);
+        }
         epilogue_rows([&](int i, int h, int r, float sr) {
 #pragma unroll
           for (int j = 0; j < BN / 16; ++j) {
             const int col = col0 + 8 * j;
             // the scales in gemm_fp8_cpu's order, then silu(g) * u as ops/swiglu.cu (expf), rounded once to bf16
-            const float g0 = sr * (__ldg(scale_col + col) * acc[i][4 * j + 2 * h]);
-            const float g1 = sr * (__ldg(scale_col + col + 1) * acc[i][4 * j + 2 * h + 1]);
-            const float u0 = sr * (__ldg(scale_col + n + col) * acc[i][4 * (j + BN / 16) + 2 * h]);
-            const float u1 = sr * (__ldg(scale_col + n + col + 1) * acc[i][4 * (j + BN / 16) + 2 * h + 1]);
+            const float g0 = sr * (sg[2 * j] * acc[i][4 * j + 2 * h]);
+            const float g1 = sr * (sg[2 * j + 1] * acc[i][4 * j + 2 * h + 1]);
+            const float u0 = sr * (su[2 * j] * acc[i][4 * (j + BN / 16) + 2 * h]);
+            const float u1 = sr * (su[2 * j + 1] * acc[i][4 * (j + BN / 16) + 2 * h + 1]);
             *reinterpret_cast<uint32_t*>(o + (long long)r * n + col) =
                 cosmos::pack_bf16x2(g0 / (1.f + expf(-g0)) * u0, g1 / (1.f + expf(-g1)) * u1);
           }
@@ -244,6 +263,23 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       }
       float* y = static_cast<float*>(out);
       const int col0 = tc * BN + 2 * (lane & 3);
+      if (pair && !bias && (tc + 1) * BN <= n) {  // the common tile: every column inside y, no bias
+        float sc[BN / 4];                         // this thread's column scales, columns col0 + 8jj + {0, 1}
+#pragma unroll
+        for (int jj = 0; jj < BN / 8; ++jj) {
+          sc[2 * jj] = __ldg(scale_col + col0 + 8 * jj), sc[2 * jj + 1] = __ldg(scale_col + col0 + 8 * jj + 1);
+        }
+        epilogue_rows([&](int i, int h, int r, float sr) {
+          float* yrow = y + (long long)r * n + col0;
+#pragma unroll
+          for (int jj = 0; jj < BN / 8; ++jj)
+            __stcs(reinterpret_cast<float2*>(yrow + 8 * jj),
+                   make_float2(sr * (sc[2 * jj] * acc[i][4 * jj + 2 * h]),
+                               sr * (sc[2 * jj + 1] * acc[i][4 * jj + 2 * h + 1])));
+        });
+        continue;
+      }
+      // Edge tiles, odd n or a bias: per element (the scales held as above would spill beside these paths).
       epilogue_rows([&](int i, int h, int r, float sr) {
         float* yrow = y + (long long)r * n;
 #pragma unroll
@@ -311,14 +347,17 @@ const char* fp8_variant_name(Fp8Variant v) {
   return "fp8 ?";
 }
 
-// The bf16 GEMM's rule (gemm_wgmma_pick). On the H200 (gemm_fp8_cuda_test time, two runs 2026-12-01, bench/
-// fp8_notes.md) at the Generator's 480p shapes (m 18720) the 256x128 cooperative tiles were within 5% of the best
-// variant everywhere (ping-pong 128x128 ahead by 1-5% at qkv, level at o and down, 6-11% behind at gate|up).
-Fp8Variant gemm_fp8_wgmma_pick(int m, int n) {
+// The bf16 GEMM's rule (gemm_wgmma_pick), the 256x128 cooperative tiles where they fill their last wave, else
+// ping-pong; since the epilogue reads its scales once per tile, ping-pong also for k <= 8192. H200,
+// gemm_fp8_cuda_test time, 2026-12-02, m 18720, two calls: ping-pong 1309 / 1365 against 1175 / 1211 TFLOP/s at
+// qkv, 1324 / 1308 against 1185 / 1125 at o, 1202 / 1222 against 1186 / 1182 at gate|up (f32 out); at down's
+// k 12288 the cooperative tiles 1408 / 1172 against 1267 / 1134, their exposed epilogue a smaller share of a three
+// times longer main loop.
+Fp8Variant gemm_fp8_wgmma_pick(int m, int n, int k) {
   static const int sms = sm_count();
   const long long tiles = (long long)cosmos::ceil_div(m, 256) * cosmos::ceil_div(n, 128);
   const long long waves = (tiles + sms - 1) / sms;
-  return tiles * 10 >= waves * sms * 8 ? Fp8Variant::Tile256x128Persistent : Fp8Variant::PingPong128x128;
+  return k > 8192 && tiles * 10 >= waves * sms * 8 ? Fp8Variant::Tile256x128Persistent : Fp8Variant::PingPong128x128;
 }
 
 bool gemm_fp8_wgmma_shape_ok(const void* a, const void* b, int m, int n, int k) {
@@ -357,7 +396,7 @@ void gemm_fp8_wgmma(float* y, const uint8_t* a, const uint8_t* b, const float* s
 
 void gemm_fp8_wgmma(float* y, const uint8_t* a, const uint8_t* b, const float* scale_row, const float* scale_col,
                     const float* bias, int m, int n, int k, const CudaContext& ctx) {
-  gemm_fp8_wgmma(y, a, b, scale_row, scale_col, bias, m, n, k, gemm_fp8_wgmma_pick(m, n), ctx);
+  gemm_fp8_wgmma(y, a, b, scale_row, scale_col, bias, m, n, k, gemm_fp8_wgmma_pick(m, n, k), ctx);
 }
 
 bool gemm_fp8_wgmma_swiglu_shape_ok(const void* a, const void* b, int m, int k, int inter) {

@@ -53,7 +53,7 @@ bool gemm_fp8_wgmma_shape_ok(const void* a, const void* b, int m, int n, int k);
 bool gemm_fp8_wgmma_available(cudaStream_t stream = nullptr);
 
 // The variant for a shape (H200, gemm_fp8_cuda_test time): see the .cu.
-Fp8Variant gemm_fp8_wgmma_pick(int m, int n);
+Fp8Variant gemm_fp8_wgmma_pick(int m, int n, int k);
 
 // Enqueues the GEMM on ctx.stream (no workspace: ctx.pool may be null). Throws std::invalid_argument naming the field
 // when gemm_fp8_wgmma_shape_ok fails, std::runtime_error when the TMA descriptors cannot be encoded or the launch
