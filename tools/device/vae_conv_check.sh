@@ -49,13 +49,13 @@ prepare)
   grep -A2 "conv3d_igemm_kernel\|conv3d_wgmma_kernel\|conv3d_tma_kernel" "$bin/ptxas.txt" | grep -E "Compiling|Used|spill" |
     sed -e 's/_ZN.*conv3d_\(igemm\|wgmma\|tma\)_kernelILb\([01]\)E.* for /\1 kernel<out_bf16=\2> /' -e 's/^/ptxas: /'
   ops=(conv3d conv3d_igemm cast_bf16 matmul attention_gemm attention wan_rmsnorm upsample_nearest pixel_patchify avg_down dup_up
-       wan_latent_norm add fill_uniform)
+       wan_latent_norm add fill_uniform quantize_fp8)  # quantize_fp8, gemm_fp8 below: layers/linear's fp8 path
   nv=() cxx=()
   for op in "${ops[@]}"; do nv+=("$src/ops/$op.cu"); cxx+=("$src/ops/${op}_cpu.cc"); done
   nv+=("$src"/layers/{linear,weights}.cu "$src"/core/cuda_pool.cu "$src"/models/wan_vae_cuda.cu
        native/test/conv3d_igemm_cuda_test.cu native/test/wan_vae_cuda_test.cu)
   cxx+=("$src"/layers/{linear_cpu,weights}.cc "$src"/core/{parallel,json,config,tensor,memory}.cc
-        "$src"/safetensors/safetensors.cc "$src"/models/wan_vae.cc)
+        "$src"/safetensors/safetensors.cc "$src"/models/wan_vae.cc "$src"/ops/gemm_fp8_cpu.cc)
   objs=()
   up_to_date() {  # up_to_date <object>: it and its dependency list (-MD) exist, and no dependency is newer
     [ -f "$1" ] && [ -s "$1.d" ] || return 1
@@ -78,6 +78,7 @@ prepare)
   }
   for f in "${nv[@]}"; do build nv "$f"; done
   build a "$src/ops/gemm_wgmma.cu"
+  build a "$src/ops/gemm_fp8_wgmma.cu"
   build a "$src/ops/conv3d_igemm_wgmma.cu"
   for f in "${cxx[@]}"; do build cxx "$f"; done
   wait
