@@ -110,6 +110,14 @@ struct Cfg {
   static_assert(kSmem <= 227 * 1024, "shared memory per block");
 };
 
+// This thread's values of p at columns 8j + {0, 1}, j < J (p already at the thread's first column: the accumulator's
+// column layout), read once into registers for the epilogue's rows.
+template <int J>
+__device__ __forceinline__ void load_col_pairs(float (&dst)[2 * J], const float* __restrict__ p) {
+#pragma unroll
+  for (int j = 0; j < J; ++j) dst[2 * j] = __ldg(p + 8 * j), dst[2 * j + 1] = __ldg(p + 8 * j + 1);
+}
+
 // Tile t -> (row-tile, column-tile): groups of kGroupRows row-tiles, walked down each column, column by column.
 __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int& tr, int& tc) {
   const int per_group = kGroupRows * tiles_c;
@@ -241,11 +249,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
         __nv_bfloat16* o = static_cast<__nv_bfloat16*>(out);
         const int col0 = tc * kCols + 2 * (lane & 3);
         float sg[BN / 8], su[BN / 8];  // this thread's gate and up column scales (columns col0 + 8j + {0, 1})
-#pragma unroll
-        for (int j = 0; j < BN / 16; ++j) {
-          sg[2 * j] = __ldg(scale_col + col0 + 8 * j), sg[2 * j + 1] = __ldg(scale_col + col0 + 8 * j + 1);
-          su[2 * j] = __ldg(scale_col + n + col0 + 8 * j), su[2 * j + 1] = __ldg(scale_col + n + col0 + 8 * j + 1);
-        }
+        load_col_pairs<BN / 16>(sg, scale_col + col0);
+        load_col_pairs<BN / 16>(su, scale_col + n + col0);
         epilogue_rows([&](int i, int h, int r, float sr) {
 #pragma unroll
           for (int j = 0; j < BN / 16; ++j) {
@@ -265,10 +270,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       const int col0 = tc * BN + 2 * (lane & 3);
       if (pair && !bias && (tc + 1) * BN <= n) {  // the common tile: every column inside y, no bias
         float sc[BN / 4];                         // this thread's column scales, columns col0 + 8jj + {0, 1}
-#pragma unroll
-        for (int jj = 0; jj < BN / 8; ++jj) {
-          sc[2 * jj] = __ldg(scale_col + col0 + 8 * jj), sc[2 * jj + 1] = __ldg(scale_col + col0 + 8 * jj + 1);
-        }
+        load_col_pairs<BN / 8>(sc, scale_col + col0);
         epilogue_rows([&](int i, int h, int r, float sr) {
           float* yrow = y + (long long)r * n + col0;
 #pragma unroll
