@@ -207,6 +207,36 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       // f32 out (+ bias), or bias + GELU (as ops/gelu.cu) rounded once to bf16 (m even: col + 1 < m when col < m).
       constexpr bool kGelu = EPI == kEpiGeluTanh || EPI == kEpiGeluErf;
       const int col0 = tc * BN + 2 * (lane & 3);
+      // A bias on a whole tile (m even, every column inside out: the Qwen3-VL tower's linears): this thread's 32 bias
+      // values read once per tile. Read per element between the stores (the path below), such loads stalled the fp8
+      // GEMM's epilogue on L1TEX (its column scales: ops/gemm_fp8_wgmma.cu measured +20-30% from holding them); here
+      // the tower of qwen3vl_prefill_bench went 23.3 -> 21.1 ms (image) and 67.6 -> 59.6 ms (video), H200.
+      // BN 128 only (the 128 x 256 tiles' 64 more registers would spill), and not under the erf GELU (its ping-pong
+      // form spilled 8 bytes with them; the tower's GELU is the tanh form).
+      if constexpr (BN == 128 && EPI != kEpiGeluErf) {
+        if (bias && pair && (tc + 1) * BN <= m) {
+          float bs[BN / 4];  // columns col0 + 8j + {0, 1}
+#pragma unroll
+          for (int j = 0; j < BN / 8; ++j)
+            bs[2 * j] = __ldg(bias + col0 + 8 * j), bs[2 * j + 1] = __ldg(bias + col0 + 8 * j + 1);
+          epilogue_rows([&](int i, int h, int r) {
+#pragma unroll
+            for (int j = 0; j < BN / 8; ++j) {
+              float v0 = acc[i][4 * j + 2 * h] + bs[2 * j], v1 = acc[i][4 * j + 2 * h + 1] + bs[2 * j + 1];
+              if constexpr (kGelu) {
+                v0 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v0) : cosmos::gelu_erf_value(v0);
+                v1 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v1) : cosmos::gelu_erf_value(v1);
+                *reinterpret_cast<uint32_t*>(static_cast<__nv_bfloat16*>(out_any) + (long long)r * m + col0 + 8 * j) =
+                    cosmos::pack_bf16x2(v0, v1);
+              } else {
+                __stcs(reinterpret_cast<float2*>(static_cast<float*>(out_any) + (long long)r * m + col0 + 8 * j),
+                       make_float2(v0, v1));
+              }
+            }
+          });
+          continue;
+        }
+      }
       epilogue_rows([&](int i, int h, int r) {
 #pragma unroll
         for (int j = 0; j < BN / 8; ++j) {
