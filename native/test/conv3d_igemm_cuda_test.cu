@@ -174,6 +174,23 @@ void check() {
       row(c.name + ": cast_bf16_cuda == cast_bf16_cpu (1 = not)", (double)(h16 != h16_cpu), 0);
       CUDA_CHECK(cudaFree(dh16));
     }
+    // The window built by the caller ([hist | x] rounded to bf16 on the host, zeros for a null history, one buffer):
+    // conv3d_igemm_window_cuda gives the same bytes as the run above (which built the window itself).
+    {
+      std::vector<unsigned char> a(nout * esz), bb(nout * esz);
+      CUDA_CHECK(cudaMemcpy(a.data(), o, nout * esz, cudaMemcpyDeviceToHost));
+      const size_t frame = (size_t)c.h * c.w * d.cin;
+      std::vector<uint16_t> win((c.n_hist + c.t) * frame, 0);
+      if (hp) cast_bf16_cpu(win.data(), hist.data(), hist.size());
+      cast_bf16_cpu(win.data() + c.n_hist * frame, x.data(), x.size());
+      uint16_t* dwin = upload(win);
+      CUDA_CHECK(cudaMemsetAsync(o, 0, nout * esz, stream.get()));
+      conv3d_igemm_window_cuda(o, c.out_bf16, dwin, c.n_hist + c.t, c.h, c.w, dw, db, d, ctx);
+      CUDA_CHECK(cudaStreamSynchronize(stream.get()));
+      CUDA_CHECK(cudaMemcpy(bb.data(), o, nout * esz, cudaMemcpyDeviceToHost));
+      row(c.name + kern + ": caller's bf16 window == built window (bytes differing)", (double)(a != bb), 0);
+      CUDA_CHECK(cudaFree(dwin));
+    }
     for (void* p : {(void*)dx, (void*)dh, (void*)db, (void*)dw, (void*)dout})
       if (p) CUDA_CHECK(cudaFree(p));
   }
@@ -184,6 +201,13 @@ void check() {
     threw = true;
   }
   row("cin 12 refused (std::invalid_argument; 1 = not thrown)", threw ? 0 : 1, 0);
+  threw = false;
+  try {
+    conv3d_window_cuda(nullptr, nullptr, 3, 4, 4, nullptr, WType::BF16, nullptr, dims(12, 12, 3, 3, 1), ctx);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  row("conv3d_window_cuda: cin 12 refused (std::invalid_argument; 1 = not thrown)", threw ? 0 : 1, 0);
 }
 
 double event_ms(const std::function<void()>& f, cudaStream_t s, int reps) {
@@ -321,6 +345,20 @@ void vae(const std::vector<int>& frame_counts) {
     row("480x832 decode of 9 frames: bf16 histories == f32 histories (1 = not bitwise)", (double)(a != b), 0);
     std::printf("480x832 decode of 9 frames, pool peak: bf16 histories %.2f GiB, f32 histories %.2f GiB\n", peak16,
                 peak32);
+    // The norms and upsamplings writing their conv's bf16 window (the default) == f32 frames the conv rounds
+    // itself (COSMOS_VAE_WINDOW=f32), bit for bit, and the time of each.
+    setenv("COSMOS_VAE_WINDOW", "f32", 1);
+    auto t0 = std::chrono::steady_clock::now();
+    const std::vector<float> c = g->decode(z.data(), T, h, w);
+    const double s_f32 = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double peak_f32 = g->last_run_peak_bytes() / 1073741824.0;
+    unsetenv("COSMOS_VAE_WINDOW");
+    t0 = std::chrono::steady_clock::now();
+    const std::vector<float> a2 = g->decode(z.data(), T, h, w);
+    const double s_win = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    row("480x832 decode of 9 frames: bf16 windows == f32 frames (1 = not bitwise)", (double)(a != c || a2 != a), 0);
+    std::printf("480x832 decode of 9 frames: bf16 windows %.3f s (pool peak %.2f GiB), f32 frames %.3f s (%.2f GiB)\n",
+                s_win, peak16, s_f32, peak_f32);
   }
   for (int T : frame_counts) {
     std::vector<float> z((size_t)48 * T * h * w);

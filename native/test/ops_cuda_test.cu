@@ -31,6 +31,7 @@
 #include "../src/ops/attention_fp8.h"
 #include "../src/ops/attention_gemm.h"
 #include "../src/ops/avg_down.h"
+#include "../src/ops/cast_bf16.h"
 #include "../src/ops/conv1d.h"
 #include "../src/ops/conv3d.h"
 #include "../src/ops/conv_transpose1d.h"
@@ -1133,18 +1134,55 @@ void test_conv3d(const char* name, Conv3dDims d, int n_hist, bool hist, int t, i
   pool->free(dw);
 }
 void test_wan_vae_elementwise() {
-  {  // wan_rmsnorm (+ SiLU), in place too
-    const int rows = 1000, dim = 256;
+  // wan_rmsnorm (+ SiLU), in place too: dims 256, 1024 and 640 (five float4 a lane) take the warp-per-row kernel,
+  // 96 the block-per-row one. Its bf16 form: the f32 op's output rounded, bit for
+  // bit (cast_bf16_cuda of it), and the CPU twin's bits within one bf16 step (the sums' order differs).
+  for (int dim : {256, 1024, 640, 96}) {
+    const int rows = dim == 1024 ? 777 : 1000;
     auto x = randv((size_t)rows * dim), g = randv(dim);
+    for (int i = 0; i < dim; ++i) x[(size_t)5 * dim + i] = 0.f;  // a zero row stays zero
     for (int silu = 0; silu < 2; ++silu) {
       std::vector<float> ref(x.size());
       wan_rmsnorm_cpu(ref.data(), x.data(), g.data(), rows, dim, silu);
       float *dx = up(x), *dg = up(g);
       wan_rmsnorm_cuda(dx, dx, dg, rows, dim, silu, ctx);
-      report("wan_rmsnorm", shape("rows=%d dim=%d in place", rows, dim) + (silu ? " +silu" : ""), ref,
-             down(dx, ref.size()), 1e-5);
+      const std::vector<float> got = down(dx, ref.size());
+      report("wan_rmsnorm", shape("rows=%d dim=%d in place", rows, dim) + (silu ? " +silu" : ""), ref, got, 1e-5);
+      // x again, ordered on the test's stream (a plain cudaMemcpy from pageable memory may still be landing when a
+      // kernel on a non-blocking stream starts)
+      CUDA_CHECK(cudaMemcpyAsync(dx, x.data(), x.size() * 4, cudaMemcpyHostToDevice, st));
+      uint16_t *db = (uint16_t*)pool->alloc(x.size() * 2), *dc = (uint16_t*)pool->alloc(x.size() * 2);
+      float* df = (float*)pool->alloc(x.size() * 4);
+      wan_rmsnorm_bf16_cuda(db, dx, dg, rows, dim, silu, ctx);
+      wan_rmsnorm_cuda(df, dx, dg, rows, dim, silu, ctx);
+      cast_bf16_cuda(dc, df, x.size(), ctx);
+      CUDA_CHECK(cudaStreamSynchronize(st));
+      std::vector<uint16_t> b(x.size()), c(x.size()), twin(x.size());
+      CUDA_CHECK(cudaMemcpy(b.data(), db, b.size() * 2, cudaMemcpyDeviceToHost));
+      CUDA_CHECK(cudaMemcpy(c.data(), dc, c.size() * 2, cudaMemcpyDeviceToHost));
+      wan_rmsnorm_bf16_cpu(twin.data(), x.data(), g.data(), rows, dim, silu);
+      report_exact("wan_rmsnorm", shape("bf16 out, dim=%d", dim) + (silu ? " +silu" : "") + " == f32 op's, cast",
+                   b == c, "bitwise");
+      std::vector<float> bf(b.size()), tf(b.size());
+      for (size_t i = 0; i < b.size(); ++i) bf[i] = bf2f(b[i]), tf[i] = bf2f(twin[i]);
+      report("wan_rmsnorm", shape("bf16 out, dim=%d", dim) + (silu ? " +silu" : "") + " vs cpu twin", tf, bf, 8e-3);
+      for (void* p : {(void*)dx, (void*)dg, (void*)db, (void*)dc, (void*)df}) pool->free(p);
+    }
+  }
+  {  // upsample to bf16: 16-byte loads (c % 4 == 0, strided rows) and the scalar kernel (c = 6), vs the CPU twin
+    for (int c : {40, 6}) {
+      const int f = 3, h = 17, w = 9;
+      auto x = randv((size_t)f * h * w * 2 * c);
+      std::vector<uint16_t> ref((size_t)f * 4 * h * w * c), got(ref.size());
+      upsample_nearest2x_bf16_cpu(ref.data(), x.data() + c, f, h, w, c, (long long)h * w * 2 * c, 2 * c);
+      float* dx = up(x);
+      void* dout = pool->alloc(ref.size() * 2);
+      upsample_nearest2x_bf16_cuda(dout, dx + c, f, h, w, c, (long long)h * w * 2 * c, 2 * c, ctx);
+      CUDA_CHECK(cudaStreamSynchronize(st));
+      CUDA_CHECK(cudaMemcpy(got.data(), dout, got.size() * 2, cudaMemcpyDeviceToHost));
+      report_exact("upsample2x", shape("bf16 out, f=%d %dx%d c=%d strided", f, h, w, c), got == ref, "bitwise");
       pool->free(dx);
-      pool->free(dg);
+      pool->free(dout);
     }
   }
   {  // upsample of the second half of [.., 2c] rows

@@ -243,6 +243,7 @@ struct CpuBackend {
     std::vector<float> v;
     float* data() const { return const_cast<float*>(v.data()); }
   };
+  static constexpr bool kWindows = false;  // f32 convs: nothing rounds their inputs
   CpuContext ctx;
   Buf alloc(size_t n) { return Buf{std::vector<float>(n)}; }
   void zero(float* p, size_t n) { std::memset(p, 0, n * sizeof(float)); }

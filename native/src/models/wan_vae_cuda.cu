@@ -52,6 +52,23 @@ struct CudaBackend {
   void norm(float* out, const float* x, const float* g, long long rows, int dim, bool silu) {
     wan_rmsnorm_cuda(out, x, g, rows, dim, silu, ctx);
   }
+  // The bf16 windows (wan_vae_forward.h): every conv that rounds its input to bf16 (the implicit GEMM's) reads one
+  // its producer wrote, unless COSMOS_VAE_WINDOW=f32 (f32 frames and the conv's own rounding pass: the comparison
+  // the H200 check runs, bit-identical) or the histories are f32 (COSMOS_VAE_HISTORY=f32). Read per stream.
+  static constexpr bool kWindows = true;
+  bool window_conv(const WanConv& c) const {
+    const char* e = std::getenv("COSMOS_VAE_WINDOW");
+    return !(e && std::strcmp(e, "f32") == 0) && hist_bf16(c);
+  }
+  void norm_bf16(float* out, const float* x, const float* g, long long rows, int dim, bool silu) {
+    wan_rmsnorm_bf16_cuda(out, x, g, rows, dim, silu, ctx);
+  }
+  void upsample_bf16(float* out, const float* x, int frames, int h, int w, int c, long long fs, int ps) {
+    upsample_nearest2x_bf16_cuda(out, x, frames, h, w, c, fs, ps, ctx);
+  }
+  void conv_window(float* out, const float* win, int frames, int h, int w, const WanConv& c) {
+    conv3d_window_cuda(out, win, frames, h, w, c.w.w, c.w.wt, c.w.b, c.d, ctx);
+  }
   void add_inplace(float* out, const float* a, size_t n) {
     for (size_t i = 0; i < n; i += (1u << 30))
       add_cuda(out + i, out + i, a + i, (int)std::min<size_t>(n - i, 1u << 30), ctx);

@@ -78,3 +78,11 @@ void conv3d_cuda(float* out, const void* hist_in, int n_hist, const float* x, in
     matmul_cuda(out + r0 * d.cout, col.get(), wgt, wt, bias, nr, k, d.cout, ctx);
   }
 }
+
+void conv3d_window_cuda(float* out, const void* win, int frames, int h, int w, const void* wgt, WType wt,
+                        const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx) {
+  if (!conv3d_cuda_bf16_history(d, wt))
+    throw std::invalid_argument(
+        "conv3d_window_cuda: a bf16 window needs the implicit-GEMM path (conv3d_cuda_bf16_history)");
+  conv3d_igemm_window_cuda(out, false, win, frames, h, w, wgt, bias, d, ctx);
+}

@@ -49,4 +49,11 @@ void conv3d_cuda(float* out, const void* hist, int n_hist, const float* x, int t
 // to bf16 anyway, so a caller that keeps history frames between calls (the Wan VAE's causal convs) can keep them in
 // bf16, half the bytes, with a bit-identical result. Read at each call (COSMOS_VAE_CONV=im2col: false).
 bool conv3d_cuda_bf16_history(const Conv3dDims& d, WType wt);
+// conv3d_cuda over a bf16 window that already holds every virtual frame: win [frames, h, w, cin] bf16 = [hist |
+// x] as conv3d_cuda's implicit GEMM would round them; out [d.out_t(0, frames), out_h, out_w, cout]. Bit-identical to
+// conv3d_cuda with those frames as hist (bf16) and x. Only where conv3d_cuda_bf16_history(d, wt)
+// (std::invalid_argument otherwise): the producer of a conv's input (the Wan VAE's norms and upsampling) writes the
+// window directly, with no f32 copy of it and no rounding pass (ops/wan_rmsnorm.h, ops/upsample_nearest.h).
+void conv3d_window_cuda(float* out, const void* win, int frames, int h, int w, const void* wgt, WType wt,
+                        const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx);
 #endif

@@ -150,12 +150,16 @@ const char* conv3d_igemm_kernel(cudaStream_t stream, const Conv3dDims& d) {
   return cosmos::conv3d_igemm_wgmma_tma(cosmos::igemm_geometry(d, 1, 1)) ? "wgmma tma" : "wgmma gather";
 }
 
-void conv3d_igemm_cuda(void* out, bool out_bf16, const void* hist, int n_hist, const float* x, int t, int h, int w,
-                       const void* wgt_bf16, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
-                       size_t window_cap_bytes, bool hist_bf16) {
+namespace {
+// The packed weight, then one launch per group of output frames over the bf16 window group_window(o0, frames,
+// nv) returns (nv virtual frames starting at o0 * st). Shared by the two entry points below.
+template <class GroupWindow>
+void igemm_run(void* out, bool out_bf16, int frames_in, int h, int w, const void* wgt_bf16, const float* bias,
+               const Conv3dDims& d, const cosmos::CudaContext& ctx, size_t window_cap_bytes,
+               GroupWindow&& group_window) {
   if (!conv3d_igemm_supported(d))
     throw std::invalid_argument("conv3d_igemm_cuda: d.cin must be a positive multiple of 8");
-  const int ot = d.out_t(n_hist, t), oh = d.out_h(h), ow = d.out_w(w);
+  const int ot = d.out_t(0, frames_in), oh = d.out_h(h), ow = d.out_w(w);
   if (ot <= 0 || oh <= 0 || ow <= 0) return;
   static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once
     CUDA_CHECK(cudaFuncSetAttribute(conv3d_igemm_kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmem));
@@ -175,35 +179,59 @@ void conv3d_igemm_cuda(void* out, bool out_bf16, const void* hist, int n_hist, c
   int per = cosmos::igemm_frames_per_launch(d, ot, h, w, window_cap_bytes);
   if (per * plane > INT_MAX) per = (int)std::max<long long>(1, INT_MAX / plane);
   if (plane > INT_MAX) throw std::invalid_argument("conv3d_igemm_cuda: out_h * out_w too large");
-  const size_t frame = (size_t)h * w * d.cin, out_frame = (size_t)plane * d.cout, esz = out_bf16 ? 2 : 4;
-  cosmos::DeviceBuffer<bf16> win(pool, (size_t)cosmos::igemm_window_frames(d, per) * frame);
+  const size_t out_frame = (size_t)plane * d.cout, esz = out_bf16 ? 2 : 4;
   const bool pair = d.cout % 2 == 0 && reinterpret_cast<uintptr_t>(out) % (2 * esz) == 0;
   const bool wgmma = std::strncmp(conv3d_igemm_kernel(s, d), "wgmma", 5) == 0;
   for (int o0 = 0; o0 < ot; o0 += per) {
-    const int frames = std::min(per, ot - o0), nv = cosmos::igemm_window_frames(d, frames), v0 = o0 * d.st;
-    for (int i = 0; i < nv; ++i) {
-      const int v = v0 + i;
-      if (v < n_hist && hist && hist_bf16) {
-        CUDA_CHECK(cudaMemcpyAsync(win.get() + i * frame, static_cast<const bf16*>(hist) + (size_t)v * frame,
-                                   frame * sizeof(bf16), cudaMemcpyDeviceToDevice, s));
-        continue;
-      }
-      const float* f = v < n_hist ? (hist ? static_cast<const float*>(hist) + (size_t)v * frame : nullptr)
-                                  : x + (size_t)(v - n_hist) * frame;
-      if (f)
-        cast_bf16_cuda(win.get() + i * frame, f, frame, ctx);
-      else
-        CUDA_CHECK(cudaMemsetAsync(win.get() + i * frame, 0, frame * sizeof(bf16), s));
-    }
+    const int frames = std::min(per, ot - o0);
+    const bf16* win = group_window(o0, frames, cosmos::igemm_window_frames(d, frames), per);
     const int M = (int)(frames * plane);
     dim3 grid(cosmos::ceil_div(M, BM), cosmos::ceil_div(d.cout, BN));
     void* o = static_cast<unsigned char*>(out) + (size_t)o0 * out_frame * esz;
     if (wgmma)
-      cosmos::conv3d_igemm_wgmma_launch(o, out_bf16, win.get(), packed.get(), bias, g, M, pair, s);
+      cosmos::conv3d_igemm_wgmma_launch(o, out_bf16, win, packed.get(), bias, g, M, pair, s);
     else if (out_bf16)
-      conv3d_igemm_kernel<true><<<grid, kThreads, kSmem, s>>>(o, win.get(), packed.get(), bias, g, M, pair);
+      conv3d_igemm_kernel<true><<<grid, kThreads, kSmem, s>>>(o, win, packed.get(), bias, g, M, pair);
     else
-      conv3d_igemm_kernel<false><<<grid, kThreads, kSmem, s>>>(o, win.get(), packed.get(), bias, g, M, pair);
+      conv3d_igemm_kernel<false><<<grid, kThreads, kSmem, s>>>(o, win, packed.get(), bias, g, M, pair);
     CUDA_CHECK_LAUNCH();
   }
+}
+}  // namespace
+
+void conv3d_igemm_cuda(void* out, bool out_bf16, const void* hist, int n_hist, const float* x, int t, int h, int w,
+                       const void* wgt_bf16, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
+                       size_t window_cap_bytes, bool hist_bf16) {
+  const cudaStream_t s = ctx.stream;
+  const size_t frame = (size_t)h * w * d.cin;
+  cosmos::DeviceBuffer<bf16> win;  // sized for the first (largest) group
+  igemm_run(out, out_bf16, n_hist + t, h, w, wgt_bf16, bias, d, ctx, window_cap_bytes,
+            [&](int o0, int, int nv, int per) -> const bf16* {
+              if (!win.get())
+                win = cosmos::DeviceBuffer<bf16>(cosmos::workspace_pool(ctx, "conv3d_igemm_cuda"),
+                                                 (size_t)cosmos::igemm_window_frames(d, per) * frame);
+              const int v0 = o0 * d.st;
+              for (int i = 0; i < nv; ++i) {
+                const int v = v0 + i;
+                if (v < n_hist && hist && hist_bf16) {
+                  CUDA_CHECK(cudaMemcpyAsync(win.get() + i * frame, static_cast<const bf16*>(hist) + (size_t)v * frame,
+                                             frame * sizeof(bf16), cudaMemcpyDeviceToDevice, s));
+                  continue;
+                }
+                const float* f = v < n_hist ? (hist ? static_cast<const float*>(hist) + (size_t)v * frame : nullptr)
+                                            : x + (size_t)(v - n_hist) * frame;
+                if (f)
+                  cast_bf16_cuda(win.get() + i * frame, f, frame, ctx);
+                else
+                  CUDA_CHECK(cudaMemsetAsync(win.get() + i * frame, 0, frame * sizeof(bf16), s));
+              }
+              return win.get();
+            });
+}
+
+void conv3d_igemm_window_cuda(void* out, bool out_bf16, const void* win, int frames, int h, int w, const void* wgt_bf16,
+                              const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx) {
+  const size_t frame = (size_t)h * w * d.cin;
+  igemm_run(out, out_bf16, frames, h, w, wgt_bf16, bias, d, ctx, cosmos::kIgemmWindowCapBytes,
+            [&](int o0, int, int, int) { return static_cast<const bf16*>(win) + (size_t)o0 * d.st * frame; });
 }

@@ -175,4 +175,9 @@ const char* conv3d_igemm_kernel(cudaStream_t stream, const Conv3dDims& d);
 void conv3d_igemm_cuda(void* out, bool out_bf16, const void* hist, int n_hist, const float* x, int t, int h, int w,
                        const void* wgt_bf16, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
                        size_t window_cap_bytes = cosmos::kIgemmWindowCapBytes, bool hist_bf16 = false);
+// The same over a window the caller built: win holds all `frames` virtual frames [frames, h, w, cin] in bf16 (what
+// step 2 above would round [hist | x] to), so nothing is copied or rounded here; bit-identical to conv3d_igemm_cuda
+// with those frames as hist / x. Output frames d.out_t(0, frames).
+void conv3d_igemm_window_cuda(void* out, bool out_bf16, const void* win, int frames, int h, int w, const void* wgt_bf16,
+                              const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx);
 #endif
