@@ -12,24 +12,17 @@
 #include "upsample_nearest.h"
 
 namespace {
-__global__ void upsample2x_kernel(float* out, const float* x, int h, int w, int c, long long frame_stride,
+__device__ __forceinline__ void store(float* o, float v) { *o = v; }
+__device__ __forceinline__ void store(__nv_bfloat16* o, float v) { *o = __float2bfloat16_rn(v); }
+template <class Out>
+__global__ void upsample2x_kernel(Out* out, const float* x, int h, int w, int c, long long frame_stride,
                                   int pixel_stride, long long n) {
   for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
     const int ci = (int)(e % c);
     const long long p = e / c;
     const int ox = (int)(p % (2 * w)), oy = (int)(p / (2 * w) % (2 * h));
     const long long f = p / (4ll * h * w);
-    out[e] = x[f * frame_stride + ((long long)(oy / 2) * w + ox / 2) * pixel_stride + ci];
-  }
-}
-__global__ void upsample2x_bf16_kernel(__nv_bfloat16* out, const float* x, int h, int w, int c, long long frame_stride,
-                                       int pixel_stride, long long n) {
-  for (long long e = blockIdx.x * (long long)blockDim.x + threadIdx.x; e < n; e += (long long)gridDim.x * blockDim.x) {
-    const int ci = (int)(e % c);
-    const long long p = e / c;
-    const int ox = (int)(p % (2 * w)), oy = (int)(p / (2 * w) % (2 * h));
-    const long long f = p / (4ll * h * w);
-    out[e] = __float2bfloat16_rn(x[f * frame_stride + ((long long)(oy / 2) * w + ox / 2) * pixel_stride + ci]);
+    store(out + e, x[f * frame_stride + ((long long)(oy / 2) * w + ox / 2) * pixel_stride + ci]);
   }
 }
 // n = frames * h * w * (c / 4) input quads.
@@ -63,8 +56,8 @@ void upsample_nearest2x_bf16_cuda(void* out, const float* x, int frames, int h, 
     upsample2x_bf16_vec_kernel<<<cosmos::elementwise_blocks(quads), 256, 0, ctx.stream>>>(
         static_cast<uint2*>(out), x, h, w, c / 4, frame_stride, pixel_stride, quads);
   } else {
-    upsample2x_bf16_kernel<<<cosmos::elementwise_blocks(n), 256, 0, ctx.stream>>>(
-        static_cast<__nv_bfloat16*>(out), x, h, w, c, frame_stride, pixel_stride, n);
+    upsample2x_kernel<<<cosmos::elementwise_blocks(n), 256, 0, ctx.stream>>>(static_cast<__nv_bfloat16*>(out), x, h, w,
+                                                                             c, frame_stride, pixel_stride, n);
   }
   CUDA_CHECK_LAUNCH();
 }

@@ -84,6 +84,14 @@ void launch_warp(Out* out, const float* x, const float* g, long long rows, float
   CUDA_CHECK_LAUNCH();
 }
 
+// launch_warp for dims 128, 256, .., 1024.
+template <class Out>
+using WarpLaunch = void (*)(Out*, const float*, const float*, long long, float, bool, cudaStream_t);
+template <class Out>
+constexpr WarpLaunch<Out> kWarpLaunches[8] = {launch_warp<1, Out>, launch_warp<2, Out>, launch_warp<3, Out>,
+                                              launch_warp<4, Out>, launch_warp<5, Out>, launch_warp<6, Out>,
+                                              launch_warp<7, Out>, launch_warp<8, Out>};
+
 template <class Out>
 void run(Out* out, const float* x, const float* gamma, long long rows, int dim, bool silu,
          const cosmos::CudaContext& ctx) {
@@ -97,32 +105,7 @@ void run(Out* out, const float* x, const float* gamma, long long rows, int dim, 
       const long long n = std::min(rows - r0, 0x3fffffffll);
       Out* o = out + r0 * dim;
       const float* xr = x + r0 * dim;
-      switch (dim / 128) {
-        case 1:
-          launch_warp<1>(o, xr, gamma, n, scale, silu, ctx.stream);
-          break;
-        case 2:
-          launch_warp<2>(o, xr, gamma, n, scale, silu, ctx.stream);
-          break;
-        case 3:
-          launch_warp<3>(o, xr, gamma, n, scale, silu, ctx.stream);
-          break;
-        case 4:
-          launch_warp<4>(o, xr, gamma, n, scale, silu, ctx.stream);
-          break;
-        case 5:
-          launch_warp<5>(o, xr, gamma, n, scale, silu, ctx.stream);
-          break;
-        case 6:
-          launch_warp<6>(o, xr, gamma, n, scale, silu, ctx.stream);
-          break;
-        case 7:
-          launch_warp<7>(o, xr, gamma, n, scale, silu, ctx.stream);
-          break;
-        default:
-          launch_warp<8>(o, xr, gamma, n, scale, silu, ctx.stream);
-          break;
-      }
+      kWarpLaunches<Out>[dim / 128 - 1](o, xr, gamma, n, scale, silu, ctx.stream);
     }
     return;
   }
