@@ -254,7 +254,6 @@ class Runner {
     b_.dup_up_add(y.p(), x.p(), x.t, x.h, x.w, x.c, u.out, ft, 2, first_chunk ? ft - 1 : 0);
     return y;
   }
-  // WanResample upsample2d / upsample3d: [time conv doubling frames], nearest 2x, 3x3 conv.
   // WanResample upsample2d / upsample3d: [time conv doubling frames], nearest 2x, 3x3 conv. Where the 3x3 conv reads
   // a bf16 window its producer writes, the upsampling writes that window (the same bits as f32 frames the conv
   // rounds).
@@ -263,7 +262,7 @@ class Runner {
     const size_t frame = x.frame(), bframe = 4 * frame;
     bool window = false;
     if constexpr (B::kWindows) window = b_.window_conv(u.resample);
-    Act big;  // f32 frames, or (window) frames.buf holds them in bf16
+    Act big;  // the upsampled frames: f32, or bf16 in its buf where window
     big.h = 2 * x.h, big.w = 2 * x.w, big.c = c;
     auto alloc_big = [&](int frames) {
       big.t = frames;

@@ -151,8 +151,8 @@ const char* conv3d_igemm_kernel(cudaStream_t stream, const Conv3dDims& d) {
 }
 
 namespace {
-// The packed weight, then one launch per group of output frames over the bf16 window group_window(o0, frames,
-// nv) returns (nv virtual frames starting at o0 * st). Shared by the two entry points below.
+// The packed weight, then one launch per group of output frames (at most `per` a launch) over the bf16 window that
+// group_window(o0, nv, per) returns: nv virtual frames starting at o0 * st. Shared by the two entry points below.
 template <class GroupWindow>
 void igemm_run(void* out, bool out_bf16, int frames_in, int h, int w, const void* wgt_bf16, const float* bias,
                const Conv3dDims& d, const cosmos::CudaContext& ctx, size_t window_cap_bytes,
@@ -184,7 +184,7 @@ void igemm_run(void* out, bool out_bf16, int frames_in, int h, int w, const void
   const bool wgmma = std::strncmp(conv3d_igemm_kernel(s, d), "wgmma", 5) == 0;
   for (int o0 = 0; o0 < ot; o0 += per) {
     const int frames = std::min(per, ot - o0);
-    const bf16* win = group_window(o0, frames, cosmos::igemm_window_frames(d, frames), per);
+    const bf16* win = group_window(o0, cosmos::igemm_window_frames(d, frames), per);
     const int M = (int)(frames * plane);
     dim3 grid(cosmos::ceil_div(M, BM), cosmos::ceil_div(d.cout, BN));
     void* o = static_cast<unsigned char*>(out) + (size_t)o0 * out_frame * esz;
@@ -206,7 +206,7 @@ void conv3d_igemm_cuda(void* out, bool out_bf16, const void* hist, int n_hist, c
   const size_t frame = (size_t)h * w * d.cin;
   cosmos::DeviceBuffer<bf16> win;  // sized for the first (largest) group
   igemm_run(out, out_bf16, n_hist + t, h, w, wgt_bf16, bias, d, ctx, window_cap_bytes,
-            [&](int o0, int, int nv, int per) -> const bf16* {
+            [&](int o0, int nv, int per) -> const bf16* {
               if (!win.get())
                 win = cosmos::DeviceBuffer<bf16>(cosmos::workspace_pool(ctx, "conv3d_igemm_cuda"),
                                                  (size_t)cosmos::igemm_window_frames(d, per) * frame);
@@ -233,5 +233,5 @@ void conv3d_igemm_window_cuda(void* out, bool out_bf16, const void* win, int fra
                               const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx) {
   const size_t frame = (size_t)h * w * d.cin;
   igemm_run(out, out_bf16, frames, h, w, wgt_bf16, bias, d, ctx, cosmos::kIgemmWindowCapBytes,
-            [&](int o0, int, int, int) { return static_cast<const bf16*>(win) + (size_t)o0 * d.st * frame; });
+            [&](int o0, int, int) { return static_cast<const bf16*>(win) + (size_t)o0 * d.st * frame; });
 }
