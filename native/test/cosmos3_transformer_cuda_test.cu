@@ -295,11 +295,13 @@ static void ops() {
   auto up = [&](const std::vector<float>& h) {
     DeviceBuffer<float> d(pool, h.size());
     CUDA_CHECK(cudaMemcpy(d.get(), h.data(), sizeof(float) * h.size(), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaDeviceSynchronize());  // a pageable copy may still be landing; the ops run on a non-blocking stream
     return d;
   };
   auto upi = [&](const std::vector<int>& h) {
     DeviceBuffer<int> d(pool, h.size());
     CUDA_CHECK(cudaMemcpy(d.get(), h.data(), sizeof(int) * h.size(), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaDeviceSynchronize());  // a pageable copy may still be landing; the ops run on a non-blocking stream
     return d;
   };
   auto down = [&](const DeviceBuffer<float>& d) {

@@ -92,6 +92,7 @@ template <class T>
 T* to_device(const std::vector<T>& h) {
   T* d = (T*)pool->alloc(h.size() * sizeof(T));
   CUDA_CHECK(cudaMemcpy(d, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaDeviceSynchronize());  // a pageable copy may still be landing; the ops run on a non-blocking stream
   return d;
 }
 
@@ -251,6 +252,7 @@ void check_quantizer(int rows, int k, bool bf16_in, const char* what) {
     pool->free(dxb);
   } else {
     CUDA_CHECK(cudaMemcpy(xf, x.data(), count * 4, cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaDeviceSynchronize());
     quantize_fp8_rows_cuda(q, s, xf, rows, k, ctx);
     quantize_fp8_rows_cpu(q_cpu.data(), s_cpu.data(), x.data(), rows, k);
   }

@@ -75,18 +75,25 @@ std::vector<float> randv(size_t n, float scale = 1.f) {
   for (auto& x : v) x = d(rng);
   return v;
 }
-// Inputs go up with a plain cudaMemcpy (legacy stream), so st is drained first: a block the pool hands
-// out here may have been an op's workspace that a kernel on st still reads (the pool's one-stream rule).
+// Host -> device, complete on return. A plain cudaMemcpy from pageable memory may return before its last bytes
+// land, and st is a non-blocking stream that does not wait for the legacy stream: a kernel launched next could read
+// them half-copied (2026-12-02: one row of a re-uploaded input failed that way on the H200).
+void h2d(void* d, const void* h, size_t bytes) {
+  CUDA_CHECK(cudaMemcpy(d, h, bytes, cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaDeviceSynchronize());
+}
+// Inputs go up through h2d, st drained first: a block the pool hands out here may have been an op's workspace
+// that a kernel on st still reads (the pool's one-stream rule).
 float* up(const std::vector<float>& h) {
   CUDA_CHECK(cudaStreamSynchronize(st));
   float* d = (float*)pool->alloc(h.size() * sizeof(float) + 16);
-  CUDA_CHECK(cudaMemcpy(d, h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice));
+  h2d(d, h.data(), h.size() * sizeof(float));
   return d;
 }
 int* upi(const std::vector<int>& h) {
   CUDA_CHECK(cudaStreamSynchronize(st));
   int* d = (int*)pool->alloc(h.size() * sizeof(int) + 16);
-  CUDA_CHECK(cudaMemcpy(d, h.data(), h.size() * sizeof(int), cudaMemcpyHostToDevice));
+  h2d(d, h.data(), h.size() * sizeof(int));
   return d;
 }
 std::vector<float> down(const float* d, size_t n) {
@@ -150,7 +157,7 @@ void test_matmul(int n, int k, int m, bool bf16, bool bias) {
   void* dw;
   if (bf16) {
     dw = pool->alloc(wb.size() * 2);
-    CUDA_CHECK(cudaMemcpy(dw, wb.data(), wb.size() * 2, cudaMemcpyHostToDevice));
+    h2d(dw, wb.data(), wb.size() * 2);
   } else {
     dw = up(w);
   }
@@ -253,12 +260,12 @@ void test_elementwise(int n) {
   report("add", shape("n=%d", n), ref, down(dout, n), 1e-4);
   add_cuda(da, da, db, n, ctx);  // aliasing out == a
   report("add", shape("n=%d out aliases a", n), ref, down(da, n), 1e-4);
-  CUDA_CHECK(cudaMemcpy(da, a.data(), n * 4, cudaMemcpyHostToDevice));
+  h2d(da, a.data(), n * 4);
   ref = a;
   gelu_tanh_cpu(ref.data(), n);
   gelu_tanh_cuda(da, n, ctx);
   report("gelu_tanh", shape("n=%d", n), ref, down(da, n), 1e-4);
-  CUDA_CHECK(cudaMemcpy(da, a.data(), n * 4, cudaMemcpyHostToDevice));
+  h2d(da, a.data(), n * 4);
   ref = a;
   gelu_erf_cpu(ref.data(), n);
   gelu_erf_cuda(da, n, ctx);
@@ -307,7 +314,7 @@ void test_embedding_bf16(int vocab, int dim, int n) {
   std::vector<float> ref((size_t)n * dim);
   embedding_cpu(ref.data(), t.data(), ids.data(), n, dim);
   void* dt = pool->alloc(tb.size() * 2);
-  CUDA_CHECK(cudaMemcpy(dt, tb.data(), tb.size() * 2, cudaMemcpyHostToDevice));
+  h2d(dt, tb.data(), tb.size() * 2);
   float* dout = (float*)pool->alloc(ref.size() * 4);
   int* di = upi(ids);
   embedding_bf16_cuda(dout, dt, di, n, dim, ctx);
@@ -335,7 +342,7 @@ void test_gemv_swiglu(int k, int inter, bool bf16) {
   void* dw;
   if (bf16) {
     dw = pool->alloc(wb.size() * 2);
-    CUDA_CHECK(cudaMemcpy(dw, wb.data(), wb.size() * 2, cudaMemcpyHostToDevice));
+    h2d(dw, wb.data(), wb.size() * 2);
   } else {
     dw = up(w);
   }
@@ -370,7 +377,7 @@ void test_gemv_decode(int k, int m, bool bf16) {
   void* dw;
   if (bf16) {
     dw = pool->alloc(wb.size() * 2);
-    CUDA_CHECK(cudaMemcpy(dw, wb.data(), wb.size() * 2, cudaMemcpyHostToDevice));
+    h2d(dw, wb.data(), wb.size() * 2);
   } else {
     dw = up(w);
   }
@@ -559,7 +566,7 @@ void test_attention_decode(int max_kv, int qh, int kvh, int hd, std::vector<int>
   for (int n : lens) {
     attention_cpu(ref.data(), q.data(), k.data(), v.data(), 1, n, qh, kvh, hd, n - 1, true, scale,
                   cosmos::CpuContext{});
-    CUDA_CHECK(cudaMemcpy(dn, &n, 4, cudaMemcpyHostToDevice));
+    h2d(dn, &n, 4);
     attention_decode_cuda(dout, dq, dk, dv, dn, max_kv, qh, kvh, hd, scale, part, ctx);
     auto got = down(dout, ref.size());
     attention_cuda(dref, dq, dk, dv, 1, n, qh, kvh, hd, n - 1, true, scale, ctx);
@@ -1120,7 +1127,7 @@ void test_conv3d(const char* name, Conv3dDims d, int n_hist, bool hist, int t, i
   void* dw;
   if (bf16) {
     dw = pool->alloc(wb.size() * 2);
-    CUDA_CHECK(cudaMemcpy(dw, wb.data(), wb.size() * 2, cudaMemcpyHostToDevice));
+    h2d(dw, wb.data(), wb.size() * 2);
   } else {
     dw = up(wt);
   }
@@ -1271,7 +1278,7 @@ void* up_weight(std::vector<float>& w,
     w[i] = bf2f(wb[i]);
   }
   void* d = pool->alloc(wb.size() * 2);
-  CUDA_CHECK(cudaMemcpy(d, wb.data(), wb.size() * 2, cudaMemcpyHostToDevice));
+  h2d(d, wb.data(), wb.size() * 2);
   return d;
 }
 void test_conv1d(const char* name, Conv1dDims d, int t, bool bf16) {
