@@ -137,6 +137,8 @@ class Runner {
     v.t = n, v.h = x.h, v.w = x.w, v.c = x.c;
     return v;
   }
+  // Floats that hold n values: bf16 ones two to a float (the backend's buffers are counted in floats).
+  static size_t floats_for(size_t n, bool bf16) { return bf16 ? (n + 1) / 2 : n; }
   // The float* the backend's frame arguments take, `elems` bf16 values into a bf16 buffer.
   static float* bf16_at(const Buf& b, size_t elems) {
     return reinterpret_cast<float*>(reinterpret_cast<char*>(b.data()) + elems * 2);
@@ -166,8 +168,8 @@ class Runner {
   void start(Slot& s, const WanConv& c, int n, size_t frame) {
     s.bf16 = b_.hist_bf16(c);
     const size_t count = (size_t)n * frame;
-    s.frames = b_.alloc(s.bf16 ? (count + 1) / 2 : count);
-    b_.zero(s.frames.data(), s.bf16 ? (count + 1) / 2 : count);
+    s.frames = b_.alloc(floats_for(count, s.bf16));
+    b_.zero(s.frames.data(), floats_for(count, s.bf16));
     s.started = true;
   }
   // A conv without time history (kt 1): 1x1x1, 2D spatial.
@@ -198,7 +200,7 @@ class Runner {
         if (!s.started) start(s, c, 2, frame);
         if (!s.bf16) throw ModelError("Wan VAE: a bf16 conv window with an f32 history");
         Act y = make(x.t, c.d.out_h(x.h), c.d.out_w(x.w), c.d.cout);
-        Buf win = b_.alloc(((2 + x.t) * frame + 1) / 2);  // bf16 values
+        Buf win = b_.alloc(floats_for((2 + x.t) * frame, true));
         b_.hist_move(win.data(), s.frames.data(), 2 * frame, true);
         b_.norm_bf16(bf16_at(win, 2 * frame), x.p(), g, x.rows(), x.c, true);
         b_.conv_window(y.p(), win.data(), 2 + x.t, x.h, x.w, c);
@@ -266,7 +268,7 @@ class Runner {
     big.h = 2 * x.h, big.w = 2 * x.w, big.c = c;
     auto alloc_big = [&](int frames) {
       big.t = frames;
-      big.buf = window ? b_.alloc((big.n() + 1) / 2) : b_.alloc(big.n());
+      big.buf = b_.alloc(floats_for(big.n(), window));
     };
     // Frames [at, at + frames) of big from input pixels at src (frame stride fs, pixel stride ps).
     auto up = [&](int at, const float* src, int frames, long long fs, int ps) {

@@ -110,14 +110,6 @@ struct Cfg {
   static_assert(kSmem <= 227 * 1024, "shared memory per block");
 };
 
-// This thread's values of p at columns 8j + {0, 1}, j < J (p already at the thread's first column: the accumulator's
-// column layout), read once into registers for the epilogue's rows.
-template <int J>
-__device__ __forceinline__ void load_col_pairs(float (&dst)[2 * J], const float* __restrict__ p) {
-#pragma unroll
-  for (int j = 0; j < J; ++j) dst[2 * j] = __ldg(p + 8 * j), dst[2 * j + 1] = __ldg(p + 8 * j + 1);
-}
-
 // Tile t -> (row-tile, column-tile): groups of kGroupRows row-tiles, walked down each column, column by column.
 __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int& tr, int& tc) {
   const int per_group = kGroupRows * tiles_c;

@@ -216,9 +216,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       if constexpr (BN == 128 && EPI != kEpiGeluErf) {
         if (bias && pair && (tc + 1) * BN <= m) {
           float bs[BN / 4];  // columns col0 + 8j + {0, 1}
-#pragma unroll
-          for (int j = 0; j < BN / 8; ++j)
-            bs[2 * j] = __ldg(bias + col0 + 8 * j), bs[2 * j + 1] = __ldg(bias + col0 + 8 * j + 1);
+          load_col_pairs<BN / 8>(bs, bias + col0);
           epilogue_rows([&](int i, int h, int r) {
 #pragma unroll
             for (int j = 0; j < BN / 8; ++j) {

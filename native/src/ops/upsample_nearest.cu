@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "../core/cuda_common.h"
+#include "mma_bf16.cuh"
 #include "upsample_nearest.h"
 
 namespace {
@@ -35,9 +36,7 @@ __global__ void upsample2x_bf16_vec_kernel(uint2* out, const float* x, int h, in
     const long long f = p / ((long long)h * w);
     const float4 v =
         __ldg(reinterpret_cast<const float4*>(x + f * frame_stride + ((long long)iy * w + ix) * pixel_stride) + q);
-    __nv_bfloat162 a = __floats2bfloat162_rn(v.x, v.y), b = __floats2bfloat162_rn(v.z, v.w);
-    uint2 u;
-    u.x = *reinterpret_cast<uint32_t*>(&a), u.y = *reinterpret_cast<uint32_t*>(&b);
+    const uint2 u = cosmos::pack_bf16x4(v);
     const long long row = (long long)2 * w * c4;  // an output row, in quads
     uint2* o = out + (f * 2 * h + 2 * iy) * row + (long long)2 * ix * c4 + q;
     o[0] = u, o[c4] = u, o[row] = u, o[row + c4] = u;

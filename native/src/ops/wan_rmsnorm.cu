@@ -16,6 +16,7 @@
 
 #include "../core/cuda_common.h"
 #include "../core/cuda_reduce.h"
+#include "mma_bf16.cuh"
 #include "wan_rmsnorm.h"
 
 namespace {
@@ -28,12 +29,7 @@ __device__ __forceinline__ float norm_value(float x, float denom, float scale, f
 __device__ __forceinline__ void store(float* o, float v) { *o = v; }
 __device__ __forceinline__ void store(bf16* o, float v) { *o = __float2bfloat16_rn(v); }
 __device__ __forceinline__ void store4(float* o, float4 v) { *reinterpret_cast<float4*>(o) = v; }
-__device__ __forceinline__ void store4(bf16* o, float4 v) {
-  __nv_bfloat162 a = __floats2bfloat162_rn(v.x, v.y), b = __floats2bfloat162_rn(v.z, v.w);
-  uint2 u;
-  u.x = *reinterpret_cast<uint32_t*>(&a), u.y = *reinterpret_cast<uint32_t*>(&b);
-  *reinterpret_cast<uint2*>(o) = u;
-}
+__device__ __forceinline__ void store4(bf16* o, float4 v) { *reinterpret_cast<uint2*>(o) = cosmos::pack_bf16x4(v); }
 
 template <class Out>
 __global__ void wan_rmsnorm_kernel(Out* out, const float* x, const float* g, int dim, float scale, bool silu) {

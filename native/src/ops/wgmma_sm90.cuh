@@ -85,6 +85,13 @@ template <int N>
 __device__ __forceinline__ void wgmma_wait() {
   asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
 }
+// This thread's values of p at columns 8j + {0, 1}, j < J (p already at the thread's first column: the m64nN
+// accumulator's column layout), read once into registers for an epilogue's rows: column scales, biases.
+template <int J>
+__device__ __forceinline__ void load_col_pairs(float (&dst)[2 * J], const float* __restrict__ p) {
+#pragma unroll
+  for (int j = 0; j < J; ++j) dst[2 * j] = __ldg(p + 8 * j), dst[2 * j + 1] = __ldg(p + 8 * j + 1);
+}
 // Keeps the compiler from moving accumulator reads or writes across a wgmma fence / wait.
 template <int R>
 __device__ __forceinline__ void fence_regs(float (&d)[R]) {
