@@ -260,6 +260,13 @@ void test_elementwise(int n) {
   report("add", shape("n=%d", n), ref, down(dout, n), 1e-4);
   add_cuda(da, da, db, n, ctx);  // aliasing out == a
   report("add", shape("n=%d out aliases a", n), ref, down(da, n), 1e-4);
+  {  // one float in: no 16-byte alignment, so the one-float kernel alone (the others: float4s, then the tail)
+    CUDA_CHECK(cudaMemsetAsync(dout, 0, (size_t)n * 4, st));
+    add_cuda(dout + 1, db + 1, db + 1, n - 1, ctx);
+    std::vector<float> r1(n, 0.f);
+    for (int i = 1; i < n; ++i) r1[i] = b[i] + b[i];
+    report("add", shape("n=%d, 4-byte aligned", n - 1), r1, down(dout, n), 1e-6);
+  }
   h2d(da, a.data(), n * 4);
   ref = a;
   gelu_tanh_cpu(ref.data(), n);
@@ -1237,6 +1244,16 @@ void test_wan_vae_elementwise() {
     report_exact("dup_up", "t=2 8x6 32->16 ft=2 fs=2 skip 1", down(db2, ref2.size()) == ref2, "bitwise");
     pool->free(dx2);
     pool->free(db2);
+    // cout % 4 != 0: the one-element kernel (above: four channels a thread)
+    const int cin3 = 12, cout3 = 6;
+    auto x3 = randv((size_t)t2 * h * w * cin3), base3 = randv((size_t)t2 * 2 * 4 * h * w * cout3);
+    auto ref3 = base3;
+    dup_up_add_cpu(ref3.data(), x3.data(), t2, h, w, cin3, cout3, 2, 2, 0);
+    float *dx3 = up(x3), *db3 = up(base3);
+    dup_up_add_cuda(db3, dx3, t2, h, w, cin3, cout3, 2, 2, 0, ctx);
+    report_exact("dup_up", "t=2 8x6 12->6 ft=2 fs=2", down(db3, ref3.size()) == ref3, "bitwise");
+    pool->free(dx3);
+    pool->free(db3);
   }
   {  // latent normalisation both ways
     const int rows = 300, c = 48;
