@@ -868,8 +868,18 @@ void test_add_rmsnorm_fp8(int rows, int dim) {
 }
 
 void test_add_rmsnorm_fp8_rows() {
-  test_add_rmsnorm_fp8(300, 4096);  // the Generator's width
-  test_add_rmsnorm_fp8(5, 1000);    // a width no vector path divides
+  test_add_rmsnorm_fp8(300, 4096);  // the Generator's width (the vector kernel, 2 float4s a thread)
+  test_add_rmsnorm_fp8(5, 1000);    // 250 float4s: the vector kernel with idle threads
+}
+
+// The add + RMSNorm kernels' other forms (added after the vector kernel, and run last: the rows above keep their
+// random inputs).
+void test_add_rmsnorm_forms() {
+  test_add_rmsnorm(3, 998);        // a width no vector divides: the scalar kernel
+  test_add_rmsnorm(2, 20000);      // wider than the vector kernel's 8 float4s x 512 threads: the scalar kernel
+  test_add_rmsnorm(2, 16384);      // 8 float4s a thread
+  test_add_rmsnorm_fp8(5, 1002);   // the scalar kernel
+  test_add_rmsnorm_fp8(2, 16384);  // 8 float4s a thread
 }
 
 void test_add_layernorm(int rows, int dim, bool affine) {
@@ -1366,6 +1376,7 @@ int main(int argc, char** argv) {
   std::printf("|---|---|---|---|---|---|\n");
   if (fp8norm_only) {
     test_add_rmsnorm_fp8_rows();
+    test_add_rmsnorm_forms();
     std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
     return failures ? 1 : 0;
   }
@@ -1555,6 +1566,7 @@ int main(int argc, char** argv) {
     report_exact("att_decode kernel", "32/8 hd 128 on sm_90", major < 9 || old || cl >= 2,
                  "cluster " + std::to_string(cl));
   }
+  test_add_rmsnorm_forms();  // the scalar and wide forms beside the vector kernel (added last)
   std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
   std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;

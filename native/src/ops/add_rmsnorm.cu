@@ -1,4 +1,5 @@
-// One block per row: the add and the sum of squares in one pass over the row, then the scaled write.
+// One block per row: the add and the sum of squares in one pass over the row, then the scaled write; rows of float4s
+// held in registers where the width and the pointers allow (the vector form), else scalar passes through L1.
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
@@ -24,6 +25,39 @@ __device__ __forceinline__ float add_row_inv_rms(float* xr, const float* hr, int
   return 1.0f / sqrtf(ss / (float)dim + eps);
 }
 
+// The vector form (dim % 4 == 0, 16-byte aligned rows): each thread holds its V float4s of x + h in registers, at
+// float4 indices threadIdx.x + j * blockDim.x, so x is read once and written once and the norm needs no second read.
+// At the Generator's width (4096, 18720 rows) the scalar form reached ~2.5 TB/s (three passes over the row through
+// L1, scalar loads). Both kernels' vector forms sum in this order, so they stay bit for bit one another's.
+template <int V>
+struct RowVec {
+  float4 v[V];
+};
+template <int V>
+__device__ __forceinline__ float add_row_inv_rms_vec(RowVec<V>& r, float* xr, const float* hr, int dim4, float eps,
+                                                     float* sh) {
+  float ss = 0.f;
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    const int i = threadIdx.x + j * blockDim.x;
+    if (i >= dim4) break;
+    float4 a = reinterpret_cast<const float4*>(xr)[i];
+    const float4 b = __ldg(reinterpret_cast<const float4*>(hr) + i);
+    a.x += b.x, a.y += b.y, a.z += b.z, a.w += b.w;
+    reinterpret_cast<float4*>(xr)[i] = a;
+    r.v[j] = a;
+    ss += a.x * a.x;
+    ss += a.y * a.y;
+    ss += a.z * a.z;
+    ss += a.w * a.w;
+  }
+  ss = cosmos::block_sum(ss, sh);
+  return 1.0f / sqrtf(ss / (float)(4 * dim4) + eps);
+}
+__device__ __forceinline__ float4 scale_row4(float4 a, float4 w, float inv) {
+  return make_float4(w.x * (a.x * inv), w.y * (a.y * inv), w.z * (a.z * inv), w.w * (a.w * inv));
+}
+
 __global__ void add_rmsnorm_kernel(float* out, float* x, const float* hres, const float* w, int dim, float eps) {
   __shared__ float sh[32];
   // PDL (core/cuda_pdl.cuh): the next kernel (a GEMV) may launch now and prefetch its weights while this
@@ -35,6 +69,23 @@ __global__ void add_rmsnorm_kernel(float* out, float* x, const float* hres, cons
   float* o = out + (long long)blockIdx.x * dim;
   const float inv = add_row_inv_rms(xr, hr, dim, eps, sh);
   for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = w[i] * (xr[i] * inv);
+}
+
+template <int V>
+__global__ void add_rmsnorm_vec_kernel(float* out, float* x, const float* hres, const float* w, int dim4, float eps) {
+  __shared__ float sh[32];
+  cosmos::pdl_launch_dependents();  // as add_rmsnorm_kernel
+  cosmos::pdl_wait();
+  const long long row = (long long)blockIdx.x * dim4 * 4;
+  RowVec<V> r;
+  // out may alias h: every h read is before the block_sum's barrier, every out write after it
+  const float inv = add_row_inv_rms_vec<V>(r, x + row, hres + row, dim4, eps, sh);
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    const int i = threadIdx.x + j * blockDim.x;
+    if (i >= dim4) break;
+    reinterpret_cast<float4*>(out + row)[i] = scale_row4(r.v[j], __ldg(reinterpret_cast<const float4*>(w) + i), inv);
+  }
 }
 
 // add_rmsnorm_kernel's add, sum and normed values (the same code, so the same bits), then quantize_fp8_rows'
@@ -53,19 +104,103 @@ __global__ void add_rmsnorm_fp8_kernel(uint8_t* q, float* scale, float* x, const
   for (int i = threadIdx.x; i < dim; i += blockDim.x)
     qr[i] = (uint8_t)__nv_cvt_float_to_fp8(w[i] * (xr[i] * inv) / s, __NV_SATFINITE, __NV_E4M3);
 }
+
+__device__ __forceinline__ uint32_t e4m3(float v) {
+  return (uint32_t)__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
+}
+
+// add_rmsnorm_vec_kernel's values, then add_rmsnorm_fp8_kernel's absmax, scale and division; the normed values stay
+// in registers between the two.
+template <int V>
+__global__ void add_rmsnorm_fp8_vec_kernel(uint8_t* q, float* scale, float* x, const float* hres, const float* w,
+                                           int dim4, float eps) {
+  __shared__ float sh[32];
+  const long long row = (long long)blockIdx.x * dim4 * 4;
+  RowVec<V> r;
+  const float inv = add_row_inv_rms_vec<V>(r, x + row, hres + row, dim4, eps, sh);
+  float amax = 0.f;
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    const int i = threadIdx.x + j * blockDim.x;
+    if (i >= dim4) break;
+    r.v[j] = scale_row4(r.v[j], __ldg(reinterpret_cast<const float4*>(w) + i), inv);
+    amax = fmaxf(amax, fmaxf(fmaxf(fabsf(r.v[j].x), fabsf(r.v[j].y)), fmaxf(fabsf(r.v[j].z), fabsf(r.v[j].w))));
+  }
+  const float s = fp8_scale_for_absmax(cosmos::block_max(amax, sh));
+  if (threadIdx.x == 0) scale[blockIdx.x] = s;
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    const int i = threadIdx.x + j * blockDim.x;
+    if (i >= dim4) break;
+    const float4 a = r.v[j];
+    reinterpret_cast<uint32_t*>(q + row)[i] =
+        e4m3(a.x / s) | (e4m3(a.y / s) << 8) | (e4m3(a.z / s) << 16) | (e4m3(a.w / s) << 24);
+  }
+}
+
+// The vector form's shape: V float4s a thread, at most 512 threads (a multiple of 32, so block_sum holds), V <= 8
+// (dim <= 16384); 0 = the scalar form (dim % 4 != 0, a misaligned base, or a wider row).
+struct VecShape {
+  int v = 0, threads = 0;
+};
+VecShape vec_shape(int dim, const void* a, const void* b, const void* c) {
+  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (dim % 4 != 0 || !aligned(a) || !aligned(b) || !aligned(c)) return {};
+  const int dim4 = dim / 4;
+  for (int v = 1; v <= 8; v *= 2) {
+    const int threads = (dim4 + v - 1) / v;
+    if (threads <= 512) return {v, (threads + 31) / 32 * 32};
+  }
+  return {};
+}
 }  // namespace
 
 void add_rmsnorm_fp8_cuda(uint8_t* q, float* scale, float* x, const float* h, const float* w, int rows, int dim,
                           float eps, const cosmos::CudaContext& ctx) {
   if (rows <= 0 || dim <= 0) return;
-  add_rmsnorm_fp8_kernel<<<rows, cosmos::row_threads(dim), 0, ctx.stream>>>(q, scale, x, h, w, dim, eps);
+  const VecShape vs = vec_shape(dim, x, h, w);
+  const int dim4 = dim / 4;
+  switch (reinterpret_cast<uintptr_t>(q) % 4 == 0 ? vs.v : 0) {
+    case 1:
+      add_rmsnorm_fp8_vec_kernel<1><<<rows, vs.threads, 0, ctx.stream>>>(q, scale, x, h, w, dim4, eps);
+      break;
+    case 2:
+      add_rmsnorm_fp8_vec_kernel<2><<<rows, vs.threads, 0, ctx.stream>>>(q, scale, x, h, w, dim4, eps);
+      break;
+    case 4:
+      add_rmsnorm_fp8_vec_kernel<4><<<rows, vs.threads, 0, ctx.stream>>>(q, scale, x, h, w, dim4, eps);
+      break;
+    case 8:
+      add_rmsnorm_fp8_vec_kernel<8><<<rows, vs.threads, 0, ctx.stream>>>(q, scale, x, h, w, dim4, eps);
+      break;
+    default:
+      add_rmsnorm_fp8_kernel<<<rows, cosmos::row_threads(dim), 0, ctx.stream>>>(q, scale, x, h, w, dim, eps);
+  }
   CUDA_CHECK_LAUNCH();
 }
 
 void add_rmsnorm_cuda(float* out, float* x, const float* h, const float* w, int rows, int dim, float eps,
                       const cosmos::CudaContext& ctx) {
   if (rows <= 0 || dim <= 0) return;
-  cosmos::launch_pdl(add_rmsnorm_kernel, dim3(rows), dim3(cosmos::row_threads(dim)), 0, ctx.stream, out, x, h, w, dim,
-                     eps);
+  const VecShape vs = vec_shape(dim, x, h, w);
+  const int dim4 = dim / 4;
+  const dim3 grid(rows), block(vs.threads);
+  switch (reinterpret_cast<uintptr_t>(out) % 16 == 0 ? vs.v : 0) {
+    case 1:
+      cosmos::launch_pdl(add_rmsnorm_vec_kernel<1>, grid, block, 0, ctx.stream, out, x, h, w, dim4, eps);
+      break;
+    case 2:
+      cosmos::launch_pdl(add_rmsnorm_vec_kernel<2>, grid, block, 0, ctx.stream, out, x, h, w, dim4, eps);
+      break;
+    case 4:
+      cosmos::launch_pdl(add_rmsnorm_vec_kernel<4>, grid, block, 0, ctx.stream, out, x, h, w, dim4, eps);
+      break;
+    case 8:
+      cosmos::launch_pdl(add_rmsnorm_vec_kernel<8>, grid, block, 0, ctx.stream, out, x, h, w, dim4, eps);
+      break;
+    default:
+      cosmos::launch_pdl(add_rmsnorm_kernel, grid, dim3(cosmos::row_threads(dim)), 0, ctx.stream, out, x, h, w, dim,
+                         eps);
+  }
   CUDA_CHECK_LAUNCH();
 }
