@@ -256,6 +256,19 @@ static void fp8_config(const std::string& name, const Cosmos3TransformerConfig& 
          1.0 / std::max(rel_l2(oca.vision, ocf.vision), 1e-30), 1e4);
   report(name + ": fp8 attention taken on cuda (1 / rel l2 to fp8 linears only)",
          1.0 / std::max(rel_l2(of32a.vision, of32.vision), 1e-30), 1e4);
+  {  // q written straight as the attention's int8 operand at head_dim 128 (the same bytes): COSMOS_FP8_Q_INT8=0 == on
+    const bool q8 = attention_fp8_q_int8(gpu32->weights().layers[0].gen);
+    setenv("COSMOS_FP8_ATTENTION", "1", 1);
+    setenv("COSMOS_FP8_Q_INT8", "0", 1);
+    const Out of32q = run_cuda(*gpu32, r.ids, r.text_pos, r.in, nv, ns, na);
+    unsetenv("COSMOS_FP8_Q_INT8");
+    unsetenv("COSMOS_FP8_ATTENTION");
+    report(name + ": fp8 attention, q int8 from qkv_rope (" + (q8 ? "taken" : "not at this head dim") +
+               ") == COSMOS_FP8_Q_INT8=0 (max diff)",
+           std::max({max_abs_diff(of32a.vision, of32q.vision), max_abs_diff(of32a.sound, of32q.sound),
+                     max_abs_diff(of32a.action, of32q.action)}),
+           0);
+  }
   gpu->set_fp8(false);
   const Out ob2 = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
   report(name + ": set_fp8(false): the bf16 outputs again (max diff)", max_abs_diff(ob2.vision, ob.vision), 0);
@@ -391,6 +404,14 @@ int main(int argc, char** argv) {
     swiglu.sound_gen = swiglu.action_gen = false;
     fp8_config("fp8_swiglu", swiglu, 25);
     fp8_config("fp8_edge", edge, 26);
+    // The Generator's head dim (128), where the 8-bit attention takes q from qkv_rope as int8.
+    Cosmos3TransformerConfig hd128 = swiglu;
+    hd128.hidden_size = 256;
+    hd128.num_heads = 2;
+    hd128.num_kv_heads = 1;
+    hd128.head_dim = 128;
+    hd128.rope_axes_dim[0] = 24, hd128.rope_axes_dim[1] = 20, hd128.rope_axes_dim[2] = 20;
+    fp8_config("fp8_hd128", hd128, 27);
   } catch (const std::exception& e) {
     std::printf("error: %s\n", e.what());
     ++fails;

@@ -819,6 +819,59 @@ void test_qkv_rope(int n, int heads, int kv, int hd, int row0, bool norm, bool f
   report("qkv_rope", c + " v", rv, down(dv, rv.size()), 0);
 }
 
+// qkv_rope_int8q_cuda: q written straight as the 8-bit attention's int8 operand. Against qkv_rope_cuda's f32 q:
+// the bytes and scales are that q rounded as attention_fp8.h says (int8_scale_for_absmax of each (row, head)'s
+// absmax, int8_bits of each value over it; the padding rows zero with the floor scale), k and v the same bits, and
+// the attention over [extra | own] keys the same output bits as attention_fp8_cuda from the f32 q.
+void test_qkv_rope_int8q(int n, int heads, int kv, int n_extra, bool fused) {
+  const int hd = 128, QH = heads * hd, KH = kv * hd, W = QH + 2 * KH;
+  auto proj = randv((size_t)n * W), cs = randv((size_t)n * hd), sn = randv((size_t)n * hd);
+  auto qw = randv(hd), kw = randv(hd), ke = randv((size_t)n_extra * KH), ve = randv((size_t)n_extra * KH);
+  const size_t k_off = fused ? QH : (size_t)n * QH, v_off = fused ? QH + KH : (size_t)n * (QH + KH);
+  const int qs = fused ? W : QH, kvs = fused ? W : KH;
+  float *dp = up(proj), *dqw = up(qw), *dkw = up(kw), *dcs = up(cs), *dsn = up(sn), *dke = up(ke), *dve = up(ve);
+  float *dq = up(std::vector<float>((size_t)n * QH, 0.f)), *dk1 = up(std::vector<float>((size_t)n * KH, 0.f)),
+        *dv1 = up(std::vector<float>((size_t)n * KH, 0.f)), *dk2 = up(std::vector<float>((size_t)n * KH, 0.f)),
+        *dv2 = up(std::vector<float>((size_t)n * KH, 0.f));
+  qkv_rope_cuda(dq, dk1, dv1, dp, dp + k_off, dp + v_off, qs, kvs, dqw, dkw, dcs, dsn, n, heads, kv, hd, 1e-6f, 0,
+                nullptr, ctx);
+  const int pad = attention_fp8_rows_pad(n);
+  auto* dq8 = (uint8_t*)pool->alloc((size_t)heads * pad * 128);
+  auto* dq8s = (float*)pool->alloc((size_t)heads * pad * 4);
+  CUDA_CHECK(cudaMemsetAsync(dq8, 0x5a, (size_t)heads * pad * 128, st));  // the padding rows must be written
+  CUDA_CHECK(cudaMemsetAsync(dq8s, 0x5a, (size_t)heads * pad * 4, st));
+  const bool ran = qkv_rope_int8q_cuda(QkvInt8Q{dq8, dq8s, pad}, dk2, dv2, dp, dp + k_off, dp + v_off, qs, kvs, dqw,
+                                       dkw, dcs, dsn, n, heads, kv, hd, 1e-6f, 0, ctx);
+  const std::string c = shape("n=%d h=%d/%d extra=%d", n, heads, kv, n_extra) + (fused ? " fused" : "");
+  report_exact("qkv_rope_i8q", c + " runs", ran, "head_dim 128, both norms");
+  const std::vector<float> q = down(dq, (size_t)n * QH), s = down(dq8s, (size_t)heads * pad);
+  std::vector<uint8_t> q8((size_t)heads * pad * 128);
+  CUDA_CHECK(cudaMemcpyAsync(q8.data(), dq8, q8.size(), cudaMemcpyDeviceToHost, st));
+  CUDA_CHECK(cudaStreamSynchronize(st));
+  bool same = true;
+  for (int h = 0; h < heads; ++h)
+    for (int r = 0; r < pad; ++r) {
+      float m = 0.f;
+      for (int d = 0; r < n && d < hd; ++d) m = std::max(m, std::fabs(q[((size_t)r * heads + h) * hd + d]));
+      const float sc = int8_scale_for_absmax(m);
+      const size_t row = (size_t)h * pad + r;
+      same = same && s[row] == sc;
+      for (int d = 0; d < hd; ++d)
+        same = same && q8[row * 128 + d] == (r < n ? (uint8_t)int8_bits(q[((size_t)r * heads + h) * hd + d] / sc) : 0);
+    }
+  report_exact("qkv_rope_i8q", c + " q bytes, scales", same,
+               "== qkv_rope_cuda's q rounded to int8 (padding: 0, floor)");
+  report("qkv_rope_i8q", c + " k (bits)", down(dk1, (size_t)n * KH), down(dk2, (size_t)n * KH), 0);
+  report("qkv_rope_i8q", c + " v (bits)", down(dv1, (size_t)n * KH), down(dv2, (size_t)n * KH), 0);
+  float *o1 = (float*)pool->alloc((size_t)n * QH * 4), *o2 = (float*)pool->alloc((size_t)n * QH * 4);
+  const float scale = 1.f / std::sqrt((float)hd);
+  attention_fp8_cuda(o1, dq, dke, dve, n_extra, dk1, dv1, n, n, heads, kv, hd, n_extra, false, scale, ctx);
+  attention_fp8_cuda(o2, Int8QHeads{dq8, dq8s}, dke, dve, n_extra, dk2, dv2, n, n, heads, kv, hd, n_extra, false, scale,
+                     ctx);
+  report("qkv_rope_i8q", c + " attention out (bits)", down(o1, (size_t)n * QH), down(o2, (size_t)n * QH), 0);
+  for (void* b : {(void*)dq8, (void*)dq8s, (void*)o1, (void*)o2}) pool->free(b);
+}
+
 void test_add_rmsnorm(int rows, int dim) {
   auto x = randv((size_t)rows * dim), h = randv((size_t)rows * dim), w = randv(dim);
   float *dx = up(x), *dh = up(h), *dw = up(w);
@@ -1567,6 +1620,10 @@ int main(int argc, char** argv) {
                  "cluster " + std::to_string(cl));
   }
   test_add_rmsnorm_forms();  // the scalar and wide forms beside the vector kernel (added last)
+  if (attention_fp8_cuda_supported(1, 128, st)) {
+    test_qkv_rope_int8q(300, 8, 2, 77, true);  // the Generator's form: fused q|k|v rows, [text | own] keys
+    test_qkv_rope_int8q(256, 4, 4, 0, false);  // whole tiles (no padding rows), separate q / k / v
+  }
   std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
   std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;

@@ -3,6 +3,8 @@
 #define COSMOS_CUDA 1
 #endif
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include "../core/cuda_common.h"
 #include "../core/errors.h"
@@ -21,6 +23,11 @@ bool attention_qkv_fp8_runs(const AttentionBlock& b, int n, const CudaContext& c
          linear_fp8_runs(b.qkv.rows(QH + KH, KH), n, ctx);
 }
 
+bool attention_fp8_q_int8(const AttentionBlock& b) {
+  const char* e = std::getenv("COSMOS_FP8_Q_INT8");  // read at every call, as COSMOS_FP8_NORM: tests switch it
+  return !(e && std::strcmp(e, "0") == 0) && b.head_dim == 128 && b.q_norm && b.k_norm;
+}
+
 void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, const AttentionCall& call, float* scratch,
                           const CudaContext& ctx) {
   attention_check(b, call);
@@ -33,10 +40,26 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
     linear_cuda(p.k_in, x, b.qkv.rows(QH, KH), n, ctx, call.x8);
     linear_cuda(p.v_in, x, b.qkv.rows(QH + KH, KH), n, ctx, call.x8);
   }
-  qkv_rope_cuda(p.q, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos, call.sin,
-                n, H, KVH, D, b.eps, p.kv_row0, call.row_dev, ctx);
   const float scale = 1.0f / std::sqrt((float)D);
   const int own = p.kv_row0 + n;
+  const bool fp8 = !call.n_kv_dev && !call.segments && call.fp8_attention &&
+                   attention_fp8_cuda_supported(call.extra.n + own, D, ctx.stream);
+  if (fp8 && attention_fp8_q_int8(b)) {
+    // q straight into the 8-bit attention's int8 operand (a workspace given back once the attention is enqueued)
+    CudaPool& pool = workspace_pool(ctx, "attention_block_cuda (int8 q)");
+    const int pad = attention_fp8_rows_pad(n);
+    DeviceBuffer<uint8_t> q8(pool, (size_t)H * pad * 128);
+    DeviceBuffer<float> q8_scale(pool, (size_t)H * pad);
+    if (qkv_rope_int8q_cuda(QkvInt8Q{q8.get(), q8_scale.get(), pad}, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride,
+                            p.kv_stride, b.q_norm, b.k_norm, call.cos, call.sin, n, H, KVH, D, b.eps, p.kv_row0, ctx)) {
+      attention_fp8_cuda(p.att, Int8QHeads{q8.get(), q8_scale.get()}, call.extra.k, call.extra.v, call.extra.n, p.k,
+                         p.v, own, n, H, KVH, D, call.extra.n + p.kv_row0, call.causal, scale, ctx);
+      linear_cuda(y, p.att, b.o, n, ctx);
+      return;
+    }
+  }
+  qkv_rope_cuda(p.q, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos, call.sin,
+                n, H, KVH, D, b.eps, p.kv_row0, call.row_dev, ctx);
   if (call.n_kv_dev) {
     attention_decode_cuda(p.att, p.q, p.k, p.v, call.n_kv_dev, call.cache->capacity, H, KVH, D, scale, call.decode_part,
                           ctx);
@@ -57,7 +80,7 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
                        scale, ctx);
       s += run;
     }
-  } else if (call.fp8_attention && attention_fp8_cuda_supported(call.extra.n + own, D, ctx.stream)) {
+  } else if (fp8) {
     // fp8 reads the keys [extra | own] in two parts where they are (its e4m3 copy is the concatenation).
     attention_fp8_cuda(p.att, p.q, call.extra.k, call.extra.v, call.extra.n, p.k, p.v, own, n, H, KVH, D,
                        call.extra.n + p.kv_row0, call.causal, scale, ctx);

@@ -97,6 +97,10 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
 // Whether attention_block_cuda projects n tokens to q|k|v in fp8 (every projection GEMM it runs: linear_fp8_runs), so
 // that AttentionCall::x8 can stand in for x.
 bool attention_qkv_fp8_runs(const AttentionBlock& b, int n, const CudaContext& ctx);
+// Whether, where its attention runs in 8 bits, the block writes q straight as the attention's int8 operand
+// (ops/qkv_rope.h qkv_rope_int8q_cuda: head_dim 128 with q / k norms; the same bits as the attention quantizing f32 q).
+// COSMOS_FP8_Q_INT8=0 writes f32 q as before.
+bool attention_fp8_q_int8(const AttentionBlock& b);
 #endif
 
 // Where the pieces of one call live in the scratch (shared by both backends).

@@ -65,8 +65,6 @@ __global__ void scales_kernel(float* scale, const unsigned* amax, int n, int n_i
   }
 }
 
-__device__ __forceinline__ uint32_t int8_byte(float v) { return (uint32_t)(uint8_t)(int8_t)int8_round(v); }
-
 // dst [heads][rows_pad][128] int8 bytes <- x [rows][heads][hd]: a warp per (row, head), 4 dims a lane; zeros past
 // rows and hd. head_scale null: the row's own scale (written to row_scale [heads][rows_pad]; padding rows get the
 // floor), else head_scale[h].
@@ -89,7 +87,7 @@ __global__ void to_int8_heads_kernel(uint8_t* __restrict__ dst, float* __restric
     if (lane == 0) row_scale[w] = s;
   }
   // Division, as the CPU twin (one correctly rounded f32 operation).
-  const uint32_t b = int8_byte(v.x / s) | int8_byte(v.y / s) << 8 | int8_byte(v.z / s) << 16 | int8_byte(v.w / s) << 24;
+  const uint32_t b = int8_bits(v.x / s) | int8_bits(v.y / s) << 8 | int8_bits(v.z / s) << 16 | int8_bits(v.w / s) << 24;
   *reinterpret_cast<uint32_t*>(dst + w * kD + d) = b;
 }
 
@@ -131,9 +129,16 @@ void attention_fp8_cuda(float* out, const float* q, const float* k, const float*
                      ctx);
 }
 
-void attention_fp8_cuda(float* out, const float* q, const float* k_a, const float* v_a, int n_a, const float* k_b,
-                        const float* v_b, int n_b, int n_q, int q_heads, int kv_heads, int head_dim, int q_offset,
-                        bool causal, float scale, const cosmos::CudaContext& ctx) {
+int attention_fp8_rows_pad(int n_q) {
+  constexpr int T = cosmos::kFlashWgmmaTile;
+  return (n_q + T - 1) / T * T;
+}
+
+namespace {
+// Both forms: q as f32 rows (quantized here, q8.q null) or as the kernel's int8 operand already (q8).
+void attention_fp8_run(float* out, const float* q, Int8QHeads q8, const float* k_a, const float* v_a, int n_a,
+                       const float* k_b, const float* v_b, int n_b, int n_q, int q_heads, int kv_heads, int head_dim,
+                       int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx) {
   const int hd = head_dim, n_kv = n_a + n_b;
   if (kv_heads < 1 || q_heads % kv_heads != 0)
     throw std::invalid_argument("attention_fp8_cuda: q_heads must be a multiple of kv_heads, got " +
@@ -146,27 +151,48 @@ void attention_fp8_cuda(float* out, const float* q, const float* k_a, const floa
   if (n_q <= 0) return;
   constexpr int T = cosmos::kFlashWgmmaTile;
   static_assert(T == kFp8AttentionTile, "the CPU twin's softmax tile is the kernel's key tile");
-  const int nq_pad = (n_q + T - 1) / T * T, nkv_pad = (n_kv + T - 1) / T * T;
+  const int nq_pad = attention_fp8_rows_pad(n_q), nkv_pad = (n_kv + T - 1) / T * T;
   const cudaStream_t st = ctx.stream;
   const Rows2 qs{q, n_q, nullptr}, ks{k_a, n_a, k_b}, vs{v_a, n_a, v_b};
   cosmos::CudaPool& pool = cosmos::workspace_pool(ctx, "attention_fp8_cuda");
-  cosmos::DeviceBuffer<uint8_t> qb(pool, (size_t)q_heads * nq_pad * kD), kb(pool, (size_t)kv_heads * nkv_pad * kD),
+  cosmos::DeviceBuffer<uint8_t> qb, kb(pool, (size_t)kv_heads * nkv_pad * kD),
       vt(pool, (size_t)kv_heads * nkv_pad * kD);
-  cosmos::DeviceBuffer<float> q_scale(pool, (size_t)q_heads * nq_pad), kv_scale(pool, 2 * (size_t)kv_heads);
+  cosmos::DeviceBuffer<float> q_scale, kv_scale(pool, 2 * (size_t)kv_heads);
   cosmos::DeviceBuffer<unsigned> amax(pool, 2 * (size_t)kv_heads);
   CUDA_CHECK(cudaMemsetAsync(amax.get(), 0, amax.bytes(), st));
   const dim3 amax_grid(blocks_for(n_kv, kRowsPerBlock), kv_heads);
   amax_heads_kernel<<<amax_grid, 256, 0, st>>>(amax.get(), ks, n_kv, kv_heads, hd);
   amax_heads_kernel<<<amax_grid, 256, 0, st>>>(amax.get() + kv_heads, vs, n_kv, kv_heads, hd);
   scales_kernel<<<1, 2 * kv_heads, 0, st>>>(kv_scale.get(), amax.get(), 2 * kv_heads, kv_heads);
-  to_int8_heads_kernel<<<blocks_for(32LL * q_heads * nq_pad, 256), 256, 0, st>>>(qb.get(), q_scale.get(), nullptr, qs,
-                                                                                 n_q, nq_pad, q_heads, hd);
+  if (!q8.q) {
+    qb = cosmos::DeviceBuffer<uint8_t>(pool, (size_t)q_heads * nq_pad * kD);
+    q_scale = cosmos::DeviceBuffer<float>(pool, (size_t)q_heads * nq_pad);
+    to_int8_heads_kernel<<<blocks_for(32LL * q_heads * nq_pad, 256), 256, 0, st>>>(qb.get(), q_scale.get(), nullptr, qs,
+                                                                                   n_q, nq_pad, q_heads, hd);
+    q8 = Int8QHeads{qb.get(), q_scale.get()};
+  }
   to_int8_heads_kernel<<<blocks_for(32LL * kv_heads * nkv_pad, 256), 256, 0, st>>>(kb.get(), nullptr, kv_scale.get(),
                                                                                    ks, n_kv, nkv_pad, kv_heads, hd);
   to_e4m3_heads_t_kernel<<<blocks_for((long long)kv_heads * (nkv_pad / 16) * kD, 256), 256, 0, st>>>(
       vt.get(), kv_scale.get() + kv_heads, vs, n_kv, nkv_pad, kv_heads, hd);
   CUDA_CHECK_LAUNCH();
-  cosmos::flash_attention_wgmma_fp8(out, qb.get(), kb.get(), vt.get(), q_scale.get(), kv_scale.get(),
-                                    kv_scale.get() + kv_heads, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd,
-                                    q_offset, causal, scale * 1.4426950408889634f, st);
+  cosmos::flash_attention_wgmma_fp8(out, q8.q, kb.get(), vt.get(), q8.scale, kv_scale.get(), kv_scale.get() + kv_heads,
+                                    n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
+                                    scale * 1.4426950408889634f, st);
+}
+}  // namespace
+
+void attention_fp8_cuda(float* out, const float* q, const float* k_a, const float* v_a, int n_a, const float* k_b,
+                        const float* v_b, int n_b, int n_q, int q_heads, int kv_heads, int head_dim, int q_offset,
+                        bool causal, float scale, const cosmos::CudaContext& ctx) {
+  attention_fp8_run(out, q, Int8QHeads{}, k_a, v_a, n_a, k_b, v_b, n_b, n_q, q_heads, kv_heads, head_dim, q_offset,
+                    causal, scale, ctx);
+}
+
+void attention_fp8_cuda(float* out, Int8QHeads q, const float* k_a, const float* v_a, int n_a, const float* k_b,
+                        const float* v_b, int n_b, int n_q, int q_heads, int kv_heads, int head_dim, int q_offset,
+                        bool causal, float scale, const cosmos::CudaContext& ctx) {
+  if (!q.q || !q.scale) throw std::invalid_argument("attention_fp8_cuda: the int8 q or its scales are missing");
+  attention_fp8_run(out, nullptr, q, k_a, v_a, n_a, k_b, v_b, n_b, n_q, q_heads, kv_heads, head_dim, q_offset, causal,
+                    scale, ctx);
 }

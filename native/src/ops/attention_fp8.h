@@ -32,6 +32,8 @@ COSMOS_FP8_HD float int8_scale_for_absmax(float amax) { return fmaxf(amax / kInt
 // x / scale rounded to the nearest integer (ties to even, as cvt.rni), within +-127 (NaN becomes 127 on both
 // backends: fminf drops it, as the absmax does).
 COSMOS_FP8_HD int int8_round(float x) { return (int)fmaxf(-kInt8Max, fminf(kInt8Max, rintf(x))); }
+// The same as the byte the CUDA operands hold, in the low 8 bits.
+COSMOS_FP8_HD uint32_t int8_bits(float x) { return (uint32_t)(uint8_t)(int8_t)int8_round(x); }
 
 // The key stored at position i (0..31) of every 32 keys in the CUDA kernel's V^T operand: the order in which each
 // thread's probabilities already sit in wgmma's 8-bit A fragment (ops/flash_attention_wgmma.cu, Int8E4m3Tiles::pack_p).
@@ -56,6 +58,19 @@ void attention_fp8_cuda(float* out, const float* q, const float* k, const float*
 // The same with the keys and values in two parts: rows [0, n_a) of k_a / v_a, then n_b rows of k_b / v_b (the
 // Generator's [und | gen] keys), read where they are instead of copied into one tensor first (n_kv = n_a + n_b).
 void attention_fp8_cuda(float* out, const float* q, const float* k_a, const float* v_a, int n_a, const float* k_b,
+                        const float* v_b, int n_b, int n_q, int q_heads, int kv_heads, int head_dim, int q_offset,
+                        bool causal, float scale, const cosmos::CudaContext& ctx);
+
+// q already in the kernel's int8 operand (ops/qkv_rope.h's qkv_rope_int8q_cuda writes it with the norm and the rotary,
+// so q's f32 rows are never written and read back): bytes [q_heads][attention_fp8_rows_pad(n_q)][128], row r of head
+// h at (h * rows_pad + r) * 128, dims past head_dim and rows past n_q zero; scale [q_heads][rows_pad], the padding
+// rows' int8_scale_for_absmax(0). The same bytes and scales the f32 form makes from q, so the same output bit for bit.
+struct Int8QHeads {
+  const uint8_t* q;
+  const float* scale;
+};
+int attention_fp8_rows_pad(int n_q);
+void attention_fp8_cuda(float* out, Int8QHeads q, const float* k_a, const float* v_a, int n_a, const float* k_b,
                         const float* v_b, int n_b, int n_q, int q_heads, int kv_heads, int head_dim, int q_offset,
                         bool causal, float scale, const cosmos::CudaContext& ctx);
 #endif
