@@ -44,12 +44,14 @@
 // as the engine runs it (the decoded video is copied to the host inside the timed decode; diffusers' stays on the GPU).
 // VAE rows: --vae-shapes picks 480p / 720p, --vae-720p-latent-frames N decodes fewer latent frames at 720p (the row
 // says how many), --vae-deadline S aborts a decode after S seconds through the VAE's abort flag and reports the chunks
-// done and the time per chunk (row "partial": true). The row "device_used" closes every run: cudaMemGetInfo's used
+// done and the time per chunk (row "partial": true), --vae-chunk N decodes N latent frames a chunk (default 1, as
+// the engine). The row "device_used" closes every run: cudaMemGetInfo's used
 // bytes minus those at start (the pools keep their blocks, so after forward 720p + VAE 720p in one process it is the
 // 720p run's footprint).
 //
 // Usage (device): cosmos3_generator_bench [forward] [attention] [vae] [e2e] [engine] [--reps N]
 //   [--shapes 256p,480p] [--no-720p-vae] [--vae-shapes 480p,720p] [--vae-720p-latent-frames N] [--vae-deadline S]
+//   [--vae-chunk N]
 //   [--engine-runs t2v480,t2v720,policy,fdyn] [--text-tokens N] [--policy-text-tokens N] [--fdyn-text-tokens N]
 //   [--steps N] [--layers N] [--fp8] [--fp8-load]
 // --fp8 (forward only): after each shape's bf16 rows, the same forward with the gen stream's linears in FP8
@@ -309,6 +311,7 @@ struct VaeBenchOptions {
   std::vector<std::string> shapes = {"480p", "720p"};
   int latent_frames_720p = kLatentT;  // fewer when 720p x 189 does not fit a call
   double deadline_s = 0;              // > 0: abort a decode after this long and report the rate
+  int chunk = 1;                      // latent frames per chunk (WanVaeRunOptions::chunk_latent_frames)
 };
 
 void bench_vae(WanVaeCuda& vae, const VaeBenchOptions& vo) {
@@ -327,6 +330,7 @@ void bench_vae(WanVaeCuda& vae, const VaeBenchOptions& vo) {
     std::vector<double> chunk_end;
     WanVaeRunOptions opt;
     opt.abort = &stop;
+    opt.chunk_latent_frames = vo.chunk;
     const double t0 = now_s();
     opt.on_chunk = [&](int, int) {
       cudaDeviceSynchronize();  // the chunk's kernels done: its end time is real (48 syncs per decode)
@@ -345,20 +349,21 @@ void bench_vae(WanVaeCuda& vae, const VaeBenchOptions& vo) {
     bool finite = true;
     for (float v : video) finite = finite && std::isfinite(v);
     const int done = (int)chunk_end.size();
-    // Chunks after the first (which is the lone first latent frame: 1 video frame) give the steady rate.
+    // Chunks after the first give the steady rate (with one latent frame a chunk the first is 1 video frame).
     const double per_chunk = done > 1 ? (chunk_end.back() - chunk_end.front()) / (done - 1) : sec;
+    const int chunks = (T + vo.chunk - 1) / vo.chunk;
     const size_t out_floats = (size_t)3 * vae.config().frames_for(T) * s.height * s.width;
     std::printf(
         "{\"row\": \"vae_decode_%s\", \"impl\": \"ours\", \"s\": %s, \"latent\": [48, %d, %d, %d], "
         "\"frames\": %d, \"partial\": %s, \"chunks_done\": %d, \"chunk_s\": %.4f, \"elapsed_s\": %.3f, "
         "\"estimate_full_s\": %.2f, \"finite\": %s, \"peak_gib\": %.2f, \"activation_peak_gib\": %.2f, "
-        "\"weights_gib\": %.2f, \"chunking\": \"one latent frame per chunk (the engine's default)\"}\n",
+        "\"weights_gib\": %.2f, \"chunk_latent_frames\": %d}\n",
         s.name, partial ? "null" : std::to_string(sec).c_str(), T, h, w, vae.config().frames_for(T),
         partial ? "true" : "false", done, per_chunk, sec,
-        chunk_end.empty() ? sec : chunk_end.front() + per_chunk * (T - 1),
+        chunk_end.empty() ? sec : chunk_end.front() + per_chunk * (chunks - 1),
         partial ? "false" : (finite ? "true" : "false"),
         gib((double)vae.weight_bytes() + vae.last_run_peak_bytes() + 4.0 * (z.size() + out_floats)),
-        gib(vae.last_run_peak_bytes()), gib(vae.weight_bytes()));
+        gib(vae.last_run_peak_bytes()), gib(vae.weight_bytes()), vo.chunk);
     std::fflush(stdout);
   }
 }
@@ -585,6 +590,8 @@ int main(int argc, char** argv) {
       vo.shapes = split_list(next());
     else if (a == "--vae-720p-latent-frames")
       vo.latent_frames_720p = next_int(1);
+    else if (a == "--vae-chunk")
+      vo.chunk = next_int(1);
     else if (a == "--vae-deadline")
       vo.deadline_s = std::atof(next().c_str());
     else if (a == "--engine-runs")
