@@ -359,6 +359,19 @@ void vae(const std::vector<int>& frame_counts) {
     row("480x832 decode of 9 frames: bf16 windows == f32 frames (1 = not bitwise)", (double)(a != c || a2 != a), 0);
     std::printf("480x832 decode of 9 frames: bf16 windows %.3f s (pool peak %.2f GiB), f32 frames %.3f s (%.2f GiB)\n",
                 s_win, peak16, s_f32, peak_f32);
+    // The convs' weights packed once at load (the default) == packed at every call (COSMOS_VAE_PACK=call, read at
+    // load): the same draws in a second model, the same video bit for bit; the packed copies are its extra bytes.
+    setenv("COSMOS_VAE_PACK", "call", 1);
+    auto per_call = WanVaeCuda::random(cfg, WType::BF16, 5, 0.02f);
+    unsetenv("COSMOS_VAE_PACK");
+    t0 = std::chrono::steady_clock::now();
+    const std::vector<float> d = per_call->decode(z.data(), T, h, w);
+    const double s_call = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    row("480x832 decode of 9 frames: weights packed at load == per call (1 = not bitwise)", (double)(a != d), 0);
+    const double packed_gib = ((double)g->weight_bytes() - (double)per_call->weight_bytes()) / 1073741824.0;
+    row("the packed weights are kept (1 = no extra bytes)", packed_gib > 0 ? 0 : 1, 0);
+    std::printf("480x832 decode of 9 frames: packed at load %.3f s, per call %.3f s; packed copies %.3f GiB\n", s_win,
+                s_call, packed_gib);
   }
   for (int T : frame_counts) {
     std::vector<float> z((size_t)48 * T * h * w);

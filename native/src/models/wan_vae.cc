@@ -139,6 +139,29 @@ WanMidBlock bind_mid(WeightBinder& wb, const std::string& p, int dim) {
 }
 }  // namespace
 
+void wan_vae_for_each_conv(WanVaeWeights& w, const std::function<void(WanConv&)>& f) {
+  auto res = [&](WanResBlock& r) {
+    f(r.conv1), f(r.conv2);
+    if (r.has_shortcut) f(r.shortcut);
+  };
+  auto mid = [&](WanMidBlock& m) { res(m.res0), res(m.res1); };
+  f(w.enc_conv_in);
+  for (WanDownBlock& d : w.down) {
+    for (WanResBlock& r : d.res) res(r);
+    if (d.down) f(d.resample);
+    if (d.down_t) f(d.time_conv);
+  }
+  mid(w.enc_mid);
+  f(w.enc_conv_out), f(w.quant_mu), f(w.post_quant), f(w.dec_conv_in);
+  mid(w.dec_mid);
+  for (WanUpBlock& u : w.up) {
+    for (WanResBlock& r : u.res) res(r);
+    if (u.up) f(u.resample);
+    if (u.up_t) f(u.time_conv);
+  }
+  f(w.dec_conv_out);
+}
+
 void wan_vae_bind(const WanVaeConfig& cfg, WeightBinder& wb, WanVaeWeights& w, bool encoder, bool decoder) {
   const int levels = (int)cfg.dim_mult.size(), z = cfg.z_dim;
   {  // the config's lists, in the store's memory (not checkpoint tensors)

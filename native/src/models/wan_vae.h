@@ -62,6 +62,9 @@ struct WanVaeConfig {
 struct WanConv {
   Linear w;
   Conv3dDims d;
+  // CUDA: the implicit-GEMM conv's tap-major weight, packed once at load (ops/conv3d_igemm.h), or null (packed per
+  // call; the CPU model, f32 weights, 1x1x1 kernels).
+  const void* packed = nullptr;
 };
 
 struct WanResBlock {  // WanResidualBlock: x + conv2(silu(norm2(conv1(silu(norm1(x)))))), 1x1x1 shortcut if in != out
@@ -123,6 +126,9 @@ struct WanVaeWeights {
 // Binds the encoder and / or the decoder by diffusers key name. Shapes follow from cfg.
 void wan_vae_bind(const WanVaeConfig& cfg, WeightBinder& wb, WanVaeWeights& w, bool encoder = true,
                   bool decoder = true);
+
+// Every convolution of the bound parts, in no particular order (the CUDA model packs their weights once).
+void wan_vae_for_each_conv(WanVaeWeights& w, const std::function<void(WanConv&)>& f);
 
 // Per call: chunking, progress and abort. The abort flag is read between chunks (AbortedError).
 struct WanVaeRunOptions {

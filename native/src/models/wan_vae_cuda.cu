@@ -9,6 +9,7 @@
 #include "../ops/attention_gemm.h"
 #include "../ops/avg_down.h"
 #include "../ops/cast_bf16.h"
+#include "../ops/conv3d_igemm.h"
 #include "../ops/dup_up.h"
 #include "../ops/pixel_patchify.h"
 #include "../ops/upsample_nearest.h"
@@ -33,7 +34,7 @@ struct CudaBackend {
   }
   void conv(float* out, const float* hist, int n_hist, bool hist_bf16, const float* x, int t, int h, int w,
             const WanConv& c) {
-    conv3d_cuda(out, hist, n_hist, x, t, h, w, c.w.w, c.w.wt, c.w.b, c.d, ctx, hist_bf16);
+    conv3d_cuda(out, hist, n_hist, x, t, h, w, c.w.w, c.w.wt, c.w.b, c.d, ctx, hist_bf16, c.packed);
   }
   // COSMOS_VAE_HISTORY=f32 keeps every history in f32 (the comparison the H200 check runs; read per stream).
   bool hist_bf16(const WanConv& c) const {
@@ -67,7 +68,7 @@ struct CudaBackend {
     upsample_nearest2x_bf16_cuda(out, x, frames, h, w, c, fs, ps, ctx);
   }
   void conv_window(float* out, const float* win, int frames, int h, int w, const WanConv& c) {
-    conv3d_window_cuda(out, win, frames, h, w, c.w.w, c.w.wt, c.w.b, c.d, ctx);
+    conv3d_window_cuda(out, win, frames, h, w, c.w.w, c.w.wt, c.w.b, c.d, ctx, c.packed);
   }
   void add_inplace(float* out, const float* a, size_t n) {
     for (size_t i = 0; i < n; i += (1u << 30))
@@ -112,6 +113,22 @@ WanVaeCuda::WanVaeCuda(const WanVaeConfig& cfg, WType wt) : cfg_(cfg) {
   store_ = std::make_unique<CudaWeightStore>(pool_, stream_.get(), wt);
 }
 
+// The implicit-GEMM convs' tap-major weights, packed once into the store (a decode packed each conv's weight at
+// every call, and the full-resolution tail runs a frame at a time: ~3% of a decode's kernel time). 1x1x1 kernels
+// run as matmuls and keep none. COSMOS_VAE_PACK=call packs per call as before (the comparison the H200 check runs).
+void WanVaeCuda::pack_conv_weights() {
+  const char* e = std::getenv("COSMOS_VAE_PACK");
+  if (e && std::strcmp(e, "call") == 0) return;
+  const CudaContext ctx{stream_.get(), &pool_};
+  wan_vae_for_each_conv(w_, [&](WanConv& c) {
+    const Conv3dDims& d = c.d;
+    if (!c.w.w || c.w.wt != WType::BF16 || !conv3d_igemm_supported(d) || d.kt * d.kh * d.kw == 1) return;
+    void* p = store_->alloc(conv3d_igemm_packed_count(d), true);
+    conv3d_igemm_pack_weight_cuda(p, c.w.w, d, ctx);
+    c.packed = p;
+  });
+}
+
 WanVaeCuda::~WanVaeCuda() { cudaStreamSynchronize(stream_.get()); }
 
 std::unique_ptr<WanVaeCuda> WanVaeCuda::load(const Checkpoint& ck, const WanVaeConfig& cfg, WType wt, bool encoder,
@@ -119,6 +136,7 @@ std::unique_ptr<WanVaeCuda> WanVaeCuda::load(const Checkpoint& ck, const WanVaeC
   auto m = std::unique_ptr<WanVaeCuda>(new WanVaeCuda(cfg, wt));
   WeightBinder wb(ck, *m->store_, "vae config");
   wan_vae_bind(cfg, wb, m->w_, encoder, decoder);
+  m->pack_conv_weights();
   CUDA_CHECK(cudaStreamSynchronize(m->stream_.get()));
   return m;
 }
@@ -127,6 +145,7 @@ std::unique_ptr<WanVaeCuda> WanVaeCuda::random(const WanVaeConfig& cfg, WType wt
   auto m = std::unique_ptr<WanVaeCuda>(new WanVaeCuda(cfg, wt));
   WeightBinder wb(seed, std, *m->store_);
   wan_vae_bind(cfg, wb, m->w_);
+  m->pack_conv_weights();
   CUDA_CHECK(cudaStreamSynchronize(m->stream_.get()));
   return m;
 }

@@ -51,6 +51,7 @@ class WanVaeCuda {
 
  private:
   WanVaeCuda(const WanVaeConfig& cfg, WType wt);
+  void pack_conv_weights();
   template <class Body>
   void run(float* video_host, Body&& body);
   WanVaeConfig cfg_;

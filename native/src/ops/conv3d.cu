@@ -44,7 +44,8 @@ bool conv3d_cuda_bf16_history(const Conv3dDims& d, WType wt) {
 }
 
 void conv3d_cuda(float* out, const void* hist_in, int n_hist, const float* x, int t, int h, int w, const void* wgt,
-                 WType wt, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx, bool hist_bf16) {
+                 WType wt, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx, bool hist_bf16,
+                 const void* wgt_packed) {
   if (hist_bf16 && !conv3d_cuda_bf16_history(d, wt))
     throw std::invalid_argument("conv3d_cuda: a bf16 history needs the implicit-GEMM path (conv3d_cuda_bf16_history)");
   const float* hist = static_cast<const float*>(hist_in);  // f32 unless hist_bf16 (then only conv3d_igemm reads it)
@@ -62,7 +63,7 @@ void conv3d_cuda(float* out, const void* hist_in, int n_hist, const float* x, in
   }
   if (conv3d_cuda_bf16_history(d, wt)) {
     conv3d_igemm_cuda(out, false, hist_in, n_hist, x, t, h, w, wgt, bias, d, ctx, cosmos::kIgemmWindowCapBytes,
-                      hist_bf16);
+                      hist_bf16, wgt_packed);
     return;
   }
   const int k = d.k();
@@ -80,9 +81,10 @@ void conv3d_cuda(float* out, const void* hist_in, int n_hist, const float* x, in
 }
 
 void conv3d_window_cuda(float* out, const void* win, int frames, int h, int w, const void* wgt, WType wt,
-                        const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx) {
+                        const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
+                        const void* wgt_packed) {
   if (!conv3d_cuda_bf16_history(d, wt))
     throw std::invalid_argument(
         "conv3d_window_cuda: a bf16 window needs the implicit-GEMM path (conv3d_cuda_bf16_history)");
-  conv3d_igemm_window_cuda(out, false, win, frames, h, w, wgt, bias, d, ctx);
+  conv3d_igemm_window_cuda(out, false, win, frames, h, w, wgt, bias, d, ctx, wgt_packed);
 }

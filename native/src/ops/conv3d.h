@@ -41,10 +41,11 @@ void conv3d_cpu(float* out, const float* hist, int n_hist, const float* x, int t
 // bf16-weight convs larger than 1x1x1 with cin % 8 == 0 go to conv3d_igemm_cuda (ops/conv3d_igemm.h, no im2col
 // matrix) instead, checked on the H200 by tools/device/vae_conv_check.sh; COSMOS_VAE_CONV=im2col turns that off.
 // hist_bf16: hist holds bf16 frames (ops/cast_bf16.h); only where conv3d_cuda_bf16_history(d, wt)
-// (std::invalid_argument otherwise).
+// (std::invalid_argument otherwise). wgt_packed (nullable): the implicit GEMM's tap-major weight, packed once by the
+// caller (ops/conv3d_igemm.h conv3d_igemm_pack_weight_cuda), read instead of packing wgt per call.
 void conv3d_cuda(float* out, const void* hist, int n_hist, const float* x, int t, int h, int w, const void* wgt,
                  WType wt, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
-                 bool hist_bf16 = false);
+                 bool hist_bf16 = false, const void* wgt_packed = nullptr);
 // Whether conv3d_cuda takes this conv's history in bf16: it runs it as conv3d_igemm, whose window rounds the history
 // to bf16 anyway, so a caller that keeps history frames between calls (the Wan VAE's causal convs) can keep them in
 // bf16, half the bytes, with a bit-identical result. Read at each call (COSMOS_VAE_CONV=im2col: false).
@@ -55,5 +56,6 @@ bool conv3d_cuda_bf16_history(const Conv3dDims& d, WType wt);
 // (std::invalid_argument otherwise): the producer of a conv's input (the Wan VAE's norms and upsampling) writes the
 // window directly, with no f32 copy of it and no rounding pass (ops/wan_rmsnorm.h, ops/upsample_nearest.h).
 void conv3d_window_cuda(float* out, const void* win, int frames, int h, int w, const void* wgt, WType wt,
-                        const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx);
+                        const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
+                        const void* wgt_packed = nullptr);
 #endif

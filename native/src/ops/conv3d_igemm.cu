@@ -154,8 +154,8 @@ namespace {
 // The packed weight, then one launch per group of output frames (at most `per` a launch) over the bf16 window that
 // group_window(o0, nv, per) returns: nv virtual frames starting at o0 * st. Shared by the two entry points below.
 template <class GroupWindow>
-void igemm_run(void* out, bool out_bf16, int frames_in, int h, int w, const void* wgt_bf16, const float* bias,
-               const Conv3dDims& d, const cosmos::CudaContext& ctx, size_t window_cap_bytes,
+void igemm_run(void* out, bool out_bf16, int frames_in, int h, int w, const void* wgt_bf16, const void* wgt_packed,
+               const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx, size_t window_cap_bytes,
                GroupWindow&& group_window) {
   if (!conv3d_igemm_supported(d))
     throw std::invalid_argument("conv3d_igemm_cuda: d.cin must be a positive multiple of 8");
@@ -170,11 +170,13 @@ void igemm_run(void* out, bool out_bf16, int frames_in, int h, int w, const void
   const cudaStream_t s = ctx.stream;
   cosmos::CudaPool& pool = cosmos::workspace_pool(ctx, "conv3d_igemm_cuda");
   const IgemmGeometry g = cosmos::igemm_geometry(d, h, w);
-  const long long nw = (long long)d.cout * g.taps() * d.cin;
-  cosmos::DeviceBuffer<bf16> packed(pool, (size_t)nw);
-  igemm_pack_weight_kernel<<<cosmos::elementwise_blocks(nw), 256, 0, s>>>(
-      packed.get(), static_cast<const bf16*>(wgt_bf16), d.cin, g.taps(), nw);
-  CUDA_CHECK_LAUNCH();
+  cosmos::DeviceBuffer<bf16> own;  // the packed weight, where the caller did not pack it once
+  if (!wgt_packed) {
+    own = cosmos::DeviceBuffer<bf16>(pool, conv3d_igemm_packed_count(d));
+    conv3d_igemm_pack_weight_cuda(own.get(), wgt_bf16, d, ctx);
+    wgt_packed = own.get();
+  }
+  const bf16* packed = static_cast<const bf16*>(wgt_packed);
   const long long plane = (long long)oh * ow;
   int per = cosmos::igemm_frames_per_launch(d, ot, h, w, window_cap_bytes);
   if (per * plane > INT_MAX) per = (int)std::max<long long>(1, INT_MAX / plane);
@@ -189,23 +191,34 @@ void igemm_run(void* out, bool out_bf16, int frames_in, int h, int w, const void
     dim3 grid(cosmos::ceil_div(M, BM), cosmos::ceil_div(d.cout, BN));
     void* o = static_cast<unsigned char*>(out) + (size_t)o0 * out_frame * esz;
     if (wgmma)
-      cosmos::conv3d_igemm_wgmma_launch(o, out_bf16, win, packed.get(), bias, g, M, pair, s);
+      cosmos::conv3d_igemm_wgmma_launch(o, out_bf16, win, packed, bias, g, M, pair, s);
     else if (out_bf16)
-      conv3d_igemm_kernel<true><<<grid, kThreads, kSmem, s>>>(o, win, packed.get(), bias, g, M, pair);
+      conv3d_igemm_kernel<true><<<grid, kThreads, kSmem, s>>>(o, win, packed, bias, g, M, pair);
     else
-      conv3d_igemm_kernel<false><<<grid, kThreads, kSmem, s>>>(o, win, packed.get(), bias, g, M, pair);
+      conv3d_igemm_kernel<false><<<grid, kThreads, kSmem, s>>>(o, win, packed, bias, g, M, pair);
     CUDA_CHECK_LAUNCH();
   }
 }
 }  // namespace
 
+size_t conv3d_igemm_packed_count(const Conv3dDims& d) { return (size_t)d.cout * d.kt * d.kh * d.kw * d.cin; }
+
+void conv3d_igemm_pack_weight_cuda(void* packed, const void* wgt_bf16, const Conv3dDims& d,
+                                   const cosmos::CudaContext& ctx) {
+  const long long nw = (long long)conv3d_igemm_packed_count(d);
+  if (nw <= 0) return;
+  igemm_pack_weight_kernel<<<cosmos::elementwise_blocks(nw), 256, 0, ctx.stream>>>(
+      static_cast<bf16*>(packed), static_cast<const bf16*>(wgt_bf16), d.cin, d.kt * d.kh * d.kw, nw);
+  CUDA_CHECK_LAUNCH();
+}
+
 void conv3d_igemm_cuda(void* out, bool out_bf16, const void* hist, int n_hist, const float* x, int t, int h, int w,
                        const void* wgt_bf16, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
-                       size_t window_cap_bytes, bool hist_bf16) {
+                       size_t window_cap_bytes, bool hist_bf16, const void* wgt_packed) {
   const cudaStream_t s = ctx.stream;
   const size_t frame = (size_t)h * w * d.cin;
   cosmos::DeviceBuffer<bf16> win;  // sized for the first (largest) group
-  igemm_run(out, out_bf16, n_hist + t, h, w, wgt_bf16, bias, d, ctx, window_cap_bytes,
+  igemm_run(out, out_bf16, n_hist + t, h, w, wgt_bf16, wgt_packed, bias, d, ctx, window_cap_bytes,
             [&](int o0, int nv, int per) -> const bf16* {
               if (!win.get())
                 win = cosmos::DeviceBuffer<bf16>(cosmos::workspace_pool(ctx, "conv3d_igemm_cuda"),
@@ -230,8 +243,9 @@ void conv3d_igemm_cuda(void* out, bool out_bf16, const void* hist, int n_hist, c
 }
 
 void conv3d_igemm_window_cuda(void* out, bool out_bf16, const void* win, int frames, int h, int w, const void* wgt_bf16,
-                              const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx) {
+                              const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
+                              const void* wgt_packed) {
   const size_t frame = (size_t)h * w * d.cin;
-  igemm_run(out, out_bf16, frames, h, w, wgt_bf16, bias, d, ctx, cosmos::kIgemmWindowCapBytes,
+  igemm_run(out, out_bf16, frames, h, w, wgt_bf16, wgt_packed, bias, d, ctx, cosmos::kIgemmWindowCapBytes,
             [&](int o0, int, int) { return static_cast<const bf16*>(win) + (size_t)o0 * d.st * frame; });
 }

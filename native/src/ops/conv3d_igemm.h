@@ -5,7 +5,8 @@
 //
 // Per call (conv3d_igemm_cuda):
 //  1. the weight [cout, cin, kt, kh, kw] (bf16, PyTorch's layout) is repacked tap-major [cout, taps, cin] into a
-//     pool workspace (one gather pass, <= 57 MB on Wan2.2; packing once at bind time is the next step);
+//     pool workspace (one gather pass, <= 57 MB on Wan2.2), unless the caller packed it once already
+//     (conv3d_igemm_pack_weight_cuda, wgt_packed: the Wan VAE does at load);
 //  2. output frames go in groups whose input window ((g-1)*st + kt virtual frames of [hist | x]) fits 256 MiB as
 //     bf16 (at least one output frame): the window is rounded to bf16 into a pool workspace (zeros for a null
 //     history), the only copy of the activations — 1/27 of the f32 im2col matrix of a 3x3x3 conv;
@@ -172,12 +173,21 @@ VaeConvSwitch vae_conv_switch();
 const char* conv3d_igemm_kernel(cudaStream_t stream, const Conv3dDims& d);
 // hist_bf16: the history frames are bf16 already (ops/cast_bf16.h), copied into the window as they are; the window
 // would round f32 ones the same way, so the result is bit-identical.
+// wgt_packed: wgt_bf16 packed by conv3d_igemm_pack_weight_cuda (the same bytes step 1 makes, so the same result), or
+// null to pack it here.
 void conv3d_igemm_cuda(void* out, bool out_bf16, const void* hist, int n_hist, const float* x, int t, int h, int w,
                        const void* wgt_bf16, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
-                       size_t window_cap_bytes = cosmos::kIgemmWindowCapBytes, bool hist_bf16 = false);
+                       size_t window_cap_bytes = cosmos::kIgemmWindowCapBytes, bool hist_bf16 = false,
+                       const void* wgt_packed = nullptr);
 // The same over a window the caller built: win holds all `frames` virtual frames [frames, h, w, cin] in bf16 (what
 // step 2 above would round [hist | x] to), so nothing is copied or rounded here; bit-identical to conv3d_igemm_cuda
 // with those frames as hist / x. Output frames d.out_t(0, frames).
 void conv3d_igemm_window_cuda(void* out, bool out_bf16, const void* win, int frames, int h, int w, const void* wgt_bf16,
-                              const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx);
+                              const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
+                              const void* wgt_packed = nullptr);
+// Step 1 once, for a caller that keeps the result: packed [cout, taps, cin] bf16 (conv3d_igemm_packed_count(d)
+// elements, device memory) from wgt_bf16 [cout, cin, kt, kh, kw], enqueued on ctx.stream.
+size_t conv3d_igemm_packed_count(const Conv3dDims& d);
+void conv3d_igemm_pack_weight_cuda(void* packed, const void* wgt_bf16, const Conv3dDims& d,
+                                   const cosmos::CudaContext& ctx);
 #endif
