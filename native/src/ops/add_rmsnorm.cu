@@ -7,6 +7,8 @@
 
 #include <cuda_fp8.h>
 
+#include <type_traits>
+
 #include "../core/cuda_common.h"
 #include "../core/cuda_pdl.cuh"
 #include "../core/cuda_reduce.h"
@@ -153,29 +155,37 @@ VecShape vec_shape(int dim, const void* a, const void* b, const void* c) {
   }
   return {};
 }
+// launch(std::integral_constant<int, v>) for a vector form's v (1, 2, 4, 8); false for 0 (the scalar form).
+template <class Launch>
+bool with_vec(int v, Launch&& launch) {
+  switch (v) {
+    case 1:
+      launch(std::integral_constant<int, 1>{});
+      return true;
+    case 2:
+      launch(std::integral_constant<int, 2>{});
+      return true;
+    case 4:
+      launch(std::integral_constant<int, 4>{});
+      return true;
+    case 8:
+      launch(std::integral_constant<int, 8>{});
+      return true;
+    default:
+      return false;
+  }
+}
 }  // namespace
 
 void add_rmsnorm_fp8_cuda(uint8_t* q, float* scale, float* x, const float* h, const float* w, int rows, int dim,
                           float eps, const cosmos::CudaContext& ctx) {
   if (rows <= 0 || dim <= 0) return;
   const VecShape vs = vec_shape(dim, x, h, w);
-  const int dim4 = dim / 4;
-  switch (reinterpret_cast<uintptr_t>(q) % 4 == 0 ? vs.v : 0) {
-    case 1:
-      add_rmsnorm_fp8_vec_kernel<1><<<rows, vs.threads, 0, ctx.stream>>>(q, scale, x, h, w, dim4, eps);
-      break;
-    case 2:
-      add_rmsnorm_fp8_vec_kernel<2><<<rows, vs.threads, 0, ctx.stream>>>(q, scale, x, h, w, dim4, eps);
-      break;
-    case 4:
-      add_rmsnorm_fp8_vec_kernel<4><<<rows, vs.threads, 0, ctx.stream>>>(q, scale, x, h, w, dim4, eps);
-      break;
-    case 8:
-      add_rmsnorm_fp8_vec_kernel<8><<<rows, vs.threads, 0, ctx.stream>>>(q, scale, x, h, w, dim4, eps);
-      break;
-    default:
-      add_rmsnorm_fp8_kernel<<<rows, cosmos::row_threads(dim), 0, ctx.stream>>>(q, scale, x, h, w, dim, eps);
-  }
+  const bool vec = with_vec(reinterpret_cast<uintptr_t>(q) % 4 == 0 ? vs.v : 0, [&](auto v) {
+    add_rmsnorm_fp8_vec_kernel<decltype(v)::value>
+        <<<rows, vs.threads, 0, ctx.stream>>>(q, scale, x, h, w, dim / 4, eps);
+  });
+  if (!vec) add_rmsnorm_fp8_kernel<<<rows, cosmos::row_threads(dim), 0, ctx.stream>>>(q, scale, x, h, w, dim, eps);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -183,24 +193,12 @@ void add_rmsnorm_cuda(float* out, float* x, const float* h, const float* w, int 
                       const cosmos::CudaContext& ctx) {
   if (rows <= 0 || dim <= 0) return;
   const VecShape vs = vec_shape(dim, x, h, w);
-  const int dim4 = dim / 4;
-  const dim3 grid(rows), block(vs.threads);
-  switch (reinterpret_cast<uintptr_t>(out) % 16 == 0 ? vs.v : 0) {
-    case 1:
-      cosmos::launch_pdl(add_rmsnorm_vec_kernel<1>, grid, block, 0, ctx.stream, out, x, h, w, dim4, eps);
-      break;
-    case 2:
-      cosmos::launch_pdl(add_rmsnorm_vec_kernel<2>, grid, block, 0, ctx.stream, out, x, h, w, dim4, eps);
-      break;
-    case 4:
-      cosmos::launch_pdl(add_rmsnorm_vec_kernel<4>, grid, block, 0, ctx.stream, out, x, h, w, dim4, eps);
-      break;
-    case 8:
-      cosmos::launch_pdl(add_rmsnorm_vec_kernel<8>, grid, block, 0, ctx.stream, out, x, h, w, dim4, eps);
-      break;
-    default:
-      cosmos::launch_pdl(add_rmsnorm_kernel, grid, dim3(cosmos::row_threads(dim)), 0, ctx.stream, out, x, h, w, dim,
-                         eps);
-  }
+  const bool vec = with_vec(reinterpret_cast<uintptr_t>(out) % 16 == 0 ? vs.v : 0, [&](auto v) {
+    cosmos::launch_pdl(add_rmsnorm_vec_kernel<decltype(v)::value>, dim3(rows), dim3(vs.threads), 0, ctx.stream, out, x,
+                       h, w, dim / 4, eps);
+  });
+  if (!vec)
+    cosmos::launch_pdl(add_rmsnorm_kernel, dim3(rows), dim3(cosmos::row_threads(dim)), 0, ctx.stream, out, x, h, w, dim,
+                       eps);
   CUDA_CHECK_LAUNCH();
 }
