@@ -103,12 +103,7 @@ __global__ void add_rmsnorm_fp8_kernel(uint8_t* q, float* scale, float* x, const
   for (int i = threadIdx.x; i < dim; i += blockDim.x) amax = fmaxf(amax, fabsf(w[i] * (xr[i] * inv)));
   const float s = fp8_scale_for_absmax(cosmos::block_max(amax, sh));  // max is exact in any order
   if (threadIdx.x == 0) scale[blockIdx.x] = s;
-  for (int i = threadIdx.x; i < dim; i += blockDim.x)
-    qr[i] = (uint8_t)__nv_cvt_float_to_fp8(w[i] * (xr[i] * inv) / s, __NV_SATFINITE, __NV_E4M3);
-}
-
-__device__ __forceinline__ uint32_t e4m3(float v) {
-  return (uint32_t)__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) qr[i] = (uint8_t)fp8_e4m3_bits(w[i] * (xr[i] * inv) / s);
 }
 
 // add_rmsnorm_vec_kernel's values, then add_rmsnorm_fp8_kernel's absmax, scale and division; the normed values stay
@@ -126,7 +121,7 @@ __global__ void add_rmsnorm_fp8_vec_kernel(uint8_t* q, float* scale, float* x, c
     const int i = threadIdx.x + j * blockDim.x;
     if (i >= dim4) break;
     r.v[j] = scale_row4(r.v[j], __ldg(reinterpret_cast<const float4*>(w) + i), inv);
-    amax = fmaxf(amax, fmaxf(fmaxf(fabsf(r.v[j].x), fabsf(r.v[j].y)), fmaxf(fabsf(r.v[j].z), fabsf(r.v[j].w))));
+    amax = fmaxf(amax, absmax4(r.v[j]));
   }
   const float s = fp8_scale_for_absmax(cosmos::block_max(amax, sh));
   if (threadIdx.x == 0) scale[blockIdx.x] = s;
@@ -134,9 +129,7 @@ __global__ void add_rmsnorm_fp8_vec_kernel(uint8_t* q, float* scale, float* x, c
   for (int j = 0; j < V; ++j) {
     const int i = threadIdx.x + j * blockDim.x;
     if (i >= dim4) break;
-    const float4 a = r.v[j];
-    reinterpret_cast<uint32_t*>(q + row)[i] =
-        e4m3(a.x / s) | (e4m3(a.y / s) << 8) | (e4m3(a.z / s) << 16) | (e4m3(a.w / s) << 24);
+    reinterpret_cast<uint32_t*>(q + row)[i] = fp8_e4m3x4(r.v[j], s);
   }
 }
 

@@ -20,10 +20,6 @@ namespace {
 constexpr int kD = cosmos::kFlashWgmmaHeadDim;  // the operands' padded head dim
 constexpr int kRowsPerBlock = 64;
 
-__device__ __forceinline__ uint32_t e4m3(float v) {  // the conversion fp8_e4m3_from_float reproduces
-  return (uint32_t)__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
-}
-
 // Row r of a [rows][heads][hd] tensor held in two parts: rows [0, n_a) of a, then rows of b (the [und | gen] keys).
 struct Rows2 {
   const float* a;
@@ -43,7 +39,7 @@ __global__ void amax_heads_kernel(unsigned* amax, Rows2 x, int rows, int heads, 
   for (int i = threadIdx.x; i < (r1 - r0) * per_row; i += blockDim.x) {
     const int r = r0 + i / per_row, d = 4 * (i % per_row);
     const float4 v = __ldg(reinterpret_cast<const float4*>(x.row(r, heads, hd) + h * hd + d));
-    m = fmaxf(m, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
+    m = fmaxf(m, absmax4(v));
   }
   for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
   __shared__ float warp_max[8];
@@ -81,7 +77,7 @@ __global__ void to_int8_heads_kernel(uint8_t* __restrict__ dst, float* __restric
   if (head_scale) {
     s = head_scale[h];
   } else {
-    float m = fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
+    float m = absmax4(v);
     for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
     s = int8_scale_for_absmax(m);
     if (lane == 0) row_scale[w] = s;
@@ -107,7 +103,7 @@ __global__ void to_e4m3_heads_t_kernel(uint8_t* __restrict__ dst, const float* _
     for (int i = 0; i < 16; ++i) {
       const int pos = 16 * g + i, key = (pos & ~31) + fp8_key_order(pos & 31);
       const float v = key < rows ? __ldg(x.row(key, heads, hd) + h * hd + d) : 0.f;
-      word[i / 4] |= e4m3(v / s) << (8 * (i % 4));
+      word[i / 4] |= fp8_e4m3_bits(v / s) << (8 * (i % 4));
     }
   }
   *reinterpret_cast<uint4*>(dst + ((long long)h * kD + d) * rows_pad + 16 * g) =

@@ -28,10 +28,6 @@ __device__ __forceinline__ float4 load4(const __nv_bfloat16* x, long long i) {
   const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&u.y));
   return make_float4(a.x, a.y, b.x, b.y);
 }
-// The conversion the CPU twin reproduces (fp8_e4m3_from_float): cvt.rn.satfinite.e4m3x2.f32 on sm_89+.
-__device__ __forceinline__ uint32_t cvt(float v) {
-  return (uint32_t)__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
-}
 
 template <class T, bool VEC>
 __global__ void __launch_bounds__(kThreads)
@@ -41,7 +37,7 @@ __global__ void __launch_bounds__(kThreads)
   if constexpr (VEC) {
     for (int i = 4 * threadIdx.x; i < k; i += 4 * kThreads) {
       const float4 v = load4(x, base + i);
-      amax = fmaxf(amax, fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w))));
+      amax = fmaxf(amax, absmax4(v));
     }
   } else {
     for (int i = threadIdx.x; i < k; i += kThreads) amax = fmaxf(amax, fabsf(load1(x, base + i)));
@@ -61,11 +57,10 @@ __global__ void __launch_bounds__(kThreads)
   if constexpr (VEC) {
     for (int i = 4 * threadIdx.x; i < k; i += 4 * kThreads) {
       const float4 v = load4(x, base + i);
-      *reinterpret_cast<uint32_t*>(q + base + i) =
-          cvt(v.x / s) | (cvt(v.y / s) << 8) | (cvt(v.z / s) << 16) | (cvt(v.w / s) << 24);
+      *reinterpret_cast<uint32_t*>(q + base + i) = fp8_e4m3x4(v, s);
     }
   } else {
-    for (int i = threadIdx.x; i < k; i += kThreads) q[base + i] = (uint8_t)cvt(load1(x, base + i) / s);
+    for (int i = threadIdx.x; i < k; i += kThreads) q[base + i] = (uint8_t)fp8_e4m3_bits(load1(x, base + i) / s);
   }
 }
 

@@ -34,6 +34,24 @@ constexpr float kFp8MinScale = 1.f / (448.f * 512.f);
 // then the floor, on the host and the device alike (the twins' bitwise agreement rests on it).
 COSMOS_FP8_HD float fp8_scale_for_absmax(float amax) { return fmaxf(amax / kFp8E4m3Max, kFp8MinScale); }
 
+#if defined(__CUDACC__)
+#include <cuda_fp8.h>
+// The device's f32 -> e4m3 byte (in the low 8 bits): the conversion fp8_e4m3_from_float reproduces
+// (cvt.rn.satfinite.e4m3x2.f32 on sm_89+). Shared by every kernel that writes e4m3 operands, so their bytes agree.
+__device__ __forceinline__ uint32_t fp8_e4m3_bits(float v) {
+  return (uint32_t)__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);
+}
+// Four values over s as four e4m3 bytes, the first in the low byte (their order in a row).
+__device__ __forceinline__ uint32_t fp8_e4m3x4(float4 v, float s) {
+  return fp8_e4m3_bits(v.x / s) | (fp8_e4m3_bits(v.y / s) << 8) | (fp8_e4m3_bits(v.z / s) << 16) |
+         (fp8_e4m3_bits(v.w / s) << 24);
+}
+// max |v.x|, |v.y|, |v.z|, |v.w| (exact in any order; NaN dropped, as fmaxf does).
+__device__ __forceinline__ float absmax4(float4 v) {
+  return fmaxf(fmaxf(fabsf(v.x), fabsf(v.y)), fmaxf(fabsf(v.z), fabsf(v.w)));
+}
+#endif
+
 // One f32 -> e4m3 byte: round to nearest even, |v| >= 448 (infinities too) saturates to ±448 (0x7e / 0xfe), NaN ->
 // 0x7f (either sign), magnitudes under 2^-6 become subnormals (steps of 2^-9), under 2^-10 a signed zero.
 uint8_t fp8_e4m3_from_float(float v);
