@@ -840,8 +840,8 @@ void test_qkv_rope_int8q(int n, int heads, int kv, int n_extra, bool fused) {
   auto* dq8s = (float*)pool->alloc((size_t)heads * pad * 4);
   CUDA_CHECK(cudaMemsetAsync(dq8, 0x5a, (size_t)heads * pad * 128, st));  // the padding rows must be written
   CUDA_CHECK(cudaMemsetAsync(dq8s, 0x5a, (size_t)heads * pad * 4, st));
-  const bool ran = qkv_rope_int8q_cuda(QkvInt8Q{dq8, dq8s, pad}, dk2, dv2, dp, dp + k_off, dp + v_off, qs, kvs, dqw,
-                                       dkw, dcs, dsn, n, heads, kv, hd, 1e-6f, 0, ctx);
+  const bool ran = qkv_rope_int8q_cuda(Int8QHeads{dq8, dq8s}, dk2, dv2, dp, dp + k_off, dp + v_off, qs, kvs, dqw, dkw,
+                                       dcs, dsn, n, heads, kv, hd, 1e-6f, 0, ctx);
   const std::string c = shape("n=%d h=%d/%d extra=%d", n, heads, kv, n_extra) + (fused ? " fused" : "");
   report_exact("qkv_rope_i8q", c + " runs", ran, "head_dim 128, both norms");
   const std::vector<float> q = down(dq, (size_t)n * QH), s = down(dq8s, (size_t)heads * pad);

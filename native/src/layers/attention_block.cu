@@ -50,10 +50,11 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
     const int pad = attention_fp8_rows_pad(n);
     DeviceBuffer<uint8_t> q8(pool, (size_t)H * pad * 128);
     DeviceBuffer<float> q8_scale(pool, (size_t)H * pad);
-    if (qkv_rope_int8q_cuda(QkvInt8Q{q8.get(), q8_scale.get(), pad}, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride,
-                            p.kv_stride, b.q_norm, b.k_norm, call.cos, call.sin, n, H, KVH, D, b.eps, p.kv_row0, ctx)) {
-      attention_fp8_cuda(p.att, Int8QHeads{q8.get(), q8_scale.get()}, call.extra.k, call.extra.v, call.extra.n, p.k,
-                         p.v, own, n, H, KVH, D, call.extra.n + p.kv_row0, call.causal, scale, ctx);
+    const Int8QHeads q{q8.get(), q8_scale.get()};
+    if (qkv_rope_int8q_cuda(q, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos,
+                            call.sin, n, H, KVH, D, b.eps, p.kv_row0, ctx)) {
+      attention_fp8_cuda(p.att, q, call.extra.k, call.extra.v, call.extra.n, p.k, p.v, own, n, H, KVH, D,
+                         call.extra.n + p.kv_row0, call.causal, scale, ctx);
       linear_cuda(y, p.att, b.o, n, ctx);
       return;
     }

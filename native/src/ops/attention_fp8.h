@@ -66,8 +66,8 @@ void attention_fp8_cuda(float* out, const float* q, const float* k_a, const floa
 // h at (h * rows_pad + r) * 128, dims past head_dim and rows past n_q zero; scale [q_heads][rows_pad], the padding
 // rows' int8_scale_for_absmax(0). The same bytes and scales the f32 form makes from q, so the same output bit for bit.
 struct Int8QHeads {
-  const uint8_t* q;
-  const float* scale;
+  uint8_t* q;
+  float* scale;
 };
 int attention_fp8_rows_pad(int n_q);
 void attention_fp8_cuda(float* out, Int8QHeads q, const float* k_a, const float* v_a, int n_a, const float* k_b,

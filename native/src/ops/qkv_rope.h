@@ -9,9 +9,9 @@
 // (in place) when q_stride == heads * hd or n == 1. qw, kw: [hd] RMSNorm weights, or both null (no
 // norm). cos, sin: [n, hd] (rope.h's tables). Same arithmetic as rmsnorm_cpu + rope_apply_cpu.
 #pragma once
-#include <cstdint>
 #ifdef COSMOS_CUDA
 #include "../core/cuda_context.h"
+#include "attention_fp8.h"  // Int8QHeads
 #endif
 
 void qkv_rope_cpu(float* q_out, float* k_out, float* v_out, const float* q_in, const float* k_in, const float* v_in,
@@ -28,18 +28,12 @@ void qkv_rope_cuda(float* q_out, float* k_out, float* v_out, const float* q_in, 
                    int n, int heads, int kv_heads, int head_dim, float eps, int row0, const int* row0_dev,
                    const cosmos::CudaContext& ctx);
 
-// The 8-bit attention's q operand (ops/attention_fp8.h, Int8QHeads): int8 bytes [heads][rows_pad][128] and one scale
-// per (head, row) [heads][rows_pad], rows_pad = attention_fp8_rows_pad(n).
-struct QkvInt8Q {
-  uint8_t* q;
-  float* scale;
-  int rows_pad;
-};
-// qkv_rope_cuda with q written only as that operand (its f32 rows are neither written nor read back by the attention:
-// at the Generator's 480p, 300 MB each way a layer): the bytes and scales attention_fp8_cuda makes from
+// qkv_rope_cuda with q written only as the 8-bit attention's int8 operand (ops/attention_fp8.h, Int8QHeads: bytes
+// [heads][attention_fp8_rows_pad(n)][128], one scale per (head, row)), its f32 rows neither written nor read back by
+// the attention (at the Generator's 480p, 300 MB each way a layer): the bytes and scales attention_fp8_cuda makes from
 // qkv_rope_cuda's q, bit for bit; k and v as qkv_rope_cuda writes them. Only where qkv_rope_cuda takes its warp
 // kernel at head_dim 128 (both norms, aligned rows); returns false without launching anything elsewhere.
-bool qkv_rope_int8q_cuda(const QkvInt8Q& q8, float* k_out, float* v_out, const float* q_in, const float* k_in,
+bool qkv_rope_int8q_cuda(const Int8QHeads& q8, float* k_out, float* v_out, const float* q_in, const float* k_in,
                          const float* v_in, int q_stride, int kv_stride, const float* qw, const float* kw,
                          const float* cos, const float* sin, int n, int heads, int kv_heads, int head_dim, float eps,
                          int row0, const cosmos::CudaContext& ctx);
