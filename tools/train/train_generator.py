@@ -136,12 +136,19 @@ def parse_args(argv=None):
                    help="with --init: a deeper transformer of this many layers, the loaded ones kept and each new "
                         "one a copy of the layer before it with its output projections zeroed, so the grown model "
                         "starts with the loaded one's output (0: keep the loaded depth)")
+    p.add_argument("--repatch", type=int, default=0, choices=[0, 1],
+                   help="with --init: 1 turns the loaded transformer's latent_patch_size 2 into 1 (a token per "
+                        "latent cell, 16 x 16 pixels, against 32 x 32: the pushed object and the arm in tokens of "
+                        "their own), its patch projections folded so a cell starts as the loaded model read a 2 x 2 "
+                        "block of it; everything else kept (0: keep the loaded patch size)")
     p.add_argument("--no-self-check", dest="self_check", action="store_false")
     a = p.parse_args(argv)
     if not 0 <= a.ema < 1:
         p.error(f"--ema: a decay in [0, 1) (0: off); got {a.ema}")
     if a.grow_layers and not a.init:
         p.error("--grow-layers: only with --init (a fresh model takes --layers)")
+    if a.repatch and not a.init:
+        p.error("--repatch: only with --init (a fresh model takes its patch size from transformer_config)")
     if not 0 <= a.text_push_share <= 1:
         p.error(f"--text-push-share: a share in [0, 1]; got {a.text_push_share}")
     if not a.focus_weight >= 1:
@@ -687,6 +694,28 @@ def grow_depth(model, layers, cls):
 
 
 @torch.no_grad()
+def repatch_to_one(model, cls):
+    """`model` with latent_patch_size 1. The loaded model's token reads a p x p block of latent cells through
+    `proj_in` (features ordered row, column, channel: the transformer's `_patchify_and_pack_latents`) and writes one
+    through `proj_out`. The new `proj_in` is the sum of the loaded one over the block's p^2 positions, so a cell's
+    token is what the loaded model made of a block filled with that cell; the new `proj_out` (weight and bias) is
+    their mean, so a token predicts the average of what the loaded one predicted for its block. Every other weight
+    is kept. Not output-equal (the grid of mRoPE positions is p times finer): a warm start that keeps the text,
+    timestep, action and layer weights."""
+    p, C = model.config.latent_patch_size, model.config.latent_channel
+    if p == 1:
+        raise ValueError("--repatch 1: the loaded transformer's latent_patch_size is 1 already")
+    new = cls.from_config({**model.config, "latent_patch_size": 1, "patch_latent_dim": C})
+    state = model.state_dict()
+    H = state["proj_in.weight"].shape[0]
+    state["proj_in.weight"] = state["proj_in.weight"].view(H, p * p, C).sum(1)
+    state["proj_out.weight"] = state["proj_out.weight"].view(p * p, C, H).mean(0)
+    state["proj_out.bias"] = state["proj_out.bias"].view(p * p, C).mean(0)
+    new.load_state_dict(state, strict=True)
+    return new
+
+
+@torch.no_grad()
 def check_grown(grown, loaded, batcher, device, domain_id):
     """grow_depth's promise: the grown and the loaded transformer give the same output on a batch of every mode."""
     batch = every_mode_batch(batcher, device)
@@ -735,8 +764,8 @@ def save_checkpoint(pipe, out, info):
 
 def save_state(state_dir, pipe, opt, info):
     os.makedirs(state_dir, exist_ok=True)
-    torch.save({"transformer": pipe.transformer.state_dict(), "vae": pipe.vae.state_dict(),
-                "vae_config": dict(pipe.vae.config), "opt": opt.state_dict() if opt else None, "info": info},
+    torch.save({"transformer": pipe.transformer.state_dict(), "transformer_config": dict(pipe.transformer.config),
+                "vae": pipe.vae.state_dict(), "vae_config": dict(pipe.vae.config), "opt": opt.state_dict() if opt else None, "info": info},
                os.path.join(state_dir, "state.pt"))
 
 
@@ -780,9 +809,16 @@ def main():
             transformer, sources = grow_depth(transformer, a.grow_layers, Cosmos3OmniTransformer)
             log(f"grown to {a.grow_layers} layers: sources {['%d%s' % (i, '+' if c else '') for i, c in sources]} "
                 f"(+: a copy with zeroed output projections)")
+        if a.repatch:
+            transformer = repatch_to_one(transformer, Cosmos3OmniTransformer)
+            log("latent_patch_size 2 -> 1: proj_in summed over each 2 x 2 block's positions, proj_out averaged")
     else:
-        transformer = Cosmos3OmniTransformer(**transformer_config(len(tokenizer), a.layers, a.hidden, a.heads,
-                                                                  a.kv_heads, a.mlp))
+        if state and "transformer_config" in state:
+            # the state's own shape (an --init run may have grown, repatched or loaded another config)
+            transformer = Cosmos3OmniTransformer.from_config(state["transformer_config"])
+        else:
+            transformer = Cosmos3OmniTransformer(**transformer_config(len(tokenizer), a.layers, a.hidden, a.heads,
+                                                                      a.kv_heads, a.mlp))
         vc = vae_config()
         if state:
             vc.update(latents_mean=state["vae_config"]["latents_mean"], latents_std=state["vae_config"]["latents_std"])
