@@ -368,10 +368,22 @@ void vae(const std::vector<int>& frame_counts) {
     const std::vector<float> d = per_call->decode(z.data(), T, h, w);
     const double s_call = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     row("480x832 decode of 9 frames: weights packed at load == per call (1 = not bitwise)", (double)(a != d), 0);
-    const double packed_gib = ((double)g->weight_bytes() - (double)per_call->weight_bytes()) / 1073741824.0;
-    row("the packed weights are kept (1 = no extra bytes)", packed_gib > 0 ? 0 : 1, 0);
-    std::printf("480x832 decode of 9 frames: packed at load %.3f s, per call %.3f s; packed copies %.3f GiB\n", s_win,
-                s_call, packed_gib);
+    // The originals given back for the packed copies: the same bytes as the per-call model's (a packed weight has
+    // its original's element count); the im2col path, which reads the originals, then says what to set instead.
+    row("weights packed at load: bytes - the per-call model's (GiB; 0 = the originals given back)",
+        std::fabs((double)g->weight_bytes() - (double)per_call->weight_bytes()) / 1073741824.0, 0);
+    setenv("COSMOS_VAE_CONV", "im2col", 1);
+    std::string err;
+    try {
+      g->decode(z.data(), 1, h, w);
+    } catch (const std::invalid_argument& ex) {
+      err = ex.what();
+    }
+    unsetenv("COSMOS_VAE_CONV");
+    row("COSMOS_VAE_CONV=im2col after a packing load: std::invalid_argument naming the switch (1 = no)",
+        err.find("before the Wan VAE loads") != std::string::npos ? 0 : 1, 0);
+    std::printf("480x832 decode of 9 frames: packed at load %.3f s, per call %.3f s; weights %.3f / %.3f GiB\n", s_win,
+                s_call, g->weight_bytes() / 1073741824.0, per_call->weight_bytes() / 1073741824.0);
   }
   for (int T : frame_counts) {
     std::vector<float> z((size_t)48 * T * h * w);

@@ -62,8 +62,9 @@ struct WanVaeConfig {
 struct WanConv {
   Linear w;
   Conv3dDims d;
-  // CUDA: the implicit-GEMM conv's tap-major weight, packed once at load (ops/conv3d_igemm.h), or null (packed per
-  // call; the CPU model, f32 weights, 1x1x1 kernels).
+  // CUDA: the implicit-GEMM conv's tap-major weight, packed once at load (ops/conv3d_igemm.h; w.w is then null,
+  // given back, unless another binding holds its block), or null (packed per call; the CPU model, f32 weights, 1x1x1
+  // kernels).
   const void* packed = nullptr;
 };
 

@@ -114,11 +114,13 @@ WanVaeCuda::WanVaeCuda(const WanVaeConfig& cfg, WType wt) : cfg_(cfg) {
 }
 
 // The implicit-GEMM convs' tap-major weights, packed once into the store (a decode packed each conv's weight at
-// every call, and the full-resolution tail runs a frame at a time: ~3% of a decode's kernel time). 1x1x1 kernels
-// run as matmuls and keep none. COSMOS_VAE_PACK=call packs per call as before (the comparison the H200 check runs).
+// every call, and the full-resolution tail runs a frame at a time: ~3% of a decode's kernel time), and the
+// checkpoint-layout originals given back (only the im2col path reads them: the same bytes as before, 1.3 GiB of
+// Wan2.2's). 1x1x1 kernels run as matmuls and keep theirs. COSMOS_VAE_PACK=call (packed per call, the comparison
+// the H200 check runs) or COSMOS_VAE_CONV=im2col, set before the load, keep the originals and pack nothing.
 void WanVaeCuda::pack_conv_weights() {
   const char* e = std::getenv("COSMOS_VAE_PACK");
-  if (e && std::strcmp(e, "call") == 0) return;
+  if ((e && std::strcmp(e, "call") == 0) || vae_conv_switch() == VaeConvSwitch::Im2col) return;
   const CudaContext ctx{stream_.get(), &pool_};
   wan_vae_for_each_conv(w_, [&](WanConv& c) {
     const Conv3dDims& d = c.d;
@@ -126,6 +128,9 @@ void WanVaeCuda::pack_conv_weights() {
     void* p = store_->alloc(conv3d_igemm_packed_count(d), true);
     conv3d_igemm_pack_weight_cuda(p, c.w.w, d, ctx);
     c.packed = p;
+    // release() waits for the store's stream (the packing read the original); 0: a block another binding still
+    // holds, kept
+    if (store_->release(c.w.w) > 0) c.w.w = nullptr;
   });
 }
 

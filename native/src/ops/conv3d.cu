@@ -66,6 +66,10 @@ void conv3d_cuda(float* out, const void* hist_in, int n_hist, const float* x, in
                       hist_bf16, wgt_packed);
     return;
   }
+  if (!wgt)
+    throw std::invalid_argument(
+        "conv3d_cuda: the weight was given back for its packed copy, and this conv runs on im2col + matmul, which "
+        "reads the original: set COSMOS_VAE_CONV=im2col (or COSMOS_VAE_PACK=call) before the Wan VAE loads");
   const int k = d.k();
   const long long block = std::max<long long>(
       1, std::min<long long>(rows, (64ll << 20) / k));  // <= 256 MiB: GEMMs tall enough to fill the GPU

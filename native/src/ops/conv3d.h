@@ -42,7 +42,8 @@ void conv3d_cpu(float* out, const float* hist, int n_hist, const float* x, int t
 // matrix) instead, checked on the H200 by tools/device/vae_conv_check.sh; COSMOS_VAE_CONV=im2col turns that off.
 // hist_bf16: hist holds bf16 frames (ops/cast_bf16.h); only where conv3d_cuda_bf16_history(d, wt)
 // (std::invalid_argument otherwise). wgt_packed (nullable): the implicit GEMM's tap-major weight, packed once by the
-// caller (ops/conv3d_igemm.h conv3d_igemm_pack_weight_cuda), read instead of packing wgt per call.
+// caller (ops/conv3d_igemm.h conv3d_igemm_pack_weight_cuda), read instead of packing wgt per call; with it, wgt may
+// be null (given back) where the conv runs as an implicit GEMM (std::invalid_argument where it would need wgt).
 void conv3d_cuda(float* out, const void* hist, int n_hist, const float* x, int t, int h, int w, const void* wgt,
                  WType wt, const float* bias, const Conv3dDims& d, const cosmos::CudaContext& ctx,
                  bool hist_bf16 = false, const void* wgt_packed = nullptr);

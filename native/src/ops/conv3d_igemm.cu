@@ -171,6 +171,7 @@ void igemm_run(void* out, bool out_bf16, int frames_in, int h, int w, const void
   cosmos::CudaPool& pool = cosmos::workspace_pool(ctx, "conv3d_igemm_cuda");
   const IgemmGeometry g = cosmos::igemm_geometry(d, h, w);
   cosmos::DeviceBuffer<bf16> own;  // the packed weight, where the caller did not pack it once
+  if (!wgt_packed && !wgt_bf16) throw std::invalid_argument("conv3d_igemm_cuda: neither a weight nor its packed copy");
   if (!wgt_packed) {
     own = cosmos::DeviceBuffer<bf16>(pool, conv3d_igemm_packed_count(d));
     conv3d_igemm_pack_weight_cuda(own.get(), wgt_bf16, d, ctx);
