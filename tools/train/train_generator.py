@@ -765,7 +765,8 @@ def save_checkpoint(pipe, out, info):
 def save_state(state_dir, pipe, opt, info):
     os.makedirs(state_dir, exist_ok=True)
     torch.save({"transformer": pipe.transformer.state_dict(), "transformer_config": dict(pipe.transformer.config),
-                "vae": pipe.vae.state_dict(), "vae_config": dict(pipe.vae.config), "opt": opt.state_dict() if opt else None, "info": info},
+                "vae": pipe.vae.state_dict(), "vae_config": dict(pipe.vae.config),
+                "opt": opt.state_dict() if opt else None, "info": info},
                os.path.join(state_dir, "state.pt"))
 
 
@@ -810,8 +811,10 @@ def main():
             log(f"grown to {a.grow_layers} layers: sources {['%d%s' % (i, '+' if c else '') for i, c in sources]} "
                 f"(+: a copy with zeroed output projections)")
         if a.repatch:
+            old_p = transformer.config.latent_patch_size
             transformer = repatch_to_one(transformer, Cosmos3OmniTransformer)
-            log("latent_patch_size 2 -> 1: proj_in summed over each 2 x 2 block's positions, proj_out averaged")
+            log(f"latent_patch_size {old_p} -> 1: proj_in summed over each {old_p} x {old_p} block's positions, "
+                "proj_out averaged")
     else:
         if state and "transformer_config" in state:
             # the state's own shape (an --init run may have grown, repatched or loaded another config)
