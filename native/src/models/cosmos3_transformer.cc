@@ -10,7 +10,6 @@
 #include "../ops/domain_linear.h"
 #include "../ops/embedding.h"
 #include "../ops/patchify.h"
-#include "../ops/quantize_fp8.h"
 #include "../ops/rmsnorm.h"
 #include "../ops/rope.h"
 #include "../ops/silu.h"
@@ -334,22 +333,11 @@ bool cosmos3_fp8_attention() {
 void Cosmos3Transformer::set_fp8(bool on, bool keep_source) {
   if (!on && fp8_sources_released_)
     throw ModelError("set_fp8(false): the f32 weights of the fp8 linears were given back when fp8 was turned on");
-  if (on && fp8_.empty()) {
-    for (Linear* l : cosmos3_fp8_linears(w_)) {
-      if (l->wt != WType::F32) throw ModelError("set_fp8: the CPU transformer's matmul weights must be f32");
-      Fp8Weight f{l, std::vector<uint8_t>((size_t)l->out * l->in), std::vector<float>(l->out)};
-      quantize_fp8_rows_cpu(f.q.data(), f.scale.data(), static_cast<const float*>(l->w), l->out, l->in);
-      fp8_bytes_ += f.q.size() + f.scale.size() * sizeof(float);
-      fp8_.push_back(std::move(f));
-    }
-  }
-  for (Fp8Weight& f : fp8_) {
-    f.l->w8 = on ? f.q.data() : nullptr;
-    f.l->w8_scale = on ? f.scale.data() : nullptr;
-  }
+  if (on && fp8_.empty()) fp8_.make(cosmos3_fp8_linears(w_));
+  fp8_.attach(on);
   fp8_on_ = on && !fp8_.empty();
   if (fp8_on_ && !keep_source && !fp8_sources_released_) {
-    for (Fp8Weight& f : fp8_) {
+    for (Fp8CopiesCpu::Copy& f : fp8_.copies()) {
       store_.release(f.l->w);
       f.l->w = nullptr;  // linear_cpu's fp8 path reads w8 alone
     }

@@ -21,6 +21,7 @@
 #include "../core/errors.h"
 #include "../core/parallel.h"
 #include "../layers/attention_block.h"
+#include "../layers/fp8_copies.h"
 #include "../layers/mlp.h"
 #include "../layers/norm.h"
 #include "../layers/weights.h"
@@ -178,7 +179,7 @@ class Cosmos3Transformer {
   const Cosmos3TransformerConfig& config() const { return cfg_; }
   const Cosmos3TransformerWeights& weights() const { return w_; }
   // Includes the fp8 copies once set_fp8(true) has made them.
-  size_t weight_bytes() const { return store_.bytes() + fp8_bytes_; }
+  size_t weight_bytes() const { return store_.bytes() + fp8_.bytes(); }
 
   // FP8 mode, the CPU twin of Cosmos3TransformerCuda::set_fp8: on = every linear of cosmos3_fp8_linears gets an
   // e4m3 copy with one scale per output channel (quantize_fp8_rows_cpu of the f32 weights, made on the first call
@@ -208,14 +209,7 @@ class Cosmos3Transformer {
   Cosmos3TransformerWeights w_;
   const std::atomic<bool>* abort_ = nullptr;
   CpuContext cpu_;
-  // set_fp8's copies: each linear's e4m3 weight [out, in] and scales [out], in cosmos3_fp8_linears' order.
-  struct Fp8Weight {
-    Linear* l;
-    std::vector<uint8_t> q;
-    std::vector<float> scale;
-  };
-  std::vector<Fp8Weight> fp8_;
-  size_t fp8_bytes_ = 0;
+  Fp8CopiesCpu fp8_;  // set_fp8's copies, in cosmos3_fp8_linears' order
   bool fp8_on_ = false;
   bool fp8_sources_released_ = false;
 

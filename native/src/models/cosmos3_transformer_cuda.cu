@@ -18,7 +18,6 @@
 #include "../ops/embedding.h"
 #include "../ops/gemm_fp8_wgmma.h"
 #include "../ops/patchify.h"
-#include "../ops/quantize_fp8.h"
 #include "../ops/rmsnorm.h"
 #include "../ops/rope.h"
 #include "../ops/scatter_add_rows.h"
@@ -91,28 +90,16 @@ bool Cosmos3TransformerCuda::set_fp8(bool on, bool keep_source) {
     throw ModelError("set_fp8(false): the bf16 weights of the fp8 linears were given back when fp8 was turned on");
   if (on && fp8_.empty()) {
     if (!gemm_fp8_wgmma_available(stream_.get())) return fp8_on_ = false;
-    for (Linear* l : cosmos3_fp8_linears(w_)) {
-      Fp8Weight f{l, DeviceBuffer<uint8_t>(pool_, (size_t)l->out * l->in), DeviceBuffer<float>(pool_, l->out)};
-      if (l->wt == WType::BF16)
-        quantize_fp8_rows_bf16_cuda(f.q.get(), f.scale.get(), l->w, l->out, l->in, ctx_);
-      else
-        quantize_fp8_rows_cuda(f.q.get(), f.scale.get(), static_cast<const float*>(l->w), l->out, l->in, ctx_);
-      fp8_bytes_ += f.q.bytes() + f.scale.bytes();
-      fp8_.push_back(std::move(f));
-    }
-    stream_.sync();
+    fp8_.make(cosmos3_fp8_linears(w_), pool_, ctx_);
   }
   if (fp8_.empty()) return fp8_on_ = false;
   stream_.sync();  // no forward in flight reads the Linears being switched
-  for (Fp8Weight& f : fp8_) {
-    f.l->w8 = on ? f.q.get() : nullptr;
-    f.l->w8_scale = on ? f.scale.get() : nullptr;
-  }
+  fp8_.attach(on);
   fp8_on_ = on;
   if (on && !keep_source && !fp8_sources_released_) {
     // Only where linear_cuda can never fall back to w: the fp8 GEMM's shape test does not depend on the token count
     // (it reads k and the operands' alignment; the activations' e4m3 copy is a fresh pool block, 16-byte aligned).
-    for (Fp8Weight& f : fp8_) {
+    for (Fp8Copies::Copy& f : fp8_.copies()) {
       if (!gemm_fp8_wgmma_shape_ok(f.q.get(), f.q.get(), 1, f.l->out, f.l->in)) continue;
       store_.release(f.l->w);
       f.l->w = nullptr;

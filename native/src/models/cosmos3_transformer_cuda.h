@@ -22,6 +22,7 @@
 
 #include "../core/cuda_context.h"
 #include "../core/cuda_pool.h"
+#include "../layers/fp8_copies.h"
 #include "../layers/weights.h"
 #include "../ops/matmul.h"
 #include "cosmos3_transformer.h"
@@ -77,7 +78,7 @@ class Cosmos3TransformerCuda {
   void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
   const Cosmos3TransformerWeights& weights() const { return w_; }
   // Includes the fp8 copies once set_fp8(true) has made them.
-  size_t weight_bytes() const { return store_.bytes() + store_f32_.bytes() + fp8_bytes_; }
+  size_t weight_bytes() const { return store_.bytes() + store_f32_.bytes() + fp8_.bytes(); }
   const CudaPool& pool() const { return pool_; }
   const CudaContext& ctx() const { return ctx_; }
   // Gives the pool's cached (free) blocks back to CUDA: the forward's activations between requests. The engine calls
@@ -94,14 +95,7 @@ class Cosmos3TransformerCuda {
   CudaWeightStore store_f32_{pool_, stream_.get(), WType::F32};  // the time_embedder
   Cosmos3TransformerWeights w_;
   const std::atomic<bool>* abort_ = nullptr;
-  // set_fp8's copies (blocks of pool_, declared after it): each linear's e4m3 weight [out, in] and scales [out].
-  struct Fp8Weight {
-    Linear* l;
-    DeviceBuffer<uint8_t> q;
-    DeviceBuffer<float> scale;
-  };
-  std::vector<Fp8Weight> fp8_;
-  size_t fp8_bytes_ = 0;
+  Fp8Copies fp8_;  // set_fp8's copies (blocks of pool_, declared after it)
   bool fp8_on_ = false;
   bool fp8_sources_released_ = false;
 

@@ -1,0 +1,26 @@
+#include "../core/errors.h"
+#include "../ops/quantize_fp8.h"
+#include "fp8_copies.h"
+
+namespace cosmos {
+
+void Fp8CopiesCpu::make(const std::vector<Linear*>& ls) {
+  copies_.clear();
+  bytes_ = 0;
+  for (Linear* l : ls) {
+    if (l->wt != WType::F32) throw ModelError("fp8 copies: the CPU backend's matmul weights must be f32");
+    Copy c{l, std::vector<uint8_t>((size_t)l->out * l->in), std::vector<float>(l->out)};
+    quantize_fp8_rows_cpu(c.q.data(), c.scale.data(), static_cast<const float*>(l->w), l->out, l->in);
+    bytes_ += c.q.size() + c.scale.size() * sizeof(float);
+    copies_.push_back(std::move(c));
+  }
+}
+
+void Fp8CopiesCpu::attach(bool on) {
+  for (Copy& c : copies_) {
+    c.l->w8 = on ? c.q.data() : nullptr;
+    c.l->w8_scale = on ? c.scale.data() : nullptr;
+  }
+}
+
+}  // namespace cosmos
