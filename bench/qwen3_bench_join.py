@@ -62,24 +62,30 @@ def decode_rows(text):
 
 
 def prefill_rows(text):
-    ours, base = {}, {}
+    # Ours with COSMOS_FP8_PREFILL=1 ("fp8_prefill": true) is its own row against the same bf16 baseline, with the
+    # fp8 prefill's distance from bf16 (last-row logits, text rows, random weights) beside it.
+    ours, base, fidelity = {}, {}, {}
     for j in json_lines(text):
         if j.get("bench") == "qwen3vl_8b_tower_prefill":
             for c in j["cases"]:
-                ours.setdefault(c["case"], []).append(c["tower_ms"] + c["prefill_ms"])
+                key = (c["case"], bool(c.get("fp8_prefill")))
+                ours.setdefault(key, []).append(c["tower_ms"] + c["prefill_ms"])
+                if key[1]:
+                    fidelity[key] = {"fp8_logits_rel_l2": c["fp8_logits_rel_l2"], "fp8_same_argmax": c["fp8_same_argmax"]}
         elif j.get("bench") == "qwen3vl_8b_tower_prefill_transformers":
             for c in j["cases"]:
                 base.setdefault(c["case"], []).append(c["ms"])
-    for case in sorted(ours):
-        o = min(ours[case])
+    for case, fp8 in sorted(ours):
+        o = min(ours[(case, fp8)])
         b = min(base[case]) if case in base else None
         yield {
-            "row": f"qwen3vl_tower_prefill_{case}",
+            "row": f"qwen3vl_tower_prefill_{case}" + (" fp8_prefill" if fp8 else ""),
             "unit": "ms",
             "ours": round(o, 1),
-            "ours_all": ours[case],
+            "ours_all": ours[(case, fp8)],
             "baseline": b,
             "ratio": round(b / o, 3) if b else None,
+            **fidelity.get((case, fp8), {}),
         }
 
 

@@ -14,7 +14,8 @@
 // workspace and the GEMM's bf16 copy of x (up to 64 MiB), cudaMalloc'd outside the pools, are not included) and
 // cudaMemGetInfo's device-wide figure for comparison. Each case runs once to warm up, then PREFILL_REPS times
 // (default 5); the times are the medians of those (first-launch costs and pool growth excluded), the peaks hold for
-// all.
+// all. COSMOS_FP8_PREFILL=1: the decoder's prefill GEMMs in fp8 (Qwen3TextCuda::set_fp8_prefill; its copies count in
+// the decoder's weights), and each case also prints the last-row logits' distance from the bf16 prefill's.
 //   bash bench/build_qwen3vl_prefill_bench.sh && native/build/ops_test/qwen3vl_prefill_bench
 #include <cuda_runtime.h>
 
@@ -307,6 +308,29 @@ int main() {
     };
     t_tower = median(towers);
     t_prefill = median(prefills);
+    // FP8 prefill (COSMOS_FP8_PREFILL=1, read by the decoder's load): its fidelity cost on this prompt, the last
+    // row's logits against the same model's bf16 prefill (the copies detached), then attached again. Text rows only:
+    // the last run's visual rows went back to the tower's pool.
+    double fp8_rel = -1;
+    int fp8_same_argmax = -1;
+    if (dec->fp8_prefill()) {
+      const int V = tc.vocab_size;
+      std::vector<float> lf(V), lb(V);
+      for (int pass = 0; pass < 2; ++pass) {
+        dec->set_fp8_prefill(pass == 0);
+        dec->reset();
+        dec->prefill(ids.data(), n, pos3.data(), nullptr, pass == 0 ? lf.data() : lb.data(), false);
+      }
+      dec->set_fp8_prefill(true);
+      double num = 0, den = 0;
+      for (int i = 0; i < V; ++i)
+        num += ((double)lf[i] - lb[i]) * ((double)lf[i] - lb[i]), den += (double)lb[i] * lb[i];
+      fp8_rel = std::sqrt(num / std::max(den, 1e-30));
+      fp8_same_argmax =
+          std::max_element(lf.begin(), lf.end()) - lf.begin() == std::max_element(lb.begin(), lb.end()) - lb.begin();
+      std::printf("  fp8 prefill vs bf16 (text rows only): last-row logits rel l2 %.3e, same argmax %d\n", fp8_rel,
+                  fp8_same_argmax);
+    }
     // Process peak from the pools: the tower's run peak while the decoder held what it had before
     // the prefill, or the decoder's prefill peak while the tower held its weights.
     const size_t peak = std::max(tower_peak + dec_in_use_before, dec_peak + tower->pool().bytes_in_use());
@@ -318,13 +342,15 @@ int main() {
         gib((double)(tower_peak - tower->weight_bytes())), t_prefill * 1e3, n / t_prefill, gib((double)dec_peak),
         gib((double)(dec_peak - dec->weight_bytes())), n / (t_tower + t_prefill), gib((double)peak),
         gib((double)dev_peak_seen));
-    char buf[640];
+    char buf[768];
     std::snprintf(buf, sizeof buf,
                   "%s{\"case\":\"%s\",\"grid\":[%d,%d,%d],\"patches\":%d,\"tokens\":%d,\"visual_tokens\":%d,"
                   "\"tower_ms\":%.1f,\"prefill_ms\":%.1f,\"prefill_tokens_per_s\":%.0f,\"tower_peak_bytes\":%zu,"
-                  "\"decoder_peak_bytes\":%zu,\"process_peak_bytes\":%zu}",
+                  "\"decoder_peak_bytes\":%zu,\"process_peak_bytes\":%zu,\"fp8_prefill\":%s,\"fp8_logits_rel_l2\":%.3e,"
+                  "\"fp8_same_argmax\":%d}",
                   json.size() > 1 ? "," : "", cs.name, cs.grid.t, cs.grid.h, cs.grid.w, N, n, T, t_tower * 1e3,
-                  t_prefill * 1e3, n / t_prefill, tower_peak, dec_peak, peak);
+                  t_prefill * 1e3, n / t_prefill, tower_peak, dec_peak, peak, dec->fp8_prefill() ? "true" : "false",
+                  fp8_rel, fp8_same_argmax);
     json += buf;
   }
   json += "]";

@@ -19,8 +19,8 @@
 #              (hf_qwen3_decode.py 128 128), with the roofline from the measured D2D bandwidth      ~3 min
 #   gemv       the decode step's gate|up + SwiGLU and down GEMVs (8B shapes) against a read-only stream over the same
 #              bytes and cudaMemcpy, and variants of their kernel (bench/decode_gemv_bench.cu)           ~20 s
-#   prefill    Qwen3-VL-8B tower + prefill, image and video, ours (qwen3vl_prefill_bench) vs transformers sdpa
-#              (hf_qwen3vl_prefill.py)                                                              ~2 min
+#   prefill    Qwen3-VL-8B tower + prefill, image and video, ours (qwen3vl_prefill_bench; again with the opt-in
+#              COSMOS_FP8_PREFILL=1) vs transformers sdpa (hf_qwen3vl_prefill.py)                   ~2 min
 #   generator  Cosmos 3 Nano transformer, one forward at 256p / 480p / 720p x 189 frames, ours vs diffusers
 #   vae        Wan2.2 VAE decode 480p and 720p x 189 frames, ours vs diffusers AutoencoderKLWan
 #              (generator + vae: ~6 min; ours' process footprint after both = the 720p run's peak)
@@ -174,6 +174,7 @@ device() {
   fi
   if has prefill; then
     step "ours tower + prefill" 40 env NO_BREAKDOWN=1 $b/qwen3vl_prefill_bench
+    step "ours tower + prefill, fp8 prefill" 40 env NO_BREAKDOWN=1 COSMOS_FP8_PREFILL=1 $b/qwen3vl_prefill_bench
     step "transformers tower + prefill" 60 python3 bench/hf_qwen3vl_prefill.py
   fi
   if has decode || has prefill; then

@@ -9,6 +9,8 @@
 //   * decode through the CUDA graph (the default) vs the eager forward (set_decode_graph(false)):
 //     identical logits at every step, also across a KV-cache growth (re-capture) and prefills that
 //     move the logits buffer
+//   * opt-in fp8 prefill (set_fp8_prefill, sm_90 only): logits vs bf16 within fp8's error, decode after it graph ==
+//     eager, off == bf16 bit for bit
 // Usage: qwen3_cuda_test [repo root] (default: .). Exit 1 on failure.
 #include <algorithm>
 #include <cmath>
@@ -184,6 +186,84 @@ int main(int argc, char** argv) {
     check(same == total && worst == 0 && gg->graph_captures() >= 2 && gg->n_past() == n + total,
           "300 steps past the 256-row cache: graph == eager (max-abs-diff)", worst);
     std::printf("  %-58s %12d  (info)\n", "decode graph captures (cache grew 256 -> 512)", gg->graph_captures());
+  }
+  // Opt-in FP8 prefill (set_fp8_prefill) on the bf16 model: a prefill's layers run in e4m3, decode stays bf16.
+  // On an sm_90 device: the fp8 prefill logits against the bf16 model's, within fp8's error (e4m3 keeps 3 mantissa
+  // bits: ~3.6e-2 relative per GEMM on random data, 12 GEMMs deep: the CPU twin measures ~0.1 against f32) and not
+  // equal to them (the fp8 path was taken); the f32-weight model's fp8 prefill against the CPU twin's (the same e4m3
+  // weights, bit for bit; the sums' order differs, so an activation an ulp apart may round to another e4m3 value, and
+  // the tiny model's logits cancel: 4.7e-2 on an H200, as bf16 weights alone move them 8.7e-2 max-abs; a wrong
+  // scale or layout is ~1); greedy decode after it through the graph equals the eager forward's bit for bit (the
+  // graph never sees the copies); and off gives the bf16 logits back bit for bit. Elsewhere set_fp8_prefill must
+  // answer false.
+  {
+    auto gb = Qwen3TextCuda::load(*ck, cfg, WType::BF16);
+    auto gf = Qwen3TextCuda::load(*ck, cfg, WType::BF16);
+    auto ge = Qwen3TextCuda::load(*ck, cfg, WType::BF16);
+    ge->set_decode_graph(false);
+    int dev = 0, major = 0, minor = 0;
+    cudaGetDevice(&dev);
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+    const bool sm90 = major == 9 && minor == 0;
+    const bool on = gf->set_fp8_prefill(true) && ge->set_fp8_prefill(true);
+    check(on == sm90, "fp8 prefill: on exactly on sm_90 (1 = on)", on);
+    if (on) {
+      const Json& P = prompts->arr[prompts->arr.size() - 1];
+      std::vector<int> ids = ints(P.get("input_ids"));
+      const int n = (int)ids.size();
+      std::vector<int> pos3(3 * n);
+      for (int r = 0; r < 3; ++r)
+        for (int i = 0; i < n; ++i) pos3[r * n + i] = i;
+      std::vector<float> lb((size_t)n * V), lf((size_t)n * V), le((size_t)n * V), lo((size_t)n * V);
+      gb->prefill(ids.data(), n, pos3.data(), nullptr, lb.data(), true);
+      gf->prefill(ids.data(), n, pos3.data(), nullptr, lf.data(), true);
+      ge->prefill(ids.data(), n, pos3.data(), nullptr, le.data(), true);
+      double num = 0, den = 0;
+      for (size_t i = 0; i < lb.size(); ++i) {
+        num += ((double)lf[i] - lb[i]) * ((double)lf[i] - lb[i]);
+        den += (double)lb[i] * lb[i];
+      }
+      const double rel = std::sqrt(num / std::max(den, 1e-30)), diff = max_abs_diff(lf.data(), lb.data(), lb.size());
+      check(rel <= 0.2, "fp8 prefill logits vs bf16, rel l2 (tol 0.2)", rel);
+      check(diff > 0, "fp8 prefill path taken (max |fp8 - bf16| > 0)", diff);
+      check(max_abs_diff(lf.data(), le.data(), lf.size()) == 0, "fp8 prefill, two models: identical logits",
+            max_abs_diff(lf.data(), le.data(), lf.size()));
+      int a = gf->last_argmax(), b = ge->last_argmax(), same = 0;
+      double worst = 0;
+      std::vector<float> da(V), db(V);
+      for (int t = 0; t < steps; ++t) {
+        gf->decode(a, da.data());
+        ge->decode(b, db.data());
+        worst = std::max(worst, max_abs_diff(da.data(), db.data(), V));
+        same += a == b;
+        a = argmax_cpu(da.data(), V);
+        b = argmax_cpu(db.data(), V);
+      }
+      check(same == steps && worst == 0 && gf->graph_captures() >= 1,
+            "after a fp8 prefill, decode graph == eager, 32 steps (max-abs-diff)", worst);
+      gf->set_fp8_prefill(false);
+      gf->reset();
+      gf->prefill(ids.data(), n, pos3.data(), nullptr, lo.data(), true);
+      check(max_abs_diff(lo.data(), lb.data(), lb.size()) == 0, "fp8 prefill off: the bf16 logits bit for bit",
+            max_abs_diff(lo.data(), lb.data(), lb.size()));
+      std::printf("  %-58s %12.2f  (info)\n", "fp8 copies, MB (weights with them)", gf->weight_bytes() / 1e6);
+      auto g8 = Qwen3TextCuda::load(*ck, cfg, WType::F32);
+      g8->set_fp8_prefill(true);
+      cpu->set_fp8_prefill(true);
+      cpu->reset();
+      std::vector<float> lcpu((size_t)n * V), lcuda((size_t)n * V);
+      cpu->prefill(ids.data(), n, pos3.data(), nullptr, lcpu.data(), true);
+      g8->prefill(ids.data(), n, pos3.data(), nullptr, lcuda.data(), true);
+      cpu->set_fp8_prefill(false);
+      double tn = 0, td = 0;
+      for (size_t i = 0; i < lcpu.size(); ++i) {
+        tn += ((double)lcuda[i] - lcpu[i]) * ((double)lcuda[i] - lcpu[i]);
+        td += (double)lcpu[i] * lcpu[i];
+      }
+      const double twin = std::sqrt(tn / std::max(td, 1e-30));
+      check(twin <= 0.1, "fp8 prefill, CUDA f32 weights vs the CPU twin, rel l2 (tol 0.1)", twin);
+    }
   }
   // decode_greedy / decode_sample smoke: greedy through the GPU argmax matches the host argmax path.
   {

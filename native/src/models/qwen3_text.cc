@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "../core/config.h"
@@ -123,7 +124,25 @@ std::unique_ptr<Qwen3Text> Qwen3Text::load(const Checkpoint& ck, const Qwen3Text
   WeightBinder wb(ck, m->store_);
   qwen3_text_bind(cfg, wb, m->w_);
   m->cache_.resize(cfg.num_layers);
+  if (qwen3_fp8_prefill_requested()) m->set_fp8_prefill(true);
   return m;
+}
+
+bool qwen3_fp8_prefill_requested() {
+  const char* e = std::getenv("COSMOS_FP8_PREFILL");
+  return e && std::strcmp(e, "1") == 0;
+}
+
+std::vector<Linear*> qwen3_fp8_linears(Qwen3TextWeights& w) {
+  std::vector<Linear*> ls;
+  for (Qwen3DecoderLayer& L : w.layers)
+    for (Linear* l : {&L.attn.qkv, &L.attn.o, &L.mlp.gate_up, &L.mlp.down}) ls.push_back(l);
+  return ls;
+}
+
+void Qwen3Text::set_fp8_prefill(bool on) {
+  if (on && fp8_.empty()) fp8_.make(qwen3_fp8_linears(w_));
+  fp8_prefill_ = on;
 }
 
 void Qwen3Text::reset() {
@@ -191,6 +210,7 @@ void Qwen3Text::forward(const int* ids, int n, const int* pos3, const VisualInpu
       std::memcpy(X + (size_t)vis->rows[r] * H, vis->embeds + (size_t)r * H, sizeof(float) * H);
   mrope_tables_cpu(cs.data(), sn.data(), pos3, n, D, c.rope_theta, c.mrope_section, c.mrope_interleaved);
 
+  Fp8Attached<Fp8CopiesCpu> fp8(fp8_, fp8_prefill_ && n > kQwen3Fp8PrefillMinRows);  // this pass's layers only
   norm_cpu(Hh, X, L0.in_ln, n);
   for (int l = 0; l < c.num_layers; ++l) {
     check_abort();

@@ -14,6 +14,7 @@
 #include "../core/parallel.h"  // CpuContext
 #include "../core/tensor.h"
 #include "../layers/attention_block.h"
+#include "../layers/fp8_copies.h"
 #include "../layers/mlp.h"
 #include "../layers/norm.h"
 #include "../layers/weights.h"
@@ -65,6 +66,14 @@ struct Qwen3TextWeights {
 // plain Qwen3 — from a checkpoint; random binders use the Qwen3-VL names) into the binder's store.
 void qwen3_text_bind(const Qwen3TextConfig& cfg, WeightBinder& wb, Qwen3TextWeights& w);
 
+// Opt-in FP8 prefill (issue 14 item 4, Qwen3TextCuda::set_fp8_prefill and its CPU twin Qwen3Text::set_fp8_prefill):
+// whether COSMOS_FP8_PREFILL=1 asks for it at load, and the rule for which forwards run in fp8: more than
+// kQwen3Fp8PrefillMinRows tokens (matmul_cuda's GEMV bound: n <= 8 streams the weights, it is no GEMM).
+bool qwen3_fp8_prefill_requested();
+constexpr int kQwen3Fp8PrefillMinRows = 8;
+// The linears a fp8 prefill quantizes: every decoder layer's q|k|v, o, gate|up and down (not lm_head).
+std::vector<Linear*> qwen3_fp8_linears(Qwen3TextWeights& w);
+
 class Qwen3Text {
  public:
   // Loads weights from the checkpoint (F32/BF16/F16 -> f32). Tensor names as transformers saves them:
@@ -72,13 +81,19 @@ class Qwen3Text {
   static std::unique_ptr<Qwen3Text> load(const Checkpoint& ck, const Qwen3TextConfig& cfg);
 
   const Qwen3TextConfig& config() const { return cfg_; }
-  size_t weight_bytes() const { return store_.bytes(); }
+  size_t weight_bytes() const { return store_.bytes() + fp8_.bytes(); }
 
   // Appends n tokens to the KV cache. pos3: [3][n] (t row, h row, w row). logits: [n, vocab] when
   // all_logits, else [vocab] for the last token. vis may be null.
   void prefill(const int* ids, int n, const int* pos3, const VisualInputs* vis, float* logits, bool all_logits);
   // One token at position next_pos() (t = h = w), appended to the cache. logits: [vocab].
   void decode(int id, float* logits);
+
+  // The CPU twin of Qwen3TextCuda::set_fp8_prefill (the same linears, quantize_fp8_rows_cpu of the f32 weights,
+  // linear_cpu / mlp_cpu's fp8 twins for forwards over more than kQwen3Fp8PrefillMinRows tokens): for measuring what
+  // fp8 costs a trained model's answers here, without a GPU. Slower than f32 (each call decodes the weights).
+  void set_fp8_prefill(bool on);
+  bool fp8_prefill() const { return fp8_prefill_; }
 
   // Clears the KV cache (weights stay).
   void reset();
@@ -96,6 +111,8 @@ class Qwen3Text {
   Qwen3TextConfig cfg_;
   HostWeightStore store_;  // owns the weights' memory
   Qwen3TextWeights w_;
+  Fp8CopiesCpu fp8_;  // set_fp8_prefill's copies, attached for a prefill's layers only
+  bool fp8_prefill_ = false;
   std::vector<Cache> cache_;  // one per layer
   int n_past_ = 0, capacity_ = 0, next_pos_ = 0;
   const std::atomic<bool>* abort_ = nullptr;

@@ -18,6 +18,7 @@
 #include "../ops/argmax.h"
 #include "../ops/attention.h"
 #include "../ops/embedding.h"
+#include "../ops/gemm_fp8_wgmma.h"
 #include "../ops/gemv_decode.h"
 #include "../ops/rope.h"
 #include "../ops/sample_cuda.h"
@@ -41,6 +42,15 @@ void Qwen3TextCuda::finish_load() {
   step_ = (int*)pool_.alloc(sizeof(int) * 8);
   if (const char* e = std::getenv("COSMOS_CUDA_GRAPH")) graph_on_ = !(*e == '0' && e[1] == 0);
   CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+  if (qwen3_fp8_prefill_requested()) set_fp8_prefill(true);
+}
+
+bool Qwen3TextCuda::set_fp8_prefill(bool on) {
+  if (on && fp8_.empty()) {
+    if (!gemm_fp8_wgmma_available(stream_.get())) return fp8_prefill_ = false;
+    fp8_.make(qwen3_fp8_linears(w_), pool_, ctx_);
+  }
+  return fp8_prefill_ = on && !fp8_.empty();
 }
 
 std::unique_ptr<Qwen3TextCuda> Qwen3TextCuda::load(const Checkpoint& ck, const Qwen3TextConfig& cfg, WType wt) {
@@ -197,7 +207,12 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
       }
   }
   mrope_tables_cuda(cs.get(), sn.get(), io.get() + n, n, D, c.rope_theta, c.mrope_section, c.mrope_interleaved, ctx_);
-  layers_forward(X, Hh, scratch.get(), cs.get(), sn.get(), n, nullptr, nullptr, vis, vrows.get(), vtmp.get());
+  {
+    // The fp8 copies are attached for this pass only (launches are ordered on the one stream, and the Linears are
+    // read on the host at launch): decode's forward and the graph's record never see them.
+    Fp8Attached<Fp8Copies> fp8(fp8_, fp8_prefill_ && n > kQwen3Fp8PrefillMinRows);
+    layers_forward(X, Hh, scratch.get(), cs.get(), sn.get(), n, nullptr, nullptr, vis, vrows.get(), vtmp.get());
+  }
 
   // Hh = norm(X) for every row now.
   int rows = all_logits ? n : 1;

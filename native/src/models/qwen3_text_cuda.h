@@ -32,6 +32,7 @@
 
 #include "../core/cuda_context.h"
 #include "../core/cuda_pool.h"
+#include "../layers/fp8_copies.h"
 #include "../layers/weights.h"
 #include "../ops/matmul.h"
 #include "../ops/sample.h"
@@ -63,6 +64,18 @@ class Qwen3TextCuda {
   // Argmax of the last logits row computed (after prefill with all_logits = false, say).
   int last_argmax();
 
+  // Opt-in FP8 prefill (issue 14 item 4; COSMOS_FP8_PREFILL=1 at load turns it on): the linears of qwen3_fp8_linears
+  // (every decoder layer's q|k|v, o, gate|up, down) get an e4m3 copy with one scale per output row (Fp8Copies, made on
+  // the first call), and a forward over more than kQwen3Fp8PrefillMinRows tokens (a prefill: GEMM-shaped) runs them in
+  // fp8 (inputs quantized per token; the SwiGLU MLP as gemm_fp8_wgmma_swiglu), as vLLM's `--quantization fp8` does.
+  // Decode (eager and graph) keeps the bf16 GEMVs on the unchanged weights, and so does lm_head everywhere: the copies
+  // add to the weights (8B: ~7 GiB) and cost decode nothing. The KV cache a fp8 prefill writes is what decode then
+  // reads, so its fidelity cost carries into the answer: bench/README reports it. off: the bf16 path bit for bit.
+  // Returns whether it is on: false when this build or device has no sm_90a fp8 GEMM. Qwen3Text::set_fp8_prefill is the
+  // CPU twin.
+  bool set_fp8_prefill(bool on);
+  bool fp8_prefill() const { return fp8_prefill_; }
+
   void reset();
   void reserve(int tokens);  // grows the KV cache now (else it grows on demand, doubling)
   // Decode through the CUDA graph (default; COSMOS_CUDA_GRAPH=0 turns it off) or the eager forward.
@@ -73,7 +86,7 @@ class Qwen3TextCuda {
   int next_pos() const { return next_pos_; }
   void set_abort_flag(const std::atomic<bool>* f) { abort_ = f; }
 
-  size_t weight_bytes() const { return store_.bytes(); }
+  size_t weight_bytes() const { return store_.bytes() + fp8_.bytes(); }  // with the fp8 copies once made
   const CudaPool& pool() const { return pool_; }
   cudaStream_t stream() const { return stream_.get(); }
   // The op context of this model (its stream and pool): for ops run on its buffers from outside.
@@ -89,6 +102,8 @@ class Qwen3TextCuda {
   CudaContext ctx_{stream_.get(), &pool_};
   CudaWeightStore store_{pool_, stream_.get(), wt_};  // weights: blocks of pool_
   Qwen3TextWeights w_;
+  Fp8Copies fp8_;  // set_fp8_prefill's copies (blocks of pool_), attached for a prefill's layers only
+  bool fp8_prefill_ = false;
   std::vector<float*> kc_, vc_;  // per layer: [capacity, kv_heads, head_dim] K and V cache
   float* logits_ = nullptr;      // [logits_rows_, V]
   int logits_rows_ = 0, last_rows_ = 0;
