@@ -9,6 +9,7 @@
 namespace cosmos {
 
 void Fp8Copies::make(const std::vector<Linear*>& ls, CudaPool& pool, const CudaContext& ctx) {
+  attach(false);  // no Linear keeps pointing at copies about to be freed
   copies_.clear();
   bytes_ = 0;
   for (Linear* l : ls) {
@@ -21,13 +22,6 @@ void Fp8Copies::make(const std::vector<Linear*>& ls, CudaPool& pool, const CudaC
     copies_.push_back(std::move(c));
   }
   CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
-}
-
-void Fp8Copies::attach(bool on) {
-  for (Copy& c : copies_) {
-    c.l->w8 = on ? c.q.get() : nullptr;
-    c.l->w8_scale = on ? c.scale.get() : nullptr;
-  }
 }
 
 }  // namespace cosmos

@@ -5,6 +5,7 @@
 namespace cosmos {
 
 void Fp8CopiesCpu::make(const std::vector<Linear*>& ls) {
+  attach(false);  // no Linear keeps pointing at copies about to be freed
   copies_.clear();
   bytes_ = 0;
   for (Linear* l : ls) {
@@ -13,13 +14,6 @@ void Fp8CopiesCpu::make(const std::vector<Linear*>& ls) {
     quantize_fp8_rows_cpu(c.q.data(), c.scale.data(), static_cast<const float*>(l->w), l->out, l->in);
     bytes_ += c.q.size() + c.scale.size() * sizeof(float);
     copies_.push_back(std::move(c));
-  }
-}
-
-void Fp8CopiesCpu::attach(bool on) {
-  for (Copy& c : copies_) {
-    c.l->w8 = on ? c.q.data() : nullptr;
-    c.l->w8_scale = on ? c.scale.data() : nullptr;
   }
 }
 
