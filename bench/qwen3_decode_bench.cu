@@ -2,7 +2,9 @@
 // 32 q heads / 8 KV heads of 128, intermediate 12288, vocab 151936), random bf16 weights generated on
 // the GPU, versus the bandwidth roofline: (matmul weight bytes read per token) / (measured D2D copy
 // bandwidth). Decode runs through the CUDA graph (the default), then again on the eager path
-// (set_decode_graph(false)) for comparison. Also times the GEMV alone on the model's shapes. Build + run:
+// (set_decode_graph(false)) for comparison. Also times the GEMV alone on the model's shapes. COSMOS_FP8_WEIGHTS=1: the
+// layers' weights in e4m3 (Qwen3TextCuda::set_fp8_weights; decode on ops/gemv_fp8), the roofline on their bytes. Build
+// + run:
 //   bash native/test/build_ops_test.sh && native/build/ops_test/qwen3_decode_bench [prompt] [new]
 #include <cuda_runtime.h>
 
@@ -132,10 +134,12 @@ int main(int argc, char** argv) {
   const double H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
   const double QH = c.num_heads * 128.0, KH = c.num_kv_heads * 128.0;
   const double per_layer = (QH + 2 * KH) * H + H * QH + 2 * I * H + H * I;
-  const double wbytes = 2.0 * (c.num_layers * per_layer + V * H);  // bf16 matmul weights read per token
+  double wbytes = 2.0 * (c.num_layers * per_layer + V * H);  // bf16 matmul weights read per token
 
   auto t0 = std::chrono::steady_clock::now();
   auto m = Qwen3TextCuda::random(c, WType::BF16, 1234, 0.02f);
+  // COSMOS_FP8_WEIGHTS=1 (read by the load): the layers' weights in e4m3, one byte each a token (lm_head stays bf16).
+  if (m->fp8_weights()) wbytes = c.num_layers * per_layer + 2.0 * V * H;
   m->reserve(prompt + gen + 16);
   auto t1 = std::chrono::steady_clock::now();
   std::mt19937 rng(1);
@@ -205,8 +209,8 @@ int main(int argc, char** argv) {
   std::printf("decode GEMV (gemv_decode_cuda, 8 loads/lane): lm_head %.0f GB/s, down %.0f GB/s, qkv %.0f GB/s\n",
               dgemv_lm / 1e9, dgemv_dn / 1e9, dgemv_qkv / 1e9);
   std::printf(
-      "weights: %.2f GB on GPU (embedding bf16), %.2f GB bf16 matmul weights read per token; random init %.2f s\n",
-      m->weight_bytes() / 1e9, wbytes / 1e9, sec(t0, t1));
+      "weights: %.2f GB on GPU (embedding bf16), %.2f GB %s matmul weights read per token; random init %.2f s\n",
+      m->weight_bytes() / 1e9, wbytes / 1e9, m->fp8_weights() ? "e4m3 (layers) + bf16 (lm_head)" : "bf16", sec(t0, t1));
   std::printf("prefill %d tokens: %.1f ms (%.0f tokens/s)\n", prompt, sec(t2, t3) * 1e3, prompt / sec(t2, t3));
   std::printf("decode %d tokens after a %d-token prompt: %.2f ms/token, %.1f tokens/s (%s, %d capture(s))\n", gen,
               prompt, dec_s / gen * 1e3, tps, graph ? "CUDA graph" : "eager: graph capture failed", captures);

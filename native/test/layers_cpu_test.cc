@@ -564,6 +564,40 @@ int main() {
           std::vector<double>(ref.begin(), ref.end()), 1e-4);
   }
 
+  // 4d. One token on fp8 copies (decode): weight-only, x in f32 (linear_cpu -> gemv_fp8_cpu, the twin of linear_cuda's
+  // gemv_fp8), and the SwiGLU MLP's h in f32 (no bf16 rounding, no per-token quantization: gemv_fp8_swiglu on CUDA),
+  // against the formula in double.
+  {
+    const int inter = 128, in = 32;
+    auto wgu = randv((size_t)2 * inter * in), wd = randv((size_t)in * inter), bd = randv(in), x = randv(in);
+    std::vector<uint8_t> gu8(wgu.size()), d8(wd.size());
+    std::vector<float> gus(2 * inter), ds(in);
+    quantize_fp8_rows_cpu(gu8.data(), gus.data(), wgu.data(), 2 * inter, in);
+    quantize_fp8_rows_cpu(d8.data(), ds.data(), wd.data(), in, inter);
+    SwiGluMlp m{Linear{nullptr, WType::F32, nullptr, in, 2 * inter}, Linear{nullptr, WType::F32, bd.data(), inter, in}};
+    m.gate_up.w8 = gu8.data(), m.gate_up.w8_scale = gus.data(), m.down.w8 = d8.data(), m.down.w8_scale = ds.data();
+    auto dot = [](const uint8_t* w, const auto* v, int k) {
+      double a = 0;
+      for (int c = 0; c < k; ++c) a += (double)fp8_e4m3_to_float(w[c]) * v[c];
+      return a;
+    };
+    std::vector<float> y(in), yl(in), scratch(mlp_scratch_floats(m, 1));
+    std::vector<double> h(inter), ref(in), refl(in);
+    for (int j = 0; j < inter; ++j) {
+      const double g = gus[j] * dot(&gu8[(size_t)j * in], x.data(), in);
+      const double u = gus[inter + j] * dot(&gu8[(size_t)(inter + j) * in], x.data(), in);
+      h[j] = g / (1.0 + std::exp(-g)) * u;
+    }
+    for (int c = 0; c < in; ++c) {
+      ref[c] = ds[c] * dot(&d8[(size_t)c * inter], h.data(), inter) + bd[c];
+      refl[c] = gus[c] * dot(&gu8[(size_t)c * in], x.data(), in);
+    }
+    linear_cpu(yl.data(), x.data(), m.gate_up.rows(0, in), 1, ctx);
+    close("linear_fp8_one_token_vs_formula", yl.data(), refl, 1e-5);
+    mlp_cpu(y.data(), x.data(), m, 1, scratch.data(), ctx);
+    close("mlp_fp8_one_token_vs_formula", y.data(), ref, 1e-5);
+  }
+
   // 5. The weight binder (random source, host store): parts stacked by rows with their biases, each part
   // its own values; norm gains 1 and norm biases 0; byte count.
   {

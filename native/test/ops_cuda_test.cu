@@ -42,6 +42,7 @@
 #include "../src/ops/gather4_add.h"
 #include "../src/ops/gelu.h"
 #include "../src/ops/gemv_decode.h"
+#include "../src/ops/gemv_fp8.h"
 #include "../src/ops/gemv_swiglu.h"
 #include "../src/ops/layernorm.h"
 #include "../src/ops/lincomb.h"
@@ -399,6 +400,47 @@ void test_gemv_decode(int k, int m, bool bf16) {
   pool->free(dw);
   pool->free(dout);
   pool->free(dmm);
+}
+
+// Weight-only fp8 decode GEMVs (ops/gemv_fp8.h) vs their CPU twins: the same e4m3 bytes and scales (quantize_fp8_rows
+// of random weights), f32 x; only the summation order differs. Odd m (the last warp's one row), a bias, chunk counts
+// off the 4-chunk loop, the 8B decoder's shapes.
+void test_gemv_fp8(int k, int m, bool bias, bool swiglu) {
+  auto x = randv(k), w = randv((size_t)m * k, 0.05f), b = randv(m);
+  std::vector<uint8_t> w8(w.size());
+  std::vector<float> sc(m);
+  quantize_fp8_rows_cpu(w8.data(), sc.data(), w.data(), m, k);
+  const int outs = swiglu ? m / 2 : m;
+  std::vector<float> ref(outs);
+  if (swiglu)
+    gemv_fp8_swiglu_cpu(ref.data(), x.data(), w8.data(), sc.data(), k, outs);
+  else
+    gemv_fp8_cpu(ref.data(), x.data(), w8.data(), sc.data(), bias ? b.data() : nullptr, k, m);
+  float *dx = up(x), *dsc = up(sc), *db = up(b), *dout = (float*)pool->alloc((size_t)outs * 4);
+  auto* dw = (uint8_t*)pool->alloc(w8.size());
+  h2d(dw, w8.data(), w8.size());
+  if (swiglu)
+    gemv_fp8_swiglu_cuda(dout, dx, dw, dsc, k, outs, ctx);
+  else
+    gemv_fp8_cuda(dout, dx, dw, dsc, bias ? db : nullptr, k, m, ctx);
+  report("gemv_fp8",
+         shape(swiglu ? "swiglu k=%d inter=%d"
+               : bias ? "k=%d m=%d bias"
+                      : "k=%d m=%d",
+               k, outs),
+         ref, down(dout, outs), 1e-4);
+  bool threw = false;
+  try {
+    gemv_fp8_cuda(dout, dx, dw, dsc, nullptr, k - 8, m, ctx);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  report_exact("gemv_fp8", shape("k=%d: an invalid_argument", k - 8), threw, threw ? "thrown" : "not thrown");
+  pool->free(dx);
+  pool->free(dsc);
+  pool->free(db);
+  pool->free(dout);
+  pool->free(dw);
 }
 
 // flash_attention_cuda (ops/flash_attention.h, the Generator's tensor-core attention) vs attention_cpu on
@@ -1516,8 +1558,13 @@ int main(int argc, char** argv) {
   test_gemv_decode(4096, 777, true);
   test_gemv_decode(64, 1426, false);  // the tiny fixture's lm_head shape, f32
   test_gemv_decode(4096, 500, false);
-  test_gemv_decode(1000, 300, true);  // chunks = 125: every loop's tail
-  test_gemv_decode(13, 33, true);     // scalar fallback (matmul's)
+  test_gemv_decode(1000, 300, true);         // chunks = 125: every loop's tail
+  test_gemv_decode(13, 33, true);            // scalar fallback (matmul's)
+  test_gemv_fp8(4096, 6144, false, false);   // 8B q|k|v
+  test_gemv_fp8(12288, 4096, false, false);  // 8B down: 24 chunks a lane
+  test_gemv_fp8(4096, 24576, false, true);   // 8B gate|up + SwiGLU
+  test_gemv_fp8(1040, 777, true, false);     // 65 chunks: the loop's tail; odd m; bias
+  test_gemv_fp8(64, 256, false, true);       // the tiny fixture's gate|up: fewer chunks than lanes
   test_attention_decode(2048, 32, 8, 128, {1, 2, 31, 32, 33, 64, 65, 100, 300, 1152, 2047, 2048});
   test_attention_decode(300, 4, 2, 16, {1, 17, 64, 65, 129, 256, 299});
   // Ops moved out of the models and the shared layers (added last: the rows above keep their inputs).

@@ -11,6 +11,8 @@
 //     move the logits buffer
 //   * opt-in fp8 prefill (set_fp8_prefill, sm_90 only): logits vs bf16 within fp8's error, decode after it graph ==
 //     eager, off == bf16 bit for bit
+//   * fp8 weights (set_fp8_weights, sm_90 only): decode graph == eager, sources given back == kept, CUDA vs the CPU
+//   twin
 // Usage: qwen3_cuda_test [repo root] (default: .). Exit 1 on failure.
 #include <algorithm>
 #include <cmath>
@@ -263,6 +265,56 @@ int main(int argc, char** argv) {
       }
       const double twin = std::sqrt(tn / std::max(td, 1e-30));
       check(twin <= 0.1, "fp8 prefill, CUDA f32 weights vs the CPU twin, rel l2 (tol 0.1)", twin);
+    }
+  }
+  // FP8 weights (set_fp8_weights: the copies for every forward, decode on ops/gemv_fp8), on an sm_90 device: decode
+  // through the graph == the eager forward bit for bit, 32 steps; the bf16 sources given back: the same logits bit for
+  // bit and weight_bytes down by their bytes; the f32-weight model's decode logits against the CPU twin's, following
+  // the same tokens (rel l2, tol 0.1 as the fp8 prefill's twin row above).
+  if (cfg.hidden_size % 16 == 0) {
+    auto wg = Qwen3TextCuda::load(*ck, cfg, WType::BF16), we = Qwen3TextCuda::load(*ck, cfg, WType::BF16);
+    auto wr = Qwen3TextCuda::load(*ck, cfg, WType::BF16), w32 = Qwen3TextCuda::load(*ck, cfg, WType::F32);
+    auto wc = Qwen3Text::load(*ck, cfg);
+    we->set_decode_graph(false);
+    const size_t bf16_bytes = wr->weight_bytes();
+    const bool on = wg->set_fp8_weights(true) && we->set_fp8_weights(true) && wr->set_fp8_weights(true, false) &&
+                    w32->set_fp8_weights(true);
+    wc->set_fp8_weights(true);
+    if (on) {
+      const Json& P = prompts->arr[0];
+      std::vector<int> ids = ints(P.get("input_ids"));
+      const int n = (int)ids.size();
+      std::vector<int> pos3(3 * n);
+      for (int r = 0; r < 3; ++r)
+        for (int i = 0; i < n; ++i) pos3[r * n + i] = i;
+      std::vector<float> lg(V), le(V), lr(V), l32(V), lcpu(V);
+      wg->prefill(ids.data(), n, pos3.data(), nullptr, lg.data(), false);
+      we->prefill(ids.data(), n, pos3.data(), nullptr, le.data(), false);
+      wr->prefill(ids.data(), n, pos3.data(), nullptr, lr.data(), false);
+      w32->prefill(ids.data(), n, pos3.data(), nullptr, l32.data(), false);
+      wc->prefill(ids.data(), n, pos3.data(), nullptr, lcpu.data(), false);
+      double ge = max_abs_diff(lg.data(), le.data(), V), gr = max_abs_diff(lg.data(), lr.data(), V), tn = 0, td = 0;
+      for (int t = 0; t < steps; ++t) {
+        const int next = argmax_cpu(lcpu.data(), V);  // every model follows the CPU twin's tokens
+        wg->decode(next, lg.data());
+        we->decode(next, le.data());
+        wr->decode(next, lr.data());
+        w32->decode(next, l32.data());
+        wc->decode(next, lcpu.data());
+        ge = std::max(ge, max_abs_diff(lg.data(), le.data(), V));
+        gr = std::max(gr, max_abs_diff(lg.data(), lr.data(), V));
+        for (int i = 0; i < V; ++i) {
+          tn += ((double)l32[i] - lcpu[i]) * ((double)l32[i] - lcpu[i]);
+          td += (double)lcpu[i] * lcpu[i];
+        }
+      }
+      check(ge == 0 && wg->graph_captures() >= 1, "fp8 weights: decode graph == eager, 32 steps (max-abs-diff)", ge);
+      check(gr == 0 && wr->weight_bytes() < bf16_bytes, "fp8 weights: bf16 given back, the same logits (max-abs-diff)",
+            gr);
+      const double twin = std::sqrt(tn / std::max(td, 1e-30));
+      check(twin <= 0.1, "fp8 weights decode, CUDA f32 weights vs the CPU twin, rel l2 (tol 0.1)", twin);
+      std::printf("  %-58s %12.2f  (info)\n", "fp8 weights: MB after the bf16 ones were given back",
+                  wr->weight_bytes() / 1e6);
     }
   }
   // decode_greedy / decode_sample smoke: greedy through the GPU argmax matches the host argmax path.

@@ -3,7 +3,8 @@
 // run on the first one sampled and keep it; max_tokens 0 and N; an abort between tokens; onToken sees
 // every token in order; seeded sampling repeats; top-k 1 and a vanishing temperature are greedy;
 // penalties steer the draw exactly as sample_cpu says; the decoder's opt-in fp8 prefill (set_fp8_prefill) against
-// f32. Prints one JSON line {checks, failures, fp8_prefill_rel_l2}.
+// f32, and its fp8 weights (set_fp8_weights). Prints one JSON line {checks, failures, fp8_prefill_rel_l2,
+// fp8_weights_decode_rel_l2}.
 //   runtime_cpu_test [repo root]
 #include <algorithm>
 #include <atomic>
@@ -283,6 +284,53 @@ int main(int argc, char** argv) {
     model->prefill(ids.data(), m, pos.data(), nullptr, loff.data(), true);
     truth("fp8 prefill off: the f32 logits bit for bit", loff == l32);
   }
-  std::printf("{\"checks\": %d, \"failures\": %d, \"fp8_prefill_rel_l2\": %.3e}\n", checks, failures, fp8_rel);
+  // FP8 weights (set_fp8_weights: every forward on the copies, decode on the weight-only GEMV twin): greedy decode
+  // logits within fp8's error of f32 and not f32; the f32 sources given back (weight_bytes drops by their bytes, off is
+  // then a ModelError) with the outputs unchanged bit for bit.
+  double fp8w_rel = -1;
+  {
+    auto m8 = Qwen3Text::load(*ck, cfg);
+    auto m8k = Qwen3Text::load(*ck, cfg);
+    const size_t f32_bytes = m8->weight_bytes();
+    m8->set_fp8_weights(true, false);
+    m8k->set_fp8_weights(true, true);
+    const int H = cfg.hidden_size, I = cfg.intermediate_size;
+    const int qkv = (cfg.num_heads + 2 * cfg.num_kv_heads) * cfg.head_dim, o_in = cfg.num_heads * cfg.head_dim;
+    const size_t f32_of_linears = 4 * (size_t)cfg.num_layers * ((size_t)qkv * H + (size_t)H * o_in + 3 * (size_t)I * H);
+    truth("fp8 weights: the f32 sources given back",
+          m8->weight_bytes() == m8k->weight_bytes() - f32_of_linears && m8k->weight_bytes() > f32_bytes);
+    std::vector<float> a(V), b(V), c(V);
+    model->reset();
+    m8->prefill(req.ids.data(), n, req.pos3.data(), nullptr, a.data(), false);
+    m8k->prefill(req.ids.data(), n, req.pos3.data(), nullptr, b.data(), false);
+    model->prefill(req.ids.data(), n, req.pos3.data(), nullptr, c.data(), false);
+    double num = 0, den = 0, diff = 0;
+    bool same = a == b;
+    for (int t = 0; t < 8; ++t) {
+      const int next = argmax_cpu(c.data(), V);  // all three follow the f32 model's tokens
+      m8->decode(next, a.data());
+      m8k->decode(next, b.data());
+      model->decode(next, c.data());
+      same = same && a == b;
+      for (int i = 0; i < V; ++i) {
+        num += ((double)a[i] - c[i]) * ((double)a[i] - c[i]);
+        den += (double)c[i] * c[i];
+        diff = std::max(diff, std::fabs((double)a[i] - c[i]));
+      }
+    }
+    fp8w_rel = std::sqrt(num / std::max(den, 1e-30));
+    truth("fp8 weights: decode logits within fp8's error of f32 (rel l2 <= 0.2)", fp8w_rel <= 0.2);
+    truth("fp8 weights: decode ran on the copies (logits differ from f32)", diff > 0);
+    truth("fp8 weights: sources given back, the same logits bit for bit", same);
+    bool threw = false;
+    try {
+      m8->set_fp8_weights(false);
+    } catch (const ModelError&) {
+      threw = true;
+    }
+    truth("fp8 weights: off after the sources were given back is a ModelError", threw);
+  }
+  std::printf("{\"checks\": %d, \"failures\": %d, \"fp8_prefill_rel_l2\": %.3e, \"fp8_weights_decode_rel_l2\": %.3e}\n",
+              checks, failures, fp8_rel, fp8w_rel);
   return failures ? 1 : 0;
 }

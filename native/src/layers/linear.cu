@@ -4,13 +4,14 @@
 #include "../core/cuda_pool.h"
 #include "../core/errors.h"
 #include "../ops/gemm_fp8_wgmma.h"
+#include "../ops/gemv_fp8.h"
 #include "../ops/quantize_fp8.h"
 #include "linear.h"
 
 namespace cosmos {
 
 bool linear_fp8_runs(const Linear& l, int n, const CudaContext& ctx) {
-  return l.w8 && l.w8_scale && gemm_fp8_wgmma_available(ctx.stream) &&
+  return n > 1 && l.w8 && l.w8_scale && gemm_fp8_wgmma_available(ctx.stream) &&
          gemm_fp8_wgmma_shape_ok(l.w8, l.w8, n, l.out, l.in);
 }
 
@@ -29,6 +30,11 @@ void linear_cuda(float* y, const float* x, const Linear& l, int n, const CudaCon
     DeviceBuffer<float> qs(pool, (size_t)n);
     quantize_fp8_rows_cuda(q.get(), qs.get(), x, n, l.in, ctx);
     gemm_fp8_wgmma(y, q.get(), l.w8, qs.get(), l.w8_scale, l.b, n, l.out, l.in, ctx);
+    return;
+  }
+  // One token on the fp8 copy: the weight-only GEMV (x stays f32; the weight's bytes are the cost).
+  if (n == 1 && l.w8 && l.w8_scale && gemv_fp8_supported(x, l.w8, l.in)) {
+    gemv_fp8_cuda(y, x, l.w8, l.w8_scale, l.b, l.in, l.out, ctx);
     return;
   }
   // A weight given back for its fp8 copy (set_fp8's keep_source = false) is only given back where the fp8 GEMM runs

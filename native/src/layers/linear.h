@@ -21,11 +21,12 @@ struct Linear {
   const float* b = nullptr;  // [out] or null
   int in = 0, out = 0;
   // Optional FP8 copy of w (opt-in: the Generator's `quantization: "fp8"` load option, set_fp8 of its transformer):
-  // e4m3 [out, in] with one f32 scale per output row (ops/quantize_fp8.h). When set, x is quantized per token and
-  // y = x scale * w8_scale * (x8 . w8) (+ b) replaces the GEMM on w: gemm_fp8_wgmma on CUDA, an f32 twin on the CPU
-  // (linear_cpu). w stays valid unless the model gave it back (set_fp8's keep_source = false, the load option: only
-  // where the fp8 kernel runs for any n); then w is null. Else set_fp8(false) goes back to it, and linear_cuda falls
-  // back to it where the fp8 kernel cannot run.
+  // e4m3 [out, in] with one f32 scale per output row (ops/quantize_fp8.h). When set, for n > 1 x is quantized per
+  // token and y = x scale * w8_scale * (x8 . w8) (+ b) replaces the GEMM on w: gemm_fp8_wgmma on CUDA, an f32 twin on
+  // the CPU (linear_cpu); for one token (decode) y = w8_scale * (x . w8) (+ b) with x in f32: ops/gemv_fp8. w stays
+  // valid unless the model gave it back (set_fp8's keep_source = false, the load option: only where the fp8 kernel runs
+  // for any n); then w is null. Else set_fp8(false) goes back to it, and linear_cuda falls back to it where the fp8
+  // kernel cannot run.
   const uint8_t* w8 = nullptr;
   const float* w8_scale = nullptr;
 
@@ -47,7 +48,8 @@ struct Fp8Rows {
 };
 
 #ifdef COSMOS_CUDA
-// Whether linear_cuda runs l in fp8 for n rows here (l.w8 set, an sm_90a device, a shape gemm_fp8_wgmma takes).
+// Whether linear_cuda runs l on the fp8 GEMM for n rows here, taking e4m3 rows (l.w8 set, n > 1, an sm_90a device, a
+// shape gemm_fp8_wgmma takes). One row with l.w8 set runs the weight-only gemv_fp8 instead (x in f32).
 bool linear_fp8_runs(const Linear& l, int n, const CudaContext& ctx);
 
 // Device pointers; the GEMV (n <= 8) or GEMM of matmul_cuda, workspaces from ctx.pool. Where linear_fp8_runs: x ->

@@ -2,6 +2,7 @@
 #include <vector>
 
 #include "../core/errors.h"
+#include "../ops/gemv_fp8.h"
 #include "../ops/quantize_fp8.h"
 #include "linear.h"
 
@@ -42,6 +43,7 @@ static void linear_fp8_cpu(float* y, const float* x, const Linear& l, int n, con
 }
 
 void linear_cpu(float* y, const float* x, const Linear& l, int n, const CpuContext& ctx) {
+  if (l.w8 && l.w8_scale && n == 1) return gemv_fp8_cpu(y, x, l.w8, l.w8_scale, l.b, l.in, l.out);  // linear_cuda's
   if (l.w8 && l.w8_scale) return linear_fp8_cpu(y, x, l, n, ctx);
   if (!l.w) throw ModelError("linear_cpu: the weight was given back for its fp8 copy, which is not set");
   if (l.wt != WType::F32)

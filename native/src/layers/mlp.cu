@@ -5,6 +5,7 @@
 #include "../core/errors.h"
 #include "../ops/gelu.h"
 #include "../ops/gemm_fp8_wgmma.h"
+#include "../ops/gemv_fp8.h"
 #include "../ops/gemv_swiglu.h"
 #include "../ops/quantize_fp8.h"
 #include "../ops/relu2.h"
@@ -14,7 +15,7 @@
 namespace cosmos {
 
 bool mlp_fp8_fused_runs(const SwiGluMlp& m, int n, const CudaContext& ctx) {
-  return mlp_fp8_fused(m) && gemm_fp8_wgmma_available(ctx.stream) &&
+  return n > 1 && mlp_fp8_fused(m) && gemm_fp8_wgmma_available(ctx.stream) &&
          gemm_fp8_wgmma_swiglu_shape_ok(m.gate_up.w8, m.gate_up.w8, n, m.gate_up.in, m.gate_up.out / 2);
 }
 
@@ -41,6 +42,13 @@ void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratc
     gemm_fp8_wgmma_swiglu(h, x8.q, m.gate_up.w8, x8.scale, m.gate_up.w8_scale, n, m.gate_up.in, inter, ctx);
     quantize_fp8_rows_bf16_cuda(h8, hs.get(), h, n, inter, ctx);
     gemm_fp8_wgmma(y, h8, m.down.w8, hs.get(), m.down.w8_scale, m.down.b, n, m.down.out, inter, ctx);
+    return;
+  }
+  // One token on fp8 copies: gate|up + SwiGLU in one weight-only GEMV (x in f32), then down's (linear_cuda).
+  if (n == 1 && m.gate_up.w8 && m.gate_up.w8_scale && m.down.w8 && !m.gate_up.b &&
+      gemv_fp8_supported(x, m.gate_up.w8, m.gate_up.in)) {
+    gemv_fp8_swiglu_cuda(g, x, m.gate_up.w8, m.gate_up.w8_scale, m.gate_up.in, inter, ctx);
+    linear_cuda(y, g, m.down, 1, ctx);
     return;
   }
   // FP8 weights (Linear::w8) where mlp_fp8_fused does not hold: gate and up as two fp8 GEMMs, swiglu_cuda, down.

@@ -34,7 +34,8 @@ size_t mlp_scratch_floats(const Relu2Mlp& m, int n);   // n x inter
 
 // Whether a SwiGLU MLP in fp8 (set_fp8) runs fused: gate|up + SwiGLU in one fp8 GEMM whose epilogue writes h in
 // bf16, h quantized per token, down in fp8 (CUDA: gemm_fp8_wgmma_swiglu). The CPU twin takes the same shapes and
-// rounds h to bf16 before the down projection, so both quantize the same values.
+// rounds h to bf16 before the down projection, so both quantize the same values. For more than one row only: one row
+// (decode) on fp8 copies runs weight-only GEMVs (ops/gemv_fp8: gate|up + SwiGLU fused, then down), h in f32.
 bool mlp_fp8_fused(const SwiGluMlp& m);
 
 // y [n, width] = mlp(x [n, width]); y may alias x.
@@ -47,7 +48,7 @@ void mlp_cpu(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch,
 // x8: x in e4m3 per row (linear.h), used where the fused fp8 path runs (mlp_fp8_fused_runs; then x is not read).
 void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx,
               Fp8Rows x8 = {});
-// Whether mlp_cuda runs m's fused fp8 path for n rows here.
+// Whether mlp_cuda runs m's fused fp8 GEMM path for n rows here (n > 1).
 bool mlp_fp8_fused_runs(const SwiGluMlp& m, int n, const CudaContext& ctx);
 void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx);
 void mlp_cuda(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch, const CudaContext& ctx);

@@ -22,7 +22,9 @@ void mlp_cpu(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch
   linear_cpu(g, x, m.gate_up.rows(0, inter), n, ctx);
   linear_cpu(u, x, m.gate_up.rows(inter, inter), n, ctx);
   swiglu_cpu(g, g, u, n * inter);
-  if (mlp_fp8_fused(m))  // the CUDA epilogue's bf16 h (round to nearest even), quantized by the down projection
+  // The CUDA epilogue's bf16 h (round to nearest even), quantized by the down projection; one token (gemv_fp8_swiglu
+  // there) keeps h in f32.
+  if (mlp_fp8_fused(m) && n > 1)
     for (size_t i = 0; i < (size_t)n * inter; ++i) g[i] = bf16_to_f32(f32_to_bf16(g[i]));
   linear_cpu(y, g, m.down, n, ctx);
 }

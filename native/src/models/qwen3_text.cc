@@ -124,12 +124,20 @@ std::unique_ptr<Qwen3Text> Qwen3Text::load(const Checkpoint& ck, const Qwen3Text
   WeightBinder wb(ck, m->store_);
   qwen3_text_bind(cfg, wb, m->w_);
   m->cache_.resize(cfg.num_layers);
-  if (qwen3_fp8_prefill_requested()) m->set_fp8_prefill(true);
+  if (qwen3_fp8_weights_requested())
+    m->set_fp8_weights(true, false);
+  else if (qwen3_fp8_prefill_requested())
+    m->set_fp8_prefill(true);
   return m;
 }
 
 bool qwen3_fp8_prefill_requested() {
   const char* e = std::getenv("COSMOS_FP8_PREFILL");
+  return e && std::strcmp(e, "1") == 0;
+}
+
+bool qwen3_fp8_weights_requested() {
+  const char* e = std::getenv("COSMOS_FP8_WEIGHTS");
   return e && std::strcmp(e, "1") == 0;
 }
 
@@ -143,6 +151,21 @@ std::vector<Linear*> qwen3_fp8_linears(Qwen3TextWeights& w) {
 void Qwen3Text::set_fp8_prefill(bool on) {
   if (on && fp8_.empty()) fp8_.make(qwen3_fp8_linears(w_));
   fp8_prefill_ = on;
+}
+
+void Qwen3Text::set_fp8_weights(bool on, bool keep_source) {
+  if (!on && fp8_sources_released_)
+    throw ModelError("set_fp8_weights(false): the f32 weights were given back when fp8 weights were turned on");
+  if (on && fp8_.empty()) fp8_.make(qwen3_fp8_linears(w_));
+  fp8_.attach(on);
+  fp8_weights_ = on;
+  if (on && !keep_source && !fp8_sources_released_) {
+    for (Fp8CopiesCpu::Copy& c : fp8_.copies()) {
+      store_.release(c.l->w);
+      c.l->w = nullptr;  // linear_cpu's fp8 paths read w8 alone
+    }
+    fp8_sources_released_ = true;
+  }
 }
 
 void Qwen3Text::reset() {
@@ -210,7 +233,8 @@ void Qwen3Text::forward(const int* ids, int n, const int* pos3, const VisualInpu
       std::memcpy(X + (size_t)vis->rows[r] * H, vis->embeds + (size_t)r * H, sizeof(float) * H);
   mrope_tables_cpu(cs.data(), sn.data(), pos3, n, D, c.rope_theta, c.mrope_section, c.mrope_interleaved);
 
-  Fp8Attached<Fp8CopiesCpu> fp8(fp8_, fp8_prefill_ && n > kQwen3Fp8PrefillMinRows);  // this pass's layers only
+  // A prefill's layers only (with set_fp8_weights the copies stay attached anyway).
+  Fp8Attached<Fp8CopiesCpu> fp8(fp8_, fp8_prefill_ && !fp8_weights_ && n > kQwen3Fp8PrefillMinRows);
   norm_cpu(Hh, X, L0.in_ln, n);
   for (int l = 0; l < c.num_layers; ++l) {
     check_abort();

@@ -70,6 +70,8 @@ void qwen3_text_bind(const Qwen3TextConfig& cfg, WeightBinder& wb, Qwen3TextWeig
 // whether COSMOS_FP8_PREFILL=1 asks for it at load, and the rule for which forwards run in fp8: more than
 // kQwen3Fp8PrefillMinRows tokens (matmul_cuda's GEMV bound: n <= 8 streams the weights, it is no GEMM).
 bool qwen3_fp8_prefill_requested();
+// Whether COSMOS_FP8_WEIGHTS=1 asks for fp8 weights at load (set_fp8_weights(true, keep_source = false)).
+bool qwen3_fp8_weights_requested();
 constexpr int kQwen3Fp8PrefillMinRows = 8;
 // The linears a fp8 prefill quantizes: every decoder layer's q|k|v, o, gate|up and down (not lm_head).
 std::vector<Linear*> qwen3_fp8_linears(Qwen3TextWeights& w);
@@ -94,6 +96,10 @@ class Qwen3Text {
   // fp8 costs a trained model's answers here, without a GPU. Slower than f32 (each call decodes the weights).
   void set_fp8_prefill(bool on);
   bool fp8_prefill() const { return fp8_prefill_; }
+  // The CPU twin of Qwen3TextCuda::set_fp8_weights: the copies attached for every forward (one token: the weight-only
+  // gemv_fp8_cpu), the f32 sources given back unless keep_source (then off is a ModelError).
+  void set_fp8_weights(bool on, bool keep_source = true);
+  bool fp8_weights() const { return fp8_weights_; }
 
   // Clears the KV cache (weights stay).
   void reset();
@@ -111,8 +117,8 @@ class Qwen3Text {
   Qwen3TextConfig cfg_;
   HostWeightStore store_;  // owns the weights' memory
   Qwen3TextWeights w_;
-  Fp8CopiesCpu fp8_;  // set_fp8_prefill's copies, attached for a prefill's layers only
-  bool fp8_prefill_ = false;
+  Fp8CopiesCpu fp8_;  // the fp8 copies: attached for a prefill's layers only, or for good (set_fp8_weights)
+  bool fp8_prefill_ = false, fp8_weights_ = false, fp8_sources_released_ = false;
   std::vector<Cache> cache_;  // one per layer
   int n_past_ = 0, capacity_ = 0, next_pos_ = 0;
   const std::atomic<bool>* abort_ = nullptr;

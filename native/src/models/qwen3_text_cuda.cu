@@ -42,7 +42,10 @@ void Qwen3TextCuda::finish_load() {
   step_ = (int*)pool_.alloc(sizeof(int) * 8);
   if (const char* e = std::getenv("COSMOS_CUDA_GRAPH")) graph_on_ = !(*e == '0' && e[1] == 0);
   CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
-  if (qwen3_fp8_prefill_requested()) set_fp8_prefill(true);
+  if (qwen3_fp8_weights_requested())
+    set_fp8_weights(true, false);
+  else if (qwen3_fp8_prefill_requested())
+    set_fp8_prefill(true);
 }
 
 bool Qwen3TextCuda::set_fp8_prefill(bool on) {
@@ -51,6 +54,32 @@ bool Qwen3TextCuda::set_fp8_prefill(bool on) {
     fp8_.make(qwen3_fp8_linears(w_), pool_, ctx_);
   }
   return fp8_prefill_ = on && !fp8_.empty();
+}
+
+bool Qwen3TextCuda::set_fp8_weights(bool on, bool keep_source) {
+  if (!on && fp8_sources_released_)
+    throw ModelError("set_fp8_weights(false): the bf16 weights were given back when fp8 weights were turned on");
+  if (on && fp8_.empty()) {
+    if (!gemm_fp8_wgmma_available(stream_.get())) return fp8_weights_ = false;
+    fp8_.make(qwen3_fp8_linears(w_), pool_, ctx_);
+  }
+  if (fp8_.empty()) return fp8_weights_ = false;
+  stream_.sync();  // no forward in flight reads the Linears being switched
+  drop_graph();    // the decode graph baked in the old weights' kernels
+  fp8_.attach(on);
+  fp8_weights_ = on;
+  if (on && !keep_source && !fp8_sources_released_) {
+    // Every forward then runs these on the fp8 kernels: the GEMM for n > 1 and the GEMV for one token take any token
+    // count at k % 16 == 0 with 16-byte aligned operands (the activations are pool blocks).
+    for (Fp8Copies::Copy& c : fp8_.copies()) {
+      if (c.l->in % 16 != 0) continue;
+      store_.release(c.l->w);
+      c.l->w = nullptr;
+    }
+    pool_.release_cached();
+    fp8_sources_released_ = true;
+  }
+  return fp8_weights_;
 }
 
 std::unique_ptr<Qwen3TextCuda> Qwen3TextCuda::load(const Checkpoint& ck, const Qwen3TextConfig& cfg, WType wt) {
@@ -210,7 +239,7 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
   {
     // The fp8 copies are attached for this pass only (launches are ordered on the one stream, and the Linears are
     // read on the host at launch): decode's forward and the graph's record never see them.
-    Fp8Attached<Fp8Copies> fp8(fp8_, fp8_prefill_ && n > kQwen3Fp8PrefillMinRows);
+    Fp8Attached<Fp8Copies> fp8(fp8_, fp8_prefill_ && !fp8_weights_ && n > kQwen3Fp8PrefillMinRows);
     layers_forward(X, Hh, scratch.get(), cs.get(), sn.get(), n, nullptr, nullptr, vis, vrows.get(), vtmp.get());
   }
 

@@ -75,6 +75,14 @@ class Qwen3TextCuda {
   // CPU twin.
   bool set_fp8_prefill(bool on);
   bool fp8_prefill() const { return fp8_prefill_; }
+  // FP8 weights (issue 14 item 4, vLLM's `--quantization fp8` for a decoder; COSMOS_FP8_WEIGHTS=1 at load, with
+  // keep_source = false): the same copies attached for every forward: prefill on the fp8 GEMMs as above, decode (eager
+  // and graph, re-captured on a switch) on the weight-only GEMVs of ops/gemv_fp8 (x in f32; half the bytes a token
+  // streams). lm_head stays bf16. keep_source = false gives the bf16 weights of those linears back (8B: the decoder
+  // 15.3 -> ~8.6 GiB; off is then a ModelError). Returns whether it is on (false without the sm_90a fp8 GEMM).
+  // Qwen3Text::set_fp8_weights is the CPU twin.
+  bool set_fp8_weights(bool on, bool keep_source = true);
+  bool fp8_weights() const { return fp8_weights_; }
 
   void reset();
   void reserve(int tokens);  // grows the KV cache now (else it grows on demand, doubling)
@@ -102,8 +110,8 @@ class Qwen3TextCuda {
   CudaContext ctx_{stream_.get(), &pool_};
   CudaWeightStore store_{pool_, stream_.get(), wt_};  // weights: blocks of pool_
   Qwen3TextWeights w_;
-  Fp8Copies fp8_;  // set_fp8_prefill's copies (blocks of pool_), attached for a prefill's layers only
-  bool fp8_prefill_ = false;
+  Fp8Copies fp8_;  // the fp8 copies (blocks of pool_): attached for a prefill's layers, or for good (set_fp8_weights)
+  bool fp8_prefill_ = false, fp8_weights_ = false, fp8_sources_released_ = false;
   std::vector<float*> kc_, vc_;  // per layer: [capacity, kv_heads, head_dim] K and V cache
   float* logits_ = nullptr;      // [logits_rows_, V]
   int logits_rows_ = 0, last_rows_ = 0;

@@ -1,0 +1,139 @@
+// See gemv_fp8.h. One warp per R weight rows (R = 2: the plain GEMV's rows 2w and 2w + 1; the SwiGLU's gate row j and
+// up row inter + j), lane-strided 16-value chunks (chunk c = lane + 32 i: one 16-byte load per row), x's 16 values
+// read once for the R rows: an e4m3 row is a quarter of its f32 x in bytes, so sharing x halves the cache reads that
+// would otherwise outnumber the weight's. Four chunks per row in flight per lane (8 16-byte loads with R = 2).
+#ifndef COSMOS_CUDA
+#define COSMOS_CUDA 1
+#endif
+#include "gemv_fp8.h"
+
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "../core/cuda_common.h"
+#include "../core/cuda_pdl.cuh"
+#include "../core/cuda_reduce.h"
+
+namespace {
+constexpr int kWarps = 4;
+constexpr int kUnroll = 4;
+
+// Two e4m3 values (the low 16 bits of v, the first in the low byte) as f32, exactly (every e4m3 value is an f16).
+__device__ __forceinline__ float2 e4m3x2_to_float2(uint32_t v) {
+  const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t)(v & 0xffffu), __NV_E4M3);
+  return __half22float2(*reinterpret_cast<const __half2*>(&h));
+}
+// acc + the 16 e4m3 values of u . the 16 x values in xv (x[16 c .. 16 c + 15]).
+__device__ __forceinline__ float dot16(float acc, uint4 u, const float4 xv[4]) {
+  const uint32_t words[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    const float2 a = e4m3x2_to_float2(words[q]), b = e4m3x2_to_float2(words[q] >> 16);
+    acc += a.x * xv[q].x + a.y * xv[q].y + b.x * xv[q].z + b.y * xv[q].w;
+  }
+  return acc;
+}
+
+// acc[i] += row i's chunks . x over this lane's chunks; rows[i] points at row i's first 16-byte chunk.
+template <int R>
+__device__ __forceinline__ void rows_dot(float acc[R], const uint4* const rows[R], const float* __restrict__ x,
+                                         int chunks, int lane) {
+  const float4* x4 = reinterpret_cast<const float4*>(x);
+  int c = lane;
+  for (; c + 32 * (kUnroll - 1) < chunks; c += 32 * kUnroll) {
+    uint4 u[kUnroll][R];
+#pragma unroll
+    for (int i = 0; i < kUnroll; ++i)
+#pragma unroll
+      for (int r = 0; r < R; ++r) u[i][r] = __ldg(rows[r] + c + 32 * i);
+#pragma unroll
+    for (int i = 0; i < kUnroll; ++i) {
+      float4 xv[4];
+#pragma unroll
+      for (int q = 0; q < 4; ++q) xv[q] = __ldg(x4 + 4 * (c + 32 * i) + q);
+#pragma unroll
+      for (int r = 0; r < R; ++r) acc[r] = dot16(acc[r], u[i][r], xv);
+    }
+  }
+  for (; c < chunks; c += 32) {
+    float4 xv[4];
+#pragma unroll
+    for (int q = 0; q < 4; ++q) xv[q] = __ldg(x4 + 4 * c + q);
+#pragma unroll
+    for (int r = 0; r < R; ++r) acc[r] = dot16(acc[r], __ldg(rows[r] + c), xv);
+  }
+}
+
+__global__ void __launch_bounds__(kWarps * 32)
+    gemv_fp8_kernel(float* __restrict__ out, const float* __restrict__ x, const uint8_t* __restrict__ w8,
+                    const float* __restrict__ scale, const float* __restrict__ bias, int k, int m) {
+  const int r0 = 2 * (blockIdx.x * kWarps + (threadIdx.x >> 5));
+  const int lane = threadIdx.x & 31;
+  if (r0 >= m) return;
+  cosmos::pdl_wait();  // PDL (core/cuda_pdl.cuh): launched before the kernel that writes x has finished
+  const int r1 = r0 + 1 < m ? r0 + 1 : r0;  // an odd m's last warp reads its one row twice and writes it once
+  const uint4* rows[2] = {reinterpret_cast<const uint4*>(w8 + (long long)r0 * k),
+                          reinterpret_cast<const uint4*>(w8 + (long long)r1 * k)};
+  float acc[2] = {0.f, 0.f};
+  rows_dot<2>(acc, rows, x, k / 16, lane);
+  acc[0] = cosmos::warp_sum(acc[0]);
+  acc[1] = cosmos::warp_sum(acc[1]);
+  if (lane == 0) {
+    out[r0] = scale[r0] * acc[0] + (bias ? bias[r0] : 0.f);
+    if (r1 != r0) out[r1] = scale[r1] * acc[1] + (bias ? bias[r1] : 0.f);
+  }
+}
+
+__global__ void __launch_bounds__(kWarps * 32)
+    gemv_fp8_swiglu_kernel(float* __restrict__ out, const float* __restrict__ x, const uint8_t* __restrict__ w8,
+                           const float* __restrict__ scale, int k, int inter) {
+  const int j = blockIdx.x * kWarps + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (j >= inter) return;
+  cosmos::pdl_wait();
+  const uint4* rows[2] = {reinterpret_cast<const uint4*>(w8 + (long long)j * k),
+                          reinterpret_cast<const uint4*>(w8 + (long long)(inter + j) * k)};
+  float acc[2] = {0.f, 0.f};
+  rows_dot<2>(acc, rows, x, k / 16, lane);
+  acc[0] = cosmos::warp_sum(acc[0]);
+  acc[1] = cosmos::warp_sum(acc[1]);
+  if (lane == 0) {
+    const float g = scale[j] * acc[0], u = scale[inter + j] * acc[1];
+    out[j] = g / (1.0f + expf(-g)) * u;  // expf, as swiglu.cu and gemv_swiglu.cu
+  }
+}
+
+void check(const float* x, const uint8_t* w8, int k, const char* who) {
+  if (!gemv_fp8_supported(x, w8, k))
+    throw std::invalid_argument(std::string(who) + ": k must be a multiple of 16 (got " + std::to_string(k) +
+                                ") and x, w8 16-byte aligned");
+}
+}  // namespace
+
+bool gemv_fp8_supported(const float* x, const uint8_t* w8, int k) {
+  const auto al16 = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; };
+  return k >= 16 && k % 16 == 0 && al16(x) && al16(w8);
+}
+
+void gemv_fp8_cuda(float* out, const float* x, const uint8_t* w8, const float* scale, const float* bias, int k, int m,
+                   const cosmos::CudaContext& ctx) {
+  if (m <= 0) return;
+  check(x, w8, k, "gemv_fp8_cuda");
+  const int warps = cosmos::ceil_div(m, 2);
+  cosmos::launch_pdl(gemv_fp8_kernel, dim3(cosmos::ceil_div(warps, kWarps)), dim3(kWarps * 32), 0, ctx.stream, out, x,
+                     w8, scale, bias, k, m);
+  CUDA_CHECK_LAUNCH();
+}
+
+void gemv_fp8_swiglu_cuda(float* out, const float* x, const uint8_t* w8, const float* scale, int k, int inter,
+                          const cosmos::CudaContext& ctx) {
+  if (inter <= 0) return;
+  check(x, w8, k, "gemv_fp8_swiglu_cuda");
+  cosmos::launch_pdl(gemv_fp8_swiglu_kernel, dim3(cosmos::ceil_div(inter, kWarps)), dim3(kWarps * 32), 0, ctx.stream,
+                     out, x, w8, scale, k, inter);
+  CUDA_CHECK_LAUNCH();
+}
