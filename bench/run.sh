@@ -18,7 +18,8 @@
 #   decode     Qwen3-8B text decode 128/128 and 1024/256, ours (qwen3_decode_bench) vs transformers eager
 #              (hf_qwen3_decode.py 128 128), with the roofline from the measured D2D bandwidth      ~3 min
 #   gemv       the decode step's gate|up + SwiGLU and down GEMVs (8B shapes) against a read-only stream over the same
-#              bytes and cudaMemcpy, and variants of their kernel (bench/decode_gemv_bench.cu)           ~20 s
+#              bytes and cudaMemcpy, and variants of their kernel (bench/decode_gemv_bench.cu); the same for
+#              the fp8-weight GEMVs (bench/decode_gemv_fp8_bench.cu)                                     ~40 s
 #   prefill    Qwen3-VL-8B tower + prefill, image and video, ours (qwen3vl_prefill_bench; again with the opt-in
 #              COSMOS_FP8_PREFILL=1) vs transformers sdpa (hf_qwen3vl_prefill.py)                   ~2 min
 #   generator  Cosmos 3 Nano transformer, one forward at 256p / 480p / 720p x 189 frames, ours vs diffusers
@@ -92,7 +93,7 @@ prepare() {
   local srcs=() engine_objs=() pids=() f o
   mapfile -t srcs < <(cd "$snap" && find native/src \( -name '*.cu' -o -name '*.cc' \) -not -path '*/binding/*' | sort)
   for d in "${DRIVERS[@]}"; do srcs+=("bench/$d.cu"); done
-  srcs+=(bench/decode_gemv_bench.cu)
+  srcs+=(bench/decode_gemv_bench.cu bench/decode_gemv_fp8_bench.cu)
   objname() {  # the object of a source; an sm_90a one is named apart, so a source built before under other flags is
     # never taken as up to date (its deps list records contents, not flags)
     if [[ $1 == *_wgmma.cu ]]; then echo "$obj/$(echo "$1" | tr / _).sm90a.o"; else echo "$obj/$(echo "$1" | tr / _).o"; fi
@@ -126,9 +127,12 @@ prepare() {
     "$obj"/native_src_ops_{gemv_swiglu,gemv_decode,matmul}.cu.o "$obj/native_src_ops_gemm_wgmma.cu.sm90a.o" \
     "$obj/native_src_core_cuda_pool.cu.o" "$obj/native_src_core_memory.cc.o" -lpthread && strip "$BIN/decode_gemv_bench" ||
     { echo "link failed: decode_gemv_bench" >&2; exit 1; }
+  nice -n 10 nvcc "${NVFLAGS[@]}" -o "$BIN/decode_gemv_fp8_bench" "$obj/bench_decode_gemv_fp8_bench.cu.o" \
+    "$obj/native_src_ops_gemv_fp8.cu.o" "$obj/native_src_core_cuda_pool.cu.o" "$obj/native_src_core_memory.cc.o" \
+    -lpthread && strip "$BIN/decode_gemv_fp8_bench" || { echo "link failed: decode_gemv_fp8_bench" >&2; exit 1; }
   {
     echo "engine: native/src at $commit"
-    for d in "${DRIVERS[@]}" decode_gemv_bench; do echo "driver: bench/$d.cu $(git hash-object "bench/$d.cu")"; done
+    for d in "${DRIVERS[@]}" decode_gemv_bench decode_gemv_fp8_bench; do echo "driver: bench/$d.cu $(git hash-object "bench/$d.cu")"; done
   } > "$BIN/MANIFEST"
   [ -f .dev/diffusers_src.tgz ] || bash tools/device/cosmos3_fixtures.sh prepare
   cat "$BIN/MANIFEST"
@@ -171,6 +175,7 @@ device() {
   fi
   if has gemv; then
     step "decode GEMVs vs a read stream" 30 $b/decode_gemv_bench
+    step "fp8 decode GEMVs vs a read stream" 30 $b/decode_gemv_fp8_bench
   fi
   if has prefill; then
     step "ours tower + prefill" 40 env NO_BREAKDOWN=1 $b/qwen3vl_prefill_bench

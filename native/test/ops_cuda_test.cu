@@ -403,8 +403,8 @@ void test_gemv_decode(int k, int m, bool bf16) {
 }
 
 // Weight-only fp8 decode GEMVs (ops/gemv_fp8.h) vs their CPU twins: the same e4m3 bytes and scales (quantize_fp8_rows
-// of random weights), f32 x; only the summation order differs. Odd m (the last warp's one row), a bias, chunk counts
-// off the 4-chunk loop, the 8B decoder's shapes.
+// of random weights), f32 x; only the summation order differs. Odd m and odd inter (the last warp's one row / pair), a
+// bias, chunk counts off the 4-chunk loop, the 8B decoder's shapes.
 void test_gemv_fp8(int k, int m, bool bias, bool swiglu) {
   auto x = randv(k), w = randv((size_t)m * k, 0.05f), b = randv(m);
   std::vector<uint8_t> w8(w.size());
@@ -1671,6 +1671,7 @@ int main(int argc, char** argv) {
     test_qkv_rope_int8q(300, 8, 2, 77, true);  // the Generator's form: fused q|k|v rows, [text | own] keys
     test_qkv_rope_int8q(256, 4, 4, 0, false);  // whole tiles (no padding rows), separate q / k / v
   }
+  test_gemv_fp8(1040, 2 * 777, false, true);  // odd inter: the fp8 SwiGLU's last warp has one pair (added last)
   std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
   std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;
