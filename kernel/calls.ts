@@ -337,13 +337,14 @@ export const MINI_GENERATOR_EMBODIMENTS: readonly EmbodimentId[] = Object.freeze
  */
 export const MINI_GENERATOR_WORKFLOWS: Readonly<Record<MiniGeneratorWorkflow, string>> = Object.freeze({
   "text-to-video":
-    "the table, the arm and the prompt's colours come out, but objects still smear in two clips of five or move the wrong way: the prompted object moves the prompted way in 40.5% of held-out clips (81 of 200)",
-  "image-to-video": "not measured on its own: the same video stream as text-to-video, from the given first frame",
+    "the table, the arm and the prompt's colours come out, but objects still smear in about one clip of three or move the wrong way: the prompted object moves the prompted way in 42.5% of held-out clips (85 of 200)",
+  "image-to-video":
+    "with the true first frame given, the prompted object moves the prompted way in 83% of held-out clips (50 of the first 60 text-to-video prompts)",
   forward_dynamics:
-    "the gripper's path off by 5.1% of the frame width on average (200 held-out clips; the first frame held still: 22%)",
+    "the gripper's path off by 3.6% of the frame width on average (200 held-out clips; the first frame held still: 22%)",
   policy: "TCP position error 0.084 m, gripper error 0.005 (the mean chunk: 0.20 m, 0.25; 200 held-out clips)",
   inverse_dynamics:
-    "TCP position error 0.025 m, gripper error 0.005 (the mean chunk: 0.20 m, 0.25; 200 held-out clips)",
+    "TCP position error 0.024 m, gripper error 0.006 (the mean chunk: 0.20 m, 0.25; 200 held-out clips)",
 });
 
 /** The workflows {@link MINI_GENERATOR_WORKFLOWS} leaves out, as the notes name them. */

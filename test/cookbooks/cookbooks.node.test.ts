@@ -539,14 +539,14 @@ function chunkOf(cell: Cell): Promise<number[][]> {
  *   true chunk (`chunkError`);
  * - `chunkMaxGripperError`: policy and inverse dynamics: the chunk's mean gripper error against the true chunk.
  *
- * Set for the committed weights (checkpoints/mini-generator, session 13), from what they do on 200 held-out seeds a
- * mode: no inverse-dynamics chunk off by more than 0.1 m (mean 0.025, largest 0.061), no policy or inverse-dynamics
- * gripper error above 0.05 (mean 0.005, largest 0.0095). Not asserted here: the forward-dynamics path and the policy's
- * TCP position. The cookbooks' requests carry no seed, so each run draws new noise, and one clip's figure varies with
- * it (the CI run of 96d5801: forward dynamics 0.149 on this clip, 0.034 with the eval's noise); over the 200 seeds 6
- * paths are off by more than 0.15 and 28 policies by more than 0.15 m. The CI subset
- * (test/bench/mini_generator_eval_ci.node.test.ts) asserts both on fixed seeds. Nor the video following the prompt
- * (40.5% of 200 held out).
+ * Set for the committed weights (checkpoints/mini-generator, session 29's run29b), from what they do on 200 held-out
+ * seeds a mode: no inverse-dynamics chunk off by more than 0.1 m (mean 0.024, largest 0.055), no policy or
+ * inverse-dynamics gripper error above 0.05 (mean 0.005-0.006, largest 0.012). Not asserted here: the
+ * forward-dynamics path and the policy's TCP position. The cookbooks' requests carry no seed, so each run draws new
+ * noise, and one clip's figure varies with it (the CI run of 96d5801, session 13's weights: forward dynamics 0.149 on
+ * this clip, 0.034 with the eval's noise); over the 200 seeds 1 path is off by more than 0.15 and 30 policies by
+ * more than 0.15 m. The CI subset (test/bench/mini_generator_eval_ci.node.test.ts) asserts both on fixed seeds. Nor
+ * the video following the prompt (42.5% of 200 held out).
  */
 const MINI_GENERATOR_QUALITY: {
   videoMinShiftPx?: number;
