@@ -29,6 +29,7 @@
 #include "../native/src/ops/gemv_decode.h"
 #include "../native/src/ops/gemv_swiglu.h"
 #include "../native/test/gemm_test_util.cuh"  // median_ms: kWarm untimed calls, the median of kIters over kSets
+#include "gemv_bench_util.cuh"                // read_stream, print_row, max_diff
 
 namespace {
 using namespace cosmos::gemv;
@@ -83,19 +84,6 @@ __global__ void __launch_bounds__(W * 32) gemv_variant(float* __restrict__ out, 
   }
 }
 
-// Every byte of [p, p + n16) read once, 4 loads in flight per thread; one word written so nothing is optimised out.
-__global__ void read_stream(const uint4* __restrict__ p, long long n16, unsigned* sink) {
-  unsigned a = 0;
-  const long long stride = (long long)gridDim.x * blockDim.x;
-  long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  for (; i + 3 * stride < n16; i += 4 * stride) {
-    uint4 v0 = __ldg(p + i), v1 = __ldg(p + i + stride), v2 = __ldg(p + i + 2 * stride), v3 = __ldg(p + i + 3 * stride);
-    a ^= v0.x ^ v1.y ^ v2.z ^ v3.w;
-  }
-  for (; i < n16; i += stride) a ^= __ldg(p + i).x;
-  if (a == 0x9e3779b9u) *sink = a;
-}
-
 struct Shape {
   const char* name;
   int R, k, m;  // weight rows = R * m, each k bf16
@@ -113,17 +101,7 @@ struct Buffers {
 };
 
 void row(const Shape& s, const char* variant, float us, double bytes, double diff) {
-  std::printf("{\"shape\": \"%s\", \"variant\": \"%s\", \"us\": %.2f, \"tb_s\": %.3f, \"max_diff_vs_engine\": %.3g}\n",
-              s.name, variant, us, bytes / (us * 1e-6) / 1e12, diff);
-}
-
-double max_diff(const float* a, const float* b, int n) {
-  std::vector<float> ha(n), hb(n);
-  CUDA_CHECK(cudaMemcpy(ha.data(), a, n * 4, cudaMemcpyDeviceToHost));
-  CUDA_CHECK(cudaMemcpy(hb.data(), b, n * 4, cudaMemcpyDeviceToHost));
-  double d = 0;
-  for (int i = 0; i < n; ++i) d = std::max(d, (double)std::fabs(ha[i] - hb[i]));
-  return d;
+  gemv_bench::print_row(s.name, variant, us, bytes, diff);
 }
 
 template <int R, int U, int W, bool L2_256, bool PERSIST>
@@ -147,7 +125,7 @@ void variant(const Shape& s, const Buffers& b, const cosmos::CudaContext& ctx) {
   char name[96];
   std::snprintf(name, sizeof name, "U%d W%d %s %s", U, W, L2_256 ? "L2::256B" : "ldg",
                 PERSIST ? "persistent" : "row-per-warp");
-  row(s, name, us, 2.0 * R * s.m * s.k, max_diff(b.out, b.ref, s.m));
+  row(s, name, us, 2.0 * R * s.m * s.k, gemv_bench::max_diff(b.out, b.ref, s.m));
 }
 
 template <int R>
@@ -218,7 +196,8 @@ int main() {
     row(s, "read stream (ceiling)",
         time_us(ctx,
                 [&](int i) {
-                  read_stream<<<sms * 8, 256>>>(reinterpret_cast<const uint4*>(b.w[i]), (long long)(bytes / 16), sink);
+                  gemv_bench::read_stream<<<sms * 8, 256>>>(reinterpret_cast<const uint4*>(b.w[i]),
+                                                            (long long)(bytes / 16), sink);
                 }),
         bytes, 0);
     row(s, "cudaMemcpy D2D (bytes read + written)",

@@ -13,8 +13,6 @@
 //
 //   here:   bash bench/run.sh prepare    (.dev/benchbin/decode_gemv_fp8_bench, linked with the GEMV objects only)
 //   device: bash bench/run.sh gemv       (one JSON line per row in bench.log, after decode_gemv_bench's)
-#include <cuda_fp16.h>
-#include <cuda_fp8.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -26,25 +24,12 @@
 #include "../native/src/core/cuda_common.h"
 #include "../native/src/core/cuda_pool.h"
 #include "../native/src/core/cuda_reduce.h"
+#include "../native/src/ops/gemv_common.cuh"  // dot16_e4m3: the engine's 16-value dot
 #include "../native/src/ops/gemv_fp8.h"
 #include "../native/test/gemm_test_util.cuh"  // median_ms: kWarm untimed calls, the median of kIters over kSets
+#include "gemv_bench_util.cuh"                // read_stream, print_row, max_diff
 
 namespace {
-
-// The engine's conversion and 16-value dot (ops/gemv_fp8.cu), the same instructions in the same order.
-__device__ __forceinline__ float2 e4m3x2_to_float2(uint32_t v) {
-  const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t)(v & 0xffffu), __NV_E4M3);
-  return __half22float2(*reinterpret_cast<const __half2*>(&h));
-}
-__device__ __forceinline__ float dot16(float acc, uint4 u, const float4 xv[4]) {
-  const uint32_t words[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-  for (int q = 0; q < 4; ++q) {
-    const float2 a = e4m3x2_to_float2(words[q]), b = e4m3x2_to_float2(words[q] >> 16);
-    acc += a.x * xv[q].x + a.y * xv[q].y + b.x * xv[q].z + b.y * xv[q].w;
-  }
-  return acc;
-}
 
 // Row r (< R) of a warp's group g: plain, rows P g + r; SwiGLU (R = 2P), gate rows P g + r and up rows m + P g + r - P.
 template <int P, bool SWIGLU>
@@ -88,7 +73,7 @@ __global__ void __launch_bounds__(W * 32)
 #pragma unroll
         for (int q = 0; q < 4; ++q) xv[q] = XS ? x4[4 * (c + 32 * i) + q] : __ldg(x4 + 4 * (c + 32 * i) + q);
 #pragma unroll
-        for (int r = 0; r < R; ++r) acc[r] = dot16(acc[r], u[i][r], xv);
+        for (int r = 0; r < R; ++r) acc[r] = cosmos::gemv::dot16_e4m3(acc[r], u[i][r], xv);
       }
     }
 #pragma unroll
@@ -109,19 +94,6 @@ __global__ void __launch_bounds__(W * 32)
   }
 }
 
-// Every byte of [p, p + n16) read once, 4 loads in flight per thread; one word written so nothing is optimised out.
-__global__ void read_stream(const uint4* __restrict__ p, long long n16, unsigned* sink) {
-  unsigned a = 0;
-  const long long stride = (long long)gridDim.x * blockDim.x;
-  long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  for (; i + 3 * stride < n16; i += 4 * stride) {
-    uint4 v0 = __ldg(p + i), v1 = __ldg(p + i + stride), v2 = __ldg(p + i + 2 * stride), v3 = __ldg(p + i + 3 * stride);
-    a ^= v0.x ^ v1.y ^ v2.z ^ v3.w;
-  }
-  for (; i < n16; i += stride) a ^= __ldg(p + i).x;
-  if (a == 0x9e3779b9u) *sink = a;
-}
-
 struct Shape {
   const char* name;
   bool swiglu;
@@ -134,17 +106,7 @@ struct Buffers {
 };
 
 void row(const Shape& s, const char* variant, float us, double bytes, double diff) {
-  std::printf("{\"shape\": \"%s\", \"variant\": \"%s\", \"us\": %.2f, \"tb_s\": %.3f, \"max_diff_vs_engine\": %.3g}\n",
-              s.name, variant, us, bytes / (us * 1e-6) / 1e12, diff);
-}
-
-double max_diff(const float* a, const float* b, int n) {
-  std::vector<float> ha(n), hb(n);
-  CUDA_CHECK(cudaMemcpy(ha.data(), a, n * 4, cudaMemcpyDeviceToHost));
-  CUDA_CHECK(cudaMemcpy(hb.data(), b, n * 4, cudaMemcpyDeviceToHost));
-  double d = 0;
-  for (int i = 0; i < n; ++i) d = std::max(d, (double)std::fabs(ha[i] - hb[i]));
-  return d;
+  gemv_bench::print_row(s.name, variant, us, bytes, diff);
 }
 
 template <int P, int U, int W, bool SWIGLU, bool XS>
@@ -170,7 +132,7 @@ void variant(const Shape& s, const Buffers& b, const cosmos::CudaContext& ctx) {
   CUDA_CHECK(cudaDeviceSynchronize());
   char name[96];
   std::snprintf(name, sizeof name, "P%d U%d W%d %s", P, U, W, XS ? "x-in-smem persistent" : "row-group-per-warp");
-  row(s, name, us, (SWIGLU ? 2.0 : 1.0) * s.m * s.k, max_diff(b.out, b.ref, s.m));
+  row(s, name, us, (SWIGLU ? 2.0 : 1.0) * s.m * s.k, gemv_bench::max_diff(b.out, b.ref, s.m));
 }
 
 template <bool SWIGLU>
@@ -246,8 +208,8 @@ int main() {
     row(s, "read stream (ceiling)",
         (float)(1000.0 * median_ms(ctx,
                                    [&](int i) {
-                                     read_stream<<<sms * 8, 256>>>(reinterpret_cast<const uint4*>(b.w[i]),
-                                                                   (long long)(bytes / 16), sink);
+                                     gemv_bench::read_stream<<<sms * 8, 256>>>(reinterpret_cast<const uint4*>(b.w[i]),
+                                                                               (long long)(bytes / 16), sink);
                                    })),
         bytes, 0);
     if (s.swiglu)

@@ -52,7 +52,7 @@ prepare() {
   rm -rf "$snap" && mkdir -p "$snap" "$obj" "$BIN"
   # native/src, and the GEMM tests' timing helper that bench/decode_gemv_bench.cu shares
   git archive "$commit" native/src native/test/gemm_test_util.cuh | tar -x -C "$snap"
-  mkdir -p "$snap/bench" && cp bench/*.cu bench/*.h "$snap/bench/"
+  mkdir -p "$snap/bench" && cp bench/*.cu bench/*.h bench/*.cuh "$snap/bench/"
   # An object is up to date when every snapshot file it was built from (the source and the headers it includes,
   # recorded in $o.deps as "path blob") still has the same content: commits that touch other files keep it.
   declare -A snapblob=()

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v clang-format >/dev/null 2>&1 || { echo "clang-format is missing: sudo apt-get install -y clang-format" >&2; exit 1; }
 mapfile -t files < <(git ls-files --cached --others --exclude-standard -- \
-  'native/*.h' 'native/*.cc' 'native/*.cu' 'native/*.cuh' 'bench/*.h' 'bench/*.cc' 'bench/*.cu' \
+  'native/*.h' 'native/*.cc' 'native/*.cu' 'native/*.cuh' 'bench/*.h' 'bench/*.cc' 'bench/*.cu' 'bench/*.cuh' \
   'tools/*.h' 'tools/*.cc' 'tools/*.cu' | sort -u)
 [ ${#files[@]} -gt 0 ] || exit 0
 if [ "${1:-}" = --check ]; then

@@ -11,9 +11,6 @@
 #endif
 #include "gemv_fp8.h"
 
-#include <cuda_fp16.h>
-#include <cuda_fp8.h>
-
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -21,26 +18,11 @@
 #include "../core/cuda_common.h"
 #include "../core/cuda_pdl.cuh"
 #include "../core/cuda_reduce.h"
+#include "gemv_common.cuh"  // dot16_e4m3
 
 namespace {
 constexpr int kWarps = 8;
 constexpr int kUnroll = 4;
-
-// Two e4m3 values (the low 16 bits of v, the first in the low byte) as f32, exactly (every e4m3 value is an f16).
-__device__ __forceinline__ float2 e4m3x2_to_float2(uint32_t v) {
-  const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t)(v & 0xffffu), __NV_E4M3);
-  return __half22float2(*reinterpret_cast<const __half2*>(&h));
-}
-// acc + the 16 e4m3 values of u . the 16 x values in xv (x[16 c .. 16 c + 15]).
-__device__ __forceinline__ float dot16(float acc, uint4 u, const float4 xv[4]) {
-  const uint32_t words[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-  for (int q = 0; q < 4; ++q) {
-    const float2 a = e4m3x2_to_float2(words[q]), b = e4m3x2_to_float2(words[q] >> 16);
-    acc += a.x * xv[q].x + a.y * xv[q].y + b.x * xv[q].z + b.y * xv[q].w;
-  }
-  return acc;
-}
 
 // acc[i] += row i's chunks . x over this lane's chunks; rows[i] points at row i's first 16-byte chunk.
 template <int R>
@@ -60,7 +42,7 @@ __device__ __forceinline__ void rows_dot(float acc[R], const uint4* const rows[R
 #pragma unroll
       for (int q = 0; q < 4; ++q) xv[q] = __ldg(x4 + 4 * (c + 32 * i) + q);
 #pragma unroll
-      for (int r = 0; r < R; ++r) acc[r] = dot16(acc[r], u[i][r], xv);
+      for (int r = 0; r < R; ++r) acc[r] = cosmos::gemv::dot16_e4m3(acc[r], u[i][r], xv);
     }
   }
   for (; c < chunks; c += 32) {
@@ -68,7 +50,7 @@ __device__ __forceinline__ void rows_dot(float acc[R], const uint4* const rows[R
 #pragma unroll
     for (int q = 0; q < 4; ++q) xv[q] = __ldg(x4 + 4 * c + q);
 #pragma unroll
-    for (int r = 0; r < R; ++r) acc[r] = dot16(acc[r], __ldg(rows[r] + c), xv);
+    for (int r = 0; r < R; ++r) acc[r] = cosmos::gemv::dot16_e4m3(acc[r], __ldg(rows[r] + c), xv);
   }
 }
 
