@@ -281,8 +281,6 @@ void Qwen3TextCuda::drop_graph() {
   graph_logits_ = nullptr;
 }
 
-// The decode step of forward() (n = 1, no visual rows) with every per-step number read from step_.
-// Any change here must keep forward()'s decode path in step (the test compares the two exactly).
 // The decode step of forward() (n = 1, no visual rows) with every per-step number read from step_: the
 // same layers_forward, so the graph and the eager path launch the same kernels (the test compares them).
 void Qwen3TextCuda::record_decode_step(cudaStream_t) {
