@@ -20,6 +20,9 @@
 #   gemv       the decode step's gate|up + SwiGLU and down GEMVs (8B shapes) against a read-only stream over the same
 #              bytes and cudaMemcpy, and variants of their kernel (bench/decode_gemv_bench.cu); the same for
 #              the fp8-weight GEMVs (bench/decode_gemv_fp8_bench.cu)                                     ~40 s
+#   chain      a model of the decode step's 36-layer chain in one graph (the engine's GEMVs, stand-in norm / rope /
+#              attention kernels) with and without the small kernels prefetching the next GEMV's first weight
+#              bytes into L2 (bench/decode_chain_bench.cu)                                           ~30 s
 #   prefill    Qwen3-VL-8B tower + prefill, image and video, ours (qwen3vl_prefill_bench; again with the opt-in
 #              COSMOS_FP8_PREFILL=1) vs transformers sdpa (hf_qwen3vl_prefill.py)                   ~2 min
 #   generator  Cosmos 3 Nano transformer, one forward at 256p / 480p / 720p x 189 frames, ours vs diffusers
@@ -93,7 +96,7 @@ prepare() {
   local srcs=() engine_objs=() pids=() f o
   mapfile -t srcs < <(cd "$snap" && find native/src \( -name '*.cu' -o -name '*.cc' \) -not -path '*/binding/*' | sort)
   for d in "${DRIVERS[@]}"; do srcs+=("bench/$d.cu"); done
-  srcs+=(bench/decode_gemv_bench.cu bench/decode_gemv_fp8_bench.cu)
+  srcs+=(bench/decode_gemv_bench.cu bench/decode_gemv_fp8_bench.cu bench/decode_chain_bench.cu)
   objname() {  # the object of a source; an sm_90a one is named apart, so a source built before under other flags is
     # never taken as up to date (its deps list records contents, not flags)
     if [[ $1 == *_wgmma.cu ]]; then echo "$obj/$(echo "$1" | tr / _).sm90a.o"; else echo "$obj/$(echo "$1" | tr / _).o"; fi
@@ -130,9 +133,13 @@ prepare() {
   nice -n 10 nvcc "${NVFLAGS[@]}" -o "$BIN/decode_gemv_fp8_bench" "$obj/bench_decode_gemv_fp8_bench.cu.o" \
     "$obj/native_src_ops_gemv_fp8.cu.o" "$obj/native_src_core_cuda_pool.cu.o" "$obj/native_src_core_memory.cc.o" \
     -lpthread && strip "$BIN/decode_gemv_fp8_bench" || { echo "link failed: decode_gemv_fp8_bench" >&2; exit 1; }
+  nice -n 10 nvcc "${NVFLAGS[@]}" -o "$BIN/decode_chain_bench" "$obj/bench_decode_chain_bench.cu.o" \
+    "$obj"/native_src_ops_{gemv_swiglu,gemv_decode,matmul}.cu.o "$obj/native_src_ops_gemm_wgmma.cu.sm90a.o" \
+    "$obj/native_src_core_cuda_pool.cu.o" "$obj/native_src_core_memory.cc.o" -lpthread && strip "$BIN/decode_chain_bench" ||
+    { echo "link failed: decode_chain_bench" >&2; exit 1; }
   {
     echo "engine: native/src at $commit"
-    for d in "${DRIVERS[@]}" decode_gemv_bench decode_gemv_fp8_bench; do echo "driver: bench/$d.cu $(git hash-object "bench/$d.cu")"; done
+    for d in "${DRIVERS[@]}" decode_gemv_bench decode_gemv_fp8_bench decode_chain_bench; do echo "driver: bench/$d.cu $(git hash-object "bench/$d.cu")"; done
   } > "$BIN/MANIFEST"
   [ -f .dev/diffusers_src.tgz ] || bash tools/device/cosmos3_fixtures.sh prepare
   cat "$BIN/MANIFEST"
@@ -176,6 +183,10 @@ device() {
   if has gemv; then
     step "decode GEMVs vs a read stream" 30 $b/decode_gemv_bench
     step "fp8 decode GEMVs vs a read stream" 30 $b/decode_gemv_fp8_bench
+  fi
+  if has chain; then
+    step "decode chain, L2 prefetch by the small kernels" 30 $b/decode_chain_bench
+    step "decode chain, PDL off" 30 env COSMOS_PDL=0 $b/decode_chain_bench
   fi
   if has prefill; then
     step "ours tower + prefill" 40 env NO_BREAKDOWN=1 $b/qwen3vl_prefill_bench
@@ -238,9 +249,9 @@ EOF
 
 case "${1:-}" in
 prepare) shift; prepare "$@" ;;
-decode | gemv | prefill | generator | vae | e2e | e2e720 | actions) device "$@" ;;
+decode | gemv | chain | prefill | generator | vae | e2e | e2e720 | actions) device "$@" ;;
 *)
-  echo "usage: bench/run.sh prepare [COMMIT] | bench/run.sh SECTION... (decode gemv prefill generator vae e2e e2e720 actions)" >&2
+  echo "usage: bench/run.sh prepare [COMMIT] | bench/run.sh SECTION... (decode gemv chain prefill generator vae e2e e2e720 actions)" >&2
   exit 2
   ;;
 esac
