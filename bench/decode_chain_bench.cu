@@ -13,7 +13,9 @@
 // kernel waits before touching memory). Variants: after its wait, each small kernel prefetches P MB of the next
 // GEMV's first rows (cp.async.bulk.prefetch.L2; gate|up: half from the gate rows, half from the up rows, which
 // its first blocks read together), with the default L2 policy or evict_last; P = 0 is the engine today. The down
-// GEMV follows a GEMV and gets none. Rows: us per step (36 layers, median of 20 graph launches), us per layer,
+// GEMV follows a GEMV and gets none. Another variant, the staged GEMV: q|k|v, o and gate|up on staged_gemv below,
+// whose resident blocks copy their whole weight rows into shared memory before the wait (a check first: its outputs
+// against the engine's, bit for bit). Rows: us per step (36 layers, median of 20 graph launches), us per layer,
 // the ratio to P = 0 measured in the same run (before and after the variants, to show the drift).
 //
 //   here:   bash bench/run.sh prepare    (.dev/benchbin/decode_chain_bench)
@@ -22,6 +24,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <vector>
@@ -30,6 +33,7 @@
 #include "../native/src/core/cuda_pdl.cuh"
 #include "../native/src/core/cuda_pool.h"
 #include "../native/src/core/cuda_reduce.h"
+#include "../native/src/ops/gemv_common.cuh"
 #include "../native/src/ops/gemv_decode.h"
 #include "../native/src/ops/gemv_swiglu.h"
 
@@ -120,6 +124,72 @@ __global__ void attention_kernel(float* att, const float* q, const float* kv, Pr
   if (threadIdx.x < outs) att[blockIdx.x * outs + threadIdx.x] = q[blockIdx.x * outs + threadIdx.x] + s * 1e-6f;
 }
 
+// The staged GEMV (variant): each warp's lane 0 copies the warp's whole weight row(s) into shared memory with one
+// bulk copy per row (cp.async.bulk, completion counted on the warp's mbarrier) *before* the PDL wait, so the blocks
+// resident while the kernel in front still runs (a norm, the RoPE, the attention) pull their rows from HBM during
+// that kernel instead of after it; then the wait (x ready), then the dot products from shared memory in the engine's
+// order (chunk c = lane + 32 i, increasing i; the same bits). R = 1: out[j] = w_j . x; R = 2: gate|up with SwiGLU
+// (rows j and m + j), as gemv_swiglu_cuda. 4 warps a block; k * 2 bytes a row (8 KB at k = 4096).
+constexpr int kStageWarps = 4;
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+template <int R>
+__global__ void __launch_bounds__(kStageWarps * 32) staged_gemv(float* __restrict__ out, const float* __restrict__ x,
+                                                                const __nv_bfloat16* __restrict__ w, int k, int m) {
+  extern __shared__ __align__(128) unsigned char stage[];
+  __shared__ __align__(8) unsigned long long bars[kStageWarps];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int j = blockIdx.x * kStageWarps + warp;
+  const unsigned row_bytes = (unsigned)k * 2u;
+  unsigned char* mine = stage + (size_t)warp * R * row_bytes;
+  const uint32_t bar = smem_addr(&bars[warp]);
+  if (j < m && lane == 0) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(bar) : "memory");
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(R * row_bytes) : "memory");
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const __nv_bfloat16* src = w + (size_t)(j + r * m) * k;
+      asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(
+                       smem_addr(mine + r * row_bytes)),
+                   "l"(src), "r"(row_bytes), "r"(bar)
+                   : "memory");
+    }
+  }
+  cosmos::pdl_wait();
+  if (j >= m) return;
+  __syncwarp();
+  uint32_t done = 0;
+  while (!done)
+    asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], 0;\nselp.u32 %0, 1, 0, p;\n}"
+                 : "=r"(done)
+                 : "r"(bar)
+                 : "memory");
+  const int chunks = k / 8;
+  float acc[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const uint4* row = reinterpret_cast<const uint4*>(mine + r * row_bytes);
+    float a = 0.f;
+    for (int c = lane; c < chunks; c += 32) a = cosmos::gemv::dot8_bf(a, row[c], x, c);
+    acc[r] = cosmos::warp_sum(a);
+  }
+  if (lane == 0) out[j] = R == 1 ? acc[0] : acc[0] / (1.0f + expf(-acc[0])) * acc[R - 1];
+}
+
+template <int R>
+void staged_gemv_cuda(float* out, const float* x, const __nv_bfloat16* w, int k, int m, cudaStream_t s) {
+  const size_t smem = (size_t)kStageWarps * R * k * 2;
+  static bool attr = false;
+  if (!attr) {
+    CUDA_CHECK(cudaFuncSetAttribute(staged_gemv<R>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    attr = true;
+  }
+  cosmos::launch_pdl(staged_gemv<R>, dim3(cosmos::ceil_div(m, kStageWarps)), dim3(kStageWarps * 32), smem, s, out, x, w,
+                     k, m);
+}
+
 __global__ void fill_bf16(__nv_bfloat16* p, size_t n, uint32_t seed) {
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
     uint32_t s = (uint32_t)i * 2654435761u ^ seed;
@@ -139,8 +209,9 @@ struct Acts {
 };
 
 // separate: the prefetches in prefetch_kernel launches of their own, the small kernels' Prefetch left empty.
+// staged: q|k|v, o and gate|up on staged_gemv (their rows copied into shared memory before the wait).
 void record(const std::vector<Layer>& layers, const Acts& a, unsigned pf_bytes, int evict_last, bool separate,
-            const cosmos::CudaContext& ctx) {
+            bool staged, const cosmos::CudaContext& ctx) {
   const cudaStream_t s = ctx.stream;
   auto pf = [&](Prefetch p) {
     if (!separate || !p.bytes) return p;
@@ -156,24 +227,33 @@ void record(const std::vector<Layer>& layers, const Acts& a, unsigned pf_bytes, 
     const char* o = reinterpret_cast<const char*>(l.o);
     cosmos::launch_pdl(norm_kernel, dim3(1), dim3(256), 0, s, a.h, a.x, a.down,
                        pf(Prefetch{reinterpret_cast<const char*>(l.qkv), nullptr, pq, evict_last}));
-    gemv_decode_cuda(a.qkv, a.h, l.qkv, WType::BF16, kHidden, kQkv, ctx);
+    if (staged)
+      staged_gemv_cuda<1>(a.qkv, a.h, l.qkv, kHidden, kQkv, s);
+    else
+      gemv_decode_cuda(a.qkv, a.h, l.qkv, WType::BF16, kHidden, kQkv, ctx);
     cosmos::launch_pdl(rope_kernel, dim3(1), dim3(256), 0, s, a.q, a.qkv, pf(Prefetch{o, nullptr, 2 * po, evict_last}));
     cosmos::launch_pdl(attention_kernel, dim3(kAttnBlocks), dim3(128), 0, s, a.att, a.q, l.kv, Prefetch{});
-    gemv_decode_cuda(a.o, a.att, l.o, WType::BF16, kHidden, kHidden, ctx);
+    if (staged)
+      staged_gemv_cuda<1>(a.o, a.att, l.o, kHidden, kHidden, s);
+    else
+      gemv_decode_cuda(a.o, a.att, l.o, WType::BF16, kHidden, kHidden, ctx);
     cosmos::launch_pdl(norm_kernel, dim3(1), dim3(256), 0, s, a.h2, a.x, a.o,
                        pf(Prefetch{gu, gu + row * kInter, pg, evict_last}));
-    gemv_swiglu_cuda(a.act, a.h2, l.gate_up, WType::BF16, kHidden, kInter, ctx);
+    if (staged)
+      staged_gemv_cuda<2>(a.act, a.h2, l.gate_up, kHidden, kInter, s);
+    else
+      gemv_swiglu_cuda(a.act, a.h2, l.gate_up, WType::BF16, kHidden, kInter, ctx);
     gemv_decode_cuda(a.down, a.act, l.down, WType::BF16, kInter, kHidden, ctx);
   }
   CUDA_CHECK(cudaGetLastError());
 }
 
 float step_us(const std::vector<Layer>& layers, const Acts& a, unsigned pf_bytes, int evict_last, bool separate,
-              const cosmos::CudaContext& ctx) {
+              bool staged, const cosmos::CudaContext& ctx) {
   cudaGraph_t g;
   cudaGraphExec_t ex;
   CUDA_CHECK(cudaStreamBeginCapture(ctx.stream, cudaStreamCaptureModeThreadLocal));
-  record(layers, a, pf_bytes, evict_last, separate, ctx);
+  record(layers, a, pf_bytes, evict_last, separate, staged, ctx);
   CUDA_CHECK(cudaStreamEndCapture(ctx.stream, &g));
   CUDA_CHECK(cudaGraphInstantiate(&ex, g, 0));
   cudaEvent_t e0, e1;
@@ -234,24 +314,45 @@ int main() {
   CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev));
   std::printf("# %d layers, %.1f MB of weights + K/V a step, L2 %d MB, PDL %s\n", kLayers, bytes / 1e6, l2 >> 20,
               cosmos::pdl_enabled() ? "on" : "off");
-  const float base0 = step_us(layers, a, 0, 0, false, ctx);
+  // The staged GEMVs against the engine's on layer 0's weights: the same bits (the same summation order).
+  {
+    std::vector<float> e(kInter), g(kInter);
+    auto cmp = [&](const char* name, int n) {
+      CUDA_CHECK(cudaStreamSynchronize(stream));
+      CUDA_CHECK(cudaMemcpy(e.data(), a.o, n * 4, cudaMemcpyDeviceToHost));
+      CUDA_CHECK(cudaMemcpy(g.data(), a.act, n * 4, cudaMemcpyDeviceToHost));
+      double d = 0;
+      for (int i = 0; i < n; ++i) d = std::max(d, (double)std::fabs(e[i] - g[i]));
+      std::printf("{\"check\": \"%s, staged vs engine\", \"max_diff\": %.3g}\n", name, d);
+    };
+    gemv_decode_cuda(a.o, a.x, layers[0].qkv, WType::BF16, kHidden, kQkv, ctx);
+    staged_gemv_cuda<1>(a.act, a.x, layers[0].qkv, kHidden, kQkv, stream);
+    cmp("q|k|v", kQkv);
+    gemv_swiglu_cuda(a.o, a.x, layers[0].gate_up, WType::BF16, kHidden, kInter, ctx);
+    staged_gemv_cuda<2>(a.act, a.x, layers[0].gate_up, kHidden, kInter, stream);
+    cmp("gate|up + SwiGLU", kInter);
+  }
+  const float base0 = step_us(layers, a, 0, 0, false, false, ctx);
   struct V {
     unsigned mb;
     int evict_last;
     bool separate;
+    bool staged = false;
   };
-  const V variants[] = {{4, 0, false},  {8, 0, false},  {16, 0, false}, {24, 0, false}, {32, 0, false}, {8, 1, false},
-                        {16, 1, false}, {32, 1, false}, {8, 0, true},   {16, 0, true},  {32, 0, true},  {16, 1, true}};
+  const V variants[] = {{4, 0, false}, {8, 0, false},  {16, 0, false},      {24, 0, false},     {32, 0, false},
+                        {8, 1, false}, {16, 1, false}, {32, 1, false},      {8, 0, true},       {16, 0, true},
+                        {32, 0, true}, {16, 1, true},  {0, 0, false, true}, {0, 0, false, true}};
   std::vector<std::pair<V, float>> rows;
-  for (const V& v : variants) rows.push_back({v, step_us(layers, a, v.mb << 20, v.evict_last, v.separate, ctx)});
-  const float base1 = step_us(layers, a, 0, 0, false, ctx);
+  for (const V& v : variants)
+    rows.push_back({v, step_us(layers, a, v.mb << 20, v.evict_last, v.separate, v.staged, ctx)});
+  const float base1 = step_us(layers, a, 0, 0, false, false, ctx);
   const float base = 0.5f * (base0 + base1);
   auto print = [&](const V& v, float us) {
     std::printf(
-        "{\"prefetch_mb\": %u, \"policy\": \"%s\", \"issued_by\": \"%s\", \"step_us\": %.1f, "
+        "{\"gemvs\": \"%s\", \"prefetch_mb\": %u, \"policy\": \"%s\", \"issued_by\": \"%s\", \"step_us\": %.1f, "
         "\"layer_us\": %.2f, \"tb_s\": %.3f, \"vs_none\": %.4f}\n",
-        v.mb, v.evict_last ? "evict_last" : "normal", v.separate ? "own kernel" : "small kernel", us, us / kLayers,
-        bytes / (us * 1e-6) / 1e12, base / us);
+        v.staged ? "staged rows" : "engine", v.mb, v.evict_last ? "evict_last" : "normal",
+        v.separate ? "own kernel" : "small kernel", us, us / kLayers, bytes / (us * 1e-6) / 1e12, base / us);
   };
   print(V{0, 0, false}, base0);
   for (auto& [v, us] : rows) print(v, us);
