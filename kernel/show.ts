@@ -246,6 +246,8 @@ interface GenerateLike {
   backend?: string;
   /** The native checkpoint's weights are untrained (its cosmos-ts.json says so): the media are noise. */
   untrained?: boolean;
+  /** Text-to-video ran as the checkpoint's two-pass recipe (src/schema/results.ts `GenerateResult`). */
+  textToVideoRecipe?: string;
 }
 
 interface RolloutLike {
@@ -302,9 +304,14 @@ export async function show(result: unknown, o: ShowOptions = {}): Promise<void> 
   }
   if (isGenerate(value)) {
     await showMedia(value.media, o);
+    const recipe = value.textToVideoRecipe === "first_frame_anchored"
+      ? " · two passes, the checkpoint's recipe: text-to-video for the first frame, then image-to-video from it"
+      : "";
     await note(
       "info",
-      `${value.mode}: ${mediaSummary(value.media)} · ${value.media.path}${value.backend ? ` · ${value.backend}` : ""}`,
+      `${value.mode}: ${mediaSummary(value.media)} · ${value.media.path}${
+        value.backend ? ` · ${value.backend}` : ""
+      }${recipe}`,
     );
     if (value.untrained) await untrainedNote();
     return;

@@ -7,6 +7,11 @@
  * H.264 MP4. Frames are the pipeline's postprocess: (x / 2 + 0.5) clamped to [0, 1], times 255,
  * rounded.
  *
+ * Text-to-video on a checkpoint whose `cosmos-ts.json` says `"text_to_video": "first_frame_anchored"` (the mini
+ * Generator's recipe, src/native/generator.ts `TextToVideoRecipe`) runs in two passes: text-to-video (no sound), whose
+ * first decoded frame then conditions image-to-video of the same prompt, settings and seed; the result is the second
+ * pass's, marked `textToVideoRecipe`. Every other checkpoint runs the pipeline's one pass.
+ *
  * Sound (t2v / i2v / v2v with `sound: true`, on a checkpoint with a sound_gen transformer and
  * `sound_tokenizer/`): the engine generates the sound latents with the video (same timesteps and CFG, their
  * own sampler state) and decodes them with the AVAE; the waveform (the tokenizer's sampling rate, 48 kHz
@@ -179,11 +184,42 @@ export async function nativeGenerate(
     const info = await probeVideo(sources.video, { signal });
     media.video = { width: info.width, height: info.height, frames: info.frameCount };
   }
-  const plan = planGeneration(generateRun(req, media), session.model);
-  const inputs = generatorInputs(plan, session.tokenizer, session.model);
-  const condVideo = await conditioningPixels(plan, await conditioningMedia(plan, sources, signal), signal);
+  const run = generateRun(req, media);
+  let plan = planGeneration(run, session.model);
   const seed = req.seed ?? randomInt(0, 2 ** 31);
-  const out = await session.run({ plan, inputs, condVideo, seed, signal, onProgress });
+  let anchor: RgbFrame | undefined;
+  const anchored = mode === "text-to-video" && session.textToVideo === "first_frame_anchored";
+  if (anchored) {
+    // The checkpoint's recipe (cosmos-ts.json): pass 1, text-to-video without sound, for its first frame alone.
+    const first = planGeneration({ ...run, sound: false }, session.model);
+    const out1 = await session.run({
+      plan: first,
+      inputs: generatorInputs(first, session.tokenizer, session.model),
+      seed,
+      signal,
+      onProgress: onProgress && ((e) => onProgress({ ...e, message: `pass 1 of 2, the first frame: ${e.message}` })),
+    });
+    anchor = pixelsToFrame(out1.video!, 0, out1.frames, out1.height, out1.width);
+    throwIfAborted(signal);
+    // Pass 2: image-to-video from that frame, the same prompt, settings and seed.
+    plan = planGeneration(
+      { ...run, task: "i2v", image: { width: anchor.width, height: anchor.height } },
+      session.model,
+    );
+  }
+  const inputs = generatorInputs(plan, session.tokenizer, session.model);
+  const condMedia = anchor ? { image: anchor } : await conditioningMedia(plan, sources, signal);
+  const condVideo = await conditioningPixels(plan, condMedia, signal);
+  const out = await session.run({
+    plan,
+    inputs,
+    condVideo,
+    seed,
+    signal,
+    onProgress: anchored && onProgress
+      ? (e) => onProgress({ ...e, message: `pass 2 of 2, the video from that frame: ${e.message}` })
+      : onProgress,
+  });
   const video = out.video!;
   const F = out.frames, H = out.height, W = out.width;
   let file: MediaFile;
@@ -219,5 +255,6 @@ export async function nativeGenerate(
   if (session.untrained) {
     result.untrained = true;
   }
+  if (anchored) result.textToVideoRecipe = "first_frame_anchored";
   return result;
 }

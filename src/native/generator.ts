@@ -11,8 +11,10 @@
  * latents after every step) and the decoded frames in [-1, 1], channel-first; a plan with sound also returns
  * the sound latents and the decoded waveform ([channels, samples] at the sound tokenizer's sampling rate).
  *
- * A checkpoint folder may carry `cosmos-ts.json` with `{ "untrained": true }` (the tiny test fixture
- * `test/fixtures/cosmos3-tiny` does): its outputs are noise by design, and `generate()` labels them so.
+ * A checkpoint folder may carry `cosmos-ts.json` (this project's notes on its own checkpoints, read by
+ * {@link readCheckpointNotes}): `{ "untrained": true }` (the tiny test fixture `test/fixtures/cosmos3-tiny`): its
+ * outputs are noise by design, and `generate()` labels them so; `"text_to_video": "first_frame_anchored"` (the mini
+ * Generator): `generate()` runs text-to-video as the checkpoint's recipe, in two passes (src/api/native_generate.ts).
  *
  * @example
  * ```ts
@@ -110,6 +112,8 @@ export class Cosmos3GeneratorSession {
     readonly tokenizer: GeneratorTextTokenizer,
     /** The checkpoint's `cosmos-ts.json` says its weights are untrained (a test fixture). */
     readonly untrained: boolean,
+    /** How `generate()` runs text-to-video on this checkpoint (`cosmos-ts.json` `text_to_video`; "direct" without). */
+    readonly textToVideo: TextToVideoRecipe,
     readonly raw: RawGenerator,
     /** "fp8" when loaded with `{ quantization: "fp8" }`. */
     readonly quantization: "none" | "fp8",
@@ -125,10 +129,10 @@ export class Cosmos3GeneratorSession {
   ): Promise<Cosmos3GeneratorSession> {
     onProgress?.({ stage: "load", done: 0, total: 2, message: `Reading ${idOrPath}` });
     const { dir } = await resolveCheckpoint(idOrPath);
-    const [model, tokenizer, untrained] = await Promise.all([
+    const [model, tokenizer, notes] = await Promise.all([
       loadGeneratorModelConfig(dir),
       loadGeneratorTextTokenizer(dir),
-      readUntrainedFlag(dir),
+      readCheckpointNotes(dir),
     ]);
     const addon = loadAddon();
     if (typeof addon.loadGeneratorAsync !== "function") {
@@ -155,7 +159,7 @@ export class Cosmos3GeneratorSession {
       throw generatorError(e, dir);
     }
     onProgress?.({ stage: "load", done: 2, total: 2, message: "Weights loaded" });
-    return new Cosmos3GeneratorSession(dir, model, tokenizer, untrained, raw, quantization);
+    return new Cosmos3GeneratorSession(dir, model, tokenizer, notes.untrained, notes.textToVideo, raw, quantization);
   }
 
   /** Whether the session was closed (its weights freed). */
@@ -237,15 +241,50 @@ function generatorError(e: unknown, dir: string): Error {
   return fromNative(e);
 }
 
-async function readUntrainedFlag(dir: string): Promise<boolean> {
+/**
+ * How `generate()` runs text-to-video on a checkpoint: "direct", the pipeline's one pass (every real checkpoint), or
+ * "first_frame_anchored": a text-to-video pass, then image-to-video from its first frame with the same prompt and
+ * seed. The mini Generator's recipe: it moves the objects of a given first frame far more reliably than it draws
+ * the scene from text and moves it in one pass (checkpoints/mini-generator/README.md has the figures).
+ */
+export type TextToVideoRecipe = "direct" | "first_frame_anchored";
+
+/** What this project notes about a checkpoint in its `cosmos-ts.json` (absent: a real checkpoint). */
+export interface CheckpointNotes {
+  untrained: boolean;
+  textToVideo: TextToVideoRecipe;
+}
+
+const TEXT_TO_VIDEO_RECIPES: readonly TextToVideoRecipe[] = ["direct", "first_frame_anchored"];
+
+/**
+ * Reads `cosmos-ts.json` of a checkpoint folder: none, or one that is not JSON, notes nothing (a real checkpoint's
+ * folder is not ours to judge); a `text_to_video` that is not a known recipe is a CheckpointError naming the
+ * allowed values.
+ */
+export async function readCheckpointNotes(dir: string): Promise<CheckpointNotes> {
   const path = join(dir, "cosmos-ts.json");
-  if (!existsSync(path)) return false;
+  const notes: CheckpointNotes = { untrained: false, textToVideo: "direct" };
+  if (!existsSync(path)) return notes;
+  let v: { untrained?: unknown; text_to_video?: unknown };
   try {
-    const v = JSON.parse(await readFile(path, "utf8")) as { untrained?: unknown };
-    return v.untrained === true;
+    v = JSON.parse(await readFile(path, "utf8")) ?? {};
   } catch {
-    return false;
+    return notes;
   }
+  notes.untrained = v.untrained === true;
+  if (v.text_to_video !== undefined) {
+    if (!TEXT_TO_VIDEO_RECIPES.includes(v.text_to_video as TextToVideoRecipe)) {
+      throw new CheckpointError(
+        `${path}: text_to_video ${JSON.stringify(v.text_to_video)} is not a recipe of this version; allowed: ${
+          TEXT_TO_VIDEO_RECIPES.map((r) => `"${r}"`).join(", ")
+        }`,
+        { hint: 'remove "text_to_video" from cosmos-ts.json (the pipeline\'s one pass) or set an allowed value' },
+      );
+    }
+    notes.textToVideo = v.text_to_video as TextToVideoRecipe;
+  }
+  return notes;
 }
 
 /** The binding's request of a planned run; ValidationError when the conditioning pixels do not fit the plan. */

@@ -52,8 +52,14 @@ export type { VisionTowerOutput } from "./vision.ts";
 export { RunQueue } from "./queue.ts";
 export { CheckpointSession, checkpointSession, openCheckpoints } from "./registry.ts";
 export { checkpointKey, closeNative, closeQwen3VL, openQwen3VL, Qwen3VLSession } from "./qwen3vl.ts";
-export { Cosmos3GeneratorSession, openCosmos3Generator } from "./generator.ts";
-export type { GeneratorLoadOptions, GeneratorRunInput, GeneratorRunOutput } from "./generator.ts";
+export { Cosmos3GeneratorSession, openCosmos3Generator, readCheckpointNotes } from "./generator.ts";
+export type {
+  CheckpointNotes,
+  GeneratorLoadOptions,
+  GeneratorRunInput,
+  GeneratorRunOutput,
+  TextToVideoRecipe,
+} from "./generator.ts";
 export type { PreparedPrompt, SessionGenerateOptions, SessionGenerateResult, TemplateMessages } from "./qwen3vl.ts";
 
 /**

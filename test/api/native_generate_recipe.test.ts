@@ -1,0 +1,103 @@
+// generate()'s text-to-video recipe "first_frame_anchored" (cosmos-ts.json `text_to_video`, the mini Generator's):
+// on the tiny fixture with the recipe noted, text-to-video is exactly image-to-video (the same prompt, settings and
+// seed) from the first frame of the plain text-to-video pass — checked frame for frame against that i2v run made by
+// hand from the pass-1 frame written as a PNG; progress says which pass; image-to-video is not touched; a recipe this
+// version does not know is a CheckpointError naming the allowed values; show() says the video ran as two passes.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { generate } from "../../src/api/generate.ts";
+import { pixelsToFrame } from "../../src/api/native_generate.ts";
+import { CheckpointError } from "../../src/errors.ts";
+import { generateRun, generatorInputs, planGeneration } from "../../src/generator/mod.ts";
+import { writeImage } from "../../src/media/images.ts";
+import { decodeVideoFrames } from "../../src/media/video.ts";
+import { openCosmos3Generator } from "../../src/native/generator.ts";
+import { GenerateRequest } from "../../src/schema/generate_request.ts";
+import type { ProgressEvent } from "../../src/schema/results.ts";
+import { show } from "../../kernel/show.ts";
+import { captureDisplays, str } from "../kernel/_sink.ts";
+import { nativeGeneratorFixture } from "./_native_generator_fixture.ts";
+
+const { CKPT, OUT } = nativeGeneratorFixture("cosmos-native-recipe-", "cosmos3-tiny");
+
+/** The fixture's files linked into a new folder (a session of its own) with `notes` as its cosmos-ts.json. */
+function fixtureWithNotes(name: string, notes: unknown): string {
+  const dir = join(OUT, name);
+  mkdirSync(dir);
+  for (const f of readdirSync(CKPT)) if (f !== "cosmos-ts.json") symlinkSync(resolve(CKPT, f), join(dir, f));
+  writeFileSync(join(dir, "cosmos-ts.json"), JSON.stringify(notes));
+  return dir;
+}
+
+const ANCHORED = fixtureWithNotes("anchored", { untrained: true, text_to_video: "first_frame_anchored" });
+const REQUEST = {
+  prompt: "A red cube slides left.",
+  resolution: "256p",
+  numFrames: 5,
+  fps: 16,
+  numInferenceSteps: 2,
+} as const;
+
+describe("generate(): the first_frame_anchored text-to-video recipe (tiny fixture)", () => {
+  test("text-to-video is image-to-video from the first frame of the one-pass text-to-video, same seed", async () => {
+    const events: ProgressEvent[] = [];
+    const r = await generate({ ...REQUEST, seed: 11, outputPath: join(OUT, "anchored.mp4") }, {
+      backend: ANCHORED,
+      onProgress: (e) => events.push(e),
+    });
+    assert.equal(r.mode, "text-to-video");
+    assert.equal(r.textToVideoRecipe, "first_frame_anchored");
+    // By hand: pass 1 as generate() plans it, its decoded frame 0 as a PNG (lossless), then image-to-video from it.
+    const s = await openCosmos3Generator(ANCHORED);
+    const req = GenerateRequest.parse({ ...REQUEST, seed: 11 });
+    const plan = planGeneration(generateRun(req), s.model);
+    const out1 = await s.run({ plan, inputs: generatorInputs(plan, s.tokenizer, s.model), seed: 11 });
+    const first = join(OUT, "pass1_frame0.png");
+    await writeImage(pixelsToFrame(out1.video!, 0, out1.frames, out1.height, out1.width), first);
+    const byHand = await generate({ ...REQUEST, image: first, seed: 11, outputPath: join(OUT, "by_hand.mp4") }, {
+      backend: ANCHORED,
+    });
+    assert.equal(byHand.mode, "image-to-video");
+    assert.equal(byHand.textToVideoRecipe, undefined, "image-to-video runs its one pass");
+    const frames = [0, 1, 2, 3, 4];
+    const [a, b] = await Promise.all([
+      decodeVideoFrames(r.media.path, { frameIndices: frames }),
+      decodeVideoFrames(byHand.media.path, { frameIndices: frames }),
+    ]);
+    for (const k of frames) assert.deepEqual(a[k].data, b[k].data, `frame ${k}`);
+    // ...and not the one-pass video of the same request (the fixture without the recipe).
+    const plain = await generate({ ...REQUEST, seed: 11, outputPath: join(OUT, "plain.mp4") }, { backend: CKPT });
+    assert.equal(plain.textToVideoRecipe, undefined);
+    const c = await decodeVideoFrames(plain.media.path, { frameIndices: [4] });
+    assert.notDeepEqual(c[0].data, a[4].data);
+    // Progress: each pass's steps, labelled.
+    const denoise = events.filter((e) => e.stage === "denoise");
+    assert.deepEqual(denoise.map((e) => `${e.done}/${e.total}`), ["1/2", "2/2", "1/2", "2/2"]);
+    assert.match(denoise[0].message ?? "", /^pass 1 of 2, the first frame: step 1\/2/);
+    assert.match(denoise[3].message ?? "", /^pass 2 of 2, the video from that frame: step 2\/2/);
+  });
+
+  test("show() says the video ran as the checkpoint's two passes", async () => {
+    const r = await generate({ ...REQUEST, seed: 2, numInferenceSteps: 1 }, { backend: ANCHORED });
+    const cap = captureDisplays();
+    try {
+      await show(r);
+    } finally {
+      cap.restore();
+    }
+    const notes = cap.sent.filter((d) => "text/html" in d.bundle).map((d) => str(d.bundle, "text/html")).join("\n");
+    assert.match(notes, /two passes/);
+  });
+
+  test("a text_to_video recipe this version does not know is a CheckpointError naming the allowed values", async () => {
+    const dir = fixtureWithNotes("unknown", { text_to_video: "keyframes" });
+    await assert.rejects(
+      generate({ ...REQUEST, numInferenceSteps: 1 }, { backend: dir }),
+      (e: unknown) =>
+        e instanceof CheckpointError && /text_to_video "keyframes"/.test(e.message) &&
+        /"direct", "first_frame_anchored"/.test(e.message),
+    );
+  });
+});
