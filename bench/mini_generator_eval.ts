@@ -4,7 +4,9 @@
  * (`src/world`, eval split), checked by colour segmentation (`src/world/segment.ts`):
  *
  * - text-to-video: eval seeds whose clip has a push ("the red cube slides to the left"); the prompt
- *   is the world's generator prompt of that seed (as in training); the video is generated at 320×192,
+ *   is the world's generator prompt of that seed (as in training); generate() runs it as the checkpoint says
+ *   (cosmos-ts.json `text_to_video`: the committed mini Generator's "first_frame_anchored" is two passes, each row's
+ *   `recipe` says which ran); the video is generated at 320×192,
  *   17 frames, 10 fps, decoded from the MP4 and the pushed object's colour tracked: a sample passes
  *   when the object moves at least {@link MIN_SHIFT_PX} along the prompted direction (left / right in
  *   x, away / towards in y: perspective turns an away push diagonal, so the prompted axis is read, not
@@ -229,7 +231,16 @@ export interface EvalSettings {
  * One text-to-video (or image-to-video) sample: the seed, what was prompted, the seconds of the call and the
  * checker's verdict.
  */
-export type T2vRow = { mode: "t2v" | "i2v"; seed: number; target: string; seconds: number } & MotionVerdict;
+export type T2vRow =
+  & {
+    mode: "t2v" | "i2v";
+    seed: number;
+    target: string;
+    seconds: number;
+    /** How generate() ran text-to-video on the checkpoint (its cosmos-ts.json; "direct": the pipeline's one pass). */
+    recipe: "direct" | "first_frame_anchored";
+  }
+  & MotionVerdict;
 
 /** A held-out push: its seed, its 17-frame sample at 10 fps and what text-to-video is judged on. */
 export interface PushSample {
@@ -289,7 +300,7 @@ export async function evalT2v(
     const r = await generateT2v(generatorPrompt(sample), seed, join(o.out, `${mode}_${seed}.mp4`), o, image);
     const seconds = +((performance.now() - t0) / 1000).toFixed(1);
     const verdict = followsDirection(await framesOf(r.media.path, 17), target.color, target.direction);
-    rows.push({ mode, seed, target: target.label, seconds, ...verdict });
+    rows.push({ mode, seed, target: target.label, seconds, recipe: r.textToVideoRecipe ?? "direct", ...verdict });
   }
   return rows;
 }

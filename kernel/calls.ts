@@ -337,11 +337,11 @@ export const MINI_GENERATOR_EMBODIMENTS: readonly EmbodimentId[] = Object.freeze
  */
 export const MINI_GENERATOR_WORKFLOWS: Readonly<Record<MiniGeneratorWorkflow, string>> = Object.freeze({
   "text-to-video":
-    "the table, the arm and the prompt's colours come out, but objects still smear in about one clip of three or move the wrong way: the prompted object moves the prompted way in 42.5% of held-out clips (85 of 200)",
+    "run as two passes (the checkpoint's recipe: text-to-video for the first frame, then image-to-video from it); the first frame still misses or blends an object in about one clip of four: the prompted object moves the prompted way in 68% of held-out clips (136 of 199; one pass: 42.5%, 85 of 200)",
   "image-to-video":
-    "with the true first frame given, the prompted object moves the prompted way in 83% of held-out clips (50 of the first 60 text-to-video prompts)",
+    "with the true first frame given, the prompted object moves the prompted way in 93% of held-out clips (56 of the first 60 text-to-video prompts)",
   forward_dynamics:
-    "the gripper's path off by 3.6% of the frame width on average (200 held-out clips; the first frame held still: 22%)",
+    "the gripper's path off by 2.5% of the frame width on average (60 held-out clips; the first frame held still: 21%)",
   policy: "TCP position error 0.084 m, gripper error 0.005 (the mean chunk: 0.20 m, 0.25; 200 held-out clips)",
   inverse_dynamics:
     "TCP position error 0.024 m, gripper error 0.006 (the mean chunk: 0.20 m, 0.25; 200 held-out clips)",

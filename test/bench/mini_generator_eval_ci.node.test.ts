@@ -7,7 +7,7 @@
 // inverse dynamics reads the arm's chunk from the clip, the policy's chunk is well inside the mean training
 // chunk's error, both get the gripper schedule right, and forward dynamics follows the chunk (its path well below
 // the first frame held still). Text-to-video following the prompt (issue 16: ≥ 80%) is NOT met by these weights
-// (42.5% of 200 held out): it is measured and reported, and its test asserts what these weights do, a margin away.
+// (68% of 199 held out with the checkpoint's two-pass recipe, 42.5% of 200 in one pass): it is measured and reported, and its test asserts what these weights do, a margin away.
 //
 // Node only (*.node.test.ts): about 4-6 minutes of CPU on 2 cores; a second run on Deno would add no check.
 import assert from "node:assert/strict";
@@ -43,23 +43,26 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SUBSET = { offset: 50_000, t2v: 20, actions: 10, vae: 8 } as const;
 
 /**
- * Asserted figures. Held out (checkpoints/mini-generator/README.md, session 29's weights, patch 1): text-to-video
- * 42.5% of 200, image-to-video 50 of 60, forward dynamics path 0.036, policy 0.084 m / 0.005, inverse
- * dynamics 0.024 m / 0.006 (the first frame held still: 0.220; the mean chunk: 0.200 m / 0.25). Measured on this subset (2026-12-03, session
- * 29's weights): text-to-video 6/20, forward dynamics 0.052 (still 0.236; 9 of 10 within 0.1), policy 0.063 m / 0.005
- * (the mean chunk 0.186 m / 0.273), inverse dynamics 0.023 m / 0.005, and the VAE's ceiling (the true clips through
- * the VAE alone, `evalVaeCeiling`) 6 of 8 following, every true clip 8 of 8 (80% of 200 held out); 5 min 59 s wall on
- * the 2 cores with other work on them (session 13's patch-2 weights: 2 min 51 s alone, text-to-video 8/20). Fixed
+ * Asserted figures. Held out (checkpoints/mini-generator/README.md: session 29's transformer at patch 1, session 33's
+ * VAE decoder): text-to-video 68% of 199 with the two-pass recipe (cosmos-ts.json text_to_video; 42.5% of 200 in one
+ * pass), image-to-video 56 of 60, forward dynamics path 0.025 (the first 60),
+ * policy 0.084 m / 0.005, inverse dynamics 0.024 m / 0.006 (the first frame held still: 0.220; the mean chunk: 0.200
+ * m / 0.25). Measured on this subset (2026-12-03, these weights): text-to-video 7/20 in one pass (with the recipe
+ * not yet measured on this subset: on the first 60 held out it follows 41 against one pass's 31), forward dynamics 0.037 (still
+ * 0.236; 9 of 10 within 0.1), policy 0.063 m / 0.005 (the mean chunk 0.186 m / 0.273), inverse dynamics 0.023 m /
+ * 0.005, and the VAE's ceiling (the true clips through the VAE alone, `evalVaeCeiling`) 8 of 8 following, every true
+ * clip 8 of 8 (59 of the first 60 held out); 12 min 5 s wall on the 2 cores with two evaluations beside it (the old
+ * decoder, alone but for other work: 5 min 59 s, text-to-video 6/20, forward dynamics 0.052, the VAE 6 of 8). Fixed
  * seeds on the CPU repeat exactly; the margins are for engine changes (forward dynamics: the target, 0.1, plus a
  * fifth, as its 10 clips average less evenly than the 200).
  */
 const THRESHOLDS = {
-  t2vMinFollowing: 4, // of 20 (measured 6); the target (80%) is not met
+  t2vMinFollowing: 5, // of 20 (measured 7); the target (80%) is not met
   fdynMaxPathError: 0.12, // the target: 0.1
   policyMaxPositionM: 0.12, // the mean chunk: 0.19 on this subset
   idynMaxPositionM: 0.08, // issue 16: "plausible chunks"
   maxGripperError: 0.05, // policy and inverse dynamics; the mean chunk: 0.27
-  vaeMinFollowing: 4, // of 8 (measured 6; 80% of 200 held out), every true clip following
+  vaeMinFollowing: 7, // of 8 (measured 8; 59 of the first 60 held out), every true clip following
 } as const;
 
 const settings: EvalSettings = {
@@ -76,7 +79,7 @@ let policy: ChunkRow[] = [];
 let idyn: ChunkRow[] = [];
 let vae: VaeRow[] = [];
 
-describe("mini Generator, held-out subset through the native engine (CPU)", { timeout: 900_000 }, () => {
+describe("mini Generator, held-out subset through the native engine (CPU)", { timeout: 1_500_000 }, () => {
   before(async () => {
     t2v = await evalT2v(SUBSET.t2v, SUBSET.offset, settings);
     fdyn = await evalFdyn(SUBSET.actions, SUBSET.offset, settings);
@@ -101,9 +104,12 @@ describe("mini Generator, held-out subset through the native engine (CPU)", { ti
     }
   });
 
-  test(`text-to-video: at least ${THRESHOLDS.t2vMinFollowing} of 20 prompts followed — the target (80%) is NOT met (42.5% held out)`, () => {
+  test(`text-to-video: at least ${THRESHOLDS.t2vMinFollowing} of 20 prompts followed — the target (80%) is NOT met (68% held out)`, () => {
     assert.equal(t2v.length, SUBSET.t2v);
-    for (const r of t2v) assert.match(r.target, /^the \w+ \w+ slides /, `seed ${r.seed}`);
+    for (const r of t2v) {
+      assert.match(r.target, /^the \w+ \w+ slides /, `seed ${r.seed}`);
+      assert.equal(r.recipe, "first_frame_anchored", "the checkpoint's recipe (cosmos-ts.json text_to_video)");
+    }
     const following = t2v.filter((r) => r.ok).length;
     assert.ok(following >= THRESHOLDS.t2vMinFollowing, `${following} of ${t2v.length} follow the prompt`);
   });

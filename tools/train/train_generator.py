@@ -120,6 +120,10 @@ def parse_args(argv=None):
     p.add_argument("--focus-weight", type=float, default=1.0,
                    help="weight of the latent cells that hold an object, the gripper or motion in the video loss "
                         "(focus_cells; the loss stays a weighted mean); 1: every cell the same (default)")
+    p.add_argument("--first-frame-weight", type=float, default=1.0,
+                   help="weight of the first latent frame in text-to-video samples' video loss (a weighted mean, on "
+                        "top of --focus-weight): the frame the mini Generator's text-to-video recipe "
+                        "(cosmos-ts.json \"first_frame_anchored\") keeps and moves by image-to-video; 1: off (default)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-clips", type=int, default=0, help="use at most this many clips (0: all)")
     p.add_argument("--layers", type=int, default=10, help="transformer layers (a fresh model; --init keeps its own)")
@@ -153,6 +157,8 @@ def parse_args(argv=None):
         p.error(f"--text-push-share: a share in [0, 1]; got {a.text_push_share}")
     if not a.focus_weight >= 1:
         p.error(f"--focus-weight: a weight >= 1 (1: off); got {a.focus_weight}")
+    if not a.first_frame_weight >= 1:
+        p.error(f"--first-frame-weight: a weight >= 1 (1: off); got {a.first_frame_weight}")
     return a
 
 
@@ -565,6 +571,11 @@ class Batcher:
         weight_v = None
         if self.focus is not None:
             weight_v = 1.0 + (self.a.focus_weight - 1.0) * self.focus[idx_t].unsqueeze(1).float()  # [B, 1, T, h, w]
+        if self.a.first_frame_weight > 1:
+            if weight_v is None:
+                weight_v = torch.ones(B, 1, *x0.shape[2:], device=dev)
+            t2v_rows = torch.tensor([m == "t2v" for m in modes], device=dev)
+            weight_v[t2v_rows, :, 0] *= self.a.first_frame_weight
         return dict(
             ids=ids, und_lens=und_lens, vision_in=v_in, vision_noisy=~v_clean, timesteps=sigmas * 1000.0,
             weight_v=weight_v, action_in=a_in, action_noisy=(~a_clean) & a_present[:, None], action_present=a_present,
@@ -574,7 +585,7 @@ class Batcher:
 def loss_terms(pv, pa, batch):
     """Velocity loss on the noisy positions only: per sample the mean over its noisy vision latents and over its
     noisy action rows (raw columns); the batch loss is the mean of each over the samples that have any. With
-    `weight_v` (--focus-weight) the vision term of the batch loss is the weighted mean; the per-sample figures
+    `weight_v` (--focus-weight, --first-frame-weight) the vision term of the batch loss is the weighted mean; the per-sample figures
     returned (the log's, the fixed batch's) stay unweighted, comparable across sessions."""
     B, C, T = pv.shape[:3]
     mv = batch["vision_noisy"].view(B, 1, T, 1, 1).float()
