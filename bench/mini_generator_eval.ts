@@ -46,6 +46,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { generate, rollout } from "../src/api/mod.ts";
 import type { BackendSpec } from "../src/schema/results.ts";
+import type { TextToVideoRecipe } from "../src/native/mod.ts";
 import { decodeVideoFrames } from "../src/media/mod.ts";
 import {
   type Direction,
@@ -238,7 +239,7 @@ export type T2vRow =
     target: string;
     seconds: number;
     /** How generate() ran text-to-video on the checkpoint (its cosmos-ts.json; "direct": the pipeline's one pass). */
-    recipe: "direct" | "first_frame_anchored";
+    recipe: TextToVideoRecipe;
   }
   & MotionVerdict;
 

@@ -250,6 +250,12 @@ interface GenerateLike {
   textToVideoRecipe?: string;
 }
 
+/** What pass 1 of a two-pass text-to-video recipe (src/native/generator.ts `TextToVideoRecipe`) ran. */
+const FIRST_FRAME_PASS: Readonly<Record<string, string>> = {
+  first_frame_anchored: "text-to-video",
+  image_anchored: "text-to-image",
+};
+
 interface RolloutLike {
   mode: string;
   embodiment: string;
@@ -304,8 +310,9 @@ export async function show(result: unknown, o: ShowOptions = {}): Promise<void> 
   }
   if (isGenerate(value)) {
     await showMedia(value.media, o);
-    const recipe = value.textToVideoRecipe === "first_frame_anchored"
-      ? " · two passes, the checkpoint's recipe: text-to-video for the first frame, then image-to-video from it"
+    const firstFrame = FIRST_FRAME_PASS[value.textToVideoRecipe ?? ""];
+    const recipe = firstFrame
+      ? ` · two passes, the checkpoint's recipe: ${firstFrame} for the first frame, then image-to-video from it`
       : "";
     await note(
       "info",

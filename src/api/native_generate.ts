@@ -7,9 +7,10 @@
  * H.264 MP4. Frames are the pipeline's postprocess: (x / 2 + 0.5) clamped to [0, 1], times 255,
  * rounded.
  *
- * Text-to-video on a checkpoint whose `cosmos-ts.json` says `"text_to_video": "first_frame_anchored"` (the mini
- * Generator's recipe, src/native/generator.ts `TextToVideoRecipe`) runs in two passes: text-to-video (no sound), whose
- * first decoded frame then conditions image-to-video of the same prompt, settings and seed; the result is the second
+ * Text-to-video on a checkpoint whose `cosmos-ts.json` names a `"text_to_video"` recipe (the mini Generator's,
+ * src/native/generator.ts `TextToVideoRecipe`) runs in two passes: a first frame, the first decoded frame of a
+ * text-to-video pass without sound ("first_frame_anchored") or a text-to-image pass at the video's size
+ * ("image_anchored"), then image-to-video from it with the same prompt, settings and seed; the result is the second
  * pass's, marked `textToVideoRecipe`. Every other checkpoint runs the pipeline's one pass.
  *
  * Sound (t2v / i2v / v2v with `sound: true`, on a checkpoint with a sound_gen transformer and
@@ -188,10 +189,15 @@ export async function nativeGenerate(
   let plan = planGeneration(run, session.model);
   const seed = req.seed ?? randomInt(0, 2 ** 31);
   let anchor: RgbFrame | undefined;
-  const anchored = mode === "text-to-video" && session.textToVideo === "first_frame_anchored";
+  const recipe = mode === "text-to-video" ? session.textToVideo : "direct";
+  const anchored = recipe !== "direct";
   if (anchored) {
-    // The checkpoint's recipe (cosmos-ts.json): pass 1, text-to-video without sound, for its first frame alone.
-    const first = planGeneration({ ...run, sound: false }, session.model);
+    // The checkpoint's recipe (cosmos-ts.json): pass 1 for the first frame alone, text-to-video without sound or
+    // text-to-image (one frame, the image templates) at the video's size.
+    const first = planGeneration(
+      recipe === "image_anchored" ? { ...run, task: "t2i", numFrames: 1, sound: false } : { ...run, sound: false },
+      session.model,
+    );
     const out1 = await session.run({
       plan: first,
       inputs: generatorInputs(first, session.tokenizer, session.model),
@@ -255,6 +261,6 @@ export async function nativeGenerate(
   if (session.untrained) {
     result.untrained = true;
   }
-  if (anchored) result.textToVideoRecipe = "first_frame_anchored";
+  if (anchored) result.textToVideoRecipe = recipe;
   return result;
 }

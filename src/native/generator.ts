@@ -13,8 +13,9 @@
  *
  * A checkpoint folder may carry `cosmos-ts.json` (this project's notes on its own checkpoints, read by
  * {@link readCheckpointNotes}): `{ "untrained": true }` (the tiny test fixture `test/fixtures/cosmos3-tiny`): its
- * outputs are noise by design, and `generate()` labels them so; `"text_to_video": "first_frame_anchored"` (the mini
- * Generator): `generate()` runs text-to-video as the checkpoint's recipe, in two passes (src/api/native_generate.ts).
+ * outputs are noise by design, and `generate()` labels them so; `"text_to_video": "first_frame_anchored"` or
+ * `"image_anchored"` (the mini Generator): `generate()` runs text-to-video as the checkpoint's recipe, in two passes
+ * (src/api/native_generate.ts, {@link TextToVideoRecipe}).
  *
  * @example
  * ```ts
@@ -242,12 +243,14 @@ function generatorError(e: unknown, dir: string): Error {
 }
 
 /**
- * How `generate()` runs text-to-video on a checkpoint: "direct", the pipeline's one pass (every real checkpoint), or
- * "first_frame_anchored": a text-to-video pass, then image-to-video from its first frame with the same prompt and
- * seed. The mini Generator's recipe: it moves the objects of a given first frame far more reliably than it draws
- * the scene from text and moves it in one pass (checkpoints/mini-generator/README.md has the figures).
+ * How `generate()` runs text-to-video on a checkpoint: "direct", the pipeline's one pass (every real checkpoint);
+ * or two passes, a first frame and then image-to-video from it with the same prompt, settings and seed, the first
+ * frame being the first frame of a text-to-video pass ("first_frame_anchored") or a text-to-image pass at the
+ * video's size ("image_anchored"). The mini Generator's recipes: it moves the objects of a given first frame far
+ * more reliably than it draws the scene from text and moves it in one pass (checkpoints/mini-generator/README.md
+ * has the figures).
  */
-export type TextToVideoRecipe = "direct" | "first_frame_anchored";
+export type TextToVideoRecipe = "direct" | "first_frame_anchored" | "image_anchored";
 
 /** What this project notes about a checkpoint in its `cosmos-ts.json` (absent: a real checkpoint). */
 export interface CheckpointNotes {
@@ -255,7 +258,7 @@ export interface CheckpointNotes {
   textToVideo: TextToVideoRecipe;
 }
 
-const TEXT_TO_VIDEO_RECIPES: readonly TextToVideoRecipe[] = ["direct", "first_frame_anchored"];
+const TEXT_TO_VIDEO_RECIPES: readonly TextToVideoRecipe[] = ["direct", "first_frame_anchored", "image_anchored"];
 
 /**
  * Reads `cosmos-ts.json` of a checkpoint folder: none, or one that is not JSON, notes nothing (a real checkpoint's

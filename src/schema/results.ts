@@ -111,11 +111,12 @@ export interface GenerateResult {
    */
   untrained?: boolean;
   /**
-   * Set when text-to-video ran as the native checkpoint's two-pass recipe (`cosmos-ts.json` `"text_to_video":
-   * "first_frame_anchored"`, the mini Generator): a text-to-video pass whose first frame conditioned an image-to-video
-   * pass of the same prompt, settings and seed; `media` is the second pass's video.
+   * Set when text-to-video ran as the native checkpoint's two-pass recipe (`cosmos-ts.json` `"text_to_video"`, the
+   * mini Generator): a first frame, from a text-to-video pass ("first_frame_anchored") or a text-to-image pass at the
+   * video's size ("image_anchored"), conditioned an image-to-video pass of the same prompt, settings and seed;
+   * `media` is the second pass's video.
    */
-  textToVideoRecipe?: "first_frame_anchored";
+  textToVideoRecipe?: "first_frame_anchored" | "image_anchored";
   /**
    * The settings the run used (native runs): the request's `effective`, or on a distilled few-step checkpoint its
    * fixed step count, guidance 1 and shift, with what the request set that did not apply in `ignored`

@@ -1,7 +1,8 @@
-// generate()'s text-to-video recipe "first_frame_anchored" (cosmos-ts.json `text_to_video`, the mini Generator's):
-// on the tiny fixture with the recipe noted, text-to-video is exactly image-to-video (the same prompt, settings and
-// seed) from the first frame of the plain text-to-video pass — checked frame for frame against that i2v run made by
-// hand from the pass-1 frame written as a PNG; progress says which pass; image-to-video is not touched; a recipe this
+// generate()'s text-to-video recipes (cosmos-ts.json `text_to_video`, the mini Generator's): on the tiny fixture with
+// "first_frame_anchored" noted, text-to-video is exactly image-to-video (the same prompt, settings and seed) from the
+// first frame of the plain text-to-video pass — checked frame for frame against that i2v run made by hand from the
+// pass-1 frame written as a PNG; with "image_anchored", from the text-to-image of the same prompt, size, settings and
+// seed made by hand through generate(); progress says which pass; image-to-video is not touched; a recipe this
 // version does not know is a CheckpointError naming the allowed values; show() says the video ran as two passes.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -79,6 +80,54 @@ describe("generate(): the first_frame_anchored text-to-video recipe (tiny fixtur
     assert.match(denoise[3].message ?? "", /^pass 2 of 2, the video from that frame: step 2\/2/);
   });
 
+  test("image_anchored: image-to-video from the text-to-image of the same prompt, size and seed", async () => {
+    const IMAGE = fixtureWithNotes("image_anchored", { untrained: true, text_to_video: "image_anchored" });
+    const events: ProgressEvent[] = [];
+    const r = await generate({ ...REQUEST, seed: 5, outputPath: join(OUT, "image_anchored.mp4") }, {
+      backend: IMAGE,
+      onProgress: (e) => events.push(e),
+    });
+    assert.equal(r.textToVideoRecipe, "image_anchored");
+    // By hand: a text-to-image request of the same prompt, seed and the video's settings (text-to-image's own
+    // defaults differ: guidance, flow shift, CFG interval), written as a PNG (lossless), then image-to-video.
+    const { numFrames: _, fps: __, ...still } = REQUEST;
+    const e = GenerateRequest.parse(REQUEST).effective;
+    const [lo, hi] = e.guidanceInterval;
+    const settings = {
+      guidanceScale: e.guidanceScale,
+      flowShift: e.flowShift,
+      guidanceInterval: [lo, hi] as [number, number],
+    };
+    const image = await generate(
+      { ...still, ...settings, output: "image", seed: 5, outputPath: join(OUT, "t2i.png") },
+      { backend: IMAGE },
+    );
+    assert.equal(image.mode, "text-to-image");
+    assert.equal(image.textToVideoRecipe, undefined, "text-to-image runs its one pass");
+    assert.deepEqual([image.media.width, image.media.height], [r.media.width, r.media.height]);
+    const byHand = await generate({
+      ...REQUEST,
+      image: image.media.path,
+      seed: 5,
+      outputPath: join(OUT, "t2i_i2v.mp4"),
+    }, {
+      backend: IMAGE,
+    });
+    const frames = [0, 1, 2, 3, 4];
+    const [a, b] = await Promise.all([
+      decodeVideoFrames(r.media.path, { frameIndices: frames }),
+      decodeVideoFrames(byHand.media.path, { frameIndices: frames }),
+    ]);
+    for (const k of frames) assert.deepEqual(a[k].data, b[k].data, `frame ${k}`);
+    // ...and not the first_frame_anchored video of the same request (pass 1 differs).
+    const other = await generate({ ...REQUEST, seed: 5, outputPath: join(OUT, "ffa5.mp4") }, { backend: ANCHORED });
+    const c = await decodeVideoFrames(other.media.path, { frameIndices: [0] });
+    assert.notDeepEqual(c[0].data, a[0].data);
+    const denoise = events.filter((e) => e.stage === "denoise");
+    assert.deepEqual(denoise.map((e) => `${e.done}/${e.total}`), ["1/2", "2/2", "1/2", "2/2"]);
+    assert.match(denoise[0].message ?? "", /^pass 1 of 2, the first frame: step 1\/2/);
+  });
+
   test("show() says the video ran as the checkpoint's two passes", async () => {
     const r = await generate({ ...REQUEST, seed: 2, numInferenceSteps: 1 }, { backend: ANCHORED });
     const cap = captureDisplays();
@@ -97,7 +146,7 @@ describe("generate(): the first_frame_anchored text-to-video recipe (tiny fixtur
       generate({ ...REQUEST, numInferenceSteps: 1 }, { backend: dir }),
       (e: unknown) =>
         e instanceof CheckpointError && /text_to_video "keyframes"/.test(e.message) &&
-        /"direct", "first_frame_anchored"/.test(e.message),
+        /"direct", "first_frame_anchored", "image_anchored"/.test(e.message),
     );
   });
 });

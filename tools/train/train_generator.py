@@ -30,6 +30,8 @@ there):
   fdyn   latent 0 and all 16 action rows clean;            action JSON prompt from the instruction
   policy latent 0 clean; the other frames and the actions noisy
   idyn   all latent frames clean; the actions noisy
+  t2i    (--t2i-batch, a batch of its own added to every step) the clip's first frame alone, one latent frame,
+         noisy; the prompt with the image templates (num_frames 1)
 Text is dropped to the negative prompt (with the inverse templates, as the pipeline's uncond pass) 10% of
 the time, for classifier-free guidance. Video prompts come half with diffusers' duration + resolution templates
 (its default) and half without (vLLM-Omni's and cosmos-ts's default). Actions: the world's 10D single-arm rows (droid_lerobot), zero-padded
@@ -124,6 +126,12 @@ def parse_args(argv=None):
                    help="weight of the first latent frame in text-to-video samples' video loss (a weighted mean, on "
                         "top of --focus-weight): the frame the mini Generator's text-to-video recipe "
                         "(cosmos-ts.json \"first_frame_anchored\") keeps and moves by image-to-video; 1: off (default)")
+    p.add_argument("--t2i-batch", type=int, default=0,
+                   help="text-to-image samples added to every step (0: none, default): a clip's first frame alone "
+                        "(latent 0 encoded by itself, one latent frame, all noisy) from its prompt with the image "
+                        "templates, as the pipeline runs num_frames=1; the stage the text-to-video recipe "
+                        "\"image_anchored\" starts from. Their clips are drawn as the text modes' (--text-push-share)")
+    p.add_argument("--t2i-weight", type=float, default=1.0, help="weight of the text-to-image batch's loss")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-clips", type=int, default=0, help="use at most this many clips (0: all)")
     p.add_argument("--layers", type=int, default=10, help="transformer layers (a fresh model; --init keeps its own)")
@@ -159,6 +167,8 @@ def parse_args(argv=None):
         p.error(f"--focus-weight: a weight >= 1 (1: off); got {a.focus_weight}")
     if not a.first_frame_weight >= 1:
         p.error(f"--first-frame-weight: a weight >= 1 (1: off); got {a.first_frame_weight}")
+    if a.t2i_batch < 0 or not a.t2i_weight > 0:
+        p.error(f"--t2i-batch: a count >= 0 (0: off), --t2i-weight: > 0; got {a.t2i_batch}, {a.t2i_weight}")
     return a
 
 
@@ -374,8 +384,8 @@ class Packing:
         self.frames, self.fps, self.h, self.w = s0["frames"], float(s0["fps"]), s0["height"], s0["width"]
         self.latent_shape = latent_shape  # (48, T, h, w)
         self.chunk = self.frames - 1
-        self.video_ids, self.action_ids = [], []
-        cache_v, cache_a = {}, {}
+        self.video_ids, self.image_ids, self.action_ids = [], [], []
+        cache_v, cache_i, cache_a = {}, {}, {}
         for s in samples:
             if s["prompt"] not in cache_v:
                 # With the duration + resolution templates (diffusers' default) and without (vLLM-Omni's and
@@ -383,27 +393,35 @@ class Packing:
                 cache_v[s["prompt"]] = [pipe.tokenize_prompt(
                     s["prompt"], None, num_frames=self.frames, height=self.h, width=self.w, fps=self.fps,
                     add_resolution_template=t, add_duration_template=t) for t in (True, False)]
+                # text-to-image (--t2i-batch): num_frames 1 takes the image resolution template and no duration
+                cache_i[s["prompt"]] = [pipe.tokenize_prompt(
+                    s["prompt"], None, num_frames=1, height=self.h, width=self.w, fps=self.fps,
+                    add_resolution_template=t, add_duration_template=t) for t in (True, False)]
             if s["instruction"] not in cache_a:
                 cache_a[s["instruction"]] = pipe.tokenize_prompt(
                     s["instruction"], None, num_frames=self.frames, height=self.h, width=self.w, fps=self.fps,
                     action_mode="policy", action_view_point="ego_view")
             self.video_ids.append(cache_v[s["prompt"]])
+            self.image_ids.append(cache_i[s["prompt"]])
             self.action_ids.append(cache_a[s["instruction"]])
         self._gen_pos = {}
 
-    def gen_positions(self, und_len):
-        """[3, Nv + Na] positions of the vision then action tokens after a text of und_len tokens."""
-        if und_len not in self._gen_pos:
+    def gen_positions(self, und_len, latent_t=None):
+        """[3, Nv + Na] positions of the vision then action tokens after a text of und_len tokens (latent_t: the
+        vision's latent frames, the clip's by default; 1 for text-to-image, whose action tokens are masked out)."""
+        latent_t = latent_t or self.latent_shape[1]
+        if (und_len, latent_t) not in self._gen_pos:
             pipe = self.pipe
             text = pipe._prepare_text_segment([0] * und_len, device=self.device)
-            lat = torch.zeros((1,) + tuple(self.latent_shape), device=self.device)
+            c, _, h, w = self.latent_shape
+            lat = torch.zeros((1, c, latent_t, h, w), device=self.device)
             vis = pipe._prepare_vision_segment(lat, False, text["vision_start_temporal_offset"], self.fps, und_len,
                                                self.device, condition_frame_indexes=[])
             act = pipe._prepare_action_segment(torch.zeros(self.chunk, 16, device=self.device), [],
                                                text["vision_start_temporal_offset"], self.fps,
                                                und_len + vis["num_vision_tokens"], self.device)
-            self._gen_pos[und_len] = torch.cat([vis["vision_mrope_ids"], act["action_mrope_ids"]], 1).float()
-        return self._gen_pos[und_len]
+            self._gen_pos[und_len, latent_t] = torch.cat([vis["vision_mrope_ids"], act["action_mrope_ids"]], 1).float()
+        return self._gen_pos[und_len, latent_t]
 
 
 def domain_linear(layer, x, domain_id):
@@ -511,25 +529,18 @@ class Batcher:
         self.g_dev = torch.Generator(device=device).manual_seed(a.seed + 3)  # noise drawn where it is used
         self.mode_p = torch.tensor(a.mode_weights)
 
-    def make(self, idx, modes=None, sigmas=None, drop=None):
-        B = len(idx)
-        dev = self.device
-        if modes is None:
-            modes = [MODES[int(k)] for k in torch.multinomial(self.mode_p, B, replacement=True, generator=self.g)]
-            if self.a.text_push_share > 0 and self.push_clips:
-                # the direction word that text-to-video is judged on comes in push prompts ("the red cube slides to
-                # the left"), a third of the clips: the text modes draw those oftener
-                idx = list(idx)
-                for b, m in enumerate(modes):
-                    if m in ("t2v", "i2v") and float(torch.rand(1, generator=self.g)) < self.a.text_push_share:
-                        idx[b] = self.push_clips[int(torch.randint(len(self.push_clips), (1,), generator=self.g))]
+    def text(self, idx, modes, drop, latent_t=None):
+        """Token ids [B, L] (padded), their lengths [B] and the mRoPE positions [3, B, N] of a batch: the prompt
+        with or without the templates (half each), dropped to the negative prompt where `drop` says (None: at
+        --text-dropout)."""
+        B, dev = len(idx), self.device
         if drop is None:
             drop = (torch.rand(B, generator=self.g) < self.a.text_dropout).tolist()
         ids_list = []
         templates = (torch.rand(B, generator=self.g) < 0.5).tolist()
         for i, m, d, t in zip(idx, modes, drop, templates):
-            if m in ("t2v", "i2v"):
-                cond, uncond = self.pack.video_ids[i][0 if t else 1]
+            if m in ("t2v", "i2v", "t2i"):
+                cond, uncond = (self.pack.image_ids if m == "t2i" else self.pack.video_ids)[i][0 if t else 1]
             else:
                 cond, uncond = self.pack.action_ids[i]
             ids_list.append(uncond if d else cond)
@@ -538,10 +549,51 @@ class Batcher:
         ids = torch.zeros(B, L, dtype=torch.long)
         for b, x in enumerate(ids_list):
             ids[b, :len(x)] = torch.tensor(x)
-        ids = ids.to(dev)
         positions = torch.stack([
             torch.cat([torch.arange(L, dtype=torch.float32, device=dev)[None].expand(3, L),
-                       self.pack.gen_positions(len(x))], 1) for x in ids_list], 1)  # [3, B, N]
+                       self.pack.gen_positions(len(x), latent_t)], 1) for x in ids_list], 1)  # [3, B, N]
+        return ids.to(dev), und_lens, positions
+
+    def text_clips(self, idx):
+        """idx with --text-push-share of its clips swapped for push clips (the text modes' draw)."""
+        if not (self.a.text_push_share > 0 and self.push_clips):
+            return list(idx)
+        return [self.push_clips[int(torch.randint(len(self.push_clips), (1,), generator=self.g))]
+                if float(torch.rand(1, generator=self.g)) < self.a.text_push_share else i for i in idx]
+
+    def make_t2i(self, idx, sigmas=None, drop=None):
+        """A text-to-image batch (--t2i-batch): each clip's first frame alone (latent 0 encoded by itself, as the
+        pipeline encodes an image), one latent frame, all noisy, from the prompt with the image templates; no
+        action tokens (masked out as keys, as for t2v)."""
+        B, dev = len(idx), self.device
+        modes = ["t2i"] * B
+        ids, und_lens, positions = self.text(idx, modes, drop, latent_t=1)
+        idx_t = torch.tensor(idx, device=dev)
+        x0 = self.lat0[idx_t].float()  # [B, C, 1, h, w]
+        a0 = torch.zeros(B, self.pack.chunk, 16, device=dev)
+        if sigmas is None:
+            sigmas = sample_sigmas(B, self.sched_cfg, self.g, dev)
+        eps_v = torch.randn(x0.shape, generator=self.g_dev, device=dev)
+        sv = sigmas.view(B, 1, 1, 1, 1)
+        weight_v = None
+        if self.focus is not None:
+            weight_v = 1.0 + (self.a.focus_weight - 1.0) * self.focus[idx_t][:, :1].unsqueeze(1).float()
+        no_actions = torch.zeros(B, self.pack.chunk, dtype=torch.bool, device=dev)
+        return dict(
+            ids=ids, und_lens=und_lens, vision_in=(1 - sv) * x0 + sv * eps_v,
+            vision_noisy=torch.ones(B, 1, dtype=torch.bool, device=dev), timesteps=sigmas * 1000.0, weight_v=weight_v,
+            action_in=a0, action_noisy=no_actions, action_present=torch.zeros(B, dtype=torch.bool, device=dev),
+            positions=positions, target_v=eps_v - x0, target_a=-a0, modes=modes, x0=x0, a0=a0)
+
+    def make(self, idx, modes=None, sigmas=None, drop=None):
+        B = len(idx)
+        dev = self.device
+        if modes is None:
+            modes = [MODES[int(k)] for k in torch.multinomial(self.mode_p, B, replacement=True, generator=self.g)]
+            # the direction word that text-to-video is judged on comes in push prompts ("the red cube slides to
+            # the left"), a third of the clips: the text modes draw those oftener (--text-push-share)
+            idx = [j if m in ("t2v", "i2v") else i for i, j, m in zip(idx, self.text_clips(idx), modes)]
+        ids, und_lens, positions = self.text(idx, modes, drop)
         idx_t = torch.tensor(idx, device=dev)
         x0 = self.lat[idx_t].float()  # [B, C, T, h, w]
         T = x0.shape[2]
@@ -678,6 +730,13 @@ def check_batched_forward(pipe, batcher, device, domain_id):
         an = batch["action_noisy"][b]
         da = ((pa[b][an] - ref_a[an]).abs().max().item() / (ref_a[an].abs().max().item() + 1e-6)) if an.any() else 0.0
         worst[m] = (float(f"{dv:.3g}"), float(f"{da:.3g}"))
+    if batcher.a.t2i_batch:
+        batch = batcher.make_t2i([0, 1], sigmas=torch.tensor([0.3, 0.8], device=device), drop=[False, False])
+        pv, _ = forward_batch(pipe.transformer, batch, domain_id)
+        dv = max((pv[b] - ref_v).abs().max().item() / (ref_v.abs().max().item() + 1e-6)
+                 for b in range(2) for ref_v in [reference_forward(pipe, batch, b, batcher.pack.fps, device,
+                                                                   domain_id)[0]])
+        worst["t2i"] = (float(f"{dv:.3g}"), 0.0)
     return worst
 
 
@@ -785,7 +844,7 @@ def write_png_strip(frames, path):
     """frames: float [3, T, H, W] in [-1, 1] -> one PNG of frames 0, T/2, T-1 side by side."""
     from PIL import Image
     T = frames.shape[1]
-    ks = [0, T // 2, T - 1]
+    ks = sorted({0, T // 2, T - 1})  # one frame for an image
     x = ((frames[:, ks].clamp(-1, 1) + 1) * 127.5).round().byte().permute(2, 1, 3, 0)  # H, k, W, 3
     x = x.reshape(x.shape[0], -1, 3).cpu().numpy()
     Image.fromarray(x).save(path)
@@ -990,11 +1049,17 @@ def main():
         idx = perm[pos:pos + a.batch].tolist()
         pos += a.batch
         batch = batcher.make(idx)
+        t2i = batcher.make_t2i(batcher.text_clips(torch.randint(n, (a.t2i_batch,), generator=g).tolist())) \
+            if a.t2i_batch else None
         with torch.autocast("cuda", dtype=torch.bfloat16):
             if use_reference:
                 loss, per_v, per_a, has_v, has_a = reference_losses(pipe, batch, pack.fps, device, domain_id)
             else:
                 loss, per_v, per_a, has_v, has_a = losses(model, batch, domain_id)
+            if t2i is not None:
+                loss_t2i, per_v_t2i, _, _, _ = (reference_losses(pipe, t2i, pack.fps, device, domain_id)
+                                                if use_reference else losses(model, t2i, domain_id))
+                loss = loss + a.t2i_weight * loss_t2i
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -1008,10 +1073,13 @@ def main():
             pv_l, pa_l, hv_l = per_v.tolist(), per_a.tolist(), has_v.tolist()
             for b, m in enumerate(batch["modes"]):
                 per_mode.setdefault(m, []).append(pv_l[b] if hv_l[b] else pa_l[b])
+            if t2i is not None:
+                per_mode["t2i"] = per_v_t2i.tolist()
             hist.append((loss.item(), gn.item(), {m: float(np.mean(v)) for m, v in per_mode.items()}))
         if step % 100 == 0:
             h = hist[-10:]
-            modes = {m: round(float(np.mean([x[2][m] for x in h if m in x[2]] or [float("nan")])), 4) for m in MODES}
+            modes = {m: round(float(np.mean([x[2][m] for x in h if m in x[2]] or [float("nan")])), 4)
+                     for m in MODES + (("t2i",) if a.t2i_batch else ())}
             log(f"step {step} lr {lr:.2e} loss {np.mean([x[0] for x in h]):.4f} grad {np.mean([x[1] for x in h]):.2f} "
                 f"per mode (vision loss; idyn: action) {modes}")
         if time.time() - last_save > a.save_every:
@@ -1036,6 +1104,12 @@ def main():
                     log(f"loss {m} sigma {s}{tag}: vision "
                         f"{pv[hv > 0].mean().item() if hv.any() else float('nan'):.4f} "
                         f"action {pa[ha > 0].mean().item() if ha.any() else float('nan'):.4f}")
+            # text-to-image is logged whether or not it was trained (the clip's first frame, one latent frame)
+            for s in (0.3, 0.7):
+                idx = list(range(min(64, n)))
+                b = batcher.make_t2i(idx, sigmas=torch.full((len(idx),), s, device=device), drop=[False] * len(idx))
+                _, pv, _, _, _ = losses(model, b, domain_id)
+                log(f"loss t2i sigma {s}{tag}: vision {pv.mean().item():.4f}")
 
     log_fixed_losses("")
     if ema:
@@ -1070,7 +1144,11 @@ def main():
             fv, _, _ = p(prompt=s["instruction"], fps=s["fps"], num_inference_steps=30, guidance_scale=1.0, action=act,
                          generator=gen, output_type="pt", return_dict=False)
             write_png_strip(fv.permute(1, 0, 2, 3) * 2 - 1, os.path.join(look, f"fdyn_{s['seed']}.png"))
-            log(f"final check {k}: t2v {tuple(v.shape)} fdyn {tuple(fv.shape)} -> {look} ({s['prompt'][-60:]!r})")
+            iv, _ = p(prompt=s["prompt"], num_frames=1, height=s["height"], width=s["width"], fps=s["fps"],
+                      num_inference_steps=30, guidance_scale=4.0, generator=gen, output_type="pt", return_dict=False)
+            write_png_strip(iv.permute(1, 0, 2, 3) * 2 - 1, os.path.join(look, f"t2i_{s['seed']}.png"))
+            log(f"final check {k}: t2v {tuple(v.shape)} fdyn {tuple(fv.shape)} t2i {tuple(iv.shape)} -> {look} "
+                f"({s['prompt'][-60:]!r})")
         log(f"final check: the saved checkpoint loads and runs in diffusers ({time.time() - t:.1f} s); done")
     except Exception as e:  # noqa: BLE001
         log(f"final check FAILED: {type(e).__name__}: {e}")
