@@ -110,6 +110,8 @@ device)
   note "---"
   row "pipeline save/load/run before training" "$(grep -q 'self-check: checkpoint saved, loaded and run' "$out/train.log" && echo PASS || echo FAIL)"
   row "batched forward == Cosmos3OmniTransformer" "$(grep -q 'self-check FAILED for' "$out/train.log" && echo FAIL || (grep -q 'batched forward vs' "$out/train.log" && echo PASS || echo FAIL))"
+  grep -q 'grown vs loaded' "$out/train.log" &&
+    row "grown transformer == loaded (fp32)" "$(grep -q 'FAILED for the grown' "$out/train.log" && echo FAIL || echo PASS)"
   if [ "${VAE_SECONDS:-150}" = 0 ]; then row "VAE trained" "kept as loaded (VAE_SECONDS=0)"
   else row "VAE trained" "$(grep -q 'vae trained' "$out/train.log" && echo PASS || echo FAIL)"; fi
   row "transformer trained" "$(grep -qE '\] trained [0-9]+ steps in' "$out/train.log" && echo PASS || echo FAIL)"

@@ -148,6 +148,13 @@ def parse_args(argv=None):
                    help="with --init: a deeper transformer of this many layers, the loaded ones kept and each new "
                         "one a copy of the layer before it with its output projections zeroed, so the grown model "
                         "starts with the loaded one's output (0: keep the loaded depth)")
+    p.add_argument("--grow-width", type=int, default=0,
+                   help="with --init: a wider transformer of this hidden size (a multiple of 64: one more query head "
+                        "every 64), the loaded weights kept and the new channels, heads and MLP units starting at "
+                        "zero output, so the grown model starts with the loaded one's output (0: keep the width)")
+    p.add_argument("--grow-mlp", type=int, default=0,
+                   help="with --grow-width: the grown MLP's intermediate size (0: the loaded one's times the width's "
+                        "growth)")
     p.add_argument("--repatch", type=int, default=0, choices=[0, 1],
                    help="with --init: 1 turns the loaded transformer's latent_patch_size 2 into 1 (a token per "
                         "latent cell, 16 x 16 pixels, against 32 x 32: the pushed object and the arm in tokens of "
@@ -159,6 +166,10 @@ def parse_args(argv=None):
         p.error(f"--ema: a decay in [0, 1) (0: off); got {a.ema}")
     if a.grow_layers and not a.init:
         p.error("--grow-layers: only with --init (a fresh model takes --layers)")
+    if (a.grow_width or a.grow_mlp) and not a.init:
+        p.error("--grow-width / --grow-mlp: only with --init (a fresh model takes --hidden and --mlp)")
+    if a.grow_mlp and not a.grow_width:
+        p.error("--grow-mlp: with --grow-width")
     if a.repatch and not a.init:
         p.error("--repatch: only with --init (a fresh model takes its patch size from transformer_config)")
     if not 0 <= a.text_push_share <= 1:
@@ -764,6 +775,70 @@ def grow_depth(model, layers, cls):
 
 
 @torch.no_grad()
+def init_domain_linears(model):
+    """DomainAwareLinear keeps its weights in nn.Embedding tables (N(0, 1) by default): scale them as a Linear
+    layer's, so the action head starts at unit-order outputs."""
+    for lin in (model.action_proj_in, model.action_proj_out):
+        torch.nn.init.normal_(lin.fc.weight, std=lin.input_size ** -0.5)
+        torch.nn.init.zeros_(lin.bias.weight)
+
+
+@torch.no_grad()
+def grow_width(model, hidden, mlp, cls):
+    """`model` with hidden size `hidden` (heads stay 64 wide: hidden / 64 query heads, the loaded key/value heads
+    kept, so every loaded query head reads the key/value head it read before) and MLP width `mlp`, starting with
+    the loaded model's output. The loaded weights fill the top-left block of each grown one; the new entries come
+    from a fresh model's init except where the grown model would otherwise differ from the loaded one:
+    - everything that writes the residual stream is zero in its new rows and columns (`embed_tokens`, `proj_in`,
+      the timestep MLP's second layer, `action_proj_in`, `action_modality_embed`, both streams' attention outputs
+      and MLP down-projections), so the new channels stay 0 and the new heads and MLP units add nothing;
+    - the hidden-size RMSNorms' weights are scaled by sqrt(old / new) (new entries: that factor), since the mean
+      square over the grown width, with the new channels at 0, is old / new times the loaded one.
+    What reads the residual stream (q/k/v, gate/up, `proj_out`, `lm_head`, `action_proj_out`) keeps its fresh init
+    in the new entries: it multiplies channels that are 0, and its gradient is what moves the zeroed writers off 0."""
+    c = model.config
+    old_h, old_m, hd = c.hidden_size, c.intermediate_size, c.head_dim
+    if not (hidden >= old_h and hidden % hd == 0 and mlp >= old_m and (hidden, mlp) != (old_h, old_m)):
+        raise ValueError(f"--grow-width {hidden} --grow-mlp {mlp}: a multiple of head_dim {hd} >= the loaded hidden "
+                         f"size {old_h}, an MLP >= the loaded {old_m}, and at least one of them larger")
+    heads = hidden // hd
+    if heads != c.num_attention_heads and c.num_key_value_heads != 1:
+        # query head i reads key/value head i // (heads / kv heads) (SDPA's enable_gqa): more heads move a loaded
+        # head to another key/value head unless there is one
+        raise ValueError(f"--grow-width {hidden}: more query heads keep each loaded head's key/value head only with "
+                         f"1 key/value head; the loaded model has {c.num_key_value_heads}")
+    grown = cls.from_config({**c, "hidden_size": hidden, "intermediate_size": mlp, "num_attention_heads": heads})
+    init_domain_linears(grown)
+    old, new = model.state_dict(), grown.state_dict()
+    # action_proj_*.fc hold a [input, output] matrix per domain flattened (DomainAwareLinear)
+    flat = {"action_proj_in.fc.weight": (c.action_dim, old_h), "action_proj_out.fc.weight": (old_h, c.action_dim)}
+    writers = ("embed_tokens.weight", "proj_in.weight", "proj_in.bias", "time_embedder.linear_2.weight",
+               "time_embedder.linear_2.bias", "action_proj_in.fc.weight", "action_proj_in.bias.weight",
+               "action_modality_embed", "to_out.weight", "to_add_out.weight", "down_proj.weight")
+    norms = ("input_layernorm.weight", "input_layernorm_moe_gen.weight", "post_attention_layernorm.weight",
+             "post_attention_layernorm_moe_gen.weight", "norm.weight", "norm_moe_gen.weight")
+    scale = (old_h / hidden) ** 0.5
+    state = {}
+    for k, g in new.items():
+        o = old[k]
+        if k in flat:
+            o = o.view(o.shape[0], *flat[k])
+            g = g.view(g.shape[0], *[hidden if d == old_h else d for d in flat[k]]).clone()
+        else:
+            g = g.clone()
+        if k.endswith(writers):
+            g.zero_()
+        if k.endswith(norms):
+            g.fill_(1.0)
+            o = o * scale
+            g.mul_(scale)
+        g[tuple(slice(0, n) for n in o.shape)] = o
+        state[k] = g.reshape(new[k].shape)
+    grown.load_state_dict(state, strict=True)
+    return grown
+
+
+@torch.no_grad()
 def repatch_to_one(model, cls):
     """`model` with latent_patch_size 1. The loaded model's token reads a p x p block of latent cells through
     `proj_in` (features ordered row, column, channel: the transformer's `_patchify_and_pack_latents`) and writes one
@@ -880,6 +955,13 @@ def main():
             transformer, sources = grow_depth(transformer, a.grow_layers, Cosmos3OmniTransformer)
             log(f"grown to {a.grow_layers} layers: sources {['%d%s' % (i, '+' if c else '') for i, c in sources]} "
                 f"(+: a copy with zeroed output projections)")
+        if a.grow_width:
+            ungrown = transformer if ungrown is None else ungrown
+            old_h, old_m = transformer.config.hidden_size, transformer.config.intermediate_size
+            mlp = a.grow_mlp or old_m * a.grow_width // old_h
+            transformer = grow_width(transformer, a.grow_width, mlp, Cosmos3OmniTransformer)
+            log(f"grown wider: hidden {old_h} -> {a.grow_width} ({a.grow_width // 64} heads), MLP {old_m} -> {mlp} "
+                "(the new channels, heads and MLP units start at zero output)")
         if a.repatch:
             old_p = transformer.config.latent_patch_size
             transformer = repatch_to_one(transformer, Cosmos3OmniTransformer)
@@ -900,11 +982,7 @@ def main():
             transformer.load_state_dict(state["transformer"])
             vae.load_state_dict(state["vae"])
         else:
-            # DomainAwareLinear keeps its weights in nn.Embedding tables (N(0, 1) by default): scale them as a
-            # Linear layer's, so the action head starts at unit-order outputs.
-            for lin in (transformer.action_proj_in, transformer.action_proj_out):
-                torch.nn.init.normal_(lin.fc.weight, std=lin.input_size ** -0.5)
-                torch.nn.init.zeros_(lin.bias.weight)
+            init_domain_linears(transformer)
     transformer.to(device).float()
     vae.to(device).float()
     n_tr = sum(p.numel() for p in transformer.parameters())
@@ -1008,9 +1086,13 @@ def main():
             f"action): {worst}")
         bad = [m for m, (dv, da) in worst.items() if not (dv < 1e-3 and da < 1e-3)]
         if ungrown is not None:
+            grown_diff = check_grown(pipe.transformer, ungrown.to(device).float(), batcher, device, domain_id)
             log(f"self-check: grown vs loaded transformer, same batch (fp32; max diff / max |loaded|, vision and "
-                f"action): {check_grown(pipe.transformer, ungrown.to(device).float(), batcher, device, domain_id)}")
+                f"action): {grown_diff}")
             ungrown = None
+            if not max(grown_diff) < 1e-4:
+                log("self-check FAILED for the grown transformer: its output is not the loaded one's; not training")
+                sys.exit(1)
         if bad:
             # Train through the model's own forward, one sample at a time: slow, but what the pipeline runs.
             log(f"self-check FAILED for {bad}: the batched forward is off; training through "
