@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 carry=$(($(du -ck "$@" | tail -n 1 | cut -f1) * 1024))
-tree=$(($( { git ls-files -z; git ls-files -z --others --exclude-standard; } | du -ck --files0-from=- 2>/dev/null |
-  tail -n 1 | cut -f1) * 1024))
+# tracked files set aside (tools/device/set_aside.sh) or deleted are not sent: only what exists is counted
+tree=$(($( { git ls-files -z; git ls-files -z --others --exclude-standard; } |
+  while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done | du -ck --files0-from=- | tail -n 1 | cut -f1) * 1024))
 echo "carry $((carry / 1048576)) MiB ($carry B) + working tree $((tree / 1048576)) MiB = $(((carry + tree) / 1048576)) MiB of 64"
 [ $((carry + tree)) -le $((64 * 1048576)) ] || { echo "over the device call's 64 MiB" >&2; exit 1; }

@@ -9,7 +9,8 @@
 #           # .dev/minigen_carry/: generator_data.mjs (esbuild bundle) and diffusers_min.tar.xz (diffusers' src/
 #           # without the pipelines the trainer never imports: 1.1 MB, against 4.7 MB for the whole src/ gzipped);
 #           # .dev/node.xz; checks the bundle writes the same bytes as the TypeScript source, and that tree +
-#           # carry fit the 64 MiB
+#           # carry fit the 64 MiB (when they do not, it names the files to set aside for the call:
+#           # tools/device/set_aside.sh)
 #   `run`, kind nvidia-h200, timeout_s 600, carry [".dev/node.xz", ".dev/minigen_carry"]:
 #           bash tools/device/train_mini_generator.sh device
 #   here:   bash tools/device/train_mini_generator.sh unpack FILES_AT DEST
@@ -51,7 +52,11 @@ prepare)
     cmp -s /tmp/minigen_check/a/samples.jsonl /tmp/minigen_check/b/samples.jsonl ||
     { echo "the bundle does not write what tools/train/generator_data.ts writes" >&2; exit 1; }
   echo "bundle ok"
-  bash tools/device/carry_fits.sh .dev/node.xz "$carry" || exit 1 ;;
+  bash tools/device/carry_fits.sh .dev/node.xz "$carry" || {
+    echo "set the mini Reasoner's weights aside for the call (the trainer does not read them), then restore them:" >&2
+    echo "  bash tools/device/set_aside.sh hide checkpoints/mini-reasoner/model.safetensors" >&2
+    echo "  bash tools/device/set_aside.sh restore" >&2
+    exit 1; } ;;
 device)
   out=${OUT:-/tmp/train_mini_generator}
   mkdir -p "$out"
