@@ -960,7 +960,8 @@ def main():
             old_h, old_m = transformer.config.hidden_size, transformer.config.intermediate_size
             mlp = a.grow_mlp or old_m * a.grow_width // old_h
             transformer = grow_width(transformer, a.grow_width, mlp, Cosmos3OmniTransformer)
-            log(f"grown wider: hidden {old_h} -> {a.grow_width} ({a.grow_width // 64} heads), MLP {old_m} -> {mlp} "
+            log(f"grown wider: hidden {old_h} -> {a.grow_width} ({transformer.config.num_attention_heads} heads), "
+                f"MLP {old_m} -> {mlp} "
                 "(the new channels, heads and MLP units start at zero output)")
         if a.repatch:
             old_p = transformer.config.latent_patch_size
