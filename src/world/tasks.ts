@@ -19,6 +19,7 @@
  * @module
  */
 import { z } from "zod";
+import { ObjectColor, ObjectShape } from "./palette.ts";
 import { REASON_TASKS } from "../schema/reason_request.ts";
 import { cameraForFrame, type ObjectView, type Size } from "./render.ts";
 import { project } from "./geometry.ts";
@@ -173,8 +174,12 @@ export function groundingTask(
   const one = visible.length > 0 && rng.chance(0.5);
   const asked = one ? [rng.pick(visible)] : visible;
   const names = one ? `the ${asked[0].label}` : "every object on the table";
-  const prompt = `Locate ${names}. Answer as JSON: [{"bbox_2d": [x1, y1, x2, y2], "label": "..."}].`;
-  return { prompt, answer: boxesJson(asked), reference: asked };
+  return { prompt: groundingPrompt(names), answer: boxesJson(asked), reference: asked };
+}
+
+/** The grounding prompt the mini Reasoner learnt, for "the red cube" or "every object on the table". */
+export function groundingPrompt(what: string): string {
+  return `Locate ${what}. Answer as JSON: [{"bbox_2d": [x1, y1, x2, y2], "label": "..."}].`;
 }
 
 /** Where an object is on the table, in words (seen from the camera at the start). */
@@ -287,4 +292,37 @@ export function generatorPrompt(sample: WorldSample): string {
   const objs = sample.scene.objects.map((o) => withArticle(o.label));
   const events = sample.events.map((e) => sentence(e.label));
   return `A wooden table with ${list(objs)}, a grey robot arm above it. ${events.join(" ")}`.trim();
+}
+
+/** An object a Generator prompt's events name: its colour and shape. */
+export interface PromptSubject {
+  color: ObjectColor;
+  shape: ObjectShape;
+  /** "orange ball" (the world's object label). */
+  label: string;
+}
+
+const SUBJECT_RE = new RegExp(`\\bthe (${ObjectColor.options.join("|")}) (${ObjectShape.options.join("|")})\\b`, "gi");
+
+/**
+ * The objects that the events of a {@link generatorPrompt} name, in order of first mention, once each: the scene
+ * sentence names objects with "a"/"an", the events with "the" ("The orange ball slides to the right." → the orange
+ * ball). What a first-frame check must find drawn (src/api/first_frame_check.ts); none for a prompt with no event.
+ *
+ * @example
+ * ```ts
+ * import { eventSubjects } from "./tasks.ts";
+ * eventSubjects("A wooden table with a red cube and a blue ball, a grey robot arm above it. The red cube slides to the left.");
+ * // [{ color: "red", shape: "cube", label: "red cube" }]
+ * ```
+ */
+export function eventSubjects(prompt: string): PromptSubject[] {
+  const out: PromptSubject[] = [];
+  for (const m of prompt.matchAll(SUBJECT_RE)) {
+    const color = ObjectColor.parse(m[1].toLowerCase());
+    const shape = ObjectShape.parse(m[2].toLowerCase());
+    const label = `${color} ${shape}`;
+    if (!out.some((s) => s.label === label)) out.push({ color, shape, label });
+  }
+  return out;
 }

@@ -7,12 +7,14 @@ import {
   actionTask,
   captionTask,
   describeTask,
+  eventSubjects,
   generatorPrompt,
   gridBox,
   groundingTask,
   makeSample,
   plausibilityTask,
   renderClip,
+  seedsOf,
   SMALL,
   temporalTask,
 } from "../../src/world/mod.ts";
@@ -154,6 +156,30 @@ describe("world tasks", () => {
     assert.match(
       generatorPrompt(s),
       new RegExp(`The ${o.label} slides (to the left|to the right|away from the camera|towards the camera)\\.`),
+    );
+  });
+  test("eventSubjects reads back the objects a generator prompt's events move, in order, once each", () => {
+    for (const seed of [...seedsOf("train", 150, 0), ...seedsOf("eval", 150, 0)]) {
+      const s = makeSample(seed, { frames: 17, fps: 10 });
+      const moved: string[] = [];
+      for (const e of s.events) {
+        const label = s.scene.objects[e.object].label;
+        if (!moved.includes(label)) moved.push(label);
+      }
+      const subjects = eventSubjects(generatorPrompt(s));
+      assert.deepEqual(subjects.map((x) => x.label), moved, `seed ${seed}: ${generatorPrompt(s)}`);
+      for (const x of subjects) assert.equal(x.label, `${x.color} ${x.shape}`);
+    }
+    // the scene sentence's "a" / "an" objects are not subjects; case does not matter; a colour or shape the world
+    // does not have is not one
+    assert.deepEqual(eventSubjects("A wooden table with a red cube and an orange ball. Nothing moves."), []);
+    assert.deepEqual(eventSubjects("THE Blue Ball rolls; the blue ball stops; the pink cube waits."), [
+      { color: "blue", shape: "ball", label: "blue ball" },
+    ]);
+    assert.deepEqual(
+      eventSubjects("The red cube slides to the left. The robot arm picks up the blue ball. The red cube falls.")
+        .map((x) => x.label),
+      ["red cube", "blue ball"],
     );
   });
 });
