@@ -226,6 +226,14 @@ export interface EvalSettings {
   /** Text-to-video's guidance scale (the action modes run at the rollout default, 1). */
   guidance: number;
   out: string;
+  /** Called with each sample's row as soon as it is measured (the CLI prints it: a long run's partial results). */
+  onRow?: (row: object) => void;
+}
+
+/** Appends a measured row and hands it to `o.onRow`. */
+function keep<R extends object>(rows: R[], row: R, o: EvalSettings): void {
+  rows.push(row);
+  o.onRow?.(row);
 }
 
 /**
@@ -240,6 +248,8 @@ export type T2vRow =
     seconds: number;
     /** How generate() ran text-to-video on the checkpoint (its cosmos-ts.json; "direct": the pipeline's one pass). */
     recipe: TextToVideoRecipe;
+    /** The checkpoint's first-frame check, when it has one (cosmos-ts.json `first_frame_check`). */
+    firstFrame?: { candidates: number; chosen: number; accepted: boolean; located: string[] };
   }
   & MotionVerdict;
 
@@ -301,7 +311,15 @@ export async function evalT2v(
     const r = await generateT2v(generatorPrompt(sample), seed, join(o.out, `${mode}_${seed}.mp4`), o, image);
     const seconds = +((performance.now() - t0) / 1000).toFixed(1);
     const verdict = followsDirection(await framesOf(r.media.path, 17), target.color, target.direction);
-    rows.push({ mode, seed, target: target.label, seconds, recipe: r.textToVideoRecipe ?? "direct", ...verdict });
+    const recipe = r.textToVideoRecipe ?? "direct";
+    const check = r.firstFrameCheck;
+    const firstFrame = check &&
+      { candidates: check.candidates, chosen: check.chosen, accepted: check.accepted, located: check.located };
+    keep(
+      rows,
+      { mode, seed, target: target.label, seconds, recipe, ...(firstFrame ? { firstFrame } : {}), ...verdict },
+      o,
+    );
   }
   return rows;
 }
@@ -342,7 +360,7 @@ export async function evalVaeCeiling(count: number, offset: number, o: EvalSetti
     }, { backend: o.backend });
     const seconds = +((performance.now() - t0) / 1000).toFixed(1);
     const verdict = followsDirection(await framesOf(r.media.path, 17), target.color, target.direction);
-    rows.push({ mode: "vae", seed, target: target.label, seconds, trueOk, ...verdict });
+    keep(rows, { mode: "vae", seed, target: target.label, seconds, trueOk, ...verdict }, o);
   }
   return rows;
 }
@@ -381,7 +399,7 @@ export async function evalFdyn(count: number, offset: number, o: EvalSettings): 
     const e = pathError(await framesOf(r.video!.path, 17), clip.frames);
     // the baseline a model must beat: the first frame held still (the gripper never moves)
     const stillFraction = pathError(clip.frames.map(() => clip.frames[0]), clip.frames).meanFraction;
-    rows.push({ mode: "fdyn", seed, seconds, ...e, stillFraction });
+    keep(rows, { mode: "fdyn", seed, seconds, ...e, stillFraction }, o);
   }
   return rows;
 }
@@ -420,13 +438,13 @@ export async function evalChunks(
       outputPath: join(o.out, `${mode}_${seed}.mp4`),
     }, { backend: o.backend });
     const seconds = +((performance.now() - t0) / 1000).toFixed(1);
-    rows.push({
+    keep(rows, {
       mode,
       seed,
       seconds,
       ...chunkError(r.actions ?? [], sample.actions),
       baseline: chunkError(baseline, sample.actions),
-    });
+    }, o);
   }
   return rows;
 }
@@ -499,16 +517,13 @@ async function main(): Promise<void> {
   mkdirSync(o.out, { recursive: true });
   const summary: Record<string, Record<string, number>> = {};
   const modes = values.modes!.split(",");
-  const print = <R>(rows: R[]) => {
-    for (const r of rows) console.log(JSON.stringify(r));
-    return rows;
-  };
-  if (modes.includes("t2v")) summary.t2v = summarizeT2v(print(await evalT2v(count, offset, o)));
-  if (modes.includes("i2v")) summary.i2v = summarizeT2v(print(await evalT2v(count, offset, o, "i2v")));
-  if (modes.includes("vae")) summary.vae = summarizeVae(print(await evalVaeCeiling(count, offset, o)));
-  if (modes.includes("fdyn")) summary.fdyn = summarizeFdyn(print(await evalFdyn(count, offset, o)));
+  o.onRow = (row) => console.log(JSON.stringify(row));
+  if (modes.includes("t2v")) summary.t2v = summarizeT2v(await evalT2v(count, offset, o));
+  if (modes.includes("i2v")) summary.i2v = summarizeT2v(await evalT2v(count, offset, o, "i2v"));
+  if (modes.includes("vae")) summary.vae = summarizeVae(await evalVaeCeiling(count, offset, o));
+  if (modes.includes("fdyn")) summary.fdyn = summarizeFdyn(await evalFdyn(count, offset, o));
   for (const mode of (["policy", "idyn"] as const).filter((m) => modes.includes(m))) {
-    summary[mode] = summarizeChunks(print(await evalChunks(mode, count, offset, o)));
+    summary[mode] = summarizeChunks(await evalChunks(mode, count, offset, o));
   }
   const checkpoint = resolve(values.checkpoint);
   console.log(JSON.stringify({ summary, checkpoint, quantization, steps: o.steps, guidance: o.guidance, out: o.out }));

@@ -248,6 +248,17 @@ interface GenerateLike {
   untrained?: boolean;
   /** Text-to-video ran as the checkpoint's two-pass recipe (src/schema/results.ts `GenerateResult`). */
   textToVideoRecipe?: string;
+  /** The recipe's first frame went through the checkpoint's first-frame check. */
+  firstFrameCheck?: { candidates: number; chosen: number; accepted: boolean; subjects: string[] };
+}
+
+/** One clause on the first-frame check: which candidate was kept and why. */
+function firstFrameCheckNote(c: NonNullable<GenerateLike["firstFrameCheck"]>): string {
+  const subjects = c.subjects.join(", ");
+  const drawn = c.candidates === 1 ? "1 first frame drawn" : `${c.candidates} first frames drawn`;
+  return c.accepted
+    ? ` (${drawn}; the Reasoner found the ${subjects} in number ${c.chosen + 1})`
+    : ` (${drawn}; the Reasoner found the ${subjects} in none, the first kept)`;
 }
 
 /** What pass 1 of a two-pass text-to-video recipe (src/native/generator.ts `TextToVideoRecipe`) ran. */
@@ -312,7 +323,9 @@ export async function show(result: unknown, o: ShowOptions = {}): Promise<void> 
     await showMedia(value.media, o);
     const firstFrame = FIRST_FRAME_PASS[value.textToVideoRecipe ?? ""];
     const recipe = firstFrame
-      ? ` · two passes, the checkpoint's recipe: ${firstFrame} for the first frame, then image-to-video from it`
+      ? ` · two passes, the checkpoint's recipe: ${firstFrame} for the first frame${
+        value.firstFrameCheck ? firstFrameCheckNote(value.firstFrameCheck) : ""
+      }, then image-to-video from it`
       : "";
     await note(
       "info",

@@ -53,13 +53,14 @@ import { decodeVideoFrames, encodeVideo, probeVideo } from "../media/video.ts";
 import type { AudioInput } from "../media/video_encode.ts";
 import { writeImage } from "../media/images.ts";
 import { openCosmos3Generator } from "../native/generator.ts";
+import { judgeFirstFrame } from "./first_frame_check.ts";
 import { localPathOf, mediaBytes } from "../reasoner/messages.ts";
 import { boundsOf } from "../remote/http.ts";
 import { defaultOutputPath } from "../remote/output.ts";
 import { type GenerateRequest, generationMode } from "../schema/generate_request.ts";
 import { isRemoteUrl } from "../schema/media_input.ts";
 import type { ImageInput, VideoInput } from "../schema/media_input.ts";
-import type { BackendSpec, GenerateResult, MediaFile, RunOptions } from "../schema/results.ts";
+import type { BackendSpec, FirstFrameCheckResult, GenerateResult, MediaFile, RunOptions } from "../schema/results.ts";
 
 /** A request's media reference as a source: a local path read in place, else its bytes (data URL, remote URL). */
 export async function sourceOf(ref: ImageInput | VideoInput, field: string, opts: RunOptions): Promise<MediaSource> {
@@ -189,6 +190,8 @@ export async function nativeGenerate(
   let plan = planGeneration(run, session.model);
   const seed = req.seed ?? randomInt(0, 2 ** 31);
   let anchor: RgbFrame | undefined;
+  let passSeed = seed;
+  let check: FirstFrameCheckResult | undefined;
   const recipe = mode === "text-to-video" ? session.textToVideo : "direct";
   const anchored = recipe !== "direct";
   if (anchored) {
@@ -198,18 +201,43 @@ export async function nativeGenerate(
       recipe === "image_anchored" ? { ...run, task: "t2i", numFrames: 1, sound: false } : { ...run, sound: false },
       session.model,
     );
-    const out1 = await session.run({
-      plan: first,
-      inputs: generatorInputs(first, session.tokenizer, session.model),
-      seed,
-      signal,
-      onProgress: onProgress && ((e) => onProgress({ ...e, message: `pass 1 of 2, the first frame: ${e.message}` })),
-    });
-    anchor = pixelsToFrame(out1.video!, 0, out1.frames, out1.height, out1.width);
-    throwIfAborted(signal);
-    // Pass 2: image-to-video from that frame, the same prompt, settings and seed.
+    const firstInputs = generatorInputs(first, session.tokenizer, session.model);
+    // With a first-frame check, pass 1 draws up to `candidates` first frames (seeds seed, seed + 1, …) and keeps the
+    // first the Reasoner finds right; when none is, the first candidate.
+    const ffc = session.firstFrameCheck;
+    const candidates = ffc?.candidates ?? 1;
+    const reasoner: BackendSpec | undefined = ffc &&
+      { kind: "native", checkpoint: ffc.reasoner, device: backend.device };
+    for (let k = 0; k < candidates; k++) {
+      const candidateSeed = (seed + k) % 2 ** 31;
+      const label = candidates > 1 ? `first frame ${k + 1} of up to ${candidates}` : "the first frame";
+      const out1 = await session.run({
+        plan: first,
+        inputs: firstInputs,
+        seed: candidateSeed,
+        signal,
+        onProgress: onProgress && ((e) => onProgress({ ...e, message: `pass 1 of 2, ${label}: ${e.message}` })),
+      });
+      const frame = pixelsToFrame(out1.video!, 0, out1.frames, out1.height, out1.width);
+      throwIfAborted(signal);
+      if (!reasoner) {
+        anchor = frame;
+        break;
+      }
+      onProgress?.({ stage: "preprocess", message: `pass 1 of 2, ${label}: the Reasoner checks it` });
+      const verdict = await judgeFirstFrame(frame, req.prompt, reasoner, signal);
+      if (k === 0 || verdict.accepted) {
+        anchor = frame;
+        passSeed = candidateSeed;
+        check = { candidates: k + 1, chosen: k, seed: candidateSeed, ...verdict };
+      } else {
+        check!.candidates = k + 1;
+      }
+      if (verdict.accepted) break;
+    }
+    // Pass 2: image-to-video from that frame, the same prompt and settings, the seed of the pass that drew it.
     plan = planGeneration(
-      { ...run, task: "i2v", image: { width: anchor.width, height: anchor.height } },
+      { ...run, task: "i2v", image: { width: anchor!.width, height: anchor!.height } },
       session.model,
     );
   }
@@ -220,7 +248,7 @@ export async function nativeGenerate(
     plan,
     inputs,
     condVideo,
-    seed,
+    seed: passSeed,
     signal,
     onProgress: anchored && onProgress
       ? (e) => onProgress({ ...e, message: `pass 2 of 2, the video from that frame: ${e.message}` })
@@ -262,5 +290,6 @@ export async function nativeGenerate(
     result.untrained = true;
   }
   if (anchored) result.textToVideoRecipe = recipe;
+  if (check) result.firstFrameCheck = check;
   return result;
 }

@@ -33,7 +33,7 @@
  */
 import { existsSync } from "node:fs";
 import { readFile, realpath } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { resolveCheckpoint } from "../checkpoint/mod.ts";
 import { CheckpointError, NativeError, throwIfAborted, ValidationError } from "../errors.ts";
 import {
@@ -115,6 +115,8 @@ export class Cosmos3GeneratorSession {
     readonly untrained: boolean,
     /** How `generate()` runs text-to-video on this checkpoint (`cosmos-ts.json` `text_to_video`; "direct" without). */
     readonly textToVideo: TextToVideoRecipe,
+    /** The two-pass recipe's first-frame check (`cosmos-ts.json` `first_frame_check`), if the checkpoint notes one. */
+    readonly firstFrameCheck: FirstFrameCheck | undefined,
     readonly raw: RawGenerator,
     /** "fp8" when loaded with `{ quantization: "fp8" }`. */
     readonly quantization: "none" | "fp8",
@@ -160,7 +162,16 @@ export class Cosmos3GeneratorSession {
       throw generatorError(e, dir);
     }
     onProgress?.({ stage: "load", done: 2, total: 2, message: "Weights loaded" });
-    return new Cosmos3GeneratorSession(dir, model, tokenizer, notes.untrained, notes.textToVideo, raw, quantization);
+    return new Cosmos3GeneratorSession(
+      dir,
+      model,
+      tokenizer,
+      notes.untrained,
+      notes.textToVideo,
+      notes.firstFrameCheck,
+      raw,
+      quantization,
+    );
   }
 
   /** Whether the session was closed (its weights freed). */
@@ -252,11 +263,26 @@ function generatorError(e: unknown, dir: string): Error {
  */
 export type TextToVideoRecipe = "direct" | "first_frame_anchored" | "image_anchored";
 
+/**
+ * A two-pass recipe's first-frame check (`cosmos-ts.json` `"first_frame_check": { "reasoner": "../mini-reasoner",
+ * "candidates": 3 }`, the mini Generator's): pass 1 is drawn up to `candidates` times and a Reasoner checkpoint
+ * judges each first frame (src/api/first_frame_check.ts).
+ */
+export interface FirstFrameCheck {
+  /** The Reasoner checkpoint folder (absolute; the note gives it relative to the Generator's folder). */
+  reasoner: string;
+  /** How many first frames pass 1 may draw, 1-8. */
+  candidates: number;
+}
+
 /** What this project notes about a checkpoint in its `cosmos-ts.json` (absent: a real checkpoint). */
 export interface CheckpointNotes {
   untrained: boolean;
   textToVideo: TextToVideoRecipe;
+  firstFrameCheck?: FirstFrameCheck;
 }
+
+const MAX_FIRST_FRAME_CANDIDATES = 8;
 
 const TEXT_TO_VIDEO_RECIPES: readonly TextToVideoRecipe[] = ["direct", "first_frame_anchored", "image_anchored"];
 
@@ -269,7 +295,7 @@ export async function readCheckpointNotes(dir: string): Promise<CheckpointNotes>
   const path = join(dir, "cosmos-ts.json");
   const notes: CheckpointNotes = { untrained: false, textToVideo: "direct" };
   if (!existsSync(path)) return notes;
-  let v: { untrained?: unknown; text_to_video?: unknown };
+  let v: { untrained?: unknown; text_to_video?: unknown; first_frame_check?: unknown };
   try {
     v = JSON.parse(await readFile(path, "utf8")) ?? {};
   } catch {
@@ -287,7 +313,46 @@ export async function readCheckpointNotes(dir: string): Promise<CheckpointNotes>
     }
     notes.textToVideo = v.text_to_video as TextToVideoRecipe;
   }
+  if (v.first_frame_check !== undefined) {
+    notes.firstFrameCheck = firstFrameCheckOf(v.first_frame_check, notes, dir, path);
+  }
   return notes;
+}
+
+/** `first_frame_check` of a `cosmos-ts.json`, validated: CheckpointError naming the field and what is allowed. */
+function firstFrameCheckOf(value: unknown, notes: CheckpointNotes, dir: string, path: string): FirstFrameCheck {
+  const fail = (what: string, hint: string) =>
+    new CheckpointError(`${path}: first_frame_check ${what}`, {
+      hint: `${hint}, or remove "first_frame_check" from cosmos-ts.json (pass 1 then draws one first frame)`,
+    });
+  if (notes.textToVideo === "direct") {
+    throw fail(
+      "needs a two-pass text_to_video recipe",
+      'set "text_to_video" to "first_frame_anchored" or "image_anchored"',
+    );
+  }
+  const c = value as { reasoner?: unknown; candidates?: unknown } | null;
+  if (typeof c !== "object" || c === null || Array.isArray(c)) {
+    throw fail("is not an object", 'write it as { "reasoner": "<folder>", "candidates": 3 }');
+  }
+  const n = c.candidates;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > MAX_FIRST_FRAME_CANDIDATES) {
+    throw fail(
+      `.candidates ${JSON.stringify(n)} is not an integer from 1 to ${MAX_FIRST_FRAME_CANDIDATES}`,
+      "set candidates to an integer from 1 to 8",
+    );
+  }
+  if (typeof c.reasoner !== "string" || c.reasoner.trim() === "") {
+    throw fail(".reasoner is not a folder name", "name the Reasoner checkpoint folder, relative to this one");
+  }
+  const reasoner = resolve(dir, c.reasoner);
+  if (!existsSync(join(reasoner, "config.json"))) {
+    throw fail(
+      `.reasoner ${JSON.stringify(c.reasoner)}: no Reasoner checkpoint at ${reasoner} (no config.json)`,
+      "put the Reasoner checkpoint there (the mini Generator's is checkpoints/mini-reasoner)",
+    );
+  }
+  return { reasoner, candidates: n };
 }
 
 /** The binding's request of a planned run; ValidationError when the conditioning pixels do not fit the plan. */

@@ -55,6 +55,7 @@ export { checkpointKey, closeNative, closeQwen3VL, openQwen3VL, Qwen3VLSession }
 export { Cosmos3GeneratorSession, openCosmos3Generator, readCheckpointNotes } from "./generator.ts";
 export type {
   CheckpointNotes,
+  FirstFrameCheck,
   GeneratorLoadOptions,
   GeneratorRunInput,
   GeneratorRunOutput,

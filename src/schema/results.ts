@@ -99,6 +99,21 @@ export interface MediaFile {
   hasSound: boolean;
 }
 
+/** What the first-frame check of a two-pass text-to-video did ({@link GenerateResult.firstFrameCheck}). */
+export interface FirstFrameCheckResult {
+  /** First frames drawn (1 … the checkpoint's `candidates`). */
+  candidates: number;
+  /** The one kept, 0-based; its pass-1 seed is `seed` (the request's seed + chosen). */
+  chosen: number;
+  seed: number;
+  /** Whether the kept frame passed (false: none did, candidate 0 was kept). */
+  accepted: boolean;
+  /** The objects the prompt's events name, e.g. ["orange ball"]. */
+  subjects: string[];
+  /** The labels the Reasoner located in the kept frame. */
+  located: string[];
+}
+
 /** The result of `generate()`. */
 export interface GenerateResult {
   mode: GenerationMode;
@@ -117,6 +132,13 @@ export interface GenerateResult {
    * `media` is the second pass's video.
    */
   textToVideoRecipe?: "first_frame_anchored" | "image_anchored";
+  /**
+   * Set when the recipe's first frame went through the checkpoint's first-frame check (`cosmos-ts.json`
+   * `first_frame_check`, src/api/first_frame_check.ts): a Reasoner grounded every object of each candidate first
+   * frame; the first candidate in which each object the prompt's events name is located exactly once was kept (or
+   * candidate 0 when none was), and pass 2 ran from it with its seed.
+   */
+  firstFrameCheck?: FirstFrameCheckResult;
   /**
    * The settings the run used (native runs): the request's `effective`, or on a distilled few-step checkpoint its
    * fixed step count, guidance 1 and shift, with what the request set that did not apply in `ignored`

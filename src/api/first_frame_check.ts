@@ -1,0 +1,64 @@
+/**
+ * The first-frame check of the mini Generator's two-pass text-to-video (`cosmos-ts.json` `first_frame_check`,
+ * src/native/generator.ts `FirstFrameCheck`): a Reasoner checkpoint grounds every object of a candidate first frame,
+ * and the frame is kept when each object the prompt's events name ("The orange ball slides to the right." → the
+ * orange ball, src/world `eventSubjects`) is located exactly once by its colour. The mini Generator draws the scene
+ * from text less reliably than it moves a drawn object (its misses are mostly an object of the wrong colour, a
+ * missing one, or two of one colour: checkpoints/mini-generator/README.md), and image-to-video from a right first
+ * frame follows the prompt; so pass 1 may draw a few first frames and keep the first the Reasoner finds right.
+ * Shapes are not compared: the mini Reasoner names the shapes of generated objects far less reliably than their
+ * colours.
+ *
+ * @example
+ * ```ts
+ * import { judgeFirstFrame } from "./first_frame_check.ts";
+ * const frame = { data: new Uint8Array(320 * 192 * 3), width: 320, height: 192 };
+ * const v = await judgeFirstFrame(frame, "A wooden table with a red cube, a grey robot arm above it. The red cube slides to the left.", {
+ *   kind: "native", checkpoint: "checkpoints/mini-reasoner",
+ * });
+ * v.accepted; // false: a black frame has no red cube
+ * ```
+ * @module
+ */
+import { encodeImage } from "../media/images.ts";
+import type { RgbFrame } from "../media/video_decode.ts";
+import type { BackendSpec } from "../schema/results.ts";
+import { eventSubjects, groundingPrompt } from "../world/mod.ts";
+import { reason } from "./reason.ts";
+
+/** What the check found in one candidate first frame. */
+export interface FirstFrameVerdict {
+  /** Each subject's colour located exactly once (true, without a Reasoner call, when the prompt names none). */
+  accepted: boolean;
+  /** The objects the prompt's events name, e.g. ["orange ball"]. */
+  subjects: string[];
+  /** The labels the Reasoner located, e.g. ["red cube", "orange ball"]. */
+  located: string[];
+}
+
+/** Tokens for the Reasoner's answer: a box list of up to ~8 objects. */
+const MAX_ANSWER_TOKENS = 256;
+
+/** Judges one candidate first frame of `prompt` with the Reasoner `reasoner` (greedy, one grounding call). */
+export async function judgeFirstFrame(
+  frame: RgbFrame,
+  prompt: string,
+  reasoner: BackendSpec,
+  signal?: AbortSignal,
+): Promise<FirstFrameVerdict> {
+  const subjects = eventSubjects(prompt);
+  if (subjects.length === 0) return { accepted: true, subjects: [], located: [] };
+  const image = { data: new Uint8Array(await encodeImage(frame, { format: "png" })), mimeType: "image/png" as const };
+  const r = await reason({
+    task: "grounding_2d",
+    prompt: groundingPrompt("every object on the table"),
+    image,
+    maxTokens: MAX_ANSWER_TOKENS,
+    sampling: { temperature: 0 },
+    stream: false,
+  }, { backend: reasoner, signal });
+  const located = r.parsed.kind === "boxes" ? r.parsed.boxes.map((b) => b.label) : [];
+  const colorOf = (label: string) => label.trim().split(/\s+/)[0]?.toLowerCase();
+  const accepted = subjects.every((s) => located.filter((l) => colorOf(l) === s.color).length === 1);
+  return { accepted, subjects: subjects.map((s) => s.label), located };
+}

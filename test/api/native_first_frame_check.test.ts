@@ -1,0 +1,179 @@
+// The first-frame check of a two-pass text-to-video (cosmos-ts.json `first_frame_check`, src/api/first_frame_check.ts):
+// the mini Reasoner (checkpoints/mini-reasoner, trained by this project) keeps a world's true first frame, where the
+// prompt's subject is drawn once, and refuses frames without its colour or with it twice; generate() on the tiny
+// Generator fixture draws its candidates with seeds seed, seed + 1, … and keeps the one the check would pick made by
+// hand (pass 1 and the Reasoner run by hand, frame for frame), then runs pass 2 from it with its seed; a
+// `first_frame_check` that is not usable is a CheckpointError naming the field and what is allowed.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { judgeFirstFrame } from "../../src/api/first_frame_check.ts";
+import { generate } from "../../src/api/generate.ts";
+import { pixelsToFrame } from "../../src/api/native_generate.ts";
+import { CheckpointError } from "../../src/errors.ts";
+import { generateRun, generatorInputs, planGeneration } from "../../src/generator/mod.ts";
+import { writeImage } from "../../src/media/images.ts";
+import { decodeVideoFrames } from "../../src/media/video.ts";
+import { openCosmos3Generator } from "../../src/native/generator.ts";
+import { GenerateRequest } from "../../src/schema/generate_request.ts";
+import type { BackendSpec } from "../../src/schema/results.ts";
+import { eventSubjects, generatorPrompt, makeSample, renderClip, seedsOf } from "../../src/world/mod.ts";
+import type { WorldSample } from "../../src/world/mod.ts";
+import { show } from "../../kernel/show.ts";
+import { captureDisplays, str } from "../kernel/_sink.ts";
+import { nativeGeneratorFixture } from "./_native_generator_fixture.ts";
+
+const MINI_REASONER = fileURLToPath(new URL("../../checkpoints/mini-reasoner", import.meta.url));
+const REASONER: BackendSpec = { kind: "native", checkpoint: MINI_REASONER };
+const { CKPT, OUT } = nativeGeneratorFixture("cosmos-native-ffc-", "cosmos3-tiny");
+
+/** The fixture's files linked into a new folder (a session of its own) with `notes` as its cosmos-ts.json. */
+function fixtureWithNotes(name: string, notes: unknown): string {
+  const dir = join(OUT, name);
+  mkdirSync(dir);
+  for (const f of readdirSync(CKPT)) if (f !== "cosmos-ts.json") symlinkSync(resolve(CKPT, f), join(dir, f));
+  writeFileSync(join(dir, "cosmos-ts.json"), JSON.stringify(notes));
+  return dir;
+}
+
+/** The first eval samples whose events move one object. */
+function pushSamples(count: number): WorldSample[] {
+  const out: WorldSample[] = [];
+  for (const seed of seedsOf("eval", 60, 0)) {
+    const s = makeSample(seed, { frames: 17, fps: 10 });
+    if (s.events.some((e) => e.kind === "pushed")) out.push(s);
+    if (out.length === count) break;
+  }
+  return out;
+}
+
+describe("the first-frame check: the mini Reasoner on world frames", () => {
+  test("keeps true first frames; refuses a frame of another scene without the subject's colour", async () => {
+    const samples = pushSamples(6);
+    let refused = 0;
+    for (const s of samples) {
+      const prompt = generatorPrompt(s);
+      const subject = eventSubjects(prompt)[0];
+      const frame = renderClip(s, undefined, [0]).frames[0];
+      const own = await judgeFirstFrame(frame, prompt, REASONER);
+      assert.deepEqual(own.subjects, [subject.label]);
+      assert.ok(own.accepted, `seed ${s.seed}: the true first frame of "${prompt}" refused: located ${own.located}`);
+      assert.equal(own.located.filter((l) => l.startsWith(`${subject.color} `)).length, 1);
+      // another sample's first frame with no object of the subject's colour
+      const other = samples.find((o) => o.scene.objects.every((x) => x.color !== subject.color));
+      if (!other) continue;
+      const v = await judgeFirstFrame(renderClip(other, undefined, [0]).frames[0], prompt, REASONER);
+      assert.equal(v.accepted, false, `seed ${s.seed}: a frame without ${subject.color} kept: located ${v.located}`);
+      refused++;
+    }
+    assert.ok(refused >= 3, `only ${refused} frames without the subject's colour tried`);
+  });
+
+  test("a prompt whose events name no object needs no Reasoner call", async () => {
+    const frame = { data: new Uint8Array(8 * 8 * 3), width: 8, height: 8, channels: 3 as const };
+    const v = await judgeFirstFrame(frame, "Waves at dusk.", { kind: "native", checkpoint: "/nonexistent" });
+    assert.deepEqual(v, { accepted: true, subjects: [], located: [] });
+  });
+});
+
+describe("generate(): text-to-video with a first-frame check (tiny fixture + mini Reasoner)", () => {
+  const REQUEST = {
+    prompt: "A wooden table with a red cube, a grey robot arm above it. The red cube slides to the left.",
+    resolution: "256p",
+    numFrames: 5,
+    fps: 16,
+    numInferenceSteps: 2,
+  } as const;
+
+  test("candidates with seeds seed, seed + 1, …; the one the check picks by hand; pass 2 from it", async () => {
+    const dir = fixtureWithNotes("checked", {
+      untrained: true,
+      text_to_video: "first_frame_anchored",
+      first_frame_check: { reasoner: MINI_REASONER, candidates: 3 },
+    });
+    const seed = 40;
+    const r = await generate({ ...REQUEST, seed, outputPath: join(OUT, "checked.mp4") }, { backend: dir });
+    const c = r.firstFrameCheck;
+    assert.ok(c, "firstFrameCheck is set");
+    assert.equal(r.seed, seed);
+    assert.deepEqual(c.subjects, ["red cube"]);
+    // By hand: pass 1 at seeds 40, 41, 42, each frame judged; the first kept, or candidate 0 when none is.
+    const s = await openCosmos3Generator(dir);
+    const plan = planGeneration(generateRun(GenerateRequest.parse({ ...REQUEST, seed })), s.model);
+    const frames = [];
+    const verdicts = [];
+    for (let k = 0; k < 3; k++) {
+      const out = await s.run({ plan, inputs: generatorInputs(plan, s.tokenizer, s.model), seed: seed + k });
+      frames.push(pixelsToFrame(out.video!, 0, out.frames, out.height, out.width));
+      verdicts.push(await judgeFirstFrame(frames[k], REQUEST.prompt, REASONER));
+    }
+    const first = verdicts.findIndex((v) => v.accepted);
+    const chosen = Math.max(first, 0);
+    assert.equal(c.chosen, chosen);
+    assert.equal(c.accepted, first >= 0);
+    assert.equal(c.candidates, first >= 0 ? first + 1 : 3);
+    assert.equal(c.seed, seed + chosen);
+    assert.deepEqual(c.located, verdicts[chosen].located);
+    // Pass 2 is image-to-video from the kept frame with its seed.
+    const png = join(OUT, "kept.png");
+    await writeImage(frames[chosen], png);
+    const byHand = await generate({ ...REQUEST, image: png, seed: seed + chosen, outputPath: join(OUT, "kept.mp4") }, {
+      backend: dir,
+    });
+    const idx = [0, 1, 2, 3, 4];
+    const [a, b] = await Promise.all([
+      decodeVideoFrames(r.media.path, { frameIndices: idx }),
+      decodeVideoFrames(byHand.media.path, { frameIndices: idx }),
+    ]);
+    for (const k of idx) assert.deepEqual(a[k].data, b[k].data, `frame ${k}`);
+    // show() says how many first frames were drawn and which was kept.
+    const cap = captureDisplays();
+    try {
+      await show(r);
+    } finally {
+      cap.restore();
+    }
+    const html = cap.sent.filter((d) => "text/html" in d.bundle).map((d) => str(d.bundle, "text/html")).join("\n");
+    const drawn = c.candidates === 1 ? "1 first frame drawn" : `${c.candidates} first frames drawn`;
+    assert.ok(html.includes(drawn), html);
+    assert.ok(
+      html.includes(c.accepted ? `red cube in number ${chosen + 1}` : "red cube in none, the first kept"),
+      html,
+    );
+  });
+
+  test("a first_frame_check that cannot be used is a CheckpointError naming the field and the allowed values", async () => {
+    const cases: [string, unknown, RegExp][] = [
+      ["direct", { first_frame_check: { reasoner: MINI_REASONER, candidates: 2 } }, /needs a two-pass text_to_video/],
+      [
+        "zero",
+        { text_to_video: "first_frame_anchored", first_frame_check: { reasoner: MINI_REASONER, candidates: 0 } },
+        /candidates 0 is not an integer from 1 to 8/,
+      ],
+      [
+        "many",
+        { text_to_video: "first_frame_anchored", first_frame_check: { reasoner: MINI_REASONER, candidates: 9 } },
+        /from 1 to 8/,
+      ],
+      ["text", {
+        text_to_video: "first_frame_anchored",
+        first_frame_check: { reasoner: MINI_REASONER, candidates: "3" },
+      }, /candidates "3"/],
+      ["list", { text_to_video: "first_frame_anchored", first_frame_check: [MINI_REASONER] }, /is not an object/],
+      ["nowhere", {
+        text_to_video: "first_frame_anchored",
+        first_frame_check: { reasoner: "../no-such-reasoner", candidates: 2 },
+      }, /no Reasoner checkpoint at .*no-such-reasoner/],
+    ];
+    for (const [name, notes, message] of cases) {
+      const dir = fixtureWithNotes(`bad_${name}`, notes);
+      await assert.rejects(
+        generate({ ...REQUEST, numInferenceSteps: 1 }, { backend: dir }),
+        (e: unknown) => e instanceof CheckpointError && /first_frame_check/.test(e.message) && message.test(e.message),
+        name,
+      );
+    }
+  });
+});
