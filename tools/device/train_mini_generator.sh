@@ -14,7 +14,8 @@
 #   `run`, kind nvidia-h200, timeout_s 600, carry [".dev/node.xz", ".dev/minigen_carry"]:
 #           bash tools/device/train_mini_generator.sh device
 #   here:   bash tools/device/train_mini_generator.sh unpack FILES_AT DEST
-#           # DEST/ckpt: the checkpoint (for bench/mini_generator_eval.ts), DEST/look/*.png, DEST/train.log
+#           # DEST/ckpt: the checkpoint (for bench/mini_generator_eval.ts), DEST/look/*.png, DEST/train.log, and
+#           # DEST/mini-reasoner linked to checkpoints/mini-reasoner (the first-frame check's "../mini-reasoner")
 #
 # Settings (environment): SEEDS (default 6000: train seeds SEED_OFFSET … SEED_OFFSET+SEEDS-1, written in shards of
 # 250 by nproc-2 processes), SEED_OFFSET (default 0; a session that resumes takes fresh seeds, e.g. 6000 × its
@@ -131,6 +132,8 @@ unpack)
   cp "$from"/train.log "$from"/summary.txt "$dest"/ 2>/dev/null
   [ -d "$from/look" ] && cp -r "$from/look" "$dest/"
   [ -f "$from/look.tar" ] && tar -xf "$from/look.tar" -C "$dest"
+  # the checkpoint's first-frame check (cosmos-ts.json, carried over from --init) names "../mini-reasoner"
+  [ -e "$dest/mini-reasoner" ] || ln -s "$PWD/checkpoints/mini-reasoner" "$dest/mini-reasoner"
   ls -la "$dest" "$dest"/ckpt ;;
 *)
   sed -n '2,26p' "$0"

@@ -878,7 +878,12 @@ def pipeline_of(transformer, vae, tokenizer, scheduler):
     return pipe
 
 
-def save_checkpoint(pipe, out, info):
+# How the native engine runs the checkpoint (cosmos-ts.json keys the trainer does not decide): carried over from
+# the --init checkpoint's cosmos-ts.json, so a run's checkpoint copied into checkpoints/mini-generator keeps them.
+INFERENCE_NOTE_KEYS = ("text_to_video", "first_frame_check")
+
+
+def save_checkpoint(pipe, out, info, inference_notes=None):
     """bf16 copies of the trained modules, saved with the pipeline's own save_pretrained (15 MB shards)."""
     tmp = out + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -898,7 +903,9 @@ def save_checkpoint(pipe, out, info):
     if not os.path.exists(os.path.join(tmp, "text_tokenizer", "tokenizer.json")):
         pipe.text_tokenizer.save_pretrained(os.path.join(tmp, "text_tokenizer"))
     with open(os.path.join(tmp, "cosmos-ts.json"), "w") as f:
-        json.dump({"untrained": False, "mini": True, "note": NOTE, "training": info}, f, indent=2)
+        json.dump({"untrained": False, "mini": True, "note": NOTE, **(inference_notes or {}), "training": info}, f,
+                  indent=2)
+        f.write("\n")
     shutil.rmtree(out, ignore_errors=True)
     os.rename(tmp, out)
     sizes = {os.path.relpath(os.path.join(r, n), out): os.path.getsize(os.path.join(r, n))
@@ -1020,6 +1027,14 @@ def main():
         f"std {[round(v, 3) for v in actions.std((0, 1)).tolist()]}")
 
     info = dict(state["info"]) if state else {"vae_steps": 0, "steps": 0, "sessions": 0}
+    inference_notes = {}
+    if a.init:
+        try:
+            with open(os.path.join(a.init, "cosmos-ts.json")) as f:
+                init_notes = json.load(f)
+            inference_notes = {k: init_notes[k] for k in INFERENCE_NOTE_KEYS if k in init_notes}
+        except (OSError, ValueError):
+            pass
     if a.init and not state:
         # the counts go on from the checkpoint's own (cosmos-ts.json "training"), so the saved ones are the totals
         try:
@@ -1167,7 +1182,7 @@ def main():
                 f"per mode (vision loss; idyn: action) {modes}")
         if time.time() - last_save > a.save_every:
             info["steps_this_session"] = step
-            save_checkpoint(pipe, a.out, {**info, "steps": info["steps"] + step})
+            save_checkpoint(pipe, a.out, {**info, "steps": info["steps"] + step}, inference_notes)
             last_save = time.time()
     info["steps"] += step
     info["steps_this_session"] = step
@@ -1201,7 +1216,7 @@ def main():
                 p.copy_(e)
         info["ema"] = a.ema
         log_fixed_losses(f" (EMA {a.ema:g}, the weights saved)")
-    save_checkpoint(pipe, a.out, info)
+    save_checkpoint(pipe, a.out, info, inference_notes)
     if a.state:
         save_state(a.state, pipe, opt, info)
         log(f"state written to {a.state}")
