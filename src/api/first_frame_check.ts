@@ -12,7 +12,7 @@
  * @example
  * ```ts
  * import { judgeFirstFrame } from "./first_frame_check.ts";
- * const frame = { data: new Uint8Array(320 * 192 * 3), width: 320, height: 192 };
+ * const frame = { data: new Uint8Array(320 * 192 * 3), width: 320, height: 192, channels: 3 as const };
  * const v = await judgeFirstFrame(frame, "A wooden table with a red cube, a grey robot arm above it. The red cube slides to the left.", {
  *   kind: "native", checkpoint: "checkpoints/mini-reasoner",
  * });

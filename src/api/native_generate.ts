@@ -11,7 +11,10 @@
  * src/native/generator.ts `TextToVideoRecipe`) runs in two passes: a first frame, the first decoded frame of a
  * text-to-video pass without sound ("first_frame_anchored") or a text-to-image pass at the video's size
  * ("image_anchored"), then image-to-video from it with the same prompt, settings and seed; the result is the second
- * pass's, marked `textToVideoRecipe`. Every other checkpoint runs the pipeline's one pass.
+ * pass's, marked `textToVideoRecipe`. Every other checkpoint runs the pipeline's one pass. With a `"first_frame_check"`
+ * too (the mini Generator's), pass 1 draws up to its `candidates` first frames with seeds seed, seed + 1, … and keeps
+ * the first its Reasoner finds right (src/api/first_frame_check.ts); pass 2 then runs with the kept frame's seed, and
+ * the result's `firstFrameCheck` says which.
  *
  * Sound (t2v / i2v / v2v with `sound: true`, on a checkpoint with a sound_gen transformer and
  * `sound_tokenizer/`): the engine generates the sound latents with the video (same timesteps and CFG, their
@@ -230,9 +233,8 @@ export async function nativeGenerate(
         anchor = frame;
         passSeed = candidateSeed;
         check = { candidates: k + 1, chosen: k, seed: candidateSeed, ...verdict };
-      } else {
-        check!.candidates = k + 1;
       }
+      check!.candidates = k + 1;
       if (verdict.accepted) break;
     }
     // Pass 2: image-to-video from that frame, the same prompt and settings, the seed of the pass that drew it.

@@ -15,7 +15,8 @@
  * {@link readCheckpointNotes}): `{ "untrained": true }` (the tiny test fixture `test/fixtures/cosmos3-tiny`): its
  * outputs are noise by design, and `generate()` labels them so; `"text_to_video": "first_frame_anchored"` or
  * `"image_anchored"` (the mini Generator): `generate()` runs text-to-video as the checkpoint's recipe, in two passes
- * (src/api/native_generate.ts, {@link TextToVideoRecipe}).
+ * (src/api/native_generate.ts, {@link TextToVideoRecipe}); `"first_frame_check"`: pass 1's first frame judged by a
+ * Reasoner checkpoint ({@link FirstFrameCheck}).
  *
  * @example
  * ```ts
@@ -288,8 +289,9 @@ const TEXT_TO_VIDEO_RECIPES: readonly TextToVideoRecipe[] = ["direct", "first_fr
 
 /**
  * Reads `cosmos-ts.json` of a checkpoint folder: none, or one that is not JSON, notes nothing (a real checkpoint's
- * folder is not ours to judge); a `text_to_video` that is not a known recipe is a CheckpointError naming the
- * allowed values.
+ * folder is not ours to judge); a `text_to_video` that is not a known recipe, or a `first_frame_check` without a
+ * two-pass recipe, with `candidates` outside 1-8 or no Reasoner checkpoint at `reasoner`, is a CheckpointError naming
+ * the field and the allowed values.
  */
 export async function readCheckpointNotes(dir: string): Promise<CheckpointNotes> {
   const path = join(dir, "cosmos-ts.json");
