@@ -2,9 +2,9 @@
 // distilled twin), diffusers' reference runs beside it, a temp folder for the files the tests write — and the
 // cleanup after the file (the native sessions closed, the folder removed).
 import { after } from "node:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import sharp from "sharp";
 import { closeNative } from "../../src/native/qwen3vl.ts";
 import type { PipelineRun } from "../generator/_cosmos3_reference.ts";
@@ -33,6 +33,14 @@ export function nativeGeneratorFixture(tmpPrefix: string, checkpoint: "cosmos3-t
         resolveWithObject: true,
       });
       return { width: info.width, height: info.height, channels: 3 as const, data: new Uint8Array(data) };
+    },
+    /** The checkpoint's files linked into a new folder of OUT (a session of its own) with `notes` as its cosmos-ts.json. */
+    withNotes(name: string, notes: unknown): string {
+      const dir = join(OUT, name);
+      mkdirSync(dir);
+      for (const f of readdirSync(CKPT)) if (f !== "cosmos-ts.json") symlinkSync(resolve(CKPT, f), join(dir, f));
+      writeFileSync(join(dir, "cosmos-ts.json"), JSON.stringify(notes));
+      return dir;
     },
   };
 }

@@ -6,9 +6,9 @@
 // `first_frame_check` that is not usable is a CheckpointError naming the field and what is allowed.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { pushSamples } from "../../bench/mini_generator_eval.ts";
 import { judgeFirstFrame } from "../../src/api/first_frame_check.ts";
 import { generate } from "../../src/api/generate.ts";
 import { pixelsToFrame } from "../../src/api/native_generate.ts";
@@ -19,39 +19,18 @@ import { decodeVideoFrames } from "../../src/media/video.ts";
 import { openCosmos3Generator } from "../../src/native/generator.ts";
 import { GenerateRequest } from "../../src/schema/generate_request.ts";
 import type { BackendSpec } from "../../src/schema/results.ts";
-import { eventSubjects, generatorPrompt, makeSample, renderClip, seedsOf } from "../../src/world/mod.ts";
-import type { WorldSample } from "../../src/world/mod.ts";
+import { eventSubjects, generatorPrompt, renderClip } from "../../src/world/mod.ts";
 import { show } from "../../kernel/show.ts";
 import { captureDisplays, str } from "../kernel/_sink.ts";
 import { nativeGeneratorFixture } from "./_native_generator_fixture.ts";
 
 const MINI_REASONER = fileURLToPath(new URL("../../checkpoints/mini-reasoner", import.meta.url));
 const REASONER: BackendSpec = { kind: "native", checkpoint: MINI_REASONER };
-const { CKPT, OUT } = nativeGeneratorFixture("cosmos-native-ffc-", "cosmos3-tiny");
-
-/** The fixture's files linked into a new folder (a session of its own) with `notes` as its cosmos-ts.json. */
-function fixtureWithNotes(name: string, notes: unknown): string {
-  const dir = join(OUT, name);
-  mkdirSync(dir);
-  for (const f of readdirSync(CKPT)) if (f !== "cosmos-ts.json") symlinkSync(resolve(CKPT, f), join(dir, f));
-  writeFileSync(join(dir, "cosmos-ts.json"), JSON.stringify(notes));
-  return dir;
-}
-
-/** The first eval samples whose events move one object. */
-function pushSamples(count: number): WorldSample[] {
-  const out: WorldSample[] = [];
-  for (const seed of seedsOf("eval", 60, 0)) {
-    const s = makeSample(seed, { frames: 17, fps: 10 });
-    if (s.events.some((e) => e.kind === "pushed")) out.push(s);
-    if (out.length === count) break;
-  }
-  return out;
-}
+const { OUT, withNotes: fixtureWithNotes } = nativeGeneratorFixture("cosmos-native-ffc-", "cosmos3-tiny");
 
 describe("the first-frame check: the mini Reasoner on world frames", () => {
   test("keeps true first frames; refuses a frame of another scene without the subject's colour", async () => {
-    const samples = pushSamples(6);
+    const samples = pushSamples(6, 0).map((p) => p.sample);
     let refused = 0;
     for (const s of samples) {
       const prompt = generatorPrompt(s);

@@ -6,8 +6,7 @@
 // version does not know is a CheckpointError naming the allowed values; show() says the video ran as two passes.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { generate } from "../../src/api/generate.ts";
 import { pixelsToFrame } from "../../src/api/native_generate.ts";
 import { CheckpointError } from "../../src/errors.ts";
@@ -21,16 +20,7 @@ import { show } from "../../kernel/show.ts";
 import { captureDisplays, str } from "../kernel/_sink.ts";
 import { nativeGeneratorFixture } from "./_native_generator_fixture.ts";
 
-const { CKPT, OUT } = nativeGeneratorFixture("cosmos-native-recipe-", "cosmos3-tiny");
-
-/** The fixture's files linked into a new folder (a session of its own) with `notes` as its cosmos-ts.json. */
-function fixtureWithNotes(name: string, notes: unknown): string {
-  const dir = join(OUT, name);
-  mkdirSync(dir);
-  for (const f of readdirSync(CKPT)) if (f !== "cosmos-ts.json") symlinkSync(resolve(CKPT, f), join(dir, f));
-  writeFileSync(join(dir, "cosmos-ts.json"), JSON.stringify(notes));
-  return dir;
-}
+const { CKPT, OUT, withNotes: fixtureWithNotes } = nativeGeneratorFixture("cosmos-native-recipe-", "cosmos3-tiny");
 
 const ANCHORED = fixtureWithNotes("anchored", { untrained: true, text_to_video: "first_frame_anchored" });
 const REQUEST = {
