@@ -337,7 +337,7 @@ export const MINI_GENERATOR_EMBODIMENTS: readonly EmbodimentId[] = Object.freeze
  */
 export const MINI_GENERATOR_WORKFLOWS: Readonly<Record<MiniGeneratorWorkflow, string>> = Object.freeze({
   "text-to-video":
-    "run as two passes (the checkpoint's recipe: up to three first frames drawn by text-to-video, the first in which the mini Reasoner finds the prompt's object kept, then image-to-video from it); objects still smear or take a neighbour's colour: the prompted object moves the prompted way in 67% of fresh held-out clips (67 of 100; without the Reasoner's check 61; one pass: 42.5% of 200)",
+    "run as two passes (the checkpoint's recipe: up to three first frames drawn by text-to-video, the first in which the mini Reasoner finds the prompt's object kept, then image-to-video from it); objects still smear or take a neighbour's colour: the prompted object moves the prompted way in 65% of fresh held-out clips (130 of 200; without the Reasoner's check 60.5%; one pass: 42.5% of 200)",
   "image-to-video":
     "with the true first frame given, the prompted object moves the prompted way in 93% of held-out clips (56 of the first 60 text-to-video prompts)",
   forward_dynamics:

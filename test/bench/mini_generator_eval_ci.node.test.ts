@@ -7,7 +7,7 @@
 // inverse dynamics reads the arm's chunk from the clip, the policy's chunk is well inside the mean training
 // chunk's error, both get the gripper schedule right, and forward dynamics follows the chunk (its path well below
 // the first frame held still). Text-to-video following the prompt (issue 16: ≥ 80%) is NOT met by these weights
-// (67% of 100 fresh held-out prompts with the checkpoint's recipe and its first-frame check, 61% without the check, 42.5% of 200 in one pass): it is measured and reported, and its test asserts what these weights do, a margin away.
+// (65% of 200 fresh held-out prompts with the checkpoint's recipe and its first-frame check, 60.5% without the check, 42.5% of 200 in one pass): it is measured and reported, and its test asserts what these weights do, a margin away.
 //
 // Node only (*.node.test.ts): about 4-6 minutes of CPU on 2 cores; a second run on Deno would add no check.
 import assert from "node:assert/strict";
@@ -44,12 +44,12 @@ const SUBSET = { offset: 50_000, t2v: 20, actions: 10, vae: 8 } as const;
 
 /**
  * Asserted figures. Held out (checkpoints/mini-generator/README.md: session 29's transformer at patch 1, session 33's
- * VAE decoder): text-to-video 67% of 100 fresh prompts with the two-pass recipe and its first-frame check
- * (cosmos-ts.json text_to_video, first_frame_check; 61% without the check; 42.5% of 200 in one
+ * VAE decoder): text-to-video 65% of 200 fresh prompts with the two-pass recipe and its first-frame check
+ * (cosmos-ts.json text_to_video, first_frame_check; 60.5% without the check; 42.5% of 200 in one
  * pass), image-to-video 56 of 60, forward dynamics path 0.025 (the first 60),
  * policy 0.084 m / 0.005, inverse dynamics 0.024 m / 0.006 (the first frame held still: 0.220; the mean chunk: 0.200
  * m / 0.25). Measured on this subset (2026-12-03, these weights, CI of stop 44): text-to-video 18/20 with the recipe
- * (7/20 in one pass; the subset is kinder than the 100 fresh prompts, 67%; with the first-frame check, measured
+ * (7/20 in one pass; the subset is kinder than the 200 fresh prompts, 65%; with the first-frame check, measured
  * here 2026-12-04: 18/20 too, 36.5 s a call with another evaluation on the cores), forward dynamics 0.037 (still
  * 0.236; 9 of 10 within 0.1), policy 0.063 m / 0.005 (the mean chunk 0.186 m / 0.273), inverse dynamics 0.023 m /
  * 0.005, and the VAE's ceiling (the true clips through the VAE alone, `evalVaeCeiling`) 8 of 8 following, every true
@@ -58,7 +58,7 @@ const SUBSET = { offset: 50_000, t2v: 20, actions: 10, vae: 8 } as const;
  * fifth, as its 10 clips average less evenly than the 200).
  */
 const THRESHOLDS = {
-  t2vMinFollowing: 15, // of 20 (measured 18 with the recipe and its check); held out, the target (80%) is not met (67%)
+  t2vMinFollowing: 15, // of 20 (measured 18 with the recipe and its check); held out, the target (80%) is not met (65%)
   fdynMaxPathError: 0.12, // the target: 0.1
   policyMaxPositionM: 0.12, // the mean chunk: 0.19 on this subset
   idynMaxPositionM: 0.08, // issue 16: "plausible chunks"
@@ -105,7 +105,7 @@ describe("mini Generator, held-out subset through the native engine (CPU)", { ti
     }
   });
 
-  test(`text-to-video: at least ${THRESHOLDS.t2vMinFollowing} of 20 prompts followed — the target (80%) is NOT met (67% held out)`, () => {
+  test(`text-to-video: at least ${THRESHOLDS.t2vMinFollowing} of 20 prompts followed — the target (80%) is NOT met (65% held out)`, () => {
     assert.equal(t2v.length, SUBSET.t2v);
     for (const r of t2v) {
       assert.match(r.target, /^the \w+ \w+ slides /, `seed ${r.seed}`);

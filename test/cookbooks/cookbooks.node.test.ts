@@ -546,7 +546,7 @@ function chunkOf(cell: Cell): Promise<number[][]> {
  * noise, and one clip's figure varies with it (the CI run of 96d5801, session 13's weights: forward dynamics 0.149 on
  * this clip, 0.034 with the eval's noise); over the 200 seeds 1 path is off by more than 0.15 and 30 policies by
  * more than 0.15 m. The CI subset (test/bench/mini_generator_eval_ci.node.test.ts) asserts both on fixed seeds. Nor
- * the video following the prompt (67% of 100 fresh held-out prompts with the recipe and its first-frame check).
+ * the video following the prompt (65% of 200 fresh held-out prompts with the recipe and its first-frame check).
  */
 const MINI_GENERATOR_QUALITY: {
   videoMinShiftPx?: number;
