@@ -53,7 +53,8 @@ const SUBSET = { offset: 50_000, t2v: 20, actions: 10, vae: 8 } as const;
  * here 2026-12-04: 18/20 too, 36.5 s a call with another evaluation on the cores), forward dynamics 0.037 (still
  * 0.236; 9 of 10 within 0.1), policy 0.063 m / 0.005 (the mean chunk 0.186 m / 0.273), inverse dynamics 0.023 m /
  * 0.005, and the VAE's ceiling (the true clips through the VAE alone, `evalVaeCeiling`) 8 of 8 following, every true
- * clip 8 of 8 (59 of the first 60 held out); 10 min 9 s wall in CI (text-to-video 19.7 s a call, two passes). Fixed
+ * clip 8 of 8 (59 of the first 60 held out); 10 min 9 s wall in CI (text-to-video 19.7 s a call, two passes); with the first-frame check 15 min 56 s (35.9 s a call, a clean-clone
+ * run of 2026-12-04 with a niced evaluation on the cores). Fixed
  * seeds on the CPU repeat exactly; the margins are for engine changes (forward dynamics: the target, 0.1, plus a
  * fifth, as its 10 clips average less evenly than the 200).
  */
