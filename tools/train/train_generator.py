@@ -1027,21 +1027,20 @@ def main():
         f"std {[round(v, 3) for v in actions.std((0, 1)).tolist()]}")
 
     info = dict(state["info"]) if state else {"vae_steps": 0, "steps": 0, "sessions": 0}
-    inference_notes = {}
+    init_notes = {}
     if a.init:
         try:
             with open(os.path.join(a.init, "cosmos-ts.json")) as f:
                 init_notes = json.load(f)
-            inference_notes = {k: init_notes[k] for k in INFERENCE_NOTE_KEYS if k in init_notes}
-        except (OSError, ValueError):
-            pass
+        except (OSError, ValueError) as e:
+            log(f"no {a.init}/cosmos-ts.json ({e}): training counts from 0, no inference notes carried over")
+    inference_notes = {k: init_notes[k] for k in INFERENCE_NOTE_KEYS if k in init_notes}
     if a.init and not state:
         # the counts go on from the checkpoint's own (cosmos-ts.json "training"), so the saved ones are the totals
         try:
-            with open(os.path.join(a.init, "cosmos-ts.json")) as f:
-                done = json.load(f).get("training", {})
+            done = init_notes.get("training", {})
             info.update({k: int(done[k]) for k in ("vae_steps", "steps", "sessions") if k in done})
-        except (OSError, ValueError, TypeError) as e:
+        except (AttributeError, ValueError, TypeError) as e:
             log(f"no training counts in {a.init}/cosmos-ts.json ({e}): counting from 0")
     info["sessions"] += 1
     if a.vae_seconds > 0:
