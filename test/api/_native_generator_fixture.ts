@@ -2,10 +2,13 @@
 // distilled twin), diffusers' reference runs beside it, a temp folder for the files the tests write — and the
 // cleanup after the file (the native sessions closed, the folder removed).
 import { after } from "node:test";
+import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import sharp from "sharp";
+import type { RgbFrame } from "../../src/media/video_decode.ts";
+import { decodeVideoFrames } from "../../src/media/video.ts";
 import { closeNative } from "../../src/native/qwen3vl.ts";
 import type { PipelineRun } from "../generator/_cosmos3_reference.ts";
 import { FIXTURES } from "../native/_reference.ts";
@@ -43,4 +46,14 @@ export function nativeGeneratorFixture(tmpPrefix: string, checkpoint: "cosmos3-t
       return dir;
     },
   };
+}
+
+/** Asserts that frames `indices` of two videos decode to the same bytes; returns the first video's frames. */
+export async function assertSameFrames(a: string, b: string, indices: number[]): Promise<RgbFrame[]> {
+  const [fa, fb] = await Promise.all([
+    decodeVideoFrames(a, { frameIndices: indices }),
+    decodeVideoFrames(b, { frameIndices: indices }),
+  ]);
+  for (const k of indices) assert.deepEqual(fa[k].data, fb[k].data, `frame ${k}`);
+  return fa;
 }

@@ -15,14 +15,12 @@ import { pixelsToFrame } from "../../src/api/native_generate.ts";
 import { CheckpointError } from "../../src/errors.ts";
 import { generateRun, generatorInputs, planGeneration } from "../../src/generator/mod.ts";
 import { writeImage } from "../../src/media/images.ts";
-import { decodeVideoFrames } from "../../src/media/video.ts";
 import { openCosmos3Generator } from "../../src/native/generator.ts";
 import { GenerateRequest } from "../../src/schema/generate_request.ts";
 import type { BackendSpec } from "../../src/schema/results.ts";
 import { eventSubjects, generatorPrompt, renderClip } from "../../src/world/mod.ts";
-import { show } from "../../kernel/show.ts";
-import { captureDisplays, str } from "../kernel/_sink.ts";
-import { nativeGeneratorFixture } from "./_native_generator_fixture.ts";
+import { shown } from "../kernel/_sink.ts";
+import { assertSameFrames, nativeGeneratorFixture } from "./_native_generator_fixture.ts";
 
 const MINI_REASONER = fileURLToPath(new URL("../../checkpoints/mini-reasoner", import.meta.url));
 const REASONER: BackendSpec = { kind: "native", checkpoint: MINI_REASONER };
@@ -101,20 +99,9 @@ describe("generate(): text-to-video with a first-frame check (tiny fixture + min
     const byHand = await generate({ ...REQUEST, image: png, seed: seed + chosen, outputPath: join(OUT, "kept.mp4") }, {
       backend: dir,
     });
-    const idx = [0, 1, 2, 3, 4];
-    const [a, b] = await Promise.all([
-      decodeVideoFrames(r.media.path, { frameIndices: idx }),
-      decodeVideoFrames(byHand.media.path, { frameIndices: idx }),
-    ]);
-    for (const k of idx) assert.deepEqual(a[k].data, b[k].data, `frame ${k}`);
+    await assertSameFrames(r.media.path, byHand.media.path, [0, 1, 2, 3, 4]);
     // show() says how many first frames were drawn and which was kept.
-    const cap = captureDisplays();
-    try {
-      await show(r);
-    } finally {
-      cap.restore();
-    }
-    const html = cap.sent.filter((d) => "text/html" in d.bundle).map((d) => str(d.bundle, "text/html")).join("\n");
+    const { html } = await shown(r);
     const drawn = c.candidates === 1 ? "1 first frame drawn" : `${c.candidates} first frames drawn`;
     assert.ok(html.includes(drawn), html);
     assert.ok(

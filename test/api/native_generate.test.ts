@@ -26,8 +26,7 @@ import { openCosmos3Generator } from "../../src/native/generator.ts";
 import type { ProgressEvent } from "../../src/schema/results.ts";
 import { f32, i32, maxAbsDiff, readSafetensors } from "../multimodal/_fixture.ts";
 import { actionRows, pipelineFrames, pipelineRun } from "../generator/_cosmos3_reference.ts";
-import { show } from "../../kernel/show.ts";
-import { captureDisplays, str } from "../kernel/_sink.ts";
+import { shown } from "../kernel/_sink.ts";
 import { nativeGeneratorFixture } from "./_native_generator_fixture.ts";
 
 const { CKPT, REF, OUT, pipelines, png } = nativeGeneratorFixture("cosmos-native-generate-", "cosmos3-tiny");
@@ -230,14 +229,8 @@ describe("generate() on the native engine (tiny fixture)", () => {
     assert.deepEqual([r.media.width, r.media.height, r.media.mimeType], [256, 256, "image/png"]);
     void outputPath;
     // Shown inline like a remote result, with the untrained-weights note.
-    const cap = captureDisplays();
-    try {
-      await show(r);
-    } finally {
-      cap.restore();
-    }
-    assert.ok(cap.sent.some((d) => "image/png" in d.bundle), "the image is shown inline");
-    const notes = cap.sent.filter((d) => "text/html" in d.bundle).map((d) => str(d.bundle, "text/html")).join("\n");
+    const { sent, html: notes } = await shown(r);
+    assert.ok(sent.some((d) => "image/png" in d.bundle), "the image is shown inline");
     assert.match(notes, /cosmos-untrained/);
     assert.match(notes, /noise by design/);
   });
@@ -368,15 +361,9 @@ describe("generate() on the native engine (tiny fixture)", () => {
     assert.equal(v2v.mode, "video-to-video-with-sound");
     await probeSound(v2v.media.path);
     // Rendered as a video with its sound, like a remote result.
-    const cap = captureDisplays();
-    try {
-      await show(t2v);
-    } finally {
-      cap.restore();
-    }
-    const html = cap.sent.filter((d) => "text/html" in d.bundle).map((d) => str(d.bundle, "text/html")).join("\n");
+    const { sent, html } = await shown(t2v);
     assert.match(html, /<video[^>]*controls/);
-    assert.match(JSON.stringify(cap.sent.map((d) => d.bundle)), /sound: true/);
+    assert.match(JSON.stringify(sent.map((d) => d.bundle)), /sound: true/);
   });
 
   test("sound on a checkpoint without sound_tokenizer/, and sound as an input, are ValidationErrors", async () => {

@@ -16,9 +16,8 @@ import { decodeVideoFrames } from "../../src/media/video.ts";
 import { openCosmos3Generator } from "../../src/native/generator.ts";
 import { GenerateRequest } from "../../src/schema/generate_request.ts";
 import type { ProgressEvent } from "../../src/schema/results.ts";
-import { show } from "../../kernel/show.ts";
-import { captureDisplays, str } from "../kernel/_sink.ts";
-import { nativeGeneratorFixture } from "./_native_generator_fixture.ts";
+import { shown } from "../kernel/_sink.ts";
+import { assertSameFrames, nativeGeneratorFixture } from "./_native_generator_fixture.ts";
 
 const { CKPT, OUT, withNotes: fixtureWithNotes } = nativeGeneratorFixture("cosmos-native-recipe-", "cosmos3-tiny");
 
@@ -52,12 +51,7 @@ describe("generate(): the first_frame_anchored text-to-video recipe (tiny fixtur
     });
     assert.equal(byHand.mode, "image-to-video");
     assert.equal(byHand.textToVideoRecipe, undefined, "image-to-video runs its one pass");
-    const frames = [0, 1, 2, 3, 4];
-    const [a, b] = await Promise.all([
-      decodeVideoFrames(r.media.path, { frameIndices: frames }),
-      decodeVideoFrames(byHand.media.path, { frameIndices: frames }),
-    ]);
-    for (const k of frames) assert.deepEqual(a[k].data, b[k].data, `frame ${k}`);
+    const a = await assertSameFrames(r.media.path, byHand.media.path, [0, 1, 2, 3, 4]);
     // ...and not the one-pass video of the same request (the fixture without the recipe).
     const plain = await generate({ ...REQUEST, seed: 11, outputPath: join(OUT, "plain.mp4") }, { backend: CKPT });
     assert.equal(plain.textToVideoRecipe, undefined);
@@ -103,12 +97,7 @@ describe("generate(): the first_frame_anchored text-to-video recipe (tiny fixtur
     }, {
       backend: IMAGE,
     });
-    const frames = [0, 1, 2, 3, 4];
-    const [a, b] = await Promise.all([
-      decodeVideoFrames(r.media.path, { frameIndices: frames }),
-      decodeVideoFrames(byHand.media.path, { frameIndices: frames }),
-    ]);
-    for (const k of frames) assert.deepEqual(a[k].data, b[k].data, `frame ${k}`);
+    const a = await assertSameFrames(r.media.path, byHand.media.path, [0, 1, 2, 3, 4]);
     // ...and not the first_frame_anchored video of the same request (pass 1 differs).
     const other = await generate({ ...REQUEST, seed: 5, outputPath: join(OUT, "ffa5.mp4") }, { backend: ANCHORED });
     const c = await decodeVideoFrames(other.media.path, { frameIndices: [0] });
@@ -120,13 +109,7 @@ describe("generate(): the first_frame_anchored text-to-video recipe (tiny fixtur
 
   test("show() says the video ran as the checkpoint's two passes", async () => {
     const r = await generate({ ...REQUEST, seed: 2, numInferenceSteps: 1 }, { backend: ANCHORED });
-    const cap = captureDisplays();
-    try {
-      await show(r);
-    } finally {
-      cap.restore();
-    }
-    const notes = cap.sent.filter((d) => "text/html" in d.bundle).map((d) => str(d.bundle, "text/html")).join("\n");
+    const { html: notes } = await shown(r);
     assert.match(notes, /two passes/);
   });
 

@@ -1,5 +1,6 @@
 // Captures what the display layer sends (instead of a kernel) for the unit tests.
 import { type DisplayOptions, type MimeBundle, setDisplaySink } from "../../kernel/mod.ts";
+import { show } from "../../kernel/show.ts";
 
 /** One captured display message. */
 export interface Captured {
@@ -14,6 +15,18 @@ export function captureDisplays(): { sent: Captured[]; restore: () => void } {
     sent.push({ bundle, options: { ...options } });
   });
   return { sent, restore: () => setDisplaySink(prev) };
+}
+
+/** What `show(value)` sends: every bundle, and the text/html ones joined by newlines. */
+export async function shown(value: unknown): Promise<{ sent: Captured[]; html: string }> {
+  const cap = captureDisplays();
+  try {
+    await show(value);
+  } finally {
+    cap.restore();
+  }
+  const html = cap.sent.filter((d) => "text/html" in d.bundle).map((d) => str(d.bundle, "text/html")).join("\n");
+  return { sent: cap.sent, html };
 }
 
 /** The string value of a MIME type of a bundle (throws when absent). */
