@@ -43,6 +43,8 @@ export const SampleOptions = z.object({
   objects: z.number().int().min(1).max(6).optional(),
   /** Camera orbit during the clip (default: from the seed, a third move). */
   movingCamera: z.boolean().optional(),
+  /** Two objects of one colour (makeScene's `repeatColor`; default false). */
+  repeatColor: z.boolean().optional(),
   /**
    * `"none"`: plausible; an anomaly kind: that anomaly (falls back to another kind when the clip
    * has no clean variant of it, e.g. a pass-through needs a push); `"auto"`: implausible with
@@ -101,7 +103,7 @@ export function makeSample(seed: number, options: SampleOptions = {}): WorldSamp
     })));
   }
   const o = parsed.data;
-  const scene = makeScene(seed, { objects: o.objects, movingCamera: o.movingCamera });
+  const scene = makeScene(seed, { objects: o.objects, movingCamera: o.movingCamera, repeatColor: o.repeatColor });
   const plan = planScenario(scene, { frames: o.frames, fps: o.fps, kind: o.scenario });
   let trace = simulate(scene, plan.actions, { fps: o.fps });
   const rng = new Prng(subSeed(seed, "plausibility"));

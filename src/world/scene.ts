@@ -1,7 +1,8 @@
 /**
  * A world's layout from its seed: 2–4 objects (each a distinct colour, a shape and a size) at
  * non-overlapping spots on the table, the table and wall colours, the camera (fixed, or orbiting
- * during the clip) and the arm's home pose.
+ * during the clip) and the arm's home pose. With `repeatColor` two objects of different shapes share a
+ * colour (Reasoner training data only: a judge of generated frames must count a colour drawn twice).
  *
  * @example
  * ```ts
@@ -23,7 +24,7 @@ export const WorldObject = z.object({
   id: z.number().int().min(0),
   color: ObjectColor,
   shape: ObjectShape,
-  /** "red cube": colour and shape, unique in a scene (colours are). */
+  /** "red cube": colour and shape, unique in a scene (colours are, except in a `repeatColor` scene, whose two same-coloured objects differ in shape). */
   label: z.string(),
   /** Footprint radius (m): half the edge of a cube, the radius of a ball or cylinder. */
   radius: z.number().positive(),
@@ -82,6 +83,11 @@ export interface SceneOptions {
   objects?: number;
   /** Camera motion (default: from the seed, a third of the scenes orbit). */
   movingCamera?: boolean;
+  /**
+   * Give a second object the colour of another of a different shape ("a red cube and a red ball"; default false).
+   * The rest of the scene is the seed's as without it; a scene with no two shapes apart stays as it is.
+   */
+  repeatColor?: boolean;
 }
 
 /** A free spot for an object of reach `r`, away from `taken`, or undefined after 200 tries. */
@@ -97,6 +103,18 @@ export function freeSpot(
     if (taken.every((t) => Math.hypot(t.x - x, t.y - y) >= t.r + r + GAP)) return { x, y };
   }
   return undefined;
+}
+
+/**
+ * Recolours one object with another's colour, the pair drawn among those of different shapes, so that labels stay
+ * unique. Its own generator (not the scene's), so the scene's other draws are the same with or without it.
+ */
+function repeatAColor(objects: WorldObject[], rng: Prng): void {
+  const pairs = objects.flatMap((a) => objects.filter((b) => b.id !== a.id && b.shape !== a.shape).map((b) => [a, b]));
+  if (!pairs.length) return;
+  const [from, to] = rng.pick(pairs);
+  to.color = from.color;
+  to.label = `${from.color} ${to.shape}`;
 }
 
 /** The scene of a seed. Same seed and options, same scene. */
@@ -125,6 +143,7 @@ export function makeScene(seed: number, opts: SceneOptions = {}): Scene {
       start: [spot.x, spot.y, 0],
     });
   }
+  if (opts.repeatColor) repeatAColor(objects, new Prng(subSeed(seed, "scene:repeat-color")));
   const moving = opts.movingCamera ?? rng.chance(1 / 3);
   const orbit = rng.range(-12, 12);
   const sweep = moving ? rng.pick([-1, 1]) * rng.range(8, 16) : 0;

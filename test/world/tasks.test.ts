@@ -75,6 +75,44 @@ describe("world tasks", () => {
     }
     assert.ok(one > 8 && all > 8, `${one} single, ${all} all`);
   });
+  test("repeatColor: two objects of different shapes share a colour, the rest of the seed's scene unchanged", () => {
+    let repeated = 0;
+    for (let seed = 200; seed < 260; seed++) {
+      const plain = makeSample(seed, { frames: 9, fps: 8 });
+      const s = makeSample(seed, { frames: 9, fps: 8, repeatColor: true });
+      const { objects: _a, ...sceneRest } = s.scene;
+      const { objects: _b, ...plainRest } = plain.scene;
+      assert.deepEqual(sceneRest, plainRest, `seed ${seed}`);
+      assert.equal(s.scene.objects.length, plain.scene.objects.length);
+      const recoloured = s.scene.objects.filter((o, i) => o.color !== plain.scene.objects[i].color);
+      for (const [i, o] of s.scene.objects.entries()) {
+        const { color: _c, label: _l, ...rest } = o;
+        const { color: _pc, label: _pl, ...plainObj } = plain.scene.objects[i];
+        assert.deepEqual(rest, plainObj, `seed ${seed}: only colour and label change`);
+        assert.equal(o.label, `${o.color} ${o.shape}`);
+      }
+      assert.equal(new Set(s.scene.objects.map((o) => o.label)).size, s.scene.objects.length, "labels stay unique");
+      const shapesApart = new Set(plain.scene.objects.map((o) => o.shape)).size > 1;
+      if (!shapesApart) {
+        assert.deepEqual(s.scene, plain.scene, `seed ${seed}: one shape only, nothing to recolour`);
+        continue;
+      }
+      repeated++;
+      assert.equal(recoloured.length, 1, `seed ${seed}`);
+      const twins = s.scene.objects.filter((o) => o.color === recoloured[0].color);
+      assert.equal(twins.length, 2);
+      assert.notEqual(twins[0].shape, twins[1].shape);
+      // the caption and the grounding name both, each with its own box
+      assert.match(captionTask(s).answer, new RegExp(`${twins[0].label}\\b.*${twins[1].label}\\b`));
+      const clip = renderClip(s, SMALL, [0]);
+      const all = groundingTask(s, clip.views[0], SMALL, 1);
+      for (const b of all.reference) {
+        const i = s.scene.objects.findIndex((o) => o.label === b.label);
+        assert.deepEqual(b.box, gridBox(clip.views[0][i].box!, SMALL));
+      }
+    }
+    assert.ok(repeated > 40, `${repeated} of 60 scenes have two shapes to share a colour`);
+  });
   test("action waypoints: the chunk's TCP path on the first frame, ending where the scenario ends", () => {
     for (let seed = 120; seed < 140; seed++) {
       const s = makeSample(seed, { frames: 17, fps: 10, movingCamera: false });

@@ -14,8 +14,10 @@ import { REASON_TASKS, type ReasonTask } from "../../src/schema/reason_request.t
 import {
   gridBox,
   GRIPPER_CONVENTION,
+  makeSample,
   OBJECT_COLORS,
   type ObjectColor,
+  plausibilityTask,
   ScenarioKind,
   SEED_SPLITS,
   shadesOf,
@@ -308,6 +310,62 @@ describe("world data: --plausibility-answer (how the plausibility answers explai
     await assert.rejects(
       writeWorldData({ ...common, out: join(dir, "pans-bad"), plausibilityAnswer: "long" as "timed" }),
       /plausibilityAnswer/,
+    );
+  });
+});
+
+describe("world data: --repeat-color-share", () => {
+  test("a share of the seeds has two objects of one colour in every Reasoner task; the rest and the generator's do not", async () => {
+    const tasks: DataTask[] = ["caption", "grounding_2d", "physical_plausibility"];
+    const common = { split: "train" as const, count: 24, offset: 120, tasks, sampledFrames: true };
+    const half = join(dir, "repeat-half"), none = join(dir, "repeat-none");
+    await writeWorldData({ ...common, out: half, repeatColorShare: 0.5 });
+    await writeWorldData({ ...common, out: none });
+    const read = (d: string, task: string) =>
+      readFileSync(join(d, `${task}.jsonl`), "utf8").trim().split("\n").map((l) => JSON.parse(l) as DataRecord);
+    // "… with a red cube, a red ball and a green cube on it." → the colours named twice
+    const twice = (caption: string) => {
+      const colours = [
+        ...caption.split(" on it.")[0].matchAll(/\b(red|green|blue|yellow|orange|purple) (cube|ball|cylinder)\b/g),
+      ]
+        .map((m) => m[1]);
+      return colours.filter((c, i) => colours.indexOf(c) !== i);
+    };
+    const repeated = read(half, "caption").filter((r) => twice(r.answer).length > 0).map((r) => r.seed);
+    assert.equal(read(none, "caption").filter((r) => twice(r.answer).length > 0).length, 0);
+    assert.ok(repeated.length >= 6 && repeated.length <= 18, `${repeated.length} of 24 seeds repeat a colour`);
+    // the same seeds' grounding and plausibility samples are the recoloured scene's too
+    for (const r of read(half, "grounding_2d")) {
+      const labels = (r.reference as { label: string }[]).map((b) => b.label);
+      const captionOf = read(half, "caption").find((c) => c.seed === r.seed)!.answer;
+      for (const l of labels) assert.match(captionOf, new RegExp(`\\b${l}\\b`), `seed ${r.seed}`);
+    }
+    let renamed = 0;
+    for (const r of read(half, "physical_plausibility")) {
+      const opts = { frames: 33, fps: 8, anomaly: "auto" as const };
+      const want = plausibilityTask(makeSample(r.seed, { ...opts, repeatColor: repeated.includes(r.seed) })).answer;
+      assert.equal(r.answer, want, `seed ${r.seed}`);
+      if (want !== plausibilityTask(makeSample(r.seed, opts)).answer) renamed++;
+    }
+    assert.ok(renamed > 0, "some plausibility answer names a recoloured object");
+    // the generator's samples are the world's as it is: one colour per object
+    const gen = join(dir, "repeat-gen");
+    await writeWorldData({
+      split: "train",
+      count: 3,
+      offset: 120,
+      tasks: ["generator"],
+      out: gen,
+      repeatColorShare: 1,
+    });
+    for (const r of read(gen, "generator")) {
+      const prompt = String(r.prompt);
+      assert.equal(twice(prompt.replace(", a grey robot arm above it.", " on it.")).length, 0, prompt);
+    }
+    assert.deepEqual(parseArgs(["--repeat-color-share", "0.3"]), { repeatColorShare: 0.3 });
+    await assert.rejects(
+      writeWorldData({ ...common, out: join(dir, "repeat-bad"), repeatColorShare: 1.5 }),
+      (e: unknown) => e instanceof ValidationError && e.field === "repeatColorShare",
     );
   });
 });

@@ -137,6 +137,13 @@ export const WorldDataOptions = z.object({
    * the violation with its second) or `reasoned` (that account first, then "So the motion is <label>.").
    */
   plausibilityAnswer: PlausibilityAnswerStyle.default("short"),
+  /**
+   * The share of seeds (0–1, default 0) whose Reasoner samples (every task but the generator's) have two objects of
+   * one colour (`makeSample`'s `repeatColor`; which seeds, from each seed): a Reasoner that has seen "a red cube and a
+   * red ball" locates a colour drawn twice, which the first-frame check of generated frames needs
+   * (src/api/first_frame_check.ts). The generator's samples keep the world's one colour per object.
+   */
+  repeatColorShare: z.number().min(0).max(1).default(0),
   /** Progress lines on stderr. */
   verbose: z.boolean().default(false),
 }).strict();
@@ -321,7 +328,9 @@ export async function writeWorldData(
     const push = (task: DataTask, rec: Omit<DataRecord, "id" | "task" | "seed" | "split">) =>
       lines[task].push(JSON.stringify({ id: `${task}-${seed}`, task, ...base, ...rec }));
     if (reasonerTasks.length || tasks.has("physical_plausibility")) {
-      const sample = makeSample(seed, { frames: o.reasonerFrames, fps: o.reasonerFps });
+      const repeatColor = o.repeatColorShare > 0 &&
+        new Prng(subSeed(seed, "writer:repeat-color")).chance(o.repeatColorShare);
+      const sample = makeSample(seed, { frames: o.reasonerFrames, fps: o.reasonerFps, repeatColor });
       const needVideo = tasks.has("caption") || tasks.has("temporal_localization") ||
         tasks.has("physical_plausibility");
       // Grounding and describe-anything look at the first frame half the time, else at a frame
@@ -438,7 +447,7 @@ export async function writeWorldData(
         }
       }
       if (tasks.has("physical_plausibility")) {
-        const p = makeSample(seed, { frames: o.reasonerFrames, fps: o.reasonerFps, anomaly: "auto" });
+        const p = makeSample(seed, { frames: o.reasonerFrames, fps: o.reasonerFps, anomaly: "auto", repeatColor });
         let pv = video;
         if (p.plausibility.label === "implausible" && o.sampledFrames) {
           const pdir = join(dir, "plausibility");
@@ -554,6 +563,7 @@ export function parseArgs(argv: readonly string[]): WorldDataOptions {
           "generatorFps",
           "groundingPrompts",
           "plausibilityFps",
+          "repeatColorShare",
         ].includes(key)
         ? Number(v)
         : v;
