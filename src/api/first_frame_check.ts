@@ -7,7 +7,8 @@
  * missing one, or two of one colour: checkpoints/mini-generator/README.md), and image-to-video from a right first
  * frame follows the prompt; so pass 1 may draw a few first frames and keep the first the Reasoner finds right.
  * Shapes are not compared: the mini Reasoner names the shapes of generated objects far less reliably than their
- * colours.
+ * colours. With `countColors` it is also asked for every object of each subject's colour: the "every object" answer
+ * misses most colours drawn twice, the commonest reason a kept frame's clip does not follow.
  *
  * @example
  * ```ts
@@ -23,7 +24,7 @@
 import { encodeImage } from "../media/images.ts";
 import type { RgbFrame } from "../media/video_decode.ts";
 import type { BackendSpec } from "../schema/results.ts";
-import { eventSubjects, groundingPrompt } from "../world/mod.ts";
+import { colorGroundingWhat, eventSubjects, groundingPrompt } from "../world/mod.ts";
 import { reason } from "./reason.ts";
 
 /** What the check found in one candidate first frame. */
@@ -34,31 +35,62 @@ export interface FirstFrameVerdict {
   subjects: string[];
   /** The labels the Reasoner located, e.g. ["red cube", "orange ball"]. */
   located: string[];
+  /** With `countColors`: per subject colour, the labels located for "every <colour> object". */
+  byColor?: { color: string; located: string[] }[];
+}
+
+/** How a frame is judged. */
+export interface FirstFrameJudgeOptions {
+  signal?: AbortSignal;
+  /**
+   * Also ask for every object of each subject's colour, and pass only with one box of it (`cosmos-ts.json`
+   * `first_frame_check.count_colors`). The "every object" labels then count once each: a Reasoner that learnt
+   * scenes with two objects of one colour (world_data.ts `--repeat-color-share`) sometimes repeats a label it has
+   * already given, a repetition and not a second object (it never saw two objects with one label).
+   */
+  countColors?: boolean;
 }
 
 /** Tokens for the Reasoner's answer: a box list of up to ~8 objects. */
 const MAX_ANSWER_TOKENS = 256;
 
-/** Judges one candidate first frame of `prompt` with the Reasoner `reasoner` (greedy, one grounding call). */
+const colorOf = (label: string) => label.trim().split(/\s+/)[0]?.toLowerCase();
+
+/** Judges one candidate first frame of `prompt` with the Reasoner `reasoner` (greedy grounding calls). */
 export async function judgeFirstFrame(
   frame: RgbFrame,
   prompt: string,
   reasoner: BackendSpec,
-  signal?: AbortSignal,
+  options: FirstFrameJudgeOptions = {},
 ): Promise<FirstFrameVerdict> {
+  const { signal, countColors = false } = options;
   const subjects = eventSubjects(prompt);
   if (subjects.length === 0) return { accepted: true, subjects: [], located: [] };
   const image = { data: new Uint8Array(await encodeImage(frame, { format: "png" })), mimeType: "image/png" as const };
-  const r = await reason({
-    task: "grounding_2d",
-    prompt: groundingPrompt("every object on the table"),
-    image,
-    maxTokens: MAX_ANSWER_TOKENS,
-    sampling: { temperature: 0 },
-    stream: false,
-  }, { backend: reasoner, signal });
-  const located = r.parsed.kind === "boxes" ? r.parsed.boxes.map((b) => b.label) : [];
-  const colorOf = (label: string) => label.trim().split(/\s+/)[0]?.toLowerCase();
-  const accepted = subjects.every((s) => located.filter((l) => colorOf(l) === s.color).length === 1);
-  return { accepted, subjects: subjects.map((s) => s.label), located };
+  const locate = async (what: string): Promise<string[]> => {
+    const r = await reason({
+      task: "grounding_2d",
+      prompt: groundingPrompt(what),
+      image,
+      maxTokens: MAX_ANSWER_TOKENS,
+      sampling: { temperature: 0 },
+      stream: false,
+    }, { backend: reasoner, signal });
+    return r.parsed.kind === "boxes" ? r.parsed.boxes.map((b) => b.label) : [];
+  };
+  const located = await locate("every object on the table");
+  const counted = countColors ? [...new Set(located)] : located;
+  let accepted = subjects.every((s) => counted.filter((l) => colorOf(l) === s.color).length === 1);
+  const verdict: FirstFrameVerdict = { accepted, subjects: subjects.map((s) => s.label), located };
+  if (countColors) {
+    verdict.byColor = [];
+    for (const color of new Set(subjects.map((s) => s.color))) {
+      // one call per colour, also after a miss: the verdict records what each question found
+      const found = await locate(colorGroundingWhat(color));
+      verdict.byColor.push({ color, located: found });
+      accepted &&= found.length === 1 && colorOf(found[0]) === color;
+    }
+    verdict.accepted = accepted;
+  }
+  return verdict;
 }

@@ -228,7 +228,7 @@ export async function nativeGenerate(
         break;
       }
       onProgress?.({ stage: "preprocess", message: `pass 1 of 2, ${label}: the Reasoner checks it` });
-      const verdict = await judgeFirstFrame(frame, req.prompt, reasoner, signal);
+      const verdict = await judgeFirstFrame(frame, req.prompt, reasoner, { signal, countColors: ffc?.countColors });
       if (k === 0 || verdict.accepted) {
         anchor = frame;
         passSeed = candidateSeed;

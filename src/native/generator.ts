@@ -274,6 +274,12 @@ export interface FirstFrameCheck {
   reasoner: string;
   /** How many first frames pass 1 may draw, 1-8. */
   candidates: number;
+  /**
+   * `"count_colors": true`: the Reasoner is also asked for every object of each subject's colour ("Locate every red
+   * object.") and the frame passes only with one box of it, which catches a colour drawn twice (a Reasoner trained
+   * with `world_data.ts --color-grounding-share`); default false.
+   */
+  countColors: boolean;
 }
 
 /** What this project notes about a checkpoint in its `cosmos-ts.json` (absent: a real checkpoint). */
@@ -333,7 +339,7 @@ function firstFrameCheckOf(value: unknown, notes: CheckpointNotes, dir: string, 
       'set "text_to_video" to "first_frame_anchored" or "image_anchored"',
     );
   }
-  const c = value as { reasoner?: unknown; candidates?: unknown } | null;
+  const c = value as { reasoner?: unknown; candidates?: unknown; count_colors?: unknown } | null;
   if (typeof c !== "object" || c === null || Array.isArray(c)) {
     throw fail("is not an object", 'write it as { "reasoner": "<folder>", "candidates": 3 }');
   }
@@ -342,6 +348,12 @@ function firstFrameCheckOf(value: unknown, notes: CheckpointNotes, dir: string, 
     throw fail(
       `.candidates ${JSON.stringify(n)} is not an integer from 1 to ${MAX_FIRST_FRAME_CANDIDATES}`,
       "set candidates to an integer from 1 to 8",
+    );
+  }
+  if (c.count_colors !== undefined && typeof c.count_colors !== "boolean") {
+    throw fail(
+      `.count_colors ${JSON.stringify(c.count_colors)} is not true or false`,
+      "set count_colors to true or false",
     );
   }
   if (typeof c.reasoner !== "string" || c.reasoner.trim() === "") {
@@ -354,7 +366,7 @@ function firstFrameCheckOf(value: unknown, notes: CheckpointNotes, dir: string, 
       "put the Reasoner checkpoint there (the mini Generator's is checkpoints/mini-reasoner)",
     );
   }
-  return { reasoner, candidates: n };
+  return { reasoner, candidates: n, countColors: c.count_colors === true };
 }
 
 /** The binding's request of a planned run; ValidationError when the conditioning pixels do not fit the plan. */

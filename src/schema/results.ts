@@ -112,6 +112,8 @@ export interface FirstFrameCheckResult {
   subjects: string[];
   /** The labels the Reasoner located in the kept frame. */
   located: string[];
+  /** With the check's `count_colors`: per subject colour, the labels located for "every <colour> object". */
+  byColor?: { color: string; located: string[] }[];
 }
 
 /** The result of `generate()`. */

@@ -56,6 +56,7 @@ export {
   actionTask,
   captionOf,
   captionTask,
+  colorGroundingWhat,
   describeTask,
   eventSubjects,
   type GeneratorEventRecord,

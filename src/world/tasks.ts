@@ -161,20 +161,35 @@ const boxesJson = (boxes: { label: string; box: number[] }[]) =>
 
 /**
  * 2D grounding on a frame: half the items ask for one object, half for every object (from
- * `variant`'s seed); the answer is Qwen3-VL's JSON of `bbox_2d` boxes on the 0–1000 grid.
+ * `variant`'s seed); the answer is Qwen3-VL's JSON of `bbox_2d` boxes on the 0–1000 grid. With `colorShare`, that
+ * share of the items (drawn apart, so the others are the same items as without it) asks instead for every object of
+ * one colour that shows ("every red object": one box, or two in a `repeatColor` scene) — the question the first-frame
+ * check of generated frames asks to count a colour drawn twice.
  */
 export function groundingTask(
   sample: WorldSample,
   views: readonly ObjectView[],
   size: Size,
   variant: number,
+  options: { colorShare?: number } = {},
 ): TaskItem<{ label: string; box: [number, number, number, number] }[]> {
   const rng = new Prng(subSeed(sample.seed, `grounding:${variant}`));
   const visible = visibleObjects(sample, views, size);
+  const byColor = new Prng(subSeed(sample.seed, `grounding-color:${variant}`));
+  if (visible.length > 0 && options.colorShare && byColor.chance(options.colorShare)) {
+    const color = byColor.pick(visible).label.split(" ")[0];
+    const asked = visible.filter((b) => b.label.startsWith(`${color} `));
+    return { prompt: groundingPrompt(colorGroundingWhat(color)), answer: boxesJson(asked), reference: asked };
+  }
   const one = visible.length > 0 && rng.chance(0.5);
   const asked = one ? [rng.pick(visible)] : visible;
   const names = one ? `the ${asked[0].label}` : "every object on the table";
   return { prompt: groundingPrompt(names), answer: boxesJson(asked), reference: asked };
+}
+
+/** What a grounding prompt asks for every object of one colour: "every red object". */
+export function colorGroundingWhat(color: string): string {
+  return `every ${color} object`;
 }
 
 /** The grounding prompt the mini Reasoner learnt, for "the red cube" or "every object on the table". */

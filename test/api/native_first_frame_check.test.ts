@@ -110,6 +110,38 @@ describe("generate(): text-to-video with a first-frame check (tiny fixture + min
     );
   });
 
+  test("count_colors: each candidate is also asked for every object of the subject's colour; kept as judged by hand", async () => {
+    const dir = fixtureWithNotes("counted", {
+      untrained: true,
+      text_to_video: "first_frame_anchored",
+      first_frame_check: { reasoner: MINI_REASONER, candidates: 2, count_colors: true },
+    });
+    const seed = 52;
+    const r = await generate({ ...REQUEST, seed, outputPath: join(OUT, "counted.mp4") }, { backend: dir });
+    const c = r.firstFrameCheck;
+    assert.ok(c?.byColor, "byColor is set");
+    const s = await openCosmos3Generator(dir);
+    const plan = planGeneration(generateRun(GenerateRequest.parse({ ...REQUEST, seed })), s.model);
+    const verdicts = [];
+    for (let k = 0; k < 2; k++) {
+      const out = await s.run({ plan, inputs: generatorInputs(plan, s.tokenizer, s.model), seed: seed + k });
+      const frame = pixelsToFrame(out.video!, 0, out.frames, out.height, out.width);
+      const v = await judgeFirstFrame(frame, REQUEST.prompt, REASONER, { countColors: true });
+      // the rule: "red" once among the distinct labels of "every object", and one red box for "every red object"
+      assert.deepEqual(v.byColor?.map((b) => b.color), ["red"]);
+      const reds = (labels: string[]) => labels.filter((l) => l.toLowerCase().startsWith("red ")).length;
+      const want = reds([...new Set(v.located)]) === 1 && v.byColor![0].located.length === 1 &&
+        reds(v.byColor![0].located) === 1;
+      assert.equal(v.accepted, want, JSON.stringify(v));
+      verdicts.push(v);
+    }
+    const chosen = Math.max(verdicts.findIndex((v) => v.accepted), 0);
+    assert.equal(c.chosen, chosen);
+    assert.equal(c.accepted, verdicts[chosen].accepted);
+    assert.deepEqual(c.byColor, verdicts[chosen].byColor);
+    assert.deepEqual(c.located, verdicts[chosen].located);
+  });
+
   test("a first_frame_check that cannot be used is a CheckpointError naming the field and the allowed values", async () => {
     const cases: [string, unknown, RegExp][] = [
       ["direct", { first_frame_check: { reasoner: MINI_REASONER, candidates: 2 } }, /needs a two-pass text_to_video/],
@@ -128,6 +160,10 @@ describe("generate(): text-to-video with a first-frame check (tiny fixture + min
         first_frame_check: { reasoner: MINI_REASONER, candidates: "3" },
       }, /candidates "3"/],
       ["list", { text_to_video: "first_frame_anchored", first_frame_check: [MINI_REASONER] }, /is not an object/],
+      ["count", {
+        text_to_video: "first_frame_anchored",
+        first_frame_check: { reasoner: MINI_REASONER, candidates: 2, count_colors: "yes" },
+      }, /count_colors "yes" is not true or false/],
       ["nowhere", {
         text_to_video: "first_frame_anchored",
         first_frame_check: { reasoner: "../no-such-reasoner", candidates: 2 },

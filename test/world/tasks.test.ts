@@ -113,6 +113,34 @@ describe("world tasks", () => {
     }
     assert.ok(repeated > 40, `${repeated} of 60 scenes have two shapes to share a colour`);
   });
+  test("colorShare: that share of grounding items asks for every object of one colour that shows; the others unchanged", () => {
+    let byColor = 0, twins = 0;
+    for (let seed = 300; seed < 360; seed++) {
+      const s = makeSample(seed, { frames: 9, fps: 8, repeatColor: true });
+      const views = renderClip(s, SMALL, [0]).views[0];
+      for (let v = 0; v < 3; v++) {
+        const plain = groundingTask(s, views, SMALL, v);
+        assert.deepEqual(groundingTask(s, views, SMALL, v, { colorShare: 0 }), plain);
+        const t = groundingTask(s, views, SMALL, v, { colorShare: 0.5 });
+        const m = /^Locate every (\w+) object\. /.exec(t.prompt);
+        if (!m) {
+          assert.deepEqual(t, plain, `seed ${seed} variant ${v}: an item not drawn for a colour is the same item`);
+          continue;
+        }
+        byColor++;
+        const all = s.scene.objects.filter((o) => o.color === m[1]).map((o) => o.label);
+        assert.ok(t.reference.length >= 1, `seed ${seed}: a colour that shows`);
+        for (const b of t.reference) assert.ok(all.includes(b.label), `seed ${seed}: ${b.label} is not ${m[1]}`);
+        if (t.reference.length === 2) twins++;
+        assert.deepEqual(parseAnswer("grounding_2d", t.answer), {
+          kind: "boxes",
+          boxes: t.reference.map((b) => ({ label: b.label, box: b.box })),
+        });
+      }
+    }
+    assert.ok(byColor > 50 && byColor < 130, `${byColor} of 180 items ask for a colour`);
+    assert.ok(twins > 5, `${twins} colour questions with two objects to box`);
+  });
   test("action waypoints: the chunk's TCP path on the first frame, ending where the scenario ends", () => {
     for (let seed = 120; seed < 140; seed++) {
       const s = makeSample(seed, { frames: 17, fps: 10, movingCamera: false });

@@ -362,7 +362,29 @@ describe("world data: --repeat-color-share", () => {
       const prompt = String(r.prompt);
       assert.equal(twice(prompt.replace(", a grey robot arm above it.", " on it.")).length, 0, prompt);
     }
-    assert.deepEqual(parseArgs(["--repeat-color-share", "0.3"]), { repeatColorShare: 0.3 });
+    assert.deepEqual(parseArgs(["--repeat-color-share", "0.3", "--color-grounding-share", "0.25"]), {
+      repeatColorShare: 0.3,
+      colorGroundingShare: 0.25,
+    });
+    // colour questions: "Locate every red object." with the boxes of that colour, one or (a repeated colour) two
+    const asked = join(dir, "repeat-asked");
+    await writeWorldData({
+      ...common,
+      tasks: ["grounding_2d"],
+      out: asked,
+      repeatColorShare: 0.5,
+      colorGroundingShare: 0.5,
+      groundingPrompts: 3,
+    });
+    const byColor = read(asked, "grounding_2d").filter((r) =>
+      /Locate every \w+ object\./.test(JSON.stringify(r.messages))
+    );
+    assert.ok(byColor.length >= 10, `${byColor.length} colour questions`);
+    assert.ok(byColor.some((r) => (r.reference as unknown[]).length === 2), "a colour with two objects");
+    for (const r of byColor) {
+      const color = /Locate every (\w+) object/.exec(JSON.stringify(r.messages))![1];
+      for (const b of r.reference as { label: string }[]) assert.ok(b.label.startsWith(`${color} `), r.id);
+    }
     await assert.rejects(
       writeWorldData({ ...common, out: join(dir, "repeat-bad"), repeatColorShare: 1.5 }),
       (e: unknown) => e instanceof ValidationError && e.field === "repeatColorShare",

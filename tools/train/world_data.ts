@@ -144,6 +144,11 @@ export const WorldDataOptions = z.object({
    * (src/api/first_frame_check.ts). The generator's samples keep the world's one colour per object.
    */
   repeatColorShare: z.number().min(0).max(1).default(0),
+  /**
+   * The share of grounding prompts (0–1, default 0) that ask for every object of one colour that shows ("Locate every
+   * red object."; `groundingTask`'s `colorShare`): with `repeatColorShare`, the mini Reasoner learns to count a colour.
+   */
+  colorGroundingShare: z.number().min(0).max(1).default(0),
   /** Progress lines on stderr. */
   verbose: z.boolean().default(false),
 }).strict();
@@ -390,7 +395,7 @@ export async function writeWorldData(
       if (tasks.has("grounding_2d")) {
         const k = await still(groundingFrame);
         const img = k === 0 ? image : rel(join(dir, `frame${k}.png`));
-        const t = groundingTask(sample, clip.views[at(k)], clip.size, 0);
+        const t = groundingTask(sample, clip.views[at(k)], clip.size, 0, { colorShare: o.colorGroundingShare });
         if (t.reference.length) {
           push("grounding_2d", {
             messages: conversation("image", img, t.prompt, t.answer),
@@ -403,7 +408,7 @@ export async function writeWorldData(
         // distinct prompts only (variants draw "every object" or one object at random): up to 4x as many draws
         const asked = new Set([t.prompt]);
         for (let v = 1; v < 4 * o.groundingPrompts && asked.size < o.groundingPrompts && t.reference.length; v++) {
-          const extra = groundingTask(sample, clip.views[at(k)], clip.size, v);
+          const extra = groundingTask(sample, clip.views[at(k)], clip.size, v, { colorShare: o.colorGroundingShare });
           if (asked.has(extra.prompt)) continue;
           asked.add(extra.prompt);
           lines.grounding_2d.push(JSON.stringify({
@@ -564,6 +569,7 @@ export function parseArgs(argv: readonly string[]): WorldDataOptions {
           "groundingPrompts",
           "plausibilityFps",
           "repeatColorShare",
+          "colorGroundingShare",
         ].includes(key)
         ? Number(v)
         : v;
