@@ -45,7 +45,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { generate, rollout } from "../src/api/mod.ts";
-import type { BackendSpec } from "../src/schema/results.ts";
+import type { BackendSpec, FirstFrameCheckResult } from "../src/schema/results.ts";
 import type { TextToVideoRecipe } from "../src/native/mod.ts";
 import { decodeVideoFrames } from "../src/media/mod.ts";
 import {
@@ -249,7 +249,7 @@ export type T2vRow =
     /** How generate() ran text-to-video on the checkpoint (its cosmos-ts.json; "direct": the pipeline's one pass). */
     recipe: TextToVideoRecipe;
     /** The checkpoint's first-frame check, when it has one (cosmos-ts.json `first_frame_check`). */
-    firstFrame?: { candidates: number; chosen: number; accepted: boolean; located: string[] };
+    firstFrame?: Pick<FirstFrameCheckResult, "candidates" | "chosen" | "accepted" | "located" | "byColor">;
   }
   & MotionVerdict;
 
@@ -313,8 +313,13 @@ export async function evalT2v(
     const verdict = followsDirection(await framesOf(r.media.path, 17), target.color, target.direction);
     const recipe = r.textToVideoRecipe ?? "direct";
     const check = r.firstFrameCheck;
-    const firstFrame = check &&
-      { candidates: check.candidates, chosen: check.chosen, accepted: check.accepted, located: check.located };
+    const firstFrame = check && {
+      candidates: check.candidates,
+      chosen: check.chosen,
+      accepted: check.accepted,
+      located: check.located,
+      ...(check.byColor ? { byColor: check.byColor } : {}),
+    };
     keep(
       rows,
       { mode, seed, target: target.label, seconds, recipe, ...(firstFrame ? { firstFrame } : {}), ...verdict },
