@@ -81,16 +81,14 @@ export async function judgeFirstFrame(
   const located = await locate("every object on the table");
   const counted = countColors ? [...new Set(located)] : located;
   let accepted = subjects.every((s) => counted.filter((l) => colorOf(l) === s.color).length === 1);
-  const verdict: FirstFrameVerdict = { accepted, subjects: subjects.map((s) => s.label), located };
-  if (countColors) {
-    verdict.byColor = [];
-    for (const color of new Set(subjects.map((s) => s.color))) {
-      // one call per colour, also after a miss: the verdict records what each question found
-      const found = await locate(colorGroundingWhat(color));
-      verdict.byColor.push({ color, located: found });
-      accepted &&= found.length === 1 && colorOf(found[0]) === color;
-    }
-    verdict.accepted = accepted;
+  const labels = subjects.map((s) => s.label);
+  if (!countColors) return { accepted, subjects: labels, located };
+  const byColor: { color: string; located: string[] }[] = [];
+  for (const color of new Set(subjects.map((s) => s.color))) {
+    // one call per colour, also after a miss: the verdict records what each question found
+    const found = await locate(colorGroundingWhat(color));
+    byColor.push({ color, located: found });
+    accepted &&= found.length === 1 && colorOf(found[0]) === color;
   }
-  return verdict;
+  return { accepted, subjects: labels, located, byColor };
 }
