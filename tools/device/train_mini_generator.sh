@@ -104,7 +104,7 @@ device)
   note "trainer: rc=$rc ($((SECONDS - t1)) s)"
   kill "$writer" 2>/dev/null
   tail -n 2 "$out/data.log" >> "$sum"
-  grep -E "params|self-check|data:|actions:|vae trained|latents |text:|training the|trained |loss [a-z0-9]+ sigma|checkpoint written|final check|FAILED|Error|error" \
+  grep -E "params|self-check|und tower|key/value heads|grown|data:|actions:|vae trained|latents |text:|training the|trained |loss [a-z0-9]+ sigma|checkpoint written|final check|FAILED|Error|error" \
     "$out/train.log" | cut -c1-400 >> "$sum"
   grep -E "^\[.*(vae )?step [0-9]+" "$out/train.log" | tail -n 6 >> "$sum"
   # one file for the pictures: the run tool returns a limited number of files
@@ -118,6 +118,8 @@ device)
   row "batched forward == Cosmos3OmniTransformer" "$(grep -q 'self-check FAILED for' "$out/train.log" && echo FAIL || (grep -q 'batched forward vs' "$out/train.log" && echo PASS || echo FAIL))"
   grep -q 'grown vs loaded' "$out/train.log" &&
     row "grown transformer == loaded (fp32)" "$(grep -q 'FAILED for the grown' "$out/train.log" && echo FAIL || echo PASS)"
+  grep -q 'und tower vs transformers' "$out/train.log" &&
+    row "und tower == Reasoner's LM (transformers)" "$(grep -q 'FAILED for the und' "$out/train.log" && echo FAIL || echo PASS)"
   if [ "${VAE_SECONDS:-150}" = 0 ]; then row "VAE trained" "kept as loaded (VAE_SECONDS=0)"
   else row "VAE trained" "$(grep -q 'vae trained' "$out/train.log" && echo PASS || echo FAIL)"; fi
   row "transformer trained" "$(grep -qE '\] trained [0-9]+ steps in' "$out/train.log" && echo PASS || echo FAIL)"

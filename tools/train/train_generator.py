@@ -47,6 +47,14 @@ disagrees the run stops (no silent fallback). A pipeline built from a saved chec
 Resumable: `--state DIR` (fp32 weights, AdamW moments, steps) is loaded when present and rewritten at the
 end; `--init CKPT` starts from a checkpoint's weights (a phase with 0 seconds keeps its weights). The
 checkpoint is written every `--save-every` seconds of transformer training.
+
+The und tower from the Reasoner: in Cosmos 3 the Generator's und (text) tower is the Reasoner's language model
+(shared/reference/cosmos3-generator.md 1.1; diffusers' und half of `Cosmos3VLTextMoTDecoderLayer` is a Qwen3
+decoder layer). `--und-from DIR` copies the language model of a Qwen3-VL checkpoint (the mini Reasoner) into the
+und tower, after checking every shared dimension (`--grow-width` / `--grow-mlp` / `--grow-kv` make a loaded
+transformer fit: the mini Reasoner's is 256 wide, 4 heads / 2 key/value heads, MLP 640); the start-up check runs
+every und layer of the pipeline's own packing against transformers' `Qwen3VLForConditionalGeneration` on the same
+prompt and stops the run when they differ. `--freeze-und` then trains the gen tower only.
 """
 import argparse
 import copy
@@ -155,6 +163,15 @@ def parse_args(argv=None):
     p.add_argument("--grow-mlp", type=int, default=0,
                    help="with --grow-width: the grown MLP's intermediate size (0: the loaded one's times the width's "
                         "growth)")
+    p.add_argument("--grow-kv", type=int, default=0,
+                   help="with --init: this many key/value heads (a multiple of the loaded count, each loaded head "
+                        "repeated), so every query head still reads what it read before (0: keep them)")
+    p.add_argument("--und-from", default="",
+                   help="a Qwen3-VL checkpoint folder (the mini Reasoner): its language model becomes the und "
+                        "tower (embed_tokens, the und half of every layer, norm, lm_head), as Cosmos 3's Generator's "
+                        "und tower is its Reasoner's; its config must match the transformer's")
+    p.add_argument("--freeze-und", action="store_true",
+                   help="train the gen tower only: the und tower keeps the weights it was loaded with")
     p.add_argument("--repatch", type=int, default=0, choices=[0, 1],
                    help="with --init: 1 turns the loaded transformer's latent_patch_size 2 into 1 (a token per "
                         "latent cell, 16 x 16 pixels, against 32 x 32: the pushed object and the arm in tokens of "
@@ -170,6 +187,8 @@ def parse_args(argv=None):
         p.error("--grow-width / --grow-mlp: only with --init (a fresh model takes --hidden and --mlp)")
     if a.grow_mlp and not a.grow_width:
         p.error("--grow-mlp: with --grow-width")
+    if a.grow_kv and not a.init:
+        p.error("--grow-kv: only with --init (a fresh model takes --kv-heads)")
     if a.repatch and not a.init:
         p.error("--repatch: only with --init (a fresh model takes its patch size from transformer_config)")
     if not 0 <= a.text_push_share <= 1:
@@ -839,6 +858,126 @@ def grow_width(model, hidden, mlp, cls):
 
 
 @torch.no_grad()
+def grow_kv_heads(model, kv, cls):
+    """`model` with `kv` key/value heads, each loaded one repeated kv / loaded times in order. Query head i reads
+    key/value head i // (heads / kv) (SDPA's enable_gqa), which is then a copy of the one it read before, so the
+    output is the loaded model's."""
+    c = model.config
+    old = c.num_key_value_heads
+    if not (kv > old and kv % old == 0 and c.num_attention_heads % kv == 0):
+        raise ValueError(f"--grow-kv {kv}: a multiple of the loaded {old} key/value heads that divides the "
+                         f"{c.num_attention_heads} query heads")
+    grown = cls.from_config({**c, "num_key_value_heads": kv})
+    state = model.state_dict()
+    for k, v in state.items():
+        if k.endswith(("to_k.weight", "to_v.weight", "add_k_proj.weight", "add_v_proj.weight",
+                       "to_k.bias", "to_v.bias", "add_k_proj.bias", "add_v_proj.bias")):
+            state[k] = v.view(old, c.head_dim, *v.shape[1:]).repeat_interleave(kv // old, 0).reshape(
+                kv * c.head_dim, *v.shape[1:]).clone()
+    grown.load_state_dict(state, strict=True)
+    return grown
+
+
+# The und tower's weights in a Cosmos3OmniTransformer, and their names in a Qwen3-VL checkpoint (the language
+# model of Qwen3VLForConditionalGeneration). diffusers' Cosmos3VLTextMoTDecoderLayer's und half is a Qwen3 decoder
+# layer: the same projections, per-head q/k RMSNorm, SwiGLU MLP and pre-norms.
+UND_LAYER_KEYS = {"self_attn.to_q": "self_attn.q_proj", "self_attn.to_k": "self_attn.k_proj",
+                  "self_attn.to_v": "self_attn.v_proj", "self_attn.to_out": "self_attn.o_proj",
+                  "self_attn.norm_q": "self_attn.q_norm", "self_attn.norm_k": "self_attn.k_norm",
+                  "mlp.gate_proj": "mlp.gate_proj", "mlp.up_proj": "mlp.up_proj", "mlp.down_proj": "mlp.down_proj",
+                  "input_layernorm": "input_layernorm", "post_attention_layernorm": "post_attention_layernorm"}
+
+
+def und_key_map(layers):
+    """{transformer key: Qwen3-VL key} for every und-tower weight."""
+    lm = "model.language_model."
+    out = {"embed_tokens.weight": lm + "embed_tokens.weight", "norm.weight": lm + "norm.weight",
+           "lm_head.weight": "lm_head.weight"}
+    for i in range(layers):
+        for ours, theirs in UND_LAYER_KEYS.items():
+            out[f"layers.{i}.{ours}.weight"] = f"{lm}layers.{i}.{theirs}.weight"
+    return out
+
+
+@torch.no_grad()
+def load_und_from(model, folder):
+    """Copies the language model of the Qwen3-VL checkpoint in `folder` into `model`'s und tower, after checking
+    that every dimension the two share agrees (else ValueError naming each). Returns the und keys."""
+    from safetensors.torch import load_file
+    with open(os.path.join(folder, "config.json")) as f:
+        rc = json.load(f)
+    t = rc.get("text_config", rc)
+    c = model.config
+    rope = t.get("rope_parameters") or t.get("rope_scaling") or {}
+    pairs = {"hidden_size": (t.get("hidden_size"), c.hidden_size),
+             "num_attention_heads": (t.get("num_attention_heads"), c.num_attention_heads),
+             "num_key_value_heads": (t.get("num_key_value_heads"), c.num_key_value_heads),
+             "head_dim": (t.get("head_dim"), c.head_dim),
+             "intermediate_size": (t.get("intermediate_size"), c.intermediate_size),
+             "num_hidden_layers": (t.get("num_hidden_layers"), c.num_hidden_layers),
+             "vocab_size": (t.get("vocab_size"), c.vocab_size),
+             "hidden_act": (t.get("hidden_act"), c.hidden_act),
+             "rms_norm_eps": (t.get("rms_norm_eps"), c.rms_norm_eps),
+             "rope_theta": (rope.get("rope_theta", t.get("rope_theta")), c.rope_theta),
+             "mrope_section / rope_axes_dim": (list(rope.get("mrope_section") or []), list(c.rope_axes_dim))}
+    bad = [f"{k}: {theirs} in {folder}, {ours} in the transformer" for k, (theirs, ours) in pairs.items()
+           if theirs != ours]
+    if bad:
+        raise ValueError("--und-from: the Reasoner's language model does not fit the und tower (grow the "
+                         "transformer with --grow-width / --grow-mlp / --grow-kv first): " + "; ".join(bad))
+    files = sorted(glob.glob(os.path.join(folder, "*.safetensors")))
+    src = {}
+    for fn in files:
+        src.update(load_file(fn))
+    keys = und_key_map(c.num_hidden_layers)
+    missing = [theirs for theirs in keys.values() if theirs not in src]
+    if missing:
+        raise ValueError(f"--und-from: {folder} has no {missing[:3]} ({len(missing)} missing)")
+    state = model.state_dict()
+    for ours, theirs in keys.items():
+        if tuple(src[theirs].shape) != tuple(state[ours].shape):
+            raise ValueError(f"--und-from: {theirs} is {tuple(src[theirs].shape)}, {ours} "
+                             f"{tuple(state[ours].shape)}")
+        state[ours] = src[theirs].to(state[ours].dtype)
+    model.load_state_dict(state, strict=True)
+    return list(keys)
+
+
+@torch.no_grad()
+def check_und_is_reasoner(pipe, batch, folder, fps, device, domain_id):
+    """The und tower, run by Cosmos3OmniTransformer.forward on the pipeline's packing of a t2v sample, against
+    transformers' Qwen3VLForConditionalGeneration language model (from `folder`) on the same text tokens: every
+    layer's output, max diff / max |reference| (fp32). Text gets the same mRoPE position on all three axes in both
+    (diffusers get_3d_mrope_ids_text_tokens; Qwen3-VL's text-only positions), so only a constant offset could
+    differ, and RoPE is blind to it."""
+    from transformers import Qwen3VLForConditionalGeneration
+    ref = Qwen3VLForConditionalGeneration.from_pretrained(folder, dtype=torch.float32).to(device).eval()
+    L = int(batch["und_lens"][0])
+    ids = batch["ids"][0, :L].to(device)
+    ours, theirs = [], []
+
+    def grab(store):
+        def hook(module, inputs, out):
+            # diffusers' MoT layer returns (und, gen); a transformers decoder layer its hidden states (or a tuple)
+            x = out[0] if isinstance(out, tuple) else out
+            store.append(x.reshape(-1, x.shape[-1]).float())
+        return hook
+
+    hooks = [layer.register_forward_hook(grab(ours)) for layer in pipe.transformer.layers]
+    hooks += [layer.register_forward_hook(grab(theirs)) for layer in ref.model.language_model.layers]
+    try:
+        reference_forward(pipe, batch, 0, fps, device, domain_id)
+        ref.model.language_model(input_ids=ids[None])
+    finally:
+        for h in hooks:
+            h.remove()
+    del ref
+    if len(ours) != len(theirs) or any(o.shape != r.shape for o, r in zip(ours, theirs)):
+        return float("inf")
+    return max((o - r).abs().max().item() / (r.abs().max().item() + 1e-6) for o, r in zip(ours, theirs))
+
+
+@torch.no_grad()
 def repatch_to_one(model, cls):
     """`model` with latent_patch_size 1. The loaded model's token reads a p x p block of latent cells through
     `proj_in` (features ordered row, column, channel: the transformer's `_patchify_and_pack_latents`) and writes one
@@ -970,6 +1109,11 @@ def main():
             log(f"grown wider: hidden {old_h} -> {a.grow_width} ({transformer.config.num_attention_heads} heads), "
                 f"MLP {old_m} -> {mlp} "
                 "(the new channels, heads and MLP units start at zero output)")
+        if a.grow_kv:
+            ungrown = transformer if ungrown is None else ungrown
+            old_kv = transformer.config.num_key_value_heads
+            transformer = grow_kv_heads(transformer, a.grow_kv, Cosmos3OmniTransformer)
+            log(f"key/value heads {old_kv} -> {a.grow_kv} (each loaded one repeated)")
         if a.repatch:
             old_p = transformer.config.latent_patch_size
             transformer = repatch_to_one(transformer, Cosmos3OmniTransformer)
@@ -991,6 +1135,13 @@ def main():
             vae.load_state_dict(state["vae"])
         else:
             init_domain_linears(transformer)
+    grown_ref = None
+    if a.und_from:
+        if ungrown is not None:
+            grown_ref = copy.deepcopy(transformer)  # the grown model as it was, for the grown-vs-loaded check
+        und_keys = load_und_from(transformer, a.und_from)
+        log(f"und tower ({len(und_keys)} tensors: embed_tokens, the und half of every layer, norm, lm_head) from "
+            f"{a.und_from}'s language model")
     transformer.to(device).float()
     vae.to(device).float()
     n_tr = sum(p.numel() for p in transformer.parameters())
@@ -1100,8 +1251,19 @@ def main():
         log(f"self-check: batched forward vs Cosmos3OmniTransformer.forward (fp32; max diff / max |ref|, vision and "
             f"action): {worst}")
         bad = [m for m, (dv, da) in worst.items() if not (dv < 1e-3 and da < 1e-3)]
+        if a.und_from:
+            und_diff = check_und_is_reasoner(pipe, every_mode_batch(batcher, device), a.und_from, batcher.pack.fps,
+                                             device, domain_id)
+            log(f"self-check: und tower vs transformers' Qwen3VL language model from {a.und_from}, every layer's "
+                f"output on a t2v prompt (fp32; max diff / max |ref|): {und_diff:.3g}")
+            if not und_diff < 1e-4:
+                log("self-check FAILED for the und tower: it does not compute the Reasoner's language model; "
+                    "not training")
+                sys.exit(1)
         if ungrown is not None:
-            grown_diff = check_grown(pipe.transformer, ungrown.to(device).float(), batcher, device, domain_id)
+            grown = (grown_ref.to(device).float() if grown_ref is not None else pipe.transformer)
+            grown_diff = check_grown(grown, ungrown.to(device).float(), batcher, device, domain_id)
+            grown_ref = None
             log(f"self-check: grown vs loaded transformer, same batch (fp32; max diff / max |loaded|, vision and "
                 f"action): {grown_diff}")
             ungrown = None
@@ -1117,8 +1279,16 @@ def main():
 
     model = transformer
     model.train()
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embed" not in n]
-    other = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embed" not in n)]
+    if a.freeze_und:
+        und = set(und_key_map(model.config.num_hidden_layers))
+        for n_, p_ in model.named_parameters():
+            p_.requires_grad_(n_ not in und)
+        info["und_frozen"] = a.und_from or True
+        log(f"und tower frozen: {sum(p_.numel() for n_, p_ in model.named_parameters() if n_ in und) / 1e6:.2f} M "
+            f"parameters kept as loaded; training {sum(p_.numel() for p_ in model.parameters() if p_.requires_grad) / 1e6:.2f} M")
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in trained if p.ndim >= 2 and "embed" not in n]
+    other = [p for n, p in trained if not (p.ndim >= 2 and "embed" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": other, "weight_decay": 0.0}],
                             lr=a.lr, betas=(0.9, 0.95))
     if state and state.get("opt"):
