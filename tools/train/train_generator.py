@@ -1284,8 +1284,9 @@ def main():
         for n_, p_ in model.named_parameters():
             p_.requires_grad_(n_ not in und)
         info["und_frozen"] = a.und_from or True
-        log(f"und tower frozen: {sum(p_.numel() for n_, p_ in model.named_parameters() if n_ in und) / 1e6:.2f} M "
-            f"parameters kept as loaded; training {sum(p_.numel() for p_ in model.parameters() if p_.requires_grad) / 1e6:.2f} M")
+        kept = sum(p_.numel() for n_, p_ in model.named_parameters() if n_ in und)
+        trainable = sum(p_.numel() for p_ in model.parameters() if p_.requires_grad)
+        log(f"und tower frozen: {kept / 1e6:.2f} M parameters kept as loaded; training {trainable / 1e6:.2f} M")
     trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     decay = [p for n, p in trained if p.ndim >= 2 and "embed" not in n]
     other = [p for n, p in trained if not (p.ndim >= 2 and "embed" not in n)]
