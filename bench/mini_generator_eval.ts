@@ -36,6 +36,7 @@
  * node --import tsx bench/mini_generator_eval.ts --checkpoint checkpoints/mini-generator --count 20
  * node --import tsx bench/mini_generator_eval.ts --checkpoint <ckpt> --modes fdyn --count 10 --steps 20
  * node --import tsx bench/mini_generator_eval.ts --checkpoint <ckpt> --quantization fp8   # the fp8 load option
+ * node --import tsx bench/mini_generator_eval.ts --checkpoint <ckpt> --modes t2v --layout   # prompts with places
  * ```
  * @module
  */
@@ -226,6 +227,11 @@ export interface EvalSettings {
   /** Text-to-video's guidance scale (the action modes run at the rollout default, 1). */
   guidance: number;
   out: string;
+  /**
+   * Text-to-video's prompts say where each object stands in the first frame (`generatorPrompt`'s `layout`), for a
+   * checkpoint trained on such prompts (`generator_data.ts --layout-share`). Default false.
+   */
+  layout?: boolean;
   /** Called with each sample's row as soon as it is measured (the CLI prints it: a long run's partial results). */
   onRow?: (row: object) => void;
 }
@@ -248,6 +254,8 @@ export type T2vRow =
     seconds: number;
     /** How generate() ran text-to-video on the checkpoint (its cosmos-ts.json; "direct": the pipeline's one pass). */
     recipe: TextToVideoRecipe;
+    /** The prompt said where each object stands ({@link EvalSettings}'s `layout`). */
+    layout?: true;
     /** The checkpoint's first-frame check, when it has one (cosmos-ts.json `first_frame_check`). */
     firstFrame?: Pick<FirstFrameCheckResult, "candidates" | "chosen" | "accepted" | "located" | "byColor">;
   }
@@ -308,7 +316,8 @@ export async function evalT2v(
   for (const { seed, sample, target } of pushSamples(count, offset)) {
     const image = mode === "i2v" ? (await heldOutSample(seed, o.out)).image : undefined;
     const t0 = performance.now();
-    const r = await generateT2v(generatorPrompt(sample), seed, join(o.out, `${mode}_${seed}.mp4`), o, image);
+    const prompt = generatorPrompt(sample, { layout: o.layout });
+    const r = await generateT2v(prompt, seed, join(o.out, `${mode}_${seed}.mp4`), o, image);
     const seconds = +((performance.now() - t0) / 1000).toFixed(1);
     const verdict = followsDirection(await framesOf(r.media.path, 17), target.color, target.direction);
     const recipe = r.textToVideoRecipe ?? "direct";
@@ -322,7 +331,16 @@ export async function evalT2v(
     };
     keep(
       rows,
-      { mode, seed, target: target.label, seconds, recipe, ...(firstFrame ? { firstFrame } : {}), ...verdict },
+      {
+        mode,
+        seed,
+        target: target.label,
+        seconds,
+        recipe,
+        ...(o.layout ? { layout: true } : {}),
+        ...(firstFrame ? { firstFrame } : {}),
+        ...verdict,
+      },
       o,
     );
   }
@@ -350,7 +368,7 @@ export async function evalVaeCeiling(count: number, offset: number, o: EvalSetti
     const trueOk = followsDirection(clip.frames, target.color, target.direction).ok;
     const t0 = performance.now();
     const r = await generate({
-      prompt: generatorPrompt(sample),
+      prompt: generatorPrompt(sample, { layout: o.layout }),
       output: "video",
       video,
       conditionFrameIndexes: [0, 1, 2, 3, 4],
@@ -505,6 +523,7 @@ async function main(): Promise<void> {
       steps: { type: "string", default: "30" },
       guidance: { type: "string", default: "4" },
       quantization: { type: "string", default: "none" },
+      layout: { type: "boolean", default: false },
       out: { type: "string" },
     },
   });
@@ -517,6 +536,7 @@ async function main(): Promise<void> {
     backend: { kind: "native", checkpoint: resolve(values.checkpoint), quantization },
     steps: Number(values.steps),
     guidance: Number(values.guidance),
+    layout: values.layout,
     out: values.out ?? mkdtempSync(join(tmpdir(), "mini-generator-eval-")),
   };
   mkdirSync(o.out, { recursive: true });

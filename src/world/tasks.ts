@@ -302,9 +302,69 @@ export function generatorEvents(sample: WorldSample): GeneratorEventRecord[] {
   }));
 }
 
-/** The Generator's prompt for a clip: the scene and what moves, e.g. "… The red cube slides to the left." */
-export function generatorPrompt(sample: WorldSample): string {
-  const objs = sample.scene.objects.map((o) => withArticle(o.label));
+/** Where an object stands in a clip's first frame, as a {@link generatorPrompt} with `layout` says it. */
+export interface ObjectPlace {
+  /** Its centre's column: the left 40% of the frame, the right 40%, or the middle fifth between. */
+  across: "left" | "middle" | "right";
+  /** Its centre's row: above 58% of the frame's height (further from the camera) or below. */
+  depth: "back" | "front";
+}
+
+/**
+ * The bounds of {@link ObjectPlace}, as shares of the frame: chosen so that over the world's scenes each column
+ * holds about a third of the objects and each row about half (their centres span 14-86% of the width and
+ * 35-93% of the height of a first frame).
+ */
+export const PLACE_BOUNDS = Object.freeze({ left: 0.4, right: 0.6, back: 0.58 });
+
+/**
+ * Where each object of a clip stands in its first frame: the centre of its footprint at half its height, seen by
+ * frame 0's camera (the aspect of the world's sizes; the same place at 320×192 or 832×480).
+ *
+ * @example
+ * ```ts
+ * import { makeSample, objectPlaces } from "./mod.ts";
+ * objectPlaces(makeSample(7, { frames: 17, fps: 10 })); // e.g. [{ across: "left", depth: "front" }, …]
+ * ```
+ */
+export function objectPlaces(sample: WorldSample, size: Size = { width: 320, height: 192 }): ObjectPlace[] {
+  const cam = cameraForFrame(sample.scene, 0, sample.frames, size);
+  return sample.scene.objects.map((o) => {
+    const p = project(cam, [o.start[0], o.start[1], o.start[2] + o.height / 2]);
+    const u = p.u / size.width;
+    return {
+      across: u < PLACE_BOUNDS.left ? "left" : u > PLACE_BOUNDS.right ? "right" : "middle",
+      depth: p.v / size.height < PLACE_BOUNDS.back ? "back" : "front",
+    };
+  });
+}
+
+/** "on the left towards the back": describe-anything's words for a place ({@link describeTask}), in the frame. */
+const framePlaceWords = (p: ObjectPlace) =>
+  `${p.across === "middle" ? "in the middle" : `on the ${p.across}`} ${
+    p.depth === "back" ? "towards the back" : "near the camera"
+  }`;
+
+/** Options of {@link generatorPrompt}. */
+export interface GeneratorPromptOptions {
+  /**
+   * Say where each object stands in the first frame ("a red cube on the left towards the back", {@link objectPlaces}):
+   * a denser scene description, as Cosmos 3's prompt upsampling writes, so the drawing of the first frame does
+   * not have to guess each object's place. Default false (the prompt the committed mini Generator was trained on).
+   */
+  layout?: boolean;
+}
+
+/**
+ * The Generator's prompt for a clip: the scene and what moves, e.g. "A wooden table with a red cube and a blue
+ * ball, a grey robot arm above it. The red cube slides to the left."; with `layout`, "… with a red cube on the
+ * left towards the back and a blue ball in the middle near the camera, a grey robot arm above it. …".
+ */
+export function generatorPrompt(sample: WorldSample, options: GeneratorPromptOptions = {}): string {
+  const places = options.layout ? objectPlaces(sample) : undefined;
+  const objs = sample.scene.objects.map((o, i) =>
+    places ? `${withArticle(o.label)} ${framePlaceWords(places[i])}` : withArticle(o.label)
+  );
   const events = sample.events.map((e) => sentence(e.label));
   return `A wooden table with ${list(objs)}, a grey robot arm above it. ${events.join(" ")}`.trim();
 }

@@ -12,6 +12,8 @@ import {
   gridBox,
   groundingTask,
   makeSample,
+  objectPlaces,
+  PLACE_BOUNDS,
   plausibilityTask,
   renderClip,
   seedsOf,
@@ -226,6 +228,49 @@ describe("world tasks", () => {
       generatorPrompt(s),
       new RegExp(`The ${o.label} slides (to the left|to the right|away from the camera|towards the camera)\\.`),
     );
+  });
+  test("layout: the prompt says where each object stands in the first frame, as its pixels there show", () => {
+    let judged = 0;
+    const seen = new Set<string>();
+    for (const seed of seedsOf("eval", 80, 0)) {
+      const s = makeSample(seed, { frames: 17, fps: 10 });
+      const places = objectPlaces(s);
+      const prompt = generatorPrompt(s, { layout: true });
+      // the plain prompt with each object's place after its label; the events' sentences unchanged
+      assert.equal(
+        prompt.replace(/ (on the left|in the middle|on the right) (towards the back|near the camera)/g, ""),
+        generatorPrompt(s),
+      );
+      assert.deepEqual(eventSubjects(prompt), eventSubjects(generatorPrompt(s)));
+      const views = renderClip(s, SMALL).views;
+      s.scene.objects.forEach((o, i) => {
+        const p = places[i];
+        const words = `${p.across === "middle" ? "in the middle" : `on the ${p.across}`} ${
+          p.depth === "back" ? "towards the back" : "near the camera"
+        }`;
+        assert.ok(prompt.includes(`${o.label} ${words}`), `seed ${seed}: ${o.label} ${words} in ${prompt}`);
+        seen.add(`${p.across}/${p.depth}`);
+        // the drawn pixels' box centre, where it is clear of a bound, is on the same side of it
+        const box = views[0][i].box;
+        if (!box) return;
+        const u = (box[0] + box[2]) / 2 / SMALL.width;
+        const v = (box[1] + box[3]) / 2 / SMALL.height;
+        const clear = (x: number, b: number) => Math.abs(x - b) > 0.04;
+        if (clear(u, PLACE_BOUNDS.left) && clear(u, PLACE_BOUNDS.right)) {
+          assert.equal(
+            u < PLACE_BOUNDS.left ? "left" : u > PLACE_BOUNDS.right ? "right" : "middle",
+            p.across,
+            `seed ${seed} ${o.label}`,
+          );
+          judged++;
+        }
+        if (clear(v, PLACE_BOUNDS.back)) {
+          assert.equal(v < PLACE_BOUNDS.back ? "back" : "front", p.depth, `seed ${seed} ${o.label}`);
+        }
+      });
+    }
+    assert.equal(seen.size, 6, [...seen].join(" "));
+    assert.ok(judged >= 120, `${judged} objects clear of a bound`);
   });
   test("eventSubjects reads back the objects a generator prompt's events move, in order, once each", () => {
     for (const seed of [...seedsOf("train", 150, 0), ...seedsOf("eval", 150, 0)]) {

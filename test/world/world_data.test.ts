@@ -12,6 +12,7 @@ import { parseAnswer } from "../../src/reasoner/parse.ts";
 import { ChatMessages } from "../../src/schema/messages.ts";
 import { REASON_TASKS, type ReasonTask } from "../../src/schema/reason_request.ts";
 import {
+  generatorPrompt,
   gridBox,
   GRIPPER_CONVENTION,
   makeSample,
@@ -156,7 +157,58 @@ describe("world data: the media", () => {
       assert.equal(line.gripper, GRIPPER_CONVENTION);
       // every scenario leaves home open: the first row is still mostly open, and some row closes on the object
       assert.ok(chunk[0][9] > 0.5 && chunk.some((row) => row[9] === 0), `seed ${line.seed}: ${chunk.map((x) => x[9])}`);
+      assert.equal(line.prompt, r.prompt, `seed ${line.seed}`);
+      assert.equal(line.layout, false);
     }
+    // --layout-share: that share of the seeds' prompts say where each object stands, the same seeds on every run
+    const laid = join(dir, "generator_data_layout");
+    const lineOf = (out: string) =>
+      readFileSync(join(out, "samples.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    writeGeneratorData({
+      out: laid,
+      split: "train",
+      offset: 40,
+      count: 40,
+      frames: 17,
+      fps: 10,
+      width: 64,
+      height: 48,
+      layoutShare: 0.5,
+    });
+    const half = lineOf(laid);
+    const withLayout = half.filter((l) => l.layout).length;
+    assert.ok(withLayout >= 10 && withLayout <= 30, `${withLayout} of 40`);
+    for (const l of half) {
+      const sample = makeSample(l.seed, { frames: 17, fps: 10 });
+      assert.equal(l.prompt, generatorPrompt(sample, { layout: l.layout }), `seed ${l.seed}`);
+    }
+    writeGeneratorData({
+      out: laid,
+      split: "train",
+      offset: 40,
+      count: 40,
+      frames: 17,
+      fps: 10,
+      width: 64,
+      height: 48,
+      layoutShare: 0.5,
+    });
+    assert.deepEqual(lineOf(laid).map((l) => l.layout), half.map((l) => l.layout));
+    assert.throws(
+      () =>
+        writeGeneratorData({
+          out: laid,
+          split: "train",
+          offset: 40,
+          count: 1,
+          frames: 17,
+          fps: 10,
+          width: 64,
+          height: 48,
+          layoutShare: 1.5,
+        }),
+      /layout-share/,
+    );
   });
   test("implausible samples point at their own clip; plausible ones reuse the clean clip; each names its scenario", () => {
     for (const r of records("physical_plausibility")) {

@@ -22,7 +22,7 @@
 # number), VAE_SECONDS (default 150), TRAIN_UNTIL (default 460: the trainer's transformer phase stops this
 # many seconds after it started, less --tail-seconds 40 for the final save and check), TRAIN_INIT (a checkpoint
 # folder to start from, e.g. checkpoints/mini-generator with VAE_SECONDS=0 to keep its VAE), TRAIN_ARGS
-# (more trainer options).
+# (more trainer options), DATA_ARGS (more generator_data.ts options, e.g. "--layout-share 0.8").
 #
 # Results under $OUT: summary.txt (a PASS/FAIL table at the end), train.log, look.tar (look/*.png: frames 0, 8, 16
 # of a diffusers t2v and forward-dynamics run of the saved checkpoint next to the true clip, and the VAE's
@@ -84,7 +84,8 @@ device)
   (
     for ((off = base; off < base + seeds; off += shard)); do echo "$off"; done |
       xargs -P "$jobs" -I{} sh -c 'd='"$data"'/s$(printf %06d {}); GENERATOR_DATA_MAIN=1 /tmp/node \
-        .dev/minigen_carry/generator_data.mjs --out $d --split train --offset {} --count '"$shard"' 2>>'"$out"'/data.log &&
+        .dev/minigen_carry/generator_data.mjs --out $d --split train --offset {} --count '"$shard"' '"${DATA_ARGS:-}"' \
+        2>>'"$out"'/data.log &&
         touch $d/DONE'
     echo "all shards written at $((SECONDS - t0)) s" >> "$out/data.log"
   ) &

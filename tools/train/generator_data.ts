@@ -11,6 +11,7 @@
  *
  * ```sh
  * node --import tsx tools/train/generator_data.ts --out /tmp/g0 --split train --offset 0 --count 100
+ * # --layout-share 0.8: four prompts in five say where each object stands ("a red cube on the left near the camera")
  * # /tmp/g0/frames.u8: count × frames × height × width × 3 bytes; /tmp/g0/samples.jsonl: one line per seed
  * ```
  *
@@ -21,6 +22,7 @@ import { join } from "node:path";
 import { makeSample, renderClip } from "../../src/world/sample.ts";
 import { seedsOf } from "../../src/world/seeds.ts";
 import { generatorEvents, generatorPrompt } from "../../src/world/tasks.ts";
+import { Prng, subSeed } from "../../src/world/prng.ts";
 import { GRIPPER_CONVENTION } from "../../src/world/gripper.ts";
 import { EMBODIMENTS } from "../../src/schema/embodiments.ts";
 
@@ -34,6 +36,11 @@ export interface GeneratorDataOptions {
   fps: number;
   width: number;
   height: number;
+  /**
+   * The share of seeds (0–1, default 0) whose prompt says where each object stands in the first frame
+   * (`generatorPrompt`'s `layout`); which seeds, from each seed. The line's `layout` says which prompt it has.
+   */
+  layoutShare?: number;
 }
 
 function parseArgs(argv: readonly string[]): GeneratorDataOptions {
@@ -46,6 +53,7 @@ function parseArgs(argv: readonly string[]): GeneratorDataOptions {
     fps: 10,
     width: 320,
     height: 192,
+    layoutShare: 0,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, "");
@@ -60,7 +68,8 @@ function parseArgs(argv: readonly string[]): GeneratorDataOptions {
       if (!m) throw new Error(`--size: WIDTHxHEIGHT, not ${value}`);
       o.width = Number(m[1]);
       o.height = Number(m[2]);
-    } else if (["offset", "count", "frames", "fps"].includes(key)) {
+    } else if (key === "layout-share") o.layoutShare = Number(value);
+    else if (["offset", "count", "frames", "fps"].includes(key)) {
       const n = Number(value);
       if (!Number.isFinite(n) || n < 0) throw new Error(`--${key}: a non-negative number, not ${value}`);
       (o as unknown as Record<string, number>)[key] = n;
@@ -73,6 +82,8 @@ function parseArgs(argv: readonly string[]): GeneratorDataOptions {
 /** Writes `frames.u8` and `samples.jsonl` for `count` seeds of the split from `offset`. */
 export function writeGeneratorData(o: GeneratorDataOptions): { seeds: number; seconds: number } {
   const t0 = performance.now();
+  const share = o.layoutShare ?? 0;
+  if (!(share >= 0 && share <= 1)) throw new Error(`--layout-share: a share in [0, 1], not ${o.layoutShare}`);
   mkdirSync(o.out, { recursive: true });
   const seeds = seedsOf(o.split, o.count, o.offset);
   const fd = openSync(join(o.out, "frames.u8"), "w");
@@ -82,10 +93,12 @@ export function writeGeneratorData(o: GeneratorDataOptions): { seeds: number; se
       const sample = makeSample(seed, { frames: o.frames, fps: o.fps });
       const clip = renderClip(sample, { width: o.width, height: o.height });
       for (const frame of clip.frames) writeSync(fd, frame.data);
+      const layout = share > 0 && new Prng(subSeed(seed, "prompt-layout")).chance(share);
       lines.push(JSON.stringify({
         seed,
         split: o.split,
-        prompt: generatorPrompt(sample),
+        prompt: generatorPrompt(sample, { layout }),
+        layout,
         instruction: sample.scenario.instruction,
         actions: sample.actions,
         gripper: GRIPPER_CONVENTION,
