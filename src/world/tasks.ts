@@ -23,7 +23,7 @@ import { ObjectColor, ObjectShape } from "./palette.ts";
 import { REASON_TASKS } from "../schema/reason_request.ts";
 import { cameraForFrame, type ObjectView, type Size } from "./render.ts";
 import { project } from "./geometry.ts";
-import { gridBox, gridPoint, type WorldSample } from "./sample.ts";
+import { gridBox, gridPoint, SMALL, type WorldSample } from "./sample.ts";
 import { Prng, subSeed } from "./prng.ts";
 import { DIRECTION_WORDS } from "./sim.ts";
 import type { WorldEvent } from "./events.ts";
@@ -327,7 +327,7 @@ export const PLACE_BOUNDS = Object.freeze({ left: 0.4, right: 0.6, back: 0.58 })
  * objectPlaces(makeSample(7, { frames: 17, fps: 10 })); // e.g. [{ across: "left", depth: "front" }, …]
  * ```
  */
-export function objectPlaces(sample: WorldSample, size: Size = { width: 320, height: 192 }): ObjectPlace[] {
+export function objectPlaces(sample: WorldSample, size: Size = SMALL): ObjectPlace[] {
   const cam = cameraForFrame(sample.scene, 0, sample.frames, size);
   return sample.scene.objects.map((o) => {
     const p = project(cam, [o.start[0], o.start[1], o.start[2] + o.height / 2]);

@@ -164,7 +164,7 @@ describe("world data: the media", () => {
     const laid = join(dir, "generator_data_layout");
     const lineOf = (out: string) =>
       readFileSync(join(out, "samples.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    writeGeneratorData({
+    const halfLaid = {
       out: laid,
       split: "train",
       offset: 40,
@@ -174,7 +174,8 @@ describe("world data: the media", () => {
       width: 64,
       height: 48,
       layoutShare: 0.5,
-    });
+    } as const;
+    writeGeneratorData(halfLaid);
     const half = lineOf(laid);
     const withLayout = half.filter((l) => l.layout).length;
     assert.ok(withLayout >= 10 && withLayout <= 30, `${withLayout} of 40`);
@@ -182,31 +183,10 @@ describe("world data: the media", () => {
       const sample = makeSample(l.seed, { frames: 17, fps: 10 });
       assert.equal(l.prompt, generatorPrompt(sample, { layout: l.layout }), `seed ${l.seed}`);
     }
-    writeGeneratorData({
-      out: laid,
-      split: "train",
-      offset: 40,
-      count: 40,
-      frames: 17,
-      fps: 10,
-      width: 64,
-      height: 48,
-      layoutShare: 0.5,
-    });
+    writeGeneratorData(halfLaid);
     assert.deepEqual(lineOf(laid).map((l) => l.layout), half.map((l) => l.layout));
     assert.throws(
-      () =>
-        writeGeneratorData({
-          out: laid,
-          split: "train",
-          offset: 40,
-          count: 1,
-          frames: 17,
-          fps: 10,
-          width: 64,
-          height: 48,
-          layoutShare: 1.5,
-        }),
+      () => writeGeneratorData({ ...halfLaid, count: 1, layoutShare: 1.5 }),
       /layout-share/,
     );
   });
