@@ -257,7 +257,9 @@ export type T2vRow =
     /** The prompt said where each object stands ({@link EvalSettings}'s `layout`). */
     layout?: true;
     /** The checkpoint's first-frame check, when it has one (cosmos-ts.json `first_frame_check`). */
-    firstFrame?: Pick<FirstFrameCheckResult, "candidates" | "chosen" | "accepted" | "located" | "byColor">;
+    firstFrame?:
+      & Pick<FirstFrameCheckResult, "candidates" | "chosen" | "accepted" | "found" | "located" | "byColor">
+      & { misplaced?: string[] };
   }
   & MotionVerdict;
 
@@ -326,6 +328,8 @@ export async function evalT2v(
       candidates: check.candidates,
       chosen: check.chosen,
       accepted: check.accepted,
+      found: check.found,
+      ...(check.misplaced.length ? { misplaced: check.misplaced } : {}),
       located: check.located,
       ...(check.byColor ? { byColor: check.byColor } : {}),
     };

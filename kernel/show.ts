@@ -249,16 +249,28 @@ interface GenerateLike {
   /** Text-to-video ran as the checkpoint's two-pass recipe (src/schema/results.ts `GenerateResult`). */
   textToVideoRecipe?: string;
   /** The recipe's first frame went through the checkpoint's first-frame check. */
-  firstFrameCheck?: { candidates: number; chosen: number; accepted: boolean; subjects: string[] };
+  firstFrameCheck?: {
+    candidates: number;
+    chosen: number;
+    accepted: boolean;
+    subjects: string[];
+    /** Not accepted, but the subjects were found once each, `misplaced` drawn in another column than the prompt's. */
+    found?: boolean;
+    misplaced?: string[];
+  };
 }
 
 /** One clause on the first-frame check: which candidate was kept and why. */
 function firstFrameCheckNote(c: NonNullable<GenerateLike["firstFrameCheck"]>): string {
   const subjects = c.subjects.join(", ");
   const drawn = c.candidates === 1 ? "1 first frame drawn" : `${c.candidates} first frames drawn`;
-  return c.accepted
-    ? ` (${drawn}; the Reasoner found the ${subjects} in number ${c.chosen + 1})`
-    : ` (${drawn}; the Reasoner found the ${subjects} in none, the first kept)`;
+  if (c.accepted) return ` (${drawn}; the Reasoner found the ${subjects} in number ${c.chosen + 1})`;
+  if (c.found && c.misplaced?.length) {
+    return ` (${drawn}; the Reasoner found the ${subjects} where the prompt says in none; number ${
+      c.chosen + 1
+    } kept, the ${c.misplaced.join(", ")} in another place)`;
+  }
+  return ` (${drawn}; the Reasoner found the ${subjects} in none, the first kept)`;
 }
 
 /** What pass 1 of a two-pass text-to-video recipe (src/native/generator.ts `TextToVideoRecipe`) ran. */

@@ -10,6 +10,12 @@
  * colours. With `countColors` it is also asked for every object of each subject's colour: the "every object" answer
  * misses most colours drawn twice, the commonest reason a kept frame's clip does not follow.
  *
+ * When the prompt says where a subject stands ("an orange ball on the left near the camera", src/world
+ * `promptPlaces`), its one box must also be centred in that column (left / middle / right, src/world `PLACE_BOUNDS`):
+ * of the mini Generator's kept first frames, those that drew the pushed object in the prompt's column followed the
+ * prompt in 116 of 128, those that drew it in another column in 21 of 33 (tools/train/README.md, session 41). The
+ * row (towards the back / near the camera) is not compared: it told nothing there (9 of 10 followed with it wrong).
+ *
  * @example
  * ```ts
  * import { judgeFirstFrame } from "./first_frame_check.ts";
@@ -23,14 +29,24 @@
  */
 import { encodeImage } from "../media/images.ts";
 import type { RgbFrame } from "../media/video_decode.ts";
-import type { BackendSpec } from "../schema/results.ts";
-import { colorGroundingWhat, eventSubjects, groundingPrompt } from "../world/mod.ts";
+import type { BackendSpec, LabeledBox } from "../schema/results.ts";
+import { colorGroundingWhat, eventSubjects, groundingPrompt, placeAt, promptPlaces } from "../world/mod.ts";
 import { reason } from "./reason.ts";
 
 /** What the check found in one candidate first frame. */
 export interface FirstFrameVerdict {
-  /** Each subject's colour located exactly once (true, without a Reasoner call, when the prompt names none). */
+  /**
+   * Each subject's colour located exactly once, in the column the prompt gives it if it gives one (true, without a
+   * Reasoner call, when the prompt names none).
+   */
   accepted: boolean;
+  /**
+   * Each subject's colour located exactly once, wherever it stands: a frame to fall back on when no candidate is
+   * accepted (equal to `accepted` when the prompt gives no places).
+   */
+  found: boolean;
+  /** The subjects located once but centred in another column than the prompt's, e.g. ["orange ball"]. */
+  misplaced: string[];
   /** The objects the prompt's events name, e.g. ["orange ball"]. */
   subjects: string[];
   /** The labels the Reasoner located, e.g. ["red cube", "orange ball"]. */
@@ -65,9 +81,10 @@ export async function judgeFirstFrame(
 ): Promise<FirstFrameVerdict> {
   const { signal, countColors = false } = options;
   const subjects = eventSubjects(prompt);
-  if (subjects.length === 0) return { accepted: true, subjects: [], located: [] };
+  if (subjects.length === 0) return { accepted: true, found: true, misplaced: [], subjects: [], located: [] };
+  const places = promptPlaces(prompt);
   const image = { data: new Uint8Array(await encodeImage(frame, { format: "png" })), mimeType: "image/png" as const };
-  const locate = async (what: string): Promise<string[]> => {
+  const locate = async (what: string): Promise<LabeledBox[]> => {
     const r = await reason({
       task: "grounding_2d",
       prompt: groundingPrompt(what),
@@ -76,19 +93,33 @@ export async function judgeFirstFrame(
       sampling: { temperature: 0 },
       stream: false,
     }, { backend: reasoner, signal });
-    return r.parsed.kind === "boxes" ? r.parsed.boxes.map((b) => b.label) : [];
+    return r.parsed.kind === "boxes" ? r.parsed.boxes : [];
   };
-  const located = await locate("every object on the table");
-  const counted = countColors ? [...new Set(located)] : located;
-  let accepted = subjects.every((s) => counted.filter((l) => colorOf(l) === s.color).length === 1);
+  const boxes = await locate("every object on the table");
+  const located = boxes.map((b) => b.label);
+  // with countColors a repeated label counts once (see FirstFrameJudgeOptions.countColors)
+  const counted = countColors ? boxes.filter((b, i) => located.indexOf(b.label) === i) : boxes;
+  const ofColor = (color: string) => counted.filter((b) => colorOf(b.label) === color);
+  let found = subjects.every((s) => ofColor(s.color).length === 1);
+  const misplaced = subjects.filter((s) => {
+    const [one, ...more] = ofColor(s.color);
+    const want = places.get(s.label);
+    return one && more.length === 0 && want && columnOf(one) !== want.across;
+  }).map((s) => s.label);
   const labels = subjects.map((s) => s.label);
-  if (!countColors) return { accepted, subjects: labels, located };
-  const byColor: { color: string; located: string[] }[] = [];
-  for (const color of new Set(subjects.map((s) => s.color))) {
-    // one call per colour, also after a miss: the verdict records what each question found
-    const found = await locate(colorGroundingWhat(color));
-    byColor.push({ color, located: found });
-    accepted &&= found.length === 1 && colorOf(found[0]) === color;
+  let byColor: { color: string; located: string[] }[] | undefined;
+  if (countColors) {
+    byColor = [];
+    for (const color of new Set(subjects.map((s) => s.color))) {
+      // one call per colour, also after a miss: the verdict records what each question found
+      const more = (await locate(colorGroundingWhat(color))).map((b) => b.label);
+      byColor.push({ color, located: more });
+      found &&= more.length === 1 && colorOf(more[0]) === color;
+    }
   }
-  return { accepted, subjects: labels, located, byColor };
+  const accepted = found && misplaced.length === 0;
+  return { accepted, found, misplaced, subjects: labels, located, ...(byColor ? { byColor } : {}) };
 }
+
+/** The column a box's centre stands in (boxes on the Qwen3-VL 0-1000 grid). */
+const columnOf = (b: LabeledBox) => placeAt((b.box[0] + b.box[2]) / 2000, (b.box[1] + b.box[3]) / 2000).across;

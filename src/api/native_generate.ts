@@ -206,7 +206,8 @@ export async function nativeGenerate(
     );
     const firstInputs = generatorInputs(first, session.tokenizer, session.model);
     // With a first-frame check, pass 1 draws up to `candidates` first frames (seeds seed, seed + 1, …) and keeps the
-    // first the Reasoner finds right; when none is, the first candidate.
+    // first the Reasoner finds right; when none is, the first that has the prompt's objects drawn once each in other
+    // places than the prompt's (`found`), else the first candidate.
     const ffc = session.firstFrameCheck;
     const candidates = ffc?.candidates ?? 1;
     const reasoner: BackendSpec | undefined = ffc &&
@@ -229,7 +230,7 @@ export async function nativeGenerate(
       }
       onProgress?.({ stage: "preprocess", message: `pass 1 of 2, ${label}: the Reasoner checks it` });
       const verdict = await judgeFirstFrame(frame, req.prompt, reasoner, { signal, countColors: ffc?.countColors });
-      if (k === 0 || verdict.accepted) {
+      if (k === 0 || verdict.accepted || (verdict.found && !check!.found)) {
         anchor = frame;
         passSeed = candidateSeed;
         check = { candidates: k + 1, chosen: k, seed: candidateSeed, ...verdict };

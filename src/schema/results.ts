@@ -106,8 +106,15 @@ export interface FirstFrameCheckResult {
   /** The one kept, 0-based; its pass-1 seed is `seed` (the request's seed + chosen). */
   chosen: number;
   seed: number;
-  /** Whether the kept frame passed (false: none did, candidate 0 was kept). */
+  /**
+   * Whether the kept frame passed (false: none did; the first candidate with each object drawn once, in another
+   * place than the prompt's, was kept, else candidate 0).
+   */
   accepted: boolean;
+  /** Whether the kept frame has each of the prompt's objects located once, wherever it stands. */
+  found: boolean;
+  /** The prompt's objects the kept frame draws in another column than the prompt says, e.g. ["orange ball"]. */
+  misplaced: string[];
   /** The objects the prompt's events name, e.g. ["orange ball"]. */
   subjects: string[];
   /** The labels the Reasoner located in the kept frame. */

@@ -68,6 +68,8 @@ export {
   type ObjectPlace,
   objectPlaces,
   PLACE_BOUNDS,
+  placeAt,
+  promptPlaces,
   PlausibilityAnswerStyle,
   plausibilityTask,
   type PromptSubject,

@@ -331,12 +331,25 @@ export function objectPlaces(sample: WorldSample, size: Size = SMALL): ObjectPla
   const cam = cameraForFrame(sample.scene, 0, sample.frames, size);
   return sample.scene.objects.map((o) => {
     const p = project(cam, [o.start[0], o.start[1], o.start[2] + o.height / 2]);
-    const u = p.u / size.width;
-    return {
-      across: u < PLACE_BOUNDS.left ? "left" : u > PLACE_BOUNDS.right ? "right" : "middle",
-      depth: p.v / size.height < PLACE_BOUNDS.back ? "back" : "front",
-    };
+    return placeAt(p.u / size.width, p.v / size.height);
   });
+}
+
+/**
+ * The {@link ObjectPlace} of a point given as shares of the frame's width and height (0-1, from the top left), by
+ * {@link PLACE_BOUNDS}: e.g. a box's centre.
+ *
+ * @example
+ * ```ts
+ * import { placeAt } from "./mod.ts";
+ * placeAt(0.2, 0.8); // { across: "left", depth: "front" }
+ * ```
+ */
+export function placeAt(u: number, v: number): ObjectPlace {
+  return {
+    across: u < PLACE_BOUNDS.left ? "left" : u > PLACE_BOUNDS.right ? "right" : "middle",
+    depth: v < PLACE_BOUNDS.back ? "back" : "front",
+  };
 }
 
 /** "on the left towards the back": describe-anything's words for a place ({@link describeTask}), in the frame. */
@@ -367,6 +380,44 @@ export function generatorPrompt(sample: WorldSample, options: GeneratorPromptOpt
   );
   const events = sample.events.map((e) => sentence(e.label));
   return `A wooden table with ${list(objs)}, a grey robot arm above it. ${events.join(" ")}`.trim();
+}
+
+const ACROSS_WORDS = { "on the left": "left", "in the middle": "middle", "on the right": "right" } as const;
+const DEPTH_WORDS = { "towards the back": "back", "near the camera": "front" } as const;
+const PLACED_OBJECT_RE = new RegExp(
+  `\\ban? (${ObjectColor.options.join("|")}) (${ObjectShape.options.join("|")}) (${
+    Object.keys(ACROSS_WORDS).join("|")
+  }) (${Object.keys(DEPTH_WORDS).join("|")})\\b`,
+  "gi",
+);
+
+/**
+ * The places a prompt gives its objects, read back from a {@link generatorPrompt} with `layout` ("… a red cube on the
+ * left towards the back …"): by object label ("red cube"). An object the prompt names without a place is absent,
+ * and so is a label the prompt places twice in two different places (which of the two an event means is unknown).
+ *
+ * @example
+ * ```ts
+ * import { promptPlaces } from "./tasks.ts";
+ * promptPlaces("A wooden table with a red cube on the left near the camera and a blue ball, a grey robot arm above it.");
+ * // Map { "red cube" => { across: "left", depth: "front" } }
+ * ```
+ */
+export function promptPlaces(prompt: string): Map<string, ObjectPlace> {
+  const out = new Map<string, ObjectPlace>();
+  const twice = new Set<string>();
+  for (const m of prompt.matchAll(PLACED_OBJECT_RE)) {
+    const label = `${m[1].toLowerCase()} ${m[2].toLowerCase()}`;
+    const place: ObjectPlace = {
+      across: ACROSS_WORDS[m[3].toLowerCase() as keyof typeof ACROSS_WORDS],
+      depth: DEPTH_WORDS[m[4].toLowerCase() as keyof typeof DEPTH_WORDS],
+    };
+    const seen = out.get(label);
+    if (seen && (seen.across !== place.across || seen.depth !== place.depth)) twice.add(label);
+    out.set(label, place);
+  }
+  for (const label of twice) out.delete(label);
+  return out;
 }
 
 /** An object a Generator prompt's events name: its colour and shape. */

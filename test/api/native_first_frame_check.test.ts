@@ -18,7 +18,7 @@ import { writeImage } from "../../src/media/images.ts";
 import { openCosmos3Generator } from "../../src/native/generator.ts";
 import { GenerateRequest } from "../../src/schema/generate_request.ts";
 import type { BackendSpec } from "../../src/schema/results.ts";
-import { eventSubjects, generatorPrompt, renderClip } from "../../src/world/mod.ts";
+import { eventSubjects, generatorPrompt, objectPlaces, PLACE_BOUNDS, renderClip } from "../../src/world/mod.ts";
 import { shown } from "../kernel/_sink.ts";
 import { assertSameFrames, nativeGeneratorFixture } from "./_native_generator_fixture.ts";
 
@@ -48,10 +48,45 @@ describe("the first-frame check: the mini Reasoner on world frames", () => {
     assert.ok(refused >= 3, `only ${refused} frames without the subject's colour tried`);
   });
 
+  test("a prompt that says where the subject stands: its box must be in that column", async () => {
+    const COLUMN_WORDS = { left: "on the left", middle: "in the middle", right: "on the right" } as const;
+    const OTHER = { left: "right", middle: "left", right: "left" } as const;
+    let judged = 0;
+    for (const { sample: s } of pushSamples(16, 0)) {
+      const prompt = generatorPrompt(s, { layout: true });
+      const subject = eventSubjects(prompt)[0];
+      const i = s.scene.objects.findIndex((o) => o.label === subject.label);
+      const clip = renderClip(s, undefined, [0]);
+      const box = clip.views[0][i].box;
+      if (!box) continue;
+      const u = (box[0] + box[2]) / 2 / clip.frames[0].width;
+      // objects whose drawn centre is clear of a column bound (the words are the projected centre's)
+      if ([PLACE_BOUNDS.left, PLACE_BOUNDS.right].some((b) => Math.abs(u - b) < 0.06)) continue;
+      const across = objectPlaces(s)[i].across;
+      const own = await judgeFirstFrame(clip.frames[0], prompt, REASONER);
+      assert.ok(own.accepted && own.found, `seed ${s.seed}: "${prompt}" refused: located ${own.located}`);
+      assert.deepEqual(own.misplaced, []);
+      // the same frame, the prompt moving the subject to another column: found, but not accepted
+      const moved = prompt.replace(
+        `${subject.label} ${COLUMN_WORDS[across]}`,
+        `${subject.label} ${COLUMN_WORDS[OTHER[across]]}`,
+      );
+      assert.notEqual(moved, prompt);
+      const v = await judgeFirstFrame(clip.frames[0], moved, REASONER);
+      assert.deepEqual({ accepted: v.accepted, found: v.found, misplaced: v.misplaced }, {
+        accepted: false,
+        found: true,
+        misplaced: [subject.label],
+      }, `seed ${s.seed}: "${moved}"`);
+      judged++;
+    }
+    assert.ok(judged >= 6, `only ${judged} subjects clear of a column bound`);
+  });
+
   test("a prompt whose events name no object needs no Reasoner call", async () => {
     const frame = { data: new Uint8Array(8 * 8 * 3), width: 8, height: 8, channels: 3 as const };
     const v = await judgeFirstFrame(frame, "Waves at dusk.", { kind: "native", checkpoint: "/nonexistent" });
-    assert.deepEqual(v, { accepted: true, subjects: [], located: [] });
+    assert.deepEqual(v, { accepted: true, found: true, misplaced: [], subjects: [], located: [] });
   });
 });
 
@@ -86,10 +121,12 @@ describe("generate(): text-to-video with a first-frame check (tiny fixture + min
       frames.push(pixelsToFrame(out.video!, 0, out.frames, out.height, out.width));
       verdicts.push(await judgeFirstFrame(frames[k], REQUEST.prompt, REASONER));
     }
+    // By hand: the first accepted; else the first with the subject found (in another place); else candidate 0.
     const first = verdicts.findIndex((v) => v.accepted);
-    const chosen = Math.max(first, 0);
+    const chosen = first >= 0 ? first : Math.max(verdicts.findIndex((v) => v.found), 0);
     assert.equal(c.chosen, chosen);
     assert.equal(c.accepted, first >= 0);
+    assert.equal(c.found, verdicts[chosen].found);
     assert.equal(c.candidates, first >= 0 ? first + 1 : 3);
     assert.equal(c.seed, seed + chosen);
     assert.deepEqual(c.located, verdicts[chosen].located);
@@ -107,6 +144,15 @@ describe("generate(): text-to-video with a first-frame check (tiny fixture + min
     assert.ok(
       html.includes(c.accepted ? `red cube in number ${chosen + 1}` : "red cube in none, the first kept"),
       html,
+    );
+    // a frame kept with its object in another place than the prompt's says so
+    const misplaced = await shown({
+      ...r,
+      firstFrameCheck: { ...c, accepted: false, found: true, chosen: 1, misplaced: ["red cube"] },
+    });
+    assert.ok(
+      misplaced.html.includes("red cube where the prompt says in none; number 2 kept, the red cube in another place"),
+      misplaced.html,
     );
   });
 

@@ -14,7 +14,9 @@ import {
   makeSample,
   objectPlaces,
   PLACE_BOUNDS,
+  placeAt,
   plausibilityTask,
+  promptPlaces,
   renderClip,
   seedsOf,
   SMALL,
@@ -271,6 +273,35 @@ describe("world tasks", () => {
     }
     assert.equal(seen.size, 6, [...seen].join(" "));
     assert.ok(judged >= 120, `${judged} objects clear of a bound`);
+  });
+  test("promptPlaces reads back each object's place from a layout prompt; placeAt is objectPlaces' rule", () => {
+    for (const seed of seedsOf("eval", 150, 0)) {
+      const s = makeSample(seed, { frames: 17, fps: 10 });
+      const places = objectPlaces(s);
+      const read = promptPlaces(generatorPrompt(s, { layout: true }));
+      const labels = s.scene.objects.map((o) => o.label);
+      s.scene.objects.forEach((o, i) => {
+        // a label the scene has twice in two places is left out; otherwise each object's place, as said
+        const twice = labels.filter((l) => l === o.label).length > 1 &&
+          places.some((p, j) =>
+            labels[j] === o.label && (p.across !== places[i].across || p.depth !== places[i].depth)
+          );
+        assert.deepEqual(read.get(o.label), twice ? undefined : places[i], `seed ${seed} ${o.label}`);
+      });
+      assert.equal(promptPlaces(generatorPrompt(s)).size, 0, `seed ${seed}: a plain prompt gives no places`);
+    }
+    assert.deepEqual(
+      [
+        ...promptPlaces(
+          "A red cube ON THE RIGHT near the camera, a red cube on the left near the camera, an orange " +
+            "ball in the middle towards the back and a blue ball on the left.",
+        ).entries(),
+      ],
+      [["orange ball", { across: "middle", depth: "back" }]],
+    );
+    assert.deepEqual(placeAt(0.39, 0.57), { across: "left", depth: "back" });
+    assert.deepEqual(placeAt(0.5, 0.59), { across: "middle", depth: "front" });
+    assert.deepEqual(placeAt(0.61, 0.9), { across: "right", depth: "front" });
   });
   test("eventSubjects reads back the objects a generator prompt's events move, in order, once each", () => {
     for (const seed of [...seedsOf("train", 150, 0), ...seedsOf("eval", 150, 0)]) {
