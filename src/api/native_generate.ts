@@ -229,7 +229,11 @@ export async function nativeGenerate(
         break;
       }
       onProgress?.({ stage: "preprocess", message: `pass 1 of 2, ${label}: the Reasoner checks it` });
-      const verdict = await judgeFirstFrame(frame, req.prompt, reasoner, { signal, countColors: ffc?.countColors });
+      const verdict = await judgeFirstFrame(frame, req.prompt, reasoner, {
+        signal,
+        countColors: ffc?.countColors,
+        places: ffc?.places,
+      });
       if (k === 0 || verdict.accepted || (verdict.found && !check!.found)) {
         anchor = frame;
         passSeed = candidateSeed;

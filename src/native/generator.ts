@@ -280,6 +280,11 @@ export interface FirstFrameCheck {
    * with `world_data.ts --color-grounding-share`); default false.
    */
   countColors: boolean;
+  /**
+   * `"places": true`: when the prompt says where an event's object stands ("an orange ball on the left near the
+   * camera"), its one box must be centred in that column (src/api/first_frame_check.ts); default false.
+   */
+  places: boolean;
 }
 
 /** What this project notes about a checkpoint in its `cosmos-ts.json` (absent: a real checkpoint). */
@@ -339,7 +344,7 @@ function firstFrameCheckOf(value: unknown, notes: CheckpointNotes, dir: string, 
       'set "text_to_video" to "first_frame_anchored" or "image_anchored"',
     );
   }
-  const c = value as { reasoner?: unknown; candidates?: unknown; count_colors?: unknown } | null;
+  const c = value as { reasoner?: unknown; candidates?: unknown; count_colors?: unknown; places?: unknown } | null;
   if (typeof c !== "object" || c === null || Array.isArray(c)) {
     throw fail("is not an object", 'write it as { "reasoner": "<folder>", "candidates": 3 }');
   }
@@ -356,6 +361,9 @@ function firstFrameCheckOf(value: unknown, notes: CheckpointNotes, dir: string, 
       "set count_colors to true or false",
     );
   }
+  if (c.places !== undefined && typeof c.places !== "boolean") {
+    throw fail(`.places ${JSON.stringify(c.places)} is not true or false`, "set places to true or false");
+  }
   if (typeof c.reasoner !== "string" || c.reasoner.trim() === "") {
     throw fail(".reasoner is not a folder name", "name the Reasoner checkpoint folder, relative to this one");
   }
@@ -366,7 +374,7 @@ function firstFrameCheckOf(value: unknown, notes: CheckpointNotes, dir: string, 
       "put the Reasoner checkpoint there (the mini Generator's is checkpoints/mini-reasoner)",
     );
   }
-  return { reasoner, candidates: n, countColors: c.count_colors === true };
+  return { reasoner, candidates: n, countColors: c.count_colors === true, places: c.places === true };
 }
 
 /** The binding's request of a planned run; ValidationError when the conditioning pixels do not fit the plan. */

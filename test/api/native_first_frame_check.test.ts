@@ -48,7 +48,7 @@ describe("the first-frame check: the mini Reasoner on world frames", () => {
     assert.ok(refused >= 3, `only ${refused} frames without the subject's colour tried`);
   });
 
-  test("a prompt that says where the subject stands: its box must be in that column", async () => {
+  test("places: a prompt that says where the subject stands: its box must be in that column", async () => {
     const COLUMN_WORDS = { left: "on the left", middle: "in the middle", right: "on the right" } as const;
     const OTHER = { left: "right", middle: "left", right: "left" } as const;
     let judged = 0;
@@ -63,7 +63,7 @@ describe("the first-frame check: the mini Reasoner on world frames", () => {
       // objects whose drawn centre is clear of a column bound (the words are the projected centre's)
       if ([PLACE_BOUNDS.left, PLACE_BOUNDS.right].some((b) => Math.abs(u - b) < 0.06)) continue;
       const across = objectPlaces(s)[i].across;
-      const own = await judgeFirstFrame(clip.frames[0], prompt, REASONER);
+      const own = await judgeFirstFrame(clip.frames[0], prompt, REASONER, { places: true });
       assert.ok(own.accepted && own.found, `seed ${s.seed}: "${prompt}" refused: located ${own.located}`);
       assert.deepEqual(own.misplaced, []);
       // the same frame, the prompt moving the subject to another column: found, but not accepted
@@ -72,12 +72,15 @@ describe("the first-frame check: the mini Reasoner on world frames", () => {
         `${subject.label} ${COLUMN_WORDS[OTHER[across]]}`,
       );
       assert.notEqual(moved, prompt);
-      const v = await judgeFirstFrame(clip.frames[0], moved, REASONER);
+      const v = await judgeFirstFrame(clip.frames[0], moved, REASONER, { places: true });
       assert.deepEqual({ accepted: v.accepted, found: v.found, misplaced: v.misplaced }, {
         accepted: false,
         found: true,
         misplaced: [subject.label],
       }, `seed ${s.seed}: "${moved}"`);
+      // without places (the default) the column is not compared
+      const plain = await judgeFirstFrame(clip.frames[0], moved, REASONER);
+      assert.deepEqual([plain.accepted, plain.misplaced], [true, []], `seed ${s.seed}: "${moved}" without places`);
       judged++;
     }
     assert.ok(judged >= 6, `only ${judged} subjects clear of a column bound`);
@@ -210,6 +213,10 @@ describe("generate(): text-to-video with a first-frame check (tiny fixture + min
         text_to_video: "first_frame_anchored",
         first_frame_check: { reasoner: MINI_REASONER, candidates: 2, count_colors: "yes" },
       }, /count_colors "yes" is not true or false/],
+      ["places", {
+        text_to_video: "first_frame_anchored",
+        first_frame_check: { reasoner: MINI_REASONER, candidates: 2, places: 1 },
+      }, /places 1 is not true or false/],
       ["nowhere", {
         text_to_video: "first_frame_anchored",
         first_frame_check: { reasoner: "../no-such-reasoner", candidates: 2 },
