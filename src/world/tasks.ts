@@ -352,11 +352,12 @@ export function placeAt(u: number, v: number): ObjectPlace {
   };
 }
 
-/** "on the left towards the back": describe-anything's words for a place ({@link describeTask}), in the frame. */
-const framePlaceWords = (p: ObjectPlace) =>
-  `${p.across === "middle" ? "in the middle" : `on the ${p.across}`} ${
-    p.depth === "back" ? "towards the back" : "near the camera"
-  }`;
+/** Describe-anything's words for a place ({@link describeTask}), in the frame; {@link promptPlaces} reads them back. */
+const ACROSS_WORDS = { left: "on the left", middle: "in the middle", right: "on the right" } as const;
+const DEPTH_WORDS = { back: "towards the back", front: "near the camera" } as const;
+
+/** "on the left towards the back". */
+const framePlaceWords = (p: ObjectPlace) => `${ACROSS_WORDS[p.across]} ${DEPTH_WORDS[p.depth]}`;
 
 /** Options of {@link generatorPrompt}. */
 export interface GeneratorPromptOptions {
@@ -382,12 +383,14 @@ export function generatorPrompt(sample: WorldSample, options: GeneratorPromptOpt
   return `A wooden table with ${list(objs)}, a grey robot arm above it. ${events.join(" ")}`.trim();
 }
 
-const ACROSS_WORDS = { "on the left": "left", "in the middle": "middle", "on the right": "right" } as const;
-const DEPTH_WORDS = { "towards the back": "back", "near the camera": "front" } as const;
+const placeOfWords = <K extends string>(words: Readonly<Record<K, string>>) =>
+  new Map(Object.entries<string>(words).map(([place, w]) => [w, place as K]));
+const ACROSS_OF_WORDS = placeOfWords<ObjectPlace["across"]>(ACROSS_WORDS);
+const DEPTH_OF_WORDS = placeOfWords<ObjectPlace["depth"]>(DEPTH_WORDS);
 const PLACED_OBJECT_RE = new RegExp(
   `\\ban? (${ObjectColor.options.join("|")}) (${ObjectShape.options.join("|")}) (${
-    Object.keys(ACROSS_WORDS).join("|")
-  }) (${Object.keys(DEPTH_WORDS).join("|")})\\b`,
+    Object.values(ACROSS_WORDS).join("|")
+  }) (${Object.values(DEPTH_WORDS).join("|")})\\b`,
   "gi",
 );
 
@@ -409,8 +412,8 @@ export function promptPlaces(prompt: string): Map<string, ObjectPlace> {
   for (const m of prompt.matchAll(PLACED_OBJECT_RE)) {
     const label = `${m[1].toLowerCase()} ${m[2].toLowerCase()}`;
     const place: ObjectPlace = {
-      across: ACROSS_WORDS[m[3].toLowerCase() as keyof typeof ACROSS_WORDS],
-      depth: DEPTH_WORDS[m[4].toLowerCase() as keyof typeof DEPTH_WORDS],
+      across: ACROSS_OF_WORDS.get(m[3].toLowerCase())!,
+      depth: DEPTH_OF_WORDS.get(m[4].toLowerCase())!,
     };
     const seen = out.get(label);
     if (seen && (seen.across !== place.across || seen.depth !== place.depth)) twice.add(label);
