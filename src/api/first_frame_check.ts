@@ -14,9 +14,10 @@
  * `promptPlaces`), its one box must also be centred in that column (left / middle / right, src/world `PLACE_BOUNDS`):
  * of one mini Generator's kept first frames (weights trained on such prompts), those that drew the pushed object in
  * the prompt's column followed the prompt in 116 of 128, those that drew it in another column in 21 of 33; yet on the
- * next weights the check kept as many clips that follow as without it, at more candidates drawn
- * (tools/train/README.md, session 41), so it is off unless a checkpoint's notes ask for it. The row (towards the
- * back / near the camera) is not compared: it told nothing (9 of 10 followed with it wrong).
+ * next weights the clips that follow were one fewer with it on each of two sets of prompts (78 against 79, 65 against
+ * 66), at more candidates drawn (tools/train/README.md, session 41), so it is off unless a checkpoint's notes ask
+ * for it. The row (towards the back / near the camera) is not compared: it told nothing (9 of 10 followed with it
+ * wrong).
  *
  * @example
  * ```ts
