@@ -14,7 +14,8 @@
  * pass's, marked `textToVideoRecipe`. Every other checkpoint runs the pipeline's one pass. With a `"first_frame_check"`
  * too (the mini Generator's), pass 1 draws up to its `candidates` first frames with seeds seed, seed + 1, … and keeps
  * the first its Reasoner finds right (src/api/first_frame_check.ts); pass 2 then runs with the kept frame's seed, and
- * the result's `firstFrameCheck` says which.
+ * the result's `firstFrameCheck` says which. A checkpoint noting `"prompt_places": true` gets a text-to-image or
+ * text-to-video prompt with places written in (src/world `promptWithPlaces`), reported as `upsampledPrompt`.
  *
  * Sound (t2v / i2v / v2v with `sound: true`, on a checkpoint with a sound_gen transformer and
  * `sound_tokenizer/`): the engine generates the sound latents with the video (same timesteps and CFG, their
@@ -57,6 +58,7 @@ import type { AudioInput } from "../media/video_encode.ts";
 import { writeImage } from "../media/images.ts";
 import { openCosmos3Generator } from "../native/generator.ts";
 import { judgeFirstFrame } from "./first_frame_check.ts";
+import { promptWithPlaces } from "../world/mod.ts";
 import { localPathOf, mediaBytes } from "../reasoner/messages.ts";
 import { boundsOf } from "../remote/http.ts";
 import { defaultOutputPath } from "../remote/output.ts";
@@ -175,6 +177,14 @@ export async function nativeGenerate(
   const session = await openCosmos3Generator(backend.checkpoint, onProgress, { quantization: backend.quantization });
   // A distilled few-step checkpoint runs on its fixed schedule, guidance 1; `effective` lists what did not apply.
   if (session.model.distilled) req = distilledGenerateRequest(req, session.model.distilled);
+  // Weights trained on prompts that say where each object stands (cosmos-ts.json prompt_places, the mini Generator)
+  // draw a scene from a prompt without places less reliably: they are written in first, as Cosmos 3's prompt
+  // upsampling writes the dense prompt its Generator was trained on; the result says what ran.
+  let upsampledPrompt: string | undefined;
+  if (session.promptPlaces && mode.startsWith("text-to-")) {
+    const placed = promptWithPlaces(req.prompt);
+    if (placed !== req.prompt) req = { ...req, prompt: upsampledPrompt = placed };
+  }
   throwIfAborted(signal);
   onProgress?.({ stage: "preprocess", message: "Reading the conditioning media" });
   const sources: { image?: MediaSource; video?: MediaSource } = {};
@@ -298,5 +308,6 @@ export async function nativeGenerate(
   }
   if (anchored) result.textToVideoRecipe = recipe;
   if (check) result.firstFrameCheck = check;
+  if (upsampledPrompt) result.upsampledPrompt = upsampledPrompt;
   return result;
 }

@@ -16,7 +16,9 @@
  * outputs are noise by design, and `generate()` labels them so; `"text_to_video": "first_frame_anchored"` or
  * `"image_anchored"` (the mini Generator): `generate()` runs text-to-video as the checkpoint's recipe, in two passes
  * (src/api/native_generate.ts, {@link TextToVideoRecipe}); `"first_frame_check"`: pass 1's first frame judged by a
- * Reasoner checkpoint ({@link FirstFrameCheck}).
+ * Reasoner checkpoint ({@link FirstFrameCheck}); `"prompt_places": true`: the weights were trained on prompts that
+ * say where each object stands, and `generate()` writes places into a text-to-video or text-to-image prompt that
+ * names its objects without them (src/world `promptWithPlaces`).
  *
  * @example
  * ```ts
@@ -118,6 +120,8 @@ export class Cosmos3GeneratorSession {
     readonly textToVideo: TextToVideoRecipe,
     /** The two-pass recipe's first-frame check (`cosmos-ts.json` `first_frame_check`), if the checkpoint notes one. */
     readonly firstFrameCheck: FirstFrameCheck | undefined,
+    /** The weights read prompts with places (`cosmos-ts.json` `prompt_places`); false without. */
+    readonly promptPlaces: boolean,
     readonly raw: RawGenerator,
     /** "fp8" when loaded with `{ quantization: "fp8" }`. */
     readonly quantization: "none" | "fp8",
@@ -170,6 +174,7 @@ export class Cosmos3GeneratorSession {
       notes.untrained,
       notes.textToVideo,
       notes.firstFrameCheck,
+      notes.promptPlaces,
       raw,
       quantization,
     );
@@ -292,6 +297,8 @@ export interface CheckpointNotes {
   untrained: boolean;
   textToVideo: TextToVideoRecipe;
   firstFrameCheck?: FirstFrameCheck;
+  /** `"prompt_places": true`: trained on prompts that say where each object stands (default false). */
+  promptPlaces: boolean;
 }
 
 const MAX_FIRST_FRAME_CANDIDATES = 8;
@@ -301,14 +308,14 @@ const TEXT_TO_VIDEO_RECIPES: readonly TextToVideoRecipe[] = ["direct", "first_fr
 /**
  * Reads `cosmos-ts.json` of a checkpoint folder: none, or one that is not JSON, notes nothing (a real checkpoint's
  * folder is not ours to judge); a `text_to_video` that is not a known recipe, or a `first_frame_check` without a
- * two-pass recipe, with `candidates` outside 1-8 or no Reasoner checkpoint at `reasoner`, is a CheckpointError naming
- * the field and the allowed values.
+ * two-pass recipe, with `candidates` outside 1-8 or no Reasoner checkpoint at `reasoner`, or a `prompt_places` that is
+ * not true or false, is a CheckpointError naming the field and the allowed values.
  */
 export async function readCheckpointNotes(dir: string): Promise<CheckpointNotes> {
   const path = join(dir, "cosmos-ts.json");
-  const notes: CheckpointNotes = { untrained: false, textToVideo: "direct" };
+  const notes: CheckpointNotes = { untrained: false, textToVideo: "direct", promptPlaces: false };
   if (!existsSync(path)) return notes;
-  let v: { untrained?: unknown; text_to_video?: unknown; first_frame_check?: unknown };
+  let v: { untrained?: unknown; text_to_video?: unknown; first_frame_check?: unknown; prompt_places?: unknown };
   try {
     v = JSON.parse(await readFile(path, "utf8")) ?? {};
   } catch {
@@ -329,6 +336,12 @@ export async function readCheckpointNotes(dir: string): Promise<CheckpointNotes>
   if (v.first_frame_check !== undefined) {
     notes.firstFrameCheck = firstFrameCheckOf(v.first_frame_check, notes, dir, path);
   }
+  if (v.prompt_places !== undefined && typeof v.prompt_places !== "boolean") {
+    throw new CheckpointError(`${path}: prompt_places ${JSON.stringify(v.prompt_places)} is not true or false`, {
+      hint: 'set "prompt_places" to true or false, or remove it (prompts are then used as written)',
+    });
+  }
+  notes.promptPlaces = v.prompt_places === true;
   return notes;
 }
 

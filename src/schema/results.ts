@@ -149,6 +149,13 @@ export interface GenerateResult {
    */
   firstFrameCheck?: FirstFrameCheckResult;
   /**
+   * Set when the native checkpoint reads prompts with places (`cosmos-ts.json` `"prompt_places": true`, the mini
+   * Generator) and the request's prompt named its objects without them: the prompt that ran, with a place written
+   * for each object (src/world `promptWithPlaces`), e.g. "A wooden table with a red cube in the middle near the
+   * camera, a grey robot arm above it. The red cube slides to the left."
+   */
+  upsampledPrompt?: string;
+  /**
    * The settings the run used (native runs): the request's `effective`, or on a distilled few-step checkpoint its
    * fixed step count, guidance 1 and shift, with what the request set that did not apply in `ignored`
    * (src/generator/distilled.ts).

@@ -73,6 +73,7 @@ export {
   plausibilityTask,
   promptPlaces,
   type PromptSubject,
+  promptWithPlaces,
   type TaskItem,
   temporalTask,
   visibleObjects,

@@ -423,6 +423,70 @@ export function promptPlaces(prompt: string): Map<string, ObjectPlace> {
   return out;
 }
 
+/**
+ * The places {@link promptWithPlaces} gives objects a prompt names without one, in order: an event's object first,
+ * in the middle near the camera (room to move either way, and drawn large), the others around it.
+ */
+const UPSAMPLE_PLACES: readonly ObjectPlace[] = [
+  { across: "middle", depth: "front" },
+  { across: "left", depth: "back" },
+  { across: "right", depth: "back" },
+  { across: "left", depth: "front" },
+  { across: "right", depth: "front" },
+  { across: "middle", depth: "back" },
+];
+
+const SCENE_SENTENCE_RE = /^\s*A wooden table with (.+?), a grey robot arm above it\.\s*(.*)$/is;
+const SCENE_OBJECT_RE = new RegExp(
+  `^an? (${ObjectColor.options.join("|")}) (${ObjectShape.options.join("|")})(?: (${
+    Object.values(ACROSS_WORDS).join("|")
+  }) (${Object.values(DEPTH_WORDS).join("|")}))?$`,
+  "i",
+);
+
+/**
+ * A prompt for a checkpoint trained on prompts with places (`cosmos-ts.json` `"prompt_places": true`) from one
+ * that names its objects without places: the mini Generator's prompt upsampling, as Cosmos 3's expands a short
+ * description into the dense one its Generator was trained on. Each object of the scene sentence ("A wooden table
+ * with a red cube and a blue ball, a grey robot arm above it.") that has no place gets one of
+ * {@link UPSAMPLE_PLACES} not yet taken, the events' objects first; a prompt of events alone ("The red cube slides
+ * to the left.") gets the scene sentence, with the objects its events name. A prompt whose objects all have places,
+ * that names none of the world's objects, or whose scene sentence lists something else is returned unchanged.
+ *
+ * @example
+ * ```ts
+ * import { promptWithPlaces } from "./tasks.ts";
+ * promptWithPlaces("The red cube slides to the left.");
+ * // "A wooden table with a red cube in the middle near the camera, a grey robot arm above it. The red cube slides to the left."
+ * ```
+ */
+export function promptWithPlaces(prompt: string): string {
+  const scene = SCENE_SENTENCE_RE.exec(prompt);
+  const subjects = eventSubjects(scene ? scene[2] : prompt).map((s) => s.label);
+  const objects: { label: string; place?: ObjectPlace }[] = [];
+  if (scene) {
+    for (const item of scene[1].split(/, | and /)) {
+      const m = SCENE_OBJECT_RE.exec(item.trim());
+      if (!m) return prompt;
+      const label = `${m[1].toLowerCase()} ${m[2].toLowerCase()}`;
+      const place = m[3]
+        ? { across: ACROSS_OF_WORDS.get(m[3].toLowerCase())!, depth: DEPTH_OF_WORDS.get(m[4].toLowerCase())! }
+        : undefined;
+      objects.push({ label, place });
+    }
+  }
+  for (const label of subjects) if (!objects.some((o) => o.label === label)) objects.push({ label });
+  if (objects.length === 0 || objects.every((o) => o.place)) return prompt;
+  const key = (p: ObjectPlace) => `${p.across}/${p.depth}`;
+  const taken = new Set(objects.flatMap((o) => o.place ? [key(o.place)] : []));
+  const free = UPSAMPLE_PLACES.filter((p) => !taken.has(key(p)));
+  const order = [...objects].sort((a, b) => Number(!subjects.includes(a.label)) - Number(!subjects.includes(b.label)));
+  for (const o of order) if (!o.place) o.place = free.shift() ?? UPSAMPLE_PLACES[0];
+  const named = list(objects.map((o) => `${withArticle(o.label)} ${framePlaceWords(o.place!)}`));
+  const rest = (scene ? scene[2] : prompt).trim();
+  return `A wooden table with ${named}, a grey robot arm above it. ${rest}`.trim();
+}
+
 /** An object a Generator prompt's events name: its colour and shape. */
 export interface PromptSubject {
   color: ObjectColor;

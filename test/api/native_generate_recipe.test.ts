@@ -4,6 +4,8 @@
 // pass-1 frame written as a PNG; with "image_anchored", from the text-to-image of the same prompt, size, settings and
 // seed made by hand through generate(); progress says which pass; image-to-video is not touched; a recipe this
 // version does not know is a CheckpointError naming the allowed values; show() says the video ran as two passes.
+// With "prompt_places": a plain text-to-video prompt runs with places written in (the same frames as that prompt
+// on the fixture without the note), reported as upsampledPrompt and by show(); image-to-video runs as written.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -16,6 +18,7 @@ import { decodeVideoFrames } from "../../src/media/video.ts";
 import { openCosmos3Generator } from "../../src/native/generator.ts";
 import { GenerateRequest } from "../../src/schema/generate_request.ts";
 import type { ProgressEvent } from "../../src/schema/results.ts";
+import { promptWithPlaces } from "../../src/world/mod.ts";
 import { shown } from "../kernel/_sink.ts";
 import { assertSameFrames, nativeGeneratorFixture } from "./_native_generator_fixture.ts";
 
@@ -120,6 +123,53 @@ describe("generate(): the first_frame_anchored text-to-video recipe (tiny fixtur
       (e: unknown) =>
         e instanceof CheckpointError && /text_to_video "keyframes"/.test(e.message) &&
         /"direct", "first_frame_anchored", "image_anchored"/.test(e.message),
+    );
+  });
+});
+
+describe('generate(): a checkpoint noting "prompt_places" gets places written into a plain prompt (tiny fixture)', () => {
+  const PLACED = fixtureWithNotes("placed", { untrained: true, prompt_places: true });
+  const PLAIN = "The red cube slides to the left.";
+
+  test("text-to-video runs promptWithPlaces' prompt, reported as upsampledPrompt; show() says so", async () => {
+    const r = await generate({ ...REQUEST, prompt: PLAIN, seed: 3, outputPath: join(OUT, "placed.mp4") }, {
+      backend: PLACED,
+    });
+    assert.equal(r.upsampledPrompt, promptWithPlaces(PLAIN));
+    assert.match(r.upsampledPrompt!, /^A wooden table with a red cube in the middle near the camera, /);
+    // By hand: the upsampled prompt on the fixture without the note gives the same frames; the plain one does not.
+    const byHand = await generate(
+      { ...REQUEST, prompt: r.upsampledPrompt!, seed: 3, outputPath: join(OUT, "placed_by_hand.mp4") },
+      { backend: CKPT },
+    );
+    assert.equal(byHand.upsampledPrompt, undefined, "a checkpoint without the note runs the prompt as written");
+    const a = await assertSameFrames(r.media.path, byHand.media.path, [0, 1, 2, 3, 4]);
+    const plain = await generate({ ...REQUEST, prompt: PLAIN, seed: 3, outputPath: join(OUT, "unplaced.mp4") }, {
+      backend: CKPT,
+    });
+    const p = await decodeVideoFrames(plain.media.path, { frameIndices: [4] });
+    assert.notDeepEqual(p[0].data, a[4].data);
+    const { html } = await shown(r);
+    assert.ok(html.includes(`so it ran: &quot;${r.upsampledPrompt}&quot;`), "show() gives the prompt that ran");
+  });
+
+  test("a prompt with every place given, and image-to-video, run as written", async () => {
+    const placed = promptWithPlaces(PLAIN);
+    const r = await generate({ ...REQUEST, prompt: placed, seed: 4, numInferenceSteps: 1 }, { backend: PLACED });
+    assert.equal(r.upsampledPrompt, undefined);
+    const i2v = await generate(
+      { ...REQUEST, prompt: PLAIN, image: "assets/images/world_push_start.png", seed: 4, numInferenceSteps: 1 },
+      { backend: PLACED },
+    );
+    assert.equal(i2v.mode, "image-to-video");
+    assert.equal(i2v.upsampledPrompt, undefined, "the image gives the places");
+  });
+
+  test("a prompt_places that is not true or false is a CheckpointError naming the field", async () => {
+    const dir = fixtureWithNotes("placed_bad", { prompt_places: "yes" });
+    await assert.rejects(
+      generate({ ...REQUEST, numInferenceSteps: 1 }, { backend: dir }),
+      (e: unknown) => e instanceof CheckpointError && /prompt_places "yes" is not true or false/.test(e.message),
     );
   });
 });

@@ -17,6 +17,7 @@ import {
   placeAt,
   plausibilityTask,
   promptPlaces,
+  promptWithPlaces,
   renderClip,
   seedsOf,
   SMALL,
@@ -302,6 +303,48 @@ describe("world tasks", () => {
     assert.deepEqual(placeAt(0.39, 0.57), { across: "left", depth: "back" });
     assert.deepEqual(placeAt(0.5, 0.59), { across: "middle", depth: "front" });
     assert.deepEqual(placeAt(0.61, 0.9), { across: "right", depth: "front" });
+  });
+  test("promptWithPlaces writes a place for each object of a plain prompt, the events' object in the middle near the camera", () => {
+    const PLACE_WORDS = / (on the left|in the middle|on the right) (towards the back|near the camera)/g;
+    for (const seed of seedsOf("eval", 150, 0)) {
+      const s = makeSample(seed, { frames: 17, fps: 10 });
+      const plain = generatorPrompt(s);
+      const up = promptWithPlaces(plain);
+      // the same prompt with place words added, nothing else; each object in its own place
+      assert.equal(up.replace(PLACE_WORDS, ""), plain, `seed ${seed}`);
+      const said = [...up.matchAll(PLACE_WORDS)].map((m) => `${m[1]} ${m[2]}`);
+      assert.equal(said.length, s.scene.objects.length, `seed ${seed}: ${up}`);
+      assert.equal(new Set(said).size, said.length, `seed ${seed}: two objects in one place: ${up}`);
+      const subject = eventSubjects(plain)[0];
+      const once = subject && s.scene.objects.filter((o) => o.label === subject.label).length === 1;
+      if (once) assert.deepEqual(promptPlaces(up).get(subject.label), { across: "middle", depth: "front" });
+      assert.equal(promptWithPlaces(up), up, `seed ${seed}: a prompt with places is kept`);
+      const layout = generatorPrompt(s, { layout: true });
+      assert.equal(promptWithPlaces(layout), layout);
+    }
+    // events alone: the scene sentence with the objects they name
+    assert.equal(
+      promptWithPlaces("The red cube slides to the left. The blue ball falls."),
+      "A wooden table with a red cube in the middle near the camera and a blue ball on the left towards the back, " +
+        "a grey robot arm above it. The red cube slides to the left. The blue ball falls.",
+    );
+    // a place given is kept and not given again; the events' object still first
+    assert.equal(
+      promptWithPlaces(
+        "A wooden table with a green cylinder, an orange ball in the middle near the camera and a red cube, a grey " +
+          "robot arm above it. The red cube slides to the right.",
+      ),
+      "A wooden table with a green cylinder on the right towards the back, an orange ball in the middle near the camera " +
+        "and a red cube on the left towards the back, a grey robot arm above it. The red cube slides to the right.",
+    );
+    // not the world's words: unchanged
+    for (
+      const p of [
+        "A red cube slides left.",
+        "Waves at dusk.",
+        "A wooden table with a red teapot, a grey robot arm above it. The red cube slides to the left.",
+      ]
+    ) assert.equal(promptWithPlaces(p), p);
   });
   test("eventSubjects reads back the objects a generator prompt's events move, in order, once each", () => {
     for (const seed of [...seedsOf("train", 150, 0), ...seedsOf("eval", 150, 0)]) {
