@@ -258,6 +258,8 @@ interface GenerateLike {
     found?: boolean;
     misplaced?: string[];
   };
+  /** The prompt that ran, with places written in for a checkpoint that reads prompts with places. */
+  upsampledPrompt?: string;
 }
 
 /** One clause on the first-frame check: which candidate was kept and why. */
@@ -343,7 +345,11 @@ export async function show(result: unknown, o: ShowOptions = {}): Promise<void> 
       "info",
       `${value.mode}: ${mediaSummary(value.media)} · ${value.media.path}${
         value.backend ? ` · ${value.backend}` : ""
-      }${recipe}`,
+      }${recipe}${
+        value.upsampledPrompt
+          ? ` · the checkpoint reads prompts that say where each object stands, so it ran: "${value.upsampledPrompt}"`
+          : ""
+      }`,
     );
     if (value.untrained) await untrainedNote();
     return;
