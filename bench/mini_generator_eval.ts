@@ -4,7 +4,8 @@
  * (`src/world`, eval split), checked by colour segmentation (`src/world/segment.ts`):
  *
  * - text-to-video: eval seeds whose clip has a push ("the red cube slides to the left"); the prompt
- *   is the world's generator prompt of that seed (as in training); generate() runs it as the checkpoint says
+ *   is the world's generator prompt of that seed (as in training; saying where each object stands when the checkpoint's
+ *   cosmos-ts.json notes `prompt_places`, or with `--layout`); generate() runs it as the checkpoint says
  *   (cosmos-ts.json `text_to_video`: the committed mini Generator's "first_frame_anchored" is two passes, each row's
  *   `recipe` says which ran); the video is generated at 320×192,
  *   17 frames, 10 fps, decoded from the MP4 and the pushed object's colour tracked: a sample passes
@@ -37,6 +38,8 @@
  * node --import tsx bench/mini_generator_eval.ts --checkpoint <ckpt> --modes fdyn --count 10 --steps 20
  * node --import tsx bench/mini_generator_eval.ts --checkpoint <ckpt> --quantization fp8   # the fp8 load option
  * node --import tsx bench/mini_generator_eval.ts --checkpoint <ckpt> --modes t2v --layout   # prompts with places
+ * node --import tsx bench/mini_generator_eval.ts --checkpoint <ckpt> --modes t2v --plain    # without (the default
+ * #   is the checkpoint's cosmos-ts.json prompt_places; generate() then writes its own places in)
  * ```
  * @module
  */
@@ -47,7 +50,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { generate, rollout } from "../src/api/mod.ts";
 import type { BackendSpec, FirstFrameCheckResult } from "../src/schema/results.ts";
-import type { TextToVideoRecipe } from "../src/native/mod.ts";
+import { readCheckpointNotes, type TextToVideoRecipe } from "../src/native/mod.ts";
 import { decodeVideoFrames } from "../src/media/mod.ts";
 import {
   type Direction,
@@ -229,7 +232,9 @@ export interface EvalSettings {
   out: string;
   /**
    * Text-to-video's prompts say where each object stands in the first frame (`generatorPrompt`'s `layout`), for a
-   * checkpoint trained on such prompts (`generator_data.ts --layout-share`). Default false.
+   * checkpoint trained on such prompts (`generator_data.ts --layout-share`, `cosmos-ts.json` `prompt_places`; the
+   * command line's default is that note). Default false: the plain prompt, which generate() gives places by its own
+   * rule on such a checkpoint (the row's `upsampled`).
    */
   layout?: boolean;
   /** Called with each sample's row as soon as it is measured (the CLI prints it: a long run's partial results). */
@@ -256,6 +261,8 @@ export type T2vRow =
     recipe: TextToVideoRecipe;
     /** The prompt said where each object stands ({@link EvalSettings}'s `layout`). */
     layout?: true;
+    /** generate() wrote places into the plain prompt (the checkpoint's `prompt_places`; GenerateResult `upsampledPrompt`). */
+    upsampled?: true;
     /** The checkpoint's first-frame check, when it has one (cosmos-ts.json `first_frame_check`). */
     firstFrame?:
       & Pick<FirstFrameCheckResult, "candidates" | "chosen" | "accepted" | "found" | "located" | "byColor">
@@ -342,6 +349,7 @@ export async function evalT2v(
         seconds,
         recipe,
         ...(o.layout ? { layout: true } : {}),
+        ...(r.upsampledPrompt ? { upsampled: true } : {}),
         ...(firstFrame ? { firstFrame } : {}),
         ...verdict,
       },
@@ -527,7 +535,8 @@ async function main(): Promise<void> {
       steps: { type: "string", default: "30" },
       guidance: { type: "string", default: "4" },
       quantization: { type: "string", default: "none" },
-      layout: { type: "boolean", default: false },
+      layout: { type: "boolean" },
+      plain: { type: "boolean", default: false },
       out: { type: "string" },
     },
   });
@@ -536,11 +545,15 @@ async function main(): Promise<void> {
   if (quantization !== "none" && quantization !== "fp8") throw new Error("--quantization: none or fp8");
   const count = Number(values.count);
   const offset = Number(values.offset);
+  if (values.layout && values.plain) throw new Error("--layout and --plain: one or the other");
+  // Prompts with places when the checkpoint reads them (cosmos-ts.json prompt_places), unless --plain.
+  const layout = values.layout ??
+    (!values.plain && (await readCheckpointNotes(resolve(values.checkpoint))).promptPlaces);
   const o: EvalSettings = {
     backend: { kind: "native", checkpoint: resolve(values.checkpoint), quantization },
     steps: Number(values.steps),
     guidance: Number(values.guidance),
-    layout: values.layout,
+    layout,
     out: values.out ?? mkdtempSync(join(tmpdir(), "mini-generator-eval-")),
   };
   mkdirSync(o.out, { recursive: true });
