@@ -1019,7 +1019,7 @@ def pipeline_of(transformer, vae, tokenizer, scheduler):
 
 # How the native engine runs the checkpoint (cosmos-ts.json keys the trainer does not decide): carried over from
 # the --init checkpoint's cosmos-ts.json, so a run's checkpoint copied into checkpoints/mini-generator keeps them.
-INFERENCE_NOTE_KEYS = ("text_to_video", "first_frame_check")
+INFERENCE_NOTE_KEYS = ("text_to_video", "first_frame_check", "prompt_places")
 
 
 def save_checkpoint(pipe, out, info, inference_notes=None):
