@@ -641,7 +641,9 @@ async function makeWorldAssets(dir: string): Promise<Record<string, unknown>> {
       embodiment: "droid",
       layout: WORLD_CHUNK_LAYOUT,
       instruction: push.scenario.instruction,
-      prompt: generatorPrompt(push),
+      // in the words the mini Generator was last trained on: where each object stands in the first frame too
+      // (its cosmos-ts.json prompt_places)
+      prompt: generatorPrompt(push, { layout: true }),
       events: eventJson(push),
     },
     implausible: {

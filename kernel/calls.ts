@@ -337,12 +337,12 @@ export const MINI_GENERATOR_EMBODIMENTS: readonly EmbodimentId[] = Object.freeze
  */
 export const MINI_GENERATOR_WORKFLOWS: Readonly<Record<MiniGeneratorWorkflow, string>> = Object.freeze({
   "text-to-video":
-    "run as two passes (the checkpoint's recipe: up to three first frames drawn by text-to-video, the first in which the mini Reasoner finds the prompt's object kept, then image-to-video from it); objects still smear or take a neighbour's colour: the prompted object moves the prompted way in 65% of fresh held-out clips (130 of 200; without the Reasoner's check 60.5%; one pass: 42.5% of 200)",
+    "run as two passes (the checkpoint's recipe: up to five first frames drawn by text-to-video, the first in which the mini Reasoner finds the prompt's object kept, then image-to-video from it); a prompt that does not say where each object stands gets places written in first (the note shows the prompt that ran). The prompted object moves the prompted way in 82% of fresh held-out clips (164 of 200, prompts that say where each object stands; short prompts with places written in: 23 of 30); objects still smear or take a neighbour's colour",
   "image-to-video":
     "with the true first frame given, the prompted object moves the prompted way in 93% of held-out clips (56 of the first 60 text-to-video prompts)",
   forward_dynamics:
-    "the gripper's path off by 2.5% of the frame width on average (60 held-out clips; the first frame held still: 21%)",
-  policy: "TCP position error 0.084 m, gripper error 0.005 (the mean chunk: 0.20 m, 0.25; 200 held-out clips)",
+    "the gripper's path off by 2.2% of the frame width on average (60 held-out clips; the first frame held still: 21%)",
+  policy: "TCP position error 0.081 m, gripper error 0.004 (the mean chunk: 0.20 m, 0.25; 200 held-out clips)",
   inverse_dynamics:
     "TCP position error 0.024 m, gripper error 0.006 (the mean chunk: 0.20 m, 0.25; 200 held-out clips)",
 });

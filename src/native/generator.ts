@@ -271,7 +271,7 @@ export type TextToVideoRecipe = "direct" | "first_frame_anchored" | "image_ancho
 
 /**
  * A two-pass recipe's first-frame check (`cosmos-ts.json` `"first_frame_check": { "reasoner": "../mini-reasoner",
- * "candidates": 3 }`, the mini Generator's): pass 1 is drawn up to `candidates` times and a Reasoner checkpoint
+ * "candidates": 5 }`, the mini Generator's): pass 1 is drawn up to `candidates` times and a Reasoner checkpoint
  * judges each first frame (src/api/first_frame_check.ts).
  */
 export interface FirstFrameCheck {

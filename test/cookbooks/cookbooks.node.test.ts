@@ -539,14 +539,14 @@ function chunkOf(cell: Cell): Promise<number[][]> {
  *   true chunk (`chunkError`);
  * - `chunkMaxGripperError`: policy and inverse dynamics: the chunk's mean gripper error against the true chunk.
  *
- * Set for the committed weights (checkpoints/mini-generator, session 29's run29b), from what they do on 200 held-out
- * seeds a mode: no inverse-dynamics chunk off by more than 0.1 m (mean 0.024, largest 0.055), no policy or
- * inverse-dynamics gripper error above 0.05 (mean 0.005-0.006, largest 0.012). Not asserted here: the
+ * Set for the committed weights (checkpoints/mini-generator, session 41's run41c), from what they do on 200 held-out
+ * seeds a mode: no inverse-dynamics chunk off by more than 0.1 m (mean 0.021, largest 0.049), no policy or
+ * inverse-dynamics gripper error above 0.05 (mean 0.004-0.005, largest 0.009; run29b's largest 0.055 m and 0.012). Not asserted here: the
  * forward-dynamics path and the policy's TCP position. The cookbooks' requests carry no seed, so each run draws new
  * noise, and one clip's figure varies with it (the CI run of 96d5801, session 13's weights: forward dynamics 0.149 on
- * this clip, 0.034 with the eval's noise); over the 200 seeds 1 path is off by more than 0.15 and 30 policies by
- * more than 0.15 m. The CI subset (test/bench/mini_generator_eval_ci.node.test.ts) asserts both on fixed seeds. Nor
- * the video following the prompt (65% of 200 fresh held-out prompts with the recipe and its first-frame check).
+ * this clip, 0.034 with the eval's noise); over the 200 seeds 28 policies are off by more than 0.15 m (run29b: 30, and 1
+ * forward-dynamics path by more than 0.15). The CI subset (test/bench/mini_generator_eval_ci.node.test.ts) asserts both on fixed seeds. Nor
+ * the video following the prompt (82% of 200 fresh held-out prompts with places, the recipe and its first-frame check).
  */
 const MINI_GENERATOR_QUALITY: {
   videoMinShiftPx?: number;
