@@ -380,8 +380,13 @@ export function generatorPrompt(sample: WorldSample, options: GeneratorPromptOpt
     places ? `${withArticle(o.label)} ${framePlaceWords(places[i])}` : withArticle(o.label)
   );
   const events = sample.events.map((e) => sentence(e.label));
-  return `A wooden table with ${list(objs)}, a grey robot arm above it. ${events.join(" ")}`.trim();
+  return `${sceneSentence(list(objs))} ${events.join(" ")}`.trim();
 }
+
+/** The scene sentence of a Generator prompt: "A wooden table with <objects>, a grey robot arm above it." */
+const sceneSentence = (objects: string) => `A wooden table with ${objects}, a grey robot arm above it.`;
+/** {@link sceneSentence} read back: the objects, then the rest of the prompt. */
+const SCENE_SENTENCE_RE = /^\s*A wooden table with (.+?), a grey robot arm above it\.\s*(.*)$/is;
 
 const placeOfWords = <K extends string>(words: Readonly<Record<K, string>>) =>
   new Map(Object.entries<string>(words).map(([place, w]) => [w, place as K]));
@@ -436,7 +441,6 @@ const UPSAMPLE_PLACES: readonly ObjectPlace[] = [
   { across: "middle", depth: "back" },
 ];
 
-const SCENE_SENTENCE_RE = /^\s*A wooden table with (.+?), a grey robot arm above it\.\s*(.*)$/is;
 const SCENE_OBJECT_RE = new RegExp(
   `^an? (${ObjectColor.options.join("|")}) (${ObjectShape.options.join("|")})(?: (${
     Object.values(ACROSS_WORDS).join("|")
@@ -484,7 +488,7 @@ export function promptWithPlaces(prompt: string): string {
   for (const o of order) if (!o.place) o.place = free.shift() ?? UPSAMPLE_PLACES[0];
   const named = list(objects.map((o) => `${withArticle(o.label)} ${framePlaceWords(o.place!)}`));
   const rest = (scene ? scene[2] : prompt).trim();
-  return `A wooden table with ${named}, a grey robot arm above it. ${rest}`.trim();
+  return `${sceneSentence(named)} ${rest}`.trim();
 }
 
 /** An object a Generator prompt's events name: its colour and shape. */
