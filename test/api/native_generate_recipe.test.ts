@@ -5,7 +5,8 @@
 // seed made by hand through generate(); progress says which pass; image-to-video is not touched; a recipe this
 // version does not know is a CheckpointError naming the allowed values; show() says the video ran as two passes.
 // With "prompt_places": a plain text-to-video prompt runs with places written in (the same frames as that prompt
-// on the fixture without the note), reported as upsampledPrompt and by show(); image-to-video runs as written.
+// on the fixture without the note), reported as upsampledPrompt and by show(), and so does text-to-image;
+// image-to-video runs as written.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -153,7 +154,7 @@ describe('generate(): a checkpoint noting "prompt_places" gets places written in
     assert.ok(html.includes(`so it ran: &quot;${r.upsampledPrompt}&quot;`), "show() gives the prompt that ran");
   });
 
-  test("a prompt with every place given, and image-to-video, run as written", async () => {
+  test("a prompt with every place given, and image-to-video, run as written; text-to-image gets places", async () => {
     const placed = promptWithPlaces(PLAIN);
     const r = await generate({ ...REQUEST, prompt: placed, seed: 4, numInferenceSteps: 1 }, { backend: PLACED });
     assert.equal(r.upsampledPrompt, undefined);
@@ -163,6 +164,13 @@ describe('generate(): a checkpoint noting "prompt_places" gets places written in
     );
     assert.equal(i2v.mode, "image-to-video");
     assert.equal(i2v.upsampledPrompt, undefined, "the image gives the places");
+    // text-to-image draws the scene from text too: places written in
+    const t2i = await generate(
+      { prompt: PLAIN, output: "image", resolution: "256p", seed: 4, numInferenceSteps: 1 },
+      { backend: PLACED },
+    );
+    assert.equal(t2i.mode, "text-to-image");
+    assert.equal(t2i.upsampledPrompt, placed);
   });
 
   test("a prompt_places that is not true or false is a CheckpointError naming the field", async () => {
