@@ -337,9 +337,9 @@ export const MINI_GENERATOR_EMBODIMENTS: readonly EmbodimentId[] = Object.freeze
  */
 export const MINI_GENERATOR_WORKFLOWS: Readonly<Record<MiniGeneratorWorkflow, string>> = Object.freeze({
   "text-to-video":
-    "run as two passes (the checkpoint's recipe: up to five first frames drawn by text-to-video, the first in which the mini Reasoner finds the prompt's object kept, then image-to-video from it); a prompt that does not say where each object stands gets places written in first (the note shows the prompt that ran). The prompted object moves the prompted way in 82% of fresh held-out clips (164 of 200, prompts that say where each object stands; short prompts with places written in: 23 of 30); objects still smear or take a neighbour's colour",
+    "run as two passes (the checkpoint's recipe: up to five first frames drawn by text-to-video, the first in which the mini Reasoner finds the prompt's object kept, then image-to-video from it); a prompt that does not say where each object stands gets places written in first (the note shows the prompt that ran). The prompted object moves the prompted way in 82% of fresh held-out clips (164 of 200, prompts that say where each object stands; 87 of 100 more never used to choose the weights; short prompts with places written in: 23 of 30); objects still smear or take a neighbour's colour",
   "image-to-video":
-    "with the true first frame given, the prompted object moves the prompted way in 93% of held-out clips (56 of the first 60 text-to-video prompts)",
+    "with the true first frame given, the prompted object moves the prompted way in 95% of held-out clips (57 of the first 60 text-to-video prompts)",
   forward_dynamics:
     "the gripper's path off by 2.2% of the frame width on average (60 held-out clips; the first frame held still: 21%)",
   policy: "TCP position error 0.081 m, gripper error 0.004 (the mean chunk: 0.20 m, 0.25; 200 held-out clips)",
