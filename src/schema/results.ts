@@ -152,7 +152,8 @@ export interface GenerateResult {
    * Set when the native checkpoint reads prompts with places (`cosmos-ts.json` `"prompt_places": true`, the mini
    * Generator) and the request's prompt named its objects without them: the prompt that ran, with a place written
    * for each object (src/world `promptWithPlaces`), e.g. "A wooden table with a red cube in the middle near the
-   * camera, a grey robot arm above it. The red cube slides to the left."
+   * camera and a green ball on the left towards the back, a grey robot arm above it. The red cube slides to the left."
+   * for "The red cube slides to the left."
    */
   upsampledPrompt?: string;
   /**

@@ -385,6 +385,12 @@ export function generatorPrompt(sample: WorldSample, options: GeneratorPromptOpt
 
 /** The scene sentence of a Generator prompt: "A wooden table with <objects>, a grey robot arm above it." */
 const sceneSentence = (objects: string) => `A wooden table with ${objects}, a grey robot arm above it.`;
+/**
+ * The object {@link promptWithPlaces} adds to a prompt of events alone that names one object: the first here whose
+ * colour the prompt does not name. The world's scenes hold 2-4 objects; asked for one, the mini Generator draws the
+ * named colour twice (seen on its first frames), so the first-frame check passes none.
+ */
+const COMPANIONS = ["green ball", "red cube", "blue cylinder"] as const;
 /** {@link sceneSentence} read back: the objects, then the rest of the prompt. */
 const SCENE_SENTENCE_RE = /^\s*A wooden table with (.+?), a grey robot arm above it\.\s*(.*)$/is;
 
@@ -454,14 +460,16 @@ const SCENE_OBJECT_RE = new RegExp(
  * description into the dense one its Generator was trained on. Each object of the scene sentence ("A wooden table
  * with a red cube and a blue ball, a grey robot arm above it.") that has no place gets one of
  * {@link UPSAMPLE_PLACES} not yet taken, the events' objects first; a prompt of events alone ("The red cube slides
- * to the left.") gets the scene sentence, with the objects its events name. A prompt whose objects all have places,
- * that names none of the world's objects, or whose scene sentence lists something else is returned unchanged.
+ * to the left.") gets the scene sentence, with the objects its events name, and one more ({@link COMPANIONS}) when
+ * they are one, as the world's scenes never are. A prompt whose objects all have places, that names none of the
+ * world's objects, or whose scene sentence lists something else is returned unchanged.
  *
  * @example
  * ```ts
  * import { promptWithPlaces } from "./tasks.ts";
  * promptWithPlaces("The red cube slides to the left.");
- * // "A wooden table with a red cube in the middle near the camera, a grey robot arm above it. The red cube slides to the left."
+ * // "A wooden table with a red cube in the middle near the camera and a green ball on the left towards the back, a
+ * // grey robot arm above it. The red cube slides to the left."
  * ```
  */
 export function promptWithPlaces(prompt: string): string {
@@ -481,6 +489,10 @@ export function promptWithPlaces(prompt: string): string {
   }
   for (const label of subjects) if (!objects.some((o) => o.label === label)) objects.push({ label });
   if (objects.length === 0 || objects.every((o) => o.place)) return prompt;
+  if (!scene && objects.length === 1) {
+    const color = objects[0].label.split(" ")[0];
+    objects.push({ label: COMPANIONS.find((c) => !c.startsWith(`${color} `))! });
+  }
   const key = (p: ObjectPlace) => `${p.across}/${p.depth}`;
   const taken = new Set(objects.flatMap((o) => o.place ? [key(o.place)] : []));
   const free = UPSAMPLE_PLACES.filter((p) => !taken.has(key(p)));

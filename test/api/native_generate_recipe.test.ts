@@ -137,7 +137,7 @@ describe('generate(): a checkpoint noting "prompt_places" gets places written in
       backend: PLACED,
     });
     assert.equal(r.upsampledPrompt, promptWithPlaces(PLAIN));
-    assert.match(r.upsampledPrompt!, /^A wooden table with a red cube in the middle near the camera, /);
+    assert.match(r.upsampledPrompt!, /^A wooden table with a red cube in the middle near the camera and a green ball /);
     // By hand: the upsampled prompt on the fixture without the note gives the same frames; the plain one does not.
     const byHand = await generate(
       { ...REQUEST, prompt: r.upsampledPrompt!, seed: 3, outputPath: join(OUT, "placed_by_hand.mp4") },

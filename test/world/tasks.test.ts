@@ -322,11 +322,26 @@ describe("world tasks", () => {
       const layout = generatorPrompt(s, { layout: true });
       assert.equal(promptWithPlaces(layout), layout);
     }
-    // events alone: the scene sentence with the objects they name
+    // events alone: the scene sentence with the objects they name; with one more when they name one
     assert.equal(
       promptWithPlaces("The red cube slides to the left. The blue ball falls."),
       "A wooden table with a red cube in the middle near the camera and a blue ball on the left towards the back, " +
         "a grey robot arm above it. The red cube slides to the left. The blue ball falls.",
+    );
+    assert.equal(
+      promptWithPlaces("The red cube slides to the left."),
+      "A wooden table with a red cube in the middle near the camera and a green ball on the left towards the back, " +
+        "a grey robot arm above it. The red cube slides to the left.",
+    );
+    assert.match(
+      promptWithPlaces("the green cylinder slides left"),
+      /green cylinder in the middle .* and a red cube on /,
+    );
+    // a scene sentence of one object is the prompt's own: places only
+    assert.equal(
+      promptWithPlaces("A wooden table with a red cube, a grey robot arm above it. The red cube slides to the left."),
+      "A wooden table with a red cube in the middle near the camera, a grey robot arm above it. The red cube slides " +
+        "to the left.",
     );
     // a place given is kept and not given again; the events' object still first
     assert.equal(
