@@ -344,7 +344,7 @@ export const MINI_GENERATOR_WORKFLOWS: Readonly<Record<MiniGeneratorWorkflow, st
     "the gripper's path off by 2.2% of the frame width on average (60 held-out clips; the first frame held still: 21%)",
   policy: "TCP position error 0.081 m, gripper error 0.004 (the mean chunk: 0.20 m, 0.25; 200 held-out clips)",
   inverse_dynamics:
-    "TCP position error 0.024 m, gripper error 0.006 (the mean chunk: 0.20 m, 0.25; 200 held-out clips)",
+    "TCP position error 0.021 m, gripper error 0.005 (the mean chunk: 0.20 m, 0.25; 200 held-out clips)",
 });
 
 /** The workflows {@link MINI_GENERATOR_WORKFLOWS} leaves out, as the notes name them. */
