@@ -398,12 +398,18 @@ const placeOfWords = <K extends string>(words: Readonly<Record<K, string>>) =>
   new Map(Object.entries<string>(words).map(([place, w]) => [w, place as K]));
 const ACROSS_OF_WORDS = placeOfWords<ObjectPlace["across"]>(ACROSS_WORDS);
 const DEPTH_OF_WORDS = placeOfWords<ObjectPlace["depth"]>(DEPTH_WORDS);
-const PLACED_OBJECT_RE = new RegExp(
-  `\\ban? (${ObjectColor.options.join("|")}) (${ObjectShape.options.join("|")}) (${
-    Object.values(ACROSS_WORDS).join("|")
-  }) (${Object.values(DEPTH_WORDS).join("|")})\\b`,
-  "gi",
-);
+/** Regex source of a world object's words, "red cube": two groups, colour and shape. */
+const OBJECT_WORDS = `(${ObjectColor.options.join("|")}) (${ObjectShape.options.join("|")})`;
+/** Regex source of a place's words, "on the left towards the back": two groups, across and depth. */
+const PLACE_WORDS = `(${Object.values(ACROSS_WORDS).join("|")}) (${Object.values(DEPTH_WORDS).join("|")})`;
+/** The label of {@link OBJECT_WORDS}' groups, "red cube". */
+const labelOfWords = (color: string, shape: string) => `${color.toLowerCase()} ${shape.toLowerCase()}`;
+/** The place of {@link PLACE_WORDS}' groups. */
+const placeOfMatch = (across: string, depth: string): ObjectPlace => ({
+  across: ACROSS_OF_WORDS.get(across.toLowerCase())!,
+  depth: DEPTH_OF_WORDS.get(depth.toLowerCase())!,
+});
+const PLACED_OBJECT_RE = new RegExp(`\\ban? ${OBJECT_WORDS} ${PLACE_WORDS}\\b`, "gi");
 
 /**
  * The places a prompt gives its objects, read back from a {@link generatorPrompt} with `layout` ("… a red cube on the
@@ -421,11 +427,8 @@ export function promptPlaces(prompt: string): Map<string, ObjectPlace> {
   const out = new Map<string, ObjectPlace>();
   const twice = new Set<string>();
   for (const m of prompt.matchAll(PLACED_OBJECT_RE)) {
-    const label = `${m[1].toLowerCase()} ${m[2].toLowerCase()}`;
-    const place: ObjectPlace = {
-      across: ACROSS_OF_WORDS.get(m[3].toLowerCase())!,
-      depth: DEPTH_OF_WORDS.get(m[4].toLowerCase())!,
-    };
+    const label = labelOfWords(m[1], m[2]);
+    const place = placeOfMatch(m[3], m[4]);
     const seen = out.get(label);
     if (seen && (seen.across !== place.across || seen.depth !== place.depth)) twice.add(label);
     out.set(label, place);
@@ -447,12 +450,7 @@ const UPSAMPLE_PLACES: readonly ObjectPlace[] = [
   { across: "middle", depth: "back" },
 ];
 
-const SCENE_OBJECT_RE = new RegExp(
-  `^an? (${ObjectColor.options.join("|")}) (${ObjectShape.options.join("|")})(?: (${
-    Object.values(ACROSS_WORDS).join("|")
-  }) (${Object.values(DEPTH_WORDS).join("|")}))?$`,
-  "i",
-);
+const SCENE_OBJECT_RE = new RegExp(`^an? ${OBJECT_WORDS}(?: ${PLACE_WORDS})?$`, "i");
 
 /**
  * A prompt for a checkpoint trained on prompts with places (`cosmos-ts.json` `"prompt_places": true`) from one
@@ -480,11 +478,7 @@ export function promptWithPlaces(prompt: string): string {
     for (const item of scene[1].split(/, | and /)) {
       const m = SCENE_OBJECT_RE.exec(item.trim());
       if (!m) return prompt;
-      const label = `${m[1].toLowerCase()} ${m[2].toLowerCase()}`;
-      const place = m[3]
-        ? { across: ACROSS_OF_WORDS.get(m[3].toLowerCase())!, depth: DEPTH_OF_WORDS.get(m[4].toLowerCase())! }
-        : undefined;
-      objects.push({ label, place });
+      objects.push({ label: labelOfWords(m[1], m[2]), place: m[3] ? placeOfMatch(m[3], m[4]) : undefined });
     }
   }
   for (const label of subjects) if (!objects.some((o) => o.label === label)) objects.push({ label });
@@ -511,7 +505,7 @@ export interface PromptSubject {
   label: string;
 }
 
-const SUBJECT_RE = new RegExp(`\\bthe (${ObjectColor.options.join("|")}) (${ObjectShape.options.join("|")})\\b`, "gi");
+const SUBJECT_RE = new RegExp(`\\bthe ${OBJECT_WORDS}\\b`, "gi");
 
 /**
  * The objects that the events of a {@link generatorPrompt} name, in order of first mention, once each: the scene
