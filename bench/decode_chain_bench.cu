@@ -15,8 +15,12 @@
 // its first blocks read together), with the default L2 policy or evict_last; P = 0 is the engine today. The down
 // GEMV follows a GEMV and gets none. Another variant, the staged GEMV: q|k|v, o and gate|up on staged_gemv below,
 // whose resident blocks copy their whole weight rows into shared memory before the wait (a check first: its outputs
-// against the engine's, bit for bit). Rows: us per step (36 layers, median of 20 graph launches), us per layer,
-// the ratio to P = 0 measured in the same run (before and after the variants, to show the drift).
+// against the engine's, bit for bit). Those rows are `decode_chain_bench prefetch` (all measured slower: README).
+// The default rows: the step as one persistent kernel (namespace persistent below: producer warps stream every
+// layer's weights through shared memory while the consumers wait on each other), each variant checked first
+// against one step of the chain from the same state (every output, bit for bit), then timed twice.
+// Rows: us per step (36 layers, median of 20 graph launches), us per layer, the ratio to the chain with P = 0
+// measured in the same run (before and after the variants, to show the drift).
 //
 //   here:   bash bench/run.sh prepare    (.dev/benchbin/decode_chain_bench)
 //   device: bash bench/run.sh chain      (one JSON line per variant; ~30 s)
@@ -27,6 +31,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "../native/src/core/cuda_common.h"
@@ -134,6 +139,34 @@ constexpr int kStageWarps = 4;
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
+
+// The mbarrier and bulk-copy instructions of the two shared-memory variants (the staged GEMV, the persistent step).
+__device__ __forceinline__ void mbar_init(uint32_t bar) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void mbar_init_fence() { asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory"); }
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(bar) : "memory");
+}
+// This thread's arrival on bar, which then completes when `bytes` more have landed.
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+}
+// bytes (a multiple of 16, both addresses 16-byte aligned) from global to shared memory, counted on bar.
+__device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(dst),
+               "l"(src), "r"(bytes), "r"(bar)
+               : "memory");
+}
+// Whether bar's phase of this parity has completed (the hardware suspends the thread a while before saying no).
+__device__ __forceinline__ bool mbar_try(uint32_t bar, uint32_t parity) {
+  uint32_t done;
+  asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}"
+               : "=r"(done)
+               : "r"(bar), "r"(parity)
+               : "memory");
+  return done;
+}
 template <int R>
 __global__ void __launch_bounds__(kStageWarps * 32) staged_gemv(float* __restrict__ out, const float* __restrict__ x,
                                                                 const __nv_bfloat16* __restrict__ w, int k, int m) {
@@ -145,27 +178,17 @@ __global__ void __launch_bounds__(kStageWarps * 32) staged_gemv(float* __restric
   unsigned char* mine = stage + (size_t)warp * R * row_bytes;
   const uint32_t bar = smem_addr(&bars[warp]);
   if (j < m && lane == 0) {
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(bar) : "memory");
-    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(R * row_bytes) : "memory");
+    mbar_init(bar);
+    mbar_init_fence();
+    mbar_expect_tx(bar, R * row_bytes);
 #pragma unroll
-    for (int r = 0; r < R; ++r) {
-      const __nv_bfloat16* src = w + (size_t)(j + r * m) * k;
-      asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(
-                       smem_addr(mine + r * row_bytes)),
-                   "l"(src), "r"(row_bytes), "r"(bar)
-                   : "memory");
-    }
+    for (int r = 0; r < R; ++r) bulk_copy(smem_addr(mine + r * row_bytes), w + (size_t)(j + r * m) * k, row_bytes, bar);
   }
   cosmos::pdl_wait();
   if (j >= m) return;
   __syncwarp();
-  uint32_t done = 0;
-  while (!done)
-    asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], 0;\nselp.u32 %0, 1, 0, p;\n}"
-                 : "=r"(done)
-                 : "r"(bar)
-                 : "memory");
+  while (!mbar_try(bar, 0)) {
+  }
   const int chunks = k / 8;
   float acc[R];
 #pragma unroll
@@ -190,15 +213,6 @@ void staged_gemv_cuda(float* out, const float* x, const __nv_bfloat16* w, int k,
                      k, m);
 }
 
-__global__ void fill_bf16(__nv_bfloat16* p, size_t n, uint32_t seed) {
-  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-    uint32_t s = (uint32_t)i * 2654435761u ^ seed;
-    s ^= s >> 13;
-    s *= 0x5bd1e995u;
-    p[i] = __float2bfloat16(((s >> 8) / 16777216.f - 0.5f) * 0.04f);
-  }
-}
-
 struct Layer {
   __nv_bfloat16 *qkv, *o, *gate_up, *down;
   float* kv;
@@ -207,6 +221,339 @@ struct Layer {
 struct Acts {
   float *x, *h, *qkv, *q, *att, *o, *h2, *act, *down;
 };
+
+// The persistent step (variant): the 36 layers as one kernel, one block an SM, that never drains. Why: each GEMV
+// alone reads at 86-90% of a bare read of its bytes, and what separates the engine's layer (~120 us) from its
+// bytes (~90 us) is each kernel's ramp and drain and the norm / RoPE / attention gaps in which HBM idles
+// (bench/README.md: "The decode GEMVs against a plain read", "The small kernels prefetching"). Weights depend on
+// nothing, so W producer warps a block stream the block's share of every GEMV's rows, layer after layer, into one
+// ring a consumer warp in shared memory (8 KB slots filled by cp.async.bulk, full / empty mbarriers), never waiting
+// for activations: only the ring's size bounds how far ahead they run, so HBM stays busy through the waits below.
+// W consumer warps wait for a phase's input (a counter a phase in global memory that every block increments once
+// its share is written: a grid-wide barrier that only the consumers pay), stage it in shared memory, and take their
+// rows from the ring in the engine's order (chunk c = lane + 32 i in increasing i, the same 8-term expression, the
+// same warp sum), so every output equals the chain's bit for bit. Each block computes the norm itself from x in the
+// chain's 256-thread summation order; the residual adds are the o / down rows' epilogues; the RoPE stand-in is the
+// attention's prologue; the attention stand-in runs on blocks 0..63 as the chain's 64 blocks do. A layer has five
+// phases: q|k|v (after the previous layer's down), attention (after q|k|v), o (after attention), gate|up (after o),
+// down (after gate|up). Every block must be resident at once: grid = the SM count, and the shared memory holds it to
+// one block an SM. A wait that lasts 2 s prints where it was and traps, so a schedule bug ends the run, not hangs it.
+namespace persistent {
+constexpr int kSlotBytes = 8192;  // one k = 4096 bf16 row; a down row (k = 12288) takes 3 slots
+constexpr int kSlotChunks = kSlotBytes / 16;
+enum Phase { kQkvDone, kAttDone, kODone, kGateUpDone, kDownDone, kPhases };
+// What a variant runs, to split its time: everything; the math without the grid-wide waits (its outputs are wrong:
+// the cost of the waits); the producers' stream alone, every slot given back unread (the scheme's ceiling).
+enum Mode { kFull, kNoWaits, kStreamOnly };
+constexpr unsigned long long kTimeoutNs = 2000000000ull;
+
+struct Args {
+  const Layer* layers;  // kLayers, in device memory
+  float *x, *qkv, *att, *o, *act, *down;
+  unsigned* ctr;  // kLayers * kPhases, zero at launch
+};
+
+// The x staging: chunk c's 8 values as xa[c] (the first 4) and xb[c] (the last 4), so a warp's float4 reads of 32
+// consecutive chunks fall on distinct banks (as one float4 pair per chunk they would conflict two-way).
+constexpr size_t kStageBytes = 2ull * (kInter / 8) * sizeof(float4);  // 48 KB: the down GEMV's input
+template <int W, int S>
+constexpr size_t smem_bytes() {
+  return (size_t)W * S * kSlotBytes + kStageBytes;
+}
+
+__device__ __forceinline__ unsigned long long now_ns() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+__device__ __noinline__ void timed_out(const char* what, int layer) {
+  printf("persistent step: block %d thread %d waited 2 s for %s (layer %d)\n", blockIdx.x, threadIdx.x, what, layer);
+  __trap();
+}
+
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity, const char* what, int layer) {
+  if (mbar_try(bar, parity)) return;
+  const unsigned long long t0 = now_ns();
+  while (!mbar_try(bar, parity))
+    if (now_ns() - t0 > kTimeoutNs) timed_out(what, layer);
+}
+
+// Barrier 1 among the consumer warps alone (the producers never reach it; __syncthreads is barrier 0).
+template <int NT>
+__device__ __forceinline__ void consumers_sync() {
+  asm volatile("bar.sync 1, %0;" ::"n"(NT) : "memory");
+}
+// This block's share of a phase is written: every consumer is past its stores, then one release increment.
+template <int NT, bool kWaits>
+__device__ __forceinline__ void grid_signal(unsigned* ctr) {
+  consumers_sync<NT>();
+  if (kWaits && threadIdx.x == 0) {
+    __threadfence();
+    asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(ctr) : "memory");
+  }
+}
+// Every block's share of a phase is written (thread 0 acquires, then releases the other consumers; what they read
+// of other blocks' outputs they read from L2, __ldcg, never a stale L1 line).
+template <int NT, bool kWaits>
+__device__ __forceinline__ void grid_wait(const unsigned* ctr, int layer) {
+  if (kWaits && threadIdx.x == 0) {
+    const unsigned target = gridDim.x;
+    unsigned v;
+    unsigned long long t0 = 0;
+    for (bool first = true;; first = false) {
+      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(ctr) : "memory");
+      if (v >= target) break;
+      if (first)
+        t0 = now_ns();
+      else if (now_ns() - t0 > kTimeoutNs)
+        timed_out("a phase counter", layer);
+    }
+  }
+  consumers_sync<NT>();
+}
+
+template <int NT>
+__device__ void stage(float4* xa, float4* xb, const float* src, int k) {
+  const float4* s4 = reinterpret_cast<const float4*>(src);
+  for (int i = threadIdx.x; i < k / 4; i += NT) (i & 1 ? xb : xa)[i >> 1] = __ldcg(s4 + i);
+}
+// h = x * rsqrt(mean(x^2) + eps) staged, summed as norm_kernel's 256 threads do: its thread ct adds x[ct + 256 j]
+// for j = 0..15, its warps' sums go to red[ct / 32], and its warp 0 sums the 8 of them. Thread t here plays the
+// chain's threads t + NT q.
+template <int NT>
+__device__ void stage_norm(float4* xa, float4* xb, const float* x, float* red) {
+  constexpr int kChainThreads = 256, kPer = kHidden / kChainThreads, Q = kChainThreads / NT;
+  const int t = threadIdx.x;
+  float v[Q][kPer], ss[Q];
+#pragma unroll
+  for (int q = 0; q < Q; ++q)
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) v[q][j] = __ldcg(x + t + NT * q + kChainThreads * j);
+#pragma unroll
+  for (int q = 0; q < Q; ++q) {
+    ss[q] = 0.f;
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) ss[q] += v[q][j] * v[q][j];
+    const float w = cosmos::warp_sum(ss[q]);
+    if ((t & 31) == 0) red[(t >> 5) + (NT / 32) * q] = w;
+  }
+  consumers_sync<NT>();
+  if (t < 32) {
+    float a = t < kChainThreads / 32 ? red[t] : 0.f;
+    a = cosmos::warp_sum(a);
+    if (t == 0) red[kChainThreads / 32] = rsqrtf(a / kHidden + 1e-6f);
+  }
+  consumers_sync<NT>();
+  const float inv = red[kChainThreads / 32];
+#pragma unroll
+  for (int q = 0; q < Q; ++q)
+#pragma unroll
+    for (int j = 0; j < kPer; ++j) {
+      const int i = t + NT * q + kChainThreads * j;
+      reinterpret_cast<float*>(((i & 7) < 4 ? xa : xb) + (i >> 3))[i & 3] = v[q][j] * inv;
+    }
+}
+
+// acc + w . x over one 8-element chunk: dot8's expression, with x from the staging.
+__device__ __forceinline__ float dot8_staged(float acc, uint4 u, float4 a, float4 b) {
+  using cosmos::gemv::bf_hi;
+  using cosmos::gemv::bf_lo;
+  const float wv[8] = {bf_lo(u.x), bf_hi(u.x), bf_lo(u.y), bf_hi(u.y), bf_lo(u.z), bf_hi(u.z), bf_lo(u.w), bf_hi(u.w)};
+  return acc + (wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z +
+                wv[7] * b.w);
+}
+// acc + one slot's 512 chunks (chunk c = lane + 32 i, i = 0..15, in increasing i) . x chunks c0 + c.
+__device__ __forceinline__ float dot_slot(float acc, const uint4* slot, const float4* xa, const float4* xb, int c0,
+                                          int lane) {
+#pragma unroll
+  for (int i0 = 0; i0 < kSlotChunks / 32; i0 += 4) {
+    uint4 u[4];
+    float4 a[4], b[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int c = lane + 32 * (i0 + i);
+      u[i] = slot[c];
+      a[i] = xa[c0 + c];
+      b[i] = xb[c0 + c];
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) acc = dot8_staged(acc, u[i], a[i], b[i]);
+  }
+  return acc;
+}
+
+template <bool kMath>
+__device__ __forceinline__ float dot(float acc, const uint4* slot, const float4* xa, const float4* xb, int c0,
+                                     int lane) {
+  return kMath ? dot_slot(acc, slot, xa, xb, c0, lane) : acc;
+}
+
+// W consumer warps (0..W-1) and W producer warps (W..2W-1, lane 0 of producer w fills consumer w's ring of S slots).
+template <int W, int S, int M>
+__global__ void __launch_bounds__(2 * W * 32, 1) step_kernel(Args p) {
+  constexpr int NT = W * 32;
+  constexpr bool waits = M == kFull, math = M != kStreamOnly;
+  extern __shared__ __align__(128) unsigned char smem[];
+  __shared__ __align__(8) unsigned long long full[W * S], empty[W * S];
+  __shared__ float red[9];
+  float4* xa = reinterpret_cast<float4*>(smem + (size_t)W * S * kSlotBytes);
+  float4* xb = xa + kInter / 8;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < W * S; ++i) {
+      mbar_init(smem_addr(&full[i]));
+      mbar_init(smem_addr(&empty[i]));
+    }
+    mbar_init_fence();
+  }
+  __syncthreads();
+  const int T = gridDim.x * W;  // consumer warps in the grid; warp g takes rows g, g + T, ... of every GEMV
+  const int ring = warp % W;
+  const int g = blockIdx.x * W + ring;
+  unsigned n = 0;  // slots used so far on this ring: slot n % S, its round n / S
+  auto slot_ptr = [&](unsigned i) { return smem + (size_t)(ring * S + i % S) * kSlotBytes; };
+
+  if (warp >= W) {  // a producer: this ring's rows of every GEMV, in the order its consumer takes them
+    if (lane != 0) return;
+    auto put = [&](const __nv_bfloat16* src, int layer) {
+      const uint32_t full_bar = smem_addr(&full[ring * S + n % S]);
+      mbar_wait(smem_addr(&empty[ring * S + n % S]), ((n / S) & 1) ^ 1, "a free slot", layer);
+      mbar_expect_tx(full_bar, kSlotBytes);
+      bulk_copy(smem_addr(slot_ptr(n)), src, kSlotBytes, full_bar);
+      ++n;
+    };
+    for (int l = 0; l < kLayers; ++l) {
+      const Layer L = p.layers[l];
+      for (int r = g; r < kQkv; r += T) put(L.qkv + (size_t)r * kHidden, l);
+      for (int r = g; r < kHidden; r += T) put(L.o + (size_t)r * kHidden, l);
+      for (int r = g; r < kInter; r += T) {
+        put(L.gate_up + (size_t)r * kHidden, l);
+        put(L.gate_up + (size_t)(kInter + r) * kHidden, l);
+      }
+      for (int r = g; r < kHidden; r += T)
+        for (int q = 0; q < kInter / kHidden; ++q) put(L.down + (size_t)r * kInter + (size_t)q * kHidden, l);
+    }
+    return;
+  }
+
+  // A consumer: slot n's weights, then the slot back to the producer once every lane has read it.
+  auto take = [&](int layer) {
+    mbar_wait(smem_addr(&full[ring * S + n % S]), (n / S) & 1, "a weight slot", layer);
+    return reinterpret_cast<const uint4*>(slot_ptr(n));
+  };
+  auto give = [&] {
+    __syncwarp();
+    if (lane == 0) mbar_arrive(smem_addr(&empty[ring * S + n % S]));
+    ++n;
+  };
+  for (int l = 0; l < kLayers; ++l) {
+    const Layer L = p.layers[l];
+    unsigned* ctr = p.ctr + l * kPhases;
+    // q|k|v = W_qkv . norm(x); x is whole once every block has added the previous layer's down rows.
+    if (l > 0) grid_wait<NT, waits>(ctr - kPhases + kDownDone, l);
+    if (math) stage_norm<NT>(xa, xb, p.x, red);
+    consumers_sync<NT>();
+    for (int r = g; r < kQkv; r += T) {
+      float acc = dot<math>(0.f, take(l), xa, xb, 0, lane);
+      give();
+      acc = cosmos::warp_sum(acc);
+      if (lane == 0) p.qkv[r] = acc;
+    }
+    grid_signal<NT, waits>(ctr + kQkvDone);
+    // The RoPE and attention stand-ins (attention_kernel's 64 blocks of 128 threads, the same sums).
+    if (math && blockIdx.x < kAttnBlocks) {
+      grid_wait<NT, waits>(ctr + kQkvDone, l);
+      if (threadIdx.x < 128) {
+        constexpr int per = kKvFloats / kAttnBlocks, outs = kHidden / kAttnBlocks;
+        float s = 0.f;
+        for (int i = threadIdx.x; i < per; i += 128) s += L.kv[blockIdx.x * per + i];
+        s = cosmos::warp_sum(s);
+        if (threadIdx.x < outs) {
+          const int i = blockIdx.x * outs + threadIdx.x;
+          const float q = __ldcg(p.qkv + i) * 0.5f;
+          p.att[i] = q + s * 1e-6f;
+        }
+      }
+    }
+    grid_signal<NT, waits>(ctr + kAttDone);
+    // o = W_o . att; x += o * 1e-3 by the row's owner (norm_kernel's residual add).
+    grid_wait<NT, waits>(ctr + kAttDone, l);
+    if (math) stage<NT>(xa, xb, p.att, kHidden);
+    consumers_sync<NT>();
+    for (int r = g; r < kHidden; r += T) {
+      float acc = dot<math>(0.f, take(l), xa, xb, 0, lane);
+      give();
+      acc = cosmos::warp_sum(acc);
+      if (lane == 0) {
+        p.o[r] = acc;
+        p.x[r] = __ldcg(p.x + r) + acc * 1e-3f;
+      }
+    }
+    grid_signal<NT, waits>(ctr + kODone);
+    // act = silu(W_gate . norm(x)) * (W_up . norm(x)), as gemv_swiglu_cuda.
+    grid_wait<NT, waits>(ctr + kODone, l);
+    if (math) stage_norm<NT>(xa, xb, p.x, red);
+    consumers_sync<NT>();
+    for (int r = g; r < kInter; r += T) {
+      float gate = dot<math>(0.f, take(l), xa, xb, 0, lane);
+      give();
+      float up = dot<math>(0.f, take(l), xa, xb, 0, lane);
+      give();
+      gate = cosmos::warp_sum(gate);
+      up = cosmos::warp_sum(up);
+      if (lane == 0) p.act[r] = gate / (1.0f + expf(-gate)) * up;
+    }
+    grid_signal<NT, waits>(ctr + kGateUpDone);
+    // down = W_down . act, a row in 3 slots; x += down * 1e-3 by the row's owner.
+    grid_wait<NT, waits>(ctr + kGateUpDone, l);
+    if (math) stage<NT>(xa, xb, p.act, kInter);
+    consumers_sync<NT>();
+    for (int r = g; r < kHidden; r += T) {
+      float acc = 0.f;
+      for (int q = 0; q < kInter / kHidden; ++q) {
+        acc = dot<math>(acc, take(l), xa, xb, q * kSlotChunks, lane);
+        give();
+      }
+      acc = cosmos::warp_sum(acc);
+      if (lane == 0) {
+        p.down[r] = acc;
+        p.x[r] = __ldcg(p.x + r) + acc * 1e-3f;
+      }
+    }
+    grid_signal<NT, waits>(ctr + kDownDone);
+  }
+}
+
+// The counters zeroed, then the step. Returns false (and says why) when a block an SM does not fit.
+template <int W, int S, int M>
+bool launch(const Args& args, int sms, cudaStream_t s) {
+  constexpr size_t smem = smem_bytes<W, S>();
+  static int fits = -1;
+  if (fits < 0) {
+    CUDA_CHECK(cudaFuncSetAttribute(step_kernel<W, S, M>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    int blocks = 0;
+    CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, step_kernel<W, S, M>, 2 * W * 32, smem));
+    fits = blocks >= 1;
+    if (!fits)
+      std::printf("# persistent W%d S%d mode %d: %zu bytes of shared memory do not fit one block an SM\n", W, S, M,
+                  smem);
+  }
+  if (!fits) return false;
+  CUDA_CHECK(cudaMemsetAsync(args.ctr, 0, sizeof(unsigned) * kLayers * kPhases, s));
+  step_kernel<W, S, M><<<sms, 2 * W * 32, smem, s>>>(args);
+  CUDA_CHECK(cudaGetLastError());
+  return true;
+}
+}  // namespace persistent
+
+__global__ void fill_bf16(__nv_bfloat16* p, size_t n, uint32_t seed) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    uint32_t s = (uint32_t)i * 2654435761u ^ seed;
+    s ^= s >> 13;
+    s *= 0x5bd1e995u;
+    p[i] = __float2bfloat16(((s >> 8) / 16777216.f - 0.5f) * 0.04f);
+  }
+}
 
 // separate: the prefetches in prefetch_kernel launches of their own, the small kernels' Prefetch left empty.
 // staged: q|k|v, o and gate|up on staged_gemv (their rows copied into shared memory before the wait).
@@ -248,23 +595,24 @@ void record(const std::vector<Layer>& layers, const Acts& a, unsigned pf_bytes, 
   CUDA_CHECK(cudaGetLastError());
 }
 
-float step_us(const std::vector<Layer>& layers, const Acts& a, unsigned pf_bytes, int evict_last, bool separate,
-              bool staged, const cosmos::CudaContext& ctx) {
+// The median of 20 launches of one CUDA graph holding what `rec` records (after 3 warm-up launches), in us.
+template <typename Rec>
+float graph_us(Rec&& rec, cudaStream_t stream) {
   cudaGraph_t g;
   cudaGraphExec_t ex;
-  CUDA_CHECK(cudaStreamBeginCapture(ctx.stream, cudaStreamCaptureModeThreadLocal));
-  record(layers, a, pf_bytes, evict_last, separate, staged, ctx);
-  CUDA_CHECK(cudaStreamEndCapture(ctx.stream, &g));
+  CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  rec();
+  CUDA_CHECK(cudaStreamEndCapture(stream, &g));
   CUDA_CHECK(cudaGraphInstantiate(&ex, g, 0));
   cudaEvent_t e0, e1;
   CUDA_CHECK(cudaEventCreate(&e0));
   CUDA_CHECK(cudaEventCreate(&e1));
-  for (int i = 0; i < 3; ++i) CUDA_CHECK(cudaGraphLaunch(ex, ctx.stream));
+  for (int i = 0; i < 3; ++i) CUDA_CHECK(cudaGraphLaunch(ex, stream));
   std::vector<float> t;
   for (int i = 0; i < 20; ++i) {
-    CUDA_CHECK(cudaEventRecord(e0, ctx.stream));
-    CUDA_CHECK(cudaGraphLaunch(ex, ctx.stream));
-    CUDA_CHECK(cudaEventRecord(e1, ctx.stream));
+    CUDA_CHECK(cudaEventRecord(e0, stream));
+    CUDA_CHECK(cudaGraphLaunch(ex, stream));
+    CUDA_CHECK(cudaEventRecord(e1, stream));
     CUDA_CHECK(cudaEventSynchronize(e1));
     float ms;
     CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
@@ -277,9 +625,15 @@ float step_us(const std::vector<Layer>& layers, const Acts& a, unsigned pf_bytes
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
 }
+
+float step_us(const std::vector<Layer>& layers, const Acts& a, unsigned pf_bytes, int evict_last, bool separate,
+              bool staged, const cosmos::CudaContext& ctx) {
+  return graph_us([&] { record(layers, a, pf_bytes, evict_last, separate, staged, ctx); }, ctx.stream);
+}
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const bool prefetch_rows = argc > 1 && std::string(argv[1]) == "prefetch";
   cosmos::CudaPool pool;
   cudaStream_t stream;
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
@@ -314,8 +668,17 @@ int main() {
   CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev));
   std::printf("# %d layers, %.1f MB of weights + K/V a step, L2 %d MB, PDL %s\n", kLayers, bytes / 1e6, l2 >> 20,
               cosmos::pdl_enabled() ? "on" : "off");
-  // The staged GEMVs against the engine's on layer 0's weights: the same bits (the same summation order).
-  {
+  const float base0 = step_us(layers, a, 0, 0, false, false, ctx);
+  struct V {
+    unsigned mb;
+    int evict_last;
+    bool separate;
+    bool staged = false;
+    const char* persistent = nullptr;  // "W4 S5": the persistent step with W consumer warps, S slots a ring
+  };
+  std::vector<std::pair<V, float>> rows;
+  if (prefetch_rows) {
+    // The staged GEMVs against the engine's on layer 0's weights: the same bits (the same summation order).
     std::vector<float> e(kInter), g(kInter);
     auto cmp = [&](const char* name, int n) {
       CUDA_CHECK(cudaStreamSynchronize(stream));
@@ -331,28 +694,96 @@ int main() {
     gemv_swiglu_cuda(a.o, a.x, layers[0].gate_up, WType::BF16, kHidden, kInter, ctx);
     staged_gemv_cuda<2>(a.act, a.x, layers[0].gate_up, kHidden, kInter, stream);
     cmp("gate|up + SwiGLU", kInter);
+    const V variants[] = {{4, 0, false}, {8, 0, false},  {16, 0, false},      {24, 0, false},     {32, 0, false},
+                          {8, 1, false}, {16, 1, false}, {32, 1, false},      {8, 0, true},       {16, 0, true},
+                          {32, 0, true}, {16, 1, true},  {0, 0, false, true}, {0, 0, false, true}};
+    for (const V& v : variants)
+      rows.push_back({v, step_us(layers, a, v.mb << 20, v.evict_last, v.separate, v.staged, ctx)});
+  } else {
+    // The persistent step against the chain: one step each from the same state, every output compared (the
+    // persistent x has the last down's residual added, which the chain leaves to the next step's first norm).
+    int sms = 0;
+    CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    Layer* dev_layers;
+    CUDA_CHECK(cudaMalloc(&dev_layers, sizeof(Layer) * kLayers));
+    CUDA_CHECK(cudaMemcpy(dev_layers, layers.data(), sizeof(Layer) * kLayers, cudaMemcpyHostToDevice));
+    persistent::Args pa{dev_layers, a.x, a.qkv, a.att, a.o, a.act, a.down, nullptr};
+    CUDA_CHECK(cudaMalloc(&pa.ctr, sizeof(unsigned) * kLayers * persistent::kPhases));
+    auto reset = [&] {
+      for (float* p : {a.x, a.h, a.qkv, a.q, a.att, a.o, a.h2, a.act, a.down})
+        CUDA_CHECK(cudaMemsetAsync(p, 0, kInter * 4, stream));
+      fill_bf16<<<16, 256, 0, stream>>>(reinterpret_cast<__nv_bfloat16*>(a.x), kHidden * 2, 99);
+    };
+    struct Out {
+      const char* name;
+      float* p;
+      int n;
+      std::vector<float> chain, mine;
+    };
+    std::vector<Out> outs = {{"x", a.x, kHidden}, {"q|k|v", a.qkv, kQkv}, {"att", a.att, kHidden},
+                             {"o", a.o, kHidden}, {"act", a.act, kInter}, {"down", a.down, kHidden}};
+    auto take = [&](bool chain) {
+      CUDA_CHECK(cudaStreamSynchronize(stream));
+      for (Out& o : outs) {
+        std::vector<float>& v = chain ? o.chain : o.mine;
+        v.resize(o.n);
+        CUDA_CHECK(cudaMemcpy(v.data(), o.p, o.n * 4, cudaMemcpyDeviceToHost));
+      }
+    };
+    auto check = [&](const char* name, bool (*run)(const persistent::Args&, int, cudaStream_t)) {
+      reset();
+      record(layers, a, 0, 0, false, false, ctx);
+      take(true);
+      reset();
+      if (!run(pa, sms, stream)) return false;
+      take(false);
+      Out& down = outs.back();
+      for (int i = 0; i < kHidden; ++i)
+        outs[0].chain[i] = std::fma(down.chain[i], 1e-3f, outs[0].chain[i]);  // as nvcc contracts it
+      double worst = 0, scale = 0;
+      std::string per;
+      for (const Out& o : outs) {
+        double d = 0;
+        for (int i = 0; i < o.n; ++i) {
+          d = std::max(d, (double)std::fabs(o.chain[i] - o.mine[i]));
+          scale = std::max(scale, (double)std::fabs(o.chain[i]));
+        }
+        worst = std::max(worst, d);
+        per += std::string(per.empty() ? "" : ", ") + "\"" + o.name + "\": " + std::to_string(d);
+      }
+      std::printf("{\"check\": \"persistent %s vs the chain, one step\", \"max_diff\": %.3g, \"largest\": %.3g, %s}\n",
+                  name, worst, scale, per.c_str());
+      return true;
+    };
+    struct P {
+      const char* name;
+      bool (*run)(const persistent::Args&, int, cudaStream_t);
+      bool checked;  // the full step: its outputs against the chain's before it is timed
+    };
+    const P persistents[] = {{"W4 S5", persistent::launch<4, 5, persistent::kFull>, true},
+                             {"W4 S3", persistent::launch<4, 3, persistent::kFull>, true},
+                             {"W8 S2", persistent::launch<8, 2, persistent::kFull>, true},
+                             {"W2 S10", persistent::launch<2, 10, persistent::kFull>, true},
+                             {"W4 S5, no grid waits", persistent::launch<4, 5, persistent::kNoWaits>, false},
+                             {"W4 S5, the stream alone", persistent::launch<4, 5, persistent::kStreamOnly>, false}};
+    for (const P& v : persistents) {
+      if (v.checked ? !check(v.name, v.run) : !v.run(pa, sms, stream)) continue;
+      for (int rep = 0; rep < 2; ++rep)
+        rows.push_back({V{0, 0, false, false, v.name}, graph_us([&] { v.run(pa, sms, stream); }, stream)});
+    }
+    CUDA_CHECK(cudaFree(pa.ctr));
+    CUDA_CHECK(cudaFree(dev_layers));
   }
-  const float base0 = step_us(layers, a, 0, 0, false, false, ctx);
-  struct V {
-    unsigned mb;
-    int evict_last;
-    bool separate;
-    bool staged = false;
-  };
-  const V variants[] = {{4, 0, false}, {8, 0, false},  {16, 0, false},      {24, 0, false},     {32, 0, false},
-                        {8, 1, false}, {16, 1, false}, {32, 1, false},      {8, 0, true},       {16, 0, true},
-                        {32, 0, true}, {16, 1, true},  {0, 0, false, true}, {0, 0, false, true}};
-  std::vector<std::pair<V, float>> rows;
-  for (const V& v : variants)
-    rows.push_back({v, step_us(layers, a, v.mb << 20, v.evict_last, v.separate, v.staged, ctx)});
   const float base1 = step_us(layers, a, 0, 0, false, false, ctx);
   const float base = 0.5f * (base0 + base1);
   auto print = [&](const V& v, float us) {
+    const std::string gemvs =
+        v.persistent ? std::string("persistent ") + v.persistent : std::string(v.staged ? "staged rows" : "engine");
     std::printf(
         "{\"gemvs\": \"%s\", \"prefetch_mb\": %u, \"policy\": \"%s\", \"issued_by\": \"%s\", \"step_us\": %.1f, "
         "\"layer_us\": %.2f, \"tb_s\": %.3f, \"vs_none\": %.4f}\n",
-        v.staged ? "staged rows" : "engine", v.mb, v.evict_last ? "evict_last" : "normal",
-        v.separate ? "own kernel" : "small kernel", us, us / kLayers, bytes / (us * 1e-6) / 1e12, base / us);
+        gemvs.c_str(), v.mb, v.evict_last ? "evict_last" : "normal", v.separate ? "own kernel" : "small kernel", us,
+        us / kLayers, bytes / (us * 1e-6) / 1e12, base / us);
   };
   print(V{0, 0, false}, base0);
   for (auto& [v, us] : rows) print(v, us);

@@ -21,8 +21,9 @@
 #              bytes and cudaMemcpy, and variants of their kernel (bench/decode_gemv_bench.cu); the same for
 #              the fp8-weight GEMVs (bench/decode_gemv_fp8_bench.cu)                                     ~40 s
 #   chain      a model of the decode step's 36-layer chain in one graph (the engine's GEMVs, stand-in norm / rope /
-#              attention kernels) with and without the small kernels prefetching the next GEMV's first weight
-#              bytes into L2 (bench/decode_chain_bench.cu)                                           ~30 s
+#              attention kernels) against the same step as one persistent kernel whose producer warps stream the
+#              weights through shared memory without draining (outputs checked against the chain's first);
+#              `decode_chain_bench prefetch` gives the earlier L2-prefetch and staged-GEMV rows (bench/decode_chain_bench.cu) ~30 s
 #   prefill    Qwen3-VL-8B tower + prefill, image and video, ours (qwen3vl_prefill_bench; again with the opt-in
 #              COSMOS_FP8_PREFILL=1) vs transformers sdpa (hf_qwen3vl_prefill.py)                   ~2 min
 #   generator  Cosmos 3 Nano transformer, one forward at 256p / 480p / 720p x 189 frames, ours vs diffusers
@@ -185,8 +186,7 @@ device() {
     step "fp8 decode GEMVs vs a read stream" 30 $b/decode_gemv_fp8_bench
   fi
   if has chain; then
-    step "decode chain, L2 prefetch by the small kernels" 30 $b/decode_chain_bench
-    step "decode chain, PDL off" 30 env COSMOS_PDL=0 $b/decode_chain_bench
+    step "decode chain vs the persistent step" 40 $b/decode_chain_bench
   fi
   if has prefill; then
     step "ours tower + prefill" 40 env NO_BREAKDOWN=1 $b/qwen3vl_prefill_bench
