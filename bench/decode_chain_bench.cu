@@ -633,7 +633,11 @@ float step_us(const std::vector<Layer>& layers, const Acts& a, unsigned pf_bytes
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool prefetch_rows = argc > 1 && std::string(argv[1]) == "prefetch";
+  // No argument: every persistent variant; "prefetch": the L2-prefetch and staged rows; else one persistent variant
+  // by name ("W4 S5", "W4 S5, no grid waits", ...), so bench/run.sh runs each in its own process and a variant
+  // that traps takes no other row with it.
+  const std::string only = argc > 1 ? argv[1] : "";
+  const bool prefetch_rows = only == "prefetch";
   cosmos::CudaPool pool;
   cudaStream_t stream;
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
@@ -767,6 +771,7 @@ int main(int argc, char** argv) {
                              {"W4 S5, no grid waits", persistent::launch<4, 5, persistent::kNoWaits>, false},
                              {"W4 S5, the stream alone", persistent::launch<4, 5, persistent::kStreamOnly>, false}};
     for (const P& v : persistents) {
+      if (!only.empty() && only != v.name) continue;
       if (v.checked ? !check(v.name, v.run) : !v.run(pa, sms, stream)) continue;
       for (int rep = 0; rep < 2; ++rep)
         rows.push_back({V{0, 0, false, false, v.name}, graph_us([&] { v.run(pa, sms, stream); }, stream)});

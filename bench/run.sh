@@ -186,7 +186,10 @@ device() {
     step "fp8 decode GEMVs vs a read stream" 30 $b/decode_gemv_fp8_bench
   fi
   if has chain; then
-    step "decode chain vs the persistent step" 40 $b/decode_chain_bench
+    # one process a persistent variant: a schedule bug traps after a 2 s wait and takes only its own rows
+    for v in "W4 S5" "W4 S3" "W8 S2" "W2 S10" "W4 S5, no grid waits" "W4 S5, the stream alone"; do
+      step "decode chain vs the persistent step $v" 30 timeout 60 $b/decode_chain_bench "$v"
+    done
   fi
   if has prefill; then
     step "ours tower + prefill" 40 env NO_BREAKDOWN=1 $b/qwen3vl_prefill_bench
