@@ -460,18 +460,24 @@ __global__ void __launch_bounds__(2 * W * 32, 1) step_kernel(Args p) {
       if (lane == 0) p.qkv[r] = acc;
     }
     grid_signal<NT, waits>(ctr + kQkvDone);
-    // The RoPE and attention stand-ins (attention_kernel's 64 blocks of 128 threads, the same sums).
+    // The RoPE and attention stand-ins: attention_kernel's 64 blocks of 128 threads, the same sums (thread t plays
+    // its threads t + NT q; with NT = 256, threads 128.. have no part).
     if (math && blockIdx.x < kAttnBlocks) {
       grid_wait<NT, waits>(ctr + kQkvDone, l);
-      if (threadIdx.x < 128) {
-        constexpr int per = kKvFloats / kAttnBlocks, outs = kHidden / kAttnBlocks;
-        float s = 0.f;
-        for (int i = threadIdx.x; i < per; i += 128) s += L.kv[blockIdx.x * per + i];
-        s = cosmos::warp_sum(s);
-        if (threadIdx.x < outs) {
-          const int i = blockIdx.x * outs + threadIdx.x;
-          const float q = __ldcg(p.qkv + i) * 0.5f;
-          p.att[i] = q + s * 1e-6f;
+      constexpr int kChainThreads = 128, QA = NT >= kChainThreads ? 1 : kChainThreads / NT;
+      constexpr int per = kKvFloats / kAttnBlocks, outs = kHidden / kAttnBlocks;
+      if (threadIdx.x < kChainThreads) {
+#pragma unroll
+        for (int q = 0; q < QA; ++q) {
+          const int ct = threadIdx.x + NT * q;
+          float s = 0.f;
+          for (int i = ct; i < per; i += kChainThreads) s += L.kv[blockIdx.x * per + i];
+          s = cosmos::warp_sum(s);
+          if (ct < outs) {
+            const int i = blockIdx.x * outs + ct;
+            const float q = __ldcg(p.qkv + i) * 0.5f;  // rope_kernel's q
+            p.att[i] = q + s * 1e-6f;
+          }
         }
       }
     }
