@@ -12,7 +12,7 @@ NVFLAGS=(-std=c++17 -O3 -DCOSMOS_CUDA -gencode arch=compute_90,code=sm_90 -genco
 CXXFLAGS=(-std=c++17 -O2 -pthread)
 objs=()
 pids=()
-for f in "$src"/ops/*.cu "$src"/layers/*.cu "$src"/core/cuda_*.cu "$src"/models/qwen3_text_cuda.cu "$src"/models/qwen3_vision_cuda.cu \
+for f in "$src"/ops/*.cu "$src"/layers/*.cu "$src"/core/cuda_*.cu "$src"/models/qwen3_text_cuda.cu "$src"/models/qwen3_decode_persistent.cu "$src"/models/qwen3_vision_cuda.cu \
          "$root/bench/qwen3vl_prefill_bench.cu"; do
   o="$out/obj_vlbench/$(basename "$f").o"; objs+=("$o")
   "$NVCC" "${NVFLAGS[@]}" -c "$f" -o "$o" & pids+=($!)

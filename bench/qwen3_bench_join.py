@@ -3,6 +3,7 @@
 
 Inputs (the logs bench/run.sh writes):
   decode:  ours = bench/qwen3_decode_bench.cu's lines "decode N tokens after a P-token prompt: X ms/token, Y tokens/s"
+           (", persistent step" after "prompt" under COSMOS_DECODE_PERSISTENT=1: rows qwen3_decode_persistent_P_N)
            and "roofline (weight bytes / D2D bandwidth): R ms/token = Z tokens/s" (+ "D2D copy bandwidth ...");
            baseline = bench/hf_qwen3_decode.py's JSON line {"bench": "qwen3_8b_text_decode_transformers", ...}.
   prefill: ours = bench/qwen3vl_prefill_bench.cu's JSON line {"bench": "qwen3vl_8b_tower_prefill", "cases": [...]};
@@ -16,7 +17,8 @@ import json
 import re
 import sys
 
-DECODE = re.compile(r"^decode (\d+) tokens after a (\d+)-token prompt: ([\d.]+) ms/token, ([\d.]+) tokens/s")
+DECODE = re.compile(
+    r"^decode (\d+) tokens after a (\d+)-token prompt(, persistent step)?: ([\d.]+) ms/token, ([\d.]+) tokens/s")
 ROOF = re.compile(r"^roofline \(weight bytes / D2D bandwidth\): ([\d.]+) ms/token = ([\d.]+) tokens/s")
 D2D = re.compile(r"^D2D copy bandwidth \(read\+write\): (\d+) GB/s")
 
@@ -36,10 +38,10 @@ def decode_rows(text):
     key = None
     for line in text.splitlines():
         if m := DECODE.match(line):
-            key = (int(m[2]), int(m[1]))  # (prompt, gen)
-            ours.setdefault(key, []).append(float(m[4]))
+            key = (int(m[2]), int(m[1]), bool(m[3]))  # (prompt, gen, the persistent step)
+            ours.setdefault(key, []).append(float(m[5]))
         elif (m := ROOF.match(line)) and key:
-            roof[key] = float(m[2])
+            roof[key[:2]] = float(m[2])
         elif m := D2D.match(line):
             d2d = int(m[1])
     base = {}
@@ -48,15 +50,15 @@ def decode_rows(text):
             base.setdefault((j["prompt"], j["gen"]), []).append(j["tokens_per_s"])
     for key in sorted(ours):
         o = max(ours[key])  # best of the runs: the bench's own figure is one timed decode
-        b = max(base[key]) if key in base else None
+        b = max(base[key[:2]]) if key[:2] in base else None
         yield {
-            "row": f"qwen3_decode_{key[0]}_{key[1]}",
+            "row": f"qwen3_decode_{'persistent_' if key[2] else ''}{key[0]}_{key[1]}",
             "unit": "tokens/s",
             "ours": o,
             "ours_all": ours[key],
             "baseline": b,
             "ratio": round(o / b, 3) if b else None,
-            "roofline_tokens_per_s": roof.get(key),
+            "roofline_tokens_per_s": roof.get(key[:2]),
             "d2d_gb_s": d2d,
         }
 

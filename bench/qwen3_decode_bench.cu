@@ -3,8 +3,9 @@
 // the GPU, versus the bandwidth roofline: (matmul weight bytes read per token) / (measured D2D copy
 // bandwidth). Decode runs through the CUDA graph (the default), then again on the eager path
 // (set_decode_graph(false)) for comparison. Also times the GEMV alone on the model's shapes. COSMOS_FP8_WEIGHTS=1: the
-// layers' weights in e4m3 (Qwen3TextCuda::set_fp8_weights; decode on ops/gemv_fp8), the roofline on their bytes. Build
-// + run:
+// layers' weights in e4m3 (Qwen3TextCuda::set_fp8_weights; decode on ops/gemv_fp8), the roofline on their bytes.
+// COSMOS_DECODE_PERSISTENT=1: the graph's step as one persistent kernel (Qwen3TextCuda::set_decode_persistent; the
+// eager comparison stays the kernels' forward). Build + run:
 //   bash native/test/build_ops_test.sh && native/build/ops_test/qwen3_decode_bench [prompt] [new]
 #include <cuda_runtime.h>
 
@@ -212,8 +213,10 @@ int main(int argc, char** argv) {
       "weights: %.2f GB on GPU (embedding bf16), %.2f GB %s matmul weights read per token; random init %.2f s\n",
       m->weight_bytes() / 1e9, wbytes / 1e9, m->fp8_weights() ? "e4m3 (layers) + bf16 (lm_head)" : "bf16", sec(t0, t1));
   std::printf("prefill %d tokens: %.1f ms (%.0f tokens/s)\n", prompt, sec(t2, t3) * 1e3, prompt / sec(t2, t3));
-  std::printf("decode %d tokens after a %d-token prompt: %.2f ms/token, %.1f tokens/s (%s, %d capture(s))\n", gen,
-              prompt, dec_s / gen * 1e3, tps, graph ? "CUDA graph" : "eager: graph capture failed", captures);
+  // COSMOS_DECODE_PERSISTENT=1 (read by the load): the graph's step is the persistent kernel (its own row in the join).
+  std::printf("decode %d tokens after a %d-token prompt%s: %.2f ms/token, %.1f tokens/s (%s, %d capture(s))\n", gen,
+              prompt, m->decode_persistent() ? ", persistent step" : "", dec_s / gen * 1e3, tps,
+              graph ? "CUDA graph" : "eager: graph capture failed", captures);
   std::printf("same decode on the eager path: %.2f ms/token, %.1f tokens/s; last token graph %d, eager %d (%s)\n",
               eager_ms, 1e3 / eager_ms, tok, tok_e, tok == tok_e ? "same" : "DIFFERENT");
   std::printf(

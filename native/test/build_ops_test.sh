@@ -28,7 +28,7 @@ build() {  # build <compiler: nv|cxx> <file> -> appends the object to $common un
   if [ "$1" = nv ]; then "$NVCC" "${fl[@]}" -c "$2" -o "$o" & else "${CXX:-g++}" "${CXXFLAGS[@]}" -c "$2" -o "$o" & fi
   pids+=($!)
 }
-for f in "$src"/ops/*.cu "$src"/layers/*.cu "$src"/core/cuda_*.cu "$src"/models/qwen3_text_cuda.cu "$src"/models/qwen3_vision_cuda.cu \
+for f in "$src"/ops/*.cu "$src"/layers/*.cu "$src"/core/cuda_*.cu "$src"/models/qwen3_text_cuda.cu "$src"/models/qwen3_decode_persistent.cu "$src"/models/qwen3_vision_cuda.cu \
          "$src"/models/cosmos3_transformer_cuda.cu "$src"/runtime/latent_device_cuda.cu \
          "$here/../../bench/matmul_wmma.cu"; do build nv "$f"; common+=("$out/obj/$(basename "$f").o"); done
 for f in "$src"/ops/*_cpu.cc "$src"/layers/*.cc "$src"/core/{parallel,json,config,tensor,memory}.cc "$src"/safetensors/safetensors.cc "$src"/models/qwen3_text.cc \

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "../core/cuda_common.h"
 #include "../core/tensor.h"
@@ -46,6 +47,45 @@ void Qwen3TextCuda::finish_load() {
     set_fp8_weights(true, false);
   else if (qwen3_fp8_prefill_requested())
     set_fp8_prefill(true);
+  if (const char* e = std::getenv("COSMOS_DECODE_PERSISTENT"); e && std::strcmp(e, "1") == 0)
+    set_decode_persistent(true);
+}
+
+Qwen3PersistentShape Qwen3TextCuda::persistent_shape() const {
+  Qwen3PersistentShape s;
+  s.hidden = cfg_.hidden_size;
+  s.inter = cfg_.intermediate_size;
+  s.heads = cfg_.num_heads;
+  s.kv_heads = cfg_.num_kv_heads;
+  s.head_dim = cfg_.head_dim;
+  s.layers = cfg_.num_layers;
+  s.eps = cfg_.rms_norm_eps;
+  return s;
+}
+
+bool Qwen3TextCuda::set_decode_persistent(bool on) {
+  if (on == persistent_) return decode_persistent();
+  stream_.sync();
+  drop_graph();  // the graph baked in the other step
+  persistent_ = false;
+  if (!on) return false;
+  if (wt_ != WType::BF16 || fp8_weights_) return false;
+  // The kernel's contract: every RMSNorm with the model's eps (as qwen3_text_bind makes them), q / k norm, no biases.
+  for (const Qwen3DecoderLayer& L : w_.layers) {
+    const AttentionBlock& a = L.attn;
+    if (!a.q_norm || !a.k_norm || a.qkv.b || a.o.b || L.mlp.gate_up.b || L.mlp.down.b || !a.qkv.w || !a.o.w ||
+        !L.mlp.gate_up.w || !L.mlp.down.w || a.qkv.wt != WType::BF16 || a.o.wt != WType::BF16 ||
+        L.mlp.gate_up.wt != WType::BF16 || L.mlp.down.wt != WType::BF16)
+      return false;
+  }
+  const Qwen3PersistentShape shape = persistent_shape();
+  if (!qwen3_decode_persistent_fits(shape)) return false;
+  if (!persistent_layers_) {
+    persistent_layers_ = (Qwen3PersistentLayer*)pool_.alloc(sizeof(Qwen3PersistentLayer) * cfg_.num_layers);
+    persistent_ws_ = (float*)pool_.alloc(sizeof(float) * qwen3_decode_persistent_workspace_floats(shape));
+    persistent_ctr_ = (unsigned*)pool_.alloc(sizeof(unsigned) * qwen3_decode_persistent_counters(shape));
+  }
+  return persistent_ = true;
 }
 
 bool Qwen3TextCuda::set_fp8_prefill(bool on) {
@@ -296,13 +336,48 @@ void Qwen3TextCuda::record_decode_step(cudaStream_t) {
   else
     embedding_cuda(X, (const float*)w_.embed, step_, 1, H, ctx_);
   mrope_tables_cuda(cs, sn, step_ + 1, 1, D, c.rope_theta, c.mrope_section, c.mrope_interleaved, ctx_);
-  layers_forward(X, Hh, scratch, cs, sn, 1, step_ + 4, step_ + 5, nullptr, nullptr, nullptr);
+  if (decode_persistent()) {
+    Qwen3PersistentStep st;
+    st.layers = persistent_layers_;
+    st.final_norm = w_.norm.w;
+    st.x = X;
+    st.h = Hh;
+    st.cos = cs;
+    st.sin = sn;
+    st.row_dev = step_ + 4;
+    st.n_kv_dev = step_ + 5;
+    st.workspace = persistent_ws_;
+    st.counters = persistent_ctr_;
+    qwen3_decode_persistent_cuda(persistent_shape(), st, ctx_);
+  } else {
+    layers_forward(X, Hh, scratch, cs, sn, 1, step_ + 4, step_ + 5, nullptr, nullptr, nullptr);
+  }
   gemv_decode_cuda(logits_, Hh, w_.lm_head.w, w_.lm_head.wt, H, V, ctx_);  // as forward() for one logits row
 }
 
 bool Qwen3TextCuda::capture_decode_graph() {
   drop_graph();
   cudaStream_t s = stream_.get();
+  if (decode_persistent()) {  // the layers' pointers as they are now (the KV cache moves when it grows)
+    std::vector<Qwen3PersistentLayer> table(cfg_.num_layers);
+    for (int l = 0; l < cfg_.num_layers; ++l) {
+      const Qwen3DecoderLayer& L = w_.layers[l];
+      Qwen3PersistentLayer& t = table[l];
+      t.in_ln = L.in_ln.w;
+      t.post_ln = L.post_ln.w;
+      t.qkv = static_cast<const __nv_bfloat16*>(L.attn.qkv.w);
+      t.q_norm = L.attn.q_norm;
+      t.k_norm = L.attn.k_norm;
+      t.o = static_cast<const __nv_bfloat16*>(L.attn.o.w);
+      t.gate_up = static_cast<const __nv_bfloat16*>(L.mlp.gate_up.w);
+      t.down = static_cast<const __nv_bfloat16*>(L.mlp.down.w);
+      t.k_cache = kc_[l];
+      t.v_cache = vc_[l];
+    }
+    CUDA_CHECK(cudaMemcpyAsync(persistent_layers_, table.data(), sizeof(Qwen3PersistentLayer) * table.size(),
+                               cudaMemcpyHostToDevice, s));
+    CUDA_CHECK(cudaStreamSynchronize(s));  // table is a host temporary
+  }
   // Thread-local mode: other threads' CUDA calls (a vision tower on its own stream) are not affected.
   if (cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
     cudaGetLastError();

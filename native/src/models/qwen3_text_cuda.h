@@ -36,6 +36,7 @@
 #include "../layers/weights.h"
 #include "../ops/matmul.h"
 #include "../ops/sample.h"
+#include "qwen3_decode_persistent.h"
 #include "qwen3_text.h"
 
 namespace cosmos {
@@ -83,6 +84,15 @@ class Qwen3TextCuda {
   // Qwen3Text::set_fp8_weights is the CPU twin.
   bool set_fp8_weights(bool on, bool keep_source = true);
   bool fp8_weights() const { return fp8_weights_; }
+
+  // Opt-in persistent decode step (issue 14; COSMOS_DECODE_PERSISTENT=1 at load): the graph's decode step runs every
+  // decoder layer as one kernel (models/qwen3_decode_persistent.h: producer warps stream the weights through shared
+  // memory while the layers' dependencies are grid-wide waits) between the embedding / rotary tables and lm_head. It
+  // agrees with the graph step to f32 rounding (the GEMVs sum in their order, the norms and the attention in their
+  // own). Returns whether it is on: false for f32 weights, fp8 weights, a layer without q / k norm or with a bias, or a
+  // shape / device qwen3_decode_persistent_fits refuses. The eager path (set_decode_graph(false)) is unchanged.
+  bool set_decode_persistent(bool on);
+  bool decode_persistent() const { return persistent_ && !fp8_weights_; }
 
   void reset();
   void reserve(int tokens);  // grows the KV cache now (else it grows on demand, doubling)
@@ -134,6 +144,13 @@ class Qwen3TextCuda {
   float* dec_ = nullptr;
   float* att_part_ = nullptr;
   int att_part_cap_ = -1;
+  // The persistent step (set_decode_persistent): the layers' pointer table on the GPU (rewritten before each capture:
+  // the KV cache moves when it grows), its workspace and its phase counters.
+  bool persistent_ = false;
+  Qwen3PersistentLayer* persistent_layers_ = nullptr;
+  float* persistent_ws_ = nullptr;
+  unsigned* persistent_ctr_ = nullptr;
+  Qwen3PersistentShape persistent_shape() const;
 
   Qwen3TextCuda(const Qwen3TextConfig& cfg, WType wt);
   void finish_load();  // after binding: the per-layer cache slots, small device buffers, the graph switch

@@ -15,31 +15,17 @@
 #include <string>
 
 #include "../core/cuda_common.h"
+#include "../core/cuda_mbarrier.cuh"
 #include "mma_bf16.cuh"
 
 namespace cosmos::sm90 {
 using cosmos::smem_u32;
 
-__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
-}
-__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
-}
-// Spins until the phase with the given parity has completed. A fresh barrier counts its (virtual) phase before
-// phase 0 as completed, so a producer starting at parity 1 finds every stage free.
-__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
-  uint32_t done;
-  do {
-    asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
-                 : "=r"(done)
-                 : "r"(bar), "r"(parity)
-                 : "memory");
-  } while (!done);
-}
+// The mbarrier basics live in core/cuda_mbarrier.cuh (plain sm_90 code, shared with the persistent decode step).
+using cosmos::mbar_arrive;
+using cosmos::mbar_expect_tx;
+using cosmos::mbar_init;
+using cosmos::mbar_wait;
 // 2-D tile copy global -> shared; completion is counted in bytes on `bar`. c0 = k (innermost), c1 = row.
 __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map, int c0, int c1, uint32_t bar) {
   asm volatile(

@@ -1,0 +1,492 @@
+// See qwen3_decode_persistent.h.
+#ifndef COSMOS_CUDA
+#define COSMOS_CUDA 1
+#endif
+#include "qwen3_decode_persistent.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "../core/cuda_common.h"
+#include "../core/cuda_mbarrier.cuh"
+#include "../core/cuda_reduce.h"
+#include "../core/errors.h"
+#include "../ops/gemv_common.cuh"
+
+namespace cosmos {
+namespace {
+
+constexpr int kW = 4;             // consumer warps a block, and as many producer warps (lane 0 of each fills a ring)
+constexpr int kNT = kW * 32;      // consumer threads (named barrier 1; __syncthreads is barrier 0, used once)
+constexpr int kSlotBytes = 8192;  // a ring slot: a 4096-wide bf16 row, or 8 KB of a wider one
+constexpr int kSlotChunks = kSlotBytes / 16;
+constexpr int kMaxSlots = 16;                         // a ring's slots at most
+constexpr int kHeaderBytes = 2 * kW * kMaxSlots * 8;  // the full and empty mbarriers, then the rings
+constexpr int kD = 128;                               // head_dim (a lane holds 4 of a head's dims)
+constexpr int kMaxSplits = 32;                        // key splits of one KV head's attention
+constexpr int kKeysPerSplit = 32;                     // at least, before another split pays for its combine
+constexpr int kPartFloats = kD + 4;                   // a split's partial for a q head: D outputs, max, sum, pad
+constexpr unsigned long long kTimeoutNs = 4000000000ull;
+enum Phase { kQkvDone, kPartDone, kAttDone, kODone, kGateUpDone, kDownDone, kPhases };
+
+struct Params {
+  Qwen3PersistentShape s;
+  Qwen3PersistentStep st;
+  int slots;         // a ring's slots
+  int stage_chunks;  // 8-value chunks of the widest GEMV input: the staging's size
+  float scale;       // 1 / sqrt(head_dim)
+};
+
+// The workspace (floats): q|k|v, the attention's output, the SwiGLU's output, the splits' partials.
+struct Workspace {
+  float *qkv, *att, *act, *part;
+};
+__host__ __device__ inline int qkv_rows(const Qwen3PersistentShape& s) {
+  return (s.heads + 2 * s.kv_heads) * s.head_dim;
+}
+__host__ __device__ inline Workspace workspace_of(const Qwen3PersistentShape& s, float* w) {
+  Workspace r;
+  r.qkv = w;
+  r.att = r.qkv + qkv_rows(s);
+  r.act = r.att + (size_t)s.heads * s.head_dim;
+  r.part = r.act + s.inter;  // 16-byte aligned: every size above is a multiple of 8 floats
+  return r;
+}
+
+__device__ __forceinline__ uint32_t saddr(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
+__device__ __forceinline__ unsigned long long now_ns() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+__device__ __noinline__ void timed_out(const char* what, int layer) {
+  printf("qwen3_decode_persistent: block %d thread %d waited 4 s for %s (layer %d)\n", blockIdx.x, threadIdx.x, what,
+         layer);
+  __trap();
+}
+__device__ __forceinline__ void wait_slot(uint32_t bar, uint32_t parity, const char* what, int layer) {
+  if (mbar_try_wait(bar, parity)) return;
+  const unsigned long long t0 = now_ns();
+  while (!mbar_try_wait(bar, parity))
+    if (now_ns() - t0 > kTimeoutNs) timed_out(what, layer);
+}
+
+__device__ __forceinline__ void consumers_sync() { asm volatile("bar.sync 1, %0;" ::"n"(kNT) : "memory"); }
+// This block's share of a phase is written: every consumer past its stores, then one release increment.
+__device__ __forceinline__ void grid_signal(unsigned* ctr) {
+  consumers_sync();
+  if (threadIdx.x == 0) {
+    __threadfence();
+    asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(ctr) : "memory");
+  }
+}
+// Every block's share is written: thread 0 acquires, then lets the other consumers go. What they then read of other
+// blocks' outputs they read from L2 (__ldcg), never through a stale L1 line.
+__device__ __forceinline__ void grid_wait(const unsigned* ctr, int layer) {
+  if (threadIdx.x == 0) {
+    unsigned v;
+    unsigned long long t0 = 0;
+    for (bool first = true;; first = false) {
+      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(ctr) : "memory");
+      if (v >= gridDim.x) break;
+      if (first)
+        t0 = now_ns();
+      else if (now_ns() - t0 > kTimeoutNs)
+        timed_out("a phase counter", layer);
+    }
+  }
+  consumers_sync();
+}
+
+// The staging of a GEMV's input: chunk c's 8 values as xa[c] (the first 4) and xb[c] (the last 4), so a warp's
+// float4 reads of 32 consecutive chunks fall on distinct banks.
+__device__ void stage(float4* xa, float4* xb, const float* src, int k) {
+  const float4* s4 = reinterpret_cast<const float4*>(src);
+  for (int i = threadIdx.x; i < k / 4; i += kNT) (i & 1 ? xb : xa)[i >> 1] = __ldcg(s4 + i);
+}
+// 1 / sqrt(mean(x^2) + eps) over k values (every consumer thread gets it; red holds kW floats).
+__device__ float inv_rms(const float* x, int k, float eps, float* red) {
+  const float4* x4 = reinterpret_cast<const float4*>(x);
+  float ss = 0.f;
+  for (int i = threadIdx.x; i < k / 4; i += kNT) {
+    const float4 v = __ldcg(x4 + i);
+    ss += v.x * v.x;
+    ss += v.y * v.y;
+    ss += v.z * v.z;
+    ss += v.w * v.w;
+  }
+  ss = warp_sum(ss);
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = ss;
+  consumers_sync();
+  float total = 0.f;
+#pragma unroll
+  for (int w = 0; w < kW; ++w) total += red[w];
+  consumers_sync();  // red is free again
+  return 1.0f / sqrtf(total / (float)k + eps);
+}
+// w * (x * inv_rms(x)), rmsnorm_cuda's formula, staged.
+__device__ void stage_rmsnorm(float4* xa, float4* xb, const float* x, const float* w, int k, float eps, float* red) {
+  const float inv = inv_rms(x, k, eps, red);
+  const float4* x4 = reinterpret_cast<const float4*>(x);
+  const float4* w4 = reinterpret_cast<const float4*>(w);
+  for (int i = threadIdx.x; i < k / 4; i += kNT) {
+    const float4 v = __ldcg(x4 + i), g = __ldg(w4 + i);
+    (i & 1 ? xb : xa)[i >> 1] = make_float4(g.x * (v.x * inv), g.y * (v.y * inv), g.z * (v.z * inv), g.w * (v.w * inv));
+  }
+}
+
+// acc + w . x over one 8-value chunk: gemv_common's dot8 expression, x from the staging.
+__device__ __forceinline__ float dot8_staged(float acc, uint4 u, float4 a, float4 b) {
+  using gemv::bf_hi;
+  using gemv::bf_lo;
+  const float wv[8] = {bf_lo(u.x), bf_hi(u.x), bf_lo(u.y), bf_hi(u.y), bf_lo(u.z), bf_hi(u.z), bf_lo(u.w), bf_hi(u.w)};
+  return acc + (wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z +
+                wv[7] * b.w);
+}
+// acc + a slot's `chunks` chunks (chunk c = lane + 32 i, in increasing i: the graph GEMVs' order) . x chunks c0 + c.
+__device__ __forceinline__ float dot_slot(float acc, const uint4* slot, int chunks, const float4* xa, const float4* xb,
+                                          int c0, int lane) {
+  if (chunks == kSlotChunks) {
+#pragma unroll
+    for (int i0 = 0; i0 < kSlotChunks / 32; i0 += 4) {
+      uint4 u[4];
+      float4 a[4], b[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int c = lane + 32 * (i0 + i);
+        u[i] = slot[c];
+        a[i] = xa[c0 + c];
+        b[i] = xb[c0 + c];
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i) acc = dot8_staged(acc, u[i], a[i], b[i]);
+    }
+    return acc;
+  }
+  for (int c = lane; c < chunks; c += 32) acc = dot8_staged(acc, slot[c], xa[c0 + c], xb[c0 + c]);
+  return acc;
+}
+
+// One warp's ring: S slots of kSlotBytes with a full and an empty barrier each; n counts the slots used so far (slot
+// n % S, its round n / S). Producer and consumer walk the same sequence of rows, so they agree on n.
+struct Ring {
+  unsigned char* slots;
+  uint64_t* full;
+  uint64_t* empty;
+  int S;
+  unsigned n;
+};
+
+// The producer's side: a row of k bf16 values into the next slots, 8 KB a slot (the last one shorter).
+__device__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int layer) {
+  const unsigned bytes = 2u * (unsigned)k;
+  const char* src = reinterpret_cast<const char*>(row);
+  for (unsigned off = 0; off < bytes; off += kSlotBytes) {
+    const unsigned b = min((unsigned)kSlotBytes, bytes - off);
+    const int s = (int)(r.n % r.S);
+    wait_slot(saddr(&r.empty[s]), ((r.n / r.S) & 1) ^ 1, "a free ring slot", layer);
+    mbar_expect_tx(saddr(&r.full[s]), b);
+    bulk_copy_g2s(saddr(r.slots + (size_t)s * kSlotBytes), src + off, b, saddr(&r.full[s]));
+    ++r.n;
+  }
+}
+// The consumer's side: acc + that row . the staged x (the warp's sum still to take), each slot given back once every
+// lane has read it.
+__device__ float dot_row(Ring& r, int k, float acc, const float4* xa, const float4* xb, int lane, int layer) {
+  const int chunks = k / 8;
+  for (int c0 = 0; c0 < chunks; c0 += kSlotChunks) {
+    const int s = (int)(r.n % r.S);
+    wait_slot(saddr(&r.full[s]), (r.n / r.S) & 1, "a weight slot", layer);
+    acc = dot_slot(acc, reinterpret_cast<const uint4*>(r.slots + (size_t)s * kSlotBytes), min(kSlotChunks, chunks - c0),
+                   xa, xb, c0, lane);
+    __syncwarp();
+    if (lane == 0) mbar_arrive(saddr(&r.empty[s]));
+    ++r.n;
+  }
+  return acc;
+}
+
+// q / k RMSNorm + RoPE of one head (qkv_norm_rope_warp_kernel's arithmetic): the lane's 4 dims d0 = 4 lane.., their
+// rotary partners 64 dims on, on the lane 16 away.
+__device__ __forceinline__ float4 norm_rope(float4 x, const float* w, const float* cos, const float* sin, float eps,
+                                            int lane) {
+  const int d0 = 4 * lane;
+  float xv[4] = {x.x, x.y, x.z, x.w}, y[4], out[4];
+  const float4 w4 = __ldg(reinterpret_cast<const float4*>(w + d0));
+  const float4 c4 = __ldg(reinterpret_cast<const float4*>(cos + d0));
+  const float4 s4 = __ldg(reinterpret_cast<const float4*>(sin + d0));
+  const float wv[4] = {w4.x, w4.y, w4.z, w4.w}, c[4] = {c4.x, c4.y, c4.z, c4.w}, sn[4] = {s4.x, s4.y, s4.z, s4.w};
+  float ss = 0.f;
+#pragma unroll
+  for (int e = 0; e < 4; ++e) ss += xv[e] * xv[e];
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+  const float inv = 1.0f / sqrtf(ss / (float)kD + eps);
+#pragma unroll
+  for (int e = 0; e < 4; ++e) y[e] = wv[e] * (xv[e] * inv);
+#pragma unroll
+  for (int e = 0; e < 4; ++e) {
+    const float p = __shfl_xor_sync(0xffffffffu, y[e], 16);
+    out[e] = lane < 16 ? y[e] * c[e] - p * sn[e] : y[e] * c[e] + p * sn[e];
+  }
+  return make_float4(out[0], out[1], out[2], out[3]);
+}
+
+// Attention over one split of one KV head's keys, for the head's q heads (one warp a q head): scores a lane a key in
+// tiles of 32, an online softmax, the values' weighted sum with a lane's 4 dims. The item whose keys hold this token's
+// row first writes the token's k (normed, rotated) and v there. qs: kW x 128 floats of shared memory.
+__device__ void attention_split(const Params& P, const Qwen3PersistentLayer& L, const Workspace& ws, int g, int split,
+                                int splits, int per, int n_kv, int row, float* qs, int warp, int lane) {
+  const Qwen3PersistentShape& s = P.s;
+  const int KVH = s.kv_heads, G = s.heads / KVH, QH = s.heads * kD, KH = KVH * kD;
+  const int k0 = split * per, k1 = min(n_kv, k0 + per);
+  if (row >= k0 && row < k1 && warp == 0) {
+    const float4 kx = __ldcg(reinterpret_cast<const float4*>(ws.qkv + QH + g * kD) + lane);
+    const float4 k = norm_rope(kx, L.k_norm, P.st.cos, P.st.sin, s.eps, lane);
+    reinterpret_cast<float4*>(L.k_cache + ((size_t)row * KVH + g) * kD)[lane] = k;
+    reinterpret_cast<float4*>(L.v_cache + ((size_t)row * KVH + g) * kD)[lane] =
+        __ldcg(reinterpret_cast<const float4*>(ws.qkv + QH + KH + g * kD) + lane);
+  }
+  consumers_sync();  // the new row is written before any warp reads it
+  for (int j = warp; j < G; j += kW) {
+    const int hq = g * G + j;
+    float* q = qs + warp * kD;
+    const float4 qx = __ldcg(reinterpret_cast<const float4*>(ws.qkv + hq * kD) + lane);
+    reinterpret_cast<float4*>(q)[lane] = norm_rope(qx, L.q_norm, P.st.cos, P.st.sin, s.eps, lane);
+    __syncwarp();
+    float m = -INFINITY, l = 0.f;
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int t0 = k0; t0 < k1; t0 += 32) {
+      const int key = t0 + lane;
+      float sc = -INFINITY;
+      if (key < k1) {
+        const float4* kr = reinterpret_cast<const float4*>(L.k_cache + ((size_t)key * KVH + g) * kD);
+        const float4* q4 = reinterpret_cast<const float4*>(q);
+        float d = 0.f;
+#pragma unroll 8
+        for (int i = 0; i < kD / 4; ++i) {
+          const float4 a = q4[i], b = __ldcg(kr + i);
+          d += a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
+        }
+        sc = d * P.scale;
+      }
+      const float m_new = fmaxf(m, warp_max(sc));  // finite: the tile has a key
+      const float corr = expf(m - m_new);
+      const float p = key < k1 ? expf(sc - m_new) : 0.f;
+      l = l * corr + warp_sum(p);
+      acc = make_float4(acc.x * corr, acc.y * corr, acc.z * corr, acc.w * corr);
+      const int keys = min(32, k1 - t0);
+      for (int jj = 0; jj < keys; ++jj) {
+        const float pj = __shfl_sync(0xffffffffu, p, jj);
+        const float4 v = __ldcg(reinterpret_cast<const float4*>(L.v_cache + ((size_t)(t0 + jj) * KVH + g) * kD) + lane);
+        acc.x += pj * v.x;
+        acc.y += pj * v.y;
+        acc.z += pj * v.z;
+        acc.w += pj * v.w;
+      }
+      m = m_new;
+    }
+    float* part = ws.part + ((size_t)split * s.heads + hq) * kPartFloats;
+    reinterpret_cast<float4*>(part)[lane] = acc;
+    if (lane == 0) {
+      part[kD] = m;  // -inf with l = 0 for an empty split
+      part[kD + 1] = l;
+    }
+    __syncwarp();  // q is read by every lane before the warp's next head overwrites it
+  }
+}
+
+// One q head's splits combined (a lane a split for the weights, a lane's 4 dims for the sum) into att.
+__device__ void attention_combine(const Qwen3PersistentShape& s, const Workspace& ws, int hq, int splits, int lane) {
+  const float* part0 = ws.part + (size_t)hq * kPartFloats;
+  const size_t stride = (size_t)s.heads * kPartFloats;
+  const float m = lane < splits ? __ldcg(part0 + lane * stride + kD) : -INFINITY;
+  const float M = warp_max(m);
+  const float w = lane < splits ? expf(m - M) : 0.f;  // an empty split: exp(-inf) = 0
+  const float L = warp_sum(lane < splits ? w * __ldcg(part0 + lane * stride + kD + 1) : 0.f);
+  float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+  for (int sp = 0; sp < splits; ++sp) {
+    const float ws_ = __shfl_sync(0xffffffffu, w, sp);
+    const float4 a = __ldcg(reinterpret_cast<const float4*>(part0 + sp * stride) + lane);
+    acc.x += ws_ * a.x;
+    acc.y += ws_ * a.y;
+    acc.z += ws_ * a.z;
+    acc.w += ws_ * a.w;
+  }
+  const float inv = 1.0f / L;
+  reinterpret_cast<float4*>(ws.att + (size_t)hq * kD)[lane] =
+      make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv);
+}
+
+__global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
+  extern __shared__ __align__(128) unsigned char smem[];
+  __shared__ float red[kW];
+  const Qwen3PersistentShape& s = P.s;
+  const int H = s.hidden, I = s.inter, QH = s.heads * kD, R = qkv_rows(s), S = P.slots;
+  const Workspace ws = workspace_of(s, P.st.workspace);
+  auto* full = reinterpret_cast<uint64_t*>(smem);
+  auto* empty = full + kW * kMaxSlots;
+  unsigned char* rings = smem + kHeaderBytes;
+  auto* xa = reinterpret_cast<float4*>(rings + (size_t)kW * S * kSlotBytes);
+  float4* xb = xa + P.stage_chunks;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < kW * S; ++i) {
+      mbar_init(saddr(&full[i]), 1);
+      mbar_init(saddr(&empty[i]), 1);
+    }
+    mbar_init_fence();
+  }
+  __syncthreads();
+  const int ring_id = warp % kW;
+  Ring ring{rings + (size_t)ring_id * S * kSlotBytes, full + ring_id * S, empty + ring_id * S, S, 0u};
+  const int T = gridDim.x * kW;  // consumer warps in the grid: warp g takes rows g, g + T, ... of every GEMV
+  const int gw = blockIdx.x * kW + ring_id;
+
+  if (warp >= kW) {  // a producer: its ring's rows of every GEMV, in the order the consumer takes them
+    if (lane != 0) return;
+    for (int l = 0; l < s.layers; ++l) {
+      const Qwen3PersistentLayer L = P.st.layers[l];
+      for (int r = gw; r < R; r += T) put_row(ring, L.qkv + (size_t)r * H, H, l);
+      for (int r = gw; r < H; r += T) put_row(ring, L.o + (size_t)r * QH, QH, l);
+      for (int r = gw; r < I; r += T) {
+        put_row(ring, L.gate_up + (size_t)r * H, H, l);
+        put_row(ring, L.gate_up + (size_t)(I + r) * H, H, l);
+      }
+      for (int r = gw; r < H; r += T) put_row(ring, L.down + (size_t)r * I, I, l);
+    }
+    return;
+  }
+
+  float* x = P.st.x;
+  const int n_kv = *P.st.n_kv_dev, row = *P.st.row_dev;
+  const int splits =
+      max(1, min(min(kMaxSplits, max(1, (int)gridDim.x / s.kv_heads)), (n_kv + kKeysPerSplit - 1) / kKeysPerSplit));
+  const int per = (n_kv + splits - 1) / splits;
+  for (int l = 0; l < s.layers; ++l) {
+    const Qwen3PersistentLayer L = P.st.layers[l];
+    unsigned* ctr = P.st.counters + (size_t)l * kPhases;
+    // q|k|v = W_qkv . in_ln(x); x is whole once every block has added the previous layer's down rows.
+    if (l > 0) grid_wait(ctr - kPhases + kDownDone, l);
+    stage_rmsnorm(xa, xb, x, L.in_ln, H, s.eps, red);
+    consumers_sync();
+    for (int r = gw; r < R; r += T) {
+      const float acc = warp_sum(dot_row(ring, H, 0.f, xa, xb, lane, l));
+      if (lane == 0) ws.qkv[r] = acc;
+    }
+    grid_signal(ctr + kQkvDone);
+    // Attention: one item a (KV head, key split), the split's partial for each of the head's q heads.
+    grid_wait(ctr + kQkvDone, l);
+    for (int it = blockIdx.x; it < s.kv_heads * splits; it += gridDim.x) {
+      attention_split(P, L, ws, it / splits, it % splits, splits, per, n_kv, row, reinterpret_cast<float*>(xa), warp,
+                      lane);
+      consumers_sync();  // the q staging is free for the block's next item
+    }
+    grid_signal(ctr + kPartDone);
+    grid_wait(ctr + kPartDone, l);
+    for (int hq = blockIdx.x * kW + warp; hq < s.heads; hq += T) attention_combine(s, ws, hq, splits, lane);
+    grid_signal(ctr + kAttDone);
+    // o = W_o . att, and x += o by the row's owner.
+    grid_wait(ctr + kAttDone, l);
+    stage(xa, xb, ws.att, QH);
+    consumers_sync();
+    for (int r = gw; r < H; r += T) {
+      const float acc = warp_sum(dot_row(ring, QH, 0.f, xa, xb, lane, l));
+      if (lane == 0) x[r] = __ldcg(x + r) + acc;
+    }
+    grid_signal(ctr + kODone);
+    // act = silu(W_gate . post_ln(x)) * (W_up . post_ln(x)), as gemv_swiglu_cuda.
+    grid_wait(ctr + kODone, l);
+    stage_rmsnorm(xa, xb, x, L.post_ln, H, s.eps, red);
+    consumers_sync();
+    for (int r = gw; r < I; r += T) {
+      const float gate = warp_sum(dot_row(ring, H, 0.f, xa, xb, lane, l));
+      const float up = warp_sum(dot_row(ring, H, 0.f, xa, xb, lane, l));
+      if (lane == 0) ws.act[r] = gate / (1.0f + expf(-gate)) * up;
+    }
+    grid_signal(ctr + kGateUpDone);
+    // down = W_down . act, and x += down by the row's owner.
+    grid_wait(ctr + kGateUpDone, l);
+    stage(xa, xb, ws.act, I);
+    consumers_sync();
+    for (int r = gw; r < H; r += T) {
+      const float acc = warp_sum(dot_row(ring, I, 0.f, xa, xb, lane, l));
+      if (lane == 0) x[r] = __ldcg(x + r) + acc;
+    }
+    grid_signal(ctr + kDownDone);
+  }
+  // h = final_norm(x), lm_head's input, by block 0 once every block has added the last down rows.
+  if (blockIdx.x == 0) {
+    grid_wait(P.st.counters + (size_t)(s.layers - 1) * kPhases + kDownDone, s.layers);
+    const float inv = inv_rms(x, H, s.eps, red);
+    for (int i = threadIdx.x; i < H; i += kNT) P.st.h[i] = __ldg(P.st.final_norm + i) * (__ldcg(x + i) * inv);
+  }
+}
+
+struct Launch {
+  int slots = 0, stage_chunks = 0, sms = 0;
+  size_t smem = 0;
+};
+// The ring size that fits beside the staging in one block an SM; slots 0 when nothing fits.
+Launch plan(const Qwen3PersistentShape& s) {
+  Launch p;
+  int dev = 0, major = 0, optin = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&p.sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || major < 9) {
+    cudaGetLastError();
+    return p;
+  }
+  p.stage_chunks = std::max({s.hidden, s.heads * s.head_dim, s.inter}) / 8;
+  const long long fixed = kHeaderBytes + 2ll * p.stage_chunks * 16 + 256;  // + the static red[] and slack
+  p.slots = (int)std::min<long long>(kMaxSlots, (optin - fixed) / (kW * kSlotBytes));
+  if (p.slots < 2) return Launch{};
+  p.smem = (size_t)kHeaderBytes + (size_t)kW * p.slots * kSlotBytes + 2ull * p.stage_chunks * 16;
+  return p;
+}
+
+}  // namespace
+
+size_t qwen3_decode_persistent_workspace_floats(const Qwen3PersistentShape& s) {
+  return (size_t)qkv_rows(s) + (size_t)s.heads * s.head_dim + s.inter + (size_t)kMaxSplits * s.heads * kPartFloats;
+}
+size_t qwen3_decode_persistent_counters(const Qwen3PersistentShape& s) { return (size_t)s.layers * kPhases; }
+
+bool qwen3_decode_persistent_fits(const Qwen3PersistentShape& s) {
+  if (s.head_dim != kD || s.layers <= 0 || s.kv_heads <= 0 || s.heads % s.kv_heads != 0 || s.hidden % 8 != 0 ||
+      s.inter % 8 != 0)
+    return false;
+  const Launch p = plan(s);
+  if (p.slots < 2) return false;
+  if (cudaFuncSetAttribute(decode_step_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)p.smem) !=
+      cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  int blocks = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, decode_step_kernel, 2 * kNT, p.smem) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return blocks >= 1;
+}
+
+void qwen3_decode_persistent_cuda(const Qwen3PersistentShape& s, const Qwen3PersistentStep& step,
+                                  const CudaContext& ctx) {
+  if (!qwen3_decode_persistent_fits(s))
+    throw ModelError(
+        "qwen3_decode_persistent_cuda: this shape or device is not served (see qwen3_decode_persistent_fits)");
+  const Launch p = plan(s);
+  const Params P{s, step, p.slots, p.stage_chunks, 1.0f / std::sqrt((float)s.head_dim)};
+  CUDA_CHECK(cudaMemsetAsync(step.counters, 0, sizeof(unsigned) * qwen3_decode_persistent_counters(s), ctx.stream));
+  // Every block resident at once (grid = the SM count, one block an SM by its shared memory): the grid-wide waits
+  // need it, and nothing else runs on this stream meanwhile.
+  decode_step_kernel<<<p.sms, 2 * kNT, p.smem, ctx.stream>>>(P);
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace cosmos

@@ -1,0 +1,74 @@
+// Qwen3's decode step, every decoder layer of one token, as one persistent kernel (issue 14: decode at the bandwidth
+// limit). Opt-in: Qwen3TextCuda::set_decode_persistent, COSMOS_DECODE_PERSISTENT=1 at load.
+//
+// Why: each of the graph step's GEMVs reads at 86-90% of a bare read of its bytes, and the layer still takes ~30 us
+// more than its 386 MB need at the copy bandwidth (Qwen3-VL-8B, H200), because every kernel ramps up and drains and
+// HBM idles through the norm / RoPE / attention kernels between the GEMVs (bench/README.md, "The decode GEMVs against
+// a plain read"). Weights depend on nothing, so here, in one block an SM, producer warps stream the block's share of
+// every GEMV's rows, layer after layer, through rings of 8 KB slots in shared memory (cp.async.bulk; full / empty
+// mbarriers) and wait only for a free slot, while consumer warps wait for each phase's input through a counter a
+// phase in global memory (a grid-wide barrier only the consumers pay) and take their rows from the ring. A layer's
+// phases: q|k|v (after the previous layer's down), attention over key splits with the q / k RMSNorm + RoPE and the
+// KV-cache write in its prologue, the splits combined, o (+ the residual), gate|up + SwiGLU, down (+ the residual);
+// each GEMV's input is staged in shared memory by every block (the RMSNorms computed there). The GEMVs sum in the
+// graph GEMVs' order (chunk c = lane + 32 i of a row, in increasing i, then a warp sum); the norms and the attention
+// in their own order, so the step agrees with the graph step to f32 rounding, not bit for bit.
+//
+// Bounded waits: a wait that lasts 4 s prints where it was and traps (a schedule bug or a block that could not be
+// resident fails the step instead of hanging the process). bench/decode_chain_bench.cu is the model it grew from.
+#pragma once
+#ifndef COSMOS_CUDA
+#define COSMOS_CUDA 1
+#endif
+#include <cuda_bf16.h>
+
+#include <cstddef>
+
+#include "../core/cuda_context.h"
+
+namespace cosmos {
+
+// One decoder layer's device pointers: matmul weights bf16 [out, in], norm weights f32, the layer's f32 K / V cache.
+struct Qwen3PersistentLayer {
+  const float* in_ln = nullptr;            // [hidden]
+  const float* post_ln = nullptr;          // [hidden]
+  const __nv_bfloat16* qkv = nullptr;      // [(heads + 2 kv_heads) head_dim, hidden]: q rows, k rows, v rows
+  const float* q_norm = nullptr;           // [head_dim]
+  const float* k_norm = nullptr;           // [head_dim]
+  const __nv_bfloat16* o = nullptr;        // [hidden, heads head_dim]
+  const __nv_bfloat16* gate_up = nullptr;  // [2 inter, hidden]: gate rows, then up rows
+  const __nv_bfloat16* down = nullptr;     // [hidden, inter]
+  float* k_cache = nullptr;                // [capacity, kv_heads, head_dim]
+  float* v_cache = nullptr;
+};
+
+struct Qwen3PersistentShape {
+  int hidden = 0, inter = 0, heads = 0, kv_heads = 0, head_dim = 0, layers = 0;
+  float eps = 1e-6f;  // every RMSNorm's (in_ln, post_ln, q / k norm, the final norm)
+};
+
+struct Qwen3PersistentStep {
+  const Qwen3PersistentLayer* layers = nullptr;  // device array of shape.layers entries
+  const float* final_norm = nullptr;             // [hidden]
+  float* x = nullptr;                            // [hidden]: the token's embedding in, the residual stream out
+  float* h = nullptr;                            // [hidden]: final_norm(x) out, lm_head's input
+  const float* cos = nullptr;                    // [head_dim]: the token's rotary tables (mrope_tables_cuda)
+  const float* sin = nullptr;
+  const int* row_dev = nullptr;   // the KV-cache row this token writes (n_past)
+  const int* n_kv_dev = nullptr;  // the keys it attends to (n_past + 1; the last is its own)
+  float* workspace = nullptr;     // qwen3_decode_persistent_workspace_floats(shape) floats
+  unsigned* counters = nullptr;   // qwen3_decode_persistent_counters(shape) (zeroed by every call)
+};
+
+// Whether the kernel serves this shape on the current device: sm_90, head_dim 128, heads a multiple of kv_heads,
+// hidden, inter and heads * head_dim multiples of 8, and one block an SM with a ring of >= 2 slots a warp.
+bool qwen3_decode_persistent_fits(const Qwen3PersistentShape& s);
+size_t qwen3_decode_persistent_workspace_floats(const Qwen3PersistentShape& s);
+size_t qwen3_decode_persistent_counters(const Qwen3PersistentShape& s);
+
+// Enqueues one step on ctx.stream: a memset of the counters and one launch (both capturable in a CUDA graph). Throws
+// ModelError when qwen3_decode_persistent_fits is false.
+void qwen3_decode_persistent_cuda(const Qwen3PersistentShape& s, const Qwen3PersistentStep& step,
+                                  const CudaContext& ctx);
+
+}  // namespace cosmos
