@@ -35,6 +35,8 @@
 #include <vector>
 
 #include "../native/src/core/cuda_common.h"
+#include "../native/src/core/cuda_grid_phases.cuh"
+#include "../native/src/core/cuda_mbarrier.cuh"
 #include "../native/src/core/cuda_pdl.cuh"
 #include "../native/src/core/cuda_pool.h"
 #include "../native/src/core/cuda_reduce.h"
@@ -140,33 +142,13 @@ __device__ __forceinline__ uint32_t smem_addr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
 
-// The mbarrier and bulk-copy instructions of the two shared-memory variants (the staged GEMV, the persistent step).
-__device__ __forceinline__ void mbar_init(uint32_t bar) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(bar) : "memory");
-}
-__device__ __forceinline__ void mbar_init_fence() { asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory"); }
-__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" ::"r"(bar) : "memory");
-}
-// This thread's arrival on bar, which then completes when `bytes` more have landed.
-__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
-}
-// bytes (a multiple of 16, both addresses 16-byte aligned) from global to shared memory, counted on bar.
-__device__ __forceinline__ void bulk_copy(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
-  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(dst),
-               "l"(src), "r"(bytes), "r"(bar)
-               : "memory");
-}
-// Whether bar's phase of this parity has completed (the hardware suspends the thread a while before saying no).
-__device__ __forceinline__ bool mbar_try(uint32_t bar, uint32_t parity) {
-  uint32_t done;
-  asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}"
-               : "=r"(done)
-               : "r"(bar), "r"(parity)
-               : "memory");
-  return done;
-}
+// The mbarrier and bulk-copy instructions of the two shared-memory variants: the engine's (core/cuda_mbarrier.cuh).
+using cosmos::bulk_copy_g2s;
+using cosmos::mbar_arrive;
+using cosmos::mbar_expect_tx;
+using cosmos::mbar_init;
+using cosmos::mbar_init_fence;
+using cosmos::mbar_try_wait;
 template <int R>
 __global__ void __launch_bounds__(kStageWarps * 32) staged_gemv(float* __restrict__ out, const float* __restrict__ x,
                                                                 const __nv_bfloat16* __restrict__ w, int k, int m) {
@@ -178,16 +160,17 @@ __global__ void __launch_bounds__(kStageWarps * 32) staged_gemv(float* __restric
   unsigned char* mine = stage + (size_t)warp * R * row_bytes;
   const uint32_t bar = smem_addr(&bars[warp]);
   if (j < m && lane == 0) {
-    mbar_init(bar);
+    mbar_init(bar, 1);
     mbar_init_fence();
     mbar_expect_tx(bar, R * row_bytes);
 #pragma unroll
-    for (int r = 0; r < R; ++r) bulk_copy(smem_addr(mine + r * row_bytes), w + (size_t)(j + r * m) * k, row_bytes, bar);
+    for (int r = 0; r < R; ++r)
+      bulk_copy_g2s(smem_addr(mine + r * row_bytes), w + (size_t)(j + r * m) * k, row_bytes, bar);
   }
   cosmos::pdl_wait();
   if (j >= m) return;
   __syncwarp();
-  while (!mbar_try(bar, 0)) {
+  while (!mbar_try_wait(bar, 0)) {
   }
   const int chunks = k / 8;
   float acc[R];
@@ -238,6 +221,8 @@ struct Acts {
 // phases: q|k|v (after the previous layer's down), attention (after q|k|v), o (after attention), gate|up (after o),
 // down (after gate|up). Every block must be resident at once: grid = the SM count, and the shared memory holds it to
 // one block an SM. A wait that lasts 2 s prints where it was and traps, so a schedule bug ends the run, not hangs it.
+// models/qwen3_decode_persistent.cu is the engine's form of this step (the real layer: norms with weights, q / k norm
+// + RoPE, the KV cache, split attention); both take their phase and staged-GEMV helpers from the engine's headers.
 namespace persistent {
 constexpr int kSlotBytes = 8192;  // one k = 4096 bf16 row; a down row (k = 12288) takes 3 slots
 constexpr int kSlotChunks = kSlotBytes / 16;
@@ -261,61 +246,31 @@ constexpr size_t smem_bytes() {
   return (size_t)W * S * kSlotBytes + kStageBytes;
 }
 
-__device__ __forceinline__ unsigned long long now_ns() {
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
-__device__ __noinline__ void timed_out(const char* what, int layer) {
-  printf("persistent step: block %d thread %d waited 2 s for %s (layer %d)\n", blockIdx.x, threadIdx.x, what, layer);
-  __trap();
-}
-
+// The engine's phase helpers (core/cuda_grid_phases.cuh); a variant without the grid-wide waits keeps their barriers.
 __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity, const char* what, int layer) {
-  if (mbar_try(bar, parity)) return;
-  const unsigned long long t0 = now_ns();
-  while (!mbar_try(bar, parity))
-    if (now_ns() - t0 > kTimeoutNs) timed_out(what, layer);
+  cosmos::phases::mbar_wait(bar, parity, kTimeoutNs, "persistent step", what, layer);
 }
-
-// Barrier 1 among the consumer warps alone (the producers never reach it; __syncthreads is barrier 0).
 template <int NT>
 __device__ __forceinline__ void consumers_sync() {
-  asm volatile("bar.sync 1, %0;" ::"n"(NT) : "memory");
+  cosmos::phases::consumers_sync<NT>();
 }
-// This block's share of a phase is written: every consumer is past its stores, then one release increment.
 template <int NT, bool kWaits>
 __device__ __forceinline__ void grid_signal(unsigned* ctr) {
-  consumers_sync<NT>();
-  if (kWaits && threadIdx.x == 0) {
-    __threadfence();
-    asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(ctr) : "memory");
-  }
+  if (kWaits)
+    cosmos::phases::signal<NT>(ctr);
+  else
+    consumers_sync<NT>();
 }
-// Every block's share of a phase is written (thread 0 acquires, then releases the other consumers; what they read
-// of other blocks' outputs they read from L2, __ldcg, never a stale L1 line).
 template <int NT, bool kWaits>
 __device__ __forceinline__ void grid_wait(const unsigned* ctr, int layer) {
-  if (kWaits && threadIdx.x == 0) {
-    const unsigned target = gridDim.x;
-    unsigned v;
-    unsigned long long t0 = 0;
-    for (bool first = true;; first = false) {
-      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(ctr) : "memory");
-      if (v >= target) break;
-      if (first)
-        t0 = now_ns();
-      else if (now_ns() - t0 > kTimeoutNs)
-        timed_out("a phase counter", layer);
-    }
-  }
-  consumers_sync<NT>();
+  if (kWaits)
+    cosmos::phases::wait<NT>(ctr, kTimeoutNs, "persistent step", "a phase counter", layer);
+  else
+    consumers_sync<NT>();
 }
-
 template <int NT>
 __device__ void stage(float4* xa, float4* xb, const float* src, int k) {
-  const float4* s4 = reinterpret_cast<const float4*>(src);
-  for (int i = threadIdx.x; i < k / 4; i += NT) (i & 1 ? xb : xa)[i >> 1] = __ldcg(s4 + i);
+  cosmos::gemv::stage_x<NT>(xa, xb, src, k);
 }
 // h = x * rsqrt(mean(x^2) + eps) staged, summed as norm_kernel's 256 threads do: its thread ct adds x[ct + 256 j]
 // for j = 0..15, its warps' sums go to red[ct / 32], and its warp 0 sums the 8 of them. Thread t here plays the
@@ -354,38 +309,10 @@ __device__ void stage_norm(float4* xa, float4* xb, const float* x, float* red) {
     }
 }
 
-// acc + w . x over one 8-element chunk: dot8's expression, with x from the staging.
-__device__ __forceinline__ float dot8_staged(float acc, uint4 u, float4 a, float4 b) {
-  using cosmos::gemv::bf_hi;
-  using cosmos::gemv::bf_lo;
-  const float wv[8] = {bf_lo(u.x), bf_hi(u.x), bf_lo(u.y), bf_hi(u.y), bf_lo(u.z), bf_hi(u.z), bf_lo(u.w), bf_hi(u.w)};
-  return acc + (wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z +
-                wv[7] * b.w);
-}
-// acc + one slot's 512 chunks (chunk c = lane + 32 i, i = 0..15, in increasing i) . x chunks c0 + c.
-__device__ __forceinline__ float dot_slot(float acc, const uint4* slot, const float4* xa, const float4* xb, int c0,
-                                          int lane) {
-#pragma unroll
-  for (int i0 = 0; i0 < kSlotChunks / 32; i0 += 4) {
-    uint4 u[4];
-    float4 a[4], b[4];
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const int c = lane + 32 * (i0 + i);
-      u[i] = slot[c];
-      a[i] = xa[c0 + c];
-      b[i] = xb[c0 + c];
-    }
-#pragma unroll
-    for (int i = 0; i < 4; ++i) acc = dot8_staged(acc, u[i], a[i], b[i]);
-  }
-  return acc;
-}
-
 template <bool kMath>
 __device__ __forceinline__ float dot(float acc, const uint4* slot, const float4* xa, const float4* xb, int c0,
                                      int lane) {
-  return kMath ? dot_slot(acc, slot, xa, xb, c0, lane) : acc;
+  return kMath ? cosmos::gemv::dot_slot(acc, slot, kSlotChunks, xa, xb, c0, lane) : acc;
 }
 
 // W consumer warps (0..W-1) and W producer warps (W..2W-1, lane 0 of producer w fills consumer w's ring of S slots).
@@ -401,8 +328,8 @@ __global__ void __launch_bounds__(2 * W * 32, 1) step_kernel(Args p) {
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   if (threadIdx.x == 0) {
     for (int i = 0; i < W * S; ++i) {
-      mbar_init(smem_addr(&full[i]));
-      mbar_init(smem_addr(&empty[i]));
+      mbar_init(smem_addr(&full[i]), 1);
+      mbar_init(smem_addr(&empty[i]), 1);
     }
     mbar_init_fence();
   }
@@ -419,7 +346,7 @@ __global__ void __launch_bounds__(2 * W * 32, 1) step_kernel(Args p) {
       const uint32_t full_bar = smem_addr(&full[ring * S + n % S]);
       mbar_wait(smem_addr(&empty[ring * S + n % S]), ((n / S) & 1) ^ 1, "a free slot", layer);
       mbar_expect_tx(full_bar, kSlotBytes);
-      bulk_copy(smem_addr(slot_ptr(n)), src, kSlotBytes, full_bar);
+      bulk_copy_g2s(smem_addr(slot_ptr(n)), src, kSlotBytes, full_bar);
       ++n;
     };
     for (int l = 0; l < kLayers; ++l) {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "../core/cuda_common.h"
+#include "../core/cuda_grid_phases.cuh"
 #include "../core/cuda_mbarrier.cuh"
 #include "../core/cuda_reduce.h"
 #include "../core/errors.h"
@@ -23,6 +24,7 @@ constexpr int kW = 4;             // consumer warps a block, and as many produce
 constexpr int kNT = kW * 32;      // consumer threads (named barrier 1; __syncthreads is barrier 0, used once)
 constexpr int kSlotBytes = 8192;  // a ring slot: a 4096-wide bf16 row, or 8 KB of a wider one
 constexpr int kSlotChunks = kSlotBytes / 16;
+static_assert(kSlotChunks == gemv::kStagedSlotChunks, "gemv::dot_slot's unrolled slot");
 constexpr int kMaxSlots = 16;                         // a ring's slots at most
 constexpr int kHeaderBytes = 2 * kW * kMaxSlots * 8;  // the full and empty mbarriers, then the rings
 constexpr int kD = 128;                               // head_dim (a lane holds 4 of a head's dims)
@@ -57,55 +59,16 @@ __host__ __device__ inline Workspace workspace_of(const Qwen3PersistentShape& s,
 }
 
 __device__ __forceinline__ uint32_t saddr(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
-__device__ __forceinline__ unsigned long long now_ns() {
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
-__device__ __noinline__ void timed_out(const char* what, int layer) {
-  printf("qwen3_decode_persistent: block %d thread %d waited 4 s for %s (layer %d)\n", blockIdx.x, threadIdx.x, what,
-         layer);
-  __trap();
-}
 __device__ __forceinline__ void wait_slot(uint32_t bar, uint32_t parity, const char* what, int layer) {
-  if (mbar_try_wait(bar, parity)) return;
-  const unsigned long long t0 = now_ns();
-  while (!mbar_try_wait(bar, parity))
-    if (now_ns() - t0 > kTimeoutNs) timed_out(what, layer);
+  phases::mbar_wait(bar, parity, kTimeoutNs, "qwen3_decode_persistent", what, layer);
 }
-
-__device__ __forceinline__ void consumers_sync() { asm volatile("bar.sync 1, %0;" ::"n"(kNT) : "memory"); }
-// This block's share of a phase is written: every consumer past its stores, then one release increment.
-__device__ __forceinline__ void grid_signal(unsigned* ctr) {
-  consumers_sync();
-  if (threadIdx.x == 0) {
-    __threadfence();
-    asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(ctr) : "memory");
-  }
-}
-// Every block's share is written: thread 0 acquires, then lets the other consumers go. What they then read of other
-// blocks' outputs they read from L2 (__ldcg), never through a stale L1 line.
+__device__ __forceinline__ void consumers_sync() { phases::consumers_sync<kNT>(); }
+__device__ __forceinline__ void grid_signal(unsigned* ctr) { phases::signal<kNT>(ctr); }
 __device__ __forceinline__ void grid_wait(const unsigned* ctr, int layer) {
-  if (threadIdx.x == 0) {
-    unsigned v;
-    unsigned long long t0 = 0;
-    for (bool first = true;; first = false) {
-      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(ctr) : "memory");
-      if (v >= gridDim.x) break;
-      if (first)
-        t0 = now_ns();
-      else if (now_ns() - t0 > kTimeoutNs)
-        timed_out("a phase counter", layer);
-    }
-  }
-  consumers_sync();
+  phases::wait<kNT>(ctr, kTimeoutNs, "qwen3_decode_persistent", "a phase counter", layer);
 }
-
-// The staging of a GEMV's input: chunk c's 8 values as xa[c] (the first 4) and xb[c] (the last 4), so a warp's
-// float4 reads of 32 consecutive chunks fall on distinct banks.
-__device__ void stage(float4* xa, float4* xb, const float* src, int k) {
-  const float4* s4 = reinterpret_cast<const float4*>(src);
-  for (int i = threadIdx.x; i < k / 4; i += kNT) (i & 1 ? xb : xa)[i >> 1] = __ldcg(s4 + i);
+__device__ __forceinline__ void stage(float4* xa, float4* xb, const float* src, int k) {
+  gemv::stage_x<kNT>(xa, xb, src, k);
 }
 // 1 / sqrt(mean(x^2) + eps) over k values (every consumer thread gets it; red holds kW floats).
 __device__ float inv_rms(const float* x, int k, float eps, float* red) {
@@ -138,38 +101,6 @@ __device__ void stage_rmsnorm(float4* xa, float4* xb, const float* x, const floa
   }
 }
 
-// acc + w . x over one 8-value chunk: gemv_common's dot8 expression, x from the staging.
-__device__ __forceinline__ float dot8_staged(float acc, uint4 u, float4 a, float4 b) {
-  using gemv::bf_hi;
-  using gemv::bf_lo;
-  const float wv[8] = {bf_lo(u.x), bf_hi(u.x), bf_lo(u.y), bf_hi(u.y), bf_lo(u.z), bf_hi(u.z), bf_lo(u.w), bf_hi(u.w)};
-  return acc + (wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z +
-                wv[7] * b.w);
-}
-// acc + a slot's `chunks` chunks (chunk c = lane + 32 i, in increasing i: the graph GEMVs' order) . x chunks c0 + c.
-__device__ __forceinline__ float dot_slot(float acc, const uint4* slot, int chunks, const float4* xa, const float4* xb,
-                                          int c0, int lane) {
-  if (chunks == kSlotChunks) {
-#pragma unroll
-    for (int i0 = 0; i0 < kSlotChunks / 32; i0 += 4) {
-      uint4 u[4];
-      float4 a[4], b[4];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const int c = lane + 32 * (i0 + i);
-        u[i] = slot[c];
-        a[i] = xa[c0 + c];
-        b[i] = xb[c0 + c];
-      }
-#pragma unroll
-      for (int i = 0; i < 4; ++i) acc = dot8_staged(acc, u[i], a[i], b[i]);
-    }
-    return acc;
-  }
-  for (int c = lane; c < chunks; c += 32) acc = dot8_staged(acc, slot[c], xa[c0 + c], xb[c0 + c]);
-  return acc;
-}
-
 // One warp's ring: S slots of kSlotBytes with a full and an empty barrier each; n counts the slots used so far (slot
 // n % S, its round n / S). Producer and consumer walk the same sequence of rows, so they agree on n.
 struct Ring {
@@ -200,8 +131,8 @@ __device__ float dot_row(Ring& r, int k, float acc, const float4* xa, const floa
   for (int c0 = 0; c0 < chunks; c0 += kSlotChunks) {
     const int s = (int)(r.n % r.S);
     wait_slot(saddr(&r.full[s]), (r.n / r.S) & 1, "a weight slot", layer);
-    acc = dot_slot(acc, reinterpret_cast<const uint4*>(r.slots + (size_t)s * kSlotBytes), min(kSlotChunks, chunks - c0),
-                   xa, xb, c0, lane);
+    acc = gemv::dot_slot(acc, reinterpret_cast<const uint4*>(r.slots + (size_t)s * kSlotBytes),
+                         min(kSlotChunks, chunks - c0), xa, xb, c0, lane);
     __syncwarp();
     if (lane == 0) mbar_arrive(saddr(&r.empty[s]));
     ++r.n;

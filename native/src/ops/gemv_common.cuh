@@ -1,5 +1,6 @@
-// Device helpers shared by the GEMV kernels (matmul.cu, gemv_decode.cu, gemv_swiglu.cu, gemv_fp8.cu) and their
-// variant benches (bench/decode_gemv_bench.cu, bench/decode_gemv_fp8_bench.cu): bf16 halves of a packed 32-bit word as
+// Device helpers shared by the GEMV kernels (matmul.cu, gemv_decode.cu, gemv_swiglu.cu, gemv_fp8.cu, the persistent
+// decode step models/qwen3_decode_persistent.cu) and their variant benches (bench/decode_gemv_bench.cu,
+// bench/decode_gemv_fp8_bench.cu, bench/decode_chain_bench.cu): bf16 halves of a packed 32-bit word as
 // f32, an 8-element dot product against a float4-aligned x, and the e4m3 form's 16-element one. Kept in one place so
 // every GEMV accumulates in the same order (their outputs are compared bit for bit).
 #pragma once
@@ -24,6 +25,45 @@ __device__ __forceinline__ float dot8(float acc, const float wv[8], const float*
 __device__ __forceinline__ float dot8_bf(float acc, uint4 u, const float* x, int c) {
   float wv[8] = {bf_lo(u.x), bf_hi(u.x), bf_lo(u.y), bf_hi(u.y), bf_lo(u.z), bf_hi(u.z), bf_lo(u.w), bf_hi(u.w)};
   return dot8(acc, wv, x, c);
+}
+
+// The staged form (a GEMV's x in shared memory, its rows streamed through 8 KB slots: the persistent decode step and
+// its bench model): chunk c's 8 values as xa[c] (the first 4) and xb[c] (the last 4), so a warp's float4 reads of 32
+// consecutive chunks fall on distinct banks. dot8's expression on them, and a slot's chunks in the GEMVs' order.
+__device__ __forceinline__ float dot8_staged(float acc, uint4 u, float4 a, float4 b) {
+  const float wv[8] = {bf_lo(u.x), bf_hi(u.x), bf_lo(u.y), bf_hi(u.y), bf_lo(u.z), bf_hi(u.z), bf_lo(u.w), bf_hi(u.w)};
+  return acc + (wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z +
+                wv[7] * b.w);
+}
+constexpr int kStagedSlotChunks = 512;  // an 8 KB slot of bf16 weights: 512 chunks of 8
+// acc + a slot's `chunks` chunks (chunk c = lane + 32 i, in increasing i) . x chunks c0 + c.
+__device__ __forceinline__ float dot_slot(float acc, const uint4* slot, int chunks, const float4* xa, const float4* xb,
+                                          int c0, int lane) {
+  if (chunks == kStagedSlotChunks) {
+#pragma unroll
+    for (int i0 = 0; i0 < kStagedSlotChunks / 32; i0 += 4) {
+      uint4 u[4];
+      float4 a[4], b[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int c = lane + 32 * (i0 + i);
+        u[i] = slot[c];
+        a[i] = xa[c0 + c];
+        b[i] = xb[c0 + c];
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i) acc = dot8_staged(acc, u[i], a[i], b[i]);
+    }
+    return acc;
+  }
+  for (int c = lane; c < chunks; c += 32) acc = dot8_staged(acc, slot[c], xa[c0 + c], xb[c0 + c]);
+  return acc;
+}
+// x (k values, k % 8 == 0, from L2: another block may have written it) into the staging, by NT threads.
+template <int NT>
+__device__ __forceinline__ void stage_x(float4* xa, float4* xb, const float* x, int k) {
+  const float4* x4 = reinterpret_cast<const float4*>(x);
+  for (int i = threadIdx.x; i < k / 4; i += NT) (i & 1 ? xb : xa)[i >> 1] = __ldcg(x4 + i);
 }
 
 // Two e4m3 values (the low 16 bits of v, the first in the low byte) as f32, exactly (every e4m3 value is an f16;

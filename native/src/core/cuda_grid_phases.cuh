@@ -1,0 +1,68 @@
+// Phases of a persistent kernel (one block an SM, every block resident at once): a block's consumer warps signal
+// through a counter in global memory that their share of a phase is written, and wait until every block has, before
+// reading what the others wrote (from L2: __ldcg, never a stale L1 line). Barrier 1 is the consumers' own (the
+// kernel's producer warps never reach it; __syncthreads is barrier 0). Every wait is bounded: past its timeout it
+// prints who waited for what and traps, so a schedule bug fails the kernel instead of hanging the process. Used by
+// models/qwen3_decode_persistent.cu and its bench model, bench/decode_chain_bench.cu. Device code only.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <cstdio>
+
+#include "cuda_mbarrier.cuh"
+
+namespace cosmos::phases {
+
+__device__ __forceinline__ unsigned long long now_ns() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+__device__ __noinline__ void timed_out(const char* kernel, const char* what, int tag) {
+  printf("%s: block %d thread %d gave up waiting for %s (layer %d)\n", kernel, blockIdx.x, threadIdx.x, what, tag);
+  __trap();
+}
+// mbar_wait with a bound.
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity, unsigned long long timeout_ns,
+                                          const char* kernel, const char* what, int tag) {
+  if (mbar_try_wait(bar, parity)) return;
+  const unsigned long long t0 = now_ns();
+  while (!mbar_try_wait(bar, parity))
+    if (now_ns() - t0 > timeout_ns) timed_out(kernel, what, tag);
+}
+
+// Barrier 1 among the NT consumer threads (threads 0 .. NT-1).
+template <int NT>
+__device__ __forceinline__ void consumers_sync() {
+  asm volatile("bar.sync 1, %0;" ::"n"(NT) : "memory");
+}
+// This block's share of a phase is written: every consumer past its stores, then one release increment.
+template <int NT>
+__device__ __forceinline__ void signal(unsigned* ctr) {
+  consumers_sync<NT>();
+  if (threadIdx.x == 0) {
+    __threadfence();
+    asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(ctr) : "memory");
+  }
+}
+// Every block's share is written (the counter reached gridDim.x): thread 0 acquires, then lets the consumers go.
+template <int NT>
+__device__ __forceinline__ void wait(const unsigned* ctr, unsigned long long timeout_ns, const char* kernel,
+                                     const char* what, int tag) {
+  if (threadIdx.x == 0) {
+    unsigned v;
+    unsigned long long t0 = 0;
+    for (bool first = true;; first = false) {
+      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(ctr) : "memory");
+      if (v >= gridDim.x) break;
+      if (first)
+        t0 = now_ns();
+      else if (now_ns() - t0 > timeout_ns)
+        timed_out(kernel, what, tag);
+    }
+  }
+  consumers_sync<NT>();
+}
+
+}  // namespace cosmos::phases
