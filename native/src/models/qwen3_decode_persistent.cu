@@ -408,10 +408,12 @@ bool qwen3_decode_persistent_fits(const Qwen3PersistentShape& s) {
 
 void qwen3_decode_persistent_cuda(const Qwen3PersistentShape& s, const Qwen3PersistentStep& step,
                                   const CudaContext& ctx) {
-  if (!qwen3_decode_persistent_fits(s))
+  // No occupancy query here (this runs inside a graph capture): the caller asked qwen3_decode_persistent_fits first.
+  const Launch p = plan(s);
+  if (p.slots < 2 || s.head_dim != kD)
     throw ModelError(
         "qwen3_decode_persistent_cuda: this shape or device is not served (see qwen3_decode_persistent_fits)");
-  const Launch p = plan(s);
+  CUDA_CHECK(cudaFuncSetAttribute(decode_step_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)p.smem));
   const Params P{s, step, p.slots, p.stage_chunks, 1.0f / std::sqrt((float)s.head_dim)};
   CUDA_CHECK(cudaMemsetAsync(step.counters, 0, sizeof(unsigned) * qwen3_decode_persistent_counters(s), ctx.stream));
   // Every block resident at once (grid = the SM count, one block an SM by its shared memory): the grid-wide waits

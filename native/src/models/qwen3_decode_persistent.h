@@ -12,7 +12,8 @@
 // KV-cache write in its prologue, the splits combined, o (+ the residual), gate|up + SwiGLU, down (+ the residual);
 // each GEMV's input is staged in shared memory by every block (the RMSNorms computed there). The GEMVs sum in the
 // graph GEMVs' order (chunk c = lane + 32 i of a row, in increasing i, then a warp sum); the norms and the attention
-// in their own order, so the step agrees with the graph step to f32 rounding, not bit for bit.
+// in their own order, so the step should agree with the graph step to f32 rounding, not bit for bit
+// (native/test/qwen3_cuda_test checks it on the GPU machine; written in a session without one, not yet run there).
 //
 // Bounded waits: a wait that lasts 4 s prints where it was and traps (a schedule bug or a block that could not be
 // resident fails the step instead of hanging the process). bench/decode_chain_bench.cu is the model it grew from.
@@ -66,8 +67,9 @@ bool qwen3_decode_persistent_fits(const Qwen3PersistentShape& s);
 size_t qwen3_decode_persistent_workspace_floats(const Qwen3PersistentShape& s);
 size_t qwen3_decode_persistent_counters(const Qwen3PersistentShape& s);
 
-// Enqueues one step on ctx.stream: a memset of the counters and one launch (both capturable in a CUDA graph). Throws
-// ModelError when qwen3_decode_persistent_fits is false.
+// Enqueues one step on ctx.stream: a memset of the counters and one launch (both capturable in a CUDA graph). Ask
+// qwen3_decode_persistent_fits first (it alone checks that one block an SM is resident, which the grid-wide waits
+// need); a shape it refuses for its size or head_dim throws ModelError here.
 void qwen3_decode_persistent_cuda(const Qwen3PersistentShape& s, const Qwen3PersistentStep& step,
                                   const CudaContext& ctx);
 

@@ -87,10 +87,11 @@ class Qwen3TextCuda {
 
   // Opt-in persistent decode step (issue 14; COSMOS_DECODE_PERSISTENT=1 at load): the graph's decode step runs every
   // decoder layer as one kernel (models/qwen3_decode_persistent.h: producer warps stream the weights through shared
-  // memory while the layers' dependencies are grid-wide waits) between the embedding / rotary tables and lm_head. It
-  // agrees with the graph step to f32 rounding (the GEMVs sum in their order, the norms and the attention in their
-  // own). Returns whether it is on: false for f32 weights, fp8 weights, a layer without q / k norm or with a bias, or a
-  // shape / device qwen3_decode_persistent_fits refuses. The eager path (set_decode_graph(false)) is unchanged.
+  // memory while the layers' dependencies are grid-wide waits) between the embedding / rotary tables and lm_head. Meant
+  // to agree with the graph step to f32 rounding (the GEMVs sum in their order, the norms and the attention in their
+  // own; qwen3_cuda_test checks it on the device). Returns whether it is on: false for f32 weights, fp8 weights, a
+  // layer without q / k norm or with a bias, or a shape / device qwen3_decode_persistent_fits refuses. The eager path
+  // (set_decode_graph(false)) is unchanged.
   bool set_decode_persistent(bool on);
   bool decode_persistent() const { return persistent_ && !fp8_weights_; }
 
