@@ -37,25 +37,27 @@ template <int NT>
 __device__ __forceinline__ void consumers_sync() {
   asm volatile("bar.sync 1, %0;" ::"n"(NT) : "memory");
 }
+// One release increment of ctr (the caller's earlier writes, and those ordered before them by a barrier, are visible
+// to whoever acquires the new value: PTX release is cumulative, as CUTLASS's grid barrier relies on).
+__device__ __forceinline__ void release_add(unsigned* ctr, unsigned v) {
+  asm volatile("red.release.gpu.global.add.u32 [%0], %1;" ::"l"(ctr), "r"(v) : "memory");
+}
 // This block's share of a phase is written: every consumer past its stores, then one release increment.
 template <int NT>
 __device__ __forceinline__ void signal(unsigned* ctr) {
   consumers_sync<NT>();
-  if (threadIdx.x == 0) {
-    __threadfence();
-    asm volatile("red.release.gpu.global.add.u32 [%0], 1;" ::"l"(ctr) : "memory");
-  }
+  if (threadIdx.x == 0) release_add(ctr, 1);
 }
-// Every block's share is written (the counter reached gridDim.x): thread 0 acquires, then lets the consumers go.
+// The counter reached `target` (thread 0 acquires, then lets the consumers go).
 template <int NT>
-__device__ __forceinline__ void wait(const unsigned* ctr, unsigned long long timeout_ns, const char* kernel,
-                                     const char* what, int tag) {
+__device__ __forceinline__ void wait_for(const unsigned* ctr, unsigned target, unsigned long long timeout_ns,
+                                         const char* kernel, const char* what, int tag) {
   if (threadIdx.x == 0) {
     unsigned v;
     unsigned long long t0 = 0;
     for (bool first = true;; first = false) {
       asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(ctr) : "memory");
-      if (v >= gridDim.x) break;
+      if (v >= target) break;
       if (first)
         t0 = now_ns();
       else if (now_ns() - t0 > timeout_ns)
@@ -63,6 +65,12 @@ __device__ __forceinline__ void wait(const unsigned* ctr, unsigned long long tim
     }
   }
   consumers_sync<NT>();
+}
+// Every block's share is written (the counter reached gridDim.x).
+template <int NT>
+__device__ __forceinline__ void wait(const unsigned* ctr, unsigned long long timeout_ns, const char* kernel,
+                                     const char* what, int tag) {
+  wait_for<NT>(ctr, gridDim.x, timeout_ns, kernel, what, tag);
 }
 
 }  // namespace cosmos::phases

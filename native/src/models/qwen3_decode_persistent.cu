@@ -28,11 +28,14 @@ static_assert(kSlotChunks == gemv::kStagedSlotChunks, "gemv::dot_slot's unrolled
 constexpr int kMaxSlots = 16;                         // a ring's slots at most
 constexpr int kHeaderBytes = 2 * kW * kMaxSlots * 8;  // the full and empty mbarriers, then the rings
 constexpr int kD = 128;                               // head_dim (a lane holds 4 of a head's dims)
-constexpr int kMaxSplits = 32;                        // key splits of one KV head's attention
-constexpr int kKeysPerSplit = 32;                     // at least, before another split pays for its combine
+constexpr int kMaxSplits = 32;                        // key splits of one KV head (a warp each; combined a lane each)
+constexpr int kKeysPerSplit = 16;                     // at least, before another split pays for its combine
 constexpr int kPartFloats = kD + 4;                   // a split's partial for a q head: D outputs, max, sum, pad
 constexpr unsigned long long kTimeoutNs = 4000000000ull;
-enum Phase { kQkvDone, kPartDone, kAttDone, kODone, kGateUpDone, kDownDone, kPhases };
+// A layer's counters: blocks done with q|k|v, KV heads whose attention is combined into att, blocks done with o, with
+// gate|up, with down; then one a KV head counting its finished splits (the last one combines them).
+enum Phase { kQkvDone, kAttDone, kODone, kGateUpDone, kDownDone, kPhases };
+__host__ __device__ inline int counters_per_layer(const Qwen3PersistentShape& s) { return kPhases + s.kv_heads; }
 
 struct Params {
   Qwen3PersistentShape s;
@@ -166,70 +169,6 @@ __device__ __forceinline__ float4 norm_rope(float4 x, const float* w, const floa
   return make_float4(out[0], out[1], out[2], out[3]);
 }
 
-// Attention over one split of one KV head's keys, for the head's q heads (one warp a q head): scores a lane a key in
-// tiles of 32, an online softmax, the values' weighted sum with a lane's 4 dims. The item whose keys hold this token's
-// row first writes the token's k (normed, rotated) and v there. qs: kW x 128 floats of shared memory.
-__device__ void attention_split(const Params& P, const Qwen3PersistentLayer& L, const Workspace& ws, int g, int split,
-                                int splits, int per, int n_kv, int row, float* qs, int warp, int lane) {
-  const Qwen3PersistentShape& s = P.s;
-  const int KVH = s.kv_heads, G = s.heads / KVH, QH = s.heads * kD, KH = KVH * kD;
-  const int k0 = split * per, k1 = min(n_kv, k0 + per);
-  if (row >= k0 && row < k1 && warp == 0) {
-    const float4 kx = __ldcg(reinterpret_cast<const float4*>(ws.qkv + QH + g * kD) + lane);
-    const float4 k = norm_rope(kx, L.k_norm, P.st.cos, P.st.sin, s.eps, lane);
-    reinterpret_cast<float4*>(L.k_cache + ((size_t)row * KVH + g) * kD)[lane] = k;
-    reinterpret_cast<float4*>(L.v_cache + ((size_t)row * KVH + g) * kD)[lane] =
-        __ldcg(reinterpret_cast<const float4*>(ws.qkv + QH + KH + g * kD) + lane);
-  }
-  consumers_sync();  // the new row is written before any warp reads it
-  for (int j = warp; j < G; j += kW) {
-    const int hq = g * G + j;
-    float* q = qs + warp * kD;
-    const float4 qx = __ldcg(reinterpret_cast<const float4*>(ws.qkv + hq * kD) + lane);
-    reinterpret_cast<float4*>(q)[lane] = norm_rope(qx, L.q_norm, P.st.cos, P.st.sin, s.eps, lane);
-    __syncwarp();
-    float m = -INFINITY, l = 0.f;
-    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int t0 = k0; t0 < k1; t0 += 32) {
-      const int key = t0 + lane;
-      float sc = -INFINITY;
-      if (key < k1) {
-        const float4* kr = reinterpret_cast<const float4*>(L.k_cache + ((size_t)key * KVH + g) * kD);
-        const float4* q4 = reinterpret_cast<const float4*>(q);
-        float d = 0.f;
-#pragma unroll 8
-        for (int i = 0; i < kD / 4; ++i) {
-          const float4 a = q4[i], b = __ldcg(kr + i);
-          d += a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
-        }
-        sc = d * P.scale;
-      }
-      const float m_new = fmaxf(m, warp_max(sc));  // finite: the tile has a key
-      const float corr = expf(m - m_new);
-      const float p = key < k1 ? expf(sc - m_new) : 0.f;
-      l = l * corr + warp_sum(p);
-      acc = make_float4(acc.x * corr, acc.y * corr, acc.z * corr, acc.w * corr);
-      const int keys = min(32, k1 - t0);
-      for (int jj = 0; jj < keys; ++jj) {
-        const float pj = __shfl_sync(0xffffffffu, p, jj);
-        const float4 v = __ldcg(reinterpret_cast<const float4*>(L.v_cache + ((size_t)(t0 + jj) * KVH + g) * kD) + lane);
-        acc.x += pj * v.x;
-        acc.y += pj * v.y;
-        acc.z += pj * v.z;
-        acc.w += pj * v.w;
-      }
-      m = m_new;
-    }
-    float* part = ws.part + ((size_t)split * s.heads + hq) * kPartFloats;
-    reinterpret_cast<float4*>(part)[lane] = acc;
-    if (lane == 0) {
-      part[kD] = m;  // -inf with l = 0 for an empty split
-      part[kD + 1] = l;
-    }
-    __syncwarp();  // q is read by every lane before the warp's next head overwrites it
-  }
-}
-
 // One q head's splits combined (a lane a split for the weights, a lane's 4 dims for the sum) into att.
 __device__ void attention_combine(const Qwen3PersistentShape& s, const Workspace& ws, int hq, int splits, int lane) {
   const float* part0 = ws.part + (size_t)hq * kPartFloats;
@@ -240,16 +179,102 @@ __device__ void attention_combine(const Qwen3PersistentShape& s, const Workspace
   const float L = warp_sum(lane < splits ? w * __ldcg(part0 + lane * stride + kD + 1) : 0.f);
   float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
   for (int sp = 0; sp < splits; ++sp) {
-    const float ws_ = __shfl_sync(0xffffffffu, w, sp);
+    const float wsp = __shfl_sync(0xffffffffu, w, sp);
     const float4 a = __ldcg(reinterpret_cast<const float4*>(part0 + sp * stride) + lane);
-    acc.x += ws_ * a.x;
-    acc.y += ws_ * a.y;
-    acc.z += ws_ * a.z;
-    acc.w += ws_ * a.w;
+    acc.x += wsp * a.x;
+    acc.y += wsp * a.y;
+    acc.z += wsp * a.z;
+    acc.w += wsp * a.w;
   }
   const float inv = 1.0f / L;
   reinterpret_cast<float4*>(ws.att + (size_t)hq * kD)[lane] =
       make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv);
+}
+
+// Attention of one (KV head g, key split) by one warp, for the G q heads of the group at once: q normed and rotated in
+// registers (a lane's 4 dims), the keys in batches of KB, each K and V row read once (coalesced, a lane's 4 dims), the
+// scores by warp sums, an online softmax per head. The split whose keys hold this token's row first writes the
+// token's k (normed, rotated) and v there. Then the split's partials (D outputs, max, sum a head); the split that
+// finishes last for its KV head combines them into att and counts the head in att_ctr.
+template <int G, int KB>
+__device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, const Workspace& ws, unsigned* head_ctr,
+                               unsigned* att_ctr, int g, int split, int splits, int per, int n_kv, int row, int lane) {
+  const Qwen3PersistentShape& s = P.s;
+  const int KVH = s.kv_heads, QH = s.heads * kD, KH = KVH * kD;
+  const int k0 = split * per, k1 = min(n_kv, k0 + per);
+  const float4* qkv4 = reinterpret_cast<const float4*>(ws.qkv);
+  float4* kc = reinterpret_cast<float4*>(L.k_cache);
+  float4* vc = reinterpret_cast<float4*>(L.v_cache);
+  float4 q[G], acc[G];
+  float m[G], l[G];
+#pragma unroll
+  for (int h = 0; h < G; ++h) {
+    q[h] = norm_rope(__ldcg(qkv4 + (g * G + h) * (kD / 4) + lane), L.q_norm, P.st.cos, P.st.sin, s.eps, lane);
+    acc[h] = make_float4(0.f, 0.f, 0.f, 0.f);
+    m[h] = -INFINITY;
+    l[h] = 0.f;
+  }
+  if (row >= k0 && row < k1) {
+    kc[((size_t)row * KVH + g) * (kD / 4) + lane] =
+        norm_rope(__ldcg(qkv4 + (QH + g * kD) / 4 + lane), L.k_norm, P.st.cos, P.st.sin, s.eps, lane);
+    vc[((size_t)row * KVH + g) * (kD / 4) + lane] = __ldcg(qkv4 + (QH + KH + g * kD) / 4 + lane);
+    __syncwarp();  // the row is in the cache before any lane reads it back
+  }
+  for (int b = k0; b < k1; b += KB) {
+    float4 kr[KB], vr[KB];
+#pragma unroll
+    for (int j = 0; j < KB; ++j) {
+      const size_t at = ((size_t)(b + j) * KVH + g) * (kD / 4) + lane;
+      kr[j] = b + j < k1 ? kc[at] : make_float4(0.f, 0.f, 0.f, 0.f);
+      vr[j] = b + j < k1 ? vc[at] : make_float4(0.f, 0.f, 0.f, 0.f);
+    }
+#pragma unroll
+    for (int h = 0; h < G; ++h) {
+      float sc[KB];
+      float mb = -INFINITY;
+#pragma unroll
+      for (int j = 0; j < KB; ++j) {
+        const float d = q[h].x * kr[j].x + q[h].y * kr[j].y + q[h].z * kr[j].z + q[h].w * kr[j].w;
+        sc[j] = b + j < k1 ? warp_sum(d) * P.scale : -INFINITY;
+        mb = fmaxf(mb, sc[j]);
+      }
+      const float m_new = fmaxf(m[h], mb);  // finite: the batch's first key is in the split
+      const float corr = expf(m[h] - m_new);
+      l[h] *= corr;
+      acc[h] = make_float4(acc[h].x * corr, acc[h].y * corr, acc[h].z * corr, acc[h].w * corr);
+#pragma unroll
+      for (int j = 0; j < KB; ++j) {
+        const float p = b + j < k1 ? expf(sc[j] - m_new) : 0.f;
+        l[h] += p;
+        acc[h].x += p * vr[j].x;
+        acc[h].y += p * vr[j].y;
+        acc[h].z += p * vr[j].z;
+        acc[h].w += p * vr[j].w;
+      }
+      m[h] = m_new;
+    }
+  }
+#pragma unroll
+  for (int h = 0; h < G; ++h) {
+    float* part = ws.part + ((size_t)split * s.heads + g * G + h) * kPartFloats;
+    reinterpret_cast<float4*>(part)[lane] = acc[h];
+    if (lane == 0) {
+      part[kD] = m[h];  // -inf with l = 0 for an empty split
+      part[kD + 1] = l[h];
+    }
+  }
+  // The last split of this KV head to finish combines (threadFenceReduction's pattern: each lane's partials fenced
+  // before the count, the counter's last reader fenced before reading the others').
+  __threadfence();
+  __syncwarp();
+  unsigned last = 0;
+  if (lane == 0) last = atomicAdd(head_ctr + g, 1u) == (unsigned)splits - 1;
+  if (!__shfl_sync(0xffffffffu, last, 0)) return;
+  __threadfence();
+#pragma unroll
+  for (int h = 0; h < G; ++h) attention_combine(s, ws, g * G + h, splits, lane);
+  __syncwarp();
+  if (lane == 0) phases::release_add(att_ctr, 1);
 }
 
 __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
@@ -294,14 +319,15 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
 
   float* x = P.st.x;
   const int n_kv = *P.st.n_kv_dev, row = *P.st.row_dev;
-  const int splits =
-      max(1, min(min(kMaxSplits, max(1, (int)gridDim.x / s.kv_heads)), (n_kv + kKeysPerSplit - 1) / kKeysPerSplit));
+  const int G = s.heads / s.kv_heads;
+  const int splits = max(1, min(min(kMaxSplits, max(1, T / s.kv_heads)), (n_kv + kKeysPerSplit - 1) / kKeysPerSplit));
   const int per = (n_kv + splits - 1) / splits;
+  const int per_layer = counters_per_layer(s);
   for (int l = 0; l < s.layers; ++l) {
     const Qwen3PersistentLayer L = P.st.layers[l];
-    unsigned* ctr = P.st.counters + (size_t)l * kPhases;
+    unsigned* ctr = P.st.counters + (size_t)l * per_layer;
     // q|k|v = W_qkv . in_ln(x); x is whole once every block has added the previous layer's down rows.
-    if (l > 0) grid_wait(ctr - kPhases + kDownDone, l);
+    if (l > 0) grid_wait(ctr - per_layer + kDownDone, l);
     stage_rmsnorm(xa, xb, x, L.in_ln, H, s.eps, red);
     consumers_sync();
     for (int r = gw; r < R; r += T) {
@@ -309,19 +335,22 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
       if (lane == 0) ws.qkv[r] = acc;
     }
     grid_signal(ctr + kQkvDone);
-    // Attention: one item a (KV head, key split), the split's partial for each of the head's q heads.
+    // Attention: a warp a (KV head, key split) item, the last split of a KV head combining its heads into att.
     grid_wait(ctr + kQkvDone, l);
-    for (int it = blockIdx.x; it < s.kv_heads * splits; it += gridDim.x) {
-      attention_split(P, L, ws, it / splits, it % splits, splits, per, n_kv, row, reinterpret_cast<float*>(xa), warp,
-                      lane);
-      consumers_sync();  // the q staging is free for the block's next item
+    for (int it = gw; it < s.kv_heads * splits; it += T) {
+      const int g = it / splits, sp = it % splits;
+      unsigned* heads = ctr + kPhases;
+      if (G == 4)
+        attention_item<4, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane);
+      else if (G == 2)
+        attention_item<2, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane);
+      else if (G == 1)
+        attention_item<1, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane);
+      else
+        attention_item<8, 4>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane);
     }
-    grid_signal(ctr + kPartDone);
-    grid_wait(ctr + kPartDone, l);
-    for (int hq = blockIdx.x * kW + warp; hq < s.heads; hq += T) attention_combine(s, ws, hq, splits, lane);
-    grid_signal(ctr + kAttDone);
+    phases::wait_for<kNT>(ctr + kAttDone, s.kv_heads, kTimeoutNs, "qwen3_decode_persistent", "the attention", l);
     // o = W_o . att, and x += o by the row's owner.
-    grid_wait(ctr + kAttDone, l);
     stage(xa, xb, ws.att, QH);
     consumers_sync();
     for (int r = gw; r < H; r += T) {
@@ -351,7 +380,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   }
   // h = final_norm(x), lm_head's input, by block 0 once every block has added the last down rows.
   if (blockIdx.x == 0) {
-    grid_wait(P.st.counters + (size_t)(s.layers - 1) * kPhases + kDownDone, s.layers);
+    grid_wait(P.st.counters + (size_t)(s.layers - 1) * per_layer + kDownDone, s.layers);
     const float inv = inv_rms(x, H, s.eps, red);
     for (int i = threadIdx.x; i < H; i += kNT) P.st.h[i] = __ldg(P.st.final_norm + i) * (__ldcg(x + i) * inv);
   }
@@ -385,12 +414,16 @@ Launch plan(const Qwen3PersistentShape& s) {
 size_t qwen3_decode_persistent_workspace_floats(const Qwen3PersistentShape& s) {
   return (size_t)qkv_rows(s) + (size_t)s.heads * s.head_dim + s.inter + (size_t)kMaxSplits * s.heads * kPartFloats;
 }
-size_t qwen3_decode_persistent_counters(const Qwen3PersistentShape& s) { return (size_t)s.layers * kPhases; }
+size_t qwen3_decode_persistent_counters(const Qwen3PersistentShape& s) {
+  return (size_t)s.layers * counters_per_layer(s);
+}
 
 bool qwen3_decode_persistent_fits(const Qwen3PersistentShape& s) {
   if (s.head_dim != kD || s.layers <= 0 || s.kv_heads <= 0 || s.heads % s.kv_heads != 0 || s.hidden % 8 != 0 ||
       s.inter % 8 != 0)
     return false;
+  const int G = s.heads / s.kv_heads;  // the attention's instantiations
+  if (G != 1 && G != 2 && G != 4 && G != 8) return false;
   const Launch p = plan(s);
   if (p.slots < 2) return false;
   if (cudaFuncSetAttribute(decode_step_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)p.smem) !=
