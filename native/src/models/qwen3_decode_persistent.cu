@@ -143,6 +143,40 @@ __device__ float dot_row(Ring& r, int k, float acc, const float4* xa, const floa
   return acc;
 }
 
+// A row that is one full slot (k = 4096, Qwen3-8B's q|k|v, o and gate|up) against x held in registers: the lane's 16
+// chunks (c = lane + 32 i), loaded once a phase from the staging. The ring's slot is then the only shared-memory read
+// (a third of the staged form's bytes: x is f32, twice a chunk's weights), which is what the consumers spend their
+// time on while they catch up with the producers after a grid-wide wait.
+constexpr int kRegChunks = kSlotChunks / 32;
+struct XRegs {
+  float4 a[kRegChunks], b[kRegChunks];
+};
+__device__ __forceinline__ void load_xregs(XRegs& xr, const float4* xa, const float4* xb, int lane) {
+#pragma unroll
+  for (int i = 0; i < kRegChunks; ++i) {
+    xr.a[i] = xa[lane + 32 * i];
+    xr.b[i] = xb[lane + 32 * i];
+  }
+}
+__device__ __forceinline__ float dot_row_regs(Ring& r, const XRegs& xr, int lane, int layer) {
+  const int s = (int)(r.n % r.S);
+  wait_slot(saddr(&r.full[s]), (r.n / r.S) & 1, "a weight slot", layer);
+  const uint4* slot = reinterpret_cast<const uint4*>(r.slots + (size_t)s * kSlotBytes);
+  float acc = 0.f;
+#pragma unroll
+  for (int i0 = 0; i0 < kRegChunks; i0 += 4) {
+    uint4 u[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) u[i] = slot[lane + 32 * (i0 + i)];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) acc = gemv::dot8_staged(acc, u[i], xr.a[i0 + i], xr.b[i0 + i]);
+  }
+  __syncwarp();
+  if (lane == 0) mbar_arrive(saddr(&r.empty[s]));
+  ++r.n;
+  return acc;
+}
+
 // q / k RMSNorm + RoPE of one head (qkv_norm_rope_warp_kernel's arithmetic): the lane's 4 dims d0 = 4 lane.., their
 // rotary partners 64 dims on, on the lane 16 away.
 __device__ __forceinline__ float4 norm_rope(float4 x, const float* w, const float* cos, const float* sin, float eps,
@@ -323,6 +357,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   const int splits = max(1, min(min(kMaxSplits, max(1, T / s.kv_heads)), (n_kv + kKeysPerSplit - 1) / kKeysPerSplit));
   const int per = (n_kv + splits - 1) / splits;
   const int per_layer = counters_per_layer(s);
+  const bool h_in_regs = H == kSlotChunks * 8, att_in_regs = QH == kSlotChunks * 8;
   for (int l = 0; l < s.layers; ++l) {
     const Qwen3PersistentLayer L = P.st.layers[l];
     unsigned* ctr = P.st.counters + (size_t)l * per_layer;
@@ -330,9 +365,18 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     if (l > 0) grid_wait(ctr - per_layer + kDownDone, l);
     stage_rmsnorm(xa, xb, x, L.in_ln, H, s.eps, red);
     consumers_sync();
-    for (int r = gw; r < R; r += T) {
-      const float acc = warp_sum(dot_row(ring, H, 0.f, xa, xb, lane, l));
-      if (lane == 0) ws.qkv[r] = acc;
+    if (h_in_regs) {
+      XRegs xr;  // live in this phase alone
+      load_xregs(xr, xa, xb, lane);
+      for (int r = gw; r < R; r += T) {
+        const float acc = warp_sum(dot_row_regs(ring, xr, lane, l));
+        if (lane == 0) ws.qkv[r] = acc;
+      }
+    } else {
+      for (int r = gw; r < R; r += T) {
+        const float acc = warp_sum(dot_row(ring, H, 0.f, xa, xb, lane, l));
+        if (lane == 0) ws.qkv[r] = acc;
+      }
     }
     grid_signal(ctr + kQkvDone);
     // Attention: a warp a (KV head, key split) item, the last split of a KV head combining its heads into att.
@@ -353,19 +397,38 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     // o = W_o . att, and x += o by the row's owner.
     stage(xa, xb, ws.att, QH);
     consumers_sync();
-    for (int r = gw; r < H; r += T) {
-      const float acc = warp_sum(dot_row(ring, QH, 0.f, xa, xb, lane, l));
-      if (lane == 0) x[r] = __ldcg(x + r) + acc;
+    if (att_in_regs) {
+      XRegs xr;
+      load_xregs(xr, xa, xb, lane);
+      for (int r = gw; r < H; r += T) {
+        const float acc = warp_sum(dot_row_regs(ring, xr, lane, l));
+        if (lane == 0) x[r] = __ldcg(x + r) + acc;
+      }
+    } else {
+      for (int r = gw; r < H; r += T) {
+        const float acc = warp_sum(dot_row(ring, QH, 0.f, xa, xb, lane, l));
+        if (lane == 0) x[r] = __ldcg(x + r) + acc;
+      }
     }
     grid_signal(ctr + kODone);
     // act = silu(W_gate . post_ln(x)) * (W_up . post_ln(x)), as gemv_swiglu_cuda.
     grid_wait(ctr + kODone, l);
     stage_rmsnorm(xa, xb, x, L.post_ln, H, s.eps, red);
     consumers_sync();
-    for (int r = gw; r < I; r += T) {
-      const float gate = warp_sum(dot_row(ring, H, 0.f, xa, xb, lane, l));
-      const float up = warp_sum(dot_row(ring, H, 0.f, xa, xb, lane, l));
-      if (lane == 0) ws.act[r] = gate / (1.0f + expf(-gate)) * up;
+    if (h_in_regs) {
+      XRegs xr;
+      load_xregs(xr, xa, xb, lane);
+      for (int r = gw; r < I; r += T) {
+        const float gate = warp_sum(dot_row_regs(ring, xr, lane, l));
+        const float up = warp_sum(dot_row_regs(ring, xr, lane, l));
+        if (lane == 0) ws.act[r] = gate / (1.0f + expf(-gate)) * up;
+      }
+    } else {
+      for (int r = gw; r < I; r += T) {
+        const float gate = warp_sum(dot_row(ring, H, 0.f, xa, xb, lane, l));
+        const float up = warp_sum(dot_row(ring, H, 0.f, xa, xb, lane, l));
+        if (lane == 0) ws.act[r] = gate / (1.0f + expf(-gate)) * up;
+      }
     }
     grid_signal(ctr + kGateUpDone);
     // down = W_down . act, and x += down by the row's owner.
