@@ -8,12 +8,13 @@
 // every GEMV's rows, layer after layer, through rings of 8 KB slots in shared memory (cp.async.bulk; full / empty
 // mbarriers) and wait only for a free slot, while consumer warps wait for each phase's input through a counter a
 // phase in global memory (a grid-wide barrier only the consumers pay) and take their rows from the ring. A layer's
-// phases: q|k|v (after the previous layer's down), attention over key splits with the q / k RMSNorm + RoPE and the
-// KV-cache write in its prologue, the splits combined, o (+ the residual), gate|up + SwiGLU, down (+ the residual);
-// each GEMV's input is staged in shared memory by every block (the RMSNorms computed there). The GEMVs sum in the
-// graph GEMVs' order (chunk c = lane + 32 i of a row, in increasing i, then a warp sum); the norms and the attention
-// in their own order, so the step should agree with the graph step to f32 rounding, not bit for bit
-// (native/test/qwen3_cuda_test checks it on the GPU machine; written in a session without one, not yet run there).
+// phases: q|k|v (after the previous layer's down); attention, a warp a (KV head, key split) for all the head's q heads,
+// with the q / k RMSNorm + RoPE and the KV-cache write in its prologue, the last split of a KV head combining its
+// heads (so the next phase waits for the KV heads, not for another round of every block); o (+ the residual);
+// gate|up + SwiGLU; down (+ the residual). Each GEMV's input is staged in shared memory by every block (the RMSNorms
+// computed there), a 4096-wide one then held in registers for its phase. The GEMVs sum in the graph GEMVs' order
+// (chunk c = lane + 32 i of a row, in increasing i, then a warp sum); the norms and the attention in their own order,
+// so the step agrees with the graph step to f32 rounding, not bit for bit (native/test/qwen3_cuda_test).
 //
 // Bounded waits: a wait that lasts 4 s prints where it was and traps (a schedule bug or a block that could not be
 // resident fails the step instead of hanging the process). bench/decode_chain_bench.cu is the model it grew from.
