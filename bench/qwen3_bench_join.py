@@ -3,7 +3,9 @@
 
 Inputs (the logs bench/run.sh writes):
   decode:  ours = bench/qwen3_decode_bench.cu's lines "decode N tokens after a P-token prompt: X ms/token, Y tokens/s"
-           (", persistent step" after "prompt" under COSMOS_DECODE_PERSISTENT=1: rows qwen3_decode_persistent_P_N)
+           (", persistent step" after "prompt" under COSMOS_DECODE_PERSISTENT=1: rows qwen3_decode_persistent_P_N;
+           then its sweep "persistent step, L2 look-ahead K KB a producer warp: X ms/token, Y tokens/s": rows
+           qwen3_decode_persistent_l2ahead_K_P_N, the timed run left out)
            and "roofline (weight bytes / D2D bandwidth): R ms/token = Z tokens/s" (+ "D2D copy bandwidth ...");
            baseline = bench/hf_qwen3_decode.py's JSON line {"bench": "qwen3_8b_text_decode_transformers", ...}.
   prefill: ours = bench/qwen3vl_prefill_bench.cu's JSON line {"bench": "qwen3vl_8b_tower_prefill", "cases": [...]};
@@ -19,6 +21,7 @@ import sys
 
 DECODE = re.compile(
     r"^decode (\d+) tokens after a (\d+)-token prompt(, persistent step)?: ([\d.]+) ms/token, ([\d.]+) tokens/s")
+SWEEP = re.compile(r"^persistent step, L2 look-ahead (\d+) KB a producer warp: ([\d.]+) ms/token, ([\d.]+) tokens/s")
 ROOF = re.compile(r"^roofline \(weight bytes / D2D bandwidth\): ([\d.]+) ms/token = ([\d.]+) tokens/s")
 D2D = re.compile(r"^D2D copy bandwidth \(read\+write\): (\d+) GB/s")
 
@@ -38,8 +41,10 @@ def decode_rows(text):
     key = None
     for line in text.splitlines():
         if m := DECODE.match(line):
-            key = (int(m[2]), int(m[1]), bool(m[3]))  # (prompt, gen, the persistent step)
+            key = (int(m[2]), int(m[1]), "persistent" if m[3] else "")  # (prompt, gen, which step)
             ours.setdefault(key, []).append(float(m[5]))
+        elif (m := SWEEP.match(line)) and key:
+            ours.setdefault(key[:2] + (f"l2ahead_{m[1]}",), []).append(float(m[3]))
         elif (m := ROOF.match(line)) and key:
             roof[key[:2]] = float(m[2])
         elif m := D2D.match(line):
@@ -49,10 +54,11 @@ def decode_rows(text):
         if j.get("bench") == "qwen3_8b_text_decode_transformers":
             base.setdefault((j["prompt"], j["gen"]), []).append(j["tokens_per_s"])
     for key in sorted(ours):
+        step = f"persistent_{key[2]}_" if key[2].startswith("l2ahead") else f"{key[2]}_" if key[2] else ""
         o = max(ours[key])  # best of the runs: the bench's own figure is one timed decode
         b = max(base[key[:2]]) if key[:2] in base else None
         yield {
-            "row": f"qwen3_decode_{'persistent_' if key[2] else ''}{key[0]}_{key[1]}",
+            "row": f"qwen3_decode_{step}{key[0]}_{key[1]}",
             "unit": "tokens/s",
             "ours": o,
             "ours_all": ours[key],

@@ -5,7 +5,7 @@
 // (set_decode_graph(false)) for comparison. Also times the GEMV alone on the model's shapes. COSMOS_FP8_WEIGHTS=1: the
 // layers' weights in e4m3 (Qwen3TextCuda::set_fp8_weights; decode on ops/gemv_fp8), the roofline on their bytes.
 // COSMOS_DECODE_PERSISTENT=1: the graph's step as one persistent kernel (Qwen3TextCuda::set_decode_persistent; the
-// eager comparison stays the kernels' forward). Build + run:
+// eager comparison stays the kernels' forward; then its L2 look-ahead swept and its timed twin's report). Build + run:
 //   bash native/test/build_ops_test.sh && native/build/ops_test/qwen3_decode_bench [prompt] [new]
 #include <cuda_runtime.h>
 
@@ -277,6 +277,41 @@ int main(int argc, char** argv) {
     cudaFree(vc);
     cudaFree(x);
     cudaFree(w);
+  }
+  if (m->decode_persistent()) {
+    // The persistent step's L2 look-ahead (bytes a producer warp keeps in flight into L2 from the row it fills)
+    // swept over COSMOS_DECODE_PERSISTENT_L2_AHEAD_KB (a list; default "0 64 96 128 160"), each on the same prompt and
+    // steps as above; then the timed twin at the first value: where a step's time goes. The prefetch changes no
+    // arithmetic, so every run ends on the token above.
+    const char* env = std::getenv("COSMOS_DECODE_PERSISTENT_L2_AHEAD_KB");
+    std::vector<int> kbs;
+    for (const char* p = env ? env : "0 64 96 128 160"; *p;) {
+      char* end = nullptr;
+      const long v = std::strtol(p, &end, 10);
+      if (end == p) break;
+      kbs.push_back((int)v);
+      p = end;
+    }
+    auto persistent_run = [&](int kb, bool timing) {
+      m->set_decode_persistent_tuning(kb * 1024, timing);
+      m->reset();
+      m->prefill(ids.data(), prompt, pos3.data(), nullptr, nullptr, false);
+      int t = m->last_argmax();
+      for (int i = 0; i < 4; ++i) t = m->decode_greedy(t);
+      auto a = std::chrono::steady_clock::now();
+      for (int i = 0; i < gen; ++i) t = m->decode_greedy(t);
+      const double ms = sec(a, std::chrono::steady_clock::now()) / gen * 1e3;
+      std::printf(
+          "persistent step, L2 look-ahead %d KB a producer warp%s: %.2f ms/token, %.1f tokens/s, %.0f%% of "
+          "roofline; last token %s\n",
+          kb, timing ? ", timed" : "", ms, 1e3 / ms, 100.0 * roof_ms / ms, t == tok ? "same" : "DIFFERENT");
+    };
+    for (int kb : kbs) persistent_run(kb, false);
+    if (!kbs.empty()) {
+      persistent_run(kbs[0], true);
+      std::printf("%s", m->decode_persistent_timing_report().c_str());
+    }
+    m->set_decode_persistent_tuning(0, false);
   }
   std::printf("pool peak %.2f GB\n", m->pool().peak_bytes() / 1e9);
   std::printf(

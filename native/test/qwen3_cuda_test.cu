@@ -345,10 +345,14 @@ int main(int argc, char** argv) {
       const int PV = pc.vocab_size;
       double worst = 0;
       int argmax_diff = 0;
+      std::vector<int> fed;           // the 230-token run's tokens fed
+      std::vector<float> pers_first;  // and its persistent logits, step after step
+      std::vector<int> ids, pos3;
       for (int n : {3, 230}) {
         base->reset();
         pers->reset();
-        std::vector<int> ids(n), pos3(3 * n);
+        ids.assign(n, 0);
+        pos3.assign(3 * n, 0);
         for (int i = 0; i < n; ++i) ids[i] = (i * 7919 + 13) % PV;
         for (int r = 0; r < 3; ++r)
           for (int i = 0; i < n; ++i) pos3[r * n + i] = i;
@@ -359,6 +363,10 @@ int main(int argc, char** argv) {
           const int next = argmax_cpu(lb.data(), PV);
           base->decode(next, lb.data());
           pers->decode(next, lp.data());
+          if (n == 230) {
+            fed.push_back(next);
+            pers_first.insert(pers_first.end(), lp.begin(), lp.end());
+          }
           double dn = 0, dd = 0;
           for (int i = 0; i < PV; ++i) {
             dn += ((double)lp[i] - lb[i]) * ((double)lp[i] - lb[i]);
@@ -371,6 +379,24 @@ int main(int argc, char** argv) {
       check(worst <= 1e-4 && pers->decode_persistent() && pers->graph_captures() >= 2,
             "persistent decode step vs the graph step, 80 steps, rel l2 (tol 1e-4)", worst);
       check(argmax_diff == 0, "persistent decode step: the same argmax at every step", argmax_diff);
+      // The 230-token run again, with the producers' L2 look-ahead and the timed twin: neither changes the arithmetic,
+      // so the logits are the same bit for bit; the timing holds the 40 steps.
+      pers->set_decode_persistent_tuning(64 * 1024, true);
+      pers->reset();
+      std::vector<float> lp(PV);
+      pers->prefill(ids.data(), (int)ids.size(), pos3.data(), nullptr, lp.data(), false);
+      double tuned_diff = 0;
+      for (size_t t = 0; t < fed.size(); ++t) {
+        pers->decode(fed[t], lp.data());
+        for (int i = 0; i < PV; ++i)
+          tuned_diff = std::max(tuned_diff, (double)std::fabs(lp[i] - pers_first[t * PV + i]));
+      }
+      check(tuned_diff == 0 && fed.size() == 40,
+            "persistent step with L2 look-ahead 64 KB + timing vs without, max |diff|", tuned_diff);
+      const std::string report = pers->decode_persistent_timing_report();
+      check(report.find("40 steps") != std::string::npos, "persistent step timing: the 40 timed steps recorded", 0);
+      std::printf("%s", report.c_str());
+      pers->set_decode_persistent_tuning(0, false);
     }
   }
   // decode_greedy / decode_sample smoke: greedy through the GPU argmax matches the host argmax path.

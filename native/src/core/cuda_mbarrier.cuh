@@ -44,5 +44,10 @@ __device__ __forceinline__ void bulk_copy_g2s(uint32_t dst, const void* src, uin
                "l"(src), "r"(bytes), "r"(bar)
                : "memory");
 }
+// bytes (a multiple of 16, src 16-byte aligned) from global memory into L2, nothing waiting on them: a later
+// bulk_copy_g2s of the same bytes is then served from L2.
+__device__ __forceinline__ void bulk_prefetch_l2(const void* src, uint32_t bytes) {
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(src), "r"(bytes) : "memory");
+}
 
 }  // namespace cosmos

@@ -65,6 +65,17 @@ __device__ __forceinline__ uint32_t saddr(const void* p) { return (uint32_t)__cv
 __device__ __forceinline__ void wait_slot(uint32_t bar, uint32_t parity, const char* what, int layer) {
   phases::mbar_wait(bar, parity, kTimeoutNs, "qwen3_decode_persistent", what, layer);
 }
+// Where the time goes, in the kTimed kernel alone: a warp's cycles by Qwen3PersistentTime field, added up by one of its
+// threads in the warp's row of shared memory (tw), then into the block's row of the timing buffer at the end.
+template <bool kTimed>
+__device__ __forceinline__ long long tick() {
+  if constexpr (kTimed) return clock64();
+  return 0;
+}
+template <bool kTimed>
+__device__ __forceinline__ void tock(unsigned long long* tw, int field, long long t0) {
+  if constexpr (kTimed) tw[field] += (unsigned long long)(clock64() - t0);
+}
 __device__ __forceinline__ void consumers_sync() { phases::consumers_sync<kNT>(); }
 __device__ __forceinline__ void grid_signal(unsigned* ctr) { phases::signal<kNT>(ctr); }
 __device__ __forceinline__ void grid_wait(const unsigned* ctr, int layer) {
@@ -115,13 +126,16 @@ struct Ring {
 };
 
 // The producer's side: a row of k bf16 values into the next slots, 8 KB a slot (the last one shorter).
-__device__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int layer) {
+template <bool kTimed>
+__device__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int layer, unsigned long long* tw) {
   const unsigned bytes = 2u * (unsigned)k;
   const char* src = reinterpret_cast<const char*>(row);
   for (unsigned off = 0; off < bytes; off += kSlotBytes) {
     const unsigned b = min((unsigned)kSlotBytes, bytes - off);
     const int s = (int)(r.n % r.S);
+    const long long t0 = tick<kTimed>();
     wait_slot(saddr(&r.empty[s]), ((r.n / r.S) & 1) ^ 1, "a free ring slot", layer);
+    tock<kTimed>(tw, kTimeFreeWait, t0);
     mbar_expect_tx(saddr(&r.full[s]), b);
     bulk_copy_g2s(saddr(r.slots + (size_t)s * kSlotBytes), src + off, b, saddr(&r.full[s]));
     ++r.n;
@@ -129,11 +143,15 @@ __device__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int layer) {
 }
 // The consumer's side: acc + that row . the staged x (the warp's sum still to take), each slot given back once every
 // lane has read it.
-__device__ float dot_row(Ring& r, int k, float acc, const float4* xa, const float4* xb, int lane, int layer) {
+template <bool kTimed>
+__device__ float dot_row(Ring& r, int k, float acc, const float4* xa, const float4* xb, int lane, int layer,
+                         unsigned long long* tw) {
   const int chunks = k / 8;
   for (int c0 = 0; c0 < chunks; c0 += kSlotChunks) {
     const int s = (int)(r.n % r.S);
+    const long long t0 = tick<kTimed>();
     wait_slot(saddr(&r.full[s]), (r.n / r.S) & 1, "a weight slot", layer);
+    if (lane == 0) tock<kTimed>(tw, kTimeSlotWait, t0);
     acc = gemv::dot_slot(acc, reinterpret_cast<const uint4*>(r.slots + (size_t)s * kSlotBytes),
                          min(kSlotChunks, chunks - c0), xa, xb, c0, lane);
     __syncwarp();
@@ -158,9 +176,12 @@ __device__ __forceinline__ void load_xregs(XRegs& xr, const float4* xa, const fl
     xr.b[i] = xb[lane + 32 * i];
   }
 }
-__device__ __forceinline__ float dot_row_regs(Ring& r, const XRegs& xr, int lane, int layer) {
+template <bool kTimed>
+__device__ __forceinline__ float dot_row_regs(Ring& r, const XRegs& xr, int lane, int layer, unsigned long long* tw) {
   const int s = (int)(r.n % r.S);
+  const long long t0 = tick<kTimed>();
   wait_slot(saddr(&r.full[s]), (r.n / r.S) & 1, "a weight slot", layer);
+  if (lane == 0) tock<kTimed>(tw, kTimeSlotWait, t0);
   const uint4* slot = reinterpret_cast<const uint4*>(r.slots + (size_t)s * kSlotBytes);
   float acc = 0.f;
 #pragma unroll
@@ -311,9 +332,79 @@ __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, c
   if (lane == 0) phases::release_add(att_ctr, 1);
 }
 
+// A producer's rows of one step, in the order its consumer warp takes them: layer after layer, rows gw, gw + T, ... of
+// q|k|v, o, gate|up (gate row r, then up row r) and down. row is null past the last one.
+struct RowWalk {
+  int gw, layer, gemv, r, half;
+  const __nv_bfloat16* row;
+  int k;
+};
+__device__ void walk_fill(RowWalk& w, const Params& P) {  // the current row, or the next (layer, GEMV) that has one
+  const Qwen3PersistentShape& s = P.s;
+  const int QH = s.heads * kD;
+  while (w.layer < s.layers) {
+    const int rows = w.gemv == 0 ? qkv_rows(s) : w.gemv == 2 ? s.inter : s.hidden;
+    if (w.r >= rows) {  // the next GEMV, from the warp's first row
+      w.r = w.gw;
+      w.half = 0;
+      if (++w.gemv == 4) w.gemv = 0, ++w.layer;
+      continue;
+    }
+    const Qwen3PersistentLayer& L = P.st.layers[w.layer];
+    if (w.gemv == 0) {
+      w.row = L.qkv + (size_t)w.r * s.hidden, w.k = s.hidden;
+    } else if (w.gemv == 1) {
+      w.row = L.o + (size_t)w.r * QH, w.k = QH;
+    } else if (w.gemv == 2) {
+      w.row = L.gate_up + ((size_t)w.half * s.inter + w.r) * s.hidden, w.k = s.hidden;
+    } else {
+      w.row = L.down + (size_t)w.r * s.inter, w.k = s.inter;
+    }
+    return;
+  }
+  w.row = nullptr;
+}
+__device__ RowWalk walk_start(const Params& P, int gw) {
+  RowWalk w{gw, 0, 0, gw, 0, nullptr, 0};
+  walk_fill(w, P);
+  return w;
+}
+__device__ void walk_next(RowWalk& w, const Params& P, int T) {
+  if (w.gemv == 2 && w.half == 0) {
+    w.half = 1;
+  } else {
+    w.half = 0;
+    w.r += T;
+  }
+  walk_fill(w, P);
+}
+
+// The producer (lane 0 of a producer warp): its ring's rows of every GEMV of every layer; with P.st.l2_ahead_bytes,
+// also the rows after them into L2, that many bytes from the row being put (the ring's own included).
+template <bool kTimed>
+__device__ void produce(const Params& P, Ring& ring, int gw, int T, unsigned long long* tw) {
+  const long long t0 = tick<kTimed>();
+  const long long budget = P.st.l2_ahead_bytes;
+  RowWalk put = walk_start(P, gw), ahead = put;
+  long long ahead_bytes = 0;  // from the row being put (included) to ahead's (excluded)
+  for (; put.row; walk_next(put, P, T)) {
+    for (; budget > 0 && ahead.row && ahead_bytes < budget; walk_next(ahead, P, T)) {
+      bulk_prefetch_l2(ahead.row, 2u * (unsigned)ahead.k);
+      ahead_bytes += 2ll * ahead.k;
+    }
+    put_row<kTimed>(ring, put.row, put.k, put.layer, tw);
+    if (budget > 0) ahead_bytes -= 2ll * put.k;  // ahead is past put: budget > 0 prefetched put's row at least
+  }
+  tock<kTimed>(tw, kTimeProducer, t0);
+}
+
+template <bool kTimed>
 __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   extern __shared__ __align__(128) unsigned char smem[];
   __shared__ float red[kW];
+  __shared__ unsigned long long trow[kTimed ? 2 * kW : 1][kQwen3PersistentTimeFields];  // a warp's timing row
+  const long long t_start = tick<kTimed>();
+  const unsigned long long ns_start = kTimed ? phases::now_ns() : 0;
   const Qwen3PersistentShape& s = P.s;
   const int H = s.hidden, I = s.inter, QH = s.heads * kD, R = qkv_rows(s), S = P.slots;
   const Workspace ws = workspace_of(s, P.st.workspace);
@@ -329,8 +420,25 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
       mbar_init(saddr(&empty[i]), 1);
     }
     mbar_init_fence();
+    if constexpr (kTimed)
+      for (int i = 0; i < 2 * kW * kQwen3PersistentTimeFields; ++i) (&trow[0][0])[i] = 0;
   }
   __syncthreads();
+  unsigned long long* tw = trow[kTimed ? warp : 0];
+  // The warp's timing row into the block's (lane 0; consumer warp 0 adds the step's span first).
+  auto flush_timing = [&] {
+    if constexpr (kTimed) {
+      if (lane != 0) return;
+      if (threadIdx.x == 0) {
+        tw[kTimeStep] += (unsigned long long)(clock64() - t_start);
+        tw[kTimeStepNs] += phases::now_ns() - ns_start;
+        tw[kTimeSteps] += 1;
+      }
+      unsigned long long* dst = P.st.timing + (size_t)blockIdx.x * kQwen3PersistentTimeFields;
+      for (int f = 0; f < kQwen3PersistentTimeFields; ++f)
+        if (tw[f]) atomicAdd(dst + f, tw[f]);
+    }
+  };
   const int ring_id = warp % kW;
   Ring ring{rings + (size_t)ring_id * S * kSlotBytes, full + ring_id * S, empty + ring_id * S, S, 0u};
   const int T = gridDim.x * kW;  // consumer warps in the grid: warp g takes rows g, g + T, ... of every GEMV
@@ -338,16 +446,8 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
 
   if (warp >= kW) {  // a producer: its ring's rows of every GEMV, in the order the consumer takes them
     if (lane != 0) return;
-    for (int l = 0; l < s.layers; ++l) {
-      const Qwen3PersistentLayer L = P.st.layers[l];
-      for (int r = gw; r < R; r += T) put_row(ring, L.qkv + (size_t)r * H, H, l);
-      for (int r = gw; r < H; r += T) put_row(ring, L.o + (size_t)r * QH, QH, l);
-      for (int r = gw; r < I; r += T) {
-        put_row(ring, L.gate_up + (size_t)r * H, H, l);
-        put_row(ring, L.gate_up + (size_t)(I + r) * H, H, l);
-      }
-      for (int r = gw; r < H; r += T) put_row(ring, L.down + (size_t)r * I, I, l);
-    }
+    produce<kTimed>(P, ring, gw, T, tw);
+    flush_timing();
     return;
   }
 
@@ -358,29 +458,38 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   const int per = (n_kv + splits - 1) / splits;
   const int per_layer = counters_per_layer(s);
   const bool h_in_regs = H == kSlotChunks * 8, att_in_regs = QH == kSlotChunks * 8;
+  // A grid-wide wait, and the stagings, timed by thread 0 (the one that spins; the others wait on barrier 1 for it).
+  auto timed_wait = [&](const unsigned* ctr, int field, int layer) {
+    const long long t0 = tick<kTimed>();
+    grid_wait(ctr, layer);
+    if (threadIdx.x == 0) tock<kTimed>(tw, field, t0);
+  };
   for (int l = 0; l < s.layers; ++l) {
     const Qwen3PersistentLayer L = P.st.layers[l];
     unsigned* ctr = P.st.counters + (size_t)l * per_layer;
     // q|k|v = W_qkv . in_ln(x); x is whole once every block has added the previous layer's down rows.
-    if (l > 0) grid_wait(ctr - per_layer + kDownDone, l);
+    if (l > 0) timed_wait(ctr - per_layer + kDownDone, kTimeWaitX, l);
+    long long t0 = tick<kTimed>();
     stage_rmsnorm(xa, xb, x, L.in_ln, H, s.eps, red);
     consumers_sync();
+    if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     if (h_in_regs) {
       XRegs xr;  // live in this phase alone
       load_xregs(xr, xa, xb, lane);
       for (int r = gw; r < R; r += T) {
-        const float acc = warp_sum(dot_row_regs(ring, xr, lane, l));
+        const float acc = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw));
         if (lane == 0) ws.qkv[r] = acc;
       }
     } else {
       for (int r = gw; r < R; r += T) {
-        const float acc = warp_sum(dot_row(ring, H, 0.f, xa, xb, lane, l));
+        const float acc = warp_sum(dot_row<kTimed>(ring, H, 0.f, xa, xb, lane, l, tw));
         if (lane == 0) ws.qkv[r] = acc;
       }
     }
     grid_signal(ctr + kQkvDone);
     // Attention: a warp a (KV head, key split) item, the last split of a KV head combining its heads into att.
-    grid_wait(ctr + kQkvDone, l);
+    timed_wait(ctr + kQkvDone, kTimeWaitQkv, l);
+    t0 = tick<kTimed>();
     for (int it = gw; it < s.kv_heads * splits; it += T) {
       const int g = it / splits, sp = it % splits;
       unsigned* heads = ctr + kPhases;
@@ -393,50 +502,59 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
       else
         attention_item<8, 4>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane);
     }
+    if (lane == 0) tock<kTimed>(tw, kTimeAttention, t0);
+    t0 = tick<kTimed>();
     phases::wait_for<kNT>(ctr + kAttDone, s.kv_heads, kTimeoutNs, "qwen3_decode_persistent", "the attention", l);
+    if (threadIdx.x == 0) tock<kTimed>(tw, kTimeWaitAttention, t0);
     // o = W_o . att, and x += o by the row's owner.
+    t0 = tick<kTimed>();
     stage(xa, xb, ws.att, QH);
     consumers_sync();
+    if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     if (att_in_regs) {
       XRegs xr;
       load_xregs(xr, xa, xb, lane);
       for (int r = gw; r < H; r += T) {
-        const float acc = warp_sum(dot_row_regs(ring, xr, lane, l));
+        const float acc = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw));
         if (lane == 0) x[r] = __ldcg(x + r) + acc;
       }
     } else {
       for (int r = gw; r < H; r += T) {
-        const float acc = warp_sum(dot_row(ring, QH, 0.f, xa, xb, lane, l));
+        const float acc = warp_sum(dot_row<kTimed>(ring, QH, 0.f, xa, xb, lane, l, tw));
         if (lane == 0) x[r] = __ldcg(x + r) + acc;
       }
     }
     grid_signal(ctr + kODone);
     // act = silu(W_gate . post_ln(x)) * (W_up . post_ln(x)), as gemv_swiglu_cuda.
-    grid_wait(ctr + kODone, l);
+    timed_wait(ctr + kODone, kTimeWaitO, l);
+    t0 = tick<kTimed>();
     stage_rmsnorm(xa, xb, x, L.post_ln, H, s.eps, red);
     consumers_sync();
+    if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     if (h_in_regs) {
       XRegs xr;
       load_xregs(xr, xa, xb, lane);
       for (int r = gw; r < I; r += T) {
-        const float gate = warp_sum(dot_row_regs(ring, xr, lane, l));
-        const float up = warp_sum(dot_row_regs(ring, xr, lane, l));
+        const float gate = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw));
+        const float up = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw));
         if (lane == 0) ws.act[r] = gate / (1.0f + expf(-gate)) * up;
       }
     } else {
       for (int r = gw; r < I; r += T) {
-        const float gate = warp_sum(dot_row(ring, H, 0.f, xa, xb, lane, l));
-        const float up = warp_sum(dot_row(ring, H, 0.f, xa, xb, lane, l));
+        const float gate = warp_sum(dot_row<kTimed>(ring, H, 0.f, xa, xb, lane, l, tw));
+        const float up = warp_sum(dot_row<kTimed>(ring, H, 0.f, xa, xb, lane, l, tw));
         if (lane == 0) ws.act[r] = gate / (1.0f + expf(-gate)) * up;
       }
     }
     grid_signal(ctr + kGateUpDone);
     // down = W_down . act, and x += down by the row's owner.
-    grid_wait(ctr + kGateUpDone, l);
+    timed_wait(ctr + kGateUpDone, kTimeWaitGateUp, l);
+    t0 = tick<kTimed>();
     stage(xa, xb, ws.act, I);
     consumers_sync();
+    if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     for (int r = gw; r < H; r += T) {
-      const float acc = warp_sum(dot_row(ring, I, 0.f, xa, xb, lane, l));
+      const float acc = warp_sum(dot_row<kTimed>(ring, I, 0.f, xa, xb, lane, l, tw));
       if (lane == 0) x[r] = __ldcg(x + r) + acc;
     }
     grid_signal(ctr + kDownDone);
@@ -447,6 +565,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     const float inv = inv_rms(x, H, s.eps, red);
     for (int i = threadIdx.x; i < H; i += kNT) P.st.h[i] = __ldg(P.st.final_norm + i) * (__ldcg(x + i) * inv);
   }
+  flush_timing();
 }
 
 struct Launch {
@@ -465,7 +584,8 @@ Launch plan(const Qwen3PersistentShape& s) {
     return p;
   }
   p.stage_chunks = std::max({s.hidden, s.heads * s.head_dim, s.inter}) / 8;
-  const long long fixed = kHeaderBytes + 2ll * p.stage_chunks * 16 + 256;  // + the static red[] and slack
+  // + the static red[] and the timed kernel's timing rows, and slack
+  const long long fixed = kHeaderBytes + 2ll * p.stage_chunks * 16 + 1024;
   p.slots = (int)std::min<long long>(kMaxSlots, (optin - fixed) / (kW * kSlotBytes));
   if (p.slots < 2) return Launch{};
   p.smem = (size_t)kHeaderBytes + (size_t)kW * p.slots * kSlotBytes + 2ull * p.stage_chunks * 16;
@@ -489,17 +609,67 @@ bool qwen3_decode_persistent_fits(const Qwen3PersistentShape& s) {
   if (G != 1 && G != 2 && G != 4 && G != 8) return false;
   const Launch p = plan(s);
   if (p.slots < 2) return false;
-  if (cudaFuncSetAttribute(decode_step_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)p.smem) !=
-      cudaSuccess) {
-    cudaGetLastError();
-    return false;
+  for (const void* kernel : {(const void*)decode_step_kernel<false>, (const void*)decode_step_kernel<true>}) {
+    int blocks = 0;
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)p.smem) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, 2 * kNT, p.smem) != cudaSuccess) {
+      cudaGetLastError();
+      return false;
+    }
+    if (blocks < 1) return false;
   }
-  int blocks = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, decode_step_kernel, 2 * kNT, p.smem) != cudaSuccess) {
+  return true;
+}
+
+int qwen3_decode_persistent_blocks() {
+  int dev = 0, sms = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
     cudaGetLastError();
-    return false;
+    return 0;
   }
-  return blocks >= 1;
+  return sms;  // plan()'s grid
+}
+
+std::string qwen3_decode_persistent_timing_report(const unsigned long long* rows, int blocks) {
+  const int steps = rows && blocks > 0 ? (int)rows[kTimeSteps] : 0;
+  if (steps <= 0 || rows[kTimeStepNs] == 0) return "persistent step timing: nothing recorded\n";
+  const double cycles_per_us = 1e3 * (double)rows[kTimeStep] / (double)rows[kTimeStepNs];  // block 0's clock
+  struct Field {
+    Qwen3PersistentTime f;
+    const char* name;
+    int warps;  // added over this many warps a block
+  };
+  const Field fields[] = {
+      {kTimeStep, "step (consumer warp 0)", 1},
+      {kTimeWaitX, "wait: x for q|k|v", 1},
+      {kTimeWaitQkv, "wait: q|k|v for attention", 1},
+      {kTimeWaitAttention, "wait: attention for o", 1},
+      {kTimeWaitO, "wait: x for gate|up", 1},
+      {kTimeWaitGateUp, "wait: SwiGLU for down", 1},
+      {kTimeStage, "staging GEMV inputs", 1},
+      {kTimeAttention, "attention items (a consumer warp)", kW},
+      {kTimeSlotWait, "waiting for a full slot (a consumer warp)", kW},
+      {kTimeFreeWait, "waiting for a free slot (a producer warp)", kW},
+      {kTimeProducer, "producing, first row to last (a producer warp)", kW},
+  };
+  std::string out;
+  char line[192];
+  std::snprintf(line, sizeof line,
+                "persistent step timing: %d steps, %d blocks, %.0f MHz; us a step, mean / max over blocks\n", steps,
+                blocks, cycles_per_us);
+  out += line;
+  for (const Field& f : fields) {
+    double sum = 0, mx = 0;
+    for (int b = 0; b < blocks; ++b) {
+      const double us = (double)rows[(size_t)b * kQwen3PersistentTimeFields + f.f] / cycles_per_us / f.warps / steps;
+      sum += us;
+      mx = std::max(mx, us);
+    }
+    std::snprintf(line, sizeof line, "  %-48s %9.1f %9.1f\n", f.name, sum / blocks, mx);
+    out += line;
+  }
+  return out;
 }
 
 void qwen3_decode_persistent_cuda(const Qwen3PersistentShape& s, const Qwen3PersistentStep& step,
@@ -509,12 +679,13 @@ void qwen3_decode_persistent_cuda(const Qwen3PersistentShape& s, const Qwen3Pers
   if (p.slots < 2 || s.head_dim != kD)
     throw ModelError(
         "qwen3_decode_persistent_cuda: this shape or device is not served (see qwen3_decode_persistent_fits)");
-  CUDA_CHECK(cudaFuncSetAttribute(decode_step_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)p.smem));
   const Params P{s, step, p.slots, p.stage_chunks, 1.0f / std::sqrt((float)s.head_dim)};
+  auto* kernel = step.timing ? decode_step_kernel<true> : decode_step_kernel<false>;
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)p.smem));
   CUDA_CHECK(cudaMemsetAsync(step.counters, 0, sizeof(unsigned) * qwen3_decode_persistent_counters(s), ctx.stream));
   // Every block resident at once (grid = the SM count, one block an SM by its shared memory): the grid-wide waits
   // need it, and nothing else runs on this stream meanwhile.
-  decode_step_kernel<<<p.sms, 2 * kNT, p.smem, ctx.stream>>>(P);
+  kernel<<<p.sms, 2 * kNT, p.smem, ctx.stream>>>(P);
   CUDA_CHECK_LAUNCH();
 }
 

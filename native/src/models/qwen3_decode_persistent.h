@@ -18,6 +18,8 @@
 //
 // Bounded waits: a wait that lasts 4 s prints where it was and traps (a schedule bug or a block that could not be
 // resident fails the step instead of hanging the process). bench/decode_chain_bench.cu is the model it grew from.
+// Tuning and diagnostics (Qwen3PersistentStep::l2_ahead_bytes, ::timing) are swept and printed by
+// bench/qwen3_decode_bench.cu.
 #pragma once
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
@@ -25,6 +27,7 @@
 #include <cuda_bf16.h>
 
 #include <cstddef>
+#include <string>
 
 #include "../core/cuda_context.h"
 
@@ -60,7 +63,38 @@ struct Qwen3PersistentStep {
   const int* n_kv_dev = nullptr;  // the keys it attends to (n_past + 1; the last is its own)
   float* workspace = nullptr;     // qwen3_decode_persistent_workspace_floats(shape) floats
   unsigned* counters = nullptr;   // qwen3_decode_persistent_counters(shape) (zeroed by every call)
+  // Tuning (bench/qwen3_decode_bench sweeps it): each producer warp also keeps the rows after its ring's in flight
+  // into L2 (cp.async.bulk.prefetch.L2), up to this many bytes from the row it is filling (0: off). What the ring
+  // cannot hold (5 slots of 8 KB a warp at Qwen3-8B's shape, ~5 us of HBM's stream) then still streams while the
+  // consumers wait for a phase, and the ring refills from L2 after it.
+  int l2_ahead_bytes = 0;
+  // Diagnostics, optional: qwen3_decode_persistent_blocks() rows of kQwen3PersistentTimeFields, where each block's
+  // time goes (Qwen3PersistentTime), added up over every step run (a kernel of its own: the untimed one is unchanged).
+  unsigned long long* timing = nullptr;
 };
+
+// The fields of a block's timing row: clock64 cycles, but kTimeStepNs (global nanoseconds, to convert them).
+enum Qwen3PersistentTime {
+  kTimeStep,           // consumer warp 0: the kernel, first instruction to last
+  kTimeStepNs,         // the same in ns
+  kTimeSteps,          // steps run (a count)
+  kTimeWaitX,          // consumer warp 0 waiting for x whole (the previous layer's down) before q|k|v
+  kTimeWaitQkv,        // ... for q|k|v before the attention
+  kTimeWaitAttention,  // ... for every KV head's attention before o
+  kTimeWaitO,          // ... for o (x whole) before gate|up
+  kTimeWaitGateUp,     // ... for the SwiGLU's output before down
+  kTimeStage,          // consumer warp 0 staging GEMV inputs (the RMSNorms)
+  kTimeAttention,      // consumer warps in attention work items (added over the block's consumer warps)
+  kTimeSlotWait,       // consumer warps waiting for a full ring slot (added over them): the stream is behind
+  kTimeFreeWait,       // producer warps waiting for a free slot (added over them): the consumers are behind
+  kTimeProducer,       // producer warps, first row to last (added over them)
+  kQwen3PersistentTimeFields
+};
+// The grid the kernel runs (one block an SM): the timing buffer's rows. 0 when the device is not served.
+int qwen3_decode_persistent_blocks();
+// The timing buffer (copied to the host) as lines for a person: each field in us a step, mean and max over the blocks
+// (a field added over warps: a warp's mean).
+std::string qwen3_decode_persistent_timing_report(const unsigned long long* rows, int blocks);
 
 // Whether the kernel serves this shape on the current device: sm_90, head_dim 128, heads a multiple of kv_heads,
 // hidden, inter and heads * head_dim multiples of 8, and one block an SM with a ring of >= 2 slots a warp.

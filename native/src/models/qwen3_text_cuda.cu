@@ -88,6 +88,30 @@ bool Qwen3TextCuda::set_decode_persistent(bool on) {
   return persistent_ = true;
 }
 
+void Qwen3TextCuda::set_decode_persistent_tuning(int l2_ahead_bytes, bool timing) {
+  stream_.sync();
+  drop_graph();  // the graph baked in the old settings
+  persistent_l2_ahead_ = std::max(0, l2_ahead_bytes);
+  const int blocks = qwen3_decode_persistent_blocks();
+  const size_t bytes = sizeof(unsigned long long) * blocks * kQwen3PersistentTimeFields;
+  if (timing && blocks > 0 && !persistent_timing_) persistent_timing_ = (unsigned long long*)pool_.alloc(bytes);
+  if (!timing && persistent_timing_) {
+    pool_.free(persistent_timing_);
+    persistent_timing_ = nullptr;
+  }
+  if (persistent_timing_) CUDA_CHECK(cudaMemsetAsync(persistent_timing_, 0, bytes, stream_.get()));
+}
+
+std::string Qwen3TextCuda::decode_persistent_timing_report() {
+  if (!persistent_timing_) return "";
+  const int blocks = qwen3_decode_persistent_blocks();
+  std::vector<unsigned long long> rows((size_t)blocks * kQwen3PersistentTimeFields);
+  stream_.sync();
+  CUDA_CHECK(
+      cudaMemcpy(rows.data(), persistent_timing_, sizeof(unsigned long long) * rows.size(), cudaMemcpyDeviceToHost));
+  return qwen3_decode_persistent_timing_report(rows.data(), blocks);
+}
+
 bool Qwen3TextCuda::set_fp8_prefill(bool on) {
   if (on && fp8_.empty()) {
     if (!gemm_fp8_wgmma_available(stream_.get())) return fp8_prefill_ = false;
@@ -348,6 +372,8 @@ void Qwen3TextCuda::record_decode_step(cudaStream_t) {
     st.n_kv_dev = step_ + 5;
     st.workspace = persistent_ws_;
     st.counters = persistent_ctr_;
+    st.l2_ahead_bytes = persistent_l2_ahead_;
+    st.timing = persistent_timing_;
     qwen3_decode_persistent_cuda(persistent_shape(), st, ctx_);
   } else {
     layers_forward(X, Hh, scratch, cs, sn, 1, step_ + 4, step_ + 5, nullptr, nullptr, nullptr);

@@ -28,6 +28,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "../core/cuda_context.h"
@@ -94,6 +95,14 @@ class Qwen3TextCuda {
   // (set_decode_graph(false)) is unchanged.
   bool set_decode_persistent(bool on);
   bool decode_persistent() const { return persistent_ && !fp8_weights_; }
+  // The persistent step's tuning and diagnostics (bench/qwen3_decode_bench sweeps them; the graph is re-captured on
+  // the next step): the bytes each producer warp keeps in flight into L2 from the row it fills (l2_ahead_bytes, 0 =
+  // off; Qwen3PersistentStep::l2_ahead_bytes), and whether the step records where its time goes (timing: the kernel's
+  // timed twin, its buffer zeroed here).
+  void set_decode_persistent_tuning(int l2_ahead_bytes, bool timing);
+  // What the timed steps recorded since set_decode_persistent_tuning(.., true), as lines for a person
+  // (qwen3_decode_persistent_timing_report); "" when timing is off.
+  std::string decode_persistent_timing_report();
 
   void reset();
   void reserve(int tokens);  // grows the KV cache now (else it grows on demand, doubling)
@@ -151,6 +160,8 @@ class Qwen3TextCuda {
   Qwen3PersistentLayer* persistent_layers_ = nullptr;
   float* persistent_ws_ = nullptr;
   unsigned* persistent_ctr_ = nullptr;
+  int persistent_l2_ahead_ = 0;
+  unsigned long long* persistent_timing_ = nullptr;  // [qwen3_decode_persistent_blocks(), fields] while timing is on
   Qwen3PersistentShape persistent_shape() const;
 
   Qwen3TextCuda(const Qwen3TextConfig& cfg, WType wt);
