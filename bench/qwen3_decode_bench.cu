@@ -163,16 +163,21 @@ int main(int argc, char** argv) {
   double dec_s = sec(t4, t5), tps = gen / dec_s, roof_ms = wbytes / bw * 1e3;
   const int captures = m->graph_captures();
   const bool graph = m->decode_graph();
-  // The same decode on the eager path (one launch per kernel), same prompt and cache state.
+  // The same greedy decode again from the same prompt: ms a token over gen steps after 4 warm-up steps; last = the
+  // last token.
+  auto greedy_ms = [&](int& last) {
+    m->reset();
+    m->prefill(ids.data(), prompt, pos3.data(), nullptr, nullptr, false);
+    last = m->last_argmax();
+    for (int i = 0; i < 4; ++i) last = m->decode_greedy(last);
+    auto a = std::chrono::steady_clock::now();
+    for (int i = 0; i < gen; ++i) last = m->decode_greedy(last);
+    return sec(a, std::chrono::steady_clock::now()) / gen * 1e3;
+  };
+  // On the eager path (one launch per kernel).
   m->set_decode_graph(false);
-  m->reset();
-  m->prefill(ids.data(), prompt, pos3.data(), nullptr, nullptr, false);
-  int tok_e = m->last_argmax();
-  for (int i = 0; i < 4; ++i) tok_e = m->decode_greedy(tok_e);
-  auto t6 = std::chrono::steady_clock::now();
-  for (int i = 0; i < gen; ++i) tok_e = m->decode_greedy(tok_e);
-  auto t7 = std::chrono::steady_clock::now();
-  const double eager_ms = sec(t6, t7) / gen * 1e3;
+  int tok_e = 0;
+  const double eager_ms = greedy_ms(tok_e);
   m->set_decode_graph(true);
   // Sampled decode at the Reasoner's default settings (T 0.7, top-k 20, top-p 0.8, presence 1.5), two
   // ways on the same graph step: the logits row copied to the host and sample_cpu there (what the
@@ -294,13 +299,8 @@ int main(int argc, char** argv) {
     }
     auto persistent_run = [&](int kb, bool timing) {
       m->set_decode_persistent_tuning(kb * 1024, timing);
-      m->reset();
-      m->prefill(ids.data(), prompt, pos3.data(), nullptr, nullptr, false);
-      int t = m->last_argmax();
-      for (int i = 0; i < 4; ++i) t = m->decode_greedy(t);
-      auto a = std::chrono::steady_clock::now();
-      for (int i = 0; i < gen; ++i) t = m->decode_greedy(t);
-      const double ms = sec(a, std::chrono::steady_clock::now()) / gen * 1e3;
+      int t = 0;
+      const double ms = greedy_ms(t);
       std::printf(
           "persistent step, L2 look-ahead %d KB a producer warp%s: %.2f ms/token, %.1f tokens/s, %.0f%% of "
           "roofline; last token %s\n",
