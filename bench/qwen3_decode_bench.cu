@@ -284,10 +284,10 @@ int main(int argc, char** argv) {
     cudaFree(w);
   }
   if (m->decode_persistent()) {
-    // The persistent step's L2 look-ahead (bytes a producer warp keeps in flight into L2 from the row it fills)
-    // swept over COSMOS_DECODE_PERSISTENT_L2_AHEAD_KB (a list; default "0 64 96 128 160"), each on the same prompt and
-    // steps as above; then the timed twin at the first value: where a step's time goes. The prefetch changes no
-    // arithmetic, so every run ends on the token above.
+    // The persistent step's tuning swept on the same prompt and steps as above: the L2 look-ahead (KB a producer warp
+    // keeps in flight into L2 from the row it fills) over COSMOS_DECODE_PERSISTENT_L2_AHEAD_KB (a list; default
+    // "0 64 96 128 160"), each with the ring's copies plain and evict-first. Then the timed twin at the first value
+    // and at the fastest: where a step's time goes. Tuning changes no arithmetic, so every run ends on the token above.
     const char* env = std::getenv("COSMOS_DECODE_PERSISTENT_L2_AHEAD_KB");
     std::vector<int> kbs;
     for (const char* p = env ? env : "0 64 96 128 160"; *p;) {
@@ -297,21 +297,35 @@ int main(int argc, char** argv) {
       kbs.push_back((int)v);
       p = end;
     }
-    auto persistent_run = [&](int kb, bool timing) {
-      m->set_decode_persistent_tuning(kb * 1024, timing);
+    auto persistent_run = [&](const Qwen3PersistentTuning& tuning, bool timing) {
+      m->set_decode_persistent_tuning(tuning, timing);
       int t = 0;
       const double ms = greedy_ms(t);
       std::printf(
-          "persistent step, L2 look-ahead %d KB a producer warp%s: %.2f ms/token, %.1f tokens/s, %.0f%% of "
+          "persistent step, L2 look-ahead %d KB a producer warp%s%s: %.2f ms/token, %.1f tokens/s, %.0f%% of "
           "roofline; last token %s\n",
-          kb, timing ? ", timed" : "", ms, 1e3 / ms, 100.0 * roof_ms / ms, t == tok ? "same" : "DIFFERENT");
+          tuning.l2_ahead_bytes / 1024, tuning.copies_evict_first ? ", copies evict-first" : "",
+          timing ? ", timed" : "", ms, 1e3 / ms, 100.0 * roof_ms / ms, t == tok ? "same" : "DIFFERENT");
+      if (timing) std::printf("%s", m->decode_persistent_timing_report().c_str());
+      return ms;
     };
-    for (int kb : kbs) persistent_run(kb, false);
+    Qwen3PersistentTuning best;
+    double best_ms = 1e30;
+    for (bool evict_first : {false, true})
+      for (int kb : kbs) {
+        Qwen3PersistentTuning t;
+        t.l2_ahead_bytes = kb * 1024;
+        t.copies_evict_first = evict_first;
+        const double ms = persistent_run(t, false);
+        if (ms < best_ms) best_ms = ms, best = t;
+      }
     if (!kbs.empty()) {
-      persistent_run(kbs[0], true);
-      std::printf("%s", m->decode_persistent_timing_report().c_str());
+      Qwen3PersistentTuning first;
+      first.l2_ahead_bytes = kbs[0] * 1024;
+      persistent_run(first, true);
+      persistent_run(best, true);
     }
-    m->set_decode_persistent_tuning(0, false);
+    m->set_decode_persistent_tuning(Qwen3PersistentTuning{}, false);
   }
   std::printf("pool peak %.2f GB\n", m->pool().peak_bytes() / 1e9);
   std::printf(

@@ -126,8 +126,9 @@ struct Ring {
 };
 
 // The producer's side: a row of k bf16 values into the next slots, 8 KB a slot (the last one shorter).
+// policy: an L2 policy for the copies (l2_policy_evict_first, never 0), 0 for the default.
 template <bool kTimed>
-__device__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int layer, unsigned long long* tw) {
+__device__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int layer, uint64_t policy, unsigned long long* tw) {
   const unsigned bytes = 2u * (unsigned)k;
   const char* src = reinterpret_cast<const char*>(row);
   for (unsigned off = 0; off < bytes; off += kSlotBytes) {
@@ -137,7 +138,10 @@ __device__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int layer, uns
     wait_slot(saddr(&r.empty[s]), ((r.n / r.S) & 1) ^ 1, "a free ring slot", layer);
     tock<kTimed>(tw, kTimeFreeWait, t0);
     mbar_expect_tx(saddr(&r.full[s]), b);
-    bulk_copy_g2s(saddr(r.slots + (size_t)s * kSlotBytes), src + off, b, saddr(&r.full[s]));
+    if (policy)
+      bulk_copy_g2s_hint(saddr(r.slots + (size_t)s * kSlotBytes), src + off, b, saddr(&r.full[s]), policy);
+    else
+      bulk_copy_g2s(saddr(r.slots + (size_t)s * kSlotBytes), src + off, b, saddr(&r.full[s]));
     ++r.n;
   }
 }
@@ -379,12 +383,13 @@ __device__ void walk_next(RowWalk& w, const Params& P, int T) {
   walk_fill(w, P);
 }
 
-// The producer (lane 0 of a producer warp): its ring's rows of every GEMV of every layer; with P.st.l2_ahead_bytes,
+// The producer (lane 0 of a producer warp): its ring's rows of every GEMV of every layer; with tuning.l2_ahead_bytes,
 // also the rows after them into L2, that many bytes from the row being put (the ring's own included).
 template <bool kTimed>
 __device__ void produce(const Params& P, Ring& ring, int gw, int T, unsigned long long* tw) {
   const long long t0 = tick<kTimed>();
-  const long long budget = P.st.l2_ahead_bytes;
+  const long long budget = P.st.tuning.l2_ahead_bytes;
+  const uint64_t policy = P.st.tuning.copies_evict_first ? l2_policy_evict_first() : 0;
   RowWalk put = walk_start(P, gw), ahead = put;
   long long ahead_bytes = 0;  // from the row being put (included) to ahead's (excluded)
   for (; put.row; walk_next(put, P, T)) {
@@ -392,7 +397,7 @@ __device__ void produce(const Params& P, Ring& ring, int gw, int T, unsigned lon
       bulk_prefetch_l2(ahead.row, 2u * (unsigned)ahead.k);
       ahead_bytes += 2ll * ahead.k;
     }
-    put_row<kTimed>(ring, put.row, put.k, put.layer, tw);
+    put_row<kTimed>(ring, put.row, put.k, put.layer, policy, tw);
     if (budget > 0) ahead_bytes -= 2ll * put.k;  // ahead is past put: budget > 0 prefetched put's row at least
   }
   tock<kTimed>(tw, kTimeProducer, t0);

@@ -52,6 +52,18 @@ struct Qwen3PersistentShape {
   float eps = 1e-6f;  // every RMSNorm's (in_ln, post_ln, q / k norm, the final norm)
 };
 
+// Tuning (bench/qwen3_decode_bench sweeps it; the defaults are what the engine runs).
+struct Qwen3PersistentTuning {
+  // Each producer warp also keeps the rows after its ring's in flight into L2 (cp.async.bulk.prefetch.L2), up to this
+  // many bytes from the row it is filling (0: off). What the ring cannot hold (5 slots of 8 KB a warp at Qwen3-8B's
+  // shape, ~5 us of HBM's stream) then still streams while the consumers wait for a phase, and the ring refills from
+  // L2 after it.
+  int l2_ahead_bytes = 0;
+  // The ring's copies read with an evict-first L2 policy (a weight row is read once a step), so that they do not push
+  // out the rows prefetched ahead, the activations or the KV cache.
+  bool copies_evict_first = false;
+};
+
 struct Qwen3PersistentStep {
   const Qwen3PersistentLayer* layers = nullptr;  // device array of shape.layers entries
   const float* final_norm = nullptr;             // [hidden]
@@ -63,11 +75,7 @@ struct Qwen3PersistentStep {
   const int* n_kv_dev = nullptr;  // the keys it attends to (n_past + 1; the last is its own)
   float* workspace = nullptr;     // qwen3_decode_persistent_workspace_floats(shape) floats
   unsigned* counters = nullptr;   // qwen3_decode_persistent_counters(shape) (zeroed by every call)
-  // Tuning (bench/qwen3_decode_bench sweeps it): each producer warp also keeps the rows after its ring's in flight
-  // into L2 (cp.async.bulk.prefetch.L2), up to this many bytes from the row it is filling (0: off). What the ring
-  // cannot hold (5 slots of 8 KB a warp at Qwen3-8B's shape, ~5 us of HBM's stream) then still streams while the
-  // consumers wait for a phase, and the ring refills from L2 after it.
-  int l2_ahead_bytes = 0;
+  Qwen3PersistentTuning tuning;
   // Diagnostics, optional: qwen3_decode_persistent_blocks() rows of kQwen3PersistentTimeFields, where each block's
   // time goes (Qwen3PersistentTime), added up over every step run (a kernel of its own: the untimed one is unchanged).
   unsigned long long* timing = nullptr;

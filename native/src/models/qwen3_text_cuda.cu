@@ -88,10 +88,10 @@ bool Qwen3TextCuda::set_decode_persistent(bool on) {
   return persistent_ = true;
 }
 
-void Qwen3TextCuda::set_decode_persistent_tuning(int l2_ahead_bytes, bool timing) {
+void Qwen3TextCuda::set_decode_persistent_tuning(const Qwen3PersistentTuning& tuning, bool timing) {
   stream_.sync();
   drop_graph();  // the graph baked in the old settings
-  persistent_l2_ahead_ = std::max(0, l2_ahead_bytes);
+  persistent_tuning_ = tuning;
   const int blocks = qwen3_decode_persistent_blocks();
   const size_t bytes = sizeof(unsigned long long) * blocks * kQwen3PersistentTimeFields;
   if (timing && blocks > 0 && !persistent_timing_) persistent_timing_ = (unsigned long long*)pool_.alloc(bytes);
@@ -372,7 +372,7 @@ void Qwen3TextCuda::record_decode_step(cudaStream_t) {
     st.n_kv_dev = step_ + 5;
     st.workspace = persistent_ws_;
     st.counters = persistent_ctr_;
-    st.l2_ahead_bytes = persistent_l2_ahead_;
+    st.tuning = persistent_tuning_;
     st.timing = persistent_timing_;
     qwen3_decode_persistent_cuda(persistent_shape(), st, ctx_);
   } else {

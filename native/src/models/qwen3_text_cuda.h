@@ -95,11 +95,10 @@ class Qwen3TextCuda {
   // (set_decode_graph(false)) is unchanged.
   bool set_decode_persistent(bool on);
   bool decode_persistent() const { return persistent_ && !fp8_weights_; }
-  // The persistent step's tuning and diagnostics (bench/qwen3_decode_bench sweeps them; the graph is re-captured on
-  // the next step): the bytes each producer warp keeps in flight into L2 from the row it fills (l2_ahead_bytes, 0 =
-  // off; Qwen3PersistentStep::l2_ahead_bytes), and whether the step records where its time goes (timing: the kernel's
-  // timed twin, its buffer zeroed here).
-  void set_decode_persistent_tuning(int l2_ahead_bytes, bool timing);
+  // The persistent step's tuning (Qwen3PersistentTuning: the producers' L2 look-ahead, the copies' L2 policy) and
+  // whether it records where its time goes (timing: the kernel's timed twin, its buffer zeroed here). The graph is
+  // re-captured on the next step. bench/qwen3_decode_bench sweeps them.
+  void set_decode_persistent_tuning(const Qwen3PersistentTuning& tuning, bool timing);
   // What the timed steps recorded since set_decode_persistent_tuning(.., true), as lines for a person
   // (qwen3_decode_persistent_timing_report); "" when timing is off.
   std::string decode_persistent_timing_report();
@@ -160,7 +159,7 @@ class Qwen3TextCuda {
   Qwen3PersistentLayer* persistent_layers_ = nullptr;
   float* persistent_ws_ = nullptr;
   unsigned* persistent_ctr_ = nullptr;
-  int persistent_l2_ahead_ = 0;
+  Qwen3PersistentTuning persistent_tuning_;
   unsigned long long* persistent_timing_ = nullptr;  // [qwen3_decode_persistent_blocks(), fields] while timing is on
   Qwen3PersistentShape persistent_shape() const;
 
