@@ -4,8 +4,9 @@
 Inputs (the logs bench/run.sh writes):
   decode:  ours = bench/qwen3_decode_bench.cu's lines "decode N tokens after a P-token prompt: X ms/token, Y tokens/s"
            (", persistent step" after "prompt" under COSMOS_DECODE_PERSISTENT=1: rows qwen3_decode_persistent_P_N;
-           then its sweep "persistent step, L2 look-ahead K KB a producer warp[, copies evict-first]: X ms/token,
-           Y tokens/s": rows qwen3_decode_persistent_l2ahead_K[_evict_first]_P_N, the timed runs left out)
+           then its sweep "persistent step, L2 look-ahead K KB a producer warp[, copies evict-first][, lm_head in the
+           step]: X ms/token, Y tokens/s": rows qwen3_decode_persistent_l2ahead_K[_evict_first][_lm_head]_P_N, the
+           timed runs left out)
            and "roofline (weight bytes / D2D bandwidth): R ms/token = Z tokens/s" (+ "D2D copy bandwidth ...");
            baseline = bench/hf_qwen3_decode.py's JSON line {"bench": "qwen3_8b_text_decode_transformers", ...}.
   prefill: ours = bench/qwen3vl_prefill_bench.cu's JSON line {"bench": "qwen3vl_8b_tower_prefill", "cases": [...]};
@@ -21,8 +22,8 @@ import sys
 
 DECODE = re.compile(
     r"^decode (\d+) tokens after a (\d+)-token prompt(, persistent step)?: ([\d.]+) ms/token, ([\d.]+) tokens/s")
-SWEEP = re.compile(r"^persistent step, L2 look-ahead (\d+) KB a producer warp(, copies evict-first)?: "
-                   r"([\d.]+) ms/token, ([\d.]+) tokens/s")
+SWEEP = re.compile(r"^persistent step, L2 look-ahead (\d+) KB a producer warp(, copies evict-first)?"
+                   r"(, lm_head in the step)?: ([\d.]+) ms/token, ([\d.]+) tokens/s")
 ROOF = re.compile(r"^roofline \(weight bytes / D2D bandwidth\): ([\d.]+) ms/token = ([\d.]+) tokens/s")
 D2D = re.compile(r"^D2D copy bandwidth \(read\+write\): (\d+) GB/s")
 
@@ -45,7 +46,8 @@ def decode_rows(text):
             key = (int(m[2]), int(m[1]), "persistent" if m[3] else "")  # (prompt, gen, which step)
             ours.setdefault(key, []).append(float(m[5]))
         elif (m := SWEEP.match(line)) and key:
-            ours.setdefault(key[:2] + (f"l2ahead_{m[1]}{'_evict_first' if m[2] else ''}",), []).append(float(m[4]))
+            variant = f"l2ahead_{m[1]}{'_evict_first' if m[2] else ''}{'_lm_head' if m[3] else ''}"
+            ours.setdefault(key[:2] + (variant,), []).append(float(m[5]))
         elif (m := ROOF.match(line)) and key:
             roof[key[:2]] = float(m[2])
         elif m := D2D.match(line):

@@ -336,8 +336,14 @@ __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, c
   if (lane == 0) phases::release_add(att_ctr, 1);
 }
 
+// Whether the step ends with lm_head (else with the final norm into h).
+__host__ __device__ inline bool lm_head_in_step(const Qwen3PersistentStep& st) {
+  return st.tuning.lm_head_in_step && st.lm_head && st.logits && st.vocab > 0;
+}
+
 // A producer's rows of one step, in the order its consumer warp takes them: layer after layer, rows gw, gw + T, ... of
-// q|k|v, o, gate|up (gate row r, then up row r) and down. row is null past the last one.
+// q|k|v, o, gate|up (gate row r, then up row r) and down; then, with lm_head in the step, its rows (layer = layers).
+// row is null past the last one.
 struct RowWalk {
   int gw, layer, gemv, r, half;
   const __nv_bfloat16* row;
@@ -346,13 +352,19 @@ struct RowWalk {
 __device__ void walk_fill(RowWalk& w, const Params& P) {  // the current row, or the next (layer, GEMV) that has one
   const Qwen3PersistentShape& s = P.s;
   const int QH = s.heads * kD;
-  while (w.layer < s.layers) {
-    const int rows = w.gemv == 0 ? qkv_rows(s) : w.gemv == 2 ? s.inter : s.hidden;
+  const bool head = lm_head_in_step(P.st);
+  while (w.layer < s.layers + (head ? 1 : 0)) {
+    const bool at_head = w.layer == s.layers;
+    const int rows = at_head ? P.st.vocab : w.gemv == 0 ? qkv_rows(s) : w.gemv == 2 ? s.inter : s.hidden;
     if (w.r >= rows) {  // the next GEMV, from the warp's first row
       w.r = w.gw;
       w.half = 0;
-      if (++w.gemv == 4) w.gemv = 0, ++w.layer;
+      if (at_head || ++w.gemv == 4) w.gemv = 0, ++w.layer;
       continue;
+    }
+    if (at_head) {
+      w.row = P.st.lm_head + (size_t)w.r * s.hidden, w.k = s.hidden;
+      return;
     }
     const Qwen3PersistentLayer& L = P.st.layers[w.layer];
     if (w.gemv == 0) {
@@ -564,8 +576,28 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     }
     grid_signal(ctr + kDownDone);
   }
-  // h = final_norm(x), lm_head's input, by block 0 once every block has added the last down rows.
-  if (blockIdx.x == 0) {
+  if (lm_head_in_step(P.st)) {
+    // logits = lm_head . final_norm(x), once every block has added the last down rows.
+    timed_wait(P.st.counters + (size_t)(s.layers - 1) * per_layer + kDownDone, kTimeWaitX, s.layers);
+    long long t0 = tick<kTimed>();
+    stage_rmsnorm(xa, xb, x, P.st.final_norm, H, s.eps, red);
+    consumers_sync();
+    if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
+    if (h_in_regs) {
+      XRegs xr;
+      load_xregs(xr, xa, xb, lane);
+      for (int r = gw; r < P.st.vocab; r += T) {
+        const float acc = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, s.layers, tw));
+        if (lane == 0) P.st.logits[r] = acc;
+      }
+    } else {
+      for (int r = gw; r < P.st.vocab; r += T) {
+        const float acc = warp_sum(dot_row<kTimed>(ring, H, 0.f, xa, xb, lane, s.layers, tw));
+        if (lane == 0) P.st.logits[r] = acc;
+      }
+    }
+  } else if (blockIdx.x == 0) {
+    // h = final_norm(x), lm_head's input, by block 0 once every block has added the last down rows.
     grid_wait(P.st.counters + (size_t)(s.layers - 1) * per_layer + kDownDone, s.layers);
     const float inv = inv_rms(x, H, s.eps, red);
     for (int i = threadIdx.x; i < H; i += kNT) P.st.h[i] = __ldg(P.st.final_norm + i) * (__ldcg(x + i) * inv);
@@ -647,7 +679,7 @@ std::string qwen3_decode_persistent_timing_report(const unsigned long long* rows
   };
   const Field fields[] = {
       {kTimeStep, "step (consumer warp 0)", 1},
-      {kTimeWaitX, "wait: x for q|k|v", 1},
+      {kTimeWaitX, "wait: x for q|k|v (or lm_head)", 1},
       {kTimeWaitQkv, "wait: q|k|v for attention", 1},
       {kTimeWaitAttention, "wait: attention for o", 1},
       {kTimeWaitO, "wait: x for gate|up", 1},

@@ -62,14 +62,22 @@ struct Qwen3PersistentTuning {
   // The ring's copies read with an evict-first L2 policy (a weight row is read once a step), so that they do not push
   // out the rows prefetched ahead, the activations or the KV cache.
   bool copies_evict_first = false;
+  // lm_head in the step (when Qwen3PersistentStep::lm_head is given): the producers stream its rows right after the
+  // last layer's, the consumers take them after the final norm, so HBM does not drain and ramp up again between the
+  // layers and a separate lm_head GEMV. Its logits sum in this kernel's order, not gemv_decode's (f32 rounding apart).
+  bool lm_head_in_step = false;
 };
 
 struct Qwen3PersistentStep {
   const Qwen3PersistentLayer* layers = nullptr;  // device array of shape.layers entries
   const float* final_norm = nullptr;             // [hidden]
   float* x = nullptr;                            // [hidden]: the token's embedding in, the residual stream out
-  float* h = nullptr;                            // [hidden]: final_norm(x) out, lm_head's input
-  const float* cos = nullptr;                    // [head_dim]: the token's rotary tables (mrope_tables_cuda)
+  float* h = nullptr;                            // [hidden]: final_norm(x) out, lm_head's input (not with lm_head)
+  // With tuning.lm_head_in_step: lm_head's bf16 weights [vocab, hidden] and the logits row out (h is then not written).
+  const __nv_bfloat16* lm_head = nullptr;
+  float* logits = nullptr;
+  int vocab = 0;
+  const float* cos = nullptr;  // [head_dim]: the token's rotary tables (mrope_tables_cuda)
   const float* sin = nullptr;
   const int* row_dev = nullptr;   // the KV-cache row this token writes (n_past)
   const int* n_kv_dev = nullptr;  // the keys it attends to (n_past + 1; the last is its own)
@@ -86,7 +94,7 @@ enum Qwen3PersistentTime {
   kTimeStep,           // consumer warp 0: the kernel, first instruction to last
   kTimeStepNs,         // the same in ns
   kTimeSteps,          // steps run (a count)
-  kTimeWaitX,          // consumer warp 0 waiting for x whole (the previous layer's down) before q|k|v
+  kTimeWaitX,          // consumer warp 0 waiting for x whole (the previous layer's down) before q|k|v or lm_head
   kTimeWaitQkv,        // ... for q|k|v before the attention
   kTimeWaitAttention,  // ... for every KV head's attention before o
   kTimeWaitO,          // ... for o (x whole) before gate|up

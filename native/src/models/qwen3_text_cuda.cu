@@ -374,6 +374,14 @@ void Qwen3TextCuda::record_decode_step(cudaStream_t) {
     st.counters = persistent_ctr_;
     st.tuning = persistent_tuning_;
     st.timing = persistent_timing_;
+    const Linear& head = w_.lm_head;
+    if (st.tuning.lm_head_in_step && head.w && head.wt == WType::BF16 && !head.b) {
+      st.lm_head = static_cast<const __nv_bfloat16*>(head.w);
+      st.logits = logits_;
+      st.vocab = V;
+      qwen3_decode_persistent_cuda(persistent_shape(), st, ctx_);
+      return;  // the step wrote the logits row
+    }
     qwen3_decode_persistent_cuda(persistent_shape(), st, ctx_);
   } else {
     layers_forward(X, Hh, scratch, cs, sn, 1, step_ + 4, step_ + 5, nullptr, nullptr, nullptr);
