@@ -375,14 +375,14 @@ void Qwen3TextCuda::record_decode_step(cudaStream_t) {
     st.tuning = persistent_tuning_;
     st.timing = persistent_timing_;
     const Linear& head = w_.lm_head;
-    if (st.tuning.lm_head_in_step && head.w && head.wt == WType::BF16 && !head.b) {
+    const bool head_in_step = st.tuning.lm_head_in_step && head.w && head.wt == WType::BF16 && !head.b;
+    if (head_in_step) {
       st.lm_head = static_cast<const __nv_bfloat16*>(head.w);
       st.logits = logits_;
       st.vocab = V;
-      qwen3_decode_persistent_cuda(persistent_shape(), st, ctx_);
-      return;  // the step wrote the logits row
     }
     qwen3_decode_persistent_cuda(persistent_shape(), st, ctx_);
+    if (head_in_step) return;  // the step wrote the logits row
   } else {
     layers_forward(X, Hh, scratch, cs, sn, 1, step_ + 4, step_ + 5, nullptr, nullptr, nullptr);
   }
