@@ -84,17 +84,17 @@ __device__ __forceinline__ void grid_wait(const unsigned* ctr, int layer) {
 __device__ __forceinline__ void stage(float4* xa, float4* xb, const float* src, int k) {
   gemv::stage_x<kNT>(xa, xb, src, k);
 }
-// 1 / sqrt(mean(x^2) + eps) over k values (every consumer thread gets it; red holds kW floats).
-__device__ float inv_rms(const float* x, int k, float eps, float* red) {
-  const float4* x4 = reinterpret_cast<const float4*>(x);
-  float ss = 0.f;
-  for (int i = threadIdx.x; i < k / 4; i += kNT) {
-    const float4 v = __ldcg(x4 + i);
-    ss += v.x * v.x;
-    ss += v.y * v.y;
-    ss += v.z * v.z;
-    ss += v.w * v.w;
-  }
+// Loads of a staging pass go a batch of kStageBatch float4 a thread at a time (stage_x's reason).
+constexpr int kStageBatch = gemv::kStageBatch;
+__device__ __forceinline__ void add_squares(float& ss, float4 v) {
+  ss += v.x * v.x;
+  ss += v.y * v.y;
+  ss += v.z * v.z;
+  ss += v.w * v.w;
+}
+// 1 / sqrt(mean(x^2) + eps) over k values from each consumer thread's sum of squares (every consumer thread gets it;
+// red holds kW floats).
+__device__ float inv_rms_of(float ss, int k, float eps, float* red) {
   ss = warp_sum(ss);
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = ss;
   consumers_sync();
@@ -104,14 +104,64 @@ __device__ float inv_rms(const float* x, int k, float eps, float* red) {
   consumers_sync();  // red is free again
   return 1.0f / sqrtf(total / (float)k + eps);
 }
-// w * (x * inv_rms(x)), rmsnorm_cuda's formula, staged.
+// 1 / sqrt(mean(x^2) + eps) over k values (a thread's values in increasing i, as the one-pass form below).
+__device__ float inv_rms(const float* x, int k, float eps, float* red) {
+  const float4* x4 = reinterpret_cast<const float4*>(x);
+  const int n4 = k / 4;
+  float ss = 0.f;
+  for (int i0 = threadIdx.x; i0 < n4; i0 += kStageBatch * kNT) {
+    float4 v[kStageBatch];
+#pragma unroll
+    for (int j = 0; j < kStageBatch; ++j)
+      v[j] = i0 + j * kNT < n4 ? __ldcg(x4 + i0 + j * kNT) : make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+    for (int j = 0; j < kStageBatch; ++j) add_squares(ss, v[j]);  // a zero past the end adds +0: the same sum
+  }
+  return inv_rms_of(ss, k, eps, red);
+}
+__device__ __forceinline__ float4 scaled(float4 g, float4 v, float inv) {
+  return make_float4(g.x * (v.x * inv), g.y * (v.y * inv), g.z * (v.z * inv), g.w * (v.w * inv));
+}
+// w * (x * inv_rms(x)), rmsnorm_cuda's formula, staged. x is read from L2 once when a thread's share fits one batch
+// (k <= 4 kStageBatch kNT = 4096: Qwen3-8B's hidden size), else twice.
 __device__ void stage_rmsnorm(float4* xa, float4* xb, const float* x, const float* w, int k, float eps, float* red) {
-  const float inv = inv_rms(x, k, eps, red);
   const float4* x4 = reinterpret_cast<const float4*>(x);
   const float4* w4 = reinterpret_cast<const float4*>(w);
-  for (int i = threadIdx.x; i < k / 4; i += kNT) {
-    const float4 v = __ldcg(x4 + i), g = __ldg(w4 + i);
-    (i & 1 ? xb : xa)[i >> 1] = make_float4(g.x * (v.x * inv), g.y * (v.y * inv), g.z * (v.z * inv), g.w * (v.w * inv));
+  const int n4 = k / 4;
+  const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
+  if (n4 <= kStageBatch * kNT) {
+    float4 v[kStageBatch], g[kStageBatch];
+    float ss = 0.f;
+#pragma unroll
+    for (int j = 0; j < kStageBatch; ++j) {
+      const int i = threadIdx.x + j * kNT;
+      v[j] = i < n4 ? __ldcg(x4 + i) : zero;
+      g[j] = i < n4 ? __ldg(w4 + i) : zero;
+    }
+#pragma unroll
+    for (int j = 0; j < kStageBatch; ++j) add_squares(ss, v[j]);
+    const float inv = inv_rms_of(ss, k, eps, red);
+#pragma unroll
+    for (int j = 0; j < kStageBatch; ++j) {
+      const int i = threadIdx.x + j * kNT;
+      if (i < n4) (i & 1 ? xb : xa)[i >> 1] = scaled(g[j], v[j], inv);
+    }
+    return;
+  }
+  const float inv = inv_rms(x, k, eps, red);
+  for (int i0 = threadIdx.x; i0 < n4; i0 += kStageBatch * kNT) {
+    float4 v[kStageBatch], g[kStageBatch];
+#pragma unroll
+    for (int j = 0; j < kStageBatch; ++j) {
+      const int i = i0 + j * kNT;
+      v[j] = i < n4 ? __ldcg(x4 + i) : zero;
+      g[j] = i < n4 ? __ldg(w4 + i) : zero;
+    }
+#pragma unroll
+    for (int j = 0; j < kStageBatch; ++j) {
+      const int i = i0 + j * kNT;
+      if (i < n4) (i & 1 ? xb : xa)[i >> 1] = scaled(g[j], v[j], inv);
+    }
   }
 }
 
@@ -237,13 +287,22 @@ __device__ void attention_combine(const Qwen3PersistentShape& s, const Workspace
   const float w = lane < splits ? expf(m - M) : 0.f;  // an empty split: exp(-inf) = 0
   const float L = warp_sum(lane < splits ? w * __ldcg(part0 + lane * stride + kD + 1) : 0.f);
   float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-  for (int sp = 0; sp < splits; ++sp) {
-    const float wsp = __shfl_sync(0xffffffffu, w, sp);
-    const float4 a = __ldcg(reinterpret_cast<const float4*>(part0 + sp * stride) + lane);
-    acc.x += wsp * a.x;
-    acc.y += wsp * a.y;
-    acc.z += wsp * a.z;
-    acc.w += wsp * a.w;
+  constexpr int kB = 8;  // partials loaded a batch at a time: one L2 round trip a batch, not one a split
+  for (int sp0 = 0; sp0 < splits; sp0 += kB) {
+    float4 a[kB];
+#pragma unroll
+    for (int j = 0; j < kB; ++j)
+      a[j] = sp0 + j < splits ? __ldcg(reinterpret_cast<const float4*>(part0 + (sp0 + j) * stride) + lane)
+                              : make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+    for (int j = 0; j < kB; ++j) {
+      if (sp0 + j >= splits) break;  // warp-uniform
+      const float wsp = __shfl_sync(0xffffffffu, w, sp0 + j);
+      acc.x += wsp * a[j].x;
+      acc.y += wsp * a[j].y;
+      acc.z += wsp * a[j].z;
+      acc.w += wsp * a[j].w;
+    }
   }
   const float inv = 1.0f / L;
   reinterpret_cast<float4*>(ws.att + (size_t)hq * kD)[lane] =
@@ -475,6 +534,18 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   const int per = (n_kv + splits - 1) / splits;
   const int per_layer = counters_per_layer(s);
   const bool h_in_regs = H == kSlotChunks * 8, att_in_regs = QH == kSlotChunks * 8;
+  // The warp's own rows of x, x[gw + j T] in lane j: only this warp writes them (the o and down rows' residual adds
+  // take rows gw, gw + T, ...), so it keeps them in a register and only stores them, instead of an L2 round trip before
+  // each row's add. x = x + acc either way, the same bits.
+  const bool own_in_reg = H <= 32 * T;
+  float x_own = own_in_reg && gw + lane * T < H ? __ldcg(x + gw + lane * T) : 0.f;
+  auto add_residual = [&](int r, int j, float acc) {  // x[r] += acc, r = gw + j T
+    if (own_in_reg) {
+      if (lane == j) x[r] = x_own = x_own + acc;
+    } else if (lane == 0) {
+      x[r] = __ldcg(x + r) + acc;
+    }
+  };
   // A grid-wide wait, and the stagings, timed by thread 0 (the one that spins; the others wait on barrier 1 for it).
   auto timed_wait = [&](const unsigned* ctr, int field, int layer) {
     const long long t0 = tick<kTimed>();
@@ -531,15 +602,11 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     if (att_in_regs) {
       XRegs xr;
       load_xregs(xr, xa, xb, lane);
-      for (int r = gw; r < H; r += T) {
-        const float acc = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw));
-        if (lane == 0) x[r] = __ldcg(x + r) + acc;
-      }
+      for (int r = gw, j = 0; r < H; r += T, ++j)
+        add_residual(r, j, warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw)));
     } else {
-      for (int r = gw; r < H; r += T) {
-        const float acc = warp_sum(dot_row<kTimed>(ring, QH, 0.f, xa, xb, lane, l, tw));
-        if (lane == 0) x[r] = __ldcg(x + r) + acc;
-      }
+      for (int r = gw, j = 0; r < H; r += T, ++j)
+        add_residual(r, j, warp_sum(dot_row<kTimed>(ring, QH, 0.f, xa, xb, lane, l, tw)));
     }
     grid_signal(ctr + kODone);
     // act = silu(W_gate . post_ln(x)) * (W_up . post_ln(x)), as gemv_swiglu_cuda.
@@ -570,10 +637,8 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     stage(xa, xb, ws.act, I);
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
-    for (int r = gw; r < H; r += T) {
-      const float acc = warp_sum(dot_row<kTimed>(ring, I, 0.f, xa, xb, lane, l, tw));
-      if (lane == 0) x[r] = __ldcg(x + r) + acc;
-    }
+    for (int r = gw, j = 0; r < H; r += T, ++j)
+      add_residual(r, j, warp_sum(dot_row<kTimed>(ring, I, 0.f, xa, xb, lane, l, tw)));
     grid_signal(ctr + kDownDone);
   }
   if (lm_head_in_step(P.st)) {

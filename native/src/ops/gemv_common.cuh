@@ -59,11 +59,25 @@ __device__ __forceinline__ float dot_slot(float acc, const uint4* slot, int chun
   for (int c = lane; c < chunks; c += 32) acc = dot8_staged(acc, slot[c], xa[c0 + c], xb[c0 + c]);
   return acc;
 }
-// x (k values, k % 8 == 0, from L2: another block may have written it) into the staging, by NT threads.
+// x (k values, k % 8 == 0, from L2: another block may have written it) into the staging, by NT threads, a batch of
+// kStageBatch float4 loads a thread in flight before their stores (one L2 round trip a batch, not one a float4: the
+// staging sits between a grid-wide wait and the ring's next slot, so its latency is the stream's).
+constexpr int kStageBatch = 8;
 template <int NT>
 __device__ __forceinline__ void stage_x(float4* xa, float4* xb, const float* x, int k) {
   const float4* x4 = reinterpret_cast<const float4*>(x);
-  for (int i = threadIdx.x; i < k / 4; i += NT) (i & 1 ? xb : xa)[i >> 1] = __ldcg(x4 + i);
+  const int n4 = k / 4;
+  for (int i0 = threadIdx.x; i0 < n4; i0 += kStageBatch * NT) {
+    float4 v[kStageBatch];
+#pragma unroll
+    for (int j = 0; j < kStageBatch; ++j)
+      v[j] = i0 + j * NT < n4 ? __ldcg(x4 + i0 + j * NT) : make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+    for (int j = 0; j < kStageBatch; ++j) {
+      const int i = i0 + j * NT;
+      if (i < n4) (i & 1 ? xb : xa)[i >> 1] = v[j];
+    }
+  }
 }
 
 // Two e4m3 values (the low 16 bits of v, the first in the low byte) as f32, exactly (every e4m3 value is an f16;
