@@ -5,7 +5,8 @@
 // (set_decode_graph(false)) for comparison. Also times the GEMV alone on the model's shapes. COSMOS_FP8_WEIGHTS=1: the
 // layers' weights in e4m3 (Qwen3TextCuda::set_fp8_weights; decode on ops/gemv_fp8), the roofline on their bytes.
 // COSMOS_DECODE_PERSISTENT=1: the graph's step as one persistent kernel (Qwen3TextCuda::set_decode_persistent; the
-// eager comparison stays the kernels' forward; then its L2 look-ahead swept and its timed twin's report). Build + run:
+// eager comparison stays the kernels' forward; then its tuning swept: L2 look-ahead, evict-first copies, lm_head in the
+// step; and its timed twin's report). Build + run:
 //   bash native/test/build_ops_test.sh && native/build/ops_test/qwen3_decode_bench [prompt] [new]
 #include <cuda_runtime.h>
 

@@ -18,8 +18,7 @@
 //
 // Bounded waits: a wait that lasts 4 s prints where it was and traps (a schedule bug or a block that could not be
 // resident fails the step instead of hanging the process). bench/decode_chain_bench.cu is the model it grew from.
-// Tuning and diagnostics (Qwen3PersistentStep::l2_ahead_bytes, ::timing) are swept and printed by
-// bench/qwen3_decode_bench.cu.
+// Tuning and diagnostics (Qwen3PersistentStep::tuning, ::timing) are swept and printed by bench/qwen3_decode_bench.cu.
 #pragma once
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
@@ -106,7 +105,7 @@ enum Qwen3PersistentTime {
   kTimeProducer,       // producer warps, first row to last (added over them)
   kQwen3PersistentTimeFields
 };
-// The grid the kernel runs (one block an SM): the timing buffer's rows. 0 when the device is not served.
+// The grid the kernel runs (one block an SM): the timing buffer's rows. 0 without a CUDA device.
 int qwen3_decode_persistent_blocks();
 // The timing buffer (copied to the host) as lines for a person: each field in us a step, mean and max over the blocks
 // (a field added over warps: a warp's mean).
