@@ -102,6 +102,11 @@ void Qwen3TextCuda::set_decode_persistent_tuning(const Qwen3PersistentTuning& tu
   if (persistent_timing_) CUDA_CHECK(cudaMemsetAsync(persistent_timing_, 0, bytes, stream_.get()));
 }
 
+bool Qwen3TextCuda::decode_persistent_lm_head() const {
+  const Linear& head = w_.lm_head;
+  return decode_persistent() && persistent_tuning_.lm_head_in_step && head.w && head.wt == WType::BF16 && !head.b;
+}
+
 std::string Qwen3TextCuda::decode_persistent_timing_report() {
   if (!persistent_timing_) return "";
   const int blocks = qwen3_decode_persistent_blocks();
@@ -374,10 +379,9 @@ void Qwen3TextCuda::record_decode_step(cudaStream_t) {
     st.counters = persistent_ctr_;
     st.tuning = persistent_tuning_;
     st.timing = persistent_timing_;
-    const Linear& head = w_.lm_head;
-    const bool head_in_step = st.tuning.lm_head_in_step && head.w && head.wt == WType::BF16 && !head.b;
+    const bool head_in_step = decode_persistent_lm_head();
     if (head_in_step) {
-      st.lm_head = static_cast<const __nv_bfloat16*>(head.w);
+      st.lm_head = static_cast<const __nv_bfloat16*>(w_.lm_head.w);
       st.logits = logits_;
       st.vocab = V;
     }

@@ -100,6 +100,8 @@ class Qwen3TextCuda {
   // whether it records where its time goes (timing: the kernel's timed twin, its buffer zeroed here). The graph is
   // re-captured on the next step. bench/qwen3_decode_bench sweeps them.
   void set_decode_persistent_tuning(const Qwen3PersistentTuning& tuning, bool timing);
+  // Whether the persistent step computes the logits itself (tuning.lm_head_in_step with a bf16 lm_head, no bias).
+  bool decode_persistent_lm_head() const;
   // What the timed steps recorded since set_decode_persistent_tuning(.., true), as lines for a person
   // (qwen3_decode_persistent_timing_report); "" when timing is off.
   std::string decode_persistent_timing_report();
