@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The persistent decode step's tests and speed in one device call (issue 14, bench/README "The persistent step's timed
+# twin and its producers' L2 look-ahead"): its correctness rows, then decode 128/128 and 1024/256 on the graph step and
+# on the persistent step with its tuning sweep and timed reports.
+#
+#   here:   bash tools/device/decode_probe.sh prepare [COMMIT]
+#           bash bench/run.sh prepare [COMMIT] + bash tools/device/bench_tests.sh prepare qwen3_cuda_test, then
+#           .dev/decode_probe.tar.xz (~2.3 MB) with just the two drivers and their MANIFESTs: the tracked tree is
+#           ~39 MB of a call's 64 MiB, and .dev/benchbin whole (~30 MB) does not fit beside it.
+#   device: `run`, kind nvidia-h200, timeout_s 600, carry [".dev/decode_probe.tar.xz"]:
+#           bash tools/device/decode_probe.sh device
+#           qwen3_cuda_test (every row; the persistent ones and the timing report printed), qwen3_decode_bench 128 128 and
+#           1024 256, each plain (the graph step) and under COSMOS_DECODE_PERSISTENT=1 (the sweep of
+#           COSMOS_DECODE_PERSISTENT_L2_AHEAD_KB, default "0 64 96 128 160", x plain / evict-first copies, the fastest
+#           with lm_head in the step, the timed twin's reports). ~4 min. Under $OUT: qwen3_cuda_test.log, decode.log
+#           (everything the benches printed), summary.txt (the joined JSON rows of bench/qwen3_bench_join.py).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+TAR=.dev/decode_probe.tar.xz
+case "${1:-}" in
+prepare)
+  bash bench/run.sh prepare "${2:-HEAD}" || exit 1
+  bash tools/device/bench_tests.sh prepare qwen3_cuda_test || exit 1
+  tar -cJf "$TAR" .dev/benchbin/MANIFEST .dev/benchbin/qwen3_decode_bench .dev/benchtests/MANIFEST \
+    .dev/benchtests/qwen3_cuda_test || exit 1
+  ls -la "$TAR"
+  bash tools/device/carry_fits.sh "$TAR" ;;
+device)
+  out=${OUT:-/tmp/decode_probe}
+  mkdir -p "$out"
+  tar -xJf "$TAR" || { echo "no $TAR: run prepare here and carry it" >&2; exit 1; }
+  head -1 .dev/benchbin/MANIFEST
+  # bench_tests.sh device runs every driver in .dev/benchtests (only qwen3_cuda_test is packed) and writes its log
+  OUT=$out bash tools/device/bench_tests.sh device
+  grep -E "persistent|^  (step \(|wait:|staging|attention items|waiting for|producing)" "$out/qwen3_cuda_test.log"
+  b=.dev/benchbin/qwen3_decode_bench
+  for a in "128 128" "1024 256"; do
+    echo "== decode $a: graph step" | tee -a "$out/decode.log"
+    timeout 100 $b $a >> "$out/decode.log" 2>&1 || echo "rc $? (graph step $a)" | tee -a "$out/decode.log"
+    echo "== decode $a: persistent step" | tee -a "$out/decode.log"
+    COSMOS_DECODE_PERSISTENT=1 timeout 150 $b $a >> "$out/decode.log" 2>&1 ||
+      echo "rc $? (persistent step $a)" | tee -a "$out/decode.log"
+  done
+  grep -E "^== |^D2D|^decode [0-9]|^roofline|^persistent|^  |rror|trap|gave up" "$out/decode.log"
+  python3 bench/qwen3_bench_join.py "$out/decode.log" /dev/null | tee "$out/summary.txt" ;;
+*) echo "usage: decode_probe.sh prepare [COMMIT] | device" >&2; exit 2 ;;
+esac
