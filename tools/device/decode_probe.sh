@@ -5,7 +5,7 @@
 #
 #   here:   bash tools/device/decode_probe.sh prepare [COMMIT]
 #           bash bench/run.sh prepare [COMMIT] + bash tools/device/bench_tests.sh prepare qwen3_cuda_test, then
-#           .dev/decode_probe.tar.xz (~2.3 MB) with just the two drivers and their MANIFESTs: the tracked tree is
+#           .dev/decode_probe.tar.xz (~4 MB) with just the two drivers and their MANIFESTs: the tracked tree is
 #           ~39 MB of a call's 64 MiB, and .dev/benchbin whole (~30 MB) does not fit beside it.
 #   device: `run`, kind nvidia-h200, timeout_s 600, carry [".dev/decode_probe.tar.xz"]:
 #           bash tools/device/decode_probe.sh device
