@@ -47,6 +47,15 @@ static double max_abs_diff(const float* a, const float* b, size_t n) {
   }
   return m;
 }
+// ||got - want|| / ||want|| over n values.
+static double rel_l2(const float* got, const float* want, size_t n) {
+  double dn = 0, dd = 0;
+  for (size_t i = 0; i < n; ++i) {
+    dn += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
+    dd += (double)want[i] * want[i];
+  }
+  return std::sqrt(dn / std::max(dd, 1e-30));
+}
 static std::vector<int> ints(const Json* a) {
   std::vector<int> v;
   if (a && a->is_arr())
@@ -367,12 +376,7 @@ int main(int argc, char** argv) {
             fed.push_back(next);
             pers_first.insert(pers_first.end(), lp.begin(), lp.end());
           }
-          double dn = 0, dd = 0;
-          for (int i = 0; i < PV; ++i) {
-            dn += ((double)lp[i] - lb[i]) * ((double)lp[i] - lb[i]);
-            dd += (double)lb[i] * lb[i];
-          }
-          worst = std::max(worst, std::sqrt(dn / std::max(dd, 1e-30)));
+          worst = std::max(worst, rel_l2(lp.data(), lb.data(), PV));
           argmax_diff += argmax_cpu(lp.data(), PV) != argmax_cpu(lb.data(), PV);
         }
       }
@@ -410,12 +414,7 @@ int main(int argc, char** argv) {
       for (size_t t = 0; t < fed.size(); ++t) {
         pers->decode(fed[t], lp.data());
         const float* ref = pers_first.data() + t * PV;
-        double dn = 0, dd = 0;
-        for (int i = 0; i < PV; ++i) {
-          dn += ((double)lp[i] - ref[i]) * ((double)lp[i] - ref[i]);
-          dd += (double)ref[i] * ref[i];
-        }
-        head_worst = std::max(head_worst, std::sqrt(dn / std::max(dd, 1e-30)));
+        head_worst = std::max(head_worst, rel_l2(lp.data(), ref, PV));
         head_argmax_diff += argmax_cpu(lp.data(), PV) != argmax_cpu(ref, PV);
       }
       check(head_worst <= 1e-5 && head_argmax_diff == 0 && pers->decode_persistent_lm_head(),
