@@ -111,9 +111,7 @@ __device__ float inv_rms(const float* x, int k, float eps, float* red) {
   float ss = 0.f;
   for (int i0 = threadIdx.x; i0 < n4; i0 += kStageBatch * kNT) {
     float4 v[kStageBatch];
-#pragma unroll
-    for (int j = 0; j < kStageBatch; ++j)
-      v[j] = i0 + j * kNT < n4 ? __ldcg(x4 + i0 + j * kNT) : make_float4(0.f, 0.f, 0.f, 0.f);
+    gemv::load_batch<kNT>(v, x4, i0, n4);
 #pragma unroll
     for (int j = 0; j < kStageBatch; ++j) add_squares(ss, v[j]);  // a zero past the end adds +0: the same sum
   }
@@ -132,12 +130,9 @@ __device__ void stage_rmsnorm(float4* xa, float4* xb, const float* x, const floa
   if (n4 <= kStageBatch * kNT) {
     float4 v[kStageBatch], g[kStageBatch];
     float ss = 0.f;
+    gemv::load_batch<kNT>(v, x4, threadIdx.x, n4);
 #pragma unroll
-    for (int j = 0; j < kStageBatch; ++j) {
-      const int i = threadIdx.x + j * kNT;
-      v[j] = i < n4 ? __ldcg(x4 + i) : zero;
-      g[j] = i < n4 ? __ldg(w4 + i) : zero;
-    }
+    for (int j = 0; j < kStageBatch; ++j) g[j] = threadIdx.x + j * kNT < n4 ? __ldg(w4 + threadIdx.x + j * kNT) : zero;
 #pragma unroll
     for (int j = 0; j < kStageBatch; ++j) add_squares(ss, v[j]);
     const float inv = inv_rms_of(ss, k, eps, red);
@@ -151,12 +146,9 @@ __device__ void stage_rmsnorm(float4* xa, float4* xb, const float* x, const floa
   const float inv = inv_rms(x, k, eps, red);
   for (int i0 = threadIdx.x; i0 < n4; i0 += kStageBatch * kNT) {
     float4 v[kStageBatch], g[kStageBatch];
+    gemv::load_batch<kNT>(v, x4, i0, n4);
 #pragma unroll
-    for (int j = 0; j < kStageBatch; ++j) {
-      const int i = i0 + j * kNT;
-      v[j] = i < n4 ? __ldcg(x4 + i) : zero;
-      g[j] = i < n4 ? __ldg(w4 + i) : zero;
-    }
+    for (int j = 0; j < kStageBatch; ++j) g[j] = i0 + j * kNT < n4 ? __ldg(w4 + i0 + j * kNT) : zero;
 #pragma unroll
     for (int j = 0; j < kStageBatch; ++j) {
       const int i = i0 + j * kNT;
