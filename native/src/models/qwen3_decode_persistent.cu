@@ -270,35 +270,54 @@ __device__ __forceinline__ float4 norm_rope(float4 x, const float* w, const floa
   return make_float4(out[0], out[1], out[2], out[3]);
 }
 
-// One q head's splits combined (a lane a split for the weights, a lane's 4 dims for the sum) into att.
-__device__ void attention_combine(const Qwen3PersistentShape& s, const Workspace& ws, int hq, int splits, int lane) {
-  const float* part0 = ws.part + (size_t)hq * kPartFloats;
+// The G q heads of KV head g: their splits combined (a lane a split for the weights, a lane's 4 dims for the sum) into
+// att. Latency, not bytes, is its cost (the o GEMV waits for it while the ring is full): every head's maxima and sums
+// come in one L2 round trip, then 16 partials at a time across the heads. Each head's sum keeps the order of its
+// splits.
+template <int G>
+__device__ void attention_combine(const Qwen3PersistentShape& s, const Workspace& ws, int g, int splits, int lane) {
   const size_t stride = (size_t)s.heads * kPartFloats;
-  const float m = lane < splits ? __ldcg(part0 + lane * stride + kD) : -INFINITY;
-  const float M = warp_max(m);
-  const float w = lane < splits ? expf(m - M) : 0.f;  // an empty split: exp(-inf) = 0
-  const float L = warp_sum(lane < splits ? w * __ldcg(part0 + lane * stride + kD + 1) : 0.f);
-  float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
-  constexpr int kB = 8;  // partials loaded a batch at a time: one L2 round trip a batch, not one a split
-  for (int sp0 = 0; sp0 < splits; sp0 += kB) {
-    float4 a[kB];
+  const float* part0 = ws.part + (size_t)g * G * kPartFloats;  // head g * G + h at part0 + h * kPartFloats
+  float w[G], inv[G];
+  float4 acc[G];
 #pragma unroll
-    for (int j = 0; j < kB; ++j)
-      a[j] = sp0 + j < splits ? __ldcg(reinterpret_cast<const float4*>(part0 + (sp0 + j) * stride) + lane)
-                              : make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll
-    for (int j = 0; j < kB; ++j) {
-      if (sp0 + j >= splits) break;  // warp-uniform
-      const float wsp = __shfl_sync(0xffffffffu, w, sp0 + j);
-      acc.x += wsp * a[j].x;
-      acc.y += wsp * a[j].y;
-      acc.z += wsp * a[j].z;
-      acc.w += wsp * a[j].w;
-    }
+  for (int h = 0; h < G; ++h) {
+    w[h] = lane < splits ? __ldcg(part0 + h * kPartFloats + lane * stride + kD) : -INFINITY;  // the split's max
+    inv[h] = lane < splits ? __ldcg(part0 + h * kPartFloats + lane * stride + kD + 1) : 0.f;  // its sum
   }
-  const float inv = 1.0f / L;
-  reinterpret_cast<float4*>(ws.att + (size_t)hq * kD)[lane] =
-      make_float4(acc.x * inv, acc.y * inv, acc.z * inv, acc.w * inv);
+#pragma unroll
+  for (int h = 0; h < G; ++h) {
+    const float M = warp_max(w[h]);
+    w[h] = lane < splits ? expf(w[h] - M) : 0.f;  // an empty split: exp(-inf) = 0
+    inv[h] = 1.0f / warp_sum(lane < splits ? w[h] * inv[h] : 0.f);
+    acc[h] = make_float4(0.f, 0.f, 0.f, 0.f);
+  }
+  constexpr int kS = G >= 16 ? 1 : 16 / G;  // splits a batch, for every head
+  for (int sp0 = 0; sp0 < splits; sp0 += kS) {
+    float4 a[G][kS];
+#pragma unroll
+    for (int h = 0; h < G; ++h)
+#pragma unroll
+      for (int j = 0; j < kS; ++j)
+        a[h][j] = sp0 + j < splits
+                      ? __ldcg(reinterpret_cast<const float4*>(part0 + h * kPartFloats + (sp0 + j) * stride) + lane)
+                      : make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+    for (int h = 0; h < G; ++h)
+#pragma unroll
+      for (int j = 0; j < kS; ++j) {
+        if (sp0 + j >= splits) break;  // warp-uniform
+        const float wsp = __shfl_sync(0xffffffffu, w[h], sp0 + j);
+        acc[h].x += wsp * a[h][j].x;
+        acc[h].y += wsp * a[h][j].y;
+        acc[h].z += wsp * a[h][j].z;
+        acc[h].w += wsp * a[h][j].w;
+      }
+  }
+#pragma unroll
+  for (int h = 0; h < G; ++h)
+    reinterpret_cast<float4*>(ws.att + (size_t)(g * G + h) * kD)[lane] =
+        make_float4(acc[h].x * inv[h], acc[h].y * inv[h], acc[h].z * inv[h], acc[h].w * inv[h]);
 }
 
 // Attention of one (KV head g, key split) by one warp, for the G q heads of the group at once: q normed and rotated in
@@ -381,8 +400,7 @@ __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, c
   if (lane == 0) last = atomicAdd(head_ctr + g, 1u) == (unsigned)splits - 1;
   if (!__shfl_sync(0xffffffffu, last, 0)) return;
   __threadfence();
-#pragma unroll
-  for (int h = 0; h < G; ++h) attention_combine(s, ws, g * G + h, splits, lane);
+  attention_combine<G>(s, ws, g, splits, lane);
   __syncwarp();
   if (lane == 0) phases::release_add(att_ctr, 1);
 }
