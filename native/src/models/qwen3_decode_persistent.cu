@@ -405,6 +405,22 @@ __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, c
   if (lane == 0) phases::release_add(att_ctr, 1);
 }
 
+// The K and V rows of this warp's attention items (the ones the loop below the q|k|v GEMV gives it) into L2, a lane a
+// key (a row of one KV head is 512 contiguous bytes, the next key's 4 KB further at Qwen3-8B's 8 KV heads). The row
+// this token writes is among them: L2 is where that write lands anyway.
+__device__ void prefetch_kv_rows(const Qwen3PersistentShape& s, const Qwen3PersistentLayer& L, int gw, int T,
+                                 int splits, int per, int n_kv, int lane) {
+  constexpr uint32_t kRowBytes = kD * sizeof(float);
+  for (int it = gw; it < s.kv_heads * splits; it += T) {
+    const int g = it / splits, k0 = (it % splits) * per, k1 = min(n_kv, k0 + per);
+    for (int k = k0 + lane; k < k1; k += 32) {
+      const size_t at = ((size_t)k * s.kv_heads + g) * kD;
+      bulk_prefetch_l2(L.k_cache + at, kRowBytes);
+      bulk_prefetch_l2(L.v_cache + at, kRowBytes);
+    }
+  }
+}
+
 // Whether the step ends with lm_head (else with the final norm into h).
 __host__ __device__ inline bool lm_head_in_step(const Qwen3PersistentStep& st) {
   return st.tuning.lm_head_in_step && st.lm_head && st.logits && st.vocab > 0;
@@ -565,6 +581,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   for (int l = 0; l < s.layers; ++l) {
     const Qwen3PersistentLayer L = P.st.layers[l];
     unsigned* ctr = P.st.counters + (size_t)l * per_layer;
+    if (P.st.tuning.kv_to_l2) prefetch_kv_rows(s, L, gw, T, splits, per, n_kv, lane);
     // q|k|v = W_qkv . in_ln(x); x is whole once every block has added the previous layer's down rows.
     if (l > 0) timed_wait(ctr - per_layer + kDownDone, kTimeWaitX, l);
     long long t0 = tick<kTimed>();

@@ -65,6 +65,10 @@ struct Qwen3PersistentTuning {
   // last layer's, the consumers take them after the final norm, so HBM does not drain and ramp up again between the
   // layers and a separate lm_head GEMV. Its logits sum in this kernel's order, not gemv_decode's (f32 rounding apart).
   bool lm_head_in_step = false;
+  // Each consumer warp asks for its attention items' K and V rows of the layer into L2 (cp.async.bulk.prefetch.L2) as
+  // the layer starts, so they stream beside q|k|v's weights and the items' dependent loads hit L2, not HBM (at 1 K
+  // keys a split is ~5 such round trips while the o GEMV waits for it).
+  bool kv_to_l2 = false;
 };
 
 struct Qwen3PersistentStep {
