@@ -5,8 +5,9 @@ Inputs (the logs bench/run.sh writes):
   decode:  ours = bench/qwen3_decode_bench.cu's lines "decode N tokens after a P-token prompt: X ms/token, Y tokens/s"
            (", persistent step" after "prompt" under COSMOS_DECODE_PERSISTENT=1: rows qwen3_decode_persistent_P_N;
            then its sweep "persistent step, L2 look-ahead K KB a producer warp[, copies evict-first][, lm_head in the
-           step][, KV to L2]: X ms/token, Y tokens/s": rows
-           qwen3_decode_persistent_l2ahead_K[_evict_first][_lm_head][_kv_to_l2]_P_N, the timed runs left out)
+           step][, KV to L2][, S key splits]: X ms/token, Y tokens/s": rows
+           qwen3_decode_persistent_l2ahead_K[_evict_first][_lm_head][_kv_to_l2][_splitsS]_P_N, the timed runs left
+           out)
            and "roofline (weight bytes / D2D bandwidth): R ms/token = Z tokens/s" (+ "D2D copy bandwidth ...");
            baseline = bench/hf_qwen3_decode.py's JSON line {"bench": "qwen3_8b_text_decode_transformers", ...}.
   prefill: ours = bench/qwen3vl_prefill_bench.cu's JSON line {"bench": "qwen3vl_8b_tower_prefill", "cases": [...]};
@@ -23,7 +24,8 @@ import sys
 DECODE = re.compile(
     r"^decode (\d+) tokens after a (\d+)-token prompt(, persistent step)?: ([\d.]+) ms/token, ([\d.]+) tokens/s")
 SWEEP = re.compile(r"^persistent step, L2 look-ahead (\d+) KB a producer warp(, copies evict-first)?"
-                   r"(, lm_head in the step)?(, KV to L2)?: ([\d.]+) ms/token, ([\d.]+) tokens/s")
+                   r"(, lm_head in the step)?(, KV to L2)?(?:, (\d+) key splits)?"
+                   r": ([\d.]+) ms/token, ([\d.]+) tokens/s")
 ROOF = re.compile(r"^roofline \(weight bytes / D2D bandwidth\): ([\d.]+) ms/token = ([\d.]+) tokens/s")
 D2D = re.compile(r"^D2D copy bandwidth \(read\+write\): (\d+) GB/s")
 
@@ -47,8 +49,8 @@ def decode_rows(text):
             ours.setdefault(key, []).append(float(m[5]))
         elif (m := SWEEP.match(line)) and key:
             variant = f"l2ahead_{m[1]}{'_evict_first' if m[2] else ''}{'_lm_head' if m[3] else ''}"
-            variant += "_kv_to_l2" if m[4] else ""
-            ours.setdefault(key[:2] + (variant,), []).append(float(m[6]))
+            variant += ("_kv_to_l2" if m[4] else "") + (f"_splits{m[5]}" if m[5] else "")
+            ours.setdefault(key[:2] + (variant,), []).append(float(m[7]))
         elif (m := ROOF.match(line)) and key:
             roof[key[:2]] = float(m[2])
         elif m := D2D.match(line):

@@ -288,9 +288,9 @@ int main(int argc, char** argv) {
     // The persistent step's tuning swept on the same prompt and steps as above: the L2 look-ahead (KB a producer warp
     // keeps in flight into L2 from the row it fills) over COSMOS_DECODE_PERSISTENT_L2_AHEAD_KB (a list; default
     // "0 64 96 128 160"), each with the ring's copies plain and evict-first; the fastest again with lm_head in the
-    // step, then with the KV rows asked into L2 as each layer starts. Then the timed twin at the first value and at the
-    // fastest: where a step's time goes. Tuning changes no arithmetic (lm_head in the step: its logits' summation
-    // order), so every run should end on the token above.
+    // step, then with the KV rows asked into L2 as each layer starts, then with 64 key splits. Then the timed twin at
+    // the first value and at the fastest: where a step's time goes. Tuning changes no arithmetic but summation orders
+    // (lm_head in the step: its logits'; 64 splits: the attention's), so every run should end on the token above.
     const char* env = std::getenv("COSMOS_DECODE_PERSISTENT_L2_AHEAD_KB");
     std::vector<int> kbs;
     for (const char* p = env ? env : "0 64 96 128 160"; *p;) {
@@ -305,10 +305,14 @@ int main(int argc, char** argv) {
       int t = 0;
       const double ms = greedy_ms(t);
       std::printf(
-          "persistent step, L2 look-ahead %d KB a producer warp%s%s%s%s: %.2f ms/token, %.1f tokens/s, %.0f%% of "
+      char splits[40] = "";
+      if (tuning.max_splits != Qwen3PersistentTuning{}.max_splits)
+        std::snprintf(splits, sizeof splits, ", %d key splits", tuning.max_splits);
+      std::printf(
+          "persistent step, L2 look-ahead %d KB a producer warp%s%s%s%s%s: %.2f ms/token, %.1f tokens/s, %.0f%% of "
           "roofline; last token %s\n",
           tuning.l2_ahead_bytes / 1024, tuning.copies_evict_first ? ", copies evict-first" : "",
-          tuning.lm_head_in_step ? ", lm_head in the step" : "", tuning.kv_to_l2 ? ", KV to L2" : "",
+          tuning.lm_head_in_step ? ", lm_head in the step" : "", tuning.kv_to_l2 ? ", KV to L2" : "", splits,
           timing ? ", timed" : "", ms, 1e3 / ms, 100.0 * roof_ms / ms, t == tok ? "same" : "DIFFERENT");
       if (timing) std::printf("%s", m->decode_persistent_timing_report().c_str());
       return ms;
@@ -330,6 +334,9 @@ int main(int argc, char** argv) {
       Qwen3PersistentTuning kv = best;
       kv.kv_to_l2 = true;
       if (const double ms = persistent_run(kv, false); ms < best_ms) best_ms = ms, best = kv;
+      Qwen3PersistentTuning wide = best;
+      wide.max_splits = 64;
+      if (const double ms = persistent_run(wide, false); ms < best_ms) best_ms = ms, best = wide;
       Qwen3PersistentTuning first;
       first.l2_ahead_bytes = kbs[0] * 1024;
       persistent_run(first, true);

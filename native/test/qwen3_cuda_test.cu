@@ -14,7 +14,7 @@
 //   * fp8 weights (set_fp8_weights, sm_90 only): decode graph == eager, sources given back == kept, CUDA vs the CPU
 //   twin
 //   * the persistent decode step (set_decode_persistent, sm_90 only, random bf16 weights at head_dim 128): logits vs
-//     the graph step's within f32 rounding, across key splits and a KV-cache growth
+//     the graph step's within f32 rounding, across key splits (to 64 at 1100 keys) and a KV-cache growth
 // Usage: qwen3_cuda_test [repo root] (default: .). Exit 1 on failure.
 #include <algorithm>
 #include <cmath>
@@ -332,8 +332,9 @@ int main(int argc, char** argv) {
   // (head_dim 128; q|k|v's and gate|up's 4096-wide rows fill a ring slot, o's 1024-wide rows are one short piece,
   // down's 5000-wide rows a slot and a short piece): its graph step against the default graph step's, the same tokens
   // fed to both. A 3-token prompt + 40 steps (one key split, then two), then a 230-token prompt + 40 steps (8-9
-  // splits; the KV cache grows past 256 rows: a re-capture with the layer table rewritten). Logits rel l2 <= 1e-4 at
-  // every step (the GEMVs sum in the graph's order; the norms and the attention in their own), the same argmax.
+  // splits; the KV cache grows past 256 rows: a re-capture with the layer table rewritten), then a 1100-token prompt at
+  // 32 and 64 key splits. Logits rel l2 <= 1e-4 at every step (the GEMVs sum in the graph's order; the norms and the
+  // attention in their own), the same argmax.
   {
     Qwen3TextConfig pc;
     pc.vocab_size = 2048;
@@ -420,6 +421,37 @@ int main(int argc, char** argv) {
       }
       check(head_worst <= 1e-5 && head_argmax_diff == 0 && pers->decode_persistent_lm_head(),
             "persistent step with lm_head in it vs without, 40 steps, rel l2 (tol 1e-5, same argmax)", head_worst);
+      // A context past 512 keys: 1100-token prompt + 8 steps, where the default (32 key splits a KV head) and
+      // max_splits 64 both split as far as they may (69 splits' worth of keys), each against the graph step.
+      const int n_long = 1100;
+      ids.assign(n_long, 0);
+      pos3.assign(3 * n_long, 0);
+      for (int i = 0; i < n_long; ++i) ids[i] = (i * 7919 + 13) % PV;
+      for (int r = 0; r < 3; ++r)
+        for (int i = 0; i < n_long; ++i) pos3[r * n_long + i] = i;
+      for (int splits : {32, 64}) {
+        Qwen3PersistentTuning wide;
+        wide.max_splits = splits;
+        pers->set_decode_persistent_tuning(wide, false);
+        base->reset();
+        pers->reset();
+        std::vector<float> lb(PV);
+        base->prefill(ids.data(), n_long, pos3.data(), nullptr, lb.data(), false);
+        pers->prefill(ids.data(), n_long, pos3.data(), nullptr, lp.data(), false);
+        double long_worst = 0;
+        int long_argmax_diff = 0;
+        for (int t = 0; t < 8; ++t) {
+          const int next = argmax_cpu(lb.data(), PV);
+          base->decode(next, lb.data());
+          pers->decode(next, lp.data());
+          long_worst = std::max(long_worst, rel_l2(lp.data(), lb.data(), PV));
+          long_argmax_diff += argmax_cpu(lp.data(), PV) != argmax_cpu(lb.data(), PV);
+        }
+        char what[96];
+        std::snprintf(what, sizeof what, "persistent step, 1100 keys, %d key splits at most, vs graph, rel l2 (1e-4)",
+                      splits);
+        check(long_worst <= 1e-4 && long_argmax_diff == 0, what, long_worst);
+      }
       pers->set_decode_persistent_tuning(Qwen3PersistentTuning{}, false);
     }
   }

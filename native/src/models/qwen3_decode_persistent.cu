@@ -28,9 +28,9 @@ static_assert(kSlotChunks == gemv::kStagedSlotChunks, "gemv::dot_slot's unrolled
 constexpr int kMaxSlots = 16;                         // a ring's slots at most
 constexpr int kHeaderBytes = 2 * kW * kMaxSlots * 8;  // the full and empty mbarriers, then the rings
 constexpr int kD = 128;                               // head_dim (a lane holds 4 of a head's dims)
-constexpr int kMaxSplits = 32;                        // key splits of one KV head (a warp each; combined a lane each)
-constexpr int kKeysPerSplit = 16;                     // at least, before another split pays for its combine
-constexpr int kPartFloats = kD + 4;                   // a split's partial for a q head: D outputs, max, sum, pad
+constexpr int kMaxSplits = 64;       // key splits of one KV head at most (a warp each; two a lane in the combine)
+constexpr int kKeysPerSplit = 16;    // at least, before another split pays for its combine
+constexpr int kPartFloats = kD + 4;  // a split's partial for a q head: D outputs, max, sum, pad
 constexpr unsigned long long kTimeoutNs = 4000000000ull;
 // A layer's counters: blocks done with q|k|v, KV heads whose attention is combined into att, blocks done with o, with
 // gate|up, with down; then one a KV head counting its finished splits (the last one combines them).
@@ -270,26 +270,31 @@ __device__ __forceinline__ float4 norm_rope(float4 x, const float* w, const floa
   return make_float4(out[0], out[1], out[2], out[3]);
 }
 
-// The G q heads of KV head g: their splits combined (a lane a split for the weights, a lane's 4 dims for the sum) into
-// att. Latency, not bytes, is its cost (the o GEMV waits for it while the ring is full): every head's maxima and sums
-// come in one L2 round trip, then 16 partials at a time across the heads. Each head's sum keeps the order of its
-// splits.
+// The G q heads of KV head g: their splits combined (a lane the weights of splits lane and lane + 32, a lane's 4 dims
+// for the sum) into att. Latency, not bytes, is its cost (the o GEMV waits for it while the ring is full): every
+// head's maxima and sums come in one L2 round trip, then 16 partials at a time across the heads. Each head's sum keeps
+// the order of its splits; up to 32 splits the second split of a lane adds exact zeros, so the same bits as one a lane.
 template <int G>
 __device__ void attention_combine(const Qwen3PersistentShape& s, const Workspace& ws, int g, int splits, int lane) {
+  static_assert(kMaxSplits == 64, "two splits a lane");
   const size_t stride = (size_t)s.heads * kPartFloats;
   const float* part0 = ws.part + (size_t)g * G * kPartFloats;  // head g * G + h at part0 + h * kPartFloats
-  float w[G], inv[G];
+  float w[G][2], sum[G][2], inv[G];
   float4 acc[G];
 #pragma unroll
-  for (int h = 0; h < G; ++h) {
-    w[h] = lane < splits ? __ldcg(part0 + h * kPartFloats + lane * stride + kD) : -INFINITY;  // the split's max
-    inv[h] = lane < splits ? __ldcg(part0 + h * kPartFloats + lane * stride + kD + 1) : 0.f;  // its sum
-  }
+  for (int h = 0; h < G; ++h)
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int sp = lane + 32 * i;
+      w[h][i] = sp < splits ? __ldcg(part0 + h * kPartFloats + sp * stride + kD) : -INFINITY;  // the split's max
+      sum[h][i] = sp < splits ? __ldcg(part0 + h * kPartFloats + sp * stride + kD + 1) : 0.f;  // its sum
+    }
 #pragma unroll
   for (int h = 0; h < G; ++h) {
-    const float M = warp_max(w[h]);
-    w[h] = lane < splits ? expf(w[h] - M) : 0.f;  // an empty split: exp(-inf) = 0
-    inv[h] = 1.0f / warp_sum(lane < splits ? w[h] * inv[h] : 0.f);
+    const float M = warp_max(fmaxf(w[h][0], w[h][1]));
+#pragma unroll
+    for (int i = 0; i < 2; ++i) w[h][i] = lane + 32 * i < splits ? expf(w[h][i] - M) : 0.f;  // empty: exp(-inf) = 0
+    inv[h] = 1.0f / warp_sum(w[h][0] * sum[h][0] + w[h][1] * sum[h][1]);
     acc[h] = make_float4(0.f, 0.f, 0.f, 0.f);
   }
   constexpr int kS = G >= 16 ? 1 : 16 / G;  // splits a batch, for every head
@@ -306,8 +311,9 @@ __device__ void attention_combine(const Qwen3PersistentShape& s, const Workspace
     for (int h = 0; h < G; ++h)
 #pragma unroll
       for (int j = 0; j < kS; ++j) {
-        if (sp0 + j >= splits) break;  // warp-uniform
-        const float wsp = __shfl_sync(0xffffffffu, w[h], sp0 + j);
+        const int sp = sp0 + j;
+        if (sp >= splits) break;  // warp-uniform
+        const float wsp = __shfl_sync(0xffffffffu, sp < 32 ? w[h][0] : w[h][1], sp & 31);
         acc[h].x += wsp * a[h][j].x;
         acc[h].y += wsp * a[h][j].y;
         acc[h].z += wsp * a[h][j].z;
@@ -556,7 +562,8 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   float* x = P.st.x;
   const int n_kv = *P.st.n_kv_dev, row = *P.st.row_dev;
   const int G = s.heads / s.kv_heads;
-  const int splits = max(1, min(min(kMaxSplits, max(1, T / s.kv_heads)), (n_kv + kKeysPerSplit - 1) / kKeysPerSplit));
+  const int max_splits = min(kMaxSplits, max(1, P.st.tuning.max_splits));
+  const int splits = max(1, min(min(max_splits, max(1, T / s.kv_heads)), (n_kv + kKeysPerSplit - 1) / kKeysPerSplit));
   const int per = (n_kv + splits - 1) / splits;
   const int per_layer = counters_per_layer(s);
   const bool h_in_regs = H == kSlotChunks * 8, att_in_regs = QH == kSlotChunks * 8;

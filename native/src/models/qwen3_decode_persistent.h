@@ -69,6 +69,10 @@ struct Qwen3PersistentTuning {
   // the layer starts, so they stream beside q|k|v's weights and the items' dependent loads hit L2, not HBM (at 1 K
   // keys a split is ~5 such round trips while the o GEMV waits for it).
   bool kv_to_l2 = false;
+  // The attention's key splits of one KV head at most (1..64; a split is one consumer warp's item, at least 16 keys).
+  // At Qwen3-8B's 8 KV heads, 32 leave half of the grid's 528 consumer warps idle in the attention once the context
+  // passes 512 keys; 64 give every warp an item half as long, for a combine of twice the partials.
+  int max_splits = 32;
 };
 
 struct Qwen3PersistentStep {
