@@ -304,7 +304,6 @@ int main(int argc, char** argv) {
       m->set_decode_persistent_tuning(tuning, timing);
       int t = 0;
       const double ms = greedy_ms(t);
-      std::printf(
       char splits[40] = "";
       if (tuning.max_splits != Qwen3PersistentTuning{}.max_splits)
         std::snprintf(splits, sizeof splits, ", %d key splits", tuning.max_splits);
