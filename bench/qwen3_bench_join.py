@@ -4,10 +4,8 @@
 Inputs (the logs bench/run.sh writes):
   decode:  ours = bench/qwen3_decode_bench.cu's lines "decode N tokens after a P-token prompt: X ms/token, Y tokens/s"
            (", persistent step" after "prompt" under COSMOS_DECODE_PERSISTENT=1: rows qwen3_decode_persistent_P_N;
-           then its sweep "persistent step, L2 look-ahead K KB a producer warp[, copies evict-first][, lm_head in the
-           step][, KV to L2][, S key splits]: X ms/token, Y tokens/s": rows
-           qwen3_decode_persistent_l2ahead_K[_evict_first][_lm_head][_kv_to_l2][_splitsS]_P_N, the timed runs left
-           out)
+           then its sweep "persistent step [LEVERS]: X ms/token, Y tokens/s", LEVERS "defaults" or changes joined
+           by " + ": rows qwen3_decode_persistent_LEVERS_P_N with LEVERS in snake case, the timed runs left out)
            and "roofline (weight bytes / D2D bandwidth): R ms/token = Z tokens/s" (+ "D2D copy bandwidth ...");
            baseline = bench/hf_qwen3_decode.py's JSON line {"bench": "qwen3_8b_text_decode_transformers", ...}.
   prefill: ours = bench/qwen3vl_prefill_bench.cu's JSON line {"bench": "qwen3vl_8b_tower_prefill", "cases": [...]};
@@ -23,9 +21,7 @@ import sys
 
 DECODE = re.compile(
     r"^decode (\d+) tokens after a (\d+)-token prompt(, persistent step)?: ([\d.]+) ms/token, ([\d.]+) tokens/s")
-SWEEP = re.compile(r"^persistent step, L2 look-ahead (\d+) KB a producer warp(, copies evict-first)?"
-                   r"(, lm_head in the step)?(, KV to L2)?(?:, (\d+) key splits)?"
-                   r": ([\d.]+) ms/token, ([\d.]+) tokens/s")
+SWEEP = re.compile(r"^persistent step \[([^\]]+)\]: ([\d.]+) ms/token, ([\d.]+) tokens/s")
 ROOF = re.compile(r"^roofline \(weight bytes / D2D bandwidth\): ([\d.]+) ms/token = ([\d.]+) tokens/s")
 D2D = re.compile(r"^D2D copy bandwidth \(read\+write\): (\d+) GB/s")
 
@@ -48,9 +44,8 @@ def decode_rows(text):
             key = (int(m[2]), int(m[1]), "persistent" if m[3] else "")  # (prompt, gen, which step)
             ours.setdefault(key, []).append(float(m[5]))
         elif (m := SWEEP.match(line)) and key:
-            variant = f"l2ahead_{m[1]}{'_evict_first' if m[2] else ''}{'_lm_head' if m[3] else ''}"
-            variant += ("_kv_to_l2" if m[4] else "") + (f"_splits{m[5]}" if m[5] else "")
-            ours.setdefault(key[:2] + (variant,), []).append(float(m[7]))
+            variant = "persistent_" + re.sub(r"[^a-z0-9]+", "_", m[1].lower()).strip("_")
+            ours.setdefault(key[:2] + (variant,), []).append(float(m[3]))
         elif (m := ROOF.match(line)) and key:
             roof[key[:2]] = float(m[2])
         elif m := D2D.match(line):
@@ -60,7 +55,7 @@ def decode_rows(text):
         if j.get("bench") == "qwen3_8b_text_decode_transformers":
             base.setdefault((j["prompt"], j["gen"]), []).append(j["tokens_per_s"])
     for key in sorted(ours):
-        step = f"persistent_{key[2]}_" if key[2].startswith("l2ahead") else f"{key[2]}_" if key[2] else ""
+        step = f"{key[2]}_" if key[2] else ""
         o = max(ours[key])  # best of the runs: the bench's own figure is one timed decode
         b = max(base[key[:2]]) if key[:2] in base else None
         yield {

@@ -5,8 +5,8 @@
 // (set_decode_graph(false)) for comparison. Also times the GEMV alone on the model's shapes. COSMOS_FP8_WEIGHTS=1: the
 // layers' weights in e4m3 (Qwen3TextCuda::set_fp8_weights; decode on ops/gemv_fp8), the roofline on their bytes.
 // COSMOS_DECODE_PERSISTENT=1: the graph's step as one persistent kernel (Qwen3TextCuda::set_decode_persistent; the
-// eager comparison stays the kernels' forward; then its tuning swept: L2 look-ahead, evict-first copies, lm_head in the
-// step; and its timed twin's report). Build + run:
+// eager comparison stays the kernels' forward; then its tuning swept (Qwen3PersistentTuning's levers, each alone and
+// the faster ones together) and its timed twin's reports). Build + run:
 //   bash native/test/build_ops_test.sh && native/build/ops_test/qwen3_decode_bench [prompt] [new]
 #include <cuda_runtime.h>
 
@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "../native/src/core/cuda_common.h"
@@ -285,62 +286,60 @@ int main(int argc, char** argv) {
     cudaFree(w);
   }
   if (m->decode_persistent()) {
-    // The persistent step's tuning swept on the same prompt and steps as above: the L2 look-ahead (KB a producer warp
-    // keeps in flight into L2 from the row it fills) over COSMOS_DECODE_PERSISTENT_L2_AHEAD_KB (a list; default
-    // "0 64 96 128 160"), each with the ring's copies plain and evict-first; the fastest again with lm_head in the
-    // step, then with the KV rows asked into L2 as each layer starts, then with 64 key splits. Then the timed twin at
-    // the first value and at the fastest: where a step's time goes. Tuning changes no arithmetic but summation orders
-    // (lm_head in the step: its logits'; 64 splits: the attention's), so every run should end on the token above.
-    const char* env = std::getenv("COSMOS_DECODE_PERSISTENT_L2_AHEAD_KB");
-    std::vector<int> kbs;
-    for (const char* p = env ? env : "0 64 96 128 160"; *p;) {
-      char* end = nullptr;
-      const long v = std::strtol(p, &end, 10);
-      if (end == p) break;
-      kbs.push_back((int)v);
-      p = end;
-    }
+    // The persistent step's tuning swept on the same prompt and steps as above: the defaults, then each lever changed
+    // from them alone (the ring's copies without the evict-first policy, lm_head in the step, 32 key splits at most,
+    // the producers holding o's rows until the attention is combined), then the defaults with every change that was
+    // faster, one after another, kept while faster. Then the timed twin at the defaults and at the fastest: where a
+    // step's time goes. Tuning changes no arithmetic but summation orders (lm_head in the step: its logits'; the key
+    // splits: the attention's), so every run should end on the token above. A line a run: "persistent step [LEVERS]:
+    // X ms/token, ..." (LEVERS "defaults" or the changes joined by " + "; bench/qwen3_bench_join.py's rows).
     auto persistent_run = [&](const Qwen3PersistentTuning& tuning, bool timing) {
       m->set_decode_persistent_tuning(tuning, timing);
       int t = 0;
       const double ms = greedy_ms(t);
-      char splits[40] = "";
-      if (tuning.max_splits != Qwen3PersistentTuning{}.max_splits)
-        std::snprintf(splits, sizeof splits, ", %d key splits", tuning.max_splits);
-      std::printf(
-          "persistent step, L2 look-ahead %d KB a producer warp%s%s%s%s%s: %.2f ms/token, %.1f tokens/s, %.0f%% of "
-          "roofline; last token %s\n",
-          tuning.l2_ahead_bytes / 1024, tuning.copies_evict_first ? ", copies evict-first" : "",
-          tuning.lm_head_in_step ? ", lm_head in the step" : "", tuning.kv_to_l2 ? ", KV to L2" : "", splits,
-          timing ? ", timed" : "", ms, 1e3 / ms, 100.0 * roof_ms / ms, t == tok ? "same" : "DIFFERENT");
+      const Qwen3PersistentTuning d;
+      std::string levers;
+      auto add = [&](bool changed, const char* what) {
+        if (changed) levers += (levers.empty() ? "" : " + ") + std::string(what);
+      };
+      add(tuning.copies_evict_first != d.copies_evict_first,
+          tuning.copies_evict_first ? "evict-first copies" : "plain copies");
+      add(tuning.lm_head_in_step != d.lm_head_in_step, tuning.lm_head_in_step ? "lm_head in step" : "lm_head apart");
+      add(tuning.max_splits != d.max_splits, (std::to_string(tuning.max_splits) + " splits").c_str());
+      add(tuning.o_waits_for_attention != d.o_waits_for_attention,
+          tuning.o_waits_for_attention ? "o after attention" : "o streamed ahead");
+      std::printf("persistent step [%s]%s: %.2f ms/token, %.1f tokens/s, %.0f%% of roofline; last token %s\n",
+                  levers.empty() ? "defaults" : levers.c_str(), timing ? ", timed" : "", ms, 1e3 / ms,
+                  100.0 * roof_ms / ms, t == tok ? "same" : "DIFFERENT");
       if (timing) std::printf("%s", m->decode_persistent_timing_report().c_str());
       return ms;
     };
-    Qwen3PersistentTuning best;
-    double best_ms = 1e30;
-    for (bool evict_first : {false, true})
-      for (int kb : kbs) {
-        Qwen3PersistentTuning t;
-        t.l2_ahead_bytes = kb * 1024;
-        t.copies_evict_first = evict_first;
-        const double ms = persistent_run(t, false);
-        if (ms < best_ms) best_ms = ms, best = t;
-      }
-    if (!kbs.empty()) {
-      Qwen3PersistentTuning head = best;
-      head.lm_head_in_step = true;
-      if (const double ms = persistent_run(head, false); ms < best_ms) best_ms = ms, best = head;
-      Qwen3PersistentTuning kv = best;
-      kv.kv_to_l2 = true;
-      if (const double ms = persistent_run(kv, false); ms < best_ms) best_ms = ms, best = kv;
-      Qwen3PersistentTuning wide = best;
-      wide.max_splits = 64;
-      if (const double ms = persistent_run(wide, false); ms < best_ms) best_ms = ms, best = wide;
-      Qwen3PersistentTuning first;
-      first.l2_ahead_bytes = kbs[0] * 1024;
-      persistent_run(first, true);
-      persistent_run(best, true);
+    auto flip = [](Qwen3PersistentTuning& t, int lever) {  // lever 0..3: one change from t
+      if (lever == 0) t.copies_evict_first = !t.copies_evict_first;
+      if (lever == 1) t.lm_head_in_step = !t.lm_head_in_step;
+      if (lever == 2) t.max_splits = t.max_splits == 32 ? 64 : 32;
+      if (lever == 3) t.o_waits_for_attention = !t.o_waits_for_attention;
+    };
+    const Qwen3PersistentTuning defaults;
+    const double defaults_ms = persistent_run(defaults, false);
+    std::vector<int> faster;  // the levers that alone beat the defaults, and their times
+    std::vector<double> faster_ms;
+    for (int lever = 0; lever < 4; ++lever) {
+      Qwen3PersistentTuning t = defaults;
+      flip(t, lever);
+      if (const double ms = persistent_run(t, false); ms < defaults_ms)
+        faster.push_back(lever), faster_ms.push_back(ms);
     }
+    Qwen3PersistentTuning best = defaults;
+    double best_ms = defaults_ms;
+    for (size_t i = 0; i < faster.size(); ++i) {
+      Qwen3PersistentTuning t = best;
+      flip(t, faster[i]);
+      const double ms = i == 0 ? faster_ms[0] : persistent_run(t, false);  // the first: the run alone above
+      if (ms < best_ms) best_ms = ms, best = t;
+    }
+    persistent_run(defaults, true);
+    persistent_run(best, true);
     m->set_decode_persistent_tuning(Qwen3PersistentTuning{}, false);
   }
   std::printf("pool peak %.2f GB\n", m->pool().peak_bytes() / 1e9);

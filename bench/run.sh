@@ -16,8 +16,8 @@
 #
 # Sections (each fits one call; several in one call share the diffusers process and ours' process):
 #   decode     Qwen3-8B text decode 128/128 and 1024/256, ours (qwen3_decode_bench; again with the opt-in
-#              COSMOS_DECODE_PERSISTENT=1, which also sweeps the step's L2 look-ahead and prints its timed twin's
-#              report) vs transformers eager (hf_qwen3_decode.py 128 128), with the roofline
+#              COSMOS_DECODE_PERSISTENT=1, which also sweeps the step's tuning and prints its timed twin's
+#              reports) vs transformers eager (hf_qwen3_decode.py 128 128), with the roofline
 #              from the measured D2D bandwidth                                                      ~5 min
 #   gemv       the decode step's gate|up + SwiGLU and down GEMVs (8B shapes) against a read-only stream over the same
 #              bytes and cudaMemcpy, and variants of their kernel (bench/decode_gemv_bench.cu); the same for

@@ -384,12 +384,12 @@ int main(int argc, char** argv) {
       check(worst <= 1e-4 && pers->decode_persistent() && pers->graph_captures() >= 2,
             "persistent decode step vs the graph step, 80 steps, rel l2 (tol 1e-4)", worst);
       check(argmax_diff == 0, "persistent decode step: the same argmax at every step", argmax_diff);
-      // The 230-token run again, with the producers' L2 look-ahead, evict-first copies, the KV rows into L2 and the
-      // timed twin: none changes the arithmetic, so the logits are the same bit for bit; the timing holds the 40 steps.
+      // The 230-token run again, with plain copies (not evict-first), the producers holding o's rows until the
+      // attention is combined and the timed twin: none changes the arithmetic, so the logits are the same bit for bit;
+      // the timing holds the 40 steps and the attention items' parts.
       Qwen3PersistentTuning tuning;
-      tuning.l2_ahead_bytes = 64 * 1024;
-      tuning.copies_evict_first = true;
-      tuning.kv_to_l2 = true;
+      tuning.copies_evict_first = false;
+      tuning.o_waits_for_attention = true;
       pers->set_decode_persistent_tuning(tuning, true);
       pers->reset();
       std::vector<float> lp(PV);
@@ -401,9 +401,10 @@ int main(int argc, char** argv) {
           tuned_diff = std::max(tuned_diff, (double)std::fabs(lp[i] - pers_first[t * PV + i]));
       }
       check(tuned_diff == 0 && fed.size() == 40,
-            "persistent step, L2 look-ahead 64 KB + evict-first + KV to L2 + timed vs plain, max |diff|", tuned_diff);
+            "persistent step, plain copies + o after the attention + timed vs defaults, max |diff|", tuned_diff);
       const std::string report = pers->decode_persistent_timing_report();
-      check(report.find("40 steps") != std::string::npos, "persistent step timing: the 40 timed steps recorded", 0);
+      check(report.find("40 steps") != std::string::npos && report.find("items a step") != std::string::npos,
+            "persistent step timing: the 40 timed steps and the attention's parts recorded", 0);
       std::printf("%s", report.c_str());
       // lm_head in the step: the logits sum in the step's order instead of gemv_decode's, so f32 rounding apart.
       Qwen3PersistentTuning with_head;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The persistent decode step's tests and speed in one device call (issue 14, bench/README "The persistent step's timed
-# twin and its producers' L2 look-ahead"): its correctness rows, then decode 128/128 and 1024/256 on the graph step and
-# on the persistent step with its tuning sweep and timed reports.
+# The persistent decode step's tests and speed in one device call (issue 14, bench/README "The persistent step
+# measured"): its correctness rows, then decode 128/128 and 1024/256 on the graph step and on the persistent step with
+# its tuning sweep and timed reports.
 #
 #   here:   bash tools/device/decode_probe.sh prepare [COMMIT]
 #           bash bench/run.sh prepare [COMMIT] + bash tools/device/bench_tests.sh prepare qwen3_cuda_test, then
@@ -11,8 +11,7 @@
 #           bash tools/device/decode_probe.sh device
 #           qwen3_cuda_test (every row; the persistent ones and the timing report printed), qwen3_decode_bench 128 128 and
 #           1024 256, each plain (the graph step) and under COSMOS_DECODE_PERSISTENT=1 (the sweep of
-#           COSMOS_DECODE_PERSISTENT_L2_AHEAD_KB, default "0 64 96 128 160", x plain / evict-first copies, the fastest
-#           with lm_head in the step, the timed twin's reports). ~4 min. Under $OUT: qwen3_cuda_test.log, decode.log
+#           Qwen3PersistentTuning's levers, each alone and the faster ones together, the timed twin's reports). ~4 min. Under $OUT: qwen3_cuda_test.log, decode.log
 #           (everything the benches printed), summary.txt (the joined JSON rows of bench/qwen3_bench_join.py).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -32,7 +31,7 @@ device)
   head -1 .dev/benchbin/MANIFEST
   # bench_tests.sh device runs every driver in .dev/benchtests (only qwen3_cuda_test is packed) and writes its log
   OUT=$out bash tools/device/bench_tests.sh device
-  grep -E "persistent|^  (step \(|wait:|staging|attention items|waiting for|producing)" "$out/qwen3_cuda_test.log"
+  grep -E "persistent|^  (step \(|wait:|staging|attention items|attention, us|waiting for|producing)" "$out/qwen3_cuda_test.log"
   b=.dev/benchbin/qwen3_decode_bench
   for a in "128 128" "1024 256"; do
     echo "== decode $a: graph step" | tee -a "$out/decode.log"

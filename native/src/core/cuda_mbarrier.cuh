@@ -45,7 +45,7 @@ __device__ __forceinline__ void bulk_copy_g2s(uint32_t dst, const void* src, uin
                : "memory");
 }
 // An L2 eviction policy for bytes read once (weights streamed through shared memory): evict them first, so that they
-// do not push out what is read again (activations, the KV cache, rows prefetched ahead). For bulk_copy_g2s_hint.
+// do not push out what is read again (activations, the KV cache). For bulk_copy_g2s_hint.
 __device__ __forceinline__ uint64_t l2_policy_evict_first() {
   uint64_t p;
   asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(p));
@@ -59,11 +59,6 @@ __device__ __forceinline__ void bulk_copy_g2s_hint(uint32_t dst, const void* src
           "r"(dst),
       "l"(src), "r"(bytes), "r"(bar), "l"(policy)
       : "memory");
-}
-// bytes (a multiple of 16, src 16-byte aligned) from global memory into L2, nothing waiting on them: a later
-// bulk_copy_g2s of the same bytes is then served from L2.
-__device__ __forceinline__ void bulk_prefetch_l2(const void* src, uint32_t bytes) {
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(src), "r"(bytes) : "memory");
 }
 
 }  // namespace cosmos

@@ -76,6 +76,10 @@ template <bool kTimed>
 __device__ __forceinline__ void tock(unsigned long long* tw, int field, long long t0) {
   if constexpr (kTimed) tw[field] += (unsigned long long)(clock64() - t0);
 }
+template <bool kTimed>
+__device__ __forceinline__ void count(unsigned long long* tw, int field) {
+  if constexpr (kTimed) tw[field] += 1;
+}
 __device__ __forceinline__ void consumers_sync() { phases::consumers_sync<kNT>(); }
 __device__ __forceinline__ void grid_signal(unsigned* ctr) { phases::signal<kNT>(ctr); }
 __device__ __forceinline__ void grid_wait(const unsigned* ctr, int layer) {
@@ -331,9 +335,11 @@ __device__ void attention_combine(const Qwen3PersistentShape& s, const Workspace
 // scores by warp sums, an online softmax per head. The split whose keys hold this token's row first writes the
 // token's k (normed, rotated) and v there. Then the split's partials (D outputs, max, sum a head); the split that
 // finishes last for its KV head combines them into att and counts the head in att_ctr.
-template <int G, int KB>
+template <bool kTimed, int G, int KB>
 __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, const Workspace& ws, unsigned* head_ctr,
-                               unsigned* att_ctr, int g, int split, int splits, int per, int n_kv, int row, int lane) {
+                               unsigned* att_ctr, int g, int split, int splits, int per, int n_kv, int row, int lane,
+                               unsigned long long* tw) {
+  long long t0 = tick<kTimed>();
   const Qwen3PersistentShape& s = P.s;
   const int KVH = s.kv_heads, QH = s.heads * kD, KH = KVH * kD;
   const int k0 = split * per, k1 = min(n_kv, k0 + per);
@@ -355,6 +361,11 @@ __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, c
     vc[((size_t)row * KVH + g) * (kD / 4) + lane] = __ldcg(qkv4 + (QH + KH + g * kD) / 4 + lane);
     __syncwarp();  // the row is in the cache before any lane reads it back
   }
+  if (lane == 0) {
+    tock<kTimed>(tw, kTimeAttPrologue, t0);
+    count<kTimed>(tw, kTimeAttItems);
+  }
+  t0 = tick<kTimed>();
   for (int b = k0; b < k1; b += KB) {
     float4 kr[KB], vr[KB];
 #pragma unroll
@@ -389,6 +400,8 @@ __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, c
       m[h] = m_new;
     }
   }
+  if (lane == 0) tock<kTimed>(tw, kTimeAttKeys, t0);
+  t0 = tick<kTimed>();
 #pragma unroll
   for (int h = 0; h < G; ++h) {
     float* part = ws.part + ((size_t)split * s.heads + g * G + h) * kPartFloats;
@@ -404,26 +417,17 @@ __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, c
   __syncwarp();
   unsigned last = 0;
   if (lane == 0) last = atomicAdd(head_ctr + g, 1u) == (unsigned)splits - 1;
-  if (!__shfl_sync(0xffffffffu, last, 0)) return;
+  last = __shfl_sync(0xffffffffu, last, 0);
+  if (lane == 0) tock<kTimed>(tw, kTimeAttPartials, t0);
+  if (!last) return;
+  t0 = tick<kTimed>();
   __threadfence();
   attention_combine<G>(s, ws, g, splits, lane);
   __syncwarp();
-  if (lane == 0) phases::release_add(att_ctr, 1);
-}
-
-// The K and V rows of this warp's attention items (the ones the loop below the q|k|v GEMV gives it) into L2, a lane a
-// key (a row of one KV head is 512 contiguous bytes, the next key's 4 KB further at Qwen3-8B's 8 KV heads). The row
-// this token writes is among them: L2 is where that write lands anyway.
-__device__ void prefetch_kv_rows(const Qwen3PersistentShape& s, const Qwen3PersistentLayer& L, int gw, int T,
-                                 int splits, int per, int n_kv, int lane) {
-  constexpr uint32_t kRowBytes = kD * sizeof(float);
-  for (int it = gw; it < s.kv_heads * splits; it += T) {
-    const int g = it / splits, k0 = (it % splits) * per, k1 = min(n_kv, k0 + per);
-    for (int k = k0 + lane; k < k1; k += 32) {
-      const size_t at = ((size_t)k * s.kv_heads + g) * kD;
-      bulk_prefetch_l2(L.k_cache + at, kRowBytes);
-      bulk_prefetch_l2(L.v_cache + at, kRowBytes);
-    }
+  if (lane == 0) {
+    phases::release_add(att_ctr, 1);
+    tock<kTimed>(tw, kTimeAttCombine, t0);
+    count<kTimed>(tw, kTimeAttCombines);
   }
 }
 
@@ -486,22 +490,19 @@ __device__ void walk_next(RowWalk& w, const Params& P, int T) {
   walk_fill(w, P);
 }
 
-// The producer (lane 0 of a producer warp): its ring's rows of every GEMV of every layer; with tuning.l2_ahead_bytes,
-// also the rows after them into L2, that many bytes from the row being put (the ring's own included).
+// The producer (lane 0 of a producer warp): its ring's rows of every GEMV of every layer; with
+// tuning.o_waits_for_attention, a layer's o rows once every KV head's attention is combined.
 template <bool kTimed>
 __device__ void produce(const Params& P, Ring& ring, int gw, int T, unsigned long long* tw) {
   const long long t0 = tick<kTimed>();
-  const long long budget = P.st.tuning.l2_ahead_bytes;
   const uint64_t policy = P.st.tuning.copies_evict_first ? l2_policy_evict_first() : 0;
-  RowWalk put = walk_start(P, gw), ahead = put;
-  long long ahead_bytes = 0;  // from the row being put (included) to ahead's (excluded)
-  for (; put.row; walk_next(put, P, T)) {
-    for (; budget > 0 && ahead.row && ahead_bytes < budget; walk_next(ahead, P, T)) {
-      bulk_prefetch_l2(ahead.row, 2u * (unsigned)ahead.k);
-      ahead_bytes += 2ll * ahead.k;
-    }
+  const bool hold_o = P.st.tuning.o_waits_for_attention;
+  const int per_layer = counters_per_layer(P.s);
+  for (RowWalk put = walk_start(P, gw); put.row; walk_next(put, P, T)) {
+    if (hold_o && put.gemv == 1 && put.r == gw && put.layer < P.s.layers)  // the layer's first o row of this warp
+      phases::acquire_wait(P.st.counters + (size_t)put.layer * per_layer + kAttDone, P.s.kv_heads, kTimeoutNs,
+                           "qwen3_decode_persistent", "the attention (a producer)", put.layer);
     put_row<kTimed>(ring, put.row, put.k, put.layer, policy, tw);
-    if (budget > 0) ahead_bytes -= 2ll * put.k;  // ahead is past put: budget > 0 prefetched put's row at least
   }
   tock<kTimed>(tw, kTimeProducer, t0);
 }
@@ -588,7 +589,6 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   for (int l = 0; l < s.layers; ++l) {
     const Qwen3PersistentLayer L = P.st.layers[l];
     unsigned* ctr = P.st.counters + (size_t)l * per_layer;
-    if (P.st.tuning.kv_to_l2) prefetch_kv_rows(s, L, gw, T, splits, per, n_kv, lane);
     // q|k|v = W_qkv . in_ln(x); x is whole once every block has added the previous layer's down rows.
     if (l > 0) timed_wait(ctr - per_layer + kDownDone, kTimeWaitX, l);
     long long t0 = tick<kTimed>();
@@ -616,13 +616,13 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
       const int g = it / splits, sp = it % splits;
       unsigned* heads = ctr + kPhases;
       if (G == 4)
-        attention_item<4, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane);
+        attention_item<kTimed, 4, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane, tw);
       else if (G == 2)
-        attention_item<2, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane);
+        attention_item<kTimed, 2, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane, tw);
       else if (G == 1)
-        attention_item<1, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane);
+        attention_item<kTimed, 1, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane, tw);
       else
-        attention_item<8, 4>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane);
+        attention_item<kTimed, 8, 4>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane, tw);
     }
     if (lane == 0) tock<kTimed>(tw, kTimeAttention, t0);
     t0 = tick<kTimed>();
@@ -721,7 +721,7 @@ Launch plan(const Qwen3PersistentShape& s) {
   }
   p.stage_chunks = std::max({s.hidden, s.heads * s.head_dim, s.inter}) / 8;
   // + the static red[] and the timed kernel's timing rows, and slack
-  const long long fixed = kHeaderBytes + 2ll * p.stage_chunks * 16 + 1024;
+  const long long fixed = kHeaderBytes + 2ll * p.stage_chunks * 16 + 2048;
   p.slots = (int)std::min<long long>(kMaxSlots, (optin - fixed) / (kW * kSlotBytes));
   if (p.slots < 2) return Launch{};
   p.smem = (size_t)kHeaderBytes + (size_t)kW * p.slots * kSlotBytes + 2ull * p.stage_chunks * 16;
@@ -790,7 +790,7 @@ std::string qwen3_decode_persistent_timing_report(const unsigned long long* rows
       {kTimeProducer, "producing, first row to last (a producer warp)", kW},
   };
   std::string out;
-  char line[192];
+  char line[256];
   std::snprintf(line, sizeof line,
                 "persistent step timing: %d steps, %d blocks, %.0f MHz; us a step, mean / max over blocks\n", steps,
                 blocks, cycles_per_us);
@@ -805,6 +805,19 @@ std::string qwen3_decode_persistent_timing_report(const unsigned long long* rows
     std::snprintf(line, sizeof line, "  %-48s %9.1f %9.1f\n", f.name, sum / blocks, mx);
     out += line;
   }
+  // The attention items' parts: us an item (the combine: us a combine), over every block's.
+  double total[kQwen3PersistentTimeFields] = {};
+  for (int b = 0; b < blocks; ++b)
+    for (int f = kTimeAttItems; f <= kTimeAttCombine; ++f)
+      total[f] += (double)rows[(size_t)b * kQwen3PersistentTimeFields + f];
+  const double items = std::max(1.0, total[kTimeAttItems]), combines = std::max(1.0, total[kTimeAttCombines]);
+  std::snprintf(line, sizeof line,
+                "  attention, us an item (%.0f items a step): prologue %.2f, keys %.2f, partials stored + counted "
+                "%.2f; combine %.2f (%.0f a step)\n",
+                total[kTimeAttItems] / steps, total[kTimeAttPrologue] / cycles_per_us / items,
+                total[kTimeAttKeys] / cycles_per_us / items, total[kTimeAttPartials] / cycles_per_us / items,
+                total[kTimeAttCombine] / cycles_per_us / combines, total[kTimeAttCombines] / steps);
+  out += line;
   return out;
 }
 

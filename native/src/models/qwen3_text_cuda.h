@@ -95,8 +95,8 @@ class Qwen3TextCuda {
   // (set_decode_graph(false)) is unchanged.
   bool set_decode_persistent(bool on);
   bool decode_persistent() const { return persistent_ && !fp8_weights_; }
-  // The persistent step's tuning (Qwen3PersistentTuning: the producers' L2 look-ahead, the copies' L2 policy, lm_head
-  // in the step for a bf16 lm_head without bias) and whether it records where its time goes (timing: the kernel's
+  // The persistent step's tuning (Qwen3PersistentTuning: the copies' L2 policy, lm_head in the step for a bf16 lm_head
+  // without bias, the key splits, when o's rows stream) and whether it records where its time goes (timing: the kernel's
   // timed twin, its buffer zeroed here). The graph is re-captured on the next step. bench/qwen3_decode_bench sweeps
   // them.
   void set_decode_persistent_tuning(const Qwen3PersistentTuning& tuning, bool timing);
