@@ -343,6 +343,9 @@ __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, c
   const Qwen3PersistentShape& s = P.s;
   const int KVH = s.kv_heads, QH = s.heads * kD, KH = KVH * kD;
   const int k0 = split * per, k1 = min(n_kv, k0 + per);
+  constexpr int NV = G * KB, r = NV == 32 ? 0 : NV == 16 ? 1 : NV == 8 ? 2 : NV == 4 ? 3 : NV == 2 ? 4 : 5;
+  static_assert((32 >> r) == NV, "G KB a power of two <= 32");
+  const int h_own = (lane >> r) / KB, j_own = (lane >> r) % KB;  // this lane's score after warp_sums
   const float4* qkv4 = reinterpret_cast<const float4*>(ws.qkv);
   float4* kc = reinterpret_cast<float4*>(L.k_cache);
   float4* vc = reinterpret_cast<float4*>(L.v_cache);
@@ -374,31 +377,42 @@ __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, c
       kr[j] = b + j < k1 ? kc[at] : make_float4(0.f, 0.f, 0.f, 0.f);
       vr[j] = b + j < k1 ? vc[at] : make_float4(0.f, 0.f, 0.f, 0.f);
     }
+    // The G x KB scores at once: each lane's partial dots, then warp_sums (lane (h KB + j) << r holds head h's score
+    // of key j; r = 5 - log2(G KB)), a lane's own max within its head's lanes, and the weights p broadcast from
+    // their lanes: ~70 independent shuffles a batch where a warp sum a score took 5 G KB, 5 deep each.
+    float d[NV];
+#pragma unroll
+    for (int h = 0; h < G; ++h)
+#pragma unroll
+      for (int j = 0; j < KB; ++j)
+        d[h * KB + j] = q[h].x * kr[j].x + q[h].y * kr[j].y + q[h].z * kr[j].z + q[h].w * kr[j].w;
+    warp_sums<NV>(d, lane);
+    const float sc = b + j_own < k1 ? d[0] * P.scale : -INFINITY;
+    float mb = sc;  // the head's batch max, over its KB lanes (each index held by 1 << r lanes)
+#pragma unroll
+    for (int o = 1 << r; o < (KB << r); o <<= 1) mb = fmaxf(mb, __shfl_xor_sync(0xffffffffu, mb, o));
+    float m_own = 0.f;
 #pragma unroll
     for (int h = 0; h < G; ++h) {
-      float sc[KB];
-      float mb = -INFINITY;
-#pragma unroll
-      for (int j = 0; j < KB; ++j) {
-        const float d = q[h].x * kr[j].x + q[h].y * kr[j].y + q[h].z * kr[j].z + q[h].w * kr[j].w;
-        sc[j] = b + j < k1 ? warp_sum(d) * P.scale : -INFINITY;
-        mb = fmaxf(mb, sc[j]);
-      }
-      const float m_new = fmaxf(m[h], mb);  // finite: the batch's first key is in the split
+      const float m_new = fmaxf(m[h], __shfl_sync(0xffffffffu, mb, (h * KB) << r));  // finite: key b is in the split
       const float corr = expf(m[h] - m_new);
       l[h] *= corr;
       acc[h] = make_float4(acc[h].x * corr, acc[h].y * corr, acc[h].z * corr, acc[h].w * corr);
+      m[h] = m_new;
+      if (h == h_own) m_own = m_new;
+    }
+    const float p_own = b + j_own < k1 ? expf(sc - m_own) : 0.f;
+#pragma unroll
+    for (int h = 0; h < G; ++h)
 #pragma unroll
       for (int j = 0; j < KB; ++j) {
-        const float p = b + j < k1 ? expf(sc[j] - m_new) : 0.f;
+        const float p = __shfl_sync(0xffffffffu, p_own, (h * KB + j) << r);
         l[h] += p;
         acc[h].x += p * vr[j].x;
         acc[h].y += p * vr[j].y;
         acc[h].z += p * vr[j].z;
         acc[h].w += p * vr[j].w;
       }
-      m[h] = m_new;
-    }
   }
   if (lane == 0) tock<kTimed>(tw, kTimeAttKeys, t0);
   t0 = tick<kTimed>();
