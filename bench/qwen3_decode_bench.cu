@@ -4,9 +4,9 @@
 // bandwidth). Decode runs through the CUDA graph (the default), then again on the eager path
 // (set_decode_graph(false)) for comparison. Also times the GEMV alone on the model's shapes. COSMOS_FP8_WEIGHTS=1: the
 // layers' weights in e4m3 (Qwen3TextCuda::set_fp8_weights; decode on ops/gemv_fp8), the roofline on their bytes.
-// COSMOS_DECODE_PERSISTENT=1: the graph's step as one persistent kernel (Qwen3TextCuda::set_decode_persistent; the
-// eager comparison stays the kernels' forward; then its tuning swept (Qwen3PersistentTuning's levers, each alone and
-// the faster ones together) and its timed twin's reports). Build + run:
+// The graph's step is one persistent kernel where served (the default; COSMOS_DECODE_PERSISTENT=0: the graph of
+// kernels; Qwen3TextCuda::set_decode_persistent; the eager comparison stays the kernels' forward; then its tuning swept
+// (Qwen3PersistentTuning's levers, each alone and the faster ones together) and its timed twin's reports). Build + run:
 //   bash native/test/build_ops_test.sh && native/build/ops_test/qwen3_decode_bench [prompt] [new]
 #include <cuda_runtime.h>
 
@@ -220,7 +220,8 @@ int main(int argc, char** argv) {
       "weights: %.2f GB on GPU (embedding bf16), %.2f GB %s matmul weights read per token; random init %.2f s\n",
       m->weight_bytes() / 1e9, wbytes / 1e9, m->fp8_weights() ? "e4m3 (layers) + bf16 (lm_head)" : "bf16", sec(t0, t1));
   std::printf("prefill %d tokens: %.1f ms (%.0f tokens/s)\n", prompt, sec(t2, t3) * 1e3, prompt / sec(t2, t3));
-  // COSMOS_DECODE_PERSISTENT=1 (read by the load): the graph's step is the persistent kernel (its own row in the join).
+  // The graph's step is the persistent kernel by default, the graph of kernels under COSMOS_DECODE_PERSISTENT=0 (read
+  // by the load); each its own row in the join.
   std::printf("decode %d tokens after a %d-token prompt%s: %.2f ms/token, %.1f tokens/s (%s, %d capture(s))\n", gen,
               prompt, m->decode_persistent() ? ", persistent step" : "", dec_s / gen * 1e3, tps,
               graph ? "CUDA graph" : "eager: graph capture failed", captures);

@@ -15,9 +15,9 @@
 #                                              carry [".dev/benchbin", ".dev/diffusers_src.tgz"])
 #
 # Sections (each fits one call; several in one call share the diffusers process and ours' process):
-#   decode     Qwen3-8B text decode 128/128 and 1024/256, ours (qwen3_decode_bench; again with the opt-in
-#              COSMOS_DECODE_PERSISTENT=1, which also sweeps the step's tuning and prints its timed twin's
-#              reports) vs transformers eager (hf_qwen3_decode.py 128 128), with the roofline
+#   decode     Qwen3-8B text decode 128/128 and 1024/256, ours (qwen3_decode_bench on the graph of kernels,
+#              COSMOS_DECODE_PERSISTENT=0, then on the persistent step, the default, which also sweeps the step's
+#              tuning and prints its timed twin's reports) vs transformers (hf_qwen3_decode.py 128 128), with the roofline
 #              from the measured D2D bandwidth                                                      ~5 min
 #   gemv       the decode step's gate|up + SwiGLU and down GEMVs (8B shapes) against a read-only stream over the same
 #              bytes and cudaMemcpy, and variants of their kernel (bench/decode_gemv_bench.cu); the same for
@@ -179,9 +179,10 @@ device() {
   note "sections: $*"
   local b=$BIN
   if has decode; then
-    step "ours decode 128/128" 60 $b/qwen3_decode_bench 128 128
-    step "ours decode 1024/256" 60 $b/qwen3_decode_bench 1024 256
-    # the opt-in persistent step (a schedule bug traps after a 4 s wait; the timeout bounds anything else)
+    # the graph of kernels (COSMOS_DECODE_PERSISTENT=0), then the persistent step, the default (a schedule bug traps
+    # after a 4 s wait; the timeout bounds anything else)
+    step "ours decode 128/128, graph of kernels" 60 env COSMOS_DECODE_PERSISTENT=0 $b/qwen3_decode_bench 128 128
+    step "ours decode 1024/256, graph of kernels" 60 env COSMOS_DECODE_PERSISTENT=0 $b/qwen3_decode_bench 1024 256
     step "ours decode 128/128, persistent step" 60 timeout 120 env COSMOS_DECODE_PERSISTENT=1 $b/qwen3_decode_bench 128 128
     step "ours decode 1024/256, persistent step" 60 timeout 120 env COSMOS_DECODE_PERSISTENT=1 $b/qwen3_decode_bench 1024 256
     step "transformers decode 128/128" 60 python3 bench/hf_qwen3_decode.py 128 128

@@ -19,6 +19,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -349,6 +351,8 @@ int main(int argc, char** argv) {
     pc.mrope_section[2] = 20;
     auto base = Qwen3TextCuda::random(pc, WType::BF16, 77, 0.02f);
     auto pers = Qwen3TextCuda::random(pc, WType::BF16, 77, 0.02f);
+    const bool on_by_default = base->decode_persistent();
+    base->set_decode_persistent(false);  // the graph of kernels
     if (!pers->set_decode_persistent(true)) {
       std::printf("  %-58s %12s  (skipped: not served on this device)\n", "persistent decode step", "");
     } else {
@@ -384,6 +388,8 @@ int main(int argc, char** argv) {
       check(worst <= 1e-4 && pers->decode_persistent() && pers->graph_captures() >= 2,
             "persistent decode step vs the graph step, 80 steps, rel l2 (tol 1e-4)", worst);
       check(argmax_diff == 0, "persistent decode step: the same argmax at every step", argmax_diff);
+      const char* env = std::getenv("COSMOS_DECODE_PERSISTENT");
+      check(on_by_default || (env && std::strcmp(env, "0") == 0), "persistent decode step: on at load where served", 0);
       // The 230-token run again, with plain copies (not evict-first), the producers holding o's rows until the
       // attention is combined and the timed twin: none changes the arithmetic, so the logits are the same bit for bit;
       // the timing holds the 40 steps and the attention items' parts.
@@ -406,10 +412,11 @@ int main(int argc, char** argv) {
       check(report.find("40 steps") != std::string::npos && report.find("items a step") != std::string::npos,
             "persistent step timing: the 40 timed steps and the attention's parts recorded", 0);
       std::printf("%s", report.c_str());
-      // lm_head in the step: the logits sum in the step's order instead of gemv_decode's, so f32 rounding apart.
-      Qwen3PersistentTuning with_head;
-      with_head.lm_head_in_step = true;
-      pers->set_decode_persistent_tuning(with_head, false);
+      // lm_head apart (gemv_decode after the step) against in the step (the default): the logits sum in gemv_decode's
+      // order instead of the step's, so f32 rounding apart.
+      Qwen3PersistentTuning apart;
+      apart.lm_head_in_step = false;
+      pers->set_decode_persistent_tuning(apart, false);
       pers->reset();
       pers->prefill(ids.data(), (int)ids.size(), pos3.data(), nullptr, lp.data(), false);
       double head_worst = 0;
@@ -420,8 +427,8 @@ int main(int argc, char** argv) {
         head_worst = std::max(head_worst, rel_l2(lp.data(), ref, PV));
         head_argmax_diff += argmax_cpu(lp.data(), PV) != argmax_cpu(ref, PV);
       }
-      check(head_worst <= 1e-5 && head_argmax_diff == 0 && pers->decode_persistent_lm_head(),
-            "persistent step with lm_head in it vs without, 40 steps, rel l2 (tol 1e-5, same argmax)", head_worst);
+      check(head_worst <= 1e-5 && head_argmax_diff == 0 && !pers->decode_persistent_lm_head(),
+            "persistent step with lm_head apart vs in it, 40 steps, rel l2 (tol 1e-5, same argmax)", head_worst);
       // A context past 512 keys: 1100-token prompt + 8 steps, where the default (32 key splits a KV head) and
       // max_splits 64 both split as far as they may (69 splits' worth of keys), each against the graph step.
       const int n_long = 1100;

@@ -10,9 +10,10 @@
 #   device: `run`, kind nvidia-h200, timeout_s 600, carry [".dev/decode_probe.tar.xz"]:
 #           bash tools/device/decode_probe.sh device
 #           qwen3_cuda_test (every row; the persistent ones and the timing report printed), qwen3_decode_bench 128 128 and
-#           1024 256, each plain (the graph step) and under COSMOS_DECODE_PERSISTENT=1 (the sweep of
-#           Qwen3PersistentTuning's levers, each alone and the faster ones together, the timed twin's reports). ~4 min. Under $OUT: qwen3_cuda_test.log, decode.log
-#           (everything the benches printed), summary.txt (the joined JSON rows of bench/qwen3_bench_join.py).
+#           1024 256, each on the graph step (COSMOS_DECODE_PERSISTENT=0) and on the persistent one (the sweep of
+#           Qwen3PersistentTuning's levers, each alone and the faster ones together, the timed twin's reports).
+#           ~2 min. Under $OUT: qwen3_cuda_test.log, decode.log (everything the benches printed), summary.txt (the
+#           joined JSON rows of bench/qwen3_bench_join.py).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 TAR=.dev/decode_probe.tar.xz
@@ -35,7 +36,8 @@ device)
   b=.dev/benchbin/qwen3_decode_bench
   for a in "128 128" "1024 256"; do
     echo "== decode $a: graph step" | tee -a "$out/decode.log"
-    timeout 100 $b $a >> "$out/decode.log" 2>&1 || echo "rc $? (graph step $a)" | tee -a "$out/decode.log"
+    COSMOS_DECODE_PERSISTENT=0 timeout 100 $b $a >> "$out/decode.log" 2>&1 ||
+      echo "rc $? (graph step $a)" | tee -a "$out/decode.log"
     echo "== decode $a: persistent step" | tee -a "$out/decode.log"
     COSMOS_DECODE_PERSISTENT=1 timeout 150 $b $a >> "$out/decode.log" 2>&1 ||
       echo "rc $? (persistent step $a)" | tee -a "$out/decode.log"

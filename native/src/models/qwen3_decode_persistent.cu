@@ -847,9 +847,19 @@ void qwen3_decode_persistent_cuda(const Qwen3PersistentShape& s, const Qwen3Pers
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)p.smem));
   CUDA_CHECK(cudaMemsetAsync(step.counters, 0, sizeof(unsigned) * qwen3_decode_persistent_counters(s), ctx.stream));
   // Every block resident at once (grid = the SM count, one block an SM by its shared memory): the grid-wide waits
-  // need it, and nothing else runs on this stream meanwhile.
-  kernel<<<p.sms, 2 * kNT, p.smem, ctx.stream>>>(P);
-  CUDA_CHECK_LAUNCH();
+  // need it. A cooperative launch has the driver guarantee it: with another kernel holding SMs (another model's, on
+  // another stream) the step starts once the whole grid fits, instead of some blocks spinning for absent ones.
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(p.sms);
+  cfg.blockDim = dim3(2 * kNT);
+  cfg.dynamicSmemBytes = p.smem;
+  cfg.stream = ctx.stream;
+  cudaLaunchAttribute cooperative[1];
+  cooperative[0].id = cudaLaunchAttributeCooperative;
+  cooperative[0].val.cooperative = 1;
+  cfg.attrs = cooperative;
+  cfg.numAttrs = 1;
+  CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, P));
 }
 
 }  // namespace cosmos

@@ -47,8 +47,9 @@ void Qwen3TextCuda::finish_load() {
     set_fp8_weights(true, false);
   else if (qwen3_fp8_prefill_requested())
     set_fp8_prefill(true);
-  if (const char* e = std::getenv("COSMOS_DECODE_PERSISTENT"); e && std::strcmp(e, "1") == 0)
-    set_decode_persistent(true);
+  // The persistent step where it is served (bf16 weights, sm_90, ...: set_decode_persistent says), unless switched off.
+  const char* persistent = std::getenv("COSMOS_DECODE_PERSISTENT");
+  if (!(persistent && std::strcmp(persistent, "0") == 0)) set_decode_persistent(true);
 }
 
 Qwen3PersistentShape Qwen3TextCuda::persistent_shape() const {

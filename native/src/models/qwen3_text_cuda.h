@@ -86,7 +86,8 @@ class Qwen3TextCuda {
   bool set_fp8_weights(bool on, bool keep_source = true);
   bool fp8_weights() const { return fp8_weights_; }
 
-  // Opt-in persistent decode step (issue 14; COSMOS_DECODE_PERSISTENT=1 at load): the graph's decode step runs every
+  // Persistent decode step (issue 14; on at load where served, COSMOS_DECODE_PERSISTENT=0 keeps the graph of kernels):
+  // the graph's decode step runs every
   // decoder layer as one kernel (models/qwen3_decode_persistent.h: producer warps stream the weights through shared
   // memory while the layers' dependencies are grid-wide waits) between the embedding / rotary tables and lm_head. Meant
   // to agree with the graph step to f32 rounding (the GEMVs sum in their order, the norms and the attention in their
@@ -96,9 +97,9 @@ class Qwen3TextCuda {
   bool set_decode_persistent(bool on);
   bool decode_persistent() const { return persistent_ && !fp8_weights_; }
   // The persistent step's tuning (Qwen3PersistentTuning: the copies' L2 policy, lm_head in the step for a bf16 lm_head
-  // without bias, the key splits, when o's rows stream) and whether it records where its time goes (timing: the kernel's
-  // timed twin, its buffer zeroed here). The graph is re-captured on the next step. bench/qwen3_decode_bench sweeps
-  // them.
+  // without bias, the key splits, when o's rows stream) and whether it records where its time goes (timing: the
+  // kernel's timed twin, its buffer zeroed here). The graph is re-captured on the next step. bench/qwen3_decode_bench
+  // sweeps them.
   void set_decode_persistent_tuning(const Qwen3PersistentTuning& tuning, bool timing);
   // Whether the persistent step computes the logits itself (tuning.lm_head_in_step with a bf16 lm_head, no bias).
   bool decode_persistent_lm_head() const;
