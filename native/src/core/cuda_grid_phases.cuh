@@ -48,25 +48,22 @@ __device__ __forceinline__ void signal(unsigned* ctr) {
   consumers_sync<NT>();
   if (threadIdx.x == 0) release_add(ctr, 1);
 }
-// The calling thread spins until the counter reaches `target` (acquire: what was released before it is visible).
-__device__ __forceinline__ void acquire_wait(const unsigned* ctr, unsigned target, unsigned long long timeout_ns,
-                                             const char* kernel, const char* what, int tag) {
-  unsigned v;
-  unsigned long long t0 = 0;
-  for (bool first = true;; first = false) {
-    asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(ctr) : "memory");
-    if (v >= target) return;
-    if (first)
-      t0 = now_ns();
-    else if (now_ns() - t0 > timeout_ns)
-      timed_out(kernel, what, tag);
-  }
-}
 // The counter reached `target` (thread 0 acquires, then lets the consumers go).
 template <int NT>
 __device__ __forceinline__ void wait_for(const unsigned* ctr, unsigned target, unsigned long long timeout_ns,
                                          const char* kernel, const char* what, int tag) {
-  if (threadIdx.x == 0) acquire_wait(ctr, target, timeout_ns, kernel, what, tag);
+  if (threadIdx.x == 0) {
+    unsigned v;
+    unsigned long long t0 = 0;
+    for (bool first = true;; first = false) {
+      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(ctr) : "memory");
+      if (v >= target) break;
+      if (first)
+        t0 = now_ns();
+      else if (now_ns() - t0 > timeout_ns)
+        timed_out(kernel, what, tag);
+    }
+  }
   consumers_sync<NT>();
 }
 // Every block's share is written (the counter reached gridDim.x).

@@ -504,20 +504,13 @@ __device__ void walk_next(RowWalk& w, const Params& P, int T) {
   walk_fill(w, P);
 }
 
-// The producer (lane 0 of a producer warp): its ring's rows of every GEMV of every layer; with
-// tuning.o_waits_for_attention, a layer's o rows once every KV head's attention is combined.
+// The producer (lane 0 of a producer warp): its ring's rows of every GEMV of every layer.
 template <bool kTimed>
 __device__ void produce(const Params& P, Ring& ring, int gw, int T, unsigned long long* tw) {
   const long long t0 = tick<kTimed>();
   const uint64_t policy = P.st.tuning.copies_evict_first ? l2_policy_evict_first() : 0;
-  const bool hold_o = P.st.tuning.o_waits_for_attention;
-  const int per_layer = counters_per_layer(P.s);
-  for (RowWalk put = walk_start(P, gw); put.row; walk_next(put, P, T)) {
-    if (hold_o && put.gemv == 1 && put.r == gw && put.layer < P.s.layers)  // the layer's first o row of this warp
-      phases::acquire_wait(P.st.counters + (size_t)put.layer * per_layer + kAttDone, P.s.kv_heads, kTimeoutNs,
-                           "qwen3_decode_persistent", "the attention (a producer)", put.layer);
+  for (RowWalk put = walk_start(P, gw); put.row; walk_next(put, P, T))
     put_row<kTimed>(ring, put.row, put.k, put.layer, policy, tw);
-  }
   tock<kTimed>(tw, kTimeProducer, t0);
 }
 

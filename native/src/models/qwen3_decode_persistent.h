@@ -54,7 +54,8 @@ struct Qwen3PersistentShape {
 
 // Tuning (bench/qwen3_decode_bench sweeps it; the defaults are what the engine runs). Measured and removed
 // (bench/README "The persistent step measured"): the producers keeping rows ahead of the ring in L2 (much slower at any
-// depth), the KV rows asked into L2 as a layer starts (no change).
+// depth); the KV rows asked into L2 as a layer starts, and the producers holding a layer's o rows until its attention
+// is combined (no change either).
 struct Qwen3PersistentTuning {
   // The ring's copies read with an evict-first L2 policy (a weight row is read once a step), so that they do not push
   // out the activations, the partials or the KV cache (2-3% faster on an H100).
@@ -68,10 +69,6 @@ struct Qwen3PersistentTuning {
   // passes 512 keys; 64 give every warp an item half as long, for a combine of twice the partials, which costs more
   // than it saves since a batch of keys is cheap (1024/256 on an H100: 64 splits 3% slower).
   int max_splits = 32;
-  // Each producer holds a layer's o rows back until every KV head's attention is combined: the attention's dependent
-  // loads then do not queue behind the ring's refills (up to 160 KB a block in flight as the attention starts), for
-  // o's first rows arriving a round trip later.
-  bool o_waits_for_attention = false;
 };
 
 struct Qwen3PersistentStep {
