@@ -288,7 +288,8 @@ int main(int argc, char** argv) {
   }
   if (m->decode_persistent()) {
     // The persistent step's tuning swept on the same prompt and steps as above: the defaults, then each lever changed
-    // from them alone (the ring's copies without the evict-first policy, lm_head apart, 64 key splits at most), then
+    // from them alone (the ring's copies without the evict-first policy, lm_head apart, 64 key splits at most, the
+    // two-level combine), then
     // the defaults with every change that was faster, one after another, kept while faster. Then the timed twin at the
     // defaults and at the fastest: where a step's time goes. Tuning changes no arithmetic but summation orders (lm_head
     // in the step: its logits'; the key splits: the attention's), so every run should end on the token above. A line a
@@ -307,22 +308,25 @@ int main(int argc, char** argv) {
           tuning.copies_evict_first ? "evict-first copies" : "plain copies");
       add(tuning.lm_head_in_step != d.lm_head_in_step, tuning.lm_head_in_step ? "lm_head in step" : "lm_head apart");
       add(tuning.max_splits != d.max_splits, (std::to_string(tuning.max_splits) + " splits").c_str());
+      add(tuning.two_level_combine != d.two_level_combine,
+          tuning.two_level_combine ? "two-level combine" : "one-level combine");
       std::printf("persistent step [%s]%s: %.2f ms/token, %.1f tokens/s, %.0f%% of roofline; last token %s\n",
                   levers.empty() ? "defaults" : levers.c_str(), timing ? ", timed" : "", ms, 1e3 / ms,
                   100.0 * roof_ms / ms, t == tok ? "same" : "DIFFERENT");
       if (timing) std::printf("%s", m->decode_persistent_timing_report().c_str());
       return ms;
     };
-    auto flip = [](Qwen3PersistentTuning& t, int lever) {  // lever 0..2: one change from t
+    auto flip = [](Qwen3PersistentTuning& t, int lever) {  // lever 0..3: one change from t
       if (lever == 0) t.copies_evict_first = !t.copies_evict_first;
       if (lever == 1) t.lm_head_in_step = !t.lm_head_in_step;
       if (lever == 2) t.max_splits = t.max_splits == 32 ? 64 : 32;
+      if (lever == 3) t.two_level_combine = !t.two_level_combine;
     };
     const Qwen3PersistentTuning defaults;
     const double defaults_ms = persistent_run(defaults, false);
     std::vector<int> faster;  // the levers that alone beat the defaults, and their times
     std::vector<double> faster_ms;
-    for (int lever = 0; lever < 3; ++lever) {
+    for (int lever = 0; lever < 4; ++lever) {
       Qwen3PersistentTuning t = defaults;
       flip(t, lever);
       if (const double ms = persistent_run(t, false); ms < defaults_ms)

@@ -14,7 +14,8 @@
 //   * fp8 weights (set_fp8_weights, sm_90 only): decode graph == eager, sources given back == kept, CUDA vs the CPU
 //   twin
 //   * the persistent decode step (set_decode_persistent, sm_90 only, random bf16 weights at head_dim 128): logits vs
-//     the graph step's within f32 rounding, across key splits (to 64 at 1100 keys) and a KV-cache growth
+//     the graph step's within f32 rounding, across key splits (to 64 at 1100 keys; one and two combine levels) and a
+//     KV-cache growth
 // Usage: qwen3_cuda_test [repo root] (default: .). Exit 1 on failure.
 #include <algorithm>
 #include <cmath>
@@ -427,35 +428,42 @@ int main(int argc, char** argv) {
       }
       check(head_worst <= 1e-5 && head_argmax_diff == 0 && !pers->decode_persistent_lm_head(),
             "persistent step with lm_head apart vs in it, 40 steps, rel l2 (tol 1e-5, same argmax)", head_worst);
-      // A context past 512 keys: 1100-token prompt + 8 steps, where the default (32 key splits a KV head) and
-      // max_splits 64 both split as far as they may (69 splits' worth of keys), each against the graph step.
-      const int n_long = 1100;
-      ids.assign(n_long, 0);
-      pos3.assign(3 * n_long, 0);
-      for (int i = 0; i < n_long; ++i) ids[i] = (i * 7919 + 13) % PV;
-      for (int r = 0; r < 3; ++r)
-        for (int i = 0; i < n_long; ++i) pos3[r * n_long + i] = i;
-      for (int splits : {32, 64}) {
-        Qwen3PersistentTuning wide;
-        wide.max_splits = splits;
-        pers->set_decode_persistent_tuning(wide, false);
+      // Longer contexts, each a prompt + 8 steps against the graph step: 1100 tokens, where the default (32 key splits
+      // a KV head) and max_splits 64 both split as far as they may (69 splits' worth of keys), each also with the
+      // two-level combine (4 / 8 groups of 8 splits); 140 tokens with the two-level combine (9-10 splits: a last
+      // group of 1-2).
+      struct LongCase {
+        int n, splits;
+        bool two_level;
+      };
+      for (const LongCase c : {LongCase{1100, 32, false}, LongCase{1100, 64, false}, LongCase{1100, 32, true},
+                               LongCase{1100, 64, true}, LongCase{140, 32, true}}) {
+        ids.assign(c.n, 0);
+        pos3.assign(3 * c.n, 0);
+        for (int i = 0; i < c.n; ++i) ids[i] = (i * 7919 + 13) % PV;
+        for (int r = 0; r < 3; ++r)
+          for (int i = 0; i < c.n; ++i) pos3[r * c.n + i] = i;
+        Qwen3PersistentTuning t;
+        t.max_splits = c.splits;
+        t.two_level_combine = c.two_level;
+        pers->set_decode_persistent_tuning(t, false);
         base->reset();
         pers->reset();
         std::vector<float> lb(PV);
-        base->prefill(ids.data(), n_long, pos3.data(), nullptr, lb.data(), false);
-        pers->prefill(ids.data(), n_long, pos3.data(), nullptr, lp.data(), false);
+        base->prefill(ids.data(), c.n, pos3.data(), nullptr, lb.data(), false);
+        pers->prefill(ids.data(), c.n, pos3.data(), nullptr, lp.data(), false);
         double long_worst = 0;
         int long_argmax_diff = 0;
-        for (int t = 0; t < 8; ++t) {
+        for (int step = 0; step < 8; ++step) {
           const int next = argmax_cpu(lb.data(), PV);
           base->decode(next, lb.data());
           pers->decode(next, lp.data());
           long_worst = std::max(long_worst, rel_l2(lp.data(), lb.data(), PV));
           long_argmax_diff += argmax_cpu(lp.data(), PV) != argmax_cpu(lb.data(), PV);
         }
-        char what[96];
-        std::snprintf(what, sizeof what, "persistent step, 1100 keys, %d key splits at most, vs graph, rel l2 (1e-4)",
-                      splits);
+        char what[112];
+        std::snprintf(what, sizeof what, "persistent step, %d keys, %d splits at most%s, vs graph, rel l2 (1e-4)", c.n,
+                      c.splits, c.two_level ? ", two-level combine" : "");
         check(long_worst <= 1e-4 && long_argmax_diff == 0, what, long_worst);
       }
       pers->set_decode_persistent_tuning(Qwen3PersistentTuning{}, false);

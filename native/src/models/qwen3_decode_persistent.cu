@@ -31,11 +31,16 @@ constexpr int kD = 128;                               // head_dim (a lane holds 
 constexpr int kMaxSplits = 64;       // key splits of one KV head at most (a warp each; two a lane in the combine)
 constexpr int kKeysPerSplit = 16;    // at least, before another split pays for its combine
 constexpr int kPartFloats = kD + 4;  // a split's partial for a q head: D outputs, max, sum, pad
+constexpr int kGroupSplits = 8;      // splits a group, with tuning.two_level_combine
+constexpr int kMaxGroups = kMaxSplits / kGroupSplits;
 constexpr unsigned long long kTimeoutNs = 4000000000ull;
 // A layer's counters: blocks done with q|k|v, KV heads whose attention is combined into att, blocks done with o, with
-// gate|up, with down; then one a KV head counting its finished splits (the last one combines them).
+// gate|up, with down; then one a KV head counting its finished splits (or groups of splits: the last one combines
+// them), then kMaxGroups a KV head counting each group's finished splits (tuning.two_level_combine).
 enum Phase { kQkvDone, kAttDone, kODone, kGateUpDone, kDownDone, kPhases };
-__host__ __device__ inline int counters_per_layer(const Qwen3PersistentShape& s) { return kPhases + s.kv_heads; }
+__host__ __device__ inline int counters_per_layer(const Qwen3PersistentShape& s) {
+  return kPhases + s.kv_heads * (1 + kMaxGroups);
+}
 
 struct Params {
   Qwen3PersistentShape s;
@@ -45,9 +50,9 @@ struct Params {
   float scale;       // 1 / sqrt(head_dim)
 };
 
-// The workspace (floats): q|k|v, the attention's output, the SwiGLU's output, the splits' partials.
+// The workspace (floats): q|k|v, the attention's output, the SwiGLU's output, the splits' partials, the groups'.
 struct Workspace {
-  float *qkv, *att, *act, *part;
+  float *qkv, *att, *act, *part, *group_part;
 };
 __host__ __device__ inline int qkv_rows(const Qwen3PersistentShape& s) {
   return (s.heads + 2 * s.kv_heads) * s.head_dim;
@@ -58,6 +63,7 @@ __host__ __device__ inline Workspace workspace_of(const Qwen3PersistentShape& s,
   r.att = r.qkv + qkv_rows(s);
   r.act = r.att + (size_t)s.heads * s.head_dim;
   r.part = r.act + s.inter;  // 16-byte aligned: every size above is a multiple of 8 floats
+  r.group_part = r.part + (size_t)kMaxSplits * s.heads * kPartFloats;
   return r;
 }
 
@@ -274,16 +280,20 @@ __device__ __forceinline__ float4 norm_rope(float4 x, const float* w, const floa
   return make_float4(out[0], out[1], out[2], out[3]);
 }
 
-// The G q heads of KV head g: their splits combined (a lane the weights of splits lane and lane + 32, a lane's 4 dims
-// for the sum) into att. Latency, not bytes, is its cost (the o GEMV waits for it while the ring is full): every
-// head's maxima and sums come in one L2 round trip, then 16 partials at a time across the heads. Each head's sum keeps
-// the order of its splits; up to 32 splits the second split of a lane adds exact zeros, so the same bits as one a lane.
-template <int G>
-__device__ void attention_combine(const Qwen3PersistentShape& s, const Workspace& ws, int g, int splits, int lane) {
-  static_assert(kMaxSplits == 64, "two splits a lane");
+// The G q heads of KV head g: partials first .. first + count - 1 of parts ([split][head][kPartFloats]) combined (a
+// lane the weights of partials lane and lane + 32, a lane's 4 dims for the sum): into att (out: [head][kD]), or, with
+// kToPartial, into one partial of the same form (out: [head][kPartFloats]; outputs not normalized, the max, the sum).
+// Latency, not bytes, is its cost (the o GEMV waits for it while the ring is full): every head's maxima and sums come
+// in one L2 round trip, then 16 partials at a time across the heads. Each head's sum keeps the order of its partials;
+// up to 32 the second partial of a lane adds exact zeros, so the same bits as one a lane.
+template <int G, bool kToPartial>
+__device__ void attention_combine(const Qwen3PersistentShape& s, const float* parts, int g, int first, int count,
+                                  float* out, int lane) {
+  static_assert(kMaxSplits == 64, "two partials a lane");
+  const int splits = count;
   const size_t stride = (size_t)s.heads * kPartFloats;
-  const float* part0 = ws.part + (size_t)g * G * kPartFloats;  // head g * G + h at part0 + h * kPartFloats
-  float w[G][2], sum[G][2], inv[G];
+  const float* part0 = parts + ((size_t)first * s.heads + g * G) * kPartFloats;  // head g G + h at + h kPartFloats
+  float w[G][2], sum[G][2], M[G], total[G];
   float4 acc[G];
 #pragma unroll
   for (int h = 0; h < G; ++h)
@@ -295,10 +305,11 @@ __device__ void attention_combine(const Qwen3PersistentShape& s, const Workspace
     }
 #pragma unroll
   for (int h = 0; h < G; ++h) {
-    const float M = warp_max(fmaxf(w[h][0], w[h][1]));
+    M[h] = warp_max(fmaxf(w[h][0], w[h][1]));
 #pragma unroll
-    for (int i = 0; i < 2; ++i) w[h][i] = lane + 32 * i < splits ? expf(w[h][i] - M) : 0.f;  // empty: exp(-inf) = 0
-    inv[h] = 1.0f / warp_sum(w[h][0] * sum[h][0] + w[h][1] * sum[h][1]);
+    for (int i = 0; i < 2; ++i)  // an empty partial (max -inf) weighs 0, also in a group of empty ones (M = -inf)
+      w[h][i] = lane + 32 * i < splits && w[h][i] != -INFINITY ? expf(w[h][i] - M[h]) : 0.f;
+    total[h] = warp_sum(w[h][0] * sum[h][0] + w[h][1] * sum[h][1]);
     acc[h] = make_float4(0.f, 0.f, 0.f, 0.f);
   }
   constexpr int kS = G >= 16 ? 1 : 16 / G;  // splits a batch, for every head
@@ -325,9 +336,20 @@ __device__ void attention_combine(const Qwen3PersistentShape& s, const Workspace
       }
   }
 #pragma unroll
-  for (int h = 0; h < G; ++h)
-    reinterpret_cast<float4*>(ws.att + (size_t)(g * G + h) * kD)[lane] =
-        make_float4(acc[h].x * inv[h], acc[h].y * inv[h], acc[h].z * inv[h], acc[h].w * inv[h]);
+  for (int h = 0; h < G; ++h) {
+    if constexpr (kToPartial) {
+      float* part = out + (size_t)(g * G + h) * kPartFloats;
+      reinterpret_cast<float4*>(part)[lane] = acc[h];
+      if (lane == 0) {
+        part[kD] = M[h];
+        part[kD + 1] = total[h];
+      }
+    } else {
+      const float inv = 1.0f / total[h];
+      reinterpret_cast<float4*>(out + (size_t)(g * G + h) * kD)[lane] =
+          make_float4(acc[h].x * inv, acc[h].y * inv, acc[h].z * inv, acc[h].w * inv);
+    }
+  }
 }
 
 // Attention of one (KV head g, key split) by one warp, for the G q heads of the group at once: q normed and rotated in
@@ -426,17 +448,41 @@ __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, c
     }
   }
   // The last split of this KV head to finish combines (threadFenceReduction's pattern: each lane's partials fenced
-  // before the count, the counter's last reader fenced before reading the others').
-  __threadfence();
-  __syncwarp();
-  unsigned last = 0;
-  if (lane == 0) last = atomicAdd(head_ctr + g, 1u) == (unsigned)splits - 1;
-  last = __shfl_sync(0xffffffffu, last, 0);
-  if (lane == 0) tock<kTimed>(tw, kTimeAttPartials, t0);
+  // before the count, the counter's last reader fenced before reading the others'). With tuning.two_level_combine
+  // (more than one group), the last split of each group of kGroupSplits first combines its group into a group
+  // partial, and the last group's combines the groups.
+  auto last_to_count = [&](unsigned* ctr, int n) {
+    __threadfence();
+    __syncwarp();
+    unsigned last = 0;
+    if (lane == 0) last = atomicAdd(ctr, 1u) == (unsigned)n - 1;
+    return __shfl_sync(0xffffffffu, last, 0) != 0;
+  };
+  const int groups = (splits + kGroupSplits - 1) / kGroupSplits;
+  const bool two_level = P.st.tuning.two_level_combine && groups > 1;
+  if (two_level) {
+    const int grp = split / kGroupSplits, first = grp * kGroupSplits, n = min(kGroupSplits, splits - first);
+    const bool last = last_to_count(head_ctr + s.kv_heads + g * kMaxGroups + grp, n);
+    if (lane == 0) tock<kTimed>(tw, kTimeAttPartials, t0);
+    if (!last) return;
+    t0 = tick<kTimed>();
+    __threadfence();
+    attention_combine<G, true>(s, ws.part, g, first, n, ws.group_part + (size_t)grp * s.heads * kPartFloats, lane);
+    if (lane == 0) {
+      tock<kTimed>(tw, kTimeAttCombine, t0);
+      count<kTimed>(tw, kTimeAttCombines);
+    }
+    t0 = tick<kTimed>();
+  }
+  const bool last = last_to_count(head_ctr + g, two_level ? groups : splits);
+  if (lane == 0 && !two_level) tock<kTimed>(tw, kTimeAttPartials, t0);
   if (!last) return;
-  t0 = tick<kTimed>();
+  if (!two_level) t0 = tick<kTimed>();
   __threadfence();
-  attention_combine<G>(s, ws, g, splits, lane);
+  if (two_level)
+    attention_combine<G, false>(s, ws.group_part, g, 0, groups, ws.att, lane);
+  else
+    attention_combine<G, false>(s, ws.part, g, 0, splits, ws.att, lane);
   __syncwarp();
   if (lane == 0) {
     phases::release_add(att_ctr, 1);
@@ -738,7 +784,8 @@ Launch plan(const Qwen3PersistentShape& s) {
 }  // namespace
 
 size_t qwen3_decode_persistent_workspace_floats(const Qwen3PersistentShape& s) {
-  return (size_t)qkv_rows(s) + (size_t)s.heads * s.head_dim + s.inter + (size_t)kMaxSplits * s.heads * kPartFloats;
+  return (size_t)qkv_rows(s) + (size_t)s.heads * s.head_dim + s.inter +
+         (size_t)(kMaxSplits + kMaxGroups) * s.heads * kPartFloats;
 }
 size_t qwen3_decode_persistent_counters(const Qwen3PersistentShape& s) {
   return (size_t)s.layers * counters_per_layer(s);

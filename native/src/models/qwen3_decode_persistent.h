@@ -69,6 +69,10 @@ struct Qwen3PersistentTuning {
   // passes 512 keys; 64 give every warp an item half as long, for a combine of twice the partials, which costs more
   // than it saves since a batch of keys is cheap (1024/256 on an H100: 64 splits 3% slower).
   int max_splits = 32;
+  // The splits combined in two levels: the last split of each group of 8 combines its group, the last group's the
+  // groups (two dependent rounds of ~1-2 L2 round trips and a counter, where one warp took ~8 round trips for 32
+  // splits x 4 heads: 8 us an item at 1024/256 on an H100).
+  bool two_level_combine = false;
 };
 
 struct Qwen3PersistentStep {
