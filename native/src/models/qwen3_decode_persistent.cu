@@ -280,17 +280,16 @@ __device__ __forceinline__ float4 norm_rope(float4 x, const float* w, const floa
   return make_float4(out[0], out[1], out[2], out[3]);
 }
 
-// The G q heads of KV head g: partials first .. first + count - 1 of parts ([split][head][kPartFloats]) combined (a
+// The G q heads of KV head g: partials first .. first + splits - 1 of parts ([split][head][kPartFloats]) combined (a
 // lane the weights of partials lane and lane + 32, a lane's 4 dims for the sum): into att (out: [head][kD]), or, with
 // kToPartial, into one partial of the same form (out: [head][kPartFloats]; outputs not normalized, the max, the sum).
 // Latency, not bytes, is its cost (the o GEMV waits for it while the ring is full): every head's maxima and sums come
 // in one L2 round trip, then 16 partials at a time across the heads. Each head's sum keeps the order of its partials;
 // up to 32 the second partial of a lane adds exact zeros, so the same bits as one a lane.
 template <int G, bool kToPartial>
-__device__ void attention_combine(const Qwen3PersistentShape& s, const float* parts, int g, int first, int count,
+__device__ void attention_combine(const Qwen3PersistentShape& s, const float* parts, int g, int first, int splits,
                                   float* out, int lane) {
   static_assert(kMaxSplits == 64, "two partials a lane");
-  const int splits = count;
   const size_t stride = (size_t)s.heads * kPartFloats;
   const float* part0 = parts + ((size_t)first * s.heads + g * G) * kPartFloats;  // head g G + h at + h kPartFloats
   float w[G][2], sum[G][2], M[G], total[G];
@@ -354,9 +353,9 @@ __device__ void attention_combine(const Qwen3PersistentShape& s, const float* pa
 
 // Attention of one (KV head g, key split) by one warp, for the G q heads of the group at once: q normed and rotated in
 // registers (a lane's 4 dims), the keys in batches of KB, each K and V row read once (coalesced, a lane's 4 dims), the
-// scores by warp sums, an online softmax per head. The split whose keys hold this token's row first writes the
-// token's k (normed, rotated) and v there. Then the split's partials (D outputs, max, sum a head); the split that
-// finishes last for its KV head combines them into att and counts the head in att_ctr.
+// batch's G x KB scores by one warp_sums, an online softmax per head. The split whose keys hold this token's row first
+// writes the token's k (normed, rotated) and v there. Then the split's partials (D outputs, max, sum a head); the split
+// that finishes last for its KV head combines them into att (in one or two levels) and counts the head in att_ctr.
 template <bool kTimed, int G, int KB>
 __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, const Workspace& ws, unsigned* head_ctr,
                                unsigned* att_ctr, int g, int split, int splits, int per, int n_kv, int row, int lane,
