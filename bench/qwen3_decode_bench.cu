@@ -289,12 +289,11 @@ int main(int argc, char** argv) {
   if (m->decode_persistent()) {
     // The persistent step's tuning swept on the same prompt and steps as above: the defaults, then each lever changed
     // from them alone (the ring's copies without the evict-first policy, lm_head apart, 64 key splits at most, the
-    // two-level combine), then
-    // the defaults with every change that was faster, one after another, kept while faster. Then the timed twin at the
-    // defaults and at the fastest: where a step's time goes. Tuning changes no arithmetic but summation orders (lm_head
-    // in the step: its logits'; the key splits: the attention's), so every run should end on the token above. A line a
-    // run: "persistent step [LEVERS]: X ms/token, ..." (LEVERS "defaults" or the changes joined by " + ";
-    // bench/qwen3_bench_join.py's rows).
+    // two-level combine), then the defaults with every change that was faster, one after another, kept while faster.
+    // Then the timed twin at the defaults and at the fastest: where a step's time goes. Tuning changes no arithmetic
+    // but summation orders (lm_head in the step: its logits'; the splits and the combine: the attention's), so every
+    // run should end on the token above. A line a run: "persistent step [LEVERS]: X ms/token, ..." (LEVERS "defaults"
+    // or the changes joined by " + "; bench/qwen3_bench_join.py's rows).
     auto persistent_run = [&](const Qwen3PersistentTuning& tuning, bool timing) {
       m->set_decode_persistent_tuning(tuning, timing);
       int t = 0;

@@ -333,11 +333,11 @@ int main(int argc, char** argv) {
   }
   // The persistent decode step (set_decode_persistent; sm_90 only) on random bf16 weights of a shape it serves
   // (head_dim 128; q|k|v's and gate|up's 4096-wide rows fill a ring slot, o's 1024-wide rows are one short piece,
-  // down's 5000-wide rows a slot and a short piece): its graph step against the default graph step's, the same tokens
+  // down's 5000-wide rows a slot and a short piece): its graph step against the graph of kernels', the same tokens
   // fed to both. A 3-token prompt + 40 steps (one key split, then two), then a 230-token prompt + 40 steps (8-9
-  // splits; the KV cache grows past 256 rows: a re-capture with the layer table rewritten), then a 1100-token prompt at
-  // 32 and 64 key splits. Logits rel l2 <= 1e-4 at every step (the GEMVs sum in the graph's order; the norms and the
-  // attention in their own), the same argmax.
+  // splits; the KV cache grows past 256 rows: a re-capture with the layer table rewritten), then 1100- and 140-token
+  // prompts at 32 / 64 key splits and one / two combine levels. Logits rel l2 <= 1e-4 at every step (the GEMVs sum in
+  // the graph's order; the norms and the attention in their own), the same argmax.
   {
     Qwen3TextConfig pc;
     pc.vocab_size = 2048;

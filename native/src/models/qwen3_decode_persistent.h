@@ -112,7 +112,7 @@ enum Qwen3PersistentTime {
   kTimeSlotWait,       // consumer warps waiting for a full ring slot (added over them): the stream is behind
   kTimeFreeWait,       // producer warps waiting for a free slot (added over them): the consumers are behind
   kTimeProducer,       // producer warps, first row to last (added over them)
-  // The attention items' parts, added over the block's items (reported a item): the prologue (q, k, v loaded, q normed
+  // The attention items' parts, added over the block's items (reported an item): the prologue (q, k, v loaded, q normed
   // and rotated, the token's k / v written), the keys, the partials stored and counted, and the combine (reported a
   // combine; kTimeAttCombines of them).
   kTimeAttItems,
