@@ -7,7 +7,9 @@ Inputs (the logs bench/run.sh writes):
            then its sweep "persistent step [LEVERS]: X ms/token, Y tokens/s", LEVERS "defaults" or changes joined
            by " + ": rows qwen3_decode_persistent_LEVERS_P_N with LEVERS in snake case, the timed runs left out)
            and "roofline (weight bytes / D2D bandwidth): R ms/token = Z tokens/s" (+ "D2D copy bandwidth ...");
-           baseline = bench/hf_qwen3_decode.py's JSON line {"bench": "qwen3_8b_text_decode_transformers", ...}.
+           baseline = bench/hf_qwen3_decode.py's JSON line {"bench": "qwen3_8b_text_decode_transformers", ...}
+           (eager), baseline_compiled = its --compiled line ("..._transformers_compiled": static cache +
+           torch.compile reduce-overhead), each with its ratio.
   prefill: ours = bench/qwen3vl_prefill_bench.cu's JSON line {"bench": "qwen3vl_8b_tower_prefill", "cases": [...]};
            baseline = bench/hf_qwen3vl_prefill.py's {"bench": "qwen3vl_8b_tower_prefill_transformers", ...}.
 Ratio = baseline time / ours time (> 1: ours is faster); decode compares tokens/s the same way.
@@ -50,14 +52,17 @@ def decode_rows(text):
             roof[key[:2]] = float(m[2])
         elif m := D2D.match(line):
             d2d = int(m[1])
-    base = {}
+    base, compiled = {}, {}
     for j in json_lines(text):
         if j.get("bench") == "qwen3_8b_text_decode_transformers":
             base.setdefault((j["prompt"], j["gen"]), []).append(j["tokens_per_s"])
+        elif j.get("bench") == "qwen3_8b_text_decode_transformers_compiled":
+            compiled.setdefault((j["prompt"], j["gen"]), []).append(j["tokens_per_s"])
     for key in sorted(ours):
         step = f"{key[2]}_" if key[2] else ""
         o = max(ours[key])  # best of the runs: the bench's own figure is one timed decode
         b = max(base[key[:2]]) if key[:2] in base else None
+        c = max(compiled[key[:2]]) if key[:2] in compiled else None
         yield {
             "row": f"qwen3_decode_{step}{key[0]}_{key[1]}",
             "unit": "tokens/s",
@@ -65,6 +70,8 @@ def decode_rows(text):
             "ours_all": ours[key],
             "baseline": b,
             "ratio": round(o / b, 3) if b else None,
+            "baseline_compiled": c,
+            "ratio_compiled": round(o / c, 3) if c else None,
             "roofline_tokens_per_s": roof.get(key[:2]),
             "d2d_gb_s": d2d,
         }

@@ -17,8 +17,9 @@
 # Sections (each fits one call; several in one call share the diffusers process and ours' process):
 #   decode     Qwen3-8B text decode 128/128 and 1024/256, ours (qwen3_decode_bench on the graph of kernels,
 #              COSMOS_DECODE_PERSISTENT=0, then on the persistent step, the default, which also sweeps the step's
-#              tuning and prints its timed twin's reports) vs transformers (hf_qwen3_decode.py 128 128), with the roofline
-#              from the measured D2D bandwidth                                                      ~5 min
+#              tuning and prints its timed twin's reports) vs transformers eager and static cache + torch.compile
+#              (hf_qwen3_decode.py 128 128 [--compiled]), with the roofline
+#              from the measured D2D bandwidth                                                      ~7 min
 #   gemv       the decode step's gate|up + SwiGLU and down GEMVs (8B shapes) against a read-only stream over the same
 #              bytes and cudaMemcpy, and variants of their kernel (bench/decode_gemv_bench.cu); the same for
 #              the fp8-weight GEMVs (bench/decode_gemv_fp8_bench.cu)                                     ~40 s
@@ -186,6 +187,8 @@ device() {
     step "ours decode 128/128, persistent step" 60 timeout 120 env COSMOS_DECODE_PERSISTENT=1 $b/qwen3_decode_bench 128 128
     step "ours decode 1024/256, persistent step" 60 timeout 120 env COSMOS_DECODE_PERSISTENT=1 $b/qwen3_decode_bench 1024 256
     step "transformers decode 128/128" 60 python3 bench/hf_qwen3_decode.py 128 128
+    # static cache + torch.compile(reduce-overhead): the compile takes minutes, so it runs last and within what is left
+    step "transformers decode 128/128, compiled" 120 python3 bench/hf_qwen3_decode.py 128 128 --compiled
   fi
   if has gemv; then
     step "decode GEMVs vs a read stream" 30 $b/decode_gemv_bench
