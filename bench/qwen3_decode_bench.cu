@@ -294,11 +294,12 @@ int main(int argc, char** argv) {
     // but summation orders (lm_head in the step: its logits'; the splits and the combine: the attention's), so every
     // run should end on the token above. A line a run: "persistent step [LEVERS]: X ms/token, ..." (LEVERS "defaults"
     // or the changes joined by " + "; bench/qwen3_bench_join.py's rows).
+    const Qwen3PersistentTuning defaults;
     auto persistent_run = [&](const Qwen3PersistentTuning& tuning, bool timing) {
       m->set_decode_persistent_tuning(tuning, timing);
       int t = 0;
       const double ms = greedy_ms(t);
-      const Qwen3PersistentTuning d;
+      const Qwen3PersistentTuning& d = defaults;
       std::string levers;
       auto add = [&](bool changed, const char* what) {
         if (changed) levers += (levers.empty() ? "" : " + ") + std::string(what);
@@ -321,7 +322,6 @@ int main(int argc, char** argv) {
       if (lever == 2) t.max_splits = t.max_splits == 32 ? 64 : 32;
       if (lever == 3) t.two_level_combine = !t.two_level_combine;
     };
-    const Qwen3PersistentTuning defaults;
     const double defaults_ms = persistent_run(defaults, false);
     std::vector<int> faster;  // the levers that alone beat the defaults, and their times
     std::vector<double> faster_ms;

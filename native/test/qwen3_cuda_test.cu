@@ -363,14 +363,17 @@ int main(int argc, char** argv) {
       std::vector<int> fed;           // the 230-token run's tokens fed
       std::vector<float> pers_first;  // and its persistent logits, step after step
       std::vector<int> ids, pos3;
-      for (int n : {3, 230}) {
-        base->reset();
-        pers->reset();
+      auto set_prompt = [&](int n) {  // n tokens at positions 0 .. n-1 on all three rope rows
         ids.assign(n, 0);
         pos3.assign(3 * n, 0);
         for (int i = 0; i < n; ++i) ids[i] = (i * 7919 + 13) % PV;
         for (int r = 0; r < 3; ++r)
           for (int i = 0; i < n; ++i) pos3[r * n + i] = i;
+      };
+      for (int n : {3, 230}) {
+        base->reset();
+        pers->reset();
+        set_prompt(n);
         std::vector<float> lb(PV), lp(PV);
         base->prefill(ids.data(), n, pos3.data(), nullptr, lb.data(), false);
         pers->prefill(ids.data(), n, pos3.data(), nullptr, lp.data(), false);
@@ -438,11 +441,7 @@ int main(int argc, char** argv) {
       };
       for (const LongCase c : {LongCase{1100, 32, false}, LongCase{1100, 64, false}, LongCase{1100, 32, true},
                                LongCase{1100, 64, true}, LongCase{140, 32, true}}) {
-        ids.assign(c.n, 0);
-        pos3.assign(3 * c.n, 0);
-        for (int i = 0; i < c.n; ++i) ids[i] = (i * 7919 + 13) % PV;
-        for (int r = 0; r < 3; ++r)
-          for (int i = 0; i < c.n; ++i) pos3[r * c.n + i] = i;
+        set_prompt(c.n);
         Qwen3PersistentTuning t;
         t.max_splits = c.splits;
         t.two_level_combine = c.two_level;
