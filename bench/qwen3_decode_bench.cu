@@ -308,8 +308,10 @@ int main(int argc, char** argv) {
           tuning.copies_evict_first ? "evict-first copies" : "plain copies");
       add(tuning.lm_head_in_step != d.lm_head_in_step, tuning.lm_head_in_step ? "lm_head in step" : "lm_head apart");
       add(tuning.max_splits != d.max_splits, (std::to_string(tuning.max_splits) + " splits").c_str());
-      add(tuning.two_level_combine != d.two_level_combine,
-          tuning.two_level_combine ? "two-level combine" : "one-level combine");
+      add(tuning.two_level_from_groups != d.two_level_from_groups,
+          tuning.two_level_from_groups == 0
+              ? "one-level combine"
+              : ("two-level combine from " + std::to_string(tuning.two_level_from_groups) + " groups").c_str());
       std::printf("persistent step [%s]%s: %.2f ms/token, %.1f tokens/s, %.0f%% of roofline; last token %s\n",
                   levers.empty() ? "defaults" : levers.c_str(), timing ? ", timed" : "", ms, 1e3 / ms,
                   100.0 * roof_ms / ms, t == tok ? "same" : "DIFFERENT");
@@ -320,7 +322,7 @@ int main(int argc, char** argv) {
       if (lever == 0) t.copies_evict_first = !t.copies_evict_first;
       if (lever == 1) t.lm_head_in_step = !t.lm_head_in_step;
       if (lever == 2) t.max_splits = t.max_splits == 32 ? 64 : 32;
-      if (lever == 3) t.two_level_combine = !t.two_level_combine;
+      if (lever == 3) t.two_level_from_groups = t.two_level_from_groups == 0 ? 2 : 0;
     };
     const double defaults_ms = persistent_run(defaults, false);
     std::vector<int> faster;  // the levers that alone beat the defaults, and their times

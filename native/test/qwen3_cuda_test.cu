@@ -432,19 +432,19 @@ int main(int argc, char** argv) {
       check(head_worst <= 1e-5 && head_argmax_diff == 0 && !pers->decode_persistent_lm_head(),
             "persistent step with lm_head apart vs in it, 40 steps, rel l2 (tol 1e-5, same argmax)", head_worst);
       // Longer contexts, each a prompt + 8 steps against the graph step: 1100 tokens, where the default (32 key splits
-      // a KV head) and max_splits 64 both split as far as they may (69 splits' worth of keys), each also with the
-      // two-level combine (4 / 8 groups of 8 splits); 140 tokens with the two-level combine (9-10 splits: a last
-      // group of 1-2).
+      // a KV head) and max_splits 64 both split as far as they may (69 splits' worth of keys), each with one level of
+      // combine and with the default two levels (4 / 8 groups of 8 splits); 140 tokens with two levels from 2 groups
+      // (9-10 splits: a last group of 1-2).
       struct LongCase {
-        int n, splits;
-        bool two_level;
+        int n, splits, two_level_from_groups;
       };
-      for (const LongCase c : {LongCase{1100, 32, false}, LongCase{1100, 64, false}, LongCase{1100, 32, true},
-                               LongCase{1100, 64, true}, LongCase{140, 32, true}}) {
+      const int two_default = Qwen3PersistentTuning{}.two_level_from_groups;
+      for (const LongCase c : {LongCase{1100, 32, 0}, LongCase{1100, 64, 0}, LongCase{1100, 32, two_default},
+                               LongCase{1100, 64, two_default}, LongCase{140, 32, 2}}) {
         set_prompt(c.n);
         Qwen3PersistentTuning t;
         t.max_splits = c.splits;
-        t.two_level_combine = c.two_level;
+        t.two_level_from_groups = c.two_level_from_groups;
         pers->set_decode_persistent_tuning(t, false);
         base->reset();
         pers->reset();
@@ -460,9 +460,11 @@ int main(int argc, char** argv) {
           long_worst = std::max(long_worst, rel_l2(lp.data(), lb.data(), PV));
           long_argmax_diff += argmax_cpu(lp.data(), PV) != argmax_cpu(lb.data(), PV);
         }
-        char what[112];
-        std::snprintf(what, sizeof what, "persistent step, %d keys, %d splits at most%s, vs graph, rel l2 (1e-4)", c.n,
-                      c.splits, c.two_level ? ", two-level combine" : "");
+        char what[160];
+        std::snprintf(what, sizeof what,
+                      "persistent step, %d keys, %d splits at most, two-level combine from %d groups (0: never), vs "
+                      "graph, rel l2 (1e-4)",
+                      c.n, c.splits, c.two_level_from_groups);
         check(long_worst <= 1e-4 && long_argmax_diff == 0, what, long_worst);
       }
       pers->set_decode_persistent_tuning(Qwen3PersistentTuning{}, false);

@@ -31,12 +31,12 @@ constexpr int kD = 128;                               // head_dim (a lane holds 
 constexpr int kMaxSplits = 64;       // key splits of one KV head at most (a warp each; two a lane in the combine)
 constexpr int kKeysPerSplit = 16;    // at least, before another split pays for its combine
 constexpr int kPartFloats = kD + 4;  // a split's partial for a q head: D outputs, max, sum, pad
-constexpr int kGroupSplits = 8;      // splits a group, with tuning.two_level_combine
+constexpr int kGroupSplits = 8;      // splits a group, with tuning.two_level_from_groups
 constexpr int kMaxGroups = kMaxSplits / kGroupSplits;
 constexpr unsigned long long kTimeoutNs = 4000000000ull;
 // A layer's counters: blocks done with q|k|v, KV heads whose attention is combined into att, blocks done with o, with
 // gate|up, with down; then one a KV head counting its finished splits (or groups of splits: the last one combines
-// them), then kMaxGroups a KV head counting each group's finished splits (tuning.two_level_combine).
+// them), then kMaxGroups a KV head counting each group's finished splits (tuning.two_level_from_groups).
 enum Phase { kQkvDone, kAttDone, kODone, kGateUpDone, kDownDone, kPhases };
 __host__ __device__ inline int counters_per_layer(const Qwen3PersistentShape& s) {
   return kPhases + s.kv_heads * (1 + kMaxGroups);
@@ -447,9 +447,9 @@ __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, c
     }
   }
   // The last split of this KV head to finish combines (threadFenceReduction's pattern: each lane's partials fenced
-  // before the count, the counter's last reader fenced before reading the others'). With tuning.two_level_combine
-  // (more than one group), the last split of each group of kGroupSplits first combines its group into a group
-  // partial, and the last group's combines the groups.
+  // before the count, the counter's last reader fenced before reading the others'). From
+  // tuning.two_level_from_groups groups on (and more than one), the last split of each group of kGroupSplits first
+  // combines its group into a group partial, and the last group's combines the groups.
   auto last_to_count = [&](unsigned* ctr, int n) {
     __threadfence();
     __syncwarp();
@@ -458,7 +458,8 @@ __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, c
     return __shfl_sync(0xffffffffu, last, 0) != 0;
   };
   const int groups = (splits + kGroupSplits - 1) / kGroupSplits;
-  const bool two_level = P.st.tuning.two_level_combine && groups > 1;
+  const int from_groups = P.st.tuning.two_level_from_groups;
+  const bool two_level = from_groups > 0 && groups >= from_groups && groups > 1;
   if (two_level) {
     const int grp = split / kGroupSplits, first = grp * kGroupSplits, n = min(kGroupSplits, splits - first);
     const bool last = last_to_count(head_ctr + s.kv_heads + g * kMaxGroups + grp, n);

@@ -69,11 +69,12 @@ struct Qwen3PersistentTuning {
   // passes 512 keys; 64 give every warp an item half as long, for a combine of twice the partials, which costs more
   // than it saves since a batch of keys is cheap (1024/256 on an H100: 64 splits 3% slower).
   int max_splits = 32;
-  // The splits combined in two levels: the last split of each group of 8 combines its group, the last group's the
-  // groups (two dependent rounds of ~1-2 L2 round trips and a counter, where one warp takes ~8 round trips for 32
-  // splits x 4 heads). On an H100: the combine 6.3 us instead of 8.1 at 1024/256, the step within 1%; 1.3% slower at
-  // 128/128 (12 splits: a level more). Off until an H200 measures it.
-  bool two_level_combine = false;
+  // The splits combined in two levels once they make at least this many groups of 8 (0: always one level): the last
+  // split of each group combines its group, the last group's the groups (two dependent rounds of ~1-2 L2 round trips
+  // and a counter, where one warp takes ~8 round trips for 32 splits x 4 heads). At 1024/256 (32 splits, 4 groups)
+  // the step 1.1% faster on an H200 (226.7 against 224.2 tokens/s) and 0.6% on an H100; at 128/128 (12 splits, 2
+  // groups) two levels were 1.3% slower on both, a level more for little to combine. 3 groups is unmeasured.
+  int two_level_from_groups = 4;
 };
 
 struct Qwen3PersistentStep {
