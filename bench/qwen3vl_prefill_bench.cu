@@ -13,9 +13,10 @@
 // Memory: the two models' pools (exact bytes handed out; CUDA context, the attention op's split-KV
 // workspace and the GEMM's bf16 copy of x (up to 64 MiB), cudaMalloc'd outside the pools, are not included) and
 // cudaMemGetInfo's device-wide figure for comparison. Each case runs once to warm up, then PREFILL_REPS times
-// (default 5); the times are the medians of those (first-launch costs and pool growth excluded), the peaks hold for
-// all. COSMOS_FP8_PREFILL=1: the decoder's prefill GEMMs in fp8 (Qwen3TextCuda::set_fp8_prefill; its copies count in
-// the decoder's weights), and each case also prints the last-row logits' distance from the bf16 prefill's.
+// (default 5; PREFILL_CASES=image or video runs one case); the times are the medians of those (first-launch costs and
+// pool growth excluded), the peaks hold for all. COSMOS_FP8_PREFILL=1: the decoder's prefill GEMMs in fp8
+// (Qwen3TextCuda::set_fp8_prefill; its copies count in the decoder's weights), and each case also prints the last-row
+// logits' distance from the bf16 prefill's.
 //   bash bench/build_qwen3vl_prefill_bench.sh && native/build/ops_test/qwen3vl_prefill_bench
 #include <cuda_runtime.h>
 
@@ -219,7 +220,10 @@ int main() {
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> U(-1.f, 1.f);
   std::string json = "[";
+  // PREFILL_CASES=image or video: that case alone (a profiler's run over one case's kernels).
+  const char* only = std::getenv("PREFILL_CASES");
   for (const Case& cs : cases) {
+    if (only && std::string(cs.name).rfind(only, 0) != 0) continue;
     const std::vector<Qwen3VisionGrid> grids = {cs.grid};
     const int N = (int)qwen3_vision_num_patches(grids);
     const int T = N / vc.merge_unit();
