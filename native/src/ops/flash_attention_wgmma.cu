@@ -45,8 +45,10 @@
 //    (480p 7.83-7.95 against 7.79-7.87 ms, 720p 40.2-40.4 against 40.0-40.8, the fp8 forward 0.578-0.581 against
 //    0.582 s; one call, alternated twice): the two consumers already fall out of step on their own.
 //  * Head dims below 128 are the operands' zero padding (they add nothing to q.k; the padded output dims are not
-//    written). Causal: a block copies only the key tiles up to its last query's and masks only from the tile that
-//    crosses its first query's limit on.
+//    written). At head dims <= 80 (the Qwen3-VL tower's 72) the bf16 kernel skips most of that padding: S takes 5
+//    k16 steps instead of 8 and O += P V is m64n80 instead of m64n128, 59% of the products (the operands and their
+//    loads keep the 128-dim layout, so one operand preparation serves both). Causal: a block copies only the key tiles
+//    up to its last query's and masks only from the tile that crosses its first query's limit on.
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
@@ -85,14 +87,20 @@ __device__ __forceinline__ void fence_pa(uint32_t (&pa)[K][4]) {
 }
 
 // bf16 operands: a [128 rows][128] tile is two swizzled halves (dims, or keys, 0-63 in the first, 64-127 in the
-// second); inside a half a k16 step is 32 bytes further (as ops/gemm_wgmma.cu).
+// second); inside a half a k16 step is 32 bytes further (as ops/gemm_wgmma.cu). kDims: the dims the products take
+// (128, or 80 for head dims <= 80: dims 80-127 are padding in every operand, so S stops after 5 k16 steps and P V
+// writes 80 output columns).
+template <int kDims>
 struct Bf16Tiles {
+  static_assert(kDims == 128 || kDims == 80, "the P V product exists as m64n128 and m64n80");
   static constexpr int kHalf = 128 * 128;  // bytes of 128 rows x 64 bf16
   static constexpr int kTileBytes = 2 * kHalf;
-  static constexpr int kSteps = kD / 16;  // k16 steps over 128 dims (S) or 128 keys (P V)
-  static constexpr int kPLog2 = 0;        // P as it is
+  static constexpr int kQkSteps = kDims / 16;  // k16 steps over the dims (S)
+  static constexpr int kPvSteps = kD / 16;     // k16 steps over a tile's 128 keys (P V)
+  static constexpr int kO = kDims / 2;         // O's accumulators a thread: m64 x kDims over 128 threads
+  static constexpr int kPLog2 = 0;             // P as it is
   static constexpr bool kIntScores = false;
-  using PFrag = uint32_t[kSteps][4];
+  using PFrag = uint32_t[kPvSteps][4];
   // The tile at element column c0 (dim 0, or the tile's first key for V^T) and row `row`: two boxes of 64.
   static __device__ __forceinline__ void load(uint32_t dst, const CUtensorMap* map, int c0, int row, uint32_t bar) {
     tma_load_2d(dst, map, c0, row, bar);
@@ -104,14 +112,18 @@ struct Bf16Tiles {
   static __device__ __forceinline__ void qk(float (&sc)[64], uint32_t qa, uint32_t kt, int kk) {
     wgmma_m64n128k16(sc, desc(qa, kk), desc(kt, kk), kk != 0);
   }
-  static __device__ __forceinline__ void pv(float (&o)[64], const PFrag& pa, uint32_t vt, int kk) {
-    wgmma_m64n128k16_rs(o, pa[kk], desc(vt, kk), 1);
+  // V^T's rows are dims, so the first kDims rows of the tile are B's N columns.
+  static __device__ __forceinline__ void pv(float (&o)[kO], const PFrag& pa, uint32_t vt, int kk) {
+    if constexpr (kDims == 128)
+      wgmma_m64n128k16_rs(o, pa[kk], desc(vt, kk), 1);
+    else
+      wgmma_m64n80k16_rs(o, pa[kk], desc(vt, kk), 1);
   }
   // P as A fragments: keys 16kk..16kk+15 are the accumulator's n8 blocks 2kk and 2kk+1 (the m16n8k16 A fragment is
   // the accumulator's layout).
   static __device__ __forceinline__ void pack_p(PFrag& pa, const float (&sc)[64]) {
 #pragma unroll
-    for (int kk = 0; kk < kSteps; ++kk) {
+    for (int kk = 0; kk < kPvSteps; ++kk) {
       pa[kk][0] = pack_bf16x2(sc[8 * kk + 0], sc[8 * kk + 1]);
       pa[kk][1] = pack_bf16x2(sc[8 * kk + 2], sc[8 * kk + 3]);
       pa[kk][2] = pack_bf16x2(sc[8 * kk + 4], sc[8 * kk + 5]);
@@ -128,10 +140,12 @@ struct Bf16Tiles {
 // without a conversion, measured no faster: their 64 moves cost as much, and the bias costs exactness).
 struct Int8E4m3Tiles {
   static constexpr int kTileBytes = 128 * 128;
-  static constexpr int kSteps = kD / 32;
+  static constexpr int kQkSteps = kD / 32;  // k32 steps over 128 dims (S)
+  static constexpr int kPvSteps = kD / 32;  // ... over a tile's 128 keys (P V)
+  static constexpr int kO = 64;
   static constexpr int kPLog2 = 8;  // P x 256 (see the top of this file)
   static constexpr bool kIntScores = true;
-  using PFrag = uint32_t[kSteps][4];
+  using PFrag = uint32_t[kPvSteps][4];
   static __device__ __forceinline__ void load(uint32_t dst, const CUtensorMap* map, int c0, int row, uint32_t bar) {
     tma_load_2d(dst, map, c0, row, bar);
   }
@@ -155,7 +169,7 @@ struct Int8E4m3Tiles {
   // the product pairs each probability with its own key's values.
   static __device__ __forceinline__ void pack_p(PFrag& pa, const float (&sc)[64]) {
 #pragma unroll
-    for (int kk = 0; kk < kSteps; ++kk) {
+    for (int kk = 0; kk < kPvSteps; ++kk) {
       const float* c = sc + 16 * kk;
       pa[kk][0] = pack4(c[0], c[1], c[4], c[5]);
       pa[kk][1] = pack4(c[2], c[3], c[6], c[7]);
@@ -169,14 +183,14 @@ template <class T>
 constexpr int smem_bytes() {  // +1024: align the tiles to 1024
   return (1 + 2 * kStages) * T::kTileBytes + kBarriers * 8 + 1024;
 }
-static_assert(smem_bytes<Bf16Tiles>() <= 227 * 1024, "shared memory per block");
+static_assert(smem_bytes<Bf16Tiles<128>>() <= 227 * 1024, "shared memory per block");
 
 // S = Q K^T of this warpgroup's 64 queries against one 128-key tile, committed as one group: into sc, or for integer
 // scores into si (read by scores_ready).
 template <class T>
 __device__ __forceinline__ void issue_qk(float (&sc)[64], uint32_t (&si)[64], uint32_t qa, uint32_t kt) {
 #pragma unroll
-  for (int kk = 0; kk < T::kSteps; ++kk) {
+  for (int kk = 0; kk < T::kQkSteps; ++kk) {
     if constexpr (T::kIntScores)
       T::qk(si, qa, kt, kk);
     else
@@ -198,9 +212,9 @@ __device__ __forceinline__ void scores_ready(float (&sc)[64], uint32_t (&si)[64]
 }
 // O += P V. One group.
 template <class T>
-__device__ __forceinline__ void issue_pv(float (&o)[64], const typename T::PFrag& pa, uint32_t vt) {
+__device__ __forceinline__ void issue_pv(float (&o)[T::kO], const typename T::PFrag& pa, uint32_t vt) {
 #pragma unroll
-  for (int kk = 0; kk < T::kSteps; ++kk) T::pv(o, pa, vt, kk);
+  for (int kk = 0; kk < T::kPvSteps; ++kk) T::pv(o, pa, vt, kk);
   wgmma_commit();
 }
 
@@ -327,11 +341,12 @@ __global__ void __launch_bounds__(kThreads, 1)
     setmaxnreg_inc<240>();
     const int c = wg - 1, warp = (threadIdx.x / 32) & 3, lane = threadIdx.x & 31, tig = lane & 3;
     const uint32_t qa = sq + c * 64 * 128;  // this warpgroup's 64 query rows (128-byte rows in either format)
-    float o[64], sc[64], alpha[2];
+    constexpr int kO = T::kO;               // O's accumulators: kO / 4 blocks of 8 output dims
+    float o[kO], sc[64], alpha[2];
     uint32_t si[64];       // integer scores (Int8E4m3Tiles); unused otherwise
     typename T::PFrag pa;  // P of the previous tile, read by its P V product
 #pragma unroll
-    for (int i = 0; i < 64; ++i) o[i] = 0.f;
+    for (int i = 0; i < kO; ++i) o[i] = 0.f;
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
     const int row = q0 + c * 64 + warp * 16 + (lane >> 2);  // this thread's rows: row, row + 8
     const int last = causal ? q_offset + row : n_kv;        // row's last visible key
@@ -382,7 +397,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       // O to the new max; skipped when no row of the warp moved (most tiles past the first few).
       if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
 #pragma unroll
-        for (int j = 0; j < 16; ++j) {
+        for (int j = 0; j < kO / 4; ++j) {
           o[4 * j + 0] *= alpha[0];
           o[4 * j + 1] *= alpha[0];
           o[4 * j + 2] *= alpha[1];
@@ -415,7 +430,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       const float inv = L > 0.f ? out_scale / L : 0.f;
       float* orow = out + ((long long)i * q_heads + h) * hd + 2 * tig;
 #pragma unroll
-      for (int j = 0; j < 16; ++j)  // dims past hd are the operands' zero padding (hd % 8 == 0)
+      for (int j = 0; j < kO / 4; ++j)  // dims past hd are the operands' zero padding (hd % 8 == 0)
         if (8 * j < hd)
           *reinterpret_cast<float2*>(orow + 8 * j) = make_float2(o[4 * j + 2 * rr] * inv, o[4 * j + 2 * rr + 1] * inv);
     }
@@ -455,8 +470,12 @@ void flash_attention_wgmma(float* out, const __nv_bfloat16* qb, const __nv_bfloa
   const CUtensorMap mq = tma_map_bf16_sw128(qb, segments * q_heads * nq_pad, kD, kBM, "flash_attention_wgmma q"),
                     mk = tma_map_bf16_sw128(kb, segments * kv_heads * nkv_pad, kD, kBN, "flash_attention_wgmma k"),
                     mv = tma_map_bf16_sw128(vt, segments * kv_heads * kD, nkv_pad, kD, "flash_attention_wgmma v^T");
-  launch<Bf16Tiles>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2,
-                    Fp8Scales{}, segments, stream);
+  if (hd <= 80)
+    launch<Bf16Tiles<80>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
+                          scale_log2, Fp8Scales{}, segments, stream);
+  else
+    launch<Bf16Tiles<128>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
+                           scale_log2, Fp8Scales{}, segments, stream);
 }
 
 void flash_attention_wgmma_fp8(float* out, const uint8_t* qb, const uint8_t* kb, const uint8_t* vt,
