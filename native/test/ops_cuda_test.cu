@@ -1137,26 +1137,43 @@ void test_attention_block_stream() {
   report("attn_block", "  the cache's K rows", kc, down(dkc, kc.size()), 1e-4);
 }
 
-void test_attention_block_segments() {
-  const int width = 64, heads = 4, hd = 16, n = 50;
+// The tower's case: segments (frames) of a fused-GEMM, no-norm, MHA block. f32 at hd 16 (attention_cuda, tol 1e-4); on
+// tensor cores at the tower's hd 72, where a wgmma device writes q, k, v straight as the flash kernel's bf16 operands
+// (qkv_rope_flash_segments_cuda) and, with COSMOS_ATTENTION_BF16_QKV=0, through f32 and flash_attention_segments_cuda's
+// conversion; runs of equal segments and a shorter last one (bf16 rounding: tol 2e-2).
+void test_attention_block_segments(int width, int heads, int hd, const std::vector<int>& seg, bool tensor_cores) {
+  const int n = seg.back();
   BlockWeights b = make_block(width, heads, heads, hd, false, true, true);
   auto x = randv((size_t)n * width), cs = randv((size_t)n * hd), sn = randv((size_t)n * hd);
-  const int seg[3] = {0, 20, n};
   cosmos::AttentionCall a;
   a.n = n;
   a.causal = false;
-  a.segments = seg;
-  a.n_segments = 2;
+  a.segments = seg.data();
+  a.n_segments = (int)seg.size() - 1;
+  a.tensor_core_attention = tensor_cores;
   std::vector<float> y((size_t)n * width), hs(cosmos::attention_scratch_floats(b.cpu, n, false));
   a.cos = cs.data();
   a.sin = sn.data();
   cosmos::attention_block_cpu(y.data(), x.data(), b.cpu, a, hs.data(), cosmos::CpuContext{});
-  float* dx = up(x);
   a.cos = up(cs);
   a.sin = up(sn);
   float* ds = (float*)pool->alloc(sizeof(float) * cosmos::attention_scratch_floats(b.gpu, n, false));
-  cosmos::attention_block_cuda(dx, dx, b.gpu, a, ds, ctx);  // y aliases x
-  report("attn_block", "tower: 2 full segments (20, 30), MHA 4 hd 16, biases", y, down(dx, y.size()), 1e-4);
+  std::string segs;
+  for (size_t i = 1; i < seg.size(); ++i) segs += (i > 1 ? ", " : "") + std::to_string(seg[i] - seg[i - 1]);
+  const std::string what = shape("tower: %d segments (", a.n_segments) + segs +
+                           shape("), MHA %d hd %d, biases", heads, hd) + (tensor_cores ? ", tensor cores" : "");
+  for (const char* bf16_qkv : tensor_cores ? std::vector<const char*>{"1", "0"} : std::vector<const char*>{"1"}) {
+    setenv("COSMOS_ATTENTION_BF16_QKV", bf16_qkv, 1);
+    float* dx = up(x);
+    cosmos::attention_block_cuda(dx, dx, b.gpu, a, ds, ctx);  // y aliases x
+    const bool direct = tensor_cores && std::strcmp(bf16_qkv, "1") == 0 &&
+                        std::strcmp(flash_attention_path(seg[1], seg[1], hd, false, ctx.stream), "wgmma") == 0;
+    report("attn_block",
+           what + (tensor_cores ? (direct ? " [q/k/v straight to bf16]" : " [f32 q/k/v, converted]") : ""), y,
+           down(dx, y.size()), tensor_cores ? 2e-2 : 1e-4);
+    pool->free(dx);
+  }
+  unsetenv("COSMOS_ATTENTION_BF16_QKV");
 }
 
 void test_attention_block_decode_graph() {
@@ -1448,8 +1465,8 @@ void test_snake_beta(long long rows, int c) {
   pool->free(dbeta);
 }
 
-// `ops_cuda_test flash`: only the flash_attention rows (the full run takes > 90 s); `ops_cuda_test add_rmsnorm_fp8`:
-// only that op's rows.
+// `ops_cuda_test flash`: only the flash_attention rows and the tower's tensor-core attention block (the full run takes
+// > 90 s); `ops_cuda_test add_rmsnorm_fp8`: only that op's rows.
 int main(int argc, char** argv) {
   const bool flash_only = argc > 1 && std::strcmp(argv[1], "flash") == 0;
   const bool fp8norm_only = argc > 1 && std::strcmp(argv[1], "add_rmsnorm_fp8") == 0;
@@ -1477,6 +1494,7 @@ int main(int argc, char** argv) {
   }
   if (flash_only) {
     test_flash_attention_rows();
+    test_attention_block_segments(128, 4, 72, {0, 200, 400, 530}, true);
     std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
     return failures ? 1 : 0;
   }
@@ -1581,7 +1599,8 @@ int main(int argc, char** argv) {
   test_scatter_gather(33, 1152, 2304);
   test_fill_uniform(100003);
   test_attention_block_stream();
-  test_attention_block_segments();
+  test_attention_block_segments(64, 4, 16, {0, 20, 50}, false);
+  test_attention_block_segments(128, 4, 72, {0, 200, 400, 530}, true);
   test_attention_block_decode_graph();
   test_mlp_layers(1);
   test_mlp_layers(9);

@@ -23,6 +23,48 @@ bool attention_qkv_fp8_runs(const AttentionBlock& b, int n, const CudaContext& c
          linear_fp8_runs(b.qkv.rows(QH + KH, KH), n, ctx);
 }
 
+namespace {
+// Runs of equal segments (a video's frames): [first, first + run) all of len rows. The tensor-core paths batch a run in
+// one launch; f32 attention takes one segment at a time (run 1).
+template <class F>
+void for_each_segment_run(const AttentionCall& call, bool batch, F&& f) {
+  for (int s = 0; s < call.n_segments;) {
+    const int len = call.segments[s + 1] - call.segments[s];
+    int run = 1;
+    while (batch && s + run < call.n_segments && call.segments[s + run + 1] - call.segments[s + run] == len) ++run;
+    f((size_t)call.segments[s], len, run);
+    s += run;
+  }
+}
+
+// The Qwen3-VL tower's frames on the wgmma flash path: q, k, v written by qkv_rope_flash_segments_cuda straight as the
+// kernel's bf16 operands (no f32 q, k, v and no conversion pass). False, with nothing enqueued, where a segment is off
+// that path, with q/k norms (qkv_rope_flash_segments_cuda has none), or with COSMOS_ATTENTION_BF16_QKV=0 (the f32 q,
+// k, v and flash_attention_segments_cuda's conversion: measured against each other in bench/README).
+bool attention_segments_bf16(const AttentionBlock& b, const AttentionCall& call, const AttentionPlan& p, float scale,
+                             const CudaContext& ctx) {
+  const char* env = std::getenv("COSMOS_ATTENTION_BF16_QKV");
+  if ((env && std::strcmp(env, "0") == 0) || b.q_norm || b.k_norm) return false;
+  const int H = b.heads, KVH = b.kv_heads, D = b.head_dim;
+  for (int s = 0; s < call.n_segments; ++s) {
+    const int len = call.segments[s + 1] - call.segments[s];
+    if (std::strcmp(flash_attention_path(len, len, D, call.causal, ctx.stream), "wgmma") != 0) return false;
+  }
+  CudaPool& pool = workspace_pool(ctx, "attention_block_cuda (bf16 q/k/v)");
+  for_each_segment_run(call, true, [&](size_t o, int len, int run) {
+    const int pad = flash_wgmma_rows_pad(len);
+    const size_t qs = (size_t)run * H * pad * 128, ks = (size_t)run * KVH * pad * 128;
+    DeviceBuffer<__nv_bfloat16> qb(pool, qs), kb(pool, ks), vt(pool, ks);  // back to the pool once enqueued
+    qkv_rope_flash_segments_cuda(qb.get(), kb.get(), vt.get(), p.q_in + o * p.q_stride, p.k_in + o * p.kv_stride,
+                                 p.v_in + o * p.kv_stride, p.q_stride, p.kv_stride, call.cos + o * D, call.sin + o * D,
+                                 len, run, pad, H, KVH, D, ctx);
+    flash_attention_segments_bf16_cuda(p.att + o * H * D, qb.get(), kb.get(), vt.get(), len, run, H, KVH, D,
+                                       call.causal, scale, ctx);
+  });
+  return true;
+}
+}  // namespace
+
 bool attention_fp8_q_int8(const AttentionBlock& b) {
   const char* e = std::getenv("COSMOS_FP8_Q_INT8");  // read at every call, as COSMOS_FP8_NORM: tests switch it
   return !(e && std::strcmp(e, "0") == 0) && b.head_dim == 128 && b.q_norm && b.k_norm;
@@ -59,28 +101,24 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
       return;
     }
   }
+  if (call.segments && call.tensor_core_attention && attention_segments_bf16(b, call, p, scale, ctx)) {
+    linear_cuda(y, p.att, b.o, n, ctx);
+    return;
+  }
   qkv_rope_cuda(p.q, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos, call.sin,
                 n, H, KVH, D, b.eps, p.kv_row0, call.row_dev, ctx);
   if (call.n_kv_dev) {
     attention_decode_cuda(p.att, p.q, p.k, p.v, call.n_kv_dev, call.cache->capacity, H, KVH, D, scale, call.decode_part,
                           ctx);
   } else if (call.segments) {
-    // Tensor cores: each run of equal segments (a video's frames) as one batched call; f32: one call a segment.
-    for (int s = 0; s < call.n_segments;) {
-      const size_t o = (size_t)call.segments[s];
-      const int len = call.segments[s + 1] - call.segments[s];
-      int run = 1;
-      while (call.tensor_core_attention && s + run < call.n_segments &&
-             call.segments[s + run + 1] - call.segments[s + run] == len)
-        ++run;
+    for_each_segment_run(call, call.tensor_core_attention, [&](size_t o, int len, int run) {
       if (call.tensor_core_attention)
         flash_attention_segments_cuda(p.att + o * QH, p.q + o * QH, p.k + o * KH, p.v + o * KH, len, run, H, KVH, D,
                                       call.causal, scale, ctx);
       else
         attention_cuda(p.att + o * QH, p.q + o * QH, p.k + o * KH, p.v + o * KH, len, len, H, KVH, D, 0, call.causal,
                        scale, ctx);
-      s += run;
-    }
+    });
   } else if (fp8) {
     // fp8 reads the keys [extra | own] in two parts where they are (its e4m3 copy is the concatenation).
     attention_fp8_cuda(p.att, p.q, call.extra.k, call.extra.v, call.extra.n, p.k, p.v, own, n, H, KVH, D,

@@ -8,6 +8,8 @@
 // (AttentionCall::tensor_core_attention) so exact f32 consumers keep attention_cuda.
 #pragma once
 #ifdef COSMOS_CUDA
+#include <cuda_bf16.h>
+
 #include "../core/cuda_context.h"
 
 // True when flash_attention_cuda runs the tensor-core kernel for this shape (otherwise it calls
@@ -33,4 +35,14 @@ void flash_attention_cuda(float* out, const float* q, const float* k, const floa
 void flash_attention_segments_cuda(float* out, const float* q, const float* k, const float* v, int seg_len,
                                    int segments, int q_heads, int kv_heads, int head_dim, bool causal, float scale,
                                    const cosmos::CudaContext& ctx);
+
+// Rows a segment's operands are padded to on the wgmma path (a whole number of its 128-row tiles).
+int flash_wgmma_rows_pad(int seg_len);
+
+// flash_attention_segments_cuda's wgmma path on operands already in its bf16 layout (ops/flash_attention_wgmma.h;
+// qkv_rope_flash_segments_cuda writes them, rows padded to flash_wgmma_rows_pad(seg_len)): no conversion pass. Only
+// where flash_attention_path(seg_len, seg_len, head_dim, causal) is "wgmma" (throws otherwise).
+void flash_attention_segments_bf16_cuda(float* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb,
+                                        const __nv_bfloat16* vt, int seg_len, int segments, int q_heads, int kv_heads,
+                                        int head_dim, bool causal, float scale, const cosmos::CudaContext& ctx);
 #endif

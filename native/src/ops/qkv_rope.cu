@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 #include "../core/cuda_common.h"
@@ -188,7 +190,65 @@ __global__ void qkv_rope_kernel(float* q_out, float* k_out, float* v_out, const 
     }
   }
 }
+
+// qkv_rope_flash_segments_cuda: a block is 64 rows of one head slot of one segment (slots [0, NH) are q heads, then
+// the kv heads: k and v). A warp writes whole padded rows of q or k (128 bf16 = 256 bytes); v goes through shared
+// memory so that its transposed rows (a dim's 64 keys, 128 bytes) are written whole too.
+constexpr int kFlashPrepRows = 64;
+__global__ void __launch_bounds__(256)
+    qkv_rope_flash_kernel(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfloat16* vt, const float* q_in, const float* k_in,
+                          const float* v_in, int q_stride, int kv_stride, const float* cos, const float* sin,
+                          int seg_len, int rows_pad, int NH, int KVH, int D) {
+  __shared__ float vs[kFlashPrepRows][129];  // v rows of this block; 129: the transposed reads hit distinct banks
+  cosmos::pdl_launch_dependents();
+  cosmos::pdl_wait();
+  const int tiles = rows_pad / kFlashPrepRows, z = blockIdx.x / tiles, r0 = blockIdx.x % tiles * kFlashPrepRows;
+  const int slot = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32, half = D / 2;
+  const bool isq = slot < NH;
+  const int h = isq ? slot : slot - NH;
+  __nv_bfloat16* dst0 = isq ? qb + ((long long)(z * NH + h) * rows_pad + r0) * 128
+                            : kb + ((long long)(z * KVH + h) * rows_pad + r0) * 128;
+  for (int r = warp; r < kFlashPrepRows; r += 8) {
+    const int row = r0 + r;
+    const bool valid = row < seg_len;
+    const long long t = (long long)z * seg_len + row;
+    const float* src = isq ? q_in + t * q_stride + (long long)h * D : k_in + t * kv_stride + (long long)h * D;
+    const float *c = cos + t * D, *s = sin + t * D;
+    for (int d = lane; d < 128; d += 32) {
+      float val = 0.f;
+      if (valid && d < D) {  // qkv_rope_kernel's arithmetic
+        const int j = d < half ? d : d - half;
+        const float x1 = src[j], x2 = src[j + half];
+        val = d < half ? x1 * c[j] - x2 * s[j] : x2 * c[j + half] + x1 * s[j + half];
+      }
+      dst0[(long long)r * 128 + d] = __float2bfloat16_rn(val);
+    }
+    if (!isq)
+      for (int d = lane; d < 128; d += 32) vs[r][d] = valid && d < D ? v_in[t * kv_stride + (long long)h * D + d] : 0.f;
+  }
+  if (isq) return;  // block-uniform
+  __syncthreads();
+  __nv_bfloat16* v0 = vt + (long long)(z * KVH + h) * 128 * rows_pad + r0;
+  for (int i = threadIdx.x; i < 128 * kFlashPrepRows; i += blockDim.x) {
+    const int d = i / kFlashPrepRows, r = i % kFlashPrepRows;
+    v0[(long long)d * rows_pad + r] = __float2bfloat16_rn(vs[r][d]);
+  }
+}
 }  // namespace
+
+void qkv_rope_flash_segments_cuda(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfloat16* vt, const float* q_in,
+                                  const float* k_in, const float* v_in, int q_stride, int kv_stride, const float* cos,
+                                  const float* sin, int seg_len, int segments, int rows_pad, int heads, int kv_heads,
+                                  int head_dim, const cosmos::CudaContext& ctx) {
+  if (seg_len <= 0 || segments <= 0) return;
+  if (head_dim > 128 || head_dim % 2 != 0 || rows_pad < seg_len || rows_pad % kFlashPrepRows != 0)
+    throw std::runtime_error("qkv_rope_flash_segments_cuda: head_dim must be even and <= 128, rows_pad a multiple of " +
+                             std::to_string(kFlashPrepRows) + " and >= seg_len");
+  const dim3 grid((unsigned)(segments * (rows_pad / kFlashPrepRows)), (unsigned)(heads + kv_heads));
+  cosmos::launch_pdl(qkv_rope_flash_kernel, grid, dim3(256), 0, ctx.stream, qb, kb, vt, q_in, k_in, v_in, q_stride,
+                     kv_stride, cos, sin, seg_len, rows_pad, heads, kv_heads, head_dim);
+  CUDA_CHECK_LAUNCH();
+}
 
 void qkv_rope_cuda(float* q_out, float* k_out, float* v_out, const float* q_in, const float* k_in, const float* v_in,
                    int q_stride, int kv_stride, const float* qw, const float* kw, const float* cos, const float* sin,

@@ -10,6 +10,8 @@
 // norm). cos, sin: [n, hd] (rope.h's tables). Same arithmetic as rmsnorm_cpu + rope_apply_cpu.
 #pragma once
 #ifdef COSMOS_CUDA
+#include <cuda_bf16.h>
+
 #include "../core/cuda_context.h"
 #include "attention_fp8.h"  // Int8QHeads
 #endif
@@ -33,6 +35,18 @@ void qkv_rope_cuda(float* q_out, float* k_out, float* v_out, const float* q_in, 
 // the attention (at the Generator's 480p, 300 MB each way a layer): the bytes and scales attention_fp8_cuda makes from
 // qkv_rope_cuda's q, bit for bit; k and v as qkv_rope_cuda writes them. Only where qkv_rope_cuda takes its warp
 // kernel at head_dim 128 (both norms, aligned rows); returns false without launching anything elsewhere.
+// qkv_rope_cuda without norms (the Qwen3-VL tower), written straight as flash_attention_wgmma's bf16 operands for
+// `segments` attentions of seg_len rows (input rows s * seg_len .. of segment s; cos / sin rows alike): qb
+// [segments][heads][rows_pad][128], kb [segments][kv_heads][rows_pad][128], vt [segments][kv_heads][128][rows_pad] (v
+// transposed), every row past seg_len and dim past head_dim zero; rows_pad = flash_wgmma_rows_pad(seg_len)
+// (ops/flash_attention.h). The f32 q, k, v rows are never written, and flash_attention_cuda's own conversion pass is
+// not needed (the tower's video: 3 x 180 MB a layer fewer). head_dim <= 128, even. Values as qkv_rope_cuda's rounded to
+// bf16.
+void qkv_rope_flash_segments_cuda(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfloat16* vt, const float* q_in,
+                                  const float* k_in, const float* v_in, int q_stride, int kv_stride, const float* cos,
+                                  const float* sin, int seg_len, int segments, int rows_pad, int heads, int kv_heads,
+                                  int head_dim, const cosmos::CudaContext& ctx);
+
 bool qkv_rope_int8q_cuda(const Int8QHeads& q8, float* k_out, float* v_out, const float* q_in, const float* k_in,
                          const float* v_in, int q_stride, int kv_stride, const float* qw, const float* kw,
                          const float* cos, const float* sin, int n, int heads, int kv_heads, int head_dim, float eps,
