@@ -1140,7 +1140,7 @@ void test_attention_block_stream() {
 // The tower's case: segments (frames) of a fused-GEMM, no-norm, MHA block. f32 at hd 16 (attention_cuda, tol 1e-4); on
 // tensor cores at the tower's hd 72, where a wgmma device writes q, k, v straight as the flash kernel's bf16 operands
 // (qkv_rope_flash_segments_cuda) and, with COSMOS_ATTENTION_BF16_QKV=0, through f32 and flash_attention_segments_cuda's
-// conversion; runs of equal segments and a shorter last one (bf16 rounding: tol 2e-2).
+// conversion; runs of equal segments and a shorter last one.
 void test_attention_block_segments(int width, int heads, int hd, const std::vector<int>& seg, bool tensor_cores) {
   const int n = seg.back();
   BlockWeights b = make_block(width, heads, heads, hd, false, true, true);
@@ -1162,17 +1162,24 @@ void test_attention_block_segments(int width, int heads, int hd, const std::vect
   for (size_t i = 1; i < seg.size(); ++i) segs += (i > 1 ? ", " : "") + std::to_string(seg[i] - seg[i - 1]);
   const std::string what = shape("tower: %d segments (", a.n_segments) + segs +
                            shape("), MHA %d hd %d, biases", heads, hd) + (tensor_cores ? ", tensor cores" : "");
+  // Tensor cores: both paths against the f32 CPU block (bf16 q, k, v and P at this block's logits: 2.0e-2 measured on
+  // an H100, tol 5e-2), and the direct path against the converted one: the same bf16 operands but where the rotary's
+  // f32 rounding (fma contraction) tips a value to the other bf16 neighbour, ~1e-3 on an output (tol 5e-3; a misplaced
+  // row or dim is O(1)).
+  std::vector<std::vector<float>> outs;
   for (const char* bf16_qkv : tensor_cores ? std::vector<const char*>{"1", "0"} : std::vector<const char*>{"1"}) {
     setenv("COSMOS_ATTENTION_BF16_QKV", bf16_qkv, 1);
     float* dx = up(x);
     cosmos::attention_block_cuda(dx, dx, b.gpu, a, ds, ctx);  // y aliases x
     const bool direct = tensor_cores && std::strcmp(bf16_qkv, "1") == 0 &&
                         std::strcmp(flash_attention_path(seg[1], seg[1], hd, false, ctx.stream), "wgmma") == 0;
+    outs.push_back(down(dx, y.size()));
     report("attn_block",
            what + (tensor_cores ? (direct ? " [q/k/v straight to bf16]" : " [f32 q/k/v, converted]") : ""), y,
-           down(dx, y.size()), tensor_cores ? 2e-2 : 1e-4);
+           outs.back(), tensor_cores ? 5e-2 : 1e-4);
     pool->free(dx);
   }
+  if (tensor_cores) report("attn_block", what + ": straight vs converted", outs[1], outs[0], 5e-3);
   unsetenv("COSMOS_ATTENTION_BF16_QKV");
 }
 
