@@ -3,6 +3,7 @@
 #define COSMOS_CUDA 1
 #endif
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -46,6 +47,12 @@ bool attention_segments_bf16(const AttentionBlock& b, const AttentionCall& call,
   const char* env = std::getenv("COSMOS_ATTENTION_BF16_QKV");
   if ((env && std::strcmp(env, "0") == 0) || b.q_norm || b.k_norm) return false;
   const int H = b.heads, KVH = b.kv_heads, D = b.head_dim;
+  // qkv_rope_flash_segments_cuda's float2 reads (the wgmma path's head dims are multiples of 8, so every segment's
+  // offset keeps them aligned)
+  auto aligned8 = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 8 == 0; };
+  if (p.q_stride % 2 != 0 || p.kv_stride % 2 != 0 || !aligned8(p.q_in) || !aligned8(p.k_in) || !aligned8(call.cos) ||
+      !aligned8(call.sin))
+    return false;
   for (int s = 0; s < call.n_segments; ++s) {
     const int len = call.segments[s + 1] - call.segments[s];
     if (std::strcmp(flash_attention_path(len, len, D, call.causal, ctx.stream), "wgmma") != 0) return false;

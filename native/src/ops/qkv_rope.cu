@@ -192,8 +192,9 @@ __global__ void qkv_rope_kernel(float* q_out, float* k_out, float* v_out, const 
 }
 
 // qkv_rope_flash_segments_cuda: a block is 64 rows of one head slot of one segment (slots [0, NH) are q heads, then
-// the kv heads: k and v). A warp writes whole padded rows of q or k (128 bf16 = 256 bytes); v goes through shared
-// memory so that its transposed rows (a dim's 64 keys, 128 bytes) are written whole too.
+// the kv heads: k and v). A warp writes whole padded rows of q or k (128 bf16 = 256 bytes), a lane two dims at a time
+// (D % 8 == 0: a pair never straddles the rotary's halves, and its floats are 8-byte aligned); v goes through shared
+// memory so that its transposed rows (a dim's 64 keys, 128 bytes) are written whole too, a key pair a thread.
 constexpr int kFlashPrepRows = 64;
 __global__ void __launch_bounds__(256)
     qkv_rope_flash_kernel(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfloat16* vt, const float* q_in, const float* k_in,
@@ -213,15 +214,18 @@ __global__ void __launch_bounds__(256)
     const bool valid = row < seg_len;
     const long long t = (long long)z * seg_len + row;
     const float* src = isq ? q_in + t * q_stride + (long long)h * D : k_in + t * kv_stride + (long long)h * D;
-    const float *c = cos + t * D, *s = sin + t * D;
-    for (int d = lane; d < 128; d += 32) {
-      float val = 0.f;
-      if (valid && d < D) {  // qkv_rope_kernel's arithmetic
+    for (int d = 2 * lane; d < 128; d += 64) {
+      float2 val = make_float2(0.f, 0.f);
+      if (valid && d < D) {  // qkv_rope_kernel's arithmetic, two dims
         const int j = d < half ? d : d - half;
-        const float x1 = src[j], x2 = src[j + half];
-        val = d < half ? x1 * c[j] - x2 * s[j] : x2 * c[j + half] + x1 * s[j + half];
+        const float2 x1 = *reinterpret_cast<const float2*>(src + j),
+                     x2 = *reinterpret_cast<const float2*>(src + j + half);
+        const float2 c = *reinterpret_cast<const float2*>(cos + t * D + d),
+                     s = *reinterpret_cast<const float2*>(sin + t * D + d);
+        val = d < half ? make_float2(x1.x * c.x - x2.x * s.x, x1.y * c.y - x2.y * s.y)
+                       : make_float2(x2.x * c.x + x1.x * s.x, x2.y * c.y + x1.y * s.y);
       }
-      dst0[(long long)r * 128 + d] = __float2bfloat16_rn(val);
+      *reinterpret_cast<__nv_bfloat162*>(dst0 + (long long)r * 128 + d) = __float22bfloat162_rn(val);
     }
     if (!isq)
       for (int d = lane; d < 128; d += 32) vs[r][d] = valid && d < D ? v_in[t * kv_stride + (long long)h * D + d] : 0.f;
@@ -229,9 +233,10 @@ __global__ void __launch_bounds__(256)
   if (isq) return;  // block-uniform
   __syncthreads();
   __nv_bfloat16* v0 = vt + (long long)(z * KVH + h) * 128 * rows_pad + r0;
-  for (int i = threadIdx.x; i < 128 * kFlashPrepRows; i += blockDim.x) {
-    const int d = i / kFlashPrepRows, r = i % kFlashPrepRows;
-    v0[(long long)d * rows_pad + r] = __float2bfloat16_rn(vs[r][d]);
+  for (int i = threadIdx.x; i < 128 * kFlashPrepRows / 2; i += blockDim.x) {
+    const int d = i / (kFlashPrepRows / 2), r = 2 * (i % (kFlashPrepRows / 2));
+    *reinterpret_cast<__nv_bfloat162*>(v0 + (long long)d * rows_pad + r) =
+        __float22bfloat162_rn(make_float2(vs[r][d], vs[r + 1][d]));
   }
 }
 }  // namespace
@@ -241,9 +246,14 @@ void qkv_rope_flash_segments_cuda(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfl
                                   const float* sin, int seg_len, int segments, int rows_pad, int heads, int kv_heads,
                                   int head_dim, const cosmos::CudaContext& ctx) {
   if (seg_len <= 0 || segments <= 0) return;
-  if (head_dim > 128 || head_dim % 2 != 0 || rows_pad < seg_len || rows_pad % kFlashPrepRows != 0)
-    throw std::runtime_error("qkv_rope_flash_segments_cuda: head_dim must be even and <= 128, rows_pad a multiple of " +
-                             std::to_string(kFlashPrepRows) + " and >= seg_len");
+  if (head_dim > 128 || head_dim % 8 != 0 || rows_pad < seg_len || rows_pad % kFlashPrepRows != 0 ||
+      q_stride % 2 != 0 || kv_stride % 2 != 0 || reinterpret_cast<uintptr_t>(q_in) % 8 != 0 ||
+      reinterpret_cast<uintptr_t>(k_in) % 8 != 0 || reinterpret_cast<uintptr_t>(cos) % 8 != 0 ||
+      reinterpret_cast<uintptr_t>(sin) % 8 != 0)
+    throw std::runtime_error(
+        "qkv_rope_flash_segments_cuda: head_dim must be a multiple of 8 and <= 128, q / k rows and the rotary tables "
+        "8-byte aligned (even strides), rows_pad a multiple of " +
+        std::to_string(kFlashPrepRows) + " and >= seg_len");
   const dim3 grid((unsigned)(segments * (rows_pad / kFlashPrepRows)), (unsigned)(heads + kv_heads));
   cosmos::launch_pdl(qkv_rope_flash_kernel, grid, dim3(256), 0, ctx.stream, qb, kb, vt, q_in, k_in, v_in, q_stride,
                      kv_stride, cos, sin, seg_len, rows_pad, heads, kv_heads, head_dim);
