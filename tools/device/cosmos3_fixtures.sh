@@ -28,8 +28,15 @@ case "${1:-}" in
 prepare)
   mirror=${DIFFUSERS_MIRROR:-/work/.mirror/huggingface+diffusers/repo}
   mkdir -p .dev
-  git -C "$mirror" archive "$DIFFUSERS_COMMIT" src | gzip -9 > .dev/diffusers_src.tgz &&
-    ls -l .dev/diffusers_src.tgz ;;
+  # to a temporary file first: a failed archive (no mirror) must not leave an empty .tgz that later checks take for one
+  tmp=.dev/diffusers_src.tgz.part
+  if git -C "$mirror" archive "$DIFFUSERS_COMMIT" src | gzip -9 > "$tmp"; then
+    mv "$tmp" .dev/diffusers_src.tgz && ls -l .dev/diffusers_src.tgz
+  else
+    rm -f "$tmp"
+    echo "no diffusers $DIFFUSERS_COMMIT at $mirror: fetch github:huggingface/diffusers (the fetch tool) or set DIFFUSERS_MIRROR" >&2
+    exit 1
+  fi ;;
 device)
   bash tools/fixtures/references.sh unpack || exit 1  # tracked xz-compressed: test/fixtures/README.md
   out=${OUT:-/tmp/cosmos3_fixtures}
