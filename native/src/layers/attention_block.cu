@@ -12,6 +12,7 @@
 #include "../ops/attention.h"
 #include "../ops/attention_fp8.h"
 #include "../ops/flash_attention.h"
+#include "../ops/flash_attention_wgmma.h"  // kFlashWgmmaHeadDim
 #include "../ops/qkv_rope.h"
 #include "attention_block.h"
 
@@ -60,7 +61,8 @@ bool attention_segments_bf16(const AttentionBlock& b, const AttentionCall& call,
   CudaPool& pool = workspace_pool(ctx, "attention_block_cuda (bf16 q/k/v)");
   for_each_segment_run(call, true, [&](size_t o, int len, int run) {
     const int pad = flash_wgmma_rows_pad(len);
-    const size_t qs = (size_t)run * H * pad * 128, ks = (size_t)run * KVH * pad * 128;
+    const size_t dims = kFlashWgmmaHeadDim;  // the operands' padded head dim
+    const size_t qs = (size_t)run * H * pad * dims, ks = (size_t)run * KVH * pad * dims;
     DeviceBuffer<__nv_bfloat16> qb(pool, qs), kb(pool, ks), vt(pool, ks);  // back to the pool once enqueued
     qkv_rope_flash_segments_cuda(qb.get(), kb.get(), vt.get(), p.q_in + o * p.q_stride, p.k_in + o * p.kv_stride,
                                  p.v_in + o * p.kv_stride, p.q_stride, p.kv_stride, call.cos + o * D, call.sin + o * D,

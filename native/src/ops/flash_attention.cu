@@ -266,8 +266,8 @@ void convert(__nv_bfloat16* dst, const float* src, int rows, int rows_pad, int h
 void launch_wgmma(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
                   int kv_heads, int hd, int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx,
                   int segments = 1) {
-  constexpr int T = cosmos::kFlashWgmmaTile, D = cosmos::kFlashWgmmaHeadDim;
-  const int nq_pad = (n_q + T - 1) / T * T, nkv_pad = (n_kv + T - 1) / T * T;
+  constexpr int D = cosmos::kFlashWgmmaHeadDim;
+  const int nq_pad = flash_wgmma_rows_pad(n_q), nkv_pad = flash_wgmma_rows_pad(n_kv);
   const size_t qs = (size_t)q_heads * nq_pad * D, ks = (size_t)kv_heads * nkv_pad * D;  // one segment's operands
   cosmos::CudaPool& pool = cosmos::workspace_pool(ctx, "flash_attention_cuda");
   cosmos::DeviceBuffer<__nv_bfloat16> qb(pool, segments * qs), kb(pool, segments * ks), vt(pool, segments * ks);
