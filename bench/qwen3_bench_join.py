@@ -79,29 +79,35 @@ def decode_rows(text):
 
 def prefill_rows(text):
     # Ours with COSMOS_FP8_PREFILL=1 ("fp8_prefill": true) is its own row against the same bf16 baseline, with the
-    # fp8 prefill's distance from bf16 (last-row logits, text rows, random weights) beside it.
-    ours, base, fidelity = {}, {}, {}
+    # fp8 prefill's distance from bf16 (last-row logits, text rows, random weights) beside it; so is ours with the
+    # tower's GEMM inputs in bf16 from their producers (COSMOS_TOWER_BF16_INPUTS=1, "tower_bf16_inputs": true: the same
+    # numbers), with its tower times beside it.
+    ours, towers, base, fidelity = {}, {}, {}, {}
     for j in json_lines(text):
         if j.get("bench") == "qwen3vl_8b_tower_prefill":
             for c in j["cases"]:
-                key = (c["case"], bool(c.get("fp8_prefill")))
+                key = (c["case"], bool(c.get("fp8_prefill")), bool(c.get("tower_bf16_inputs")))
                 ours.setdefault(key, []).append(c["tower_ms"] + c["prefill_ms"])
+                towers.setdefault(key, []).append(c["tower_ms"])
                 if key[1]:
                     fidelity[key] = {"fp8_logits_rel_l2": c["fp8_logits_rel_l2"], "fp8_same_argmax": c["fp8_same_argmax"]}
         elif j.get("bench") == "qwen3vl_8b_tower_prefill_transformers":
             for c in j["cases"]:
                 base.setdefault(c["case"], []).append(c["ms"])
-    for case, fp8 in sorted(ours):
-        o = min(ours[(case, fp8)])
+    for key in sorted(ours):
+        case, fp8, bf16_in = key
+        o = min(ours[key])
         b = min(base[case]) if case in base else None
         yield {
-            "row": f"qwen3vl_tower_prefill_{case}" + (" fp8_prefill" if fp8 else ""),
+            "row": f"qwen3vl_tower_prefill_{case}" + (" fp8_prefill" if fp8 else "")
+            + (" tower_bf16_inputs" if bf16_in else ""),
             "unit": "ms",
             "ours": round(o, 1),
-            "ours_all": ours[(case, fp8)],
+            "ours_all": ours[key],
+            "tower_ms_all": towers[key],
             "baseline": b,
             "ratio": round(b / o, 3) if b else None,
-            **fidelity.get((case, fp8), {}),
+            **fidelity.get(key, {}),
         }
 
 

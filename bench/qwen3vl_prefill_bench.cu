@@ -282,9 +282,9 @@ int main() {
       const Qwen3VisionCuda::Phases& ph = tower->last_phases();
       std::printf(
           "  run %d tower %.1f ms: pixels %.1f, tables %.1f, blocks %.1f, last output %.1f, release %.1f ms "
-          "(host pinned staging %.1f MiB)\n",
+          "(host pinned staging %.1f MiB; GEMM inputs %s)\n",
           rep, t_tower * 1e3, ph.pixels, ph.tables, ph.blocks, ph.outputs, ph.release,
-          tower->host_pinned_bytes() / 1048576.0);
+          tower->host_pinned_bytes() / 1048576.0, ph.bf16_inputs ? "bf16 from their producers" : "f32, cast");
       VisualInputs vis;
       vis.rows = rows.data();
       vis.n_rows = T;
@@ -351,10 +351,10 @@ int main() {
                   "%s{\"case\":\"%s\",\"grid\":[%d,%d,%d],\"patches\":%d,\"tokens\":%d,\"visual_tokens\":%d,"
                   "\"tower_ms\":%.1f,\"prefill_ms\":%.1f,\"prefill_tokens_per_s\":%.0f,\"tower_peak_bytes\":%zu,"
                   "\"decoder_peak_bytes\":%zu,\"process_peak_bytes\":%zu,\"fp8_prefill\":%s,\"fp8_logits_rel_l2\":%.3e,"
-                  "\"fp8_same_argmax\":%d}",
+                  "\"fp8_same_argmax\":%d,\"tower_bf16_inputs\":%s}",
                   json.size() > 1 ? "," : "", cs.name, cs.grid.t, cs.grid.h, cs.grid.w, N, n, T, t_tower * 1e3,
                   t_prefill * 1e3, n / t_prefill, tower_peak, dec_peak, peak, dec->fp8_prefill() ? "true" : "false",
-                  fp8_rel, fp8_same_argmax);
+                  fp8_rel, fp8_same_argmax, tower->last_phases().bf16_inputs ? "true" : "false");
     json += buf;
   }
   json += "]";

@@ -16,7 +16,7 @@ src="$here/../src"
 out="${1:-$here/../build/ops_test}"
 mkdir -p "$out/obj"
 NVCC="${NVCC:-nvcc}"
-NVFLAGS=(-std=c++17 -O3 -DCOSMOS_CUDA -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90)
+NVFLAGS=(-std=c++17 -O3 -DCOSMOS_CUDA --expt-relaxed-constexpr -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90)
 # The CPU references are built without COSMOS_CUDA: they need no CUDA header.
 CXXFLAGS=(-std=c++17 -O2 -pthread)
 common=()
@@ -24,7 +24,7 @@ pids=()
 build() {  # build <compiler: nv|cxx> <file> -> appends the object to $common unless it is a driver
   local o="$out/obj/$(basename "$2").o" fl=("${NVFLAGS[@]}")
   # ops/*_wgmma.cu (wgmma, setmaxnreg) exist only as sm_90a machine code, as in native/CMakeLists.txt.
-  [[ "$(basename "$2")" == *_wgmma.cu ]] && fl=(-std=c++17 -O3 -DCOSMOS_CUDA -gencode arch=compute_90a,code=sm_90a)
+  [[ "$(basename "$2")" == *_wgmma.cu ]] && fl=(-std=c++17 -O3 -DCOSMOS_CUDA --expt-relaxed-constexpr -gencode arch=compute_90a,code=sm_90a)
   if [ "$1" = nv ]; then "$NVCC" "${fl[@]}" -c "$2" -o "$o" & else "${CXX:-g++}" "${CXXFLAGS[@]}" -c "$2" -o "$o" & fi
   pids+=($!)
 }

@@ -206,6 +206,15 @@ static void wan_vae_op_rows() {
     uint16_t on = 0;
     cast_bf16_cpu(&on, &nan, 1);
     ok = ok && std::isnan(bits((uint32_t)on << 16));
+    // The same values in one call (its 8-wide steps, then the tail): the same bits as one at a time.
+    std::vector<float> all;
+    for (int r = 0; r < 2; ++r)
+      for (const auto& e : exact) all.push_back(bits(e.first));
+    all.push_back(nan);
+    std::vector<uint16_t> all_out(all.size());
+    cast_bf16_cpu(all_out.data(), all.data(), all.size());
+    for (size_t i = 0; i + 1 < all.size(); ++i) ok = ok && all_out[i] == exact[i % exact.size()].second;
+    ok = ok && std::isnan(bits((uint32_t)all_out.back() << 16));
     auto x = randv(4096, 100.f);
     std::vector<uint16_t> o(x.size());
     cast_bf16_cpu(o.data(), x.data(), x.size());
@@ -217,7 +226,7 @@ static void wan_vae_op_rows() {
       const double best = std::abs(x[i] - lo) <= std::abs(x[i] - hi) ? lo : hi;
       ok = ok && std::abs(x[i] - got) == std::abs(x[i] - best);
     }
-    truth("cast_bf16: ties to even, overflow, NaN, nearest neighbour", ok);
+    truth("cast_bf16: ties to even, overflow, NaN, nearest neighbour, one value or 19 in a call", ok);
   }
   // wan_rmsnorm: x / max(||x||, 1e-12) * sqrt(dim) * gamma, then SiLU or not; a zero row stays zero.
   for (int silu = 0; silu < 2; ++silu) {
@@ -1102,6 +1111,18 @@ int main() {
     const int rows = 3, dim = 100;
     auto x = randv(rows * dim), h = randv(rows * dim), w = randv(dim), bs = randv(dim);
     for (int i = 0; i < dim; ++i) x[i] += 300.f;
+    {  // the bf16 form: the f32 form's rows rounded (cast_bf16), x the same
+      auto xb = x, xf = x;
+      std::vector<float> yf(rows * dim);
+      std::vector<uint16_t> yb(rows * dim), want(rows * dim);
+      const float *wp = affine ? w.data() : nullptr, *bp = affine ? bs.data() : nullptr;
+      add_layernorm_cpu(yf.data(), xf.data(), h.data(), wp, bp, rows, dim, 1e-6f);
+      add_layernorm_bf16_cpu(yb.data(), xb.data(), h.data(), wp, bp, rows, dim, 1e-6f);
+      cast_bf16_cpu(want.data(), yf.data(), yf.size());
+      truth(affine ? "add_layernorm_bf16: cast_bf16 of the f32 form, x the same (bitwise)"
+                   : "add_layernorm_bf16 (no w, b): cast_bf16 of the f32 form, x the same (bitwise)",
+            yb == want && xb == xf);
+    }
     std::vector<double> rx(rows * dim), ro(rows * dim);
     for (int r = 0; r < rows; ++r) {
       double mean = 0, var = 0;

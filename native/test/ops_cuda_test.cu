@@ -23,6 +23,8 @@
 #include "../src/core/cuda_pool.h"
 #include "../src/layers/attention_block.h"
 #include "../src/layers/mlp.h"
+#include "../src/layers/norm.h"
+#include "../src/models/qwen3_vision_cuda.h"
 #include "../src/ops/add.h"
 #include "../src/ops/add_layernorm.h"
 #include "../src/ops/add_rmsnorm.h"
@@ -39,6 +41,7 @@
 #include "../src/ops/embedding.h"
 #include "../src/ops/fill_uniform.h"
 #include "../src/ops/flash_attention.h"
+#include "../src/ops/gemm_wgmma.h"
 #include "../src/ops/gather4_add.h"
 #include "../src/ops/gelu.h"
 #include "../src/ops/gemv_decode.h"
@@ -1243,6 +1246,155 @@ void test_mlp_layers(int n) {
   report("mlp_gelu", shape("n=%d tanh, biases", n), y, down(dx, y.size()), 1e-4);
 }
 
+// --- bf16 GEMM inputs written by their producers (the tower's COSMOS_TOWER_BF16_INPUTS=1): each form against the f32
+// rows and the cast it replaces, bit for bit, and the bf16 norm against its CPU twin.
+std::vector<uint16_t> down16(const void* d, size_t n) {
+  CUDA_CHECK(cudaStreamSynchronize(st));
+  std::vector<uint16_t> h(n);
+  CUDA_CHECK(cudaMemcpy(h.data(), d, n * 2, cudaMemcpyDeviceToHost));
+  return h;
+}
+std::vector<float> widen(const std::vector<uint16_t>& b) {
+  std::vector<float> f(b.size());
+  for (size_t i = 0; i < b.size(); ++i) f[i] = bf2f(b[i]);
+  return f;
+}
+__nv_bfloat16* alloc_bf16(size_t n) {
+  CUDA_CHECK(cudaStreamSynchronize(st));
+  return static_cast<__nv_bfloat16*>(pool->alloc(n * 2 + 16));
+}
+// bf16 weights on the device, and their values as f32 (what the CPU side would use).
+const void* up_bf16(const std::vector<float>& h) {
+  std::vector<uint16_t> b(h.size());
+  for (size_t i = 0; i < h.size(); ++i) b[i] = f2bf(h[i]);
+  auto* d = alloc_bf16(h.size());
+  h2d(d, b.data(), b.size() * 2);
+  return d;
+}
+
+void test_add_layernorm_bf16(int rows, int dim, bool affine) {
+  const size_t n = (size_t)rows * dim;
+  auto x = randv(n), h = randv(n), w = randv(dim), b = randv(dim);
+  for (int i = 0; i < dim; ++i) x[i] += 300.f;  // a row with a large mean, as test_add_layernorm
+  float *dx1 = up(x), *dx2 = up(x), *dh = up(h), *dy = up(std::vector<float>(n));
+  const float *dw = affine ? up(w) : nullptr, *db = affine ? up(b) : nullptr;
+  __nv_bfloat16 *cast = alloc_bf16(n), *direct = alloc_bf16(n);
+  add_layernorm_cuda(dy, dx1, dh, dw, db, rows, dim, 1e-6f, ctx);
+  cast_bf16_cuda(cast, dy, n, ctx);
+  add_layernorm_bf16_cuda(direct, dx2, dh, dw, db, rows, dim, 1e-6f, ctx);
+  const auto want = down16(cast, n), got = down16(direct, n);
+  const bool same_x = down(dx1, n) == down(dx2, n);
+  report_exact("add_ln_bf16", shape(affine ? "rows=%d dim=%d" : "rows=%d dim=%d, no w / b", rows, dim),
+               got == want && same_x, "== add_layernorm + cast_bf16, x too");
+  std::vector<uint16_t> ref(n);
+  add_layernorm_bf16_cpu(ref.data(), x.data(), h.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr, rows,
+                         dim, 1e-6f);
+  // vs the CPU twin: the f32 values differ in their last bits (reduction order), which tips a few to the next bf16
+  // value: one bf16 step of the largest value at most (2^-8 = 3.9e-3 relative).
+  report("add_ln_bf16", shape("rows=%d dim=%d vs CPU (one bf16 step)", rows, dim), widen(ref), widen(got), 4e-3);
+}
+
+void test_bf16_input_layers(int n) {
+  // The tower's head dim (72: the bf16 flash path, whose output then goes to o in bf16 too); o takes heads * hd.
+  const int width = 256, heads = 4, hd = 72, QH = heads * hd, inter = 512, W = 3 * QH;
+  if (!cosmos::gemm_wgmma_available(st)) {
+    std::printf("| bf16_in    | skipped: the fused bf16 GEMMs need an sm_90a build on an sm_90 device |\n");
+    return;
+  }
+  auto x = randv((size_t)n * width);
+  float* dx = up(x);
+  __nv_bfloat16* xb = alloc_bf16((size_t)n * width);
+  cast_bf16_cuda(xb, dx, (size_t)n * width, ctx);
+  // Linear: bf16 rows vs f32 rows cast inside linear_cuda.
+  cosmos::Linear l{up_bf16(randv((size_t)W * width, 0.05f)), WType::BF16, up(randv(W)), width, W};
+  float *y1 = up(std::vector<float>((size_t)n * W)), *y2 = up(std::vector<float>((size_t)n * W));
+  cosmos::linear_cuda(y1, dx, l, n, ctx);
+  cosmos::linear_bf16_cuda(y2, xb, l, n, ctx);
+  report("bf16_in", shape("linear n=%d %d -> %d (bitwise)", n, width, W), down(y1, (size_t)n * W),
+         down(y2, (size_t)n * W), 0);
+  // GELU MLP: fc1 + GELU on the fused GEMM from the bf16 rows; x not read (null).
+  cosmos::GeluMlp g{{up_bf16(randv((size_t)inter * width, 0.05f)), WType::BF16, up(randv(inter)), width, inter},
+                    {up_bf16(randv((size_t)width * inter, 0.05f)), WType::BF16, up(randv(width)), inter, width},
+                    true};
+  float* scratch = (float*)pool->alloc(sizeof(float) * std::max(cosmos::mlp_scratch_floats(g, n), (size_t)n * W * 2));
+  const bool mlp_runs = cosmos::mlp_bf16_input_runs(g, xb, n, ctx);
+  report_exact("bf16_in", shape("mlp_bf16_input_runs n=%d", n), mlp_runs, "fc1 + GELU fused");
+  if (mlp_runs) {
+    cosmos::mlp_cuda(y1, dx, g, n, scratch, ctx);
+    cosmos::mlp_cuda(y2, nullptr, g, n, scratch, ctx, xb);
+    report("bf16_in", shape("gelu mlp n=%d (bitwise)", n), down(y1, (size_t)n * width), down(y2, (size_t)n * width),
+           0);
+  }
+  // The tower's attention block: q|k|v from the bf16 rows (x null), two frames on the flash path.
+  cosmos::AttentionBlock ab;
+  ab.qkv = l;
+  ab.o = cosmos::Linear{up_bf16(randv((size_t)width * QH, 0.05f)), WType::BF16, up(randv(width)), QH, width};
+  ab.heads = ab.kv_heads = heads;
+  ab.head_dim = hd;
+  ab.fused_prefill_gemm = true;
+  const std::vector<int> seg = {0, n / 2, n};
+  cosmos::AttentionCall a;
+  a.n = n;
+  a.causal = false;
+  a.segments = seg.data();
+  a.n_segments = 2;
+  a.tensor_core_attention = true;
+  a.cos = up(randv((size_t)n * hd));
+  a.sin = up(randv((size_t)n * hd));
+  const bool attn_runs = cosmos::attention_qkv_bf16_runs(ab, n, ctx);
+  report_exact("bf16_in", shape("attention_qkv_bf16_runs n=%d", n), attn_runs, "q|k|v on the bf16 GEMM");
+  if (attn_runs) {
+    float* as = (float*)pool->alloc(sizeof(float) * cosmos::attention_scratch_floats(ab, n, false));
+    cosmos::attention_block_cuda(y1, dx, ab, a, as, ctx);
+    a.xb = reinterpret_cast<const uint16_t*>(xb);
+    cosmos::attention_block_cuda(y2, nullptr, ab, a, as, ctx);
+    const bool flash = std::strcmp(flash_attention_path(n / 2, n / 2, hd, false, st), "wgmma") == 0;
+    report("bf16_in",
+           shape("attention block n=%d, 2 frames, hd %d", n, hd) +
+               (flash ? " (bitwise; flash out in bf16)" : " (bitwise; not the flash path)"),
+           down(y1, (size_t)n * width), down(y2, (size_t)n * width), 0);
+  }
+  // An f32 weight takes no bf16 rows: a ModelError naming the call, nothing run.
+  cosmos::Linear f32{up(randv((size_t)W * width)), WType::F32, nullptr, width, W};
+  bool threw = false;
+  try {
+    cosmos::linear_bf16_cuda(y2, xb, f32, n, ctx);
+  } catch (const cosmos::ModelError&) {
+    threw = true;
+  }
+  report_exact("bf16_in", "linear_bf16_cuda on f32 weights", threw, "ModelError");
+}
+
+// The tower end to end (random bf16 weights, 2 blocks, 2 frames of 16 x 16 patches): COSMOS_TOWER_BF16_INPUTS=1 takes
+// the bf16 inputs (pixels staged in bf16, the norms writing bf16 rows) and gives the same outputs bit for bit.
+void test_tower_bf16_inputs() {
+  cosmos::Qwen3VisionConfig c;
+  c.depth = 2;
+  c.hidden_size = 256;
+  c.intermediate_size = 512;
+  c.num_heads = 4;
+  c.out_hidden_size = 128;
+  c.num_position_embeddings = 64;
+  c.deepstack_visual_indexes = {0};
+  auto tower = cosmos::Qwen3VisionCuda::random(c, WType::BF16, 5);
+  const std::vector<cosmos::Qwen3VisionGrid> grids = {{2, 16, 16}};
+  auto px = randv((size_t)2 * 16 * 16 * c.patch_dim());
+  cosmos::Qwen3VisionOutput f32_out, bf16_out;
+  unsetenv("COSMOS_TOWER_BF16_INPUTS");
+  tower->forward(px.data(), px.size(), grids, f32_out);
+  const bool off = !tower->last_phases().bf16_inputs;
+  setenv("COSMOS_TOWER_BF16_INPUTS", "1", 1);
+  tower->forward(px.data(), px.size(), grids, bf16_out);
+  const bool on = tower->last_phases().bf16_inputs;
+  unsetenv("COSMOS_TOWER_BF16_INPUTS");
+  const bool wgmma = cosmos::gemm_wgmma_available(st);
+  report_exact("tower_bf16", "512 patches, 2 blocks: the run's inputs", off && on == wgmma,
+               wgmma ? "f32 unset, bf16 with the variable" : "f32 both (no fused bf16 GEMMs)");
+  report("tower_bf16", "embeds, bf16 inputs vs f32 + casts (bitwise)", f32_out.embeds, bf16_out.embeds, 0);
+  report("tower_bf16", "deepstack 0, bf16 inputs vs f32 + casts (bitwise)", f32_out.deepstack.at(0),
+         bf16_out.deepstack.at(0), 0);
+}
+
 // --- Wan VAE ops vs their CPU twins.
 void test_conv3d(const char* name, Conv3dDims d, int n_hist, bool hist, int t, int h, int w, bool bf16) {
   auto x = randv((size_t)t * h * w * d.cin), hs = randv((size_t)std::max(n_hist, 1) * h * w * d.cin);
@@ -1477,6 +1629,7 @@ void test_snake_beta(long long rows, int c) {
 int main(int argc, char** argv) {
   const bool flash_only = argc > 1 && std::strcmp(argv[1], "flash") == 0;
   const bool fp8norm_only = argc > 1 && std::strcmp(argv[1], "add_rmsnorm_fp8") == 0;
+  const bool bf16_inputs_only = argc > 1 && std::strcmp(argv[1], "bf16_inputs") == 0;
   if (cosmos::cuda_device_count() == 0) {
     std::printf("no CUDA device\n");
     return 2;
@@ -1496,6 +1649,14 @@ int main(int argc, char** argv) {
   if (fp8norm_only) {
     test_add_rmsnorm_fp8_rows();
     test_add_rmsnorm_forms();
+    std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
+    return failures ? 1 : 0;
+  }
+  if (bf16_inputs_only) {
+    test_add_layernorm_bf16(7, 1152, true);
+    test_add_layernorm_bf16(5, 100, false);
+    test_bf16_input_layers(300);
+    test_tower_bf16_inputs();
     std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
     return failures ? 1 : 0;
   }
@@ -1698,6 +1859,11 @@ int main(int argc, char** argv) {
     test_qkv_rope_int8q(256, 4, 4, 0, false);  // whole tiles (no padding rows), separate q / k / v
   }
   test_gemv_fp8(1040, 2 * 777, false, true);  // odd inter: the fp8 SwiGLU's last warp has one pair (added last)
+  // bf16 GEMM inputs from their producers (the tower's COSMOS_TOWER_BF16_INPUTS; added last).
+  test_add_layernorm_bf16(7, 1152, true);
+  test_add_layernorm_bf16(5, 100, false);
+  test_bf16_input_layers(300);
+  test_tower_bf16_inputs();
   std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
   std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;

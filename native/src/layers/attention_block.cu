@@ -25,6 +25,13 @@ bool attention_qkv_fp8_runs(const AttentionBlock& b, int n, const CudaContext& c
          linear_fp8_runs(b.qkv.rows(QH + KH, KH), n, ctx);
 }
 
+bool attention_qkv_bf16_runs(const AttentionBlock& b, int n, const CudaContext& ctx) {
+  const int QH = b.heads * b.head_dim, KH = b.kv_heads * b.head_dim;
+  if (attention_fused_projection(b, n)) return linear_bf16_runs(b.qkv, n, ctx);
+  return linear_bf16_runs(b.qkv.rows(0, QH), n, ctx) && linear_bf16_runs(b.qkv.rows(QH, KH), n, ctx) &&
+         linear_bf16_runs(b.qkv.rows(QH + KH, KH), n, ctx);
+}
+
 namespace {
 // Runs of equal segments (a video's frames): [first, first + run) all of len rows. The tensor-core paths batch a run in
 // one launch; f32 attention takes one segment at a time (run 1).
@@ -42,9 +49,10 @@ void for_each_segment_run(const AttentionCall& call, bool batch, F&& f) {
 // The Qwen3-VL tower's frames on the wgmma flash path: q, k, v written by qkv_rope_flash_segments_cuda straight as the
 // kernel's bf16 operands (no f32 q, k, v and no conversion pass). False, with nothing enqueued, where a segment is off
 // that path, with q/k norms (qkv_rope_flash_segments_cuda has none), or with COSMOS_ATTENTION_BF16_QKV=0 (the f32 q,
-// k, v and flash_attention_segments_cuda's conversion: measured against each other in bench/README).
+// k, v and flash_attention_segments_cuda's conversion: measured against each other in bench/README). att_b set: the
+// kernel writes its output there in bf16 instead of f32 into p.att.
 bool attention_segments_bf16(const AttentionBlock& b, const AttentionCall& call, const AttentionPlan& p, float scale,
-                             const CudaContext& ctx) {
+                             __nv_bfloat16* att_b, const CudaContext& ctx) {
   const char* env = std::getenv("COSMOS_ATTENTION_BF16_QKV");
   if ((env && std::strcmp(env, "0") == 0) || b.q_norm || b.k_norm) return false;
   const int H = b.heads, KVH = b.kv_heads, D = b.head_dim;
@@ -67,8 +75,12 @@ bool attention_segments_bf16(const AttentionBlock& b, const AttentionCall& call,
     qkv_rope_flash_segments_cuda(qb.get(), kb.get(), vt.get(), p.q_in + o * p.q_stride, p.k_in + o * p.kv_stride,
                                  p.v_in + o * p.kv_stride, p.q_stride, p.kv_stride, call.cos + o * D, call.sin + o * D,
                                  len, run, pad, H, KVH, D, ctx);
-    flash_attention_segments_bf16_cuda(p.att + o * H * D, qb.get(), kb.get(), vt.get(), len, run, H, KVH, D,
-                                       call.causal, scale, ctx);
+    if (att_b)
+      flash_attention_segments_bf16_cuda(att_b + o * H * D, qb.get(), kb.get(), vt.get(), len, run, H, KVH, D,
+                                         call.causal, scale, ctx);
+    else
+      flash_attention_segments_bf16_cuda(p.att + o * H * D, qb.get(), kb.get(), vt.get(), len, run, H, KVH, D,
+                                         call.causal, scale, ctx);
   });
   return true;
 }
@@ -84,7 +96,19 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
   attention_check(b, call);
   const int n = call.n, H = b.heads, KVH = b.kv_heads, D = b.head_dim, QH = H * D, KH = KVH * D;
   const AttentionPlan p = attention_plan(b, call, scratch);
-  if (p.fused) {
+  if (call.xb) {
+    if (call.x8.q) throw ModelError("attention_block_cuda: AttentionCall has both x8 and xb; give one form of x");
+    if (!attention_qkv_bf16_runs(b, n, ctx))
+      throw ModelError("attention_block_cuda: bf16 rows (AttentionCall::xb) given where q|k|v is not on the bf16 GEMM");
+    const auto* xb = reinterpret_cast<const __nv_bfloat16*>(call.xb);
+    if (p.fused) {
+      linear_bf16_cuda(p.proj, xb, b.qkv, n, ctx);
+    } else {
+      linear_bf16_cuda(p.q_in, xb, b.qkv.rows(0, QH), n, ctx);
+      linear_bf16_cuda(p.k_in, xb, b.qkv.rows(QH, KH), n, ctx);
+      linear_bf16_cuda(p.v_in, xb, b.qkv.rows(QH + KH, KH), n, ctx);
+    }
+  } else if (p.fused) {
     linear_cuda(p.proj, x, b.qkv, n, ctx, call.x8);
   } else {
     linear_cuda(p.q_in, x, b.qkv.rows(0, QH), n, ctx, call.x8);
@@ -110,9 +134,17 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
       return;
     }
   }
-  if (call.segments && call.tensor_core_attention && attention_segments_bf16(b, call, p, scale, ctx)) {
-    linear_cuda(y, p.att, b.o, n, ctx);
-    return;
+  if (call.segments && call.tensor_core_attention) {
+    // With xb (the caller's GEMM inputs come in bf16 from their producers) the attention's output goes to the o
+    // projection in bf16 too, where o runs on the bf16 GEMM: the values its cast would make, in p.att's space.
+    auto* att_b = call.xb && linear_bf16_runs(b.o, n, ctx) ? reinterpret_cast<__nv_bfloat16*>(p.att) : nullptr;
+    if (attention_segments_bf16(b, call, p, scale, att_b, ctx)) {
+      if (att_b)
+        linear_bf16_cuda(y, att_b, b.o, n, ctx);
+      else
+        linear_cuda(y, p.att, b.o, n, ctx);
+      return;
+    }
   }
   qkv_rope_cuda(p.q, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos, call.sin,
                 n, H, KVH, D, b.eps, p.kv_row0, call.row_dev, ctx);

@@ -79,6 +79,12 @@ struct AttentionCall {
   // CUDA: x already in e4m3 per row (linear.h's Fp8Rows; add_rmsnorm_fp8_cuda writes it), for the q|k|v projection
   // where it runs in fp8 (linear_fp8_runs); x is then not read.
   Fp8Rows x8;
+  // CUDA: x already in bf16 (bits, [n, qkv.in], 16-byte aligned; add_norm_bf16_cuda writes it), for the q|k|v
+  // projection where it runs on the bf16 GEMM (attention_qkv_bf16_runs), which would round x to bf16 first: the same
+  // numbers; x is then not read. With it, segments on the bf16 flash path also hand their output to the o projection
+  // in bf16 where o runs on the bf16 GEMM (the same numbers again). (uint16_t, not __nv_bfloat16: the CPU build
+  // compiles this struct too.)
+  const uint16_t* xb = nullptr;
 };
 
 // Floats of scratch one call of n tokens needs (projections, split q/k/v when not in place, attention).
@@ -97,6 +103,9 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
 // Whether attention_block_cuda projects n tokens to q|k|v in fp8 (every projection GEMM it runs: linear_fp8_runs), so
 // that AttentionCall::x8 can stand in for x.
 bool attention_qkv_fp8_runs(const AttentionBlock& b, int n, const CudaContext& ctx);
+// Whether attention_block_cuda projects n tokens to q|k|v on the bf16 GEMM (linear_bf16_runs for every projection GEMM
+// it runs), so that AttentionCall::xb can stand in for x.
+bool attention_qkv_bf16_runs(const AttentionBlock& b, int n, const CudaContext& ctx);
 // Whether, where its attention runs in 8 bits, the block writes q straight as the attention's int8 operand
 // (ops/qkv_rope.h qkv_rope_int8q_cuda: head_dim 128 with q / k norms; the same bits as the attention quantizing f32 q).
 // COSMOS_FP8_Q_INT8=0 writes f32 q as before.

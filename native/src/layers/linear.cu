@@ -43,4 +43,15 @@ void linear_cuda(float* y, const float* x, const Linear& l, int n, const CudaCon
   matmul_cuda(y, x, l.w, l.wt, l.b, n, l.in, l.out, ctx);
 }
 
+bool linear_bf16_runs(const Linear& l, int n, const CudaContext& ctx) {
+  return l.w && l.wt == WType::BF16 && n > 8 && l.in % 8 == 0 && reinterpret_cast<uintptr_t>(l.w) % 16 == 0 &&
+         !linear_fp8_runs(l, n, ctx);
+}
+
+void linear_bf16_cuda(float* y, const __nv_bfloat16* xb, const Linear& l, int n, const CudaContext& ctx) {
+  if (!linear_bf16_runs(l, n, ctx))
+    throw ModelError("linear_bf16_cuda: bf16 rows given where linear_cuda would not cast x to bf16 (linear_bf16_runs)");
+  matmul_bf16_cuda(y, xb, l.w, l.b, n, l.in, l.out, ctx);
+}
+
 }  // namespace cosmos

@@ -56,6 +56,12 @@ bool linear_fp8_runs(const Linear& l, int n, const CudaContext& ctx);
 // e4m3 per token (quantize_fp8_rows_cuda, workspaces from ctx.pool; or x8 when given, and then x is not read) and
 // y = gemm_fp8_wgmma(x8, w8) * x scale * w8_scale (+ b), f32 out.
 void linear_cuda(float* y, const float* x, const Linear& l, int n, const CudaContext& ctx, Fp8Rows x8 = {});
+// Whether linear_cuda runs l for n rows on the bf16 GEMM (bf16 weights held, no fp8 GEMM, n > 8, l.in % 8 == 0, a
+// 16-byte aligned weight), the one path that rounds x to bf16 first: then linear_bf16_cuda can take x already in bf16.
+bool linear_bf16_runs(const Linear& l, int n, const CudaContext& ctx);
+// y [n, out] f32 = xb · w^T (+ b), xb [n, in] the bf16 rows (16-byte aligned) that linear_cuda would have cast: the
+// same numbers without the cast pass. Throws ModelError where linear_bf16_runs does not hold.
+void linear_bf16_cuda(float* y, const __nv_bfloat16* xb, const Linear& l, int n, const CudaContext& ctx);
 #endif
 
 }  // namespace cosmos

@@ -72,12 +72,28 @@ void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratc
   linear_cuda(y, g, m.down, n, ctx);
 }
 
-void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx) {
-  if (!m.fc1.w8 && m.fc2.wt == WType::BF16 &&
-      matmul_gelu_supported(x, m.fc1.w, m.fc1.wt, n, m.fc1.in, m.fc1.out, ctx)) {
+namespace {
+bool gelu_fused_runs(const GeluMlp& m, const void* x, int n, const CudaContext& ctx) {
+  return !m.fc1.w8 && m.fc2.wt == WType::BF16 &&
+         matmul_gelu_supported(x, m.fc1.w, m.fc1.wt, n, m.fc1.in, m.fc1.out, ctx);
+}
+}  // namespace
+
+bool mlp_bf16_input_runs(const GeluMlp& m, const __nv_bfloat16* xb, int n, const CudaContext& ctx) {
+  return xb && gelu_fused_runs(m, xb, n, ctx);
+}
+
+void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx,
+              const __nv_bfloat16* xb) {
+  if (xb && !mlp_bf16_input_runs(m, xb, n, ctx))
+    throw ModelError("mlp_cuda: bf16 rows given where fc1 + GELU does not run on the fused bf16 GEMM");
+  if (xb || gelu_fused_runs(m, x, n, ctx)) {
     // fc1 + bias + GELU in one GEMM, bf16 into fc2 (the scratch holds n x fc1.out floats; the bf16 h takes half).
     auto* h = reinterpret_cast<__nv_bfloat16*>(scratch);
-    matmul_gelu_cuda(h, x, m.fc1.w, m.fc1.b, n, m.fc1.in, m.fc1.out, m.tanh, ctx);
+    if (xb)
+      matmul_gelu_bf16_cuda(h, xb, m.fc1.w, m.fc1.b, n, m.fc1.in, m.fc1.out, m.tanh, ctx);
+    else
+      matmul_gelu_cuda(h, x, m.fc1.w, m.fc1.b, n, m.fc1.in, m.fc1.out, m.tanh, ctx);
     matmul_bf16_cuda(y, h, m.fc2.w, m.fc2.b, n, m.fc1.out, m.fc2.out, ctx);
     return;
   }

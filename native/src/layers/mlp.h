@@ -50,7 +50,11 @@ void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratc
               Fp8Rows x8 = {});
 // Whether mlp_cuda runs m's fused fp8 GEMM path for n rows here (n > 1).
 bool mlp_fp8_fused_runs(const SwiGluMlp& m, int n, const CudaContext& ctx);
-void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx);
+// xb: x already in bf16 rows (16-byte aligned), where mlp_bf16_input_runs (fc1 + GELU on the fused bf16 GEMM, which
+// would round x to bf16 first: the same numbers); x is then not read.
+void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx,
+              const __nv_bfloat16* xb = nullptr);
+bool mlp_bf16_input_runs(const GeluMlp& m, const __nv_bfloat16* xb, int n, const CudaContext& ctx);
 void mlp_cuda(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch, const CudaContext& ctx);
 #endif
 

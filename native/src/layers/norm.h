@@ -3,6 +3,8 @@
 // with the layer's own sizes, so a model body reads as layers, not as argument lists.
 #pragma once
 #ifdef COSMOS_CUDA
+#include <cuda_bf16.h>
+
 #include "../core/cuda_context.h"
 #endif
 
@@ -33,6 +35,9 @@ void norm_cuda(float* y, const float* x, const RmsNorm& n, int rows, const CudaC
 void norm_cuda(float* y, const float* x, const LayerNorm& n, int rows, const CudaContext& ctx);
 void add_norm_cuda(float* y, float* x, const float* h, const RmsNorm& n, int rows, const CudaContext& ctx);
 void add_norm_cuda(float* y, float* x, const float* h, const LayerNorm& n, int rows, const CudaContext& ctx);
+// The same with y written only in bf16 (the rows linear_bf16_cuda / mlp_cuda's xb read; y must not alias x or h).
+void add_norm_bf16_cuda(__nv_bfloat16* y, float* x, const float* h, const LayerNorm& n, int rows,
+                        const CudaContext& ctx);
 #endif
 
 }  // namespace cosmos

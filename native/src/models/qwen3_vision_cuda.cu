@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -17,6 +19,7 @@
 #include "../layers/mlp.h"
 #include "../layers/norm.h"
 #include "../ops/add.h"
+#include "../ops/cast_bf16.h"
 #include "../ops/gather4_add.h"
 
 namespace cosmos {
@@ -35,6 +38,23 @@ void copy_host(void* dst, const void* src, size_t bytes) {
     const size_t o = (size_t)b * chunk, len = std::min((size_t)e * chunk, bytes) - o;
     std::memcpy(static_cast<char*>(dst) + o, static_cast<const char*>(src) + o, len);
   });
+}
+
+// cast_bf16_cpu over the host's threads, as copy_host: the pixels staged in bf16 (the bf16 GEMM's rounding, done while
+// staging), half the bytes to send up.
+void cast_host_bf16(uint16_t* dst, const float* src, size_t n) {
+  const size_t chunk = (size_t)1 << 18;  // floats
+  parallel_for(CpuContext{}, (int)((n + chunk - 1) / chunk), 4, [&](int b, int e) {
+    const size_t o = (size_t)b * chunk, len = std::min((size_t)e * chunk, n) - o;
+    cast_bf16_cpu(dst + o, src + o, len);
+  });
+}
+
+// COSMOS_TOWER_BF16_INPUTS=1: the tower's GEMM inputs written in bf16 by their producers (Qwen3VisionCuda::run). Opt-in
+// until timed on a GPU against the f32 rows and casts it replaces; read at every run (tests switch it).
+bool tower_bf16_inputs_requested() {
+  const char* e = std::getenv("COSMOS_TOWER_BF16_INPUTS");
+  return e && std::strcmp(e, "1") == 0;
 }
 
 // Events of one run (timing disabled: they only order the host against the stream).
@@ -158,9 +178,34 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   float* pin_sin = pin_cos + n_rot;
 
   DeviceBuffer<float> x(pool_, ND), tmp(pool_, ND);
-  {
-    // Patch embedding (Conv3d with kernel = stride = patch: a matmul over the flattened patch). The
-    // pixels go up in slices, each copied into the staging buffer while the previous one is in flight.
+  // bf16 GEMM inputs from their producers (tower_bf16_inputs_requested): the host stages the pixels in bf16, and the
+  // norms write bf16 rows (xn) for q|k|v and fc1, where each of those GEMMs would round its f32 input to bf16 first:
+  // the same numbers without the f32 rows and the cast passes.
+  DeviceBuffer<__nv_bfloat16> xn;
+  if (tower_bf16_inputs_requested() && linear_bf16_runs(w_.patch_embed, N, ctx_)) {
+    xn = DeviceBuffer<__nv_bfloat16>(pool_, ND);
+    for (const Qwen3VisionBlock& b : w_.blocks)
+      if (!attention_qkv_bf16_runs(b.attn, N, ctx_) || !mlp_bf16_input_runs(b.mlp, xn.get(), N, ctx_)) {
+        xn.reset();
+        break;
+      }
+  }
+  const bool bf16_inputs = xn.get() != nullptr;
+  phases_.bf16_inputs = bf16_inputs;
+  // Patch embedding (Conv3d with kernel = stride = patch: a matmul over the flattened patch). The pixels go up in
+  // slices, each staged (copied, or cast to bf16) while the previous one is in flight. px goes back to the pool at the
+  // end of its branch: the pool only reuses it for work later on this stream.
+  if (bf16_inputs) {
+    DeviceBuffer<__nv_bfloat16> px(pool_, n_floats);
+    auto* pin_bf16 = reinterpret_cast<uint16_t*>(pin_px);  // the first half of the pixels' staging
+    const size_t slice = (size_t)4 << 20;                  // values
+    for (size_t o = 0; o < n_floats; o += slice) {
+      const size_t len = std::min(slice, n_floats - o);
+      cast_host_bf16(pin_bf16 + o, pixel_values + o, len);
+      CUDA_CHECK(cudaMemcpyAsync(px.get() + o, pin_bf16 + o, sizeof(uint16_t) * len, cudaMemcpyHostToDevice, s));
+    }
+    linear_bf16_cuda(x.get(), px.get(), w_.patch_embed, N, ctx_);
+  } else {
     DeviceBuffer<float> px(pool_, n_floats);
     const size_t slice = (size_t)4 << 20;  // floats (16 MB)
     for (size_t o = 0; o < n_floats; o += slice) {
@@ -169,7 +214,6 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
       CUDA_CHECK(cudaMemcpyAsync(px.get() + o, pin_px + o, sizeof(float) * len, cudaMemcpyHostToDevice, s));
     }
     linear_cuda(x.get(), px.get(), w_.patch_embed, N, ctx_);
-    // px goes back to the pool here: the pool only reuses it for work later on this stream.
   }
   phases_.pixels = ms_since(t);
   t = std::chrono::steady_clock::now();
@@ -253,14 +297,27 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     const Qwen3VisionBlock& b = w_.blocks[l];
     // As Qwen3Vision::forward: norm1 fused into the previous block's last residual add (the mergers below read x,
     // complete by then, and leave tmp alone).
-    if (l == 0) norm_cuda(tmp.get(), x.get(), b.norm1, N, ctx_);
+    // With bf16_inputs the norms write xn, which the q|k|v and fc1 GEMMs read in place of tmp.
+    if (l == 0) {
+      norm_cuda(tmp.get(), x.get(), b.norm1, N, ctx_);
+      if (bf16_inputs) cast_bf16_cuda(xn.get(), tmp.get(), ND, ctx_);  // once a run: the first norm has no add
+    }
+    call.xb = reinterpret_cast<const uint16_t*>(xn.get());
     attention_block_cuda(tmp.get(), tmp.get(), b.attn, call, scratch.get(), ctx_);
-    add_norm_cuda(tmp.get(), x.get(), tmp.get(), b.norm2, N, ctx_);  // x += attn; tmp = norm2(x)
-    mlp_cuda(tmp.get(), tmp.get(), b.mlp, N, scratch.get(), ctx_);
-    if (l + 1 < c.depth)
-      add_norm_cuda(tmp.get(), x.get(), tmp.get(), w_.blocks[l + 1].norm1, N, ctx_);  // x += mlp; tmp = next norm1(x)
+    if (bf16_inputs)
+      add_norm_bf16_cuda(xn.get(), x.get(), tmp.get(), b.norm2, N, ctx_);  // x += attn; xn = norm2(x)
     else
+      add_norm_cuda(tmp.get(), x.get(), tmp.get(), b.norm2, N, ctx_);  // x += attn; tmp = norm2(x)
+    mlp_cuda(tmp.get(), tmp.get(), b.mlp, N, scratch.get(), ctx_, xn.get());
+    if (l + 1 < c.depth) {
+      const LayerNorm& next = w_.blocks[l + 1].norm1;  // x += mlp; tmp (or xn) = next norm1(x)
+      if (bf16_inputs)
+        add_norm_bf16_cuda(xn.get(), x.get(), tmp.get(), next, N, ctx_);
+      else
+        add_norm_cuda(tmp.get(), x.get(), tmp.get(), next, N, ctx_);
+    } else {
       add_cuda(x.get(), x.get(), tmp.get(), (int)ND, ctx_);
+    }
     const auto it = std::find(idx.begin(), idx.end(), l);
     if (it != idx.end()) {
       const size_t kk = it - idx.begin();

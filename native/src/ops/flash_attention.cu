@@ -351,9 +351,11 @@ int flash_wgmma_rows_pad(int seg_len) {
   return (seg_len + T - 1) / T * T;
 }
 
-void flash_attention_segments_bf16_cuda(float* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb,
-                                        const __nv_bfloat16* vt, int seg_len, int segments, int q_heads, int kv_heads,
-                                        int head_dim, bool causal, float scale, const cosmos::CudaContext& ctx) {
+namespace {
+template <class Out>
+void segments_bf16(Out* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb, const __nv_bfloat16* vt, int seg_len,
+                   int segments, int q_heads, int kv_heads, int head_dim, bool causal, float scale,
+                   const cosmos::CudaContext& ctx) {
   if (seg_len <= 0 || segments <= 0) return;
   if (kv_heads <= 0 || q_heads % kv_heads != 0)
     throw std::runtime_error("flash_attention_segments_bf16_cuda: q_heads % kv_heads != 0");
@@ -362,6 +364,18 @@ void flash_attention_segments_bf16_cuda(float* out, const __nv_bfloat16* qb, con
   const int pad = flash_wgmma_rows_pad(seg_len);
   cosmos::flash_attention_wgmma(out, qb, kb, vt, seg_len, seg_len, pad, pad, q_heads, kv_heads, head_dim, 0, causal,
                                 scale * 1.4426950408889634f, segments, ctx.stream);
+}
+}  // namespace
+
+void flash_attention_segments_bf16_cuda(float* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb,
+                                        const __nv_bfloat16* vt, int seg_len, int segments, int q_heads, int kv_heads,
+                                        int head_dim, bool causal, float scale, const cosmos::CudaContext& ctx) {
+  segments_bf16(out, qb, kb, vt, seg_len, segments, q_heads, kv_heads, head_dim, causal, scale, ctx);
+}
+void flash_attention_segments_bf16_cuda(__nv_bfloat16* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb,
+                                        const __nv_bfloat16* vt, int seg_len, int segments, int q_heads, int kv_heads,
+                                        int head_dim, bool causal, float scale, const cosmos::CudaContext& ctx) {
+  segments_bf16(out, qb, kb, vt, seg_len, segments, q_heads, kv_heads, head_dim, causal, scale, ctx);
 }
 
 void flash_attention_segments_cuda(float* out, const float* q, const float* k, const float* v, int seg_len,

@@ -45,4 +45,8 @@ int flash_wgmma_rows_pad(int seg_len);
 void flash_attention_segments_bf16_cuda(float* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb,
                                         const __nv_bfloat16* vt, int seg_len, int segments, int q_heads, int kv_heads,
                                         int head_dim, bool causal, float scale, const cosmos::CudaContext& ctx);
+// The same with out in bf16 (flash_attention_wgmma's bf16 form), the rows a bf16 GEMM reads next.
+void flash_attention_segments_bf16_cuda(__nv_bfloat16* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb,
+                                        const __nv_bfloat16* vt, int seg_len, int segments, int q_heads, int kv_heads,
+                                        int head_dim, bool causal, float scale, const cosmos::CudaContext& ctx);
 #endif

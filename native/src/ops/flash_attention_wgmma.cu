@@ -272,12 +272,21 @@ struct Fp8Scales {
   const float* v = nullptr;
 };
 
-template <class T>
+// A pair of output dims: f32, or rounded to bf16 (round to nearest even: the values a bf16 GEMM reading f32 rows would
+// make of them).
+__device__ __forceinline__ void store_pair(float* o, float a, float b) {
+  *reinterpret_cast<float2*>(o) = make_float2(a, b);
+}
+__device__ __forceinline__ void store_pair(__nv_bfloat16* o, float a, float b) {
+  *reinterpret_cast<__nv_bfloat162*>(o) = __floats2bfloat162_rn(a, b);
+}
+
+template <class T, class Out>
 __global__ void __launch_bounds__(kThreads, 1)
     flash_wgmma_kernel(const __grid_constant__ CUtensorMap tma_q, const __grid_constant__ CUtensorMap tma_k,
-                       const __grid_constant__ CUtensorMap tma_vt, float* __restrict__ out, int n_q, int n_kv,
-                       int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal,
-                       float scale_log2, Fp8Scales fp8) {
+                       const __grid_constant__ CUtensorMap tma_vt, Out* __restrict__ out, int n_q, int n_kv, int nq_pad,
+                       int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal, float scale_log2,
+                       Fp8Scales fp8) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   // Segment blockIdx.z: its own operands (the next q_heads * nq_pad rows of Q, kv_heads * nkv_pad of K, ...) and its
   // own n_q output rows.
@@ -428,11 +437,10 @@ __global__ void __launch_bounds__(kThreads, 1)
       const int i = row + 8 * rr;
       if (i >= n_q) continue;
       const float inv = L > 0.f ? out_scale / L : 0.f;
-      float* orow = out + ((long long)i * q_heads + h) * hd + 2 * tig;
+      Out* orow = out + ((long long)i * q_heads + h) * hd + 2 * tig;
 #pragma unroll
       for (int j = 0; j < kO / 4; ++j)  // dims past hd are the operands' zero padding (hd % 8 == 0)
-        if (8 * j < hd)
-          *reinterpret_cast<float2*>(orow + 8 * j) = make_float2(o[4 * j + 2 * rr] * inv, o[4 * j + 2 * rr + 1] * inv);
+        if (8 * j < hd) store_pair(orow + 8 * j, o[4 * j + 2 * rr] * inv, o[4 * j + 2 * rr + 1] * inv);
     }
   }
 #else
@@ -447,26 +455,28 @@ namespace cosmos {
 bool flash_attention_wgmma_available(cudaStream_t stream) { return this_object_sm90a_available(stream); }
 
 namespace {
-template <class T>
-void launch(const CUtensorMap& mq, const CUtensorMap& mk, const CUtensorMap& mv, float* out, int n_q, int n_kv,
+template <class T, class Out>
+void launch(const CUtensorMap& mq, const CUtensorMap& mk, const CUtensorMap& mv, Out* out, int n_q, int n_kv,
             int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal, float scale_log2,
             Fp8Scales fp8, int segments, cudaStream_t stream) {
   static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once per format
     CUDA_CHECK(
-        cudaFuncSetAttribute(flash_wgmma_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<T>()));
+        cudaFuncSetAttribute(flash_wgmma_kernel<T, Out>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<T>()));
     return true;
   }();
   (void)attr;
   const dim3 grid(nq_pad / kBM, q_heads, segments);
-  flash_wgmma_kernel<T><<<grid, kThreads, smem_bytes<T>(), stream>>>(
+  flash_wgmma_kernel<T, Out><<<grid, kThreads, smem_bytes<T>(), stream>>>(
       mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2, fp8);
   CUDA_CHECK_LAUNCH();
 }
 }  // namespace
 
-void flash_attention_wgmma(float* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb, const __nv_bfloat16* vt,
-                           int n_q, int n_kv, int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset,
-                           bool causal, float scale_log2, int segments, cudaStream_t stream) {
+namespace {
+template <class Out>
+void launch_bf16(Out* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb, const __nv_bfloat16* vt, int n_q, int n_kv,
+                 int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal,
+                 float scale_log2, int segments, cudaStream_t stream) {
   const CUtensorMap mq = tma_map_bf16_sw128(qb, segments * q_heads * nq_pad, kD, kBM, "flash_attention_wgmma q"),
                     mk = tma_map_bf16_sw128(kb, segments * kv_heads * nkv_pad, kD, kBN, "flash_attention_wgmma k"),
                     mv = tma_map_bf16_sw128(vt, segments * kv_heads * kD, nkv_pad, kD, "flash_attention_wgmma v^T");
@@ -476,6 +486,22 @@ void flash_attention_wgmma(float* out, const __nv_bfloat16* qb, const __nv_bfloa
   else
     launch<Bf16Tiles<128>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
                            scale_log2, Fp8Scales{}, segments, stream);
+}
+}  // namespace
+
+void flash_attention_wgmma(float* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb, const __nv_bfloat16* vt,
+                           int n_q, int n_kv, int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset,
+                           bool causal, float scale_log2, int segments, cudaStream_t stream) {
+  launch_bf16(out, qb, kb, vt, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2,
+              segments, stream);
+}
+
+void flash_attention_wgmma(__nv_bfloat16* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb,
+                           const __nv_bfloat16* vt, int n_q, int n_kv, int nq_pad, int nkv_pad, int q_heads,
+                           int kv_heads, int hd, int q_offset, bool causal, float scale_log2, int segments,
+                           cudaStream_t stream) {
+  launch_bf16(out, qb, kb, vt, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2,
+              segments, stream);
 }
 
 void flash_attention_wgmma_fp8(float* out, const uint8_t* qb, const uint8_t* kb, const uint8_t* vt,

@@ -35,6 +35,12 @@ bool flash_attention_wgmma_available(cudaStream_t stream);
 void flash_attention_wgmma(float* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb, const __nv_bfloat16* vt,
                            int n_q, int n_kv, int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset,
                            bool causal, float scale_log2, int segments, cudaStream_t stream);
+// The same with out in bf16 (each value rounded to nearest even: what a bf16 GEMM would make of the f32 out), for a
+// bf16 GEMM next (the tower's o projection).
+void flash_attention_wgmma(__nv_bfloat16* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb,
+                           const __nv_bfloat16* vt, int n_q, int n_kv, int nq_pad, int nkv_pad, int q_heads,
+                           int kv_heads, int hd, int q_offset, bool causal, float scale_log2, int segments,
+                           cudaStream_t stream);
 
 // The same on 8-bit operands (ops/attention_fp8.h prepares them), one segment: qb [q_heads][nq_pad][128] and kb
 // [kv_heads][nkv_pad][128] int8, vt [kv_heads][128][nkv_pad] e4m3 with the keys of every 32 in fp8_key_order; the

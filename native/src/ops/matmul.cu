@@ -478,6 +478,13 @@ void matmul_gelu_cuda(__nv_bfloat16* h, const float* x, const void* w, const flo
   });
 }
 
+void matmul_gelu_bf16_cuda(__nv_bfloat16* h, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k,
+                           int m, bool tanh, const cosmos::CudaContext& ctx) {
+  // One launch: matmul_gelu_cuda's too up to its cast cap (kCastCapBytes / 2k rows: 29k at the tower's k = 1152), so
+  // the same tiles and the same numbers there.
+  cosmos::gemm_wgmma_gelu(h, xb, static_cast<const bf16*>(w), bias, n, k, m, tanh, ctx);
+}
+
 void matmul_bf16_cuda(float* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k, int m,
                       const cosmos::CudaContext& ctx) {
   if (n <= 0 || m <= 0) return;

@@ -54,6 +54,10 @@ void matmul_swiglu_cuda(__nv_bfloat16* h, const float* x, const void* w, int n, 
 bool matmul_gelu_supported(const void* x, const void* w, WType wt, int n, int k, int m, const cosmos::CudaContext& ctx);
 void matmul_gelu_cuda(__nv_bfloat16* h, const float* x, const void* w, const float* bias, int n, int k, int m,
                       bool tanh, const cosmos::CudaContext& ctx);
+// The same with x already in bf16 (the rows matmul_gelu_cuda would have cast: the same numbers), where
+// matmul_gelu_supported(xb, ...) holds.
+void matmul_gelu_bf16_cuda(__nv_bfloat16* h, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k,
+                           int m, bool tanh, const cosmos::CudaContext& ctx);
 // out [n, m] f32 = xb · w^T (+ bias) with x already bf16 (the down projection after matmul_swiglu_cuda or fc2 after
 // matmul_gelu_cuda); bf16 w.
 void matmul_bf16_cuda(float* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k, int m,
