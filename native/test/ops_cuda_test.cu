@@ -41,9 +41,9 @@
 #include "../src/ops/embedding.h"
 #include "../src/ops/fill_uniform.h"
 #include "../src/ops/flash_attention.h"
-#include "../src/ops/gemm_wgmma.h"
 #include "../src/ops/gather4_add.h"
 #include "../src/ops/gelu.h"
+#include "../src/ops/gemm_wgmma.h"
 #include "../src/ops/gemv_decode.h"
 #include "../src/ops/gemv_fp8.h"
 #include "../src/ops/gemv_swiglu.h"
@@ -980,16 +980,25 @@ void test_add_rmsnorm_forms() {
   test_add_rmsnorm_fp8(2, 16384);  // 8 float4s a thread
 }
 
+// add_layernorm in its scalar form and, with COSMOS_LAYERNORM_VEC=1 (opt-in), its vector form where the row fits one.
 void test_add_layernorm(int rows, int dim, bool affine) {
   auto x = randv((size_t)rows * dim), h = randv((size_t)rows * dim), w = randv(dim), b = randv(dim);
   for (int i = 0; i < dim; ++i) x[i] += 300.f;  // a row with a large mean: the centred variance pass
-  float *dx = up(x), *dh = up(h), *dw = up(w), *db = up(b);
-  add_layernorm_cpu(h.data(), x.data(), h.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr, rows, dim,
-                    1e-6f);
-  add_layernorm_cuda(dh, dx, dh, affine ? dw : nullptr, affine ? db : nullptr, rows, dim, 1e-6f, ctx);
-  report("add_layernm", shape("rows=%d dim=%d x", rows, dim), x, down(dx, x.size()), 1e-6);
-  report("add_layernm", shape(affine ? "rows=%d dim=%d out (aliases h)" : "rows=%d dim=%d out, no w / b", rows, dim), h,
-         down(dh, h.size()), 1e-4);
+  float *dw = up(w), *db = up(b);
+  std::vector<float> rx = x, rh = h;
+  add_layernorm_cpu(rh.data(), rx.data(), rh.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr, rows,
+                    dim, 1e-6f);
+  for (const char* vec : {"0", "1"}) {
+    setenv("COSMOS_LAYERNORM_VEC", vec, 1);
+    float *dx = up(x), *dh = up(h);
+    add_layernorm_cuda(dh, dx, dh, affine ? dw : nullptr, affine ? db : nullptr, rows, dim, 1e-6f, ctx);
+    const std::string form = vec[0] == '1' ? " [COSMOS_LAYERNORM_VEC=1]" : "";
+    report("add_layernm", shape("rows=%d dim=%d x", rows, dim) + form, rx, down(dx, x.size()), 1e-6);
+    report("add_layernm",
+           shape(affine ? "rows=%d dim=%d out (aliases h)" : "rows=%d dim=%d out, no w / b", rows, dim) + form, rh,
+           down(dh, h.size()), 1e-4);
+  }
+  unsetenv("COSMOS_LAYERNORM_VEC");
 }
 
 void test_scatter_gather(int n, int dim, int table_rows) {
@@ -1276,22 +1285,30 @@ void test_add_layernorm_bf16(int rows, int dim, bool affine) {
   const size_t n = (size_t)rows * dim;
   auto x = randv(n), h = randv(n), w = randv(dim), b = randv(dim);
   for (int i = 0; i < dim; ++i) x[i] += 300.f;  // a row with a large mean, as test_add_layernorm
-  float *dx1 = up(x), *dx2 = up(x), *dh = up(h), *dy = up(std::vector<float>(n));
-  const float *dw = affine ? up(w) : nullptr, *db = affine ? up(b) : nullptr;
-  __nv_bfloat16 *cast = alloc_bf16(n), *direct = alloc_bf16(n);
-  add_layernorm_cuda(dy, dx1, dh, dw, db, rows, dim, 1e-6f, ctx);
-  cast_bf16_cuda(cast, dy, n, ctx);
-  add_layernorm_bf16_cuda(direct, dx2, dh, dw, db, rows, dim, 1e-6f, ctx);
-  const auto want = down16(cast, n), got = down16(direct, n);
-  const bool same_x = down(dx1, n) == down(dx2, n);
-  report_exact("add_ln_bf16", shape(affine ? "rows=%d dim=%d" : "rows=%d dim=%d, no w / b", rows, dim),
-               got == want && same_x, "== add_layernorm + cast_bf16, x too");
   std::vector<uint16_t> ref(n);
-  add_layernorm_bf16_cpu(ref.data(), x.data(), h.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr, rows,
-                         dim, 1e-6f);
-  // vs the CPU twin: the f32 values differ in their last bits (reduction order), which tips a few to the next bf16
-  // value: one bf16 step of the largest value at most (2^-8 = 3.9e-3 relative).
-  report("add_ln_bf16", shape("rows=%d dim=%d vs CPU (one bf16 step)", rows, dim), widen(ref), widen(got), 4e-3);
+  std::vector<float> rx = x;
+  add_layernorm_bf16_cpu(ref.data(), rx.data(), h.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr,
+                         rows, dim, 1e-6f);
+  const float *dw = affine ? up(w) : nullptr, *db = affine ? up(b) : nullptr;
+  for (const char* vec : {"0", "1"}) {  // the scalar form, and the vector form where the row fits one
+    setenv("COSMOS_LAYERNORM_VEC", vec, 1);
+    const std::string form = vec[0] == '1' ? " [COSMOS_LAYERNORM_VEC=1]" : "";
+    float *dx1 = up(x), *dx2 = up(x), *dh = up(h), *dy = up(std::vector<float>(n));
+    __nv_bfloat16 *cast = alloc_bf16(n), *direct = alloc_bf16(n);
+    add_layernorm_cuda(dy, dx1, dh, dw, db, rows, dim, 1e-6f, ctx);
+    cast_bf16_cuda(cast, dy, n, ctx);
+    add_layernorm_bf16_cuda(direct, dx2, dh, dw, db, rows, dim, 1e-6f, ctx);
+    const auto want = down16(cast, n), got = down16(direct, n);
+    const bool same_x = down(dx1, n) == down(dx2, n);
+    report_exact("add_ln_bf16", shape(affine ? "rows=%d dim=%d" : "rows=%d dim=%d, no w / b", rows, dim) + form,
+                 got == want && same_x, "== add_layernorm + cast_bf16, x too");
+    // vs the CPU twin: the f32 values differ in their last bits (reduction order), which tips a few to the next bf16
+    // value: one bf16 step of the largest value at most (2^-8 = 3.9e-3 relative).
+    report("add_ln_bf16", shape("rows=%d dim=%d vs CPU (one bf16 step)", rows, dim) + form, widen(ref), widen(got),
+           4e-3);
+    report("add_ln_bf16", shape("rows=%d dim=%d x vs CPU", rows, dim) + form, rx, down(dx2, n), 1e-6);
+  }
+  unsetenv("COSMOS_LAYERNORM_VEC");
 }
 
 void test_bf16_input_layers(int n) {
@@ -1322,8 +1339,7 @@ void test_bf16_input_layers(int n) {
   if (mlp_runs) {
     cosmos::mlp_cuda(y1, dx, g, n, scratch, ctx);
     cosmos::mlp_cuda(y2, nullptr, g, n, scratch, ctx, xb);
-    report("bf16_in", shape("gelu mlp n=%d (bitwise)", n), down(y1, (size_t)n * width), down(y2, (size_t)n * width),
-           0);
+    report("bf16_in", shape("gelu mlp n=%d (bitwise)", n), down(y1, (size_t)n * width), down(y2, (size_t)n * width), 0);
   }
   // The tower's attention block: q|k|v from the bf16 rows (x null), two frames on the flash path.
   cosmos::AttentionBlock ab;
@@ -1365,12 +1381,13 @@ void test_bf16_input_layers(int n) {
   report_exact("bf16_in", "linear_bf16_cuda on f32 weights", threw, "ModelError");
 }
 
-// The tower end to end (random bf16 weights, 2 blocks, 2 frames of 16 x 16 patches): COSMOS_TOWER_BF16_INPUTS=1 takes
-// the bf16 inputs (pixels staged in bf16, the norms writing bf16 rows) and gives the same outputs bit for bit.
+// The tower end to end (random bf16 weights, 2 blocks, 2 frames of 16 x 16 patches, head dim 72):
+// COSMOS_TOWER_BF16_INPUTS=1 takes the bf16 inputs (pixels staged in bf16, the norms writing bf16 rows) and gives the
+// same outputs bit for bit.
 void test_tower_bf16_inputs() {
   cosmos::Qwen3VisionConfig c;
   c.depth = 2;
-  c.hidden_size = 256;
+  c.hidden_size = 288;  // 4 heads of 72: the 8B tower's head dim, on the bf16 flash path (its output to o in bf16)
   c.intermediate_size = 512;
   c.num_heads = 4;
   c.out_hidden_size = 128;
@@ -1379,20 +1396,34 @@ void test_tower_bf16_inputs() {
   auto tower = cosmos::Qwen3VisionCuda::random(c, WType::BF16, 5);
   const std::vector<cosmos::Qwen3VisionGrid> grids = {{2, 16, 16}};
   auto px = randv((size_t)2 * 16 * 16 * c.patch_dim());
-  cosmos::Qwen3VisionOutput f32_out, bf16_out;
-  unsetenv("COSMOS_TOWER_BF16_INPUTS");
-  tower->forward(px.data(), px.size(), grids, f32_out);
-  const bool off = !tower->last_phases().bf16_inputs;
-  setenv("COSMOS_TOWER_BF16_INPUTS", "1", 1);
-  tower->forward(px.data(), px.size(), grids, bf16_out);
-  const bool on = tower->last_phases().bf16_inputs;
-  unsetenv("COSMOS_TOWER_BF16_INPUTS");
   const bool wgmma = cosmos::gemm_wgmma_available(st);
-  report_exact("tower_bf16", "512 patches, 2 blocks: the run's inputs", off && on == wgmma,
-               wgmma ? "f32 unset, bf16 with the variable" : "f32 both (no fused bf16 GEMMs)");
-  report("tower_bf16", "embeds, bf16 inputs vs f32 + casts (bitwise)", f32_out.embeds, bf16_out.embeds, 0);
-  report("tower_bf16", "deepstack 0, bf16 inputs vs f32 + casts (bitwise)", f32_out.deepstack.at(0),
-         bf16_out.deepstack.at(0), 0);
+  for (const char* vec : {"0", "1"}) {  // add_layernorm's scalar and vector forms
+    setenv("COSMOS_LAYERNORM_VEC", vec, 1);
+    const std::string form = vec[0] == '1' ? " [COSMOS_LAYERNORM_VEC=1]" : "";
+    cosmos::Qwen3VisionOutput f32_out, bf16_out;
+    unsetenv("COSMOS_TOWER_BF16_INPUTS");
+    tower->forward(px.data(), px.size(), grids, f32_out);
+    const bool off = !tower->last_phases().bf16_inputs;
+    setenv("COSMOS_TOWER_BF16_INPUTS", "1", 1);
+    tower->forward(px.data(), px.size(), grids, bf16_out);
+    const bool on = tower->last_phases().bf16_inputs;
+    unsetenv("COSMOS_TOWER_BF16_INPUTS");
+    report_exact("tower_bf16", "512 patches, 2 blocks: the run's inputs" + form, off && on == wgmma,
+                 wgmma ? "f32 unset, bf16 with the variable" : "f32 both (no fused bf16 GEMMs)");
+    report("tower_bf16", "embeds, bf16 inputs vs f32 + casts (bitwise)" + form, f32_out.embeds, bf16_out.embeds, 0);
+    report("tower_bf16", "deepstack 0, bf16 inputs vs f32 + casts (bitwise)" + form, f32_out.deepstack.at(0),
+           bf16_out.deepstack.at(0), 0);
+  }
+  unsetenv("COSMOS_LAYERNORM_VEC");
+}
+
+void test_bf16_inputs() {
+  test_add_layernorm_bf16(7, 1152, true);   // the vector form: one float4 a thread
+  test_add_layernorm_bf16(5, 100, false);   // the vector form, threads past the row
+  test_add_layernorm_bf16(3, 998, true);    // dim % 4 != 0: the scalar form
+  test_add_layernorm_bf16(2, 4096, false);  // 2 float4s a thread
+  test_bf16_input_layers(300);
+  test_tower_bf16_inputs();
 }
 
 // --- Wan VAE ops vs their CPU twins.
@@ -1653,10 +1684,7 @@ int main(int argc, char** argv) {
     return failures ? 1 : 0;
   }
   if (bf16_inputs_only) {
-    test_add_layernorm_bf16(7, 1152, true);
-    test_add_layernorm_bf16(5, 100, false);
-    test_bf16_input_layers(300);
-    test_tower_bf16_inputs();
+    test_bf16_inputs();
     std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
     return failures ? 1 : 0;
   }
@@ -1760,7 +1788,7 @@ int main(int argc, char** argv) {
   test_qkv_rope(300, 32, 8, 128, 0, true, false, false);  // the warp kernel over many tokens (the Generator's shape)
   test_qkv_rope(129, 8, 4, 64, 5, true, true, false);     // the warp kernel at head_dim 64, fused rows, cache rows
   test_add_rmsnorm(7, 4096);
-  test_add_layernorm(7, 1152, true);  // the Qwen3-VL tower's width
+  test_add_layernorm(7, 1152, true);  // the Qwen3-VL tower's width (the vector form since 2026-12-05)
   test_add_layernorm(5, 100, false);
   test_add_rmsnorm(1, 64);
   test_add_rmsnorm_fp8_rows();
@@ -1859,11 +1887,9 @@ int main(int argc, char** argv) {
     test_qkv_rope_int8q(256, 4, 4, 0, false);  // whole tiles (no padding rows), separate q / k / v
   }
   test_gemv_fp8(1040, 2 * 777, false, true);  // odd inter: the fp8 SwiGLU's last warp has one pair (added last)
+  test_add_layernorm(3, 1150, true);  // dim % 4 != 0: add_layernorm's scalar form (the rows above: the vector form)
   // bf16 GEMM inputs from their producers (the tower's COSMOS_TOWER_BF16_INPUTS; added last).
-  test_add_layernorm_bf16(7, 1152, true);
-  test_add_layernorm_bf16(5, 100, false);
-  test_bf16_input_layers(300);
-  test_tower_bf16_inputs();
+  test_bf16_inputs();
   std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
   std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;

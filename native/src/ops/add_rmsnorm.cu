@@ -7,12 +7,11 @@
 
 #include <cuda_fp8.h>
 
-#include <type_traits>
-
 #include "../core/cuda_common.h"
 #include "../core/cuda_pdl.cuh"
 #include "../core/cuda_reduce.h"
 #include "quantize_fp8.h"
+#include "row_vec.cuh"
 
 namespace {
 // One row's x += h, then 1 / rms(x): the part both kernels share (one loop, so the same bits in both).
@@ -27,14 +26,11 @@ __device__ __forceinline__ float add_row_inv_rms(float* xr, const float* hr, int
   return 1.0f / sqrtf(ss / (float)dim + eps);
 }
 
-// The vector form (dim % 4 == 0, 16-byte aligned rows): each thread holds its V float4s of x + h in registers, at
-// float4 indices threadIdx.x + j * blockDim.x, so x is read once and written once and the norm needs no second read.
-// At the Generator's width (4096, 18720 rows) the scalar form reached ~2.5 TB/s (three passes over the row through
-// L1, scalar loads). Both kernels' vector forms sum in this order, so they stay bit for bit one another's.
-template <int V>
-struct RowVec {
-  float4 v[V];
-};
+// The vector form (dim % 4 == 0, 16-byte aligned rows; row_vec.cuh): each thread holds its V float4s of x + h in
+// registers, so x is read once and written once and the norm needs no second read. At the Generator's width (4096,
+// 18720 rows) the scalar form reached ~2.5 TB/s (three passes over the row through L1, scalar loads). Both kernels'
+// vector forms sum in this order, so they stay bit for bit one another's.
+using cosmos::RowVec;
 template <int V>
 __device__ __forceinline__ float add_row_inv_rms_vec(RowVec<V>& r, float* xr, const float* hr, int dim4, float eps,
                                                      float* sh) {
@@ -133,48 +129,13 @@ __global__ void add_rmsnorm_fp8_vec_kernel(uint8_t* q, float* scale, float* x, c
   }
 }
 
-// The vector form's shape: V float4s a thread, at most 512 threads (a multiple of 32, so block_sum holds), V <= 8
-// (dim <= 16384); 0 = the scalar form (dim % 4 != 0, a misaligned base, or a wider row).
-struct VecShape {
-  int v = 0, threads = 0;
-};
-VecShape vec_shape(int dim, const void* a, const void* b, const void* c) {
-  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  if (dim % 4 != 0 || !aligned(a) || !aligned(b) || !aligned(c)) return {};
-  const int dim4 = dim / 4;
-  for (int v = 1; v <= 8; v *= 2) {
-    const int threads = (dim4 + v - 1) / v;
-    if (threads <= 512) return {v, (threads + 31) / 32 * 32};
-  }
-  return {};
-}
-// launch(std::integral_constant<int, v>) for a vector form's v (1, 2, 4, 8); false for 0 (the scalar form).
-template <class Launch>
-bool with_vec(int v, Launch&& launch) {
-  switch (v) {
-    case 1:
-      launch(std::integral_constant<int, 1>{});
-      return true;
-    case 2:
-      launch(std::integral_constant<int, 2>{});
-      return true;
-    case 4:
-      launch(std::integral_constant<int, 4>{});
-      return true;
-    case 8:
-      launch(std::integral_constant<int, 8>{});
-      return true;
-    default:
-      return false;
-  }
-}
 }  // namespace
 
 void add_rmsnorm_fp8_cuda(uint8_t* q, float* scale, float* x, const float* h, const float* w, int rows, int dim,
                           float eps, const cosmos::CudaContext& ctx) {
   if (rows <= 0 || dim <= 0) return;
-  const VecShape vs = vec_shape(dim, x, h, w);
-  const bool vec = with_vec(reinterpret_cast<uintptr_t>(q) % 4 == 0 ? vs.v : 0, [&](auto v) {
+  const cosmos::RowVecShape vs = cosmos::row_vec_shape(dim, x, h, w);
+  const bool vec = cosmos::with_row_vec(reinterpret_cast<uintptr_t>(q) % 4 == 0 ? vs.v : 0, [&](auto v) {
     add_rmsnorm_fp8_vec_kernel<decltype(v)::value>
         <<<rows, vs.threads, 0, ctx.stream>>>(q, scale, x, h, w, dim / 4, eps);
   });
@@ -185,8 +146,8 @@ void add_rmsnorm_fp8_cuda(uint8_t* q, float* scale, float* x, const float* h, co
 void add_rmsnorm_cuda(float* out, float* x, const float* h, const float* w, int rows, int dim, float eps,
                       const cosmos::CudaContext& ctx) {
   if (rows <= 0 || dim <= 0) return;
-  const VecShape vs = vec_shape(dim, x, h, w);
-  const bool vec = with_vec(reinterpret_cast<uintptr_t>(out) % 16 == 0 ? vs.v : 0, [&](auto v) {
+  const cosmos::RowVecShape vs = cosmos::row_vec_shape(dim, x, h, w);
+  const bool vec = cosmos::with_row_vec(reinterpret_cast<uintptr_t>(out) % 16 == 0 ? vs.v : 0, [&](auto v) {
     cosmos::launch_pdl(add_rmsnorm_vec_kernel<decltype(v)::value>, dim3(rows), dim3(vs.threads), 0, ctx.stream, out, x,
                        h, w, dim / 4, eps);
   });

@@ -1,0 +1,54 @@
+// One row per block, held in registers as float4s: the shape the row kernels' vector forms share (add_rmsnorm,
+// add_layernorm). Each thread holds V float4s, at float4 indices threadIdx.x + j * blockDim.x, so a row is read once
+// and written once and its statistics need no second pass through memory.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <type_traits>
+
+namespace cosmos {
+
+template <int V>
+struct RowVec {
+  float4 v[V];
+};
+
+// The vector form's shape: V float4s a thread, at most 512 threads (a multiple of 32, so block_sum holds), V <= 8
+// (dim <= 16384); v = 0: the scalar form (dim % 4 != 0, a misaligned base, or a wider row).
+struct RowVecShape {
+  int v = 0, threads = 0;
+};
+inline RowVecShape row_vec_shape(int dim, const void* a, const void* b, const void* c) {
+  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  if (dim % 4 != 0 || !aligned(a) || !aligned(b) || !aligned(c)) return {};
+  const int dim4 = dim / 4;
+  for (int v = 1; v <= 8; v *= 2) {
+    const int threads = (dim4 + v - 1) / v;
+    if (threads <= 512) return {v, (threads + 31) / 32 * 32};
+  }
+  return {};
+}
+
+// launch(std::integral_constant<int, v>) for a vector form's v (1, 2, 4, 8); false for 0 (the scalar form).
+template <class Launch>
+bool with_row_vec(int v, Launch&& launch) {
+  switch (v) {
+    case 1:
+      launch(std::integral_constant<int, 1>{});
+      return true;
+    case 2:
+      launch(std::integral_constant<int, 2>{});
+      return true;
+    case 4:
+      launch(std::integral_constant<int, 4>{});
+      return true;
+    case 8:
+      launch(std::integral_constant<int, 8>{});
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace cosmos
