@@ -1,6 +1,8 @@
 // GPU memory lifecycle (issue 11 item 1): op workspaces are pool bytes, and freeing a model returns
-// every byte. Two parts, each a PASS/FAIL line; exit 1 on any failure:
+// every byte. Three parts, each a PASS/FAIL line; exit 1 on any failure:
 //
+//  0. The pool's count of its CUDA calls (CudaPool::cuda_calls): one cudaMalloc a miss, none for a cached block, one
+//     cudaFree a released block.
 //  1. Workspaces through the op context: the bf16 GEMM (n > 8: bf16 copy of x) and split-KV attention
 //     (decode-shaped: partial softmaxes) take their scratch from the context's pool. The pool's peak
 //     must rise by at least the workspace's size during the call and its cache must hold the block
@@ -247,6 +249,27 @@ void lifecycle(const std::string& dir) {
 }
 }  // namespace
 
+// Part 0: the pool's count of its CUDA calls (CudaPool::cuda_calls, what the tower's phases report): a miss is one
+// cudaMalloc, a cached block of the same size none, release_cached one cudaFree per cached block.
+void pool_call_counts() {
+  std::printf("the pool's CUDA calls\n");
+  CudaPool pool;
+  const CudaPool::CudaCalls c0 = pool.cuda_calls();
+  void* a = pool.alloc(3 << 20);
+  void* b = pool.alloc(1000);
+  pool.free(a);
+  void* a2 = pool.alloc(3 << 20);  // the cached block
+  const CudaPool::CudaCalls c1 = pool.cuda_calls();
+  check(c1.mallocs - c0.mallocs == 2 && c1.frees == c0.frees && a2 == a,
+        "two sizes: 2 cudaMalloc, the freed block handed out again (" + std::to_string(c1.mallocs - c0.mallocs) + ")");
+  pool.free(a2);
+  pool.free(b);
+  pool.release_cached();
+  const CudaPool::CudaCalls c2 = pool.cuda_calls();
+  check(c2.frees - c1.frees == 2 && c2.mallocs == c1.mallocs && c2.malloc_ms >= 0 && c2.free_ms >= c1.free_ms,
+        "release_cached: one cudaFree a cached block (" + std::to_string(c2.frees - c1.frees) + ")");
+}
+
 int main(int argc, char** argv) {
   const std::string root = argc > 1 ? argv[1] : ".";
   if (cuda_device_count() == 0) {
@@ -255,6 +278,7 @@ int main(int argc, char** argv) {
   }
   try {
     CUDA_CHECK(cudaFree(nullptr));  // create the context before the first baseline
+    pool_call_counts();
     op_workspaces();
     lifecycle(root + "/test/fixtures/qwen3vl-tiny");
   } catch (const std::exception& e) {

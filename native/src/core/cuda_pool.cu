@@ -1,6 +1,7 @@
 #include "cuda_pool.h"
 
 #include <atomic>
+#include <chrono>
 
 #include "cuda_common.h"
 
@@ -17,6 +18,10 @@ void reserved_add(size_t r) {
   }
 }
 void reserved_sub(size_t r) { g_reserved.fetch_sub(r); }
+
+double ms_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
 }  // namespace
 
 size_t cuda_pools_reserved_bytes() { return g_reserved.load(); }
@@ -56,14 +61,17 @@ void* CudaPool::alloc(size_t bytes) {
     free_.erase(it);
     cached_ -= r;
   } else {
+    auto t = std::chrono::steady_clock::now();
     cudaError_t e = cudaMalloc(&p, r);
+    ++calls_.mallocs;
+    calls_.malloc_ms += ms_since(t);
     if (e == cudaErrorMemoryAllocation && !free_.empty()) {
       cudaGetLastError();  // clear the sticky-free error state of the failed call
-      for (auto& kv : free_) cudaFree(kv.second);
-      reserved_sub(cached_);
-      free_.clear();
-      cached_ = 0;
+      free_cached_locked();
+      t = std::chrono::steady_clock::now();
       e = cudaMalloc(&p, r);
+      ++calls_.mallocs;
+      calls_.malloc_ms += ms_since(t);
     }
     CUDA_CHECK(e);
     reserved_add(r);
@@ -86,12 +94,24 @@ void CudaPool::free(void* p) {
   cached_ += r;
 }
 
-void CudaPool::release_cached() {
-  std::lock_guard<std::mutex> lock(mu_);
+void CudaPool::free_cached_locked() {
+  const auto t = std::chrono::steady_clock::now();
   for (auto& kv : free_) cudaFree(kv.second);
+  calls_.frees += free_.size();
+  calls_.free_ms += ms_since(t);
   reserved_sub(cached_);
   free_.clear();
   cached_ = 0;
+}
+
+void CudaPool::release_cached() {
+  std::lock_guard<std::mutex> lock(mu_);
+  free_cached_locked();
+}
+
+CudaPool::CudaCalls CudaPool::cuda_calls() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return calls_;
 }
 
 size_t CudaPool::bytes_in_use() const {

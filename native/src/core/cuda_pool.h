@@ -49,12 +49,23 @@ class CudaPool {
   size_t bytes_cached() const;  // held in free lists
   void reset_peak();
 
+  // The CUDA calls this pool made since construction, with their host time: cudaMalloc where no cached block fit,
+  // cudaFree where the cache was given back. What a workload pays for not finding its blocks in the cache (the
+  // Qwen3-VL tower gives its cache back after every run and allocates it again in the next).
+  struct CudaCalls {
+    size_t mallocs = 0, frees = 0;
+    double malloc_ms = 0, free_ms = 0;
+  };
+  CudaCalls cuda_calls() const;
+
  private:
   static size_t round(size_t bytes);
   mutable std::mutex mu_;
   std::unordered_map<void*, size_t> live_;  // pointer -> rounded size
   std::multimap<size_t, void*> free_;       // rounded size -> cached block
   size_t in_use_ = 0, peak_ = 0, cached_ = 0;
+  CudaCalls calls_;
+  void free_cached_locked();  // every cached block back to CUDA (mu_ held)
 };
 
 // Bytes all pools of the process hold from CUDA at once (in use + cached; what the device carries for them), and the

@@ -74,12 +74,16 @@ struct RunEvents {
 struct ReleaseOnExit {
   CudaPool& pool;
   cudaStream_t s;
-  double* ms;
+  Qwen3VisionCuda::Phases& phases;
+  const CudaPool::CudaCalls before = pool.cuda_calls();
   ~ReleaseOnExit() {
+    const CudaPool::CudaCalls run = pool.cuda_calls();
+    phases.mallocs = run.mallocs - before.mallocs;
+    phases.malloc_ms = run.malloc_ms - before.malloc_ms;
     auto a = std::chrono::steady_clock::now();
     cudaStreamSynchronize(s);
     pool.release_cached();
-    *ms = ms_since(a);
+    phases.release = ms_since(a);
   }
 };
 
@@ -162,7 +166,7 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
 
   pool_.reset_peak();
   phases_ = Phases{};
-  ReleaseOnExit release{pool_, s, &phases_.release};
+  ReleaseOnExit release{pool_, s, phases_};
   check_abort();
   auto t = std::chrono::steady_clock::now();
 
