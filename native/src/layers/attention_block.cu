@@ -18,18 +18,23 @@
 
 namespace cosmos {
 
-bool attention_qkv_fp8_runs(const AttentionBlock& b, int n, const CudaContext& ctx) {
-  const int QH = b.heads * b.head_dim, KH = b.kv_heads * b.head_dim;
-  if (attention_fused_projection(b, n)) return linear_fp8_runs(b.qkv, n, ctx);
-  return linear_fp8_runs(b.qkv.rows(0, QH), n, ctx) && linear_fp8_runs(b.qkv.rows(QH, KH), n, ctx) &&
-         linear_fp8_runs(b.qkv.rows(QH + KH, KH), n, ctx);
+namespace {
+// Whether runs(l, n, ctx) holds for every q|k|v projection GEMM a call of n tokens runs.
+bool every_qkv_projection(const AttentionBlock& b, int n, const CudaContext& ctx,
+                          bool (*runs)(const Linear&, int, const CudaContext&)) {
+  AttentionPlan which{};
+  which.fused = attention_fused_projection(b, n);
+  bool all = true;
+  for_each_qkv_projection(b, which, [&](float*, const Linear& l) { all = all && runs(l, n, ctx); });
+  return all;
 }
+}  // namespace
 
+bool attention_qkv_fp8_runs(const AttentionBlock& b, int n, const CudaContext& ctx) {
+  return every_qkv_projection(b, n, ctx, linear_fp8_runs);
+}
 bool attention_qkv_bf16_runs(const AttentionBlock& b, int n, const CudaContext& ctx) {
-  const int QH = b.heads * b.head_dim, KH = b.kv_heads * b.head_dim;
-  if (attention_fused_projection(b, n)) return linear_bf16_runs(b.qkv, n, ctx);
-  return linear_bf16_runs(b.qkv.rows(0, QH), n, ctx) && linear_bf16_runs(b.qkv.rows(QH, KH), n, ctx) &&
-         linear_bf16_runs(b.qkv.rows(QH + KH, KH), n, ctx);
+  return every_qkv_projection(b, n, ctx, linear_bf16_runs);
 }
 
 namespace {
@@ -101,19 +106,9 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
     if (!attention_qkv_bf16_runs(b, n, ctx))
       throw ModelError("attention_block_cuda: bf16 rows (AttentionCall::xb) given where q|k|v is not on the bf16 GEMM");
     const auto* xb = reinterpret_cast<const __nv_bfloat16*>(call.xb);
-    if (p.fused) {
-      linear_bf16_cuda(p.proj, xb, b.qkv, n, ctx);
-    } else {
-      linear_bf16_cuda(p.q_in, xb, b.qkv.rows(0, QH), n, ctx);
-      linear_bf16_cuda(p.k_in, xb, b.qkv.rows(QH, KH), n, ctx);
-      linear_bf16_cuda(p.v_in, xb, b.qkv.rows(QH + KH, KH), n, ctx);
-    }
-  } else if (p.fused) {
-    linear_cuda(p.proj, x, b.qkv, n, ctx, call.x8);
+    for_each_qkv_projection(b, p, [&](float* out, const Linear& l) { linear_bf16_cuda(out, xb, l, n, ctx); });
   } else {
-    linear_cuda(p.q_in, x, b.qkv.rows(0, QH), n, ctx, call.x8);
-    linear_cuda(p.k_in, x, b.qkv.rows(QH, KH), n, ctx, call.x8);
-    linear_cuda(p.v_in, x, b.qkv.rows(QH + KH, KH), n, ctx, call.x8);
+    for_each_qkv_projection(b, p, [&](float* out, const Linear& l) { linear_cuda(out, x, l, n, ctx, call.x8); });
   }
   const float scale = 1.0f / std::sqrt((float)D);
   const int own = p.kv_row0 + n;

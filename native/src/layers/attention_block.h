@@ -122,6 +122,19 @@ struct AttentionPlan {
   bool fused;                        // one projection GEMM(V) over q|k|v
 };
 AttentionPlan attention_plan(const AttentionBlock& b, const AttentionCall& call, float* scratch);
+// fn(out, linear) for each q|k|v projection GEMM of a plan: b.qkv into p.proj where p.fused, else each part into
+// p.q_in, p.k_in, p.v_in (both backends, and the CUDA checks of which GEMMs would run, on a plan with only fused set).
+template <class F>
+void for_each_qkv_projection(const AttentionBlock& b, const AttentionPlan& p, F&& fn) {
+  const int QH = b.heads * b.head_dim, KH = b.kv_heads * b.head_dim;
+  if (p.fused) {
+    fn(p.proj, b.qkv);
+    return;
+  }
+  fn(p.q_in, b.qkv.rows(0, QH));
+  fn(p.k_in, b.qkv.rows(QH, KH));
+  fn(p.v_in, b.qkv.rows(QH + KH, KH));
+}
 // Checks the call against the block; throws ModelError naming what does not fit.
 void attention_check(const AttentionBlock& b, const AttentionCall& call);
 

@@ -93,13 +93,7 @@ void attention_block_cpu(float* y, const float* x, const AttentionBlock& b, cons
   if (call.row_dev || call.n_kv_dev) throw ModelError("attention: device-side decode steps are CUDA only");
   const int n = call.n, H = b.heads, KVH = b.kv_heads, D = b.head_dim, QH = H * D, KH = KVH * D;
   const AttentionPlan p = attention_plan(b, call, scratch);
-  if (p.fused) {
-    linear_cpu(p.proj, x, b.qkv, n, ctx);
-  } else {
-    linear_cpu(p.q_in, x, b.qkv.rows(0, QH), n, ctx);
-    linear_cpu(p.k_in, x, b.qkv.rows(QH, KH), n, ctx);
-    linear_cpu(p.v_in, x, b.qkv.rows(QH + KH, KH), n, ctx);
-  }
+  for_each_qkv_projection(b, p, [&](float* out, const Linear& l) { linear_cpu(out, x, l, n, ctx); });
   qkv_rope_cpu(p.q, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos, call.sin,
                n, H, KVH, D, b.eps, p.kv_row0);
   const float scale = 1.0f / std::sqrt((float)D);
