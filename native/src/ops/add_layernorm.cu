@@ -2,8 +2,8 @@
 // centred variance and the scaled write — the same two-pass statistics, so rows with a large mean keep their
 // variance. Rows held in registers as float4s where the width and the pointers allow (the vector form, row_vec.cuh:
 // x and h read once; the tower's 1152 = 288 threads of one float4; opt-in for now, COSMOS_LAYERNORM_VEC=1), else
-// scalar passes through L1. The f32 and the
-// bf16 outputs are one template of each form, so the bf16 output rounds the very values the f32 one writes.
+// scalar passes through L1. The f32 and the bf16 outputs are one template of each form, so the bf16 output rounds the
+// very values the f32 one writes.
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
