@@ -80,12 +80,14 @@ bool attention_segments_bf16(const AttentionBlock& b, const AttentionCall& call,
     qkv_rope_flash_segments_cuda(qb.get(), kb.get(), vt.get(), p.q_in + o * p.q_stride, p.k_in + o * p.kv_stride,
                                  p.v_in + o * p.kv_stride, p.q_stride, p.kv_stride, call.cos + o * D, call.sin + o * D,
                                  len, run, pad, H, KVH, D, ctx);
+    auto attend = [&](auto* out) {  // f32 or bf16 out
+      flash_attention_segments_bf16_cuda(out + o * H * D, qb.get(), kb.get(), vt.get(), len, run, H, KVH, D,
+                                         call.causal, scale, ctx);
+    };
     if (att_b)
-      flash_attention_segments_bf16_cuda(att_b + o * H * D, qb.get(), kb.get(), vt.get(), len, run, H, KVH, D,
-                                         call.causal, scale, ctx);
+      attend(att_b);
     else
-      flash_attention_segments_bf16_cuda(p.att + o * H * D, qb.get(), kb.get(), vt.get(), len, run, H, KVH, D,
-                                         call.causal, scale, ctx);
+      attend(p.att);
   });
   return true;
 }

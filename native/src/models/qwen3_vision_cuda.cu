@@ -30,24 +30,21 @@ double ms_since(std::chrono::steady_clock::time_point a) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count();
 }
 
-// memcpy over the host's threads: one thread copies ~6 GB/s, short of what the copy engines take, and
-// these are tens of MB per run.
+// fn(begin, end) over [0, n) in chunks, on the host's threads (the default thread count): one thread copies ~6 GB/s,
+// short of what the copy engines take, and the staging is tens of MB per run.
+template <class F>
+void on_host_threads(size_t n, size_t chunk, F&& fn) {
+  parallel_for(CpuContext{}, (int)((n + chunk - 1) / chunk), 4,
+               [&](int b, int e) { fn((size_t)b * chunk, std::min((size_t)e * chunk, n)); });
+}
 void copy_host(void* dst, const void* src, size_t bytes) {
-  const size_t chunk = (size_t)1 << 20;
-  parallel_for(CpuContext{}, (int)((bytes + chunk - 1) / chunk), 4, [&](int b, int e) {  // default thread count
-    const size_t o = (size_t)b * chunk, len = std::min((size_t)e * chunk, bytes) - o;
-    std::memcpy(static_cast<char*>(dst) + o, static_cast<const char*>(src) + o, len);
+  on_host_threads(bytes, (size_t)1 << 20, [&](size_t o, size_t end) {
+    std::memcpy(static_cast<char*>(dst) + o, static_cast<const char*>(src) + o, end - o);
   });
 }
-
-// cast_bf16_cpu over the host's threads, as copy_host: the pixels staged in bf16 (the bf16 GEMM's rounding, done while
-// staging), half the bytes to send up.
+// The pixels staged in bf16 (the bf16 GEMM's rounding, done while staging): half the bytes to send up.
 void cast_host_bf16(uint16_t* dst, const float* src, size_t n) {
-  const size_t chunk = (size_t)1 << 18;  // floats
-  parallel_for(CpuContext{}, (int)((n + chunk - 1) / chunk), 4, [&](int b, int e) {
-    const size_t o = (size_t)b * chunk, len = std::min((size_t)e * chunk, n) - o;
-    cast_bf16_cpu(dst + o, src + o, len);
-  });
+  on_host_threads(n, (size_t)1 << 18, [&](size_t o, size_t end) { cast_bf16_cpu(dst + o, src + o, end - o); });
 }
 
 // COSMOS_TOWER_BF16_INPUTS=1: the tower's GEMM inputs written in bf16 by their producers (Qwen3VisionCuda::run). Opt-in
