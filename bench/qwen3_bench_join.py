@@ -80,8 +80,8 @@ def decode_rows(text):
 def prefill_rows(text):
     # Ours with COSMOS_FP8_PREFILL=1 ("fp8_prefill": true) is its own row against the same bf16 baseline, with the
     # fp8 prefill's distance from bf16 (last-row logits, text rows, random weights) beside it; so is ours with the
-    # tower's GEMM inputs in bf16 from their producers (COSMOS_TOWER_BF16_INPUTS=1, "tower_bf16_inputs": true: the same
-    # numbers), with its tower times beside it.
+    # tower's GEMM inputs in f32 and cast (COSMOS_TOWER_BF16_INPUTS=0, "tower_bf16_inputs": false: the same numbers as
+    # the default's bf16 from their producers), with its tower times beside it.
     ours, towers, base, fidelity = {}, {}, {}, {}
     for j in json_lines(text):
         if j.get("bench") == "qwen3vl_8b_tower_prefill":
@@ -100,7 +100,7 @@ def prefill_rows(text):
         b = min(base[case]) if case in base else None
         yield {
             "row": f"qwen3vl_tower_prefill_{case}" + (" fp8_prefill" if fp8 else "")
-            + (" tower_bf16_inputs" if bf16_in else ""),
+            + ("" if bf16_in else " tower_f32_inputs"),
             "unit": "ms",
             "ours": round(o, 1),
             "ours_all": ours[key],

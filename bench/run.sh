@@ -28,8 +28,7 @@
 #              weights through shared memory without draining (outputs checked against the chain's first);
 #              `decode_chain_bench prefetch` gives the earlier L2-prefetch and staged-GEMV rows (bench/decode_chain_bench.cu) ~30 s
 #   prefill    Qwen3-VL-8B tower + prefill, image and video, ours (qwen3vl_prefill_bench; again with the opt-in
-#              COSMOS_FP8_PREFILL=1, and with the opt-in COSMOS_TOWER_BF16_INPUTS=1) vs transformers sdpa
-#              (hf_qwen3vl_prefill.py)                                                              ~2.5 min
+#              COSMOS_FP8_PREFILL=1) vs transformers sdpa (hf_qwen3vl_prefill.py)                  ~2 min
 #   generator  Cosmos 3 Nano transformer, one forward at 256p / 480p / 720p x 189 frames, ours vs diffusers
 #   vae        Wan2.2 VAE decode 480p and 720p x 189 frames, ours vs diffusers AutoencoderKLWan
 #              (generator + vae: ~6 min; ours' process footprint after both = the 720p run's peak)
@@ -210,7 +209,6 @@ device() {
   if has prefill; then
     step "ours tower + prefill" 40 env NO_BREAKDOWN=1 $b/qwen3vl_prefill_bench
     step "ours tower + prefill, fp8 prefill" 40 env NO_BREAKDOWN=1 COSMOS_FP8_PREFILL=1 $b/qwen3vl_prefill_bench
-    step "ours tower + prefill, tower bf16 inputs" 40 env NO_BREAKDOWN=1 COSMOS_TOWER_BF16_INPUTS=1 $b/qwen3vl_prefill_bench
     step "transformers tower + prefill" 60 python3 bench/hf_qwen3vl_prefill.py
   fi
   if has decode || has prefill; then

@@ -4,7 +4,7 @@
 //  0. The pool's count of its CUDA calls (CudaPool::cuda_calls): one cudaMalloc a miss, none for a cached block, one
 //     cudaFree a released block.
 //  1. Workspaces through the op context: the bf16 GEMM (n > 8: bf16 copy of x) and split-KV attention
-//     (decode-shaped: partial softmaxes) take their scratch from the context's pool. The pool's peak
+//     (two query rows over a long cache: partial softmaxes) take their scratch from the context's pool. The pool's peak
 //     must rise by at least the workspace's size during the call and its cache must hold the block
 //     afterwards (so nativeMemory() counts it); the GEMV (n <= 8) and the unsplit attention need none.
 //     After the pool releases its cache, cudaMemGetInfo is back where it started.
@@ -15,7 +15,8 @@
 //     the driver's first graph); after every later round, with all models freed, device memory in use
 //     (cudaMemGetInfo) must equal round 1's within kSlack, and must not trend upwards. Before each
 //     free, the device bytes the models took are compared with their pools' in-use + cached bytes
-//     (printed: what lies outside the pools is the CUDA graph and allocation granularity).
+//     (printed: what lies outside the pools is the CUDA graph and allocation granularity; at most 64 MiB in rounds
+//     2..20, round 1's also holding the lazily loaded modules).
 //
 // Usage: lifecycle_cuda_test [repo root] (default: .). Needs a GPU (the device machine).
 #include <cuda_runtime.h>
@@ -116,20 +117,21 @@ void op_workspaces() {
     std::snprintf(line, sizeof line, "GEMV n=8: no workspace (peak rose %zu B, cache %zu B)", gemv.peak_rise,
                   gemv.cached);
     check(gemv.peak_rise == 0 && gemv.cached == 0, line);
-    // Decode-shaped attention over 2048 cached keys, 32 q / 8 KV heads of 128: split-KV partials.
-    const int n_kv = 2048, qh = 32, kvh = 8, hd = 128;
-    DeviceBuffer<float> q(pool, (size_t)qh * hd), kc(pool, (size_t)n_kv * kvh * hd), vc(pool, (size_t)n_kv * kvh * hd),
-        ao(pool, (size_t)qh * hd);
+    // Attention of 2 queries (the last two rows of a causal prefix) over 2048 cached keys, 32 q / 8 KV heads of 128:
+    // split-KV partials. Two, not one: on Hopper one decode query takes the cluster kernel, which needs no workspace.
+    const int n_kv = 2048, n_q = 2, qh = 32, kvh = 8, hd = 128;
+    DeviceBuffer<float> q(pool, (size_t)n_q * qh * hd), kc(pool, (size_t)n_kv * kvh * hd),
+        vc(pool, (size_t)n_kv * kvh * hd), ao(pool, (size_t)n_q * qh * hd);
     for (float* p : {q.get(), kc.get(), vc.get()}) {
-      const size_t cnt = p == q.get() ? (size_t)qh * hd : (size_t)n_kv * kvh * hd;
+      const size_t cnt = p == q.get() ? (size_t)n_q * qh * hd : (size_t)n_kv * kvh * hd;
       std::vector<float> h = randv(cnt, g);
       CUDA_CHECK(cudaMemcpy(p, h.data(), cnt * 4, cudaMemcpyHostToDevice));
     }
     OpWorkspace att = measure(pool, ctx.stream, [&] {
-      attention_cuda(ao.get(), q.get(), kc.get(), vc.get(), 1, n_kv, qh, kvh, hd, n_kv - 1, true, 0.088f, ctx);
+      attention_cuda(ao.get(), q.get(), kc.get(), vc.get(), n_q, n_kv, qh, kvh, hd, n_kv - n_q, true, 0.088f, ctx);
     });
-    std::snprintf(line, sizeof line, "split-KV attention n_kv=%d: peak rose %.3f MiB, cache holds %.3f MiB", n_kv,
-                  att.peak_rise / kMiB, att.cached / kMiB);
+    std::snprintf(line, sizeof line, "split-KV attention n_q=%d n_kv=%d: peak rose %.3f MiB, cache holds %.3f MiB", n_q,
+                  n_kv, att.peak_rise / kMiB, att.cached / kMiB);
     check(att.peak_rise > 0 && att.cached > 0, line);
     pool.release_cached();
     OpWorkspace full = measure(pool, ctx.stream, [&] {
@@ -241,9 +243,12 @@ void lifecycle(const std::string& dir) {
   const long long trend = rounds.back().after_free - rounds[1].after_free;
   std::snprintf(line, sizeof line, "no growth from round 2 to round 20: %+.3f MiB", trend / kMiB);
   check(trend <= 0 || trend < (1LL << 20), line);
+  // Round 1 is left out: what it takes outside the pools includes the driver's lazy module loading (printed above).
   long long outside = 0;
-  for (const RoundFigures& r : rounds) outside = std::max(outside, r.models_bytes - r.pools_bytes);
-  std::snprintf(line, sizeof line, "device bytes of the loaded models outside their pools: at most %.2f MiB (limit 64)",
+  for (size_t i = 1; i < rounds.size(); ++i)
+    outside = std::max(outside, rounds[i].models_bytes - rounds[i].pools_bytes);
+  std::snprintf(line, sizeof line,
+                "device bytes of the loaded models outside their pools, rounds 2..20: at most %.2f MiB (limit 64)",
                 outside / kMiB);
   check(outside <= (64LL << 20), line);
 }

@@ -980,7 +980,7 @@ void test_add_rmsnorm_forms() {
   test_add_rmsnorm_fp8(2, 16384);  // 8 float4s a thread
 }
 
-// add_layernorm in its scalar form and, with COSMOS_LAYERNORM_VEC=1 (opt-in), its vector form where the row fits one.
+// add_layernorm in its scalar form (COSMOS_LAYERNORM_VEC=0) and its vector form (the default) where the row fits one.
 void test_add_layernorm(int rows, int dim, bool affine) {
   auto x = randv((size_t)rows * dim), h = randv((size_t)rows * dim), w = randv(dim), b = randv(dim);
   for (int i = 0; i < dim; ++i) x[i] += 300.f;  // a row with a large mean: the centred variance pass
@@ -992,7 +992,7 @@ void test_add_layernorm(int rows, int dim, bool affine) {
     setenv("COSMOS_LAYERNORM_VEC", vec, 1);
     float *dx = up(x), *dh = up(h);
     add_layernorm_cuda(dh, dx, dh, affine ? dw : nullptr, affine ? db : nullptr, rows, dim, 1e-6f, ctx);
-    const std::string form = vec[0] == '1' ? " [COSMOS_LAYERNORM_VEC=1]" : "";
+    const std::string form = vec[0] == '0' ? " [COSMOS_LAYERNORM_VEC=0]" : "";
     report("add_layernm", shape("rows=%d dim=%d x", rows, dim) + form, rx, down(dx, x.size()), 1e-6);
     report("add_layernm",
            shape(affine ? "rows=%d dim=%d out (aliases h)" : "rows=%d dim=%d out, no w / b", rows, dim) + form, rh,
@@ -1255,8 +1255,8 @@ void test_mlp_layers(int n) {
   report("mlp_gelu", shape("n=%d tanh, biases", n), y, down(dx, y.size()), 1e-4);
 }
 
-// --- bf16 GEMM inputs written by their producers (the tower's COSMOS_TOWER_BF16_INPUTS=1): each form against the f32
-// rows and the cast it replaces, bit for bit, and the bf16 norm against its CPU twin.
+// --- bf16 GEMM inputs written by their producers (the tower's default; COSMOS_TOWER_BF16_INPUTS=0 off): each against
+// the f32 rows and the cast it replaces, bit for bit, and the bf16 norm against its CPU twin.
 std::vector<uint16_t> down16(const void* d, size_t n) {
   CUDA_CHECK(cudaStreamSynchronize(st));
   std::vector<uint16_t> h(n);
@@ -1292,7 +1292,7 @@ void test_add_layernorm_bf16(int rows, int dim, bool affine) {
   const float *dw = affine ? up(w) : nullptr, *db = affine ? up(b) : nullptr;
   for (const char* vec : {"0", "1"}) {  // the scalar form, and the vector form where the row fits one
     setenv("COSMOS_LAYERNORM_VEC", vec, 1);
-    const std::string form = vec[0] == '1' ? " [COSMOS_LAYERNORM_VEC=1]" : "";
+    const std::string form = vec[0] == '0' ? " [COSMOS_LAYERNORM_VEC=0]" : "";
     float *dx1 = up(x), *dx2 = up(x), *dh = up(h), *dy = up(std::vector<float>(n));
     __nv_bfloat16 *cast = alloc_bf16(n), *direct = alloc_bf16(n);
     add_layernorm_cuda(dy, dx1, dh, dw, db, rows, dim, 1e-6f, ctx);
@@ -1382,8 +1382,8 @@ void test_bf16_input_layers(int n) {
 }
 
 // The tower end to end (random bf16 weights, 2 blocks, 2 frames of 16 x 16 patches, head dim 72):
-// COSMOS_TOWER_BF16_INPUTS=1 takes the bf16 inputs (pixels staged in bf16, the norms writing bf16 rows) and gives the
-// same outputs bit for bit.
+// the bf16 inputs (the default: pixels staged in bf16, the norms writing bf16 rows) give the same outputs bit for bit
+// as the f32 rows and casts (COSMOS_TOWER_BF16_INPUTS=0).
 void test_tower_bf16_inputs() {
   cosmos::Qwen3VisionConfig c;
   c.depth = 2;
@@ -1399,17 +1399,16 @@ void test_tower_bf16_inputs() {
   const bool wgmma = cosmos::gemm_wgmma_available(st);
   for (const char* vec : {"0", "1"}) {  // add_layernorm's scalar and vector forms
     setenv("COSMOS_LAYERNORM_VEC", vec, 1);
-    const std::string form = vec[0] == '1' ? " [COSMOS_LAYERNORM_VEC=1]" : "";
+    const std::string form = vec[0] == '0' ? " [COSMOS_LAYERNORM_VEC=0]" : "";
     cosmos::Qwen3VisionOutput f32_out, bf16_out;
-    unsetenv("COSMOS_TOWER_BF16_INPUTS");
+    setenv("COSMOS_TOWER_BF16_INPUTS", "0", 1);
     tower->forward(px.data(), px.size(), grids, f32_out);
     const bool off = !tower->last_phases().bf16_inputs;
-    setenv("COSMOS_TOWER_BF16_INPUTS", "1", 1);
+    unsetenv("COSMOS_TOWER_BF16_INPUTS");
     tower->forward(px.data(), px.size(), grids, bf16_out);
     const bool on = tower->last_phases().bf16_inputs;
-    unsetenv("COSMOS_TOWER_BF16_INPUTS");
     report_exact("tower_bf16", "512 patches, 2 blocks: the run's inputs" + form, off && on == wgmma,
-                 wgmma ? "f32 unset, bf16 with the variable" : "f32 both (no fused bf16 GEMMs)");
+                 wgmma ? "f32 with =0, bf16 by default" : "f32 both (no fused bf16 GEMMs)");
     report("tower_bf16", "embeds, bf16 inputs vs f32 + casts (bitwise)" + form, f32_out.embeds, bf16_out.embeds, 0);
     report("tower_bf16", "deepstack 0, bf16 inputs vs f32 + casts (bitwise)" + form, f32_out.deepstack.at(0),
            bf16_out.deepstack.at(0), 0);

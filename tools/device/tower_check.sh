@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
-# The Qwen3-VL tower's opt-in forms in one device call (issue 14, bench/README "The tower's GEMM inputs in bf16 from
-# their producers"): their correctness rows, then the tower + prefill timed in each form, alternated, and one ncu pass
-# over the video tower's kernels.
+# The Qwen3-VL tower's forms in one device call (issue 14, bench/README "The tower's GEMM inputs in bf16 from their
+# producers"): their correctness rows, then the tower + prefill timed in each form, alternated, and one ncu pass over
+# the video tower's kernels.
 #
 #   here:   bash tools/device/tower_check.sh prepare [COMMIT]
 #           bash bench/run.sh prepare [COMMIT] + bash tools/device/bench_tests.sh prepare ops_cuda_test
 #           lifecycle_cuda_test, then .dev/tower_check.tar.xz with just those three drivers and their MANIFESTs (the
-#           tracked tree is ~39 MB of a call's 64 MiB).
-#   device: `run`, timeout_s 600, carry [".dev/tower_check.tar.xz"]:
+#           tracked tree is ~39 MB of a call's 64 MiB). To time an earlier build beside it, keep that one's tarball as
+#           .dev/tower_check_base.tar.xz and carry both.
+#   device: `run`, timeout_s 600, carry [".dev/tower_check.tar.xz"] (and ".dev/tower_check_base.tar.xz"):
 #           bash tools/device/tower_check.sh device
 #           1. ops_cuda_test bf16_inputs (add_layernorm_bf16 in both forms, the bf16-input layers and the tower bit for
 #              bit against the f32 rows + casts), ops_cuda_test flash, lifecycle_cuda_test (the pool's call counts);
-#           2. qwen3vl_prefill_bench, video then image, in four forms alternated twice: as is, COSMOS_LAYERNORM_VEC=1,
-#              COSMOS_TOWER_BF16_INPUTS=1, both (each line: tower ms and its phases, cudaMalloc calls, prefill ms);
-#           3. ncu over one video run with both forms on and one as is: kernel time summed by kernel name.
+#           2. qwen3vl_prefill_bench, video then image, in its forms alternated twice: as is (add_layernorm's vector
+#              form, bf16 GEMM inputs), COSMOS_LAYERNORM_VEC=0, COSMOS_TOWER_BF16_INPUTS=0, both off, and the base
+#              build as is where carried (each line: tower ms and its phases, cudaMalloc calls, prefill ms);
+#           3. ncu over one video run as is and one with both off: kernel time summed by kernel name.
 #           ~6 min. Under $OUT: tests.log, bench.log, ncu_*.csv, summary.txt.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-TAR=.dev/tower_check.tar.xz
+TAR=.dev/tower_check.tar.xz BASE=.dev/tower_check_base.tar.xz
 case "${1:-}" in
 prepare)
   bash bench/run.sh prepare "${2:-HEAD}" || exit 1
@@ -39,30 +41,35 @@ device)
   } > "$out/tests.log" 2>&1
   grep -E "rc=|FAIL" "$out/tests.log" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
-  forms=("as is::" "layernorm vector form:COSMOS_LAYERNORM_VEC=1:" "bf16 inputs::COSMOS_TOWER_BF16_INPUTS=1"
-         "both:COSMOS_LAYERNORM_VEC=1:COSMOS_TOWER_BF16_INPUTS=1")
+  forms=("as is:::$b" "layernorm scalar:COSMOS_LAYERNORM_VEC=0::$b" "f32 inputs + casts::COSMOS_TOWER_BF16_INPUTS=0:$b"
+         "both off:COSMOS_LAYERNORM_VEC=0:COSMOS_TOWER_BF16_INPUTS=0:$b")
+  if [ -f "$BASE" ]; then
+    mkdir -p base && tar -xJf "$BASE" -C base && forms+=("base build as is:::base/$b")
+    head -1 base/.dev/benchbin/MANIFEST | sed 's/^/base /' | tee -a "$out/summary.txt"
+  fi
   for round in 1 2; do
     for f in "${forms[@]}"; do
-      IFS=: read -r name a c <<< "$f"
+      IFS=: read -r name a c bin <<< "$f"
       echo "== round $round: $name" >> "$out/bench.log"
-      env NO_BREAKDOWN=1 PREFILL_REPS=3 $a $c timeout 90 $b >> "$out/bench.log" 2>&1 || echo "rc $? ($name)" >> "$out/bench.log"
+      env NO_BREAKDOWN=1 PREFILL_REPS=3 $a $c timeout 90 "$bin" >> "$out/bench.log" 2>&1 || echo "rc $? ($name)" >> "$out/bench.log"
     done
   done
   grep -E "^== |^  run [0-9] tower|^(image|video) " "$out/bench.log" | sed -E 's/\| process peak.*//' | tee -a "$out/summary.txt"
   if command -v ncu > /dev/null; then
-    for f in "as_is::" "both:COSMOS_LAYERNORM_VEC=1:COSMOS_TOWER_BF16_INPUTS=1"; do
+    for f in "as_is::" "both_off:COSMOS_LAYERNORM_VEC=0:COSMOS_TOWER_BF16_INPUTS=0"; do
       IFS=: read -r name a c <<< "$f"
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 $a $c timeout 200 ncu --clock-control none \
         --metrics gpu__time_duration.sum --csv --print-units base --log-file "$out/ncu_$name.csv" $b > /dev/null 2>&1
       python3 - "$out/ncu_$name.csv" "$name" << 'EOF' | tee -a "$out/summary.txt"
-import csv, sys
+import csv, re, sys
 from collections import defaultdict
 rows = list(csv.DictReader(l for l in open(sys.argv[1]) if l.startswith('"')))
 by = defaultdict(lambda: [0, 0.0])
 for r in rows:
     if r.get("Metric Name") != "gpu__time_duration.sum":
         continue
-    name = r["Kernel Name"].removeprefix("void ").split("(")[0].split("<")[0]
+    name = re.sub(r"<unnamed>::|\(anonymous namespace\)::", "", r["Kernel Name"].removeprefix("void "))
+    name = name.split("(")[0].split("<")[0]
     by[name][0] += 1
     by[name][1] += float(r["Metric Value"].replace(",", "")) / 1e6  # ns -> ms
 total = sum(v[1] for v in by.values())

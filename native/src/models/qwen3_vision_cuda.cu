@@ -4,11 +4,13 @@
 #include "qwen3_vision_cuda.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <future>
 #include <string>
 
 #include "../core/cuda_common.h"
@@ -30,28 +32,41 @@ double ms_since(std::chrono::steady_clock::time_point a) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count();
 }
 
-// fn(begin, end) over [0, n) in chunks, on the host's threads (the default thread count): one thread copies ~6 GB/s,
-// short of what the copy engines take, and the staging is tens of MB per run.
-template <class F>
-void on_host_threads(size_t n, size_t chunk, F&& fn) {
-  parallel_for(CpuContext{}, (int)((n + chunk - 1) / chunk), 4,
-               [&](int b, int e) { fn((size_t)b * chunk, std::min((size_t)e * chunk, n)); });
-}
+// memcpy over the host's threads, in 1 MB chunks: one thread copies ~6 GB/s, short of what the copy engines take.
 void copy_host(void* dst, const void* src, size_t bytes) {
-  on_host_threads(bytes, (size_t)1 << 20, [&](size_t o, size_t end) {
+  const size_t chunk = (size_t)1 << 20;
+  parallel_for(CpuContext{}, (int)((bytes + chunk - 1) / chunk), 4, [&](int b, int e) {
+    const size_t o = (size_t)b * chunk, end = std::min((size_t)e * chunk, bytes);
     std::memcpy(static_cast<char*>(dst) + o, static_cast<const char*>(src) + o, end - o);
   });
 }
-// The pixels staged in bf16 (the bf16 GEMM's rounding, done while staging): half the bytes to send up.
-void cast_host_bf16(uint16_t* dst, const float* src, size_t n) {
-  on_host_threads(n, (size_t)1 << 18, [&](size_t o, size_t end) { cast_bf16_cpu(dst + o, src + o, end - o); });
+// Stages n values of the caller's pixels in page-locked memory (fill(dst, offset, count): a copy, or the cast to bf16)
+// and sends them up, in chunks over the host's threads: each thread enqueues a chunk's copy as soon as it has staged
+// it, so the copy engine streams while the rest is staged. One thread stages ~6 GB/s, short of what the copy engine
+// takes (the 16-frame 480p video: 80 MB of f32 pixels). A failed enqueue is thrown here, after every thread is back.
+template <class T, class Fill>
+void stage_and_upload(T* dev, T* pin, size_t n, cudaStream_t s, Fill&& fill) {
+  const size_t chunk = (size_t)1 << 20;  // values
+  std::atomic<int> first_error{(int)cudaSuccess};
+  parallel_for(CpuContext{}, (int)((n + chunk - 1) / chunk), 1, [&](int b, int e) {
+    for (int i = b; i < e; ++i) {
+      const size_t o = (size_t)i * chunk, len = std::min(chunk, n - o);
+      fill(pin + o, o, len);
+      const cudaError_t r = cudaMemcpyAsync(dev + o, pin + o, sizeof(T) * len, cudaMemcpyHostToDevice, s);
+      int none = (int)cudaSuccess;
+      if (r != cudaSuccess) first_error.compare_exchange_strong(none, (int)r);
+    }
+  });
+  CUDA_CHECK((cudaError_t)first_error.load());
 }
 
-// COSMOS_TOWER_BF16_INPUTS=1: the tower's GEMM inputs written in bf16 by their producers (Qwen3VisionCuda::run). Opt-in
-// until timed on a GPU against the f32 rows and casts it replaces; read at every run (tests switch it).
+// The tower's GEMM inputs written in bf16 by their producers (Qwen3VisionCuda::run) unless COSMOS_TOWER_BF16_INPUTS=0
+// (the f32 rows and a cast before each GEMM: the same numbers, ops_cuda_test's bf16_inputs rows). On the H100 video
+// tower (2026-12-06, with add_layernorm's vector form) it took 2 ms of casts a run. Read at every run (tests switch
+// it).
 bool tower_bf16_inputs_requested() {
   const char* e = std::getenv("COSMOS_TOWER_BF16_INPUTS");
-  return e && std::strcmp(e, "1") == 0;
+  return !(e && std::strcmp(e, "0") == 0);
 }
 
 // Events of one run (timing disabled: they only order the host against the stream).
@@ -193,34 +208,9 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   }
   const bool bf16_inputs = xn.get() != nullptr;
   phases_.bf16_inputs = bf16_inputs;
-  // Patch embedding (Conv3d with kernel = stride = patch: a matmul over the flattened patch). The pixels go up in
-  // slices, each staged (copied, or cast to bf16) while the previous one is in flight. px goes back to the pool at the
-  // end of its branch: the pool only reuses it for work later on this stream.
-  if (bf16_inputs) {
-    DeviceBuffer<__nv_bfloat16> px(pool_, n_floats);
-    auto* pin_bf16 = reinterpret_cast<uint16_t*>(pin_px);  // the first half of the pixels' staging
-    const size_t slice = (size_t)4 << 20;                  // values
-    for (size_t o = 0; o < n_floats; o += slice) {
-      const size_t len = std::min(slice, n_floats - o);
-      cast_host_bf16(pin_bf16 + o, pixel_values + o, len);
-      CUDA_CHECK(cudaMemcpyAsync(px.get() + o, pin_bf16 + o, sizeof(uint16_t) * len, cudaMemcpyHostToDevice, s));
-    }
-    linear_bf16_cuda(x.get(), px.get(), w_.patch_embed, N, ctx_);
-  } else {
-    DeviceBuffer<float> px(pool_, n_floats);
-    const size_t slice = (size_t)4 << 20;  // floats (16 MB)
-    for (size_t o = 0; o < n_floats; o += slice) {
-      const size_t len = std::min(slice, n_floats - o);
-      copy_host(pin_px + o, pixel_values + o, sizeof(float) * len);
-      CUDA_CHECK(cudaMemcpyAsync(px.get() + o, pin_px + o, sizeof(float) * len, cudaMemcpyHostToDevice, s));
-    }
-    linear_cuda(x.get(), px.get(), w_.patch_embed, N, ctx_);
-  }
-  phases_.pixels = ms_since(t);
-  t = std::chrono::steady_clock::now();
-
-  // Grid-only index math on the host (cheap, once per run) while the GPU embeds the patches.
-  {
+  // The grid's tables (position corners and weights, rotary cos / sin) on a host thread of their own, while the pixels
+  // are staged; joined (and any error of theirs thrown) before they go up.
+  auto tables = std::async(std::launch::async, [&] {
     std::vector<int> pidx;
     std::vector<float> pwt;
     qwen3_vision_pos_corners(c.num_position_embeddings, grids, m, pidx, pwt);
@@ -228,7 +218,26 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     std::memcpy(pin_idx, pidx.data(), sizeof(int) * n_corner);
     std::memcpy(pin_wt, pwt.data(), sizeof(float) * n_corner);
     qwen3_vision_rotary_cpu(grids, m, hd, c.rope_theta, pin_cos, pin_sin);
+  });
+  // Patch embedding (Conv3d with kernel = stride = patch: a matmul over the flattened patch). px goes back to the pool
+  // at the end of its branch: the pool only reuses it for work later on this stream.
+  if (bf16_inputs) {
+    DeviceBuffer<__nv_bfloat16> px(pool_, n_floats);
+    auto* pin_bf16 = reinterpret_cast<uint16_t*>(pin_px);  // the first half of the pixels' staging
+    stage_and_upload(reinterpret_cast<uint16_t*>(px.get()), pin_bf16, n_floats, s,
+                     [&](uint16_t* dst, size_t o, size_t len) { cast_bf16_cpu(dst, pixel_values + o, len); });
+    linear_bf16_cuda(x.get(), px.get(), w_.patch_embed, N, ctx_);
+  } else {
+    DeviceBuffer<float> px(pool_, n_floats);
+    stage_and_upload(px.get(), pin_px, n_floats, s, [&](float* dst, size_t o, size_t len) {
+      std::memcpy(dst, pixel_values + o, sizeof(float) * len);
+    });
+    linear_cuda(x.get(), px.get(), w_.patch_embed, N, ctx_);
   }
+  phases_.pixels = ms_since(t);
+  t = std::chrono::steady_clock::now();
+
+  tables.get();
   std::vector<int32_t> cu;
   qwen3_vision_cu_seqlens(grids, cu);
   DeviceBuffer<int> d_pidx(pool_, n_corner);

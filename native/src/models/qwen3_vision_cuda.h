@@ -74,11 +74,12 @@ class Qwen3VisionCuda {
   // Page-locked host staging (pixels in, one output slab out), kept between runs and grown as needed:
   // host memory the tower holds beyond its GPU pool. Freed by the destructor.
   size_t host_pinned_bytes() const { return in_pin_.bytes + out_pin_.bytes; }
-  // Host wall time of the last forward()'s phases, ms: grid tables, pixel staging + upload enqueue,
+  // Host wall time of the last forward()'s phases, ms: pixel staging + upload enqueue, the grid tables (computed on
+  // a host thread of their own during the pixels: what is left is the wait for them and their upload enqueue),
   // the blocks (host paced a few blocks behind the GPU), the last output's wait + copy, and giving
   // the activations back to CUDA; the cudaMalloc calls the run made (its blocks were given back at the end of the
   // run before) and their host time; and whether the run's GEMM inputs came in bf16 from their producers
-  // (COSMOS_TOWER_BF16_INPUTS=1 where every GEMM they feed takes them: qwen3_vision_cuda.cu).
+  // (where every GEMM they feed takes them, unless COSMOS_TOWER_BF16_INPUTS=0: qwen3_vision_cuda.cu).
   struct Phases {
     double tables = 0, pixels = 0, blocks = 0, outputs = 0, release = 0;
     size_t mallocs = 0;
