@@ -2,7 +2,8 @@
 // every byte. Three parts, each a PASS/FAIL line; exit 1 on any failure:
 //
 //  0. The pool's count of its CUDA calls (CudaPool::cuda_calls): one cudaMalloc a miss, none for a cached block, one
-//     cudaFree a released block.
+//     cudaFree a released block; epochs (release_cached_before keeps the blocks a run used); out of memory, another
+//     pool's cache given back before alloc gives up.
 //  1. Workspaces through the op context: the bf16 GEMM (n > 8: bf16 copy of x) and split-KV attention
 //     (two query rows over a long cache: partial softmaxes) take their scratch from the context's pool. The pool's peak
 //     must rise by at least the workspace's size during the call and its cache must hold the block
@@ -273,6 +274,32 @@ void pool_call_counts() {
   const CudaPool::CudaCalls c2 = pool.cuda_calls();
   check(c2.frees - c1.frees == 2 && c2.mallocs == c1.mallocs && c2.malloc_ms >= 0 && c2.free_ms >= c1.free_ms,
         "release_cached: one cudaFree a cached block (" + std::to_string(c2.frees - c1.frees) + ")");
+  // Epochs (the tower's runs): a run keeps the blocks it used; those of earlier runs' other sizes go back.
+  pool.free(pool.alloc(5 << 20));  // an earlier run's size
+  const uint64_t run = pool.begin_epoch();
+  void* c = pool.alloc(2 << 20);
+  pool.free(c);
+  const CudaPool::CudaCalls c3 = pool.cuda_calls();
+  pool.release_cached_before(run);
+  const CudaPool::CudaCalls c4 = pool.cuda_calls();
+  check(c4.frees - c3.frees == 1 && pool.bytes_cached() == (2u << 20),
+        "release_cached_before: the earlier run's block given back, this run's kept (" +
+            std::to_string(c4.frees - c3.frees) + " cudaFree, " + std::to_string(pool.bytes_cached()) + " B cached)");
+  void* c2b = pool.alloc(2 << 20);
+  const CudaPool::CudaCalls c5 = pool.cuda_calls();
+  check(c2b == c && c5.mallocs == c4.mallocs, "the next run of the same size: its block again, no cudaMalloc");
+  pool.free(c2b);
+  // Out of memory: another pool's cache is given back before alloc gives up.
+  size_t free_b = 0, total_b = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  const size_t big = free_b / 2 / (1 << 20) * (1 << 20) + (64u << 20);  // two of these do not fit at once
+  CudaPool other;
+  other.free(other.alloc(big));
+  void* mine = pool.alloc(big);  // fits only once other's cache is back with CUDA
+  check(mine && other.bytes_cached() == 0, "out of memory: another pool's cache given back and the allocation made (" +
+                                               std::to_string(big >> 20) + " MiB twice)");
+  pool.free(mine);
+  pool.release_cached();
 }
 
 int main(int argc, char** argv) {

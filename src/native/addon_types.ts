@@ -238,6 +238,8 @@ export const NativeVisionInfo = z.strictObject({
   lastRunPeakBytes: z.number().optional(),
   /** CUDA backend: pinned host staging memory the tower keeps between runs. */
   hostPinnedBytes: z.number().optional(),
+  /** CUDA backend: the last run's freed blocks, kept for the next run of the same grids (given back after a failed run). */
+  gpuCachedBytes: z.number().optional(),
 });
 /** @see {@link NativeVisionInfo} */
 export type NativeVisionInfo = z.infer<typeof NativeVisionInfo>;

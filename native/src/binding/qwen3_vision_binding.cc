@@ -164,6 +164,8 @@ class CudaVision : public VisionEngine {
   void describe(Napi::Env env, Napi::Object& o) const override {
     o.Set("weightType", t_->weight_type() == WType::BF16 ? "bf16" : "f32");
     o.Set("gpuBytesInUse", Napi::Number::New(env, (double)t_->pool().bytes_in_use()));
+    // the last run's blocks, kept for the next run of the same grids (CudaPool's epochs)
+    o.Set("gpuCachedBytes", Napi::Number::New(env, (double)t_->pool().bytes_cached()));
     o.Set("lastRunPeakBytes", Napi::Number::New(env, (double)t_->last_run_peak_bytes()));
     o.Set("hostPinnedBytes", Napi::Number::New(env, (double)t_->host_pinned_bytes()));  // staging, kept between runs
   }

@@ -1,7 +1,9 @@
 #include "cuda_pool.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <vector>
 
 #include "cuda_common.h"
 
@@ -18,6 +20,17 @@ void reserved_add(size_t r) {
   }
 }
 void reserved_sub(size_t r) { g_reserved.fetch_sub(r); }
+
+// Every pool of the process, for alloc's last resort: the other pools' caches. Lock order: pools_mu(), then a pool's
+// mu_; a pool never takes pools_mu() while it holds its own. Function statics: a pool may be a static of another file.
+std::mutex& pools_mu() {
+  static std::mutex m;
+  return m;
+}
+std::vector<CudaPool*>& pools() {
+  static std::vector<CudaPool*> v;
+  return v;
+}
 
 double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
@@ -41,42 +54,82 @@ size_t CudaPool::round(size_t bytes) {
   return (bytes + 255) / 256 * 256;
 }
 
+CudaPool::CudaPool() {
+  std::lock_guard<std::mutex> l(pools_mu());
+  pools().push_back(this);
+}
+
 CudaPool::~CudaPool() {
+  {
+    std::lock_guard<std::mutex> l(pools_mu());
+    pools().erase(std::remove(pools().begin(), pools().end(), this), pools().end());
+  }
   release_cached();
   for (auto& kv : live_) {
     cudaFree(kv.first);
-    reserved_sub(kv.second);
+    reserved_sub(kv.second.bytes);
   }
 }
 
-void* CudaPool::alloc(size_t bytes) {
-  size_t r = round(bytes);
-  std::lock_guard<std::mutex> lock(mu_);
-  void* p = nullptr;
-  // Exact-size reuse only: handing a 64 MiB block to a 1 MiB request would hide memory from later
-  // large requests, and the decode loop asks for the same sizes every step anyway.
-  auto it = free_.find(r);
-  if (it != free_.end()) {
-    p = it->second;
-    free_.erase(it);
-    cached_ -= r;
-  } else {
-    auto t = std::chrono::steady_clock::now();
-    cudaError_t e = cudaMalloc(&p, r);
+cudaError_t CudaPool::malloc_locked(void** p, size_t r, bool release_own) {
+  auto t = std::chrono::steady_clock::now();
+  cudaError_t e = cudaMalloc(p, r);
+  ++calls_.mallocs;
+  calls_.malloc_ms += ms_since(t);
+  if (e == cudaErrorMemoryAllocation && release_own && !free_.empty()) {
+    cudaGetLastError();  // clear the error state of the failed call
+    free_cached_locked([](uint64_t) { return false; });
+    t = std::chrono::steady_clock::now();
+    e = cudaMalloc(p, r);
     ++calls_.mallocs;
     calls_.malloc_ms += ms_since(t);
-    if (e == cudaErrorMemoryAllocation && !free_.empty()) {
-      cudaGetLastError();  // clear the sticky-free error state of the failed call
-      free_cached_locked();
-      t = std::chrono::steady_clock::now();
-      e = cudaMalloc(&p, r);
-      ++calls_.mallocs;
-      calls_.malloc_ms += ms_since(t);
-    }
-    CUDA_CHECK(e);
-    reserved_add(r);
   }
-  live_[p] = r;
+  if (e == cudaErrorMemoryAllocation) cudaGetLastError();
+  return e;
+}
+
+void* CudaPool::alloc(size_t bytes) {
+  const size_t r = round(bytes);
+  void* p = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Exact-size reuse only: handing a 64 MiB block to a 1 MiB request would hide memory from later
+    // large requests, and the decode loop asks for the same sizes every step anyway.
+    auto it = free_.find(r);
+    if (it != free_.end()) {
+      p = it->second.first;
+      free_.erase(it);
+      cached_ -= r;
+    } else {
+      const cudaError_t e = malloc_locked(&p, r, true);
+      if (e != cudaErrorMemoryAllocation) {
+        CUDA_CHECK(e);
+        reserved_add(r);
+      }
+    }
+    if (p) {
+      live_[p] = Block{r, epoch_};
+      in_use_ += r;
+      if (in_use_ > peak_) peak_ = in_use_;
+      return p;
+    }
+  }
+  // Out of memory with this pool's cache given back: the other pools' caches (the tower's last run's blocks while the
+  // decoder prefills, say), then one more try.
+  {
+    std::lock_guard<std::mutex> l(pools_mu());
+    bool synced = false;
+    for (CudaPool* other : pools()) {
+      if (other == this || other->bytes_cached() == 0) continue;
+      if (!synced) cudaDeviceSynchronize();  // their streams may still use what they cached
+      synced = true;
+      other->release_cached();
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  CUDA_CHECK(malloc_locked(&p, r, true));
+  reserved_add(r);
+  live_[p] = Block{r, epoch_};
   in_use_ += r;
   if (in_use_ > peak_) peak_ = in_use_;
   return p;
@@ -87,26 +140,43 @@ void CudaPool::free(void* p) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = live_.find(p);
   if (it == live_.end()) return;  // not ours: ignore rather than corrupt the accounting
-  size_t r = it->second;
+  const Block b = it->second;
   live_.erase(it);
-  in_use_ -= r;
-  free_.emplace(r, p);
-  cached_ += r;
+  in_use_ -= b.bytes;
+  free_.emplace(b.bytes, std::make_pair(p, b.epoch));
+  cached_ += b.bytes;
 }
 
-void CudaPool::free_cached_locked() {
+template <class Keep>
+void CudaPool::free_cached_locked(Keep&& keep) {
   const auto t = std::chrono::steady_clock::now();
-  for (auto& kv : free_) cudaFree(kv.second);
-  calls_.frees += free_.size();
+  for (auto it = free_.begin(); it != free_.end();) {
+    if (keep(it->second.second)) {
+      ++it;
+      continue;
+    }
+    cudaFree(it->second.first);
+    ++calls_.frees;
+    reserved_sub(it->first);
+    cached_ -= it->first;
+    it = free_.erase(it);
+  }
   calls_.free_ms += ms_since(t);
-  reserved_sub(cached_);
-  free_.clear();
-  cached_ = 0;
 }
 
 void CudaPool::release_cached() {
   std::lock_guard<std::mutex> lock(mu_);
-  free_cached_locked();
+  free_cached_locked([](uint64_t) { return false; });
+}
+
+uint64_t CudaPool::begin_epoch() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ++epoch_;
+}
+
+void CudaPool::release_cached_before(uint64_t epoch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  free_cached_locked([epoch](uint64_t e) { return e >= epoch; });
 }
 
 CudaPool::CudaCalls CudaPool::cuda_calls() const {

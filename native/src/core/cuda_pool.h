@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -30,19 +31,28 @@ class CudaStream {
 
 class CudaPool {
  public:
-  CudaPool() = default;
+  CudaPool();   // registers the pool with the process's (out-of-memory: alloc)
   ~CudaPool();  // frees every block, cached or not
   CudaPool(const CudaPool&) = delete;
   CudaPool& operator=(const CudaPool&) = delete;
 
   // Returns a device block of at least `bytes` (rounded up to 256 B; blocks >= 1 MiB to 1 MiB so
-  // slightly different sizes share a free list). Throws std::runtime_error when CUDA is out of memory
-  // even after the cache is released.
+  // slightly different sizes share a free list). When CUDA is out of memory it gives this pool's cache back and
+  // tries again, then every other pool's cache (after a device sync: their streams may still use the blocks they
+  // cached), and throws std::runtime_error if even that is not enough.
   void* alloc(size_t bytes);
   // Returns a block to the cache (not to CUDA). nullptr is ignored.
   void free(void* p);
   // Gives every cached (free) block back to CUDA.
   void release_cached();
+
+  // Epochs: a workload that runs again and again with the same sizes (the Qwen3-VL tower) keeps its last run's blocks
+  // cached instead of giving them back and allocating them again (13 cudaMalloc + cudaFree calls, ~2 ms, a video
+  // run), without hoarding the blocks of earlier runs' other sizes. begin_epoch() starts a run: blocks handed out from
+  // then on carry its number; release_cached_before(e) gives back the cached blocks not handed out since epoch e
+  // began.
+  uint64_t begin_epoch();
+  void release_cached_before(uint64_t epoch);
 
   size_t bytes_in_use() const;  // handed out and not freed
   size_t peak_bytes() const;    // max of bytes_in_use since construction / reset_peak
@@ -50,8 +60,7 @@ class CudaPool {
   void reset_peak();
 
   // The CUDA calls this pool made since construction, with their host time: cudaMalloc where no cached block fit,
-  // cudaFree where the cache was given back. What a workload pays for not finding its blocks in the cache (the
-  // Qwen3-VL tower gives its cache back after every run and allocates it again in the next).
+  // cudaFree where the cache was given back. What a workload pays for not finding its blocks in the cache.
   struct CudaCalls {
     size_t mallocs = 0, frees = 0;
     double malloc_ms = 0, free_ms = 0;
@@ -59,13 +68,21 @@ class CudaPool {
   CudaCalls cuda_calls() const;
 
  private:
+  struct Block {
+    size_t bytes;    // rounded
+    uint64_t epoch;  // when it was last handed out
+  };
   static size_t round(size_t bytes);
   mutable std::mutex mu_;
-  std::unordered_map<void*, size_t> live_;  // pointer -> rounded size
-  std::multimap<size_t, void*> free_;       // rounded size -> cached block
+  std::unordered_map<void*, Block> live_;                   // handed out
+  std::multimap<size_t, std::pair<void*, uint64_t>> free_;  // rounded size -> cached block, its epoch
   size_t in_use_ = 0, peak_ = 0, cached_ = 0;
+  uint64_t epoch_ = 0;
   CudaCalls calls_;
-  void free_cached_locked();  // every cached block back to CUDA (mu_ held)
+  // cudaMalloc, counted; on failure with `release_own`, the cache given back and one more try (mu_ held).
+  cudaError_t malloc_locked(void** p, size_t r, bool release_own);
+  template <class Keep>
+  void free_cached_locked(Keep&& keep);  // cached blocks back to CUDA but those keep(epoch) holds (mu_ held)
 };
 
 // Bytes all pools of the process hold from CUDA at once (in use + cached; what the device carries for them), and the

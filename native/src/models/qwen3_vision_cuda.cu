@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <future>
 #include <string>
 
@@ -81,20 +82,28 @@ struct RunEvents {
   }
 };
 
-// Syncs the stream and gives the pool's cached (freed) blocks back to CUDA when a run ends, however it
-// ends. Declared before the run's buffers, so it runs after their destructors returned them.
+// Syncs the stream when a run ends, however it ends, and gives the pool's cached blocks back to CUDA: after a run that
+// finished, all but the ones the run used (the next run of the same grids finds them: no cudaMalloc; blocks of other
+// sizes do not pile up, and a pool elsewhere short of memory takes these too: CudaPool::alloc); after a run that threw
+// (aborted, or an error), all of them. Declared before the run's buffers, so it runs after their destructors returned
+// them.
 struct ReleaseOnExit {
   CudaPool& pool;
   cudaStream_t s;
   Qwen3VisionCuda::Phases& phases;
   const CudaPool::CudaCalls before = pool.cuda_calls();
+  const uint64_t epoch = pool.begin_epoch();
+  const int exceptions = std::uncaught_exceptions();
   ~ReleaseOnExit() {
     const CudaPool::CudaCalls run = pool.cuda_calls();
     phases.mallocs = run.mallocs - before.mallocs;
     phases.malloc_ms = run.malloc_ms - before.malloc_ms;
     auto a = std::chrono::steady_clock::now();
     cudaStreamSynchronize(s);
-    pool.release_cached();
+    if (std::uncaught_exceptions() > exceptions)
+      pool.release_cached();
+    else
+      pool.release_cached_before(epoch);
     phases.release = ms_since(a);
   }
 };
