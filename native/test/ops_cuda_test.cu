@@ -1329,6 +1329,35 @@ void test_bf16_input_layers(int n) {
   cosmos::linear_bf16_cuda(y2, xb, l, n, ctx);
   report("bf16_in", shape("linear n=%d %d -> %d (bitwise)", n, width, W), down(y1, (size_t)n * W),
          down(y2, (size_t)n * W), 0);
+  // bf16 out of the GEMM: linear_bf16_cuda's values cast, bit for bit.
+  const bool bf16_out = cosmos::linear_bf16_out_runs(l, n, ctx);
+  report_exact("bf16_in", shape("linear_bf16_out_runs n=%d", n), bf16_out, "the wgmma GEMM, out even");
+  if (bf16_out) {
+    __nv_bfloat16 *cast = alloc_bf16((size_t)n * W), *direct = alloc_bf16((size_t)n * W);
+    cast_bf16_cuda(cast, y2, (size_t)n * W, ctx);
+    cosmos::linear_bf16_out_cuda(direct, xb, l, n, ctx);
+    report_exact("bf16_in", shape("linear_bf16_out n=%d %d -> %d", n, width, W),
+                 down16(direct, (size_t)n * W) == down16(cast, (size_t)n * W), "== linear_bf16 + cast_bf16");
+    // qkv_rope_flash from those bf16 q|k|v against the same values widened to f32: the operands bit for bit.
+    std::vector<float> wide = widen(down16(direct, (size_t)n * W));
+    float* dwide = up(wide);
+    float *cs = up(randv((size_t)n * hd)), *sn = up(randv((size_t)n * hd));
+    const int len = n / 2, pad = flash_wgmma_rows_pad(len);
+    const size_t ops = (size_t)2 * heads * pad * 128;  // 2 segments; q, k and v^T are each this size
+    std::vector<std::vector<uint16_t>> got[2];
+    for (int form = 0; form < 2; ++form) {
+      __nv_bfloat16 *qb = alloc_bf16(ops), *kb = alloc_bf16(ops), *vt = alloc_bf16(ops);
+      if (form == 0)
+        qkv_rope_flash_segments_cuda(qb, kb, vt, dwide, dwide + QH, dwide + 2 * QH, W, W, cs, sn, len, 2, pad, heads,
+                                     heads, hd, ctx);
+      else
+        qkv_rope_flash_segments_cuda(qb, kb, vt, direct, direct + QH, direct + 2 * QH, W, W, cs, sn, len, 2, pad, heads,
+                                     heads, hd, ctx);
+      got[form] = {down16(qb, ops), down16(kb, ops), down16(vt, ops)};
+    }
+    report_exact("bf16_in", shape("qkv_rope_flash n=%d, 2 frames, hd %d: bf16 in", n, hd), got[0] == got[1],
+                 "== the f32 form on the same values (q, k, v^T)");
+  }
   // GELU MLP: fc1 + GELU on the fused GEMM from the bf16 rows; x not read (null).
   cosmos::GeluMlp g{{up_bf16(randv((size_t)inter * width, 0.05f)), WType::BF16, up(randv(inter)), width, inter},
                     {up_bf16(randv((size_t)width * inter, 0.05f)), WType::BF16, up(randv(width)), inter, width},
@@ -1363,12 +1392,23 @@ void test_bf16_input_layers(int n) {
     float* as = (float*)pool->alloc(sizeof(float) * cosmos::attention_scratch_floats(ab, n, false));
     cosmos::attention_block_cuda(y1, dx, ab, a, as, ctx);
     a.xb = reinterpret_cast<const uint16_t*>(xb);
+    setenv("COSMOS_QKV_BF16_OUT", "0", 1);  // q|k|v in f32 from the GEMM, as from x
     cosmos::attention_block_cuda(y2, nullptr, ab, a, as, ctx);
+    unsetenv("COSMOS_QKV_BF16_OUT");
     const bool flash = std::strcmp(flash_attention_path(n / 2, n / 2, hd, false, st), "wgmma") == 0;
     report("bf16_in",
-           shape("attention block n=%d, 2 frames, hd %d", n, hd) +
+           shape("attention block n=%d, 2 frames, hd %d, f32 q|k|v", n, hd) +
                (flash ? " (bitwise; flash out in bf16)" : " (bitwise; not the flash path)"),
            down(y1, (size_t)n * width), down(y2, (size_t)n * width), 0);
+    // The default: q|k|v in bf16 from the GEMM (linear_bf16_out and qkv_rope_flash's bf16 form, each bit for bit
+    // above): q and k rounded before the rotary as well as after, ~1e-3 on an output (as test_attention_block_segments'
+    // straight vs converted; a misplaced row, head or part is O(1)).
+    float* y3 = up(std::vector<float>((size_t)n * width));
+    cosmos::attention_block_cuda(y3, nullptr, ab, a, as, ctx);
+    report("bf16_in",
+           shape("attention block n=%d, 2 frames, hd %d, bf16 q|k|v from the GEMM", n, hd) +
+               (flash && bf16_out ? " vs f32 q|k|v" : " (not that path: bitwise)"),
+           down(y1, (size_t)n * width), down(y3, (size_t)n * width), flash && bf16_out ? 5e-3 : 0);
   }
   // An f32 weight takes no bf16 rows: a ModelError naming the call, nothing run.
   cosmos::Linear f32{up(randv((size_t)W * width)), WType::F32, nullptr, width, W};
@@ -1400,18 +1440,25 @@ void test_tower_bf16_inputs() {
   for (const char* vec : {"0", "1"}) {  // add_layernorm's scalar and vector forms
     setenv("COSMOS_LAYERNORM_VEC", vec, 1);
     const std::string form = vec[0] == '0' ? " [COSMOS_LAYERNORM_VEC=0]" : "";
-    cosmos::Qwen3VisionOutput f32_out, bf16_out;
+    cosmos::Qwen3VisionOutput f32_out, bf16_out, qkv_out;
+    setenv("COSMOS_QKV_BF16_OUT", "0", 1);  // q|k|v in f32 from the GEMM in both, as before the bf16 inputs
     setenv("COSMOS_TOWER_BF16_INPUTS", "0", 1);
     tower->forward(px.data(), px.size(), grids, f32_out);
     const bool off = !tower->last_phases().bf16_inputs;
     unsetenv("COSMOS_TOWER_BF16_INPUTS");
     tower->forward(px.data(), px.size(), grids, bf16_out);
     const bool on = tower->last_phases().bf16_inputs;
+    unsetenv("COSMOS_QKV_BF16_OUT");
     report_exact("tower_bf16", "512 patches, 2 blocks: the run's inputs" + form, off && on == wgmma,
                  wgmma ? "f32 with =0, bf16 by default" : "f32 both (no fused bf16 GEMMs)");
     report("tower_bf16", "embeds, bf16 inputs vs f32 + casts (bitwise)" + form, f32_out.embeds, bf16_out.embeds, 0);
     report("tower_bf16", "deepstack 0, bf16 inputs vs f32 + casts (bitwise)" + form, f32_out.deepstack.at(0),
            bf16_out.deepstack.at(0), 0);
+    // The default: q|k|v in bf16 from the GEMM as well (q and k rounded before the rotary too: ~1e-3 a block,
+    // test_bf16_input_layers); a wiring slip would be O(1).
+    tower->forward(px.data(), px.size(), grids, qkv_out);
+    report("tower_bf16", "embeds, bf16 q|k|v from the GEMM vs f32 + casts" + form, f32_out.embeds, qkv_out.embeds,
+           wgmma ? 2e-2 : 0);
   }
   unsetenv("COSMOS_LAYERNORM_VEC");
 }

@@ -10,12 +10,14 @@
 #           .dev/tower_check_base.tar.xz and carry both.
 #   device: `run`, timeout_s 600, carry [".dev/tower_check.tar.xz"] (and ".dev/tower_check_base.tar.xz"):
 #           bash tools/device/tower_check.sh device
-#           1. ops_cuda_test bf16_inputs (add_layernorm_bf16 in both forms, the bf16-input layers and the tower bit for
-#              bit against the f32 rows + casts), ops_cuda_test flash, lifecycle_cuda_test (the pool's call counts);
+#           1. ops_cuda_test, every op (its bf16_inputs part last: add_layernorm_bf16 in both forms, the bf16-input
+#              layers and the tower bit for bit against the f32 rows + casts, the bf16 q|k|v GEMM out), and
+#              lifecycle_cuda_test (the pool's call counts, epochs, out-of-memory fallback);
 #           2. qwen3vl_prefill_bench, video then image, in its forms alternated twice: as is (add_layernorm's vector
-#              form, bf16 GEMM inputs), COSMOS_LAYERNORM_VEC=0, COSMOS_TOWER_BF16_INPUTS=0, both off, and the base
-#              build as is where carried (each line: tower ms and its phases, cudaMalloc calls, prefill ms);
-#           3. ncu over one video run as is and one with both off: kernel time summed by kernel name.
+#              form, bf16 GEMM inputs, q|k|v in bf16 from its GEMM), COSMOS_LAYERNORM_VEC=0, COSMOS_TOWER_BF16_INPUTS=0,
+#              COSMOS_QKV_BF16_OUT=0, all three off, and the base build as is where carried (each line: tower ms and
+#              its phases, cudaMalloc calls, prefill ms);
+#           3. ncu over one video run as is and one with all three off: kernel time summed by kernel name.
 #           ~6 min. Under $OUT: tests.log, bench.log, ncu_*.csv, summary.txt.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -35,30 +37,33 @@ device)
   head -1 .dev/benchbin/MANIFEST | tee "$out/summary.txt"
   t=.dev/benchtests
   {
-    timeout 120 $t/ops_cuda_test bf16_inputs; echo "ops_cuda_test bf16_inputs rc=$?"
-    timeout 120 $t/ops_cuda_test flash; echo "ops_cuda_test flash rc=$?"
+    timeout 300 $t/ops_cuda_test; echo "ops_cuda_test (every op, bf16_inputs last) rc=$?"
     timeout 120 $t/lifecycle_cuda_test .; echo "lifecycle_cuda_test rc=$?"
   } > "$out/tests.log" 2>&1
-  grep -E "rc=|FAIL" "$out/tests.log" | tee -a "$out/summary.txt"
+  grep -E "rc=|FAIL|\| (bf16_in|tower_bf16) " "$out/tests.log" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
-  forms=("as is:::$b" "layernorm scalar:COSMOS_LAYERNORM_VEC=0::$b" "f32 inputs + casts::COSMOS_TOWER_BF16_INPUTS=0:$b"
-         "both off:COSMOS_LAYERNORM_VEC=0:COSMOS_TOWER_BF16_INPUTS=0:$b")
+  forms=("as is||$b" "layernorm scalar|COSMOS_LAYERNORM_VEC=0|$b" "f32 inputs + casts|COSMOS_TOWER_BF16_INPUTS=0|$b"
+         "qkv f32 from the GEMM|COSMOS_QKV_BF16_OUT=0|$b"
+         "all three off|COSMOS_LAYERNORM_VEC=0 COSMOS_TOWER_BF16_INPUTS=0 COSMOS_QKV_BF16_OUT=0|$b")
   if [ -f "$BASE" ]; then
-    mkdir -p base && tar -xJf "$BASE" -C base && forms+=("base build as is:::base/$b")
+    mkdir -p base && tar -xJf "$BASE" -C base && forms+=("base build as is||base/$b")
     head -1 base/.dev/benchbin/MANIFEST | sed 's/^/base /' | tee -a "$out/summary.txt"
   fi
   for round in 1 2; do
     for f in "${forms[@]}"; do
-      IFS=: read -r name a c bin <<< "$f"
+      name=${f%%|*} bin=${f##*|} vars=${f#*|}
+      vars=${vars%|*}
       echo "== round $round: $name" >> "$out/bench.log"
-      env NO_BREAKDOWN=1 PREFILL_REPS=3 $a $c timeout 90 "$bin" >> "$out/bench.log" 2>&1 || echo "rc $? ($name)" >> "$out/bench.log"
+      # shellcheck disable=SC2086 # vars: words of NAME=VALUE
+      env NO_BREAKDOWN=1 PREFILL_REPS=3 $vars timeout 90 "$bin" >> "$out/bench.log" 2>&1 || echo "rc $? ($name)" >> "$out/bench.log"
     done
   done
   grep -E "^== |^  run [0-9] tower|^(image|video) " "$out/bench.log" | sed -E 's/\| process peak.*//' | tee -a "$out/summary.txt"
   if command -v ncu > /dev/null; then
-    for f in "as_is::" "both_off:COSMOS_LAYERNORM_VEC=0:COSMOS_TOWER_BF16_INPUTS=0"; do
-      IFS=: read -r name a c <<< "$f"
-      env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 $a $c timeout 200 ncu --clock-control none \
+    for f in "as_is|" "all_off|COSMOS_LAYERNORM_VEC=0 COSMOS_TOWER_BF16_INPUTS=0 COSMOS_QKV_BF16_OUT=0"; do
+      name=${f%%|*} vars=${f#*|}
+      # shellcheck disable=SC2086 # vars: words of NAME=VALUE
+      env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 $vars timeout 200 ncu --clock-control none \
         --metrics gpu__time_duration.sum --csv --print-units base --log-file "$out/ncu_$name.csv" $b > /dev/null 2>&1
       python3 - "$out/ncu_$name.csv" "$name" << 'EOF' | tee -a "$out/summary.txt"
 import csv, re, sys

@@ -51,35 +51,55 @@ void for_each_segment_run(const AttentionCall& call, bool batch, F&& f) {
   }
 }
 
-// The Qwen3-VL tower's frames on the wgmma flash path: q, k, v written by qkv_rope_flash_segments_cuda straight as the
-// kernel's bf16 operands (no f32 q, k, v and no conversion pass). False, with nothing enqueued, where a segment is off
-// that path, with q/k norms (qkv_rope_flash_segments_cuda has none), or with COSMOS_ATTENTION_BF16_QKV=0 (the f32 q,
-// k, v and flash_attention_segments_cuda's conversion: measured against each other in bench/README). att_b set: the
-// kernel writes its output there in bf16 instead of f32 into p.att.
-bool attention_segments_bf16(const AttentionBlock& b, const AttentionCall& call, const AttentionPlan& p, float scale,
-                             __nv_bfloat16* att_b, const CudaContext& ctx) {
+// Whether the call's frames (the Qwen3-VL tower's) run on the wgmma flash path with q, k, v written by
+// qkv_rope_flash_segments_cuda straight as the kernel's bf16 operands (no f32 q, k, v and no conversion pass): not with
+// q/k norms (that kernel has none), a segment off the wgmma path, or COSMOS_ATTENTION_BF16_QKV=0 (the f32 q, k, v and
+// flash_attention_segments_cuda's conversion: measured against each other in bench/README).
+bool segments_on_bf16_flash(const AttentionBlock& b, const AttentionCall& call, const CudaContext& ctx) {
+  if (!call.segments || !call.tensor_core_attention || b.q_norm || b.k_norm) return false;
   const char* env = std::getenv("COSMOS_ATTENTION_BF16_QKV");
-  if ((env && std::strcmp(env, "0") == 0) || b.q_norm || b.k_norm) return false;
-  const int H = b.heads, KVH = b.kv_heads, D = b.head_dim;
-  // qkv_rope_flash_segments_cuda's float2 reads (the wgmma path's head dims are multiples of 8, so every segment's
-  // offset keeps them aligned)
-  auto aligned8 = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 8 == 0; };
-  if (p.q_stride % 2 != 0 || p.kv_stride % 2 != 0 || !aligned8(p.q_in) || !aligned8(p.k_in) || !aligned8(call.cos) ||
-      !aligned8(call.sin))
-    return false;
+  if (env && std::strcmp(env, "0") == 0) return false;
   for (int s = 0; s < call.n_segments; ++s) {
     const int len = call.segments[s + 1] - call.segments[s];
-    if (std::strcmp(flash_attention_path(len, len, D, call.causal, ctx.stream), "wgmma") != 0) return false;
+    if (std::strcmp(flash_attention_path(len, len, b.head_dim, call.causal, ctx.stream), "wgmma") != 0) return false;
   }
+  return true;
+}
+
+// The q|k|v projection in bf16 straight from the GEMM for the frames on the bf16 flash path, unless
+// COSMOS_QKV_BF16_OUT=0: the values transformers' bf16 tower hands its rotary (its Linear's bf16 output), half the
+// projection's bytes out of the GEMM and into qkv_rope_flash. Read at every call (tests switch it).
+bool qkv_bf16_out_wanted() {
+  const char* e = std::getenv("COSMOS_QKV_BF16_OUT");
+  return !(e && std::strcmp(e, "0") == 0);
+}
+
+// q / k rows and the rotary tables aligned for qkv_rope_flash_segments_cuda's pair reads (the wgmma path's head dims
+// are multiples of 8, so every segment's offset keeps them aligned).
+template <class In>
+bool flash_prep_aligned(const In* q_in, const In* k_in, int q_stride, int kv_stride, const AttentionCall& call) {
+  auto aligned = [](const void* ptr, uintptr_t a) { return reinterpret_cast<uintptr_t>(ptr) % a == 0; };
+  return q_stride % 2 == 0 && kv_stride % 2 == 0 && aligned(q_in, 2 * sizeof(In)) && aligned(k_in, 2 * sizeof(In)) &&
+         aligned(call.cos, 8) && aligned(call.sin, 8);
+}
+
+// The frames on the bf16 flash path (segments_on_bf16_flash, flash_prep_aligned): q, k, v (f32, or bf16 from the GEMM)
+// through qkv_rope_flash_segments_cuda into the kernel's operands, a run of equal segments a launch. att_b set: the
+// kernel writes its output there in bf16 instead of f32 into att.
+template <class In>
+void attention_segments_bf16(const AttentionBlock& b, const AttentionCall& call, const In* q_in, const In* k_in,
+                             const In* v_in, int q_stride, int kv_stride, float scale, float* att, __nv_bfloat16* att_b,
+                             const CudaContext& ctx) {
+  const int H = b.heads, KVH = b.kv_heads, D = b.head_dim;
   CudaPool& pool = workspace_pool(ctx, "attention_block_cuda (bf16 q/k/v)");
   for_each_segment_run(call, true, [&](size_t o, int len, int run) {
     const int pad = flash_wgmma_rows_pad(len);
     const size_t dims = kFlashWgmmaHeadDim;  // the operands' padded head dim
     const size_t qs = (size_t)run * H * pad * dims, ks = (size_t)run * KVH * pad * dims;
     DeviceBuffer<__nv_bfloat16> qb(pool, qs), kb(pool, ks), vt(pool, ks);  // back to the pool once enqueued
-    qkv_rope_flash_segments_cuda(qb.get(), kb.get(), vt.get(), p.q_in + o * p.q_stride, p.k_in + o * p.kv_stride,
-                                 p.v_in + o * p.kv_stride, p.q_stride, p.kv_stride, call.cos + o * D, call.sin + o * D,
-                                 len, run, pad, H, KVH, D, ctx);
+    qkv_rope_flash_segments_cuda(qb.get(), kb.get(), vt.get(), q_in + o * q_stride, k_in + o * kv_stride,
+                                 v_in + o * kv_stride, q_stride, kv_stride, call.cos + o * D, call.sin + o * D, len,
+                                 run, pad, H, KVH, D, ctx);
     auto attend = [&](auto* out) {  // f32 or bf16 out
       flash_attention_segments_bf16_cuda(out + o * H * D, qb.get(), kb.get(), vt.get(), len, run, H, KVH, D,
                                          call.causal, scale, ctx);
@@ -87,9 +107,8 @@ bool attention_segments_bf16(const AttentionBlock& b, const AttentionCall& call,
     if (att_b)
       attend(att_b);
     else
-      attend(p.att);
+      attend(att);
   });
-  return true;
 }
 }  // namespace
 
@@ -103,16 +122,40 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
   attention_check(b, call);
   const int n = call.n, H = b.heads, KVH = b.kv_heads, D = b.head_dim, QH = H * D, KH = KVH * D;
   const AttentionPlan p = attention_plan(b, call, scratch);
+  const float scale = 1.0f / std::sqrt((float)D);
+  const bool bf16_flash = segments_on_bf16_flash(b, call, ctx);
+  // With xb (the caller's GEMM inputs come in bf16 from their producers) the frames' attention output goes to the o
+  // projection in bf16 too, where o runs on the bf16 GEMM: the values its cast would make, in p.att's space.
+  auto* att_b =
+      bf16_flash && call.xb && linear_bf16_runs(b.o, n, ctx) ? reinterpret_cast<__nv_bfloat16*>(p.att) : nullptr;
+  auto o_projection = [&] {
+    if (att_b)
+      linear_bf16_cuda(y, att_b, b.o, n, ctx);
+    else
+      linear_cuda(y, p.att, b.o, n, ctx);
+  };
   if (call.xb) {
     if (call.x8.q) throw ModelError("attention_block_cuda: AttentionCall has both x8 and xb; give one form of x");
     if (!attention_qkv_bf16_runs(b, n, ctx))
       throw ModelError("attention_block_cuda: bf16 rows (AttentionCall::xb) given where q|k|v is not on the bf16 GEMM");
     const auto* xb = reinterpret_cast<const __nv_bfloat16*>(call.xb);
+    if (bf16_flash && p.fused && qkv_bf16_out_wanted() && linear_bf16_out_runs(b.qkv, n, ctx)) {
+      // q|k|v in bf16 from the GEMM (a workspace, back to the pool once the attention is enqueued): the pool's
+      // blocks are 256-byte aligned and QH, KH even, so the pair reads stay aligned.
+      const int W = QH + 2 * KH;
+      DeviceBuffer<__nv_bfloat16> proj(workspace_pool(ctx, "attention_block_cuda (bf16 q|k|v)"), (size_t)n * W);
+      const __nv_bfloat16* q_in = proj.get();
+      if (flash_prep_aligned(q_in, q_in + QH, W, W, call)) {
+        linear_bf16_out_cuda(proj.get(), xb, b.qkv, n, ctx);
+        attention_segments_bf16(b, call, q_in, q_in + QH, q_in + QH + KH, W, W, scale, p.att, att_b, ctx);
+        o_projection();
+        return;
+      }
+    }
     for_each_qkv_projection(b, p, [&](float* out, const Linear& l) { linear_bf16_cuda(out, xb, l, n, ctx); });
   } else {
     for_each_qkv_projection(b, p, [&](float* out, const Linear& l) { linear_cuda(out, x, l, n, ctx, call.x8); });
   }
-  const float scale = 1.0f / std::sqrt((float)D);
   const int own = p.kv_row0 + n;
   const bool fp8 = !call.n_kv_dev && !call.segments && call.fp8_attention &&
                    attention_fp8_cuda_supported(call.extra.n + own, D, ctx.stream);
@@ -131,17 +174,10 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
       return;
     }
   }
-  if (call.segments && call.tensor_core_attention) {
-    // With xb (the caller's GEMM inputs come in bf16 from their producers) the attention's output goes to the o
-    // projection in bf16 too, where o runs on the bf16 GEMM: the values its cast would make, in p.att's space.
-    auto* att_b = call.xb && linear_bf16_runs(b.o, n, ctx) ? reinterpret_cast<__nv_bfloat16*>(p.att) : nullptr;
-    if (attention_segments_bf16(b, call, p, scale, att_b, ctx)) {
-      if (att_b)
-        linear_bf16_cuda(y, att_b, b.o, n, ctx);
-      else
-        linear_cuda(y, p.att, b.o, n, ctx);
-      return;
-    }
+  if (bf16_flash && flash_prep_aligned(p.q_in, p.k_in, p.q_stride, p.kv_stride, call)) {
+    attention_segments_bf16(b, call, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, scale, p.att, att_b, ctx);
+    o_projection();
+    return;
   }
   qkv_rope_cuda(p.q, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos, call.sin,
                 n, H, KVH, D, b.eps, p.kv_row0, call.row_dev, ctx);

@@ -54,4 +54,17 @@ void linear_bf16_cuda(float* y, const __nv_bfloat16* xb, const Linear& l, int n,
   matmul_bf16_cuda(y, xb, l.w, l.b, n, l.in, l.out, ctx);
 }
 
+bool linear_bf16_out_runs(const Linear& l, int n, const CudaContext& ctx) {
+  // xb stands in for itself: any 16-byte aligned pool block (the caller's rows) passes the alignment part
+  return linear_bf16_runs(l, n, ctx) && matmul_bf16_out_supported(l.w, l.w, l.wt, n, l.in, l.out, ctx);
+}
+
+void linear_bf16_out_cuda(__nv_bfloat16* yb, const __nv_bfloat16* xb, const Linear& l, int n, const CudaContext& ctx) {
+  if (!linear_bf16_out_runs(l, n, ctx) || reinterpret_cast<uintptr_t>(xb) % 16 != 0)
+    throw ModelError(
+        "linear_bf16_out_cuda: bf16 out needs the wgmma GEMM, an even out width and 16-byte aligned rows "
+        "(linear_bf16_out_runs)");
+  matmul_bf16_out_cuda(yb, xb, l.w, l.b, n, l.in, l.out, ctx);
+}
+
 }  // namespace cosmos

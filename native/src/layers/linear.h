@@ -62,6 +62,11 @@ bool linear_bf16_runs(const Linear& l, int n, const CudaContext& ctx);
 // y [n, out] f32 = xb · w^T (+ b), xb [n, in] the bf16 rows (16-byte aligned) that linear_cuda would have cast: the
 // same numbers without the cast pass. Throws ModelError where linear_bf16_runs does not hold.
 void linear_bf16_cuda(float* y, const __nv_bfloat16* xb, const Linear& l, int n, const CudaContext& ctx);
+// yb [n, out] bf16 = xb · w^T (+ b): linear_bf16_cuda's values rounded once by the GEMM (half the bytes out), where
+// linear_bf16_out_runs (linear_bf16_runs, out even, the wgmma GEMM: matmul_bf16_out_supported). Throws ModelError
+// elsewhere.
+bool linear_bf16_out_runs(const Linear& l, int n, const CudaContext& ctx);
+void linear_bf16_out_cuda(__nv_bfloat16* yb, const __nv_bfloat16* xb, const Linear& l, int n, const CudaContext& ctx);
 #endif
 
 }  // namespace cosmos

@@ -72,8 +72,9 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int
 }
 
 // What the epilogue writes: f32 [n, m] (+ bias); kEpiSwiGLU: bf16 [n, m] = silu(a b[0:m]^T) * (a b[m:2m]^T) (no bias;
-// m % (BN / 2) == 0); kEpiGeluTanh / kEpiGeluErf: bf16 [n, m] = gelu(a b^T + bias) (m even).
-enum Epilogue : int { kEpiF32 = 0, kEpiSwiGLU = 1, kEpiGeluTanh = 2, kEpiGeluErf = 3 };
+// m % (BN / 2) == 0); kEpiGeluTanh / kEpiGeluErf: bf16 [n, m] = gelu(a b^T + bias) (m even); kEpiBf16: bf16 [n, m] =
+// a b^T + bias (m even), the f32 form's values rounded once.
+enum Epilogue : int { kEpiF32 = 0, kEpiSwiGLU = 1, kEpiGeluTanh = 2, kEpiGeluErf = 3, kEpiBf16 = 4 };
 
 template <int BM, int BN, int NC, int STAGES, bool PINGPONG, int EPI = kEpiF32>
 __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1)
@@ -204,8 +205,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
         });
         continue;
       }
-      // f32 out (+ bias), or bias + GELU (as ops/gelu.cu) rounded once to bf16 (m even: col + 1 < m when col < m).
-      constexpr bool kGelu = EPI == kEpiGeluTanh || EPI == kEpiGeluErf;
+      // f32 out (+ bias), or bias (+ GELU, as ops/gelu.cu) rounded once to bf16 (m even: col + 1 < m when col < m).
+      constexpr bool kGelu = EPI == kEpiGeluTanh || EPI == kEpiGeluErf, kBf16Out = kGelu || EPI == kEpiBf16;
       const int col0 = tc * BN + 2 * (lane & 3);
       // A bias on a whole tile (m even, every column inside out: the Qwen3-VL tower's linears): this thread's 32 bias
       // values read once per tile. Read per element between the stores (the path below), such loads stalled the fp8
@@ -221,9 +222,11 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
 #pragma unroll
             for (int j = 0; j < BN / 8; ++j) {
               float v0 = acc[i][4 * j + 2 * h] + bs[2 * j], v1 = acc[i][4 * j + 2 * h + 1] + bs[2 * j + 1];
-              if constexpr (kGelu) {
-                v0 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v0) : cosmos::gelu_erf_value(v0);
-                v1 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v1) : cosmos::gelu_erf_value(v1);
+              if constexpr (kBf16Out) {
+                if constexpr (kGelu) {
+                  v0 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v0) : cosmos::gelu_erf_value(v0);
+                  v1 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v1) : cosmos::gelu_erf_value(v1);
+                }
                 *reinterpret_cast<uint32_t*>(static_cast<__nv_bfloat16*>(out_any) + (long long)r * m + col0 + 8 * j) =
                     cosmos::pack_bf16x2(v0, v1);
               } else {
@@ -246,9 +249,11 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
             v0 += __ldg(bias + col);
             if (ok1) v1 += __ldg(bias + col + 1);
           }
-          if constexpr (kGelu) {
-            v0 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v0) : cosmos::gelu_erf_value(v0);
-            v1 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v1) : cosmos::gelu_erf_value(v1);
+          if constexpr (kBf16Out) {
+            if constexpr (kGelu) {
+              v0 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v0) : cosmos::gelu_erf_value(v0);
+              v1 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v1) : cosmos::gelu_erf_value(v1);
+            }
             *reinterpret_cast<uint32_t*>(static_cast<__nv_bfloat16*>(out_any) + (long long)r * m + col) =
                 cosmos::pack_bf16x2(v0, v1);
           } else {
@@ -396,6 +401,18 @@ void gemm_wgmma_gelu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bflo
     else
       launch<128, 128, 2, 6, true, kEpiGeluErf>(out, a, b, bias, n, k, m, true, ctx.stream);
   }
+}
+
+void gemm_wgmma_bf16_out(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias, int n,
+                         int k, int m, const CudaContext& ctx) {
+  if (!gemm_wgmma_gelu_shape_ok(a, b, n, k, m))
+    throw std::invalid_argument(
+        "gemm_wgmma_bf16_out: needs n >= 128, k a positive multiple of 8, m even and 16-byte aligned a and b; got n " +
+        std::to_string(n) + ", k " + std::to_string(k) + ", m " + std::to_string(m));
+  if (gemm_wgmma_pick(n, m) == WgmmaVariant::Tile256x128Persistent)
+    launch<256, 128, 2, 4, false, kEpiBf16>(out, a, b, bias, n, k, m, true, ctx.stream);
+  else
+    launch<128, 128, 2, 6, true, kEpiBf16>(out, a, b, bias, n, k, m, true, ctx.stream);
 }
 
 }  // namespace cosmos

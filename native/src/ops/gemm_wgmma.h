@@ -60,5 +60,11 @@ bool gemm_wgmma_gelu_shape_ok(const void* a, const void* b, int n, int k, int m)
 void gemm_wgmma_gelu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias /*nullable*/,
                      int n, int k, int m, bool tanh, const CudaContext& ctx);
 
+// out [n, m] bf16 = a · b^T + bias: gemm_wgmma's values rounded once to bf16 in the epilogue (cast_bf16 of its f32 out,
+// bit for bit), half the bytes out (the Qwen3-VL tower's q|k|v, which its rotary reads). Shapes as
+// gemm_wgmma_gelu_shape_ok (m even), tiles as gemm_wgmma_gelu's.
+void gemm_wgmma_bf16_out(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b,
+                         const float* bias /*nullable*/, int n, int k, int m, const CudaContext& ctx);
+
 }  // namespace cosmos
 #endif

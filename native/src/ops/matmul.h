@@ -58,6 +58,14 @@ void matmul_gelu_cuda(__nv_bfloat16* h, const float* x, const void* w, const flo
 // matmul_gelu_supported(xb, ...) holds.
 void matmul_gelu_bf16_cuda(__nv_bfloat16* h, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k,
                            int m, bool tanh, const cosmos::CudaContext& ctx);
+// out [n, m] bf16 = xb · w^T (+ bias), x already bf16: matmul_bf16_cuda's values rounded once in the GEMM's epilogue
+// (cast_bf16 of its f32 out, bit for bit) and half its bytes out (the Qwen3-VL tower's q|k|v for its rotary). Only on
+// the wgmma path: matmul_bf16_out_supported says when (bf16 weights, n >= 128, k % 8 == 0, m even, 16-byte aligned xb
+// and w, an sm_90a build on an sm_90 device, COSMOS_WGMMA not 0).
+bool matmul_bf16_out_supported(const void* xb, const void* w, WType wt, int n, int k, int m,
+                               const cosmos::CudaContext& ctx);
+void matmul_bf16_out_cuda(__nv_bfloat16* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k,
+                          int m, const cosmos::CudaContext& ctx);
 // out [n, m] f32 = xb · w^T (+ bias) with x already bf16 (the down projection after matmul_swiglu_cuda or fc2 after
 // matmul_gelu_cuda); bf16 w.
 void matmul_bf16_cuda(float* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k, int m,

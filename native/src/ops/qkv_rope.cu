@@ -193,13 +193,22 @@ __global__ void qkv_rope_kernel(float* q_out, float* k_out, float* v_out, const 
 
 // qkv_rope_flash_segments_cuda: a block is 64 rows of one head slot of one segment (slots [0, NH) are q heads, then
 // the kv heads: k and v). A warp writes whole padded rows of q or k (128 bf16 = 256 bytes), a lane two dims at a time
-// (D % 8 == 0: a pair never straddles the rotary's halves, and its floats are 8-byte aligned); v goes through shared
-// memory so that its transposed rows (a dim's 64 keys, 128 bytes) are written whole too, a key pair a thread.
+// (D % 8 == 0: a pair never straddles the rotary's halves, and its inputs are 8-byte (f32) or 4-byte (bf16) aligned); v
+// goes through shared memory so that its transposed rows (a dim's 64 keys, 128 bytes) are written whole too, a key
+// pair a thread. In: f32, or bf16 (the tower's q|k|v straight from its GEMM), widened to f32 for the same arithmetic.
 constexpr int kFlashPrepRows = 64;
+__device__ __forceinline__ float2 load_pair(const float* p) { return *reinterpret_cast<const float2*>(p); }
+__device__ __forceinline__ float2 load_pair(const __nv_bfloat16* p) {
+  return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
+}
+__device__ __forceinline__ float load_one(const float* p) { return *p; }
+__device__ __forceinline__ float load_one(const __nv_bfloat16* p) { return __bfloat162float(*p); }
+
+template <class In>
 __global__ void __launch_bounds__(256)
-    qkv_rope_flash_kernel(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfloat16* vt, const float* q_in, const float* k_in,
-                          const float* v_in, int q_stride, int kv_stride, const float* cos, const float* sin,
-                          int seg_len, int rows_pad, int NH, int KVH, int D) {
+    qkv_rope_flash_kernel(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfloat16* vt, const In* q_in, const In* k_in,
+                          const In* v_in, int q_stride, int kv_stride, const float* cos, const float* sin, int seg_len,
+                          int rows_pad, int NH, int KVH, int D) {
   __shared__ float vs[kFlashPrepRows][129];  // v rows of this block; 129: the transposed reads hit distinct banks
   cosmos::pdl_launch_dependents();
   cosmos::pdl_wait();
@@ -213,13 +222,12 @@ __global__ void __launch_bounds__(256)
     const int row = r0 + r;
     const bool valid = row < seg_len;
     const long long t = (long long)z * seg_len + row;
-    const float* src = isq ? q_in + t * q_stride + (long long)h * D : k_in + t * kv_stride + (long long)h * D;
+    const In* src = isq ? q_in + t * q_stride + (long long)h * D : k_in + t * kv_stride + (long long)h * D;
     for (int d = 2 * lane; d < 128; d += 64) {
       float2 val = make_float2(0.f, 0.f);
       if (valid && d < D) {  // qkv_rope_kernel's arithmetic, two dims
         const int j = d < half ? d : d - half;
-        const float2 x1 = *reinterpret_cast<const float2*>(src + j),
-                     x2 = *reinterpret_cast<const float2*>(src + j + half);
+        const float2 x1 = load_pair(src + j), x2 = load_pair(src + j + half);
         const float2 c = *reinterpret_cast<const float2*>(cos + t * D + d),
                      s = *reinterpret_cast<const float2*>(sin + t * D + d);
         val = d < half ? make_float2(x1.x * c.x - x2.x * s.x, x1.y * c.y - x2.y * s.y)
@@ -228,7 +236,8 @@ __global__ void __launch_bounds__(256)
       *reinterpret_cast<__nv_bfloat162*>(dst0 + (long long)r * 128 + d) = __float22bfloat162_rn(val);
     }
     if (!isq)
-      for (int d = lane; d < 128; d += 32) vs[r][d] = valid && d < D ? v_in[t * kv_stride + (long long)h * D + d] : 0.f;
+      for (int d = lane; d < 128; d += 32)
+        vs[r][d] = valid && d < D ? load_one(v_in + t * kv_stride + (long long)h * D + d) : 0.f;
   }
   if (isq) return;  // block-uniform
   __syncthreads();
@@ -239,25 +248,43 @@ __global__ void __launch_bounds__(256)
         __float22bfloat162_rn(make_float2(vs[r][d], vs[r + 1][d]));
   }
 }
+
+template <class In>
+void qkv_rope_flash_launch(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfloat16* vt, const In* q_in, const In* k_in,
+                           const In* v_in, int q_stride, int kv_stride, const float* cos, const float* sin, int seg_len,
+                           int segments, int rows_pad, int heads, int kv_heads, int head_dim,
+                           const cosmos::CudaContext& ctx) {
+  if (seg_len <= 0 || segments <= 0) return;
+  const uintptr_t pair = 2 * sizeof(In);  // a lane's two input dims
+  if (head_dim > 128 || head_dim % 8 != 0 || rows_pad < seg_len || rows_pad % kFlashPrepRows != 0 ||
+      q_stride % 2 != 0 || kv_stride % 2 != 0 || reinterpret_cast<uintptr_t>(q_in) % pair != 0 ||
+      reinterpret_cast<uintptr_t>(k_in) % pair != 0 || reinterpret_cast<uintptr_t>(cos) % 8 != 0 ||
+      reinterpret_cast<uintptr_t>(sin) % 8 != 0)
+    throw std::runtime_error(
+        "qkv_rope_flash_segments_cuda: head_dim must be a multiple of 8 and <= 128, q / k rows aligned to a pair of "
+        "their elements (even strides), the rotary tables 8-byte aligned, rows_pad a multiple of " +
+        std::to_string(kFlashPrepRows) + " and >= seg_len");
+  const dim3 grid((unsigned)(segments * (rows_pad / kFlashPrepRows)), (unsigned)(heads + kv_heads));
+  cosmos::launch_pdl(qkv_rope_flash_kernel<In>, grid, dim3(256), 0, ctx.stream, qb, kb, vt, q_in, k_in, v_in, q_stride,
+                     kv_stride, cos, sin, seg_len, rows_pad, heads, kv_heads, head_dim);
+  CUDA_CHECK_LAUNCH();
+}
 }  // namespace
 
 void qkv_rope_flash_segments_cuda(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfloat16* vt, const float* q_in,
                                   const float* k_in, const float* v_in, int q_stride, int kv_stride, const float* cos,
                                   const float* sin, int seg_len, int segments, int rows_pad, int heads, int kv_heads,
                                   int head_dim, const cosmos::CudaContext& ctx) {
-  if (seg_len <= 0 || segments <= 0) return;
-  if (head_dim > 128 || head_dim % 8 != 0 || rows_pad < seg_len || rows_pad % kFlashPrepRows != 0 ||
-      q_stride % 2 != 0 || kv_stride % 2 != 0 || reinterpret_cast<uintptr_t>(q_in) % 8 != 0 ||
-      reinterpret_cast<uintptr_t>(k_in) % 8 != 0 || reinterpret_cast<uintptr_t>(cos) % 8 != 0 ||
-      reinterpret_cast<uintptr_t>(sin) % 8 != 0)
-    throw std::runtime_error(
-        "qkv_rope_flash_segments_cuda: head_dim must be a multiple of 8 and <= 128, q / k rows and the rotary tables "
-        "8-byte aligned (even strides), rows_pad a multiple of " +
-        std::to_string(kFlashPrepRows) + " and >= seg_len");
-  const dim3 grid((unsigned)(segments * (rows_pad / kFlashPrepRows)), (unsigned)(heads + kv_heads));
-  cosmos::launch_pdl(qkv_rope_flash_kernel, grid, dim3(256), 0, ctx.stream, qb, kb, vt, q_in, k_in, v_in, q_stride,
-                     kv_stride, cos, sin, seg_len, rows_pad, heads, kv_heads, head_dim);
-  CUDA_CHECK_LAUNCH();
+  qkv_rope_flash_launch(qb, kb, vt, q_in, k_in, v_in, q_stride, kv_stride, cos, sin, seg_len, segments, rows_pad, heads,
+                        kv_heads, head_dim, ctx);
+}
+
+void qkv_rope_flash_segments_cuda(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfloat16* vt, const __nv_bfloat16* q_in,
+                                  const __nv_bfloat16* k_in, const __nv_bfloat16* v_in, int q_stride, int kv_stride,
+                                  const float* cos, const float* sin, int seg_len, int segments, int rows_pad,
+                                  int heads, int kv_heads, int head_dim, const cosmos::CudaContext& ctx) {
+  qkv_rope_flash_launch(qb, kb, vt, q_in, k_in, v_in, q_stride, kv_stride, cos, sin, seg_len, segments, rows_pad, heads,
+                        kv_heads, head_dim, ctx);
 }
 
 void qkv_rope_cuda(float* q_out, float* k_out, float* v_out, const float* q_in, const float* k_in, const float* v_in,

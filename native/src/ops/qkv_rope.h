@@ -46,6 +46,13 @@ void qkv_rope_flash_segments_cuda(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfl
                                   const float* k_in, const float* v_in, int q_stride, int kv_stride, const float* cos,
                                   const float* sin, int seg_len, int segments, int rows_pad, int heads, int kv_heads,
                                   int head_dim, const cosmos::CudaContext& ctx);
+// The same with q, k, v in bf16 (the tower's q|k|v straight from its GEMM, matmul_bf16_out_cuda): the arithmetic in f32
+// from the bf16 values (what transformers' bf16 tower does: its Linear's bf16 output, the rotary in f32), bit for bit
+// the f32 form given those values widened; q / k rows 4-byte aligned.
+void qkv_rope_flash_segments_cuda(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfloat16* vt, const __nv_bfloat16* q_in,
+                                  const __nv_bfloat16* k_in, const __nv_bfloat16* v_in, int q_stride, int kv_stride,
+                                  const float* cos, const float* sin, int seg_len, int segments, int rows_pad,
+                                  int heads, int kv_heads, int head_dim, const cosmos::CudaContext& ctx);
 
 bool qkv_rope_int8q_cuda(const Int8QHeads& q8, float* k_out, float* v_out, const float* q_in, const float* k_in,
                          const float* v_in, int q_stride, int kv_stride, const float* qw, const float* kw,
