@@ -48,14 +48,19 @@ void copy_host(void* dst, const void* src, size_t bytes) {
 template <class T, class Fill>
 void stage_and_upload(T* dev, T* pin, size_t n, cudaStream_t s, Fill&& fill) {
   const size_t chunk = (size_t)1 << 20;  // values
+  int device = 0;
+  CUDA_CHECK(cudaGetDevice(&device));
   std::atomic<int> first_error{(int)cudaSuccess};
+  auto fail = [&](cudaError_t r) {
+    int none = (int)cudaSuccess;
+    if (r != cudaSuccess) first_error.compare_exchange_strong(none, (int)r);
+  };
   parallel_for(CpuContext{}, (int)((n + chunk - 1) / chunk), 1, [&](int b, int e) {
+    fail(cudaSetDevice(device));  // a new thread's current device is device 0; s belongs to this one
     for (int i = b; i < e; ++i) {
       const size_t o = (size_t)i * chunk, len = std::min(chunk, n - o);
       fill(pin + o, o, len);
-      const cudaError_t r = cudaMemcpyAsync(dev + o, pin + o, sizeof(T) * len, cudaMemcpyHostToDevice, s);
-      int none = (int)cudaSuccess;
-      if (r != cudaSuccess) first_error.compare_exchange_strong(none, (int)r);
+      fail(cudaMemcpyAsync(dev + o, pin + o, sizeof(T) * len, cudaMemcpyHostToDevice, s));
     }
   });
   CUDA_CHECK((cudaError_t)first_error.load());
