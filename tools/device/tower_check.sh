@@ -83,6 +83,17 @@ for name, (n, ms) in sorted(by.items(), key=lambda kv: -kv[1][1])[:14]:
     print(f"  {ms:8.2f} ms  {n:5d}x  {name}")
 EOF
     done
+    # One launch each of the tower's flash kernel and its fc1 + GELU GEMM in detail (where their time goes: tensor,
+    # MUFU (exp) and FMA pipes, warp stalls), for the next kernel work.
+    for k in "flash_wgmma_kernel<Bf16Tiles<80>" "gemm_wgmma_kernel<256, 128, 2, 4, (0|false), 2>"; do
+      env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 timeout 200 ncu --clock-control none --kernel-name-base demangled \
+        --kernel-name "regex:$k" --launch-skip 5 --launch-count 1 --section SpeedOfLight \
+        --section ComputeWorkloadAnalysis --section WarpStateStats --section Occupancy \
+        --metrics sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active \
+        "$b" > "$out/ncu_detail_${k%%<*}.txt" 2>&1
+      grep -E "^  [a-z_]+.*\(|Duration|Throughput|Pipe|Stall|Warp Cycles|Issued|xu|fma|Achieved Occupancy|Registers" \
+        "$out/ncu_detail_${k%%<*}.txt" | head -40 | sed "s/^/detail ${k%%<*}: /" >> "$out/summary.txt"
+    done
   fi ;;
 *) echo "usage: tower_check.sh prepare [COMMIT] | device" >&2; exit 2 ;;
 esac
