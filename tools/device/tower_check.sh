@@ -17,7 +17,8 @@
 #              form, bf16 GEMM inputs, q|k|v in bf16 from its GEMM), COSMOS_LAYERNORM_VEC=0, COSMOS_TOWER_BF16_INPUTS=0,
 #              COSMOS_QKV_BF16_OUT=0, all three off, and the base build as is where carried (each line: tower ms and
 #              its phases, cudaMalloc calls, prefill ms);
-#           3. ncu over one video run as is and one with all three off: kernel time summed by kernel name.
+#           3. ncu over one video run as is: kernel time summed by kernel name; one launch each of the tower's flash
+#              kernel and fc1 + GELU GEMM under ncu's pipe and stall sections.
 #           ~6 min. Under $OUT: tests.log, bench.log, ncu_*.csv, summary.txt.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -60,7 +61,7 @@ device)
   done
   grep -E "^== |^  run [0-9] tower|^(image|video) " "$out/bench.log" | sed -E 's/\| process peak.*//' | tee -a "$out/summary.txt"
   if command -v ncu > /dev/null; then
-    for f in "as_is|" "all_off|COSMOS_LAYERNORM_VEC=0 COSMOS_TOWER_BF16_INPUTS=0 COSMOS_QKV_BF16_OUT=0"; do
+    for f in "as_is|"; do  # "name|NAME=VALUE ...": the forms above, where their kernels are to be compared
       name=${f%%|*} vars=${f#*|}
       # shellcheck disable=SC2086 # vars: words of NAME=VALUE
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 $vars timeout 200 ncu --clock-control none \
