@@ -1394,17 +1394,18 @@ void test_bf16_input_layers(int n) {
     a.xb = reinterpret_cast<const uint16_t*>(xb);
     setenv("COSMOS_QKV_BF16_OUT", "0", 1);  // q|k|v in f32 from the GEMM, as from x
     cosmos::attention_block_cuda(y2, nullptr, ab, a, as, ctx);
-    unsetenv("COSMOS_QKV_BF16_OUT");
     const bool flash = std::strcmp(flash_attention_path(n / 2, n / 2, hd, false, st), "wgmma") == 0;
     report("bf16_in",
            shape("attention block n=%d, 2 frames, hd %d, f32 q|k|v", n, hd) +
                (flash ? " (bitwise; flash out in bf16)" : " (bitwise; not the flash path)"),
            down(y1, (size_t)n * width), down(y2, (size_t)n * width), 0);
-    // The default: q|k|v in bf16 from the GEMM (linear_bf16_out and qkv_rope_flash's bf16 form, each bit for bit
-    // above): q and k rounded before the rotary as well as after, ~1e-3 on an output (as test_attention_block_segments'
-    // straight vs converted; a misplaced row, head or part is O(1)).
+    // COSMOS_QKV_BF16_OUT=1: q|k|v in bf16 from the GEMM (linear_bf16_out and qkv_rope_flash's bf16 form, each bit for
+    // bit above): q and k rounded before the rotary as well as after, ~1e-3 on an output (as
+    // test_attention_block_segments' straight vs converted; a misplaced row, head or part is O(1)).
     float* y3 = up(std::vector<float>((size_t)n * width));
+    setenv("COSMOS_QKV_BF16_OUT", "1", 1);
     cosmos::attention_block_cuda(y3, nullptr, ab, a, as, ctx);
+    unsetenv("COSMOS_QKV_BF16_OUT");
     report("bf16_in",
            shape("attention block n=%d, 2 frames, hd %d, bf16 q|k|v from the GEMM", n, hd) +
                (flash && bf16_out ? " vs f32 q|k|v" : " (not that path: bitwise)"),
@@ -1454,13 +1455,32 @@ void test_tower_bf16_inputs() {
     report("tower_bf16", "embeds, bf16 inputs vs f32 + casts (bitwise)" + form, f32_out.embeds, bf16_out.embeds, 0);
     report("tower_bf16", "deepstack 0, bf16 inputs vs f32 + casts (bitwise)" + form, f32_out.deepstack.at(0),
            bf16_out.deepstack.at(0), 0);
-    // The default: q|k|v in bf16 from the GEMM as well (q and k rounded before the rotary too: ~1e-3 a block,
-    // test_bf16_input_layers); a wiring slip would be O(1).
+    // COSMOS_QKV_BF16_OUT=1: q|k|v in bf16 from the GEMM as well (q and k rounded before the rotary too: ~1e-3 a
+    // block, test_bf16_input_layers); a wiring slip would be O(1).
+    setenv("COSMOS_QKV_BF16_OUT", "1", 1);
     tower->forward(px.data(), px.size(), grids, qkv_out);
+    unsetenv("COSMOS_QKV_BF16_OUT");
     report("tower_bf16", "embeds, bf16 q|k|v from the GEMM vs f32 + casts" + form, f32_out.embeds, qkv_out.embeds,
            wgmma ? 2e-2 : 0);
   }
   unsetenv("COSMOS_LAYERNORM_VEC");
+  // COSMOS_TOWER_KEEP_BLOCKS=1: a run keeps the blocks it used, the next run of the same grids makes no cudaMalloc and
+  // gives the same outputs; without it a run ends with the pool's cache empty.
+  cosmos::Qwen3VisionOutput first, again;
+  tower->forward(px.data(), px.size(), grids, first);
+  const bool emptied = tower->pool().bytes_cached() == 0;
+  setenv("COSMOS_TOWER_KEEP_BLOCKS", "1", 1);
+  tower->forward(px.data(), px.size(), grids, again);
+  const size_t kept = tower->pool().bytes_cached();
+  tower->forward(px.data(), px.size(), grids, again);
+  const size_t mallocs = tower->last_phases().mallocs;
+  unsetenv("COSMOS_TOWER_KEEP_BLOCKS");
+  report_exact("tower_keep", shape("blocks kept: %zu B, the next run's cudaMalloc calls: %zu", kept, mallocs),
+               emptied && kept > 0 && mallocs == 0, "0 B cached without it, > 0 with it, then no cudaMalloc");
+  report("tower_keep", "embeds, a run on kept blocks vs one on fresh blocks (bitwise)", first.embeds, again.embeds, 0);
+  tower->forward(px.data(), px.size(), grids, first);
+  report_exact("tower_keep", "the variable unset again: the run ends with the cache empty",
+               tower->pool().bytes_cached() == 0, "0 B cached");
 }
 
 void test_bf16_inputs() {
