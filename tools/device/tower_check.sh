@@ -19,7 +19,8 @@
 #              phases, cudaMalloc calls, prefill ms);
 #           3. ncu over one video run as is and one with both opt-ins: kernel time summed by kernel name; one launch
 #              each of the tower's flash kernel and fc1 + GELU GEMM under ncu's pipe and stall sections.
-#           ~6 min. Under $OUT: tests.log, bench.log, ncu_*.csv, summary.txt.
+#           ~6 min (ROUNDS=1 NCU=0: one round, no ncu, ~3 min). Under $OUT: tests.log, bench.log, ncu_*.csv,
+#           summary.txt.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 TAR=.dev/tower_check.tar.xz BASE=.dev/tower_check_base.tar.xz
@@ -50,7 +51,7 @@ device)
     mkdir -p base && tar -xJf "$BASE" -C base && forms+=("base build as is||base/$b")
     head -1 base/.dev/benchbin/MANIFEST | sed 's/^/base /' | tee -a "$out/summary.txt"
   fi
-  for round in 1 2; do
+  for round in $(seq 1 "${ROUNDS:-2}"); do
     for f in "${forms[@]}"; do
       name=${f%%|*} bin=${f##*|} vars=${f#*|}
       vars=${vars%|*}
@@ -60,7 +61,7 @@ device)
     done
   done
   grep -E "^== |^  run [0-9] tower|^(image|video) " "$out/bench.log" | sed -E 's/\| process peak.*//' | tee -a "$out/summary.txt"
-  if command -v ncu > /dev/null; then
+  if [ "${NCU:-1}" = 1 ] && command -v ncu > /dev/null; then
     for f in "as_is|" "opt_ins|COSMOS_QKV_BF16_OUT=1 COSMOS_TOWER_KEEP_BLOCKS=1"; do
       name=${f%%|*} vars=${f#*|}
       # shellcheck disable=SC2086 # vars: words of NAME=VALUE
