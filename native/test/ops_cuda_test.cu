@@ -1464,22 +1464,24 @@ void test_tower_bf16_inputs() {
            wgmma ? 2e-2 : 0);
   }
   unsetenv("COSMOS_LAYERNORM_VEC");
-  // COSMOS_TOWER_KEEP_BLOCKS=1: a run keeps the blocks it used, the next run of the same grids makes no cudaMalloc and
-  // gives the same outputs; without it a run ends with the pool's cache empty.
+  // A run keeps the blocks it used (COSMOS_TOWER_KEEP_BLOCKS=0: it gives back all): the next run of the same grids
+  // makes no cudaMalloc and gives the same outputs.
   cosmos::Qwen3VisionOutput first, again;
+  setenv("COSMOS_TOWER_KEEP_BLOCKS", "0", 1);
   tower->forward(px.data(), px.size(), grids, first);
   const bool emptied = tower->pool().bytes_cached() == 0;
-  setenv("COSMOS_TOWER_KEEP_BLOCKS", "1", 1);
+  unsetenv("COSMOS_TOWER_KEEP_BLOCKS");
   tower->forward(px.data(), px.size(), grids, again);
   const size_t kept = tower->pool().bytes_cached();
   tower->forward(px.data(), px.size(), grids, again);
   const size_t mallocs = tower->last_phases().mallocs;
-  unsetenv("COSMOS_TOWER_KEEP_BLOCKS");
   report_exact("tower_keep", shape("blocks kept: %zu B, the next run's cudaMalloc calls: %zu", kept, mallocs),
-               emptied && kept > 0 && mallocs == 0, "0 B cached without it, > 0 with it, then no cudaMalloc");
+               emptied && kept > 0 && mallocs == 0, "0 B cached with =0, > 0 by default, then no cudaMalloc");
   report("tower_keep", "embeds, a run on kept blocks vs one on fresh blocks (bitwise)", first.embeds, again.embeds, 0);
+  setenv("COSMOS_TOWER_KEEP_BLOCKS", "0", 1);
   tower->forward(px.data(), px.size(), grids, first);
-  report_exact("tower_keep", "the variable unset again: the run ends with the cache empty",
+  unsetenv("COSMOS_TOWER_KEEP_BLOCKS");
+  report_exact("tower_keep", "COSMOS_TOWER_KEEP_BLOCKS=0 again: the run ends with the cache empty",
                tower->pool().bytes_cached() == 0, "0 B cached");
 }
 

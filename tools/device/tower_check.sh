@@ -14,10 +14,10 @@
 #              layers and the tower bit for bit against the f32 rows + casts, the bf16 q|k|v GEMM out, the kept
 #              blocks), and lifecycle_cuda_test (the pool's call counts, epochs, out-of-memory fallback);
 #           2. qwen3vl_prefill_bench, video then image, in its forms alternated twice: as is (add_layernorm's vector
-#              form, bf16 GEMM inputs), the opt-ins COSMOS_QKV_BF16_OUT=1 and COSMOS_TOWER_KEEP_BLOCKS=1 alone and
-#              together, the two defaults off, and the base build as is where carried (each line: tower ms and its
-#              phases, cudaMalloc calls, prefill ms);
-#           3. ncu over one video run as is and one with both opt-ins: kernel time summed by kernel name; one launch
+#              form, bf16 GEMM inputs, kept blocks), the opt-in COSMOS_QKV_BF16_OUT=1, COSMOS_TOWER_KEEP_BLOCKS=0,
+#              the first two defaults off, and the base build as is where carried (each line: tower ms and its phases,
+#              cudaMalloc calls, prefill ms);
+#           3. ncu over one video run as is and one with COSMOS_QKV_BF16_OUT=1: kernel time summed by kernel name; one launch
 #              each of the tower's flash kernel and fc1 + GELU GEMM under ncu's pipe and stall sections.
 #           ~6 min (ROUNDS=1 NCU=0: one round, no ncu, ~3 min). Under $OUT: tests.log, bench.log, ncu_*.csv,
 #           summary.txt.
@@ -44,8 +44,7 @@ device)
   } > "$out/tests.log" 2>&1
   grep -E "rc=|FAIL|\| (bf16_in|tower_bf16) " "$out/tests.log" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
-  forms=("as is||$b" "qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b" "blocks kept|COSMOS_TOWER_KEEP_BLOCKS=1|$b"
-         "both opt-ins|COSMOS_QKV_BF16_OUT=1 COSMOS_TOWER_KEEP_BLOCKS=1|$b"
+  forms=("as is||$b" "qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b" "blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b"
          "f32 inputs, scalar layernorm|COSMOS_LAYERNORM_VEC=0 COSMOS_TOWER_BF16_INPUTS=0|$b")
   if [ -f "$BASE" ]; then
     mkdir -p base && tar -xJf "$BASE" -C base && forms+=("base build as is||base/$b")
@@ -62,7 +61,7 @@ device)
   done
   grep -E "^== |^  run [0-9] tower|^(image|video) " "$out/bench.log" | sed -E 's/\| process peak.*//' | tee -a "$out/summary.txt"
   if [ "${NCU:-1}" = 1 ] && command -v ncu > /dev/null; then
-    for f in "as_is|" "opt_ins|COSMOS_QKV_BF16_OUT=1 COSMOS_TOWER_KEEP_BLOCKS=1"; do
+    for f in "as_is|" "qkv_bf16|COSMOS_QKV_BF16_OUT=1"; do
       name=${f%%|*} vars=${f#*|}
       # shellcheck disable=SC2086 # vars: words of NAME=VALUE
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 $vars timeout 200 ncu --clock-control none \

@@ -87,18 +87,18 @@ struct RunEvents {
   }
 };
 
-// COSMOS_TOWER_KEEP_BLOCKS=1: a run that finished keeps the pool blocks it used for the next run of the same grids (no
-// cudaMalloc then: 13 calls, ~1 ms a video run, and ~0.8 ms of cudaFree at the end), giving back only those it did not
-// use (CudaPool's epochs), and a pool elsewhere short of memory takes them too (CudaPool::alloc). Opt-in until run on a
-// GPU (written 2026-12-06 while none was lent); read at every run.
+// A run that finished keeps the pool blocks it used for the next run of the same grids, giving back only those it did
+// not use (CudaPool's epochs), unless COSMOS_TOWER_KEEP_BLOCKS=0; a pool elsewhere short of memory takes them too
+// (CudaPool::alloc). On an H100 (2026-12-06) the video tower's next run then made no cudaMalloc (13 calls, ~1.3 ms
+// before) and no cudaFree at its end (~0.8 ms). Read at every run.
 bool keep_blocks_requested() {
   const char* e = std::getenv("COSMOS_TOWER_KEEP_BLOCKS");
-  return e && std::strcmp(e, "1") == 0;
+  return !(e && std::strcmp(e, "0") == 0);
 }
 
-// Syncs the stream when a run ends, however it ends, and gives the pool's cached blocks back to CUDA: all of them, or
-// with keep_blocks_requested() after a run that finished, all but the ones the run used. Declared before the run's
-// buffers, so it runs after their destructors returned them.
+// Syncs the stream when a run ends, however it ends, and gives the pool's cached blocks back to CUDA: after a run that
+// finished (keep_blocks_requested), all but the ones the run used; after a run that threw, all of them. Declared before
+// the run's buffers, so it runs after their destructors returned them.
 struct ReleaseOnExit {
   CudaPool& pool;
   cudaStream_t s;

@@ -77,10 +77,10 @@ class Qwen3VisionCuda {
   // Host wall time of the last forward()'s phases, ms: pixel staging + upload enqueue, the grid tables (computed on
   // a host thread of their own during the pixels: what is left is the wait for them and their upload enqueue),
   // the blocks (host paced a few blocks behind the GPU), the last output's wait + copy, and the end's sync and cache
-  // release (with COSMOS_TOWER_KEEP_BLOCKS=1 only the blocks this run did not use); the cudaMalloc calls the run made
-  // (none when the run before had the same grids and kept its blocks) and their host time; and whether the run's GEMM
-  // inputs came in bf16 from their producers (where every GEMM they feed takes them, unless COSMOS_TOWER_BF16_INPUTS=0:
-  // qwen3_vision_cuda.cu).
+  // release (only the blocks this run did not use, unless COSMOS_TOWER_KEEP_BLOCKS=0); the cudaMalloc calls the run
+  // made (none when the run before had the same grids and kept its blocks) and their host time; and whether the run's
+  // GEMM inputs came in bf16 from their producers (where every GEMM they feed takes them, unless
+  // COSMOS_TOWER_BF16_INPUTS=0: qwen3_vision_cuda.cu).
   struct Phases {
     double tables = 0, pixels = 0, blocks = 0, outputs = 0, release = 0;
     size_t mallocs = 0;
