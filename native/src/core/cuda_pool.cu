@@ -107,12 +107,7 @@ void* CudaPool::alloc(size_t bytes) {
         reserved_add(r);
       }
     }
-    if (p) {
-      live_[p] = Block{r, epoch_};
-      in_use_ += r;
-      if (in_use_ > peak_) peak_ = in_use_;
-      return p;
-    }
+    if (p) return hand_out_locked(p, r);
   }
   // Out of memory with this pool's cache given back: the other pools' caches (the tower's last run's blocks while the
   // decoder prefills, say), then one more try.
@@ -129,6 +124,10 @@ void* CudaPool::alloc(size_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   CUDA_CHECK(malloc_locked(&p, r, true));
   reserved_add(r);
+  return hand_out_locked(p, r);
+}
+
+void* CudaPool::hand_out_locked(void* p, size_t r) {
   live_[p] = Block{r, epoch_};
   in_use_ += r;
   if (in_use_ > peak_) peak_ = in_use_;

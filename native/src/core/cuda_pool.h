@@ -81,6 +81,7 @@ class CudaPool {
   CudaCalls calls_;
   // cudaMalloc, counted; on failure with `release_own`, the cache given back and one more try (mu_ held).
   cudaError_t malloc_locked(void** p, size_t r, bool release_own);
+  void* hand_out_locked(void* p, size_t r);  // p (r rounded bytes) recorded as handed out in this epoch (mu_ held)
   template <class Keep>
   void free_cached_locked(Keep&& keep);  // cached blocks back to CUDA but those keep(epoch) holds (mu_ held)
 };
