@@ -41,6 +41,7 @@
 #include "../src/ops/embedding.h"
 #include "../src/ops/fill_uniform.h"
 #include "../src/ops/flash_attention.h"
+#include "../src/ops/flash_attention_wgmma.h"  // flash_wgmma_dims_read
 #include "../src/ops/gather4_add.h"
 #include "../src/ops/gelu.h"
 #include "../src/ops/gemm_wgmma.h"
@@ -1347,6 +1348,7 @@ void test_bf16_input_layers(int n) {
     std::vector<std::vector<uint16_t>> got[2];
     for (int form = 0; form < 2; ++form) {
       __nv_bfloat16 *qb = alloc_bf16(ops), *kb = alloc_bf16(ops), *vt = alloc_bf16(ops);
+      for (__nv_bfloat16* b : {qb, kb, vt}) CUDA_CHECK(cudaMemset(b, 0xff, ops * 2));  // bf16 NaN: what is not written
       if (form == 0)
         qkv_rope_flash_segments_cuda(qb, kb, vt, dwide, dwide + QH, dwide + 2 * QH, W, W, cs, sn, len, 2, pad, heads,
                                      heads, hd, ctx);
@@ -1357,6 +1359,20 @@ void test_bf16_input_layers(int n) {
     }
     report_exact("bf16_in", shape("qkv_rope_flash n=%d, 2 frames, hd %d: bf16 in", n, hd), got[0] == got[1],
                  "== the f32 form on the same values (q, k, v^T)");
+    // The operands' padding: rows past the segment and dims [hd, flash_wgmma_dims_read(hd)) zero, the dims past those
+    // (v^T's rows) left as they were; the values finite.
+    const int dims = cosmos::flash_wgmma_dims_read(hd);
+    long long wrong = 0;
+    for (int which = 0; which < 3; ++which)
+      for (size_t i = 0; i < ops; ++i) {  // q, k [.][row][128]; v^T [.][dim][row]
+        const size_t row = which < 2 ? i / 128 % pad : i % pad, dim = which < 2 ? i % 128 : i / pad % 128;
+        const uint16_t v = got[0][which][i];
+        const bool unwritten = (int)dim >= dims, zero = (int)dim >= hd || (int)row >= len;
+        if (unwritten ? v != 0xffff : zero ? v != 0 : !std::isfinite(bf2f(v))) ++wrong;
+      }
+    report_exact("bf16_in", shape("qkv_rope_flash n=%d, 2 frames, hd %d: padding", n, hd), wrong == 0,
+                 shape("rows from %d and dims %d..%d zero, ", len, hd, dims - 1) +
+                     shape("dims from %d not written: %d wrong", dims, (int)wrong));
   }
   // GELU MLP: fc1 + GELU on the fused GEMM from the bf16 rows; x not read (null).
   cosmos::GeluMlp g{{up_bf16(randv((size_t)inter * width, 0.05f)), WType::BF16, up(randv(inter)), width, inter},
@@ -1759,6 +1775,7 @@ int main(int argc, char** argv) {
   if (flash_only) {
     test_flash_attention_rows();
     test_attention_block_segments(128, 4, 72, {0, 200, 400, 530}, true);
+    test_attention_block_segments(128, 3, 72, {0, 200, 330}, true);  // 3 heads: qkv_rope_flash's one-head blocks
     std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
     return failures ? 1 : 0;
   }
@@ -1865,6 +1882,7 @@ int main(int argc, char** argv) {
   test_attention_block_stream();
   test_attention_block_segments(64, 4, 16, {0, 20, 50}, false);
   test_attention_block_segments(128, 4, 72, {0, 200, 400, 530}, true);
+  test_attention_block_segments(128, 3, 72, {0, 200, 330}, true);  // 3 heads: qkv_rope_flash's one-head blocks
   test_attention_block_decode_graph();
   test_mlp_layers(1);
   test_mlp_layers(9);

@@ -480,7 +480,7 @@ void launch_bf16(Out* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb, con
   const CUtensorMap mq = tma_map_bf16_sw128(qb, segments * q_heads * nq_pad, kD, kBM, "flash_attention_wgmma q"),
                     mk = tma_map_bf16_sw128(kb, segments * kv_heads * nkv_pad, kD, kBN, "flash_attention_wgmma k"),
                     mv = tma_map_bf16_sw128(vt, segments * kv_heads * kD, nkv_pad, kD, "flash_attention_wgmma v^T");
-  if (hd <= 80)
+  if (flash_wgmma_dims_read(hd) == 80)
     launch<Bf16Tiles<80>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
                           scale_log2, Fp8Scales{}, segments, stream);
   else

@@ -19,6 +19,9 @@ namespace cosmos {
 
 constexpr int kFlashWgmmaHeadDim = 128;
 constexpr int kFlashWgmmaTile = 128;  // queries per block, keys per tile: the bf16 operands' padding
+// The operand dims the bf16 kernel reads at head dim hd: 80 at hd <= 80 (the Qwen3-VL tower's 72: S takes 5 k16 steps
+// and P V is m64n80), else all 128. Dims [hd, this) must be zero; past it a writer may leave the operands as they were.
+constexpr int flash_wgmma_dims_read(int hd) { return hd <= 80 ? 80 : kFlashWgmmaHeadDim; }
 
 // True when this build carries the sm_90a kernel and the device is compute capability 9.0 (probed once per
 // process; during a graph capture an unprobed call answers false).
@@ -26,7 +29,8 @@ bool flash_attention_wgmma_available(cudaStream_t stream);
 
 // out f32 [n_q][q_heads][hd] = softmax(q k^T * scale) v, GQA (q_heads % kv_heads == 0), enqueued on `stream`: over
 // all n_kv keys, or causal (query i sees keys 0 .. q_offset + i, as attention.h). hd <= 128, hd % 8 == 0. Operands,
-// bf16, zero-padded to whole tiles (nq_pad, nkv_pad multiples of kFlashWgmmaTile) and to 128 dims:
+// bf16, zero-padded to whole tiles (nq_pad, nkv_pad multiples of kFlashWgmmaTile) and to 128 dims (of which only
+// flash_wgmma_dims_read(hd) are read: dims, or v^T's rows, past those may hold anything):
 //   qb [q_heads][nq_pad][128], kb [kv_heads][nkv_pad][128], vt [kv_heads][128][nkv_pad] (v transposed: wgmma reads
 //   both of its shared-memory operands k-contiguous, and for P V the k dimension is the key).
 // scale_log2 = scale * log2(e). segments > 1: that many independent attentions of the same shape in one launch (the

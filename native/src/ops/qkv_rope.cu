@@ -17,7 +17,8 @@
 #include "../core/cuda_common.h"
 #include "../core/cuda_pdl.cuh"
 #include "../core/cuda_reduce.h"
-#include "attention_fp8.h"  // int8_scale_for_absmax, int8_bits, attention_fp8_rows_pad: the 8-bit attention's q
+#include "attention_fp8.h"          // int8_scale_for_absmax, int8_bits, attention_fp8_rows_pad: the 8-bit attention's q
+#include "flash_attention_wgmma.h"  // flash_wgmma_dims_read
 
 namespace {
 // Grid (n, heads + 2 kv_heads); block = head_dim rounded up to a warp multiple. Heads [0, heads) are q,
@@ -191,12 +192,17 @@ __global__ void qkv_rope_kernel(float* q_out, float* k_out, float* v_out, const 
   }
 }
 
-// qkv_rope_flash_segments_cuda: a block is 64 rows of one head slot of one segment (slots [0, NH) are q heads, then
-// the kv heads: k and v). A warp writes whole padded rows of q or k (128 bf16 = 256 bytes), a lane two dims at a time
-// (D % 8 == 0: a pair never straddles the rotary's halves, and its inputs are 8-byte (f32) or 4-byte (bf16) aligned); v
-// goes through shared memory so that its transposed rows (a dim's 64 keys, 128 bytes) are written whole too, a key
-// pair a thread. In: f32, or bf16 (the tower's q|k|v straight from its GEMM), widened to f32 for the same arithmetic.
+// qkv_rope_flash_segments_cuda: a block is 64 rows of one segment and a few head slots: GQ q heads, or GKV kv heads (k
+// with the rotary, v transposed). The rotary tables are the same for every head, so a row's are read once for the
+// block's heads (one head a block read them once per head: twice the bytes of the f32 inputs, from L2). A warp writes
+// the dims of a padded q or k row that the flash kernel reads (flash_wgmma_dims_read: 80 of 128 at the tower's head
+// dim 72, dims [head_dim, 80) zero; the other 48 were ~60 MB of zeros a tower layer at the video), a lane two dims at a
+// time (D % 8 == 0: a pair never straddles the rotary's halves, and its inputs are 8-byte (f32) or 4-byte (bf16)
+// aligned); v goes through shared memory, rounded to bf16 there as it would be on the way out, so that its
+// transposed rows (a dim's 64 keys, 128 bytes) are written whole too, a key pair a thread. In: f32, or bf16 (the
+// tower's q|k|v straight from its GEMM), widened to f32 for the same arithmetic.
 constexpr int kFlashPrepRows = 64;
+constexpr int kVPitch = 129;  // odd: a thread's two transposed reads (rows 2i, 2i + 1 of one dim) hit distinct banks
 __device__ __forceinline__ float2 load_pair(const float* p) { return *reinterpret_cast<const float2*>(p); }
 __device__ __forceinline__ float2 load_pair(const __nv_bfloat16* p) {
   return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
@@ -204,48 +210,71 @@ __device__ __forceinline__ float2 load_pair(const __nv_bfloat16* p) {
 __device__ __forceinline__ float load_one(const float* p) { return *p; }
 __device__ __forceinline__ float load_one(const __nv_bfloat16* p) { return __bfloat162float(*p); }
 
-template <class In>
+// blockIdx.y < NH / GQ: q heads GQ * y ..; the rest: kv heads GKV * (y - NH / GQ) ...
+template <class In, int GQ, int GKV>
 __global__ void __launch_bounds__(256)
     qkv_rope_flash_kernel(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfloat16* vt, const In* q_in, const In* k_in,
                           const In* v_in, int q_stride, int kv_stride, const float* cos, const float* sin, int seg_len,
-                          int rows_pad, int NH, int KVH, int D) {
-  __shared__ float vs[kFlashPrepRows][129];  // v rows of this block; 129: the transposed reads hit distinct banks
+                          int rows_pad, int NH, int KVH, int D, int dims) {
+  __shared__ __nv_bfloat16 vs[GKV][kFlashPrepRows][kVPitch];  // this block's v rows, one [64][dims] per kv head
   cosmos::pdl_launch_dependents();
   cosmos::pdl_wait();
   const int tiles = rows_pad / kFlashPrepRows, z = blockIdx.x / tiles, r0 = blockIdx.x % tiles * kFlashPrepRows;
-  const int slot = blockIdx.y, warp = threadIdx.x / 32, lane = threadIdx.x % 32, half = D / 2;
-  const bool isq = slot < NH;
-  const int h = isq ? slot : slot - NH;
-  __nv_bfloat16* dst0 = isq ? qb + ((long long)(z * NH + h) * rows_pad + r0) * 128
-                            : kb + ((long long)(z * KVH + h) * rows_pad + r0) * 128;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, half = D / 2;
+  const bool isq = (int)blockIdx.y < NH / GQ;  // block-uniform
+  const int G = isq ? GQ : GKV, h0 = isq ? blockIdx.y * GQ : (blockIdx.y - NH / GQ) * GKV, heads = isq ? NH : KVH;
+  const In* in = isq ? q_in : k_in;
+  const int stride = isq ? q_stride : kv_stride;
+  __nv_bfloat16* out = isq ? qb : kb;
   for (int r = warp; r < kFlashPrepRows; r += 8) {
     const int row = r0 + r;
     const bool valid = row < seg_len;
     const long long t = (long long)z * seg_len + row;
-    const In* src = isq ? q_in + t * q_stride + (long long)h * D : k_in + t * kv_stride + (long long)h * D;
-    for (int d = 2 * lane; d < 128; d += 64) {
-      float2 val = make_float2(0.f, 0.f);
-      if (valid && d < D) {  // qkv_rope_kernel's arithmetic, two dims
-        const int j = d < half ? d : d - half;
-        const float2 x1 = load_pair(src + j), x2 = load_pair(src + j + half);
-        const float2 c = *reinterpret_cast<const float2*>(cos + t * D + d),
-                     s = *reinterpret_cast<const float2*>(sin + t * D + d);
-        val = d < half ? make_float2(x1.x * c.x - x2.x * s.x, x1.y * c.y - x2.y * s.y)
-                       : make_float2(x2.x * c.x + x1.x * s.x, x2.y * c.y + x1.y * s.y);
-      }
-      *reinterpret_cast<__nv_bfloat162*>(dst0 + (long long)r * 128 + d) = __float22bfloat162_rn(val);
+    float2 c[2], s[2];  // the lane's dims d = 2 lane + 64 i, i = 0, 1
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int d = 2 * lane + 64 * i;
+      const bool live = valid && d < D;
+      c[i] = live ? *reinterpret_cast<const float2*>(cos + t * D + d) : make_float2(0.f, 0.f);
+      s[i] = live ? *reinterpret_cast<const float2*>(sin + t * D + d) : make_float2(0.f, 0.f);
     }
-    if (!isq)
-      for (int d = lane; d < 128; d += 32)
-        vs[r][d] = valid && d < D ? load_one(v_in + t * kv_stride + (long long)h * D + d) : 0.f;
+#pragma unroll
+    for (int g = 0; g < (GQ > GKV ? GQ : GKV); ++g) {
+      if (g >= G) break;
+      const int h = h0 + g;
+      const In* src = in + t * stride + (long long)h * D;
+      __nv_bfloat16* dst = out + ((long long)(z * heads + h) * rows_pad + row) * 128;
+#pragma unroll
+      for (int i = 0; i < 2; ++i) {
+        const int d = 2 * lane + 64 * i;
+        if (d >= dims) continue;
+        float2 val = make_float2(0.f, 0.f);
+        if (valid && d < D) {  // qkv_rope_kernel's arithmetic, two dims
+          const int j = d < half ? d : d - half;
+          const float2 x1 = load_pair(src + j), x2 = load_pair(src + j + half);
+          val = d < half ? make_float2(x1.x * c[i].x - x2.x * s[i].x, x1.y * c[i].y - x2.y * s[i].y)
+                         : make_float2(x2.x * c[i].x + x1.x * s[i].x, x2.y * c[i].y + x1.y * s[i].y);
+        }
+        *reinterpret_cast<__nv_bfloat162*>(dst + d) = __float22bfloat162_rn(val);
+      }
+      if (!isq && g < GKV) {
+        const In* vsrc = v_in + t * kv_stride + (long long)h * D;
+        for (int d = lane; d < dims; d += 32)
+          vs[g][r][d] = __float2bfloat16_rn(valid && d < D ? load_one(vsrc + d) : 0.f);
+      }
+    }
   }
   if (isq) return;  // block-uniform
   __syncthreads();
-  __nv_bfloat16* v0 = vt + (long long)(z * KVH + h) * 128 * rows_pad + r0;
-  for (int i = threadIdx.x; i < 128 * kFlashPrepRows / 2; i += blockDim.x) {
-    const int d = i / (kFlashPrepRows / 2), r = 2 * (i % (kFlashPrepRows / 2));
-    *reinterpret_cast<__nv_bfloat162*>(v0 + (long long)d * rows_pad + r) =
-        __float22bfloat162_rn(make_float2(vs[r][d], vs[r + 1][d]));
+  for (int g = 0; g < GKV; ++g) {
+    __nv_bfloat16* v0 = vt + (long long)(z * KVH + h0 + g) * 128 * rows_pad + r0;
+    for (int i = threadIdx.x; i < dims * kFlashPrepRows / 2; i += blockDim.x) {
+      const int d = i / (kFlashPrepRows / 2), r = 2 * (i % (kFlashPrepRows / 2));
+      __nv_bfloat162 pair;
+      pair.x = vs[g][r][d];
+      pair.y = vs[g][r + 1][d];
+      *reinterpret_cast<__nv_bfloat162*>(v0 + (long long)d * rows_pad + r) = pair;
+    }
   }
 }
 
@@ -264,9 +293,17 @@ void qkv_rope_flash_launch(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfloat16* 
         "qkv_rope_flash_segments_cuda: head_dim must be a multiple of 8 and <= 128, q / k rows aligned to a pair of "
         "their elements (even strides), the rotary tables 8-byte aligned, rows_pad a multiple of " +
         std::to_string(kFlashPrepRows) + " and >= seg_len");
-  const dim3 grid((unsigned)(segments * (rows_pad / kFlashPrepRows)), (unsigned)(heads + kv_heads));
-  cosmos::launch_pdl(qkv_rope_flash_kernel<In>, grid, dim3(256), 0, ctx.stream, qb, kb, vt, q_in, k_in, v_in, q_stride,
-                     kv_stride, cos, sin, seg_len, rows_pad, heads, kv_heads, head_dim);
+  const int dims = cosmos::flash_wgmma_dims_read(head_dim);
+  const unsigned x = (unsigned)(segments * (rows_pad / kFlashPrepRows));
+  // 4 q heads and 2 kv heads a block where they divide the counts (the tower: 16 and 16), else one each.
+  if (heads % 4 == 0 && kv_heads % 2 == 0)
+    cosmos::launch_pdl(qkv_rope_flash_kernel<In, 4, 2>, dim3(x, (unsigned)(heads / 4 + kv_heads / 2)), dim3(256), 0,
+                       ctx.stream, qb, kb, vt, q_in, k_in, v_in, q_stride, kv_stride, cos, sin, seg_len, rows_pad,
+                       heads, kv_heads, head_dim, dims);
+  else
+    cosmos::launch_pdl(qkv_rope_flash_kernel<In, 1, 1>, dim3(x, (unsigned)(heads + kv_heads)), dim3(256), 0, ctx.stream,
+                       qb, kb, vt, q_in, k_in, v_in, q_stride, kv_stride, cos, sin, seg_len, rows_pad, heads, kv_heads,
+                       head_dim, dims);
   CUDA_CHECK_LAUNCH();
 }
 }  // namespace

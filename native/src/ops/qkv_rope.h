@@ -38,10 +38,11 @@ void qkv_rope_cuda(float* q_out, float* k_out, float* v_out, const float* q_in, 
 // qkv_rope_cuda without norms (the Qwen3-VL tower), written straight as flash_attention_wgmma's bf16 operands for
 // `segments` attentions of seg_len rows (input rows s * seg_len .. of segment s; cos / sin rows alike): qb
 // [segments][heads][rows_pad][128], kb [segments][kv_heads][rows_pad][128], vt [segments][kv_heads][128][rows_pad] (v
-// transposed), every row past seg_len and dim past head_dim zero; rows_pad = flash_wgmma_rows_pad(seg_len)
-// (ops/flash_attention.h). The f32 q, k, v rows are never written, and flash_attention_cuda's own conversion pass is
-// not needed (the tower's video: 3 x 180 MB a layer fewer). head_dim <= 128 and a multiple of 8, q / k rows and the
-// rotary tables 8-byte aligned (throws otherwise). Values as qkv_rope_cuda's rounded to bf16.
+// transposed), rows_pad = flash_wgmma_rows_pad(seg_len) (ops/flash_attention.h): every row past seg_len and dim in
+// [head_dim, flash_wgmma_dims_read(head_dim)) zero, the dims past those (v^T's rows) not written (the kernel does not
+// read them: 48 of 128 at head_dim <= 80). The f32 q, k, v rows are never written, and flash_attention_cuda's own
+// conversion pass is not needed (the tower's video: 3 x 180 MB a layer fewer). head_dim <= 128 and a multiple of 8, q /
+// k rows and the rotary tables 8-byte aligned (throws otherwise). Values as qkv_rope_cuda's rounded to bf16.
 void qkv_rope_flash_segments_cuda(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfloat16* vt, const float* q_in,
                                   const float* k_in, const float* v_in, int q_stride, int kv_stride, const float* cos,
                                   const float* sin, int seg_len, int segments, int rows_pad, int heads, int kv_heads,
