@@ -270,16 +270,23 @@ struct Shape {
 // Generator (Nano: hidden 4096, q/k/v 4096/1024/1024, MLP 12288 with gate|up fused as one [24576, 4096] weight)
 // at 480p x 189 frames: 19232 tokens. Qwen3-VL-8B prefill: same widths, 1024 and 4096 tokens.
 const Shape kShapes[] = {
-    {"gen qkv", 19232, 4096, 6144},   {"gen o", 19232, 4096, 4096},   {"gen gateup", 19232, 4096, 24576},
-    {"gen down", 19232, 12288, 4096}, {"8b qkv", 1024, 4096, 6144},   {"8b gateup", 1024, 4096, 24576},
-    {"8b down", 1024, 12288, 4096},   {"8b qkv", 4096, 4096, 6144},   {"8b o", 4096, 4096, 4096},
-    {"8b gateup", 4096, 4096, 24576}, {"8b down", 4096, 12288, 4096}, {"tower fc1", 12960, 1152, 4304},
-    {"tower fc2", 12960, 4304, 1152},  // Qwen3-VL tower, 16-frame video
+    {"gen qkv", 19232, 4096, 6144},   {"gen o", 19232, 4096, 4096},     {"gen gateup", 19232, 4096, 24576},
+    {"gen down", 19232, 12288, 4096}, {"8b qkv", 1024, 4096, 6144},     {"8b gateup", 1024, 4096, 24576},
+    {"8b down", 1024, 12288, 4096},   {"8b qkv", 4096, 4096, 6144},     {"8b o", 4096, 4096, 4096},
+    {"8b gateup", 4096, 4096, 24576}, {"8b down", 4096, 12288, 4096},   {"tower qkv", 12960, 1152, 3456},
+    {"tower o", 12960, 1152, 1152},   {"tower fc1", 12960, 1152, 4304}, {"tower fc2", 12960, 4304, 1152},
+    // (the tower's: Qwen3-VL-8B, 16-frame video)
 };
+// GEMM_SHAPES=text: only the shapes whose name holds it (GEMM_SHAPES=tower: the tower's four).
+bool shape_selected(const Shape& s) {
+  const char* f = std::getenv("GEMM_SHAPES");
+  return !f || std::strstr(s.name, f) != nullptr;
+}
 
 int run_timing(const std::vector<WgmmaVariant>& variants) {
   std::vector<Row> rows;
-  for (const Shape& s : kShapes) rows.push_back(time_shape(variants, s.name, s.n, s.k, s.m));
+  for (const Shape& s : kShapes)
+    if (shape_selected(s)) rows.push_back(time_shape(variants, s.name, s.n, s.k, s.m));
   // Summary last: TFLOP/s per variant (kernel only; the mma column includes its f32 -> bf16 cast of x, given
   // apart so the kernels compare like for like: mma kernel ≈ mma - cast).
   std::printf("\n%-10s %5s %5s %5s | %13s %7s", "shape", "n", "k", "m", "mma(+cast)", "cast ms");
@@ -301,6 +308,7 @@ int run_timing(const std::vector<WgmmaVariant>& variants) {
 // matmul_cuda with whatever path it picks (f32 x in, so the time includes its cast), vs f64 on 8 sampled rows.
 int run_dispatch() {
   for (const Shape& sh : kShapes) {
+    if (!shape_selected(sh)) continue;
     std::vector<Problem*> sets;
     for (int s = 0; s < kSets; ++s) sets.push_back(new Problem(sh.n, sh.k, sh.m, s == 0));
     const long long count = (long long)sh.n * sh.m;

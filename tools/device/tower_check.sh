@@ -14,9 +14,10 @@
 #              layers and the tower bit for bit against the f32 rows + casts, the bf16 q|k|v GEMM out, the kept
 #              blocks), and lifecycle_cuda_test (the pool's call counts, epochs, out-of-memory fallback);
 #           2. qwen3vl_prefill_bench, video then image, in its forms alternated twice: as is (add_layernorm's vector
-#              form, bf16 GEMM inputs, kept blocks), the opt-in COSMOS_QKV_BF16_OUT=1, COSMOS_TOWER_KEEP_BLOCKS=0,
-#              the first two defaults off, and the base build as is where carried (each line: tower ms and its phases,
-#              cudaMalloc calls, prefill ms);
+#              form, bf16 GEMM inputs, kept blocks), the opt-in COSMOS_QKV_BF16_OUT=1 (FORMS=all: also
+#              COSMOS_TOWER_KEEP_BLOCKS=0 and the first two defaults off), and the base build as is where carried
+#              (each line: tower ms and its phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried
+#              too, gemm_wgmma_cuda_test's variants v1-v4 timed on the tower's four GEMM shapes;
 #           3. ncu over one video run as is and one with COSMOS_QKV_BF16_OUT=1: kernel time summed by kernel name; one launch
 #              each of the tower's flash kernel and fc1 + GELU GEMM under ncu's pipe and stall sections.
 #           ~6 min (ROUNDS=1 NCU=0: one round, no ncu, ~3 min). Under $OUT: tests.log, bench.log, ncu_*.csv,
@@ -44,8 +45,10 @@ device)
   } > "$out/tests.log" 2>&1
   grep -E "rc=|FAIL|\| (bf16_in|tower_bf16) " "$out/tests.log" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
-  forms=("as is||$b" "qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b" "blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b"
-         "f32 inputs, scalar layernorm|COSMOS_LAYERNORM_VEC=0 COSMOS_TOWER_BF16_INPUTS=0|$b")
+  forms=("as is||$b" "qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b")
+  # FORMS=all: also the defaults of 2026-12-06 off (settled then: bench/README)
+  [ "${FORMS:-}" = all ] && forms+=("blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b"
+    "f32 inputs, scalar layernorm|COSMOS_LAYERNORM_VEC=0 COSMOS_TOWER_BF16_INPUTS=0|$b")
   if [ -f "$BASE" ]; then
     mkdir -p base && tar -xJf "$BASE" -C base && forms+=("base build as is||base/$b")
     head -1 base/.dev/benchbin/MANIFEST | sed 's/^/base /' | tee -a "$out/summary.txt"
@@ -60,6 +63,13 @@ device)
     done
   done
   grep -E "^== |^  run [0-9] tower|^(image|video) " "$out/bench.log" | sed -E 's/\| process peak.*//' | tee -a "$out/summary.txt"
+  # The wgmma GEMM's variants on the tower's four shapes (where carried: tools/device/wgmma_check.sh prepare's
+  # .dev/wgmmabin), which the dispatch's pick (gemm_wgmma_pick) may not take.
+  if [ -x .dev/wgmmabin/gemm_wgmma_cuda_test ]; then
+    GEMM_SHAPES=tower timeout 150 .dev/wgmmabin/gemm_wgmma_cuda_test time 1,2,3,4 > "$out/gemm_tower.log" 2>&1
+    echo "gemm_wgmma_cuda_test time (tower shapes) rc=$?" | tee -a "$out/summary.txt"
+    grep -E "^tower|^shape|^v[0-9] =|timing checks" "$out/gemm_tower.log" | tee -a "$out/summary.txt"
+  fi
   if [ "${NCU:-1}" = 1 ] && command -v ncu > /dev/null; then
     for f in "as_is|" "qkv_bf16|COSMOS_QKV_BF16_OUT=1"; do
       name=${f%%|*} vars=${f#*|}
@@ -86,7 +96,7 @@ EOF
     done
     # One launch each of the tower's flash kernel and its fc1 + GELU GEMM in detail (where their time goes: tensor,
     # MUFU (exp) and FMA pipes, warp stalls), for the next kernel work.
-    for k in "flash_wgmma_kernel<Bf16Tiles<80>" "gemm_wgmma_kernel<256, 128, 2, 4, (0|false), 2>"; do
+    for k in "flash_wgmma_kernel<.*Bf16Tiles<80>" "gemm_wgmma_kernel<256, 128, 2, 4, (0|false), 2>"; do
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 timeout 200 ncu --clock-control none --kernel-name-base demangled \
         --kernel-name "regex:$k" --launch-skip 5 --launch-count 1 --section SpeedOfLight \
         --section ComputeWorkloadAnalysis --section WarpStateStats --section Occupancy \
