@@ -270,17 +270,35 @@ struct Shape {
 // Generator (Nano: hidden 4096, q/k/v 4096/1024/1024, MLP 12288 with gate|up fused as one [24576, 4096] weight)
 // at 480p x 189 frames: 19232 tokens. Qwen3-VL-8B prefill: same widths, 1024 and 4096 tokens.
 const Shape kShapes[] = {
-    {"gen qkv", 19232, 4096, 6144},   {"gen o", 19232, 4096, 4096},     {"gen gateup", 19232, 4096, 24576},
-    {"gen down", 19232, 12288, 4096}, {"8b qkv", 1024, 4096, 6144},     {"8b gateup", 1024, 4096, 24576},
-    {"8b down", 1024, 12288, 4096},   {"8b qkv", 4096, 4096, 6144},     {"8b o", 4096, 4096, 4096},
-    {"8b gateup", 4096, 4096, 24576}, {"8b down", 4096, 12288, 4096},   {"tower qkv", 12960, 1152, 3456},
-    {"tower o", 12960, 1152, 1152},   {"tower fc1", 12960, 1152, 4304}, {"tower fc2", 12960, 4304, 1152},
-    // (the tower's: Qwen3-VL-8B, 16-frame video)
+    {"gen qkv", 19232, 4096, 6144},
+    {"gen o", 19232, 4096, 4096},
+    {"gen gateup", 19232, 4096, 24576},
+    {"gen down", 19232, 12288, 4096},
+    {"8b qkv", 1024, 4096, 6144},
+    {"8b gateup", 1024, 4096, 24576},
+    {"8b down", 1024, 12288, 4096},
+    {"8b qkv", 4096, 4096, 6144},
+    {"8b o", 4096, 4096, 4096},
+    {"8b gateup", 4096, 4096, 24576},
+    {"8b down", 4096, 12288, 4096},
+    {"tower qkv", 12960, 1152, 3456},
+    {"tower o", 12960, 1152, 1152},
+    {"tower fc1", 12960, 1152, 4304},
+    {"tower fc2", 12960, 4304, 1152},
+    // (the tower's: Qwen3-VL-8B, 16-frame video; then the decoder's prefill of that video's 3318 tokens)
+    {"8b video qkv", 3318, 4096, 6144},
+    {"8b video o", 3318, 4096, 4096},
+    {"8b video gateup", 3318, 4096, 24576},
+    {"8b video down", 3318, 12288, 4096},
 };
-// GEMM_SHAPES=text: only the shapes whose name holds it (GEMM_SHAPES=tower: the tower's four).
+// GEMM_SHAPES=a,b,...: only the shapes whose name holds one of them (GEMM_SHAPES=tower: the tower's four).
 bool shape_selected(const Shape& s) {
   const char* f = std::getenv("GEMM_SHAPES");
-  return !f || std::strstr(s.name, f) != nullptr;
+  if (!f) return true;
+  const std::string list = std::string(f) + ",";
+  for (size_t a = 0, b; (b = list.find(',', a)) != std::string::npos; a = b + 1)
+    if (b > a && std::strstr(s.name, list.substr(a, b - a).c_str())) return true;
+  return false;
 }
 
 int run_timing(const std::vector<WgmmaVariant>& variants) {

@@ -17,7 +17,8 @@
 #              form, bf16 GEMM inputs, kept blocks), the opt-in COSMOS_QKV_BF16_OUT=1 (FORMS=all: also
 #              COSMOS_TOWER_KEEP_BLOCKS=0 and the first two defaults off), and the base build as is where carried
 #              (each line: tower ms and its phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried
-#              too, gemm_wgmma_cuda_test's variants v1-v4 timed on the tower's four GEMM shapes;
+#              too (tools/device/wgmma_check.sh prepare), gemm_wgmma_cuda_test's v6 checked and the variants v1-v4
+#              and v6 timed on the tower's four GEMM shapes and the video prefill's four;
 #           3. ncu over one video run as is and one with COSMOS_QKV_BF16_OUT=1: kernel time summed by kernel name; one launch
 #              each of the tower's flash kernel and fc1 + GELU GEMM under ncu's pipe and stall sections.
 #           ~6 min (ROUNDS=1 NCU=0: one round, no ncu, ~3 min). Under $OUT: tests.log, bench.log, ncu_*.csv,
@@ -66,9 +67,16 @@ device)
   # The wgmma GEMM's variants on the tower's four shapes (where carried: tools/device/wgmma_check.sh prepare's
   # .dev/wgmmabin), which the dispatch's pick (gemm_wgmma_pick) may not take.
   if [ -x .dev/wgmmabin/gemm_wgmma_cuda_test ]; then
-    GEMM_SHAPES=tower timeout 150 .dev/wgmmabin/gemm_wgmma_cuda_test time 1,2,3,4 > "$out/gemm_tower.log" 2>&1
-    echo "gemm_wgmma_cuda_test time (tower shapes) rc=$?" | tee -a "$out/summary.txt"
-    grep -E "^tower|^shape|^v[0-9] =|timing checks" "$out/gemm_tower.log" | tee -a "$out/summary.txt"
+    g=.dev/wgmmabin/gemm_wgmma_cuda_test variants=1,2,3,4
+    # v6 (A multicast to a cluster of two blocks) checked first in its own process: timed only if it passed.
+    timeout 90 $g check 6 > "$out/gemm_check6.log" 2>&1
+    rc=$?
+    echo "gemm_wgmma_cuda_test check 6 rc=$rc" | tee -a "$out/summary.txt"
+    grep -E "FAIL|exception" "$out/gemm_check6.log" | head -5 | tee -a "$out/summary.txt"
+    [ $rc = 0 ] && variants=$variants,6
+    GEMM_SHAPES="tower,8b video" timeout 200 $g time $variants > "$out/gemm_tower.log" 2>&1
+    echo "gemm_wgmma_cuda_test time $variants (tower and video prefill shapes) rc=$?" | tee -a "$out/summary.txt"
+    grep -E "^(tower|8b video)|^shape|^v[0-9] =|timing checks" "$out/gemm_tower.log" | tee -a "$out/summary.txt"
   fi
   if [ "${NCU:-1}" = 1 ] && command -v ncu > /dev/null; then
     for f in "as_is|" "qkv_bf16|COSMOS_QKV_BF16_OUT=1"; do
