@@ -518,7 +518,7 @@ int run_fidelity() {
       float* y8 = (float*)pool->alloc(count * 4);
       poison(y16, count * 4);
       poison(y8, count * 4);
-      cosmos::gemm_wgmma(y16, p.xb, p.w, nullptr, sh.m, sh.k, sh.n, cosmos::gemm_wgmma_pick(sh.m, sh.n), ctx);
+      cosmos::gemm_wgmma(y16, p.xb, p.w, nullptr, sh.m, sh.k, sh.n, cosmos::gemm_wgmma_pick(sh.m, sh.k, sh.n), ctx);
       cosmos::gemm_fp8_wgmma(y8, p.xq, p.wq, p.sx, p.sw, nullptr, sh.m, sh.n, sh.k, ctx);
       const Diff d = device_diff(y8, y16, count, ctx);
       // f64 on 8 sampled rows from the original operands (x f32, W bf16)
@@ -581,7 +581,7 @@ int run_timing(const std::vector<Fp8Variant>& variants) {
     bf16* cast_dst = (bf16*)pool->alloc((size_t)sh.m * sh.k * 2);
     uint8_t* q_dst = (uint8_t*)pool->alloc((size_t)sh.m * sh.k);
     float* s_dst = (float*)pool->alloc((size_t)sh.m * 4);
-    const cosmos::WgmmaVariant bv = cosmos::gemm_wgmma_pick(sh.m, sh.n);
+    const cosmos::WgmmaVariant bv = cosmos::gemm_wgmma_pick(sh.m, sh.k, sh.n);
     Row row{&sh, 0, 0, 0, {}};
     row.bf16_ms = median_ms(
         ctx, [&](int s) { cosmos::gemm_wgmma(y16, sets[s]->xb, sets[s]->w, nullptr, sh.m, sh.k, sh.n, bv, ctx); });

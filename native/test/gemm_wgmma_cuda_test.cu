@@ -347,7 +347,7 @@ int run_dispatch() {
         "dispatch | %-10s n=%5d k=%5d m=%5d | matmul_cuda %8.3f ms %6.1f TFLOP/s (incl. cast) | vs f64 %.2e | "
         "non-finite %llu | %s | %s\n",
         sh.name, sh.n, sh.k, sh.m, t, 2.0 * sh.n * sh.k * sh.m / (t * 1e9), rel, d.bad, ok ? "PASS" : "FAIL",
-        cosmos::wgmma_variant_name(cosmos::gemm_wgmma_pick(sh.n, sh.m)));
+        cosmos::wgmma_variant_name(cosmos::gemm_wgmma_pick(sh.n, sh.k, sh.m)));
     std::fflush(stdout);
     pool->free(out);
     for (Problem* p : sets) delete p;
@@ -395,10 +395,11 @@ int run_swiglu() {
     poison(y, ny);
     matmul_swiglu_cuda(h, p.xf, p.w, c.n, c.k, c.inter, ctx);
     matmul_bf16_cuda(y, h, wd, nullptr, c.n, c.inter, c.out, ctx);
-    cosmos::gemm_wgmma(gu, p.xb, p.w, nullptr, c.n, c.k, 2 * c.inter, cosmos::gemm_wgmma_pick(c.n, 2 * c.inter), ctx);
+    cosmos::gemm_wgmma(gu, p.xb, p.w, nullptr, c.n, c.k, 2 * c.inter, cosmos::gemm_wgmma_pick(c.n, c.k, 2 * c.inter),
+                       ctx);
     swiglu_ref_kernel<<<cosmos::elementwise_blocks(nh), 256, 0, ctx.stream>>>(href, gu, c.n, c.inter);
     CUDA_CHECK_LAUNCH();
-    cosmos::gemm_wgmma(yref, href, wd, nullptr, c.n, c.inter, c.out, cosmos::gemm_wgmma_pick(c.n, c.out), ctx);
+    cosmos::gemm_wgmma(yref, href, wd, nullptr, c.n, c.inter, c.out, cosmos::gemm_wgmma_pick(c.n, c.inter, c.out), ctx);
     bf16_to_f32_kernel<<<cosmos::elementwise_blocks(nh), 256, 0, ctx.stream>>>(hf, h, nh);
     bf16_to_f32_kernel<<<cosmos::elementwise_blocks(nh), 256, 0, ctx.stream>>>(hreff, href, nh);
     CUDA_CHECK_LAUNCH();
@@ -464,14 +465,14 @@ int run_gelu() {
     poison(y, ny);
     matmul_gelu_cuda(h, p.xf, p.w, p.bias, c.n, c.k, c.inter, c.tanh, ctx);
     matmul_bf16_cuda(y, h, w2, nullptr, c.n, c.inter, c.out, ctx);
-    cosmos::gemm_wgmma(f1, p.xb, p.w, p.bias, c.n, c.k, c.inter, cosmos::gemm_wgmma_pick(c.n, c.inter), ctx);
+    cosmos::gemm_wgmma(f1, p.xb, p.w, p.bias, c.n, c.k, c.inter, cosmos::gemm_wgmma_pick(c.n, c.k, c.inter), ctx);
     if (c.tanh)
       gelu_tanh_cuda(f1, (int)nh, ctx);
     else
       gelu_erf_cuda(f1, (int)nh, ctx);
     f32_to_bf16_kernel<<<cosmos::elementwise_blocks(nh), 256, 0, ctx.stream>>>(href, f1, nh);
     CUDA_CHECK_LAUNCH();
-    cosmos::gemm_wgmma(yref, href, w2, nullptr, c.n, c.inter, c.out, cosmos::gemm_wgmma_pick(c.n, c.out), ctx);
+    cosmos::gemm_wgmma(yref, href, w2, nullptr, c.n, c.inter, c.out, cosmos::gemm_wgmma_pick(c.n, c.inter, c.out), ctx);
     bf16_to_f32_kernel<<<cosmos::elementwise_blocks(nh), 256, 0, ctx.stream>>>(hf, h, nh);
     bf16_to_f32_kernel<<<cosmos::elementwise_blocks(nh), 256, 0, ctx.stream>>>(f1, href, nh);
     CUDA_CHECK_LAUNCH();

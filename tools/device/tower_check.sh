@@ -104,7 +104,9 @@ EOF
     done
     # One launch each of the tower's flash kernel and its fc1 + GELU GEMM in detail (where their time goes: tensor,
     # MUFU (exp) and FMA pipes, warp stalls), for the next kernel work.
-    for k in "flash_wgmma_kernel<.*Bf16Tiles<80>" "gemm_wgmma_kernel<256, 128, 2, 4, (0|false), 2>"; do
+    # (ncu's demangled names: "<unnamed>::Bf16Tiles<(int)80>", "gemm_wgmma_kernel<(int)128, (int)128, ...>")
+    for k in 'flash_wgmma_kernel<.*Bf16Tiles<\(int\)80>' 'qkv_rope_flash_kernel<float' \
+      'gemm_wgmma_kernel<\(int\)128, \(int\)128, \(int\)2, \(int\)6, \(bool\)1, \(int\)2>'; do
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 timeout 200 ncu --clock-control none --kernel-name-base demangled \
         --kernel-name "regex:$k" --launch-skip 5 --launch-count 1 --section SpeedOfLight \
         --section ComputeWorkloadAnalysis --section WarpStateStats --section Occupancy \

@@ -376,7 +376,8 @@ const char* wgmma_variant_name(WgmmaVariant v) {
   return "wgmma ?";
 }
 
-WgmmaVariant gemm_wgmma_pick(int n, int m) {
+WgmmaVariant gemm_wgmma_pick(int n, int k, int m) {
+  if (k <= 2048) return WgmmaVariant::PingPong128x128;
   static const int sms = sm_count();
   const long long tiles = (long long)cosmos::ceil_div(n, 256) * cosmos::ceil_div(m, 128);
   const long long waves = (tiles + sms - 1) / sms;
@@ -450,7 +451,7 @@ void gemm_wgmma_gelu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bflo
         "gemm_wgmma_gelu: needs n >= 128, k a positive multiple of 8, m even and 16-byte aligned a and b; got n " +
         std::to_string(n) + ", k " + std::to_string(k) + ", m " + std::to_string(m));
   // The f32 GEMM's pick of tiles (its epilogue stores are half as wide here; the main loop is the same).
-  if (gemm_wgmma_pick(n, m) == WgmmaVariant::Tile256x128Persistent) {
+  if (gemm_wgmma_pick(n, k, m) == WgmmaVariant::Tile256x128Persistent) {
     if (tanh)
       launch<256, 128, 2, 4, false, kEpiGeluTanh>(out, a, b, bias, n, k, m, true, ctx.stream);
     else
@@ -469,7 +470,7 @@ void gemm_wgmma_bf16_out(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_
     throw std::invalid_argument(
         "gemm_wgmma_bf16_out: needs n >= 128, k a positive multiple of 8, m even and 16-byte aligned a and b; got n " +
         std::to_string(n) + ", k " + std::to_string(k) + ", m " + std::to_string(m));
-  if (gemm_wgmma_pick(n, m) == WgmmaVariant::Tile256x128Persistent)
+  if (gemm_wgmma_pick(n, k, m) == WgmmaVariant::Tile256x128Persistent)
     launch<256, 128, 2, 4, false, kEpiBf16>(out, a, b, bias, n, k, m, true, ctx.stream);
   else
     launch<128, 128, 2, 6, true, kEpiBf16>(out, a, b, bias, n, k, m, true, ctx.stream);

@@ -37,9 +37,11 @@ bool gemm_wgmma_shape_ok(const void* a, const void* b, int n, int k, int m);
 bool gemm_wgmma_available(cudaStream_t stream = nullptr);
 
 // The version to use for a shape, from the H200 measurements in bench/wgmma_notes.md: 256x128 cooperative tiles,
-// unless they fill the last wave of blocks poorly (fewer than 80% of the slots busy, e.g. 1024 x 4096 -> 6144),
-// then the ping-pong 128x128 tiles (finer, and the two consumers of a block drift apart).
-WgmmaVariant gemm_wgmma_pick(int n, int m);
+// unless they fill the last wave of blocks poorly (fewer than 80% of the slots busy, e.g. 1024 x 4096 -> 6144) or k
+// is short (<= 2048: a tile's epilogue is then a large share of its time, and the ping-pong tiles hide it behind the
+// other consumer's products; the Qwen3-VL tower's q|k|v and o at k 1152 measured +18% / +25%), then the ping-pong
+// 128x128 tiles (finer, and the two consumers of a block drift apart).
+WgmmaVariant gemm_wgmma_pick(int n, int k, int m);
 
 // Enqueues the GEMM on ctx.stream (no workspace: ctx.pool may be null). CPU twin: matmul_cpu. Throws
 // std::invalid_argument naming the field when gemm_wgmma_shape_ok fails, std::runtime_error when the driver cannot

@@ -504,7 +504,7 @@ void matmul_bf16_cuda(float* out, const __nv_bfloat16* xb, const void* w, const 
   if (n <= 0 || m <= 0) return;
   const bf16* wb = static_cast<const bf16*>(w);
   if (use_wgmma(xb, wb, n, k, m, ctx.stream)) {
-    cosmos::gemm_wgmma(out, xb, wb, bias, n, k, m, cosmos::gemm_wgmma_pick(n, m), ctx);
+    cosmos::gemm_wgmma(out, xb, wb, bias, n, k, m, cosmos::gemm_wgmma_pick(n, k, m), ctx);
     return;
   }
   if (k % 8 != 0 || !aligned16(xb) || !aligned16(w))
