@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "../core/cuda_common.h"
+#include "../core/env.h"
 #include "../core/errors.h"
 #include "../ops/attention.h"
 #include "../ops/attention_fp8.h"
@@ -57,8 +58,7 @@ void for_each_segment_run(const AttentionCall& call, bool batch, F&& f) {
 // flash_attention_segments_cuda's conversion: measured against each other in bench/README).
 bool segments_on_bf16_flash(const AttentionBlock& b, const AttentionCall& call, const CudaContext& ctx) {
   if (!call.segments || !call.tensor_core_attention || b.q_norm || b.k_norm) return false;
-  const char* env = std::getenv("COSMOS_ATTENTION_BF16_QKV");
-  if (env && std::strcmp(env, "0") == 0) return false;
+  if (!env_switch("COSMOS_ATTENTION_BF16_QKV", true)) return false;
   for (int s = 0; s < call.n_segments; ++s) {
     const int len = call.segments[s + 1] - call.segments[s];
     if (std::strcmp(flash_attention_path(len, len, b.head_dim, call.causal, ctx.stream), "wgmma") != 0) return false;
@@ -70,10 +70,7 @@ bool segments_on_bf16_flash(const AttentionBlock& b, const AttentionCall& call, 
 // the values transformers' bf16 tower hands its rotary (its Linear's bf16 output), half the projection's bytes out of
 // the GEMM and into qkv_rope_flash. Opt-in until run on a GPU (written 2026-12-06 while none was lent). Read at every
 // call (tests switch it).
-bool qkv_bf16_out_wanted() {
-  const char* e = std::getenv("COSMOS_QKV_BF16_OUT");
-  return e && std::strcmp(e, "1") == 0;
-}
+bool qkv_bf16_out_wanted() { return env_switch("COSMOS_QKV_BF16_OUT", false); }
 
 // q / k rows and the rotary tables aligned for qkv_rope_flash_segments_cuda's pair reads (the wgmma path's head dims
 // are multiples of 8, so every segment's offset keeps them aligned).
@@ -114,8 +111,7 @@ void attention_segments_bf16(const AttentionBlock& b, const AttentionCall& call,
 }  // namespace
 
 bool attention_fp8_q_int8(const AttentionBlock& b) {
-  const char* e = std::getenv("COSMOS_FP8_Q_INT8");  // read at every call, as COSMOS_FP8_NORM: tests switch it
-  return !(e && std::strcmp(e, "0") == 0) && b.head_dim == 128 && b.q_norm && b.k_norm;
+  return env_switch("COSMOS_FP8_Q_INT8", true) && b.head_dim == 128 && b.q_norm && b.k_norm;
 }
 
 void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, const AttentionCall& call, float* scratch,

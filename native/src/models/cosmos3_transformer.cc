@@ -6,6 +6,7 @@
 #include <map>
 
 #include "../core/config.h"
+#include "../core/env.h"
 #include "../ops/add_table_rows.h"
 #include "../ops/domain_linear.h"
 #include "../ops/embedding.h"
@@ -320,15 +321,9 @@ std::vector<Linear*> cosmos3_fp8_linears(Cosmos3TransformerWeights& w) {
   return out;
 }
 
-bool cosmos3_fp8_norm() {
-  const char* e = std::getenv("COSMOS_FP8_NORM");  // read at every layer, as COSMOS_FP8_ATTENTION
-  return !(e && std::strcmp(e, "0") == 0);
-}
+bool cosmos3_fp8_norm() { return env_switch("COSMOS_FP8_NORM", true); }  // read at every layer: tests switch it
 
-bool cosmos3_fp8_attention() {
-  const char* e = std::getenv("COSMOS_FP8_ATTENTION");  // read at every layer: cheap, and tests can switch it
-  return e && std::strcmp(e, "1") == 0;
-}
+bool cosmos3_fp8_attention() { return env_switch("COSMOS_FP8_ATTENTION", false); }
 
 void Cosmos3Transformer::set_fp8(bool on, bool keep_source) {
   if (!on && fp8_sources_released_)

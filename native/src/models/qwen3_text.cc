@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "../core/config.h"
+#include "../core/env.h"
 #include "../ops/add.h"
 #include "../ops/embedding.h"
 #include "../ops/rope.h"
@@ -131,15 +132,9 @@ std::unique_ptr<Qwen3Text> Qwen3Text::load(const Checkpoint& ck, const Qwen3Text
   return m;
 }
 
-bool qwen3_fp8_prefill_requested() {
-  const char* e = std::getenv("COSMOS_FP8_PREFILL");
-  return e && std::strcmp(e, "1") == 0;
-}
+bool qwen3_fp8_prefill_requested() { return env_switch("COSMOS_FP8_PREFILL", false); }
 
-bool qwen3_fp8_weights_requested() {
-  const char* e = std::getenv("COSMOS_FP8_WEIGHTS");
-  return e && std::strcmp(e, "1") == 0;
-}
+bool qwen3_fp8_weights_requested() { return env_switch("COSMOS_FP8_WEIGHTS", false); }
 
 std::vector<Linear*> qwen3_fp8_linears(Qwen3TextWeights& w) {
   std::vector<Linear*> ls;

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "../core/cuda_common.h"
+#include "../core/env.h"
 #include "../core/parallel.h"
 #include "../core/tensor.h"
 #include "../layers/attention_block.h"
@@ -70,10 +71,7 @@ void stage_and_upload(T* dev, T* pin, size_t n, cudaStream_t s, Fill&& fill) {
 // (the f32 rows and a cast before each GEMM: the same numbers, ops_cuda_test's bf16_inputs rows). On the H100 video
 // tower (2026-12-06, with add_layernorm's vector form) it took 2 ms of casts a run. Read at every run (tests switch
 // it).
-bool tower_bf16_inputs_requested() {
-  const char* e = std::getenv("COSMOS_TOWER_BF16_INPUTS");
-  return !(e && std::strcmp(e, "0") == 0);
-}
+bool tower_bf16_inputs_requested() { return env_switch("COSMOS_TOWER_BF16_INPUTS", true); }
 
 // Events of one run (timing disabled: they only order the host against the stream).
 struct RunEvents {
@@ -91,10 +89,7 @@ struct RunEvents {
 // not use (CudaPool's epochs), unless COSMOS_TOWER_KEEP_BLOCKS=0; a pool elsewhere short of memory takes them too
 // (CudaPool::alloc). On an H100 (2026-12-06) the video tower's next run then made no cudaMalloc (13 calls, ~1.3 ms
 // before) and no cudaFree at its end (~0.8 ms). Read at every run.
-bool keep_blocks_requested() {
-  const char* e = std::getenv("COSMOS_TOWER_KEEP_BLOCKS");
-  return !(e && std::strcmp(e, "0") == 0);
-}
+bool keep_blocks_requested() { return env_switch("COSMOS_TOWER_KEEP_BLOCKS", true); }
 
 // Syncs the stream when a run ends, however it ends, and gives the pool's cached blocks back to CUDA: after a run that
 // finished (keep_blocks_requested), all but the ones the run used; after a run that threw, all of them. Declared before

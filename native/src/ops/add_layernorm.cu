@@ -14,6 +14,7 @@
 
 #include "../core/cuda_common.h"
 #include "../core/cuda_reduce.h"
+#include "../core/env.h"
 #include "row_vec.cuh"
 
 namespace {
@@ -105,10 +106,7 @@ __global__ void add_layernorm_vec_kernel(Out* out, float* x, const float* hres, 
 // The vector form where it fits, unless COSMOS_LAYERNORM_VEC=0. On the H100 video tower (2026-12-06) it took the
 // tower's add_layernorm from 5.5 to 3.5 ms a run (the same bits: ops_cuda_test's add_layernm and add_ln_bf16 rows
 // check both forms). Read at every call (tests switch it).
-bool vector_form_requested() {
-  const char* e = std::getenv("COSMOS_LAYERNORM_VEC");
-  return !(e && std::strcmp(e, "0") == 0);
-}
+bool vector_form_requested() { return cosmos::env_switch("COSMOS_LAYERNORM_VEC", true); }
 
 template <class Out>
 void launch(Out* out, float* x, const float* h, const float* w, const float* b, int rows, int dim, float eps,
