@@ -14,16 +14,14 @@
 #              layers and the tower bit for bit against the f32 rows + casts, the bf16 q|k|v GEMM out, the kept
 #              blocks), and lifecycle_cuda_test (the pool's call counts, epochs, out-of-memory fallback);
 #           2. qwen3vl_prefill_bench, video then image, in its forms alternated twice: as is (add_layernorm's vector
-#              form, bf16 GEMM inputs, kept blocks), the opt-in COSMOS_FLASH_PINGPONG=1 (FORMS=all: also
-#              COSMOS_QKV_BF16_OUT=1, COSMOS_TOWER_KEEP_BLOCKS=0 and the first two defaults off), and the base build
-#              as is where carried
+#              form, bf16 GEMM inputs, kept blocks), the opt-in COSMOS_QKV_BF16_OUT=1 (FORMS=all: also
+#              COSMOS_TOWER_KEEP_BLOCKS=0 and the first two defaults off), and the base build as is where carried
 #              (each line: tower ms and its phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried
 #              too (tools/device/wgmma_check.sh prepare), gemm_wgmma_cuda_test's v6 checked and the variants v1-v4
 #              and v6 timed on the tower's four GEMM shapes and the video prefill's four;
-#           3. ncu over one video run as is and one with COSMOS_FLASH_PINGPONG=1: kernel time summed by kernel name; one
-#              launch each of the tower's flash kernel, its rotary and its fc1 + GELU GEMM under ncu's pipe and stall
-#              sections (NCU_DETAIL=0: not those).
-#           ~6 min (ROUNDS=1 NCU=0: one round, no ncu, ~3 min). Under $OUT: tests.log, bench.log, ncu_detail_*.txt,
+#           3. ncu over one video run as is and one with COSMOS_QKV_BF16_OUT=1: kernel time summed by kernel name; one launch
+#              each of the tower's flash kernel and fc1 + GELU GEMM under ncu's pipe and stall sections.
+#           ~6 min (ROUNDS=1 NCU=0: one round, no ncu, ~3 min). Under $OUT: tests.log, bench.log, ncu_*.csv,
 #           summary.txt.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -44,17 +42,13 @@ device)
   t=.dev/benchtests
   {
     timeout 300 $t/ops_cuda_test; echo "ops_cuda_test (every op, bf16_inputs last) rc=$?"
-    COSMOS_FLASH_PINGPONG=1 timeout 120 $t/ops_cuda_test flash
-    echo "ops_cuda_test flash with COSMOS_FLASH_PINGPONG=1 (every flash row, the tower's blocks) rc=$?"
     timeout 120 $t/lifecycle_cuda_test .; echo "lifecycle_cuda_test rc=$?"
   } > "$out/tests.log" 2>&1
-  grep -E "rc=|FAIL" "$out/tests.log" | tee -a "$out/summary.txt"
-  echo "PASS rows: $(grep -c '| PASS' "$out/tests.log")" | tee -a "$out/summary.txt"
+  grep -E "rc=|FAIL|\| (bf16_in|tower_bf16) " "$out/tests.log" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
-  forms=("as is||$b" "flash ping-pong|COSMOS_FLASH_PINGPONG=1|$b")
-  # FORMS=all: also the opt-in q|k|v from the GEMM and the defaults of 2026-12-06 off (settled then: bench/README)
-  [ "${FORMS:-}" = all ] && forms+=("qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b"
-    "blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b"
+  forms=("as is||$b" "qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b")
+  # FORMS=all: also the defaults of 2026-12-06 off (settled then: bench/README)
+  [ "${FORMS:-}" = all ] && forms+=("blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b"
     "f32 inputs, scalar layernorm|COSMOS_LAYERNORM_VEC=0 COSMOS_TOWER_BF16_INPUTS=0|$b")
   if [ -f "$BASE" ]; then
     mkdir -p base && tar -xJf "$BASE" -C base && forms+=("base build as is||base/$b")
@@ -85,7 +79,7 @@ device)
     grep -E "^(tower|8b video)|^shape|^v[0-9] =|timing checks" "$out/gemm_tower.log" | tee -a "$out/summary.txt"
   fi
   if [ "${NCU:-1}" = 1 ] && command -v ncu > /dev/null; then
-    for f in "as_is|" "flash_pingpong|COSMOS_FLASH_PINGPONG=1"; do
+    for f in "as_is|" "qkv_bf16|COSMOS_QKV_BF16_OUT=1"; do
       name=${f%%|*} vars=${f#*|}
       # shellcheck disable=SC2086 # vars: words of NAME=VALUE
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 $vars timeout 200 ncu --clock-control none \
@@ -107,12 +101,11 @@ print(f"ncu {sys.argv[2]}: {total:.1f} ms of kernels (the whole process: random 
 for name, (n, ms) in sorted(by.items(), key=lambda kv: -kv[1][1])[:14]:
     print(f"  {ms:8.2f} ms  {n:5d}x  {name}")
 EOF
-      rm -f "$out/ncu_$name.csv"  # (summed above; a call returns a few files only)
     done
     # One launch each of the tower's flash kernel and its fc1 + GELU GEMM in detail (where their time goes: tensor,
     # MUFU (exp) and FMA pipes, warp stalls), for the next kernel work.
     # (ncu's demangled names: "<unnamed>::Bf16Tiles<(int)80>", "gemm_wgmma_kernel<(int)128, (int)128, ...>")
-    [ "${NCU_DETAIL:-1}" = 1 ] && for k in 'flash_wgmma_kernel<.*Bf16Tiles<\(int\)80>' 'qkv_rope_flash_kernel<float' \
+    for k in 'flash_wgmma_kernel<.*Bf16Tiles<\(int\)80>' 'qkv_rope_flash_kernel<float' \
       'gemm_wgmma_kernel<\(int\)128, \(int\)128, \(int\)2, \(int\)6, \(bool\)1, \(int\)2>'; do
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 timeout 200 ncu --clock-control none --kernel-name-base demangled \
         --kernel-name "regex:$k" --launch-skip 5 --launch-count 1 --section SpeedOfLight \

@@ -17,10 +17,7 @@
 //    O += P_{t-1} V_{t-1}, and runs the softmax of S_t while the second product is in flight (P_{t-1} stays in its
 //    bf16 registers until that product is done; O is rescaled after it, and only when a row's max moved). +12% at
 //    the 480p shape on the H200. FA3's ping-pong between the two consumer warpgroups (named barriers handing over
-//    the right to issue products) and 3 stages measured no faster on top of this at the Generator's shapes; the
-//    ping-pong is back as an opt-in (COSMOS_FLASH_PINGPONG=1, kPingPong below) for the Qwen3-VL tower's head dim 72,
-//    where a tile's products (80-dim tiles) take about as long as its softmax and ncu finds tensor pipe 44% and
-//    MUFU 38% busy: both warpgroups in their softmax at once leave the tensor cores idle.
+//    the right to issue products) and 3 stages measured no faster on top of this, so neither is here.
 //  * Two operand formats, one kernel (the template's Tiles): bf16 (Bf16Tiles) and 8-bit (Int8E4m3Tiles, for
 //    attention_fp8: q and k in int8, v and P in e4m3; a tile is one swizzled 128-byte row per row, products are k32
 //    steps at twice the rate). fp8 wgmma wants its register A operand in the 8-bit fragment, whose k order is not
@@ -63,7 +60,6 @@
 #include <type_traits>
 
 #include "../core/cuda_common.h"
-#include "../core/env.h"
 #include "wgmma_sm90.cuh"
 
 // Built for plain sm_90 the kernel is empty, which leaves the device helpers unreferenced: expected.
@@ -285,12 +281,7 @@ __device__ __forceinline__ void store_pair(__nv_bfloat16* o, float a, float b) {
   *reinterpret_cast<__nv_bfloat162*>(o) = __floats2bfloat162_rn(a, b);
 }
 
-// kPingPong: the two consumer warpgroups take turns to issue their products (FA3's ping-pong): a warpgroup's turn
-// (named barrier 1 + c) comes once the other has issued its own, so one's softmax runs while the other's products
-// do. Without it both tend to issue together and then both wait in their softmax, the tensor cores idle. Counted:
-// each warpgroup issues n_tiles + 1 times (S_0, n_tiles - 1 steps, the last P V); warpgroup 1 arrives once up front
-// (warpgroup 0 goes first) and not after its last issue, so every sync has its arrive.
-template <class T, class Out, bool kPingPong>
+template <class T, class Out>
 __global__ void __launch_bounds__(kThreads, 1)
     flash_wgmma_kernel(const __grid_constant__ CUtensorMap tma_q, const __grid_constant__ CUtensorMap tma_k,
                        const __grid_constant__ CUtensorMap tma_vt, Out* __restrict__ out, int n_q, int n_kv, int nq_pad,
@@ -377,22 +368,11 @@ __global__ void __launch_bounds__(kThreads, 1)
       cs[1] = scale_log2 * sqh[8] * sk;
     }
     constexpr int kPLog2 = T::kPLog2;
-    // kPingPong: wait for this warpgroup's turn to issue / hand the turn to the other (the count above).
-    auto my_turn = [&] {
-      if constexpr (kPingPong) named_bar_sync(1 + c, 256);
-    };
-    auto your_turn = [&](bool last) {
-      if constexpr (kPingPong)
-        if (!(last && c == 1)) named_bar_arrive(2 - c, 256);
-    };
-    if (kPingPong && c == 1) named_bar_arrive(1, 256);  // warpgroup 0 first
     mbar_wait(full_q, 0);
     mbar_wait(full_k0, 0);
     fence_regs(sc);
-    my_turn();
     wgmma_fence();
     issue_qk<T>(sc, si, qa, sk0);
-    your_turn(false);
     wgmma_wait<0>();
     scores_ready<T>(sc, si);
     if (lane == 0) mbar_arrive(empty_k0);
@@ -406,13 +386,11 @@ __global__ void __launch_bounds__(kThreads, 1)
       fence_regs(sc);
       fence_regs(o);
       fence_pa(pa);
-      my_turn();
       wgmma_fence();
       issue_qk<T>(sc, si, qa, sk0 + s * kTileBytes);
       mbar_wait(full_v0 + 8 * sp, ((t - 1) / kStages) & 1);
       wgmma_fence();  // after the wait's loop: without it ptxas injects its own
       issue_pv<T>(o, pa, sv0 + sp * kTileBytes);
-      your_turn(false);
       wgmma_wait<1>();  // S_t is done; P_{t-1} V_{t-1} may still run
       scores_ready<T>(sc, si);
       softmax_tile<decltype(masked)::value, kPLog2>(sc, m, l, alpha, t * kBN, n_kv, last, tig, cs);
@@ -443,10 +421,8 @@ __global__ void __launch_bounds__(kThreads, 1)
       mbar_wait(full_v0 + 8 * s, (t / kStages) & 1);
       fence_regs(o);
       fence_pa(pa);
-      my_turn();
       wgmma_fence();
       issue_pv<T>(o, pa, sv0 + s * kTileBytes);
-      your_turn(true);
       wgmma_wait<0>();
       fence_regs(o);
       fence_pa(pa);
@@ -479,33 +455,20 @@ namespace cosmos {
 bool flash_attention_wgmma_available(cudaStream_t stream) { return this_object_sm90a_available(stream); }
 
 namespace {
-template <class T, class Out, bool kPingPong>
-void launch_form(const CUtensorMap& mq, const CUtensorMap& mk, const CUtensorMap& mv, Out* out, int n_q, int n_kv,
-                 int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal,
-                 float scale_log2, Fp8Scales fp8, int segments, cudaStream_t stream) {
-  const auto kernel = flash_wgmma_kernel<T, Out, kPingPong>;
-  static const bool attr = [&] {  // opt in to more than 48 KiB of dynamic shared memory, once per format
-    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<T>()));
-    return true;
-  }();
-  (void)attr;
-  const dim3 grid(nq_pad / kBM, q_heads, segments);
-  kernel<<<grid, kThreads, smem_bytes<T>(), stream>>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads,
-                                                      hd, q_offset, causal, scale_log2, fp8);
-  CUDA_CHECK_LAUNCH();
-}
-// COSMOS_FLASH_PINGPONG=1: the consumers' ping-pong (flash_wgmma_kernel's kPingPong). Read at every launch (tests
-// switch it).
 template <class T, class Out>
 void launch(const CUtensorMap& mq, const CUtensorMap& mk, const CUtensorMap& mv, Out* out, int n_q, int n_kv,
             int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal, float scale_log2,
             Fp8Scales fp8, int segments, cudaStream_t stream) {
-  if (env_switch("COSMOS_FLASH_PINGPONG", false))
-    launch_form<T, Out, true>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
-                              scale_log2, fp8, segments, stream);
-  else
-    launch_form<T, Out, false>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
-                               scale_log2, fp8, segments, stream);
+  static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once per format
+    CUDA_CHECK(
+        cudaFuncSetAttribute(flash_wgmma_kernel<T, Out>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<T>()));
+    return true;
+  }();
+  (void)attr;
+  const dim3 grid(nq_pad / kBM, q_heads, segments);
+  flash_wgmma_kernel<T, Out><<<grid, kThreads, smem_bytes<T>(), stream>>>(
+      mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2, fp8);
+  CUDA_CHECK_LAUNCH();
 }
 }  // namespace
 

@@ -63,15 +63,6 @@ __device__ __forceinline__ void mbar_arrive_cluster(uint32_t bar, uint32_t cta) 
       "r"(cta)
       : "memory");
 }
-// Named barrier `id` (1..15; 0 is __syncthreads') of `threads` threads (a multiple of 32): sync waits until that many
-// have arrived, counting its own warp's; arrive counts this warp's and goes on. Two warpgroups hand a turn back and
-// forth with them (one syncs on its id, the other arrives on it).
-__device__ __forceinline__ void named_bar_sync(int id, int threads) {
-  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
-__device__ __forceinline__ void named_bar_arrive(int id, int threads) {
-  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
 // 3-D and 4-D tile copies (c0 innermost), as tma_load_2d: zero-filled where the box leaves the tensor, on either side
 // (coordinates may be negative), and counted in full box bytes on `bar` either way.
 __device__ __forceinline__ void tma_load_3d(uint32_t dst, const CUtensorMap* map, int c0, int c1, int c2,
