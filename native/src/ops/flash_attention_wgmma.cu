@@ -17,7 +17,10 @@
 //    O += P_{t-1} V_{t-1}, and runs the softmax of S_t while the second product is in flight (P_{t-1} stays in its
 //    bf16 registers until that product is done; O is rescaled after it, and only when a row's max moved). +12% at
 //    the 480p shape on the H200. FA3's ping-pong between the two consumer warpgroups (named barriers handing over
-//    the right to issue products) and 3 stages measured no faster on top of this, so neither is here.
+//    the right to issue products) and 3 stages measured no faster on top of this, so neither is here. The ping-pong
+//    was tried again for the Qwen3-VL tower's head dim 72 (2026-12-06, H100; ncu had the tensor pipe 44% and MUFU 38%
+//    busy there, a tile's products about as long as its softmax): the flash kernels' ncu sum 28.0 -> 27.3 ms over a
+//    process of two video towers and two prefills, the tower no faster (44.4 / 44.3 against 44.8 / 44.6 ms).
 //  * Two operand formats, one kernel (the template's Tiles): bf16 (Bf16Tiles) and 8-bit (Int8E4m3Tiles, for
 //    attention_fp8: q and k in int8, v and P in e4m3; a tile is one swizzled 128-byte row per row, products are k32
 //    steps at twice the rate). fp8 wgmma wants its register A operand in the 8-bit fragment, whose k order is not

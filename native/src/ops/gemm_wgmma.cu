@@ -76,19 +76,11 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int
 // a b^T + bias (m even), the f32 form's values rounded once.
 enum Epilogue : int { kEpiF32 = 0, kEpiSwiGLU = 1, kEpiGeluTanh = 2, kEpiGeluErf = 3, kEpiBf16 = 4 };
 
-// MCAST (cooperative tiles only): the blocks run in clusters of two that take the two column tiles of one row tile
-// side by side, so both use the same A tile: each block copies half of A's rows per stage and multicasts them into
-// both blocks' shared memory (tma_a's box is BM / 2 rows). A stage is then refilled only once both blocks' consumers
-// are done with it (each consumer warp arrives on its own block's "empty" barrier and on the other's). Why: a block
-// of 256 x 128 tiles reads 48 KiB of operands from L2 per 64-k stage, ~7 TB/s over all SMs at ~600 TFLOP/s, about
-// what L2 gives (the 64 x 256 tiles, twice the bytes per product, measured ~0.6x: bench/wgmma_notes.md); sharing A
-// makes it 32 KiB.
-template <int BM, int BN, int NC, int STAGES, bool PINGPONG, int EPI = kEpiF32, bool MCAST = false>
+template <int BM, int BN, int NC, int STAGES, bool PINGPONG, int EPI = kEpiF32>
 __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1)
     gemm_wgmma_kernel(const __grid_constant__ CUtensorMap tma_a, const __grid_constant__ CUtensorMap tma_b,
                       void* __restrict__ out_any, const float* __restrict__ bias, int n, int k, int m) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  static_assert(!MCAST || !PINGPONG, "the multicast blocks split tiles cooperatively");
   using C = Cfg<BM, BN, NC, STAGES, PINGPONG>;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
@@ -97,27 +89,18 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
   if (threadIdx.x == 0) {
 #pragma unroll
     for (int s = 0; s < STAGES; ++s) {
-      mbar_init(full0 + 8 * s, 1);  // the producer's arrive.expect_tx (+ the copies' bytes)
-      // one arrive per warp of the consumers of a stage (with MCAST: of both blocks)
-      mbar_init(empty0 + 8 * s, (PINGPONG ? 4 : 4 * NC) * (MCAST ? 2 : 1));
+      mbar_init(full0 + 8 * s, 1);                       // the producer's arrive.expect_tx (+ the copies' bytes)
+      mbar_init(empty0 + 8 * s, PINGPONG ? 4 : 4 * NC);  // one arrive per warp of the consumers of a stage
     }
 #pragma unroll
     for (int c = 0; c < NC; ++c) mbar_init(turn0 + 8 * c, 1);  // ping-pong hand-off (below)
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
-  // MCAST: the other block's copies and arrivals reach this block's barriers only once they are initialised.
-  if constexpr (MCAST)
-    cluster_sync();
-  else
-    __syncthreads();
-  const uint32_t rank = MCAST ? cluster_ctarank() : 0;  // which column tile of the pair this block takes
+  __syncthreads();
   constexpr bool SWIGLU = EPI == kEpiSwiGLU;
   constexpr int kCols = SWIGLU ? BN / 2 : BN;  // output columns per tile
   static_assert(!SWIGLU || (BN == 256 && !PINGPONG), "the SwiGLU epilogue pairs m64n256's two halves");
-  const int tiles_r = (n + BM - 1) / BM, tiles_c = (m + kCols - 1) / kCols;
-  // The work items: tiles, or with MCAST pairs of column tiles (a cluster's two blocks walk the same pairs).
-  const int cols = MCAST ? (tiles_c + 1) / 2 : tiles_c, items = tiles_r * cols;
-  const int first = MCAST ? blockIdx.x / 2 : blockIdx.x, step = MCAST ? gridDim.x / 2 : gridDim.x;
+  const int tiles_r = (n + BM - 1) / BM, tiles_c = (m + kCols - 1) / kCols, tiles = tiles_r * tiles_c;
   // k need not be a multiple of kBK (the Qwen3-VL tower's fc2: k 4304): the last k-tile's boxes reach past k, and
   // TMA fills those columns of A and B with zeros, which add nothing to the products (and still count as bytes).
   const int ktiles = (k + kBK - 1) / kBK;
@@ -129,19 +112,14 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<uint64_t>(&tma_b)) : "memory");
       int s = 0;
       uint32_t phase = 0;
-      for (int t = first; t < items; t += step) {
+      for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
         int tr, tc;
-        tile_coords(t, tiles_r, cols, tr, tc);
-        if (MCAST) tc = 2 * tc + (int)rank;  // past the last column tile: zeros (TMA), and no epilogue
+        tile_coords(t, tiles_r, tiles_c, tr, tc);
         for (int kt = 0; kt < ktiles; ++kt) {
           mbar_wait(empty0 + 8 * s, phase ^ 1);
           const uint32_t full = full0 + 8 * s, sa = base + s * C::kStageBytes;
-          mbar_expect_tx(full, C::kStageBytes);  // with MCAST half of A comes from the other block
-          if constexpr (MCAST)
-            tma_load_2d_multicast(sa + rank * (BM / 2) * 128, &tma_a, kt * kBK, tr * BM + (int)rank * (BM / 2), full,
-                                  0x3);
-          else
-            tma_load_2d(sa, &tma_a, kt * kBK, tr * BM, full);
+          mbar_expect_tx(full, C::kStageBytes);
+          tma_load_2d(sa, &tma_a, kt * kBK, tr * BM, full);
           if constexpr (SWIGLU) {  // gate rows, then the up projection's same rows (m further)
             tma_load_2d(sa + C::kABytes, &tma_b, kt * kBK, tc * kCols, full);
             tma_load_2d(sa + C::kABytes + kCols * 128, &tma_b, kt * kBK, m + tc * kCols, full);
@@ -163,22 +141,15 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
     const int row_off = PINGPONG ? 0 : c * C::kWgRows;  // this consumer's first row in the tile
     // The block's j-th tile uses stage slots j*ktiles .. (j+1)*ktiles - 1 of the producer's sequence (slot q:
     // stage q % STAGES, phase (q / STAGES) & 1), so a ping-pong consumer skips the other consumer's slots.
-    // A consumer warp's release of a stage: to this block's producer, and with MCAST to the other block's too (its
-    // multicast writes this block's copy of the stage).
-    auto release = [&](int stage) {
-      mbar_arrive(empty0 + 8 * stage);
-      if constexpr (MCAST) mbar_arrive_cluster(empty0 + 8 * stage, rank ^ 1u);
-    };
     for (int j = PINGPONG ? c : 0;; j += PINGPONG ? NC : 1) {
-      const int t = first + j * step;
-      if (t >= items) break;
+      const int t = blockIdx.x + j * gridDim.x;
+      if (t >= tiles) break;
       // Ping-pong: a stage's full barrier can only be waited on once its previous use (STAGES slots back) has
       // completed, or the parity test would pass a phase early. For a tile's first slots that previous use is the
       // other consumer's tile, so wait for its hand-off: it arrives once it has waited on its last slot.
       if (PINGPONG && j > 0) mbar_wait(turn0 + 8 * c, ((j - 1) / NC) & 1);
       int tr, tc;
-      tile_coords(t, tiles_r, cols, tr, tc);
-      if (MCAST) tc = 2 * tc + (int)rank;
+      tile_coords(t, tiles_r, tiles_c, tr, tc);
       int prev = -1;
       for (int kt = 0; kt < ktiles; ++kt) {
         const unsigned q = (unsigned)j * ktiles + kt;
@@ -198,14 +169,13 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
 #pragma unroll
         for (int i = 0; i < C::kMRep; ++i) fence_regs(acc[i]);
         wgmma_wait<1>();  // the previous stage's wgmmas are done: hand that stage back to the producer
-        if (prev >= 0 && lane == 0) release(prev);
+        if (prev >= 0 && lane == 0) mbar_arrive(empty0 + 8 * prev);
         prev = s;
       }
       wgmma_wait<0>();
 #pragma unroll
       for (int i = 0; i < C::kMRep; ++i) fence_regs(acc[i]);
-      if (lane == 0) release(prev);
-      if (MCAST && tc >= tiles_c) continue;  // the pair's second tile past m: products of zeros, nothing to write
+      if (lane == 0) mbar_arrive(empty0 + 8 * prev);
 
       // Accumulator layout of m64nN (per warp: 16 rows): d[4j + {0,1}] at row lane/4, columns 8j + 2(lane%4)
       // + {0,1}; d[4j + {2,3}] eight rows below. epilogue_rows(f): f(i, h, r) for this thread's output rows r < n
@@ -299,57 +269,32 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       });
     }
   }
-  // MCAST: no block leaves while the other may still multicast into it or arrive on its barriers.
-  if constexpr (MCAST) cluster_sync();
 #endif
 }
 
 // ---------------------------------------------------------------- host side
-template <int BM, int BN, int NC, int STAGES, bool PINGPONG, int EPI = kEpiF32, bool MCAST = false>
+template <int BM, int BN, int NC, int STAGES, bool PINGPONG, int EPI = kEpiF32>
 void launch(void* out, const bf16* a, const bf16* b, const float* bias, int n, int k, int m, bool persistent,
             cudaStream_t stream) {
   using C = Cfg<BM, BN, NC, STAGES, PINGPONG>;
-  const auto kernel = gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG, EPI, MCAST>;
-  static const bool attr = [&] {  // opt in to more than 48 KiB of dynamic shared memory, once per instantiation
-    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem));
+  static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once per instantiation
+    CUDA_CHECK(cudaFuncSetAttribute(gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG, EPI>,
+                                    cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem));
     return true;
   }();
   (void)attr;
   constexpr bool SWIGLU = EPI == kEpiSwiGLU;
   constexpr int kCols = SWIGLU ? BN / 2 : BN;
-  const CUtensorMap ma = tma_map_bf16_sw128(a, n, k, MCAST ? BM / 2 : BM, "gemm_wgmma a"),
+  const CUtensorMap ma = tma_map_bf16_sw128(a, n, k, BM, "gemm_wgmma a"),
                     mb = tma_map_bf16_sw128(b, SWIGLU ? 2 * m : m, k, kCols, "gemm_wgmma b");
-  const long long tiles_c = cosmos::ceil_div(m, kCols), tiles = (long long)cosmos::ceil_div(n, BM) * tiles_c;
-  if constexpr (MCAST) {
-    // Clusters of two blocks, one per pair of column tiles, as many as can be resident at once (persistent).
-    cudaLaunchConfig_t cfg = {};
-    cudaLaunchAttribute cluster[1];
-    cluster[0].id = cudaLaunchAttributeClusterDimension;
-    cluster[0].val.clusterDim.x = 2;
-    cluster[0].val.clusterDim.y = 1;
-    cluster[0].val.clusterDim.z = 1;
-    cfg.blockDim = dim3(C::kThreads);
-    cfg.dynamicSmemBytes = C::kSmem;
-    cfg.stream = stream;
-    cfg.attrs = cluster;
-    cfg.numAttrs = 1;
-    static const int resident = [&] {
-      int clusters = 0;
-      cfg.gridDim = dim3(2);
-      CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg));
-      return clusters > 0 ? clusters : 1;
-    }();
-    const long long pairs = (long long)cosmos::ceil_div(n, BM) * ((tiles_c + 1) / 2);
-    cfg.gridDim = dim3((unsigned)(2 * (pairs < resident ? pairs : resident)));
-    CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, ma, mb, out, bias, n, k, m));
-    return;
-  }
+  const long long tiles = (long long)cosmos::ceil_div(n, BM) * cosmos::ceil_div(m, kCols);
   long long grid = tiles;
   if (persistent) {
     const int sms = sm_count();
     if (grid > sms) grid = sms;
   }
-  kernel<<<(unsigned)grid, C::kThreads, C::kSmem, stream>>>(ma, mb, out, bias, n, k, m);
+  gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG, EPI>
+      <<<(unsigned)grid, C::kThreads, C::kSmem, stream>>>(ma, mb, out, bias, n, k, m);
   CUDA_CHECK_LAUNCH();
 }
 }  // namespace
@@ -370,8 +315,6 @@ const char* wgmma_variant_name(WgmmaVariant v) {
       return "wgmma 128x128 ping-pong";
     case WgmmaVariant::PingPong64x256:
       return "wgmma 64x256 ping-pong";
-    case WgmmaVariant::Tile256x128Cluster2:
-      return "wgmma 256x128 2wg persistent, A multicast to 2 blocks";
   }
   return "wgmma ?";
 }
@@ -418,9 +361,6 @@ void gemm_wgmma(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, cons
       return;
     case WgmmaVariant::PingPong64x256:
       launch<64, 256, 2, 5, true>(out, a, b, bias, n, k, m, true, stream);
-      return;
-    case WgmmaVariant::Tile256x128Cluster2:
-      launch<256, 128, 2, 4, false, kEpiF32, true>(out, a, b, bias, n, k, m, true, stream);
       return;
   }
   throw std::invalid_argument("gemm_wgmma: unknown variant " + std::to_string((int)variant));

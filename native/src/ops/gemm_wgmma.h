@@ -22,9 +22,8 @@ enum class WgmmaVariant : int {
   Tile256x128Persistent,       // 2 consumers of 128 x 128 (2 x m64n128 each), persistent
   PingPong128x128,             // persistent; each consumer owns whole 128 x 128 tiles, in turns (6 stages)
   PingPong64x256,              // persistent; each consumer owns whole 64 x 256 tiles (m64n256), in turns (5 stages)
-  Tile256x128Cluster2,         // as Tile256x128Persistent in clusters of 2 blocks sharing A (TMA multicast)
 };
-constexpr int kWgmmaVariantCount = 7;
+constexpr int kWgmmaVariantCount = 6;
 const char* wgmma_variant_name(WgmmaVariant v);
 
 // Shapes the kernels take: n >= 128 rows, k % 8 == 0 (rows of whole 16-byte units, as TMA needs; a last k-tile short

@@ -34,35 +34,6 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const CUtensorMap* map
       "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(bar)
       : "memory");
 }
-// tma_load_2d into the same shared-memory offset of every block of the cluster in cta_mask (bit i: the block of rank
-// i), each of whose barriers at `bar`'s offset counts the bytes.
-__device__ __forceinline__ void tma_load_2d_multicast(uint32_t dst, const CUtensorMap* map, int c0, int c1,
-                                                      uint32_t bar, uint16_t cta_mask) {
-  asm volatile(
-      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1, {%2, "
-      "%3}], [%4], %5;\n" ::"r"(dst),
-      "l"(reinterpret_cast<uint64_t>(map)), "r"(c0), "r"(c1), "r"(bar), "h"(cta_mask)
-      : "memory");
-}
-// Thread blocks of a cluster (launched with a cluster dimension): this block's rank, every thread of every block
-// meeting, and an arrival on the barrier at `bar`'s offset in the block of rank `cta` (release at cluster scope: this
-// thread's earlier reads of the stage it frees come first).
-__device__ __forceinline__ uint32_t cluster_ctarank() {
-  uint32_t r;
-  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
-  return r;
-}
-__device__ __forceinline__ void cluster_sync() {
-  asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;\n" ::: "memory");
-}
-__device__ __forceinline__ void mbar_arrive_cluster(uint32_t bar, uint32_t cta) {
-  asm volatile(
-      "{\n.reg .b32 remote;\nmapa.shared::cluster.u32 remote, %0, "
-      "%1;\nmbarrier.arrive.release.cluster.shared::cluster.b64 "
-      "_, [remote];\n}\n" ::"r"(bar),
-      "r"(cta)
-      : "memory");
-}
 // 3-D and 4-D tile copies (c0 innermost), as tma_load_2d: zero-filled where the box leaves the tensor, on either side
 // (coordinates may be negative), and counted in full box bytes on `bar` either way.
 __device__ __forceinline__ void tma_load_3d(uint32_t dst, const CUtensorMap* map, int c0, int c1, int c2,
