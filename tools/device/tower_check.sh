@@ -17,11 +17,12 @@
 #              form, bf16 GEMM inputs, kept blocks), the opt-in COSMOS_QKV_BF16_OUT=1 (FORMS=all: also
 #              COSMOS_TOWER_KEEP_BLOCKS=0 and the first two defaults off), and the base build as is where carried
 #              (each line: tower ms and its phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried
-#              too (tools/device/wgmma_check.sh prepare), gemm_wgmma_cuda_test's v6 checked and the variants v1-v4
-#              and v6 timed on the tower's four GEMM shapes and the video prefill's four;
+#              too (tools/device/wgmma_check.sh prepare), gemm_wgmma_cuda_test's variants v1-v4 timed on the
+#              tower's four GEMM shapes and the video prefill's four;
 #           3. ncu over one video run as is and one with COSMOS_QKV_BF16_OUT=1: kernel time summed by kernel name; one launch
-#              each of the tower's flash kernel and fc1 + GELU GEMM under ncu's pipe and stall sections.
-#           ~6 min (ROUNDS=1 NCU=0: one round, no ncu, ~3 min). Under $OUT: tests.log, bench.log, ncu_*.csv,
+#              each of the tower's flash kernel, its rotary and its fc1 + GELU GEMM under ncu's pipe and stall sections
+#              (NCU_DETAIL=0: not those).
+#           ~6 min (ROUNDS=1 NCU=0: one round, no ncu, ~3 min). Under $OUT: tests.log, bench.log, ncu_detail_*.txt,
 #           summary.txt.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -44,7 +45,8 @@ device)
     timeout 300 $t/ops_cuda_test; echo "ops_cuda_test (every op, bf16_inputs last) rc=$?"
     timeout 120 $t/lifecycle_cuda_test .; echo "lifecycle_cuda_test rc=$?"
   } > "$out/tests.log" 2>&1
-  grep -E "rc=|FAIL|\| (bf16_in|tower_bf16) " "$out/tests.log" | tee -a "$out/summary.txt"
+  grep -E "rc=|FAIL" "$out/tests.log" | tee -a "$out/summary.txt"
+  echo "PASS rows: $(grep -c '| PASS' "$out/tests.log")" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
   forms=("as is||$b" "qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b")
   # FORMS=all: also the defaults of 2026-12-06 off (settled then: bench/README)
@@ -68,12 +70,6 @@ device)
   # .dev/wgmmabin), which the dispatch's pick (gemm_wgmma_pick) may not take.
   if [ -x .dev/wgmmabin/gemm_wgmma_cuda_test ]; then
     g=.dev/wgmmabin/gemm_wgmma_cuda_test variants=1,2,3,4
-    # v6 (A multicast to a cluster of two blocks) checked first in its own process: timed only if it passed.
-    timeout 90 $g check 6 > "$out/gemm_check6.log" 2>&1
-    rc=$?
-    echo "gemm_wgmma_cuda_test check 6 rc=$rc" | tee -a "$out/summary.txt"
-    grep -E "FAIL|exception" "$out/gemm_check6.log" | head -5 | tee -a "$out/summary.txt"
-    [ $rc = 0 ] && variants=$variants,6
     GEMM_SHAPES="tower,8b video" timeout 200 $g time $variants > "$out/gemm_tower.log" 2>&1
     echo "gemm_wgmma_cuda_test time $variants (tower and video prefill shapes) rc=$?" | tee -a "$out/summary.txt"
     grep -E "^(tower|8b video)|^shape|^v[0-9] =|timing checks" "$out/gemm_tower.log" | tee -a "$out/summary.txt"
@@ -101,11 +97,12 @@ print(f"ncu {sys.argv[2]}: {total:.1f} ms of kernels (the whole process: random 
 for name, (n, ms) in sorted(by.items(), key=lambda kv: -kv[1][1])[:14]:
     print(f"  {ms:8.2f} ms  {n:5d}x  {name}")
 EOF
+      rm -f "$out/ncu_$name.csv"  # (summed above; a call returns a few files only)
     done
     # One launch each of the tower's flash kernel and its fc1 + GELU GEMM in detail (where their time goes: tensor,
     # MUFU (exp) and FMA pipes, warp stalls), for the next kernel work.
     # (ncu's demangled names: "<unnamed>::Bf16Tiles<(int)80>", "gemm_wgmma_kernel<(int)128, (int)128, ...>")
-    for k in 'flash_wgmma_kernel<.*Bf16Tiles<\(int\)80>' 'qkv_rope_flash_kernel<float' \
+    [ "${NCU_DETAIL:-1}" = 1 ] && for k in 'flash_wgmma_kernel<.*Bf16Tiles<\(int\)80>' 'qkv_rope_flash_kernel<float' \
       'gemm_wgmma_kernel<\(int\)128, \(int\)128, \(int\)2, \(int\)6, \(bool\)1, \(int\)2>'; do
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 timeout 200 ncu --clock-control none --kernel-name-base demangled \
         --kernel-name "regex:$k" --launch-skip 5 --launch-count 1 --section SpeedOfLight \
