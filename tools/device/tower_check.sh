@@ -12,14 +12,16 @@
 #           bash tools/device/tower_check.sh device
 #           1. ops_cuda_test, every op (its bf16_inputs part last: add_layernorm_bf16 in both forms, the bf16-input
 #              layers and the tower bit for bit against the f32 rows + casts, the bf16 q|k|v GEMM out, the kept
-#              blocks), and lifecycle_cuda_test (the pool's call counts, epochs, out-of-memory fallback);
+#              blocks), its flash rows again with COSMOS_FLASH_STAGES=3, and lifecycle_cuda_test (the pool's call
+#              counts, epochs, out-of-memory fallback);
 #           2. qwen3vl_prefill_bench, video then image, in its forms alternated twice: as is (add_layernorm's vector
-#              form, bf16 GEMM inputs, kept blocks), the opt-in COSMOS_QKV_BF16_OUT=1 (FORMS=all: also
-#              COSMOS_TOWER_KEEP_BLOCKS=0 and the first two defaults off), and the base build as is where carried
+#              form, bf16 GEMM inputs, kept blocks), the opt-in COSMOS_FLASH_STAGES=3 (FORMS=all: also
+#              COSMOS_QKV_BF16_OUT=1, COSMOS_TOWER_KEEP_BLOCKS=0 and the first two defaults off), and the base build
+#              as is where carried
 #              (each line: tower ms and its phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried
 #              too (tools/device/wgmma_check.sh prepare), gemm_wgmma_cuda_test's variants v1-v4 timed on the
 #              tower's four GEMM shapes and the video prefill's four;
-#           3. ncu over one video run as is and one with COSMOS_QKV_BF16_OUT=1: kernel time summed by kernel name; one launch
+#           3. ncu over one video run as is and one with COSMOS_FLASH_STAGES=3: kernel time summed by kernel name; one launch
 #              each of the tower's flash kernel, its rotary and its fc1 + GELU GEMM under ncu's pipe and stall sections
 #              (NCU_DETAIL=0: not those).
 #           ~6 min (ROUNDS=1 NCU=0: one round, no ncu, ~3 min). Under $OUT: tests.log, bench.log, ncu_detail_*.txt,
@@ -43,14 +45,17 @@ device)
   t=.dev/benchtests
   {
     timeout 300 $t/ops_cuda_test; echo "ops_cuda_test (every op, bf16_inputs last) rc=$?"
+    COSMOS_FLASH_STAGES=3 timeout 120 $t/ops_cuda_test flash
+    echo "ops_cuda_test flash with COSMOS_FLASH_STAGES=3 (every flash row, the tower's blocks) rc=$?"
     timeout 120 $t/lifecycle_cuda_test .; echo "lifecycle_cuda_test rc=$?"
   } > "$out/tests.log" 2>&1
   grep -E "rc=|FAIL" "$out/tests.log" | tee -a "$out/summary.txt"
   echo "PASS rows: $(grep -c '| PASS' "$out/tests.log")" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
-  forms=("as is||$b" "qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b")
-  # FORMS=all: also the defaults of 2026-12-06 off (settled then: bench/README)
-  [ "${FORMS:-}" = all ] && forms+=("blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b"
+  forms=("as is||$b" "flash 3 stages|COSMOS_FLASH_STAGES=3|$b")
+  # FORMS=all: also the opt-in q|k|v from the GEMM and the defaults of 2026-12-06 off (settled then: bench/README)
+  [ "${FORMS:-}" = all ] && forms+=("qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b"
+    "blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b"
     "f32 inputs, scalar layernorm|COSMOS_LAYERNORM_VEC=0 COSMOS_TOWER_BF16_INPUTS=0|$b")
   if [ -f "$BASE" ]; then
     mkdir -p base && tar -xJf "$BASE" -C base && forms+=("base build as is||base/$b")
@@ -75,7 +80,7 @@ device)
     grep -E "^(tower|8b video)|^shape|^v[0-9] =|timing checks" "$out/gemm_tower.log" | tee -a "$out/summary.txt"
   fi
   if [ "${NCU:-1}" = 1 ] && command -v ncu > /dev/null; then
-    for f in "as_is|" "qkv_bf16|COSMOS_QKV_BF16_OUT=1"; do
+    for f in "as_is|" "flash_3_stages|COSMOS_FLASH_STAGES=3"; do
       name=${f%%|*} vars=${f#*|}
       # shellcheck disable=SC2086 # vars: words of NAME=VALUE
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 $vars timeout 200 ncu --clock-control none \

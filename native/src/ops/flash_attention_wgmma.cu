@@ -60,6 +60,8 @@
 #include <cuda_fp8.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <type_traits>
 
 #include "../core/cuda_common.h"
@@ -76,9 +78,10 @@ using cosmos::pack_bf16x2;
 constexpr int kD = cosmos::kFlashWgmmaHeadDim;
 constexpr int kBM = cosmos::kFlashWgmmaTile;  // queries per block
 constexpr int kBN = cosmos::kFlashWgmmaTile;  // keys per tile
-constexpr int kStages = 2;
-constexpr int kThreads = 3 * 128;           // producer + 2 consumer warpgroups
-constexpr int kBarriers = 1 + 4 * kStages;  // full Q; full K, full V, empty K, empty V per stage
+constexpr int kThreads = 3 * 128;             // producer + 2 consumer warpgroups
+// K / V stages: 2, or 3 with COSMOS_FLASH_STAGES=3 (launch below). Barriers: full Q; full K, full V, empty K, empty V
+// per stage.
+constexpr int barriers(int stages) { return 1 + 4 * stages; }
 
 // As fence_regs, for the packed P fragment that an in-flight wgmma reads.
 template <int K>
@@ -183,10 +186,10 @@ struct Int8E4m3Tiles {
 };
 
 template <class T>
-constexpr int smem_bytes() {  // +1024: align the tiles to 1024
-  return (1 + 2 * kStages) * T::kTileBytes + kBarriers * 8 + 1024;
+constexpr int smem_bytes(int stages) {  // +1024: align the tiles to 1024
+  return (1 + 2 * stages) * T::kTileBytes + barriers(stages) * 8 + 1024;
 }
-static_assert(smem_bytes<Bf16Tiles<128>>() <= 227 * 1024, "shared memory per block");
+static_assert(smem_bytes<Bf16Tiles<128>>(3) <= 227 * 1024, "shared memory per block");
 
 // S = Q K^T of this warpgroup's 64 queries against one 128-key tile, committed as one group: into sc, or for integer
 // scores into si (read by scores_ready).
@@ -284,7 +287,7 @@ __device__ __forceinline__ void store_pair(__nv_bfloat16* o, float a, float b) {
   *reinterpret_cast<__nv_bfloat162*>(o) = __floats2bfloat162_rn(a, b);
 }
 
-template <class T, class Out>
+template <class T, class Out, int kStages>
 __global__ void __launch_bounds__(kThreads, 1)
     flash_wgmma_kernel(const __grid_constant__ CUtensorMap tma_q, const __grid_constant__ CUtensorMap tma_k,
                        const __grid_constant__ CUtensorMap tma_vt, Out* __restrict__ out, int n_q, int n_kv, int nq_pad,
@@ -458,20 +461,36 @@ namespace cosmos {
 bool flash_attention_wgmma_available(cudaStream_t stream) { return this_object_sm90a_available(stream); }
 
 namespace {
-template <class T, class Out>
-void launch(const CUtensorMap& mq, const CUtensorMap& mk, const CUtensorMap& mv, Out* out, int n_q, int n_kv,
-            int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal, float scale_log2,
-            Fp8Scales fp8, int segments, cudaStream_t stream) {
-  static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once per format
-    CUDA_CHECK(
-        cudaFuncSetAttribute(flash_wgmma_kernel<T, Out>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<T>()));
+template <class T, class Out, int kStages>
+void launch_stages(const CUtensorMap& mq, const CUtensorMap& mk, const CUtensorMap& mv, Out* out, int n_q, int n_kv,
+                   int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal,
+                   float scale_log2, Fp8Scales fp8, int segments, cudaStream_t stream) {
+  const auto kernel = flash_wgmma_kernel<T, Out, kStages>;
+  constexpr int smem = smem_bytes<T>(kStages);
+  static const bool attr = [&] {  // opt in to more than 48 KiB of dynamic shared memory, once per form
+    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
     return true;
   }();
   (void)attr;
   const dim3 grid(nq_pad / kBM, q_heads, segments);
-  flash_wgmma_kernel<T, Out><<<grid, kThreads, smem_bytes<T>(), stream>>>(
-      mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2, fp8);
+  kernel<<<grid, kThreads, smem, stream>>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset,
+                                           causal, scale_log2, fp8);
   CUDA_CHECK_LAUNCH();
+}
+// COSMOS_FLASH_STAGES=3: three K / V stages instead of two (the Qwen3-VL tower's 13-tile frames take ~1.6 us a tile at
+// head dim 72 on the H200, about what a K and a V tile take to arrive from L2 after their stage is freed; at the
+// Generator's shapes 3 stages measured no faster). Opt-in until measured there. Read at every launch.
+template <class T, class Out>
+void launch(const CUtensorMap& mq, const CUtensorMap& mk, const CUtensorMap& mv, Out* out, int n_q, int n_kv,
+            int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal, float scale_log2,
+            Fp8Scales fp8, int segments, cudaStream_t stream) {
+  const char* e = std::getenv("COSMOS_FLASH_STAGES");
+  if (e && std::strcmp(e, "3") == 0)
+    launch_stages<T, Out, 3>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
+                             scale_log2, fp8, segments, stream);
+  else
+    launch_stages<T, Out, 2>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
+                             scale_log2, fp8, segments, stream);
 }
 }  // namespace
 
