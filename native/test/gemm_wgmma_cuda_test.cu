@@ -268,27 +268,15 @@ struct Shape {
   int n, k, m;
 };
 // Generator (Nano: hidden 4096, q/k/v 4096/1024/1024, MLP 12288 with gate|up fused as one [24576, 4096] weight)
-// at 480p x 189 frames: 19232 tokens. Qwen3-VL-8B prefill: same widths, 1024 and 4096 tokens.
+// at 480p x 189 frames: 19232 tokens. Qwen3-VL-8B prefill: same widths, 1024 and 4096 tokens, and 3318 (a 16-frame
+// 480p video's, "8b video"); its vision tower's four GEMMs at that video (12960 patches, "tower").
 const Shape kShapes[] = {
-    {"gen qkv", 19232, 4096, 6144},
-    {"gen o", 19232, 4096, 4096},
-    {"gen gateup", 19232, 4096, 24576},
-    {"gen down", 19232, 12288, 4096},
-    {"8b qkv", 1024, 4096, 6144},
-    {"8b gateup", 1024, 4096, 24576},
-    {"8b down", 1024, 12288, 4096},
-    {"8b qkv", 4096, 4096, 6144},
-    {"8b o", 4096, 4096, 4096},
-    {"8b gateup", 4096, 4096, 24576},
-    {"8b down", 4096, 12288, 4096},
-    {"tower qkv", 12960, 1152, 3456},
-    {"tower o", 12960, 1152, 1152},
-    {"tower fc1", 12960, 1152, 4304},
-    {"tower fc2", 12960, 4304, 1152},
-    // (the tower's: Qwen3-VL-8B, 16-frame video; then the decoder's prefill of that video's 3318 tokens)
-    {"8b video qkv", 3318, 4096, 6144},
-    {"8b video o", 3318, 4096, 4096},
-    {"8b video gateup", 3318, 4096, 24576},
+    {"gen qkv", 19232, 4096, 6144},       {"gen o", 19232, 4096, 4096},     {"gen gateup", 19232, 4096, 24576},
+    {"gen down", 19232, 12288, 4096},     {"8b qkv", 1024, 4096, 6144},     {"8b gateup", 1024, 4096, 24576},
+    {"8b down", 1024, 12288, 4096},       {"8b qkv", 4096, 4096, 6144},     {"8b o", 4096, 4096, 4096},
+    {"8b gateup", 4096, 4096, 24576},     {"8b down", 4096, 12288, 4096},   {"tower qkv", 12960, 1152, 3456},
+    {"tower o", 12960, 1152, 1152},       {"tower fc1", 12960, 1152, 4304}, {"tower fc2", 12960, 4304, 1152},
+    {"8b video qkv", 3318, 4096, 6144},   {"8b video o", 3318, 4096, 4096}, {"8b video gateup", 3318, 4096, 24576},
     {"8b video down", 3318, 12288, 4096},
 };
 // GEMM_SHAPES=a,b,...: only the shapes whose name holds one of them (GEMM_SHAPES=tower: the tower's four).
