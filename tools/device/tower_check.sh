@@ -117,6 +117,14 @@ EOF
       grep -E "^  [a-z_]+.*\(|Duration|Throughput|Pipe|Stall|Warp Cycles|Issued|xu|fma|Achieved Occupancy|Registers" \
         "$out/ncu_detail_${k%%<*}.txt" | head -40 | sed "s/^/detail ${k%%<*}: /" >> "$out/summary.txt"
     done
+    # The tower flash kernel's stall reasons (warps stalled per issued instruction, by reason, the largest first), in
+    # a pass of their own: a metric name this ncu lacks then costs only these lines.
+    [ "${NCU_DETAIL:-1}" = 1 ] && env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 timeout 200 ncu --clock-control none \
+      --kernel-name-base demangled --kernel-name 'regex:flash_wgmma_kernel<.*Bf16Tiles<\(int\)80>' --launch-skip 5 \
+      --launch-count 1 --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio' "$b" \
+      > "$out/ncu_detail_stalls.txt" 2>&1 &&
+      grep -E "issue_stalled_.*ratio" "$out/ncu_detail_stalls.txt" | awk '{print $NF, $1}' | sort -gr | head -8 |
+      sed "s/^/detail flash stalls: /" >> "$out/summary.txt"
   fi ;;
 *) echo "usage: tower_check.sh prepare [COMMIT] | device" >&2; exit 2 ;;
 esac
