@@ -107,8 +107,10 @@ EOF
     # One launch each of the tower's flash kernel and its fc1 + GELU GEMM in detail (where their time goes: tensor,
     # MUFU (exp) and FMA pipes, warp stalls), for the next kernel work.
     # (ncu's demangled names: "<unnamed>::Bf16Tiles<(int)80>", "gemm_wgmma_kernel<(int)128, (int)128, ...>")
-    [ "${NCU_DETAIL:-1}" = 1 ] && for k in 'flash_wgmma_kernel<.*Bf16Tiles<\(int\)80>' 'qkv_rope_flash_kernel<float' \
-      'gemm_wgmma_kernel<\(int\)128, \(int\)128, \(int\)2, \(int\)6, \(bool\)1, \(int\)2>'; do
+    details=()
+    [ "${NCU_DETAIL:-1}" = 1 ] && details=('flash_wgmma_kernel<.*Bf16Tiles<\(int\)80>' 'qkv_rope_flash_kernel<float'
+      'gemm_wgmma_kernel<\(int\)128, \(int\)128, \(int\)2, \(int\)6, \(bool\)1, \(int\)2>')
+    for k in "${details[@]}"; do
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 timeout 200 ncu --clock-control none --kernel-name-base demangled \
         --kernel-name "regex:$k" --launch-skip 5 --launch-count 1 --section SpeedOfLight \
         --section ComputeWorkloadAnalysis --section WarpStateStats --section Occupancy \
@@ -119,12 +121,14 @@ EOF
     done
     # The tower flash kernel's stall reasons (warps stalled per issued instruction, by reason, the largest first), in
     # a pass of their own: a metric name this ncu lacks then costs only these lines.
-    [ "${NCU_DETAIL:-1}" = 1 ] && env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 timeout 200 ncu --clock-control none \
-      --kernel-name-base demangled --kernel-name 'regex:flash_wgmma_kernel<.*Bf16Tiles<\(int\)80>' --launch-skip 5 \
-      --launch-count 1 --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio' "$b" \
-      > "$out/ncu_detail_stalls.txt" 2>&1 &&
+    if [ "${NCU_DETAIL:-1}" = 1 ]; then
+      env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 timeout 200 ncu --clock-control none \
+        --kernel-name-base demangled --kernel-name 'regex:flash_wgmma_kernel<.*Bf16Tiles<\(int\)80>' --launch-skip 5 \
+        --launch-count 1 --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio' "$b" \
+        > "$out/ncu_detail_stalls.txt" 2>&1
       grep -E "issue_stalled_.*ratio" "$out/ncu_detail_stalls.txt" | awk '{print $NF, $1}' | sort -gr | head -8 |
-      sed "s/^/detail flash stalls: /" >> "$out/summary.txt"
+        sed "s/^/detail flash stalls: /" >> "$out/summary.txt"
+    fi
   fi ;;
 *) echo "usage: tower_check.sh prepare [COMMIT] | device" >&2; exit 2 ;;
 esac
