@@ -12,19 +12,18 @@
 #           bash tools/device/tower_check.sh device
 #           1. ops_cuda_test, every op (its bf16_inputs part last: add_layernorm_bf16 in both forms, the bf16-input
 #              layers and the tower bit for bit against the f32 rows + casts, the bf16 q|k|v GEMM out, the kept
-#              blocks), its flash rows again with COSMOS_FLASH_STAGES=3, and lifecycle_cuda_test (the pool's call
-#              counts, epochs, out-of-memory fallback);
+#              blocks), its flash rows again with COSMOS_FLASH_STAGES=3 and with COSMOS_FLASH_VT80=1, and
+#              lifecycle_cuda_test (the pool's call counts, epochs, out-of-memory fallback);
 #           2. qwen3vl_prefill_bench, video then image, in its forms alternated twice: as is (add_layernorm's vector
-#              form, bf16 GEMM inputs, kept blocks), the opt-in COSMOS_FLASH_STAGES=3 (FORMS=all: also
-#              COSMOS_QKV_BF16_OUT=1, COSMOS_TOWER_KEEP_BLOCKS=0 and the first two defaults off), and the base build
-#              as is where carried
-#              (each line: tower ms and its phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried
-#              too (tools/device/wgmma_check.sh prepare), gemm_wgmma_cuda_test's variants v1-v4 timed on the
-#              tower's four GEMM shapes and the video prefill's four;
-#           3. ncu over one video run as is and one with COSMOS_FLASH_STAGES=3: kernel time summed by kernel name; one launch
-#              each of the tower's flash kernel, its rotary and its fc1 + GELU GEMM under ncu's pipe and stall sections
-#              (NCU_DETAIL=0: not those).
-#           ~6 min (ROUNDS=1 NCU=0: one round, no ncu, ~3 min). Under $OUT: tests.log, bench.log, ncu_detail_*.txt,
+#              form, bf16 GEMM inputs, kept blocks), the opt-ins COSMOS_FLASH_STAGES=3, COSMOS_FLASH_VT80=1 and both
+#              (FORMS=all: also COSMOS_QKV_BF16_OUT=1, COSMOS_TOWER_KEEP_BLOCKS=0 and the first two defaults off),
+#              and the base build as is where carried (each line: tower ms and its phases, cudaMalloc calls, prefill
+#              ms); where .dev/wgmmabin is carried too (tools/device/wgmma_check.sh prepare), gemm_wgmma_cuda_test's
+#              variants v1-v4 timed on the tower's four GEMM shapes and the video prefill's four;
+#           3. ncu over one video run as is and one with each flash opt-in: kernel time summed by kernel name; one
+#              launch each of the tower's flash kernel, its rotary and its fc1 + GELU GEMM under ncu's pipe and stall
+#              sections, and the flash kernel's stall reasons (NCU_DETAIL=0: not those).
+#           ~8-9 min (ROUNDS=1 NCU=0: one round, no ncu, ~3 min). Under $OUT: tests.log, bench.log, ncu_detail_*.txt,
 #           summary.txt.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -45,14 +44,17 @@ device)
   t=.dev/benchtests
   {
     timeout 300 $t/ops_cuda_test; echo "ops_cuda_test (every op, bf16_inputs last) rc=$?"
-    COSMOS_FLASH_STAGES=3 timeout 120 $t/ops_cuda_test flash
-    echo "ops_cuda_test flash with COSMOS_FLASH_STAGES=3 (every flash row, the tower's blocks) rc=$?"
+    for v in COSMOS_FLASH_STAGES=3 COSMOS_FLASH_VT80=1; do
+      env $v timeout 120 $t/ops_cuda_test flash
+      echo "ops_cuda_test flash with $v (every flash row, the tower's blocks) rc=$?"
+    done
     timeout 120 $t/lifecycle_cuda_test .; echo "lifecycle_cuda_test rc=$?"
   } > "$out/tests.log" 2>&1
   grep -E "rc=|FAIL" "$out/tests.log" | tee -a "$out/summary.txt"
   echo "PASS rows: $(grep -c '| PASS' "$out/tests.log")" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
-  forms=("as is||$b" "flash 3 stages|COSMOS_FLASH_STAGES=3|$b")
+  forms=("as is||$b" "flash 3 stages|COSMOS_FLASH_STAGES=3|$b" "flash v^T 80 rows|COSMOS_FLASH_VT80=1|$b"
+    "flash both|COSMOS_FLASH_STAGES=3 COSMOS_FLASH_VT80=1|$b")
   # FORMS=all: also the opt-in q|k|v from the GEMM and the defaults of 2026-12-06 off (settled then: bench/README)
   [ "${FORMS:-}" = all ] && forms+=("qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b"
     "blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b"
@@ -80,7 +82,7 @@ device)
     grep -E "^(tower|8b video)|^shape|^v[0-9] =|timing checks" "$out/gemm_tower.log" | tee -a "$out/summary.txt"
   fi
   if [ "${NCU:-1}" = 1 ] && command -v ncu > /dev/null; then
-    for f in "as_is|" "flash_3_stages|COSMOS_FLASH_STAGES=3"; do
+    for f in "as_is|" "flash_3_stages|COSMOS_FLASH_STAGES=3" "flash_vt80|COSMOS_FLASH_VT80=1"; do
       name=${f%%|*} vars=${f#*|}
       # shellcheck disable=SC2086 # vars: words of NAME=VALUE
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 $vars timeout 200 ncu --clock-control none \

@@ -95,12 +95,16 @@ __device__ __forceinline__ void fence_pa(uint32_t (&pa)[K][4]) {
 // bf16 operands: a [128 rows][128] tile is two swizzled halves (dims, or keys, 0-63 in the first, 64-127 in the
 // second); inside a half a k16 step is 32 bytes further (as ops/gemm_wgmma.cu). kDims: the dims the products take
 // (128, or 80 for head dims <= 80: dims 80-127 are padding in every operand, so S stops after 5 k16 steps and P V
-// writes 80 output columns).
-template <int kDims>
+// writes 80 output columns). kVTrim (COSMOS_FLASH_VT80=1, at kDims 80): V^T's tile holds only its first 80 rows (the
+// dims P V reads), 20 instead of 32 KiB a stage copied and kept.
+template <int kDims, bool kVTrim = false>
 struct Bf16Tiles {
   static_assert(kDims == 128 || kDims == 80, "the P V product exists as m64n128 and m64n80");
+  static_assert(!kVTrim || kDims == 80, "V^T's rows are trimmed only to 80");
   static constexpr int kHalf = 128 * 128;  // bytes of 128 rows x 64 bf16
   static constexpr int kTileBytes = 2 * kHalf;
+  static constexpr int kVRows = kVTrim ? kDims : 128;  // V^T's rows in its tile (its TMA box: launch_bf16)
+  static constexpr int kVHalf = kVRows * 128, kVTileBytes = 2 * kVHalf;
   static constexpr int kQkSteps = kDims / 16;  // k16 steps over the dims (S)
   static constexpr int kPvSteps = kD / 16;     // k16 steps over a tile's 128 keys (P V)
   static constexpr int kO = kDims / 2;         // O's accumulators a thread: m64 x kDims over 128 threads
@@ -115,15 +119,23 @@ struct Bf16Tiles {
   static __device__ __forceinline__ uint64_t desc(uint32_t tile, int kk) {
     return sw128_desc(tile + (kk >> 2) * kHalf + (kk & 3) * 32);
   }
+  // V^T's tile: as load / desc with halves of kVRows rows.
+  static __device__ __forceinline__ void load_v(uint32_t dst, const CUtensorMap* map, int c0, int row, uint32_t bar) {
+    tma_load_2d(dst, map, c0, row, bar);
+    tma_load_2d(dst + kVHalf, map, c0 + 64, row, bar);
+  }
+  static __device__ __forceinline__ uint64_t desc_v(uint32_t tile, int kk) {
+    return sw128_desc(tile + (kk >> 2) * kVHalf + (kk & 3) * 32);
+  }
   static __device__ __forceinline__ void qk(float (&sc)[64], uint32_t qa, uint32_t kt, int kk) {
     wgmma_m64n128k16(sc, desc(qa, kk), desc(kt, kk), kk != 0);
   }
   // V^T's rows are dims, so the first kDims rows of the tile are B's N columns.
   static __device__ __forceinline__ void pv(float (&o)[kO], const PFrag& pa, uint32_t vt, int kk) {
     if constexpr (kDims == 128)
-      wgmma_m64n128k16_rs(o, pa[kk], desc(vt, kk), 1);
+      wgmma_m64n128k16_rs(o, pa[kk], desc_v(vt, kk), 1);
     else
-      wgmma_m64n80k16_rs(o, pa[kk], desc(vt, kk), 1);
+      wgmma_m64n80k16_rs(o, pa[kk], desc_v(vt, kk), 1);
   }
   // P as A fragments: keys 16kk..16kk+15 are the accumulator's n8 blocks 2kk and 2kk+1 (the m16n8k16 A fragment is
   // the accumulator's layout).
@@ -145,7 +157,7 @@ struct Bf16Tiles {
 // stream's attention against e4m3 scores; accumulators started at the f32 bits of 1.5 * 2^23, to be read as f32
 // without a conversion, measured no faster: their 64 moves cost as much, and the bias costs exactness).
 struct Int8E4m3Tiles {
-  static constexpr int kTileBytes = 128 * 128;
+  static constexpr int kTileBytes = 128 * 128, kVTileBytes = kTileBytes;
   static constexpr int kQkSteps = kD / 32;  // k32 steps over 128 dims (S)
   static constexpr int kPvSteps = kD / 32;  // ... over a tile's 128 keys (P V)
   static constexpr int kO = 64;
@@ -156,6 +168,9 @@ struct Int8E4m3Tiles {
     tma_load_2d(dst, map, c0, row, bar);
   }
   static __device__ __forceinline__ uint64_t desc(uint32_t tile, int kk) { return sw128_desc(tile + kk * 32); }
+  static __device__ __forceinline__ void load_v(uint32_t dst, const CUtensorMap* map, int c0, int row, uint32_t bar) {
+    load(dst, map, c0, row, bar);
+  }
   static __device__ __forceinline__ void qk(uint32_t (&si)[64], uint32_t qa, uint32_t kt, int kk) {
     wgmma_m64n128k32_s8(si, desc(qa, kk), desc(kt, kk), kk != 0);
   }
@@ -187,7 +202,7 @@ struct Int8E4m3Tiles {
 
 template <class T>
 constexpr int smem_bytes(int stages) {  // +1024: align the tiles to 1024
-  return (1 + 2 * stages) * T::kTileBytes + barriers(stages) * 8 + 1024;
+  return (1 + stages) * T::kTileBytes + stages * T::kVTileBytes + barriers(stages) * 8 + 1024;
 }
 static_assert(smem_bytes<Bf16Tiles<128>>(3) <= 227 * 1024, "shared memory per block");
 
@@ -301,8 +316,9 @@ __global__ void __launch_bounds__(kThreads, 1)
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
   constexpr int kTileBytes = T::kTileBytes;
+  constexpr int kVTileBytes = T::kVTileBytes;
   const uint32_t sq = base, sk0 = sq + kTileBytes, sv0 = sk0 + kStages * kTileBytes;
-  const uint32_t full_q = sv0 + kStages * kTileBytes, full_k0 = full_q + 8, full_v0 = full_k0 + 8 * kStages,
+  const uint32_t full_q = sv0 + kStages * kVTileBytes, full_k0 = full_q + 8, full_v0 = full_k0 + 8 * kStages,
                  empty_k0 = full_v0 + 8 * kStages, empty_v0 = empty_k0 + 8 * kStages;
   const int wg = threadIdx.x / 128;
   // Causal query tiles see more keys the later they are: the longest start first (less of a tail).
@@ -335,9 +351,9 @@ __global__ void __launch_bounds__(kThreads, 1)
       auto load_v = [&](int t) {
         const int s = t % kStages;
         mbar_wait(empty_v0 + 8 * s, ((t / kStages) & 1) ^ 1);
-        const uint32_t fv = full_v0 + 8 * s, vt = sv0 + s * kTileBytes;
-        mbar_expect_tx(fv, kTileBytes);
-        T::load(vt, &tma_vt, t * kBN, vrow, fv);
+        const uint32_t fv = full_v0 + 8 * s, vt = sv0 + s * kVTileBytes;
+        mbar_expect_tx(fv, kVTileBytes);
+        T::load_v(vt, &tma_vt, t * kBN, vrow, fv);
       };
       mbar_expect_tx(full_q, kTileBytes);
       T::load(sq, &tma_q, 0, qrow, full_q);
@@ -396,7 +412,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       issue_qk<T>(sc, si, qa, sk0 + s * kTileBytes);
       mbar_wait(full_v0 + 8 * sp, ((t - 1) / kStages) & 1);
       wgmma_fence();  // after the wait's loop: without it ptxas injects its own
-      issue_pv<T>(o, pa, sv0 + sp * kTileBytes);
+      issue_pv<T>(o, pa, sv0 + sp * kVTileBytes);
       wgmma_wait<1>();  // S_t is done; P_{t-1} V_{t-1} may still run
       scores_ready<T>(sc, si);
       softmax_tile<decltype(masked)::value, kPLog2>(sc, m, l, alpha, t * kBN, n_kv, last, tig, cs);
@@ -428,7 +444,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       fence_regs(o);
       fence_pa(pa);
       wgmma_fence();
-      issue_pv<T>(o, pa, sv0 + s * kTileBytes);
+      issue_pv<T>(o, pa, sv0 + s * kVTileBytes);
       wgmma_wait<0>();
       fence_regs(o);
       fence_pa(pa);
@@ -502,7 +518,14 @@ void launch_bf16(Out* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb, con
   const CUtensorMap mq = tma_map_bf16_sw128(qb, segments * q_heads * nq_pad, kD, kBM, "flash_attention_wgmma q"),
                     mk = tma_map_bf16_sw128(kb, segments * kv_heads * nkv_pad, kD, kBN, "flash_attention_wgmma k"),
                     mv = tma_map_bf16_sw128(vt, segments * kv_heads * kD, nkv_pad, kD, "flash_attention_wgmma v^T");
-  if (flash_wgmma_dims_read(hd) == 80)
+  // COSMOS_FLASH_VT80=1 (opt-in until timed on a GPU): V^T's box of 80 rows at head dims <= 80 (Bf16Tiles' kVTrim).
+  const char* vt80 = std::getenv("COSMOS_FLASH_VT80");
+  if (flash_wgmma_dims_read(hd) == 80 && vt80 && std::strcmp(vt80, "1") == 0) {
+    const CUtensorMap mv80 = tma_map_bf16_sw128(vt, segments * kv_heads * kD, nkv_pad, Bf16Tiles<80, true>::kVRows,
+                                                "flash_attention_wgmma v^T");
+    launch<Bf16Tiles<80, true>>(mq, mk, mv80, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
+                                scale_log2, Fp8Scales{}, segments, stream);
+  } else if (flash_wgmma_dims_read(hd) == 80)
     launch<Bf16Tiles<80>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
                           scale_log2, Fp8Scales{}, segments, stream);
   else
