@@ -65,6 +65,7 @@
 #include <type_traits>
 
 #include "../core/cuda_common.h"
+#include "../core/env.h"
 #include "wgmma_sm90.cuh"
 
 // Built for plain sm_90 the kernel is empty, which leaves the device helpers unreferenced: expected.
@@ -515,17 +516,16 @@ template <class Out>
 void launch_bf16(Out* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb, const __nv_bfloat16* vt, int n_q, int n_kv,
                  int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal,
                  float scale_log2, int segments, cudaStream_t stream) {
+  // COSMOS_FLASH_VT80=1 (opt-in until timed on a GPU): V^T's box of 80 rows at head dims <= 80 (Bf16Tiles' kVTrim).
+  const bool dims80 = flash_wgmma_dims_read(hd) == 80, vt80 = dims80 && env_switch("COSMOS_FLASH_VT80", false);
   const CUtensorMap mq = tma_map_bf16_sw128(qb, segments * q_heads * nq_pad, kD, kBM, "flash_attention_wgmma q"),
                     mk = tma_map_bf16_sw128(kb, segments * kv_heads * nkv_pad, kD, kBN, "flash_attention_wgmma k"),
-                    mv = tma_map_bf16_sw128(vt, segments * kv_heads * kD, nkv_pad, kD, "flash_attention_wgmma v^T");
-  // COSMOS_FLASH_VT80=1 (opt-in until timed on a GPU): V^T's box of 80 rows at head dims <= 80 (Bf16Tiles' kVTrim).
-  const char* vt80 = std::getenv("COSMOS_FLASH_VT80");
-  if (flash_wgmma_dims_read(hd) == 80 && vt80 && std::strcmp(vt80, "1") == 0) {
-    const CUtensorMap mv80 = tma_map_bf16_sw128(vt, segments * kv_heads * kD, nkv_pad, Bf16Tiles<80, true>::kVRows,
-                                                "flash_attention_wgmma v^T");
-    launch<Bf16Tiles<80, true>>(mq, mk, mv80, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
+                    mv = tma_map_bf16_sw128(vt, segments * kv_heads * kD, nkv_pad,
+                                            vt80 ? Bf16Tiles<80, true>::kVRows : kD, "flash_attention_wgmma v^T");
+  if (vt80)
+    launch<Bf16Tiles<80, true>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
                                 scale_log2, Fp8Scales{}, segments, stream);
-  } else if (flash_wgmma_dims_read(hd) == 80)
+  else if (dims80)
     launch<Bf16Tiles<80>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
                           scale_log2, Fp8Scales{}, segments, stream);
   else
