@@ -12,15 +12,14 @@
 #           bash tools/device/tower_check.sh device
 #           1. ops_cuda_test, every op (its bf16_inputs part last: add_layernorm_bf16 in both forms, the bf16-input
 #              layers and the tower bit for bit against the f32 rows + casts, the bf16 q|k|v GEMM out, the kept
-#              blocks), its flash rows again with COSMOS_FLASH_STAGES=3 and with COSMOS_FLASH_VT80=1, and
-#              lifecycle_cuda_test (the pool's call counts, epochs, out-of-memory fallback);
+#              blocks), and lifecycle_cuda_test (the pool's call counts, epochs, out-of-memory fallback);
 #           2. qwen3vl_prefill_bench, video then image, in its forms alternated twice: as is (add_layernorm's vector
-#              form, bf16 GEMM inputs, kept blocks), the opt-ins COSMOS_FLASH_STAGES=3, COSMOS_FLASH_VT80=1 and both
-#              (FORMS=all: also COSMOS_QKV_BF16_OUT=1, COSMOS_TOWER_KEEP_BLOCKS=0 and the first two defaults off),
+#              form, bf16 GEMM inputs, kept blocks) (FORMS=all: also COSMOS_QKV_BF16_OUT=1,
+#              COSMOS_TOWER_KEEP_BLOCKS=0 and the first two defaults off),
 #              and the base build as is where carried (each line: tower ms and its phases, cudaMalloc calls, prefill
 #              ms); where .dev/wgmmabin is carried too (tools/device/wgmma_check.sh prepare), gemm_wgmma_cuda_test's
 #              variants v1-v4 timed on the tower's four GEMM shapes and the video prefill's four;
-#           3. ncu over one video run as is and one with each flash opt-in: kernel time summed by kernel name; one
+#           3. ncu over one video run as is: kernel time summed by kernel name; one
 #              launch each of the tower's flash kernel, its rotary and its fc1 + GELU GEMM under ncu's pipe and stall
 #              sections, and the flash kernel's stall reasons (NCU_DETAIL=0: not those).
 #           ~8-9 min (ROUNDS=1 NCU=0: one round, no ncu, ~3 min). Under $OUT: tests.log, bench.log, ncu_detail_*.txt,
@@ -44,17 +43,12 @@ device)
   t=.dev/benchtests
   {
     timeout 300 $t/ops_cuda_test; echo "ops_cuda_test (every op, bf16_inputs last) rc=$?"
-    for v in COSMOS_FLASH_STAGES=3 COSMOS_FLASH_VT80=1; do
-      env $v timeout 120 $t/ops_cuda_test flash
-      echo "ops_cuda_test flash with $v (every flash row, the tower's blocks) rc=$?"
-    done
     timeout 120 $t/lifecycle_cuda_test .; echo "lifecycle_cuda_test rc=$?"
   } > "$out/tests.log" 2>&1
   grep -E "rc=|FAIL" "$out/tests.log" | tee -a "$out/summary.txt"
   echo "PASS rows: $(grep -c '| PASS' "$out/tests.log")" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
-  forms=("as is||$b" "flash 3 stages|COSMOS_FLASH_STAGES=3|$b" "flash v^T 80 rows|COSMOS_FLASH_VT80=1|$b"
-    "flash both|COSMOS_FLASH_STAGES=3 COSMOS_FLASH_VT80=1|$b")
+  forms=("as is||$b")
   # FORMS=all: also the opt-in q|k|v from the GEMM and the defaults of 2026-12-06 off (settled then: bench/README)
   [ "${FORMS:-}" = all ] && forms+=("qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b"
     "blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b"
@@ -82,7 +76,7 @@ device)
     grep -E "^(tower|8b video)|^shape|^v[0-9] =|timing checks" "$out/gemm_tower.log" | tee -a "$out/summary.txt"
   fi
   if [ "${NCU:-1}" = 1 ] && command -v ncu > /dev/null; then
-    for f in "as_is|" "flash_3_stages|COSMOS_FLASH_STAGES=3" "flash_vt80|COSMOS_FLASH_VT80=1"; do
+    for f in "as_is|"; do
       name=${f%%|*} vars=${f#*|}
       # shellcheck disable=SC2086 # vars: words of NAME=VALUE
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 $vars timeout 200 ncu --clock-control none \
@@ -108,9 +102,10 @@ EOF
     done
     # One launch each of the tower's flash kernel and its fc1 + GELU GEMM in detail (where their time goes: tensor,
     # MUFU (exp) and FMA pipes, warp stalls), for the next kernel work.
-    # (ncu's demangled names: "<unnamed>::Bf16Tiles<(int)80>", "gemm_wgmma_kernel<(int)128, (int)128, ...>")
+    # (ncu's demangled names: "<unnamed>::Bf16Tiles<(int)80>" ("<(int)80, ..." with more parameters),
+    # "gemm_wgmma_kernel<(int)128, (int)128, ...>")
     details=()
-    [ "${NCU_DETAIL:-1}" = 1 ] && details=('flash_wgmma_kernel<.*Bf16Tiles<\(int\)80>' 'qkv_rope_flash_kernel<float'
+    [ "${NCU_DETAIL:-1}" = 1 ] && details=('flash_wgmma_kernel<.*Bf16Tiles<\(int\)80[,>]' 'qkv_rope_flash_kernel<float'
       'gemm_wgmma_kernel<\(int\)128, \(int\)128, \(int\)2, \(int\)6, \(bool\)1, \(int\)2>')
     for k in "${details[@]}"; do
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 timeout 200 ncu --clock-control none --kernel-name-base demangled \
@@ -125,7 +120,7 @@ EOF
     # a pass of their own: a metric name this ncu lacks then costs only these lines.
     if [ "${NCU_DETAIL:-1}" = 1 ]; then
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 timeout 200 ncu --clock-control none \
-        --kernel-name-base demangled --kernel-name 'regex:flash_wgmma_kernel<.*Bf16Tiles<\(int\)80>' --launch-skip 5 \
+        --kernel-name-base demangled --kernel-name 'regex:flash_wgmma_kernel<.*Bf16Tiles<\(int\)80[,>]' --launch-skip 5 \
         --launch-count 1 --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio' "$b" \
         > "$out/ncu_detail_stalls.txt" 2>&1
       grep -E "issue_stalled_.*ratio" "$out/ncu_detail_stalls.txt" | awk '{print $NF, $1}' | sort -gr | head -8 |

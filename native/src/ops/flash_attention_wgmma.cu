@@ -20,7 +20,13 @@
 //    the right to issue products) and 3 stages measured no faster on top of this, so neither is here. The ping-pong
 //    was tried again for the Qwen3-VL tower's head dim 72 (2026-12-06, H100; ncu had the tensor pipe 44% and MUFU 38%
 //    busy there, a tile's products about as long as its softmax): the flash kernels' ncu sum 28.0 -> 27.3 ms over a
-//    process of two video towers and two prefills, the tower no faster (44.4 / 44.3 against 44.8 / 44.6 ms).
+//    process of two video towers and two prefills, the tower no faster (44.4 / 44.3 against 44.8 / 44.6 ms). Two more
+//    tries there (2026-12-06, H100, ncu over the same process): 3 K / V stages (the tower's tiles take ~1.6 us, about
+//    a tile's arrival from L2) 27.9 -> 29.2 ms, and V^T's tiles of only the 80 rows P V reads (20 instead of 32 KiB a
+//    stage) 27.9 -> 27.9; the tower 46.6 / 48.1 and 46.3 / 44.8 against 52.4 / 48.5 ms, within that machine's spread.
+//    The kernel there is latency-bound, not fed too slowly: per issued instruction ncu counts 1.39 warps stalled on
+//    fixed-latency dependencies (the softmax's chains), 0.80 on long scoreboards, 0.30 on wgmma; tensor pipe 46%, MUFU
+//    38%, FMA 14%, issue slots 39%.
 //  * Two operand formats, one kernel (the template's Tiles): bf16 (Bf16Tiles) and 8-bit (Int8E4m3Tiles, for
 //    attention_fp8: q and k in int8, v and P in e4m3; a tile is one swizzled 128-byte row per row, products are k32
 //    steps at twice the rate). fp8 wgmma wants its register A operand in the 8-bit fragment, whose k order is not
@@ -60,12 +66,9 @@
 #include <cuda_fp8.h>
 
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <type_traits>
 
 #include "../core/cuda_common.h"
-#include "../core/env.h"
 #include "wgmma_sm90.cuh"
 
 // Built for plain sm_90 the kernel is empty, which leaves the device helpers unreferenced: expected.
@@ -79,10 +82,9 @@ using cosmos::pack_bf16x2;
 constexpr int kD = cosmos::kFlashWgmmaHeadDim;
 constexpr int kBM = cosmos::kFlashWgmmaTile;  // queries per block
 constexpr int kBN = cosmos::kFlashWgmmaTile;  // keys per tile
-constexpr int kThreads = 3 * 128;             // producer + 2 consumer warpgroups
-// K / V stages: 2, or 3 with COSMOS_FLASH_STAGES=3 (launch below). Barriers: full Q; full K, full V, empty K, empty V
-// per stage.
-constexpr int barriers(int stages) { return 1 + 4 * stages; }
+constexpr int kStages = 2;
+constexpr int kThreads = 3 * 128;           // producer + 2 consumer warpgroups
+constexpr int kBarriers = 1 + 4 * kStages;  // full Q; full K, full V, empty K, empty V per stage
 
 // As fence_regs, for the packed P fragment that an in-flight wgmma reads.
 template <int K>
@@ -96,16 +98,12 @@ __device__ __forceinline__ void fence_pa(uint32_t (&pa)[K][4]) {
 // bf16 operands: a [128 rows][128] tile is two swizzled halves (dims, or keys, 0-63 in the first, 64-127 in the
 // second); inside a half a k16 step is 32 bytes further (as ops/gemm_wgmma.cu). kDims: the dims the products take
 // (128, or 80 for head dims <= 80: dims 80-127 are padding in every operand, so S stops after 5 k16 steps and P V
-// writes 80 output columns). kVTrim (COSMOS_FLASH_VT80=1, at kDims 80): V^T's tile holds only its first 80 rows (the
-// dims P V reads), 20 instead of 32 KiB a stage copied and kept.
-template <int kDims, bool kVTrim = false>
+// writes 80 output columns).
+template <int kDims>
 struct Bf16Tiles {
   static_assert(kDims == 128 || kDims == 80, "the P V product exists as m64n128 and m64n80");
-  static_assert(!kVTrim || kDims == 80, "V^T's rows are trimmed only to 80");
   static constexpr int kHalf = 128 * 128;  // bytes of 128 rows x 64 bf16
   static constexpr int kTileBytes = 2 * kHalf;
-  static constexpr int kVRows = kVTrim ? kDims : 128;  // V^T's rows in its tile (its TMA box: launch_bf16)
-  static constexpr int kVHalf = kVRows * 128, kVTileBytes = 2 * kVHalf;
   static constexpr int kQkSteps = kDims / 16;  // k16 steps over the dims (S)
   static constexpr int kPvSteps = kD / 16;     // k16 steps over a tile's 128 keys (P V)
   static constexpr int kO = kDims / 2;         // O's accumulators a thread: m64 x kDims over 128 threads
@@ -120,23 +118,15 @@ struct Bf16Tiles {
   static __device__ __forceinline__ uint64_t desc(uint32_t tile, int kk) {
     return sw128_desc(tile + (kk >> 2) * kHalf + (kk & 3) * 32);
   }
-  // V^T's tile: as load / desc with halves of kVRows rows.
-  static __device__ __forceinline__ void load_v(uint32_t dst, const CUtensorMap* map, int c0, int row, uint32_t bar) {
-    tma_load_2d(dst, map, c0, row, bar);
-    tma_load_2d(dst + kVHalf, map, c0 + 64, row, bar);
-  }
-  static __device__ __forceinline__ uint64_t desc_v(uint32_t tile, int kk) {
-    return sw128_desc(tile + (kk >> 2) * kVHalf + (kk & 3) * 32);
-  }
   static __device__ __forceinline__ void qk(float (&sc)[64], uint32_t qa, uint32_t kt, int kk) {
     wgmma_m64n128k16(sc, desc(qa, kk), desc(kt, kk), kk != 0);
   }
   // V^T's rows are dims, so the first kDims rows of the tile are B's N columns.
   static __device__ __forceinline__ void pv(float (&o)[kO], const PFrag& pa, uint32_t vt, int kk) {
     if constexpr (kDims == 128)
-      wgmma_m64n128k16_rs(o, pa[kk], desc_v(vt, kk), 1);
+      wgmma_m64n128k16_rs(o, pa[kk], desc(vt, kk), 1);
     else
-      wgmma_m64n80k16_rs(o, pa[kk], desc_v(vt, kk), 1);
+      wgmma_m64n80k16_rs(o, pa[kk], desc(vt, kk), 1);
   }
   // P as A fragments: keys 16kk..16kk+15 are the accumulator's n8 blocks 2kk and 2kk+1 (the m16n8k16 A fragment is
   // the accumulator's layout).
@@ -158,7 +148,7 @@ struct Bf16Tiles {
 // stream's attention against e4m3 scores; accumulators started at the f32 bits of 1.5 * 2^23, to be read as f32
 // without a conversion, measured no faster: their 64 moves cost as much, and the bias costs exactness).
 struct Int8E4m3Tiles {
-  static constexpr int kTileBytes = 128 * 128, kVTileBytes = kTileBytes;
+  static constexpr int kTileBytes = 128 * 128;
   static constexpr int kQkSteps = kD / 32;  // k32 steps over 128 dims (S)
   static constexpr int kPvSteps = kD / 32;  // ... over a tile's 128 keys (P V)
   static constexpr int kO = 64;
@@ -169,9 +159,6 @@ struct Int8E4m3Tiles {
     tma_load_2d(dst, map, c0, row, bar);
   }
   static __device__ __forceinline__ uint64_t desc(uint32_t tile, int kk) { return sw128_desc(tile + kk * 32); }
-  static __device__ __forceinline__ void load_v(uint32_t dst, const CUtensorMap* map, int c0, int row, uint32_t bar) {
-    load(dst, map, c0, row, bar);
-  }
   static __device__ __forceinline__ void qk(uint32_t (&si)[64], uint32_t qa, uint32_t kt, int kk) {
     wgmma_m64n128k32_s8(si, desc(qa, kk), desc(kt, kk), kk != 0);
   }
@@ -202,10 +189,10 @@ struct Int8E4m3Tiles {
 };
 
 template <class T>
-constexpr int smem_bytes(int stages) {  // +1024: align the tiles to 1024
-  return (1 + stages) * T::kTileBytes + stages * T::kVTileBytes + barriers(stages) * 8 + 1024;
+constexpr int smem_bytes() {  // +1024: align the tiles to 1024
+  return (1 + 2 * kStages) * T::kTileBytes + kBarriers * 8 + 1024;
 }
-static_assert(smem_bytes<Bf16Tiles<128>>(3) <= 227 * 1024, "shared memory per block");
+static_assert(smem_bytes<Bf16Tiles<128>>() <= 227 * 1024, "shared memory per block");
 
 // S = Q K^T of this warpgroup's 64 queries against one 128-key tile, committed as one group: into sc, or for integer
 // scores into si (read by scores_ready).
@@ -303,7 +290,7 @@ __device__ __forceinline__ void store_pair(__nv_bfloat16* o, float a, float b) {
   *reinterpret_cast<__nv_bfloat162*>(o) = __floats2bfloat162_rn(a, b);
 }
 
-template <class T, class Out, int kStages>
+template <class T, class Out>
 __global__ void __launch_bounds__(kThreads, 1)
     flash_wgmma_kernel(const __grid_constant__ CUtensorMap tma_q, const __grid_constant__ CUtensorMap tma_k,
                        const __grid_constant__ CUtensorMap tma_vt, Out* __restrict__ out, int n_q, int n_kv, int nq_pad,
@@ -317,9 +304,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
   constexpr int kTileBytes = T::kTileBytes;
-  constexpr int kVTileBytes = T::kVTileBytes;
   const uint32_t sq = base, sk0 = sq + kTileBytes, sv0 = sk0 + kStages * kTileBytes;
-  const uint32_t full_q = sv0 + kStages * kVTileBytes, full_k0 = full_q + 8, full_v0 = full_k0 + 8 * kStages,
+  const uint32_t full_q = sv0 + kStages * kTileBytes, full_k0 = full_q + 8, full_v0 = full_k0 + 8 * kStages,
                  empty_k0 = full_v0 + 8 * kStages, empty_v0 = empty_k0 + 8 * kStages;
   const int wg = threadIdx.x / 128;
   // Causal query tiles see more keys the later they are: the longest start first (less of a tail).
@@ -352,9 +338,9 @@ __global__ void __launch_bounds__(kThreads, 1)
       auto load_v = [&](int t) {
         const int s = t % kStages;
         mbar_wait(empty_v0 + 8 * s, ((t / kStages) & 1) ^ 1);
-        const uint32_t fv = full_v0 + 8 * s, vt = sv0 + s * kVTileBytes;
-        mbar_expect_tx(fv, kVTileBytes);
-        T::load_v(vt, &tma_vt, t * kBN, vrow, fv);
+        const uint32_t fv = full_v0 + 8 * s, vt = sv0 + s * kTileBytes;
+        mbar_expect_tx(fv, kTileBytes);
+        T::load(vt, &tma_vt, t * kBN, vrow, fv);
       };
       mbar_expect_tx(full_q, kTileBytes);
       T::load(sq, &tma_q, 0, qrow, full_q);
@@ -413,7 +399,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       issue_qk<T>(sc, si, qa, sk0 + s * kTileBytes);
       mbar_wait(full_v0 + 8 * sp, ((t - 1) / kStages) & 1);
       wgmma_fence();  // after the wait's loop: without it ptxas injects its own
-      issue_pv<T>(o, pa, sv0 + sp * kVTileBytes);
+      issue_pv<T>(o, pa, sv0 + sp * kTileBytes);
       wgmma_wait<1>();  // S_t is done; P_{t-1} V_{t-1} may still run
       scores_ready<T>(sc, si);
       softmax_tile<decltype(masked)::value, kPLog2>(sc, m, l, alpha, t * kBN, n_kv, last, tig, cs);
@@ -445,7 +431,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       fence_regs(o);
       fence_pa(pa);
       wgmma_fence();
-      issue_pv<T>(o, pa, sv0 + s * kVTileBytes);
+      issue_pv<T>(o, pa, sv0 + s * kTileBytes);
       wgmma_wait<0>();
       fence_regs(o);
       fence_pa(pa);
@@ -478,36 +464,20 @@ namespace cosmos {
 bool flash_attention_wgmma_available(cudaStream_t stream) { return this_object_sm90a_available(stream); }
 
 namespace {
-template <class T, class Out, int kStages>
-void launch_stages(const CUtensorMap& mq, const CUtensorMap& mk, const CUtensorMap& mv, Out* out, int n_q, int n_kv,
-                   int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal,
-                   float scale_log2, Fp8Scales fp8, int segments, cudaStream_t stream) {
-  const auto kernel = flash_wgmma_kernel<T, Out, kStages>;
-  constexpr int smem = smem_bytes<T>(kStages);
-  static const bool attr = [&] {  // opt in to more than 48 KiB of dynamic shared memory, once per form
-    CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-    return true;
-  }();
-  (void)attr;
-  const dim3 grid(nq_pad / kBM, q_heads, segments);
-  kernel<<<grid, kThreads, smem, stream>>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset,
-                                           causal, scale_log2, fp8);
-  CUDA_CHECK_LAUNCH();
-}
-// COSMOS_FLASH_STAGES=3: three K / V stages instead of two (the Qwen3-VL tower's 13-tile frames take ~1.6 us a tile at
-// head dim 72 on the H200, about what a K and a V tile take to arrive from L2 after their stage is freed; at the
-// Generator's shapes 3 stages measured no faster). Opt-in until measured there. Read at every launch.
 template <class T, class Out>
 void launch(const CUtensorMap& mq, const CUtensorMap& mk, const CUtensorMap& mv, Out* out, int n_q, int n_kv,
             int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal, float scale_log2,
             Fp8Scales fp8, int segments, cudaStream_t stream) {
-  const char* e = std::getenv("COSMOS_FLASH_STAGES");
-  if (e && std::strcmp(e, "3") == 0)
-    launch_stages<T, Out, 3>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
-                             scale_log2, fp8, segments, stream);
-  else
-    launch_stages<T, Out, 2>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
-                             scale_log2, fp8, segments, stream);
+  static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once per format
+    CUDA_CHECK(
+        cudaFuncSetAttribute(flash_wgmma_kernel<T, Out>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes<T>()));
+    return true;
+  }();
+  (void)attr;
+  const dim3 grid(nq_pad / kBM, q_heads, segments);
+  flash_wgmma_kernel<T, Out><<<grid, kThreads, smem_bytes<T>(), stream>>>(
+      mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2, fp8);
+  CUDA_CHECK_LAUNCH();
 }
 }  // namespace
 
@@ -516,16 +486,10 @@ template <class Out>
 void launch_bf16(Out* out, const __nv_bfloat16* qb, const __nv_bfloat16* kb, const __nv_bfloat16* vt, int n_q, int n_kv,
                  int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal,
                  float scale_log2, int segments, cudaStream_t stream) {
-  // COSMOS_FLASH_VT80=1 (opt-in until timed on a GPU): V^T's box of 80 rows at head dims <= 80 (Bf16Tiles' kVTrim).
-  const bool dims80 = flash_wgmma_dims_read(hd) == 80, vt80 = dims80 && env_switch("COSMOS_FLASH_VT80", false);
   const CUtensorMap mq = tma_map_bf16_sw128(qb, segments * q_heads * nq_pad, kD, kBM, "flash_attention_wgmma q"),
                     mk = tma_map_bf16_sw128(kb, segments * kv_heads * nkv_pad, kD, kBN, "flash_attention_wgmma k"),
-                    mv = tma_map_bf16_sw128(vt, segments * kv_heads * kD, nkv_pad,
-                                            vt80 ? Bf16Tiles<80, true>::kVRows : kD, "flash_attention_wgmma v^T");
-  if (vt80)
-    launch<Bf16Tiles<80, true>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
-                                scale_log2, Fp8Scales{}, segments, stream);
-  else if (dims80)
+                    mv = tma_map_bf16_sw128(vt, segments * kv_heads * kD, nkv_pad, kD, "flash_attention_wgmma v^T");
+  if (flash_wgmma_dims_read(hd) == 80)
     launch<Bf16Tiles<80>>(mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal,
                           scale_log2, Fp8Scales{}, segments, stream);
   else
