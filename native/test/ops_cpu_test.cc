@@ -1092,6 +1092,15 @@ int main() {
   {
     const int rows = 3, dim = 100;
     auto x = randv(rows * dim), h = randv(rows * dim), w = randv(dim);
+    {  // the bf16 form: the f32 form's rows rounded (cast_bf16), x the same
+      auto xb = x, xf = x;
+      std::vector<float> yf(rows * dim);
+      std::vector<uint16_t> yb(rows * dim), want(rows * dim);
+      add_rmsnorm_cpu(yf.data(), xf.data(), h.data(), w.data(), rows, dim, 1e-6f);
+      add_rmsnorm_bf16_cpu(yb.data(), xb.data(), h.data(), w.data(), rows, dim, 1e-6f);
+      cast_bf16_cpu(want.data(), yf.data(), yf.size());
+      truth("add_rmsnorm_bf16: cast_bf16 of the f32 form, x the same (bitwise)", yb == want && xb == xf);
+    }
     std::vector<double> rx(rows * dim), ro(rows * dim);
     for (int r = 0; r < rows; ++r) {
       double ss = 0;

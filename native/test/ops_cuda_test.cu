@@ -1312,6 +1312,28 @@ void test_add_layernorm_bf16(int rows, int dim, bool affine) {
   unsetenv("COSMOS_LAYERNORM_VEC");
 }
 
+// add_rmsnorm_bf16_cuda: add_rmsnorm_cuda's rows cast (cast_bf16_cuda) and its x, bit for bit, in the vector form
+// (dim % 4 == 0) and the scalar one.
+void test_add_rmsnorm_bf16(int rows, int dim) {
+  const size_t n = (size_t)rows * dim;
+  auto x = randv(n), h = randv(n), w = randv(dim);
+  std::vector<uint16_t> ref(n);
+  std::vector<float> rx = x;
+  add_rmsnorm_bf16_cpu(ref.data(), rx.data(), h.data(), w.data(), rows, dim, 1e-6f);
+  float *dx1 = up(x), *dx2 = up(x), *dh = up(h), *dw = up(w), *dy = up(std::vector<float>(n));
+  __nv_bfloat16 *cast = alloc_bf16(n), *direct = alloc_bf16(n);
+  add_rmsnorm_cuda(dy, dx1, dh, dw, rows, dim, 1e-6f, ctx);
+  cast_bf16_cuda(cast, dy, n, ctx);
+  add_rmsnorm_bf16_cuda(direct, dx2, dh, dw, rows, dim, 1e-6f, ctx);
+  const auto want = down16(cast, n), got = down16(direct, n);
+  const std::string form = dim % 4 == 0 ? " (vector form)" : " (scalar form)";
+  report_exact("add_rms_bf16", shape("rows=%d dim=%d", rows, dim) + form, got == want && down(dx1, n) == down(dx2, n),
+               "== add_rmsnorm + cast_bf16, x too");
+  // vs the CPU twin: one bf16 step at most (the f32 values differ in their last bits: reduction order)
+  report("add_rms_bf16", shape("rows=%d dim=%d vs CPU (one bf16 step)", rows, dim) + form, widen(ref), widen(got),
+         4e-3);
+}
+
 void test_bf16_input_layers(int n) {
   // The tower's head dim (72: the bf16 flash path, whose output then goes to o in bf16 too); o takes heads * hd.
   const int width = 256, heads = 4, hd = 72, QH = heads * hd, inter = 512, W = 3 * QH;
@@ -1385,6 +1407,60 @@ void test_bf16_input_layers(int n) {
     cosmos::mlp_cuda(y1, dx, g, n, scratch, ctx);
     cosmos::mlp_cuda(y2, nullptr, g, n, scratch, ctx, xb);
     report("bf16_in", shape("gelu mlp n=%d (bitwise)", n), down(y1, (size_t)n * width), down(y2, (size_t)n * width), 0);
+  }
+  // The decoder's SwiGLU MLP: gate|up + SwiGLU on the fused GEMM from the bf16 rows; x not read (null).
+  cosmos::SwiGluMlp sg{{up_bf16(randv((size_t)2 * inter * width, 0.05f)), WType::BF16, nullptr, width, 2 * inter},
+                       {up_bf16(randv((size_t)width * inter, 0.05f)), WType::BF16, nullptr, inter, width}};
+  const bool swiglu_runs = cosmos::mlp_bf16_input_runs(sg, xb, n, ctx);
+  report_exact("bf16_in", shape("mlp_bf16_input_runs (SwiGLU) n=%d", n), swiglu_runs, "gate|up + SwiGLU fused");
+  if (swiglu_runs) {
+    float* ss = (float*)pool->alloc(sizeof(float) * cosmos::mlp_scratch_floats(sg, n));
+    cosmos::mlp_cuda(y1, dx, sg, n, ss, ctx);
+    cosmos::mlp_cuda(y2, nullptr, sg, n, ss, ctx, {}, xb);
+    report("bf16_in", shape("swiglu mlp n=%d (bitwise)", n), down(y1, (size_t)n * width), down(y2, (size_t)n * width),
+           0);
+  }
+  // The decoder's prefill attention block: head dim 128, GQA, causal, q / k norms, a KV cache holding 37 earlier
+  // rows; q|k|v from the bf16 rows and the flash kernel's output to o in bf16 (x null).
+  {
+    const int dh = 128, qh = 4, kvh = 2, past = 37, cap = past + n;
+    cosmos::AttentionBlock db;
+    db.qkv = cosmos::Linear{up_bf16(randv((size_t)(qh + 2 * kvh) * dh * width, 0.05f)), WType::BF16, nullptr, width,
+                            (qh + 2 * kvh) * dh};
+    db.o = cosmos::Linear{up_bf16(randv((size_t)width * qh * dh, 0.05f)), WType::BF16, nullptr, qh * dh, width};
+    db.q_norm = up(randv(dh));
+    db.k_norm = up(randv(dh));
+    db.heads = qh;
+    db.kv_heads = kvh;
+    db.head_dim = dh;
+    const auto k0 = randv((size_t)cap * kvh * dh), v0 = randv((size_t)cap * kvh * dh);
+    float *kc[2] = {up(k0), up(k0)}, *vc[2] = {up(v0), up(v0)};
+    cosmos::AttentionCall dc;
+    dc.n = n;
+    dc.causal = true;
+    dc.tensor_core_attention = true;
+    dc.cos = up(randv((size_t)n * dh));
+    dc.sin = up(randv((size_t)n * dh));
+    const bool runs = cosmos::attention_qkv_bf16_runs(db, n, ctx);
+    report_exact("bf16_in", shape("attention_qkv_bf16_runs n=%d, hd 128, cache", n), runs, "q|k|v on the bf16 GEMM");
+    if (runs) {
+      float* as = (float*)pool->alloc(sizeof(float) * cosmos::attention_scratch_floats(db, n, true));
+      cosmos::KvCache c0{kc[0], vc[0], cap, past}, c1{kc[1], vc[1], cap, past};
+      dc.cache = &c0;
+      cosmos::attention_block_cuda(y1, dx, db, dc, as, ctx);
+      dc.cache = &c1;
+      dc.xb = reinterpret_cast<const uint16_t*>(xb);
+      cosmos::attention_block_cuda(y2, nullptr, db, dc, as, ctx);
+      const bool flash = std::strcmp(flash_attention_path(n, past + n, dh, true, st), "wgmma") == 0;
+      report("bf16_in",
+             shape("causal attention block n=%d after %d cached rows, hd 128", n, past) +
+                 (flash ? " (bitwise; flash out in bf16)" : " (bitwise; not the flash path)"),
+             down(y1, (size_t)n * width), down(y2, (size_t)n * width), 0);
+      report_exact("bf16_in", shape("causal attention block n=%d: the cache rows written", n),
+                   down(kc[0], (size_t)cap * kvh * dh) == down(kc[1], (size_t)cap * kvh * dh) &&
+                       down(vc[0], (size_t)cap * kvh * dh) == down(vc[1], (size_t)cap * kvh * dh),
+                   "k and v bit for bit");
+    }
   }
   // The tower's attention block: q|k|v from the bf16 rows (x null), two frames on the flash path.
   cosmos::AttentionBlock ab;
@@ -1502,6 +1578,8 @@ void test_tower_bf16_inputs() {
 }
 
 void test_bf16_inputs() {
+  test_add_rmsnorm_bf16(5, 4096);           // the decoder's width
+  test_add_rmsnorm_bf16(3, 998);            // dim % 4 != 0: the scalar form
   test_add_layernorm_bf16(7, 1152, true);   // the vector form: one float4 a thread
   test_add_layernorm_bf16(5, 100, false);   // the vector form, threads past the row
   test_add_layernorm_bf16(3, 998, true);    // dim % 4 != 0: the scalar form

@@ -331,6 +331,70 @@ int main(int argc, char** argv) {
                   wr->weight_bytes() / 1e6);
     }
   }
+  // The prefill's GEMM inputs in bf16 from their producers (the default where every layer's q|k|v and gate|up run on
+  // the bf16 GEMM: the norms write the rows, the flash kernel its output for o) against the f32 rows and a cast before
+  // each GEMM (COSMOS_PREFILL_BF16_INPUTS=0): the same numbers, so every row's logits bit for bit, across a prompt with
+  // 100 visual rows and deepstack features after layers 0 and 1 (the f32 norm and a cast there), then 8 decode steps
+  // on the caches each prefill wrote.
+  {
+    Qwen3TextConfig bc;
+    bc.vocab_size = 2048;
+    bc.hidden_size = 1024;
+    bc.intermediate_size = 1024;  // gate|up + SwiGLU fused: inter % 128 == 0
+    bc.num_layers = 3;
+    bc.num_heads = 8;
+    bc.num_kv_heads = 2;
+    bc.head_dim = 128;
+    bc.mrope_section[0] = 24;
+    bc.mrope_section[1] = 20;
+    bc.mrope_section[2] = 20;
+    auto m = Qwen3TextCuda::random(bc, WType::BF16, 91, 0.02f);
+    const int n = 230, BV = bc.vocab_size, BH = bc.hidden_size;
+    std::vector<int> ids(n), pos3(3 * n), rows(100);
+    for (int i = 0; i < n; ++i) ids[i] = (i * 7919 + 5) % BV;
+    for (int r = 0; r < 3; ++r)
+      for (int i = 0; i < n; ++i) pos3[r * n + i] = i;
+    for (int i = 0; i < 100; ++i) rows[i] = 10 + i;
+    std::vector<float> emb(100 * (size_t)BH), ds0(emb.size()), ds1(emb.size());
+    for (size_t i = 0; i < emb.size(); ++i) {
+      emb[i] = 0.02f * std::sin(0.37f * i);
+      ds0[i] = 0.01f * std::cos(0.11f * i);
+      ds1[i] = 0.01f * std::sin(0.23f * i + 1.f);
+    }
+    VisualInputs vis;
+    vis.rows = rows.data();
+    vis.n_rows = 100;
+    vis.embeds = emb.data();
+    vis.deepstack = {ds0.data(), ds1.data()};
+    std::vector<float> lf((size_t)n * BV), lb((size_t)n * BV), sf(BV), sb(BV);
+    double step_diff = 0;
+    setenv("COSMOS_PREFILL_BF16_INPUTS", "0", 1);
+    m->prefill(ids.data(), n, pos3.data(), &vis, lf.data(), true);
+    const bool off = !m->last_prefill_bf16_inputs();
+    std::vector<float> steps_f32;
+    for (int t = 0; t < 8; ++t) {
+      m->decode(argmax_cpu(t == 0 ? lf.data() + (size_t)(n - 1) * BV : sf.data(), BV), sf.data());
+      steps_f32.insert(steps_f32.end(), sf.begin(), sf.end());
+    }
+    unsetenv("COSMOS_PREFILL_BF16_INPUTS");
+    m->reset();
+    m->prefill(ids.data(), n, pos3.data(), &vis, lb.data(), true);
+    const bool on = m->last_prefill_bf16_inputs();
+    for (int t = 0; t < 8; ++t) {
+      m->decode(argmax_cpu(t == 0 ? lb.data() + (size_t)(n - 1) * BV : sb.data(), BV), sb.data());
+      step_diff = std::max(step_diff, max_abs_diff(sb.data(), steps_f32.data() + (size_t)t * BV, BV));
+    }
+    if (!on) {
+      check(off, "prefill bf16 inputs: not served here (f32 rows both times)", 0);
+      std::printf("  %-58s %12s  (skipped: no bf16 GEMM path on this device)\n", "prefill bf16 inputs vs f32 + casts",
+                  "");
+    } else {
+      check(off, "prefill bf16 inputs: f32 rows with =0, bf16 rows by default", 0);
+      check(lf == lb, "prefill logits, bf16 inputs vs f32 + casts (bitwise), max |diff|",
+            max_abs_diff(lb.data(), lf.data(), lf.size()));
+      check(step_diff == 0, "8 decode steps after them (bitwise), max |diff|", step_diff);
+    }
+  }
   // The persistent decode step (set_decode_persistent; sm_90 only) on random bf16 weights of a shape it serves
   // (head_dim 128; q|k|v's and gate|up's 4096-wide rows fill a ring slot, o's 1024-wide rows are one short piece,
   // down's 5000-wide rows a slot and a short piece): its graph step against the graph of kernels', the same tokens

@@ -207,6 +207,14 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
     CUDA_CHECK(cudaMemcpyAsync(v.get() + (size_t)e * KH, p.v, ob, cudaMemcpyDeviceToDevice, ctx.stream));
     auto* attend = call.tensor_core_attention ? flash_attention_cuda : attention_cuda;
     attend(p.att, p.q, k.get(), v.get(), n, total, H, KVH, D, e + p.kv_row0, call.causal, scale, ctx);
+  } else if (call.xb && call.tensor_core_attention && linear_bf16_runs(b.o, n, ctx) &&
+             std::strcmp(flash_attention_path(n, own, D, call.causal, ctx.stream), "wgmma") == 0) {
+    // With xb (the caller's GEMM inputs come in bf16 from their producers: the decoder's prefill) the attention's
+    // output goes to the o projection in bf16 too, in p.att's space: the values o's cast would make.
+    auto* att_b16 = reinterpret_cast<__nv_bfloat16*>(p.att);
+    flash_attention_bf16_out_cuda(att_b16, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
+    linear_bf16_cuda(y, att_b16, b.o, n, ctx);
+    return;
   } else {
     auto* attend = call.tensor_core_attention ? flash_attention_cuda : attention_cuda;
     attend(p.att, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);

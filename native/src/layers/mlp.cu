@@ -19,9 +19,27 @@ bool mlp_fp8_fused_runs(const SwiGluMlp& m, int n, const CudaContext& ctx) {
          gemm_fp8_wgmma_swiglu_shape_ok(m.gate_up.w8, m.gate_up.w8, n, m.gate_up.in, m.gate_up.out / 2);
 }
 
-void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx, Fp8Rows x8) {
+namespace {
+// gate|up + SwiGLU in one bf16 GEMM (matmul_swiglu_supported), its bf16 h into the down projection.
+bool swiglu_fused_runs(const SwiGluMlp& m, const void* x, int n, const CudaContext& ctx) {
+  return !m.gate_up.b && !m.gate_up.w8 && m.down.wt == WType::BF16 &&
+         matmul_swiglu_supported(x, m.gate_up.w, m.gate_up.wt, n, m.gate_up.in, m.gate_up.out / 2, ctx);
+}
+}  // namespace
+
+bool mlp_bf16_input_runs(const SwiGluMlp& m, const __nv_bfloat16* xb, int n, const CudaContext& ctx) {
+  return xb && swiglu_fused_runs(m, xb, n, ctx);
+}
+
+void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx, Fp8Rows x8,
+              const __nv_bfloat16* xb) {
   const int inter = m.gate_up.out / 2;
   float* g = scratch;
+  if (xb) {
+    if (x8.q) throw ModelError("mlp_cuda: both e4m3 and bf16 rows given; give one form of x");
+    if (!mlp_bf16_input_runs(m, xb, n, ctx))
+      throw ModelError("mlp_cuda: bf16 rows given where gate|up + SwiGLU does not run on the fused bf16 GEMM");
+  }
   const bool fused_fp8 = mlp_fp8_fused_runs(m, n, ctx);
   if (x8.q && !fused_fp8) throw ModelError("mlp_cuda: e4m3 rows given where the fused fp8 path does not run");
   if (fused_fp8) {
@@ -52,12 +70,14 @@ void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratc
     return;
   }
   // FP8 weights (Linear::w8) where mlp_fp8_fused does not hold: gate and up as two fp8 GEMMs, swiglu_cuda, down.
-  if (!m.gate_up.b && !m.gate_up.w8 && m.down.wt == WType::BF16 &&
-      matmul_swiglu_supported(x, m.gate_up.w, m.gate_up.wt, n, m.gate_up.in, inter, ctx)) {
+  if (xb || swiglu_fused_runs(m, x, n, ctx)) {
     // One GEMM with the activation in its epilogue, bf16 into the down projection: no [n, 2 inter] f32 in between.
     // The scratch holds 2 n inter floats (mlp_scratch_floats); the bf16 h takes a quarter of it.
     auto* h = reinterpret_cast<__nv_bfloat16*>(scratch);
-    matmul_swiglu_cuda(h, x, m.gate_up.w, n, m.gate_up.in, inter, ctx);
+    if (xb)
+      matmul_swiglu_bf16_cuda(h, xb, m.gate_up.w, n, m.gate_up.in, inter, ctx);
+    else
+      matmul_swiglu_cuda(h, x, m.gate_up.w, n, m.gate_up.in, inter, ctx);
     matmul_bf16_cuda(y, h, m.down.w, m.down.b, n, inter, m.down.out, ctx);
     return;
   }

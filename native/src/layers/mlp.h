@@ -46,8 +46,11 @@ void mlp_cpu(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch,
 #ifdef COSMOS_CUDA
 // SwiGLU at n = 1: gemv_swiglu_cuda (gate and up rows streamed together, silu(g) * u written directly).
 // x8: x in e4m3 per row (linear.h), used where the fused fp8 path runs (mlp_fp8_fused_runs; then x is not read).
+// xb: x already in bf16 rows (16-byte aligned), where mlp_bf16_input_runs (gate|up + SwiGLU on the fused bf16 GEMM,
+// which would round x to bf16 first: the same numbers); x is then not read. Not both.
 void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx,
-              Fp8Rows x8 = {});
+              Fp8Rows x8 = {}, const __nv_bfloat16* xb = nullptr);
+bool mlp_bf16_input_runs(const SwiGluMlp& m, const __nv_bfloat16* xb, int n, const CudaContext& ctx);
 // Whether mlp_cuda runs m's fused fp8 GEMM path for n rows here (n > 1).
 bool mlp_fp8_fused_runs(const SwiGluMlp& m, int n, const CudaContext& ctx);
 // xb: x already in bf16 rows (16-byte aligned), where mlp_bf16_input_runs (fc1 + GELU on the fused bf16 GEMM, which

@@ -21,6 +21,10 @@ void add_norm_cuda(float* y, float* x, const float* h, const RmsNorm& n, int row
 void add_norm_cuda(float* y, float* x, const float* h, const LayerNorm& n, int rows, const CudaContext& ctx) {
   add_layernorm_cuda(y, x, h, n.w, n.b, rows, n.dim, n.eps, ctx);
 }
+void add_norm_bf16_cuda(__nv_bfloat16* y, float* x, const float* h, const RmsNorm& n, int rows,
+                        const CudaContext& ctx) {
+  add_rmsnorm_bf16_cuda(y, x, h, n.w, rows, n.dim, n.eps, ctx);
+}
 void add_norm_bf16_cuda(__nv_bfloat16* y, float* x, const float* h, const LayerNorm& n, int rows,
                         const CudaContext& ctx) {
   add_layernorm_bf16_cuda(y, x, h, n.w, n.b, rows, n.dim, n.eps, ctx);

@@ -36,6 +36,7 @@ void norm_cuda(float* y, const float* x, const LayerNorm& n, int rows, const Cud
 void add_norm_cuda(float* y, float* x, const float* h, const RmsNorm& n, int rows, const CudaContext& ctx);
 void add_norm_cuda(float* y, float* x, const float* h, const LayerNorm& n, int rows, const CudaContext& ctx);
 // The same with y written only in bf16 (the rows linear_bf16_cuda / mlp_cuda's xb read; y must not alias x or h).
+void add_norm_bf16_cuda(__nv_bfloat16* y, float* x, const float* h, const RmsNorm& n, int rows, const CudaContext& ctx);
 void add_norm_bf16_cuda(__nv_bfloat16* y, float* x, const float* h, const LayerNorm& n, int rows,
                         const CudaContext& ctx);
 #endif

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../core/cuda_common.h"
+#include "../core/env.h"
 #include "../core/tensor.h"
 #include "../layers/attention_block.h"
 #include "../layers/linear.h"
@@ -18,6 +19,7 @@
 #include "../ops/add.h"
 #include "../ops/argmax.h"
 #include "../ops/attention.h"
+#include "../ops/cast_bf16.h"
 #include "../ops/embedding.h"
 #include "../ops/gemm_fp8_wgmma.h"
 #include "../ops/gemv_decode.h"
@@ -26,6 +28,14 @@
 #include "../ops/scatter_add_rows.h"
 
 namespace cosmos {
+
+namespace {
+// The prefill's GEMM inputs written in bf16 by their producers unless COSMOS_PREFILL_BF16_INPUTS=0 (the f32 rows and a
+// cast before each GEMM: the same numbers, qwen3_cuda_test checks the logits bit for bit): the norms write the q|k|v
+// and gate|up rows in bf16, the flash kernel its output for o, as the tower's run does (qwen3_vision_cuda.cu). Read at
+// every prefill (tests switch it).
+bool prefill_bf16_inputs_requested() { return env_switch("COSMOS_PREFILL_BF16_INPUTS", true); }
+}  // namespace
 
 Qwen3TextCuda::Qwen3TextCuda(const Qwen3TextConfig& cfg, WType wt) : cfg_(cfg), wt_(wt) {
   if (cfg.head_dim > 1024) throw ModelError("head_dim > 1024 is not supported by the CUDA backend");
@@ -210,7 +220,22 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
   const Qwen3TextConfig& c = cfg_;
   const int H = c.hidden_size;
   cudaStream_t s = stream_.get();
+  // bf16 GEMM inputs from their producers (prefill_bf16_inputs_requested; a prefill, not the decode graph): the norms
+  // write xb, which the q|k|v and gate|up GEMMs read in place of Hh, where every layer runs those on the bf16 GEMM (not
+  // with the fp8 prefill's copies attached).
+  DeviceBuffer<__nv_bfloat16> xb;
+  if (!n_kv_dev && n > 1 && prefill_bf16_inputs_requested()) {
+    xb = DeviceBuffer<__nv_bfloat16>(pool_, (size_t)n * H);
+    for (const Qwen3DecoderLayer& L : w_.layers)
+      if (!attention_qkv_bf16_runs(L.attn, n, ctx_) || !mlp_bf16_input_runs(L.mlp, xb.get(), n, ctx_)) {
+        xb.reset();
+        break;
+      }
+  }
+  const bool bf16_inputs = xb.get() != nullptr;
+  if (!n_kv_dev && n > 1) last_prefill_bf16_inputs_ = bf16_inputs;
   norm_cuda(Hh, X, w_.layers[0].in_ln, n, ctx_);
+  if (bf16_inputs) cast_bf16_cuda(xb.get(), Hh, (size_t)n * H, ctx_);  // once a pass: the first norm has no add
   for (int l = 0; l < c.num_layers; ++l) {
     // Abort between layers of an eager pass (a graph capture records all of them: no check there).
     if (!n_kv_dev && abort_ && abort_->load(std::memory_order_relaxed)) {
@@ -232,10 +257,16 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
     // Prefill on flash_attention_cuda (the wgmma kernel on Hopper) for bf16 checkpoints; head dims below 64 (the tiny
     // fixtures) keep attention_cuda's exact f32 kernel, as attention_cuda itself does.
     call.tensor_core_attention = wt_ == WType::BF16 && c.head_dim >= 64;
+    call.xb = reinterpret_cast<const uint16_t*>(xb.get());
     attention_block_cuda(Hh, Hh, L.attn, call, scratch, ctx_);
-    add_norm_cuda(Hh, X, Hh, L.post_ln, n, ctx_);  // X += attn; Hh = post_attention_layernorm(X)
-    mlp_cuda(Hh, Hh, L.mlp, n, scratch, ctx_);
-    const RmsNorm& next = l + 1 < c.num_layers ? w_.layers[l + 1].in_ln : w_.norm;
+    if (bf16_inputs)
+      add_norm_bf16_cuda(xb.get(), X, Hh, L.post_ln, n, ctx_);  // X += attn; xb = post_attention_layernorm(X)
+    else
+      add_norm_cuda(Hh, X, Hh, L.post_ln, n, ctx_);  // X += attn; Hh = post_attention_layernorm(X)
+    mlp_cuda(Hh, Hh, L.mlp, n, scratch, ctx_, {}, xb.get());
+    // The last layer's norm (the final one) writes f32 Hh for the logits.
+    const bool last = l + 1 == c.num_layers;
+    const RmsNorm& next = last ? w_.norm : w_.layers[l + 1].in_ln;
     if (vis && l < (int)vis->deepstack.size() && vis->deepstack[l] && vis->n_rows > 0) {
       add_cuda(X, X, Hh, n * H, ctx_);
       // Device-resident features are read in place; host ones go up through vis_tmp first.
@@ -246,6 +277,9 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
       }
       scatter_add_rows_cuda(X, vis_rows_dev, feat, vis->n_rows, H, ctx_);
       norm_cuda(Hh, X, next, n, ctx_);
+      if (bf16_inputs && !last) cast_bf16_cuda(xb.get(), Hh, (size_t)n * H, ctx_);  // the deepstack layers only
+    } else if (bf16_inputs && !last) {
+      add_norm_bf16_cuda(xb.get(), X, Hh, next, n, ctx_);  // X += mlp; xb = next layer's input norm
     } else {
       add_norm_cuda(Hh, X, Hh, next, n, ctx_);  // X += mlp; Hh = next layer's input norm (or the final norm)
     }

@@ -85,6 +85,11 @@ class Qwen3TextCuda {
   // Qwen3Text::set_fp8_weights is the CPU twin.
   bool set_fp8_weights(bool on, bool keep_source = true);
   bool fp8_weights() const { return fp8_weights_; }
+  // Whether the last forward over more than one token wrote its GEMM inputs in bf16 from their producers (the norms,
+  // the flash kernel's output; COSMOS_PREFILL_BF16_INPUTS=0: the f32 rows and a cast before each GEMM, the same
+  // numbers): where every layer's q|k|v and gate|up run on the bf16 GEMM (bf16 weights, an sm_90a build on an sm_90
+  // device, not with the fp8 prefill's copies attached).
+  bool last_prefill_bf16_inputs() const { return last_prefill_bf16_inputs_; }
 
   // Persistent decode step (issue 14; on at load where served, COSMOS_DECODE_PERSISTENT=0 keeps the graph of kernels):
   // the graph's decode step runs every
@@ -135,6 +140,7 @@ class Qwen3TextCuda {
   Qwen3TextWeights w_;
   Fp8Copies fp8_;  // the fp8 copies (blocks of pool_): attached for a prefill's layers, or for good (set_fp8_weights)
   bool fp8_prefill_ = false, fp8_weights_ = false, fp8_sources_released_ = false;
+  bool last_prefill_bf16_inputs_ = false;
   std::vector<float*> kc_, vc_;  // per layer: [capacity, kv_heads, head_dim] K and V cache
   float* logits_ = nullptr;      // [logits_rows_, V]
   int logits_rows_ = 0, last_rows_ = 0;

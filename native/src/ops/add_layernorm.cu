@@ -18,16 +18,8 @@
 #include "row_vec.cuh"
 
 namespace {
-__device__ __forceinline__ void store(float* o, float v) { *o = v; }
-__device__ __forceinline__ void store(__nv_bfloat16* o, float v) { *o = __float2bfloat16_rn(v); }
-__device__ __forceinline__ void store4(float* o, float4 v) { *reinterpret_cast<float4*>(o) = v; }
-__device__ __forceinline__ void store4(__nv_bfloat16* o, float4 v) {
-  const __nv_bfloat162 a = __floats2bfloat162_rn(v.x, v.y), b = __floats2bfloat162_rn(v.z, v.w);
-  uint2 u;
-  u.x = *reinterpret_cast<const uint32_t*>(&a);
-  u.y = *reinterpret_cast<const uint32_t*>(&b);
-  *reinterpret_cast<uint2*>(o) = u;
-}
+using cosmos::row_store;
+using cosmos::row_store4;
 
 template <class Out>
 __global__ void add_layernorm_kernel(Out* out, float* x, const float* hres, const float* w, const float* b, int dim,
@@ -52,7 +44,7 @@ __global__ void add_layernorm_kernel(Out* out, float* x, const float* hres, cons
   const float inv = 1.0f / sqrtf(var + eps);
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
     const float y = (xr[i] - mean) * inv;
-    store(o + i, (w ? y * w[i] : y) + (b ? b[i] : 0.f));
+    row_store(o + i, (w ? y * w[i] : y) + (b ? b[i] : 0.f));
   }
 }
 
@@ -99,7 +91,7 @@ __global__ void add_layernorm_vec_kernel(Out* out, float* x, const float* hres, 
       const float4 c = __ldg(reinterpret_cast<const float4*>(b) + i);
       y = make_float4(y.x + c.x, y.y + c.y, y.z + c.z, y.w + c.w);
     }
-    store4(out + row + 4 * i, y);
+    row_store4(out + row + 4 * i, y);
   }
 }
 

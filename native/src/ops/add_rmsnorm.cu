@@ -1,5 +1,6 @@
 // One block per row: the add and the sum of squares in one pass over the row, then the scaled write; rows of float4s
-// held in registers where the width and the pointers allow (the vector form), else scalar passes through L1.
+// held in registers where the width and the pointers allow (the vector form), else scalar passes through L1. The f32
+// and the bf16 outputs are one template of each form, so the bf16 output rounds the very values the f32 one writes.
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
@@ -56,7 +57,8 @@ __device__ __forceinline__ float4 scale_row4(float4 a, float4 w, float inv) {
   return make_float4(w.x * (a.x * inv), w.y * (a.y * inv), w.z * (a.z * inv), w.w * (a.w * inv));
 }
 
-__global__ void add_rmsnorm_kernel(float* out, float* x, const float* hres, const float* w, int dim, float eps) {
+template <class Out>
+__global__ void add_rmsnorm_kernel(Out* out, float* x, const float* hres, const float* w, int dim, float eps) {
   __shared__ float sh[32];
   // PDL (core/cuda_pdl.cuh): the next kernel (a GEMV) may launch now and prefetch its weights while this
   // latency-bound row runs; nothing is read or written before the wait.
@@ -64,13 +66,13 @@ __global__ void add_rmsnorm_kernel(float* out, float* x, const float* hres, cons
   cosmos::pdl_wait();
   float* xr = x + (long long)blockIdx.x * dim;
   const float* hr = hres + (long long)blockIdx.x * dim;
-  float* o = out + (long long)blockIdx.x * dim;
+  Out* o = out + (long long)blockIdx.x * dim;
   const float inv = add_row_inv_rms(xr, hr, dim, eps, sh);
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = w[i] * (xr[i] * inv);
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) cosmos::row_store(o + i, w[i] * (xr[i] * inv));
 }
 
-template <int V>
-__global__ void add_rmsnorm_vec_kernel(float* out, float* x, const float* hres, const float* w, int dim4, float eps) {
+template <int V, class Out>
+__global__ void add_rmsnorm_vec_kernel(Out* out, float* x, const float* hres, const float* w, int dim4, float eps) {
   __shared__ float sh[32];
   cosmos::pdl_launch_dependents();  // as add_rmsnorm_kernel
   cosmos::pdl_wait();
@@ -82,7 +84,7 @@ __global__ void add_rmsnorm_vec_kernel(float* out, float* x, const float* hres, 
   for (int j = 0; j < V; ++j) {
     const int i = threadIdx.x + j * blockDim.x;
     if (i >= dim4) break;
-    reinterpret_cast<float4*>(out + row)[i] = scale_row4(r.v[j], __ldg(reinterpret_cast<const float4*>(w) + i), inv);
+    cosmos::row_store4(out + row + 4 * i, scale_row4(r.v[j], __ldg(reinterpret_cast<const float4*>(w) + i), inv));
   }
 }
 
@@ -143,16 +145,29 @@ void add_rmsnorm_fp8_cuda(uint8_t* q, float* scale, float* x, const float* h, co
   CUDA_CHECK_LAUNCH();
 }
 
-void add_rmsnorm_cuda(float* out, float* x, const float* h, const float* w, int rows, int dim, float eps,
-                      const cosmos::CudaContext& ctx) {
+namespace {
+template <class Out>
+void launch(Out* out, float* x, const float* h, const float* w, int rows, int dim, float eps, cudaStream_t stream) {
   if (rows <= 0 || dim <= 0) return;
   const cosmos::RowVecShape vs = cosmos::row_vec_shape(dim, x, h, w);
-  const bool vec = cosmos::with_row_vec(reinterpret_cast<uintptr_t>(out) % 16 == 0 ? vs.v : 0, [&](auto v) {
-    cosmos::launch_pdl(add_rmsnorm_vec_kernel<decltype(v)::value>, dim3(rows), dim3(vs.threads), 0, ctx.stream, out, x,
-                       h, w, dim / 4, eps);
-  });
+  const bool vec =
+      cosmos::with_row_vec(reinterpret_cast<uintptr_t>(out) % (4 * sizeof(Out)) == 0 ? vs.v : 0, [&](auto v) {
+        cosmos::launch_pdl(add_rmsnorm_vec_kernel<decltype(v)::value, Out>, dim3(rows), dim3(vs.threads), 0, stream,
+                           out, x, h, w, dim / 4, eps);
+      });
   if (!vec)
-    cosmos::launch_pdl(add_rmsnorm_kernel, dim3(rows), dim3(cosmos::row_threads(dim)), 0, ctx.stream, out, x, h, w, dim,
-                       eps);
+    cosmos::launch_pdl(add_rmsnorm_kernel<Out>, dim3(rows), dim3(cosmos::row_threads(dim)), 0, stream, out, x, h, w,
+                       dim, eps);
   CUDA_CHECK_LAUNCH();
+}
+}  // namespace
+
+void add_rmsnorm_cuda(float* out, float* x, const float* h, const float* w, int rows, int dim, float eps,
+                      const cosmos::CudaContext& ctx) {
+  launch(out, x, h, w, rows, dim, eps, ctx.stream);
+}
+
+void add_rmsnorm_bf16_cuda(__nv_bfloat16* out, float* x, const float* h, const float* w, int rows, int dim, float eps,
+                           const cosmos::CudaContext& ctx) {
+  launch(out, x, h, w, rows, dim, eps, ctx.stream);
 }

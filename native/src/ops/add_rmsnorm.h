@@ -4,6 +4,8 @@
 #pragma once
 #include <cstdint>
 #ifdef COSMOS_CUDA
+#include <cuda_bf16.h>
+
 #include "../core/cuda_context.h"
 #endif
 
@@ -11,12 +13,20 @@ void add_rmsnorm_cpu(float* out, float* x, const float* h, const float* w, int r
 // The same, with the normed rows written only as FP8 e4m3 with one scale per row (what an fp8 GEMM reads next, as
 // quantize_fp8_rows quantizes a row: ops/quantize_fp8.h): q [rows, dim] bytes, scale [rows]; x += h as above. The CPU
 // twin is add_rmsnorm_cpu then quantize_fp8_rows_cpu.
+// The same, the normed rows written only in bf16 (round to nearest even: cast_bf16's rounding), the rows a bf16 GEMM
+// reads next (the decoder prefill's q|k|v and gate|up inputs). out must not alias x or h. The CPU twin is
+// add_rmsnorm_cpu then cast_bf16_cpu.
+void add_rmsnorm_bf16_cpu(uint16_t* out, float* x, const float* h, const float* w, int rows, int dim, float eps);
 void add_rmsnorm_fp8_cpu(uint8_t* q, float* scale, float* x, const float* h, const float* w, int rows, int dim,
                          float eps);
 
 #ifdef COSMOS_CUDA
 void add_rmsnorm_cuda(float* out, float* x, const float* h, const float* w, int rows, int dim, float eps,
                       const cosmos::CudaContext& ctx);
+// One pass instead of add_rmsnorm_cuda + cast_bf16_cuda, the f32 rows never written: the same kernel, so the same bf16
+// values and x bit for bit (native/test/ops_cuda_test.cu checks it).
+void add_rmsnorm_bf16_cuda(__nv_bfloat16* out, float* x, const float* h, const float* w, int rows, int dim, float eps,
+                           const cosmos::CudaContext& ctx);
 // One pass instead of add_rmsnorm_cuda + quantize_fp8_rows_cuda (the f32 rows are never written): the same bytes,
 // scales and x bit for bit (the same reductions in the same order; native/test/ops_cuda_test.cu checks it).
 void add_rmsnorm_fp8_cuda(uint8_t* q, float* scale, float* x, const float* h, const float* w, int rows, int dim,

@@ -3,12 +3,19 @@
 #include <vector>
 
 #include "add.h"
+#include "cast_bf16.h"
 #include "quantize_fp8.h"
 #include "rmsnorm.h"
 
 void add_rmsnorm_cpu(float* out, float* x, const float* h, const float* w, int rows, int dim, float eps) {
   add_cpu(x, x, h, rows * dim);
   rmsnorm_cpu(out, x, w, rows, dim, eps);
+}
+
+void add_rmsnorm_bf16_cpu(uint16_t* out, float* x, const float* h, const float* w, int rows, int dim, float eps) {
+  std::vector<float> y((size_t)rows * dim);
+  add_rmsnorm_cpu(y.data(), x, h, w, rows, dim, eps);
+  cast_bf16_cpu(out, y.data(), y.size());
 }
 
 void add_rmsnorm_fp8_cpu(uint8_t* q, float* scale, float* x, const float* h, const float* w, int rows, int dim,

@@ -263,7 +263,8 @@ void convert(__nv_bfloat16* dst, const float* src, int rows, int rows_pad, int h
 // The Hopper path (ops/flash_attention_wgmma.h): operands padded to its 128 x 128 tiles and to 128 dims, v
 // transposed; `segments` attentions of the same shape one after another in q, k, v and out (rows s * n_q.. of q and
 // out, s * n_kv.. of k and v), in one launch.
-void launch_wgmma(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
+template <class Out>
+void launch_wgmma(Out* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
                   int kv_heads, int hd, int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx,
                   int segments = 1) {
   constexpr int D = cosmos::kFlashWgmmaHeadDim;
@@ -344,6 +345,17 @@ void flash_attention_cuda(float* out, const float* q, const float* k, const floa
     launch<96>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
   else
     launch<128>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+}
+
+void flash_attention_bf16_out_cuda(__nv_bfloat16* out, const float* q, const float* k, const float* v, int n_q,
+                                   int n_kv, int q_heads, int kv_heads, int head_dim, int q_offset, bool causal,
+                                   float scale, const cosmos::CudaContext& ctx) {
+  if (n_q <= 0) return;
+  if (kv_heads <= 0 || q_heads % kv_heads != 0)
+    throw std::runtime_error("flash_attention_bf16_out_cuda: q_heads % kv_heads != 0");
+  if (std::strcmp(flash_attention_path(n_q, n_kv, head_dim, causal, ctx.stream), "wgmma") != 0)
+    throw std::runtime_error("flash_attention_bf16_out_cuda: this shape or device is not on the wgmma path");
+  launch_wgmma(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
 }
 
 int flash_wgmma_rows_pad(int seg_len) {

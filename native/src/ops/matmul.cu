@@ -462,6 +462,11 @@ void matmul_swiglu_cuda(__nv_bfloat16* h, const float* x, const void* w, int n, 
   });
 }
 
+void matmul_swiglu_bf16_cuda(__nv_bfloat16* h, const __nv_bfloat16* xb, const void* w, int n, int k, int inter,
+                             const cosmos::CudaContext& ctx) {
+  cosmos::gemm_wgmma_swiglu(h, xb, static_cast<const bf16*>(w), n, k, inter, ctx);
+}
+
 bool matmul_gelu_supported(const void* x, const void* w, WType wt, int n, int k, int m,
                            const cosmos::CudaContext& ctx) {
   static const bool allowed = fused_allowed("COSMOS_FUSED_GELU");

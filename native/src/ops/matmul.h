@@ -47,6 +47,10 @@ bool matmul_swiglu_supported(const void* x, const void* w, WType wt, int n, int 
                              const cosmos::CudaContext& ctx);
 void matmul_swiglu_cuda(__nv_bfloat16* h, const float* x, const void* w, int n, int k, int inter,
                         const cosmos::CudaContext& ctx);
+// The same with x already in bf16 (the rows matmul_swiglu_cuda would have cast: the same numbers, a row's values do not
+// depend on how the rows are split into launches), where matmul_swiglu_supported(xb, ...) holds.
+void matmul_swiglu_bf16_cuda(__nv_bfloat16* h, const __nv_bfloat16* xb, const void* w, int n, int k, int inter,
+                             const cosmos::CudaContext& ctx);
 // A GELU MLP's fc1, its bias and its activation in one GEMM (gemm_wgmma_gelu): h [n, m] bf16 = gelu(x · w^T + bias)
 // (tanh: gelu_pytorch_tanh, else erf), the same numbers as matmul_cuda + gelu_*_cuda + fc2's bf16 cast without the
 // [n, m] f32 intermediate. Only on the wgmma path: matmul_gelu_supported says when (bf16 weights, n >= 128,

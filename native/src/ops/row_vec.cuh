@@ -2,6 +2,7 @@
 // add_layernorm). Each thread holds V float4s, at float4 indices threadIdx.x + j * blockDim.x, so a row is read once
 // and written once and its statistics need no second pass through memory.
 #pragma once
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -28,6 +29,19 @@ inline RowVecShape row_vec_shape(int dim, const void* a, const void* b, const vo
     if (threads <= 512) return {v, (threads + 31) / 32 * 32};
   }
   return {};
+}
+
+// A row kernel's output value(s): f32 as they are, or rounded to bf16 (round to nearest even: cast_bf16's rounding), so
+// one template of a kernel writes both and the bf16 form rounds the very values the f32 form writes.
+__device__ __forceinline__ void row_store(float* o, float v) { *o = v; }
+__device__ __forceinline__ void row_store(__nv_bfloat16* o, float v) { *o = __float2bfloat16_rn(v); }
+__device__ __forceinline__ void row_store4(float* o, float4 v) { *reinterpret_cast<float4*>(o) = v; }
+__device__ __forceinline__ void row_store4(__nv_bfloat16* o, float4 v) {
+  const __nv_bfloat162 a = __floats2bfloat162_rn(v.x, v.y), b = __floats2bfloat162_rn(v.z, v.w);
+  uint2 u;
+  u.x = *reinterpret_cast<const uint32_t*>(&a);
+  u.y = *reinterpret_cast<const uint32_t*>(&b);
+  *reinterpret_cast<uint2*>(o) = u;
 }
 
 // launch(std::integral_constant<int, v>) for a vector form's v (1, 2, 4, 8); false for 0 (the scalar form).
