@@ -176,6 +176,28 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
     o_projection();
     return;
   }
+  // With xb (the caller's GEMM inputs come in bf16 from their producers: the decoder's prefill) on the wgmma flash
+  // path, q goes from the rotary straight into the kernel's bf16 operand (qkv_rope_bf16q_cuda: no f32 q written or
+  // converted) where that kernel serves the shape, and the attention's output to the o projection in bf16 (p.att's
+  // space): the values the conversion and o's cast would make.
+  if (call.xb && !call.n_kv_dev && !call.segments && !fp8 && call.extra.n == 0 && call.tensor_core_attention &&
+      linear_bf16_runs(b.o, n, ctx) &&
+      std::strcmp(flash_attention_path(n, own, D, call.causal, ctx.stream), "wgmma") == 0) {
+    auto* att_b16 = reinterpret_cast<__nv_bfloat16*>(p.att);
+    const int q_rows = flash_wgmma_rows_pad(n);
+    DeviceBuffer<__nv_bfloat16> qb(workspace_pool(ctx, "attention_block_cuda (bf16 q)"),
+                                   (size_t)H * q_rows * kFlashWgmmaHeadDim);  // back to the pool once enqueued
+    if (qkv_rope_bf16q_cuda(qb.get(), q_rows, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm,
+                            b.k_norm, call.cos, call.sin, n, H, KVH, D, b.eps, p.kv_row0, ctx)) {
+      flash_attention_bf16q_cuda(att_b16, qb.get(), p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
+    } else {
+      qkv_rope_cuda(p.q, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos,
+                    call.sin, n, H, KVH, D, b.eps, p.kv_row0, nullptr, ctx);
+      flash_attention_bf16_out_cuda(att_b16, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
+    }
+    linear_bf16_cuda(y, att_b16, b.o, n, ctx);
+    return;
+  }
   qkv_rope_cuda(p.q, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos, call.sin,
                 n, H, KVH, D, b.eps, p.kv_row0, call.row_dev, ctx);
   if (call.n_kv_dev) {
@@ -207,14 +229,6 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
     CUDA_CHECK(cudaMemcpyAsync(v.get() + (size_t)e * KH, p.v, ob, cudaMemcpyDeviceToDevice, ctx.stream));
     auto* attend = call.tensor_core_attention ? flash_attention_cuda : attention_cuda;
     attend(p.att, p.q, k.get(), v.get(), n, total, H, KVH, D, e + p.kv_row0, call.causal, scale, ctx);
-  } else if (call.xb && call.tensor_core_attention && linear_bf16_runs(b.o, n, ctx) &&
-             std::strcmp(flash_attention_path(n, own, D, call.causal, ctx.stream), "wgmma") == 0) {
-    // With xb (the caller's GEMM inputs come in bf16 from their producers: the decoder's prefill) the attention's
-    // output goes to the o projection in bf16 too, in p.att's space: the values o's cast would make.
-    auto* att_b16 = reinterpret_cast<__nv_bfloat16*>(p.att);
-    flash_attention_bf16_out_cuda(att_b16, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
-    linear_bf16_cuda(y, att_b16, b.o, n, ctx);
-    return;
   } else {
     auto* attend = call.tensor_core_attention ? flash_attention_cuda : attention_cuda;
     attend(p.att, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);

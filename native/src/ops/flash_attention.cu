@@ -263,22 +263,26 @@ void convert(__nv_bfloat16* dst, const float* src, int rows, int rows_pad, int h
 // The Hopper path (ops/flash_attention_wgmma.h): operands padded to its 128 x 128 tiles and to 128 dims, v
 // transposed; `segments` attentions of the same shape one after another in q, k, v and out (rows s * n_q.. of q and
 // out, s * n_kv.. of k and v), in one launch.
+// q_given: q already in its operand layout (qkv_rope_bf16q_cuda; one segment), not converted here.
 template <class Out>
 void launch_wgmma(Out* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
                   int kv_heads, int hd, int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx,
-                  int segments = 1) {
+                  int segments = 1, const __nv_bfloat16* q_given = nullptr) {
   constexpr int D = cosmos::kFlashWgmmaHeadDim;
   const int nq_pad = flash_wgmma_rows_pad(n_q), nkv_pad = flash_wgmma_rows_pad(n_kv);
   const size_t qs = (size_t)q_heads * nq_pad * D, ks = (size_t)kv_heads * nkv_pad * D;  // one segment's operands
   cosmos::CudaPool& pool = cosmos::workspace_pool(ctx, "flash_attention_cuda");
-  cosmos::DeviceBuffer<__nv_bfloat16> qb(pool, segments * qs), kb(pool, segments * ks), vt(pool, segments * ks);
+  cosmos::DeviceBuffer<__nv_bfloat16> qb(pool, q_given ? 0 : segments * qs), kb(pool, segments * ks),
+      vt(pool, segments * ks);
   for (int z = 0; z < segments; ++z) {
-    convert(qb.get() + z * qs, q + (size_t)z * n_q * q_heads * hd, n_q, nq_pad, q_heads, hd, D, ctx.stream);
+    if (!q_given)
+      convert(qb.get() + z * qs, q + (size_t)z * n_q * q_heads * hd, n_q, nq_pad, q_heads, hd, D, ctx.stream);
     convert(kb.get() + z * ks, k + (size_t)z * n_kv * kv_heads * hd, n_kv, nkv_pad, kv_heads, hd, D, ctx.stream);
     convert(vt.get() + z * ks, v + (size_t)z * n_kv * kv_heads * hd, n_kv, nkv_pad, kv_heads, hd, D, ctx.stream, true);
   }
-  cosmos::flash_attention_wgmma(out, qb.get(), kb.get(), vt.get(), n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd,
-                                q_offset, causal, scale * 1.4426950408889634f, segments, ctx.stream);
+  cosmos::flash_attention_wgmma(out, q_given ? q_given : qb.get(), kb.get(), vt.get(), n_q, n_kv, nq_pad, nkv_pad,
+                                q_heads, kv_heads, hd, q_offset, causal, scale * 1.4426950408889634f, segments,
+                                ctx.stream);
 }
 
 template <int DP>
@@ -356,6 +360,17 @@ void flash_attention_bf16_out_cuda(__nv_bfloat16* out, const float* q, const flo
   if (std::strcmp(flash_attention_path(n_q, n_kv, head_dim, causal, ctx.stream), "wgmma") != 0)
     throw std::runtime_error("flash_attention_bf16_out_cuda: this shape or device is not on the wgmma path");
   launch_wgmma(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+}
+
+void flash_attention_bf16q_cuda(__nv_bfloat16* out, const __nv_bfloat16* qb, const float* k, const float* v, int n_q,
+                                int n_kv, int q_heads, int kv_heads, int head_dim, int q_offset, bool causal,
+                                float scale, const cosmos::CudaContext& ctx) {
+  if (n_q <= 0) return;
+  if (kv_heads <= 0 || q_heads % kv_heads != 0)
+    throw std::runtime_error("flash_attention_bf16q_cuda: q_heads % kv_heads != 0");
+  if (std::strcmp(flash_attention_path(n_q, n_kv, head_dim, causal, ctx.stream), "wgmma") != 0)
+    throw std::runtime_error("flash_attention_bf16q_cuda: this shape or device is not on the wgmma path");
+  launch_wgmma(out, nullptr, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx, 1, qb);
 }
 
 int flash_wgmma_rows_pad(int seg_len) {

@@ -33,6 +33,11 @@ void flash_attention_cuda(float* out, const float* q, const float* k, const floa
 void flash_attention_bf16_out_cuda(__nv_bfloat16* out, const float* q, const float* k, const float* v, int n_q,
                                    int n_kv, int q_heads, int kv_heads, int head_dim, int q_offset, bool causal,
                                    float scale, const cosmos::CudaContext& ctx);
+// The same with q already in the wgmma kernel's bf16 operand layout (qb [q_heads][flash_wgmma_rows_pad(n_q)][128],
+// qkv_rope_bf16q_cuda writes it): no f32 q read, no conversion of it; k and v as above.
+void flash_attention_bf16q_cuda(__nv_bfloat16* out, const __nv_bfloat16* qb, const float* k, const float* v, int n_q,
+                                int n_kv, int q_heads, int kv_heads, int head_dim, int q_offset, bool causal,
+                                float scale, const cosmos::CudaContext& ctx);
 
 // `segments` independent attentions of seg_len rows each, one after another in q, k, v and out (segment s: rows
 // s * seg_len ..; its keys are its own rows, q_offset 0): the Qwen3-VL tower's frames. On the wgmma path all of them

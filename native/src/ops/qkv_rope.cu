@@ -19,6 +19,7 @@
 #include "../core/cuda_reduce.h"
 #include "attention_fp8.h"          // int8_scale_for_absmax, int8_bits, attention_fp8_rows_pad: the 8-bit attention's q
 #include "flash_attention_wgmma.h"  // flash_wgmma_dims_read
+#include "mma_bf16.cuh"             // pack_bf16x4: the flash operands' rounding
 
 namespace {
 // Grid (n, heads + 2 kv_heads); block = head_dim rounded up to a warp multiple. Heads [0, heads) are q,
@@ -64,31 +65,39 @@ __global__ void qkv_norm_rope_kernel(float* q_out, float* k_out, float* v_out, c
 // the norm's sum is a warp reduction. The block-per-head kernel above spent two barriers and a shared-memory pass on
 // 128 values: 1.1 ms a layer at the Generator's 480p (18720 tokens x 48 heads), 0.84 TB/s (ncu, H200).
 //
-// Q8 (head_dim 128): q is written as the 8-bit attention's int8 operand instead (q8, ops/attention_fp8.h's
-// Int8QHeads layout: the lane's 4 values, the row's scale from the warp's absmax), the bytes and scales
-// attention_fp8_cuda would make from the f32 rows; the padding rows [n, q8_rows) get zeros and the floor scale.
-template <int VEC, bool Q8>
-__global__ void qkv_norm_rope_warp_kernel(float* q_out, Int8QHeads q8, int q8_rows, float* k_out, float* v_out,
-                                          const float* q_in, const float* k_in, const float* v_in, int q_stride,
-                                          int kv_stride, const float* qw, const float* kw, const float* cos,
-                                          const float* sin, int row0, const int* row0_dev, long long n, int NH, int KVH,
-                                          float eps) {
+// The form q is written in: f32 rows [n, heads, hd] (q_out); kQInt8 (head_dim 128): the 8-bit attention's int8 operand
+// (q8, ops/attention_fp8.h's Int8QHeads layout: the lane's 4 values, the row's scale from the warp's absmax), the bytes
+// and scales attention_fp8_cuda would make from the f32 rows, the padding rows [n, q_rows) zeros and the floor scale;
+// kQBf16 (head_dim 128): flash_attention_wgmma's bf16 q operand (qb [heads][q_rows][128]), the values
+// flash_attention_cuda's conversion would make from the f32 rows (round to nearest even), the padding rows zeros.
+enum QForm : int { kQF32 = 0, kQInt8 = 1, kQBf16 = 2 };
+template <int VEC, int QF>
+__global__ void qkv_norm_rope_warp_kernel(float* q_out, Int8QHeads q8, __nv_bfloat16* qb, int q_rows, float* k_out,
+                                          float* v_out, const float* q_in, const float* k_in, const float* v_in,
+                                          int q_stride, int kv_stride, const float* qw, const float* kw,
+                                          const float* cos, const float* sin, int row0, const int* row0_dev,
+                                          long long n, int NH, int KVH, float eps) {
   using V = typename std::conditional<VEC == 4, float4, float2>::type;
   constexpr int D = VEC * 32;
-  static_assert(!Q8 || D == 128, "the int8 q operand holds 128 dims a row: 4 a lane");
+  constexpr bool Q8 = QF == kQInt8, QB = QF == kQBf16;
+  static_assert(QF == kQF32 || D == 128, "the int8 and bf16 q operands hold 128 dims a row: 4 a lane");
   cosmos::pdl_launch_dependents();
   cosmos::pdl_wait();
   if (row0_dev) row0 = *row0_dev;
   const int lane = threadIdx.x & 31, d0 = lane * VEC, slots = NH + 2 * KVH;
   const long long items = n * slots, warps = (long long)gridDim.x * (blockDim.x / 32);
-  const long long pad_items = Q8 ? (q8_rows - n) * NH : 0;
+  const long long pad_items = QF != kQF32 ? (q_rows - n) * NH : 0;
   for (long long it = blockIdx.x * (long long)(blockDim.x / 32) + threadIdx.x / 32; it < items + pad_items;
        it += warps) {
-    if (Q8 && it >= items) {  // a padding row of q: zeros, the floor scale
+    if (QF != kQF32 && it >= items) {  // a padding row of q: zeros (int8: and the floor scale)
       const long long r = n + (it - items) / NH;
       const int h = (int)((it - items) % NH);
-      *reinterpret_cast<uint32_t*>(q8.q + ((long long)h * q8_rows + r) * D + d0) = 0;
-      if (lane == 0) q8.scale[(long long)h * q8_rows + r] = int8_scale_for_absmax(0.f);
+      if constexpr (Q8) {
+        *reinterpret_cast<uint32_t*>(q8.q + ((long long)h * q_rows + r) * D + d0) = 0;
+        if (lane == 0) q8.scale[(long long)h * q_rows + r] = int8_scale_for_absmax(0.f);
+      } else {
+        *reinterpret_cast<uint2*>(qb + ((long long)h * q_rows + r) * D + d0) = make_uint2(0, 0);
+      }
       continue;
     }
     const long long i = it / slots;
@@ -126,12 +135,17 @@ __global__ void qkv_norm_rope_warp_kernel(float* q_out, Int8QHeads q8, int q8_ro
 #pragma unroll
       for (int o = 16; o > 0; o >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
       const float s = int8_scale_for_absmax(m);
-      const long long row = (long long)h * q8_rows + i;
+      const long long row = (long long)h * q_rows + i;
       if (lane == 0) q8.scale[row] = s;
       uint32_t b = 0;
 #pragma unroll
       for (int e = 0; e < VEC; ++e) b |= int8_bits(out[e] / s) << (8 * e);
       *reinterpret_cast<uint32_t*>(q8.q + row * D + d0) = b;
+      continue;
+    }
+    if (QB && isq) {
+      *reinterpret_cast<uint2*>(qb + ((long long)h * q_rows + i) * D + d0) =
+          cosmos::pack_bf16x4(make_float4(out[0], out[1], out[2], out[3]));
       continue;
     }
     float* dst = isq ? q_out + (i * NH + h) * D : k_out + ((row0 + i) * KVH + h) * D;
@@ -360,13 +374,13 @@ void qkv_rope_cuda(float* q_out, float* k_out, float* v_out, const float* q_in, 
     const long long items = (long long)n * (heads + 2 * kv_heads);
     const unsigned blocks = (unsigned)std::min<long long>((items + 7) / 8, 132LL * 64);  // 8 warps a block
     if (head_dim == 128)
-      cosmos::launch_pdl(qkv_norm_rope_warp_kernel<4, false>, dim3(blocks), dim3(256), 0, ctx.stream, q_out,
-                         Int8QHeads{}, 0, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin, row0,
-                         row0_dev, (long long)n, heads, kv_heads, eps);
+      cosmos::launch_pdl(qkv_norm_rope_warp_kernel<4, kQF32>, dim3(blocks), dim3(256), 0, ctx.stream, q_out,
+                         Int8QHeads{}, nullptr, 0, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos,
+                         sin, row0, row0_dev, (long long)n, heads, kv_heads, eps);
     else
-      cosmos::launch_pdl(qkv_norm_rope_warp_kernel<2, false>, dim3(blocks), dim3(256), 0, ctx.stream, q_out,
-                         Int8QHeads{}, 0, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin, row0,
-                         row0_dev, (long long)n, heads, kv_heads, eps);
+      cosmos::launch_pdl(qkv_norm_rope_warp_kernel<2, kQF32>, dim3(blocks), dim3(256), 0, ctx.stream, q_out,
+                         Int8QHeads{}, nullptr, 0, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos,
+                         sin, row0, row0_dev, (long long)n, heads, kv_heads, eps);
   } else if (qw || kw) {
     const int bd = (head_dim + 31) / 32 * 32;
     cosmos::launch_pdl(qkv_norm_rope_kernel, dim3(n, heads + 2 * kv_heads), dim3(bd), sizeof(float) * bd, ctx.stream,
@@ -393,9 +407,27 @@ bool qkv_rope_int8q_cuda(const Int8QHeads& q8, float* k_out, float* v_out, const
   const int rows_pad = attention_fp8_rows_pad(n);
   const long long items = (long long)n * (heads + 2 * kv_heads) + (long long)(rows_pad - n) * heads;
   const unsigned blocks = (unsigned)std::min<long long>((items + 7) / 8, 132LL * 64);  // 8 warps a block
-  cosmos::launch_pdl(qkv_norm_rope_warp_kernel<4, true>, dim3(blocks), dim3(256), 0, ctx.stream, nullptr, q8, rows_pad,
-                     k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin, row0, nullptr, (long long)n,
-                     heads, kv_heads, eps);
+  cosmos::launch_pdl(qkv_norm_rope_warp_kernel<4, kQInt8>, dim3(blocks), dim3(256), 0, ctx.stream, nullptr, q8, nullptr,
+                     rows_pad, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin, row0, nullptr,
+                     (long long)n, heads, kv_heads, eps);
+  CUDA_CHECK_LAUNCH();
+  return true;
+}
+
+bool qkv_rope_bf16q_cuda(__nv_bfloat16* qb, int q_rows, float* k_out, float* v_out, const float* q_in,
+                         const float* k_in, const float* v_in, int q_stride, int kv_stride, const float* qw,
+                         const float* kw, const float* cos, const float* sin, int n, int heads, int kv_heads,
+                         int head_dim, float eps, int row0, const cosmos::CudaContext& ctx) {
+  if (head_dim != 128 || !qw || !kw || block_kernel_forced() || !qb || q_rows < n ||
+      reinterpret_cast<uintptr_t>(qb) % 8 != 0 ||
+      !warp_kernel_fits(k_out, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, head_dim))
+    return false;
+  if (n <= 0) return true;
+  const long long items = (long long)n * (heads + 2 * kv_heads) + (long long)(q_rows - n) * heads;
+  const unsigned blocks = (unsigned)std::min<long long>((items + 7) / 8, 132LL * 64);  // 8 warps a block
+  cosmos::launch_pdl(qkv_norm_rope_warp_kernel<4, kQBf16>, dim3(blocks), dim3(256), 0, ctx.stream, nullptr,
+                     Int8QHeads{}, qb, q_rows, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin,
+                     row0, nullptr, (long long)n, heads, kv_heads, eps);
   CUDA_CHECK_LAUNCH();
   return true;
 }

@@ -30,11 +30,6 @@ void qkv_rope_cuda(float* q_out, float* k_out, float* v_out, const float* q_in, 
                    int n, int heads, int kv_heads, int head_dim, float eps, int row0, const int* row0_dev,
                    const cosmos::CudaContext& ctx);
 
-// qkv_rope_cuda with q written only as the 8-bit attention's int8 operand (ops/attention_fp8.h, Int8QHeads: bytes
-// [heads][attention_fp8_rows_pad(n)][128], one scale per (head, row)), its f32 rows neither written nor read back by
-// the attention (at the Generator's 480p, 300 MB each way a layer): the bytes and scales attention_fp8_cuda makes from
-// qkv_rope_cuda's q, bit for bit; k and v as qkv_rope_cuda writes them. Only where qkv_rope_cuda takes its warp
-// kernel at head_dim 128 (both norms, aligned rows); returns false without launching anything elsewhere.
 // qkv_rope_cuda without norms (the Qwen3-VL tower), written straight as flash_attention_wgmma's bf16 operands for
 // `segments` attentions of seg_len rows (input rows s * seg_len .. of segment s; cos / sin rows alike): qb
 // [segments][heads][rows_pad][128], kb [segments][kv_heads][rows_pad][128], vt [segments][kv_heads][128][rows_pad] (v
@@ -55,8 +50,24 @@ void qkv_rope_flash_segments_cuda(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfl
                                   const float* cos, const float* sin, int seg_len, int segments, int rows_pad,
                                   int heads, int kv_heads, int head_dim, const cosmos::CudaContext& ctx);
 
+// qkv_rope_cuda with q written only as the 8-bit attention's int8 operand (ops/attention_fp8.h, Int8QHeads: bytes
+// [heads][attention_fp8_rows_pad(n)][128], one scale per (head, row)), its f32 rows neither written nor read back by
+// the attention (at the Generator's 480p, 300 MB each way a layer): the bytes and scales attention_fp8_cuda makes from
+// qkv_rope_cuda's q, bit for bit; k and v as qkv_rope_cuda writes them. Only where qkv_rope_cuda takes its warp
+// kernel at head_dim 128 (both norms, aligned rows); returns false without launching anything elsewhere.
 bool qkv_rope_int8q_cuda(const Int8QHeads& q8, float* k_out, float* v_out, const float* q_in, const float* k_in,
                          const float* v_in, int q_stride, int kv_stride, const float* qw, const float* kw,
                          const float* cos, const float* sin, int n, int heads, int kv_heads, int head_dim, float eps,
                          int row0, const cosmos::CudaContext& ctx);
+
+// qkv_rope_cuda with q written only as flash_attention_wgmma's bf16 operand (qb [heads][q_rows][128], q_rows >= n a
+// whole number of its tiles: flash_wgmma_rows_pad(n), the rows past n zeros), its f32 rows never written nor converted
+// (the decoder's prefill: 2 x 54 MB fewer a layer at 3318 tokens): the values flash_attention_cuda's conversion makes
+// from qkv_rope_cuda's q, bit for bit; k and v as qkv_rope_cuda writes them. Only where qkv_rope_cuda takes its warp
+// kernel at head_dim 128 (both norms, aligned rows) and qb is 8-byte aligned; returns false without launching anything
+// elsewhere. flash_attention_bf16q_cuda (ops/flash_attention.h) reads it.
+bool qkv_rope_bf16q_cuda(__nv_bfloat16* qb, int q_rows, float* k_out, float* v_out, const float* q_in,
+                         const float* k_in, const float* v_in, int q_stride, int kv_stride, const float* qw,
+                         const float* kw, const float* cos, const float* sin, int n, int heads, int kv_heads,
+                         int head_dim, float eps, int row0, const cosmos::CudaContext& ctx);
 #endif
