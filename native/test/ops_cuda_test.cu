@@ -918,48 +918,6 @@ void test_qkv_rope_int8q(int n, int heads, int kv, int n_extra, bool fused) {
   for (void* b : {(void*)dq8, (void*)dq8s, (void*)o1, (void*)o2}) pool->free(b);
 }
 
-// qkv_rope_bf16q_cuda: q written straight as the wgmma flash kernel's bf16 operand (the decoder's prefill). Against
-// qkv_rope_cuda's f32 q: each value rounded to nearest even at [head][row][dim], the padding rows zero; k and v the
-// same bits (written after 5 cached rows); and the causal attention over [cached | own] keys the same output bits as
-// flash_attention_bf16_out_cuda from the f32 q.
-void test_qkv_rope_bf16q(int n, int heads, int kv, bool fused) {
-  const int hd = 128, QH = heads * hd, KH = kv * hd, W = QH + 2 * KH, past = 5, rows = past + n;
-  auto proj = randv((size_t)n * W), cs = randv((size_t)n * hd), sn = randv((size_t)n * hd);
-  auto qw = randv(hd), kw = randv(hd), cache = randv((size_t)rows * KH);
-  const size_t k_off = fused ? QH : (size_t)n * QH, v_off = fused ? QH + KH : (size_t)n * (QH + KH);
-  const int qs = fused ? W : QH, kvs = fused ? W : KH;
-  float *dp = up(proj), *dqw = up(qw), *dkw = up(kw), *dcs = up(cs), *dsn = up(sn);
-  float *dq = up(std::vector<float>((size_t)n * QH, 0.f)), *dk1 = up(cache), *dv1 = up(cache), *dk2 = up(cache),
-        *dv2 = up(cache);
-  qkv_rope_cuda(dq, dk1, dv1, dp, dp + k_off, dp + v_off, qs, kvs, dqw, dkw, dcs, dsn, n, heads, kv, hd, 1e-6f, past,
-                nullptr, ctx);
-  const int pad = flash_wgmma_rows_pad(n);
-  __nv_bfloat16* dqb = alloc_bf16((size_t)heads * pad * 128);
-  CUDA_CHECK(cudaMemsetAsync(dqb, 0x5a, (size_t)heads * pad * 128 * 2, st));  // the padding rows must be written
-  const bool ran = qkv_rope_bf16q_cuda(dqb, pad, dk2, dv2, dp, dp + k_off, dp + v_off, qs, kvs, dqw, dkw, dcs, dsn, n,
-                                       heads, kv, hd, 1e-6f, past, ctx);
-  const std::string c = shape("n=%d h=%d/%d", n, heads, kv) + (fused ? " fused" : "");
-  report_exact("qkv_rope_b16q", c + " runs", ran, "head_dim 128, both norms");
-  const std::vector<float> q = down(dq, (size_t)n * QH);
-  const std::vector<uint16_t> qb = down16(dqb, (size_t)heads * pad * 128);
-  bool same = true;
-  for (int h = 0; h < heads; ++h)
-    for (int r = 0; r < pad; ++r)
-      for (int d = 0; d < hd; ++d)
-        same = same && qb[((size_t)h * pad + r) * 128 + d] == (r < n ? f2bf(q[((size_t)r * heads + h) * hd + d]) : 0);
-  report_exact("qkv_rope_b16q", c + " q operand", same, "== qkv_rope_cuda's q rounded to bf16 (padding rows 0)");
-  report("qkv_rope_b16q", c + " k (bits)", down(dk1, (size_t)rows * KH), down(dk2, (size_t)rows * KH), 0);
-  report("qkv_rope_b16q", c + " v (bits)", down(dv1, (size_t)rows * KH), down(dv2, (size_t)rows * KH), 0);
-  if (std::strcmp(flash_attention_path(n, rows, hd, true, st), "wgmma") == 0) {
-    __nv_bfloat16 *o1 = alloc_bf16((size_t)n * QH), *o2 = alloc_bf16((size_t)n * QH);
-    const float scale = 1.f / std::sqrt((float)hd);
-    flash_attention_bf16_out_cuda(o1, dq, dk1, dv1, n, rows, heads, kv, hd, past, true, scale, ctx);
-    flash_attention_bf16q_cuda(o2, dqb, dk2, dv2, n, rows, heads, kv, hd, past, true, scale, ctx);
-    report_exact("qkv_rope_b16q", c + " causal flash out", down16(o1, (size_t)n * QH) == down16(o2, (size_t)n * QH),
-                 "from the bf16 q == from the f32 q (bits)");
-  }
-}
-
 void test_add_rmsnorm(int rows, int dim) {
   auto x = randv((size_t)rows * dim), h = randv((size_t)rows * dim), w = randv(dim);
   float *dx = up(x), *dh = up(h), *dw = up(w);
@@ -1352,6 +1310,48 @@ void test_add_layernorm_bf16(int rows, int dim, bool affine) {
     report("add_ln_bf16", shape("rows=%d dim=%d x vs CPU", rows, dim) + form, rx, down(dx2, n), 1e-6);
   }
   unsetenv("COSMOS_LAYERNORM_VEC");
+}
+
+// qkv_rope_bf16q_cuda: q written straight as the wgmma flash kernel's bf16 operand (the decoder's prefill). Against
+// qkv_rope_cuda's f32 q: each value rounded to nearest even at [head][row][dim], the padding rows zero; k and v the
+// same bits (written after 5 cached rows); and the causal attention over [cached | own] keys the same output bits as
+// flash_attention_bf16_out_cuda from the f32 q.
+void test_qkv_rope_bf16q(int n, int heads, int kv, bool fused) {
+  const int hd = 128, QH = heads * hd, KH = kv * hd, W = QH + 2 * KH, past = 5, rows = past + n;
+  auto proj = randv((size_t)n * W), cs = randv((size_t)n * hd), sn = randv((size_t)n * hd);
+  auto qw = randv(hd), kw = randv(hd), cache = randv((size_t)rows * KH);
+  const size_t k_off = fused ? QH : (size_t)n * QH, v_off = fused ? QH + KH : (size_t)n * (QH + KH);
+  const int qs = fused ? W : QH, kvs = fused ? W : KH;
+  float *dp = up(proj), *dqw = up(qw), *dkw = up(kw), *dcs = up(cs), *dsn = up(sn);
+  float *dq = up(std::vector<float>((size_t)n * QH, 0.f)), *dk1 = up(cache), *dv1 = up(cache), *dk2 = up(cache),
+        *dv2 = up(cache);
+  qkv_rope_cuda(dq, dk1, dv1, dp, dp + k_off, dp + v_off, qs, kvs, dqw, dkw, dcs, dsn, n, heads, kv, hd, 1e-6f, past,
+                nullptr, ctx);
+  const int pad = flash_wgmma_rows_pad(n);
+  __nv_bfloat16* dqb = alloc_bf16((size_t)heads * pad * 128);
+  CUDA_CHECK(cudaMemsetAsync(dqb, 0x5a, (size_t)heads * pad * 128 * 2, st));  // the padding rows must be written
+  const bool ran = qkv_rope_bf16q_cuda(dqb, pad, dk2, dv2, dp, dp + k_off, dp + v_off, qs, kvs, dqw, dkw, dcs, dsn, n,
+                                       heads, kv, hd, 1e-6f, past, ctx);
+  const std::string c = shape("n=%d h=%d/%d", n, heads, kv) + (fused ? " fused" : "");
+  report_exact("qkv_rope_b16q", c + " runs", ran, "head_dim 128, both norms");
+  const std::vector<float> q = down(dq, (size_t)n * QH);
+  const std::vector<uint16_t> qb = down16(dqb, (size_t)heads * pad * 128);
+  bool same = true;
+  for (int h = 0; h < heads; ++h)
+    for (int r = 0; r < pad; ++r)
+      for (int d = 0; d < hd; ++d)
+        same = same && qb[((size_t)h * pad + r) * 128 + d] == (r < n ? f2bf(q[((size_t)r * heads + h) * hd + d]) : 0);
+  report_exact("qkv_rope_b16q", c + " q operand", same, "== qkv_rope_cuda's q rounded to bf16 (padding rows 0)");
+  report("qkv_rope_b16q", c + " k (bits)", down(dk1, (size_t)rows * KH), down(dk2, (size_t)rows * KH), 0);
+  report("qkv_rope_b16q", c + " v (bits)", down(dv1, (size_t)rows * KH), down(dv2, (size_t)rows * KH), 0);
+  if (std::strcmp(flash_attention_path(n, rows, hd, true, st), "wgmma") == 0) {
+    __nv_bfloat16 *o1 = alloc_bf16((size_t)n * QH), *o2 = alloc_bf16((size_t)n * QH);
+    const float scale = 1.f / std::sqrt((float)hd);
+    flash_attention_bf16_out_cuda(o1, dq, dk1, dv1, n, rows, heads, kv, hd, past, true, scale, ctx);
+    flash_attention_bf16q_cuda(o2, dqb, dk2, dv2, n, rows, heads, kv, hd, past, true, scale, ctx);
+    report_exact("qkv_rope_b16q", c + " causal flash out", down16(o1, (size_t)n * QH) == down16(o2, (size_t)n * QH),
+                 "from the bf16 q == from the f32 q (bits)");
+  }
 }
 
 // add_rmsnorm_bf16_cuda: add_rmsnorm_cuda's rows cast (cast_bf16_cuda) and its x, bit for bit, in the vector form
