@@ -359,10 +359,9 @@ __global__ void swiglu_ref_kernel(bf16* h, const float* gu, int n, int inter) {
 }
 
 // The fused SwiGLU MLP (matmul_swiglu_cuda, then matmul_bf16_cuda for the down projection) vs the unfused steps on the
-// same bf16 operands (gemm_wgmma's f32 gate and up, silu(g) * u rounded to bf16, the down projection): h and y, on the
-// pick's tiles (64 + 64 channels a tile) and on the 128x256 ones (COSMOS_SWIGLU_WIDE=1), whose h must be the same bits.
-// Then at the 8B video prefill's and the Generator's 480p MLP shapes, the fused MLP in both forms vs the engine's
-// unfused one (matmul_cuda x 2, swiglu_cuda, matmul_cuda), all timed.
+// same bf16 operands (gemm_wgmma's f32 gate and up, silu(g) * u rounded to bf16, the down projection): h and y.
+// Then at the Generator's 480p MLP shape, the fused MLP vs the engine's unfused one (matmul_cuda x 2, swiglu_cuda,
+// matmul_cuda), both timed.
 int run_swiglu() {
   struct S {
     const char* name;
@@ -371,7 +370,6 @@ int run_swiglu() {
   const S cases[] = {{"ragged n, 3 column tiles", 300, 256, 384, 256},
                      {"the smallest", 128, 64, 128, 128},
                      {"x in 3 cast chunks", 6000, 12288, 256, 192},
-                     {"8B video prefill MLP", 3318, 4096, 12288, 4096},
                      {"Generator 480p MLP", 18720, 4096, 12288, 4096}};
   for (const S& c : cases) {
     Problem p(c.n, c.k, 2 * c.inter, false);
@@ -382,11 +380,6 @@ int run_swiglu() {
     float *gu = (float*)pool->alloc((long long)c.n * 2 * c.inter * 4), *y = (float*)pool->alloc(ny * 4),
           *yref = (float*)pool->alloc(ny * 4), *hf = (float*)pool->alloc(nh * 4), *hreff = (float*)pool->alloc(nh * 4);
     const bool supported = matmul_swiglu_supported(p.xf, p.w, WType::BF16, c.n, c.k, c.inter, ctx);
-    // the 128x256 tiles' h first, then the pick's h and y
-    setenv("COSMOS_SWIGLU_WIDE", "1", 1);
-    matmul_swiglu_cuda(h, p.xf, p.w, c.n, c.k, c.inter, ctx);
-    unsetenv("COSMOS_SWIGLU_WIDE");
-    const std::vector<float> wide = to_host_f32(h, nh);
     poison(y, ny);
     matmul_swiglu_cuda(h, p.xf, p.w, c.n, c.k, c.inter, ctx);
     matmul_bf16_cuda(y, h, wd, nullptr, c.n, c.inter, c.out, ctx);
@@ -400,26 +393,20 @@ int run_swiglu() {
     CUDA_CHECK_LAUNCH();
     // The two h differ by the order of the f32 sums only: a rare element rounds to the next bf16.
     const Diff dh = device_diff(hf, hreff, nh, ctx), dy = device_diff(y, yref, ny, ctx);
-    const bool same_as_wide = to_host_f32(h, nh) == wide;
-    const bool ok = supported && dh.bad == 0 && dy.bad == 0 && dh.rel <= 2e-3 && dy.rel <= 2e-3 && same_as_wide;
+    const bool ok = supported && dh.bad == 0 && dy.bad == 0 && dh.rel <= 2e-3 && dy.rel <= 2e-3;
     if (!ok) ++failures;
     std::printf(
         "swiglu | %-26s n=%5d k=%5d inter=%5d out=%5d | supported %d | h vs unfused %.2e | y vs unfused %.2e "
-        "| non-finite %llu | h == 128x256 tiles' %d | %s\n",
-        c.name, c.n, c.k, c.inter, c.out, supported ? 1 : 0, dh.rel, dy.rel, dh.bad + dy.bad, same_as_wide ? 1 : 0,
-        ok ? "PASS" : "FAIL");
+        "| non-finite %llu | %s\n",
+        c.name, c.n, c.k, c.inter, c.out, supported ? 1 : 0, dh.rel, dy.rel, dh.bad + dy.bad, ok ? "PASS" : "FAIL");
     std::fflush(stdout);
-    if (c.n >= 3318) {
+    if (c.n >= 18720) {
       float* g = gu;
       float* u = gu + (long long)c.n * c.inter;
-      auto fused_mlp = [&](int) {
+      const double fused = median_ms(ctx, [&](int) {
         matmul_swiglu_cuda(h, p.xf, p.w, c.n, c.k, c.inter, ctx);
         matmul_bf16_cuda(y, h, wd, nullptr, c.n, c.inter, c.out, ctx);
-      };
-      const double fused = median_ms(ctx, fused_mlp);
-      setenv("COSMOS_SWIGLU_WIDE", "1", 1);
-      const double fused_wide = median_ms(ctx, fused_mlp);
-      unsetenv("COSMOS_SWIGLU_WIDE");
+      });
       const double unfused = median_ms(ctx, [&](int) {
         matmul_cuda(g, p.xf, p.w, WType::BF16, nullptr, c.n, c.k, c.inter, ctx);
         matmul_cuda(u, p.xf, p.w + (long long)c.inter * c.k, WType::BF16, nullptr, c.n, c.k, c.inter, ctx);
@@ -427,11 +414,8 @@ int run_swiglu() {
         matmul_cuda(y, g, wd, WType::BF16, nullptr, c.n, c.inter, c.out, ctx);
       });
       const double flop = 2.0 * c.n * c.k * 2 * c.inter + 2.0 * c.n * c.inter * c.out;
-      std::printf(
-          "swiglu time | %s | fused %.3f ms (%.0f TFLOP/s) | fused on 128x256 tiles %.3f ms (%.0f TFLOP/s) | unfused "
-          "%.3f ms (%.0f TFLOP/s) | %.2fx\n",
-          c.name, fused, flop / (fused * 1e9), fused_wide, flop / (fused_wide * 1e9), unfused, flop / (unfused * 1e9),
-          unfused / fused);
+      std::printf("swiglu time | %s | fused %.3f ms (%.0f TFLOP/s) | unfused %.3f ms (%.0f TFLOP/s) | %.2fx\n", c.name,
+                  fused, flop / (fused * 1e9), unfused, flop / (unfused * 1e9), unfused / fused);
       std::fflush(stdout);
     }
     CUDA_CHECK(cudaStreamSynchronize(ctx.stream));

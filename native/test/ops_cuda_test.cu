@@ -1534,8 +1534,8 @@ void test_bf16_input_layers(int n) {
                (flash ? " (bitwise; flash out in bf16)" : " (bitwise; not the flash path)"),
            down(y1, (size_t)n * width), down(y2, (size_t)n * width), 0);
     // COSMOS_QKV_BF16_OUT=1: q|k|v in bf16 from the GEMM (linear_bf16_out and qkv_rope_flash's bf16 form, each bit for
-    // bit above): q and k rounded before the rotary as well as after, ~1e-3 on an output (as
-    // test_attention_block_segments' straight vs converted; a misplaced row, head or part is O(1)).
+    // bit above): q and k rounded before the rotary as well as after, 4.9e-3 and 9.3e-3 rel l2 on the output for two
+    // random draws (the tower test below allows 2e-2 too; a misplaced row, head or part is O(1)).
     float* y3 = up(std::vector<float>((size_t)n * width));
     setenv("COSMOS_QKV_BF16_OUT", "1", 1);
     cosmos::attention_block_cuda(y3, nullptr, ab, a, as, ctx);
@@ -1543,7 +1543,7 @@ void test_bf16_input_layers(int n) {
     report("bf16_in",
            shape("attention block n=%d, 2 frames, hd %d, bf16 q|k|v from the GEMM", n, hd) +
                (flash && bf16_out ? " vs f32 q|k|v" : " (not that path: bitwise)"),
-           down(y1, (size_t)n * width), down(y3, (size_t)n * width), flash && bf16_out ? 5e-3 : 0);
+           down(y1, (size_t)n * width), down(y3, (size_t)n * width), flash && bf16_out ? 2e-2 : 0);
   }
   // An f32 weight takes no bf16 rows: a ModelError naming the call, nothing run.
   cosmos::Linear f32{up(randv((size_t)W * width)), WType::F32, nullptr, width, W};

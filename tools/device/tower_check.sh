@@ -5,27 +5,26 @@
 #
 #   here:   bash tools/device/tower_check.sh prepare [COMMIT]
 #           bash bench/run.sh prepare [COMMIT] + bash tools/device/bench_tests.sh prepare ops_cuda_test
-#           lifecycle_cuda_test qwen3_cuda_test gemm_wgmma_cuda_test, then .dev/tower_check.tar.xz with just the bench
-#           and those four drivers and their MANIFESTs (the tracked tree is ~39 MB of a call's 64 MiB). To time an
-#           earlier build beside it, keep that one's tarball as .dev/tower_check_base.tar.xz and carry both.
+#           lifecycle_cuda_test qwen3_cuda_test, then .dev/tower_check.tar.xz with just the bench and those three drivers
+#           and their MANIFESTs (the tracked tree is ~39 MB of a call's 64 MiB). To time an earlier build beside it,
+#           keep that one's tarball as .dev/tower_check_base.tar.xz and carry both.
 #   device: `run`, timeout_s 600, carry [".dev/tower_check.tar.xz"] (and ".dev/tower_check_base.tar.xz"):
 #           bash tools/device/tower_check.sh device
 #           1. ops_cuda_test, every op (its bf16_inputs part last: add_rmsnorm_bf16, add_layernorm_bf16 in both forms,
 #              the bf16-input layers and the tower bit for bit against the f32 rows + casts, the bf16 q|k|v GEMM out,
-#              the kept blocks), lifecycle_cuda_test (the pool's call counts, epochs, out-of-memory fallback),
+#              the kept blocks), lifecycle_cuda_test (the pool's call counts, epochs, out-of-memory fallback) and
 #              qwen3_cuda_test (the tiny fixture; the decoder's prefill on bf16 inputs bit for bit against
-#              COSMOS_PREFILL_BF16_INPUTS=0) and gemm_wgmma_cuda_test swiglu (the fused SwiGLU MLP on the pick's tiles
-#              and on the 128x256 ones, COSMOS_SWIGLU_WIDE=1: the same h bits; both timed);
+#              COSMOS_PREFILL_BF16_INPUTS=0);
 #           2. qwen3vl_prefill_bench, video then image, in its forms alternated twice: as is (add_layernorm's vector
-#              form, bf16 GEMM inputs in the tower and the prefill, kept blocks), the prefill's f32 rows + casts
-#              (COSMOS_PREFILL_BF16_INPUTS=0) and the SwiGLU GEMM on 128x256 tiles (COSMOS_SWIGLU_WIDE=1) (FORMS=all:
-#              also COSMOS_QKV_BF16_OUT=1, COSMOS_TOWER_KEEP_BLOCKS=0 and the tower's first two defaults off), and the
-#              base build as is where carried (each line: tower ms and its phases, cudaMalloc calls, prefill ms);
-#              where .dev/wgmmabin is carried too (tools/device/wgmma_check.sh prepare), gemm_wgmma_cuda_test's
-#              variants v1-v4 timed on the tower's four GEMM shapes and the video prefill's four;
-#           3. ncu over one video run as is and one in each of those two forms: kernel time summed by kernel name; one
-#              launch each of the tower's flash kernel, its rotary and its fc1 + GELU GEMM under ncu's pipe and stall
-#              sections, and the flash kernel's stall reasons (NCU_DETAIL=0: not those).
+#              form, bf16 GEMM inputs in the tower and the prefill, kept blocks) and the prefill's f32 rows + casts
+#              (COSMOS_PREFILL_BF16_INPUTS=0) (FORMS=all: also COSMOS_QKV_BF16_OUT=1, COSMOS_TOWER_KEEP_BLOCKS=0 and the
+#              tower's first two defaults off), and the base build as is where carried (each line: tower ms and its
+#              phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried too (tools/device/wgmma_check.sh
+#              prepare), gemm_wgmma_cuda_test's variants v1-v4 timed on the tower's four GEMM shapes and the video
+#              prefill's four;
+#           3. ncu over one video run as is and one with COSMOS_PREFILL_BF16_INPUTS=0: kernel time summed by kernel
+#              name; one launch each of the tower's flash kernel, its rotary and its fc1 + GELU GEMM under ncu's pipe
+#              and stall sections, and the flash kernel's stall reasons (NCU_DETAIL=0: not those).
 #           ~8-9 min (ROUNDS=1 NCU=0: one round, no ncu, ~3 min). Under $OUT: tests.log, bench.log, ncu_detail_*.txt,
 #           summary.txt.
 set -uo pipefail
@@ -34,10 +33,9 @@ TAR=.dev/tower_check.tar.xz BASE=.dev/tower_check_base.tar.xz
 case "${1:-}" in
 prepare)
   bash bench/run.sh prepare "${2:-HEAD}" || exit 1
-  bash tools/device/bench_tests.sh prepare ops_cuda_test lifecycle_cuda_test qwen3_cuda_test gemm_wgmma_cuda_test ||
-    exit 1
+  bash tools/device/bench_tests.sh prepare ops_cuda_test lifecycle_cuda_test qwen3_cuda_test || exit 1
   tar -cJf "$TAR" .dev/benchbin/MANIFEST .dev/benchbin/qwen3vl_prefill_bench .dev/benchtests/MANIFEST \
-    .dev/benchtests/{ops_cuda_test,lifecycle_cuda_test,qwen3_cuda_test,gemm_wgmma_cuda_test} || exit 1
+    .dev/benchtests/ops_cuda_test .dev/benchtests/lifecycle_cuda_test .dev/benchtests/qwen3_cuda_test || exit 1
   ls -la "$TAR"
   bash tools/device/carry_fits.sh "$TAR" ;;
 device)
@@ -51,14 +49,11 @@ device)
     timeout 120 $t/lifecycle_cuda_test .; echo "lifecycle_cuda_test rc=$?"
     bash tools/fixtures/references.sh unpack > /dev/null && timeout 240 $t/qwen3_cuda_test .
     echo "qwen3_cuda_test (the tiny fixture vs CPU / transformers, the prefill's bf16 inputs, decode) rc=$?"
-    timeout 200 $t/gemm_wgmma_cuda_test swiglu
-    echo "gemm_wgmma_cuda_test swiglu (the fused SwiGLU MLP on both tile forms vs the unfused steps, timed) rc=$?"
   } > "$out/tests.log" 2>&1
-  grep -E "rc=|FAIL|^swiglu" "$out/tests.log" | tee -a "$out/summary.txt"
+  grep -E "rc=|FAIL" "$out/tests.log" | tee -a "$out/summary.txt"
   echo "PASS rows: $(grep -c '| PASS' "$out/tests.log")" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
-  forms=("as is||$b" "decoder prefill f32 rows + casts|COSMOS_PREFILL_BF16_INPUTS=0|$b"
-    "SwiGLU GEMM on 128x256 tiles|COSMOS_SWIGLU_WIDE=1|$b")
+  forms=("as is||$b" "decoder prefill f32 rows + casts|COSMOS_PREFILL_BF16_INPUTS=0|$b")
   # FORMS=all: also the opt-in q|k|v from the GEMM and the defaults of 2026-12-06 off (settled then: bench/README)
   [ "${FORMS:-}" = all ] && forms+=("qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b"
     "blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b"
@@ -86,7 +81,7 @@ device)
     grep -E "^(tower|8b video)|^shape|^v[0-9] =|timing checks" "$out/gemm_tower.log" | tee -a "$out/summary.txt"
   fi
   if [ "${NCU:-1}" = 1 ] && command -v ncu > /dev/null; then
-    for f in "as_is|" "prefill_f32_inputs|COSMOS_PREFILL_BF16_INPUTS=0" "swiglu_wide|COSMOS_SWIGLU_WIDE=1"; do
+    for f in "as_is|" "prefill_f32_inputs|COSMOS_PREFILL_BF16_INPUTS=0"; do
       name=${f%%|*} vars=${f#*|}
       # shellcheck disable=SC2086 # vars: words of NAME=VALUE
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 $vars timeout 200 ncu --clock-control none \

@@ -11,10 +11,14 @@
 //    registers), keep one stage's wgmmas in flight (wait_group 1) and release the stage before it.
 //  * The epilogue writes f32 straight from the accumulators (float2 streaming stores: the output is larger than
 //    L2 and is not read again by this kernel, so it should not evict the operands).
-//  * SwiGLU epilogue (gemm_wgmma_swiglu): a tile's B is two boxes of BN / 2 weight rows, the gate's rows c..c+BN/2-1
-//    and the up projection's same rows, so each thread holds gate and up of the same output channels and writes
-//    silu(gate) * up as bf16: an MLP's [n, 2 inter] f32 intermediate, its activation pass and the down projection's
-//    bf16 cast all disappear (at 720p x 189 frames: ~14 GB of traffic a layer).
+//  * SwiGLU epilogue (gemm_wgmma_swiglu): a 128 x 256 tile's B is two boxes of 128 weight rows, the gate's rows
+//    c..c+127 and the up projection's same rows, so each thread holds gate and up of the same output channels and
+//    writes silu(gate) * up as bf16: an MLP's [n, 2 inter] f32 intermediate, its activation pass and the down
+//    projection's bf16 cast all disappear (at 720p x 189 frames: ~14 GB of traffic a layer). The plain GEMM's
+//    256x128 / ping-pong tiles with 64 gate + 64 up channels each (measured 2026-12-06, H100, then removed): the same
+//    h bits, the fused MLP 1.48 against 1.59 ms at the 8B video prefill's shape but 9.03 against 8.65 ms at the
+//    Generator's 480p, and in the video prefill no faster (ncu, the GEMMs of two towers and two prefills: 182.5
+//    against 182.9 ms; the prefill 87.8 / 86.9 against 87.8 / 87.5 ms).
 //  * GELU epilogue (gemm_wgmma_gelu): bias, then GELU, written as bf16 — a GELU MLP's fc1 (the Qwen3-VL tower),
 //    whose f32 output, activation pass and fc2's bf16 cast disappear the same way.
 //  * Tiles are walked in groups of kGroupRows row-tiles down each column, so the blocks in flight share a few
@@ -30,7 +34,6 @@
 #include <string>
 
 #include "../core/cuda_common.h"
-#include "../core/env.h"
 #include "gelu.cuh"
 #include "wgmma_sm90.cuh"
 
@@ -100,7 +103,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
   __syncthreads();
   constexpr bool SWIGLU = EPI == kEpiSwiGLU;
   constexpr int kCols = SWIGLU ? BN / 2 : BN;  // output columns per tile
-  // SwiGLU: a tile's B is two boxes of kCols weight rows (gate, then up), so the accumulator's two column halves pair.
+  static_assert(!SWIGLU || (BN == 256 && !PINGPONG), "the SwiGLU epilogue pairs m64n256's two halves");
   const int tiles_r = (n + BM - 1) / BM, tiles_c = (m + kCols - 1) / kCols, tiles = tiles_r * tiles_c;
   // k need not be a multiple of kBK (the Qwen3-VL tower's fc2: k 4304): the last k-tile's boxes reach past k, and
   // TMA fills those columns of A and B with zeros, which add nothing to the products (and still count as bytes).
@@ -378,15 +381,7 @@ void gemm_wgmma_swiglu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bf
         "gemm_wgmma_swiglu: needs n >= 128, k a positive multiple of 8, inter a multiple "
         "of 128 and 16-byte aligned a and b; got n " +
         std::to_string(n) + ", k " + std::to_string(k) + ", inter " + std::to_string(inter));
-  // The plain GEMM's pick of tiles for [n, 2 inter] (256x128 or ping-pong 128x128, each tile 64 gate + the same 64 up
-  // channels), or with COSMOS_SWIGLU_WIDE=1 the 128x256 tiles (128 + 128 channels) it had until 2026-12-06. Read at
-  // every call (tests switch it).
-  if (env_switch("COSMOS_SWIGLU_WIDE", false))
-    launch<128, 256, 2, 4, false, kEpiSwiGLU>(out, a, b, nullptr, n, k, inter, true, ctx.stream);
-  else if (gemm_wgmma_pick(n, k, 2 * inter) == WgmmaVariant::Tile256x128Persistent)
-    launch<256, 128, 2, 4, false, kEpiSwiGLU>(out, a, b, nullptr, n, k, inter, true, ctx.stream);
-  else
-    launch<128, 128, 2, 6, true, kEpiSwiGLU>(out, a, b, nullptr, n, k, inter, true, ctx.stream);
+  launch<128, 256, 2, 4, false, kEpiSwiGLU>(out, a, b, nullptr, n, k, inter, true, ctx.stream);
 }
 
 bool gemm_wgmma_gelu_shape_ok(const void* a, const void* b, int n, int k, int m) {

@@ -49,9 +49,8 @@ void gemm_wgmma(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, cons
                 int k, int m, WgmmaVariant variant, const CudaContext& ctx);
 
 // out [n, inter] bf16 = silu(a · b[0:inter]^T) * (a · b[inter:2 inter]^T): a SwiGLU MLP's gate and up projections
-// with the activation in the epilogue (b = the gate_up weight [2 inter, k], gate rows first), on gemm_wgmma_pick(n, k,
-// 2 inter)'s tiles, whose 128 columns are 64 gate and the same 64 up channels (COSMOS_SWIGLU_WIDE=1: 128 x 256
-// persistent tiles, 128 + 128 channels). Needs gemm_wgmma_swiglu_shape_ok.
+// with the activation in the epilogue (b = the gate_up weight [2 inter, k], gate rows first), 128 x 256 persistent
+// tiles whose 256 columns are 128 gate and the same 128 up channels. Needs gemm_wgmma_swiglu_shape_ok.
 bool gemm_wgmma_swiglu_shape_ok(const void* a, const void* b, int n, int k, int inter);
 void gemm_wgmma_swiglu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b, int n, int k, int inter,
                        const CudaContext& ctx);
