@@ -336,18 +336,23 @@ int main(int argc, char** argv) {
   // each GEMM (COSMOS_PREFILL_BF16_INPUTS=0): the same numbers, so every row's logits bit for bit, across a prompt with
   // 100 visual rows and deepstack features after layers 0 and 1 (the f32 norm and a cast there), then 8 decode steps
   // on the caches each prefill wrote.
+  // A 3-layer decoder at the 8B's head shape (head_dim 128, 8 q / 2 kv heads) for random bf16 weights.
+  auto head128_config = [](int hidden, int inter) {
+    Qwen3TextConfig c;
+    c.vocab_size = 2048;
+    c.hidden_size = hidden;
+    c.intermediate_size = inter;
+    c.num_layers = 3;
+    c.num_heads = 8;
+    c.num_kv_heads = 2;
+    c.head_dim = 128;
+    c.mrope_section[0] = 24;
+    c.mrope_section[1] = 20;
+    c.mrope_section[2] = 20;
+    return c;
+  };
   {
-    Qwen3TextConfig bc;
-    bc.vocab_size = 2048;
-    bc.hidden_size = 1024;
-    bc.intermediate_size = 1024;  // gate|up + SwiGLU fused: inter % 128 == 0
-    bc.num_layers = 3;
-    bc.num_heads = 8;
-    bc.num_kv_heads = 2;
-    bc.head_dim = 128;
-    bc.mrope_section[0] = 24;
-    bc.mrope_section[1] = 20;
-    bc.mrope_section[2] = 20;
+    const Qwen3TextConfig bc = head128_config(1024, 1024);  // gate|up + SwiGLU fused: inter % 128 == 0
     auto m = Qwen3TextCuda::random(bc, WType::BF16, 91, 0.02f);
     const int n = 230, BV = bc.vocab_size, BH = bc.hidden_size;
     std::vector<int> ids(n), pos3(3 * n), rows(100);
@@ -403,17 +408,7 @@ int main(int argc, char** argv) {
   // prompts at 32 / 64 key splits and one / two combine levels. Logits rel l2 <= 1e-4 at every step (the GEMVs sum in
   // the graph's order; the norms and the attention in their own), the same argmax.
   {
-    Qwen3TextConfig pc;
-    pc.vocab_size = 2048;
-    pc.hidden_size = 4096;
-    pc.intermediate_size = 5000;
-    pc.num_layers = 3;
-    pc.num_heads = 8;
-    pc.num_kv_heads = 2;
-    pc.head_dim = 128;
-    pc.mrope_section[0] = 24;
-    pc.mrope_section[1] = 20;
-    pc.mrope_section[2] = 20;
+    const Qwen3TextConfig pc = head128_config(4096, 5000);
     auto base = Qwen3TextCuda::random(pc, WType::BF16, 77, 0.02f);
     auto pers = Qwen3TextCuda::random(pc, WType::BF16, 77, 0.02f);
     const bool on_by_default = base->decode_persistent();

@@ -32,8 +32,9 @@ namespace cosmos {
 namespace {
 // The prefill's GEMM inputs written in bf16 by their producers unless COSMOS_PREFILL_BF16_INPUTS=0 (the f32 rows and a
 // cast before each GEMM: the same numbers, qwen3_cuda_test checks the logits bit for bit): the norms write the q|k|v
-// and gate|up rows in bf16, the flash kernel its output for o, as the tower's run does (qwen3_vision_cuda.cu). Read at
-// every prefill (tests switch it).
+// and gate|up rows in bf16, the rotary q as the flash kernel's bf16 operand and the flash kernel its output for o
+// (attention_block_cuda with xb), as the tower's run does (qwen3_vision_cuda.cu). Read at every prefill (tests switch
+// it).
 bool prefill_bf16_inputs_requested() { return env_switch("COSMOS_PREFILL_BF16_INPUTS", true); }
 }  // namespace
 

@@ -27,6 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 #include "../core/cuda_common.h"
 #include "attention.h"
@@ -351,14 +352,22 @@ void flash_attention_cuda(float* out, const float* q, const float* k, const floa
     launch<128>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
 }
 
+namespace {
+// The wgmma-only entries' argument checks (`who` names the call in the error).
+void require_wgmma_path(const char* who, int n_q, int n_kv, int q_heads, int kv_heads, int head_dim, bool causal,
+                        cudaStream_t stream) {
+  if (kv_heads <= 0 || q_heads % kv_heads != 0)
+    throw std::runtime_error(std::string(who) + ": q_heads % kv_heads != 0");
+  if (std::strcmp(flash_attention_path(n_q, n_kv, head_dim, causal, stream), "wgmma") != 0)
+    throw std::runtime_error(std::string(who) + ": this shape or device is not on the wgmma path");
+}
+}  // namespace
+
 void flash_attention_bf16_out_cuda(__nv_bfloat16* out, const float* q, const float* k, const float* v, int n_q,
                                    int n_kv, int q_heads, int kv_heads, int head_dim, int q_offset, bool causal,
                                    float scale, const cosmos::CudaContext& ctx) {
   if (n_q <= 0) return;
-  if (kv_heads <= 0 || q_heads % kv_heads != 0)
-    throw std::runtime_error("flash_attention_bf16_out_cuda: q_heads % kv_heads != 0");
-  if (std::strcmp(flash_attention_path(n_q, n_kv, head_dim, causal, ctx.stream), "wgmma") != 0)
-    throw std::runtime_error("flash_attention_bf16_out_cuda: this shape or device is not on the wgmma path");
+  require_wgmma_path("flash_attention_bf16_out_cuda", n_q, n_kv, q_heads, kv_heads, head_dim, causal, ctx.stream);
   launch_wgmma(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
 }
 
@@ -366,10 +375,7 @@ void flash_attention_bf16q_cuda(__nv_bfloat16* out, const __nv_bfloat16* qb, con
                                 int n_kv, int q_heads, int kv_heads, int head_dim, int q_offset, bool causal,
                                 float scale, const cosmos::CudaContext& ctx) {
   if (n_q <= 0) return;
-  if (kv_heads <= 0 || q_heads % kv_heads != 0)
-    throw std::runtime_error("flash_attention_bf16q_cuda: q_heads % kv_heads != 0");
-  if (std::strcmp(flash_attention_path(n_q, n_kv, head_dim, causal, ctx.stream), "wgmma") != 0)
-    throw std::runtime_error("flash_attention_bf16q_cuda: this shape or device is not on the wgmma path");
+  require_wgmma_path("flash_attention_bf16q_cuda", n_q, n_kv, q_heads, kv_heads, head_dim, causal, ctx.stream);
   launch_wgmma(out, nullptr, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx, 1, qb);
 }
 
