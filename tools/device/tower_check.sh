@@ -24,7 +24,8 @@
 #              prefill's four;
 #           3. ncu over one video run as is and one with COSMOS_PREFILL_BF16_INPUTS=0: kernel time summed by kernel
 #              name; one launch each of the tower's flash kernel, its rotary and its fc1 + GELU GEMM under ncu's pipe
-#              and stall sections, and the flash kernel's stall reasons (NCU_DETAIL=0: not those).
+#              and stall sections, the flash kernel's stall reasons, and the decoder prefill's four largest kernels'
+#              tensor pipe and stalls (NCU_DETAIL=0: not those).
 #           ~8-9 min (ROUNDS=1 NCU=0: one round, no ncu, ~3 min). Under $OUT: tests.log, bench.log, ncu_detail_*.txt,
 #           summary.txt.
 set -uo pipefail
@@ -130,6 +131,24 @@ EOF
         > "$out/ncu_detail_stalls.txt" 2>&1
       grep -E "issue_stalled_.*ratio" "$out/ncu_detail_stalls.txt" | awk '{print $NF, $1}' | sort -gr | head -8 |
         sed "s/^/detail flash stalls: /" >> "$out/summary.txt"
+      # The decoder prefill's largest kernels, a layer or two of the video case's warm-up pass each (regex|launch
+      # skip|count): the gate|up + SwiGLU GEMM, the causal flash kernel (bf16 out, 128-dim tiles), the f32-out GEMMs
+      # on 256x128 tiles (q|k|v, after the tower's fc2 launches) and on ping-pong tiles (o, down, after the tower's
+      # q|k|v and o): duration, tensor pipe, MUFU and the main stalls, into summary.txt only (a call returns at most 8
+      # files). Session 51 measured 89%, 64%, 84% and 76% / 89% there (bench/README).
+      for spec in 'gemm_wgmma_kernel<\(int\)128, \(int\)256, \(int\)2, \(int\)4, \(bool\)0, \(int\)1>|3|1' \
+        'flash_wgmma_kernel<.*Bf16Tiles<\(int\)128>, __nv_bfloat16|3|1' \
+        'gemm_wgmma_kernel<\(int\)256, \(int\)128, \(int\)2, \(int\)4, \(bool\)0, \(int\)0>|40|1' \
+        'gemm_wgmma_kernel<\(int\)128, \(int\)128, \(int\)2, \(int\)6, \(bool\)1, \(int\)0>|60|2'; do
+        IFS='|' read -r k skip count <<< "$spec"
+        env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 timeout 200 ncu --clock-control none \
+          --kernel-name-base demangled --kernel-name "regex:$k" --launch-skip "$skip" --launch-count "$count" \
+          --section SpeedOfLight --metrics 'regex:smsp__average_warps_issue_stalled_(barrier|wait|long_scoreboard|mio_throttle|gmma)_per_issue_active\.ratio,sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active,sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active' \
+          "$b" > /tmp/tower_check_prefill.txt 2>&1
+        grep -E "^  void|Duration|hmma|pipe_xu|issue_stalled" /tmp/tower_check_prefill.txt |
+          sed -E 's/\(CUtensorMap_st.*\) \(/ (/; s/smsp__average_warps_issue_stalled_//; s/_per_issue_active.ratio//' |
+          sed "s/^/prefill detail: /" >> "$out/summary.txt"
+      done
     fi
   fi ;;
 *) echo "usage: tower_check.sh prepare [COMMIT] | device" >&2; exit 2 ;;
