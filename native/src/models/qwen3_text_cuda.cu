@@ -224,8 +224,9 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
   // bf16 GEMM inputs from their producers (prefill_bf16_inputs_requested; a prefill, not the decode graph): the norms
   // write xb, which the q|k|v and gate|up GEMMs read in place of Hh, where every layer runs those on the bf16 GEMM (not
   // with the fp8 prefill's copies attached).
+  const bool prefill = !n_kv_dev && n > 1;
   DeviceBuffer<__nv_bfloat16> xb;
-  if (!n_kv_dev && n > 1 && prefill_bf16_inputs_requested()) {
+  if (prefill && prefill_bf16_inputs_requested()) {
     xb = DeviceBuffer<__nv_bfloat16>(pool_, (size_t)n * H);
     for (const Qwen3DecoderLayer& L : w_.layers)
       if (!attention_qkv_bf16_runs(L.attn, n, ctx_) || !mlp_bf16_input_runs(L.mlp, xb.get(), n, ctx_)) {
@@ -234,7 +235,7 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
       }
   }
   const bool bf16_inputs = xb.get() != nullptr;
-  if (!n_kv_dev && n > 1) last_prefill_bf16_inputs_ = bf16_inputs;
+  if (prefill) last_prefill_bf16_inputs_ = bf16_inputs;
   norm_cuda(Hh, X, w_.layers[0].in_ln, n, ctx_);
   if (bf16_inputs) cast_bf16_cuda(xb.get(), Hh, (size_t)n * H, ctx_);  // once a pass: the first norm has no add
   for (int l = 0; l < c.num_layers; ++l) {

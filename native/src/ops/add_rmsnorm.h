@@ -10,13 +10,13 @@
 #endif
 
 void add_rmsnorm_cpu(float* out, float* x, const float* h, const float* w, int rows, int dim, float eps);
-// The same, with the normed rows written only as FP8 e4m3 with one scale per row (what an fp8 GEMM reads next, as
-// quantize_fp8_rows quantizes a row: ops/quantize_fp8.h): q [rows, dim] bytes, scale [rows]; x += h as above. The CPU
-// twin is add_rmsnorm_cpu then quantize_fp8_rows_cpu.
 // The same, the normed rows written only in bf16 (round to nearest even: cast_bf16's rounding), the rows a bf16 GEMM
 // reads next (the decoder prefill's q|k|v and gate|up inputs). out must not alias x or h. The CPU twin is
 // add_rmsnorm_cpu then cast_bf16_cpu.
 void add_rmsnorm_bf16_cpu(uint16_t* out, float* x, const float* h, const float* w, int rows, int dim, float eps);
+// The same, with the normed rows written only as FP8 e4m3 with one scale per row (what an fp8 GEMM reads next, as
+// quantize_fp8_rows quantizes a row: ops/quantize_fp8.h): q [rows, dim] bytes, scale [rows]; x += h as above. The CPU
+// twin is add_rmsnorm_cpu then quantize_fp8_rows_cpu.
 void add_rmsnorm_fp8_cpu(uint8_t* q, float* scale, float* x, const float* h, const float* w, int rows, int dim,
                          float eps);
 

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "mma_bf16.cuh"  // pack_bf16x4: the flash operands' rounding, the same for the rows here
+
 namespace cosmos {
 
 template <int V>
@@ -37,11 +39,7 @@ __device__ __forceinline__ void row_store(float* o, float v) { *o = v; }
 __device__ __forceinline__ void row_store(__nv_bfloat16* o, float v) { *o = __float2bfloat16_rn(v); }
 __device__ __forceinline__ void row_store4(float* o, float4 v) { *reinterpret_cast<float4*>(o) = v; }
 __device__ __forceinline__ void row_store4(__nv_bfloat16* o, float4 v) {
-  const __nv_bfloat162 a = __floats2bfloat162_rn(v.x, v.y), b = __floats2bfloat162_rn(v.z, v.w);
-  uint2 u;
-  u.x = *reinterpret_cast<const uint32_t*>(&a);
-  u.y = *reinterpret_cast<const uint32_t*>(&b);
-  *reinterpret_cast<uint2*>(o) = u;
+  *reinterpret_cast<uint2*>(o) = pack_bf16x4(v);
 }
 
 // launch(std::integral_constant<int, v>) for a vector form's v (1, 2, 4, 8); false for 0 (the scalar form).
