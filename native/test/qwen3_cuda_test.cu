@@ -377,8 +377,10 @@ int main(int argc, char** argv) {
     m->prefill(ids.data(), n, pos3.data(), &vis, lf.data(), true);
     const bool off = !m->last_prefill_bf16_inputs();
     std::vector<float> steps_f32;
+    std::vector<int> toks;
     for (int t = 0; t < 8; ++t) {
-      m->decode(argmax_cpu(t == 0 ? lf.data() + (size_t)(n - 1) * BV : sf.data(), BV), sf.data());
+      toks.push_back(argmax_cpu(t == 0 ? lf.data() + (size_t)(n - 1) * BV : sf.data(), BV));
+      m->decode(toks.back(), sf.data());
       steps_f32.insert(steps_f32.end(), sf.begin(), sf.end());
     }
     unsetenv("COSMOS_PREFILL_BF16_INPUTS");
@@ -398,6 +400,27 @@ int main(int argc, char** argv) {
       check(lf == lb, "prefill logits, bf16 inputs vs f32 + casts (bitwise), max |diff|",
             max_abs_diff(lb.data(), lf.data(), lf.size()));
       check(step_diff == 0, "8 decode steps after them (bitwise), max |diff|", step_diff);
+    }
+    // One logits row (all_logits = false, what reason() asks): the last layer (no deepstack feature) runs its MLP and
+    // final norm on the last row alone, on the decode GEMVs (x and h in f32, not rounded to bf16 as the GEMM rows):
+    // that row within bf16 rounding of the full prefill's, and the caches the same: the 8 steps bit for bit.
+    {
+      std::vector<float> l1(BV), s1(BV);
+      m->reset();
+      m->prefill(ids.data(), n, pos3.data(), &vis, l1.data(), false);
+      double num = 0, den = 0, one_steps = 0;
+      for (int i = 0; i < BV; ++i) {
+        const double d = (double)l1[i] - lb[(size_t)(n - 1) * BV + i];
+        num += d * d;
+        den += (double)lb[(size_t)(n - 1) * BV + i] * lb[(size_t)(n - 1) * BV + i];
+      }
+      for (int t = 0; t < 8; ++t) {
+        m->decode(toks[t], s1.data());
+        one_steps = std::max(one_steps, max_abs_diff(s1.data(), steps_f32.data() + (size_t)t * BV, BV));
+      }
+      const double rel = std::sqrt(num / std::max(den, 1e-30));
+      check(rel <= 1e-2, "prefill, one logits row vs the full prefill's last row (rel l2)", rel);
+      check(one_steps == 0, "8 decode steps after it, vs after the full prefill (bitwise)", one_steps);
     }
   }
   // The persistent decode step (set_decode_persistent; sm_90 only) on random bf16 weights of a shape it serves

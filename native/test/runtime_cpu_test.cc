@@ -241,6 +241,42 @@ int main(int argc, char** argv) {
   // the tiny fixture; a wrong scale or layout is ~1) and is not f32 (the fp8 twin ran); a prefill of
   // kQwen3Fp8PrefillMinRows tokens or fewer, and every forward with it off, is the f32 one bit for bit; the copies
   // count in weight_bytes.
+  // One logits row (all_logits = false, what the token loop asks): the last layer's MLP and the final norm run on the
+  // last row alone, after an attention over every row. That row within 1e-5 of the full prefill's last row, and the
+  // caches the same: 6 decode steps after each bit for bit.
+  {
+    const int m = 40;
+    std::vector<int> ids(m), pos(3 * m);
+    for (int i = 0; i < m; ++i) ids[i] = (i * 53 + 11) % 1400;
+    for (int r = 0; r < 3; ++r)
+      for (int i = 0; i < m; ++i) pos[r * m + i] = i;
+    std::vector<float> all((size_t)m * V), one(V), step_all(V), step_one(V);
+    std::vector<int> toks;
+    std::vector<float> steps;
+    model->reset();
+    model->prefill(ids.data(), m, pos.data(), nullptr, all.data(), true);
+    for (int t = 0; t < 6; ++t) {
+      toks.push_back(argmax_cpu(t == 0 ? all.data() + (size_t)(m - 1) * V : step_all.data(), V));
+      model->decode(toks.back(), step_all.data());
+      steps.insert(steps.end(), step_all.begin(), step_all.end());
+    }
+    model->reset();
+    model->prefill(ids.data(), m, pos.data(), nullptr, one.data(), false);
+    double num = 0, den = 0, step_diff = 0;
+    for (int i = 0; i < V; ++i) {
+      const double d = (double)one[i] - all[(size_t)(m - 1) * V + i];
+      num += d * d;
+      den += (double)one[i] * one[i];
+    }
+    for (int t = 0; t < 6; ++t) {
+      model->decode(toks[t], step_one.data());
+      for (int i = 0; i < V; ++i)
+        step_diff = std::max(step_diff, (double)std::fabs(step_one[i] - steps[(size_t)t * V + i]));
+    }
+    const double rel = std::sqrt(num / std::max(den, 1e-30));
+    truth("one logits row: the full prefill's last row (rel l2 <= 1e-5)", rel <= 1e-5, std::to_string(rel));
+    truth("one logits row: the decode steps after it bit for bit", step_diff == 0, std::to_string(step_diff));
+  }
   double fp8_rel = -1;
   {
     const int m = 40;

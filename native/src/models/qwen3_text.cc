@@ -242,10 +242,22 @@ void Qwen3Text::forward(const int* ids, int n, const int* pos3, const VisualInpu
     call.causal = true;
     call.cache = &cache;
     attention_block_cpu(Hh, Hh, L.attn, call, scratch.data(), cpu_);
+    const bool last = l + 1 == c.num_layers;
+    const bool deepstack = vis && l < (int)vis->deepstack.size() && vis->deepstack[l] && vis->n_rows > 0;
+    if (last && !all_logits && n > 1 && !deepstack) {
+      // One logits row: after the last layer's attention (every row's keys and values are in the cache) only the last
+      // row is read, so its MLP and the final norm run on that row alone (as Qwen3TextCuda::layers_forward).
+      float* x1 = X + (size_t)(n - 1) * H;
+      float* h1 = Hh + (size_t)(n - 1) * H;
+      add_norm_cpu(h1, x1, h1, L.post_ln, 1);
+      mlp_cpu(h1, h1, L.mlp, 1, scratch.data(), cpu_);
+      add_norm_cpu(h1, x1, h1, w_.norm, 1);
+      break;
+    }
     add_norm_cpu(Hh, X, Hh, L.post_ln, n);  // X += attn; Hh = post_attention_layernorm(X)
     mlp_cpu(Hh, Hh, L.mlp, n, scratch.data(), cpu_);
-    const RmsNorm& next = l + 1 < c.num_layers ? w_.layers[l + 1].in_ln : w_.norm;
-    if (vis && l < (int)vis->deepstack.size() && vis->deepstack[l] && vis->n_rows > 0) {
+    const RmsNorm& next = last ? w_.norm : w_.layers[l + 1].in_ln;
+    if (deepstack) {
       add_cpu(X, X, Hh, n * H);
       scatter_add_rows_cpu(X, vis->rows, vis->deepstack[l], vis->n_rows, H);
       norm_cpu(Hh, X, next, n);

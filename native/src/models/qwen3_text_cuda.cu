@@ -217,7 +217,7 @@ size_t Qwen3TextCuda::scratch_floats(int n) const {
 
 void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const float* cos, const float* sin, int n,
                                    const int* row_dev, const int* n_kv_dev, const VisualInputs* vis,
-                                   const int* vis_rows_dev, float* vis_tmp) {
+                                   const int* vis_rows_dev, float* vis_tmp, bool last_row_only) {
   const Qwen3TextConfig& c = cfg_;
   const int H = c.hidden_size;
   cudaStream_t s = stream_.get();
@@ -261,15 +261,26 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
     call.tensor_core_attention = wt_ == WType::BF16 && c.head_dim >= 64;
     call.xb = reinterpret_cast<const uint16_t*>(xb.get());
     attention_block_cuda(Hh, Hh, L.attn, call, scratch, ctx_);
+    const bool last = l + 1 == c.num_layers;
+    const bool deepstack = vis && l < (int)vis->deepstack.size() && vis->deepstack[l] && vis->n_rows > 0;
+    if (last && last_row_only && n > 1 && !deepstack) {
+      // Nothing reads the other rows after the last layer's attention (it wrote every row's keys and values): its
+      // MLP and the final norm run on the last row alone, as llama.cpp's output rows (1/36 of an 8B prefill's GEMMs).
+      float* x1 = X + (size_t)(n - 1) * H;
+      float* h1 = Hh + (size_t)(n - 1) * H;
+      add_norm_cuda(h1, x1, h1, L.post_ln, 1, ctx_);
+      mlp_cuda(h1, h1, L.mlp, 1, scratch, ctx_);
+      add_norm_cuda(h1, x1, h1, w_.norm, 1, ctx_);
+      break;
+    }
     if (bf16_inputs)
       add_norm_bf16_cuda(xb.get(), X, Hh, L.post_ln, n, ctx_);  // X += attn; xb = post_attention_layernorm(X)
     else
       add_norm_cuda(Hh, X, Hh, L.post_ln, n, ctx_);  // X += attn; Hh = post_attention_layernorm(X)
     mlp_cuda(Hh, Hh, L.mlp, n, scratch, ctx_, {}, xb.get());
     // The last layer's norm (the final one) writes f32 Hh for the logits.
-    const bool last = l + 1 == c.num_layers;
     const RmsNorm& next = last ? w_.norm : w_.layers[l + 1].in_ln;
-    if (vis && l < (int)vis->deepstack.size() && vis->deepstack[l] && vis->n_rows > 0) {
+    if (deepstack) {
       add_cuda(X, X, Hh, n * H, ctx_);
       // Device-resident features are read in place; host ones go up through vis_tmp first.
       const float* feat = vis->deepstack[l];
@@ -346,10 +357,11 @@ void Qwen3TextCuda::forward(const int* ids, int n, const int* pos3, const Visual
     // The fp8 copies are attached for this pass only (launches are ordered on the one stream, and the Linears are
     // read on the host at launch): decode's forward and the graph's record never see them.
     Fp8Attached<Fp8Copies> fp8(fp8_, fp8_prefill_ && !fp8_weights_ && n > kQwen3Fp8PrefillMinRows);
-    layers_forward(X, Hh, scratch.get(), cs.get(), sn.get(), n, nullptr, nullptr, vis, vrows.get(), vtmp.get());
+    layers_forward(X, Hh, scratch.get(), cs.get(), sn.get(), n, nullptr, nullptr, vis, vrows.get(), vtmp.get(),
+                   !all_logits);
   }
 
-  // Hh = norm(X) for every row now.
+  // Hh = norm(X) for every row now (the last row alone without all_logits).
   int rows = all_logits ? n : 1;
   if (rows > logits_rows_) {
     pool_.free(logits_);

@@ -186,8 +186,11 @@ class Qwen3TextCuda {
   void drop_graph();
   // One decoder pass over n tokens on the shared layers: x holds the embedded tokens, h the scratch row
   // block; leaves norm(x) in h. Used by forward() and, with the device-side step (step_), by the graph.
+  // last_row_only: only the last row's norm(x) is read afterwards (a prefill's one logits row), so the last layer
+  // runs its MLP and norms on that row alone (every row's keys and values still reach the cache).
   void layers_forward(float* x, float* h, float* scratch, const float* cos, const float* sin, int n, const int* row_dev,
-                      const int* n_kv_dev, const VisualInputs* vis, const int* vis_rows_dev, float* vis_tmp);
+                      const int* n_kv_dev, const VisualInputs* vis, const int* vis_rows_dev, float* vis_tmp,
+                      bool last_row_only = false);
   size_t scratch_floats(int n) const;
 };
 
