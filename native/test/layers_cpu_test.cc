@@ -435,6 +435,12 @@ int main() {
       const std::vector<double> ref = dattend(t, q, m, k, v, m, std::vector<int>(m, m));
       close("attention_segments", y.data() + (size_t)o * t.width, ref, 1e-5);
     }
+    // residual: y += the block's output, the sum of the plain output and y bit for bit (the CUDA epilogue's order).
+    std::vector<float> acc = randv((size_t)n * t.width), want = acc;
+    for (size_t i = 0; i < want.size(); ++i) want[i] += y[i];
+    call.residual = true;
+    attention_block_cpu(acc.data(), x.data(), t.b, call, scratch.data(), ctx);
+    truth("attention: residual adds into y (bitwise)", acc == want);
   }
 
   // 4. MLPs and Linear::rows: SwiGLU (gate | up fused by rows) and GELU (tanh and erf) vs double.

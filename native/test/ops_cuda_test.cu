@@ -1303,6 +1303,15 @@ void test_add_layernorm_bf16(int rows, int dim, bool affine) {
     const bool same_x = down(dx1, n) == down(dx2, n);
     report_exact("add_ln_bf16", shape(affine ? "rows=%d dim=%d" : "rows=%d dim=%d, no w / b", rows, dim) + form,
                  got == want && same_x, "== add_layernorm + cast_bf16, x too");
+    // h null: x already holds the sum: both outputs bit for bit, x untouched.
+    const std::vector<float> sum = down(dx2, n);
+    float *dx3 = up(sum), *dy3 = up(std::vector<float>(n));
+    __nv_bfloat16* no_add = alloc_bf16(n);
+    add_layernorm_cuda(dy3, dx3, nullptr, dw, db, rows, dim, 1e-6f, ctx);
+    add_layernorm_bf16_cuda(no_add, dx3, nullptr, dw, db, rows, dim, 1e-6f, ctx);
+    report_exact("add_ln_bf16", shape("rows=%d dim=%d, h null", rows, dim) + form,
+                 down(dy3, n) == down(dy, n) && down16(no_add, n) == want && down(dx3, n) == sum,
+                 "== the add's f32 and bf16 rows, x not written");
     // vs the CPU twin: the f32 values differ in their last bits (reduction order), which tips a few to the next bf16
     // value: one bf16 step of the largest value at most (2^-8 = 3.9e-3 relative).
     report("add_ln_bf16", shape("rows=%d dim=%d vs CPU (one bf16 step)", rows, dim) + form, widen(ref), widen(got),
@@ -1371,9 +1380,47 @@ void test_add_rmsnorm_bf16(int rows, int dim) {
   const std::string form = dim % 4 == 0 ? " (vector form)" : " (scalar form)";
   report_exact("add_rms_bf16", shape("rows=%d dim=%d", rows, dim) + form, got == want && down(dx1, n) == down(dx2, n),
                "== add_rmsnorm + cast_bf16, x too");
+  // h null: x already holds the sum (the residual add rode in a GEMM's epilogue): both outputs bit for bit, x
+  // untouched.
+  const std::vector<float> sum = down(dx2, n);
+  float *dx3 = up(sum), *dy3 = up(std::vector<float>(n));
+  __nv_bfloat16* no_add = alloc_bf16(n);
+  add_rmsnorm_cuda(dy3, dx3, nullptr, dw, rows, dim, 1e-6f, ctx);
+  add_rmsnorm_bf16_cuda(no_add, dx3, nullptr, dw, rows, dim, 1e-6f, ctx);
+  report_exact("add_rms_bf16", shape("rows=%d dim=%d, h null", rows, dim) + form,
+               down(dy3, n) == down(dy, n) && down16(no_add, n) == want && down(dx3, n) == sum,
+               "== the add's f32 and bf16 rows, x not written");
   // vs the CPU twin: one bf16 step at most (the f32 values differ in their last bits: reduction order)
   report("add_rms_bf16", shape("rows=%d dim=%d vs CPU (one bf16 step)", rows, dim) + form, widen(ref), widen(got),
          4e-3);
+}
+
+// A layer's residual add in its last GEMM's epilogue (AttentionCall::residual, mlp_cuda's residual): run(y) adds into
+// y; against y + the plain output (add_cuda), bit for bit.
+template <class Run>
+void check_residual(const std::string& what, const float* plain, size_t len, Run&& run) {
+  const auto y0 = randv(len);
+  float *got = up(y0), *want = up(y0);
+  add_cuda(want, want, plain, (int)len, ctx);
+  run(got);
+  report("residual", what + " (bitwise)", down(want, len), down(got, len), 0);
+}
+
+// linear_bf16_add_cuda (gemm_wgmma_add) against linear_bf16_cuda + add_cuda on both tiles gemm_wgmma_pick takes, with
+// and without a bias, an odd and a partial last column tile.
+void test_linear_bf16_add(int n, int k, int m, bool bias) {
+  cosmos::Linear l{up_bf16(randv((size_t)m * k, 0.05f)), WType::BF16, bias ? up(randv(m)) : nullptr, k, m};
+  if (!cosmos::linear_bf16_add_runs(l, n, ctx)) {
+    std::printf("| residual   | skipped: linear_bf16_add_runs is false here (no wgmma GEMM) |\n");
+    return;
+  }
+  __nv_bfloat16* xb = alloc_bf16((size_t)n * k);
+  cast_bf16_cuda(xb, up(randv((size_t)n * k)), (size_t)n * k, ctx);
+  float* plain = up(std::vector<float>((size_t)n * m));
+  cosmos::linear_bf16_cuda(plain, xb, l, n, ctx);
+  check_residual(shape("linear_bf16_add n=%d k=%d m=%d", n, k, m) + (bias ? " +bias, " : ", ") +
+                     cosmos::wgmma_variant_name(cosmos::gemm_wgmma_pick(n, k, m)),
+                 plain, (size_t)n * m, [&](float* y) { cosmos::linear_bf16_add_cuda(y, xb, l, n, ctx); });
 }
 
 void test_bf16_input_layers(int n) {
@@ -1449,6 +1496,8 @@ void test_bf16_input_layers(int n) {
     cosmos::mlp_cuda(y1, dx, g, n, scratch, ctx);
     cosmos::mlp_cuda(y2, nullptr, g, n, scratch, ctx, xb);
     report("bf16_in", shape("gelu mlp n=%d (bitwise)", n), down(y1, (size_t)n * width), down(y2, (size_t)n * width), 0);
+    check_residual(shape("gelu mlp n=%d, fc2's epilogue", n), y2, (size_t)n * width,
+                   [&](float* y) { cosmos::mlp_cuda(y, nullptr, g, n, scratch, ctx, xb, true); });
   }
   // The decoder's SwiGLU MLP: gate|up + SwiGLU on the fused GEMM from the bf16 rows; x not read (null).
   cosmos::SwiGluMlp sg{{up_bf16(randv((size_t)2 * inter * width, 0.05f)), WType::BF16, nullptr, width, 2 * inter},
@@ -1461,6 +1510,12 @@ void test_bf16_input_layers(int n) {
     cosmos::mlp_cuda(y2, nullptr, sg, n, ss, ctx, {}, xb);
     report("bf16_in", shape("swiglu mlp n=%d (bitwise)", n), down(y1, (size_t)n * width), down(y2, (size_t)n * width),
            0);
+    check_residual(shape("swiglu mlp n=%d, down's epilogue", n), y2, (size_t)n * width,
+                   [&](float* y) { cosmos::mlp_cuda(y, nullptr, sg, n, ss, ctx, {}, xb, true); });
+    // One row (the GEMV path): the residual through a workspace and add_cuda.
+    cosmos::mlp_cuda(y1, dx, sg, 1, ss, ctx);
+    check_residual("swiglu mlp n=1, workspace + add", y1, width,
+                   [&](float* y) { cosmos::mlp_cuda(y, dx, sg, 1, ss, ctx, {}, nullptr, true); });
   }
   // The decoder's prefill attention block: head dim 128, GQA, causal, q / k norms, a KV cache holding 37 earlier
   // rows; q|k|v from the bf16 rows and the flash kernel's output to o in bf16 (x null).
@@ -1502,6 +1557,10 @@ void test_bf16_input_layers(int n) {
                    down(kc[0], (size_t)cap * kvh * dh) == down(kc[1], (size_t)cap * kvh * dh) &&
                        down(vc[0], (size_t)cap * kvh * dh) == down(vc[1], (size_t)cap * kvh * dh),
                    "k and v bit for bit");
+      dc.residual = true;  // (the same cache rows written again)
+      check_residual(shape("causal attention block n=%d, o's epilogue", n), y2, (size_t)n * width,
+                     [&](float* y) { cosmos::attention_block_cuda(y, nullptr, db, dc, as, ctx); });
+      dc.residual = false;
     }
   }
   // The tower's attention block: q|k|v from the bf16 rows (x null), two frames on the flash path.
@@ -1533,6 +1592,10 @@ void test_bf16_input_layers(int n) {
            shape("attention block n=%d, 2 frames, hd %d, f32 q|k|v", n, hd) +
                (flash ? " (bitwise; flash out in bf16)" : " (bitwise; not the flash path)"),
            down(y1, (size_t)n * width), down(y2, (size_t)n * width), 0);
+    a.residual = true;
+    check_residual(shape("attention block n=%d, 2 frames, o's epilogue", n), y2, (size_t)n * width,
+                   [&](float* y) { cosmos::attention_block_cuda(y, nullptr, ab, a, as, ctx); });
+    a.residual = false;
     // COSMOS_QKV_BF16_OUT=1: q|k|v in bf16 from the GEMM (linear_bf16_out and qkv_rope_flash's bf16 form, each bit for
     // bit above): q and k rounded before the rotary as well as after, 4.9e-3 and 9.3e-3 rel l2 on the output for two
     // random draws (the tower test below allows 2e-2 too; a misplaced row, head or part is O(1)).
@@ -1596,6 +1659,21 @@ void test_tower_bf16_inputs() {
     unsetenv("COSMOS_QKV_BF16_OUT");
     report("tower_bf16", "embeds, bf16 q|k|v from the GEMM vs f32 + casts" + form, f32_out.embeds, qkv_out.embeds,
            wgmma ? 2e-2 : 0);
+    // The residual adds in the norms (COSMOS_RESIDUAL_IN_GEMM=0) against the default, in o's and fc2's epilogue.
+    cosmos::Qwen3VisionOutput in_norm;
+    const bool in_gemm = tower->last_phases().residual_in_gemm;  // (the run before: the default)
+    setenv("COSMOS_RESIDUAL_IN_GEMM", "0", 1);
+    setenv("COSMOS_QKV_BF16_OUT", "0", 1);  // as bf16_out's run
+    tower->forward(px.data(), px.size(), grids, in_norm);
+    const bool norm_adds = !tower->last_phases().residual_in_gemm;
+    unsetenv("COSMOS_QKV_BF16_OUT");
+    unsetenv("COSMOS_RESIDUAL_IN_GEMM");
+    report_exact("tower_bf16", "the residual adds: in the GEMMs by default, in the norms with =0" + form,
+                 norm_adds && in_gemm == wgmma, wgmma ? "both as said" : "the norms both times (no wgmma GEMM)");
+    report("tower_bf16", "embeds, residual in the GEMMs vs in the norms (bitwise)" + form, in_norm.embeds,
+           bf16_out.embeds, 0);
+    report("tower_bf16", "deepstack 0, residual in the GEMMs vs in the norms (bitwise)" + form, in_norm.deepstack.at(0),
+           bf16_out.deepstack.at(0), 0);
   }
   unsetenv("COSMOS_LAYERNORM_VEC");
   // A run keeps the blocks it used (COSMOS_TOWER_KEEP_BLOCKS=0: it gives back all): the next run of the same grids
@@ -1627,6 +1705,10 @@ void test_bf16_inputs() {
   test_add_layernorm_bf16(3, 998, true);    // dim % 4 != 0: the scalar form
   test_add_layernorm_bf16(2, 4096, false);  // 2 float4s a thread
   test_bf16_input_layers(300);
+  test_linear_bf16_add(300, 1152, 1152, true);    // k <= 2048: ping-pong tiles
+  test_linear_bf16_add(1024, 4096, 4096, false);  // 256 x 128 tiles
+  test_linear_bf16_add(200, 256, 1001, true);     // odd m: the per-element path, a partial last column tile
+  test_linear_bf16_add(130, 512, 4000, false);    // a partial last column tile, pairs
   test_tower_bf16_inputs();
 }
 

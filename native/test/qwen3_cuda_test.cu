@@ -386,7 +386,7 @@ int main(int argc, char** argv) {
     unsetenv("COSMOS_PREFILL_BF16_INPUTS");
     m->reset();
     m->prefill(ids.data(), n, pos3.data(), &vis, lb.data(), true);
-    const bool on = m->last_prefill_bf16_inputs();
+    const bool on = m->last_prefill_bf16_inputs(), in_gemm = m->last_prefill_residual_in_gemm();
     for (int t = 0; t < 8; ++t) {
       m->decode(argmax_cpu(t == 0 ? lb.data() + (size_t)(n - 1) * BV : sb.data(), BV), sb.data());
       step_diff = std::max(step_diff, max_abs_diff(sb.data(), steps_f32.data() + (size_t)t * BV, BV));
@@ -400,6 +400,17 @@ int main(int argc, char** argv) {
       check(lf == lb, "prefill logits, bf16 inputs vs f32 + casts (bitwise), max |diff|",
             max_abs_diff(lb.data(), lf.data(), lf.size()));
       check(step_diff == 0, "8 decode steps after them (bitwise), max |diff|", step_diff);
+      // The residual adds in the o and down GEMMs' epilogue (the default with the bf16 inputs) against the norms'
+      // (COSMOS_RESIDUAL_IN_GEMM=0): the same logits.
+      std::vector<float> ln((size_t)n * BV);
+      setenv("COSMOS_RESIDUAL_IN_GEMM", "0", 1);
+      m->reset();
+      m->prefill(ids.data(), n, pos3.data(), &vis, ln.data(), true);
+      const bool norm_adds = !m->last_prefill_residual_in_gemm();
+      unsetenv("COSMOS_RESIDUAL_IN_GEMM");
+      check(in_gemm && norm_adds, "prefill residual adds: in the GEMMs by default, in the norms with =0", 0);
+      check(ln == lb, "prefill logits, residual in the GEMMs vs in the norms (bitwise), max |diff|",
+            max_abs_diff(lb.data(), ln.data(), ln.size()));
     }
     // One logits row (all_logits = false, what reason() asks): the last layer (no deepstack feature) runs its MLP and
     // final norm on the last row alone, on the decode GEMVs (x and h in f32, not rounded to bf16 as the GEMM rows):

@@ -10,6 +10,7 @@
 #include "../core/cuda_common.h"
 #include "../core/env.h"
 #include "../core/errors.h"
+#include "../ops/add.h"
 #include "../ops/attention.h"
 #include "../ops/attention_fp8.h"
 #include "../ops/flash_attention.h"
@@ -125,11 +126,30 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
   // projection in bf16 too, where o runs on the bf16 GEMM: the values its cast would make, in p.att's space.
   auto* att_b =
       bf16_flash && call.xb && linear_bf16_runs(b.o, n, ctx) ? reinterpret_cast<__nv_bfloat16*>(p.att) : nullptr;
+  // y = o(attention), or y += it (call.residual): in the GEMM's epilogue from bf16 rows where that runs, else the
+  // product through a workspace (back to the pool once the add is enqueued) and add_cuda.
+  auto o_from_bf16 = [&](const __nv_bfloat16* att16) {
+    if (!call.residual)
+      linear_bf16_cuda(y, att16, b.o, n, ctx);
+    else if (linear_bf16_add_runs(b.o, n, ctx))
+      linear_bf16_add_cuda(y, att16, b.o, n, ctx);
+    else {
+      DeviceBuffer<float> t(workspace_pool(ctx, "attention_block_cuda (residual)"), (size_t)n * b.o.out);
+      linear_bf16_cuda(t.get(), att16, b.o, n, ctx);
+      add_cuda(y, y, t.get(), n * b.o.out, ctx);
+    }
+  };
+  auto o_from_f32 = [&](const float* att) {
+    if (!call.residual) return linear_cuda(y, att, b.o, n, ctx);
+    DeviceBuffer<float> t(workspace_pool(ctx, "attention_block_cuda (residual)"), (size_t)n * b.o.out);
+    linear_cuda(t.get(), att, b.o, n, ctx);
+    add_cuda(y, y, t.get(), n * b.o.out, ctx);
+  };
   auto o_projection = [&] {
     if (att_b)
-      linear_bf16_cuda(y, att_b, b.o, n, ctx);
+      o_from_bf16(att_b);
     else
-      linear_cuda(y, p.att, b.o, n, ctx);
+      o_from_f32(p.att);
   };
   if (call.xb) {
     if (call.x8.q) throw ModelError("attention_block_cuda: AttentionCall has both x8 and xb; give one form of x");
@@ -167,7 +187,7 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
                             call.sin, n, H, KVH, D, b.eps, p.kv_row0, ctx)) {
       attention_fp8_cuda(p.att, q, call.extra.k, call.extra.v, call.extra.n, p.k, p.v, own, n, H, KVH, D,
                          call.extra.n + p.kv_row0, call.causal, scale, ctx);
-      linear_cuda(y, p.att, b.o, n, ctx);
+      o_from_f32(p.att);
       return;
     }
   }
@@ -195,7 +215,7 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
                     call.sin, n, H, KVH, D, b.eps, p.kv_row0, nullptr, ctx);
       flash_attention_bf16_out_cuda(att_b16, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
     }
-    linear_bf16_cuda(y, att_b16, b.o, n, ctx);
+    o_from_bf16(att_b16);
     return;
   }
   qkv_rope_cuda(p.q, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos, call.sin,
@@ -233,7 +253,7 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
     auto* attend = call.tensor_core_attention ? flash_attention_cuda : attention_cuda;
     attend(p.att, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
   }
-  linear_cuda(y, p.att, b.o, n, ctx);
+  o_from_f32(p.att);
 }
 
 }  // namespace cosmos

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "../core/errors.h"
+#include "../ops/add.h"
 #include "../ops/attention.h"
 #include "../ops/attention_fp8.h"
 #include "../ops/qkv_rope.h"
@@ -120,7 +121,10 @@ void attention_block_cpu(float* y, const float* x, const AttentionBlock& b, cons
     auto* attend = call.fp8_attention ? attention_fp8_cpu : attention_cpu;
     attend(p.att, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
   }
-  linear_cpu(y, p.att, b.o, n, ctx);
+  if (!call.residual) return linear_cpu(y, p.att, b.o, n, ctx);
+  std::vector<float> t((size_t)n * b.o.out);  // y += o(attention): the CUDA epilogue's sum, y + the product
+  linear_cpu(t.data(), p.att, b.o, n, ctx);
+  add_cpu(y, y, t.data(), n * b.o.out);
 }
 
 }  // namespace cosmos

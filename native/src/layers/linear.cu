@@ -2,6 +2,7 @@
 #define COSMOS_CUDA 1
 #endif
 #include "../core/cuda_pool.h"
+#include "../core/env.h"
 #include "../core/errors.h"
 #include "../ops/gemm_fp8_wgmma.h"
 #include "../ops/gemv_fp8.h"
@@ -53,6 +54,21 @@ void linear_bf16_cuda(float* y, const __nv_bfloat16* xb, const Linear& l, int n,
     throw ModelError("linear_bf16_cuda: bf16 rows given where linear_cuda would not cast x to bf16 (linear_bf16_runs)");
   matmul_bf16_cuda(y, xb, l.w, l.b, n, l.in, l.out, ctx);
 }
+
+bool linear_bf16_add_runs(const Linear& l, int n, const CudaContext& ctx) {
+  // xb stands in for itself, as in linear_bf16_out_runs
+  return linear_bf16_runs(l, n, ctx) && matmul_bf16_add_supported(l.w, l.w, l.wt, n, l.in, l.out, ctx);
+}
+
+void linear_bf16_add_cuda(float* y, const __nv_bfloat16* xb, const Linear& l, int n, const CudaContext& ctx) {
+  if (!linear_bf16_add_runs(l, n, ctx) || reinterpret_cast<uintptr_t>(xb) % 16 != 0)
+    throw ModelError(
+        "linear_bf16_add_cuda: the residual add in the epilogue needs the wgmma GEMM and 16-byte aligned rows "
+        "(linear_bf16_add_runs)");
+  matmul_bf16_add_cuda(y, xb, l.w, l.b, n, l.in, l.out, ctx);
+}
+
+bool residual_in_gemm_requested() { return env_switch("COSMOS_RESIDUAL_IN_GEMM", true); }
 
 bool linear_bf16_out_runs(const Linear& l, int n, const CudaContext& ctx) {
   // xb stands in for itself: any 16-byte aligned pool block (the caller's rows) passes the alignment part

@@ -62,6 +62,15 @@ bool linear_bf16_runs(const Linear& l, int n, const CudaContext& ctx);
 // y [n, out] f32 = xb · w^T (+ b), xb [n, in] the bf16 rows (16-byte aligned) that linear_cuda would have cast: the
 // same numbers without the cast pass. Throws ModelError where linear_bf16_runs does not hold.
 void linear_bf16_cuda(float* y, const __nv_bfloat16* xb, const Linear& l, int n, const CudaContext& ctx);
+// y [n, out] f32 += xb · w^T (+ b): linear_bf16_cuda's values added to y's in the GEMM's epilogue (bit for bit
+// linear_bf16_cuda into a temporary then add_cuda; a layer's residual add), where linear_bf16_add_runs
+// (linear_bf16_runs and the wgmma GEMM: matmul_bf16_add_supported). Throws ModelError elsewhere.
+bool linear_bf16_add_runs(const Linear& l, int n, const CudaContext& ctx);
+void linear_bf16_add_cuda(float* y, const __nv_bfloat16* xb, const Linear& l, int n, const CudaContext& ctx);
+// Whether the models add their residual stream in the o and down / fc2 GEMMs' epilogue where those run from bf16 rows
+// (AttentionCall::residual, mlp_cuda's residual; the decoder's prefill and the Qwen3-VL tower):
+// COSMOS_RESIDUAL_IN_GEMM=0 keeps the add in the norm after them (the same bits either way). Read at every call.
+bool residual_in_gemm_requested();
 // yb [n, out] bf16 = xb · w^T (+ b): linear_bf16_cuda's values rounded once by the GEMM (half the bytes out), where
 // linear_bf16_out_runs (linear_bf16_runs, out even, the wgmma GEMM: matmul_bf16_out_supported). Throws ModelError
 // elsewhere.

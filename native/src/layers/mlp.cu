@@ -3,6 +3,7 @@
 #endif
 #include "../core/cuda_pool.h"
 #include "../core/errors.h"
+#include "../ops/add.h"
 #include "../ops/gelu.h"
 #include "../ops/gemm_fp8_wgmma.h"
 #include "../ops/gemv_fp8.h"
@@ -31,8 +32,20 @@ bool mlp_bf16_input_runs(const SwiGluMlp& m, const __nv_bfloat16* xb, int n, con
   return xb && swiglu_fused_runs(m, xb, n, ctx);
 }
 
+namespace {
+// y += mlp(x) where the residual add cannot ride in the last GEMM's epilogue: the MLP into a workspace (back to the
+// pool once the add is enqueued), then add_cuda: the same sums.
+template <class Mlp, class... Rest>
+void mlp_then_add(float* y, const float* x, const Mlp& m, int out, int n, float* scratch, const CudaContext& ctx,
+                  Rest... rest) {
+  DeviceBuffer<float> t(workspace_pool(ctx, "mlp_cuda (residual)"), (size_t)n * out);
+  mlp_cuda(t.get(), x, m, n, scratch, ctx, rest..., false);
+  add_cuda(y, y, t.get(), n * out, ctx);
+}
+}  // namespace
+
 void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx, Fp8Rows x8,
-              const __nv_bfloat16* xb) {
+              const __nv_bfloat16* xb, bool residual) {
   const int inter = m.gate_up.out / 2;
   float* g = scratch;
   if (xb) {
@@ -40,6 +53,10 @@ void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratc
     if (!mlp_bf16_input_runs(m, xb, n, ctx))
       throw ModelError("mlp_cuda: bf16 rows given where gate|up + SwiGLU does not run on the fused bf16 GEMM");
   }
+  // The residual add in the down projection's epilogue on the fused bf16 path (its bf16 h in the scratch), else after.
+  const bool fused_bf16 = xb || swiglu_fused_runs(m, x, n, ctx);
+  if (residual && !(fused_bf16 && matmul_bf16_add_supported(scratch, m.down.w, m.down.wt, n, inter, m.down.out, ctx)))
+    return mlp_then_add(y, x, m, m.down.out, n, scratch, ctx, x8, xb);
   const bool fused_fp8 = mlp_fp8_fused_runs(m, n, ctx);
   if (x8.q && !fused_fp8) throw ModelError("mlp_cuda: e4m3 rows given where the fused fp8 path does not run");
   if (fused_fp8) {
@@ -70,7 +87,7 @@ void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratc
     return;
   }
   // FP8 weights (Linear::w8) where mlp_fp8_fused does not hold: gate and up as two fp8 GEMMs, swiglu_cuda, down.
-  if (xb || swiglu_fused_runs(m, x, n, ctx)) {
+  if (fused_bf16) {
     // One GEMM with the activation in its epilogue, bf16 into the down projection: no [n, 2 inter] f32 in between.
     // The scratch holds 2 n inter floats (mlp_scratch_floats); the bf16 h takes a quarter of it.
     auto* h = reinterpret_cast<__nv_bfloat16*>(scratch);
@@ -78,7 +95,10 @@ void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratc
       matmul_swiglu_bf16_cuda(h, xb, m.gate_up.w, n, m.gate_up.in, inter, ctx);
     else
       matmul_swiglu_cuda(h, x, m.gate_up.w, n, m.gate_up.in, inter, ctx);
-    matmul_bf16_cuda(y, h, m.down.w, m.down.b, n, inter, m.down.out, ctx);
+    if (residual)
+      matmul_bf16_add_cuda(y, h, m.down.w, m.down.b, n, inter, m.down.out, ctx);
+    else
+      matmul_bf16_cuda(y, h, m.down.w, m.down.b, n, inter, m.down.out, ctx);
     return;
   }
   if (n == 1 && !m.gate_up.b && !m.gate_up.w8) {  // (with w8 the bf16 weight may be gone: set_fp8's keep_source)
@@ -104,17 +124,23 @@ bool mlp_bf16_input_runs(const GeluMlp& m, const __nv_bfloat16* xb, int n, const
 }
 
 void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx,
-              const __nv_bfloat16* xb) {
+              const __nv_bfloat16* xb, bool residual) {
   if (xb && !mlp_bf16_input_runs(m, xb, n, ctx))
     throw ModelError("mlp_cuda: bf16 rows given where fc1 + GELU does not run on the fused bf16 GEMM");
-  if (xb || gelu_fused_runs(m, x, n, ctx)) {
+  const bool fused_bf16 = xb || gelu_fused_runs(m, x, n, ctx);
+  if (residual && !(fused_bf16 && matmul_bf16_add_supported(scratch, m.fc2.w, m.fc2.wt, n, m.fc1.out, m.fc2.out, ctx)))
+    return mlp_then_add(y, x, m, m.fc2.out, n, scratch, ctx, xb);
+  if (fused_bf16) {
     // fc1 + bias + GELU in one GEMM, bf16 into fc2 (the scratch holds n x fc1.out floats; the bf16 h takes half).
     auto* h = reinterpret_cast<__nv_bfloat16*>(scratch);
     if (xb)
       matmul_gelu_bf16_cuda(h, xb, m.fc1.w, m.fc1.b, n, m.fc1.in, m.fc1.out, m.tanh, ctx);
     else
       matmul_gelu_cuda(h, x, m.fc1.w, m.fc1.b, n, m.fc1.in, m.fc1.out, m.tanh, ctx);
-    matmul_bf16_cuda(y, h, m.fc2.w, m.fc2.b, n, m.fc1.out, m.fc2.out, ctx);
+    if (residual)
+      matmul_bf16_add_cuda(y, h, m.fc2.w, m.fc2.b, n, m.fc1.out, m.fc2.out, ctx);
+    else
+      matmul_bf16_cuda(y, h, m.fc2.w, m.fc2.b, n, m.fc1.out, m.fc2.out, ctx);
     return;
   }
   linear_cuda(scratch, x, m.fc1, n, ctx);

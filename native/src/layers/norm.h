@@ -26,7 +26,9 @@ struct LayerNorm {
 // y [rows, dim] = norm(x); y may be x.
 void norm_cpu(float* y, const float* x, const RmsNorm& n, int rows);
 void norm_cpu(float* y, const float* x, const LayerNorm& n, int rows);
-// The residual step of a pre-norm block: x += h, then y = norm(x). y may be h.
+// The residual step of a pre-norm block: x += h, then y = norm(x). y may be h. h may be null where x already holds the
+// sum (the residual add rode in a GEMM's epilogue: AttentionCall::residual, mlp_cuda's residual): the norm alone, with
+// the values add_norm would have normed (bit for bit the same rows).
 void add_norm_cpu(float* y, float* x, const float* h, const RmsNorm& n, int rows);
 void add_norm_cpu(float* y, float* x, const float* h, const LayerNorm& n, int rows);
 

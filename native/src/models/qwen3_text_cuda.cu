@@ -236,6 +236,13 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
   }
   const bool bf16_inputs = xb.get() != nullptr;
   if (prefill) last_prefill_bf16_inputs_ = bf16_inputs;
+  // With them, the residual adds ride in the o and down GEMMs' epilogue (residual_in_gemm_requested) where every layer
+  // runs those on the wgmma GEMM: X += attn / mlp there, and the norms after them read X alone (h null): ~54 MB less
+  // a norm at the 8B video prefill's 3318 rows, the same bits.
+  bool resid = bf16_inputs && residual_in_gemm_requested();
+  for (const Qwen3DecoderLayer& L : w_.layers)
+    resid = resid && linear_bf16_add_runs(L.attn.o, n, ctx_) && linear_bf16_add_runs(L.mlp.down, n, ctx_);
+  if (prefill) last_prefill_residual_in_gemm_ = resid;
   norm_cuda(Hh, X, w_.layers[0].in_ln, n, ctx_);
   if (bf16_inputs) cast_bf16_cuda(xb.get(), Hh, (size_t)n * H, ctx_);  // once a pass: the first norm has no add
   for (int l = 0; l < c.num_layers; ++l) {
@@ -260,7 +267,9 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
     // fixtures) keep attention_cuda's exact f32 kernel, as attention_cuda itself does.
     call.tensor_core_attention = wt_ == WType::BF16 && c.head_dim >= 64;
     call.xb = reinterpret_cast<const uint16_t*>(xb.get());
-    attention_block_cuda(Hh, Hh, L.attn, call, scratch, ctx_);
+    call.residual = resid;
+    attention_block_cuda(resid ? X : Hh, Hh, L.attn, call, scratch, ctx_);
+    const float* sum_h = resid ? nullptr : Hh;  // what the norms add to X: nothing where the GEMM added it
     const bool last = l + 1 == c.num_layers;
     const bool deepstack = vis && l < (int)vis->deepstack.size() && vis->deepstack[l] && vis->n_rows > 0;
     if (last && last_row_only && n > 1 && !deepstack) {
@@ -268,20 +277,20 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
       // MLP and the final norm run on the last row alone, as llama.cpp's output rows (1/36 of an 8B prefill's GEMMs).
       float* x1 = X + (size_t)(n - 1) * H;
       float* h1 = Hh + (size_t)(n - 1) * H;
-      add_norm_cuda(h1, x1, h1, L.post_ln, 1, ctx_);
+      add_norm_cuda(h1, x1, resid ? nullptr : h1, L.post_ln, 1, ctx_);
       mlp_cuda(h1, h1, L.mlp, 1, scratch, ctx_);
       add_norm_cuda(h1, x1, h1, w_.norm, 1, ctx_);
       break;
     }
     if (bf16_inputs)
-      add_norm_bf16_cuda(xb.get(), X, Hh, L.post_ln, n, ctx_);  // X += attn; xb = post_attention_layernorm(X)
+      add_norm_bf16_cuda(xb.get(), X, sum_h, L.post_ln, n, ctx_);  // X += attn; xb = post_attention_layernorm(X)
     else
       add_norm_cuda(Hh, X, Hh, L.post_ln, n, ctx_);  // X += attn; Hh = post_attention_layernorm(X)
-    mlp_cuda(Hh, Hh, L.mlp, n, scratch, ctx_, {}, xb.get());
+    mlp_cuda(resid ? X : Hh, Hh, L.mlp, n, scratch, ctx_, {}, xb.get(), resid);
     // The last layer's norm (the final one) writes f32 Hh for the logits.
     const RmsNorm& next = last ? w_.norm : w_.layers[l + 1].in_ln;
     if (deepstack) {
-      add_cuda(X, X, Hh, n * H, ctx_);
+      if (!resid) add_cuda(X, X, Hh, n * H, ctx_);
       // Device-resident features are read in place; host ones go up through vis_tmp first.
       const float* feat = vis->deepstack[l];
       if (!vis->on_device) {
@@ -292,9 +301,9 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
       norm_cuda(Hh, X, next, n, ctx_);
       if (bf16_inputs && !last) cast_bf16_cuda(xb.get(), Hh, (size_t)n * H, ctx_);  // the deepstack layers only
     } else if (bf16_inputs && !last) {
-      add_norm_bf16_cuda(xb.get(), X, Hh, next, n, ctx_);  // X += mlp; xb = next layer's input norm
+      add_norm_bf16_cuda(xb.get(), X, sum_h, next, n, ctx_);  // X += mlp; xb = next layer's input norm
     } else {
-      add_norm_cuda(Hh, X, Hh, next, n, ctx_);  // X += mlp; Hh = next layer's input norm (or the final norm)
+      add_norm_cuda(Hh, X, sum_h, next, n, ctx_);  // X += mlp; Hh = next layer's input norm (or the final norm)
     }
   }
 }

@@ -90,6 +90,9 @@ class Qwen3TextCuda {
   // numbers): where every layer's q|k|v and gate|up run on the bf16 GEMM (bf16 weights, an sm_90a build on an sm_90
   // device, not with the fp8 prefill's copies attached).
   bool last_prefill_bf16_inputs() const { return last_prefill_bf16_inputs_; }
+  // Whether the last prefill added its residual stream in the o and down GEMMs' epilogue (with its bf16 inputs, where
+  // every layer runs those on the wgmma GEMM; COSMOS_RESIDUAL_IN_GEMM=0: in the norms as before).
+  bool last_prefill_residual_in_gemm() const { return last_prefill_residual_in_gemm_; }
 
   // Persistent decode step (issue 14; on at load where served, COSMOS_DECODE_PERSISTENT=0 keeps the graph of kernels):
   // the graph's decode step runs every
@@ -140,7 +143,7 @@ class Qwen3TextCuda {
   Qwen3TextWeights w_;
   Fp8Copies fp8_;  // the fp8 copies (blocks of pool_): attached for a prefill's layers, or for good (set_fp8_weights)
   bool fp8_prefill_ = false, fp8_weights_ = false, fp8_sources_released_ = false;
-  bool last_prefill_bf16_inputs_ = false;
+  bool last_prefill_bf16_inputs_ = false, last_prefill_residual_in_gemm_ = false;
   std::vector<float*> kc_, vc_;  // per layer: [capacity, kv_heads, head_dim] K and V cache
   float* logits_ = nullptr;      // [logits_rows_, V]
   int logits_rows_ = 0, last_rows_ = 0;

@@ -224,6 +224,12 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   }
   const bool bf16_inputs = xn.get() != nullptr;
   phases_.bf16_inputs = bf16_inputs;
+  // With them, the residual adds ride in the o and fc2 GEMMs' epilogue (residual_in_gemm_requested) where every block
+  // runs those on the wgmma GEMM: x += attn / mlp there, the norms after them read x alone (the same bits).
+  bool resid = bf16_inputs && residual_in_gemm_requested();
+  for (const Qwen3VisionBlock& b : w_.blocks)
+    resid = resid && linear_bf16_add_runs(b.attn.o, N, ctx_) && linear_bf16_add_runs(b.mlp.fc2, N, ctx_);
+  phases_.residual_in_gemm = resid;
   // The grid's tables (position corners and weights, rotary cos / sin) on a host thread of their own, while the pixels
   // are staged; joined (and any error of theirs thrown) before they go up.
   auto tables = std::async(std::launch::async, [&] {
@@ -329,19 +335,22 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
       if (bf16_inputs) cast_bf16_cuda(xn.get(), tmp.get(), ND, ctx_);  // once a run: the first norm has no add
     }
     call.xb = reinterpret_cast<const uint16_t*>(xn.get());
-    attention_block_cuda(tmp.get(), tmp.get(), b.attn, call, scratch.get(), ctx_);
+    call.residual = resid;
+    float* y = resid ? x.get() : tmp.get();            // the attention's and the MLP's output, or the x they add into
+    const float* sum_h = resid ? nullptr : tmp.get();  // what the norms add to x: nothing where the GEMM added it
+    attention_block_cuda(y, tmp.get(), b.attn, call, scratch.get(), ctx_);
     if (bf16_inputs)
-      add_norm_bf16_cuda(xn.get(), x.get(), tmp.get(), b.norm2, N, ctx_);  // x += attn; xn = norm2(x)
+      add_norm_bf16_cuda(xn.get(), x.get(), sum_h, b.norm2, N, ctx_);  // x += attn; xn = norm2(x)
     else
       add_norm_cuda(tmp.get(), x.get(), tmp.get(), b.norm2, N, ctx_);  // x += attn; tmp = norm2(x)
-    mlp_cuda(tmp.get(), tmp.get(), b.mlp, N, scratch.get(), ctx_, xn.get());
+    mlp_cuda(y, tmp.get(), b.mlp, N, scratch.get(), ctx_, xn.get(), resid);
     if (l + 1 < c.depth) {
       const LayerNorm& next = w_.blocks[l + 1].norm1;  // x += mlp; tmp (or xn) = next norm1(x)
       if (bf16_inputs)
-        add_norm_bf16_cuda(xn.get(), x.get(), tmp.get(), next, N, ctx_);
+        add_norm_bf16_cuda(xn.get(), x.get(), sum_h, next, N, ctx_);
       else
         add_norm_cuda(tmp.get(), x.get(), tmp.get(), next, N, ctx_);
-    } else {
+    } else if (!resid) {
       add_cuda(x.get(), x.get(), tmp.get(), (int)ND, ctx_);
     }
     const auto it = std::find(idx.begin(), idx.end(), l);

@@ -80,12 +80,13 @@ class Qwen3VisionCuda {
   // release (only the blocks this run did not use, unless COSMOS_TOWER_KEEP_BLOCKS=0); the cudaMalloc calls the run
   // made (none when the run before had the same grids and kept its blocks) and their host time; and whether the run's
   // GEMM inputs came in bf16 from their producers (where every GEMM they feed takes them, unless
-  // COSMOS_TOWER_BF16_INPUTS=0: qwen3_vision_cuda.cu).
+  // COSMOS_TOWER_BF16_INPUTS=0: qwen3_vision_cuda.cu) and its residual adds rode in the o and fc2 GEMMs' epilogue
+  // (with them, where every block runs those on the wgmma GEMM, unless COSMOS_RESIDUAL_IN_GEMM=0).
   struct Phases {
     double tables = 0, pixels = 0, blocks = 0, outputs = 0, release = 0;
     size_t mallocs = 0;
     double malloc_ms = 0;
-    bool bf16_inputs = false;
+    bool bf16_inputs = false, residual_in_gemm = false;
   };
   const Phases& last_phases() const { return phases_; }
 

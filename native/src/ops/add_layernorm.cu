@@ -26,12 +26,12 @@ __global__ void add_layernorm_kernel(Out* out, float* x, const float* hres, cons
                                      float eps) {
   __shared__ float sh[32];
   float* xr = x + (long long)blockIdx.x * dim;
-  const float* hr = hres + (long long)blockIdx.x * dim;
+  const float* hr = hres ? hres + (long long)blockIdx.x * dim : nullptr;  // null: x holds the sum already
   Out* o = out + (long long)blockIdx.x * dim;
   float s = 0.f;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-    const float v = xr[i] + hr[i];
-    xr[i] = v;
+    const float v = hr ? xr[i] + hr[i] : xr[i];
+    if (hr) xr[i] = v;
     s += v;
   }
   const float mean = cosmos::block_sum(s, sh) / (float)dim;  // its __syncthreads orders the xr writes before reads
@@ -61,9 +61,11 @@ __global__ void add_layernorm_vec_kernel(Out* out, float* x, const float* hres, 
     const int i = threadIdx.x + j * blockDim.x;
     if (i >= dim4) break;
     float4 a = reinterpret_cast<const float4*>(x + row)[i];
-    const float4 c = __ldg(reinterpret_cast<const float4*>(hres + row) + i);
-    a.x += c.x, a.y += c.y, a.z += c.z, a.w += c.w;
-    reinterpret_cast<float4*>(x + row)[i] = a;
+    if (hres) {  // (null: x holds the sum already)
+      const float4 c = __ldg(reinterpret_cast<const float4*>(hres + row) + i);
+      a.x += c.x, a.y += c.y, a.z += c.z, a.w += c.w;
+      reinterpret_cast<float4*>(x + row)[i] = a;
+    }
     r.v[j] = a;
     s += a.x + a.y + a.z + a.w;
   }
@@ -105,7 +107,7 @@ void launch(Out* out, float* x, const float* h, const float* w, const float* b, 
             cudaStream_t stream) {
   if (rows <= 0 || dim <= 0) return;
   // w and b are optional: a null one passes the alignment check in its place (x stands in)
-  cosmos::RowVecShape vs = cosmos::row_vec_shape(dim, x, h, w ? w : x);
+  cosmos::RowVecShape vs = cosmos::row_vec_shape(dim, x, h ? h : x, w ? w : x);
   if (!vector_form_requested()) vs.v = 0;
   const auto aligned = [](const void* p, int bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; };
   if (!aligned(b ? b : x, 16) || !aligned(out, 4 * sizeof(Out))) vs.v = 0;

@@ -1,6 +1,8 @@
 // add_layernorm: x += h, then out = layernorm(x) * w + b — a residual add fused with the LayerNorm that follows it
 // (the Qwen3-VL tower's norm2 after the attention, and the next block's norm1 after the MLP), one kernel instead of
-// two. x, h, out [rows, dim]; out may alias h; w and b nullable. Same arithmetic as add_cpu + layernorm_cpu.
+// two. x, h, out [rows, dim]; out may alias h; w and b nullable. Same arithmetic as add_cpu + layernorm_cpu. h may be
+// null: x already holds the sum (a GEMM's epilogue added it: gemm_wgmma_add), only the norm runs and x is not written,
+// the same values as with the add.
 #pragma once
 #include <cstdint>
 #ifdef COSMOS_CUDA

@@ -8,7 +8,7 @@
 
 void add_layernorm_cpu(float* out, float* x, const float* h, const float* w, const float* b, int rows, int dim,
                        float eps) {
-  add_cpu(x, x, h, rows * dim);
+  if (h) add_cpu(x, x, h, rows * dim);  // null: x already holds the sum
   layernorm_cpu(out, x, w, b, rows, dim, eps);
 }
 

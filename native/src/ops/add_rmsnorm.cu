@@ -15,12 +15,13 @@
 #include "row_vec.cuh"
 
 namespace {
-// One row's x += h, then 1 / rms(x): the part both kernels share (one loop, so the same bits in both).
+// One row's x += h, then 1 / rms(x): the part both kernels share (one loop, so the same bits in both). hr null: x
+// already holds the sum (a GEMM's epilogue added it), so the same values are summed and x is not written.
 __device__ __forceinline__ float add_row_inv_rms(float* xr, const float* hr, int dim, float eps, float* sh) {
   float ss = 0.f;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-    const float v = xr[i] + hr[i];
-    xr[i] = v;
+    const float v = hr ? xr[i] + hr[i] : xr[i];
+    if (hr) xr[i] = v;
     ss += v * v;
   }
   ss = cosmos::block_sum(ss, sh);  // its __syncthreads also orders the xr writes before the caller's reads
@@ -41,9 +42,11 @@ __device__ __forceinline__ float add_row_inv_rms_vec(RowVec<V>& r, float* xr, co
     const int i = threadIdx.x + j * blockDim.x;
     if (i >= dim4) break;
     float4 a = reinterpret_cast<const float4*>(xr)[i];
-    const float4 b = __ldg(reinterpret_cast<const float4*>(hr) + i);
-    a.x += b.x, a.y += b.y, a.z += b.z, a.w += b.w;
-    reinterpret_cast<float4*>(xr)[i] = a;
+    if (hr) {  // (null: x holds the sum already, as add_row_inv_rms)
+      const float4 b = __ldg(reinterpret_cast<const float4*>(hr) + i);
+      a.x += b.x, a.y += b.y, a.z += b.z, a.w += b.w;
+      reinterpret_cast<float4*>(xr)[i] = a;
+    }
     r.v[j] = a;
     ss += a.x * a.x;
     ss += a.y * a.y;
@@ -65,7 +68,7 @@ __global__ void add_rmsnorm_kernel(Out* out, float* x, const float* hres, const 
   cosmos::pdl_launch_dependents();
   cosmos::pdl_wait();
   float* xr = x + (long long)blockIdx.x * dim;
-  const float* hr = hres + (long long)blockIdx.x * dim;
+  const float* hr = hres ? hres + (long long)blockIdx.x * dim : nullptr;
   Out* o = out + (long long)blockIdx.x * dim;
   const float inv = add_row_inv_rms(xr, hr, dim, eps, sh);
   for (int i = threadIdx.x; i < dim; i += blockDim.x) cosmos::row_store(o + i, w[i] * (xr[i] * inv));
@@ -79,7 +82,7 @@ __global__ void add_rmsnorm_vec_kernel(Out* out, float* x, const float* hres, co
   const long long row = (long long)blockIdx.x * dim4 * 4;
   RowVec<V> r;
   // out may alias h: every h read is before the block_sum's barrier, every out write after it
-  const float inv = add_row_inv_rms_vec<V>(r, x + row, hres + row, dim4, eps, sh);
+  const float inv = add_row_inv_rms_vec<V>(r, x + row, hres ? hres + row : nullptr, dim4, eps, sh);
 #pragma unroll
   for (int j = 0; j < V; ++j) {
     const int i = threadIdx.x + j * blockDim.x;
@@ -94,7 +97,7 @@ __global__ void add_rmsnorm_fp8_kernel(uint8_t* q, float* scale, float* x, const
                                        float eps) {
   __shared__ float sh[32];
   float* xr = x + (long long)blockIdx.x * dim;
-  const float* hr = hres + (long long)blockIdx.x * dim;
+  const float* hr = hres ? hres + (long long)blockIdx.x * dim : nullptr;
   uint8_t* qr = q + (long long)blockIdx.x * dim;
   const float inv = add_row_inv_rms(xr, hr, dim, eps, sh);
   float amax = 0.f;
@@ -112,7 +115,7 @@ __global__ void add_rmsnorm_fp8_vec_kernel(uint8_t* q, float* scale, float* x, c
   __shared__ float sh[32];
   const long long row = (long long)blockIdx.x * dim4 * 4;
   RowVec<V> r;
-  const float inv = add_row_inv_rms_vec<V>(r, x + row, hres + row, dim4, eps, sh);
+  const float inv = add_row_inv_rms_vec<V>(r, x + row, hres ? hres + row : nullptr, dim4, eps, sh);
   float amax = 0.f;
 #pragma unroll
   for (int j = 0; j < V; ++j) {
@@ -136,7 +139,7 @@ __global__ void add_rmsnorm_fp8_vec_kernel(uint8_t* q, float* scale, float* x, c
 void add_rmsnorm_fp8_cuda(uint8_t* q, float* scale, float* x, const float* h, const float* w, int rows, int dim,
                           float eps, const cosmos::CudaContext& ctx) {
   if (rows <= 0 || dim <= 0) return;
-  const cosmos::RowVecShape vs = cosmos::row_vec_shape(dim, x, h, w);
+  const cosmos::RowVecShape vs = cosmos::row_vec_shape(dim, x, h ? h : x, w);
   const bool vec = cosmos::with_row_vec(reinterpret_cast<uintptr_t>(q) % 4 == 0 ? vs.v : 0, [&](auto v) {
     add_rmsnorm_fp8_vec_kernel<decltype(v)::value>
         <<<rows, vs.threads, 0, ctx.stream>>>(q, scale, x, h, w, dim / 4, eps);
@@ -149,7 +152,7 @@ namespace {
 template <class Out>
 void launch(Out* out, float* x, const float* h, const float* w, int rows, int dim, float eps, cudaStream_t stream) {
   if (rows <= 0 || dim <= 0) return;
-  const cosmos::RowVecShape vs = cosmos::row_vec_shape(dim, x, h, w);
+  const cosmos::RowVecShape vs = cosmos::row_vec_shape(dim, x, h ? h : x, w);
   const bool vec =
       cosmos::with_row_vec(reinterpret_cast<uintptr_t>(out) % (4 * sizeof(Out)) == 0 ? vs.v : 0, [&](auto v) {
         cosmos::launch_pdl(add_rmsnorm_vec_kernel<decltype(v)::value, Out>, dim3(rows), dim3(vs.threads), 0, stream,

@@ -1,6 +1,8 @@
 // add_rmsnorm: x += h, then out = rmsnorm(x) * w — a residual add fused with the RMSNorm that follows
 // it (the decoder's post-attention norm and the next layer's input norm), one pass instead of two.
-// x, h, out [rows, dim]; out may alias h. Same arithmetic as add_cpu + rmsnorm_cpu.
+// x, h, out [rows, dim]; out may alias h. Same arithmetic as add_cpu + rmsnorm_cpu. h may be null (every form below):
+// x already holds the sum (a GEMM's epilogue added it: gemm_wgmma_add), only the norm runs and x is not written, the
+// same values as with the add.
 #pragma once
 #include <cstdint>
 #ifdef COSMOS_CUDA

@@ -8,7 +8,7 @@
 #include "rmsnorm.h"
 
 void add_rmsnorm_cpu(float* out, float* x, const float* h, const float* w, int rows, int dim, float eps) {
-  add_cpu(x, x, h, rows * dim);
+  if (h) add_cpu(x, x, h, rows * dim);  // null: x already holds the sum
   rmsnorm_cpu(out, x, w, rows, dim, eps);
 }
 

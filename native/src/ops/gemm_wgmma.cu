@@ -77,8 +77,9 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int
 
 // What the epilogue writes: f32 [n, m] (+ bias); kEpiSwiGLU: bf16 [n, m] = silu(a b[0:m]^T) * (a b[m:2m]^T) (no bias;
 // m % (BN / 2) == 0); kEpiGeluTanh / kEpiGeluErf: bf16 [n, m] = gelu(a b^T + bias) (m even); kEpiBf16: bf16 [n, m] =
-// a b^T + bias (m even), the f32 form's values rounded once.
-enum Epilogue : int { kEpiF32 = 0, kEpiSwiGLU = 1, kEpiGeluTanh = 2, kEpiGeluErf = 3, kEpiBf16 = 4 };
+// a b^T + bias (m even), the f32 form's values rounded once; kEpiAddF32: f32 [n, m] += a b^T + bias (the f32 form's
+// value added to out's: a residual add in the epilogue, bit for bit the f32 form then add_cuda).
+enum Epilogue : int { kEpiF32 = 0, kEpiSwiGLU = 1, kEpiGeluTanh = 2, kEpiGeluErf = 3, kEpiBf16 = 4, kEpiAddF32 = 5 };
 
 template <int BM, int BN, int NC, int STAGES, bool PINGPONG, int EPI = kEpiF32>
 __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1)
@@ -211,7 +212,11 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       }
       // f32 out (+ bias), or bias (+ GELU, as ops/gelu.cu) rounded once to bf16 (m even: col + 1 < m when col < m).
       constexpr bool kGelu = EPI == kEpiGeluTanh || EPI == kEpiGeluErf, kBf16Out = kGelu || EPI == kEpiBf16;
+      constexpr bool kAdd = EPI == kEpiAddF32;
       const int col0 = tc * BN + 2 * (lane & 3);
+      // kEpiAddF32: a row's old values of this thread's columns, all loaded before its first store (one round trip a
+      // row, not one a pair; the stores to the same row would otherwise hold the later loads behind them).
+      [[maybe_unused]] float2 old[kAdd ? BN / 8 : 1];
       // A bias on a whole tile (m even, every column inside out: the Qwen3-VL tower's linears): this thread's 32 bias
       // values read once per tile. Read per element between the stores (the path below), such loads stalled the fp8
       // GEMM's epilogue on L1TEX (its column scales: ops/gemm_fp8_wgmma.cu measured +20-30% from holding them); here
@@ -223,9 +228,15 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
           float bs[BN / 4];  // columns col0 + 8j + {0, 1}
           load_col_pairs<BN / 8>(bs, bias + col0);
           epilogue_rows([&](int i, int h, int r) {
+            if constexpr (kAdd) {
+              const float* orow = static_cast<const float*>(out_any) + (long long)r * m + col0;
+#pragma unroll
+              for (int j = 0; j < BN / 8; ++j) old[j] = *reinterpret_cast<const float2*>(orow + 8 * j);
+            }
 #pragma unroll
             for (int j = 0; j < BN / 8; ++j) {
               float v0 = acc[i][4 * j + 2 * h] + bs[2 * j], v1 = acc[i][4 * j + 2 * h + 1] + bs[2 * j + 1];
+              if constexpr (kAdd) v0 += old[j].x, v1 += old[j].y;
               if constexpr (kBf16Out) {
                 if constexpr (kGelu) {
                   v0 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v0) : cosmos::gelu_erf_value(v0);
@@ -243,6 +254,18 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
         }
       }
       epilogue_rows([&](int i, int h, int r) {
+        if constexpr (kAdd) {
+          const float* orow = static_cast<const float*>(out_any) + (long long)r * m;
+#pragma unroll
+          for (int j = 0; j < BN / 8; ++j) {
+            const int col = col0 + 8 * j;
+            old[j] = make_float2(0.f, 0.f);
+            if (col < m && pair)
+              old[j] = *reinterpret_cast<const float2*>(orow + col);
+            else if (col < m)
+              old[j] = make_float2(orow[col], col + 1 < m ? orow[col + 1] : 0.f);
+          }
+        }
 #pragma unroll
         for (int j = 0; j < BN / 8; ++j) {
           const int col = col0 + 8 * j;
@@ -253,6 +276,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
             v0 += __ldg(bias + col);
             if (ok1) v1 += __ldg(bias + col + 1);
           }
+          if constexpr (kAdd) v0 += old[j].x, v1 += old[j].y;
           if constexpr (kBf16Out) {
             if constexpr (kGelu) {
               v0 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v0) : cosmos::gelu_erf_value(v0);
@@ -406,6 +430,18 @@ void gemm_wgmma_gelu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bflo
     else
       launch<128, 128, 2, 6, true, kEpiGeluErf>(out, a, b, bias, n, k, m, true, ctx.stream);
   }
+}
+
+void gemm_wgmma_add(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias, int n, int k, int m,
+                    const CudaContext& ctx) {
+  if (!gemm_wgmma_shape_ok(a, b, n, k, m))
+    throw std::invalid_argument(
+        "gemm_wgmma_add: needs n >= 128, k a positive multiple of 8 and 16-byte aligned a and b; got n " +
+        std::to_string(n) + ", k " + std::to_string(k) + ", m " + std::to_string(m));
+  if (gemm_wgmma_pick(n, k, m) == WgmmaVariant::Tile256x128Persistent)
+    launch<256, 128, 2, 4, false, kEpiAddF32>(out, a, b, bias, n, k, m, true, ctx.stream);
+  else
+    launch<128, 128, 2, 6, true, kEpiAddF32>(out, a, b, bias, n, k, m, true, ctx.stream);
 }
 
 void gemm_wgmma_bf16_out(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias, int n,

@@ -62,6 +62,12 @@ bool gemm_wgmma_gelu_shape_ok(const void* a, const void* b, int n, int k, int m)
 void gemm_wgmma_gelu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias /*nullable*/,
                      int n, int k, int m, bool tanh, const CudaContext& ctx);
 
+// out [n, m] f32 += a · b^T + bias: a residual add in the epilogue (each value gemm_wgmma writes, added to out's old
+// one: bit for bit gemm_wgmma then add_cuda, without the [n, m] f32 product written and read back), on
+// gemm_wgmma_pick's tiles. Shapes as gemm_wgmma_shape_ok; out must not overlap a or b.
+void gemm_wgmma_add(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias /*nullable*/, int n,
+                    int k, int m, const CudaContext& ctx);
+
 // out [n, m] bf16 = a · b^T + bias: gemm_wgmma's values rounded once to bf16 in the epilogue (cast_bf16 of its f32 out,
 // bit for bit), half the bytes out (the Qwen3-VL tower's q|k|v, which its rotary reads). Shapes as
 // gemm_wgmma_gelu_shape_ok (m even), tiles as gemm_wgmma_gelu's.

@@ -504,6 +504,19 @@ void matmul_bf16_out_cuda(__nv_bfloat16* out, const __nv_bfloat16* xb, const voi
   cosmos::gemm_wgmma_bf16_out(out, xb, static_cast<const bf16*>(w), bias, n, k, m, ctx);
 }
 
+bool matmul_bf16_add_supported(const void* xb, const void* w, WType wt, int n, int k, int m,
+                               const cosmos::CudaContext& ctx) {
+  return wt == WType::BF16 && use_wgmma(static_cast<const bf16*>(xb), static_cast<const bf16*>(w), n, k, m, ctx.stream);
+}
+
+void matmul_bf16_add_cuda(float* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k, int m,
+                          const cosmos::CudaContext& ctx) {
+  if (n <= 0 || m <= 0) return;
+  if (!matmul_bf16_add_supported(xb, w, WType::BF16, n, k, m, ctx))
+    throw std::invalid_argument("matmul_bf16_add_cuda: only on the wgmma GEMM (matmul_bf16_add_supported)");
+  cosmos::gemm_wgmma_add(out, xb, static_cast<const bf16*>(w), bias, n, k, m, ctx);
+}
+
 void matmul_bf16_cuda(float* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k, int m,
                       const cosmos::CudaContext& ctx) {
   if (n <= 0 || m <= 0) return;

@@ -70,6 +70,15 @@ bool matmul_bf16_out_supported(const void* xb, const void* w, WType wt, int n, i
                                const cosmos::CudaContext& ctx);
 void matmul_bf16_out_cuda(__nv_bfloat16* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k,
                           int m, const cosmos::CudaContext& ctx);
+// out [n, m] f32 += xb · w^T (+ bias): matmul_bf16_cuda's values added to out's in the GEMM's epilogue
+// (gemm_wgmma_add: bit for bit matmul_bf16_cuda into a temporary then add_cuda, the residual add of a decoder layer's o
+// or down projection without that temporary written and read back). Only on the wgmma path:
+// matmul_bf16_add_supported says when (bf16 weights, n >= 128, k % 8 == 0, 16-byte aligned xb and w, an sm_90a build
+// on an sm_90 device, COSMOS_WGMMA not 0).
+bool matmul_bf16_add_supported(const void* xb, const void* w, WType wt, int n, int k, int m,
+                               const cosmos::CudaContext& ctx);
+void matmul_bf16_add_cuda(float* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k, int m,
+                          const cosmos::CudaContext& ctx);
 // out [n, m] f32 = xb · w^T (+ bias) with x already bf16 (the down projection after matmul_swiglu_cuda or fc2 after
 // matmul_gelu_cuda); bf16 w.
 void matmul_bf16_cuda(float* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k, int m,
