@@ -14,15 +14,17 @@
 #              the bf16-input layers and the tower bit for bit against the f32 rows + casts, the bf16 q|k|v GEMM out,
 #              the kept blocks), lifecycle_cuda_test (the pool's call counts, epochs, out-of-memory fallback) and
 #              qwen3_cuda_test (the tiny fixture; the decoder's prefill on bf16 inputs bit for bit against
-#              COSMOS_PREFILL_BF16_INPUTS=0);
+#              COSMOS_PREFILL_BF16_INPUTS=0, its residual adds in the GEMMs against COSMOS_RESIDUAL_IN_GEMM=0);
 #           2. qwen3vl_prefill_bench, video then image, in its forms alternated twice: as is (add_layernorm's vector
-#              form, bf16 GEMM inputs in the tower and the prefill, kept blocks) and the prefill's f32 rows + casts
-#              (COSMOS_PREFILL_BF16_INPUTS=0) (FORMS=all: also COSMOS_QKV_BF16_OUT=1, COSMOS_TOWER_KEEP_BLOCKS=0 and the
-#              tower's first two defaults off), and the base build as is where carried (each line: tower ms and its
+#              form, bf16 GEMM inputs in the tower and the prefill, kept blocks, the residual adds in the o and down /
+#              fc2 GEMMs' epilogue) and the residual adds in the norms (COSMOS_RESIDUAL_IN_GEMM=0) (FORMS=all: also
+#              the prefill's f32 rows + casts (COSMOS_PREFILL_BF16_INPUTS=0), COSMOS_QKV_BF16_OUT=1,
+#              COSMOS_TOWER_KEEP_BLOCKS=0 and the tower's first two defaults off), and the base build as is where carried (each line: tower ms and its
 #              phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried too (tools/device/wgmma_check.sh
 #              prepare), gemm_wgmma_cuda_test's variants v1-v4 timed on the tower's four GEMM shapes and the video
 #              prefill's four;
-#           3. ncu over one video run as is and one with COSMOS_PREFILL_BF16_INPUTS=0: kernel time summed by kernel
+#           3. ncu over one video run as is and one with COSMOS_RESIDUAL_IN_GEMM=0, and one image run as is: kernel
+#              time summed by kernel
 #              name; one launch each of the tower's flash kernel, its rotary and its fc1 + GELU GEMM under ncu's pipe
 #              and stall sections, the flash kernel's stall reasons, and the decoder prefill's four largest kernels'
 #              tensor pipe and stalls (NCU_DETAIL=0: not those).
@@ -54,9 +56,10 @@ device)
   grep -E "rc=|FAIL" "$out/tests.log" | tee -a "$out/summary.txt"
   echo "PASS rows: $(grep -c '| PASS' "$out/tests.log")" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
-  forms=("as is||$b" "decoder prefill f32 rows + casts|COSMOS_PREFILL_BF16_INPUTS=0|$b")
+  forms=("as is||$b" "residual adds in the norms|COSMOS_RESIDUAL_IN_GEMM=0|$b")
   # FORMS=all: also the opt-in q|k|v from the GEMM and the defaults of 2026-12-06 off (settled then: bench/README)
-  [ "${FORMS:-}" = all ] && forms+=("qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b"
+  [ "${FORMS:-}" = all ] && forms+=("decoder prefill f32 rows + casts|COSMOS_PREFILL_BF16_INPUTS=0|$b"
+    "qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b"
     "blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b"
     "f32 inputs, scalar layernorm|COSMOS_LAYERNORM_VEC=0 COSMOS_TOWER_BF16_INPUTS=0|$b")
   if [ -f "$BASE" ]; then
@@ -82,10 +85,10 @@ device)
     grep -E "^(tower|8b video)|^shape|^v[0-9] =|timing checks" "$out/gemm_tower.log" | tee -a "$out/summary.txt"
   fi
   if [ "${NCU:-1}" = 1 ] && command -v ncu > /dev/null; then
-    for f in "as_is|" "prefill_f32_inputs|COSMOS_PREFILL_BF16_INPUTS=0"; do
-      name=${f%%|*} vars=${f#*|}
+    for f in "as_is|video|" "residual_in_norms|video|COSMOS_RESIDUAL_IN_GEMM=0" "image_as_is|image|"; do
+      IFS='|' read -r name case vars <<< "$f"
       # shellcheck disable=SC2086 # vars: words of NAME=VALUE
-      env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 $vars timeout 200 ncu --clock-control none \
+      env NO_BREAKDOWN=1 PREFILL_CASES=$case PREFILL_REPS=1 $vars timeout 200 ncu --clock-control none \
         --metrics gpu__time_duration.sum --csv --print-units base --log-file "$out/ncu_$name.csv" $b > /dev/null 2>&1
       python3 - "$out/ncu_$name.csv" "$name" << 'EOF' | tee -a "$out/summary.txt"
 import csv, re, sys
@@ -100,7 +103,7 @@ for r in rows:
     by[name][0] += 1
     by[name][1] += float(r["Metric Value"].replace(",", "")) / 1e6  # ns -> ms
 total = sum(v[1] for v in by.values())
-print(f"ncu {sys.argv[2]}: {total:.1f} ms of kernels (the whole process: random weights, the video case warm-up + 1 run, tower and prefill)")
+print(f"ncu {sys.argv[2]}: {total:.1f} ms of kernels (the whole process: random weights, the case's warm-up + 1 run, tower and prefill)")
 for name, (n, ms) in sorted(by.items(), key=lambda kv: -kv[1][1])[:14]:
     print(f"  {ms:8.2f} ms  {n:5d}x  {name}")
 EOF
