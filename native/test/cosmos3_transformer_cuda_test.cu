@@ -222,6 +222,24 @@ static void fp8_config(const std::string& name, const Cosmos3TransformerConfig& 
          std::max({max_abs_diff(of.vision, of_unfused.vision), max_abs_diff(of.sound, of_unfused.sound),
                    max_abs_diff(of.action, of_unfused.action)}),
          0);
+  // The residual adds in the o and down GEMMs' epilogue (gemm_fp8_wgmma_add; the default where both run there: SwiGLU
+  // MLPs) against the adds in the norms (COSMOS_RESIDUAL_IN_GEMM=0): the same outputs, bits.
+  setenv("COSMOS_RESIDUAL_IN_GEMM", "0", 1);
+  const Out of_norm_adds = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
+  unsetenv("COSMOS_RESIDUAL_IN_GEMM");
+  report(name + ": fp8 residual adds in the GEMMs == in the norms (max diff)",
+         std::max({max_abs_diff(of.vision, of_norm_adds.vision), max_abs_diff(of.sound, of_norm_adds.sound),
+                   max_abs_diff(of.action, of_norm_adds.action)}),
+         0);
+  {
+    const Cosmos3Layer& L0 = gpu->weights().layers[0];
+    const bool in_gemm = !L0.mlp_gen.is_relu2 && linear_add_runs(L0.gen.o, 16, gpu->ctx()) &&
+                         mlp_residual_in_epilogue(L0.mlp_gen.swiglu, nullptr, nullptr, 16, gpu->ctx());
+    std::printf("  %-70s %s\n", (name + ": fp8 residual adds in the GEMMs (info)").c_str(),
+                in_gemm               ? "yes"
+                : L0.mlp_gen.is_relu2 ? "no (relu2 MLP: the norms add)"
+                                      : "no");
+  }
   {  // and the fused norms do run here: the next layer's q|k|v projection (and the MLP where fused) read their bytes
     const Cosmos3Layer& L1 = gpu->weights().layers[c.num_layers > 1 ? 1 : 0];
     const bool qkv = attention_qkv_fp8_runs(L1.gen, 16, gpu->ctx());
@@ -259,6 +277,11 @@ static void fp8_config(const std::string& name, const Cosmos3TransformerConfig& 
   gpu->set_fp8(false);
   const Out ob2 = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
   report(name + ": set_fp8(false): the bf16 outputs again (max diff)", max_abs_diff(ob2.vision, ob.vision), 0);
+  setenv("COSMOS_RESIDUAL_IN_GEMM", "0", 1);  // bf16: the adds in the GEMMs where they run on wgmma (n >= 128)
+  const Out ob_norm_adds = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
+  unsetenv("COSMOS_RESIDUAL_IN_GEMM");
+  report(name + ": bf16 residual adds in the GEMMs == in the norms (max diff)",
+         max_abs_diff(ob_norm_adds.vision, ob.vision), 0);
   // The load option's form (keep_source = false): the bf16 weights of the quantized linears given back. The fp8
   // outputs are the same bit for bit, weight_bytes and the model pool's bytes in use drop by their bf16 bytes, and
   // fp8 can no longer be turned off.

@@ -1423,6 +1423,30 @@ void test_linear_bf16_add(int n, int k, int m, bool bias) {
                  plain, (size_t)n * m, [&](float* y) { cosmos::linear_bf16_add_cuda(y, xb, l, n, ctx); });
 }
 
+// linear_add_cuda from f32 rows (the Generator's o and down, whose inputs stay f32 or e4m3): on the fp8 GEMM
+// (gemm_fp8_wgmma_add, the weight's e4m3 copy with a scale per row) and on the bf16 wgmma GEMM (x rounded in row
+// chunks: matmul_add_cuda), against linear_cuda + add_cuda. No bias on the fp8 GEMM (the Generator's), so its common
+// tiles run.
+void test_linear_add(int n, int k, int m, bool fp8) {
+  cosmos::Linear l{up_bf16(randv((size_t)m * k, 0.05f)), WType::BF16, fp8 ? nullptr : up(randv(m)), k, m};
+  if (fp8) {
+    auto* w8 = (uint8_t*)pool->alloc((size_t)m * k);
+    auto* ws = (float*)pool->alloc(sizeof(float) * m);
+    quantize_fp8_rows_cuda(w8, ws, up(randv((size_t)m * k, 0.05f)), m, k, ctx);
+    l.w8 = w8;
+    l.w8_scale = ws;
+  }
+  const std::string path = fp8 ? "fp8" : "bf16";
+  if (!cosmos::linear_add_runs(l, n, ctx) || cosmos::linear_fp8_runs(l, n, ctx) != fp8) {
+    std::printf("| residual   | linear_add %s: skipped, no such GEMM here |\n", path.c_str());
+    return;
+  }
+  float *x = up(randv((size_t)n * k)), *plain = up(std::vector<float>((size_t)n * m));
+  cosmos::linear_cuda(plain, x, l, n, ctx);
+  check_residual(shape("linear_add n=%d k=%d m=%d, ", n, k, m) + path + " GEMM", plain, (size_t)n * m,
+                 [&](float* y) { cosmos::linear_add_cuda(y, x, l, n, ctx); });
+}
+
 void test_bf16_input_layers(int n) {
   // The tower's head dim (72: the bf16 flash path, whose output then goes to o in bf16 too); o takes heads * hd.
   const int width = 256, heads = 4, hd = 72, QH = heads * hd, inter = 512, W = 3 * QH;
@@ -1709,6 +1733,9 @@ void test_bf16_inputs() {
   test_linear_bf16_add(1024, 4096, 4096, false);  // 256 x 128 tiles
   test_linear_bf16_add(200, 256, 1001, true);     // odd m: the per-element path, a partial last column tile
   test_linear_bf16_add(130, 512, 4000, false);    // a partial last column tile, pairs
+  test_linear_add(300, 1024, 1000, false);        // f32 rows on the bf16 GEMM, bias
+  test_linear_add(300, 1024, 1000, true);         // the fp8 GEMM: its common tiles and a partial column tile
+  test_linear_add(40, 512, 257, true);            // fp8, odd m: the per-element path
   test_tower_bf16_inputs();
 }
 

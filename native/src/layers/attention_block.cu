@@ -141,6 +141,7 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
   };
   auto o_from_f32 = [&](const float* att) {
     if (!call.residual) return linear_cuda(y, att, b.o, n, ctx);
+    if (linear_add_runs(b.o, n, ctx)) return linear_add_cuda(y, att, b.o, n, ctx);
     DeviceBuffer<float> t(workspace_pool(ctx, "attention_block_cuda (residual)"), (size_t)n * b.o.out);
     linear_cuda(t.get(), att, b.o, n, ctx);
     add_cuda(y, y, t.get(), n * b.o.out, ctx);

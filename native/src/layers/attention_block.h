@@ -86,9 +86,9 @@ struct AttentionCall {
   // compiles this struct too.)
   const uint16_t* xb = nullptr;
   // y += the block's output instead of y = it (a layer's residual add, so the norm after it reads the stream once).
-  // CUDA: in the o projection's epilogue where o runs on the bf16 wgmma GEMM from bf16 rows (linear_bf16_add_runs; the
-  // same bits as the block's output then add_cuda), else through a workspace and add_cuda; CPU: a temporary and
-  // add_cpu.
+  // CUDA: in the o projection's epilogue where o runs on the bf16 wgmma GEMM from bf16 rows (linear_bf16_add_runs) or
+  // from f32 rows on the fp8 or wgmma GEMM (linear_add_runs), the same bits as the block's output then add_cuda; else
+  // through a workspace and add_cuda. CPU: a temporary and add_cpu.
   bool residual = false;
 };
 

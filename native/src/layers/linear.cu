@@ -68,6 +68,32 @@ void linear_bf16_add_cuda(float* y, const __nv_bfloat16* xb, const Linear& l, in
   matmul_bf16_add_cuda(y, xb, l.w, l.b, n, l.in, l.out, ctx);
 }
 
+bool linear_add_runs(const Linear& l, int n, const CudaContext& ctx) {
+  return linear_fp8_runs(l, n, ctx) ||
+         (linear_bf16_runs(l, n, ctx) && matmul_bf16_add_supported(l.w, l.w, l.wt, n, l.in, l.out, ctx));
+}
+
+void linear_add_cuda(float* y, const float* x, const Linear& l, int n, const CudaContext& ctx, Fp8Rows x8) {
+  if (linear_fp8_runs(l, n, ctx)) {
+    DeviceBuffer<uint8_t> q;
+    DeviceBuffer<float> qs;
+    if (!x8.q) {  // as linear_cuda: x per token to e4m3 in workspaces, back to the pool once enqueued
+      CudaPool& pool = workspace_pool(ctx, "linear_add_cuda (fp8)");
+      q = DeviceBuffer<uint8_t>(pool, (size_t)n * l.in);
+      qs = DeviceBuffer<float>(pool, (size_t)n);
+      quantize_fp8_rows_cuda(q.get(), qs.get(), x, n, l.in, ctx);
+      x8 = Fp8Rows{q.get(), qs.get()};
+    }
+    gemm_fp8_wgmma_add(y, x8.q, l.w8, x8.scale, l.w8_scale, l.b, n, l.out, l.in, ctx);
+    return;
+  }
+  if (x8.q) throw ModelError("linear_add_cuda: e4m3 rows given where the fp8 GEMM does not run");
+  if (!linear_add_runs(l, n, ctx))
+    throw ModelError(
+        "linear_add_cuda: the residual add in the epilogue needs the fp8 or the wgmma GEMM (linear_add_runs)");
+  matmul_add_cuda(y, x, l.w, l.b, n, l.in, l.out, ctx);
+}
+
 bool residual_in_gemm_requested() { return env_switch("COSMOS_RESIDUAL_IN_GEMM", true); }
 
 bool linear_bf16_out_runs(const Linear& l, int n, const CudaContext& ctx) {

@@ -67,6 +67,12 @@ void linear_bf16_cuda(float* y, const __nv_bfloat16* xb, const Linear& l, int n,
 // (linear_bf16_runs and the wgmma GEMM: matmul_bf16_add_supported). Throws ModelError elsewhere.
 bool linear_bf16_add_runs(const Linear& l, int n, const CudaContext& ctx);
 void linear_bf16_add_cuda(float* y, const __nv_bfloat16* xb, const Linear& l, int n, const CudaContext& ctx);
+// y [n, out] f32 += x · w^T (+ b) from f32 x (or x8), the add in the GEMM's epilogue: linear_cuda's values added to
+// y's, bit for bit linear_cuda then add_cuda. Where linear_add_runs: the fp8 GEMM (linear_fp8_runs: x quantized per
+// token as linear_cuda does, or x8; gemm_fp8_wgmma_add) or the bf16 wgmma GEMM (x rounded to bf16 as linear_cuda does:
+// matmul_add_cuda). Throws ModelError elsewhere.
+bool linear_add_runs(const Linear& l, int n, const CudaContext& ctx);
+void linear_add_cuda(float* y, const float* x, const Linear& l, int n, const CudaContext& ctx, Fp8Rows x8 = {});
 // Whether the models add their residual stream in the o and down / fc2 GEMMs' epilogue where those run from bf16 rows
 // (AttentionCall::residual, mlp_cuda's residual; the decoder's prefill and the Qwen3-VL tower):
 // COSMOS_RESIDUAL_IN_GEMM=0 keeps the add in the norm after them (the same bits either way). Read at every call.

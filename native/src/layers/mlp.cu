@@ -32,6 +32,16 @@ bool mlp_bf16_input_runs(const SwiGluMlp& m, const __nv_bfloat16* xb, int n, con
   return xb && swiglu_fused_runs(m, xb, n, ctx);
 }
 
+bool mlp_residual_in_epilogue(const SwiGluMlp& m, const float* x, const __nv_bfloat16* xb, int n,
+                              const CudaContext& ctx) {
+  const int inter = m.gate_up.out / 2;
+  if (mlp_fp8_fused_runs(m, n, ctx)) return true;  // gemm_fp8_wgmma_add for down
+  if (xb || swiglu_fused_runs(m, x, n, ctx))       // matmul_bf16_add_cuda from the bf16 h (a pool block)
+    return matmul_bf16_add_supported(m.down.w, m.down.w, m.down.wt, n, inter, m.down.out, ctx);
+  // The steps apart (not one row on the fp8 GEMV): down through linear_add_cuda.
+  return n > 1 && linear_add_runs(m.down, n, ctx);
+}
+
 namespace {
 // y += mlp(x) where the residual add cannot ride in the last GEMM's epilogue: the MLP into a workspace (back to the
 // pool once the add is enqueued), then add_cuda: the same sums.
@@ -53,9 +63,8 @@ void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratc
     if (!mlp_bf16_input_runs(m, xb, n, ctx))
       throw ModelError("mlp_cuda: bf16 rows given where gate|up + SwiGLU does not run on the fused bf16 GEMM");
   }
-  // The residual add in the down projection's epilogue on the fused bf16 path (its bf16 h in the scratch), else after.
-  const bool fused_bf16 = xb || swiglu_fused_runs(m, x, n, ctx);
-  if (residual && !(fused_bf16 && matmul_bf16_add_supported(scratch, m.down.w, m.down.wt, n, inter, m.down.out, ctx)))
+  // The residual add in the down projection's epilogue where it can ride there, else after (a workspace).
+  if (residual && !mlp_residual_in_epilogue(m, x, xb, n, ctx))
     return mlp_then_add(y, x, m, m.down.out, n, scratch, ctx, x8, xb);
   const bool fused_fp8 = mlp_fp8_fused_runs(m, n, ctx);
   if (x8.q && !fused_fp8) throw ModelError("mlp_cuda: e4m3 rows given where the fused fp8 path does not run");
@@ -76,7 +85,10 @@ void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratc
     }
     gemm_fp8_wgmma_swiglu(h, x8.q, m.gate_up.w8, x8.scale, m.gate_up.w8_scale, n, m.gate_up.in, inter, ctx);
     quantize_fp8_rows_bf16_cuda(h8, hs.get(), h, n, inter, ctx);
-    gemm_fp8_wgmma(y, h8, m.down.w8, hs.get(), m.down.w8_scale, m.down.b, n, m.down.out, inter, ctx);
+    if (residual)
+      gemm_fp8_wgmma_add(y, h8, m.down.w8, hs.get(), m.down.w8_scale, m.down.b, n, m.down.out, inter, ctx);
+    else
+      gemm_fp8_wgmma(y, h8, m.down.w8, hs.get(), m.down.w8_scale, m.down.b, n, m.down.out, inter, ctx);
     return;
   }
   // One token on fp8 copies: gate|up + SwiGLU in one weight-only GEMV (x in f32), then down's (linear_cuda).
@@ -87,7 +99,7 @@ void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratc
     return;
   }
   // FP8 weights (Linear::w8) where mlp_fp8_fused does not hold: gate and up as two fp8 GEMMs, swiglu_cuda, down.
-  if (fused_bf16) {
+  if (xb || swiglu_fused_runs(m, x, n, ctx)) {
     // One GEMM with the activation in its epilogue, bf16 into the down projection: no [n, 2 inter] f32 in between.
     // The scratch holds 2 n inter floats (mlp_scratch_floats); the bf16 h takes a quarter of it.
     auto* h = reinterpret_cast<__nv_bfloat16*>(scratch);
@@ -109,7 +121,10 @@ void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratc
     linear_cuda(u, x, m.gate_up.rows(inter, inter), n, ctx);
     swiglu_cuda(g, g, u, n * inter, ctx);
   }
-  linear_cuda(y, g, m.down, n, ctx);
+  if (residual)
+    linear_add_cuda(y, g, m.down, n, ctx);
+  else
+    linear_cuda(y, g, m.down, n, ctx);
 }
 
 namespace {

@@ -48,11 +48,15 @@ void mlp_cpu(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch,
 // x8: x in e4m3 per row (linear.h), used where the fused fp8 path runs (mlp_fp8_fused_runs; then x is not read).
 // xb: x already in bf16 rows (16-byte aligned), where mlp_bf16_input_runs (gate|up + SwiGLU on the fused bf16 GEMM,
 // which would round x to bf16 first: the same numbers); x is then not read. Not both.
-// residual: y += mlp(x) instead of y = it (a layer's residual add), in the down projection's epilogue on the fused bf16
-// path (matmul_bf16_add_cuda: the same bits as y = mlp(x) then add_cuda), else through a workspace and add_cuda.
+// residual: y += mlp(x) instead of y = it (a layer's residual add), in the down projection's epilogue where
+// mlp_residual_in_epilogue (the same bits as y = mlp(x) then add_cuda), else through a workspace and add_cuda.
 void mlp_cuda(float* y, const float* x, const SwiGluMlp& m, int n, float* scratch, const CudaContext& ctx,
               Fp8Rows x8 = {}, const __nv_bfloat16* xb = nullptr, bool residual = false);
 bool mlp_bf16_input_runs(const SwiGluMlp& m, const __nv_bfloat16* xb, int n, const CudaContext& ctx);
+// Whether mlp_cuda's residual rides in the down projection's epilogue for these rows (x f32, or xb): the fused fp8 path
+// (gemm_fp8_wgmma_add), the fused bf16 path (matmul_bf16_add_cuda) or the steps apart on linear_add_runs.
+bool mlp_residual_in_epilogue(const SwiGluMlp& m, const float* x, const __nv_bfloat16* xb, int n,
+                              const CudaContext& ctx);
 // Whether mlp_cuda runs m's fused fp8 GEMM path for n rows here (n > 1).
 bool mlp_fp8_fused_runs(const SwiGluMlp& m, int n, const CudaContext& ctx);
 // xb: x already in bf16 rows (16-byte aligned), where mlp_bf16_input_runs (fc1 + GELU on the fused bf16 GEMM, which

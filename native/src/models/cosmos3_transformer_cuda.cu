@@ -28,12 +28,13 @@
 namespace cosmos {
 
 namespace {
+// residual: y += the MLP's output (SwiGLU only: gen_layer asks for it where mlp_residual_in_epilogue holds).
 void mlp_run(float* y, const float* x, const Cosmos3Mlp& m, int n, float* scratch, const CudaContext& ctx,
-             Fp8Rows x8 = {}) {
+             Fp8Rows x8 = {}, bool residual = false) {
   if (m.is_relu2)
     mlp_cuda(y, x, m.relu2, n, scratch, ctx);
   else
-    mlp_cuda(y, x, m.swiglu, n, scratch, ctx, x8);
+    mlp_cuda(y, x, m.swiglu, n, scratch, ctx, x8, nullptr, residual);
 }
 size_t mlp_scratch(const Cosmos3Mlp& m, int n) {
   return m.is_relu2 ? mlp_scratch_floats(m.relu2, n) : mlp_scratch_floats(m.swiglu, n);
@@ -172,15 +173,23 @@ void Cosmos3TransformerCuda::gen_layer(Stream& s, int l, const float* k_und, con
     s.x8 = DeviceBuffer<uint8_t>(pool_, (size_t)n * cfg_.hidden_size), s.x8_scale = DeviceBuffer<float>(pool_, n);
   const Fp8Rows x8{s.x8.get(), s.x8_scale.get()};
   if (s.x8_set) call.x8 = x8;
-  attention_block_cuda(s.h.get(), s.h.get(), L.gen, call, s.scratch.get(), ctx_);
+  // The residual adds in the o and down GEMMs' epilogue (residual_in_gemm_requested) where both run on the fp8 or the
+  // wgmma GEMM: x += attn / mlp there, and the norms after them read x alone (the same bits; ~300 MB less a norm at
+  // 480p x 189).
+  const bool resid = residual_in_gemm_requested() && !L.mlp_gen.is_relu2 && linear_add_runs(L.gen.o, n, ctx_) &&
+                     mlp_residual_in_epilogue(L.mlp_gen.swiglu, s.h.get(), nullptr, n, ctx_);
+  call.residual = resid;
+  float* y = resid ? s.x.get() : s.h.get();          // the pieces' output, or the x they add into
+  const float* sum_h = resid ? nullptr : s.h.get();  // what the norms add to x: nothing where the GEMMs added it
+  attention_block_cuda(y, s.h.get(), L.gen, call, s.scratch.get(), ctx_);
   auto add_norm_into = [&](const RmsNorm& norm, bool to_fp8) {
     s.x8_set = to_fp8;
-    if (!to_fp8) return add_norm_cuda(s.h.get(), s.x.get(), s.h.get(), norm, n, ctx_);
-    add_rmsnorm_fp8_cuda(s.x8.get(), s.x8_scale.get(), s.x.get(), s.h.get(), norm.w, n, norm.dim, norm.eps, ctx_);
+    if (!to_fp8) return add_norm_cuda(s.h.get(), s.x.get(), sum_h, norm, n, ctx_);
+    add_rmsnorm_fp8_cuda(s.x8.get(), s.x8_scale.get(), s.x.get(), sum_h, norm.w, n, norm.dim, norm.eps, ctx_);
   };
   const bool mlp_fp8 = fuse && !L.mlp_gen.is_relu2 && mlp_fp8_fused_runs(L.mlp_gen.swiglu, n, ctx_);
   add_norm_into(L.post_ln_gen, mlp_fp8);
-  mlp_run(s.h.get(), s.h.get(), L.mlp_gen, n, s.scratch.get(), ctx_, mlp_fp8 ? x8 : Fp8Rows{});
+  mlp_run(y, s.h.get(), L.mlp_gen, n, s.scratch.get(), ctx_, mlp_fp8 ? x8 : Fp8Rows{}, resid);
   const bool last = l + 1 == cfg_.num_layers;
   add_norm_into(last ? w_.norm_gen : w_.layers[l + 1].in_ln_gen,
                 fuse && !last && attention_qkv_fp8_runs(w_.layers[l + 1].gen, n, ctx_));

@@ -122,7 +122,9 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int
 
 // SWIGLU: out is bf16 [m, n] with n = inter, b holds 2 n rows (gate, then up), scale_col 2 n entries, no bias;
 // else out is f32 [m, n].
-template <int BM, int BN, int NC, int STAGES, bool PINGPONG, bool SWIGLU>
+// ADD: y += the f32 form's values (y's old values read in the epilogue: a residual add, bit for bit the f32 form then
+// add_cuda).
+template <int BM, int BN, int NC, int STAGES, bool PINGPONG, bool SWIGLU, bool ADD = false>
 __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1)
     gemm_fp8_kernel(const __grid_constant__ CUtensorMap tma_a, const __grid_constant__ CUtensorMap tma_b,
                     void* __restrict__ out, const float* __restrict__ scale_row, const float* __restrict__ scale_col,
@@ -265,11 +267,18 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
         load_col_pairs<BN / 8>(sc, scale_col + col0);
         epilogue_rows([&](int i, int h, int r, float sr) {
           float* yrow = y + (long long)r * n + col0;
+          // ADD: the row's old values, all loaded before its first store (one round trip a row)
+          [[maybe_unused]] float2 old[ADD ? BN / 8 : 1];
+          if constexpr (ADD)
 #pragma unroll
-          for (int jj = 0; jj < BN / 8; ++jj)
-            __stcs(reinterpret_cast<float2*>(yrow + 8 * jj),
-                   make_float2(sr * (sc[2 * jj] * acc[i][4 * jj + 2 * h]),
-                               sr * (sc[2 * jj + 1] * acc[i][4 * jj + 2 * h + 1])));
+            for (int jj = 0; jj < BN / 8; ++jj) old[jj] = *reinterpret_cast<const float2*>(yrow + 8 * jj);
+#pragma unroll
+          for (int jj = 0; jj < BN / 8; ++jj) {
+            float v0 = sr * (sc[2 * jj] * acc[i][4 * jj + 2 * h]),
+                  v1 = sr * (sc[2 * jj + 1] * acc[i][4 * jj + 2 * h + 1]);
+            if constexpr (ADD) v0 += old[jj].x, v1 += old[jj].y;
+            __stcs(reinterpret_cast<float2*>(yrow + 8 * jj), make_float2(v0, v1));
+          }
         });
         continue;
       }
@@ -287,6 +296,10 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
             v0 += __ldg(bias + col);
             if (ok1) v1 += __ldg(bias + col + 1);
           }
+          if constexpr (ADD) {
+            v0 += yrow[col];
+            if (ok1) v1 += yrow[col + 1];
+          }
           if (pair) {  // n even: col even, so the pair is 8-byte aligned and col + 1 < n
             __stcs(reinterpret_cast<float2*>(yrow + col), make_float2(v0, v1));
           } else {
@@ -300,12 +313,12 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
 #endif
 }
 
-template <int BM, int BN, int NC, int STAGES, bool PINGPONG, bool SWIGLU = false>
+template <int BM, int BN, int NC, int STAGES, bool PINGPONG, bool SWIGLU = false, bool ADD = false>
 void launch(void* out, const uint8_t* a, const uint8_t* b, const float* scale_row, const float* scale_col,
             const float* bias, int m, int n, int k, bool persistent, cudaStream_t stream) {
   using C = Cfg<BM, BN, NC, STAGES, PINGPONG>;
   static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once per instantiation
-    CUDA_CHECK(cudaFuncSetAttribute(gemm_fp8_kernel<BM, BN, NC, STAGES, PINGPONG, SWIGLU>,
+    CUDA_CHECK(cudaFuncSetAttribute(gemm_fp8_kernel<BM, BN, NC, STAGES, PINGPONG, SWIGLU, ADD>,
                                     cudaFuncAttributeMaxDynamicSharedMemorySize, C::kSmem));
     return true;
   }();
@@ -319,7 +332,7 @@ void launch(void* out, const uint8_t* a, const uint8_t* b, const float* scale_ro
     const int sms = sm_count();
     if (grid > sms) grid = sms;
   }
-  gemm_fp8_kernel<BM, BN, NC, STAGES, PINGPONG, SWIGLU>
+  gemm_fp8_kernel<BM, BN, NC, STAGES, PINGPONG, SWIGLU, ADD>
       <<<(unsigned)grid, C::kThreads, C::kSmem, stream>>>(ma, mb, out, scale_row, scale_col, bias, m, n, k);
   CUDA_CHECK_LAUNCH();
 }
@@ -391,6 +404,19 @@ void gemm_fp8_wgmma(float* y, const uint8_t* a, const uint8_t* b, const float* s
 void gemm_fp8_wgmma(float* y, const uint8_t* a, const uint8_t* b, const float* scale_row, const float* scale_col,
                     const float* bias, int m, int n, int k, const CudaContext& ctx) {
   gemm_fp8_wgmma(y, a, b, scale_row, scale_col, bias, m, n, k, gemm_fp8_wgmma_pick(m, n, k), ctx);
+}
+
+void gemm_fp8_wgmma_add(float* y, const uint8_t* a, const uint8_t* b, const float* scale_row, const float* scale_col,
+                        const float* bias, int m, int n, int k, const CudaContext& ctx) {
+  if (!gemm_fp8_wgmma_shape_ok(a, b, m, n, k) || !scale_row || !scale_col)
+    throw std::invalid_argument(
+        "gemm_fp8_wgmma_add: needs m, n >= 1, k a positive multiple of 16, 16-byte aligned a and b, and both scales; "
+        "got m " +
+        std::to_string(m) + ", n " + std::to_string(n) + ", k " + std::to_string(k));
+  if (gemm_fp8_wgmma_pick(m, n, k) == Fp8Variant::Tile256x128Persistent)
+    launch<256, 128, 2, 4, false, false, true>(y, a, b, scale_row, scale_col, bias, m, n, k, true, ctx.stream);
+  else
+    launch<128, 128, 2, 6, true, false, true>(y, a, b, scale_row, scale_col, bias, m, n, k, true, ctx.stream);
 }
 
 bool gemm_fp8_wgmma_swiglu_shape_ok(const void* a, const void* b, int m, int k, int inter) {

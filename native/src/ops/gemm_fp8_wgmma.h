@@ -64,6 +64,11 @@ void gemm_fp8_wgmma(float* y, const uint8_t* a, const uint8_t* b, const float* s
 void gemm_fp8_wgmma(float* y, const uint8_t* a, const uint8_t* b, const float* scale_row, const float* scale_col,
                     const float* bias /*nullable*/, int m, int n, int k, const CudaContext& ctx);
 
+// y [m, n] f32 += the same values (y's old values read in the epilogue: a layer's residual add, bit for bit
+// gemm_fp8_wgmma then add_cuda), on gemm_fp8_wgmma_pick's tiles. y must not overlap a or b.
+void gemm_fp8_wgmma_add(float* y, const uint8_t* a, const uint8_t* b, const float* scale_row, const float* scale_col,
+                        const float* bias /*nullable*/, int m, int n, int k, const CudaContext& ctx);
+
 // The gate|up projection with SwiGLU in the epilogue (the fp8 form of gemm_wgmma_swiglu): b holds 2 inter rows
 // (gate rows, then up rows: the fused gate_up weight), scale_col their 2 inter scales;
 // out[r, j] = bf16(silu(g) * u), g = the f32 GEMM's [r, j] and u its [r, inter + j], each scaled as above (no bias).

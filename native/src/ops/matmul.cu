@@ -504,6 +504,16 @@ void matmul_bf16_out_cuda(__nv_bfloat16* out, const __nv_bfloat16* xb, const voi
   cosmos::gemm_wgmma_bf16_out(out, xb, static_cast<const bf16*>(w), bias, n, k, m, ctx);
 }
 
+void matmul_add_cuda(float* out, const float* x, const void* w, const float* bias, int n, int k, int m,
+                     const cosmos::CudaContext& ctx) {
+  if (n <= 0 || m <= 0) return;
+  if (!matmul_bf16_add_supported(w, w, WType::BF16, n, k, m, ctx))  // (x goes through the aligned workspace)
+    throw std::invalid_argument("matmul_add_cuda: only on the wgmma GEMM (matmul_bf16_add_supported)");
+  in_bf16_chunks(x, n, k, "matmul_add_cuda", ctx, [&](const bf16* xb, long long r0, int rows) {
+    cosmos::gemm_wgmma_add(out + r0 * m, xb, static_cast<const bf16*>(w), bias, rows, k, m, ctx);
+  });
+}
+
 bool matmul_bf16_add_supported(const void* xb, const void* w, WType wt, int n, int k, int m,
                                const cosmos::CudaContext& ctx) {
   return wt == WType::BF16 && use_wgmma(static_cast<const bf16*>(xb), static_cast<const bf16*>(w), n, k, m, ctx.stream);

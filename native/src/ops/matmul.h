@@ -79,6 +79,10 @@ bool matmul_bf16_add_supported(const void* xb, const void* w, WType wt, int n, i
                                const cosmos::CudaContext& ctx);
 void matmul_bf16_add_cuda(float* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k, int m,
                           const cosmos::CudaContext& ctx);
+// The same from f32 x, rounded to bf16 in row chunks as matmul_cuda rounds it (matmul_cuda + add_cuda bit for bit),
+// where matmul_bf16_add_supported(w, w, ...) holds.
+void matmul_add_cuda(float* out, const float* x, const void* w, const float* bias, int n, int k, int m,
+                     const cosmos::CudaContext& ctx);
 // out [n, m] f32 = xb · w^T (+ bias) with x already bf16 (the down projection after matmul_swiglu_cuda or fc2 after
 // matmul_gelu_cuda); bf16 w.
 void matmul_bf16_cuda(float* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k, int m,
