@@ -276,7 +276,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
           for (int jj = 0; jj < BN / 8; ++jj) {
             float v0 = sr * (sc[2 * jj] * acc[i][4 * jj + 2 * h]),
                   v1 = sr * (sc[2 * jj + 1] * acc[i][4 * jj + 2 * h + 1]);
-            if constexpr (ADD) v0 += old[jj].x, v1 += old[jj].y;
+            // __fadd_rn: never contracted into an FMA with the scaling (the product rounds first, as without ADD)
+            if constexpr (ADD) v0 = __fadd_rn(v0, old[jj].x), v1 = __fadd_rn(v1, old[jj].y);
             __stcs(reinterpret_cast<float2*>(yrow + 8 * jj), make_float2(v0, v1));
           }
         });
@@ -296,9 +297,9 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
             v0 += __ldg(bias + col);
             if (ok1) v1 += __ldg(bias + col + 1);
           }
-          if constexpr (ADD) {
-            v0 += yrow[col];
-            if (ok1) v1 += yrow[col + 1];
+          if constexpr (ADD) {  // __fadd_rn: never contracted into an FMA with the scaling above
+            v0 = __fadd_rn(v0, yrow[col]);
+            if (ok1) v1 = __fadd_rn(v1, yrow[col + 1]);
           }
           if (pair) {  // n even: col even, so the pair is 8-byte aligned and col + 1 < n
             __stcs(reinterpret_cast<float2*>(yrow + col), make_float2(v0, v1));

@@ -236,7 +236,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
 #pragma unroll
             for (int j = 0; j < BN / 8; ++j) {
               float v0 = acc[i][4 * j + 2 * h] + bs[2 * j], v1 = acc[i][4 * j + 2 * h + 1] + bs[2 * j + 1];
-              if constexpr (kAdd) v0 += old[j].x, v1 += old[j].y;
+              if constexpr (kAdd) v0 = __fadd_rn(v0, old[j].x), v1 = __fadd_rn(v1, old[j].y);
               if constexpr (kBf16Out) {
                 if constexpr (kGelu) {
                   v0 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v0) : cosmos::gelu_erf_value(v0);
@@ -276,7 +276,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
             v0 += __ldg(bias + col);
             if (ok1) v1 += __ldg(bias + col + 1);
           }
-          if constexpr (kAdd) v0 += old[j].x, v1 += old[j].y;
+          if constexpr (kAdd) v0 = __fadd_rn(v0, old[j].x), v1 = __fadd_rn(v1, old[j].y);  // (never an FMA)
           if constexpr (kBf16Out) {
             if constexpr (kGelu) {
               v0 = EPI == kEpiGeluTanh ? cosmos::gelu_tanh_value(v0) : cosmos::gelu_erf_value(v0);
