@@ -73,9 +73,10 @@ void linear_bf16_add_cuda(float* y, const __nv_bfloat16* xb, const Linear& l, in
 // matmul_add_cuda). Throws ModelError elsewhere.
 bool linear_add_runs(const Linear& l, int n, const CudaContext& ctx);
 void linear_add_cuda(float* y, const float* x, const Linear& l, int n, const CudaContext& ctx, Fp8Rows x8 = {});
-// Whether the models add their residual stream in the o and down / fc2 GEMMs' epilogue where those run from bf16 rows
-// (AttentionCall::residual, mlp_cuda's residual; the decoder's prefill and the Qwen3-VL tower):
-// COSMOS_RESIDUAL_IN_GEMM=0 keeps the add in the norm after them (the same bits either way). Read at every call.
+// Whether the models add their residual stream in the o and down / fc2 GEMMs' epilogue where those can take it
+// (AttentionCall::residual, mlp_cuda's residual; the decoder's prefill, the Qwen3-VL tower and the Cosmos 3 Generator's
+// gen layers): COSMOS_RESIDUAL_IN_GEMM=0 keeps the add in the norm after them (the same bits either way). Read at every
+// call.
 bool residual_in_gemm_requested();
 // yb [n, out] bf16 = xb · w^T (+ b): linear_bf16_cuda's values rounded once by the GEMM (half the bytes out), where
 // linear_bf16_out_runs (linear_bf16_runs, out even, the wgmma GEMM: matmul_bf16_out_supported). Throws ModelError
