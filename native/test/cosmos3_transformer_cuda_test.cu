@@ -213,24 +213,24 @@ static void fp8_config(const std::string& name, const Cosmos3TransformerConfig& 
            max_abs_diff(of.action, oc.action) / std::max(max_abs(oc.action), 1e-30), 0.1);
   report(name + ": fp8 path taken (1 / max |fp8 - bf16|)", 1.0 / std::max(max_abs_diff(of.vision, ob.vision), 1e-30),
          1e6);
+  // A run with one switch at 0, and the largest |diff| of its three outputs from another run's.
+  auto run_with_off = [&](const char* var) {
+    setenv(var, "0", 1);
+    Out o = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
+    unsetenv(var);
+    return o;
+  };
+  auto max_diff = [](const Out& a, const Out& b) {
+    return std::max(
+        {max_abs_diff(a.vision, b.vision), max_abs_diff(a.sound, b.sound), max_abs_diff(a.action, b.action)});
+  };
   // The norms before fp8 projections write e4m3 straight (add_rmsnorm_fp8_cuda, on by default): the same bytes as
   // norm then quantize, so COSMOS_FP8_NORM=0 (norm, then each GEMM quantizes its input) gives the same outputs, bits.
-  setenv("COSMOS_FP8_NORM", "0", 1);
-  const Out of_unfused = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
-  unsetenv("COSMOS_FP8_NORM");
-  report(name + ": fp8 norms fused == COSMOS_FP8_NORM=0 (max diff)",
-         std::max({max_abs_diff(of.vision, of_unfused.vision), max_abs_diff(of.sound, of_unfused.sound),
-                   max_abs_diff(of.action, of_unfused.action)}),
-         0);
+  report(name + ": fp8 norms fused == COSMOS_FP8_NORM=0 (max diff)", max_diff(of, run_with_off("COSMOS_FP8_NORM")), 0);
   // The residual adds in the o and down GEMMs' epilogue (gemm_fp8_wgmma_add; the default where both run there: SwiGLU
   // MLPs) against the adds in the norms (COSMOS_RESIDUAL_IN_GEMM=0): the same outputs, bits.
-  setenv("COSMOS_RESIDUAL_IN_GEMM", "0", 1);
-  const Out of_norm_adds = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
-  unsetenv("COSMOS_RESIDUAL_IN_GEMM");
   report(name + ": fp8 residual adds in the GEMMs == in the norms (max diff)",
-         std::max({max_abs_diff(of.vision, of_norm_adds.vision), max_abs_diff(of.sound, of_norm_adds.sound),
-                   max_abs_diff(of.action, of_norm_adds.action)}),
-         0);
+         max_diff(of, run_with_off("COSMOS_RESIDUAL_IN_GEMM")), 0);
   {
     const Cosmos3Layer& L0 = gpu->weights().layers[0];
     const bool in_gemm = !L0.mlp_gen.is_relu2 && linear_add_runs(L0.gen.o, 16, gpu->ctx()) &&
@@ -277,11 +277,9 @@ static void fp8_config(const std::string& name, const Cosmos3TransformerConfig& 
   gpu->set_fp8(false);
   const Out ob2 = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
   report(name + ": set_fp8(false): the bf16 outputs again (max diff)", max_abs_diff(ob2.vision, ob.vision), 0);
-  setenv("COSMOS_RESIDUAL_IN_GEMM", "0", 1);  // bf16: the adds in the GEMMs where they run on wgmma (n >= 128)
-  const Out ob_norm_adds = run_cuda(*gpu, r.ids, r.text_pos, r.in, nv, ns, na);
-  unsetenv("COSMOS_RESIDUAL_IN_GEMM");
+  // bf16: the adds in the GEMMs where they run on wgmma (n >= 128)
   report(name + ": bf16 residual adds in the GEMMs == in the norms (max diff)",
-         max_abs_diff(ob_norm_adds.vision, ob.vision), 0);
+         max_diff(ob, run_with_off("COSMOS_RESIDUAL_IN_GEMM")), 0);
   // The load option's form (keep_source = false): the bf16 weights of the quantized linears given back. The fp8
   // outputs are the same bit for bit, weight_bytes and the model pool's bytes in use drop by their bf16 bytes, and
   // fp8 can no longer be turned off.

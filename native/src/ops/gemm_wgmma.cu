@@ -325,6 +325,16 @@ void launch(void* out, const bf16* a, const bf16* b, const float* bias, int n, i
       <<<(unsigned)grid, C::kThreads, C::kSmem, stream>>>(ma, mb, out, bias, n, k, m);
   CUDA_CHECK_LAUNCH();
 }
+
+// An epilogue kind on the tiles gemm_wgmma_pick takes for the f32 GEMM (its two persistent BN = 128 variants).
+template <int EPI>
+void launch_on_pick(void* out, const bf16* a, const bf16* b, const float* bias, int n, int k, int m,
+                    cudaStream_t stream) {
+  if (cosmos::gemm_wgmma_pick(n, k, m) == cosmos::WgmmaVariant::Tile256x128Persistent)
+    launch<256, 128, 2, 4, false, EPI>(out, a, b, bias, n, k, m, true, stream);
+  else
+    launch<128, 128, 2, 6, true, EPI>(out, a, b, bias, n, k, m, true, stream);
+}
 }  // namespace
 
 namespace cosmos {
@@ -419,17 +429,10 @@ void gemm_wgmma_gelu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bflo
         "gemm_wgmma_gelu: needs n >= 128, k a positive multiple of 8, m even and 16-byte aligned a and b; got n " +
         std::to_string(n) + ", k " + std::to_string(k) + ", m " + std::to_string(m));
   // The f32 GEMM's pick of tiles (its epilogue stores are half as wide here; the main loop is the same).
-  if (gemm_wgmma_pick(n, k, m) == WgmmaVariant::Tile256x128Persistent) {
-    if (tanh)
-      launch<256, 128, 2, 4, false, kEpiGeluTanh>(out, a, b, bias, n, k, m, true, ctx.stream);
-    else
-      launch<256, 128, 2, 4, false, kEpiGeluErf>(out, a, b, bias, n, k, m, true, ctx.stream);
-  } else {
-    if (tanh)
-      launch<128, 128, 2, 6, true, kEpiGeluTanh>(out, a, b, bias, n, k, m, true, ctx.stream);
-    else
-      launch<128, 128, 2, 6, true, kEpiGeluErf>(out, a, b, bias, n, k, m, true, ctx.stream);
-  }
+  if (tanh)
+    launch_on_pick<kEpiGeluTanh>(out, a, b, bias, n, k, m, ctx.stream);
+  else
+    launch_on_pick<kEpiGeluErf>(out, a, b, bias, n, k, m, ctx.stream);
 }
 
 void gemm_wgmma_add(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias, int n, int k, int m,
@@ -438,10 +441,7 @@ void gemm_wgmma_add(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, 
     throw std::invalid_argument(
         "gemm_wgmma_add: needs n >= 128, k a positive multiple of 8 and 16-byte aligned a and b; got n " +
         std::to_string(n) + ", k " + std::to_string(k) + ", m " + std::to_string(m));
-  if (gemm_wgmma_pick(n, k, m) == WgmmaVariant::Tile256x128Persistent)
-    launch<256, 128, 2, 4, false, kEpiAddF32>(out, a, b, bias, n, k, m, true, ctx.stream);
-  else
-    launch<128, 128, 2, 6, true, kEpiAddF32>(out, a, b, bias, n, k, m, true, ctx.stream);
+  launch_on_pick<kEpiAddF32>(out, a, b, bias, n, k, m, ctx.stream);
 }
 
 void gemm_wgmma_bf16_out(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias, int n,
@@ -450,10 +450,7 @@ void gemm_wgmma_bf16_out(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_
     throw std::invalid_argument(
         "gemm_wgmma_bf16_out: needs n >= 128, k a positive multiple of 8, m even and 16-byte aligned a and b; got n " +
         std::to_string(n) + ", k " + std::to_string(k) + ", m " + std::to_string(m));
-  if (gemm_wgmma_pick(n, k, m) == WgmmaVariant::Tile256x128Persistent)
-    launch<256, 128, 2, 4, false, kEpiBf16>(out, a, b, bias, n, k, m, true, ctx.stream);
-  else
-    launch<128, 128, 2, 6, true, kEpiBf16>(out, a, b, bias, n, k, m, true, ctx.stream);
+  launch_on_pick<kEpiBf16>(out, a, b, bias, n, k, m, ctx.stream);
 }
 
 }  // namespace cosmos
