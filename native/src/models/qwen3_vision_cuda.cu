@@ -43,16 +43,14 @@ void copy_host(void* dst, const void* src, size_t bytes) {
   });
 }
 // Stages n values of the caller's pixels in page-locked memory (fill(dst, offset, count): a copy, or the cast to bf16)
-// and sends them up, one contiguous part per host thread (of at least 256 Ki values): each thread enqueues its part's
-// copy as soon as it has staged it. The staging, not the link, sets the pace: on the H100 machine (2026-12-06,
-// bench/h2d_stage_probe.cu) a thread casts ~2.3-2.9 GB/s of f32 while the copy runs ~55 GB/s. Equal parts end
-// together; the 1 Mi-value chunks before left the image's 5.4 Mi values on 6 of 16 threads and put two of the video's
-// 20 chunks on 4 threads. A failed enqueue is thrown here, after every thread is back.
+// and sends them up, in chunks over the host's threads: each thread enqueues a chunk's copy as soon as it has staged
+// it, so the copy engine streams while the rest is staged. The staging sets the pace, not the link: on the H100
+// machines (2026-12-06, bench/h2d_stage_probe.cu) a thread casts ~2.3-2.9 GB/s of f32 and the copy runs ~55 GB/s. One
+// contiguous part per thread (equal parts, ending together) measured no faster there (bench/README, session 52). A
+// failed enqueue is thrown here, after every thread is back.
 template <class T, class Fill>
 void stage_and_upload(T* dev, T* pin, size_t n, cudaStream_t s, Fill&& fill) {
-  const size_t min_part = (size_t)1 << 18;  // values
-  const int parts = (int)std::max<size_t>(1, std::min<size_t>(num_threads(), (n + min_part - 1) / min_part));
-  const size_t chunk = ((n + parts - 1) / parts + 4095) / 4096 * 4096;  // values a part (whole pages of values)
+  const size_t chunk = (size_t)1 << 20;  // values
   int device = 0;
   CUDA_CHECK(cudaGetDevice(&device));
   std::atomic<int> first_error{(int)cudaSuccess};
