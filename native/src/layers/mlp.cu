@@ -138,14 +138,20 @@ bool mlp_bf16_input_runs(const GeluMlp& m, const __nv_bfloat16* xb, int n, const
   return xb && gelu_fused_runs(m, xb, n, ctx);
 }
 
+bool mlp_residual_in_epilogue(const GeluMlp& m, const float* x, const __nv_bfloat16* xb, int n,
+                              const CudaContext& ctx) {
+  // fc2 from the fused path's bf16 h (a pool block) on matmul_bf16_add_cuda
+  return (xb || gelu_fused_runs(m, x, n, ctx)) &&
+         matmul_bf16_add_supported(m.fc2.w, m.fc2.w, m.fc2.wt, n, m.fc1.out, m.fc2.out, ctx);
+}
+
 void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx,
               const __nv_bfloat16* xb, bool residual) {
   if (xb && !mlp_bf16_input_runs(m, xb, n, ctx))
     throw ModelError("mlp_cuda: bf16 rows given where fc1 + GELU does not run on the fused bf16 GEMM");
-  const bool fused_bf16 = xb || gelu_fused_runs(m, x, n, ctx);
-  if (residual && !(fused_bf16 && matmul_bf16_add_supported(scratch, m.fc2.w, m.fc2.wt, n, m.fc1.out, m.fc2.out, ctx)))
+  if (residual && !mlp_residual_in_epilogue(m, x, xb, n, ctx))
     return mlp_then_add(y, x, m, m.fc2.out, n, scratch, ctx, xb);
-  if (fused_bf16) {
+  if (xb || gelu_fused_runs(m, x, n, ctx)) {
     // fc1 + bias + GELU in one GEMM, bf16 into fc2 (the scratch holds n x fc1.out floats; the bf16 h takes half).
     auto* h = reinterpret_cast<__nv_bfloat16*>(scratch);
     if (xb)

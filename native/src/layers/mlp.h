@@ -61,10 +61,12 @@ bool mlp_residual_in_epilogue(const SwiGluMlp& m, const float* x, const __nv_bfl
 bool mlp_fp8_fused_runs(const SwiGluMlp& m, int n, const CudaContext& ctx);
 // xb: x already in bf16 rows (16-byte aligned), where mlp_bf16_input_runs (fc1 + GELU on the fused bf16 GEMM, which
 // would round x to bf16 first: the same numbers); x is then not read.
-// residual: y += mlp(x), in fc2's epilogue on the fused bf16 path, else through a workspace and add_cuda (as above).
+// residual: y += mlp(x), in fc2's epilogue where mlp_residual_in_epilogue (the fused bf16 path), else through a
+// workspace and add_cuda (as above).
 void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch, const CudaContext& ctx,
               const __nv_bfloat16* xb = nullptr, bool residual = false);
 bool mlp_bf16_input_runs(const GeluMlp& m, const __nv_bfloat16* xb, int n, const CudaContext& ctx);
+bool mlp_residual_in_epilogue(const GeluMlp& m, const float* x, const __nv_bfloat16* xb, int n, const CudaContext& ctx);
 void mlp_cuda(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch, const CudaContext& ctx);
 #endif
 

@@ -241,7 +241,8 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
   // a norm at the 8B video prefill's 3318 rows, the same bits.
   bool resid = bf16_inputs && residual_in_gemm_requested();
   for (const Qwen3DecoderLayer& L : w_.layers)
-    resid = resid && linear_bf16_add_runs(L.attn.o, n, ctx_) && linear_bf16_add_runs(L.mlp.down, n, ctx_);
+    resid =
+        resid && linear_bf16_add_runs(L.attn.o, n, ctx_) && mlp_residual_in_epilogue(L.mlp, nullptr, xb.get(), n, ctx_);
   if (prefill) last_prefill_residual_in_gemm_ = resid;
   norm_cuda(Hh, X, w_.layers[0].in_ln, n, ctx_);
   if (bf16_inputs) cast_bf16_cuda(xb.get(), Hh, (size_t)n * H, ctx_);  // once a pass: the first norm has no add

@@ -230,7 +230,8 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   // runs those on the wgmma GEMM: x += attn / mlp there, the norms after them read x alone (the same bits).
   bool resid = bf16_inputs && residual_in_gemm_requested();
   for (const Qwen3VisionBlock& b : w_.blocks)
-    resid = resid && linear_bf16_add_runs(b.attn.o, N, ctx_) && linear_bf16_add_runs(b.mlp.fc2, N, ctx_);
+    resid =
+        resid && linear_bf16_add_runs(b.attn.o, N, ctx_) && mlp_residual_in_epilogue(b.mlp, nullptr, xn.get(), N, ctx_);
   phases_.residual_in_gemm = resid;
   // The grid's tables (position corners and weights, rotary cos / sin) on a host thread of their own, while the pixels
   // are staged; joined (and any error of theirs thrown) before they go up.
