@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <vector>
 
@@ -94,6 +95,56 @@ int main() {
           }),
           bytes);
     }
+    // Where one thread's rate goes: the same cast into pageable (already touched) memory, and a plain memcpy of the
+    // f32 values into page-locked and into pageable memory; then the f32 bytes sent up as they are: from page-locked
+    // memory, straight from the caller's pageable vector, and from that vector page-locked in place
+    // (cudaHostRegister, its cost timed apart).
+    std::vector<uint16_t> heap16(n, 1);
+    std::vector<float> heap32(n, 1.f);
+    float* pin32 = nullptr;
+    void* dev32 = nullptr;
+    CHECK(cudaHostAlloc(&pin32, n * 4, cudaHostAllocDefault));
+    CHECK(cudaMalloc(&dev32, n * 4));
+    std::fill(pin32, pin32 + n, 1.f);
+    for (int t : {1, 16}) {
+      const cosmos::CpuContext ctx{t};
+      auto over_chunks = [&](const std::function<void(size_t, size_t)>& f) {
+        cosmos::parallel_for(ctx, chunks, 1, [&](int b, int e) {
+          for (int i = b; i < e; ++i) f((size_t)i * chunk, std::min(chunk, n - (size_t)i * chunk));
+        });
+      };
+      row("cast_pageable", name, t, median_ms([&] {
+            over_chunks([&](size_t o, size_t len) { cast_bf16_cpu(heap16.data() + o, px.data() + o, len); });
+          }),
+          n * 4);
+      row("memcpy_f32_pinned", name, t, median_ms([&] {
+            over_chunks([&](size_t o, size_t len) { std::memcpy(pin32 + o, px.data() + o, len * 4); });
+          }),
+          n * 4);
+      row("memcpy_f32_pageable", name, t, median_ms([&] {
+            over_chunks([&](size_t o, size_t len) { std::memcpy(heap32.data() + o, px.data() + o, len * 4); });
+          }),
+          n * 4);
+    }
+    row("copy_f32_pinned", name, 1, median_ms([&] {
+          CHECK(cudaMemcpyAsync(dev32, pin32, n * 4, cudaMemcpyHostToDevice, s));
+          CHECK(cudaStreamSynchronize(s));
+        }),
+        n * 4);
+    row("copy_f32_pageable", name, 1, median_ms([&] {
+          CHECK(cudaMemcpyAsync(dev32, px.data(), n * 4, cudaMemcpyHostToDevice, s));
+          CHECK(cudaStreamSynchronize(s));
+        }),
+        n * 4);
+    row("register_copy_unregister", name, 1, median_ms([&] {
+          CHECK(cudaHostRegister(px.data(), n * 4, cudaHostRegisterDefault));
+          CHECK(cudaMemcpyAsync(dev32, px.data(), n * 4, cudaMemcpyHostToDevice, s));
+          CHECK(cudaStreamSynchronize(s));
+          CHECK(cudaHostUnregister(px.data()));
+        }),
+        n * 4);
+    CHECK(cudaFreeHost(pin32));
+    CHECK(cudaFree(dev32));
     CHECK(cudaFreeHost(pin));
     CHECK(cudaFree(dev));
   }

@@ -34,6 +34,11 @@ struct AttentionBlock {
   // for q), or one GEMM per part (q is then normed and rotated in place). Decode (n = 1) always runs the single
   // fused GEMV.
   bool fused_prefill_gemm = false;
+  // CUDA: qkv's rows (and bias) stored in ops/gemm_wgmma.h's gemm_wgmma_rope_flash_rows order
+  // (attention_block_rope_flash_order: the Qwen3-VL tower on Hopper), and here, on the device, the stored row of each
+  // natural one. The frames' attention then projects q|k|v with the rotary in the GEMM's epilogue, straight into the
+  // flash kernel's operands; a call that cannot run that way puts the projection back in order first.
+  const int* qkv_natural = nullptr;
 };
 
 // Keys and values of earlier tokens, [capacity, kv_heads, hd] each; rows [0, n_past) are filled.
@@ -115,6 +120,14 @@ bool attention_qkv_bf16_runs(const AttentionBlock& b, int n, const CudaContext& 
 // (ops/qkv_rope.h qkv_rope_int8q_cuda: head_dim 128 with q / k norms; the same bits as the attention quantizing f32 q).
 // COSMOS_FP8_Q_INT8=0 writes f32 q as before.
 bool attention_fp8_q_int8(const AttentionBlock& b);
+class WeightStore;
+// Stores b.qkv's rows and bias in gemm_wgmma_rope_flash_rows' order (new blocks of `store`; the old ones released)
+// and sets b.qkv_natural, so that the frames' attention (AttentionCall::segments on the wgmma flash path) runs the
+// q|k|v projection with the rotary in its epilogue (gemm_wgmma_rope_flash): no [n, q|k|v] product written, read and
+// rewritten by qkv_rope_flash_segments_cuda. Returns false, b unchanged, where that GEMM cannot serve b (not bf16,
+// q/k norms, head shapes outside gemm_wgmma_rope_flash_heads_ok, no sm_90a build or device, the flash kernel's mma.sync
+// path asked for) or COSMOS_QKV_ROPE_IN_GEMM=0 (read at the call: the model's load).
+bool attention_block_rope_flash_order(AttentionBlock& b, WeightStore& store, const CudaContext& ctx);
 #endif
 
 // Where the pieces of one call live in the scratch (shared by both backends).

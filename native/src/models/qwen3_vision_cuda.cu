@@ -139,7 +139,14 @@ std::unique_ptr<Qwen3VisionCuda> Qwen3VisionCuda::load(const Checkpoint& ck, con
   std::unique_ptr<Qwen3VisionCuda> m(new Qwen3VisionCuda(cfg, wt));
   WeightBinder wb(ck, m->store_, "vision_config");
   qwen3_vision_bind(cfg, wb, m->w_);
+  m->reorder_qkv_for_rope_gemm();
   return m;
+}
+
+void Qwen3VisionCuda::reorder_qkv_for_rope_gemm() {
+  // Each block's attention takes the form its own weights are in; the blocks share their shapes, so all or none.
+  qkv_rope_in_gemm_ = !w_.blocks.empty();
+  for (Qwen3VisionBlock& b : w_.blocks) qkv_rope_in_gemm_ = attention_block_rope_flash_order(b.attn, store_, ctx_);
 }
 
 std::unique_ptr<Qwen3VisionCuda> Qwen3VisionCuda::random(const Qwen3VisionConfig& cfg, WType wt, uint64_t seed,
@@ -147,6 +154,7 @@ std::unique_ptr<Qwen3VisionCuda> Qwen3VisionCuda::random(const Qwen3VisionConfig
   std::unique_ptr<Qwen3VisionCuda> m(new Qwen3VisionCuda(cfg, wt));
   WeightBinder wb(seed, std, m->store_);  // LayerNorm gains 1, their biases 0, the rest uniform
   qwen3_vision_bind(cfg, wb, m->w_);
+  m->reorder_qkv_for_rope_gemm();
   CUDA_CHECK(cudaStreamSynchronize(m->stream_.get()));
   return m;
 }
