@@ -1644,6 +1644,14 @@ void test_bf16_input_layers(int n) {
   report_exact("bf16_in", "linear_bf16_cuda on f32 weights", threw, "ModelError");
 }
 
+// Rotary tables [rows][hd] whose halves are equal, as rotate-half tables are built (cat(freqs, freqs)).
+std::vector<float> rotary_table(int rows, int hd) {
+  auto t = randv((size_t)rows * hd);
+  for (int r = 0; r < rows; ++r)
+    std::copy(t.begin() + (size_t)r * hd, t.begin() + (size_t)r * hd + hd / 2, t.begin() + (size_t)r * hd + hd / 2);
+  return t;
+}
+
 // gemm_wgmma_rope_flash: q|k|v projected from bf16 rows with the rotary in the epilogue, straight into the flash
 // kernel's operands, against linear_bf16_cuda (f32, natural order) + qkv_rope_flash_segments_cuda (what the frames'
 // attention ran before). The two round the same f32 products once to bf16, but fma contraction of the rotary's
@@ -1671,7 +1679,7 @@ void test_gemm_rope_flash(int seg_len, int segments, int heads, int kv, int hd, 
   cosmos::Linear natural{up_bf16(w), WType::BF16, bias ? up(b) : nullptr, k, W};
   float* proj = up(std::vector<float>((size_t)n * W));
   cosmos::linear_bf16_cuda(proj, xb, natural, n, ctx);
-  float *cs = up(randv((size_t)n * hd)), *sn = up(randv((size_t)n * hd));
+  float *cs = up(rotary_table(n, hd)), *sn = up(rotary_table(n, hd));
   const int pad = flash_wgmma_rows_pad(seg_len);
   const size_t qs = (size_t)segments * heads * pad * 128, ks = (size_t)segments * kv * pad * 128;
   std::vector<std::vector<uint16_t>> got[2];
@@ -1746,8 +1754,8 @@ void test_attention_block_rope_gemm() {
     a.segments = seg.data();
     a.n_segments = 2;
     a.tensor_core_attention = true;
-    a.cos = up(randv((size_t)n * hd));
-    a.sin = up(randv((size_t)n * hd));
+    a.cos = up(rotary_table(n, hd));
+    a.sin = up(rotary_table(n, hd));
     a.xb = reinterpret_cast<const uint16_t*>(xb);
     float* as = (float*)pool->alloc(sizeof(float) * cosmos::attention_scratch_floats(nat, n, false));
     cosmos::attention_block_cuda(y1, nullptr, nat, a, as, ctx);

@@ -37,7 +37,8 @@ struct AttentionBlock {
   // CUDA: qkv's rows (and bias) stored in ops/gemm_wgmma.h's gemm_wgmma_rope_flash_rows order
   // (attention_block_rope_flash_order: the Qwen3-VL tower on Hopper), and here, on the device, the stored row of each
   // natural one. The frames' attention then projects q|k|v with the rotary in the GEMM's epilogue, straight into the
-  // flash kernel's operands; a call that cannot run that way puts the projection back in order first.
+  // flash kernel's operands (the call's rotary tables then have equal halves, as the tower's are built); a call that
+  // cannot run that way puts the projection back in order first.
   const int* qkv_natural = nullptr;
 };
 

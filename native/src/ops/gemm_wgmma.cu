@@ -97,9 +97,9 @@ using cosmos::RopeFlashOperands;
 // row, as the kernel's epilogue_rows). The q|k columns come in gemm_wgmma_rope_flash_rows' order: a tile's 32 rotary
 // quads (a head's dims p, p + 1 and their partners p + hd/2, p + 1 + hd/2) sit at the same thread's column pairs j and
 // j + 8, so a thread rotates whole pairs in registers, as qkv_rope_flash_kernel (ops/qkv_rope.cu) does with the same
-// expressions, and stores each pair as one bf16x2. The v columns keep their order and go transposed into vt. Dims
-// [hd, flash_wgmma_dims_read(hd)) are written as zeros by the thread holding a head's last pair; rows past the
-// segments are gemm_wgmma_rope_flash's (memsets).
+// expressions, and stores each pair as one bf16x2. The tables' halves are equal (RopeFlashOperands), so a quad reads
+// cos / sin at p alone. The v columns keep their order and go transposed into vt. Dims [hd, flash_wgmma_dims_read(hd))
+// are written as zeros by the thread holding a head's last pair; rows past the frames are gemm_wgmma_rope_flash's.
 template <int kMRep>
 __device__ __forceinline__ void rope_flash_epilogue(float (&acc)[kMRep][64], const RopeFlashOperands& rf,
                                                     const float* __restrict__ bias, int row0, int tc, int lane, int n,
@@ -118,6 +118,7 @@ __device__ __forceinline__ void rope_flash_epilogue(float (&acc)[kMRep][64], con
         }
       }
   };
+  const int col0 = tc * 128 + 2 * q4;  // this thread's first column pair; pair j at col0 + 8 j
   if (tc * 128 < qk_cols) {
     // This thread's 8 quads: quad u = 4 j + q4 of the tile's 32 (global quad tc * 32 + u: head, first dim p).
     const int quads_per_head = D / 4;
@@ -128,22 +129,19 @@ __device__ __forceinline__ void rope_flash_epilogue(float (&acc)[kMRep][64], con
       head[j] = g / quads_per_head;
       p[j] = 2 * (g - head[j] * quads_per_head);
     }
-    const int col0 = tc * 128 + 2 * q4;
     for_rows([&](int i, int h, int r, int z, int row) {
       const float* cr = rf.cos + (long long)r * D;
       const float* sr = rf.sin + (long long)r * D;
 #pragma unroll
-      for (int c = 0; c < 2; ++c) {  // 4 quads at a time: their tables loaded before the first store
-        float2 c0[4], s0[4], c1[4], s1[4], ba[4], bb[4];  // bias of the columns of pairs j and j + 8
+      for (int c = 0; c < 2; ++c) {         // 4 quads at a time: their tables and bias loaded before the first store
+        float2 cs[4], sn[4], ba[4], bb[4];  // bias of the columns of pairs j and j + 8
 #pragma unroll
         for (int jj = 0; jj < 4; ++jj) {
-          const int pp = p[4 * c + jj], j = 4 * c + jj;
+          const int j = 4 * c + jj;
+          cs[jj] = *reinterpret_cast<const float2*>(cr + p[j]);
+          sn[jj] = *reinterpret_cast<const float2*>(sr + p[j]);
           ba[jj] = bias ? *reinterpret_cast<const float2*>(bias + col0 + 8 * j) : make_float2(0.f, 0.f);
           bb[jj] = bias ? *reinterpret_cast<const float2*>(bias + col0 + 8 * (j + 8)) : make_float2(0.f, 0.f);
-          c0[jj] = *reinterpret_cast<const float2*>(cr + pp);
-          s0[jj] = *reinterpret_cast<const float2*>(sr + pp);
-          c1[jj] = *reinterpret_cast<const float2*>(cr + pp + half);
-          s1[jj] = *reinterpret_cast<const float2*>(sr + pp + half);
         }
 #pragma unroll
         for (int jj = 0; jj < 4; ++jj) {
@@ -151,33 +149,36 @@ __device__ __forceinline__ void rope_flash_epilogue(float (&acc)[kMRep][64], con
           // x1 = dims p, p + 1 (pair j), x2 = their partners (pair j + 8): qkv_rope_flash_kernel's arithmetic
           const float a0 = acc[i][4 * j + 2 * h] + ba[jj].x, a1 = acc[i][4 * j + 2 * h + 1] + ba[jj].y;
           const float b0 = acc[i][4 * (j + 8) + 2 * h] + bb[jj].x, b1 = acc[i][4 * (j + 8) + 2 * h + 1] + bb[jj].y;
-          const float2 lo = make_float2(a0 * c0[jj].x - b0 * s0[jj].x, a1 * c0[jj].y - b1 * s0[jj].y);
-          const float2 hi = make_float2(b0 * c1[jj].x + a0 * s1[jj].x, b1 * c1[jj].y + a1 * s1[jj].y);
+          const float2 lo = make_float2(a0 * cs[jj].x - b0 * sn[jj].x, a1 * cs[jj].y - b1 * sn[jj].y);
+          const float2 hi = make_float2(b0 * cs[jj].x + a0 * sn[jj].x, b1 * cs[jj].y + a1 * sn[jj].y);
           __nv_bfloat16* dst = hq < H ? rf.qb + ((long long)(z * H + hq) * rf.rows_pad + row) * 128
                                       : rf.kb + ((long long)(z * KVH + hq - H) * rf.rows_pad + row) * 128;
           *reinterpret_cast<__nv_bfloat162*>(dst + pp) = __float22bfloat162_rn(lo);
           *reinterpret_cast<__nv_bfloat162*>(dst + pp + half) = __float22bfloat162_rn(hi);
-          if (pp + 2 == half)
-            for (int d = D; d < dims; d += 2) *reinterpret_cast<uint32_t*>(dst + d) = 0u;
+          if (pp + 2 == half)  // D % 8 == 0: 16-byte stores
+            for (int d = D; d < dims; d += 8) *reinterpret_cast<uint4*>(dst + d) = make_uint4(0u, 0u, 0u, 0u);
         }
       }
     });
     return;
   }
   // v: columns in order, (d, d + 1) of kv head hv, into vt's rows d and d + 1 at this key.
+  const int e0 = col0 - qk_cols;
   for_rows([&](int i, int h, int r, int z, int row) {
+    int hv = e0 / D, d = e0 - hv * D;  // of pair j, stepped by 8 columns a pair
 #pragma unroll
     for (int j = 0; j < 16; ++j) {
-      const int col = tc * 128 + 2 * q4 + 8 * j;
-      if (col >= m) continue;
-      const int e = col - qk_cols, hv = e / D, d = e - hv * D;
-      float v0 = acc[i][4 * j + 2 * h], v1 = acc[i][4 * j + 2 * h + 1];
-      if (bias) v0 += __ldg(bias + col), v1 += __ldg(bias + col + 1);
-      __nv_bfloat16* dst = rf.vt + ((long long)(z * KVH + hv) * 128 + d) * rf.rows_pad + row;
-      dst[0] = __float2bfloat16_rn(v0);
-      dst[rf.rows_pad] = __float2bfloat16_rn(v1);
-      if (d + 2 == D)
-        for (int dd = D; dd < dims; ++dd) dst[(long long)(dd - d) * rf.rows_pad] = __float2bfloat16_rn(0.f);
+      if (col0 + 8 * j < m) {
+        float v0 = acc[i][4 * j + 2 * h], v1 = acc[i][4 * j + 2 * h + 1];
+        if (bias) v0 += __ldg(bias + col0 + 8 * j), v1 += __ldg(bias + col0 + 8 * j + 1);
+        __nv_bfloat16* dst = rf.vt + ((long long)(z * KVH + hv) * 128 + d) * rf.rows_pad + row;
+        dst[0] = __float2bfloat16_rn(v0);
+        dst[rf.rows_pad] = __float2bfloat16_rn(v1);
+        if (d + 2 == D)
+          for (int dd = D; dd < dims; ++dd) dst[(long long)(dd - d) * rf.rows_pad] = __float2bfloat16_rn(0.f);
+      }
+      d += 8;
+      if (d >= D) d -= D, ++hv;
     }
   });
 }

@@ -79,7 +79,8 @@ void gemm_wgmma_bf16_out(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_
 // The flash kernel's bf16 operands (ops/flash_attention_wgmma.h: qb [segments][heads][rows_pad][128], kb
 // [segments][kv_heads][rows_pad][128], vt [segments][kv_heads][128][rows_pad]) for rows that are `segments` frames of
 // seg_len rows each (row r: frame r / seg_len), with the rotary tables of those rows (cos / sin [rows][head_dim], the
-// rotate-half form of ops/qkv_rope.h).
+// rotate-half form of ops/qkv_rope.h, whose two halves are equal as rotate-half tables are built, cat(freqs, freqs):
+// only the first half is read).
 struct RopeFlashOperands {
   __nv_bfloat16* qb = nullptr;
   __nv_bfloat16* kb = nullptr;
