@@ -118,14 +118,16 @@ EOF
     [ "${NCU_DETAIL:-1}" = 1 ] && details=('flash_wgmma_kernel<.*Bf16Tiles<\(int\)80[,>]'
       'gemm_wgmma_kernel<\(int\)128, \(int\)128, \(int\)2, \(int\)6, \(bool\)1, \(int\)6>'
       'gemm_wgmma_kernel<\(int\)128, \(int\)128, \(int\)2, \(int\)6, \(bool\)1, \(int\)2>')
+    nd=0
     for k in "${details[@]}"; do
+      nd=$((nd + 1))  # (two GEMM kernels share a name: a file each)
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 timeout 200 ncu --clock-control none --kernel-name-base demangled \
         --kernel-name "regex:$k" --launch-skip 5 --launch-count 1 --section SpeedOfLight \
         --section ComputeWorkloadAnalysis --section WarpStateStats --section Occupancy \
         --metrics sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active \
-        "$b" > "$out/ncu_detail_${k%%<*}.txt" 2>&1
+        "$b" > "$out/ncu_detail_${nd}_${k%%<*}.txt" 2>&1
       grep -E "^  [a-z_]+.*\(|Duration|Throughput|Pipe|Stall|Warp Cycles|Issued|xu|fma|Achieved Occupancy|Registers" \
-        "$out/ncu_detail_${k%%<*}.txt" | head -40 | sed "s/^/detail ${k%%<*}: /" >> "$out/summary.txt"
+        "$out/ncu_detail_${nd}_${k%%<*}.txt" | head -40 | sed "s/^/detail ${k%%<*}: /" >> "$out/summary.txt"
     done
     # The tower flash kernel's stall reasons (warps stalled per issued instruction, by reason, the largest first), in
     # a pass of their own: a metric name this ncu lacks then costs only these lines.
