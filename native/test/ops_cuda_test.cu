@@ -1644,12 +1644,21 @@ void test_bf16_input_layers(int n) {
   report_exact("bf16_in", "linear_bf16_cuda on f32 weights", threw, "ModelError");
 }
 
-// Rotary tables [rows][hd] whose halves are equal, as rotate-half tables are built (cat(freqs, freqs)).
-std::vector<float> rotary_table(int rows, int hd) {
-  auto t = randv((size_t)rows * hd);
-  for (int r = 0; r < rows; ++r)
-    std::copy(t.begin() + (size_t)r * hd, t.begin() + (size_t)r * hd + hd / 2, t.begin() + (size_t)r * hd + hd / 2);
-  return t;
+// A 2D rotary in factored form (the tower's: qwen3_vision_rotary_factors_cpu) for n rows over `sides` positions,
+// and its [n][hd] expansion (qwen3_vision_rotary_expand_cpu), on the device.
+struct FactoredRotary {
+  const int* pos;
+  const float *cos_tab, *sin_tab, *cos, *sin;
+};
+FactoredRotary factored_rotary(int n, int hd, int sides) {
+  std::vector<int> pos(2 * (size_t)n);
+  for (auto& p : pos) p = (int)(rng() % (unsigned)sides);
+  auto ct = randv((size_t)sides * hd / 4), stab = randv((size_t)sides * hd / 4);
+  std::vector<float> c((size_t)n * hd), sn((size_t)n * hd);
+  cosmos::qwen3_vision_rotary_expand_cpu(pos, ct, stab, hd, c.data(), sn.data());
+  int* dpos = static_cast<int*>(pool->alloc(pos.size() * sizeof(int)));
+  h2d(dpos, pos.data(), pos.size() * sizeof(int));
+  return {dpos, up(ct), up(stab), up(c), up(sn)};
 }
 
 // gemm_wgmma_rope_flash: q|k|v projected from bf16 rows with the rotary in the epilogue, straight into the flash
@@ -1679,7 +1688,8 @@ void test_gemm_rope_flash(int seg_len, int segments, int heads, int kv, int hd, 
   cosmos::Linear natural{up_bf16(w), WType::BF16, bias ? up(b) : nullptr, k, W};
   float* proj = up(std::vector<float>((size_t)n * W));
   cosmos::linear_bf16_cuda(proj, xb, natural, n, ctx);
-  float *cs = up(rotary_table(n, hd)), *sn = up(rotary_table(n, hd));
+  const FactoredRotary rot = factored_rotary(n, hd, 40);
+  const float *cs = rot.cos, *sn = rot.sin;
   const int pad = flash_wgmma_rows_pad(seg_len);
   const size_t qs = (size_t)segments * heads * pad * 128, ks = (size_t)segments * kv * pad * 128;
   std::vector<std::vector<uint16_t>> got[2];
@@ -1692,7 +1702,7 @@ void test_gemm_rope_flash(int seg_len, int segments, int heads, int kv, int hd, 
                                    heads, kv, hd, ctx);
     } else {
       cosmos::RopeFlashOperands o;
-      o.qb = qb, o.kb = kb, o.vt = vt, o.cos = cs, o.sin = sn;
+      o.qb = qb, o.kb = kb, o.vt = vt, o.pos = rot.pos, o.cos_tab = rot.cos_tab, o.sin_tab = rot.sin_tab;
       o.seg_len = seg_len, o.rows_pad = pad, o.heads = heads, o.kv_heads = kv, o.head_dim = hd;
       cosmos::gemm_wgmma_rope_flash(o, xb, static_cast<const __nv_bfloat16*>(up_bf16(wp)), bias ? up(bp) : nullptr, n,
                                     k, segments, ctx);
@@ -1754,8 +1764,12 @@ void test_attention_block_rope_gemm() {
     a.segments = seg.data();
     a.n_segments = 2;
     a.tensor_core_attention = true;
-    a.cos = up(rotary_table(n, hd));
-    a.sin = up(rotary_table(n, hd));
+    const FactoredRotary rot = factored_rotary(n, hd, 30);
+    a.cos = rot.cos;
+    a.sin = rot.sin;
+    a.rot_pos = rot.pos;
+    a.rot_cos = rot.cos_tab;
+    a.rot_sin = rot.sin_tab;
     a.xb = reinterpret_cast<const uint16_t*>(xb);
     float* as = (float*)pool->alloc(sizeof(float) * cosmos::attention_scratch_floats(nat, n, false));
     cosmos::attention_block_cuda(y1, nullptr, nat, a, as, ctx);

@@ -117,14 +117,15 @@ void attention_segments_bf16(const AttentionBlock& b, const AttentionCall& call,
   });
 }
 
-// Whether the call's frames run gemm_wgmma_rope_flash on b's reordered q|k|v (b.qkv_natural): every frame on the bf16
-// flash path, every run of equal frames at least the GEMM's 128 rows, the rotary tables aligned for its pair loads.
+// Whether the call's frames run gemm_wgmma_rope_flash on b's reordered q|k|v (b.qkv_natural): the factored rotary
+// given, every frame on the bf16 flash path, every run of equal frames at least the GEMM's 128 rows, the tables
+// aligned for its pair loads.
 bool rope_flash_gemm_runs(const AttentionBlock& b, const AttentionCall& call, const CudaContext& ctx) {
-  if (!b.qkv_natural || !call.segments || call.cache || call.extra.n > 0 || call.n_kv_dev ||
-      !segments_on_bf16_flash(b, call, ctx) || !gemm_wgmma_available(ctx.stream))
+  if (!b.qkv_natural || !call.segments || !call.rot_pos || !call.rot_cos || !call.rot_sin || call.cache ||
+      call.extra.n > 0 || call.n_kv_dev || !segments_on_bf16_flash(b, call, ctx) || !gemm_wgmma_available(ctx.stream))
     return false;
   const auto aligned8 = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 8 == 0; };
-  if (!aligned8(call.cos) || !aligned8(call.sin)) return false;
+  if (!aligned8(call.rot_pos) || !aligned8(call.rot_cos) || !aligned8(call.rot_sin)) return false;
   bool all = true;
   for_each_segment_run(call, true, [&](size_t, int len, int run) { all = all && (long long)len * run >= 128; });
   return all;
@@ -145,8 +146,9 @@ void attention_segments_rope_gemm(const AttentionBlock& b, const AttentionCall& 
     ops.qb = qb.get();
     ops.kb = kb.get();
     ops.vt = vt.get();
-    ops.cos = call.cos + o * D;
-    ops.sin = call.sin + o * D;
+    ops.pos = call.rot_pos + 2 * o;
+    ops.cos_tab = call.rot_cos;
+    ops.sin_tab = call.rot_sin;
     ops.seg_len = len;
     ops.rows_pad = pad;
     ops.heads = H;

@@ -37,8 +37,8 @@ struct AttentionBlock {
   // CUDA: qkv's rows (and bias) stored in ops/gemm_wgmma.h's gemm_wgmma_rope_flash_rows order
   // (attention_block_rope_flash_order: the Qwen3-VL tower on Hopper), and here, on the device, the stored row of each
   // natural one. The frames' attention then projects q|k|v with the rotary in the GEMM's epilogue, straight into the
-  // flash kernel's operands (the call's rotary tables then have equal halves, as the tower's are built); a call that
-  // cannot run that way puts the projection back in order first.
+  // flash kernel's operands (from the call's factored rotary, AttentionCall::rot_pos); a call that cannot run that way
+  // puts the projection back in order first.
   const int* qkv_natural = nullptr;
 };
 
@@ -96,6 +96,13 @@ struct AttentionCall {
   // from f32 rows on the fp8 or wgmma GEMM (linear_add_runs), the same bits as the block's output then add_cuda; else
   // through a workspace and add_cuda. CPU: a temporary and add_cpu.
   bool residual = false;
+  // CUDA, optional: the 2D rotary of cos / sin in factored form (ops/gemm_wgmma.h RopeFlashOperands; the Qwen3-VL
+  // tower's, models/qwen3_vision.h qwen3_vision_rotary_factors_cpu): device rot_pos [n][2] and rot_cos / rot_sin
+  // [positions][hd / 4]. With them, frames on a block whose q|k|v rows are reordered (AttentionBlock::qkv_natural)
+  // take the rotary in the q|k|v GEMM's epilogue.
+  const int* rot_pos = nullptr;
+  const float* rot_cos = nullptr;
+  const float* rot_sin = nullptr;
 };
 
 // Floats of scratch one call of n tokens needs (projections, split q/k/v when not in place, attention).

@@ -211,13 +211,20 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   // Host staging, page-locked and kept between runs (the previous run ended with a stream sync):
   // [pixels | position corners idx | weights | rotary cos | sin], all 4-byte elements. Copies from
   // pageable memory would go through the driver's small bounce buffers and block the host.
-  const size_t n_corner = (size_t)4 * N, n_rot = (size_t)N * hd;
-  float* pin = static_cast<float*>(in_pin_.get(sizeof(float) * (n_floats + 2 * n_corner + 2 * n_rot)));
+  // [... | rotary positions (2 N ints) | per-position cos | sin (the factored form: sides x hd / 4 each)]
+  int sides = 0;
+  for (const Qwen3VisionGrid& g : grids) sides = std::max({sides, (int)g.h, (int)g.w});
+  const size_t n_corner = (size_t)4 * N, n_rot = (size_t)N * hd, n_tab = (size_t)sides * (hd / 4);
+  float* pin = static_cast<float*>(
+      in_pin_.get(sizeof(float) * (n_floats + 2 * n_corner + 2 * n_rot + 2 * (size_t)N + 2 * n_tab)));
   float* pin_px = pin;
   int* pin_idx = reinterpret_cast<int*>(pin + n_floats);
   float* pin_wt = pin + n_floats + n_corner;
   float* pin_cos = pin_wt + n_corner;
   float* pin_sin = pin_cos + n_rot;
+  int* pin_pos = reinterpret_cast<int*>(pin_sin + n_rot);
+  float* pin_ctab = pin_sin + n_rot + 2 * (size_t)N;
+  float* pin_stab = pin_ctab + n_tab;
 
   DeviceBuffer<float> x(pool_, ND), tmp(pool_, ND);
   // bf16 GEMM inputs from their producers (tower_bf16_inputs_requested): the host stages the pixels in bf16, and the
@@ -250,7 +257,14 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     if (pidx.size() != n_corner || pwt.size() != n_corner) throw ModelError("qwen3 vision: position corner count");
     std::memcpy(pin_idx, pidx.data(), sizeof(int) * n_corner);
     std::memcpy(pin_wt, pwt.data(), sizeof(float) * n_corner);
-    qwen3_vision_rotary_cpu(grids, m, hd, c.rope_theta, pin_cos, pin_sin);
+    std::vector<int> pos;
+    std::vector<float> ctab, stab;
+    qwen3_vision_rotary_factors_cpu(grids, m, hd, c.rope_theta, pos, ctab, stab);
+    if (pos.size() != 2 * (size_t)N || ctab.size() != n_tab) throw ModelError("qwen3 vision: rotary table sizes");
+    qwen3_vision_rotary_expand_cpu(pos, ctab, stab, hd, pin_cos, pin_sin);
+    std::memcpy(pin_pos, pos.data(), sizeof(int) * 2 * N);
+    std::memcpy(pin_ctab, ctab.data(), sizeof(float) * n_tab);
+    std::memcpy(pin_stab, stab.data(), sizeof(float) * n_tab);
   });
   // Patch embedding (Conv3d with kernel = stride = patch: a matmul over the flattened patch). px goes back to the pool
   // at the end of its branch: the pool only reuses it for work later on this stream.
@@ -279,6 +293,12 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   CUDA_CHECK(cudaMemcpyAsync(d_pwt.get(), pin_wt, sizeof(float) * n_corner, cudaMemcpyHostToDevice, s));
   CUDA_CHECK(cudaMemcpyAsync(d_cos.get(), pin_cos, sizeof(float) * n_rot, cudaMemcpyHostToDevice, s));
   CUDA_CHECK(cudaMemcpyAsync(d_sin.get(), pin_sin, sizeof(float) * n_rot, cudaMemcpyHostToDevice, s));
+  // The factored form, for the blocks whose q|k|v GEMM applies the rotary (qkv_rope_in_gemm_): one upload of the
+  // three parts (contiguous in the staging).
+  DeviceBuffer<float> d_factors(pool_, qkv_rope_in_gemm_ ? 2 * (size_t)N + 2 * n_tab : 0);
+  if (qkv_rope_in_gemm_)
+    CUDA_CHECK(cudaMemcpyAsync(d_factors.get(), pin_pos, sizeof(float) * (2 * (size_t)N + 2 * n_tab),
+                               cudaMemcpyHostToDevice, s));
   gather4_add_cuda(x.get(), w_.pos_embed, d_pidx.get(), d_pwt.get(), N, D, ctx_);
   phases_.tables = ms_since(t);
   t = std::chrono::steady_clock::now();
@@ -292,6 +312,11 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   call.n = N;
   call.cos = d_cos.get();
   call.sin = d_sin.get();
+  if (qkv_rope_in_gemm_) {
+    call.rot_pos = reinterpret_cast<const int*>(d_factors.get());
+    call.rot_cos = d_factors.get() + 2 * (size_t)N;
+    call.rot_sin = call.rot_cos + n_tab;
+  }
   call.causal = false;  // full attention inside each frame (cu_seqlens)
   call.segments = cu.data();
   call.n_segments = (int)cu.size() - 1;

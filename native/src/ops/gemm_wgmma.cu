@@ -97,9 +97,10 @@ using cosmos::RopeFlashOperands;
 // row, as the kernel's epilogue_rows). The q|k columns come in gemm_wgmma_rope_flash_rows' order: a tile's 32 rotary
 // quads (a head's dims p, p + 1 and their partners p + hd/2, p + 1 + hd/2) sit at the same thread's column pairs j and
 // j + 8, so a thread rotates whole pairs in registers, as qkv_rope_flash_kernel (ops/qkv_rope.cu) does with the same
-// expressions, and stores each pair as one bf16x2. The tables' halves are equal (RopeFlashOperands), so a quad reads
-// cos / sin at p alone. The v columns keep their order and go transposed into vt. Dims [hd, flash_wgmma_dims_read(hd))
-// are written as zeros by the thread holding a head's last pair; rows past the frames are gemm_wgmma_rope_flash's.
+// expressions, and stores each pair as one bf16x2. A quad's cos / sin come from the small factored tables at its
+// row's position on its axis (RopeFlashOperands): the rows' positions are loaded once, the tables hit L1. The v
+// columns keep their order and go transposed into vt. Dims [hd, flash_wgmma_dims_read(hd)) are written as zeros by
+// the thread holding a head's last pair; rows past the frames are gemm_wgmma_rope_flash's.
 template <int kMRep>
 __device__ __forceinline__ void rope_flash_epilogue(float (&acc)[kMRep][64], const RopeFlashOperands& rf,
                                                     const float* __restrict__ bias, int row0, int tc, int lane, int n,
@@ -121,7 +122,7 @@ __device__ __forceinline__ void rope_flash_epilogue(float (&acc)[kMRep][64], con
   const int col0 = tc * 128 + 2 * q4;  // this thread's first column pair; pair j at col0 + 8 j
   if (tc * 128 < qk_cols) {
     // This thread's 8 quads: quad u = 4 j + q4 of the tile's 32 (global quad tc * 32 + u: head, first dim p).
-    const int quads_per_head = D / 4;
+    const int quads_per_head = D / 4, nf = D / 4;  // (a head's quads; the frequencies per axis)
     int head[8], p[8];
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
@@ -129,17 +130,25 @@ __device__ __forceinline__ void rope_flash_epilogue(float (&acc)[kMRep][64], con
       head[j] = g / quads_per_head;
       p[j] = 2 * (g - head[j] * quads_per_head);
     }
+    int2 ps[kMRep * 2];  // this thread's rows' positions, all loaded before the first store
+#pragma unroll
+    for (int i = 0; i < kMRep; ++i)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int r = row0 + i * 64 + 8 * h;
+        ps[2 * i + h] = r < n ? *reinterpret_cast<const int2*>(rf.pos + 2 * (long long)r) : make_int2(0, 0);
+      }
     for_rows([&](int i, int h, int r, int z, int row) {
-      const float* cr = rf.cos + (long long)r * D;
-      const float* sr = rf.sin + (long long)r * D;
 #pragma unroll
       for (int c = 0; c < 2; ++c) {         // 4 quads at a time: their tables and bias loaded before the first store
         float2 cs[4], sn[4], ba[4], bb[4];  // bias of the columns of pairs j and j + 8
 #pragma unroll
         for (int jj = 0; jj < 4; ++jj) {
           const int j = 4 * c + jj;
-          cs[jj] = *reinterpret_cast<const float2*>(cr + p[j]);
-          sn[jj] = *reinterpret_cast<const float2*>(sr + p[j]);
+          // dims p, p + 1 of the first half: the row's first position's frequencies, or (p >= nf) its second's
+          const int t = p[j] < nf ? ps[2 * i + h].x * nf + p[j] : ps[2 * i + h].y * nf + p[j] - nf;
+          cs[jj] = *reinterpret_cast<const float2*>(rf.cos_tab + t);
+          sn[jj] = *reinterpret_cast<const float2*>(rf.sin_tab + t);
           ba[jj] = bias ? *reinterpret_cast<const float2*>(bias + col0 + 8 * j) : make_float2(0.f, 0.f);
           bb[jj] = bias ? *reinterpret_cast<const float2*>(bias + col0 + 8 * (j + 8)) : make_float2(0.f, 0.f);
         }
@@ -597,9 +606,10 @@ void gemm_wgmma_rope_flash(const RopeFlashOperands& o, const __nv_bfloat16* a, c
     fail("rows_pad " + std::to_string(o.rows_pad) + " must be a multiple of 64 and >= seg_len");
   const int m = (o.heads + 2 * o.kv_heads) * o.head_dim;
   if (!gemm_wgmma_shape_ok(a, b, n, k, m)) fail("needs n >= 128, k a positive multiple of 8, a and b 16-byte aligned");
-  if (!o.qb || !o.kb || !o.vt || !o.cos || !o.sin || reinterpret_cast<uintptr_t>(o.cos) % 8 != 0 ||
-      reinterpret_cast<uintptr_t>(o.sin) % 8 != 0)
-    fail("qb, kb, vt, cos and sin must be set, the tables 8-byte aligned");
+  const auto aligned8 = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 8 == 0; };
+  if (!o.qb || !o.kb || !o.vt || !o.pos || !o.cos_tab || !o.sin_tab || !aligned8(o.pos) || !aligned8(o.cos_tab) ||
+      !aligned8(o.sin_tab))
+    fail("qb, kb, vt, pos, cos_tab and sin_tab must be set, the last three 8-byte aligned");
   const cudaStream_t s = ctx.stream;
   if (o.rows_pad > o.seg_len) {  // the frames' padding rows (the flash kernel reads whole tiles)
     const size_t pad = (size_t)(o.rows_pad - o.seg_len), row = (size_t)kFlashWgmmaHeadDim * sizeof(bf16);

@@ -78,21 +78,24 @@ void gemm_wgmma_bf16_out(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_
 
 // The flash kernel's bf16 operands (ops/flash_attention_wgmma.h: qb [segments][heads][rows_pad][128], kb
 // [segments][kv_heads][rows_pad][128], vt [segments][kv_heads][128][rows_pad]) for rows that are `segments` frames of
-// seg_len rows each (row r: frame r / seg_len), with the rotary tables of those rows (cos / sin [rows][head_dim], the
-// rotate-half form of ops/qkv_rope.h, whose two halves are equal as rotate-half tables are built, cat(freqs, freqs):
-// only the first half is read).
+// seg_len rows each (row r: frame r / seg_len), and the 2D rotary of those rows in factored form (the Qwen3-VL tower's,
+// models/qwen3_vision.h qwen3_vision_rotary_factors_cpu): row r's positions pos[2r], pos[2r + 1] and the tables
+// cos_tab / sin_tab [positions][head_dim / 4]; its rotate-half table row is [tab[pos[2r]] | tab[pos[2r + 1]]] twice.
+// The epilogue reads a row's two positions once and the small tables from L1 (the [rows][head_dim] form cost one L2
+// round trip per pair of dims it read).
 struct RopeFlashOperands {
   __nv_bfloat16* qb = nullptr;
   __nv_bfloat16* kb = nullptr;
   __nv_bfloat16* vt = nullptr;
-  const float* cos = nullptr;
-  const float* sin = nullptr;
+  const int* pos = nullptr;
+  const float* cos_tab = nullptr;
+  const float* sin_tab = nullptr;
   int seg_len = 0, rows_pad = 0, heads = 0, kv_heads = 0, head_dim = 0;
 };
 
 // Whether gemm_wgmma_rope_flash takes these heads: head_dim a multiple of 8 in (64, 128] (the flash kernel's wgmma
-// path) and the q|k columns, (heads + kv_heads) * head_dim, whole 128-column tiles (the Qwen3-VL tower: 16 + 16 heads
-// of 72).
+// path; head_dim / 4 even, so a pair of dims shares its position) and the q|k columns, (heads + kv_heads) * head_dim,
+// whole 128-column tiles (the Qwen3-VL tower: 16 + 16 heads of 72).
 bool gemm_wgmma_rope_flash_heads_ok(int heads, int kv_heads, int head_dim);
 
 // The q|k|v weight rows (and bias entries) gemm_wgmma_rope_flash reads: its row i is row order[i] of the stacked
@@ -103,11 +106,11 @@ std::vector<int> gemm_wgmma_rope_flash_rows(int heads, int kv_heads, int head_di
 
 // o's operands from a · b^T + bias, the projection of `segments * seg_len` rows (n = a's rows, >= 128) in
 // gemm_wgmma_rope_flash_rows' order (b [m, k] and bias [m], m = (heads + 2 kv_heads) * head_dim): q and k rotated
-// with o.cos / o.sin and rounded to bf16, v rounded to bf16 and transposed, dims [head_dim, flash_wgmma_dims_read)
+// with o's rotary and rounded to bf16, v rounded to bf16 and transposed, dims [head_dim, flash_wgmma_dims_read)
 // and the rows [seg_len, rows_pad) of every frame zero: bit for bit gemm_wgmma (f32, natural order) followed by
-// qkv_rope_flash_segments_cuda, without the [n, m] product written and read back (the Qwen3-VL tower's video: 180 MB
-// each way a layer). rows_pad a multiple of 64 and >= seg_len; the tables' rows 8-byte aligned. Throws
-// std::invalid_argument naming the field otherwise.
+// qkv_rope_flash_segments_cuda with the expanded tables, without the [n, m] product written and read back (the
+// Qwen3-VL tower's video: 180 MB each way a layer). rows_pad a multiple of 64 and >= seg_len; pos and the tables
+// 8-byte aligned. Throws std::invalid_argument naming the field otherwise.
 void gemm_wgmma_rope_flash(const RopeFlashOperands& o, const __nv_bfloat16* a, const __nv_bfloat16* b,
                            const float* bias /*nullable*/, int n, int k, int segments, const CudaContext& ctx);
 
