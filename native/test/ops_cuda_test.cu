@@ -1448,6 +1448,17 @@ void test_linear_add(int n, int k, int m, bool fp8) {
                  [&](float* y) { cosmos::linear_add_cuda(y, x, l, n, ctx); });
 }
 
+// The tower's attention call over the frames seg (offsets, host memory; outlives the call), on tensor cores.
+cosmos::AttentionCall frames_call(const std::vector<int>& seg) {
+  cosmos::AttentionCall a;
+  a.n = seg.back();
+  a.causal = false;
+  a.segments = seg.data();
+  a.n_segments = (int)seg.size() - 1;
+  a.tensor_core_attention = true;
+  return a;
+}
+
 void test_bf16_input_layers(int n) {
   // The tower's head dim (72: the bf16 flash path, whose output then goes to o in bf16 too); o takes heads * hd.
   const int width = 256, heads = 4, hd = 72, QH = heads * hd, inter = 512, W = 3 * QH;
@@ -1596,12 +1607,7 @@ void test_bf16_input_layers(int n) {
   ab.head_dim = hd;
   ab.fused_prefill_gemm = true;
   const std::vector<int> seg = {0, n / 2, n};
-  cosmos::AttentionCall a;
-  a.n = n;
-  a.causal = false;
-  a.segments = seg.data();
-  a.n_segments = 2;
-  a.tensor_core_attention = true;
+  cosmos::AttentionCall a = frames_call(seg);
   a.cos = up(randv((size_t)n * hd));
   a.sin = up(randv((size_t)n * hd));
   const bool attn_runs = cosmos::attention_qkv_bf16_runs(ab, n, ctx);
@@ -1758,12 +1764,7 @@ void test_attention_block_rope_gemm() {
     float *dx = up(x), *y1 = up(std::vector<float>((size_t)n * width)), *y2 = up(std::vector<float>((size_t)n * width));
     __nv_bfloat16* xb = alloc_bf16((size_t)n * width);
     cast_bf16_cuda(xb, dx, (size_t)n * width, ctx);
-    cosmos::AttentionCall a;
-    a.n = n;
-    a.causal = false;
-    a.segments = seg.data();
-    a.n_segments = 2;
-    a.tensor_core_attention = true;
+    cosmos::AttentionCall a = frames_call(seg);
     const FactoredRotary rot = factored_rotary(n, hd, 30);
     a.cos = rot.cos;
     a.sin = rot.sin;
