@@ -1868,8 +1868,8 @@ void test_tower_bf16_inputs() {
                tower->pool().bytes_cached() == 0, "0 B cached");
 }
 
-// The tower with its q|k|v rows reordered at load for the rotary in the GEMM's epilogue (the default on a wgmma device)
-// against the same random weights loaded with COSMOS_QKV_ROPE_IN_GEMM=0: 8 heads of 72 (the GEMM's tiles need (8 + 8)
+// The tower with its q|k|v rows reordered at load for the rotary in the GEMM's epilogue (COSMOS_QKV_ROPE_IN_GEMM=1 on a
+// wgmma device) against the same random weights loaded with =0: 8 heads of 72 (the GEMM's tiles need (8 + 8)
 // x 72 columns of q|k), 2 blocks, 2 frames of 16 x 16 patches. The attention operands within one bf16 step of each
 // other (test_gemm_rope_flash): ~1e-3 through two blocks (tol 1e-2; a wiring slip is O(1)).
 void test_tower_rope_gemm() {
@@ -1883,10 +1883,11 @@ void test_tower_rope_gemm() {
   c.deepstack_visual_indexes = {0};
   setenv("COSMOS_QKV_ROPE_IN_GEMM", "0", 1);
   auto plain = cosmos::Qwen3VisionCuda::random(c, WType::BF16, 9);
-  unsetenv("COSMOS_QKV_ROPE_IN_GEMM");
+  setenv("COSMOS_QKV_ROPE_IN_GEMM", "1", 1);
   auto fused = cosmos::Qwen3VisionCuda::random(c, WType::BF16, 9);
+  unsetenv("COSMOS_QKV_ROPE_IN_GEMM");
   const bool wgmma = cosmos::gemm_wgmma_available(st);
-  report_exact("tower_rope", "q|k|v reordered at load: by default, not with =0",
+  report_exact("tower_rope", "q|k|v reordered at load: with =1, not with =0",
                !plain->qkv_rope_in_gemm() && fused->qkv_rope_in_gemm() == wgmma,
                wgmma ? "as said" : "neither (no wgmma GEMM)");
   const std::vector<cosmos::Qwen3VisionGrid> grids = {{2, 16, 16}};

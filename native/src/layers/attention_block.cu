@@ -177,9 +177,8 @@ void unpermute_projection(float* proj, const AttentionBlock& b, int n, const Cud
 }  // namespace
 
 bool attention_block_rope_flash_order(AttentionBlock& b, WeightStore& store, const CudaContext& ctx) {
-  if (!env_switch("COSMOS_QKV_ROPE_IN_GEMM", true) || b.qkv_natural || b.qkv.wt != WType::BF16 || !b.qkv.w ||
-      b.qkv.w8 || b.q_norm || b.k_norm || !b.fused_prefill_gemm ||
-      !gemm_wgmma_rope_flash_heads_ok(b.heads, b.kv_heads, b.head_dim) ||
+  if (b.qkv_natural || b.qkv.wt != WType::BF16 || !b.qkv.w || b.qkv.w8 || b.q_norm || b.k_norm ||
+      !b.fused_prefill_gemm || !gemm_wgmma_rope_flash_heads_ok(b.heads, b.kv_heads, b.head_dim) ||
       b.qkv.out != (b.heads + 2 * b.kv_heads) * b.head_dim || b.qkv.in % 8 != 0 || !gemm_wgmma_available(ctx.stream) ||
       !flash_attention_wgmma_available(ctx.stream))
     return false;

@@ -134,7 +134,7 @@ class WeightStore;
 // q|k|v projection with the rotary in its epilogue (gemm_wgmma_rope_flash): no [n, q|k|v] product written, read and
 // rewritten by qkv_rope_flash_segments_cuda. Returns false, b unchanged, where that GEMM cannot serve b (not bf16,
 // q/k norms, head shapes outside gemm_wgmma_rope_flash_heads_ok, no sm_90a build or device, the flash kernel's mma.sync
-// path asked for) or COSMOS_QKV_ROPE_IN_GEMM=0 (read at the call: the model's load).
+// path asked for).
 bool attention_block_rope_flash_order(AttentionBlock& b, WeightStore& store, const CudaContext& ctx);
 #endif
 

@@ -93,6 +93,10 @@ struct RunEvents {
 // before) and no cudaFree at its end (~0.8 ms). Read at every run.
 bool keep_blocks_requested() { return env_switch("COSMOS_TOWER_KEEP_BLOCKS", true); }
 
+// COSMOS_QKV_ROPE_IN_GEMM=1 at load: the blocks' q|k|v rows reordered for the rotary in the GEMM's epilogue (opt-in:
+// measured no faster than the GEMM + qkv_rope_flash so far, bench/README). Read at load.
+bool qkv_rope_in_gemm_requested() { return env_switch("COSMOS_QKV_ROPE_IN_GEMM", false); }
+
 // Syncs the stream when a run ends, however it ends, and gives the pool's cached blocks back to CUDA: after a run that
 // finished (keep_blocks_requested), all but the ones the run used; after a run that threw, all of them. Declared before
 // the run's buffers, so it runs after their destructors returned them.
@@ -145,7 +149,8 @@ std::unique_ptr<Qwen3VisionCuda> Qwen3VisionCuda::load(const Checkpoint& ck, con
 
 void Qwen3VisionCuda::reorder_qkv_for_rope_gemm() {
   // Each block's attention takes the form its own weights are in; the blocks share their shapes, so all or none.
-  qkv_rope_in_gemm_ = !w_.blocks.empty();
+  qkv_rope_in_gemm_ = !w_.blocks.empty() && qkv_rope_in_gemm_requested();
+  if (!qkv_rope_in_gemm_) return;
   for (Qwen3VisionBlock& b : w_.blocks) qkv_rope_in_gemm_ = attention_block_rope_flash_order(b.attn, store_, ctx_);
 }
 

@@ -90,8 +90,8 @@ class Qwen3VisionCuda {
   };
   const Phases& last_phases() const { return phases_; }
   // Whether the blocks' q|k|v rows were reordered at load for the rotary in the GEMM's epilogue
-  // (layers/attention_block.h attention_block_rope_flash_order: bf16 weights on an H100 / H200, unless
-  // COSMOS_QKV_ROPE_IN_GEMM=0 when the model loads).
+  // (layers/attention_block.h attention_block_rope_flash_order: bf16 weights on an H100 / H200, with
+  // COSMOS_QKV_ROPE_IN_GEMM=1 when the model loads).
   bool qkv_rope_in_gemm() const { return qkv_rope_in_gemm_; }
 
  private:
