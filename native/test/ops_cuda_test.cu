@@ -1845,6 +1845,15 @@ void test_tower_bf16_inputs() {
            bf16_out.embeds, 0);
     report("tower_bf16", "deepstack 0, residual in the GEMMs vs in the norms (bitwise)" + form, in_norm.deepstack.at(0),
            bf16_out.deepstack.at(0), 0);
+    // COSMOS_TOWER_F32_PIXELS=1: the pixels sent up in f32 and cast on the GPU, the same values as the host's cast.
+    cosmos::Qwen3VisionOutput f32_px;
+    setenv("COSMOS_TOWER_F32_PIXELS", "1", 1);
+    setenv("COSMOS_QKV_BF16_OUT", "0", 1);  // as bf16_out's run
+    tower->forward(px.data(), px.size(), grids, f32_px);
+    unsetenv("COSMOS_QKV_BF16_OUT");
+    unsetenv("COSMOS_TOWER_F32_PIXELS");
+    report("tower_bf16", "embeds, f32 pixels cast on the GPU vs on the host (bitwise)" + form, bf16_out.embeds,
+           f32_px.embeds, 0);
   }
   unsetenv("COSMOS_LAYERNORM_VEC");
   // A run keeps the blocks it used (COSMOS_TOWER_KEEP_BLOCKS=0: it gives back all): the next run of the same grids

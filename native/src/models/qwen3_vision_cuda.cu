@@ -93,6 +93,12 @@ struct RunEvents {
 // before) and no cudaFree at its end (~0.8 ms). Read at every run.
 bool keep_blocks_requested() { return env_switch("COSMOS_TOWER_KEEP_BLOCKS", true); }
 
+// COSMOS_TOWER_F32_PIXELS=1: with bf16 inputs, the pixels go up in f32 (a plain copy into the staging on the host's
+// threads) and are cast on the GPU, instead of being cast on the host (bench/h2d_stage_probe.cu, an H100 host: the cast
+// 2.2 GB/s of f32 a thread, a copy 5.6; 16 threads 4.3 against 1.8 ms for the video, the f32 link 1.5 ms). Opt-in
+// until timed in the tower. Read at every run.
+bool f32_pixels_requested() { return env_switch("COSMOS_TOWER_F32_PIXELS", false); }
+
 // COSMOS_QKV_ROPE_IN_GEMM=1 at load: the blocks' q|k|v rows reordered for the rotary in the GEMM's epilogue (opt-in:
 // measured no faster than the GEMM + qkv_rope_flash so far, bench/README). Read at load.
 bool qkv_rope_in_gemm_requested() { return env_switch("COSMOS_QKV_ROPE_IN_GEMM", false); }
@@ -273,7 +279,17 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   });
   // Patch embedding (Conv3d with kernel = stride = patch: a matmul over the flattened patch). px goes back to the pool
   // at the end of its branch: the pool only reuses it for work later on this stream.
-  if (bf16_inputs) {
+  if (bf16_inputs && f32_pixels_requested()) {
+    // The f32 pixels copied into the staging and sent up as they are, cast to bf16 on the GPU: the same values as the
+    // host's cast (both round to nearest even), and the host's share a plain copy.
+    DeviceBuffer<float> px32(pool_, n_floats);
+    DeviceBuffer<__nv_bfloat16> px(pool_, n_floats);
+    stage_and_upload(px32.get(), pin_px, n_floats, s, [&](float* dst, size_t o, size_t len) {
+      std::memcpy(dst, pixel_values + o, sizeof(float) * len);
+    });
+    cast_bf16_cuda(px.get(), px32.get(), n_floats, ctx_);
+    linear_bf16_cuda(x.get(), px.get(), w_.patch_embed, N, ctx_);
+  } else if (bf16_inputs) {
     DeviceBuffer<__nv_bfloat16> px(pool_, n_floats);
     auto* pin_bf16 = reinterpret_cast<uint16_t*>(pin_px);  // the first half of the pixels' staging
     stage_and_upload(reinterpret_cast<uint16_t*>(px.get()), pin_bf16, n_floats, s,
