@@ -6,7 +6,10 @@
 //   copy      one cudaMemcpyAsync of the bf16 bytes from page-locked memory, then a sync (the link's rate);
 //   cast T    cast_bf16_cpu into the page-locked buffer on T threads (parallel_for), no copy;
 //   stage T   what the tower does: T threads, each casting its chunks and enqueueing their copies, then a sync;
-//   spawn     parallel_for over 16 empty chunks whose threads call cudaSetDevice (the per-call thread cost).
+//   spawn     parallel_for over 16 empty chunks whose threads call cudaSetDevice (the per-call thread cost);
+// and where a thread's time goes (session 53): the cast into pageable memory, a plain memcpy of the f32 values into
+// page-locked and pageable memory, on 1 and 16 threads; the f32 bytes sent up from page-locked memory, straight from
+// the caller's pageable vector, and from that vector page-locked in place (cudaHostRegister, its cost included).
 // One JSON line per row. Build: nvcc -std=c++17 -O3 -Inative/src bench/h2d_stage_probe.cu native/src/core/parallel.cc
 // native/src/ops/cast_bf16_cpu.cc -o h2d_stage_probe (no GPU kernel: any arch).
 #include <cuda_runtime.h>

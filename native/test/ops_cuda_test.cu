@@ -24,7 +24,6 @@
 #include "../src/layers/attention_block.h"
 #include "../src/layers/mlp.h"
 #include "../src/layers/norm.h"
-#include "../src/layers/weights.h"
 #include "../src/models/qwen3_vision_cuda.h"
 #include "../src/ops/add.h"
 #include "../src/ops/add_layernorm.h"
@@ -1448,17 +1447,6 @@ void test_linear_add(int n, int k, int m, bool fp8) {
                  [&](float* y) { cosmos::linear_add_cuda(y, x, l, n, ctx); });
 }
 
-// The tower's attention call over the frames seg (offsets, host memory; outlives the call), on tensor cores.
-cosmos::AttentionCall frames_call(const std::vector<int>& seg) {
-  cosmos::AttentionCall a;
-  a.n = seg.back();
-  a.causal = false;
-  a.segments = seg.data();
-  a.n_segments = (int)seg.size() - 1;
-  a.tensor_core_attention = true;
-  return a;
-}
-
 void test_bf16_input_layers(int n) {
   // The tower's head dim (72: the bf16 flash path, whose output then goes to o in bf16 too); o takes heads * hd.
   const int width = 256, heads = 4, hd = 72, QH = heads * hd, inter = 512, W = 3 * QH;
@@ -1607,7 +1595,12 @@ void test_bf16_input_layers(int n) {
   ab.head_dim = hd;
   ab.fused_prefill_gemm = true;
   const std::vector<int> seg = {0, n / 2, n};
-  cosmos::AttentionCall a = frames_call(seg);
+  cosmos::AttentionCall a;
+  a.n = n;
+  a.causal = false;
+  a.segments = seg.data();
+  a.n_segments = 2;
+  a.tensor_core_attention = true;
   a.cos = up(randv((size_t)n * hd));
   a.sin = up(randv((size_t)n * hd));
   const bool attn_runs = cosmos::attention_qkv_bf16_runs(ab, n, ctx);
@@ -1648,146 +1641,6 @@ void test_bf16_input_layers(int n) {
     threw = true;
   }
   report_exact("bf16_in", "linear_bf16_cuda on f32 weights", threw, "ModelError");
-}
-
-// A 2D rotary in factored form (the tower's: qwen3_vision_rotary_factors_cpu) for n rows over `sides` positions,
-// and its [n][hd] expansion (qwen3_vision_rotary_expand_cpu), on the device.
-struct FactoredRotary {
-  const int* pos;
-  const float *cos_tab, *sin_tab, *cos, *sin;
-};
-FactoredRotary factored_rotary(int n, int hd, int sides) {
-  std::vector<int> pos(2 * (size_t)n);
-  for (auto& p : pos) p = (int)(rng() % (unsigned)sides);
-  auto ct = randv((size_t)sides * hd / 4), stab = randv((size_t)sides * hd / 4);
-  std::vector<float> c((size_t)n * hd), sn((size_t)n * hd);
-  cosmos::qwen3_vision_rotary_expand_cpu(pos, ct, stab, hd, c.data(), sn.data());
-  int* dpos = static_cast<int*>(pool->alloc(pos.size() * sizeof(int)));
-  h2d(dpos, pos.data(), pos.size() * sizeof(int));
-  return {dpos, up(ct), up(stab), up(c), up(sn)};
-}
-
-// gemm_wgmma_rope_flash: q|k|v projected from bf16 rows with the rotary in the epilogue, straight into the flash
-// kernel's operands, against linear_bf16_cuda (f32, natural order) + qkv_rope_flash_segments_cuda (what the frames'
-// attention ran before). The two round the same f32 products once to bf16, but fma contraction of the rotary's
-// products may differ between the kernels: every value the flash kernel reads within one bf16 step of the reference
-// (a misplaced row, head, dim or part is far more), the padding zero, the dims past those read as they were.
-void test_gemm_rope_flash(int seg_len, int segments, int heads, int kv, int hd, int k, bool bias) {
-  const int n = seg_len * segments, W = (heads + 2 * kv) * hd, QH = heads * hd, KH = kv * hd;
-  const std::string what = shape("n=%d (%d x %d), ", n, segments, seg_len) +
-                           shape("%d+%d heads of %d, ", heads, kv, hd) + shape("k %d", k) + (bias ? ", bias" : "");
-  if (!cosmos::gemm_wgmma_available(st)) {
-    std::printf("| rope_gemm  | skipped: gemm_wgmma_rope_flash needs an sm_90a build on an sm_90 device |\n");
-    return;
-  }
-  auto w = randv((size_t)W * k, 0.05f), b = randv(W);
-  const std::vector<int> order = cosmos::gemm_wgmma_rope_flash_rows(heads, kv, hd);
-  std::vector<float> wp((size_t)W * k), bp(W);
-  for (int i = 0; i < W; ++i) {
-    std::copy(w.begin() + (size_t)order[i] * k, w.begin() + (size_t)(order[i] + 1) * k, wp.begin() + (size_t)i * k);
-    bp[i] = b[order[i]];
-  }
-  auto x = randv((size_t)n * k);
-  float* dx = up(x);
-  __nv_bfloat16* xb = alloc_bf16((size_t)n * k);
-  cast_bf16_cuda(xb, dx, (size_t)n * k, ctx);
-  cosmos::Linear natural{up_bf16(w), WType::BF16, bias ? up(b) : nullptr, k, W};
-  float* proj = up(std::vector<float>((size_t)n * W));
-  cosmos::linear_bf16_cuda(proj, xb, natural, n, ctx);
-  const FactoredRotary rot = factored_rotary(n, hd, 40);
-  const float *cs = rot.cos, *sn = rot.sin;
-  const int pad = flash_wgmma_rows_pad(seg_len);
-  const size_t qs = (size_t)segments * heads * pad * 128, ks = (size_t)segments * kv * pad * 128;
-  std::vector<std::vector<uint16_t>> got[2];
-  for (int form = 0; form < 2; ++form) {
-    __nv_bfloat16 *qb = alloc_bf16(qs), *kb = alloc_bf16(ks), *vt = alloc_bf16(ks);
-    for (auto [ptr, count] : {std::pair{qb, qs}, std::pair{kb, ks}, std::pair{vt, ks}})
-      CUDA_CHECK(cudaMemset(ptr, 0xff, count * 2));  // bf16 NaN: what is not written
-    if (form == 0) {
-      qkv_rope_flash_segments_cuda(qb, kb, vt, proj, proj + QH, proj + QH + KH, W, W, cs, sn, seg_len, segments, pad,
-                                   heads, kv, hd, ctx);
-    } else {
-      cosmos::RopeFlashOperands o;
-      o.qb = qb, o.kb = kb, o.vt = vt, o.pos = rot.pos, o.cos_tab = rot.cos_tab, o.sin_tab = rot.sin_tab;
-      o.seg_len = seg_len, o.rows_pad = pad, o.heads = heads, o.kv_heads = kv, o.head_dim = hd;
-      cosmos::gemm_wgmma_rope_flash(o, xb, static_cast<const __nv_bfloat16*>(up_bf16(wp)), bias ? up(bp) : nullptr, n,
-                                    k, segments, ctx);
-    }
-    got[form] = {down16(qb, qs), down16(kb, ks), down16(vt, ks)};
-  }
-  const int dims = cosmos::flash_wgmma_dims_read(hd);
-  long long read = 0, differ = 0, far = 0, pad_wrong = 0;
-  for (int which = 0; which < 3; ++which)
-    for (size_t i = 0; i < got[0][which].size(); ++i) {  // q, k [.][row][128]; v^T [.][dim][row]
-      const size_t row = which < 2 ? i / 128 % pad : i % pad, dim = which < 2 ? i % 128 : i / pad % 128;
-      if ((int)dim >= dims) continue;
-      const uint16_t r = got[0][which][i], g = got[1][which][i];
-      ++read;
-      if ((int)dim >= hd || (int)row >= seg_len) {
-        pad_wrong += g != 0;
-        continue;
-      }
-      if (r == g) continue;
-      ++differ;
-      // one bf16 step apart: the same sign and adjacent bit patterns
-      if ((r ^ g) & 0x8000 || std::abs((int)(r & 0x7fff) - (int)(g & 0x7fff)) > 1) ++far;
-    }
-  report_exact("rope_gemm", what, far == 0 && pad_wrong == 0 && read > 0,
-               shape("%lld read, ", read) + shape("%lld one step off, ", differ) + shape("%lld further, ", far) +
-                   shape("%lld padding not 0", pad_wrong));
-}
-
-// The frames' attention block with its q|k|v rows reordered for the rotary GEMM (attention_block_rope_flash_order)
-// against the same block in natural order: from bf16 rows (the tower's default) on runs the GEMM takes, and on frames
-// too short for it (the projection put back in order: the same bits as the natural block).
-void test_attention_block_rope_gemm() {
-  const int width = 576, heads = 8, hd = 72;  // (8 + 8) x 72 = 9 column tiles of q|k
-  if (!cosmos::gemm_wgmma_available(st)) {
-    std::printf("| rope_gemm  | skipped: needs an sm_90a build on an sm_90 device |\n");
-    return;
-  }
-  BlockWeights bw = make_block(width, heads, heads, hd, false, true, true);
-  cosmos::AttentionBlock nat = bw.gpu;
-  nat.qkv.w = up_bf16(bw.wqkv);
-  nat.qkv.wt = WType::BF16;
-  nat.o.w = up_bf16(bw.wo);
-  nat.o.wt = WType::BF16;
-  cosmos::AttentionBlock re = nat;
-  cosmos::CudaWeightStore store{*pool, st, WType::BF16};
-  const bool reordered = cosmos::attention_block_rope_flash_order(re, store, ctx);
-  report_exact("rope_gemm", "attention_block_rope_flash_order (8 + 8 heads of 72)", reordered && re.qkv_natural,
-               "reordered");
-  if (!reordered) return;
-  for (const std::vector<int>& seg : {std::vector<int>{0, 150, 300}, std::vector<int>{0, 40, 80}}) {
-    const int n = seg.back();
-    auto x = randv((size_t)n * width);
-    float *dx = up(x), *y1 = up(std::vector<float>((size_t)n * width)), *y2 = up(std::vector<float>((size_t)n * width));
-    __nv_bfloat16* xb = alloc_bf16((size_t)n * width);
-    cast_bf16_cuda(xb, dx, (size_t)n * width, ctx);
-    cosmos::AttentionCall a = frames_call(seg);
-    const FactoredRotary rot = factored_rotary(n, hd, 30);
-    a.cos = rot.cos;
-    a.sin = rot.sin;
-    a.rot_pos = rot.pos;
-    a.rot_cos = rot.cos_tab;
-    a.rot_sin = rot.sin_tab;
-    a.xb = reinterpret_cast<const uint16_t*>(xb);
-    float* as = (float*)pool->alloc(sizeof(float) * cosmos::attention_scratch_floats(nat, n, false));
-    cosmos::attention_block_cuda(y1, nullptr, nat, a, as, ctx);
-    cosmos::attention_block_cuda(y2, nullptr, re, a, as, ctx);
-    const bool gemm = seg[1] >= 64;  // 2 x 40 rows: under the GEMM's 128 (and the flash kernel's 64) rows
-    // The GEMM path: the operands within one bf16 step (test_gemm_rope_flash), ~1e-3 on an output as the straight vs
-    // converted rotary of test_attention_block_segments (tol 5e-3); the fallback: bit for bit.
-    report("rope_gemm",
-           shape("attention block, 2 frames of %d", seg[1]) +
-               (gemm ? ": rotary in the GEMM vs natural order" : ": put back in order (bitwise)"),
-           down(y1, (size_t)n * width), down(y2, (size_t)n * width), gemm ? 5e-3 : 0);
-    // from f32 rows (no xb): the block casts them itself
-    a.xb = nullptr;
-    cosmos::attention_block_cuda(y2, dx, re, a, as, ctx);
-    report("rope_gemm", shape("attention block, 2 frames of %d, from f32 rows", seg[1]), down(y1, (size_t)n * width),
-           down(y2, (size_t)n * width), gemm ? 5e-3 : 0);
-  }
 }
 
 // The tower end to end (random bf16 weights, 2 blocks, 2 frames of 16 x 16 patches, head dim 72):
@@ -1845,15 +1698,6 @@ void test_tower_bf16_inputs() {
            bf16_out.embeds, 0);
     report("tower_bf16", "deepstack 0, residual in the GEMMs vs in the norms (bitwise)" + form, in_norm.deepstack.at(0),
            bf16_out.deepstack.at(0), 0);
-    // COSMOS_TOWER_F32_PIXELS=1: the pixels sent up in f32 and cast on the GPU, the same values as the host's cast.
-    cosmos::Qwen3VisionOutput f32_px;
-    setenv("COSMOS_TOWER_F32_PIXELS", "1", 1);
-    setenv("COSMOS_QKV_BF16_OUT", "0", 1);  // as bf16_out's run
-    tower->forward(px.data(), px.size(), grids, f32_px);
-    unsetenv("COSMOS_QKV_BF16_OUT");
-    unsetenv("COSMOS_TOWER_F32_PIXELS");
-    report("tower_bf16", "embeds, f32 pixels cast on the GPU vs on the host (bitwise)" + form, bf16_out.embeds,
-           f32_px.embeds, 0);
   }
   unsetenv("COSMOS_LAYERNORM_VEC");
   // A run keeps the blocks it used (COSMOS_TOWER_KEEP_BLOCKS=0: it gives back all): the next run of the same grids
@@ -1877,38 +1721,6 @@ void test_tower_bf16_inputs() {
                tower->pool().bytes_cached() == 0, "0 B cached");
 }
 
-// The tower with its q|k|v rows reordered at load for the rotary in the GEMM's epilogue (COSMOS_QKV_ROPE_IN_GEMM=1 on a
-// wgmma device) against the same random weights loaded with =0: 8 heads of 72 (the GEMM's tiles need (8 + 8)
-// x 72 columns of q|k), 2 blocks, 2 frames of 16 x 16 patches. The attention operands within one bf16 step of each
-// other (test_gemm_rope_flash): ~1e-3 through two blocks (tol 1e-2; a wiring slip is O(1)).
-void test_tower_rope_gemm() {
-  cosmos::Qwen3VisionConfig c;
-  c.depth = 2;
-  c.hidden_size = 576;
-  c.intermediate_size = 512;
-  c.num_heads = 8;
-  c.out_hidden_size = 128;
-  c.num_position_embeddings = 64;
-  c.deepstack_visual_indexes = {0};
-  setenv("COSMOS_QKV_ROPE_IN_GEMM", "0", 1);
-  auto plain = cosmos::Qwen3VisionCuda::random(c, WType::BF16, 9);
-  setenv("COSMOS_QKV_ROPE_IN_GEMM", "1", 1);
-  auto fused = cosmos::Qwen3VisionCuda::random(c, WType::BF16, 9);
-  unsetenv("COSMOS_QKV_ROPE_IN_GEMM");
-  const bool wgmma = cosmos::gemm_wgmma_available(st);
-  report_exact("tower_rope", "q|k|v reordered at load: with =1, not with =0",
-               !plain->qkv_rope_in_gemm() && fused->qkv_rope_in_gemm() == wgmma,
-               wgmma ? "as said" : "neither (no wgmma GEMM)");
-  const std::vector<cosmos::Qwen3VisionGrid> grids = {{2, 16, 16}};
-  auto px = randv((size_t)2 * 16 * 16 * c.patch_dim());
-  cosmos::Qwen3VisionOutput a, b;
-  plain->forward(px.data(), px.size(), grids, a);
-  fused->forward(px.data(), px.size(), grids, b);
-  report("tower_rope", "embeds, rotary in the GEMM vs natural q|k|v", a.embeds, b.embeds, wgmma ? 1e-2 : 0);
-  report("tower_rope", "deepstack 0, rotary in the GEMM vs natural q|k|v", a.deepstack.at(0), b.deepstack.at(0),
-         wgmma ? 1e-2 : 0);
-}
-
 void test_bf16_inputs() {
   test_add_rmsnorm_bf16(5, 4096);           // the decoder's width
   test_add_rmsnorm_bf16(3, 998);            // dim % 4 != 0: the scalar form
@@ -1925,12 +1737,6 @@ void test_bf16_inputs() {
   test_linear_add(300, 1024, 1000, true);         // the fp8 GEMM: its common tiles and a partial column tile
   test_linear_add(40, 512, 257, true);            // fp8, odd m: the per-element path
   test_tower_bf16_inputs();
-  test_gemm_rope_flash(1620, 2, 16, 16, 72, 1152, true);  // the 8B tower's video frames (2 of them), its k
-  test_gemm_rope_flash(300, 1, 8, 8, 72, 256, false);     // one frame, a partial row tile, no bias
-  test_gemm_rope_flash(200, 3, 4, 4, 80, 128, true);      // head dim 80 (no zero dims)
-  test_gemm_rope_flash(130, 2, 1, 1, 128, 64, true);      // head dim 128, 2 q|k column tiles, MHA of one head
-  test_attention_block_rope_gemm();
-  test_tower_rope_gemm();
 }
 
 // --- Wan VAE ops vs their CPU twins.

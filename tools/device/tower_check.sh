@@ -17,16 +17,15 @@
 #              COSMOS_PREFILL_BF16_INPUTS=0, its residual adds in the GEMMs against COSMOS_RESIDUAL_IN_GEMM=0);
 #           2. qwen3vl_prefill_bench, video then image, in its forms alternated twice: as is (add_layernorm's vector
 #              form, bf16 GEMM inputs in the tower and the prefill, kept blocks, the residual adds in the o and down /
-#              fc2 GEMMs' epilogue) and the rotary in the q|k|v GEMM's epilogue (opt-in COSMOS_QKV_ROPE_IN_GEMM=1; as is:
-#              the q|k|v product in f32, then qkv_rope_flash) (FORMS=all: also
+#              fc2 GEMMs' epilogue) and the residual adds in the norms (COSMOS_RESIDUAL_IN_GEMM=0) (FORMS=all: also
 #              the prefill's f32 rows + casts (COSMOS_PREFILL_BF16_INPUTS=0), COSMOS_QKV_BF16_OUT=1,
 #              COSMOS_TOWER_KEEP_BLOCKS=0 and the tower's first two defaults off), and the base build as is where carried (each line: tower ms and its
 #              phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried too (tools/device/wgmma_check.sh
 #              prepare), gemm_wgmma_cuda_test's variants v1-v4 timed on the tower's four GEMM shapes and the video
 #              prefill's four;
-#           3. ncu over one video run as is and one with COSMOS_QKV_ROPE_IN_GEMM=1, and one image run as is: kernel
+#           3. ncu over one video run as is and one with COSMOS_RESIDUAL_IN_GEMM=0, and one image run as is: kernel
 #              time summed by kernel
-#              name; one launch each of the tower's flash kernel, its q|k|v GEMM with the rotary and its fc1 + GELU GEMM under ncu's pipe
+#              name; one launch each of the tower's flash kernel, its rotary and its fc1 + GELU GEMM under ncu's pipe
 #              and stall sections, the flash kernel's stall reasons, and the decoder prefill's four largest kernels'
 #              tensor pipe and stalls (NCU_DETAIL=0: not those).
 #           ~8-9 min (ROUNDS=1 NCU=0: one round, no ncu, ~3 min). Under $OUT: tests.log, bench.log, ncu_detail_*.txt,
@@ -57,7 +56,7 @@ device)
   grep -E "rc=|FAIL" "$out/tests.log" | tee -a "$out/summary.txt"
   echo "PASS rows: $(grep -c '| PASS' "$out/tests.log")" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
-  forms=("as is||$b" "rotary in the GEMM|COSMOS_QKV_ROPE_IN_GEMM=1|$b")
+  forms=("as is||$b" "residual adds in the norms|COSMOS_RESIDUAL_IN_GEMM=0|$b")
   # FORMS=all: also the opt-in q|k|v from the GEMM and the defaults of 2026-12-06 off (settled then: bench/README)
   [ "${FORMS:-}" = all ] && forms+=("decoder prefill f32 rows + casts|COSMOS_PREFILL_BF16_INPUTS=0|$b"
     "qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b"
@@ -86,7 +85,7 @@ device)
     grep -E "^(tower|8b video)|^shape|^v[0-9] =|timing checks" "$out/gemm_tower.log" | tee -a "$out/summary.txt"
   fi
   if [ "${NCU:-1}" = 1 ] && command -v ncu > /dev/null; then
-    for f in "as_is|video|" "rotary_gemm|video|COSMOS_QKV_ROPE_IN_GEMM=1" "image_as_is|image|"; do
+    for f in "as_is|video|" "residual_in_norms|video|COSMOS_RESIDUAL_IN_GEMM=0" "image_as_is|image|"; do
       IFS='|' read -r name case vars <<< "$f"
       # shellcheck disable=SC2086 # vars: words of NAME=VALUE
       env NO_BREAKDOWN=1 PREFILL_CASES=$case PREFILL_REPS=1 $vars timeout 200 ncu --clock-control none \
@@ -115,19 +114,16 @@ EOF
     # (ncu's demangled names: "<unnamed>::Bf16Tiles<(int)80>" ("<(int)80, ..." with more parameters),
     # "gemm_wgmma_kernel<(int)128, (int)128, ...>")
     details=()
-    [ "${NCU_DETAIL:-1}" = 1 ] && details=('flash_wgmma_kernel<.*Bf16Tiles<\(int\)80[,>]'
-      'gemm_wgmma_kernel<\(int\)128, \(int\)128, \(int\)2, \(int\)6, \(bool\)1, \(int\)6>'
+    [ "${NCU_DETAIL:-1}" = 1 ] && details=('flash_wgmma_kernel<.*Bf16Tiles<\(int\)80[,>]' 'qkv_rope_flash_kernel<float'
       'gemm_wgmma_kernel<\(int\)128, \(int\)128, \(int\)2, \(int\)6, \(bool\)1, \(int\)2>')
-    nd=0
     for k in "${details[@]}"; do
-      nd=$((nd + 1))  # (two GEMM kernels share a name: a file each)
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 timeout 200 ncu --clock-control none --kernel-name-base demangled \
         --kernel-name "regex:$k" --launch-skip 5 --launch-count 1 --section SpeedOfLight \
         --section ComputeWorkloadAnalysis --section WarpStateStats --section Occupancy \
         --metrics sm__inst_executed_pipe_xu.avg.pct_of_peak_sustained_active,sm__pipe_fma_cycles_active.avg.pct_of_peak_sustained_active \
-        "$b" > "$out/ncu_detail_${nd}_${k%%<*}.txt" 2>&1
+        "$b" > "$out/ncu_detail_${k%%<*}.txt" 2>&1
       grep -E "^  [a-z_]+.*\(|Duration|Throughput|Pipe|Stall|Warp Cycles|Issued|xu|fma|Achieved Occupancy|Registers" \
-        "$out/ncu_detail_${nd}_${k%%<*}.txt" | head -40 | sed "s/^/detail ${k%%<*}: /" >> "$out/summary.txt"
+        "$out/ncu_detail_${k%%<*}.txt" | head -40 | sed "s/^/detail ${k%%<*}: /" >> "$out/summary.txt"
     done
     # The tower flash kernel's stall reasons (warps stalled per issued instruction, by reason, the largest first), in
     # a pass of their own: a metric name this ncu lacks then costs only these lines.

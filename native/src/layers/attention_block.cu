@@ -7,23 +7,16 @@
 #include <cstdlib>
 #include <cstring>
 
-#include <vector>
 #include "../core/cuda_common.h"
 #include "../core/env.h"
 #include "../core/errors.h"
-
 #include "../ops/add.h"
 #include "../ops/attention.h"
 #include "../ops/attention_fp8.h"
-#include "../ops/cast_bf16.h"
-#include "../ops/embedding.h"
 #include "../ops/flash_attention.h"
 #include "../ops/flash_attention_wgmma.h"  // kFlashWgmmaHeadDim
-#include "../ops/gemm_wgmma.h"
 #include "../ops/qkv_rope.h"
-#include "../ops/transpose2d.h"
 #include "attention_block.h"
-#include "weights.h"
 
 namespace cosmos {
 
@@ -116,101 +109,7 @@ void attention_segments_bf16(const AttentionBlock& b, const AttentionCall& call,
       attend(att);
   });
 }
-
-// Whether the call's frames run gemm_wgmma_rope_flash on b's reordered q|k|v (b.qkv_natural): the factored rotary
-// given, every frame on the bf16 flash path, every run of equal frames at least the GEMM's 128 rows, the tables
-// aligned for its pair loads.
-bool rope_flash_gemm_runs(const AttentionBlock& b, const AttentionCall& call, const CudaContext& ctx) {
-  if (!b.qkv_natural || !call.segments || !call.rot_pos || !call.rot_cos || !call.rot_sin || call.cache ||
-      call.extra.n > 0 || call.n_kv_dev || !segments_on_bf16_flash(b, call, ctx) || !gemm_wgmma_available(ctx.stream))
-    return false;
-  const auto aligned8 = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 8 == 0; };
-  if (!aligned8(call.rot_pos) || !aligned8(call.rot_cos) || !aligned8(call.rot_sin)) return false;
-  bool all = true;
-  for_each_segment_run(call, true, [&](size_t, int len, int run) { all = all && (long long)len * run >= 128; });
-  return all;
-}
-
-// The frames through gemm_wgmma_rope_flash (rope_flash_gemm_runs): per run of equal frames, q|k|v projected from the
-// bf16 rows xb straight into the flash kernel's operands with the rotary applied, then the kernel (out in bf16 where
-// att_b is set, as attention_segments_bf16).
-void attention_segments_rope_gemm(const AttentionBlock& b, const AttentionCall& call, const __nv_bfloat16* xb,
-                                  float scale, float* att, __nv_bfloat16* att_b, const CudaContext& ctx) {
-  const int H = b.heads, KVH = b.kv_heads, D = b.head_dim, K = b.qkv.in;
-  CudaPool& pool = workspace_pool(ctx, "attention_block_cuda (q|k|v with the rotary in the GEMM)");
-  for_each_segment_run(call, true, [&](size_t o, int len, int run) {
-    const int pad = flash_wgmma_rows_pad(len);
-    const size_t qs = (size_t)run * H * pad * kFlashWgmmaHeadDim, ks = (size_t)run * KVH * pad * kFlashWgmmaHeadDim;
-    DeviceBuffer<__nv_bfloat16> qb(pool, qs), kb(pool, ks), vt(pool, ks);  // back to the pool once enqueued
-    RopeFlashOperands ops;
-    ops.qb = qb.get();
-    ops.kb = kb.get();
-    ops.vt = vt.get();
-    ops.pos = call.rot_pos + 2 * o;
-    ops.cos_tab = call.rot_cos;
-    ops.sin_tab = call.rot_sin;
-    ops.seg_len = len;
-    ops.rows_pad = pad;
-    ops.heads = H;
-    ops.kv_heads = KVH;
-    ops.head_dim = D;
-    gemm_wgmma_rope_flash(ops, xb + o * K, static_cast<const __nv_bfloat16*>(b.qkv.w), b.qkv.b, run * len, K, run, ctx);
-    if (att_b)
-      flash_attention_segments_bf16_cuda(att_b + o * H * D, qb.get(), kb.get(), vt.get(), len, run, H, KVH, D,
-                                         call.causal, scale, ctx);
-    else
-      flash_attention_segments_bf16_cuda(att + o * H * D, qb.get(), kb.get(), vt.get(), len, run, H, KVH, D,
-                                         call.causal, scale, ctx);
-  });
-}
-
-// proj [n, W] from b.qkv's reordered rows back in the natural q|k|v order (b.qkv_natural): transposed, its rows
-// gathered, transposed back, through two workspaces. Only for calls rope_flash_gemm_runs turns down.
-void unpermute_projection(float* proj, const AttentionBlock& b, int n, const CudaContext& ctx) {
-  const int W = b.qkv.out;
-  CudaPool& pool = workspace_pool(ctx, "attention_block_cuda (q|k|v back in order)");
-  DeviceBuffer<float> t(pool, (size_t)n * W), g(pool, (size_t)n * W);
-  transpose2d_cuda(t.get(), proj, n, W, ctx);
-  embedding_cuda(g.get(), t.get(), b.qkv_natural, W, n, ctx);
-  transpose2d_cuda(proj, g.get(), W, n, ctx);
-}
 }  // namespace
-
-bool attention_block_rope_flash_order(AttentionBlock& b, WeightStore& store, const CudaContext& ctx) {
-  if (b.qkv_natural || b.qkv.wt != WType::BF16 || !b.qkv.w || b.qkv.w8 || b.q_norm || b.k_norm ||
-      !b.fused_prefill_gemm || !gemm_wgmma_rope_flash_heads_ok(b.heads, b.kv_heads, b.head_dim) ||
-      b.qkv.out != (b.heads + 2 * b.kv_heads) * b.head_dim || b.qkv.in % 8 != 0 || !gemm_wgmma_available(ctx.stream) ||
-      !flash_attention_wgmma_available(ctx.stream))
-    return false;
-  const char* flash = std::getenv("COSMOS_FLASH");
-  if (flash && std::strcmp(flash, "mma") == 0) return false;
-  const int W = b.qkv.out, K = b.qkv.in;
-  const std::vector<int> order = gemm_wgmma_rope_flash_rows(b.heads, b.kv_heads, b.head_dim);
-  std::vector<int> natural(W);
-  for (int i = 0; i < W; ++i) natural[order[i]] = i;
-  auto* w = static_cast<__nv_bfloat16*>(store.alloc((size_t)W * K, true));
-  float* bias = b.qkv.b ? static_cast<float*>(store.alloc(W, false)) : nullptr;
-  int* nat = static_cast<int*>(store.alloc(W, false));  // W 4-byte elements
-  const auto* w0 = static_cast<const __nv_bfloat16*>(b.qkv.w);
-  cudaStream_t s = ctx.stream;
-  for (int i = 0; i < W;) {  // runs of consecutive source rows (a head's half: at most a few dozen runs a tile)
-    int len = 1;
-    while (i + len < W && order[i + len] == order[i] + len) ++len;
-    CUDA_CHECK(cudaMemcpyAsync(w + (size_t)i * K, w0 + (size_t)order[i] * K, sizeof(__nv_bfloat16) * len * K,
-                               cudaMemcpyDeviceToDevice, s));
-    if (bias)
-      CUDA_CHECK(cudaMemcpyAsync(bias + i, b.qkv.b + order[i], sizeof(float) * len, cudaMemcpyDeviceToDevice, s));
-    i += len;
-  }
-  CUDA_CHECK(cudaMemcpyAsync(nat, natural.data(), sizeof(int) * W, cudaMemcpyHostToDevice, s));
-  CUDA_CHECK(cudaStreamSynchronize(s));  // the old blocks go back below; natural is a host vector
-  store.release(b.qkv.w);
-  if (b.qkv.b) store.release(b.qkv.b);
-  b.qkv.w = w;
-  b.qkv.b = bias;
-  b.qkv_natural = nat;
-  return true;
-}
 
 bool attention_fp8_q_int8(const AttentionBlock& b) {
   return env_switch("COSMOS_FP8_Q_INT8", true) && b.head_dim == 128 && b.q_norm && b.k_norm;
@@ -253,26 +152,12 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
     else
       o_from_f32(p.att);
   };
-  if (rope_flash_gemm_runs(b, call, ctx)) {
-    const auto* xb = reinterpret_cast<const __nv_bfloat16*>(call.xb);
-    DeviceBuffer<__nv_bfloat16> cast;  // f32 rows: the bf16 copy the GEMM reads (back to the pool once enqueued)
-    if (!xb) {
-      cast = DeviceBuffer<__nv_bfloat16>(workspace_pool(ctx, "attention_block_cuda (bf16 x)"), (size_t)n * b.qkv.in);
-      cast_bf16_cuda(cast.get(), x, (size_t)n * b.qkv.in, ctx);
-      xb = cast.get();
-    }
-    attention_segments_rope_gemm(b, call, xb, scale, p.att, att_b, ctx);
-    o_projection();
-    return;
-  }
-  if (b.qkv_natural && !p.fused)
-    throw ModelError("attention_block_cuda: q|k|v rows reordered for the rotary GEMM need the fused projection");
   if (call.xb) {
     if (call.x8.q) throw ModelError("attention_block_cuda: AttentionCall has both x8 and xb; give one form of x");
     if (!attention_qkv_bf16_runs(b, n, ctx))
       throw ModelError("attention_block_cuda: bf16 rows (AttentionCall::xb) given where q|k|v is not on the bf16 GEMM");
     const auto* xb = reinterpret_cast<const __nv_bfloat16*>(call.xb);
-    if (bf16_flash && p.fused && !b.qkv_natural && qkv_bf16_out_wanted() && linear_bf16_out_runs(b.qkv, n, ctx)) {
+    if (bf16_flash && p.fused && qkv_bf16_out_wanted() && linear_bf16_out_runs(b.qkv, n, ctx)) {
       // q|k|v in bf16 from the GEMM (a workspace, back to the pool once the attention is enqueued): the pool's
       // blocks are 256-byte aligned and QH, KH even, so the pair reads stay aligned.
       const int W = QH + 2 * KH;
@@ -289,7 +174,6 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
   } else {
     for_each_qkv_projection(b, p, [&](float* out, const Linear& l) { linear_cuda(out, x, l, n, ctx, call.x8); });
   }
-  if (b.qkv_natural) unpermute_projection(p.proj, b, n, ctx);
   const int own = p.kv_row0 + n;
   const bool fp8 = !call.n_kv_dev && !call.segments && call.fp8_attention &&
                    attention_fp8_cuda_supported(call.extra.n + own, D, ctx.stream);

@@ -34,12 +34,6 @@ struct AttentionBlock {
   // for q), or one GEMM per part (q is then normed and rotated in place). Decode (n = 1) always runs the single
   // fused GEMV.
   bool fused_prefill_gemm = false;
-  // CUDA: qkv's rows (and bias) stored in ops/gemm_wgmma.h's gemm_wgmma_rope_flash_rows order
-  // (attention_block_rope_flash_order: the Qwen3-VL tower on Hopper), and here, on the device, the stored row of each
-  // natural one. The frames' attention then projects q|k|v with the rotary in the GEMM's epilogue, straight into the
-  // flash kernel's operands (from the call's factored rotary, AttentionCall::rot_pos); a call that cannot run that way
-  // puts the projection back in order first.
-  const int* qkv_natural = nullptr;
 };
 
 // Keys and values of earlier tokens, [capacity, kv_heads, hd] each; rows [0, n_past) are filled.
@@ -96,13 +90,6 @@ struct AttentionCall {
   // from f32 rows on the fp8 or wgmma GEMM (linear_add_runs), the same bits as the block's output then add_cuda; else
   // through a workspace and add_cuda. CPU: a temporary and add_cpu.
   bool residual = false;
-  // CUDA, optional: the 2D rotary of cos / sin in factored form (ops/gemm_wgmma.h RopeFlashOperands; the Qwen3-VL
-  // tower's, models/qwen3_vision.h qwen3_vision_rotary_factors_cpu): device rot_pos [n][2] and rot_cos / rot_sin
-  // [positions][hd / 4]. With them, frames on a block whose q|k|v rows are reordered (AttentionBlock::qkv_natural)
-  // take the rotary in the q|k|v GEMM's epilogue.
-  const int* rot_pos = nullptr;
-  const float* rot_cos = nullptr;
-  const float* rot_sin = nullptr;
 };
 
 // Floats of scratch one call of n tokens needs (projections, split q/k/v when not in place, attention).
@@ -128,14 +115,6 @@ bool attention_qkv_bf16_runs(const AttentionBlock& b, int n, const CudaContext& 
 // (ops/qkv_rope.h qkv_rope_int8q_cuda: head_dim 128 with q / k norms; the same bits as the attention quantizing f32 q).
 // COSMOS_FP8_Q_INT8=0 writes f32 q as before.
 bool attention_fp8_q_int8(const AttentionBlock& b);
-class WeightStore;
-// Stores b.qkv's rows and bias in gemm_wgmma_rope_flash_rows' order (new blocks of `store`; the old ones released)
-// and sets b.qkv_natural, so that the frames' attention (AttentionCall::segments on the wgmma flash path) runs the
-// q|k|v projection with the rotary in its epilogue (gemm_wgmma_rope_flash): no [n, q|k|v] product written, read and
-// rewritten by qkv_rope_flash_segments_cuda. Returns false, b unchanged, where that GEMM cannot serve b (not bf16,
-// q/k norms, head shapes outside gemm_wgmma_rope_flash_heads_ok, no sm_90a build or device, the flash kernel's mma.sync
-// path asked for).
-bool attention_block_rope_flash_order(AttentionBlock& b, WeightStore& store, const CudaContext& ctx);
 #endif
 
 // Where the pieces of one call live in the scratch (shared by both backends).

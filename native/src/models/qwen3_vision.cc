@@ -298,52 +298,43 @@ void qwen3_vision_pos_embed_cpu(const float* pos_embed, int num_pos, int D, cons
   gather4_add_cpu(out, pos_embed, idx.data(), wt.data(), n, D);
 }
 
-void qwen3_vision_rotary_factors_cpu(const std::vector<Qwen3VisionGrid>& grids, int merge, int head_dim, float theta,
-                                     std::vector<int>& pos, std::vector<float>& cos_tab, std::vector<float>& sin_tab) {
+void qwen3_vision_rotary_cpu(const std::vector<Qwen3VisionGrid>& grids, int merge, int head_dim, float theta,
+                             float* cos_out, float* sin_out) {
   // Qwen3VLVisionRotaryEmbedding(head_dim // 2): inv_freq = 1 / theta^(arange(0, dim, 2) / dim) with
   // dim = head_dim / 2, i.e. head_dim / 4 frequencies per axis. (Not the text mRoPE table: the
   // exponent's denominator is head_dim/2 and the halves are row | col, so rope.h's tables don't fit;
-  // rope_apply_cpu applies these.) Rows and columns share the frequencies, so one table of positions serves both.
+  // rope_apply_cpu applies these.)
   const int dim = head_dim / 2;
   const int nf = dim / 2;
   std::vector<float> inv(nf);
   for (int i = 0; i < nf; i++) inv[i] = 1.0f / std::pow(theta, (float)(2 * i) / (float)dim);
-  int sides = 0;
-  for (const auto& g : grids) sides = std::max({sides, (int)g.h, (int)g.w});
-  cos_tab.resize((size_t)sides * nf);
-  sin_tab.resize((size_t)sides * nf);
-  for (int p = 0; p < sides; p++)
-    for (int i = 0; i < nf; i++) {
-      cos_tab[(size_t)p * nf + i] = std::cos((float)p * inv[i]);
-      sin_tab[(size_t)p * nf + i] = std::sin((float)p * inv[i]);
-    }
-  pos.clear();
-  for (const auto& g : grids) for_each_patch(g, merge, [&](int r, int c) { pos.insert(pos.end(), {r, c}); });
-}
-
-void qwen3_vision_rotary_cpu(const std::vector<Qwen3VisionGrid>& grids, int merge, int head_dim, float theta,
-                             float* cos_out, float* sin_out) {
-  // A patch's values depend on its row or its column alone: the factored form's table once (the largest side's
-  // positions instead of h * w * t patches), then copied per patch.
-  std::vector<int> pos;
-  std::vector<float> ct, st;
-  qwen3_vision_rotary_factors_cpu(grids, merge, head_dim, theta, pos, ct, st);
-  qwen3_vision_rotary_expand_cpu(pos, ct, st, head_dim, cos_out, sin_out);
-}
-
-void qwen3_vision_rotary_expand_cpu(const std::vector<int>& pos, const std::vector<float>& ct,
-                                    const std::vector<float>& st, int head_dim, float* cos_out, float* sin_out) {
-  const int dim = head_dim / 2, nf = dim / 2;
-  for (size_t o = 0; o < pos.size() / 2; o++) {
-    float* co = cos_out + o * head_dim;
-    float* si = sin_out + o * head_dim;
-    const size_t r = (size_t)pos[2 * o] * nf, c = (size_t)pos[2 * o + 1] * nf;
-    for (int i = 0; i < nf; i++) {
-      co[i] = co[dim + i] = ct[r + i];
-      si[i] = si[dim + i] = st[r + i];
-      co[nf + i] = co[dim + nf + i] = ct[c + i];
-      si[nf + i] = si[dim + nf + i] = st[c + i];
-    }
+  // A patch's values depend on its row or its column alone: cos / sin per row and per column once (h + w
+  // positions instead of h * w * t patches: the 1280x720 image's 3520 patches need 124), then copied per patch.
+  std::vector<float> rc, rs, cc, cs;
+  auto axis = [&](int n, std::vector<float>& co, std::vector<float>& si) {
+    co.resize((size_t)n * nf);
+    si.resize((size_t)n * nf);
+    for (int p = 0; p < n; p++)
+      for (int i = 0; i < nf; i++) {
+        co[(size_t)p * nf + i] = std::cos((float)p * inv[i]);
+        si[(size_t)p * nf + i] = std::sin((float)p * inv[i]);
+      }
+  };
+  int64_t o = 0;
+  for (const auto& g : grids) {
+    axis(g.h, rc, rs);
+    axis(g.w, cc, cs);
+    for_each_patch(g, merge, [&](int r, int c) {
+      float* co = cos_out + o * head_dim;
+      float* si = sin_out + o * head_dim;
+      for (int i = 0; i < nf; i++) {
+        co[i] = co[dim + i] = rc[(size_t)r * nf + i];
+        si[i] = si[dim + i] = rs[(size_t)r * nf + i];
+        co[nf + i] = co[dim + nf + i] = cc[(size_t)c * nf + i];
+        si[nf + i] = si[dim + nf + i] = cs[(size_t)c * nf + i];
+      }
+      o++;
+    });
   }
 }
 

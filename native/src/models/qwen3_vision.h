@@ -160,15 +160,6 @@ void qwen3_vision_pos_embed_cpu(const float* pos_embed, int num_pos, int D, cons
 // (emb = cat(freqs, freqs), freqs = [row * inv_freq, col * inv_freq]).
 void qwen3_vision_rotary_cpu(const std::vector<Qwen3VisionGrid>& grids, int merge, int head_dim, float theta,
                              float* cos_out, float* sin_out);
-// The same in factored form: a patch's (row, col) in pos [patches][2], and cos / sin of position p times the
-// head_dim / 4 frequencies in cos_tab / sin_tab [P][head_dim / 4], P = the largest grid side. qwen3_vision_rotary_cpu's
-// row for patch i is [tab[pos[i][0]] | tab[pos[i][1]]], twice, the same values (ops/gemm_wgmma.h
-// gemm_wgmma_rope_flash reads this form).
-void qwen3_vision_rotary_factors_cpu(const std::vector<Qwen3VisionGrid>& grids, int merge, int head_dim, float theta,
-                                     std::vector<int>& pos, std::vector<float>& cos_tab, std::vector<float>& sin_tab);
-// The factored form expanded to qwen3_vision_rotary_cpu's [patches, head_dim] rows (patches = pos.size() / 2).
-void qwen3_vision_rotary_expand_cpu(const std::vector<int>& pos, const std::vector<float>& cos_tab,
-                                    const std::vector<float>& sin_tab, int head_dim, float* cos_out, float* sin_out);
 
 // Attention segment boundaries: one segment per frame (t) of every grid, h*w patches each
 // (cu_seqlens with a leading 0).

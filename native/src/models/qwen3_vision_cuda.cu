@@ -93,16 +93,6 @@ struct RunEvents {
 // before) and no cudaFree at its end (~0.8 ms). Read at every run.
 bool keep_blocks_requested() { return env_switch("COSMOS_TOWER_KEEP_BLOCKS", true); }
 
-// COSMOS_TOWER_F32_PIXELS=1: with bf16 inputs, the pixels go up in f32 (a plain copy into the staging on the host's
-// threads) and are cast on the GPU, instead of being cast on the host (bench/h2d_stage_probe.cu, an H100 host: the cast
-// 2.2 GB/s of f32 a thread, a copy 5.6; 16 threads 4.3 against 1.8 ms for the video, the f32 link 1.5 ms). Opt-in
-// until timed in the tower. Read at every run.
-bool f32_pixels_requested() { return env_switch("COSMOS_TOWER_F32_PIXELS", false); }
-
-// COSMOS_QKV_ROPE_IN_GEMM=1 at load: the blocks' q|k|v rows reordered for the rotary in the GEMM's epilogue (opt-in:
-// measured no faster than the GEMM + qkv_rope_flash so far, bench/README). Read at load.
-bool qkv_rope_in_gemm_requested() { return env_switch("COSMOS_QKV_ROPE_IN_GEMM", false); }
-
 // Syncs the stream when a run ends, however it ends, and gives the pool's cached blocks back to CUDA: after a run that
 // finished (keep_blocks_requested), all but the ones the run used; after a run that threw, all of them. Declared before
 // the run's buffers, so it runs after their destructors returned them.
@@ -149,15 +139,7 @@ std::unique_ptr<Qwen3VisionCuda> Qwen3VisionCuda::load(const Checkpoint& ck, con
   std::unique_ptr<Qwen3VisionCuda> m(new Qwen3VisionCuda(cfg, wt));
   WeightBinder wb(ck, m->store_, "vision_config");
   qwen3_vision_bind(cfg, wb, m->w_);
-  m->reorder_qkv_for_rope_gemm();
   return m;
-}
-
-void Qwen3VisionCuda::reorder_qkv_for_rope_gemm() {
-  // Each block's attention takes the form its own weights are in; the blocks share their shapes, so all or none.
-  qkv_rope_in_gemm_ = !w_.blocks.empty() && qkv_rope_in_gemm_requested();
-  if (!qkv_rope_in_gemm_) return;
-  for (Qwen3VisionBlock& b : w_.blocks) qkv_rope_in_gemm_ = attention_block_rope_flash_order(b.attn, store_, ctx_);
 }
 
 std::unique_ptr<Qwen3VisionCuda> Qwen3VisionCuda::random(const Qwen3VisionConfig& cfg, WType wt, uint64_t seed,
@@ -165,7 +147,6 @@ std::unique_ptr<Qwen3VisionCuda> Qwen3VisionCuda::random(const Qwen3VisionConfig
   std::unique_ptr<Qwen3VisionCuda> m(new Qwen3VisionCuda(cfg, wt));
   WeightBinder wb(seed, std, m->store_);  // LayerNorm gains 1, their biases 0, the rest uniform
   qwen3_vision_bind(cfg, wb, m->w_);
-  m->reorder_qkv_for_rope_gemm();
   CUDA_CHECK(cudaStreamSynchronize(m->stream_.get()));
   return m;
 }
@@ -222,20 +203,13 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   // Host staging, page-locked and kept between runs (the previous run ended with a stream sync):
   // [pixels | position corners idx | weights | rotary cos | sin], all 4-byte elements. Copies from
   // pageable memory would go through the driver's small bounce buffers and block the host.
-  // [... | rotary positions (2 N ints) | per-position cos | sin (the factored form: sides x hd / 4 each)]
-  int sides = 0;
-  for (const Qwen3VisionGrid& g : grids) sides = std::max({sides, (int)g.h, (int)g.w});
-  const size_t n_corner = (size_t)4 * N, n_rot = (size_t)N * hd, n_tab = (size_t)sides * (hd / 4);
-  float* pin = static_cast<float*>(
-      in_pin_.get(sizeof(float) * (n_floats + 2 * n_corner + 2 * n_rot + 2 * (size_t)N + 2 * n_tab)));
+  const size_t n_corner = (size_t)4 * N, n_rot = (size_t)N * hd;
+  float* pin = static_cast<float*>(in_pin_.get(sizeof(float) * (n_floats + 2 * n_corner + 2 * n_rot)));
   float* pin_px = pin;
   int* pin_idx = reinterpret_cast<int*>(pin + n_floats);
   float* pin_wt = pin + n_floats + n_corner;
   float* pin_cos = pin_wt + n_corner;
   float* pin_sin = pin_cos + n_rot;
-  int* pin_pos = reinterpret_cast<int*>(pin_sin + n_rot);
-  float* pin_ctab = pin_sin + n_rot + 2 * (size_t)N;
-  float* pin_stab = pin_ctab + n_tab;
 
   DeviceBuffer<float> x(pool_, ND), tmp(pool_, ND);
   // bf16 GEMM inputs from their producers (tower_bf16_inputs_requested): the host stages the pixels in bf16, and the
@@ -268,28 +242,11 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     if (pidx.size() != n_corner || pwt.size() != n_corner) throw ModelError("qwen3 vision: position corner count");
     std::memcpy(pin_idx, pidx.data(), sizeof(int) * n_corner);
     std::memcpy(pin_wt, pwt.data(), sizeof(float) * n_corner);
-    std::vector<int> pos;
-    std::vector<float> ctab, stab;
-    qwen3_vision_rotary_factors_cpu(grids, m, hd, c.rope_theta, pos, ctab, stab);
-    if (pos.size() != 2 * (size_t)N || ctab.size() != n_tab) throw ModelError("qwen3 vision: rotary table sizes");
-    qwen3_vision_rotary_expand_cpu(pos, ctab, stab, hd, pin_cos, pin_sin);
-    std::memcpy(pin_pos, pos.data(), sizeof(int) * 2 * N);
-    std::memcpy(pin_ctab, ctab.data(), sizeof(float) * n_tab);
-    std::memcpy(pin_stab, stab.data(), sizeof(float) * n_tab);
+    qwen3_vision_rotary_cpu(grids, m, hd, c.rope_theta, pin_cos, pin_sin);
   });
   // Patch embedding (Conv3d with kernel = stride = patch: a matmul over the flattened patch). px goes back to the pool
   // at the end of its branch: the pool only reuses it for work later on this stream.
-  if (bf16_inputs && f32_pixels_requested()) {
-    // The f32 pixels copied into the staging and sent up as they are, cast to bf16 on the GPU: the same values as the
-    // host's cast (both round to nearest even), and the host's share a plain copy.
-    DeviceBuffer<float> px32(pool_, n_floats);
-    DeviceBuffer<__nv_bfloat16> px(pool_, n_floats);
-    stage_and_upload(px32.get(), pin_px, n_floats, s, [&](float* dst, size_t o, size_t len) {
-      std::memcpy(dst, pixel_values + o, sizeof(float) * len);
-    });
-    cast_bf16_cuda(px.get(), px32.get(), n_floats, ctx_);
-    linear_bf16_cuda(x.get(), px.get(), w_.patch_embed, N, ctx_);
-  } else if (bf16_inputs) {
+  if (bf16_inputs) {
     DeviceBuffer<__nv_bfloat16> px(pool_, n_floats);
     auto* pin_bf16 = reinterpret_cast<uint16_t*>(pin_px);  // the first half of the pixels' staging
     stage_and_upload(reinterpret_cast<uint16_t*>(px.get()), pin_bf16, n_floats, s,
@@ -314,12 +271,6 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   CUDA_CHECK(cudaMemcpyAsync(d_pwt.get(), pin_wt, sizeof(float) * n_corner, cudaMemcpyHostToDevice, s));
   CUDA_CHECK(cudaMemcpyAsync(d_cos.get(), pin_cos, sizeof(float) * n_rot, cudaMemcpyHostToDevice, s));
   CUDA_CHECK(cudaMemcpyAsync(d_sin.get(), pin_sin, sizeof(float) * n_rot, cudaMemcpyHostToDevice, s));
-  // The factored form, for the blocks whose q|k|v GEMM applies the rotary (qkv_rope_in_gemm_): one upload of the
-  // three parts (contiguous in the staging).
-  DeviceBuffer<float> d_factors(pool_, qkv_rope_in_gemm_ ? 2 * (size_t)N + 2 * n_tab : 0);
-  if (qkv_rope_in_gemm_)
-    CUDA_CHECK(cudaMemcpyAsync(d_factors.get(), pin_pos, sizeof(float) * (2 * (size_t)N + 2 * n_tab),
-                               cudaMemcpyHostToDevice, s));
   gather4_add_cuda(x.get(), w_.pos_embed, d_pidx.get(), d_pwt.get(), N, D, ctx_);
   phases_.tables = ms_since(t);
   t = std::chrono::steady_clock::now();
@@ -333,11 +284,6 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   call.n = N;
   call.cos = d_cos.get();
   call.sin = d_sin.get();
-  if (qkv_rope_in_gemm_) {
-    call.rot_pos = reinterpret_cast<const int*>(d_factors.get());
-    call.rot_cos = d_factors.get() + 2 * (size_t)N;
-    call.rot_sin = call.rot_cos + n_tab;
-  }
   call.causal = false;  // full attention inside each frame (cu_seqlens)
   call.segments = cu.data();
   call.n_segments = (int)cu.size() - 1;

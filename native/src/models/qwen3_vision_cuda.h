@@ -89,10 +89,6 @@ class Qwen3VisionCuda {
     bool bf16_inputs = false, residual_in_gemm = false;
   };
   const Phases& last_phases() const { return phases_; }
-  // Whether the blocks' q|k|v rows were reordered at load for the rotary in the GEMM's epilogue
-  // (layers/attention_block.h attention_block_rope_flash_order: bf16 weights on an H100 / H200, with
-  // COSMOS_QKV_ROPE_IN_GEMM=1 when the model loads).
-  bool qkv_rope_in_gemm() const { return qkv_rope_in_gemm_; }
 
  private:
   struct Pinned {
@@ -112,8 +108,6 @@ class Qwen3VisionCuda {
   size_t last_peak_ = 0;
   const std::atomic<bool>* abort_ = nullptr;
   Pinned in_pin_, out_pin_;
-  bool qkv_rope_in_gemm_ = false;
-  void reorder_qkv_for_rope_gemm();  // after the weights are bound
   Phases phases_;
 
   explicit Qwen3VisionCuda(const Qwen3VisionConfig& cfg, WType wt) : cfg_(cfg), wt_(wt) {}

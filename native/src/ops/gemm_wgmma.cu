@@ -34,7 +34,6 @@
 #include <string>
 
 #include "../core/cuda_common.h"
-#include "flash_attention_wgmma.h"
 #include "gelu.cuh"
 #include "wgmma_sm90.cuh"
 
@@ -80,128 +79,12 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int
 // m % (BN / 2) == 0); kEpiGeluTanh / kEpiGeluErf: bf16 [n, m] = gelu(a b^T + bias) (m even); kEpiBf16: bf16 [n, m] =
 // a b^T + bias (m even), the f32 form's values rounded once; kEpiAddF32: f32 [n, m] += a b^T + bias (the f32 form's
 // value added to out's: a residual add in the epilogue, bit for bit the f32 form then add_cuda).
-// kEpiRopeFlash: the q|k|v projection of attention over frames (gemm_wgmma_rope_flash) written as the flash kernel's
-// bf16 operands with the rotary applied (RopeFlashEpi below).
-enum Epilogue : int {
-  kEpiF32 = 0,
-  kEpiSwiGLU = 1,
-  kEpiGeluTanh = 2,
-  kEpiGeluErf = 3,
-  kEpiBf16 = 4,
-  kEpiAddF32 = 5,
-  kEpiRopeFlash = 6
-};
-using cosmos::RopeFlashOperands;
-
-// kEpiRopeFlash on a 128-column tile (m64n128 accumulators, kMRep m64 blocks a consumer; row0: this thread's first
-// row, as the kernel's epilogue_rows). The q|k columns come in gemm_wgmma_rope_flash_rows' order: a tile's 32 rotary
-// quads (a head's dims p, p + 1 and their partners p + hd/2, p + 1 + hd/2) sit at the same thread's column pairs j and
-// j + 8, so a thread rotates whole pairs in registers, as qkv_rope_flash_kernel (ops/qkv_rope.cu) does with the same
-// expressions, and stores each pair as one bf16x2. A quad's cos / sin come from the small factored tables at its
-// row's position on its axis (RopeFlashOperands): the rows' positions are loaded once, the tables hit L1. The v
-// columns keep their order and go transposed into vt. Dims [hd, flash_wgmma_dims_read(hd)) are written as zeros by
-// the thread holding a head's last pair; rows past the frames are gemm_wgmma_rope_flash's.
-template <int kMRep>
-__device__ __forceinline__ void rope_flash_epilogue(float (&acc)[kMRep][64], const RopeFlashOperands& rf,
-                                                    const float* __restrict__ bias, int row0, int tc, int lane, int n,
-                                                    int m) {
-  const int D = rf.head_dim, half = D / 2, H = rf.heads, KVH = rf.kv_heads, qk_cols = (H + KVH) * D;
-  const int dims = cosmos::flash_wgmma_dims_read(D), q4 = lane & 3;
-  auto for_rows = [&](auto&& f) {
-#pragma unroll
-    for (int i = 0; i < kMRep; ++i)
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int r = row0 + i * 64 + 8 * h;
-        if (r < n) {
-          const int z = r / rf.seg_len;
-          f(i, h, r, z, r - z * rf.seg_len);
-        }
-      }
-  };
-  const int col0 = tc * 128 + 2 * q4;  // this thread's first column pair; pair j at col0 + 8 j
-  if (tc * 128 < qk_cols) {
-    // This thread's 8 quads: quad u = 4 j + q4 of the tile's 32 (global quad tc * 32 + u: head, first dim p).
-    const int quads_per_head = D / 4, nf = D / 4;  // (a head's quads; the frequencies per axis)
-    int head[8], p[8];
-#pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const int g = tc * 32 + 4 * j + q4;
-      head[j] = g / quads_per_head;
-      p[j] = 2 * (g - head[j] * quads_per_head);
-    }
-    int2 ps[kMRep * 2];  // this thread's rows' positions, all loaded before the first store
-#pragma unroll
-    for (int i = 0; i < kMRep; ++i)
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int r = row0 + i * 64 + 8 * h;
-        ps[2 * i + h] = r < n ? *reinterpret_cast<const int2*>(rf.pos + 2 * (long long)r) : make_int2(0, 0);
-      }
-    for_rows([&](int i, int h, int r, int z, int row) {
-#pragma unroll
-      for (int c = 0; c < 2; ++c) {         // 4 quads at a time: their tables and bias loaded before the first store
-        float2 cs[4], sn[4], ba[4], bb[4];  // bias of the columns of pairs j and j + 8
-#pragma unroll
-        for (int jj = 0; jj < 4; ++jj) {
-          const int j = 4 * c + jj;
-          // dims p, p + 1 of the first half: the row's first position's frequencies, or (p >= nf) its second's
-          const int t = p[j] < nf ? ps[2 * i + h].x * nf + p[j] : ps[2 * i + h].y * nf + p[j] - nf;
-          cs[jj] = *reinterpret_cast<const float2*>(rf.cos_tab + t);
-          sn[jj] = *reinterpret_cast<const float2*>(rf.sin_tab + t);
-          ba[jj] = bias ? *reinterpret_cast<const float2*>(bias + col0 + 8 * j) : make_float2(0.f, 0.f);
-          bb[jj] = bias ? *reinterpret_cast<const float2*>(bias + col0 + 8 * (j + 8)) : make_float2(0.f, 0.f);
-        }
-#pragma unroll
-        for (int jj = 0; jj < 4; ++jj) {
-          const int j = 4 * c + jj, pp = p[j], hq = head[j];
-          // x1 = dims p, p + 1 (pair j), x2 = their partners (pair j + 8): qkv_rope_flash_kernel's arithmetic
-          const float a0 = acc[i][4 * j + 2 * h] + ba[jj].x, a1 = acc[i][4 * j + 2 * h + 1] + ba[jj].y;
-          const float b0 = acc[i][4 * (j + 8) + 2 * h] + bb[jj].x, b1 = acc[i][4 * (j + 8) + 2 * h + 1] + bb[jj].y;
-          const float2 lo = make_float2(a0 * cs[jj].x - b0 * sn[jj].x, a1 * cs[jj].y - b1 * sn[jj].y);
-          const float2 hi = make_float2(b0 * cs[jj].x + a0 * sn[jj].x, b1 * cs[jj].y + a1 * sn[jj].y);
-          __nv_bfloat16* dst = hq < H ? rf.qb + ((long long)(z * H + hq) * rf.rows_pad + row) * 128
-                                      : rf.kb + ((long long)(z * KVH + hq - H) * rf.rows_pad + row) * 128;
-          *reinterpret_cast<__nv_bfloat162*>(dst + pp) = __float22bfloat162_rn(lo);
-          *reinterpret_cast<__nv_bfloat162*>(dst + pp + half) = __float22bfloat162_rn(hi);
-          if (pp + 2 == half)  // D % 8 == 0: 16-byte stores
-            for (int d = D; d < dims; d += 8) *reinterpret_cast<uint4*>(dst + d) = make_uint4(0u, 0u, 0u, 0u);
-        }
-      }
-    });
-    return;
-  }
-  // v: columns in order, (d, d + 1) of kv head hv, into vt's rows d and d + 1 at this key. The tile's bias first: a
-  // load between the stores would wait for them (they may alias), one round trip a pair (measured: the kernel 1.8x
-  // the plain GEMM's time with them there).
-  const int e0 = col0 - qk_cols;
-  float2 bv[16];
-#pragma unroll
-  for (int j = 0; j < 16; ++j)
-    bv[j] = bias && col0 + 8 * j < m ? *reinterpret_cast<const float2*>(bias + col0 + 8 * j) : make_float2(0.f, 0.f);
-  for_rows([&](int i, int h, int r, int z, int row) {
-    int hv = e0 / D, d = e0 - hv * D;  // of pair j, stepped by 8 columns a pair
-#pragma unroll
-    for (int j = 0; j < 16; ++j) {
-      if (col0 + 8 * j < m) {
-        const float v0 = acc[i][4 * j + 2 * h] + bv[j].x, v1 = acc[i][4 * j + 2 * h + 1] + bv[j].y;
-        __nv_bfloat16* dst = rf.vt + ((long long)(z * KVH + hv) * 128 + d) * rf.rows_pad + row;
-        dst[0] = __float2bfloat16_rn(v0);
-        dst[rf.rows_pad] = __float2bfloat16_rn(v1);
-        if (d + 2 == D)
-          for (int dd = D; dd < dims; ++dd) dst[(long long)(dd - d) * rf.rows_pad] = __float2bfloat16_rn(0.f);
-      }
-      d += 8;
-      if (d >= D) d -= D, ++hv;
-    }
-  });
-}
+enum Epilogue : int { kEpiF32 = 0, kEpiSwiGLU = 1, kEpiGeluTanh = 2, kEpiGeluErf = 3, kEpiBf16 = 4, kEpiAddF32 = 5 };
 
 template <int BM, int BN, int NC, int STAGES, bool PINGPONG, int EPI = kEpiF32>
 __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1)
     gemm_wgmma_kernel(const __grid_constant__ CUtensorMap tma_a, const __grid_constant__ CUtensorMap tma_b,
-                      void* __restrict__ out_any, const float* __restrict__ bias, int n, int k, int m,
-                      const RopeFlashOperands rf) {
+                      void* __restrict__ out_any, const float* __restrict__ bias, int n, int k, int m) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using C = Cfg<BM, BN, NC, STAGES, PINGPONG>;
   extern __shared__ unsigned char smem_raw[];
@@ -327,10 +210,6 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
         });
         continue;
       }
-      if constexpr (EPI == kEpiRopeFlash) {
-        rope_flash_epilogue<C::kMRep>(acc, rf, bias, tr * BM + row_off + warp * 16 + (lane >> 2), tc, lane, n, m);
-        continue;
-      }
       // f32 out (+ bias), or bias (+ GELU, as ops/gelu.cu) rounded once to bf16 (m even: col + 1 < m when col < m).
       constexpr bool kGelu = EPI == kEpiGeluTanh || EPI == kEpiGeluErf, kBf16Out = kGelu || EPI == kEpiBf16;
       constexpr bool kAdd = EPI == kEpiAddF32;
@@ -424,7 +303,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
 // ---------------------------------------------------------------- host side
 template <int BM, int BN, int NC, int STAGES, bool PINGPONG, int EPI = kEpiF32>
 void launch(void* out, const bf16* a, const bf16* b, const float* bias, int n, int k, int m, bool persistent,
-            cudaStream_t stream, const RopeFlashOperands& rf = {}) {
+            cudaStream_t stream) {
   using C = Cfg<BM, BN, NC, STAGES, PINGPONG>;
   static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once per instantiation
     CUDA_CHECK(cudaFuncSetAttribute(gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG, EPI>,
@@ -443,7 +322,7 @@ void launch(void* out, const bf16* a, const bf16* b, const float* bias, int n, i
     if (grid > sms) grid = sms;
   }
   gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG, EPI>
-      <<<(unsigned)grid, C::kThreads, C::kSmem, stream>>>(ma, mb, out, bias, n, k, m, rf);
+      <<<(unsigned)grid, C::kThreads, C::kSmem, stream>>>(ma, mb, out, bias, n, k, m);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -572,58 +451,6 @@ void gemm_wgmma_bf16_out(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_
         "gemm_wgmma_bf16_out: needs n >= 128, k a positive multiple of 8, m even and 16-byte aligned a and b; got n " +
         std::to_string(n) + ", k " + std::to_string(k) + ", m " + std::to_string(m));
   launch_on_pick<kEpiBf16>(out, a, b, bias, n, k, m, ctx.stream);
-}
-
-bool gemm_wgmma_rope_flash_heads_ok(int heads, int kv_heads, int head_dim) {
-  return heads > 0 && kv_heads > 0 && head_dim > 64 && head_dim <= kFlashWgmmaHeadDim && head_dim % 8 == 0 &&
-         (heads + kv_heads) * head_dim % 128 == 0;
-}
-
-std::vector<int> gemm_wgmma_rope_flash_rows(int heads, int kv_heads, int head_dim) {
-  const int D = head_dim, half = D / 2, qk = (heads + kv_heads) * D, m = qk + kv_heads * D;
-  std::vector<int> order(m);
-  for (int c = 0; c < qk; ++c) {
-    const int tile = c / 128, l = c % 128, group = l / 8, t = (l % 8) / 2, bit = l % 2;
-    const int g = tile * 32 + 4 * (group % 8) + t;  // the quad (rotary_epilogue's numbering)
-    const int head = g / (D / 4), p = 2 * (g % (D / 4));
-    order[c] = head * D + p + bit + (group >= 8 ? half : 0);
-  }
-  for (int c = qk; c < m; ++c) order[c] = c;
-  return order;
-}
-
-void gemm_wgmma_rope_flash(const RopeFlashOperands& o, const __nv_bfloat16* a, const __nv_bfloat16* b,
-                           const float* bias, int n, int k, int segments, const CudaContext& ctx) {
-  auto fail = [](const std::string& why) { throw std::invalid_argument("gemm_wgmma_rope_flash: " + why); };
-  if (!gemm_wgmma_rope_flash_heads_ok(o.heads, o.kv_heads, o.head_dim))
-    fail("heads " + std::to_string(o.heads) + " + kv_heads " + std::to_string(o.kv_heads) + " of head_dim " +
-         std::to_string(o.head_dim) +
-         ": head_dim must be a multiple of 8 in (64, 128] and the q|k columns whole 128-column tiles");
-  if (o.seg_len <= 0 || segments <= 0 || (long long)o.seg_len * segments != n)
-    fail("n (" + std::to_string(n) + ") must be segments x seg_len (" + std::to_string(segments) + " x " +
-         std::to_string(o.seg_len) + ")");
-  if (o.rows_pad < o.seg_len || o.rows_pad % 64 != 0)
-    fail("rows_pad " + std::to_string(o.rows_pad) + " must be a multiple of 64 and >= seg_len");
-  const int m = (o.heads + 2 * o.kv_heads) * o.head_dim;
-  if (!gemm_wgmma_shape_ok(a, b, n, k, m)) fail("needs n >= 128, k a positive multiple of 8, a and b 16-byte aligned");
-  const auto aligned8 = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 8 == 0; };
-  if (!o.qb || !o.kb || !o.vt || !o.pos || !o.cos_tab || !o.sin_tab || !aligned8(o.pos) || !aligned8(o.cos_tab) ||
-      !aligned8(o.sin_tab))
-    fail("qb, kb, vt, pos, cos_tab and sin_tab must be set, the last three 8-byte aligned");
-  const cudaStream_t s = ctx.stream;
-  if (o.rows_pad > o.seg_len) {  // the frames' padding rows (the flash kernel reads whole tiles)
-    const size_t pad = (size_t)(o.rows_pad - o.seg_len), row = (size_t)kFlashWgmmaHeadDim * sizeof(bf16);
-    const size_t pitch = (size_t)o.rows_pad * row;
-    CUDA_CHECK(cudaMemset2DAsync(o.qb + (size_t)o.seg_len * kFlashWgmmaHeadDim, pitch, 0, pad * row,
-                                 (size_t)segments * o.heads, s));
-    CUDA_CHECK(cudaMemset2DAsync(o.kb + (size_t)o.seg_len * kFlashWgmmaHeadDim, pitch, 0, pad * row,
-                                 (size_t)segments * o.kv_heads, s));
-    CUDA_CHECK(cudaMemset2DAsync(o.vt + o.seg_len, (size_t)o.rows_pad * sizeof(bf16), 0, pad * sizeof(bf16),
-                                 (size_t)segments * o.kv_heads * kFlashWgmmaHeadDim, s));
-  }
-  // The ping-pong 128 x 128 tiles (gemm_wgmma_pick's at k <= 2048: the tower's k 1152): the epilogue pairs a thread's
-  // column pairs j and j + 8 of one 128-column tile.
-  launch<128, 128, 2, 6, true, kEpiRopeFlash>(nullptr, a, b, bias, n, k, m, true, s, o);
 }
 
 }  // namespace cosmos

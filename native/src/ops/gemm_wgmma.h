@@ -10,8 +10,6 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
-#include <vector>
-
 #include "../core/cuda_context.h"
 
 namespace cosmos {
@@ -75,44 +73,6 @@ void gemm_wgmma_add(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, 
 // gemm_wgmma_gelu_shape_ok (m even), tiles as gemm_wgmma_gelu's.
 void gemm_wgmma_bf16_out(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b,
                          const float* bias /*nullable*/, int n, int k, int m, const CudaContext& ctx);
-
-// The flash kernel's bf16 operands (ops/flash_attention_wgmma.h: qb [segments][heads][rows_pad][128], kb
-// [segments][kv_heads][rows_pad][128], vt [segments][kv_heads][128][rows_pad]) for rows that are `segments` frames of
-// seg_len rows each (row r: frame r / seg_len), and the 2D rotary of those rows in factored form (the Qwen3-VL tower's,
-// models/qwen3_vision.h qwen3_vision_rotary_factors_cpu): row r's positions pos[2r], pos[2r + 1] and the tables
-// cos_tab / sin_tab [positions][head_dim / 4]; its rotate-half table row is [tab[pos[2r]] | tab[pos[2r + 1]]] twice.
-// The epilogue reads a row's two positions once and the small tables from L1 (the [rows][head_dim] form cost one L2
-// round trip per pair of dims it read).
-struct RopeFlashOperands {
-  __nv_bfloat16* qb = nullptr;
-  __nv_bfloat16* kb = nullptr;
-  __nv_bfloat16* vt = nullptr;
-  const int* pos = nullptr;
-  const float* cos_tab = nullptr;
-  const float* sin_tab = nullptr;
-  int seg_len = 0, rows_pad = 0, heads = 0, kv_heads = 0, head_dim = 0;
-};
-
-// Whether gemm_wgmma_rope_flash takes these heads: head_dim a multiple of 8 in (64, 128] (the flash kernel's wgmma
-// path; head_dim / 4 even, so a pair of dims shares its position) and the q|k columns, (heads + kv_heads) * head_dim,
-// whole 128-column tiles (the Qwen3-VL tower: 16 + 16 heads of 72).
-bool gemm_wgmma_rope_flash_heads_ok(int heads, int kv_heads, int head_dim);
-
-// The q|k|v weight rows (and bias entries) gemm_wgmma_rope_flash reads: its row i is row order[i] of the stacked
-// [q | k | v] projection. Within each 128 q|k rows, rows 8j + 2t + {0, 1} (j < 8) hold a head's dims p, p + 1 and rows
-// 8(j + 8) + 2t + {0, 1} their rotary partners p + hd/2, p + 1 + hd/2, so one thread's accumulators hold all four;
-// the v rows keep their order.
-std::vector<int> gemm_wgmma_rope_flash_rows(int heads, int kv_heads, int head_dim);
-
-// o's operands from a · b^T + bias, the projection of `segments * seg_len` rows (n = a's rows, >= 128) in
-// gemm_wgmma_rope_flash_rows' order (b [m, k] and bias [m], m = (heads + 2 kv_heads) * head_dim): q and k rotated
-// with o's rotary and rounded to bf16, v rounded to bf16 and transposed, dims [head_dim, flash_wgmma_dims_read)
-// and the rows [seg_len, rows_pad) of every frame zero: bit for bit gemm_wgmma (f32, natural order) followed by
-// qkv_rope_flash_segments_cuda with the expanded tables, without the [n, m] product written and read back (the
-// Qwen3-VL tower's video: 180 MB each way a layer). rows_pad a multiple of 64 and >= seg_len; pos and the tables
-// 8-byte aligned. Throws std::invalid_argument naming the field otherwise.
-void gemm_wgmma_rope_flash(const RopeFlashOperands& o, const __nv_bfloat16* a, const __nv_bfloat16* b,
-                           const float* bias /*nullable*/, int n, int k, int segments, const CudaContext& ctx);
 
 }  // namespace cosmos
 #endif
