@@ -1776,6 +1776,51 @@ void test_tower_bf16_inputs() {
                tower->pool().bytes_cached() == 0, "0 B cached");
 }
 
+// The tower's head (qwen3_vision_cuda.cu, tower_head_plan): a run of several frames runs its first quarter of frames
+// through the first blocks while the rest's pixels are staged, then the rest through them, then every row on. The
+// outputs against COSMOS_TOWER_HEAD=0, bit for bit (the GEMMs here are too short in k for a split tail), with bf16
+// and with f32 GEMM inputs, for a video and a mixed list of grids; the phases say the head ran.
+void test_tower_head() {
+  cosmos::Qwen3VisionConfig c;
+  c.depth = 3;
+  c.hidden_size = 288;  // 4 heads of 72, as test_tower_bf16_inputs
+  c.intermediate_size = 512;
+  c.num_heads = 4;
+  c.out_hidden_size = 128;
+  c.num_position_embeddings = 64;
+  c.deepstack_visual_indexes = {1, 2};  // the head stops before block 1: its merger reads every row
+  auto tower = cosmos::Qwen3VisionCuda::random(c, WType::BF16, 7);
+  struct Case {
+    const char* what;
+    std::vector<cosmos::Qwen3VisionGrid> grids;
+    int head_rows;
+  };
+  const Case cases[] = {{"a video of 4 frames", {{4, 16, 16}}, 256},
+                        {"grids 1x16x16, 1x8x8, 2x16x16", {{1, 16, 16}, {1, 8, 8}, {2, 16, 16}}, 256}};
+  for (const Case& k : cases) {
+    const auto px = randv((size_t)cosmos::qwen3_vision_num_patches(k.grids) * c.patch_dim());
+    for (const char* bf16 : {"1", "0"}) {
+      setenv("COSMOS_TOWER_BF16_INPUTS", bf16, 1);
+      const std::string cs = std::string(k.what) + (bf16[0] == '1' ? "" : " [f32 inputs]");
+      cosmos::Qwen3VisionOutput whole, headed;
+      setenv("COSMOS_TOWER_HEAD", "0", 1);
+      tower->forward(px.data(), px.size(), k.grids, whole);
+      const auto off = tower->last_phases();
+      unsetenv("COSMOS_TOWER_HEAD");
+      tower->forward(px.data(), px.size(), k.grids, headed);
+      const auto on = tower->last_phases();
+      report_exact("tower_head", cs + ": the phases",
+                   off.head_layers == 0 && on.head_layers == 1 && on.head_rows == k.head_rows,
+                   shape("head %d rows, %d block(s); =0: %d", on.head_rows, on.head_layers, off.head_layers));
+      report("tower_head", cs + ": embeds (bitwise)", whole.embeds, headed.embeds, 0);
+      for (size_t d = 0; d < whole.deepstack.size(); ++d)
+        report("tower_head", cs + shape(": deepstack %d (bitwise)", (int)d), whole.deepstack[d], headed.deepstack.at(d),
+               0);
+    }
+    unsetenv("COSMOS_TOWER_BF16_INPUTS");
+  }
+}
+
 void test_bf16_inputs() {
   test_add_rmsnorm_bf16(5, 4096);           // the decoder's width
   test_add_rmsnorm_bf16(3, 998);            // dim % 4 != 0: the scalar form
@@ -1810,6 +1855,7 @@ void test_bf16_inputs() {
   test_linear_add(300, 1024, 1000, true);   // the fp8 GEMM: its common tiles and a partial column tile
   test_linear_add(40, 512, 257, true);      // fp8, odd m: the per-element path
   test_tower_bf16_inputs();
+  test_tower_head();
 }
 
 // --- Wan VAE ops vs their CPU twins.

@@ -75,6 +75,44 @@ void stage_and_upload(T* dev, T* pin, size_t n, cudaStream_t s, Fill&& fill) {
 // it).
 bool tower_bf16_inputs_requested() { return env_switch("COSMOS_TOWER_BF16_INPUTS", true); }
 
+// The head of a run: where it has several frames (a video's, or several images), the first quarter of them (at least
+// one) runs the first `layers` blocks alone while the host stages the other frames' pixels, then those frames run the
+// same blocks and the rest of the tower runs on every row. The host's cast sets the staging's pace (~2.8 ms of a
+// 16-frame 480p video's tower on the H100 machines, bench/README), and the GPU had nothing to do meanwhile. Frames are
+// independent until the mergers (attention within a frame, everything else a row at a time), so the outputs are the
+// same, except where a GEMM's split tail (ops/gemm_wgmma.h) falls on other tiles for fewer rows (f32 rounding).
+// layers: twice the rest's rows over the head's (a row's staging took about two blocks' time of a row there), at most
+// the depth and the first deepstack index (its merger reads every row). COSMOS_TOWER_HEAD=0 turns it off; read at
+// every run.
+struct TowerHead {
+  std::vector<Qwen3VisionGrid> grids, rest;  // the head's frames and the others', in order
+  int layers = 0;                            // 0: no head
+};
+TowerHead tower_head_plan(const Qwen3VisionConfig& c, const std::vector<Qwen3VisionGrid>& grids) {
+  TowerHead h;
+  int frames = 0;
+  for (const auto& g : grids) frames += g.t;
+  if (frames < 2 || !env_switch("COSMOS_TOWER_HEAD", true)) return h;
+  int left = std::max(1, frames / 4);
+  for (const auto& g : grids) {
+    const int take = std::min(left, g.t);
+    if (take > 0) h.grids.push_back({take, g.h, g.w});
+    if (g.t > take) h.rest.push_back({g.t - take, g.h, g.w});
+    left -= take;
+  }
+  const int64_t n1 = qwen3_vision_num_patches(h.grids), n2 = qwen3_vision_num_patches(h.rest);
+  int64_t layers = std::min<int64_t>(c.depth, (2 * n2 + n1 - 1) / n1);
+  for (int d : c.deepstack_visual_indexes) layers = std::min<int64_t>(layers, d);
+  h.layers = (int)std::max<int64_t>(layers, 0);
+  return h;
+}
+
+// Synchronises a stream when it goes out of scope (a run that throws leaves no copy in flight into pool memory).
+struct SyncOnExit {
+  cudaStream_t s;
+  ~SyncOnExit() { cudaStreamSynchronize(s); }
+};
+
 // Events of one run (timing disabled: they only order the host against the stream).
 struct RunEvents {
   std::vector<cudaEvent_t> ev;
@@ -198,7 +236,12 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   phases_ = Phases{};
   ReleaseOnExit release{pool_, s, phases_};
   check_abort();
-  auto t = std::chrono::steady_clock::now();
+
+  // The head (tower_head_plan): the first frames run the first blocks while the host stages the other frames' pixels.
+  const TowerHead head = tower_head_plan(c, grids);
+  const int N1 = head.layers > 0 ? (int)qwen3_vision_num_patches(head.grids) : N;
+  phases_.head_rows = head.layers > 0 ? N1 : 0;
+  phases_.head_layers = head.layers;
 
   // Host staging, page-locked and kept between runs (the previous run ended with a stream sync):
   // [pixels | position corners idx | weights | rotary cos | sin], all 4-byte elements. Copies from
@@ -233,47 +276,77 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     resid =
         resid && linear_bf16_add_runs(b.attn.o, N, ctx_) && mlp_residual_in_epilogue(b.mlp, nullptr, xn.get(), N, ctx_);
   phases_.residual_in_gemm = resid;
-  // The grid's tables (position corners and weights, rotary cos / sin) on a host thread of their own, while the pixels
-  // are staged; joined (and any error of theirs thrown) before they go up.
-  auto tables = std::async(std::launch::async, [&] {
+  // The grids' tables (position corners and weights, rotary cos / sin) on a host thread of their own, while the pixels
+  // are staged: the head's rows first (head_tables), then the rest's; joined (and any error of theirs thrown) before
+  // they go up. A frame's tables do not depend on the frames before it, so the two lists give the rows' tables.
+  auto tables_of = [&](const std::vector<Qwen3VisionGrid>& gs, size_t row0) {
     std::vector<int> pidx;
     std::vector<float> pwt;
-    qwen3_vision_pos_corners(c.num_position_embeddings, grids, m, pidx, pwt);
-    if (pidx.size() != n_corner || pwt.size() != n_corner) throw ModelError("qwen3 vision: position corner count");
-    std::memcpy(pin_idx, pidx.data(), sizeof(int) * n_corner);
-    std::memcpy(pin_wt, pwt.data(), sizeof(float) * n_corner);
-    qwen3_vision_rotary_cpu(grids, m, hd, c.rope_theta, pin_cos, pin_sin);
+    qwen3_vision_pos_corners(c.num_position_embeddings, gs, m, pidx, pwt);
+    const size_t rows = (size_t)qwen3_vision_num_patches(gs);
+    if (pidx.size() != 4 * rows || pwt.size() != 4 * rows) throw ModelError("qwen3 vision: position corner count");
+    std::memcpy(pin_idx + 4 * row0, pidx.data(), sizeof(int) * 4 * rows);
+    std::memcpy(pin_wt + 4 * row0, pwt.data(), sizeof(float) * 4 * rows);
+    qwen3_vision_rotary_cpu(gs, m, hd, c.rope_theta, pin_cos + row0 * hd, pin_sin + row0 * hd);
+  };
+  std::promise<void> head_tables_done;
+  std::future<void> head_tables = head_tables_done.get_future();
+  auto tables = std::async(std::launch::async, [&] {
+    try {
+      tables_of(head.layers > 0 ? head.grids : grids, 0);
+    } catch (...) {
+      head_tables_done.set_exception(std::current_exception());
+      return;
+    }
+    head_tables_done.set_value();
+    if (head.layers > 0) tables_of(head.rest, (size_t)N1);
   });
-  // Patch embedding (Conv3d with kernel = stride = patch: a matmul over the flattened patch). px goes back to the pool
-  // at the end of its branch: the pool only reuses it for work later on this stream.
-  if (bf16_inputs) {
-    DeviceBuffer<__nv_bfloat16> px(pool_, n_floats);
-    auto* pin_bf16 = reinterpret_cast<uint16_t*>(pin_px);  // the first half of the pixels' staging
-    stage_and_upload(reinterpret_cast<uint16_t*>(px.get()), pin_bf16, n_floats, s,
-                     [&](uint16_t* dst, size_t o, size_t len) { cast_bf16_cpu(dst, pixel_values + o, len); });
-    linear_bf16_cuda(x.get(), px.get(), w_.patch_embed, N, ctx_);
-  } else {
-    DeviceBuffer<float> px(pool_, n_floats);
-    stage_and_upload(px.get(), pin_px, n_floats, s, [&](float* dst, size_t o, size_t len) {
-      std::memcpy(dst, pixel_values + o, sizeof(float) * len);
-    });
-    linear_cuda(x.get(), px.get(), w_.patch_embed, N, ctx_);
-  }
-  phases_.pixels = ms_since(t);
-  t = std::chrono::steady_clock::now();
-
-  tables.get();
-  std::vector<int32_t> cu;
-  qwen3_vision_cu_seqlens(grids, cu);
   DeviceBuffer<int> d_pidx(pool_, n_corner);
   DeviceBuffer<float> d_pwt(pool_, n_corner), d_cos(pool_, n_rot), d_sin(pool_, n_rot);
-  CUDA_CHECK(cudaMemcpyAsync(d_pidx.get(), pin_idx, sizeof(int) * n_corner, cudaMemcpyHostToDevice, s));
-  CUDA_CHECK(cudaMemcpyAsync(d_pwt.get(), pin_wt, sizeof(float) * n_corner, cudaMemcpyHostToDevice, s));
-  CUDA_CHECK(cudaMemcpyAsync(d_cos.get(), pin_cos, sizeof(float) * n_rot, cudaMemcpyHostToDevice, s));
-  CUDA_CHECK(cudaMemcpyAsync(d_sin.get(), pin_sin, sizeof(float) * n_rot, cudaMemcpyHostToDevice, s));
-  gather4_add_cuda(x.get(), w_.pos_embed, d_pidx.get(), d_pwt.get(), N, D, ctx_);
-  phases_.tables = ms_since(t);
-  t = std::chrono::steady_clock::now();
+  // Rows [row0, row0 + rows): their pixels staged and sent up (on `up`, which s then waits for), the patch embedding
+  // (Conv3d with kernel = stride = patch: a matmul over the flattened patch), their tables up and their position
+  // embeddings added. The pixels' buffer lives for the whole run: the rest's are staged while the head's blocks run.
+  const int P = c.patch_dim();
+  DeviceBuffer<__nv_bfloat16> px16(pool_, bf16_inputs ? n_floats : 0);
+  DeviceBuffer<float> px32(pool_, bf16_inputs ? 0 : n_floats);
+  RunEvents up_ev(1);
+  SyncOnExit up_done{up_stream_.get()};
+  auto embed_rows = [&](size_t row0, int rows, std::future<void>& tables_ready, cudaStream_t up) {
+    auto t0 = std::chrono::steady_clock::now();
+    const size_t o = row0 * P, len = (size_t)rows * P;
+    if (bf16_inputs) {
+      auto* pin_bf16 = reinterpret_cast<uint16_t*>(pin_px);  // the first half of the pixels' staging
+      stage_and_upload(reinterpret_cast<uint16_t*>(px16.get()) + o, pin_bf16 + o, len, up,
+                       [&](uint16_t* dst, size_t i, size_t n) { cast_bf16_cpu(dst, pixel_values + o + i, n); });
+    } else {
+      stage_and_upload(px32.get() + o, pin_px + o, len, up, [&](float* dst, size_t i, size_t n) {
+        std::memcpy(dst, pixel_values + o + i, sizeof(float) * n);
+      });
+    }
+    if (up != s) {
+      CUDA_CHECK(cudaEventRecord(up_ev.ev[0], up));
+      CUDA_CHECK(cudaStreamWaitEvent(s, up_ev.ev[0], 0));
+    }
+    if (bf16_inputs)
+      linear_bf16_cuda(x.get() + row0 * D, px16.get() + o, w_.patch_embed, rows, ctx_);
+    else
+      linear_cuda(x.get() + row0 * D, px32.get() + o, w_.patch_embed, rows, ctx_);
+    phases_.pixels += ms_since(t0);
+    t0 = std::chrono::steady_clock::now();
+    tables_ready.get();
+    const size_t nc = (size_t)4 * rows, nr = (size_t)rows * hd;
+    CUDA_CHECK(
+        cudaMemcpyAsync(d_pidx.get() + 4 * row0, pin_idx + 4 * row0, sizeof(int) * nc, cudaMemcpyHostToDevice, s));
+    CUDA_CHECK(
+        cudaMemcpyAsync(d_pwt.get() + 4 * row0, pin_wt + 4 * row0, sizeof(float) * nc, cudaMemcpyHostToDevice, s));
+    CUDA_CHECK(
+        cudaMemcpyAsync(d_cos.get() + row0 * hd, pin_cos + row0 * hd, sizeof(float) * nr, cudaMemcpyHostToDevice, s));
+    CUDA_CHECK(
+        cudaMemcpyAsync(d_sin.get() + row0 * hd, pin_sin + row0 * hd, sizeof(float) * nr, cudaMemcpyHostToDevice, s));
+    gather4_add_cuda(x.get() + row0 * D, w_.pos_embed, d_pidx.get() + 4 * row0, d_pwt.get() + 4 * row0, rows, D, ctx_);
+    phases_.tables += ms_since(t0);
+  };
+  embed_rows(0, N1, head_tables, s);
 
   // One scratch for the attention block, the MLP and the mergers in turn (stream order keeps them apart).
   const Qwen3VisionBlock& b0 = w_.blocks[0];
@@ -281,15 +354,11 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
       pool_, std::max({attention_scratch_floats(b0.attn, N, false), mlp_scratch_floats(b0.mlp, N), 2 * ND})),
       merged(pool_, to_device ? 0 : (size_t)T * OUT);
   AttentionCall call;
-  call.n = N;
-  call.cos = d_cos.get();
-  call.sin = d_sin.get();
   call.causal = false;  // full attention inside each frame (cu_seqlens)
-  call.segments = cu.data();
-  call.n_segments = (int)cu.size() - 1;
   // bf16 checkpoints on flash_attention_cuda (the wgmma kernel on Hopper, head_dim 72 padded to 128); head dims below
   // 64 (the tiny fixtures) keep attention_cuda's exact f32 kernel.
   call.tensor_core_attention = wt_ == WType::BF16 && c.head_dim() >= 64;
+  call.residual = resid;
   const auto& idx = c.deepstack_visual_indexes;
   const size_t n_out = (size_t)T * OUT;
   Qwen3VisionOutput unused;
@@ -327,35 +396,64 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     pending[j] = &dst;
   };
 
-  for (int l = 0; l < c.depth; l++) {
+  // Block l on rows [row0, row0 + rows), whose frames' segments (cu_seqlens from their first row) are `seg`.
+  auto block = [&](int l, size_t row0, int rows, const std::vector<int32_t>& seg) {
     check_abort();
     const Qwen3VisionBlock& b = w_.blocks[l];
-    // As Qwen3Vision::forward: norm1 fused into the previous block's last residual add (the mergers below read x,
-    // complete by then, and leave tmp alone).
-    // With bf16_inputs the norms write xn, which the q|k|v and fc1 GEMMs read in place of tmp.
+    const size_t o = row0 * D, len = (size_t)rows * D;
+    float *xr = x.get() + o, *tr = tmp.get() + o;
+    __nv_bfloat16* xnr = bf16_inputs ? xn.get() + o : nullptr;
+    // As Qwen3Vision::forward: norm1 fused into the previous block's last residual add (the mergers read x, complete
+    // by then, and leave tmp alone). With bf16_inputs the norms write xn, which the q|k|v and fc1 GEMMs read in place
+    // of tmp.
     if (l == 0) {
-      norm_cuda(tmp.get(), x.get(), b.norm1, N, ctx_);
-      if (bf16_inputs) cast_bf16_cuda(xn.get(), tmp.get(), ND, ctx_);  // once a run: the first norm has no add
+      norm_cuda(tr, xr, b.norm1, rows, ctx_);
+      if (bf16_inputs) cast_bf16_cuda(xnr, tr, len, ctx_);  // once a run: the first norm has no add
     }
-    call.xb = reinterpret_cast<const uint16_t*>(xn.get());
-    call.residual = resid;
-    float* y = resid ? x.get() : tmp.get();            // the attention's and the MLP's output, or the x they add into
-    const float* sum_h = resid ? nullptr : tmp.get();  // what the norms add to x: nothing where the GEMM added it
-    attention_block_cuda(y, tmp.get(), b.attn, call, scratch.get(), ctx_);
+    call.n = rows;
+    call.cos = d_cos.get() + row0 * hd;
+    call.sin = d_sin.get() + row0 * hd;
+    call.segments = seg.data();
+    call.n_segments = (int)seg.size() - 1;
+    call.xb = reinterpret_cast<const uint16_t*>(xnr);
+    float* y = resid ? xr : tr;                 // the attention's and the MLP's output, or the x they add into
+    const float* sum_h = resid ? nullptr : tr;  // what the norms add to x: nothing where the GEMM added it
+    attention_block_cuda(y, tr, b.attn, call, scratch.get(), ctx_);
     if (bf16_inputs)
-      add_norm_bf16_cuda(xn.get(), x.get(), sum_h, b.norm2, N, ctx_);  // x += attn; xn = norm2(x)
+      add_norm_bf16_cuda(xnr, xr, sum_h, b.norm2, rows, ctx_);  // x += attn; xn = norm2(x)
     else
-      add_norm_cuda(tmp.get(), x.get(), tmp.get(), b.norm2, N, ctx_);  // x += attn; tmp = norm2(x)
-    mlp_cuda(y, tmp.get(), b.mlp, N, scratch.get(), ctx_, xn.get(), resid);
+      add_norm_cuda(tr, xr, tr, b.norm2, rows, ctx_);  // x += attn; tmp = norm2(x)
+    mlp_cuda(y, tr, b.mlp, rows, scratch.get(), ctx_, xnr, resid);
     if (l + 1 < c.depth) {
       const LayerNorm& next = w_.blocks[l + 1].norm1;  // x += mlp; tmp (or xn) = next norm1(x)
       if (bf16_inputs)
-        add_norm_bf16_cuda(xn.get(), x.get(), sum_h, next, N, ctx_);
+        add_norm_bf16_cuda(xnr, xr, sum_h, next, rows, ctx_);
       else
-        add_norm_cuda(tmp.get(), x.get(), tmp.get(), next, N, ctx_);
+        add_norm_cuda(tr, xr, tr, next, rows, ctx_);
     } else if (!resid) {
-      add_cuda(x.get(), x.get(), tmp.get(), (int)ND, ctx_);
+      add_cuda(xr, xr, tr, (int)len, ctx_);
     }
+  };
+
+  auto t = std::chrono::steady_clock::now();
+  const double staged_before = phases_.pixels + phases_.tables;  // (the rest's staging is counted there, not here)
+  std::vector<int32_t> cu;
+  qwen3_vision_cu_seqlens(grids, cu);
+  if (head.layers > 0) {
+    std::vector<int32_t> cu_head, cu_rest;
+    qwen3_vision_cu_seqlens(head.grids, cu_head);
+    qwen3_vision_cu_seqlens(head.rest, cu_rest);
+    for (int l = 0; l < head.layers; l++) block(l, 0, N1, cu_head);
+    // While those run: the rest's pixels staged and sent up on a stream of their own, so that the copies overlap the
+    // head's blocks too; then the rest's first blocks.
+    std::future<void> rest_tables = std::move(tables);
+    embed_rows((size_t)N1, N - N1, rest_tables, up_stream_.get());
+    for (int l = 0; l < head.layers; l++) block(l, (size_t)N1, N - N1, cu_rest);
+  } else {
+    tables.get();
+  }
+  for (int l = head.layers; l < c.depth; l++) {
+    block(l, 0, N, cu);
     const auto it = std::find(idx.begin(), idx.end(), l);
     if (it != idx.end()) {
       const size_t kk = it - idx.begin();
@@ -373,7 +471,7 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     merger(w_.merger, x.get(), N, merged.get(), scratch.get());
     send(out.embeds);
   }
-  phases_.blocks = ms_since(t);
+  phases_.blocks = ms_since(t) - (phases_.pixels + phases_.tables - staged_before);
   t = std::chrono::steady_clock::now();
   drain(n_sent & 1);  // the older of the two outputs in flight, then the last
   drain((n_sent - 1) & 1);

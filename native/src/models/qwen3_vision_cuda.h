@@ -82,8 +82,11 @@ class Qwen3VisionCuda {
   // GEMM inputs came in bf16 from their producers (where every GEMM they feed takes them, unless
   // COSMOS_TOWER_BF16_INPUTS=0: qwen3_vision_cuda.cu) and its residual adds rode in the o and fc2 GEMMs' epilogue
   // (with them, where every block runs those on the wgmma GEMM, unless COSMOS_RESIDUAL_IN_GEMM=0).
+  // With a head (several frames: qwen3_vision_cuda.cu, tower_head_plan), head_rows rows ran the first head_layers
+  // blocks while the host staged the other frames' pixels (pixels and tables count both parts' host time).
   struct Phases {
     double tables = 0, pixels = 0, blocks = 0, outputs = 0, release = 0;
+    int head_rows = 0, head_layers = 0;
     size_t mallocs = 0;
     double malloc_ms = 0;
     bool bf16_inputs = false, residual_in_gemm = false;
@@ -100,6 +103,7 @@ class Qwen3VisionCuda {
   Qwen3VisionConfig cfg_;
   WType wt_ = WType::F32;
   CudaStream stream_;
+  CudaStream up_stream_;  // the head's other frames' pixels go up here while the head's blocks run on stream_
   CudaPool pool_;
   // What every op call of this model gets: its stream, and its pool for the ops' workspaces.
   CudaContext ctx_{stream_.get(), &pool_};
