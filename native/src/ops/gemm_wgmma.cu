@@ -35,6 +35,7 @@
 #include <string>
 
 #include "../core/cuda_common.h"
+#include "../core/cuda_grid_phases.cuh"
 #include "../core/cuda_pool.h"
 #include "../core/env.h"
 #include "gelu.cuh"
@@ -95,12 +96,6 @@ struct SplitTail {
   unsigned long long token = 0;
 };
 constexpr unsigned long long kSplitWaitNs = 2000000000ull;  // a reducer gives up (traps: a launch error) after 2 s
-
-__device__ __forceinline__ unsigned long long globaltimer_ns() {
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
 
 // bar.sync on barrier `id` among `threads` threads (one consumer warpgroup: ids 1 .. NC; 0 is __syncthreads).
 __device__ __forceinline__ void named_sync(int id, int threads) {
@@ -257,8 +252,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
               asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(split.flags + slot(p)) : "memory");
               if (v == split.token) break;
               if (first)
-                t0 = globaltimer_ns();
-              else if (globaltimer_ns() - t0 > kSplitWaitNs)
+                t0 = cosmos::phases::now_ns();
+              else if (cosmos::phases::now_ns() - t0 > kSplitWaitNs)
                 __trap();  // no printf: its call would give every variant a stack frame
             }
           }
