@@ -29,15 +29,11 @@
 #endif
 #include "gemm_wgmma.h"
 
-#include <atomic>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
 #include "../core/cuda_common.h"
-#include "../core/cuda_grid_phases.cuh"
-#include "../core/cuda_pool.h"
-#include "../core/env.h"
 #include "gelu.cuh"
 #include "wgmma_sm90.cuh"
 
@@ -79,43 +75,6 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int
   tc = r / rows;
 }
 
-// The last wave's tiles split along k (gemm_wgmma's persistent variants; see plan_split_tail on the host side). With
-// T tiles on G blocks, T % G tiles would run as a last, partly empty wave: instead each of them becomes `pieces` work
-// units of about ktiles / pieces k-tiles, so the last round is 1 / pieces as long. Units below `first` are whole tiles
-// (unit x = tile x); unit first + i * pieces + p is piece p of tile first + i. first is a multiple of the grid, so a
-// block's split unit (at most one: the tail has at most G units) is its last. The pieces but the last store their
-// accumulators in `partials` and publish `token` in their flag; the last piece (the highest block of the tile's
-// pieces: blocks start in order, so the pieces it waits for have started) waits for those flags, adds the partials
-// in piece order, then runs the tile's epilogue. token is new every launch, so the flags need no zeroing and a
-// stale flag never matches (not used under graph capture, where a replay would repeat the token).
-struct SplitTail {
-  int first = 0x7fffffff;  // the first split unit (no split: never reached)
-  int pieces = 1;
-  float* partials = nullptr;            // [split tiles][pieces - 1][row parts][frag floats x 128 threads]
-  unsigned long long* flags = nullptr;  // [split tiles][pieces - 1][row parts]
-  unsigned long long token = 0;
-};
-constexpr unsigned long long kSplitWaitNs = 2000000000ull;  // a reducer gives up (traps: a launch error) after 2 s
-
-// bar.sync on barrier `id` among `threads` threads (one consumer warpgroup: ids 1 .. NC; 0 is __syncthreads).
-__device__ __forceinline__ void named_sync(int id, int threads) {
-  asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
-}
-
-// Unit x -> its tile, k-tile range [kb, ke) and piece (-1: a whole tile; else the piece and the split tile's index i).
-__device__ __forceinline__ void unit_span(int x, int ktiles, const SplitTail& sp, int& t, int& kb, int& ke, int& piece,
-                                          int& i) {
-  if (x < sp.first) {
-    t = x, kb = 0, ke = ktiles, piece = -1, i = 0;
-    return;
-  }
-  i = (x - sp.first) / sp.pieces;
-  piece = (x - sp.first) - i * sp.pieces;
-  t = sp.first + i;
-  kb = piece * ktiles / sp.pieces;
-  ke = (piece + 1) * ktiles / sp.pieces;
-}
-
 // What the epilogue writes: f32 [n, m] (+ bias); kEpiSwiGLU: bf16 [n, m] = silu(a b[0:m]^T) * (a b[m:2m]^T) (no bias;
 // m % (BN / 2) == 0); kEpiGeluTanh / kEpiGeluErf: bf16 [n, m] = gelu(a b^T + bias) (m even); kEpiBf16: bf16 [n, m] =
 // a b^T + bias (m even), the f32 form's values rounded once; kEpiAddF32: f32 [n, m] += a b^T + bias (the f32 form's
@@ -125,8 +84,7 @@ enum Epilogue : int { kEpiF32 = 0, kEpiSwiGLU = 1, kEpiGeluTanh = 2, kEpiGeluErf
 template <int BM, int BN, int NC, int STAGES, bool PINGPONG, int EPI = kEpiF32>
 __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1)
     gemm_wgmma_kernel(const __grid_constant__ CUtensorMap tma_a, const __grid_constant__ CUtensorMap tma_b,
-                      void* __restrict__ out_any, const float* __restrict__ bias, int n, int k, int m,
-                      const SplitTail split) {
+                      void* __restrict__ out_any, const float* __restrict__ bias, int n, int k, int m) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   using C = Cfg<BM, BN, NC, STAGES, PINGPONG>;
   extern __shared__ unsigned char smem_raw[];
@@ -151,7 +109,6 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
   // k need not be a multiple of kBK (the Qwen3-VL tower's fc2: k 4304): the last k-tile's boxes reach past k, and
   // TMA fills those columns of A and B with zeros, which add nothing to the products (and still count as bytes).
   const int ktiles = (k + kBK - 1) / kBK;
-  const int units = split.pieces > 1 ? split.first + (tiles - split.first) * split.pieces : tiles;
 
   if (wg == 0) {  // ------------------------------------------------ producer
     if constexpr (NC > 1) setmaxnreg_dec<40>();
@@ -160,11 +117,10 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       asm volatile("prefetch.tensormap [%0];\n" ::"l"(reinterpret_cast<uint64_t>(&tma_b)) : "memory");
       int s = 0;
       uint32_t phase = 0;
-      for (int x = blockIdx.x; x < units; x += gridDim.x) {
-        int t, kb, ke, piece, si, tr, tc;
-        unit_span(x, ktiles, split, t, kb, ke, piece, si);
+      for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+        int tr, tc;
         tile_coords(t, tiles_r, tiles_c, tr, tc);
-        for (int kt = kb; kt < ke; ++kt) {
+        for (int kt = 0; kt < ktiles; ++kt) {
           mbar_wait(empty0 + 8 * s, phase ^ 1);
           const uint32_t full = full0 + 8 * s, sa = base + s * C::kStageBytes;
           mbar_expect_tx(full, C::kStageBytes);
@@ -191,22 +147,20 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
     // The block's j-th tile uses stage slots j*ktiles .. (j+1)*ktiles - 1 of the producer's sequence (slot q:
     // stage q % STAGES, phase (q / STAGES) & 1), so a ping-pong consumer skips the other consumer's slots.
     for (int j = PINGPONG ? c : 0;; j += PINGPONG ? NC : 1) {
-      const int x = blockIdx.x + j * gridDim.x;
-      if (x >= units) break;
+      const int t = blockIdx.x + j * gridDim.x;
+      if (t >= tiles) break;
       // Ping-pong: a stage's full barrier can only be waited on once its previous use (STAGES slots back) has
       // completed, or the parity test would pass a phase early. For a tile's first slots that previous use is the
       // other consumer's tile, so wait for its hand-off: it arrives once it has waited on its last slot.
       if (PINGPONG && j > 0) mbar_wait(turn0 + 8 * c, ((j - 1) / NC) & 1);
-      int t, kb, ke, piece, si, tr, tc;
-      unit_span(x, ktiles, split, t, kb, ke, piece, si);
+      int tr, tc;
       tile_coords(t, tiles_r, tiles_c, tr, tc);
       int prev = -1;
-      for (int kt = kb; kt < ke; ++kt) {
-        // Every unit before this one was a whole tile (a split unit is a block's last): j * ktiles slots before it.
-        const unsigned q = (unsigned)j * ktiles + (kt - kb);
+      for (int kt = 0; kt < ktiles; ++kt) {
+        const unsigned q = (unsigned)j * ktiles + kt;
         const int s = (int)(q % STAGES);
         mbar_wait(full0 + 8 * s, (q / STAGES) & 1);
-        if (PINGPONG && kt == ke - 1 && (threadIdx.x & 127) == 0) mbar_arrive(turn0 + 8 * ((c + 1) % NC));
+        if (PINGPONG && kt == ktiles - 1 && (threadIdx.x & 127) == 0) mbar_arrive(turn0 + 8 * ((c + 1) % NC));
         const uint32_t sa = base + s * C::kStageBytes + row_off * 128, sb = base + s * C::kStageBytes + C::kABytes;
 #pragma unroll
         for (int i = 0; i < C::kMRep; ++i) fence_regs(acc[i]);
@@ -215,8 +169,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
         for (int kk = 0; kk < kBK / 16; ++kk)
 #pragma unroll
           for (int i = 0; i < C::kMRep; ++i)
-            Wgmma<BN>::run(acc[i], sw128_desc(sa + i * 64 * 128 + kk * 32), sw128_desc(sb + kk * 32),
-                           kt != kb || kk != 0);
+            Wgmma<BN>::run(acc[i], sw128_desc(sa + i * 64 * 128 + kk * 32), sw128_desc(sb + kk * 32), (kt | kk) != 0);
         wgmma_commit();
 #pragma unroll
         for (int i = 0; i < C::kMRep; ++i) fence_regs(acc[i]);
@@ -228,49 +181,6 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
 #pragma unroll
       for (int i = 0; i < C::kMRep; ++i) fence_regs(acc[i]);
       if (lane == 0) mbar_arrive(empty0 + 8 * prev);
-      if (piece >= 0) {                                                      // a piece of a split tile (SplitTail)
-        constexpr int kParts = PINGPONG ? 1 : NC, kVec = C::kMRep * BN / 8;  // float4s a thread holds
-        const int tid = threadIdx.x & 127, part = PINGPONG ? 0 : c;
-        auto slot = [&](int p) { return (si * (split.pieces - 1) + p) * kParts + part; };
-        if (piece < split.pieces - 1) {
-          float4* dst = reinterpret_cast<float4*>(split.partials) + (size_t)slot(piece) * kVec * 128;
-#pragma unroll
-          for (int v = 0; v < kVec; ++v) {
-            const float* a4 = &acc[v / (BN / 8)][4 * (v % (BN / 8))];
-            __stcg(dst + v * 128 + tid, make_float4(a4[0], a4[1], a4[2], a4[3]));
-          }
-          named_sync(1 + c, 128);  // the warpgroup's stores, then one release of the flag
-          if (tid == 0)
-            asm volatile("st.release.gpu.global.u64 [%0], %1;" ::"l"(split.flags + slot(piece)), "l"(split.token)
-                         : "memory");
-          continue;
-        }
-        if (tid == 0)
-          for (int p = 0; p + 1 < split.pieces; ++p) {
-            unsigned long long v, t0 = 0;
-            for (bool first = true;; first = false) {
-              asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(split.flags + slot(p)) : "memory");
-              if (v == split.token) break;
-              if (first)
-                t0 = cosmos::phases::now_ns();
-              else if (cosmos::phases::now_ns() - t0 > kSplitWaitNs)
-                __trap();  // no printf: its call would give every variant a stack frame
-            }
-          }
-        named_sync(1 + c, 128);
-        // sum = ((p0 + p1) + ...) + this piece: the same order every run.
-#pragma unroll
-        for (int v = 0; v < kVec; ++v) {
-          const float4* src = reinterpret_cast<const float4*>(split.partials) + v * 128 + tid;
-          float4 sum = __ldcg(src + (size_t)slot(0) * kVec * 128);
-          for (int p = 1; p + 1 < split.pieces; ++p) {
-            const float4 q4 = __ldcg(src + (size_t)slot(p) * kVec * 128);
-            sum.x += q4.x, sum.y += q4.y, sum.z += q4.z, sum.w += q4.w;
-          }
-          float* a4 = &acc[v / (BN / 8)][4 * (v % (BN / 8))];
-          a4[0] += sum.x, a4[1] += sum.y, a4[2] += sum.z, a4[3] += sum.w;
-        }
-      }
 
       // Accumulator layout of m64nN (per warp: 16 rows): d[4j + {0,1}] at row lane/4, columns 8j + 2(lane%4)
       // + {0,1}; d[4j + {2,3}] eight rows below. epilogue_rows(f): f(i, h, r) for this thread's output rows r < n
@@ -391,34 +301,9 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
 }
 
 // ---------------------------------------------------------------- host side
-// The tail split (SplitTail), on by default; COSMOS_GEMM_SPLIT_TAIL=0 keeps every tile whole. Read at every call
-// (tests switch it).
-bool split_tail_requested() { return cosmos::env_switch("COSMOS_GEMM_SPLIT_TAIL", true); }
-
-// How a persistent launch of `tiles` tiles of `ktiles` k-tiles splits its last wave on `sms` blocks: pieces = 1 when
-// it does not (the wave is full or over half full, or a piece would have fewer than kMinPieceKtiles k-tiles).
-struct SplitPlan {
-  int first = 0, pieces = 1, grid = 0;
-};
-constexpr int kMaxPieces = 4, kMinPieceKtiles = 8;
-SplitPlan plan_split_tail(long long tiles, int ktiles, int sms) {
-  SplitPlan p;
-  p.grid = (int)(tiles < sms ? tiles : sms);
-  const long long full = tiles / sms * sms, rem = tiles - full;
-  if (rem == 0) return p;
-  int pieces = (int)(sms / rem);
-  pieces = pieces < kMaxPieces ? pieces : kMaxPieces;
-  pieces = pieces < ktiles / kMinPieceKtiles ? pieces : ktiles / kMinPieceKtiles;
-  if (pieces < 2) return p;
-  p.first = (int)full;
-  p.pieces = pieces;
-  p.grid = full > 0 ? sms : (int)(rem * pieces);
-  return p;
-}
-
 template <int BM, int BN, int NC, int STAGES, bool PINGPONG, int EPI = kEpiF32>
 void launch(void* out, const bf16* a, const bf16* b, const float* bias, int n, int k, int m, bool persistent,
-            const cosmos::CudaContext& ctx) {
+            cudaStream_t stream) {
   using C = Cfg<BM, BN, NC, STAGES, PINGPONG>;
   static const bool attr = [] {  // opt in to more than 48 KiB of dynamic shared memory, once per instantiation
     CUDA_CHECK(cudaFuncSetAttribute(gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG, EPI>,
@@ -432,47 +317,23 @@ void launch(void* out, const bf16* a, const bf16* b, const float* bias, int n, i
                     mb = tma_map_bf16_sw128(b, SWIGLU ? 2 * m : m, k, kCols, "gemm_wgmma b");
   const long long tiles = (long long)cosmos::ceil_div(n, BM) * cosmos::ceil_div(m, kCols);
   long long grid = tiles;
-  SplitTail split;
-  cosmos::DeviceBuffer<float> partials;
-  cosmos::DeviceBuffer<unsigned long long> flags;
   if (persistent) {
     const int sms = sm_count();
     if (grid > sms) grid = sms;
-    // Split the last wave where the GEMM may take a workspace: a pool, and no graph capture (a replay would repeat
-    // the token, SplitTail).
-    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
-    if (cudaStreamIsCapturing(ctx.stream, &capturing) != cudaSuccess) {  // (not sticky: cleared, no split)
-      (void)cudaGetLastError();
-      capturing = cudaStreamCaptureStatusActive;
-    }
-    const SplitPlan plan = plan_split_tail(tiles, cosmos::ceil_div(k, kBK), sms);
-    if (plan.pieces > 1 && ctx.pool && capturing == cudaStreamCaptureStatusNone && split_tail_requested()) {
-      constexpr int kParts = PINGPONG ? 1 : NC;
-      const size_t slots = (size_t)(tiles - plan.first) * (plan.pieces - 1) * kParts;
-      partials = cosmos::DeviceBuffer<float>(*ctx.pool, slots * C::kMRep * (BN / 2) * 128);
-      flags = cosmos::DeviceBuffer<unsigned long long>(*ctx.pool, slots);
-      static std::atomic<unsigned long long> launches{0};
-      split.first = plan.first;
-      split.pieces = plan.pieces;
-      split.partials = partials.get();
-      split.flags = flags.get();
-      split.token = 0x5c17000000000000ull + ++launches;  // never a value a previous launch wrote
-      grid = plan.grid;
-    }
   }
   gemm_wgmma_kernel<BM, BN, NC, STAGES, PINGPONG, EPI>
-      <<<(unsigned)grid, C::kThreads, C::kSmem, ctx.stream>>>(ma, mb, out, bias, n, k, m, split);
+      <<<(unsigned)grid, C::kThreads, C::kSmem, stream>>>(ma, mb, out, bias, n, k, m);
   CUDA_CHECK_LAUNCH();
-}  // the workspace goes back to the pool here: only work enqueued later on this stream reuses it
+}
 
 // An epilogue kind on the tiles gemm_wgmma_pick takes for the f32 GEMM (its two persistent BN = 128 variants).
 template <int EPI>
 void launch_on_pick(void* out, const bf16* a, const bf16* b, const float* bias, int n, int k, int m,
-                    const cosmos::CudaContext& ctx) {
+                    cudaStream_t stream) {
   if (cosmos::gemm_wgmma_pick(n, k, m) == cosmos::WgmmaVariant::Tile256x128Persistent)
-    launch<256, 128, 2, 4, false, EPI>(out, a, b, bias, n, k, m, true, ctx);
+    launch<256, 128, 2, 4, false, EPI>(out, a, b, bias, n, k, m, true, stream);
   else
-    launch<128, 128, 2, 6, true, EPI>(out, a, b, bias, n, k, m, true, ctx);
+    launch<128, 128, 2, 6, true, EPI>(out, a, b, bias, n, k, m, true, stream);
 }
 }  // namespace
 
@@ -504,28 +365,6 @@ WgmmaVariant gemm_wgmma_pick(int n, int k, int m) {
   return tiles * 10 >= waves * sms * 8 ? WgmmaVariant::Tile256x128Persistent : WgmmaVariant::PingPong128x128;
 }
 
-int gemm_wgmma_tail_pieces(int n, int k, int m, WgmmaVariant variant, bool swiglu) {
-  int bm = 128, bn = 128;
-  switch (variant) {
-    case WgmmaVariant::Tile128x128OneConsumer:
-    case WgmmaVariant::Tile128x256TwoConsumers:
-      return 1;  // one block a tile: no persistent grid to balance
-    case WgmmaVariant::Tile128x256Persistent:
-      bn = 256;
-      break;
-    case WgmmaVariant::Tile256x128Persistent:
-      bm = 256;
-      break;
-    case WgmmaVariant::PingPong128x128:
-      break;
-    case WgmmaVariant::PingPong64x256:
-      bm = 64, bn = 256;
-      break;
-  }
-  const long long tiles = (long long)cosmos::ceil_div(n, bm) * cosmos::ceil_div(m, swiglu ? bn / 2 : bn);
-  return plan_split_tail(tiles, cosmos::ceil_div(k, kBK), sm_count()).pieces;
-}
-
 bool gemm_wgmma_shape_ok(const void* a, const void* b, int n, int k, int m) {
   const auto al16 = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; };
   return n >= 128 && k >= 8 && k % 8 == 0 && m >= 1 && al16(a) && al16(b);  // rows of 16-byte multiples: TMA
@@ -535,6 +374,7 @@ bool gemm_wgmma_available(cudaStream_t stream) { return this_object_sm90a_availa
 
 void gemm_wgmma(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias, int n, int k, int m,
                 WgmmaVariant variant, const CudaContext& ctx) {
+  const cudaStream_t stream = ctx.stream;
   if (n < 128) throw std::invalid_argument("gemm_wgmma: n (rows of a) must be >= 128, got " + std::to_string(n));
   if (k < 8 || k % 8 != 0)
     throw std::invalid_argument("gemm_wgmma: k must be a positive multiple of 8, got " + std::to_string(k));
@@ -543,22 +383,22 @@ void gemm_wgmma(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, cons
     throw std::invalid_argument("gemm_wgmma: a and b must be 16-byte aligned (TMA)");
   switch (variant) {
     case WgmmaVariant::Tile128x128OneConsumer:
-      launch<128, 128, 1, 4, false>(out, a, b, bias, n, k, m, false, ctx);
+      launch<128, 128, 1, 4, false>(out, a, b, bias, n, k, m, false, stream);
       return;
     case WgmmaVariant::Tile128x256TwoConsumers:
-      launch<128, 256, 2, 4, false>(out, a, b, bias, n, k, m, false, ctx);
+      launch<128, 256, 2, 4, false>(out, a, b, bias, n, k, m, false, stream);
       return;
     case WgmmaVariant::Tile128x256Persistent:
-      launch<128, 256, 2, 4, false>(out, a, b, bias, n, k, m, true, ctx);
+      launch<128, 256, 2, 4, false>(out, a, b, bias, n, k, m, true, stream);
       return;
     case WgmmaVariant::Tile256x128Persistent:
-      launch<256, 128, 2, 4, false>(out, a, b, bias, n, k, m, true, ctx);
+      launch<256, 128, 2, 4, false>(out, a, b, bias, n, k, m, true, stream);
       return;
     case WgmmaVariant::PingPong128x128:
-      launch<128, 128, 2, 6, true>(out, a, b, bias, n, k, m, true, ctx);
+      launch<128, 128, 2, 6, true>(out, a, b, bias, n, k, m, true, stream);
       return;
     case WgmmaVariant::PingPong64x256:
-      launch<64, 256, 2, 5, true>(out, a, b, bias, n, k, m, true, ctx);
+      launch<64, 256, 2, 5, true>(out, a, b, bias, n, k, m, true, stream);
       return;
   }
   throw std::invalid_argument("gemm_wgmma: unknown variant " + std::to_string((int)variant));
@@ -575,7 +415,7 @@ void gemm_wgmma_swiglu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bf
         "gemm_wgmma_swiglu: needs n >= 128, k a positive multiple of 8, inter a multiple "
         "of 128 and 16-byte aligned a and b; got n " +
         std::to_string(n) + ", k " + std::to_string(k) + ", inter " + std::to_string(inter));
-  launch<128, 256, 2, 4, false, kEpiSwiGLU>(out, a, b, nullptr, n, k, inter, true, ctx);
+  launch<128, 256, 2, 4, false, kEpiSwiGLU>(out, a, b, nullptr, n, k, inter, true, ctx.stream);
 }
 
 bool gemm_wgmma_gelu_shape_ok(const void* a, const void* b, int n, int k, int m) {
@@ -590,9 +430,9 @@ void gemm_wgmma_gelu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bflo
         std::to_string(n) + ", k " + std::to_string(k) + ", m " + std::to_string(m));
   // The f32 GEMM's pick of tiles (its epilogue stores are half as wide here; the main loop is the same).
   if (tanh)
-    launch_on_pick<kEpiGeluTanh>(out, a, b, bias, n, k, m, ctx);
+    launch_on_pick<kEpiGeluTanh>(out, a, b, bias, n, k, m, ctx.stream);
   else
-    launch_on_pick<kEpiGeluErf>(out, a, b, bias, n, k, m, ctx);
+    launch_on_pick<kEpiGeluErf>(out, a, b, bias, n, k, m, ctx.stream);
 }
 
 void gemm_wgmma_add(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias, int n, int k, int m,
@@ -601,7 +441,7 @@ void gemm_wgmma_add(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, 
     throw std::invalid_argument(
         "gemm_wgmma_add: needs n >= 128, k a positive multiple of 8 and 16-byte aligned a and b; got n " +
         std::to_string(n) + ", k " + std::to_string(k) + ", m " + std::to_string(m));
-  launch_on_pick<kEpiAddF32>(out, a, b, bias, n, k, m, ctx);
+  launch_on_pick<kEpiAddF32>(out, a, b, bias, n, k, m, ctx.stream);
 }
 
 void gemm_wgmma_bf16_out(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias, int n,
@@ -610,7 +450,7 @@ void gemm_wgmma_bf16_out(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_
     throw std::invalid_argument(
         "gemm_wgmma_bf16_out: needs n >= 128, k a positive multiple of 8, m even and 16-byte aligned a and b; got n " +
         std::to_string(n) + ", k " + std::to_string(k) + ", m " + std::to_string(m));
-  launch_on_pick<kEpiBf16>(out, a, b, bias, n, k, m, ctx);
+  launch_on_pick<kEpiBf16>(out, a, b, bias, n, k, m, ctx.stream);
 }
 
 }  // namespace cosmos

@@ -42,19 +42,9 @@ bool gemm_wgmma_available(cudaStream_t stream = nullptr);
 // 128x128 tiles (finer, and the two consumers of a block drift apart).
 WgmmaVariant gemm_wgmma_pick(int n, int k, int m);
 
-// The last wave of a persistent launch (the variants named "persistent" or "ping-pong", and every fused epilogue
-// below) split along k: with T tiles on G SMs, the T % G tiles of a last wave that is at most half full each run as
-// 2-4 pieces of k on otherwise idle SMs, the last piece adding the others' partial sums (in piece order: the same bits
-// every run; not the same as whole tiles, whose sums run in one order) before the tile's epilogue. It needs a
-// workspace (ctx.pool; none: whole tiles) and is left off while ctx.stream is being captured into a graph;
-// COSMOS_GEMM_SPLIT_TAIL=0 turns it off. The 8B video prefill's o and down (832 tiles: 6 full waves and 40 tiles on
-// 132 SMs) are what it is for. gemm_wgmma_tail_pieces says how many pieces a shape's tail gets (1: not split), as
-// gemm_wgmma plans it when it may split (swiglu: gemm_wgmma_swiglu's tiles, m = inter).
-int gemm_wgmma_tail_pieces(int n, int k, int m, WgmmaVariant variant, bool swiglu = false);
-
-// Enqueues the GEMM on ctx.stream (the tail split's workspace from ctx.pool, when there is one). CPU twin: matmul_cpu.
-// Throws std::invalid_argument naming the field when gemm_wgmma_shape_ok fails, std::runtime_error when the driver
-// cannot encode the TMA descriptors or the launch fails.
+// Enqueues the GEMM on ctx.stream (no workspace: ctx.pool may be null). CPU twin: matmul_cpu. Throws
+// std::invalid_argument naming the field when gemm_wgmma_shape_ok fails, std::runtime_error when the driver cannot
+// encode the TMA descriptors or the launch fails.
 void gemm_wgmma(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias /*nullable*/, int n,
                 int k, int m, WgmmaVariant variant, const CudaContext& ctx);
 
