@@ -17,13 +17,14 @@
 #              COSMOS_PREFILL_BF16_INPUTS=0, its residual adds in the GEMMs against COSMOS_RESIDUAL_IN_GEMM=0);
 #           2. qwen3vl_prefill_bench, video then image, in its forms alternated twice: as is (add_layernorm's vector
 #              form, bf16 GEMM inputs in the tower and the prefill, kept blocks, the residual adds in the o and down /
-#              fc2 GEMMs' epilogue) and the residual adds in the norms (COSMOS_RESIDUAL_IN_GEMM=0) (FORMS=all: also
-#              the prefill's f32 rows + casts (COSMOS_PREFILL_BF16_INPUTS=0), COSMOS_QKV_BF16_OUT=1,
+#              fc2 GEMMs' epilogue, the tower's head) and no tower head (COSMOS_TOWER_HEAD=0) (FORMS=all: also the
+#              residual adds in the norms (COSMOS_RESIDUAL_IN_GEMM=0), the prefill's f32 rows + casts
+#              (COSMOS_PREFILL_BF16_INPUTS=0), COSMOS_QKV_BF16_OUT=1,
 #              COSMOS_TOWER_KEEP_BLOCKS=0 and the tower's first two defaults off), and the base build as is where carried (each line: tower ms and its
 #              phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried too (tools/device/wgmma_check.sh
 #              prepare), gemm_wgmma_cuda_test's variants v1-v4 timed on the tower's four GEMM shapes and the video
 #              prefill's four;
-#           3. ncu over one video run as is and one with COSMOS_RESIDUAL_IN_GEMM=0, and one image run as is: kernel
+#           3. ncu over one video run as is and one with COSMOS_TOWER_HEAD=0, and one image run as is: kernel
 #              time summed by kernel
 #              name; one launch each of the tower's flash kernel, its rotary and its fc1 + GELU GEMM under ncu's pipe
 #              and stall sections, the flash kernel's stall reasons, and the decoder prefill's four largest kernels'
@@ -56,9 +57,10 @@ device)
   grep -E "rc=|FAIL" "$out/tests.log" | tee -a "$out/summary.txt"
   echo "PASS rows: $(grep -c '| PASS' "$out/tests.log")" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
-  forms=("as is||$b" "residual adds in the norms|COSMOS_RESIDUAL_IN_GEMM=0|$b")
+  forms=("as is||$b" "no tower head|COSMOS_TOWER_HEAD=0|$b")
   # FORMS=all: also the opt-in q|k|v from the GEMM and the defaults of 2026-12-06 off (settled then: bench/README)
-  [ "${FORMS:-}" = all ] && forms+=("decoder prefill f32 rows + casts|COSMOS_PREFILL_BF16_INPUTS=0|$b"
+  [ "${FORMS:-}" = all ] && forms+=("residual adds in the norms|COSMOS_RESIDUAL_IN_GEMM=0|$b"
+    "decoder prefill f32 rows + casts|COSMOS_PREFILL_BF16_INPUTS=0|$b"
     "qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b"
     "blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b"
     "f32 inputs, scalar layernorm|COSMOS_LAYERNORM_VEC=0 COSMOS_TOWER_BF16_INPUTS=0|$b")
@@ -85,7 +87,7 @@ device)
     grep -E "^(tower|8b video)|^shape|^v[0-9] =|timing checks" "$out/gemm_tower.log" | tee -a "$out/summary.txt"
   fi
   if [ "${NCU:-1}" = 1 ] && command -v ncu > /dev/null; then
-    for f in "as_is|video|" "residual_in_norms|video|COSMOS_RESIDUAL_IN_GEMM=0" "image_as_is|image|"; do
+    for f in "as_is|video|" "no_head|video|COSMOS_TOWER_HEAD=0" "image_as_is|image|"; do
       IFS='|' read -r name case vars <<< "$f"
       # shellcheck disable=SC2086 # vars: words of NAME=VALUE
       env NO_BREAKDOWN=1 PREFILL_CASES=$case PREFILL_REPS=1 $vars timeout 200 ncu --clock-control none \

@@ -80,7 +80,7 @@ bool tower_bf16_inputs_requested() { return env_switch("COSMOS_TOWER_BF16_INPUTS
 // same blocks and the rest of the tower runs on every row. The host's cast sets the staging's pace (~2.8 ms of a
 // 16-frame 480p video's tower on the H100 machines, bench/README), and the GPU had nothing to do meanwhile. Frames are
 // independent until the mergers (attention within a frame, everything else a row at a time), so the outputs are the
-// same, except where a GEMM's split tail (ops/gemm_wgmma.h) falls on other tiles for fewer rows (f32 rounding).
+// same bit for bit (a GEMM's value for a row does not depend on the other rows).
 // layers: twice the rest's rows over the head's (a row's staging took about two blocks' time of a row there), at most
 // the depth and the first deepstack index (its merger reads every row). COSMOS_TOWER_HEAD=0 turns it off; read at
 // every run.
