@@ -80,7 +80,8 @@ bool tower_bf16_inputs_requested() { return env_switch("COSMOS_TOWER_BF16_INPUTS
 // same blocks and the rest of the tower runs on every row. The host's cast sets the staging's pace (~2.8 ms of a
 // 16-frame 480p video's tower on the H100 machines, bench/README), and the GPU had nothing to do meanwhile. Frames are
 // independent until the mergers (attention within a frame, everything else a row at a time), so the outputs are the
-// same bit for bit (a GEMM's value for a row does not depend on the other rows).
+// same bit for bit (a GEMM's value for a row does not depend on the other rows: every tile sums k in the same order),
+// where both parts take the whole run's GEMM paths (Qwen3VisionCuda::run checks; else no head).
 // layers: twice the rest's rows over the head's (a row's staging took about two blocks' time of a row there), at most
 // the depth and the first deepstack index (its merger reads every row). COSMOS_TOWER_HEAD=0 turns it off; read at
 // every run.
@@ -237,12 +238,6 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   ReleaseOnExit release{pool_, s, phases_};
   check_abort();
 
-  // The head (tower_head_plan): the first frames run the first blocks while the host stages the other frames' pixels.
-  const TowerHead head = tower_head_plan(c, grids);
-  const int N1 = head.layers > 0 ? (int)qwen3_vision_num_patches(head.grids) : N;
-  phases_.head_rows = head.layers > 0 ? N1 : 0;
-  phases_.head_layers = head.layers;
-
   // Host staging, page-locked and kept between runs (the previous run ended with a stream sync):
   // [pixels | position corners idx | weights | rotary cos | sin], all 4-byte elements. Copies from
   // pageable memory would go through the driver's small bounce buffers and block the host.
@@ -276,6 +271,25 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     resid =
         resid && linear_bf16_add_runs(b.attn.o, N, ctx_) && mlp_residual_in_epilogue(b.mlp, nullptr, xn.get(), N, ctx_);
   phases_.residual_in_gemm = resid;
+  // The head (tower_head_plan): the first frames run the first blocks while the host stages the other frames' pixels.
+  // Its two parts must take the GEMMs the whole run takes (the wgmma GEMM and the fused bf16 ones need 128 rows or
+  // more), or no head.
+  TowerHead head = tower_head_plan(c, grids);
+  auto same_paths = [&](int rows) {
+    bool ok = rows >= 128 && (!bf16_inputs || linear_bf16_runs(w_.patch_embed, rows, ctx_));
+    for (const Qwen3VisionBlock& b : w_.blocks) {
+      if (bf16_inputs)
+        ok = ok && attention_qkv_bf16_runs(b.attn, rows, ctx_) && mlp_bf16_input_runs(b.mlp, xn.get(), rows, ctx_);
+      if (resid)
+        ok = ok && linear_bf16_add_runs(b.attn.o, rows, ctx_) &&
+             mlp_residual_in_epilogue(b.mlp, nullptr, xn.get(), rows, ctx_);
+    }
+    return ok;
+  };
+  const int N1 = head.layers > 0 ? (int)qwen3_vision_num_patches(head.grids) : N;
+  if (head.layers > 0 && (!same_paths(N1) || !same_paths(N - N1))) head = TowerHead{};
+  phases_.head_rows = head.layers > 0 ? N1 : 0;
+  phases_.head_layers = head.layers;
   // The grids' tables (position corners and weights, rotary cos / sin) on a host thread of their own, while the pixels
   // are staged: the head's rows first (head_tables), then the rest's; joined (and any error of theirs thrown) before
   // they go up. A frame's tables do not depend on the frames before it, so the two lists give the rows' tables.
@@ -346,7 +360,7 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     gather4_add_cuda(x.get() + row0 * D, w_.pos_embed, d_pidx.get() + 4 * row0, d_pwt.get() + 4 * row0, rows, D, ctx_);
     phases_.tables += ms_since(t0);
   };
-  embed_rows(0, N1, head_tables, s);
+  embed_rows(0, head.layers > 0 ? N1 : N, head_tables, s);
 
   // One scratch for the attention block, the MLP and the mergers in turn (stream order keeps them apart).
   const Qwen3VisionBlock& b0 = w_.blocks[0];
