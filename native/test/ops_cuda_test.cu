@@ -1724,7 +1724,7 @@ void test_tower_bf16_inputs() {
 // The tower's head (qwen3_vision_cuda.cu, tower_head_plan): a run of several frames runs its first quarter of frames
 // through the first blocks while the rest's pixels are staged, then the rest through them, then every row on. The
 // outputs against COSMOS_TOWER_HEAD=0, bit for bit, with bf16 and with f32 GEMM inputs, for a video and a mixed list
-// of grids; the phases say the head ran.
+// of grids; the phases say the head ran, and that two 8x8 frames (parts of 64 rows) ran without one.
 void test_tower_head() {
   cosmos::Qwen3VisionConfig c;
   c.depth = 3;

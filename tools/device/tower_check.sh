@@ -30,7 +30,8 @@
 #              and stall sections, the flash kernel's stall reasons, and the decoder prefill's four largest kernels'
 #              tensor pipe and stalls (NCU_DETAIL=0: not those).
 #           ~8-9 min (ROUNDS=1 NCU=0: one round, no ncu, ~3 min). Under $OUT: tests.log, bench.log, ncu_detail_*.txt,
-#           summary.txt.
+#           summary.txt (`bash bench/run.sh` writes bench.log and summary.txt under $OUT too: where both run in one call,
+#           give each an OUT of its own, e.g. OUT=$OUT/tc and OUT=$OUT/rs).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 TAR=.dev/tower_check.tar.xz BASE=.dev/tower_check_base.tar.xz
