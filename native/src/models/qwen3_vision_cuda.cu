@@ -254,40 +254,39 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   // norms write bf16 rows (xn) for q|k|v and fc1, where each of those GEMMs would round its f32 input to bf16 first:
   // the same numbers without the f32 rows and the cast passes.
   DeviceBuffer<__nv_bfloat16> xn;
+  // Whether every GEMM of a run of `rows` rows takes bf16 rows (xn set), and adds its residual in the epilogue.
+  auto bf16_runs = [&](int rows) {
+    bool ok = linear_bf16_runs(w_.patch_embed, rows, ctx_);
+    for (const Qwen3VisionBlock& b : w_.blocks)
+      ok = ok && attention_qkv_bf16_runs(b.attn, rows, ctx_) && mlp_bf16_input_runs(b.mlp, xn.get(), rows, ctx_);
+    return ok;
+  };
+  auto resid_runs = [&](int rows) {
+    bool ok = true;
+    for (const Qwen3VisionBlock& b : w_.blocks)
+      ok = ok && linear_bf16_add_runs(b.attn.o, rows, ctx_) &&
+           mlp_residual_in_epilogue(b.mlp, nullptr, xn.get(), rows, ctx_);
+    return ok;
+  };
   if (tower_bf16_inputs_requested() && linear_bf16_runs(w_.patch_embed, N, ctx_)) {
     xn = DeviceBuffer<__nv_bfloat16>(pool_, ND);
-    for (const Qwen3VisionBlock& b : w_.blocks)
-      if (!attention_qkv_bf16_runs(b.attn, N, ctx_) || !mlp_bf16_input_runs(b.mlp, xn.get(), N, ctx_)) {
-        xn.reset();
-        break;
-      }
+    if (!bf16_runs(N)) xn.reset();
   }
   const bool bf16_inputs = xn.get() != nullptr;
   phases_.bf16_inputs = bf16_inputs;
   // With them, the residual adds ride in the o and fc2 GEMMs' epilogue (residual_in_gemm_requested) where every block
   // runs those on the wgmma GEMM: x += attn / mlp there, the norms after them read x alone (the same bits).
-  bool resid = bf16_inputs && residual_in_gemm_requested();
-  for (const Qwen3VisionBlock& b : w_.blocks)
-    resid =
-        resid && linear_bf16_add_runs(b.attn.o, N, ctx_) && mlp_residual_in_epilogue(b.mlp, nullptr, xn.get(), N, ctx_);
+  const bool resid = bf16_inputs && residual_in_gemm_requested() && resid_runs(N);
   phases_.residual_in_gemm = resid;
   // The head (tower_head_plan): the first frames run the first blocks while the host stages the other frames' pixels.
   // Its two parts must take the GEMMs the whole run takes (the wgmma GEMM and the fused bf16 ones need 128 rows or
   // more), or no head.
   TowerHead head = tower_head_plan(c, grids);
   auto same_paths = [&](int rows) {
-    bool ok = rows >= 128 && (!bf16_inputs || linear_bf16_runs(w_.patch_embed, rows, ctx_));
-    for (const Qwen3VisionBlock& b : w_.blocks) {
-      if (bf16_inputs)
-        ok = ok && attention_qkv_bf16_runs(b.attn, rows, ctx_) && mlp_bf16_input_runs(b.mlp, xn.get(), rows, ctx_);
-      if (resid)
-        ok = ok && linear_bf16_add_runs(b.attn.o, rows, ctx_) &&
-             mlp_residual_in_epilogue(b.mlp, nullptr, xn.get(), rows, ctx_);
-    }
-    return ok;
+    return rows >= 128 && (!bf16_inputs || bf16_runs(rows)) && (!resid || resid_runs(rows));
   };
-  const int N1 = head.layers > 0 ? (int)qwen3_vision_num_patches(head.grids) : N;
-  if (head.layers > 0 && (!same_paths(N1) || !same_paths(N - N1))) head = TowerHead{};
+  int N1 = head.layers > 0 ? (int)qwen3_vision_num_patches(head.grids) : N;
+  if (head.layers > 0 && (!same_paths(N1) || !same_paths(N - N1))) head = TowerHead{}, N1 = N;
   phases_.head_rows = head.layers > 0 ? N1 : 0;
   phases_.head_layers = head.layers;
   // The grids' tables (position corners and weights, rotary cos / sin) on a host thread of their own, while the pixels
@@ -360,7 +359,7 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     gather4_add_cuda(x.get() + row0 * D, w_.pos_embed, d_pidx.get() + 4 * row0, d_pwt.get() + 4 * row0, rows, D, ctx_);
     phases_.tables += ms_since(t0);
   };
-  embed_rows(0, head.layers > 0 ? N1 : N, head_tables, s);
+  embed_rows(0, N1, head_tables, s);
 
   // One scratch for the attention block, the MLP and the mergers in turn (stream order keeps them apart).
   const Qwen3VisionBlock& b0 = w_.blocks[0];
