@@ -487,6 +487,21 @@ int run_gelu() {
       const double flop = 2.0 * c.n * c.k * c.inter + 2.0 * c.n * c.inter * c.out;
       std::printf("gelu time | %s | fused %.3f ms (%.0f TFLOP/s) | unfused %.3f ms (%.0f TFLOP/s) | %.2fx\n", c.name,
                   fused, flop / (fused * 1e9), unfused, flop / (unfused * 1e9), unfused / fused);
+      // fc1 alone, by epilogue (the same tiles and main loop): what the GELU costs over writing bf16, and bf16 over
+      // f32.
+      const bool tanh = c.tanh;
+      const double fc1_gelu =
+          median_ms(ctx, [&](int) { cosmos::gemm_wgmma_gelu(h, p.xb, p.w, p.bias, c.n, c.k, c.inter, tanh, ctx); });
+      const double fc1_bf16 =
+          median_ms(ctx, [&](int) { cosmos::gemm_wgmma_bf16_out(h, p.xb, p.w, p.bias, c.n, c.k, c.inter, ctx); });
+      const double fc1_f32 = median_ms(ctx, [&](int) {
+        cosmos::gemm_wgmma(f1, p.xb, p.w, p.bias, c.n, c.k, c.inter, cosmos::gemm_wgmma_pick(c.n, c.k, c.inter), ctx);
+      });
+      const double f1flop = 2.0 * c.n * c.k * c.inter;
+      std::printf(
+          "gelu time | %s | fc1 epilogues: gelu bf16 %.3f ms (%.0f TFLOP/s), bf16 %.3f (%.0f), f32 %.3f (%.0f)\n",
+          c.name, fc1_gelu, f1flop / (fc1_gelu * 1e9), fc1_bf16, f1flop / (fc1_bf16 * 1e9), fc1_f32,
+          f1flop / (fc1_f32 * 1e9));
       std::fflush(stdout);
     }
     CUDA_CHECK(cudaStreamSynchronize(ctx.stream));

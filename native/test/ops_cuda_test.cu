@@ -653,21 +653,25 @@ void test_attention_decode(int max_kv, int qh, int kvh, int hd, std::vector<int>
   pool->free(dn);
 }
 
-void test_argmax(int n, bool tie) {
-  auto x = randv(n);
-  if (tie) {  // two equal maxima: the first must win
-    x[n / 3] = 100.f;
-    x[2 * n / 3] = 100.f;
+// offset: x starts that many floats into its buffer (1: not 16-byte aligned, the kernel's scalar path). nan_inf: NaN
+// and -inf scattered through x (NaN never wins; see argmax_cpu).
+void test_argmax(int n, bool tie, int offset = 0, bool nan_inf = false) {
+  auto x = randv(n + offset);
+  if (tie) {  // equal maxima: the first must win (in different float4 groups and lanes, and in one group)
+    for (int i : {n / 3, 2 * n / 3, n - 1, n / 3 + 1}) x[offset + i] = 100.f;
   }
-  int ref = argmax_cpu(x.data(), n);
+  if (nan_inf)
+    for (int i = 0; i < n; i += 7) x[offset + i] = i % 2 ? NAN : -INFINITY;
+  int ref = argmax_cpu(x.data() + offset, n);
   float* dx = up(x);
   int* di = (int*)pool->alloc(4);
-  argmax_cuda(di, dx, n, ctx);
+  argmax_cuda(di, dx + offset, n, ctx);
   CUDA_CHECK(cudaStreamSynchronize(st));  // st is non-blocking: the plain cudaMemcpy below does not wait for it
   int got = -1;
   CUDA_CHECK(cudaMemcpy(&got, di, 4, cudaMemcpyDeviceToHost));
-  report_exact("argmax", shape("n=%d", n) + (tie ? " tie" : ""), got == ref,
-               "cpu " + std::to_string(ref) + " cuda " + std::to_string(got));
+  report_exact("argmax",
+               shape("n=%d", n) + (tie ? " tie" : "") + (offset ? " unaligned" : "") + (nan_inf ? " nan/-inf" : ""),
+               got == ref, "cpu " + std::to_string(ref) + " cuda " + std::to_string(got));
   pool->free(dx);
   pool->free(di);
 }
@@ -2118,6 +2122,10 @@ int main(int argc, char** argv) {
   test_argmax(151936, false);
   test_argmax(151936, true);
   test_argmax(5, false);
+  test_argmax(151937, true);            // a scalar tail after the float4 groups
+  test_argmax(151936, true, 1);         // not 16-byte aligned
+  test_argmax(4 * 1024 * 9 + 3, true);  // one full round of loads in flight, then the one-at-a-time loop and the tail
+  test_argmax(151936, false, 0, true);
   test_sample(151936, {0.f, 0, 1.f, 1.f, 0.f}, "greedy");
   test_sample(151936, {0.f, 0, 1.f, 1.3f, 0.5f}, "greedy + rep 1.3 + presence 0.5");
   test_sample(151936, {0.7f, 20, 0.8f, 1.0f, 0.f}, "T=0.7 top_k=20 top_p=0.8");

@@ -2,8 +2,8 @@
 // library (CUDA_INJECTION64_PATH), it records every kernel, memcpy and memset through CUPTI's activity API with its
 // start and end on the GPU's clock and writes one line each to $COSMOS_TRACE_OUT when the program exits:
 //   K <start ns> <end ns> <stream> <grid x,y,z> <demangled name>
-//   C <start ns> <end ns> <stream> <bytes> <copy kind>     (memcpy: 1 host to device, 2 device to host, 8 device to device)
-//   S <start ns> <end ns> <stream> <bytes>                  (memset)
+//   C <start ns> <end ns> <stream> <bytes> <copy kind>     (memcpy: 1 host to device, 2 device to host, 8 device to
+//   device) S <start ns> <end ns> <stream> <bytes>                  (memset)
 // Why: ncu times each kernel alone (serialised, between replays); the tower's run on the device measured ~9 ms longer
 // than its kernels' ncu sum (bench/README), and only a timeline of the real run says whether that is gaps between
 // kernels or kernels running slower in sequence. Nsight Systems cannot make a report on those machines (the device

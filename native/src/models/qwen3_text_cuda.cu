@@ -19,7 +19,6 @@
 #include "../ops/add.h"
 #include "../ops/argmax.h"
 #include "../ops/attention.h"
-#include "../ops/cast_bf16.h"
 #include "../ops/embedding.h"
 #include "../ops/gemm_fp8_wgmma.h"
 #include "../ops/gemv_decode.h"
@@ -244,8 +243,12 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
     resid =
         resid && linear_bf16_add_runs(L.attn.o, n, ctx_) && mlp_residual_in_epilogue(L.mlp, nullptr, xb.get(), n, ctx_);
   if (prefill) last_prefill_residual_in_gemm_ = resid;
-  norm_cuda(Hh, X, w_.layers[0].in_ln, n, ctx_);
-  if (bf16_inputs) cast_bf16_cuda(xb.get(), Hh, (size_t)n * H, ctx_);  // once a pass: the first norm has no add
+  // The first norm has no add: add_norm with h null (the vector kernel: ~24 us at the video prefill's 3318 rows where
+  // rmsnorm_cuda + cast_bf16_cuda took ~90, tools/device/cupti_trace.cc's timeline on the H200).
+  if (bf16_inputs)
+    add_norm_bf16_cuda(xb.get(), X, nullptr, w_.layers[0].in_ln, n, ctx_);
+  else
+    add_norm_cuda(Hh, X, nullptr, w_.layers[0].in_ln, n, ctx_);
   for (int l = 0; l < c.num_layers; ++l) {
     // Abort between layers of an eager pass (a graph capture records all of them: no check there).
     if (!n_kv_dev && abort_ && abort_->load(std::memory_order_relaxed)) {
@@ -299,8 +302,10 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
         feat = vis_tmp;
       }
       scatter_add_rows_cuda(X, vis_rows_dev, feat, vis->n_rows, H, ctx_);
-      norm_cuda(Hh, X, next, n, ctx_);
-      if (bf16_inputs && !last) cast_bf16_cuda(xb.get(), Hh, (size_t)n * H, ctx_);  // the deepstack layers only
+      if (bf16_inputs && !last)  // X holds the sum: the norm alone (h null), as for the first layer
+        add_norm_bf16_cuda(xb.get(), X, nullptr, next, n, ctx_);
+      else
+        add_norm_cuda(Hh, X, nullptr, next, n, ctx_);
     } else if (bf16_inputs && !last) {
       add_norm_bf16_cuda(xb.get(), X, sum_h, next, n, ctx_);  // X += mlp; xb = next layer's input norm
     } else {

@@ -419,9 +419,11 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     // As Qwen3Vision::forward: norm1 fused into the previous block's last residual add (the mergers read x, complete
     // by then, and leave tmp alone). With bf16_inputs the norms write xn, which the q|k|v and fc1 GEMMs read in place
     // of tmp.
-    if (l == 0) {
-      norm_cuda(tr, xr, b.norm1, rows, ctx_);
-      if (bf16_inputs) cast_bf16_cuda(xnr, tr, len, ctx_);  // once a run: the first norm has no add
+    if (l == 0) {  // the first norm has no add: add_norm with h null (the vector kernel, one pass into xn)
+      if (bf16_inputs)
+        add_norm_bf16_cuda(xnr, xr, nullptr, b.norm1, rows, ctx_);
+      else
+        add_norm_cuda(tr, xr, nullptr, b.norm1, rows, ctx_);
     }
     call.n = rows;
     call.cos = d_cos.get() + row0 * hd;
