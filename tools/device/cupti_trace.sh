@@ -9,7 +9,8 @@
 #           python3 tools/device/trace_summary.py TRACE   (a qwen3vl_prefill_bench process: spans, busy and idle time)
 #           bash tools/device/cupti_trace.sh qwen3vl DIR [BENCH]: the above for qwen3vl_prefill_bench's video and image
 #             cases (3 timed runs each; the video as is and with COSMOS_TOWER_HEAD=0): DIR/summary.txt (the second and
-#             last runs' summaries, the clock and power samples' range) and DIR/traces.tar.xz (the timelines).
+#             last runs' summaries, the clock and power samples' range) and DIR/traces.tar.xz (the timelines);
+#             TRACE_CASES="video image" (say) runs those only.
 set -uo pipefail
 lib=/tmp/libcupti_trace.so
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,6 +47,7 @@ qwen3vl)
   mkdir -p "$dir" /tmp/cupti_traces
   for spec in "video|" "video_no_head|COSMOS_TOWER_HEAD=0" "image|"; do
     IFS='|' read -r name vars <<< "$spec"
+    [[ " ${TRACE_CASES:-video video_no_head image} " == *" $name "* ]] || continue
     t=/tmp/cupti_traces/$name.txt
     # shellcheck disable=SC2086 # vars: words of NAME=VALUE
     env NO_BREAKDOWN=1 PREFILL_CASES="${name%%_*}" PREFILL_REPS=3 $vars timeout 120 bash "$0" run "$t" "$bench" \
