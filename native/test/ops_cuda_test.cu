@@ -479,6 +479,19 @@ void test_flash_attention(int n_q, int n_kv, int qh, int kvh, int hd, int q_off,
   if (major == 9 && minor == 0 && hd > 64 && hd <= 128 && hd % 8 == 0 && flash_attention_supported(n_q, n_kv, hd))
     report_exact("flash path", "hd 72..128 on sm_90", path == "wgmma", "ran " + path);
   if (path == "wgmma") {
+    // The persistent launch (the default: one block an SM, each looping over its items) against one item a block
+    // (COSMOS_FLASH_PERSISTENT=0): an item's arithmetic is the same wherever it runs, so the same bits.
+    const std::vector<float> persistent = down(dout, ref.size());
+    setenv("COSMOS_FLASH_PERSISTENT", "0", 1);
+    CUDA_CHECK(cudaMemset(dout, 0xff, ref.size() * 4));
+    flash_attention_cuda(dout, dq, dk, dv, n_q, n_kv, qh, kvh, hd, q_off, causal, scale, ctx);
+    unsetenv("COSMOS_FLASH_PERSISTENT");
+    const std::vector<float> one = down(dout, ref.size());
+    char what[96];
+    std::snprintf(what, sizeof what, "nq=%d nkv=%d h=%d/%d hd=%d %s", n_q, n_kv, qh, kvh, hd,
+                  causal ? "causal" : "full");
+    report_exact("flash persistent", what, std::memcmp(one.data(), persistent.data(), one.size() * 4) == 0,
+                 "== one item a block (bits)");
     setenv("COSMOS_FLASH", "mma", 1);
     run();
     unsetenv("COSMOS_FLASH");
@@ -504,7 +517,14 @@ void test_flash_attention_segments(int seg_len, int segments, int qh, int kvh, i
   char buf[128];
   std::snprintf(buf, sizeof buf, "%d x %d rows h=%d/%d hd=%d %s [%s]", segments, seg_len, qh, kvh, hd,
                 causal ? "causal" : "full", flash_attention_path(seg_len, seg_len, hd, causal, ctx.stream));
-  report("flash segments", buf, ref, down(dout, ref.size()), 2e-2);
+  const std::vector<float> got = down(dout, ref.size());
+  report("flash segments", buf, ref, got, 2e-2);
+  setenv("COSMOS_FLASH_PERSISTENT", "0", 1);  // one item a block: the same bits (see test_flash_attention)
+  CUDA_CHECK(cudaMemset(dout, 0xff, ref.size() * 4));
+  flash_attention_segments_cuda(dout, dq, dk, dv, seg_len, segments, qh, kvh, hd, causal, scale, ctx);
+  unsetenv("COSMOS_FLASH_PERSISTENT");
+  report_exact("flash persistent", buf, std::memcmp(down(dout, ref.size()).data(), got.data(), got.size() * 4) == 0,
+               "== one item a block (bits)");
   pool->free(dq);
   pool->free(dk);
   pool->free(dv);
@@ -558,6 +578,12 @@ void test_attention_fp8(int n_q, int n_kv, int qh, int kvh, int hd, int q_off, b
   const std::vector<float> split = down(dout, twin.size());
   report_exact("attn fp8 split", buf, std::memcmp(split.data(), got.data(), got.size() * 4) == 0,
                "k/v in two parts == one tensor (bits)");
+  setenv("COSMOS_FLASH_PERSISTENT", "0", 1);  // one item a block: the same bits (see test_flash_attention)
+  CUDA_CHECK(cudaMemset(dout, 0xff, twin.size() * 4));
+  attention_fp8_cuda(dout, dq, dk, dv, n_q, n_kv, qh, kvh, hd, q_off, causal, scale, ctx);
+  unsetenv("COSMOS_FLASH_PERSISTENT");
+  report_exact("attn fp8 persistent", buf, std::memcmp(down(dout, twin.size()).data(), got.data(), got.size() * 4) == 0,
+               "== one item a block (bits)");
   pool->free(dq);
   pool->free(dk);
   pool->free(dv);
@@ -601,6 +627,7 @@ void test_flash_attention_rows() {
   test_attention_fp8(300, 700, 8, 2, 128, 0, false, 3.f);
   test_attention_fp8(1000, 2500, 8, 2, 128, 17, false);
   test_attention_fp8(50, 130, 3, 3, 72, 0, false);
+  test_attention_fp8(1000, 1100, 32, 8, 128, 0, false);  // 256 items: the persistent blocks loop
 }
 
 // Device-length decode attention (the CUDA graph's kernel): vs attention_cpu and bit-identical to

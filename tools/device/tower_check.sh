@@ -17,7 +17,8 @@
 #              COSMOS_PREFILL_BF16_INPUTS=0, its residual adds in the GEMMs against COSMOS_RESIDUAL_IN_GEMM=0);
 #           2. qwen3vl_prefill_bench, video then image, in its forms alternated twice: as is (add_layernorm's vector
 #              form, bf16 GEMM inputs in the tower and the prefill, kept blocks, the residual adds in the o and down /
-#              fc2 GEMMs' epilogue, the tower's head) and no tower head (COSMOS_TOWER_HEAD=0) (FORMS=all: also the
+#              fc2 GEMMs' epilogue, the tower's head, the persistent flash kernel) and the flash kernel one item a
+#              block (COSMOS_FLASH_PERSISTENT=0) (FORMS=all: also no tower head (COSMOS_TOWER_HEAD=0), the
 #              residual adds in the norms (COSMOS_RESIDUAL_IN_GEMM=0), the prefill's f32 rows + casts
 #              (COSMOS_PREFILL_BF16_INPUTS=0), COSMOS_QKV_BF16_OUT=1,
 #              COSMOS_TOWER_KEEP_BLOCKS=0 and the tower's first two defaults off), and the base build as is where carried (each line: tower ms and its
@@ -58,9 +59,10 @@ device)
   grep -E "rc=|FAIL" "$out/tests.log" | tee -a "$out/summary.txt"
   echo "PASS rows: $(grep -c '| PASS' "$out/tests.log")" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
-  forms=("as is||$b" "no tower head|COSMOS_TOWER_HEAD=0|$b")
+  forms=("as is||$b" "flash one item a block|COSMOS_FLASH_PERSISTENT=0|$b")
   # FORMS=all: also the opt-in q|k|v from the GEMM and the defaults of 2026-12-06 off (settled then: bench/README)
-  [ "${FORMS:-}" = all ] && forms+=("residual adds in the norms|COSMOS_RESIDUAL_IN_GEMM=0|$b"
+  [ "${FORMS:-}" = all ] && forms+=("no tower head|COSMOS_TOWER_HEAD=0|$b"
+    "residual adds in the norms|COSMOS_RESIDUAL_IN_GEMM=0|$b"
     "decoder prefill f32 rows + casts|COSMOS_PREFILL_BF16_INPUTS=0|$b"
     "qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b"
     "blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b"

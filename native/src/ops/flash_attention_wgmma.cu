@@ -65,10 +65,12 @@
 
 #include <cuda_fp8.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <type_traits>
 
 #include "../core/cuda_common.h"
+#include "../core/env.h"
 #include "wgmma_sm90.cuh"
 
 // Built for plain sm_90 the kernel is empty, which leaves the device helpers unreferenced: expected.
@@ -83,8 +85,10 @@ constexpr int kD = cosmos::kFlashWgmmaHeadDim;
 constexpr int kBM = cosmos::kFlashWgmmaTile;  // queries per block
 constexpr int kBN = cosmos::kFlashWgmmaTile;  // keys per tile
 constexpr int kStages = 2;
-constexpr int kThreads = 3 * 128;           // producer + 2 consumer warpgroups
-constexpr int kBarriers = 1 + 4 * kStages;  // full Q; full K, full V, empty K, empty V per stage
+constexpr int kThreads = 3 * 128;  // producer + 2 consumer warpgroups
+constexpr int kQBufs = 2;          // Q tiles: the next item's lands while this one runs
+constexpr int kBarriers =
+    2 * kQBufs + 4 * kStages;  // full / empty Q per buffer; full K, full V, empty K, empty V per stage
 
 // As fence_regs, for the packed P fragment that an in-flight wgmma reads.
 template <int K>
@@ -190,7 +194,7 @@ struct Int8E4m3Tiles {
 
 template <class T>
 constexpr int smem_bytes() {  // +1024: align the tiles to 1024
-  return (1 + 2 * kStages) * T::kTileBytes + kBarriers * 8 + 1024;
+  return (kQBufs + 2 * kStages) * T::kTileBytes + kBarriers * 8 + 1024;
 }
 static_assert(smem_bytes<Bf16Tiles<128>>() <= 227 * 1024, "shared memory per block");
 
@@ -290,35 +294,73 @@ __device__ __forceinline__ void store_pair(__nv_bfloat16* o, float a, float b) {
   *reinterpret_cast<__nv_bfloat162*>(o) = __floats2bfloat162_rn(a, b);
 }
 
+// Work item w (a block of kBM queries of one head of one segment) -> its query tile, head and segment. Full attention:
+// the query tiles fastest (the blocks in flight share their heads' keys and values in L2), as the grid (q tiles, heads,
+// segments) had it. Causal: the tiles by length, the longest (latest) of every head first, so the short ones fill the
+// tail.
+__device__ __forceinline__ void item_coords(int w, int items, int q_tiles, int q_heads, bool causal, int& qt, int& h,
+                                            int& z) {
+  int hz;
+  if (causal) {
+    const int hzs = items / q_tiles;  // heads x segments
+    qt = q_tiles - 1 - w / hzs;
+    hz = w % hzs;
+  } else {
+    qt = w % q_tiles;
+    hz = w / q_tiles;
+  }
+  h = hz % q_heads;
+  z = hz / q_heads;
+}
+// The block's i-th item: blocks take items in a snake (b, 2G - 1 - b, 2G + b, ...) so that under the causal order each
+// block's items sum to about the same work. A block of the one-item-a-block launch takes item b alone.
+__device__ __forceinline__ int block_item(int i) {
+  const int G = gridDim.x, b = blockIdx.x;
+  return i * G + ((i & 1) ? G - 1 - b : b);
+}
+
+// The grid is one-dimensional over the work items: one item a block, or (persistent: one block an SM) each block loops
+// over its items, the producer
+// loading the next item's Q and first keys while the consumers finish the current one (the launch's blocks otherwise
+// each wait for their first tiles and end with their last stores, ~10% of a tower frame's 13 key tiles).
 template <class T, class Out>
 __global__ void __launch_bounds__(kThreads, 1)
     flash_wgmma_kernel(const __grid_constant__ CUtensorMap tma_q, const __grid_constant__ CUtensorMap tma_k,
-                       const __grid_constant__ CUtensorMap tma_vt, Out* __restrict__ out, int n_q, int n_kv, int nq_pad,
-                       int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal, float scale_log2,
-                       Fp8Scales fp8) {
+                       const __grid_constant__ CUtensorMap tma_vt, Out* __restrict__ out_all, int n_q, int n_kv,
+                       int nq_pad, int nkv_pad, int q_heads, int kv_heads, int hd, int q_offset, bool causal,
+                       float scale_log2, Fp8Scales fp8, int items) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  // Segment blockIdx.z: its own operands (the next q_heads * nq_pad rows of Q, kv_heads * nkv_pad of K, ...) and its
-  // own n_q output rows.
-  const int z = blockIdx.z;
-  out += (long long)z * n_q * q_heads * hd;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
   constexpr int kTileBytes = T::kTileBytes;
-  const uint32_t sq = base, sk0 = sq + kTileBytes, sv0 = sk0 + kStages * kTileBytes;
-  const uint32_t full_q = sv0 + kStages * kTileBytes, full_k0 = full_q + 8, full_v0 = full_k0 + 8 * kStages,
-                 empty_k0 = full_v0 + 8 * kStages, empty_v0 = empty_k0 + 8 * kStages;
+  const uint32_t sq0 = base, sk0 = sq0 + kQBufs * kTileBytes, sv0 = sk0 + kStages * kTileBytes;
+  const uint32_t full_q0 = sv0 + kStages * kTileBytes, empty_q0 = full_q0 + 8 * kQBufs, full_k0 = empty_q0 + 8 * kQBufs,
+                 full_v0 = full_k0 + 8 * kStages, empty_k0 = full_v0 + 8 * kStages, empty_v0 = empty_k0 + 8 * kStages;
   const int wg = threadIdx.x / 128;
-  // Causal query tiles see more keys the later they are: the longest start first (less of a tail).
-  const int q0 = (causal ? gridDim.x - 1 - blockIdx.x : blockIdx.x) * kBM, h = blockIdx.y,
-            kh = h / (q_heads / kv_heads);
-  // Causal: no key past the block's last query's (q_offset + q0 + 127) is loaded at all, and only the tiles from
-  // first_masked on can hold a key past some row's limit (tile t's last key t*kBN + kBN - 1 > q_offset + q0); the
-  // last tile may also reach past n_kv. Every row sees key 0 (q_offset >= 0), so no row is ever all masked.
-  const int kv_end = causal ? min(n_kv, q_offset + q0 + kBM) : n_kv;
-  const int n_tiles = (kv_end + kBN - 1) / kBN;
-  const int first_masked = causal ? min(n_tiles - 1, (q_offset + q0 + 1) / kBN) : n_tiles - 1;
+  const int q_tiles = nq_pad / kBM;
+  // Item w's geometry. Causal: no key past the block's last query's (q_offset + q0 + 127) is loaded at all, and only
+  // the tiles from first_masked on can hold a key past some row's limit (tile t's last key t*kBN + kBN - 1 > q_offset +
+  // q0); the last tile may also reach past n_kv. Every row sees key 0 (q_offset >= 0), so no row is ever all masked.
+  struct Item {
+    int q0, h, z, kh, n_tiles, first_masked;
+  };
+  auto item = [&](int w) {
+    Item it;
+    int qt;
+    item_coords(w, items, q_tiles, q_heads, causal, qt, it.h, it.z);
+    it.q0 = qt * kBM;
+    it.kh = it.h / (q_heads / kv_heads);
+    const int kv_end = causal ? min(n_kv, q_offset + it.q0 + kBM) : n_kv;
+    it.n_tiles = (kv_end + kBN - 1) / kBN;
+    it.first_masked = causal ? min(it.n_tiles - 1, (q_offset + it.q0 + 1) / kBN) : it.n_tiles - 1;
+    return it;
+  };
   if (threadIdx.x == 0) {
-    mbar_init(full_q, 1);
+#pragma unroll
+    for (int b = 0; b < kQBufs; ++b) {
+      mbar_init(full_q0 + 8 * b, 1);
+      mbar_init(empty_q0 + 8 * b, 8);  // one arrive per consumer warp
+    }
 #pragma unroll
     for (int s = 0; s < kStages; ++s) {
       mbar_init(full_k0 + 8 * s, 1);  // the producer's arrive.expect_tx (+ the copies' bytes)
@@ -330,131 +372,159 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
   __syncthreads();
 
+  // Key / value tiles run through the stages as one sequence over the block's items: g is the sequence index of an
+  // item's first tile (stage g % kStages, phase (g / kStages) & 1); Q buffer i % kQBufs serves the block's i-th item.
   if (wg == 0) {  // ------------------------------------------------ producer
     setmaxnreg_dec<24>();
     if (threadIdx.x == 0) {
-      const int qrow = (z * q_heads + h) * nq_pad + q0, krow = (z * kv_heads + kh) * nkv_pad,
-                vrow = (z * kv_heads + kh) * kD;
-      auto load_v = [&](int t) {
-        const int s = t % kStages;
-        mbar_wait(empty_v0 + 8 * s, ((t / kStages) & 1) ^ 1);
-        const uint32_t fv = full_v0 + 8 * s, vt = sv0 + s * kTileBytes;
-        mbar_expect_tx(fv, kTileBytes);
-        T::load(vt, &tma_vt, t * kBN, vrow, fv);
-      };
-      mbar_expect_tx(full_q, kTileBytes);
-      T::load(sq, &tma_q, 0, qrow, full_q);
-      for (int t = 0; t < n_tiles; ++t) {
-        const int s = t % kStages;
-        mbar_wait(empty_k0 + 8 * s, ((t / kStages) & 1) ^ 1);
-        const uint32_t fk = full_k0 + 8 * s, kt = sk0 + s * kTileBytes;
-        mbar_expect_tx(fk, kTileBytes);
-        T::load(kt, &tma_k, 0, krow + t * kBN, fk);
-        if (t > 0) load_v(t - 1);
+      int g = 0;
+      for (int i = 0;; ++i) {
+        const int w = block_item(i);
+        if (w >= items) break;
+        const Item it = item(w);
+        const int qrow = (it.z * q_heads + it.h) * nq_pad + it.q0, krow = (it.z * kv_heads + it.kh) * nkv_pad,
+                  vrow = (it.z * kv_heads + it.kh) * kD;
+        auto load_v = [&](int t) {
+          const int s = (g + t) % kStages;
+          mbar_wait(empty_v0 + 8 * s, (((g + t) / kStages) & 1) ^ 1);
+          const uint32_t fv = full_v0 + 8 * s, vt = sv0 + s * kTileBytes;
+          mbar_expect_tx(fv, kTileBytes);
+          T::load(vt, &tma_vt, t * kBN, vrow, fv);
+        };
+        const int qb = i % kQBufs;
+        mbar_wait(empty_q0 + 8 * qb, ((i / kQBufs) & 1) ^ 1);  // its previous item's consumers are done with it
+        mbar_expect_tx(full_q0 + 8 * qb, kTileBytes);
+        T::load(sq0 + qb * kTileBytes, &tma_q, 0, qrow, full_q0 + 8 * qb);
+        for (int t = 0; t < it.n_tiles; ++t) {
+          const int s = (g + t) % kStages;
+          mbar_wait(empty_k0 + 8 * s, (((g + t) / kStages) & 1) ^ 1);
+          const uint32_t fk = full_k0 + 8 * s, kt = sk0 + s * kTileBytes;
+          mbar_expect_tx(fk, kTileBytes);
+          T::load(kt, &tma_k, 0, krow + t * kBN, fk);
+          if (t > 0) load_v(t - 1);
+        }
+        load_v(it.n_tiles - 1);
+        g += it.n_tiles;
       }
-      load_v(n_tiles - 1);
     }
   } else {  // ------------------------------------------------------- consumers
     // 240 registers: O, S and P (64 + 64 + 32) are live at once, beside the softmax's own.
     setmaxnreg_inc<240>();
     const int c = wg - 1, warp = (threadIdx.x / 32) & 3, lane = threadIdx.x & 31, tig = lane & 3;
-    const uint32_t qa = sq + c * 64 * 128;  // this warpgroup's 64 query rows (128-byte rows in either format)
-    constexpr int kO = T::kO;               // O's accumulators: kO / 4 blocks of 8 output dims
+    constexpr int kO = T::kO;  // O's accumulators: kO / 4 blocks of 8 output dims
+    constexpr int kPLog2 = T::kPLog2;
     float o[kO], sc[64], alpha[2];
     uint32_t si[64];       // integer scores (Int8E4m3Tiles); unused otherwise
     typename T::PFrag pa;  // P of the previous tile, read by its P V product
+    int g = 0;
+    for (int i = 0;; ++i) {
+      const int w = block_item(i);
+      if (w >= items) break;
+      const Item it = item(w);
+      const int h = it.h, z = it.z, kh = it.kh, n_tiles = it.n_tiles, first_masked = it.first_masked;
+      // Segment z: its own operands (the next q_heads * nq_pad rows of Q, kv_heads * nkv_pad of K, ...) and its own n_q
+      // output rows.
+      Out* out = out_all + (long long)z * n_q * q_heads * hd;
+      const int qb = i % kQBufs;
+      const uint32_t qa = sq0 + qb * kTileBytes + c * 64 * 128;  // this warpgroup's 64 query rows (128-byte rows)
 #pragma unroll
-    for (int i = 0; i < kO; ++i) o[i] = 0.f;
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
-    const int row = q0 + c * 64 + warp * 16 + (lane >> 2);  // this thread's rows: row, row + 8
-    const int last = causal ? q_offset + row : n_kv;        // row's last visible key
-    // Score scale per row (log2 domain); fp8: times the row's q scale and the head's k scale.
-    float cs[2] = {scale_log2, scale_log2};
-    if constexpr (T::kPLog2 != 0) {
-      const float* sqh = fp8.q + (long long)(z * q_heads + h) * nq_pad + row;
-      const float sk = fp8.k[z * kv_heads + kh];
-      cs[0] = scale_log2 * sqh[0] * sk;
-      cs[1] = scale_log2 * sqh[8] * sk;
-    }
-    constexpr int kPLog2 = T::kPLog2;
-    mbar_wait(full_q, 0);
-    mbar_wait(full_k0, 0);
-    fence_regs(sc);
-    wgmma_fence();
-    issue_qk<T>(sc, si, qa, sk0);
-    wgmma_wait<0>();
-    scores_ready<T>(sc, si);
-    if (lane == 0) mbar_arrive(empty_k0);
-    softmax_tile<true, kPLog2>(sc, m, l, alpha, 0, n_kv, last, tig, cs);  // O is still 0: nothing to rescale
-    T::pack_p(pa, sc);
-    // Step t (1 <= t < n_tiles). `masked`: a step from first_masked on, the only ones that can need the key mask
-    // (their own copy, so the others carry no mask branch).
-    auto step = [&](int t, auto masked) {
-      const int s = t % kStages, sp = (t - 1) % kStages;
-      mbar_wait(full_k0 + 8 * s, (t / kStages) & 1);
-      fence_regs(sc);
-      fence_regs(o);
-      fence_pa(pa);
-      wgmma_fence();
-      issue_qk<T>(sc, si, qa, sk0 + s * kTileBytes);
-      mbar_wait(full_v0 + 8 * sp, ((t - 1) / kStages) & 1);
-      wgmma_fence();  // after the wait's loop: without it ptxas injects its own
-      issue_pv<T>(o, pa, sv0 + sp * kTileBytes);
-      wgmma_wait<1>();  // S_t is done; P_{t-1} V_{t-1} may still run
-      scores_ready<T>(sc, si);
-      softmax_tile<decltype(masked)::value, kPLog2>(sc, m, l, alpha, t * kBN, n_kv, last, tig, cs);
-      // K_t has been free since S_t completed; its release waits for the softmax and depends on its result (l is
-      // never < 0, which ptxas cannot know) because ptxas otherwise schedules the wait below above the whole
-      // softmax (seen in the SASS), and the softmax no longer overlaps P V.
-      if (lane == 0 && !(l[0] + l[1] < 0.f)) mbar_arrive(empty_k0 + 8 * s);
-      wgmma_wait<0>();
-      fence_regs(o);
-      fence_pa(pa);
-      if (lane == 0) mbar_arrive(empty_v0 + 8 * sp);
-      T::pack_p(pa, sc);
-      // O to the new max; skipped when no row of the warp moved (most tiles past the first few).
-      if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
-#pragma unroll
-        for (int j = 0; j < kO / 4; ++j) {
-          o[4 * j + 0] *= alpha[0];
-          o[4 * j + 1] *= alpha[0];
-          o[4 * j + 2] *= alpha[1];
-          o[4 * j + 3] *= alpha[1];
-        }
+      for (int j = 0; j < kO; ++j) o[j] = 0.f;
+      float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+      const int row = it.q0 + c * 64 + warp * 16 + (lane >> 2);  // this thread's rows: row, row + 8
+      const int last = causal ? q_offset + row : n_kv;           // row's last visible key
+      // Score scale per row (log2 domain); fp8: times the row's q scale and the head's k scale.
+      float cs[2] = {scale_log2, scale_log2};
+      if constexpr (T::kPLog2 != 0) {
+        const float* sqh = fp8.q + (long long)(z * q_heads + h) * nq_pad + row;
+        const float sk = fp8.k[z * kv_heads + kh];
+        cs[0] = scale_log2 * sqh[0] * sk;
+        cs[1] = scale_log2 * sqh[8] * sk;
       }
-    };
-    for (int t = 1; t < first_masked; ++t) step(t, std::false_type{});
-    for (int t = first_masked > 1 ? first_masked : 1; t < n_tiles; ++t) step(t, std::true_type{});
-    {  // the last tile's P V
-      const int t = n_tiles - 1, s = t % kStages;
-      mbar_wait(full_v0 + 8 * s, (t / kStages) & 1);
-      fence_regs(o);
-      fence_pa(pa);
-      wgmma_fence();
-      issue_pv<T>(o, pa, sv0 + s * kTileBytes);
-      wgmma_wait<0>();
-      fence_regs(o);
-      fence_pa(pa);
-    }
-    float out_scale = 1.f;
-    if constexpr (T::kPLog2 != 0) out_scale = fp8.v[z * kv_heads + kh];  // fp8: v's scale
+      mbar_wait(full_q0 + 8 * qb, (i / kQBufs) & 1);
+      {
+        const int s0 = g % kStages;
+        mbar_wait(full_k0 + 8 * s0, (g / kStages) & 1);
+        fence_regs(sc);
+        wgmma_fence();
+        issue_qk<T>(sc, si, qa, sk0 + s0 * kTileBytes);
+        wgmma_wait<0>();
+        scores_ready<T>(sc, si);
+        if (lane == 0) mbar_arrive(empty_k0 + 8 * s0);
+      }
+      softmax_tile<true, kPLog2>(sc, m, l, alpha, 0, n_kv, last, tig, cs);  // O is still 0: nothing to rescale
+      T::pack_p(pa, sc);
+      // Step t (1 <= t < n_tiles). `masked`: a step from first_masked on, the only ones that can need the key mask
+      // (their own copy, so the others carry no mask branch).
+      auto step = [&](int t, auto masked) {
+        const int s = (g + t) % kStages, sp = (g + t - 1) % kStages;
+        mbar_wait(full_k0 + 8 * s, ((g + t) / kStages) & 1);
+        fence_regs(sc);
+        fence_regs(o);
+        fence_pa(pa);
+        wgmma_fence();
+        issue_qk<T>(sc, si, qa, sk0 + s * kTileBytes);
+        mbar_wait(full_v0 + 8 * sp, ((g + t - 1) / kStages) & 1);
+        wgmma_fence();  // after the wait's loop: without it ptxas injects its own
+        issue_pv<T>(o, pa, sv0 + sp * kTileBytes);
+        wgmma_wait<1>();  // S_t is done; P_{t-1} V_{t-1} may still run
+        scores_ready<T>(sc, si);
+        softmax_tile<decltype(masked)::value, kPLog2>(sc, m, l, alpha, t * kBN, n_kv, last, tig, cs);
+        // K_t has been free since S_t completed; its release waits for the softmax and depends on its result (l is
+        // never < 0, which ptxas cannot know) because ptxas otherwise schedules the wait below above the whole
+        // softmax (seen in the SASS), and the softmax no longer overlaps P V.
+        if (lane == 0 && !(l[0] + l[1] < 0.f)) mbar_arrive(empty_k0 + 8 * s);
+        wgmma_wait<0>();
+        fence_regs(o);
+        fence_pa(pa);
+        if (lane == 0) mbar_arrive(empty_v0 + 8 * sp);
+        T::pack_p(pa, sc);
+        // O to the new max; skipped when no row of the warp moved (most tiles past the first few).
+        if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
 #pragma unroll
-    for (int rr = 0; rr < 2; ++rr) {
-      float L = l[rr];
-      L += __shfl_xor_sync(0xffffffffu, L, 1);
-      L += __shfl_xor_sync(0xffffffffu, L, 2);
-      const int i = row + 8 * rr;
-      if (i >= n_q) continue;
-      const float inv = L > 0.f ? out_scale / L : 0.f;
-      Out* orow = out + ((long long)i * q_heads + h) * hd + 2 * tig;
+          for (int j = 0; j < kO / 4; ++j) {
+            o[4 * j + 0] *= alpha[0];
+            o[4 * j + 1] *= alpha[0];
+            o[4 * j + 2] *= alpha[1];
+            o[4 * j + 3] *= alpha[1];
+          }
+        }
+      };
+      for (int t = 1; t < first_masked; ++t) step(t, std::false_type{});
+      for (int t = first_masked > 1 ? first_masked : 1; t < n_tiles; ++t) step(t, std::true_type{});
+      {  // the last tile's P V
+        const int s = (g + n_tiles - 1) % kStages;
+        mbar_wait(full_v0 + 8 * s, ((g + n_tiles - 1) / kStages) & 1);
+        fence_regs(o);
+        fence_pa(pa);
+        wgmma_fence();
+        issue_pv<T>(o, pa, sv0 + s * kTileBytes);
+        wgmma_wait<0>();
+        fence_regs(o);
+        fence_pa(pa);
+        if (lane == 0) mbar_arrive(empty_v0 + 8 * s);
+      }
+      if (lane == 0) mbar_arrive(empty_q0 + 8 * qb);  // every product reading this Q tile is done
+      g += n_tiles;
+      float out_scale = 1.f;
+      if constexpr (T::kPLog2 != 0) out_scale = fp8.v[z * kv_heads + kh];  // fp8: v's scale
 #pragma unroll
-      for (int j = 0; j < kO / 4; ++j)  // dims past hd are the operands' zero padding (hd % 8 == 0)
-        if (8 * j < hd) store_pair(orow + 8 * j, o[4 * j + 2 * rr] * inv, o[4 * j + 2 * rr + 1] * inv);
+      for (int rr = 0; rr < 2; ++rr) {
+        float L = l[rr];
+        L += __shfl_xor_sync(0xffffffffu, L, 1);
+        L += __shfl_xor_sync(0xffffffffu, L, 2);
+        const int r = row + 8 * rr;
+        if (r >= n_q) continue;
+        const float inv = L > 0.f ? out_scale / L : 0.f;
+        Out* orow = out + ((long long)r * q_heads + h) * hd + 2 * tig;
+#pragma unroll
+        for (int j = 0; j < kO / 4; ++j)  // dims past hd are the operands' zero padding (hd % 8 == 0)
+          if (8 * j < hd) store_pair(orow + 8 * j, o[4 * j + 2 * rr] * inv, o[4 * j + 2 * rr + 1] * inv);
+      }
     }
   }
 #else
   (void)n_q, (void)n_kv, (void)nq_pad, (void)nkv_pad, (void)q_heads, (void)kv_heads, (void)hd, (void)q_offset,
-      (void)causal, (void)scale_log2, (void)out, (void)fp8;
+      (void)causal, (void)scale_log2, (void)out_all, (void)fp8, (void)items;
 #endif
 }
 }  // namespace
@@ -474,9 +544,12 @@ void launch(const CUtensorMap& mq, const CUtensorMap& mk, const CUtensorMap& mv,
     return true;
   }();
   (void)attr;
-  const dim3 grid(nq_pad / kBM, q_heads, segments);
+  const int items = nq_pad / kBM * q_heads * segments;
+  // COSMOS_FLASH_PERSISTENT=0: one item a block, as before 2026-12-06 (the same outputs bit for bit: an item's
+  // arithmetic does not depend on which block runs it).
+  const int grid = env_switch("COSMOS_FLASH_PERSISTENT", true) ? std::min(items, sm_count()) : items;
   flash_wgmma_kernel<T, Out><<<grid, kThreads, smem_bytes<T>(), stream>>>(
-      mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2, fp8);
+      mq, mk, mv, out, n_q, n_kv, nq_pad, nkv_pad, q_heads, kv_heads, hd, q_offset, causal, scale_log2, fp8, items);
   CUDA_CHECK_LAUNCH();
 }
 }  // namespace
