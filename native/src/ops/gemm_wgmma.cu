@@ -155,22 +155,6 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       if (PINGPONG && j > 0) mbar_wait(turn0 + 8 * c, ((j - 1) / NC) & 1);
       int tr, tc;
       tile_coords(t, tiles_r, tiles_c, tr, tc);
-      if constexpr (EPI == kEpiAddF32) {
-        // The rows of out this thread adds to in the epilogue, brought into L2 now, while the main loop runs: read
-        // there straight from DRAM (the residual stream is larger than L2), their round trips (one a row pair)
-        // outlasted the other consumer's main loop at the tower's k = 1152 (its o GEMM ~9.6 us a tile against ~7.6 for
-        // the same tiles writing f32, tools/device/cupti_trace.cc's timeline). One 128-byte line a thread and row.
-        const int prow = tr * BM + row_off + warp * 16 + (lane >> 2);
-        const float* o = static_cast<const float*>(out_any);
-#pragma unroll
-        for (int i = 0; i < C::kMRep; ++i)
-#pragma unroll
-          for (int h = 0; h < 2; ++h)
-            for (int col = tc * BN + 32 * (lane & 3); col < min(m, (tc + 1) * BN); col += 128) {
-              const int r = prow + i * 64 + 8 * h;
-              if (r < n) asm volatile("prefetch.global.L2 [%0];\n" ::"l"(o + (long long)r * m + col));
-            }
-      }
       int prev = -1;
       for (int kt = 0; kt < ktiles; ++kt) {
         const unsigned q = (unsigned)j * ktiles + kt;
