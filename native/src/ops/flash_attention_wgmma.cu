@@ -1,9 +1,14 @@
 // flash_attention_wgmma (see the header): FlashAttention-3's block structure and its intra-warpgroup overlap of
 // softmax and products, written from the PTX ISA.
-//  * A block serves 128 queries of one q head: warpgroup 0 is the producer, warpgroups 1 and 2 consume 64 query
-//    rows each. Why not ops/flash_attention.cu's mma.sync kernel: mma.sync reaches ~240 TFLOP/s on the H200, where
-//    wgmma (a warpgroup's 64 x N x 16 product from shared memory, issued asynchronously) is what Hopper's peak
-//    needs.
+//  * A work item is 128 queries of one q head (of one segment): warpgroup 0 is the producer, warpgroups 1 and 2 consume
+//    64 query rows each. The launch is persistent (one block an SM, each looping over its items;
+//    COSMOS_FLASH_PERSISTENT=0 gives one item a block): Q has two buffers and the key / value stages run as one
+//    sequence over a block's items, so the next item's Q and first keys land while the consumers finish the current
+//    one. A tower frame has only 13 key tiles, so a block's first loads and last stores were a large share of it: on
+//    the H100 (2026-12-06, tools/device/cupti_trace.cc) the video tower's flash kernels 8.56 -> 7.63 ms, the video
+//    prefill's 7.44 -> 6.39. Why not ops/flash_attention.cu's mma.sync kernel: mma.sync reaches ~240 TFLOP/s on the
+//    H200, where wgmma (a warpgroup's 64 x N x 16 product from shared memory, issued asynchronously) is what Hopper's
+//    peak needs.
 //  * One producer thread copies the Q tile once and, per 128-key tile, K and V^T with TMA in the 128-byte swizzle
 //    that wgmma reads directly; two stages, so tile t+1 lands while tile t is used. K and V have their own "full"
 //    mbarriers (counting bytes) and "empty" ones (counting the consumer warps done with them): a consumer is done
