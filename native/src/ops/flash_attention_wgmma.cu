@@ -9,7 +9,7 @@
 //    prefill's 7.44 -> 6.39. Why not ops/flash_attention.cu's mma.sync kernel: mma.sync reaches ~240 TFLOP/s on the
 //    H200, where wgmma (a warpgroup's 64 x N x 16 product from shared memory, issued asynchronously) is what Hopper's
 //    peak needs.
-//  * One producer thread copies the Q tile once and, per 128-key tile, K and V^T with TMA in the 128-byte swizzle
+//  * One producer thread copies each item's Q tile and, per 128-key tile, K and V^T with TMA in the 128-byte swizzle
 //    that wgmma reads directly; two stages, so tile t+1 lands while tile t is used. K and V have their own "full"
 //    mbarriers (counting bytes) and "empty" ones (counting the consumer warps done with them): a consumer is done
 //    with K_t long before V_t (below), and the producer copies K_t before V_{t-1}, the order they are needed in.
@@ -87,7 +87,7 @@ using cosmos::fast_exp2;
 using cosmos::pack_bf16x2;
 
 constexpr int kD = cosmos::kFlashWgmmaHeadDim;
-constexpr int kBM = cosmos::kFlashWgmmaTile;  // queries per block
+constexpr int kBM = cosmos::kFlashWgmmaTile;  // queries per work item
 constexpr int kBN = cosmos::kFlashWgmmaTile;  // keys per tile
 constexpr int kStages = 2;
 constexpr int kThreads = 3 * 128;  // producer + 2 consumer warpgroups
