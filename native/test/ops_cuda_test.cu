@@ -447,6 +447,20 @@ void test_gemv_fp8(int k, int m, bool bias, bool swiglu) {
   pool->free(dw);
 }
 
+// The flash kernel's persistent launch (the default: one block an SM, each looping over its work items) against one
+// item a block (COSMOS_FLASH_PERSISTENT=0): `launch` writes got.size() floats at dout; run again that way, it must
+// write the bits of `got`, the persistent launch's output (an item's arithmetic is the same wherever it runs).
+template <class F>
+void check_one_item_a_block(const char* row, const std::string& what, const std::vector<float>& got, float* dout,
+                            F launch) {
+  setenv("COSMOS_FLASH_PERSISTENT", "0", 1);
+  CUDA_CHECK(cudaMemset(dout, 0xff, got.size() * 4));
+  launch();
+  unsetenv("COSMOS_FLASH_PERSISTENT");
+  report_exact(row, what, std::memcmp(down(dout, got.size()).data(), got.data(), got.size() * 4) == 0,
+               "== one item a block (bits)");
+}
+
 // flash_attention_cuda (ops/flash_attention.h, the Generator's tensor-core attention) vs attention_cpu on
 // random q/k/v of std 1: bf16 rounding of q, k, v and P against the unrounded f32 reference, bound 2e-2 of
 // max|ref| (the same rounding measured 2e-3 .. 6e-3 on attention.cu's mma path). Rows "flash", labelled with the
@@ -479,19 +493,12 @@ void test_flash_attention(int n_q, int n_kv, int qh, int kvh, int hd, int q_off,
   if (major == 9 && minor == 0 && hd > 64 && hd <= 128 && hd % 8 == 0 && flash_attention_supported(n_q, n_kv, hd))
     report_exact("flash path", "hd 72..128 on sm_90", path == "wgmma", "ran " + path);
   if (path == "wgmma") {
-    // The persistent launch (the default: one block an SM, each looping over its items) against one item a block
-    // (COSMOS_FLASH_PERSISTENT=0): an item's arithmetic is the same wherever it runs, so the same bits.
-    const std::vector<float> persistent = down(dout, ref.size());
-    setenv("COSMOS_FLASH_PERSISTENT", "0", 1);
-    CUDA_CHECK(cudaMemset(dout, 0xff, ref.size() * 4));
-    flash_attention_cuda(dout, dq, dk, dv, n_q, n_kv, qh, kvh, hd, q_off, causal, scale, ctx);
-    unsetenv("COSMOS_FLASH_PERSISTENT");
-    const std::vector<float> one = down(dout, ref.size());
     char what[96];
     std::snprintf(what, sizeof what, "nq=%d nkv=%d h=%d/%d hd=%d %s", n_q, n_kv, qh, kvh, hd,
                   causal ? "causal" : "full");
-    report_exact("flash persistent", what, std::memcmp(one.data(), persistent.data(), one.size() * 4) == 0,
-                 "== one item a block (bits)");
+    check_one_item_a_block("flash persistent", what, down(dout, ref.size()), dout, [&] {
+      flash_attention_cuda(dout, dq, dk, dv, n_q, n_kv, qh, kvh, hd, q_off, causal, scale, ctx);
+    });
     setenv("COSMOS_FLASH", "mma", 1);
     run();
     unsetenv("COSMOS_FLASH");
@@ -519,12 +526,9 @@ void test_flash_attention_segments(int seg_len, int segments, int qh, int kvh, i
                 causal ? "causal" : "full", flash_attention_path(seg_len, seg_len, hd, causal, ctx.stream));
   const std::vector<float> got = down(dout, ref.size());
   report("flash segments", buf, ref, got, 2e-2);
-  setenv("COSMOS_FLASH_PERSISTENT", "0", 1);  // one item a block: the same bits (see test_flash_attention)
-  CUDA_CHECK(cudaMemset(dout, 0xff, ref.size() * 4));
-  flash_attention_segments_cuda(dout, dq, dk, dv, seg_len, segments, qh, kvh, hd, causal, scale, ctx);
-  unsetenv("COSMOS_FLASH_PERSISTENT");
-  report_exact("flash persistent", buf, std::memcmp(down(dout, ref.size()).data(), got.data(), got.size() * 4) == 0,
-               "== one item a block (bits)");
+  check_one_item_a_block("flash persistent", buf, got, dout, [&] {
+    flash_attention_segments_cuda(dout, dq, dk, dv, seg_len, segments, qh, kvh, hd, causal, scale, ctx);
+  });
   pool->free(dq);
   pool->free(dk);
   pool->free(dv);
@@ -578,12 +582,9 @@ void test_attention_fp8(int n_q, int n_kv, int qh, int kvh, int hd, int q_off, b
   const std::vector<float> split = down(dout, twin.size());
   report_exact("attn fp8 split", buf, std::memcmp(split.data(), got.data(), got.size() * 4) == 0,
                "k/v in two parts == one tensor (bits)");
-  setenv("COSMOS_FLASH_PERSISTENT", "0", 1);  // one item a block: the same bits (see test_flash_attention)
-  CUDA_CHECK(cudaMemset(dout, 0xff, twin.size() * 4));
-  attention_fp8_cuda(dout, dq, dk, dv, n_q, n_kv, qh, kvh, hd, q_off, causal, scale, ctx);
-  unsetenv("COSMOS_FLASH_PERSISTENT");
-  report_exact("attn fp8 persistent", buf, std::memcmp(down(dout, twin.size()).data(), got.data(), got.size() * 4) == 0,
-               "== one item a block (bits)");
+  check_one_item_a_block("attn fp8 persistent", buf, got, dout, [&] {
+    attention_fp8_cuda(dout, dq, dk, dv, n_q, n_kv, qh, kvh, hd, q_off, causal, scale, ctx);
+  });
   pool->free(dq);
   pool->free(dk);
   pool->free(dv);
