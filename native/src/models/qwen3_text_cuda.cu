@@ -293,6 +293,7 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
     mlp_cuda(resid ? X : Hh, Hh, L.mlp, n, scratch, ctx_, {}, xb.get(), resid);
     // The last layer's norm (the final one) writes f32 Hh for the logits.
     const RmsNorm& next = last ? w_.norm : w_.layers[l + 1].in_ln;
+    const float* add_h = sum_h;  // what the next norm adds to X first
     if (deepstack) {
       if (!resid) add_cuda(X, X, Hh, n * H, ctx_);
       // Device-resident features are read in place; host ones go up through vis_tmp first.
@@ -302,15 +303,12 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
         feat = vis_tmp;
       }
       scatter_add_rows_cuda(X, vis_rows_dev, feat, vis->n_rows, H, ctx_);
-      if (bf16_inputs && !last)  // X holds the sum: the norm alone (h null), as for the first layer
-        add_norm_bf16_cuda(xb.get(), X, nullptr, next, n, ctx_);
-      else
-        add_norm_cuda(Hh, X, nullptr, next, n, ctx_);
-    } else if (bf16_inputs && !last) {
-      add_norm_bf16_cuda(xb.get(), X, sum_h, next, n, ctx_);  // X += mlp; xb = next layer's input norm
-    } else {
-      add_norm_cuda(Hh, X, sum_h, next, n, ctx_);  // X += mlp; Hh = next layer's input norm (or the final norm)
+      add_h = nullptr;  // X holds the sum: the norm alone, as for the first layer
     }
+    if (bf16_inputs && !last)
+      add_norm_bf16_cuda(xb.get(), X, add_h, next, n, ctx_);  // X += mlp; xb = next layer's input norm
+    else
+      add_norm_cuda(Hh, X, add_h, next, n, ctx_);  // X += mlp; Hh = next layer's input norm (or the final norm)
   }
 }
 
