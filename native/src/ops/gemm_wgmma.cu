@@ -75,6 +75,26 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int
   tc = r / rows;
 }
 
+// A quad's (lanes 4s .. 4s + 3, one output row) bf16 pairs p[t] of columns 8t + 2q + {0, 1} (q = lane % 4) as four
+// 16-byte stores: lane q receives every lane's p[q] (three xor shuffles inside the quad; the other quads of the warp
+// may have skipped a row past n, hence the quad's own mask) and writes columns 8q .. 8q + 7 of row_cols.
+__device__ __forceinline__ void quad_transpose_store(__nv_bfloat16* row_cols, const uint32_t (&p)[4], int lane) {
+  const unsigned quad = 0xfu << (lane & ~3);
+  const bool b0 = lane & 1, b1 = lane & 2;
+  // Step 1 (lanes q, q ^ 1): keep p[t] for t of this lane's bit 0, get the partner's; a[s] = lane (q & 2 | s)'s value.
+  const uint32_t keep0 = b0 ? p[1] : p[0], keep1 = b0 ? p[3] : p[2];
+  const uint32_t got0 = __shfl_xor_sync(quad, b0 ? p[0] : p[1], 1), got1 = __shfl_xor_sync(quad, b0 ? p[2] : p[3], 1);
+  // t = b0 (+ 2): from lanes (q & 2) + {0, 1}, in lane order
+  const uint32_t lo0 = b0 ? got0 : keep0, lo1 = b0 ? keep0 : got0;  // t = b0
+  const uint32_t hi0 = b0 ? got1 : keep1, hi1 = b0 ? keep1 : got1;  // t = b0 + 2
+  // Step 2 (lanes q, q ^ 2): keep t = q (bit 1 of this lane), send the other.
+  const uint32_t x0 = __shfl_xor_sync(quad, b1 ? lo0 : hi0, 2), x1 = __shfl_xor_sync(quad, b1 ? lo1 : hi1, 2);
+  const uint32_t m0 = b1 ? hi0 : lo0, m1 = b1 ? hi1 : lo1;  // this pair of lanes' values of t = q
+  // lanes 0, 1 (b1 0) then 2, 3: the partner pair's values are x0, x1
+  const uint4 v = b1 ? make_uint4(x0, x1, m0, m1) : make_uint4(m0, m1, x0, x1);
+  *reinterpret_cast<uint4*>(row_cols + 8 * (lane & 3)) = v;
+}
+
 // What the epilogue writes: f32 [n, m] (+ bias); kEpiSwiGLU: bf16 [n, m] = silu(a b[0:m]^T) * (a b[m:2m]^T) (no bias;
 // m % (BN / 2) == 0); kEpiGeluTanh / kEpiGeluErf: bf16 [n, m] = gelu(a b^T + bias) (m even); kEpiBf16: bf16 [n, m] =
 // a b^T + bias (m even), the f32 form's values rounded once; kEpiAddF32: f32 [n, m] += a b^T + bias (the f32 form's
@@ -197,16 +217,29 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       };
       if constexpr (SWIGLU) {  // gate in d[j < BN/16], up of the same channel in d[j + BN/16]
         __nv_bfloat16* out = static_cast<__nv_bfloat16*>(out_any);
+        // silu(g) * u as ops/swiglu.cu (expf: tracks the CPU reference), rounded once to bf16
+        auto swiglu_pair = [&](int i, int h, int j) {
+          const float g0 = acc[i][4 * j + 2 * h], g1 = acc[i][4 * j + 2 * h + 1];
+          const float u0 = acc[i][4 * (j + BN / 16) + 2 * h], u1 = acc[i][4 * (j + BN / 16) + 2 * h + 1];
+          return cosmos::pack_bf16x2(g0 / (1.f + expf(-g0)) * u0, g1 / (1.f + expf(-g1)) * u1);
+        };
+        if ((reinterpret_cast<uintptr_t>(out_any) & 15) == 0) {  // 16-byte rows (m % (BN / 2) == 0): as the GELU's
+          epilogue_rows([&](int i, int h, int r) {
+#pragma unroll
+            for (int g = 0; g < BN / 64; ++g) {
+              uint32_t p[4];
+#pragma unroll
+              for (int t = 0; t < 4; ++t) p[t] = swiglu_pair(i, h, 4 * g + t);
+              quad_transpose_store(out + (long long)r * m + tc * kCols + 32 * g, p, lane);
+            }
+          });
+          continue;
+        }
         const int col0 = tc * kCols + 2 * (lane & 3);
         epilogue_rows([&](int i, int h, int r) {
 #pragma unroll
-          for (int j = 0; j < BN / 16; ++j) {
-            const float g0 = acc[i][4 * j + 2 * h], g1 = acc[i][4 * j + 2 * h + 1];
-            const float u0 = acc[i][4 * (j + BN / 16) + 2 * h], u1 = acc[i][4 * (j + BN / 16) + 2 * h + 1];
-            // silu(g) * u as ops/swiglu.cu (expf: tracks the CPU reference), rounded once to bf16
-            *reinterpret_cast<uint32_t*>(out + (long long)r * m + col0 + 8 * j) =
-                cosmos::pack_bf16x2(g0 / (1.f + expf(-g0)) * u0, g1 / (1.f + expf(-g1)) * u1);
-          }
+          for (int j = 0; j < BN / 16; ++j)
+            *reinterpret_cast<uint32_t*>(out + (long long)r * m + col0 + 8 * j) = swiglu_pair(i, h, j);
         });
         continue;
       }
@@ -227,6 +260,29 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
         if (bias && pair && (tc + 1) * BN <= m) {
           float bs[BN / 4];  // columns col0 + 8j + {0, 1}
           load_col_pairs<BN / 8>(bs, bias + col0);
+          // bf16 out with 16-byte rows (m % 8 == 0, out aligned): a quad's four lanes hold the same row's 8 columns
+          // of chunk j as four bf16 pairs; transposed across the quad (quad_transpose_store), lane q writes chunk 4g +
+          // q whole: a warp's store covers 64 bytes of each of its 8 rows (two full 32-byte sectors) instead of 16.
+          if constexpr (kBf16Out) {
+            if (m % 8 == 0 && (reinterpret_cast<uintptr_t>(out_any) & 15) == 0) {
+              bf16* out = static_cast<bf16*>(out_any);
+              epilogue_rows([&](int i, int h, int r) {
+#pragma unroll
+                for (int g = 0; g < BN / 32; ++g) {
+                  uint32_t p[4];
+#pragma unroll
+                  for (int t = 0; t < 4; ++t) {
+                    const int j = 4 * g + t;
+                    float v0 = acc[i][4 * j + 2 * h] + bs[2 * j], v1 = acc[i][4 * j + 2 * h + 1] + bs[2 * j + 1];
+                    if constexpr (kGelu) v0 = cosmos::gelu_tanh_value(v0), v1 = cosmos::gelu_tanh_value(v1);
+                    p[t] = cosmos::pack_bf16x2(v0, v1);
+                  }
+                  quad_transpose_store(out + (long long)r * m + tc * BN + 32 * g, p, lane);
+                }
+              });
+              continue;
+            }
+          }
           epilogue_rows([&](int i, int h, int r) {
             if constexpr (kAdd) {
               const float* orow = static_cast<const float*>(out_any) + (long long)r * m + col0;
