@@ -283,6 +283,42 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
               continue;
             }
           }
+          // f32 out (+ the residual) with 16-byte rows: lanes q and q ^ 1 swap a pair of chunks (2g, 2g + 1), so lane q
+          // holds 4 adjacent columns of chunk 2g + (q & 1) and a quad's four float4s cover both chunks (64 bytes a
+          // row).
+          if constexpr (!kBf16Out) {
+            if (m % 4 == 0 && (reinterpret_cast<uintptr_t>(out_any) & 15) == 0) {
+              float* out = static_cast<float*>(out_any);
+              const int b0 = lane & 1, col4 = tc * BN + 8 * b0 + 4 * ((lane >> 1) & 1);
+              epilogue_rows([&](int i, int h, int r) {
+                float* orow = out + (long long)r * m + col4;
+                [[maybe_unused]] float4 old4[kAdd ? BN / 16 : 1];
+                if constexpr (kAdd) {
+#pragma unroll
+                  for (int g = 0; g < BN / 16; ++g) old4[g] = *reinterpret_cast<const float4*>(orow + 16 * g);
+                }
+#pragma unroll
+                for (int g = 0; g < BN / 16; ++g) {
+                  float2 v[2];
+#pragma unroll
+                  for (int t = 0; t < 2; ++t) {
+                    const int j = 2 * g + t;
+                    v[t] = make_float2(acc[i][4 * j + 2 * h] + bs[2 * j], acc[i][4 * j + 2 * h + 1] + bs[2 * j + 1]);
+                  }
+                  const unsigned quad = 0xfu << (lane & ~3);
+                  const float2 keep = b0 ? v[1] : v[0], send = b0 ? v[0] : v[1];
+                  const float2 got = make_float2(__shfl_xor_sync(quad, send.x, 1), __shfl_xor_sync(quad, send.y, 1));
+                  float4 w = b0 ? make_float4(got.x, got.y, keep.x, keep.y) : make_float4(keep.x, keep.y, got.x, got.y);
+                  if constexpr (kAdd) {
+                    w.x = __fadd_rn(w.x, old4[g].x), w.y = __fadd_rn(w.y, old4[g].y);
+                    w.z = __fadd_rn(w.z, old4[g].z), w.w = __fadd_rn(w.w, old4[g].w);
+                  }
+                  __stcs(reinterpret_cast<float4*>(orow + 16 * g), w);
+                }
+              });
+              continue;
+            }
+          }
           epilogue_rows([&](int i, int h, int r) {
             if constexpr (kAdd) {
               const float* orow = static_cast<const float*>(out_any) + (long long)r * m + col0;
