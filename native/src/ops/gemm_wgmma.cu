@@ -250,16 +250,22 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       // kEpiAddF32: a row's old values of this thread's columns, all loaded before its first store (one round trip a
       // row, not one a pair; the stores to the same row would otherwise hold the later loads behind them).
       [[maybe_unused]] float2 old[kAdd ? BN / 8 : 1];
-      // A bias on a whole tile (m even, every column inside out: the Qwen3-VL tower's linears): this thread's 32 bias
-      // values read once per tile. Read per element between the stores (the path below), such loads stalled the fp8
-      // GEMM's epilogue on L1TEX (its column scales: ops/gemm_fp8_wgmma.cu measured +20-30% from holding them); here
-      // the tower of qwen3vl_prefill_bench went 23.3 -> 21.1 ms (image) and 67.6 -> 59.6 ms (video), H200.
-      // BN 128 only (the 128 x 256 tiles' 64 more registers would spill), and not under the erf GELU (its ping-pong
-      // form spilled 8 bytes with them; the tower's GELU is the tanh form).
+      // A whole tile (m even, every column inside out): this thread's 32 bias values read once per tile (the Qwen3-VL
+      // tower's linears; the decoder's have none). Read per element between the stores (the path below), such loads
+      // stalled the fp8 GEMM's epilogue on L1TEX (its column scales: ops/gemm_fp8_wgmma.cu measured +20-30% from
+      // holding them); here the tower of qwen3vl_prefill_bench went 23.3 -> 21.1 ms (image) and 67.6 -> 59.6 ms
+      // (video), H200. BN 128 only (the 128 x 256 tiles' 64 more registers would spill), and not under the erf GELU
+      // (its ping-pong form spilled 8 bytes with them; the tower's GELU is the tanh form).
       if constexpr (BN == 128 && EPI != kEpiGeluErf) {
-        if (bias && pair && (tc + 1) * BN <= m) {
+        if (pair && (tc + 1) * BN <= m && (bias || !kBf16Out)) {
+          // f32 out without a bias: -0, since x + (-0) is x for every x (-0 and NaN included): the same sums. (Not in
+          // the bf16 forms, which all have a bias: the GELU's spilled 8 bytes with the choice.)
           float bs[BN / 4];  // columns col0 + 8j + {0, 1}
-          load_col_pairs<BN / 8>(bs, bias + col0);
+          if (kBf16Out || bias)
+            load_col_pairs<BN / 8>(bs, bias + col0);
+          else
+#pragma unroll
+            for (int j = 0; j < BN / 4; ++j) bs[j] = -0.f;
           // bf16 out with 16-byte rows (m % 8 == 0, out aligned): a quad's four lanes hold the same row's 8 columns
           // of chunk j as four bf16 pairs; transposed across the quad (quad_transpose_store), lane q writes chunk 4g +
           // q whole: a warp's store covers 64 bytes of each of its 8 rows (two full 32-byte sectors) instead of 16.
