@@ -9,8 +9,9 @@
 //    the stage's "full" mbarrier and issues the two copies. It gives its registers to the consumers (setmaxnreg).
 //  * Warpgroups 1..NC consume: wait on "full", issue wgmma.mma_async (4 k16 steps per stage, f32 accumulators in
 //    registers), keep one stage's wgmmas in flight (wait_group 1) and release the stage before it.
-//  * The epilogue writes f32 straight from the accumulators (float2 streaming stores: the output is larger than
-//    L2 and is not read again by this kernel, so it should not evict the operands).
+//  * The epilogue writes f32 straight from the accumulators (streaming stores: the output is larger than L2 and is
+//    not read again by this kernel, so it should not evict the operands); on whole tiles 16 bytes a lane after a swap
+//    between neighbouring lanes (the ping-pong tiles at the tower's k = 1152: ~+10% TFLOP/s, H100).
 //  * SwiGLU epilogue (gemm_wgmma_swiglu): a 128 x 256 tile's B is two boxes of 128 weight rows, the gate's rows
 //    c..c+127 and the up projection's same rows, so each thread holds gate and up of the same output channels and
 //    writes silu(gate) * up as bf16: an MLP's [n, 2 inter] f32 intermediate, its activation pass and the down
@@ -217,29 +218,18 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       };
       if constexpr (SWIGLU) {  // gate in d[j < BN/16], up of the same channel in d[j + BN/16]
         __nv_bfloat16* out = static_cast<__nv_bfloat16*>(out_any);
-        // silu(g) * u as ops/swiglu.cu (expf: tracks the CPU reference), rounded once to bf16
-        auto swiglu_pair = [&](int i, int h, int j) {
-          const float g0 = acc[i][4 * j + 2 * h], g1 = acc[i][4 * j + 2 * h + 1];
-          const float u0 = acc[i][4 * (j + BN / 16) + 2 * h], u1 = acc[i][4 * (j + BN / 16) + 2 * h + 1];
-          return cosmos::pack_bf16x2(g0 / (1.f + expf(-g0)) * u0, g1 / (1.f + expf(-g1)) * u1);
-        };
-        if ((reinterpret_cast<uintptr_t>(out_any) & 15) == 0) {  // 16-byte rows (m % (BN / 2) == 0): as the GELU's
-          epilogue_rows([&](int i, int h, int r) {
-#pragma unroll
-            for (int g = 0; g < BN / 64; ++g) {
-              uint32_t p[4];
-#pragma unroll
-              for (int t = 0; t < 4; ++t) p[t] = swiglu_pair(i, h, 4 * g + t);
-              quad_transpose_store(out + (long long)r * m + tc * kCols + 32 * g, p, lane);
-            }
-          });
-          continue;
-        }
         const int col0 = tc * kCols + 2 * (lane & 3);
+        // (Stored a pair at a time: the quad-transposed 16-byte stores of the bf16 form below measured slower here,
+        // the Generator's 480p MLP 8.31 -> 8.64 ms, H100.)
         epilogue_rows([&](int i, int h, int r) {
 #pragma unroll
-          for (int j = 0; j < BN / 16; ++j)
-            *reinterpret_cast<uint32_t*>(out + (long long)r * m + col0 + 8 * j) = swiglu_pair(i, h, j);
+          for (int j = 0; j < BN / 16; ++j) {
+            const float g0 = acc[i][4 * j + 2 * h], g1 = acc[i][4 * j + 2 * h + 1];
+            const float u0 = acc[i][4 * (j + BN / 16) + 2 * h], u1 = acc[i][4 * (j + BN / 16) + 2 * h + 1];
+            // silu(g) * u as ops/swiglu.cu (expf: tracks the CPU reference), rounded once to bf16
+            *reinterpret_cast<uint32_t*>(out + (long long)r * m + col0 + 8 * j) =
+                cosmos::pack_bf16x2(g0 / (1.f + expf(-g0)) * u0, g1 / (1.f + expf(-g1)) * u1);
+          }
         });
         continue;
       }
@@ -269,7 +259,9 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
           // bf16 out with 16-byte rows (m % 8 == 0, out aligned): a quad's four lanes hold the same row's 8 columns
           // of chunk j as four bf16 pairs; transposed across the quad (quad_transpose_store), lane q writes chunk 4g +
           // q whole: a warp's store covers 64 bytes of each of its 8 rows (two full 32-byte sectors) instead of 16.
-          if constexpr (kBf16Out) {
+          // H100, the tower's fc1 shape: 0.276 -> 0.232-0.245 ms. Not under the GELU: 0.244 -> 0.258-0.287 there (its
+          // arithmetic no longer overlapped by the stores, a pair at a time, below).
+          if constexpr (EPI == kEpiBf16) {
             if (m % 8 == 0 && (reinterpret_cast<uintptr_t>(out_any) & 15) == 0) {
               bf16* out = static_cast<bf16*>(out_any);
               epilogue_rows([&](int i, int h, int r) {
@@ -279,9 +271,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
 #pragma unroll
                   for (int t = 0; t < 4; ++t) {
                     const int j = 4 * g + t;
-                    float v0 = acc[i][4 * j + 2 * h] + bs[2 * j], v1 = acc[i][4 * j + 2 * h + 1] + bs[2 * j + 1];
-                    if constexpr (kGelu) v0 = cosmos::gelu_tanh_value(v0), v1 = cosmos::gelu_tanh_value(v1);
-                    p[t] = cosmos::pack_bf16x2(v0, v1);
+                    p[t] = cosmos::pack_bf16x2(acc[i][4 * j + 2 * h] + bs[2 * j],
+                                               acc[i][4 * j + 2 * h + 1] + bs[2 * j + 1]);
                   }
                   quad_transpose_store(out + (long long)r * m + tc * BN + 32 * g, p, lane);
                 }
@@ -291,7 +282,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
           }
           // f32 out (+ the residual) with 16-byte rows: lanes q and q ^ 1 swap a pair of chunks (2g, 2g + 1), so lane q
           // holds 4 adjacent columns of chunk 2g + (q & 1) and a quad's four float4s cover both chunks (64 bytes a
-          // row).
+          // row; a float2 a lane wrote 32). H100, ping-pong tiles, TFLOP/s: the tower's q|k|v 480 -> 535, o 459 ->
+          // 517, fc1 466 -> 505; its fc2 on 256 x 128 tiles 499 -> 528.
           if constexpr (!kBf16Out) {
             if (m % 4 == 0 && (reinterpret_cast<uintptr_t>(out_any) & 15) == 0) {
               float* out = static_cast<float*>(out_any);
