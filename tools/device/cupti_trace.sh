@@ -8,7 +8,7 @@
 #             20 ms while PROGRAM runs (SM clock, power, temperature, throttle reasons).
 #           python3 tools/device/trace_summary.py TRACE   (a qwen3vl_prefill_bench process: spans, busy and idle time)
 #           bash tools/device/cupti_trace.sh qwen3vl DIR [BENCH]: the above for qwen3vl_prefill_bench's video and image
-#             cases (3 timed runs each; the video as is, with COSMOS_TOWER_HEAD=0 and with COSMOS_QKV_BF16_OUT=1, the last
+#             cases (3 timed runs each; the video as is, with COSMOS_TOWER_HEAD=0 and with COSMOS_QKV_BF16_OUT=0, the last
 #             only where TRACE_CASES names it): DIR/summary.txt (the second and
 #             last runs' summaries, the clock and power samples' range) and DIR/traces.tar.xz (the timelines);
 #             TRACE_CASES="video image" (say) runs those only.
@@ -46,7 +46,7 @@ run)
 qwen3vl)
   dir=$2 bench=${3:-.dev/benchbin/qwen3vl_prefill_bench}
   mkdir -p "$dir" /tmp/cupti_traces
-  for spec in "video|" "video_no_head|COSMOS_TOWER_HEAD=0" "video_qkv_bf16|COSMOS_QKV_BF16_OUT=1" "image|"; do
+  for spec in "video|" "video_no_head|COSMOS_TOWER_HEAD=0" "video_qkv_f32|COSMOS_QKV_BF16_OUT=0" "image|"; do
     IFS='|' read -r name vars <<< "$spec"
     [[ " ${TRACE_CASES:-video video_no_head image} " == *" $name "* ]] || continue
     t=/tmp/cupti_traces/$name.txt

@@ -16,12 +16,13 @@
 #              qwen3_cuda_test (the tiny fixture; the decoder's prefill on bf16 inputs bit for bit against
 #              COSMOS_PREFILL_BF16_INPUTS=0, its residual adds in the GEMMs against COSMOS_RESIDUAL_IN_GEMM=0);
 #           2. qwen3vl_prefill_bench, video then image, in its forms alternated twice: as is (add_layernorm's vector
-#              form, bf16 GEMM inputs in the tower and the prefill, kept blocks, the residual adds in the o and down /
-#              fc2 GEMMs' epilogue, the tower's head, the persistent flash kernel) and the flash kernel one item a
-#              block (COSMOS_FLASH_PERSISTENT=0) (FORMS=all: also no tower head (COSMOS_TOWER_HEAD=0), the
-#              residual adds in the norms (COSMOS_RESIDUAL_IN_GEMM=0), the prefill's f32 rows + casts
-#              (COSMOS_PREFILL_BF16_INPUTS=0), COSMOS_QKV_BF16_OUT=1,
-#              COSMOS_TOWER_KEEP_BLOCKS=0 and the tower's first two defaults off), and the base build as is where carried (each line: tower ms and its
+#              form, bf16 GEMM inputs in the tower and the prefill, the tower's q|k|v in bf16 from its GEMM, kept
+#              blocks, the residual adds in the o and down / fc2 GEMMs' epilogue, the tower's head, the persistent
+#              flash kernel) and the flash kernel one item a block (COSMOS_FLASH_PERSISTENT=0) (FORMS=all: also no
+#              tower head (COSMOS_TOWER_HEAD=0), the residual adds in the norms (COSMOS_RESIDUAL_IN_GEMM=0), the
+#              prefill's f32 rows + casts (COSMOS_PREFILL_BF16_INPUTS=0), q|k|v in f32 from the GEMM
+#              (COSMOS_QKV_BF16_OUT=0), COSMOS_TOWER_KEEP_BLOCKS=0 and the tower's first two defaults off), and the
+#              base build as is where carried (each line: tower ms and its
 #              phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried too (tools/device/wgmma_check.sh
 #              prepare), gemm_wgmma_cuda_test's variants v1-v4 timed on the tower's four GEMM shapes and the video
 #              prefill's four;
@@ -64,7 +65,7 @@ device)
   [ "${FORMS:-}" = all ] && forms+=("no tower head|COSMOS_TOWER_HEAD=0|$b"
     "residual adds in the norms|COSMOS_RESIDUAL_IN_GEMM=0|$b"
     "decoder prefill f32 rows + casts|COSMOS_PREFILL_BF16_INPUTS=0|$b"
-    "qkv bf16 from the GEMM|COSMOS_QKV_BF16_OUT=1|$b"
+    "qkv f32 from the GEMM|COSMOS_QKV_BF16_OUT=0|$b"
     "blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b"
     "f32 inputs, scalar layernorm|COSMOS_LAYERNORM_VEC=0 COSMOS_TOWER_BF16_INPUTS=0|$b")
   if [ -f "$BASE" ]; then
@@ -119,7 +120,7 @@ EOF
     # (ncu's demangled names: "<unnamed>::Bf16Tiles<(int)80>" ("<(int)80, ..." with more parameters),
     # "gemm_wgmma_kernel<(int)128, (int)128, ...>")
     details=()
-    [ "${NCU_DETAIL:-1}" = 1 ] && details=('flash_wgmma_kernel<.*Bf16Tiles<\(int\)80[,>]' 'qkv_rope_flash_kernel<float'
+    [ "${NCU_DETAIL:-1}" = 1 ] && details=('flash_wgmma_kernel<.*Bf16Tiles<\(int\)80[,>]' 'qkv_rope_flash_kernel<'
       'gemm_wgmma_kernel<\(int\)128, \(int\)128, \(int\)2, \(int\)6, \(bool\)1, \(int\)2>')
     for k in "${details[@]}"; do
       env NO_BREAKDOWN=1 PREFILL_CASES=video PREFILL_REPS=1 timeout 200 ncu --clock-control none --kernel-name-base demangled \

@@ -67,11 +67,12 @@ bool segments_on_bf16_flash(const AttentionBlock& b, const AttentionCall& call, 
   return true;
 }
 
-// COSMOS_QKV_BF16_OUT=1: the q|k|v projection in bf16 straight from the GEMM for the frames on the bf16 flash path:
-// the values transformers' bf16 tower hands its rotary (its Linear's bf16 output), half the projection's bytes out of
-// the GEMM and into qkv_rope_flash. Opt-in until run on a GPU (written 2026-12-06 while none was lent). Read at every
-// call (tests switch it).
-bool qkv_bf16_out_wanted() { return env_switch("COSMOS_QKV_BF16_OUT", false); }
+// The q|k|v projection in bf16 straight from the GEMM for the frames on the bf16 flash path (the Qwen3-VL tower): the
+// values transformers' bf16 tower hands its rotary (its Linear's bf16 output), half the projection's bytes out of the
+// GEMM and into qkv_rope_flash. The default since the GEMM's bf16 epilogue stores 16 bytes a lane (H100, 2026-12-07:
+// the video tower ~1.3 ms faster, bench/README); COSMOS_QKV_BF16_OUT=0 keeps q|k|v in f32 (q and k then rounded after
+// the rotary only: ~1e-3 a block apart, ops_cuda_test). Read at every call (tests switch it).
+bool qkv_bf16_out_wanted() { return env_switch("COSMOS_QKV_BF16_OUT", true); }
 
 // q / k rows and the rotary tables aligned for qkv_rope_flash_segments_cuda's pair reads (the wgmma path's head dims
 // are multiples of 8, so every segment's offset keeps them aligned).
