@@ -77,21 +77,20 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int
 }
 
 // A quad's (lanes 4s .. 4s + 3, one output row) bf16 pairs p[t] of columns 8t + 2q + {0, 1} (q = lane % 4) as four
-// 16-byte stores: lane q receives every lane's p[q] (three xor shuffles inside the quad; the other quads of the warp
-// may have skipped a row past n, hence the quad's own mask) and writes columns 8q .. 8q + 7 of row_cols.
+// 16-byte stores: lane q gathers every lane's p[q] in two butterfly steps of xor shuffles inside the quad (the other
+// quads of the warp may have skipped a row past n, hence the quad's own mask) and writes columns 8q .. 8q + 7.
 __device__ __forceinline__ void quad_transpose_store(__nv_bfloat16* row_cols, const uint32_t (&p)[4], int lane) {
   const unsigned quad = 0xfu << (lane & ~3);
   const bool b0 = lane & 1, b1 = lane & 2;
-  // Step 1 (lanes q, q ^ 1): keep p[t] for t of this lane's bit 0, get the partner's; a[s] = lane (q & 2 | s)'s value.
+  // Step 1, lanes q and q ^ 1: each keeps its p[t] for the t whose bit 0 is its own and receives the partner's.
   const uint32_t keep0 = b0 ? p[1] : p[0], keep1 = b0 ? p[3] : p[2];
   const uint32_t got0 = __shfl_xor_sync(quad, b0 ? p[0] : p[1], 1), got1 = __shfl_xor_sync(quad, b0 ? p[2] : p[3], 1);
-  // t = b0 (+ 2): from lanes (q & 2) + {0, 1}, in lane order
-  const uint32_t lo0 = b0 ? got0 : keep0, lo1 = b0 ? keep0 : got0;  // t = b0
-  const uint32_t hi0 = b0 ? got1 : keep1, hi1 = b0 ? keep1 : got1;  // t = b0 + 2
-  // Step 2 (lanes q, q ^ 2): keep t = q (bit 1 of this lane), send the other.
+  // ... so this lane holds lanes (q & 2) + {0, 1}'s values (in lane order) of t = b0 (lo) and t = b0 + 2 (hi).
+  const uint32_t lo0 = b0 ? got0 : keep0, lo1 = b0 ? keep0 : got0;
+  const uint32_t hi0 = b0 ? got1 : keep1, hi1 = b0 ? keep1 : got1;
+  // Step 2, lanes q and q ^ 2: keep t = q, send the other; then the four lanes' values of t = q in lane order.
   const uint32_t x0 = __shfl_xor_sync(quad, b1 ? lo0 : hi0, 2), x1 = __shfl_xor_sync(quad, b1 ? lo1 : hi1, 2);
-  const uint32_t m0 = b1 ? hi0 : lo0, m1 = b1 ? hi1 : lo1;  // this pair of lanes' values of t = q
-  // lanes 0, 1 (b1 0) then 2, 3: the partner pair's values are x0, x1
+  const uint32_t m0 = b1 ? hi0 : lo0, m1 = b1 ? hi1 : lo1;
   const uint4 v = b1 ? make_uint4(x0, x1, m0, m1) : make_uint4(m0, m1, x0, x1);
   *reinterpret_cast<uint4*>(row_cols + 8 * (lane & 3)) = v;
 }
