@@ -18,11 +18,11 @@
 #           2. qwen3vl_prefill_bench, video then image, in its forms alternated twice: as is (add_layernorm's vector
 #              form, bf16 GEMM inputs in the tower and the prefill, the tower's q|k|v in bf16 from its GEMM, kept
 #              blocks, the residual adds in the o and down / fc2 GEMMs' epilogue, the tower's head, the persistent
-#              flash kernel) and the flash kernel one item a block (COSMOS_FLASH_PERSISTENT=0) (FORMS=all: also no
-#              tower head (COSMOS_TOWER_HEAD=0), the residual adds in the norms (COSMOS_RESIDUAL_IN_GEMM=0), the
-#              prefill's f32 rows + casts (COSMOS_PREFILL_BF16_INPUTS=0), q|k|v in f32 from the GEMM
-#              (COSMOS_QKV_BF16_OUT=0), COSMOS_TOWER_KEEP_BLOCKS=0 and the tower's first two defaults off), and the
-#              base build as is where carried (each line: tower ms and its
+#              flash kernel) and the tower's q|k|v in f32 from its GEMM (COSMOS_QKV_BF16_OUT=0) (FORMS=all: also the
+#              flash kernel one item a block (COSMOS_FLASH_PERSISTENT=0), no tower head (COSMOS_TOWER_HEAD=0), the
+#              residual adds in the norms (COSMOS_RESIDUAL_IN_GEMM=0), the prefill's f32 rows + casts
+#              (COSMOS_PREFILL_BF16_INPUTS=0), COSMOS_TOWER_KEEP_BLOCKS=0 and the tower's first two defaults off), and
+#              the base build as is where carried (each line: tower ms and its
 #              phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried too (tools/device/wgmma_check.sh
 #              prepare), gemm_wgmma_cuda_test's variants v1-v4 timed on the tower's four GEMM shapes and the video
 #              prefill's four;
@@ -60,12 +60,12 @@ device)
   grep -E "rc=|FAIL" "$out/tests.log" | tee -a "$out/summary.txt"
   echo "PASS rows: $(grep -c '| PASS' "$out/tests.log")" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
-  forms=("as is||$b" "flash one item a block|COSMOS_FLASH_PERSISTENT=0|$b")
-  # FORMS=all: also the opt-in q|k|v from the GEMM and the defaults of 2026-12-06 off (settled then: bench/README)
-  [ "${FORMS:-}" = all ] && forms+=("no tower head|COSMOS_TOWER_HEAD=0|$b"
+  forms=("as is||$b" "qkv f32 from the GEMM|COSMOS_QKV_BF16_OUT=0|$b")
+  # FORMS=all: also the defaults of 2026-12-06 off (settled then: bench/README)
+  [ "${FORMS:-}" = all ] && forms+=("flash one item a block|COSMOS_FLASH_PERSISTENT=0|$b"
+    "no tower head|COSMOS_TOWER_HEAD=0|$b"
     "residual adds in the norms|COSMOS_RESIDUAL_IN_GEMM=0|$b"
     "decoder prefill f32 rows + casts|COSMOS_PREFILL_BF16_INPUTS=0|$b"
-    "qkv f32 from the GEMM|COSMOS_QKV_BF16_OUT=0|$b"
     "blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b"
     "f32 inputs, scalar layernorm|COSMOS_LAYERNORM_VEC=0 COSMOS_TOWER_BF16_INPUTS=0|$b")
   if [ -f "$BASE" ]; then
