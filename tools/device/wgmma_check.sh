@@ -48,7 +48,8 @@ prepare)
     addon_objs=()
     # The addon's other sm_90a kernels (fp8 GEMM, flash, conv) are objects of its cosmos_wgmma target.
     wgmma_root=native/build/cmake-cuda/CMakeFiles/cosmos_wgmma.dir/src
-    for o in $(find "$objs_root"/ops "$objs_root"/layers "$objs_root"/core "$objs_root"/safetensors "$wgmma_root"/ops \
+    for o in $(find "$objs_root"/ops "$objs_root"/layers "$objs_root"/models "$objs_root"/runtime "$objs_root"/core \
+      "$objs_root"/safetensors "$wgmma_root"/ops \
       -name '*.o' | sort); do
       rel=${o#"$objs_root"/}
       rel=${rel#"$wgmma_root"/}
