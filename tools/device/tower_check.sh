@@ -18,14 +18,15 @@
 #           2. qwen3vl_prefill_bench, video then image, in its forms alternated twice: as is (add_layernorm's vector
 #              form, bf16 GEMM inputs in the tower and the prefill, the tower's q|k|v in bf16 from its GEMM, kept
 #              blocks, the residual adds in the o and down / fc2 GEMMs' epilogue, the tower's head, the persistent
-#              flash kernel) and the tower's q|k|v in f32 from its GEMM (COSMOS_QKV_BF16_OUT=0) (FORMS=all: also the
+#              flash kernel), the tower's q|k|v in f32 from its GEMM (COSMOS_QKV_BF16_OUT=0) and the opt-in GELU
+#              epilogue with 16-byte stores (COSMOS_GELU_WIDE_STORES=1) (FORMS=all: also the
 #              flash kernel one item a block (COSMOS_FLASH_PERSISTENT=0), no tower head (COSMOS_TOWER_HEAD=0), the
 #              residual adds in the norms (COSMOS_RESIDUAL_IN_GEMM=0), the prefill's f32 rows + casts
 #              (COSMOS_PREFILL_BF16_INPUTS=0), COSMOS_TOWER_KEEP_BLOCKS=0 and the tower's first two defaults off), and
 #              the base build as is where carried (each line: tower ms and its
 #              phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried too (tools/device/wgmma_check.sh
 #              prepare), gemm_wgmma_cuda_test's variants v1-v4 timed on the tower's four GEMM shapes and the video
-#              prefill's four;
+#              prefill's four, and its `gelu` checks and fc1 timings by epilogue;
 #           3. ncu over one video run as is and one with COSMOS_TOWER_HEAD=0, and one image run as is: kernel
 #              time summed by kernel
 #              name; one launch each of the tower's flash kernel, its rotary and its fc1 + GELU GEMM under ncu's pipe
@@ -60,7 +61,7 @@ device)
   grep -E "rc=|FAIL" "$out/tests.log" | tee -a "$out/summary.txt"
   echo "PASS rows: $(grep -c '| PASS' "$out/tests.log")" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
-  forms=("as is||$b" "qkv f32 from the GEMM|COSMOS_QKV_BF16_OUT=0|$b")
+  forms=("as is||$b" "qkv f32 from the GEMM|COSMOS_QKV_BF16_OUT=0|$b" "GELU 16-byte stores|COSMOS_GELU_WIDE_STORES=1|$b")
   # FORMS=all: also the defaults of 2026-12-06 off (settled then: bench/README)
   [ "${FORMS:-}" = all ] && forms+=("flash one item a block|COSMOS_FLASH_PERSISTENT=0|$b"
     "no tower head|COSMOS_TOWER_HEAD=0|$b"
@@ -89,6 +90,9 @@ device)
     GEMM_SHAPES="tower,8b video" timeout 200 $g time $variants > "$out/gemm_tower.log" 2>&1
     echo "gemm_wgmma_cuda_test time $variants (tower and video prefill shapes) rc=$?" | tee -a "$out/summary.txt"
     grep -E "^(tower|8b video)|^shape|^v[0-9] =|timing checks" "$out/gemm_tower.log" | tee -a "$out/summary.txt"
+    timeout 120 $g gelu >> "$out/gemm_tower.log" 2>&1  # the fused GELU MLP's checks and fc1's epilogues timed
+    echo "gemm_wgmma_cuda_test gelu rc=$?" | tee -a "$out/summary.txt"
+    grep -E "^gelu time|FAIL" "$out/gemm_tower.log" | tee -a "$out/summary.txt"
   fi
   if [ "${NCU:-1}" = 1 ] && command -v ncu > /dev/null; then
     for f in "as_is|video|" "no_head|video|COSMOS_TOWER_HEAD=0" "image_as_is|image|"; do
