@@ -80,8 +80,9 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int
 // A quad's (lanes 4s .. 4s + 3, one output row) values p[t] of columns 8t + 2q + {0, 1} (q = lane % 4; a bf16 pair, or
 // one of two f32 columns) transposed: lane q gathers every lane's p[q], in lane order, in two butterfly steps of xor
 // shuffles inside the quad (the other quads of the warp may have skipped a row past n, hence the quad's own mask).
+__device__ __forceinline__ unsigned quad_mask(int lane) { return 0xfu << (lane & ~3); }
 __device__ __forceinline__ uint4 quad_transpose(const uint32_t (&p)[4], int lane) {
-  const unsigned quad = 0xfu << (lane & ~3);
+  const unsigned quad = quad_mask(lane);
   const bool b0 = lane & 1, b1 = lane & 2;
   // Step 1, lanes q and q ^ 1: each keeps its p[t] for the t whose bit 0 is its own and receives the partner's.
   const uint32_t keep0 = b0 ? p[1] : p[0], keep1 = b0 ? p[3] : p[2];
@@ -269,13 +270,19 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
           else
 #pragma unroll
             for (int j = 0; j < BN / 4; ++j) bs[j] = -0.f;
+          // Row r's two columns of chunk j (m64 block i, half h) + their bias.
+          auto biased = [&](int i, int h, int j) {
+            return make_float2(acc[i][4 * j + 2 * h] + bs[2 * j], acc[i][4 * j + 2 * h + 1] + bs[2 * j + 1]);
+          };
+          // 16-byte rows: out aligned and a row's bytes a multiple of 16 (8 bf16 or 4 f32 columns).
+          const bool rows16 = m % (kBf16Out ? 8 : 4) == 0 && (reinterpret_cast<uintptr_t>(out_any) & 15) == 0;
           // bf16 out with 16-byte rows (m % 8 == 0, out aligned): a quad's four lanes hold the same row's 8 columns
           // of chunk j as four bf16 pairs; transposed across the quad (quad_transpose_store), lane q writes chunk 4g +
           // q whole: a warp's store covers 64 bytes of each of its 8 rows (two full 32-byte sectors) instead of 16.
           // H100, the tower's fc1 shape: 0.276 -> 0.232-0.245 ms. Not under the GELU: 0.244 -> 0.258-0.287 there (its
           // arithmetic no longer overlapped by the stores, a pair at a time, below).
           if constexpr (EPI == kEpiBf16) {
-            if (m % 8 == 0 && (reinterpret_cast<uintptr_t>(out_any) & 15) == 0) {
+            if (rows16) {
               bf16* out = static_cast<bf16*>(out_any);
               epilogue_rows([&](int i, int h, int r) {
 #pragma unroll
@@ -283,9 +290,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
                   uint32_t p[4];
 #pragma unroll
                   for (int t = 0; t < 4; ++t) {
-                    const int j = 4 * g + t;
-                    p[t] = cosmos::pack_bf16x2(acc[i][4 * j + 2 * h] + bs[2 * j],
-                                               acc[i][4 * j + 2 * h + 1] + bs[2 * j + 1]);
+                    const float2 v = biased(i, h, 4 * g + t);
+                    p[t] = cosmos::pack_bf16x2(v.x, v.y);
                   }
                   quad_transpose_store(out + (long long)r * m + tc * BN + 32 * g, p, lane);
                 }
@@ -297,7 +303,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
           // each as a 4 x 4 transpose), then the GELU on this lane's 8 columns and one 16-byte store: the tanh form's
           // bits with the bf16 form's stores (the transpose of the GELU's bf16 pairs measured slower, above).
           if constexpr (EPI == kEpiGeluTanhWide) {
-            if (m % 8 == 0 && (reinterpret_cast<uintptr_t>(out_any) & 15) == 0) {
+            if (rows16) {
               bf16* out = static_cast<bf16*>(out_any);
               epilogue_rows([&](int i, int h, int r) {
 #pragma unroll
@@ -305,9 +311,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
                   uint32_t lo[4], hi[4];
 #pragma unroll
                   for (int t = 0; t < 4; ++t) {
-                    const int j = 4 * g + t;
-                    lo[t] = __float_as_uint(acc[i][4 * j + 2 * h] + bs[2 * j]);
-                    hi[t] = __float_as_uint(acc[i][4 * j + 2 * h + 1] + bs[2 * j + 1]);
+                    const float2 v = biased(i, h, 4 * g + t);
+                    lo[t] = __float_as_uint(v.x), hi[t] = __float_as_uint(v.y);
                   }
                   const uint4 a = quad_transpose(lo, lane), b = quad_transpose(hi, lane);
                   auto gelu2 = [](uint32_t x0, uint32_t x1) {
@@ -326,7 +331,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
           // row; a float2 a lane wrote 32). H100, ping-pong tiles, TFLOP/s: the tower's q|k|v 480 -> 535, o 459 ->
           // 517, fc1 466 -> 505; its fc2 on 256 x 128 tiles 499 -> 528.
           if constexpr (!kBf16Out) {
-            if (m % 4 == 0 && (reinterpret_cast<uintptr_t>(out_any) & 15) == 0) {
+            if (rows16) {
               float* out = static_cast<float*>(out_any);
               const int b0 = lane & 1, col4 = tc * BN + 8 * b0 + 4 * ((lane >> 1) & 1);
               epilogue_rows([&](int i, int h, int r) {
@@ -338,14 +343,9 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
                 }
 #pragma unroll
                 for (int g = 0; g < BN / 16; ++g) {
-                  float2 v[2];
-#pragma unroll
-                  for (int t = 0; t < 2; ++t) {
-                    const int j = 2 * g + t;
-                    v[t] = make_float2(acc[i][4 * j + 2 * h] + bs[2 * j], acc[i][4 * j + 2 * h + 1] + bs[2 * j + 1]);
-                  }
-                  const unsigned quad = 0xfu << (lane & ~3);
-                  const float2 keep = b0 ? v[1] : v[0], send = b0 ? v[0] : v[1];
+                  const float2 v0 = biased(i, h, 2 * g), v1 = biased(i, h, 2 * g + 1);
+                  const unsigned quad = quad_mask(lane);
+                  const float2 keep = b0 ? v1 : v0, send = b0 ? v0 : v1;
                   const float2 got = make_float2(__shfl_xor_sync(quad, send.x, 1), __shfl_xor_sync(quad, send.y, 1));
                   float4 w = b0 ? make_float4(got.x, got.y, keep.x, keep.y) : make_float4(keep.x, keep.y, got.x, got.y);
                   if constexpr (kAdd) {
@@ -366,7 +366,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
             }
 #pragma unroll
             for (int j = 0; j < BN / 8; ++j) {
-              float v0 = acc[i][4 * j + 2 * h] + bs[2 * j], v1 = acc[i][4 * j + 2 * h + 1] + bs[2 * j + 1];
+              const float2 b = biased(i, h, j);
+              float v0 = b.x, v1 = b.y;
               if constexpr (kAdd) v0 = __fadd_rn(v0, old[j].x), v1 = __fadd_rn(v1, old[j].y);
               if constexpr (kBf16Out) {
                 if constexpr (kGelu) {
