@@ -35,7 +35,6 @@
 #include <string>
 
 #include "../core/cuda_common.h"
-#include "../core/env.h"
 #include "gelu.cuh"
 #include "wgmma_sm90.cuh"
 
@@ -77,11 +76,11 @@ __device__ __forceinline__ void tile_coords(int t, int tiles_r, int tiles_c, int
   tc = r / rows;
 }
 
-// A quad's (lanes 4s .. 4s + 3, one output row) values p[t] of columns 8t + 2q + {0, 1} (q = lane % 4; a bf16 pair, or
-// one of two f32 columns) transposed: lane q gathers every lane's p[q], in lane order, in two butterfly steps of xor
-// shuffles inside the quad (the other quads of the warp may have skipped a row past n, hence the quad's own mask).
+// A quad's (lanes 4s .. 4s + 3, one output row) bf16 pairs p[t] of columns 8t + 2q + {0, 1} (q = lane % 4) as four
+// 16-byte stores: lane q gathers every lane's p[q] in two butterfly steps of xor shuffles inside the quad (the other
+// quads of the warp may have skipped a row past n, hence the quad's own mask) and writes columns 8q .. 8q + 7.
 __device__ __forceinline__ unsigned quad_mask(int lane) { return 0xfu << (lane & ~3); }
-__device__ __forceinline__ uint4 quad_transpose(const uint32_t (&p)[4], int lane) {
+__device__ __forceinline__ void quad_transpose_store(__nv_bfloat16* row_cols, const uint32_t (&p)[4], int lane) {
   const unsigned quad = quad_mask(lane);
   const bool b0 = lane & 1, b1 = lane & 2;
   // Step 1, lanes q and q ^ 1: each keeps its p[t] for the t whose bit 0 is its own and receives the partner's.
@@ -93,27 +92,15 @@ __device__ __forceinline__ uint4 quad_transpose(const uint32_t (&p)[4], int lane
   // Step 2, lanes q and q ^ 2: keep t = q, send the other; then the four lanes' values of t = q in lane order.
   const uint32_t x0 = __shfl_xor_sync(quad, b1 ? lo0 : hi0, 2), x1 = __shfl_xor_sync(quad, b1 ? lo1 : hi1, 2);
   const uint32_t m0 = b1 ? hi0 : lo0, m1 = b1 ? hi1 : lo1;
-  return b1 ? make_uint4(x0, x1, m0, m1) : make_uint4(m0, m1, x0, x1);
-}
-// The bf16 pairs p[t] of a quad's row as four 16-byte stores: lane q writes columns 8q .. 8q + 7 of row_cols.
-__device__ __forceinline__ void quad_transpose_store(__nv_bfloat16* row_cols, const uint32_t (&p)[4], int lane) {
-  *reinterpret_cast<uint4*>(row_cols + 8 * (lane & 3)) = quad_transpose(p, lane);
+  const uint4 v = b1 ? make_uint4(x0, x1, m0, m1) : make_uint4(m0, m1, x0, x1);
+  *reinterpret_cast<uint4*>(row_cols + 8 * (lane & 3)) = v;
 }
 
 // What the epilogue writes: f32 [n, m] (+ bias); kEpiSwiGLU: bf16 [n, m] = silu(a b[0:m]^T) * (a b[m:2m]^T) (no bias;
-// m % (BN / 2) == 0); kEpiGeluTanh / kEpiGeluErf: bf16 [n, m] = gelu(a b^T + bias) (m even; kEpiGeluTanhWide: the
-// tanh form's bits, stored 16 bytes a lane where it can, opt-in COSMOS_GELU_WIDE_STORES=1); kEpiBf16: bf16 [n, m] =
+// m % (BN / 2) == 0); kEpiGeluTanh / kEpiGeluErf: bf16 [n, m] = gelu(a b^T + bias) (m even); kEpiBf16: bf16 [n, m] =
 // a b^T + bias (m even), the f32 form's values rounded once; kEpiAddF32: f32 [n, m] += a b^T + bias (the f32 form's
 // value added to out's: a residual add in the epilogue, bit for bit the f32 form then add_cuda).
-enum Epilogue : int {
-  kEpiF32 = 0,
-  kEpiSwiGLU = 1,
-  kEpiGeluTanh = 2,
-  kEpiGeluErf = 3,
-  kEpiBf16 = 4,
-  kEpiAddF32 = 5,
-  kEpiGeluTanhWide = 6
-};
+enum Epilogue : int { kEpiF32 = 0, kEpiSwiGLU = 1, kEpiGeluTanh = 2, kEpiGeluErf = 3, kEpiBf16 = 4, kEpiAddF32 = 5 };
 
 template <int BM, int BN, int NC, int STAGES, bool PINGPONG, int EPI = kEpiF32>
 __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1)
@@ -247,7 +234,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
         continue;
       }
       // f32 out (+ bias), or bias (+ GELU, as ops/gelu.cu) rounded once to bf16 (m even: col + 1 < m when col < m).
-      constexpr bool kGelu = EPI == kEpiGeluTanh || EPI == kEpiGeluErf || EPI == kEpiGeluTanhWide;
+      constexpr bool kGelu = EPI == kEpiGeluTanh || EPI == kEpiGeluErf;
       constexpr bool kBf16Out = kGelu || EPI == kEpiBf16;
       constexpr bool kAdd = EPI == kEpiAddF32;
       const int col0 = tc * BN + 2 * (lane & 3);
@@ -294,33 +281,6 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
                     p[t] = cosmos::pack_bf16x2(v.x, v.y);
                   }
                   quad_transpose_store(out + (long long)r * m + tc * BN + 32 * g, p, lane);
-                }
-              });
-              continue;
-            }
-          }
-          // kEpiGeluTanhWide: the f32 pre-activations (+ bias) transposed across the quad first (their two columns
-          // each as a 4 x 4 transpose), then the GELU on this lane's 8 columns and one 16-byte store: the tanh form's
-          // bits with the bf16 form's stores (the transpose of the GELU's bf16 pairs measured slower, above).
-          if constexpr (EPI == kEpiGeluTanhWide) {
-            if (rows16) {
-              bf16* out = static_cast<bf16*>(out_any);
-              epilogue_rows([&](int i, int h, int r) {
-#pragma unroll
-                for (int g = 0; g < BN / 32; ++g) {
-                  uint32_t lo[4], hi[4];
-#pragma unroll
-                  for (int t = 0; t < 4; ++t) {
-                    const float2 v = biased(i, h, 4 * g + t);
-                    lo[t] = __float_as_uint(v.x), hi[t] = __float_as_uint(v.y);
-                  }
-                  const uint4 a = quad_transpose(lo, lane), b = quad_transpose(hi, lane);
-                  auto gelu2 = [](uint32_t x0, uint32_t x1) {
-                    return cosmos::pack_bf16x2(cosmos::gelu_tanh_value(__uint_as_float(x0)),
-                                               cosmos::gelu_tanh_value(__uint_as_float(x1)));
-                  };
-                  *reinterpret_cast<uint4*>(out + (long long)r * m + tc * BN + 32 * g + 8 * (lane & 3)) =
-                      make_uint4(gelu2(a.x, b.x), gelu2(a.y, b.y), gelu2(a.z, b.z), gelu2(a.w, b.w));
                 }
               });
               continue;
@@ -561,9 +521,7 @@ void gemm_wgmma_gelu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bflo
         "gemm_wgmma_gelu: needs n >= 128, k a positive multiple of 8, m even and 16-byte aligned a and b; got n " +
         std::to_string(n) + ", k " + std::to_string(k) + ", m " + std::to_string(m));
   // The f32 GEMM's pick of tiles (its epilogue stores are half as wide here; the main loop is the same).
-  if (tanh && env_switch("COSMOS_GELU_WIDE_STORES", false))  // opt-in until measured (bench/README, session 56)
-    launch_on_pick<kEpiGeluTanhWide>(out, a, b, bias, n, k, m, ctx.stream);
-  else if (tanh)
+  if (tanh)
     launch_on_pick<kEpiGeluTanh>(out, a, b, bias, n, k, m, ctx.stream);
   else
     launch_on_pick<kEpiGeluErf>(out, a, b, bias, n, k, m, ctx.stream);
