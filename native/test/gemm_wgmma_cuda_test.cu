@@ -8,8 +8,7 @@
 //   gemm_wgmma_cuda_test swiglu             the fused SwiGLU MLP (gemm_wgmma_swiglu through matmul_swiglu_cuda, then
 //                                           matmul_bf16_cuda) vs the unfused steps, and timed against them
 //   gemm_wgmma_cuda_test gelu               the fused GELU MLP (gemm_wgmma_gelu through matmul_gelu_cuda, then
-//                                           matmul_bf16_cuda) vs the unfused steps (its opt-in 16-byte stores,
-//                                           COSMOS_GELU_WIDE_STORES=1, bit for bit), and timed against them
+//                                           matmul_bf16_cuda) vs the unfused steps, and timed against them
 // In check and time, COSMOS_WGMMA=0 is set first so matmul_cuda is the mma.sync reference.
 // variants: comma-separated indices of cosmos::WgmmaVariant (default all), so a variant that faults or hangs can
 // be run on its own (tools/device/wgmma_check.sh runs one process per variant).
@@ -270,15 +269,30 @@ struct Shape {
 };
 // Generator (Nano: hidden 4096, q/k/v 4096/1024/1024, MLP 12288 with gate|up fused as one [24576, 4096] weight)
 // at 480p x 189 frames: 19232 tokens. Qwen3-VL-8B prefill: same widths, 1024 and 4096 tokens, and 3318 (a 16-frame
-// 480p video's, "8b video"); its vision tower's four GEMMs at that video (12960 patches, "tower").
+// 480p video's, "8b video"); its vision tower's four GEMMs at that video (12960 patches, "tower"), and its fc1 / fc2
+// with the MLP width 4304 padded to 4352 (128-byte aligned rows).
 const Shape kShapes[] = {
-    {"gen qkv", 19232, 4096, 6144},       {"gen o", 19232, 4096, 4096},     {"gen gateup", 19232, 4096, 24576},
-    {"gen down", 19232, 12288, 4096},     {"8b qkv", 1024, 4096, 6144},     {"8b gateup", 1024, 4096, 24576},
-    {"8b down", 1024, 12288, 4096},       {"8b qkv", 4096, 4096, 6144},     {"8b o", 4096, 4096, 4096},
-    {"8b gateup", 4096, 4096, 24576},     {"8b down", 4096, 12288, 4096},   {"tower qkv", 12960, 1152, 3456},
-    {"tower o", 12960, 1152, 1152},       {"tower fc1", 12960, 1152, 4304}, {"tower fc2", 12960, 4304, 1152},
-    {"8b video qkv", 3318, 4096, 6144},   {"8b video o", 3318, 4096, 4096}, {"8b video gateup", 3318, 4096, 24576},
+    {"gen qkv", 19232, 4096, 6144},
+    {"gen o", 19232, 4096, 4096},
+    {"gen gateup", 19232, 4096, 24576},
+    {"gen down", 19232, 12288, 4096},
+    {"8b qkv", 1024, 4096, 6144},
+    {"8b gateup", 1024, 4096, 24576},
+    {"8b down", 1024, 12288, 4096},
+    {"8b qkv", 4096, 4096, 6144},
+    {"8b o", 4096, 4096, 4096},
+    {"8b gateup", 4096, 4096, 24576},
+    {"8b down", 4096, 12288, 4096},
+    {"tower qkv", 12960, 1152, 3456},
+    {"tower o", 12960, 1152, 1152},
+    {"tower fc1", 12960, 1152, 4304},
+    {"tower fc2", 12960, 4304, 1152},
+    {"8b video qkv", 3318, 4096, 6144},
+    {"8b video o", 3318, 4096, 4096},
+    {"8b video gateup", 3318, 4096, 24576},
     {"8b video down", 3318, 12288, 4096},
+    {"tower fc1 m4352", 12960, 1152, 4352},
+    {"tower fc2 k4352", 12960, 4352, 1152},
 };
 // GEMM_SHAPES=a,b,...: only the shapes whose name holds one of them (GEMM_SHAPES=tower: the tower's four).
 bool shape_selected(const Shape& s) {
@@ -441,7 +455,10 @@ int run_gelu() {
                      {"k not a multiple of 64", 257, 200, 128, 136, true},
                      {"x in 3 cast chunks", 6000, 12288, 256, 192, true},
                      {"Qwen3-VL merger, erf", 880, 4608, 4608, 4096, false},
-                     {"Qwen3-VL tower, video", 12960, 1152, 4304, 1152, true}};
+                     {"Qwen3-VL tower, video", 12960, 1152, 4304, 1152, true},
+                     // Its MLP width padded to 4352 (zero weight rows and columns): fc1's output rows and fc2's
+                     // operand rows 128-byte aligned (8704 bytes; 4304's 8608 are not), the same tiles and k-steps.
+                     {"Qwen3-VL tower, inter padded", 12960, 1152, 4352, 1152, true}};
   for (const G& c : cases) {
     Problem p(c.n, c.k, c.inter, true);  // fc1 with its bias
     bf16* w2 = (bf16*)pool->alloc((size_t)c.out * c.inter * 2);
@@ -467,23 +484,13 @@ int run_gelu() {
     CUDA_CHECK_LAUNCH();
     // The two h differ by the order of the f32 sums only: a rare element rounds to the next bf16.
     const Diff dh = device_diff(hf, f1, nh, ctx), dy = device_diff(y, yref, ny, ctx);
-    // COSMOS_GELU_WIDE_STORES=1 (the tanh form's 16-byte stores): the same h bit for bit, every element written (href
-    // NaN-poisoned first).
-    CUDA_CHECK(cudaMemsetAsync(href, 0xff, nh * 2, ctx.stream));
-    setenv("COSMOS_GELU_WIDE_STORES", "1", 1);
-    matmul_gelu_cuda(href, p.xf, p.w, p.bias, c.n, c.k, c.inter, c.tanh, ctx);
-    unsetenv("COSMOS_GELU_WIDE_STORES");
-    bf16_to_f32_kernel<<<cosmos::elementwise_blocks(nh), 256, 0, ctx.stream>>>(f1, href, nh);
-    CUDA_CHECK_LAUNCH();
-    const Diff dw = device_diff(f1, hf, nh, ctx);
-    const bool ok =
-        supported && dh.bad == 0 && dy.bad == 0 && dh.rel <= 2e-3 && dy.rel <= 2e-3 && dw.bad == 0 && dw.rel == 0;
+    const bool ok = supported && dh.bad == 0 && dy.bad == 0 && dh.rel <= 2e-3 && dy.rel <= 2e-3;
     if (!ok) ++failures;
     std::printf(
         "gelu | %-24s n=%5d k=%5d inter=%5d out=%5d %s | supported %d | h vs unfused %.2e | y vs unfused %.2e "
-        "| h wide stores vs default %.1e | non-finite %llu | %s\n",
-        c.name, c.n, c.k, c.inter, c.out, c.tanh ? "tanh" : "erf ", supported ? 1 : 0, dh.rel, dy.rel, dw.rel,
-        dh.bad + dy.bad + dw.bad, ok ? "PASS" : "FAIL");
+        "| non-finite %llu | %s\n",
+        c.name, c.n, c.k, c.inter, c.out, c.tanh ? "tanh" : "erf ", supported ? 1 : 0, dh.rel, dy.rel, dh.bad + dy.bad,
+        ok ? "PASS" : "FAIL");
     std::fflush(stdout);
     if (c.n >= 12960) {
       const double fused = median_ms(ctx, [&](int) {
@@ -503,10 +510,6 @@ int run_gelu() {
       const bool tanh = c.tanh;
       const double fc1_gelu =
           median_ms(ctx, [&](int) { cosmos::gemm_wgmma_gelu(h, p.xb, p.w, p.bias, c.n, c.k, c.inter, tanh, ctx); });
-      setenv("COSMOS_GELU_WIDE_STORES", "1", 1);
-      const double fc1_gelu_wide =
-          median_ms(ctx, [&](int) { cosmos::gemm_wgmma_gelu(h, p.xb, p.w, p.bias, c.n, c.k, c.inter, tanh, ctx); });
-      unsetenv("COSMOS_GELU_WIDE_STORES");
       const double fc1_bf16 =
           median_ms(ctx, [&](int) { cosmos::gemm_wgmma_bf16_out(h, p.xb, p.w, p.bias, c.n, c.k, c.inter, ctx); });
       const double fc1_f32 = median_ms(ctx, [&](int) {
@@ -514,10 +517,9 @@ int run_gelu() {
       });
       const double f1flop = 2.0 * c.n * c.k * c.inter;
       std::printf(
-          "gelu time | %s | fc1 epilogues: gelu bf16 %.3f ms (%.0f TFLOP/s), gelu bf16 wide stores %.3f (%.0f), bf16 "
-          "%.3f (%.0f), f32 %.3f (%.0f)\n",
-          c.name, fc1_gelu, f1flop / (fc1_gelu * 1e9), fc1_gelu_wide, f1flop / (fc1_gelu_wide * 1e9), fc1_bf16,
-          f1flop / (fc1_bf16 * 1e9), fc1_f32, f1flop / (fc1_f32 * 1e9));
+          "gelu time | %s | fc1 epilogues: gelu bf16 %.3f ms (%.0f TFLOP/s), bf16 %.3f (%.0f), f32 %.3f (%.0f)\n",
+          c.name, fc1_gelu, f1flop / (fc1_gelu * 1e9), fc1_bf16, f1flop / (fc1_bf16 * 1e9), fc1_f32,
+          f1flop / (fc1_f32 * 1e9));
       std::fflush(stdout);
     }
     CUDA_CHECK(cudaStreamSynchronize(ctx.stream));

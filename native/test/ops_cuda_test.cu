@@ -1753,6 +1753,41 @@ void test_tower_bf16_inputs() {
                tower->pool().bytes_cached() == 0, "0 B cached");
 }
 
+// The blocks' MLP width padded at load (Qwen3VisionCuda::pad_mlp_widths, gelu_mlp_pad_width_cuda): a tower of width
+// 520 (not a multiple of 64) against the same random weights kept at 520 (COSMOS_TOWER_MLP_PAD=0), bit for bit, with
+// bf16 and with f32 GEMM inputs; the weight bytes say the padding happened (fc1's 56 zero rows and bias entries, fc2's
+// 56 zero columns a block).
+void test_tower_mlp_pad() {
+  cosmos::Qwen3VisionConfig c;
+  c.depth = 2;
+  c.hidden_size = 288;
+  c.intermediate_size = 520;
+  c.num_heads = 4;
+  c.out_hidden_size = 128;
+  c.num_position_embeddings = 64;
+  c.deepstack_visual_indexes = {1};
+  setenv("COSMOS_TOWER_MLP_PAD", "0", 1);
+  auto kept = cosmos::Qwen3VisionCuda::random(c, WType::BF16, 9);
+  unsetenv("COSMOS_TOWER_MLP_PAD");
+  auto padded = cosmos::Qwen3VisionCuda::random(c, WType::BF16, 9);
+  const size_t extra = (size_t)c.depth * 56 * (2 * c.hidden_size * 2 + 4);
+  report_exact("tower_mlp_pad",
+               shape("weight bytes %zu padded vs %zu kept", padded->weight_bytes(), kept->weight_bytes()),
+               padded->weight_bytes() == kept->weight_bytes() + extra, shape("%zu more (520 -> 576)", extra));
+  const std::vector<cosmos::Qwen3VisionGrid> grids = {{2, 16, 16}};
+  auto px = randv((size_t)2 * 16 * 16 * c.patch_dim());
+  for (const char* bf16_inputs : {"1", "0"}) {
+    setenv("COSMOS_TOWER_BF16_INPUTS", bf16_inputs, 1);
+    const std::string form = bf16_inputs[0] == '0' ? " [COSMOS_TOWER_BF16_INPUTS=0]" : "";
+    cosmos::Qwen3VisionOutput a, b;
+    kept->forward(px.data(), px.size(), grids, a);
+    padded->forward(px.data(), px.size(), grids, b);
+    report("tower_mlp_pad", "embeds, width 576 vs 520 (bitwise)" + form, a.embeds, b.embeds, 0);
+    report("tower_mlp_pad", "deepstack 0, width 576 vs 520 (bitwise)" + form, a.deepstack.at(0), b.deepstack.at(0), 0);
+  }
+  unsetenv("COSMOS_TOWER_BF16_INPUTS");
+}
+
 // The tower's head (qwen3_vision_cuda.cu, tower_head_plan): a run of several frames runs its first quarter of frames
 // through the first blocks while the rest's pixels are staged, then the rest through them, then every row on. The
 // outputs against COSMOS_TOWER_HEAD=0, bit for bit, with bf16 and with f32 GEMM inputs, for a video and a mixed list
@@ -1817,6 +1852,7 @@ void test_bf16_inputs() {
   test_linear_add(40, 512, 257, true);            // fp8, odd m: the per-element path
   test_tower_bf16_inputs();
   test_tower_head();
+  test_tower_mlp_pad();
 }
 
 // --- Wan VAE ops vs their CPU twins.

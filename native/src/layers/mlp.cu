@@ -1,6 +1,9 @@
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
+#include <string>
+
+#include "../core/cuda_common.h"
 #include "../core/cuda_pool.h"
 #include "../core/errors.h"
 #include "../ops/add.h"
@@ -12,6 +15,7 @@
 #include "../ops/relu2.h"
 #include "../ops/swiglu.h"
 #include "mlp.h"
+#include "weights.h"
 
 namespace cosmos {
 
@@ -176,6 +180,36 @@ void mlp_cuda(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch
   linear_cuda(scratch, x, m.up, n, ctx);
   relu2_cuda(scratch, (long long)n * m.up.out, ctx);
   linear_cuda(y, scratch, m.down, n, ctx);
+}
+
+void gelu_mlp_pad_width_cuda(GeluMlp& m, WeightStore& store, int multiple, cudaStream_t stream) {
+  const int width = m.fc1.out, padded = (width + multiple - 1) / multiple * multiple;
+  if (padded == width || m.fc1.w8 || m.fc2.w8) return;
+  if (m.fc2.in != width || m.fc1.wt != m.fc2.wt)
+    throw ModelError("gelu_mlp_pad_width_cuda: fc1.out " + std::to_string(width) + " != fc2.in " +
+                     std::to_string(m.fc2.in) + " or the two weights differ in dtype");
+  const bool bf16 = m.fc1.wt == WType::BF16;
+  const size_t es = bf16 ? 2 : 4, in = m.fc1.in, out = m.fc2.out;
+  // fc1: [width, in] rows, then zero rows; its bias likewise (an absent bias stays absent: 0 + 0 past the width).
+  void* w1 = store.alloc((size_t)padded * in, bf16);
+  CUDA_CHECK(cudaMemcpyAsync(w1, m.fc1.w, (size_t)width * in * es, cudaMemcpyDeviceToDevice, stream));
+  CUDA_CHECK(cudaMemsetAsync((char*)w1 + (size_t)width * in * es, 0, (size_t)(padded - width) * in * es, stream));
+  float* b1 = nullptr;
+  if (m.fc1.b) {
+    b1 = (float*)store.alloc(padded, false);
+    CUDA_CHECK(cudaMemcpyAsync(b1, m.fc1.b, (size_t)width * 4, cudaMemcpyDeviceToDevice, stream));
+    CUDA_CHECK(cudaMemsetAsync(b1 + width, 0, (size_t)(padded - width) * 4, stream));
+  }
+  // fc2: [out, width] -> [out, padded], each row's tail zero.
+  void* w2 = store.alloc(out * padded, bf16);
+  CUDA_CHECK(cudaMemsetAsync(w2, 0, out * padded * es, stream));
+  CUDA_CHECK(
+      cudaMemcpy2DAsync(w2, padded * es, m.fc2.w, width * es, width * es, out, cudaMemcpyDeviceToDevice, stream));
+  CUDA_CHECK(cudaStreamSynchronize(stream));  // the copies have read the old blocks before they go back
+  for (const void* old : {m.fc1.w, (const void*)m.fc1.b, m.fc2.w})
+    if (old) store.release(old);
+  m.fc1.w = w1, m.fc1.b = b1, m.fc1.out = padded;
+  m.fc2.w = w2, m.fc2.in = padded;
 }
 
 }  // namespace cosmos

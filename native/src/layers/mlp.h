@@ -12,6 +12,8 @@
 
 namespace cosmos {
 
+class WeightStore;  // layers/weights.h
+
 struct SwiGluMlp {
   Linear gate_up;  // rows [gate: inter | up: inter]: one weight, so decode streams both in one GEMV
   Linear down;     // [width, inter]
@@ -67,6 +69,13 @@ void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch,
               const __nv_bfloat16* xb = nullptr, bool residual = false);
 bool mlp_bf16_input_runs(const GeluMlp& m, const __nv_bfloat16* xb, int n, const CudaContext& ctx);
 bool mlp_residual_in_epilogue(const GeluMlp& m, const float* x, const __nv_bfloat16* xb, int n, const CudaContext& ctx);
+// m's width (fc1.out = fc2.in) padded up to a multiple of `multiple` in place: fc1's weight rows and bias entries and
+// fc2's weight columns past the width are zeros, in new blocks of `store` (the old ones released). GELU(0) = 0 and the
+// zero columns add exact zeros, so every output is the same, bit for bit (the GEMMs already took the last k-step's
+// missing columns as TMA's zero fill). What changes is the rows' alignment: the Qwen3-VL tower's width 4304 makes
+// rows of 8608 bytes for fc1's bf16 output and fc2's operands, 4352 makes 8704 = 68 x 128. No-op where the width is a
+// multiple already. stream: the store's.
+void gelu_mlp_pad_width_cuda(GeluMlp& m, WeightStore& store, int multiple, cudaStream_t stream);
 void mlp_cuda(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch, const CudaContext& ctx);
 #endif
 

@@ -178,6 +178,7 @@ std::unique_ptr<Qwen3VisionCuda> Qwen3VisionCuda::load(const Checkpoint& ck, con
   std::unique_ptr<Qwen3VisionCuda> m(new Qwen3VisionCuda(cfg, wt));
   WeightBinder wb(ck, m->store_, "vision_config");
   qwen3_vision_bind(cfg, wb, m->w_);
+  m->pad_mlp_widths();
   return m;
 }
 
@@ -186,8 +187,17 @@ std::unique_ptr<Qwen3VisionCuda> Qwen3VisionCuda::random(const Qwen3VisionConfig
   std::unique_ptr<Qwen3VisionCuda> m(new Qwen3VisionCuda(cfg, wt));
   WeightBinder wb(seed, std, m->store_);  // LayerNorm gains 1, their biases 0, the rest uniform
   qwen3_vision_bind(cfg, wb, m->w_);
+  m->pad_mlp_widths();
   CUDA_CHECK(cudaStreamSynchronize(m->stream_.get()));
   return m;
+}
+
+// The blocks' MLP width to a multiple of 64 (gelu_mlp_pad_width_cuda: the same outputs bit for bit): the tower's
+// 4304 gives fc1's bf16 output and fc2's operand rows of 8608 bytes, off the 128-byte lines the GEMMs' TMA boxes
+// read; 4352 puts every row on them. COSMOS_TOWER_MLP_PAD=0 keeps the checkpoint's width. Read at load.
+void Qwen3VisionCuda::pad_mlp_widths() {
+  if (!env_switch("COSMOS_TOWER_MLP_PAD", true)) return;
+  for (Qwen3VisionBlock& b : w_.blocks) gelu_mlp_pad_width_cuda(b.mlp, store_, 64, stream_.get());
 }
 
 // PatchMerger.forward on the GPU: x [N, D] -> out_dev [N/unit, out] (see run_merger in qwen3_vision.cc).

@@ -118,6 +118,8 @@ class Qwen3VisionCuda {
   // forward() and forward_device(): host outputs into `out`, or device outputs when embeds_dev is set.
   void run(const float* pixel_values, size_t n_floats, const std::vector<Qwen3VisionGrid>& grids,
            Qwen3VisionOutput* out, float* embeds_dev, const std::vector<float*>* deepstack_dev);
+  // At load: the blocks' MLP width padded for aligned GEMM rows (qwen3_vision_cuda.cu).
+  void pad_mlp_widths();
   // scratch: 2 N x hidden floats.
   void merger(const Qwen3VisionMerger& m, const float* x, int N, float* out_dev, float* scratch);
 };
