@@ -31,6 +31,7 @@
 #include "gemm_wgmma.h"
 
 #include <cstdint>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -450,6 +451,12 @@ const char* wgmma_variant_name(WgmmaVariant v) {
 }
 
 WgmmaVariant gemm_wgmma_pick(int n, int k, int m) {
+  static const int forced = [] {  // COSMOS_WGMMA_PICK: 1 ping-pong, 2 256x128, else 0 (the rule below)
+    const char* e = std::getenv("COSMOS_WGMMA_PICK");
+    const std::string v = e ? e : "";
+    return v == "pingpong" ? 1 : v == "256x128" ? 2 : 0;
+  }();
+  if (forced) return forced == 1 ? WgmmaVariant::PingPong128x128 : WgmmaVariant::Tile256x128Persistent;
   if (k <= 2048) return WgmmaVariant::PingPong128x128;
   static const int sms = sm_count();
   const long long tiles = (long long)cosmos::ceil_div(n, 256) * cosmos::ceil_div(m, 128);

@@ -39,7 +39,8 @@ bool gemm_wgmma_available(cudaStream_t stream = nullptr);
 // unless they fill the last wave of blocks poorly (fewer than 80% of the slots busy, e.g. 1024 x 4096 -> 6144) or k
 // is short (<= 2048: a tile's epilogue is then a large share of its time, and the ping-pong tiles hide it behind the
 // other consumer's products; the Qwen3-VL tower's q|k|v and o at k 1152 measured +18% / +25%), then the ping-pong
-// 128x128 tiles (finer, and the two consumers of a block drift apart).
+// 128x128 tiles (finer, and the two consumers of a block drift apart). COSMOS_WGMMA_PICK=pingpong or =256x128 puts
+// every shape on those tiles instead (a measurement switch, read once; tools/device/tower_check.sh).
 WgmmaVariant gemm_wgmma_pick(int n, int k, int m);
 
 // Enqueues the GEMM on ctx.stream (no workspace: ctx.pool may be null). CPU twin: matmul_cpu. Throws
