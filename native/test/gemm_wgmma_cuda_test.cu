@@ -484,13 +484,26 @@ int run_gelu() {
     CUDA_CHECK_LAUNCH();
     // The two h differ by the order of the f32 sums only: a rare element rounds to the next bf16.
     const Diff dh = device_diff(hf, f1, nh, ctx), dy = device_diff(y, yref, ny, ctx);
-    const bool ok = supported && dh.bad == 0 && dy.bad == 0 && dh.rel <= 2e-3 && dy.rel <= 2e-3;
+    // COSMOS_GELU_TANH_APPROX=1 (the tanh form on tanh.approx): h within bf16's rounding of the default's, every
+    // element written (href NaN-poisoned first).
+    Diff da{};
+    if (c.tanh) {
+      CUDA_CHECK(cudaMemsetAsync(href, 0xff, nh * 2, ctx.stream));
+      setenv("COSMOS_GELU_TANH_APPROX", "1", 1);
+      matmul_gelu_cuda(href, p.xf, p.w, p.bias, c.n, c.k, c.inter, c.tanh, ctx);
+      unsetenv("COSMOS_GELU_TANH_APPROX");
+      bf16_to_f32_kernel<<<cosmos::elementwise_blocks(nh), 256, 0, ctx.stream>>>(f1, href, nh);
+      CUDA_CHECK_LAUNCH();
+      da = device_diff(f1, hf, nh, ctx);
+    }
+    const bool ok =
+        supported && dh.bad == 0 && dy.bad == 0 && dh.rel <= 2e-3 && dy.rel <= 2e-3 && da.bad == 0 && da.rel <= 2e-3;
     if (!ok) ++failures;
     std::printf(
         "gelu | %-24s n=%5d k=%5d inter=%5d out=%5d %s | supported %d | h vs unfused %.2e | y vs unfused %.2e "
-        "| non-finite %llu | %s\n",
-        c.name, c.n, c.k, c.inter, c.out, c.tanh ? "tanh" : "erf ", supported ? 1 : 0, dh.rel, dy.rel, dh.bad + dy.bad,
-        ok ? "PASS" : "FAIL");
+        "| h tanh.approx vs default %.2e | non-finite %llu | %s\n",
+        c.name, c.n, c.k, c.inter, c.out, c.tanh ? "tanh" : "erf ", supported ? 1 : 0, dh.rel, dy.rel, da.rel,
+        dh.bad + dy.bad + da.bad, ok ? "PASS" : "FAIL");
     std::fflush(stdout);
     if (c.n >= 12960) {
       const double fused = median_ms(ctx, [&](int) {
@@ -510,6 +523,10 @@ int run_gelu() {
       const bool tanh = c.tanh;
       const double fc1_gelu =
           median_ms(ctx, [&](int) { cosmos::gemm_wgmma_gelu(h, p.xb, p.w, p.bias, c.n, c.k, c.inter, tanh, ctx); });
+      setenv("COSMOS_GELU_TANH_APPROX", "1", 1);
+      const double fc1_approx =
+          median_ms(ctx, [&](int) { cosmos::gemm_wgmma_gelu(h, p.xb, p.w, p.bias, c.n, c.k, c.inter, tanh, ctx); });
+      unsetenv("COSMOS_GELU_TANH_APPROX");
       const double fc1_bf16 =
           median_ms(ctx, [&](int) { cosmos::gemm_wgmma_bf16_out(h, p.xb, p.w, p.bias, c.n, c.k, c.inter, ctx); });
       const double fc1_f32 = median_ms(ctx, [&](int) {

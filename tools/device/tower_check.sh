@@ -19,9 +19,9 @@
 #              form, bf16 GEMM inputs in the tower and the prefill, the tower's q|k|v in bf16 from its GEMM, kept
 #              blocks, the residual adds in the o and down / fc2 GEMMs' epilogue, the tower's head, the persistent
 #              flash kernel, the blocks' MLP width padded to 4352), the tower's q|k|v in f32 from its GEMM
-#              (COSMOS_QKV_BF16_OUT=0), the checkpoint's MLP width 4304 (COSMOS_TOWER_MLP_PAD=0), every GEMM on the
-#              ping-pong tiles (COSMOS_WGMMA_PICK=pingpong: of the tower's, fc2 moves; the prefill's all do) (FORMS=all: also the
-#              flash kernel one item a block (COSMOS_FLASH_PERSISTENT=0), no tower head (COSMOS_TOWER_HEAD=0), the
+#              (COSMOS_QKV_BF16_OUT=0), the checkpoint's MLP width 4304 (COSMOS_TOWER_MLP_PAD=0) and the opt-in GELU
+#              on tanh.approx (COSMOS_GELU_TANH_APPROX=1) (FORMS=all: also every GEMM on the ping-pong tiles
+#              (COSMOS_WGMMA_PICK=pingpong: of the tower's, fc2 moves; the prefill's all do), the flash kernel one item a block (COSMOS_FLASH_PERSISTENT=0), no tower head (COSMOS_TOWER_HEAD=0), the
 #              residual adds in the norms (COSMOS_RESIDUAL_IN_GEMM=0), the prefill's f32 rows + casts
 #              (COSMOS_PREFILL_BF16_INPUTS=0), COSMOS_TOWER_KEEP_BLOCKS=0 and the tower's first two defaults off), and
 #              the base build as is where carried (each line: tower ms and its
@@ -63,9 +63,10 @@ device)
   echo "PASS rows: $(grep -c '| PASS' "$out/tests.log")" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
   forms=("as is||$b" "qkv f32 from the GEMM|COSMOS_QKV_BF16_OUT=0|$b" "MLP width unpadded|COSMOS_TOWER_MLP_PAD=0|$b"
-  "every GEMM on ping-pong tiles (the tower: fc2)|COSMOS_WGMMA_PICK=pingpong|$b")
+    "GELU on tanh.approx|COSMOS_GELU_TANH_APPROX=1|$b")
   # FORMS=all: also the defaults of 2026-12-06 off (settled then: bench/README)
-  [ "${FORMS:-}" = all ] && forms+=("flash one item a block|COSMOS_FLASH_PERSISTENT=0|$b"
+  [ "${FORMS:-}" = all ] && forms+=("every GEMM on ping-pong tiles|COSMOS_WGMMA_PICK=pingpong|$b"
+    "flash one item a block|COSMOS_FLASH_PERSISTENT=0|$b"
     "no tower head|COSMOS_TOWER_HEAD=0|$b"
     "residual adds in the norms|COSMOS_RESIDUAL_IN_GEMM=0|$b"
     "decoder prefill f32 rows + casts|COSMOS_PREFILL_BF16_INPUTS=0|$b"

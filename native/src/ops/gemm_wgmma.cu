@@ -36,6 +36,7 @@
 #include <string>
 
 #include "../core/cuda_common.h"
+#include "../core/env.h"
 #include "gelu.cuh"
 #include "wgmma_sm90.cuh"
 
@@ -98,10 +99,25 @@ __device__ __forceinline__ void quad_transpose_store(__nv_bfloat16* row_cols, co
 }
 
 // What the epilogue writes: f32 [n, m] (+ bias); kEpiSwiGLU: bf16 [n, m] = silu(a b[0:m]^T) * (a b[m:2m]^T) (no bias;
-// m % (BN / 2) == 0); kEpiGeluTanh / kEpiGeluErf: bf16 [n, m] = gelu(a b^T + bias) (m even); kEpiBf16: bf16 [n, m] =
+// m % (BN / 2) == 0); kEpiGeluTanh / kEpiGeluErf: bf16 [n, m] = gelu(a b^T + bias) (m even; kEpiGeluTanhApprox: the
+// tanh form on the SFU's tanh.approx, opt-in COSMOS_GELU_TANH_APPROX=1, not the same bits); kEpiBf16: bf16 [n, m] =
 // a b^T + bias (m even), the f32 form's values rounded once; kEpiAddF32: f32 [n, m] += a b^T + bias (the f32 form's
 // value added to out's: a residual add in the epilogue, bit for bit the f32 form then add_cuda).
-enum Epilogue : int { kEpiF32 = 0, kEpiSwiGLU = 1, kEpiGeluTanh = 2, kEpiGeluErf = 3, kEpiBf16 = 4, kEpiAddF32 = 5 };
+enum Epilogue : int {
+  kEpiF32 = 0,
+  kEpiSwiGLU = 1,
+  kEpiGeluTanh = 2,
+  kEpiGeluErf = 3,
+  kEpiBf16 = 4,
+  kEpiAddF32 = 5,
+  kEpiGeluTanhApprox = 6
+};
+template <int EPI>
+__device__ __forceinline__ float gelu_of(float v) {
+  if constexpr (EPI == kEpiGeluErf) return cosmos::gelu_erf_value(v);
+  if constexpr (EPI == kEpiGeluTanhApprox) return cosmos::gelu_tanh_approx_value(v);
+  return cosmos::gelu_tanh_value(v);
+}
 
 template <int BM, int BN, int NC, int STAGES, bool PINGPONG, int EPI = kEpiF32>
 __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1)
@@ -235,7 +251,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
         continue;
       }
       // f32 out (+ bias), or bias (+ GELU, as ops/gelu.cu) rounded once to bf16 (m even: col + 1 < m when col < m).
-      constexpr bool kGelu = EPI == kEpiGeluTanh || EPI == kEpiGeluErf;
+      constexpr bool kGelu = EPI == kEpiGeluTanh || EPI == kEpiGeluErf || EPI == kEpiGeluTanhApprox;
       constexpr bool kBf16Out = kGelu || EPI == kEpiBf16;
       constexpr bool kAdd = EPI == kEpiAddF32;
       const int col0 = tc * BN + 2 * (lane & 3);
@@ -332,8 +348,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
               if constexpr (kAdd) v0 = __fadd_rn(v0, old[j].x), v1 = __fadd_rn(v1, old[j].y);
               if constexpr (kBf16Out) {
                 if constexpr (kGelu) {
-                  v0 = EPI == kEpiGeluErf ? cosmos::gelu_erf_value(v0) : cosmos::gelu_tanh_value(v0);
-                  v1 = EPI == kEpiGeluErf ? cosmos::gelu_erf_value(v1) : cosmos::gelu_tanh_value(v1);
+                  v0 = gelu_of<EPI>(v0);
+                  v1 = gelu_of<EPI>(v1);
                 }
                 *reinterpret_cast<uint32_t*>(static_cast<__nv_bfloat16*>(out_any) + (long long)r * m + col0 + 8 * j) =
                     cosmos::pack_bf16x2(v0, v1);
@@ -372,8 +388,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
           if constexpr (kAdd) v0 = __fadd_rn(v0, old[j].x), v1 = __fadd_rn(v1, old[j].y);  // (never an FMA)
           if constexpr (kBf16Out) {
             if constexpr (kGelu) {
-              v0 = EPI == kEpiGeluErf ? cosmos::gelu_erf_value(v0) : cosmos::gelu_tanh_value(v0);
-              v1 = EPI == kEpiGeluErf ? cosmos::gelu_erf_value(v1) : cosmos::gelu_tanh_value(v1);
+              v0 = gelu_of<EPI>(v0);
+              v1 = gelu_of<EPI>(v1);
             }
             *reinterpret_cast<uint32_t*>(static_cast<__nv_bfloat16*>(out_any) + (long long)r * m + col) =
                 cosmos::pack_bf16x2(v0, v1);
@@ -528,7 +544,9 @@ void gemm_wgmma_gelu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bflo
         "gemm_wgmma_gelu: needs n >= 128, k a positive multiple of 8, m even and 16-byte aligned a and b; got n " +
         std::to_string(n) + ", k " + std::to_string(k) + ", m " + std::to_string(m));
   // The f32 GEMM's pick of tiles (its epilogue stores are half as wide here; the main loop is the same).
-  if (tanh)
+  if (tanh && env_switch("COSMOS_GELU_TANH_APPROX", false))  // opt-in until measured (bench/README, session 57)
+    launch_on_pick<kEpiGeluTanhApprox>(out, a, b, bias, n, k, m, ctx.stream);
+  else if (tanh)
     launch_on_pick<kEpiGeluTanh>(out, a, b, bias, n, k, m, ctx.stream);
   else
     launch_on_pick<kEpiGeluErf>(out, a, b, bias, n, k, m, ctx.stream);
