@@ -21,11 +21,11 @@
 #              flash kernel, the blocks' MLP width padded to 4352), the tower's q|k|v in f32 from its GEMM
 #              (COSMOS_QKV_BF16_OUT=0), the checkpoint's MLP width 4304 (COSMOS_TOWER_MLP_PAD=0) and the opt-in GELU
 #              on tanh.approx (COSMOS_GELU_TANH_APPROX=1) (FORMS=all: also every GEMM on the ping-pong tiles
-#              (COSMOS_WGMMA_PICK=pingpong: of the tower's, fc2 moves; the prefill's all do), the flash kernel one item a block (COSMOS_FLASH_PERSISTENT=0), no tower head (COSMOS_TOWER_HEAD=0), the
-#              residual adds in the norms (COSMOS_RESIDUAL_IN_GEMM=0), the prefill's f32 rows + casts
-#              (COSMOS_PREFILL_BF16_INPUTS=0), COSMOS_TOWER_KEEP_BLOCKS=0 and the tower's first two defaults off), and
-#              the base build as is where carried (each line: tower ms and its
-#              phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried too (tools/device/wgmma_check.sh
+#              (COSMOS_WGMMA_PICK=pingpong: of the tower's, fc2 moves; the prefill's all do), the flash kernel one
+#              item a block (COSMOS_FLASH_PERSISTENT=0), no tower head (COSMOS_TOWER_HEAD=0), the residual adds in
+#              the norms (COSMOS_RESIDUAL_IN_GEMM=0), the prefill's f32 rows + casts (COSMOS_PREFILL_BF16_INPUTS=0),
+#              COSMOS_TOWER_KEEP_BLOCKS=0 and the tower's first two defaults off), and the base build as is where
+#              carried (each line: tower ms and its phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried too (tools/device/wgmma_check.sh
 #              prepare), gemm_wgmma_cuda_test's variants v1-v4 timed on the tower's four GEMM shapes and the video
 #              prefill's four, and its `gelu` checks and fc1 timings by epilogue;
 #           3. ncu over one video run as is and one with COSMOS_TOWER_HEAD=0, and one image run as is: kernel
