@@ -3,7 +3,10 @@
 one forward (vision tower + prefill, logits of the last token only) for a 1280x720 image (grid [1, 44, 80])
 and a 16-frame 854x480 video (grid [8, 30, 54], one <t seconds> label + vision_start/end per frame group as
 the processor lays it out), with the same token counts as the CUDA bench. Prints time, tokens/s and
-torch.cuda.max_memory_allocated. Run on the GPU machine: python3 bench/hf_qwen3vl_prefill.py"""
+torch.cuda.max_memory_allocated. Each case is timed twice: from pixels made on the GPU in bf16 (the figure of record
+since issue 14's first table), and from the processor's form, float32 pixels in host memory, sent up inside the timed
+call as `inputs.to(model.device)` does (the model casts them to bf16 on the GPU): ours is timed from host float32
+pixels too (qwen3vl_prefill_bench stages and sends them up inside its tower). Run on the GPU machine: python3 bench/hf_qwen3vl_prefill.py"""
 import json
 import os
 import time
@@ -54,15 +57,18 @@ def video_case():
 
 
 @torch.inference_mode()
-def run(ids, media):
+def run(ids, media, host_pixels=False):
+    """One timed forward; host_pixels: media holds the processor's host float32 tensors, sent up inside the timing."""
+    torch.cuda.synchronize()
+    t = time.time()
+    if host_pixels:
+        media = {k: v.to("cuda") for k, v in media.items()}  # BatchFeature.to(device): pageable, float32 kept
     x = torch.tensor([ids], device="cuda")
     # What the processor returns beside input_ids (transformers 5 needs it for the M-RoPE positions):
     # 1 at image pads, 2 at video pads.
     tt = torch.zeros_like(x)
     tt[x == IMG] = 1
     tt[x == VID] = 2
-    torch.cuda.synchronize()
-    t = time.time()
     out = model(input_ids=x, attention_mask=torch.ones_like(x), mm_token_type_ids=tt, use_cache=True,
                 logits_to_keep=1, **media)
     out.logits.argmax(-1)
@@ -73,18 +79,24 @@ def run(ids, media):
 rows = []
 for name, make in (("image 1280x720", image_case), ("video 16 x 854x480", video_case)):
     ids, media = make()
+    host = {k: v.to("cpu", torch.float32 if v.is_floating_point() else v.dtype) for k, v in media.items()}
     run(ids, media)  # warm-up
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
     # The median of REPS timed runs (HF_REPS, default 5): one run's time moved by tens of percent between calls
     # (58.4 and 99.2 ms for the image on the same H200 model, 2026-12-01).
-    times = sorted(run(ids, media) for _ in range(int(os.environ.get("HF_REPS", "5"))))
+    reps = int(os.environ.get("HF_REPS", "5"))
+    times = sorted(run(ids, media) for _ in range(reps))
     dt = times[len(times) // 2]
     peak = torch.cuda.max_memory_allocated()
+    host_times = sorted(run(ids, host, host_pixels=True) for _ in range(reps))
+    dt_host = host_times[len(host_times) // 2]
     print(f"{name:20s} tokens {len(ids)}: tower+prefill {dt * 1e3:.1f} ms = {len(ids) / dt:.0f} tokens/s "
           f"(median of {len(times)}: {', '.join(f'{t * 1e3:.1f}' for t in times)} ms), "
-          f"peak allocated {peak / 2**30:.2f} GiB (weights {weights / 2**30:.2f})", flush=True)
+          f"peak allocated {peak / 2**30:.2f} GiB (weights {weights / 2**30:.2f}); from host float32 pixels "
+          f"{dt_host * 1e3:.1f} ms (median of {len(host_times)}: {', '.join(f'{t * 1e3:.1f}' for t in host_times)} ms)",
+          flush=True)
     rows.append({"case": name, "tokens": len(ids), "ms": round(dt * 1e3, 1), "tokens_per_s": round(len(ids) / dt),
-                 "peak_bytes": peak})
+                 "peak_bytes": peak, "ms_host_pixels": round(dt_host * 1e3, 1)})
 print(json.dumps({"bench": "qwen3vl_8b_tower_prefill_transformers", "device": torch.cuda.get_device_name(),
                   "weight_bytes": weights, "cases": rows}))

@@ -11,7 +11,9 @@ Inputs (the logs bench/run.sh writes):
            (eager), baseline_compiled = its --compiled line ("..._transformers_compiled": static cache +
            torch.compile reduce-overhead), each with its ratio.
   prefill: ours = bench/qwen3vl_prefill_bench.cu's JSON line {"bench": "qwen3vl_8b_tower_prefill", "cases": [...]};
-           baseline = bench/hf_qwen3vl_prefill.py's {"bench": "qwen3vl_8b_tower_prefill_transformers", ...}.
+           baseline = bench/hf_qwen3vl_prefill.py's {"bench": "qwen3vl_8b_tower_prefill_transformers", ...}
+           from pixels made on the GPU in bf16; baseline_host_pixels = its "ms_host_pixels", from the processor's
+           host float32 pixels sent up inside the timed call, as ours is timed, each with its ratio.
 Ratio = baseline time / ours time (> 1: ours is faster); decode compares tokens/s the same way.
 
   python3 bench/qwen3_bench_join.py decode.log prefill.log
@@ -82,7 +84,7 @@ def prefill_rows(text):
     # fp8 prefill's distance from bf16 (last-row logits, text rows, random weights) beside it; so is ours with the
     # tower's GEMM inputs in f32 and cast (COSMOS_TOWER_BF16_INPUTS=0, "tower_bf16_inputs": false: the same numbers as
     # the default's bf16 from their producers), with its tower times beside it.
-    ours, towers, base, fidelity = {}, {}, {}, {}
+    ours, towers, base, base_host, fidelity = {}, {}, {}, {}, {}
     for j in json_lines(text):
         if j.get("bench") == "qwen3vl_8b_tower_prefill":
             for c in j["cases"]:
@@ -94,10 +96,13 @@ def prefill_rows(text):
         elif j.get("bench") == "qwen3vl_8b_tower_prefill_transformers":
             for c in j["cases"]:
                 base.setdefault(c["case"], []).append(c["ms"])
+                if "ms_host_pixels" in c:
+                    base_host.setdefault(c["case"], []).append(c["ms_host_pixels"])
     for key in sorted(ours):
         case, fp8, bf16_in = key
         o = min(ours[key])
         b = min(base[case]) if case in base else None
+        bh = min(base_host[case]) if case in base_host else None
         yield {
             "row": f"qwen3vl_tower_prefill_{case}" + (" fp8_prefill" if fp8 else "")
             + ("" if bf16_in else " tower_f32_inputs"),
@@ -107,6 +112,8 @@ def prefill_rows(text):
             "tower_ms_all": towers[key],
             "baseline": b,
             "ratio": round(b / o, 3) if b else None,
+            "baseline_host_pixels": bh,
+            "ratio_host_pixels": round(bh / o, 3) if bh else None,
             **fidelity.get(key, {}),
         }
 
