@@ -1455,6 +1455,83 @@ void test_linear_bf16_add(int n, int k, int m, bool bias) {
                  plain, (size_t)n * m, [&](float* y) { cosmos::linear_bf16_add_cuda(y, xb, l, n, ctx); });
 }
 
+// The bf16 residual stream (the tower under COSMOS_TOWER_BF16_RESIDUAL=1): linear_bf16_add_bf16_cuda
+// (gemm_wgmma_add_bf16) against linear_bf16_cuda's f32 values added to the old bf16 rows widened, in f32 on the host,
+// and rounded once: bit for bit, on both tiles gemm_wgmma_pick takes, with and without a bias (no bias: the per-tile
+// path without the bias registers), m not a multiple of 8 (pairs, no 16-byte rows) and a partial last column tile.
+void test_linear_bf16_add_bf16(int n, int k, int m, bool bias) {
+  cosmos::Linear l{up_bf16(randv((size_t)m * k, 0.05f)), WType::BF16, bias ? up(randv(m)) : nullptr, k, m};
+  const std::string cs = shape("linear_bf16_add_bf16 n=%d k=%d m=%d", n, k, m) + (bias ? " +bias, " : ", ") +
+                         cosmos::wgmma_variant_name(cosmos::gemm_wgmma_pick(n, k, m));
+  if (!cosmos::linear_bf16_out_runs(l, n, ctx)) {
+    std::printf("| resid_bf16 | skipped: linear_bf16_out_runs is false here (no wgmma GEMM) |\n");
+    return;
+  }
+  __nv_bfloat16* xb = alloc_bf16((size_t)n * k);
+  cast_bf16_cuda(xb, up(randv((size_t)n * k)), (size_t)n * k, ctx);
+  const size_t len = (size_t)n * m;
+  float* plain = up(std::vector<float>(len));
+  cosmos::linear_bf16_cuda(plain, xb, l, n, ctx);
+  const auto prod = down(plain, len);
+  std::vector<uint16_t> y0(len), want(len);
+  auto stream = randv(len, 4.f);
+  for (size_t i = 0; i < len; ++i) y0[i] = f2bf(stream[i]);
+  for (size_t i = 0; i < len; ++i) want[i] = f2bf(bf2f(y0[i]) + prod[i]);
+  __nv_bfloat16* y = alloc_bf16(len);
+  h2d(y, y0.data(), len * 2);
+  cosmos::linear_bf16_add_bf16_cuda(y, xb, l, n, ctx);
+  const auto got = down16(y, len);
+  size_t off = 0;
+  for (size_t i = 0; i < len; ++i) off += got[i] != want[i];
+  report_exact("resid_bf16", cs, off == 0, shape("%zu of %zu values differ from widen + add + round", off, len));
+}
+
+// layernorm_bf16_rows_cuda (a stream held in bf16 normed into the next GEMM's bf16 rows) against
+// add_layernorm_bf16_cuda with h null on the same rows widened (bit for bit: the same arithmetic), in both forms;
+// widen_bf16_cuda against its CPU twin (bit for bit, inf and NaN included); the norm against its CPU twin (one bf16
+// step).
+void test_layernorm_bf16_rows(int rows, int dim, bool affine) {
+  const size_t n = (size_t)rows * dim;
+  auto xf = randv(n);
+  for (int i = 0; i < dim; ++i) xf[i] += 300.f;  // a row with a large mean, as test_add_layernorm
+  std::vector<uint16_t> x16(n), ref(n);
+  for (size_t i = 0; i < n; ++i) x16[i] = f2bf(xf[i]);
+  auto w = randv(dim), b = randv(dim);
+  const float *dw = affine ? up(w) : nullptr, *db = affine ? up(b) : nullptr;
+  layernorm_bf16_rows_cpu(ref.data(), x16.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr, rows, dim,
+                          1e-6f);
+  __nv_bfloat16* dx16 = alloc_bf16(n);
+  h2d(dx16, x16.data(), n * 2);
+  float* wide = up(std::vector<float>(n));
+  widen_bf16_cuda(wide, dx16, n, ctx);
+  std::vector<float> wide_cpu(n);
+  widen_bf16_cpu(wide_cpu.data(), x16.data(), n);
+  const std::vector<uint16_t> specials = {0x7f80, 0xff80, 0x7fc1, 0x8000, 0x0001};  // inf, -inf, NaN, -0, denormal
+  __nv_bfloat16* ds = alloc_bf16(specials.size());
+  h2d(ds, specials.data(), specials.size() * 2);
+  float* dsw = up(std::vector<float>(specials.size()));
+  widen_bf16_cuda(dsw, ds, specials.size(), ctx);
+  std::vector<float> sw(specials.size());
+  widen_bf16_cpu(sw.data(), specials.data(), specials.size());
+  const auto gsw = down(dsw, specials.size());
+  report_exact("widen_bf16", shape("rows=%d dim=%d, and inf, NaN, -0, a denormal", rows, dim),
+               down(wide, n) == wide_cpu && std::memcmp(gsw.data(), sw.data(), sw.size() * 4) == 0,
+               "== widen_bf16_cpu bit for bit");
+  for (const char* vec : {"0", "1"}) {
+    setenv("COSMOS_LAYERNORM_VEC", vec, 1);
+    const std::string form = vec[0] == '0' ? " [COSMOS_LAYERNORM_VEC=0]" : "";
+    __nv_bfloat16 *got = alloc_bf16(n), *want = alloc_bf16(n);
+    layernorm_bf16_rows_cuda(got, dx16, dw, db, rows, dim, 1e-6f, ctx);
+    add_layernorm_bf16_cuda(want, wide, nullptr, dw, db, rows, dim, 1e-6f, ctx);
+    const auto g = down16(got, n);
+    report_exact("ln_bf16_rows", shape(affine ? "rows=%d dim=%d" : "rows=%d dim=%d, no w / b", rows, dim) + form,
+                 g == down16(want, n) && down16(dx16, n) == x16, "== add_layernorm_bf16 on the widened rows");
+    report("ln_bf16_rows", shape("rows=%d dim=%d vs CPU (one bf16 step)", rows, dim) + form, widen(ref), widen(g),
+           4e-3);
+  }
+  unsetenv("COSMOS_LAYERNORM_VEC");
+}
+
 // linear_add_cuda from f32 rows (the Generator's o and down, whose inputs stay f32 or e4m3): on the fp8 GEMM
 // (gemm_fp8_wgmma_add, the weight's e4m3 copy with a scale per row) and on the bf16 wgmma GEMM (x rounded in row
 // chunks: matmul_add_cuda), against linear_cuda + add_cuda. No bias on the fp8 GEMM (the Generator's), so its common
@@ -1788,6 +1865,45 @@ void test_tower_mlp_pad() {
   unsetenv("COSMOS_TOWER_BF16_INPUTS");
 }
 
+// The residual stream in bf16 (COSMOS_TOWER_BF16_RESIDUAL=1, Qwen3VisionCuda::run): the phases say it ran where the
+// wgmma GEMM is; its outputs against the f32 stream's (each add rounded to bf16: ~2^-9 of the stream a block, and the
+// mergers' GEMMs after; a wiring slip would be O(1)); its head against no head, bit for bit.
+void test_tower_bf16_residual() {
+  cosmos::Qwen3VisionConfig c;
+  c.depth = 3;
+  c.hidden_size = 288;  // 4 heads of 72, as test_tower_bf16_inputs
+  c.intermediate_size = 512;
+  c.num_heads = 4;
+  c.out_hidden_size = 128;
+  c.num_position_embeddings = 64;
+  c.deepstack_visual_indexes = {1, 2};
+  auto tower = cosmos::Qwen3VisionCuda::random(c, WType::BF16, 11);
+  const std::vector<cosmos::Qwen3VisionGrid> grids = {{4, 16, 16}};
+  auto px = randv((size_t)cosmos::qwen3_vision_num_patches(grids) * c.patch_dim());
+  const bool wgmma = cosmos::gemm_wgmma_available(st);
+  cosmos::Qwen3VisionOutput f32_out, bf16_out, no_head;
+  tower->forward(px.data(), px.size(), grids, f32_out);
+  const bool off = !tower->last_phases().bf16_residual;
+  setenv("COSMOS_TOWER_BF16_RESIDUAL", "1", 1);
+  tower->forward(px.data(), px.size(), grids, bf16_out);
+  const auto on = tower->last_phases();
+  setenv("COSMOS_TOWER_HEAD", "0", 1);
+  tower->forward(px.data(), px.size(), grids, no_head);
+  const bool on_no_head = tower->last_phases().bf16_residual;
+  unsetenv("COSMOS_TOWER_HEAD");
+  unsetenv("COSMOS_TOWER_BF16_RESIDUAL");
+  report_exact("tower_bf16_resid", "1024 patches, 3 blocks: the stream",
+               off && on.bf16_residual == wgmma && on_no_head == wgmma && on.head_layers == 1,
+               wgmma ? "f32 by default, bf16 with =1, head 1 block" : "f32 both (no wgmma GEMM)");
+  report("tower_bf16_resid", "embeds, bf16 stream vs f32", f32_out.embeds, bf16_out.embeds, wgmma ? 2e-2 : 0);
+  for (size_t d = 0; d < f32_out.deepstack.size(); ++d)
+    report("tower_bf16_resid", shape("deepstack %d, bf16 stream vs f32", (int)d), f32_out.deepstack[d],
+           bf16_out.deepstack.at(d), wgmma ? 2e-2 : 0);
+  report("tower_bf16_resid", "embeds, bf16 stream: head vs no head (bitwise)", no_head.embeds, bf16_out.embeds, 0);
+  report("tower_bf16_resid", "deepstack 0, bf16 stream: head vs no head (bitwise)", no_head.deepstack.at(0),
+         bf16_out.deepstack.at(0), 0);
+}
+
 // The tower's head (qwen3_vision_cuda.cu, tower_head_plan): a run of several frames runs its first quarter of frames
 // through the first blocks while the rest's pixels are staged, then the rest through them, then every row on. The
 // outputs against COSMOS_TOWER_HEAD=0, bit for bit, with bf16 and with f32 GEMM inputs, for a video and a mixed list
@@ -1853,6 +1969,14 @@ void test_bf16_inputs() {
   test_tower_bf16_inputs();
   test_tower_head();
   test_tower_mlp_pad();
+  test_linear_bf16_add_bf16(300, 1152, 1152, true);    // the tower's o: ping-pong tiles, 16-byte rows
+  test_linear_bf16_add_bf16(1024, 4352, 1152, true);   // the tower's fc2 shape at 1024 rows
+  test_linear_bf16_add_bf16(1024, 4096, 4096, false);  // 256 x 128 tiles, no bias
+  test_linear_bf16_add_bf16(200, 256, 1002, true);     // m % 8 != 0: pairs, a partial last column tile
+  test_linear_bf16_add_bf16(130, 512, 4000, false);    // a partial last column tile, no bias
+  test_layernorm_bf16_rows(7, 1152, true);             // the vector form
+  test_layernorm_bf16_rows(3, 998, false);             // dim % 4 != 0: the scalar form
+  test_tower_bf16_residual();
 }
 
 // --- Wan VAE ops vs their CPU twins.

@@ -116,6 +116,12 @@ bool attention_fp8_q_int8(const AttentionBlock& b) {
   return env_switch("COSMOS_FP8_Q_INT8", true) && b.head_dim == 128 && b.q_norm && b.k_norm;
 }
 
+bool attention_residual_bf16_runs(const AttentionBlock& b, const AttentionCall& call, const CudaContext& ctx) {
+  auto aligned8 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 8 == 0; };
+  return call.residual && call.xb && segments_on_bf16_flash(b, call, ctx) && linear_bf16_out_runs(b.o, call.n, ctx) &&
+         aligned8(call.cos) && aligned8(call.sin);
+}
+
 void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, const AttentionCall& call, float* scratch,
                           const CudaContext& ctx) {
   attention_check(b, call);
@@ -130,7 +136,9 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
   // y = o(attention), or y += it (call.residual): in the GEMM's epilogue from bf16 rows where that runs, else the
   // product through a workspace (back to the pool once the add is enqueued) and add_cuda.
   auto o_from_bf16 = [&](const __nv_bfloat16* att16) {
-    if (!call.residual)
+    if (call.residual_bf16)
+      linear_bf16_add_bf16_cuda(reinterpret_cast<__nv_bfloat16*>(call.residual_bf16), att16, b.o, n, ctx);
+    else if (!call.residual)
       linear_bf16_cuda(y, att16, b.o, n, ctx);
     else if (linear_bf16_add_runs(b.o, n, ctx))
       linear_bf16_add_cuda(y, att16, b.o, n, ctx);
@@ -141,12 +149,18 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
     }
   };
   auto o_from_f32 = [&](const float* att) {
+    if (call.residual_bf16)  // (attention_residual_bf16_runs holds: the bf16 flash path's o takes bf16 rows)
+      throw ModelError("attention_block_cuda: residual_bf16 reached the o projection from f32 rows");
     if (!call.residual) return linear_cuda(y, att, b.o, n, ctx);
     if (linear_add_runs(b.o, n, ctx)) return linear_add_cuda(y, att, b.o, n, ctx);
     DeviceBuffer<float> t(workspace_pool(ctx, "attention_block_cuda (residual)"), (size_t)n * b.o.out);
     linear_cuda(t.get(), att, b.o, n, ctx);
     add_cuda(y, y, t.get(), n * b.o.out, ctx);
   };
+  if (call.residual_bf16 && !attention_residual_bf16_runs(b, call, ctx))
+    throw ModelError(
+        "attention_block_cuda: AttentionCall::residual_bf16 needs residual and the o projection from bf16 rows "
+        "(segments on the bf16 flash path with xb, o on the bf16 GEMM)");
   auto o_projection = [&] {
     if (att_b)
       o_from_bf16(att_b);

@@ -92,6 +92,7 @@ void attention_block_cpu(float* y, const float* x, const AttentionBlock& b, cons
                          const CpuContext& ctx) {
   attention_check(b, call);
   if (call.row_dev || call.n_kv_dev) throw ModelError("attention: device-side decode steps are CUDA only");
+  if (call.residual_bf16) throw ModelError("attention: a bf16 residual stream (residual_bf16) is CUDA only");
   const int n = call.n, H = b.heads, KVH = b.kv_heads, D = b.head_dim, QH = H * D, KH = KVH * D;
   const AttentionPlan p = attention_plan(b, call, scratch);
   for_each_qkv_projection(b, p, [&](float* out, const Linear& l) { linear_cpu(out, x, l, n, ctx); });

@@ -108,4 +108,13 @@ void linear_bf16_out_cuda(__nv_bfloat16* yb, const __nv_bfloat16* xb, const Line
   matmul_bf16_out_cuda(yb, xb, l.w, l.b, n, l.in, l.out, ctx);
 }
 
+void linear_bf16_add_bf16_cuda(__nv_bfloat16* yb, const __nv_bfloat16* xb, const Linear& l, int n,
+                               const CudaContext& ctx) {
+  if (!linear_bf16_out_runs(l, n, ctx) || reinterpret_cast<uintptr_t>(xb) % 16 != 0)
+    throw ModelError(
+        "linear_bf16_add_bf16_cuda: the bf16 residual add needs the wgmma GEMM, an even out width and 16-byte aligned "
+        "rows (linear_bf16_out_runs)");
+  matmul_bf16_add_bf16_cuda(yb, xb, l.w, l.b, n, l.in, l.out, ctx);
+}
+
 }  // namespace cosmos

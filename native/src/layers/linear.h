@@ -83,6 +83,10 @@ bool residual_in_gemm_requested();
 // elsewhere.
 bool linear_bf16_out_runs(const Linear& l, int n, const CudaContext& ctx);
 void linear_bf16_out_cuda(__nv_bfloat16* yb, const __nv_bfloat16* xb, const Linear& l, int n, const CudaContext& ctx);
+// yb [n, out] bf16 += xb · w^T (+ b): linear_bf16_cuda's values added to yb's old values in f32 and rounded once, in
+// the GEMM's epilogue (a residual stream held in bf16), where linear_bf16_out_runs. Throws ModelError elsewhere.
+void linear_bf16_add_bf16_cuda(__nv_bfloat16* yb, const __nv_bfloat16* xb, const Linear& l, int n,
+                               const CudaContext& ctx);
 #endif
 
 }  // namespace cosmos

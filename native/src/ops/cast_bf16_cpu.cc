@@ -27,3 +27,10 @@ void cast_bf16_cpu(uint16_t* out, const float* x, size_t n) {
     out[i] = bf16_bits(u);
   }
 }
+
+void widen_bf16_cpu(float* out, const uint16_t* x, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t u = (uint32_t)x[i] << 16;
+    std::memcpy(out + i, &u, 4);
+  }
+}

@@ -102,7 +102,10 @@ __device__ __forceinline__ void quad_transpose_store(__nv_bfloat16* row_cols, co
 // m % (BN / 2) == 0); kEpiGeluTanh / kEpiGeluErf: bf16 [n, m] = gelu(a b^T + bias) (m even; kEpiGeluTanhApprox: the
 // tanh form on the SFU's tanh.approx, opt-in COSMOS_GELU_TANH_APPROX=1, not the same bits); kEpiBf16: bf16 [n, m] =
 // a b^T + bias (m even), the f32 form's values rounded once; kEpiAddF32: f32 [n, m] += a b^T + bias (the f32 form's
-// value added to out's: a residual add in the epilogue, bit for bit the f32 form then add_cuda).
+// value added to out's: a residual add in the epilogue, bit for bit the f32 form then add_cuda); kEpiAddBf16: bf16 [n,
+// m]
+// += a b^T + bias (m even): the f32 form's value added to out's old bf16 value in f32, rounded once (a residual stream
+// held in bf16, as transformers holds it).
 enum Epilogue : int {
   kEpiF32 = 0,
   kEpiSwiGLU = 1,
@@ -110,13 +113,26 @@ enum Epilogue : int {
   kEpiGeluErf = 3,
   kEpiBf16 = 4,
   kEpiAddF32 = 5,
-  kEpiGeluTanhApprox = 6
+  kEpiGeluTanhApprox = 6,
+  kEpiAddBf16 = 7
 };
 template <int EPI>
 __device__ __forceinline__ float gelu_of(float v) {
   if constexpr (EPI == kEpiGeluErf) return cosmos::gelu_erf_value(v);
   if constexpr (EPI == kEpiGeluTanhApprox) return cosmos::gelu_tanh_approx_value(v);
   return cosmos::gelu_tanh_value(v);
+}
+
+// The add epilogues' old values of a row's column pair at out + idx (f32, or bf16 widened exactly); idx + 1 is in the
+// row wherever this is called.
+template <int EPI>
+__device__ __forceinline__ float2 old_pair(const void* out_any, long long idx) {
+  if constexpr (EPI == kEpiAddBf16) {
+    const uint32_t u = *reinterpret_cast<const uint32_t*>(static_cast<const __nv_bfloat16*>(out_any) + idx);
+    return make_float2(__uint_as_float(u << 16), __uint_as_float(u & 0xffff0000u));
+  } else {
+    return *reinterpret_cast<const float2*>(static_cast<const float*>(out_any) + idx);
+  }
 }
 
 template <int BM, int BN, int NC, int STAGES, bool PINGPONG, int EPI = kEpiF32>
@@ -252,11 +268,11 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
       }
       // f32 out (+ bias), or bias (+ GELU, as ops/gelu.cu) rounded once to bf16 (m even: col + 1 < m when col < m).
       constexpr bool kGelu = EPI == kEpiGeluTanh || EPI == kEpiGeluErf || EPI == kEpiGeluTanhApprox;
-      constexpr bool kBf16Out = kGelu || EPI == kEpiBf16;
-      constexpr bool kAdd = EPI == kEpiAddF32;
+      constexpr bool kBf16Out = kGelu || EPI == kEpiBf16 || EPI == kEpiAddBf16;
+      constexpr bool kAdd = EPI == kEpiAddF32 || EPI == kEpiAddBf16;
       const int col0 = tc * BN + 2 * (lane & 3);
-      // kEpiAddF32: a row's old values of this thread's columns, all loaded before its first store (one round trip a
-      // row, not one a pair; the stores to the same row would otherwise hold the later loads behind them).
+      // kEpiAddF32 / kEpiAddBf16: a row's old values of this thread's columns, all loaded before its first store (one
+      // round trip a row, not one a pair; the stores to the same row would otherwise hold the later loads behind them).
       [[maybe_unused]] float2 old[kAdd ? BN / 8 : 1];
       // A whole tile (m even, every column inside out): this thread's 32 bias values read once per tile (the Qwen3-VL
       // tower's linears; the decoder's have none). Read per element between the stores (the path below), such loads
@@ -285,16 +301,22 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
           // q whole: a warp's store covers 64 bytes of each of its 8 rows (two full 32-byte sectors) instead of 16.
           // H100, the tower's fc1 shape: 0.276 -> 0.232-0.245 ms. Not under the GELU: 0.244 -> 0.258-0.287 there (its
           // arithmetic no longer overlapped by the stores, a pair at a time, below).
-          if constexpr (EPI == kEpiBf16) {
+          // kEpiAddBf16: the old pairs read in the accumulator's layout first (a quad reads a chunk's 16 bytes).
+          if constexpr (EPI == kEpiBf16 || EPI == kEpiAddBf16) {
             if (rows16) {
               bf16* out = static_cast<bf16*>(out_any);
               epilogue_rows([&](int i, int h, int r) {
+                if constexpr (kAdd) {
+#pragma unroll
+                  for (int j = 0; j < BN / 8; ++j) old[j] = old_pair<EPI>(out_any, (long long)r * m + col0 + 8 * j);
+                }
 #pragma unroll
                 for (int g = 0; g < BN / 32; ++g) {
                   uint32_t p[4];
 #pragma unroll
                   for (int t = 0; t < 4; ++t) {
-                    const float2 v = biased(i, h, 4 * g + t);
+                    float2 v = biased(i, h, 4 * g + t);
+                    if constexpr (kAdd) v.x = __fadd_rn(v.x, old[4 * g + t].x), v.y = __fadd_rn(v.y, old[4 * g + t].y);
                     p[t] = cosmos::pack_bf16x2(v.x, v.y);
                   }
                   quad_transpose_store(out + (long long)r * m + tc * BN + 32 * g, p, lane);
@@ -337,9 +359,8 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
           }
           epilogue_rows([&](int i, int h, int r) {
             if constexpr (kAdd) {
-              const float* orow = static_cast<const float*>(out_any) + (long long)r * m + col0;
 #pragma unroll
-              for (int j = 0; j < BN / 8; ++j) old[j] = *reinterpret_cast<const float2*>(orow + 8 * j);
+              for (int j = 0; j < BN / 8; ++j) old[j] = old_pair<EPI>(out_any, (long long)r * m + col0 + 8 * j);
             }
 #pragma unroll
             for (int j = 0; j < BN / 8; ++j) {
@@ -370,7 +391,7 @@ __global__ void __launch_bounds__(Cfg<BM, BN, NC, STAGES, PINGPONG>::kThreads, 1
             const int col = col0 + 8 * j;
             old[j] = make_float2(0.f, 0.f);
             if (col < m && pair)
-              old[j] = *reinterpret_cast<const float2*>(orow + col);
+              old[j] = old_pair<EPI>(out_any, (long long)r * m + col);
             else if (col < m)
               old[j] = make_float2(orow[col], col + 1 < m ? orow[col + 1] : 0.f);
           }
@@ -568,6 +589,15 @@ void gemm_wgmma_bf16_out(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_
         "gemm_wgmma_bf16_out: needs n >= 128, k a positive multiple of 8, m even and 16-byte aligned a and b; got n " +
         std::to_string(n) + ", k " + std::to_string(k) + ", m " + std::to_string(m));
   launch_on_pick<kEpiBf16>(out, a, b, bias, n, k, m, ctx.stream);
+}
+
+void gemm_wgmma_add_bf16(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias, int n,
+                         int k, int m, const CudaContext& ctx) {
+  if (!gemm_wgmma_gelu_shape_ok(a, b, n, k, m))
+    throw std::invalid_argument(
+        "gemm_wgmma_add_bf16: needs n >= 128, k a positive multiple of 8, m even and 16-byte aligned a and b; got n " +
+        std::to_string(n) + ", k " + std::to_string(k) + ", m " + std::to_string(m));
+  launch_on_pick<kEpiAddBf16>(out, a, b, bias, n, k, m, ctx.stream);
 }
 
 }  // namespace cosmos

@@ -75,5 +75,12 @@ void gemm_wgmma_add(float* out, const __nv_bfloat16* a, const __nv_bfloat16* b, 
 void gemm_wgmma_bf16_out(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b,
                          const float* bias /*nullable*/, int n, int k, int m, const CudaContext& ctx);
 
+// out [n, m] bf16 += a · b^T + bias: gemm_wgmma's value added to out's old bf16 value in f32 and rounded once (bit for
+// bit gemm_wgmma, then the old value widened, add_cuda, cast_bf16): the residual add of a stream held in bf16, as
+// transformers' bf16 models hold it (the Qwen3-VL tower under COSMOS_TOWER_BF16_RESIDUAL=1). Shapes as
+// gemm_wgmma_gelu_shape_ok (m even), tiles as gemm_wgmma_gelu's; out must not overlap a or b.
+void gemm_wgmma_add_bf16(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b,
+                         const float* bias /*nullable*/, int n, int k, int m, const CudaContext& ctx);
+
 }  // namespace cosmos
 #endif

@@ -527,6 +527,14 @@ void matmul_bf16_add_cuda(float* out, const __nv_bfloat16* xb, const void* w, co
   cosmos::gemm_wgmma_add(out, xb, static_cast<const bf16*>(w), bias, n, k, m, ctx);
 }
 
+void matmul_bf16_add_bf16_cuda(__nv_bfloat16* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n,
+                               int k, int m, const cosmos::CudaContext& ctx) {
+  if (n <= 0 || m <= 0) return;
+  if (!matmul_bf16_out_supported(xb, w, WType::BF16, n, k, m, ctx))
+    throw std::invalid_argument("matmul_bf16_add_bf16_cuda: only on the wgmma GEMM (matmul_bf16_out_supported)");
+  cosmos::gemm_wgmma_add_bf16(out, xb, static_cast<const bf16*>(w), bias, n, k, m, ctx);
+}
+
 void matmul_bf16_cuda(float* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k, int m,
                       const cosmos::CudaContext& ctx) {
   if (n <= 0 || m <= 0) return;

@@ -79,6 +79,10 @@ bool matmul_bf16_add_supported(const void* xb, const void* w, WType wt, int n, i
                                const cosmos::CudaContext& ctx);
 void matmul_bf16_add_cuda(float* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n, int k, int m,
                           const cosmos::CudaContext& ctx);
+// out [n, m] bf16 += xb · w^T (+ bias): matmul_bf16_cuda's values added to out's old bf16 values in f32, rounded once
+// (gemm_wgmma_add_bf16; a residual stream held in bf16). Where matmul_bf16_out_supported (m even) holds.
+void matmul_bf16_add_bf16_cuda(__nv_bfloat16* out, const __nv_bfloat16* xb, const void* w, const float* bias, int n,
+                               int k, int m, const cosmos::CudaContext& ctx);
 // The same from f32 x, rounded to bf16 in row chunks as matmul_cuda rounds it (matmul_cuda + add_cuda bit for bit),
 // where matmul_bf16_add_supported(w, w, ...) holds.
 void matmul_add_cuda(float* out, const float* x, const void* w, const float* bias, int n, int k, int m,
