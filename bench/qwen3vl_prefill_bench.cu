@@ -258,6 +258,7 @@ int main() {
     const int reps = 1 + std::max(1, reps_env ? std::atoi(reps_env) : 5);
     std::vector<double> towers, prefills;
     double t_tower = 0, t_prefill = 0;
+    bool prefill_bf16_stream = false;  // the timed prefills' residual stream (COSMOS_PREFILL_BF16_RESIDUAL=1)
     size_t tower_peak = 0, dec_peak = 0, dec_in_use_before = 0, dev_peak_seen = 0;
     // The tower's outputs stay in its pool (forward_device, what the addon's NativeTensor path runs for reason())
     // and the prefill reads them in place; DEVICE_OUTPUTS=0: through the host instead (forward, the older path).
@@ -303,6 +304,7 @@ int main() {
       dec->prefill(ids.data(), n, pos3.data(), &vis, nullptr, false);
       int first = dec->last_argmax();
       t_prefill = sec_since(a);
+      prefill_bf16_stream = dec->last_prefill_bf16_residual();
       dec_peak = dpool.peak_bytes();
       dev_peak_seen = std::max(dev_peak_seen, device_used() - used0);
       (void)first;
@@ -354,11 +356,11 @@ int main() {
                   "\"tower_ms\":%.1f,\"prefill_ms\":%.1f,\"prefill_tokens_per_s\":%.0f,\"tower_peak_bytes\":%zu,"
                   "\"decoder_peak_bytes\":%zu,\"process_peak_bytes\":%zu,\"fp8_prefill\":%s,\"fp8_logits_rel_l2\":%.3e,"
                   "\"fp8_same_argmax\":%d,\"tower_bf16_inputs\":%s,\"tower_bf16_residual\":%s,"
-                  "\"gelu_tanh_approx\":%s}",
+                  "\"prefill_bf16_residual\":%s,\"gelu_tanh_approx\":%s}",
                   json.size() > 1 ? "," : "", cs.name, cs.grid.t, cs.grid.h, cs.grid.w, N, n, T, t_tower * 1e3,
                   t_prefill * 1e3, n / t_prefill, tower_peak, dec_peak, peak, dec->fp8_prefill() ? "true" : "false",
                   fp8_rel, fp8_same_argmax, tower->last_phases().bf16_inputs ? "true" : "false",
-                  tower->last_phases().bf16_residual ? "true" : "false",
+                  tower->last_phases().bf16_residual ? "true" : "false", prefill_bf16_stream ? "true" : "false",
                   cosmos::env_switch("COSMOS_GELU_TANH_APPROX", false) ? "true" : "false");
     json += buf;
   }

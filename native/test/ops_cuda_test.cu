@@ -1532,6 +1532,47 @@ void test_layernorm_bf16_rows(int rows, int dim, bool affine) {
   unsetenv("COSMOS_LAYERNORM_VEC");
 }
 
+// The decoder prefill's bf16 stream (COSMOS_PREFILL_BF16_RESIDUAL=1): rmsnorm_bf16_rows_cuda against
+// add_rmsnorm_bf16_cuda with h null on the same rows widened (bit for bit) and its CPU twin (one bf16 step);
+// scatter_add_rows_bf16_cuda against its CPU twin (bit for bit: widen, one f32 add, round), the rows it skips
+// untouched.
+void test_rmsnorm_bf16_rows(int rows, int dim) {
+  const size_t n = (size_t)rows * dim;
+  auto xf = randv(n, 3.f), w = randv(dim);
+  std::vector<uint16_t> x16(n), ref(n);
+  for (size_t i = 0; i < n; ++i) x16[i] = f2bf(xf[i]);
+  rmsnorm_bf16_rows_cpu(ref.data(), x16.data(), w.data(), rows, dim, 1e-6f);
+  __nv_bfloat16* dx16 = alloc_bf16(n);
+  h2d(dx16, x16.data(), n * 2);
+  float *wide = up(widen(x16)), *dw = up(w);
+  __nv_bfloat16 *got = alloc_bf16(n), *want = alloc_bf16(n);
+  rmsnorm_bf16_rows_cuda(got, dx16, dw, rows, dim, 1e-6f, ctx);
+  add_rmsnorm_bf16_cuda(want, wide, nullptr, dw, rows, dim, 1e-6f, ctx);
+  const auto g = down16(got, n);
+  report_exact("rms_bf16_rows", shape("rows=%d dim=%d", rows, dim), g == down16(want, n) && down16(dx16, n) == x16,
+               "== add_rmsnorm_bf16 on the widened rows");
+  report("rms_bf16_rows", shape("rows=%d dim=%d vs CPU (one bf16 step)", rows, dim), widen(ref), widen(g), 4e-3);
+}
+
+void test_scatter_add_rows_bf16(int total, int dim) {
+  const std::vector<int> rows = {3, 0, total - 1, 7};
+  const int nr = (int)rows.size();
+  auto xf = randv((size_t)total * dim, 2.f), add = randv((size_t)nr * dim, 0.1f);
+  std::vector<uint16_t> x16(xf.size());
+  for (size_t i = 0; i < xf.size(); ++i) x16[i] = f2bf(xf[i]);
+  std::vector<uint16_t> want = x16;
+  scatter_add_rows_bf16_cpu(want.data(), rows.data(), add.data(), nr, dim);
+  __nv_bfloat16* dx = alloc_bf16(x16.size());
+  h2d(dx, x16.data(), x16.size() * 2);
+  int* drows = static_cast<int*>(pool->alloc(sizeof(int) * nr));
+  h2d(drows, rows.data(), sizeof(int) * nr);
+  scatter_add_rows_bf16_cuda(dx, drows, up(add), nr, dim, ctx);
+  size_t changed = 0;
+  for (size_t i = 0; i < want.size(); ++i) changed += want[i] != x16[i];
+  report_exact("scatter_bf16", shape("%d of %d rows, dim=%d", nr, total, dim), down16(dx, want.size()) == want,
+               shape("== the CPU twin bit for bit (%zu values changed)", changed));
+}
+
 // linear_add_cuda from f32 rows (the Generator's o and down, whose inputs stay f32 or e4m3): on the fp8 GEMM
 // (gemm_fp8_wgmma_add, the weight's e4m3 copy with a scale per row) and on the bf16 wgmma GEMM (x rounded in row
 // chunks: matmul_add_cuda), against linear_cuda + add_cuda. No bias on the fp8 GEMM (the Generator's), so its common
@@ -1977,6 +2018,9 @@ void test_bf16_inputs() {
   test_layernorm_bf16_rows(7, 1152, true);             // the vector form
   test_layernorm_bf16_rows(3, 998, false);             // dim % 4 != 0: the scalar form
   test_tower_bf16_residual();
+  test_rmsnorm_bf16_rows(5, 4096);  // the decoder's width: the vector form
+  test_rmsnorm_bf16_rows(3, 998);   // dim % 4 != 0: the scalar form
+  test_scatter_add_rows_bf16(12, 4096);
 }
 
 // --- Wan VAE ops vs their CPU twins.

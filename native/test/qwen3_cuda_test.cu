@@ -433,6 +433,34 @@ int main(int argc, char** argv) {
       check(rel <= 1e-2, "prefill, one logits row vs the full prefill's last row (rel l2)", rel);
       check(one_steps == 0, "8 decode steps after it, vs after the full prefill (bitwise)", one_steps);
     }
+    // The residual stream in bf16 (COSMOS_PREFILL_BF16_RESIDUAL=1, transformers' own), every row's logits and then the
+    // logits row alone, against the f32 stream (lb): each residual add and the deepstack adds round to bf16 (~2^-9 of
+    // the stream a step; a wiring slip, a missed add or a stale row, would be O(1)); the row alone within bf16
+    // rounding of the full prefill's last row again.
+    if (on && in_gemm) {
+      std::vector<float> lr((size_t)n * BV), lr1(BV), l_default(BV);
+      setenv("COSMOS_PREFILL_BF16_RESIDUAL", "1", 1);
+      m->reset();
+      m->prefill(ids.data(), n, pos3.data(), &vis, lr.data(), true);
+      const bool bf16_stream = m->last_prefill_bf16_residual();
+      m->reset();
+      m->prefill(ids.data(), n, pos3.data(), &vis, lr1.data(), false);
+      unsetenv("COSMOS_PREFILL_BF16_RESIDUAL");
+      m->reset();
+      m->prefill(ids.data(), n, pos3.data(), &vis, l_default.data(), false);
+      const bool f32_again = !m->last_prefill_bf16_residual();
+      auto rel_l2 = [](const float* a, const float* b, size_t len) {
+        double num = 0, den = 0;
+        for (size_t i = 0; i < len; ++i)
+          num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]), den += (double)b[i] * b[i];
+        return std::sqrt(num / std::max(den, 1e-30));
+      };
+      check(bf16_stream && f32_again, "prefill residual stream: bf16 with =1, f32 by default", 0);
+      const double all_rows = rel_l2(lr.data(), lb.data(), lr.size());
+      check(all_rows <= 2e-2, "prefill logits, bf16 stream vs f32 (rel l2, every row)", all_rows);
+      const double last = rel_l2(lr1.data(), lr.data() + (size_t)(n - 1) * BV, BV);
+      check(last <= 1e-2, "bf16 stream: one logits row vs its full prefill's last row (rel l2)", last);
+    }
   }
   // The persistent decode step (set_decode_persistent; sm_90 only) on random bf16 weights of a shape it serves
   // (head_dim 128; q|k|v's and gate|up's 4096-wide rows fill a ring slot, o's 1024-wide rows are one short piece,

@@ -116,10 +116,21 @@ bool attention_fp8_q_int8(const AttentionBlock& b) {
   return env_switch("COSMOS_FP8_Q_INT8", true) && b.head_dim == 128 && b.q_norm && b.k_norm;
 }
 
+// The decoder prefill's path with xb (below in attention_block_cuda): q from the rotary straight into the wgmma flash
+// kernel's bf16 operand, its output to the o projection in bf16. own: the rows of keys of this stream (cached + new).
+bool prefill_on_bf16_flash(const AttentionBlock& b, const AttentionCall& call, bool fp8, int own,
+                           const CudaContext& ctx) {
+  return call.xb && !call.n_kv_dev && !call.segments && !fp8 && call.extra.n == 0 && call.tensor_core_attention &&
+         linear_bf16_runs(b.o, call.n, ctx) &&
+         std::strcmp(flash_attention_path(call.n, own, b.head_dim, call.causal, ctx.stream), "wgmma") == 0;
+}
+
 bool attention_residual_bf16_runs(const AttentionBlock& b, const AttentionCall& call, const CudaContext& ctx) {
   auto aligned8 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 8 == 0; };
-  return call.residual && call.xb && segments_on_bf16_flash(b, call, ctx) && linear_bf16_out_runs(b.o, call.n, ctx) &&
-         aligned8(call.cos) && aligned8(call.sin);
+  if (!call.residual || !call.xb || !linear_bf16_out_runs(b.o, call.n, ctx)) return false;
+  if (call.segments) return segments_on_bf16_flash(b, call, ctx) && aligned8(call.cos) && aligned8(call.sin);
+  const int own = (call.cache ? call.cache->n_past : 0) + call.n;  // (attention_plan's kv_row0 + n)
+  return !call.fp8_attention && prefill_on_bf16_flash(b, call, false, own, ctx);
 }
 
 void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, const AttentionCall& call, float* scratch,
@@ -216,9 +227,7 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
   // path, q goes from the rotary straight into the kernel's bf16 operand (qkv_rope_bf16q_cuda: no f32 q written or
   // converted) where that kernel serves the shape, and the attention's output to the o projection in bf16 (p.att's
   // space): the values the conversion and o's cast would make.
-  if (call.xb && !call.n_kv_dev && !call.segments && !fp8 && call.extra.n == 0 && call.tensor_core_attention &&
-      linear_bf16_runs(b.o, n, ctx) &&
-      std::strcmp(flash_attention_path(n, own, D, call.causal, ctx.stream), "wgmma") == 0) {
+  if (prefill_on_bf16_flash(b, call, fp8, own, ctx)) {
     auto* att_b16 = reinterpret_cast<__nv_bfloat16*>(p.att);
     const int q_rows = flash_wgmma_rows_pad(n);
     DeviceBuffer<__nv_bfloat16> qb(workspace_pool(ctx, "attention_block_cuda (bf16 q)"),

@@ -192,6 +192,23 @@ void mlp_add_bf16_cuda(__nv_bfloat16* yb, const __nv_bfloat16* xb, const GeluMlp
   matmul_bf16_add_bf16_cuda(yb, h, m.fc2.w, m.fc2.b, n, m.fc1.out, m.fc2.out, ctx);
 }
 
+bool mlp_add_bf16_runs(const SwiGluMlp& m, const __nv_bfloat16* xb, int n, const CudaContext& ctx) {
+  return mlp_bf16_input_runs(m, xb, n, ctx) && !mlp_fp8_fused_runs(m, n, ctx) &&
+         matmul_bf16_out_supported(m.down.w, m.down.w, m.down.wt, n, m.gate_up.out / 2, m.down.out, ctx);
+}
+
+void mlp_add_bf16_cuda(__nv_bfloat16* yb, const __nv_bfloat16* xb, const SwiGluMlp& m, int n, float* scratch,
+                       const CudaContext& ctx) {
+  if (!mlp_add_bf16_runs(m, xb, n, ctx))
+    throw ModelError(
+        "mlp_add_bf16_cuda: the bf16 residual add needs gate|up + SwiGLU on the fused bf16 GEMM and down on the wgmma "
+        "GEMM (mlp_add_bf16_runs)");
+  const int inter = m.gate_up.out / 2;
+  auto* h = reinterpret_cast<__nv_bfloat16*>(scratch);  // as mlp_cuda's fused path: a quarter of the scratch
+  matmul_swiglu_bf16_cuda(h, xb, m.gate_up.w, n, m.gate_up.in, inter, ctx);
+  matmul_bf16_add_bf16_cuda(yb, h, m.down.w, m.down.b, n, inter, m.down.out, ctx);
+}
+
 void mlp_cuda(float* y, const float* x, const Relu2Mlp& m, int n, float* scratch, const CudaContext& ctx) {
   linear_cuda(scratch, x, m.up, n, ctx);
   relu2_cuda(scratch, (long long)n * m.up.out, ctx);

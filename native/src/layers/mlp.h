@@ -75,6 +75,11 @@ bool mlp_residual_in_epilogue(const GeluMlp& m, const float* x, const __nv_bfloa
 bool mlp_add_bf16_runs(const GeluMlp& m, const __nv_bfloat16* xb, int n, const CudaContext& ctx);
 void mlp_add_bf16_cuda(__nv_bfloat16* yb, const __nv_bfloat16* xb, const GeluMlp& m, int n, float* scratch,
                        const CudaContext& ctx);
+// The same for a SwiGLU MLP (the decoder prefill under COSMOS_PREFILL_BF16_RESIDUAL=1): gate|up + SwiGLU on the fused
+// bf16 GEMM, down's values added to yb's in its epilogue and rounded once.
+bool mlp_add_bf16_runs(const SwiGluMlp& m, const __nv_bfloat16* xb, int n, const CudaContext& ctx);
+void mlp_add_bf16_cuda(__nv_bfloat16* yb, const __nv_bfloat16* xb, const SwiGluMlp& m, int n, float* scratch,
+                       const CudaContext& ctx);
 // m's width (fc1.out = fc2.in) padded up to a multiple of `multiple` in place: fc1's weight rows and bias entries and
 // fc2's weight columns past the width are zeros, in new blocks of `store` (the old ones released). GELU(0) = 0 and the
 // zero columns add exact zeros, so every output is the same, bit for bit (the GEMMs already took the last k-step's

@@ -33,5 +33,8 @@ void norm_bf16_rows_cuda(__nv_bfloat16* y, const __nv_bfloat16* x, const LayerNo
                          const CudaContext& ctx) {
   layernorm_bf16_rows_cuda(y, x, n.w, n.b, rows, n.dim, n.eps, ctx);
 }
+void norm_bf16_rows_cuda(__nv_bfloat16* y, const __nv_bfloat16* x, const RmsNorm& n, int rows, const CudaContext& ctx) {
+  rmsnorm_bf16_rows_cuda(y, x, n.w, rows, n.dim, n.eps, ctx);
+}
 
 }  // namespace cosmos

@@ -45,6 +45,7 @@ void add_norm_bf16_cuda(__nv_bfloat16* y, float* x, const float* h, const LayerN
 // null; y must not alias x).
 void norm_bf16_rows_cuda(__nv_bfloat16* y, const __nv_bfloat16* x, const LayerNorm& n, int rows,
                          const CudaContext& ctx);
+void norm_bf16_rows_cuda(__nv_bfloat16* y, const __nv_bfloat16* x, const RmsNorm& n, int rows, const CudaContext& ctx);
 #endif
 
 }  // namespace cosmos

@@ -19,6 +19,7 @@
 #include "../ops/add.h"
 #include "../ops/argmax.h"
 #include "../ops/attention.h"
+#include "../ops/cast_bf16.h"
 #include "../ops/embedding.h"
 #include "../ops/gemm_fp8_wgmma.h"
 #include "../ops/gemv_decode.h"
@@ -35,6 +36,13 @@ namespace {
 // (attention_block_cuda with xb), as the tower's run does (qwen3_vision_cuda.cu). Read at every prefill (tests switch
 // it).
 bool prefill_bf16_inputs_requested() { return env_switch("COSMOS_PREFILL_BF16_INPUTS", true); }
+
+// COSMOS_PREFILL_BF16_RESIDUAL=1 (opt-in until measured, bench/README): the prefill's residual stream held in bf16, as
+// transformers' bf16 decoder holds it, instead of f32: the o and down GEMMs add into bf16 rows in their epilogue, the
+// norms read bf16 rows and the deepstack features are added to them (scatter_add_rows_bf16), half the stream's bytes.
+// Not the f32 stream's numbers (each add rounds to bf16; qwen3_cuda_test bounds the distance). Where the residual adds
+// ride in the GEMMs and every layer's o and down take the bf16 add. Read at every prefill.
+bool prefill_bf16_residual_requested() { return env_switch("COSMOS_PREFILL_BF16_RESIDUAL", false); }
 }  // namespace
 
 Qwen3TextCuda::Qwen3TextCuda(const Qwen3TextConfig& cfg, WType wt) : cfg_(cfg), wt_(wt) {
@@ -243,9 +251,28 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
     resid =
         resid && linear_bf16_add_runs(L.attn.o, n, ctx_) && mlp_residual_in_epilogue(L.mlp, nullptr, xb.get(), n, ctx_);
   if (prefill) last_prefill_residual_in_gemm_ = resid;
+  // The stream in bf16 (prefill_bf16_residual_requested): X16 from here on; X (f32) only takes the last row (the
+  // logits row's MLP) or every row (the final norm of all_logits) back, widened, after the layers.
+  KvCache probe_cache{kc_[0], vc_[0], capacity_, n_past_};
+  AttentionCall probe;  // this prefill's attention call as the layers make it
+  probe.n = n;
+  probe.causal = true;
+  probe.cache = &probe_cache;
+  probe.tensor_core_attention = wt_ == WType::BF16 && c.head_dim >= 64;
+  probe.xb = reinterpret_cast<const uint16_t*>(xb.get());
+  probe.residual = true;
+  bool bf16_resid = resid && prefill_bf16_residual_requested();
+  for (const Qwen3DecoderLayer& L : w_.layers)
+    bf16_resid =
+        bf16_resid && attention_residual_bf16_runs(L.attn, probe, ctx_) && mlp_add_bf16_runs(L.mlp, xb.get(), n, ctx_);
+  if (prefill) last_prefill_bf16_residual_ = bf16_resid;
+  DeviceBuffer<__nv_bfloat16> X16(pool_, bf16_resid ? (size_t)n * H : 0);
+  if (bf16_resid) cast_bf16_cuda(X16.get(), X, (size_t)n * H, ctx_);
   // The first norm has no add: add_norm with h null (the vector kernel: ~24 us at the video prefill's 3318 rows where
   // rmsnorm_cuda + cast_bf16_cuda took ~90, tools/device/cupti_trace.cc's timeline on the H200).
-  if (bf16_inputs)
+  if (bf16_resid)
+    norm_bf16_rows_cuda(xb.get(), X16.get(), w_.layers[0].in_ln, n, ctx_);
+  else if (bf16_inputs)
     add_norm_bf16_cuda(xb.get(), X, nullptr, w_.layers[0].in_ln, n, ctx_);
   else
     add_norm_cuda(Hh, X, nullptr, w_.layers[0].in_ln, n, ctx_);
@@ -272,6 +299,7 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
     call.tensor_core_attention = wt_ == WType::BF16 && c.head_dim >= 64;
     call.xb = reinterpret_cast<const uint16_t*>(xb.get());
     call.residual = resid;
+    call.residual_bf16 = reinterpret_cast<uint16_t*>(X16.get());  // (null: the f32 stream)
     attention_block_cuda(resid ? X : Hh, Hh, L.attn, call, scratch, ctx_);
     const float* sum_h = resid ? nullptr : Hh;  // what the norms add to X: nothing where the GEMM added it
     const bool last = l + 1 == c.num_layers;
@@ -281,16 +309,22 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
       // MLP and the final norm run on the last row alone, as llama.cpp's output rows (1/36 of an 8B prefill's GEMMs).
       float* x1 = X + (size_t)(n - 1) * H;
       float* h1 = Hh + (size_t)(n - 1) * H;
+      if (bf16_resid) widen_bf16_cuda(x1, X16.get() + (size_t)(n - 1) * H, H, ctx_);
       add_norm_cuda(h1, x1, resid ? nullptr : h1, L.post_ln, 1, ctx_);
       mlp_cuda(h1, h1, L.mlp, 1, scratch, ctx_);
       add_norm_cuda(h1, x1, h1, w_.norm, 1, ctx_);
       break;
     }
-    if (bf16_inputs)
+    if (bf16_resid)
+      norm_bf16_rows_cuda(xb.get(), X16.get(), L.post_ln, n, ctx_);
+    else if (bf16_inputs)
       add_norm_bf16_cuda(xb.get(), X, sum_h, L.post_ln, n, ctx_);  // X += attn; xb = post_attention_layernorm(X)
     else
       add_norm_cuda(Hh, X, Hh, L.post_ln, n, ctx_);  // X += attn; Hh = post_attention_layernorm(X)
-    mlp_cuda(resid ? X : Hh, Hh, L.mlp, n, scratch, ctx_, {}, xb.get(), resid);
+    if (bf16_resid)
+      mlp_add_bf16_cuda(X16.get(), xb.get(), L.mlp, n, scratch, ctx_);  // X16 += mlp
+    else
+      mlp_cuda(resid ? X : Hh, Hh, L.mlp, n, scratch, ctx_, {}, xb.get(), resid);
     // The last layer's norm (the final one) writes f32 Hh for the logits.
     const RmsNorm& next = last ? w_.norm : w_.layers[l + 1].in_ln;
     const float* add_h = sum_h;  // what the next norm adds to X first
@@ -302,13 +336,20 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
         CUDA_CHECK(cudaMemcpyAsync(vis_tmp, feat, sizeof(float) * vis->n_rows * H, cudaMemcpyHostToDevice, s));
         feat = vis_tmp;
       }
-      scatter_add_rows_cuda(X, vis_rows_dev, feat, vis->n_rows, H, ctx_);
+      if (bf16_resid)
+        scatter_add_rows_bf16_cuda(X16.get(), vis_rows_dev, feat, vis->n_rows, H, ctx_);
+      else
+        scatter_add_rows_cuda(X, vis_rows_dev, feat, vis->n_rows, H, ctx_);
       add_h = nullptr;  // X holds the sum: the norm alone, as for the first layer
     }
-    if (bf16_inputs && !last)
+    if (bf16_resid && !last) {
+      norm_bf16_rows_cuda(xb.get(), X16.get(), next, n, ctx_);  // xb = next layer's input norm
+    } else if (bf16_inputs && !last) {
       add_norm_bf16_cuda(xb.get(), X, add_h, next, n, ctx_);  // X += mlp; xb = next layer's input norm
-    else
+    } else {
+      if (bf16_resid) widen_bf16_cuda(X, X16.get(), (size_t)n * H, ctx_);  // the final norm's f32 rows
       add_norm_cuda(Hh, X, add_h, next, n, ctx_);  // X += mlp; Hh = next layer's input norm (or the final norm)
+    }
   }
 }
 

@@ -93,6 +93,8 @@ class Qwen3TextCuda {
   // Whether the last prefill added its residual stream in the o and down GEMMs' epilogue (with its bf16 inputs, where
   // every layer runs those on the wgmma GEMM; COSMOS_RESIDUAL_IN_GEMM=0: in the norms as before).
   bool last_prefill_residual_in_gemm() const { return last_prefill_residual_in_gemm_; }
+  // Whether the last prefill held its residual stream in bf16 (COSMOS_PREFILL_BF16_RESIDUAL=1 where it runs).
+  bool last_prefill_bf16_residual() const { return last_prefill_bf16_residual_; }
 
   // Persistent decode step (issue 14; on at load where served, COSMOS_DECODE_PERSISTENT=0 keeps the graph of kernels):
   // the graph's decode step runs every
@@ -143,7 +145,7 @@ class Qwen3TextCuda {
   Qwen3TextWeights w_;
   Fp8Copies fp8_;  // the fp8 copies (blocks of pool_): attached for a prefill's layers, or for good (set_fp8_weights)
   bool fp8_prefill_ = false, fp8_weights_ = false, fp8_sources_released_ = false;
-  bool last_prefill_bf16_inputs_ = false, last_prefill_residual_in_gemm_ = false;
+  bool last_prefill_bf16_inputs_ = false, last_prefill_residual_in_gemm_ = false, last_prefill_bf16_residual_ = false;
   std::vector<float*> kc_, vc_;  // per layer: [capacity, kv_heads, head_dim] K and V cache
   float* logits_ = nullptr;      // [logits_rows_, V]
   int logits_rows_ = 0, last_rows_ = 0;

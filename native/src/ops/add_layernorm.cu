@@ -19,18 +19,10 @@
 #include "row_vec.cuh"
 
 namespace {
+using cosmos::row_load;
+using cosmos::row_load4;
 using cosmos::row_store;
 using cosmos::row_store4;
-
-// A row's input values in f32: f32 as they are, bf16 widened (exact).
-__device__ __forceinline__ float row_load(const float* p) { return *p; }
-__device__ __forceinline__ float row_load(const __nv_bfloat16* p) { return __bfloat162float(*p); }
-__device__ __forceinline__ float4 row_load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
-__device__ __forceinline__ float4 row_load4(const __nv_bfloat16* p) {
-  const uint2 u = *reinterpret_cast<const uint2*>(p);
-  return make_float4(__uint_as_float(u.x << 16), __uint_as_float(u.x & 0xffff0000u), __uint_as_float(u.y << 16),
-                     __uint_as_float(u.y & 0xffff0000u));
-}
 
 // In: float (x += h written back where h is set) or const __nv_bfloat16 (h null, x only read).
 template <class In, class Out>

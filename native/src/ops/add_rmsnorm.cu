@@ -8,6 +8,8 @@
 
 #include <cuda_fp8.h>
 
+#include <type_traits>
+
 #include "../core/cuda_common.h"
 #include "../core/cuda_pdl.cuh"
 #include "../core/cuda_reduce.h"
@@ -17,11 +19,14 @@
 namespace {
 // One row's x += h, then 1 / rms(x): the part both kernels share (one loop, so the same bits in both). hr null: x
 // already holds the sum (a GEMM's epilogue added it), so the same values are summed and x is not written.
-__device__ __forceinline__ float add_row_inv_rms(float* xr, const float* hr, int dim, float eps, float* sh) {
+// In: float, or const __nv_bfloat16 (a stream held in bf16: hr null, x only read).
+template <class In>
+__device__ __forceinline__ float add_row_inv_rms(In* xr, const float* hr, int dim, float eps, float* sh) {
   float ss = 0.f;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-    const float v = hr ? xr[i] + hr[i] : xr[i];
-    if (hr) xr[i] = v;
+    const float v = hr ? cosmos::row_load(xr + i) + hr[i] : cosmos::row_load(xr + i);
+    if constexpr (std::is_same_v<In, float>)
+      if (hr) xr[i] = v;
     ss += v * v;
   }
   ss = cosmos::block_sum(ss, sh);  // its __syncthreads also orders the xr writes before the caller's reads
@@ -33,19 +38,21 @@ __device__ __forceinline__ float add_row_inv_rms(float* xr, const float* hr, int
 // 18720 rows) the scalar form reached ~2.5 TB/s (three passes over the row through L1, scalar loads). Both kernels'
 // vector forms sum in this order, so they stay bit for bit one another's.
 using cosmos::RowVec;
-template <int V>
-__device__ __forceinline__ float add_row_inv_rms_vec(RowVec<V>& r, float* xr, const float* hr, int dim4, float eps,
+template <int V, class In>
+__device__ __forceinline__ float add_row_inv_rms_vec(RowVec<V>& r, In* xr, const float* hr, int dim4, float eps,
                                                      float* sh) {
   float ss = 0.f;
 #pragma unroll
   for (int j = 0; j < V; ++j) {
     const int i = threadIdx.x + j * blockDim.x;
     if (i >= dim4) break;
-    float4 a = reinterpret_cast<const float4*>(xr)[i];
-    if (hr) {  // (null: x holds the sum already, as add_row_inv_rms)
-      const float4 b = __ldg(reinterpret_cast<const float4*>(hr) + i);
-      a.x += b.x, a.y += b.y, a.z += b.z, a.w += b.w;
-      reinterpret_cast<float4*>(xr)[i] = a;
+    float4 a = cosmos::row_load4(xr + 4 * i);
+    if constexpr (std::is_same_v<In, float>) {
+      if (hr) {  // (null: x holds the sum already, as add_row_inv_rms)
+        const float4 b = __ldg(reinterpret_cast<const float4*>(hr) + i);
+        a.x += b.x, a.y += b.y, a.z += b.z, a.w += b.w;
+        reinterpret_cast<float4*>(xr)[i] = a;
+      }
     }
     r.v[j] = a;
     ss += a.x * a.x;
@@ -60,22 +67,22 @@ __device__ __forceinline__ float4 scale_row4(float4 a, float4 w, float inv) {
   return make_float4(w.x * (a.x * inv), w.y * (a.y * inv), w.z * (a.z * inv), w.w * (a.w * inv));
 }
 
-template <class Out>
-__global__ void add_rmsnorm_kernel(Out* out, float* x, const float* hres, const float* w, int dim, float eps) {
+template <class In, class Out>
+__global__ void add_rmsnorm_kernel(Out* out, In* x, const float* hres, const float* w, int dim, float eps) {
   __shared__ float sh[32];
   // PDL (core/cuda_pdl.cuh): the next kernel (a GEMV) may launch now and prefetch its weights while this
   // latency-bound row runs; nothing is read or written before the wait.
   cosmos::pdl_launch_dependents();
   cosmos::pdl_wait();
-  float* xr = x + (long long)blockIdx.x * dim;
+  In* xr = x + (long long)blockIdx.x * dim;
   const float* hr = hres ? hres + (long long)blockIdx.x * dim : nullptr;
   Out* o = out + (long long)blockIdx.x * dim;
   const float inv = add_row_inv_rms(xr, hr, dim, eps, sh);
-  for (int i = threadIdx.x; i < dim; i += blockDim.x) cosmos::row_store(o + i, w[i] * (xr[i] * inv));
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) cosmos::row_store(o + i, w[i] * (cosmos::row_load(xr + i) * inv));
 }
 
-template <int V, class Out>
-__global__ void add_rmsnorm_vec_kernel(Out* out, float* x, const float* hres, const float* w, int dim4, float eps) {
+template <int V, class In, class Out>
+__global__ void add_rmsnorm_vec_kernel(Out* out, In* x, const float* hres, const float* w, int dim4, float eps) {
   __shared__ float sh[32];
   cosmos::pdl_launch_dependents();  // as add_rmsnorm_kernel
   cosmos::pdl_wait();
@@ -149,17 +156,18 @@ void add_rmsnorm_fp8_cuda(uint8_t* q, float* scale, float* x, const float* h, co
 }
 
 namespace {
-template <class Out>
-void launch(Out* out, float* x, const float* h, const float* w, int rows, int dim, float eps, cudaStream_t stream) {
+template <class In, class Out>
+void launch(Out* out, In* x, const float* h, const float* w, int rows, int dim, float eps, cudaStream_t stream) {
   if (rows <= 0 || dim <= 0) return;
-  const cosmos::RowVecShape vs = cosmos::row_vec_shape(dim, x, h ? h : x, w);
+  const void* xv = x;
+  const cosmos::RowVecShape vs = cosmos::row_vec_shape(dim, xv, h ? h : xv, w);
   const bool vec =
       cosmos::with_row_vec(reinterpret_cast<uintptr_t>(out) % (4 * sizeof(Out)) == 0 ? vs.v : 0, [&](auto v) {
-        cosmos::launch_pdl(add_rmsnorm_vec_kernel<decltype(v)::value, Out>, dim3(rows), dim3(vs.threads), 0, stream,
+        cosmos::launch_pdl(add_rmsnorm_vec_kernel<decltype(v)::value, In, Out>, dim3(rows), dim3(vs.threads), 0, stream,
                            out, x, h, w, dim / 4, eps);
       });
   if (!vec)
-    cosmos::launch_pdl(add_rmsnorm_kernel<Out>, dim3(rows), dim3(cosmos::row_threads(dim)), 0, stream, out, x, h, w,
+    cosmos::launch_pdl(add_rmsnorm_kernel<In, Out>, dim3(rows), dim3(cosmos::row_threads(dim)), 0, stream, out, x, h, w,
                        dim, eps);
   CUDA_CHECK_LAUNCH();
 }
@@ -173,4 +181,9 @@ void add_rmsnorm_cuda(float* out, float* x, const float* h, const float* w, int 
 void add_rmsnorm_bf16_cuda(__nv_bfloat16* out, float* x, const float* h, const float* w, int rows, int dim, float eps,
                            const cosmos::CudaContext& ctx) {
   launch(out, x, h, w, rows, dim, eps, ctx.stream);
+}
+
+void rmsnorm_bf16_rows_cuda(__nv_bfloat16* out, const __nv_bfloat16* x, const float* w, int rows, int dim, float eps,
+                            const cosmos::CudaContext& ctx) {
+  launch(out, x, static_cast<const float*>(nullptr), w, rows, dim, eps, ctx.stream);
 }

@@ -21,6 +21,10 @@ void add_rmsnorm_bf16_cpu(uint16_t* out, float* x, const float* h, const float* 
 // twin is add_rmsnorm_cpu then quantize_fp8_rows_cpu.
 void add_rmsnorm_fp8_cpu(uint8_t* q, float* scale, float* x, const float* h, const float* w, int rows, int dim,
                          float eps);
+// out [rows, dim] bf16 = rmsnorm(x) * w of bf16 rows x (a residual stream held in bf16: the decoder prefill under
+// COSMOS_PREFILL_BF16_RESIDUAL=1): the values widened exactly, then add_rmsnorm_bf16's arithmetic with h null. The CPU
+// twin widens x and runs add_rmsnorm_bf16_cpu.
+void rmsnorm_bf16_rows_cpu(uint16_t* out, const uint16_t* x, const float* w, int rows, int dim, float eps);
 
 #ifdef COSMOS_CUDA
 void add_rmsnorm_cuda(float* out, float* x, const float* h, const float* w, int rows, int dim, float eps,
@@ -29,6 +33,8 @@ void add_rmsnorm_cuda(float* out, float* x, const float* h, const float* w, int 
 // values and x bit for bit (native/test/ops_cuda_test.cu checks it).
 void add_rmsnorm_bf16_cuda(__nv_bfloat16* out, float* x, const float* h, const float* w, int rows, int dim, float eps,
                            const cosmos::CudaContext& ctx);
+void rmsnorm_bf16_rows_cuda(__nv_bfloat16* out, const __nv_bfloat16* x, const float* w, int rows, int dim, float eps,
+                            const cosmos::CudaContext& ctx);
 // One pass instead of add_rmsnorm_cuda + quantize_fp8_rows_cuda (the f32 rows are never written): the same bytes,
 // scales and x bit for bit (the same reductions in the same order; native/test/ops_cuda_test.cu checks it).
 void add_rmsnorm_fp8_cuda(uint8_t* q, float* scale, float* x, const float* h, const float* w, int rows, int dim,

@@ -24,3 +24,9 @@ void add_rmsnorm_fp8_cpu(uint8_t* q, float* scale, float* x, const float* h, con
   add_rmsnorm_cpu(out.data(), x, h, w, rows, dim, eps);
   quantize_fp8_rows_cpu(q, scale, out.data(), rows, dim);
 }
+
+void rmsnorm_bf16_rows_cpu(uint16_t* out, const uint16_t* x, const float* w, int rows, int dim, float eps) {
+  std::vector<float> xf((size_t)rows * dim);
+  widen_bf16_cpu(xf.data(), x, xf.size());
+  add_rmsnorm_bf16_cpu(out, xf.data(), nullptr, w, rows, dim, eps);
+}

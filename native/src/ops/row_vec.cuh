@@ -42,6 +42,17 @@ __device__ __forceinline__ void row_store4(__nv_bfloat16* o, float4 v) {
   *reinterpret_cast<uint2*>(o) = pack_bf16x4(v);
 }
 
+// A row's input values in f32: f32 as they are, bf16 widened (exact): rows of a residual stream held in bf16 (the
+// Qwen3-VL tower and the decoder prefill under their COSMOS_*_BF16_RESIDUAL=1) read by the same kernels as f32 rows.
+__device__ __forceinline__ float row_load(const float* p) { return *p; }
+__device__ __forceinline__ float row_load(const __nv_bfloat16* p) { return __bfloat162float(*p); }
+__device__ __forceinline__ float4 row_load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
+__device__ __forceinline__ float4 row_load4(const __nv_bfloat16* p) {
+  const uint2 u = *reinterpret_cast<const uint2*>(p);
+  return make_float4(__uint_as_float(u.x << 16), __uint_as_float(u.x & 0xffff0000u), __uint_as_float(u.y << 16),
+                     __uint_as_float(u.y & 0xffff0000u));
+}
+
 // launch(std::integral_constant<int, v>) for a vector form's v (1, 2, 4, 8); false for 0 (the scalar form).
 template <class Launch>
 bool with_row_vec(int v, Launch&& launch) {
