@@ -83,17 +83,16 @@ def prefill_rows(text):
     # Ours with COSMOS_FP8_PREFILL=1 ("fp8_prefill": true) is its own row against the same bf16 baseline, with the
     # fp8 prefill's distance from bf16 (last-row logits, text rows, random weights) beside it; so is ours with the
     # tower's GEMM inputs in f32 and cast (COSMOS_TOWER_BF16_INPUTS=0, "tower_bf16_inputs": false: the same numbers as
-    # the default's bf16 from their producers), with its tower times beside it; and ours with the tower's residual
-    # stream in bf16 (COSMOS_TOWER_BF16_RESIDUAL=1, "tower_bf16_residual": true), the decoder prefill's
-    # (COSMOS_PREFILL_BF16_RESIDUAL=1, "prefill_bf16_residual": true) and the GELU on tanh.approx
-    # (COSMOS_GELU_TANH_APPROX=1, "gelu_tanh_approx": true).
+    # the default's bf16 from their producers), with its tower times beside it; and ours with the decoder prefill's
+    # residual stream in f32 (COSMOS_PREFILL_BF16_RESIDUAL=0, "prefill_bf16_residual": false) or the tower's GELU on
+    # tanhf (COSMOS_GELU_TANH_APPROX=0, "gelu_tanh_approx": false), each marked in its row's name (a line without the
+    # keys, an older bench's, counts as the defaults).
     ours, towers, base, base_host, fidelity = {}, {}, {}, {}, {}
     for j in json_lines(text):
         if j.get("bench") == "qwen3vl_8b_tower_prefill":
             for c in j["cases"]:
                 key = (c["case"], bool(c.get("fp8_prefill")), bool(c.get("tower_bf16_inputs")),
-                       bool(c.get("tower_bf16_residual")), bool(c.get("prefill_bf16_residual")),
-                       bool(c.get("gelu_tanh_approx")))
+                       bool(c.get("prefill_bf16_residual", True)), bool(c.get("gelu_tanh_approx", True)))
                 ours.setdefault(key, []).append(c["tower_ms"] + c["prefill_ms"])
                 towers.setdefault(key, []).append(c["tower_ms"])
                 if key[1]:
@@ -104,15 +103,14 @@ def prefill_rows(text):
                 if "ms_host_pixels" in c:
                     base_host.setdefault(c["case"], []).append(c["ms_host_pixels"])
     for key in sorted(ours):
-        case, fp8, bf16_in, bf16_stream, prefill_bf16_stream, tanh_approx = key
+        case, fp8, bf16_in, prefill_bf16_stream, tanh_approx = key
         o = min(ours[key])
         b = min(base[case]) if case in base else None
         bh = min(base_host[case]) if case in base_host else None
         yield {
             "row": f"qwen3vl_tower_prefill_{case}" + (" fp8_prefill" if fp8 else "")
-            + ("" if bf16_in else " tower_f32_inputs") + (" tower_bf16_residual" if bf16_stream else "")
-            + (" prefill_bf16_residual" if prefill_bf16_stream else "")
-            + (" gelu_tanh_approx" if tanh_approx else ""),
+            + ("" if bf16_in else " tower_f32_inputs") + ("" if prefill_bf16_stream else " prefill_f32_stream")
+            + ("" if tanh_approx else " gelu_tanhf"),
             "unit": "ms",
             "ours": round(o, 1),
             "ours_all": ours[key],

@@ -284,10 +284,10 @@ int main() {
       const Qwen3VisionCuda::Phases& ph = tower->last_phases();
       std::printf(
           "  run %d tower %.1f ms: pixels %.1f, tables %.1f, blocks %.1f, last output %.1f, release %.1f ms "
-          "(host pinned staging %.1f MiB; GEMM inputs %s; residual stream %s; %zu cudaMalloc calls, %.2f ms)\n",
+          "(host pinned staging %.1f MiB; GEMM inputs %s; %zu cudaMalloc calls, %.2f ms)\n",
           rep, t_tower * 1e3, ph.pixels, ph.tables, ph.blocks, ph.outputs, ph.release,
           tower->host_pinned_bytes() / 1048576.0, ph.bf16_inputs ? "bf16 from their producers" : "f32, cast",
-          ph.bf16_residual ? "bf16" : "f32", ph.mallocs, ph.malloc_ms);
+          ph.mallocs, ph.malloc_ms);
       VisualInputs vis;
       vis.rows = rows.data();
       vis.n_rows = T;
@@ -355,13 +355,13 @@ int main() {
                   "%s{\"case\":\"%s\",\"grid\":[%d,%d,%d],\"patches\":%d,\"tokens\":%d,\"visual_tokens\":%d,"
                   "\"tower_ms\":%.1f,\"prefill_ms\":%.1f,\"prefill_tokens_per_s\":%.0f,\"tower_peak_bytes\":%zu,"
                   "\"decoder_peak_bytes\":%zu,\"process_peak_bytes\":%zu,\"fp8_prefill\":%s,\"fp8_logits_rel_l2\":%.3e,"
-                  "\"fp8_same_argmax\":%d,\"tower_bf16_inputs\":%s,\"tower_bf16_residual\":%s,"
-                  "\"prefill_bf16_residual\":%s,\"gelu_tanh_approx\":%s}",
+                  "\"fp8_same_argmax\":%d,\"tower_bf16_inputs\":%s,\"prefill_bf16_residual\":%s,"
+                  "\"gelu_tanh_approx\":%s}",
                   json.size() > 1 ? "," : "", cs.name, cs.grid.t, cs.grid.h, cs.grid.w, N, n, T, t_tower * 1e3,
                   t_prefill * 1e3, n / t_prefill, tower_peak, dec_peak, peak, dec->fp8_prefill() ? "true" : "false",
                   fp8_rel, fp8_same_argmax, tower->last_phases().bf16_inputs ? "true" : "false",
-                  tower->last_phases().bf16_residual ? "true" : "false", prefill_bf16_stream ? "true" : "false",
-                  cosmos::env_switch("COSMOS_GELU_TANH_APPROX", false) ? "true" : "false");
+                  prefill_bf16_stream ? "true" : "false",
+                  cosmos::env_switch("COSMOS_GELU_TANH_APPROX", true) ? "true" : "false");
     json += buf;
   }
   json += "]";

@@ -209,10 +209,6 @@ device() {
   if has prefill; then
     step "ours tower + prefill" 40 env NO_BREAKDOWN=1 $b/qwen3vl_prefill_bench
     step "ours tower + prefill, fp8 prefill" 40 env NO_BREAKDOWN=1 COSMOS_FP8_PREFILL=1 $b/qwen3vl_prefill_bench
-    # the opt-ins measured against the same baseline: the tower's and the prefill's residual streams in bf16
-    # (transformers' own), with the GELU on tanh.approx
-    step "ours tower + prefill, streams in bf16" 40 env NO_BREAKDOWN=1 COSMOS_TOWER_BF16_RESIDUAL=1 \
-      COSMOS_PREFILL_BF16_RESIDUAL=1 COSMOS_GELU_TANH_APPROX=1 $b/qwen3vl_prefill_bench
     step "transformers tower + prefill" 60 python3 bench/hf_qwen3vl_prefill.py
   fi
   if has decode || has prefill; then

@@ -1455,7 +1455,7 @@ void test_linear_bf16_add(int n, int k, int m, bool bias) {
                  plain, (size_t)n * m, [&](float* y) { cosmos::linear_bf16_add_cuda(y, xb, l, n, ctx); });
 }
 
-// The bf16 residual stream (the tower under COSMOS_TOWER_BF16_RESIDUAL=1): linear_bf16_add_bf16_cuda
+// The bf16 residual stream (the decoder prefill's, COSMOS_PREFILL_BF16_RESIDUAL): linear_bf16_add_bf16_cuda
 // (gemm_wgmma_add_bf16) against linear_bf16_cuda's f32 values added to the old bf16 rows widened, in f32 on the host,
 // and rounded once: bit for bit, on both tiles gemm_wgmma_pick takes, with and without a bias (no bias: the per-tile
 // path without the bias registers), m not a multiple of 8 (pairs, no 16-byte rows) and a partial last column tile.
@@ -1486,52 +1486,6 @@ void test_linear_bf16_add_bf16(int n, int k, int m, bool bias) {
   report_exact("resid_bf16", cs, off == 0, shape("%zu of %zu values differ from widen + add + round", off, len));
 }
 
-// layernorm_bf16_rows_cuda (a stream held in bf16 normed into the next GEMM's bf16 rows) against
-// add_layernorm_bf16_cuda with h null on the same rows widened (bit for bit: the same arithmetic), in both forms;
-// widen_bf16_cuda against its CPU twin (bit for bit, inf and NaN included); the norm against its CPU twin (one bf16
-// step).
-void test_layernorm_bf16_rows(int rows, int dim, bool affine) {
-  const size_t n = (size_t)rows * dim;
-  auto xf = randv(n);
-  for (int i = 0; i < dim; ++i) xf[i] += 300.f;  // a row with a large mean, as test_add_layernorm
-  std::vector<uint16_t> x16(n), ref(n);
-  for (size_t i = 0; i < n; ++i) x16[i] = f2bf(xf[i]);
-  auto w = randv(dim), b = randv(dim);
-  const float *dw = affine ? up(w) : nullptr, *db = affine ? up(b) : nullptr;
-  layernorm_bf16_rows_cpu(ref.data(), x16.data(), affine ? w.data() : nullptr, affine ? b.data() : nullptr, rows, dim,
-                          1e-6f);
-  __nv_bfloat16* dx16 = alloc_bf16(n);
-  h2d(dx16, x16.data(), n * 2);
-  float* wide = up(std::vector<float>(n));
-  widen_bf16_cuda(wide, dx16, n, ctx);
-  std::vector<float> wide_cpu(n);
-  widen_bf16_cpu(wide_cpu.data(), x16.data(), n);
-  const std::vector<uint16_t> specials = {0x7f80, 0xff80, 0x7fc1, 0x8000, 0x0001};  // inf, -inf, NaN, -0, denormal
-  __nv_bfloat16* ds = alloc_bf16(specials.size());
-  h2d(ds, specials.data(), specials.size() * 2);
-  float* dsw = up(std::vector<float>(specials.size()));
-  widen_bf16_cuda(dsw, ds, specials.size(), ctx);
-  std::vector<float> sw(specials.size());
-  widen_bf16_cpu(sw.data(), specials.data(), specials.size());
-  const auto gsw = down(dsw, specials.size());
-  report_exact("widen_bf16", shape("rows=%d dim=%d, and inf, NaN, -0, a denormal", rows, dim),
-               down(wide, n) == wide_cpu && std::memcmp(gsw.data(), sw.data(), sw.size() * 4) == 0,
-               "== widen_bf16_cpu bit for bit");
-  for (const char* vec : {"0", "1"}) {
-    setenv("COSMOS_LAYERNORM_VEC", vec, 1);
-    const std::string form = vec[0] == '0' ? " [COSMOS_LAYERNORM_VEC=0]" : "";
-    __nv_bfloat16 *got = alloc_bf16(n), *want = alloc_bf16(n);
-    layernorm_bf16_rows_cuda(got, dx16, dw, db, rows, dim, 1e-6f, ctx);
-    add_layernorm_bf16_cuda(want, wide, nullptr, dw, db, rows, dim, 1e-6f, ctx);
-    const auto g = down16(got, n);
-    report_exact("ln_bf16_rows", shape(affine ? "rows=%d dim=%d" : "rows=%d dim=%d, no w / b", rows, dim) + form,
-                 g == down16(want, n) && down16(dx16, n) == x16, "== add_layernorm_bf16 on the widened rows");
-    report("ln_bf16_rows", shape("rows=%d dim=%d vs CPU (one bf16 step)", rows, dim) + form, widen(ref), widen(g),
-           4e-3);
-  }
-  unsetenv("COSMOS_LAYERNORM_VEC");
-}
-
 // The decoder prefill's bf16 stream (COSMOS_PREFILL_BF16_RESIDUAL=1): rmsnorm_bf16_rows_cuda against
 // add_rmsnorm_bf16_cuda with h null on the same rows widened (bit for bit) and its CPU twin (one bf16 step);
 // scatter_add_rows_bf16_cuda against its CPU twin (bit for bit: widen, one f32 add, round), the rows it skips
@@ -1544,7 +1498,22 @@ void test_rmsnorm_bf16_rows(int rows, int dim) {
   rmsnorm_bf16_rows_cpu(ref.data(), x16.data(), w.data(), rows, dim, 1e-6f);
   __nv_bfloat16* dx16 = alloc_bf16(n);
   h2d(dx16, x16.data(), n * 2);
-  float *wide = up(widen(x16)), *dw = up(w);
+  float *wide = up(std::vector<float>(n)), *dw = up(w);
+  widen_bf16_cuda(wide, dx16, n, ctx);
+  std::vector<float> wide_cpu(n);
+  widen_bf16_cpu(wide_cpu.data(), x16.data(), n);
+  const std::vector<uint16_t> specials = {0x7f80, 0xff80, 0x7fc1, 0x8000, 0x0001};  // inf, -inf, NaN, -0, denormal
+  __nv_bfloat16* ds = alloc_bf16(specials.size());
+  h2d(ds, specials.data(), specials.size() * 2);
+  float* dsw = up(std::vector<float>(specials.size()));
+  widen_bf16_cuda(dsw, ds, specials.size(), ctx);
+  std::vector<float> sw(specials.size());
+  widen_bf16_cpu(sw.data(), specials.data(), specials.size());
+  const auto gsw = down(dsw, specials.size());
+  report_exact("widen_bf16", shape("rows=%d dim=%d, and inf, NaN, -0, a denormal", rows, dim),
+               std::memcmp(down(wide, n).data(), wide_cpu.data(), n * 4) == 0 &&
+                   std::memcmp(gsw.data(), sw.data(), sw.size() * 4) == 0,
+               "== widen_bf16_cpu bit for bit");
   __nv_bfloat16 *got = alloc_bf16(n), *want = alloc_bf16(n);
   rmsnorm_bf16_rows_cuda(got, dx16, dw, rows, dim, 1e-6f, ctx);
   add_rmsnorm_bf16_cuda(want, wide, nullptr, dw, rows, dim, 1e-6f, ctx);
@@ -1906,45 +1875,6 @@ void test_tower_mlp_pad() {
   unsetenv("COSMOS_TOWER_BF16_INPUTS");
 }
 
-// The residual stream in bf16 (COSMOS_TOWER_BF16_RESIDUAL=1, Qwen3VisionCuda::run): the phases say it ran where the
-// wgmma GEMM is; its outputs against the f32 stream's (each add rounded to bf16: ~2^-9 of the stream a block, and the
-// mergers' GEMMs after; a wiring slip would be O(1)); its head against no head, bit for bit.
-void test_tower_bf16_residual() {
-  cosmos::Qwen3VisionConfig c;
-  c.depth = 3;
-  c.hidden_size = 288;  // 4 heads of 72, as test_tower_bf16_inputs
-  c.intermediate_size = 512;
-  c.num_heads = 4;
-  c.out_hidden_size = 128;
-  c.num_position_embeddings = 64;
-  c.deepstack_visual_indexes = {1, 2};
-  auto tower = cosmos::Qwen3VisionCuda::random(c, WType::BF16, 11);
-  const std::vector<cosmos::Qwen3VisionGrid> grids = {{4, 16, 16}};
-  auto px = randv((size_t)cosmos::qwen3_vision_num_patches(grids) * c.patch_dim());
-  const bool wgmma = cosmos::gemm_wgmma_available(st);
-  cosmos::Qwen3VisionOutput f32_out, bf16_out, no_head;
-  tower->forward(px.data(), px.size(), grids, f32_out);
-  const bool off = !tower->last_phases().bf16_residual;
-  setenv("COSMOS_TOWER_BF16_RESIDUAL", "1", 1);
-  tower->forward(px.data(), px.size(), grids, bf16_out);
-  const auto on = tower->last_phases();
-  setenv("COSMOS_TOWER_HEAD", "0", 1);
-  tower->forward(px.data(), px.size(), grids, no_head);
-  const bool on_no_head = tower->last_phases().bf16_residual;
-  unsetenv("COSMOS_TOWER_HEAD");
-  unsetenv("COSMOS_TOWER_BF16_RESIDUAL");
-  report_exact("tower_bf16_resid", "1024 patches, 3 blocks: the stream",
-               off && on.bf16_residual == wgmma && on_no_head == wgmma && on.head_layers == 1,
-               wgmma ? "f32 by default, bf16 with =1, head 1 block" : "f32 both (no wgmma GEMM)");
-  report("tower_bf16_resid", "embeds, bf16 stream vs f32", f32_out.embeds, bf16_out.embeds, wgmma ? 2e-2 : 0);
-  for (size_t d = 0; d < f32_out.deepstack.size(); ++d)
-    report("tower_bf16_resid", shape("deepstack %d, bf16 stream vs f32", (int)d), f32_out.deepstack[d],
-           bf16_out.deepstack.at(d), wgmma ? 2e-2 : 0);
-  report("tower_bf16_resid", "embeds, bf16 stream: head vs no head (bitwise)", no_head.embeds, bf16_out.embeds, 0);
-  report("tower_bf16_resid", "deepstack 0, bf16 stream: head vs no head (bitwise)", no_head.deepstack.at(0),
-         bf16_out.deepstack.at(0), 0);
-}
-
 // The tower's head (qwen3_vision_cuda.cu, tower_head_plan): a run of several frames runs its first quarter of frames
 // through the first blocks while the rest's pixels are staged, then the rest through them, then every row on. The
 // outputs against COSMOS_TOWER_HEAD=0, bit for bit, with bf16 and with f32 GEMM inputs, for a video and a mixed list
@@ -2015,11 +1945,8 @@ void test_bf16_inputs() {
   test_linear_bf16_add_bf16(1024, 4096, 4096, false);  // 256 x 128 tiles, no bias
   test_linear_bf16_add_bf16(200, 256, 1002, true);     // m % 8 != 0: pairs, a partial last column tile
   test_linear_bf16_add_bf16(130, 512, 4000, false);    // a partial last column tile, no bias
-  test_layernorm_bf16_rows(7, 1152, true);             // the vector form
-  test_layernorm_bf16_rows(3, 998, false);             // dim % 4 != 0: the scalar form
-  test_tower_bf16_residual();
-  test_rmsnorm_bf16_rows(5, 4096);  // the decoder's width: the vector form
-  test_rmsnorm_bf16_rows(3, 998);   // dim % 4 != 0: the scalar form
+  test_rmsnorm_bf16_rows(5, 4096);                     // the decoder's width: the vector form
+  test_rmsnorm_bf16_rows(3, 998);                      // dim % 4 != 0: the scalar form
   test_scatter_add_rows_bf16(12, 4096);
 }
 

@@ -373,6 +373,9 @@ int main(int argc, char** argv) {
     vis.deepstack = {ds0.data(), ds1.data()};
     std::vector<float> lf((size_t)n * BV), lb((size_t)n * BV), sf(BV), sb(BV);
     double step_diff = 0;
+    // The f32 residual stream throughout the bit-for-bit checks (the bf16 stream, the default, needs the bf16 inputs
+    // and rounds each add: checked against this after them).
+    setenv("COSMOS_PREFILL_BF16_RESIDUAL", "0", 1);
     setenv("COSMOS_PREFILL_BF16_INPUTS", "0", 1);
     m->prefill(ids.data(), n, pos3.data(), &vis, lf.data(), true);
     const bool off = !m->last_prefill_bf16_inputs();
@@ -433,29 +436,30 @@ int main(int argc, char** argv) {
       check(rel <= 1e-2, "prefill, one logits row vs the full prefill's last row (rel l2)", rel);
       check(one_steps == 0, "8 decode steps after it, vs after the full prefill (bitwise)", one_steps);
     }
-    // The residual stream in bf16 (COSMOS_PREFILL_BF16_RESIDUAL=1, transformers' own), every row's logits and then the
-    // logits row alone, against the f32 stream (lb): each residual add and the deepstack adds round to bf16 (~2^-9 of
-    // the stream a step; a wiring slip, a missed add or a stale row, would be O(1)); the row alone within bf16
-    // rounding of the full prefill's last row again.
+    // The residual stream in bf16 (the default, transformers' own), every row's logits and then the logits row alone,
+    // against the f32 stream (lb, COSMOS_PREFILL_BF16_RESIDUAL=0): each residual add and the deepstack adds round to
+    // bf16 (~2^-9 of the stream a step; a wiring slip, a missed add or a stale row, would be O(1)); the row alone
+    // within bf16 rounding of the full prefill's last row again.
+    unsetenv("COSMOS_PREFILL_BF16_RESIDUAL");
     if (on && in_gemm) {
-      std::vector<float> lr((size_t)n * BV), lr1(BV), l_default(BV);
-      setenv("COSMOS_PREFILL_BF16_RESIDUAL", "1", 1);
+      std::vector<float> lr((size_t)n * BV), lr1(BV), l_f32(BV);
       m->reset();
       m->prefill(ids.data(), n, pos3.data(), &vis, lr.data(), true);
       const bool bf16_stream = m->last_prefill_bf16_residual();
       m->reset();
       m->prefill(ids.data(), n, pos3.data(), &vis, lr1.data(), false);
-      unsetenv("COSMOS_PREFILL_BF16_RESIDUAL");
+      setenv("COSMOS_PREFILL_BF16_RESIDUAL", "0", 1);
       m->reset();
-      m->prefill(ids.data(), n, pos3.data(), &vis, l_default.data(), false);
+      m->prefill(ids.data(), n, pos3.data(), &vis, l_f32.data(), false);
       const bool f32_again = !m->last_prefill_bf16_residual();
+      unsetenv("COSMOS_PREFILL_BF16_RESIDUAL");
       auto rel_l2 = [](const float* a, const float* b, size_t len) {
         double num = 0, den = 0;
         for (size_t i = 0; i < len; ++i)
           num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]), den += (double)b[i] * b[i];
         return std::sqrt(num / std::max(den, 1e-30));
       };
-      check(bf16_stream && f32_again, "prefill residual stream: bf16 with =1, f32 by default", 0);
+      check(bf16_stream && f32_again, "prefill residual stream: bf16 by default, f32 with =0", 0);
       const double all_rows = rel_l2(lr.data(), lb.data(), lr.size());
       check(all_rows <= 2e-2, "prefill logits, bf16 stream vs f32 (rel l2, every row)", all_rows);
       const double last = rel_l2(lr1.data(), lr.data() + (size_t)(n - 1) * BV, BV);

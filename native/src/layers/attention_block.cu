@@ -126,11 +126,9 @@ bool prefill_on_bf16_flash(const AttentionBlock& b, const AttentionCall& call, b
 }
 
 bool attention_residual_bf16_runs(const AttentionBlock& b, const AttentionCall& call, const CudaContext& ctx) {
-  auto aligned8 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 8 == 0; };
-  if (!call.residual || !call.xb || !linear_bf16_out_runs(b.o, call.n, ctx)) return false;
-  if (call.segments) return segments_on_bf16_flash(b, call, ctx) && aligned8(call.cos) && aligned8(call.sin);
+  if (!call.residual || call.fp8_attention || !linear_bf16_out_runs(b.o, call.n, ctx)) return false;
   const int own = (call.cache ? call.cache->n_past : 0) + call.n;  // (attention_plan's kv_row0 + n)
-  return !call.fp8_attention && prefill_on_bf16_flash(b, call, false, own, ctx);
+  return prefill_on_bf16_flash(b, call, false, own, ctx);
 }
 
 void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, const AttentionCall& call, float* scratch,

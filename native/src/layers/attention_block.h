@@ -92,9 +92,8 @@ struct AttentionCall {
   bool residual = false;
   // CUDA, with residual: the stream y stands for is held in bf16 here ([n, o.out], 16-byte aligned): the block's
   // output is added to these rows in the o projection's epilogue in f32 and rounded once (linear_bf16_add_bf16_cuda),
-  // and y is not written. Where attention_residual_bf16_runs (o from bf16 rows on the wgmma GEMM); the Qwen3-VL tower
-  // and the decoder prefill under COSMOS_TOWER_BF16_RESIDUAL=1 / COSMOS_PREFILL_BF16_RESIDUAL=1. Not on the CPU
-  // (attention_block_cpu throws).
+  // and y is not written. Where attention_residual_bf16_runs (o from bf16 rows on the wgmma GEMM): the decoder prefill
+  // (qwen3_text_cuda.cu, prefill_bf16_residual_requested). Not on the CPU (attention_block_cpu throws).
   uint16_t* residual_bf16 = nullptr;
 };
 
@@ -117,9 +116,9 @@ bool attention_qkv_fp8_runs(const AttentionBlock& b, int n, const CudaContext& c
 // Whether attention_block_cuda projects n tokens to q|k|v on the bf16 GEMM (linear_bf16_runs for every projection GEMM
 // it runs), so that AttentionCall::xb can stand in for x.
 bool attention_qkv_bf16_runs(const AttentionBlock& b, int n, const CudaContext& ctx);
-// Whether attention_block_cuda takes call with residual_bf16 set: residual, xb, o on the wgmma GEMM with bf16 out
-// (linear_bf16_out_runs), and the segments on the bf16 flash path (the tower) or the prefill's causal rows on the wgmma
-// flash kernel with q in bf16 (the decoder), so the o projection reads bf16 rows and can add into the bf16 stream.
+// Whether attention_block_cuda takes call with residual_bf16 set: residual, o on the wgmma GEMM with bf16 out
+// (linear_bf16_out_runs), and the prefill's rows on the wgmma flash kernel with q in bf16 (the decoder's path with xb:
+// no segments, no fp8 attention), so the o projection reads bf16 rows and can add into the bf16 stream.
 bool attention_residual_bf16_runs(const AttentionBlock& b, const AttentionCall& call, const CudaContext& ctx);
 // Whether, where its attention runs in 8 bits, the block writes q straight as the attention's int8 operand
 // (ops/qkv_rope.h qkv_rope_int8q_cuda: head_dim 128 with q / k norms; the same bits as the attention quantizing f32 q).

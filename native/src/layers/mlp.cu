@@ -176,22 +176,6 @@ void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch,
   linear_cuda(y, scratch, m.fc2, n, ctx);
 }
 
-bool mlp_add_bf16_runs(const GeluMlp& m, const __nv_bfloat16* xb, int n, const CudaContext& ctx) {
-  return mlp_bf16_input_runs(m, xb, n, ctx) &&
-         matmul_bf16_out_supported(m.fc2.w, m.fc2.w, m.fc2.wt, n, m.fc1.out, m.fc2.out, ctx);
-}
-
-void mlp_add_bf16_cuda(__nv_bfloat16* yb, const __nv_bfloat16* xb, const GeluMlp& m, int n, float* scratch,
-                       const CudaContext& ctx) {
-  if (!mlp_add_bf16_runs(m, xb, n, ctx))
-    throw ModelError(
-        "mlp_add_bf16_cuda: the bf16 residual add needs fc1 + GELU on the fused bf16 GEMM and fc2 on the wgmma GEMM "
-        "(mlp_add_bf16_runs)");
-  auto* h = reinterpret_cast<__nv_bfloat16*>(scratch);  // n x fc1.out bf16 in the n x fc1.out floats of scratch
-  matmul_gelu_bf16_cuda(h, xb, m.fc1.w, m.fc1.b, n, m.fc1.in, m.fc1.out, m.tanh, ctx);
-  matmul_bf16_add_bf16_cuda(yb, h, m.fc2.w, m.fc2.b, n, m.fc1.out, m.fc2.out, ctx);
-}
-
 bool mlp_add_bf16_runs(const SwiGluMlp& m, const __nv_bfloat16* xb, int n, const CudaContext& ctx) {
   return mlp_bf16_input_runs(m, xb, n, ctx) && !mlp_fp8_fused_runs(m, n, ctx) &&
          matmul_bf16_out_supported(m.down.w, m.down.w, m.down.wt, n, m.gate_up.out / 2, m.down.out, ctx);

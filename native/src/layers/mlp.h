@@ -61,6 +61,12 @@ bool mlp_residual_in_epilogue(const SwiGluMlp& m, const float* x, const __nv_bfl
                               const CudaContext& ctx);
 // Whether mlp_cuda runs m's fused fp8 GEMM path for n rows here (n > 1).
 bool mlp_fp8_fused_runs(const SwiGluMlp& m, int n, const CudaContext& ctx);
+// yb [n, width] bf16 += mlp(xb): a residual stream held in bf16 (the decoder prefill, prefill_bf16_residual in
+// qwen3_text_cuda.cu): gate|up + SwiGLU on the fused bf16 GEMM, down's values added to yb's in its epilogue in f32 and
+// rounded once (matmul_bf16_add_bf16_cuda), where mlp_add_bf16_runs. Throws ModelError elsewhere.
+bool mlp_add_bf16_runs(const SwiGluMlp& m, const __nv_bfloat16* xb, int n, const CudaContext& ctx);
+void mlp_add_bf16_cuda(__nv_bfloat16* yb, const __nv_bfloat16* xb, const SwiGluMlp& m, int n, float* scratch,
+                       const CudaContext& ctx);
 // xb: x already in bf16 rows (16-byte aligned), where mlp_bf16_input_runs (fc1 + GELU on the fused bf16 GEMM, which
 // would round x to bf16 first: the same numbers); x is then not read.
 // residual: y += mlp(x), in fc2's epilogue where mlp_residual_in_epilogue (the fused bf16 path), else through a
@@ -69,17 +75,6 @@ void mlp_cuda(float* y, const float* x, const GeluMlp& m, int n, float* scratch,
               const __nv_bfloat16* xb = nullptr, bool residual = false);
 bool mlp_bf16_input_runs(const GeluMlp& m, const __nv_bfloat16* xb, int n, const CudaContext& ctx);
 bool mlp_residual_in_epilogue(const GeluMlp& m, const float* x, const __nv_bfloat16* xb, int n, const CudaContext& ctx);
-// yb [n, width] bf16 += mlp(xb): a residual stream held in bf16 (the Qwen3-VL tower under
-// COSMOS_TOWER_BF16_RESIDUAL=1): fc1 + GELU on the fused bf16 GEMM, fc2's values added to yb's in its epilogue in f32
-// and rounded once (linear_bf16_add_bf16_cuda), where mlp_add_bf16_runs. Throws ModelError elsewhere.
-bool mlp_add_bf16_runs(const GeluMlp& m, const __nv_bfloat16* xb, int n, const CudaContext& ctx);
-void mlp_add_bf16_cuda(__nv_bfloat16* yb, const __nv_bfloat16* xb, const GeluMlp& m, int n, float* scratch,
-                       const CudaContext& ctx);
-// The same for a SwiGLU MLP (the decoder prefill under COSMOS_PREFILL_BF16_RESIDUAL=1): gate|up + SwiGLU on the fused
-// bf16 GEMM, down's values added to yb's in its epilogue and rounded once.
-bool mlp_add_bf16_runs(const SwiGluMlp& m, const __nv_bfloat16* xb, int n, const CudaContext& ctx);
-void mlp_add_bf16_cuda(__nv_bfloat16* yb, const __nv_bfloat16* xb, const SwiGluMlp& m, int n, float* scratch,
-                       const CudaContext& ctx);
 // m's width (fc1.out = fc2.in) padded up to a multiple of `multiple` in place: fc1's weight rows and bias entries and
 // fc2's weight columns past the width are zeros, in new blocks of `store` (the old ones released). GELU(0) = 0 and the
 // zero columns add exact zeros, so every output is the same, bit for bit (the GEMMs already took the last k-step's

@@ -29,10 +29,6 @@ void add_norm_bf16_cuda(__nv_bfloat16* y, float* x, const float* h, const LayerN
                         const CudaContext& ctx) {
   add_layernorm_bf16_cuda(y, x, h, n.w, n.b, rows, n.dim, n.eps, ctx);
 }
-void norm_bf16_rows_cuda(__nv_bfloat16* y, const __nv_bfloat16* x, const LayerNorm& n, int rows,
-                         const CudaContext& ctx) {
-  layernorm_bf16_rows_cuda(y, x, n.w, n.b, rows, n.dim, n.eps, ctx);
-}
 void norm_bf16_rows_cuda(__nv_bfloat16* y, const __nv_bfloat16* x, const RmsNorm& n, int rows, const CudaContext& ctx) {
   rmsnorm_bf16_rows_cuda(y, x, n.w, rows, n.dim, n.eps, ctx);
 }

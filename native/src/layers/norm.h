@@ -43,8 +43,6 @@ void add_norm_bf16_cuda(__nv_bfloat16* y, float* x, const float* h, const LayerN
                         const CudaContext& ctx);
 // y [rows, dim] bf16 = norm(x) of a stream held in bf16 (x exact in f32, then add_norm_bf16_cuda's arithmetic with h
 // null; y must not alias x).
-void norm_bf16_rows_cuda(__nv_bfloat16* y, const __nv_bfloat16* x, const LayerNorm& n, int rows,
-                         const CudaContext& ctx);
 void norm_bf16_rows_cuda(__nv_bfloat16* y, const __nv_bfloat16* x, const RmsNorm& n, int rows, const CudaContext& ctx);
 #endif
 

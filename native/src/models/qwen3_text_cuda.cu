@@ -37,12 +37,13 @@ namespace {
 // it).
 bool prefill_bf16_inputs_requested() { return env_switch("COSMOS_PREFILL_BF16_INPUTS", true); }
 
-// COSMOS_PREFILL_BF16_RESIDUAL=1 (opt-in until measured, bench/README): the prefill's residual stream held in bf16, as
-// transformers' bf16 decoder holds it, instead of f32: the o and down GEMMs add into bf16 rows in their epilogue, the
-// norms read bf16 rows and the deepstack features are added to them (scatter_add_rows_bf16), half the stream's bytes.
-// Not the f32 stream's numbers (each add rounds to bf16; qwen3_cuda_test bounds the distance). Where the residual adds
-// ride in the GEMMs and every layer's o and down take the bf16 add. Read at every prefill.
-bool prefill_bf16_residual_requested() { return env_switch("COSMOS_PREFILL_BF16_RESIDUAL", false); }
+// The prefill's residual stream held in bf16, as transformers' bf16 decoder holds it (each residual add rounded to
+// bf16), unless COSMOS_PREFILL_BF16_RESIDUAL=0 (the f32 stream): the o and down GEMMs add into bf16 rows in their
+// epilogue, the norms read bf16 rows and the deepstack features are added to them (scatter_add_rows_bf16), half the
+// stream's bytes. H100, 2026-12-07: the 8B video prefill ~1 ms faster (bench/README). Not the f32 stream's numbers
+// (qwen3_cuda_test bounds the distance: logits rel l2 8e-3 on its random 3-layer decoder). Where the residual adds ride
+// in the GEMMs and every layer's o and down take the bf16 add. Read at every prefill (tests switch it).
+bool prefill_bf16_residual_requested() { return env_switch("COSMOS_PREFILL_BF16_RESIDUAL", true); }
 }  // namespace
 
 Qwen3TextCuda::Qwen3TextCuda(const Qwen3TextConfig& cfg, WType wt) : cfg_(cfg), wt_(wt) {

@@ -75,14 +75,6 @@ void stage_and_upload(T* dev, T* pin, size_t n, cudaStream_t s, Fill&& fill) {
 // it).
 bool tower_bf16_inputs_requested() { return env_switch("COSMOS_TOWER_BF16_INPUTS", true); }
 
-// COSMOS_TOWER_BF16_RESIDUAL=1 (opt-in until measured, bench/README): the residual stream between the blocks held in
-// bf16, as transformers' bf16 tower holds it (hidden_states + attn / mlp output, each rounded to bf16), instead of f32:
-// the o and fc2 GEMMs add into bf16 rows in their epilogue (gemm_wgmma_add_bf16) and the norms read bf16 rows, half the
-// stream's bytes (the f32 stream read and written ~6 times a block). Not the f32 stream's numbers: each add rounds to
-// bf16 (ops_cuda_test's tower_bf16_residual rows bound the distance). Where the residual adds ride in the GEMMs
-// (residual_in_gemm) and every block's o and fc2 take the bf16 add. Read at every run.
-bool tower_bf16_residual_requested() { return env_switch("COSMOS_TOWER_BF16_RESIDUAL", false); }
-
 // The head of a run: where it has several frames (a video's, or several images), the first quarter of them (at least
 // one) runs the first `layers` blocks alone while the host stages the other frames' pixels, then those frames run the
 // same blocks and the rest of the tower runs on every row. The host's cast sets the staging's pace (~2.8 ms of a
@@ -296,33 +288,12 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   // runs those on the wgmma GEMM: x += attn / mlp there, the norms after them read x alone (the same bits).
   const bool resid = bf16_inputs && residual_in_gemm_requested() && resid_runs(N);
   phases_.residual_in_gemm = resid;
-  // The stream in bf16 (tower_bf16_residual_requested): x16 holds it from the patch embedding on (cast once), x (f32)
-  // only the embedding's sums and, widened from x16, the mergers' input.
-  std::vector<int32_t> cu;
-  qwen3_vision_cu_seqlens(grids, cu);
-  auto bf16_resid_runs = [&](int rows) {
-    AttentionCall probe;  // the frames' segments (a head's are the same frames'), bf16 rows in, the add in the GEMM
-    probe.n = rows;
-    probe.causal = false;
-    probe.tensor_core_attention = wt_ == WType::BF16 && c.head_dim() >= 64;
-    probe.segments = cu.data();
-    probe.n_segments = (int)cu.size() - 1;
-    probe.xb = reinterpret_cast<const uint16_t*>(xn.get());
-    probe.residual = true;
-    bool ok = true;
-    for (const Qwen3VisionBlock& b : w_.blocks)
-      ok = ok && attention_residual_bf16_runs(b.attn, probe, ctx_) && mlp_add_bf16_runs(b.mlp, xn.get(), rows, ctx_);
-    return ok;
-  };
-  const bool bf16_resid = resid && tower_bf16_residual_requested() && bf16_resid_runs(N);
-  phases_.bf16_residual = bf16_resid;
   // The head (tower_head_plan): the first frames run the first blocks while the host stages the other frames' pixels.
   // Its two parts must take the GEMMs the whole run takes (the wgmma GEMM and the fused bf16 ones need 128 rows or
   // more), or no head.
   TowerHead head = tower_head_plan(c, grids);
   auto same_paths = [&](int rows) {
-    return rows >= 128 && (!bf16_inputs || bf16_runs(rows)) && (!resid || resid_runs(rows)) &&
-           (!bf16_resid || bf16_resid_runs(rows));
+    return rows >= 128 && (!bf16_inputs || bf16_runs(rows)) && (!resid || resid_runs(rows));
   };
   int N1 = head.layers > 0 ? (int)qwen3_vision_num_patches(head.grids) : N;
   if (head.layers > 0 && (!same_paths(N1) || !same_paths(N - N1))) head = TowerHead{}, N1 = N;
@@ -359,7 +330,7 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   // (Conv3d with kernel = stride = patch: a matmul over the flattened patch), their tables up and their position
   // embeddings added. The pixels' buffer lives for the whole run: the rest's are staged while the head's blocks run.
   const int P = c.patch_dim();
-  DeviceBuffer<__nv_bfloat16> px16(pool_, bf16_inputs ? n_floats : 0), x16(pool_, bf16_resid ? ND : 0);
+  DeviceBuffer<__nv_bfloat16> px16(pool_, bf16_inputs ? n_floats : 0);
   DeviceBuffer<float> px32(pool_, bf16_inputs ? 0 : n_floats);
   RunEvents up_ev(1);
   SyncOnExit up_done{up_stream_.get()};
@@ -396,7 +367,6 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     CUDA_CHECK(
         cudaMemcpyAsync(d_sin.get() + row0 * hd, pin_sin + row0 * hd, sizeof(float) * nr, cudaMemcpyHostToDevice, s));
     gather4_add_cuda(x.get() + row0 * D, w_.pos_embed, d_pidx.get() + 4 * row0, d_pwt.get() + 4 * row0, rows, D, ctx_);
-    if (bf16_resid) cast_bf16_cuda(x16.get() + row0 * D, x.get() + row0 * D, (size_t)rows * D, ctx_);
     phases_.tables += ms_since(t0);
   };
   embed_rows(0, N1, head_tables, s);
@@ -456,22 +426,6 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     const size_t o = row0 * D, len = (size_t)rows * D;
     float *xr = x.get() + o, *tr = tmp.get() + o;
     __nv_bfloat16* xnr = bf16_inputs ? xn.get() + o : nullptr;
-    if (bf16_resid) {  // the stream in bf16: each residual add in its GEMM's epilogue, the norms read x16
-      __nv_bfloat16* x16r = x16.get() + o;
-      if (l == 0) norm_bf16_rows_cuda(xnr, x16r, b.norm1, rows, ctx_);
-      call.n = rows;
-      call.cos = d_cos.get() + row0 * hd;
-      call.sin = d_sin.get() + row0 * hd;
-      call.segments = seg.data();
-      call.n_segments = (int)seg.size() - 1;
-      call.xb = reinterpret_cast<const uint16_t*>(xnr);
-      call.residual_bf16 = reinterpret_cast<uint16_t*>(x16r);
-      attention_block_cuda(xr, tr, b.attn, call, scratch.get(), ctx_);  // x16 += attn (xr, tr unused)
-      norm_bf16_rows_cuda(xnr, x16r, b.norm2, rows, ctx_);
-      mlp_add_bf16_cuda(x16r, xnr, b.mlp, rows, scratch.get(), ctx_);  // x16 += mlp
-      if (l + 1 < c.depth) norm_bf16_rows_cuda(xnr, x16r, w_.blocks[l + 1].norm1, rows, ctx_);
-      return;
-    }
     // As Qwen3Vision::forward: norm1 fused into the previous block's last residual add (the mergers read x, complete
     // by then, and leave tmp alone). With bf16_inputs the norms write xn, which the q|k|v and fc1 GEMMs read in place
     // of tmp.
@@ -508,6 +462,8 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
 
   auto t = std::chrono::steady_clock::now();
   const double staged_before = phases_.pixels + phases_.tables;  // (the rest's staging is counted there, not here)
+  std::vector<int32_t> cu;
+  qwen3_vision_cu_seqlens(grids, cu);
   if (head.layers > 0) {
     std::vector<int32_t> cu_head, cu_rest;
     qwen3_vision_cu_seqlens(head.grids, cu_head);
@@ -521,15 +477,10 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   } else {
     tables.get();
   }
-  // The mergers read f32 rows: with the stream in bf16, x widened from x16 first.
-  auto stream_f32 = [&] {
-    if (bf16_resid) widen_bf16_cuda(x.get(), x16.get(), ND, ctx_);
-  };
   for (int l = head.layers; l < c.depth; l++) {
     block(l, 0, N, cu);
     const auto it = std::find(idx.begin(), idx.end(), l);
     if (it != idx.end()) {
-      stream_f32();
       const size_t kk = it - idx.begin();
       if (to_device) {
         merger(w_.deepstack[kk], x.get(), N, (*deepstack_dev)[kk], scratch.get());
@@ -539,7 +490,6 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
       }
     }
   }
-  stream_f32();
   if (to_device) {
     merger(w_.merger, x.get(), N, embeds_dev, scratch.get());
   } else {

@@ -89,7 +89,7 @@ class Qwen3VisionCuda {
     int head_rows = 0, head_layers = 0;
     size_t mallocs = 0;
     double malloc_ms = 0;
-    bool bf16_inputs = false, residual_in_gemm = false, bf16_residual = false;
+    bool bf16_inputs = false, residual_in_gemm = false;
   };
   const Phases& last_phases() const { return phases_; }
 

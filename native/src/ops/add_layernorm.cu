@@ -3,7 +3,7 @@
 // variance. Rows held in registers as float4s where the width and the pointers allow (the vector form, row_vec.cuh:
 // x and h read once; the tower's 1152 = 288 threads of one float4; COSMOS_LAYERNORM_VEC=0 turns it off), else
 // scalar passes through L1. The f32 and the bf16 outputs are one template of each form, so the bf16 output rounds the
-// very values the f32 one writes; so are f32 and bf16 rows in (layernorm_bf16_rows_cuda: h null, x not written).
+// very values the f32 one writes.
 #ifndef COSMOS_CUDA
 #define COSMOS_CUDA 1
 #endif
@@ -11,7 +11,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <type_traits>
 
 #include "../core/cuda_common.h"
 #include "../core/cuda_reduce.h"
@@ -19,44 +18,40 @@
 #include "row_vec.cuh"
 
 namespace {
-using cosmos::row_load;
-using cosmos::row_load4;
 using cosmos::row_store;
 using cosmos::row_store4;
 
-// In: float (x += h written back where h is set) or const __nv_bfloat16 (h null, x only read).
-template <class In, class Out>
-__global__ void add_layernorm_kernel(Out* out, In* x, const float* hres, const float* w, const float* b, int dim,
+template <class Out>
+__global__ void add_layernorm_kernel(Out* out, float* x, const float* hres, const float* w, const float* b, int dim,
                                      float eps) {
   __shared__ float sh[32];
-  In* xr = x + (long long)blockIdx.x * dim;
+  float* xr = x + (long long)blockIdx.x * dim;
   const float* hr = hres ? hres + (long long)blockIdx.x * dim : nullptr;  // null: x holds the sum already
   Out* o = out + (long long)blockIdx.x * dim;
   float s = 0.f;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-    const float v = hr ? row_load(xr + i) + hr[i] : row_load(xr + i);
-    if constexpr (std::is_same_v<In, float>)
-      if (hr) xr[i] = v;
+    const float v = hr ? xr[i] + hr[i] : xr[i];
+    if (hr) xr[i] = v;
     s += v;
   }
   const float mean = cosmos::block_sum(s, sh) / (float)dim;  // its __syncthreads orders the xr writes before reads
   float v = 0.f;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-    const float d = row_load(xr + i) - mean;
+    const float d = xr[i] - mean;
     v += d * d;
   }
   const float var = cosmos::block_sum(v, sh) / (float)dim;
   const float inv = 1.0f / sqrtf(var + eps);
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-    const float y = (row_load(xr + i) - mean) * inv;
+    const float y = (xr[i] - mean) * inv;
     row_store(o + i, (w ? y * w[i] : y) + (b ? b[i] : 0.f));
   }
 }
 
 // The vector form: the same statistics (mean, then the centred variance) over the row held in registers.
-template <int V, class In, class Out>
-__global__ void add_layernorm_vec_kernel(Out* out, In* x, const float* hres, const float* w, const float* b, int dim4,
-                                         float eps) {
+template <int V, class Out>
+__global__ void add_layernorm_vec_kernel(Out* out, float* x, const float* hres, const float* w, const float* b,
+                                         int dim4, float eps) {
   __shared__ float sh[32];
   const long long row = (long long)blockIdx.x * dim4 * 4;
   cosmos::RowVec<V> r;
@@ -65,13 +60,11 @@ __global__ void add_layernorm_vec_kernel(Out* out, In* x, const float* hres, con
   for (int j = 0; j < V; ++j) {
     const int i = threadIdx.x + j * blockDim.x;
     if (i >= dim4) break;
-    float4 a = row_load4(x + row + 4 * i);
-    if constexpr (std::is_same_v<In, float>) {
-      if (hres) {  // (null: x holds the sum already)
-        const float4 c = __ldg(reinterpret_cast<const float4*>(hres + row) + i);
-        a.x += c.x, a.y += c.y, a.z += c.z, a.w += c.w;
-        reinterpret_cast<float4*>(x + row)[i] = a;
-      }
+    float4 a = reinterpret_cast<const float4*>(x + row)[i];
+    if (hres) {  // (null: x holds the sum already)
+      const float4 c = __ldg(reinterpret_cast<const float4*>(hres + row) + i);
+      a.x += c.x, a.y += c.y, a.z += c.z, a.w += c.w;
+      reinterpret_cast<float4*>(x + row)[i] = a;
     }
     r.v[j] = a;
     s += a.x + a.y + a.z + a.w;
@@ -109,21 +102,19 @@ __global__ void add_layernorm_vec_kernel(Out* out, In* x, const float* hres, con
 // check both forms). Read at every call (tests switch it).
 bool vector_form_requested() { return cosmos::env_switch("COSMOS_LAYERNORM_VEC", true); }
 
-template <class In, class Out>
-void launch(Out* out, In* x, const float* h, const float* w, const float* b, int rows, int dim, float eps,
+template <class Out>
+void launch(Out* out, float* x, const float* h, const float* w, const float* b, int rows, int dim, float eps,
             cudaStream_t stream) {
   if (rows <= 0 || dim <= 0) return;
   // w and b are optional: a null one passes the alignment check in its place (x stands in)
-  const void* xv = x;
-  cosmos::RowVecShape vs = cosmos::row_vec_shape(dim, xv, h ? h : xv, w ? w : xv);
+  cosmos::RowVecShape vs = cosmos::row_vec_shape(dim, x, h ? h : x, w ? w : x);
   if (!vector_form_requested()) vs.v = 0;
   const auto aligned = [](const void* p, int bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; };
-  if (!aligned(b ? b : xv, 16) || !aligned(out, 4 * sizeof(Out))) vs.v = 0;
+  if (!aligned(b ? b : x, 16) || !aligned(out, 4 * sizeof(Out))) vs.v = 0;
   const bool vec = cosmos::with_row_vec(vs.v, [&](auto v) {
-    add_layernorm_vec_kernel<decltype(v)::value, In, Out>
-        <<<rows, vs.threads, 0, stream>>>(out, x, h, w, b, dim / 4, eps);
+    add_layernorm_vec_kernel<decltype(v)::value><<<rows, vs.threads, 0, stream>>>(out, x, h, w, b, dim / 4, eps);
   });
-  if (!vec) add_layernorm_kernel<In, Out><<<rows, cosmos::row_threads(dim), 0, stream>>>(out, x, h, w, b, dim, eps);
+  if (!vec) add_layernorm_kernel<<<rows, cosmos::row_threads(dim), 0, stream>>>(out, x, h, w, b, dim, eps);
   CUDA_CHECK_LAUNCH();
 }
 }  // namespace
@@ -136,9 +127,4 @@ void add_layernorm_cuda(float* out, float* x, const float* h, const float* w, co
 void add_layernorm_bf16_cuda(__nv_bfloat16* out, float* x, const float* h, const float* w, const float* b, int rows,
                              int dim, float eps, const cosmos::CudaContext& ctx) {
   launch(out, x, h, w, b, rows, dim, eps, ctx.stream);
-}
-
-void layernorm_bf16_rows_cuda(__nv_bfloat16* out, const __nv_bfloat16* x, const float* w, const float* b, int rows,
-                              int dim, float eps, const cosmos::CudaContext& ctx) {
-  launch(out, x, static_cast<const float*>(nullptr), w, b, rows, dim, eps, ctx.stream);
 }

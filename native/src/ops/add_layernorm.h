@@ -18,11 +18,6 @@ void add_layernorm_cpu(float* out, float* x, const float* h, const float* w, con
 // cast_bf16_cpu.
 void add_layernorm_bf16_cpu(uint16_t* out, float* x, const float* h, const float* w, const float* b, int rows, int dim,
                             float eps);
-// out [rows, dim] bf16 = layernorm(x) * w + b of bf16 rows x (a residual stream held in bf16: the Qwen3-VL tower under
-// COSMOS_TOWER_BF16_RESIDUAL=1): the values widened exactly, then add_layernorm_bf16's arithmetic with h null. The CPU
-// twin widens x and runs add_layernorm_bf16_cpu.
-void layernorm_bf16_rows_cpu(uint16_t* out, const uint16_t* x, const float* w, const float* b, int rows, int dim,
-                             float eps);
 
 #ifdef COSMOS_CUDA
 void add_layernorm_cuda(float* out, float* x, const float* h, const float* w, const float* b, int rows, int dim,
@@ -31,6 +26,4 @@ void add_layernorm_cuda(float* out, float* x, const float* h, const float* w, co
 // bf16 values and x bit for bit (native/test/ops_cuda_test.cu checks it).
 void add_layernorm_bf16_cuda(__nv_bfloat16* out, float* x, const float* h, const float* w, const float* b, int rows,
                              int dim, float eps, const cosmos::CudaContext& ctx);
-void layernorm_bf16_rows_cuda(__nv_bfloat16* out, const __nv_bfloat16* x, const float* w, const float* b, int rows,
-                              int dim, float eps, const cosmos::CudaContext& ctx);
 #endif

@@ -18,10 +18,3 @@ void add_layernorm_bf16_cpu(uint16_t* out, float* x, const float* h, const float
   add_layernorm_cpu(y.data(), x, h, w, b, rows, dim, eps);
   cast_bf16_cpu(out, y.data(), y.size());
 }
-
-void layernorm_bf16_rows_cpu(uint16_t* out, const uint16_t* x, const float* w, const float* b, int rows, int dim,
-                             float eps) {
-  std::vector<float> xf((size_t)rows * dim);
-  widen_bf16_cpu(xf.data(), x, xf.size());
-  add_layernorm_bf16_cpu(out, xf.data(), nullptr, w, b, rows, dim, eps);
-}

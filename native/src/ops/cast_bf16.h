@@ -10,8 +10,8 @@
 
 // out[i] = bf16 bits of x[i].
 void cast_bf16_cpu(uint16_t* out, const float* x, size_t n);
-// out[i] = the f32 value of bf16 bits x[i] (exact): rows held in bf16 read by an f32 consumer (the Qwen3-VL tower's
-// mergers under COSMOS_TOWER_BF16_RESIDUAL=1).
+// out[i] = the f32 value of bf16 bits x[i] (exact): rows held in bf16 read by an f32 consumer (the decoder prefill's
+// bf16 stream into the final norm and the logits row's MLP).
 void widen_bf16_cpu(float* out, const uint16_t* x, size_t n);
 
 #ifdef COSMOS_CUDA

@@ -11,8 +11,8 @@ __device__ __forceinline__ float gelu_tanh_value(float v) {
   return 0.5f * v * (1.0f + tanhf(c * (v + 0.044715f * v * v * v)));
 }
 // The same with the SFU's tanh.approx.f32 (one instruction, max relative error ~2^-11) in place of tanhf (a software
-// routine of ~20 instructions, two of them on the SFU): the GEMM epilogue's opt-in form (COSMOS_GELU_TANH_APPROX=1),
-// whose output is rounded to bf16 (2^-8) anyway; not bit for bit the form above.
+// routine of ~20 instructions, two of them on the SFU): the fused GEMM epilogue's form (COSMOS_GELU_TANH_APPROX=0 gives
+// the form above), whose output is rounded to bf16 (2^-8) anyway; not bit for bit the form above.
 __device__ __forceinline__ float gelu_tanh_approx_value(float v) {
   const float c = 0.7978845608028654f;  // sqrt(2/pi)
   float t;

@@ -57,7 +57,8 @@ void gemm_wgmma_swiglu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bf
                        const CudaContext& ctx);
 
 // out [n, m] bf16 = gelu(a · b^T + bias): a GELU MLP's fc1 with its bias and activation in the epilogue (tanh:
-// gelu_pytorch_tanh, else erf; the same expressions as ops/gelu.cu), on gemm_wgmma_pick's tiles. Needs
+// gelu_pytorch_tanh on the SFU's tanh.approx, within bf16's rounding of ops/gelu.cu's tanhf, which
+// COSMOS_GELU_TANH_APPROX=0 gives; else erf, ops/gelu.cu's expression), on gemm_wgmma_pick's tiles. Needs
 // gemm_wgmma_gelu_shape_ok (gemm_wgmma_shape_ok and m even: the epilogue stores bf16 pairs).
 bool gemm_wgmma_gelu_shape_ok(const void* a, const void* b, int n, int k, int m);
 void gemm_wgmma_gelu(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b, const float* bias /*nullable*/,
@@ -77,7 +78,7 @@ void gemm_wgmma_bf16_out(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_
 
 // out [n, m] bf16 += a · b^T + bias: gemm_wgmma's value added to out's old bf16 value in f32 and rounded once (bit for
 // bit gemm_wgmma, then the old value widened, add_cuda, cast_bf16): the residual add of a stream held in bf16, as
-// transformers' bf16 models hold it (the Qwen3-VL tower under COSMOS_TOWER_BF16_RESIDUAL=1). Shapes as
+// transformers' bf16 models hold it (the decoder prefill's o and down). Shapes as
 // gemm_wgmma_gelu_shape_ok (m even), tiles as gemm_wgmma_gelu's; out must not overlap a or b.
 void gemm_wgmma_add_bf16(__nv_bfloat16* out, const __nv_bfloat16* a, const __nv_bfloat16* b,
                          const float* bias /*nullable*/, int n, int k, int m, const CudaContext& ctx);

@@ -53,7 +53,8 @@ void matmul_swiglu_bf16_cuda(__nv_bfloat16* h, const __nv_bfloat16* xb, const vo
                              const cosmos::CudaContext& ctx);
 // A GELU MLP's fc1, its bias and its activation in one GEMM (gemm_wgmma_gelu): h [n, m] bf16 = gelu(x · w^T + bias)
 // (tanh: gelu_pytorch_tanh, else erf), the same numbers as matmul_cuda + gelu_*_cuda + fc2's bf16 cast without the
-// [n, m] f32 intermediate. Only on the wgmma path: matmul_gelu_supported says when (bf16 weights, n >= 128,
+// [n, m] f32 intermediate (the tanh form on tanh.approx by default: within bf16's rounding of them; bit for bit with
+// COSMOS_GELU_TANH_APPROX=0). Only on the wgmma path: matmul_gelu_supported says when (bf16 weights, n >= 128,
 // k % 8 == 0, m % 8 == 0, an sm_90a build on an sm_90 device, COSMOS_WGMMA and COSMOS_FUSED_GELU not 0).
 bool matmul_gelu_supported(const void* x, const void* w, WType wt, int n, int k, int m, const cosmos::CudaContext& ctx);
 void matmul_gelu_cuda(__nv_bfloat16* h, const float* x, const void* w, const float* bias, int n, int k, int m,
