@@ -168,8 +168,9 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
   };
   if (call.residual_bf16 && !attention_residual_bf16_runs(b, call, ctx))
     throw ModelError(
-        "attention_block_cuda: AttentionCall::residual_bf16 needs residual and the o projection from bf16 rows "
-        "(segments on the bf16 flash path with xb, o on the bf16 GEMM)");
+        "attention_block_cuda: AttentionCall::residual_bf16 needs residual and the o projection from bf16 rows with "
+        "bf16 "
+        "out (the prefill's rows on the wgmma flash path with xb: attention_residual_bf16_runs)");
   auto o_projection = [&] {
     if (att_b)
       o_from_bf16(att_b);

@@ -93,7 +93,8 @@ class Qwen3TextCuda {
   // Whether the last prefill added its residual stream in the o and down GEMMs' epilogue (with its bf16 inputs, where
   // every layer runs those on the wgmma GEMM; COSMOS_RESIDUAL_IN_GEMM=0: in the norms as before).
   bool last_prefill_residual_in_gemm() const { return last_prefill_residual_in_gemm_; }
-  // Whether the last prefill held its residual stream in bf16 (COSMOS_PREFILL_BF16_RESIDUAL=1 where it runs).
+  // Whether the last prefill held its residual stream in bf16 (the default where its o and down GEMMs take the bf16
+  // add; COSMOS_PREFILL_BF16_RESIDUAL=0: f32).
   bool last_prefill_bf16_residual() const { return last_prefill_bf16_residual_; }
 
   // Persistent decode step (issue 14; on at load where served, COSMOS_DECODE_PERSISTENT=0 keeps the graph of kernels):
