@@ -19,8 +19,8 @@
 #              form, bf16 GEMM inputs in the tower and the prefill, the tower's q|k|v in bf16 from its GEMM, kept
 #              blocks, the residual adds in the o and down / fc2 GEMMs' epilogue, the tower's head, the persistent
 #              flash kernel, the blocks' MLP width padded to 4352, the GELU on tanh.approx, the prefill's residual
-#              stream in bf16), the GELU on tanhf (COSMOS_GELU_TANH_APPROX=0) and the prefill's stream in f32
-#              (COSMOS_PREFILL_BF16_RESIDUAL=0) (FORMS=all: also the tower's q|k|v in f32 from its GEMM (COSMOS_QKV_BF16_OUT=0), the checkpoint's MLP width 4304
+#              stream in bf16), the GELU on tanhf (COSMOS_GELU_TANH_APPROX=0), the prefill's stream in f32
+#              (COSMOS_PREFILL_BF16_RESIDUAL=0) and both (stop 67's paths) (FORMS=all: also the tower's q|k|v in f32 from its GEMM (COSMOS_QKV_BF16_OUT=0), the checkpoint's MLP width 4304
 #              (COSMOS_TOWER_MLP_PAD=0), every GEMM on the ping-pong tiles
 #              (COSMOS_WGMMA_PICK=pingpong: of the tower's, fc2 moves; the prefill's all do), the flash kernel one
 #              item a block (COSMOS_FLASH_PERSISTENT=0), no tower head (COSMOS_TOWER_HEAD=0), the residual adds in
@@ -63,7 +63,8 @@ device)
   grep -E "rc=|FAIL" "$out/tests.log" | tee -a "$out/summary.txt"
   echo "PASS rows: $(grep -c '| PASS' "$out/tests.log")" | tee -a "$out/summary.txt"
   b=.dev/benchbin/qwen3vl_prefill_bench
-  forms=("as is||$b" "GELU on tanhf|COSMOS_GELU_TANH_APPROX=0|$b" "prefill stream in f32|COSMOS_PREFILL_BF16_RESIDUAL=0|$b")
+  forms=("as is||$b" "GELU on tanhf|COSMOS_GELU_TANH_APPROX=0|$b" "prefill stream in f32|COSMOS_PREFILL_BF16_RESIDUAL=0|$b"
+    "both (stop 67's paths)|COSMOS_GELU_TANH_APPROX=0 COSMOS_PREFILL_BF16_RESIDUAL=0|$b")
   # FORMS=all: also the defaults of 2026-12-06 off (settled then: bench/README)
   [ "${FORMS:-}" = all ] && forms+=("qkv f32 from the GEMM|COSMOS_QKV_BF16_OUT=0|$b"
     "MLP width unpadded|COSMOS_TOWER_MLP_PAD=0|$b" "every GEMM on ping-pong tiles|COSMOS_WGMMA_PICK=pingpong|$b"
