@@ -1486,10 +1486,9 @@ void test_linear_bf16_add_bf16(int n, int k, int m, bool bias) {
   report_exact("resid_bf16", cs, off == 0, shape("%zu of %zu values differ from widen + add + round", off, len));
 }
 
-// The decoder prefill's bf16 stream (COSMOS_PREFILL_BF16_RESIDUAL=1): rmsnorm_bf16_rows_cuda against
-// add_rmsnorm_bf16_cuda with h null on the same rows widened (bit for bit) and its CPU twin (one bf16 step);
-// scatter_add_rows_bf16_cuda against its CPU twin (bit for bit: widen, one f32 add, round), the rows it skips
-// untouched.
+// The decoder prefill's bf16 stream (the default; COSMOS_PREFILL_BF16_RESIDUAL=0: f32): widen_bf16_cuda against its CPU
+// twin (bit for bit, inf, NaN, -0 and a denormal included), rmsnorm_bf16_rows_cuda against add_rmsnorm_bf16_cuda with
+// h null on the same rows widened (bit for bit) and against its CPU twin (one bf16 step).
 void test_rmsnorm_bf16_rows(int rows, int dim) {
   const size_t n = (size_t)rows * dim;
   auto xf = randv(n, 3.f), w = randv(dim);
@@ -1523,6 +1522,8 @@ void test_rmsnorm_bf16_rows(int rows, int dim) {
   report("rms_bf16_rows", shape("rows=%d dim=%d vs CPU (one bf16 step)", rows, dim), widen(ref), widen(g), 4e-3);
 }
 
+// scatter_add_rows_bf16_cuda (the deepstack features into the prefill's bf16 stream) against its CPU twin, bit for bit
+// (widen, one f32 add, round), the rows it skips untouched.
 void test_scatter_add_rows_bf16(int total, int dim) {
   const std::vector<int> rows = {3, 0, total - 1, 7};
   const int nr = (int)rows.size();
@@ -1940,8 +1941,8 @@ void test_bf16_inputs() {
   test_tower_bf16_inputs();
   test_tower_head();
   test_tower_mlp_pad();
-  test_linear_bf16_add_bf16(300, 1152, 1152, true);    // the tower's o: ping-pong tiles, 16-byte rows
-  test_linear_bf16_add_bf16(1024, 4352, 1152, true);   // the tower's fc2 shape at 1024 rows
+  test_linear_bf16_add_bf16(300, 1152, 1152, true);    // k 1152: ping-pong tiles, 16-byte rows
+  test_linear_bf16_add_bf16(1024, 4352, 1152, true);   // k 4352, ping-pong tiles
   test_linear_bf16_add_bf16(1024, 4096, 4096, false);  // 256 x 128 tiles, no bias
   test_linear_bf16_add_bf16(200, 256, 1002, true);     // m % 8 != 0: pairs, a partial last column tile
   test_linear_bf16_add_bf16(130, 512, 4000, false);    // a partial last column tile, no bias
