@@ -453,12 +453,6 @@ int main(int argc, char** argv) {
       m->prefill(ids.data(), n, pos3.data(), &vis, l_f32.data(), false);
       const bool f32_again = !m->last_prefill_bf16_residual();
       unsetenv("COSMOS_PREFILL_BF16_RESIDUAL");
-      auto rel_l2 = [](const float* a, const float* b, size_t len) {
-        double num = 0, den = 0;
-        for (size_t i = 0; i < len; ++i)
-          num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]), den += (double)b[i] * b[i];
-        return std::sqrt(num / std::max(den, 1e-30));
-      };
       check(bf16_stream && f32_again, "prefill residual stream: bf16 by default, f32 with =0", 0);
       const double all_rows = rel_l2(lr.data(), lb.data(), lr.size());
       check(all_rows <= 2e-2, "prefill logits, bf16 stream vs f32 (rel l2, every row)", all_rows);
