@@ -38,6 +38,7 @@
 #include "../core/cuda_common.h"
 #include "../core/env.h"
 #include "gelu.cuh"
+#include "gemv_common.cuh"  // bf_lo / bf_hi: a packed bf16 pair widened
 #include "wgmma_sm90.cuh"
 
 // Built for plain sm_90 / compute_90 (the addon's "90-real;90-virtual") the kernels are empty, which leaves the
@@ -102,10 +103,9 @@ __device__ __forceinline__ void quad_transpose_store(__nv_bfloat16* row_cols, co
 // m % (BN / 2) == 0); kEpiGeluTanh / kEpiGeluErf: bf16 [n, m] = gelu(a b^T + bias) (m even; kEpiGeluTanhApprox: the
 // tanh form on the SFU's tanh.approx, the default, not tanhf's bits: COSMOS_GELU_TANH_APPROX=0); kEpiBf16: bf16 [n, m]
 // = a b^T + bias (m even), the f32 form's values rounded once; kEpiAddF32: f32 [n, m] += a b^T + bias (the f32 form's
-// value added to out's: a residual add in the epilogue, bit for bit the f32 form then add_cuda); kEpiAddBf16: bf16 [n,
-// m]
-// += a b^T + bias (m even): the f32 form's value added to out's old bf16 value in f32, rounded once (a residual stream
-// held in bf16, as transformers holds it).
+// value added to out's: a residual add in the epilogue, bit for bit the f32 form then add_cuda); kEpiAddBf16: bf16
+// [n, m] += a b^T + bias (m even): the f32 form's value added to out's old bf16 value in f32, rounded once (a residual
+// stream held in bf16, as transformers holds it).
 enum Epilogue : int {
   kEpiF32 = 0,
   kEpiSwiGLU = 1,
@@ -129,7 +129,7 @@ template <int EPI>
 __device__ __forceinline__ float2 old_pair(const void* out_any, long long idx) {
   if constexpr (EPI == kEpiAddBf16) {
     const uint32_t u = *reinterpret_cast<const uint32_t*>(static_cast<const __nv_bfloat16*>(out_any) + idx);
-    return make_float2(__uint_as_float(u << 16), __uint_as_float(u & 0xffff0000u));
+    return make_float2(cosmos::gemv::bf_lo(u), cosmos::gemv::bf_hi(u));
   } else {
     return *reinterpret_cast<const float2*>(static_cast<const float*>(out_any) + idx);
   }

@@ -8,7 +8,8 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "mma_bf16.cuh"  // pack_bf16x4: the flash operands' rounding, the same for the rows here
+#include "gemv_common.cuh"  // bf_lo / bf_hi: a packed bf16 pair widened
+#include "mma_bf16.cuh"     // pack_bf16x4: the flash operands' rounding, the same for the rows here
 
 namespace cosmos {
 
@@ -43,14 +44,13 @@ __device__ __forceinline__ void row_store4(__nv_bfloat16* o, float4 v) {
 }
 
 // A row's input values in f32: f32 as they are, bf16 widened (exact): rows of a residual stream held in bf16 (the
-// Qwen3-VL tower and the decoder prefill under their COSMOS_*_BF16_RESIDUAL=1) read by the same kernels as f32 rows.
+// decoder prefill's, rmsnorm_bf16_rows) read by the same kernels as f32 rows.
 __device__ __forceinline__ float row_load(const float* p) { return *p; }
 __device__ __forceinline__ float row_load(const __nv_bfloat16* p) { return __bfloat162float(*p); }
 __device__ __forceinline__ float4 row_load4(const float* p) { return *reinterpret_cast<const float4*>(p); }
 __device__ __forceinline__ float4 row_load4(const __nv_bfloat16* p) {
   const uint2 u = *reinterpret_cast<const uint2*>(p);
-  return make_float4(__uint_as_float(u.x << 16), __uint_as_float(u.x & 0xffff0000u), __uint_as_float(u.y << 16),
-                     __uint_as_float(u.y & 0xffff0000u));
+  return make_float4(gemv::bf_lo(u.x), gemv::bf_hi(u.x), gemv::bf_lo(u.y), gemv::bf_hi(u.y));
 }
 
 // launch(std::integral_constant<int, v>) for a vector form's v (1, 2, 4, 8); false for 0 (the scalar form).
