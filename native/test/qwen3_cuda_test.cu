@@ -553,18 +553,26 @@ int main(int argc, char** argv) {
       // Longer contexts, each a prompt + 8 steps against the graph step: 1100 tokens, where the default (32 key splits
       // a KV head) and max_splits 64 both split as far as they may (69 splits' worth of keys), each with one level of
       // combine and with the default two levels (4 / 8 groups of 8 splits); 140 tokens with two levels from 2 groups
-      // (9-10 splits: a last group of 1-2).
+      // (9-10 splits: a last group of 1-2). Then the attention a block an item (block_combine): 1100 tokens at 32 and
+      // 64 splits (8 and 16 blocks a KV head), 140 tokens at 8 keys a split (5 blocks, 20 splits; the timed twin), and
+      // 5 and 20 tokens with one block a KV head (its 4 splits combined straight into att; at 5 tokens the last split
+      // empty).
       struct LongCase {
-        int n, splits, two_level_from_groups;
+        int n, splits, two_level_from_groups, keys_per_split = 16;
+        bool block_combine = false, timed = false;
       };
       const int two_default = Qwen3PersistentTuning{}.two_level_from_groups;
       for (const LongCase c : {LongCase{1100, 32, 0}, LongCase{1100, 64, 0}, LongCase{1100, 32, two_default},
-                               LongCase{1100, 64, two_default}, LongCase{140, 32, 2}}) {
+                               LongCase{1100, 64, two_default}, LongCase{140, 32, 2}, LongCase{1100, 32, 0, 16, true},
+                               LongCase{1100, 64, 0, 16, true}, LongCase{140, 32, 0, 8, true, true},
+                               LongCase{5, 32, 0, 16, true}, LongCase{20, 32, 0, 16, true}}) {
         set_prompt(c.n);
         Qwen3PersistentTuning t;
         t.max_splits = c.splits;
         t.two_level_from_groups = c.two_level_from_groups;
-        pers->set_decode_persistent_tuning(t, false);
+        t.keys_per_split = c.keys_per_split;
+        t.block_combine = c.block_combine;
+        pers->set_decode_persistent_tuning(t, c.timed);
         base->reset();
         pers->reset();
         std::vector<float> lb(PV);
@@ -579,11 +587,17 @@ int main(int argc, char** argv) {
           long_worst = std::max(long_worst, rel_l2(lp.data(), lb.data(), PV));
           long_argmax_diff += argmax_cpu(lp.data(), PV) != argmax_cpu(lb.data(), PV);
         }
-        char what[160];
-        std::snprintf(what, sizeof what,
-                      "persistent step, %d keys, %d splits at most, two-level combine from %d groups (0: never), vs "
-                      "graph, rel l2 (1e-4)",
-                      c.n, c.splits, c.two_level_from_groups);
+        char what[200];
+        if (c.block_combine)
+          std::snprintf(what, sizeof what,
+                        "persistent step, %d keys, %d splits at most, %d keys a split, a block an item, vs graph, rel "
+                        "l2 (1e-4)",
+                        c.n, c.splits, c.keys_per_split);
+        else
+          std::snprintf(what, sizeof what,
+                        "persistent step, %d keys, %d splits at most, two-level combine from %d groups (0: never), vs "
+                        "graph, rel l2 (1e-4)",
+                        c.n, c.splits, c.two_level_from_groups);
         check(long_worst <= 1e-4 && long_argmax_diff == 0, what, long_worst);
       }
       pers->set_decode_persistent_tuning(Qwen3PersistentTuning{}, false);

@@ -42,6 +42,13 @@ __device__ __forceinline__ void consumers_sync() {
 __device__ __forceinline__ void release_add(unsigned* ctr, unsigned v) {
   asm volatile("red.release.gpu.global.add.u32 [%0], %1;" ::"l"(ctr), "r"(v) : "memory");
 }
+// One acquire-release increment of ctr, returning the old value: the caller's earlier writes (as release_add) are
+// visible to whoever acquires a later value, and the writes released by earlier increments are visible to the caller.
+__device__ __forceinline__ unsigned acq_rel_add(unsigned* ctr, unsigned v) {
+  unsigned old;
+  asm volatile("atom.acq_rel.gpu.global.add.u32 %0, [%1], %2;" : "=r"(old) : "l"(ctr), "r"(v) : "memory");
+  return old;
+}
 // This block's share of a phase is written: every consumer past its stores, then one release increment.
 template <int NT>
 __device__ __forceinline__ void signal(unsigned* ctr) {

@@ -29,7 +29,6 @@ constexpr int kMaxSlots = 16;                         // a ring's slots at most
 constexpr int kHeaderBytes = 2 * kW * kMaxSlots * 8;  // the full and empty mbarriers, then the rings
 constexpr int kD = 128;                               // head_dim (a lane holds 4 of a head's dims)
 constexpr int kMaxSplits = 64;       // key splits of one KV head at most (a warp each; two a lane in the combine)
-constexpr int kKeysPerSplit = 16;    // at least, before another split pays for its combine
 constexpr int kPartFloats = kD + 4;  // a split's partial for a q head: D outputs, max, sum, pad
 constexpr int kGroupSplits = 8;      // splits a group, with tuning.two_level_from_groups
 constexpr int kMaxGroups = kMaxSplits / kGroupSplits;
@@ -45,9 +44,10 @@ __host__ __device__ inline int counters_per_layer(const Qwen3PersistentShape& s)
 struct Params {
   Qwen3PersistentShape s;
   Qwen3PersistentStep st;
-  int slots;         // a ring's slots
-  int stage_chunks;  // 8-value chunks of the widest GEMV input: the staging's size
-  float scale;       // 1 / sqrt(head_dim)
+  int slots;           // a ring's slots
+  int stage_chunks;    // 8-value chunks of the widest GEMV input: the staging's size
+  float scale;         // 1 / sqrt(head_dim)
+  bool block_combine;  // tuning.block_combine, where a block's kW partials fit its staging (block_combine_fits)
 };
 
 // The workspace (floats): q|k|v, the attention's output, the SwiGLU's output, the splits' partials, the groups'.
@@ -280,18 +280,23 @@ __device__ __forceinline__ float4 norm_rope(float4 x, const float* w, const floa
   return make_float4(out[0], out[1], out[2], out[3]);
 }
 
-// The G q heads of KV head g: partials first .. first + splits - 1 of parts ([split][head][kPartFloats]) combined (a
-// lane the weights of partials lane and lane + 32, a lane's 4 dims for the sum): into att (out: [head][kD]), or, with
-// kToPartial, into one partial of the same form (out: [head][kPartFloats]; outputs not normalized, the max, the sum).
-// Latency, not bytes, is its cost (the o GEMV waits for it while the ring is full): every head's maxima and sums come
-// in one L2 round trip, then 16 partials at a time across the heads. Each head's sum keeps the order of its partials;
-// up to 32 the second partial of a lane adds exact zeros, so the same bits as one a lane.
-template <int G, bool kToPartial>
-__device__ void attention_combine(const Qwen3PersistentShape& s, const float* parts, int g, int first, int splits,
-                                  float* out, int lane) {
+// The G q heads at part0 (a partial's heads kPartFloats apart, its n partials `stride` floats apart, in L2 or, with
+// kShared, in this block's shared memory) combined (a lane the weights of partials lane and lane + 32, a lane's 4 dims
+// for the sum): into att rows kD apart at out, or, with kToPartial, into one partial of the same form at out (heads
+// kPartFloats apart; outputs not normalized, the max, the sum). Latency, not bytes, is its cost (the o GEMV waits for
+// it while the ring is full): every head's maxima and sums come in one L2 round trip, then 16 partials at a time
+// across the heads. Each head's sum keeps the order of its partials; up to 32 the second partial of a lane adds exact
+// zeros, so the same bits as one a lane.
+template <bool kShared, class T>
+__device__ __forceinline__ T load_part(const T* p) {
+  if constexpr (kShared)
+    return *p;
+  else
+    return __ldcg(p);
+}
+template <int G, bool kToPartial, bool kShared = false>
+__device__ void attention_combine(const float* part0, size_t stride, int n, float* out, int lane) {
   static_assert(kMaxSplits == 64, "two partials a lane");
-  const size_t stride = (size_t)s.heads * kPartFloats;
-  const float* part0 = parts + ((size_t)first * s.heads + g * G) * kPartFloats;  // head g G + h at + h kPartFloats
   float w[G][2], sum[G][2], M[G], total[G];
   float4 acc[G];
 #pragma unroll
@@ -299,34 +304,35 @@ __device__ void attention_combine(const Qwen3PersistentShape& s, const float* pa
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
       const int sp = lane + 32 * i;
-      w[h][i] = sp < splits ? __ldcg(part0 + h * kPartFloats + sp * stride + kD) : -INFINITY;  // the split's max
-      sum[h][i] = sp < splits ? __ldcg(part0 + h * kPartFloats + sp * stride + kD + 1) : 0.f;  // its sum
+      w[h][i] = sp < n ? load_part<kShared>(part0 + h * kPartFloats + sp * stride + kD) : -INFINITY;  // its max
+      sum[h][i] = sp < n ? load_part<kShared>(part0 + h * kPartFloats + sp * stride + kD + 1) : 0.f;  // its sum
     }
 #pragma unroll
   for (int h = 0; h < G; ++h) {
     M[h] = warp_max(fmaxf(w[h][0], w[h][1]));
 #pragma unroll
     for (int i = 0; i < 2; ++i)  // an empty partial (max -inf) weighs 0, also in a group of empty ones (M = -inf)
-      w[h][i] = lane + 32 * i < splits && w[h][i] != -INFINITY ? expf(w[h][i] - M[h]) : 0.f;
+      w[h][i] = lane + 32 * i < n && w[h][i] != -INFINITY ? expf(w[h][i] - M[h]) : 0.f;
     total[h] = warp_sum(w[h][0] * sum[h][0] + w[h][1] * sum[h][1]);
     acc[h] = make_float4(0.f, 0.f, 0.f, 0.f);
   }
-  constexpr int kS = G >= 16 ? 1 : 16 / G;  // splits a batch, for every head
-  for (int sp0 = 0; sp0 < splits; sp0 += kS) {
+  constexpr int kS = G >= 16 ? 1 : 16 / G;  // partials a batch, for every head
+  for (int sp0 = 0; sp0 < n; sp0 += kS) {
     float4 a[G][kS];
 #pragma unroll
     for (int h = 0; h < G; ++h)
 #pragma unroll
       for (int j = 0; j < kS; ++j)
-        a[h][j] = sp0 + j < splits
-                      ? __ldcg(reinterpret_cast<const float4*>(part0 + h * kPartFloats + (sp0 + j) * stride) + lane)
+        a[h][j] = sp0 + j < n
+                      ? load_part<kShared>(
+                            reinterpret_cast<const float4*>(part0 + h * kPartFloats + (sp0 + j) * stride) + lane)
                       : make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll
     for (int h = 0; h < G; ++h)
 #pragma unroll
       for (int j = 0; j < kS; ++j) {
         const int sp = sp0 + j;
-        if (sp >= splits) break;  // warp-uniform
+        if (sp >= n) break;  // warp-uniform
         const float wsp = __shfl_sync(0xffffffffu, sp < 32 ? w[h][0] : w[h][1], sp & 31);
         acc[h].x += wsp * a[h][j].x;
         acc[h].y += wsp * a[h][j].y;
@@ -337,7 +343,7 @@ __device__ void attention_combine(const Qwen3PersistentShape& s, const float* pa
 #pragma unroll
   for (int h = 0; h < G; ++h) {
     if constexpr (kToPartial) {
-      float* part = out + (size_t)(g * G + h) * kPartFloats;
+      float* part = out + (size_t)h * kPartFloats;
       reinterpret_cast<float4*>(part)[lane] = acc[h];
       if (lane == 0) {
         part[kD] = M[h];
@@ -345,7 +351,7 @@ __device__ void attention_combine(const Qwen3PersistentShape& s, const float* pa
       }
     } else {
       const float inv = 1.0f / total[h];
-      reinterpret_cast<float4*>(out + (size_t)(g * G + h) * kD)[lane] =
+      reinterpret_cast<float4*>(out + (size_t)h * kD)[lane] =
           make_float4(acc[h].x * inv, acc[h].y * inv, acc[h].z * inv, acc[h].w * inv);
     }
   }
@@ -354,12 +360,11 @@ __device__ void attention_combine(const Qwen3PersistentShape& s, const float* pa
 // Attention of one (KV head g, key split) by one warp, for the G q heads of the group at once: q normed and rotated in
 // registers (a lane's 4 dims), the keys in batches of KB, each K and V row read once (coalesced, a lane's 4 dims), the
 // batch's G x KB scores by one warp_sums, an online softmax per head. The split whose keys hold this token's row first
-// writes the token's k (normed, rotated) and v there. Then the split's partials (D outputs, max, sum a head); the split
-// that finishes last for its KV head combines them into att (in one or two levels) and counts the head in att_ctr.
+// writes the token's k (normed, rotated) and v there. Then the split's partial (D outputs, max, sum a head; heads
+// kPartFloats apart) into part, in L2 or in shared memory.
 template <bool kTimed, int G, int KB>
-__device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, const Workspace& ws, unsigned* head_ctr,
-                               unsigned* att_ctr, int g, int split, int splits, int per, int n_kv, int row, int lane,
-                               unsigned long long* tw) {
+__device__ void attention_split(const Params& P, const Qwen3PersistentLayer& L, const Workspace& ws, int g, int split,
+                                int per, int n_kv, int row, int lane, float* part, unsigned long long* tw) {
   long long t0 = tick<kTimed>();
   const Qwen3PersistentShape& s = P.s;
   const int KVH = s.kv_heads, QH = s.heads * kD, KH = KVH * kD;
@@ -436,16 +441,26 @@ __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, c
       }
   }
   if (lane == 0) tock<kTimed>(tw, kTimeAttKeys, t0);
-  t0 = tick<kTimed>();
 #pragma unroll
   for (int h = 0; h < G; ++h) {
-    float* part = ws.part + ((size_t)split * s.heads + g * G + h) * kPartFloats;
-    reinterpret_cast<float4*>(part)[lane] = acc[h];
+    reinterpret_cast<float4*>(part + (size_t)h * kPartFloats)[lane] = acc[h];
     if (lane == 0) {
-      part[kD] = m[h];  // -inf with l = 0 for an empty split
-      part[kD + 1] = l[h];
+      part[h * kPartFloats + kD] = m[h];  // -inf with l = 0 for an empty split
+      part[h * kPartFloats + kD + 1] = l[h];
     }
   }
+}
+
+// A warp's item (tuning.block_combine off): its split's partial into L2; the split that finishes last for its KV head
+// combines the partials into att (in one or two levels) and counts the head in att_ctr.
+template <bool kTimed, int G, int KB>
+__device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, const Workspace& ws, unsigned* head_ctr,
+                               unsigned* att_ctr, int g, int split, int splits, int per, int n_kv, int row, int lane,
+                               unsigned long long* tw) {
+  const Qwen3PersistentShape& s = P.s;
+  attention_split<kTimed, G, KB>(P, L, ws, g, split, per, n_kv, row, lane,
+                                 ws.part + ((size_t)split * s.heads + g * G) * kPartFloats, tw);
+  long long t0 = tick<kTimed>();
   // The last split of this KV head to finish combines (threadFenceReduction's pattern: each lane's partials fenced
   // before the count, the counter's last reader fenced before reading the others'). From
   // tuning.two_level_from_groups groups on (and more than one), the last split of each group of kGroupSplits first
@@ -467,7 +482,9 @@ __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, c
     if (!last) return;
     t0 = tick<kTimed>();
     __threadfence();
-    attention_combine<G, true>(s, ws.part, g, first, n, ws.group_part + (size_t)grp * s.heads * kPartFloats, lane);
+    const size_t stride = (size_t)s.heads * kPartFloats;
+    attention_combine<G, true>(ws.part + ((size_t)first * s.heads + g * G) * kPartFloats, stride, n,
+                               ws.group_part + ((size_t)grp * s.heads + g * G) * kPartFloats, lane);
     if (lane == 0) {
       tock<kTimed>(tw, kTimeAttCombine, t0);
       count<kTimed>(tw, kTimeAttCombines);
@@ -479,13 +496,59 @@ __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, c
   if (!last) return;
   if (!two_level) t0 = tick<kTimed>();
   __threadfence();
-  if (two_level)
-    attention_combine<G, false>(s, ws.group_part, g, 0, groups, ws.att, lane);
-  else
-    attention_combine<G, false>(s, ws.part, g, 0, splits, ws.att, lane);
+  attention_combine<G, false>((two_level ? ws.group_part : ws.part) + (size_t)g * G * kPartFloats,
+                              (size_t)s.heads * kPartFloats, two_level ? groups : splits, ws.att + (size_t)g * G * kD,
+                              lane);
   __syncwarp();
   if (lane == 0) {
     phases::release_add(att_ctr, 1);
+    tock<kTimed>(tw, kTimeAttCombine, t0);
+    count<kTimed>(tw, kTimeAttCombines);
+  }
+}
+
+// A block's item (tuning.block_combine): splits kW blk .. kW blk + kW - 1 of KV head g, a consumer warp each, their
+// partials in this block's shared memory (sp: kW partials of G heads), combined there by the block's warps (q head h
+// by warp h % kW): into att where the head has one block (nb == 1), else into the block's partial in L2, and the last
+// of the head's nb blocks to count combines those. So the combine's chain of L2 round trips (the partials stored,
+// fenced and counted, then read back 16 at a time) becomes a barrier and shared-memory reads, plus one round of nb
+// partials where nb > 1. Every consumer warp of the block calls it (barrier 1); flag is a shared word.
+template <bool kTimed, int G, int KB>
+__device__ void attention_block_item(const Params& P, const Qwen3PersistentLayer& L, const Workspace& ws,
+                                     unsigned* head_ctr, unsigned* att_ctr, int g, int blk, int nb, int per, int n_kv,
+                                     int row, int warp, int lane, float* sp, unsigned* flag, unsigned long long* tw) {
+  const Qwen3PersistentShape& s = P.s;
+  const size_t split_stride = (size_t)G * kPartFloats;
+  attention_split<kTimed, G, KB>(P, L, ws, g, blk * kW + warp, per, n_kv, row, lane, sp + warp * split_stride, tw);
+  long long t0 = tick<kTimed>();
+  consumers_sync();  // the block's kW partials in shared memory
+  if (lane == 0) tock<kTimed>(tw, kTimeAttPartials, t0);
+  t0 = tick<kTimed>();
+  for (int h = warp; h < G; h += kW) {
+    const int qh = g * G + h;
+    if (nb == 1)
+      attention_combine<1, false, true>(sp + h * kPartFloats, split_stride, kW, ws.att + (size_t)qh * kD, lane);
+    else
+      attention_combine<1, true, true>(sp + h * kPartFloats, split_stride, kW,
+                                       ws.part + ((size_t)blk * s.heads + qh) * kPartFloats, lane);
+  }
+  if (nb > 1) {
+    consumers_sync();  // the block's partial stored (the add's release is cumulative over the barrier)
+    if (threadIdx.x == 0) *flag = phases::acq_rel_add(head_ctr + g, 1u) == (unsigned)nb - 1;
+    consumers_sync();
+    if (!*flag) {  // block-uniform
+      if (lane == 0) tock<kTimed>(tw, kTimeAttCombine, t0);
+      return;
+    }
+    for (int h = warp; h < G; h += kW) {  // the last block: the head's nb partials into att
+      const int qh = g * G + h;
+      attention_combine<1, false>(ws.part + (size_t)qh * kPartFloats, (size_t)s.heads * kPartFloats, nb,
+                                  ws.att + (size_t)qh * kD, lane);
+    }
+  }
+  consumers_sync();  // this KV head's att rows stored
+  if (threadIdx.x == 0) phases::release_add(att_ctr, 1);
+  if (lane == 0) {
     tock<kTimed>(tw, kTimeAttCombine, t0);
     count<kTimed>(tw, kTimeAttCombines);
   }
@@ -564,6 +627,7 @@ template <bool kTimed>
 __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   extern __shared__ __align__(128) unsigned char smem[];
   __shared__ float red[kW];
+  __shared__ unsigned block_flag;  // attention_block_item's: whether this block combines its KV head
   __shared__ unsigned long long trow[kTimed ? 2 * kW : 1][kQwen3PersistentTimeFields];  // a warp's timing row
   const long long t_start = tick<kTimed>();
   const unsigned long long ns_start = kTimed ? phases::now_ns() : 0;
@@ -617,7 +681,11 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   const int n_kv = *P.st.n_kv_dev, row = *P.st.row_dev;
   const int G = s.heads / s.kv_heads;
   const int max_splits = min(kMaxSplits, max(1, P.st.tuning.max_splits));
-  const int splits = max(1, min(min(max_splits, max(1, T / s.kv_heads)), (n_kv + kKeysPerSplit - 1) / kKeysPerSplit));
+  const int want_splits = (n_kv + max(1, P.st.tuning.keys_per_split) - 1) / max(1, P.st.tuning.keys_per_split);
+  // block_combine: kW splits a block, nb blocks a KV head (at most max_splits / kW, and one block an item each).
+  const int nb =
+      P.block_combine ? max(1, min((want_splits + kW - 1) / kW, min(max_splits / kW, (int)gridDim.x / s.kv_heads))) : 0;
+  const int splits = P.block_combine ? kW * nb : max(1, min(min(max_splits, max(1, T / s.kv_heads)), want_splits));
   const int per = (n_kv + splits - 1) / splits;
   const int per_layer = counters_per_layer(s);
   const bool h_in_regs = H == kSlotChunks * 8, att_in_regs = QH == kSlotChunks * 8;
@@ -662,20 +730,42 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
       }
     }
     grid_signal(ctr + kQkvDone);
-    // Attention: a warp a (KV head, key split) item, the last split of a KV head combining its heads into att.
+    // Attention: a warp a (KV head, key split) item, the last split of a KV head combining its heads into att (with
+    // tuning.block_combine a block a KV head's kW splits, combined in shared memory first).
     timed_wait(ctr + kQkvDone, kTimeWaitQkv, l);
     t0 = tick<kTimed>();
-    for (int it = gw; it < s.kv_heads * splits; it += T) {
-      const int g = it / splits, sp = it % splits;
-      unsigned* heads = ctr + kPhases;
-      if (G == 4)
-        attention_item<kTimed, 4, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane, tw);
-      else if (G == 2)
-        attention_item<kTimed, 2, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane, tw);
-      else if (G == 1)
-        attention_item<kTimed, 1, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane, tw);
-      else
-        attention_item<kTimed, 8, 4>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane, tw);
+    unsigned* heads = ctr + kPhases;
+    if (P.block_combine) {
+      // A block an item (the same for all its consumer warps), its partials in the staging: free from q|k|v's end
+      // (every warp of the block is past the wait above) to o's staging (after the wait below).
+      float* sp = reinterpret_cast<float*>(xa);
+      for (int bi = blockIdx.x; bi < s.kv_heads * nb; bi += gridDim.x) {
+        const int g = bi / nb, blk = bi % nb;
+        if (G == 4)
+          attention_block_item<kTimed, 4, 8>(P, L, ws, heads, ctr + kAttDone, g, blk, nb, per, n_kv, row, warp, lane,
+                                             sp, &block_flag, tw);
+        else if (G == 2)
+          attention_block_item<kTimed, 2, 8>(P, L, ws, heads, ctr + kAttDone, g, blk, nb, per, n_kv, row, warp, lane,
+                                             sp, &block_flag, tw);
+        else if (G == 1)
+          attention_block_item<kTimed, 1, 8>(P, L, ws, heads, ctr + kAttDone, g, blk, nb, per, n_kv, row, warp, lane,
+                                             sp, &block_flag, tw);
+        else
+          attention_block_item<kTimed, 8, 4>(P, L, ws, heads, ctr + kAttDone, g, blk, nb, per, n_kv, row, warp, lane,
+                                             sp, &block_flag, tw);
+      }
+    } else {
+      for (int it = gw; it < s.kv_heads * splits; it += T) {
+        const int g = it / splits, sp = it % splits;
+        if (G == 4)
+          attention_item<kTimed, 4, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane, tw);
+        else if (G == 2)
+          attention_item<kTimed, 2, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane, tw);
+        else if (G == 1)
+          attention_item<kTimed, 1, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane, tw);
+        else
+          attention_item<kTimed, 8, 4>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane, tw);
+      }
     }
     if (lane == 0) tock<kTimed>(tw, kTimeAttention, t0);
     t0 = tick<kTimed>();
@@ -781,6 +871,11 @@ Launch plan(const Qwen3PersistentShape& s) {
   return p;
 }
 
+// Whether a block's kW partials of a KV head's G q heads fit the staging (attention_block_item keeps them there).
+bool block_combine_fits(const Qwen3PersistentShape& s, const Launch& p) {
+  return (size_t)kW * (s.heads / s.kv_heads) * kPartFloats * sizeof(float) <= 2ull * p.stage_chunks * 16;
+}
+
 }  // namespace
 
 size_t qwen3_decode_persistent_workspace_floats(const Qwen3PersistentShape& s) {
@@ -882,7 +977,12 @@ void qwen3_decode_persistent_cuda(const Qwen3PersistentShape& s, const Qwen3Pers
   if (p.slots < 2 || s.head_dim != kD)
     throw ModelError(
         "qwen3_decode_persistent_cuda: this shape or device is not served (see qwen3_decode_persistent_fits)");
-  const Params P{s, step, p.slots, p.stage_chunks, 1.0f / std::sqrt((float)s.head_dim)};
+  const Params P{s,
+                 step,
+                 p.slots,
+                 p.stage_chunks,
+                 1.0f / std::sqrt((float)s.head_dim),
+                 step.tuning.block_combine && block_combine_fits(s, p)};
   auto* kernel = step.timing ? decode_step_kernel<true> : decode_step_kernel<false>;
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)p.smem));
   CUDA_CHECK(cudaMemsetAsync(step.counters, 0, sizeof(unsigned) * qwen3_decode_persistent_counters(s), ctx.stream));

@@ -75,6 +75,13 @@ struct Qwen3PersistentTuning {
   // the step 1.1% faster on an H200 (226.7 against 224.2 tokens/s) and 0.6% on an H100; at 128/128 (12 splits, 2
   // groups) two levels were 1.3% slower on both, a level more for little to combine. 3 groups is unmeasured.
   int two_level_from_groups = 4;
+  // Keys a split at least, before another split pays for its combine.
+  int keys_per_split = 16;
+  // The attention a block an item: a block's kW consumer warps take kW splits of one KV head and combine them in
+  // shared memory, and the last of the head's blocks combines the blocks' partials (splits then a multiple of kW;
+  // two_level_from_groups unused). Where one warp combined every split's partial from L2 (~8 dependent round trips
+  // for 32 splits x 4 heads), the chain is a barrier and one round of the blocks' partials.
+  bool block_combine = false;
 };
 
 struct Qwen3PersistentStep {
