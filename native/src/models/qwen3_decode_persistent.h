@@ -10,8 +10,9 @@
 // mbarriers) and wait only for a free slot, while consumer warps wait for each phase's input through a counter a
 // phase in global memory (a grid-wide barrier only the consumers pay) and take their rows from the ring. A layer's
 // phases: q|k|v (after the previous layer's down); attention, a warp a (KV head, key split) for all the head's q heads,
-// with the q / k RMSNorm + RoPE and the KV-cache write in its prologue, the last split of a KV head combining its
-// heads (so the next phase waits for the KV heads, not for another round of every block); o (+ the residual);
+// with the q / k RMSNorm + RoPE and the KV-cache write in its prologue, a block's four splits of a KV head combined in
+// its shared memory and the last of the head's blocks combining the blocks' (so the next phase waits for the KV heads,
+// not for another round of every block); o (+ the residual);
 // gate|up + SwiGLU; down (+ the residual). Each GEMV's input is staged in shared memory by every block (the RMSNorms
 // computed there), a 4096-wide one then held in registers for its phase. The GEMVs sum in the graph GEMVs' order
 // (chunk c = lane + 32 i of a row, in increasing i, then a warp sum); the norms and the attention in their own order,
@@ -64,24 +65,30 @@ struct Qwen3PersistentTuning {
   // last layer's, the consumers take them after the final norm, so HBM does not drain and ramp up again between the
   // layers and a separate lm_head GEMV. Its logits sum in this kernel's order, not gemv_decode's (f32 rounding apart).
   bool lm_head_in_step = true;
-  // The attention's key splits of one KV head at most (1..64; a split is one consumer warp's item, at least 16 keys).
-  // At Qwen3-8B's 8 KV heads, 32 leave half of the grid's 528 consumer warps idle in the attention once the context
-  // passes 512 keys; 64 give every warp an item half as long, for a combine of twice the partials, which costs more
-  // than it saves since a batch of keys is cheap (1024/256 on an H100: 64 splits 3% slower).
-  int max_splits = 32;
-  // The splits combined in two levels once they make at least this many groups of 8 (0: always one level): the last
-  // split of each group combines its group, the last group's the groups (two dependent rounds of ~1-2 L2 round trips
-  // and a counter, where one warp takes ~8 round trips for 32 splits x 4 heads). At 1024/256 (32 splits, 4 groups)
-  // the step 1.1% faster on an H200 (226.7 against 224.2 tokens/s) and 0.6% on an H100; at 128/128 (12 splits, 2
-  // groups) two levels were 1.3% slower on both, a level more for little to combine. 3 groups is unmeasured.
+  // The attention's key splits of one KV head at most (1..64; a split is one consumer warp's item). With the warp
+  // combine below, 32: at Qwen3-8B's 8 KV heads 64 gave every warp an item half as long for a combine of twice the
+  // partials, 3% slower at 1024/256 on an H100. With the block combine (the default) 64 (16 blocks a KV head): a
+  // split's combine is cheap there (2026-12-07, H100, 1024/256: 179.0 against 178.0 tokens/s with 32).
+  int max_splits = 64;
+  // The splits combined in two levels once they make at least this many groups of 8 (0: always one level), with the
+  // warp combine only: the last split of each group combines its group, the last group's the groups (two dependent
+  // rounds of ~1-2 L2 round trips and a counter, where one warp takes ~8 round trips for 32 splits x 4 heads). At
+  // 1024/256 (32 splits, 4 groups) the step 1.1% faster on an H200 (226.7 against 224.2 tokens/s) and 0.6% on an H100;
+  // at 128/128 (12 splits, 2 groups) two levels were 1.3% slower on both, a level more for little to combine.
   int two_level_from_groups = 4;
-  // Keys a split at least, before another split pays for its combine.
-  int keys_per_split = 16;
-  // The attention a block an item: a block's kW consumer warps take kW splits of one KV head and combine them in
-  // shared memory, and the last of the head's blocks combines the blocks' partials (splits then a multiple of kW;
-  // two_level_from_groups unused). Where one warp combined every split's partial from L2 (~8 dependent round trips
-  // for 32 splits x 4 heads), the chain is a barrier and one round of the blocks' partials.
-  bool block_combine = false;
+  // Keys a split at least, before another split pays for its combine: 8 (one batch a split) with the block combine,
+  // whose splits are cheap to combine; the warp combine had 16.
+  int keys_per_split = 8;
+  // The attention a block an item (the default): a block's kW consumer warps take kW splits of one KV head and
+  // combine them in shared memory, and the last of the head's blocks combines the blocks' partials (splits then a
+  // multiple of kW). Off: a warp an item, the last split of a KV head combining every split's partial from L2 (~8
+  // dependent round trips for 32 splits x 4 heads). 2026-12-07, H100, against the warp combine's 32 splits of 16 keys:
+  // 128/128 179.8 -> 184.1 tokens/s, 1024/256 172.2 -> 179.0; "wait: attention for o" 346 -> 178 us a step (128/128).
+  bool block_combine = true;
+  // An attention split's first batch of keys asked for before its prologue (q's load, RMSNorm and RoPE), the token's
+  // own row taken from registers: the loads' latency under the prologue's instead of after it. The same bits either
+  // way.
+  bool early_keys = true;
 };
 
 struct Qwen3PersistentStep {
