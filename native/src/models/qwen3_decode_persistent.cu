@@ -94,12 +94,6 @@ __device__ __forceinline__ void grid_wait(const unsigned* ctr, int layer) {
 __device__ __forceinline__ void stage(float4* xa, float4* xb, const float* src, int k) {
   gemv::stage_x<kNT>(xa, xb, src, k);
 }
-// The SwiGLU's output (down's input, Qwen3-8B's 12288 values: 24 float4 a consumer thread) in one batch, one L2 round
-// trip where kStageBatch takes three (tuning.act_one_batch; the registers are free here: no row of x is held).
-constexpr int kActBatch = 24;
-__device__ __forceinline__ void stage_act(float4* xa, float4* xb, const float* src, int k) {
-  gemv::stage_x<kNT, kActBatch>(xa, xb, src, k);
-}
 // Loads of a staging pass go a batch of kStageBatch float4 a thread at a time (stage_x's reason).
 constexpr int kStageBatch = gemv::kStageBatch;
 __device__ __forceinline__ void add_squares(float& ss, float4 v) {
@@ -835,10 +829,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     // down = W_down . act, and x += down by the row's owner.
     timed_wait(ctr + kGateUpDone, kTimeWaitGateUp, l);
     t0 = tick<kTimed>();
-    if (P.st.tuning.act_one_batch)
-      stage_act(xa, xb, ws.act, I);
-    else
-      stage(xa, xb, ws.act, I);
+    stage(xa, xb, ws.act, I);
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     for (int r = gw, j = 0; r < H; r += T, ++j)

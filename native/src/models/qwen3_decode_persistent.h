@@ -89,9 +89,6 @@ struct Qwen3PersistentTuning {
   // own row taken from registers: the loads' latency under the prologue's instead of after it. The same bits either
   // way.
   bool early_keys = true;
-  // down's input (the SwiGLU's output, 12288 values at Qwen3-8B) staged with all of a thread's 24 loads in flight: one
-  // L2 round trip after the grid-wide wait instead of three batches of 8. The same bits either way.
-  bool act_one_batch = true;
 };
 
 struct Qwen3PersistentStep {

@@ -60,25 +60,25 @@ __device__ __forceinline__ float dot_slot(float acc, const uint4* slot, int chun
   return acc;
 }
 // x (k values, k % 8 == 0, from L2: another block may have written it) into the staging, by NT threads, a batch of
-// B (kStageBatch unless the caller gives more registers to it) float4 loads a thread in flight before their stores (one
-// L2 round trip a batch, not one a float4: the staging sits between a grid-wide wait and the ring's next slot, so its
-// latency is the stream's).
+// kStageBatch float4 loads a thread in flight before their stores (one L2 round trip a batch, not one a float4: the
+// staging sits between a grid-wide wait and the ring's next slot, so its latency is the stream's).
 constexpr int kStageBatch = 8;
-// A thread's batch: x4[i0 + j NT] for j < B (zeros from n4 on), every load issued before any is used.
-template <int NT, int B = kStageBatch>
-__device__ __forceinline__ void load_batch(float4 (&v)[B], const float4* x4, int i0, int n4) {
+// A thread's batch: x4[i0 + j NT] for j < kStageBatch (zeros from n4 on), every load issued before any is used.
+template <int NT>
+__device__ __forceinline__ void load_batch(float4 (&v)[kStageBatch], const float4* x4, int i0, int n4) {
 #pragma unroll
-  for (int j = 0; j < B; ++j) v[j] = i0 + j * NT < n4 ? __ldcg(x4 + i0 + j * NT) : make_float4(0.f, 0.f, 0.f, 0.f);
+  for (int j = 0; j < kStageBatch; ++j)
+    v[j] = i0 + j * NT < n4 ? __ldcg(x4 + i0 + j * NT) : make_float4(0.f, 0.f, 0.f, 0.f);
 }
-template <int NT, int B = kStageBatch>
+template <int NT>
 __device__ __forceinline__ void stage_x(float4* xa, float4* xb, const float* x, int k) {
   const float4* x4 = reinterpret_cast<const float4*>(x);
   const int n4 = k / 4;
-  for (int i0 = threadIdx.x; i0 < n4; i0 += B * NT) {
-    float4 v[B];
-    load_batch<NT, B>(v, x4, i0, n4);
+  for (int i0 = threadIdx.x; i0 < n4; i0 += kStageBatch * NT) {
+    float4 v[kStageBatch];
+    load_batch<NT>(v, x4, i0, n4);
 #pragma unroll
-    for (int j = 0; j < B; ++j) {
+    for (int j = 0; j < kStageBatch; ++j) {
       const int i = i0 + j * NT;
       if (i < n4) (i & 1 ? xb : xa)[i >> 1] = v[j];
     }
