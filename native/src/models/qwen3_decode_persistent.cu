@@ -375,22 +375,6 @@ __device__ void attention_split(const Params& P, const Qwen3PersistentLayer& L, 
   const float4* qkv4 = reinterpret_cast<const float4*>(ws.qkv);
   float4* kc = reinterpret_cast<float4*>(L.k_cache);
   float4* vc = reinterpret_cast<float4*>(L.v_cache);
-  float4 kr[KB], vr[KB];
-  auto load_k = [&](int b) {  // keys b .. b + KB - 1 of the split (zeros past its end)
-#pragma unroll
-    for (int j = 0; j < KB; ++j)
-      kr[j] = b + j < k1 ? kc[((size_t)(b + j) * KVH + g) * (kD / 4) + lane] : make_float4(0.f, 0.f, 0.f, 0.f);
-  };
-  auto load_v = [&](int b) {
-#pragma unroll
-    for (int j = 0; j < KB; ++j)
-      vr[j] = b + j < k1 ? vc[((size_t)(b + j) * KVH + g) * (kD / 4) + lane] : make_float4(0.f, 0.f, 0.f, 0.f);
-  };
-  // tuning.early_keys: the first batch's K rows are asked for before the prologue, so their L2 / HBM latency runs
-  // under q's load, norm and RoPE instead of after them (V's, needed only after the scores, still come after it: both
-  // held across the prologue spill registers); this token's own k, not written yet, is taken from registers below.
-  const bool early = P.st.tuning.early_keys;
-  if (early) load_k(k0);
   float4 q[G], acc[G];
   float m[G], l[G];
 #pragma unroll
@@ -400,11 +384,9 @@ __device__ void attention_split(const Params& P, const Qwen3PersistentLayer& L, 
     m[h] = -INFINITY;
     l[h] = 0.f;
   }
-  const bool own = row >= k0 && row < k1;  // this split holds the token's row: it writes the token's k and v there
-  float4 k_own = make_float4(0.f, 0.f, 0.f, 0.f);
-  if (own) {
-    k_own = norm_rope(__ldcg(qkv4 + (QH + g * kD) / 4 + lane), L.k_norm, P.st.cos, P.st.sin, s.eps, lane);
-    kc[((size_t)row * KVH + g) * (kD / 4) + lane] = k_own;
+  if (row >= k0 && row < k1) {
+    kc[((size_t)row * KVH + g) * (kD / 4) + lane] =
+        norm_rope(__ldcg(qkv4 + (QH + g * kD) / 4 + lane), L.k_norm, P.st.cos, P.st.sin, s.eps, lane);
     vc[((size_t)row * KVH + g) * (kD / 4) + lane] = __ldcg(qkv4 + (QH + KH + g * kD) / 4 + lane);
     __syncwarp();  // the row is in the cache before any lane reads it back
   }
@@ -414,12 +396,12 @@ __device__ void attention_split(const Params& P, const Qwen3PersistentLayer& L, 
   }
   t0 = tick<kTimed>();
   for (int b = k0; b < k1; b += KB) {
-    if (!early || b != k0) load_k(b);
-    load_v(b);
-    if (early && own && b == k0 && row < b + KB) {  // warp-uniform: the early batch's k of the row, as stored
+    float4 kr[KB], vr[KB];
 #pragma unroll
-      for (int j = 0; j < KB; ++j)
-        if (b + j == row) kr[j] = k_own;
+    for (int j = 0; j < KB; ++j) {
+      const size_t at = ((size_t)(b + j) * KVH + g) * (kD / 4) + lane;
+      kr[j] = b + j < k1 ? kc[at] : make_float4(0.f, 0.f, 0.f, 0.f);
+      vr[j] = b + j < k1 ? vc[at] : make_float4(0.f, 0.f, 0.f, 0.f);
     }
     // The G x KB scores at once: each lane's partial dots, then warp_sums (lane (h KB + j) << r holds head h's score
     // of key j; r = 5 - log2(G KB)), a lane's own max within its head's lanes, and the weights p broadcast from

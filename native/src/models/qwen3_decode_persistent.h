@@ -56,7 +56,8 @@ struct Qwen3PersistentShape {
 // Tuning (bench/qwen3_decode_bench sweeps it; the defaults are what the engine runs). Measured and removed
 // (bench/README "The persistent step measured"): the producers keeping rows ahead of the ring in L2 (much slower at any
 // depth); the KV rows asked into L2 as a layer starts, and the producers holding a layer's o rows until its attention
-// is combined (no change either).
+// is combined (no change either). Session 59 ("The attention's splits combined in their block"): a split's first K
+// rows asked for before its prologue, and down's input staged in one batch of loads (within the noise, ~0.4%).
 struct Qwen3PersistentTuning {
   // The ring's copies read with an evict-first L2 policy (a weight row is read once a step), so that they do not push
   // out the activations, the partials or the KV cache (2-3% faster on an H100).
@@ -85,10 +86,6 @@ struct Qwen3PersistentTuning {
   // dependent round trips for 32 splits x 4 heads). 2026-12-07, H100, against the warp combine's 32 splits of 16 keys:
   // 128/128 179.8 -> 184.1 tokens/s, 1024/256 172.2 -> 179.0; "wait: attention for o" 346 -> 178 us a step (128/128).
   bool block_combine = true;
-  // An attention split's first batch of keys asked for before its prologue (q's load, RMSNorm and RoPE), the token's
-  // own row taken from registers: the loads' latency under the prologue's instead of after it. The same bits either
-  // way.
-  bool early_keys = true;
 };
 
 struct Qwen3PersistentStep {
