@@ -536,8 +536,11 @@ __device__ void attention_block_item(const Params& P, const Qwen3PersistentLayer
     consumers_sync();  // the block's partial stored (the add's release is cumulative over the barrier)
     if (threadIdx.x == 0) *flag = phases::acq_rel_add(head_ctr + g, 1u) == (unsigned)nb - 1;
     consumers_sync();
-    if (!*flag) {  // block-uniform
-      if (lane == 0) tock<kTimed>(tw, kTimeAttCombine, t0);
+    if (!*flag) {       // block-uniform
+      if (lane == 0) {  // (the timing's combines: every warp's, the last block's and the others')
+        tock<kTimed>(tw, kTimeAttCombine, t0);
+        count<kTimed>(tw, kTimeAttCombines);
+      }
       return;
     }
     for (int h = warp; h < G; h += kW) {  // the last block: the head's nb partials into att

@@ -80,9 +80,10 @@ struct Qwen3PersistentTuning {
   // Keys a split at least, before another split pays for its combine: 8 (one batch a split) with the block combine,
   // whose splits are cheap to combine; the warp combine had 16.
   int keys_per_split = 8;
-  // The attention a block an item (the default): a block's kW consumer warps take kW splits of one KV head and
+  // The attention a block an item (the default): a block's four consumer warps take four splits of one KV head and
   // combine them in shared memory, and the last of the head's blocks combines the blocks' partials (splits then a
-  // multiple of kW). Off: a warp an item, the last split of a KV head combining every split's partial from L2 (~8
+  // multiple of four; a shape whose four partials do not fit the block's staging keeps the warp combine). Off: a warp
+  // an item, the last split of a KV head combining every split's partial from L2 (~8
   // dependent round trips for 32 splits x 4 heads). 2026-12-07, H100, against the warp combine's 32 splits of 16 keys:
   // 128/128 179.8 -> 184.1 tokens/s, 1024/256 172.2 -> 179.0; "wait: attention for o" 346 -> 178 us a step (128/128).
   bool block_combine = true;
@@ -125,8 +126,9 @@ enum Qwen3PersistentTime {
   kTimeFreeWait,       // producer warps waiting for a free slot (added over them): the consumers are behind
   kTimeProducer,       // producer warps, first row to last (added over them)
   // The attention items' parts, added over the block's items (reported an item): the prologue (q, k, v loaded, q normed
-  // and rotated, the token's k / v written), the keys, the partials stored and counted, and the combine (reported a
-  // combine; kTimeAttCombines of them).
+  // and rotated, the token's k / v written), the keys, the partials stored and counted (block_combine: stored in shared
+  // memory, and the block's barrier), and the combine (reported a combine; kTimeAttCombines of them: with
+  // block_combine every warp of an item's block, its share of the block's combine and, in the last block, the head's).
   kTimeAttItems,
   kTimeAttPrologue,
   kTimeAttKeys,
