@@ -916,7 +916,7 @@ int qwen3_decode_persistent_blocks() {
     cudaGetLastError();
     return 0;
   }
-  return sms;  // plan()'s grid
+  return sms;  // plan()'s grid at most (tuning.grid_blocks may run fewer)
 }
 
 std::string qwen3_decode_persistent_timing_report(const unsigned long long* rows, int blocks) {
@@ -941,6 +941,8 @@ std::string qwen3_decode_persistent_timing_report(const unsigned long long* rows
       {kTimeFreeWait, "waiting for a free slot (a producer warp)", kW},
       {kTimeProducer, "producing, first row to last (a producer warp)", kW},
   };
+  // The blocks that ran (tuning.grid_blocks may leave the last rows of the buffer empty).
+  while (blocks > 1 && rows[(size_t)(blocks - 1) * kQwen3PersistentTimeFields + kTimeStep] == 0) --blocks;
   std::string out;
   char line[256];
   std::snprintf(line, sizeof line,
@@ -993,7 +995,7 @@ void qwen3_decode_persistent_cuda(const Qwen3PersistentShape& s, const Qwen3Pers
   // need it. A cooperative launch has the driver guarantee it: with another kernel holding SMs (another model's, on
   // another stream) the step starts once the whole grid fits, instead of some blocks spinning for absent ones.
   cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(p.sms);
+  cfg.gridDim = dim3(step.tuning.grid_blocks > 0 ? std::min(step.tuning.grid_blocks, p.sms) : p.sms);
   cfg.blockDim = dim3(2 * kNT);
   cfg.dynamicSmemBytes = p.smem;
   cfg.stream = ctx.stream;

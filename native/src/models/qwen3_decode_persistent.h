@@ -87,6 +87,14 @@ struct Qwen3PersistentTuning {
   // dependent round trips for 32 splits x 4 heads). 2026-12-07, H100, against the warp combine's 32 splits of 16 keys:
   // 128/128 179.8 -> 184.1 tokens/s, 1024/256 172.2 -> 179.0; "wait: attention for o" 346 -> 178 us a step (128/128).
   bool block_combine = true;
+  // Blocks in the grid (0: one an SM, 132 on an H100 / H200). Every GEMV's rows go round-robin over the grid's
+  // 4 x blocks consumer warps, so at 132 blocks (528 warps) Qwen3-8B's phases end unevenly: gate|up's 12288 row pairs
+  // give 144 warps one pair more than the rest (~2.8 us of HBM share), down's 4096 rows 400 warps one row more (~4 us),
+  // q|k|v's 6144 rows 336 one more; the next phase's grid-wide wait waits for those. At 128 blocks (512 warps) all four
+  // divide evenly, for 3% fewer SMs streaming. The same bits at any count (a row's sum is one warp's, in the same
+  // order; the block combine's blocks a KV head stay within max_splits). Unmeasured (written without a device):
+  // bench/qwen3_decode_bench sweeps 128.
+  int grid_blocks = 0;
 };
 
 struct Qwen3PersistentStep {
