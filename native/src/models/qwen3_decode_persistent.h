@@ -92,7 +92,8 @@ struct Qwen3PersistentTuning {
   // give 144 warps one pair more than the rest (~2.8 us of HBM share), down's 4096 rows 400 warps one row more (~4 us),
   // q|k|v's 6144 rows 336 one more; the next phase's grid-wide wait waits for those. At 128 blocks (512 warps) all four
   // divide evenly, for 3% fewer SMs streaming. The same bits at any count (a row's sum is one warp's, in the same
-  // order; the block combine's blocks a KV head stay within max_splits). Unmeasured (written without a device):
+  // order; the block combine's blocks a KV head stay within max_splits; the warp combine's splits, capped at the grid's
+  // warps a KV head, may change below 64 x kv_heads warps). Unmeasured (written without a device):
   // bench/qwen3_decode_bench sweeps 128.
   int grid_blocks = 0;
 };
