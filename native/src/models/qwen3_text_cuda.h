@@ -108,9 +108,9 @@ class Qwen3TextCuda {
   bool set_decode_persistent(bool on);
   bool decode_persistent() const { return persistent_ && !fp8_weights_; }
   // The persistent step's tuning (Qwen3PersistentTuning: the copies' L2 policy, lm_head in the step for a bf16 lm_head
-  // without bias, the key splits, when o's rows stream) and whether it records where its time goes (timing: the
-  // kernel's timed twin, its buffer zeroed here). The graph is re-captured on the next step. bench/qwen3_decode_bench
-  // sweeps them.
+  // without bias, the attention's key splits and how they are combined, the grid's blocks) and whether it records where
+  // its time goes (timing: the kernel's timed twin, its buffer zeroed here). The graph is re-captured on the next step.
+  // bench/qwen3_decode_bench sweeps them.
   void set_decode_persistent_tuning(const Qwen3PersistentTuning& tuning, bool timing);
   // Whether the persistent step computes the logits itself (tuning.lm_head_in_step with a bf16 lm_head, no bias).
   bool decode_persistent_lm_head() const;
