@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <type_traits>
 
 #include "../core/cuda_common.h"
 #include "../core/cuda_grid_phases.cuh"
@@ -557,6 +558,21 @@ __device__ void attention_block_item(const Params& P, const Qwen3PersistentLayer
   }
 }
 
+// f(G, KB) as integral constants for the q heads a KV head has (1, 2, 4 or 8; qwen3_decode_persistent_fits refuses
+// others) and the keys a batch that gives a warp_sums of G KB <= 32 scores.
+template <class F>
+__device__ __forceinline__ void with_group(int G, F&& f) {
+  using std::integral_constant;
+  if (G == 4)
+    f(integral_constant<int, 4>{}, integral_constant<int, 8>{});
+  else if (G == 2)
+    f(integral_constant<int, 2>{}, integral_constant<int, 8>{});
+  else if (G == 1)
+    f(integral_constant<int, 1>{}, integral_constant<int, 8>{});
+  else
+    f(integral_constant<int, 8>{}, integral_constant<int, 4>{});
+}
+
 // Whether the step ends with lm_head (else with the final norm into h).
 __host__ __device__ inline bool lm_head_in_step(const Qwen3PersistentStep& st) {
   return st.tuning.lm_head_in_step && st.lm_head && st.logits && st.vocab > 0;
@@ -684,7 +700,8 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   const int n_kv = *P.st.n_kv_dev, row = *P.st.row_dev;
   const int G = s.heads / s.kv_heads;
   const int max_splits = min(kMaxSplits, max(1, P.st.tuning.max_splits));
-  const int want_splits = (n_kv + max(1, P.st.tuning.keys_per_split) - 1) / max(1, P.st.tuning.keys_per_split);
+  const int keys_per_split = max(1, P.st.tuning.keys_per_split);
+  const int want_splits = (n_kv + keys_per_split - 1) / keys_per_split;
   // block_combine: kW splits a block, nb blocks a KV head (at most max_splits / kW, and one block an item each).
   const int nb =
       P.block_combine ? max(1, min((want_splits + kW - 1) / kW, min(max_splits / kW, (int)gridDim.x / s.kv_heads))) : 0;
@@ -742,33 +759,17 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
       // A block an item (the same for all its consumer warps), its partials in the staging: free from q|k|v's end
       // (every warp of the block is past the wait above) to o's staging (after the wait below).
       float* sp = reinterpret_cast<float*>(xa);
-      for (int bi = blockIdx.x; bi < s.kv_heads * nb; bi += gridDim.x) {
-        const int g = bi / nb, blk = bi % nb;
-        if (G == 4)
-          attention_block_item<kTimed, 4, 8>(P, L, ws, heads, ctr + kAttDone, g, blk, nb, per, n_kv, row, warp, lane,
-                                             sp, &block_flag, tw);
-        else if (G == 2)
-          attention_block_item<kTimed, 2, 8>(P, L, ws, heads, ctr + kAttDone, g, blk, nb, per, n_kv, row, warp, lane,
-                                             sp, &block_flag, tw);
-        else if (G == 1)
-          attention_block_item<kTimed, 1, 8>(P, L, ws, heads, ctr + kAttDone, g, blk, nb, per, n_kv, row, warp, lane,
-                                             sp, &block_flag, tw);
-        else
-          attention_block_item<kTimed, 8, 4>(P, L, ws, heads, ctr + kAttDone, g, blk, nb, per, n_kv, row, warp, lane,
-                                             sp, &block_flag, tw);
-      }
+      for (int bi = blockIdx.x; bi < s.kv_heads * nb; bi += gridDim.x)
+        with_group(G, [&](auto g_, auto kb_) {
+          attention_block_item<kTimed, decltype(g_)::value, decltype(kb_)::value>(
+              P, L, ws, heads, ctr + kAttDone, bi / nb, bi % nb, nb, per, n_kv, row, warp, lane, sp, &block_flag, tw);
+        });
     } else {
-      for (int it = gw; it < s.kv_heads * splits; it += T) {
-        const int g = it / splits, sp = it % splits;
-        if (G == 4)
-          attention_item<kTimed, 4, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane, tw);
-        else if (G == 2)
-          attention_item<kTimed, 2, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane, tw);
-        else if (G == 1)
-          attention_item<kTimed, 1, 8>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane, tw);
-        else
-          attention_item<kTimed, 8, 4>(P, L, ws, heads, ctr + kAttDone, g, sp, splits, per, n_kv, row, lane, tw);
-      }
+      for (int it = gw; it < s.kv_heads * splits; it += T)
+        with_group(G, [&](auto g_, auto kb_) {
+          attention_item<kTimed, decltype(g_)::value, decltype(kb_)::value>(
+              P, L, ws, heads, ctr + kAttDone, it / splits, it % splits, splits, per, n_kv, row, lane, tw);
+        });
     }
     if (lane == 0) tock<kTimed>(tw, kTimeAttention, t0);
     t0 = tick<kTimed>();
