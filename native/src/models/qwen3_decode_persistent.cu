@@ -49,7 +49,19 @@ struct Params {
   int stage_chunks;    // 8-value chunks of the widest GEMV input: the staging's size
   float scale;         // 1 / sqrt(head_dim)
   bool block_combine;  // tuning.block_combine, where a block's kW partials fit its staging (block_combine_fits)
+  bool claim_rows;     // tuning.claim_rows
 };
+
+// With tuning.claim_rows, a counter a (layer, GEMV) from which the producers claim its rows (layer = layers: lm_head),
+// after every layer's phase counters, a 128-byte line each so that the claims do not share a line with the counters
+// the consumers spin on.
+constexpr int kClaimStride = 32;
+__host__ __device__ inline size_t claim_counters_offset(const Qwen3PersistentShape& s) {
+  return (size_t)s.layers * counters_per_layer(s);
+}
+__device__ inline unsigned* claim_counter(const Params& P, int layer, int gemv) {
+  return P.st.counters + claim_counters_offset(P.s) + ((size_t)layer * 4 + gemv) * kClaimStride;
+}
 
 // The workspace (floats): q|k|v, the attention's output, the SwiGLU's output, the splits' partials, the groups'.
 struct Workspace {
@@ -169,11 +181,14 @@ __device__ void stage_rmsnorm(float4* xa, float4* xb, const float* x, const floa
 }
 
 // One warp's ring: S slots of kSlotBytes with a full and an empty barrier each; n counts the slots used so far (slot
-// n % S, its round n / S). Producer and consumer walk the same sequence of rows, so they agree on n.
+// n % S, its round n / S). Producer and consumer walk the same sequence of slots, so they agree on n. tag[s]: the row
+// whose first slot s holds, -1 for a slot that only ends a GEMV's rows (with claimed rows, which the consumer learns
+// from the ring).
 struct Ring {
   unsigned char* slots;
   uint64_t* full;
   uint64_t* empty;
+  int* tag;
   int S;
   unsigned n;
 };
@@ -181,7 +196,8 @@ struct Ring {
 // The producer's side: a row of k bf16 values into the next slots, 8 KB a slot (the last one shorter).
 // policy: an L2 policy for the copies (l2_policy_evict_first, never 0), 0 for the default.
 template <bool kTimed>
-__device__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int layer, uint64_t policy, unsigned long long* tw) {
+__device__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int tag, int layer, uint64_t policy,
+                        unsigned long long* tw) {
   const unsigned bytes = 2u * (unsigned)k;
   const char* src = reinterpret_cast<const char*>(row);
   for (unsigned off = 0; off < bytes; off += kSlotBytes) {
@@ -190,6 +206,7 @@ __device__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int layer, uin
     const long long t0 = tick<kTimed>();
     wait_slot(saddr(&r.empty[s]), ((r.n / r.S) & 1) ^ 1, "a free ring slot", layer);
     tock<kTimed>(tw, kTimeFreeWait, t0);
+    if (off == 0) r.tag[s] = tag;  // published by the arrive below (release), seen after the consumer's wait (acquire)
     mbar_expect_tx(saddr(&r.full[s]), b);
     if (policy)
       bulk_copy_g2s_hint(saddr(r.slots + (size_t)s * kSlotBytes), src + off, b, saddr(&r.full[s]), policy);
@@ -197,6 +214,33 @@ __device__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int layer, uin
       bulk_copy_g2s(saddr(r.slots + (size_t)s * kSlotBytes), src + off, b, saddr(&r.full[s]));
     ++r.n;
   }
+}
+// The producer's side: a slot that ends a GEMV's claimed rows (no bytes: the arrive alone completes it).
+template <bool kTimed>
+__device__ void put_end(Ring& r, int layer, unsigned long long* tw) {
+  const int s = (int)(r.n % r.S);
+  const long long t0 = tick<kTimed>();
+  wait_slot(saddr(&r.empty[s]), ((r.n / r.S) & 1) ^ 1, "a free ring slot", layer);
+  tock<kTimed>(tw, kTimeFreeWait, t0);
+  r.tag[s] = -1;
+  mbar_arrive(saddr(&r.full[s]));
+  ++r.n;
+}
+// The consumer's side of a claimed row: the row the next slot starts (its slots then read by dot_row*, which wait on
+// the same full barrier again, at once), or -1 once the GEMV's rows are done for this warp (that slot given back).
+template <bool kTimed>
+__device__ int take_row(Ring& r, int lane, int layer, unsigned long long* tw) {
+  const int s = (int)(r.n % r.S);
+  const long long t0 = tick<kTimed>();
+  wait_slot(saddr(&r.full[s]), (r.n / r.S) & 1, "a weight slot", layer);
+  if (lane == 0) tock<kTimed>(tw, kTimeSlotWait, t0);
+  const int row = r.tag[s];
+  if (row < 0) {
+    __syncwarp();
+    if (lane == 0) mbar_arrive(saddr(&r.empty[s]));
+    ++r.n;
+  }
+  return row;
 }
 // The consumer's side: acc + that row . the staged x (the warp's sum still to take), each slot given back once every
 // lane has read it.
@@ -578,6 +622,24 @@ __host__ __device__ inline bool lm_head_in_step(const Qwen3PersistentStep& st) {
   return st.tuning.lm_head_in_step && st.lm_head && st.logits && st.vocab > 0;
 }
 
+// The GEMVs' rows (gemv 0 q|k|v, 1 o, 2 gate|up: a row r is gate row r then up row r, its halves 0 and 1; 3 down; at
+// layer = layers, lm_head): how many a GEMV has, and where one starts and how long it is.
+__device__ inline int gemv_rows(const Params& P, int layer, int gemv) {
+  const Qwen3PersistentShape& s = P.s;
+  return layer == s.layers ? P.st.vocab : gemv == 0 ? qkv_rows(s) : gemv == 2 ? s.inter : s.hidden;
+}
+__device__ inline const __nv_bfloat16* gemv_row(const Params& P, int layer, int gemv, int r, int half, int& k) {
+  const Qwen3PersistentShape& s = P.s;
+  if (layer == s.layers) return k = s.hidden, P.st.lm_head + (size_t)r * s.hidden;
+  const Qwen3PersistentLayer& L = P.st.layers[layer];
+  if (gemv == 0) return k = s.hidden, L.qkv + (size_t)r * s.hidden;
+  if (gemv == 1) return k = s.heads * kD, L.o + (size_t)r * s.heads * kD;
+  if (gemv == 2) return k = s.hidden, L.gate_up + ((size_t)half * s.inter + r) * s.hidden;
+  return k = s.inter, L.down + (size_t)r * s.inter;
+}
+// The step's GEMVs in the order the consumers take them: 4 a layer, then lm_head's when it is in the step.
+__device__ inline int step_gemvs(const Params& P) { return 4 * P.s.layers + (lm_head_in_step(P.st) ? 1 : 0); }
+
 // A producer's rows of one step, in the order its consumer warp takes them: layer after layer, rows gw, gw + T, ... of
 // q|k|v, o, gate|up (gate row r, then up row r) and down; then, with lm_head in the step, its rows (layer = layers).
 // row is null past the last one.
@@ -587,32 +649,14 @@ struct RowWalk {
   int k;
 };
 __device__ void walk_fill(RowWalk& w, const Params& P) {  // the current row, or the next (layer, GEMV) that has one
-  const Qwen3PersistentShape& s = P.s;
-  const int QH = s.heads * kD;
-  const bool head = lm_head_in_step(P.st);
-  while (w.layer < s.layers + (head ? 1 : 0)) {
-    const bool at_head = w.layer == s.layers;
-    const int rows = at_head ? P.st.vocab : w.gemv == 0 ? qkv_rows(s) : w.gemv == 2 ? s.inter : s.hidden;
-    if (w.r >= rows) {  // the next GEMV, from the warp's first row
+  while (4 * w.layer + w.gemv < step_gemvs(P)) {
+    if (w.r >= gemv_rows(P, w.layer, w.gemv)) {  // the next GEMV, from the warp's first row
       w.r = w.gw;
       w.half = 0;
-      if (at_head || ++w.gemv == 4) w.gemv = 0, ++w.layer;
+      if (++w.gemv == 4) w.gemv = 0, ++w.layer;
       continue;
     }
-    if (at_head) {
-      w.row = P.st.lm_head + (size_t)w.r * s.hidden, w.k = s.hidden;
-      return;
-    }
-    const Qwen3PersistentLayer& L = P.st.layers[w.layer];
-    if (w.gemv == 0) {
-      w.row = L.qkv + (size_t)w.r * s.hidden, w.k = s.hidden;
-    } else if (w.gemv == 1) {
-      w.row = L.o + (size_t)w.r * QH, w.k = QH;
-    } else if (w.gemv == 2) {
-      w.row = L.gate_up + ((size_t)w.half * s.inter + w.r) * s.hidden, w.k = s.hidden;
-    } else {
-      w.row = L.down + (size_t)w.r * s.inter, w.k = s.inter;
-    }
+    w.row = gemv_row(P, w.layer, w.gemv, w.r, w.half, w.k);
     return;
   }
   w.row = nullptr;
@@ -632,13 +676,35 @@ __device__ void walk_next(RowWalk& w, const Params& P, int T) {
   walk_fill(w, P);
 }
 
-// The producer (lane 0 of a producer warp): its ring's rows of every GEMV of every layer.
+// The producer (lane 0 of a producer warp): its ring's rows of every GEMV of every layer. Rows gw, gw + T, ... of each,
+// or with P.claim_rows, whichever rows it claims from the GEMV's counter, one at a time while its ring has room (an
+// SM that streams faster takes more rows, so a phase ends when the grid's bytes are read, not when the slowest SM's
+// fixed share is), each GEMV's closed by an end slot.
 template <bool kTimed>
 __device__ void produce(const Params& P, Ring& ring, int gw, int T, unsigned long long* tw) {
   const long long t0 = tick<kTimed>();
   const uint64_t policy = P.st.tuning.copies_evict_first ? l2_policy_evict_first() : 0;
-  for (RowWalk put = walk_start(P, gw); put.row; walk_next(put, P, T))
-    put_row<kTimed>(ring, put.row, put.k, put.layer, policy, tw);
+  if (P.claim_rows) {
+    for (int g = 0; g < step_gemvs(P); ++g) {
+      const int layer = g / 4, gemv = g % 4, rows = gemv_rows(P, layer, gemv);
+      unsigned* ctr = claim_counter(P, layer, gemv);
+      int r = (int)atomicAdd(ctr, 1u);
+      while (r < rows) {
+        // The next claim asked for before this row's slots are waited for: its L2 round trip overlaps them.
+        const int next = (int)atomicAdd(ctr, 1u);
+        int k = 0;
+        for (int half = 0; half < (gemv == 2 ? 2 : 1); ++half) {
+          const __nv_bfloat16* row = gemv_row(P, layer, gemv, r, half, k);
+          put_row<kTimed>(ring, row, k, r, layer, policy, tw);
+        }
+        r = next;
+      }
+      put_end<kTimed>(ring, layer, tw);
+    }
+  } else {
+    for (RowWalk put = walk_start(P, gw); put.row; walk_next(put, P, T))
+      put_row<kTimed>(ring, put.row, put.k, put.r, put.layer, policy, tw);
+  }
   tock<kTimed>(tw, kTimeProducer, t0);
 }
 
@@ -646,7 +712,8 @@ template <bool kTimed>
 __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   extern __shared__ __align__(128) unsigned char smem[];
   __shared__ float red[kW];
-  __shared__ unsigned block_flag;  // attention_block_item's: whether this block combines its KV head
+  __shared__ unsigned block_flag;           // attention_block_item's: whether this block combines its KV head
+  __shared__ int slot_tag[kW * kMaxSlots];  // the rings' tags (Ring::tag)
   __shared__ unsigned long long trow[kTimed ? 2 * kW : 1][kQwen3PersistentTimeFields];  // a warp's timing row
   const long long t_start = tick<kTimed>();
   const unsigned long long ns_start = kTimed ? phases::now_ns() : 0;
@@ -685,7 +752,8 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     }
   };
   const int ring_id = warp % kW;
-  Ring ring{rings + (size_t)ring_id * S * kSlotBytes, full + ring_id * S, empty + ring_id * S, S, 0u};
+  Ring ring{
+      rings + (size_t)ring_id * S * kSlotBytes, full + ring_id * S, empty + ring_id * S, slot_tag + ring_id * S, S, 0u};
   const int T = gridDim.x * kW;  // consumer warps in the grid: warp g takes rows g, g + T, ... of every GEMV
   const int gw = blockIdx.x * kW + ring_id;
 
@@ -711,14 +779,26 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   const bool h_in_regs = H == kSlotChunks * 8, att_in_regs = QH == kSlotChunks * 8;
   // The warp's own rows of x, x[gw + j T] in lane j: only this warp writes them (the o and down rows' residual adds
   // take rows gw, gw + T, ...), so it keeps them in a register and only stores them, instead of an L2 round trip before
-  // each row's add. x = x + acc either way, the same bits.
-  const bool own_in_reg = H <= 32 * T;
+  // each row's add. A claimed row (j < 0) is added in L2 (a red, nothing waited for). x = x + acc every way, the same
+  // bits.
+  const bool own_in_reg = !P.claim_rows && H <= 32 * T;
   float x_own = own_in_reg && gw + lane * T < H ? __ldcg(x + gw + lane * T) : 0.f;
   auto add_residual = [&](int r, int j, float acc) {  // x[r] += acc, r = gw + j T
-    if (own_in_reg) {
+    if (j < 0) {
+      if (lane == 0) atomicAdd(x + r, acc);
+    } else if (own_in_reg) {
       if (lane == j) x[r] = x_own = x_own + acc;
     } else if (lane == 0) {
       x[r] = __ldcg(x + r) + acc;
+    }
+  };
+  // f(r, j) for each of this warp's rows r of a GEMV: its j-th of rows gw, gw + T, ..., or (j = -1) each it is given
+  // from its ring with claimed rows.
+  auto for_rows = [&](int rows, int layer, auto&& f) {
+    if (P.claim_rows) {
+      for (int r; (r = take_row<kTimed>(ring, lane, layer, tw)) >= 0;) f(r, -1);
+    } else {
+      for (int r = gw, j = 0; r < rows; r += T, ++j) f(r, j);
     }
   };
   // A grid-wide wait, and the stagings, timed by thread 0 (the one that spins; the others wait on barrier 1 for it).
@@ -739,15 +819,15 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     if (h_in_regs) {
       XRegs xr;  // live in this phase alone
       load_xregs(xr, xa, xb, lane);
-      for (int r = gw; r < R; r += T) {
+      for_rows(R, l, [&](int r, int) {
         const float acc = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw));
         if (lane == 0) ws.qkv[r] = acc;
-      }
+      });
     } else {
-      for (int r = gw; r < R; r += T) {
+      for_rows(R, l, [&](int r, int) {
         const float acc = warp_sum(dot_row<kTimed>(ring, H, 0.f, xa, xb, lane, l, tw));
         if (lane == 0) ws.qkv[r] = acc;
-      }
+      });
     }
     grid_signal(ctr + kQkvDone);
     // Attention: a warp a (KV head, key split) item, the last split of a KV head combining its heads into att (with
@@ -783,11 +863,11 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     if (att_in_regs) {
       XRegs xr;
       load_xregs(xr, xa, xb, lane);
-      for (int r = gw, j = 0; r < H; r += T, ++j)
-        add_residual(r, j, warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw)));
+      for_rows(H, l, [&](int r, int j) { add_residual(r, j, warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw))); });
     } else {
-      for (int r = gw, j = 0; r < H; r += T, ++j)
+      for_rows(H, l, [&](int r, int j) {
         add_residual(r, j, warp_sum(dot_row<kTimed>(ring, QH, 0.f, xa, xb, lane, l, tw)));
+      });
     }
     grid_signal(ctr + kODone);
     // act = silu(W_gate . post_ln(x)) * (W_up . post_ln(x)), as gemv_swiglu_cuda.
@@ -799,17 +879,17 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     if (h_in_regs) {
       XRegs xr;
       load_xregs(xr, xa, xb, lane);
-      for (int r = gw; r < I; r += T) {
+      for_rows(I, l, [&](int r, int) {
         const float gate = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw));
         const float up = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw));
         if (lane == 0) ws.act[r] = gate / (1.0f + expf(-gate)) * up;
-      }
+      });
     } else {
-      for (int r = gw; r < I; r += T) {
+      for_rows(I, l, [&](int r, int) {
         const float gate = warp_sum(dot_row<kTimed>(ring, H, 0.f, xa, xb, lane, l, tw));
         const float up = warp_sum(dot_row<kTimed>(ring, H, 0.f, xa, xb, lane, l, tw));
         if (lane == 0) ws.act[r] = gate / (1.0f + expf(-gate)) * up;
-      }
+      });
     }
     grid_signal(ctr + kGateUpDone);
     // down = W_down . act, and x += down by the row's owner.
@@ -818,8 +898,8 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     stage(xa, xb, ws.act, I);
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
-    for (int r = gw, j = 0; r < H; r += T, ++j)
-      add_residual(r, j, warp_sum(dot_row<kTimed>(ring, I, 0.f, xa, xb, lane, l, tw)));
+    for_rows(H, l,
+             [&](int r, int j) { add_residual(r, j, warp_sum(dot_row<kTimed>(ring, I, 0.f, xa, xb, lane, l, tw))); });
     grid_signal(ctr + kDownDone);
   }
   if (lm_head_in_step(P.st)) {
@@ -832,15 +912,15 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     if (h_in_regs) {
       XRegs xr;
       load_xregs(xr, xa, xb, lane);
-      for (int r = gw; r < P.st.vocab; r += T) {
+      for_rows(P.st.vocab, s.layers, [&](int r, int) {
         const float acc = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, s.layers, tw));
         if (lane == 0) P.st.logits[r] = acc;
-      }
+      });
     } else {
-      for (int r = gw; r < P.st.vocab; r += T) {
+      for_rows(P.st.vocab, s.layers, [&](int r, int) {
         const float acc = warp_sum(dot_row<kTimed>(ring, H, 0.f, xa, xb, lane, s.layers, tw));
         if (lane == 0) P.st.logits[r] = acc;
-      }
+      });
     }
   } else if (blockIdx.x == 0) {
     // h = final_norm(x), lm_head's input, by block 0 once every block has added the last down rows.
@@ -887,7 +967,7 @@ size_t qwen3_decode_persistent_workspace_floats(const Qwen3PersistentShape& s) {
          (size_t)(kMaxSplits + kMaxGroups) * s.heads * kPartFloats;
 }
 size_t qwen3_decode_persistent_counters(const Qwen3PersistentShape& s) {
-  return (size_t)s.layers * counters_per_layer(s);
+  return claim_counters_offset(s) + (size_t)(s.layers + 1) * 4 * kClaimStride;
 }
 
 bool qwen3_decode_persistent_fits(const Qwen3PersistentShape& s) {
@@ -988,7 +1068,8 @@ void qwen3_decode_persistent_cuda(const Qwen3PersistentShape& s, const Qwen3Pers
                  p.slots,
                  p.stage_chunks,
                  1.0f / std::sqrt((float)s.head_dim),
-                 step.tuning.block_combine && block_combine_fits(s, p)};
+                 step.tuning.block_combine && block_combine_fits(s, p),
+                 step.tuning.claim_rows};
   auto* kernel = step.timing ? decode_step_kernel<true> : decode_step_kernel<false>;
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)p.smem));
   CUDA_CHECK(cudaMemsetAsync(step.counters, 0, sizeof(unsigned) * qwen3_decode_persistent_counters(s), ctx.stream));

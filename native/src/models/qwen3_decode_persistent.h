@@ -96,6 +96,13 @@ struct Qwen3PersistentTuning {
   // warps a KV head, may change below 64 x kv_heads warps). Unmeasured (written without a device):
   // bench/qwen3_decode_bench sweeps 128.
   int grid_blocks = 0;
+  // The producers claim each GEMV's rows from a counter, one at a time while their ring has room, instead of taking
+  // rows gw, gw + T, ... (the consumer learns each row from its ring). The timed twin shows SMs streaming at unequal
+  // speeds: at a fixed share each, the fast blocks wait for the slowest at every phase's grid-wide wait ("wait: SwiGLU
+  // for down" ~160 us a step on an H100, max over blocks ~620; at 128 blocks, where every share is equal, the same),
+  // longer than their ring takes to fill. Claimed, a phase ends when the grid's bytes are read. The same bits (a row's
+  // sum is one warp's in the same order; its residual add one f32 add, in L2).
+  bool claim_rows = false;
 };
 
 struct Qwen3PersistentStep {
