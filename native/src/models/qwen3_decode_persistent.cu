@@ -764,6 +764,18 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     return;
   }
 
+  if (P.st.tuning.stream_only) {  // the diagnostic: every slot of the warp's rows taken and given back, nothing else
+    for (RowWalk w = walk_start(P, gw); w.row; walk_next(w, P, T))
+      for (int c0 = 0; c0 < w.k / 8; c0 += kSlotChunks) {
+        const int s = (int)(ring.n % ring.S);
+        wait_slot(saddr(&ring.full[s]), (ring.n / ring.S) & 1, "a weight slot", w.layer);
+        __syncwarp();
+        if (lane == 0) mbar_arrive(saddr(&ring.empty[s]));
+        ++ring.n;
+      }
+    flush_timing();
+    return;
+  }
   float* x = P.st.x;
   const int n_kv = *P.st.n_kv_dev, row = *P.st.row_dev;
   const int G = s.heads / s.kv_heads;
@@ -1065,11 +1077,11 @@ void qwen3_decode_persistent_cuda(const Qwen3PersistentShape& s, const Qwen3Pers
         "qwen3_decode_persistent_cuda: this shape or device is not served (see qwen3_decode_persistent_fits)");
   const Params P{s,
                  step,
-                 p.slots,
+                 step.tuning.ring_slots >= 2 ? std::min(p.slots, step.tuning.ring_slots) : p.slots,
                  p.stage_chunks,
                  1.0f / std::sqrt((float)s.head_dim),
                  step.tuning.block_combine && block_combine_fits(s, p),
-                 step.tuning.claim_rows};
+                 step.tuning.claim_rows && !step.tuning.stream_only};
   auto* kernel = step.timing ? decode_step_kernel<true> : decode_step_kernel<false>;
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)p.smem));
   CUDA_CHECK(cudaMemsetAsync(step.counters, 0, sizeof(unsigned) * qwen3_decode_persistent_counters(s), ctx.stream));

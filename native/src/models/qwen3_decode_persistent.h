@@ -103,6 +103,13 @@ struct Qwen3PersistentTuning {
   // longer than their ring takes to fill. Claimed, a phase ends when the grid's bytes are read. The same bits (a row's
   // sum is one warp's in the same order; its residual add one f32 add, in L2).
   bool claim_rows = false;
+  // A ring's slots at most (0: as many as fit beside the staging, 5 of 8 KB a warp for Qwen3-8B): swept to see how
+  // much the ring's depth (the bytes each producer has in flight) matters.
+  int ring_slots = 0;
+  // Diagnostic, never the engine's: the consumers only take and give back the ring's slots (no phases waited for, no
+  // arithmetic; the logits are garbage), so the step times the producers' stream of the real rows alone: the ceiling
+  // of this scheme on the device (bench/qwen3_decode_bench prints it apart from the sweep). Fixed rows.
+  bool stream_only = false;
 };
 
 struct Qwen3PersistentStep {
