@@ -319,6 +319,8 @@ int main(int argc, char** argv) {
       add(tuning.claim_rows != d.claim_rows, tuning.claim_rows ? "claimed rows" : "fixed rows");
       add(tuning.ring_slots != d.ring_slots, (std::to_string(tuning.ring_slots) + " slots a ring").c_str());
       add(tuning.stream_only, "stream only");
+      add(tuning.skip_attention, "no attention");
+      add(tuning.skip_waits, "no waits");
       std::printf("persistent step [%s]%s: %.2f ms/token, %.1f tokens/s, %.0f%% of roofline; last token %s\n",
                   levers.empty() ? "defaults" : levers.c_str(), timing ? ", timed" : "", ms, 1e3 / ms,
                   100.0 * roof_ms / ms, t == tok ? "same" : "DIFFERENT");
@@ -361,13 +363,17 @@ int main(int argc, char** argv) {
     }
     persistent_run(defaults, true);
     persistent_run(best, true);
-    // The diagnostic apart from the sweep: the producers' stream of the same rows with consumers that only give the
-    // slots back (its last token is garbage): the scheme's ceiling, against which the defaults' time is the math's and
-    // the waits' cost.
-    Qwen3PersistentTuning stream = defaults;
-    stream.stream_only = true;
-    persistent_run(stream, false);
-    persistent_run(stream, true);
+    // The diagnostics apart from the sweep (their last tokens garbage): the producers' stream of the same rows with
+    // consumers that only give the slots back (the scheme's ceiling), then the defaults without the attention, and
+    // without it and the grid-wide waits: where the defaults' time over the stream's goes.
+    for (int d = 0; d < 3; ++d) {
+      Qwen3PersistentTuning diag = defaults;
+      diag.stream_only = d == 0;
+      diag.skip_attention = d >= 1;
+      diag.skip_waits = d == 2;
+      persistent_run(diag, false);
+      persistent_run(diag, true);
+    }
     m->set_decode_persistent_tuning(Qwen3PersistentTuning{}, false);
   }
   std::printf("pool peak %.2f GB\n", m->pool().peak_bytes() / 1e9);

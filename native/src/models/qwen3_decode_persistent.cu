@@ -814,7 +814,9 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     }
   };
   // A grid-wide wait, and the stagings, timed by thread 0 (the one that spins; the others wait on barrier 1 for it).
+  const bool skip_waits = P.st.tuning.skip_waits, skip_attention = P.st.tuning.skip_attention;  // diagnostics
   auto timed_wait = [&](const unsigned* ctr, int field, int layer) {
+    if (skip_waits) return;
     const long long t0 = tick<kTimed>();
     grid_wait(ctr, layer);
     if (threadIdx.x == 0) tock<kTimed>(tw, field, t0);
@@ -847,7 +849,8 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     timed_wait(ctr + kQkvDone, kTimeWaitQkv, l);
     t0 = tick<kTimed>();
     unsigned* heads = ctr + kPhases;
-    if (P.block_combine) {
+    if (skip_attention) {
+    } else if (P.block_combine) {
       // A block an item (the same for all its consumer warps), its partials in the staging: free from q|k|v's end
       // (every warp of the block is past the wait above) to o's staging (after the wait below).
       float* sp = reinterpret_cast<float*>(xa);
@@ -865,7 +868,8 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     }
     if (lane == 0) tock<kTimed>(tw, kTimeAttention, t0);
     t0 = tick<kTimed>();
-    phases::wait_for<kNT>(ctr + kAttDone, s.kv_heads, kTimeoutNs, "qwen3_decode_persistent", "the attention", l);
+    if (!skip_attention && !skip_waits)
+      phases::wait_for<kNT>(ctr + kAttDone, s.kv_heads, kTimeoutNs, "qwen3_decode_persistent", "the attention", l);
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeWaitAttention, t0);
     // o = W_o . att, and x += o by the row's owner.
     t0 = tick<kTimed>();
@@ -936,7 +940,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     }
   } else if (blockIdx.x == 0) {
     // h = final_norm(x), lm_head's input, by block 0 once every block has added the last down rows.
-    grid_wait(P.st.counters + (size_t)(s.layers - 1) * per_layer + kDownDone, s.layers);
+    if (!skip_waits) grid_wait(P.st.counters + (size_t)(s.layers - 1) * per_layer + kDownDone, s.layers);
     const float inv = inv_rms(x, H, s.eps, red);
     for (int i = threadIdx.x; i < H; i += kNT) P.st.h[i] = __ldg(P.st.final_norm + i) * (__ldcg(x + i) * inv);
   }

@@ -113,6 +113,11 @@ struct Qwen3PersistentTuning {
   // arithmetic; the logits are garbage), so the step times the producers' stream of the real rows alone: the ceiling
   // of this scheme on the device (bench/qwen3_decode_bench prints it apart from the sweep). Fixed rows.
   bool stream_only = false;
+  // Diagnostics as stream_only (garbage logits), each leaving one part of the consumers' work out, so that the step's
+  // time between the stream's and the defaults' can be placed: skip_attention, the attention items and the wait for
+  // them (o reads whatever att holds); skip_waits, every grid-wide wait (a phase reads its input as it stands).
+  bool skip_attention = false;
+  bool skip_waits = false;
 };
 
 struct Qwen3PersistentStep {
