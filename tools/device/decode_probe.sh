@@ -32,7 +32,7 @@ device)
   head -1 .dev/benchbin/MANIFEST
   # bench_tests.sh device runs every driver in .dev/benchtests (only qwen3_cuda_test is packed) and writes its log
   OUT=$out bash tools/device/bench_tests.sh device
-  grep -E "persistent|^  (step \(|wait:|staging|attention items|attention, us|waiting for|producing)" "$out/qwen3_cuda_test.log"
+  grep -E "persistent|^  (step \(|wait:|staging|attention items|attention, us|waiting for|producing|ring slots)" "$out/qwen3_cuda_test.log"
   b=.dev/benchbin/qwen3_decode_bench
   for a in "128 128" "1024 256"; do
     echo "== decode $a: graph step" | tee -a "$out/decode.log"

@@ -815,11 +815,27 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   };
   // A grid-wide wait, and the stagings, timed by thread 0 (the one that spins; the others wait on barrier 1 for it).
   const bool skip_waits = P.st.tuning.skip_waits, skip_attention = P.st.tuning.skip_attention;  // diagnostics
+  // The timed twin also counts the slots of warp 0's ring that have landed at the wait's start and end.
+  auto landed = [&] {
+    unsigned n = 0;
+    for (int i = 0; i < ring.S; ++i) {
+      const unsigned k = ring.n + i;
+      n += mbar_test_wait(saddr(&ring.full[k % ring.S]), (k / ring.S) & 1);
+    }
+    return (unsigned long long)n;
+  };
   auto timed_wait = [&](const unsigned* ctr, int field, int layer) {
     if (skip_waits) return;
     const long long t0 = tick<kTimed>();
+    if (kTimed && threadIdx.x == 0) tw[kTimeLandedAtWaitStart] += landed();
     grid_wait(ctr, layer);
-    if (threadIdx.x == 0) tock<kTimed>(tw, field, t0);
+    if (threadIdx.x == 0) {
+      tock<kTimed>(tw, field, t0);
+      if constexpr (kTimed) {
+        tw[kTimeLandedAtWaitEnd] += landed();
+        tw[kTimeGridWaits] += 1;
+      }
+    }
   };
   for (int l = 0; l < s.layers; ++l) {
     const Qwen3PersistentLayer L = P.st.layers[l];
@@ -868,9 +884,16 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     }
     if (lane == 0) tock<kTimed>(tw, kTimeAttention, t0);
     t0 = tick<kTimed>();
+    if (kTimed && threadIdx.x == 0) tw[kTimeLandedAtWaitStart] += landed();
     if (!skip_attention && !skip_waits)
       phases::wait_for<kNT>(ctr + kAttDone, s.kv_heads, kTimeoutNs, "qwen3_decode_persistent", "the attention", l);
-    if (threadIdx.x == 0) tock<kTimed>(tw, kTimeWaitAttention, t0);
+    if (threadIdx.x == 0) {
+      tock<kTimed>(tw, kTimeWaitAttention, t0);
+      if constexpr (kTimed) {
+        tw[kTimeLandedAtWaitEnd] += landed();
+        tw[kTimeGridWaits] += 1;
+      }
+    }
     // o = W_o . att, and x += o by the row's owner.
     t0 = tick<kTimed>();
     stage(xa, xb, ws.att, QH);
@@ -1069,6 +1092,14 @@ std::string qwen3_decode_persistent_timing_report(const unsigned long long* rows
                 total[kTimeAttKeys] / cycles_per_us / items, total[kTimeAttPartials] / cycles_per_us / items,
                 total[kTimeAttCombine] / cycles_per_us / combines, total[kTimeAttCombines] / steps);
   out += line;
+  // Block 0's consumer warp 0 at its grid-wide waits: its ring's landed slots.
+  if (const double waits = (double)rows[kTimeGridWaits]; waits > 0) {
+    std::snprintf(line, sizeof line,
+                  "  ring slots landed at a grid-wide wait (block 0, consumer warp 0; %.0f waits a step): %.2f at its "
+                  "start, %.2f at its end\n",
+                  waits / steps, rows[kTimeLandedAtWaitStart] / waits, rows[kTimeLandedAtWaitEnd] / waits);
+    out += line;
+  }
   return out;
 }
 

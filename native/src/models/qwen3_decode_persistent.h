@@ -166,6 +166,11 @@ enum Qwen3PersistentTime {
   kTimeAttPartials,
   kTimeAttCombines,
   kTimeAttCombine,
+  // Consumer warp 0's grid-wide waits (a count), and the slots of its ring that had landed (full, the consumer not
+  // there yet) at each one's start and at its end, added up: a ring full at a wait's end stopped its share of HBM.
+  kTimeGridWaits,
+  kTimeLandedAtWaitStart,
+  kTimeLandedAtWaitEnd,
   kQwen3PersistentTimeFields
 };
 // The grid the kernel runs (one block an SM): the timing buffer's rows. 0 without a CUDA device.
