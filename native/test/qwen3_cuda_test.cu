@@ -513,39 +513,28 @@ int main(int argc, char** argv) {
       check(argmax_diff == 0, "persistent decode step: the same argmax at every step", argmax_diff);
       const char* env = std::getenv("COSMOS_DECODE_PERSISTENT");
       check(on_by_default || (env && std::strcmp(env, "0") == 0), "persistent decode step: on at load where served", 0);
-      // The 230-token run again, with plain copies (not evict-first), 12 blocks fewer in the grid, the other way of
-      // giving the GEMVs' rows to the warps (claimed / fixed) and the timed twin, then with that other way alone
-      // (untimed): none changes the arithmetic, so the logits are the same bit for bit; the timing holds the 40 steps
-      // and the attention's parts.
+      // The 230-token run again, with plain copies (not evict-first), 12 blocks fewer in the grid and the timed twin:
+      // none changes the arithmetic, so the logits are the same bit for bit; the timing holds the 40 steps and the
+      // attention's parts.
+      Qwen3PersistentTuning tuning;
+      tuning.copies_evict_first = false;
+      tuning.grid_blocks = std::max(8, qwen3_decode_persistent_blocks() - 12);
+      pers->set_decode_persistent_tuning(tuning, true);
+      pers->reset();
       std::vector<float> lp(PV);
-      for (const bool timed : {true, false}) {
-        Qwen3PersistentTuning tuning;
-        tuning.claim_rows = !tuning.claim_rows;
-        if (timed) {
-          tuning.copies_evict_first = false;
-          tuning.grid_blocks = std::max(8, qwen3_decode_persistent_blocks() - 12);
-        }
-        pers->set_decode_persistent_tuning(tuning, timed);
-        pers->reset();
-        pers->prefill(ids.data(), (int)ids.size(), pos3.data(), nullptr, lp.data(), false);
-        double tuned_diff = 0;
-        for (size_t t = 0; t < fed.size(); ++t) {
-          pers->decode(fed[t], lp.data());
-          for (int i = 0; i < PV; ++i)
-            tuned_diff = std::max(tuned_diff, (double)std::fabs(lp[i] - pers_first[t * PV + i]));
-        }
-        check(
-            tuned_diff == 0 && fed.size() == 40,
-            timed
-                ? "persistent step, plain copies + fewer blocks + claimed / fixed rows + timed vs defaults, max |diff|"
-                : "persistent step, claimed / fixed rows vs defaults, max |diff|",
-            tuned_diff);
-        if (!timed) continue;
-        const std::string report = pers->decode_persistent_timing_report();
-        check(report.find("40 steps") != std::string::npos && report.find("items a step") != std::string::npos,
-              "persistent step timing: the 40 timed steps and the attention's parts recorded", 0);
-        std::printf("%s", report.c_str());
+      pers->prefill(ids.data(), (int)ids.size(), pos3.data(), nullptr, lp.data(), false);
+      double tuned_diff = 0;
+      for (size_t t = 0; t < fed.size(); ++t) {
+        pers->decode(fed[t], lp.data());
+        for (int i = 0; i < PV; ++i)
+          tuned_diff = std::max(tuned_diff, (double)std::fabs(lp[i] - pers_first[t * PV + i]));
       }
+      check(tuned_diff == 0 && fed.size() == 40,
+            "persistent step, plain copies + fewer blocks + timed vs defaults, max |diff|", tuned_diff);
+      const std::string report = pers->decode_persistent_timing_report();
+      check(report.find("40 steps") != std::string::npos && report.find("items a step") != std::string::npos,
+            "persistent step timing: the 40 timed steps and the attention's parts recorded", 0);
+      std::printf("%s", report.c_str());
       // lm_head apart (gemv_decode after the step) against in the step (the default): the logits sum in gemv_decode's
       // order instead of the step's, so f32 rounding apart.
       Qwen3PersistentTuning apart;

@@ -49,19 +49,7 @@ struct Params {
   int stage_chunks;    // 8-value chunks of the widest GEMV input: the staging's size
   float scale;         // 1 / sqrt(head_dim)
   bool block_combine;  // tuning.block_combine, where a block's kW partials fit its staging (block_combine_fits)
-  bool claim_rows;     // tuning.claim_rows
 };
-
-// With tuning.claim_rows, a counter a (layer, GEMV) from which the producers claim its rows (layer = layers: lm_head),
-// after every layer's phase counters, a 128-byte line each so that the claims do not share a line with the counters
-// the consumers spin on.
-constexpr int kClaimStride = 32;
-__host__ __device__ inline size_t claim_counters_offset(const Qwen3PersistentShape& s) {
-  return (size_t)s.layers * counters_per_layer(s);
-}
-__device__ inline unsigned* claim_counter(const Params& P, int layer, int gemv) {
-  return P.st.counters + claim_counters_offset(P.s) + ((size_t)layer * 4 + gemv) * kClaimStride;
-}
 
 // The workspace (floats): q|k|v, the attention's output, the SwiGLU's output, the splits' partials, the groups'.
 struct Workspace {
@@ -181,14 +169,11 @@ __device__ void stage_rmsnorm(float4* xa, float4* xb, const float* x, const floa
 }
 
 // One warp's ring: S slots of kSlotBytes with a full and an empty barrier each; n counts the slots used so far (slot
-// n % S, its round n / S). Producer and consumer walk the same sequence of slots, so they agree on n. tag[s]: the row
-// whose first slot s holds, -1 for a slot that only ends a GEMV's rows (with claimed rows, which the consumer learns
-// from the ring).
+// n % S, its round n / S). Producer and consumer walk the same sequence of rows, so they agree on n.
 struct Ring {
   unsigned char* slots;
   uint64_t* full;
   uint64_t* empty;
-  int* tag;
   int S;
   unsigned n;
 };
@@ -196,8 +181,7 @@ struct Ring {
 // The producer's side: a row of k bf16 values into the next slots, 8 KB a slot (the last one shorter).
 // policy: an L2 policy for the copies (l2_policy_evict_first, never 0), 0 for the default.
 template <bool kTimed>
-__device__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int tag, int layer, uint64_t policy,
-                        unsigned long long* tw) {
+__device__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int layer, uint64_t policy, unsigned long long* tw) {
   const unsigned bytes = 2u * (unsigned)k;
   const char* src = reinterpret_cast<const char*>(row);
   for (unsigned off = 0; off < bytes; off += kSlotBytes) {
@@ -206,7 +190,6 @@ __device__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int tag, int l
     const long long t0 = tick<kTimed>();
     wait_slot(saddr(&r.empty[s]), ((r.n / r.S) & 1) ^ 1, "a free ring slot", layer);
     tock<kTimed>(tw, kTimeFreeWait, t0);
-    if (off == 0) r.tag[s] = tag;  // published by the arrive below (release), seen after the consumer's wait (acquire)
     mbar_expect_tx(saddr(&r.full[s]), b);
     if (policy)
       bulk_copy_g2s_hint(saddr(r.slots + (size_t)s * kSlotBytes), src + off, b, saddr(&r.full[s]), policy);
@@ -214,33 +197,6 @@ __device__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int tag, int l
       bulk_copy_g2s(saddr(r.slots + (size_t)s * kSlotBytes), src + off, b, saddr(&r.full[s]));
     ++r.n;
   }
-}
-// The producer's side: a slot that ends a GEMV's claimed rows (no bytes: the arrive alone completes it).
-template <bool kTimed>
-__device__ void put_end(Ring& r, int layer, unsigned long long* tw) {
-  const int s = (int)(r.n % r.S);
-  const long long t0 = tick<kTimed>();
-  wait_slot(saddr(&r.empty[s]), ((r.n / r.S) & 1) ^ 1, "a free ring slot", layer);
-  tock<kTimed>(tw, kTimeFreeWait, t0);
-  r.tag[s] = -1;
-  mbar_arrive(saddr(&r.full[s]));
-  ++r.n;
-}
-// The consumer's side of a claimed row: the row the next slot starts (its slots then read by dot_row*, which wait on
-// the same full barrier again, at once), or -1 once the GEMV's rows are done for this warp (that slot given back).
-template <bool kTimed>
-__device__ int take_row(Ring& r, int lane, int layer, unsigned long long* tw) {
-  const int s = (int)(r.n % r.S);
-  const long long t0 = tick<kTimed>();
-  wait_slot(saddr(&r.full[s]), (r.n / r.S) & 1, "a weight slot", layer);
-  if (lane == 0) tock<kTimed>(tw, kTimeSlotWait, t0);
-  const int row = r.tag[s];
-  if (row < 0) {
-    __syncwarp();
-    if (lane == 0) mbar_arrive(saddr(&r.empty[s]));
-    ++r.n;
-  }
-  return row;
 }
 // The consumer's side: acc + that row . the staged x (the warp's sum still to take), each slot given back once every
 // lane has read it.
@@ -676,35 +632,13 @@ __device__ void walk_next(RowWalk& w, const Params& P, int T) {
   walk_fill(w, P);
 }
 
-// The producer (lane 0 of a producer warp): its ring's rows of every GEMV of every layer. Rows gw, gw + T, ... of each,
-// or with P.claim_rows, whichever rows it claims from the GEMV's counter, one at a time while its ring has room (an
-// SM that streams faster takes more rows, so a phase ends when the grid's bytes are read, not when the slowest SM's
-// fixed share is), each GEMV's closed by an end slot.
+// The producer (lane 0 of a producer warp): its ring's rows of every GEMV of every layer.
 template <bool kTimed>
 __device__ void produce(const Params& P, Ring& ring, int gw, int T, unsigned long long* tw) {
   const long long t0 = tick<kTimed>();
   const uint64_t policy = P.st.tuning.copies_evict_first ? l2_policy_evict_first() : 0;
-  if (P.claim_rows) {
-    for (int g = 0; g < step_gemvs(P); ++g) {
-      const int layer = g / 4, gemv = g % 4, rows = gemv_rows(P, layer, gemv);
-      unsigned* ctr = claim_counter(P, layer, gemv);
-      int r = (int)atomicAdd(ctr, 1u);
-      while (r < rows) {
-        // The next claim asked for before this row's slots are waited for: its L2 round trip overlaps them.
-        const int next = (int)atomicAdd(ctr, 1u);
-        int k = 0;
-        for (int half = 0; half < (gemv == 2 ? 2 : 1); ++half) {
-          const __nv_bfloat16* row = gemv_row(P, layer, gemv, r, half, k);
-          put_row<kTimed>(ring, row, k, r, layer, policy, tw);
-        }
-        r = next;
-      }
-      put_end<kTimed>(ring, layer, tw);
-    }
-  } else {
-    for (RowWalk put = walk_start(P, gw); put.row; walk_next(put, P, T))
-      put_row<kTimed>(ring, put.row, put.k, put.r, put.layer, policy, tw);
-  }
+  for (RowWalk put = walk_start(P, gw); put.row; walk_next(put, P, T))
+    put_row<kTimed>(ring, put.row, put.k, put.layer, policy, tw);
   tock<kTimed>(tw, kTimeProducer, t0);
 }
 
@@ -712,8 +646,7 @@ template <bool kTimed>
 __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   extern __shared__ __align__(128) unsigned char smem[];
   __shared__ float red[kW];
-  __shared__ unsigned block_flag;           // attention_block_item's: whether this block combines its KV head
-  __shared__ int slot_tag[kW * kMaxSlots];  // the rings' tags (Ring::tag)
+  __shared__ unsigned block_flag;  // attention_block_item's: whether this block combines its KV head
   __shared__ unsigned long long trow[kTimed ? 2 * kW : 1][kQwen3PersistentTimeFields];  // a warp's timing row
   const long long t_start = tick<kTimed>();
   const unsigned long long ns_start = kTimed ? phases::now_ns() : 0;
@@ -752,8 +685,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     }
   };
   const int ring_id = warp % kW;
-  Ring ring{
-      rings + (size_t)ring_id * S * kSlotBytes, full + ring_id * S, empty + ring_id * S, slot_tag + ring_id * S, S, 0u};
+  Ring ring{rings + (size_t)ring_id * S * kSlotBytes, full + ring_id * S, empty + ring_id * S, S, 0u};
   const int T = gridDim.x * kW;  // consumer warps in the grid: warp g takes rows g, g + T, ... of every GEMV
   const int gw = blockIdx.x * kW + ring_id;
 
@@ -791,51 +723,37 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   const bool h_in_regs = H == kSlotChunks * 8, att_in_regs = QH == kSlotChunks * 8;
   // The warp's own rows of x, x[gw + j T] in lane j: only this warp writes them (the o and down rows' residual adds
   // take rows gw, gw + T, ...), so it keeps them in a register and only stores them, instead of an L2 round trip before
-  // each row's add. A claimed row (j < 0) is added in L2 (a red, nothing waited for). x = x + acc every way, the same
-  // bits.
-  const bool own_in_reg = !P.claim_rows && H <= 32 * T;
+  // each row's add. x = x + acc either way, the same bits.
+  const bool own_in_reg = H <= 32 * T;
   float x_own = own_in_reg && gw + lane * T < H ? __ldcg(x + gw + lane * T) : 0.f;
   auto add_residual = [&](int r, int j, float acc) {  // x[r] += acc, r = gw + j T
-    if (j < 0) {
-      if (lane == 0) atomicAdd(x + r, acc);
-    } else if (own_in_reg) {
+    if (own_in_reg) {
       if (lane == j) x[r] = x_own = x_own + acc;
     } else if (lane == 0) {
       x[r] = __ldcg(x + r) + acc;
     }
   };
-  // f(r, j) for each of this warp's rows r of a GEMV: its j-th of rows gw, gw + T, ..., or (j = -1) each it is given
-  // from its ring with claimed rows.
-  auto for_rows = [&](int rows, int layer, auto&& f) {
-    if (P.claim_rows) {
-      for (int r; (r = take_row<kTimed>(ring, lane, layer, tw)) >= 0;) f(r, -1);
-    } else {
-      for (int r = gw, j = 0; r < rows; r += T, ++j) f(r, j);
-    }
-  };
   // A grid-wide wait, and the stagings, timed by thread 0 (the one that spins; the others wait on barrier 1 for it).
   const bool skip_waits = P.st.tuning.skip_waits, skip_attention = P.st.tuning.skip_attention;  // diagnostics
-  // The timed twin also counts the slots of warp 0's ring that have landed at the wait's start and end.
-  auto landed = [&] {
-    unsigned n = 0;
-    for (int i = 0; i < ring.S; ++i) {
-      const unsigned k = ring.n + i;
-      n += mbar_test_wait(saddr(&ring.full[k % ring.S]), (k / ring.S) & 1);
+  // The timed twin, at a wait's start (kTimeLandedAtWaitStart) and end (kTimeLandedAtWaitEnd, which also counts the
+  // wait): the slots of warp 0's ring that have landed ahead of its consumer.
+  auto note_landed = [&](int field) {
+    if constexpr (kTimed) {
+      if (threadIdx.x != 0) return;
+      for (int i = 0; i < ring.S; ++i) {
+        const unsigned k = ring.n + i;
+        tw[field] += mbar_test_wait(saddr(&ring.full[k % ring.S]), (k / ring.S) & 1);
+      }
+      if (field == kTimeLandedAtWaitEnd) tw[kTimeGridWaits] += 1;
     }
-    return (unsigned long long)n;
   };
   auto timed_wait = [&](const unsigned* ctr, int field, int layer) {
     if (skip_waits) return;
     const long long t0 = tick<kTimed>();
-    if (kTimed && threadIdx.x == 0) tw[kTimeLandedAtWaitStart] += landed();
+    note_landed(kTimeLandedAtWaitStart);
     grid_wait(ctr, layer);
-    if (threadIdx.x == 0) {
-      tock<kTimed>(tw, field, t0);
-      if constexpr (kTimed) {
-        tw[kTimeLandedAtWaitEnd] += landed();
-        tw[kTimeGridWaits] += 1;
-      }
-    }
+    if (threadIdx.x == 0) tock<kTimed>(tw, field, t0);
+    note_landed(kTimeLandedAtWaitEnd);
   };
   for (int l = 0; l < s.layers; ++l) {
     const Qwen3PersistentLayer L = P.st.layers[l];
@@ -849,15 +767,15 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     if (h_in_regs) {
       XRegs xr;  // live in this phase alone
       load_xregs(xr, xa, xb, lane);
-      for_rows(R, l, [&](int r, int) {
+      for (int r = gw; r < R; r += T) {
         const float acc = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw));
         if (lane == 0) ws.qkv[r] = acc;
-      });
+      }
     } else {
-      for_rows(R, l, [&](int r, int) {
+      for (int r = gw; r < R; r += T) {
         const float acc = warp_sum(dot_row<kTimed>(ring, H, 0.f, xa, xb, lane, l, tw));
         if (lane == 0) ws.qkv[r] = acc;
-      });
+      }
     }
     grid_signal(ctr + kQkvDone);
     // Attention: a warp a (KV head, key split) item, the last split of a KV head combining its heads into att (with
@@ -866,6 +784,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     t0 = tick<kTimed>();
     unsigned* heads = ctr + kPhases;
     if (skip_attention) {
+      // the diagnostic: none
     } else if (P.block_combine) {
       // A block an item (the same for all its consumer warps), its partials in the staging: free from q|k|v's end
       // (every warp of the block is past the wait above) to o's staging (after the wait below).
@@ -884,16 +803,11 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     }
     if (lane == 0) tock<kTimed>(tw, kTimeAttention, t0);
     t0 = tick<kTimed>();
-    if (kTimed && threadIdx.x == 0) tw[kTimeLandedAtWaitStart] += landed();
+    note_landed(kTimeLandedAtWaitStart);
     if (!skip_attention && !skip_waits)
       phases::wait_for<kNT>(ctr + kAttDone, s.kv_heads, kTimeoutNs, "qwen3_decode_persistent", "the attention", l);
-    if (threadIdx.x == 0) {
-      tock<kTimed>(tw, kTimeWaitAttention, t0);
-      if constexpr (kTimed) {
-        tw[kTimeLandedAtWaitEnd] += landed();
-        tw[kTimeGridWaits] += 1;
-      }
-    }
+    if (threadIdx.x == 0) tock<kTimed>(tw, kTimeWaitAttention, t0);
+    note_landed(kTimeLandedAtWaitEnd);
     // o = W_o . att, and x += o by the row's owner.
     t0 = tick<kTimed>();
     stage(xa, xb, ws.att, QH);
@@ -902,11 +816,11 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     if (att_in_regs) {
       XRegs xr;
       load_xregs(xr, xa, xb, lane);
-      for_rows(H, l, [&](int r, int j) { add_residual(r, j, warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw))); });
+      for (int r = gw, j = 0; r < H; r += T, ++j)
+        add_residual(r, j, warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw)));
     } else {
-      for_rows(H, l, [&](int r, int j) {
+      for (int r = gw, j = 0; r < H; r += T, ++j)
         add_residual(r, j, warp_sum(dot_row<kTimed>(ring, QH, 0.f, xa, xb, lane, l, tw)));
-      });
     }
     grid_signal(ctr + kODone);
     // act = silu(W_gate . post_ln(x)) * (W_up . post_ln(x)), as gemv_swiglu_cuda.
@@ -918,17 +832,17 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     if (h_in_regs) {
       XRegs xr;
       load_xregs(xr, xa, xb, lane);
-      for_rows(I, l, [&](int r, int) {
+      for (int r = gw; r < I; r += T) {
         const float gate = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw));
         const float up = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw));
         if (lane == 0) ws.act[r] = gate / (1.0f + expf(-gate)) * up;
-      });
+      }
     } else {
-      for_rows(I, l, [&](int r, int) {
+      for (int r = gw; r < I; r += T) {
         const float gate = warp_sum(dot_row<kTimed>(ring, H, 0.f, xa, xb, lane, l, tw));
         const float up = warp_sum(dot_row<kTimed>(ring, H, 0.f, xa, xb, lane, l, tw));
         if (lane == 0) ws.act[r] = gate / (1.0f + expf(-gate)) * up;
-      });
+      }
     }
     grid_signal(ctr + kGateUpDone);
     // down = W_down . act, and x += down by the row's owner.
@@ -937,8 +851,8 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     stage(xa, xb, ws.act, I);
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
-    for_rows(H, l,
-             [&](int r, int j) { add_residual(r, j, warp_sum(dot_row<kTimed>(ring, I, 0.f, xa, xb, lane, l, tw))); });
+    for (int r = gw, j = 0; r < H; r += T, ++j)
+      add_residual(r, j, warp_sum(dot_row<kTimed>(ring, I, 0.f, xa, xb, lane, l, tw)));
     grid_signal(ctr + kDownDone);
   }
   if (lm_head_in_step(P.st)) {
@@ -951,15 +865,15 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     if (h_in_regs) {
       XRegs xr;
       load_xregs(xr, xa, xb, lane);
-      for_rows(P.st.vocab, s.layers, [&](int r, int) {
+      for (int r = gw; r < P.st.vocab; r += T) {
         const float acc = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, s.layers, tw));
         if (lane == 0) P.st.logits[r] = acc;
-      });
+      }
     } else {
-      for_rows(P.st.vocab, s.layers, [&](int r, int) {
+      for (int r = gw; r < P.st.vocab; r += T) {
         const float acc = warp_sum(dot_row<kTimed>(ring, H, 0.f, xa, xb, lane, s.layers, tw));
         if (lane == 0) P.st.logits[r] = acc;
-      });
+      }
     }
   } else if (blockIdx.x == 0) {
     // h = final_norm(x), lm_head's input, by block 0 once every block has added the last down rows.
@@ -1006,7 +920,7 @@ size_t qwen3_decode_persistent_workspace_floats(const Qwen3PersistentShape& s) {
          (size_t)(kMaxSplits + kMaxGroups) * s.heads * kPartFloats;
 }
 size_t qwen3_decode_persistent_counters(const Qwen3PersistentShape& s) {
-  return claim_counters_offset(s) + (size_t)(s.layers + 1) * 4 * kClaimStride;
+  return (size_t)s.layers * counters_per_layer(s);
 }
 
 bool qwen3_decode_persistent_fits(const Qwen3PersistentShape& s) {
@@ -1115,8 +1029,7 @@ void qwen3_decode_persistent_cuda(const Qwen3PersistentShape& s, const Qwen3Pers
                  step.tuning.ring_slots >= 2 ? std::min(p.slots, step.tuning.ring_slots) : p.slots,
                  p.stage_chunks,
                  1.0f / std::sqrt((float)s.head_dim),
-                 step.tuning.block_combine && block_combine_fits(s, p),
-                 step.tuning.claim_rows && !step.tuning.stream_only};
+                 step.tuning.block_combine && block_combine_fits(s, p)};
   auto* kernel = step.timing ? decode_step_kernel<true> : decode_step_kernel<false>;
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)p.smem));
   CUDA_CHECK(cudaMemsetAsync(step.counters, 0, sizeof(unsigned) * qwen3_decode_persistent_counters(s), ctx.stream));

@@ -93,29 +93,24 @@ struct Qwen3PersistentTuning {
   // q|k|v's 6144 rows 336 one more; the next phase's grid-wide wait waits for those. At 128 blocks (512 warps) all four
   // divide evenly, for 3% fewer SMs streaming. The same bits at any count (a row's sum is one warp's, in the same
   // order; the block combine's blocks a KV head stay within max_splits; the warp combine's splits, capped at the grid's
-  // warps a KV head, may change below 64 x kv_heads warps). 2026-12-07, H100, two calls: 128 blocks within the noise
-  // (128/128 181.9 / 182.1 against 182.4 / 180.9 tokens/s; 1024/256 178.0 / 177.1 against 177.4 / 176.4), and the
-  // timed twin's waits hardly changed: the uneven shares are not what the waits wait for (claim_rows below).
+  // warps a KV head, may change below 64 x kv_heads warps). Session 60 (2026-12-07, four H100 calls and an H200 one):
+  // +0.4% on average (-0.3% to +0.8%), the timed twin's waits hardly changed; kept an opt-in. Also measured there and
+  // removed: the producers claiming rows from a counter (the waits gone, the step no faster on an H100 and 9% slower
+  // on an H200: an atomic a row).
   int grid_blocks = 0;
-  // The producers claim each GEMV's rows from a counter, one at a time while their ring has room, instead of taking
-  // rows gw, gw + T, ... (the consumer learns each row from its ring). The timed twin shows SMs streaming at unequal
-  // speeds: at a fixed share each, the fast blocks wait for the slowest at every phase's grid-wide wait ("wait: SwiGLU
-  // for down" ~160 us a step on an H100, max over blocks ~620; at 128 blocks, where every share is equal, the same),
-  // longer than their ring takes to fill. Claimed, a phase ends when the grid's bytes are read. The same bits (a row's
-  // sum is one warp's in the same order; its residual add one f32 add, in L2). 2026-12-07, H100, one call: the waits
-  // went (1024/256, a step: "SwiGLU for down" 155 -> 46 us, max over blocks 612 -> 75; "x for q|k|v" 75 -> 34), the
-  // step hardly faster (+0.5%: 181.8 / 177.3 against 180.9 / 176.4 tokens/s): the stream, not the waits, sets its pace.
-  bool claim_rows = false;
-  // A ring's slots at most (0: as many as fit beside the staging, 5 of 8 KB a warp for Qwen3-8B): swept to see how
-  // much the ring's depth (the bytes each producer has in flight) matters.
+  // A ring's slots at most (0: as many as fit beside the staging, 5 of 8 KB a warp for Qwen3-8B). 4 slots ran as
+  // fast as 5 (session 60): the step is not short of bytes in flight; its ring is full at every grid-wide wait.
   int ring_slots = 0;
   // Diagnostic, never the engine's: the consumers only take and give back the ring's slots (no phases waited for, no
   // arithmetic; the logits are garbage), so the step times the producers' stream of the real rows alone: the ceiling
-  // of this scheme on the device (bench/qwen3_decode_bench prints it apart from the sweep). Fixed rows.
+  // of this scheme on the device (bench/qwen3_decode_bench prints it apart from the sweep). Session 60: 104-106% of
+  // the D2D roofline (H100 209.8, H200 299.6 tokens/s against the defaults' 183.2 and 247.7).
   bool stream_only = false;
   // Diagnostics as stream_only (garbage logits), each leaving one part of the consumers' work out, so that the step's
   // time between the stream's and the defaults' can be placed: skip_attention, the attention items and the wait for
   // them (o reads whatever att holds); skip_waits, every grid-wide wait (a phase reads its input as it stands).
+  // Session 60, 128/128: without the attention 191.2 (H100) / 260.4 (H200) tokens/s, without it and the waits 205.0 /
+  // 269.1.
   bool skip_attention = false;
   bool skip_waits = false;
 };
