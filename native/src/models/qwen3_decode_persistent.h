@@ -1,6 +1,8 @@
 // Qwen3's decode step, every decoder layer of one token, as one persistent kernel (issue 14: decode at the bandwidth
 // limit). On by default where it is served (Qwen3TextCuda::set_decode_persistent; COSMOS_DECODE_PERSISTENT=0 at load
-// keeps the graph of kernels): on an H100 it decodes 6% faster than that graph at 128/128 and 4% at 1024/256.
+// keeps the graph of kernels): on an H200 it decodes 13% faster than that graph at 128/128 and 14% at 1024/256 (247.1
+// / 239.0 tokens/s, 87% / 85% of the copy roofline), on an H100 6-7% (bench/README, "Where the persistent step's time
+// goes").
 //
 // Why: each of the graph step's GEMVs reads at 86-90% of a bare read of its bytes, and the layer still takes ~30 us
 // more than its 386 MB need at the copy bandwidth (Qwen3-VL-8B, H200), because every kernel ramps up and drains and
