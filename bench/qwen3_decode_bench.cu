@@ -290,11 +290,11 @@ int main(int argc, char** argv) {
     // The persistent step's tuning swept on the same prompt and steps as above: the defaults, then each lever changed
     // from them alone (the ring's copies without the evict-first policy, lm_head apart, 32 / 64 key splits at most,
     // the two-level combine, 16 / 8 keys a split, the warp combine of 32 splits of 16 keys, 128 blocks, 4 slots a
-    // ring), then the defaults with every change that was faster, one after another, kept while faster. Then the timed
-    // twin at the defaults and at the fastest: where a step's time goes. Tuning changes no arithmetic but summation
-    // orders (lm_head in the step: its logits'; the splits and the combine: the attention's), so every run should end
-    // on the token above. A line a run: "persistent step [LEVERS]: X ms/token, ..." (LEVERS "defaults" or the changes
-    // joined by " + "; bench/qwen3_bench_join.py's rows).
+    // ring, 24 KB prefetched at the phase boundaries), then the defaults with every change that was faster, one after
+    // another, kept while faster. Then the timed twin at the defaults and at the fastest: where a step's time goes.
+    // Tuning changes no arithmetic but summation orders (lm_head in the step: its logits'; the splits and the combine:
+    // the attention's), so every run should end on the token above. A line a run: "persistent step [LEVERS]: X
+    // ms/token, ..." (LEVERS "defaults" or the changes joined by " + "; bench/qwen3_bench_join.py's rows).
     const Qwen3PersistentTuning defaults;
     auto persistent_run = [&](const Qwen3PersistentTuning& tuning, bool timing) {
       m->set_decode_persistent_tuning(tuning, timing);
@@ -317,6 +317,8 @@ int main(int argc, char** argv) {
       add(tuning.block_combine != d.block_combine, tuning.block_combine ? "block combine" : "warp combine");
       add(tuning.grid_blocks != d.grid_blocks, (std::to_string(tuning.grid_blocks) + " blocks").c_str());
       add(tuning.ring_slots != d.ring_slots, (std::to_string(tuning.ring_slots) + " slots a ring").c_str());
+      add(tuning.boundary_prefetch_kb != d.boundary_prefetch_kb,
+          (std::to_string(tuning.boundary_prefetch_kb) + " KB prefetched at boundaries").c_str());
       add(tuning.stream_only, "stream only");
       add(tuning.skip_attention, "no attention");
       add(tuning.skip_waits, "no waits");
@@ -326,7 +328,7 @@ int main(int argc, char** argv) {
       if (timing) std::printf("%s", m->decode_persistent_timing_report().c_str());
       return ms;
     };
-    constexpr int kLevers = 8;
+    constexpr int kLevers = 9;
     auto flip = [](Qwen3PersistentTuning& t, int lever) {  // lever 0 .. kLevers - 1: one change from t
       if (lever == 0) t.copies_evict_first = !t.copies_evict_first;
       if (lever == 1) t.lm_head_in_step = !t.lm_head_in_step;
@@ -341,6 +343,7 @@ int main(int argc, char** argv) {
       if (lever == 6) t.grid_blocks = t.grid_blocks == 128 ? 0 : 128;  // the 8B's GEMVs' rows even over the warps
       if (lever == 7)
         t.ring_slots = t.ring_slots == 4 ? 0 : 4;  // one slot fewer a ring: what the ring's depth is worth
+      if (lever == 8) t.boundary_prefetch_kb = t.boundary_prefetch_kb == 24 ? 0 : 24;
     };
     const double defaults_ms = persistent_run(defaults, false);
     std::vector<int> faster;  // the levers that alone beat the defaults, and their times

@@ -513,12 +513,13 @@ int main(int argc, char** argv) {
       check(argmax_diff == 0, "persistent decode step: the same argmax at every step", argmax_diff);
       const char* env = std::getenv("COSMOS_DECODE_PERSISTENT");
       check(on_by_default || (env && std::strcmp(env, "0") == 0), "persistent decode step: on at load where served", 0);
-      // The 230-token run again, with plain copies (not evict-first), 12 blocks fewer in the grid and the timed twin:
-      // none changes the arithmetic, so the logits are the same bit for bit; the timing holds the 40 steps and the
-      // attention's parts.
+      // The 230-token run again, with plain copies (not evict-first), 12 blocks fewer in the grid, rows prefetched into
+      // L2 at the phase boundaries and the timed twin: none changes the arithmetic, so the logits are the same bit for
+      // bit; the timing holds the 40 steps and the attention's parts.
       Qwen3PersistentTuning tuning;
       tuning.copies_evict_first = false;
       tuning.grid_blocks = std::max(8, qwen3_decode_persistent_blocks() - 12);
+      tuning.boundary_prefetch_kb = 32;
       pers->set_decode_persistent_tuning(tuning, true);
       pers->reset();
       std::vector<float> lp(PV);
@@ -530,7 +531,8 @@ int main(int argc, char** argv) {
           tuned_diff = std::max(tuned_diff, (double)std::fabs(lp[i] - pers_first[t * PV + i]));
       }
       check(tuned_diff == 0 && fed.size() == 40,
-            "persistent step, plain copies + fewer blocks + timed vs defaults, max |diff|", tuned_diff);
+            "persistent step, plain copies + fewer blocks + boundary prefetch + timed vs defaults, max |diff|",
+            tuned_diff);
       const std::string report = pers->decode_persistent_timing_report();
       check(report.find("40 steps") != std::string::npos && report.find("items a step") != std::string::npos,
             "persistent step timing: the 40 timed steps and the attention's parts recorded", 0);

@@ -179,16 +179,32 @@ struct Ring {
 };
 
 // The producer's side: a row of k bf16 values into the next slots, 8 KB a slot (the last one shorter).
-// policy: an L2 policy for the copies (l2_policy_evict_first, never 0), 0 for the default.
-template <bool kTimed>
-__device__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int layer, uint64_t policy, unsigned long long* tw) {
+// policy: an L2 policy for the copies (l2_policy_evict_first, never 0), 0 for the default. With a Lookahead (the
+// producer's, with tuning.boundary_prefetch_kb), its ask(off) runs while the producer waits for a free slot, the row's
+// first off bytes already in the ring.
+struct NoLookahead {
+  __device__ void ask(unsigned) const {}
+  static constexpr bool kOn = false;
+};
+template <bool kTimed, class Lookahead = NoLookahead>
+__device__ __forceinline__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int layer, uint64_t policy,
+                                        unsigned long long* tw, Lookahead look = {}) {
   const unsigned bytes = 2u * (unsigned)k;
   const char* src = reinterpret_cast<const char*>(row);
   for (unsigned off = 0; off < bytes; off += kSlotBytes) {
     const unsigned b = min((unsigned)kSlotBytes, bytes - off);
     const int s = (int)(r.n % r.S);
     const long long t0 = tick<kTimed>();
-    wait_slot(saddr(&r.empty[s]), ((r.n / r.S) & 1) ^ 1, "a free ring slot", layer);
+    const uint32_t bar = saddr(&r.empty[s]), parity = ((r.n / r.S) & 1) ^ 1;
+    if constexpr (!Lookahead::kOn) {
+      wait_slot(bar, parity, "a free ring slot", layer);
+    } else if (!mbar_try_wait(bar, parity)) {
+      const unsigned long long w0 = phases::now_ns();
+      do {
+        look.ask(off);
+        if (phases::now_ns() - w0 > kTimeoutNs) phases::timed_out("qwen3_decode_persistent", "a free ring slot", layer);
+      } while (!mbar_try_wait(bar, parity));
+    }
     tock<kTimed>(tw, kTimeFreeWait, t0);
     mbar_expect_tx(saddr(&r.full[s]), b);
     if (policy)
@@ -632,13 +648,46 @@ __device__ void walk_next(RowWalk& w, const Params& P, int T) {
   walk_fill(w, P);
 }
 
+// The producer's L2 look-ahead (tuning.boundary_prefetch_kb): once each time the block's consumers end a phase
+// (boundary_epoch moves) while the producer waits for a free slot, it asks L2 for its next rows beyond the ring, from
+// the part of the row it is putting that is not yet in the ring, up to `bytes`.
+struct BoundaryLookahead {
+  static constexpr bool kOn = true;
+  const Params* P;
+  const RowWalk* put;  // the row being put
+  int T;
+  unsigned bytes;
+  const volatile unsigned* epoch;
+  unsigned* seen;  // the last boundary asked for
+  __device__ void ask(unsigned off) const {
+    const unsigned e = *epoch;
+    if (e == *seen) return;
+    *seen = e;
+    unsigned left = bytes, from = off;
+    for (RowWalk w = *put; w.row && left > 0; walk_next(w, *P, T), from = 0) {
+      const unsigned b = min(2u * (unsigned)w.k - from, left);
+      bulk_prefetch_l2(reinterpret_cast<const char*>(w.row) + from, b);
+      left -= b;
+    }
+  }
+};
+
 // The producer (lane 0 of a producer warp): its ring's rows of every GEMV of every layer.
 template <bool kTimed>
-__device__ void produce(const Params& P, Ring& ring, int gw, int T, unsigned long long* tw) {
+__device__ void produce(const Params& P, Ring& ring, int gw, int T, const volatile unsigned* boundary_epoch,
+                        unsigned long long* tw) {
   const long long t0 = tick<kTimed>();
   const uint64_t policy = P.st.tuning.copies_evict_first ? l2_policy_evict_first() : 0;
-  for (RowWalk put = walk_start(P, gw); put.row; walk_next(put, P, T))
-    put_row<kTimed>(ring, put.row, put.k, put.layer, policy, tw);
+  if (P.st.tuning.boundary_prefetch_kb > 0) {
+    unsigned seen = 0;
+    RowWalk put = walk_start(P, gw);
+    const unsigned bytes = 1024u * (unsigned)P.st.tuning.boundary_prefetch_kb;
+    const BoundaryLookahead look{&P, &put, T, bytes, boundary_epoch, &seen};
+    for (; put.row; walk_next(put, P, T)) put_row<kTimed>(ring, put.row, put.k, put.layer, policy, tw, look);
+  } else {
+    for (RowWalk put = walk_start(P, gw); put.row; walk_next(put, P, T))
+      put_row<kTimed>(ring, put.row, put.k, put.layer, policy, tw);
+  }
   tock<kTimed>(tw, kTimeProducer, t0);
 }
 
@@ -646,7 +695,8 @@ template <bool kTimed>
 __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   extern __shared__ __align__(128) unsigned char smem[];
   __shared__ float red[kW];
-  __shared__ unsigned block_flag;  // attention_block_item's: whether this block combines its KV head
+  __shared__ unsigned block_flag;      // attention_block_item's: whether this block combines its KV head
+  __shared__ unsigned boundary_epoch;  // phases this block's consumers have ended (tuning.boundary_prefetch_kb)
   __shared__ unsigned long long trow[kTimed ? 2 * kW : 1][kQwen3PersistentTimeFields];  // a warp's timing row
   const long long t_start = tick<kTimed>();
   const unsigned long long ns_start = kTimed ? phases::now_ns() : 0;
@@ -665,6 +715,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
       mbar_init(saddr(&empty[i]), 1);
     }
     mbar_init_fence();
+    boundary_epoch = 0;
     if constexpr (kTimed)
       for (int i = 0; i < 2 * kW * kQwen3PersistentTimeFields; ++i) (&trow[0][0])[i] = 0;
   }
@@ -691,7 +742,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
 
   if (warp >= kW) {  // a producer: its ring's rows of every GEMV, in the order the consumer takes them
     if (lane != 0) return;
-    produce<kTimed>(P, ring, gw, T, tw);
+    produce<kTimed>(P, ring, gw, T, &boundary_epoch, tw);
     flush_timing();
     return;
   }
@@ -747,6 +798,12 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
       if (field == kTimeLandedAtWaitEnd) tw[kTimeGridWaits] += 1;
     }
   };
+  // A phase's rows done: the block's signal, and (thread 0, after the consumers' barrier in it) the producers told, so
+  // that with tuning.boundary_prefetch_kb they ask L2 for their next rows while the consumers wait.
+  auto phase_done = [&](unsigned* ctr) {
+    grid_signal(ctr);
+    if (threadIdx.x == 0) *reinterpret_cast<volatile unsigned*>(&boundary_epoch) = boundary_epoch + 1;
+  };
   auto timed_wait = [&](const unsigned* ctr, int field, int layer) {
     if (skip_waits) return;
     const long long t0 = tick<kTimed>();
@@ -777,7 +834,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
         if (lane == 0) ws.qkv[r] = acc;
       }
     }
-    grid_signal(ctr + kQkvDone);
+    phase_done(ctr + kQkvDone);
     // Attention: a warp a (KV head, key split) item, the last split of a KV head combining its heads into att (with
     // tuning.block_combine a block a KV head's kW splits, combined in shared memory first).
     timed_wait(ctr + kQkvDone, kTimeWaitQkv, l);
@@ -822,7 +879,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
       for (int r = gw, j = 0; r < H; r += T, ++j)
         add_residual(r, j, warp_sum(dot_row<kTimed>(ring, QH, 0.f, xa, xb, lane, l, tw)));
     }
-    grid_signal(ctr + kODone);
+    phase_done(ctr + kODone);
     // act = silu(W_gate . post_ln(x)) * (W_up . post_ln(x)), as gemv_swiglu_cuda.
     timed_wait(ctr + kODone, kTimeWaitO, l);
     t0 = tick<kTimed>();
@@ -844,7 +901,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
         if (lane == 0) ws.act[r] = gate / (1.0f + expf(-gate)) * up;
       }
     }
-    grid_signal(ctr + kGateUpDone);
+    phase_done(ctr + kGateUpDone);
     // down = W_down . act, and x += down by the row's owner.
     timed_wait(ctr + kGateUpDone, kTimeWaitGateUp, l);
     t0 = tick<kTimed>();
@@ -853,7 +910,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     for (int r = gw, j = 0; r < H; r += T, ++j)
       add_residual(r, j, warp_sum(dot_row<kTimed>(ring, I, 0.f, xa, xb, lane, l, tw)));
-    grid_signal(ctr + kDownDone);
+    phase_done(ctr + kDownDone);
   }
   if (lm_head_in_step(P.st)) {
     // logits = lm_head . final_norm(x), once every block has added the last down rows.

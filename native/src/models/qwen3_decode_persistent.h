@@ -103,6 +103,14 @@ struct Qwen3PersistentTuning {
   // A ring's slots at most (0: as many as fit beside the staging, 5 of 8 KB a warp for Qwen3-8B). 4 slots ran as
   // fast as 5 (session 60): the step is not short of bytes in flight; its ring is full at every grid-wide wait.
   int ring_slots = 0;
+  // KB of its next rows beyond the ring each producer asks L2 for (cp.async.bulk.prefetch.L2), once each time the
+  // block's consumers end a phase while its ring is full (0: never). The timed twin finds every ring full at every
+  // grid-wide wait (session 60), so a block's share of HBM stops for the wait, the staging after it and the attention
+  // (~0.6-0.7 ms a step over the stream alone); rows asked of L2 there keep HBM busy and refill the ring at L2's speed
+  // after it. The look-ahead of 2026-12-05 asked all the time (64-160 KB a warp, 34-85 MB in all) and was much slower;
+  // this asks at the boundaries alone (24 KB a warp: 12.7 MB). Written after session 60's device time ran out: not yet
+  // run (qwen3_cuda_test's bit-for-bit row has it at 32, bench/qwen3_decode_bench sweeps 24).
+  int boundary_prefetch_kb = 0;
   // Diagnostic, never the engine's: the consumers only take and give back the ring's slots (no phases waited for, no
   // arithmetic; the logits are garbage), so the step times the producers' stream of the real rows alone: the ceiling
   // of this scheme on the device (bench/qwen3_decode_bench prints it apart from the sweep). Session 60: 104-106% of
