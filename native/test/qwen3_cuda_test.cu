@@ -534,8 +534,9 @@ int main(int argc, char** argv) {
             "persistent step, plain copies + fewer blocks + boundary prefetch + timed vs defaults, max |diff|",
             tuned_diff);
       const std::string report = pers->decode_persistent_timing_report();
-      check(report.find("40 steps") != std::string::npos && report.find("items a step") != std::string::npos,
-            "persistent step timing: the 40 timed steps and the attention's parts recorded", 0);
+      check(report.find("40 steps") != std::string::npos && report.find("items a step") != std::string::npos &&
+                report.find("ring slots landed at a grid-wide wait") != std::string::npos,
+            "persistent step timing: the 40 timed steps, the attention's parts and the rings at the waits recorded", 0);
       std::printf("%s", report.c_str());
       // lm_head apart (gemv_decode after the step) against in the step (the default): the logits sum in gemv_decode's
       // order instead of the step's, so f32 rounding apart.
