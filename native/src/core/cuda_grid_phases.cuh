@@ -23,13 +23,19 @@ __device__ __noinline__ void timed_out(const char* kernel, const char* what, int
   printf("%s: block %d thread %d gave up waiting for %s (layer %d)\n", kernel, blockIdx.x, threadIdx.x, what, tag);
   __trap();
 }
-// mbar_wait with a bound.
+// mbar_wait with a bound; poll() runs between the tries (a no-op unless given).
+struct NoPoll {
+  __device__ void operator()() const {}
+};
+template <class Poll = NoPoll>
 __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity, unsigned long long timeout_ns,
-                                          const char* kernel, const char* what, int tag) {
+                                          const char* kernel, const char* what, int tag, Poll poll = {}) {
   if (mbar_try_wait(bar, parity)) return;
   const unsigned long long t0 = now_ns();
-  while (!mbar_try_wait(bar, parity))
+  while (!mbar_try_wait(bar, parity)) {
+    poll();
     if (now_ns() - t0 > timeout_ns) timed_out(kernel, what, tag);
+  }
 }
 
 // Barrier 1 among the NT consumer threads (threads 0 .. NT-1).

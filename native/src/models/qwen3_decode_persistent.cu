@@ -69,8 +69,9 @@ __host__ __device__ inline Workspace workspace_of(const Qwen3PersistentShape& s,
 }
 
 __device__ __forceinline__ uint32_t saddr(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
-__device__ __forceinline__ void wait_slot(uint32_t bar, uint32_t parity, const char* what, int layer) {
-  phases::mbar_wait(bar, parity, kTimeoutNs, "qwen3_decode_persistent", what, layer);
+template <class Poll = phases::NoPoll>
+__device__ __forceinline__ void wait_slot(uint32_t bar, uint32_t parity, const char* what, int layer, Poll poll = {}) {
+  phases::mbar_wait(bar, parity, kTimeoutNs, "qwen3_decode_persistent", what, layer, poll);
 }
 // Where the time goes, in the kTimed kernel alone: a warp's cycles by Qwen3PersistentTime field, added up by one of its
 // threads in the warp's row of shared memory (tw), then into the block's row of the timing buffer at the end.
@@ -179,32 +180,19 @@ struct Ring {
 };
 
 // The producer's side: a row of k bf16 values into the next slots, 8 KB a slot (the last one shorter).
-// policy: an L2 policy for the copies (l2_policy_evict_first, never 0), 0 for the default. With a Lookahead (the
-// producer's, with tuning.boundary_prefetch_kb), its ask(off) runs while the producer waits for a free slot, the row's
-// first off bytes already in the ring.
-struct NoLookahead {
-  __device__ void ask(unsigned) const {}
-  static constexpr bool kOn = false;
-};
-template <bool kTimed, class Lookahead = NoLookahead>
+// policy: an L2 policy for the copies (l2_policy_evict_first, never 0), 0 for the default. ask(off) runs while the
+// producer waits for a free slot, the row's first off bytes already in the ring (its L2 look-ahead, with
+// tuning.boundary_prefetch_kb).
+template <bool kTimed, class Ask>
 __device__ __forceinline__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int layer, uint64_t policy,
-                                        unsigned long long* tw, Lookahead look = {}) {
+                                        unsigned long long* tw, Ask ask) {
   const unsigned bytes = 2u * (unsigned)k;
   const char* src = reinterpret_cast<const char*>(row);
   for (unsigned off = 0; off < bytes; off += kSlotBytes) {
     const unsigned b = min((unsigned)kSlotBytes, bytes - off);
     const int s = (int)(r.n % r.S);
     const long long t0 = tick<kTimed>();
-    const uint32_t bar = saddr(&r.empty[s]), parity = ((r.n / r.S) & 1) ^ 1;
-    if constexpr (!Lookahead::kOn) {
-      wait_slot(bar, parity, "a free ring slot", layer);
-    } else if (!mbar_try_wait(bar, parity)) {
-      const unsigned long long w0 = phases::now_ns();
-      do {
-        look.ask(off);
-        if (phases::now_ns() - w0 > kTimeoutNs) phases::timed_out("qwen3_decode_persistent", "a free ring slot", layer);
-      } while (!mbar_try_wait(bar, parity));
-    }
+    wait_slot(saddr(&r.empty[s]), ((r.n / r.S) & 1) ^ 1, "a free ring slot", layer, [&] { ask(off); });
     tock<kTimed>(tw, kTimeFreeWait, t0);
     mbar_expect_tx(saddr(&r.full[s]), b);
     if (policy)
@@ -648,30 +636,6 @@ __device__ void walk_next(RowWalk& w, const Params& P, int T) {
   walk_fill(w, P);
 }
 
-// The producer's L2 look-ahead (tuning.boundary_prefetch_kb): once each time the block's consumers end a phase
-// (boundary_epoch moves) while the producer waits for a free slot, it asks L2 for its next rows beyond the ring, from
-// the part of the row it is putting that is not yet in the ring, up to `bytes`.
-struct BoundaryLookahead {
-  static constexpr bool kOn = true;
-  const Params* P;
-  const RowWalk* put;  // the row being put
-  int T;
-  unsigned bytes;
-  const volatile unsigned* epoch;
-  unsigned* seen;  // the last boundary asked for
-  __device__ void ask(unsigned off) const {
-    const unsigned e = *epoch;
-    if (e == *seen) return;
-    *seen = e;
-    unsigned left = bytes, from = off;
-    for (RowWalk w = *put; w.row && left > 0; walk_next(w, *P, T), from = 0) {
-      const unsigned b = min(2u * (unsigned)w.k - from, left);
-      bulk_prefetch_l2(reinterpret_cast<const char*>(w.row) + from, b);
-      left -= b;
-    }
-  }
-};
-
 // The producer (lane 0 of a producer warp): its ring's rows of every GEMV of every layer.
 template <bool kTimed>
 __device__ void produce(const Params& P, Ring& ring, int gw, int T, const volatile unsigned* boundary_epoch,
@@ -679,14 +643,27 @@ __device__ void produce(const Params& P, Ring& ring, int gw, int T, const volati
   const long long t0 = tick<kTimed>();
   const uint64_t policy = P.st.tuning.copies_evict_first ? l2_policy_evict_first() : 0;
   if (P.st.tuning.boundary_prefetch_kb > 0) {
-    unsigned seen = 0;
-    RowWalk put = walk_start(P, gw);
+    // The L2 look-ahead: once each time the block's consumers end a phase (boundary_epoch moves) while the producer
+    // waits for a free slot, it asks L2 for its next rows beyond the ring, from the part of the row it is putting that
+    // is not yet in the ring, up to that many KB.
     const unsigned bytes = 1024u * (unsigned)P.st.tuning.boundary_prefetch_kb;
-    const BoundaryLookahead look{&P, &put, T, bytes, boundary_epoch, &seen};
-    for (; put.row; walk_next(put, P, T)) put_row<kTimed>(ring, put.row, put.k, put.layer, policy, tw, look);
+    unsigned seen = 0;  // the last boundary asked for
+    RowWalk put = walk_start(P, gw);
+    auto ask = [&](unsigned off) {
+      const unsigned epoch = *boundary_epoch;
+      if (epoch == seen) return;
+      seen = epoch;
+      unsigned left = bytes, from = off;
+      for (RowWalk w = put; w.row && left > 0; walk_next(w, P, T), from = 0) {
+        const unsigned b = min(2u * (unsigned)w.k - from, left);
+        bulk_prefetch_l2(reinterpret_cast<const char*>(w.row) + from, b);
+        left -= b;
+      }
+    };
+    for (; put.row; walk_next(put, P, T)) put_row<kTimed>(ring, put.row, put.k, put.layer, policy, tw, ask);
   } else {
     for (RowWalk put = walk_start(P, gw); put.row; walk_next(put, P, T))
-      put_row<kTimed>(ring, put.row, put.k, put.layer, policy, tw);
+      put_row<kTimed>(ring, put.row, put.k, put.layer, policy, tw, [](unsigned) {});
   }
   tock<kTimed>(tw, kTimeProducer, t0);
 }
