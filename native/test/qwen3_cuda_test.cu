@@ -15,7 +15,8 @@
 //   twin
 //   * the persistent decode step (set_decode_persistent, sm_90 only, random bf16 weights at head_dim 128): logits vs
 //     the graph step's within f32 rounding, across key splits (to 64 at 1100 keys; the warp combine in one and two
-//     levels, the block combine) and a KV-cache growth
+//     levels, the block combine) and a KV-cache growth; with fp8 weights, against the graph of fp8 GEMVs, and
+//     back to bf16 when they are switched off
 // Usage: qwen3_cuda_test [repo root] (default: .). Exit 1 on failure.
 #include <algorithm>
 #include <cmath>
@@ -606,6 +607,62 @@ int main(int argc, char** argv) {
         check(long_worst <= 1e-4 && long_argmax_diff == 0, what, long_worst);
       }
       pers->set_decode_persistent_tuning(Qwen3PersistentTuning{}, false);
+    }
+  }
+  // The persistent step with fp8 weights (set_fp8_weights: its e4m3 copies streamed through 4 KB slots) against the
+  // graph of the fp8 GEMVs (ops/gemv_fp8), the same tokens fed to both: a 230-token prompt + 40 steps, logits rel l2 <=
+  // 1e-4 (each row sums as gemv_fp8's; the norms and the attention in their own order), the same argmax. The shape's
+  // rows: q|k|v's and gate|up's 4096 e4m3 bytes one slot each (x in registers), o's 1024 a short piece, down's 5008 a
+  // slot and a short piece; lm_head's bf16 rows two slots. Again on 8 blocks (32 consumer warps: 48 q|k|v rows a
+  // warp, so its row scales are loaded in two rounds of 32). Then set_fp8_weights(false) on the persistent model:
+  // the bf16 step again, its logits against the bf16 graph step's.
+  {
+    const Qwen3TextConfig pc = head128_config(4096, 5008);
+    auto base = Qwen3TextCuda::random(pc, WType::BF16, 78, 0.02f);
+    auto pers = Qwen3TextCuda::random(pc, WType::BF16, 78, 0.02f);
+    base->set_decode_persistent(false);
+    const bool fp8 = base->set_fp8_weights(true) && pers->set_fp8_weights(true);
+    if (!fp8 || !pers->decode_persistent()) {
+      std::printf("  %-58s %12s  (skipped: not served on this device)\n", "persistent decode step, fp8 weights", "");
+    } else {
+      const int PV = pc.vocab_size, n = 230;
+      std::vector<int> ids(n), pos3(3 * n);
+      for (int i = 0; i < n; ++i) ids[i] = (i * 7919 + 13) % PV;
+      for (int r = 0; r < 3; ++r)
+        for (int i = 0; i < n; ++i) pos3[r * n + i] = i;
+      // rel l2 worst over 40 steps, and the steps whose argmax differs
+      auto run = [&](double& worst, int& argmax_diff) {
+        base->reset();
+        pers->reset();
+        std::vector<float> lb(PV), lp(PV);
+        base->prefill(ids.data(), n, pos3.data(), nullptr, lb.data(), false);
+        pers->prefill(ids.data(), n, pos3.data(), nullptr, lp.data(), false);
+        worst = 0;
+        argmax_diff = 0;
+        for (int t = 0; t < 40; ++t) {
+          const int next = argmax_cpu(lb.data(), PV);
+          base->decode(next, lb.data());
+          pers->decode(next, lp.data());
+          worst = std::max(worst, rel_l2(lp.data(), lb.data(), PV));
+          argmax_diff += argmax_cpu(lp.data(), PV) != argmax_cpu(lb.data(), PV);
+        }
+      };
+      double worst = 0;
+      int argmax_diff = 0;
+      run(worst, argmax_diff);
+      check(worst <= 1e-4 && argmax_diff == 0 && pers->graph_captures() >= 1,
+            "persistent step, fp8 weights, vs the fp8 graph step, 40 steps, rel l2 (1e-4, same argmax)", worst);
+      Qwen3PersistentTuning few;
+      few.grid_blocks = 8;
+      pers->set_decode_persistent_tuning(few, false);
+      run(worst, argmax_diff);
+      check(worst <= 1e-4 && argmax_diff == 0,
+            "persistent step, fp8 weights, 8 blocks (row scales in two rounds), vs graph, rel l2 (1e-4)", worst);
+      pers->set_decode_persistent_tuning(Qwen3PersistentTuning{}, false);
+      const bool back = !base->set_fp8_weights(false) && !pers->set_fp8_weights(false) && pers->decode_persistent();
+      run(worst, argmax_diff);
+      check(back && worst <= 1e-4 && argmax_diff == 0,
+            "fp8 weights off: the bf16 persistent step again, vs the bf16 graph step, rel l2 (1e-4)", worst);
     }
   }
   // decode_greedy / decode_sample smoke: greedy through the GPU argmax matches the host argmax path.

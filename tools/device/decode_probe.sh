@@ -12,8 +12,9 @@
 #           qwen3_cuda_test (every row; the persistent ones and the timing report printed), qwen3_decode_bench 128 128 and
 #           1024 256, each on the graph step (COSMOS_DECODE_PERSISTENT=0) and on the persistent one (the sweep of
 #           Qwen3PersistentTuning's levers, each alone and the faster ones together, the timed twin's reports).
-#           ~2 min. Under $OUT: qwen3_cuda_test.log, decode.log (everything the benches printed), summary.txt (the
-#           joined JSON rows of bench/qwen3_bench_join.py).
+#           Then both steps again with fp8 weights (COSMOS_FP8_WEIGHTS=1). ~3 min. Under $OUT: qwen3_cuda_test.log,
+#           decode.log (everything the bf16 benches printed), summary.txt (its joined JSON rows,
+#           bench/qwen3_bench_join.py), decode_fp8.log.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 TAR=.dev/decode_probe.tar.xz
@@ -43,6 +44,15 @@ device)
       echo "rc $? (persistent step $a)" | tee -a "$out/decode.log"
   done
   grep -E "^== |^D2D|^decode [0-9]|^roofline|^persistent|^  |rror|trap|gave up" "$out/decode.log"
-  python3 bench/qwen3_bench_join.py "$out/decode.log" /dev/null | tee "$out/summary.txt" ;;
+  python3 bench/qwen3_bench_join.py "$out/decode.log" /dev/null | tee "$out/summary.txt"
+  # The same with fp8 weights (COSMOS_FP8_WEIGHTS=1: e4m3 layers, bf16 lm_head), apart: the join's rows are bf16's.
+  for a in "128 128" "1024 256"; do
+    for p in 0 1; do
+      echo "== decode $a, fp8 weights: $([ $p = 1 ] && echo persistent || echo graph) step" | tee -a "$out/decode_fp8.log"
+      COSMOS_FP8_WEIGHTS=1 COSMOS_DECODE_PERSISTENT=$p timeout 150 $b $a >> "$out/decode_fp8.log" 2>&1 ||
+        echo "rc $? (fp8, persistent=$p, $a)" | tee -a "$out/decode_fp8.log"
+    done
+  done
+  grep -E "^== |^decode [0-9]|^roofline|^persistent step \[[^]]*\]: |rror|trap|gave up" "$out/decode_fp8.log" ;;
 *) echo "usage: decode_probe.sh prepare [COMMIT] | device" >&2; exit 2 ;;
 esac

@@ -21,11 +21,12 @@
 namespace cosmos {
 namespace {
 
-constexpr int kW = 4;             // consumer warps a block, and as many producer warps (lane 0 of each fills a ring)
-constexpr int kNT = kW * 32;      // consumer threads (named barrier 1; __syncthreads is barrier 0, used once)
-constexpr int kSlotBytes = 8192;  // a ring slot: a 4096-wide bf16 row, or 8 KB of a wider one
-constexpr int kSlotChunks = kSlotBytes / 16;
-static_assert(kSlotChunks == gemv::kStagedSlotChunks, "gemv::dot_slot's unrolled slot");
+constexpr int kW = 4;         // consumer warps a block, and as many producer warps (lane 0 of each fills a ring)
+constexpr int kNT = kW * 32;  // consumer threads (named barrier 1; __syncthreads is barrier 0, used once)
+// A ring slot: a 4096-wide row, 8 KB in bf16 and 4 KB in e4m3 (Qwen3PersistentShape::fp8_weights), or that much of a
+// wider one.
+template <bool kFp8>
+constexpr int kSlotBytesOf = kFp8 ? 4096 : 8192;
 constexpr int kMaxSlots = 16;                         // a ring's slots at most
 constexpr int kHeaderBytes = 2 * kW * kMaxSlots * 8;  // the full and empty mbarriers, then the rings
 constexpr int kD = 128;                               // head_dim (a lane holds 4 of a head's dims)
@@ -169,8 +170,8 @@ __device__ void stage_rmsnorm(float4* xa, float4* xb, const float* x, const floa
   }
 }
 
-// One warp's ring: S slots of kSlotBytes with a full and an empty barrier each; n counts the slots used so far (slot
-// n % S, its round n / S). Producer and consumer walk the same sequence of rows, so they agree on n.
+// One warp's ring: S slots of kSlot bytes (slot_bytes) with a full and an empty barrier each; n counts the slots used
+// so far (slot n % S, its round n / S). Producer and consumer walk the same sequence of rows, so they agree on n.
 struct Ring {
   unsigned char* slots;
   uint64_t* full;
@@ -179,84 +180,165 @@ struct Ring {
   unsigned n;
 };
 
-// The producer's side: a row of k bf16 values into the next slots, 8 KB a slot (the last one shorter).
+// The producer's side: a row of `bytes` into the next slots, kSlot bytes a slot (the last one shorter).
 // policy: an L2 policy for the copies (l2_policy_evict_first, never 0), 0 for the default. ask(off) runs while the
 // producer waits for a free slot, the row's first off bytes already in the ring (its L2 look-ahead, with
 // tuning.boundary_prefetch_kb).
-template <bool kTimed, class Ask>
-__device__ __forceinline__ void put_row(Ring& r, const __nv_bfloat16* row, int k, int layer, uint64_t policy,
+template <bool kTimed, int kSlot, class Ask>
+__device__ __forceinline__ void put_row(Ring& r, const void* row, unsigned bytes, int layer, uint64_t policy,
                                         unsigned long long* tw, Ask ask) {
-  const unsigned bytes = 2u * (unsigned)k;
   const char* src = reinterpret_cast<const char*>(row);
-  for (unsigned off = 0; off < bytes; off += kSlotBytes) {
-    const unsigned b = min((unsigned)kSlotBytes, bytes - off);
+  for (unsigned off = 0; off < bytes; off += kSlot) {
+    const unsigned b = min((unsigned)kSlot, bytes - off);
     const int s = (int)(r.n % r.S);
     const long long t0 = tick<kTimed>();
     wait_slot(saddr(&r.empty[s]), ((r.n / r.S) & 1) ^ 1, "a free ring slot", layer, [&] { ask(off); });
     tock<kTimed>(tw, kTimeFreeWait, t0);
     mbar_expect_tx(saddr(&r.full[s]), b);
     if (policy)
-      bulk_copy_g2s_hint(saddr(r.slots + (size_t)s * kSlotBytes), src + off, b, saddr(&r.full[s]), policy);
+      bulk_copy_g2s_hint(saddr(r.slots + (size_t)s * kSlot), src + off, b, saddr(&r.full[s]), policy);
     else
-      bulk_copy_g2s(saddr(r.slots + (size_t)s * kSlotBytes), src + off, b, saddr(&r.full[s]));
+      bulk_copy_g2s(saddr(r.slots + (size_t)s * kSlot), src + off, b, saddr(&r.full[s]));
     ++r.n;
   }
-}
-// The consumer's side: acc + that row . the staged x (the warp's sum still to take), each slot given back once every
-// lane has read it.
-template <bool kTimed>
-__device__ float dot_row(Ring& r, int k, float acc, const float4* xa, const float4* xb, int lane, int layer,
-                         unsigned long long* tw) {
-  const int chunks = k / 8;
-  for (int c0 = 0; c0 < chunks; c0 += kSlotChunks) {
-    const int s = (int)(r.n % r.S);
-    const long long t0 = tick<kTimed>();
-    wait_slot(saddr(&r.full[s]), (r.n / r.S) & 1, "a weight slot", layer);
-    if (lane == 0) tock<kTimed>(tw, kTimeSlotWait, t0);
-    acc = gemv::dot_slot(acc, reinterpret_cast<const uint4*>(r.slots + (size_t)s * kSlotBytes),
-                         min(kSlotChunks, chunks - c0), xa, xb, c0, lane);
-    __syncwarp();
-    if (lane == 0) mbar_arrive(saddr(&r.empty[s]));
-    ++r.n;
-  }
-  return acc;
 }
 
-// A row that is one full slot (k = 4096, Qwen3-8B's q|k|v, o and gate|up) against x held in registers: the lane's 16
-// chunks (c = lane + 32 i), loaded once a phase from the staging. The ring's slot is then the only shared-memory read
-// (a third of the staged form's bytes: x is f32, twice a chunk's weights), which is what the consumers spend their
-// time on while they catch up with the producers after a grid-wide wait.
-constexpr int kRegChunks = kSlotChunks / 32;
-struct XRegs {
-  float4 a[kRegChunks], b[kRegChunks];
-};
-__device__ __forceinline__ void load_xregs(XRegs& xr, const float4* xa, const float4* xb, int lane) {
-#pragma unroll
-  for (int i = 0; i < kRegChunks; ++i) {
-    xr.a[i] = xa[lane + 32 * i];
-    xr.b[i] = xb[lane + 32 * i];
+// The consumer's side. A 16-byte chunk holds 8 bf16 weights or 16 e4m3 ones (kE4m3); x is staged in 8-value chunks
+// (xa / xb: gemv_common's staged form), so an e4m3 chunk c takes staged chunks 2c and 2c + 1, in dot16_e4m3's order.
+template <bool kE4m3>
+__device__ __forceinline__ float dot_chunk(float acc, uint4 u, const float4* xa, const float4* xb, int c) {
+  if constexpr (kE4m3) {
+    const float4 xv[4] = {xa[2 * c], xb[2 * c], xa[2 * c + 1], xb[2 * c + 1]};
+    return gemv::dot16_e4m3(acc, u, xv);
+  } else {
+    return gemv::dot8_staged(acc, u, xa[c], xb[c]);
   }
 }
+// A slot taken: wait until it has landed (the time a consumer waits for the stream counted), then give it back once
+// every lane has read it (done).
 template <bool kTimed>
-__device__ __forceinline__ float dot_row_regs(Ring& r, const XRegs& xr, int lane, int layer, unsigned long long* tw) {
+__device__ __forceinline__ const uint4* take_slot(Ring& r, int kSlot, int lane, int layer, unsigned long long* tw) {
   const int s = (int)(r.n % r.S);
   const long long t0 = tick<kTimed>();
   wait_slot(saddr(&r.full[s]), (r.n / r.S) & 1, "a weight slot", layer);
   if (lane == 0) tock<kTimed>(tw, kTimeSlotWait, t0);
-  const uint4* slot = reinterpret_cast<const uint4*>(r.slots + (size_t)s * kSlotBytes);
+  return reinterpret_cast<const uint4*>(r.slots + (size_t)s * kSlot);
+}
+__device__ __forceinline__ void give_slot(Ring& r, int lane) {
+  __syncwarp();
+  if (lane == 0) mbar_arrive(saddr(&r.empty[(int)(r.n % r.S)]));
+  ++r.n;
+}
+// A row of k values (bf16, or e4m3 with kE4m3) . the staged x: the lane's chunks c = lane + 32 i in increasing i, the
+// warp's sum still to take (gemv_decode's and gemv_fp8's order). A full 8 KB bf16 slot goes through gemv::dot_slot,
+// the graph step's bench models' form.
+template <bool kTimed, bool kE4m3, int kSlot>
+__device__ float dot_row(Ring& r, int k, const float4* xa, const float4* xb, int lane, int layer,
+                         unsigned long long* tw) {
+  constexpr int kChunks = kSlot / 16;  // chunks a slot
+  const int chunks = k / (kE4m3 ? 16 : 8);
+  float acc = 0.f;
+  for (int c0 = 0; c0 < chunks; c0 += kChunks) {
+    const uint4* slot = take_slot<kTimed>(r, kSlot, lane, layer, tw);
+    const int n = min(kChunks, chunks - c0);
+    if constexpr (!kE4m3 && kChunks == gemv::kStagedSlotChunks) {
+      acc = gemv::dot_slot(acc, slot, n, xa, xb, c0, lane);
+    } else if (n == kChunks) {
+#pragma unroll
+      for (int i0 = 0; i0 < kChunks / 32; i0 += 4) {
+        uint4 u[4];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) u[i] = slot[lane + 32 * (i0 + i)];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) acc = dot_chunk<kE4m3>(acc, u[i], xa, xb, c0 + lane + 32 * (i0 + i));
+      }
+    } else {
+      for (int c = lane; c < n; c += 32) acc = dot_chunk<kE4m3>(acc, slot[c], xa, xb, c0 + c);
+    }
+    give_slot(r, lane);
+  }
+  return acc;
+}
+
+// A kRegValues-wide row (Qwen3-8B's q|k|v, o, gate|up and lm_head rows) against x held in registers: the lane's 128
+// values, loaded once a phase from the staging in the order its chunks come (bf16: chunk lane + 32 i, i < 16, as
+// its xa / xb pair; e4m3: chunk lane + 32 i, i < 8, as four float4). The ring's slots are then the only shared-memory
+// reads (a third of the staged form's bytes for bf16), which is what the consumers spend their time on while they
+// catch up with the producers after a grid-wide wait.
+constexpr int kRegValues = 4096;
+struct XRegs {
+  float4 v[kRegValues / 32 / 4];
+};
+template <bool kE4m3>
+__device__ __forceinline__ void load_xregs(XRegs& xr, const float4* xa, const float4* xb, int lane) {
+  if constexpr (kE4m3) {
+#pragma unroll
+    for (int i = 0; i < kRegValues / 16 / 32; ++i) {
+      const int c = lane + 32 * i;
+      xr.v[4 * i] = xa[2 * c];
+      xr.v[4 * i + 1] = xb[2 * c];
+      xr.v[4 * i + 2] = xa[2 * c + 1];
+      xr.v[4 * i + 3] = xb[2 * c + 1];
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < kRegValues / 8 / 32; ++i) {
+      xr.v[2 * i] = xa[lane + 32 * i];
+      xr.v[2 * i + 1] = xb[lane + 32 * i];
+    }
+  }
+}
+// acc of such a row (over one or more whole slots: a bf16 row takes two of fp8's 4 KB slots), as dot_row sums it.
+template <bool kTimed, bool kE4m3, int kSlot>
+__device__ __forceinline__ float dot_row_regs(Ring& r, const XRegs& xr, int lane, int layer, unsigned long long* tw) {
+  constexpr int kLaneChunks = kRegValues / (kE4m3 ? 16 : 8) / 32;  // the lane's chunks of the row
+  constexpr int kSlotLaneChunks = kSlot / 16 / 32;                 // ... in one slot
+  static_assert(kLaneChunks % kSlotLaneChunks == 0 && kSlotLaneChunks % 4 == 0, "whole slots, batches of 4");
   float acc = 0.f;
 #pragma unroll
-  for (int i0 = 0; i0 < kRegChunks; i0 += 4) {
-    uint4 u[4];
+  for (int j = 0; j < kLaneChunks / kSlotLaneChunks; ++j) {
+    const uint4* slot = take_slot<kTimed>(r, kSlot, lane, layer, tw);
 #pragma unroll
-    for (int i = 0; i < 4; ++i) u[i] = slot[lane + 32 * (i0 + i)];
+    for (int i0 = 0; i0 < kSlotLaneChunks; i0 += 4) {
+      uint4 u[4];
 #pragma unroll
-    for (int i = 0; i < 4; ++i) acc = gemv::dot8_staged(acc, u[i], xr.a[i0 + i], xr.b[i0 + i]);
+      for (int i = 0; i < 4; ++i) u[i] = slot[lane + 32 * (i0 + i)];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int g = j * kSlotLaneChunks + i0 + i;  // the lane's chunk lane + 32 g of the row
+        if constexpr (kE4m3) {
+          const float4 xv[4] = {xr.v[4 * g], xr.v[4 * g + 1], xr.v[4 * g + 2], xr.v[4 * g + 3]};
+          acc = gemv::dot16_e4m3(acc, u[i], xv);
+        } else {
+          acc = gemv::dot8_staged(acc, u[i], xr.v[2 * g], xr.v[2 * g + 1]);
+        }
+      }
+    }
+    give_slot(r, lane);
   }
-  __syncwarp();
-  if (lane == 0) mbar_arrive(saddr(&r.empty[s]));
-  ++r.n;
   return acc;
+}
+
+// An e4m3 GEMV's row scales for a warp's rows gw + j T (j = 0, 1, ...), lane j % 32 holding row j's, 32 rows at a time:
+// the first 32 loaded before the phase's grid-wide wait, so that their latency hides behind it instead of following
+// each row's sum. of(j) is called by every lane, with the same j.
+struct RowScales {
+  const float* scale;
+  int gw, T, rows;
+  float v;
+  __device__ __forceinline__ void load(int j0, int lane) {
+    const int r = gw + (j0 + lane) * T;
+    v = r < rows ? __ldg(scale + r) : 0.f;
+  }
+  __device__ __forceinline__ float of(int j, int lane) {
+    if (j > 0 && j % 32 == 0) load(j, lane);
+    return __shfl_sync(0xffffffffu, v, j % 32);
+  }
+};
+__device__ __forceinline__ RowScales row_scales(const float* scale, int gw, int T, int rows, int lane) {
+  RowScales rs{scale, gw, T, rows, 0.f};
+  if (scale) rs.load(0, lane);
+  return rs;
 }
 
 // q / k RMSNorm + RoPE of one head (qkv_norm_rope_warp_kernel's arithmetic): the lane's 4 dims d0 = 4 lane.., their
@@ -588,14 +670,23 @@ __device__ inline int gemv_rows(const Params& P, int layer, int gemv) {
   const Qwen3PersistentShape& s = P.s;
   return layer == s.layers ? P.st.vocab : gemv == 0 ? qkv_rows(s) : gemv == 2 ? s.inter : s.hidden;
 }
-__device__ inline const __nv_bfloat16* gemv_row(const Params& P, int layer, int gemv, int r, int half, int& k) {
+__device__ inline const void* gemv_row(const Params& P, int layer, int gemv, int r, int half, unsigned& bytes) {
   const Qwen3PersistentShape& s = P.s;
-  if (layer == s.layers) return k = s.hidden, P.st.lm_head + (size_t)r * s.hidden;
+  if (layer == s.layers) return bytes = 2u * s.hidden, P.st.lm_head + (size_t)r * s.hidden;  // bf16 either way
   const Qwen3PersistentLayer& L = P.st.layers[layer];
-  if (gemv == 0) return k = s.hidden, L.qkv + (size_t)r * s.hidden;
-  if (gemv == 1) return k = s.heads * kD, L.o + (size_t)r * s.heads * kD;
-  if (gemv == 2) return k = s.hidden, L.gate_up + ((size_t)half * s.inter + r) * s.hidden;
-  return k = s.inter, L.down + (size_t)r * s.inter;
+  const size_t e = s.fp8_weights ? 1 : 2;  // bytes a weight
+  const int k = gemv == 0 || gemv == 2 ? s.hidden : gemv == 1 ? s.heads * kD : s.inter;
+  const size_t row = gemv == 2 ? (size_t)half * s.inter + r : (size_t)r;
+  const void* w = s.fp8_weights ? (gemv == 0   ? (const void*)L.qkv8
+                                   : gemv == 1 ? (const void*)L.o8
+                                   : gemv == 2 ? (const void*)L.gate_up8
+                                               : (const void*)L.down8)
+                                : (gemv == 0   ? (const void*)L.qkv
+                                   : gemv == 1 ? (const void*)L.o
+                                   : gemv == 2 ? (const void*)L.gate_up
+                                               : (const void*)L.down);
+  bytes = (unsigned)(e * k);
+  return reinterpret_cast<const char*>(w) + row * e * k;
 }
 // The step's GEMVs in the order the consumers take them: 4 a layer, then lm_head's when it is in the step.
 __device__ inline int step_gemvs(const Params& P) { return 4 * P.s.layers + (lm_head_in_step(P.st) ? 1 : 0); }
@@ -605,8 +696,8 @@ __device__ inline int step_gemvs(const Params& P) { return 4 * P.s.layers + (lm_
 // row is null past the last one.
 struct RowWalk {
   int gw, layer, gemv, r, half;
-  const __nv_bfloat16* row;
-  int k;
+  const void* row;
+  unsigned bytes;
 };
 __device__ void walk_fill(RowWalk& w, const Params& P) {  // the current row, or the next (layer, GEMV) that has one
   while (4 * w.layer + w.gemv < step_gemvs(P)) {
@@ -616,13 +707,13 @@ __device__ void walk_fill(RowWalk& w, const Params& P) {  // the current row, or
       if (++w.gemv == 4) w.gemv = 0, ++w.layer;
       continue;
     }
-    w.row = gemv_row(P, w.layer, w.gemv, w.r, w.half, w.k);
+    w.row = gemv_row(P, w.layer, w.gemv, w.r, w.half, w.bytes);
     return;
   }
   w.row = nullptr;
 }
 __device__ RowWalk walk_start(const Params& P, int gw) {
-  RowWalk w{gw, 0, 0, gw, 0, nullptr, 0};
+  RowWalk w{gw, 0, 0, gw, 0, nullptr, 0u};
   walk_fill(w, P);
   return w;
 }
@@ -637,7 +728,7 @@ __device__ void walk_next(RowWalk& w, const Params& P, int T) {
 }
 
 // The producer (lane 0 of a producer warp): its ring's rows of every GEMV of every layer.
-template <bool kTimed>
+template <bool kTimed, int kSlot>
 __device__ void produce(const Params& P, Ring& ring, int gw, int T, const volatile unsigned* boundary_epoch,
                         unsigned long long* tw) {
   const long long t0 = tick<kTimed>();
@@ -655,21 +746,23 @@ __device__ void produce(const Params& P, Ring& ring, int gw, int T, const volati
       seen = epoch;
       unsigned left = bytes, from = off;
       for (RowWalk w = put; w.row && left > 0; walk_next(w, P, T), from = 0) {
-        const unsigned b = min(2u * (unsigned)w.k - from, left);
+        const unsigned b = min(w.bytes - from, left);
         bulk_prefetch_l2(reinterpret_cast<const char*>(w.row) + from, b);
         left -= b;
       }
     };
-    for (; put.row; walk_next(put, P, T)) put_row<kTimed>(ring, put.row, put.k, put.layer, policy, tw, ask);
+    for (; put.row; walk_next(put, P, T)) put_row<kTimed, kSlot>(ring, put.row, put.bytes, put.layer, policy, tw, ask);
   } else {
     for (RowWalk put = walk_start(P, gw); put.row; walk_next(put, P, T))
-      put_row<kTimed>(ring, put.row, put.k, put.layer, policy, tw, [](unsigned) {});
+      put_row<kTimed, kSlot>(ring, put.row, put.bytes, put.layer, policy, tw, [](unsigned) {});
   }
   tock<kTimed>(tw, kTimeProducer, t0);
 }
 
-template <bool kTimed>
+// kFp8: the layers' matmuls in e4m3 (Qwen3PersistentShape::fp8_weights; lm_head stays bf16), 4 KB slots.
+template <bool kTimed, bool kFp8>
 __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
+  constexpr int kSlot = kSlotBytesOf<kFp8>;
   extern __shared__ __align__(128) unsigned char smem[];
   __shared__ float red[kW];
   __shared__ unsigned block_flag;      // attention_block_item's: whether this block combines its KV head
@@ -683,7 +776,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   auto* full = reinterpret_cast<uint64_t*>(smem);
   auto* empty = full + kW * kMaxSlots;
   unsigned char* rings = smem + kHeaderBytes;
-  auto* xa = reinterpret_cast<float4*>(rings + (size_t)kW * S * kSlotBytes);
+  auto* xa = reinterpret_cast<float4*>(rings + (size_t)kW * S * kSlot);
   float4* xb = xa + P.stage_chunks;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   if (threadIdx.x == 0) {
@@ -713,25 +806,22 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     }
   };
   const int ring_id = warp % kW;
-  Ring ring{rings + (size_t)ring_id * S * kSlotBytes, full + ring_id * S, empty + ring_id * S, S, 0u};
+  Ring ring{rings + (size_t)ring_id * S * kSlot, full + ring_id * S, empty + ring_id * S, S, 0u};
   const int T = gridDim.x * kW;  // consumer warps in the grid: warp g takes rows g, g + T, ... of every GEMV
   const int gw = blockIdx.x * kW + ring_id;
 
   if (warp >= kW) {  // a producer: its ring's rows of every GEMV, in the order the consumer takes them
     if (lane != 0) return;
-    produce<kTimed>(P, ring, gw, T, &boundary_epoch, tw);
+    produce<kTimed, kSlot>(P, ring, gw, T, &boundary_epoch, tw);
     flush_timing();
     return;
   }
 
   if (P.st.tuning.stream_only) {  // the diagnostic: every slot of the warp's rows taken and given back, nothing else
     for (RowWalk w = walk_start(P, gw); w.row; walk_next(w, P, T))
-      for (int c0 = 0; c0 < w.k / 8; c0 += kSlotChunks) {
-        const int s = (int)(ring.n % ring.S);
-        wait_slot(saddr(&ring.full[s]), (ring.n / ring.S) & 1, "a weight slot", w.layer);
-        __syncwarp();
-        if (lane == 0) mbar_arrive(saddr(&ring.empty[s]));
-        ++ring.n;
+      for (unsigned off = 0; off < w.bytes; off += kSlot) {
+        take_slot<false>(ring, kSlot, lane, w.layer, tw);
+        give_slot(ring, lane);
       }
     flush_timing();
     return;
@@ -748,7 +838,22 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   const int splits = P.block_combine ? kW * nb : max(1, min(min(max_splits, max(1, T / s.kv_heads)), want_splits));
   const int per = (n_kv + splits - 1) / splits;
   const int per_layer = counters_per_layer(s);
-  const bool h_in_regs = H == kSlotChunks * 8, att_in_regs = QH == kSlotChunks * 8;
+  const bool h_in_regs = H == kRegValues, att_in_regs = QH == kRegValues;
+  // A layer GEMV's row (in the layers' format) . the staged x, or x in registers: the warp's sum (in every lane).
+  auto row_dot = [&](int k, int layer) {
+    return warp_sum(dot_row<kTimed, kFp8, kSlot>(ring, k, xa, xb, lane, layer, tw));
+  };
+  auto row_dot_regs = [&](const XRegs& xr, int layer) {
+    return warp_sum(dot_row_regs<kTimed, kFp8, kSlot>(ring, xr, lane, layer, tw));
+  };
+  // The row scales of the warp's rows of a layer GEMV with e4m3 weights (none in bf16: a row's sum is its output).
+  auto scales = [&](const float* scale, int rows) { return row_scales(kFp8 ? scale : nullptr, gw, T, rows, lane); };
+  auto scaled_row = [&](float acc, RowScales& rs, int j) {
+    if constexpr (kFp8)
+      return rs.of(j, lane) * acc;  // gemv_fp8's scale[r] * acc
+    else
+      return acc;
+  };
   // The warp's own rows of x, x[gw + j T] in lane j: only this warp writes them (the o and down rows' residual adds
   // take rows gw, gw + T, ...), so it keeps them in a register and only stores them, instead of an L2 round trip before
   // each row's add. x = x + acc either way, the same bits.
@@ -793,6 +898,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     const Qwen3PersistentLayer L = P.st.layers[l];
     unsigned* ctr = P.st.counters + (size_t)l * per_layer;
     // q|k|v = W_qkv . in_ln(x); x is whole once every block has added the previous layer's down rows.
+    RowScales qkv_sc = scales(L.qkv_scale, R);
     if (l > 0) timed_wait(ctr - per_layer + kDownDone, kTimeWaitX, l);
     long long t0 = tick<kTimed>();
     stage_rmsnorm(xa, xb, x, L.in_ln, H, s.eps, red);
@@ -800,14 +906,14 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     if (h_in_regs) {
       XRegs xr;  // live in this phase alone
-      load_xregs(xr, xa, xb, lane);
-      for (int r = gw; r < R; r += T) {
-        const float acc = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw));
+      load_xregs<kFp8>(xr, xa, xb, lane);
+      for (int r = gw, j = 0; r < R; r += T, ++j) {
+        const float acc = scaled_row(row_dot_regs(xr, l), qkv_sc, j);
         if (lane == 0) ws.qkv[r] = acc;
       }
     } else {
-      for (int r = gw; r < R; r += T) {
-        const float acc = warp_sum(dot_row<kTimed>(ring, H, 0.f, xa, xb, lane, l, tw));
+      for (int r = gw, j = 0; r < R; r += T, ++j) {
+        const float acc = scaled_row(row_dot(H, l), qkv_sc, j);
         if (lane == 0) ws.qkv[r] = acc;
       }
     }
@@ -836,6 +942,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
         });
     }
     if (lane == 0) tock<kTimed>(tw, kTimeAttention, t0);
+    RowScales o_sc = scales(L.o_scale, H);
     t0 = tick<kTimed>();
     note_landed(kTimeLandedAtWaitStart);
     if (!skip_attention && !skip_waits)
@@ -849,15 +956,15 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     if (att_in_regs) {
       XRegs xr;
-      load_xregs(xr, xa, xb, lane);
-      for (int r = gw, j = 0; r < H; r += T, ++j)
-        add_residual(r, j, warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw)));
+      load_xregs<kFp8>(xr, xa, xb, lane);
+      for (int r = gw, j = 0; r < H; r += T, ++j) add_residual(r, j, scaled_row(row_dot_regs(xr, l), o_sc, j));
     } else {
-      for (int r = gw, j = 0; r < H; r += T, ++j)
-        add_residual(r, j, warp_sum(dot_row<kTimed>(ring, QH, 0.f, xa, xb, lane, l, tw)));
+      for (int r = gw, j = 0; r < H; r += T, ++j) add_residual(r, j, scaled_row(row_dot(QH, l), o_sc, j));
     }
     phase_done(ctr + kODone);
-    // act = silu(W_gate . post_ln(x)) * (W_up . post_ln(x)), as gemv_swiglu_cuda.
+    // act = silu(W_gate . post_ln(x)) * (W_up . post_ln(x)), as gemv_swiglu_cuda (gemv_fp8_swiglu_cuda: the gate
+    // rows' scales, then the up rows').
+    RowScales gate_sc = scales(L.gate_up_scale, I), up_sc = scales(kFp8 ? L.gate_up_scale + I : nullptr, I);
     timed_wait(ctr + kODone, kTimeWaitO, l);
     t0 = tick<kTimed>();
     stage_rmsnorm(xa, xb, x, L.post_ln, H, s.eps, red);
@@ -865,28 +972,28 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     if (h_in_regs) {
       XRegs xr;
-      load_xregs(xr, xa, xb, lane);
-      for (int r = gw; r < I; r += T) {
-        const float gate = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw));
-        const float up = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, l, tw));
+      load_xregs<kFp8>(xr, xa, xb, lane);
+      for (int r = gw, j = 0; r < I; r += T, ++j) {
+        const float gate = scaled_row(row_dot_regs(xr, l), gate_sc, j);
+        const float up = scaled_row(row_dot_regs(xr, l), up_sc, j);
         if (lane == 0) ws.act[r] = gate / (1.0f + expf(-gate)) * up;
       }
     } else {
-      for (int r = gw; r < I; r += T) {
-        const float gate = warp_sum(dot_row<kTimed>(ring, H, 0.f, xa, xb, lane, l, tw));
-        const float up = warp_sum(dot_row<kTimed>(ring, H, 0.f, xa, xb, lane, l, tw));
+      for (int r = gw, j = 0; r < I; r += T, ++j) {
+        const float gate = scaled_row(row_dot(H, l), gate_sc, j);
+        const float up = scaled_row(row_dot(H, l), up_sc, j);
         if (lane == 0) ws.act[r] = gate / (1.0f + expf(-gate)) * up;
       }
     }
     phase_done(ctr + kGateUpDone);
     // down = W_down . act, and x += down by the row's owner.
+    RowScales down_sc = scales(L.down_scale, H);
     timed_wait(ctr + kGateUpDone, kTimeWaitGateUp, l);
     t0 = tick<kTimed>();
     stage(xa, xb, ws.act, I);
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
-    for (int r = gw, j = 0; r < H; r += T, ++j)
-      add_residual(r, j, warp_sum(dot_row<kTimed>(ring, I, 0.f, xa, xb, lane, l, tw)));
+    for (int r = gw, j = 0; r < H; r += T, ++j) add_residual(r, j, scaled_row(row_dot(I, l), down_sc, j));
     phase_done(ctr + kDownDone);
   }
   if (lm_head_in_step(P.st)) {
@@ -896,16 +1003,17 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     stage_rmsnorm(xa, xb, x, P.st.final_norm, H, s.eps, red);
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
+    // lm_head's rows are bf16 with e4m3 layers too (as vLLM's fp8 keeps it), in this kernel's slots.
     if (h_in_regs) {
       XRegs xr;
-      load_xregs(xr, xa, xb, lane);
+      load_xregs<false>(xr, xa, xb, lane);
       for (int r = gw; r < P.st.vocab; r += T) {
-        const float acc = warp_sum(dot_row_regs<kTimed>(ring, xr, lane, s.layers, tw));
+        const float acc = warp_sum(dot_row_regs<kTimed, false, kSlot>(ring, xr, lane, s.layers, tw));
         if (lane == 0) P.st.logits[r] = acc;
       }
     } else {
       for (int r = gw; r < P.st.vocab; r += T) {
-        const float acc = warp_sum(dot_row<kTimed>(ring, H, 0.f, xa, xb, lane, s.layers, tw));
+        const float acc = warp_sum(dot_row<kTimed, false, kSlot>(ring, H, xa, xb, lane, s.layers, tw));
         if (lane == 0) P.st.logits[r] = acc;
       }
     }
@@ -936,10 +1044,18 @@ Launch plan(const Qwen3PersistentShape& s) {
   p.stage_chunks = std::max({s.hidden, s.heads * s.head_dim, s.inter}) / 8;
   // + the static red[] and the timed kernel's timing rows, and slack
   const long long fixed = kHeaderBytes + 2ll * p.stage_chunks * 16 + 2048;
-  p.slots = (int)std::min<long long>(kMaxSlots, (optin - fixed) / (kW * kSlotBytes));
+  const int slot = s.fp8_weights ? kSlotBytesOf<true> : kSlotBytesOf<false>;
+  p.slots = (int)std::min<long long>(kMaxSlots, (optin - fixed) / (kW * slot));
   if (p.slots < 2) return Launch{};
-  p.smem = (size_t)kHeaderBytes + (size_t)kW * p.slots * kSlotBytes + 2ull * p.stage_chunks * 16;
+  p.smem = (size_t)kHeaderBytes + (size_t)kW * p.slots * slot + 2ull * p.stage_chunks * 16;
   return p;
+}
+
+// The kernel for a shape's weights, untimed or timed.
+const void* kernel_of(const Qwen3PersistentShape& s, bool timed) {
+  if (s.fp8_weights)
+    return timed ? (const void*)decode_step_kernel<true, true> : (const void*)decode_step_kernel<false, true>;
+  return timed ? (const void*)decode_step_kernel<true, false> : (const void*)decode_step_kernel<false, false>;
 }
 
 // Whether a block's kW partials of a KV head's G q heads fit the staging (attention_block_item keeps them there).
@@ -958,14 +1074,15 @@ size_t qwen3_decode_persistent_counters(const Qwen3PersistentShape& s) {
 }
 
 bool qwen3_decode_persistent_fits(const Qwen3PersistentShape& s) {
-  if (s.head_dim != kD || s.layers <= 0 || s.kv_heads <= 0 || s.heads % s.kv_heads != 0 || s.hidden % 8 != 0 ||
-      s.inter % 8 != 0)
+  const int mult = s.fp8_weights ? 16 : 8;  // values a 16-byte chunk
+  if (s.head_dim != kD || s.layers <= 0 || s.kv_heads <= 0 || s.heads % s.kv_heads != 0 || s.hidden % mult != 0 ||
+      s.inter % mult != 0 || (s.heads * kD) % mult != 0)
     return false;
   const int G = s.heads / s.kv_heads;  // the attention's instantiations
   if (G != 1 && G != 2 && G != 4 && G != 8) return false;
   const Launch p = plan(s);
   if (p.slots < 2) return false;
-  for (const void* kernel : {(const void*)decode_step_kernel<false>, (const void*)decode_step_kernel<true>}) {
+  for (const void* kernel : {kernel_of(s, false), kernel_of(s, true)}) {
     int blocks = 0;
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)p.smem) != cudaSuccess ||
         cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, 2 * kNT, p.smem) != cudaSuccess) {
@@ -1064,7 +1181,7 @@ void qwen3_decode_persistent_cuda(const Qwen3PersistentShape& s, const Qwen3Pers
                  p.stage_chunks,
                  1.0f / std::sqrt((float)s.head_dim),
                  step.tuning.block_combine && block_combine_fits(s, p)};
-  auto* kernel = step.timing ? decode_step_kernel<true> : decode_step_kernel<false>;
+  const void* kernel = kernel_of(s, step.timing != nullptr);
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)p.smem));
   CUDA_CHECK(cudaMemsetAsync(step.counters, 0, sizeof(unsigned) * qwen3_decode_persistent_counters(s), ctx.stream));
   // Every block resident at once (grid = the SM count, one block an SM by its shared memory): the grid-wide waits
@@ -1080,7 +1197,8 @@ void qwen3_decode_persistent_cuda(const Qwen3PersistentShape& s, const Qwen3Pers
   cooperative[0].val.cooperative = 1;
   cfg.attrs = cooperative;
   cfg.numAttrs = 1;
-  CUDA_CHECK(cudaLaunchKernelEx(&cfg, kernel, P));
+  void* args[] = {const_cast<Params*>(&P)};
+  CUDA_CHECK(cudaLaunchKernelExC(&cfg, kernel, args));
 }
 
 }  // namespace cosmos

@@ -30,6 +30,7 @@
 #include <cuda_bf16.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "../core/cuda_context.h"
@@ -48,11 +49,26 @@ struct Qwen3PersistentLayer {
   const __nv_bfloat16* down = nullptr;     // [hidden, inter]
   float* k_cache = nullptr;                // [capacity, kv_heads, head_dim]
   float* v_cache = nullptr;
+  // With Qwen3PersistentShape::fp8_weights: the four matmuls' e4m3 copies ([out, in] bytes, layers/fp8_copies) and
+  // their f32 scales a row (w[r, c] ~ scale[r] * dec(w8[r, c]), ops/gemv_fp8's operands), read instead of the bf16
+  // ones.
+  const uint8_t* qkv8 = nullptr;
+  const uint8_t* o8 = nullptr;
+  const uint8_t* gate_up8 = nullptr;
+  const uint8_t* down8 = nullptr;
+  const float* qkv_scale = nullptr;
+  const float* o_scale = nullptr;
+  const float* gate_up_scale = nullptr;
+  const float* down_scale = nullptr;
 };
 
 struct Qwen3PersistentShape {
   int hidden = 0, inter = 0, heads = 0, kv_heads = 0, head_dim = 0, layers = 0;
   float eps = 1e-6f;  // every RMSNorm's (in_ln, post_ln, q / k norm, the final norm)
+  // The layers' matmuls in e4m3 with a scale a row (issue 14 item 4, Qwen3TextCuda::set_fp8_weights), lm_head still in
+  // bf16: half a layer's bytes, so the ring's slots are 4 KB (a 4096-wide e4m3 row) and each GEMV row sums as
+  // ops/gemv_fp8's (16-value chunks, chunk c = lane + 32 i in increasing i, a warp sum, then the row's scale).
+  bool fp8_weights = false;
 };
 
 // Tuning (bench/qwen3_decode_bench sweeps it; the defaults are what the engine runs). Measured and removed
@@ -185,7 +201,8 @@ int qwen3_decode_persistent_blocks();
 std::string qwen3_decode_persistent_timing_report(const unsigned long long* rows, int blocks);
 
 // Whether the kernel serves this shape on the current device: sm_90, head_dim 128, heads a multiple of kv_heads,
-// hidden, inter and heads * head_dim multiples of 8, and one block an SM with a ring of >= 2 slots a warp.
+// hidden, inter and heads * head_dim multiples of 8 (of 16 with fp8_weights), and one block an SM with a ring of >= 2
+// slots a warp.
 bool qwen3_decode_persistent_fits(const Qwen3PersistentShape& s);
 size_t qwen3_decode_persistent_workspace_floats(const Qwen3PersistentShape& s);
 size_t qwen3_decode_persistent_counters(const Qwen3PersistentShape& s);

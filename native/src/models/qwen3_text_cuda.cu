@@ -80,27 +80,35 @@ Qwen3PersistentShape Qwen3TextCuda::persistent_shape() const {
   s.head_dim = cfg_.head_dim;
   s.layers = cfg_.num_layers;
   s.eps = cfg_.rms_norm_eps;
+  s.fp8_weights = fp8_weights_;
   return s;
 }
 
+bool Qwen3TextCuda::persistent_served() const {
+  if (wt_ != WType::BF16) return false;
+  // The kernel's contract: every RMSNorm with the model's eps (as qwen3_text_bind makes them), q / k norm, no biases,
+  // the four matmuls in bf16, or with fp8 weights their e4m3 copies attached.
+  auto served = [&](const Linear& l) {
+    return !l.b && (fp8_weights_ ? l.w8 && l.w8_scale : l.w && l.wt == WType::BF16);
+  };
+  for (const Qwen3DecoderLayer& L : w_.layers) {
+    const AttentionBlock& a = L.attn;
+    if (!a.q_norm || !a.k_norm || !served(a.qkv) || !served(a.o) || !served(L.mlp.gate_up) || !served(L.mlp.down))
+      return false;
+  }
+  return qwen3_decode_persistent_fits(persistent_shape());
+}
+
 bool Qwen3TextCuda::set_decode_persistent(bool on) {
-  if (on == persistent_) return decode_persistent();
+  persistent_wanted_ = on;
+  const bool serve = on && persistent_served();
+  if (serve == persistent_) return persistent_;
   stream_.sync();
   drop_graph();  // the graph baked in the other step
   persistent_ = false;
-  if (!on) return false;
-  if (wt_ != WType::BF16 || fp8_weights_) return false;
-  // The kernel's contract: every RMSNorm with the model's eps (as qwen3_text_bind makes them), q / k norm, no biases.
-  for (const Qwen3DecoderLayer& L : w_.layers) {
-    const AttentionBlock& a = L.attn;
-    if (!a.q_norm || !a.k_norm || a.qkv.b || a.o.b || L.mlp.gate_up.b || L.mlp.down.b || !a.qkv.w || !a.o.w ||
-        !L.mlp.gate_up.w || !L.mlp.down.w || a.qkv.wt != WType::BF16 || a.o.wt != WType::BF16 ||
-        L.mlp.gate_up.wt != WType::BF16 || L.mlp.down.wt != WType::BF16)
-      return false;
-  }
-  const Qwen3PersistentShape shape = persistent_shape();
-  if (!qwen3_decode_persistent_fits(shape)) return false;
+  if (!serve) return false;
   if (!persistent_layers_) {
+    const Qwen3PersistentShape shape = persistent_shape();  // (the workspace and counters: the same in either format)
     persistent_layers_ = (Qwen3PersistentLayer*)pool_.alloc(sizeof(Qwen3PersistentLayer) * cfg_.num_layers);
     persistent_ws_ = (float*)pool_.alloc(sizeof(float) * qwen3_decode_persistent_workspace_floats(shape));
     persistent_ctr_ = (unsigned*)pool_.alloc(sizeof(unsigned) * qwen3_decode_persistent_counters(shape));
@@ -157,6 +165,8 @@ bool Qwen3TextCuda::set_fp8_weights(bool on, bool keep_source) {
   drop_graph();    // the decode graph baked in the old weights' kernels
   fp8_.attach(on);
   fp8_weights_ = on;
+  // The persistent step in the new format, where it serves it (the graph of kernels otherwise).
+  if (persistent_wanted_) set_decode_persistent(true);
   if (on && !keep_source && !fp8_sources_released_) {
     // Every forward then runs these on the fp8 kernels: the GEMM for n > 1 and the GEMV for one token take any token
     // count at k % 16 == 0 with 16-byte aligned operands (the activations are pool blocks).
@@ -513,6 +523,14 @@ bool Qwen3TextCuda::capture_decode_graph() {
       t.o = static_cast<const __nv_bfloat16*>(L.attn.o.w);
       t.gate_up = static_cast<const __nv_bfloat16*>(L.mlp.gate_up.w);
       t.down = static_cast<const __nv_bfloat16*>(L.mlp.down.w);
+      t.qkv8 = L.attn.qkv.w8;  // set with fp8 weights (the step then reads these)
+      t.o8 = L.attn.o.w8;
+      t.gate_up8 = L.mlp.gate_up.w8;
+      t.down8 = L.mlp.down.w8;
+      t.qkv_scale = L.attn.qkv.w8_scale;
+      t.o_scale = L.attn.o.w8_scale;
+      t.gate_up_scale = L.mlp.gate_up.w8_scale;
+      t.down_scale = L.mlp.down.w8_scale;
       t.k_cache = kc_[l];
       t.v_cache = vc_[l];
     }

@@ -102,11 +102,12 @@ class Qwen3TextCuda {
   // decoder layer as one kernel (models/qwen3_decode_persistent.h: producer warps stream the weights through shared
   // memory while the layers' dependencies are grid-wide waits) between the embedding / rotary tables and lm_head. Meant
   // to agree with the graph step to f32 rounding (the GEMVs sum in their order, the norms and the attention in their
-  // own; qwen3_cuda_test checks it on the device). Returns whether it is on: false for f32 weights, fp8 weights, a
-  // layer without q / k norm or with a bias, or a shape / device qwen3_decode_persistent_fits refuses. The eager path
-  // (set_decode_graph(false)) is unchanged.
+  // own; qwen3_cuda_test checks it on the device). With fp8 weights (set_fp8_weights) the step reads their e4m3 copies
+  // (its GEMVs sum as ops/gemv_fp8's), and a switch of set_fp8_weights re-decides it. Returns whether it is on: false
+  // for f32 weights, a layer without q / k norm or with a bias, or a shape / device qwen3_decode_persistent_fits
+  // refuses. The eager path (set_decode_graph(false)) is unchanged.
   bool set_decode_persistent(bool on);
-  bool decode_persistent() const { return persistent_ && !fp8_weights_; }
+  bool decode_persistent() const { return persistent_; }
   // The persistent step's tuning (Qwen3PersistentTuning: the copies' L2 policy, lm_head in the step for a bf16 lm_head
   // without bias, the attention's key splits and how they are combined, the grid's blocks) and whether it records where
   // its time goes (timing: the kernel's timed twin, its buffer zeroed here). The graph is re-captured on the next step.
@@ -171,7 +172,8 @@ class Qwen3TextCuda {
   int att_part_cap_ = -1;
   // The persistent step (set_decode_persistent): the layers' pointer table on the GPU (rewritten before each capture:
   // the KV cache moves when it grows), its workspace and its phase counters.
-  bool persistent_ = false;
+  bool persistent_ = false, persistent_wanted_ = false;  // on, and asked for (set_decode_persistent)
+  bool persistent_served() const;                        // whether the step serves the weights as they are now
   Qwen3PersistentLayer* persistent_layers_ = nullptr;
   float* persistent_ws_ = nullptr;
   unsigned* persistent_ctr_ = nullptr;
