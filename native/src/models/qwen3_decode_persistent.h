@@ -20,6 +20,11 @@
 // (chunk c = lane + 32 i of a row, in increasing i, then a warp sum); the norms and the attention in their own order,
 // so the step agrees with the graph step to f32 rounding, not bit for bit (native/test/qwen3_cuda_test).
 //
+// With fp8 weights (Qwen3PersistentShape::fp8_weights) the layers' e4m3 copies stream through 4 KB slots and each row
+// sums as ops/gemv_fp8's: 1.14x the graph of fp8 GEMVs on an H100 (295.5 / 283.5 tokens/s at 128/128 / 1024/256, 80%
+// / 76% of their roofline), where the consumers' arithmetic, not the stream, is what the step waits on (bench/README
+// "The persistent step with fp8 weights").
+//
 // Bounded waits: a wait that lasts 4 s prints where it was and traps (a schedule bug or a block that could not be
 // resident fails the step instead of hanging the process). bench/decode_chain_bench.cu is the model it grew from.
 // Tuning and diagnostics (Qwen3PersistentStep::tuning, ::timing) are swept and printed by bench/qwen3_decode_bench.cu.
@@ -124,8 +129,9 @@ struct Qwen3PersistentTuning {
   // grid-wide wait (session 60), so a block's share of HBM stops for the wait, the staging after it and the attention
   // (~0.6-0.7 ms a step over the stream alone); rows asked of L2 there keep HBM busy and refill the ring at L2's speed
   // after it. The look-ahead of 2026-12-05 asked all the time (64-160 KB a warp, 34-85 MB in all) and was much slower;
-  // this asks at the boundaries alone (24 KB a warp: 12.7 MB). Written after session 60's device time ran out: not yet
-  // run (qwen3_cuda_test's bit-for-bit row has it at 32, bench/qwen3_decode_bench sweeps 24).
+  // this asks at the boundaries alone (24 KB a warp: 12.7 MB). Session 61 (H100, two calls): +1.5% at 128/128, none
+  // at 1024/256, -0.5% / -1.7% with fp8 weights (the rings stay full at the waits; the attention's KV reads slower).
+  // qwen3_cuda_test's bit-for-bit row has it at 32, bench/qwen3_decode_bench sweeps 24.
   int boundary_prefetch_kb = 0;
   // Diagnostic, never the engine's: the consumers only take and give back the ring's slots (no phases waited for, no
   // arithmetic; the logits are garbage), so the step times the producers' stream of the real rows alone: the ceiling
