@@ -614,7 +614,8 @@ int main(int argc, char** argv) {
   // 1e-4 (each row sums as gemv_fp8's; the norms and the attention in their own order), the same argmax. The shape's
   // rows: q|k|v's and gate|up's 4096 e4m3 bytes one slot each (x in registers), o's 1024 a short piece, down's 5008 a
   // slot and a short piece; lm_head's bf16 rows two slots. Again on 8 blocks (32 consumer warps: 48 q|k|v rows a
-  // warp, so its row scales are loaded in two rounds of 32). Then set_fp8_weights(false) on the persistent model:
+  // warp, so its row scales are loaded in two rounds of 32), and with the 4096-wide rows on the tensor cores
+  // (tuning.fp8_tensor_cores: x as f16 hi + lo, ~22 bits). Then set_fp8_weights(false) on the persistent model:
   // the bf16 step again, its logits against the bf16 graph step's.
   {
     const Qwen3TextConfig pc = head128_config(4096, 5008);
@@ -658,6 +659,12 @@ int main(int argc, char** argv) {
       run(worst, argmax_diff);
       check(worst <= 1e-4 && argmax_diff == 0,
             "persistent step, fp8 weights, 8 blocks (row scales in two rounds), vs graph, rel l2 (1e-4)", worst);
+      Qwen3PersistentTuning mma;
+      mma.fp8_tensor_cores = true;
+      pers->set_decode_persistent_tuning(mma, false);
+      run(worst, argmax_diff);
+      check(worst <= 1e-4 && argmax_diff == 0,
+            "persistent step, fp8 weights on the tensor cores (x as f16 hi + lo), vs graph, rel l2 (1e-4)", worst);
       pers->set_decode_persistent_tuning(Qwen3PersistentTuning{}, false);
       const bool back = !base->set_fp8_weights(false) && !pers->set_fp8_weights(false) && pers->decode_persistent();
       run(worst, argmax_diff);
