@@ -215,12 +215,14 @@ __device__ __forceinline__ float dot_chunk(float acc, uint4 u, const float4* xa,
   }
 }
 // A slot taken: wait until it has landed (the time a consumer waits for the stream counted), then give it back once
-// every lane has read it (done).
+// every lane has read it (give_slot: the ring's next slot; ahead: the one after it, taken too).
 template <bool kTimed>
-__device__ __forceinline__ const uint4* take_slot(Ring& r, int kSlot, int lane, int layer, unsigned long long* tw) {
-  const int s = (int)(r.n % r.S);
+__device__ __forceinline__ const uint4* take_slot(Ring& r, int kSlot, int lane, int layer, unsigned long long* tw,
+                                                  unsigned ahead = 0) {
+  const unsigned n = r.n + ahead;
+  const int s = (int)(n % r.S);
   const long long t0 = tick<kTimed>();
-  wait_slot(saddr(&r.full[s]), (r.n / r.S) & 1, "a weight slot", layer);
+  wait_slot(saddr(&r.full[s]), (n / r.S) & 1, "a weight slot", layer);
   if (lane == 0) tock<kTimed>(tw, kTimeSlotWait, t0);
   return reinterpret_cast<const uint4*>(r.slots + (size_t)s * kSlot);
 }
@@ -317,6 +319,46 @@ __device__ __forceinline__ float dot_row_regs(Ring& r, const XRegs& xr, int lane
     give_slot(r, lane);
   }
   return acc;
+}
+
+// Two such rows of one slot each (the ring's next two slots: a gate row and its up row, or rows r and r + T), their
+// chunks interleaved: a consumer warp is alone on its scheduler, so one row's chain of dependent adds leaves it idle
+// where a second, independent row fills the cycles (tuning.rows_in_pairs). Each row sums in dot_row_regs' order: the
+// same bits.
+template <bool kTimed, bool kE4m3, int kSlot>
+__device__ __forceinline__ void dot_rows2_regs(Ring& r, const XRegs& xr, int lane, int layer, unsigned long long* tw,
+                                               float& acc0, float& acc1) {
+  constexpr int kLaneChunks = kRegValues / (kE4m3 ? 16 : 8) / 32;
+  static_assert(kLaneChunks == kSlot / 16 / 32, "a row a slot");
+  constexpr int kBatch = 2;  // chunks of each row loaded before their sums
+  const uint4* s0 = take_slot<kTimed>(r, kSlot, lane, layer, tw);
+  const uint4* s1 = take_slot<kTimed>(r, kSlot, lane, layer, tw, 1);
+  float a0 = 0.f, a1 = 0.f;
+#pragma unroll
+  for (int i0 = 0; i0 < kLaneChunks; i0 += kBatch) {
+    uint4 u0[kBatch], u1[kBatch];
+#pragma unroll
+    for (int i = 0; i < kBatch; ++i) {
+      u0[i] = s0[lane + 32 * (i0 + i)];
+      u1[i] = s1[lane + 32 * (i0 + i)];
+    }
+#pragma unroll
+    for (int i = 0; i < kBatch; ++i) {
+      const int g = i0 + i;
+      if constexpr (kE4m3) {
+        const float4 xv[4] = {xr.v[4 * g], xr.v[4 * g + 1], xr.v[4 * g + 2], xr.v[4 * g + 3]};
+        a0 = gemv::dot16_e4m3(a0, u0[i], xv);
+        a1 = gemv::dot16_e4m3(a1, u1[i], xv);
+      } else {
+        a0 = gemv::dot8_staged(a0, u0[i], xr.v[2 * g], xr.v[2 * g + 1]);
+        a1 = gemv::dot8_staged(a1, u1[i], xr.v[2 * g], xr.v[2 * g + 1]);
+      }
+    }
+  }
+  give_slot(r, lane);
+  give_slot(r, lane);
+  acc0 = a0;
+  acc1 = a1;
 }
 
 // The same row in e4m3 on the tensor cores (tuning.fp8_tensor_cores): mma.sync m16n8k16 (f16 in, f32 accumulators)
@@ -930,21 +972,32 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   auto row_dot = [&](int k, int layer) {
     return warp_sum(dot_row<kTimed, kFp8, kSlot>(ring, k, xa, xb, lane, layer, tw));
   };
-  // A phase of kRegValues-wide layer rows with x (staged) in registers: f(dot), dot() the warp's sum of its next row
-  // . x (in every lane). With fp8 weights and tuning.fp8_tensor_cores, on the tensor cores.
-  const bool fp8_mma = kFp8 && P.st.tuning.fp8_tensor_cores;
+  // A phase of kRegValues-wide layer rows with x (staged) in registers: f(dot, dot2), dot() the warp's sum of its
+  // next row . x (in every lane), dot2(a, b) the next two rows' (with tuning.rows_in_pairs interleaved, else one after
+  // the other). With fp8 weights and tuning.fp8_tensor_cores, on the tensor cores.
+  const bool fp8_mma = kFp8 && P.st.tuning.fp8_tensor_cores, pairs = P.st.tuning.rows_in_pairs;
   auto with_x_in_regs = [&](int layer, auto&& f) {
     if constexpr (kFp8) {
       if (fp8_mma) {
         XRegsMma xr;  // live in this phase alone
         load_xregs_mma(xr, xa, xb, lane);
-        f([&] { return warp_sum(dot_row_mma<kTimed>(ring, xr, lane, layer, tw)); });
+        auto dot = [&] { return warp_sum(dot_row_mma<kTimed>(ring, xr, lane, layer, tw)); };
+        f(dot, [&](float& a, float& b) { a = dot(), b = dot(); });
         return;
       }
     }
     XRegs xr;
     load_xregs<kFp8>(xr, xa, xb, lane);
-    f([&] { return warp_sum(dot_row_regs<kTimed, kFp8, kSlot>(ring, xr, lane, layer, tw)); });
+    auto dot = [&] { return warp_sum(dot_row_regs<kTimed, kFp8, kSlot>(ring, xr, lane, layer, tw)); };
+    f(dot, [&](float& a, float& b) {
+      if (!pairs) {
+        a = dot(), b = dot();
+        return;
+      }
+      dot_rows2_regs<kTimed, kFp8, kSlot>(ring, xr, lane, layer, tw, a, b);
+      a = warp_sum(a);
+      b = warp_sum(b);
+    });
   };
   // The row scales of the warp's rows of a layer GEMV with e4m3 weights (none in bf16: a row's sum is its output).
   auto scales = [&](const float* scale, int rows) { return row_scales(kFp8 ? scale : nullptr, gw, T, rows, lane); };
@@ -1005,8 +1058,16 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     if (h_in_regs) {
-      with_x_in_regs(l, [&](auto&& dot) {
-        for (int r = gw, j = 0; r < R; r += T, ++j) {
+      with_x_in_regs(l, [&](auto&& dot, auto&& dot2) {
+        int r = gw, j = 0;
+        for (; pairs && r + T < R; r += 2 * T, j += 2) {
+          float a, b;
+          dot2(a, b);
+          a = scaled_row(a, qkv_sc, j);
+          b = scaled_row(b, qkv_sc, j + 1);
+          if (lane == 0) ws.qkv[r] = a, ws.qkv[r + T] = b;
+        }
+        for (; r < R; r += T, ++j) {
           const float acc = scaled_row(dot(), qkv_sc, j);
           if (lane == 0) ws.qkv[r] = acc;
         }
@@ -1055,8 +1116,15 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     if (att_in_regs) {
-      with_x_in_regs(l, [&](auto&& dot) {
-        for (int r = gw, j = 0; r < H; r += T, ++j) add_residual(r, j, scaled_row(dot(), o_sc, j));
+      with_x_in_regs(l, [&](auto&& dot, auto&& dot2) {
+        int r = gw, j = 0;
+        for (; pairs && r + T < H; r += 2 * T, j += 2) {
+          float a, b;
+          dot2(a, b);
+          add_residual(r, j, scaled_row(a, o_sc, j));
+          add_residual(r + T, j + 1, scaled_row(b, o_sc, j + 1));
+        }
+        for (; r < H; r += T, ++j) add_residual(r, j, scaled_row(dot(), o_sc, j));
       });
     } else {
       for (int r = gw, j = 0; r < H; r += T, ++j) add_residual(r, j, scaled_row(row_dot(QH, l), o_sc, j));
@@ -1071,10 +1139,12 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     if (h_in_regs) {
-      with_x_in_regs(l, [&](auto&& dot) {
+      with_x_in_regs(l, [&](auto&& dot, auto&& dot2) {
         for (int r = gw, j = 0; r < I; r += T, ++j) {
-          const float gate = scaled_row(dot(), gate_sc, j);
-          const float up = scaled_row(dot(), up_sc, j);
+          float gate, up;  // row r of gate, then of up: the ring's next two
+          dot2(gate, up);
+          gate = scaled_row(gate, gate_sc, j);
+          up = scaled_row(up, up_sc, j);
           if (lane == 0) ws.act[r] = gate / (1.0f + expf(-gate)) * up;
         }
       });
