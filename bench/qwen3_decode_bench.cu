@@ -290,12 +290,11 @@ int main(int argc, char** argv) {
     // The persistent step's tuning swept on the same prompt and steps as above: the defaults, then each lever changed
     // from them alone (the ring's copies without the evict-first policy, lm_head apart, 32 / 64 key splits at most,
     // the two-level combine, 16 / 8 keys a split, the warp combine of 32 splits of 16 keys, 128 blocks, 4 slots a
-    // ring, 24 KB prefetched at the phase boundaries, rows in pairs, with fp8 weights their rows on the tensor cores),
-    // then the defaults with every change that was faster, one after another, kept while faster. Then the timed twin at
-    // the defaults and at the fastest: where a step's time goes. Tuning changes no arithmetic but summation orders
-    // (lm_head in the step: its logits'; the splits and the combine: the attention's), so every run should end on the
-    // token above. A line a run: "persistent step [LEVERS]: X ms/token, ..." (LEVERS "defaults" or the changes joined
-    // by " + "; bench/qwen3_bench_join.py's rows).
+    // ring, 24 KB prefetched at the phase boundaries), then the defaults with every change that was faster, one after
+    // another, kept while faster. Then the timed twin at the defaults and at the fastest: where a step's time goes.
+    // Tuning changes no arithmetic but summation orders (lm_head in the step: its logits'; the splits and the combine:
+    // the attention's), so every run should end on the token above. A line a run: "persistent step [LEVERS]: X
+    // ms/token, ..." (LEVERS "defaults" or the changes joined by " + "; bench/qwen3_bench_join.py's rows).
     const Qwen3PersistentTuning defaults;
     auto persistent_run = [&](const Qwen3PersistentTuning& tuning, bool timing) {
       m->set_decode_persistent_tuning(tuning, timing);
@@ -320,9 +319,6 @@ int main(int argc, char** argv) {
       add(tuning.ring_slots != d.ring_slots, (std::to_string(tuning.ring_slots) + " slots a ring").c_str());
       add(tuning.boundary_prefetch_kb != d.boundary_prefetch_kb,
           (std::to_string(tuning.boundary_prefetch_kb) + " KB prefetched at boundaries").c_str());
-      add(tuning.rows_in_pairs != d.rows_in_pairs, tuning.rows_in_pairs ? "rows in pairs" : "rows one at a time");
-      add(tuning.fp8_tensor_cores != d.fp8_tensor_cores,
-          tuning.fp8_tensor_cores ? "fp8 on tensor cores" : "fp8 on f32 FMAs");
       add(tuning.stream_only, "stream only");
       add(tuning.skip_attention, "no attention");
       add(tuning.skip_waits, "no waits");
@@ -332,8 +328,8 @@ int main(int argc, char** argv) {
       if (timing) std::printf("%s", m->decode_persistent_timing_report().c_str());
       return ms;
     };
-    const int n_levers = m->fp8_weights() ? 11 : 10;       // fp8_tensor_cores: with fp8 weights alone
-    auto flip = [](Qwen3PersistentTuning& t, int lever) {  // lever 0 .. n_levers - 1: one change from t
+    constexpr int kLevers = 9;
+    auto flip = [](Qwen3PersistentTuning& t, int lever) {  // lever 0 .. kLevers - 1: one change from t
       if (lever == 0) t.copies_evict_first = !t.copies_evict_first;
       if (lever == 1) t.lm_head_in_step = !t.lm_head_in_step;
       if (lever == 2) t.max_splits = t.max_splits == 32 ? 64 : 32;
@@ -348,13 +344,11 @@ int main(int argc, char** argv) {
       if (lever == 7)
         t.ring_slots = t.ring_slots == 4 ? 0 : 4;  // one slot fewer a ring: what the ring's depth is worth
       if (lever == 8) t.boundary_prefetch_kb = t.boundary_prefetch_kb == 24 ? 0 : 24;
-      if (lever == 9) t.rows_in_pairs = !t.rows_in_pairs;
-      if (lever == 10) t.fp8_tensor_cores = !t.fp8_tensor_cores;
     };
     const double defaults_ms = persistent_run(defaults, false);
     std::vector<int> faster;  // the levers that alone beat the defaults, and their times
     std::vector<double> faster_ms;
-    for (int lever = 0; lever < n_levers; ++lever) {
+    for (int lever = 0; lever < kLevers; ++lever) {
       Qwen3PersistentTuning t = defaults;
       flip(t, lever);
       if (const double ms = persistent_run(t, false); ms < defaults_ms)

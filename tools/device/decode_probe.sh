@@ -15,6 +15,7 @@
 #           Then both steps again with fp8 weights (COSMOS_FP8_WEIGHTS=1). ~3 min. Under $OUT: qwen3_cuda_test.log,
 #           decode.log (everything the bf16 benches printed), summary.txt (its joined JSON rows,
 #           bench/qwen3_bench_join.py), decode_fp8.log.
+#   device: bash tools/device/decode_probe.sh ncu: one step under ncu (below).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 TAR=.dev/decode_probe.tar.xz
@@ -54,5 +55,21 @@ device)
     done
   done
   grep -E "^== |^decode [0-9]|^roofline|^persistent step \[[^]]*\]: |rror|trap|gave up" "$out/decode_fp8.log" ;;
-*) echo "usage: decode_probe.sh prepare [COMMIT] | device" >&2; exit 2 ;;
+ncu)
+  # One step of the persistent kernel under ncu (NCU_ENV: the model's switches, e.g. COSMOS_FP8_WEIGHTS=1; NCU_KERNEL:
+  # the kernel's mangled name, by default the untimed fp8 one): its speed-of-light, warp states and scheduler
+  # sections (ncu.txt), and its SASS with the stall samples of each instruction (ncu_sass.csv). ~2 min.
+  out=${OUT:-/tmp/decode_probe}
+  mkdir -p "$out"
+  [ -x .dev/benchbin/qwen3_decode_bench ] || tar -xJf "$TAR" || exit 1
+  env ${NCU_ENV:-COSMOS_FP8_WEIGHTS=1} timeout 400 ncu --kernel-name-base mangled \
+    --kernel-name "regex:${NCU_KERNEL:-decode_step_kernelILb0ELb1E}" --launch-skip 4 --launch-count 1 \
+    --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section SourceCounters \
+    --section MemoryWorkloadAnalysis -o "$out/step" .dev/benchbin/qwen3_decode_bench 128 8 > "$out/ncu_run.log" 2>&1 ||
+    { echo "ncu rc $?"; tail -20 "$out/ncu_run.log"; exit 1; }
+  ncu --import "$out/step.ncu-rep" --page details > "$out/ncu.txt" 2>&1
+  ncu --import "$out/step.ncu-rep" --page source --csv --print-source sass > "$out/ncu_sass.csv" 2>&1
+  rm -f "$out/step.ncu-rep"
+  cat "$out/ncu.txt" ;;
+*) echo "usage: decode_probe.sh prepare [COMMIT] | device | ncu" >&2; exit 2 ;;
 esac

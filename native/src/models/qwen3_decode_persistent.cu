@@ -215,14 +215,12 @@ __device__ __forceinline__ float dot_chunk(float acc, uint4 u, const float4* xa,
   }
 }
 // A slot taken: wait until it has landed (the time a consumer waits for the stream counted), then give it back once
-// every lane has read it (give_slot: the ring's next slot; ahead: the one after it, taken too).
+// every lane has read it (done).
 template <bool kTimed>
-__device__ __forceinline__ const uint4* take_slot(Ring& r, int kSlot, int lane, int layer, unsigned long long* tw,
-                                                  unsigned ahead = 0) {
-  const unsigned n = r.n + ahead;
-  const int s = (int)(n % r.S);
+__device__ __forceinline__ const uint4* take_slot(Ring& r, int kSlot, int lane, int layer, unsigned long long* tw) {
+  const int s = (int)(r.n % r.S);
   const long long t0 = tick<kTimed>();
-  wait_slot(saddr(&r.full[s]), (n / r.S) & 1, "a weight slot", layer);
+  wait_slot(saddr(&r.full[s]), (r.n / r.S) & 1, "a weight slot", layer);
   if (lane == 0) tock<kTimed>(tw, kTimeSlotWait, t0);
   return reinterpret_cast<const uint4*>(r.slots + (size_t)s * kSlot);
 }
@@ -319,133 +317,6 @@ __device__ __forceinline__ float dot_row_regs(Ring& r, const XRegs& xr, int lane
     give_slot(r, lane);
   }
   return acc;
-}
-
-// Two such rows of one slot each (the ring's next two slots: a gate row and its up row, or rows r and r + T), their
-// chunks interleaved: a consumer warp is alone on its scheduler, so one row's chain of dependent adds leaves it idle
-// where a second, independent row fills the cycles (tuning.rows_in_pairs). Each row sums in dot_row_regs' order: the
-// same bits.
-template <bool kTimed, bool kE4m3, int kSlot>
-__device__ __forceinline__ void dot_rows2_regs(Ring& r, const XRegs& xr, int lane, int layer, unsigned long long* tw,
-                                               float& acc0, float& acc1) {
-  constexpr int kLaneChunks = kRegValues / (kE4m3 ? 16 : 8) / 32;
-  static_assert(kLaneChunks == kSlot / 16 / 32, "a row a slot");
-  constexpr int kBatch = 2;  // chunks of each row loaded before their sums
-  const uint4* s0 = take_slot<kTimed>(r, kSlot, lane, layer, tw);
-  const uint4* s1 = take_slot<kTimed>(r, kSlot, lane, layer, tw, 1);
-  float a0 = 0.f, a1 = 0.f;
-#pragma unroll
-  for (int i0 = 0; i0 < kLaneChunks; i0 += kBatch) {
-    uint4 u0[kBatch], u1[kBatch];
-#pragma unroll
-    for (int i = 0; i < kBatch; ++i) {
-      u0[i] = s0[lane + 32 * (i0 + i)];
-      u1[i] = s1[lane + 32 * (i0 + i)];
-    }
-#pragma unroll
-    for (int i = 0; i < kBatch; ++i) {
-      const int g = i0 + i;
-      if constexpr (kE4m3) {
-        const float4 xv[4] = {xr.v[4 * g], xr.v[4 * g + 1], xr.v[4 * g + 2], xr.v[4 * g + 3]};
-        a0 = gemv::dot16_e4m3(a0, u0[i], xv);
-        a1 = gemv::dot16_e4m3(a1, u1[i], xv);
-      } else {
-        a0 = gemv::dot8_staged(a0, u0[i], xr.v[2 * g], xr.v[2 * g + 1]);
-        a1 = gemv::dot8_staged(a1, u1[i], xr.v[2 * g], xr.v[2 * g + 1]);
-      }
-    }
-  }
-  give_slot(r, lane);
-  give_slot(r, lane);
-  acc0 = a0;
-  acc1 = a1;
-}
-
-// The same row in e4m3 on the tensor cores (tuning.fp8_tensor_cores): mma.sync m16n8k16 (f16 in, f32 accumulators)
-// with the weights as B and x as A. The lane's 4 weights of an mma, bytes 4u.. 4u+3 of its chunk i (u < 4, i < 8: 32
-// mmas a 4 KB slot), are its B fragment (k = 2t, 2t+1 and 2t+8, 2t+9 of column g = lane / 4, t = lane % 4; an e4m3
-// pair is an f16 pair exactly), and A's row g holds x at those 4 positions in f16, its row g + 8 what f16 left of x
-// (x = hi + lo: ~22 bits of x), so that D[g][g] + D[g + 8][g] = sum over lane g's groups' weights of w (hi + lo): the
-// rows' products come out on the diagonal (lanes t = g / 2), the other 120 of a 16 x 8 D are discarded. x is scaled
-// by a power of two first (its largest |value| a warp to [2^14, 2^15): f16's range), undone on the sum. ~1
-// instruction a weight (an LDS.128 for 16, a cvt a pair, an mma for 4 lanes x 4) against dot16_e4m3's ~2.75; the sum's
-// order (and the f16 rounding of x's lo part, ~2^-22 of x) differ from gemv_fp8's, so the row agrees with it to f32
-// rounding, not bit for bit.
-constexpr int kMmas = kRegValues / 16 / 32 * 4;  // mmas a kRegValues-wide e4m3 row (32)
-struct XRegsMma {
-  uint32_t a[kMmas][4];  // A fragments: {hi(x0, x1), lo(x0, x1), hi(x2, x3), lo(x2, x3)}, x the mma's 4 positions
-  float inv;             // 2^-k: x was scaled by 2^k
-};
-__device__ __forceinline__ uint32_t f16x2_bits(__half2 h) { return *reinterpret_cast<const uint32_t*>(&h); }
-__device__ __forceinline__ void hi_lo(float a, float b, uint32_t& hi, uint32_t& lo) {
-  const __half2 h = __floats2half2_rn(a, b);
-  hi = f16x2_bits(h);
-  lo = f16x2_bits(__floats2half2_rn(a - __low2float(h), b - __high2float(h)));
-}
-__device__ __forceinline__ void load_xregs_mma(XRegsMma& xr, const float4* xa, const float4* xb, int lane) {
-  float m = 0.f;  // the warp's largest |x|
-#pragma unroll
-  for (int i = 0; i < kMmas / 4; ++i) {
-    const int c = lane + 32 * i;
-    const float4 v[4] = {xa[2 * c], xb[2 * c], xa[2 * c + 1], xb[2 * c + 1]};
-#pragma unroll
-    for (int u = 0; u < 4; ++u)
-      m = fmaxf(m, fmaxf(fmaxf(fabsf(v[u].x), fabsf(v[u].y)), fmaxf(fabsf(v[u].z), fabsf(v[u].w))));
-  }
-  m = warp_max(m);
-  // k: m 2^k in [2^14, 2^15) (clamped: an all-but-zero x stays near zero, inf / NaN unscaled, as the sum would be)
-  const int k = m > 0.f && isfinite(m) ? max(-100, min(100, 14 - ilogbf(m))) : 0;
-  const float up = ldexpf(1.f, k);
-  xr.inv = ldexpf(1.f, -k);
-#pragma unroll
-  for (int i = 0; i < kMmas / 4; ++i) {
-    const int c = lane + 32 * i;
-    const float4 v[4] = {xa[2 * c], xb[2 * c], xa[2 * c + 1], xb[2 * c + 1]};
-#pragma unroll
-    for (int u = 0; u < 4; ++u) {
-      uint32_t* a = xr.a[4 * i + u];
-      hi_lo(v[u].x * up, v[u].y * up, a[0], a[1]);
-      hi_lo(v[u].z * up, v[u].w * up, a[2], a[3]);
-    }
-  }
-}
-__device__ __forceinline__ void mma_f16_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-__device__ __forceinline__ uint32_t e4m3x2_f16x2(uint32_t pair) {  // the low byte to the low half
-  const __half2_raw h = __nv_cvt_fp8x2_to_halfraw2((__nv_fp8x2_storage_t)(pair & 0xffffu), __NV_E4M3);
-  return (uint32_t)h.x | ((uint32_t)h.y << 16);
-}
-// The lane's share of the row's dot product (the warp's sum still to take; 8 lanes hold a part, the rest 0).
-template <bool kTimed>
-__device__ __forceinline__ float dot_row_mma(Ring& r, const XRegsMma& xr, int lane, int layer, unsigned long long* tw) {
-  constexpr int kSlot = kSlotBytesOf<true>;
-  static_assert(kMmas / 4 == kSlot / 16 / 32, "one slot a row");
-  const uint4* slot = take_slot<kTimed>(r, kSlot, lane, layer, tw);
-  constexpr int kBatch = 4;  // chunks loaded before their mmas
-  float d[2][4] = {};        // two accumulators, alternate mmas: half as long a dependent chain
-#pragma unroll
-  for (int i0 = 0; i0 < kMmas / 4; i0 += kBatch) {
-    uint4 u[kBatch];
-#pragma unroll
-    for (int i = 0; i < kBatch; ++i) u[i] = slot[lane + 32 * (i0 + i)];
-#pragma unroll
-    for (int i = 0; i < kBatch; ++i) {
-      const uint32_t words[4] = {u[i].x, u[i].y, u[i].z, u[i].w};
-#pragma unroll
-      for (int q = 0; q < 4; ++q)
-        mma_f16_16816(d[q & 1], xr.a[4 * (i0 + i) + q], e4m3x2_f16x2(words[q]), e4m3x2_f16x2(words[q] >> 16));
-    }
-  }
-  give_slot(r, lane);
-  const int g = lane >> 2, t = lane & 3;
-  if (t != g >> 1) return 0.f;
-  const float hi = (g & 1) ? d[0][1] + d[1][1] : d[0][0] + d[1][0];  // D[g][g]: x's f16 part
-  const float lo = (g & 1) ? d[0][3] + d[1][3] : d[0][2] + d[1][2];  // D[g + 8][g]: the rest
-  return (hi + lo) * xr.inv;
 }
 
 // An e4m3 GEMV's row scales for a warp's rows gw + j T (j = 0, 1, ...), lane j % 32 holding row j's, 32 rows at a time:
@@ -968,36 +839,12 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   const int per = (n_kv + splits - 1) / splits;
   const int per_layer = counters_per_layer(s);
   const bool h_in_regs = H == kRegValues, att_in_regs = QH == kRegValues;
-  // A layer GEMV's row (in the layers' format) . the staged x: the warp's sum (in every lane).
+  // A layer GEMV's row (in the layers' format) . the staged x, or x in registers: the warp's sum (in every lane).
   auto row_dot = [&](int k, int layer) {
     return warp_sum(dot_row<kTimed, kFp8, kSlot>(ring, k, xa, xb, lane, layer, tw));
   };
-  // A phase of kRegValues-wide layer rows with x (staged) in registers: f(dot, dot2), dot() the warp's sum of its
-  // next row . x (in every lane), dot2(a, b) the next two rows' (with tuning.rows_in_pairs interleaved, else one after
-  // the other). With fp8 weights and tuning.fp8_tensor_cores, on the tensor cores.
-  const bool fp8_mma = kFp8 && P.st.tuning.fp8_tensor_cores, pairs = P.st.tuning.rows_in_pairs;
-  auto with_x_in_regs = [&](int layer, auto&& f) {
-    if constexpr (kFp8) {
-      if (fp8_mma) {
-        XRegsMma xr;  // live in this phase alone
-        load_xregs_mma(xr, xa, xb, lane);
-        auto dot = [&] { return warp_sum(dot_row_mma<kTimed>(ring, xr, lane, layer, tw)); };
-        f(dot, [&](float& a, float& b) { a = dot(), b = dot(); });
-        return;
-      }
-    }
-    XRegs xr;
-    load_xregs<kFp8>(xr, xa, xb, lane);
-    auto dot = [&] { return warp_sum(dot_row_regs<kTimed, kFp8, kSlot>(ring, xr, lane, layer, tw)); };
-    f(dot, [&](float& a, float& b) {
-      if (!pairs) {
-        a = dot(), b = dot();
-        return;
-      }
-      dot_rows2_regs<kTimed, kFp8, kSlot>(ring, xr, lane, layer, tw, a, b);
-      a = warp_sum(a);
-      b = warp_sum(b);
-    });
+  auto row_dot_regs = [&](const XRegs& xr, int layer) {
+    return warp_sum(dot_row_regs<kTimed, kFp8, kSlot>(ring, xr, lane, layer, tw));
   };
   // The row scales of the warp's rows of a layer GEMV with e4m3 weights (none in bf16: a row's sum is its output).
   auto scales = [&](const float* scale, int rows) { return row_scales(kFp8 ? scale : nullptr, gw, T, rows, lane); };
@@ -1058,20 +905,12 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     if (h_in_regs) {
-      with_x_in_regs(l, [&](auto&& dot, auto&& dot2) {
-        int r = gw, j = 0;
-        for (; pairs && r + T < R; r += 2 * T, j += 2) {
-          float a, b;
-          dot2(a, b);
-          a = scaled_row(a, qkv_sc, j);
-          b = scaled_row(b, qkv_sc, j + 1);
-          if (lane == 0) ws.qkv[r] = a, ws.qkv[r + T] = b;
-        }
-        for (; r < R; r += T, ++j) {
-          const float acc = scaled_row(dot(), qkv_sc, j);
-          if (lane == 0) ws.qkv[r] = acc;
-        }
-      });
+      XRegs xr;  // live in this phase alone
+      load_xregs<kFp8>(xr, xa, xb, lane);
+      for (int r = gw, j = 0; r < R; r += T, ++j) {
+        const float acc = scaled_row(row_dot_regs(xr, l), qkv_sc, j);
+        if (lane == 0) ws.qkv[r] = acc;
+      }
     } else {
       for (int r = gw, j = 0; r < R; r += T, ++j) {
         const float acc = scaled_row(row_dot(H, l), qkv_sc, j);
@@ -1116,16 +955,9 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     if (att_in_regs) {
-      with_x_in_regs(l, [&](auto&& dot, auto&& dot2) {
-        int r = gw, j = 0;
-        for (; pairs && r + T < H; r += 2 * T, j += 2) {
-          float a, b;
-          dot2(a, b);
-          add_residual(r, j, scaled_row(a, o_sc, j));
-          add_residual(r + T, j + 1, scaled_row(b, o_sc, j + 1));
-        }
-        for (; r < H; r += T, ++j) add_residual(r, j, scaled_row(dot(), o_sc, j));
-      });
+      XRegs xr;
+      load_xregs<kFp8>(xr, xa, xb, lane);
+      for (int r = gw, j = 0; r < H; r += T, ++j) add_residual(r, j, scaled_row(row_dot_regs(xr, l), o_sc, j));
     } else {
       for (int r = gw, j = 0; r < H; r += T, ++j) add_residual(r, j, scaled_row(row_dot(QH, l), o_sc, j));
     }
@@ -1139,15 +971,13 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     if (h_in_regs) {
-      with_x_in_regs(l, [&](auto&& dot, auto&& dot2) {
-        for (int r = gw, j = 0; r < I; r += T, ++j) {
-          float gate, up;  // row r of gate, then of up: the ring's next two
-          dot2(gate, up);
-          gate = scaled_row(gate, gate_sc, j);
-          up = scaled_row(up, up_sc, j);
-          if (lane == 0) ws.act[r] = gate / (1.0f + expf(-gate)) * up;
-        }
-      });
+      XRegs xr;
+      load_xregs<kFp8>(xr, xa, xb, lane);
+      for (int r = gw, j = 0; r < I; r += T, ++j) {
+        const float gate = scaled_row(row_dot_regs(xr, l), gate_sc, j);
+        const float up = scaled_row(row_dot_regs(xr, l), up_sc, j);
+        if (lane == 0) ws.act[r] = gate / (1.0f + expf(-gate)) * up;
+      }
     } else {
       for (int r = gw, j = 0; r < I; r += T, ++j) {
         const float gate = scaled_row(row_dot(H, l), gate_sc, j);

@@ -133,16 +133,6 @@ struct Qwen3PersistentTuning {
   // at 1024/256, -0.5% / -1.7% with fp8 weights (the rings stay full at the waits; the attention's KV reads slower).
   // qwen3_cuda_test's bit-for-bit row has it at 32, bench/qwen3_decode_bench sweeps 24.
   int boundary_prefetch_kb = 0;
-  // With fp8 weights: the 4096-wide rows' dot products (q|k|v, o, gate|up on the 8B shape; down's keep the f32 FMAs)
-  // on the tensor cores, mma.sync with x as an f16 hi / lo pair (~22 bits), instead of an e4m3 -> f16 -> f32
-  // conversion and an f32 FMA a weight, which is what the fp8 step waits on (session 61). The same products, summed in
-  // another order (f32 rounding apart from gemv_fp8's). No effect with bf16 weights.
-  bool fp8_tensor_cores = false;
-  // The 4096-wide rows held against x in registers (q|k|v, o, gate|up on the 8B shape) taken two at a time, their
-  // chunks interleaved (a gate row with its up row, rows r and r + T): one consumer warp a scheduler leaves each row's
-  // dependent adds and warp sum exposed, which a second independent row fills. The same bits (each row sums in its
-  // order). Session 61: with fp8 weights the consumers, not the stream, are what the step waits on.
-  bool rows_in_pairs = false;
   // Diagnostic, never the engine's: the consumers only take and give back the ring's slots (no phases waited for, no
   // arithmetic; the logits are garbage), so the step times the producers' stream of the real rows alone: the ceiling
   // of this scheme on the device (bench/qwen3_decode_bench prints it apart from the sweep). Session 60: 104-106% of
