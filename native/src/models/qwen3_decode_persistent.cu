@@ -94,11 +94,32 @@ __device__ __forceinline__ void grid_signal(unsigned* ctr) { phases::signal<kNT>
 __device__ __forceinline__ void grid_wait(const unsigned* ctr, int layer) {
   phases::wait<kNT>(ctr, kTimeoutNs, "qwen3_decode_persistent", "a phase counter", layer);
 }
-__device__ __forceinline__ void stage(float4* xa, float4* xb, const float* src, int k) {
-  gemv::stage_x<kNT>(xa, xb, src, k);
-}
 // Loads of a staging pass go a batch of kStageBatch float4 a thread at a time (stage_x's reason).
 constexpr int kStageBatch = gemv::kStageBatch;
+// The staging: a GEMV's input in shared memory as kPlanes planes of `plane` float4s, value group g (x[4g .. 4g+3]) in
+// plane g % kPlanes at g / kPlanes: the GEMV's 16-byte chunk c of weights (8 bf16 values: kPlanes 2, the planes
+// gemv_common's xa / xb; 16 e4m3 ones: kPlanes 4) then has its x in float4 c of each plane, so a warp's reads for 32
+// consecutive chunks fall on distinct banks (with e4m3 rows in the two-plane form, 2-way conflicts: ncu, session 61).
+template <int kPlanes>
+__device__ __forceinline__ float4& staged(float4* xs, int plane, int g) {
+  return xs[(g % kPlanes) * plane + g / kPlanes];
+}
+template <int kPlanes>
+__device__ __forceinline__ void stage(float4* xs, int plane, const float* src, int k) {
+  if constexpr (kPlanes == 2) {
+    gemv::stage_x<kNT>(xs, xs + plane, src, k);
+  } else {
+    const float4* x4 = reinterpret_cast<const float4*>(src);
+    const int n4 = k / 4;
+    for (int i0 = threadIdx.x; i0 < n4; i0 += kStageBatch * kNT) {
+      float4 v[kStageBatch];
+      gemv::load_batch<kNT>(v, x4, i0, n4);
+#pragma unroll
+      for (int j = 0; j < kStageBatch; ++j)
+        if (const int i = i0 + j * kNT; i < n4) staged<kPlanes>(xs, plane, i) = v[j];
+    }
+  }
+}
 __device__ __forceinline__ void add_squares(float& ss, float4 v) {
   ss += v.x * v.x;
   ss += v.y * v.y;
@@ -135,7 +156,8 @@ __device__ __forceinline__ float4 scaled(float4 g, float4 v, float inv) {
 }
 // w * (x * inv_rms(x)), rmsnorm_cuda's formula, staged. x is read from L2 once when a thread's share fits one batch
 // (k <= 4 kStageBatch kNT = 4096: Qwen3-8B's hidden size), else twice.
-__device__ void stage_rmsnorm(float4* xa, float4* xb, const float* x, const float* w, int k, float eps, float* red) {
+template <int kPlanes>
+__device__ void stage_rmsnorm(float4* xs, int plane, const float* x, const float* w, int k, float eps, float* red) {
   const float4* x4 = reinterpret_cast<const float4*>(x);
   const float4* w4 = reinterpret_cast<const float4*>(w);
   const int n4 = k / 4;
@@ -152,7 +174,7 @@ __device__ void stage_rmsnorm(float4* xa, float4* xb, const float* x, const floa
 #pragma unroll
     for (int j = 0; j < kStageBatch; ++j) {
       const int i = threadIdx.x + j * kNT;
-      if (i < n4) (i & 1 ? xb : xa)[i >> 1] = scaled(g[j], v[j], inv);
+      if (i < n4) staged<kPlanes>(xs, plane, i) = scaled(g[j], v[j], inv);
     }
     return;
   }
@@ -165,7 +187,7 @@ __device__ void stage_rmsnorm(float4* xa, float4* xb, const float* x, const floa
 #pragma unroll
     for (int j = 0; j < kStageBatch; ++j) {
       const int i = i0 + j * kNT;
-      if (i < n4) (i & 1 ? xb : xa)[i >> 1] = scaled(g[j], v[j], inv);
+      if (i < n4) staged<kPlanes>(xs, plane, i) = scaled(g[j], v[j], inv);
     }
   }
 }
@@ -203,15 +225,17 @@ __device__ __forceinline__ void put_row(Ring& r, const void* row, unsigned bytes
   }
 }
 
-// The consumer's side. A 16-byte chunk holds 8 bf16 weights or 16 e4m3 ones (kE4m3); x is staged in 8-value chunks
-// (xa / xb: gemv_common's staged form), so an e4m3 chunk c takes staged chunks 2c and 2c + 1, in dot16_e4m3's order.
+// The consumer's side. A 16-byte chunk holds 8 bf16 weights or 16 e4m3 ones (kE4m3), x staged in 2 or 4 planes
+// (planes_of), chunk c's x in float4 c of each, in dot8_staged's / dot16_e4m3's order.
 template <bool kE4m3>
-__device__ __forceinline__ float dot_chunk(float acc, uint4 u, const float4* xa, const float4* xb, int c) {
+constexpr int planes_of = kE4m3 ? 4 : 2;
+template <bool kE4m3>
+__device__ __forceinline__ float dot_chunk(float acc, uint4 u, const float4* xs, int plane, int c) {
   if constexpr (kE4m3) {
-    const float4 xv[4] = {xa[2 * c], xb[2 * c], xa[2 * c + 1], xb[2 * c + 1]};
+    const float4 xv[4] = {xs[c], xs[plane + c], xs[2 * plane + c], xs[3 * plane + c]};
     return gemv::dot16_e4m3(acc, u, xv);
   } else {
-    return gemv::dot8_staged(acc, u, xa[c], xb[c]);
+    return gemv::dot8_staged(acc, u, xs[c], xs[plane + c]);
   }
 }
 // A slot taken: wait until it has landed (the time a consumer waits for the stream counted), then give it back once
@@ -233,8 +257,7 @@ __device__ __forceinline__ void give_slot(Ring& r, int lane) {
 // warp's sum still to take (gemv_decode's and gemv_fp8's order). A full 8 KB bf16 slot goes through gemv::dot_slot,
 // the graph step's bench models' form.
 template <bool kTimed, bool kE4m3, int kSlot>
-__device__ float dot_row(Ring& r, int k, const float4* xa, const float4* xb, int lane, int layer,
-                         unsigned long long* tw) {
+__device__ float dot_row(Ring& r, int k, const float4* xs, int plane, int lane, int layer, unsigned long long* tw) {
   constexpr int kChunks = kSlot / 16;  // chunks a slot
   const int chunks = k / (kE4m3 ? 16 : 8);
   float acc = 0.f;
@@ -242,7 +265,7 @@ __device__ float dot_row(Ring& r, int k, const float4* xa, const float4* xb, int
     const uint4* slot = take_slot<kTimed>(r, kSlot, lane, layer, tw);
     const int n = min(kChunks, chunks - c0);
     if constexpr (!kE4m3 && kChunks == gemv::kStagedSlotChunks) {
-      acc = gemv::dot_slot(acc, slot, n, xa, xb, c0, lane);
+      acc = gemv::dot_slot(acc, slot, n, xs, xs + plane, c0, lane);
     } else if (n == kChunks) {
 #pragma unroll
       for (int i0 = 0; i0 < kChunks / 32; i0 += 4) {
@@ -250,10 +273,10 @@ __device__ float dot_row(Ring& r, int k, const float4* xa, const float4* xb, int
 #pragma unroll
         for (int i = 0; i < 4; ++i) u[i] = slot[lane + 32 * (i0 + i)];
 #pragma unroll
-        for (int i = 0; i < 4; ++i) acc = dot_chunk<kE4m3>(acc, u[i], xa, xb, c0 + lane + 32 * (i0 + i));
+        for (int i = 0; i < 4; ++i) acc = dot_chunk<kE4m3>(acc, u[i], xs, plane, c0 + lane + 32 * (i0 + i));
       }
     } else {
-      for (int c = lane; c < n; c += 32) acc = dot_chunk<kE4m3>(acc, slot[c], xa, xb, c0 + c);
+      for (int c = lane; c < n; c += 32) acc = dot_chunk<kE4m3>(acc, slot[c], xs, plane, c0 + c);
     }
     give_slot(r, lane);
   }
@@ -262,31 +285,20 @@ __device__ float dot_row(Ring& r, int k, const float4* xa, const float4* xb, int
 
 // A kRegValues-wide row (Qwen3-8B's q|k|v, o, gate|up and lm_head rows) against x held in registers: the lane's 128
 // values, loaded once a phase from the staging in the order its chunks come (bf16: chunk lane + 32 i, i < 16, as
-// its xa / xb pair; e4m3: chunk lane + 32 i, i < 8, as four float4). The ring's slots are then the only shared-memory
-// reads (a third of the staged form's bytes for bf16), which is what the consumers spend their time on while they
-// catch up with the producers after a grid-wide wait.
+// its two planes' float4s; e4m3: chunk lane + 32 i, i < 8, as its four planes'). The ring's slots are then the only
+// shared-memory reads (a third of the staged form's bytes for bf16), which is what the consumers spend their time on
+// while they catch up with the producers after a grid-wide wait.
 constexpr int kRegValues = 4096;
 struct XRegs {
   float4 v[kRegValues / 32 / 4];
 };
 template <bool kE4m3>
-__device__ __forceinline__ void load_xregs(XRegs& xr, const float4* xa, const float4* xb, int lane) {
-  if constexpr (kE4m3) {
+__device__ __forceinline__ void load_xregs(XRegs& xr, const float4* xs, int plane, int lane) {
+  constexpr int kP = planes_of<kE4m3>;
 #pragma unroll
-    for (int i = 0; i < kRegValues / 16 / 32; ++i) {
-      const int c = lane + 32 * i;
-      xr.v[4 * i] = xa[2 * c];
-      xr.v[4 * i + 1] = xb[2 * c];
-      xr.v[4 * i + 2] = xa[2 * c + 1];
-      xr.v[4 * i + 3] = xb[2 * c + 1];
-    }
-  } else {
+  for (int i = 0; i < kRegValues / (4 * kP) / 32; ++i)
 #pragma unroll
-    for (int i = 0; i < kRegValues / 8 / 32; ++i) {
-      xr.v[2 * i] = xa[lane + 32 * i];
-      xr.v[2 * i + 1] = xb[lane + 32 * i];
-    }
-  }
+    for (int q = 0; q < kP; ++q) xr.v[kP * i + q] = xs[q * plane + lane + 32 * i];
 }
 // acc of such a row (over one or more whole slots: a bf16 row takes two of fp8's 4 KB slots), as dot_row sums it.
 template <bool kTimed, bool kE4m3, int kSlot>
@@ -776,8 +788,10 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   auto* full = reinterpret_cast<uint64_t*>(smem);
   auto* empty = full + kW * kMaxSlots;
   unsigned char* rings = smem + kHeaderBytes;
-  auto* xa = reinterpret_cast<float4*>(rings + (size_t)kW * S * kSlot);
-  float4* xb = xa + P.stage_chunks;
+  // The staging (2 stage_chunks float4s): the layer GEMVs' inputs in kPlanes planes, lm_head's in 2.
+  auto* xs = reinterpret_cast<float4*>(rings + (size_t)kW * S * kSlot);
+  constexpr int kPlanes = planes_of<kFp8>;
+  const int plane = 2 * P.stage_chunks / kPlanes, plane2 = P.stage_chunks;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   if (threadIdx.x == 0) {
     for (int i = 0; i < kW * S; ++i) {
@@ -841,7 +855,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   const bool h_in_regs = H == kRegValues, att_in_regs = QH == kRegValues;
   // A layer GEMV's row (in the layers' format) . the staged x, or x in registers: the warp's sum (in every lane).
   auto row_dot = [&](int k, int layer) {
-    return warp_sum(dot_row<kTimed, kFp8, kSlot>(ring, k, xa, xb, lane, layer, tw));
+    return warp_sum(dot_row<kTimed, kFp8, kSlot>(ring, k, xs, plane, lane, layer, tw));
   };
   auto row_dot_regs = [&](const XRegs& xr, int layer) {
     return warp_sum(dot_row_regs<kTimed, kFp8, kSlot>(ring, xr, lane, layer, tw));
@@ -901,12 +915,12 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     RowScales qkv_sc = scales(L.qkv_scale, R);
     if (l > 0) timed_wait(ctr - per_layer + kDownDone, kTimeWaitX, l);
     long long t0 = tick<kTimed>();
-    stage_rmsnorm(xa, xb, x, L.in_ln, H, s.eps, red);
+    stage_rmsnorm<kPlanes>(xs, plane, x, L.in_ln, H, s.eps, red);
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     if (h_in_regs) {
       XRegs xr;  // live in this phase alone
-      load_xregs<kFp8>(xr, xa, xb, lane);
+      load_xregs<kFp8>(xr, xs, plane, lane);
       for (int r = gw, j = 0; r < R; r += T, ++j) {
         const float acc = scaled_row(row_dot_regs(xr, l), qkv_sc, j);
         if (lane == 0) ws.qkv[r] = acc;
@@ -928,7 +942,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     } else if (P.block_combine) {
       // A block an item (the same for all its consumer warps), its partials in the staging: free from q|k|v's end
       // (every warp of the block is past the wait above) to o's staging (after the wait below).
-      float* sp = reinterpret_cast<float*>(xa);
+      float* sp = reinterpret_cast<float*>(xs);
       for (int bi = blockIdx.x; bi < s.kv_heads * nb; bi += gridDim.x)
         with_group(G, [&](auto g_, auto kb_) {
           attention_block_item<kTimed, decltype(g_)::value, decltype(kb_)::value>(
@@ -951,12 +965,12 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     note_landed(kTimeLandedAtWaitEnd);
     // o = W_o . att, and x += o by the row's owner.
     t0 = tick<kTimed>();
-    stage(xa, xb, ws.att, QH);
+    stage<kPlanes>(xs, plane, ws.att, QH);
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     if (att_in_regs) {
       XRegs xr;
-      load_xregs<kFp8>(xr, xa, xb, lane);
+      load_xregs<kFp8>(xr, xs, plane, lane);
       for (int r = gw, j = 0; r < H; r += T, ++j) add_residual(r, j, scaled_row(row_dot_regs(xr, l), o_sc, j));
     } else {
       for (int r = gw, j = 0; r < H; r += T, ++j) add_residual(r, j, scaled_row(row_dot(QH, l), o_sc, j));
@@ -967,12 +981,12 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     RowScales gate_sc = scales(L.gate_up_scale, I), up_sc = scales(kFp8 ? L.gate_up_scale + I : nullptr, I);
     timed_wait(ctr + kODone, kTimeWaitO, l);
     t0 = tick<kTimed>();
-    stage_rmsnorm(xa, xb, x, L.post_ln, H, s.eps, red);
+    stage_rmsnorm<kPlanes>(xs, plane, x, L.post_ln, H, s.eps, red);
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     if (h_in_regs) {
       XRegs xr;
-      load_xregs<kFp8>(xr, xa, xb, lane);
+      load_xregs<kFp8>(xr, xs, plane, lane);
       for (int r = gw, j = 0; r < I; r += T, ++j) {
         const float gate = scaled_row(row_dot_regs(xr, l), gate_sc, j);
         const float up = scaled_row(row_dot_regs(xr, l), up_sc, j);
@@ -990,7 +1004,7 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     RowScales down_sc = scales(L.down_scale, H);
     timed_wait(ctr + kGateUpDone, kTimeWaitGateUp, l);
     t0 = tick<kTimed>();
-    stage(xa, xb, ws.act, I);
+    stage<kPlanes>(xs, plane, ws.act, I);
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     for (int r = gw, j = 0; r < H; r += T, ++j) add_residual(r, j, scaled_row(row_dot(I, l), down_sc, j));
@@ -1000,20 +1014,20 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
     // logits = lm_head . final_norm(x), once every block has added the last down rows.
     timed_wait(P.st.counters + (size_t)(s.layers - 1) * per_layer + kDownDone, kTimeWaitX, s.layers);
     long long t0 = tick<kTimed>();
-    stage_rmsnorm(xa, xb, x, P.st.final_norm, H, s.eps, red);
+    stage_rmsnorm<2>(xs, plane2, x, P.st.final_norm, H, s.eps, red);  // lm_head's rows are bf16
     consumers_sync();
     if (threadIdx.x == 0) tock<kTimed>(tw, kTimeStage, t0);
     // lm_head's rows are bf16 with e4m3 layers too (as vLLM's fp8 keeps it), in this kernel's slots.
     if (h_in_regs) {
       XRegs xr;
-      load_xregs<false>(xr, xa, xb, lane);
+      load_xregs<false>(xr, xs, plane2, lane);
       for (int r = gw; r < P.st.vocab; r += T) {
         const float acc = warp_sum(dot_row_regs<kTimed, false, kSlot>(ring, xr, lane, s.layers, tw));
         if (lane == 0) P.st.logits[r] = acc;
       }
     } else {
       for (int r = gw; r < P.st.vocab; r += T) {
-        const float acc = warp_sum(dot_row<kTimed, false, kSlot>(ring, H, xa, xb, lane, s.layers, tw));
+        const float acc = warp_sum(dot_row<kTimed, false, kSlot>(ring, H, xs, plane2, lane, s.layers, tw));
         if (lane == 0) P.st.logits[r] = acc;
       }
     }
