@@ -21,8 +21,8 @@
 // so the step agrees with the graph step to f32 rounding, not bit for bit (native/test/qwen3_cuda_test).
 //
 // With fp8 weights (Qwen3PersistentShape::fp8_weights) the layers' e4m3 copies stream through 4 KB slots and each row
-// sums as ops/gemv_fp8's: 1.14x the graph of fp8 GEMVs on an H100 (295.5 / 283.5 tokens/s at 128/128 / 1024/256, 80%
-// / 76% of their roofline), where the consumers' arithmetic, not the stream, is what the step waits on (bench/README
+// sums as ops/gemv_fp8's: 1.17x the graph of fp8 GEMVs on an H100 (302.0 / 289.0 tokens/s at 128/128 / 1024/256, 81%
+// / 78% of their roofline), where the consumers, not the stream, are what the step waits on (bench/README
 // "The persistent step with fp8 weights").
 //
 // Bounded waits: a wait that lasts 4 s prints where it was and traps (a schedule bug or a block that could not be
