@@ -80,9 +80,10 @@ class Qwen3TextCuda {
   // FP8 weights (issue 14 item 4, vLLM's `--quantization fp8` for a decoder; COSMOS_FP8_WEIGHTS=1 at load, with
   // keep_source = false): the same copies attached for every forward: prefill on the fp8 GEMMs as above, decode (eager
   // and graph, re-captured on a switch) on the weight-only GEMVs of ops/gemv_fp8 (x in f32; half the bytes a token
-  // streams). lm_head stays bf16. keep_source = false gives the bf16 weights of those linears back (8B: the decoder
-  // 15.3 -> ~8.6 GiB; off is then a ModelError). Returns whether it is on (false without the sm_90a fp8 GEMM).
-  // Qwen3Text::set_fp8_weights is the CPU twin.
+  // streams), or in the persistent step on the same copies where set_decode_persistent asked for it and it serves
+  // them (re-decided on every switch). lm_head stays bf16. keep_source = false gives the bf16 weights of those linears
+  // back (8B: the decoder 15.3 -> ~8.6 GiB; off is then a ModelError). Returns whether it is on (false without the
+  // sm_90a fp8 GEMM). Qwen3Text::set_fp8_weights is the CPU twin.
   bool set_fp8_weights(bool on, bool keep_source = true);
   bool fp8_weights() const { return fp8_weights_; }
   // Whether the last forward over more than one token wrote its GEMM inputs in bf16 from their producers (the norms,
