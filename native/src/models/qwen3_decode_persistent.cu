@@ -104,20 +104,17 @@ template <int kPlanes>
 __device__ __forceinline__ float4& staged(float4* xs, int plane, int g) {
   return xs[(g % kPlanes) * plane + g / kPlanes];
 }
+// x (k values, from L2) into the staging, as gemv::stage_x (whose two planes are kPlanes 2).
 template <int kPlanes>
 __device__ __forceinline__ void stage(float4* xs, int plane, const float* src, int k) {
-  if constexpr (kPlanes == 2) {
-    gemv::stage_x<kNT>(xs, xs + plane, src, k);
-  } else {
-    const float4* x4 = reinterpret_cast<const float4*>(src);
-    const int n4 = k / 4;
-    for (int i0 = threadIdx.x; i0 < n4; i0 += kStageBatch * kNT) {
-      float4 v[kStageBatch];
-      gemv::load_batch<kNT>(v, x4, i0, n4);
+  const float4* x4 = reinterpret_cast<const float4*>(src);
+  const int n4 = k / 4;
+  for (int i0 = threadIdx.x; i0 < n4; i0 += kStageBatch * kNT) {
+    float4 v[kStageBatch];
+    gemv::load_batch<kNT>(v, x4, i0, n4);
 #pragma unroll
-      for (int j = 0; j < kStageBatch; ++j)
-        if (const int i = i0 + j * kNT; i < n4) staged<kPlanes>(xs, plane, i) = v[j];
-    }
+    for (int j = 0; j < kStageBatch; ++j)
+      if (const int i = i0 + j * kNT; i < n4) staged<kPlanes>(xs, plane, i) = v[j];
   }
 }
 __device__ __forceinline__ void add_squares(float& ss, float4 v) {
@@ -192,7 +189,7 @@ __device__ void stage_rmsnorm(float4* xs, int plane, const float* x, const float
   }
 }
 
-// One warp's ring: S slots of kSlot bytes (slot_bytes) with a full and an empty barrier each; n counts the slots used
+// One warp's ring: S slots of kSlot bytes (kSlotBytesOf) with a full and an empty barrier each; n counts the slots used
 // so far (slot n % S, its round n / S). Producer and consumer walk the same sequence of rows, so they agree on n.
 struct Ring {
   unsigned char* slots;
