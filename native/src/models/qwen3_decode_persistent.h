@@ -129,9 +129,9 @@ struct Qwen3PersistentTuning {
   // grid-wide wait (session 60), so a block's share of HBM stops for the wait, the staging after it and the attention
   // (~0.6-0.7 ms a step over the stream alone); rows asked of L2 there keep HBM busy and refill the ring at L2's speed
   // after it. The look-ahead of 2026-12-05 asked all the time (64-160 KB a warp, 34-85 MB in all) and was much slower;
-  // this asks at the boundaries alone (24 KB a warp: 12.7 MB). Session 61 (H100, two calls): +1.5% at 128/128, none
-  // at 1024/256, -0.5% / -1.7% with fp8 weights (the rings stay full at the waits; the attention's KV reads slower).
-  // qwen3_cuda_test's bit-for-bit row has it at 32, bench/qwen3_decode_bench sweeps 24.
+  // this asks at the boundaries alone (24 KB a warp: 12.7 MB). Session 61 (H100, three calls): +0.9-1.5% at 128/128,
+  // -0.2-+0.7% at 1024/256, -0.5% / -1.7% with fp8 weights (the rings stay full at the waits; the attention's KV reads
+  // slower). qwen3_cuda_test's bit-for-bit row has it at 32, bench/qwen3_decode_bench sweeps 24.
   int boundary_prefetch_kb = 0;
   // Diagnostic, never the engine's: the consumers only take and give back the ring's slots (no phases waited for, no
   // arithmetic; the logits are garbage), so the step times the producers' stream of the real rows alone: the ceiling
