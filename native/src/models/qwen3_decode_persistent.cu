@@ -235,8 +235,8 @@ __device__ __forceinline__ float dot_chunk(float acc, uint4 u, const float4* xs,
     return gemv::dot8_staged(acc, u, xs[c], xs[plane + c]);
   }
 }
-// A slot taken: wait until it has landed (the time a consumer waits for the stream counted), then give it back once
-// every lane has read it (done).
+// The ring's next slot taken (take_slot: wait until it has landed, the time the consumer waits for the stream
+// counted), and given back (give_slot) once every lane has read it.
 template <bool kTimed>
 __device__ __forceinline__ const uint4* take_slot(Ring& r, int kSlot, int lane, int layer, unsigned long long* tw) {
   const int s = (int)(r.n % r.S);
