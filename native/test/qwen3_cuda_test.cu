@@ -51,6 +51,14 @@ static double max_abs_diff(const float* a, const float* b, size_t n) {
   }
   return m;
 }
+// A prompt of n spread-out token ids below vocab at positions 0 .. n-1 on all three rope rows (the persistent rows').
+static void spread_prompt(int n, int vocab, std::vector<int>& ids, std::vector<int>& pos3) {
+  ids.assign(n, 0);
+  pos3.assign(3 * n, 0);
+  for (int i = 0; i < n; ++i) ids[i] = (i * 7919 + 13) % vocab;
+  for (int r = 0; r < 3; ++r)
+    for (int i = 0; i < n; ++i) pos3[r * n + i] = i;
+}
 // ||got - want|| / ||want|| over n values.
 static double rel_l2(const float* got, const float* want, size_t n) {
   double dn = 0, dd = 0;
@@ -65,6 +73,38 @@ static std::vector<int> ints(const Json* a) {
   if (a && a->is_arr())
     for (auto& e : a->arr) v.push_back((int)e.i64);
   return v;
+}
+
+// base and pers reset and given the same prompt, then `steps` decode steps, each fed base's argmax: the worst rel l2 of
+// pers's logits against base's, and the steps whose argmax differs. seen(next, lp) sees each step's token and pers's
+// logits (the persistent rows').
+struct Agreement {
+  double worst = 0;
+  int argmax_diff = 0;
+};
+template <class Seen>
+static Agreement follow_base(Qwen3TextCuda& base, Qwen3TextCuda& pers, const std::vector<int>& ids,
+                             const std::vector<int>& pos3, int vocab, int steps, Seen seen) {
+  const int n = (int)ids.size();
+  base.reset();
+  pers.reset();
+  std::vector<float> lb(vocab), lp(vocab);
+  base.prefill(ids.data(), n, pos3.data(), nullptr, lb.data(), false);
+  pers.prefill(ids.data(), n, pos3.data(), nullptr, lp.data(), false);
+  Agreement a;
+  for (int t = 0; t < steps; ++t) {
+    const int next = argmax_cpu(lb.data(), vocab);
+    base.decode(next, lb.data());
+    pers.decode(next, lp.data());
+    seen(next, lp);
+    a.worst = std::max(a.worst, rel_l2(lp.data(), lb.data(), vocab));
+    a.argmax_diff += argmax_cpu(lp.data(), vocab) != argmax_cpu(lb.data(), vocab);
+  }
+  return a;
+}
+static Agreement follow_base(Qwen3TextCuda& base, Qwen3TextCuda& pers, const std::vector<int>& ids,
+                             const std::vector<int>& pos3, int vocab, int steps) {
+  return follow_base(base, pers, ids, pos3, vocab, steps, [](int, const std::vector<float>&) {});
 }
 
 int main(int argc, char** argv) {
@@ -483,31 +523,16 @@ int main(int argc, char** argv) {
       std::vector<int> fed;           // the 230-token run's tokens fed
       std::vector<float> pers_first;  // and its persistent logits, step after step
       std::vector<int> ids, pos3;
-      auto set_prompt = [&](int n) {  // n tokens at positions 0 .. n-1 on all three rope rows
-        ids.assign(n, 0);
-        pos3.assign(3 * n, 0);
-        for (int i = 0; i < n; ++i) ids[i] = (i * 7919 + 13) % PV;
-        for (int r = 0; r < 3; ++r)
-          for (int i = 0; i < n; ++i) pos3[r * n + i] = i;
-      };
+      auto set_prompt = [&](int n) { spread_prompt(n, PV, ids, pos3); };
       for (int n : {3, 230}) {
-        base->reset();
-        pers->reset();
         set_prompt(n);
-        std::vector<float> lb(PV), lp(PV);
-        base->prefill(ids.data(), n, pos3.data(), nullptr, lb.data(), false);
-        pers->prefill(ids.data(), n, pos3.data(), nullptr, lp.data(), false);
-        for (int t = 0; t < 40; ++t) {
-          const int next = argmax_cpu(lb.data(), PV);
-          base->decode(next, lb.data());
-          pers->decode(next, lp.data());
-          if (n == 230) {
-            fed.push_back(next);
-            pers_first.insert(pers_first.end(), lp.begin(), lp.end());
-          }
-          worst = std::max(worst, rel_l2(lp.data(), lb.data(), PV));
-          argmax_diff += argmax_cpu(lp.data(), PV) != argmax_cpu(lb.data(), PV);
-        }
+        const Agreement a = follow_base(*base, *pers, ids, pos3, PV, 40, [&](int next, const std::vector<float>& lp) {
+          if (n != 230) return;
+          fed.push_back(next);
+          pers_first.insert(pers_first.end(), lp.begin(), lp.end());
+        });
+        worst = std::max(worst, a.worst);
+        argmax_diff += a.argmax_diff;
       }
       check(worst <= 1e-4 && pers->decode_persistent() && pers->graph_captures() >= 2,
             "persistent decode step vs the graph step, 80 steps, rel l2 (tol 1e-4)", worst);
@@ -579,20 +604,7 @@ int main(int argc, char** argv) {
         t.keys_per_split = c.keys_per_split;
         t.block_combine = c.block_combine;
         pers->set_decode_persistent_tuning(t, c.timed);
-        base->reset();
-        pers->reset();
-        std::vector<float> lb(PV);
-        base->prefill(ids.data(), c.n, pos3.data(), nullptr, lb.data(), false);
-        pers->prefill(ids.data(), c.n, pos3.data(), nullptr, lp.data(), false);
-        double long_worst = 0;
-        int long_argmax_diff = 0;
-        for (int step = 0; step < 8; ++step) {
-          const int next = argmax_cpu(lb.data(), PV);
-          base->decode(next, lb.data());
-          pers->decode(next, lp.data());
-          long_worst = std::max(long_worst, rel_l2(lp.data(), lb.data(), PV));
-          long_argmax_diff += argmax_cpu(lp.data(), PV) != argmax_cpu(lb.data(), PV);
-        }
+        const Agreement a = follow_base(*base, *pers, ids, pos3, PV, 8);
         char what[200];
         if (c.block_combine)
           std::snprintf(what, sizeof what,
@@ -604,7 +616,7 @@ int main(int argc, char** argv) {
                         "persistent step, %d keys, %d splits at most, two-level combine from %d groups (0: never), vs "
                         "graph, rel l2 (1e-4)",
                         c.n, c.splits, c.two_level_from_groups);
-        check(long_worst <= 1e-4 && long_argmax_diff == 0, what, long_worst);
+        check(a.worst <= 1e-4 && a.argmax_diff == 0, what, a.worst);
       }
       pers->set_decode_persistent_tuning(Qwen3PersistentTuning{}, false);
     }
@@ -625,44 +637,23 @@ int main(int argc, char** argv) {
     if (!fp8 || !pers->decode_persistent()) {
       std::printf("  %-58s %12s  (skipped: not served on this device)\n", "persistent decode step, fp8 weights", "");
     } else {
-      const int PV = pc.vocab_size, n = 230;
-      std::vector<int> ids(n), pos3(3 * n);
-      for (int i = 0; i < n; ++i) ids[i] = (i * 7919 + 13) % PV;
-      for (int r = 0; r < 3; ++r)
-        for (int i = 0; i < n; ++i) pos3[r * n + i] = i;
-      // rel l2 worst over 40 steps, and the steps whose argmax differs
-      auto run = [&](double& worst, int& argmax_diff) {
-        base->reset();
-        pers->reset();
-        std::vector<float> lb(PV), lp(PV);
-        base->prefill(ids.data(), n, pos3.data(), nullptr, lb.data(), false);
-        pers->prefill(ids.data(), n, pos3.data(), nullptr, lp.data(), false);
-        worst = 0;
-        argmax_diff = 0;
-        for (int t = 0; t < 40; ++t) {
-          const int next = argmax_cpu(lb.data(), PV);
-          base->decode(next, lb.data());
-          pers->decode(next, lp.data());
-          worst = std::max(worst, rel_l2(lp.data(), lb.data(), PV));
-          argmax_diff += argmax_cpu(lp.data(), PV) != argmax_cpu(lb.data(), PV);
-        }
-      };
-      double worst = 0;
-      int argmax_diff = 0;
-      run(worst, argmax_diff);
-      check(worst <= 1e-4 && argmax_diff == 0 && pers->graph_captures() >= 1,
-            "persistent step, fp8 weights, vs the fp8 graph step, 40 steps, rel l2 (1e-4, same argmax)", worst);
+      const int PV = pc.vocab_size;
+      std::vector<int> ids, pos3;
+      spread_prompt(230, PV, ids, pos3);
+      Agreement a = follow_base(*base, *pers, ids, pos3, PV, 40);
+      check(a.worst <= 1e-4 && a.argmax_diff == 0 && pers->graph_captures() >= 1,
+            "persistent step, fp8 weights, vs the fp8 graph step, 40 steps, rel l2 (1e-4, same argmax)", a.worst);
       Qwen3PersistentTuning few;
       few.grid_blocks = 8;
       pers->set_decode_persistent_tuning(few, false);
-      run(worst, argmax_diff);
-      check(worst <= 1e-4 && argmax_diff == 0,
-            "persistent step, fp8 weights, 8 blocks (row scales in two rounds), vs graph, rel l2 (1e-4)", worst);
+      a = follow_base(*base, *pers, ids, pos3, PV, 40);
+      check(a.worst <= 1e-4 && a.argmax_diff == 0,
+            "persistent step, fp8 weights, 8 blocks (row scales in two rounds), vs graph, rel l2 (1e-4)", a.worst);
       pers->set_decode_persistent_tuning(Qwen3PersistentTuning{}, false);
       const bool back = !base->set_fp8_weights(false) && !pers->set_fp8_weights(false) && pers->decode_persistent();
-      run(worst, argmax_diff);
-      check(back && worst <= 1e-4 && argmax_diff == 0,
-            "fp8 weights off: the bf16 persistent step again, vs the bf16 graph step, rel l2 (1e-4)", worst);
+      a = follow_base(*base, *pers, ids, pos3, PV, 40);
+      check(back && a.worst <= 1e-4 && a.argmax_diff == 0,
+            "fp8 weights off: the bf16 persistent step again, vs the bf16 graph step, rel l2 (1e-4)", a.worst);
     }
   }
   // decode_greedy / decode_sample smoke: greedy through the GPU argmax matches the host argmax path.
