@@ -181,6 +181,15 @@ int main(int argc, char** argv) {
   int tok_e = 0;
   const double eager_ms = greedy_ms(tok_e);
   m->set_decode_graph(true);
+  // The same graph step on the other KV cache format (Qwen3TextCuda::set_kv_cache_bf16: bf16 by default for these bf16
+  // weights, COSMOS_KV_CACHE=f32 makes the run above the f32 one): what the cache's bytes are worth at this context.
+  const bool kv_bf16 = m->kv_cache_bf16();
+  m->set_kv_cache_bf16(!kv_bf16);
+  m->reserve(prompt + gen + 16);
+  int tok_kv = 0;
+  const double other_kv_ms = greedy_ms(tok_kv);
+  m->set_kv_cache_bf16(kv_bf16);
+  m->reserve(prompt + gen + 16);
   // Sampled decode at the Reasoner's default settings (T 0.7, top-k 20, top-p 0.8, presence 1.5), two
   // ways on the same graph step: the logits row copied to the host and sample_cpu there (what the
   // addon's token loop did before the GPU sampler), and decode_sample (this tree: the GPU sampler, only
@@ -227,6 +236,9 @@ int main(int argc, char** argv) {
               graph ? "CUDA graph" : "eager: graph capture failed", captures);
   std::printf("same decode on the eager path: %.2f ms/token, %.1f tokens/s; last token graph %d, eager %d (%s)\n",
               eager_ms, 1e3 / eager_ms, tok, tok_e, tok == tok_e ? "same" : "DIFFERENT");
+  std::printf("KV cache %s; the same step on the %s cache: %.2f ms/token, %.1f tokens/s (%+.1f%% tokens/s)\n",
+              kv_bf16 ? "bf16" : "f32", kv_bf16 ? "f32" : "bf16", other_kv_ms, 1e3 / other_kv_ms,
+              100.0 * (dec_s / gen * 1e3 / other_kv_ms - 1.0));
   std::printf(
       "sampled decode %d tokens (T 0.7 top-k 20 top-p 0.8 presence 1.5): host row + sample_cpu %.2f ms/token "
       "%.1f tokens/s; decode_sample %.2f ms/token %.1f tokens/s\n",
@@ -381,8 +393,9 @@ int main(int argc, char** argv) {
   std::printf(
       "{\"bench\":\"qwen3_8b_text_decode_cuda\",\"device\":\"%s\",\"prompt\":%d,\"gen\":%d,\"ms_per_token\":%.3f,"
       "\"tokens_per_s\":%.2f,\"eager_tokens_per_s\":%.2f,\"graph\":%s,\"d2d_gbps\":%.1f,\"roofline_tokens_per_s\":%.2f,"
-      "\"prefill_tokens_per_s\":%.1f,\"weight_gb\":%.3f}\n",
+      "\"prefill_tokens_per_s\":%.1f,\"weight_gb\":%.3f,\"kv_cache\":\"%s\","
+      "\"other_kv_cache_tokens_per_s\":%.2f}\n",
       prop.name, prompt, gen, dec_s / gen * 1e3, tps, 1e3 / eager_ms, graph ? "true" : "false", bw / 1e9, 1e3 / roof_ms,
-      prompt / sec(t2, t3), m->weight_bytes() / 1e9);
+      prompt / sec(t2, t3), m->weight_bytes() / 1e9, kv_bf16 ? "bf16" : "f32", 1e3 / other_kv_ms);
   return 0;
 }

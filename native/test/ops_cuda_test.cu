@@ -1395,6 +1395,129 @@ void test_qkv_rope_bf16q(int n, int heads, int kv, bool fused) {
   }
 }
 
+// --- The bf16 KV cache (layers/attention_block.h KvCache::k_bf16): every op that writes or reads it against its f32
+// form. Writes: the bf16 rows are the f32 form's values rounded to nearest even, bit for bit, q untouched. Reads: the
+// result is the f32 form's on the widened rows, bit for bit (the kernels widen as they read and compute alike).
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0;
+}
+bool rounds_to(const std::vector<float>& f32, const std::vector<uint16_t>& b16) {
+  if (f32.size() != b16.size()) return false;
+  for (size_t i = 0; i < f32.size(); ++i)
+    if (f2bf(f32[i]) != b16[i]) return false;
+  return true;
+}
+// qkv_rope_cuda (the warp kernel at hd 64 / 128, the block kernel at other head dims, the no-norm kernel; the row from
+// the host or the device) and qkv_rope_bf16q_cuda.
+void test_kv_bf16_writes(int n, int heads, int kv, int hd, int row0, bool norm, bool row_dev) {
+  const int QH = heads * hd, KH = kv * hd, W = QH + 2 * KH, rows = row0 + n;
+  auto proj = randv((size_t)n * W), cs = randv((size_t)n * hd), sn = randv((size_t)n * hd);
+  auto qw = randv(hd), kw = randv(hd);
+  float *dcs = up(cs), *dsn = up(sn), *dqw = norm ? up(qw) : nullptr, *dkw = norm ? up(kw) : nullptr;
+  float *dp1 = up(proj), *dp2 = up(proj);  // (q is written in place: n == 1 or separate parts; here fused rows, n rows)
+  float *dq1 = up(std::vector<float>((size_t)n * QH, 0.f)), *dq2 = up(std::vector<float>((size_t)n * QH, 0.f));
+  float *dk = up(std::vector<float>((size_t)rows * KH, 0.f)), *dv = up(std::vector<float>((size_t)rows * KH, 0.f));
+  __nv_bfloat16 *dk16 = alloc_bf16((size_t)rows * KH), *dv16 = alloc_bf16((size_t)rows * KH);
+  CUDA_CHECK(cudaMemsetAsync(dk16, 0, (size_t)rows * KH * 2, st));
+  CUDA_CHECK(cudaMemsetAsync(dv16, 0, (size_t)rows * KH * 2, st));
+  int* drow = row_dev ? upi({row0}) : nullptr;
+  const int r0 = row_dev ? 0 : row0;
+  qkv_rope_cuda(dq1, dk, dv, dp1, dp1 + QH, dp1 + QH + KH, W, W, dqw, dkw, dcs, dsn, n, heads, kv, hd, 1e-6f, r0, drow,
+                ctx);
+  qkv_rope_cuda(dq2, dk16, dv16, dp2, dp2 + QH, dp2 + QH + KH, W, W, dqw, dkw, dcs, dsn, n, heads, kv, hd, 1e-6f, r0,
+                drow, ctx);
+  const std::string c =
+      shape("n=%d h=%d/%d hd=%d", n, heads, kv, hd) + (norm ? " norm" : "") + (row_dev ? " (row on device)" : "");
+  const bool q_same = same_bits(down(dq1, (size_t)n * QH), down(dq2, (size_t)n * QH));
+  const bool k_ok = rounds_to(down(dk, (size_t)rows * KH), down16(dk16, (size_t)rows * KH));
+  const bool v_ok = rounds_to(down(dv, (size_t)rows * KH), down16(dv16, (size_t)rows * KH));
+  report_exact("kv_bf16 qkv_rope", c, q_same && k_ok && v_ok,
+               std::string(q_same ? "q same bits" : "q DIFFERS") + (k_ok ? ", k rounded" : ", k NOT the rounding") +
+                   (v_ok ? ", v rounded" : ", v NOT the rounding"));
+  if (hd == 128 && norm && !row_dev) {  // the prefill's form: q straight to the flash operand
+    const int pad = flash_wgmma_rows_pad(n);
+    __nv_bfloat16 *qb1 = alloc_bf16((size_t)heads * pad * 128), *qb2 = alloc_bf16((size_t)heads * pad * 128);
+    __nv_bfloat16 *k2 = alloc_bf16((size_t)rows * KH), *v2 = alloc_bf16((size_t)rows * KH);
+    CUDA_CHECK(cudaMemsetAsync(k2, 0, (size_t)rows * KH * 2, st));
+    CUDA_CHECK(cudaMemsetAsync(v2, 0, (size_t)rows * KH * 2, st));
+    const bool ran1 = qkv_rope_bf16q_cuda(qb1, pad, dk, dv, dp1, dp1 + QH, dp1 + QH + KH, W, W, dqw, dkw, dcs, dsn, n,
+                                          heads, kv, hd, 1e-6f, row0, ctx);
+    const bool ran2 = qkv_rope_bf16q_cuda(qb2, pad, k2, v2, dp1, dp1 + QH, dp1 + QH + KH, W, W, dqw, dkw, dcs, dsn, n,
+                                          heads, kv, hd, 1e-6f, row0, ctx);
+    const size_t qn = (size_t)heads * pad * 128;
+    const bool ok = ran1 && ran2 && down16(qb1, qn) == down16(qb2, qn) &&
+                    rounds_to(down(dk, (size_t)rows * KH), down16(k2, (size_t)rows * KH)) &&
+                    rounds_to(down(dv, (size_t)rows * KH), down16(v2, (size_t)rows * KH));
+    report_exact("kv_bf16 qkv_rope_bf16q", c, ok, "q operand same bits, k / v the f32 form's rounded");
+  }
+}
+
+// attention_decode_cuda (device length) and attention_cuda (n_q = 1: the same kernel; n_q > 1: the split kernel, and
+// attention.cu's mma.sync flash kernel from kFlashMinQ queries), flash_attention_cuda / _bf16_out / _bf16q (wgmma or
+// mma.sync), each over bf16 rows against the f32 form over the same rows widened.
+void test_kv_bf16_reads(int n_kv, int qh, int kvh, int hd) {
+  const float scale = 1.0f / std::sqrt((float)hd);
+  auto kf = randv((size_t)n_kv * kvh * hd), vf = randv((size_t)n_kv * kvh * hd);
+  std::vector<uint16_t> kb(kf.size()), vb(vf.size());
+  for (size_t i = 0; i < kf.size(); ++i) kb[i] = f2bf(kf[i]), kf[i] = bf2f(kb[i]);
+  for (size_t i = 0; i < vf.size(); ++i) vb[i] = f2bf(vf[i]), vf[i] = bf2f(vb[i]);
+  float *dk = up(kf), *dv = up(vf);
+  auto* dk16 = alloc_bf16(kb.size());
+  auto* dv16 = alloc_bf16(vb.size());
+  h2d(dk16, kb.data(), kb.size() * 2);
+  h2d(dv16, vb.data(), vb.size() * 2);
+  const std::string c = shape("n_kv=%d h=%d/%d hd=%d", n_kv, qh, kvh, hd);
+  {  // decode at the last row, and at a shorter length
+    auto q = randv((size_t)qh * hd);
+    float *dq = up(q), *o1 = up(q), *o2 = up(q), *o3 = up(q);
+    float* part = (float*)pool->alloc(std::max<size_t>(attention_decode_workspace(n_kv, qh, kvh, hd), 1) * 4);
+    bool ok = true;
+    for (int n : {n_kv, n_kv / 2 + 1}) {
+      int* dn = upi({n});
+      attention_decode_cuda(o1, dq, dk, dv, dn, n_kv, qh, kvh, hd, scale, part, ctx);
+      const auto f32 = down(o1, q.size());
+      attention_decode_cuda(o2, dq, dk16, dv16, dn, n_kv, qh, kvh, hd, scale, part, ctx);
+      attention_cuda(o3, dq, dk16, dv16, 1, n, qh, kvh, hd, n - 1, true, scale, ctx);
+      ok = ok && same_bits(f32, down(o2, q.size())) && same_bits(f32, down(o3, q.size()));
+    }
+    const int cl = attention_decode_cluster(qh, kvh, hd);
+    report_exact("kv_bf16 decode", c + (cl ? " (cluster)" : " (split)"), ok,
+                 "graph and eager decode over bf16 rows == f32 over the widened rows (bits)");
+  }
+  for (int n_q : {7, std::min(n_kv, 200)}) {  // prefill-shaped: causal, the queries the cache's last rows
+    auto q = randv((size_t)n_q * qh * hd);
+    float *dq = up(q), *o1 = up(q), *o2 = up(q);
+    const int off = n_kv - n_q;
+    attention_cuda(o1, dq, dk, dv, n_q, n_kv, qh, kvh, hd, off, true, scale, ctx);
+    attention_cuda(o2, dq, dk16, dv16, n_q, n_kv, qh, kvh, hd, off, true, scale, ctx);
+    report_exact("kv_bf16 attention_cuda", c + shape(" n_q=%d", n_q), same_bits(down(o1, q.size()), down(o2, q.size())),
+                 "== f32 over the widened rows (bits)");
+    if (n_q < 64) continue;
+    flash_attention_cuda(o1, dq, dk, dv, n_q, n_kv, qh, kvh, hd, off, true, scale, ctx);
+    flash_attention_cuda(o2, dq, dk16, dv16, n_q, n_kv, qh, kvh, hd, off, true, scale, ctx);
+    const char* path = flash_attention_path(n_q, n_kv, hd, true, st);
+    report_exact("kv_bf16 flash", c + shape(" n_q=%d ", n_q) + path, same_bits(down(o1, q.size()), down(o2, q.size())),
+                 "== f32 over the widened rows (bits)");
+    if (std::strcmp(path, "wgmma") != 0 || hd != 128) continue;
+    __nv_bfloat16 *b1 = alloc_bf16(q.size()), *b2 = alloc_bf16(q.size());
+    flash_attention_bf16_out_cuda(b1, dq, dk, dv, n_q, n_kv, qh, kvh, hd, off, true, scale, ctx);
+    flash_attention_bf16_out_cuda(b2, dq, dk16, dv16, n_q, n_kv, qh, kvh, hd, off, true, scale, ctx);
+    bool ok = down16(b1, q.size()) == down16(b2, q.size());
+    // bf16 q from the rotary's operand layout: zeros in the padding rows, the rows rounded as the conversion does
+    const int pad = flash_wgmma_rows_pad(n_q);
+    std::vector<uint16_t> qb((size_t)qh * pad * 128, 0);
+    for (int h = 0; h < qh; ++h)
+      for (int r = 0; r < n_q; ++r)
+        for (int d = 0; d < hd; ++d) qb[((size_t)h * pad + r) * 128 + d] = f2bf(q[((size_t)r * qh + h) * hd + d]);
+    auto* dqb = alloc_bf16(qb.size());
+    h2d(dqb, qb.data(), qb.size() * 2);
+    flash_attention_bf16q_cuda(b1, dqb, dk, dv, n_q, n_kv, qh, kvh, hd, off, true, scale, ctx);
+    flash_attention_bf16q_cuda(b2, dqb, dk16, dv16, n_q, n_kv, qh, kvh, hd, off, true, scale, ctx);
+    ok = ok && down16(b1, q.size()) == down16(b2, q.size());
+    report_exact("kv_bf16 flash bf16 out / q", c + shape(" n_q=%d", n_q), ok, "== f32 over the widened rows (bits)");
+  }
+}
+
 // add_rmsnorm_bf16_cuda: add_rmsnorm_cuda's rows cast (cast_bf16_cuda) and its x, bit for bit, in the vector form
 // (dim % 4 == 0) and the scalar one.
 void test_add_rmsnorm_bf16(int rows, int dim) {
@@ -2423,6 +2546,16 @@ int main(int argc, char** argv) {
   test_add_layernorm(3, 1150, true);  // dim % 4 != 0: add_layernorm's scalar form (the rows above: the vector form)
   // bf16 GEMM inputs from their producers (the tower's COSMOS_TOWER_BF16_INPUTS; added last).
   test_bf16_inputs();
+  // The bf16 KV cache (added last): its writes (every qkv_rope kernel, the prefill's bf16 q form) and its reads
+  // (decode on the cluster and the split kernel, attention_cuda's split and mma.sync flash kernels, the flash paths).
+  test_kv_bf16_writes(1, 32, 8, 128, 37, true, true);   // decode: the warp kernel, the row from the device
+  test_kv_bf16_writes(300, 8, 2, 128, 5, true, false);  // prefill after 5 cached rows (+ qkv_rope_bf16q)
+  test_kv_bf16_writes(9, 4, 2, 64, 3, true, false);     // the warp kernel at hd 64
+  test_kv_bf16_writes(5, 4, 2, 80, 2, true, true);      // the block kernel
+  test_kv_bf16_writes(6, 4, 2, 16, 1, false, false);    // no norm
+  test_kv_bf16_reads(1100, 32, 8, 128);                 // Qwen3-8B's heads: the cluster kernel
+  test_kv_bf16_reads(300, 64, 8, 128);                  // GQA 8 x hd 128: the split kernel
+  test_kv_bf16_reads(150, 4, 2, 80);                    // hd 80: split decode, mma.sync flash
   std::printf("\npool: in use %zu B, peak %zu B, cached %zu B\n", p.bytes_in_use(), p.peak_bytes(), p.bytes_cached());
   std::printf("%s: %d failing case(s)\n", failures ? "FAIL" : "OK", failures);
   return failures ? 1 : 0;

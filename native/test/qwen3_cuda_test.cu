@@ -656,6 +656,60 @@ int main(int argc, char** argv) {
             "fp8 weights off: the bf16 persistent step again, vs the bf16 graph step, rel l2 (1e-4)", a.worst);
     }
   }
+  // The KV cache in bf16 (set_kv_cache_bf16; on at load for bf16 weights with head_dim >= 64, so every head-128 row
+  // above ran on it unless COSMOS_KV_CACHE says otherwise): on by default there and off for f32 weights; half the
+  // cache's bytes; the decode graph == the eager forward bit for bit (230-token prompt + 40 steps: the cache grows past
+  // 256 rows); against the f32 cache, the same tokens fed, logits within bf16 rounding of the keys and values (rel l2
+  // <= 2e-2; a wrong row or layout is O(1)) and not equal (the bf16 rows were read); the persistent step on the f32
+  // cache against the graph step on it (the bf16 cache's persistent rows are the ones above).
+  {
+    const Qwen3TextConfig kc = head128_config(1024, 1024);
+    auto kb = Qwen3TextCuda::random(kc, WType::BF16, 93, 0.02f);
+    auto ke = Qwen3TextCuda::random(kc, WType::BF16, 93, 0.02f);
+    auto kf = Qwen3TextCuda::random(kc, WType::BF16, 93, 0.02f);
+    const char* env = std::getenv("COSMOS_KV_CACHE");
+    check(env || (kb->kv_cache_bf16() && !g32->kv_cache_bf16() && !g16->kv_cache_bf16()),
+          "KV cache: bf16 at load for bf16 weights at head_dim >= 64, f32 otherwise", 0);
+    kb->set_kv_cache_bf16(true);
+    ke->set_kv_cache_bf16(true);
+    ke->set_decode_graph(false);
+    ke->set_decode_persistent(false);
+    kb->set_decode_persistent(false);  // the graph of kernels
+    kf->set_decode_persistent(false);
+    // bytes: the f32 cache of 1024 rows, then the bf16 one (a switch gives the old blocks back)
+    const double row_bytes = 2.0 * kc.num_layers * kc.num_kv_heads * kc.head_dim;  // K and V, a value each
+    kf->set_kv_cache_bf16(false);
+    const size_t before = kf->pool().bytes_in_use();
+    kf->reserve(1024);
+    const double f32_bytes = (double)(kf->pool().bytes_in_use() - before);
+    kf->set_kv_cache_bf16(true);
+    kf->reserve(1024);
+    const double bf16_bytes = (double)(kf->pool().bytes_in_use() - before);
+    check(f32_bytes >= 4 * 1024 * row_bytes && bf16_bytes >= 2 * 1024 * row_bytes && bf16_bytes <= 0.55 * f32_bytes,
+          "KV cache bytes at 1024 rows, bf16 / f32", bf16_bytes / std::max(f32_bytes, 1.0));
+    kf->set_kv_cache_bf16(false);
+    const int KV = kc.vocab_size;
+    std::vector<int> ids, pos3;
+    spread_prompt(230, KV, ids, pos3);
+    const Agreement ge = follow_base(*kb, *ke, ids, pos3, KV, 40);
+    check(ge.worst == 0 && kb->graph_captures() >= 2 && kb->kv_cache_bf16() && ke->kv_cache_bf16(),
+          "bf16 KV cache: decode graph == eager, 230 + 40 steps (rel l2)", ge.worst);
+    const Agreement bf = follow_base(*kf, *kb, ids, pos3, KV, 40);
+    check(bf.worst > 0 && bf.worst <= 2e-2, "bf16 KV cache vs f32, 40 steps, rel l2 (tol 2e-2, > 0)", bf.worst);
+    std::printf("  %-58s %12d  (info)\n", "bf16 KV cache vs f32: steps whose argmax differs (of 40)", bf.argmax_diff);
+    const Qwen3TextConfig pc = head128_config(4096, 5000);
+    auto pbase = Qwen3TextCuda::random(pc, WType::BF16, 79, 0.02f);
+    auto pers = Qwen3TextCuda::random(pc, WType::BF16, 79, 0.02f);
+    pbase->set_decode_persistent(false);
+    pbase->set_kv_cache_bf16(false);
+    pers->set_kv_cache_bf16(false);
+    if (pers->decode_persistent()) {
+      spread_prompt(230, pc.vocab_size, ids, pos3);
+      const Agreement a = follow_base(*pbase, *pers, ids, pos3, pc.vocab_size, 40);
+      check(a.worst <= 1e-4 && a.argmax_diff == 0 && !pers->kv_cache_bf16(),
+            "persistent step on the f32 KV cache vs the graph step on it, 40 steps, rel l2 (1e-4)", a.worst);
+    }
+  }
   // decode_greedy / decode_sample smoke: greedy through the GPU argmax matches the host argmax path.
   {
     g32->reset();

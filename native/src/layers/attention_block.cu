@@ -222,6 +222,16 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
     o_projection();
     return;
   }
+  // The keys and values of this stream: p.k / p.v (f32: the cache, or the call's rows), or a bf16 cache. with_kv(f)
+  // calls f(k, v) with the pointers in their own type, so every step below that reads or writes them takes the
+  // matching overload (ops/qkv_rope.h, attention.h, flash_attention.h).
+  const bool kv_bf16 = call.cache && call.cache->bf16();
+  auto with_kv = [&](auto&& f) {
+    if (kv_bf16)
+      f(reinterpret_cast<__nv_bfloat16*>(call.cache->k_bf16), reinterpret_cast<__nv_bfloat16*>(call.cache->v_bf16));
+    else
+      f(p.k, p.v);
+  };
   // With xb (the caller's GEMM inputs come in bf16 from their producers: the decoder's prefill) on the wgmma flash
   // path, q goes from the rotary straight into the kernel's bf16 operand (qkv_rope_bf16q_cuda: no f32 q written or
   // converted) where that kernel serves the shape, and the attention's output to the o projection in bf16 (p.att's
@@ -231,22 +241,36 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
     const int q_rows = flash_wgmma_rows_pad(n);
     DeviceBuffer<__nv_bfloat16> qb(workspace_pool(ctx, "attention_block_cuda (bf16 q)"),
                                    (size_t)H * q_rows * kFlashWgmmaHeadDim);  // back to the pool once enqueued
-    if (qkv_rope_bf16q_cuda(qb.get(), q_rows, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm,
-                            b.k_norm, call.cos, call.sin, n, H, KVH, D, b.eps, p.kv_row0, ctx)) {
-      flash_attention_bf16q_cuda(att_b16, qb.get(), p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
-    } else {
-      qkv_rope_cuda(p.q, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos,
-                    call.sin, n, H, KVH, D, b.eps, p.kv_row0, nullptr, ctx);
-      flash_attention_bf16_out_cuda(att_b16, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
-    }
+    with_kv([&](auto* k, auto* v) {
+      if (qkv_rope_bf16q_cuda(qb.get(), q_rows, k, v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm,
+                              b.k_norm, call.cos, call.sin, n, H, KVH, D, b.eps, p.kv_row0, ctx)) {
+        flash_attention_bf16q_cuda(att_b16, qb.get(), k, v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
+      } else {
+        qkv_rope_cuda(p.q, k, v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos,
+                      call.sin, n, H, KVH, D, b.eps, p.kv_row0, nullptr, ctx);
+        flash_attention_bf16_out_cuda(att_b16, p.q, k, v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
+      }
+    });
     o_from_bf16(att_b16);
     return;
   }
-  qkv_rope_cuda(p.q, p.k, p.v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos, call.sin,
-                n, H, KVH, D, b.eps, p.kv_row0, call.row_dev, ctx);
-  if (call.n_kv_dev) {
-    attention_decode_cuda(p.att, p.q, p.k, p.v, call.n_kv_dev, call.cache->capacity, H, KVH, D, scale, call.decode_part,
-                          ctx);
+  with_kv([&](auto* k, auto* v) {
+    qkv_rope_cuda(p.q, k, v, p.q_in, p.k_in, p.v_in, p.q_stride, p.kv_stride, b.q_norm, b.k_norm, call.cos, call.sin, n,
+                  H, KVH, D, b.eps, p.kv_row0, call.row_dev, ctx);
+  });
+  // The call's own keys only (no segments, no extra K/V, not in 8 bits): the decode step, or every row's queries over
+  // the cache and this call's rows.
+  auto attend_own = [&](auto* k, auto* v) {
+    if (call.n_kv_dev)
+      attention_decode_cuda(p.att, p.q, k, v, call.n_kv_dev, call.cache->capacity, H, KVH, D, scale, call.decode_part,
+                            ctx);
+    else if (call.tensor_core_attention)
+      flash_attention_cuda(p.att, p.q, k, v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
+    else
+      attention_cuda(p.att, p.q, k, v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
+  };
+  if (kv_bf16) {  // (attention_check: no extra K/V, no 8-bit attention; a cache has no segments)
+    with_kv(attend_own);
   } else if (call.segments) {
     for_each_segment_run(call, call.tensor_core_attention, [&](size_t o, int len, int run) {
       if (call.tensor_core_attention)
@@ -271,11 +295,12 @@ void attention_block_cuda(float* y, const float* x, const AttentionBlock& b, con
     CUDA_CHECK(cudaMemcpyAsync(v.get(), call.extra.v, eb, cudaMemcpyDeviceToDevice, ctx.stream));
     CUDA_CHECK(cudaMemcpyAsync(k.get() + (size_t)e * KH, p.k, ob, cudaMemcpyDeviceToDevice, ctx.stream));
     CUDA_CHECK(cudaMemcpyAsync(v.get() + (size_t)e * KH, p.v, ob, cudaMemcpyDeviceToDevice, ctx.stream));
-    auto* attend = call.tensor_core_attention ? flash_attention_cuda : attention_cuda;
-    attend(p.att, p.q, k.get(), v.get(), n, total, H, KVH, D, e + p.kv_row0, call.causal, scale, ctx);
+    if (call.tensor_core_attention)
+      flash_attention_cuda(p.att, p.q, k.get(), v.get(), n, total, H, KVH, D, e + p.kv_row0, call.causal, scale, ctx);
+    else
+      attention_cuda(p.att, p.q, k.get(), v.get(), n, total, H, KVH, D, e + p.kv_row0, call.causal, scale, ctx);
   } else {
-    auto* attend = call.tensor_core_attention ? flash_attention_cuda : attention_cuda;
-    attend(p.att, p.q, p.k, p.v, n, own, H, KVH, D, p.kv_row0, call.causal, scale, ctx);
+    attend_own(p.k, p.v);
   }
   o_from_f32(p.att);
 }

@@ -13,6 +13,7 @@
 // keep its addresses; only the extra-K/V concatenation takes a workspace (CPU: heap, CUDA: ctx.pool).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 #include "../core/parallel.h"
 #include "linear.h"
@@ -36,11 +37,17 @@ struct AttentionBlock {
   bool fused_prefill_gemm = false;
 };
 
-// Keys and values of earlier tokens, [capacity, kv_heads, hd] each; rows [0, n_past) are filled.
+// Keys and values of earlier tokens, [capacity, kv_heads, hd] each; rows [0, n_past) are filled. In f32 (k, v), or,
+// CUDA only, in bf16 (k_bf16, v_bf16, bits; k and v null): what transformers keeps for a bf16 model, half the bytes
+// decode's attention reads. Every kernel reading a bf16 cache widens its values (exact) and computes as on f32 rows;
+// the rows are written as the f32 values rounded to nearest even. Not with extra K/V or the 8-bit attention.
 struct KvCache {
   float* k = nullptr;
   float* v = nullptr;
   int capacity = 0, n_past = 0;
+  uint16_t* k_bf16 = nullptr;  // (uint16_t, not __nv_bfloat16: the CPU build compiles this struct too)
+  uint16_t* v_bf16 = nullptr;
+  bool bf16() const { return k_bf16 != nullptr; }
 };
 
 // Another stream's keys and values ([n, kv_heads, hd], already normed and rotated), seen by every query

@@ -78,6 +78,11 @@ void attention_check(const AttentionBlock& b, const AttentionCall& call) {
   if (call.cache && call.cache->n_past + call.n > call.cache->capacity)
     throw ModelError("attention: the KV cache holds " + std::to_string(call.cache->capacity) +
                      " rows, the call needs " + std::to_string(call.cache->n_past + call.n));
+  if (call.cache && (call.cache->bf16() ? (!call.cache->v_bf16 || call.cache->k || call.cache->v)
+                                        : (!call.cache->k || !call.cache->v || call.cache->v_bf16)))
+    throw ModelError("attention: a KV cache is k and v in f32 or k_bf16 and v_bf16, not a mix");
+  if (call.cache && call.cache->bf16() && (call.extra.n > 0 || call.fp8_attention))
+    throw ModelError("attention: a bf16 KV cache does not take extra K/V or the 8-bit attention");
   if (call.segments && (call.cache || call.extra.n > 0))
     throw ModelError("attention: segments are for calls without a KV cache or extra K/V");
   if (call.segments && (call.n_segments < 1 || call.segments[0] != 0 || call.segments[call.n_segments] != call.n))
@@ -93,6 +98,7 @@ void attention_block_cpu(float* y, const float* x, const AttentionBlock& b, cons
   attention_check(b, call);
   if (call.row_dev || call.n_kv_dev) throw ModelError("attention: device-side decode steps are CUDA only");
   if (call.residual_bf16) throw ModelError("attention: a bf16 residual stream (residual_bf16) is CUDA only");
+  if (call.cache && call.cache->bf16()) throw ModelError("attention: a bf16 KV cache is CUDA only");
   const int n = call.n, H = b.heads, KVH = b.kv_heads, D = b.head_dim, QH = H * D, KH = KVH * D;
   const AttentionPlan p = attention_plan(b, call, scratch);
   for_each_qkv_projection(b, p, [&](float* out, const Linear& l) { linear_cpu(out, x, l, n, ctx); });

@@ -17,6 +17,7 @@
 #include "../core/cuda_reduce.h"
 #include "../core/errors.h"
 #include "../ops/gemv_common.cuh"
+#include "../ops/row_vec.cuh"  // row_load4 / row_store4: the K / V cache in f32 or bf16
 
 namespace cosmos {
 namespace {
@@ -458,7 +459,7 @@ __device__ void attention_combine(const float* part0, size_t stride, int n, floa
 // batch's G x KB scores by one warp_sums, an online softmax per head. The split whose keys hold this token's row first
 // writes the token's k (normed, rotated) and v there. Then the split's partial (D outputs, max, sum a head; heads
 // kPartFloats apart) into part, in L2 or in shared memory.
-template <bool kTimed, int G, int KB>
+template <bool kTimed, int G, int KB, class KV>
 __device__ void attention_split(const Params& P, const Qwen3PersistentLayer& L, const Workspace& ws, int g, int split,
                                 int per, int n_kv, int row, int lane, float* part, unsigned long long* tw) {
   long long t0 = tick<kTimed>();
@@ -469,8 +470,8 @@ __device__ void attention_split(const Params& P, const Qwen3PersistentLayer& L, 
   static_assert((32 >> r) == NV, "G KB a power of two <= 32");
   const int h_own = (lane >> r) / KB, j_own = (lane >> r) % KB;  // this lane's score after warp_sums
   const float4* qkv4 = reinterpret_cast<const float4*>(ws.qkv);
-  float4* kc = reinterpret_cast<float4*>(L.k_cache);
-  float4* vc = reinterpret_cast<float4*>(L.v_cache);
+  KV* kc = static_cast<KV*>(L.k_cache);  // a lane's 4 dims at 4 lane of a row
+  KV* vc = static_cast<KV*>(L.v_cache);
   float4 q[G], acc[G];
   float m[G], l[G];
 #pragma unroll
@@ -481,9 +482,9 @@ __device__ void attention_split(const Params& P, const Qwen3PersistentLayer& L, 
     l[h] = 0.f;
   }
   if (row >= k0 && row < k1) {
-    kc[((size_t)row * KVH + g) * (kD / 4) + lane] =
-        norm_rope(__ldcg(qkv4 + (QH + g * kD) / 4 + lane), L.k_norm, P.st.cos, P.st.sin, s.eps, lane);
-    vc[((size_t)row * KVH + g) * (kD / 4) + lane] = __ldcg(qkv4 + (QH + KH + g * kD) / 4 + lane);
+    row_store4(kc + ((size_t)row * KVH + g) * kD + 4 * lane,
+               norm_rope(__ldcg(qkv4 + (QH + g * kD) / 4 + lane), L.k_norm, P.st.cos, P.st.sin, s.eps, lane));
+    row_store4(vc + ((size_t)row * KVH + g) * kD + 4 * lane, __ldcg(qkv4 + (QH + KH + g * kD) / 4 + lane));
     __syncwarp();  // the row is in the cache before any lane reads it back
   }
   if (lane == 0) {
@@ -495,9 +496,9 @@ __device__ void attention_split(const Params& P, const Qwen3PersistentLayer& L, 
     float4 kr[KB], vr[KB];
 #pragma unroll
     for (int j = 0; j < KB; ++j) {
-      const size_t at = ((size_t)(b + j) * KVH + g) * (kD / 4) + lane;
-      kr[j] = b + j < k1 ? kc[at] : make_float4(0.f, 0.f, 0.f, 0.f);
-      vr[j] = b + j < k1 ? vc[at] : make_float4(0.f, 0.f, 0.f, 0.f);
+      const size_t at = ((size_t)(b + j) * KVH + g) * kD + 4 * lane;
+      kr[j] = b + j < k1 ? row_load4(kc + at) : make_float4(0.f, 0.f, 0.f, 0.f);
+      vr[j] = b + j < k1 ? row_load4(vc + at) : make_float4(0.f, 0.f, 0.f, 0.f);
     }
     // The G x KB scores at once: each lane's partial dots, then warp_sums (lane (h KB + j) << r holds head h's score
     // of key j; r = 5 - log2(G KB)), a lane's own max within its head's lanes, and the weights p broadcast from
@@ -549,13 +550,13 @@ __device__ void attention_split(const Params& P, const Qwen3PersistentLayer& L, 
 
 // A warp's item (tuning.block_combine off): its split's partial into L2; the split that finishes last for its KV head
 // combines the partials into att (in one or two levels) and counts the head in att_ctr.
-template <bool kTimed, int G, int KB>
+template <bool kTimed, int G, int KB, class KV>
 __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, const Workspace& ws, unsigned* head_ctr,
                                unsigned* att_ctr, int g, int split, int splits, int per, int n_kv, int row, int lane,
                                unsigned long long* tw) {
   const Qwen3PersistentShape& s = P.s;
-  attention_split<kTimed, G, KB>(P, L, ws, g, split, per, n_kv, row, lane,
-                                 ws.part + ((size_t)split * s.heads + g * G) * kPartFloats, tw);
+  attention_split<kTimed, G, KB, KV>(P, L, ws, g, split, per, n_kv, row, lane,
+                                     ws.part + ((size_t)split * s.heads + g * G) * kPartFloats, tw);
   long long t0 = tick<kTimed>();
   // The last split of this KV head to finish combines (threadFenceReduction's pattern: each lane's partials fenced
   // before the count, the counter's last reader fenced before reading the others'). From
@@ -609,13 +610,13 @@ __device__ void attention_item(const Params& P, const Qwen3PersistentLayer& L, c
 // of the head's nb blocks to count combines those. So the combine's chain of L2 round trips (the partials stored,
 // fenced and counted, then read back 16 at a time) becomes a barrier and shared-memory reads, plus one round of nb
 // partials where nb > 1. Every consumer warp of the block calls it (barrier 1); flag is a shared word.
-template <bool kTimed, int G, int KB>
+template <bool kTimed, int G, int KB, class KV>
 __device__ void attention_block_item(const Params& P, const Qwen3PersistentLayer& L, const Workspace& ws,
                                      unsigned* head_ctr, unsigned* att_ctr, int g, int blk, int nb, int per, int n_kv,
                                      int row, int warp, int lane, float* sp, unsigned* flag, unsigned long long* tw) {
   const Qwen3PersistentShape& s = P.s;
   const size_t split_stride = (size_t)G * kPartFloats;
-  attention_split<kTimed, G, KB>(P, L, ws, g, blk * kW + warp, per, n_kv, row, lane, sp + warp * split_stride, tw);
+  attention_split<kTimed, G, KB, KV>(P, L, ws, g, blk * kW + warp, per, n_kv, row, lane, sp + warp * split_stride, tw);
   long long t0 = tick<kTimed>();
   consumers_sync();  // the block's kW partials in shared memory
   if (lane == 0) tock<kTimed>(tw, kTimeAttPartials, t0);
@@ -769,7 +770,8 @@ __device__ void produce(const Params& P, Ring& ring, int gw, int T, const volati
 }
 
 // kFp8: the layers' matmuls in e4m3 (Qwen3PersistentShape::fp8_weights; lm_head stays bf16), 4 KB slots.
-template <bool kTimed, bool kFp8>
+// KV: the cache's rows, float or __nv_bfloat16 (Qwen3PersistentShape::kv_bf16).
+template <bool kTimed, bool kFp8, class KV>
 __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
   constexpr int kSlot = kSlotBytesOf<kFp8>;
   extern __shared__ __align__(128) unsigned char smem[];
@@ -942,13 +944,13 @@ __global__ void __launch_bounds__(2 * kNT, 1) decode_step_kernel(Params P) {
       float* sp = reinterpret_cast<float*>(xs);
       for (int bi = blockIdx.x; bi < s.kv_heads * nb; bi += gridDim.x)
         with_group(G, [&](auto g_, auto kb_) {
-          attention_block_item<kTimed, decltype(g_)::value, decltype(kb_)::value>(
+          attention_block_item<kTimed, decltype(g_)::value, decltype(kb_)::value, KV>(
               P, L, ws, heads, ctr + kAttDone, bi / nb, bi % nb, nb, per, n_kv, row, warp, lane, sp, &block_flag, tw);
         });
     } else {
       for (int it = gw; it < s.kv_heads * splits; it += T)
         with_group(G, [&](auto g_, auto kb_) {
-          attention_item<kTimed, decltype(g_)::value, decltype(kb_)::value>(
+          attention_item<kTimed, decltype(g_)::value, decltype(kb_)::value, KV>(
               P, L, ws, heads, ctr + kAttDone, it / splits, it % splits, splits, per, n_kv, row, lane, tw);
         });
     }
@@ -1063,10 +1065,14 @@ Launch plan(const Qwen3PersistentShape& s) {
 }
 
 // The kernel for a shape's weights, untimed or timed.
-const void* kernel_of(const Qwen3PersistentShape& s, bool timed) {
+template <class KV>
+const void* kernel_of_kv(const Qwen3PersistentShape& s, bool timed) {
   if (s.fp8_weights)
-    return timed ? (const void*)decode_step_kernel<true, true> : (const void*)decode_step_kernel<false, true>;
-  return timed ? (const void*)decode_step_kernel<true, false> : (const void*)decode_step_kernel<false, false>;
+    return timed ? (const void*)decode_step_kernel<true, true, KV> : (const void*)decode_step_kernel<false, true, KV>;
+  return timed ? (const void*)decode_step_kernel<true, false, KV> : (const void*)decode_step_kernel<false, false, KV>;
+}
+const void* kernel_of(const Qwen3PersistentShape& s, bool timed) {
+  return s.kv_bf16 ? kernel_of_kv<__nv_bfloat16>(s, timed) : kernel_of_kv<float>(s, timed);
 }
 
 // Whether a block's kW partials of a KV head's G q heads fit the staging (attention_block_item keeps them there).

@@ -42,7 +42,7 @@
 
 namespace cosmos {
 
-// One decoder layer's device pointers: matmul weights bf16 [out, in], norm weights f32, the layer's f32 K / V cache.
+// One decoder layer's device pointers: matmul weights bf16 [out, in], norm weights f32, the layer's K / V cache.
 struct Qwen3PersistentLayer {
   const float* in_ln = nullptr;            // [hidden]
   const float* post_ln = nullptr;          // [hidden]
@@ -52,8 +52,8 @@ struct Qwen3PersistentLayer {
   const __nv_bfloat16* o = nullptr;        // [hidden, heads head_dim]
   const __nv_bfloat16* gate_up = nullptr;  // [2 inter, hidden]: gate rows, then up rows
   const __nv_bfloat16* down = nullptr;     // [hidden, inter]
-  float* k_cache = nullptr;                // [capacity, kv_heads, head_dim]
-  float* v_cache = nullptr;
+  void* k_cache = nullptr;  // [capacity, kv_heads, head_dim]: f32, or bf16 (Qwen3PersistentShape::kv_bf16)
+  void* v_cache = nullptr;
   // With Qwen3PersistentShape::fp8_weights: the four matmuls' e4m3 copies ([out, in] bytes, layers/fp8_copies) and
   // their f32 scales a row (w[r, c] ~ scale[r] * dec(w8[r, c]), ops/gemv_fp8's operands), read instead of the bf16
   // ones.
@@ -74,6 +74,9 @@ struct Qwen3PersistentShape {
   // bf16: half a layer's bytes, so the ring's slots are 4 KB (a 4096-wide e4m3 row) and each GEMV row sums as
   // ops/gemv_fp8's (16-value chunks, chunk c = lane + 32 i in increasing i, a warp sum, then the row's scale).
   bool fp8_weights = false;
+  // The K / V cache in bf16 (layers/attention_block.h KvCache::k_bf16): the keys and values widened as read, the new
+  // row rounded to nearest even as written; the arithmetic as with f32 rows.
+  bool kv_bf16 = false;
 };
 
 // Tuning (bench/qwen3_decode_bench sweeps it; the defaults are what the engine runs). Measured and removed

@@ -44,6 +44,18 @@ bool prefill_bf16_inputs_requested() { return env_switch("COSMOS_PREFILL_BF16_IN
 // (qwen3_cuda_test bounds the distance: logits rel l2 8e-3 on its random 3-layer decoder). Where the residual adds ride
 // in the GEMMs and every layer's o and down take the bf16 add. Read at every prefill (tests switch it).
 bool prefill_bf16_residual_requested() { return env_switch("COSMOS_PREFILL_BF16_RESIDUAL", true); }
+
+// The KV cache's format at load (Qwen3TextCuda::set_kv_cache_bf16): COSMOS_KV_CACHE=f32 | bf16, else bf16 for bf16
+// weights with head_dim >= 64 (the models whose prefill attention runs on the tensor cores, reading k / v in bf16).
+bool kv_cache_bf16_at_load(WType wt, int head_dim) {
+  const char* e = std::getenv("COSMOS_KV_CACHE");
+  if (e && std::strcmp(e, "f32") == 0) return false;
+  if (e && std::strcmp(e, "bf16") == 0) return true;
+  if (e && *e)
+    throw ModelError(std::string("COSMOS_KV_CACHE must be f32 or bf16 (unset: bf16 for bf16 weights), not '") + e +
+                     "'");
+  return wt == WType::BF16 && head_dim >= 64;
+}
 }  // namespace
 
 Qwen3TextCuda::Qwen3TextCuda(const Qwen3TextConfig& cfg, WType wt) : cfg_(cfg), wt_(wt) {
@@ -58,6 +70,7 @@ Qwen3TextCuda::~Qwen3TextCuda() {
 void Qwen3TextCuda::finish_load() {
   kc_.assign(cfg_.num_layers, nullptr);
   vc_.assign(cfg_.num_layers, nullptr);
+  kv_bf16_ = kv_cache_bf16_at_load(wt_, cfg_.head_dim);
   tmp_int_ = (int*)pool_.alloc(sizeof(int));
   step_ = (int*)pool_.alloc(sizeof(int) * 8);
   if (const char* e = std::getenv("COSMOS_CUDA_GRAPH")) graph_on_ = !(*e == '0' && e[1] == 0);
@@ -81,6 +94,7 @@ Qwen3PersistentShape Qwen3TextCuda::persistent_shape() const {
   s.layers = cfg_.num_layers;
   s.eps = cfg_.rms_norm_eps;
   s.fp8_weights = fp8_weights_;
+  s.kv_bf16 = kv_bf16_;
   return s;
 }
 
@@ -207,14 +221,43 @@ void Qwen3TextCuda::reset() {
 
 void Qwen3TextCuda::reserve(int tokens) { ensure_capacity(tokens); }
 
+bool Qwen3TextCuda::set_kv_cache_bf16(bool on) {
+  if (on == kv_bf16_) return kv_bf16_;
+  stream_.sync();  // no step in flight reads the cache
+  drop_graph();    // the graph baked in the cache's pointers and kernels
+  for (size_t l = 0; l < kc_.size(); ++l) {
+    pool_.free(kc_[l]);
+    pool_.free(vc_[l]);
+    kc_[l] = vc_[l] = nullptr;
+  }
+  capacity_ = 0;
+  reset();
+  kv_bf16_ = on;
+  return kv_bf16_;
+}
+
+KvCache Qwen3TextCuda::kv_cache(int layer) const {
+  KvCache c;
+  c.capacity = capacity_;
+  c.n_past = n_past_;
+  if (kv_bf16_) {
+    c.k_bf16 = static_cast<uint16_t*>(kc_[layer]);
+    c.v_bf16 = static_cast<uint16_t*>(vc_[layer]);
+  } else {
+    c.k = static_cast<float*>(kc_[layer]);
+    c.v = static_cast<float*>(vc_[layer]);
+  }
+  return c;
+}
+
 void Qwen3TextCuda::ensure_capacity(int tokens) {
   if (tokens <= capacity_) return;
   int cap = std::max(tokens, std::max(256, capacity_ * 2));
-  size_t row = (size_t)cfg_.num_kv_heads * cfg_.head_dim * sizeof(float);
+  size_t row = (size_t)cfg_.num_kv_heads * cfg_.head_dim * (kv_bf16_ ? sizeof(uint16_t) : sizeof(float));
   cudaStream_t s = stream_.get();
   for (size_t l = 0; l < kc_.size(); ++l) {
-    float* k = (float*)pool_.alloc(row * cap);
-    float* v = (float*)pool_.alloc(row * cap);
+    void* k = pool_.alloc(row * cap);
+    void* v = pool_.alloc(row * cap);
     if (n_past_ > 0) {
       CUDA_CHECK(cudaMemcpyAsync(k, kc_[l], row * n_past_, cudaMemcpyDeviceToDevice, s));
       CUDA_CHECK(cudaMemcpyAsync(v, vc_[l], row * n_past_, cudaMemcpyDeviceToDevice, s));
@@ -264,7 +307,7 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
   if (prefill) last_prefill_residual_in_gemm_ = resid;
   // The stream in bf16 (prefill_bf16_residual_requested): X16 from here on; X (f32) only takes the last row (the
   // logits row's MLP) or every row (the final norm of all_logits) back, widened, after the layers.
-  KvCache probe_cache{kc_[0], vc_[0], capacity_, n_past_};
+  const KvCache probe_cache = kv_cache(0);
   AttentionCall probe;  // this prefill's attention call as the layers make it
   probe.n = n;
   probe.causal = true;
@@ -295,7 +338,7 @@ void Qwen3TextCuda::layers_forward(float* X, float* Hh, float* scratch, const fl
     }
     const Qwen3DecoderLayer& L = w_.layers[l];
     // Hh = input_layernorm(X) here (fused into the previous layer's last residual add).
-    KvCache cache{kc_[l], vc_[l], capacity_, n_past_};
+    const KvCache cache = kv_cache(l);
     AttentionCall call;
     call.n = n;
     call.cos = cos;

@@ -120,6 +120,14 @@ class Qwen3TextCuda {
   // (qwen3_decode_persistent_timing_report); "" when timing is off.
   std::string decode_persistent_timing_report();
 
+  // The KV cache in bf16 (layers/attention_block.h KvCache: what transformers keeps for a bf16 model; half the bytes
+  // decode's attention reads and the cache holds). At load: on for bf16 weights with head_dim >= 64 (where the
+  // prefill's tensor-core attention already reads its keys and values in bf16), f32 otherwise; COSMOS_KV_CACHE=f32 or
+  // bf16 decides it for every model. A switch empties the cache (as reset()) and re-decides the decode graph; it
+  // returns whether the cache is bf16 now.
+  bool set_kv_cache_bf16(bool on);
+  bool kv_cache_bf16() const { return kv_bf16_; }
+
   void reset();
   void reserve(int tokens);  // grows the KV cache now (else it grows on demand, doubling)
   // Decode through the CUDA graph (default; COSMOS_CUDA_GRAPH=0 turns it off) or the eager forward.
@@ -149,8 +157,10 @@ class Qwen3TextCuda {
   Fp8Copies fp8_;  // the fp8 copies (blocks of pool_): attached for a prefill's layers, or for good (set_fp8_weights)
   bool fp8_prefill_ = false, fp8_weights_ = false, fp8_sources_released_ = false;
   bool last_prefill_bf16_inputs_ = false, last_prefill_residual_in_gemm_ = false, last_prefill_bf16_residual_ = false;
-  std::vector<float*> kc_, vc_;  // per layer: [capacity, kv_heads, head_dim] K and V cache
-  float* logits_ = nullptr;      // [logits_rows_, V]
+  std::vector<void*> kc_, vc_;  // per layer: [capacity, kv_heads, head_dim] K and V cache, f32 or bf16 (kv_bf16_)
+  bool kv_bf16_ = false;
+  KvCache kv_cache(int layer) const;  // layer's cache as the attention block takes it
+  float* logits_ = nullptr;           // [logits_rows_, V]
   int logits_rows_ = 0, last_rows_ = 0;
   int* tmp_int_ = nullptr;
   int* hist_ = nullptr;

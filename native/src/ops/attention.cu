@@ -39,6 +39,7 @@
 #include "../core/cuda_pdl.cuh"
 #include "../core/cuda_reduce.h"
 #include "mma_bf16.cuh"
+#include "row_vec.cuh"  // row_load / row_load4: keys and values in f32 or bf16
 
 namespace {
 namespace cg = cooperative_groups;
@@ -82,11 +83,11 @@ __host__ __device__ __forceinline__ int max_splits(int max_kv, long long base) {
 
 // DYN: device-length decode (attention_decode_cuda); a separate instantiation so the host-length
 // kernel keeps its registers (the runtime n_kv / split plan cost 8 more).
-template <int DPL, bool DYN>  // output dims per lane: head_dim <= 32 * DPL
+// KV: the keys' and values' type, f32 or bf16 (a bf16 KV cache, widened as it is read: the same arithmetic).
+template <int DPL, bool DYN, class KV>  // output dims per lane: head_dim <= 32 * DPL
 __global__ void __launch_bounds__(kWarps * 32)
-    attention_kernel(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
-                     int kv_heads, int hd, int q_offset, bool causal, float scale, int chunk, float* part,
-                     const int* dyn_n_kv) {
+    attention_kernel(float* out, const float* q, const KV* k, const KV* v, int n_q, int n_kv, int q_heads, int kv_heads,
+                     int hd, int q_offset, bool causal, float scale, int chunk, float* part, const int* dyn_n_kv) {
   // PDL (core/cuda_pdl.cuh; the decode launch): the combine and the o-projection GEMV behind this kernel
   // may launch now (the GEMV prefetches its weights while this latency-bound kernel runs).
   cosmos::pdl_launch_dependents();
@@ -137,8 +138,8 @@ __global__ void __launch_bounds__(kWarps * 32)
       float kv = 0.f, vv = 0.f;
       if (j < block_last) {
         long long off = ((long long)j * kv_heads + kh) * hd + d;
-        kv = k[off];
-        vv = v[off];
+        kv = cosmos::row_load(k + off);
+        vv = cosmos::row_load(v + off);
       }
       Ks[r * (hd + 1) + d] = kv;
       Vs[r * hd + d] = vv;
@@ -228,15 +229,15 @@ __global__ void attention_combine_kernel(float* out, const float* part, int rows
   }
 }
 
-template <int DPL>
-void launch(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads, int kv_heads,
-            int hd, int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx) {
+template <int DPL, class KV>
+void launch(float* out, const float* q, const KV* k, const KV* v, int n_q, int n_kv, int q_heads, int kv_heads, int hd,
+            int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx) {
   const cudaStream_t stream = ctx.stream;
   size_t smem = sizeof(float) * ((size_t)kWarps * hd + (size_t)kTile * (hd + 1) + (size_t)kTile * hd);
   if (smem > 48 * 1024) {
     // Opt in to more than the 48 KiB default (head_dim > ~170); idempotent and cheap.
     CUDA_CHECK(
-        cudaFuncSetAttribute(attention_kernel<DPL, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        cudaFuncSetAttribute(attention_kernel<DPL, false, KV>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   }
   int group = q_heads / kv_heads;
   unsigned int xb = cosmos::ceil_div((long long)n_q * group, kWarps);
@@ -245,7 +246,7 @@ void launch(float* out, const float* q, const float* k, const float* v, int n_q,
   int chunk;
   const int splits = split_plan(n_kv, base, &chunk);
   if (splits <= 1) {
-    attention_kernel<DPL, false><<<dim3(xb, kv_heads, 1), kWarps * 32, smem, stream>>>(
+    attention_kernel<DPL, false, KV><<<dim3(xb, kv_heads, 1), kWarps * 32, smem, stream>>>(
         out, q, k, v, n_q, n_kv, q_heads, kv_heads, hd, q_offset, causal, scale, chunk, nullptr, nullptr);
     CUDA_CHECK_LAUNCH();
     return;
@@ -256,7 +257,7 @@ void launch(float* out, const float* q, const float* k, const float* v, int n_q,
   cosmos::DeviceBuffer<float> ws(cosmos::workspace_pool(ctx, "attention_cuda (split-KV)"),
                                  (size_t)splits * rows * (hd + 2));
   float* part = ws.get();
-  attention_kernel<DPL, false><<<dim3(xb, kv_heads, splits), kWarps * 32, smem, stream>>>(
+  attention_kernel<DPL, false, KV><<<dim3(xb, kv_heads, splits), kWarps * 32, smem, stream>>>(
       out, q, k, v, n_q, n_kv, q_heads, kv_heads, hd, q_offset, causal, scale, chunk, part, nullptr);
   CUDA_CHECK_LAUNCH();
   attention_combine_kernel<false>
@@ -266,19 +267,19 @@ void launch(float* out, const float* q, const float* k, const float* v, int n_q,
 
 // Decode with the cache length in device memory (see attention_decode_cuda): fixed grid, no host
 // decision that depends on n_kv, no allocation or sync — so the launch can live in a CUDA graph.
-template <int DPL>
-void launch_decode(float* out, const float* q, const float* k, const float* v, const int* n_kv_dev, int max_kv,
-                   int q_heads, int kv_heads, int hd, float scale, float* part, cudaStream_t stream) {
+template <int DPL, class KV>
+void launch_decode(float* out, const float* q, const KV* k, const KV* v, const int* n_kv_dev, int max_kv, int q_heads,
+                   int kv_heads, int hd, float scale, float* part, cudaStream_t stream) {
   size_t smem = sizeof(float) * ((size_t)kWarps * hd + (size_t)kTile * (hd + 1) + (size_t)kTile * hd);
   if (smem > 48 * 1024)
     CUDA_CHECK(
-        cudaFuncSetAttribute(attention_kernel<DPL, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+        cudaFuncSetAttribute(attention_kernel<DPL, true, KV>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   const int group = q_heads / kv_heads;
   const unsigned int xb = cosmos::ceil_div(group, kWarps);
   const long long base = (long long)xb * kv_heads;
   const int zmax = max_splits(max_kv, base);
-  cosmos::launch_pdl(attention_kernel<DPL, true>, dim3(xb, kv_heads, zmax), dim3(kWarps * 32), smem, stream, out, q, k,
-                     v, 1, max_kv, q_heads, kv_heads, hd, 0, true, scale, 1, part, n_kv_dev);
+  cosmos::launch_pdl(attention_kernel<DPL, true, KV>, dim3(xb, kv_heads, zmax), dim3(kWarps * 32), smem, stream, out, q,
+                     k, v, 1, max_kv, q_heads, kv_heads, hd, 0, true, scale, 1, part, n_kv_dev);
   CUDA_CHECK_LAUNCH();
   if (zmax > 1) {
     cosmos::launch_pdl(attention_combine_kernel<true>, dim3(cosmos::ceil_div(q_heads, 4)), dim3(128), 0, stream, out,
@@ -318,10 +319,18 @@ __device__ __forceinline__ void dec_merge_w(float m, float mo, float* a, float* 
   *b = mo == -INFINITY ? 0.f : expf(mo - M);
 }
 
-template <int T, int NV, int G>
+// A lane's 4 dims of a key or value row through the read-only path: f32 (16 bytes) or bf16 (8 bytes, widened).
+__device__ __forceinline__ float4 ldg4(const float* p) { return __ldg(reinterpret_cast<const float4*>(p)); }
+__device__ __forceinline__ float4 ldg4(const __nv_bfloat16* p) {
+  const uint2 u = __ldg(reinterpret_cast<const uint2*>(p));
+  return make_float4(cosmos::gemv::bf_lo(u.x), cosmos::gemv::bf_hi(u.x), cosmos::gemv::bf_lo(u.y),
+                     cosmos::gemv::bf_hi(u.y));
+}
+
+template <int T, int NV, int G, class KV>
 __global__ void __launch_bounds__(kDecThreads)
-    cluster_decode_kernel(float* out, const float* __restrict__ q, const float* __restrict__ k,
-                          const float* __restrict__ v, int n_kv, const int* n_kv_dev, int kv_heads, float scale) {
+    cluster_decode_kernel(float* out, const float* __restrict__ q, const KV* __restrict__ k, const KV* __restrict__ v,
+                          int n_kv, const int* n_kv_dev, int kv_heads, float scale) {
   constexpr int HD = 4 * T * NV, KPW = 32 / T, WARPS = kDecThreads / 32, NG = WARPS * KPW;
   // Keys in flight per lane group: q and acc take 2 * G * NV float4 of registers (2 at hd 256 x GQA 2 spilled).
   constexpr int U = G * NV * (NV > 4 ? 2 : 1) <= 16 ? 2 : 1;
@@ -338,7 +347,7 @@ __global__ void __launch_bounds__(kDecThreads)
   const int chunk = (n + C - 1) / C;
   const int j_lo = min(n, z * chunk), j_hi = min(n, j_lo + chunk);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, t = lane % T;
-  const long long row = (long long)kv_heads * HD;  // floats between consecutive keys
+  const long long row = (long long)kv_heads * HD;  // values between consecutive keys
   // Lane t holds dims 4 * (c * T + t) .. +3 for c < NV: one load instruction covers T * 16 contiguous bytes.
   float4 qr[G][NV];
 #pragma unroll
@@ -365,12 +374,12 @@ __global__ void __launch_bounds__(kDecThreads)
     for (int u = 0; u < U; ++u) {
       const int j = jb + u * NG + lane / T;
       ok[u] = j < j_hi;
-      const float* kp = k + j * row + (long long)kh * HD + 4 * t;
-      const float* vp = v + j * row + (long long)kh * HD + 4 * t;
+      const KV* kp = k + j * row + (long long)kh * HD + 4 * t;
+      const KV* vp = v + j * row + (long long)kh * HD + 4 * t;
 #pragma unroll
       for (int c = 0; c < NV; ++c) {
-        kk[u][c] = ok[u] ? __ldg(reinterpret_cast<const float4*>(kp + 4 * c * T)) : make_float4(0.f, 0.f, 0.f, 0.f);
-        vv[u][c] = ok[u] ? __ldg(reinterpret_cast<const float4*>(vp + 4 * c * T)) : make_float4(0.f, 0.f, 0.f, 0.f);
+        kk[u][c] = ok[u] ? ldg4(kp + 4 * c * T) : make_float4(0.f, 0.f, 0.f, 0.f);
+        vv[u][c] = ok[u] ? ldg4(vp + 4 * c * T) : make_float4(0.f, 0.f, 0.f, 0.f);
       }
     }
 #pragma unroll
@@ -469,29 +478,31 @@ __global__ void __launch_bounds__(kDecThreads)
 
 // The cluster kernel's instantiation for (head_dim, group), or nullptr: head_dim 16 (T = 4) or 32 * NV
 // (T = 8, NV = 1, 2, 4, 8), group 1, 2, 4, 8, at most 16 float4 of queries in registers per lane (more spills).
-using DecKernel = void (*)(float*, const float*, const float*, const float*, int, const int*, int, float);
-template <int T, int NV>
-DecKernel dec_kernel_g(int group) {
-  if (group == 1) return cluster_decode_kernel<T, NV, 1>;
-  if (group == 2) return cluster_decode_kernel<T, NV, 2>;
+template <class KV>
+using DecKernel = void (*)(float*, const float*, const KV*, const KV*, int, const int*, int, float);
+template <int T, int NV, class KV>
+DecKernel<KV> dec_kernel_g(int group) {
+  if (group == 1) return cluster_decode_kernel<T, NV, 1, KV>;
+  if (group == 2) return cluster_decode_kernel<T, NV, 2, KV>;
   if constexpr (NV <= 4)
-    if (group == 4) return cluster_decode_kernel<T, NV, 4>;
+    if (group == 4) return cluster_decode_kernel<T, NV, 4, KV>;
   if constexpr (NV <= 2)
-    if (group == 8) return cluster_decode_kernel<T, NV, 8>;
+    if (group == 8) return cluster_decode_kernel<T, NV, 8, KV>;
   return nullptr;
 }
-DecKernel dec_kernel(int hd, int group) {
+template <class KV>
+DecKernel<KV> dec_kernel(int hd, int group) {
   switch (hd) {
     case 16:
-      return dec_kernel_g<4, 1>(group);
+      return dec_kernel_g<4, 1, KV>(group);
     case 32:
-      return dec_kernel_g<8, 1>(group);
+      return dec_kernel_g<8, 1, KV>(group);
     case 64:
-      return dec_kernel_g<8, 2>(group);
+      return dec_kernel_g<8, 2, KV>(group);
     case 128:
-      return dec_kernel_g<8, 4>(group);
+      return dec_kernel_g<8, 4, KV>(group);
     case 256:
-      return dec_kernel_g<8, 8>(group);
+      return dec_kernel_g<8, 8, KV>(group);
     default:
       return nullptr;
   }
@@ -501,6 +512,7 @@ DecKernel dec_kernel(int hd, int group) {
 // above runs, for the graph and the eager launch alike). A function of the device and the shape only, never
 // of n_kv, so the graph's launch (sized once) and every eager one split the keys identically.
 // COSMOS_DECODE_ATTN=old keeps the split kernel; COSMOS_DECODE_CLUSTER=2|4|8|16 fixes the cluster size.
+template <class KV>
 int dec_cluster_size(int q_heads, int kv_heads, int hd, int dev) {
   static const int mode = [] {
     const char* e = std::getenv("COSMOS_DECODE_ATTN");
@@ -509,7 +521,7 @@ int dec_cluster_size(int q_heads, int kv_heads, int hd, int dev) {
     return c && *c ? std::atoi(c) : 0;
   }();
   if (mode < 0 || kv_heads <= 0 || q_heads % kv_heads != 0) return 0;
-  DecKernel kern = dec_kernel(hd, q_heads / kv_heads);
+  DecKernel<KV> kern = dec_kernel<KV>(hd, q_heads / kv_heads);
   if (!kern) return 0;
   int major = 0, sms = 0;
   CUDA_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
@@ -548,6 +560,8 @@ int dec_cluster_size(int q_heads, int kv_heads, int hd, int dev) {
 
 // dec_cluster_size, remembered per (device, shape): the queries above are made once, before a graph capture
 // (attention_decode_workspace asks first), and every later launch of the shape gets the same answer.
+// (Per KV type: the bf16 kernel has its own registers, so its own resident cluster count.)
+template <class KV>
 int dec_cluster(int q_heads, int kv_heads, int hd, const void* qp, const void* kp, const void* vp) {
   if (((uintptr_t)qp | (uintptr_t)kp | (uintptr_t)vp) % 16 != 0) return 0;
   struct Entry {
@@ -560,14 +574,15 @@ int dec_cluster(int q_heads, int kv_heads, int hd, const void* qp, const void* k
   std::lock_guard<std::mutex> lock(mu);
   for (const Entry& e : memo)
     if (e.dev == dev && e.q_heads == q_heads && e.kv_heads == kv_heads && e.hd == hd) return e.c;
-  const int c = dec_cluster_size(q_heads, kv_heads, hd, dev);
+  const int c = dec_cluster_size<KV>(q_heads, kv_heads, hd, dev);
   memo.push_back({dev, q_heads, kv_heads, hd, c});
   return c;
 }
 
-void launch_cluster_decode(int cluster, float* out, const float* q, const float* k, const float* v, int n_kv,
+template <class KV>
+void launch_cluster_decode(int cluster, float* out, const float* q, const KV* k, const KV* v, int n_kv,
                            const int* n_kv_dev, int q_heads, int kv_heads, int hd, float scale, cudaStream_t stream) {
-  DecKernel kern = dec_kernel(hd, q_heads / kv_heads);
+  DecKernel<KV> kern = dec_kernel<KV>(hd, q_heads / kv_heads);
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3(cluster, kv_heads, 1);
   cfg.blockDim = dim3(kDecThreads);
@@ -597,8 +612,9 @@ constexpr int kFM = 64, kFN = 64, kFWarps = 4;
 
 // Copies rows [r0, r0 + 64) of one head of an f32 [rows, heads, hd] tensor into a bf16 [64][DP + 8]
 // tile; rows >= n_rows and dims >= hd are zero (zeros, not garbage: P = 0 times V must stay 0).
-template <int DP>
-__device__ __forceinline__ void load_tile_bf16(__nv_bfloat16* dst, const float* src, int r0, int n_rows, int heads,
+// (src f32 or bf16: the bf16 KV cache's rows copied as they are.)
+template <int DP, class Src>
+__device__ __forceinline__ void load_tile_bf16(__nv_bfloat16* dst, const Src* src, int r0, int n_rows, int heads,
                                                int head, int hd, bool vec4) {
   constexpr int S = DP + 8;
   if (vec4) {  // hd % 4 == 0 and 16-byte aligned rows: a 4-float chunk is wholly inside or outside hd
@@ -606,23 +622,23 @@ __device__ __forceinline__ void load_tile_bf16(__nv_bfloat16* dst, const float* 
     for (int e = threadIdx.x; e < kFN * C; e += kFWarps * 32) {
       int r = e / C, c = (e - r * C) * 4, row = r0 + r;
       float4 x = make_float4(0.f, 0.f, 0.f, 0.f);
-      if (row < n_rows && c < hd) x = *reinterpret_cast<const float4*>(src + ((long long)row * heads + head) * hd + c);
+      if (row < n_rows && c < hd) x = cosmos::row_load4(src + ((long long)row * heads + head) * hd + c);
       uint2 pk = make_uint2(pack_bf16x2(x.x, x.y), pack_bf16x2(x.z, x.w));
       *reinterpret_cast<uint2*>(dst + r * S + c) = pk;
     }
   } else {
     for (int e = threadIdx.x; e < kFN * DP; e += kFWarps * 32) {
       int r = e / DP, c = e - r * DP, row = r0 + r;
-      float x = (row < n_rows && c < hd) ? src[((long long)row * heads + head) * hd + c] : 0.f;
+      float x = (row < n_rows && c < hd) ? cosmos::row_load(src + ((long long)row * heads + head) * hd + c) : 0.f;
       dst[r * S + c] = __float2bfloat16_rn(x);
     }
   }
 }
 
-template <int DP>
+template <int DP, class KV>
 __global__ void __launch_bounds__(kFWarps * 32)
-    flash_mma_kernel(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
-                     int kv_heads, int hd, int q_offset, bool causal, float scale_log2, bool vec4) {
+    flash_mma_kernel(float* out, const float* q, const KV* k, const KV* v, int n_q, int n_kv, int q_heads, int kv_heads,
+                     int hd, int q_offset, bool causal, float scale_log2, bool vec4) {
   constexpr int S = DP + 8;  // bf16 row stride: +16 bytes keeps the 8 rows of an ldmatrix on distinct banks
   constexpr int KC = DP / 16, NT = kFN / 8, DT = DP / 8;
   extern __shared__ __align__(16) unsigned char fsm[];
@@ -748,16 +764,16 @@ __global__ void __launch_bounds__(kFWarps * 32)
   }
 }
 
-template <int DP>
-void launch_flash(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
-                  int kv_heads, int hd, int q_offset, bool causal, float scale, cudaStream_t stream) {
+template <int DP, class KV>
+void launch_flash(float* out, const float* q, const KV* k, const KV* v, int n_q, int n_kv, int q_heads, int kv_heads,
+                  int hd, int q_offset, bool causal, float scale, cudaStream_t stream) {
   const size_t smem = sizeof(__nv_bfloat16) * (size_t)(kFM + 2 * kFN) * (DP + 8);  // 52 KiB at DP = 128
   // Opt in to more than the 48 KiB default; idempotent and cheap (and per device, so not cached here).
-  CUDA_CHECK(cudaFuncSetAttribute(flash_mma_kernel<DP>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+  CUDA_CHECK(cudaFuncSetAttribute(flash_mma_kernel<DP, KV>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
   const bool vec4 = hd % 4 == 0 && ((uintptr_t)q | (uintptr_t)k | (uintptr_t)v) % 16 == 0;
   dim3 grid(cosmos::ceil_div(n_q, kFM), q_heads);
-  flash_mma_kernel<DP><<<grid, kFWarps * 32, smem, stream>>>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, hd, q_offset,
-                                                             causal, scale * 1.4426950408889634f, vec4);
+  flash_mma_kernel<DP, KV><<<grid, kFWarps * 32, smem, stream>>>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, hd,
+                                                                 q_offset, causal, scale * 1.4426950408889634f, vec4);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -772,21 +788,23 @@ bool force_f32_attention() {
 
 size_t attention_decode_workspace(int max_kv, int q_heads, int kv_heads, int head_dim) {
   if (kv_heads <= 0 || q_heads % kv_heads != 0) return 0;
-  // The cluster kernel needs none; asked here so its size is settled before a graph capture (dec_cluster).
-  // The split kernel's partials are still sized: it serves the shapes the cluster kernel does not.
-  (void)dec_cluster(q_heads, kv_heads, head_dim, nullptr, nullptr, nullptr);
+  // The cluster kernel needs none; asked here (for both KV types) so its size is settled before a graph capture
+  // (dec_cluster). The split kernel's partials are still sized: it serves the shapes the cluster kernel does not.
+  (void)dec_cluster<float>(q_heads, kv_heads, head_dim, nullptr, nullptr, nullptr);
+  (void)dec_cluster<__nv_bfloat16>(q_heads, kv_heads, head_dim, nullptr, nullptr, nullptr);
   const long long base = (long long)cosmos::ceil_div(q_heads / kv_heads, kWarps) * kv_heads;
   return (size_t)max_splits(max_kv, base) * q_heads * (head_dim + 2);
 }
 
-void attention_decode_cuda(float* out, const float* q, const float* k, const float* v, const int* n_kv_dev, int max_kv,
-                           int q_heads, int kv_heads, int head_dim, float scale, float* part,
-                           const cosmos::CudaContext& ctx) {
+namespace {
+template <class KV>
+void decode_launch(float* out, const float* q, const KV* k, const KV* v, const int* n_kv_dev, int max_kv, int q_heads,
+                   int kv_heads, int head_dim, float scale, float* part, const cosmos::CudaContext& ctx) {
   const cudaStream_t stream = ctx.stream;
   if (kv_heads <= 0 || q_heads % kv_heads != 0)
     throw std::runtime_error("attention_decode_cuda: q_heads % kv_heads != 0");
   if (max_kv <= 0) throw std::runtime_error("attention_decode_cuda: max_kv must be > 0");
-  if (const int c = dec_cluster(q_heads, kv_heads, head_dim, q, k, v)) {
+  if (const int c = dec_cluster<KV>(q_heads, kv_heads, head_dim, q, k, v)) {
     launch_cluster_decode(c, out, q, k, v, 0, n_kv_dev, q_heads, kv_heads, head_dim, scale, stream);
     return;
   }
@@ -802,14 +820,15 @@ void attention_decode_cuda(float* out, const float* q, const float* k, const flo
     throw std::runtime_error("attention_decode_cuda: head_dim > 256 is not supported");
 }
 
-void attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
-                    int kv_heads, int head_dim, int q_offset, bool causal, float scale,
-                    const cosmos::CudaContext& ctx) {
+template <class KV>
+void attention_launch(float* out, const float* q, const KV* k, const KV* v, int n_q, int n_kv, int q_heads,
+                      int kv_heads, int head_dim, int q_offset, bool causal, float scale,
+                      const cosmos::CudaContext& ctx) {
   const cudaStream_t stream = ctx.stream;
   if (n_q <= 0) return;
   if (kv_heads <= 0 || q_heads % kv_heads != 0) throw std::runtime_error("attention_cuda: q_heads % kv_heads != 0");
   if (n_q == 1) {  // decode: the cluster kernel, as attention_decode_cuda (the graph) runs it, when it serves the shape
-    if (const int c = dec_cluster(q_heads, kv_heads, head_dim, q, k, v)) {
+    if (const int c = dec_cluster<KV>(q_heads, kv_heads, head_dim, q, k, v)) {
       const int visible = causal ? std::min(n_kv, q_offset + 1) : n_kv;
       launch_cluster_decode(c, out, q, k, v, visible, nullptr, q_heads, kv_heads, head_dim, scale, stream);
       return;
@@ -842,7 +861,30 @@ void attention_cuda(float* out, const float* q, const float* k, const float* v, 
   else
     throw std::runtime_error("attention_cuda: head_dim > 256 is not supported");
 }
+}  // namespace
+
+void attention_decode_cuda(float* out, const float* q, const float* k, const float* v, const int* n_kv_dev, int max_kv,
+                           int q_heads, int kv_heads, int head_dim, float scale, float* part,
+                           const cosmos::CudaContext& ctx) {
+  decode_launch(out, q, k, v, n_kv_dev, max_kv, q_heads, kv_heads, head_dim, scale, part, ctx);
+}
+void attention_decode_cuda(float* out, const float* q, const __nv_bfloat16* k, const __nv_bfloat16* v,
+                           const int* n_kv_dev, int max_kv, int q_heads, int kv_heads, int head_dim, float scale,
+                           float* part, const cosmos::CudaContext& ctx) {
+  decode_launch(out, q, k, v, n_kv_dev, max_kv, q_heads, kv_heads, head_dim, scale, part, ctx);
+}
+
+void attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
+                    int kv_heads, int head_dim, int q_offset, bool causal, float scale,
+                    const cosmos::CudaContext& ctx) {
+  attention_launch(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+}
+void attention_cuda(float* out, const float* q, const __nv_bfloat16* k, const __nv_bfloat16* v, int n_q, int n_kv,
+                    int q_heads, int kv_heads, int head_dim, int q_offset, bool causal, float scale,
+                    const cosmos::CudaContext& ctx) {
+  attention_launch(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+}
 
 int attention_decode_cluster(int q_heads, int kv_heads, int head_dim) {
-  return dec_cluster(q_heads, kv_heads, head_dim, nullptr, nullptr, nullptr);
+  return dec_cluster<float>(q_heads, kv_heads, head_dim, nullptr, nullptr, nullptr);
 }

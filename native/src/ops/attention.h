@@ -2,6 +2,8 @@
 #pragma once
 #include "../core/parallel.h"  // CpuContext
 #ifdef COSMOS_CUDA
+#include <cuda_bf16.h>
+
 #include "../core/cuda_context.h"
 #endif
 
@@ -15,6 +17,11 @@ void attention_cpu(float* out, const float* q, const float* k, const float* v, i
 // Split-KV launches (few queries over a long cache) take their partials from ctx.pool.
 void attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
                     int kv_heads, int head_dim, int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx);
+// The same with k, v in bf16 (a bf16 KV cache): the same kernels, each value widened as it is read, so the result is
+// the f32 form's on the widened rows, bit for bit.
+void attention_cuda(float* out, const float* q, const __nv_bfloat16* k, const __nv_bfloat16* v, int n_q, int n_kv,
+                    int q_heads, int kv_heads, int head_dim, int q_offset, bool causal, float scale,
+                    const cosmos::CudaContext& ctx);
 
 // Decode step (one query, causal, at position n_kv - 1) with n_kv read from device memory (*n_kv_dev,
 // 1 <= n_kv <= max_kv) when the kernel runs, so a CUDA graph can replay the launch at every step.
@@ -26,6 +33,10 @@ void attention_cuda(float* out, const float* q, const float* k, const float* v, 
 void attention_decode_cuda(float* out, const float* q, const float* k, const float* v, const int* n_kv_dev, int max_kv,
                            int q_heads, int kv_heads, int head_dim, float scale, float* part,
                            const cosmos::CudaContext& ctx);
+// The same over a bf16 KV cache (widened as read: the f32 form's result on the widened rows, bit for bit).
+void attention_decode_cuda(float* out, const float* q, const __nv_bfloat16* k, const __nv_bfloat16* v,
+                           const int* n_kv_dev, int max_kv, int q_heads, int kv_heads, int head_dim, float scale,
+                           float* part, const cosmos::CudaContext& ctx);
 size_t attention_decode_workspace(int max_kv, int q_heads, int kv_heads, int head_dim);  // in floats
 // Blocks per KV head of the decode kernel that serves this shape on the current device (one thread-block cluster
 // per KV head, attention.cu's cluster_decode_kernel), or 0 for the split kernel + combine (head dims other than 16,

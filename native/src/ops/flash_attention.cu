@@ -33,6 +33,7 @@
 #include "attention.h"
 #include "flash_attention_wgmma.h"
 #include "mma_bf16.cuh"
+#include "row_vec.cuh"  // row_load: k and v in f32 or bf16
 
 namespace {
 using cosmos::cp_async16;
@@ -47,9 +48,11 @@ constexpr int kBN = 64;    // keys per tile
 constexpr int kWarps = 8;  // 16 query rows each
 constexpr int kThreads = kWarps * 32;
 
-// dst [heads][rows_pad][DP] bf16 <- src [rows][heads][hd] f32; rows >= rows and dims >= hd are zero
-// (zeros, not garbage: a masked key's P = 0 times its V row must stay 0). One thread per 8 dims.
-__global__ void to_bf16_heads_kernel(__nv_bfloat16* dst, const float* src, int rows, int rows_pad, int heads, int hd,
+// dst [heads][rows_pad][DP] bf16 <- src [rows][heads][hd] f32 (or bf16: a bf16 KV cache's rows, copied as they are);
+// rows >= rows and dims >= hd are zero (zeros, not garbage: a masked key's P = 0 times its V row must stay 0). One
+// thread per 8 dims.
+template <class Src>
+__global__ void to_bf16_heads_kernel(__nv_bfloat16* dst, const Src* src, int rows, int rows_pad, int heads, int hd,
                                      int dp) {
   const int chunks = dp / 8;
   const long long total = (long long)heads * rows_pad * chunks;
@@ -62,7 +65,7 @@ __global__ void to_bf16_heads_kernel(__nv_bfloat16* dst, const float* src, int r
 #pragma unroll
     for (int t = 0; t < 8; ++t) {
       const int d = c * 8 + t;
-      x[t] = (r < rows && d < hd) ? src[((long long)r * heads + h) * hd + d] : 0.f;
+      x[t] = (r < rows && d < hd) ? cosmos::row_load(src + ((long long)r * heads + h) * hd + d) : 0.f;
     }
     uint4 pk =
         make_uint4(pack_bf16x2(x[0], x[1]), pack_bf16x2(x[2], x[3]), pack_bf16x2(x[4], x[5]), pack_bf16x2(x[6], x[7]));
@@ -73,7 +76,8 @@ __global__ void to_bf16_heads_kernel(__nv_bfloat16* dst, const float* src, int r
 // dst [heads][DP][rows_pad] bf16 <- src [rows][heads][hd] f32, i.e. v transposed per head for
 // flash_attention_wgmma (keys contiguous); zeros past rows and hd. One thread per 8 keys of one dim; the threads
 // of a warp take neighbouring dims, so each of their 8 reads is one coalesced row segment.
-__global__ void to_bf16_heads_t_kernel(__nv_bfloat16* dst, const float* src, int rows, int rows_pad, int heads, int hd,
+template <class Src>
+__global__ void to_bf16_heads_t_kernel(__nv_bfloat16* dst, const Src* src, int rows, int rows_pad, int heads, int hd,
                                        int dp) {
   const int chunks = rows_pad / 8;
   const long long total = (long long)heads * chunks * dp;
@@ -86,7 +90,7 @@ __global__ void to_bf16_heads_t_kernel(__nv_bfloat16* dst, const float* src, int
 #pragma unroll
     for (int t = 0; t < 8; ++t) {
       const int r = c * 8 + t;
-      x[t] = (r < rows && d < hd) ? src[((long long)r * heads + h) * hd + d] : 0.f;
+      x[t] = (r < rows && d < hd) ? cosmos::row_load(src + ((long long)r * heads + h) * hd + d) : 0.f;
     }
     uint4 pk =
         make_uint4(pack_bf16x2(x[0], x[1]), pack_bf16x2(x[2], x[3]), pack_bf16x2(x[4], x[5]), pack_bf16x2(x[6], x[7]));
@@ -249,15 +253,16 @@ __global__ void __launch_bounds__(kThreads, 1)
 }
 
 // transposed false: to_bf16_heads_kernel, true: to_bf16_heads_t_kernel (the same element count).
-void convert(__nv_bfloat16* dst, const float* src, int rows, int rows_pad, int heads, int hd, int dp,
-             cudaStream_t stream, bool transposed = false) {
+template <class Src>
+void convert(__nv_bfloat16* dst, const Src* src, int rows, int rows_pad, int heads, int hd, int dp, cudaStream_t stream,
+             bool transposed = false) {
   const long long total = (long long)heads * rows_pad * (dp / 8);
   const int threads = 256;
   const long long blocks = std::min<long long>((total + threads - 1) / threads, 132LL * 16);
   if (transposed)
-    to_bf16_heads_t_kernel<<<(unsigned)blocks, threads, 0, stream>>>(dst, src, rows, rows_pad, heads, hd, dp);
+    to_bf16_heads_t_kernel<Src><<<(unsigned)blocks, threads, 0, stream>>>(dst, src, rows, rows_pad, heads, hd, dp);
   else
-    to_bf16_heads_kernel<<<(unsigned)blocks, threads, 0, stream>>>(dst, src, rows, rows_pad, heads, hd, dp);
+    to_bf16_heads_kernel<Src><<<(unsigned)blocks, threads, 0, stream>>>(dst, src, rows, rows_pad, heads, hd, dp);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -265,10 +270,10 @@ void convert(__nv_bfloat16* dst, const float* src, int rows, int rows_pad, int h
 // transposed; `segments` attentions of the same shape one after another in q, k, v and out (rows s * n_q.. of q and
 // out, s * n_kv.. of k and v), in one launch.
 // q_given: q already in its operand layout (qkv_rope_bf16q_cuda; one segment), not converted here.
-template <class Out>
-void launch_wgmma(Out* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
-                  int kv_heads, int hd, int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx,
-                  int segments = 1, const __nv_bfloat16* q_given = nullptr) {
+template <class Out, class KV>
+void launch_wgmma(Out* out, const float* q, const KV* k, const KV* v, int n_q, int n_kv, int q_heads, int kv_heads,
+                  int hd, int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx, int segments = 1,
+                  const __nv_bfloat16* q_given = nullptr) {
   constexpr int D = cosmos::kFlashWgmmaHeadDim;
   const int nq_pad = flash_wgmma_rows_pad(n_q), nkv_pad = flash_wgmma_rows_pad(n_kv);
   const size_t qs = (size_t)q_heads * nq_pad * D, ks = (size_t)kv_heads * nkv_pad * D;  // one segment's operands
@@ -286,9 +291,9 @@ void launch_wgmma(Out* out, const float* q, const float* k, const float* v, int 
                                 ctx.stream);
 }
 
-template <int DP>
-void launch(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads, int kv_heads,
-            int hd, int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx) {
+template <int DP, class KV>
+void launch(float* out, const float* q, const KV* k, const KV* v, int n_q, int n_kv, int q_heads, int kv_heads, int hd,
+            int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx) {
   const int nq_pad = (n_q + kBM - 1) / kBM * kBM, nkv_pad = (n_kv + kBN - 1) / kBN * kBN;
   cosmos::CudaPool& pool = cosmos::workspace_pool(ctx, "flash_attention_cuda");
   // The bf16 copies live until the kernels are enqueued (stream order keeps them alive for the kernels:
@@ -323,9 +328,10 @@ const char* flash_attention_path(int n_q, int n_kv, int head_dim, bool causal, c
   return "mma.sync";
 }
 
-void flash_attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
-                          int kv_heads, int head_dim, int q_offset, bool causal, float scale,
-                          const cosmos::CudaContext& ctx) {
+namespace {
+template <class KV>
+void flash_launch(float* out, const float* q, const KV* k, const KV* v, int n_q, int n_kv, int q_heads, int kv_heads,
+                  int head_dim, int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx) {
   if (n_q <= 0) return;
   if (kv_heads <= 0 || q_heads % kv_heads != 0)
     throw std::runtime_error("flash_attention_cuda: q_heads % kv_heads != 0");
@@ -351,6 +357,18 @@ void flash_attention_cuda(float* out, const float* q, const float* k, const floa
   else
     launch<128>(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
 }
+}  // namespace
+
+void flash_attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
+                          int kv_heads, int head_dim, int q_offset, bool causal, float scale,
+                          const cosmos::CudaContext& ctx) {
+  flash_launch(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+}
+void flash_attention_cuda(float* out, const float* q, const __nv_bfloat16* k, const __nv_bfloat16* v, int n_q, int n_kv,
+                          int q_heads, int kv_heads, int head_dim, int q_offset, bool causal, float scale,
+                          const cosmos::CudaContext& ctx) {
+  flash_launch(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+}
 
 namespace {
 // The wgmma-only entries' argument checks (`who` names the call in the error).
@@ -361,22 +379,45 @@ void require_wgmma_path(const char* who, int n_q, int n_kv, int q_heads, int kv_
   if (std::strcmp(flash_attention_path(n_q, n_kv, head_dim, causal, stream), "wgmma") != 0)
     throw std::runtime_error(std::string(who) + ": this shape or device is not on the wgmma path");
 }
+
+template <class KV>
+void bf16_out_launch(__nv_bfloat16* out, const float* q, const KV* k, const KV* v, int n_q, int n_kv, int q_heads,
+                     int kv_heads, int head_dim, int q_offset, bool causal, float scale,
+                     const cosmos::CudaContext& ctx) {
+  if (n_q <= 0) return;
+  require_wgmma_path("flash_attention_bf16_out_cuda", n_q, n_kv, q_heads, kv_heads, head_dim, causal, ctx.stream);
+  launch_wgmma(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+}
+template <class KV>
+void bf16q_launch(__nv_bfloat16* out, const __nv_bfloat16* qb, const KV* k, const KV* v, int n_q, int n_kv, int q_heads,
+                  int kv_heads, int head_dim, int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx) {
+  if (n_q <= 0) return;
+  require_wgmma_path("flash_attention_bf16q_cuda", n_q, n_kv, q_heads, kv_heads, head_dim, causal, ctx.stream);
+  launch_wgmma(out, static_cast<const float*>(nullptr), k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal,
+               scale, ctx, 1, qb);
+}
 }  // namespace
 
 void flash_attention_bf16_out_cuda(__nv_bfloat16* out, const float* q, const float* k, const float* v, int n_q,
                                    int n_kv, int q_heads, int kv_heads, int head_dim, int q_offset, bool causal,
                                    float scale, const cosmos::CudaContext& ctx) {
-  if (n_q <= 0) return;
-  require_wgmma_path("flash_attention_bf16_out_cuda", n_q, n_kv, q_heads, kv_heads, head_dim, causal, ctx.stream);
-  launch_wgmma(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+  bf16_out_launch(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+}
+void flash_attention_bf16_out_cuda(__nv_bfloat16* out, const float* q, const __nv_bfloat16* k, const __nv_bfloat16* v,
+                                   int n_q, int n_kv, int q_heads, int kv_heads, int head_dim, int q_offset,
+                                   bool causal, float scale, const cosmos::CudaContext& ctx) {
+  bf16_out_launch(out, q, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
 }
 
 void flash_attention_bf16q_cuda(__nv_bfloat16* out, const __nv_bfloat16* qb, const float* k, const float* v, int n_q,
                                 int n_kv, int q_heads, int kv_heads, int head_dim, int q_offset, bool causal,
                                 float scale, const cosmos::CudaContext& ctx) {
-  if (n_q <= 0) return;
-  require_wgmma_path("flash_attention_bf16q_cuda", n_q, n_kv, q_heads, kv_heads, head_dim, causal, ctx.stream);
-  launch_wgmma(out, nullptr, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx, 1, qb);
+  bf16q_launch(out, qb, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
+}
+void flash_attention_bf16q_cuda(__nv_bfloat16* out, const __nv_bfloat16* qb, const __nv_bfloat16* k,
+                                const __nv_bfloat16* v, int n_q, int n_kv, int q_heads, int kv_heads, int head_dim,
+                                int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx) {
+  bf16q_launch(out, qb, k, v, n_q, n_kv, q_heads, kv_heads, head_dim, q_offset, causal, scale, ctx);
 }
 
 int flash_wgmma_rows_pad(int seg_len) {

@@ -27,17 +27,28 @@ const char* flash_attention_path(int n_q, int n_kv, int head_dim, bool causal, c
 void flash_attention_cuda(float* out, const float* q, const float* k, const float* v, int n_q, int n_kv, int q_heads,
                           int kv_heads, int head_dim, int q_offset, bool causal, float scale,
                           const cosmos::CudaContext& ctx);
+// The same with k, v in bf16 (a bf16 KV cache): its rows go into the bf16 operands as they are, so the result is the
+// f32 form's on the widened rows, bit for bit.
+void flash_attention_cuda(float* out, const float* q, const __nv_bfloat16* k, const __nv_bfloat16* v, int n_q, int n_kv,
+                          int q_heads, int kv_heads, int head_dim, int q_offset, bool causal, float scale,
+                          const cosmos::CudaContext& ctx);
 // The same with out in bf16 (flash_attention_wgmma's bf16 form: each value rounded to nearest even, what cast_bf16
 // makes of the f32 out), the rows a bf16 GEMM reads next (the decoder prefill's o projection). Only where
 // flash_attention_path(n_q, n_kv, head_dim, causal) is "wgmma" (throws otherwise).
 void flash_attention_bf16_out_cuda(__nv_bfloat16* out, const float* q, const float* k, const float* v, int n_q,
                                    int n_kv, int q_heads, int kv_heads, int head_dim, int q_offset, bool causal,
                                    float scale, const cosmos::CudaContext& ctx);
+void flash_attention_bf16_out_cuda(__nv_bfloat16* out, const float* q, const __nv_bfloat16* k, const __nv_bfloat16* v,
+                                   int n_q, int n_kv, int q_heads, int kv_heads, int head_dim, int q_offset,
+                                   bool causal, float scale, const cosmos::CudaContext& ctx);
 // The same with q already in the wgmma kernel's bf16 operand layout (qb [q_heads][flash_wgmma_rows_pad(n_q)][128],
 // qkv_rope_bf16q_cuda writes it): no f32 q read, no conversion of it; k and v as above.
 void flash_attention_bf16q_cuda(__nv_bfloat16* out, const __nv_bfloat16* qb, const float* k, const float* v, int n_q,
                                 int n_kv, int q_heads, int kv_heads, int head_dim, int q_offset, bool causal,
                                 float scale, const cosmos::CudaContext& ctx);
+void flash_attention_bf16q_cuda(__nv_bfloat16* out, const __nv_bfloat16* qb, const __nv_bfloat16* k,
+                                const __nv_bfloat16* v, int n_q, int n_kv, int q_heads, int kv_heads, int head_dim,
+                                int q_offset, bool causal, float scale, const cosmos::CudaContext& ctx);
 
 // `segments` independent attentions of seg_len rows each, one after another in q, k, v and out (segment s: rows
 // s * seg_len ..; its keys are its own rows, q_offset 0): the Qwen3-VL tower's frames. On the wgmma path all of them

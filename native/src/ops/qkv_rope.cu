@@ -20,11 +20,16 @@
 #include "attention_fp8.h"          // int8_scale_for_absmax, int8_bits, attention_fp8_rows_pad: the 8-bit attention's q
 #include "flash_attention_wgmma.h"  // flash_wgmma_dims_read
 #include "mma_bf16.cuh"             // pack_bf16x4: the flash operands' rounding
+#include "row_vec.cuh"              // row_store / row_store2 / row_store4: k and v in f32 or bf16
 
 namespace {
+// Every kernel writes k and v as KV: f32 rows, or bf16 (a bf16 KV cache: row_store's rounding of the very values the
+// f32 form writes).
+//
 // Grid (n, heads + 2 kv_heads); block = head_dim rounded up to a warp multiple. Heads [0, heads) are q,
 // then k, then v (a plain copy). All reads of a head happen before the barrier, so q_out may be q_in.
-__global__ void qkv_norm_rope_kernel(float* q_out, float* k_out, float* v_out, const float* q_in, const float* k_in,
+template <class KV>
+__global__ void qkv_norm_rope_kernel(float* q_out, KV* k_out, KV* v_out, const float* q_in, const float* k_in,
                                      const float* v_in, int q_stride, int kv_stride, const float* qw, const float* kw,
                                      const float* cos, const float* sin, int row0, const int* row0_dev, int NH, int KVH,
                                      int D, float eps) {
@@ -37,7 +42,8 @@ __global__ void qkv_norm_rope_kernel(float* q_out, float* k_out, float* v_out, c
   if (row0_dev) row0 = *row0_dev;
   if (hh >= NH + KVH) {
     const int h = hh - NH - KVH;
-    if (d < D) v_out[((long long)(row0 + i) * KVH + h) * D + d] = v_in[(long long)i * kv_stride + h * D + d];
+    if (d < D)
+      cosmos::row_store(v_out + ((long long)(row0 + i) * KVH + h) * D + d, v_in[(long long)i * kv_stride + h * D + d]);
     return;
   }
   const bool isq = hh < NH;
@@ -57,7 +63,7 @@ __global__ void qkv_norm_rope_kernel(float* q_out, float* k_out, float* v_out, c
   if (isq)
     q_out[((long long)i * NH + h) * D + d] = out;
   else
-    k_out[((long long)(row0 + i) * KVH + h) * D + d] = out;
+    cosmos::row_store(k_out + ((long long)(row0 + i) * KVH + h) * D + d, out);
 }
 
 // With q/k norm at head_dim 64 or 128 (Qwen3, Cosmos 3): one warp per (token, head), VEC = hd / 32 values a lane in
@@ -71,9 +77,17 @@ __global__ void qkv_norm_rope_kernel(float* q_out, float* k_out, float* v_out, c
 // kQBf16 (head_dim 128): flash_attention_wgmma's bf16 q operand (qb [heads][q_rows][128]), the values
 // flash_attention_cuda's conversion would make from the f32 rows (round to nearest even), the padding rows zeros.
 enum QForm : int { kQF32 = 0, kQInt8 = 1, kQBf16 = 2 };
-template <int VEC, int QF>
-__global__ void qkv_norm_rope_warp_kernel(float* q_out, Int8QHeads q8, __nv_bfloat16* qb, int q_rows, float* k_out,
-                                          float* v_out, const float* q_in, const float* k_in, const float* v_in,
+template <class KV>
+__device__ __forceinline__ void store_vec(KV* o, float4 v) {
+  cosmos::row_store4(o, v);
+}
+template <class KV>
+__device__ __forceinline__ void store_vec(KV* o, float2 v) {
+  cosmos::row_store2(o, v);
+}
+template <int VEC, int QF, class KV>
+__global__ void qkv_norm_rope_warp_kernel(float* q_out, Int8QHeads q8, __nv_bfloat16* qb, int q_rows, KV* k_out,
+                                          KV* v_out, const float* q_in, const float* k_in, const float* v_in,
                                           int q_stride, int kv_stride, const float* qw, const float* kw,
                                           const float* cos, const float* sin, int row0, const int* row0_dev,
                                           long long n, int NH, int KVH, float eps) {
@@ -104,8 +118,8 @@ __global__ void qkv_norm_rope_warp_kernel(float* q_out, Int8QHeads q8, __nv_bflo
     const int hh = (int)(it - i * slots);
     if (hh >= NH + KVH) {  // v: a copy
       const int h = hh - NH - KVH;
-      *reinterpret_cast<V*>(v_out + ((row0 + i) * KVH + h) * D + d0) =
-          *reinterpret_cast<const V*>(v_in + i * kv_stride + h * D + d0);
+      store_vec(v_out + ((row0 + i) * KVH + h) * D + d0,
+                *reinterpret_cast<const V*>(v_in + i * kv_stride + h * D + d0));
       continue;
     }
     const bool isq = hh < NH;
@@ -148,13 +162,18 @@ __global__ void qkv_norm_rope_warp_kernel(float* q_out, Int8QHeads q8, __nv_bflo
           cosmos::pack_bf16x4(make_float4(out[0], out[1], out[2], out[3]));
       continue;
     }
-    float* dst = isq ? q_out + (i * NH + h) * D : k_out + ((row0 + i) * KVH + h) * D;
-    *reinterpret_cast<V*>(dst + d0) = *reinterpret_cast<const V*>(out);
+    const V o = *reinterpret_cast<const V*>(out);
+    if (isq)
+      *reinterpret_cast<V*>(q_out + (i * NH + h) * D + d0) = o;
+    else
+      store_vec(k_out + ((row0 + i) * KVH + h) * D + d0, o);
   }
 }
 
 // The warp kernel's conditions: head_dim 64 or 128 and every row, table and weight 16- (8-) byte aligned.
-bool warp_kernel_fits(const float* q_out, const float* k_out, const float* v_out, const float* q_in, const float* k_in,
+// (k_out / v_out of bf16 rows need half the f32 alignment; asking the f32 one of them costs nothing: the cache's rows
+// are 256 or 128 bytes.)
+bool warp_kernel_fits(const float* q_out, const void* k_out, const void* v_out, const float* q_in, const float* k_in,
                       const float* v_in, int q_stride, int kv_stride, const float* qw, const float* kw, int D) {
   if (D != 64 && D != 128) return false;
   const uintptr_t a = (uintptr_t)q_out | (uintptr_t)k_out | (uintptr_t)v_out | (uintptr_t)q_in | (uintptr_t)k_in |
@@ -174,7 +193,8 @@ bool block_kernel_forced() {
 
 // No norm: one thread per (token, head slot, pair j / j + hd/2); head slots [0, NH) are q, then the
 // kv_heads k heads, whose threads also copy v. Each thread reads its pair before writing it (in place).
-__global__ void qkv_rope_kernel(float* q_out, float* k_out, float* v_out, const float* q_in, const float* k_in,
+template <class KV>
+__global__ void qkv_rope_kernel(float* q_out, KV* k_out, KV* v_out, const float* q_in, const float* k_in,
                                 const float* v_in, int q_stride, int kv_stride, const float* cos, const float* sin,
                                 long long n, int row0, const int* row0_dev, int NH, int KVH, int D) {
   cosmos::pdl_launch_dependents();
@@ -193,16 +213,21 @@ __global__ void qkv_rope_kernel(float* q_out, float* k_out, float* v_out, const 
     const bool isq = hs < NH;
     const int h = isq ? hs : hs - NH;
     const float* src = isq ? q_in + t * q_stride + (long long)h * D : k_in + t * kv_stride + (long long)h * D;
-    float* dst = isq ? q_out + (t * NH + h) * D : k_out + ((row0 + t) * KVH + h) * D;
     const float x1 = src[j], x2 = src[j + half];
-    dst[j] = x1 * c[j] - x2 * s[j];
-    dst[j + half] = x2 * c[j + half] + x1 * s[j + half];
-    if (!isq) {
-      const float* vs = v_in + t * kv_stride + (long long)h * D;
-      float* vd = v_out + ((row0 + t) * KVH + h) * D;
-      vd[j] = vs[j];
-      vd[j + half] = vs[j + half];
+    const float o1 = x1 * c[j] - x2 * s[j], o2 = x2 * c[j + half] + x1 * s[j + half];
+    if (isq) {
+      float* dst = q_out + (t * NH + h) * D;
+      dst[j] = o1;
+      dst[j + half] = o2;
+      continue;
     }
+    KV* dst = k_out + ((row0 + t) * KVH + h) * D;
+    cosmos::row_store(dst + j, o1);
+    cosmos::row_store(dst + j + half, o2);
+    const float* vs = v_in + t * kv_stride + (long long)h * D;
+    KV* vd = v_out + ((row0 + t) * KVH + h) * D;
+    cosmos::row_store(vd + j, vs[j]);
+    cosmos::row_store(vd + j + half, vs[j + half]);
   }
 }
 
@@ -364,35 +389,73 @@ void qkv_rope_flash_segments_cuda(__nv_bfloat16* qb, __nv_bfloat16* kb, __nv_bfl
                         kv_heads, head_dim, ctx);
 }
 
-void qkv_rope_cuda(float* q_out, float* k_out, float* v_out, const float* q_in, const float* k_in, const float* v_in,
-                   int q_stride, int kv_stride, const float* qw, const float* kw, const float* cos, const float* sin,
-                   int n, int heads, int kv_heads, int head_dim, float eps, int row0, const int* row0_dev,
-                   const cosmos::CudaContext& ctx) {
+namespace {
+template <class KV>
+void qkv_rope_launch(float* q_out, KV* k_out, KV* v_out, const float* q_in, const float* k_in, const float* v_in,
+                     int q_stride, int kv_stride, const float* qw, const float* kw, const float* cos, const float* sin,
+                     int n, int heads, int kv_heads, int head_dim, float eps, int row0, const int* row0_dev,
+                     const cosmos::CudaContext& ctx) {
   if (n <= 0) return;
   if (qw && kw && !block_kernel_forced() &&
       warp_kernel_fits(q_out, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, head_dim)) {
     const long long items = (long long)n * (heads + 2 * kv_heads);
     const unsigned blocks = (unsigned)std::min<long long>((items + 7) / 8, 132LL * 64);  // 8 warps a block
     if (head_dim == 128)
-      cosmos::launch_pdl(qkv_norm_rope_warp_kernel<4, kQF32>, dim3(blocks), dim3(256), 0, ctx.stream, q_out,
+      cosmos::launch_pdl(qkv_norm_rope_warp_kernel<4, kQF32, KV>, dim3(blocks), dim3(256), 0, ctx.stream, q_out,
                          Int8QHeads{}, nullptr, 0, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos,
                          sin, row0, row0_dev, (long long)n, heads, kv_heads, eps);
     else
-      cosmos::launch_pdl(qkv_norm_rope_warp_kernel<2, kQF32>, dim3(blocks), dim3(256), 0, ctx.stream, q_out,
+      cosmos::launch_pdl(qkv_norm_rope_warp_kernel<2, kQF32, KV>, dim3(blocks), dim3(256), 0, ctx.stream, q_out,
                          Int8QHeads{}, nullptr, 0, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos,
                          sin, row0, row0_dev, (long long)n, heads, kv_heads, eps);
   } else if (qw || kw) {
     const int bd = (head_dim + 31) / 32 * 32;
-    cosmos::launch_pdl(qkv_norm_rope_kernel, dim3(n, heads + 2 * kv_heads), dim3(bd), sizeof(float) * bd, ctx.stream,
-                       q_out, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin, row0, row0_dev,
-                       heads, kv_heads, head_dim, eps);
+    cosmos::launch_pdl(qkv_norm_rope_kernel<KV>, dim3(n, heads + 2 * kv_heads), dim3(bd), sizeof(float) * bd,
+                       ctx.stream, q_out, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin, row0,
+                       row0_dev, heads, kv_heads, head_dim, eps);
   } else {
     const long long total = (long long)n * (heads + kv_heads) * (head_dim / 2);
-    cosmos::launch_pdl(qkv_rope_kernel, dim3(cosmos::elementwise_blocks(total)), dim3(256), 0, ctx.stream, q_out, k_out,
-                       v_out, q_in, k_in, v_in, q_stride, kv_stride, cos, sin, n, row0, row0_dev, heads, kv_heads,
-                       head_dim);
+    cosmos::launch_pdl(qkv_rope_kernel<KV>, dim3(cosmos::elementwise_blocks(total)), dim3(256), 0, ctx.stream, q_out,
+                       k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, cos, sin, n, row0, row0_dev, heads,
+                       kv_heads, head_dim);
   }
   CUDA_CHECK_LAUNCH();
+}
+
+template <class KV>
+bool qkv_rope_bf16q_launch(__nv_bfloat16* qb, int q_rows, KV* k_out, KV* v_out, const float* q_in, const float* k_in,
+                           const float* v_in, int q_stride, int kv_stride, const float* qw, const float* kw,
+                           const float* cos, const float* sin, int n, int heads, int kv_heads, int head_dim, float eps,
+                           int row0, const cosmos::CudaContext& ctx) {
+  if (head_dim != 128 || !qw || !kw || block_kernel_forced() || !qb || q_rows < n ||
+      reinterpret_cast<uintptr_t>(qb) % 8 != 0 ||
+      !warp_kernel_fits(q_in, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, head_dim))
+    return false;
+  if (n <= 0) return true;
+  const long long items = (long long)n * (heads + 2 * kv_heads) + (long long)(q_rows - n) * heads;
+  const unsigned blocks = (unsigned)std::min<long long>((items + 7) / 8, 132LL * 64);  // 8 warps a block
+  cosmos::launch_pdl(qkv_norm_rope_warp_kernel<4, kQBf16, KV>, dim3(blocks), dim3(256), 0, ctx.stream, nullptr,
+                     Int8QHeads{}, qb, q_rows, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin,
+                     row0, nullptr, (long long)n, heads, kv_heads, eps);
+  CUDA_CHECK_LAUNCH();
+  return true;
+}
+}  // namespace
+
+void qkv_rope_cuda(float* q_out, float* k_out, float* v_out, const float* q_in, const float* k_in, const float* v_in,
+                   int q_stride, int kv_stride, const float* qw, const float* kw, const float* cos, const float* sin,
+                   int n, int heads, int kv_heads, int head_dim, float eps, int row0, const int* row0_dev,
+                   const cosmos::CudaContext& ctx) {
+  qkv_rope_launch(q_out, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin, n, heads, kv_heads,
+                  head_dim, eps, row0, row0_dev, ctx);
+}
+
+void qkv_rope_cuda(float* q_out, __nv_bfloat16* k_out, __nv_bfloat16* v_out, const float* q_in, const float* k_in,
+                   const float* v_in, int q_stride, int kv_stride, const float* qw, const float* kw, const float* cos,
+                   const float* sin, int n, int heads, int kv_heads, int head_dim, float eps, int row0,
+                   const int* row0_dev, const cosmos::CudaContext& ctx) {
+  qkv_rope_launch(q_out, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin, n, heads, kv_heads,
+                  head_dim, eps, row0, row0_dev, ctx);
 }
 
 bool qkv_rope_int8q_cuda(const Int8QHeads& q8, float* k_out, float* v_out, const float* q_in, const float* k_in,
@@ -407,9 +470,9 @@ bool qkv_rope_int8q_cuda(const Int8QHeads& q8, float* k_out, float* v_out, const
   const int rows_pad = attention_fp8_rows_pad(n);
   const long long items = (long long)n * (heads + 2 * kv_heads) + (long long)(rows_pad - n) * heads;
   const unsigned blocks = (unsigned)std::min<long long>((items + 7) / 8, 132LL * 64);  // 8 warps a block
-  cosmos::launch_pdl(qkv_norm_rope_warp_kernel<4, kQInt8>, dim3(blocks), dim3(256), 0, ctx.stream, nullptr, q8, nullptr,
-                     rows_pad, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin, row0, nullptr,
-                     (long long)n, heads, kv_heads, eps);
+  cosmos::launch_pdl(qkv_norm_rope_warp_kernel<4, kQInt8, float>, dim3(blocks), dim3(256), 0, ctx.stream, nullptr, q8,
+                     nullptr, rows_pad, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin, row0,
+                     nullptr, (long long)n, heads, kv_heads, eps);
   CUDA_CHECK_LAUNCH();
   return true;
 }
@@ -418,16 +481,14 @@ bool qkv_rope_bf16q_cuda(__nv_bfloat16* qb, int q_rows, float* k_out, float* v_o
                          const float* k_in, const float* v_in, int q_stride, int kv_stride, const float* qw,
                          const float* kw, const float* cos, const float* sin, int n, int heads, int kv_heads,
                          int head_dim, float eps, int row0, const cosmos::CudaContext& ctx) {
-  if (head_dim != 128 || !qw || !kw || block_kernel_forced() || !qb || q_rows < n ||
-      reinterpret_cast<uintptr_t>(qb) % 8 != 0 ||
-      !warp_kernel_fits(k_out, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, head_dim))
-    return false;
-  if (n <= 0) return true;
-  const long long items = (long long)n * (heads + 2 * kv_heads) + (long long)(q_rows - n) * heads;
-  const unsigned blocks = (unsigned)std::min<long long>((items + 7) / 8, 132LL * 64);  // 8 warps a block
-  cosmos::launch_pdl(qkv_norm_rope_warp_kernel<4, kQBf16>, dim3(blocks), dim3(256), 0, ctx.stream, nullptr,
-                     Int8QHeads{}, qb, q_rows, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin,
-                     row0, nullptr, (long long)n, heads, kv_heads, eps);
-  CUDA_CHECK_LAUNCH();
-  return true;
+  return qkv_rope_bf16q_launch(qb, q_rows, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin, n,
+                               heads, kv_heads, head_dim, eps, row0, ctx);
+}
+
+bool qkv_rope_bf16q_cuda(__nv_bfloat16* qb, int q_rows, __nv_bfloat16* k_out, __nv_bfloat16* v_out, const float* q_in,
+                         const float* k_in, const float* v_in, int q_stride, int kv_stride, const float* qw,
+                         const float* kw, const float* cos, const float* sin, int n, int heads, int kv_heads,
+                         int head_dim, float eps, int row0, const cosmos::CudaContext& ctx) {
+  return qkv_rope_bf16q_launch(qb, q_rows, k_out, v_out, q_in, k_in, v_in, q_stride, kv_stride, qw, kw, cos, sin, n,
+                               heads, kv_heads, head_dim, eps, row0, ctx);
 }

@@ -29,6 +29,11 @@ void qkv_rope_cuda(float* q_out, float* k_out, float* v_out, const float* q_in, 
                    int q_stride, int kv_stride, const float* qw, const float* kw, const float* cos, const float* sin,
                    int n, int heads, int kv_heads, int head_dim, float eps, int row0, const int* row0_dev,
                    const cosmos::CudaContext& ctx);
+// The same with k and v written in bf16 (a bf16 KV cache): each the f32 form's value rounded to nearest even.
+void qkv_rope_cuda(float* q_out, __nv_bfloat16* k_out, __nv_bfloat16* v_out, const float* q_in, const float* k_in,
+                   const float* v_in, int q_stride, int kv_stride, const float* qw, const float* kw, const float* cos,
+                   const float* sin, int n, int heads, int kv_heads, int head_dim, float eps, int row0,
+                   const int* row0_dev, const cosmos::CudaContext& ctx);
 
 // qkv_rope_cuda without norms (the Qwen3-VL tower), written straight as flash_attention_wgmma's bf16 operands for
 // `segments` attentions of seg_len rows (input rows s * seg_len .. of segment s; cos / sin rows alike): qb
@@ -67,6 +72,11 @@ bool qkv_rope_int8q_cuda(const Int8QHeads& q8, float* k_out, float* v_out, const
 // kernel at head_dim 128 (both norms, aligned rows) and qb is 8-byte aligned; returns false without launching anything
 // elsewhere. flash_attention_bf16q_cuda (ops/flash_attention.h) reads it.
 bool qkv_rope_bf16q_cuda(__nv_bfloat16* qb, int q_rows, float* k_out, float* v_out, const float* q_in,
+                         const float* k_in, const float* v_in, int q_stride, int kv_stride, const float* qw,
+                         const float* kw, const float* cos, const float* sin, int n, int heads, int kv_heads,
+                         int head_dim, float eps, int row0, const cosmos::CudaContext& ctx);
+// The same with k and v written in bf16 (a bf16 KV cache), as qkv_rope_cuda's bf16 form.
+bool qkv_rope_bf16q_cuda(__nv_bfloat16* qb, int q_rows, __nv_bfloat16* k_out, __nv_bfloat16* v_out, const float* q_in,
                          const float* k_in, const float* v_in, int q_stride, int kv_stride, const float* qw,
                          const float* kw, const float* cos, const float* sin, int n, int heads, int kv_heads,
                          int head_dim, float eps, int row0, const cosmos::CudaContext& ctx);

@@ -38,6 +38,10 @@ inline RowVecShape row_vec_shape(int dim, const void* a, const void* b, const vo
 // one template of a kernel writes both and the bf16 form rounds the very values the f32 form writes.
 __device__ __forceinline__ void row_store(float* o, float v) { *o = v; }
 __device__ __forceinline__ void row_store(__nv_bfloat16* o, float v) { *o = __float2bfloat16_rn(v); }
+__device__ __forceinline__ void row_store2(float* o, float2 v) { *reinterpret_cast<float2*>(o) = v; }
+__device__ __forceinline__ void row_store2(__nv_bfloat16* o, float2 v) {
+  *reinterpret_cast<uint32_t*>(o) = pack_bf16x2(v.x, v.y);
+}
 __device__ __forceinline__ void row_store4(float* o, float4 v) { *reinterpret_cast<float4*>(o) = v; }
 __device__ __forceinline__ void row_store4(__nv_bfloat16* o, float4 v) {
   *reinterpret_cast<uint2*>(o) = pack_bf16x4(v);
