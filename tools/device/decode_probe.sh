@@ -4,12 +4,13 @@
 # its tuning sweep and timed reports.
 #
 #   here:   bash tools/device/decode_probe.sh prepare [COMMIT]
-#           bash bench/run.sh prepare [COMMIT] + bash tools/device/bench_tests.sh prepare qwen3_cuda_test, then
-#           .dev/decode_probe.tar.xz (~4 MB) with just the two drivers and their MANIFESTs: the tracked tree is
+#           bash bench/run.sh prepare [COMMIT] + bash tools/device/bench_tests.sh prepare ops_cuda_test qwen3_cuda_test,
+#           then .dev/decode_probe.tar.xz with just the three drivers and their MANIFESTs: the tracked tree is
 #           ~39 MB of a call's 64 MiB, and .dev/benchbin whole (~30 MB) does not fit beside it.
 #   device: `run`, kind nvidia-h200, timeout_s 600, carry [".dev/decode_probe.tar.xz"]:
 #           bash tools/device/decode_probe.sh device
-#           qwen3_cuda_test (every row; the persistent ones and the timing report printed), qwen3_decode_bench 128 128 and
+#           ops_cuda_test and qwen3_cuda_test (every row; the persistent ones and the timing report printed),
+#           qwen3_decode_bench 128 128 and
 #           1024 256, each on the graph step (COSMOS_DECODE_PERSISTENT=0) and on the persistent one (the sweep of
 #           Qwen3PersistentTuning's levers, each alone and the faster ones together, the timed twin's reports).
 #           Then both steps again with fp8 weights (COSMOS_FP8_WEIGHTS=1). ~3 min. Under $OUT: qwen3_cuda_test.log,
@@ -22,9 +23,9 @@ TAR=.dev/decode_probe.tar.xz
 case "${1:-}" in
 prepare)
   bash bench/run.sh prepare "${2:-HEAD}" || exit 1
-  bash tools/device/bench_tests.sh prepare qwen3_cuda_test || exit 1
+  bash tools/device/bench_tests.sh prepare ops_cuda_test qwen3_cuda_test || exit 1
   tar -cJf "$TAR" .dev/benchbin/MANIFEST .dev/benchbin/qwen3_decode_bench .dev/benchtests/MANIFEST \
-    .dev/benchtests/qwen3_cuda_test || exit 1
+    .dev/benchtests/ops_cuda_test .dev/benchtests/qwen3_cuda_test || exit 1
   ls -la "$TAR"
   bash tools/device/carry_fits.sh "$TAR" ;;
 device)
@@ -32,7 +33,7 @@ device)
   mkdir -p "$out"
   tar -xJf "$TAR" || { echo "no $TAR: run prepare here and carry it" >&2; exit 1; }
   head -1 .dev/benchbin/MANIFEST
-  # bench_tests.sh device runs every driver in .dev/benchtests (only qwen3_cuda_test is packed) and writes its log
+  # bench_tests.sh device runs every driver in .dev/benchtests (ops_cuda_test, qwen3_cuda_test) and writes their logs
   OUT=$out bash tools/device/bench_tests.sh device
   grep -E "persistent|^  (step \(|wait:|staging|attention items|attention, us|waiting for|producing|ring slots)" "$out/qwen3_cuda_test.log"
   b=.dev/benchbin/qwen3_decode_bench
@@ -44,7 +45,7 @@ device)
     COSMOS_DECODE_PERSISTENT=1 timeout 150 $b $a >> "$out/decode.log" 2>&1 ||
       echo "rc $? (persistent step $a)" | tee -a "$out/decode.log"
   done
-  grep -E "^== |^D2D|^decode [0-9]|^roofline|^persistent|^  |rror|trap|gave up" "$out/decode.log"
+  grep -E "^== |^D2D|^decode [0-9]|^KV cache|^roofline|^persistent|^  |rror|trap|gave up" "$out/decode.log"
   python3 bench/qwen3_bench_join.py "$out/decode.log" /dev/null | tee "$out/summary.txt"
   # The same with fp8 weights (COSMOS_FP8_WEIGHTS=1: e4m3 layers, bf16 lm_head), apart: the join's rows are bf16's.
   for a in "128 128" "1024 256"; do
@@ -54,7 +55,7 @@ device)
         echo "rc $? (fp8, persistent=$p, $a)" | tee -a "$out/decode_fp8.log"
     done
   done
-  grep -E "^== |^decode [0-9]|^roofline|^persistent step \[[^]]*\]: |rror|trap|gave up" "$out/decode_fp8.log" ;;
+  grep -E "^== |^decode [0-9]|^KV cache|^roofline|^persistent step \[[^]]*\]: |rror|trap|gave up" "$out/decode_fp8.log" ;;
 ncu)
   # One step of the persistent kernel under ncu (NCU_ENV: the model's switches, e.g. COSMOS_FP8_WEIGHTS=1; NCU_KERNEL:
   # the kernel's mangled name, by default the untimed fp8 one): its speed-of-light, warp states and scheduler
