@@ -400,6 +400,32 @@ int main() {
       threw = true;
     }
     truth("attention: a KV cache too small is a ModelError", threw);
+    // A bf16 cache (CUDA only), a cache of both forms, and a bf16 one with extra K/V are ModelErrors naming why.
+    std::vector<uint16_t> kb((size_t)16 * KH), vb((size_t)16 * KH);
+    auto refused = [&](KvCache c, int extra, const char* want) {
+      AttentionCall call;
+      call.n = 3;
+      call.cos = cs.data();
+      call.sin = sn.data();
+      call.cache = &c;
+      call.extra = ExtraKv{kc.data(), vc.data(), extra};
+      std::vector<float> scratch(attention_scratch_floats(t.b, 3, true));
+      try {
+        attention_block_cpu(y.data(), x.data(), t.b, call, scratch.data(), ctx);
+      } catch (const ModelError& e) {
+        return std::string(e.what()).find(want) != std::string::npos;
+      }
+      return false;
+    };
+    KvCache b16;
+    b16.k_bf16 = kb.data();
+    b16.v_bf16 = vb.data();
+    b16.capacity = 16;
+    KvCache mixed = b16;
+    mixed.k = kc.data();
+    truth("attention: a bf16 KV cache on the CPU is a ModelError", refused(b16, 0, "CUDA only"));
+    truth("attention: a KV cache of f32 and bf16 rows is a ModelError", refused(mixed, 0, "not a mix"));
+    truth("attention: a bf16 KV cache with extra K/V is a ModelError", refused(b16, 2, "extra K/V"));
   }
 
   // 3. Segments (the tower's per-frame attention, no norm, fused [q|k|v] GEMM, MHA): two segments equal

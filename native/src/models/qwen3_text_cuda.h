@@ -2,7 +2,8 @@
 //
 // Weights are uploaded once (matmul weights in bf16 or f32, norms in f32, the embedding table in bf16
 // when the checkpoint stores it in bf16 — exact, and 1.2 GB less at Qwen3-VL-8B's vocab — else f32),
-// the KV cache lives on the GPU ([capacity, kv_heads, head_dim] f32 per layer), activations come from
+// the KV cache lives on the GPU ([capacity, kv_heads, head_dim] per layer, bf16 for bf16 weights at head_dim >= 64,
+// else f32: set_kv_cache_bf16), activations come from
 // a caching pool. Prefill and decode share one forward; decode (n = 1) uses fused q|k|v and gate|up
 // weight matrices so each is one GEMV launch. The layers are the shared ones (native/src/layers/: the
 // attention block, the SwiGLU MLP, RMSNorm) with the same weights struct as the CPU model
