@@ -233,6 +233,7 @@ bool Qwen3TextCuda::set_kv_cache_bf16(bool on) {
   capacity_ = 0;
   reset();
   kv_bf16_ = on;
+  if (persistent_wanted_) set_decode_persistent(true);  // its kernel for this format, where that one serves the shape
   return kv_bf16_;
 }
 
