@@ -372,14 +372,17 @@ __global__ void __launch_bounds__(kDecThreads)
     bool ok[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
+      // Past j_hi the block's last key is read again and left out of the softmax (ok): loads without a branch, so a
+      // bf16 row's widening does not hold the next load behind its own (as in the persistent step's attention).
       const int j = jb + u * NG + lane / T;
       ok[u] = j < j_hi;
-      const KV* kp = k + j * row + (long long)kh * HD + 4 * t;
-      const KV* vp = v + j * row + (long long)kh * HD + 4 * t;
+      const long long jr = min(j, j_hi - 1);
+      const KV* kp = k + jr * row + (long long)kh * HD + 4 * t;
+      const KV* vp = v + jr * row + (long long)kh * HD + 4 * t;
 #pragma unroll
       for (int c = 0; c < NV; ++c) {
-        kk[u][c] = ok[u] ? ldg4(kp + 4 * c * T) : make_float4(0.f, 0.f, 0.f, 0.f);
-        vv[u][c] = ok[u] ? ldg4(vp + 4 * c * T) : make_float4(0.f, 0.f, 0.f, 0.f);
+        kk[u][c] = ldg4(kp + 4 * c * T);
+        vv[u][c] = ldg4(vp + 4 * c * T);
       }
     }
 #pragma unroll
