@@ -10,11 +10,11 @@
 #   device: `run`, kind nvidia-h200, timeout_s 600, carry [".dev/decode_probe.tar.xz"]:
 #           bash tools/device/decode_probe.sh device
 #           ops_cuda_test and qwen3_cuda_test (every row; the persistent ones and the timing report printed),
-#           qwen3_decode_bench 128 128 and
-#           1024 256, each on the graph step (COSMOS_DECODE_PERSISTENT=0) and on the persistent one (the sweep of
-#           Qwen3PersistentTuning's levers, each alone and the faster ones together, the timed twin's reports).
-#           Then both steps again with fp8 weights (COSMOS_FP8_WEIGHTS=1). ~3 min. Under $OUT: qwen3_cuda_test.log,
-#           decode.log (everything the bf16 benches printed), summary.txt (its joined JSON rows,
+#           qwen3_decode_bench 128 128 and 1024 256, each on the graph step (COSMOS_DECODE_PERSISTENT=0) and on the
+#           persistent one (the sweep of Qwen3PersistentTuning's levers, each alone and the faster ones together, the
+#           timed twin's reports; each run also times its step on the other KV cache format). Then both steps again
+#           with fp8 weights (COSMOS_FP8_WEIGHTS=1). ~4 min (H100, session 62). Under $OUT: ops_cuda_test.log,
+#           qwen3_cuda_test.log, decode.log (everything the bf16 benches printed), summary.txt (its joined JSON rows,
 #           bench/qwen3_bench_join.py), decode_fp8.log.
 #   device: bash tools/device/decode_probe.sh ncu: one step under ncu (below).
 set -uo pipefail
