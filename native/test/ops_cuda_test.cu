@@ -1414,7 +1414,7 @@ void test_kv_bf16_writes(int n, int heads, int kv, int hd, int row0, bool norm, 
   auto proj = randv((size_t)n * W), cs = randv((size_t)n * hd), sn = randv((size_t)n * hd);
   auto qw = randv(hd), kw = randv(hd);
   float *dcs = up(cs), *dsn = up(sn), *dqw = norm ? up(qw) : nullptr, *dkw = norm ? up(kw) : nullptr;
-  float *dp1 = up(proj), *dp2 = up(proj);  // (q is written in place: n == 1 or separate parts; here fused rows, n rows)
+  float* dp1 = up(proj);  // read by every call below (q goes to dq1 / dq2, not over its projection rows)
   float *dq1 = up(std::vector<float>((size_t)n * QH, 0.f)), *dq2 = up(std::vector<float>((size_t)n * QH, 0.f));
   float *dk = up(std::vector<float>((size_t)rows * KH, 0.f)), *dv = up(std::vector<float>((size_t)rows * KH, 0.f));
   __nv_bfloat16 *dk16 = alloc_bf16((size_t)rows * KH), *dv16 = alloc_bf16((size_t)rows * KH);
@@ -1424,7 +1424,7 @@ void test_kv_bf16_writes(int n, int heads, int kv, int hd, int row0, bool norm, 
   const int r0 = row_dev ? 0 : row0;
   qkv_rope_cuda(dq1, dk, dv, dp1, dp1 + QH, dp1 + QH + KH, W, W, dqw, dkw, dcs, dsn, n, heads, kv, hd, 1e-6f, r0, drow,
                 ctx);
-  qkv_rope_cuda(dq2, dk16, dv16, dp2, dp2 + QH, dp2 + QH + KH, W, W, dqw, dkw, dcs, dsn, n, heads, kv, hd, 1e-6f, r0,
+  qkv_rope_cuda(dq2, dk16, dv16, dp1, dp1 + QH, dp1 + QH + KH, W, W, dqw, dkw, dcs, dsn, n, heads, kv, hd, 1e-6f, r0,
                 drow, ctx);
   const std::string c =
       shape("n=%d h=%d/%d hd=%d", n, heads, kv, hd) + (norm ? " norm" : "") + (row_dev ? " (row on device)" : "");
