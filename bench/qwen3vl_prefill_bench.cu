@@ -284,10 +284,14 @@ int main() {
       const Qwen3VisionCuda::Phases& ph = tower->last_phases();
       std::printf(
           "  run %d tower %.1f ms: pixels %.1f, tables %.1f, blocks %.1f, last output %.1f, release %.1f ms "
-          "(host pinned staging %.1f MiB; GEMM inputs %s; %zu cudaMalloc calls, %.2f ms)\n",
+          "(host pinned staging %.1f MiB; GEMM inputs %s; %zu cudaMalloc calls, %.2f ms; blocks %s, %d graphs)\n",
           rep, t_tower * 1e3, ph.pixels, ph.tables, ph.blocks, ph.outputs, ph.release,
           tower->host_pinned_bytes() / 1048576.0, ph.bf16_inputs ? "bf16 from their producers" : "f32, cast",
-          ph.mallocs, ph.malloc_ms);
+          ph.mallocs, ph.malloc_ms,
+          ph.graph == Qwen3VisionCuda::kGraphReplayed   ? "replayed"
+          : ph.graph == Qwen3VisionCuda::kGraphCaptured ? "recorded"
+                                                        : "eager",
+          ph.graph_segments);
       VisualInputs vis;
       vis.rows = rows.data();
       vis.n_rows = T;

@@ -289,6 +289,28 @@ void pool_call_counts() {
   const CudaPool::CudaCalls c5 = pool.cuda_calls();
   check(c2b == c && c5.mallocs == c4.mallocs, "the next run of the same size: its block again, no cudaMalloc");
   pool.free(c2b);
+  // Held for a graph (the tower's): the blocks cached since a run's epoch handed out again as in use, the earlier
+  // ones left in the cache; freed, they are cached blocks again.
+  void* old_block = pool.alloc(3 << 20);
+  pool.free(old_block);
+  const uint64_t graph_run = pool.begin_epoch();
+  void* w1 = pool.alloc(1 << 20);
+  void* w2 = pool.alloc(4096);
+  pool.free(w1);
+  pool.free(w2);
+  const size_t in_use0 = pool.bytes_in_use();
+  std::vector<void*> held = pool.hold_cached_since(graph_run);
+  const bool both = held.size() == 2 && std::count(held.begin(), held.end(), w1) == 1 &&
+                    std::count(held.begin(), held.end(), w2) == 1;
+  check(both && pool.bytes_in_use() == in_use0 + (1 << 20) + 4096 && pool.bytes_cached() == (3u << 20) + (2u << 20),
+        "hold_cached_since: this run's two cached blocks in use again, the earlier run's left cached (" +
+            std::to_string(held.size()) + " held)");
+  void* w1b = pool.alloc(1 << 20);
+  check(w1b != w1, "a held block is not handed out again");
+  pool.free(w1b);
+  for (void* p : held) pool.free(p);
+  check(pool.bytes_in_use() == in_use0, "the held blocks freed: none in use");
+  pool.release_cached();
   // Out of memory: another pool's cache is given back before alloc gives up.
   size_t free_b = 0, total_b = 0;
   CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
@@ -299,6 +321,21 @@ void pool_call_counts() {
   check(mine && other.bytes_cached() == 0, "out of memory: another pool's cache given back and the allocation made (" +
                                                std::to_string(big >> 20) + " MiB twice)");
   pool.free(mine);
+  pool.release_cached();
+  // ... and another pool's reclaim hook asked first: what its owner holds for speed (a graph's blocks, in use) goes
+  // back into its cache, then to CUDA.
+  void* kept_for_speed = other.alloc(big);
+  int hook_calls = 0;
+  other.set_reclaim([&] {
+    ++hook_calls;
+    other.free(kept_for_speed);
+    kept_for_speed = nullptr;
+  });
+  void* mine2 = pool.alloc(big);
+  check(mine2 && hook_calls == 1 && !kept_for_speed && other.bytes_in_use() == 0 && other.bytes_cached() == 0,
+        "out of memory: another pool's reclaim hook called once, what it held given back, the allocation made");
+  other.set_reclaim(nullptr);
+  pool.free(mine2);
   pool.release_cached();
 }
 

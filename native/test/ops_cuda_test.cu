@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -2046,6 +2047,156 @@ void test_tower_head() {
   }
 }
 
+// The tower's blocks as CUDA graphs per shape (qwen3_vision_cuda.cu, COSMOS_TOWER_GRAPH): a shape's first run is eager,
+// its second records the graphs, later ones replay them. Every run's outputs against the eager runs
+// (COSMOS_TOWER_GRAPH=0) of the same pixels, bit for bit (the same kernels in the same order), with new pixels in each
+// run (a replay reads them from the buffers the graphs were recorded on), for a video with a head and for one image,
+// through the host and into device buffers at other addresses each run; a replay makes no cudaMalloc once the blocks
+// the mergers take are cached; other grids or another COSMOS_* value run eagerly and let go of the graphs; an abort
+// is seen between segments and leaves the graphs in place; another pool out of memory takes the graphs' blocks.
+void test_tower_graph() {
+  cosmos::Qwen3VisionConfig c;
+  c.depth = 3;
+  c.hidden_size = 288;  // 4 heads of 72, as test_tower_bf16_inputs
+  c.intermediate_size = 512;
+  c.num_heads = 4;
+  c.out_hidden_size = 128;
+  c.num_position_embeddings = 64;
+  c.deepstack_visual_indexes = {1, 2};  // three segments a run: the head's, then up to each merger
+  auto tower = cosmos::Qwen3VisionCuda::random(c, WType::BF16, 11);
+  using G = cosmos::Qwen3VisionCuda;
+  const char* use_name[] = {"eager", "captured", "replayed"};
+  struct Case {
+    const char* what;
+    std::vector<cosmos::Qwen3VisionGrid> grids;
+    bool to_device;
+  };
+  const Case cases[] = {{"a video of 4 frames (head), host outputs", {{4, 16, 16}}, false},
+                        {"one image, host outputs", {{1, 16, 16}}, false},
+                        {"a video of 4 frames (head), device outputs", {{4, 16, 16}}, true}};
+  const size_t base_in_use = tower->pool().bytes_in_use();
+  for (const Case& k : cases) {
+    const size_t n_px = (size_t)cosmos::qwen3_vision_num_patches(k.grids) * c.patch_dim();
+    const int T = (int)(cosmos::qwen3_vision_num_patches(k.grids) / c.merge_unit());
+    const size_t n_out = (size_t)T * c.out_hidden_size;
+    const std::vector<float> px[2] = {randv(n_px), randv(n_px)};
+    // One run: its embeds and deepstack outputs, through the host or through device buffers (new ones each run, so
+    // at other addresses while the earlier runs' are still held).
+    std::vector<std::vector<cosmos::DeviceBuffer<float>>> kept_outputs;
+    auto run = [&](const std::vector<float>& x) {
+      std::vector<std::vector<float>> o;
+      if (!k.to_device) {
+        cosmos::Qwen3VisionOutput out;
+        tower->forward(x.data(), x.size(), k.grids, out);
+        o.push_back(out.embeds);
+        for (auto& d : out.deepstack) o.push_back(d);
+        return o;
+      }
+      std::vector<cosmos::DeviceBuffer<float>> bufs;
+      for (size_t i = 0; i <= c.deepstack_visual_indexes.size(); ++i) bufs.emplace_back(tower->pool(), n_out);
+      std::vector<float*> ds;
+      for (size_t i = 1; i < bufs.size(); ++i) ds.push_back(bufs[i].get());
+      tower->forward_device(x.data(), x.size(), k.grids, bufs[0].get(), ds);
+      for (auto& b : bufs) {
+        std::vector<float> h(n_out);
+        CUDA_CHECK(cudaMemcpy(h.data(), b.get(), sizeof(float) * n_out, cudaMemcpyDeviceToHost));
+        o.push_back(std::move(h));
+      }
+      kept_outputs.push_back(std::move(bufs));
+      return o;
+    };
+    setenv("COSMOS_TOWER_GRAPH", "0", 1);
+    const std::vector<std::vector<float>> ref[2] = {run(px[0]), run(px[1])};
+    const bool off_eager = tower->last_phases().graph == G::kGraphEager && !tower->graph_held();
+    unsetenv("COSMOS_TOWER_GRAPH");
+    const G::GraphUse want[] = {G::kGraphEager, G::kGraphCaptured, G::kGraphReplayed, G::kGraphReplayed,
+                                G::kGraphReplayed};
+    std::string uses;
+    bool uses_ok = off_eager;
+    int segments = 0;
+    size_t last_mallocs = 1;
+    for (int r = 0; r < 5; ++r) {
+      const int which = r % 2;  // new pixels every run
+      const auto got = run(px[which]);
+      const G::Phases ph = tower->last_phases();
+      uses += std::string(r ? ", " : "") + use_name[ph.graph];
+      uses_ok = uses_ok && ph.graph == want[r];
+      if (ph.graph != G::kGraphEager) segments = ph.graph_segments;
+      last_mallocs = ph.mallocs;
+      for (size_t o = 0; o < got.size(); ++o)
+        report("tower_graph", std::string(k.what) + shape(": run %d, output %d vs eager (bitwise)", r + 1, (int)o),
+               ref[which].at(o), got[o], 0);
+    }
+    const int want_segments = c.depth == 3 && k.grids[0].t > 1 ? 3 : 2;  // (with a head: its own segment)
+    report_exact("tower_graph", std::string(k.what) + ": how runs 1-5 ran",
+                 uses_ok && segments == want_segments && tower->graph_held(), uses + shape(" (%d segments)", segments));
+    report_exact("tower_graph", std::string(k.what) + ": run 5's cudaMalloc calls", last_mallocs == 0,
+                 shape("%d", (int)last_mallocs));
+  }
+  // Another COSMOS_* value: an eager run, the graphs let go (their blocks back to the pool), then recorded again.
+  const std::vector<cosmos::Qwen3VisionGrid> image = {{1, 16, 16}};
+  const auto px = randv((size_t)256 * c.patch_dim());
+  cosmos::Qwen3VisionOutput o1, o2, o3;
+  setenv("COSMOS_TOWER_HEAD", "1", 1);  // (the default value: only the key differs)
+  tower->forward(px.data(), px.size(), image, o1);
+  const bool switched = tower->last_phases().graph == G::kGraphEager && !tower->graph_held();
+  tower->forward(px.data(), px.size(), image, o2);
+  const bool recorded = tower->last_phases().graph == G::kGraphCaptured && tower->graph_held();
+  unsetenv("COSMOS_TOWER_HEAD");
+  report_exact("tower_graph", "a COSMOS_* value set: eager, then recorded again", switched && recorded,
+               "eager + let go, then captured");
+  // An abort (seen at the run's start and between segments) leaves the graphs: the next run replays them.
+  tower->forward(px.data(), px.size(), image, o1);  // (another key: eager)
+  tower->forward(px.data(), px.size(), image, o1);  // captured
+  std::atomic<bool> stop{true};
+  tower->set_abort_flag(&stop);
+  bool aborted = false;
+  try {
+    tower->forward(px.data(), px.size(), image, o2);
+  } catch (const cosmos::AbortedError&) {
+    aborted = true;
+  }
+  tower->set_abort_flag(nullptr);
+  const bool kept = tower->graph_held();
+  tower->forward(px.data(), px.size(), image, o3);
+  report_exact("tower_graph", "abort flag set on a held shape: AbortedError, graphs kept",
+               aborted && kept && tower->last_phases().graph == G::kGraphReplayed, aborted ? "thrown" : "not thrown");
+  report("tower_graph", "the replay after the abort vs the captured run (bitwise)", o1.embeds, o3.embeds, 0);
+  // drop_graph: the pool back to the weights (and what the tests' device outputs above no longer hold).
+  tower->drop_graph();
+  report_exact("tower_graph", "drop_graph: bytes in use back to the weights'",
+               !tower->graph_held() && tower->pool().bytes_in_use() == base_in_use,
+               shape("%d KiB over", (int)((tower->pool().bytes_in_use() - base_in_use) >> 10)));
+  // Another pool out of memory takes a held graph's blocks (the reclaim hook): a tower of 8 frames of 64 x 64
+  // patches holds some hundred MB; ask another pool for the free memory plus half of that.
+  const std::vector<cosmos::Qwen3VisionGrid> big = {{8, 64, 64}};
+  const auto bpx = randv((size_t)cosmos::qwen3_vision_num_patches(big) * c.patch_dim(), 0.5f);
+  cosmos::Qwen3VisionOutput bo;
+  tower->forward(bpx.data(), bpx.size(), big, bo);
+  tower->forward(bpx.data(), bpx.size(), big, bo);
+  const size_t held = tower->pool().bytes_in_use() - base_in_use;
+  const bool had = tower->graph_held();
+  CUDA_CHECK(cudaStreamSynchronize(st));
+  pool->release_cached();
+  tower->pool().release_cached();
+  size_t free_b = 0, total_b = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  const size_t ask = (free_b + held / 2) / (1 << 20) * (1 << 20);
+  bool made = false;
+  {
+    cosmos::CudaPool other;
+    try {
+      void* p = other.alloc(ask);
+      made = p != nullptr;
+      other.free(p);
+    } catch (const std::exception&) {
+    }
+  }
+  report_exact("tower_graph", shape("out of memory elsewhere: the graph's %d MiB taken", (int)(held >> 20)),
+               had && held > (64u << 20) && made && !tower->graph_held(),
+               made ? "allocation made, graph let go" : "allocation failed");
+}
+
 void test_bf16_inputs() {
   test_add_rmsnorm_bf16(5, 4096);           // the decoder's width
   test_add_rmsnorm_bf16(3, 998);            // dim % 4 != 0: the scalar form
@@ -2064,6 +2215,7 @@ void test_bf16_inputs() {
   test_tower_bf16_inputs();
   test_tower_head();
   test_tower_mlp_pad();
+  test_tower_graph();
   test_linear_bf16_add_bf16(300, 1152, 1152, true);    // k 1152: ping-pong tiles, 16-byte rows
   test_linear_bf16_add_bf16(1024, 4352, 1152, true);   // k 4352, ping-pong tiles
   test_linear_bf16_add_bf16(1024, 4096, 4096, false);  // 256 x 128 tiles, no bias

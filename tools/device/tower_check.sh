@@ -25,7 +25,9 @@
 #              (COSMOS_WGMMA_PICK=pingpong: of the tower's, fc2 moves; the prefill's all do), the flash kernel one
 #              item a block (COSMOS_FLASH_PERSISTENT=0), no tower head (COSMOS_TOWER_HEAD=0), the residual adds in
 #              the norms (COSMOS_RESIDUAL_IN_GEMM=0), the prefill's f32 rows + casts (COSMOS_PREFILL_BF16_INPUTS=0),
-#              COSMOS_TOWER_KEEP_BLOCKS=0 and the tower's first two defaults off), and the base build as is where
+#              COSMOS_TOWER_KEEP_BLOCKS=0, the tower's blocks eager (COSMOS_TOWER_GRAPH=0) and the tower's first two
+#              defaults off; FORMS=graph: as is and the blocks eager only; PREFILL_REPS: timed runs a form, default 3,
+#              after one warm-up), and the base build as is where
 #              carried (each line: tower ms and its phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried too (tools/device/wgmma_check.sh
 #              prepare), gemm_wgmma_cuda_test's variants v1-v4 timed on the tower's four GEMM shapes and the video
 #              prefill's four, and its `gelu` checks and fc1 timings by epilogue;
@@ -65,6 +67,8 @@ device)
   b=.dev/benchbin/qwen3vl_prefill_bench
   forms=("as is||$b" "GELU on tanhf|COSMOS_GELU_TANH_APPROX=0|$b" "prefill stream in f32|COSMOS_PREFILL_BF16_RESIDUAL=0|$b"
     "both (stop 67's paths)|COSMOS_GELU_TANH_APPROX=0 COSMOS_PREFILL_BF16_RESIDUAL=0|$b")
+  # FORMS=graph: as is against the tower's blocks eager (COSMOS_TOWER_GRAPH=0) only
+  [ "${FORMS:-}" = graph ] && forms=("as is||$b" "tower blocks eager|COSMOS_TOWER_GRAPH=0|$b")
   # FORMS=all: also the defaults of 2026-12-06 off (settled then: bench/README)
   [ "${FORMS:-}" = all ] && forms+=("qkv f32 from the GEMM|COSMOS_QKV_BF16_OUT=0|$b"
     "MLP width unpadded|COSMOS_TOWER_MLP_PAD=0|$b" "every GEMM on ping-pong tiles|COSMOS_WGMMA_PICK=pingpong|$b"
@@ -72,7 +76,7 @@ device)
     "no tower head|COSMOS_TOWER_HEAD=0|$b"
     "residual adds in the norms|COSMOS_RESIDUAL_IN_GEMM=0|$b"
     "decoder prefill f32 rows + casts|COSMOS_PREFILL_BF16_INPUTS=0|$b"
-    "blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b"
+    "blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b" "tower blocks eager|COSMOS_TOWER_GRAPH=0|$b"
     "f32 inputs, scalar layernorm|COSMOS_LAYERNORM_VEC=0 COSMOS_TOWER_BF16_INPUTS=0|$b")
   if [ -f "$BASE" ]; then
     mkdir -p base && tar -xJf "$BASE" -C base && forms+=("base build as is||base/$b")
@@ -84,7 +88,7 @@ device)
       vars=${vars%|*}
       echo "== round $round: $name" >> "$out/bench.log"
       # shellcheck disable=SC2086 # vars: words of NAME=VALUE
-      env NO_BREAKDOWN=1 PREFILL_REPS=3 $vars timeout 90 "$bin" >> "$out/bench.log" 2>&1 || echo "rc $? ($name)" >> "$out/bench.log"
+      env NO_BREAKDOWN=1 PREFILL_REPS=${PREFILL_REPS:-3} $vars timeout 90 "$bin" >> "$out/bench.log" 2>&1 || echo "rc $? ($name)" >> "$out/bench.log"
     done
   done
   grep -E "^== |^  run [0-9] tower|^(image|video) " "$out/bench.log" | sed -E 's/\| process peak.*//' | tee -a "$out/summary.txt"

@@ -115,9 +115,10 @@ void* CudaPool::alloc(size_t bytes) {
     std::lock_guard<std::mutex> l(pools_mu());
     bool synced = false;
     for (CudaPool* other : pools()) {
-      if (other == this || other->bytes_cached() == 0) continue;
+      if (other == this || (other->bytes_cached() == 0 && !other->reclaim_)) continue;
       if (!synced) cudaDeviceSynchronize();  // their streams may still use what they cached
       synced = true;
+      if (other->reclaim_) other->reclaim_();  // what it holds for speed, back into its cache
       other->release_cached();
     }
   }
@@ -176,6 +177,31 @@ uint64_t CudaPool::begin_epoch() {
 void CudaPool::release_cached_before(uint64_t epoch) {
   std::lock_guard<std::mutex> lock(mu_);
   free_cached_locked([epoch](uint64_t e) { return e >= epoch; });
+}
+
+std::vector<void*> CudaPool::hold_cached_since(uint64_t epoch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<void*> held;
+  for (auto it = free_.begin(); it != free_.end();) {
+    if (it->second.second < epoch) {
+      ++it;
+      continue;
+    }
+    void* p = it->second.first;
+    const size_t r = it->first;
+    cached_ -= r;
+    it = free_.erase(it);
+    live_[p] = Block{r, epoch_};
+    in_use_ += r;
+    held.push_back(p);
+  }
+  if (in_use_ > peak_) peak_ = in_use_;
+  return held;
+}
+
+void CudaPool::set_reclaim(std::function<void()> hook) {
+  std::lock_guard<std::mutex> l(pools_mu());  // the out-of-memory path calls hooks under it
+  reclaim_ = std::move(hook);
 }
 
 CudaPool::CudaCalls CudaPool::cuda_calls() const {

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -53,6 +54,16 @@ class CudaPool {
   // began.
   uint64_t begin_epoch();
   void release_cached_before(uint64_t epoch);
+  // Holds for a CUDA graph: hands out (as in use) every cached block last handed out in `epoch` or after, and returns
+  // them; the caller gives each back with free() when it lets go. A graph captured during a run bakes in the addresses
+  // of the workspaces its ops took and gave back: held, no later alloc (nor another pool's out-of-memory path) hands
+  // them to anyone else while the graph may replay.
+  std::vector<void*> hold_cached_since(uint64_t epoch);
+  // What another pool out of memory asks of this one before it takes this pool's cache: its owner gives back what it
+  // holds only for speed (the vision tower's graph and its blocks). Called on the thread that ran out, after a device
+  // sync; it must not wait for the owner's own work (take a lock only if it is free). nullptr removes it; after
+  // set_reclaim returns, no call of the old hook is running.
+  void set_reclaim(std::function<void()> hook);
 
   size_t bytes_in_use() const;  // handed out and not freed
   size_t peak_bytes() const;    // max of bytes_in_use since construction / reset_peak
@@ -79,6 +90,7 @@ class CudaPool {
   size_t in_use_ = 0, peak_ = 0, cached_ = 0;
   uint64_t epoch_ = 0;
   CudaCalls calls_;
+  std::function<void()> reclaim_;  // set_reclaim's hook (read and written under the pools' registry lock)
   // cudaMalloc, counted; on failure with `release_own`, the cache given back and one more try (mu_ held).
   cudaError_t malloc_locked(void** p, size_t r, bool release_own);
   void* hand_out_locked(void* p, size_t r);  // p (r rounded bytes) recorded as handed out in this epoch (mu_ held)

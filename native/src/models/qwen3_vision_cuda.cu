@@ -11,8 +11,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <future>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "../core/cuda_common.h"
 #include "../core/env.h"
@@ -25,6 +28,8 @@
 #include "../ops/add.h"
 #include "../ops/cast_bf16.h"
 #include "../ops/gather4_add.h"
+
+extern char** environ;  // (POSIX) the COSMOS_* switches in a graph's key
 
 namespace cosmos {
 
@@ -156,9 +161,153 @@ struct ReleaseOnExit {
   }
 };
 
+// The blocks as CUDA graphs per shape, unless COSMOS_TOWER_GRAPH=0 (or COSMOS_TOWER_KEEP_BLOCKS=0: a graph holds its
+// run's blocks). Read at every run.
+bool tower_graph_requested() { return env_switch("COSMOS_TOWER_GRAPH", true) && keep_blocks_requested(); }
+
+// What a shape's graphs were recorded under: the grids, and every COSMOS_* variable (the ops read their switches at
+// call time, so a graph recorded under other values would replay other kernels than an eager run would take).
+std::string tower_graph_key(const std::vector<Qwen3VisionGrid>& grids) {
+  std::string k;
+  for (const Qwen3VisionGrid& g : grids)
+    k += std::to_string(g.t) + "x" + std::to_string(g.h) + "x" + std::to_string(g.w) + " ";
+  std::vector<std::string> vars;
+  for (char** e = environ; e && *e; ++e)
+    if (std::strncmp(*e, "COSMOS_", 7) == 0) vars.emplace_back(*e);
+  std::sort(vars.begin(), vars.end());
+  for (const std::string& v : vars) k += "|" + v;
+  return k;
+}
+
+// The blocks between two of a run's host steps (the rest's pixels, a merger, the end) as one CUDA graph: a segment.
+// kGraphEager: each piece runs as it is added. kGraphCaptured: the pieces are recorded (relaxed capture: the pool may
+// cudaMalloc meanwhile; what the graph took is held after the run, CudaPool::hold_cached_since) and close()
+// instantiates and launches the graph; where recording or instantiating fails, the segment's pieces run eagerly
+// instead, and so does the rest of the run (failed()). kGraphReplayed: nothing is enqueued per piece, close() launches
+// the shape's next graph. A run that throws while recording ends the capture here (the stream usable again).
+class GraphSegments {
+ public:
+  using GraphUse = Qwen3VisionCuda::GraphUse;
+  GraphSegments(GraphUse use, cudaStream_t s, std::vector<cudaGraphExec_t>& execs) : use_(use), s_(s), execs_(execs) {}
+  ~GraphSegments() {
+    if (capturing_) {
+      cudaGraph_t g = nullptr;
+      cudaStreamEndCapture(s_, &g);
+      if (g) cudaGraphDestroy(g);
+      cudaGetLastError();
+    }
+  }
+  GraphSegments(const GraphSegments&) = delete;
+  GraphSegments& operator=(const GraphSegments&) = delete;
+
+  void add(std::function<void()> piece) {
+    if (use_ == Qwen3VisionCuda::kGraphEager) return piece();
+    open_ = true;
+    if (use_ == Qwen3VisionCuda::kGraphReplayed) return;
+    if (!capturing_) {
+      if (cudaStreamBeginCapture(s_, cudaStreamCaptureModeRelaxed) != cudaSuccess) {
+        cudaGetLastError();
+        fall_back();
+        return piece();
+      }
+      capturing_ = true;
+    }
+    pieces_.push_back(piece);
+    piece();
+  }
+  // Ends the open segment (if any): its graph launched, recorded now or the shape's next one.
+  void close() {
+    if (!open_) return;
+    open_ = false;
+    if (use_ == Qwen3VisionCuda::kGraphReplayed) {
+      if (next_ >= execs_.size()) throw ModelError("qwen3 vision: the shape's graphs ran out before its blocks");
+      CUDA_CHECK(cudaGraphLaunch(execs_[next_++], s_));
+      return;
+    }
+    if (use_ != Qwen3VisionCuda::kGraphCaptured) return;
+    capturing_ = false;
+    cudaGraph_t g = nullptr;
+    cudaGraphExec_t ex = nullptr;
+    bool ok = cudaStreamEndCapture(s_, &g) == cudaSuccess && g;
+    ok = ok && cudaGraphInstantiate(&ex, g, 0) == cudaSuccess;
+    if (g) cudaGraphDestroy(g);
+    if (!ok) {
+      cudaGetLastError();  // clear the capture's error: the pieces run eagerly
+      return fall_back();
+    }
+    execs_.push_back(ex);
+    pieces_.clear();
+    CUDA_CHECK(cudaGraphLaunch(ex, s_));
+  }
+  bool failed() const { return failed_; }
+
+ private:
+  void fall_back() {
+    failed_ = true;
+    use_ = Qwen3VisionCuda::kGraphEager;
+    std::vector<std::function<void()>> pieces = std::move(pieces_);
+    pieces_.clear();
+    for (auto& p : pieces) p();
+  }
+  GraphUse use_;
+  cudaStream_t s_;
+  std::vector<cudaGraphExec_t>& execs_;
+  std::vector<std::function<void()>> pieces_;  // the open segment's, while recording (run again if it fails)
+  size_t next_ = 0;
+  bool open_ = false, capturing_ = false, failed_ = false;
+};
+
 }  // namespace
 
-Qwen3VisionCuda::~Qwen3VisionCuda() { cudaStreamSynchronize(stream_.get()); }
+// A run's device buffers. An eager run owns its own; a shape's graphs own the ones they were recorded on (their
+// addresses are baked into the graphs), which later runs of the shape reuse as they are.
+struct Qwen3VisionCuda::RunBuffers {
+  DeviceBuffer<float> x, tmp, scratch, merged;
+  DeviceBuffer<__nv_bfloat16> xn, px16;
+  DeviceBuffer<float> px32, pwt, cos, sin;
+  DeviceBuffer<int> pidx;
+};
+
+// One shape's graphs, the buffers they were recorded on and the pool blocks their ops took as workspaces (held).
+struct Qwen3VisionCuda::TowerGraph {
+  std::string key;
+  RunBuffers bufs;
+  std::vector<cudaGraphExec_t> segments;
+  std::vector<void*> held;
+  CudaPool* pool = nullptr;
+  cudaStream_t stream = nullptr;  // the graphs' (a run that threw may have left one in flight)
+  ~TowerGraph() {
+    cudaStreamSynchronize(stream);
+    for (cudaGraphExec_t e : segments) cudaGraphExecDestroy(e);
+    for (void* p : held) pool->free(p);
+  }
+};
+
+Qwen3VisionCuda::Qwen3VisionCuda(const Qwen3VisionConfig& cfg, WType wt) : cfg_(cfg), wt_(wt) {
+  // Another pool out of memory takes the graphs' blocks unless a run is on (it is using them).
+  pool_.set_reclaim([this] {
+    std::unique_lock<std::mutex> l(run_mu_, std::try_to_lock);
+    if (l.owns_lock()) graph_.reset();
+  });
+}
+
+Qwen3VisionCuda::~Qwen3VisionCuda() {
+  pool_.set_reclaim(nullptr);
+  cudaStreamSynchronize(stream_.get());
+  graph_.reset();
+}
+
+bool Qwen3VisionCuda::graph_held() const {
+  std::lock_guard<std::mutex> l(run_mu_);
+  return graph_ != nullptr;
+}
+
+void Qwen3VisionCuda::drop_graph() {
+  std::lock_guard<std::mutex> l(run_mu_);
+  cudaStreamSynchronize(stream_.get());  // (a run ends synchronised; this only makes it plain)
+  graph_.reset();
+  last_key_.clear();
+}
 
 void* Qwen3VisionCuda::Pinned::get(size_t want) {
   if (want <= bytes) return p;
@@ -242,11 +391,38 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   auto check_abort = [&]() {
     if (abort_ && abort_->load(std::memory_order_relaxed)) throw AbortedError();  // ReleaseOnExit syncs
   };
+  std::lock_guard<std::mutex> one_run(run_mu_);
 
   pool_.reset_peak();
   phases_ = Phases{};
   ReleaseOnExit release{pool_, s, phases_};
   check_abort();
+
+  // The graphs (tower_graph_requested): the shape's held ones replayed; a second run of the same key records them; any
+  // other run is eager and lets go of another shape's graphs (their blocks back to the cache, for this run to take).
+  const std::string key = tower_graph_requested() && !graph_broken_ ? tower_graph_key(grids) : std::string();
+  GraphUse use = kGraphEager;
+  if (!key.empty() && graph_ && graph_->key == key)
+    use = kGraphReplayed;
+  else if (!key.empty() && key == last_key_)
+    use = kGraphCaptured;
+  if (use != kGraphReplayed) {
+    graph_.reset();
+    last_key_ = use == kGraphEager ? key : std::string();
+  }
+  std::unique_ptr<TowerGraph> recording;
+  if (use == kGraphCaptured) {
+    recording = std::make_unique<TowerGraph>();
+    recording->key = key;
+    recording->pool = &pool_;
+    recording->stream = s;
+  }
+  RunBuffers eager_bufs;
+  RunBuffers& rb = use == kGraphReplayed ? graph_->bufs : use == kGraphCaptured ? recording->bufs : eager_bufs;
+  // A buffer of n elements: allocated unless it already is (a replay's, recorded at the same sizes).
+  auto ensure = [&](auto& b, size_t n) {
+    if (b.size() != n) b = std::remove_reference_t<decltype(b)>(pool_, n);
+  };
 
   // Host staging, page-locked and kept between runs (the previous run ended with a stream sync):
   // [pixels | position corners idx | weights | rotary cos | sin], all 4-byte elements. Copies from
@@ -259,11 +435,12 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   float* pin_cos = pin_wt + n_corner;
   float* pin_sin = pin_cos + n_rot;
 
-  DeviceBuffer<float> x(pool_, ND), tmp(pool_, ND);
+  ensure(rb.x, ND);
+  ensure(rb.tmp, ND);
   // bf16 GEMM inputs from their producers (tower_bf16_inputs_requested): the host stages the pixels in bf16, and the
   // norms write bf16 rows (xn) for q|k|v and fc1, where each of those GEMMs would round its f32 input to bf16 first:
   // the same numbers without the f32 rows and the cast passes.
-  DeviceBuffer<__nv_bfloat16> xn;
+  DeviceBuffer<__nv_bfloat16>& xn = rb.xn;
   // Whether every GEMM of a run of `rows` rows takes bf16 rows (xn set), and adds its residual in the epilogue.
   auto bf16_runs = [&](int rows) {
     bool ok = linear_bf16_runs(w_.patch_embed, rows, ctx_);
@@ -279,8 +456,10 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     return ok;
   };
   if (tower_bf16_inputs_requested() && linear_bf16_runs(w_.patch_embed, N, ctx_)) {
-    xn = DeviceBuffer<__nv_bfloat16>(pool_, ND);
+    ensure(xn, ND);
     if (!bf16_runs(N)) xn.reset();
+  } else {
+    xn.reset();
   }
   const bool bf16_inputs = xn.get() != nullptr;
   phases_.bf16_inputs = bf16_inputs;
@@ -324,14 +503,16 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     head_tables_done.set_value();
     if (head.layers > 0) tables_of(head.rest, (size_t)N1);
   });
-  DeviceBuffer<int> d_pidx(pool_, n_corner);
-  DeviceBuffer<float> d_pwt(pool_, n_corner), d_cos(pool_, n_rot), d_sin(pool_, n_rot);
+  ensure(rb.pidx, n_corner);
+  ensure(rb.pwt, n_corner);
+  ensure(rb.cos, n_rot);
+  ensure(rb.sin, n_rot);
   // Rows [row0, row0 + rows): their pixels staged and sent up (on `up`, which s then waits for), the patch embedding
   // (Conv3d with kernel = stride = patch: a matmul over the flattened patch), their tables up and their position
   // embeddings added. The pixels' buffer lives for the whole run: the rest's are staged while the head's blocks run.
   const int P = c.patch_dim();
-  DeviceBuffer<__nv_bfloat16> px16(pool_, bf16_inputs ? n_floats : 0);
-  DeviceBuffer<float> px32(pool_, bf16_inputs ? 0 : n_floats);
+  ensure(rb.px16, bf16_inputs ? n_floats : 0);
+  ensure(rb.px32, bf16_inputs ? 0 : n_floats);
   RunEvents up_ev(1);
   SyncOnExit up_done{up_stream_.get()};
   auto embed_rows = [&](size_t row0, int rows, std::future<void>& tables_ready, cudaStream_t up) {
@@ -339,10 +520,10 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     const size_t o = row0 * P, len = (size_t)rows * P;
     if (bf16_inputs) {
       auto* pin_bf16 = reinterpret_cast<uint16_t*>(pin_px);  // the first half of the pixels' staging
-      stage_and_upload(reinterpret_cast<uint16_t*>(px16.get()) + o, pin_bf16 + o, len, up,
+      stage_and_upload(reinterpret_cast<uint16_t*>(rb.px16.get()) + o, pin_bf16 + o, len, up,
                        [&](uint16_t* dst, size_t i, size_t n) { cast_bf16_cpu(dst, pixel_values + o + i, n); });
     } else {
-      stage_and_upload(px32.get() + o, pin_px + o, len, up, [&](float* dst, size_t i, size_t n) {
+      stage_and_upload(rb.px32.get() + o, pin_px + o, len, up, [&](float* dst, size_t i, size_t n) {
         std::memcpy(dst, pixel_values + o + i, sizeof(float) * n);
       });
     }
@@ -351,31 +532,32 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
       CUDA_CHECK(cudaStreamWaitEvent(s, up_ev.ev[0], 0));
     }
     if (bf16_inputs)
-      linear_bf16_cuda(x.get() + row0 * D, px16.get() + o, w_.patch_embed, rows, ctx_);
+      linear_bf16_cuda(rb.x.get() + row0 * D, rb.px16.get() + o, w_.patch_embed, rows, ctx_);
     else
-      linear_cuda(x.get() + row0 * D, px32.get() + o, w_.patch_embed, rows, ctx_);
+      linear_cuda(rb.x.get() + row0 * D, rb.px32.get() + o, w_.patch_embed, rows, ctx_);
     phases_.pixels += ms_since(t0);
     t0 = std::chrono::steady_clock::now();
     tables_ready.get();
     const size_t nc = (size_t)4 * rows, nr = (size_t)rows * hd;
     CUDA_CHECK(
-        cudaMemcpyAsync(d_pidx.get() + 4 * row0, pin_idx + 4 * row0, sizeof(int) * nc, cudaMemcpyHostToDevice, s));
+        cudaMemcpyAsync(rb.pidx.get() + 4 * row0, pin_idx + 4 * row0, sizeof(int) * nc, cudaMemcpyHostToDevice, s));
     CUDA_CHECK(
-        cudaMemcpyAsync(d_pwt.get() + 4 * row0, pin_wt + 4 * row0, sizeof(float) * nc, cudaMemcpyHostToDevice, s));
+        cudaMemcpyAsync(rb.pwt.get() + 4 * row0, pin_wt + 4 * row0, sizeof(float) * nc, cudaMemcpyHostToDevice, s));
     CUDA_CHECK(
-        cudaMemcpyAsync(d_cos.get() + row0 * hd, pin_cos + row0 * hd, sizeof(float) * nr, cudaMemcpyHostToDevice, s));
+        cudaMemcpyAsync(rb.cos.get() + row0 * hd, pin_cos + row0 * hd, sizeof(float) * nr, cudaMemcpyHostToDevice, s));
     CUDA_CHECK(
-        cudaMemcpyAsync(d_sin.get() + row0 * hd, pin_sin + row0 * hd, sizeof(float) * nr, cudaMemcpyHostToDevice, s));
-    gather4_add_cuda(x.get() + row0 * D, w_.pos_embed, d_pidx.get() + 4 * row0, d_pwt.get() + 4 * row0, rows, D, ctx_);
+        cudaMemcpyAsync(rb.sin.get() + row0 * hd, pin_sin + row0 * hd, sizeof(float) * nr, cudaMemcpyHostToDevice, s));
+    gather4_add_cuda(rb.x.get() + row0 * D, w_.pos_embed, rb.pidx.get() + 4 * row0, rb.pwt.get() + 4 * row0, rows, D,
+                     ctx_);
     phases_.tables += ms_since(t0);
   };
   embed_rows(0, N1, head_tables, s);
 
   // One scratch for the attention block, the MLP and the mergers in turn (stream order keeps them apart).
   const Qwen3VisionBlock& b0 = w_.blocks[0];
-  DeviceBuffer<float> scratch(
-      pool_, std::max({attention_scratch_floats(b0.attn, N, false), mlp_scratch_floats(b0.mlp, N), 2 * ND})),
-      merged(pool_, to_device ? 0 : (size_t)T * OUT);
+  ensure(rb.scratch, std::max({attention_scratch_floats(b0.attn, N, false), mlp_scratch_floats(b0.mlp, N), 2 * ND}));
+  ensure(rb.merged, to_device ? 0 : (size_t)T * OUT);
+  float *x = rb.x.get(), *tmp = rb.tmp.get(), *scratch = rb.scratch.get();
   AttentionCall call;
   call.causal = false;  // full attention inside each frame (cu_seqlens)
   // bf16 checkpoints on flash_attention_cuda (the wgmma kernel on Hopper, head_dim 72 padded to 128); head dims below
@@ -414,17 +596,18 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
     const int j = n_sent++ & 1;
     drain(j);  // the slab is free again
     CUDA_CHECK(
-        cudaMemcpyAsync(slabs + (size_t)j * n_out, merged.get(), sizeof(float) * n_out, cudaMemcpyDeviceToHost, s));
+        cudaMemcpyAsync(slabs + (size_t)j * n_out, rb.merged.get(), sizeof(float) * n_out, cudaMemcpyDeviceToHost, s));
     CUDA_CHECK(cudaEventRecord(ev.ev[j], s));
     pending[j] = &dst;
   };
 
-  // Block l on rows [row0, row0 + rows), whose frames' segments (cu_seqlens from their first row) are `seg`.
+  // Block l on rows [row0, row0 + rows), whose frames' segments (cu_seqlens from their first row) are `seg`. It reads
+  // only the run's buffers (rb) and the pool's workspaces, so a graph of it replays on a later run of the shape.
   auto block = [&](int l, size_t row0, int rows, const std::vector<int32_t>& seg) {
-    check_abort();
+    if (use == kGraphEager) check_abort();  // (while recording, a throw would only drop the capture: between segments)
     const Qwen3VisionBlock& b = w_.blocks[l];
     const size_t o = row0 * D, len = (size_t)rows * D;
-    float *xr = x.get() + o, *tr = tmp.get() + o;
+    float *xr = x + o, *tr = tmp + o;
     __nv_bfloat16* xnr = bf16_inputs ? xn.get() + o : nullptr;
     // As Qwen3Vision::forward: norm1 fused into the previous block's last residual add (the mergers read x, complete
     // by then, and leave tmp alone). With bf16_inputs the norms write xn, which the q|k|v and fc1 GEMMs read in place
@@ -435,20 +618,21 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
       else
         add_norm_cuda(tr, xr, nullptr, b.norm1, rows, ctx_);
     }
-    call.n = rows;
-    call.cos = d_cos.get() + row0 * hd;
-    call.sin = d_sin.get() + row0 * hd;
-    call.segments = seg.data();
-    call.n_segments = (int)seg.size() - 1;
-    call.xb = reinterpret_cast<const uint16_t*>(xnr);
+    AttentionCall ca = call;
+    ca.n = rows;
+    ca.cos = rb.cos.get() + row0 * hd;
+    ca.sin = rb.sin.get() + row0 * hd;
+    ca.segments = seg.data();
+    ca.n_segments = (int)seg.size() - 1;
+    ca.xb = reinterpret_cast<const uint16_t*>(xnr);
     float* y = resid ? xr : tr;                 // the attention's and the MLP's output, or the x they add into
     const float* sum_h = resid ? nullptr : tr;  // what the norms add to x: nothing where the GEMM added it
-    attention_block_cuda(y, tr, b.attn, call, scratch.get(), ctx_);
+    attention_block_cuda(y, tr, b.attn, ca, scratch, ctx_);
     if (bf16_inputs)
       add_norm_bf16_cuda(xnr, xr, sum_h, b.norm2, rows, ctx_);  // x += attn; xn = norm2(x)
     else
       add_norm_cuda(tr, xr, tr, b.norm2, rows, ctx_);  // x += attn; tmp = norm2(x)
-    mlp_cuda(y, tr, b.mlp, rows, scratch.get(), ctx_, xnr, resid);
+    mlp_cuda(y, tr, b.mlp, rows, scratch, ctx_, xnr, resid);
     if (l + 1 < c.depth) {
       const LayerNorm& next = w_.blocks[l + 1].norm1;  // x += mlp; tmp (or xn) = next norm1(x)
       if (bf16_inputs)
@@ -462,38 +646,52 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
 
   auto t = std::chrono::steady_clock::now();
   const double staged_before = phases_.pixels + phases_.tables;  // (the rest's staging is counted there, not here)
+  // The blocks go through `segments`: one graph from here to the rest's pixels (with a head), and from there to each
+  // merger and between them; the host steps (the rest's pixels, the mergers and their outputs) stay eager between.
+  std::vector<cudaGraphExec_t> no_execs;
+  std::vector<cudaGraphExec_t>& execs = use == kGraphReplayed   ? graph_->segments
+                                        : use == kGraphCaptured ? recording->segments
+                                                                : no_execs;
+  GraphSegments segments(use, s, execs);
+  auto end_segment = [&] {
+    check_abort();
+    segments.close();
+  };
   std::vector<int32_t> cu;
   qwen3_vision_cu_seqlens(grids, cu);
+  std::vector<int32_t> cu_head, cu_rest;
   if (head.layers > 0) {
-    std::vector<int32_t> cu_head, cu_rest;
     qwen3_vision_cu_seqlens(head.grids, cu_head);
     qwen3_vision_cu_seqlens(head.rest, cu_rest);
-    for (int l = 0; l < head.layers; l++) block(l, 0, N1, cu_head);
+    for (int l = 0; l < head.layers; l++) segments.add([&, l] { block(l, 0, N1, cu_head); });
+    end_segment();
     // While those run: the rest's pixels staged and sent up on a stream of their own, so that the copies overlap the
     // head's blocks too; then the rest's first blocks.
     std::future<void> rest_tables = std::move(tables);
     embed_rows((size_t)N1, N - N1, rest_tables, up_stream_.get());
-    for (int l = 0; l < head.layers; l++) block(l, (size_t)N1, N - N1, cu_rest);
+    for (int l = 0; l < head.layers; l++) segments.add([&, l] { block(l, (size_t)N1, N - N1, cu_rest); });
   } else {
     tables.get();
   }
   for (int l = head.layers; l < c.depth; l++) {
-    block(l, 0, N, cu);
+    segments.add([&, l] { block(l, 0, N, cu); });
     const auto it = std::find(idx.begin(), idx.end(), l);
     if (it != idx.end()) {
+      end_segment();
       const size_t kk = it - idx.begin();
       if (to_device) {
-        merger(w_.deepstack[kk], x.get(), N, (*deepstack_dev)[kk], scratch.get());
+        merger(w_.deepstack[kk], x, N, (*deepstack_dev)[kk], scratch);
       } else {
-        merger(w_.deepstack[kk], x.get(), N, merged.get(), scratch.get());
+        merger(w_.deepstack[kk], x, N, rb.merged.get(), scratch);
         send(out.deepstack[kk]);
       }
     }
   }
+  end_segment();
   if (to_device) {
-    merger(w_.merger, x.get(), N, embeds_dev, scratch.get());
+    merger(w_.merger, x, N, embeds_dev, scratch);
   } else {
-    merger(w_.merger, x.get(), N, merged.get(), scratch.get());
+    merger(w_.merger, x, N, rb.merged.get(), scratch);
     send(out.embeds);
   }
   phases_.blocks = ms_since(t) - (phases_.pixels + phases_.tables - staged_before);
@@ -505,6 +703,19 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   if (!to_device) {
     out.tokens = T;
     out.out_dim = OUT;
+  }
+  phases_.graph = use;
+  phases_.graph_segments = (int)execs.size();
+  if (use == kGraphCaptured) {
+    if (segments.failed()) {
+      graph_broken_ = true;  // eager from now on; this run's buffers go back with `recording`
+      phases_.graph = kGraphEager;
+      phases_.graph_segments = 0;
+    } else {
+      // The workspaces the recorded ops took and gave back this run, held for the graphs' replays.
+      recording->held = pool_.hold_cached_since(release.epoch);
+      graph_ = std::move(recording);
+    }
   }
   last_peak_ = pool_.peak_bytes();
 }

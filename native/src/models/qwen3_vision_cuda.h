@@ -14,6 +14,11 @@
 // towers run once per image/video and their activations (hundreds of MB at 16 frames) should not stay
 // reserved next to the decoder's KV cache.
 //
+// The blocks run as CUDA graphs per shape (Qwen3VisionCuda::run, COSMOS_TOWER_GRAPH): the second run of the same grids
+// (and the same COSMOS_* switches) records the blocks between the tower's host steps (the pixels' staging, the
+// mergers) as graphs, later runs of that shape launch them; the graph holds its run's blocks (and gives them back when
+// a run of other grids comes, or when another pool runs out of memory while no run is on).
+//
 // Include only in code built with COSMOS_CUDA.
 #pragma once
 #ifndef COSMOS_CUDA
@@ -24,6 +29,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "../core/cuda_context.h"
@@ -53,7 +60,8 @@ class Qwen3VisionCuda {
 
   // Same contract as Qwen3Vision::forward: checks the grids and the pixel_values length (host
   // floats, patches x patch_dim), runs the tower, fills `out` on the host. Throws ModelError on bad
-  // input, AbortedError when the abort flag is seen between blocks. Not thread-safe per object.
+  // input, AbortedError when the abort flag is seen between blocks (between the graphs' segments where a run replays
+  // them: at most the blocks between two mergers). Runs of one object are serialised.
   void forward(const float* pixel_values, size_t n_floats, const std::vector<Qwen3VisionGrid>& grids,
                Qwen3VisionOutput& out);
   // The same run with the outputs left on the GPU: each merger writes straight into the caller's
@@ -84,14 +92,23 @@ class Qwen3VisionCuda {
   // (with them, where every block runs those on the wgmma GEMM, unless COSMOS_RESIDUAL_IN_GEMM=0).
   // With a head (several frames: qwen3_vision_cuda.cu, tower_head_plan), head_rows rows ran the first head_layers
   // blocks while the host staged the other frames' pixels (pixels and tables count both parts' host time).
+  // graph: how the run's blocks ran (kGraphEager: enqueued op by op; kGraphCaptured: recorded as graph_segments graphs,
+  // then launched; kGraphReplayed: the shape's graphs launched).
+  enum GraphUse : int { kGraphEager = 0, kGraphCaptured = 1, kGraphReplayed = 2 };
   struct Phases {
     double tables = 0, pixels = 0, blocks = 0, outputs = 0, release = 0;
     int head_rows = 0, head_layers = 0;
     size_t mallocs = 0;
     double malloc_ms = 0;
     bool bf16_inputs = false, residual_in_gemm = false;
+    GraphUse graph = kGraphEager;
+    int graph_segments = 0;
   };
   const Phases& last_phases() const { return phases_; }
+  // Whether a shape's graphs are held (with their run's blocks: pool().bytes_in_use() counts them), and letting go of
+  // them (their blocks back to the pool's cache; the next run of any grids runs eagerly).
+  bool graph_held() const;
+  void drop_graph();
 
  private:
   struct Pinned {
@@ -113,8 +130,16 @@ class Qwen3VisionCuda {
   const std::atomic<bool>* abort_ = nullptr;
   Pinned in_pin_, out_pin_;
   Phases phases_;
+  // The graphs of one shape (qwen3_vision_cuda.cu): declared after pool_, so they go before it. run_mu_ is held by a
+  // run; the pool's reclaim hook drops the graphs only when it can take it at once.
+  struct RunBuffers;
+  struct TowerGraph;
+  std::unique_ptr<TowerGraph> graph_;
+  std::string last_key_;       // the key of the last run recorded by none (a second run of it records its graphs)
+  bool graph_broken_ = false;  // a capture failed: eager from then on (not retried every run)
+  mutable std::mutex run_mu_;
 
-  explicit Qwen3VisionCuda(const Qwen3VisionConfig& cfg, WType wt) : cfg_(cfg), wt_(wt) {}
+  Qwen3VisionCuda(const Qwen3VisionConfig& cfg, WType wt);
   // forward() and forward_device(): host outputs into `out`, or device outputs when embeds_dev is set.
   void run(const float* pixel_values, size_t n_floats, const std::vector<Qwen3VisionGrid>& grids,
            Qwen3VisionOutput* out, float* embeds_dev, const std::vector<float*>* deepstack_dev);
