@@ -2108,7 +2108,7 @@ void test_tower_graph() {
     setenv("COSMOS_TOWER_GRAPH", "0", 1);
     const std::vector<std::vector<float>> ref[2] = {run(px[0]), run(px[1])};
     const bool off_eager = tower->last_phases().graph == G::kGraphEager && !tower->graph_held();
-    unsetenv("COSMOS_TOWER_GRAPH");
+    setenv("COSMOS_TOWER_GRAPH", "1", 1);  // (whatever the default)
     const G::GraphUse want[] = {G::kGraphEager, G::kGraphCaptured, G::kGraphReplayed, G::kGraphReplayed,
                                 G::kGraphReplayed};
     std::string uses;
@@ -2195,6 +2195,7 @@ void test_tower_graph() {
   report_exact("tower_graph", shape("out of memory elsewhere: the graph's %d MiB taken", (int)(held >> 20)),
                had && held > (64u << 20) && made && !tower->graph_held(),
                made ? "allocation made, graph let go" : "allocation failed");
+  unsetenv("COSMOS_TOWER_GRAPH");
 }
 
 void test_bf16_inputs() {

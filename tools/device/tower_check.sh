@@ -25,8 +25,8 @@
 #              (COSMOS_WGMMA_PICK=pingpong: of the tower's, fc2 moves; the prefill's all do), the flash kernel one
 #              item a block (COSMOS_FLASH_PERSISTENT=0), no tower head (COSMOS_TOWER_HEAD=0), the residual adds in
 #              the norms (COSMOS_RESIDUAL_IN_GEMM=0), the prefill's f32 rows + casts (COSMOS_PREFILL_BF16_INPUTS=0),
-#              COSMOS_TOWER_KEEP_BLOCKS=0, the tower's blocks eager (COSMOS_TOWER_GRAPH=0) and the tower's first two
-#              defaults off; FORMS=graph: as is and the blocks eager only; PREFILL_REPS: timed runs a form, default 3,
+#              COSMOS_TOWER_KEEP_BLOCKS=0, the tower's blocks as CUDA graphs (COSMOS_TOWER_GRAPH=1) and the tower's
+#              first two defaults off; FORMS=graph: as is and the blocks as graphs only; PREFILL_REPS: timed runs a form, default 3,
 #              after one warm-up), and the base build as is where
 #              carried (each line: tower ms and its phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried too (tools/device/wgmma_check.sh
 #              prepare), gemm_wgmma_cuda_test's variants v1-v4 timed on the tower's four GEMM shapes and the video
@@ -67,8 +67,8 @@ device)
   b=.dev/benchbin/qwen3vl_prefill_bench
   forms=("as is||$b" "GELU on tanhf|COSMOS_GELU_TANH_APPROX=0|$b" "prefill stream in f32|COSMOS_PREFILL_BF16_RESIDUAL=0|$b"
     "both (stop 67's paths)|COSMOS_GELU_TANH_APPROX=0 COSMOS_PREFILL_BF16_RESIDUAL=0|$b")
-  # FORMS=graph: as is against the tower's blocks eager (COSMOS_TOWER_GRAPH=0) only
-  [ "${FORMS:-}" = graph ] && forms=("as is||$b" "tower blocks eager|COSMOS_TOWER_GRAPH=0|$b")
+  # FORMS=graph: as is against the tower's blocks as CUDA graphs (COSMOS_TOWER_GRAPH=1) only
+  [ "${FORMS:-}" = graph ] && forms=("as is||$b" "tower blocks as graphs|COSMOS_TOWER_GRAPH=1|$b")
   # FORMS=all: also the defaults of 2026-12-06 off (settled then: bench/README)
   [ "${FORMS:-}" = all ] && forms+=("qkv f32 from the GEMM|COSMOS_QKV_BF16_OUT=0|$b"
     "MLP width unpadded|COSMOS_TOWER_MLP_PAD=0|$b" "every GEMM on ping-pong tiles|COSMOS_WGMMA_PICK=pingpong|$b"
@@ -76,7 +76,7 @@ device)
     "no tower head|COSMOS_TOWER_HEAD=0|$b"
     "residual adds in the norms|COSMOS_RESIDUAL_IN_GEMM=0|$b"
     "decoder prefill f32 rows + casts|COSMOS_PREFILL_BF16_INPUTS=0|$b"
-    "blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b" "tower blocks eager|COSMOS_TOWER_GRAPH=0|$b"
+    "blocks given back|COSMOS_TOWER_KEEP_BLOCKS=0|$b" "tower blocks as graphs|COSMOS_TOWER_GRAPH=1|$b"
     "f32 inputs, scalar layernorm|COSMOS_LAYERNORM_VEC=0 COSMOS_TOWER_BF16_INPUTS=0|$b")
   if [ -f "$BASE" ]; then
     mkdir -p base && tar -xJf "$BASE" -C base && forms+=("base build as is||base/$b")

@@ -161,9 +161,10 @@ struct ReleaseOnExit {
   }
 };
 
-// The blocks as CUDA graphs per shape, unless COSMOS_TOWER_GRAPH=0 (or COSMOS_TOWER_KEEP_BLOCKS=0: a graph holds its
-// run's blocks). Read at every run.
-bool tower_graph_requested() { return env_switch("COSMOS_TOWER_GRAPH", true) && keep_blocks_requested(); }
+// The blocks as CUDA graphs per shape with COSMOS_TOWER_GRAPH=1 (not with COSMOS_TOWER_KEEP_BLOCKS=0: a graph holds
+// its run's blocks). Off by default until a GPU run has checked it and timed it against the eager blocks (written
+// 2026-12-07 without a device: none could be started that session). Read at every run.
+bool tower_graph_requested() { return env_switch("COSMOS_TOWER_GRAPH", false) && keep_blocks_requested(); }
 
 // What a shape's graphs were recorded under: the grids, and every COSMOS_* variable (the ops read their switches at
 // call time, so a graph recorded under other values would replay other kernels than an eager run would take).
