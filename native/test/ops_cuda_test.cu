@@ -2004,15 +2004,22 @@ void test_tower_mlp_pad() {
 // through the first blocks while the rest's pixels are staged, then the rest through them, then every row on. The
 // outputs against COSMOS_TOWER_HEAD=0, bit for bit, with bf16 and with f32 GEMM inputs, for a video and a mixed list
 // of grids; the phases say the head ran, and that two 8x8 frames (parts of 64 rows) ran without one.
-void test_tower_head() {
+// Three blocks of 4 heads of 72 (as test_tower_bf16_inputs), mergers after blocks 1 and 2: a 4-frame video's head
+// stops before block 1 (its merger reads every row).
+cosmos::Qwen3VisionConfig three_block_tower() {
   cosmos::Qwen3VisionConfig c;
   c.depth = 3;
-  c.hidden_size = 288;  // 4 heads of 72, as test_tower_bf16_inputs
+  c.hidden_size = 288;
   c.intermediate_size = 512;
   c.num_heads = 4;
   c.out_hidden_size = 128;
   c.num_position_embeddings = 64;
-  c.deepstack_visual_indexes = {1, 2};  // the head stops before block 1: its merger reads every row
+  c.deepstack_visual_indexes = {1, 2};
+  return c;
+}
+
+void test_tower_head() {
+  const cosmos::Qwen3VisionConfig c = three_block_tower();
   auto tower = cosmos::Qwen3VisionCuda::random(c, WType::BF16, 7);
   struct Case {
     const char* what;
@@ -2055,14 +2062,7 @@ void test_tower_head() {
 // the mergers take are cached; other grids or another COSMOS_* value run eagerly and let go of the graphs; an abort
 // is seen between segments and leaves the graphs in place; another pool out of memory takes the graphs' blocks.
 void test_tower_graph() {
-  cosmos::Qwen3VisionConfig c;
-  c.depth = 3;
-  c.hidden_size = 288;  // 4 heads of 72, as test_tower_bf16_inputs
-  c.intermediate_size = 512;
-  c.num_heads = 4;
-  c.out_hidden_size = 128;
-  c.num_position_embeddings = 64;
-  c.deepstack_visual_indexes = {1, 2};  // three segments a run: the head's, then up to each merger
+  const cosmos::Qwen3VisionConfig c = three_block_tower();  // three segments a run: the head's, then to each merger
   auto tower = cosmos::Qwen3VisionCuda::random(c, WType::BF16, 11);
   using G = cosmos::Qwen3VisionCuda;
   const char* use_name[] = {"eager", "captured", "replayed"};
