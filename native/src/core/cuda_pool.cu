@@ -191,11 +191,8 @@ std::vector<void*> CudaPool::hold_cached_since(uint64_t epoch) {
     const size_t r = it->first;
     cached_ -= r;
     it = free_.erase(it);
-    live_[p] = Block{r, epoch_};
-    in_use_ += r;
-    held.push_back(p);
+    held.push_back(hand_out_locked(p, r));
   }
-  if (in_use_ > peak_) peak_ = in_use_;
   return held;
 }
 

@@ -305,8 +305,7 @@ bool Qwen3VisionCuda::graph_held() const {
 
 void Qwen3VisionCuda::drop_graph() {
   std::lock_guard<std::mutex> l(run_mu_);
-  cudaStreamSynchronize(stream_.get());  // (a run ends synchronised; this only makes it plain)
-  graph_.reset();
+  graph_.reset();  // (~TowerGraph syncs the stream before it lets go)
   last_key_.clear();
 }
 
