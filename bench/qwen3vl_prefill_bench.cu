@@ -288,9 +288,9 @@ int main() {
           rep, t_tower * 1e3, ph.pixels, ph.tables, ph.blocks, ph.outputs, ph.release,
           tower->host_pinned_bytes() / 1048576.0, ph.bf16_inputs ? "bf16 from their producers" : "f32, cast",
           ph.mallocs, ph.malloc_ms,
-          ph.graph == Qwen3VisionCuda::kGraphReplayed   ? "replayed"
-          : ph.graph == Qwen3VisionCuda::kGraphCaptured ? "recorded"
-                                                        : "eager",
+          ph.graph == kGraphReplayed   ? "replayed"
+          : ph.graph == kGraphCaptured ? "recorded"
+                                       : "eager",
           ph.graph_segments);
       VisualInputs vis;
       vis.rows = rows.data();

@@ -3,7 +3,9 @@
 //
 //  0. The pool's count of its CUDA calls (CudaPool::cuda_calls): one cudaMalloc a miss, none for a cached block, one
 //     cudaFree a released block; epochs (release_cached_before keeps the blocks a run used); out of memory, another
-//     pool's cache given back before alloc gives up.
+//     pool's cache given back before alloc gives up. CudaGraphSegments (core/cuda_graph_segments.h): segments
+//     recorded, replayed without their pieces, and a piece that capture cannot record (a sync of the capturing
+//     stream) or that throws: the segment run eagerly instead, the stream out of capture.
 //  1. Workspaces through the op context: the bf16 GEMM (n > 8: bf16 copy of x) and split-KV attention
 //     (two query rows over a long cache: partial softmaxes) take their scratch from the context's pool. The pool's peak
 //     must rise by at least the workspace's size during the call and its cache must hold the block
@@ -34,6 +36,7 @@
 
 #include "../src/core/cuda_common.h"
 #include "../src/core/cuda_context.h"
+#include "../src/core/cuda_graph_segments.h"
 #include "../src/core/cuda_pool.h"
 #include "../src/models/qwen3_text_cuda.h"
 #include "../src/models/qwen3_vision_cuda.h"
@@ -339,6 +342,89 @@ void pool_call_counts() {
   pool.release_cached();
 }
 
+// Part 0, CudaGraphSegments.
+__global__ void bump_kernel(int* c) { *c += 1; }
+
+// CudaGraphSegments: each piece launches one bump, so the counter tells how many launches ran; host_calls how many
+// times a piece was called on the host.
+void graph_segments() {
+  CudaStream stream;
+  const cudaStream_t s = stream.get();
+  int* counter = nullptr;
+  CUDA_CHECK(cudaMalloc(&counter, sizeof(int)));
+  CUDA_CHECK(cudaMemsetAsync(counter, 0, sizeof(int), s));
+  auto count = [&] {
+    int h = -1;
+    CUDA_CHECK(cudaMemcpyAsync(&h, counter, sizeof h, cudaMemcpyDeviceToHost, s));
+    CUDA_CHECK(cudaStreamSynchronize(s));
+    return h;
+  };
+  auto out_of_capture = [&] {
+    cudaStreamCaptureStatus st = cudaStreamCaptureStatusActive;
+    return cudaStreamIsCapturing(s, &st) == cudaSuccess && st == cudaStreamCaptureStatusNone &&
+           cudaGetLastError() == cudaSuccess;
+  };
+  int host_calls = 0;
+  auto bump = [&] {
+    ++host_calls;
+    bump_kernel<<<1, 1, 0, s>>>(counter);
+    CUDA_CHECK_LAUNCH();
+  };
+  std::vector<cudaGraphExec_t> execs;
+  {
+    CudaGraphSegments g(kGraphCaptured, s, execs);
+    g.add(bump);
+    g.add(bump);
+    g.close();
+    g.add(bump);
+    g.close();
+    check(!g.failed() && execs.size() == 2 && host_calls == 3 && count() == 3,
+          "graph segments recorded: two graphs, their three launches run once (" + std::to_string(count()) + ")");
+  }
+  host_calls = 0;
+  {
+    CudaGraphSegments g(kGraphReplayed, s, execs);
+    g.add(bump);
+    g.add(bump);
+    g.close();
+    g.add(bump);
+    g.close();
+    check(host_calls == 0 && count() == 6, "graph segments replayed: no piece called, the graphs' launches ran");
+  }
+  // A sync of the capturing stream cannot be recorded: the segment runs eagerly (bump, sync, bump), nothing thrown.
+  std::vector<cudaGraphExec_t> none;
+  auto sync = [&] { CUDA_CHECK(cudaStreamSynchronize(s)); };
+  bool threw = false;
+  {
+    CudaGraphSegments g(kGraphCaptured, s, none);
+    try {
+      g.add(bump);
+      g.add(sync);
+      g.add(bump);
+      g.close();
+    } catch (const std::exception&) {
+      threw = true;
+    }
+    check(!threw && g.failed() && none.empty() && count() == 8 && out_of_capture(),
+          "a piece capture cannot record: the segment run eagerly, not thrown, the stream out of capture");
+  }
+  // A piece whose error is real throws again, eagerly (the pieces before it ran once).
+  std::string what;
+  {
+    CudaGraphSegments g(kGraphCaptured, s, none);
+    try {
+      g.add(bump);
+      g.add([] { throw std::runtime_error("a real error"); });
+    } catch (const std::runtime_error& e) {
+      what = e.what();
+    }
+  }
+  check(what == "a real error" && count() == 9 && out_of_capture(),
+        "a piece's real error while recording: thrown again eagerly, the pieces before it run once");
+  for (cudaGraphExec_t e : execs) cudaGraphExecDestroy(e);
+  CUDA_CHECK(cudaFree(counter));
+}
+
 int main(int argc, char** argv) {
   const std::string root = argc > 1 ? argv[1] : ".";
   if (cuda_device_count() == 0) {
@@ -348,6 +434,7 @@ int main(int argc, char** argv) {
   try {
     CUDA_CHECK(cudaFree(nullptr));  // create the context before the first baseline
     pool_call_counts();
+    graph_segments();
     op_workspaces();
     lifecycle(root + "/test/fixtures/qwen3vl-tiny");
   } catch (const std::exception& e) {

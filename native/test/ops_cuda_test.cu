@@ -2107,10 +2107,10 @@ void test_tower_graph() {
     };
     setenv("COSMOS_TOWER_GRAPH", "0", 1);
     const std::vector<std::vector<float>> ref[2] = {run(px[0]), run(px[1])};
-    const bool off_eager = tower->last_phases().graph == G::kGraphEager && !tower->graph_held();
+    const bool off_eager = tower->last_phases().graph == cosmos::kGraphEager && !tower->graph_held();
     setenv("COSMOS_TOWER_GRAPH", "1", 1);  // (whatever the default)
-    const G::GraphUse want[] = {G::kGraphEager, G::kGraphCaptured, G::kGraphReplayed, G::kGraphReplayed,
-                                G::kGraphReplayed};
+    const cosmos::GraphUse want[] = {cosmos::kGraphEager, cosmos::kGraphCaptured, cosmos::kGraphReplayed,
+                                     cosmos::kGraphReplayed, cosmos::kGraphReplayed};
     std::string uses;
     bool uses_ok = off_eager;
     int segments = 0;
@@ -2121,7 +2121,7 @@ void test_tower_graph() {
       const G::Phases ph = tower->last_phases();
       uses += std::string(r ? ", " : "") + use_name[ph.graph];
       uses_ok = uses_ok && ph.graph == want[r];
-      if (ph.graph != G::kGraphEager) segments = ph.graph_segments;
+      if (ph.graph != cosmos::kGraphEager) segments = ph.graph_segments;
       last_mallocs = ph.mallocs;
       for (size_t o = 0; o < got.size(); ++o)
         report("tower_graph", std::string(k.what) + shape(": run %d, output %d vs eager (bitwise)", r + 1, (int)o),
@@ -2139,9 +2139,9 @@ void test_tower_graph() {
   cosmos::Qwen3VisionOutput o1, o2, o3;
   setenv("COSMOS_TOWER_HEAD", "1", 1);  // (the default value: only the key differs)
   tower->forward(px.data(), px.size(), image, o1);
-  const bool switched = tower->last_phases().graph == G::kGraphEager && !tower->graph_held();
+  const bool switched = tower->last_phases().graph == cosmos::kGraphEager && !tower->graph_held();
   tower->forward(px.data(), px.size(), image, o2);
-  const bool recorded = tower->last_phases().graph == G::kGraphCaptured && tower->graph_held();
+  const bool recorded = tower->last_phases().graph == cosmos::kGraphCaptured && tower->graph_held();
   unsetenv("COSMOS_TOWER_HEAD");
   report_exact("tower_graph", "a COSMOS_* value set: eager, then recorded again", switched && recorded,
                "eager + let go, then captured");
@@ -2160,7 +2160,8 @@ void test_tower_graph() {
   const bool kept = tower->graph_held();
   tower->forward(px.data(), px.size(), image, o3);
   report_exact("tower_graph", "abort flag set on a held shape: AbortedError, graphs kept",
-               aborted && kept && tower->last_phases().graph == G::kGraphReplayed, aborted ? "thrown" : "not thrown");
+               aborted && kept && tower->last_phases().graph == cosmos::kGraphReplayed,
+               aborted ? "thrown" : "not thrown");
   report("tower_graph", "the replay after the abort vs the captured run (bitwise)", o1.embeds, o3.embeds, 0);
   // drop_graph: the pool back to the weights (and what the tests' device outputs above no longer hold).
   tower->drop_graph();

@@ -180,84 +180,6 @@ std::string tower_graph_key(const std::vector<Qwen3VisionGrid>& grids) {
   return k;
 }
 
-// The blocks between two of a run's host steps (the rest's pixels, a merger, the end) as one CUDA graph: a segment.
-// kGraphEager: each piece runs as it is added. kGraphCaptured: the pieces are recorded (relaxed capture: the pool may
-// cudaMalloc meanwhile; what the graph took is held after the run, CudaPool::hold_cached_since) and close()
-// instantiates and launches the graph; where recording or instantiating fails, the segment's pieces run eagerly
-// instead, and so does the rest of the run (failed()). kGraphReplayed: nothing is enqueued per piece, close() launches
-// the shape's next graph. A run that throws while recording ends the capture here (the stream usable again).
-class GraphSegments {
- public:
-  using GraphUse = Qwen3VisionCuda::GraphUse;
-  GraphSegments(GraphUse use, cudaStream_t s, std::vector<cudaGraphExec_t>& execs) : use_(use), s_(s), execs_(execs) {}
-  ~GraphSegments() {
-    if (capturing_) {
-      cudaGraph_t g = nullptr;
-      cudaStreamEndCapture(s_, &g);
-      if (g) cudaGraphDestroy(g);
-      cudaGetLastError();
-    }
-  }
-  GraphSegments(const GraphSegments&) = delete;
-  GraphSegments& operator=(const GraphSegments&) = delete;
-
-  void add(std::function<void()> piece) {
-    if (use_ == Qwen3VisionCuda::kGraphEager) return piece();
-    open_ = true;
-    if (use_ == Qwen3VisionCuda::kGraphReplayed) return;
-    if (!capturing_) {
-      if (cudaStreamBeginCapture(s_, cudaStreamCaptureModeRelaxed) != cudaSuccess) {
-        cudaGetLastError();
-        fall_back();
-        return piece();
-      }
-      capturing_ = true;
-    }
-    pieces_.push_back(piece);
-    piece();
-  }
-  // Ends the open segment (if any): its graph launched, recorded now or the shape's next one.
-  void close() {
-    if (!open_) return;
-    open_ = false;
-    if (use_ == Qwen3VisionCuda::kGraphReplayed) {
-      if (next_ >= execs_.size()) throw ModelError("qwen3 vision: the shape's graphs ran out before its blocks");
-      CUDA_CHECK(cudaGraphLaunch(execs_[next_++], s_));
-      return;
-    }
-    if (use_ != Qwen3VisionCuda::kGraphCaptured) return;
-    capturing_ = false;
-    cudaGraph_t g = nullptr;
-    cudaGraphExec_t ex = nullptr;
-    bool ok = cudaStreamEndCapture(s_, &g) == cudaSuccess && g;
-    ok = ok && cudaGraphInstantiate(&ex, g, 0) == cudaSuccess;
-    if (g) cudaGraphDestroy(g);
-    if (!ok) {
-      cudaGetLastError();  // clear the capture's error: the pieces run eagerly
-      return fall_back();
-    }
-    execs_.push_back(ex);
-    pieces_.clear();
-    CUDA_CHECK(cudaGraphLaunch(ex, s_));
-  }
-  bool failed() const { return failed_; }
-
- private:
-  void fall_back() {
-    failed_ = true;
-    use_ = Qwen3VisionCuda::kGraphEager;
-    std::vector<std::function<void()>> pieces = std::move(pieces_);
-    pieces_.clear();
-    for (auto& p : pieces) p();
-  }
-  GraphUse use_;
-  cudaStream_t s_;
-  std::vector<cudaGraphExec_t>& execs_;
-  std::vector<std::function<void()>> pieces_;  // the open segment's, while recording (run again if it fails)
-  size_t next_ = 0;
-  bool open_ = false, capturing_ = false, failed_ = false;
-};
-
 }  // namespace
 
 // A run's device buffers. An eager run owns its own; a shape's graphs own the ones they were recorded on (their
@@ -652,7 +574,8 @@ void Qwen3VisionCuda::run(const float* pixel_values, size_t n_floats, const std:
   std::vector<cudaGraphExec_t>& execs = use == kGraphReplayed   ? graph_->segments
                                         : use == kGraphCaptured ? recording->segments
                                                                 : no_execs;
-  GraphSegments segments(use, s, execs);
+  // (the blocks of a segment: core/cuda_graph_segments.h)
+  CudaGraphSegments segments(use, s, execs);
   auto end_segment = [&] {
     check_abort();
     segments.close();

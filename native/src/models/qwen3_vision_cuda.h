@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "../core/cuda_context.h"
+#include "../core/cuda_graph_segments.h"
 #include "../core/cuda_pool.h"
 #include "../layers/weights.h"
 #include "../ops/matmul.h"
@@ -94,8 +95,7 @@ class Qwen3VisionCuda {
   // With a head (several frames: qwen3_vision_cuda.cu, tower_head_plan), head_rows rows ran the first head_layers
   // blocks while the host staged the other frames' pixels (pixels and tables count both parts' host time).
   // graph: how the run's blocks ran (kGraphEager: enqueued op by op; kGraphCaptured: recorded as graph_segments graphs,
-  // then launched; kGraphReplayed: the shape's graphs launched).
-  enum GraphUse : int { kGraphEager = 0, kGraphCaptured = 1, kGraphReplayed = 2 };
+  // then launched; kGraphReplayed: the shape's graphs launched; core/cuda_graph_segments.h).
   struct Phases {
     double tables = 0, pixels = 0, blocks = 0, outputs = 0, release = 0;
     int head_rows = 0, head_layers = 0;
