@@ -162,8 +162,8 @@ struct ReleaseOnExit {
 };
 
 // The blocks as CUDA graphs per shape with COSMOS_TOWER_GRAPH=1 (not with COSMOS_TOWER_KEEP_BLOCKS=0: a graph holds
-// its run's blocks). Off by default until a GPU run has checked it and timed it against the eager blocks (written
-// 2026-12-07 without a device: none could be started that session). Read at every run.
+// its run's blocks). Off by default: the same bits as the eager blocks, but no faster on an H100 (the GPU never waited
+// on the launches: bench/README, session 64), and the graphs hold their run's workspaces. Read at every run.
 bool tower_graph_requested() { return env_switch("COSMOS_TOWER_GRAPH", false) && keep_blocks_requested(); }
 
 // What a shape's graphs were recorded under: the grids, and every COSMOS_* variable (the ops read their switches at
