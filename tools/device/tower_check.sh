@@ -26,8 +26,8 @@
 #              item a block (COSMOS_FLASH_PERSISTENT=0), no tower head (COSMOS_TOWER_HEAD=0), the residual adds in
 #              the norms (COSMOS_RESIDUAL_IN_GEMM=0), the prefill's f32 rows + casts (COSMOS_PREFILL_BF16_INPUTS=0),
 #              COSMOS_TOWER_KEEP_BLOCKS=0, the tower's blocks as CUDA graphs (COSMOS_TOWER_GRAPH=1) and the tower's
-#              first two defaults off; FORMS=graph: as is and the blocks as graphs only; PREFILL_REPS: timed runs a form, default 3,
-#              after one warm-up), and the base build as is where
+#              first two defaults off; FORMS=graph: as is and the blocks as graphs only; PREFILL_REPS: timed runs a
+#              form, default 3, after one warm-up), and the base build as is where
 #              carried (each line: tower ms and its phases, cudaMalloc calls, prefill ms); where .dev/wgmmabin is carried too (tools/device/wgmma_check.sh
 #              prepare), gemm_wgmma_cuda_test's variants v1-v4 timed on the tower's four GEMM shapes and the video
 #              prefill's four, and its `gelu` checks and fc1 timings by epilogue;

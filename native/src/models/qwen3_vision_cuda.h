@@ -15,8 +15,7 @@
 // reserved next to the decoder's KV cache.
 //
 // With COSMOS_TOWER_GRAPH=1 the blocks run as CUDA graphs per shape (Qwen3VisionCuda::run): the second run of the same
-// grids
-// (and the same COSMOS_* switches) records the blocks between the tower's host steps (the pixels' staging, the
+// grids (and the same COSMOS_* switches) records the blocks between the tower's host steps (the pixels' staging, the
 // mergers) as graphs, later runs of that shape launch them; the graph holds its run's blocks (and gives them back when
 // a run of other grids comes, or when another pool runs out of memory while no run is on).
 //
